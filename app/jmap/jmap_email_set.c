@@ -23,10 +23,13 @@
 #include "jmap/jmap_private.h"
 #include "store/store.h"
 
+/* An email's memberships: JMAP_TARGETS_MAX of them, the most an email
+ * of Email/set may have (maxMailboxesPerEmail; IMAP COPY may add more,
+ * over: then its mailboxIds are not Email/set's to change). */
 struct brief {
-	int found;
+	int found, over;
 	uint32_t nm;
-	uint32_t mb[64], uid[64];
+	uint32_t mb[JMAP_TARGETS_MAX], uid[JMAP_TARGETS_MAX];
 };
 
 static void brief_cb(void *arg, size_t i, const struct store_email_brief *b)
@@ -36,7 +39,8 @@ static void brief_cb(void *arg, size_t i, const struct store_email_brief *b)
 	if (!b)
 		return;
 	r->found = 1;
-	for (size_t k = 0; k < b->nmembers && r->nm < 64; k++) {
+	r->over = b->nmembers > JMAP_TARGETS_MAX;
+	for (size_t k = 0; k < b->nmembers && r->nm < JMAP_TARGETS_MAX; k++) {
 		const uint8_t *p = b->members + k * 8;
 		r->mb[r->nm] = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 		r->uid[r->nm++] = (uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 | (uint32_t)p[6] << 8 | p[7];
@@ -57,14 +61,22 @@ static int kw_ok(const char *k)
 	return store_keyword_valid(k, strlen(k)) && strcasecmp(k, "$deleted") != 0;
 }
 
+static int has_mb(const uint32_t *v, uint32_t n, uint32_t x)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (v[i] == x)
+			return 1;
+	return 0;
+}
+
 /* The keywords and mailboxes the patch asks for. */
 struct want {
 	int kw_whole;          /* "keywords": {...} */
 	struct buf kw_set;     /* whole: the new list */
 	struct buf kw_add, kw_del;
 	int mb_whole;
-	uint32_t mb_set[64], nmb_set;
-	uint32_t mb_add[64], nmb_add, mb_del[64], nmb_del;
+	uint32_t mb_set[JMAP_TARGETS_MAX], nmb_set;
+	uint32_t mb_add[JMAP_TARGETS_MAX], nmb_add, mb_del[JMAP_TARGETS_MAX], nmb_del;
 };
 
 /*
@@ -123,8 +135,12 @@ static int patch_parse(struct jmap_call *c, struct jmap_mailboxes *m, uint32_t e
 			for (const struct json_value *y = x->first; y; y = y->next) {
 				const char *id = jmap_id_ref(c->r, y->key);
 				struct jmap_mailbox *b = id ? jmap_mailbox_by_id(m, jmap_id_num(id, 'M')) : NULL;
-				if (y->type != JSON_BOOL || !y->boolean || !b || w->nmb_set == 64)
+				if (y->type != JSON_BOOL || !y->boolean || !b)
 					goto badmb;
+				if (has_mb(w->mb_set, w->nmb_set, b->id))
+					continue;
+				if (w->nmb_set == JMAP_TARGETS_MAX)
+					goto toomany;
 				w->mb_set[w->nmb_set++] = b->id;
 			}
 		} else if (!strncmp(k, "mailboxIds/", 11)) {
@@ -135,10 +151,15 @@ static int patch_parse(struct jmap_call *c, struct jmap_mailboxes *m, uint32_t e
 			struct jmap_mailbox *b = id ? jmap_mailbox_by_id(m, jmap_id_num(id, 'M')) : NULL;
 			if (!b || !((x->type == JSON_BOOL && x->boolean) || x->type == JSON_NULL))
 				goto badmb;
-			if (x->type == JSON_NULL && w->nmb_del < 64)
-				w->mb_del[w->nmb_del++] = b->id;
-			else if (x->type != JSON_NULL && w->nmb_add < 64)
-				w->mb_add[w->nmb_add++] = b->id;
+			/* Past the most an email may be in, a path was
+			 * dropped without a word: refused now. */
+			uint32_t *v = x->type == JSON_NULL ? w->mb_del : w->mb_add;
+			uint32_t *nv = x->type == JSON_NULL ? &w->nmb_del : &w->nmb_add;
+			if (has_mb(v, *nv, b->id))
+				continue;
+			if (*nv == JMAP_TARGETS_MAX)
+				goto toomany;
+			v[(*nv)++] = b->id;
 		} else if (!jmap_patch_same(c->r->a, jmap_email_json(c, email, k), x)) {
 			/* Immutable, unless sent as it is (RFC 8620 §5.3). */
 			*e = (struct set_err){"invalidProperties", "this property cannot be changed", k};
@@ -160,14 +181,10 @@ badmb:
 badpath:
 	*e = (struct set_err){"invalidPatch", "a path into a keyword's or mailbox's value", NULL};
 	return -1;
-}
-
-static int has_mb(const uint32_t *v, uint32_t n, uint32_t x)
-{
-	for (uint32_t i = 0; i < n; i++)
-		if (v[i] == x)
-			return 1;
-	return 0;
+toomany:
+	*e = (struct set_err){"invalidProperties", "more mailboxes than maxMailboxesPerEmail",
+			      "mailboxIds"};
+	return -1;
 }
 
 /* The id of the mailbox with role, or 0. */
@@ -241,16 +258,29 @@ static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, uint32_t id
 		goto out;
 
 	/* The mailboxes after the change; at least one. */
-	uint32_t after[64], na = 0;
+	uint32_t after[JMAP_TARGETS_MAX], na = 0;
 	for (uint32_t i = 0; i < b.nm; i++)
 		if (!has_mb(after, na, b.mb[i]) &&
 		    (w.mb_whole ? has_mb(w.mb_set, w.nmb_set, b.mb[i]) : !has_mb(w.mb_del, w.nmb_del, b.mb[i])))
 			after[na++] = b.mb[i];
 	const uint32_t *adds = w.mb_whole ? w.mb_set : w.mb_add;
 	uint32_t nadds = w.mb_whole ? w.nmb_set : w.nmb_add;
-	for (uint32_t i = 0; i < nadds; i++)
-		if (!has_mb(after, na, adds[i]) && na < 64)
+	int toomany = b.over && (w.mb_whole || w.nmb_add || w.nmb_del);
+	for (uint32_t i = 0; i < nadds && !toomany; i++) {
+		if (has_mb(after, na, adds[i]))
+			continue;
+		if (na == JMAP_TARGETS_MAX)
+			toomany = 1;
+		else
 			after[na++] = adds[i];
+	}
+	if (toomany) {
+		/* Dropped without a word before: "updated", and the email
+		 * not in the mailboxes past the 64th. */
+		*e = (struct set_err){"invalidProperties", "more mailboxes than maxMailboxesPerEmail",
+				      "mailboxIds"};
+		goto out;
+	}
 	if (na == 0) {
 		*e = (struct set_err){"invalidProperties", "an email is in at least one mailbox",
 				      "mailboxIds"};

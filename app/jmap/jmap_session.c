@@ -9,6 +9,7 @@
 
 #include "acme/acme_jws.h"
 #include "jmap/jmap_blob.h"
+#include "jmap/jmap_email.h"
 #include "jmap/jmap_private.h"
 #include "sieve/sieve.h"
 #include "store/store.h"
@@ -35,8 +36,8 @@ static void core_capability(struct jw *w)
 static void mail_account_capability(struct jw *w)
 {
 	jw_obj_begin(w);
-	jw_key(w, "maxMailboxesPerEmail");
-	jw_null(w);
+	/* Email/set and Email/import keep to it (jmap_email.h). */
+	jw_kint(w, "maxMailboxesPerEmail", JMAP_TARGETS_MAX);
 	jw_key(w, "maxMailboxDepth");
 	jw_null(w);
 	jw_kint(w, "maxSizeMailboxName", 255);

@@ -800,3 +800,27 @@ def test_set_destroy_id_given_twice():
     for method, oid in (("Mailbox/set", mb), ("Email/set", e)):
         _, d = j.one(method, {"destroy": [oid, oid]})
         assert d["destroyed"] == [oid] and d["notDestroyed"] == {}, (method, d)
+
+
+def test_max_mailboxes_per_email_kept():
+    """The session tells the most mailboxes an email may be in
+    (maxMailboxesPerEmail, RFC 8621 §1.3.1), and Email/set keeps to it: a
+    patch past it is invalidProperties (mailboxIds); it was "updated"
+    with the mailboxes past the 64th dropped."""
+    j = Jmap(srv(), *CLEO)
+    most = j.session()["accounts"][j.account]["accountCapabilities"][MAIL]["maxMailboxesPerEmail"]
+    assert most == 64, most
+    _, m = j.one("Mailbox/set", {"create": {"m%d" % i: {"name": "Many %d" % i}
+                                            for i in range(most)}})
+    mbs = [m["created"]["m%d" % i]["id"] for i in range(most)]
+    e = import_msg(j, msg("in many mailboxes"))
+    _, u = j.one("Email/set", {"update": {e: {"mailboxIds/" + x: True for x in mbs[:most - 1]}}})
+    assert u["updated"] == {e: None}, u
+    _, u = j.one("Email/set", {"update": {e: {"mailboxIds/" + mbs[-1]: True}}})
+    assert u["notUpdated"][e]["type"] == "invalidProperties", u
+    assert u["notUpdated"][e]["properties"] == ["mailboxIds"], u
+    _, u = j.one("Email/set", {"update": {e: {"mailboxIds": {x: True for x in mbs} |
+                                              {mbs[0]: True}}}})
+    assert u["updated"] == {e: None}, u
+    _, g = j.one("Email/get", {"ids": [e], "properties": ["mailboxIds"]})
+    assert sorted(g["list"][0]["mailboxIds"]) == sorted(mbs), g
