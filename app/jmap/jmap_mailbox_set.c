@@ -360,6 +360,16 @@ static void create_write(struct jmap_call *c, struct jmap_mailboxes *m, const st
 	struct jmap_mailbox *nb = jmap_mailbox_by_id(m, id);
 	jw_kuint(ok, "sortOrder", nb ? nb->sort_order : 0);
 	jw_kbool(ok, "isSubscribed", sub);
+	/* Left out by the client, so set to their default by the server:
+	 * told too (RFC 8620 §5.3). */
+	if (!json_get(o, "parentId")) {
+		jw_key(ok, "parentId");
+		jw_null(ok);
+	}
+	if (!json_get(o, "role")) {
+		jw_key(ok, "role");
+		jw_null(ok);
+	}
 	jw_kint(ok, "totalEmails", 0);
 	jw_kint(ok, "unreadEmails", 0);
 	jw_kint(ok, "totalThreads", 0);

@@ -204,9 +204,12 @@ def test_jmap_mailbox_set_and_changes():
     rights = {k: True for k in ("mayReadItems", "mayAddItems", "mayRemoveItems", "maySetSeen",
                                 "maySetKeywords", "mayCreateChild", "mayRename", "mayDelete",
                                 "maySubmit")}
+    # What the server set, and the defaults of what the client left out
+    # (RFC 8620 §5.3): parentId and role, but not for c, which gave one.
     assert st["created"]["p"] == {"id": p, "sortOrder": 0, "isSubscribed": True, "totalEmails": 0,
                                   "unreadEmails": 0, "totalThreads": 0, "unreadThreads": 0,
-                                  "myRights": rights}, st
+                                  "myRights": rights, "parentId": None, "role": None}, st
+    assert "parentId" not in st["created"]["c"] and st["created"]["c"]["role"] is None, st
     assert {k: v["type"] for k, v in st["notCreated"].items()} == {
         "bad1": "invalidProperties", "bad2": "invalidProperties", "bad3": "invalidProperties",
         "bad4": "invalidProperties"}, st
