@@ -225,26 +225,23 @@ static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, struct jmap
 		return -1;
 	}
 	/* RFC 8621 §2: role is settable, null clears it, and no two
-	 * mailboxes share one. */
+	 * mailboxes share one. Checked before anything is written, so a
+	 * refused update changes nothing; written after a rename. */
 	const char *rs = role && role->type == JSON_STRING ? role->str : NULL;
-	if (role && strcmp(rs ? rs : "", b->role) != 0) {
-		for (size_t i = 0; rs && i < m->n; i++)
-			if (&m->v[i] != b && !strcmp(m->v[i].role, rs)) {
-				*e = err_of("invalidProperties", "another mailbox has that role", "role");
-				return -1;
-			}
-		int rc = store_mailbox_role(c->r->st, c->r->account, b->full, rs);
-		if (rc == STORE_EINVAL || rc == STORE_EEXIST) {
-			*e = err_of("invalidProperties", !strcmp(b->role, "inbox")
-						 ? "the INBOX keeps its role" : "a role tern does not know",
-				    "role");
+	int new_role = role && strcmp(rs ? rs : "", b->role) != 0;
+	if (new_role) {
+		const char *why = NULL;
+		if (!strcmp(b->role, "inbox"))
+			why = "the INBOX keeps its role";
+		else if (rs && !store_mailbox_role_valid(rs))
+			why = "a role tern does not know";
+		for (size_t i = 0; !why && rs && i < m->n; i++)
+			if (&m->v[i] != b && !strcmp(m->v[i].role, rs))
+				why = "another mailbox has that role";
+		if (why) {
+			*e = err_of("invalidProperties", why, "role");
 			return -1;
 		}
-		if (rc != STORE_OK) {
-			*e = store_err(rc);
-			return -1;
-		}
-		b->role = rs ? arena_strdup(m->a, rs) : "";
 	}
 	if (name || parent) {
 		int64_t pid = parent ? parent_of(c, m, parent) : (int64_t)b->parent;
@@ -275,6 +272,16 @@ static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, struct jmap
 			b->full = full;
 			renamed = 1;
 		}
+	}
+	if (new_role) {
+		int rc = store_mailbox_role(c->r->st, c->r->account, b->full, rs);
+		if (rc != STORE_OK) {
+			*e = rc == STORE_EEXIST || rc == STORE_EINVAL
+				 ? err_of("invalidProperties", "another mailbox has that role", "role")
+				 : store_err(rc);
+			return -1;
+		}
+		b->role = rs ? arena_strdup(m->a, rs) : "";
 	}
 	if (sub && store_mailbox_subscribe(c->r->st, c->r->account, b->full, sub->boolean) != STORE_OK) {
 		*e = err_of("serverFail", NULL, NULL);

@@ -1137,6 +1137,9 @@ int store_mailbox_set_role(struct store *st, uint32_t account, const char *name,
  * role, or name is the INBOX), STORE_ENOTFOUND, STORE_ETEMP.
  */
 int store_mailbox_role(struct store *st, uint32_t account, const char *name, const char *role);
+/* 1 when role is one store_mailbox_role() can give ("sent", "drafts",
+ * "trash", "junk", "archive"), else 0. */
+int store_mailbox_role_valid(const char *role);
 /*
  * COPY (move 0) or MOVE (move 1) of the messages at uids (ascending) of
  * mailbox from, under UIDVALIDITY uidvalidity, into mailbox to

@@ -743,6 +743,11 @@ int store_mailbox_set_role(struct store *st, uint32_t account, const char *name,
 	return run_op(st, &c, NULL);
 }
 
+int store_mailbox_role_valid(const char *role)
+{
+	return role_given(role) != ROLE_NONE;
+}
+
 int store_mailbox_role(struct store *st, uint32_t account, const char *name, const char *role)
 {
 	struct op_ctx c = { .kind = OP_ROLE_SET, .account = account,

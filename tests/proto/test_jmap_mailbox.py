@@ -446,6 +446,12 @@ def test_jmap_mailbox_role_update():
     assert st["updated"] == {}, st
     assert {k: (v["type"], v["properties"]) for k, v in st["notUpdated"].items()} == {
         k: ("invalidProperties", ["role"]) for k in (rec, sent, archive, inbox)}, st
+    # A refused update changes nothing: the rename fails (the name is
+    # taken), so the role stays.
+    _, st = j.one("Mailbox/set", {"update": {archive: {"role": None, "name": "Sent"}}})
+    assert st["notUpdated"][archive]["type"] == "invalidProperties", st
+    _, g = j.one("Mailbox/get", {"ids": [archive], "properties": ["role", "name"]})
+    assert g["list"][0]["role"] == "archive" and g["list"][0]["name"] == "Archive", g
     _, st = j.one("Mailbox/set", {"update": {archive: {"role": None}, rec: {"role": "archive"},
                                              inbox: {"role": "inbox"}}})
     assert st["updated"] == {archive: None, rec: None, inbox: None}, st
