@@ -460,6 +460,19 @@ void jmap_identity_set(struct jmap_call *c)
 		jw_obj_begin(cw);
 		jw_kstr(cw, "id", x.id);
 		jw_kbool(cw, "mayDelete", 1);
+		/* And the defaults of what the client left out (RFC 8620
+		 * §5.3): "" or null. */
+		static const char *const dflt[] = {"name", "textSignature", "htmlSignature",
+						   "replyTo", "bcc"};
+		for (size_t k = 0; k < sizeof dflt / sizeof dflt[0]; k++) {
+			if (json_get(e, dflt[k]))
+				continue;
+			jw_key(cw, dflt[k]);
+			if (k < 3)
+				jw_str(cw, "");
+			else
+				jw_null(cw);
+		}
 		jw_obj_end(cw);
 	}
 	for (const struct json_value *e = set.update ? set.update->first : NULL; e; e = e->next) {

@@ -240,7 +240,10 @@ def test_jmap_identity_quota_vacation():
                    "Inope": {"name": "x"}},
         "destroy": [own["id"]]}, using=sub)
     new = st["created"]["a"]["id"]
-    assert st["created"] == {"a": {"id": new, "mayDelete": True}}, st
+    # The server-set properties and the defaults of those left out (RFC
+    # 8620 §5.3).
+    assert st["created"] == {"a": {"id": new, "mayDelete": True, "replyTo": None,
+                                   "htmlSignature": ""}}, st
     assert {k: v["type"] for k, v in st["notCreated"].items()} == {
         "b": "forbiddenFrom", "c": "invalidProperties", "d": "invalidProperties"}, st
     assert st["updated"] == {own["id"]: None}, st
