@@ -443,6 +443,15 @@ void jmap_pushsub_set(struct jmap_call *c)
 		gmtime_r(&t, &tm);
 		strftime(exp, sizeof exp, "%Y-%m-%dT%H:%M:%SZ", &tm);
 		jw_kstr(&ok[0], "expires", exp);
+		/* The defaults of what the client left out (RFC 8620 §5.3):
+		 * verificationCode is the server's to fill (null until the
+		 * client sends the code back), types null: every type. */
+		jw_key(&ok[0], "verificationCode");
+		jw_null(&ok[0]);
+		if (!json_get(o, "types")) {
+			jw_key(&ok[0], "types");
+			jw_null(&ok[0]);
+		}
 		jw_obj_end(&ok[0]);
 	}
 	for (const struct json_value *o = set.update ? set.update->first : NULL; o; o = o->next) {

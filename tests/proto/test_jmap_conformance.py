@@ -756,8 +756,14 @@ def test_server_set_sent_unchanged_in_every_set():
 
     sub = {"deviceClientId": "echo-dev", "url": "https://127.0.0.1:9/push",
            "keys": {"p256dh": "BKey", "auth": "QXV0aA"}, "types": ["Email"]}
-    r = j.call([["PushSubscription/set", {"create": {"p": sub}}, "c"]], (CORE,))
-    pid = r["methodResponses"][0][1]["created"]["p"]["id"]
+    bare = {k: sub[k] for k in ("deviceClientId", "url")}
+    r = j.call([["PushSubscription/set", {"create": {"p": sub, "q": bare}}, "c"]], (CORE,))
+    made = r["methodResponses"][0][1]["created"]
+    pid = made["p"]["id"]
+    # created: the server's properties and the defaults of those left out.
+    assert made["q"] == {"id": made["q"]["id"], "expires": made["q"]["expires"],
+                         "verificationCode": None, "types": None}, made
+    assert "types" not in made["p"], made
     for patch, want in [(dict(sub, id=pid, types=["Mailbox"]), "updated"),
                         ({"url": "https://127.0.0.1:9/other"}, bad("url")),
                         ({"keys": {"p256dh": "BKey", "auth": "eA"}}, bad("keys"))]:
