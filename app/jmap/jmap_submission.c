@@ -716,7 +716,8 @@ static int author_check(struct jmap_request *r, const struct msg *m, struct smtp
 
 /* Sends one creation; its record's id into *id_r. */
 static int create_one(struct jmap_call *c, const struct json_value *o, const char **id_r,
-		      const char **email_id_r, struct jmap_set_err *e)
+		      const char **email_id_r, const struct json_value **rec_r,
+		      struct jmap_set_err *e)
 {
 	struct jmap_request *r = c->r;
 	struct arena *a = r->a;
@@ -881,6 +882,8 @@ static int create_one(struct jmap_call *c, const struct json_value *o, const cha
 	char key[64];
 	snprintf(key, sizeof key, "jmapsub/%u/%s", r->account, id);
 	int src = jw_failed(&rw) ? STORE_EINVAL : store_meta_put(r->st, key, buf_data(&rec), buf_len(&rec), 0);
+	char perr[64];
+	*rec_r = src == STORE_OK ? json_parse(buf_data(&rec), buf_len(&rec), a, perr, sizeof perr) : NULL;
 	buf_free(&rec);
 	log_info("jmap", NULL, "event=submitted account=%u submission=%s queue_id=%llu rcpts=%zu "
 		 "local=%zu remote=%zu dkim=%d", r->account, id, (unsigned long long)q.queue_id, rc->n,
@@ -964,7 +967,8 @@ void jmap_submission_set(struct jmap_call *c)
 	for (const struct json_value *o = cr ? cr->first : NULL; o; o = o->next) {
 		struct jmap_set_err e = {0};
 		const char *id, *email;
-		if (create_one(c, o, &id, &email, &e) < 0) {
+		const struct json_value *rec = NULL;
+		if (create_one(c, o, &id, &email, &rec, &e) < 0) {
 			jmap_w_set_err(&badw[0], o->key, &e);
 			continue;
 		}
@@ -972,10 +976,27 @@ void jmap_submission_set(struct jmap_call *c)
 		cids[ncr] = o->key;
 		cemails[ncr++] = email;
 		jw_key(&okw[0], o->key);
-		jw_obj_begin(&okw[0]);
-		jw_kstr(&okw[0], "id", id);
-		jw_kstr(&okw[0], "undoStatus", "final");
-		jw_obj_end(&okw[0]);
+		if (rec && rec->type == JSON_OBJECT) {
+			/* The server-set properties, and the envelope when
+			 * the server made it (RFC 8620 §5.3, RFC 8621 §7). */
+			static const char set_by_us[] =
+			    "[\"threadId\",\"sendAt\",\"undoStatus\",\"deliveryStatus\","
+			    "\"dsnBlobIds\",\"mdnBlobIds\",\"envelope\"]";
+			const struct json_value *env = json_get(o, "envelope");
+			/* Without the last, ,"envelope", when the client gave it. */
+			size_t keep = sizeof set_by_us - 2 - (env && env->type != JSON_NULL ? 11 : 0);
+			char *list = arena_printf(c->r->a, "%.*s]", (int)keep, set_by_us);
+			char perr[64];
+			const struct json_value *pv = json_parse(list, strlen(list), c->r->a, perr,
+								 sizeof perr);
+			struct sub x = {c->r->account, id, rec};
+			w_sub(&okw[0], c->r->st, &x, pv);
+		} else {
+			jw_obj_begin(&okw[0]);
+			jw_kstr(&okw[0], "id", id);
+			jw_kstr(&okw[0], "undoStatus", "final");
+			jw_obj_end(&okw[0]);
+		}
 	}
 	for (const struct json_value *o = up ? up->first : NULL; o; o = o->next) {
 		struct jmap_set_err e = {"notFound", NULL, NULL};

@@ -785,9 +785,17 @@ def test_server_set_sent_unchanged_in_every_set():
             "bodyValues": {"1": {"value": "Hi."}}}}}, "e"],
         ["EmailSubmission/set", {"create": {"s": {"identityId": ident["id"],
                                                   "emailId": "#d"}}}, "s"]])
-    sid = r["s"][1]["created"]["s"]["id"]
+    made = r["s"][1]["created"]["s"]
+    sid = made["id"]
     _, g = j.one("EmailSubmission/get", {"ids": [sid]}, USING)
     cur = g["list"][0]
+    # created: the server-set properties and the envelope it made (RFC
+    # 8621 §7), as /get has them; not what the client gave.
+    server_set = ("id", "threadId", "sendAt", "undoStatus", "dsnBlobIds", "mdnBlobIds",
+                  "envelope")
+    assert {k: v for k, v in made.items() if k != "deliveryStatus"} == {
+        k: cur[k] for k in server_set}, (made, cur)
+    assert "deliveryStatus" in made and "emailId" not in made, made
     same = {k: cur[k] for k in ("id", "identityId", "emailId", "threadId", "undoStatus")}
     assert upd("EmailSubmission/set", sid, same, USING) == "updated", same
     assert upd("EmailSubmission/set", sid, {"undoStatus": "canceled"},

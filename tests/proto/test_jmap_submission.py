@@ -88,7 +88,10 @@ def test_jmap_email_submission():
     assert [x[0] for x in r] == ["EmailSubmission/set", "Email/set"] and r[1][2] == "s", r
     st = r[0][1]
     sid = st["created"]["k"]["id"]
-    assert st["created"] == {"k": {"id": sid, "undoStatus": "final"}} and st["notCreated"] == {}, st
+    # The server-set properties and the envelope it made (RFC 8621 §7).
+    assert st["created"]["k"]["undoStatus"] == "final" and st["notCreated"] == {}, st
+    assert set(st["created"]["k"]) == {"id", "threadId", "envelope", "sendAt", "undoStatus",
+                                       "deliveryStatus", "dsnBlobIds", "mdnBlobIds"}, st
     assert r[1][1]["updated"] == {eid: None}, r[1]
     _, g = j.one("Email/get", {"ids": [eid], "properties": ["mailboxIds", "keywords"]})
     assert g["list"][0]["mailboxIds"] == {role["sent"]: True}, g
