@@ -146,7 +146,9 @@ static int create_one(struct jmap_call *c, struct jmap_mailboxes *m, const struc
 		*e = store_err(rc);
 		return -1;
 	}
-	*sub_r = sub && sub->boolean;
+	/* RFC 8621 §2: isSubscribed "SHOULD default ... true for any new
+	 * Mailboxes created by the user themself". */
+	*sub_r = !sub || sub->boolean;
 	if (*sub_r)
 		store_mailbox_subscribe(c->r->st, c->r->account, full, 1);
 	if (order && order->integer)

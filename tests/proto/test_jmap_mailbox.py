@@ -210,6 +210,8 @@ def test_jmap_mailbox_set_and_changes():
                                   "unreadEmails": 0, "totalThreads": 0, "unreadThreads": 0,
                                   "myRights": rights, "parentId": None, "role": None}, st
     assert "parentId" not in st["created"]["c"] and st["created"]["c"]["role"] is None, st
+    # isSubscribed left out: true for the user's own new mailbox (RFC 8621 §2).
+    assert st["created"]["c"]["isSubscribed"] is True, st
     assert {k: v["type"] for k, v in st["notCreated"].items()} == {
         "bad1": "invalidProperties", "bad2": "invalidProperties", "bad3": "invalidProperties",
         "bad4": "invalidProperties"}, st
