@@ -386,8 +386,13 @@ static int check_semantics(struct parser *ps, struct sv_node *n)
 			n->cmp = (uint8_t)c;
 		}
 	}
-	if (n->match == M_REGEX && n->cmp == CMP_NUMERIC) {
-		errf(ps, n->line, n->col, ":regex cannot be used with comparator \"i;ascii-numeric\"");
+	/* i;ascii-numeric offers equality and order, no substring
+	 * operation (RFC 4790 §9.1.1): :contains, :matches and :regex with it
+	 * are errors (RFC 5228 §2.7.1), not tests that never match */
+	if ((n->match == M_CONTAINS || n->match == M_MATCHES || n->match == M_REGEX) &&
+	    n->cmp == CMP_NUMERIC) {
+		errf(ps, n->line, n->col, ":%s cannot be used with comparator \"i;ascii-numeric\"",
+		     n->match == M_CONTAINS ? "contains" : n->match == M_MATCHES ? "matches" : "regex");
 		return -1;
 	}
 #define BOTH(a, b) ((seen >> (a) & 1) && (seen >> (b) & 1))

@@ -533,6 +533,15 @@ static void test_extensions(void)
 	       "keep");
 	EXPECT("require \"comparator-i;ascii-numeric\"; if header :is :comparator \"i;ascii-numeric\" \"subject\" \"abc\" { discard; }",
 	       "discard");
+	/* it has no substring operation (RFC 4790 §9.1.1): :contains and
+	 * :matches with it do not compile (RFC 5228 §2.7.1), whichever tag
+	 * comes first */
+	CHECK_EQ_STR(run("require \"comparator-i;ascii-numeric\"; if header :contains :comparator \"i;ascii-numeric\" \"x-priority\" \"2\" { discard; }"),
+	             "error: line 1, column 42: :contains cannot be used with comparator \"i;ascii-numeric\"");
+	CHECK_EQ_STR(run("require \"comparator-i;ascii-numeric\"; if header :comparator \"i;ascii-numeric\" :matches \"x-priority\" \"*\" { discard; }"),
+	             "error: line 1, column 42: :matches cannot be used with comparator \"i;ascii-numeric\"");
+	CHECK(strncmp(run("require [\"variables\", \"comparator-i;ascii-numeric\"]; if string :matches :comparator \"i;ascii-numeric\" \"12\" \"1*\" { discard; }"),
+	              "error: ", 7) == 0);
 }
 
 static void test_limits(void)
