@@ -219,6 +219,11 @@ static int zone(struct cur *c)
 
 int mime_date_parse(struct str value, int64_t *t_r, int64_t *day_r)
 {
+	return mime_date_parse_zone(value, t_r, day_r, NULL);
+}
+
+int mime_date_parse_zone(struct str value, int64_t *t_r, int64_t *day_r, int *zone_r)
+{
 	static const unsigned char mdays[12] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
 	int64_t day, year, hh, mm, ss = 0;
 	unsigned m, nd;
@@ -283,6 +288,8 @@ int mime_date_parse(struct str value, int64_t *t_r, int64_t *day_r)
 			return -1;
 	}
 	int z = zone(&c);
+	if (zone_r)
+		*zone_r = z;
 	int64_t days = mime_days_from_civil(year, m + 1, (unsigned)day);
 	if (day_r)
 		*day_r = days;

@@ -32,6 +32,10 @@
  * compares); either may be NULL. Returns -1 when value is not a date.
  */
 int mime_date_parse(struct str value, int64_t *t_r, int64_t *day_r);
+/* The same, and *zone_r (may be NULL): the zone as written, in minutes
+ * east of UTC, an obsolete name's offset (EST -300, GMT 0...), 0 for a
+ * military letter, an unknown name or none (Sieve's date :originalzone). */
+int mime_date_parse_zone(struct str value, int64_t *t_r, int64_t *day_r, int *zone_r);
 
 /* Days from 1970-01-01 to y-m-d (proleptic Gregorian, m 1..12). */
 int64_t mime_days_from_civil(int64_t y, unsigned m, unsigned d);

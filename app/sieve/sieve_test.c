@@ -408,19 +408,6 @@ static int parse_zone(struct str z, int *minutes_r)
 	return 0;
 }
 
-/* The zone written at the end of a date field ("+0200"), 0 if none. */
-static int original_zone(struct str v)
-{
-	int z = 0;
-	for (size_t i = 0; i + 5 <= v.len; i++)
-		if ((v.p[i] == '+' || v.p[i] == '-') && (i == 0 || v.p[i - 1] == ' ')) {
-			int t;
-			if (parse_zone(str_make(v.p + i, 5), &t) == 0)
-				z = t;
-		}
-	return z;
-}
-
 static struct str date_part(struct run *r, int64_t t, int zone, struct str part)
 {
 	static const char *const wd[] = { "Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed" };
@@ -494,9 +481,12 @@ static int test_date(struct run *r, const struct sv_node *t)
 			ptrdiff_t semi = str_rchr(v, ';');
 			if (semi >= 0)
 				v = str_trim(str_sub(v, (size_t)semi + 1, v.len));
-			if (mime_date_parse(v, &when, NULL) < 0)
+			int written;
+			if (mime_date_parse_zone(v, &when, NULL, &written) < 0)
 				continue;
-			int z = node_tag(t, G_ORIGINALZONE) ? original_zone(v) : zone;
+			/* :originalzone: the zone the field was written in, an
+			 * obsolete name (EST, GMT, UT) as its offset (RFC 5322 §4.3) */
+			int z = node_tag(t, G_ORIGINALZONE) ? written : zone;
 			struct str dv = date_part(r, when, z, part);
 			if (dv.p)
 				vals_add(r, &vs, dv);

@@ -392,6 +392,23 @@ static void test_extensions(void)
 	       "discard");
 	EXPECT("require \"date\"; if date :originalzone \"date\" \"hour\" \"08\" { discard; }",
 	       "discard");
+	/* :originalzone with an obsolete zone name (RFC 5322 §4.3): EST is
+	 * -0500, so 08:14 EST is hour 08 in its own zone (13 in UTC) */
+	{
+		const char *est = "From: a@example.org\r\nDate: Tue, 10 Nov 2026 08:14:33 EST\r\n\r\nx\r\n";
+		const char *gmt = "From: a@example.org\r\nDate: Tue, 10 Nov 2026 08:14:33 GMT\r\n\r\nx\r\n";
+		const char *pdt = "From: a@example.org\r\nDate: 10 Nov 2026 23:30 PDT\r\n\r\nx\r\n";
+		CHECK_EQ_STR(run_env("require \"date\"; if date :originalzone \"date\" \"hour\" \"08\" { discard; }",
+		                     est, "a@example.org", "b@example.com"), "discard");
+		CHECK_EQ_STR(run_env("require \"date\"; if date :originalzone \"date\" \"zone\" \"-0500\" { discard; }",
+		                     est, "a@example.org", "b@example.com"), "discard");
+		CHECK_EQ_STR(run_env("require \"date\"; if date :originalzone \"date\" \"zone\" \"+0000\" { discard; }",
+		                     gmt, "a@example.org", "b@example.com"), "discard");
+		CHECK_EQ_STR(run_env("require \"date\"; if date :originalzone \"date\" \"date\" \"2026-11-10\" { discard; }",
+		                     pdt, "a@example.org", "b@example.com"), "discard");
+		CHECK_EQ_STR(run_env("require \"date\"; if date :zone \"+0000\" \"date\" \"date\" \"2026-11-11\" { discard; }",
+		                     pdt, "a@example.org", "b@example.com"), "discard");
+	}
 	EXPECT("require \"date\"; if date :zone \"+0000\" \"date\" \"iso8601\" \"2026-11-10T13:14:33+00:00\" { discard; }",
 	       "discard");
 	EXPECT("require \"date\"; if date :zone \"-0500\" \"date\" \"std11\" \"Tue, 10 Nov 2026 08:14:33 -0500\" { discard; }",
