@@ -574,7 +574,8 @@ static void cmd_include(struct run *r, const struct sv_node *n)
 		return;
 	}
 	for (int i = 0; i < r->includes; i++)
-		if (str_eq(r->included[i], name) && (once || r->includes_once[i]))
+		if (str_eq(r->included[i], name) && r->includes_global[i] == global &&
+		    (once || r->includes_once[i]))
 			return;
 	if (r->include_depth >= SIEVE_INCLUDE_DEPTH_MAX || r->includes >= SIEVE_INCLUDES_MAX) {
 		run_fail(r, n, "include nested deeper than %d or more than %d scripts",
@@ -582,6 +583,7 @@ static void cmd_include(struct run *r, const struct sv_node *n)
 		return;
 	}
 	r->included[r->includes] = name;
+	r->includes_global[r->includes] = global;
 	r->includes_once[r->includes++] = once;
 	const struct sieve_script *s = load_include(r, n, name, global, &skip);
 	if (!s)

@@ -61,6 +61,9 @@ struct run {
 	int include_depth, includes;
 	struct str included[SIEVE_INCLUDES_MAX];
 	int includes_once[SIEVE_INCLUDES_MAX];
+	/* 1: included[i] named a :global script, another namespace than
+	 * :personal (RFC 6609 §3.2): the same name is another script */
+	int includes_global[SIEVE_INCLUDES_MAX];
 	struct buf scratch; /* one header value unfolded and decoded */
 	/* foreverypart (RFC 5703) */
 	uint32_t part;          /* the current MIME part: 0, the message, outside loops */

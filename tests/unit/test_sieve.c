@@ -40,6 +40,7 @@ static const char *msg1 =
 struct fake {
 	int seen_dup;
 	const char *incl_name, *incl_text;
+	const char *incl_gname, *incl_gtext; /* the :global namespace's one script */
 };
 
 static int fake_dup(void *ctx, struct str handle, struct str id)
@@ -51,9 +52,10 @@ static int fake_dup(void *ctx, struct str handle, struct str id)
 static int fake_include(void *ctx, struct str name, int global, struct str *text_r)
 {
 	struct fake *f = ctx;
-	if (!f->incl_name || !str_eq(name, str_c(f->incl_name)))
+	const char *n = global ? f->incl_gname : f->incl_name;
+	if (!n || !str_eq(name, str_c(n)))
 		return -1;
-	*text_r = str_c(f->incl_text);
+	*text_r = str_c(global ? f->incl_gtext : f->incl_text);
 	return 0;
 }
 
@@ -450,7 +452,21 @@ static void test_extensions(void)
 	       "runerror: line 1: include: no script \"missing\"");
 	fk.incl_text = "require \"include\"; include \"common\";";
 	CHECK(strstr(run("require \"include\"; include \"common\";"), "include nested deeper") != NULL);
-	fk.incl_name = NULL;
+	/* RFC 6609 §3.2: :personal and :global are two namespaces, each
+	 * include gets its own, and :once tells a personal "common" from a
+	 * global "common". */
+	fk.incl_text = "require \"fileinto\"; fileinto \"Personal\";";
+	fk.incl_gname = "common";
+	fk.incl_gtext = "require \"fileinto\"; fileinto \"Global\";";
+	EXPECT("require \"include\"; include :global \"common\";", "fileinto \"Global\"");
+	EXPECT("require \"include\"; include :personal \"common\";", "fileinto \"Personal\"");
+	EXPECT("require \"include\"; include :once \"common\"; include :once :global \"common\"; "
+	       "include :once :personal \"common\"; include :once :global \"common\";",
+	       "fileinto \"Personal\"\nfileinto \"Global\"");
+	fk.incl_name = "mine";
+	EXPECT("require \"include\"; include :optional \"common\"; include :global \"common\";",
+	       "fileinto \"Global\"");
+	fk.incl_name = fk.incl_gname = NULL;
 	/* editheader */
 	/* tern sieve test prints the edits: an added field, each field
 	 * removed with the value it had. */
