@@ -192,6 +192,7 @@ static void make_msgid(char *id, size_t idsz, const char *what, struct str addr,
 struct mbctx {
 	struct store *st;
 	uint32_t account;
+	struct arena *a; /* include's texts, valid until the run ends */
 };
 
 /*
@@ -353,6 +354,33 @@ static int duplicate_seen(void *ctx, struct str handle, struct str id)
 	uint8_t key[32];
 	duplicate_key(handle, id, key);
 	return store_sieve_seen(c->st, c->account, key, (int64_t)time_wall()) == 1;
+}
+
+/*
+ * include (RFC 6609 §3.2): a :personal name is one of the account's own
+ * scripts, a :global one the administrator's (STORE_SIEVE_GLOBAL), two
+ * namespaces: the same name may exist in both and each include gets the
+ * one it asked for. The text is copied into the run's arena (the
+ * interpreter keeps it until sieve_run returns).
+ */
+static int include_text(void *ctx, struct str name, int global, struct str *text_r)
+{
+	struct mbctx *c = ctx;
+	char n[STORE_SIEVE_NAME_MAX + 1];
+	struct buf text;
+	if (name.len > STORE_SIEVE_NAME_MAX || memchr(name.p, '\0', name.len))
+		return -1;
+	memcpy(n, name.p, name.len);
+	n[name.len] = '\0';
+	buf_init(&text, STORE_SIEVE_BYTES_MAX);
+	if (store_sieve_get(c->st, global ? STORE_SIEVE_GLOBAL : c->account, n, &text, NULL) !=
+	    STORE_OK) {
+		buf_free(&text);
+		return -1;
+	}
+	*text_r = str_make(arena_strndup(c->a, buf_data(&text), buf_len(&text)), buf_len(&text));
+	buf_free(&text);
+	return 0;
 }
 
 /* The duplicate test's id to remember once the message is stored: with
@@ -605,11 +633,12 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 	struct deliver_sieve_reply **tail = &out->after;
 
 	memset(out, 0, sizeof *out);
-	struct mbctx mc = { st, plan->account };
+	struct mbctx mc = { st, plan->account, a };
 	struct sieve_env env = {
 		.msg = msg.p, .len = msg.len, .env_from = env_from, .env_to = env_to,
 		.now = (int64_t)time_wall(), .ctx = &mc, .mailbox_exists = mailbox_exists,
-		.duplicate_seen = duplicate_seen, .spam_score = spam_score,
+		.duplicate_seen = duplicate_seen, .include_text = include_text,
+		.spam_score = spam_score,
 	};
 	if (dsn) {
 		env.dsn_notify = dsn->notify;

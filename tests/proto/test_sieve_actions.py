@@ -48,6 +48,9 @@
   against the redirecting address's TERN_FORWARD_RATE as port 25's do,
   and one a script edited (a signed field: Subject) is signed again, so
   dkimpy verifies the copy that leaves.
+- include (RFC 6609) at delivery: a personal name is one of the
+  account's scripts, a :global one the administrator's; the same name in
+  both is two scripts.
 - An alias to several accounts whose scripts reject: all reject, DATA
   gets 550; some reject, the others deliver and a sender DMARC verified
   gets a failure DSN per rejecting account (an unverified one: the
@@ -82,6 +85,7 @@ SAM = ("sam@example.test", "sam-pw-sieve-1")
 TIM = ("tim@example.test", "tim-pw-sieve-1")
 UNA = ("una@example.test", "una-pw-sieve-1")
 VIC = ("vic@example.test", "vic-pw-sieve-1")
+WES = ("wes@example.test", "wes-pw-sieve-1")
 
 _env = None
 
@@ -102,7 +106,7 @@ def env():
         dns = DnsServer(zone)
         remote = Receiver(ips[0], port, dsn=True, extra_ehlo=("DELIVERBY",))
         srv = Server(accounts=[ANN, BEN, CAL, DOT, EVE, FAY, GIL, HAL, IVO, JON, KIM, LEO, MAX, NED,
-                               OLA, PIA, QUA, RAY, SAM, TIM, UNA, VIC],
+                               OLA, PIA, QUA, RAY, SAM, TIM, UNA, VIC, WES],
                      http=True, submission=True, env={
             "TERN_DNS_SERVERS": dns.servers, "TERN_QUEUE_MX_PORT": str(port),
             "TERN_QUEUE_RETRY_SCHEDULE": "1", "TERN_QUEUE_TIMEOUT": "5",
@@ -619,6 +623,26 @@ def test_yz_global_script():
     assert a.call("DELETE", "/sieve/global/spam")[0] == 204
     st, _, d = a.call("GET", "/openapi.json")
     assert "/sieve/global/{name}" in d["paths"], list(d["paths"])
+
+
+def test_yz_include_personal_and_global():
+    srv, _, _ = env()
+    lib = 'require ["fileinto", "mailbox"]; fileinto :create "%s";'
+    srv.cli("sieve", "put", "global", "lib", input=lib % "FromGlobal")
+    try:
+        srv.cli("sieve", "put", WES[0], "lib", input=lib % "FromPersonal")
+        script(srv, WES[0], 'require "include";\n'
+               'if header :contains "subject" "incg" { include :global "lib"; }\n'
+               'else { include :personal "lib"; }\n')
+        for subj in ("incg", "incp"):
+            codes, end = send(srv, "alice@origin.test", [WES[0]], message(subj, to=WES[0]),
+                              source="127.0.0.9")
+            assert end[0] == 250, end
+        assert subjects(srv, WES[0], "FromGlobal") == ["incg"], srv.log_text()[-2000:]
+        assert subjects(srv, WES[0], "FromPersonal") == ["incp"], srv.log_text()[-2000:]
+        assert subjects(srv, WES[0]) == []
+    finally:
+        srv.cli("sieve", "del", "global", "lib")
 
 
 def test_zz_stop():
