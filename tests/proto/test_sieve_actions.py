@@ -85,7 +85,7 @@ SAM = ("sam@example.test", "sam-pw-sieve-1")
 TIM = ("tim@example.test", "tim-pw-sieve-1")
 UNA = ("una@example.test", "una-pw-sieve-1")
 VIC = ("vic@example.test", "vic-pw-sieve-1")
-WES = ("wes@example.test", "wes-pw-sieve-1")
+XAN = ("xan@example.test", "xan-pw-sieve-1")
 
 _env = None
 
@@ -106,7 +106,7 @@ def env():
         dns = DnsServer(zone)
         remote = Receiver(ips[0], port, dsn=True, extra_ehlo=("DELIVERBY",))
         srv = Server(accounts=[ANN, BEN, CAL, DOT, EVE, FAY, GIL, HAL, IVO, JON, KIM, LEO, MAX, NED,
-                               OLA, PIA, QUA, RAY, SAM, TIM, UNA, VIC, WES],
+                               OLA, PIA, QUA, RAY, SAM, TIM, UNA, VIC, XAN],
                      http=True, submission=True, env={
             "TERN_DNS_SERVERS": dns.servers, "TERN_QUEUE_MX_PORT": str(port),
             "TERN_QUEUE_RETRY_SCHEDULE": "1", "TERN_QUEUE_TIMEOUT": "5",
@@ -630,17 +630,17 @@ def test_yz_include_personal_and_global():
     lib = 'require ["fileinto", "mailbox"]; fileinto :create "%s";'
     srv.cli("sieve", "put", "global", "lib", input=lib % "FromGlobal")
     try:
-        srv.cli("sieve", "put", WES[0], "lib", input=lib % "FromPersonal")
-        script(srv, WES[0], 'require "include";\n'
+        srv.cli("sieve", "put", XAN[0], "lib", input=lib % "FromPersonal")
+        script(srv, XAN[0], 'require "include";\n'
                'if header :contains "subject" "incg" { include :global "lib"; }\n'
                'else { include :personal "lib"; }\n')
         for subj in ("incg", "incp"):
-            codes, end = send(srv, "alice@origin.test", [WES[0]], message(subj, to=WES[0]),
+            codes, end = send(srv, "alice@origin.test", [XAN[0]], message(subj, to=XAN[0]),
                               source="127.0.0.9")
             assert end[0] == 250, end
-        assert subjects(srv, WES[0], "FromGlobal") == ["incg"], srv.log_text()[-2000:]
-        assert subjects(srv, WES[0], "FromPersonal") == ["incp"], srv.log_text()[-2000:]
-        assert subjects(srv, WES[0]) == []
+        assert subjects(srv, XAN[0], "FromGlobal") == ["incg"], srv.log_text()[-2000:]
+        assert subjects(srv, XAN[0], "FromPersonal") == ["incp"], srv.log_text()[-2000:]
+        assert subjects(srv, XAN[0]) == []
     finally:
         srv.cli("sieve", "del", "global", "lib")
 
