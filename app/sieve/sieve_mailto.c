@@ -29,18 +29,102 @@ static int pct_decode(struct str s, struct arena *a, struct str *out)
 	return 0;
 }
 
-static int plausible(struct str addr)
+/* RFC 5322 atext, and any octet of UTF-8 past ASCII (RFC 6531 §3.3). */
+static int is_atext(unsigned char c)
 {
-	ptrdiff_t at = str_rchr(addr, '@');
-	if (at <= 0 || (size_t)at + 1 >= addr.len || addr.len > SIEVE_MAILTO_ADDR_MAX)
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c != 0 && strchr("!#$%&'*+-/=?^_`{|}~", c)) || c >= 0x80;
+}
+
+static int is_letdig(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80;
+}
+
+/* Local-part = Dot-string / Quoted-string (RFC 5321 §4.1.2). */
+static int local_part_valid(struct str l)
+{
+	if (l.len == 0 || l.len > 64)
 		return 0;
-	for (size_t i = 0; i < addr.len; i++) {
-		unsigned char c = (unsigned char)addr.p[i];
-		if (c <= ' ' || c == 0x7f || c == '<' || c == '>' || c == '"' || c == ',' || c == '(' ||
-		    c == ')')
+	if (l.p[0] == '"') {
+		if (l.len < 2 || l.p[l.len - 1] != '"')
 			return 0;
+		for (size_t i = 1; i + 1 < l.len; i++) {
+			unsigned char c = (unsigned char)l.p[i];
+			if (c == '\\') { /* quoted-pairSMTP: "\" %d32-126 */
+				if (i + 2 >= l.len || (unsigned char)l.p[i + 1] < 32 ||
+				    (unsigned char)l.p[i + 1] > 126)
+					return 0;
+				i++;
+			} else if (c < 32 || c == 127 || c == '"') {
+				return 0;
+			}
+		}
+		return 1;
+	}
+	for (size_t i = 0; i < l.len; i++) {
+		unsigned char c = (unsigned char)l.p[i];
+		if (c == '.') { /* Atom *("." Atom): no dot first, last or doubled */
+			if (i == 0 || i + 1 == l.len || l.p[i + 1] == '.')
+				return 0;
+		} else if (!is_atext(c)) {
+			return 0;
+		}
 	}
 	return 1;
+}
+
+/* Domain (sub-domains of letters, digits and inner hyphens) or an
+ * address-literal in brackets (RFC 5321 §4.1.2, §4.1.3). */
+static int domain_valid(struct str d)
+{
+	if (d.len == 0 || d.len > 255)
+		return 0;
+	if (d.p[0] == '[') {
+		if (d.len < 3 || d.p[d.len - 1] != ']')
+			return 0;
+		for (size_t i = 1; i + 1 < d.len; i++) {
+			unsigned char c = (unsigned char)d.p[i];
+			/* dcontent %d33-90 / %d94-126, enough for IPv4, IPv6: and
+			 * General-address-literal */
+			if (c < 33 || c > 126 || c == '[' || c == '\\' || c == ']')
+				return 0;
+		}
+		return 1;
+	}
+	size_t label = 0;
+	for (size_t i = 0; i <= d.len; i++) {
+		if (i == d.len || d.p[i] == '.') {
+			if (label == 0 || label > 63 || d.p[i - 1] == '-')
+				return 0;
+			label = 0;
+			continue;
+		}
+		unsigned char c = (unsigned char)d.p[i];
+		if (!is_letdig(c) && !(c == '-' && label > 0))
+			return 0;
+		label++;
+	}
+	return 1;
+}
+
+int sieve_mailbox_valid(struct str addr)
+{
+	if (addr.len > SIEVE_MAILTO_ADDR_MAX)
+		return 0;
+	ptrdiff_t at = str_rchr(addr, '@');
+	if (at <= 0)
+		return 0;
+	return local_part_valid(str_make(addr.p, (size_t)at)) &&
+	       domain_valid(str_sub(addr, (size_t)at + 1, addr.len));
+}
+
+struct str sieve_address_unwrap(struct str s)
+{
+	s = str_trim(s);
+	if (s.len > 2 && s.p[0] == '<' && s.p[s.len - 1] == '>')
+		s = str_make(s.p + 1, s.len - 2);
+	return s;
 }
 
 /* Adds the comma-separated addresses of the encoded list s. */
@@ -56,7 +140,7 @@ static int add_rcpts(struct str s, struct arena *a, struct sieve_mailto *m, int 
 			j++;
 		struct str addr = str_trim(str_make(d.p + i, j - i));
 		if (addr.len) {
-			if (!plausible(addr) || m->nrcpts >= SIEVE_MAILTO_RCPTS_MAX)
+			if (!sieve_mailbox_valid(addr) || m->nrcpts >= SIEVE_MAILTO_RCPTS_MAX)
 				return -1;
 			m->bcc[m->nrcpts] = (uint8_t)bcc;
 			m->rcpts[m->nrcpts++] = addr;

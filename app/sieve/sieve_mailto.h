@@ -10,8 +10,13 @@
  * 5436 §2.2 asks for those it names unsafe (From, Auto-Submitted,
  * Received, Return-Path...): the notification's own fields are ours.
  *
- * Caveats: an address is checked for shape only (local@domain, no white
- * space, controls or angle brackets); a quoted local part is refused.
+ * Every address a script gives (a redirect's, a notification's) is
+ * checked by sieve_mailbox_valid(), the one check: at compile time when
+ * the script writes it as a constant, at run time otherwise.
+ *
+ * Caveats: a quoted local part with a comma cannot be written in a mailto
+ * URI (the comma splits it); the domain's labels are checked for form,
+ * not looked up.
  */
 #ifndef TERN_SIEVE_MAILTO_H
 #define TERN_SIEVE_MAILTO_H
@@ -30,6 +35,18 @@ struct sieve_mailto {
 	uint8_t bcc[SIEVE_MAILTO_RCPTS_MAX]; /* 1: from a bcc field, not shown */
 	struct str subject, body; /* empty when the URI has none */
 };
+
+/*
+ * 1 when addr is an RFC 5321 §4.1.2 Mailbox: a Dot-string or
+ * Quoted-string local part of at most 64 octets, "@", a domain of
+ * letter-digit-hyphen labels (UTF-8 allowed, RFC 6531) or an address
+ * literal in brackets; at most SIEVE_MAILTO_ADDR_MAX octets. No source
+ * route ("@a,@b:x@y"), comment, display name, white space or control.
+ */
+int sieve_mailbox_valid(struct str addr);
+/* s without the white space around it and one pair of angle brackets
+ * around the rest ("<a@b>" is a@b); points into s. */
+struct str sieve_address_unwrap(struct str s);
 
 /*
  * Parses uri (case-insensitive "mailto:" first) into m, decoded strings

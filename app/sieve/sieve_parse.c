@@ -13,6 +13,7 @@
 #include "core/hex.h"
 #include "core/xalloc.h"
 #include "sieve/sieve_lex.h"
+#include "sieve/sieve_mailto.h"
 #include "sieve/sieve_private.h"
 
 #define ARGS_MAX 32
@@ -469,6 +470,29 @@ static int check_semantics(struct parser *ps, struct sv_node *n)
 				return -1;
 			}
 		}
+	/* RFC 5228 §4.2: a redirect's address must be a valid mailbox; a
+	 * constant one is checked now, so the error reaches the user who
+	 * uploads the script, not a log line at delivery */
+	if (n->id == C_REDIRECT && !n->pos[0].v[0].dyn &&
+	    !sieve_mailbox_valid(sieve_address_unwrap(n->pos[0].v[0].s))) {
+		struct str s = n->pos[0].v[0].s;
+		errf(ps, n->line, n->col, "redirect to an invalid address \"%.*s\"",
+		     (int)(s.len > 64 ? 64 : s.len), s.p);
+		return -1;
+	}
+	/* RFC 5435 §3.1, §3.8: a constant method must be one we support, and
+	 * a mailto URI one whose addresses are valid (the same check) */
+	if (n->id == C_NOTIFY && !n->pos[0].v[0].dyn) {
+		struct str u = n->pos[0].v[0].s;
+		struct sieve_mailto m;
+		if (sieve_mailto_parse(u, ps->a, &m) < 0) {
+			errf(ps, n->line, n->col, "notify method \"%.*s\" is %s",
+			     (int)(u.len > 64 ? 64 : u.len), u.p,
+			     str_has_prefix_ci(u, "mailto:") ? "not a valid mailto URI" :
+			                                       "not supported (only mailto)");
+			return -1;
+		}
+	}
 	/* the name is a constant identifier: "${a}" names no variable (RFC 5229 §4) */
 	if (n->id == C_SET && !is_identifier(n->pos[0].v[0].s)) {
 		errf(ps, n->line, n->col, "invalid variable name \"%.*s\"", (int)n->pos[0].v[0].s.len,

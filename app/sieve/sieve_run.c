@@ -16,6 +16,7 @@
 #include "core/hex.h"
 #include "core/xalloc.h"
 #include "mime/mime_date.h"
+#include "sieve/sieve_mailto.h"
 #include "sieve/sieve_run.h"
 
 void run_fail(struct run *r, const struct sv_node *n, const char *fmt, ...)
@@ -203,18 +204,6 @@ static void cmd_fileinto(struct run *r, const struct sv_node *n)
 		a->specialuse = keep_str(r, arg_str(r, su, 0));
 }
 
-/* A plausible mailbox: local@domain, no spaces or controls. */
-static int valid_address(struct str s)
-{
-	ptrdiff_t at = str_rchr(s, '@');
-	if (at <= 0 || (size_t)at + 1 >= s.len || s.len > 320)
-		return 0;
-	for (size_t i = 0; i < s.len; i++)
-		if ((unsigned char)s.p[i] <= ' ' || s.p[i] == '<' || s.p[i] == '>' || s.p[i] == 0x7f)
-			return 0;
-	return 1;
-}
-
 /* redirect-deliverby (RFC 6009 §5): the deadline and mode of a
  * redirect's copy; 0, or -1 after a run error. */
 static int redirect_by(struct run *r, const struct sv_node *n, struct sieve_action *a)
@@ -251,14 +240,13 @@ static int redirect_by(struct run *r, const struct sv_node *n, struct sieve_acti
 
 static void cmd_redirect(struct run *r, const struct sv_node *n)
 {
-	struct str to = str_trim(arg_str(r, &n->pos[0], 0));
+	struct str to = sieve_address_unwrap(arg_str(r, &n->pos[0], 0));
 	int copy = node_tag(n, G_COPY) != NULL;
 
 	if (conflicts_with_reject(r, n, 0))
 		return;
-	if (to.len > 2 && to.p[0] == '<' && to.p[to.len - 1] == '>')
-		to = str_make(to.p + 1, to.len - 2);
-	if (!valid_address(to)) {
+	/* a constant was checked at compile time; one from variables here */
+	if (!sieve_mailbox_valid(to)) {
 		run_fail(r, n, "redirect to an invalid address \"%.*s\"", (int)(to.len > 64 ? 64 : to.len),
 		         to.p);
 		return;

@@ -586,7 +586,61 @@ static void test_limits(void)
 	         "redirect \"d@x.example\"; redirect \"e@x.example\";");
 	CHECK_EQ_STR(run(script), "runerror: line 1: more than 4 redirects");
 	CHECK_EQ_STR(run("redirect \"not an address\";"),
-	             "runerror: line 1: redirect to an invalid address \"not an address\"");
+	             "error: line 1, column 1: redirect to an invalid address \"not an address\"");
+	/* A redirect's and a mailto's address is an RFC 5321 Mailbox: one
+	 * check (sieve_mailbox_valid), at compile time for a constant, at
+	 * run time for one made of variables. */
+	{
+		static const struct {
+			const char *addr;
+			int ok;
+		} addrs[] = {
+			{ "a@b.example", 1 }, { "<a@b.example>", 1 }, { " first.last+tag@b.example ", 1 },
+			{ "\\\"a b\\\"@b.example", 1 }, { "x@[192.0.2.1]", 1 }, { "x@[IPv6:2001:db8::1]", 1 },
+			{ "jos\xc3\xa9@b.example", 1 }, { "a@xn--caf-dma.example", 1 },
+			{ "@r1.example,@r2.example:a@b.example", 0 }, /* a source route */
+			{ "@r1.example:a@b.example", 0 },
+			{ ".a@b.example", 0 }, { "a.@b.example", 0 }, { "a..b@b.example", 0 },
+			{ "a(c)@b.example", 0 }, { "a,b@b.example", 0 }, { "a;b@b.example", 0 },
+			{ "a[b@b.example", 0 }, { "Al <a@b.example>", 0 }, { "a@b.example (Al)", 0 },
+			{ "a@-b.example", 0 }, { "a@b-.example", 0 }, { "a@b..example", 0 },
+			{ "a@.b.example", 0 }, { "a@b.example.", 0 }, { "a@b_c.example", 0 },
+			{ "a@[1.2.3.4", 0 }, { "a@", 0 }, { "@b.example", 0 }, { "a", 0 },
+			{ "\\\"a@b.example", 0 }, { "a\\\"b@b.example", 0 },
+			{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@b.example", 0 },
+		};
+		char sc[512];
+		const char *want = "error: line 1, column 1: redirect to an invalid address \"";
+		for (size_t i = 0; i < sizeof addrs / sizeof addrs[0]; i++) {
+			const char *a = addrs[i].addr;
+			snprintf(sc, sizeof sc, "redirect \"%s\";", a);
+			const char *got = run(sc);
+			if (addrs[i].ok) {
+				CHECK(strncmp(got, "redirect ", 9) == 0);
+			} else {
+				CHECK(strncmp(got, want, strlen(want)) == 0);
+			}
+			/* the same address from a variable: checked when it runs */
+			snprintf(sc, sizeof sc, "require \"variables\"; set \"t\" \"%s\"; redirect \"${t}\";", a);
+			got = run(sc);
+			CHECK(addrs[i].ok ? strncmp(got, "redirect ", 9) == 0
+			                  : strncmp(got, "runerror: line 1: redirect to an invalid address", 48) == 0);
+			if (a[0] == '<' || a[0] == ' ')
+				continue;
+			snprintf(sc, sizeof sc, "require \"enotify\"; notify \"mailto:%s\";", a);
+			got = run(sc);
+			CHECK(addrs[i].ok ? strncmp(got, "notify ", 7) == 0
+			                  : strncmp(got, "error: line 1, column 20: notify method ", 40) == 0);
+		}
+		CHECK_EQ_STR(run("require \"enotify\"; notify \"xmpp:a@b.example\";"),
+		             "error: line 1, column 20: notify method \"xmpp:a@b.example\" is not supported (only mailto)");
+		CHECK_EQ_STR(run("require \"enotify\"; notify \"mailto:a@b.example?cc=@r.example:c@d.example\";"),
+		             "error: line 1, column 20: notify method \"mailto:a@b.example?cc=@r.example:c@d.example\" is not a valid mailto URI");
+		CHECK_EQ_STR(run("require [\"enotify\", \"variables\"]; set \"m\" \"mailto:a..b@c.example\"; "
+		                 "if valid_notify_method \"${m}\" { discard; }"), "keep");
+		CHECK_EQ_STR(run("require [\"enotify\", \"variables\"]; set \"m\" \"mailto:a@c.example\"; "
+		                 "if valid_notify_method \"${m}\" { discard; }"), "discard");
+	}
 	/* A pattern that backtracks a lot against a long value runs out of steps. */
 	char *m = malloc(400000), *p = m;
 	for (int i = 0; i < 5; i++) {
