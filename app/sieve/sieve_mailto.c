@@ -41,24 +41,23 @@ static int is_letdig(unsigned char c)
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80;
 }
 
-/* Local-part = Dot-string / Quoted-string (RFC 5321 §4.1.2). */
+/*
+ * Local-part = Dot-string / Quoted-string (RFC 5321 §4.1.2). A quoted
+ * one is taken without white space, backslashes, angle brackets or
+ * commas: valid SMTP, but what a header field, an envelope line or a
+ * recipient list could not carry as one address.
+ */
 static int local_part_valid(struct str l)
 {
 	if (l.len == 0 || l.len > 64)
 		return 0;
 	if (l.p[0] == '"') {
-		if (l.len < 2 || l.p[l.len - 1] != '"')
+		if (l.len < 3 || l.p[l.len - 1] != '"')
 			return 0;
 		for (size_t i = 1; i + 1 < l.len; i++) {
 			unsigned char c = (unsigned char)l.p[i];
-			if (c == '\\') { /* quoted-pairSMTP: "\" %d32-126 */
-				if (i + 2 >= l.len || (unsigned char)l.p[i + 1] < 32 ||
-				    (unsigned char)l.p[i + 1] > 126)
-					return 0;
-				i++;
-			} else if (c < 32 || c == 127 || c == '"') {
+			if (c <= ' ' || c == 127 || strchr("\"\\<>,", c))
 				return 0;
-			}
 		}
 		return 1;
 	}
@@ -85,9 +84,10 @@ static int domain_valid(struct str d)
 			return 0;
 		for (size_t i = 1; i + 1 < d.len; i++) {
 			unsigned char c = (unsigned char)d.p[i];
-			/* dcontent %d33-90 / %d94-126, enough for IPv4, IPv6: and
-			 * General-address-literal */
-			if (c < 33 || c > 126 || c == '[' || c == '\\' || c == ']')
+			/* dcontent %d33-90 / %d94-126 (IPv4, IPv6: and a
+			 * General-address-literal), less what the local part's
+			 * quotes leave out too */
+			if (c < 33 || c > 126 || strchr("[\\]<>,\"", c))
 				return 0;
 		}
 		return 1;

@@ -38,7 +38,8 @@ struct sieve_mailto {
 
 /*
  * 1 when addr is an RFC 5321 §4.1.2 Mailbox: a Dot-string or
- * Quoted-string local part of at most 64 octets, "@", a domain of
+ * Quoted-string local part of at most 64 octets (a quoted one without
+ * white space, backslash, quote, angle bracket or comma), "@", a domain of
  * letter-digit-hyphen labels (UTF-8 allowed, RFC 6531) or an address
  * literal in brackets; at most SIEVE_MAILTO_ADDR_MAX octets. No source
  * route ("@a,@b:x@y"), comment, display name, white space or control.
