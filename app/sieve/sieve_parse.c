@@ -493,6 +493,16 @@ static int check_semantics(struct parser *ps, struct sv_node *n)
 			return -1;
 		}
 	}
+	/* RFC 5435 §3.5: :importance is "1", "2" or "3" */
+	for (uint16_t i = 0; n->id == C_NOTIFY && i < n->ntags; i++) {
+		const struct sv_tagarg *at = &n->tags[i];
+		struct str v = at->arg.type == A_STR ? at->arg.v[0].s : STR_NULL;
+		if (at->tag == G_IMPORTANCE && !at->arg.v[0].dyn &&
+		    !(v.len == 1 && v.p[0] >= '1' && v.p[0] <= '3')) {
+			errf(ps, at->line, at->col, ":importance must be \"1\", \"2\" or \"3\"");
+			return -1;
+		}
+	}
 	/* the name is a constant identifier: "${a}" names no variable (RFC 5229 §4) */
 	if (n->id == C_SET && !is_identifier(n->pos[0].v[0].s)) {
 		errf(ps, n->line, n->col, "invalid variable name \"%.*s\"", (int)n->pos[0].v[0].s.len,

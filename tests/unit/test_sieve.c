@@ -633,6 +633,12 @@ static void test_limits(void)
 			CHECK(addrs[i].ok ? strncmp(got, "notify ", 7) == 0
 			                  : strncmp(got, "error: line 1, column 20: notify method ", 40) == 0);
 		}
+		CHECK_EQ_STR(run("require \"enotify\"; notify :importance \"3\" \"mailto:a@b.example\";"),
+		             "notify \"mailto:a@b.example\"\nkeep");
+		CHECK_EQ_STR(run("require \"enotify\"; notify :importance \"high\" \"mailto:a@b.example\";"),
+		             "error: line 1, column 27: :importance must be \"1\", \"2\" or \"3\"");
+		CHECK_EQ_STR(run("require \"enotify\"; notify :importance \"0\" \"mailto:a@b.example\";"),
+		             "error: line 1, column 27: :importance must be \"1\", \"2\" or \"3\"");
 		CHECK_EQ_STR(run("require \"enotify\"; notify \"xmpp:a@b.example\";"),
 		             "error: line 1, column 20: notify method \"xmpp:a@b.example\" is not supported (only mailto)");
 		CHECK_EQ_STR(run("require \"enotify\"; notify \"mailto:a@b.example?cc=@r.example:c@d.example\";"),
