@@ -493,6 +493,19 @@ static int check_semantics(struct parser *ps, struct sv_node *n)
 			return -1;
 		}
 	}
+	/* RFC 5293 §4, §5: the field name is a valid one (printable ASCII,
+	 * no colon); a constant that is not fails here, not at each run */
+	if ((n->id == C_ADDHEADER || n->id == C_DELETEHEADER) && !n->pos[0].v[0].dyn) {
+		struct str f = n->pos[0].v[0].s;
+		int ok = f.len > 0 && f.len <= 998;
+		for (size_t i = 0; ok && i < f.len; i++)
+			ok = (unsigned char)f.p[i] >= 33 && (unsigned char)f.p[i] <= 126 && f.p[i] != ':';
+		if (!ok) {
+			errf(ps, n->line, n->col, "%s: invalid field name \"%.*s\"",
+			     sv_spec_by_id(n->id)->name, (int)(f.len > 64 ? 64 : f.len), f.p);
+			return -1;
+		}
+	}
 	/* RFC 5435 §3.5: :importance is "1", "2" or "3" */
 	for (uint16_t i = 0; n->id == C_NOTIFY && i < n->ntags; i++) {
 		const struct sv_tagarg *at = &n->tags[i];

@@ -468,6 +468,18 @@ static void test_extensions(void)
 	       "fileinto \"Global\"");
 	fk.incl_name = fk.incl_gname = NULL;
 	/* editheader */
+	/* a constant field name that is not one does not compile (RFC 5293
+	 * §4, §5); one from a variable fails addheader when it runs */
+	CHECK_EQ_STR(run("require \"editheader\"; addheader \"X Bad\" \"v\";"),
+	             "error: line 1, column 23: addheader: invalid field name \"X Bad\"");
+	CHECK_EQ_STR(run("require \"editheader\"; addheader \"Subject:\" \"v\";"),
+	             "error: line 1, column 23: addheader: invalid field name \"Subject:\"");
+	CHECK_EQ_STR(run("require \"editheader\"; deleteheader \"\";"),
+	             "error: line 1, column 23: deleteheader: invalid field name \"\"");
+	CHECK_EQ_STR(run("require \"editheader\"; deleteheader :contains \"x y\" \"v\";"),
+	             "error: line 1, column 23: deleteheader: invalid field name \"x y\"");
+	CHECK_EQ_STR(run("require [\"editheader\", \"variables\"]; set \"n\" \"X Bad\"; addheader \"${n}\" \"v\";"),
+	             "runerror: line 1: addheader: invalid field name");
 	/* tern sieve test prints the edits: an added field, each field
 	 * removed with the value it had. */
 	EXPECT("require \"editheader\"; addheader \"X-Seen\" \"yes\"; if header :is \"x-seen\" \"yes\" { discard; }",
