@@ -493,6 +493,21 @@ static int check_semantics(struct parser *ps, struct sv_node *n)
 			return -1;
 		}
 	}
+	/* RFC 6609 §3.2: the name of an included script is a constant
+	 * string, variables are not expanded in it; a name that could never
+	 * be one (empty, or a path) fails here rather than at each run */
+	if (n->id == C_INCLUDE) {
+		const struct sv_string *v = &n->pos[0].v[0];
+		if (v->dyn) {
+			errf(ps, n->line, n->col, "include: the script name must be a constant string");
+			return -1;
+		}
+		if (v->s.len == 0 || memchr(v->s.p, '/', v->s.len) || memchr(v->s.p, '\0', v->s.len)) {
+			errf(ps, n->line, n->col, "include: invalid script name \"%.*s\"",
+			     (int)(v->s.len > 64 ? 64 : v->s.len), v->s.p);
+			return -1;
+		}
+	}
 	/* RFC 5293 §4, §5: the field name is a valid one (printable ASCII,
 	 * no colon); a constant that is not fails here, not at each run */
 	if ((n->id == C_ADDHEADER || n->id == C_DELETEHEADER) && !n->pos[0].v[0].dyn) {

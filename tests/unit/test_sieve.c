@@ -452,6 +452,15 @@ static void test_extensions(void)
 	       "runerror: line 1: include: no script \"missing\"");
 	fk.incl_text = "require \"include\"; include \"common\";";
 	CHECK(strstr(run("require \"include\"; include \"common\";"), "include nested deeper") != NULL);
+	/* RFC 6609 §3.2: the name is a constant, never expanded */
+	CHECK_EQ_STR(run("require [\"include\", \"variables\"]; set \"n\" \"common\"; include \"${n}\";"),
+	             "error: line 1, column 53: include: the script name must be a constant string");
+	CHECK_EQ_STR(run("require \"include\"; include \"\";"),
+	             "error: line 1, column 20: include: invalid script name \"\"");
+	CHECK_EQ_STR(run("require \"include\"; include :global \"../x\";"),
+	             "error: line 1, column 20: include: invalid script name \"../x\"");
+	/* without variables required, "${n}" is a name like any other */
+	CHECK_EQ_STR(run("require \"include\"; include :optional \"${n}\";"), "keep");
 	/* RFC 6609 §3.2: :personal and :global are two namespaces, each
 	 * include gets its own, and :once tells a personal "common" from a
 	 * global "common". */
