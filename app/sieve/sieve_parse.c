@@ -12,6 +12,7 @@
 
 #include "core/hex.h"
 #include "core/xalloc.h"
+#include "mime/mime_date.h"
 #include "sieve/sieve_lex.h"
 #include "sieve/sieve_mailto.h"
 #include "sieve/sieve_private.h"
@@ -490,6 +491,33 @@ static int check_semantics(struct parser *ps, struct sv_node *n)
 			     (int)(u.len > 64 ? 64 : u.len), u.p,
 			     str_has_prefix_ci(u, "mailto:") ? "not a valid mailto URI" :
 			                                       "not supported (only mailto)");
+			return -1;
+		}
+	}
+	/* Constant arguments a run would refuse every time, refused here
+	 * where the user uploading the script sees why. */
+	if (n->id == C_FILEINTO && !n->pos[0].v[0].dyn && n->pos[0].v[0].s.len == 0) {
+		errf(ps, n->line, n->col, "fileinto with an empty mailbox name");
+		return -1;
+	}
+	for (uint16_t i = 0; i < n->ntags; i++) {
+		const struct sv_tagarg *at = &n->tags[i];
+		int64_t t;
+		if (at->tag == G_BYTIMEABSOLUTE && !at->arg.v[0].dyn) {
+			struct str v = str_trim(at->arg.v[0].s);
+			if (mime_rfc3339_parse(arena_strndup(ps->a, v.p, v.len), &t) < 0) {
+				errf(ps, at->line, at->col, ":bytimeabsolute \"%.*s\" is not an RFC 3339 date-time",
+				     (int)(v.len > 64 ? 64 : v.len), v.p);
+				return -1;
+			}
+		}
+	}
+	/* RFC 6609 §3.3: global names variables, by their constant names */
+	for (uint32_t k = 0; n->id == C_GLOBAL && k < n->pos[0].n; k++) {
+		const struct sv_string *v = &n->pos[0].v[k];
+		if (v->dyn || !is_identifier(v->s)) {
+			errf(ps, n->line, n->col, "global: invalid variable name \"%.*s\"",
+			     (int)(v->s.len > 64 ? 64 : v->s.len), v->s.p);
 			return -1;
 		}
 	}

@@ -452,6 +452,15 @@ static void test_extensions(void)
 	       "runerror: line 1: include: no script \"missing\"");
 	fk.incl_text = "require \"include\"; include \"common\";";
 	CHECK(strstr(run("require \"include\"; include \"common\";"), "include nested deeper") != NULL);
+	/* global names variables by constant names (RFC 6609 §3.3) */
+	CHECK_EQ_STR(run("require [\"include\", \"variables\"]; global \"a-b\";"),
+	             "error: line 1, column 35: global: invalid variable name \"a-b\"");
+	CHECK_EQ_STR(run("require [\"include\", \"variables\"]; set \"x\" \"y\"; global \"${x}\";"),
+	             "error: line 1, column 48: global: invalid variable name \"${x}\"");
+	CHECK_EQ_STR(run("require [\"fileinto\"]; fileinto \"\";"),
+	             "error: line 1, column 23: fileinto with an empty mailbox name");
+	CHECK_EQ_STR(run("require [\"fileinto\", \"variables\"]; set \"b\" \"\"; fileinto \"${b}\";"),
+	             "runerror: line 1: fileinto with an empty mailbox name");
 	/* RFC 6609 §3.2: the name is a constant, never expanded */
 	CHECK_EQ_STR(run("require [\"include\", \"variables\"]; set \"n\" \"common\"; include \"${n}\";"),
 	             "error: line 1, column 53: include: the script name must be a constant string");
@@ -1323,6 +1332,10 @@ static void test_deliverby(void)
 	             "redirect \"a@example.net\" :bytimeabsolute \"2026-11-16T08:30:00Z\" :bymode \"notify\" :bytrace");
 	snprintf(buf, sizeof buf, "%sredirect :bytimeabsolute \"tomorrow\" \"a@example.net\";", rd);
 	CHECK_EQ_STR(run_by(buf, 0, 0, 0, 0),
+	             "error: line 2, column 10: :bytimeabsolute \"tomorrow\" is not an RFC 3339 date-time");
+	/* one from a variable is checked when it runs */
+	CHECK_EQ_STR(run_by("require [\"redirect-deliverby\", \"variables\"]; set \"t\" \"tomorrow\";\n"
+	                    "redirect :bytimeabsolute \"${t}\" \"a@example.net\";", 0, 0, 0, 0),
 	             "runerror: line 2: :bytimeabsolute \"tomorrow\" is not an RFC 3339 date-time");
 	EXPECT("require \"redirect-deliverby\"; redirect :bymode \"return\" \"a@example.net\";",
 	       "error: line 1, column 40: :bymode needs :bytimerelative or :bytimeabsolute");
