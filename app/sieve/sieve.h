@@ -101,7 +101,8 @@ int sieve_script_sends_out(const struct sieve_script *s);
  * sieve_cache_get() returns the compiled form of text (compiling it when
  * the text is new) and a reference the caller gives back with
  * sieve_cache_release() when its run is over; the script stays valid
- * until then. On a compile error returns NULL with err set (as
+ * until then. sieve_run compiles included scripts (include_text's)
+ * through it too. On a compile error returns NULL with err set (as
  * sieve_compile) and *ref_r untouched. sieve_cache_clear() drops every
  * entry (tests, shutdown); scripts still referenced live on until
  * released.
@@ -111,6 +112,8 @@ const struct sieve_script *sieve_cache_get(const char *text, size_t len, char er
                                            struct sieve_ref **ref_r);
 void sieve_cache_release(struct sieve_ref **ref);
 void sieve_cache_clear(void);
+/* The scripts the cache holds (at most its slots; tests). */
+size_t sieve_cache_count(void);
 
 enum sieve_action_kind {
 	SIEVE_ACT_KEEP,

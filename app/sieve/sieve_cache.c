@@ -104,3 +104,13 @@ void sieve_cache_clear(void)
 		}
 	pthread_mutex_unlock(&lock);
 }
+
+size_t sieve_cache_count(void)
+{
+	size_t n = 0;
+	pthread_mutex_lock(&lock);
+	for (int i = 0; i < SIEVE_CACHE_SLOTS; i++)
+		n += slots[i] != NULL;
+	pthread_mutex_unlock(&lock);
+	return n;
+}

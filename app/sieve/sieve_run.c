@@ -532,8 +532,15 @@ static void cmd_deleteheader(struct run *r, const struct sv_node *n)
 
 static void run_block(struct run *r, const struct sv_node *n);
 
+/* The included script, compiled through the cache (sieve_cache.c): a
+ * script that includes the same library in every delivery, or the same
+ * one many times in a run, compiles it once for as long as its text
+ * stays, where each include compiled it anew (up to SIEVE_INCLUDES_MAX
+ * compiles of a large script, regular expressions and all, per
+ * message). *ref_r is the reference to give back. */
 static const struct sieve_script *load_include(struct run *r, const struct sv_node *n,
-                                               struct str name, int global, int *skip)
+                                               struct str name, int global, int *skip,
+                                               struct sieve_ref **ref_r)
 {
 	struct str text;
 	char err[SIEVE_ERROR_MAX];
@@ -546,7 +553,7 @@ static const struct sieve_script *load_include(struct run *r, const struct sv_no
 		run_fail(r, n, "include: no script \"%.*s\"", (int)(name.len > 64 ? 64 : name.len), name.p);
 		return NULL;
 	}
-	struct sieve_script *s = sieve_compile(text.p, text.len, err);
+	const struct sieve_script *s = sieve_cache_get(text.p, text.len, err, ref_r);
 	if (!s)
 		run_fail(r, n, "include \"%.*s\": %s", (int)(name.len > 64 ? 64 : name.len), name.p, err);
 	return s;
@@ -556,6 +563,7 @@ static void cmd_include(struct run *r, const struct sv_node *n)
 {
 	struct str name = keep_str(r, arg_str(r, &n->pos[0], 0));
 	int global = node_tag(n, G_GLOBAL) != NULL, once = node_tag(n, G_ONCE) != NULL, skip;
+	struct sieve_ref *ref = NULL;
 
 	if (name.len == 0 || memchr(name.p, '/', name.len)) {
 		run_fail(r, n, "include: invalid script name");
@@ -573,7 +581,7 @@ static void cmd_include(struct run *r, const struct sv_node *n)
 	r->included[r->includes] = name;
 	r->includes_global[r->includes] = global;
 	r->includes_once[r->includes++] = once;
-	const struct sieve_script *s = load_include(r, n, name, global, &skip);
+	const struct sieve_script *s = load_include(r, n, name, global, &skip, &ref);
 	if (!s)
 		return;
 	struct frame *saved = r->frame;
@@ -587,8 +595,9 @@ static void cmd_include(struct run *r, const struct sv_node *n)
 	for (int i = 0; i < f->nvars; i++)
 		buf_free(&f->vars[i].val);
 	r->frame = saved;
-	struct sieve_script *mut = (struct sieve_script *)s;
-	sieve_script_free(&mut);
+	/* What the run kept of the script (actions, variables) was copied
+	 * into its arena; the script may go back to the cache. */
+	sieve_cache_release(&ref);
 }
 
 static void cmd_global(struct run *r, const struct sv_node *n)

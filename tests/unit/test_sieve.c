@@ -481,6 +481,15 @@ static void test_extensions(void)
 	EXPECT("require \"include\"; include :once \"common\"; include :once :global \"common\"; "
 	       "include :once :personal \"common\"; include :once :global \"common\";",
 	       "fileinto \"Personal\"\nfileinto \"Global\"");
+	/* an included script is compiled through the cache: once for as
+	 * long as its text stays, not at each include of each run */
+	sieve_cache_clear();
+	CHECK_EQ_INT(sieve_cache_count(), 0);
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ_STR(run("require \"include\"; include \"common\"; include :global \"common\"; include \"common\";"),
+		             "fileinto \"Personal\"\nfileinto \"Global\"");
+	CHECK_EQ_INT(sieve_cache_count(), 2);
+	sieve_cache_clear();
 	fk.incl_name = "mine";
 	EXPECT("require \"include\"; include :optional \"common\"; include :global \"common\";",
 	       "fileinto \"Global\"");
