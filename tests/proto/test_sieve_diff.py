@@ -217,6 +217,13 @@ SCRIPTS = {
                           'if string :count "eq" :comparator "i;ascii-numeric" ["a", "", "b"] "2" { fileinto "two"; }'),
     "bad_vars_set_args": 'require "variables"; set "a";',
     "bad_vars_mod_twice": 'require "variables"; set :lower :upper "a" "b";',
+    # Compile errors both find (Pigeonhole 0.5.19 checked by hand): a
+    # substring match with i;ascii-numeric, a source-routed redirect, an
+    # include whose name is made of variables.
+    "bad_numeric_contains": ('require "comparator-i;ascii-numeric"; if header :contains '
+                             ':comparator "i;ascii-numeric" "x-priority" "2" { discard; }'),
+    "bad_redirect_route": 'redirect "@relay.example:bob@example.com";',
+    "bad_include_variable": 'require ["include", "variables"]; set "n" "x"; include "${n}";',
 }
 
 # Explained differences: (script, message) -> why.
