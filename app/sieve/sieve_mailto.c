@@ -119,6 +119,22 @@ int sieve_mailbox_valid(struct str addr)
 	       domain_valid(str_sub(addr, (size_t)at + 1, addr.len));
 }
 
+int sieve_from_valid(struct str s)
+{
+	s = str_trim(s);
+	if (s.len && s.p[s.len - 1] == '>') {
+		ptrdiff_t lt = str_rchr(s, '<');
+		if (lt < 0)
+			return 0;
+		/* the phrase before it: any text but line ends and NUL */
+		for (ptrdiff_t i = 0; i < lt; i++)
+			if (s.p[i] == '\r' || s.p[i] == '\n' || s.p[i] == '\0' || s.p[i] == '<' || s.p[i] == '>')
+				return 0;
+		s = str_make(s.p + lt + 1, s.len - (size_t)lt - 2);
+	}
+	return sieve_mailbox_valid(s);
+}
+
 struct str sieve_address_unwrap(struct str s)
 {
 	s = str_trim(s);

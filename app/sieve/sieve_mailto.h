@@ -45,6 +45,10 @@ struct sieve_mailto {
  * route ("@a,@b:x@y"), comment, display name, white space or control.
  */
 int sieve_mailbox_valid(struct str addr);
+/* 1 when s is a mailbox a :from may give (RFC 5230 §4.4, RFC 5435
+ * §3.3): sieve_mailbox_valid()'s address alone, or in angle brackets
+ * after a display name on one line. */
+int sieve_from_valid(struct str s);
 /* s without the white space around it and one pair of angle brackets
  * around the rest ("<a@b>" is a@b); points into s. */
 struct str sieve_address_unwrap(struct str s);

@@ -549,14 +549,35 @@ static int check_semantics(struct parser *ps, struct sv_node *n)
 			return -1;
 		}
 	}
-	/* RFC 5435 §3.5: :importance is "1", "2" or "3" */
-	for (uint16_t i = 0; n->id == C_NOTIFY && i < n->ntags; i++) {
+	/* RFC 5435 §3.5: :importance is "1", "2" or "3"; §3.7: each of
+	 * :options is "name=value"; §3.3 and RFC 5230 §4.4: a :from is a
+	 * mailbox (notify's and vacation's) */
+	for (uint16_t i = 0; (n->id == C_NOTIFY || n->id == C_VACATION) && i < n->ntags; i++) {
 		const struct sv_tagarg *at = &n->tags[i];
 		struct str v = at->arg.type == A_STR ? at->arg.v[0].s : STR_NULL;
 		if (at->tag == G_IMPORTANCE && !at->arg.v[0].dyn &&
 		    !(v.len == 1 && v.p[0] >= '1' && v.p[0] <= '3')) {
 			errf(ps, at->line, at->col, ":importance must be \"1\", \"2\" or \"3\"");
 			return -1;
+		}
+		if (at->tag == G_FROM && !at->arg.v[0].dyn && !sieve_from_valid(v)) {
+			errf(ps, at->line, at->col, ":from \"%.*s\" is not a valid address",
+			     (int)(v.len > 64 ? 64 : v.len), v.p);
+			return -1;
+		}
+		for (uint32_t k = 0; at->tag == G_OPTIONS && k < at->arg.n; k++) {
+			struct str o = at->arg.v[k].s;
+			ptrdiff_t eq = str_chr(o, '=');
+			int ok = at->arg.v[k].dyn || eq > 0;
+			for (ptrdiff_t j = 0; ok && !at->arg.v[k].dyn && j < eq; j++)
+				ok = (o.p[j] >= 'a' && o.p[j] <= 'z') || (o.p[j] >= 'A' && o.p[j] <= 'Z') ||
+				     (o.p[j] >= '0' && o.p[j] <= '9') || o.p[j] == '-' || o.p[j] == '_' ||
+				     o.p[j] == '.';
+			if (!ok) {
+				errf(ps, at->line, at->col, ":options \"%.*s\" is not \"name=value\"",
+				     (int)(o.len > 64 ? 64 : o.len), o.p);
+				return -1;
+			}
 		}
 	}
 	/* the name is a constant identifier: "${a}" names no variable (RFC 5229 §4) */

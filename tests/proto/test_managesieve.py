@@ -817,11 +817,14 @@ def test_vacation_notify_from_owned():
         ("v3", 'vacation :from "rexalias@example.test" "away";', "From: rexalias@example.test\r\n"),
         ("v4", 'vacation :from "\\"bob@example.test\\" <rex@example.test>" "away";',
          "From: rex@example.test\r\n"),
-        ("v5", 'vacation :from "a@b.test, rex@example.test" "away";', "From: rex@example.test\r\n"),
+        # A constant that is not one mailbox no longer compiles; from a
+        # variable it reaches the delivery, which refuses it.
+        ("v5", 'set "f" "a@b.test, rex@example.test"; vacation :from "${f}" "away";',
+         "From: rex@example.test\r\n"),
         ("n1", 'notify :from "ceo@elsewhere.test" "mailto:watch@remote.test";', "From: rex@example.test\r\n"),
         ("n2", 'notify :from "rex+n@example.test" "mailto:watch@remote.test";', "From: rex+n@example.test\r\n"),
     ]
-    text = 'require ["vacation", "enotify"];\n' + "".join(
+    text = 'require ["vacation", "enotify", "variables"];\n' + "".join(
         '%sif header :is "subject" "%s" { %s }\n' % ("els" if i else "", subj, act)
         for i, (subj, act, _) in enumerate(cases))
     s.cli("sieve", "put", REX, "away", input=text)

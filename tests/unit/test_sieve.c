@@ -678,6 +678,24 @@ static void test_limits(void)
 		             "error: line 1, column 27: :importance must be \"1\", \"2\" or \"3\"");
 		CHECK_EQ_STR(run("require \"enotify\"; notify :importance \"0\" \"mailto:a@b.example\";"),
 		             "error: line 1, column 27: :importance must be \"1\", \"2\" or \"3\"");
+		/* a :from is one mailbox, with or without a display name
+		 * (RFC 5435 §3.3, RFC 5230 §4.4); :options are name=value */
+		CHECK_EQ_STR(run("require \"enotify\"; notify :from \"not an address\" \"mailto:a@b.example\";"),
+		             "error: line 1, column 27: :from \"not an address\" is not a valid address");
+		CHECK_EQ_STR(run("require \"vacation\"; vacation :from \"a@b.test, c@d.test\" \"x\";"),
+		             "error: line 1, column 30: :from \"a@b.test, c@d.test\" is not a valid address");
+		CHECK_EQ_STR(run("require \"vacation\"; vacation :from \"Bob \\\"B\\\" <bob@example.com>\" \"x\";"),
+		             "vacation\nkeep");
+		CHECK_EQ_STR(run("require \"vacation\"; vacation :from \"<bob@example.com>\" \"x\";"),
+		             "vacation\nkeep");
+		CHECK_EQ_STR(run("require [\"vacation\", \"variables\"]; set \"f\" \"x y\"; vacation :from \"${f}\" \"x\";"),
+		             "vacation\nkeep");
+		CHECK_EQ_STR(run("require \"enotify\"; notify :options [\"k=v\", \"noequals\"] \"mailto:a@b.example\";"),
+		             "error: line 1, column 27: :options \"noequals\" is not \"name=value\"");
+		CHECK_EQ_STR(run("require \"enotify\"; notify :options \"=v\" \"mailto:a@b.example\";"),
+		             "error: line 1, column 27: :options \"=v\" is not \"name=value\"");
+		CHECK_EQ_STR(run("require \"enotify\"; notify :options \"x-k=a=b\" \"mailto:a@b.example\";"),
+		             "notify \"mailto:a@b.example\"\nkeep");
 		CHECK_EQ_STR(run("require \"enotify\"; notify \"xmpp:a@b.example\";"),
 		             "error: line 1, column 20: notify method \"xmpp:a@b.example\" is not supported (only mailto)");
 		CHECK_EQ_STR(run("require \"enotify\"; notify \"mailto:a@b.example?cc=@r.example:c@d.example\";"),
