@@ -580,6 +580,26 @@ static int check_semantics(struct parser *ps, struct sv_node *n)
 			}
 		}
 	}
+	/* RFC 5228 §5.4: an envelope part the test does not know is an
+	 * error (those of envelope-dsn and envelope-deliverby, RFC 6009,
+	 * when required) */
+	for (uint32_t k = 0; n->id == T_ENVELOPE && k < n->pos[0].n; k++) {
+		static const char *const dsn[] = { "notify", "orcpt", "ret", "envid", NULL };
+		static const char *const by[] = { "bytimeabsolute", "bytimerelative", "bymode", "bytrace",
+			                          NULL };
+		const struct sv_string *v = &n->pos[0].v[k];
+		int ok = v->dyn || str_eq_ci(v->s, STR_LIT("from")) || str_eq_ci(v->s, STR_LIT("to")) ||
+		         str_eq_ci(v->s, STR_LIT("auth"));
+		for (int i = 0; !ok && has_ext(ps, EXT_ENVELOPE_DSN) && dsn[i]; i++)
+			ok = str_eq_ci(v->s, str_c(dsn[i]));
+		for (int i = 0; !ok && has_ext(ps, EXT_ENVELOPE_DELIVERBY) && by[i]; i++)
+			ok = str_eq_ci(v->s, str_c(by[i]));
+		if (!ok) {
+			errf(ps, n->line, n->col, "unknown envelope part \"%.*s\"",
+			     (int)(v->s.len > 64 ? 64 : v->s.len), v->s.p);
+			return -1;
+		}
+	}
 	/* the name is a constant identifier: "${a}" names no variable (RFC 5229 §4) */
 	if (n->id == C_SET && !is_identifier(n->pos[0].v[0].s)) {
 		errf(ps, n->line, n->col, "invalid variable name \"%.*s\"", (int)n->pos[0].v[0].s.len,
