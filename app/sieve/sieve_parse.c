@@ -332,6 +332,151 @@ static int is_identifier(struct str s)
 static const char *const date_parts[] = { "year", "month", "day", "date", "julian", "hour",
 	"minute", "second", "time", "iso8601", "std11", "zone", "weekday", NULL };
 
+/* The addresses and notify arguments a script writes as constants,
+ * checked as a run would (RFC 5228 §4.2, RFC 5435, RFC 5230 §4.4):
+ * refused here, where the user uploading the script sees why. */
+static int check_addresses(struct parser *ps, struct sv_node *n)
+{
+	/* RFC 5228 §4.2: a redirect's address must be a valid mailbox; a
+	 * constant one is checked now, so the error reaches the user who
+	 * uploads the script, not a log line at delivery */
+	if (n->id == C_REDIRECT && !n->pos[0].v[0].dyn &&
+	    !sieve_mailbox_valid(sieve_address_unwrap(n->pos[0].v[0].s))) {
+		struct str s = n->pos[0].v[0].s;
+		errf(ps, n->line, n->col, "redirect to an invalid address \"%.*s\"",
+		     (int)(s.len > 64 ? 64 : s.len), s.p);
+		return -1;
+	}
+	/* RFC 5435 §3.1, §3.8: a constant method must be one we support, and
+	 * a mailto URI one whose addresses are valid (the same check) */
+	if (n->id == C_NOTIFY && !n->pos[0].v[0].dyn) {
+		struct str u = n->pos[0].v[0].s;
+		struct sieve_mailto m;
+		if (sieve_mailto_parse(u, ps->a, &m) < 0) {
+			errf(ps, n->line, n->col, "notify method \"%.*s\" is %s",
+			     (int)(u.len > 64 ? 64 : u.len), u.p,
+			     str_has_prefix_ci(u, "mailto:") ? "not a valid mailto URI" :
+			                                       "not supported (only mailto)");
+			return -1;
+		}
+	}
+	/* RFC 5435 §3.5: :importance is "1", "2" or "3"; §3.7: each of
+	 * :options is "name=value"; §3.3 and RFC 5230 §4.4: a :from is a
+	 * mailbox (notify's and vacation's) */
+	for (uint16_t i = 0; (n->id == C_NOTIFY || n->id == C_VACATION) && i < n->ntags; i++) {
+		const struct sv_tagarg *at = &n->tags[i];
+		struct str v = at->arg.type == A_STR ? at->arg.v[0].s : STR_NULL;
+		if (at->tag == G_IMPORTANCE && !at->arg.v[0].dyn &&
+		    !(v.len == 1 && v.p[0] >= '1' && v.p[0] <= '3')) {
+			errf(ps, at->line, at->col, ":importance must be \"1\", \"2\" or \"3\"");
+			return -1;
+		}
+		if (at->tag == G_FROM && !at->arg.v[0].dyn && !sieve_from_valid(v)) {
+			errf(ps, at->line, at->col, ":from \"%.*s\" is not a valid address",
+			     (int)(v.len > 64 ? 64 : v.len), v.p);
+			return -1;
+		}
+		for (uint32_t k = 0; at->tag == G_OPTIONS && k < at->arg.n; k++) {
+			struct str o = at->arg.v[k].s;
+			ptrdiff_t eq = str_chr(o, '=');
+			int ok = at->arg.v[k].dyn || eq > 0;
+			for (ptrdiff_t j = 0; ok && !at->arg.v[k].dyn && j < eq; j++)
+				ok = (o.p[j] >= 'a' && o.p[j] <= 'z') || (o.p[j] >= 'A' && o.p[j] <= 'Z') ||
+				     (o.p[j] >= '0' && o.p[j] <= '9') || o.p[j] == '-' || o.p[j] == '_' ||
+				     o.p[j] == '.';
+			if (!ok) {
+				errf(ps, at->line, at->col, ":options \"%.*s\" is not \"name=value\"",
+				     (int)(o.len > 64 ? 64 : o.len), o.p);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Names and values a script writes as constants that a run would
+ * refuse every time: mailbox, script, variable, field and envelope
+ * part names, :bytimeabsolute. */
+static int check_names(struct parser *ps, struct sv_node *n)
+{
+	/* Constant arguments a run would refuse every time, refused here
+	 * where the user uploading the script sees why. */
+	if (n->id == C_FILEINTO && !n->pos[0].v[0].dyn && n->pos[0].v[0].s.len == 0) {
+		errf(ps, n->line, n->col, "fileinto with an empty mailbox name");
+		return -1;
+	}
+	for (uint16_t i = 0; i < n->ntags; i++) {
+		const struct sv_tagarg *at = &n->tags[i];
+		int64_t t;
+		if (at->tag == G_BYTIMEABSOLUTE && !at->arg.v[0].dyn) {
+			struct str v = str_trim(at->arg.v[0].s);
+			if (mime_rfc3339_parse(arena_strndup(ps->a, v.p, v.len), &t) < 0) {
+				errf(ps, at->line, at->col, ":bytimeabsolute \"%.*s\" is not an RFC 3339 date-time",
+				     (int)(v.len > 64 ? 64 : v.len), v.p);
+				return -1;
+			}
+		}
+	}
+	/* RFC 6609 §3.3: global names variables, by their constant names */
+	for (uint32_t k = 0; n->id == C_GLOBAL && k < n->pos[0].n; k++) {
+		const struct sv_string *v = &n->pos[0].v[k];
+		if (v->dyn || !is_identifier(v->s)) {
+			errf(ps, n->line, n->col, "global: invalid variable name \"%.*s\"",
+			     (int)(v->s.len > 64 ? 64 : v->s.len), v->s.p);
+			return -1;
+		}
+	}
+	/* RFC 6609 §3.2: the name of an included script is a constant
+	 * string, variables are not expanded in it; a name that could never
+	 * be one (empty, or a path) fails here rather than at each run */
+	if (n->id == C_INCLUDE) {
+		const struct sv_string *v = &n->pos[0].v[0];
+		if (v->dyn) {
+			errf(ps, n->line, n->col, "include: the script name must be a constant string");
+			return -1;
+		}
+		if (v->s.len == 0 || memchr(v->s.p, '/', v->s.len) || memchr(v->s.p, '\0', v->s.len)) {
+			errf(ps, n->line, n->col, "include: invalid script name \"%.*s\"",
+			     (int)(v->s.len > 64 ? 64 : v->s.len), v->s.p);
+			return -1;
+		}
+	}
+	/* RFC 5293 §4, §5: the field name is a valid one (printable ASCII,
+	 * no colon); a constant that is not fails here, not at each run */
+	if ((n->id == C_ADDHEADER || n->id == C_DELETEHEADER) && !n->pos[0].v[0].dyn) {
+		struct str f = n->pos[0].v[0].s;
+		int ok = f.len > 0 && f.len <= 998;
+		for (size_t i = 0; ok && i < f.len; i++)
+			ok = (unsigned char)f.p[i] >= 33 && (unsigned char)f.p[i] <= 126 && f.p[i] != ':';
+		if (!ok) {
+			errf(ps, n->line, n->col, "%s: invalid field name \"%.*s\"",
+			     sv_spec_by_id(n->id)->name, (int)(f.len > 64 ? 64 : f.len), f.p);
+			return -1;
+		}
+	}
+	/* RFC 5228 §5.4: an envelope part the test does not know is an
+	 * error (those of envelope-dsn and envelope-deliverby, RFC 6009,
+	 * when required) */
+	for (uint32_t k = 0; n->id == T_ENVELOPE && k < n->pos[0].n; k++) {
+		static const char *const dsn[] = { "notify", "orcpt", "ret", "envid", NULL };
+		static const char *const by[] = { "bytimeabsolute", "bytimerelative", "bymode", "bytrace",
+			                          NULL };
+		const struct sv_string *v = &n->pos[0].v[k];
+		int ok = v->dyn || str_eq_ci(v->s, STR_LIT("from")) || str_eq_ci(v->s, STR_LIT("to")) ||
+		         str_eq_ci(v->s, STR_LIT("auth"));
+		for (int i = 0; !ok && has_ext(ps, EXT_ENVELOPE_DSN) && dsn[i]; i++)
+			ok = str_eq_ci(v->s, str_c(dsn[i]));
+		for (int i = 0; !ok && has_ext(ps, EXT_ENVELOPE_DELIVERBY) && by[i]; i++)
+			ok = str_eq_ci(v->s, str_c(by[i]));
+		if (!ok) {
+			errf(ps, n->line, n->col, "unknown envelope part \"%.*s\"",
+			     (int)(v->s.len > 64 ? 64 : v->s.len), v->s.p);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Checks the tags' values and combinations; sets the resolved fields. */
 static int check_semantics(struct parser *ps, struct sv_node *n)
 {
@@ -471,135 +616,8 @@ static int check_semantics(struct parser *ps, struct sv_node *n)
 				return -1;
 			}
 		}
-	/* RFC 5228 §4.2: a redirect's address must be a valid mailbox; a
-	 * constant one is checked now, so the error reaches the user who
-	 * uploads the script, not a log line at delivery */
-	if (n->id == C_REDIRECT && !n->pos[0].v[0].dyn &&
-	    !sieve_mailbox_valid(sieve_address_unwrap(n->pos[0].v[0].s))) {
-		struct str s = n->pos[0].v[0].s;
-		errf(ps, n->line, n->col, "redirect to an invalid address \"%.*s\"",
-		     (int)(s.len > 64 ? 64 : s.len), s.p);
+	if (check_addresses(ps, n) < 0 || check_names(ps, n) < 0)
 		return -1;
-	}
-	/* RFC 5435 §3.1, §3.8: a constant method must be one we support, and
-	 * a mailto URI one whose addresses are valid (the same check) */
-	if (n->id == C_NOTIFY && !n->pos[0].v[0].dyn) {
-		struct str u = n->pos[0].v[0].s;
-		struct sieve_mailto m;
-		if (sieve_mailto_parse(u, ps->a, &m) < 0) {
-			errf(ps, n->line, n->col, "notify method \"%.*s\" is %s",
-			     (int)(u.len > 64 ? 64 : u.len), u.p,
-			     str_has_prefix_ci(u, "mailto:") ? "not a valid mailto URI" :
-			                                       "not supported (only mailto)");
-			return -1;
-		}
-	}
-	/* Constant arguments a run would refuse every time, refused here
-	 * where the user uploading the script sees why. */
-	if (n->id == C_FILEINTO && !n->pos[0].v[0].dyn && n->pos[0].v[0].s.len == 0) {
-		errf(ps, n->line, n->col, "fileinto with an empty mailbox name");
-		return -1;
-	}
-	for (uint16_t i = 0; i < n->ntags; i++) {
-		const struct sv_tagarg *at = &n->tags[i];
-		int64_t t;
-		if (at->tag == G_BYTIMEABSOLUTE && !at->arg.v[0].dyn) {
-			struct str v = str_trim(at->arg.v[0].s);
-			if (mime_rfc3339_parse(arena_strndup(ps->a, v.p, v.len), &t) < 0) {
-				errf(ps, at->line, at->col, ":bytimeabsolute \"%.*s\" is not an RFC 3339 date-time",
-				     (int)(v.len > 64 ? 64 : v.len), v.p);
-				return -1;
-			}
-		}
-	}
-	/* RFC 6609 §3.3: global names variables, by their constant names */
-	for (uint32_t k = 0; n->id == C_GLOBAL && k < n->pos[0].n; k++) {
-		const struct sv_string *v = &n->pos[0].v[k];
-		if (v->dyn || !is_identifier(v->s)) {
-			errf(ps, n->line, n->col, "global: invalid variable name \"%.*s\"",
-			     (int)(v->s.len > 64 ? 64 : v->s.len), v->s.p);
-			return -1;
-		}
-	}
-	/* RFC 6609 §3.2: the name of an included script is a constant
-	 * string, variables are not expanded in it; a name that could never
-	 * be one (empty, or a path) fails here rather than at each run */
-	if (n->id == C_INCLUDE) {
-		const struct sv_string *v = &n->pos[0].v[0];
-		if (v->dyn) {
-			errf(ps, n->line, n->col, "include: the script name must be a constant string");
-			return -1;
-		}
-		if (v->s.len == 0 || memchr(v->s.p, '/', v->s.len) || memchr(v->s.p, '\0', v->s.len)) {
-			errf(ps, n->line, n->col, "include: invalid script name \"%.*s\"",
-			     (int)(v->s.len > 64 ? 64 : v->s.len), v->s.p);
-			return -1;
-		}
-	}
-	/* RFC 5293 §4, §5: the field name is a valid one (printable ASCII,
-	 * no colon); a constant that is not fails here, not at each run */
-	if ((n->id == C_ADDHEADER || n->id == C_DELETEHEADER) && !n->pos[0].v[0].dyn) {
-		struct str f = n->pos[0].v[0].s;
-		int ok = f.len > 0 && f.len <= 998;
-		for (size_t i = 0; ok && i < f.len; i++)
-			ok = (unsigned char)f.p[i] >= 33 && (unsigned char)f.p[i] <= 126 && f.p[i] != ':';
-		if (!ok) {
-			errf(ps, n->line, n->col, "%s: invalid field name \"%.*s\"",
-			     sv_spec_by_id(n->id)->name, (int)(f.len > 64 ? 64 : f.len), f.p);
-			return -1;
-		}
-	}
-	/* RFC 5435 §3.5: :importance is "1", "2" or "3"; §3.7: each of
-	 * :options is "name=value"; §3.3 and RFC 5230 §4.4: a :from is a
-	 * mailbox (notify's and vacation's) */
-	for (uint16_t i = 0; (n->id == C_NOTIFY || n->id == C_VACATION) && i < n->ntags; i++) {
-		const struct sv_tagarg *at = &n->tags[i];
-		struct str v = at->arg.type == A_STR ? at->arg.v[0].s : STR_NULL;
-		if (at->tag == G_IMPORTANCE && !at->arg.v[0].dyn &&
-		    !(v.len == 1 && v.p[0] >= '1' && v.p[0] <= '3')) {
-			errf(ps, at->line, at->col, ":importance must be \"1\", \"2\" or \"3\"");
-			return -1;
-		}
-		if (at->tag == G_FROM && !at->arg.v[0].dyn && !sieve_from_valid(v)) {
-			errf(ps, at->line, at->col, ":from \"%.*s\" is not a valid address",
-			     (int)(v.len > 64 ? 64 : v.len), v.p);
-			return -1;
-		}
-		for (uint32_t k = 0; at->tag == G_OPTIONS && k < at->arg.n; k++) {
-			struct str o = at->arg.v[k].s;
-			ptrdiff_t eq = str_chr(o, '=');
-			int ok = at->arg.v[k].dyn || eq > 0;
-			for (ptrdiff_t j = 0; ok && !at->arg.v[k].dyn && j < eq; j++)
-				ok = (o.p[j] >= 'a' && o.p[j] <= 'z') || (o.p[j] >= 'A' && o.p[j] <= 'Z') ||
-				     (o.p[j] >= '0' && o.p[j] <= '9') || o.p[j] == '-' || o.p[j] == '_' ||
-				     o.p[j] == '.';
-			if (!ok) {
-				errf(ps, at->line, at->col, ":options \"%.*s\" is not \"name=value\"",
-				     (int)(o.len > 64 ? 64 : o.len), o.p);
-				return -1;
-			}
-		}
-	}
-	/* RFC 5228 §5.4: an envelope part the test does not know is an
-	 * error (those of envelope-dsn and envelope-deliverby, RFC 6009,
-	 * when required) */
-	for (uint32_t k = 0; n->id == T_ENVELOPE && k < n->pos[0].n; k++) {
-		static const char *const dsn[] = { "notify", "orcpt", "ret", "envid", NULL };
-		static const char *const by[] = { "bytimeabsolute", "bytimerelative", "bymode", "bytrace",
-			                          NULL };
-		const struct sv_string *v = &n->pos[0].v[k];
-		int ok = v->dyn || str_eq_ci(v->s, STR_LIT("from")) || str_eq_ci(v->s, STR_LIT("to")) ||
-		         str_eq_ci(v->s, STR_LIT("auth"));
-		for (int i = 0; !ok && has_ext(ps, EXT_ENVELOPE_DSN) && dsn[i]; i++)
-			ok = str_eq_ci(v->s, str_c(dsn[i]));
-		for (int i = 0; !ok && has_ext(ps, EXT_ENVELOPE_DELIVERBY) && by[i]; i++)
-			ok = str_eq_ci(v->s, str_c(by[i]));
-		if (!ok) {
-			errf(ps, n->line, n->col, "unknown envelope part \"%.*s\"",
-			     (int)(v->s.len > 64 ? 64 : v->s.len), v->s.p);
-			return -1;
-		}
-	}
 	/* the name is a constant identifier: "${a}" names no variable (RFC 5229 §4) */
 	if (n->id == C_SET && !is_identifier(n->pos[0].v[0].s)) {
 		errf(ps, n->line, n->col, "invalid variable name \"%.*s\"", (int)n->pos[0].v[0].s.len,
