@@ -187,16 +187,48 @@ static void correct_reputation(struct store *st, const char *ip, const char *dom
 }
 
 /* The reputation correction email's lessons stand at ('s', 'h', or 0:
- * none), from its spamlesson/ record. */
-static uint8_t lesson_stands(struct store *st, uint32_t account, uint32_t email)
+ * none), from its spamlesson/ record; *named_r: the record names hex
+ * already (the email counts in spamtrained/'s emails). */
+static uint8_t lesson_stands(struct store *st, uint32_t account, uint32_t email, const char *hex,
+			     int *named_r)
 {
 	char name[48];
 	uint8_t v[KEY_HEX + 1];
 	size_t n = 0;
+	*named_r = 0;
 	snprintf(name, sizeof name, "spamlesson/%u/%u", account, email);
-	if (!email || store_meta_get(st, name, v, sizeof v, &n) != STORE_OK || n != KEY_HEX + 1)
+	if (!email || store_meta_get(st, name, v, sizeof v, &n) != STORE_OK || n < KEY_HEX)
+		return 0;
+	*named_r = memcmp(v, hex, KEY_HEX) == 0;
+	if (n != KEY_HEX + 1)
 		return 0;
 	return v[KEY_HEX] == 's' || v[KEY_HEX] == 'h' ? v[KEY_HEX] : 0;
+}
+
+/* spamtrained/ACCOUNT/HEX: what the account's model learned from the
+ * message ('s', 'h'; 0: nothing) and how many of its emails name the
+ * lesson in spamlesson/ (a record of one octet, from before the count:
+ * one). The store removes the record with the last of those emails
+ * (store_spam.c), not with the first: two emails with one key (a copy,
+ * the same message delivered twice) share one lesson, and the one left
+ * must still take it back when it leaves Junk. */
+static uint8_t trained_read(struct store *st, const char *name, uint32_t *refs_r)
+{
+	uint8_t v[5];
+	size_t n = 0;
+	*refs_r = 0;
+	if (store_meta_get(st, name, v, sizeof v, &n) != STORE_OK || (n != 1 && n != 5) ||
+	    (v[0] != 's' && v[0] != 'h'))
+		return 0;
+	*refs_r = n == 1 ? 1 : (uint32_t)v[1] << 24 | (uint32_t)v[2] << 16 | (uint32_t)v[3] << 8 | v[4];
+	return v[0];
+}
+
+static int trained_write(struct store *st, const char *name, uint8_t what, uint32_t refs)
+{
+	uint8_t v[5] = {what, (uint8_t)(refs >> 24), (uint8_t)(refs >> 16), (uint8_t)(refs >> 8),
+			(uint8_t)refs};
+	return store_meta_put(st, name, v, sizeof v, 0);
 }
 
 /* Names the lesson's key under the email it was learned from
@@ -244,7 +276,8 @@ static int learn_locked(struct store *st, uint32_t account, uint32_t email, cons
 {
 	char hex[KEY_HEX + 1], name[80], ip[SPAM_REP_KEY_MAX], dom[SPAM_REP_KEY_MAX];
 	uint8_t was = 0;
-	size_t n = 0;
+	uint32_t refs = 0;
+	int named = 0;
 	uint8_t what = is_spam ? 's' : 'h';
 	const char *what_done = "trained";
 	struct spam_msg *m = NULL;
@@ -252,13 +285,15 @@ static int learn_locked(struct store *st, uint32_t account, uint32_t email, cons
 
 	hex_of(msg, len, hex);
 	snprintf(name, sizeof name, "spamtrained/%u/%s", account, hex);
-	if (store_meta_get(st, name, &was, 1, &n) != STORE_OK || n != 1)
-		was = 0;
-	uint8_t stands = lesson_stands(st, account, email);
+	was = trained_read(st, name, &refs);
+	uint8_t stands = lesson_stands(st, account, email, hex, &named);
+	if (email && !named)
+		refs++; /* this email names the lesson from now on */
 	if (was == what) {
 		if (what_r)
 			*what_r = "known";
-		return lesson_index(st, account, email, hex, stands);
+		rc = named ? 0 : trained_write(st, name, what, refs);
+		return rc ? rc : lesson_index(st, account, email, hex, stands);
 	}
 	spam_msg_new(msg, len, &m);
 	rc = 0;
@@ -269,7 +304,7 @@ static int learn_locked(struct store *st, uint32_t account, uint32_t email, cons
 	if (rc == 0)
 		rc = spam_train(st, account, m, is_spam);
 	if (rc == 0)
-		rc = store_meta_put(st, name, &what, 1, 0);
+		rc = trained_write(st, name, what, refs);
 	int global = 0, ours = sender_of(st, account, email, ip, dom) == 0;
 	if (rc == 0)
 		rc = lesson_index(st, account, email, hex, ours ? what : 0);

@@ -34,10 +34,13 @@
  * spamtrained/<account>/<hex> and the account's vote in spamvote/<hex>
  * (the record with its last vote). What a model learned stays learned.
  *
- * Caveats: an email read fails (expunged meanwhile) are skipped. Two
- * emails of one account with the same key share its records: the first
- * one destroyed takes them (the other's next lesson is then "trained",
- * not "retrained"). An email expunged between the lesson's read and its
+ * Two emails of one account with the same key (a copy, one message
+ * delivered twice) share one lesson: spamtrained/ counts the emails
+ * naming it, and the last one destroyed takes the records (before, the
+ * first did, and the other, moved out of Junk, learned ham on top of a
+ * spam lesson nobody took back).
+ *
+ * Caveats: an email read fails (expunged meanwhile) are skipped. An email expunged between the lesson's read and its
  * spamlesson/ write leaves that name until the account goes. Lessons
  * learned before spamlesson/ existed stay until the account goes (their
  * votes stay).

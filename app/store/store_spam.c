@@ -168,7 +168,22 @@ int spam_email_drop_txn(MDB_txn *txn, struct store *st, uint32_t account, uint32
 	}
 	if ((rc = meta_drop(txn, st, name)) != 0 || !ok)
 		return rc;
+	/* The lesson and the vote stay while another of the account's
+	 * emails names them (spamtrained/: u8 s/h, u32 emails; one octet:
+	 * one email) */
 	snprintf(name, sizeof name, "spamtrained/%u/%s", account, hex);
+	k = (MDB_val){strlen(name), name};
+	rc = mdb_get(txn, st->db[DB_META], &k, &v);
+	if (rc)
+		return rc == MDB_NOTFOUND ? 0 : rc;
+	p = v.mv_data;
+	if (v.mv_size == 6 && p[0] == REC_V1 && be32_get(p + 2) > 1) {
+		uint8_t rec[6];
+		memcpy(rec, p, 2);
+		be32_put(rec + 2, be32_get(p + 2) - 1);
+		v = (MDB_val){sizeof rec, rec};
+		return mdb_put(txn, st->db[DB_META], &k, &v, 0);
+	}
 	if ((rc = meta_drop(txn, st, name)) != 0)
 		return rc;
 	return vote_drop(txn, st, account, hex);

@@ -256,6 +256,41 @@ static void test_race(struct store *st, uint32_t acc)
 		fprintf(stderr, "race: ham %.1f spam %.1f\n", ham, spam);
 }
 
+/* Two emails of one account with one key (the same message delivered
+ * twice) share a lesson: the one deleted from Junk must not take the
+ * lesson's record with it while the other still stands on it, or the
+ * other, moved out of Junk, learned ham on top of the spam lesson it
+ * never took back. The record goes with the last of them. */
+static void test_shared(struct store *st)
+{
+	static const char m[] = "From: a@twice.example\r\nSubject: twice\r\n\r\nCheap pills twice.\r\n";
+	char err[256], name[80];
+	const char *what = NULL;
+	uint32_t acc = 0, uv = 0, uid;
+	CHECK_EQ_INT(store_account_add(st, "dave@example.test", "pw", 0, &acc, err, sizeof err),
+		     STORE_OK);
+	uint32_t e1 = put(st, acc, m, "\ndom:twice.example"), e2 = put(st, acc, m, "\ndom:twice.example");
+	CHECK_EQ_INT(spam_learn_message(st, acc, e1, m, sizeof m - 1, 1, &what), 0);
+	CHECK_EQ_STR(what, "trained");
+	CHECK_EQ_INT(spam_learn_message(st, acc, e2, m, sizeof m - 1, 1, &what), 0);
+	CHECK_EQ_STR(what, "known");
+	CHECK_EQ_INT(store_mailbox_list(st, acc, inbox_validity, &uv), STORE_OK);
+	uid = 2; /* e2 */
+	CHECK_EQ_INT(store_expunge(st, acc, INBOX_ID, uv, &uid, 1, NULL, NULL), STORE_OK);
+	snprintf(name, sizeof name, "spamtrained/%u/", acc);
+	CHECK_EQ_INT((int)meta_count(st, name), 1);
+	CHECK_EQ_INT(spam_learn_message(st, acc, e1, m, sizeof m - 1, 0, &what), 0);
+	CHECK_EQ_STR(what, "retrained"); /* was "trained": the spam lesson stayed */
+	/* the same email's lesson again does not count it twice */
+	CHECK_EQ_INT(spam_learn_message(st, acc, e1, m, sizeof m - 1, 0, &what), 0);
+	CHECK_EQ_STR(what, "known");
+	uid = 1;
+	CHECK_EQ_INT(store_expunge(st, acc, INBOX_ID, uv, &uid, 1, NULL, NULL), STORE_OK);
+	CHECK_EQ_INT((int)meta_count(st, name), 0);
+	snprintf(name, sizeof name, "spamlesson/%u/", acc);
+	CHECK_EQ_INT((int)meta_count(st, name), 0);
+}
+
 int main(void)
 {
 	static const char msg[] = "From: a@remote.test\r\nTo: bob@example.test\r\nSubject: cheap watches\r\n"
@@ -302,6 +337,7 @@ int main(void)
 	test_ours_only(st, acc);
 	test_flip(st, acc);
 	test_race(st, acc);
+	test_shared(st);
 	store_close(&st);
 	unit_rmrf(base);
 	return unit_done("test_spam_account");
