@@ -122,7 +122,11 @@ static int vote(struct store *st, uint32_t account, const char *hex, const struc
 		disagree += v.what[k] != what;
 	}
 	int rc = 0;
-	if (agree >= SPAM_VOTE_AGREE && disagree == 0 && v.global != what) {
+	size_t accounts = 0;
+	if (store_account_count(st, &accounts) != STORE_OK)
+		accounts = SIZE_MAX; /* unknown: the stricter rule */
+	unsigned need = accounts > SPAM_VOTE_MANY ? SPAM_VOTE_AGREE_MANY : SPAM_VOTE_AGREE;
+	if (agree >= need && disagree == 0 && v.global != what) {
 		if (v.global)
 			rc = spam_forget(st, 0, m, v.global == 's');
 		if (rc == 0)

@@ -15,7 +15,8 @@
  * lesson (spam_forget), then learns ham. The global model's votes are
  * spamvote/<hex>: the accounts that trained the message and which way
  * (at most SPAM_VOTE_MAX), and whether the global model learned it: it
- * does once SPAM_VOTE_AGREE accounts agree and none disagrees. A message
+ * does once SPAM_VOTE_AGREE accounts agree (SPAM_VOTE_AGREE_MANY on a
+ * server of more than SPAM_VOTE_MANY accounts) and none disagrees. A message
  * delivered to several local users is one blob, so their votes meet.
  *
  * Each lesson (not a "known" one) also corrects the sender's reputation
@@ -55,6 +56,11 @@ struct store;
 
 #define SPAM_VOTE_MAX 8
 #define SPAM_VOTE_AGREE 2
+/* On a server of more than SPAM_VOTE_MANY accounts, SPAM_VOTE_AGREE_MANY
+ * must agree: two accounts there are too easy to get (a signup, a
+ * colleague) for the pair to steer what every user's filter learns. */
+#define SPAM_VOTE_MANY 10
+#define SPAM_VOTE_AGREE_MANY 3
 
 /* The store's Junk hook (store_junk_hook_fn): queues the lessons. */
 void spam_learn_hook(struct store *st, uint32_t account, const uint32_t *emails, size_t n,

@@ -195,6 +195,8 @@ struct store_account_info {
 };
 typedef void store_account_cb(void *arg, const struct store_account_info *info);
 int store_account_list(struct store *st, store_account_cb *cb, void *arg);
+/* How many accounts the store holds (one LMDB stat, no walk). */
+int store_account_count(struct store *st, size_t *n_r);
 
 /* ---- App passwords (store_apppass.c) ---- */
 /*

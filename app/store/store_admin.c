@@ -922,6 +922,21 @@ int store_account_list(struct store *st, store_account_cb *cb, void *arg)
 	return rc == MDB_NOTFOUND ? STORE_OK : STORE_ETEMP;
 }
 
+int store_account_count(struct store *st, size_t *n_r)
+{
+	MDB_txn *txn;
+	MDB_stat ms;
+	*n_r = 0;
+	if (store_rd_begin(st, &txn) != 0)
+		return STORE_ETEMP;
+	int rc = mdb_stat(txn, st->db[DB_PRINCIPAL], &ms);
+	store_rd_end(st, txn);
+	if (rc)
+		return STORE_ETEMP;
+	*n_r = ms.ms_entries;
+	return STORE_OK;
+}
+
 /* ---- aliases ---- */
 
 struct alias_ctx {

@@ -291,6 +291,29 @@ static void test_shared(struct store *st)
 	CHECK_EQ_INT((int)meta_count(st, name), 0);
 }
 
+/* On a server of more than ten accounts the global model learns a
+ * message once three users agree, not two. */
+static void test_many(struct store *st)
+{
+	static const char m[] = "From: a@three.example\r\nSubject: three\r\n\r\nCheap pills thrice.\r\n";
+	char err[256], addr[64];
+	const char *what = NULL;
+	uint32_t acc[11];
+	size_t have = 0;
+	CHECK_EQ_INT(store_account_count(st, &have), STORE_OK);
+	for (size_t i = have; i < 11; i++) {
+		snprintf(addr, sizeof addr, "many%zu@example.test", i);
+		CHECK_EQ_INT(store_account_add(st, addr, "pw", 0, &acc[i], err, sizeof err), STORE_OK);
+	}
+	CHECK_EQ_INT(store_account_count(st, &have), STORE_OK);
+	CHECK_EQ_INT((int)have, 11);
+	for (int i = 8; i < 11; i++) {
+		uint32_t e = put(st, acc[i], m, "\ndom:three.example");
+		CHECK_EQ_INT(spam_learn_message(st, acc[i], e, m, sizeof m - 1, 1, &what), 0);
+		CHECK_EQ_STR(what, i < 10 ? "trained" : "trained+global");
+	}
+}
+
 int main(void)
 {
 	static const char msg[] = "From: a@remote.test\r\nTo: bob@example.test\r\nSubject: cheap watches\r\n"
@@ -338,6 +361,7 @@ int main(void)
 	test_flip(st, acc);
 	test_race(st, acc);
 	test_shared(st);
+	test_many(st);
 	store_close(&st);
 	unit_rmrf(base);
 	return unit_done("test_spam_account");
