@@ -423,6 +423,29 @@ static int may_hide(const char *t, size_t n)
 	return 0;
 }
 
+/* End tags a writer may leave out (HTML's optional end tags): an open
+ * <p>, <li>, <option>, <dt>/<dd>, <td>/<th> on top of the stack ends
+ * where the next of its kind opens (a <p> where any block opens, a cell
+ * where a row opens); else a page of unclosed <p> or <li> filled the
+ * stack, and what opened past it was not tracked. */
+static void implied_end(struct spam_html *h, uint32_t nh)
+{
+	while (h->depth) {
+		uint32_t top = h->names[h->depth - 1];
+		int ends = (top == NH("p") && is_block(nh) && nh != NH("br")) ||
+			   (top == NH("li") && nh == NH("li")) ||
+			   (top == NH("option") && nh == NH("option")) ||
+			   ((top == NH("dt") || top == NH("dd")) && (nh == NH("dt") || nh == NH("dd"))) ||
+			   ((top == NH("td") || top == NH("th")) &&
+			    (nh == NH("td") || nh == NH("th") || nh == NH("tr"))) ||
+			   (top == NH("tr") && nh == NH("tr"));
+		if (!ends)
+			return;
+		h->depth--;
+		h->hidden_depth -= h->hid[h->depth];
+	}
+}
+
 static void open_elem(struct spam_html *h, uint32_t nh, char *t, size_t n)
 {
 	struct attr a[32];
@@ -483,11 +506,20 @@ static void open_elem(struct spam_html *h, uint32_t nh, char *t, size_t n)
 	}
 	if (is_void(nh) || selfclose)
 		return;
+	implied_end(h, nh);
+	int hid = hides(a, na);
 	if (h->depth < SPAM_HTML_STACK) {
 		h->names[h->depth] = nh;
-		h->hid[h->depth] = (uint8_t)hides(a, na);
+		h->hid[h->depth] = (uint8_t)hid;
 		h->hidden_depth += h->hid[h->depth];
 		h->depth++;
+	} else if (hid && !h->hid[h->depth - 1]) {
+		/* Deeper than the stack: the element joins the innermost one
+		 * tracked, which hides from now on until it closes. Dropping
+		 * it instead let 64 nested tags show the rules what a reader
+		 * never sees; hiding a little too long is the safe side. */
+		h->hid[h->depth - 1] = 1;
+		h->hidden_depth++;
 	}
 }
 

@@ -162,6 +162,34 @@ static void test_html(void)
 	     "[http://evil.example/?a|go|1]", __LINE__);
 }
 
+/* Hidden text stays hidden past the 64 open elements the reducer
+ * tracks: nested <div>s, or unclosed <p>s (their end tags may be left
+ * out), must not show the rules what a reader never sees. */
+static void test_html_deep(void)
+{
+	char in[2048], want[512];
+	size_t n = 0, w = 0;
+	for (int i = 0; i < 70; i++)
+		n += (size_t)snprintf(in + n, sizeof in - n, "<div>");
+	n += (size_t)snprintf(in + n, sizeof in - n, "<span style='display:none'>poison</span>");
+	for (int i = 0; i < 70; i++)
+		n += (size_t)snprintf(in + n, sizeof in - n, "</div>");
+	snprintf(in + n, sizeof in - n, "shown");
+	html(in, "shown", "poison", "", __LINE__);
+
+	n = 0;
+	for (int i = 0; i < 80; i++) {
+		n += (size_t)snprintf(in + n, sizeof in - n, "<p>x");
+		w += (size_t)snprintf(want + w, sizeof want - w, i ? "\nx" : "x");
+	}
+	snprintf(in + n, sizeof in - n, "<span hidden>secret</span> y");
+	snprintf(want + w, sizeof want - w, " y");
+	html(in, want, "secret", "", __LINE__);
+	/* a block ends an unclosed hidden <p>, as in a browser */
+	html("<p style='display:none'>pre<div>shown</div>", "shown", "pre", "", __LINE__);
+	html("<ul><li>a<li hidden>b<li>c</ul>", "a\nc", "b", "", __LINE__);
+}
+
 static void url_host(const char *url, const char *want)
 {
 	char h[256];
@@ -380,6 +408,7 @@ int main(void)
 {
 	test_result();
 	test_html();
+	test_html_deep();
 	test_urls();
 	test_view();
 	test_delivered_view();
