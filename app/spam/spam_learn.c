@@ -377,9 +377,32 @@ static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct lesson *queue_head, *queue_tail;
 static int draining; /* a drain job is queued or running */
 
+/*
+ * After the lessons, one batch of the sweep of lessons whose email is
+ * gone (store_spam_sweep: a lesson racing its email's expunge leaves
+ * its records, which nothing else removes before the account goes).
+ * Lessons are what makes them, so their drain walks the records on, a
+ * batch each time, from where the last one ended: the walk's cost stays
+ * bounded per drain and the records do not pile up. One drain runs at
+ * a time, so sweep_cursor has one user.
+ */
+#define SWEEP_BATCH 256
+static char sweep_cursor[64];
+
+static void sweep_batch(struct store *st)
+{
+	size_t dropped = 0;
+	int rc = store_spam_sweep(st, sweep_cursor, sizeof sweep_cursor, SWEEP_BATCH, &dropped);
+	if (rc)
+		log_warn("spam", NULL, "event=lesson_sweep_failed result=%d", rc);
+	else if (dropped)
+		log_info("spam", NULL, "event=lesson_sweep dropped=%zu", dropped);
+}
+
 static void drain_run(void *arg)
 {
 	(void)arg;
+	struct store *st = NULL;
 	for (;;) {
 		pthread_mutex_lock(&queue_lock);
 		struct lesson *l = queue_head;
@@ -387,12 +410,18 @@ static void drain_run(void *arg)
 			queue_head = l->next;
 			if (!queue_head)
 				queue_tail = NULL;
-		} else {
+		} else if (!st) {
 			draining = 0;
 		}
 		pthread_mutex_unlock(&queue_lock);
+		if (!l && st) {
+			sweep_batch(st);
+			st = NULL;
+			continue; /* lessons queued meanwhile */
+		}
 		if (!l)
 			return;
+		st = l->st;
 		lesson_run(l);
 		free(l);
 	}

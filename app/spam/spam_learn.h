@@ -42,7 +42,8 @@
  * spam lesson nobody took back).
  *
  * Caveats: an email read fails (expunged meanwhile) are skipped. An email expunged between the lesson's read and its
- * spamlesson/ write leaves that name until the account goes. Lessons
+ * spamlesson/ write leaves that name, until the sweep after the next
+ * lessons (store_spam_sweep, 256 names a batch) finds its email gone. Lessons
  * learned before spamlesson/ existed stay until the account goes (their
  * votes stay).
  */

@@ -1454,5 +1454,17 @@ struct buf;
 typedef int store_spam_update_fn(void *arg, const void *old, size_t oldlen, struct buf *out);
 int store_spam_update(struct store *st, uint32_t account, unsigned kind, store_spam_update_fn *fn,
                       void *arg);
+/*
+ * One batch of the sweep of spam lessons whose email is gone (meta
+ * spamlesson/, SCHEMA.md: a lesson that raced its email's expunge wrote
+ * its name after the store removed the rest, and it stayed with the
+ * spamtrained/ and spamvote/ records it held until the account went):
+ * at most max names from the one after cursor ("" to start; at least 48
+ * bytes, cursorsz), each dropped with its records as destroying the
+ * email does. cursor is left where the batch ended, "" once the walk
+ * reached the end. *dropped_r: names dropped. STORE_OK or an error.
+ */
+int store_spam_sweep(struct store *st, char *cursor, size_t cursorsz, size_t max,
+		     size_t *dropped_r);
 
 #endif

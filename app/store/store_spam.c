@@ -9,6 +9,7 @@
 
 #include "core/buf.h"
 #include "core/hex.h"
+#include "core/xalloc.h"
 #include "store/store_private.h"
 
 static MDB_val spam_key(uint8_t b[5], uint32_t account, unsigned kind)
@@ -221,4 +222,88 @@ int spam_account_lessons_drop_txn(MDB_txn *txn, struct store *st, uint32_t accou
 		if (rc)
 			return rc;
 	}
+}
+
+/* ---- the sweep of lessons whose email is gone (store.h) ---- */
+
+#define SWEEP_NAME_MAX 48 /* "spamlesson/" and two u32 in decimal */
+
+struct spam_sweep {
+	char *cursor;
+	size_t cursorsz, max, dropped;
+};
+
+static int spam_sweep_fn(struct store *st, MDB_txn *txn, void *ctx)
+{
+	static const char pfx[] = "spamlesson/";
+	const size_t plen = sizeof pfx - 1;
+	struct spam_sweep *sw = ctx;
+	char from[SWEEP_NAME_MAX];
+	snprintf(from, sizeof from, "%s%s", pfx, sw->cursor);
+	MDB_cursor *cur;
+	int rc = mdb_cursor_open(txn, st->db[DB_META], &cur);
+	if (rc)
+		return rc;
+	/* The names of the batch first (dropping moves the cursor), then
+	 * those whose email is gone */
+	char(*names)[SWEEP_NAME_MAX] = xcalloc(sw->max ? sw->max : 1, SWEEP_NAME_MAX);
+	size_t n = 0;
+	int more = 0;
+	MDB_val k = {strlen(from), from}, v;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size < plen || memcmp(k.mv_data, pfx, plen) != 0)
+			break;
+		if (k.mv_size == strlen(from) && memcmp(k.mv_data, from, k.mv_size) == 0 &&
+		    sw->cursor[0])
+			continue; /* the last batch's last name */
+		if (n == sw->max) {
+			more = 1;
+			break;
+		}
+		size_t l = k.mv_size < SWEEP_NAME_MAX - 1 ? k.mv_size : SWEEP_NAME_MAX - 1;
+		memcpy(names[n], k.mv_data, l);
+		names[n++][l] = '\0';
+	}
+	mdb_cursor_close(cur);
+	if (rc && rc != MDB_NOTFOUND) {
+		free(names);
+		return rc;
+	}
+	rc = 0;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		char *end;
+		unsigned long account = strtoul(names[i] + plen, &end, 10), email = 0;
+		if (*end == '/')
+			email = strtoul(end + 1, &end, 10);
+		if (*end || account > UINT32_MAX || email > UINT32_MAX || !email) {
+			rc = meta_drop(txn, st, names[i]); /* not a name the learner writes */
+			sw->dropped += rc == 0;
+			continue;
+		}
+		uint8_t kb[8];
+		MDB_val ek = key_u32_u32(kb, (uint32_t)account, (uint32_t)email), ev;
+		rc = mdb_get(txn, st->db[DB_EMAIL], &ek, &ev);
+		if (rc == MDB_NOTFOUND) {
+			rc = spam_email_drop_txn(txn, st, (uint32_t)account, (uint32_t)email);
+			sw->dropped += rc == 0;
+		}
+	}
+	if (rc == 0)
+		snprintf(sw->cursor, sw->cursorsz, "%s", more && n ? names[n - 1] + plen : "");
+	free(names);
+	return rc;
+}
+
+int store_spam_sweep(struct store *st, char *cursor, size_t cursorsz, size_t max,
+		     size_t *dropped_r)
+{
+	struct spam_sweep sw = {cursor, cursorsz, max, 0};
+	*dropped_r = 0;
+	if (cursorsz < SWEEP_NAME_MAX)
+		return STORE_EINVAL;
+	int rc = store_write(st, spam_sweep_fn, &sw);
+	if (rc == STORE_OK)
+		*dropped_r = sw.dropped;
+	return rc;
 }

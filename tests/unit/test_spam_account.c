@@ -314,6 +314,40 @@ static void test_many(struct store *st)
 	}
 }
 
+/* A lesson whose email is gone (one that raced the email's expunge
+ * wrote its name after the store removed the rest) is swept, in
+ * batches, with its records; the lessons of emails still there stay. */
+static void test_sweep(struct store *st)
+{
+	static const char m1[] = "From: a@kept.example\r\nSubject: kept\r\n\r\nCheap kept pills.\r\n";
+	static const char m2[] = "From: a@orph.example\r\nSubject: orph\r\n\r\nCheap orphan pills.\r\n";
+	char err[256], name[80], cursor[64] = "";
+	const char *what = NULL;
+	uint32_t acc = 0;
+	CHECK_EQ_INT(store_account_add(st, "erin@example.test", "pw", 0, &acc, err, sizeof err),
+		     STORE_OK);
+	uint32_t kept = put(st, acc, m1, "\ndom:kept.example");
+	CHECK_EQ_INT(spam_learn_message(st, acc, kept, m1, sizeof m1 - 1, 1, &what), 0);
+	size_t votes = meta_count(st, "spamvote/");
+	snprintf(name, sizeof name, "spamfrom/%u/%u", acc, kept + 1000);
+	CHECK_EQ_INT(store_meta_put(st, name, "\ndom:orph.example", 17, 0), STORE_OK);
+	CHECK_EQ_INT(spam_learn_message(st, acc, kept + 1000, m2, sizeof m2 - 1, 1, &what), 0);
+	CHECK_EQ_INT((int)meta_count(st, "spamvote/"), (int)votes + 1);
+	size_t dropped = 0, total = 0, batches = 0;
+	do {
+		CHECK_EQ_INT(store_spam_sweep(st, cursor, sizeof cursor, 1, &dropped), STORE_OK);
+		total += dropped;
+	} while (cursor[0] && ++batches < 100);
+	CHECK(batches > 1); /* one name a batch */
+	CHECK_EQ_INT((int)total, 1);
+	CHECK(!meta_has(st, name));
+	snprintf(name, sizeof name, "spamlesson/%u/", acc);
+	CHECK_EQ_INT((int)meta_count(st, name), 1);
+	snprintf(name, sizeof name, "spamtrained/%u/", acc);
+	CHECK_EQ_INT((int)meta_count(st, name), 1);
+	CHECK_EQ_INT((int)meta_count(st, "spamvote/"), (int)votes);
+}
+
 int main(void)
 {
 	static const char msg[] = "From: a@remote.test\r\nTo: bob@example.test\r\nSubject: cheap watches\r\n"
@@ -362,6 +396,7 @@ int main(void)
 	test_race(st, acc);
 	test_shared(st);
 	test_many(st);
+	test_sweep(st);
 	store_close(&st);
 	unit_rmrf(base);
 	return unit_done("test_spam_account");
