@@ -376,6 +376,15 @@ static void lesson_run(void *arg)
 static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct lesson *queue_head, *queue_tail;
 static int draining; /* a drain job is queued or running */
+static size_t queued; /* emails in the queue's lessons, at most SPAM_LEARN_QUEUE_MAX */
+
+size_t spam_learn_pending(void)
+{
+	pthread_mutex_lock(&queue_lock);
+	size_t n = queued;
+	pthread_mutex_unlock(&queue_lock);
+	return n;
+}
 
 /*
  * After the lessons, one batch of the sweep of lessons whose email is
@@ -410,6 +419,7 @@ static void drain_run(void *arg)
 			queue_head = l->next;
 			if (!queue_head)
 				queue_tail = NULL;
+			queued -= l->n;
 		} else if (!st) {
 			draining = 0;
 		}
@@ -448,6 +458,18 @@ void spam_learn_hook(struct store *st, uint32_t account, const uint32_t *emails,
 		return;
 	}
 	pthread_mutex_lock(&queue_lock);
+	size_t room = queued < SPAM_LEARN_QUEUE_MAX ? SPAM_LEARN_QUEUE_MAX - queued : 0;
+	size_t dropped = l->n > room ? l->n - room : 0;
+	l->n -= dropped;
+	if (dropped)
+		log_warn("spam", NULL, "event=learn_dropped account=%u emails=%zu reason=queue_full",
+			 account, dropped);
+	if (!l->n) {
+		pthread_mutex_unlock(&queue_lock);
+		free(l);
+		return;
+	}
+	queued += l->n;
 	if (queue_tail)
 		queue_tail->next = l;
 	else

@@ -63,9 +63,18 @@ struct store;
 #define SPAM_VOTE_MANY 10
 #define SPAM_VOTE_AGREE_MANY 3
 
-/* The store's Junk hook (store_junk_hook_fn): queues the lessons. */
+/*
+ * The store's Junk hook (store_junk_hook_fn): queues the lessons. At
+ * most SPAM_LEARN_QUEUE_MAX emails wait: a user moving a large mailbox
+ * into Junk and out again, over and over, queued lessons faster than
+ * the pool learns them, and the queue grew without bound; past it the
+ * emails are not learned (logged event=learn_dropped).
+ */
+#define SPAM_LEARN_QUEUE_MAX 100000
 void spam_learn_hook(struct store *st, uint32_t account, const uint32_t *emails, size_t n,
 		     int to_junk);
+/* Emails waiting in the queue's lessons. */
+size_t spam_learn_pending(void);
 
 /*
  * Learns one message (msg[0..len), the bytes of the account's email

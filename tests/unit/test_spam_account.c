@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/worker.h"
 #include "spam/spam.h"
 #include "spam/spam_learn.h"
 #include "spam/spam_rep.h"
@@ -348,6 +349,43 @@ static void test_sweep(struct store *st)
 	CHECK_EQ_INT((int)meta_count(st, "spamvote/"), (int)votes);
 }
 
+/* The lessons waiting are bounded: with the pool busy, Junk moves of
+ * more emails than SPAM_LEARN_QUEUE_MAX queue that many, not all of them
+ * (each move kept its list of emails until learned, without bound). */
+static pthread_mutex_t block_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t block_cv = PTHREAD_COND_INITIALIZER;
+static int block_on = 1;
+
+static void blocker(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&block_mu);
+	while (block_on)
+		pthread_cond_wait(&block_cv, &block_mu);
+	pthread_mutex_unlock(&block_mu);
+}
+
+static void test_queue(struct store *st)
+{
+	static uint32_t ids[40000];
+	for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
+		ids[i] = 900000u + (uint32_t)i; /* no such emails: each lesson is skipped */
+	struct worker_job wj = {.fn = blocker};
+	worker_pool_start(1);
+	worker_submit(&wj); /* the one worker waits: nothing is learned yet */
+	for (int i = 0; i < 4; i++)
+		spam_learn_hook(st, 1, ids, sizeof ids / sizeof ids[0], i & 1);
+	CHECK_EQ_INT((int)spam_learn_pending(), SPAM_LEARN_QUEUE_MAX);
+	spam_learn_hook(st, 1, ids, 1, 1);
+	CHECK_EQ_INT((int)spam_learn_pending(), SPAM_LEARN_QUEUE_MAX);
+	pthread_mutex_lock(&block_mu);
+	block_on = 0;
+	pthread_cond_broadcast(&block_cv);
+	pthread_mutex_unlock(&block_mu);
+	worker_pool_stop(); /* runs what was queued */
+	CHECK_EQ_INT((int)spam_learn_pending(), 0);
+}
+
 int main(void)
 {
 	static const char msg[] = "From: a@remote.test\r\nTo: bob@example.test\r\nSubject: cheap watches\r\n"
@@ -397,6 +435,7 @@ int main(void)
 	test_shared(st);
 	test_many(st);
 	test_sweep(st);
+	test_queue(st);
 	store_close(&st);
 	unit_rmrf(base);
 	return unit_done("test_spam_account");
