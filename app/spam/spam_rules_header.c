@@ -78,12 +78,25 @@ static int ours(const struct spam_ours *o, struct str domain)
 	return 0;
 }
 
-/* A domain of ours shown in s (a display name), as a word. */
+static int domain_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '_';
+}
+
+/* A domain of ours shown in s (a display name), as a word: not inside a
+ * longer label ("Citibank.com" from citibank.com does not show
+ * bank.com; "it.bank.com" and "bank.com." do). */
 static const char *our_domain_in(const struct spam_ours *o, struct str s)
 {
-	for (size_t i = 0; o && i < o->n; i++)
-		if (has_ci(s, o->domains[i]))
-			return o->domains[i];
+	for (size_t i = 0; o && i < o->n; i++) {
+		size_t l = strlen(o->domains[i]);
+		for (size_t k = 0; l && k + l <= s.len; k++)
+			if (str_eq_ci(str_make(s.p + k, l), str_make(o->domains[i], l)) &&
+			    (k == 0 || !domain_char(s.p[k - 1])) &&
+			    (k + l == s.len || !domain_char(s.p[k + l])))
+				return o->domains[i];
+	}
 	return NULL;
 }
 

@@ -70,6 +70,13 @@ static void test_header(void)
 	            "SPOOF_OUR_DOMAIN"));
 	CHECK(!fires("From: \"ours.example IT desk\" <it@ours.example>\r\n\r\nhi\r\n",
 	             "SPOOF_OUR_DOMAIN"));
+	/* as a word only: a longer name that ends in ours is another domain */
+	CHECK(!fires("From: \"Alerts from yours.example\" <a@yours.example>\r\n\r\nhi\r\n",
+	             "SPOOF_OUR_DOMAIN"));
+	CHECK(!fires("From: \"my-ours.example\" <a@my-ours.example>\r\n\r\nhi\r\n",
+	             "SPOOF_OUR_DOMAIN"));
+	CHECK(fires("From: \"it.ours.example, (OURS.EXAMPLE)\" <it@evil.example>\r\n\r\nhi\r\n",
+	            "SPOOF_OUR_DOMAIN"));
 	CHECK(fires(GOOD_HDR "Precedence: bulk\r\n\r\nhi\r\n", "BULK_HEADER"));
 	CHECK(!fires(GOOD_HDR "\r\nhi\r\n", "SPOOF_OUR_USER")); /* needs an account named */
 	CHECK(fires("Subject: FREE MONEY FOR YOU NOW\r\n\r\nhi\r\n", "SUBJ_ALL_CAPS"));
