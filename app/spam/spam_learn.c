@@ -116,17 +116,30 @@ static int vote(struct store *st, uint32_t account, const char *hex, const struc
 		v.account[i] = account;
 	}
 	v.what[i] = what;
-	unsigned agree = 0, disagree = 0;
+	unsigned agree = 0, disagree = 0, held = 0;
 	for (unsigned k = 0; k < v.n; k++) {
 		agree += v.what[k] == what;
 		disagree += v.what[k] != what;
+		held += v.global && v.what[k] == v.global;
 	}
 	int rc = 0;
 	size_t accounts = 0;
 	if (store_account_count(st, &accounts) != STORE_OK)
 		accounts = SIZE_MAX; /* unknown: the stricter rule */
 	unsigned need = accounts > SPAM_VOTE_MANY ? SPAM_VOTE_AGREE_MANY : SPAM_VOTE_AGREE;
-	if (agree >= need && disagree == 0 && v.global != what) {
+	/* What the global model learned from users stands while enough of
+	 * them still say so: a voter who changes their mind and leaves too
+	 * few takes the lesson back (before, it stayed, and with the one
+	 * who disagreed it could never be learned the other way either). A
+	 * newcomer disagreeing alone takes nothing back. */
+	if (v.global && held < need) {
+		rc = spam_forget(st, 0, m, v.global == 's');
+		if (rc == 0) {
+			v.global = 0;
+			*global_r = -1;
+		}
+	}
+	if (rc == 0 && agree >= need && disagree == 0 && v.global != what) {
 		if (v.global)
 			rc = spam_forget(st, 0, m, v.global == 's');
 		if (rc == 0)
@@ -318,7 +331,10 @@ static int learn_locked(struct store *st, uint32_t account, uint32_t email, cons
 	if (rc == 0 && ours && stands != what)
 		correct_reputation(st, ip, dom, is_spam, stands);
 	if (what_r)
-		*what_r = !global ? what_done : was ? "retrained+global" : "trained+global";
+		*what_r = !global	 ? what_done
+			  : global < 0 ? (was ? "retrained-global" : "trained-global")
+			  : was	       ? "retrained+global"
+				       : "trained+global";
 	return rc;
 }
 

@@ -16,7 +16,8 @@
  * spamvote/<hex>: the accounts that trained the message and which way
  * (at most SPAM_VOTE_MAX), and whether the global model learned it: it
  * does once SPAM_VOTE_AGREE accounts agree (SPAM_VOTE_AGREE_MANY on a
- * server of more than SPAM_VOTE_MANY accounts) and none disagrees. A message
+ * server of more than SPAM_VOTE_MANY accounts) and none disagrees, and
+ * forgets it when voters change their minds until fewer agree. A message
  * delivered to several local users is one blob, so their votes meet.
  *
  * Each lesson (not a "known" one) also corrects the sender's reputation
@@ -84,7 +85,9 @@ size_t spam_learn_pending(void);
  * The votes and the reputation count only for an email tern received
  * on port 25. *what_r (may be NULL) says what happened: "trained",
  * "retrained" (the opposite lesson forgotten first), "known" (learned so
- * already), with "+global" when this vote made the global model learn it.
+ * already), with "+global" when this vote made the global model learn it,
+ * "-global" when it took the global model's lesson back (a voter changed
+ * their mind and too few agree now).
  * Returns 0 or a store error.
  */
 int spam_learn_message(struct store *st, uint32_t account, uint32_t email, const char *msg,

@@ -17,6 +17,7 @@
 
 #include "core/worker.h"
 #include "spam/spam.h"
+#include "spam/spam_private.h"
 #include "spam/spam_learn.h"
 #include "spam/spam_rep.h"
 #include "store/store.h"
@@ -386,6 +387,54 @@ static void test_queue(struct store *st)
 	CHECK_EQ_INT((int)spam_learn_pending(), 0);
 }
 
+static void model_counts(void *arg, const struct str *recs)
+{
+	struct spam_model m;
+	uint32_t *out = arg;
+	out[0] = out[1] = 0;
+	if (spam_model_decode(recs[0].p, recs[0].len, &m) == 0) {
+		out[0] = m.nspam;
+		out[1] = m.nham;
+	}
+}
+
+static uint32_t global_spam(struct store *st)
+{
+	uint32_t zero = 0, n[2] = {0, 0};
+	CHECK_EQ_INT(store_spam_get(st, &zero, 1, STORE_SPAM_MODEL, model_counts, n), STORE_OK);
+	return n[0];
+}
+
+/* A voter who changes their mind takes the global model's lesson back
+ * when too few agree then; a newcomer disagreeing alone does not. */
+static void test_unvote(struct store *st, uint32_t a1)
+{
+	static const char m[] = "From: a@mind.example\r\nSubject: mind\r\n\r\nCheap pills, or not.\r\n";
+	char err[256];
+	const char *what = NULL;
+	uint32_t a2 = 0, a3 = 0;
+	CHECK_EQ_INT(store_account_add(st, "fay@example.test", "pw", 0, &a2, err, sizeof err),
+		     STORE_OK);
+	CHECK_EQ_INT(store_account_add(st, "gus@example.test", "pw", 0, &a3, err, sizeof err),
+		     STORE_OK);
+	uint32_t e1 = put(st, a1, m, "\ndom:mind.example"), e2 = put(st, a2, m, "\ndom:mind.example");
+	uint32_t e3 = put(st, a3, m, "\ndom:mind.example");
+	uint32_t before = global_spam(st);
+	CHECK_EQ_INT(spam_learn_message(st, a1, e1, m, sizeof m - 1, 1, &what), 0);
+	CHECK_EQ_INT(spam_learn_message(st, a2, e2, m, sizeof m - 1, 1, &what), 0);
+	CHECK_EQ_STR(what, "trained+global");
+	CHECK_EQ_INT((int)global_spam(st), (int)before + 1);
+	CHECK_EQ_INT(spam_learn_message(st, a3, e3, m, sizeof m - 1, 0, &what), 0);
+	CHECK_EQ_STR(what, "trained"); /* a newcomer alone: the lesson stands */
+	CHECK_EQ_INT((int)global_spam(st), (int)before + 1);
+	CHECK_EQ_INT(spam_learn_message(st, a2, e2, m, sizeof m - 1, 0, &what), 0);
+	CHECK_EQ_STR(what, "retrained-global");
+	CHECK_EQ_INT((int)global_spam(st), (int)before); /* was before + 1 */
+	CHECK_EQ_INT(spam_learn_message(st, a2, e2, m, sizeof m - 1, 1, &what), 0);
+	CHECK_EQ_STR(what, "retrained"); /* gus still disagrees */
+	CHECK_EQ_INT((int)global_spam(st), (int)before);
+}
+
 int main(void)
 {
 	static const char msg[] = "From: a@remote.test\r\nTo: bob@example.test\r\nSubject: cheap watches\r\n"
@@ -433,6 +482,7 @@ int main(void)
 	test_flip(st, acc);
 	test_race(st, acc);
 	test_shared(st);
+	test_unvote(st, acc);
 	test_many(st);
 	test_sweep(st);
 	test_queue(st);
