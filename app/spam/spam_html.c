@@ -264,33 +264,98 @@ static struct str attr_get(const struct attr *a, size_t n, const char *name)
 	return STR_NULL;
 }
 
-/* Lowercase substring search in s without spaces: "display:none" matches
- * "Display : none". */
-static int style_has(struct str s, const char *needle)
+/* One declaration of a style attribute, spaces dropped and lowercased,
+ * "!important" cut: prop[0..pl), val[0..vl). */
+#define DECL_MAX 64
+
+/* The number a CSS length or value starts with ("0", ".5", "1px"), its
+ * unit after it into *unit; -1 when it starts with none. */
+static double css_number(const char *v, size_t n, const char **unit)
 {
-	char c[256];
-	size_t n = 0;
-	for (size_t i = 0; i < s.len && n < sizeof c; i++) {
-		unsigned char ch = (unsigned char)s.p[i];
-		if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r')
-			continue;
-		c[n++] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+	double x = 0, scale = 0;
+	size_t i = 0;
+	int digits = 0;
+	for (; i < n; i++) {
+		if (v[i] >= '0' && v[i] <= '9') {
+			digits = 1;
+			if (scale) {
+				x += (v[i] - '0') * scale;
+				scale /= 10;
+			} else {
+				x = x * 10 + (v[i] - '0');
+			}
+		} else if (v[i] == '.' && !scale) {
+			scale = 0.1;
+		} else {
+			break;
+		}
 	}
-	size_t l = strlen(needle);
-	for (size_t i = 0; i + l <= n; i++)
-		if (memcmp(c + i, needle, l) == 0)
+	*unit = v + i;
+	return digits ? x : -1;
+}
+
+static int decl_hides(const char *prop, size_t pl, const char *val, size_t vl)
+{
+	char v[DECL_MAX + 1];
+	const char *unit;
+	memcpy(v, val, vl);
+	v[vl] = '\0';
+#define PROP(lit) (pl == sizeof lit - 1 && memcmp(prop, lit, pl) == 0)
+	if (PROP("display"))
+		return strcmp(v, "none") == 0;
+	if (PROP("visibility"))
+		return strcmp(v, "hidden") == 0;
+	double x = css_number(v, vl, &unit);
+	if (x < 0)
+		return 0;
+	if (PROP("font-size")) /* nothing to read: zero, or a pixel or point high */
+		return x == 0 || (x <= 1 && (!strcmp(unit, "px") || !strcmp(unit, "pt")));
+	if (PROP("max-height") || PROP("height") || PROP("opacity"))
+		return x == 0;
+#undef PROP
+	return 0;
+}
+
+/* Whether a style attribute's declarations hide the element's text
+ * (display:none, visibility:hidden, a font of zero or one pixel or
+ * point, zero height or opacity), read declaration by declaration: a
+ * substring search over its first 256 octets missed a declaration past
+ * them (padding with others hid text from the rules), and matched
+ * inside others ("line-height:0;", "font-size:0.9em"). */
+static int style_hides(struct str s)
+{
+	size_t i = 0;
+	while (i < s.len) {
+		char d[DECL_MAX];
+		size_t n = 0, colon = 0, overflow = 0;
+		for (; i < s.len && s.p[i] != ';'; i++) {
+			unsigned char ch = (unsigned char)s.p[i];
+			if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\f')
+				continue;
+			if (n == sizeof d) {
+				overflow = 1;
+				continue;
+			}
+			if (ch == ':' && !colon)
+				colon = n + 1;
+			d[n++] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+		}
+		i++; /* the ';' */
+		if (overflow || !colon)
+			continue; /* no declaration that hides is that long */
+		size_t vl = n - colon;
+		if (vl >= 10 && memcmp(d + n - 10, "!important", 10) == 0)
+			vl -= 10;
+		if (decl_hides(d, colon - 1, d + colon, vl))
 			return 1;
+	}
 	return 0;
 }
 
 static int hides(const struct attr *a, size_t na)
 {
 	struct str st = attr_get(a, na, "style");
-	if (st.p && (style_has(st, "display:none") || style_has(st, "visibility:hidden") ||
-	             style_has(st, "font-size:0") || style_has(st, "font-size:1px") ||
-	             style_has(st, "font-size:1pt") || style_has(st, "max-height:0") ||
-	             style_has(st, "opacity:0;") || style_has(st, "height:0;") ||
-	             style_has(st, "height:0px")))
+	if (st.p && style_hides(st))
 		return 1;
 	for (size_t i = 0; i < na; i++)
 		if (a[i].nlen == 6 && str_eq_ci(str_make(a[i].name, 6), STR_LIT("hidden")))

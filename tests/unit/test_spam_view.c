@@ -190,6 +190,25 @@ static void test_html_deep(void)
 	html("<ul><li>a<li hidden>b<li>c</ul>", "a\nc", "b", "", __LINE__);
 }
 
+/* A style hides the text by its declarations, wherever they stand, and
+ * only those: not one that merely contains the words. */
+static void test_html_style(void)
+{
+	char in[1024];
+	size_t n = (size_t)snprintf(in, sizeof in, "<span style=\"");
+	for (int i = 0; i < 30; i++)
+		n += (size_t)snprintf(in + n, sizeof in - n, "color : red ; ");
+	snprintf(in + n, sizeof in - n, "DISPLAY: none !important\">poison</span>shown");
+	html(in, "shown", "poison", "", __LINE__);
+	html("<b style='opacity:0'>x</b><i style='font-size:.5px'>y</i><u style='max-height:0px;"
+	     "overflow:hidden'>z</u>w",
+	     "w", "xyz", "", __LINE__);
+	html("<p style='font-size:0.9em;line-height:0;opacity:0.5'>small print</p>", "small print",
+	     "", "", __LINE__);
+	html("<div style='height:0px'>a</div><div style='line-height:0px'>b</div>", "b", "a", "",
+	     __LINE__);
+}
+
 static void url_host(const char *url, const char *want)
 {
 	char h[256];
@@ -409,6 +428,7 @@ int main(void)
 	test_result();
 	test_html();
 	test_html_deep();
+	test_html_style();
 	test_urls();
 	test_view();
 	test_delivered_view();
