@@ -12,7 +12,10 @@
  * attribute does not end it) and interpreted when it ends; character
  * references are decoded as they complete. It never builds a tree: an
  * element stack of tag-name hashes tracks which open elements hide their
- * contents, closing tags pop to their match (unmatched ones are ignored).
+ * contents, closing tags pop to their match (unmatched ones are ignored),
+ * end tags HTML lets writers omit (<p>, <li>, cells) are implied, and an
+ * element that hides past the stack's depth makes the innermost tracked
+ * one hide until it closes.
  * A <head> ends at its end tag or, as in a browser, at the first text or
  * element that does not belong in a head.
  */
