@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/hex.h"
 #include "core/xalloc.h"
@@ -43,15 +44,52 @@ static void lower_update(crypto_generichash_state *h, const char *s)
 	crypto_generichash_update(h, &z, 1);
 }
 
+/*
+ * The envelope sender as one sender's messages share it: a BATV tag
+ * ("prvs=TAG=" or "btv1==TAG==" before the local part, RFC-draft BATV)
+ * dropped and each run of digits in the local part one '#' (VERP and
+ * bounce addresses number every message: "bounce-4711-12@"). Else every
+ * message of such a sender was a new triplet and waited out the delay,
+ * not only its first. Into out (outsz bytes), lowercased by the caller.
+ */
+static void sender_shape(const char *from, char *out, size_t outsz)
+{
+	const char *at = strrchr(from, '@');
+	size_t n = 0;
+	if (!at || outsz == 0) {
+		snprintf(out, outsz, "%s", from);
+		return;
+	}
+	const char *p = from;
+	int prvs = strncasecmp(p, "prvs=", 5) == 0, btv1 = strncasecmp(p, "btv1==", 6) == 0;
+	if (prvs || btv1) { /* the tag ends at the next "=" ("==") */
+		const char *sep = prvs ? "=" : "==";
+		const char *e = strstr(p + (prvs ? 5 : 6), sep);
+		if (e && e + strlen(sep) < at)
+			p = e + strlen(sep);
+	}
+	for (; p < at && n + 1 < outsz; p++) {
+		if (*p >= '0' && *p <= '9') {
+			if (n && out[n - 1] == '#')
+				continue;
+			out[n++] = '#';
+		} else {
+			out[n++] = *p;
+		}
+	}
+	snprintf(out + n, outsz - n, "%s", at);
+}
+
 void spam_grey_key(const char *ip, const char *mail_from, const char *rcpt, char *out)
 {
-	char net[64];
+	char net[64], from[512];
 	uint8_t d[16];
 	crypto_generichash_state h;
 	network(ip ? ip : "", net, sizeof net);
+	sender_shape(mail_from ? mail_from : "", from, sizeof from);
 	crypto_generichash_init(&h, NULL, 0, sizeof d);
 	lower_update(&h, net);
-	lower_update(&h, mail_from ? mail_from : "");
+	lower_update(&h, from);
 	lower_update(&h, rcpt ? rcpt : "");
 	crypto_generichash_final(&h, d, sizeof d);
 	memcpy(out, "grey/", 5);

@@ -6,7 +6,9 @@
  *
  * Design. A triplet is the client's /24 (IPv4) or /64 (IPv6), so a
  * sender's pool of outgoing servers retrying from a neighbour address
- * still matches, the envelope sender and one recipient, all lowercased;
+ * still matches, the envelope sender (its BATV tag dropped and digit runs
+ * of its local part one '#', so VERP bounce addresses that number each
+ * message stay one sender) and one recipient, all lowercased;
  * its key in meta is "grey/" and 32 hex digits of a BLAKE2b hash of the
  * three (the addresses never appear in the store). The record is
  * i64 first_seen, i64 last_seen, u8 passed (big-endian): a triplet that

@@ -635,6 +635,23 @@ static void grey(void)
 	spam_grey_key("192.0.2.7", "a@example.org", "bob@example.test", k1);
 	spam_grey_key("192.0.2.7", "a@example.org", "carol@example.test", k2);
 	CHECK(strcmp(k1, k2) != 0);
+	/* One sender's every message is one triplet: BATV tags and the
+	 * numbers VERP writes into bounce addresses do not count */
+	spam_grey_key("192.0.2.7", "prvs=1234abcdef=news@example.org", "bob@example.test", k1);
+	spam_grey_key("192.0.2.7", "PRVS=9876fedcba=news@example.org", "bob@example.test", k2);
+	spam_grey_key("192.0.2.7", "news@example.org", "bob@example.test", k3);
+	CHECK_EQ_STR(k1, k2);
+	CHECK_EQ_STR(k1, k3);
+	spam_grey_key("192.0.2.7", "btv1==123abc==news@example.org", "bob@example.test", k2);
+	CHECK_EQ_STR(k1, k2);
+	spam_grey_key("192.0.2.7", "bounce-4711-12@example.org", "bob@example.test", k1);
+	spam_grey_key("192.0.2.7", "bounce-815-999999@example.org", "bob@example.test", k2);
+	CHECK_EQ_STR(k1, k2);
+	spam_grey_key("192.0.2.7", "bounce-a-12@example.org", "bob@example.test", k3);
+	CHECK(strcmp(k1, k3) != 0);
+	spam_grey_key("192.0.2.7", "news@example1.org", "bob@example.test", k1);
+	spam_grey_key("192.0.2.7", "news@example2.org", "bob@example.test", k2);
+	CHECK(strcmp(k1, k2) != 0); /* the domain as it is */
 }
 
 int main(void)
