@@ -217,6 +217,16 @@ struct attr {
 	size_t vlen;
 };
 
+/* The attributes the reducer reads (attr_get, hides). */
+static int attr_read(const char *name, size_t n)
+{
+	static const char *const read[] = {"style", "hidden", "href", "src", "alt", "action"};
+	for (size_t i = 0; i < sizeof read / sizeof read[0]; i++)
+		if (strlen(read[i]) == n && strncasecmp(name, read[i], n) == 0)
+			return 1;
+	return 0;
+}
+
 static size_t parse_attrs(char *t, size_t n, struct attr *a, size_t max)
 {
 	size_t i = 0, k = 0;
@@ -232,6 +242,12 @@ static size_t parse_attrs(char *t, size_t n, struct attr *a, size_t max)
 			i++;
 		if (i == s)
 			break;
+		/* only the attributes something reads, each the first time
+		 * (as a browser takes a repeated one): 32 others before a
+		 * style left it unread */
+		int keep = attr_read(t + s, i - s);
+		for (size_t m = 0; keep && m < k; m++)
+			keep = !(a[m].nlen == i - s && strncasecmp(a[m].name, t + s, i - s) == 0);
 		a[k].name = t + s;
 		a[k].nlen = i - s;
 		a[k].val = NULL;
@@ -249,11 +265,11 @@ static size_t parse_attrs(char *t, size_t n, struct attr *a, size_t max)
 			while (i < n && (q ? t[i] != q : (t[i] != ' ' && t[i] != '\t' && t[i] != '\n')))
 				i++;
 			a[k].val = t + vs;
-			a[k].vlen = decode_refs(t + vs, i - vs);
+			a[k].vlen = keep ? decode_refs(t + vs, i - vs) : 0;
 			if (q && i < n)
 				i++;
 		}
-		k++;
+		k += keep;
 	}
 	return k;
 }
@@ -671,6 +687,16 @@ static void ent_end(struct spam_html *h, int semi)
 	h->entlen = 0;
 }
 
+/* Whether the tag collected so far ends in '=' (spaces after it
+ * aside): a quote there opens an attribute value. */
+static int tag_after_eq(const struct spam_html *h)
+{
+	size_t k = h->taglen;
+	while (k > 0 && (h->tag[k - 1] == ' ' || h->tag[k - 1] == '\t'))
+		k--;
+	return k > 0 && h->tag[k - 1] == '=';
+}
+
 static void step(struct spam_html *h, char c)
 {
 	switch (h->state) {
@@ -695,11 +721,13 @@ static void step(struct spam_html *h, char c)
 			h->state = H_TAG;
 			h->taglen = 0;
 			h->quote = 0;
+			h->run = 1;
 			h->tag[h->taglen++] = c;
 		} else if (c == '/') {
 			h->state = H_TAG;
 			h->taglen = 0;
 			h->quote = 0;
+			h->run = 1;
 			h->tag[h->taglen++] = c;
 		} else {
 			h->state = H_TEXT; /* a lone '<' is text */
@@ -709,19 +737,27 @@ static void step(struct spam_html *h, char c)
 		}
 		return;
 	case H_TAG:
+		/* A value (quoted, or a run without spaces) keeps its first
+		 * SPAM_HTML_VALUE_MAX octets: one long attribute filled the
+		 * tag's buffer, and a style after it was cut off unread. */
 		if (h->quote) {
-			if (c == h->quote)
+			if (c == h->quote) {
 				h->quote = 0;
-		} else if (c == '"' || c == '\'') {
-			/* quotes count only inside an attribute value, after '=' */
-			size_t k = h->taglen;
-			while (k > 0 && (h->tag[k - 1] == ' ' || h->tag[k - 1] == '\t'))
-				k--;
-			if (k > 0 && h->tag[k - 1] == '=')
-				h->quote = c;
+				h->run = 0;
+			} else if (++h->run > SPAM_HTML_VALUE_MAX) {
+				return;
+			}
+		} else if ((c == '"' || c == '\'') && h->taglen && h->run <= SPAM_HTML_VALUE_MAX &&
+			   tag_after_eq(h)) {
+			h->quote = c; /* quotes count only inside an attribute value, after '=' */
+			h->run = 0;
 		} else if (c == '>') {
 			tag_end(h);
 			h->state = H_TEXT;
+			return;
+		} else if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f') {
+			h->run = 0;
+		} else if (++h->run > SPAM_HTML_VALUE_MAX) {
 			return;
 		}
 		if (h->taglen < sizeof h->tag)
@@ -791,16 +827,28 @@ void spam_html_feed(struct spam_html *h, const char *in, size_t len)
 		 * attributes), inside <style> or <script> only '<' */
 		if (h->state == H_TAG) {
 			size_t j = i;
-			if (h->quote)
+			if (h->quote) {
 				while (j < len && in[j] != h->quote)
 					j++;
-			else
-				while (j < len && in[j] != '>' && in[j] != '"' && in[j] != '\'')
-					j++;
-			size_t room = sizeof h->tag - h->taglen;
-			size_t k = j - i < room ? j - i : room;
-			memcpy(h->tag + h->taglen, in + i, k);
-			h->taglen += k;
+				/* a value's first SPAM_HTML_VALUE_MAX octets (step) */
+				size_t room = sizeof h->tag - h->taglen;
+				size_t k = h->run < SPAM_HTML_VALUE_MAX ? SPAM_HTML_VALUE_MAX - h->run : 0;
+				k = k < j - i ? k : j - i;
+				k = k < room ? k : room;
+				memcpy(h->tag + h->taglen, in + i, k);
+				h->taglen += k;
+				h->run += j - i;
+			} else {
+				for (; j < len && in[j] != '>' && in[j] != '"' && in[j] != '\''; j++) {
+					char c = in[j];
+					if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f')
+						h->run = 0;
+					else if (++h->run > SPAM_HTML_VALUE_MAX)
+						continue;
+					if (h->taglen < sizeof h->tag)
+						h->tag[h->taglen++] = c;
+				}
+			}
 			i = j;
 			if (i == len)
 				return;

@@ -73,6 +73,7 @@ const char *spam_rule_desc(const char *name);
 /* ---- HTML reduced to text (spam_html.c) ---- */
 
 #define SPAM_HTML_TAG_MAX 4096 /* a tag longer than this is cut */
+#define SPAM_HTML_VALUE_MAX 1024 /* an attribute value longer than this is cut */
 #define SPAM_HTML_STACK 64     /* open elements tracked for hidden text */
 #define SPAM_HTML_ANCHOR_MAX 256
 
@@ -99,6 +100,7 @@ struct spam_html {
 	int state;
 	char quote;
 	size_t taglen;
+	size_t run; /* octets of the attribute value (or unquoted run) being read */
 	char tag[SPAM_HTML_TAG_MAX];
 	size_t entlen;
 	char ent[16];

@@ -207,6 +207,23 @@ static void test_html_style(void)
 	     "", "", __LINE__);
 	html("<div style='height:0px'>a</div><div style='line-height:0px'>b</div>", "b", "a", "",
 	     __LINE__);
+	/* nor does what stands before the style in the tag: one long
+	 * attribute (it filled the tag's buffer) or 40 short ones (past the
+	 * 32 attributes read) */
+	static char big[8192];
+	n = (size_t)snprintf(big, sizeof big, "<span data-x=\"");
+	for (int i = 0; i < 5000; i++)
+		big[n++] = 'A';
+	n += (size_t)snprintf(big + n, sizeof big - n, "\" class=");
+	for (int i = 0; i < 3000; i++)
+		big[n++] = 'B'; /* and a long one unquoted */
+	snprintf(big + n, sizeof big - n, " style=\"display:none\">poison</span>shown");
+	html(big, "shown", "poison", "", __LINE__);
+	n = (size_t)snprintf(in, sizeof in, "<span");
+	for (int i = 0; i < 40; i++)
+		n += (size_t)snprintf(in + n, sizeof in - n, " a%d=1", i);
+	snprintf(in + n, sizeof in - n, " alt=1 alt=2 style=display:none>poison</span>shown");
+	html(in, "shown", "poison", "", __LINE__);
 }
 
 static void url_host(const char *url, const char *want)
