@@ -57,15 +57,27 @@ static int in_list(struct str e, const char *const *list, size_t n)
 
 #define IN(e, l) in_list(e, l, sizeof l / sizeof l[0])
 
+/* A file name as Windows saves it: trailing dots and spaces dropped
+ * ("invoice.exe." and "invoice.exe . " are invoice.exe, which runs). */
+static struct str saved_name(struct str name)
+{
+	name = str_trim(name);
+	while (name.len && (name.p[name.len - 1] == '.' || name.p[name.len - 1] == ' ' ||
+			    name.p[name.len - 1] == '\t'))
+		name.len--;
+	return name;
+}
+
 int spam_name_is_exec(struct str name)
 {
-	return IN(ext_of(str_trim(name), 0), exec_ext);
+	return IN(ext_of(saved_name(name), 0), exec_ext);
 }
 
 uint32_t spam_attach_classify(struct str name, struct str type)
 {
 	uint32_t f = 0;
-	struct str e = ext_of(str_trim(name), 0);
+	name = saved_name(name);
+	struct str e = ext_of(name, 0);
 	if (IN(e, exec_ext) || str_eq_ci(type, STR_LIT("application/x-msdownload")) ||
 	    str_eq_ci(type, STR_LIT("application/x-dosexec")) ||
 	    str_eq_ci(type, STR_LIT("application/x-msdos-program")))
@@ -73,7 +85,7 @@ uint32_t spam_attach_classify(struct str name, struct str type)
 	if (IN(e, macro_ext) || str_eq_ci(type, STR_LIT("application/vnd.ms-excel.sheet.macroenabled.12")) ||
 	    str_eq_ci(type, STR_LIT("application/vnd.ms-word.document.macroenabled.12")))
 		f |= SPAM_ATTACH_MACRO;
-	if ((f & SPAM_ATTACH_EXEC) && IN(ext_of(str_trim(name), 1), doc_ext))
+	if ((f & SPAM_ATTACH_EXEC) && IN(ext_of(name, 1), doc_ext))
 		f |= SPAM_ATTACH_DOUBLE_EXT;
 	if (IN(e, archive_ext) || str_eq_ci(type, STR_LIT("application/zip")) ||
 	    str_eq_ci(type, STR_LIT("application/x-zip-compressed")))

@@ -146,6 +146,11 @@ static void test_body(void)
 	                             "Content-Disposition: attachment\r\n\r\nPK\r\n--b--\r\n";
 	CHECK(fires(macro, "ATTACH_MACRO"));
 	CHECK(!fires(macro, "ATTACH_EXEC"));
+	/* the name as Windows saves it: trailing dots and spaces go */
+	CHECK(spam_attach_classify(str_c("invoice.exe."), STR_NULL) & SPAM_ATTACH_EXEC);
+	CHECK(spam_attach_classify(str_c("invoice.pdf.scr . ."), STR_NULL) & SPAM_ATTACH_DOUBLE_EXT);
+	CHECK(spam_name_is_exec(str_c("run.exe..")));
+	CHECK(!spam_attach_classify(str_c("report.pdf."), STR_NULL));
 	/* a ZIP (base64) holding "run.exe": one stored local file header */
 	const char *zip = GOOD_HDR "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
 	                           "--b\r\nContent-Type: application/zip; name=docs.zip\r\n"
