@@ -516,13 +516,14 @@ static void implied_end(struct spam_html *h, uint32_t nh)
 {
 	while (h->depth) {
 		uint32_t top = h->names[h->depth - 1];
-		int ends = (top == NH("p") && is_block(nh) && nh != NH("br")) ||
-			   (top == NH("li") && nh == NH("li")) ||
-			   (top == NH("option") && nh == NH("option")) ||
-			   ((top == NH("dt") || top == NH("dd")) && (nh == NH("dt") || nh == NH("dd"))) ||
-			   ((top == NH("td") || top == NH("th")) &&
-			    (nh == NH("td") || nh == NH("th") || nh == NH("tr"))) ||
-			   (top == NH("tr") && nh == NH("tr"));
+		int ends =
+		    (top == NH("p") && is_block(nh) && nh != NH("br")) ||
+		    (top == NH("li") && nh == NH("li")) ||
+		    (top == NH("option") && nh == NH("option")) ||
+		    ((top == NH("dt") || top == NH("dd")) && (nh == NH("dt") || nh == NH("dd"))) ||
+		    ((top == NH("td") || top == NH("th")) &&
+		     (nh == NH("td") || nh == NH("th") || nh == NH("tr"))) ||
+		    (top == NH("tr") && nh == NH("tr"));
 		if (!ends)
 			return;
 		h->depth--;
@@ -748,7 +749,7 @@ static void step(struct spam_html *h, char c)
 				return;
 			}
 		} else if ((c == '"' || c == '\'') && h->taglen && h->run <= SPAM_HTML_VALUE_MAX &&
-			   tag_after_eq(h)) {
+		           tag_after_eq(h)) {
 			h->quote = c; /* quotes count only inside an attribute value, after '=' */
 			h->run = 0;
 		} else if (c == '>') {
@@ -832,16 +833,19 @@ void spam_html_feed(struct spam_html *h, const char *in, size_t len)
 					j++;
 				/* a value's first SPAM_HTML_VALUE_MAX octets (step) */
 				size_t room = sizeof h->tag - h->taglen;
-				size_t k = h->run < SPAM_HTML_VALUE_MAX ? SPAM_HTML_VALUE_MAX - h->run : 0;
+				size_t k =
+				    h->run < SPAM_HTML_VALUE_MAX ? SPAM_HTML_VALUE_MAX - h->run : 0;
 				k = k < j - i ? k : j - i;
 				k = k < room ? k : room;
 				memcpy(h->tag + h->taglen, in + i, k);
 				h->taglen += k;
 				h->run += j - i;
 			} else {
-				for (; j < len && in[j] != '>' && in[j] != '"' && in[j] != '\''; j++) {
+				for (; j < len && in[j] != '>' && in[j] != '"' && in[j] != '\'';
+				     j++) {
 					char c = in[j];
-					if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f')
+					if (c == ' ' || c == '\t' || c == '\n' || c == '\r' ||
+					    c == '\f')
 						h->run = 0;
 					else if (++h->run > SPAM_HTML_VALUE_MAX)
 						continue;

@@ -207,7 +207,7 @@ static void correct_reputation(struct store *st, const char *ip, const char *dom
  * none), from its spamlesson/ record; *named_r: the record names hex
  * already (the email counts in spamtrained/'s emails). */
 static uint8_t lesson_stands(struct store *st, uint32_t account, uint32_t email, const char *hex,
-			     int *named_r)
+                             int *named_r)
 {
 	char name[48];
 	uint8_t v[KEY_HEX + 1];
@@ -237,14 +237,15 @@ static uint8_t trained_read(struct store *st, const char *name, uint32_t *refs_r
 	if (store_meta_get(st, name, v, sizeof v, &n) != STORE_OK || (n != 1 && n != 5) ||
 	    (v[0] != 's' && v[0] != 'h'))
 		return 0;
-	*refs_r = n == 1 ? 1 : (uint32_t)v[1] << 24 | (uint32_t)v[2] << 16 | (uint32_t)v[3] << 8 | v[4];
+	*refs_r =
+	    n == 1 ? 1 : (uint32_t)v[1] << 24 | (uint32_t)v[2] << 16 | (uint32_t)v[3] << 8 | v[4];
 	return v[0];
 }
 
 static int trained_write(struct store *st, const char *name, uint8_t what, uint32_t refs)
 {
 	uint8_t v[5] = {what, (uint8_t)(refs >> 24), (uint8_t)(refs >> 16), (uint8_t)(refs >> 8),
-			(uint8_t)refs};
+	                (uint8_t)refs};
 	return store_meta_put(st, name, v, sizeof v, 0);
 }
 
@@ -331,10 +332,10 @@ static int learn_locked(struct store *st, uint32_t account, uint32_t email, cons
 	if (rc == 0 && ours && stands != what)
 		correct_reputation(st, ip, dom, is_spam, stands);
 	if (what_r)
-		*what_r = !global	 ? what_done
-			  : global < 0 ? (was ? "retrained-global" : "trained-global")
-			  : was	       ? "retrained+global"
-				       : "trained+global";
+		*what_r = !global      ? what_done
+		          : global < 0 ? (was ? "retrained-global" : "trained-global")
+		          : was        ? "retrained+global"
+		                       : "trained+global";
 	return rc;
 }
 
@@ -478,8 +479,9 @@ void spam_learn_hook(struct store *st, uint32_t account, const uint32_t *emails,
 	size_t dropped = l->n > room ? l->n - room : 0;
 	l->n -= dropped;
 	if (dropped)
-		log_warn("spam", NULL, "event=learn_dropped account=%u emails=%zu reason=queue_full",
-			 account, dropped);
+		log_warn("spam", NULL,
+		         "event=learn_dropped account=%u emails=%zu reason=queue_full", account,
+		         dropped);
 	if (!l->n) {
 		pthread_mutex_unlock(&queue_lock);
 		free(l);

@@ -42,9 +42,10 @@
  * first did, and the other, moved out of Junk, learned ham on top of a
  * spam lesson nobody took back).
  *
- * Caveats: an email read fails (expunged meanwhile) are skipped. An email expunged between the lesson's read and its
- * spamlesson/ write leaves that name, until the sweep after the next
- * lessons (store_spam_sweep, 256 names a batch) finds its email gone. Lessons
+ * Caveats: an email read fails (expunged meanwhile) are skipped. An
+ * email expunged between the lesson's read and its spamlesson/ write
+ * leaves that name, until the sweep after the next lessons
+ * (store_spam_sweep, 256 names a batch) finds its email gone. Lessons
  * learned before spamlesson/ existed stay until the account goes (their
  * votes stay).
  */

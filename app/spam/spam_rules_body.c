@@ -63,7 +63,7 @@ static struct str saved_name(struct str name)
 {
 	name = str_trim(name);
 	while (name.len && (name.p[name.len - 1] == '.' || name.p[name.len - 1] == ' ' ||
-			    name.p[name.len - 1] == '\t'))
+	                    name.p[name.len - 1] == '\t'))
 		name.len--;
 	return name;
 }

@@ -1465,6 +1465,6 @@ int store_spam_update(struct store *st, uint32_t account, unsigned kind, store_s
  * reached the end. *dropped_r: names dropped. STORE_OK or an error.
  */
 int store_spam_sweep(struct store *st, char *cursor, size_t cursorsz, size_t max,
-		     size_t *dropped_r);
+                     size_t *dropped_r);
 
 #endif

@@ -295,8 +295,7 @@ static int spam_sweep_fn(struct store *st, MDB_txn *txn, void *ctx)
 	return rc;
 }
 
-int store_spam_sweep(struct store *st, char *cursor, size_t cursorsz, size_t max,
-		     size_t *dropped_r)
+int store_spam_sweep(struct store *st, char *cursor, size_t cursorsz, size_t max, size_t *dropped_r)
 {
 	struct spam_sweep sw = {cursor, cursorsz, max, 0};
 	*dropped_r = 0;

@@ -265,13 +265,15 @@ static void test_race(struct store *st, uint32_t acc)
  * never took back. The record goes with the last of them. */
 static void test_shared(struct store *st)
 {
-	static const char m[] = "From: a@twice.example\r\nSubject: twice\r\n\r\nCheap pills twice.\r\n";
+	static const char m[] =
+	    "From: a@twice.example\r\nSubject: twice\r\n\r\nCheap pills twice.\r\n";
 	char err[256], name[80];
 	const char *what = NULL;
 	uint32_t acc = 0, uv = 0, uid;
 	CHECK_EQ_INT(store_account_add(st, "dave@example.test", "pw", 0, &acc, err, sizeof err),
-		     STORE_OK);
-	uint32_t e1 = put(st, acc, m, "\ndom:twice.example"), e2 = put(st, acc, m, "\ndom:twice.example");
+	             STORE_OK);
+	uint32_t e1 = put(st, acc, m, "\ndom:twice.example"),
+	         e2 = put(st, acc, m, "\ndom:twice.example");
 	CHECK_EQ_INT(spam_learn_message(st, acc, e1, m, sizeof m - 1, 1, &what), 0);
 	CHECK_EQ_STR(what, "trained");
 	CHECK_EQ_INT(spam_learn_message(st, acc, e2, m, sizeof m - 1, 1, &what), 0);
@@ -297,7 +299,8 @@ static void test_shared(struct store *st)
  * message once three users agree, not two. */
 static void test_many(struct store *st)
 {
-	static const char m[] = "From: a@three.example\r\nSubject: three\r\n\r\nCheap pills thrice.\r\n";
+	static const char m[] =
+	    "From: a@three.example\r\nSubject: three\r\n\r\nCheap pills thrice.\r\n";
 	char err[256], addr[64];
 	const char *what = NULL;
 	uint32_t acc[11];
@@ -305,7 +308,8 @@ static void test_many(struct store *st)
 	CHECK_EQ_INT(store_account_count(st, &have), STORE_OK);
 	for (size_t i = have; i < 11; i++) {
 		snprintf(addr, sizeof addr, "many%zu@example.test", i);
-		CHECK_EQ_INT(store_account_add(st, addr, "pw", 0, &acc[i], err, sizeof err), STORE_OK);
+		CHECK_EQ_INT(store_account_add(st, addr, "pw", 0, &acc[i], err, sizeof err),
+		             STORE_OK);
 	}
 	CHECK_EQ_INT(store_account_count(st, &have), STORE_OK);
 	CHECK_EQ_INT((int)have, 11);
@@ -321,13 +325,15 @@ static void test_many(struct store *st)
  * batches, with its records; the lessons of emails still there stay. */
 static void test_sweep(struct store *st)
 {
-	static const char m1[] = "From: a@kept.example\r\nSubject: kept\r\n\r\nCheap kept pills.\r\n";
-	static const char m2[] = "From: a@orph.example\r\nSubject: orph\r\n\r\nCheap orphan pills.\r\n";
+	static const char m1[] =
+	    "From: a@kept.example\r\nSubject: kept\r\n\r\nCheap kept pills.\r\n";
+	static const char m2[] =
+	    "From: a@orph.example\r\nSubject: orph\r\n\r\nCheap orphan pills.\r\n";
 	char err[256], name[80], cursor[64] = "";
 	const char *what = NULL;
 	uint32_t acc = 0;
 	CHECK_EQ_INT(store_account_add(st, "erin@example.test", "pw", 0, &acc, err, sizeof err),
-		     STORE_OK);
+	             STORE_OK);
 	uint32_t kept = put(st, acc, m1, "\ndom:kept.example");
 	CHECK_EQ_INT(spam_learn_message(st, acc, kept, m1, sizeof m1 - 1, 1, &what), 0);
 	size_t votes = meta_count(st, "spamvote/");
@@ -409,15 +415,17 @@ static uint32_t global_spam(struct store *st)
  * when too few agree then; a newcomer disagreeing alone does not. */
 static void test_unvote(struct store *st, uint32_t a1)
 {
-	static const char m[] = "From: a@mind.example\r\nSubject: mind\r\n\r\nCheap pills, or not.\r\n";
+	static const char m[] =
+	    "From: a@mind.example\r\nSubject: mind\r\n\r\nCheap pills, or not.\r\n";
 	char err[256];
 	const char *what = NULL;
 	uint32_t a2 = 0, a3 = 0;
 	CHECK_EQ_INT(store_account_add(st, "fay@example.test", "pw", 0, &a2, err, sizeof err),
-		     STORE_OK);
+	             STORE_OK);
 	CHECK_EQ_INT(store_account_add(st, "gus@example.test", "pw", 0, &a3, err, sizeof err),
-		     STORE_OK);
-	uint32_t e1 = put(st, a1, m, "\ndom:mind.example"), e2 = put(st, a2, m, "\ndom:mind.example");
+	             STORE_OK);
+	uint32_t e1 = put(st, a1, m, "\ndom:mind.example"),
+	         e2 = put(st, a2, m, "\ndom:mind.example");
 	uint32_t e3 = put(st, a3, m, "\ndom:mind.example");
 	uint32_t before = global_spam(st);
 	CHECK_EQ_INT(spam_learn_message(st, a1, e1, m, sizeof m - 1, 1, &what), 0);

@@ -148,7 +148,8 @@ static void test_body(void)
 	CHECK(!fires(macro, "ATTACH_EXEC"));
 	/* the name as Windows saves it: trailing dots and spaces go */
 	CHECK(spam_attach_classify(str_c("invoice.exe."), STR_NULL) & SPAM_ATTACH_EXEC);
-	CHECK(spam_attach_classify(str_c("invoice.pdf.scr . ."), STR_NULL) & SPAM_ATTACH_DOUBLE_EXT);
+	CHECK(spam_attach_classify(str_c("invoice.pdf.scr . ."), STR_NULL) &
+	      SPAM_ATTACH_DOUBLE_EXT);
 	CHECK(spam_name_is_exec(str_c("run.exe..")));
 	CHECK(!spam_attach_classify(str_c("report.pdf."), STR_NULL));
 	/* a ZIP (base64) holding "run.exe": one stored local file header */
