@@ -194,6 +194,11 @@ static int start_tls(struct client *c, const char *server_name, const char *also
 		br_ssl_engine_set_x509(&t->cc.eng, &t->xa.vtable);
 	}
 	br_ssl_engine_set_versions(&t->cc.eng, BR_TLS12, BR_TLS12);
+	/* A renegotiation would run the X.509 engine again, after the
+	 * first handshake's checks were made: for a kept DANE session,
+	 * against TLSA records its first job owned and has freed. The
+	 * server side refuses it too (tls.c); peers have no use for it. */
+	br_ssl_engine_add_flags(&t->cc.eng, BR_OPT_NO_RENEGOTIATION);
 	br_ssl_engine_set_buffer(&t->cc.eng, t->iobuf, sizeof t->iobuf, 1);
 	br_ssl_engine_inject_entropy(&t->cc.eng, seed, sizeof seed);
 	explicit_bzero(seed, sizeof seed);
