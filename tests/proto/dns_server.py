@@ -83,6 +83,8 @@ def answer(wire):
             return r.to_wire()
         ad = ad and bool(z[name].get("AD"))
         target = z[name].get("CNAME")
+        if isinstance(target, list):  # the record-list form: ["target."]
+            target = target[0] if target else None
         if not target or rtype == "CNAME":
             break
         target = target.rstrip(".") + "."
@@ -91,8 +93,8 @@ def answer(wire):
     if ad:
         r.flags |= dns.flags.AD  # "validated" (RFC 4035 §3.2.3), for DANE tests
     recs = z[name].get(rtype, [])
-    if rtype == "CNAME" and z[name].get("CNAME"):
-        recs = [z[name]["CNAME"].rstrip(".") + "."]
+    if rtype == "CNAME" and target:
+        recs = [target.rstrip(".") + "."]
     texts = []
     for rec in recs:
         if rtype == "MX":
