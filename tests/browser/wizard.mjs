@@ -272,6 +272,8 @@ async function adminPages() {
 		await byId('backups-off').waitFor();
 		await byId('backups-dir').fill(cfg.backup_dir);
 		await byId('backups-time').fill('04:45');
+		// A new backup directory takes the admin password again.
+		await byId('backups-password').fill(cfg.admin_password);
 		await byId('backups-schedule-save').click();
 		await byId('backups-schedule').waitFor();
 		const sched = await byId('backups-schedule').textContent();
