@@ -149,7 +149,7 @@ def test_too_many_errors_disconnects():
         code, lines = j.reply()
         assert code == 421 and "too many errors" in lines[0], lines
         assert j.closed()
-        assert "event=junk_commands limit=100" in s.log_text()
+        assert s.wait_log("event=junk_commands limit=100")
 
         # Empty BDAT chunks (but the last) are NOOPs in a transaction.
         b = Raw(s.smtp_port)
