@@ -289,7 +289,8 @@ static int errno_fail(char *err, size_t errsz, int *code_r, int e, const char *w
 {
 	if (code_r)
 		*code_r = e == ENOSPC ? STORE_EFULL : STORE_ETEMP;
-	snprintf(err, errsz, "%s %s: %s", what, path, e == ENOSPC ? "no space left on device" : strerror(e));
+	snprintf(err, errsz, "%s %s: %s", what, path,
+	         e == ENOSPC ? "no space left on device" : file_strerror(e));
 	return -1;
 }
 
@@ -406,9 +407,11 @@ int backup_manifest_read(const char *dir, struct backup_manifest *m, char *err, 
 	int fd;
 
 	snprintf(path, sizeof path, "%s/" BACKUP_MANIFEST_FILE, dir);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* Never a FIFO (a read waiting forever: the verify, or the web
+	 * admin's list of backups), nor through a symlink. */
+	fd = file_open_regular(path);
 	if (fd < 0) {
-		snprintf(err, errsz, "%s: %s (not a whole backup)", path, strerror(errno));
+		snprintf(err, errsz, "%s: %s (not a whole backup)", path, file_strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &sb) != 0 || sb.st_size > BACKUP_MANIFEST_MAX) {
@@ -483,7 +486,7 @@ static int check_files(const char *dir, struct backup_manifest *m, int hash_stor
 		}
 		int rc = file_hash(path, &size, hash);
 		if (rc) {
-			snprintf(err, errsz, "%s: %s", path, strerror(rc));
+			snprintf(err, errsz, "%s: %s", path, file_strerror(rc));
 			return -1;
 		}
 		if (size != m->files[i].size || memcmp(hash, m->files[i].hash, 32) != 0) {

@@ -12,6 +12,30 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+const char *file_strerror(int e)
+{
+	return e == FILE_ENOTREG ? "not a regular file" : strerror(e);
+}
+
+int file_open_regular(const char *path)
+{
+	struct stat sb;
+	/* O_NONBLOCK: a FIFO opens at once (instead of waiting for a
+	 * writer that never comes) and is refused below; for a regular
+	 * file it changes nothing. */
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		int e = fstat(fd, &sb) != 0 ? errno : FILE_ENOTREG;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
 int file_write_all(int fd, const void *p, size_t n)
 {
 	const uint8_t *b = p;
@@ -42,7 +66,7 @@ int file_copy_hash(const char *from, const char *to, int sync, uint64_t *size, u
 	uint8_t buf[65536];
 	/* Never through a symlink: every copy is of a file the caller found
 	 * regular (a backup's, or the data directory's). */
-	int in = open(from, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), rc = 0;
+	int in = file_open_regular(from), rc = 0;
 
 	if (in < 0)
 		return errno;
@@ -87,7 +111,7 @@ int file_hash(const char *path, uint64_t *size, uint8_t hash[32])
 	crypto_generichash_state s;
 	uint8_t buf[65536];
 	uint64_t n = 0;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), rc = 0;
+	int fd = file_open_regular(path), rc = 0;
 
 	if (fd < 0)
 		return errno;

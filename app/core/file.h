@@ -9,15 +9,32 @@
 #ifndef TERN_CORE_FILE_H
 #define TERN_CORE_FILE_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* The errno these functions give for a path that is not a regular file
+ * (a FIFO, a device, a socket, a directory): such a file is never read,
+ * as opening a FIFO or a device could wait forever. file_strerror says
+ * it in words. */
+#define FILE_ENOTREG EMEDIUMTYPE
+
+/* strerror(e), but "not a regular file" for FILE_ENOTREG. */
+const char *file_strerror(int e);
+/*
+ * Opens path for reading when it is a regular file (never through a
+ * symlink, never waiting on a FIFO or a device): the descriptor, or -1
+ * with errno (ELOOP for a symlink, FILE_ENOTREG for another kind).
+ */
+int file_open_regular(const char *path);
 
 /* Writes all n bytes of p to fd: 0, or an errno (EIO when write makes no progress). */
 int file_write_all(int fd, const void *p, size_t n);
 /*
  * Copies from to a new file to (created with O_EXCL, mode 0600), fsyncing
  * it before closing when sync is set: 0, or an errno (ELOOP when from is
- * a symlink: never followed). A failed copy may
+ * a symlink: never followed; FILE_ENOTREG when it is not a regular
+ * file). A failed copy may
  * leave a partial file to, which the caller removes.
  */
 int file_copy(const char *from, const char *to, int sync);
@@ -30,7 +47,7 @@ int file_copy_hash(const char *from, const char *to, int sync, uint64_t *size, u
 /*
  * Size and BLAKE2b-256 of the file at path (what names the store's blobs
  * and a backup's files): 0, or an errno (ELOOP for a symlink: never
- * followed).
+ * followed; FILE_ENOTREG for a FIFO, device or directory: never read).
  */
 int file_hash(const char *path, uint64_t *size, uint8_t hash[32]);
 

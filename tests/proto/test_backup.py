@@ -589,35 +589,50 @@ def test_backup_refusals_and_damage():
         r = tern(s, "backup", "--verify", cut)
         assert r.returncode == 1 and b"cut short" in r.stdout, r.stdout
 
-        # A restore killed half-way (kill -9: here while it waits on a blob
-        # that is a FIFO, so it stops after the records, among the blobs)
-        # must not leave a store that opens as if whole.
+        # A blob or a MANIFEST that is a FIFO (or another file that is not
+        # regular) is refused at once: reading one waited forever for a
+        # writer, in verify, restore and the web admin's list of backups.
         fifo = os.path.join(tmp, "fifo")
         shutil.copytree(b, fifo)
         blob = next(os.path.join(dp, n) for dp, _, ns in os.walk(os.path.join(fifo, "blobs")) for n in ns)
         os.unlink(blob)
         os.mkfifo(blob)
-        half = os.path.join(tmp, "r-half")
-        env = dict(s.env, TERN_DATA_DIR=half)
-        p = subprocess.Popen([s.binary, "restore", fifo], env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE)
-        deadline = time.time() + 20
-        while time.time() < deadline and not (os.path.isdir(half) and any(
-                n.endswith(".mdb") for n in os.listdir(half))):
-            time.sleep(0.005)
-        time.sleep(0.2)  # the records copied, the blobs begun
-        assert p.poll() is None, p.communicate()
-        p.kill()
-        p.wait()
-        # No listener: the server must stop at the store, not serve.
-        env.update({k: "" for k in env if k.startswith("TERN_LISTEN_")})
-        for args in (["serve"], ["account", "list"]):
-            try:
-                r = subprocess.run([s.binary] + args, env=env, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, timeout=10)
-            except subprocess.TimeoutExpired:
-                raise AssertionError("tern %s runs on a half-restored store" % args[0])
-            assert r.returncode != 0 and b"cut short" in r.stderr, (args, r.returncode, r.stdout, r.stderr)
+        r = tern(s, "backup", "--verify", fifo, timeout=20)
+        assert r.returncode == 1 and b"not a regular file" in r.stdout, r.stdout
+        r = tern(s, "restore", fifo, data=os.path.join(tmp, "r-fifo"), timeout=20)
+        assert r.returncode == 2 and b"not a regular file" in r.stderr, (r.returncode, r.stderr)
+        assert not os.listdir(os.path.join(tmp, "r-fifo")), "a failed restore leaves nothing"
+        mfifo = os.path.join(tmp, "mfifo")
+        shutil.copytree(b, mfifo)
+        os.unlink(os.path.join(mfifo, "MANIFEST"))
+        os.mkfifo(os.path.join(mfifo, "MANIFEST"))
+        r = tern(s, "backup", "--verify", mfifo, timeout=20)
+        assert r.returncode == 1 and b"not a regular file" in r.stdout, r.stdout
+
+        # A restore killed half-way (kill -9 as it opens a blob: strace
+        # sends the signal at that open, after the records, among the
+        # blobs) must not leave a store that opens as if whole.
+        if not shutil.which("strace"):
+            print("  (no strace: restore kill -9 check skipped)")
+        else:
+            half = os.path.join(tmp, "r-half")
+            env = dict(s.env, TERN_DATA_DIR=half)
+            env["ASAN_OPTIONS"] = (env.get("ASAN_OPTIONS", "") + ":detect_leaks=0").lstrip(":")
+            blob = next(os.path.join(dp, n) for dp, _, ns in os.walk(os.path.join(b, "blobs")) for n in ns)
+            r = subprocess.run(["strace", "-f", "-qq", "-o", os.devnull, "-P", blob, "-e", "trace=open,openat",
+                                "-e", "inject=open,openat:signal=SIGKILL", s.binary, "restore", b],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+            assert r.returncode == -9 or r.returncode == 137, (r.returncode, r.stderr)
+            assert any(n.endswith(".mdb") for n in os.listdir(half)), os.listdir(half)
+            # No listener: the server must stop at the store, not serve.
+            env.update({k: "" for k in env if k.startswith("TERN_LISTEN_")})
+            for args in (["serve"], ["account", "list"]):
+                try:
+                    r = subprocess.run([s.binary] + args, env=env, stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, timeout=10)
+                except subprocess.TimeoutExpired:
+                    raise AssertionError("tern %s runs on a half-restored store" % args[0])
+                assert r.returncode != 0 and b"cut short" in r.stderr, (args, r.returncode, r.stdout, r.stderr)
 
         newer = os.path.join(tmp, "newer")
         shutil.copytree(b, newer)
