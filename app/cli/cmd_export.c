@@ -38,6 +38,7 @@
 #include "cli/cli.h"
 #include "cli/cli_import.h"
 #include "core/buf.h"
+#include "core/file.h"
 #include "core/str.h"
 #include "imap/imap_utf7.h"
 #include "store/store.h"
@@ -96,13 +97,48 @@ static int mkdirs(const char *path, size_t lenient)
 	return mkdir_one(tmp, lenient);
 }
 
+/* fsyncs the directory at path: 0 or an errno. */
+static int sync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	int rc = fsync(fd) == 0 ? 0 : errno;
+	close(fd);
+	return rc;
+}
+
+/* fsyncs the directory holding path's entry: 0 or an errno. */
+static int sync_parent(const char *path)
+{
+	char parent[4096];
+	size_t n = strlen(path);
+
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	while (n > 0 && path[n - 1] != '/')
+		n--;
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	if (n == 0)
+		return sync_dir(".");
+	if (n >= sizeof parent)
+		return ENAMETOOLONG;
+	memcpy(parent, path, n);
+	parent[n] = '\0';
+	return sync_dir(parent);
+}
+
 static int write_file(const char *path, const void *p, size_t n, int64_t mtime)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;
-	ssize_t w = write(fd, p, n);
-	int rc = w == (ssize_t)n ? 0 : -1;
+	int rc = 0, e = file_write_all(fd, p, n);
+	if (e != 0) {
+		errno = e;
+		rc = -1;
+	}
 	if (close(fd) != 0)
 		rc = -1;
 	if (rc == 0 && mtime > 0) {
@@ -499,6 +535,21 @@ static int export_account(struct store *st, const char *email, const char *dir, 
 		}
 		if (f == NULL || fclose(f) != 0)
 			e->fail = 1;
+	}
+	/* On disk before the success is reported (a user may delete the
+	 * account next): every file and folder of the export, then the
+	 * entries of root in dir and of dir in its parent (either may be
+	 * new). One pass at the end: the files are closed already. */
+	if (!e->fail) {
+		int se = file_sync_tree(root);
+		if (se == 0)
+			se = sync_dir(dir);
+		if (se == 0)
+			se = sync_parent(dir);
+		if (se != 0) {
+			errno = se;
+			e->fail = 1;
+		}
 	}
 	if (e->fail) {
 		fprintf(stderr, "tern: export of %s into %s failed (%s)\n", email, root,

@@ -262,6 +262,32 @@ def test_export_import_sort_order():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def export_is_synced(s, tmp, *args):
+    """Under strace: before it reports success, `tern export` fsyncs
+    every file and folder it wrote, the account's directory's entry in
+    the export directory and that directory's own entry (it made it)."""
+    if not shutil.which("strace"):
+        print("  (no strace: export sync check skipped)")
+        return
+    out = os.path.join(tmp, "synced", "out")
+    os.makedirs(os.path.dirname(out))
+    log = os.path.join(tmp, "export.strace")
+    env = dict(s.env)
+    env["ASAN_OPTIONS"] = (env.get("ASAN_OPTIONS", "") + ":detect_leaks=0").lstrip(":")
+    r = subprocess.run(["strace", "-f", "-y", "-qq", "-e", "trace=fsync,fdatasync", "-o", log,
+                        s.binary, "export", BOB, out] + list(args), env=env,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+    assert r.returncode == 0, r.stderr
+    text = open(log, encoding="utf-8", errors="replace").read()
+    synced = set(re.findall(r"(?:fsync|fdatasync)\(\d+<([^>]+)>\) = 0", text))
+    want = {out, os.path.dirname(out)}
+    for dp, dns, fns in os.walk(out):
+        want.update(os.path.join(dp, n) for n in dns + fns)
+    assert len(want) > 4, want
+    missing = sorted(want - synced)
+    assert not missing, (missing, sorted(synced))
+
+
 def test_export_mbox_sender_state_fields():
     """A sender's own Status:, X-Status:, X-Keywords: or Content-Length:
     fields are mbox state to a reader: an mbox export must not carry
@@ -293,6 +319,7 @@ def test_export_mbox_sender_state_fields():
         flags = re.search(rb"FLAGS \(([^)]*)\)", fetched[0][0]).group(1)
         assert flags in (b"", b"\\Recent"), flags
         assert fetched[0][1] == body.encode(), fetched[0][1]
+        export_is_synced(s, tmp)
     finally:
         s.cleanup()
         shutil.rmtree(tmp, ignore_errors=True)
