@@ -301,10 +301,11 @@ static int backup_into(struct store *st, const char *data_dir, const char *dir, 
 {
 	struct store_backup_info info;
 	char path[4200];
-	uint64_t t0 = now_ms();
+	uint64_t t0 = now_ms(), run = m->run;
 	int rc;
 
 	memset(m, 0, sizeof *m);
+	m->run = run;
 	rc = store_backup_write(st, dir, base, &info, p ? p->fn : NULL, p ? p->arg : NULL, err, errsz);
 	if (rc != STORE_OK) {
 		if (code_r)

@@ -40,8 +40,9 @@ struct backup_progress {
 /*
  * Backs up the store st (opened on data_dir) into dir, which must not
  * exist or be empty (created 0700). base may name an earlier backup
- * (incremental: its blobs are reused). On success *m_r is the manifest
- * written. -1 with err on failure, after removing what it wrote; *code_r
+ * (incremental: its blobs are reused). m_r->run, set by the caller, is
+ * the run number the manifest records (0: none). On success *m_r is the
+ * manifest written. -1 with err on failure, after removing what it wrote; *code_r
  * (may be NULL) is the store code (STORE_EFULL for a full disk).
  */
 int backup_run(struct store *st, const char *data_dir, const char *dir, const char *base,

@@ -50,6 +50,8 @@ int backup_manifest_format(const struct backup_manifest *m, char *out, size_t ou
 		return -1;
 	PUT("tern-backup %d\n", BACKUP_FORMAT);
 	PUT("created %llu\n", (unsigned long long)m->created);
+	if (m->run)
+		PUT("run %llu\n", (unsigned long long)m->run);
 	if (m->version[0])
 		PUT("tern-version %s\n", m->version);
 	PUT("schema %u\n", m->schema);
@@ -137,6 +139,7 @@ static int field(const char *key, size_t kn, const char *v, size_t vn, struct ba
 	    {"reused", offsetof(struct backup_manifest, reused)},
 	    {"duration-ms", offsetof(struct backup_manifest, duration_ms)},
 	    {"store-growth", offsetof(struct backup_manifest, growth)},
+	    {"run", offsetof(struct backup_manifest, run)},
 	};
 	for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
 		if (strlen(nums[i].name) == kn && memcmp(nums[i].name, key, kn) == 0) {

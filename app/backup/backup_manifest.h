@@ -7,6 +7,11 @@
  *
  *   tern-backup 1                 format version (first line)
  *   created 1763850000            seconds since the epoch
+ *   run N                         the scheduled run's sequence number in
+ *                                 its directory (1 + the highest there):
+ *                                 what orders runs, not the wall clock
+ *                                 (absent: a run of an older build or
+ *                                 `tern backup`, 0)
  *   tern-version v0.3-12-gabcdef  the build that wrote it
  *   schema 5                      store schema of the records
  *   accounts N / mailboxes N / emails N / queue N / blobs N / blob-bytes N
@@ -44,6 +49,7 @@ struct backup_file {
 
 struct backup_manifest {
 	uint64_t created;
+	uint64_t run; /* 0: none */
 	char version[64];
 	uint32_t schema;
 	uint64_t accounts, mailboxes, emails, queue, blobs, blob_bytes, reused;

@@ -60,10 +60,40 @@ static int is_backup_name(const char *n)
 	       strchr(n, '/') == NULL;
 }
 
-static int by_name_desc(const void *a, const void *b)
+/* The "-N" suffix of a run's name as a number (1 without one), and the
+ * length of the name before it. */
+static unsigned long name_suffix(const char *n, size_t *base_r)
 {
-	return -strcmp(((const struct backup_sched_entry *)a)->name,
-	               ((const struct backup_sched_entry *)b)->name);
+	const char *dash = strrchr(n, '-');
+	size_t pre = sizeof NAME_PREFIX - 2; /* the prefix's own '-' */
+
+	*base_r = strlen(n);
+	if (dash == NULL || (size_t)(dash - n) <= pre || dash[1] == '\0' ||
+	    strspn(dash + 1, "0123456789") != strlen(dash + 1) || strlen(dash + 1) > 9)
+		return 1;
+	*base_r = (size_t)(dash - n);
+	return strtoul(dash + 1, NULL, 10);
+}
+
+int backup_sched_newer(const struct backup_sched_entry *a, const struct backup_sched_entry *b)
+{
+	size_t la, lb;
+
+	if (a->run != b->run)
+		return a->run > b->run;
+	unsigned long sa = name_suffix(a->name, &la), sb = name_suffix(b->name, &lb);
+	int c = memcmp(a->name, b->name, la < lb ? la : lb);
+	if (c == 0 && la != lb)
+		c = la < lb ? -1 : 1;
+	if (c != 0)
+		return c > 0;
+	return sa > sb;
+}
+
+static int newest_first(const void *a, const void *b)
+{
+	const struct backup_sched_entry *x = a, *y = b;
+	return backup_sched_newer(x, y) ? -1 : backup_sched_newer(y, x) ? 1 : 0;
 }
 
 /* The good backups of dir, newest first, at most max; also, through
@@ -105,16 +135,19 @@ static size_t list_good(const char *dir, struct backup_sched_entry *e, size_t ma
 			}
 			continue;
 		}
+		struct backup_sched_entry cand;
+		memset(&cand, 0, sizeof cand);
+		snprintf(cand.name, sizeof cand.name, "%.63s", de->d_name); /* is_backup_name: shorter */
+		cand.run = m->run;
 		if (n == max) {
 			/* Keep the newest max: replace the oldest when this is newer. */
-			qsort(e, n, sizeof *e, by_name_desc);
-			if (strcmp(de->d_name, e[n - 1].name) < 0)
+			qsort(e, n, sizeof *e, newest_first);
+			if (!backup_sched_newer(&cand, &e[n - 1]))
 				continue;
 			n--;
 		}
 		struct backup_sched_entry *x = &e[n++];
-		memset(x, 0, sizeof *x);
-		snprintf(x->name, sizeof x->name, "%.63s", de->d_name); /* is_backup_name: shorter */
+		*x = cand;
 		x->started = (int64_t)m->created;
 		x->duration_ms = m->duration_ms;
 		x->bytes = m->blob_bytes;
@@ -126,7 +159,7 @@ static size_t list_good(const char *dir, struct backup_sched_entry *e, size_t ma
 	}
 	closedir(d);
 	free(m);
-	qsort(e, n, sizeof *e, by_name_desc);
+	qsort(e, n, sizeof *e, newest_first);
 	return n;
 }
 
@@ -145,10 +178,10 @@ static void remove_stale(const char *dir, const char *name)
 		log_info("backup", NULL, "event=backup_stale_removed path=\"%s\"", path);
 }
 
-/* Keeps the newest `keep` good backups by name, and always `current`,
- * the run just made: after the clock went back (a machine that booted
- * with a clock ahead), the newest backup has the oldest-looking name,
- * and it must not be the one pruned. */
+/* Keeps the newest `keep` good backups (backup_sched_newer: by run
+ * number, so a clock that went back, a machine that booted with a clock
+ * ahead, prunes the runs named ahead of it in their turn, not the runs
+ * made since), and always `current`, the run just made. */
 static void prune(const char *current)
 {
 	struct backup_sched_entry *e = xmalloc(sizeof *e * (BACKUP_SCHED_LIST_MAX + 1));
@@ -159,10 +192,6 @@ static void prune(const char *current)
 	for (size_t i = 0; i < n; i++) {
 		char path[1200];
 		if (strcmp(e[i].name, current) == 0) {
-			if (i > 0)
-				log_warn("backup", NULL, "event=backup_names_ahead dir=\"%s\" newest=\"%s\" "
-				         "current=\"%s\" hint=\"the clock went back: runs named ahead of it "
-				         "count as the newest; remove them if not wanted\"", S.dir, e[0].name, current);
 			kept++;
 			continue;
 		}
@@ -233,6 +262,8 @@ static void run_one(void)
 	int have_base = list_good(S.dir, &newest, 1, NULL) == 1;
 	if (have_base)
 		snprintf(base, sizeof base, "%s/%s", S.dir, newest.name);
+	/* The newest has the highest run number there is. */
+	m->run = (have_base ? newest.run : 0) + 1;
 
 	pthread_mutex_lock(&S.mu);
 	snprintf(S.running_name, sizeof S.running_name, "%s", name);

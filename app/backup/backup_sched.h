@@ -38,6 +38,7 @@ struct store;
 struct backup_sched_entry {
 	char name[64];        /* directory name under TERN_BACKUP_DIR ("" for a failure) */
 	int64_t started;      /* seconds since the epoch */
+	uint64_t run;         /* the manifest's run number (0: none) */
 	uint64_t duration_ms;
 	uint64_t bytes;       /* blob bytes plus the listed files */
 	uint64_t emails, reused;
@@ -58,6 +59,15 @@ struct backup_sched_status {
 	size_t n;              /* entries, newest first: good ones, then failures */
 	struct backup_sched_entry e[BACKUP_SCHED_LIST_MAX + BACKUP_SCHED_FAILS];
 };
+
+/*
+ * Whether good run a is newer than b (1) or not (0): the higher run
+ * number (what a run records in its manifest, the wall clock aside: a
+ * clock that went back names new runs below old ones), then the name,
+ * its "-N" suffix (a second run in the same second) compared as a
+ * number ("-10" after "-9").
+ */
+int backup_sched_newer(const struct backup_sched_entry *a, const struct backup_sched_entry *b);
 
 /*
  * Starts the thread when cfg->backup_dir is set (creating the directory,

@@ -71,6 +71,7 @@ int cli_backup(const struct config *cfg, int argc, char **argv)
 	if (st == NULL)
 		return 1;
 	cli_progress_init(&pr, "backup");
+	m.run = 0; /* a run of the schedule's sequence only */
 	int rc = backup_run(st, cfg->data_dir, dir, base, &m, &p, &code, err, sizeof err);
 	store_close(&st);
 	if (rc != 0) {

@@ -777,22 +777,33 @@ def test_backup_scheduled_web_admin_metrics():
         for n in ("tern-00000000T000001Z", "tern-00000000T000002Z"):
             os.unlink(os.path.join(bdir, n))
 
-        # After the clock went back, runs named ahead of it look newest:
-        # the run just made is kept all the same, not pruned at once.
+        # After the clock went back, runs named ahead of it (made before,
+        # while the clock was ahead: their manifests' run numbers lower)
+        # are the older ones: pruned, while the runs made since are kept.
+        def set_run(d, run):
+            mp = os.path.join(bdir, d, "MANIFEST")
+            text = open(mp, "rb").read()
+            assert re.search(rb"(?m)^run \d+$", text), text
+            with open(mp, "wb") as fh:
+                fh.write(re.sub(rb"(?m)^run \d+$", b"run %d" % run, text))
         ahead = ["tern-29990101T000000Z", "tern-29990102T000000Z"]
-        for n in ahead:
+        for i, n in enumerate(ahead):
             shutil.copytree(os.path.join(bdir, names[2]), os.path.join(bdir, n))
+            set_run(n, 1 + i)
+        # Listed newest first by run: the real ones, then those ahead.
+        kept_real = [b["name"] for b in wait_backups(a, 2)["backups"] if b["result"] == "ok"]
+        assert kept_real[2:] == [ahead[1], ahead[0]], kept_real
         before = set(os.listdir(bdir))
         st, _, r = a.call("POST", "/backups", {})
         assert st == 202, r
         wait_backups(a, 2)
-        assert s.wait_log("event=backup_pruned path=\"%s" % bdir), s.log_text()[-2000:]
+        assert s.wait_log("event=backup_pruned path=\"%s/%s" % (bdir, ahead[0])), s.log_text()[-2000:]
         new = set(os.listdir(bdir)) - before
         assert len(new) == 1, (sorted(before), os.listdir(bdir))
-        assert os.path.isfile(os.path.join(bdir, new.pop(), "MANIFEST"))
-        assert s.wait_log("event=backup_names_ahead"), s.log_text()[-2000:]
-        for n in ahead:
-            shutil.rmtree(os.path.join(bdir, n))
+        new = new.pop()
+        assert os.path.isfile(os.path.join(bdir, new, "MANIFEST"))
+        # Kept: the run just made and the newest real one before it.
+        assert sorted(os.listdir(bdir)) == sorted([new, kept_real[0]]), (os.listdir(bdir), kept_real)
 
         # A failure is logged, listed and counted, never silent.
         shutil.rmtree(bdir)
