@@ -493,6 +493,90 @@ static void anchor_end(struct spam_html *h)
 	           str_trim(str_make(h->anchor, h->anchor_len)), SPAM_URL_HTML);
 }
 
+/* Whether c separates attributes (as parse_attrs has it). */
+static int tag_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
+}
+
+/*
+ * The tag's buffer is full: the attributes nothing reads (attr_read),
+ * and the repeats of those read (the first counts), are dropped from it,
+ * keeping the tag's name, the attributes read and the last one (it may
+ * be the one being collected, cut anywhere), so that a style after
+ * kilobytes of short attributes is still seen. When that frees less than
+ * a quarter of the buffer, the rest of the tag is dropped as before: each
+ * pass costs the buffer's length, paid for by what it freed.
+ */
+static void tag_make_room(struct spam_html *h)
+{
+	char *t = h->tag;
+	size_t n = h->taglen, i = 0, o, kept[8][2], nkept = 0;
+
+	if (h->tag_full)
+		return;
+	if (i < n && t[i] == '/')
+		i++;
+	while (i < n && !tag_ws(t[i]) && t[i] != '/')
+		i++;
+	o = i;
+	for (;;) {
+		size_t p = i; /* the separator before the attribute, if any */
+		while (i < n && (tag_ws(t[i]) || t[i] == '/'))
+			i++;
+		size_t s = i;
+		while (i < n && t[i] != '=' && !tag_ws(t[i]) && t[i] != '/')
+			i++;
+		size_t ne = i;
+		while (i < n && tag_ws(t[i]))
+			i++;
+		if (i < n && t[i] == '=') {
+			i++;
+			while (i < n && tag_ws(t[i]))
+				i++;
+			char q = i < n && (t[i] == '"' || t[i] == '\'') ? t[i] : 0;
+			if (q)
+				i++;
+			while (i < n && (q ? t[i] != q : !tag_ws(t[i])))
+				i++;
+			if (q && i < n)
+				i++;
+		} else if (i < n) {
+			i = ne; /* a name alone: what follows is the next one */
+		}
+		int last = i >= n || s == ne;
+		int keep = last;
+		if (!last && attr_read(t + s, ne - s)) {
+			keep = 1;
+			for (size_t k = 0; k < nkept && keep; k++)
+				keep = !(kept[k][1] == ne - s && strncasecmp(t + kept[k][0], t + s, ne - s) == 0);
+		}
+		if (keep) {
+			/* What is kept moves down (o <= p always), after one
+			 * separator: its own last one, or a space when it had
+			 * none and what was before it is dropped. */
+			size_t from = p < s ? s - 1 : s;
+			if (p == s && o < p) {
+				t[o++] = ' ';
+				from = s;
+			}
+			size_t end = last ? n : i;
+			memmove(t + o, t + from, end - from);
+			if (!last && nkept < 8) {
+				kept[nkept][0] = o + (s - from);
+				kept[nkept][1] = ne - s;
+				nkept++;
+			}
+			o += end - from;
+		}
+		if (last)
+			break;
+	}
+	h->taglen = o;
+	if (n - o < sizeof h->tag / 4)
+		h->tag_full = 1;
+}
+
 /* Whether tag text t[0..n) has "style" or "hidden" in it (any case):
  * without either, hides() is 0 whatever the attributes. */
 static int may_hide(const char *t, size_t n)
@@ -721,12 +805,14 @@ static void step(struct spam_html *h, char c)
 		} else if ((c | 32) >= 'a' && (c | 32) <= 'z') {
 			h->state = H_TAG;
 			h->taglen = 0;
+			h->tag_full = 0;
 			h->quote = 0;
 			h->run = 1;
 			h->tag[h->taglen++] = c;
 		} else if (c == '/') {
 			h->state = H_TAG;
 			h->taglen = 0;
+			h->tag_full = 0;
 			h->quote = 0;
 			h->run = 1;
 			h->tag[h->taglen++] = c;
@@ -761,6 +847,8 @@ static void step(struct spam_html *h, char c)
 		} else if (++h->run > SPAM_HTML_VALUE_MAX) {
 			return;
 		}
+		if (h->taglen == sizeof h->tag)
+			tag_make_room(h);
 		if (h->taglen < sizeof h->tag)
 			h->tag[h->taglen++] = c;
 		return;
@@ -832,6 +920,8 @@ void spam_html_feed(struct spam_html *h, const char *in, size_t len)
 				while (j < len && in[j] != h->quote)
 					j++;
 				/* a value's first SPAM_HTML_VALUE_MAX octets (step) */
+				if (h->taglen == sizeof h->tag && j > i && h->run < SPAM_HTML_VALUE_MAX)
+					tag_make_room(h);
 				size_t room = sizeof h->tag - h->taglen;
 				size_t k =
 				    h->run < SPAM_HTML_VALUE_MAX ? SPAM_HTML_VALUE_MAX - h->run : 0;
@@ -849,6 +939,8 @@ void spam_html_feed(struct spam_html *h, const char *in, size_t len)
 						h->run = 0;
 					else if (++h->run > SPAM_HTML_VALUE_MAX)
 						continue;
+					if (h->taglen == sizeof h->tag)
+						tag_make_room(h);
 					if (h->taglen < sizeof h->tag)
 						h->tag[h->taglen++] = c;
 				}

@@ -101,6 +101,7 @@ struct spam_html {
 	char quote;
 	size_t taglen;
 	size_t run; /* octets of the attribute value (or unquoted run) being read */
+	int tag_full; /* the tag's buffer is full of what is read: the rest is dropped */
 	char tag[SPAM_HTML_TAG_MAX];
 	size_t entlen;
 	char ent[16];

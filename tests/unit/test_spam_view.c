@@ -192,6 +192,23 @@ static void test_html_deep(void)
 
 /* A style hides the text by its declarations, wherever they stand, and
  * only those: not one that merely contains the words. */
+/* One short attribute of kind f (numbered i) at p. */
+static size_t fill_attr(char *p, size_t room, int f, int i)
+{
+	switch (f) {
+	case 0:
+		return (size_t)snprintf(p, room, " a%d=1", i);
+	case 1:
+		return (size_t)snprintf(p, room, " b%d=\"x y\"", i);
+	case 2:
+		return (size_t)snprintf(p, room, " c%d='q'd%d=2", i, i);
+	case 3:
+		return (size_t)snprintf(p, room, " e%d", i);
+	default:
+		return (size_t)snprintf(p, room, " alt=%d", i);
+	}
+}
+
 static void test_html_style(void)
 {
 	char in[1024];
@@ -224,6 +241,28 @@ static void test_html_style(void)
 		n += (size_t)snprintf(in + n, sizeof in - n, " a%d=1", i);
 	snprintf(in + n, sizeof in - n, " alt=1 alt=2 style=display:none>poison</span>shown");
 	html(in, "shown", "poison", "", __LINE__);
+	/* nor the volume of short attributes (more than the tag's buffer
+	 * holds, in every spelling: unquoted, quoted, without a separator
+	 * after a quote, names alone, a repeated read one), nor a repeated
+	 * style (the first counts, as in a browser) */
+	static char many[65536];
+	for (int f = 0; f < 5; f++) {
+		n = (size_t)snprintf(many, sizeof many, "<span");
+		for (int i = 0; i < 3000; i++)
+			n += fill_attr(many + n, sizeof many - n, f, i);
+		snprintf(many + n, sizeof many - n, " style=\"display:none\">poison</span>shown");
+		html(many, "shown", "poison", "", __LINE__);
+		n = (size_t)snprintf(many, sizeof many, "<a href=\"https://link.example/\"");
+		for (int i = 0; i < 3000; i++)
+			n += fill_attr(many + n, sizeof many - n, f, i);
+		snprintf(many + n, sizeof many - n, " hidden>poison</a>shown");
+		html(many, "shown", "poison", "[https://link.example/||1]", __LINE__);
+	}
+	n = (size_t)snprintf(many, sizeof many, "<span style=display:none");
+	for (int i = 0; i < 3000; i++)
+		n += (size_t)snprintf(many + n, sizeof many - n, " style=color:red");
+	snprintf(many + n, sizeof many - n, ">poison</span>shown");
+	html(many, "shown", "poison", "", __LINE__);
 }
 
 static void url_host(const char *url, const char *want)
