@@ -54,8 +54,11 @@
  * (DESIGN.md §3), and most mail is smaller.
  */
 #define SPAM_INLINE_BYTES (16 * 1024)
+/* Every 64 writes, a sweep reads the next 2000 records of the table (not
+ * all of them): about 31 reads a write, whatever the table's size, and
+ * the whole table read once per 2000/64 new records at most. */
 #define GREY_SWEEP_EVERY 64
-#define GREY_SWEEP_MAX 2000
+#define GREY_SWEEP_VISIT 2000
 
 struct smtp_spam {
 	struct smtp_session *s;
@@ -296,7 +299,7 @@ static void grey_write_run(void *arg)
 	for (size_t i = 0; i < j->n; i++)
 		spam_grey_write(j->st, j->keys[i], &j->recs[i]);
 	if (__atomic_add_fetch(&writes, 1, __ATOMIC_RELAXED) % GREY_SWEEP_EVERY == 0)
-		spam_grey_sweep(j->st, time_wall(), GREY_SWEEP_MAX);
+		spam_grey_sweep(j->st, time_wall(), GREY_SWEEP_VISIT);
 }
 
 static void grey_write_done(void *arg)

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <sodium.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,13 +189,23 @@ static void sweep_cb(void *arg, const char *name, const void *val, size_t len)
 		snprintf(sw->names[sw->n++], SPAM_GREY_KEY_MAX, "%s", name);
 }
 
-size_t spam_grey_sweep(struct store *st, int64_t now, size_t max)
+size_t spam_grey_sweep(struct store *st, int64_t now, size_t visit)
 {
-	struct sweep sw = {now, max, 0, xcalloc(max ? max : 1, SPAM_GREY_KEY_MAX)};
+	/* Where the last sweep stopped: each sweep reads the next `visit`
+	 * records, not the whole table (one sweep at a time: another one
+	 * running, this one is skipped). */
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	static char cursor[136]; /* a meta name: 128 at most */
+	struct sweep sw = {now, visit, 0, NULL};
 	size_t done = 0;
-	if (store_meta_list(st, "grey/", sweep_cb, &sw) == STORE_OK)
+
+	if (pthread_mutex_trylock(&mu) != 0)
+		return 0;
+	sw.names = xcalloc(visit ? visit : 1, SPAM_GREY_KEY_MAX);
+	if (store_meta_list_page(st, "grey/", cursor, sizeof cursor, visit, sweep_cb, &sw) == STORE_OK)
 		for (size_t i = 0; i < sw.n; i++)
 			done += store_meta_del(st, sw.names[i]) == STORE_OK;
+	pthread_mutex_unlock(&mu);
 	free(sw.names);
 	return done;
 }

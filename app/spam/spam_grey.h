@@ -62,7 +62,10 @@ enum spam_grey_verdict spam_grey_decide(const struct spam_grey_rec *rec, int64_t
 int spam_grey_read(struct store *st, const char *key, int64_t now, struct spam_grey_rec *rec);
 /* Writes the record (a store write: blocks until committed). 0 or -1. */
 int spam_grey_write(struct store *st, const char *key, const struct spam_grey_rec *rec);
-/* Deletes expired records, at most max of them. Returns how many. */
-size_t spam_grey_sweep(struct store *st, int64_t now, size_t max);
+/* Reads the next `visit` records (after where the last sweep stopped,
+ * from the first again past the last) and deletes the expired ones
+ * among them: the cost of a sweep is bounded whatever the table's size.
+ * Returns how many were deleted. */
+size_t spam_grey_sweep(struct store *st, int64_t now, size_t visit);
 
 #endif

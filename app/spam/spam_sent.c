@@ -2,6 +2,7 @@
  * spam_sent.c — Message-IDs of sent mail, and replies to them
  * (spam_sent.h).
  */
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +18,7 @@
 #include "store/store.h"
 
 #define NAME_MAX_ 48
-#define SWEEP_MAX 2000
+#define SWEEP_MAX 2000 /* records a sweep reads */
 
 size_t spam_sent_ids(const char *msg, size_t len, const char *name, char (*ids)[256], size_t max)
 {
@@ -88,15 +89,35 @@ struct note_job {
 
 struct sweep {
 	int64_t now;
-	size_t n;
+	size_t n, max;
 	char (*names)[NAME_MAX_];
 };
 
 static void sweep_cb(void *arg, const char *name, const void *val, size_t len)
 {
 	struct sweep *sw = arg;
-	if (sw->n < SWEEP_MAX && strlen(name) < NAME_MAX_ && (len != 8 || get64(val) <= sw->now))
+	if (sw->n < sw->max && strlen(name) < NAME_MAX_ && (len != 8 || get64(val) <= sw->now))
 		snprintf(sw->names[sw->n++], NAME_MAX_, "%s", name);
+}
+
+size_t spam_sent_sweep(struct store *st, int64_t now, size_t visit)
+{
+	/* Where the last sweep stopped (see spam_grey_sweep). */
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	static char cursor[136]; /* a meta name: 128 at most */
+	struct sweep sw = {now, 0, visit, NULL};
+	size_t done = 0;
+
+	if (pthread_mutex_trylock(&mu) != 0)
+		return 0;
+	sw.names = xcalloc(visit ? visit : 1, NAME_MAX_);
+	if (store_meta_list_page(st, "sentid/", cursor, sizeof cursor, visit, sweep_cb, &sw) ==
+	    STORE_OK)
+		for (size_t i = 0; i < sw.n; i++)
+			done += store_meta_del(st, sw.names[i]) == STORE_OK;
+	pthread_mutex_unlock(&mu);
+	free(sw.names);
+	return done;
 }
 
 static void note_run(void *arg)
@@ -109,11 +130,7 @@ static void note_run(void *arg)
 		log_debug("spam", NULL, "event=sent_noted");
 	if (__atomic_add_fetch(&writes, 1, __ATOMIC_RELAXED) % SPAM_SENT_SWEEP_EVERY)
 		return;
-	struct sweep sw = {time_wall(), 0, xcalloc(SWEEP_MAX, NAME_MAX_)};
-	if (store_meta_list(j->st, "sentid/", sweep_cb, &sw) == STORE_OK)
-		for (size_t i = 0; i < sw.n; i++)
-			store_meta_del(j->st, sw.names[i]);
-	free(sw.names);
+	spam_sent_sweep(j->st, time_wall(), SWEEP_MAX);
 }
 
 static void note_done(void *arg)

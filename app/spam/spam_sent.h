@@ -8,8 +8,9 @@
  * the account id and the Message-ID (the id never appears in the store),
  * value i64 expiry (big-endian), SPAM_SENT_TTL after the sending. The
  * write is queued on the worker pool (the submission's reply does not
- * wait for it); expired records are swept every SPAM_SENT_SWEEP_EVERY
- * writes.
+ * wait for it); every SPAM_SENT_SWEEP_EVERY writes, a sweep reads the
+ * next records of the table (spam_sent_sweep: where the last one
+ * stopped) and deletes the expired ones.
  *
  * Caveats: a forged In-Reply-To needs the Message-ID, which only the
  * recipients of the original saw; it lowers the score, never decides.
@@ -25,6 +26,11 @@ struct store;
 #define SPAM_SENT_TTL (180 * 86400)
 #define SPAM_SENT_SWEEP_EVERY 64
 #define SPAM_SENT_REFS_MAX 20
+
+/* Reads the next `visit` sentid/ records (after where the last sweep
+ * stopped, from the first again past the last) and deletes the expired
+ * ones among them. Returns how many were deleted. */
+size_t spam_sent_sweep(struct store *st, int64_t now, size_t visit);
 
 /*
  * Notes the Message-ID found in the header fields a[0..alen) (fields we

@@ -943,6 +943,16 @@ int store_meta_put_all(struct store *st, const struct store_meta_item *items, si
 int store_meta_del(struct store *st, const char *name);
 typedef void store_meta_cb(void *arg, const char *name, const void *val, size_t len);
 int store_meta_list(struct store *st, const char *prefix, store_meta_cb *cb, void *arg);
+/*
+ * store_meta_list one page at a time: at most max names under prefix
+ * after the name in cursor (from the first when cursor is "" or not
+ * under prefix), cursor then holding the last name visited, or "" once
+ * the prefix's end was reached (the next page starts over). A sweep
+ * walks a table in bounded steps this way. cursorsz: at least 129.
+ * STORE_OK, STORE_EINVAL, STORE_ETEMP.
+ */
+int store_meta_list_page(struct store *st, const char *prefix, char *cursor, size_t cursorsz,
+                         size_t max, store_meta_cb *cb, void *arg);
 
 /*
  * Sets an account's state (enum store_account_state); the password and

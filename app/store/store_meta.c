@@ -147,6 +147,50 @@ int store_meta_list(struct store *st, const char *prefix, store_meta_cb *cb, voi
 	return rc == 0 || rc == MDB_NOTFOUND ? STORE_OK : STORE_ETEMP;
 }
 
+int store_meta_list_page(struct store *st, const char *prefix, char *cursor, size_t cursorsz,
+                         size_t max, store_meta_cb *cb, void *arg)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	size_t plen = strlen(prefix), clen = strnlen(cursor, cursorsz), seen = 0;
+	char name[META_NAME_MAX + 1];
+	int resume = clen > plen && clen < cursorsz && clen <= META_NAME_MAX &&
+	             memcmp(cursor, prefix, plen) == 0;
+	MDB_val k = resume ? (MDB_val){clen, cursor} : (MDB_val){plen, (void *)prefix}, v;
+
+	if (!name_ok(prefix) || cursorsz == 0)
+		return STORE_EINVAL;
+	if (store_rd_begin(st, &txn) != 0)
+		return STORE_ETEMP;
+	int rc = mdb_cursor_open(txn, st->db[DB_META], &cur);
+	if (rc == 0) {
+		for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+		     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+			if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+				break;
+			/* The cursor's own name was visited by the page before. */
+			if (resume && seen == 0 && k.mv_size == clen && memcmp(k.mv_data, cursor, clen) == 0)
+				continue;
+			if (seen == max)
+				break; /* the next page starts after the last name given */
+			seen++;
+			if (k.mv_size > META_NAME_MAX || k.mv_size >= cursorsz)
+				continue;
+			memcpy(name, k.mv_data, k.mv_size);
+			name[k.mv_size] = '\0';
+			const uint8_t *p = v.mv_data;
+			if (v.mv_size >= 1 && p[0] == REC_V1)
+				cb(arg, name, p + 1, v.mv_size - 1);
+			memcpy(cursor, name, k.mv_size + 1);
+		}
+		if (rc == MDB_NOTFOUND || (rc == 0 && seen < max))
+			cursor[0] = '\0'; /* the end of the prefix: the next page starts over */
+		mdb_cursor_close(cur);
+	}
+	store_rd_end(st, txn);
+	return rc == 0 || rc == MDB_NOTFOUND ? STORE_OK : STORE_ETEMP;
+}
+
 int meta_del_prefix_txn(MDB_txn *txn, struct store *st, const char *prefix)
 {
 	MDB_cursor *cur;

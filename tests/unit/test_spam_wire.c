@@ -21,7 +21,8 @@
 #include "spam/spam_pipeline.h"
 #include "spam/spam_private.h"
 #include "spam/spam_sent.h"
-#include "unit.h"
+#include "store/store.h"
+#include "unit_env.h"
 
 static void zones(void)
 {
@@ -654,6 +655,72 @@ static void grey(void)
 	CHECK(strcmp(k1, k2) != 0); /* the domain as it is */
 }
 
+static void count_cb(void *arg, const char *name, const void *val, size_t len)
+{
+	(void)name;
+	(void)val;
+	(void)len;
+	(*(size_t *)arg)++;
+}
+
+static size_t count(struct store *st, const char *prefix)
+{
+	size_t n = 0;
+	CHECK_EQ_INT(store_meta_list(st, prefix, count_cb, &n), STORE_OK);
+	return n;
+}
+
+/* The greylist and sent-message sweeps read a bounded number of records
+ * each, resuming where the last one stopped (the whole table was read
+ * every 64 writes), and come round to the first again. */
+static void sweeps(void)
+{
+	char base[256], dir[300], key[64];
+	struct store *st = NULL;
+	char err[256];
+	const int64_t now = 1800000000;
+
+	if (unit_env_begin(base, sizeof base, "sweep") < 0)
+		return;
+	snprintf(dir, sizeof dir, "%s/store", base);
+	CHECK_EQ_INT(store_open(dir, 0, &st, err, sizeof err), STORE_OK);
+	if (st == NULL)
+		return;
+	for (int i = 0; i < 300; i++) {
+		/* even: expired long ago; odd: live */
+		struct spam_grey_rec r = {i % 2 ? now : 1, i % 2 ? now : 1, 0};
+		snprintf(key, sizeof key, "grey/k%03d", i);
+		CHECK_EQ_INT(spam_grey_write(st, key, &r), 0);
+		uint8_t v[8];
+		int64_t exp = i % 2 ? now + 1000 : 1;
+		for (int b = 7; b >= 0; b--, exp >>= 8)
+			v[b] = (uint8_t)exp;
+		snprintf(key, sizeof key, "sentid/k%03d", i);
+		CHECK_EQ_INT(store_meta_put(st, key, v, sizeof v, 0), STORE_OK);
+	}
+	/* 100 read a sweep: the 50 expired among them go, the rest wait. */
+	CHECK_EQ_INT(spam_grey_sweep(st, now, 100), 50);
+	CHECK_EQ_INT(count(st, "grey/"), 250);
+	CHECK_EQ_INT(spam_grey_sweep(st, now, 100), 50);
+	CHECK_EQ_INT(spam_grey_sweep(st, now, 100), 50);
+	CHECK_EQ_INT(count(st, "grey/"), 150);
+	/* the end reached: from the first again, nothing left to delete */
+	CHECK_EQ_INT(spam_grey_sweep(st, now, 100), 0);
+	CHECK_EQ_INT(spam_grey_sweep(st, now, 100), 0);
+	struct spam_grey_rec gone = {1, 1, 0};
+	CHECK_EQ_INT(spam_grey_write(st, "grey/a-first", &gone), 0);
+	CHECK_EQ_INT(spam_grey_sweep(st, now, 200), 0); /* the rest of the odd ones */
+	CHECK_EQ_INT(spam_grey_sweep(st, now, 200), 1);  /* round again: the new first */
+	CHECK_EQ_INT(count(st, "grey/"), 150);
+
+	CHECK_EQ_INT(spam_sent_sweep(st, now, 120), 60);
+	CHECK_EQ_INT(count(st, "sentid/"), 240);
+	CHECK_EQ_INT(spam_sent_sweep(st, now, 200), 90);
+	CHECK_EQ_INT(count(st, "sentid/"), 150);
+	store_close(&st);
+	unit_rmrf(base);
+}
+
 int main(void)
 {
 	zones();
@@ -667,5 +734,6 @@ int main(void)
 	sent_ids();
 	conn();
 	grey();
+	sweeps();
 	return unit_done("test_spam_wire");
 }
