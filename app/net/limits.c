@@ -4,6 +4,7 @@
 #include "net/limits.h"
 
 #include <pthread.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,12 +48,37 @@ static void stress_log(enum conn_pool p, int on, unsigned used)
 		 config_pool_name(p), on ? "on" : "off", used, lim[p].max);
 }
 
+/* Under the lock. SipHash with a key drawn at the first use (as the DNS
+ * cache's buckets): the addresses are the clients' choice, and with an
+ * unkeyed hash a client with a range of them could put every one in one
+ * chain, each accept then walking it under the lock. */
 static unsigned bucket(enum conn_pool p, const char *key)
 {
-	unsigned h = 2166136261u ^ (unsigned)p;
-	for (; *key; key++)
-		h = (h ^ (unsigned char)*key) * 16777619u;
-	return h % BUCKETS;
+	static unsigned char hkey[crypto_shorthash_KEYBYTES];
+	static int keyed;
+	unsigned char in[CIDR_KEY_MAX + 1], out[crypto_shorthash_BYTES];
+	size_t n = strnlen(key, CIDR_KEY_MAX - 1);
+
+	if (!keyed) {
+		randombytes_buf(hkey, sizeof hkey);
+		keyed = 1;
+	}
+	in[0] = (unsigned char)p;
+	memcpy(in + 1, key, n);
+	crypto_shorthash(out, in, n + 1, hkey);
+	uint64_t h = 0;
+	memcpy(&h, out, sizeof h);
+	return (unsigned)(h % BUCKETS);
+}
+
+unsigned limits_bucket(enum conn_pool p, const char *ip)
+{
+	char key[CIDR_KEY_MAX];
+	cidr_client_key(ip, key, sizeof(key));
+	pthread_mutex_lock(&lock);
+	unsigned b = bucket(p, key);
+	pthread_mutex_unlock(&lock);
+	return b;
 }
 
 void limits_init(const struct config *cfg)

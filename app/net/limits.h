@@ -40,5 +40,7 @@ void limits_client_release(enum conn_pool p, const char *ip);
 unsigned limits_current(enum conn_pool p);
 /* 1 while pool p is under pressure (see the top of the file). */
 int limits_pressure(enum conn_pool p);
+/* The hash bucket of ip's count in pool p (keyed per process): for tests. */
+unsigned limits_bucket(enum conn_pool p, const char *ip);
 
 #endif
