@@ -26,10 +26,12 @@
  *
  * CONDSTORE and QRESYNC (RFC 7162): "(CONDSTORE)" turns CONDSTORE on;
  * the answer carries HIGHESTMODSEQ with it on or off. "(QRESYNC (uidvalidity
- * modseq [known-uids [seq-match]]))", once QRESYNC is enabled, adds after
+ * modseq [known-uids] [seq-match]))", once QRESYNC is enabled, adds after
  * the usual answer a "VANISHED (EARLIER)" of the known UIDs expunged since
  * modseq (from the store's change log) and a FETCH (UID FLAGS MODSEQ) of
- * every message changed since then; the seq-match hint is checked (sets
+ * every message changed since then (of the known UIDs only, when given;
+ * known-uids and seq-match may each come without the other); the
+ * seq-match hint is checked (sets
  * without "*", as many message numbers as UIDs) and not needed, since the
  * change log is exact. Closing the
  * previous mailbox says "[CLOSED]" first, QRESYNC enabled or not (a server
@@ -94,19 +96,28 @@ static int select_params(struct imap_session *s, const struct imap_cmd *cmd, str
 		    imap_arg_number64(&ql[1], &q->modseq) < 0 || q->modseq == 0)
 			goto bad;
 		uint64_t nseq, nuid;
-		if (qn >= 3) {
+		/* Both known-uids and seq-match-data are optional, each
+		 * without the other (RFC 7162 §7: "[SP known-uids] [SP
+		 * seq-match-data]"): a list third is the seq-match data. */
+		const struct imap_arg *match = NULL;
+		if (qn >= 3 && ql[2].type == IMAP_ARG_LIST) {
+			if (qn == 4)
+				goto bad;
+			match = &ql[2];
+		} else if (qn >= 3) {
 			if (qresync_set(s, &ql[2], &nuid) < 0)
 				goto bad;
 			q->known = &ql[2];
+			match = qn == 4 ? &ql[3] : NULL;
 		}
 		/* The seq-match data pairs message numbers with UIDs one by
 		 * one, so the two sets must hold as many (RFC 7162 §3.2.5.2,
 		 * paraphrased; Dovecot answers BAD too). */
-		if (qn == 4 && (ql[3].type != IMAP_ARG_LIST || ql[3].list_count != 2 ||
-				qresync_set(s, &ql[3].list[0], &nseq) < 0 ||
-				qresync_set(s, &ql[3].list[1], &nuid) < 0 || nseq != nuid))
+		if (match && (match->type != IMAP_ARG_LIST || match->list_count != 2 ||
+			      qresync_set(s, &match->list[0], &nseq) < 0 ||
+			      qresync_set(s, &match->list[1], &nuid) < 0 || nseq != nuid))
 			goto bad;
-		if (qn == 4 && s->uidonly) {
+		if (match && s->uidonly) {
 			/* RFC 9586: the sequence match data is message numbers. */
 			imap_tagged(s, "BAD [UIDREQUIRED] Message sequence numbers are not "
 				       "allowed with UIDONLY.");
@@ -157,7 +168,12 @@ static void qresync_answer(struct imap_session *s, const struct qresync *q)
 	buf_init(&b, 16384);
 	for (uint32_t i = 0; i < v->count; i++) {
 		const struct imap_msg *m = &v->msgs[i];
-		if (m->modseq <= q->modseq)
+		/* Given known UIDs, flag changes are reported of those
+		 * messages only (RFC 7162 §3.2.5.1, as RFC 5162 said it: "the
+		 * server should only report flag changes and expunges for the
+		 * specified messages"). */
+		if (m->modseq <= q->modseq ||
+		    (q->known && !imap_seqset_contains(&known, m->uid)))
 			continue;
 		buf_reset(&b);
 		if (s->uidonly)
