@@ -29,9 +29,8 @@
  * modseq [known-uids] [seq-match]))", once QRESYNC is enabled, adds after
  * the usual answer a "VANISHED (EARLIER)" of the known UIDs expunged since
  * modseq (from the store's change log) and a FETCH (UID FLAGS MODSEQ) of
- * every message changed since then (of the known UIDs only, when given;
- * known-uids and seq-match may each come without the other); the
- * seq-match hint is checked (sets
+ * every message changed since then (known-uids and seq-match may each
+ * come without the other); the seq-match hint is checked (sets
  * without "*", as many message numbers as UIDs) and not needed, since the
  * change log is exact. Closing the
  * previous mailbox says "[CLOSED]" first, QRESYNC enabled or not (a server
@@ -168,12 +167,7 @@ static void qresync_answer(struct imap_session *s, const struct qresync *q)
 	buf_init(&b, 16384);
 	for (uint32_t i = 0; i < v->count; i++) {
 		const struct imap_msg *m = &v->msgs[i];
-		/* Given known UIDs, flag changes are reported of those
-		 * messages only (RFC 7162 §3.2.5.1, as RFC 5162 said it: "the
-		 * server should only report flag changes and expunges for the
-		 * specified messages"). */
-		if (m->modseq <= q->modseq ||
-		    (q->known && !imap_seqset_contains(&known, m->uid)))
+		if (m->modseq <= q->modseq)
 			continue;
 		buf_reset(&b);
 		if (s->uidonly)
