@@ -173,6 +173,14 @@ static int uses_seqnums(enum imap_cmd_id id)
 	       id == IMAP_CMD_THREAD || id == IMAP_CMD_REPLACE;
 }
 
+/* The UID commands, during which EXPUNGE responses may be sent. */
+static int uid_command(enum imap_cmd_id id)
+{
+	return id == IMAP_CMD_UID_FETCH || id == IMAP_CMD_UID_STORE || id == IMAP_CMD_UID_SEARCH ||
+	       id == IMAP_CMD_UID_COPY || id == IMAP_CMD_UID_MOVE || id == IMAP_CMD_UID_SORT ||
+	       id == IMAP_CMD_UID_THREAD || id == IMAP_CMD_UID_EXPUNGE || id == IMAP_CMD_UID_REPLACE;
+}
+
 void imap_dispatch(struct imap_session *s, const struct imap_cmd *cmd)
 {
 	const struct imap_cmd_def *def = NULL;
@@ -208,6 +216,17 @@ void imap_dispatch(struct imap_session *s, const struct imap_cmd *cmd)
 			       "with UIDONLY.");
 		imap_session_error(s);
 		return;
+	}
+	if (s->state == IMAP_S_SELECTED && uid_command(cmd->id)) {
+		/* A UID command reads the mailbox as it is now: other
+		 * sessions' flag changes, new messages and expunges are told
+		 * first (an EXPUNGE may be sent during a UID command, RFC 9051
+		 * §7.5.1; not during FETCH, STORE or SEARCH, which keep the
+		 * view until NOOP, IDLE or a UID command). Without this, UID
+		 * FETCH 1:* FLAGS answered the flags as of the last NOOP. */
+		imap_session_sync(s);
+		if (s->state != IMAP_S_SELECTED)
+			return; /* the mailbox was deleted: BYE said it */
 	}
 	imap_names_utf8 = s->utf8; /* for the name helpers below */
 	def->fn(s, cmd);

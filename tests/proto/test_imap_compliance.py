@@ -627,3 +627,35 @@ def test_imap_recent_after_expunge():
         assert b"* 1 EXPUNGE" in texts and b"* 0 RECENT" in texts, out
         a.close()
         b.close()
+
+
+def test_imap_uid_command_sees_other_sessions_changes():
+    """A UID command answers from the mailbox as it is, not as it was at
+    the last NOOP: another session's flag change shows in UID FETCH's
+    FLAGS, and its expunge is told first (RFC 9051 §7.5.1 allows EXPUNGE
+    during a UID command; during FETCH, STORE and SEARCH it does not, so
+    those keep the numbers as they were). Before, UID FETCH 1:* FLAGS
+    answered the flags of the last NOOP and the gone message with them."""
+    with srv() as s:
+        a, b = two_sessions(s, "sync")
+        tagged_ok(cmd(a, "a", "SELECT INBOX"))
+        tagged_ok(cmd(b, "a", "SELECT INBOX"))
+        tagged_ok(cmd(b, "b", "UID STORE 1 +FLAGS (\\Flagged)"))
+        tagged_ok(cmd(b, "c", "UID STORE 2 +FLAGS (\\Deleted)"))
+        tagged_ok(cmd(b, "d", "EXPUNGE"))
+        # FETCH: no EXPUNGE, both numbers still there.
+        out = tagged_ok(cmd(a, "b", "FETCH 1:* (UID)"))
+        assert not [o for o in out if b"EXPUNGE" in o[0]], out
+        assert b"* 2 FETCH (UID 2)" in [o[0] for o in out], out
+        out = tagged_ok(cmd(a, "c", "UID FETCH 1:* (FLAGS)"))
+        lines = [o[0] for o in out]
+        assert b"* 2 EXPUNGE" in lines, out
+        assert lines.index(b"* 2 EXPUNGE") < len(lines) - 2, out  # before the answer
+        answer = [l for l in lines if b"UID 1 " in l]
+        assert len(answer) == 1 and b"\\Flagged" in answer[0], out
+        assert not [l for l in lines if b"UID 2 " in l], out
+        # Nothing more to tell afterwards.
+        out = tagged_ok(cmd(a, "d", "NOOP"))
+        assert len(out) == 1, out
+        a.close()
+        b.close()
