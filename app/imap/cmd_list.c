@@ -6,7 +6,7 @@
  * One namespace, personal, hierarchy delimiter "/". The reference is
  * joined to each pattern as RFC 3501 describes for the simple case;
  * "*" matches anything, "%" anything but the delimiter; "INBOX" matches in
- * any case. Mailbox roles become the special-use attributes \Sent \Drafts
+ * any case, as the INBOX of its children's names does ("inbox/%"). Mailbox roles become the special-use attributes \Sent \Drafts
  * \Trash \Junk \Archive, and \HasChildren/\HasNoChildren are always
  * given (RFC 5258 lets a server send both without being asked).
  *
@@ -128,8 +128,9 @@ static const char *pattern_compact(struct imap_session *s, const char *pat)
 }
 
 /*
- * Wildcard match of a pattern_compact() pattern; for the name INBOX (all
- * capitals) the pattern matches in any case. Run as a set of pattern
+ * Wildcard match of a pattern_compact() pattern; the first ci octets of
+ * the name (the "INBOX" of INBOX and of its children "INBOX/...") are
+ * matched in any case, as the store takes "inbox/x" for "INBOX/x". Run as a set of pattern
  * positions stepped one name octet at a time, so the time is the
  * pattern's length times the name's: the backtracking recursion it
  * replaces took exponential time, and one LIST "" "*a*a*a*a*a*a*a*b"
@@ -138,7 +139,7 @@ static const char *pattern_compact(struct imap_session *s, const char *pat)
  * reading at most that many; the rest is then at most about twice the
  * name's length.
  */
-static int match(const char *pat, const char *name, int inbox)
+static int match(const char *pat, const char *name, size_t ci)
 {
 	size_t nname = strlen(name), lits = 0, np = 0;
 
@@ -169,7 +170,7 @@ static int match(const char *pat, const char *name, int inbox)
 			char a = pat[i];
 			if (a == '*' || (a == '%' && *t != '/'))
 				next[i] = 1;
-			if (inbox && a >= 'a' && a <= 'z')
+			if ((size_t)(t - name) < ci && a >= 'a' && a <= 'z')
 				a = (char)(a - 32);
 			if (a != '*' && a != '%' && a == *t)
 				next[i + 1] = 1;
@@ -237,9 +238,9 @@ struct list_req {
 
 static int matches(const struct list_req *q, const char *name)
 {
-	int inbox = strcmp(name, "INBOX") == 0;
+	size_t ci = strncmp(name, "INBOX", 5) == 0 && (name[5] == '\0' || name[5] == '/') ? 5 : 0;
 	for (size_t i = 0; i < q->npats; i++)
-		if (match(q->pats[i], name, inbox))
+		if (match(q->pats[i], name, ci))
 			return 1;
 	return 0;
 }

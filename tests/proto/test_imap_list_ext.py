@@ -154,4 +154,16 @@ def test_imap_create_special_use():
         assert b"Plain" not in b"".join(u) and b"Everything" not in b"".join(u), u
         assert b"Two" not in b"".join(ok(r, "i", 'LIST "" *'))
         assert ok(r, "j", 'LIST "" Old') == [b'* LIST (\\HasChildren) "/" Old']
+        # INBOX's children: "inbox/x" names INBOX/x (CREATE, STATUS), so
+        # the INBOX of a pattern matches them in any case too, as Dovecot
+        # lists them; another name's case still counts.
+        ok(r, "k", 'CREATE "Inbox/Sub"')
+        sub = [b'* LIST (\\HasNoChildren) "/" INBOX/Sub']
+        assert ok(r, "l1", 'LIST "" INBOX/%') == sub
+        assert ok(r, "l2", 'LIST "" inbox/%') == sub
+        assert ok(r, "l3", 'LIST "inBox/" "*"') == sub
+        assert ok(r, "l4", 'LIST "" ("inbox/sub" "INBOX/Sub")') == sub
+        assert ok(r, "l5", 'LIST "" inbox/sub') == []
+        assert ok(r, "l6", 'LIST "" old') == []
+        assert ok(r, "l7", 'LIST "Inbox" "*"') == [b'* LIST (\\HasChildren) "/" INBOX'] + sub
         r.close()
