@@ -8,7 +8,8 @@
  * dot-stuffing (RFC 1939 does not count the stuffed dots, and Dovecot
  * reports the same). Messages are stored with CRLF line ends, so the count
  * is exact; a message whose last line lacks its CRLF gets one added, as
- * Dovecot does.
+ * Dovecot does. The one exception, a literal8 APPEND with bare LFs, has
+ * them sent as CRLF (pop3_stuff), a little longer than its size says.
  *
  * UIDLs are Dovecot's default format, "%08x%08x" of the IMAP UID and the
  * INBOX's UIDVALIDITY: stable across sessions, and the same pair IMAP will

@@ -223,30 +223,36 @@ size_t pop3_stuff(struct pop3_stuff *st, const char *src, size_t n, char *dst, s
 			st->last = '.';
 			continue;
 		}
-		/* Copy through the next LF (one memcpy per line, not per octet). */
+		/* Copy up to the next LF (one memcpy per line, not per octet). */
 		const char *lf = memchr(src + i, '\n', n - i);
-		size_t end = lf ? (size_t)(lf - src) + 1 : n;
+		size_t end = lf ? (size_t)(lf - src) : n;
 		size_t k = end - i;
 		if (k > cap - o)
 			k = cap - o;
-		if (k == 0)
-			break;
-		memcpy(dst + o, src + i, k);
-		o += k;
-		if (lf && i + k == end) {
-			/* The line is blank when it held nothing but a CR. */
-			char before = k >= 2 ? src[end - 2] : st->last;
-			size_t content = st->line_len + k - 1;
-			int blank = content == 0 || (content == 1 && before == '\r');
-			st->last = '\n';
-			i += k;
-			line_ended(st, blank);
-		} else {
+		if (k) {
+			memcpy(dst + o, src + i, k);
+			o += k;
 			st->line_len += k;
 			st->last = src[i + k - 1];
 			st->mid_line = 1;
 			i += k;
 		}
+		if (i < end)
+			break; /* dst is full */
+		if (!lf)
+			continue; /* src used up in the middle of a line */
+		/* The LF: a bare one goes out as CRLF (RFC 1939 §3). */
+		int has_cr = st->line_len > 0 && st->last == '\r';
+		if (cap - o < (has_cr ? 1u : 2u))
+			break;
+		if (!has_cr)
+			dst[o++] = '\r';
+		dst[o++] = '\n';
+		i++;
+		/* The line is blank when it held nothing but its line end. */
+		int blank = st->line_len == (has_cr ? 1u : 0u);
+		st->last = '\n';
+		line_ended(st, blank);
 	}
 	*written_r = o;
 	return i;

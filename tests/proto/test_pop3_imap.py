@@ -49,6 +49,30 @@ def test_pop3_imap_same_mailbox():
         left = [l.decode().split()[1] for l in lines]
         assert len(left) == 2 and left == got[2:], (left, got)
         p.quit()
+
+        # A literal8 (RFC 3516) is stored as sent, bare LFs and all; POP3
+        # sends each of its lines with CRLF (RFC 1939 §3), as Dovecot
+        # does: it used to pass the LFs through, so a client waiting for
+        # CRLF "." CRLF never saw the end of RETR or TOP.
+        bare = b"From: a@remote.test\nSubject: bare\n\n.dot\nline\n"
+        tag = m._new_tag()
+        m.send(tag + b" APPEND INBOX ~{%d}\r\n" % len(bare))
+        assert m.readline().startswith(b"+")
+        m.send(bare + b"\r\n")
+        while True:
+            ln = m.readline()
+            if ln.startswith(tag):
+                break
+        assert ln.startswith(tag + b" OK"), ln
+        r = pop3_t.Raw(s)
+        r.cmd("USER " + imap_t.BOB)
+        assert r.cmd("PASS " + imap_t.BOB_PW) == b"+OK Logged in."
+        assert r.cmd("STAT").startswith(b"+OK 3 ")
+        assert r.cmd("RETR 3").startswith(b"+OK")
+        assert r.multi() == [b"From: a@remote.test", b"Subject: bare", b"", b"..dot", b"line"]
+        assert r.cmd("TOP 3 0") == b"+OK"
+        assert r.multi() == [b"From: a@remote.test", b"Subject: bare", b""]
+        assert r.cmd("QUIT").startswith(b"+OK")
         m.logout()
 
 

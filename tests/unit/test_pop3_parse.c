@@ -316,7 +316,11 @@ static const struct stuff_case stuff_cases[] = {
 	{ "x\r\n.\r\n..\r\n", 0, 0, "x\r\n..\r\n...\r\n.\r\n" },
 	{ "no end", 0, 0, "no end\r\n.\r\n" },
 	{ "a.b\r\n a\r\n", 0, 0, "a.b\r\n a\r\n.\r\n" },
-	{ "lf\n.dot\n", 0, 0, "lf\n..dot\n.\r\n" },
+	/* Bare LFs go out as CRLF (RFC 1939 §3); a bare CR stays. */
+	{ "lf\n.dot\n", 0, 0, "lf\r\n..dot\r\n.\r\n" },
+	{ "\n.\n\n", 0, 0, "\r\n..\r\n\r\n.\r\n" },
+	{ "a\r\n\nb", 0, 0, "a\r\n\r\nb\r\n.\r\n" },
+	{ "cr\r\rx\n", 0, 0, "cr\r\rx\r\n.\r\n" },
 	{ "", 0, 0, ".\r\n" },
 	{ "H: 1\r\nG: 2\r\n\r\nb1\r\n.b2\r\nb3\r\n", 1, 0, "H: 1\r\nG: 2\r\n\r\n.\r\n" },
 	{ "H: 1\r\nG: 2\r\n\r\nb1\r\n.b2\r\nb3\r\n", 1, 2,
@@ -324,7 +328,8 @@ static const struct stuff_case stuff_cases[] = {
 	{ "H: 1\r\n\r\nb1\r\n", 1, 5, "H: 1\r\n\r\nb1\r\n.\r\n" },
 	{ "H: 1\r\n", 1, 5, "H: 1\r\n.\r\n" },
 	{ "\r\nbody\r\n", 1, 0, "\r\n.\r\n" },
-	{ "H: 1\n\nb\nc\n", 1, 1, "H: 1\n\nb\n.\r\n" },
+	{ "H: 1\n\nb\nc\n", 1, 1, "H: 1\r\n\r\nb\r\n.\r\n" },
+	{ "H: 1\n\nb\nc\n", 1, 0, "H: 1\r\n\r\n.\r\n" },
 	{ "H: .\r\n.\r\n\r\nb\r\n", 1, 0, "H: .\r\n..\r\n\r\n.\r\n" },
 	{ "H: x\r\n\r\n\r\n\r\nb\r\n", 1, 2, "H: x\r\n\r\n\r\n\r\n.\r\n" },
 };
@@ -351,11 +356,12 @@ static void test_stuff(void)
 	}
 }
 
-/* Random messages: unstuffing the output gives the input back. */
+/* Random messages: unstuffing the output gives the input back, its bare
+ * LFs made CRLF. */
 static void test_stuff_roundtrip(void)
 {
 	static const char alphabet[] = ".\r\nab";
-	char src[512], out[1200], back[1200];
+	char src[512], want[1200], out[1200], back[1200];
 
 	for (int iter = 0; iter < 2000; iter++) {
 		size_t n = rng() % 300, o, k = 0;
@@ -375,8 +381,14 @@ static void test_stuff_roundtrip(void)
 			back[k++] = out[i];
 			line_start = out[i] == '\n';
 		}
-		CHECK_EQ_INT(k, n);
-		CHECK(memcmp(back, src, n) == 0);
+		size_t m = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (src[i] == '\n' && (i == 0 || src[i - 1] != '\r'))
+				want[m++] = '\r';
+			want[m++] = src[i];
+		}
+		CHECK_EQ_INT(k, m);
+		CHECK(memcmp(back, want, m) == 0);
 	}
 }
 
