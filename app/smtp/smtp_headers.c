@@ -18,6 +18,16 @@ static struct str unfold(struct arena *a, struct str value)
 	return str_make(v, n);
 }
 
+/* 1 when raw holds a CR that does not end a line. */
+static int has_bare_cr(struct str raw)
+{
+	for (const char *c = memchr(raw.p, '\r', raw.len); c;
+	     c = memchr(c + 1, '\r', raw.len - (size_t)(c + 1 - raw.p)))
+		if (c + 1 == raw.p + raw.len || c[1] != '\n')
+			return 1;
+	return 0;
+}
+
 int smtp_headers_scan(struct arena *a, const char *msg, size_t len, struct smtp_headers *h)
 {
 	struct rfc5322_parser p;
@@ -32,6 +42,12 @@ int smtp_headers_scan(struct arena *a, const char *msg, size_t len, struct smtp_
 		r = rfc5322_parse(&p, msg + off, len - off, 1, &used, &f);
 		off += used;
 		if (r == RFC5322_FIELD) {
+			/* A bare CR (BDAT and JMAP let one through) ends a
+			 * line for some readers (Python's email): in
+			 * "X: a<CR>From: b" they would show a From that was
+			 * never checked. */
+			if (has_bare_cr(f.raw))
+				h->malformed = 1;
 			if (f.name.len == 0) {
 				/* A line that is not "Name: value" (rfc5322.h
 				 * keeps it in the header). */

@@ -178,6 +178,19 @@ static void test_scan(void)
 	CHECK(!h.no_separator && h.malformed);
 	CHECK_EQ_INT(h.header_end, strstr(m, "\r\n\r\n") + 4 - m);
 
+	/* A bare CR in a field (BDAT lets one through) marks the header
+	 * malformed: some readers start a line there, and show a From. */
+	m = "From: a@x.test\r\nTo: t@x.test\rFrom: b@x.test\r\n\r\nbody\r\n";
+	CHECK_EQ_INT(smtp_headers_scan(a, m, strlen(m), &h), 0);
+	CHECK_EQ_INT(h.from_fields, 1);
+	CHECK(h.malformed);
+	m = "From: a@x.test\r\nSubject: x\r\r\n\r\nbody\r\n";
+	CHECK_EQ_INT(smtp_headers_scan(a, m, strlen(m), &h), 0);
+	CHECK(h.malformed);
+	m = "From: a@x.test\r\nSubject: x\r\n\r\nbody\rFrom: b@x.test\r\n";
+	CHECK_EQ_INT(smtp_headers_scan(a, m, strlen(m), &h), 0);
+	CHECK(!h.malformed); /* the body is not header */
+
 	/* A header section past RFC5322_HEADER_MAX cannot be checked. */
 	size_t big = 2 * 1024 * 1024;
 	char *p = malloc(big);
