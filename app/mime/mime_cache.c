@@ -630,6 +630,35 @@ int mime_cache_build(const char *msg, size_t len, struct buf *out)
 	return buf_len(out) ? 0 : -1;
 }
 
+int mime_cache_root_bare_lf(const void *p, size_t len, struct arena *a, uint64_t *size_r,
+                            uint64_t *bare_lf_r)
+{
+	struct rd r = {p, len, 1, a, 0, 1};
+	struct mime_tree t;
+	struct mime_part root;
+	uint32_t last_child = MIME_NONE;
+	uint64_t prev_hdr = 0, tflags;
+
+	memset(&t, 0, sizeof(t));
+	if (len < 1 || r.p[0] != MIME_CACHE_VERSION)
+		return -1;
+	tflags = get_varint(&r);
+	if (tflags & ~(uint64_t)MIME_TREE_FLAGS)
+		return -1;
+	t.size = get_varint(&r);
+	t.nparts = get_count(&r, MIME_PARTS_MAX, 6);
+	if (r.bad || t.nparts == 0)
+		return -1;
+	t.parts = &root;
+	/* The root spans the message: its header (the empty line included)
+	 * and its body hold every LF. */
+	if (get_part(&r, &t, 0, &last_child, &prev_hdr) < 0)
+		return -1;
+	*size_r = t.size;
+	*bare_lf_r = root.hdr_bare_lf + root.body_bare_lf;
+	return 0;
+}
+
 int mime_cache_root_subject(const void *p, size_t len, struct arena *a, uint64_t *size_r,
                             struct str *subject_r)
 {

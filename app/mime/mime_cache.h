@@ -93,6 +93,15 @@ int mime_cache_load(const void *meta, size_t metalen, const char *msg, size_t le
  */
 int mime_cache_root_subject(const void *p, size_t len, struct arena *a, uint64_t *size_r,
                             struct str *subject_r);
+/*
+ * The message's size and its count of bare LFs (LFs without a CR before
+ * them) from a record, reading only the root part: the size it has with
+ * CRLF line ends is *size_r + *bare_lf_r (POP3's LIST). As with
+ * mime_cache_root_subject(), the caller compares *size_r with the stored
+ * size. Returns 0, or -1 when the record cannot be read that far.
+ */
+int mime_cache_root_bare_lf(const void *p, size_t len, struct arena *a, uint64_t *size_r,
+                            uint64_t *bare_lf_r);
 /* The store's ceiling for one record, and the address-list cut of the
  * degraded (root part only) record used when the full one does not fit. */
 #define MIME_CACHE_META_MAX (256 * 1024)

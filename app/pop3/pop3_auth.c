@@ -22,8 +22,10 @@
 
 #include "auth/login.h"
 #include "auth/sasl.h"
+#include "core/arena.h"
 #include "core/log.h"
 #include "core/xalloc.h"
+#include "mime/mime_cache.h"
 #include "net/conn.h"
 #include "pop3/pop3_session.h"
 #include "store/store.h"
@@ -45,6 +47,7 @@ struct maildrop {
 	struct pop3_msg *msgs;
 	uint32_t nmsgs, cap;
 	uint64_t total;
+	struct arena *a; /* while listing: reading the MIME records */
 };
 
 static const char *const mech_names[] = { "none", "user", "plain", "login" };
@@ -124,8 +127,17 @@ static void snapshot_email(void *arg, const struct store_email_info *info)
 	struct pop3_msg *m = &d->msgs[d->nmsgs++];
 	m->uid = info->uid;
 	m->email_id = info->email_id;
+	/* The size as RETR sends it: bare LFs (a literal8 APPEND keeps them)
+	 * go out as CRLF (pop3_stuff), counted from the message's MIME
+	 * record, as Dovecot counts its virtual size. */
+	uint64_t size = info->size, rsize, bare;
+	if (info->meta &&
+	    mime_cache_root_bare_lf(info->meta, info->metalen, d->a, &rsize, &bare) == 0 &&
+	    rsize == info->size)
+		size += bare;
+	arena_reset(d->a);
 	/* A stored message is below 4 GiB (one LMDB value). */
-	m->size = info->size > UINT32_MAX ? UINT32_MAX : (uint32_t)info->size;
+	m->size = size > UINT32_MAX ? UINT32_MAX : (uint32_t)size;
 	m->deleted = 0;
 	d->total += m->size;
 }
@@ -145,10 +157,13 @@ static enum login_outcome open_maildrop(struct store *st, uint32_t account, void
 		return LOGIN_IN_USE;
 	struct maildrop *d = xcalloc(1, sizeof *d);
 	d->account = account;
-	if (store_mailbox_find(st, account, "INBOX", &d->mailbox) != STORE_OK ||
-	    store_mailbox_list(st, account, snapshot_mailbox, d) != STORE_OK ||
-	    store_email_list(st, account, d->mailbox, snapshot_email, d) != STORE_OK ||
-	    d->uidvalidity == 0) {
+	d->a = arena_new(4096);
+	int rc = store_mailbox_find(st, account, "INBOX", &d->mailbox) != STORE_OK ||
+		 store_mailbox_list(st, account, snapshot_mailbox, d) != STORE_OK ||
+		 store_email_list(st, account, d->mailbox, snapshot_email, d) != STORE_OK ||
+		 d->uidvalidity == 0;
+	arena_free(&d->a);
+	if (rc) {
 		maildrop_free(d);
 		return LOGIN_TEMP;
 	}

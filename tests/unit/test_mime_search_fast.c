@@ -66,6 +66,41 @@ static void test_root_subject(void)
 	CHECK_EQ_INT(mime_cache_root_subject("\x02", 1, A, &size, &subj), -1);
 }
 
+/* mime_cache_root_bare_lf() (POP3's sizes): every bare LF of the message,
+ * header, its empty line and body (nested parts included), and truncated
+ * records refused or read safely. */
+static void test_root_bare_lf(void)
+{
+	static const struct {
+		const char *msg;
+		uint64_t bare;
+	} cases[] = {
+		{ "Subject: a\r\n\r\nb\r\n", 0 },
+		{ "Subject: a\nFrom: x@y.z\n\n.dot\nline\n", 5 },
+		{ "Subject: a\r\n\nbody\nend", 2 },
+		{ "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\n"
+		  "one\r\n--b\r\nContent-Type: message/rfc822\r\n\r\nSubject: in\n\nx\n--b--\n", 9 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct buf rec;
+		uint64_t size = 0, bare = 99;
+		CHECK_EQ_INT(mime_cache_build(cases[i].msg, strlen(cases[i].msg), &rec), 0);
+		CHECK_EQ_INT(mime_cache_root_bare_lf(buf_data(&rec), buf_len(&rec), A, &size, &bare), 0);
+		CHECK_EQ_INT(size, strlen(cases[i].msg));
+		CHECK_EQ_INT(bare, cases[i].bare);
+		for (size_t n = 0; n < buf_len(&rec); n++) {
+			char *cut = malloc(n ? n : 1);
+			memcpy(cut, buf_data(&rec), n);
+			(void)mime_cache_root_bare_lf(cut, n, A, &size, &bare);
+			free(cut);
+		}
+		buf_free(&rec);
+	}
+	uint64_t size, bare;
+	CHECK_EQ_INT(mime_cache_root_bare_lf("", 0, A, &size, &bare), -1);
+	CHECK_EQ_INT(mime_cache_root_bare_lf("\x02", 1, A, &size, &bare), -1);
+}
+
 /* mime_search_header() on "Subject: value" vs mime_search_value(). */
 static void same(const char *value, const char *needle)
 {
@@ -304,6 +339,7 @@ int main(void)
 	test_fold_more();
 	A = arena_new(0);
 	test_root_subject();
+	test_root_bare_lf();
 	test_value();
 	test_body_find();
 	test_long_parts();
