@@ -100,7 +100,8 @@ static void raw_cb(void *arg, int status, int timeouts, unsigned char *abuf, int
 	if (abuf && alen > 0 && status != ARES_EDESTRUCTION)
 		dns_msg_parse(abuf, (size_t)alen, q->target, q->type, a);
 	else
-		dns_answer_init(a, q->type, status == ARES_ENOTFOUND ? DNS_ANS_NXDOMAIN
+		/* A name c-ares cannot put in a query does not exist, as for dns_query(). */
+		dns_answer_init(a, q->type, status == ARES_ENOTFOUND || status == ARES_EBADNAME ? DNS_ANS_NXDOMAIN
 				: status == ARES_ENODATA ? DNS_ANS_NODATA : DNS_ANS_TEMP, 0);
 	/* The resolver stopped at a CNAME: ask where it points. */
 	if (q->cb && a->status == DNS_ANS_NODATA && a->cname[0] && q->hops < CNAME_HOPS) {
@@ -127,6 +128,33 @@ static void raw_cb(void *arg, int status, int timeouts, unsigned char *abuf, int
 		q->in_start = 2; /* answered inside dns_query() */
 }
 
+/*
+ * Can name go in a query: labels of 1 to 63 octets, 253 in all (a final
+ * dot aside)? A name that cannot does not exist, so it is answered
+ * NXDOMAIN at once: an SPF target or a From domain with an empty or
+ * overlong label is a name with no records, not a temporary failure.
+ */
+static int name_fits(const char *name)
+{
+	size_t n = strlen(name), label = 0;
+	if (n && name[n - 1] == '.')
+		n--;
+	if (n > 253)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (name[i] == '\\')
+			return 1; /* escaped text: c-ares judges it */
+		if (name[i] != '.') {
+			label++;
+			continue;
+		}
+		if (label == 0 || label > 63)
+			return 0;
+		label = 0;
+	}
+	return label <= 63 && (n == 0 || label > 0);
+}
+
 struct dns_query *dns_query(struct dns *d, const char *name, uint16_t type, dns_answer_cb *cb,
 			    void *arg)
 {
@@ -139,7 +167,7 @@ struct dns_query *dns_query_flags(struct dns *d, const char *name, uint16_t type
 	struct dns_answer *a = xmalloc(sizeof *a);
 	char key[DNS_NAME_MAX];
 
-	if (dns_name_canon(name, key, sizeof key) < 0 || !d || d->closing) {
+	if (dns_name_canon(name, key, sizeof key) < 0 || !name_fits(key) || !d || d->closing) {
 		dns_answer_init(a, type, d && !d->closing ? DNS_ANS_NXDOMAIN : DNS_ANS_TEMP, 0);
 		cb(arg, a);
 		free(a);

@@ -36,6 +36,10 @@ ZONE = {
     "list.test": {"TXT": ["v=spf1 exists:%{l}.%{ir}.users.list.test -all"]},
     "ann.6.0.0.127.users.list.test": {"A": ["127.0.0.2"]},
     "helo.test": {"TXT": ["v=spf1 ip4:127.0.0.7 -all"]},
+    # Targets no query can carry (an empty label, a label over 63 octets):
+    # names with no records, so the mechanism does not match (RFC 7208 §4.3).
+    "emptylabel.test": {"TXT": ["v=spf1 a:mail.bad..emptylabel.test ip4:127.0.0.8 -all"]},
+    "longlabel.test": {"TXT": ["v=spf1 exists:%{l}.longlabel.test -all"]},
 }
 
 
@@ -85,6 +89,10 @@ def test_check_spf():
         assert check("127.0.0.7", "<>", "helo.test") == ["pass"]
         assert check("127.0.0.8", "", "helo.test") == ["fail"]
         assert check("::ffff:127.0.0.7", "<>", "helo.test") == ["pass"]
+        # An unencodable target is no match, not a temperror; the rest of the record counts.
+        assert check("127.0.0.2", "x@emptylabel.test") == ["fail"]
+        assert check("127.0.0.8", "x@emptylabel.test") == ["pass"]
+        assert check("127.0.0.2", "%s@longlabel.test" % ("l" * 64)) == ["fail"]
         # Usage.
         assert check("not-an-ip", "a@example.test", status=2) == []
         r = subprocess.run([TERN, "check", "spf", "127.0.0.1"], env=env, stdout=subprocess.PIPE,
