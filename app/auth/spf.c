@@ -711,7 +711,12 @@ void spf_eval_free(struct spf_eval **ep)
 void spf_eval_abort(struct spf_eval *e, const char *why)
 {
 	e->pending = 0;
-	finish(e, SPF_TEMPERROR, why);
+	/* The result is fail already while exp= is being fetched: only the
+	 * explanation is lost (§6.2: a DNS error there means no exp=). */
+	if (e->explaining)
+		finish(e, SPF_FAIL, e->reason);
+	else
+		finish(e, SPF_TEMPERROR, why);
 }
 
 enum spf_result spf_eval_result(const struct spf_eval *e)

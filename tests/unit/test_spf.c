@@ -544,7 +544,8 @@ static void later_cancel(void *ctx, void *h)
 static void test_async(void)
 {
 	const char *z = "example.net TXT v=spf1 include:example.com -all\nexample.com TXT v=spf1 mx -all\n"
-			"example.com MX 10 mail-a.example.com\nmail-a.example.com A 192.0.2.129\n";
+			"example.com MX 10 mail-a.example.com\nmail-a.example.com A 192.0.2.129\n"
+			"example.org TXT v=spf1 -all exp=why.example.org\nwhy.example.org TXT not %{i}\n";
 	struct later l = { .t = dns_table_new(z, strlen(z)) };
 	struct dns_resolver r = { later_start, later_cancel, &l };
 	struct outcome o = { 0 };
@@ -577,6 +578,25 @@ static void test_async(void)
 	spf_eval_answer(e, a);
 	CHECK_EQ_INT(spf_eval_result(e), SPF_TEMPERROR);
 	CHECK_EQ_INT(o.calls, 0);
+	spf_eval_free(&e);
+
+	/* Out of time while the exp= explanation is fetched: the result was
+	 * fail already and stays fail, without an explanation (§6.2). */
+	memset(&o, 0, sizeof o);
+	e = spf_eval_new(SPF_ID_MAILFROM, "192.0.2.9", "a@example.org", "h", NULL, 0);
+	run = spf_run(&r, e, done, &o);
+	CHECK(run != NULL);
+	for (steps = 0; l.cb && strcmp(l.name, "why.example.org") != 0 && steps < 5; steps++) {
+		dns_answer_cb *cb = l.cb;
+		l.cb = NULL;
+		dns_table_lookup(l.t, l.name, l.type, a);
+		cb(l.arg, a);
+	}
+	CHECK_EQ_STR(l.name, "why.example.org");
+	spf_run_cancel(run);
+	spf_eval_abort(e, "no result in time");
+	CHECK_EQ_INT(spf_eval_result(e), SPF_FAIL);
+	CHECK(spf_eval_explanation(e) == NULL);
 	spf_eval_free(&e);
 
 	/* Cancelled in flight: done never runs. */
