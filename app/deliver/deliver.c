@@ -59,13 +59,55 @@ int deliver_ar_claims(struct str value, const char *authserv_id)
 	return i - start == n && strncasecmp(value.p + start, authserv_id, n) == 0;
 }
 
+/* Is the field name (with its value) one clean_ranges() leaves out? */
+static int unwanted(struct str name, struct str value, const char *authserv_id)
+{
+	/* Our spam verdict comes in the head; whatever the sender wrote
+	 * under those names goes (issue 34's hygiene). */
+	return str_has_prefix_ci(name, "X-Spam-") ||
+	       (str_eq_ci_c(name, "Authentication-Results") && deliver_ar_claims(value, authserv_id));
+}
+
+/*
+ * The fields from off (a line start) to the header section's end, read
+ * line by line: where the parser gave up (a field past its limits), a
+ * forged field further down must still go, since a mail client shows it.
+ * A field is a line and the lines after it that start with WSP; the
+ * first empty line ends the section. Advances *kept as clean_ranges().
+ */
+static int clean_rest(struct str data, size_t off, size_t *kept, const char *authserv_id,
+		      int (*emit)(void *arg, const char *p, size_t n), void *arg)
+{
+	int rc = 0;
+	while (off < data.len && data.p[off] != '\r' && data.p[off] != '\n') {
+		size_t end = off;
+		do {
+			const char *nl = memchr(data.p + end, '\n', data.len - end);
+			end = nl ? (size_t)(nl - data.p) + 1 : data.len;
+		} while (end < data.len && (data.p[end] == ' ' || data.p[end] == '\t'));
+		struct str f = str_make(data.p + off, end - off);
+		ptrdiff_t colon = str_chr(f, ':');
+		if (colon > 0) {
+			struct str name = str_make(f.p, (size_t)colon);
+			while (name.len && (name.p[name.len - 1] == ' ' || name.p[name.len - 1] == '\t'))
+				name.len--;
+			if (unwanted(name, str_make(f.p + colon + 1, f.len - (size_t)colon - 1), authserv_id)) {
+				if (off > *kept && emit(arg, data.p + *kept, off - *kept) < 0)
+					rc = -1;
+				*kept = end;
+			}
+		}
+		off = end;
+	}
+	return rc;
+}
+
 /*
  * Hands emit the ranges of data to keep: all of it but the
  * Authentication-Results fields that claim authserv_id and any X-Spam-*
- * field. A header section the parser gives up on (a field past its
- * limits) is kept as it is from there: such a message has no field we
- * could trust anyway, and the head we prepend comes first. 0, or -1 when
- * emit failed.
+ * field. Past a field the parser gives up on (over its limits), the rest
+ * of the header section is read by clean_rest(). 0, or -1 when emit
+ * failed.
  */
 static int clean_ranges(struct str data, const char *authserv_id,
 			int (*emit)(void *arg, const char *p, size_t n), void *arg)
@@ -78,11 +120,7 @@ static int clean_ranges(struct str data, const char *authserv_id,
 	rfc5322_init(&p);
 	while ((r = rfc5322_parse(&p, data.p + off, data.len - off, 1, &used, &f)) == RFC5322_FIELD) {
 		off += used;
-		/* Our spam verdict comes in the head; whatever the sender
-		 * wrote under those names goes (issue 34's hygiene). */
-		int spam = str_has_prefix_ci(f.name, "X-Spam-");
-		if (!spam && (!str_eq_ci_c(f.name, "Authentication-Results") ||
-			      !deliver_ar_claims(f.value, authserv_id)))
+		if (!unwanted(f.name, f.value, authserv_id))
 			continue;
 		/* The whole input is given at once, so raw is a slice of it. */
 		if (f.raw.p < data.p + kept || f.raw.p + f.raw.len > data.p + data.len)
@@ -93,6 +131,8 @@ static int clean_ranges(struct str data, const char *authserv_id,
 		kept = start + f.raw.len;
 	}
 	rfc5322_clear(&p);
+	if (r < 0 && clean_rest(data, off, &kept, authserv_id, emit, arg) < 0)
+		rc = -1;
 	if (rc == 0 && data.len > kept && emit(arg, data.p + kept, data.len - kept) < 0)
 		rc = -1;
 	return rc;
