@@ -682,14 +682,20 @@ struct spf_eval *spf_eval_new(enum spf_identity id, const char *ip, const char *
 	e->now = now;
 	/* §2.4: the null path checks postmaster@HELO; §4.3: no local-part means postmaster. */
 	const char *at = sender ? strrchr(sender, '@') : NULL;
+	int n;
 	if (id == SPF_ID_HELO || !sender || !*sender)
-		snprintf(e->sender, sizeof e->sender, "postmaster@%s", e->helo);
+		n = snprintf(e->sender, sizeof e->sender, "postmaster@%s", e->helo);
 	else if (!at)
-		snprintf(e->sender, sizeof e->sender, "postmaster@%s", sender);
+		n = snprintf(e->sender, sizeof e->sender, "postmaster@%s", sender);
 	else if (at == sender)
-		snprintf(e->sender, sizeof e->sender, "postmaster%s", sender);
+		n = snprintf(e->sender, sizeof e->sender, "postmaster%s", sender);
 	else
-		snprintf(e->sender, sizeof e->sender, "%s", sender);
+		n = snprintf(e->sender, sizeof e->sender, "%s", sender);
+	/* Longer than any SMTP path (RFC 5321 §4.5.3.1.3: 256 octets): cut,
+	 * it could lose its "@" and its domain; no domain is checked, so the
+	 * result is "none" (§4.3). */
+	if (n < 0 || (size_t)n >= sizeof e->sender)
+		snprintf(e->sender, sizeof e->sender, "postmaster@");
 	snprintf(e->top_domain, sizeof e->top_domain, "%s", strrchr(e->sender, '@') + 1);
 	return e;
 }
