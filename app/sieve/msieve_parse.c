@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/utf8.h"
+
 size_t msieve_line_end(const char *p, size_t len)
 {
 	const char *lf = memchr(p, '\n', len);
@@ -125,6 +127,10 @@ static int parse_args(const char *p, size_t len, size_t i, int space, uint32_t l
 				d[n++] = c;
 			}
 			i++;
+			/* RFC 5804 §4: QUOTED-CHAR is SAFE-UTF8-CHAR (Pigeonhole
+			 * refuses the rest too); a literal is octets. */
+			if (!utf8_valid(str_make(d, n)))
+				return bad(cmd, p, len, i, consumed_r, need_r, "Invalid UTF-8 in a quoted string");
 			a->kind = MSIEVE_ARG_STRING;
 			a->s = str_make(d, n);
 		} else if (p[i] == '{') {

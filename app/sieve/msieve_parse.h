@@ -14,7 +14,8 @@
  * past 32 bits is no RFC 5804 "number", so a syntax error (MSIEVE_BAD),
  * not a literal whose octets are to be skipped.
  *
- * Caveats: quoted strings are at most MSIEVE_QUOTED_MAX octets and are
+ * Caveats: quoted strings are at most MSIEVE_QUOTED_MAX octets of UTF-8
+ * (RFC 5804 §4's SAFE-UTF8-CHAR; a literal may hold any octets) and are
  * decoded into the command struct; literals point into the input.
  */
 #ifndef TERN_SIEVE_MSIEVE_PARSE_H

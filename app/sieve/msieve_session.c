@@ -34,6 +34,7 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/metrics.h"
+#include "core/utf8.h"
 #include "core/worker.h"
 #include "core/xalloc.h"
 #include "net/conn.h"
@@ -151,10 +152,13 @@ static void ms_printf(struct ms_session *s, const char *fmt, ...)
 	ms_write(s, line, (size_t)n);
 }
 
-/* A string as ManageSieve writes it: quoted when it can be, else a literal. */
+/* A string as ManageSieve writes it: quoted when it can be, else a
+ * literal. A quoted string is UTF-8 (RFC 5804 §4, SAFE-UTF8-CHAR): other
+ * octets (a NOOP tag sent as a literal, a compile error quoting the
+ * script's bytes) go out as the literal's octets. */
 static void ms_string(struct ms_session *s, struct str v)
 {
-	int quotable = v.len <= MSIEVE_QUOTED_MAX;
+	int quotable = v.len <= MSIEVE_QUOTED_MAX && utf8_valid(v);
 	for (size_t i = 0; quotable && i < v.len; i++)
 		quotable = v.p[i] != '\r' && v.p[i] != '\n' && v.p[i] != '\0';
 	if (!quotable) {

@@ -12,6 +12,7 @@ Pigeonhole found are also carried end to end here (test_rfc_points_end_to_end)."
 import atexit
 import base64
 import os
+import re
 import socket
 import ssl
 import subprocess
@@ -255,6 +256,29 @@ def test_sasl_literals():
     assert c.f.readline() == b'""\r\n'
     assert c.cmd("{x}")[-1] == b'NO "Bad SASL response."\r\n'
     assert c.login() == b'OK "Logged in."\r\n'
+    c.close()
+
+
+def test_strings_are_utf8():
+    """RFC 5804 §4: a quoted string is UTF-8 (QUOTED-CHAR is SAFE-UTF8-CHAR),
+    as Pigeonhole holds it; a literal is octets. What tern sends back that
+    is not UTF-8 (a NOOP tag given as a literal, a compile error quoting a
+    script's octets) goes out as a literal, never as a quoted string."""
+    c = authed()
+    assert c.cmd(b'NOOP "a\xffb"\r\n') == [b'NO "Invalid UTF-8 in a quoted string"\r\n']
+    assert c.cmd(b'NOOP "caf\xc3\xa9"\r\n') == [b'OK (TAG "caf\xc3\xa9") "Done"\r\n']
+    c.send(b"NOOP {2+}\r\na\xff\r\n")
+    assert c.f.readline() == b"OK (TAG {2}\r\n"
+    assert c.f.read(2) == b"a\xff"
+    assert c.f.readline() == b') "Done"\r\n'
+    c.send(b'CHECKSCRIPT {13+}\r\nrequire "\xff";\r\n')
+    line = c.f.readline()
+    m = re.match(rb"NO \{(\d+)\}\r\n$", line)
+    assert m, line
+    text = c.f.read(int(m.group(1)))
+    assert text.startswith(b"line 1") and b"\xff" in text, text
+    assert c.f.readline() == b"\r\n"
+    assert c.cmd("NOOP") == [b'OK "Done."\r\n']
     c.close()
 
 

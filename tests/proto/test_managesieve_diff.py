@@ -688,6 +688,9 @@ def test_scripts_match_dovecot():
     r.cmd("PUTSCRIPT one argument", b'PUTSCRIPT "a"\r\n')
     r.cmd("PUTSCRIPT comma", b'PUTSCRIPT "a", "keep;"\r\n')
     r.cmd("leading spaces", b"  NOOP\r\n")
+    # RFC 5804 §4: a quoted string is UTF-8 (tern echoed the octets in OK (TAG ...)).
+    r.cmd("NOOP tag not UTF-8", b'NOOP "a\xffb"\r\n')
+    r.cmd("NOOP tag UTF-8", b'NOOP "caf\xc3\xa9"\r\n')
     r.cmd("empty line", b"\r\n")
     r.cmd("number first", b"12 NOOP\r\n")
     r.cmd("NOOP after the malformed", b"NOOP\r\n")

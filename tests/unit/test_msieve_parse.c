@@ -69,6 +69,13 @@ int main(void)
 	CHECK_EQ_STR(cmd.err, "Too many arguments");
 	CHECK_EQ_INT(parse("NOOP 99999999999999999999999\r\n", &c), MSIEVE_BAD);
 	CHECK_EQ_INT(parse("NOOP \"a\"\rX\r\n", &c), MSIEVE_BAD);
+	/* RFC 5804 §4: a quoted string is UTF-8 (SAFE-UTF8-CHAR); a literal is octets. */
+	CHECK_EQ_INT(parse("NOOP \"a\xff\"\r\n", &c), MSIEVE_BAD);
+	CHECK_EQ_STR(cmd.err, "Invalid UTF-8 in a quoted string");
+	CHECK_EQ_INT(c, 11);
+	CHECK_EQ_INT(parse("NOOP \"\xc3\x28\"\r\n", &c), MSIEVE_BAD);
+	CHECK_EQ_INT(parse("NOOP \"caf\xc3\xa9\"\r\n", &c), MSIEVE_OK);
+	CHECK_EQ_INT(parse("NOOP {1+}\r\n\xff\r\n", &c), MSIEVE_OK);
 
 	/* A literal over the limit: refused from its size, its octets to skip. */
 	CHECK_EQ_INT(parse("PUTSCRIPT \"b\" {600000+}\r\n###", &c), MSIEVE_TOOBIG);
