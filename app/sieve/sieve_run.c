@@ -325,13 +325,26 @@ static void cmd_notify(struct run *r, const struct sv_node *n)
 		         (int)(method.len > 64 ? 64 : method.len), method.p);
 		return;
 	}
+	/* RFC 5435 §3.5: "1", "2" or "3". A constant is checked when the
+	 * script compiles; one from a variable here, a run-time error as
+	 * redirect's address (RFC 5228 §2.10.6; Pigeonhole takes no variable
+	 * at all), where it was sent as "normal". */
+	struct str imp = STR_NULL;
+	if ((x = node_tag(n, G_IMPORTANCE))) {
+		imp = arg_str(r, x, 0);
+		if (!(imp.len == 1 && imp.p[0] >= '1' && imp.p[0] <= '3')) {
+			run_fail(r, n, ":importance \"%.*s\" is not \"1\", \"2\" or \"3\"",
+			         (int)(imp.len > 64 ? 64 : imp.len), imp.p);
+			return;
+		}
+	}
 	if (!(a = add_action(r, n, SIEVE_ACT_NOTIFY)))
 		return;
 	a->target = keep_str(r, method);
 	if ((x = node_tag(n, G_FROM)))
 		a->from = keep_str(r, arg_str(r, x, 0));
-	if ((x = node_tag(n, G_IMPORTANCE)))
-		a->importance = keep_str(r, arg_str(r, x, 0));
+	if (imp.len)
+		a->importance = keep_str(r, imp);
 	if ((x = node_tag(n, G_MESSAGE)))
 		a->text = keep_str(r, arg_str(r, x, 0));
 	if ((x = node_tag(n, G_FCC)))

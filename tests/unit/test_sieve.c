@@ -678,6 +678,16 @@ static void test_limits(void)
 		             "error: line 1, column 27: :importance must be \"1\", \"2\" or \"3\"");
 		CHECK_EQ_STR(run("require \"enotify\"; notify :importance \"0\" \"mailto:a@b.example\";"),
 		             "error: line 1, column 27: :importance must be \"1\", \"2\" or \"3\"");
+		/* from a variable: checked when it runs (it was sent as "2") */
+		CHECK_EQ_STR(run("require [\"enotify\", \"variables\"]; set \"i\" \"7\";"
+		                 " notify :importance \"${i}\" \"mailto:a@b.example\";"),
+		             "runerror: line 1: :importance \"7\" is not \"1\", \"2\" or \"3\"");
+		CHECK_EQ_STR(run("require [\"enotify\", \"variables\"]; set \"i\" \"\";"
+		                 " notify :importance \"${i}\" \"mailto:a@b.example\";"),
+		             "runerror: line 1: :importance \"\" is not \"1\", \"2\" or \"3\"");
+		CHECK_EQ_STR(run("require [\"enotify\", \"variables\"]; set \"i\" \"1\";"
+		                 " notify :importance \"${i}\" \"mailto:a@b.example\";"),
+		             "notify \"mailto:a@b.example\"\nkeep");
 		/* a :from is one mailbox, with or without a display name
 		 * (RFC 5435 §3.3, RFC 5230 §4.4); :options are name=value */
 		CHECK_EQ_STR(run("require \"enotify\"; notify :from \"not an address\" \"mailto:a@b.example\";"),
