@@ -10,6 +10,12 @@
  *
  * More than one FILE: each file's lines follow a line "== FILE".
  *
+ * include (RFC 6609): a personal script NAME is the file NAME.sieve, else
+ * NAME, in SCRIPT's directory (the stored scripts' namespace, on disk as
+ * Pigeonhole's file storage keeps it); a :global one is looked up the
+ * same way in the directory --global DIR names, and is missing without it.
+ * A missing script is a run-time error unless :optional, as at delivery.
+ *
  * `tern sieve test SCRIPT FILE... --bench N` measures instead: it compiles
  * once, runs the script N times over each FILE (one arena per run, as a
  * delivery has) and prints one line, "runs=R us_per_run=U" with U the
@@ -156,6 +162,48 @@ static int manage(const struct config *cfg, int argc, char **argv)
 	return 0;
 }
 
+/* Where `include` finds its scripts (the run's arena keeps their text). */
+struct incl_ctx {
+	const char *dir, *gdir;
+	struct arena *a;
+};
+
+static int include_file(void *ctx, struct str name, int global, struct str *text_r)
+{
+	const struct incl_ctx *c = ctx;
+	const char *dir = global ? c->gdir : c->dir;
+	char path[4096];
+	size_t len;
+	char *text = NULL;
+
+	if (!dir || name.len == 0 || name.len > STORE_SIEVE_NAME_MAX ||
+	    memchr(name.p, '\0', name.len) || memchr(name.p, '/', name.len))
+		return -1;
+	for (int ext = 1; ext >= 0 && !text; ext--) {
+		int n = snprintf(path, sizeof(path), "%s/%.*s%s", dir, (int)name.len, name.p,
+		                 ext ? ".sieve" : "");
+		if (n > 0 && (size_t)n < sizeof(path))
+			text = slurp(path, SIEVE_SCRIPT_MAX, &len);
+	}
+	if (!text)
+		return -1;
+	*text_r = str_make(arena_strndup(c->a, text, len), len);
+	free(text);
+	return 0;
+}
+
+/* SCRIPT's directory, for its personal includes. */
+static void script_dir(const char *script, char *dir, size_t cap)
+{
+	const char *slash = strrchr(script, '/');
+	if (!slash)
+		snprintf(dir, cap, ".");
+	else if (slash == script)
+		snprintf(dir, cap, "/");
+	else
+		snprintf(dir, cap, "%.*s", (int)(slash - script), script);
+}
+
 #define BENCH_FILES_MAX 64
 
 static double cpu_seconds(void)
@@ -167,7 +215,7 @@ static double cpu_seconds(void)
 
 /* --bench: the script's CPU per run over the messages in files. */
 static int bench(const struct sieve_script *s, const char **files, int nfiles, long runs,
-                 const char *from, const char *to)
+                 const char *from, const char *to, struct incl_ctx *ic)
 {
 	char *msg[BENCH_FILES_MAX];
 	size_t len[BENCH_FILES_MAX];
@@ -184,10 +232,12 @@ static int bench(const struct sieve_script *s, const char **files, int nfiles, l
 	struct arena *a = arena_new(0);
 	long total = 0;
 	double t0 = cpu_seconds();
+	ic->a = a;
 	for (long k = 0; k < runs; k++) {
 		for (int i = 0; i < nfiles; i++) {
 			struct sieve_env env = { .msg = msg[i], .len = len[i], .env_from = str_c(from),
-				                 .env_to = str_c(to), .now = (int64_t)time(NULL) };
+				                 .env_to = str_c(to), .now = (int64_t)time(NULL),
+				                 .ctx = ic, .include_text = include_file };
 			struct sieve_result res;
 			if (sieve_run(s, &env, a, &res) < 0 && !rc) {
 				fprintf(stderr, "%s: run-time error: %s\n", files[i], res.error);
@@ -209,11 +259,13 @@ static int bench(const struct sieve_script *s, const char **files, int nfiles, l
  * each file's lines follow a "== FILE" line. One compile for all: a test
  * harness comparing many messages starts one process per script. */
 static int test_files(const struct sieve_script *s, const char **files, int nfiles,
-                      const char *from, const char *to)
+                      const char *from, const char *to, struct incl_ctx *ic)
 {
 	struct arena *a = arena_new(0);
 	char *out = xmalloc(65536);
 	int rc = 0;
+
+	ic->a = a;
 
 	for (int i = 1; i < nfiles; i++) {
 		size_t mlen;
@@ -224,7 +276,8 @@ static int test_files(const struct sieve_script *s, const char **files, int nfil
 			break;
 		}
 		struct sieve_env env = { .msg = msg, .len = mlen, .env_from = str_c(from),
-			                 .env_to = str_c(to), .now = (int64_t)time(NULL) };
+			                 .env_to = str_c(to), .now = (int64_t)time(NULL),
+			                 .ctx = ic, .include_text = include_file };
 		struct sieve_result res;
 		if (sieve_run(s, &env, a, &res) < 0)
 			fprintf(stderr, "%s: %s: run-time error: %s\n", files[0], files[i], res.error);
@@ -242,7 +295,8 @@ static int test_files(const struct sieve_script *s, const char **files, int nfil
 
 int cli_sieve(const struct config *cfg, int argc, char **argv)
 {
-	const char *from = "", *to = "", *files[BENCH_FILES_MAX + 1];
+	const char *from = "", *to = "", *gdir = NULL, *files[BENCH_FILES_MAX + 1];
+	char dir[4096];
 	int nfiles = 0;
 	long runs = 0;
 	char err[SIEVE_ERROR_MAX];
@@ -261,6 +315,8 @@ int cli_sieve(const struct config *cfg, int argc, char **argv)
 			from = argv[++i];
 		else if (strcmp(argv[i], "--to") == 0 && i + 1 < argc)
 			to = argv[++i];
+		else if (strcmp(argv[i], "--global") == 0 && i + 1 < argc)
+			gdir = argv[++i];
 		else if (strcmp(argv[i], "--bench") == 0 && i + 1 < argc) {
 			char *end;
 			runs = strtol(argv[++i], &end, 10);
@@ -286,8 +342,10 @@ int cli_sieve(const struct config *cfg, int argc, char **argv)
 		fprintf(stderr, "%s: %s\n", files[0], err);
 		return 1;
 	}
-	int rc = runs ? bench(s, files + 1, nfiles - 1, runs, from, to)
-		      : test_files(s, files, nfiles, from, to);
+	script_dir(files[0], dir, sizeof(dir));
+	struct incl_ctx ic = { .dir = dir, .gdir = gdir };
+	int rc = runs ? bench(s, files + 1, nfiles - 1, runs, from, to, &ic)
+		      : test_files(s, files, nfiles, from, to, &ic);
 	sieve_script_free(&s);
 	return rc;
 usage:

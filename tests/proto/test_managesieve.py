@@ -460,6 +460,26 @@ def test_cli_sieve_test():
     r = subprocess.run([TERN, "sieve", "test", d + "/bad.sieve", d + "/m.eml"], capture_output=True, timeout=30)
     assert r.returncode == 1 and r.stdout == b"error\n"
     assert b"line 1, column 10: expected \"}\" or a command" in r.stderr, r.stderr
+    # include (RFC 6609): NAME.sieve (else NAME) beside the script, :global in --global DIR;
+    # the test ran no include at all ("include: no script").
+    os.mkdir(d + "/g")
+    with open(d + "/inc.sieve", "w") as f:
+        f.write('require ["include", "fileinto"]; include "lib"; include "plain";'
+                ' include :global "lib"; include :optional "nope"; fileinto "Main";\n')
+    with open(d + "/lib.sieve", "w") as f:
+        f.write('require "fileinto"; fileinto "Lib";\n')
+    with open(d + "/plain", "w") as f:
+        f.write('require "fileinto"; fileinto "Plain";\n')
+    with open(d + "/g/lib.sieve", "w") as f:
+        f.write('require "fileinto"; fileinto "Global";\n')
+    r = subprocess.run([TERN, "sieve", "test", d + "/inc.sieve", d + "/m.eml", "--global", d + "/g"],
+                       capture_output=True, timeout=30)
+    keep_sanitizer_output(r.stderr.decode(), "tern sieve test")
+    assert r.returncode == 0 and r.stderr == b"", r.stderr
+    assert r.stdout == b'fileinto "Lib"\nfileinto "Plain"\nfileinto "Global"\nfileinto "Main"\n', r.stdout
+    r = subprocess.run([TERN, "sieve", "test", d + "/inc.sieve", d + "/m.eml"], capture_output=True, timeout=30)
+    keep_sanitizer_output(r.stderr.decode(), "tern sieve test")
+    assert r.stdout == b"keep\n" and b'line 1: include: no script "lib"' in r.stderr, (r.stdout, r.stderr)
 
 
 def test_cli_manage():
