@@ -15,6 +15,31 @@ size_t msieve_line_end(const char *p, size_t len)
 	return lf ? (size_t)(lf - p) + 1 : 0;
 }
 
+int msieve_line_literal(const char *p, size_t e, uint64_t *n_r)
+{
+	size_t i = e;
+	uint64_t n = 0, scale = 1;
+	if (i && p[i - 1] == '\n')
+		i--;
+	if (i && p[i - 1] == '\r')
+		i--;
+	if (!i || p[--i] != '}')
+		return 0;
+	if (i && p[i - 1] == '+')
+		i--;
+	size_t digits = 0;
+	while (i && p[i - 1] >= '0' && p[i - 1] <= '9') {
+		if (++digits > 10)
+			return 0;
+		n += (uint64_t)(p[--i] - '0') * scale;
+		scale *= 10;
+	}
+	if (!digits || !i || p[i - 1] != '{' || n > UINT32_MAX)
+		return 0;
+	*n_r = n;
+	return 1;
+}
+
 static int bad(struct msieve_cmd *cmd, const char *p, size_t len, size_t at, size_t *consumed_r,
                size_t *need_r, const char *why)
 {
@@ -29,6 +54,10 @@ static int bad(struct msieve_cmd *cmd, const char *p, size_t len, size_t at, siz
 	}
 	snprintf(cmd->err, sizeof(cmd->err), "%s", why);
 	*consumed_r = at + e;
+	/* The line announces a literal: its octets are the command's data,
+	 * never a command of their own. */
+	cmd->skip = 0;
+	msieve_line_literal(p, at + e, &cmd->skip);
 	return MSIEVE_BAD;
 }
 

@@ -53,14 +53,16 @@ struct msieve_cmd {
 	struct msieve_arg args[MSIEVE_ARGS_MAX];
 	char dec[MSIEVE_ARGS_MAX][MSIEVE_QUOTED_MAX]; /* quoted strings, decoded */
 	char err[128];   /* MSIEVE_BAD / MSIEVE_TOOBIG: why */
-	uint64_t skip;   /* MSIEVE_TOOBIG: literal octets still to discard */
+	uint64_t skip;   /* MSIEVE_TOOBIG, MSIEVE_BAD: literal octets still to discard */
 };
 
 enum msieve_parse_result {
 	MSIEVE_OK = 1,     /* *consumed_r octets form the command */
 	MSIEVE_MORE = 0,   /* incomplete: call again once *need_r octets are there */
 	MSIEVE_BAD = -1,   /* syntax error: *consumed_r octets (through the line end)
-	                    * are to be dropped; cmd->err says why */
+	                    * are to be dropped, then cmd->skip more when the line
+	                    * ends announcing a literal, then up to a line end
+	                    * (as for TOOBIG); cmd->err says why */
 	MSIEVE_LONG = -2,  /* no line end within MSIEVE_LINE_MAX: drop *consumed_r
 	                    * octets and the rest up to the next line end */
 	MSIEVE_TOOBIG = -3, /* a literal over literal_max: drop *consumed_r
@@ -90,5 +92,14 @@ int msieve_parse_response(const char *p, size_t len, uint32_t literal_max, struc
  * including the LF, or 0 when there is none.
  */
 size_t msieve_line_end(const char *p, size_t len);
+
+/*
+ * Whether the line ending at p[e) (its LF included, p[0..e) reaching back
+ * at least to the line's start or to the announcement) ends announcing a
+ * literal, "{N}" or "{N+}" with N a 32-bit number: 1 and *n_r = N, else 0.
+ * A command refused before its end still has that literal's octets on
+ * the way: they are to be skipped, not read as commands.
+ */
+int msieve_line_literal(const char *p, size_t e, uint64_t *n_r);
 
 #endif

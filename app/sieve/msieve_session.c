@@ -245,6 +245,27 @@ static void literal_too_big_preauth(struct ms_session *s, const struct msieve_cm
 }
 _Static_assert(MSIEVE_LITERAL_PREAUTH == 4096, "the BYE above says 4096");
 
+/*
+ * A refused command's line announced a literal of n octets: they are
+ * dropped as they come, then the rest of the line (a literal's octets
+ * read as commands would run whatever a script's text holds). Before
+ * authentication one over MSIEVE_LITERAL_PREAUTH ends the session as in
+ * literal_too_big_preauth(); -1 then.
+ */
+static int discard_literal(struct ms_session *s, uint64_t n)
+{
+	if (s->state != MS_AUTH && n > MSIEVE_LITERAL_PREAUTH) {
+		log_info("sieve", s->id, "event=literal_too_big state=unauthenticated size=%llu",
+		         (unsigned long long)n);
+		ms_reply(s, "BYE", NULL, "Literal larger than 4096 octets before authentication.");
+		close_with(s, "literal_too_big");
+		return -1;
+	}
+	s->discard = n;
+	s->discard_line = 1;
+	return 0;
+}
+
 static int session_error(struct ms_session *s)
 {
 	if (++s->errors < MSIEVE_MAX_ERRORS)
@@ -803,9 +824,15 @@ static void session_input(struct ms_session *s)
 			continue;
 		}
 		if (s->discard_line) {
+			/* The rest of a refused command's line; when it ends
+			 * announcing another literal, that one's octets too. */
 			size_t e = msieve_line_end(buf_data(in), buf_len(in));
+			uint64_t n = 0;
+			int lit = e && msieve_line_literal(buf_data(in), e, &n);
+			if (lit && discard_literal(s, n) < 0)
+				break;
 			buf_consume(in, e ? e : buf_len(in));
-			if (e)
+			if (e && !lit)
 				s->discard_line = 0;
 			continue;
 		}
@@ -837,8 +864,10 @@ static void session_input(struct ms_session *s)
 				sasl_login_end(&s->sasl);
 				if (r == MSIEVE_LONG)
 					s->discard_line = 1;
-				ms_reply(s, "NO", NULL, r == MSIEVE_OK ? "Authentication aborted by client."
-				                                       : "Bad SASL response.");
+				if (r != MSIEVE_BAD || !cmd->skip || discard_literal(s, cmd->skip) == 0)
+					ms_reply(s, "NO", NULL,
+					         r == MSIEVE_OK ? "Authentication aborted by client."
+					                        : "Bad SASL response.");
 			}
 			explicit_bzero(cmd, sizeof(*cmd));
 			explicit_bzero(buf_data(in), consumed);
@@ -910,6 +939,8 @@ static void session_input(struct ms_session *s)
 			s->discard_line = 1;
 			ms_reply(s, "NO", "QUOTA/MAXSIZE", cmd->err);
 		} else {
+			if (cmd->skip && discard_literal(s, cmd->skip) < 0)
+				break;
 			ms_reply(s, "NO", NULL, cmd->err);
 		}
 		if (session_error(s))

@@ -6,7 +6,8 @@
  * input; parsing the first `consumed` octets alone gives the same OK;
  * every prefix of an OK command is MORE; the same input read as a SASL
  * response, under the pre-authentication literal limit, stays within
- * bounds too and never holds a literal over that limit.
+ * bounds too and never holds a literal over that limit; a refused
+ * command's literal to skip is the one its line announces.
  */
 #include <assert.h>
 #include <stdint.h>
@@ -30,6 +31,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	assert(consumed > 0 && consumed <= size);
+	uint64_t lit = 0;
+	if (msieve_line_literal(p, size, &lit))
+		assert(lit <= UINT32_MAX);
+	if (r == MSIEVE_BAD && cmd.skip) {
+		/* the refused line ends announcing the literal to skip */
+		assert(msieve_line_literal(p, consumed, &lit) && lit == cmd.skip);
+	}
 	if (r != MSIEVE_OK)
 		return 0;
 	assert(cmd.nargs <= MSIEVE_ARGS_MAX);

@@ -282,6 +282,31 @@ def test_strings_are_utf8():
     c.close()
 
 
+def test_refused_line_skips_its_literal():
+    """A command refused before its line's end that announced a literal:
+    the literal's octets are its data, skipped, never run as commands
+    (they were: a script's text reached the command parser; Pigeonhole
+    does the same)."""
+    evil = b'DELETESCRIPT "keepme"\r\nNOOP "evil"\r\n'
+    c = authed()
+    assert c.cmd('PUTSCRIPT "keepme" "keep;"')[-1] == b'OK "Putscript completed."\r\n'
+    for bad in (b'PUTSCRIPT "a\\q" {%d+}\r\n%s\r\n', b'PUTSCRIPT "a\xff" {%d}\r\n%s\r\n',
+                b'NOOP "1" "2" "3" "4" {%d+}\r\n%s {0+}\r\n\r\n'):
+        r = c.cmd(bad % (len(evil), evil))
+        assert len(r) == 1 and r[0].startswith(b"NO "), r
+        assert c.cmd('NOOP "after"') == [b'OK (TAG "after") "Done"\r\n'], bad
+    assert c.cmd('GETSCRIPT "keepme"')[-1] == b'OK "Getscript completed."\r\n'
+    assert c.cmd('DELETESCRIPT "keepme"')[-1] == b'OK "Deletescript completed."\r\n'
+    c.close()
+    # Before authentication the literal is held to the 4096 octets a SASL response needs.
+    c = Conn(srv())
+    assert c.cmd(b'NOOP "a\\q" {10+}\r\nNOOP "x"\r\n\r\n') == [b'NO "Invalid escape in a quoted string"\r\n']
+    assert c.cmd('NOOP "after"') == [b'OK (TAG "after") "Done"\r\n']
+    c.send(b'NOOP "a\\q" {5000+}\r\n')
+    assert c.response()[-1].startswith(b"BYE"), "a literal over 4096 octets before authentication"
+    c.close()
+
+
 def test_quota_codes():
     """RFC 5804 §1.3: QUOTA/MAXSCRIPTS when the number of scripts is the
     limit, the plain QUOTA when it is their total size (it was MAXSCRIPTS

@@ -69,6 +69,30 @@ int main(void)
 	CHECK_EQ_STR(cmd.err, "Too many arguments");
 	CHECK_EQ_INT(parse("NOOP 99999999999999999999999\r\n", &c), MSIEVE_BAD);
 	CHECK_EQ_INT(parse("NOOP \"a\"\rX\r\n", &c), MSIEVE_BAD);
+	/* A refused line that announces a literal: its octets are to be skipped. */
+	CHECK_EQ_INT(parse("PUTSCRIPT \"a\\q\" {13+}\r\nNOOP \"evil\"\r\n", &c), MSIEVE_BAD);
+	CHECK_EQ_INT(c, strlen("PUTSCRIPT \"a\\q\" {13+}\r\n"));
+	CHECK_EQ_INT(cmd.skip, 13);
+	CHECK_EQ_INT(parse("NOOP \"1\" \"2\" \"3\" \"4\" {7}\r\nx\r\n", &c), MSIEVE_BAD);
+	CHECK_EQ_INT(cmd.skip, 7);
+	CHECK_EQ_INT(parse("NOOP x\r\n", &c), MSIEVE_BAD);
+	CHECK_EQ_INT(cmd.skip, 0);
+	{
+		uint64_t n = 99;
+		CHECK_EQ_INT(msieve_line_literal("a {12+}\r\n", 9, &n), 1);
+		CHECK_EQ_INT(n, 12);
+		CHECK_EQ_INT(msieve_line_literal("{0}\n", 4, &n), 1);
+		CHECK_EQ_INT(n, 0);
+		CHECK_EQ_INT(msieve_line_literal("{4294967295+}\r\n", 15, &n), 1);
+		CHECK_EQ_INT(n, 4294967295u);
+		CHECK_EQ_INT(msieve_line_literal("{4294967296+}\r\n", 15, &n), 0);
+		CHECK_EQ_INT(msieve_line_literal("{}\r\n", 4, &n), 0);
+		CHECK_EQ_INT(msieve_line_literal("{1x}\r\n", 6, &n), 0);
+		CHECK_EQ_INT(msieve_line_literal("12}\r\n", 5, &n), 0);
+		CHECK_EQ_INT(msieve_line_literal("{12++}\r\n", 8, &n), 0);
+		CHECK_EQ_INT(msieve_line_literal("\r\n", 2, &n), 0);
+		CHECK_EQ_INT(msieve_line_literal("", 0, &n), 0);
+	}
 	/* RFC 5804 §4: a quoted string is UTF-8 (SAFE-UTF8-CHAR); a literal is octets. */
 	CHECK_EQ_INT(parse("NOOP \"a\xff\"\r\n", &c), MSIEVE_BAD);
 	CHECK_EQ_STR(cmd.err, "Invalid UTF-8 in a quoted string");
