@@ -291,6 +291,16 @@ static void w_list(struct ctx *c, const struct list *l)
 	jw_arr_end(c->w);
 }
 
+/* How many U+FFFD (EF BF BD) s[0..n) holds. */
+static size_t count_fffd(const char *s, size_t n)
+{
+	size_t k = 0;
+	for (size_t i = 0; i + 2 < n; i++)
+		if (!memcmp(s + i, "\xEF\xBF\xBD", 3))
+			k++, i += 2;
+	return k;
+}
+
 /* The text of part i decoded into out (UTF-8), cut at max octets. */
 static void body_value(struct ctx *c, uint32_t i, uint64_t max)
 {
@@ -312,6 +322,10 @@ static void body_value(struct ctx *c, uint32_t i, uint64_t max)
 		conv = arena_alloc(c->a, 3 * n + 1);
 		ptrdiff_t k = mime_charset_to_utf8(cs, txt, n, conv);
 		if (k >= 0) {
+			/* §4.1.4: octets malformed in the charset (each now a
+			 * U+FFFD the text did not hold) are an encoding problem. */
+			if (count_fffd(conv, (size_t)k) > count_fffd(txt, n))
+				problem = 1;
 			txt = conv;
 			n = (size_t)k;
 		}

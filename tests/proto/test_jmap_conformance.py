@@ -19,6 +19,7 @@ Thread/get; Email/get's from/to/cc with RFC 5322 groups and a body value
 cut inside a UTF-8 sequence; EmailSubmission of an email created in the
 same request. No answer in this file may be serverFail. One server for
 the module."""
+import base64
 import json
 import time
 
@@ -838,3 +839,24 @@ def test_max_mailboxes_per_email_kept():
     assert u["updated"] == {e: None}, u
     _, g = j.one("Email/get", {"ids": [e], "properties": ["mailboxIds"]})
     assert sorted(g["list"][0]["mailboxIds"]) == sorted(mbs), g
+
+
+def test_body_value_malformed_charset_is_encoding_problem():
+    """isEncodingProblem (RFC 8621 §4.1.4) is true when octets malformed in
+    the part's charset were found: invalid UTF-8 in a utf-8 part (each
+    shown as U+FFFD) is one; a U+FFFD the text itself holds is not. It was
+    false for the invalid octets."""
+    j = Jmap(srv(), *AMY)
+    bad = import_msg(j, msg("bad utf8", base64.b64encode(b"caf\xe9 ok\r\n").decode() + "\r\n",
+                            "Content-Type: text/plain; charset=utf-8\r\n"
+                            "Content-Transfer-Encoding: base64\r\n"))
+    _, g = j.one("Email/get", {"ids": [bad], "properties": ["bodyValues"],
+                               "fetchTextBodyValues": True})
+    assert g["list"][0]["bodyValues"] == {"0": {"value": "caf\ufffd ok\r\n", "isEncodingProblem": True,
+                                                "isTruncated": False}}, g
+    good = import_msg(j, msg("literal fffd", "a \ufffd b\r\n", "Content-Type: text/plain; "
+                                                            "charset=utf-8\r\n"))
+    _, g = j.one("Email/get", {"ids": [good], "properties": ["bodyValues"],
+                               "fetchTextBodyValues": True})
+    assert g["list"][0]["bodyValues"] == {"0": {"value": "a \ufffd b\r\n", "isEncodingProblem": False,
+                                                "isTruncated": False}}, g
