@@ -427,7 +427,8 @@ static void sort_keys_cb(void *arg, const void *meta, size_t metalen, const char
  * error set on c). */
 static int query_run(struct jmap_call *c, struct ems *all, struct em ***hit_r, size_t *n_r)
 {
-	struct skey keys[4];
+	/* As many as kwbits has bits: a real sort has a few. */
+	struct skey keys[32];
 	int nkeys = 0, need_keys = 0;
 	const struct json_value *sort = jmap_arg(c, "sort"), *v;
 
@@ -450,7 +451,7 @@ static int query_run(struct jmap_call *c, struct ems *all, struct em ***hit_r, s
 				prop = k;
 		if (prop >= 3 && prop <= 6)
 			need_keys = 1;
-		if (prop < 0 || nkeys == 4) {
+		if (prop < 0 || nkeys == 32) {
 			jmap_error(c, "unsupportedSort", p->str);
 			return -1;
 		}

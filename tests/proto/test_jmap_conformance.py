@@ -413,6 +413,12 @@ def test_query_window():
     assert ids(anchor=e[0], anchorOffset=-5, limit=1) == (0, e[:1], None)
     assert ids(anchor=e[1], anchorOffset=1) == (2, e[2:], None)
     assert ids(collapseThreads=True, calculateTotal=True) == (0, e[:3], 3)
+    # Five comparators (no limit in §4.4.2; more than four was
+    # unsupportedSort): the fifth decides, the first four all tie.
+    five = [{"property": p} for p in ("from", "to", "sentAt")] + [
+        {"property": "hasKeyword", "keyword": "$nope"},
+        {"property": "receivedAt", "isAscending": False}]
+    assert ids(sort=five) == (0, e[::-1], None)
     r = run(j, [["Email/query", {"filter": f, "limit": -1}, "a"],
                 ["Email/query", {"filter": f, "anchor": "Effffffff"}, "b"],
                 ["Email/query", {"filter": f, "position": "1"}, "c"]])
