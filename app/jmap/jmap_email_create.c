@@ -919,6 +919,19 @@ void jmap_email_create(struct jmap_call *c, struct jmap_mailboxes *mbs, const ch
 		jmap_w_set_error(bad, cid, "invalidProperties", "an object", "bodyValues");
 		return;
 	}
+	/* §4.6: a value's isEncodingProblem and isTruncated are false or
+	 * omitted (the server cannot store a value it was told is cut). */
+	for (const struct json_value *v = m.values ? m.values->first : NULL; v; v = v->next) {
+		const struct json_value *f1 = member(v, "isTruncated"),
+					*f2 = member(v, "isEncodingProblem");
+		if (v->type != JSON_OBJECT || (f1 && (f1->type != JSON_BOOL || f1->boolean)) ||
+		    (f2 && (f2->type != JSON_BOOL || f2->boolean))) {
+			jmap_w_set_error(bad, cid, "invalidProperties",
+					 "a body value is an object, not truncated, no encoding problem",
+					 "bodyValues");
+			return;
+		}
+	}
 	if (jmap_new_targets(c, mbs, member(em, "mailboxIds"), member(em, "keywords"), &t, &badp) < 0) {
 		jmap_w_set_error(bad, cid, "invalidProperties", NULL, badp);
 		buf_free(&t.kw);

@@ -992,3 +992,23 @@ def test_jmap_create_email_not_an_object():
         "mailboxIds": {drafts: True}, "subject": "after",
         "bodyValues": {"1": {"value": "x"}}, "textBody": [{"partId": "1", "type": "text/plain"}]}}})
     assert list(r["created"]) == ["ok"], r
+
+
+def test_jmap_create_body_value_flags():
+    """A created Email's bodyValues may not say isTruncated or
+    isEncodingProblem true (RFC 8621 §4.6: false or omitted): such a value
+    is invalidProperties (bodyValues); it was stored as if whole."""
+    s, j = hal(JOY)
+    drafts = _drafts(j)
+
+    def one(**flags):
+        return {"mailboxIds": {drafts: True}, "subject": "flags",
+                "bodyValues": {"1": dict({"value": "x"}, **flags)},
+                "textBody": [{"partId": "1", "type": "text/plain"}]}
+    _, r = j.one("Email/set", {"create": {
+        "t": one(isTruncated=True), "e": one(isEncodingProblem=True), "s": one(isTruncated="no"),
+        "ok": one(isTruncated=False, isEncodingProblem=False)}})
+    assert list(r["created"]) == ["ok"], r
+    assert sorted(r["notCreated"]) == ["e", "s", "t"], r
+    for v in r["notCreated"].values():
+        assert v["type"] == "invalidProperties" and v["properties"] == ["bodyValues"], r
