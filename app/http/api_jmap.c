@@ -510,6 +510,8 @@ static void api(struct http_ctx *x)
 #define DL_IN 16384
 struct dl {
 	int fd; /* an upload's file, else -1 */
+	int in_mem; /* else a part of a parsed blob, decoded in mem */
+	struct buf mem;
 	struct store_hold hold;
 	uint32_t account;
 	uint64_t off, end; /* the range of the held bytes sent */
@@ -531,6 +533,8 @@ static void dl_free(void *cls)
 	struct dl *d = cls;
 	if (d->fd >= 0)
 		close(d->fd);
+	if (d->in_mem)
+		buf_free(&d->mem);
 	store_hold_release(http_store, &d->hold);
 	free(d);
 }
@@ -568,6 +572,10 @@ static ssize_t dl_read(void *cls, uint64_t pos, char *buf, size_t max)
 	if (d->fd >= 0) {
 		ssize_t r = pread(d->fd, buf, max, (off_t)pos);
 		return r > 0 ? r : MHD_CONTENT_READER_END_WITH_ERROR;
+	}
+	if (d->in_mem) {
+		memcpy(buf, buf_data(&d->mem) + pos, max);
+		return (ssize_t)max;
 	}
 	if (!d->decode) {
 		ssize_t r = dl_held(d, d->off + pos, buf, max);
@@ -669,6 +677,21 @@ static int dl_open(struct jmap_job *j, struct dl **d_r)
 			rc = STORE_ENOTFOUND;
 		if (rc == STORE_OK && !j->accept)
 			j->accept = arena_strdup(j->a, q.type);
+	} else {
+		/* A part of a blob Email/parse read (jmap_part_read). */
+		char type[128];
+		int temp = 0;
+		buf_init(&d->mem, JMAP_MAX_SIZE_UPLOAD);
+		d->in_mem = 1;
+		if (jmap_part_read_type(http_store, j->account, j->blob, &d->mem, &temp, type,
+					sizeof type) == 0) {
+			d->size = buf_len(&d->mem);
+			if (!j->accept)
+				j->accept = arena_strdup(j->a, type);
+			rc = STORE_OK;
+		} else {
+			rc = temp ? STORE_ETEMP : STORE_ENOTFOUND;
+		}
 	}
 	if (rc == STORE_OK) {
 		*d_r = d;

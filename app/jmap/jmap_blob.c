@@ -22,6 +22,7 @@
 #include "mime/mime_decode.h"
 #include "mime/mime_tree.h"
 #include "core/xalloc.h"
+#include "jmap/jmap.h"
 #include "jmap/jmap_blob.h"
 #include "store/store.h"
 
@@ -295,6 +296,8 @@ struct part_read {
 	unsigned part;
 	struct buf *out;
 	int ok;
+	char *type; /* the part's media type, when not NULL */
+	size_t typelen;
 };
 
 static void part_cb(void *arg, const void *meta, size_t metalen, const char *data, size_t len)
@@ -308,23 +311,71 @@ static void part_cb(void *arg, const void *meta, size_t metalen, const char *dat
 		const struct mime_part *p = &t.parts[q->part];
 		struct str body = str_make(data + p->body_off, p->body_end - p->body_off);
 		q->ok = mime_decode_all(mime_cte_parse(p->encoding), body, q->out) == 0;
+		if (q->type)
+			snprintf(q->type, q->typelen, "%.*s/%.*s", (int)p->type.len, p->type.p,
+				 (int)p->subtype.len, p->subtype.p);
 	}
 	arena_free(&a);
+}
+
+/* Parts nested in parts ("<blob>_<n>_<m>"): at most this deep. */
+#define PART_DEPTH 4
+
+static int part_read(struct store *st, uint32_t account, const char *blob, struct buf *out,
+		     int *temp_r, char *type, size_t typelen, int depth)
+{
+	uint32_t email;
+	struct part_read q = { 0, out, 0, type, typelen };
+
+	*temp_r = 0;
+	if (jmap_part_parse(blob, &email, &q.part) == 0) {
+		int rc = store_email_content(st, account, email, part_cb, &q);
+		if (rc != STORE_OK) {
+			*temp_r = rc != STORE_ENOTFOUND;
+			return -1;
+		}
+		return q.ok ? 0 : -1;
+	}
+	/* "<parent>_<index>": part index of the message that blob or part
+	 * parent holds, as Email/parse numbers them (jmap_email_body). */
+	const char *us = strrchr(blob, '_'), *d = us ? us + 1 : NULL;
+	if (!us || depth >= PART_DEPTH || !*d || (*d == '0' && d[1]) || strlen(d) > 6 ||
+	    strspn(d, "0123456789") != strlen(d))
+		return -1;
+	q.part = (unsigned)atoi(d);
+	char *parent = strndup(blob, (size_t)(us - blob));
+	uint8_t id[32];
+	int got;
+	if (!parent)
+		return -1;
+	if (jmap_blob_parse(parent, id) == 0) {
+		struct jmap_bytes b;
+		memset(&b, 0, sizeof b);
+		got = jmap_bytes_get(st, account, id, &b, temp_r) == 0;
+		if (got)
+			part_cb(&q, NULL, 0, b.p, b.len);
+		jmap_bytes_free(&b);
+	} else {
+		struct buf pb;
+		buf_init(&pb, JMAP_MAX_SIZE_UPLOAD);
+		got = part_read(st, account, parent, &pb, temp_r, NULL, 0, depth + 1) == 0;
+		if (got)
+			part_cb(&q, NULL, 0, buf_data(&pb), buf_len(&pb));
+		buf_free(&pb);
+	}
+	free(parent);
+	return got && q.ok ? 0 : -1;
 }
 
 int jmap_part_read(struct store *st, uint32_t account, const char *blob, struct buf *out,
 		   int *temp_r)
 {
-	uint32_t email;
-	struct part_read q = { 0, out, 0 };
+	return part_read(st, account, blob, out, temp_r, NULL, 0, 0);
+}
 
-	*temp_r = 0;
-	if (jmap_part_parse(blob, &email, &q.part) < 0)
-		return -1;
-	int rc = store_email_content(st, account, email, part_cb, &q);
-	if (rc != STORE_OK) {
-		*temp_r = rc != STORE_ENOTFOUND;
-		return -1;
-	}
-	return q.ok ? 0 : -1;
+int jmap_part_read_type(struct store *st, uint32_t account, const char *blob, struct buf *out,
+			int *temp_r, char *type, size_t typelen)
+{
+	type[0] = 0;
+	return part_read(st, account, blob, out, temp_r, type, typelen, 0);
 }

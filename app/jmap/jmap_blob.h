@@ -68,12 +68,16 @@ int jmap_bytes_get(struct store *st, uint32_t account, const uint8_t id[32], str
 		   int *temp_r);
 void jmap_bytes_free(struct jmap_bytes *b);
 
-/* The decoded content of a "P" blob of account, appended to out. 0, or
- * -1 when there is no such part (or a store error: *temp_r set; or out
- * too small). */
+/* The decoded content of a "P" blob of account, or of a part of a blob
+ * Email/parse read ("<blob>_<index>", "<blob>_<index>_<index>" for a
+ * message in it, a few deep), appended to out. 0, or -1 when there is no
+ * such part (or a store error: *temp_r set; or out too small). */
 struct buf;
 int jmap_part_read(struct store *st, uint32_t account, const char *blob, struct buf *out,
 		   int *temp_r);
+/* jmap_part_read, and the part's media type ("type/subtype") in type. */
+int jmap_part_read_type(struct store *st, uint32_t account, const char *blob, struct buf *out,
+			int *temp_r, char *type, size_t typelen);
 
 /* The text of a Sieve script of account whose content id is id, in a
  * malloc'ed copy (jmap_sieve.c): 0, or -1 when none has it. */

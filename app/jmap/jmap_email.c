@@ -597,7 +597,10 @@ static void parsed_write(struct jmap_call *c, const struct email_opts *eo, unsig
 			jw_null(w);
 	}
 	if ((want & CONTENT_PROPS) || eo->nhps) {
-		struct content ct = {c, want, eo->bwant, 0, &eo->opts, eo->hps, eo->nhps};
+		/* The parts' blobIds name parts of this blob. */
+		struct jmap_body_opts o = eo->opts;
+		o.blob = bid;
+		struct content ct = {c, want, eo->bwant, 0, &o, eo->hps, eo->nhps};
 		content_cb(&ct, NULL, 0, data, len);
 	}
 	jw_obj_end(w);
@@ -615,7 +618,7 @@ void jmap_email_parse_write(struct arena *a, const char *data, size_t len, struc
 	/* Every body part property too, and one header form per part. */
 	static const struct jmap_hprop part_hp = {"header:Content-Type:asText:all", "Content-Type",
 						  JH_TEXT, 1};
-	struct email_opts eo = {(1u << NPROPS) - 1, 0xfffu, NULL, 0, {1, 1, 1, 0, &part_hp, 1}};
+	struct email_opts eo = {(1u << NPROPS) - 1, 0xfffu, NULL, 0, {1, 1, 1, 0, &part_hp, 1, NULL}};
 	parsed_write(&c, &eo, eo.want, "B", data, len);
 }
 

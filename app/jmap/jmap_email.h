@@ -142,6 +142,9 @@ struct jmap_body_opts {
 	 * part's own header section (the caller's array). */
 	const struct jmap_hprop *hps;
 	size_t nhps;
+	/* Email/parse: the blob parsed, whose parts' blobIds are
+	 * "<blob>_<index>" (jmap_part_read); NULL for a stored email. */
+	const char *blob;
 };
 /* The index of a body part property name (bodyProperties: "headers"
  * included, JMAP_BODY_P_HEADERS), or -1. */

@@ -97,6 +97,7 @@ struct ctx {
 	unsigned want; /* bit per bprops entry */
 	const struct jmap_hprop *hps;
 	size_t nhps;
+	const char *blob; /* jmap_body_opts' */
 };
 
 /* headers and header:NAME forms from part p's own header section. */
@@ -134,7 +135,9 @@ static void w_part(struct ctx *c, uint32_t i, int with_sub, int depth)
 			}
 			break;
 		case 1: /* blobId */
-			if (is_leaf) {
+			if (is_leaf && c->blob) {
+				jw_str(w, arena_printf(c->a, "%s_%u", c->blob, i));
+			} else if (is_leaf) {
 				char s[32];
 				snprintf(s, sizeof s, "P%08x_%u", c->email, i);
 				jw_str(w, s);
@@ -350,7 +353,7 @@ static void body_value(struct ctx *c, uint32_t i, uint64_t max)
 void jmap_email_body(struct jw *w, struct arena *a, const char *data, const struct mime_tree *t,
 		     uint32_t email, unsigned want, unsigned bwant, const struct jmap_body_opts *o)
 {
-	struct ctx c = {w, a, data, t, email, bwant, o->hps, o->nhps};
+	struct ctx c = {w, a, data, t, email, bwant, o->hps, o->nhps, o->blob};
 	struct list text = {arena_alloc(a, (t->nparts + 1) * 2 * sizeof(uint32_t)), 0},
 		    html = {arena_alloc(a, (t->nparts + 1) * 2 * sizeof(uint32_t)), 0},
 		    att = {arena_alloc(a, (t->nparts + 1) * 2 * sizeof(uint32_t)), 0};

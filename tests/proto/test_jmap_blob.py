@@ -602,6 +602,27 @@ def test_jmap_email_parse():
     assert e["from"] == [{"name": "Gus", "email": "gus@remote.test"}] and e["messageId"] == ["out1@remote.test"]
     tid = e["textBody"][0]["partId"]
     assert e["bodyValues"][tid]["value"] == "See attached.", e["bodyValues"]
+    # The parsed message's parts have blobIds that download and parse
+    # (RFC 8621 §4.9: an attachment of a message not stored is still
+    # fetched by its blobId), a message in it as deep; they were
+    # "P00000000_<n>", which named nothing. Another account's are not found.
+    _, r = j.one("Email/parse", {"blobIds": [up["blobId"]], "properties": ["attachments"]})
+    att = r["parsed"][up["blobId"]]["attachments"]
+    assert [a["type"] for a in att] == ["message/rfc822"], att
+    st, hd, body = j.request("GET", "/jmap/download/%s/%s/in.eml" % (j.account, att[0]["blobId"]))
+    # The CRLF before "--q" is the boundary's.
+    assert st == 200 and body == inner.encode()[:-2] and hd["content-type"] == "message/rfc822", (st, hd, body)
+    _, r = j.one("Email/parse", {"blobIds": [att[0]["blobId"]], "properties": ["subject", "textBody"]})
+    ie = r["parsed"][att[0]["blobId"]]
+    assert ie["subject"] == "inner one", r
+    st, hd, body = j.request("GET", "/jmap/download/%s/%s/t.txt" % (j.account, ie["textBody"][0]["blobId"]))
+    assert st == 200 and body == b"Inner text.", (st, body)
+    for bad in (att[0]["blobId"] + "9", att[0]["blobId"][:-1] + "02", up["blobId"] + "_"):
+        st, _, _ = j.request("GET", "/jmap/download/%s/%s/x" % (j.account, bad))
+        assert st == 404, (bad, st)
+    other = Jmap(s, *CAT)
+    st, _, _ = other.request("GET", "/jmap/download/%s/%s/x" % (other.account, att[0]["blobId"]))
+    assert st == 404, st
     # Nothing was stored.
     _, q = j.one("Email/query", {})
     assert q["ids"] == [], q
