@@ -247,6 +247,17 @@ int smtp_cmd_parse(struct str line, struct smtp_cmd *cmd);
 int smtp_domain_valid(struct str s, int *utf8_r);
 
 /*
+ * The other spelling of an internationalised domain (RFC 5890 §2.3.2.1:
+ * an A-label and its U-label are one label): with a non-ASCII label, all
+ * of them as A-labels ("bücher.test" -> "xn--bcher-kva.test"); else, with
+ * an "xn--" label, those decoded to UTF-8. Written NUL-terminated into
+ * dst; returns its length, 0 when d has no other spelling, a label does
+ * not convert, or it does not fit in dstsz or SMTP_DOMAIN_MAX. d is taken
+ * as smtp_domain_valid() passed it, ASCII lowercased.
+ */
+size_t smtp_domain_other_form(struct str d, char *dst, size_t dstsz);
+
+/*
  * Checks an address literal with its brackets: "[1.2.3.4]" or
  * "[IPv6:...]" (the tag case-insensitively). Returns 1 valid, 0 not.
  */

@@ -53,6 +53,14 @@ static void sanitize(char *dst, size_t dstsz, const char *src)
 	dst[o] = '\0';
 }
 
+static int is_ascii(const char *p)
+{
+	for (; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			return 0;
+	return 1;
+}
+
 static int add_headers(struct smtp_session *s)
 {
 	struct smtp_tx *tx = &s->tx;
@@ -88,7 +96,9 @@ static int add_headers(struct smtp_session *s)
 		sanitize(login, sizeof(login), s->login);
 		r |= buf_printf(m, "\r\n\t(Authenticated sender: %s)", login);
 	}
-	if (tx->nrcpts == 1)
+	/* Not an address rewritten to a served UTF-8 spelling (the
+	 * recipient's IDN domain) in a message that is not SMTPUTF8's. */
+	if (tx->nrcpts == 1 && (tx->smtputf8 || is_ascii(tx->rcpts[0].address)))
 		r |= buf_printf(m, "\r\n\tfor <%s>", tx->rcpts[0].address);
 	r |= buf_printf(m, ";\r\n\t%s\r\n", date);
 	tx->header_len = buf_len(m);

@@ -2,7 +2,8 @@
  * fuzz_smtp_cmd.c — smtp_line_find() + smtp_cmd_parse() on a byte stream.
  * The stream is framed whole and again in two feeds split at a point taken
  * from the data; both must find the same lines. Every line is parsed, and
- * accepted paths must fit SMTP_ADDRESS_BUF and read back as themselves.
+ * accepted paths must fit SMTP_ADDRESS_BUF and read back as themselves,
+ * and their domain's other IDN spelling, if any, must be a valid domain.
  */
 #include <assert.h>
 #include <stdint.h>
@@ -23,6 +24,13 @@ static void check_again(const char *addr, size_t n)
 	assert(smtp_cmd_parse(str_make(line, 10 + n), &cmd) == 0);
 	assert(smtp_path_address(&cmd.path, again, sizeof(again)) == (int)n);
 	assert(memcmp(again, addr, n) == 0);
+	/* An IDN domain's other spelling is a domain that fits. */
+	if (!cmd.path.domain_literal && cmd.path.domain.len) {
+		char alt[SMTP_DOMAIN_MAX + 1];
+		size_t k = smtp_domain_other_form(cmd.path.domain, alt, sizeof(alt));
+		assert(k <= SMTP_DOMAIN_MAX && (k == 0 || strlen(alt) == k));
+		assert(k == 0 || smtp_domain_valid(str_make(alt, k), NULL));
+	}
 }
 
 /* Frames p[0..have) from *pos like a session would; returns a running hash. */

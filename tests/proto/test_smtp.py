@@ -165,6 +165,34 @@ def test_utf8_addresses():
         r.cmd("EHLO x.test")
         code, _ = r.cmd("MAIL FROM:<señor@remote.test>")
         assert code == 553, code
+        # An IDN domain is one domain in either spelling (RFC 5890
+        # §2.3.2.1): added as U-labels, mail to its A-labels arrives
+        # without SMTPUTF8; added as A-labels, mail to its U-labels with.
+        s.cli("domain", "add", "bücher.test")
+        s.cli("account", "add", "anna@bücher.test", input="pw-anna-Qx7-bücher\n")
+        s.cli("domain", "add", "xn--mnchen-3ya.test")
+        s.cli("account", "add", "max@xn--mnchen-3ya.test", input="pw-max-Qx7-munich\n")
+        r.cmd("RSET")
+        for cmd, want in [("MAIL FROM:<a@remote.test>", 250),
+                          ("RCPT TO:<anna@xn--bcher-kva.test>", 250),
+                          ("RCPT TO:<anna@xn--bcher-kvb.test>", 554),
+                          ("DATA", 354),
+                          ("Subject: a-label\r\n\r\nx\r\n.", 250),
+                          ("MAIL FROM:<a@remote.test> SMTPUTF8", 250),
+                          ("RCPT TO:<max@münchen.test>", 250),
+                          ("RCPT TO:<max@xn--mnchen-3ya.test>", 250),
+                          ("DATA", 354),
+                          ("Subject: u-label\r\n\r\nx\r\n.", 250)]:
+            code, lines = r.cmd(cmd)
+            assert code == want, (cmd, lines)
+        r.close()
+        got = s.messages("anna@bücher.test")
+        assert len(got) == 1 and "a-label" in got[0][1], got
+        raw = s.raw("anna@bücher.test", got[0][0])
+        # The rewritten UTF-8 address stays out of a message without SMTPUTF8.
+        assert b"for <" not in raw and all(b < 0x80 for b in raw), raw
+        got = s.messages("max@xn--mnchen-3ya.test")
+        assert len(got) == 1 and "u-label" in got[0][1], got
 
 
 def test_aliases_catchall_plus_addressing():

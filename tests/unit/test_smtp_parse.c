@@ -819,11 +819,47 @@ static void test_helpers(void)
 	CHECK(!smtp_addr_literal_valid(STR_LIT("[IPv6:::1\0]")));
 }
 
+/* An IDN domain's other spelling (smtp_domain_other_form). */
+static void test_domain_other_form(void)
+{
+	char d[SMTP_DOMAIN_MAX + 1], big[300];
+
+	CHECK_EQ_INT(smtp_domain_other_form(STR_LIT("bücher.test"), d, sizeof d), 18);
+	CHECK(strcmp(d, "xn--bcher-kva.test") == 0);
+	CHECK_EQ_INT(smtp_domain_other_form(STR_LIT("mx.xn--bcher-kva.test"), d, sizeof d), 15);
+	CHECK(strcmp(d, "mx.bücher.test") == 0);
+	CHECK_EQ_INT(smtp_domain_other_form(STR_LIT("xn--bcher-kva.xn--mnchen-3ya.de"), d, sizeof d),
+	             19);
+	CHECK(strcmp(d, "bücher.münchen.de") == 0);
+	/* Mixed: the ASCII spelling of it all. */
+	CHECK(smtp_domain_other_form(STR_LIT("xn--bcher-kva.münchen.de"), d, sizeof d) > 0);
+	CHECK(strcmp(d, "xn--bcher-kva.xn--mnchen-3ya.de") == 0);
+	/* Nothing to convert, or nothing that converts. */
+	CHECK_EQ_INT(smtp_domain_other_form(STR_LIT("example.test"), d, sizeof d), 0);
+	CHECK_EQ_INT(smtp_domain_other_form(STR_LIT("axn--b.test"), d, sizeof d), 0);
+	CHECK_EQ_INT(smtp_domain_other_form(STR_LIT("xn--.test"), d, sizeof d), 0);
+	CHECK_EQ_INT(smtp_domain_other_form(STR_LIT("xn--a_b-kva.test"), d, sizeof d), 0);
+	CHECK_EQ_INT(smtp_domain_other_form(STR_LIT("xn--abc-.test"), d, sizeof d), 0);
+	CHECK_EQ_INT(smtp_domain_other_form(STR_LIT("xn----eha.test"), d, sizeof d), 0);
+	CHECK_EQ_INT(smtp_domain_other_form(STR_LIT("bücher.test"), d, 18), 0);
+	CHECK_EQ_INT(smtp_domain_other_form(STR_LIT("bücher.test"), d, 0), 0);
+	/* "ü" and four labels of 60 is 246 octets, 251 as "xn--tda"...;
+	 * another ".aaaaaaa" takes it to 254, and 259 past SMTP_DOMAIN_MAX. */
+	memset(big, 'a', sizeof big);
+	memcpy(big, "\xC3\xBC", 2);
+	for (int i = 0; i < 5; i++)
+		big[2 + 61 * i] = '.';
+	CHECK(smtp_domain_valid(str_make(big, 254), NULL));
+	CHECK_EQ_INT(smtp_domain_other_form(str_make(big, 246), d, sizeof d), 251);
+	CHECK_EQ_INT(smtp_domain_other_form(str_make(big, 254), d, sizeof d), 0);
+}
+
 int main(void)
 {
 	test_line_find();
 	test_cmd_table();
 	test_cmd_limits();
 	test_helpers();
+	test_domain_other_form();
 	return unit_done("test_smtp_parse");
 }
