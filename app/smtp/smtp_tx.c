@@ -132,7 +132,11 @@ static void tx_append(struct smtp_tx *tx, const char *p, size_t n)
 {
 	if (tx->spool_failed || tx->too_big || n == 0)
 		return;
-	if (n > tx->msg.max - tx->msg.len)
+	/* The content's limit is EHLO's SIZE, as for DATA (smtp_data.c):
+	 * the spool's room also holds our Received field, and a BDAT or BURL
+	 * message could take what that left over. */
+	if (n > smtp_cfg->max_message_size - (tx->msg.len - tx->header_len) ||
+	    n > tx->msg.max - tx->msg.len)
 		tx->too_big = 1;
 	else if (spool_append(&tx->msg, p, n) < 0)
 		tx->spool_failed = 1;

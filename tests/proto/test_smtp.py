@@ -466,6 +466,24 @@ def test_size_limit():
         assert code == 552 and "5.3.4" in lines[0], lines
         assert r.cmd("NOOP")[0] == 250  # still in step
         assert s.messages("bob@example.test") == []
+        # BDAT is held to the same SIZE: 65,536 octets of content go in,
+        # one more is refused (the spool's room for our Received field
+        # let a chunked message through up to some 4K over).
+        head = message(subject="exact", body="").encode()
+        pad = 65536 - len(head)
+        nlines = (pad - 2) // 100
+        exact = head + b"y" * (pad - 100 * nlines - 2) + b"\r\n" + (b"y" * 98 + b"\r\n") * nlines
+        assert len(exact) == 65536, len(exact)
+        for body, want in ((exact + b"z", 552), (exact, 250)):
+            assert r.cmd("MAIL FROM:<a@remote.test>")[0] == 250
+            assert r.cmd("RCPT TO:<bob@example.test>")[0] == 250
+            r.send(b"BDAT %d LAST\r\n" % len(body) + body)
+            code, lines = r.reply()
+            assert code == want and lines[0][4:9] == ("5.3.4" if want == 552 else "2.0.0"), lines
+            if code != 250:
+                assert r.cmd("RSET")[0] == 250
+        got = s.messages("bob@example.test")
+        assert len(got) == 1 and "exact" in got[0][1], got
 
 
 def test_dsn_parameters_accepted():
