@@ -18,6 +18,8 @@
 #include <strings.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include "admin/admin_auth.h"
@@ -550,6 +552,43 @@ static void served_spelling(char *addr, size_t addrsz)
 	memcpy(at + 1, alt, n + 1);
 }
 
+/*
+ * RFC 1123 §5.2.17: "An SMTP MUST accept and recognize a domain literal
+ * for any of its own IP addresses"; RFC 5321 §4.5.1 asks for postmaster
+ * at every domain we serve. lit ("[192.0.2.1]", "[IPv6:...]") is ours
+ * when it is the address this connection came in on.
+ */
+static int literal_is_ours(const struct smtp_session *s, struct str lit)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	unsigned char want[16];
+	char tmp[64];
+	struct str in;
+	int v6;
+
+	if (lit.len < 3 || getsockname(s->conn->fd, (struct sockaddr *)&ss, &sslen) < 0)
+		return 0;
+	in = str_make(lit.p + 1, lit.len - 2);
+	v6 = str_has_prefix_ci(in, "IPv6:");
+	if (v6)
+		in = str_sub(in, 5, in.len);
+	if (in.len >= sizeof(tmp))
+		return 0;
+	memcpy(tmp, in.p, in.len);
+	tmp[in.len] = '\0';
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, tmp, want) != 1)
+		return 0;
+	if (ss.ss_family == AF_INET)
+		return !v6 && memcmp(&((struct sockaddr_in *)&ss)->sin_addr, want, 4) == 0;
+	if (ss.ss_family != AF_INET6)
+		return 0;
+	const struct in6_addr *a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+	if (v6)
+		return memcmp(a->s6_addr, want, 16) == 0;
+	return IN6_IS_ADDR_V4MAPPED(a) && memcmp(a->s6_addr + 12, want, 4) == 0;
+}
+
 static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 {
 	char addr[SMTP_ADDRESS_BUF], q[600];
@@ -578,14 +617,19 @@ static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 		smtp_session_error(s);
 		return;
 	}
-	if (cmd->path.is_postmaster) {
-		/* RFC 5321 4.5.1: <postmaster> with no domain is ours. */
-		snprintf(addr, sizeof(addr), "postmaster@%s",
-			 smtp_cfg->domain[0] ? smtp_cfg->domain : hostname_now());
-	} else if (smtp_path_address(&cmd->path, addr, sizeof(addr)) < 0) {
+	int bare_pm = cmd->path.is_postmaster;
+	if (!bare_pm && smtp_path_address(&cmd->path, addr, sizeof(addr)) < 0) {
 		smtp_reply(s, "501 5.1.3 Bad recipient address syntax");
 		smtp_session_error(s);
 		return;
+	}
+	if (!bare_pm && cmd->path.domain_literal && strncasecmp(addr, "postmaster@", 11) == 0 &&
+	    literal_is_ours(s, cmd->path.domain))
+		bare_pm = 1; /* our postmaster, as <postmaster> is */
+	if (bare_pm) {
+		/* RFC 5321 4.5.1: <postmaster> with no domain is ours. */
+		snprintf(addr, sizeof(addr), "postmaster@%s",
+			 smtp_cfg->domain[0] ? smtp_cfg->domain : hostname_now());
 	} else {
 		served_spelling(addr, sizeof(addr));
 	}
@@ -600,7 +644,7 @@ static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 	const char *qa = log_q(addr, q, sizeof(q));
 	/* Postmaster is always accepted (RFC 5321 §4.5.1), as Postfix's
 	 * set-ups do: an address of that name wins, else the administrator. */
-	if (r != STORE_RCPT_OK && r != STORE_RCPT_TEMPFAIL && is_postmaster(addr, r, cmd->path.is_postmaster)) {
+	if (r != STORE_RCPT_OK && r != STORE_RCPT_TEMPFAIL && is_postmaster(addr, r, bare_pm)) {
 		ids[0] = postmaster_account();
 		n = ids[0] ? 1 : 0;
 		r = n ? STORE_RCPT_OK : STORE_RCPT_TEMPFAIL;
@@ -680,7 +724,7 @@ static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 		return;
 	}
 	/* The same rule for the recipients' spam policies (smtp_spam.c). */
-	if (smtp_spam_rcpt(s, addr, ids, n, is_postmaster(addr, STORE_RCPT_UNKNOWN, cmd->path.is_postmaster)) < 0)
+	if (smtp_spam_rcpt(s, addr, ids, n, is_postmaster(addr, STORE_RCPT_UNKNOWN, bare_pm)) < 0)
 		return;
 	struct smtp_rcpt *rc = &tx->rcpts[tx->nrcpts++];
 	rc->address = arena_strdup(tx->arena, addr);

@@ -428,7 +428,21 @@ def test_recipient_policy():
         assert code == 554 and "5.7.1" in lines[0], lines
         code, lines = r.cmd("DATA")
         assert code == 503, lines
+        # Postmaster at a literal of the address the client connected to
+        # is ours (RFC 1123 §5.2.17: "An SMTP MUST accept and recognize a
+        # domain literal for any of its own IP addresses"); at another
+        # address it is not, and nobody else is ours at a literal.
+        for rcpt, want in (("<Postmaster@[192.0.2.1]>", 554), ("<bob@[127.0.0.1]>", 554),
+                           ("<postmaster@[IPv6:::1]>", 554), ("<postmaster@[127.0.0.1]>", 250)):
+            code, lines = r.cmd("RCPT TO:" + rcpt)
+            assert code == want, (rcpt, lines)
+        assert r.cmd("DATA")[0] == 354
+        code, lines = r.cmd("Subject: to the postmaster\r\n\r\nx\r\n.")
+        assert code == 250, lines
         r.close()
+        # No postmaster account: the administrator's (the oldest account).
+        got = s.messages("bob@example.test")
+        assert len(got) == 1 and "to the postmaster" in got[0][1], got
 
 
 def test_too_many_recipients():

@@ -372,6 +372,7 @@ RCPT_TO = [
     ("TO:<postmaster@example.test>", "postmaster with domain"),
     ("TO:<PostMaster@EXAMPLE.test>", "postmaster with domain mixed case"),
     ("TO:<postmaster> NOTIFY=NEVER", "postmaster no domain with parameter"),
+    ("TO:<postmaster@[127.0.0.1]>", "postmaster at an address literal"),
     ("TO:<nobody@example.test>", "unknown user"),
     ("TO:<someone@elsewhere.test>", "relay"),
     ("TO:<\"bob\"@example.test>", "quoted local part"),
