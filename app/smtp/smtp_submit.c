@@ -423,6 +423,7 @@ static void enqueued(struct queue_request *r, void *arg)
 			 r->len, j->nsigs);
 		smtp_reply(s, "250 2.0.0 Ok: queued as %s.%u", s->id, tx->seq);
 		s->junk_cmds = 0; /* a message accepted: the session is doing work */
+		s->errors = 0;    /* as on port 25 (smtp_tx.c) */
 		if (r->nlocal)
 			smtp_tx_notify_delivered(s, r->data, r->len);
 	} else if (r->result == STORE_EINVAL) {

@@ -430,6 +430,8 @@ static void delivered(struct delivery *d, void *arg)
 			 d->len, tx->auth_log ? tx->auth_log : smtp_spf_log(tx));
 		smtp_reply(s, "250 2.0.0 Ok: queued as %s.%u", s->id, tx->seq);
 		s->junk_cmds = 0; /* a message accepted: the session is doing work */
+		s->errors = 0;    /* the limit is on errors made without delivering
+				   * mail (Postfix's smtpd_hard_error_limit) */
 		if (tx->spam_recent_seq && d->first_email)
 			spam_recent_set_email(tx->spam_recent_seq, d->first_account, d->first_email);
 		smtp_forward_committed(s, d->result);

@@ -130,6 +130,20 @@ def test_too_many_errors_disconnects():
         assert code == 421 and "too many errors" in lines[0], lines
         assert r.closed()
 
+        # The limit is on errors made without delivering mail (as
+        # Postfix's smtpd_hard_error_limit): a list server that sends
+        # message after message on one connection, each to one stale
+        # address among good ones, is not cut off at the 5th.
+        e = Raw(s.smtp_port)
+        e.cmd("EHLO list.test")
+        for i in range(7):
+            e.send("MAIL FROM:<list@remote.test>\r\nRCPT TO:<gone@example.test>\r\n"
+                   "RCPT TO:<bob@example.test>\r\nDATA\r\n")
+            assert [e.reply()[0] for _ in range(4)] == [250, 550, 250, 354], i
+            code, lines = e.cmd("Subject: issue %d\r\n\r\nbody\r\n." % i)
+            assert code == 250, (i, lines)
+        e.close()
+
         # Commands that do no work (NOOP, RSET, VRFY, EXPN, HELP, EHLO) are
         # answered, but past 100 since the last message accepted each
         # counts as an error (Postfix's smtpd_junk_command_limit): NOOPs
