@@ -118,11 +118,11 @@ def problem(*codes):
     return out
 
 def op(summary, responses, body=None, auth=True, params=(), setup=False, portal=False,
-       body_type="application/json"):
+       body_type="application/json", body_required=True):
     o = {"summary": summary, "responses": {}}
     for r in responses: o["responses"].update(r)
     if body is not None:
-        o["requestBody"] = {"required": True, "content": {body_type: {"schema": body}}}
+        o["requestBody"] = {"required": body_required, "content": {body_type: {"schema": body}}}
     if setup:
         o["security"] = [{"setupCode": []}, {"session": [], "csrf": []}, {"bearer": []}]
     elif portal:
@@ -165,7 +165,7 @@ paths = {
                   "post": op("Add an account (with a session, the admin password in current)", [resp(201, "account", ref("Account")), problem(400, 404, 409, 429)], obj({"email": S, "password": S, "quota": I, "display_name": S, "current": S}, ["email", "password"]))},
     "/accounts/{email}": {"get": op("One account", [resp(200, "account", ref("Account")), problem(404)], params=[pp("email")]),
                           "patch": op("Change quota, state or display name", [resp(200, "account", ref("Account")), problem(400, 404)], obj({"quota": I, "disabled": B, "state": {"enum": ["active", "cannot_sign_in", "inactive"]}, "display_name": S}), params=[pp("email")]),
-                          "delete": op("Delete the account and its mail", [resp(204, "deleted"), problem(404)], params=[pp("email")])},
+                          "delete": op("Delete the account and its mail (with a session, the admin password in password; a token sends no body)", [resp(204, "deleted"), problem(400, 404, 429)], obj({"password": S}), params=[pp("email")], body_required=False)},
     "/accounts/{email}/password": {"post": op("Reset the password (with a session, the admin password in current)", [resp(204, "changed"), problem(400, 404, 429)], obj({"password": S, "current": S}, ["password"]), params=[pp("email")])},
     "/accounts/{email}/mobileconfig": {"get": op("Apple configuration profile (unsigned)", [resp(200, "profile", S, "application/x-apple-aspen-config"), problem(404)], params=[pp("email")])},
     "/admin/totp": {"get": op("Whether the admin sign-in asks for a TOTP code", [resp(200, "state", ref("TotpState")), ERR]),

@@ -88,7 +88,7 @@ static const struct route api_routes[] = {
 	{ "POST", "/api/v1/accounts", api_accounts_add, R_AUTH | R_JSON },
 	{ "GET", "/api/v1/accounts/*", api_account_get, R_AUTH },
 	{ "PATCH", "/api/v1/accounts/*", api_account_patch, R_AUTH | R_JSON },
-	{ "DELETE", "/api/v1/accounts/*", api_account_del, R_AUTH },
+	{ "DELETE", "/api/v1/accounts/*", api_account_del, R_AUTH | R_JSON_OPT },
 	{ "POST", "/api/v1/accounts/*/password", api_account_password, R_AUTH | R_JSON },
 	{ "DELETE", "/api/v1/accounts/*/totp", api_account_totp_reset, R_AUTH },
 	{ "GET", "/api/v1/accounts/*/mobileconfig", api_account_mobileconfig, R_AUTH },

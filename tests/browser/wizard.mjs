@@ -210,6 +210,27 @@ async function adminPages() {
 	await page.locator(`[data-testid=account-row][data-email="${cfg.second_email}"]`).waitFor();
 	await screenshot('accounts');
 
+	// Deleting an account takes the admin password (its mail goes for
+	// good): the question asks for it, a wrong one is refused and the
+	// account stays, the right one deletes it.
+	const gone = `gone@${cfg.domain}`;
+	await byId('new-account-email').fill(gone);
+	await byId('new-account-password').fill(cfg.second_password);
+	await byId('new-account-current').fill(cfg.admin_password);
+	await byId('account-add').click();
+	const goneRow = page.locator(`[data-testid=account-row][data-email="${gone}"]`);
+	await goneRow.waitFor();
+	await goneRow.locator('[data-testid=account-delete]').click();
+	await goneRow.locator('[data-testid=account-delete-password]').fill(cfg.admin_password + 'x');
+	await goneRow.locator('[data-testid=account-delete-yes]').click();
+	await page.locator('[data-testid=error]', { hasText: /password is wrong/i }).waitFor();
+	await goneRow.waitFor();
+	await goneRow.locator('[data-testid=account-delete]').click();
+	await goneRow.locator('[data-testid=account-delete-password]').fill(cfg.admin_password);
+	await goneRow.locator('[data-testid=account-delete-yes]').click();
+	await goneRow.waitFor({ state: 'detached' });
+	log('account deleted with the admin password (a wrong one refused)');
+
 	// "Copy mail from another server" on the account's panel: the job
 	// runs tern migrate in the background and its end shows here (a
 	// server that is not there fails, and says so).

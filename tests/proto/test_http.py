@@ -388,7 +388,14 @@ def test_domains_accounts_aliases():
         assert a.call("DELETE", "/aliases/@second.test?target=carol%40second.test")[0] == 204
         assert a.call("DELETE", "/aliases/@second.test")[0] == 404
         assert a.call("GET", "/aliases")[2] == {"aliases": []}
-        assert a.call("DELETE", "/accounts/carol@second.test")[0] == 204
+        # An account's mail goes for good: a session deletes it only with
+        # the admin password (none, a wrong one: refused, still there).
+        st, _, p = a.call("DELETE", "/accounts/carol@second.test")
+        assert st == 400 and p["code"] == "missing_field" and p["field"] == "password", (st, p)
+        st, _, p = a.call("DELETE", "/accounts/carol@second.test", {"password": ADMIN_PW + "x"})
+        assert st == 400 and p["code"] == "wrong_password", (st, p)
+        assert a.call("GET", "/accounts/carol@second.test")[0] == 200
+        assert a.call("DELETE", "/accounts/carol@second.test", {"password": ADMIN_PW})[0] == 204
         assert a.call("GET", "/accounts/carol@second.test")[0] == 404
         assert a.call("DELETE", "/domains/second.test")[0] == 204
         assert "second.test" not in s.cli("domain", "list").stdout.decode()

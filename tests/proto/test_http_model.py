@@ -645,7 +645,8 @@ class Run:
         if self.rnd.random() < 0.25:
             self.cli_expect(exists, "account", "del", mixcase(self.rnd, e))
         else:
-            res = self.call("DELETE", "/accounts/" + seg(self.rnd, mixcase(self.rnd, e)))
+            res = self.call("DELETE", "/accounts/" + seg(self.rnd, mixcase(self.rnd, e)),
+                            {"password": ADMIN_PW})
             if exists:
                 self.check(res[0] == 204 and res[2] == b"", "DELETE /accounts/%s: %r" % (e, res))
             else:
@@ -897,7 +898,9 @@ class Run:
                                "/accounts/%FF@" + PRIMARY, "/domains/%FF.test", "/domains/nowhere.test",
                                "/aliases/nobody@nowhere.test", "/aliases/%C3%28@" + PRIMARY,
                                "/aliases/@nowhere.test"])
-            self.problem(self.call("DELETE", path), 404, "not_found")
+            # (an account's deletion takes the admin password with a session)
+            body = {"password": ADMIN_PW} if path.startswith("/accounts/") else None
+            self.problem(self.call("DELETE", path, body), 404, "not_found")
         elif kind == 19:
             path = rnd.choice(["/accounts/nobody@nowhere.test", "/domains/nowhere.test",
                                "/accounts/" + seg(rnd, new)])

@@ -108,7 +108,7 @@ def test_sessions_end_when_credentials_change():
             elif what == "disable":
                 assert a.call("PATCH", "/accounts/%s" % user, {"disabled": True})[0] == 200
             else:
-                assert a.call("DELETE", "/accounts/%s" % user)[0] == 204
+                assert a.call("DELETE", "/accounts/%s" % user, {"password": ADMIN_PW})[0] == 204
         t = time.time()
         for (via, what), user in zip(CHANGES, USERS):
             i, p, m = sessions[user]

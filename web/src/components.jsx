@@ -132,17 +132,24 @@ export function CopyButton({ text, label = 'Copy', testid }) {
 	);
 }
 
-// A button that asks "sure?" in place instead of a modal dialog.
-export function ConfirmButton({ label, confirm = 'Really?', onConfirm, testid, danger = true }) {
+// A button that asks "sure?" in place instead of a modal dialog; with
+// password set, the question also takes the admin password, which
+// onConfirm gets (an action the server asks it again for).
+export function ConfirmButton({ label, confirm = 'Really?', onConfirm, testid, danger = true, password = false }) {
 	const [asking, setAsking] = useState(false);
+	const [pw, setPw] = useState('');
 	if (!asking)
 		return <button type="button" class={'btn btn-small' + (danger ? ' btn-danger' : '')} onClick={() => setAsking(true)} data-testid={testid}>{label}</button>;
+	const yes = () => { setAsking(false); const p = pw; setPw(''); onConfirm(p); };
 	return (
 		<span class="confirm" role="group" aria-label={confirm}>
 			<span>{confirm}</span>
+			{password ? <input type="password" class="confirm-password" aria-label="Admin password" placeholder="Admin password"
+				autoComplete="current-password" value={pw} onInput={(e) => setPw(e.currentTarget.value)}
+				onKeyDown={(e) => { if (e.key === 'Enter' && pw) yes(); }} data-testid={testid && `${testid}-password`} /> : null}
 			<button type="button" class="btn btn-small btn-danger" data-testid={testid && `${testid}-yes`}
-				onClick={() => { setAsking(false); onConfirm(); }}>Yes</button>
-			<button type="button" class="btn btn-small" onClick={() => setAsking(false)}>No</button>
+				disabled={password && !pw} onClick={yes}>Yes</button>
+			<button type="button" class="btn btn-small" onClick={() => { setAsking(false); setPw(''); }}>No</button>
 		</span>
 	);
 }

@@ -54,8 +54,9 @@ export function Accounts() {
 		await patch(`/accounts/${seg(a.email)}`, { disabled: !a.disabled });
 		list.reload();
 	});
-	const remove = (a) => rowAction.run(async () => {
-		await del(`/accounts/${seg(a.email)}`);
+	// The mail goes for good: the server asks for the admin password.
+	const remove = (a, password) => rowAction.run(async () => {
+		await del(`/accounts/${seg(a.email)}`, { password });
 		if (open === a.email)
 			setOpen(null);
 		list.reload();
@@ -81,7 +82,7 @@ export function Accounts() {
 										<button class="btn btn-small" aria-expanded={open === a.email ? 'true' : 'false'}
 											onClick={() => setOpen(open === a.email ? null : a.email)} data-testid="account-edit">Manage</button>
 										<button class="btn btn-small" onClick={() => toggle(a)} data-testid="account-toggle">{a.disabled ? 'Enable' : 'Disable'}</button>
-										<ConfirmButton label="Delete" confirm={`Delete ${a.email} and all its mail?`} onConfirm={() => remove(a)} testid="account-delete" />
+										<ConfirmButton label="Delete" confirm={`Delete ${a.email} and all its mail?`} password onConfirm={(pw) => remove(a, pw)} testid="account-delete" />
 									</td>
 								</tr>,
 								open === a.email ? (
