@@ -137,7 +137,8 @@ static size_t list_good(const char *dir, struct backup_sched_entry *e, size_t ma
 		}
 		struct backup_sched_entry cand;
 		memset(&cand, 0, sizeof cand);
-		snprintf(cand.name, sizeof cand.name, "%.63s", de->d_name); /* is_backup_name: shorter */
+		/* is_backup_name: shorter than 64 */
+		snprintf(cand.name, sizeof cand.name, "%.63s", de->d_name);
 		cand.run = m->run;
 		if (n == max) {
 			/* Keep the newest max: replace the oldest when this is newer. */

@@ -202,7 +202,8 @@ size_t spam_grey_sweep(struct store *st, int64_t now, size_t visit)
 	if (pthread_mutex_trylock(&mu) != 0)
 		return 0;
 	sw.names = xcalloc(visit ? visit : 1, SPAM_GREY_KEY_MAX);
-	if (store_meta_list_page(st, "grey/", cursor, sizeof cursor, visit, sweep_cb, &sw) == STORE_OK)
+	if (store_meta_list_page(st, "grey/", cursor, sizeof cursor, visit, sweep_cb, &sw) ==
+	    STORE_OK)
 		for (size_t i = 0; i < sw.n; i++)
 			done += store_meta_del(st, sw.names[i]) == STORE_OK;
 	pthread_mutex_unlock(&mu);

@@ -549,7 +549,8 @@ static void tag_make_room(struct spam_html *h)
 		if (!last && attr_read(t + s, ne - s)) {
 			keep = 1;
 			for (size_t k = 0; k < nkept && keep; k++)
-				keep = !(kept[k][1] == ne - s && strncasecmp(t + kept[k][0], t + s, ne - s) == 0);
+				keep = !(kept[k][1] == ne - s &&
+				         strncasecmp(t + kept[k][0], t + s, ne - s) == 0);
 		}
 		if (keep) {
 			/* What is kept moves down (o <= p always), after one
@@ -920,7 +921,8 @@ void spam_html_feed(struct spam_html *h, const char *in, size_t len)
 				while (j < len && in[j] != h->quote)
 					j++;
 				/* a value's first SPAM_HTML_VALUE_MAX octets (step) */
-				if (h->taglen == sizeof h->tag && j > i && h->run < SPAM_HTML_VALUE_MAX)
+				if (h->taglen == sizeof h->tag && j > i &&
+				    h->run < SPAM_HTML_VALUE_MAX)
 					tag_make_room(h);
 				size_t room = sizeof h->tag - h->taglen;
 				size_t k =

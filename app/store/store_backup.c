@@ -701,7 +701,8 @@ int store_backup_check(const char *dir, struct store_backup_info *info,
 		if (r) {
 			store_backup_blob_path(file, sizeof file, dir, ents[i].id);
 			code = store_err(err, errsz, STORE_EINVAL, "blob %s: %s", file,
-			                 r == EBADMSG ? "damaged (size or checksum differs)" : file_strerror(r));
+			                 r == EBADMSG ? "damaged (size or checksum differs)"
+			                              : file_strerror(r));
 			goto out;
 		}
 		free(buf);
@@ -767,7 +768,8 @@ static int restore_blobs(MDB_env *env, const char *dir, const char *data_dir,
 			free(ents);
 			mdb_txn_abort(txn);
 			return store_err(err, errsz, STORE_EINVAL, "blob %s: %s", path,
-			                 r == EBADMSG ? "damaged (size or checksum differs)" : file_strerror(r));
+			                 r == EBADMSG ? "damaged (size or checksum differs)"
+			                              : file_strerror(r));
 		}
 		MDB_val k, v = {e->size + 1, NULL};
 		if (e->seq) {

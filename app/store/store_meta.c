@@ -169,7 +169,8 @@ int store_meta_list_page(struct store *st, const char *prefix, char *cursor, siz
 			if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
 				break;
 			/* The cursor's own name was visited by the page before. */
-			if (resume && seen == 0 && k.mv_size == clen && memcmp(k.mv_data, cursor, clen) == 0)
+			if (resume && seen == 0 && k.mv_size == clen &&
+			    memcmp(k.mv_data, cursor, clen) == 0)
 				continue;
 			if (seen == max)
 				break; /* the next page starts after the last name given */

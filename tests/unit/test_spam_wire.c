@@ -710,7 +710,7 @@ static void sweeps(void)
 	struct spam_grey_rec gone = {1, 1, 0};
 	CHECK_EQ_INT(spam_grey_write(st, "grey/a-first", &gone), 0);
 	CHECK_EQ_INT(spam_grey_sweep(st, now, 200), 0); /* the rest of the odd ones */
-	CHECK_EQ_INT(spam_grey_sweep(st, now, 200), 1);  /* round again: the new first */
+	CHECK_EQ_INT(spam_grey_sweep(st, now, 200), 1); /* round again: the new first */
 	CHECK_EQ_INT(count(st, "grey/"), 150);
 
 	CHECK_EQ_INT(spam_sent_sweep(st, now, 120), 60);
