@@ -308,6 +308,7 @@ MAIL_FROM = [
     ("FROM:<alice@-bad.test>", "domain leading hyphen"),
     ("FROM:<alice@bad..test>", "domain empty label"),
     ("FROM:<alice@bad_domain.test>", "domain underscore"),
+    ("FROM:<alice@remote.test.>", "domain trailing dot"),
     ("FROM:<a..b@remote.test>", "local part double dot"),
     ("FROM:<.a@remote.test>", "local part leading dot"),
     ("FROM:<%s@remote.test>" % ("a" * 64), "local part 64"),
@@ -385,6 +386,8 @@ RCPT_TO = [
     ("TO:<%s> FOO=BAR" % BOB, "unknown parameter"),
     ("TO:<%s> SIZE=10" % BOB, "mail parameter on rcpt"),
     ("TO:<%s@example.test>" % ("a" * 65), "local part 65"),
+    ("TO:<bob@example.test.>", "domain trailing dot"),
+    ("TO:<b\\ob@example.test>", "backslash outside quotes"),
     ("TO:<jörg@example.test>", "utf8 without smtputf8"),
     ("TO:<bob@example.test", "missing close bracket"),
     ("TO:", "to empty"),
@@ -597,6 +600,9 @@ GRAMMAR = ("RFC 5321 §4.1.2: 'Reverse-path = Path / \"<>\"', 'Path = \"<\" [ A-
 LOCAL_GRAMMAR = ("RFC 5321 §4.1.2: 'Dot-string = Atom *(\".\"  Atom)': no empty atom. Postfix takes it")
 DOMAIN_GRAMMAR = ("RFC 5321 §4.1.2: 'sub-domain = Let-dig [Ldh-str]', 'Ldh-str = *( ALPHA / DIGIT / "
                   "\"-\" ) Let-dig': letters, digits and hyphens. Postfix takes an underscore")
+TRAILING_DOT = ("RFC 5321 §4.1.2: 'Domain = sub-domain *(\".\" sub-domain)': no empty label after "
+                "a final dot (the root's dot belongs to DNS master files, not to mail addresses). "
+                "Postfix takes it")
 TOO_LONG = ("RFC 5321 §4.5.3.1.1 'The maximum total length of a user name or other local-part is 64 "
             "octets', §4.5.3.1.3 'The maximum total length of a reverse-path or forward-path is 256 "
             "octets (including the punctuation and element separators)'; §4.5.3.1 gives '501 Path "
@@ -631,6 +637,11 @@ KNOWN = {
                                   "<Postmaster> in RCPT only ('Rcpt = \"RCPT TO:\" ( \"<Postmaster@\" "
                                   "Domain \">\" / \"<Postmaster>\" / Forward-path ) ...'); in MAIL: " + GRAMMAR),
     "mail domain underscore": (["501 5.1.7"], DOMAIN_GRAMMAR),
+    "mail domain trailing dot": (["501 5.1.7"], TRAILING_DOT),
+    "rcpt domain trailing dot": (["501 5.1.3"], TRAILING_DOT),
+    "rcpt backslash outside quotes": (["501 5.1.3"], "RFC 5321 §4.1.2: a backslash is a "
+                                      "quoted-pair only inside a Quoted-string and is not atext "
+                                      "('Atom = 1*atext'). " + LOCAL_GRAMMAR[-16:]),
     "mail local part double dot": (["501 5.1.7"], LOCAL_GRAMMAR),
     "mail local part leading dot": (["501 5.1.7"], LOCAL_GRAMMAR),
     "mail local part 65": (["501 5.1.7"], TOO_LONG),
