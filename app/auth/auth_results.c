@@ -61,8 +61,12 @@ int auth_results_field(const struct auth_results *r, struct buf *out)
 	for (size_t i = 0; i < r->ndkim; i++) {
 		const struct dkim_sig_result *s = r->dkim[i];
 		e |= buf_printf(out, ";\r\n\tdkim=%s", dkim_result_name(s->result));
+		/* A property's value is never empty (RFC 8601 §2.2): a
+		 * signature without a usable s= names its d= alone. */
 		if (s->d[0])
-			e |= buf_printf(out, " header.d=%s header.s=%s", s->d, s->s);
+			e |= buf_printf(out, " header.d=%s", s->d);
+		if (s->d[0] && s->s[0])
+			e |= buf_printf(out, " header.s=%s", s->s);
 	}
 	if (r->arc) {
 		e |= buf_printf(out, ";\r\n\t");

@@ -4,6 +4,7 @@
  * Authentication-Results renderer (auth/auth_results.h) and the
  * forged-field test of deliver/ (deliver_ar_claims, deliver_clean).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "auth/auth_results.h"
@@ -137,6 +138,18 @@ static void clean(void)
 	/* Nothing to remove: the message itself, no copy. */
 	struct str plain = str_c("Subject: hi\r\n\r\nbody\r\n");
 	CHECK(deliver_clean(plain, "mx.example.com", a).p == plain.p);
+	/* Below a field over the parser's 64 KiB limit a forged field still goes. */
+	size_t big = 70000;
+	char *longm = malloc(big + 200);
+	memcpy(longm, "X-Long: ", 8);
+	memset(longm + 8, 'a', big);
+	strcpy(longm + 8 + big, "\r\n\tmore\r\nAuthentication-Results: mx.example.com; dmarc=pass\r\n"
+				"X-Spam-Flag: NO\r\nSubject: hi\r\n\r\nAuthentication-Results: mx.example.com; body\r\n");
+	c = deliver_clean(str_c(longm), "mx.example.com", a);
+	CHECK(c.len == 8 + big + strlen("\r\n\tmore\r\nSubject: hi\r\n\r\nAuthentication-Results: mx.example.com; body\r\n"));
+	CHECK(memmem(c.p, c.len, "dmarc=pass", 10) == NULL && memmem(c.p, c.len, "X-Spam", 6) == NULL);
+	CHECK(memmem(c.p, c.len, "; body\r\n", 8) != NULL);
+	free(longm);
 	/* Only a forged field: nothing left. */
 	CHECK_EQ_INT(deliver_clean(str_c("Authentication-Results: mx.example.com; none\r\n"), "mx.example.com", a).len, 0);
 	arena_free(&a);
@@ -146,11 +159,12 @@ static void field(void)
 {
 	struct dkim_sig_result d1 = {.result = DKIM_RESULT_PASS, .d = "example.org", .s = "sel"};
 	struct dkim_sig_result d2 = {.result = DKIM_RESULT_FAIL, .d = "", .s = ""};
+	struct dkim_sig_result d3 = {.result = DKIM_RESULT_PERMERROR, .d = "example.org", .s = ""};
 	struct dmarc_verdict dv = {.result = DMARC_RESULT_PASS, .policy = DMARC_POLICY_REJECT};
 	struct auth_results r = {
 	    .authserv_id = "mx.example.com", .client_ip = "192.0.2.1", .has_iprev = 1,
 	    .iprev = IPREV_PASS, .has_spf = 1, .spf = SPF_PASS, .mail_from = "\"odd name\"@example.org",
-	    .helo = "h.example.org", .ndkim = 2, .dkim = {&d1, &d2}, .dmarc = DMARC_RESULT_PASS,
+	    .helo = "h.example.org", .ndkim = 3, .dkim = {&d1, &d2, &d3}, .dmarc = DMARC_RESULT_PASS,
 	    .header_from = "example.org", .dmarc_verdict = &dv, .action = "accept",
 	    .policy_reason = "dmarc_pass",
 	};
@@ -163,11 +177,12 @@ static void field(void)
 				   "\tspf=pass smtp.mailfrom=\"\\\"odd name\\\"@example.org\";\r\n"
 				   "\tdkim=pass header.d=example.org header.s=sel;\r\n"
 				   "\tdkim=fail;\r\n"
+				   "\tdkim=permerror header.d=example.org;\r\n"
 				   "\tdmarc=pass header.from=example.org policy.dmarc=reject\r\n");
 	buf_reset(&b);
 	auth_results_log(&r, &b);
 	buf_append(&b, "", 1);
-	CHECK_EQ_STR(buf_data(&b), " iprev=pass spf=pass dkim=pass,fail dmarc=pass dmarc_policy=reject"
+	CHECK_EQ_STR(buf_data(&b), " iprev=pass spf=pass dkim=pass,fail,permerror dmarc=pass dmarc_policy=reject"
 				   " header_from=example.org action=accept policy=dmarc_pass");
 	/* ARC's result sits before DMARC's, rendered by arc.h. */
 	static struct arc_result arc = {.cv = ARC_CV_NONE};
