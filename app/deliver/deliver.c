@@ -64,8 +64,8 @@ static int unwanted(struct str name, struct str value, const char *authserv_id)
 {
 	/* Our spam verdict comes in the head; whatever the sender wrote
 	 * under those names goes (issue 34's hygiene). */
-	return str_has_prefix_ci(name, "X-Spam-") ||
-	       (str_eq_ci_c(name, "Authentication-Results") && deliver_ar_claims(value, authserv_id));
+	return str_has_prefix_ci(name, "X-Spam-") || (str_eq_ci_c(name, "Authentication-Results") &&
+	                                              deliver_ar_claims(value, authserv_id));
 }
 
 /*
@@ -76,7 +76,7 @@ static int unwanted(struct str name, struct str value, const char *authserv_id)
  * first empty line ends the section. Advances *kept as clean_ranges().
  */
 static int clean_rest(struct str data, size_t off, size_t *kept, const char *authserv_id,
-		      int (*emit)(void *arg, const char *p, size_t n), void *arg)
+                      int (*emit)(void *arg, const char *p, size_t n), void *arg)
 {
 	int rc = 0;
 	while (off < data.len && data.p[off] != '\r' && data.p[off] != '\n') {
@@ -89,9 +89,11 @@ static int clean_rest(struct str data, size_t off, size_t *kept, const char *aut
 		ptrdiff_t colon = str_chr(f, ':');
 		if (colon > 0) {
 			struct str name = str_make(f.p, (size_t)colon);
-			while (name.len && (name.p[name.len - 1] == ' ' || name.p[name.len - 1] == '\t'))
+			while (name.len &&
+			       (name.p[name.len - 1] == ' ' || name.p[name.len - 1] == '\t'))
 				name.len--;
-			if (unwanted(name, str_make(f.p + colon + 1, f.len - (size_t)colon - 1), authserv_id)) {
+			if (unwanted(name, str_make(f.p + colon + 1, f.len - (size_t)colon - 1),
+			             authserv_id)) {
 				if (off > *kept && emit(arg, data.p + *kept, off - *kept) < 0)
 					rc = -1;
 				*kept = end;

@@ -99,10 +99,13 @@ static void raw_cb(void *arg, int status, int timeouts, unsigned char *abuf, int
 
 	if (abuf && alen > 0 && status != ARES_EDESTRUCTION)
 		dns_msg_parse(abuf, (size_t)alen, q->target, q->type, a);
-	else
-		/* A name c-ares cannot put in a query does not exist, as for dns_query(). */
-		dns_answer_init(a, q->type, status == ARES_ENOTFOUND || status == ARES_EBADNAME ? DNS_ANS_NXDOMAIN
-				: status == ARES_ENODATA ? DNS_ANS_NODATA : DNS_ANS_TEMP, 0);
+	else /* a name c-ares cannot put in a query does not exist, as in dns_query() */
+		dns_answer_init(a, q->type,
+		                status == ARES_ENOTFOUND || status == ARES_EBADNAME
+		                    ? DNS_ANS_NXDOMAIN
+		                : status == ARES_ENODATA ? DNS_ANS_NODATA
+		                                         : DNS_ANS_TEMP,
+		                0);
 	/* The resolver stopped at a CNAME: ask where it points. */
 	if (q->cb && a->status == DNS_ANS_NODATA && a->cname[0] && q->hops < CNAME_HOPS) {
 		q->hops++;

@@ -143,11 +143,16 @@ static void clean(void)
 	char *longm = malloc(big + 200);
 	memcpy(longm, "X-Long: ", 8);
 	memset(longm + 8, 'a', big);
-	strcpy(longm + 8 + big, "\r\n\tmore\r\nAuthentication-Results: mx.example.com; dmarc=pass\r\n"
-				"X-Spam-Flag: NO\r\nSubject: hi\r\n\r\nAuthentication-Results: mx.example.com; body\r\n");
+	strcpy(longm + 8 + big,
+	       "\r\n\tmore\r\nAuthentication-Results: mx.example.com; dmarc=pass\r\n"
+	       "X-Spam-Flag: NO\r\nSubject: hi\r\n\r\nAuthentication-Results: mx.example.com; "
+	       "body\r\n");
 	c = deliver_clean(str_c(longm), "mx.example.com", a);
-	CHECK(c.len == 8 + big + strlen("\r\n\tmore\r\nSubject: hi\r\n\r\nAuthentication-Results: mx.example.com; body\r\n"));
-	CHECK(memmem(c.p, c.len, "dmarc=pass", 10) == NULL && memmem(c.p, c.len, "X-Spam", 6) == NULL);
+	CHECK(c.len == 8 + big +
+	                   strlen("\r\n\tmore\r\nSubject: hi\r\n\r\nAuthentication-Results: "
+	                          "mx.example.com; body\r\n"));
+	CHECK(memmem(c.p, c.len, "dmarc=pass", 10) == NULL &&
+	      memmem(c.p, c.len, "X-Spam", 6) == NULL);
 	CHECK(memmem(c.p, c.len, "; body\r\n", 8) != NULL);
 	free(longm);
 	/* Only a forged field: nothing left. */
@@ -162,10 +167,20 @@ static void field(void)
 	struct dkim_sig_result d3 = {.result = DKIM_RESULT_PERMERROR, .d = "example.org", .s = ""};
 	struct dmarc_verdict dv = {.result = DMARC_RESULT_PASS, .policy = DMARC_POLICY_REJECT};
 	struct auth_results r = {
-	    .authserv_id = "mx.example.com", .client_ip = "192.0.2.1", .has_iprev = 1,
-	    .iprev = IPREV_PASS, .has_spf = 1, .spf = SPF_PASS, .mail_from = "\"odd name\"@example.org",
-	    .helo = "h.example.org", .ndkim = 3, .dkim = {&d1, &d2, &d3}, .dmarc = DMARC_RESULT_PASS,
-	    .header_from = "example.org", .dmarc_verdict = &dv, .action = "accept",
+	    .authserv_id = "mx.example.com",
+	    .client_ip = "192.0.2.1",
+	    .has_iprev = 1,
+	    .iprev = IPREV_PASS,
+	    .has_spf = 1,
+	    .spf = SPF_PASS,
+	    .mail_from = "\"odd name\"@example.org",
+	    .helo = "h.example.org",
+	    .ndkim = 3,
+	    .dkim = {&d1, &d2, &d3},
+	    .dmarc = DMARC_RESULT_PASS,
+	    .header_from = "example.org",
+	    .dmarc_verdict = &dv,
+	    .action = "accept",
 	    .policy_reason = "dmarc_pass",
 	};
 	struct buf b;
@@ -173,17 +188,18 @@ static void field(void)
 	CHECK_EQ_INT(auth_results_field(&r, &b), 0);
 	buf_append(&b, "", 1);
 	CHECK_EQ_STR(buf_data(&b), "Authentication-Results: mx.example.com;\r\n"
-				   "\tiprev=pass policy.iprev=192.0.2.1;\r\n"
-				   "\tspf=pass smtp.mailfrom=\"\\\"odd name\\\"@example.org\";\r\n"
-				   "\tdkim=pass header.d=example.org header.s=sel;\r\n"
-				   "\tdkim=fail;\r\n"
-				   "\tdkim=permerror header.d=example.org;\r\n"
-				   "\tdmarc=pass header.from=example.org policy.dmarc=reject\r\n");
+	                           "\tiprev=pass policy.iprev=192.0.2.1;\r\n"
+	                           "\tspf=pass smtp.mailfrom=\"\\\"odd name\\\"@example.org\";\r\n"
+	                           "\tdkim=pass header.d=example.org header.s=sel;\r\n"
+	                           "\tdkim=fail;\r\n"
+	                           "\tdkim=permerror header.d=example.org;\r\n"
+	                           "\tdmarc=pass header.from=example.org policy.dmarc=reject\r\n");
 	buf_reset(&b);
 	auth_results_log(&r, &b);
 	buf_append(&b, "", 1);
-	CHECK_EQ_STR(buf_data(&b), " iprev=pass spf=pass dkim=pass,fail,permerror dmarc=pass dmarc_policy=reject"
-				   " header_from=example.org action=accept policy=dmarc_pass");
+	CHECK_EQ_STR(buf_data(&b),
+	             " iprev=pass spf=pass dkim=pass,fail,permerror dmarc=pass dmarc_policy=reject"
+	             " header_from=example.org action=accept policy=dmarc_pass");
 	/* ARC's result sits before DMARC's, rendered by arc.h. */
 	static struct arc_result arc = {.cv = ARC_CV_NONE};
 	r.arc = &arc;

@@ -549,9 +549,10 @@ static void later_cancel(void *ctx, void *h)
 
 static void test_async(void)
 {
-	const char *z = "example.net TXT v=spf1 include:example.com -all\nexample.com TXT v=spf1 mx -all\n"
-			"example.com MX 10 mail-a.example.com\nmail-a.example.com A 192.0.2.129\n"
-			"example.org TXT v=spf1 -all exp=why.example.org\nwhy.example.org TXT not %{i}\n";
+	const char *z =
+	    "example.net TXT v=spf1 include:example.com -all\nexample.com TXT v=spf1 mx -all\n"
+	    "example.com MX 10 mail-a.example.com\nmail-a.example.com A 192.0.2.129\n"
+	    "example.org TXT v=spf1 -all exp=why.example.org\nwhy.example.org TXT not %{i}\n";
 	struct later l = { .t = dns_table_new(z, strlen(z)) };
 	struct dns_resolver r = { later_start, later_cancel, &l };
 	struct outcome o = { 0 };
