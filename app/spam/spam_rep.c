@@ -11,7 +11,6 @@
 #include <strings.h>
 
 #include "core/xalloc.h"
-#include "mime/rfc5322.h"
 #include "spam/spam_private.h"
 #include "spam/spam_rep.h"
 #include "store/store.h"
@@ -203,89 +202,6 @@ void spam_rep_reset(void)
 	pthread_mutex_lock(&lock);
 	memset(table, 0, sizeof table);
 	pthread_mutex_unlock(&lock);
-}
-
-/* ---- the keys of a stored message ---- */
-
-/* The value of "name=" in v (an Authentication-Results field), unquoted,
- * into out ("" when absent). */
-static void ar_value(struct str v, const char *name, char *out, size_t outsz)
-{
-	size_t n = strlen(name);
-	out[0] = '\0';
-	for (size_t i = 0; i + n < v.len; i++) {
-		if (strncasecmp(v.p + i, name, n) != 0 || (i && v.p[i - 1] != ' ' && v.p[i - 1] != '\t'))
-			continue;
-		/* a pvalue: quoted parts ("x y"@example.org) kept, quotes dropped */
-		size_t b = i + n, o = 0;
-		int q = 0;
-		while (b < v.len && o + 1 < outsz) {
-			char c = v.p[b++];
-			if (c == '"') {
-				q = !q;
-				continue;
-			}
-			if (!q && (c == ';' || c == ' ' || c == '\t' || c == '\r' || c == '\n'))
-				break;
-			out[o++] = c;
-		}
-		out[o] = '\0';
-		return;
-	}
-}
-
-/* 1 when v has "method=pass" as a result (after a ';' or at the start). */
-static int ar_pass(struct str v, const char *method)
-{
-	char r[16];
-	ar_value(v, method, r, sizeof r);
-	return strcasecmp(r, "pass") == 0;
-}
-
-void spam_rep_keys_of(const char *msg, size_t len, char *ip, char *dom)
-{
-	struct rfc5322_parser p;
-	struct rfc5322_field f;
-	size_t off = 0, used;
-	int seen_rcvd = 0, seen_ar = 0;
-	ip[0] = dom[0] = '\0';
-	rfc5322_init(&p);
-	while ((!seen_rcvd || !seen_ar) &&
-	       rfc5322_parse(&p, msg + off, len - off, 1, &used, &f) == RFC5322_FIELD) {
-		off += used;
-		/* Values may be folded: a copy with line ends as spaces. */
-		char v[2048];
-		size_t n = f.value.len < sizeof v ? f.value.len : sizeof v - 1;
-		for (size_t i = 0; i < n; i++)
-			v[i] = f.value.p[i] == '\r' || f.value.p[i] == '\n' ? ' ' : f.value.p[i];
-		v[n] = '\0';
-		struct str sv = str_make(v, n);
-		if (!seen_rcvd && str_eq_ci_c(f.name, "Received")) {
-			seen_rcvd = 1;
-			const char *a = strstr(v, "(["), *e = a ? strstr(a, "])") : NULL;
-			char addr[64];
-			if (a && e && (size_t)(e - a - 2) < sizeof addr) {
-				memcpy(addr, a + 2, (size_t)(e - a - 2));
-				addr[e - a - 2] = '\0';
-				spam_rep_ip_key(addr, ip, SPAM_REP_KEY_MAX);
-			}
-		} else if (!seen_ar && str_eq_ci_c(f.name, "Authentication-Results")) {
-			seen_ar = 1;
-			char d[256];
-			d[0] = '\0';
-			if (ar_pass(sv, "dmarc=")) {
-				ar_value(sv, "header.from=", d, sizeof d);
-			} else if (ar_pass(sv, "spf=")) {
-				ar_value(sv, "smtp.mailfrom=", d, sizeof d);
-				char *at = strrchr(d, '@');
-				if (at)
-					memmove(d, at + 1, strlen(at + 1) + 1);
-			}
-			if (d[0])
-				spam_rep_domain_key(d, dom, SPAM_REP_KEY_MAX);
-		}
-	}
-	rfc5322_clear(&p);
 }
 
 /* ---- persistence ---- */

@@ -78,16 +78,6 @@ void spam_rep_correct(const char *key, int is_spam, int64_t now);
  * verdicts fewer is_spam's way, none below 0 (decay may have taken
  * some already); nothing when the table has no key. */
 void spam_rep_uncorrect(const char *key, int is_spam, int64_t now);
-/*
- * The reputation keys of a message tern stored (msg[0..len), its header
- * as delivered): the client network from the first Received field (ours:
- * "from HELO ([IP])") into ip, and the sender domain from the first
- * Authentication-Results field (ours: the From domain when dmarc=pass,
- * else the envelope sender's domain when spf=pass) into dom; each "" when
- * not found (an appended message has none of ours). Both SPAM_REP_KEY_MAX.
- * A reading of fields, not proof: corrections do not use it (above).
- */
-void spam_rep_keys_of(const char *msg, size_t len, char *ip, char *dom);
 /* The decayed counts of key at now; 0, or -1 when the table has none. */
 int spam_rep_get(const char *key, int64_t now, double *ham_r, double *spam_r);
 /* The rule's weight for those counts (0 below SPAM_REP_MIN). */

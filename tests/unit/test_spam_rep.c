@@ -115,35 +115,6 @@ static void corrections(void)
 	CHECK(ham == 1 && spam == SPAM_REP_CORRECTION);
 	CHECK(spam_rep_weight(ham, spam) > 0);
 	spam_rep_correct("", 1, t0); /* no key: nothing */
-
-	/* the keys of a stored message: our Received and A-R, not later ones */
-	const char *dmarc =
-	    "Return-Path: <a@bounce.example>\r\n"
-	    "Received: from mx.example ([192.0.2.44])\r\n\tby mail.ours.test (tern) with ESMTP id x.1;\r\n"
-	    "\tMon, 23 Nov 2026 08:00:00 +0000\r\n"
-	    "Authentication-Results: mail.ours.test;\r\n\tiprev=pass policy.iprev=192.0.2.44;\r\n"
-	    "\tspf=pass smtp.mailfrom=a@bounce.example;\r\n\tdkim=pass header.d=Brand.Example header.s=s;\r\n"
-	    "\tdmarc=pass header.from=Brand.Example policy.dmarc=none\r\n"
-	    "Received: from forged ([203.0.113.9])\r\n"
-	    "Authentication-Results: other.test; dmarc=pass header.from=forged.example\r\n"
-	    "Subject: hi\r\n\r\nbody\r\n";
-	char ip[SPAM_REP_KEY_MAX], dom[SPAM_REP_KEY_MAX];
-	spam_rep_keys_of(dmarc, strlen(dmarc), ip, dom);
-	CHECK_EQ_STR(ip, "ip:192.0.2.0/24");
-	CHECK_EQ_STR(dom, "dom:brand.example");
-	const char *spf = "Received: from h ([::1])\r\n"
-			  "Authentication-Results: mail.ours.test; spf=pass smtp.mailfrom=\"x y\"@Bulk.Example;\r\n"
-			  "\tdkim=none; dmarc=fail header.from=other.example\r\n\r\n";
-	spam_rep_keys_of(spf, strlen(spf), ip, dom);
-	CHECK_EQ_STR(ip, ""); /* loopback: no reputation */
-	CHECK_EQ_STR(dom, "dom:bulk.example");
-	const char *none = "Authentication-Results: mail.ours.test; spf=fail smtp.mailfrom=a@b.example\r\n"
-			   "Subject: appended\r\n\r\n";
-	spam_rep_keys_of(none, strlen(none), ip, dom);
-	CHECK(ip[0] == 0 && dom[0] == 0);
-	/* any chunk of a message, however cut, never reads past it */
-	for (size_t n = 0; n <= strlen(dmarc); n++)
-		spam_rep_keys_of(dmarc, n, ip, dom);
 }
 
 static void persistence(void)
