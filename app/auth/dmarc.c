@@ -373,6 +373,11 @@ static void keep_txt(struct entry *en, const struct dns_answer *a)
 			which = i;
 		}
 	}
+	if (count == 0 && a->truncated) {
+		/* records dropped for room (dns_msg.h): the policy may be one of them */
+		en->state = DMARC_TEMP;
+		return;
+	}
 	en->state = count == 1 ? DMARC_ONE_RECORD : DMARC_NO_RECORD;
 	if (count == 1) {
 		en->text = xstrdup(dns_rr_text(a, which));

@@ -419,6 +419,12 @@ static void on_txt(struct spf_eval *e, const struct dns_answer *a)
 			n++;
 		}
 	}
+	if (n == 0 && a->truncated) {
+		/* More TXT records than an answer keeps (dns_msg.h): the SPF
+		 * record may be among those dropped, so "none" would be a guess. */
+		finish(e, SPF_TEMPERROR, "too many TXT records to find the SPF record among");
+		return;
+	}
 	if (n == 0) {
 		frame_end(e, SPF_NONE, "no SPF record");
 		return;

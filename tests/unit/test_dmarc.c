@@ -518,6 +518,17 @@ static void test_failures(void)
 	/* temperror: at the Author Domain, in the walk, in an alignment walk. */
 	o = eval("_dmarc.tf.test TXT SERVFAIL\n", "tf.test", SPF_PASS, "tf.test", NULL);
 	CHECK_EQ_INT(o.v.result, DMARC_RESULT_TEMPERROR);
+	/* More TXT records than an answer keeps, none of them kept a DMARC
+	 * record: the policy may be among those dropped, so temperror, not none. */
+	{
+		char z[DNS_RR_MAX * 40 + 64];
+		size_t off = 0;
+		for (int i = 0; i < DNS_RR_MAX; i++)
+			off += (size_t)snprintf(z + off, sizeof z - off, "_dmarc.big.test TXT x=%d\n", i);
+		snprintf(z + off, sizeof z - off, "_dmarc.big.test TXT v=DMARC1; p=reject\n");
+		o = eval(z, "big.test", SPF_PASS, "big.test", NULL);
+		CHECK_EQ_INT(o.v.result, DMARC_RESULT_TEMPERROR);
+	}
 	o = eval("_dmarc.example.com TXT SERVFAIL\n", "child.example.com", SPF_NONE, NULL, NULL);
 	CHECK_EQ_INT(o.v.result, DMARC_RESULT_TEMPERROR);
 	o = eval("_dmarc.x.example.com TXT SERVFAIL\n", "example.com", SPF_NONE, NULL, "x.example.com");

@@ -321,6 +321,19 @@ static void test_results_and_errors(void)
 	CHECK_EQ_INT(rec("v=spf1 +all foo:bar", "192.0.2.1"), SPF_PERMERROR);
 	/* temperror: the record lookup fails. */
 	CHECK_EQ_INT(check("example.net TXT SERVFAIL\n", "192.0.2.1", "a@example.net"), SPF_TEMPERROR);
+	/* temperror: more TXT records than an answer keeps, the SPF record
+	 * among those dropped ("none" would be a guess); kept, it is read. */
+	{
+		char z[DNS_RR_MAX * 40 + 64];
+		size_t o = 0;
+		for (int i = 0; i < DNS_RR_MAX; i++)
+			o += (size_t)snprintf(z + o, sizeof z - o, "example.net TXT verify=%d\n", i);
+		snprintf(z + o, sizeof z - o, "example.net TXT v=spf1 +all\n");
+		CHECK_EQ_INT(check(z, "192.0.2.1", "a@example.net"), SPF_TEMPERROR);
+		char y[sizeof z];
+		snprintf(y, sizeof y, "example.net TXT v=spf1 +all\n%.*s", (int)o, z);
+		CHECK_EQ_INT(check(y, "192.0.2.1", "a@example.net"), SPF_PASS);
+	}
 	/* include: pass matches; fail, softfail and neutral do not; none and errors are errors. */
 	CHECK_EQ_INT(check("example.net TXT v=spf1 include:example.com -all\nexample.com TXT v=spf1 a ~all\n",
 			   "192.0.2.10", "a@example.net"), SPF_PASS);
