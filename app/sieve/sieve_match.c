@@ -380,19 +380,25 @@ uint64_t sv_regex_cost(struct str k)
 	return regex_weight(k) + 16; /* 16: regcomp's own work and memory */
 }
 
-void *sv_regex_compile(struct str k, uint8_t cmp)
+void *sv_regex_compile(struct str k, uint8_t cmp, int *invalid_r)
 {
 	regex_t *re;
 	char *pat;
 
-	if (!regex_safe(k) || memchr(k.p, '\0', k.len))
+	*invalid_r = 0;
+	if (!regex_safe(k))
 		return NULL;
+	if (memchr(k.p, '\0', k.len)) {
+		*invalid_r = 1;
+		return NULL;
+	}
 	re = xmalloc(sizeof *re);
 	pat = xstrndup(k.p, k.len);
 	int rc = regcomp(re, pat, REG_EXTENDED | (cmp == CMP_CASEMAP ? REG_ICASE : 0));
 	free(pat);
 	if (rc != 0) {
 		free(re);
+		*invalid_r = 1;
 		return NULL;
 	}
 	return re;

@@ -1027,8 +1027,14 @@ static void regex_walk(struct sieve_script *s, const struct sv_node *n)
 					s->regex_cost += sv_regex_cost(v->s);
 					if (s->regex_cost > SIEVE_REGEX_COST_MAX && !s->regex_over)
 						s->regex_over = n;
-				} else if ((v->re = sv_regex_compile(v->s, n->cmp))) {
-					s->regexes[s->nregexes++] = v;
+				} else {
+					int invalid;
+					if ((v->re = sv_regex_compile(v->s, n->cmp, &invalid)))
+						s->regexes[s->nregexes++] = v;
+					else if (invalid && !s->regex_bad) {
+						s->regex_bad = n;
+						s->regex_bad_key = v->s;
+					}
 				}
 			}
 		}
@@ -1049,6 +1055,18 @@ struct sieve_script *sieve_compile(const char *text, size_t len, char err[SIEVE_
 	if (len > SIEVE_SCRIPT_MAX) {
 		snprintf(err, SIEVE_ERROR_MAX, "line 1, column 1: script is larger than %d octets",
 		         SIEVE_SCRIPT_MAX);
+		return NULL;
+	}
+	/* RFC 5228 §8.1: no NUL anywhere (octet-not-crlf, not-star,
+	 * octet-not-qspecial all leave out %x00), as Pigeonhole refuses it. */
+	const char *nul = memchr(text, '\0', len);
+	if (nul) {
+		uint32_t line = 1, col = 1;
+		for (const char *q = text; q < nul; q++, col++)
+			if (*q == '\n')
+				line++, col = 0;
+		snprintf(err, SIEVE_ERROR_MAX, "line %u, column %u: NUL character in the script", line,
+		         col);
 		return NULL;
 	}
 	a = arena_new(16 * 1024);
@@ -1081,6 +1099,17 @@ struct sieve_script *sieve_compile(const char *text, size_t len, char err[SIEVE_
 			s->regexes = arena_alloc(a, s->nregexes * sizeof *s->regexes);
 			s->nregexes = 0;
 			regex_walk(s, first);
+		}
+		if (s->regex_bad) {
+			/* A constant key that is no regular expression (as
+			 * Pigeonhole refuses it), where the script was taken and
+			 * failed at each delivery that reached the test. */
+			struct str k = s->regex_bad_key;
+			snprintf(err, SIEVE_ERROR_MAX,
+			         "line %u, column %u: invalid regular expression \"%.*s\"",
+			         s->regex_bad->line, s->regex_bad->col, (int)(k.len > 64 ? 64 : k.len), k.p);
+			sieve_script_free(&s);
+			return NULL;
 		}
 	}
 	return s;

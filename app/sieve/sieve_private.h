@@ -104,6 +104,8 @@ struct sieve_script {
 	uint32_t nregexes;
 	uint64_t regex_cost;              /* compiling them: sv_regex_cost's sum */
 	const struct sv_node *regex_over; /* the test that took it past the limit */
+	const struct sv_node *regex_bad;  /* a test whose constant key does not compile */
+	struct str regex_bad_key;
 };
 
 /* sieve_spec.c */
@@ -149,9 +151,10 @@ struct str sv_fold_copy(struct arena *a, struct str s);
 /* s folded the same way into dst (s.len + 1 octets, NUL-terminated). */
 void sv_fold_into(char *dst, struct str s);
 /* A :regex key compiled for cmp (a regex_t, free with sv_regex_free), or
- * NULL when it is refused as too complex or does not compile (the run
- * then reports it when the key is used). */
-void *sv_regex_compile(struct str k, uint8_t cmp);
+ * NULL when it is refused as too complex (the run then reports it when
+ * the key is used) or does not compile (*invalid_r set: sieve_compile
+ * refuses the script). */
+void *sv_regex_compile(struct str k, uint8_t cmp, int *invalid_r);
 /* What compiling key k costs, in expanded positions plus a constant per
  * pattern (sieve_compile's SIEVE_REGEX_COST_MAX counts it). */
 uint64_t sv_regex_cost(struct str k);

@@ -606,6 +606,10 @@ def test_scripts_match_dovecot():
     r.cmd("CHECKSCRIPT empty", b'CHECKSCRIPT ""\r\n')
     r.cmd("CHECKSCRIPT invalid", b'CHECKSCRIPT "kep;"\r\n')
     r.cmd("CHECKSCRIPT with a warning", b'CHECKSCRIPT "require \\"vacation\\"; vacation :days 0 \\"x\\";"\r\n')
+    # Both refused with the script now; tern took them (a NUL: RFC 5228 §8.1 has none).
+    r.cmd("CHECKSCRIPT NUL in a comment", b"CHECKSCRIPT {14+}\r\n# a\0b\r\nkeep;\r\n")
+    r.cmd("CHECKSCRIPT invalid regex",
+          b'CHECKSCRIPT {53+}\r\nrequire "regex"; if header :regex "s" "(" { keep; }\r\n\r\n')
     r.cmd("CHECKSCRIPT no argument", b"CHECKSCRIPT\r\n")
     r.cmd("CHECKSCRIPT two", b'CHECKSCRIPT "a" "b"\r\n')
     r.cmd("CHECKSCRIPT number", b"CHECKSCRIPT 12\r\n")

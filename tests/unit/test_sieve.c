@@ -177,6 +177,16 @@ static void test_core(void)
 
 static void test_errors(void)
 {
+	{
+		/* RFC 5228 §8.1: no NUL anywhere (it was taken) */
+		char err[SIEVE_ERROR_MAX];
+		static const char nul[] = "keep;\n# a\0b\nkeep;";
+		CHECK(sieve_compile(nul, sizeof(nul) - 1, err) == NULL);
+		CHECK_EQ_STR(err, "line 2, column 4: NUL character in the script");
+		static const char nul2[] = "require \"fileinto\"; fileinto \"a\0\";";
+		CHECK(sieve_compile(nul2, sizeof(nul2) - 1, err) == NULL);
+		CHECK_EQ_STR(err, "line 1, column 32: NUL character in the script");
+	}
 	CHECK_EQ_STR(run("keep"), "error: line 1, column 5: expected \";\", found end of script");
 	CHECK_EQ_STR(run("kep;"), "error: line 1, column 1: unknown command \"kep\"");
 	CHECK_EQ_STR(run("fileinto \"x\";"),
@@ -432,8 +442,10 @@ static void test_extensions(void)
 	EXPECT("require [\"regex\", \"variables\", \"fileinto\"];"
 	       "if header :regex \"subject\" \"meeting (about) ([A-Z]+)$\" { fileinto \"${2}\"; }",
 	       "fileinto \"MONEY\"");
+	/* a constant key that is no regular expression: refused with the
+	 * script, as Pigeonhole does (it ran, failing at each delivery) */
 	EXPECT("require \"regex\"; if header :regex \"subject\" \"(\" { discard; }",
-	       "runerror: invalid regular expression \"(\"");
+	       "error: line 1, column 21: invalid regular expression \"(\"");
 	EXPECT("require \"regex\"; if header :regex \"subject\" \"a++\" { discard; }",
 	       "runerror: regular expression \"a++\" is too complex");
 	EXPECT("require \"regex\"; if header :regex \"subject\" \"(a)\\\\1\" { discard; }",
@@ -1396,7 +1408,8 @@ static void test_deliverby(void)
 /* What a run does once (a part's text decoded and folded, a constant
  * :regex key compiled with the script) answers as doing it each time
  * would: every comparator on the same part, keys in nested tests,
- * elsif, foreverypart, and a bad constant key still a run error. */
+ * elsif, foreverypart; a bad key from a variable a run error, a bad
+ * constant one a compile error. */
 static void test_once_per_run(void)
 {
 	EXPECT("require [\"body\", \"fileinto\"];"
@@ -1417,10 +1430,13 @@ static void test_once_per_run(void)
 	       "foreverypart { if header :mime :regex \"content-type\" \"^text/h\" { fileinto \"h\"; } }",
 	       "fileinto \"h\"");
 	EXPECT("require [\"regex\", \"variables\"]; set \"p\" \"^Caf\";"
-	       "if header :regex \"subject\" [\"${p}\", \"((\"] { discard; }",
+	       "if header :regex \"subject\" [\"${p}\", \"zz\"] { discard; }",
 	       "discard");
-	CHECK_EQ_STR(run("require \"regex\"; if header :regex \"subject\" [\"^x\", \"((\"] { discard; }"),
+	CHECK_EQ_STR(run("require [\"regex\", \"variables\"]; set \"p\" \"((\";"
+	                 "if header :regex \"subject\" [\"^x\", \"${p}\"] { discard; }"),
 	             "runerror: invalid regular expression \"((\"");
+	CHECK_EQ_STR(run("require \"regex\"; if header :regex \"subject\" [\"^x\", \"((\"] { discard; }"),
+	             "error: line 1, column 21: invalid regular expression \"((\"");
 }
 
 /* The period of the script's action of that kind, in seconds; 0 when
