@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "core/hex.h"
+#include "core/utf8.h"
 #include "core/xalloc.h"
 #include "mime/mime_date.h"
 #include "sieve/sieve_lex.h"
@@ -403,6 +404,12 @@ static int check_names(struct parser *ps, struct sv_node *n)
 	 * where the user uploading the script sees why. */
 	if (n->id == C_FILEINTO && !n->pos[0].v[0].dyn && n->pos[0].v[0].s.len == 0) {
 		errf(ps, n->line, n->col, "fileinto with an empty mailbox name");
+		return -1;
+	}
+	/* RFC 5228 §4.1 names a mailbox by a string, and a mailbox name is
+	 * UTF-8 (RFC 9051 §5.1); Pigeonhole refuses one that is not. */
+	if (n->id == C_FILEINTO && !n->pos[0].v[0].dyn && !utf8_valid(n->pos[0].v[0].s)) {
+		errf(ps, n->line, n->col, "fileinto with a mailbox name that is not UTF-8");
 		return -1;
 	}
 	for (uint16_t i = 0; i < n->ntags; i++) {

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 
 #include "core/hex.h"
+#include "core/utf8.h"
 #include "core/xalloc.h"
 #include "mime/mime_date.h"
 #include "sieve/sieve_mailto.h"
@@ -181,6 +182,10 @@ static void cmd_fileinto(struct run *r, const struct sv_node *n)
 		r->res->implicit_keep = 0;
 	if (box.len == 0) {
 		run_fail(r, n, "fileinto with an empty mailbox name");
+		return;
+	}
+	if (!utf8_valid(box)) {
+		run_fail(r, n, "fileinto with a mailbox name that is not UTF-8");
 		return;
 	}
 	for (uint32_t i = 0; i < r->res->nactions; i++) {

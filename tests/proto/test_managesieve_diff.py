@@ -610,6 +610,8 @@ def test_scripts_match_dovecot():
     r.cmd("CHECKSCRIPT NUL in a comment", b"CHECKSCRIPT {14+}\r\n# a\0b\r\nkeep;\r\n")
     r.cmd("CHECKSCRIPT invalid regex",
           b'CHECKSCRIPT {53+}\r\nrequire "regex"; if header :regex "s" "(" { keep; }\r\n\r\n')
+    r.cmd("CHECKSCRIPT fileinto not UTF-8",
+          b'CHECKSCRIPT {36+}\r\nrequire "fileinto"; fileinto "a\xff";\r\n\r\n')
     r.cmd("CHECKSCRIPT no argument", b"CHECKSCRIPT\r\n")
     r.cmd("CHECKSCRIPT two", b'CHECKSCRIPT "a" "b"\r\n')
     r.cmd("CHECKSCRIPT number", b"CHECKSCRIPT 12\r\n")

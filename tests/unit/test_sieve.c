@@ -189,6 +189,13 @@ static void test_errors(void)
 	}
 	CHECK_EQ_STR(run("keep"), "error: line 1, column 5: expected \";\", found end of script");
 	CHECK_EQ_STR(run("kep;"), "error: line 1, column 1: unknown command \"kep\"");
+	/* a mailbox name is UTF-8 (Pigeonhole refuses it too); it was taken */
+	CHECK_EQ_STR(run("require \"fileinto\"; fileinto \"a\xff\";"),
+	             "error: line 1, column 21: fileinto with a mailbox name that is not UTF-8");
+	CHECK_EQ_STR(run("require [\"fileinto\", \"variables\"]; set \"b\" \"a\xc3\";"
+	                 " fileinto \"${b}\";"),
+	             "runerror: line 1: fileinto with a mailbox name that is not UTF-8");
+	CHECK_EQ_STR(run("require \"fileinto\"; fileinto \"caf\xc3\xa9\";"), "fileinto \"caf\xc3\xa9\"");
 	CHECK_EQ_STR(run("fileinto \"x\";"),
 	             "error: line 1, column 1: fileinto needs require \"fileinto\"");
 	CHECK_EQ_STR(run("require \"nope\";"),
