@@ -159,9 +159,9 @@ static enum login_outcome open_maildrop(struct store *st, uint32_t account, void
 	d->account = account;
 	d->a = arena_new(4096);
 	int rc = store_mailbox_find(st, account, "INBOX", &d->mailbox) != STORE_OK ||
-		 store_mailbox_list(st, account, snapshot_mailbox, d) != STORE_OK ||
-		 store_email_list(st, account, d->mailbox, snapshot_email, d) != STORE_OK ||
-		 d->uidvalidity == 0;
+	         store_mailbox_list(st, account, snapshot_mailbox, d) != STORE_OK ||
+	         store_email_list(st, account, d->mailbox, snapshot_email, d) != STORE_OK ||
+	         d->uidvalidity == 0;
 	arena_free(&d->a);
 	if (rc) {
 		maildrop_free(d);

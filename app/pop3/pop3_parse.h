@@ -151,8 +151,9 @@ struct pop3_stuff {
  * Copies src[0..n) into dst (capacity cap), doubling a '.' that starts a
  * line (after an LF, or at the very start). A bare LF goes out as CRLF
  * (RFC 1939 §3: every line of a response ends in CRLF; a literal8 APPEND
- * stores LFs as sent); a bare CR is passed through, as Dovecot does. Stops when src is used up, dst cannot take the next octets
- * (a stuffed dot needs two), or TOP's limit is reached (st->done).
+ * stores LFs as sent); a bare CR is passed through, as Dovecot does.
+ * Stops when src is used up, dst cannot take the next octets (a stuffed
+ * dot or a CRLF needs two), or TOP's limit is reached (st->done).
  * Returns octets of src consumed and sets *written_r. To end a response
  * the caller appends CRLF when st->mid_line, then ".\r\n".
  */
