@@ -382,6 +382,24 @@ static size_t at_sign(const char *p, size_t left)
 	return 0;
 }
 
+/* Length of a dot at p: '.', or one a reader shows as a full stop in a
+ * domain: IDEOGRAPHIC (U+3002), FULLWIDTH (U+FF0E) and HALFWIDTH
+ * IDEOGRAPHIC (U+FF61) FULL STOP, which IDNA takes for label separators,
+ * SMALL FULL STOP (U+FE52) and ONE DOT LEADER (U+2024); 0 for anything
+ * else. */
+static size_t dot_sign(const char *p, size_t left)
+{
+	static const char *const dots[] = {"\xe3\x80\x82", "\xef\xbc\x8e", "\xef\xbd\xa1",
+	                                   "\xef\xb9\x92", "\xe2\x80\xa4"};
+
+	if (left >= 1 && p[0] == '.')
+		return 1;
+	for (size_t k = 0; left >= 3 && k < sizeof dots / sizeof dots[0]; k++)
+		if (memcmp(p, dots[k], 3) == 0)
+			return 3;
+	return 0;
+}
+
 int smtp_name_shows_other(const char *name, const char *addr, smtp_shown_ok_fn *ok, void *arg)
 {
 	size_t n = strlen(name), alen = strlen(addr);
@@ -391,16 +409,25 @@ int smtp_name_shows_other(const char *name, const char *addr, smtp_shown_ok_fn *
 		size_t at = at_sign(name + i, n - i);
 		if (!at)
 			continue;
-		size_t b = i, e = i + at, dots = 0;
+		size_t b = i, e = i + at, end = e, dots = 0, dots_in = 0;
+		int lookalike = at != 1;
 		while (b > 0 && local_char((unsigned char)name[b - 1]))
 			b--;
-		while (e < n && domain_char((unsigned char)name[e]))
-			dots += name[e++] == '.';
-		/* Trailing dots end a sentence, not a domain. */
-		while (e > i + at && name[e - 1] == '.') {
-			e--;
-			dots--;
+		/* Trailing dots end a sentence, not a domain: the domain ends
+		 * after its last character that is not a dot. */
+		while (e < n && domain_char((unsigned char)name[e])) {
+			size_t d = dot_sign(name + e, n - e);
+			if (d) {
+				dots++;
+				lookalike |= d != 1;
+				e += d;
+				continue;
+			}
+			end = ++e;
+			dots_in = dots;
 		}
+		e = end;
+		dots = dots_in;
 		if (b == i || e == i + at || dots == 0)
 			continue; /* "@", "x@" or "@host": not an address */
 		/* Shown as local@domain: the same address (ignoring case) is fine. */
@@ -413,9 +440,9 @@ int smtp_name_shows_other(const char *name, const char *addr, smtp_shown_ok_fn *
 			same = lower((unsigned char)name[i + 1 + k]) == lower((unsigned char)aat[1 + k]);
 		if (!same) {
 			/* Another address the caller accepts (one the sender owns)
-			 * is shown truthfully; a look-alike at sign never is. */
+			 * is shown truthfully; a look-alike at sign or dot never is. */
 			char shown[SMTP_SHOWN_ADDR_MAX + 1];
-			if (!ok || at != 1 || e - b > SMTP_SHOWN_ADDR_MAX)
+			if (!ok || lookalike || e - b > SMTP_SHOWN_ADDR_MAX)
 				return 1;
 			memcpy(shown, name + b, e - b);
 			shown[e - b] = '\0';

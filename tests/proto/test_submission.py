@@ -282,6 +282,12 @@ def test_forged_from_header_refused():
         # Sender is shown as "on behalf of": it must be the account's too.
         text = refused(lambda: c.sendmail(ALICE, [BOB], msg(extra="Sender: %s\r\n" % BOB)), 553)
         assert text.startswith("5.7.1") and "Sender" in text, text
+        # A display name showing another address with a look-alike dot
+        # (U+FF0E, which IDNA reads as "."), here in an encoded-word.
+        shown = base64.b64encode("bob@example\uff0etest".encode()).decode()
+        text = refused(lambda: c.sendmail(ALICE, [BOB], msg(frm="=?utf-8?b?%s?= <%s>" % (shown, ALICE))),
+                       553)
+        assert "display name shows another address" in text, text
         # A From hidden behind a broken header line is not let through.
         text = refused(lambda: c.sendmail(ALICE, [BOB], msg(extra="not a field\r\nFrom: %s\r\n" % BOB)),
                        554)

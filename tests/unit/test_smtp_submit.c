@@ -120,6 +120,13 @@ static void test_shown_names(void)
 	CHECK(smtp_name_shows_other("a@x.test b@x.test", "a@x.test", NULL, NULL));
 	CHECK(smtp_name_shows_other("a\xef\xbc\xa0x.test", "a@x.test", NULL, NULL)); /* fullwidth at */
 	CHECK(smtp_name_shows_other("\"b\"@x.test", "a@x.test", NULL, NULL));
+	/* Look-alike dots in the domain (IDNA maps the first three to '.'). */
+	CHECK(smtp_name_shows_other("b@x\xef\xbc\x8etest", "a@x.test", NULL, NULL)); /* fullwidth */
+	CHECK(smtp_name_shows_other("b@x\xe3\x80\x82test", "a@x.test", NULL, NULL)); /* ideographic */
+	CHECK(smtp_name_shows_other("b@x\xef\xbd\xa1test", "a@x.test", NULL, NULL)); /* halfwidth */
+	CHECK(smtp_name_shows_other("b@x\xef\xb9\x92test", "a@x.test", NULL, NULL)); /* small */
+	CHECK(smtp_name_shows_other("b@x\xe2\x80\xa4test", "a@x.test", NULL, NULL)); /* leader */
+	CHECK(smtp_name_shows_other("Bob (b@mail\xef\xbc\x8ex.test)", "a@x.test", NULL, NULL));
 	/* Its own address, or nothing that reads as one: fine. */
 	CHECK(!smtp_name_shows_other("", "a@x.test", NULL, NULL));
 	CHECK(!smtp_name_shows_other("A@X.TEST", "a@x.test", NULL, NULL));
@@ -127,10 +134,13 @@ static void test_shown_names(void)
 	CHECK(!smtp_name_shows_other("Alice @ home", "a@x.test", NULL, NULL));
 	CHECK(!smtp_name_shows_other("@alice", "a@x.test", NULL, NULL));
 	CHECK(!smtp_name_shows_other("me@home", "a@x.test", NULL, NULL));
+	CHECK(!smtp_name_shows_other("me@home\xef\xbc\x8e", "a@x.test", NULL, NULL));
+	CHECK(!smtp_name_shows_other("Alice (a@x.test\xe3\x80\x82)", "a@x.test", NULL, NULL));
 	/* Another address the caller accepts (the account's own alias). */
 	CHECK(!smtp_name_shows_other("Sales (sales@x.test)", "a@x.test", accept_sales, NULL));
 	CHECK(smtp_name_shows_other("Boss (boss@x.test)", "a@x.test", accept_sales, NULL));
 	CHECK(smtp_name_shows_other("sales\xef\xbc\xa0x.test", "a@x.test", accept_sales, NULL));
+	CHECK(smtp_name_shows_other("sales@x\xef\xbc\x8etest", "a@x.test", accept_sales, NULL));
 	arena_free(&a);
 }
 
