@@ -106,6 +106,7 @@ enum tok_kind { TK_END, TK_ATOM, TK_QSTR, TK_SPECIAL, TK_BAD };
 struct tok {
 	enum tok_kind kind;
 	char c; /* TK_SPECIAL: the character */
+	int spaced; /* white space or a comment came before it */
 	struct str text;
 };
 
@@ -118,11 +119,12 @@ struct lexer {
 	size_t shown_len, shown_max;
 };
 
-static void shown_add(struct lexer *l, const char *p, size_t n)
+/* Adds p[0..n) to the shown text, after a space when sep says so. */
+static void shown_add(struct lexer *l, const char *p, size_t n, int sep)
 {
 	if (!l->shown)
 		return;
-	if (l->shown_len && l->shown_len < l->shown_max)
+	if (sep && l->shown_len && l->shown_len < l->shown_max)
 		l->shown[l->shown_len++] = ' ';
 	for (size_t i = 0; i < n && l->shown_len < l->shown_max; i++)
 		l->shown[l->shown_len++] = p[i];
@@ -165,15 +167,19 @@ static int skip_cfws(struct lexer *l)
 		if (depth > 0)
 			return -1;
 		/* Readers show comments ("a@b (Name)" is an old display name). */
-		shown_add(l, l->v.p + open + 1, l->pos - open - 2);
+		shown_add(l, l->v.p + open + 1, l->pos - open - 2, 1);
 	}
 	return 0;
 }
 
 static void lex_next(struct lexer *l, struct tok *t)
 {
+	size_t before = l->pos;
+
 	memset(t, 0, sizeof(*t));
-	if (skip_cfws(l) < 0) {
+	int r = skip_cfws(l);
+	t->spaced = l->pos != before;
+	if (r < 0) {
 		t->kind = TK_BAD;
 		return;
 	}
@@ -262,16 +268,20 @@ static int read_addr_spec(struct arena *a, struct lexer *l, struct tok *t, char 
 	return 0;
 }
 
-/* A quoted string's text, without quotes and backslashes, to the shown text. */
+/*
+ * A word (a quoted string without quotes and backslashes) to the shown
+ * text, after a space only when there was one: readers join words written
+ * together ("bob""@x.test" shows as bob@x.test in Python's email).
+ */
 static void shown_word(struct lexer *l, const struct tok *t)
 {
 	if (!l->shown)
 		return;
 	if (t->kind != TK_QSTR) {
-		shown_add(l, t->text.p, t->text.len);
+		shown_add(l, t->text.p, t->text.len, t->spaced);
 		return;
 	}
-	shown_add(l, "", 0);
+	shown_add(l, "", 0, t->spaced);
 	for (size_t i = 1; i + 1 < t->text.len && l->shown_len < l->shown_max; i++) {
 		if (t->text.p[i] == '\\' && i + 2 < t->text.len)
 			i++;

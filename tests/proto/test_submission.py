@@ -288,6 +288,11 @@ def test_forged_from_header_refused():
         text = refused(lambda: c.sendmail(ALICE, [BOB], msg(frm="=?utf-8?b?%s?= <%s>" % (shown, ALICE))),
                        553)
         assert "display name shows another address" in text, text
+        # Two quoted words written together read as one (Python's email
+        # shows this display name as bob@example.test).
+        text = refused(lambda: c.sendmail(ALICE, [BOB], msg(frm="\"bob\"\"@example.test\" <%s>" % ALICE)),
+                       553)
+        assert "display name shows another address" in text, text
         # A From hidden behind a broken header line is not let through.
         text = refused(lambda: c.sendmail(ALICE, [BOB], msg(extra="not a field\r\nFrom: %s\r\n" % BOB)),
                        554)

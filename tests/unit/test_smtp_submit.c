@@ -113,6 +113,14 @@ static void test_shown_names(void)
 	CHECK_EQ_STR(names[0], "J\xc3\xbcrgen Q\" X");
 	CHECK_EQ_INT(smtp_from_mailboxes(a, str_c("a@x.test"), addrs, names, 4), 1);
 	CHECK_EQ_STR(names[0], "");
+	/* Words written together are shown together (Python's email joins
+	 * them), words apart with a space. */
+	CHECK_EQ_INT(smtp_from_mailboxes(a, str_c("\"b\"\"@x.test\" <a@x.test>"), addrs, names, 4), 1);
+	CHECK_EQ_STR(names[0], "b@x.test");
+	CHECK_EQ_INT(smtp_from_mailboxes(a, str_c("b\"@x.test\" <a@x.test>"), addrs, names, 4), 1);
+	CHECK_EQ_STR(names[0], "b@x.test");
+	CHECK_EQ_INT(smtp_from_mailboxes(a, str_c("\"b\" \"@x.test\"(c) <a@x.test>"), addrs, names, 4), 1);
+	CHECK_EQ_STR(names[0], "b @x.test c");
 
 	/* Another address shown: refused by submission. */
 	CHECK(smtp_name_shows_other("b@x.test", "a@x.test", NULL, NULL));
