@@ -227,6 +227,14 @@ void imap_dispatch(struct imap_session *s, const struct imap_cmd *cmd)
 		imap_session_sync(s);
 		if (s->state != IMAP_S_SELECTED)
 			return; /* the mailbox was deleted: BYE said it */
+	} else if (s->state == IMAP_S_SELECTED &&
+		   (cmd->id == IMAP_CMD_FETCH || cmd->id == IMAP_CMD_STORE ||
+		    cmd->id == IMAP_CMD_SEARCH || cmd->id == IMAP_CMD_SORT ||
+		    cmd->id == IMAP_CMD_THREAD)) {
+		/* The numbers stay, but the flags they answer are current:
+		 * another session's flag change is told first, as a FETCH
+		 * (RFC 9051 §7.5.1 allows that much during these). */
+		imap_session_sync_flags(s);
 	}
 	imap_names_utf8 = s->utf8; /* for the name helpers below */
 	def->fn(s, cmd);

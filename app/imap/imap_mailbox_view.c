@@ -608,6 +608,52 @@ int imap_view_sync(struct imap_mailbox_view *v, struct store *st, struct buf *ou
 	return view_sync(v, st, out);
 }
 
+int imap_view_sync_flags(struct imap_mailbox_view *v, struct store *st, struct buf *out)
+{
+	struct delta d = { 0 };
+	struct store_view_state vs;
+	size_t max = 256 + v->count / 4;
+	int r = store_mailbox_delta(st, v->account, v->mailbox, v->modseq, max, &vs, delta_email,
+				    delta_gone, &d);
+
+	if (r != STORE_OK || vs.account_modseq <= v->modseq || vs.uidvalidity != v->uidvalidity) {
+		delta_free(&d); /* nothing new, or more than a delta: the next full sync */
+		return 0;
+	}
+	delta_unique(&d);
+	/* Left for the next full sync: expunges and new messages. */
+	int rest = 0;
+	for (size_t k = 0; k < d.n; k++)
+		if (!imap_view_seq(v, d.e[k].uid) ? d.e[k].present : !d.e[k].present)
+			rest = 1;
+	if (rest && v->condstore) {
+		/* A FETCH with a MODSEQ above a held-back expunge's would let
+		 * a client resync past it (RFC 7162 §3.2): all at once later. */
+		delta_free(&d);
+		return 0;
+	}
+	int kw_state = 0, rc = 0;
+	for (size_t k = 0; k < d.n; k++) {
+		struct delta_ent *e = &d.e[k];
+		uint32_t seq = e->present ? imap_view_seq(v, e->uid) : 0;
+		if (!seq)
+			continue;
+		struct imap_msg *o = &v->msgs[seq - 1];
+		int changed = flags_differ(o, &e->m);
+		free(o->kw);
+		*o = e->m;
+		e->m.kw = NULL;
+		if (changed && (announce(v, out, o, &kw_state) < 0 || emit_flags(v, out, seq, o) < 0))
+			rc = -1;
+	}
+	if (announce_rest(v, out, kw_state) < 0)
+		rc = -1;
+	if (!rest)
+		take_state(v, &vs); /* all of it applied: the view is current */
+	delta_free(&d);
+	return rc;
+}
+
 int imap_view_refresh(struct imap_mailbox_view *v, struct store *st)
 {
 	return view_sync(v, st, NULL);

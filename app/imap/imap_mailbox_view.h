@@ -118,6 +118,18 @@ void imap_view_close(struct imap_mailbox_view *v, struct store *st);
 int imap_view_sync(struct imap_mailbox_view *v, struct store *st, struct buf *out);
 
 /*
+ * As imap_view_sync(), but only the flag changes of messages v holds
+ * ("* n FETCH (FLAGS ...)"), for FETCH, STORE and SEARCH, during which an
+ * EXPUNGE may not be sent and the numbers must stay (RFC 9051 §7.5.1).
+ * Expunges and new messages are left for the next imap_view_sync(); with
+ * CONDSTORE, when any are left, nothing is applied (a MODSEQ above a
+ * held-back expunge's would let a client resync past it, RFC 7162 §3.2).
+ * A change log longer than imap_view_sync() reads is left whole.
+ * Returns 0, or -1 when out is full.
+ */
+int imap_view_sync_flags(struct imap_mailbox_view *v, struct store *st, struct buf *out);
+
+/*
  * As imap_view_sync() without responses: brings v up to date (SELECT of
  * the mailbox that is selected already). Same results.
  */

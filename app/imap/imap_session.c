@@ -281,6 +281,21 @@ void imap_session_sync(struct imap_session *s)
 	buf_free(&out);
 }
 
+void imap_session_sync_flags(struct imap_session *s)
+{
+	struct buf out;
+
+	/* CONTEXT and NOTIFY follow the full syncs only. */
+	if (s->state != IMAP_S_SELECTED || s->contexts || s->notify)
+		return;
+	buf_init(&out, (size_t)s->view.count * 1024 + 4096 + 2 * IMAP_VIEW_FLAGS_LINES_MAX);
+	if (imap_view_sync_flags(&s->view, imap_store, &out) < 0)
+		log_warn("imap", s->id, "event=sync_failed mailbox=%u", s->view.mailbox);
+	else if (buf_len(&out))
+		imap_write_big(s, buf_data(&out), buf_len(&out));
+	buf_free(&out);
+}
+
 static void change_cb(void *arg, uint32_t account, uint64_t modseq)
 {
 	struct imap_session *s = arg;

@@ -188,6 +188,10 @@ int imap_secure(const struct imap_session *s);
 void imap_session_logged_in(struct imap_session *s);
 /* Syncs the selected mailbox and queues untagged EXISTS/EXPUNGE. */
 void imap_session_sync(struct imap_session *s);
+/* Queues other sessions' flag changes only (imap_view_sync_flags()): for
+ * FETCH, STORE, SEARCH, SORT and THREAD, which may not send EXPUNGE. Not
+ * with CONTEXT or NOTIFY, which follow the full syncs. */
+void imap_session_sync_flags(struct imap_session *s);
 /* Leaves the selected state (CLOSE, UNSELECT, a new SELECT). */
 void imap_session_unselect(struct imap_session *s);
 

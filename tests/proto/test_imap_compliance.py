@@ -634,8 +634,9 @@ def test_imap_uid_command_sees_other_sessions_changes():
     the last NOOP: another session's flag change shows in UID FETCH's
     FLAGS, and its expunge is told first (RFC 9051 §7.5.1 allows EXPUNGE
     during a UID command; during FETCH, STORE and SEARCH it does not, so
-    those keep the numbers as they were). Before, UID FETCH 1:* FLAGS
-    answered the flags of the last NOOP and the gone message with them."""
+    those keep the numbers as they were, telling the flag change only).
+    Before, UID FETCH 1:* FLAGS answered the flags of the last NOOP and
+    the gone message with them."""
     with srv() as s:
         a, b = two_sessions(s, "sync")
         tagged_ok(cmd(a, "a", "SELECT INBOX"))
@@ -643,10 +644,15 @@ def test_imap_uid_command_sees_other_sessions_changes():
         tagged_ok(cmd(b, "b", "UID STORE 1 +FLAGS (\\Flagged)"))
         tagged_ok(cmd(b, "c", "UID STORE 2 +FLAGS (\\Deleted)"))
         tagged_ok(cmd(b, "d", "EXPUNGE"))
-        # FETCH: no EXPUNGE, both numbers still there.
+        # FETCH: no EXPUNGE, both numbers still there, but the flag
+        # change is told (as Dovecot does).
         out = tagged_ok(cmd(a, "b", "FETCH 1:* (UID)"))
         assert not [o for o in out if b"EXPUNGE" in o[0]], out
         assert b"* 2 FETCH (UID 2)" in [o[0] for o in out], out
+        assert [o[0] for o in out if o[0].startswith(b"* 1 FETCH (FLAGS")] == [
+            b"* 1 FETCH (FLAGS (\\Recent \\Flagged))"], out
+        out = tagged_ok(cmd(a, "b2", "SEARCH FLAGGED"))
+        assert [o[0] for o in out] == [b"* SEARCH 1", b"b2 OK Search completed."], out
         out = tagged_ok(cmd(a, "c", "UID FETCH 1:* (FLAGS)"))
         lines = [o[0] for o in out]
         assert b"* 2 EXPUNGE" in lines, out
