@@ -640,9 +640,15 @@ int imap_view_sync_flags(struct imap_mailbox_view *v, struct store *st, struct b
 			continue;
 		struct imap_msg *o = &v->msgs[seq - 1];
 		int changed = flags_differ(o, &e->m);
+		uint64_t modseq = o->modseq;
 		free(o->kw);
 		*o = e->m;
 		e->m.kw = NULL;
+		/* An expunge held back: the MODSEQ stays below it, should
+		 * this command turn CONDSTORE on (FETCH MODSEQ); the full
+		 * sync sets it. */
+		if (rest)
+			o->modseq = modseq;
 		if (changed && (announce(v, out, o, &kw_state) < 0 || emit_flags(v, out, seq, o) < 0))
 			rc = -1;
 	}
