@@ -665,3 +665,29 @@ def test_imap_uid_command_sees_other_sessions_changes():
         assert len(out) == 1, out
         a.close()
         b.close()
+
+
+def test_imap_flags_told_before_a_held_back_expunge_keep_modseq():
+    """A flag change told during FETCH while an expunge waits for NOOP
+    keeps the message's MODSEQ below that expunge's: FETCH MODSEQ turns
+    CONDSTORE on (RFC 7162 §3.1) and a client resyncing from the highest
+    MODSEQ it saw would skip the expunge (RFC 7162 §3.2)."""
+    with srv() as s:
+        a, b = two_sessions(s, "held")
+        out = tagged_ok(cmd(b, "a", "STATUS INBOX (HIGHESTMODSEQ)"))
+        h0 = int(re.search(rb"HIGHESTMODSEQ (\d+)", out[0][0]).group(1))
+        tagged_ok(cmd(a, "a", "SELECT INBOX"))
+        tagged_ok(cmd(b, "b", "SELECT INBOX"))
+        tagged_ok(cmd(b, "c", "STORE 2 +FLAGS.SILENT (\\Deleted)"))
+        tagged_ok(cmd(b, "d", "EXPUNGE"))
+        tagged_ok(cmd(b, "e", "STORE 1 +FLAGS.SILENT (\\Flagged)"))
+        out = tagged_ok(cmd(a, "b", "FETCH 1 (FLAGS MODSEQ)"))
+        got = [o[0] for o in out if b"MODSEQ (" in o[0]]
+        assert len(got) == 1 and b"\\Flagged" in got[0], out
+        assert int(re.search(rb"MODSEQ \((\d+)\)", got[0]).group(1)) <= h0, (h0, out)
+        out = tagged_ok(cmd(a, "c", "NOOP"))
+        assert b"* 2 EXPUNGE" in [o[0] for o in out], out
+        out = tagged_ok(cmd(a, "d", "FETCH 1 (MODSEQ)"))
+        assert int(re.search(rb"MODSEQ \((\d+)\)", out[0][0]).group(1)) > h0, out
+        a.close()
+        b.close()
