@@ -173,12 +173,14 @@ static int uses_seqnums(enum imap_cmd_id id)
 	       id == IMAP_CMD_THREAD || id == IMAP_CMD_REPLACE;
 }
 
-/* The UID commands, during which EXPUNGE responses may be sent. */
+/* The UID commands that read the mailbox first, during which EXPUNGE
+ * responses may be sent. Not UID REPLACE: it reads no message data, and
+ * syncs after its APPEND as APPEND does. */
 static int uid_command(enum imap_cmd_id id)
 {
 	return id == IMAP_CMD_UID_FETCH || id == IMAP_CMD_UID_STORE || id == IMAP_CMD_UID_SEARCH ||
 	       id == IMAP_CMD_UID_COPY || id == IMAP_CMD_UID_MOVE || id == IMAP_CMD_UID_SORT ||
-	       id == IMAP_CMD_UID_THREAD || id == IMAP_CMD_UID_EXPUNGE || id == IMAP_CMD_UID_REPLACE;
+	       id == IMAP_CMD_UID_THREAD || id == IMAP_CMD_UID_EXPUNGE;
 }
 
 void imap_dispatch(struct imap_session *s, const struct imap_cmd *cmd)
