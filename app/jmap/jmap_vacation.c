@@ -141,8 +141,8 @@ static void mime_reason(struct buf *b, const char *text, const char *html)
 	}
 }
 
-/* The settings as stored; -1 with serverFail set. */
-static int vac_load(struct jmap_call *c, struct vac *v)
+/* The settings as stored: 0, or -1 on a store error. */
+static int vac_read(struct jmap_call *c, struct vac *v)
 {
 	struct buf text;
 	int active = 0;
@@ -155,7 +155,13 @@ static int vac_load(struct jmap_call *c, struct vac *v)
 		vac_parse(c->r->a, buf_data(&text), buf_len(&text), v);
 	}
 	buf_free(&text);
-	if (rc != STORE_OK && rc != STORE_ENOTFOUND) {
+	return rc != STORE_OK && rc != STORE_ENOTFOUND ? -1 : 0;
+}
+
+/* The settings as stored; -1 with serverFail set. */
+static int vac_load(struct jmap_call *c, struct vac *v)
+{
+	if (vac_read(c, v) < 0) {
 		jmap_error(c, "serverFail", NULL);
 		return -1;
 	}
@@ -191,6 +197,33 @@ static void w_vac(struct jw *w, const struct vac *v, const struct jmap_get *g)
 		case 6: w_str_or_null(w, k, v->html); break;
 		}
 	}
+	jw_obj_end(w);
+}
+
+static int str_differ(const char *a, const char *b)
+{
+	return !a != !b || (a && strcmp(a, b));
+}
+
+/* The properties of st that differ from asked (an object), or null when
+ * none does. */
+static void w_vac_diff(struct jw *w, const struct vac *asked, const struct vac *st)
+{
+	const char *av[] = {asked->from, asked->to, asked->subject, asked->text, asked->html};
+	const char *sv[] = {st->from, st->to, st->subject, st->text, st->html};
+	int any = !asked->enabled != !st->enabled;
+	for (size_t i = 0; i < 5; i++)
+		any |= str_differ(av[i], sv[i]);
+	if (!any) {
+		jw_null(w);
+		return;
+	}
+	jw_obj_begin(w);
+	if (!asked->enabled != !st->enabled)
+		jw_kbool(w, "isEnabled", st->enabled);
+	for (size_t i = 0; i < 5; i++)
+		if (str_differ(av[i], sv[i]))
+			w_str_or_null(w, vac_props[i + 2], sv[i]);
 	jw_obj_end(w);
 }
 
@@ -413,9 +446,15 @@ void jmap_vacation_set(struct jmap_call *c)
 			set_err(nu, id, "serverFail", NULL, NULL);
 			continue;
 		}
-		v = n;
+		/* What is stored (a date to the second, an empty text for
+		 * none): the state is of that, and the properties it has
+		 * other than set are told (RFC 8620 §5.3). */
+		struct vac st;
+		if (vac_read(c, &st) < 0)
+			st = n;
 		jw_key(&set.w[JMAP_SET_UPDATED], id);
-		jw_null(&set.w[JMAP_SET_UPDATED]);
+		w_vac_diff(&set.w[JMAP_SET_UPDATED], &n, &st);
+		v = st;
 	}
 	vac_state(c, &v, now);
 	jmap_set_end(c, &set, old, now);

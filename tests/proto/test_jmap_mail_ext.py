@@ -1012,3 +1012,27 @@ def test_jmap_create_body_value_flags():
     assert sorted(r["notCreated"]) == ["e", "s", "t"], r
     for v in r["notCreated"].values():
         assert v["type"] == "invalidProperties" and v["properties"] == ["bodyValues"], r
+
+
+KIT = ("kit@example.test", "kit-password-1")
+
+
+def test_jmap_vacation_set_state_is_stored_state():
+    """VacationResponse/set's newState is the state a /get then tells, and
+    a following set with ifInState of it goes through: the state is of
+    what was stored. It was of the patched value, which the stored one can
+    differ from (no textBody stored as empty, a fromDate to the second),
+    so the next read moved the state and ifInState failed with
+    stateMismatch. Such properties come back in "updated" (RFC 8620 §5.3)."""
+    s, j = hal(KIT)
+    va = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:vacationresponse"]
+    state = j.one("VacationResponse/get", {}, using=va)[1]["state"]
+    for patch, told in (({"isEnabled": True, "subject": "Away"}, {"textBody": ""}),
+                        ({"fromDate": "2026-02-01T00:00:00.5Z"}, {"fromDate": "2026-02-01T00:00:00Z"}),
+                        ({"textBody": "Back soon."}, None)):
+        name, st = j.one("VacationResponse/set", {"ifInState": state,
+                                                  "update": {"singleton": patch}}, using=va)
+        assert name == "VacationResponse/set" and st["updated"] == {"singleton": told}, (patch, st)
+        _, g = j.one("VacationResponse/get", {}, using=va)
+        assert g["state"] == st["newState"] != state, (patch, st, g)
+        state = st["newState"]
