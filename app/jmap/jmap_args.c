@@ -258,7 +258,18 @@ void jmap_w_set_error(struct jw *w, const char *key, const char *type, const cha
 
 void jmap_w_set_err(struct jw *w, const char *key, const struct jmap_set_err *e)
 {
-	jmap_w_set_error(w, key, e->type, e->desc, e->prop);
+	if (!e->ninvalid) {
+		jmap_w_set_error(w, key, e->type, e->desc, e->prop);
+		return;
+	}
+	jw_key(w, key);
+	jmap_w_set_error_open(w, e->type, e->desc, e->prop);
+	jw_key(w, "invalidRecipients");
+	jw_arr_begin(w);
+	for (size_t i = 0; i < e->ninvalid; i++)
+		jw_strn(w, e->invalid[i]->str, e->invalid[i]->len);
+	jw_arr_end(w);
+	jw_obj_end(w);
 }
 
 void jmap_w_raw_or_null(struct jw *w, const char *key, const struct buf *b, int any)

@@ -225,6 +225,9 @@ void jmap_w_set_error(struct jw *w, const char *key, const char *type, const cha
  */
 struct jmap_set_err {
 	const char *type, *prop, *desc;
+	/* invalidRecipients' addresses (RFC 8621 §7.5), when any: strings. */
+	const struct json_value *const *invalid;
+	size_t ninvalid;
 };
 /* Inline, so the compiler sees the -1 and what a failed check leaves unset. */
 static inline int jmap_set_fail(struct jmap_set_err *e, const char *type, const char *prop,

@@ -540,6 +540,26 @@ static const char *env_addr(const struct json_value *a)
 	return em->str;
 }
 
+/* rcptTo has an address env_addr refuses: invalidRecipients naming each
+ * (RFC 8621 §7.5), or invalidProperties when one is no Address at all. */
+static int bad_rcpts(struct arena *a, const struct json_value *rt, struct jmap_set_err *e)
+{
+	const struct json_value **bad = arena_alloc(a, (rt->count + 1) * sizeof *bad);
+	size_t n = 0;
+	for (const struct json_value *x = rt->first; x; x = x->next) {
+		if (env_addr(x))
+			continue;
+		const struct json_value *em = json_get(x, "email"), *pa = json_get(x, "parameters");
+		if (!em || em->type != JSON_STRING ||
+		    (pa && pa->type != JSON_NULL && pa->type != JSON_OBJECT))
+			return jmap_set_fail(e, "invalidProperties", "envelope", NULL);
+		bad[n++] = em;
+	}
+	e->invalid = bad;
+	e->ninvalid = n;
+	return jmap_set_fail(e, "invalidRecipients", NULL, NULL);
+}
+
 /* A parameter's value as a string ("" for null), or NULL when neither. */
 static const char *param_val(const struct json_value *p)
 {
@@ -777,7 +797,7 @@ static int create_one(struct jmap_call *c, const struct json_value *o, const cha
 			const char *ad = env_addr(x);
 			if (!ad) {
 				free(m.data);
-				return jmap_set_fail(e, "invalidRecipients", NULL, NULL);
+				return bad_rcpts(a, rt, e);
 			}
 			long k = rcpt_add(rc, ad);
 			const struct json_value *rp = json_get(x, "parameters");
@@ -999,7 +1019,7 @@ void jmap_submission_set(struct jmap_call *c)
 		}
 	}
 	for (const struct json_value *o = up ? up->first : NULL; o; o = o->next) {
-		struct jmap_set_err e = {"notFound", NULL, NULL};
+		struct jmap_set_err e = {"notFound", NULL, NULL, NULL, 0};
 		const char *id = jmap_id_ref(c->r, o->key);
 		const struct sub *x = NULL;
 		for (size_t i = 0; id && i < s->n && !x; i++)
@@ -1023,8 +1043,8 @@ void jmap_submission_set(struct jmap_call *c)
 			const struct json_value *u = json_get(o, "undoStatus");
 			/* Sent at once: nothing can be undone (§7.5). */
 			e = u && o->count == 1 && u->type == JSON_STRING && !strcmp(u->str, "canceled")
-				? (struct jmap_set_err){"cannotUnsend", NULL, NULL}
-				: (struct jmap_set_err){"invalidProperties", NULL, NULL};
+				? (struct jmap_set_err){"cannotUnsend", NULL, NULL, NULL, 0}
+				: (struct jmap_set_err){"invalidProperties", NULL, NULL, NULL, 0};
 		}
 		jmap_w_set_err(&badw[1], found ? id : o->key, &e);
 	}
@@ -1049,7 +1069,8 @@ void jmap_submission_set(struct jmap_call *c)
 					break;
 				}
 		} else {
-			struct jmap_set_err e = {rc == STORE_ENOTFOUND ? "notFound" : "serverFail", NULL, NULL};
+			struct jmap_set_err e = {rc == STORE_ENOTFOUND ? "notFound" : "serverFail", NULL, NULL,
+						 NULL, 0};
 			jmap_w_set_err(&badw[2], id ? id : o->str, &e);
 		}
 	}

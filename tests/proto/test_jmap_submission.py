@@ -230,6 +230,15 @@ def test_jmap_submission_envelope_is_smtp_paths():
     assert st["created"] == {}, st
     assert {k: v["type"] for k, v in st["notCreated"].items()} == {
         k: "invalidRecipients" for k in bad}, st
+    # The SetError lists the addresses refused (RFC 8621 §7.5), not the
+    # good one beside them; it listed none.
+    for k, v in bad.items():
+        assert st["notCreated"][k]["invalidRecipients"] == [v], st
+    _, st = j.one("EmailSubmission/set", {"create": {"two": {
+        "identityId": ident, "emailId": mine, "envelope": {"mailFrom": {"email": HAL[0]}, "rcptTo": [
+            {"email": bad["space"]}, {"email": "rob@remote.test"}, {"email": bad["params"]}]}}}},
+        using=USING)
+    assert st["notCreated"]["two"]["invalidRecipients"] == [bad["space"], bad["params"]], st
 
 
 def test_jmap_submission_keeps_the_newest():
