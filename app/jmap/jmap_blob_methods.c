@@ -241,7 +241,7 @@ void jmap_blob_upload(struct jmap_call *c)
 }
 
 static const struct jmap_arg get_args[] = {
-    {"accountId", JA_ID, JA_REQUIRED},       {"ids", JA_IDS, JA_REQUIRED},
+    {"accountId", JA_ID, JA_REQUIRED},       {"ids", JA_IDREFS, JA_REQUIRED},
     {"properties", JA_STRINGS, JA_NULLABLE}, {"offset", JA_UINT, 0},
     {"length", JA_UINT, 0},
 };
@@ -333,7 +333,8 @@ void jmap_blob_get(struct jmap_call *c)
 			n = (size_t)len->integer;
 		const char *p = buf_data(&b) + o;
 		jw_obj_begin(w);
-		jw_kstr(w, "id", e->str);
+		/* A "#" creation id (RFC 9404 §4.1.1's example) as the id it got. */
+		jw_kstr(w, "id", jmap_id_ref(c->r, e->str));
 		int text_ok = utf8_valid(str_make(p, n)) && !memchr(p, '\0', n);
 		if ((want & BP_ASTEXT) || ((want & BP_DATA) && text_ok)) {
 			jw_key(w, "data:asText");

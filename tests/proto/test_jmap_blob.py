@@ -709,6 +709,17 @@ def test_jmap_blob_methods():
                       "size": len(data), "digest:sha": base64.b64encode(hashlib.sha1(data).digest()).decode(),
                       "digest:sha-256": base64.b64encode(hashlib.sha256(data).digest()).decode()}, g[bid]
     assert r2["list"] == [{"id": bid, "data:asText": data[6:].decode(), "isTruncated": True, "size": len(data)}], r2
+    # A blob just uploaded is read by its creation id in the same request
+    # (RFC 9404 §4.1.1's example): listed under the id it got; an unknown
+    # creation id is not found. Both were invalidArguments.
+    r = j.call([["Blob/upload", {"accountId": j.account, "create": {
+        "b4": {"data": [{"data:asText": "The quick brown fox"}]}}}, "3"],
+        ["Blob/get", {"accountId": j.account, "ids": ["#b4", "#nope"],
+                      "properties": ["data:asText", "size"]}, "4"]], u)
+    (_, r3, _), (n4, r4, _) = r["methodResponses"]
+    assert n4 == "Blob/get" and r4["list"] == [{"id": r3["created"]["b4"]["id"],
+                                                "data:asText": "The quick brown fox", "size": 19}], r4
+    assert r4["notFound"] == ["#nope"], r4
     # Binary: data gives base64 and says so.
     _, _, bin_up = j.request("POST", "/jmap/upload/%s/" % j.account, b"\xff\xfe\x00")
     _, r = j.one("Blob/get", {"ids": [bin_up["blobId"]]}, u)
