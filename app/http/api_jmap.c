@@ -684,7 +684,7 @@ static int dl_open(struct jmap_job *j, struct dl **d_r)
 		buf_init(&d->mem, JMAP_MAX_SIZE_UPLOAD);
 		d->in_mem = 1;
 		if (jmap_part_read_type(http_store, j->account, j->blob, &d->mem, &temp, type,
-					sizeof type) == 0) {
+		                        sizeof type) == 0) {
 			d->size = buf_len(&d->mem);
 			if (!j->accept)
 				j->accept = arena_strdup(j->a, type);

@@ -313,7 +313,7 @@ static void part_cb(void *arg, const void *meta, size_t metalen, const char *dat
 		q->ok = mime_decode_all(mime_cte_parse(p->encoding), body, q->out) == 0;
 		if (q->type)
 			snprintf(q->type, q->typelen, "%.*s/%.*s", (int)p->type.len, p->type.p,
-				 (int)p->subtype.len, p->subtype.p);
+			         (int)p->subtype.len, p->subtype.p);
 	}
 	arena_free(&a);
 }
@@ -322,10 +322,10 @@ static void part_cb(void *arg, const void *meta, size_t metalen, const char *dat
 #define PART_DEPTH 4
 
 static int part_read(struct store *st, uint32_t account, const char *blob, struct buf *out,
-		     int *temp_r, char *type, size_t typelen, int depth)
+                     int *temp_r, char *type, size_t typelen, int depth)
 {
 	uint32_t email;
-	struct part_read q = { 0, out, 0, type, typelen };
+	struct part_read q = {0, out, 0, type, typelen};
 
 	*temp_r = 0;
 	if (jmap_part_parse(blob, &email, &q.part) == 0) {
@@ -368,13 +368,13 @@ static int part_read(struct store *st, uint32_t account, const char *blob, struc
 }
 
 int jmap_part_read(struct store *st, uint32_t account, const char *blob, struct buf *out,
-		   int *temp_r)
+                   int *temp_r)
 {
 	return part_read(st, account, blob, out, temp_r, NULL, 0, 0);
 }
 
 int jmap_part_read_type(struct store *st, uint32_t account, const char *blob, struct buf *out,
-			int *temp_r, char *type, size_t typelen)
+                        int *temp_r, char *type, size_t typelen)
 {
 	type[0] = 0;
 	return part_read(st, account, blob, out, temp_r, type, typelen, 0);

@@ -77,7 +77,7 @@ int jmap_part_read(struct store *st, uint32_t account, const char *blob, struct 
 		   int *temp_r);
 /* jmap_part_read, and the part's media type ("type/subtype") in type. */
 int jmap_part_read_type(struct store *st, uint32_t account, const char *blob, struct buf *out,
-			int *temp_r, char *type, size_t typelen);
+                        int *temp_r, char *type, size_t typelen);
 
 /* The text of a Sieve script of account whose content id is id, in a
  * malloc'ed copy (jmap_sieve.c): 0, or -1 when none has it. */

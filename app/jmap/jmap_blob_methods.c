@@ -241,8 +241,10 @@ void jmap_blob_upload(struct jmap_call *c)
 }
 
 static const struct jmap_arg get_args[] = {
-    {"accountId", JA_ID, JA_REQUIRED},       {"ids", JA_IDREFS, JA_REQUIRED},
-    {"properties", JA_STRINGS, JA_NULLABLE}, {"offset", JA_UINT, 0},
+    {"accountId", JA_ID, JA_REQUIRED},
+    {"ids", JA_IDREFS, JA_REQUIRED},
+    {"properties", JA_STRINGS, JA_NULLABLE},
+    {"offset", JA_UINT, 0},
     {"length", JA_UINT, 0},
 };
 

@@ -618,7 +618,8 @@ void jmap_email_parse_write(struct arena *a, const char *data, size_t len, struc
 	/* Every body part property too, and one header form per part. */
 	static const struct jmap_hprop part_hp = {"header:Content-Type:asText:all", "Content-Type",
 						  JH_TEXT, 1};
-	struct email_opts eo = {(1u << NPROPS) - 1, 0xfffu, NULL, 0, {1, 1, 1, 0, &part_hp, 1, NULL}};
+	struct email_opts eo = {
+	    (1u << NPROPS) - 1, 0xfffu, NULL, 0, {1, 1, 1, 0, &part_hp, 1, NULL}};
 	parsed_write(&c, &eo, eo.want, "B", data, len);
 }
 

@@ -923,12 +923,13 @@ void jmap_email_create(struct jmap_call *c, struct jmap_mailboxes *mbs, const ch
 	 * omitted (the server cannot store a value it was told is cut). */
 	for (const struct json_value *v = m.values ? m.values->first : NULL; v; v = v->next) {
 		const struct json_value *f1 = member(v, "isTruncated"),
-					*f2 = member(v, "isEncodingProblem");
+		                        *f2 = member(v, "isEncodingProblem");
 		if (v->type != JSON_OBJECT || (f1 && (f1->type != JSON_BOOL || f1->boolean)) ||
 		    (f2 && (f2->type != JSON_BOOL || f2->boolean))) {
-			jmap_w_set_error(bad, cid, "invalidProperties",
-					 "a body value is an object, not truncated, no encoding problem",
-					 "bodyValues");
+			jmap_w_set_error(
+			    bad, cid, "invalidProperties",
+			    "a body value is an object, not truncated, no encoding problem",
+			    "bodyValues");
 			return;
 		}
 	}

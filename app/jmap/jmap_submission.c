@@ -1042,9 +1042,10 @@ void jmap_submission_set(struct jmap_call *c)
 		if (found) {
 			const struct json_value *u = json_get(o, "undoStatus");
 			/* Sent at once: nothing can be undone (§7.5). */
-			e = u && o->count == 1 && u->type == JSON_STRING && !strcmp(u->str, "canceled")
-				? (struct jmap_set_err){"cannotUnsend", NULL, NULL, NULL, 0}
-				: (struct jmap_set_err){"invalidProperties", NULL, NULL, NULL, 0};
+			e = u && o->count == 1 && u->type == JSON_STRING &&
+			            !strcmp(u->str, "canceled")
+			        ? (struct jmap_set_err){"cannotUnsend", NULL, NULL, NULL, 0}
+			        : (struct jmap_set_err){"invalidProperties", NULL, NULL, NULL, 0};
 		}
 		jmap_w_set_err(&badw[1], found ? id : o->key, &e);
 	}
@@ -1069,8 +1070,8 @@ void jmap_submission_set(struct jmap_call *c)
 					break;
 				}
 		} else {
-			struct jmap_set_err e = {rc == STORE_ENOTFOUND ? "notFound" : "serverFail", NULL, NULL,
-						 NULL, 0};
+			struct jmap_set_err e = {rc == STORE_ENOTFOUND ? "notFound" : "serverFail",
+			                         NULL, NULL, NULL, 0};
 			jmap_w_set_err(&badw[2], id ? id : o->str, &e);
 		}
 	}
