@@ -433,6 +433,28 @@ static const struct jmap_arg query_args[] = {
     {"limit", JA_UINT, JA_NULLABLE},   {"calculateTotal", JA_BOOL, 0},
 };
 
+/* A Comparator of EmailSubmission/query: prop 0 emailId, 1 threadId,
+ * 2 sentAt. */
+#define SUB_SORT_MAX 8
+struct sub_key {
+	int prop, asc;
+};
+
+/* Records are kept in the order made, which is sendAt's (to the second)
+ * and ids': sentAt falls back on it. */
+static int sub_cmp(const struct sub *a, const struct sub *b, const struct sub_key *k, int nk)
+{
+	static const char *const field[] = {"emailId", "threadId", "sendAt"};
+	for (int i = 0; i < nk; i++) {
+		int r = strcmp(rec_str(a, field[k[i].prop]), rec_str(b, field[k[i].prop]));
+		if (!r && k[i].prop == 2)
+			r = a < b ? -1 : a > b;
+		if (r)
+			return k[i].asc ? r : -r;
+	}
+	return 0;
+}
+
 static int is_anchor(void *arg, size_t i, const char *anchor)
 {
 	const struct sub **hit = arg;
@@ -447,22 +469,29 @@ void jmap_submission_query(struct jmap_call *c)
 	if (jmap_args_check(c, query_args, sizeof query_args / sizeof query_args[0]) < 0)
 		return;
 	const struct json_value *sort = jmap_arg(c, "sort"), *filter = jmap_arg(c, "filter");
-	int desc = 0;
+	struct sub_key keys[SUB_SORT_MAX];
+	int nkeys = 0;
 	for (const struct json_value *e = sort ? sort->first : NULL; e; e = e->next) {
 		const struct json_value *p = json_get(e, "property"), *asc = json_get(e, "isAscending");
-		if (e->type != JSON_OBJECT || !p || p->type != JSON_STRING) {
+		if (e->type != JSON_OBJECT || !p || p->type != JSON_STRING ||
+		    (asc && asc->type != JSON_BOOL)) {
 			jmap_bad_arg(c, "sort", "a Comparator has a property");
 			return;
 		}
-		/* Submissions are listed in the order they were made, which is
-		 * sentAt's (ids grow with it). */
-		if (strcmp(p->str, "sentAt")) {
+		/* §7.3: emailId, threadId and sentAt must sort (sentAt is the
+		 * record's sendAt, so named too). */
+		static const char *const names[] = {"emailId", "threadId", "sentAt", "sendAt"};
+		int prop = -1;
+		for (int k = 0; k < 4 && prop < 0; k++)
+			if (!strcmp(p->str, names[k]))
+				prop = k < 2 ? k : 2;
+		if (prop < 0 || nkeys == SUB_SORT_MAX) {
 			jmap_error(c, "unsupportedSort", p->str);
 			return;
 		}
 		if (jmap_comparator_collation(c, e) < 0)
 			return;
-		desc = asc && asc->type == JSON_BOOL && !asc->boolean;
+		keys[nkeys++] = (struct sub_key){prop, asc ? asc->boolean : 1};
 	}
 	if (jmap_filter_check(c, filter, sub_cond) < 0)
 		return;
@@ -474,12 +503,20 @@ void jmap_submission_query(struct jmap_call *c)
 	const struct sub **hit = arena_alloc(c->r->a, (s->n + 1) * sizeof *hit);
 	size_t n = 0;
 	for (size_t i = 0; i < s->n; i++) {
-		const struct sub *x = &s->v[desc ? s->n - 1 - i : i];
+		const struct sub *x = &s->v[i];
 		int r = filter ? jmap_filter_match(c, filter, sub_cond, (void *)x) : 1;
 		if (r < 0)
 			return;
 		if (r)
 			hit[n++] = x;
+	}
+	/* Stable (at most SUB_MAX): ties stay in the order made. */
+	for (size_t i = 1; i < n; i++) {
+		const struct sub *x = hit[i];
+		size_t k = i;
+		for (; k > 0 && sub_cmp(hit[k - 1], x, keys, nkeys) > 0; k--)
+			hit[k] = hit[k - 1];
+		hit[k] = x;
 	}
 	size_t pos, end;
 	if (jmap_query_window(c, n, is_anchor, hit, &pos, &end) < 0)

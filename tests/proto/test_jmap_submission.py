@@ -386,3 +386,36 @@ def test_npm_jmap_clients():
     # jmap-jam's onSuccessDestroyEmail destroyed its draft.
     _, q = j.one("Email/query", {"filter": {"text": "from jam"}})
     assert q["ids"] == [], q
+
+
+def test_jmap_submission_query_sorts():
+    """EmailSubmission/query sorts by emailId, threadId and sentAt (RFC
+    8621 §7.3: these MUST be supported), several at once; sentAt ties keep
+    the order made. emailId and threadId were unsupportedSort."""
+    s = srv()
+    j = Jmap(s, *HAL)
+    _, ids = j.one("Identity/get", {}, using=USING)
+    ident = ids["list"][0]["id"]
+    older, newer = draft(s, HAL[0], "sort-a"), draft(s, HAL[0], "sort-b")
+    env = {"mailFrom": {"email": HAL[0]}, "rcptTo": [{"email": IVY[0]}]}
+    sub = {}
+    for k, e in (("n", newer), ("o", older)):  # the newer email sent first
+        _, st = j.one("EmailSubmission/set", {"create": {k: {
+            "identityId": ident, "emailId": e, "envelope": env}}}, using=USING)
+        sub[k] = st["created"][k]["id"]
+
+    def q(*sort):
+        name, r = j.one("EmailSubmission/query", {"filter": {"emailIds": [older, newer]},
+                                                  "sort": list(sort)}, using=USING)
+        assert name == "EmailSubmission/query", r
+        return r["ids"]
+    assert q({"property": "emailId"}) == [sub["o"], sub["n"]]
+    assert q({"property": "emailId", "isAscending": False}) == [sub["n"], sub["o"]]
+    assert q({"property": "sentAt"}) == [sub["n"], sub["o"]]
+    assert q({"property": "sentAt", "isAscending": False}) == [sub["o"], sub["n"]]
+    _, g = j.one("Email/get", {"ids": [older, newer], "properties": ["threadId"]})
+    t = {x["id"]: x["threadId"] for x in g["list"]}
+    by_thread = sorted(["o", "n"], key=lambda k: t[older if k == "o" else newer])
+    assert q({"property": "threadId"}, {"property": "sentAt"}) == [sub[k] for k in by_thread]
+    name, r = j.one("EmailSubmission/query", {"sort": [{"property": "identityId"}]}, using=USING)
+    assert name == "error" and r["type"] == "unsupportedSort", r
