@@ -7,7 +7,8 @@
  * envelope, given or derived (§7.5: mailFrom from Sender, else From;
  * rcptTo from To, Cc and Bcc). Submission's rules apply: the envelope
  * sender must be the account's as submission judges it
- * (smtp_submit_owned: its own, aliases, +tags), else forbiddenMailFrom;
+ * (smtp_submit_owned: its own, aliases, +tags) or the null sender,
+ * else forbiddenMailFrom;
  * the author fields pass port 587's own check (smtp_author.h: From,
  * Sender, Resent-From, Resent-Sender, display names that show another
  * address), else forbiddenFrom (invalidEmail for a header that cannot be
@@ -577,6 +578,16 @@ static const char *env_addr(const struct json_value *a)
 	return em->str;
 }
 
+/* mailFrom's address: env_addr's, or "" for the null sender. */
+static const char *env_sender(const struct json_value *a)
+{
+	const struct json_value *em = a && a->type == JSON_OBJECT ? json_get(a, "email") : NULL,
+				*pa = em ? json_get(a, "parameters") : NULL;
+	if (em && em->type == JSON_STRING && em->len == 0)
+		return pa && pa->type != JSON_NULL && pa->type != JSON_OBJECT ? NULL : "";
+	return env_addr(a);
+}
+
 /* rcptTo has an address env_addr refuses: invalidRecipients naming each
  * (RFC 8621 §7.5), or invalidProperties when one is no Address at all. */
 static int bad_rcpts(struct arena *a, const struct json_value *rt, struct jmap_set_err *e)
@@ -818,7 +829,7 @@ static int create_one(struct jmap_call *c, const struct json_value *o, const cha
 	unsigned qflags = QUEUE_SIEVE; /* local copies run their scripts, as on port 587 */
 	if (env && env->type != JSON_NULL) {
 		const struct json_value *mf = json_get(env, "mailFrom"), *rt = json_get(env, "rcptTo");
-		mail_from = env->type == JSON_OBJECT ? env_addr(mf) : NULL;
+		mail_from = env->type == JSON_OBJECT ? env_sender(mf) : NULL;
 		if (!mail_from || !rt || rt->type != JSON_ARRAY) {
 			free(m.data);
 			return jmap_set_fail(e, "invalidProperties", "envelope", NULL);
@@ -853,7 +864,8 @@ static int create_one(struct jmap_call *c, const struct json_value *o, const cha
 		jmap_hfields_read(a, m.data, m.len, &hf);
 		rcpts_derive(a, &hf, rc);
 	}
-	if (!smtp_submit_owned(r->st, r->account, mail_from)) {
+	/* The null sender (a read receipt's, RFC 8098 §2.1) as on port 587. */
+	if (mail_from[0] && !smtp_submit_owned(r->st, r->account, mail_from)) {
 		free(m.data);
 		return jmap_set_fail(e, "forbiddenMailFrom", NULL, "not an address of this account");
 	}

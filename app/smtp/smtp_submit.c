@@ -27,7 +27,9 @@
  * own address (and +tags), an alias that targets it, or an address of a
  * domain whose catch-all targets it, unless that address is an account
  * or alias of its own (nobody sends as another user through a catch-all).
- * The null sender is refused: a user does not send bounces.
+ * The null sender is let through (as Postfix's reject_sender_login_mismatch
+ * does): a mail program sends read receipts with it, as RFC 8098 §2.1 and
+ * RFC 5321 §4.5.5 say; the From field is checked all the same.
  */
 #include <inttypes.h>
 #include <sodium.h>
@@ -130,7 +132,7 @@ int smtp_submit_check_sender(struct smtp_session *s, const char *addr)
 {
 	char q[600], u[600];
 
-	if (addr[0] && owned(s, addr))
+	if (addr[0] == '\0' || owned(s, addr))
 		return 0;
 	log_info("smtp", s->id, "event=sender_rejected user=%s from=%s reason=not_owned",
 		 log_q(s->login, u, sizeof(u)), log_q(addr, q, sizeof(q)));

@@ -239,6 +239,23 @@ def test_jmap_submission_envelope_is_smtp_paths():
             {"email": bad["space"]}, {"email": "rob@remote.test"}, {"email": bad["params"]}]}}}},
         using=USING)
     assert st["notCreated"]["two"]["invalidRecipients"] == [bad["space"], bad["params"]], st
+    # The null sender, as a read receipt is sent (RFC 8098 §2.1; RFC 8621 §7
+    # lets a server allow it), as port 587 lets it through.
+    before = {m[0] for m in s.messages(IVY[0])}
+    _, st = j.one("EmailSubmission/set", {"create": {"mdn": {
+        "identityId": ident, "emailId": mine, "envelope": {"mailFrom": {"email": ""},
+                                                           "rcptTo": [{"email": IVY[0]}]}}}},
+        using=USING)
+    assert "mdn" in st["created"], st
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        got = [m for m in s.messages(IVY[0]) if m[0] not in before]
+        if got:
+            break
+        time.sleep(0.1)
+    assert len(got) == 1, got
+    env = s.cli("fetch", IVY[0], "--id", str(got[0][0]), "--envelope").stdout.decode()
+    assert env.startswith("MAIL FROM:<>\r\n"), env
 
 
 def test_jmap_submission_keeps_the_newest():
