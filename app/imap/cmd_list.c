@@ -6,9 +6,10 @@
  * One namespace, personal, hierarchy delimiter "/". The reference is
  * joined to each pattern as RFC 3501 describes for the simple case;
  * "*" matches anything, "%" anything but the delimiter; "INBOX" matches in
- * any case, as the INBOX of its children's names does ("inbox/%"). Mailbox roles become the special-use attributes \Sent \Drafts
- * \Trash \Junk \Archive, and \HasChildren/\HasNoChildren are always
- * given (RFC 5258 lets a server send both without being asked).
+ * any case, as the INBOX of its children's names does ("inbox/%").
+ * Mailbox roles become the special-use attributes \Sent \Drafts \Trash
+ * \Junk \Archive, and \HasChildren/\HasNoChildren are always given
+ * (RFC 5258 lets a server send both without being asked).
  *
  * LIST-EXTENDED: selection options SUBSCRIBED, REMOTE (no remote
  * mailboxes here: accepted, changes nothing), RECURSIVEMATCH (with
