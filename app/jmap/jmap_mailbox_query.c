@@ -85,6 +85,23 @@ struct sorting {
 static struct sorting *sort_ctx;
 static pthread_mutex_t sort_mu = PTHREAD_MUTEX_INITIALIZER; /* sort_ctx is one */
 
+/* Names ordered case-insensitively (RFC 8620 §5.5: the default
+ * collation SHOULD be; i;unicode-casemap and i;ascii-casemap are): folded
+ * as mime_thread.h does, in their order; the same folded, by octet. */
+static int cmp_name(const char *a, const char *b)
+{
+	char fa[1024], fb[1024];
+	size_t na = strlen(a), nb = strlen(b);
+	if (na >= sizeof fa || nb >= sizeof fb)
+		return strcmp(a, b);
+	memcpy(fa, a, na);
+	memcpy(fb, b, nb);
+	mime_casefold(fa, na);
+	mime_casefold(fb, nb);
+	int r = mime_collate(str_make(fa, na), str_make(fb, nb));
+	return r ? r : strcmp(a, b);
+}
+
 static int cmp_mb(const void *pa, const void *pb)
 {
 	const struct jmap_mailbox *a = *(struct jmap_mailbox *const *)pa,
@@ -93,7 +110,7 @@ static int cmp_mb(const void *pa, const void *pb)
 		int r = 0;
 		switch (sort_ctx->k[i].prop) {
 		case 0: r = a->sort_order < b->sort_order ? -1 : a->sort_order > b->sort_order; break;
-		case 1: r = strcmp(a->leaf, b->leaf); break;
+		case 1: r = cmp_name(a->leaf, b->leaf); break;
 		case 2: r = a->parent < b->parent ? -1 : a->parent > b->parent; break;
 		}
 		if (r)

@@ -404,7 +404,8 @@ def test_jmap_mailbox_query_as_tree():
 
         def walk(parent):
             for m in sorted((m for m in hits if (m["parentId"] if m["parentId"] in ids else None)
-                             == parent), key=lambda m: (m["name"], m["id"]), reverse=True):
+                             == parent), key=lambda m: (m["name"].upper(), m["name"], m["id"]),
+                             reverse=True):
                 out.append(m["id"])
                 walk(m["id"])
         walk(None)
@@ -420,6 +421,18 @@ def test_jmap_mailbox_query_as_tree():
         want = expected(needle, negate, filter_tree)
         assert q["ids"] == want, (needle, negate, filter_tree,
                                   [mbs[i]["name"] for i in q["ids"]], [mbs[i]["name"] for i in want])
+
+    # Names sort without regard to case (RFC 8620 §5.5: the default
+    # collation SHOULD be case-insensitive; i;ascii-casemap is): "apple",
+    # "Banana", "cherry", not the capital first as it was.
+    _, r = j.one("Mailbox/set", {"create": {"p": {"name": "Case"},
+                                            **{n: {"name": n, "parentId": "#p"}
+                                               for n in ("cherry", "Banana", "apple")}}})
+    kids = {n: r["created"][n]["id"] for n in ("cherry", "Banana", "apple")}
+    for coll in ({}, {"collation": "i;ascii-casemap"}, {"collation": "i;unicode-casemap"}):
+        _, q = j.one("Mailbox/query", {"filter": {"parentId": r["created"]["p"]["id"]},
+                                       "sort": [dict({"property": "name"}, **coll)]})
+        assert q["ids"] == [kids[n] for n in ("apple", "Banana", "cherry")], (coll, q)
 
 
 def test_jmap_mailbox_role_update():
