@@ -640,6 +640,12 @@ def test_jmap_email_parse():
     assert "id" not in e and "bodyStructure" not in e and "headers" not in e, e
     assert e["subject"] == "inner one" and e["messageId"] == ["in1@remote.test"], e
     assert r["notFound"] is None and r["notParsable"] is None, r
+    # The stored email's attached message: its parts download too.
+    _, r = j.one("Email/parse", {"blobIds": [part["blobId"]], "properties": ["textBody"]})
+    tb = r["parsed"][part["blobId"]]["textBody"][0]["blobId"]
+    assert tb == part["blobId"] + "_0", tb
+    st, _, body = j.request("GET", "/jmap/download/%s/%s/t.txt" % (j.account, tb))
+    assert st == 200 and body == b"Inner text.", (st, body)
     # Another account's blob is not found; a part id names a part of that
     # account's own email of that number, never Eve's.
     cat = Jmap(s, *CAT)
