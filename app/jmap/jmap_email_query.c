@@ -377,23 +377,27 @@ static void narrow_free(struct narrow *nw)
 }
 
 /* The first address of a list as the sort sees it: its display name,
- * else its address (§4.4.2), in a's memory. */
+ * else its address (§4.4.2), in a's memory, folded as the subject's key
+ * is (mime_collate compares folded strings). */
 static const char *addr_key(struct arena *a, const struct mime_addrs *l)
 {
 	for (uint32_t i = 0; i < l->n; i++) {
 		const struct mime_address *ad = &l->v[i];
+		char *r;
 		if (!ad->mailbox.p || !ad->host.p)
 			continue;
 		if (ad->name.len) {
 			struct buf b;
 			buf_init(&b, 4096);
 			rfc5322_decode_words(ad->name, &b);
-			const char *r = arena_strndup(a, buf_data(&b), buf_len(&b));
+			r = arena_strndup(a, buf_data(&b), buf_len(&b));
 			buf_free(&b);
-			return r;
+		} else {
+			r = arena_printf(a, "%.*s@%.*s", (int)ad->mailbox.len, ad->mailbox.p,
+					 (int)ad->host.len, ad->host.p);
 		}
-		return arena_printf(a, "%.*s@%.*s", (int)ad->mailbox.len, ad->mailbox.p,
-				    (int)ad->host.len, ad->host.p);
+		mime_casefold(r, strlen(r));
+		return r;
 	}
 	return "";
 }

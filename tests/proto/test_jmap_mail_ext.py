@@ -1036,3 +1036,22 @@ def test_jmap_vacation_set_state_is_stored_state():
         _, g = j.one("VacationResponse/get", {}, using=va)
         assert g["state"] == st["newState"] != state, (patch, st, g)
         state = st["newState"]
+
+
+LEO = ("leo@example.test", "leo-password-1")
+
+
+def test_jmap_address_sorts_fold_case():
+    """Email/query's from and to sorts compare the names folded, as the
+    subject sort does (RFC 8620 §5.5: the default collation SHOULD be
+    case-insensitive): "émile" before "Éric", as "bob" before "Carl". A
+    capital outside ASCII (É) was compared as written, before all small
+    ones."""
+    s, j = hal(LEO)
+    names = ["=?utf-8?q?=C3=89ric?= <e@x.test>", "=?utf-8?q?=C3=A9mile?= <m@x.test>",
+             "Carl <c@x.test>", "bob <b@x.test>"]
+    ids = import_msgs(j, ["From: %s\r\nTo: %s\r\nSubject: s\r\n\r\nx\r\n" % (n, n) for n in names],
+                      {})
+    for prop in ("from", "to"):
+        _, q = j.one("Email/query", {"sort": [{"property": prop}]})
+        assert [ids.index(i) for i in q["ids"]] == [3, 2, 1, 0], (prop, q)
