@@ -394,7 +394,7 @@ static const char *addr_key(struct arena *a, const struct mime_addrs *l)
 			buf_free(&b);
 		} else {
 			r = arena_printf(a, "%.*s@%.*s", (int)ad->mailbox.len, ad->mailbox.p,
-					 (int)ad->host.len, ad->host.p);
+			                 (int)ad->host.len, ad->host.p);
 		}
 		mime_casefold(r, strlen(r));
 		return r;
