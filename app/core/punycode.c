@@ -164,3 +164,91 @@ size_t punycode_label_ascii(const char *p, size_t n, char *out)
 	size_t len = punycode_encode(cps, ncp, out + 4, PUNYCODE_LABEL_MAX - 4);
 	return len ? len + 4 : 0;
 }
+
+/* An "xn--" at p[0..n), any case. */
+static int xn_prefix(const char *p, size_t n)
+{
+	return n >= 4 && (p[0] | 0x20) == 'x' && (p[1] | 0x20) == 'n' && p[2] == '-' && p[3] == '-';
+}
+
+static int ldh_alnum(uint32_t c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/* One label's other spelling into dst[0..room): see punycode_domain_other(). */
+static size_t label_other_form(struct str l, int to_ascii, char *dst, size_t room)
+{
+	char a[PUNYCODE_LABEL_MAX];
+	uint32_t cps[PUNYCODE_LABEL_MAX];
+	size_t n = 0, k, i;
+
+	if (to_ascii) {
+		k = punycode_label_ascii(l.p, l.len, a);
+		if (k == 0 || k > room)
+			return 0;
+		memcpy(dst, a, k);
+		return k;
+	}
+	if (!xn_prefix(l.p, l.len)) {
+		if (l.len > room)
+			return 0;
+		memcpy(dst, l.p, l.len);
+		return l.len;
+	}
+	k = punycode_decode(str_make(l.p + 4, l.len - 4), cps, PUNYCODE_LABEL_MAX);
+	if (k == 0)
+		return 0;
+	/* Decoded code points past the basic ones are all >= 0x80; with
+	 * none, this was no A-label ("xn--abc-" is "abc"). */
+	for (i = 0; i < k && cps[i] < 0x80; i++)
+		;
+	if (i == k)
+		return 0;
+	for (i = 0; i < k; i++) {
+		char u[4];
+		size_t m;
+
+		/* Only what a U-label may hold: no ASCII but LDH, no surrogate. */
+		if (cps[i] < 0x80 ? !ldh_alnum(cps[i]) && cps[i] != '-'
+		                  : cps[i] >= 0xD800 && cps[i] <= 0xDFFF)
+			return 0;
+		m = utf8_encode(cps[i], u);
+		if (m == 0 || n + m > room)
+			return 0;
+		memcpy(dst + n, u, m);
+		n += m;
+	}
+	return n;
+}
+
+size_t punycode_domain_other(struct str d, char *dst, size_t dstsz)
+{
+	size_t i, start = 0, n = 0, k, max = dstsz ? dstsz - 1 : 0;
+	int to_ascii = 0, any_a = 0;
+
+	for (i = 0; i < d.len; i++)
+		if ((unsigned char)d.p[i] >= 0x80)
+			to_ascii = 1;
+	for (i = 0; i + 4 <= d.len; i++)
+		if ((i == 0 || d.p[i - 1] == '.') && xn_prefix(d.p + i, 4))
+			any_a = 1;
+	if (d.len == 0 || (!to_ascii && !any_a))
+		return 0;
+	for (i = 0; i <= d.len; i++) {
+		if (i < d.len && d.p[i] != '.')
+			continue;
+		if (start > 0) {
+			if (n + 1 > max)
+				return 0;
+			dst[n++] = '.';
+		}
+		k = label_other_form(str_make(d.p + start, i - start), to_ascii, dst + n, max - n);
+		if (k == 0)
+			return 0;
+		n += k;
+		start = i + 1;
+	}
+	dst[n] = '\0';
+	return n;
+}

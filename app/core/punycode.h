@@ -40,4 +40,15 @@ size_t punycode_encode(const uint32_t *in, size_t n, char *dst, size_t dstsz);
  */
 size_t punycode_label_ascii(const char *p, size_t n, char *out);
 
+/*
+ * The other spelling of an internationalised domain (RFC 5890 §2.3.2.1:
+ * an A-label and its U-label are one label): with a non-ASCII label, all
+ * of them as A-labels ("bücher.test" -> "xn--bcher-kva.test"); else, with
+ * an "xn--" label, those decoded to UTF-8 (only code points a U-label may
+ * hold). Written NUL-terminated into dst; returns its length, 0 when d has
+ * no other spelling, a label does not convert, or it does not fit in
+ * dstsz. The result is not otherwise checked as a host name.
+ */
+size_t punycode_domain_other(struct str d, char *dst, size_t dstsz);
+
 #endif

@@ -174,6 +174,10 @@ int dkim_selector_ok(const char *s);
 /* 1 when s is an ASCII domain name DKIM can sign for (d=): same syntax,
  * at least two labels, at most DKIM_DOMAIN_MAX octets. */
 int dkim_domain_ok(const char *s);
+/* The d= form of domain in (RFC 6376 §3.5 and RFC 8616 §4: A-labels):
+ * U-labels converted, ASCII lowercased, into out (DKIM_DOMAIN_MAX + 1
+ * octets). 0, or -1 when it is no domain DKIM can sign for. */
+int dkim_domain_ascii(const char *in, char out[DKIM_DOMAIN_MAX + 1]);
 
 /* ---- Canonicalization (dkim_canon.c) ---- */
 

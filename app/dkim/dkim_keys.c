@@ -21,6 +21,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "core/punycode.h"
 #include "dkim/dkim.h"
 #include "dkim/dkim_rsa.h"
 
@@ -107,6 +108,30 @@ int dkim_selector_ok(const char *s)
 int dkim_domain_ok(const char *s)
 {
 	return s && labels_ok(s, DKIM_DOMAIN_MAX) >= 2;
+}
+
+int dkim_domain_ascii(const char *in, char out[DKIM_DOMAIN_MAX + 1])
+{
+	size_t n = in ? strlen(in) : 0, i;
+	int utf8 = 0;
+
+	out[0] = '\0';
+	for (i = 0; i < n; i++)
+		utf8 |= (unsigned char)in[i] >= 0x80;
+	if (utf8) {
+		if (punycode_domain_other(str_make(in, n), out, DKIM_DOMAIN_MAX + 1) == 0)
+			return -1;
+	} else {
+		if (n > DKIM_DOMAIN_MAX)
+			return -1;
+		for (i = 0; i <= n; i++)
+			out[i] = in[i] >= 'A' && in[i] <= 'Z' ? (char)(in[i] + 32) : in[i];
+	}
+	if (!dkim_domain_ok(out)) {
+		out[0] = '\0';
+		return -1;
+	}
+	return 0;
 }
 
 /* ---- generation ---- */

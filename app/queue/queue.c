@@ -488,15 +488,17 @@ static int sig_of(struct str f, const char *domain)
 {
 	struct dkim_tag tags[DKIM_TAGS_MAX];
 	const char *why;
+	char d[DKIM_DOMAIN_MAX + 1];
 	ptrdiff_t colon = str_chr(f, ':');
 
-	if (colon < 0)
+	/* d= holds its A-label form (store_dkim_sign). */
+	if (colon < 0 || dkim_domain_ascii(domain, d) != 0)
 		return 0;
 	int n = dkim_tags_parse(str_make(f.p + colon + 1, f.len - (size_t)colon - 1), tags,
 				DKIM_TAGS_MAX, &why);
 	for (int i = 0; i < n; i++)
 		if (str_eq(tags[i].name, STR_LIT("d")))
-			return str_eq_ci(tags[i].value, str_c(domain));
+			return str_eq_ci(tags[i].value, str_c(d));
 	return 0;
 }
 

@@ -151,85 +151,15 @@ int smtp_domain_valid(struct str s, int *utf8_r)
 	return 1;
 }
 
-/* One label's other spelling into dst[0..room): see smtp_domain_other_form(). */
-static size_t label_other_form(struct str l, int to_ascii, char *dst, size_t room)
-{
-	char a[PUNYCODE_LABEL_MAX];
-	uint32_t cps[PUNYCODE_LABEL_MAX];
-	size_t n = 0, k, i;
-
-	if (to_ascii) {
-		k = punycode_label_ascii(l.p, l.len, a);
-		if (k == 0 || k > room)
-			return 0;
-		memcpy(dst, a, k);
-		return k;
-	}
-	if (!str_has_prefix_ci(l, "xn--")) {
-		if (l.len > room)
-			return 0;
-		memcpy(dst, l.p, l.len);
-		return l.len;
-	}
-	k = punycode_decode(str_make(l.p + 4, l.len - 4), cps, PUNYCODE_LABEL_MAX);
-	if (k == 0)
-		return 0;
-	/* Decoded code points past the basic ones are all >= 0x80; with
-	 * none, this was no A-label ("xn--abc-" is "abc"). */
-	for (i = 0; i < k && cps[i] < 0x80; i++)
-		;
-	if (i == k)
-		return 0;
-	for (i = 0; i < k; i++) {
-		char u[4];
-		size_t m;
-
-		/* Only what a U-label may hold: no ASCII but LDH, no surrogate. */
-		if (cps[i] < 0x80 ? !is_alnum((unsigned char)cps[i]) && cps[i] != '-'
-		                  : cps[i] >= 0xD800 && cps[i] <= 0xDFFF)
-			return 0;
-		m = utf8_encode(cps[i], u);
-		if (m == 0 || n + m > room)
-			return 0;
-		memcpy(dst + n, u, m);
-		n += m;
-	}
-	return n;
-}
-
 size_t smtp_domain_other_form(struct str d, char *dst, size_t dstsz)
 {
-	size_t i, start = 0, n = 0, k, max = dstsz ? dstsz - 1 : 0;
-	int to_ascii = 0, any_a = 0;
+	size_t n = punycode_domain_other(d, dst,
+	                                 dstsz < SMTP_DOMAIN_MAX + 1 ? dstsz : SMTP_DOMAIN_MAX + 1);
 
-	for (i = 0; i < d.len; i++)
-		if ((unsigned char)d.p[i] >= 0x80)
-			to_ascii = 1;
-	for (i = 0; i + 4 <= d.len; i++)
-		if ((i == 0 || d.p[i - 1] == '.') && str_has_prefix_ci(str_make(d.p + i, 4), "xn--"))
-			any_a = 1;
-	if (max > SMTP_DOMAIN_MAX)
-		max = SMTP_DOMAIN_MAX;
-	if (d.len == 0 || (!to_ascii && !any_a))
-		return 0;
-	for (i = 0; i <= d.len; i++) {
-		if (i < d.len && d.p[i] != '.')
-			continue;
-		if (start > 0) {
-			if (n + 1 > max)
-				return 0;
-			dst[n++] = '.';
-		}
-		k = label_other_form(str_make(d.p + start, i - start), to_ascii, dst + n, max - n);
-		if (k == 0)
-			return 0;
-		n += k;
-		start = i + 1;
-	}
-	dst[n] = '\0';
 	/* What a label decodes to may still be no label ("-x" at its start). */
-	if (!smtp_domain_valid(str_make(dst, n), NULL)) {
-		dst[0] = '\0';
+	if (n == 0 || !smtp_domain_valid(str_make(dst, n), NULL)) {
+		if (dstsz)
+			dst[0] = '\0';
 		return 0;
 	}
 	return n;

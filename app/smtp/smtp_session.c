@@ -530,29 +530,6 @@ static int is_postmaster(const char *addr, enum store_rcpt r, int bare)
 }
 
 /*
- * An internationalised domain is one domain in either spelling (RFC 5890
- * §2.3.2.1): most senders write it in A-labels (no SMTPUTF8 needed), one
- * with SMTPUTF8 may write the U-labels, and the administrator added it in
- * one of the two. A recipient whose domain we serve in the other spelling
- * is rewritten to ours, so every later lookup (forwards, the store, spam
- * policy) sees the address it knows.
- */
-static void served_spelling(char *addr, size_t addrsz)
-{
-	char *at = strrchr(addr, '@'), alt[SMTP_DOMAIN_MAX + 1];
-	size_t n;
-
-	if (!at)
-		return;
-	n = smtp_domain_other_form(str_c(at + 1), alt, sizeof(alt));
-	if (n == 0 || (size_t)(at + 1 - addr) + n + 1 > addrsz)
-		return;
-	if (store_domain_is_local(smtp_store, at + 1) != 0 || store_domain_is_local(smtp_store, alt) != 1)
-		return;
-	memcpy(at + 1, alt, n + 1);
-}
-
-/*
  * RFC 1123 §5.2.17: "An SMTP MUST accept and recognize a domain literal
  * for any of its own IP addresses"; RFC 5321 §4.5.1 asks for postmaster
  * at every domain we serve. lit ("[192.0.2.1]", "[IPv6:...]") is ours
@@ -631,7 +608,7 @@ static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 		snprintf(addr, sizeof(addr), "postmaster@%s",
 			 smtp_cfg->domain[0] ? smtp_cfg->domain : hostname_now());
 	} else {
-		served_spelling(addr, sizeof(addr));
+		smtp_served_spelling(smtp_store, addr, sizeof(addr));
 	}
 	struct store_forward fw[FORWARD_TARGETS_MAX];
 	size_t nf = 0;

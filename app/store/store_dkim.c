@@ -25,6 +25,7 @@
 
 #include "core/buf.h"
 #include "core/log.h"
+#include "core/punycode.h"
 #include "core/loop.h"
 #include "core/str.h"
 #include "core/xalloc.h"
@@ -212,12 +213,18 @@ int store_dkim_sign(struct store *st, const char *domain, const struct str *p, s
 	struct dkim_signer sg;
 	int rc;
 
+	char d[DKIM_DOMAIN_MAX + 1], alt[STORE_DOMAIN_MAX + 1];
+
 	*nsigs_r = 0;
-	if (!domain || !domain[0] || !dkim_domain_ok(domain))
+	if (!domain || !domain[0] || dkim_domain_ascii(domain, d) != 0)
 		return DKIM_EINVAL;
 	keys = xmalloc(sizeof(*keys));
+	/* The keys are the domain's as it was added, in either spelling
+	 * (RFC 5890 §2.3.2.1); d= is its A-label form (RFC 8616 §4). */
 	rc = store_dkim_get(st, domain, keys);
-	if (rc == STORE_OK && (rc = dkim_signer_init(&sg, keys, domain, time_wall())) == DKIM_OK) {
+	if (rc == STORE_ENOTFOUND && punycode_domain_other(str_c(domain), alt, sizeof alt) > 0)
+		rc = store_dkim_get(st, alt, keys);
+	if (rc == STORE_OK && (rc = dkim_signer_init(&sg, keys, d, time_wall())) == DKIM_OK) {
 		for (size_t i = 0; i < n; i++)
 			dkim_signer_update(&sg, p[i].p, p[i].len);
 		rc = dkim_signer_final(&sg, sigs);

@@ -481,6 +481,43 @@ def test_local_delivery_signed_with_both_keys():
         assert dkimpy(s, tampered) == ["rsa-sha256=False", "ed25519-sha256=False"]
 
 
+def test_idn_domain_sends_in_either_spelling_and_signs_with_its_keys():
+    """A served IDN domain is one domain in either spelling (RFC 5890
+    §2.3.2.1): its users send as the A-labels without SMTPUTF8, or as the
+    U-labels with it, whichever the domain was added as, and the message
+    is signed with the domain's keys, d= in A-labels (RFC 8616 §4)."""
+    with srv() as s:
+        s.cli("domain", "add", "bücher.test")
+        s.cli("account", "add", "anna@bücher.test", input="pw-anna-Qx7-bücher\n")
+        s.cli("domain", "add", "xn--mnchen-3ya.test")
+        s.cli("account", "add", "max@xn--mnchen-3ya.test", input="pw-max-Qx7-munich\n")
+        cases = [("anna@bücher.test", "pw-anna-Qx7-bücher", "anna@xn--bcher-kva.test", False,
+                  "bücher.test", "xn--bcher-kva.test"),
+                 ("max@xn--mnchen-3ya.test", "pw-max-Qx7-munich", "max@münchen.test", True,
+                  "xn--mnchen-3ya.test", "xn--mnchen-3ya.test")]
+        for n, (login, pw, sender, utf8, dom, d) in enumerate(cases):
+            c = smtp587(s)
+            tok = base64.b64encode(("\0%s\0%s" % (login, pw)).encode()).decode()
+            code, text = c.docmd("AUTH", "PLAIN " + tok)
+            assert code == 235, (code, text)
+            c.ehlo()
+            opts = ["SMTPUTF8", "BODY=8BITMIME"] if utf8 else []
+            c.sendmail(sender, [BOB], msg(frm=sender, subject="idn %d" % n).encode(),
+                       mail_options=opts)
+            c.quit()
+            got = inbox(s, BOB, n + 1)
+            raw = s.raw(BOB, [m for m in got if "idn %d" % n in m[1]][0][0])
+            sigs = header(raw, "DKIM-Signature")
+            assert len(sigs) == 2 and all("d=%s;" % d in x for x in sigs), sigs
+            keys = [k.replace(dom, d) for k in dkim_keys(s, dom)]
+            path = s.tmp + "/signed.eml"
+            with open(path, "wb") as f:
+                f.write(raw)
+            r = subprocess.run(["/usr/bin/python3", "-c", VERIFY, path] + keys,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+            assert r.stdout.decode().split() == ["rsa-sha256=True", "ed25519-sha256=True"], r
+
+
 def test_swaks_tls_and_tlsc_auth():
     with srv() as s:
         for args, port in ((["--tls", "--auth", "PLAIN"], s.submission_port),

@@ -316,6 +316,18 @@ static void test_keys(struct dkim_keys *keys, int64_t now)
 	CHECK(!dkim_domain_ok("exa mple.com"));
 	CHECK(!dkim_domain_ok("b\xc3\xa4r.de"));
 	CHECK(!dkim_domain_ok("example.com."));
+	/* d= is the A-label form (RFC 8616 §4). */
+	char d[DKIM_DOMAIN_MAX + 1];
+	CHECK_EQ_INT(dkim_domain_ascii("b\303\274cher.Test", d), 0);
+	CHECK_EQ_STR(d, "xn--bcher-kva.test");
+	CHECK_EQ_INT(dkim_domain_ascii("XN--bcher-kva.test", d), 0);
+	CHECK_EQ_STR(d, "xn--bcher-kva.test");
+	CHECK_EQ_INT(dkim_domain_ascii("Mail.Example.COM", d), 0);
+	CHECK_EQ_STR(d, "mail.example.com");
+	CHECK_EQ_INT(dkim_domain_ascii("b\303\274cher", d), -1); /* one label */
+	CHECK_EQ_INT(dkim_domain_ascii("b\303.test", d), -1);    /* bad UTF-8 */
+	CHECK_EQ_INT(dkim_domain_ascii("exa mple.com", d), -1);
+	CHECK_EQ_INT(dkim_domain_ascii("", d), -1);
 }
 
 /* ---- signer ---- */
