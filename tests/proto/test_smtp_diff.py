@@ -319,6 +319,8 @@ MAIL_FROM = [
     ("FROM:<%s@%s>" % ("a" * 64, ".".join(["b" * 60] * 3 + ["c" * 7])), "path 257"),
     ("FROM:<alice@remote.test> FOO=BAR", "unknown parameter"),
     ("FROM:<alice@remote.test> FOO", "unknown keyword"),
+    ("FROM:<alice@remote.test> AUTH=<>", "auth parameter empty, AUTH not offered"),
+    ("FROM:<alice@remote.test> AUTH=alice@remote.test", "auth parameter, AUTH not offered"),
     ("FROM:<alice@remote.test> SIZE=1000", "size ok"),
     ("FROM:<alice@remote.test> SIZE=%d" % (SIZE + 1), "size over limit"),
     ("FROM:<alice@remote.test> SIZE=abc", "size not a number"),
