@@ -28,15 +28,13 @@ struct dns_lookup *dns_route(struct dns *d, const char *name, int mx, uint16_t p
 			     dns_route_cb *cb, void *arg)
 {
 	struct dns_addr a;
-	struct sockaddr_in *s = (struct sockaddr_in *)&a.sa;
+	int lit = dns_route_literal(name, mx, port, &a);
 	(void)d;
-	memset(&a, 0, sizeof a);
-	if (!mx && inet_pton(AF_INET, name, &s->sin_addr) == 1) {
-		snprintf(a.host, sizeof a.host, "%s", name);
-		s->sin_family = AF_INET;
-		s->sin_port = htons(port);
-		a.salen = sizeof *s;
-		cb(arg, DNS_OK, &a, 1, "");
+	if (lit != 0) {
+		if (lit > 0)
+			cb(arg, DNS_OK, &a, 1, "");
+		else
+			cb(arg, DNS_NOTFOUND, NULL, 0, "no such address literal");
 		return NULL;
 	}
 	cb(arg, DNS_TEMP, NULL, 0, "no DNS resolver");

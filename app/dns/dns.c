@@ -284,26 +284,6 @@ void dns_cancel(struct dns_lookup *l)
 	free(l);
 }
 
-static void put_port(struct dns_addr *a, const char *host, int family, const void *addr,
-		     uint16_t port)
-{
-	memset(a, 0, sizeof *a);
-	snprintf(a->host, sizeof a->host, "%s", host);
-	if (family == AF_INET) {
-		struct sockaddr_in *s = (struct sockaddr_in *)&a->sa;
-		s->sin_family = AF_INET;
-		s->sin_port = htons(port);
-		memcpy(&s->sin_addr, addr, 4);
-		a->salen = sizeof *s;
-	} else {
-		struct sockaddr_in6 *s = (struct sockaddr_in6 *)&a->sa;
-		s->sin6_family = AF_INET6;
-		s->sin6_port = htons(port);
-		memcpy(&s->sin6_addr, addr, 16);
-		a->salen = sizeof *s;
-	}
-}
-
 /* Delivers the result, once; a callback frees l afterwards unless dns_route() still runs. */
 static void finish(struct dns_lookup *l, enum dns_status st, const struct dns_addr *a, size_t n,
 		   const char *why)
@@ -330,9 +310,9 @@ static void addresses_done(struct dns_lookup *l)
 	for (size_t h = 0; h < l->nhosts; h++) {
 		const struct mx_host *m = &l->hosts[h];
 		for (size_t i = 0; i < m->n4 && n < DNS_ADDRS_MAX; i++)
-			put_port(&out[n++], m->name, AF_INET, m->v4[i], l->port);
+			dns_addr_put(&out[n++], m->name, AF_INET, m->v4[i], l->port);
 		for (size_t i = 0; i < m->n6 && n < DNS_ADDRS_MAX; i++)
-			put_port(&out[n++], m->name, AF_INET6, m->v6[i], l->port);
+			dns_addr_put(&out[n++], m->name, AF_INET6, m->v6[i], l->port);
 	}
 	if (n) {
 		finish(l, DNS_OK, out, n, "");
@@ -458,25 +438,15 @@ struct dns_lookup *dns_route(struct dns *d, const char *name, int mx, uint16_t p
 			     dns_route_cb *cb, void *arg)
 {
 	struct dns_addr a;
-	unsigned char bin[16];
 
-	/* An address literal needs no lookup ("[::1]" or "127.0.0.1"). */
-	char lit[64];
-	size_t nl = strlen(name);
-	if (nl >= 2 && name[0] == '[' && name[nl - 1] == ']' && nl - 2 < sizeof lit) {
-		memcpy(lit, name + 1, nl - 2);
-		lit[nl - 2] = '\0';
-	} else {
-		snprintf(lit, sizeof lit, "%s", name);
-	}
-	if (!mx && inet_pton(AF_INET, lit, bin) == 1) {
-		put_port(&a, lit, AF_INET, bin, port);
-		cb(arg, DNS_OK, &a, 1, "");
-		return NULL;
-	}
-	if (!mx && inet_pton(AF_INET6, lit, bin) == 1) {
-		put_port(&a, lit, AF_INET6, bin, port);
-		cb(arg, DNS_OK, &a, 1, "");
+	/* An address literal needs no lookup ("[::1]" or "127.0.0.1"), nor
+	 * does a mail domain that is one (RFC 5321 §5.1). */
+	int lit = dns_route_literal(name, mx, port, &a);
+	if (lit != 0) {
+		if (lit > 0)
+			cb(arg, DNS_OK, &a, 1, "");
+		else
+			cb(arg, DNS_NOTFOUND, NULL, 0, "no such address literal");
 		return NULL;
 	}
 	if (!d) {

@@ -77,6 +77,18 @@ typedef void dns_route_cb(void *arg, enum dns_status st, const struct dns_addr *
  */
 struct dns_lookup *dns_route(struct dns *d, const char *name, int mx, uint16_t port,
 			     dns_route_cb *cb, void *arg);
+/*
+ * What dns_route() answers without a lookup (dns_literal.c): 1 with the
+ * address in *a (port put in) when name is an IP literal — "[192.0.2.1]"
+ * or "[IPv6:2001:db8::1]" (RFC 5321 §4.1.3) for a mail domain (mx 1), the
+ * host itself with no MX lookup (§5.1); that, a bare address or "[::1]"
+ * for a host (mx 0). 0 when name is to be looked up; -1 when it is in
+ * brackets but no such address (no lookup, a permanent failure).
+ */
+int dns_route_literal(const char *name, int mx, uint16_t port, struct dns_addr *a);
+/* a set to family's address addr (4 or 16 octets) at port, named host. */
+void dns_addr_put(struct dns_addr *a, const char *host, int family, const void *addr,
+                  uint16_t port);
 /* Stops a lookup: its callback will not run. */
 void dns_cancel(struct dns_lookup *l);
 

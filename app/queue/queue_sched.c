@@ -783,8 +783,8 @@ static void try_addr(struct job *j)
 		return;
 	}
 	const char *host = j->addrs[j->cur_addr].host;
-	if (s->dane && !s->relay_host[0] && strcmp(j->dane_host, host) != 0 &&
-	    !tls_policy_skipped(j)) {
+	if (s->dane && !s->relay_host[0] && j->groups[j->cur].domain[0] != '[' &&
+	    strcmp(j->dane_host, host) != 0 && !tls_policy_skipped(j)) {
 		snprintf(j->dane_host, sizeof j->dane_host, "%s", host);
 		j->dane_base[0] = '\0';
 		snprintf(j->dane_why, sizeof j->dane_why, "the DANE TLSA records of %s", host);
@@ -1099,6 +1099,13 @@ static void route_group(struct job *j)
 	 * unless the message says "TLS-Required: No" (RFC 8689 §5). */
 	j->sts.mode = MTA_STS_NONE;
 	j->sts_failed = 0;
+	if (g->domain[0] == '[') {
+		/* An address literal: the host itself (dns_route), which no
+		 * MTA-STS policy (RFC 8461 §4.1: a Policy Domain's MX hosts)
+		 * or DANE TLSA record (RFC 7672 §2.2: MX host names) covers. */
+		route_mx(j);
+		return;
+	}
 	if (tls_policy_skipped(j)) {
 		log_info("queue", NULL, "event=tls_policy_skipped id=%llu domain=%s "
 			 "reason=\"TLS-Required: No\"", (unsigned long long)j->e.id, g->domain);

@@ -177,6 +177,24 @@ def test_mx_delivery_pipelined_one_transaction_per_domain():
         assert len(r0.messages) == 1 and len(r1.messages) == 1  # nothing twice
 
 
+def test_address_literal_recipient_is_delivered_to_that_address():
+    """RFC 5321 §5.1: a recipient domain that is an address literal is the
+    host to connect to, no MX lookup (the DNS here has no records at all);
+    port 25 still relays nothing to one for an unauthenticated client."""
+    with World() as w:
+        r0 = w.receiver(0)
+        rcpt = "carol@[%s]" % w.ips[0]
+        w.send([rcpt], subject="literal")
+        m = r0.wait_messages(1)
+        assert len(m) == 1 and m[0]["rcpts"] == [rcpt], m
+        assert w.wait_queue_empty()
+        with smtplib.SMTP("127.0.0.1", w.srv.smtp_port, timeout=20) as c:
+            c.ehlo("remote.test")
+            c.mail("someone@remote.test")
+            code, text = c.rcpt(rcpt)
+            assert code == 554 and b"Relay access denied" in text, (code, text)
+
+
 def test_4xx_then_accept_is_delivered_on_retry():
     with World(lambda ips: zone(mx(ips, 0))) as w:
         # The peer defers until the test has seen the entry pending: with a

@@ -4,7 +4,8 @@
  *
  * Replies are built here record by record in wire form, so each case
  * says what a server sent: CNAME chains, compression pointers, negative
- * answers with and without an SOA, malformed and hostile replies.
+ * answers with and without an SOA, malformed and hostile replies. And
+ * the address literals dns_route() answers without a resolver.
  */
 #include <arpa/inet.h>
 #include <pthread.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dns/dns.h"
 #include "dns/dns_cache.h"
 #include "dns/dns_msg.h"
 #include "dns/dns_table.h"
@@ -460,8 +462,51 @@ static void test_table(void)
 	dns_table_free(&t);
 }
 
+/* What dns_route_literal() makes of name: 1, 0 or -1, the address in a. */
+static int lit(const char *name, int mx, struct dns_addr *a)
+{
+	memset(a, 0, sizeof *a);
+	return dns_route_literal(name, mx, 2525, a);
+}
+
+/* A mail domain that is an address literal is the host to connect to,
+ * without an MX lookup (RFC 5321 §4.1.3, §5.1). */
+static void test_route_literals(void)
+{
+	struct dns_addr a;
+	char text[64];
+
+	CHECK_EQ_INT(lit("[192.0.2.1]", 1, &a), 1);
+	CHECK_EQ_INT(a.sa.ss_family, AF_INET);
+	struct sockaddr_in *v4 = (struct sockaddr_in *)&a.sa;
+	CHECK_EQ_INT(ntohs(v4->sin_port), 2525);
+	CHECK_EQ_STR(inet_ntop(AF_INET, &v4->sin_addr, text, sizeof text), "192.0.2.1");
+	CHECK_EQ_INT(lit("[IPv6:2001:db8::1]", 1, &a), 1);
+	CHECK_EQ_INT(a.sa.ss_family, AF_INET6);
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&a.sa;
+	CHECK_EQ_INT(ntohs(v6->sin6_port), 2525);
+	CHECK_EQ_STR(inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof text), "2001:db8::1");
+	CHECK_EQ_INT(lit("[ipv6:::1]", 1, &a), 1); /* the tag in any case */
+	/* In brackets but no address: refused for good, never looked up. */
+	CHECK_EQ_INT(lit("[IPv6:192.0.2.1]", 1, &a), -1);
+	CHECK_EQ_INT(lit("[192.0.2]", 1, &a), -1);
+	CHECK_EQ_INT(lit("[::1]", 1, &a), -1); /* a mail domain's IPv6 without its tag */
+	CHECK_EQ_INT(lit("[x:y]", 1, &a), -1);
+	CHECK_EQ_INT(lit("[]", 1, &a), -1);
+	CHECK_EQ_INT(lit("[IPv6:]", 1, &a), -1);
+	/* A host: "[::1]" (a relay setting) and bare addresses. */
+	CHECK_EQ_INT(lit("[::1]", 0, &a), 1);
+	CHECK_EQ_INT(lit("127.0.0.1", 0, &a), 1);
+	CHECK_EQ_INT(lit("::1", 0, &a), 1);
+	CHECK_EQ_INT(lit("mx.example.test", 0, &a), 0);
+	/* A bare address as a mail domain is a name to look up. */
+	CHECK_EQ_INT(lit("127.0.0.1", 1, &a), 0);
+	CHECK_EQ_INT(lit("example.test", 1, &a), 0);
+}
+
 int main(void)
 {
+	test_route_literals();
 	test_a_and_cname();
 	test_types();
 	test_negative();
