@@ -626,6 +626,13 @@ void queue_submit(struct store *st, struct queue_request *r)
 		 * an unknown local address like any other. */
 		if (forward_reverse_local(st, addr, rev, sizeof rev, NULL) == 1)
 			addr = rev;
+		/* One of our IDN domains in the spelling we do not keep it in
+		 * (JMAP, a Sieve redirect): ours all the same. */
+		char ours[SQ_ADDR_MAX + 1];
+		if (snprintf(ours, sizeof ours, "%s", addr) < (int)sizeof ours) {
+			store_served_spelling(st, ours, sizeof ours);
+			addr = ours;
+		}
 		enum store_rcpt res = store_resolve_forwards(st, addr, acc, LOCAL_MAX_PER_RCPT, &n, fw,
 							     FORWARD_TARGETS_MAX, &nf);
 		switch (res) {

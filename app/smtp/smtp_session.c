@@ -608,7 +608,7 @@ static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 		snprintf(addr, sizeof(addr), "postmaster@%s",
 			 smtp_cfg->domain[0] ? smtp_cfg->domain : hostname_now());
 	} else {
-		smtp_served_spelling(smtp_store, addr, sizeof(addr));
+		store_served_spelling(smtp_store, addr, sizeof(addr));
 	}
 	struct store_forward fw[FORWARD_TARGETS_MAX];
 	size_t nf = 0;

@@ -274,10 +274,6 @@ int smtp_submit_check_sender(struct smtp_session *s, const char *addr);
  * EmailSubmission asks the same (jmap_submission.c). */
 struct store;
 int smtp_submit_owned(struct store *st, uint32_t account, const char *addr);
-/* addr (NUL-terminated, room addrsz) with its domain in the spelling we
- * serve it in, when we serve it only in the other (A-label or U-label;
- * RFC 5890 §2.3.2.1); otherwise unchanged. */
-void smtp_served_spelling(struct store *st, char *addr, size_t addrsz);
 /* Message complete: checks From, adds Date/Message-ID, signs, enqueues. */
 void smtp_submit_deliver(struct smtp_session *s);
 

@@ -108,31 +108,8 @@ int smtp_submit_may_mail(struct smtp_session *s)
 	return 0;
 }
 
-/*
- * An internationalised domain is one domain in either spelling (RFC 5890
- * §2.3.2.1): most senders write it in A-labels (no SMTPUTF8 needed), one
- * with SMTPUTF8 may write the U-labels, and the administrator added it in
- * one of the two. An address whose domain we serve only in the other
- * spelling is rewritten to ours, so every later lookup (forwards, the
- * store, spam policy, sender ownership) sees the address it knows.
- */
-void smtp_served_spelling(struct store *st, char *addr, size_t addrsz)
-{
-	char *at = strrchr(addr, '@'), alt[SMTP_DOMAIN_MAX + 1];
-	size_t n;
-
-	if (!at)
-		return;
-	n = smtp_domain_other_form(str_c(at + 1), alt, sizeof(alt));
-	if (n == 0 || (size_t)(at + 1 - addr) + n + 1 > addrsz)
-		return;
-	if (store_domain_is_local(st, at + 1) != 0 || store_domain_is_local(st, alt) != 1)
-		return;
-	memcpy(at + 1, alt, n + 1);
-}
-
 /* 1 when mail to addr reaches s's account (see the top comment); the
- * domain in either spelling (smtp_served_spelling). */
+ * domain in either spelling (store_served_spelling). */
 int smtp_submit_owned(struct store *st, uint32_t account, const char *addr)
 {
 	uint32_t ids[STORE_RESOLVE_ACCOUNTS_MAX];
@@ -141,7 +118,7 @@ int smtp_submit_owned(struct store *st, uint32_t account, const char *addr)
 
 	if (snprintf(a, sizeof a, "%s", addr) >= (int)sizeof a)
 		return 0;
-	smtp_served_spelling(st, a, sizeof a);
+	store_served_spelling(st, a, sizeof a);
 	enum store_rcpt r = store_resolve_rcpt(st, a, ids, STORE_RESOLVE_ACCOUNTS_MAX, &n);
 
 	if (r != STORE_RCPT_OK && r != STORE_RCPT_OVER_QUOTA)

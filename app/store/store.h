@@ -105,6 +105,17 @@ int store_domain_add(struct store *st, const char *domain, char *err, size_t err
 int store_domain_del(struct store *st, const char *domain, char *err, size_t errsz);
 /* 1 when domain is local, 0 when not, STORE_ETEMP on error. */
 int store_domain_is_local(struct store *st, const char *domain);
+/*
+ * An internationalised domain is one domain in either spelling (RFC 5890
+ * §2.3.2.1): most senders write it in A-labels (no SMTPUTF8 needed), one
+ * with SMTPUTF8 may write the U-labels, and the administrator added it in
+ * one of the two. addr ("local@domain", NUL-terminated, room addrsz) gets
+ * its domain in the spelling we serve it in when we serve it only in the
+ * other; otherwise it is left as it is. Every lookup of an address of
+ * ours (RCPT, the queue's local recipients, sender ownership) goes
+ * through it first.
+ */
+void store_served_spelling(struct store *st, char *addr, size_t addrsz);
 typedef void store_domain_cb(void *arg, const char *domain);
 int store_domain_list(struct store *st, store_domain_cb *cb, void *arg);
 

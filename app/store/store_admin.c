@@ -21,6 +21,7 @@
 
 #include "auth/password.h"
 #include "core/log.h"
+#include "core/punycode.h"
 #include "core/utf8.h"
 #include "store/store_private.h"
 
@@ -200,6 +201,21 @@ int store_domain_is_local(struct store *st, const char *domain)
 	if (rc == 0)
 		return 1;
 	return rc == MDB_NOTFOUND ? 0 : STORE_ETEMP;
+}
+
+void store_served_spelling(struct store *st, char *addr, size_t addrsz)
+{
+	char *at = strrchr(addr, '@'), alt[STORE_DOMAIN_MAX + 1];
+	size_t n;
+
+	if (!at)
+		return;
+	n = punycode_domain_other(str_c(at + 1), alt, sizeof(alt));
+	if (n == 0 || (size_t)(at + 1 - addr) + n + 1 > addrsz)
+		return;
+	if (store_domain_is_local(st, at + 1) != 0 || store_domain_is_local(st, alt) != 1)
+		return;
+	memcpy(at + 1, alt, n + 1);
 }
 
 int store_domain_list(struct store *st, store_domain_cb *cb, void *arg)

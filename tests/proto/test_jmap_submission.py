@@ -258,6 +258,31 @@ def test_jmap_submission_envelope_is_smtp_paths():
     assert env.startswith("MAIL FROM:<>\r\n"), env
 
 
+def test_jmap_submission_to_an_idn_domain_in_its_other_spelling_stays_here():
+    """A recipient at one of our IDN domains written in the spelling it was
+    not added in (RFC 5890 §2.3.2.1: one domain) is ours: the queue
+    delivers it here, as port 25 takes it, not to the relay."""
+    s = srv()
+    s.cli("domain", "add", "bücher.test")
+    s.cli("account", "add", "anna@bücher.test", input="pw-anna-Qx7-bücher\n")
+    j = Jmap(s, *HAL)
+    _, ids = j.one("Identity/get", {}, using=USING)
+    ident = ids["list"][0]["id"]
+    relayed = len(_relay.messages)
+    mine = append_draft(s, "From: %s\r\nTo: anna@xn--bcher-kva.test\r\nSubject: idn here\r\n"
+                           "Message-ID: <idn%d@example.test>\r\n\r\nHello.\r\n"
+                        % (HAL[0], time.monotonic_ns()))
+    _, st = j.one("EmailSubmission/set", {"create": {"k": {"identityId": ident, "emailId": mine}}},
+                  using=USING)
+    assert st["notCreated"] == {}, st
+    deadline = time.time() + 10
+    while time.time() < deadline and not s.messages("anna@bücher.test"):
+        time.sleep(0.1)
+    got = s.messages("anna@bücher.test")
+    assert len(got) == 1 and "idn here" in got[0][1], got
+    assert len(_relay.messages) == relayed, _relay.messages[relayed:]
+
+
 def test_jmap_submission_keeps_the_newest():
     """An account keeps its newest 1,000 submissions: the 1,001st removes
     the oldest, and /get, /query and the state show the new one (a list
