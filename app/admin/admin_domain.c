@@ -87,6 +87,11 @@ void admin_dns_records(const struct config *cfg, struct store *st, const char *h
 	memset(d, 0, sizeof(*d));
 	snprintf(d->domain, sizeof(d->domain), "%s", domain);
 	snprintf(d->hostname, sizeof(d->hostname), "%s", hostname);
+	/* DNS holds an internationalised name in A-labels (RFC 5890 §2.3.2.1,
+	 * RFC 5891 §5): the owner names, and the rua URIs, which are ASCII. */
+	char ascii[DKIM_DOMAIN_MAX + 1];
+	if (dkim_domain_ascii(domain, ascii) == 0)
+		domain = ascii;
 	snprintf(d->note_first, sizeof(d->note_first),
 		 "%s needs an A (and AAAA) record with the server's public address", hostname);
 	snprintf(d->note_last, sizeof(d->note_last),
