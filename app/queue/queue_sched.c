@@ -32,6 +32,7 @@
 #include "core/hostname.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/punycode.h"
 #include "core/loop.h"
 #include "core/xalloc.h"
 #include "dns/dns.h"
@@ -1128,9 +1129,18 @@ static void group_rcpts(struct job *j)
 		const char *at = strrchr(q->addr, '@');
 		char dom[256];
 		snprintf(dom, sizeof dom, "%s", relay ? "" : at ? at + 1 : "");
-		for (char *p = dom; *p; p++)
+		int utf8 = 0;
+		for (char *p = dom; *p; p++) {
 			if (*p >= 'A' && *p <= 'Z')
 				*p = (char)(*p + 32);
+			utf8 |= (unsigned char)*p >= 0x80;
+		}
+		/* DNS knows an internationalised domain by its A-labels (RFC
+		 * 5891 §5, RFC 6531 §3.7.5 paraphrased: the MX lookup is of the
+		 * A-label form): the route, MTA-STS and DANE lookups use them. */
+		char alabels[sizeof dom];
+		if (utf8 && punycode_domain_other(str_c(dom), alabels, sizeof alabels) > 0)
+			memcpy(dom, alabels, sizeof dom);
 		size_t g;
 		for (g = 0; g < j->ngroups; g++)
 			if (strcmp(j->groups[g].domain, dom) == 0)

@@ -462,6 +462,18 @@ def test_remote_without_smtputf8_bounces_utf8_addresses_5_6_7():
         assert w.wait_queue_empty()
 
 
+def test_utf8_domain_is_routed_by_its_a_labels():
+    """An SMTPUTF8 recipient at münchen.test: DNS has the domain's MX under
+    its A-labels (RFC 5891 §5), which is what the queue must look up; the
+    RCPT keeps the address as the sender wrote it."""
+    with World(lambda ips: zone(mx(ips, 0, name="xn--mnchen-3ya.test"))) as w:
+        r = w.receiver(0)
+        w.send(["carol@m\u00fcnchen.test"], subject="idn route", mail_options=["SMTPUTF8"])
+        m = r.wait_messages(1)
+        assert len(m) == 1 and m[0]["rcpts"] == ["carol@m\u00fcnchen.test"], m
+        assert w.wait_queue_empty()
+
+
 def test_bare_cr_never_reaches_the_next_hop():
     """Outbound SMTP smuggling: a message that came in by BDAT (which
     takes any octet) holding "<CR>.<CR><LF>" must not reach the next hop
