@@ -62,6 +62,7 @@ static int name_lookup(MDB_txn *txn, struct store *st, const char *addr, uint32_
 
 struct domain_ctx {
 	char name[STORE_DOMAIN_MAX + 1];
+	char other[STORE_DOMAIN_MAX + 1]; /* add: its other IDN spelling, or "" */
 	char *err;
 	size_t errsz;
 };
@@ -74,6 +75,17 @@ static int domain_add_fn(struct store *st, MDB_txn *txn, void *ctx)
 
 	rec[0] = REC_V1;
 	be64_put(rec + 1, (uint64_t)now_s());
+	/* An A-label and its U-label are one domain (RFC 5890 §2.3.2.1):
+	 * served in one spelling, it is not added again in the other. */
+	if (c->other[0]) {
+		MDB_val ok = {strlen(c->other), c->other}, ov;
+		int orc = mdb_get(txn, st->db[DB_DOMAIN], &ok, &ov);
+		if (orc == 0)
+			return store_err(c->err, c->errsz, STORE_EEXIST,
+			                 "domain %s already exists as %s", c->name, c->other);
+		if (orc != MDB_NOTFOUND)
+			return orc;
+	}
 	int rc = mdb_put(txn, st->db[DB_DOMAIN], &k, &v, MDB_NOOVERWRITE);
 	if (rc == MDB_KEYEXIST)
 		return store_err(c->err, c->errsz, STORE_EEXIST, "domain %s already exists",
@@ -87,6 +99,7 @@ int store_domain_add(struct store *st, const char *domain, char *err, size_t err
 
 	if (name_domain(domain, c.name, sizeof c.name) != 0)
 		return store_err(err, errsz, STORE_EINVAL, "invalid domain name");
+	punycode_domain_other(str_c(c.name), c.other, sizeof c.other);
 	int rc = store_write(st, domain_add_fn, &c);
 	if (rc == STORE_ETEMP)
 		store_err(err, errsz, rc, "store error, see the log");

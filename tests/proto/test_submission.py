@@ -491,6 +491,10 @@ def test_idn_domain_sends_in_either_spelling_and_signs_with_its_keys():
         s.cli("account", "add", "anna@bücher.test", input="pw-anna-Qx7-bücher\n")
         s.cli("domain", "add", "xn--mnchen-3ya.test")
         s.cli("account", "add", "max@xn--mnchen-3ya.test", input="pw-max-Qx7-munich\n")
+        # One domain: not added again in its other spelling.
+        for other in ("xn--bcher-kva.test", "münchen.test"):
+            r = s.cli("domain", "add", other, check=False)
+            assert r.returncode != 0 and b"already exists as" in r.stderr, r
         # What to publish is in A-labels, as DNS has it (RFC 5891 §5).
         zone = s.cli("domain", "dns", "bücher.test").stdout.decode()
         names = [x.split("\t")[0] for x in zone.splitlines() if x and x[0] != ";"]
