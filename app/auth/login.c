@@ -190,6 +190,11 @@ static struct login *flow_new(const struct login_request *rq, const char **malfo
 		char c = rq->user.p[i];
 		l->user[i] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
 	}
+	/* An address at one of our IDN domains in the spelling it was not
+	 * added in (RFC 5890 §2.3.2.1: one domain; an ASCII-only client
+	 * sends the A-labels) is that account, and counts as it. */
+	if (!malformed && l->rq.store)
+		store_served_spelling(l->rq.store, l->user, sizeof l->user);
 	if (!malformed && rq->pass.len)
 		memcpy(l->pass, rq->pass.p, rq->pass.len);
 	*malformed_r = malformed;

@@ -500,9 +500,11 @@ def test_idn_domain_sends_in_either_spelling_and_signs_with_its_keys():
         names = [x.split("\t")[0] for x in zone.splitlines() if x and x[0] != ";"]
         assert names and all(n.endswith("xn--bcher-kva.test.") for n in names), zone
         assert "rua=mailto:postmaster@xn--bcher-kva.test" in zone, zone
-        cases = [("anna@bücher.test", "pw-anna-Qx7-bücher", "anna@xn--bcher-kva.test", False,
+        # Each logs in with the other spelling too (an ASCII-only client
+        # sends the A-labels).
+        cases = [("anna@xn--bcher-kva.test", "pw-anna-Qx7-bücher", "anna@xn--bcher-kva.test", False,
                   "bücher.test", "xn--bcher-kva.test"),
-                 ("max@xn--mnchen-3ya.test", "pw-max-Qx7-munich", "max@münchen.test", True,
+                 ("max@münchen.test", "pw-max-Qx7-munich", "max@münchen.test", True,
                   "xn--mnchen-3ya.test", "xn--mnchen-3ya.test")]
         for n, (login, pw, sender, utf8, dom, d) in enumerate(cases):
             c = smtp587(s)
