@@ -189,6 +189,18 @@ static void test_punycode(void)
 	CHECK_EQ_INT(punycode_decode(STR_LIT("!!"), cp, 4), 0);
 	CHECK_EQ_INT(punycode_decode(STR_LIT("egbpdaj6bu4bxfgehfvwxn"), cp, 4), 0); /* max */
 	CHECK_EQ_INT(punycode_decode(STR_LIT("99999999999"), cp, 4), 0);        /* overflow */
+	/* A domain's other spelling (RFC 5890 §2.3.2.1), both ways. */
+	char d[64];
+	CHECK_EQ_INT(punycode_domain_other(STR_LIT("mail.b\303\274cher.test"), d, sizeof d), 23);
+	CHECK_EQ_STR(d, "mail.xn--bcher-kva.test");
+	CHECK_EQ_INT(punycode_domain_other(STR_LIT("XN--bcher-kva.test"), d, sizeof d), 12);
+	CHECK_EQ_STR(d, "b\303\274cher.test");
+	CHECK_EQ_INT(punycode_domain_other(STR_LIT("example.test"), d, sizeof d), 0);  /* none */
+	CHECK_EQ_INT(punycode_domain_other(STR_LIT("xn--abc-.test"), d, sizeof d), 0); /* ASCII */
+	CHECK_EQ_INT(punycode_domain_other(STR_LIT("xn--!!.test"), d, sizeof d), 0);
+	CHECK_EQ_INT(punycode_domain_other(STR_LIT("b\303.test"), d, sizeof d), 0); /* bad UTF-8 */
+	CHECK_EQ_INT(punycode_domain_other(STR_LIT("b\303\274cher.test"), d, 18), 0); /* no room */
+	CHECK_EQ_INT(punycode_domain_other(STR_LIT("b\303\274cher.test"), d, 19), 18);
 }
 
 int main(void)
