@@ -19,11 +19,13 @@
 #include "dns/dns_msg.h"
 
 enum { DMARC_NO_RECORD, DMARC_ONE_RECORD, DMARC_TEMP };
+/* An existence query's answer (DMARC_TEMP apart). */
+enum exist { EXIST_NXDOMAIN = 0, EXIST_NODATA = 1, EXIST_RECORDS = 3 };
 
 struct entry {
 	char name[DMARC_DOMAIN_MAX]; /* the domain (not the _dmarc name) */
-	uint16_t type;               /* TXT: its _dmarc record; A: does it exist */
-	int state;                   /* TXT: DMARC_*; A: 1 exists, 0 NXDOMAIN, DMARC_TEMP */
+	uint16_t type;               /* TXT: its _dmarc record; A, AAAA, MX: does it exist */
+	int state;                   /* TXT: DMARC_*; else an enum exist or DMARC_TEMP */
 	char *text;                  /* the record's text (rec's slices point here) */
 	struct dmarc_record rec;
 };
@@ -179,6 +181,29 @@ static enum need aligned(struct dmarc_eval *e, const char *id, char mode, const 
 	return r;
 }
 
+/*
+ * Does the Author Domain exist (RFC 9091 §2.1)? It does not when a query
+ * gives NXDOMAIN, or when A, AAAA and MX all give NODATA; the queries
+ * stop at the first answer that decides. READY with *yes set, or what the
+ * evaluation needs.
+ */
+static enum need exists(struct dmarc_eval *e, int *yes)
+{
+	static const uint16_t types[] = { DNS_T_A, DNS_T_AAAA, DNS_T_MX };
+	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+		const struct entry *ex;
+		enum need r = lookup(e, e->author, types[i], &ex);
+		if (r != READY)
+			return r;
+		if (ex->state != EXIST_NODATA) {
+			*yes = ex->state == EXIST_RECORDS;
+			return READY;
+		}
+	}
+	*yes = 0;
+	return READY;
+}
+
 /* Picks the record (§4.10.1) and sets the policy fields; 0, or -1 when finished. */
 static int choose_policy(struct dmarc_eval *e, const struct walk *w, const struct entry **rec_r)
 {
@@ -237,7 +262,7 @@ static int exact_pass(struct dmarc_eval *e)
 static void advance(struct dmarc_eval *e)
 {
 	struct walk w;
-	const struct entry *pol, *ex;
+	const struct entry *pol;
 	enum need r;
 
 	if (!e->author_ok) {
@@ -260,13 +285,11 @@ static void advance(struct dmarc_eval *e)
 	int invalid = rec->p == DMARC_POLICY_INVALID;
 	if (strcmp(pol->name, e->author) != 0) {
 		invalid |= rec->sp == DMARC_POLICY_INVALID || rec->np == DMARC_POLICY_INVALID;
-		int exists = 1;
-		if (rec->np != DMARC_POLICY_ABSENT && rec->np != DMARC_POLICY_INVALID) {
-			if ((r = lookup(e, e->author, DNS_T_A, &ex)) != READY)
-				goto stop;
-			exists = ex->state == 1;
-		}
-		if (!exists) {
+		int yes = 1;
+		if (rec->np != DMARC_POLICY_ABSENT && rec->np != DMARC_POLICY_INVALID &&
+		    (r = exists(e, &yes)) != READY)
+			goto stop;
+		if (!yes) {
 			chosen = rec->np;
 			e->v.policy_tag = "np";
 		} else if (rec->sp != DMARC_POLICY_ABSENT && rec->sp != DMARC_POLICY_INVALID) {
@@ -397,7 +420,10 @@ void dmarc_eval_answer(struct dmarc_eval *e, const struct dns_answer *a)
 	if (e->qtype == DNS_T_TXT)
 		keep_txt(en, a);
 	else
-		en->state = a->status == DNS_ANS_TEMP ? DMARC_TEMP : a->status != DNS_ANS_NXDOMAIN;
+		en->state = a->status == DNS_ANS_TEMP	    ? DMARC_TEMP
+			    : a->status == DNS_ANS_NXDOMAIN ? EXIST_NXDOMAIN
+			    : a->status == DNS_ANS_NODATA   ? EXIST_NODATA
+							    : EXIST_RECORDS;
 }
 
 /* A domain name we can walk: canonical, labels of 1..63 octets. */

@@ -434,6 +434,27 @@ static void test_subdomain_policy(void)
 	CHECK_EQ_INT(o.v.disposition, DMARC_POLICY_REJECT);
 	CHECK_EQ_STR(o.v.policy_tag, "np");
 	CHECK_EQ_STR(lr.names[lr.n - 1], "A ghost.org.test");
+	/*
+	 * RFC 9091 §2.1: NODATA for A, AAAA and MX is non-existent too (a
+	 * name with a TXT record only), and any of the three makes it exist.
+	 */
+	const char *z2 = "_dmarc.org.test TXT v=DMARC1; p=none; sp=quarantine; np=reject\n"
+			 "txt.org.test TXT hello\nsix.org.test AAAA 2001:db8::1\n"
+			 "mx.org.test MX 10 mail.org.test\n"
+			 "late.org.test TXT x\nlate.org.test AAAA SERVFAIL\n";
+	o = eval(z2, "txt.org.test", SPF_NONE, NULL, NULL);
+	CHECK_EQ_STR(o.v.policy_tag, "np");
+	CHECK_EQ_INT(o.v.disposition, DMARC_POLICY_REJECT);
+	CHECK_EQ_STR(lr.names[lr.n - 3], "A txt.org.test");
+	CHECK_EQ_STR(lr.names[lr.n - 2], "AAAA txt.org.test");
+	CHECK_EQ_STR(lr.names[lr.n - 1], "MX txt.org.test");
+	o = eval(z2, "six.org.test", SPF_NONE, NULL, NULL);
+	CHECK_EQ_STR(o.v.policy_tag, "sp");
+	CHECK_EQ_STR(lr.names[lr.n - 1], "AAAA six.org.test");
+	o = eval(z2, "mx.org.test", SPF_NONE, NULL, NULL);
+	CHECK_EQ_STR(o.v.policy_tag, "sp");
+	o = eval(z2, "late.org.test", SPF_NONE, NULL, NULL);
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_TEMPERROR);
 	/* Without np=, a non-existent subdomain gets sp=, and without sp= it gets p=. */
 	o = eval("_dmarc.org.test TXT v=DMARC1; p=none; sp=quarantine\n", "ghost.org.test", SPF_NONE, NULL, NULL);
 	CHECK_EQ_STR(o.v.policy_tag, "sp");
