@@ -412,8 +412,10 @@ static void on_txt(struct spf_eval *e, const struct dns_answer *a)
 		return;
 	}
 	for (size_t i = 0; i < a->nrr; i++) {
-		const char *t = dns_rr_text(a, i);
-		if (spf_record_is_spf(t, a->rr[i].len)) {
+		/* The bytes, not dns_rr_text(): an SPF record with a NUL inside
+		 * is one, and a syntax error (a permerror), not "none". */
+		const char *t = (const char *)a->data + a->rr[i].off;
+		if (a->rr[i].type == DNS_T_TXT && spf_record_is_spf(t, a->rr[i].len)) {
 			rec = t;
 			reclen = a->rr[i].len;
 			n++;

@@ -112,7 +112,7 @@ static int parse_ip(struct spf_term *t, int six)
 static int parse_mechanism(struct str tok, struct spf_term *t)
 {
 	size_t i = 0;
-	if (tok.len && strchr("+-~?", tok.p[0])) {
+	if (tok.len && tok.p[0] && strchr("+-~?", tok.p[0])) {
 		t->qual = tok.p[0];
 		i = 1;
 	}
@@ -170,7 +170,7 @@ int spf_term_next(const char *rec, size_t len, size_t *pos, struct spf_term *t)
 	size_t k = 0;
 	if (is_alpha(tok.p[0])) {
 		k = 1;
-		while (k < tok.len && (is_alpha(tok.p[k]) || is_digit(tok.p[k]) || strchr("-_.", tok.p[k])))
+		while (k < tok.len && (is_alpha(tok.p[k]) || is_digit(tok.p[k]) || (tok.p[k] && strchr("-_.", tok.p[k]))))
 			k++;
 	}
 	if (k && k < tok.len && tok.p[k] == '=') {

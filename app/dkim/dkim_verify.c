@@ -380,8 +380,8 @@ enum dkim_keyans dkim_pubkey_answer(const struct dns_answer *a, struct dkim_pubk
 		return DKIM_KEYANS_TEMP;
 	for (size_t i = 0; a->status == DNS_ANS_OK && i < a->nrr; i++) {
 		const char *why = NULL;
-		if (a->rr[i].type != DNS_T_TXT)
-			continue;
+		if (a->rr[i].type != DNS_T_TXT || (!*dns_rr_text(a, i) && a->rr[i].len))
+			continue; /* a NUL inside: not a key record (RFC 6376 §3.6.1's grammar) */
 		struct str rec = str_make((const char *)a->data + a->rr[i].off, a->rr[i].len);
 		if (dkim_pubkey_parse(rec, k, &why) == 0)
 			return DKIM_KEYANS_OK;

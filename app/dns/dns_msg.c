@@ -82,9 +82,12 @@ size_t dns_answer_size(const struct dns_answer *a)
 const char *dns_rr_text(const struct dns_answer *a, size_t i)
 {
 	const struct dns_rr *r = &a->rr[i];
+	const char *t = (const char *)a->data + r->off;
 	if (r->type == DNS_T_A || r->type == DNS_T_AAAA || r->type == DNS_T_TLSA)
 		return "";
-	return (const char *)a->data + r->off;
+	if (r->type == DNS_T_TXT && memchr(t, 0, r->len))
+		return ""; /* its text would end at the NUL, a record it is not */
+	return t;
 }
 
 int dns_name_canon(const char *in, char *out, size_t outsz)
@@ -244,15 +247,14 @@ static int take_rr(const uint8_t *msg, size_t len, const struct rr_view *v, stru
 		dns_answer_add(a, &rr, name, strlen(name));
 		return 0;
 	case DNS_T_TXT: {
-		/* The character-strings joined, straight into the answer; a NUL
-		 * inside would cut the text short, so such a record is dropped. */
+		/* The character-strings joined, straight into the answer, a NUL
+		 * inside kept: dns_rr_text() hides such a record from readers of
+		 * C strings, SPF reads its bytes (a permerror, RFC 7208 §4.6). */
 		size_t n = 0;
 		for (size_t i = 0; i < v->rdlen; i += 1 + (size_t)d[i]) {
 			size_t l = d[i];
 			if (i + 1 + l > v->rdlen)
 				return -1;
-			if (memchr(d + i + 1, 0, l))
-				return 0;
 			n += l;
 		}
 		if (dns_answer_add(a, &rr, NULL, n) < 0)

@@ -54,7 +54,8 @@ enum dns_answer_status {
  * A: 4 octets; AAAA: 16 octets; MX: the exchange name (text, NUL-ended,
  * len without the NUL) with pref set; PTR, CNAME, NS: the name as text;
  * TXT: the character-strings of the record joined without separators
- * (RFC 7208 §3.3), NUL-ended; TLSA: usage, selector, matching type, then
+ * (RFC 7208 §3.3), NUL-ended (a NUL may also be inside: dns_rr_text()
+ * then gives ""); TLSA: usage, selector, matching type, then
  * the association data; SRV: the target name with pref, weight, port set.
  */
 struct dns_rr {
@@ -106,7 +107,8 @@ void dns_answer_init(struct dns_answer *a, uint16_t qtype, enum dns_answer_statu
 int dns_answer_add(struct dns_answer *a, const struct dns_rr *rr, const void *data, size_t len);
 /* The bytes of *a that matter: copy that many to copy an answer. */
 size_t dns_answer_size(const struct dns_answer *a);
-/* Record i's data as a C string (names, TXT); "" for binary types. */
+/* Record i's data as a C string (names, TXT); "" for binary types and for
+ * a TXT record with a NUL inside (its bytes are at a->data + off, len). */
 const char *dns_rr_text(const struct dns_answer *a, size_t i);
 /* Name in canonical text form (lowercase, no trailing dot) into out (outsz >= 1). -1 when too long. */
 int dns_name_canon(const char *in, char *out, size_t outsz);

@@ -214,11 +214,14 @@ static void test_types(void)
 	rr_head(&w, "example.org", DNS_T_TXT, 300);
 	put16(&w, 4);
 	put8(&w, 3);
-	memcpy(w.b + w.n, "a\0b", 3); /* a NUL inside: the record is dropped */
+	memcpy(w.b + w.n, "a\0b", 3); /* a NUL inside: kept, its text "" */
 	w.n += 3;
 	CHECK(parse(&w, "example.org", DNS_T_TXT) > 0);
-	CHECK_EQ_INT(ans.nrr, 1);
+	CHECK_EQ_INT(ans.nrr, 2);
 	CHECK_EQ_STR(dns_rr_text(&ans, 0), "v=spf1 ip4:1.2");
+	CHECK_EQ_STR(dns_rr_text(&ans, 1), "");
+	CHECK_EQ_INT(ans.rr[1].len, 3);
+	CHECK(memcmp(ans.data + ans.rr[1].off, "a\0b", 3) == 0);
 
 	/* PTR; odd bytes in a label come back escaped. */
 	header(&w, 0, 1, 0, "1.2.0.192.in-addr.arpa", DNS_T_PTR);

@@ -632,6 +632,42 @@ static void test_async(void)
 	dns_table_free(&l.t);
 }
 
+/* The result of a check_host whose one TXT answer is rec (len bytes, NULs kept). */
+static int one_txt(const char *rec, size_t len)
+{
+	struct spf_eval *e = spf_eval_new(SPF_ID_MAILFROM, "1.2.3.5", "foo@e2.example.com",
+					  "mail.example.com", NULL, 0);
+	const char *name;
+	uint16_t type;
+	CHECK_EQ_INT(spf_eval_step(e, &name, &type), SPF_STEP_QUERY);
+	CHECK_EQ_INT(type, DNS_T_TXT);
+	struct dns_answer *a = malloc(sizeof *a);
+	struct dns_rr rr = { .type = DNS_T_TXT, .ttl = 300 };
+	dns_answer_init(a, DNS_T_TXT, DNS_ANS_OK, 300);
+	dns_answer_add(a, &rr, rec, len);
+	spf_eval_answer(e, a);
+	int r = spf_eval_step(e, &name, &type) == SPF_STEP_DONE ? (int)spf_eval_result(e) : -1;
+	free(a);
+	spf_eval_free(&e);
+	return r;
+}
+
+/*
+ * A NUL in a record (the RFC 7208 suite's a-null and mx-null) is outside
+ * every term's grammar: permerror (§4.6), not "none" as if the record
+ * were missing, nor the record cut at the NUL.
+ */
+static void test_nul_record(void)
+{
+	static const char a_null[] = "v=spf1 a:foo.example.com\0", mx_null[] = "v=spf1 mx:abc.example.com\0 -all",
+			  qual[] = "v=spf1 \0all", mod[] = "v=spf1 x\0=y -all";
+	CHECK_EQ_INT(one_txt(a_null, sizeof a_null - 1), SPF_PERMERROR);
+	CHECK_EQ_INT(one_txt(mx_null, sizeof mx_null - 1), SPF_PERMERROR);
+	CHECK_EQ_INT(one_txt(qual, sizeof qual - 1), SPF_PERMERROR);
+	CHECK_EQ_INT(one_txt(mod, sizeof mod - 1), SPF_PERMERROR);
+	CHECK_EQ_INT(one_txt("v=spf1 -all", 11), SPF_FAIL);
+}
+
 int main(void)
 {
 	test_rfc_simple();
@@ -646,6 +682,7 @@ int main(void)
 	test_explanation();
 	test_ptr_macro();
 	test_async();
+	test_nul_record();
 	CHECK_EQ_STR(spf_result_name(SPF_SOFTFAIL), "softfail");
 	CHECK_EQ_STR(spf_result_name(SPF_TEMPERROR), "temperror");
 	return unit_done("test_spf");
