@@ -262,6 +262,13 @@ int buf_printf(struct buf *b, const char *fmt, ...)
 	return r;
 }
 
+void buf_consume_wipe(struct buf *b, size_t n)
+{
+	if (b->p)
+		explicit_bzero(b->p + b->off, n < b->len ? n : b->len);
+	buf_consume(b, n);
+}
+
 void buf_consume(struct buf *b, size_t n)
 {
 	if (n >= b->len) {

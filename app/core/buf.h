@@ -75,5 +75,8 @@ char *buf_reserve(struct buf *b, size_t n, size_t *avail_r);
 void buf_commit(struct buf *b, size_t n);
 /* Drops n bytes from the front (n <= len). */
 void buf_consume(struct buf *b, size_t n);
+/* buf_consume, the n bytes zeroed first: input that carried a password
+ * or a SASL response must not linger in the buffer's storage. */
+void buf_consume_wipe(struct buf *b, size_t n);
 
 #endif

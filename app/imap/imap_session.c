@@ -574,13 +574,15 @@ void imap_session_input(struct imap_session *s)
 				int secret = s->wait == IMAP_W_SASL;
 				run_line(s, line);
 				if (secret)
-					explicit_bzero(buf_data(in), consumed);
-				buf_consume(in, consumed);
+					buf_consume_wipe(in, consumed);
+				else
+					buf_consume(in, consumed);
 				continue;
 			}
 			if (s->wait == IMAP_W_SASL)
-				explicit_bzero(buf_data(in), consumed);
-			buf_consume(in, consumed);
+				buf_consume_wipe(in, consumed);
+			else
+				buf_consume(in, consumed);
 			if (r == IMAP_PARSE_MORE)
 				return;
 			imap_parser_next(&s->parser);
@@ -593,8 +595,9 @@ void imap_session_input(struct imap_session *s)
 		int r = imap_parser_feed(&s->parser, buf_data(in), buf_len(in), &consumed);
 		/* A LOGIN line carries a password: wipe what was parsed. */
 		if (s->state == IMAP_S_NOT_AUTH)
-			explicit_bzero(buf_data(in), consumed);
-		buf_consume(in, consumed);
+			buf_consume_wipe(in, consumed);
+		else
+			buf_consume(in, consumed);
 		switch (r) {
 		case IMAP_PARSE_MORE:
 			return;

@@ -360,12 +360,12 @@ void pop3_session_input(struct pop3_session *s)
 			else
 				dispatch(s, line);
 			if (secret)
-				explicit_bzero(buf_data(in), consumed);
-			buf_consume(in, consumed);
+				buf_consume_wipe(in, consumed);
+			else
+				buf_consume(in, consumed);
 			continue;
 		}
-		explicit_bzero(buf_data(in), consumed);
-		buf_consume(in, consumed);
+		buf_consume_wipe(in, consumed);
 		if (s->state == POP3_S_SASL) {
 			/* The exchange is over. */
 			s->state = POP3_S_AUTHORIZATION;

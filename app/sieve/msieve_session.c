@@ -870,8 +870,7 @@ static void session_input(struct ms_session *s)
 					                        : "Bad SASL response.");
 			}
 			explicit_bzero(cmd, sizeof(*cmd));
-			explicit_bzero(buf_data(in), consumed);
-			buf_consume(in, consumed);
+			buf_consume_wipe(in, consumed);
 			continue;
 		}
 		if (s->state == MS_SASL) {
@@ -898,8 +897,7 @@ static void session_input(struct ms_session *s)
 			} else {
 				sasl_step(s, line, 0);
 			}
-			explicit_bzero(buf_data(in), e);
-			buf_consume(in, e);
+			buf_consume_wipe(in, e);
 			continue;
 		}
 		if (!cmd)
@@ -921,9 +919,10 @@ static void session_input(struct ms_session *s)
 			run_command(s, cmd);
 			if (secret) {
 				explicit_bzero(cmd, sizeof(*cmd));
-				explicit_bzero(buf_data(in), consumed);
+				buf_consume_wipe(in, consumed);
+			} else {
+				buf_consume(in, consumed);
 			}
-			buf_consume(in, consumed);
 			continue;
 		}
 		buf_consume(in, consumed);

@@ -1025,7 +1025,7 @@ void smtp_session_input(struct smtp_session *s)
 		size_t linelen = 0, consumed = 0;
 		if (s->discarding) {
 			int found = smtp_line_discard(buf_data(in), buf_len(in), &consumed);
-			buf_consume(in, consumed);
+			buf_consume_wipe(in, consumed); /* it may be a SASL response's rest */
 			record_progress(s, consumed, found);
 			if (found)
 				s->discarding = 0;
@@ -1037,16 +1037,23 @@ void smtp_session_input(struct smtp_session *s)
 		record_progress(s, 0, 1); /* a line, or a bad one answered below */
 		if (r == SMTP_LINE_FOUND) {
 			struct str line = str_make(buf_data(in), linelen);
+			/* A SASL response, or AUTH with an initial response: the
+			 * credentials are wiped from the buffer, as POP3, IMAP and
+			 * ManageSieve do. */
+			int secret = s->state == SMTP_S_AUTH || str_has_prefix_ci(line, "AUTH");
 			/* Dispatch before consuming: the line points into the buffer,
 			 * and replies never touch the input buffer. */
 			if (s->state == SMTP_S_AUTH)
 				smtp_auth_line(s, line); /* a SASL response, not a command */
 			else
 				dispatch(s, line);
-			buf_consume(in, consumed);
+			if (secret)
+				buf_consume_wipe(in, consumed);
+			else
+				buf_consume(in, consumed);
 			continue;
 		}
-		buf_consume(in, consumed);
+		buf_consume_wipe(in, consumed); /* a bad line: whatever it held */
 		int in_auth = s->state == SMTP_S_AUTH;
 		if (in_auth)
 			s->state = SMTP_S_HELO; /* a broken SASL response ends the exchange */

@@ -37,6 +37,14 @@ static void test_buf(void)
 	CHECK_EQ_INT(buf_append_c(&b, "12345"), 0); /* consumed space reclaimed */
 	CHECK_EQ_STR(buf_data(&b), "world12345");
 	CHECK_EQ_INT(buf_printf(&b, "x"), -1);
+	/* A wiped consume leaves zeros where the bytes were, the rest intact. */
+	char *front = b.p + b.off;
+	buf_consume_wipe(&b, 3);
+	CHECK(front[0] == 0 && front[1] == 0 && front[2] == 0);
+	CHECK_EQ_STR(buf_data(&b), "ld12345");
+	buf_consume_wipe(&b, 100); /* more than there is: all of it */
+	CHECK(front[3] == 0 && front[9] == 0);
+	CHECK_EQ_INT(buf_len(&b), 0);
 	buf_reset(&b);
 	CHECK_EQ_INT(buf_printf(&b, "%d-%s", 42, "ab"), 0);
 	CHECK_EQ_STR(buf_data(&b), "42-ab");
