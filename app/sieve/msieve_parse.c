@@ -40,15 +40,20 @@ int msieve_line_literal(const char *p, size_t e, uint64_t *n_r)
 	return 1;
 }
 
+/* No line end within MSIEVE_LINE_MAX octets (len of them or more). */
+static int too_long(size_t len, size_t *consumed_r)
+{
+	*consumed_r = len - MSIEVE_ANNOUNCE_MAX;
+	return MSIEVE_LONG;
+}
+
 static int bad(struct msieve_cmd *cmd, const char *p, size_t len, size_t at, size_t *consumed_r,
                size_t *need_r, const char *why)
 {
 	size_t e = msieve_line_end(p + at, len - at);
 	if (!e) {
-		if (len >= MSIEVE_LINE_MAX) {
-			*consumed_r = len;
-			return MSIEVE_LONG;
-		}
+		if (len >= MSIEVE_LINE_MAX)
+			return too_long(len, consumed_r);
 		*need_r = len + 1;
 		return MSIEVE_MORE;
 	}
@@ -57,7 +62,7 @@ static int bad(struct msieve_cmd *cmd, const char *p, size_t len, size_t at, siz
 	/* The line announces a literal: its octets are the command's data,
 	 * never a command of their own. */
 	cmd->skip = 0;
-	msieve_line_literal(p, at + e, &cmd->skip);
+	cmd->skip_literal = msieve_line_literal(p, at + e, &cmd->skip);
 	return MSIEVE_BAD;
 }
 
@@ -82,7 +87,7 @@ int msieve_parse(const char *p, size_t len, uint32_t literal_max, struct msieve_
 	while (i < len && is_atom_char(p[i]))
 		i++;
 	if (i == len)
-		return len >= MSIEVE_LINE_MAX ? (*consumed_r = len, MSIEVE_LONG) : MSIEVE_MORE;
+		return len >= MSIEVE_LINE_MAX ? too_long(len, consumed_r) : MSIEVE_MORE;
 	if (i == 0)
 		return bad(cmd, p, len, 0, consumed_r, need_r, "Expected a command name");
 	cmd->name = str_make(p, i);
@@ -138,7 +143,7 @@ static int parse_args(const char *p, size_t len, size_t i, int space, uint32_t l
 			char *d = cmd->dec[cmd->nargs];
 			for (i++;; i++) {
 				if (i >= len)
-					return len >= MSIEVE_LINE_MAX ? (*consumed_r = len, MSIEVE_LONG) : MSIEVE_MORE;
+					return len >= MSIEVE_LINE_MAX ? too_long(len, consumed_r) : MSIEVE_MORE;
 				char c = p[i];
 				if (c == '"')
 					break;

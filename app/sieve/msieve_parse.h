@@ -29,6 +29,9 @@
 
 #define MSIEVE_ARGS_MAX 4
 #define MSIEVE_LINE_MAX 8192       /* a command without its literals' octets */
+/* "{4294967295+}" CR: the longest literal announcement before its LF. A
+ * line dropped in pieces keeps that many last octets for the next piece. */
+#define MSIEVE_ANNOUNCE_MAX 14
 #define MSIEVE_QUOTED_MAX 1024     /* one quoted string, decoded */
 #define MSIEVE_LITERAL_MAX SIEVE_SCRIPT_MAX
 /* Before authentication a literal can only carry a SASL response or a
@@ -54,17 +57,22 @@ struct msieve_cmd {
 	char dec[MSIEVE_ARGS_MAX][MSIEVE_QUOTED_MAX]; /* quoted strings, decoded */
 	char err[128];   /* MSIEVE_BAD / MSIEVE_TOOBIG: why */
 	uint64_t skip;   /* MSIEVE_TOOBIG, MSIEVE_BAD: literal octets still to discard */
+	int skip_literal; /* MSIEVE_BAD: the line ended announcing a literal (of
+	                   * skip octets, maybe 0): the command goes on after it */
 };
 
 enum msieve_parse_result {
 	MSIEVE_OK = 1,     /* *consumed_r octets form the command */
 	MSIEVE_MORE = 0,   /* incomplete: call again once *need_r octets are there */
 	MSIEVE_BAD = -1,   /* syntax error: *consumed_r octets (through the line end)
-	                    * are to be dropped, then cmd->skip more when the line
-	                    * ends announcing a literal, then up to a line end
-	                    * (as for TOOBIG); cmd->err says why */
+	                    * are to be dropped, then, when the line ends
+	                    * announcing a literal (cmd->skip_literal), cmd->skip
+	                    * more and up to a line end (as for TOOBIG); cmd->err
+	                    * says why */
 	MSIEVE_LONG = -2,  /* no line end within MSIEVE_LINE_MAX: drop *consumed_r
-	                    * octets and the rest up to the next line end */
+	                    * octets (all but the last MSIEVE_ANNOUNCE_MAX, which
+	                    * may begin a literal's announcement) and the rest
+	                    * up to the next line end */
 	MSIEVE_TOOBIG = -3, /* a literal over literal_max: drop *consumed_r
 	                    * octets, then cmd->skip more, then up to a line end */
 };

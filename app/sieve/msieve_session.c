@@ -831,7 +831,12 @@ static void session_input(struct ms_session *s)
 			int lit = e && msieve_line_literal(buf_data(in), e, &n);
 			if (lit && discard_literal(s, n) < 0)
 				break;
-			buf_consume(in, e ? e : buf_len(in));
+			/* Without its end, the line's last octets stay: they may
+			 * begin the announcement the next piece ends. */
+			size_t drop = e ? e : buf_len(in) > MSIEVE_ANNOUNCE_MAX ? buf_len(in) - MSIEVE_ANNOUNCE_MAX : 0;
+			if (!drop)
+				break;
+			buf_consume(in, drop);
 			if (e && !lit)
 				s->discard_line = 0;
 			continue;
@@ -864,7 +869,7 @@ static void session_input(struct ms_session *s)
 				sasl_login_end(&s->sasl);
 				if (r == MSIEVE_LONG)
 					s->discard_line = 1;
-				if (r != MSIEVE_BAD || !cmd->skip || discard_literal(s, cmd->skip) == 0)
+				if (r != MSIEVE_BAD || !cmd->skip_literal || discard_literal(s, cmd->skip) == 0)
 					ms_reply(s, "NO", NULL,
 					         r == MSIEVE_OK ? "Authentication aborted by client."
 					                        : "Bad SASL response.");
@@ -938,7 +943,7 @@ static void session_input(struct ms_session *s)
 			s->discard_line = 1;
 			ms_reply(s, "NO", "QUOTA/MAXSIZE", cmd->err);
 		} else {
-			if (cmd->skip && discard_literal(s, cmd->skip) < 0)
+			if (cmd->skip_literal && discard_literal(s, cmd->skip) < 0)
 				break;
 			ms_reply(s, "NO", NULL, cmd->err);
 		}

@@ -295,6 +295,17 @@ def test_refused_line_skips_its_literal():
         r = c.cmd(bad % (len(evil), evil))
         assert len(r) == 1 and r[0].startswith(b"NO "), r
         assert c.cmd('NOOP "after"') == [b'OK (TAG "after") "Done"\r\n'], bad
+    # "{0+}" announces a literal too: the command goes on after its 0
+    # octets, here to its end; that line is no command (an extra NO).
+    assert c.cmd(b'NOOP "a\\q" {0+}\r\n\r\n') == [b'NO "Invalid escape in a quoted string"\r\n']
+    assert c.cmd('NOOP "after"') == [b'OK (TAG "after") "Done"\r\n']
+    # A line too long, refused before its end arrives, whose next piece
+    # completes the literal's announcement ("{3" then "6+}"): its octets
+    # are still skipped.
+    ann = b'{%d+}' % len(evil)
+    assert c.cmd(b'NOOP ' + b'x' * 9000 + b' ' + ann[:2]) == [b'NO "Line too long."\r\n']
+    c.send(ann[2:] + b'\r\n' + evil + b'\r\n')
+    assert c.cmd('NOOP "after"') == [b'OK (TAG "after") "Done"\r\n']
     assert c.cmd('GETSCRIPT "keepme"')[-1] == b'OK "Getscript completed."\r\n'
     assert c.cmd('DELETESCRIPT "keepme"')[-1] == b'OK "Deletescript completed."\r\n'
     c.close()

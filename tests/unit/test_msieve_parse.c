@@ -77,6 +77,11 @@ int main(void)
 	CHECK_EQ_INT(cmd.skip, 7);
 	CHECK_EQ_INT(parse("NOOP x\r\n", &c), MSIEVE_BAD);
 	CHECK_EQ_INT(cmd.skip, 0);
+	CHECK_EQ_INT(cmd.skip_literal, 0);
+	/* "{0+}" announces a literal too: no octets, but the command goes on. */
+	CHECK_EQ_INT(parse("NOOP \"a\\q\" {0+}\r\n\r\n", &c), MSIEVE_BAD);
+	CHECK_EQ_INT(cmd.skip, 0);
+	CHECK_EQ_INT(cmd.skip_literal, 1);
 	{
 		uint64_t n = 99;
 		CHECK_EQ_INT(msieve_line_literal("a {12+}\r\n", 9, &n), 1);
@@ -151,6 +156,11 @@ int main(void)
 	memset(longl, 'A', MSIEVE_LINE_MAX + 9);
 	longl[MSIEVE_LINE_MAX + 9] = '\0';
 	CHECK_EQ_INT(parse(longl, &c), MSIEVE_LONG);
+	/* The last octets stay: they may begin a literal's announcement. */
+	CHECK_EQ_INT(c, MSIEVE_LINE_MAX + 9 - MSIEVE_ANNOUNCE_MAX);
+	memcpy(longl, "NOOP \"", 6);
+	CHECK_EQ_INT(parse(longl, &c), MSIEVE_LONG);
+	CHECK_EQ_INT(c, MSIEVE_LINE_MAX + 9 - MSIEVE_ANNOUNCE_MAX);
 	free(longl);
 
 	bytewise("LISTSCRIPTS\r\n");
