@@ -107,6 +107,10 @@ struct smtp_tx {
 	uint64_t bdat_left; /* bytes of the current chunk still to read */
 	int bdat_last;
 	int used_bdat;
+	/* BDAT: what the content held so far, as DATA's reader tells it:
+	 * the last octet was a CR (its LF may open the next chunk), a bare
+	 * CR or LF, a NUL. */
+	uint8_t bdat_cr, bdat_bare, bdat_nul;
 	struct smtp_data_reader reader;
 	struct delivery dl;         /* port 25: the local delivery (deliver/deliver.h) */
 	struct deliver_plan *plans; /* its plans, one per account (tx arena) */

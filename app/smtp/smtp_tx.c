@@ -174,6 +174,45 @@ static void tx_spool_failed(struct smtp_session *s)
 
 static void deliver(struct smtp_session *s);
 
+/* Notes the line ends and NULs of n content octets at p (a BDAT chunk's). */
+static void bdat_scan(struct smtp_tx *tx, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char c = p[i];
+		if (tx->bdat_cr != (c == '\n'))
+			tx->bdat_bare = 1; /* a CR without its LF, or an LF without its CR */
+		tx->bdat_cr = c == '\r';
+		tx->bdat_nul |= c == '\0';
+	}
+}
+
+/*
+ * Refuses a message DATA or BDAT ended whose content had a bare CR or LF
+ * or a NUL: replies, ends the transaction and returns 1; else 0.
+ */
+static int content_refused(struct smtp_session *s, int bare, int nul)
+{
+	const char *why;
+	if (bare) {
+		/* Refusing the whole message is what defeats SMTP smuggling: a
+		 * hidden "<LF>.<LF>" can never split one message into two. */
+		smtp_reply(s, "554 5.6.0 Error: message contains bare <CR> or <LF>; "
+			      "lines must end with <CR><LF>");
+		why = "bare_line_end";
+	} else if (nul) {
+		smtp_reply(s, "554 5.6.0 Error: message contains NUL octets");
+		why = "nul";
+	} else {
+		return 0;
+	}
+	log_info("smtp", s->id, "event=message_rejected reason=%s size=%" PRIu64, why,
+		 (uint64_t)(s->tx.msg.len - s->tx.header_len));
+	metrics_inc(METRIC_REJECTED);
+	smtp_tx_end(s);
+	smtp_session_error(s);
+	return 1;
+}
+
 int smtp_tx_feed_bdat(struct smtp_session *s)
 {
 	struct smtp_tx *tx = &s->tx;
@@ -183,8 +222,10 @@ int smtp_tx_feed_bdat(struct smtp_session *s)
 	if (n > tx->bdat_left)
 		n = (size_t)tx->bdat_left;
 	/* Past the limit, keep reading the chunk to stay in step. */
-	if (!tx->data_failed)
+	if (!tx->data_failed) {
 		tx_append(tx, buf_data(in), n);
+		bdat_scan(tx, buf_data(in), n);
+	}
 	buf_consume(in, n);
 	tx->bdat_left -= n;
 	if (tx->bdat_left > 0)
@@ -213,6 +254,9 @@ int smtp_tx_feed_bdat(struct smtp_session *s)
 		s->state = SMTP_S_RCPT;
 		return 1;
 	}
+	/* As DATA's (smtp_tx_finish): the same content, the same verdict. */
+	if (content_refused(s, tx->bdat_bare || tx->bdat_cr, tx->bdat_nul))
+		return 1;
 	deliver(s);
 	return 1;
 }
@@ -262,6 +306,9 @@ void smtp_tx_burl(struct smtp_session *s, struct str url, int last)
 			   (uint64_t)(tx->msg.len - tx->header_len));
 		return;
 	}
+	/* BDAT chunks before it are held to DATA's rule too. */
+	if (content_refused(s, tx->bdat_bare, tx->bdat_nul))
+		return;
 	deliver(s);
 }
 
@@ -277,15 +324,8 @@ void smtp_tx_finish(struct smtp_session *s)
 	if (r->too_big) {
 		smtp_reply(s, "552 5.3.4 Message size exceeds fixed maximum message size");
 		why = "too_big";
-	} else if (r->saw_bare_lf || r->saw_bare_cr) {
-		/* Refusing the whole message is what defeats SMTP smuggling: a
-		 * hidden "<LF>.<LF>" can never split one message into two. */
-		smtp_reply(s, "554 5.6.0 Error: message contains bare <CR> or <LF>; "
-			      "lines must end with <CR><LF>");
-		why = "bare_line_end";
-	} else if (r->saw_nul) {
-		smtp_reply(s, "554 5.6.0 Error: message contains NUL octets");
-		why = "nul";
+	} else if (content_refused(s, r->saw_bare_lf || r->saw_bare_cr, r->saw_nul)) {
+		return;
 	}
 	if (why) {
 		log_info("smtp", s->id, "event=message_rejected reason=%s size=%" PRIu64, why, r->size);

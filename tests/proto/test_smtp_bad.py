@@ -100,6 +100,26 @@ def test_nul_in_data_refused():
         r.send(b"Subject: x\r\n\r\nnul \x00 here\r\n.\r\n")
         assert r.reply()[0] == 554
         assert s.messages("bob@example.test") == []
+        # BDAT: the same content, the same verdict as DATA's (it took them
+        # all); a CRLF split across two chunks is no bare line end.
+        for chunks, want in (([b"Subject: x\r\n\r\nline one\nline two\r\n"], 554),
+                             ([b"Subject: x\r\n\r\nbare \r cr\r\n"], 554),
+                             ([b"Subject: x\r\n\r\nnul \x00 here\r\n"], 554),
+                             ([b"Subject: x\r\n\r\nlast\r"], 554),
+                             ([b"Subject: x\r\n", b"\nlf first\r\n"], 554),
+                             ([b"Subject: split\r\n\r\nends in cr\r", b"\nsecond\r\n"], 250)):
+            b = Raw(s.smtp_port)
+            for cmd in ("EHLO bdat.test", "MAIL FROM:<a@remote.test>", "RCPT TO:<bob@example.test>"):
+                assert b.cmd(cmd)[0] == 250
+            for c in chunks[:-1]:
+                b.send(b"BDAT %d\r\n" % len(c) + c)
+                assert b.reply()[0] == 250
+            b.send(b"BDAT %d LAST\r\n" % len(chunks[-1]) + chunks[-1])
+            code, lines = b.reply()
+            assert code == want and (want == 250 or "5.6.0" in lines[0]), (chunks, lines)
+            assert b.cmd("NOOP")[0] == 250
+            b.close()
+        assert len(s.messages("bob@example.test")) == 1
 
 
 def test_pregreet_talker_rejected():

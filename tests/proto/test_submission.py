@@ -415,6 +415,14 @@ def test_bdat_submission():
         c.send(b"BDAT %d LAST\r\n" % len(hidden) + hidden)
         code, text = c.getreply()
         assert (code, text[:5]) == (554, b"5.6.0"), (code, text)
+        # As DATA refuses them: a bare LF, a NUL in the body.
+        for body in (b"one\ntwo\r\n", b"nul \x00 here\r\n"):
+            bad = msg(subject="bad").encode() + body
+            c.docmd("MAIL FROM:<%s>" % ALICE)
+            c.docmd("RCPT TO:<%s>" % BOB)
+            c.send(b"BDAT %d LAST\r\n" % len(bad) + bad)
+            code, text = c.getreply()
+            assert (code, text[:5]) == (554, b"5.6.0"), (body, code, text)
         c.quit()
         raw = s.raw(BOB, inbox(s, BOB, 1)[0][0])
         assert b"Subject: chunked" in raw and b"DKIM-Signature:" in raw
