@@ -40,6 +40,10 @@ ZONE = {
     # names with no records, so the mechanism does not match (RFC 7208 §4.3).
     "emptylabel.test": {"TXT": ["v=spf1 a:mail.bad..emptylabel.test ip4:127.0.0.8 -all"]},
     "longlabel.test": {"TXT": ["v=spf1 exists:%{l}.longlabel.test -all"]},
+    # A NUL octet in the record (\\000 in dnspython's text form), as RFC
+    # 7208's suite has in a-null and mx-null: permerror, not none.
+    "anull.test": {"TXT": ["v=spf1 a:foo.anull.test\\000"]},
+    "mxnull.test": {"TXT": ["v=spf1 mx:abc.mxnull.test\\000 -all"]},
 }
 
 
@@ -78,6 +82,8 @@ def test_check_spf():
         assert check("127.0.0.2", "x@syntax.test") == ["permerror"]
         assert check("127.0.0.2", "x@voids.test") == ["permerror"]
         assert check("127.0.0.2", "x@broken.test") == ["temperror"]
+        assert check("127.0.0.2", "x@anull.test") == ["permerror"]
+        assert check("127.0.0.2", "x@mxnull.test") == ["permerror"]
         assert check("127.0.0.2", "x@brokeninc.test") == ["temperror"]
         # ptr: the PTR name validated by its A record.
         assert check("127.0.0.5", "x@ptr.test") == ["pass"]
