@@ -35,7 +35,7 @@ def ctx():
 class World:
     """DNS + tern (submission on) + a port for the remotes on n addresses."""
 
-    def __init__(self, records=None, nips=3, env=None, start=True):
+    def __init__(self, records=None, nips=3, env=None, start=True, imap=False):
         self.ips = unique_ips(nips)
         self.port = free_port_on(self.ips)
         self.dns = DnsServer(records(self.ips) if callable(records) else (records or {}))
@@ -49,7 +49,7 @@ class World:
         e.update(env or {})
         try:
             self.srv = Server(submission=True, accounts=[(ALICE, ALICE_PW), (BOB, BOB_PW)],
-                              env=e, start=start)
+                              env=e, start=start, imap=imap)
         except BaseException:
             self.dns.stop()  # no __exit__ will run: do not leave it behind
             raise
@@ -475,13 +475,15 @@ def test_utf8_domain_is_routed_by_its_a_labels():
 
 
 def test_bare_cr_never_reaches_the_next_hop():
-    """Outbound SMTP smuggling: a message that came in by BDAT (which
-    takes any octet) holding "<CR>.<CR><LF>" must not reach the next hop
-    with that bare CR, or a receiver that ends lines at a CR would read
-    the end of data there and the rest as a second message. Each stray
-    CR leaves as a space (Postfix's cleanup_replace_stray_cr_lf); CRLF
-    and bare LF (made CRLF) are as before."""
-    with World(lambda ips: zone(mx(ips, 0))) as w:
+    """Outbound SMTP smuggling: a message holding "<CR>.<CR><LF>" must
+    not reach the next hop with that bare CR, or a receiver that ends
+    lines at a CR would read the end of data there and the rest as a
+    second message. Each stray CR leaves as a space (Postfix's
+    cleanup_replace_stray_cr_lf); CRLF and bare LF (made CRLF) are as
+    before. BDAT refuses such content as DATA does; a draft stored over
+    IMAP and sent by BURL brings it in."""
+    from test_imap import Raw as ImapRaw
+    with World(lambda ips: zone(mx(ips, 0)), imap=True) as w:
         r = w.receiver(0)
         body = (b"From: %s\r\nTo: carol@remote.test\r\nSubject: cr smuggle\r\n\r\n"
                 b"first\r.\rMAIL FROM:<ceo@bank.test>\r.\r\nlast\r\n" % ALICE.encode())
@@ -492,7 +494,21 @@ def test_bare_cr_never_reaches_the_next_hop():
         assert c.docmd("MAIL FROM:<%s>" % ALICE)[0] == 250
         assert c.docmd("RCPT TO:<carol@remote.test>")[0] == 250
         c.send(b"BDAT %d LAST\r\n" % len(body) + body)
-        assert c.getreply()[0] == 250
+        assert c.getreply()[0] == 554
+        i = ImapRaw(w.srv)
+        i.login(ALICE, ALICE_PW)
+        i.send(b"a APPEND Drafts {%d+}\r\n%s\r\n" % (len(body), body))
+        uid = int(re.search(rb"APPENDUID \d+ (\d+)", i.until_tag("a")[-1]).group(1))
+        i.send('g GENURLAUTH "imap://alice%%40example.test@mail.example.test/Drafts/;UID=%d;'
+               'URLAUTH=submit+alice%%40example.test" INTERNAL\r\n' % uid)
+        out = i.until_tag("g")
+        assert out[-1].startswith(b"g OK"), out
+        url = re.fullmatch(rb'\* GENURLAUTH "([^"]+)"', out[0]).group(1).decode()
+        i.close()
+        assert c.docmd("MAIL FROM:<%s>" % ALICE)[0] == 250
+        assert c.docmd("RCPT TO:<carol@remote.test>")[0] == 250
+        code, text = c.docmd("BURL", url + " LAST")
+        assert code == 250, (code, text)
         c.quit()
         data = r.wait_messages(1)[0]["data"]
         assert b"first . MAIL FROM:<ceo@bank.test> .\r\nlast\r\n" in data, data

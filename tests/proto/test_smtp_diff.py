@@ -475,6 +475,9 @@ def sc_bare(x):
     x.raw(b"MAIL FROM:<alice@remote.test>\n", 1, "bare lf mail")
     x.cmd("RSET")
     x.raw(b"NO\rOP\r\n", 1, "bare cr inside")
+    x.cmd("MAIL FROM:<alice@remote.test>")
+    x.cmd("RCPT TO:<%s>" % BOB)
+    x.raw(b"BDAT 5 LAST\r\nx\r\ny\n", 1, "bdat bare lf")
 
 
 def sc_data(x):
@@ -514,7 +517,7 @@ def sc_bdat(x):
     x.raw(b"BDAT 6 LAST\r\nend.\r\n", 1, "bdat last chunk")
     x.cmd("MAIL FROM:<alice@remote.test>")
     x.cmd("RCPT TO:<%s>" % BOB)
-    x.raw(b"BDAT 5 last\r\nx\r\ny\n", 1, "bdat lowercase last")
+    x.raw(b"BDAT 6 last\r\nx\r\ny\r\n", 1, "bdat lowercase last")
     x.cmd("MAIL FROM:<alice@remote.test>")
     x.cmd("RCPT TO:<%s>" % BOB)
     x.cmd("BDAT 0", "bdat 0 not last")
@@ -695,6 +698,9 @@ KNOWN = {
                      "command ended by a bare LF (SMTP smuggling). Postfix 3.7 takes it "
                      "(smtpd_forbid_bare_newline = no)"),
     "bare lf mail": (["500 5.5.2"], "as 'bare lf noop'"),
+    "bdat bare lf": (["554 5.6.0"], "as 'bare lf noop', for content: tern refuses a message with a "
+                     "bare CR or LF or a NUL whether DATA or BDAT carried it. Postfix 3.7 takes it "
+                     "(smtpd_forbid_bare_newline = no)"),
     "bdat 0 not last": (["250 2.0.0"], BDAT_ZERO),
     "bdat 0 last after empty chunk": (["250 2.0.0"], BDAT_ZERO),
     "bdat no size": (["501 5.5.4"], BDAT_UNFRAMED),
