@@ -44,6 +44,8 @@ ZONE = {
     # 7208's suite has in a-null and mx-null: permerror, not none.
     "anull.test": {"TXT": ["v=spf1 a:foo.anull.test\\000"]},
     "mxnull.test": {"TXT": ["v=spf1 mx:abc.mxnull.test\\000 -all"]},
+    "expnull.test": {"TXT": ["v=spf1 -all exp=why.expnull.test"]},
+    "why.expnull.test": {"TXT": ["not\\000allowed"]},
 }
 
 
@@ -84,6 +86,7 @@ def test_check_spf():
         assert check("127.0.0.2", "x@broken.test") == ["temperror"]
         assert check("127.0.0.2", "x@anull.test") == ["permerror"]
         assert check("127.0.0.2", "x@mxnull.test") == ["permerror"]
+        assert check("127.0.0.2", "x@expnull.test") == ["fail"]  # §6.2: no explanation
         assert check("127.0.0.2", "x@brokeninc.test") == ["temperror"]
         # ptr: the PTR name validated by its A record.
         assert check("127.0.0.5", "x@ptr.test") == ["pass"]
