@@ -819,7 +819,7 @@ static void session_input(struct ms_session *s)
 			break;
 		if (s->discard) {
 			size_t n = buf_len(in) < s->discard ? buf_len(in) : (size_t)s->discard;
-			buf_consume(in, n);
+			buf_consume_wipe(in, n); /* a refused AUTHENTICATE's literal too */
 			s->discard -= n;
 			continue;
 		}
@@ -836,7 +836,7 @@ static void session_input(struct ms_session *s)
 			size_t drop = e ? e : buf_len(in) > MSIEVE_ANNOUNCE_MAX ? buf_len(in) - MSIEVE_ANNOUNCE_MAX : 0;
 			if (!drop)
 				break;
-			buf_consume(in, drop);
+			buf_consume_wipe(in, drop); /* it may be a refused SASL response's */
 			if (e && !lit)
 				s->discard_line = 0;
 			continue;
