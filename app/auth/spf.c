@@ -623,7 +623,8 @@ static void on_answer(struct spf_eval *e, const struct dns_answer *a)
 		const char *text = NULL;
 		/* A NUL is outside the macro-string's grammar: no explanation
 		 * (§6.2), where its "" text would give an empty one. */
-		if (a->status == DNS_ANS_OK && a->nrr == 1 && !memchr(a->data + a->rr[0].off, 0, a->rr[0].len))
+		if (a->status == DNS_ANS_OK && a->nrr == 1 &&
+		    !memchr(a->data + a->rr[0].off, 0, a->rr[0].len))
 			text = dns_rr_text(a, 0);
 		if (!text) {
 			finish(e, SPF_FAIL, e->reason);

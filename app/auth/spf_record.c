@@ -170,7 +170,8 @@ int spf_term_next(const char *rec, size_t len, size_t *pos, struct spf_term *t)
 	size_t k = 0;
 	if (is_alpha(tok.p[0])) {
 		k = 1;
-		while (k < tok.len && (is_alpha(tok.p[k]) || is_digit(tok.p[k]) || (tok.p[k] && strchr("-_.", tok.p[k]))))
+		while (k < tok.len && (is_alpha(tok.p[k]) || is_digit(tok.p[k]) ||
+		                       (tok.p[k] && strchr("-_.", tok.p[k]))))
 			k++;
 	}
 	if (k && k < tok.len && tok.p[k] == '=') {

@@ -143,7 +143,8 @@ static int parse_args(const char *p, size_t len, size_t i, int space, uint32_t l
 			char *d = cmd->dec[cmd->nargs];
 			for (i++;; i++) {
 				if (i >= len)
-					return len >= MSIEVE_LINE_MAX ? too_long(len, consumed_r) : MSIEVE_MORE;
+					return len >= MSIEVE_LINE_MAX ? too_long(len, consumed_r)
+					                              : MSIEVE_MORE;
 				char c = p[i];
 				if (c == '"')
 					break;

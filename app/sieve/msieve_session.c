@@ -833,7 +833,9 @@ static void session_input(struct ms_session *s)
 				break;
 			/* Without its end, the line's last octets stay: they may
 			 * begin the announcement the next piece ends. */
-			size_t drop = e ? e : buf_len(in) > MSIEVE_ANNOUNCE_MAX ? buf_len(in) - MSIEVE_ANNOUNCE_MAX : 0;
+			size_t drop = e                                 ? e
+			              : buf_len(in) > MSIEVE_ANNOUNCE_MAX ? buf_len(in) - MSIEVE_ANNOUNCE_MAX
+			                                                  : 0;
 			if (!drop)
 				break;
 			buf_consume_wipe(in, drop); /* it may be a refused SASL response's */
@@ -869,7 +871,8 @@ static void session_input(struct ms_session *s)
 				sasl_login_end(&s->sasl);
 				if (r == MSIEVE_LONG)
 					s->discard_line = 1;
-				if (r != MSIEVE_BAD || !cmd->skip_literal || discard_literal(s, cmd->skip) == 0)
+				if (r != MSIEVE_BAD || !cmd->skip_literal ||
+				    discard_literal(s, cmd->skip) == 0)
 					ms_reply(s, "NO", NULL,
 					         r == MSIEVE_OK ? "Authentication aborted by client."
 					                        : "Bad SASL response.");

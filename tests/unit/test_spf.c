@@ -659,8 +659,9 @@ static int one_txt(const char *rec, size_t len)
  */
 static void test_nul_record(void)
 {
-	static const char a_null[] = "v=spf1 a:foo.example.com\0", mx_null[] = "v=spf1 mx:abc.example.com\0 -all",
-			  qual[] = "v=spf1 \0all", mod[] = "v=spf1 x\0=y -all";
+	static const char a_null[] = "v=spf1 a:foo.example.com\0",
+			  mx_null[] = "v=spf1 mx:abc.example.com\0 -all", qual[] = "v=spf1 \0all",
+			  mod[] = "v=spf1 x\0=y -all";
 	CHECK_EQ_INT(one_txt(a_null, sizeof a_null - 1), SPF_PERMERROR);
 	CHECK_EQ_INT(one_txt(mx_null, sizeof mx_null - 1), SPF_PERMERROR);
 	CHECK_EQ_INT(one_txt(qual, sizeof qual - 1), SPF_PERMERROR);
