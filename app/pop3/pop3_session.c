@@ -342,7 +342,7 @@ void pop3_session_input(struct pop3_session *s)
 		size_t linelen = 0, consumed = 0;
 		if (s->discarding) {
 			int found = pop3_line_discard(buf_data(in), buf_len(in), &consumed);
-			buf_consume(in, consumed);
+			buf_consume_wipe(in, consumed); /* it may be a PASS or SASL line's rest */
 			if (found)
 				s->discarding = 0;
 			continue;
