@@ -334,7 +334,8 @@ void jmap_identity_changes(struct jmap_call *c)
 
 /* ---- Identity/set ---- */
 
-/* An EmailAddress[] or null; 1 when valid. */
+/* An EmailAddress[] or null; 1 when valid. Each email must be one
+ * mailbox (RFC 8621 §6: they become Reply-To and Bcc of what is sent). */
 static int addrs_valid(const struct json_value *v)
 {
 	if (v->type == JSON_NULL)
@@ -344,6 +345,7 @@ static int addrs_valid(const struct json_value *v)
 	for (const struct json_value *e = v->first; e; e = e->next) {
 		const struct json_value *n = json_get(e, "name"), *m = json_get(e, "email");
 		if (e->type != JSON_OBJECT || !m || m->type != JSON_STRING ||
+		    !jmap_addr_valid(m->str, m->len) ||
 		    (n && n->type != JSON_STRING && n->type != JSON_NULL))
 			return 0;
 		for (const struct json_value *k = e->first; k; k = k->next)

@@ -405,6 +405,11 @@ int jmap_account_addresses(struct jmap_request *r, const char **email_r, const c
 const char *jmap_identity_email(struct jmap_request *r, const char *id);
 /* 1 when addr (any case) is one of those, 0 when not, -1 store error. */
 int jmap_account_may_send(struct jmap_request *r, const char *addr);
+/* 1 when addr (len octets) is one mailbox as an SMTP RCPT TO path takes
+ * it (RFC 5321 §4.1.2, by the SMTP parser), "@" and all: no route, no
+ * parameters, no CR, LF or NUL (jmap_submission.c). The one check of an
+ * address a client gives: the envelope's, an Identity's replyTo and bcc. */
+int jmap_addr_valid(const char *addr, size_t len);
 
 /* ---- methods ---- */
 void jmap_core_echo(struct jmap_call *c);

@@ -552,12 +552,13 @@ void jmap_submission_query_changes(struct jmap_call *c)
  * client's making (another MAIL FROM, a DATA) into tern's session with
  * the relay or the remote MX, past the sender and author checks.
  */
-static int env_addr_valid(const char *addr, size_t len)
+int jmap_addr_valid(const char *addr, size_t len)
 {
 	char line[STORE_ADDR_MAX + 16];
 	struct smtp_cmd cmd;
 
-	if (len > STORE_ADDR_MAX || memchr(addr, '\0', len) || strpbrk(addr, "\r\n"))
+	if (len > STORE_ADDR_MAX || memchr(addr, '\0', len) || strpbrk(addr, "\r\n") ||
+	    !memchr(addr, '@', len))
 		return 0;
 	int n = snprintf(line, sizeof line, "RCPT TO:<%s>", addr);
 	return smtp_cmd_parse(str_make(line, (size_t)n), &cmd) == SMTP_PARSE_OK &&
@@ -569,8 +570,8 @@ static int env_addr_valid(const char *addr, size_t len)
 static const char *env_addr(const struct json_value *a)
 {
 	const struct json_value *em = a ? json_get(a, "email") : NULL, *pa;
-	if (!a || a->type != JSON_OBJECT || !em || em->type != JSON_STRING || !strchr(em->str, '@') ||
-	    !env_addr_valid(em->str, em->len))
+	if (!a || a->type != JSON_OBJECT || !em || em->type != JSON_STRING ||
+	    !jmap_addr_valid(em->str, em->len))
 		return NULL;
 	pa = json_get(a, "parameters");
 	if (pa && pa->type != JSON_NULL && pa->type != JSON_OBJECT)

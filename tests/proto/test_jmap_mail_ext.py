@@ -275,6 +275,19 @@ def test_jmap_identity_quota_vacation():
     assert g["list"] == [{"id": own["id"], "name": "", "textSignature": ""}], g
     _, st = j.one("Identity/set", {"update": {own["id"]: {"name": "Gus"}}}, using=sub)
     assert st["updated"] == {own["id"]: None}, st
+    # replyTo and bcc hold mailboxes (RFC 8621 §6): an email that is none
+    # is refused, and nothing of the call is kept.
+    bad = ["bad", "", "a b@example.test", "x@example.test\r\nBcc: y@example.test",
+           "x@example.test>", "<x@example.test>", "@a,@b:x@example.test", "x@", "x@-a.test"]
+    _, st = j.one("Identity/set", {
+        "create": {f"c{i}": {"email": GUS[0], "bcc": [{"email": b}]} for i, b in enumerate(bad)},
+        "update": {own["id"]: {"replyTo": [{"name": "G", "email": GUS[0]}, {"email": "bad"}]}}},
+        using=sub)
+    assert not st["created"] and not st["updated"] and st["newState"] == st["oldState"], st
+    assert {k: (v["type"], v["properties"]) for k, v in st["notCreated"].items()} == {
+        f"c{i}": ("invalidProperties", ["bcc"]) for i in range(len(bad))}, st
+    assert st["notUpdated"][own["id"]]["type"] == "invalidProperties", st
+    assert st["notUpdated"][own["id"]]["properties"] == ["replyTo"], st
     # Without the submission capability in "using", the method is not known.
     name, e = j.one("Identity/get", {})
     assert name == "error" and e["type"] == "unknownMethod", e
