@@ -455,16 +455,26 @@ void jmap_blob_lookup(struct jmap_call *c)
 		uint8_t id[32];
 		unsigned part;
 		uint64_t size;
-		int exists = 0;
+		int exists = 0, is_part = 1;
+		char root[80];
 		memset(&l, 0, sizeof l);
+		/* A part's root: the "B" blob or the "P<email>_<n>" part
+		 * before the indexes Email/parse added ("<root>_<n>..."). */
+		const char *us = strchr(e->str, '_');
+		if (us && e->str[0] == 'P')
+			us = strchr(us + 1, '_');
+		snprintf(root, sizeof root, "%.*s", us ? (int)(us - e->str) : 79, e->str);
 		if (jmap_blob_parse(e->str, id) == 0) {
 			l.id = id;
+			is_part = 0;
 			int fd = jmap_upload_open(c->r->account, id, &size);
 			if (fd >= 0) {
 				close(fd);
 				exists = 1;
 			}
-		} else if (jmap_part_parse(e->str, &l.email, &part) != 0) {
+		} else if (jmap_blob_parse(root, id) == 0) {
+			l.id = id;
+		} else if (jmap_part_parse(root, &l.email, &part) != 0) {
 			l.email = 0;
 		}
 		if ((l.id || l.email) &&
@@ -473,14 +483,22 @@ void jmap_blob_lookup(struct jmap_call *c)
 			jmap_error(c, "serverFail", NULL);
 			return;
 		}
-		if (!l.id && l.ne) {
-			/* A part id: the part must be there too. */
+		if (is_part && (l.id || l.ne)) {
+			/* A part id: the part must be there too. One of a blob
+			 * (an upload's too) is used by what uses the blob, one of
+			 * an email's part by that email. */
 			struct buf b;
 			int temp = 0;
 			buf_init(&b, JMAP_MAX_SIZE_UPLOAD);
-			if (jmap_part_read(c->r->st, c->r->account, e->str, &b, &temp) < 0)
-				l.ne = l.nt = l.nm = 0;
+			exists = jmap_part_read(c->r->st, c->r->account, e->str, &b, &temp) == 0;
 			buf_free(&b);
+			if (temp) {
+				buf_free(&nf);
+				jmap_error(c, "serverFail", NULL);
+				return;
+			}
+			if (!exists)
+				l.ne = l.nt = l.nm = 0;
 		}
 		if (!exists && !l.ne) {
 			jw_str(&nfw, e->str);

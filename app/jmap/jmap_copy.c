@@ -59,13 +59,12 @@ static const struct jmap_arg blob_copy_args[] = {
     {"blobIds", JA_IDS, JA_REQUIRED},
 };
 
-/* 1 when the account may read blob id s (B or P). -1: a store error. */
+/* 1 when the account may read blob id s (B, P, or a part Email/parse
+ * named: "<blob>_<n>..."). -1: a store error. */
 static int readable(struct jmap_call *c, const char *s)
 {
 	uint8_t id[32];
 	uint64_t size;
-	uint32_t email;
-	unsigned part;
 	if (jmap_blob_parse(s, id) == 0) {
 		int fd = jmap_upload_open(c->r->account, id, &size);
 		if (fd >= 0) {
@@ -75,15 +74,12 @@ static int readable(struct jmap_call *c, const char *s)
 		long long e = jmap_blob_email(c->r->st, c->r->account, id);
 		return e < 0 ? -1 : e > 0;
 	}
-	if (jmap_part_parse(s, &email, &part) == 0) {
-		struct buf b;
-		int temp = 0;
-		buf_init(&b, JMAP_MAX_SIZE_UPLOAD);
-		int ok = jmap_part_read(c->r->st, c->r->account, s, &b, &temp) == 0;
-		buf_free(&b);
-		return temp ? -1 : ok;
-	}
-	return 0;
+	struct buf b;
+	int temp = 0;
+	buf_init(&b, JMAP_MAX_SIZE_UPLOAD);
+	int ok = jmap_part_read(c->r->st, c->r->account, s, &b, &temp) == 0;
+	buf_free(&b);
+	return temp ? -1 : ok;
 }
 
 void jmap_blob_copy(struct jmap_call *c)

@@ -646,12 +646,32 @@ def test_jmap_email_parse():
     assert tb == part["blobId"] + "_0", tb
     st, _, body = j.request("GET", "/jmap/download/%s/%s/t.txt" % (j.account, tb))
     assert st == 200 and body == b"Inner text.", (st, body)
+    # Blob/lookup and Blob/copy know those part ids too (RFC 9404 §4.4,
+    # RFC 8620 §6.3): a part of a blob is used by what uses the blob, one
+    # of an email's part by that email; a part that is not there is not
+    # found. They were notFound and blobNotFound.
+    from jmapc import CORE, MAIL
+    u = (CORE, MAIL, "urn:ietf:params:jmap:blob")
+    _, g = j.one("Email/get", {"ids": [eid], "properties": ["threadId", "mailboxIds"]})
+    want = {"Email": [eid], "Thread": [g["list"][0]["threadId"]], "Mailbox": [inbox]}
+    nopart = [att[0]["blobId"][:-1] + "7", tb[:-1] + "5", up["blobId"] + "_x", "P_1_1", "x_1"]
+    _, r = j.one("Blob/lookup", {"typeNames": ["Email", "Thread", "Mailbox"],
+                                 "ids": [att[0]["blobId"], tb] + nopart}, u)
+    assert r["list"] == [{"id": att[0]["blobId"], "matchedIds": want},
+                         {"id": tb, "matchedIds": want}], r
+    assert r["notFound"] == nopart, r
+    name, r = j.one("Blob/copy", {"fromAccountId": j.account, "blobIds": [att[0]["blobId"], tb] + nopart},
+                    using=(CORE,))
+    assert name == "Blob/copy" and r["copied"] == {att[0]["blobId"]: att[0]["blobId"], tb: tb}, r
+    assert r["notCopied"] == {x: {"type": "blobNotFound"} for x in nopart}, r
     # Another account's blob is not found; a part id names a part of that
     # account's own email of that number, never Eve's.
     cat = Jmap(s, *CAT)
     _, r = cat.one("Email/parse", {"blobIds": [up["blobId"], part["blobId"]], "properties": ["subject"]})
     assert r["notFound"][0] == up["blobId"], r
     assert r["parsed"].get(part["blobId"], {}).get("subject") != "inner one", r
+    _, r = cat.one("Blob/lookup", {"typeNames": ["Email"], "ids": [att[0]["blobId"]]}, u)
+    assert r["list"] == [] and r["notFound"] == [att[0]["blobId"]], r
 
 
 def test_jmap_copy():
