@@ -3,9 +3,13 @@
  *
  * An account with a quota (`tern account add --quota`, the web admin; in
  * octets) has one Quota object: id "Q0", resourceType "octets", scope
- * "account", types ["Mail"], used the bytes of its stored messages (what
+ * "account", types ["Email"], used the bytes of its stored messages (what
  * delivery checks against the limit), hardLimit the quota. An account
- * without a limit has none. The state is the account's modseq, which
+ * without a limit has none. types holds names of the JMAP Data Types
+ * registry (RFC 9425 §4.1; its examples' "Mail" is none), and Email is
+ * known to a request only with urn:ietf:params:jmap:mail in its "using":
+ * without it the quota has no type the client knows and is not there
+ * (§4.1: MUST NOT be returned) for /get, /query and /changes alike. The state is the account's modseq, which
  * moves with every change of its mail and so with used, then "." and the
  * limit: the administrator's change of the limit (the REST API and the web
  * admin on it) is no change of mail and moves no modseq, yet it changes
@@ -22,14 +26,15 @@
 
 #define QUOTA_ID "Q0"
 
-/* The account's quota: 1 with it, 0 none, -1 (serverFail set). */
+/* The account's quota: 1 with it (and a client that knows its type,
+ * above), 0 none, -1 (serverFail set). */
 static int quota_load(struct jmap_call *c, uint64_t *limit_r, uint64_t *used_r)
 {
 	if (store_account_usage(c->r->st, c->r->account, limit_r, used_r) != STORE_OK) {
 		jmap_error(c, "serverFail", NULL);
 		return -1;
 	}
-	return *limit_r > 0;
+	return *limit_r > 0 && (c->r->caps & JMAP_USING_MAIL);
 }
 
 /* "MODSEQ.LIMIT" (see above). 0, or -1 with serverFail set. */
@@ -106,7 +111,7 @@ void jmap_quota_get(struct jmap_call *c)
 		if (jmap_get_wants(&g, "types")) {
 			jw_key(&c->w, "types");
 			jw_arr_begin(&c->w);
-			jw_str(&c->w, "Mail");
+			jw_str(&c->w, "Email");
 			jw_arr_end(&c->w);
 		}
 		jw_obj_end(&c->w);
@@ -141,7 +146,7 @@ void jmap_quota_changes(struct jmap_call *c)
 		jmap_error(c, "cannotCalculateChanges", NULL);
 		return;
 	}
-	int had = old_limit > 0;
+	int had = old_limit > 0 && (c->r->caps & JMAP_USING_MAIL);
 	jmap_begin(c);
 	jw_kstr(&c->w, "oldState", jmap_arg(c, "sinceState")->str);
 	jw_kstr(&c->w, "newState", state);
@@ -184,7 +189,7 @@ static int quota_cond(struct jmap_call *c, const struct json_value *f, void *arg
 		else if (!strcmp(k, "resourceType"))
 			val = "octets";
 		else if (!strcmp(k, "type"))
-			val = "Mail";
+			val = "Email";
 		else {
 			jmap_error(c, "unsupportedFilter", k);
 			return -1;

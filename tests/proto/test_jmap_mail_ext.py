@@ -293,10 +293,20 @@ def test_jmap_identity_quota_vacation():
     assert name == "error" and e["type"] == "unknownMethod", e
 
     # Quota (RFC 9425): the account's octets.
+    # types name JMAP Data Types (RFC 9425 §4.1: "Email", not "Mail"),
+    # and a quota whose types the client did not ask for in "using" is
+    # not returned (§4.1 MUST NOT): without the mail capability, none.
     qu = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:quota"]
+    _, q = j.one("Quota/get", {"ids": None}, using=qu)
+    assert q["list"] == [], q
+    _, q = j.one("Quota/get", {"ids": ["Q0"]}, using=qu)
+    assert q["list"] == [] and q["notFound"] == ["Q0"], q
+    _, qq = j.one("Quota/query", {}, using=qu)
+    assert qq["ids"] == [], qq
+    qu = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail", "urn:ietf:params:jmap:quota"]
     _, q = j.one("Quota/get", {}, using=qu)
     q0 = {"id": "Q0", "resourceType": "octets", "used": 0, "hardLimit": 1000000,
-          "scope": "account", "name": "Mail storage", "types": ["Mail"]}
+          "scope": "account", "name": "Mail storage", "types": ["Email"]}
     assert q["list"] == [q0] and q["notFound"] == [], q
     msg = "From: joe@remote.test\r\nTo: gus@example.test\r\nSubject: hi\r\n\r\nhello\r\n"
     deliver(s, GUS[0], [msg])
@@ -310,6 +320,8 @@ def test_jmap_identity_quota_vacation():
     assert qq["ids"] == ["Q0"] and qq["total"] == 1, qq
     _, qq = j.one("Quota/query", {"filter": {"type": "Calendar"}}, using=qu)
     assert qq["ids"] == [], qq
+    _, qq = j.one("Quota/query", {"filter": {"type": "Email"}}, using=qu)
+    assert qq["ids"] == ["Q0"], qq
     _, q = Jmap(s, *EVE).one("Quota/get", {}, using=qu)
     assert q["list"] == [], q
     # The administrator's change of the limit is a change of the Quota
