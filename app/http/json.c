@@ -206,6 +206,8 @@ static int parse_number(struct parser *ps, struct json_value *v)
 			v->integer = neg ? (int64_t)(0 - acc) : (int64_t)acc;
 		}
 	}
+	if (!v->is_int && !(v->num = arena_strndup(ps->a, tmp, i - s)))
+		return fail(ps, "out of memory");
 	ps->off = i;
 	return 0;
 }
@@ -603,6 +605,8 @@ void jw_value(struct jw *w, const struct json_value *v)
 	case JSON_NUMBER:
 		if (v->is_int)
 			jw_int(w, v->integer);
+		else if (v->num)
+			jw_raw(w, v->num); /* checked by the parser: one number */
 		else
 			jw_double(w, v->number);
 		break;

@@ -35,6 +35,7 @@ struct json_value {
 	double number;     /* JSON_NUMBER */
 	int is_int;        /* JSON_NUMBER: integral and within int64 */
 	int64_t integer;   /* JSON_NUMBER when is_int */
+	const char *num;   /* JSON_NUMBER when not is_int: its text as given, or NULL */
 	const char *str;   /* JSON_STRING: decoded, NUL-terminated */
 	size_t len;        /* JSON_STRING: bytes (may contain NUL from \u0000) */
 	struct json_value *first; /* JSON_ARRAY/OBJECT children */
@@ -97,7 +98,10 @@ void jw_raw(struct jw *w, const char *json);
 /* The same with a length. */
 void jw_rawn(struct jw *w, const char *json, size_t n);
 /* A parsed value (json_parse's tree, or one built alike) written back;
- * its depth counts against JSON_DEPTH_MAX like any other. */
+ * its depth counts against JSON_DEPTH_MAX like any other. A number that
+ * is no int64 is written as its text came (num), so one past a double's
+ * range or precision (1e400, 20 digits, -0.0) comes back as given, not
+ * null or rounded (JMAP's Core/echo, RFC 8620 §4.1). */
 void jw_value(struct jw *w, const struct json_value *v);
 /* Shortcuts: key then value. */
 void jw_kstr(struct jw *w, const char *key, const char *s);

@@ -103,6 +103,14 @@ def test_jmap_echo_and_request_errors():
     r = j.call([["Core/echo", {"hello": True, "high": 5}, "b3ff"]], using=[CORE])
     assert r == {"methodResponses": [["Core/echo", {"hello": True, "high": 5}, "b3ff"]],
                  "sessionState": r["sessionState"]}, r
+    # Numbers past a double come back as given (§4.1: the same
+    # arguments): 1e400 was null, 20 digits 1e+20, -0.0 0.
+    st, _, r = j.post(b'{"using": ["%s"], "methodCalls": [["Core/echo", '
+                      b'{"big": 1e400, "neg": -1e400, "long": 99999999999999999999, "z": -0.0}, "n"]]}'
+                      % CORE.encode())
+    a = r["methodResponses"][0][1]
+    assert st == 200 and a["big"] == float("inf") and a["neg"] == float("-inf"), r
+    assert a["long"] == 99999999999999999999 and str(a["z"]) == "-0.0", r
 
     def problem(body, status=400):
         st, hd, p = j.post(body)

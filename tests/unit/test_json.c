@@ -169,6 +169,17 @@ int main(void)
 	CHECK(!jw_failed(&w));
 	CHECK_EQ_STR(buf_data(&b), same);
 	buf_free(&b);
+	/* Numbers past a double's range or precision, and those not written
+	 * as %.17g writes them, come back as their text: 1e400 was null,
+	 * 20 digits 1e+20, -0.0 0. */
+	const char *nums = "[1e400,-1E+400,99999999999999999999,0.1000000000000000000001,-0.0,1.5e3,"
+			   "-9223372036854775809,2.5]";
+	buf_init(&b, 1024);
+	jw_init(&w, &b);
+	jw_value(&w, parse(a, nums));
+	CHECK(!jw_failed(&w));
+	CHECK_EQ_STR(buf_data(&b), nums);
+	buf_free(&b);
 	arena_free(&a);
 	return unit_done("test_json");
 }
