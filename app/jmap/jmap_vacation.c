@@ -346,7 +346,9 @@ static int vac_write(struct jmap_call *c, const struct vac *v)
 	buf_append_c(&b, ";\n");
 	if (from || to)
 		buf_append_c(&b, "}\n");
-	/* What Sieve will run must compile; what we write always should. */
+	/* What Sieve will run must compile; what we write always does but
+	 * for its size (a string of SIEVE_STRING_MAX octets at most):
+	 * STORE_EINVAL then, which the caller tells as tooLarge. */
 	struct sieve_script *sc = sieve_compile(buf_data(&b), buf_len(&b), err);
 	int rc = sc ? store_sieve_put(c->r->st, c->r->account, VAC_NAME, buf_data(&b), buf_len(&b),
 				      (int64_t)time(NULL))
@@ -385,11 +387,13 @@ static const char *vac_apply(struct arena *a, struct vac *v, const struct json_v
 				return k;
 			*(k[0] == 'f' ? &v->from : &v->to) = null ? NULL : p->str;
 		} else if (!strcmp(k, "subject") || !strcmp(k, "textBody")) {
-			if (!null && p->type != JSON_STRING)
+			if (!null && (p->type != JSON_STRING || memchr(p->str, '\0', p->len)))
 				return k;
 			*(k[0] == 's' ? &v->subject : &v->text) = null ? NULL : p->str;
 		} else if (!strcmp(k, "htmlBody")) {
-			if (!null && p->type != JSON_STRING)
+			/* No NUL (RFC 5322 §3.5, and the script is C text): it
+			 * was cut short there. */
+			if (!null && (p->type != JSON_STRING || memchr(p->str, '\0', p->len)))
 				return k;
 			v->html = null ? NULL : p->str;
 		} else if (strcmp(k, "id") || p->type != JSON_STRING || strcmp(p->str, "singleton")) {
@@ -442,7 +446,15 @@ void jmap_vacation_set(struct jmap_call *c)
 			set_err(nu, id, "invalidProperties", *bp ? bp : NULL, NULL);
 			continue;
 		}
-		if (vac_write(c, &n) != STORE_OK) {
+		int rc = vac_write(c, &n);
+		if (rc == STORE_EINVAL || rc == STORE_ETOOBIG || rc == STORE_ELIMIT) {
+			/* Over a Sieve string, or the account's script bytes. */
+			set_err(nu, id, rc == STORE_ELIMIT ? "overQuota" : "tooLarge", NULL,
+				rc == STORE_ELIMIT ? "the account's Sieve scripts are full"
+						   : "the reply is over 64 KiB as Sieve holds it");
+			continue;
+		}
+		if (rc != STORE_OK) {
 			set_err(nu, id, "serverFail", NULL, NULL);
 			continue;
 		}

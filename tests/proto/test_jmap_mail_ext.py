@@ -387,6 +387,21 @@ def test_jmap_identity_quota_vacation():
                                                       "other": {"isEnabled": True}}}, using=va)
     assert st["notUpdated"]["singleton"]["type"] == "invalidProperties", st
     assert st["notUpdated"]["other"]["type"] == "notFound", st
+    # A text with a NUL (no message may hold one, RFC 5322 §3.5) is
+    # refused, not cut short at it; one too long for the Sieve string it
+    # is written as (64 KiB) is tooLarge (RFC 8620 §5.3), not serverFail.
+    # Neither changes anything.
+    _, st = j.one("VacationResponse/set", {"update": {"singleton": {"htmlBody": "<p>a\u0000b</p>"}}},
+                  using=va)
+    assert st["notUpdated"]["singleton"] == {"type": "invalidProperties", "properties": ["htmlBody"]}, st
+    _, st = j.one("VacationResponse/set", {"update": {"singleton": {"subject": "a\u0000"}}}, using=va)
+    assert st["notUpdated"]["singleton"]["properties"] == ["subject"], st
+    _, st = j.one("VacationResponse/set", {"update": {"singleton": {"textBody": "x" * 70000}}},
+                  using=va)
+    assert st["notUpdated"]["singleton"]["type"] == "tooLarge", st
+    assert st["newState"] == st["oldState"], st
+    _, v = j.one("VacationResponse/get", {}, using=va)
+    assert v["list"] == [dict(off, subject="Portal away", textBody="I am \"out\" today")], v
     # htmlBody: the reply is multipart/alternative (Sieve's :mime), and
     # both texts come back exactly, whatever they hold.
     text, html = "Away \"now\"\\\nback Monday\n--=_tern_vacation\n", "<p>Away <b>now</b> \u00e9</p>"
