@@ -18,7 +18,8 @@ struct arena;
 /* UTCDate (RFC 8620 §1.4): "2026-11-23T01:02:03Z". */
 void jmap_w_utcdate(struct jw *w, int64_t t);
 /* A UTCDate (RFC 3339, "Z", fractions ignored) to seconds; 0, or -1 when
- * s is not one (jmap_email_query.c). */
+ * s is not one (jmap_email_query.c). The one check of a UTCDate a client
+ * gives: filters, receivedAt, a vacation's dates, a push's expires. */
 int jmap_utcdate_parse(const char *s, int64_t *t_r);
 struct jmap_call;
 /* An Email/query filter (RFC 8621 §4.4.1) checked without an email: 0,

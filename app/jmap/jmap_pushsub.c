@@ -37,6 +37,7 @@
 #include <time.h>
 
 #include "core/arena.h"
+#include "jmap/jmap_email.h"
 #include "jmap/jmap_private.h"
 #include "store/store.h"
 
@@ -315,11 +316,10 @@ static long types_of(const struct json_value *t)
 /* An RFC 3339 UTCDate into seconds; -1 when not one. */
 static int64_t utc_date(const char *s)
 {
-	struct tm tm = {0};
-	const char *e = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (!e || (*e == '.' && (e = strchr(e, 'Z')) == NULL) || strcmp(e, "Z"))
+	int64_t t;
+	if (jmap_utcdate_parse(s, &t) < 0)
 		return -1;
-	return (int64_t)timegm(&tm);
+	return t < 0 ? 0 : t; /* before 1970: past all the same */
 }
 
 /* expires as given: null (the server chooses) or a UTCDate; 0 when it

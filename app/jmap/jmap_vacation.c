@@ -295,17 +295,8 @@ static void sieve_quote(struct buf *b, const char *s, size_t n)
  * written in the script ("2026-12-24T00:00:00"); NULL when not one. */
 static const char *bound_of(struct arena *a, const char *s)
 {
-	struct tm tm;
-	memset(&tm, 0, sizeof tm);
-	const char *e = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (!e || e - s != 19)
-		return NULL;
-	if (*e == '.')
-		for (e++; *e >= '0' && *e <= '9'; e++)
-			;
-	if (strcmp(e, "Z") != 0)
-		return NULL;
-	return arena_strndup(a, s, 19);
+	int64_t t;
+	return jmap_utcdate_parse(s, &t) < 0 ? NULL : arena_strndup(a, s, 19);
 }
 
 static int vac_write(struct jmap_call *c, const struct vac *v)

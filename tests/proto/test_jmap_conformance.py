@@ -153,6 +153,14 @@ def test_filters_and_sorts_checked_up_front():
         ({"operator": "XOR", "conditions": []}, "unsupportedFilter"),
         ({"operator": "AND"}, "invalidArguments"),
         ({"before": "yesterday"}, "invalidArguments"),
+        # A UTCDate is RFC 3339's, every field its width and in range
+        # (RFC 8620 §1.4): these were taken (Feb 30 as Mar 2).
+        ({"before": "2026-02-30T00:00:00Z"}, "invalidArguments"),
+        ({"after": "2025-02-29T00:00:00Z"}, "invalidArguments"),
+        ({"after": "2026-1-01T00:00:00Z"}, "invalidArguments"),
+        ({"after": " 2026-01-01T00:00:00Z"}, "invalidArguments"),
+        ({"after": "2026-01-01T24:00:00Z"}, "invalidArguments"),
+        ({"after": "2026-01-01T00:00:00.Z"}, "invalidArguments"),
         ({"minSize": -1}, "invalidArguments"),
         ({"inMailbox": 5}, "invalidArguments"),
         ({"hasAttachment": "yes"}, "invalidArguments"),

@@ -396,6 +396,9 @@ def test_jmap_identity_quota_vacation():
     assert st["notUpdated"]["singleton"] == {"type": "invalidProperties", "properties": ["htmlBody"]}, st
     _, st = j.one("VacationResponse/set", {"update": {"singleton": {"subject": "a\u0000"}}}, using=va)
     assert st["notUpdated"]["singleton"]["properties"] == ["subject"], st
+    _, st = j.one("VacationResponse/set", {"update": {"singleton": {"fromDate": "2026-02-30T00:00:00Z"}}},
+                  using=va)
+    assert st["notUpdated"]["singleton"]["properties"] == ["fromDate"], st
     _, st = j.one("VacationResponse/set", {"update": {"singleton": {"textBody": "x" * 70000}}},
                   using=va)
     assert st["notUpdated"]["singleton"]["type"] == "tooLarge", st
