@@ -90,49 +90,17 @@ static int in_mailbox(const struct em *m, uint32_t mb)
 	return 0;
 }
 
-/* n digits of s as a number, or -1 when they are not all digits. */
-static int digits(const char *s, int n)
-{
-	int v = 0;
-	for (int i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	return v;
-}
-
-/*
- * RFC 3339's date-time with "Z" and the letters uppercase (RFC 8620
- * §1.4), every field its width of digits and in range (a day the month
- * has): strptime took "2026-1-1T0:0:0Z", " 2026-...", "2026-02-30..." (the
- * 2nd of March) and hours past 23.
- */
+/* RFC 3339's date-time as mime_rfc3339_parse reads it (every field its
+ * width and in range), with "Z" and the letters uppercase (RFC 8620
+ * §1.4): strptime took "2026-1-1T0:0:0Z", " 2026-...", hour 24 and
+ * "2026-02-30..." (the 2nd of March). */
 int jmap_utcdate_parse(const char *s, int64_t *t_r)
 {
-	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	if (strlen(s) < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
-	    s[16] != ':')
+	size_t n = strlen(s);
+	int off;
+	if (n < 20 || s[10] != 'T' || s[n - 1] != 'Z' ||
+	    mime_rfc3339_parse_off(s, t_r, &off) < 0)
 		return -1;
-	int y = digits(s, 4), mo = digits(s + 5, 2), d = digits(s + 8, 2), h = digits(s + 11, 2),
-	    mi = digits(s + 14, 2), sec = digits(s + 17, 2);
-	if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h < 0 || h > 23 || mi < 0 ||
-	    mi > 59 || sec < 0 || sec > 60)
-		return -1;
-	if (mo == 2 && d == 29 && (y % 4 || (y % 100 == 0 && y % 400)))
-		return -1;
-	const char *e = s + 19;
-	if (*e == '.') { /* time-secfrac: "." 1*DIGIT */
-		if (e[1] < '0' || e[1] > '9')
-			return -1;
-		for (e++; *e >= '0' && *e <= '9'; e++)
-			;
-	}
-	if (strcmp(e, "Z") != 0)
-		return -1;
-	struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h,
-			.tm_min = mi, .tm_sec = sec};
-	*t_r = (int64_t)timegm(&tm);
 	return 0;
 }
 

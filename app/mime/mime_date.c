@@ -45,7 +45,11 @@ int mime_rfc3339_parse_off(const char *s, int64_t *t_r, int *off_r)
 	    rfc3339_num(s + 11, 2, &h) || s[13] != ':' || rfc3339_num(s + 14, 2, &mi) || s[16] != ':' ||
 	    rfc3339_num(s + 17, 2, &se))
 		return -1;
-	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
+	/* date-mday 01-28, -29, -30 or -31 by month and year (RFC 3339 §5.7) */
+	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 || se > 60)
+		return -1;
+	if (mo == 2 && d == 29 && (y % 4 || (y % 100 == 0 && y % 400)))
 		return -1;
 	const char *z = s + 19;
 	if (*z == '.') {

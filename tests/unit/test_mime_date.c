@@ -94,6 +94,14 @@ static void test_dates(void)
 		CHECK(t == 1795176000 && off == 0);
 		CHECK_EQ_INT(mime_rfc3339_parse_off("2026-11-20T06:15:00-05:45", &t, &off), 0);
 		CHECK(t == 1795176000 && off == -(5 * 3600 + 45 * 60));
+		/* A day the month has (RFC 3339 §5.7): Feb 30 was Mar 2. */
+		CHECK_EQ_INT(mime_rfc3339_parse_off("2026-02-30T00:00:00Z", &t, &off), -1);
+		CHECK_EQ_INT(mime_rfc3339_parse_off("2026-04-31T00:00:00Z", &t, &off), -1);
+		CHECK_EQ_INT(mime_rfc3339_parse_off("2025-02-29T00:00:00Z", &t, &off), -1);
+		CHECK_EQ_INT(mime_rfc3339_parse_off("1900-02-29T00:00:00Z", &t, &off), -1);
+		CHECK_EQ_INT(mime_rfc3339_parse_off("2000-02-29T00:00:00Z", &t, &off), 0);
+		CHECK_EQ_INT(mime_rfc3339_parse_off("2024-02-29T00:00:00Z", &t, &off), 0);
+		CHECK(t == 1709164800);
 	}
 	CHECK_EQ_INT(mime_days_from_civil(2000, 3, 1), 11017);
 }
