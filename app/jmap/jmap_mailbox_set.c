@@ -301,6 +301,14 @@ static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, struct jmap
 	return renamed;
 }
 
+static int has_child(const struct jmap_mailboxes *m, const struct jmap_mailbox *b)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (m->v[i].parent == b->id)
+			return 1;
+	return 0;
+}
+
 static int destroy_one(struct jmap_call *c, struct jmap_mailboxes *m, struct jmap_mailbox *b,
 		       int remove_emails, struct set_err *e)
 {
@@ -308,11 +316,10 @@ static int destroy_one(struct jmap_call *c, struct jmap_mailboxes *m, struct jma
 		*e = err_of("forbidden", "the INBOX cannot be destroyed", NULL);
 		return -1;
 	}
-	for (size_t i = 0; i < m->n; i++)
-		if (m->v[i].parent == b->id) {
-			*e = err_of("mailboxHasChild", NULL, NULL);
-			return -1;
-		}
+	if (has_child(m, b)) {
+		*e = err_of("mailboxHasChild", NULL, NULL);
+		return -1;
+	}
 	if (b->messages && !remove_emails) {
 		*e = err_of("mailboxHasEmail", NULL, NULL);
 		return -1;
@@ -469,21 +476,42 @@ void jmap_mailbox_set(struct jmap_call *c)
 		jw_key(&okw[1], key);
 		jw_null(&okw[1]);
 	}
-	for (const struct json_value *o = set.destroy ? set.destroy->first : NULL; o; o = o->next) {
-		struct set_err e;
-		const char *key = jmap_id_ref(c->r, o->str);
-		struct jmap_mailbox *b = key ? jmap_mailbox_by_id(&m, jmap_id_num(key, 'M')) : NULL;
-		if (!b)
-			e = err_of("notFound", NULL, NULL);
-		if (!b || destroy_one(c, &m, b, remove, &e) < 0) {
-			jw_key(&badw[2], key ? key : o->str);
-			w_set_err(&badw[2], &e);
-			continue;
+	/* Children before their parents: a client removing a tree names its
+	 * mailboxes in any order, and a parent whose children all go in this
+	 * call goes too (it was mailboxHasChild unless named after them).
+	 * Passes over what is left until one destroys nothing; then the
+	 * rest is tried as it is, and answers mailboxHasChild. */
+	size_t nd = set.destroy ? set.destroy->count : 0, left = nd;
+	const struct json_value **pend = arena_alloc(c->r->a, (nd + 1) * sizeof *pend);
+	nd = 0;
+	for (const struct json_value *o = set.destroy ? set.destroy->first : NULL; o; o = o->next)
+		pend[nd++] = o;
+	for (int last = 0, done = 0; left; last = !done, done = 0) {
+		for (size_t i = 0; i < nd; i++) {
+			const struct json_value *o = pend[i];
+			if (!o)
+				continue;
+			struct set_err e;
+			const char *key = jmap_id_ref(c->r, o->str);
+			struct jmap_mailbox *b =
+			    key ? jmap_mailbox_by_id(&m, jmap_id_num(key, 'M')) : NULL;
+			if (b && !last && has_child(&m, b))
+				continue;
+			pend[i] = NULL;
+			left--;
+			done = 1;
+			if (!b)
+				e = err_of("notFound", NULL, NULL);
+			if (!b || destroy_one(c, &m, b, remove, &e) < 0) {
+				jw_key(&badw[2], key ? key : o->str);
+				w_set_err(&badw[2], &e);
+				continue;
+			}
+			/* Gone from the list too (key is in the request's memory). */
+			memmove(b, b + 1, (size_t)(m.v + m.n - (b + 1)) * sizeof *b);
+			m.n--;
+			jw_str(&okw[2], key);
 		}
-		/* Gone from the list too (key is in the request's memory). */
-		memmove(b, b + 1, (size_t)(m.v + m.n - (b + 1)) * sizeof *b);
-		m.n--;
-		jw_str(&okw[2], key);
 	}
 	arena_free(&m.a);
 	if (jmap_state(c, now) < 0) {

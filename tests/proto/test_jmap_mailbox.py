@@ -250,10 +250,10 @@ def test_jmap_mailbox_set_and_changes():
     _, d = j.one("Mailbox/set", {"destroy": [p, c, mbs["INBOX"]["id"]]})
     assert {k: v["type"] for k, v in d["notDestroyed"].items()} == {
         p: "mailboxHasChild", c: "mailboxHasEmail", mbs["INBOX"]["id"]: "forbidden"}, d
-    _, d = j.one("Mailbox/set", {"destroy": [c], "onDestroyRemoveEmails": True})
-    assert d["destroyed"] == [c] and d["notDestroyed"] == {}, d
-    _, d = j.one("Mailbox/set", {"destroy": [p]})
-    assert d["destroyed"] == [p], d
+    # The parent named before its child goes too: children are destroyed
+    # first (it was mailboxHasChild).
+    _, d = j.one("Mailbox/set", {"destroy": [p, c], "onDestroyRemoveEmails": True})
+    assert d["destroyed"] == [c, p] and d["notDestroyed"] == {}, d
     u, _ = cmd(r, "l4", 'LIST "" "Work*"')
     assert u == [], u
     r.close()
