@@ -35,7 +35,7 @@ struct json_value {
 	double number;     /* JSON_NUMBER */
 	int is_int;        /* JSON_NUMBER: integral and within int64 */
 	int64_t integer;   /* JSON_NUMBER when is_int */
-	const char *num;   /* JSON_NUMBER when not is_int: its text as given, or NULL */
+	const char *num;   /* JSON_NUMBER not is_int: its text as given, or NULL */
 	const char *str;   /* JSON_STRING: decoded, NUL-terminated */
 	size_t len;        /* JSON_STRING: bytes (may contain NUL from \u0000) */
 	struct json_value *first; /* JSON_ARRAY/OBJECT children */

@@ -98,8 +98,7 @@ int jmap_utcdate_parse(const char *s, int64_t *t_r)
 {
 	size_t n = strlen(s);
 	int off;
-	if (n < 20 || s[10] != 'T' || s[n - 1] != 'Z' ||
-	    mime_rfc3339_parse_off(s, t_r, &off) < 0)
+	if (n < 20 || s[10] != 'T' || s[n - 1] != 'Z' || mime_rfc3339_parse_off(s, t_r, &off) < 0)
 		return -1;
 	return 0;
 }

@@ -9,7 +9,9 @@
  * registry (RFC 9425 §4.1; its examples' "Mail" is none), and Email is
  * known to a request only with urn:ietf:params:jmap:mail in its "using":
  * without it the quota has no type the client knows and is not there
- * (§4.1: MUST NOT be returned) for /get, /query and /changes alike. The state is the account's modseq, which
+ * (§4.1: MUST NOT be returned) for /get, /query and /changes alike.
+ *
+ * The state is the account's modseq, which
  * moves with every change of its mail and so with used, then "." and the
  * limit: the administrator's change of the limit (the REST API and the web
  * admin on it) is no change of mail and moves no modseq, yet it changes
