@@ -153,7 +153,7 @@ static int parse_number(struct parser *ps, struct json_value *v)
 {
 	size_t s = ps->off, i = s;
 	int integral = 1;
-	char tmp[64];
+	char stack[64], *tmp = stack;
 
 	if (i < ps->n && ps->p[i] == '-')
 		i++;
@@ -181,8 +181,13 @@ static int parse_number(struct parser *ps, struct json_value *v)
 		while (i < ps->n && is_digit(ps->p[i]))
 			i++;
 	}
-	if (i - s >= sizeof(tmp))
+	/* Any number JSON allows, to JSON_NUMBER_MAX octets: one past a
+	 * double's precision is I-JSON too (RFC 7493 §2.2 is a SHOULD NOT),
+	 * kept as its text below. */
+	if (i - s > JSON_NUMBER_MAX)
 		return fail(ps, "number too long");
+	if (i - s >= sizeof(stack) && !(tmp = arena_alloc(ps->a, i - s + 1)))
+		return fail(ps, "out of memory");
 	memcpy(tmp, ps->p + s, i - s);
 	tmp[i - s] = '\0';
 	v->type = JSON_NUMBER;
@@ -206,7 +211,7 @@ static int parse_number(struct parser *ps, struct json_value *v)
 			v->integer = neg ? (int64_t)(0 - acc) : (int64_t)acc;
 		}
 	}
-	if (!v->is_int && !(v->num = arena_strndup(ps->a, tmp, i - s)))
+	if (!v->is_int && !(v->num = tmp != stack ? tmp : arena_strndup(ps->a, tmp, i - s)))
 		return fail(ps, "out of memory");
 	ps->off = i;
 	return 0;

@@ -26,6 +26,7 @@
 struct arena;
 
 #define JSON_DEPTH_MAX 32
+#define JSON_NUMBER_MAX 1024 /* octets of one number's text */
 
 enum json_type { JSON_NULL, JSON_BOOL, JSON_NUMBER, JSON_STRING, JSON_ARRAY, JSON_OBJECT };
 

@@ -180,6 +180,24 @@ int main(void)
 	CHECK(!jw_failed(&w));
 	CHECK_EQ_STR(buf_data(&b), nums);
 	buf_free(&b);
+	/* Past 63 octets too (it was "number too long"), to JSON_NUMBER_MAX:
+	 * "[1.77…7]" with a number of k octets. */
+	for (size_t k = JSON_NUMBER_MAX; k <= JSON_NUMBER_MAX + 1; k++) {
+		char *longnum = arena_alloc(a, k + 3);
+		memset(longnum, '7', k + 2);
+		memcpy(longnum, "[1.", 3);
+		memcpy(longnum + k + 1, "]", 2);
+		struct json_value *nv = json_parse(longnum, k + 2, a, (char[64]){ 0 }, 64);
+		CHECK(k == JSON_NUMBER_MAX ? nv != NULL : nv == NULL);
+		if (!nv)
+			continue;
+		buf_init(&b, 4096);
+		jw_init(&w, &b);
+		jw_value(&w, nv);
+		CHECK(!jw_failed(&w));
+		CHECK_EQ_STR(buf_data(&b), longnum);
+		buf_free(&b);
+	}
 	arena_free(&a);
 	return unit_done("test_json");
 }
