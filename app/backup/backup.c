@@ -45,34 +45,6 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static int fsync_dir(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return errno;
-	int rc = fsync(fd) == 0 ? 0 : errno;
-	close(fd);
-	return rc;
-}
-
-/* fsyncs the directory holding path (its entry there). */
-static int fsync_parent(const char *path)
-{
-	char parent[4200];
-	size_t n = strlen(path);
-
-	while (n > 1 && path[n - 1] == '/')
-		n--;
-	while (n > 0 && path[n - 1] != '/')
-		n--;
-	if (n == 0)
-		return fsync_dir(".");
-	while (n > 1 && path[n - 1] == '/')
-		n--;
-	snprintf(parent, sizeof parent, "%.*s", (int)n, path);
-	return fsync_dir(parent);
-}
-
 /* 1 when dir exists and holds nothing, 0 when it holds something, -1
  * when it does not exist (or is not a directory: errno says). */
 static int dir_empty(const char *dir)
@@ -281,7 +253,7 @@ static int write_manifest(const char *dir, const struct backup_manifest *m)
 	if (rc == 0 && rename(tmp, path) != 0)
 		rc = errno;
 	if (rc == 0)
-		rc = fsync_dir(dir);
+		rc = file_sync_dir(dir);
 	return rc;
 }
 
@@ -637,7 +609,7 @@ int backup_restore(const char *dir, const char *data_dir, const struct backup_pr
 		/* Every file and directory restored on disk before the rename
 		 * that makes it a store, and the rename before the success. */
 		else if ((rc = file_sync_tree(data_dir)) != 0 || rename(from, to) != 0 ||
-		         (rc = fsync_dir(data_dir)) != 0 || (rc = made ? fsync_parent(data_dir) : 0) != 0)
+		         (rc = file_sync_dir(data_dir)) != 0 || (rc = made ? file_sync_parent(data_dir) : 0) != 0)
 			rc = errno_fail(err, errsz, code_r, rc ? rc : errno, "cannot flush", data_dir)
 			         ? STORE_ETEMP : 0;
 	}

@@ -97,38 +97,6 @@ static int mkdirs(const char *path, size_t lenient)
 	return mkdir_one(tmp, lenient);
 }
 
-/* fsyncs the directory at path: 0 or an errno. */
-static int sync_dir(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return errno;
-	int rc = fsync(fd) == 0 ? 0 : errno;
-	close(fd);
-	return rc;
-}
-
-/* fsyncs the directory holding path's entry: 0 or an errno. */
-static int sync_parent(const char *path)
-{
-	char parent[4096];
-	size_t n = strlen(path);
-
-	while (n > 1 && path[n - 1] == '/')
-		n--;
-	while (n > 0 && path[n - 1] != '/')
-		n--;
-	while (n > 1 && path[n - 1] == '/')
-		n--;
-	if (n == 0)
-		return sync_dir(".");
-	if (n >= sizeof parent)
-		return ENAMETOOLONG;
-	memcpy(parent, path, n);
-	parent[n] = '\0';
-	return sync_dir(parent);
-}
-
 static int write_file(const char *path, const void *p, size_t n, int64_t mtime)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -543,9 +511,9 @@ static int export_account(struct store *st, const char *email, const char *dir, 
 	if (!e->fail) {
 		int se = file_sync_tree(root);
 		if (se == 0)
-			se = sync_dir(dir);
+			se = file_sync_dir(dir);
 		if (se == 0)
-			se = sync_parent(dir);
+			se = file_sync_parent(dir);
 		if (se != 0) {
 			errno = se;
 			e->fail = 1;

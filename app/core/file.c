@@ -187,3 +187,33 @@ int file_sync_tree(const char *root)
 		return errno;
 	return sync_fd_tree(fd, 32);
 }
+
+int file_sync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	int rc = fsync(fd) == 0 ? 0 : errno;
+	close(fd);
+	return rc;
+}
+
+int file_sync_parent(const char *path)
+{
+	char parent[4096];
+	size_t n = strlen(path);
+
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	while (n > 0 && path[n - 1] != '/')
+		n--;
+	if (n == 0)
+		return file_sync_dir(".");
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	if (n >= sizeof parent)
+		return ENAMETOOLONG;
+	memcpy(parent, path, n);
+	parent[n] = '\0';
+	return file_sync_dir(parent);
+}

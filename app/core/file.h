@@ -59,4 +59,10 @@ int file_hash(const char *path, uint64_t *size, uint8_t hash[32]);
  */
 int file_sync_tree(const char *root);
 
+/* fsyncs the directory at path (its list of entries): 0 or an errno. */
+int file_sync_dir(const char *path);
+/* fsyncs the directory holding path's entry ("." for a bare name): 0 or
+ * an errno (ENAMETOOLONG past 4 KiB). */
+int file_sync_parent(const char *path);
+
 #endif

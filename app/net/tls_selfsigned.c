@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/file.h"
 #include "core/log.h"
 #include "net/der_w.h"
 
@@ -365,16 +366,6 @@ static int make_dir(const char *path, char *err, size_t errsz)
 	return 0;
 }
 
-static void sync_dir(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd >= 0) {
-		(void)fsync(fd);
-		close(fd);
-	}
-}
-
 struct tls_conf *tls_selfsigned_load(const char *data_dir, const char *hostname, char *err,
                                      size_t errsz)
 {
@@ -428,7 +419,7 @@ struct tls_conf *tls_selfsigned_load(const char *data_dir, const char *hostname,
 		return NULL;
 	}
 	explicit_bzero(keyder, sizeof keyder);
-	sync_dir(dir);
+	(void)file_sync_dir(dir); /* best effort: the files were synced */
 	log_info("tls", NULL, "event=selfsigned_generated reason=%s subject=%s path=%s", reason,
 	         log_q(host, q, sizeof q), log_q(crt, qp, sizeof qp));
 
