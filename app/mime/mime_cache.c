@@ -630,29 +630,38 @@ int mime_cache_build(const char *msg, size_t len, struct buf *out)
 	return buf_len(out) ? 0 : -1;
 }
 
-int mime_cache_root_bare_lf(const void *p, size_t len, struct arena *a, uint64_t *size_r,
-                            uint64_t *bare_lf_r)
+/* Reads the cache record's root part alone (the first, pre-order) into
+ * *root, t->size set: 0, or -1 when the record is not one. */
+static int read_root(const void *p, size_t len, struct arena *a, struct mime_tree *t,
+                     struct mime_part *root)
 {
 	struct rd r = {p, len, 1, a, 0, 1};
-	struct mime_tree t;
-	struct mime_part root;
 	uint32_t last_child = MIME_NONE;
 	uint64_t prev_hdr = 0, tflags;
 
-	memset(&t, 0, sizeof(t));
+	memset(t, 0, sizeof(*t));
 	if (len < 1 || r.p[0] != MIME_CACHE_VERSION)
 		return -1;
 	tflags = get_varint(&r);
 	if (tflags & ~(uint64_t)MIME_TREE_FLAGS)
 		return -1;
-	t.size = get_varint(&r);
-	t.nparts = get_count(&r, MIME_PARTS_MAX, 6);
-	if (r.bad || t.nparts == 0)
+	t->size = get_varint(&r);
+	t->nparts = get_count(&r, MIME_PARTS_MAX, 6);
+	if (r.bad || t->nparts == 0)
 		return -1;
-	t.parts = &root;
+	t->parts = root;
+	return get_part(&r, t, 0, &last_child, &prev_hdr);
+}
+
+int mime_cache_root_bare_lf(const void *p, size_t len, struct arena *a, uint64_t *size_r,
+                            uint64_t *bare_lf_r)
+{
+	struct mime_tree t;
+	struct mime_part root;
+
 	/* The root spans the message: its header (the empty line included)
 	 * and its body hold every LF. */
-	if (get_part(&r, &t, 0, &last_child, &prev_hdr) < 0)
+	if (read_root(p, len, a, &t, &root) < 0)
 		return -1;
 	*size_r = t.size;
 	*bare_lf_r = root.hdr_bare_lf + root.body_bare_lf;
@@ -662,25 +671,11 @@ int mime_cache_root_bare_lf(const void *p, size_t len, struct arena *a, uint64_t
 int mime_cache_root_subject(const void *p, size_t len, struct arena *a, uint64_t *size_r,
                             struct str *subject_r)
 {
-	struct rd r = {p, len, 1, a, 0, 1};
 	struct mime_tree t;
 	struct mime_part root;
-	uint32_t last_child = MIME_NONE;
-	uint64_t prev_hdr = 0, tflags;
 
-	memset(&t, 0, sizeof(t));
-	if (len < 1 || r.p[0] != MIME_CACHE_VERSION)
-		return -1;
-	tflags = get_varint(&r);
-	if (tflags & ~(uint64_t)MIME_TREE_FLAGS)
-		return -1;
-	t.size = get_varint(&r);
-	t.nparts = get_count(&r, MIME_PARTS_MAX, 6);
-	if (r.bad || t.nparts == 0)
-		return -1;
-	t.parts = &root;
-	/* The root comes first (pre-order) and its envelope last in it. */
-	if (get_part(&r, &t, 0, &last_child, &prev_hdr) < 0 || !root.env)
+	/* The root's envelope comes last in it. */
+	if (read_root(p, len, a, &t, &root) < 0 || !root.env)
 		return -1;
 	*size_r = t.size;
 	*subject_r = root.env->subject;
