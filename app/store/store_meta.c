@@ -116,37 +116,6 @@ int store_meta_del(struct store *st, const char *name)
 	return store_write(st, meta_put_fn, &m);
 }
 
-int store_meta_list(struct store *st, const char *prefix, store_meta_cb *cb, void *arg)
-{
-	MDB_txn *txn;
-	MDB_cursor *cur;
-	size_t plen = strlen(prefix);
-	MDB_val k = {plen, (void *)prefix}, v;
-	char name[META_NAME_MAX + 1];
-
-	if (!name_ok(prefix))
-		return STORE_EINVAL;
-	if (store_rd_begin(st, &txn) != 0)
-		return STORE_ETEMP;
-	int rc = mdb_cursor_open(txn, st->db[DB_META], &cur);
-	if (rc == 0) {
-		for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-		     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-			if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
-				break;
-			const uint8_t *p = v.mv_data;
-			if (k.mv_size > META_NAME_MAX || v.mv_size < 1 || p[0] != REC_V1)
-				continue;
-			memcpy(name, k.mv_data, k.mv_size);
-			name[k.mv_size] = '\0';
-			cb(arg, name, p + 1, v.mv_size - 1);
-		}
-		mdb_cursor_close(cur);
-	}
-	store_rd_end(st, txn);
-	return rc == 0 || rc == MDB_NOTFOUND ? STORE_OK : STORE_ETEMP;
-}
-
 int store_meta_list_page(struct store *st, const char *prefix, char *cursor, size_t cursorsz,
                          size_t max, store_meta_cb *cb, void *arg)
 {
@@ -210,4 +179,11 @@ int meta_del_prefix_txn(MDB_txn *txn, struct store *st, const char *prefix)
 	}
 	mdb_cursor_close(cur);
 	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int store_meta_list(struct store *st, const char *prefix, store_meta_cb *cb, void *arg)
+{
+	/* One page as long as the prefix's run, from its start. */
+	char cursor[META_NAME_MAX + 2] = "";
+	return store_meta_list_page(st, prefix, cursor, sizeof cursor, SIZE_MAX, cb, arg);
 }
