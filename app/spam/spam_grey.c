@@ -14,6 +14,7 @@
 #include "core/hex.h"
 #include "core/xalloc.h"
 #include "spam/spam_grey.h"
+#include "spam/spam_private.h"
 #include "store/store.h"
 
 #define REC_LEN 17
@@ -174,39 +175,15 @@ int spam_grey_write(struct store *st, const char *key, const struct spam_grey_re
 	return store_meta_put(st, key, v, sizeof v, 0) == STORE_OK ? 0 : -1;
 }
 
-struct sweep {
-	int64_t now;
-	size_t max, n;
-	char (*names)[SPAM_GREY_KEY_MAX];
-};
-
-static void sweep_cb(void *arg, const char *name, const void *val, size_t len)
+static int grey_expired(const void *val, size_t len, int64_t now)
 {
-	struct sweep *sw = arg;
 	struct spam_grey_rec r;
-	if (sw->n < sw->max && strlen(name) < SPAM_GREY_KEY_MAX &&
-	    (decode(val, len, &r) < 0 || expires(&r) <= sw->now))
-		snprintf(sw->names[sw->n++], SPAM_GREY_KEY_MAX, "%s", name);
+	return decode(val, len, &r) < 0 || expires(&r) <= now;
 }
 
 size_t spam_grey_sweep(struct store *st, int64_t now, size_t visit)
 {
-	/* Where the last sweep stopped: each sweep reads the next `visit`
-	 * records, not the whole table (one sweep at a time: another one
-	 * running, this one is skipped). */
-	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-	static char cursor[136]; /* a meta name: 128 at most */
-	struct sweep sw = {now, visit, 0, NULL};
-	size_t done = 0;
-
-	if (pthread_mutex_trylock(&mu) != 0)
-		return 0;
-	sw.names = xcalloc(visit ? visit : 1, SPAM_GREY_KEY_MAX);
-	if (store_meta_list_page(st, "grey/", cursor, sizeof cursor, visit, sweep_cb, &sw) ==
-	    STORE_OK)
-		for (size_t i = 0; i < sw.n; i++)
-			done += store_meta_del(st, sw.names[i]) == STORE_OK;
-	pthread_mutex_unlock(&mu);
-	free(sw.names);
-	return done;
+	static struct spam_sweeper sw = {"grey/", SPAM_GREY_KEY_MAX, grey_expired,
+	                                 PTHREAD_MUTEX_INITIALIZER, ""};
+	return spam_sweep(st, &sw, now, visit);
 }

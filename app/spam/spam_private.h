@@ -9,6 +9,7 @@
 #ifndef TERN_SPAM_SPAM_PRIVATE_H
 #define TERN_SPAM_SPAM_PRIVATE_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -429,5 +430,18 @@ int spam_grams_score(struct str rec, const uint32_t *g, size_t n, double *z_r);
 void spam_grams_status(struct str rec, uint32_t *nspam_r, uint32_t *nham_r, int *fitted_r);
 /* The points the log odds z give. */
 double spam_grams_points(double z);
+
+/* An expiring meta table swept a page at a time (spam_sweep.c). */
+struct store;
+struct spam_sweeper {
+	const char *prefix;  /* "grey/", "sentid/" */
+	size_t name_max;     /* names this long or longer are left alone */
+	int (*expired)(const void *val, size_t len, int64_t now); /* 1: delete */
+	pthread_mutex_t mu;
+	char cursor[136];    /* where the last sweep stopped: a meta name, 128 at most */
+};
+/* Deletes the expired among the next visit records: how many it deleted
+ * (0 when another sweep of the table runs). */
+size_t spam_sweep(struct store *st, struct spam_sweeper *sw, int64_t now, size_t visit);
 
 #endif

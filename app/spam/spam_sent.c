@@ -14,6 +14,7 @@
 #include "core/loop.h"
 #include "core/worker.h"
 #include "core/xalloc.h"
+#include "spam/spam_private.h"
 #include "spam/spam_sent.h"
 #include "store/store.h"
 
@@ -87,37 +88,16 @@ struct note_job {
 	int64_t expires;
 };
 
-struct sweep {
-	int64_t now;
-	size_t n, max;
-	char (*names)[NAME_MAX_];
-};
-
-static void sweep_cb(void *arg, const char *name, const void *val, size_t len)
+static int sent_expired(const void *val, size_t len, int64_t now)
 {
-	struct sweep *sw = arg;
-	if (sw->n < sw->max && strlen(name) < NAME_MAX_ && (len != 8 || get64(val) <= sw->now))
-		snprintf(sw->names[sw->n++], NAME_MAX_, "%s", name);
+	return len != 8 || get64(val) <= now;
 }
 
 size_t spam_sent_sweep(struct store *st, int64_t now, size_t visit)
 {
-	/* Where the last sweep stopped (see spam_grey_sweep). */
-	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-	static char cursor[136]; /* a meta name: 128 at most */
-	struct sweep sw = {now, 0, visit, NULL};
-	size_t done = 0;
-
-	if (pthread_mutex_trylock(&mu) != 0)
-		return 0;
-	sw.names = xcalloc(visit ? visit : 1, NAME_MAX_);
-	if (store_meta_list_page(st, "sentid/", cursor, sizeof cursor, visit, sweep_cb, &sw) ==
-	    STORE_OK)
-		for (size_t i = 0; i < sw.n; i++)
-			done += store_meta_del(st, sw.names[i]) == STORE_OK;
-	pthread_mutex_unlock(&mu);
-	free(sw.names);
-	return done;
+	static struct spam_sweeper sw = {"sentid/", NAME_MAX_, sent_expired,
+	                                 PTHREAD_MUTEX_INITIALIZER, ""};
+	return spam_sweep(st, &sw, now, visit);
 }
 
 static void note_run(void *arg)
