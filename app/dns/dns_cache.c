@@ -20,7 +20,7 @@ struct entry {
 	size_t bytes;                 /* what this entry counts against the budget */
 	uint16_t type;
 	char *name;                   /* canonical, points into this allocation */
-	struct dns_answer *ans;       /* dns_answer_size() bytes, in this allocation */
+	unsigned char *ans;           /* dns_answer_pack()ed, in this allocation */
 };
 
 struct dns_cache {
@@ -147,7 +147,7 @@ int dns_cache_get(struct dns_cache *c, const char *name, uint16_t type, uint64_t
 	if (e && e->expires_ms <= now_ms) {
 		drop(c, pp);
 	} else if (e) {
-		memcpy(out, e->ans, dns_answer_size(e->ans));
+		dns_answer_unpack(e->ans, out);
 		/* Round up: an entry alive for 300 ms more still says 1 second. */
 		out->ttl = (uint32_t)((e->expires_ms - now_ms + 999) / 1000);
 		lru_unlink(c, e);
@@ -166,14 +166,14 @@ void dns_cache_put(struct dns_cache *c, const char *name, uint16_t type,
 	if (a->ttl == 0 || a->status == DNS_ANS_TEMP || dns_name_canon(name, key, sizeof key) < 0)
 		return;
 	size_t klen = strlen(key) + 1, asz = dns_answer_size(a);
-	/* The answer first, so it keeps its alignment; the name after it. */
+	/* The answer packed, then the name. */
 	size_t bytes = sizeof(struct entry) + asz + klen;
 	if (bytes > c->max_bytes)
 		return;
 	struct entry *e = xmalloc(bytes);
 	memset(e, 0, sizeof *e);
-	e->ans = (struct dns_answer *)(e + 1);
-	memcpy(e->ans, a, asz);
+	e->ans = (unsigned char *)(e + 1);
+	dns_answer_pack(a, e->ans);
 	e->name = (char *)e->ans + asz;
 	memcpy(e->name, key, klen);
 	e->type = type;

@@ -4,9 +4,9 @@
  *
  * Design. A hash table keyed by (canonical name, type) under one mutex,
  * with a least-recently-used list; an insert that would pass the byte
- * budget evicts from the cold end first. Entries hold the answer as
- * dns_answer_size() bytes, so a cached TXT of 200 bytes costs about 1 KiB,
- * not sizeof(struct dns_answer). Times are the caller's monotonic
+ * budget evicts from the cold end first. Entries hold the answer packed
+ * (dns_answer_pack(), dns_answer_size() bytes), so a cached TXT of 200
+ * bytes costs about 600 bytes, not sizeof(struct dns_answer). Times are the caller's monotonic
  * milliseconds, so tests can move the clock.
  *
  * Caveats: answers with TTL 0 and DNS_ANS_TEMP answers are never stored

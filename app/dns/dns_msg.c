@@ -76,7 +76,26 @@ int dns_answer_add(struct dns_answer *a, const struct dns_rr *rr, const void *da
 
 size_t dns_answer_size(const struct dns_answer *a)
 {
-	return offsetof(struct dns_answer, data) + a->datalen;
+	return offsetof(struct dns_answer, rr) + a->nrr * sizeof a->rr[0] + a->datalen;
+}
+
+void dns_answer_pack(const struct dns_answer *a, void *buf)
+{
+	uint8_t *w = buf;
+	size_t head = offsetof(struct dns_answer, rr), rrs = a->nrr * sizeof a->rr[0];
+	memcpy(w, a, head);
+	memcpy(w + head, a->rr, rrs);
+	memcpy(w + head + rrs, a->data, a->datalen);
+}
+
+void dns_answer_unpack(const void *buf, struct dns_answer *out)
+{
+	const uint8_t *r = buf;
+	size_t head = offsetof(struct dns_answer, rr);
+	memcpy(out, r, head);
+	size_t rrs = out->nrr * sizeof out->rr[0];
+	memcpy(out->rr, r + head, rrs);
+	memcpy(out->data, r + head + rrs, out->datalen);
 }
 
 const char *dns_rr_text(const struct dns_answer *a, size_t i)

@@ -8,14 +8,20 @@
  * the answer section, and one TTL for the whole answer (the smallest TTL
  * of the records and CNAMEs used; for a negative answer the SOA's minimum
  * and TTL, whichever is smaller: RFC 2308 §5). Record data sit in one
- * fixed array inside the answer, so an answer has a hard maximum size and
- * copies with one memcpy of dns_answer_size() bytes (the cache stores it
- * that way). Names are lowercase, without the trailing dot, with bytes
+ * fixed array inside the answer, so an answer has a hard maximum size
+ * (about 150 KiB, always on the heap); dns_answer_pack() writes the part
+ * in use, dns_answer_size() bytes, which is what the cache stores. Names are lowercase, without the trailing dot, with bytes
  * outside printable ASCII, dots and backslashes inside a label written
  * as \DDD (RFC 1035 §5.1), so two spellings of one name compare equal.
  *
+ * The bounds hold a whole 64 KiB reply (a TCP answer, RFC 1035 §4.2.2)
+ * of TXT, TLSA, A or AAAA records: their data never take more room than
+ * their wire form, and no record is shorter than 12 octets. Big TXT sets
+ * (an SPF record among verification tokens) and MX sets are real.
+ *
  * Caveats: records beyond DNS_RR_MAX or DNS_DATA_MAX bytes of data are
- * dropped (the answer is marked truncated); the parser never reads outside
+ * dropped (the answer is marked truncated): only names, which compression
+ * lets a reply repeat cheaply (MX, SRV, PTR), can get there; the parser never reads outside
  * the reply and follows compression pointers only backwards, so a
  * hostile reply cannot loop it.
  */
@@ -46,8 +52,10 @@ enum dns_answer_status {
 };
 
 #define DNS_NAME_MAX 1024 /* a name in text form, \DDD escapes included */
-#define DNS_RR_MAX 48
-#define DNS_DATA_MAX 6144
+#define DNS_MSG_MAX 65535 /* a reply over TCP */
+/* A record is at least a compressed owner (2), type, class, TTL, length (10). */
+#define DNS_RR_MAX ((DNS_MSG_MAX - 12 - 5) / 12)
+#define DNS_DATA_MAX 65535 /* off, len and datalen are 16 bits */
 
 /*
  * One record. Its data are answer->data[off .. off+len):
@@ -81,7 +89,7 @@ struct dns_answer {
 	uint16_t datalen;
 	char cname[256];   /* the name the records belong to when a CNAME led there, else "" */
 	struct dns_rr rr[DNS_RR_MAX];
-	uint8_t data[DNS_DATA_MAX]; /* must stay last: dns_answer_size() */
+	uint8_t data[DNS_DATA_MAX];
 };
 
 /*
@@ -105,8 +113,12 @@ void dns_answer_init(struct dns_answer *a, uint16_t qtype, enum dns_answer_statu
  * caller to fill), a NUL appended. -1 (and truncated set) when full.
  */
 int dns_answer_add(struct dns_answer *a, const struct dns_rr *rr, const void *data, size_t len);
-/* The bytes of *a that matter: copy that many to copy an answer. */
+/* The bytes dns_answer_pack() writes for *a: its header, records and data in use. */
 size_t dns_answer_size(const struct dns_answer *a);
+/* Writes *a into buf (dns_answer_size(a) bytes, any alignment). */
+void dns_answer_pack(const struct dns_answer *a, void *buf);
+/* Sets *out to the answer dns_answer_pack() wrote at buf. */
+void dns_answer_unpack(const void *buf, struct dns_answer *out);
 /* Record i's data as a C string (names, TXT); "" for binary types and for
  * a TXT record with a NUL inside (its bytes are at a->data + off, len). */
 const char *dns_rr_text(const struct dns_answer *a, size_t i);

@@ -22,7 +22,11 @@ answers as DNSSEC-validated (the AD bit), as a validating resolver would. "$nega
 with that MINIMUM in negative answers, so they may be cached. A name not listed is looked up as
 "PREFIX.*" (any name starting with "PREFIX.") and then "*". The file is re-read
 when it changes, so a test can change records while tern runs. Answers on
-UDP and TCP; prints "ready" once both sockets listen.
+UDP and TCP; prints "ready" once both sockets listen. A UDP answer larger
+than 512 octets (or the query's EDNS payload size) goes out empty with TC
+set, as real servers send it (RFC 1035 §4.2.1, RFC 6891 §6.2.5), so the
+client must ask again over TCP; each name answered over TCP is appended
+to ZONE.json.tcp.
 """
 import json
 import os
@@ -128,7 +132,13 @@ class Udp(socketserver.BaseRequestHandler):
     def handle(self):
         data, sock = self.request
         try:
-            sock.sendto(answer(data), self.client_address)
+            out = answer(data)
+            q = dns.message.from_wire(data)
+            if len(out) > max(512, q.payload if q.edns >= 0 else 0):
+                r = dns.message.make_response(q)
+                r.flags |= dns.flags.AA | dns.flags.TC
+                out = r.to_wire()
+            sock.sendto(out, self.client_address)
         except Exception as e:  # a test server: log and go on
             print("dns_server: %r" % e, file=sys.stderr, flush=True)
 
@@ -144,6 +154,10 @@ class Tcp(socketserver.BaseRequestHandler):
                     return
                 data += chunk
             out = answer(data)
+            q = dns.message.from_wire(data)
+            if q.question:
+                with _lock, open(ZONE_FILE + ".tcp", "a") as f:
+                    f.write(q.question[0].name.to_text().lower().rstrip(".") + "\n")
             self.request.sendall(len(out).to_bytes(2, "big") + out)
         except Exception as e:
             print("dns_server: %r" % e, file=sys.stderr, flush=True)

@@ -66,6 +66,14 @@ class DnsServer:
     def servers(self):
         return "127.0.0.1:%d" % self.port
 
+    def tcp_names(self):
+        """The names asked over TCP so far (after a truncated UDP answer)."""
+        try:
+            with open(self.path + ".tcp") as f:
+                return f.read().split()
+        except FileNotFoundError:
+            return []
+
     def stop(self):
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()

@@ -149,9 +149,12 @@ def test_dns_check_found_missing_different():
             dkim = [(n, v) for (t, n), v in want.items() if "._domainkey." in n]
             rsa = [x for x in dkim if "k=rsa" in x[1]][0]
             imaps = want[("SRV", "_imaps._tcp.example.test.")]
+            # The SPF record after 400 verification tokens: a 48 KiB answer,
+            # truncated on UDP and asked again over TCP, kept whole.
+            clutter = ["google-site-verification=%03d-%s" % (i, "x" * 80) for i in range(400)]
             dns.zone({
                 "example.test": {"MX": [[20, "mx.example.test"]],            # found (priority ignored)
-                                 "TXT": ["v=spf1 a mx ~all", "google-site-verification=x"]},  # different
+                                 "TXT": clutter + ["v=spf1 a mx ~all"]},     # different
                 rsa[0]: {"TXT": [split_txt(rsa[1])]},                          # found, split in strings
                 "_dmarc.example.test": {"TXT": ["v=DMARC1; p=none"]},          # different
                 "_imaps._tcp.example.test": {"SRV": [imaps]},                  # found
@@ -169,6 +172,7 @@ def test_dns_check_found_missing_different():
             assert status("MX", "example.test.") == "found", got
             assert status("TXT", "example.test.") == "different", got
             assert got[("TXT", "example.test.")]["found"] == ["v=spf1 a mx ~all"], got
+            assert "example.test" in dns.tcp_names(), dns.tcp_names()
             assert status("TXT", rsa[0]) == "found", got[("TXT", rsa[0])]
             ed = [n for n, v in dkim if "k=ed25519" in v][0]
             assert status("TXT", ed) == "missing", got

@@ -226,10 +226,11 @@ static struct logres lr;
 static struct outcome eval(const char *extra, const char *from, enum spf_result spf,
 			   const char *spf_domain, const char *dkim)
 {
-	char zone[4096], dk[512];
+	char dk[512];
 	const char *doms[DMARC_DKIM_MAX + 8];
-	size_t nd = 0;
-	snprintf(zone, sizeof zone, "%s%s", base_zone, extra ? extra : "");
+	size_t nd = 0, zsz = strlen(base_zone) + (extra ? strlen(extra) : 0) + 1;
+	char *zone = malloc(zsz);
+	snprintf(zone, zsz, "%s%s", base_zone, extra ? extra : "");
 	snprintf(dk, sizeof dk, "%s", dkim ? dkim : "");
 	for (char *tok = strtok(dk, " "); tok && nd < DMARC_DKIM_MAX + 8; tok = strtok(NULL, " "))
 		doms[nd++] = tok;
@@ -245,6 +246,7 @@ static struct outcome eval(const char *extra, const char *from, enum spf_result 
 	CHECK((unsigned)lr.n <= DMARC_QUERIES_MAX);
 	dmarc_eval_free(&e);
 	dns_table_free(&lr.t);
+	free(zone);
 	return o;
 }
 

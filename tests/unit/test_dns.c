@@ -21,7 +21,7 @@
 #include "unit.h"
 
 struct wire {
-	uint8_t b[4096];
+	uint8_t b[65536];
 	size_t n;
 };
 
@@ -299,13 +299,98 @@ static void test_malformed(void)
 	header(&w, 0, 0, 0, "example.org", DNS_T_A);
 	w.b[2] = 0x01;
 	CHECK_EQ_INT(parse(&w, "example.org", DNS_T_A), -1);
-	/* More records than fit: the rest dropped, marked truncated. */
-	header(&w, 0, 60, 0, "example.org", DNS_T_A);
-	for (int i = 0; i < 60; i++)
-		rr_a(&w, "example.org", 60, "192.0.2.7");
-	CHECK(parse(&w, "example.org", DNS_T_A) > 0);
-	CHECK_EQ_INT(ans.nrr, DNS_RR_MAX);
+	/* More data than fit: names compression lets a reply repeat cheaply
+	 * (4 octets of MX data become 60 of name) fill the answer; the rest
+	 * is dropped, marked truncated. */
+	header(&w, 0, 4000, 0, "example.org", DNS_T_MX);
+	put16(&w, 0xc00c);
+	put16(&w, DNS_T_MX);
+	put16(&w, 1);
+	put32(&w, 60);
+	put16(&w, 58);
+	put16(&w, 10);
+	size_t target = w.n;
+	put_name(&w, "mx-with-a-rather-long-name-to-make-room-go.example.org");
+	for (int i = 1; i < 4000; i++) {
+		put16(&w, 0xc00c);
+		put16(&w, DNS_T_MX);
+		put16(&w, 1);
+		put32(&w, 60);
+		put16(&w, 4);
+		put16(&w, (unsigned)i);
+		put16(&w, 0xc000 | (unsigned)target);
+	}
+	CHECK(w.n < sizeof w.b);
+	CHECK(dns_msg_parse(w.b, w.n, "example.org", DNS_T_MX, &ans) > 0);
+	CHECK_EQ_INT(ans.status, DNS_ANS_OK);
+	CHECK(ans.nrr > 1000 && ans.nrr < 4000);
 	CHECK(ans.truncated);
+	CHECK_EQ_STR(dns_rr_text(&ans, ans.nrr - 1), "mx-with-a-rather-long-name-to-make-room-go.example.org");
+}
+
+/* A 64 KiB answer over TCP (RFC 1035 §4.2.2) is kept whole: TXT sets of
+ * SPF among verification tokens, and as many A records as fit. */
+static void test_big_answers(void)
+{
+	static struct wire w;
+	char txt[251];
+
+	header(&w, 0, 240, 0, "example.org", DNS_T_TXT);
+	for (int i = 0; i < 240; i++) {
+		int k = snprintf(txt, sizeof txt, "site-verification-%03d-", i);
+		memset(txt + k, 'a' + i % 26, 250 - (size_t)k);
+		if (i == 239)
+			snprintf(txt, sizeof txt, "v=spf1 ip4:192.0.2.0/24 -all");
+		put16(&w, 0xc00c);
+		put16(&w, DNS_T_TXT);
+		put16(&w, 1);
+		put32(&w, 300);
+		size_t l = i == 239 ? strlen(txt) : 250;
+		put16(&w, (unsigned)l + 1);
+		put8(&w, (unsigned)l);
+		memcpy(w.b + w.n, txt, l);
+		w.n += l;
+	}
+	CHECK(w.n > 60000 && w.n <= DNS_MSG_MAX);
+	CHECK_EQ_INT(dns_msg_parse(w.b, w.n, "example.org", DNS_T_TXT, &ans), (int)w.n);
+	CHECK_EQ_INT(ans.status, DNS_ANS_OK);
+	CHECK_EQ_INT(ans.nrr, 240);
+	CHECK(!ans.truncated);
+	CHECK_EQ_INT(ans.rr[100].len, 250);
+	CHECK_EQ_STR(dns_rr_text(&ans, 239), "v=spf1 ip4:192.0.2.0/24 -all");
+
+	/* The smallest records a reply can hold: A with a compressed owner. */
+	unsigned n = (DNS_MSG_MAX - 12 - 17) / 16;
+	header(&w, 0, n, 0, "example.org", DNS_T_A);
+	for (unsigned i = 0; i < n; i++) {
+		put16(&w, 0xc00c);
+		put16(&w, DNS_T_A);
+		put16(&w, 1);
+		put32(&w, 60);
+		put16(&w, 4);
+		put32(&w, 0xc0000200u + i);
+	}
+	CHECK(w.n <= DNS_MSG_MAX);
+	CHECK_EQ_INT(dns_msg_parse(w.b, w.n, "example.org", DNS_T_A, &ans), (int)w.n);
+	CHECK_EQ_INT(ans.nrr, n);
+	CHECK(!ans.truncated);
+	CHECK_EQ_INT(ans.data[ans.rr[n - 1].off + 3], (n - 1) & 0xff);
+
+	/* The cache keeps it whole, in the room it takes. */
+	struct dns_cache *c = dns_cache_new(1u << 20);
+	struct dns_answer *b = malloc(sizeof *b);
+	size_t entries, bytes;
+	dns_cache_put(c, "example.org", DNS_T_A, &ans, 0);
+	dns_cache_stats(c, &entries, &bytes);
+	CHECK_EQ_INT(entries, 1);
+	CHECK(bytes < (size_t)n * (sizeof ans.rr[0] + 5) + 1024);
+	CHECK_EQ_INT(dns_cache_get(c, "example.org", DNS_T_A, 0, b), 1);
+	CHECK_EQ_INT(b->nrr, n);
+	CHECK_EQ_INT(b->datalen, ans.datalen);
+	CHECK(memcmp(b->rr, ans.rr, n * sizeof ans.rr[0]) == 0);
+	CHECK(memcmp(b->data, ans.data, ans.datalen) == 0);
+	dns_cache_free(&c);
+	free(b);
 }
 
 static void test_cache(void)
@@ -514,6 +599,7 @@ int main(void)
 	test_types();
 	test_negative();
 	test_malformed();
+	test_big_answers();
 	test_cache();
 	test_cache_threads();
 	test_cache_chosen_collisions();
