@@ -18,6 +18,7 @@
 #include "core/hex.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "core/punycode.h"
 #include "core/xalloc.h"
 #include "mime/mime_downgrade.h"
 #include "net/client.h"
@@ -71,6 +72,12 @@ struct smtp_client {
 	struct smtp_ehlo ehlo;
 	uint64_t timer;
 	int tls_tried, reported, aborted, pipelining, body_8bit, auth_step;
+	/* The transaction goes with SMTPUTF8; without it, the envelope as
+	 * sent: an address whose domain had U-labels in its A-label form
+	 * (NULL: the address as it is). */
+	int smtputf8;
+	char *env_sender, **env_rcpt;
+	size_t env_n;
 	int parked;                    /* idle in the owner's cache */
 	void (*gone)(void *arg);       /* parked session closed */
 	void *gone_arg;
@@ -238,12 +245,12 @@ static void send_mail(struct smtp_client *s)
 	struct smtp_client_msg *m = s->msg;
 	struct buf *b = &s->c->out;
 
-	buf_printf(b, "MAIL FROM:<%s>", m->sender);
+	buf_printf(b, "MAIL FROM:<%s>", s->env_sender ? s->env_sender : m->sender);
 	if (s->ehlo.ext & SMTP_EXT_SIZE)
 		buf_printf(b, " SIZE=%zu", m->len);
 	if (s->body_8bit)
 		buf_append_c(b, " BODY=8BITMIME");
-	if (m->flags & SQ_SMTPUTF8)
+	if (s->smtputf8)
 		buf_append_c(b, " SMTPUTF8");
 	if (m->flags & SQ_REQUIRETLS)
 		buf_append_c(b, " REQUIRETLS");
@@ -275,7 +282,7 @@ static void send_rcpt(struct smtp_client *s, size_t i)
 	struct smtp_client_rcpt *r = &s->msg->rcpts[i];
 	struct buf *b = &s->c->out;
 
-	buf_printf(b, "RCPT TO:<%s>", r->addr);
+	buf_printf(b, "RCPT TO:<%s>", s->env_rcpt && s->env_rcpt[i] ? s->env_rcpt[i] : r->addr);
 	if (s->ehlo.ext & SMTP_EXT_DSN) {
 		if (r->notify & SQ_NOTIFY_NEVER) {
 			buf_append_c(b, " NOTIFY=NEVER");
@@ -351,6 +358,119 @@ static int refuse_all(struct smtp_client *s, const char *st)
 	return 0;
 }
 
+static int has_8bit(const char *p)
+{
+	for (; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			return 1;
+	return 0;
+}
+
+/*
+ * addr as an ASCII envelope may carry it (RFC 5321 without SMTPUTF8):
+ * NULL in *out when it is ASCII already; its domain in A-labels when only
+ * the domain has UTF-8 (RFC 5890 §2.3.2.1: an A-label and its U-label are
+ * one label, the same address). -1 when the local part has UTF-8 (no
+ * ASCII form exists, RFC 6530 §7.2) or the domain does not convert.
+ */
+static int ascii_address(const char *addr, char **out)
+{
+	*out = NULL;
+	if (!has_8bit(addr))
+		return 0;
+	const char *at = strrchr(addr, '@');
+	if (!at)
+		return -1;
+	for (const char *p = addr; p < at; p++)
+		if ((unsigned char)*p >= 0x80)
+			return -1;
+	char dom[256];
+	if (punycode_domain_other(str_c(at + 1), dom, sizeof dom) == 0 || has_8bit(dom))
+		return -1;
+	size_t local = (size_t)(at - addr) + 1;
+	*out = xmalloc(local + strlen(dom) + 1);
+	memcpy(*out, addr, local);
+	memcpy(*out + local, dom, strlen(dom) + 1);
+	return 0;
+}
+
+/* Whether the header section of msg[0..len) holds an 8-bit octet. */
+static int header_8bit(const char *msg, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if ((unsigned char)msg[i] >= 0x80)
+			return 1;
+		if (msg[i] == '\n' && (i + 1 == len || msg[i + 1] == '\n' ||
+					(msg[i + 1] == '\r' && i + 2 < len && msg[i + 2] == '\n')))
+			return 0;
+	}
+	return 0;
+}
+
+static void envelope_free(struct smtp_client *s)
+{
+	free(s->env_sender);
+	s->env_sender = NULL;
+	for (size_t i = 0; i < s->env_n; i++)
+		free(s->env_rcpt[i]);
+	free(s->env_rcpt);
+	s->env_rcpt = NULL;
+	s->env_n = 0;
+}
+
+/*
+ * The envelope of this transaction. An SMTPUTF8 message goes with
+ * SMTPUTF8 to a server offering it. Else the envelope must be ASCII
+ * (RFC 6531 §3.2 limits only what needs SMTPUTF8): a domain with U-labels
+ * goes as its A-labels, as Postfix and Exim do, so mail to
+ * user@bücher.example reaches a server without SMTPUTF8. A recipient
+ * whose local part has UTF-8 fails alone (5.6.7: no ASCII form exists,
+ * RFC 6530 §7.2); a sender that does, or an SMTPUTF8 message whose header
+ * section has UTF-8 (RFC 6532 fields have no ASCII form either), fails
+ * the message: -1 with the status in st.
+ */
+static int envelope_plan(struct smtp_client *s, char *st, size_t stsz)
+{
+	struct smtp_client_msg *m = s->msg;
+	int offered = (s->ehlo.ext & SMTP_EXT_SMTPUTF8) != 0;
+
+	envelope_free(s);
+	s->env_n = m->nrcpts;
+	s->env_rcpt = xcalloc(m->nrcpts ? m->nrcpts : 1, sizeof *s->env_rcpt);
+	s->smtputf8 = (m->flags & SQ_SMTPUTF8) && offered;
+	if (s->smtputf8)
+		return 0;
+	int sender_bad = ascii_address(m->sender, &s->env_sender) < 0, rcpt_bad = 0;
+	for (size_t i = 0; i < m->nrcpts; i++)
+		if (ascii_address(m->rcpts[i].addr, &s->env_rcpt[i]) < 0)
+			rcpt_bad = 1;
+	if ((sender_bad || rcpt_bad) && offered) {
+		/* UTF-8 addresses on mail that came without SMTPUTF8 (RFC 6531
+		 * §3.4 wants it with them): this server takes it. */
+		envelope_free(s);
+		s->smtputf8 = 1;
+		return 0;
+	}
+	if (sender_bad) {
+		fmt_status(st, stsz, "5.6.7 %s does not support SMTPUTF8, which the sender address needs",
+			   s->where);
+		return -1;
+	}
+	if ((m->flags & SQ_SMTPUTF8) && header_8bit(m->data, m->len)) {
+		fmt_status(st, stsz,
+			   "5.6.7 %s does not support SMTPUTF8, which the message's UTF-8 header needs",
+			   s->where);
+		return -1;
+	}
+	for (size_t i = 0; rcpt_bad && i < m->nrcpts; i++)
+		if (!s->env_rcpt[i] && has_8bit(m->rcpts[i].addr) && s->rst[i] == R_TODO) {
+			set_rcpt(&m->rcpts[i], SQ_FAILED,
+				 "5.6.7 %s does not support SMTPUTF8, which this address needs", s->where);
+			s->rst[i] = R_DONE;
+		}
+	return 0;
+}
+
 /*
  * Starts the transaction for s->msg, or refuses it at once (size, 8-bit or
  * UTF-8 the remote cannot take, REQUIRETLS, Deliver By's R mode): then the
@@ -387,10 +507,8 @@ static int start_tx(struct smtp_client *s)
 			   s->where);
 		return refuse_all(s, st);
 	}
-	if ((m->flags & SQ_SMTPUTF8) && !(s->ehlo.ext & SMTP_EXT_SMTPUTF8)) {
-		fmt_status(st, sizeof st, "5.6.7 %s does not support SMTPUTF8", s->where);
+	if (envelope_plan(s, st, sizeof st) < 0)
 		return refuse_all(s, st);
-	}
 	s->body_8bit = 0;
 	if (mime_has_8bit(m->data, m->len)) {
 		if (s->ehlo.ext & SMTP_EXT_8BITMIME) {
@@ -410,7 +528,8 @@ static int start_tx(struct smtp_client *s)
 			 : s->cfg.no_starttls         ? SMTPC_TLS_SKIPPED
 						      : SMTPC_TLS_NOT_OFFERED;
 	for (size_t i = 0; i < m->nrcpts; i++)
-		set_rcpt(&m->rcpts[i], SQ_PENDING, "4.4.2 no answer from %s", s->where);
+		if (s->rst[i] != R_DONE) /* envelope_plan may have failed some */
+			set_rcpt(&m->rcpts[i], SQ_PENDING, "4.4.2 no answer from %s", s->where);
 	s->pipelining = (s->ehlo.ext & SMTP_EXT_PIPELINING) != 0;
 	s->tx_ended = 0;
 	if (!begin_batch(s))
@@ -962,6 +1081,7 @@ static void on_close(struct client *c, void *arg, const char *reason)
 				      ? "TLS handshake failed"
 				      : "connection lost");
 	}
+	envelope_free(s);
 	free(s->rst);
 	free(s->tx);
 	free(s);

@@ -61,10 +61,10 @@ class World:
         return r
 
     def send(self, to, subject="queued", sender=ALICE, body="Hello, remote.\r\n",
-             mail_options=(), rcpt_options=()):
+             mail_options=(), rcpt_options=(), to_header=None):
         msgid = "<%x.%s@client.test>" % (int(time.time() * 1e6), subject.replace(" ", "-"))
         msg = ("From: %s\r\nTo: %s\r\nSubject: %s\r\nMessage-ID: %s\r\n\r\n%s"
-               % (sender, ", ".join(to), subject, msgid, body))
+               % (sender, to_header or ", ".join(to), subject, msgid, body))
         c = smtplib.SMTP("127.0.0.1", self.srv.submission_port, timeout=20)
         c.starttls(context=ctx())
         c.ehlo()
@@ -471,6 +471,38 @@ def test_utf8_domain_is_routed_by_its_a_labels():
         w.send(["carol@m\u00fcnchen.test"], subject="idn route", mail_options=["SMTPUTF8"])
         m = r.wait_messages(1)
         assert len(m) == 1 and m[0]["rcpts"] == ["carol@m\u00fcnchen.test"], m
+        assert w.wait_queue_empty()
+
+
+def test_remote_without_smtputf8_gets_a_label_domains():
+    """RFC 6531 §3.2 limits only mail that needs SMTPUTF8: to a server
+    without it, carol@münchen.test goes as carol@xn--mnchen-3ya.test (the
+    same address, RFC 5890 §2.3.2.1) when the header section is ASCII, as
+    Postfix and Exim send it; a recipient whose local part is UTF-8 fails
+    alone (5.6.7), and a UTF-8 header fails the message."""
+    alabel = "xn--mnchen-3ya.test"
+    with World(lambda ips: zone(mx(ips, 0, name=alabel))) as w:
+        r = w.receiver(0, ext8bit=False)
+        w.send(["carol@m\u00fcnchen.test", "j\u00f6rg@m\u00fcnchen.test"], subject="idn ascii",
+               mail_options=["SMTPUTF8"], to_header="carol@" + alabel)
+        m = r.wait_messages(1)
+        assert len(m) == 1 and m[0]["rcpts"] == ["carol@" + alabel], m
+        assert "SMTPUTF8" not in m[0]["mail_line"].upper(), m[0]["mail_line"]
+        dsn, raw = dsn_of(w)
+        blocks = status_fields(dsn)
+        assert len(blocks) == 2 and blocks[1]["status"] == "5.6.7", blocks
+        assert "Final-Recipient: utf-8; j\u00f6rg@m\u00fcnchen.test\r\n".encode() in raw, raw
+        assert b"which this address needs" in raw, raw
+        assert w.wait_queue_empty()
+        # The same recipient, the header naming it in U-labels: no ASCII form.
+        w.send(["carol@m\u00fcnchen.test"], subject="idn header", mail_options=["SMTPUTF8"])
+        msgs = w.inbox(ALICE, 2)
+        assert len(msgs) == 2, msgs
+        raws = [w.srv.raw(ALICE, x[0]) for x in msgs]
+        raw = [x for x in raws if b"Subject: idn header" in x]
+        assert len(raw) == 1 and b"Status: 5.6.7" in raw[0], raws
+        assert b"UTF-8 header needs" in raw[0], raw
+        assert len(r.messages) == 1
         assert w.wait_queue_empty()
 
 
