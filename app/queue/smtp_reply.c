@@ -4,6 +4,7 @@
  */
 #include "queue/smtp_reply.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -54,8 +55,8 @@ int smtp_reply_line(struct smtp_reply *r, const char *line, size_t len)
 	int code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
 	if (r->lines > 0 && code != r->code)
 		return -1;
-	if (++r->lines > SMTP_REPLY_LINES_MAX)
-		return -1;
+	if (r->lines < UINT_MAX)
+		r->lines++; /* only "first line or not" matters past here */
 	r->code = code;
 	if (len == 3) {
 		text_add(r, "", 0);

@@ -12,7 +12,9 @@
  *
  * Caveats: text is kept up to SMTP_REPLY_TEXT_MAX octets, lines joined by
  * "\n"; longer replies are cut (the code, the completion and the EHLO
- * keywords, read line by line, are still right).
+ * keywords, read line by line, are still right). The number of lines is
+ * not limited (RFC 5321 sets none; Postfix reads them all): memory stays
+ * bounded, and a reply that never ends is ended by its timeout (§4.5.3.2).
  */
 #ifndef TERN_QUEUE_SMTP_REPLY_H
 #define TERN_QUEUE_SMTP_REPLY_H
@@ -22,7 +24,6 @@
 
 #define SMTP_REPLY_LINE_MAX 2048 /* a longer line is a protocol error */
 #define SMTP_REPLY_TEXT_MAX 1024
-#define SMTP_REPLY_LINES_MAX 256 /* more lines in one reply is an error */
 
 /* EHLO extensions we use. */
 #define SMTP_EXT_PIPELINING 1u
@@ -66,8 +67,8 @@ void smtp_reply_init(struct smtp_reply *r);
 /*
  * Feeds one line (without CR LF). Returns 1 when this line completed the
  * reply, 0 when more lines follow, -1 when the line is malformed (no three
- * digits 2..5 first, a bad separator, a code other than the first line's,
- * too many lines). After 1 or -1, call smtp_reply_init() before the next.
+ * digits 2..5 first, a bad separator, a code other than the first line's:
+ * RFC 5321 §4.2.1's MUST). After 1 or -1, call smtp_reply_init() before the next.
  */
 int smtp_reply_line(struct smtp_reply *r, const char *line, size_t len);
 

@@ -128,7 +128,8 @@ class Receiver:
 
     rcpt(addr) -> reply line for RCPT TO (default 250);
     data(n) -> reply line after end of data for the n-th transaction (0-based);
-    stall: "greeting" (never greet) or "data" (never answer end of data);
+    stall: "greeting" (never greet), "data" (never answer end of data) or
+    "close" (hang up after the end of data, unanswered);
     tls: offer STARTTLS; implicit_tls: TLS from the first byte (port 465);
     auth: (user, password) required (AUTH PLAIN or LOGIN, only over TLS);
     size: announce SIZE with this limit; ext8bit: announce 8BITMIME/SMTPUTF8;
@@ -328,6 +329,10 @@ class Receiver:
                 if self.stall == "data":
                     time.sleep(60)
                     return
+                if self.stall == "close":
+                    with self.lock:
+                        self.transactions += 1
+                    return  # hangs up with the end of data unanswered
                 time.sleep(self.data_delay)
                 with self.lock:
                     n = self.transactions

@@ -614,11 +614,16 @@ def test_client_against_demanding_and_odd_remotes():
     - stray.test sends an unasked line with its reply to the end of
       data: that session is not kept for the next message;
     - ahead.test sends a reply with its greeting, before EHLO: a protocol
-      error, the message deferred, never sent to it."""
+      error, the message deferred, never sent to it;
+    - ehlo.test answers EHLO with 3000 lines: one reply (RFC 5321 sets no
+      limit on lines), the message delivered;
+    - close.test hangs up after the end of data without a reply: maybe
+      delivered, maybe not, so deferred (4.4.2), never taken as sent nor
+      bounced (RFC 5321 §6.1 lets a duplicate happen, not a loss)."""
     names = ["many.test", "dot.test", "slow.test", "stray.test", "ahead.test", "early.test",
-             "rset.test"]
+             "rset.test", "ehlo.test", "close.test"]
     with World(lambda ips: zone(*(mx(ips, i, name=n) for i, n in enumerate(names))),
-               nips=7, env={"TERN_QUEUE_TIMEOUT": "2"}) as w:
+               nips=9, env={"TERN_QUEUE_TIMEOUT": "2"}) as w:
         many = w.receiver(0, max_rcpts=30)
         dot = w.receiver(1, dot_354=True, rcpt=lambda a: "550 5.1.1 no such user")
         slow = w.receiver(2, read_rate=300000)
@@ -634,8 +639,12 @@ def test_client_against_demanding_and_odd_remotes():
         w.send(["nobody@dot.test"], subject="dot")
         w.send(["gone%d@rset.test" % i for i in range(50)] + ["ok%d@rset.test" % i for i in range(10)],
                subject="rset")
+        ehlo = w.receiver(7, extra_ehlo=["X-PAD-%d" % i for i in range(3000)])
+        close = w.receiver(8, stall="close")
         w.send(["carol@stray.test"], subject="stray 1")
         w.send(["carol@ahead.test"], subject="ahead")
+        w.send(["carol@ehlo.test"], subject="ehlo")
+        w.send(["carol@close.test"], subject="close")
         assert len(stray.wait_messages(1)) == 1
         w.send(["carol@stray.test"], subject="stray 2")
 
@@ -686,4 +695,15 @@ def test_client_against_demanding_and_odd_remotes():
               verbs.index("RSET") < verbs.index("DATA"), "rset: %s" % verbs)
         check(w.srv.wait_log(re.compile(r"event=bounced id=\d+ rcpt=big@early\.test .*552 5\.3\.4")),
               "early: " + " / ".join(l for l in log.splitlines() if "early.test" in l))
+        check(len(ehlo.wait_messages(1)) == 1, "ehlo: not delivered: " + " / ".join(
+            l for l in w.srv.log_text().splitlines() if "ehlo.test" in l)[-1500:])
+        try:
+            out = w.wait_list("no answer to end of data", timeout=10)
+            check("carol@close.test" in out, "close: " + out)
+        except AssertionError as e:
+            bad.append("close: %s" % e)
+        log = w.srv.log_text()
+        check(close.transactions >= 1 and not any(
+            "close.test" in l for l in log.splitlines() if "event=bounced" in l or "event=sent" in l),
+            "close: " + " / ".join(l for l in log.splitlines() if "close.test" in l)[-1500:])
         assert bad == [], bad
