@@ -89,6 +89,8 @@ enum {
 	DANE_TLS,    /* TLSA records, none usable: TLS required, not verified */
 	DANE_FAIL,   /* the TLSA lookup failed: this host is skipped */
 };
+/* Usable TLSA records kept for a host (each a struct tlsa_rec, ~1 KiB). */
+#define DANE_TLSA_MAX 64
 /* A host name as log_q() quotes it: it comes from DNS (an MX, a relay)
  * and may hold a quote or '='. */
 #define HOST_Q (2 * 256 + 3)
@@ -666,21 +668,39 @@ static void dane_tlsa_done(void *arg, const struct dns_answer *a)
 		j->dane = DANE_FAIL;
 	} else if (a->status == DNS_ANS_OK && a->ad) {
 		/* Every usable record is kept (RFC 7672 sets no limit; a cut
-		 * would refuse a server matching only a later one): room for
-		 * all of the answer's, which dns_msg bounds (DNS_RR_MAX). */
-		size_t nrec = 0;
-		for (size_t i = 0; i < a->nrr; i++)
-			nrec += a->rr[i].type == DNS_T_TLSA;
-		free(j->tlsa);
-		j->tlsa = nrec ? xcalloc(nrec, sizeof *j->tlsa) : NULL;
+		 * would refuse a server matching only a later one), up to
+		 * DANE_TLSA_MAX: a 64 KiB answer holds thousands of records,
+		 * each a KiB kept here. More is no TLSA set anyone publishes:
+		 * the host is skipped, as when the lookup fails. */
+		size_t nrec = 0, usable = 0;
+		struct tlsa_rec one;
 		for (size_t i = 0; i < a->nrr; i++) {
 			if (a->rr[i].type != DNS_T_TLSA)
 				continue;
-			if (tlsa_rdata_parse(a->data + a->rr[i].off, a->rr[i].len, &j->tlsa[j->ntlsa]) == 0 &&
-			    tlsa_usable(&j->tlsa[j->ntlsa]))
-				j->ntlsa++;
+			nrec++;
+			usable += tlsa_rdata_parse(a->data + a->rr[i].off, a->rr[i].len, &one) == 0 &&
+				  tlsa_usable(&one);
 		}
-		j->dane = j->ntlsa ? DANE_VERIFY : nrec ? DANE_TLS : DANE_NONE;
+		free(j->tlsa);
+		j->tlsa = NULL;
+		if (usable > DANE_TLSA_MAX) {
+			j->dane = DANE_FAIL;
+			char qh[HOST_Q];
+			log_warn("queue", NULL, "event=dane_too_many id=%llu host=%s records=%zu max=%d",
+				 (unsigned long long)j->e.id, log_q(j->dane_host, qh, sizeof qh), usable,
+				 DANE_TLSA_MAX);
+		} else {
+			j->tlsa = usable ? xcalloc(usable, sizeof *j->tlsa) : NULL;
+			for (size_t i = 0; i < a->nrr && j->ntlsa < usable; i++) {
+				if (a->rr[i].type != DNS_T_TLSA)
+					continue;
+				if (tlsa_rdata_parse(a->data + a->rr[i].off, a->rr[i].len,
+						     &j->tlsa[j->ntlsa]) == 0 &&
+				    tlsa_usable(&j->tlsa[j->ntlsa]))
+					j->ntlsa++;
+			}
+			j->dane = j->ntlsa ? DANE_VERIFY : nrec ? DANE_TLS : DANE_NONE;
+		}
 	}
 	char qh[HOST_Q], qb[HOST_Q];
 	if (j->dane != DANE_NONE)

@@ -44,7 +44,11 @@ def _records(ips, ee_spki, ca_der, ad=True):
                           # Eleven usable records, only the last one matching
                           # (RFC 7672 sets no limit; the first 8 were kept).
                           ("many.test", ips[0], ["3 1 1 " + ("%02x" % (0x30 + k)) * 32
-                                                 for k in range(10)] + ["3 1 1 " + sha(ee_spki)])):
+                                                 for k in range(10)] + ["3 1 1 " + sha(ee_spki)]),
+                          # 65 usable records, past what is kept for a host
+                          # (each a KiB): skipped as when the lookup fails.
+                          ("toomany.test", ips[0], ["3 1 1 %064x" % k for k in range(64)]
+                           + ["3 1 1 " + sha(ee_spki)])):
         secure = ad and dom != "noad.test"
         z[dom] = {"MX": [[10, "mx." + dom]], "AD": secure}
         # addrnoad.test: MX and TLSA validated, the MX host's A record not.
@@ -95,8 +99,9 @@ def test_dane_ee_ta_mismatch_and_insecure():
         rb = w.receiver(1, tls=True, cert=(chain, leaf_key))
         w.send(["carol@ee.test", "dave@ta.test", "erin@bad.test", "fred@noad.test",
                 "gina@taname.test", "hal@addrnoad.test", "ivan@many.test", "jo@cname.test",
-                "kim@cnamefb.test", "lee@cnameta.test"])
+                "kim@cnamefb.test", "lee@cnameta.test", "max@toomany.test"])
         out = w.wait_list("no TLSA record matches")
+        out = w.wait_list("TLSA lookup for mx.toomany.test failed")
         out = w.wait_list("not issued for that name")
         ra.wait_messages(6)
         rb.wait_messages(2)
@@ -108,6 +113,7 @@ def test_dane_ee_ta_mismatch_and_insecure():
         assert "host=mx.cname.test base=real.target-cname.test state=verify" in log, log
         assert "host=mx.cnamefb.test state=verify" in log, log
         assert "host=mx.many.test state=verify records=11" in log, log
+        assert "event=dane_too_many id=" in log and "host=mx.toomany.test records=65 max=64" in log, log
         assert "host=mx.addrnoad.test state=insecure_address" in log, log
         assert _rcpts(rb) == ["dave@ta.test", "lee@cnameta.test"], out + log
         assert all(m["tls"] for m in ra.messages + rb.messages)
