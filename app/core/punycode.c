@@ -252,3 +252,27 @@ size_t punycode_domain_other(struct str d, char *dst, size_t dstsz)
 	dst[n] = '\0';
 	return n;
 }
+
+size_t punycode_address_ascii(const char *addr, char *dst, size_t dstsz)
+{
+	const char *at = strrchr(addr, '@');
+	int utf8 = 0;
+	for (const char *p = addr; *p; p++)
+		utf8 |= (unsigned char)*p >= 0x80;
+	if (!utf8 || !at)
+		return 0;
+	for (const char *p = addr; p < at; p++)
+		if ((unsigned char)*p >= 0x80)
+			return 0;
+	size_t local = (size_t)(at - addr) + 1;
+	if (local >= dstsz)
+		return 0;
+	size_t n = punycode_domain_other(str_c(at + 1), dst + local, dstsz - local);
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)dst[local + i] >= 0x80)
+			return 0;
+	memcpy(dst, addr, local);
+	return local + n;
+}

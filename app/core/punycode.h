@@ -51,4 +51,14 @@ size_t punycode_label_ascii(const char *p, size_t n, char *out);
  */
 size_t punycode_domain_other(struct str d, char *dst, size_t dstsz);
 
+/*
+ * An address (local@domain) whose domain has U-labels, with that domain in
+ * A-labels: "user@bücher.test" -> "user@xn--bcher-kva.test", the same
+ * address (RFC 5890 §2.3.2.1), one an ASCII envelope or header may carry.
+ * Written NUL-terminated into dst; returns its length, 0 when addr is
+ * ASCII already, has no '@', its local part is not ASCII (no ASCII form
+ * exists, RFC 6530 §7.2), a label does not convert, or it does not fit.
+ */
+size_t punycode_address_ascii(const char *addr, char *dst, size_t dstsz);
+
 #endif

@@ -12,6 +12,7 @@
 #include "core/latch.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "core/punycode.h"
 #include "core/xalloc.h"
 #include "jmap/jmap_private.h"
 #include "jmap/jmap_send.h"
@@ -66,8 +67,13 @@ static void received(struct jmap_request *r, const struct jmap_outgoing *o, stru
 			*p = '?';
 	buf_printf(out, "Received: from [%s] ([%s])\r\n\tby %s (tern) with JMAP\r\n"
 			"\t(Authenticated sender: %s)", ip, ip, hostname_now(), login);
-	if (o->nrcpts == 1)
-		buf_printf(out, "\r\n\tfor <%s>", o->rcpts[0]);
+	if (o->nrcpts == 1) {
+		/* A UTF-8 domain in its A-labels (as smtp_tx.c writes it). */
+		char alabels[1024];
+		buf_printf(out, "\r\n\tfor <%s>",
+			   punycode_address_ascii(o->rcpts[0], alabels, sizeof alabels) ? alabels
+											 : o->rcpts[0]);
+	}
 	buf_printf(out, ";\r\n\t%s\r\n", date);
 }
 

@@ -369,28 +369,18 @@ static int has_8bit(const char *p)
 /*
  * addr as an ASCII envelope may carry it (RFC 5321 without SMTPUTF8):
  * NULL in *out when it is ASCII already; its domain in A-labels when only
- * the domain has UTF-8 (RFC 5890 §2.3.2.1: an A-label and its U-label are
- * one label, the same address). -1 when the local part has UTF-8 (no
- * ASCII form exists, RFC 6530 §7.2) or the domain does not convert.
+ * the domain has UTF-8 (punycode_address_ascii). -1 when there is no
+ * such form.
  */
 static int ascii_address(const char *addr, char **out)
 {
+	char a[1024];
 	*out = NULL;
 	if (!has_8bit(addr))
 		return 0;
-	const char *at = strrchr(addr, '@');
-	if (!at)
+	if (punycode_address_ascii(addr, a, sizeof a) == 0)
 		return -1;
-	for (const char *p = addr; p < at; p++)
-		if ((unsigned char)*p >= 0x80)
-			return -1;
-	char dom[256];
-	if (punycode_domain_other(str_c(at + 1), dom, sizeof dom) == 0 || has_8bit(dom))
-		return -1;
-	size_t local = (size_t)(at - addr) + 1;
-	*out = xmalloc(local + strlen(dom) + 1);
-	memcpy(*out, addr, local);
-	memcpy(*out + local, dom, strlen(dom) + 1);
+	*out = xstrdup(a);
 	return 0;
 }
 

@@ -20,6 +20,7 @@
 #include "core/config.h"
 #include "core/hostname.h"
 #include "core/log.h"
+#include "core/punycode.h"
 #include "imap/imap_urlauth.h"
 #include "core/metrics.h"
 #include "core/loop.h"
@@ -97,9 +98,16 @@ static int add_headers(struct smtp_session *s)
 		r |= buf_printf(m, "\r\n\t(Authenticated sender: %s)", login);
 	}
 	/* Not an address rewritten to a served UTF-8 spelling (the
-	 * recipient's IDN domain) in a message that is not SMTPUTF8's. */
-	if (tx->nrcpts == 1 && (tx->smtputf8 || is_ascii(tx->rcpts[0].address)))
-		r |= buf_printf(m, "\r\n\tfor <%s>", tx->rcpts[0].address);
+	 * recipient's IDN domain) in a message that is not SMTPUTF8's. A
+	 * UTF-8 domain goes in its A-labels, the same address, so that our
+	 * own field does not make the header section need SMTPUTF8: the
+	 * queue can then deliver to a server without it (smtp_client.c). */
+	char alabels[1024];
+	const char *rcpt0 = tx->nrcpts == 1 ? tx->rcpts[0].address : NULL;
+	if (rcpt0 && !is_ascii(rcpt0) && punycode_address_ascii(rcpt0, alabels, sizeof alabels))
+		rcpt0 = alabels;
+	if (rcpt0 && (tx->smtputf8 || is_ascii(rcpt0)))
+		r |= buf_printf(m, "\r\n\tfor <%s>", rcpt0);
 	r |= buf_printf(m, ";\r\n\t%s\r\n", date);
 	tx->header_len = buf_len(m);
 	if (!r)

@@ -185,13 +185,19 @@ def test_delay_notice_once_then_lifetime_failure():
 def test_postfix_receives_and_dkim_verifies():
     """A real MTA on the other end: Debian's Postfix in a private instance
     takes the message over STARTTLS and stores it; both DKIM signatures
-    made at submission verify with dkimpy on what Postfix stored."""
+    made at submission verify with dkimpy on what Postfix stored. That
+    Postfix has SMTPUTF8 off: an SMTPUTF8 message to carol@münchen.test
+    with an ASCII header reaches it as carol@xn--mnchen-3ya.test."""
     ips = unique_ips(1)
     port = free_port_on(ips)
-    pf = PostfixPeer(ips[0], port, "remote.test")
+    alabel = "xn--mnchen-3ya.test"
+    pf = PostfixPeer(ips[0], port, "remote.test", mailboxes=["@remote.test", "@" + alabel],
+                     main_extra="smtputf8_enable = no\n"
+                                "virtual_mailbox_domains = remote.test %s\n" % alabel)
     try:
         pf.start()
         records = {"remote.test": {"MX": [[10, "mx.remote.test"]]},
+                   alabel: {"MX": [[10, "mx.remote.test"]]},
                    "mx.remote.test": {"A": [ips[0]]}}
         with World(records, nips=1, env={"TERN_QUEUE_MX_PORT": str(port)}) as w:
             w.send(["carol@remote.test"], subject="to postfix")
@@ -207,5 +213,14 @@ def test_postfix_receives_and_dkim_verifies():
             raw = msgs[0].replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
             assert b"Subject: to postfix" in raw
             assert dkimpy(w.srv, raw) == ["rsa-sha256=True", "ed25519-sha256=True"]
+            w.send(["carol@m\u00fcnchen.test"], subject="idn to postfix",
+                   mail_options=["SMTPUTF8"], to_header="carol@" + alabel)
+            msgs = pf.wait_messages(2)
+            assert len(msgs) == 2, w.srv.log_text()[-2000:] + pf.log_text()[-3000:]
+            assert "to=<carol@%s>" % alabel in pf.log_text(), pf.log_text()[-3000:]
+            # Our Received field names the recipient in the same A-labels.
+            idn = [m for m in msgs if b"Subject: idn to postfix" in m]
+            assert len(idn) == 1 and ("\tfor <carol@%s>;" % alabel).encode() in idn[0], msgs
+            assert w.wait_queue_empty()
     finally:
         pf.stop()

@@ -201,6 +201,17 @@ static void test_punycode(void)
 	CHECK_EQ_INT(punycode_domain_other(STR_LIT("b\303.test"), d, sizeof d), 0); /* bad UTF-8 */
 	CHECK_EQ_INT(punycode_domain_other(STR_LIT("b\303\274cher.test"), d, 18), 0); /* no room */
 	CHECK_EQ_INT(punycode_domain_other(STR_LIT("b\303\274cher.test"), d, 19), 18);
+	/* An address's ASCII form: only a UTF-8 domain has one. */
+	CHECK_EQ_INT(punycode_address_ascii("Carol@mail.b\303\274cher.test", d, sizeof d), 29);
+	CHECK_EQ_STR(d, "Carol@mail.xn--bcher-kva.test");
+	CHECK_EQ_INT(punycode_address_ascii("\"a@b\"@b\303\274cher.test", d, sizeof d), 24);
+	CHECK_EQ_STR(d, "\"a@b\"@xn--bcher-kva.test");
+	CHECK_EQ_INT(punycode_address_ascii("carol@example.test", d, sizeof d), 0);  /* ASCII already */
+	CHECK_EQ_INT(punycode_address_ascii("j\303\266rg@b\303\274cher.test", d, sizeof d), 0);
+	CHECK_EQ_INT(punycode_address_ascii("b\303\274cher.test", d, sizeof d), 0); /* no @ */
+	CHECK_EQ_INT(punycode_address_ascii("c@b\303.test", d, sizeof d), 0);       /* bad UTF-8 */
+	CHECK_EQ_INT(punycode_address_ascii("c@b\303\274cher.test", d, 20), 0);    /* no room */
+	CHECK_EQ_INT(punycode_address_ascii("c@b\303\274cher.test", d, 21), 20);
 }
 
 int main(void)
