@@ -49,6 +49,20 @@ static int put_header(struct buf *out, const char *h, size_t n, const char *cte)
 	return r < 0 ? -1 : 0;
 }
 
+/* Whether the header section h[0..n) has a MIME-Version field. */
+static int has_mime_version(const char *h, size_t n)
+{
+	static const char name[] = "mime-version:";
+	for (size_t i = 0; i < n;) {
+		const char *nl = memchr(h + i, '\n', n - i);
+		size_t e = nl ? (size_t)(nl - h) + 1 : n;
+		if (e - i >= sizeof name - 1 && strncasecmp(h + i, name, sizeof name - 1) == 0)
+			return 1;
+		i = e;
+	}
+	return 0;
+}
+
 int mime_downgrade_7bit(const char *msg, size_t len, struct buf *out)
 {
 	if (!mime_has_8bit(msg, len))
@@ -60,6 +74,12 @@ int mime_downgrade_7bit(const char *msg, size_t len, struct buf *out)
 	size_t pos = 0, start = buf_len(out);
 	if (t.flags & MIME_TREE_LIMITED)
 		r = -1;
+	/* A Content-Transfer-Encoding counts only in a message that claims
+	 * MIME (RFC 2045 §4): a plain RFC 5322 message made
+	 * quoted-printable says MIME-Version: 1.0 too, or readers show it
+	 * encoded. */
+	if (r == 0 && t.nparts > 0 && !has_mime_version(msg, (size_t)t.parts[0].body_off))
+		r |= buf_append_c(out, "MIME-Version: 1.0\r\n");
 	for (uint32_t i = 0; r == 0 && i < t.nparts; i++) {
 		const struct mime_part *p = &t.parts[i];
 		size_t ho = (size_t)p->hdr_off, bo = (size_t)p->body_off, be = (size_t)p->body_end;

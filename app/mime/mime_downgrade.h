@@ -9,7 +9,9 @@
  * part above such a leaf keeps its structure (RFC 2046 §5.2.1 allows no
  * other encoding of message/rfc822 than 7bit, 8bit or binary, so its
  * inner parts are what is converted) and its encoding field, if it says
- * 8bit or binary, becomes 7bit. Everything else is copied as it is.
+ * 8bit or binary, becomes 7bit. A message without MIME-Version gets
+ * "MIME-Version: 1.0" first (RFC 2045 §4: an encoding field means nothing
+ * outside MIME). Everything else is copied as it is.
  *
  * Caveats: a message that cannot be converted is refused (-1), never
  * half converted: an 8-bit octet in any header section (there is no

@@ -282,6 +282,9 @@ static void test_8bit_original_returns_7bit(void)
 	in.msglen = strlen(big);
 	CHECK_EQ_INT(dsn_build(&in, &b), 0);
 	CHECK(all_7bit(&b) && has(&b, "=C3=A9=\r\n=C3=A9"));
+	/* Not MIME before, so it says it is now (RFC 2045 §4), once. */
+	CHECK(has(&b, "Content-Type: message/rfc822\r\n\r\nMIME-Version: 1.0\r\nSubject: long\r\n"
+		      "Content-Transfer-Encoding: quoted-printable\r\n\r\n"));
 	size_t col = 0, widest = 0;
 	for (size_t i = 0; i < buf_len(&b); i++) {
 		col = buf_data(&b)[i] == '\n' ? 0 : col + 1;
