@@ -76,6 +76,7 @@ struct smtp_client {
 	 * sent: an address whose domain had U-labels in its A-label form
 	 * (NULL: the address as it is). */
 	int smtputf8;
+	int skip_line; /* the rest of an overlong reply line is still to drop */
 	char *env_sender, **env_rcpt;
 	size_t env_n;
 	int parked;                    /* idle in the owner's cache */
@@ -964,6 +965,17 @@ static void on_data(struct client *c, void *arg)
 	 * without PIPELINING: one reply per command, after it). */
 	size_t owed = s->owed;
 	while (!s->reported || s->state == ST_QUIT) {
+		if (s->skip_line) {
+			/* The rest of a line cut at SMTP_REPLY_LINE_MAX: dropped. */
+			const char *in = buf_data(&c->in), *lf = memchr(in, '\n', buf_len(&c->in));
+			if (!lf) {
+				buf_consume(&c->in, buf_len(&c->in));
+				return;
+			}
+			buf_consume(&c->in, (size_t)(lf - in) + 1);
+			s->skip_line = 0;
+			continue;
+		}
 		if (buf_len(&c->in) > 0 && owed == 0 && s->reply.lines == 0 && s->state != ST_QUIT &&
 		    !(s->state == ST_BODY && !s->body_done)) {
 			/* (A reply during the body is the remote giving up:
@@ -987,16 +999,16 @@ static void on_data(struct client *c, void *arg)
 		long n = smtp_reply_line_find(buf_data(&c->in), buf_len(&c->in), SMTP_REPLY_LINE_MAX);
 		if (n == 0)
 			return;
-		if (n < 0) {
-			if (s->reported)
-				client_close(c, "bad_reply");
-			else
-				fail_next(s, "4.5.0 %s sent a line too long", s->where);
-			return;
-		}
-		size_t len = (size_t)n - 1; /* without LF */
+		/* A line longer than RFC 5321's 512 and our bound: its start is
+		 * the line, the rest is dropped, as Postfix's client does. The
+		 * code and the continuation mark are in its first octets. (As
+		 * a failure, a long 250 after the end of data had the message
+		 * sent again at the next try.) */
+		size_t len = n < 0 ? SMTP_REPLY_LINE_MAX : (size_t)n - 1; /* without LF */
 		int r = smtp_reply_line(&s->reply, buf_data(&c->in), len);
-		buf_consume(&c->in, (size_t)n);
+		buf_consume(&c->in, n < 0 ? SMTP_REPLY_LINE_MAX : (size_t)n);
+		if (n < 0)
+			s->skip_line = 1;
 		if (r < 0) {
 			smtp_reply_init(&s->reply);
 			if (s->state == ST_BODY && s->body_done) {
