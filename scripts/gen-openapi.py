@@ -285,6 +285,21 @@ paths = {
     "/openapi.json": {"get": op("This document", [resp(200, "OpenAPI 3")], auth=False)},
 }
 
+# Every DELETE but signing out destroys or revokes something: with a
+# session it takes the session owner's current password (the admin's, or
+# on /me the account's) in "password", checked by the router (R_REAUTH);
+# a bearer token sends no body.
+for path, item in paths.items():
+    o = item.get("delete")
+    if o is None or path.endswith("/session"):
+        continue
+    o["requestBody"] = {"required": False, "content": {"application/json": {"schema": obj({"password": S})}}}
+    o["responses"].update(problem(400, 429))
+    o["responses"] = dict(sorted(o["responses"].items()))
+    if "password" not in o["summary"]:
+        o["summary"] += (" (with the account's password in password)" if path.startswith("/me/")
+                         else " (with a session, the admin password in password; a token sends no body)")
+
 doc = {
     "openapi": "3.0.3",
     "info": {"title": "tern admin API", "version": "1",

@@ -20,6 +20,15 @@
 #define R_JSON 2u      /* body parsed as JSON (400 when malformed) */
 #define R_JSON_OPT 4u  /* as R_JSON, an empty body counts as {} */
 #define R_USER 8u      /* an account's portal session (api_me.c), CSRF for writes */
+/*
+ * Destroys or revokes something (every DELETE but signing out): a session
+ * gives its owner's current password in the body's "password" (the
+ * admin's on admin routes, the account's on the portal's), checked here
+ * once for all of them (http_session_password_check) before the handler
+ * runs, so a session cookie alone, stolen or left open, destroys nothing.
+ * An admin bearer token is not asked. Implies R_JSON_OPT.
+ */
+#define R_REAUTH 16u
 
 struct route {
 	const char *method;
@@ -56,10 +65,10 @@ static const struct route api_routes[] = {
 	{ "PUT", "/api/v1/me/password", api_me_password, R_USER | R_JSON },
 	{ "GET", "/api/v1/me/app-passwords", api_me_apppass_list, R_USER },
 	{ "POST", "/api/v1/me/app-passwords", api_me_apppass_add, R_USER | R_JSON },
-	{ "DELETE", "/api/v1/me/app-passwords/*", api_me_apppass_del, R_USER },
+	{ "DELETE", "/api/v1/me/app-passwords/*", api_me_apppass_del, R_USER | R_REAUTH },
 	{ "GET", "/api/v1/me/jmap-tokens", api_me_token_list, R_USER },
 	{ "POST", "/api/v1/me/jmap-tokens", api_me_token_add, R_USER | R_JSON },
-	{ "DELETE", "/api/v1/me/jmap-tokens/*", api_me_token_del, R_USER },
+	{ "DELETE", "/api/v1/me/jmap-tokens/*", api_me_token_del, R_USER | R_REAUTH },
 	{ "GET", "/api/v1/me/totp", api_me_totp_get, R_USER },
 	{ "POST", "/api/v1/me/totp", api_me_totp_begin, R_USER | R_JSON_OPT },
 	{ "POST", "/api/v1/me/totp/confirm", api_me_totp_confirm, R_USER | R_JSON },
@@ -69,16 +78,16 @@ static const struct route api_routes[] = {
 	{ "PUT", "/api/v1/me/forwarding", api_me_forward_put, R_USER | R_JSON },
 	{ "GET", "/api/v1/me/encryption", api_me_encryption_get, R_USER },
 	{ "PUT", "/api/v1/me/encryption", api_me_encryption_put, R_USER | R_JSON },
-	{ "DELETE", "/api/v1/me/encryption", api_me_encryption_del, R_USER },
+	{ "DELETE", "/api/v1/me/encryption", api_me_encryption_del, R_USER | R_REAUTH },
 	{ "GET", "/api/v1/me/sieve", api_me_sieve_list, R_USER },
 	{ "GET", "/api/v1/me/sieve/*", api_me_sieve_get, R_USER },
 	{ "PUT", "/api/v1/me/sieve/*", api_me_sieve_put, R_USER | R_JSON },
-	{ "DELETE", "/api/v1/me/sieve/*", api_me_sieve_del, R_USER },
+	{ "DELETE", "/api/v1/me/sieve/*", api_me_sieve_del, R_USER | R_REAUTH },
 	{ "GET", "/api/v1/stats", api_stats, R_AUTH },
 	{ "GET", "/api/v1/domains", api_domains_list, R_AUTH },
 	{ "POST", "/api/v1/domains", api_domains_add, R_AUTH | R_JSON },
 	{ "GET", "/api/v1/domains/*", api_domain_get, R_AUTH },
-	{ "DELETE", "/api/v1/domains/*", api_domain_del, R_AUTH },
+	{ "DELETE", "/api/v1/domains/*", api_domain_del, R_AUTH | R_REAUTH },
 	{ "GET", "/api/v1/domains/*/dns", api_domain_dns, R_AUTH },
 	{ "GET", "/api/v1/domains/*/dns/check", api_domain_dns_check, R_AUTH },
 	{ "GET", "/api/v1/domains/*/dkim", api_domain_dkim, R_AUTH },
@@ -88,25 +97,25 @@ static const struct route api_routes[] = {
 	{ "POST", "/api/v1/accounts", api_accounts_add, R_AUTH | R_JSON },
 	{ "GET", "/api/v1/accounts/*", api_account_get, R_AUTH },
 	{ "PATCH", "/api/v1/accounts/*", api_account_patch, R_AUTH | R_JSON },
-	{ "DELETE", "/api/v1/accounts/*", api_account_del, R_AUTH | R_JSON_OPT },
+	{ "DELETE", "/api/v1/accounts/*", api_account_del, R_AUTH | R_REAUTH },
 	{ "POST", "/api/v1/accounts/*/password", api_account_password, R_AUTH | R_JSON },
-	{ "DELETE", "/api/v1/accounts/*/totp", api_account_totp_reset, R_AUTH },
+	{ "DELETE", "/api/v1/accounts/*/totp", api_account_totp_reset, R_AUTH | R_REAUTH },
 	{ "GET", "/api/v1/accounts/*/mobileconfig", api_account_mobileconfig, R_AUTH },
 	{ "GET", "/api/v1/accounts/*/app-passwords", api_apppass_list, R_AUTH },
 	{ "POST", "/api/v1/accounts/*/app-passwords", api_apppass_add, R_AUTH | R_JSON },
-	{ "DELETE", "/api/v1/accounts/*/app-passwords/*", api_apppass_del, R_AUTH },
+	{ "DELETE", "/api/v1/accounts/*/app-passwords/*", api_apppass_del, R_AUTH | R_REAUTH },
 	{ "GET", "/api/v1/accounts/*/jmap-tokens", api_jmap_token_list, R_AUTH },
 	{ "POST", "/api/v1/accounts/*/jmap-tokens", api_jmap_token_add, R_AUTH | R_JSON },
-	{ "DELETE", "/api/v1/accounts/*/jmap-tokens/*", api_jmap_token_del, R_AUTH },
+	{ "DELETE", "/api/v1/accounts/*/jmap-tokens/*", api_jmap_token_del, R_AUTH | R_REAUTH },
 	{ "GET", "/api/v1/accounts/*/forwarding", api_forward_get, R_AUTH },
 	{ "PUT", "/api/v1/accounts/*/forwarding", api_forward_put, R_AUTH | R_JSON },
 	{ "GET", "/api/v1/accounts/*/encryption", api_encryption_get, R_AUTH },
 	{ "PUT", "/api/v1/accounts/*/encryption", api_encryption_put, R_AUTH | R_JSON },
-	{ "DELETE", "/api/v1/accounts/*/encryption", api_encryption_del, R_AUTH },
+	{ "DELETE", "/api/v1/accounts/*/encryption", api_encryption_del, R_AUTH | R_REAUTH },
 	{ "GET", "/api/v1/accounts/*/sieve", api_sieve_list, R_AUTH },
 	{ "GET", "/api/v1/accounts/*/sieve/*", api_sieve_get, R_AUTH },
 	{ "PUT", "/api/v1/accounts/*/sieve/*", api_sieve_put, R_AUTH | R_JSON },
-	{ "DELETE", "/api/v1/accounts/*/sieve/*", api_sieve_del, R_AUTH },
+	{ "DELETE", "/api/v1/accounts/*/sieve/*", api_sieve_del, R_AUTH | R_REAUTH },
 	{ "POST", "/api/v1/accounts/*/migrate", api_account_migrate, R_AUTH | R_JSON },
 	{ "POST", "/api/v1/accounts/*/import", api_account_import, R_AUTH }, /* streamed */
 	{ "GET", "/api/v1/jobs", api_jobs_list, R_AUTH },
@@ -114,13 +123,13 @@ static const struct route api_routes[] = {
 	{ "GET", "/api/v1/sieve/global", api_sieve_global_list, R_AUTH },
 	{ "GET", "/api/v1/sieve/global/*", api_sieve_global_get, R_AUTH },
 	{ "PUT", "/api/v1/sieve/global/*", api_sieve_global_put, R_AUTH | R_JSON },
-	{ "DELETE", "/api/v1/sieve/global/*", api_sieve_global_del, R_AUTH },
+	{ "DELETE", "/api/v1/sieve/global/*", api_sieve_global_del, R_AUTH | R_REAUTH },
 	{ "GET", "/api/v1/aliases", api_aliases_list, R_AUTH },
 	{ "POST", "/api/v1/aliases", api_aliases_add, R_AUTH | R_JSON },
-	{ "DELETE", "/api/v1/aliases/*", api_alias_del, R_AUTH },
+	{ "DELETE", "/api/v1/aliases/*", api_alias_del, R_AUTH | R_REAUTH },
 	{ "GET", "/api/v1/queue", api_queue_list, R_AUTH },
 	{ "POST", "/api/v1/queue/*/retry", api_queue_retry, R_AUTH | R_JSON_OPT },
-	{ "DELETE", "/api/v1/queue/*", api_queue_del, R_AUTH },
+	{ "DELETE", "/api/v1/queue/*", api_queue_del, R_AUTH | R_REAUTH },
 	{ "GET", "/api/v1/logs", api_logs, R_AUTH },
 	{ "GET", "/api/v1/backups", api_backups_list, R_AUTH },
 	{ "POST", "/api/v1/backups", api_backups_start, R_AUTH | R_JSON_OPT },
@@ -137,7 +146,7 @@ static const struct route api_routes[] = {
 	{ "PUT", "/api/v1/spam/hashes", api_spam_hashes_put, R_AUTH }, /* streamed */
 	{ "GET", "/api/v1/tokens", api_tokens_list, R_AUTH },
 	{ "POST", "/api/v1/tokens", api_tokens_add, R_AUTH | R_JSON },
-	{ "DELETE", "/api/v1/tokens/*", api_token_del, R_AUTH },
+	{ "DELETE", "/api/v1/tokens/*", api_token_del, R_AUTH | R_REAUTH },
 };
 
 /* Matches path against pattern; fills params. 1 on a match. */
@@ -237,9 +246,9 @@ static void api(struct http_ctx *x)
 		return;
 	if ((hit->flags & R_USER) && http_user_require(x) < 0)
 		return;
-	if (hit->flags & (R_JSON | R_JSON_OPT)) {
+	if (hit->flags & (R_JSON | R_JSON_OPT | R_REAUTH)) {
 		char err[128];
-		if (x->body_len == 0 && (hit->flags & R_JSON_OPT)) {
+		if (x->body_len == 0 && (hit->flags & (R_JSON_OPT | R_REAUTH))) {
 			x->json = json_parse("{}", 2, x->arena, err, sizeof(err));
 		} else if (!content_type_json(x)) {
 			http_problem(x, 415, "bad_json", NULL, "Content-Type must be application/json");
@@ -252,6 +261,8 @@ static void api(struct http_ctx *x)
 			return;
 		}
 	}
+	if ((hit->flags & R_REAUTH) && http_session_password_check(x, "password") < 0)
+		return;
 	hit->fn(x);
 }
 

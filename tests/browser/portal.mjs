@@ -157,6 +157,10 @@ await finish(b, async () => {
 	await page.getByText('New mail is now stored encrypted.').waitFor();
 	await byId('encryption-fingerprint').getByText(cfg.pgp_fpr).waitFor();
 	await byId('encryption-off').click();
+	// Turning it off asks for the password again, as every removal does.
+	if (!(await byId('encryption-off-yes').isDisabled()))
+		throw new Error('turning encryption off is offered without the password');
+	await byId('encryption-off-password').fill(cfg.password);
 	await byId('encryption-off-yes').click();
 	await byId('encryption-state').getByText('Off: mail is stored as it arrives.').waitFor();
 	// On again, left on: the admin's accounts page shows it (below). The
@@ -281,6 +285,7 @@ await finish(b, async () => {
 	await byId('account-encryption-fingerprint').getByText(cfg.pgp_fpr).waitFor();
 	await screenshot('admin-account-encryption');
 	await byId('account-encryption-off').click();
+	await byId('account-encryption-off-password').fill(cfg.admin_password);
 	await byId('account-encryption-off-yes').click();
 	await byId('account-encryption').getByText('Off: mail is stored as it arrives.').waitFor();
 	log('admin: encryption seen and turned off');

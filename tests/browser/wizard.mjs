@@ -78,6 +78,8 @@ async function queuePage() {
 	}
 	await screenshot('queue');
 	await row.getByText('Delete').click();
+	// Deleting asks for the admin password again, as every removal does.
+	await row.getByTestId('queue-delete-password').fill(cfg.admin_password);
 	await row.getByText('Yes').click();
 	if (!cfg.queue_extra) {
 		await page.getByText('The queue is empty.').waitFor();
@@ -167,6 +169,7 @@ async function adminAppPassword() {
 	await row('phone').waitFor();
 	await screenshot('accounts-apppass');
 	await row('laptop mail').getByTestId('apppass-revoke').click();
+	await row('laptop mail').getByTestId('apppass-revoke-password').fill(cfg.admin_password);
 	await row('laptop mail').getByTestId('apppass-revoke-yes').click();
 	await row('laptop mail').waitFor({ state: 'detached' });
 	await row('phone').waitFor();

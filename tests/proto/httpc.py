@@ -28,6 +28,9 @@ class Api:
         self.csrf = None
         self.token = None
         self.setup_code = None
+        # The admin password, sent as the web UI does with a session's
+        # DELETE (each asks for it again); body={} sends none.
+        self.password = None
 
     def conn(self):
         if self.https:
@@ -50,6 +53,9 @@ class Api:
     def call(self, method, path, body=None, headers=None, csrf=True, auth=True, ctype=None):
         h = dict(headers or {})
         data = None
+        if (body is None and method == "DELETE" and self.cookie and self.password and
+                path.split("?")[0] != "/session"):
+            body = {"password": self.password}
         if body is not None:
             data = body if isinstance(body, (bytes, str)) else json.dumps(body)
             h.setdefault("Content-Type", ctype or "application/json")
@@ -72,7 +78,10 @@ class Api:
         return st, hd, out
 
     def login(self, password):
-        return self.call("POST", "/session", {"password": password})
+        r = self.call("POST", "/session", {"password": password})
+        if r[0] == 200:
+            self.password = password
+        return r
 
 
 def setup_code_from_log(server):
@@ -95,4 +104,5 @@ def admin_server(password=ADMIN_PW, **kw):
     st, _, body = a.call("POST", "/setup/admin", {"password": password})
     assert st == 201, body
     a.setup_code = None
+    a.password = password
     return s, a

@@ -168,6 +168,17 @@ def test_authentication_required_everywhere():
         assert limited == checked - 10, (limited, checked)
         assert len(re.findall(r"event=auth_failed what=token failures=\d+ ip=127\.0\.0\.1\n",
                               s.log_text())) == 10
+        # One rule for everything that destroys or revokes (every DELETE
+        # but signing out): a session gives the admin password again, and
+        # without it nothing happens, whatever the route.
+        deletes = 0
+        for path, method, op, doc in openapi_ops(a):
+            if method != "DELETE" or path.endswith("/session") or path.startswith("/me"):
+                continue
+            st, _, p = a.call(method, concrete(path), {})
+            assert st == 400 and p["code"] == "missing_field" and p["field"] == "password", (path, st, p)
+            deletes += 1
+        assert deletes >= 11, deletes
         # A valid token still works from that address.
         assert a.call("GET", "/stats")[0] == 200
         # With the session every documented route exists (never 404 for the
@@ -390,13 +401,17 @@ def test_domains_accounts_aliases():
         assert a.call("GET", "/aliases")[2] == {"aliases": []}
         # An account's mail goes for good: a session deletes it only with
         # the admin password (none, a wrong one: refused, still there).
-        st, _, p = a.call("DELETE", "/accounts/carol@second.test")
+        st, _, p = a.call("DELETE", "/accounts/carol@second.test", {})
         assert st == 400 and p["code"] == "missing_field" and p["field"] == "password", (st, p)
         st, _, p = a.call("DELETE", "/accounts/carol@second.test", {"password": ADMIN_PW + "x"})
         assert st == 400 and p["code"] == "wrong_password", (st, p)
         assert a.call("GET", "/accounts/carol@second.test")[0] == 200
         assert a.call("DELETE", "/accounts/carol@second.test", {"password": ADMIN_PW})[0] == 204
         assert a.call("GET", "/accounts/carol@second.test")[0] == 404
+        # So does a domain's (its DKIM keys go with it).
+        st, _, p = a.call("DELETE", "/domains/second.test", {"password": ADMIN_PW + "x"})
+        assert st == 400 and p["code"] == "wrong_password" and p["field"] == "password", (st, p)
+        assert a.call("GET", "/domains/second.test")[0] == 200
         assert a.call("DELETE", "/domains/second.test")[0] == 204
         assert "second.test" not in s.cli("domain", "list").stdout.decode()
 

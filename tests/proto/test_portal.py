@@ -70,12 +70,15 @@ class Portal:
         self.source = source
         self.cookie = None
         self.csrf = None
+        self.password = None  # sent with a DELETE, as the portal page does
 
     def call(self, method, path, body=None):
         c = http.client.HTTPSConnection("127.0.0.1", self.s.https_port, timeout=30,
                                         context=tls_ctx(), source_address=(self.source, 0))
         h = {}
         data = None
+        if body is None and method == "DELETE" and self.password and path != "/me/session":
+            body = {"password": self.password}
         if body is not None:
             data = json.dumps(body)
             h["Content-Type"] = "application/json"
@@ -106,6 +109,8 @@ class Portal:
         # (1 s, doubling): the HTTP side answers 429 instead of waiting.
         for _ in range(12):
             st, out = self.call("POST", "/me/session", body)
+            if st == 200:
+                self.password = password
             if st != 429:
                 return st, out
             time.sleep(1)
@@ -408,7 +413,7 @@ def test_lasting_access_needs_the_password():
         assert p.call("GET", "/me/jmap-tokens")[1]["tokens"] == []
         assert p.call("GET", "/me/forwarding")[1]["addresses"] == []
 
-        # With it: made; revoking and turning forwarding off need none.
+        # With it: made; turning forwarding off needs none.
         st, ap = p.call("POST", "/me/app-passwords", {"name": "phone", "password": PW})
         assert st == 201 and ap["password"], ap
         st, tok = p.call("POST", "/me/jmap-tokens", {"name": "sync", "password": PW})
@@ -416,6 +421,15 @@ def test_lasting_access_needs_the_password():
         st, out = p.call("PUT", "/me/forwarding", {"addresses": ["me@remote.test"], "password": PW})
         assert st == 200 and out["addresses"] == ["me@remote.test"], out
         assert p.call("PUT", "/me/forwarding", {"addresses": []})[1]["addresses"] == []
+        # Revoking, as every DELETE, takes it again: without it, or a
+        # wrong one, nothing is revoked.
+        for path in ("/me/app-passwords/phone", "/me/jmap-tokens/sync", "/me/encryption",
+                     "/me/sieve/none"):
+            st, out = p.call("DELETE", path, {})
+            assert st == 400 and out["code"] == "missing_field" and out["field"] == "password", out
+        st, out = p.call("DELETE", "/me/app-passwords/phone", {"password": "not-the-password"})
+        assert st == 400 and out["code"] == "wrong_password", out
+        assert [a["name"] for a in p.call("GET", "/me/app-passwords")[1]["app_passwords"]] == ["phone"]
         assert p.call("DELETE", "/me/app-passwords/phone")[0] == 204
         assert p.call("DELETE", "/me/jmap-tokens/sync")[0] == 204
 

@@ -135,7 +135,9 @@ export function CopyButton({ text, label = 'Copy', testid }) {
 // A button that asks "sure?" in place instead of a modal dialog; with
 // password set, the question also takes the admin password, which
 // onConfirm gets (an action the server asks it again for).
-export function ConfirmButton({ label, confirm = 'Really?', onConfirm, testid, danger = true, password = false }) {
+// password: asks for the admin's (pwLabel: or whose) password again, as the
+// API does for whatever destroys or revokes, and gives it to onConfirm.
+export function ConfirmButton({ label, confirm = 'Really?', onConfirm, testid, danger = true, password = false, pwLabel = 'Admin password' }) {
 	const [asking, setAsking] = useState(false);
 	const [pw, setPw] = useState('');
 	if (!asking)
@@ -144,7 +146,7 @@ export function ConfirmButton({ label, confirm = 'Really?', onConfirm, testid, d
 	return (
 		<span class="confirm" role="group" aria-label={confirm}>
 			<span>{confirm}</span>
-			{password ? <input type="password" class="confirm-password" aria-label="Admin password" placeholder="Admin password"
+			{password ? <input type="password" class="confirm-password" aria-label={pwLabel} placeholder={pwLabel}
 				autoComplete="current-password" value={pw} onInput={(e) => setPw(e.currentTarget.value)}
 				onKeyDown={(e) => { if (e.key === 'Enter' && pw) yes(); }} data-testid={testid && `${testid}-password`} /> : null}
 			<button type="button" class="btn btn-small btn-danger" data-testid={testid && `${testid}-yes`}

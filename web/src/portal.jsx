@@ -216,8 +216,9 @@ export function AppPasswords({ kind = 'apppass', base = '/me', admin = false }) 
 			list.reload();
 		});
 	};
-	const revoke = (n) => a.run(async () => {
-		await del(`${k.path}/${seg(n)}`);
+	// Revoking asks for the password again too (the admin's on the admin's panel).
+	const revoke = (n, pw) => a.run(async () => {
+		await del(`${k.path}/${seg(n)}`, { password: pw });
 		if (made && made.name === n)
 			setMade(null);
 		list.reload();
@@ -245,7 +246,7 @@ export function AppPasswords({ kind = 'apppass', base = '/me', admin = false }) 
 									<td>{p.name}</td>
 									<td>{dateTime(p.created_at)}</td>
 									<td>{p.last_used ? dateTime(p.last_used) : 'never'}</td>
-									<td class="actions"><ConfirmButton label="Revoke" confirm={`Revoke ${p.name}?`} onConfirm={() => revoke(p.name)} testid={`${id}-revoke`} /></td>
+									<td class="actions"><ConfirmButton label="Revoke" confirm={`Revoke ${p.name}?`} password pwLabel={admin ? 'Admin password' : 'Your password'} onConfirm={(pw) => revoke(p.name, pw)} testid={`${id}-revoke`} /></td>
 								</tr>
 							))}
 						</tbody>
@@ -385,8 +386,8 @@ function Encryption() {
 			cur.reload();
 		});
 	};
-	const off = () => a.run(async () => {
-		await del('/me/encryption');
+	const off = (pw) => a.run(async () => {
+		await del('/me/encryption', { password: pw });
 		setMsg('New mail is stored as it arrives.');
 		cur.reload();
 	});
@@ -401,7 +402,7 @@ function Encryption() {
 			{st.method === 'none' ? <p data-testid="encryption-state">Off: mail is stored as it arrives.</p> : (
 				<div data-testid="encryption-state">
 					<EncryptionOn st={st} testid="encryption" />
-					<ConfirmButton label="Turn off" confirm="Store new mail unencrypted?" onConfirm={off} testid="encryption-off" />
+					<ConfirmButton label="Turn off" confirm="Store new mail unencrypted?" password pwLabel="Your password" onConfirm={off} testid="encryption-off" />
 				</div>
 			)}
 			<div class="field">

@@ -152,8 +152,8 @@ function AddAccount({ onAdded }) {
 function EncryptionState({ email }) {
 	const cur = useLoad(() => get(`/accounts/${seg(email)}/encryption`));
 	const a = useAction();
-	const off = () => a.run(async () => {
-		await del(`/accounts/${seg(email)}/encryption`);
+	const off = (password) => a.run(async () => {
+		await del(`/accounts/${seg(email)}/encryption`, { password });
 		cur.reload();
 	});
 	if (!cur.data)
@@ -171,7 +171,7 @@ function EncryptionState({ email }) {
 			<h2>Encryption at rest</h2>
 			<EncryptionOn st={st} testid="account-encryption" />
 			<ErrorBox error={a.error} />
-			<ConfirmButton label="Turn encryption off" confirm="Store new mail for this account unencrypted?" onConfirm={off} testid="account-encryption-off" />
+			<ConfirmButton label="Turn encryption off" confirm="Store new mail for this account unencrypted?" password onConfirm={off} testid="account-encryption-off" />
 		</section>
 	);
 }

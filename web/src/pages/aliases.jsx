@@ -42,8 +42,8 @@ export function Aliases() {
 			list.reload();
 		});
 	};
-	const drop = (a, t) => remove.run(async () => {
-		await del(`/aliases/${seg(a)}` + (t ? `?target=${encodeURIComponent(t)}` : ''));
+	const drop = (a, t, password) => remove.run(async () => {
+		await del(`/aliases/${seg(a)}` + (t ? `?target=${encodeURIComponent(t)}` : ''), { password });
 		list.reload();
 	});
 	return (
@@ -62,11 +62,11 @@ export function Aliases() {
 									<td>
 										<ul class="plain">
 											{(a.targets || []).map((t) => (
-												<li key={t}>{t} {outside(t) ? <span class="badge badge-info" data-testid="alias-forwarded">forwarded</span> : null} {a.targets.length > 1 ? <ConfirmButton label="Remove" confirm={`Stop delivering to ${t}?`} onConfirm={() => drop(a.alias, t)} /> : null}</li>
+												<li key={t}>{t} {outside(t) ? <span class="badge badge-info" data-testid="alias-forwarded">forwarded</span> : null} {a.targets.length > 1 ? <ConfirmButton label="Remove" confirm={`Stop delivering to ${t}?`} password onConfirm={(pw) => drop(a.alias, t, pw)} /> : null}</li>
 											))}
 										</ul>
 									</td>
-									<td class="actions"><ConfirmButton label="Delete" confirm={`Delete ${a.alias}?`} onConfirm={() => drop(a.alias)} /></td>
+									<td class="actions"><ConfirmButton label="Delete" confirm={`Delete ${a.alias}?`} password onConfirm={(pw) => drop(a.alias, null, pw)} testid="alias-delete" /></td>
 								</tr>
 							))}
 							{aliases.length === 0 ? <tr><td colSpan={3} class="muted">No aliases yet.</td></tr> : null}

@@ -46,7 +46,7 @@ export function Queue() {
 		setFilter(domain.trim());
 	};
 	const retry = (id) => act.run(async () => { await post(`/queue/${seg(id)}/retry`, {}); list.reload(); });
-	const drop = (id) => act.run(async () => { await del(`/queue/${seg(id)}`); list.reload(); });
+	const drop = (id, password) => act.run(async () => { await del(`/queue/${seg(id)}`, { password }); list.reload(); });
 	return (
 		<>
 			<PageTitle>Queue</PageTitle>
@@ -77,7 +77,7 @@ export function Queue() {
 										<td class="wrap">{m.last_error}</td>
 										<td class="actions">
 											<button class="btn btn-small" onClick={() => retry(m.id)} disabled={act.busy}>Retry now</button>
-											<ConfirmButton label="Delete" confirm="Delete without delivering?" onConfirm={() => drop(m.id)} />
+											<ConfirmButton label="Delete" confirm="Delete without delivering?" password onConfirm={(pw) => drop(m.id, pw)} testid="queue-delete" />
 										</td>
 									</tr>
 								))}

@@ -387,7 +387,7 @@ function Tokens() {
 		});
 	};
 	const now = Date.now() / 1000;
-	const drop = (id) => a.run(async () => { await del(`/tokens/${seg(id)}`); list.reload(); });
+	const drop = (id, password) => a.run(async () => { await del(`/tokens/${seg(id)}`, { password }); list.reload(); });
 	const tokens = (list.data && list.data.tokens) || [];
 	return (
 		<section class="card">
@@ -403,7 +403,7 @@ function Tokens() {
 								<tr key={t.id} data-testid="token-row" data-name={t.name}><td>{t.name}</td><td><code>{t.id}</code></td>
 									<td data-testid="token-scope">{t.scope === 'read' ? 'read only' : 'admin'}</td><td>{dateTime(t.created)}</td>
 									<td data-testid="token-expires">{t.expires ? (t.expires <= now ? <span class="error-text">expired {dateTime(t.expires)}</span> : dateTime(t.expires)) : 'never'}</td>
-									<td class="actions"><ConfirmButton label="Revoke" confirm={`Revoke ${t.name}?`} onConfirm={() => drop(t.id)} /></td></tr>
+									<td class="actions"><ConfirmButton label="Revoke" confirm={`Revoke ${t.name}?`} password onConfirm={(pw) => drop(t.id, pw)} testid="token-revoke" /></td></tr>
 							))}
 						</tbody>
 					</table>
