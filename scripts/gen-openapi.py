@@ -250,7 +250,7 @@ paths = {
     "/jobs/{id}": {"get": op("One background job", [resp(200, "job", ref("Job")), problem(404)], params=[pp("id")])},
     "/backups": {"get": op("Scheduled backups: the schedule, the one running, the last ones and failures", [resp(200, "backups", ref("Backups")), ERR]),
                  "post": op("Start a backup now", [resp(202, "started", obj({"started": B})), problem(409)])},
-    "/backups/schedule": {"put": op("Set the backup schedule (dir \"\" turns it off), applied at once and stored; with a session, a new directory takes the admin password",
+    "/backups/schedule": {"put": op("Set the backup schedule (dir \"\" turns it off), applied at once and stored; with a session, a new directory or fewer kept (older ones deleted) takes the admin password",
                                     [resp(200, "backups", ref("Backups")), problem(400, 409, 429)],
                                     obj({"dir": S, "time": S, "keep": I, "password": S}, ["dir"]))},
     "/logs": {"get": op("Recent log lines", [resp(200, "lines", ref("Logs")), ERR],

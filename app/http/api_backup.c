@@ -98,14 +98,16 @@ void api_backups_start(struct http_ctx *x)
 	jw_obj_end(&w);
 }
 
-/* 1 when the running schedule writes into dir already. */
-static int dir_is_current(const char *dir)
+/* 1 when the running schedule writes into dir already (*keep: how many
+ * it keeps there), else 0. */
+static int dir_is_current(const char *dir, unsigned *keep)
 {
 	struct backup_sched_status *s = malloc(sizeof *s);
 	if (s == NULL)
 		return 0;
 	backup_sched_status(s);
 	int same = s->configured && strcmp(s->dir, dir) == 0;
+	*keep = s->keep;
 	free(s);
 	return same;
 }
@@ -147,9 +149,13 @@ void api_backups_schedule(struct http_ctx *x)
 	 * restarts: a new directory (perhaps one others can read, or a
 	 * mount of the thief's) from a session alone (a stolen cookie)
 	 * would copy out all mail for as long as nobody looks. It takes the
-	 * admin password; keeping the directory or turning backups off does
-	 * not. */
-	if (dir[0] && !dir_is_current(dir) && http_session_password_check(x, "password") < 0)
+	 * admin password. So does keeping fewer backups than now (keep
+	 * absent is 7): the next run prunes the older ones, which destroys
+	 * them as a DELETE would. Keeping the directory and as many or more,
+	 * or turning backups off (which removes none), does not. */
+	unsigned was_keep = 0;
+	int current = dir[0] && dir_is_current(dir, &was_keep);
+	if (dir[0] && (!current || keep < was_keep) && http_session_password_check(x, "password") < 0)
 		return;
 	char at_text[16];
 	snprintf(at_text, sizeof at_text, "%02u:%02u", minute / 60, minute % 60);

@@ -306,6 +306,13 @@ async function adminPages() {
 		await byId('backups-start').click();
 		await byId('backups-row').waitFor({ timeout: 30000 });
 		await screenshot('backups');
+		// Keeping fewer deletes the older ones at the next run: asked again.
+		await byId('backups-keep').fill('1');
+		await byId('backups-password').fill(cfg.admin_password);
+		await byId('backups-schedule-save').click();
+		await byId('backups-password').waitFor({ state: 'detached' });
+		if (!(await byId('backups-schedule').textContent()).includes('keeping 1.'))
+			throw new Error('the lower count is not shown');
 		log('backup schedule set and a backup made');
 	}
 

@@ -544,6 +544,16 @@ def test_lasting_access_made_by_a_session_needs_the_password():
         assert a.call("PUT", "/backups/schedule", dict(sched, password=ADMIN_PW))[0] == 200
         st, _, d = a.call("PUT", "/backups/schedule", dict(sched, keep=5))
         assert st == 200 and d["dir"] == bdir and d["keep"] == 5, d
+        # Fewer than now: the next run would prune the rest, destroying
+        # them; so does a schedule without keep (7) under a larger one.
+        st, _, p = a.call("PUT", "/backups/schedule", dict(sched, keep=1))
+        assert st == 400 and p["code"] == "missing_field" and p["field"] == "password", p
+        assert a.call("GET", "/backups")[2]["keep"] == 5
+        assert a.call("PUT", "/backups/schedule", dict(sched, keep=9))[0] == 200
+        st, _, p = a.call("PUT", "/backups/schedule", {"dir": bdir})
+        assert st == 400 and p["field"] == "password", p
+        st, _, d = a.call("PUT", "/backups/schedule", dict(sched, keep=1, password=ADMIN_PW))
+        assert st == 200 and d["keep"] == 1, d
         st, _, p = a.call("PUT", "/backups/schedule", dict(sched, dir=bdir + "2"))
         assert st == 400 and p["field"] == "password", p
         assert b.call("PUT", "/backups/schedule", dict(sched, dir=bdir + "2"))[0] == 200

@@ -13,8 +13,10 @@ function Schedule({ d, onSaved }) {
 	const [keep, setKeep] = useState(String(d.configured ? d.keep : 7));
 	const [msg, setMsg] = useState('');
 	const [pw, setPw] = useState('');
-	// A new directory takes the admin password again (every backup holds all mail).
-	const askPw = !!dir.trim() && dir.trim() !== (d.configured ? d.dir : '');
+	// A new directory takes the admin password again (every backup holds
+	// all mail), and so does keeping fewer (the next run prunes the rest).
+	const newDir = !!dir.trim() && dir.trim() !== (d.configured ? d.dir : '');
+	const askPw = newDir || (!!dir.trim() && d.configured && Number(keep) < d.keep);
 	const act = useAction();
 	if (d.locked)
 		return <p class="muted" data-testid="backups-locked">The schedule is set by <code>TERN_BACKUP_*</code> variables.</p>;
@@ -38,7 +40,7 @@ function Schedule({ d, onSaved }) {
 				maxLength={500} testid="backups-dir" error={err('dir')} />
 			<Field label="Daily at (UTC)" value={time} onInput={setTime} pattern="[0-2][0-9]:[0-5][0-9]" testid="backups-time" error={err('time')} />
 			<Field label="Backups kept" type="number" min={1} max={1000} value={keep} onInput={setKeep} testid="backups-keep" error={err('keep')} />
-			{askPw ? <Field label="Admin password (for a new directory)" type="password" value={pw} onInput={setPw} required
+			{askPw ? <Field label={newDir ? 'Admin password (for a new directory)' : 'Admin password (fewer backups kept: older ones are deleted)'} type="password" value={pw} onInput={setPw} required
 				autoComplete="current-password" testid="backups-password" error={err('password')} /> : null}
 			<ErrorBox error={act.error && !act.error.field ? act.error : null} />
 			<button class="btn" type="submit" disabled={act.busy} data-testid="backups-schedule-save">Save schedule</button>
