@@ -7,7 +7,7 @@ import pty
 import subprocess
 import tempfile
 
-from harness import TERN
+from harness import ROOT, TERN
 
 COMMANDS = [["serve"], ["version"], ["health"], ["account"], ["account", "add"],
             ["account", "app-password", "add"], ["domain"], ["domain", "dns"], ["alias"],
@@ -41,6 +41,30 @@ def test_help_on_stdout():
     assert r.returncode == 2 and b"usage: tern account" in r.stderr and not r.stdout, r
     r = run(["frobnicate"], good)
     assert r.returncode == 2 and b"frobnicate" in r.stderr, r
+
+
+def test_every_readme_command_in_the_help():
+    """Each command and subcommand README's "Commands" block lists is in
+    `tern --help` and in its command's own help (account disable, state
+    and name and admin totp-off were missing from the first)."""
+    import re
+    readme = open(os.path.join(ROOT, "README.md")).read()
+    block = readme.split("## Commands\n\n```\n", 1)[1].split("```", 1)[0]
+    top = run(["--help"]).stdout.decode()
+    seen = 0
+    for line in block.splitlines():
+        for seg in re.split(r"\s[;|]\s(?=tern )", line.strip()):
+            m = re.match(r"tern ([a-z-]+)(?: ([a-z][a-z|-]*))?", seg)
+            if not m:
+                continue
+            cmd, subs = m.group(1), (m.group(2) or "").split("|")
+            own = run([cmd, "--help"]).stdout.decode()
+            for sub in filter(None, subs):
+                assert re.search(r"tern %s\b[^\n]*\b%s\b" % (cmd, sub), top), (cmd, sub, "tern --help")
+                assert re.search(r"\b%s\b" % sub, own), (cmd, sub, "tern %s --help" % cmd)
+                seen += 1
+            assert re.search(r"tern %s\b" % cmd, top), (cmd, "tern --help")
+    assert seen >= 40, seen
 
 
 def test_errors_name_the_argument():
