@@ -9,6 +9,10 @@
  * untagged OK first (RFC 6851 §4.3), then the view sync reports the moved
  * messages as EXPUNGE (VANISHED with QRESYNC), then the tagged OK. A
  * COPY into the selected mailbox is announced by the same sync (EXISTS).
+ * A message of the set another session expunged since this one last
+ * synced fails the whole command, nothing copied or moved: "NO
+ * [EXPUNGEISSUED]" (RFC 9051 §7.1) after the EXPUNGE that says which, as
+ * Dovecot does; COPY must leave the target as it was when it fails.
  *
  * INPROGRESS (RFC 9585): a COPY or MOVE of more than IMAP_STEP messages
  * says so when it starts ("* OK [INPROGRESS ("tag" 0 n)] Copying."), then
@@ -61,7 +65,8 @@ static void copy_start(struct imap_job *j)
 {
 	j->copy = xcalloc(1, sizeof(*j->copy));
 	store_email_copy_async(imap_store, j->s->loop, j->account, j->mailbox, j->uidvalidity,
-			       j->uids, j->n, j->target, j->op, j->copy, imap_job_store_done, j);
+			       j->uids, j->n, j->target, j->op | STORE_COPY_ALL, j->copy,
+			       imap_job_store_done, j);
 	/* More than a step's worth: say so at once (the client knows the
 	 * command is long before its answer, and when to expect it), then
 	 * how far it got while it runs. The answer comes on a later turn
@@ -81,6 +86,13 @@ static void copy_done(struct imap_session *s, struct imap_job *j)
 
 	if (j->result == STORE_ENOTFOUND) {
 		imap_tagged(s, "NO [TRYCREATE] Mailbox doesn't exist.");
+	} else if (j->result == STORE_EGONE) {
+		/* Another session expunged one of them since this one last
+		 * looked: all or nothing (RFC 9051 §6.4.7, RFC 6851 §3.3), so
+		 * nothing was copied; the sync tells which (EXPUNGE), and the
+		 * client may retry without it. */
+		imap_session_sync(s);
+		imap_tagged(s, "NO [EXPUNGEISSUED] Some of the requested messages no longer exist.");
 	} else if (j->result != STORE_OK) {
 		imap_tagged(s, "NO [SERVERBUG] Internal error copying messages.");
 	} else {

@@ -50,6 +50,7 @@ struct store;
 #define STORE_EBUSY (-30907)     /* another tern serve holds the data directory */
 #define STORE_ELIMIT (-30908)    /* an account's limit reached (mailboxes): never fits now */
 #define STORE_EACTIVE (-30909)   /* the Sieve script is active (cannot be deleted) */
+#define STORE_EGONE (-30910)     /* a message named was expunged meanwhile (nothing done) */
 
 /* Open flags. */
 #define STORE_SERVER 1u   /* start the writer thread (tern serve) */
@@ -1169,12 +1170,12 @@ int store_mailbox_role_valid(const char *role);
  * (store_copy.c): each email gets a membership with a new UID in to (and,
  * for a move, loses the one in from) in one transaction. Keywords are the
  * email's, so copies share them; no bytes are added to the quota. UIDs no
- * longer in from are skipped. r (the caller's) gets the target's
+ * longer in from are skipped (without STORE_COPY_ALL, below). r (the caller's) gets the target's
  * UIDVALIDITY, the pairs copied (src_uids[i] -> dst_uids[i], malloc'ed;
  * free with store_copy_result_free() whatever the result) and the modseq.
  * Returns STORE_OK (r->n may be 0), STORE_ENOTFOUND (no mailbox to),
  * STORE_EINVAL (no account or mailbox from, another UIDVALIDITY, an email
- * in 65535 mailboxes), STORE_ETEMP.
+ * in 65535 mailboxes), STORE_EGONE (STORE_COPY_ALL), STORE_ETEMP.
  */
 struct store_copy_result {
 	uint32_t uidvalidity;
@@ -1190,6 +1191,10 @@ struct store_copy_result {
  * (the caller tells the hook itself what the whole change was: JMAP's
  * Email/set changes several memberships at once). */
 #define STORE_COPY_NO_LESSON 2
+/* | STORE_COPY_ALL: all or nothing; a uid no longer in from makes it
+ * STORE_EGONE with nothing copied or moved (IMAP COPY and MOVE, RFC 9051
+ * §6.4.7: a failed COPY leaves the target as it was). */
+#define STORE_COPY_ALL 4
 int store_email_copy(struct store *st, uint32_t account, uint32_t from, uint32_t uidvalidity,
 		     const uint32_t *uids, size_t n, uint32_t to, int move,
 		     struct store_copy_result *r);

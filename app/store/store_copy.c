@@ -39,6 +39,7 @@ struct touched {
 struct copy_ctx {
 	uint32_t account, from, uidvalidity, to;
 	int move;
+	int all; /* STORE_COPY_ALL: a uid gone fails the whole copy */
 	const uint32_t *uids;
 	size_t n;
 	struct store_copy_result *r;
@@ -215,6 +216,8 @@ static int copy_fn(struct store *st, MDB_txn *txn, void *arg)
 		uint32_t nuid;
 		if ((rc = copy_one(st, txn, c, c->uids[i], &nuid)) != 0)
 			return rc;
+		if (!nuid && c->all)
+			return STORE_EGONE; /* the nested transaction is dropped */
 		if (nuid) {
 			c->emails[c->r->n] = c->last_email;
 			c->r->src_uids[c->r->n] = c->uids[i];
@@ -245,6 +248,7 @@ int store_email_copy(struct store *st, uint32_t account, uint32_t from, uint32_t
 	    .uidvalidity = uidvalidity,
 	    .to = to,
 	    .move = move & 1,
+	    .all = !!(move & STORE_COPY_ALL),
 	    .uids = uids,
 	    .n = n,
 	    .r = r,
@@ -329,6 +333,7 @@ void store_email_copy_async(struct store *st, struct loop *loop, uint32_t accoun
 	    .uidvalidity = uidvalidity,
 	    .to = to,
 	    .move = move & 1,
+	    .all = !!(move & STORE_COPY_ALL),
 	    .uids = uids,
 	    .n = n,
 	    .r = r,

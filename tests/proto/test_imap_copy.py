@@ -180,3 +180,48 @@ def test_imap_selected_mailbox_deleted_and_check():
             assert False, "session went on after its mailbox was deleted"
         except (imaplib.IMAP4.abort, OSError, EOFError) as e:
             assert "deleted" in str(e).lower() or "BYE" in str(e) or isinstance(e, OSError), e
+
+
+def test_imap_copy_move_of_message_expunged_elsewhere():
+    """COPY or MOVE of a set holding a message another session expunged
+    since this one last synced: RFC 9051 §6.4.7 wants a failed COPY to
+    leave the target as it was, so the whole command fails, NO
+    [EXPUNGEISSUED] (§7.1) after the EXPUNGE that says which one, and
+    nothing is copied or moved (Dovecot answers the same). Before, the
+    others were copied and the answer was OK with a partial COPYUID."""
+    with srv() as s:
+        deliver(s, 5)
+        wait_count(s, 5)
+        a, b = login(s), login(s)
+        a.create("Dst")
+        a.select("INBOX")
+        b.select("INBOX")
+
+        def expunge_elsewhere(seq):
+            b.store(seq, "+FLAGS.SILENT", "(\\Deleted)")
+            assert b.expunge()[0] == "OK"
+            a.untagged_responses.clear()
+
+        expunge_elsewhere("2")  # UID 2; a still sees it as message 2
+        typ, data = a.copy("1:3", "Dst")
+        assert typ == "NO" and data[0].startswith(b"[EXPUNGEISSUED]"), (typ, data)
+        assert a.untagged_responses.get("EXPUNGE") == [b"2"], a.untagged_responses
+        assert a.status("Dst", "(MESSAGES)")[1][0].endswith(b"(MESSAGES 0)")
+        assert s.messages(BOB, "Dst") == []
+        # Told of the expunge, the same numbers now name UIDs 1, 3, 4.
+        typ, data = a.copy("1:3", "Dst")
+        assert typ == "OK" and copyuid(data[0])[1:] == ("1,3:4", "1:3"), data
+
+        expunge_elsewhere("3")  # UID 4: a's message 3
+        typ, data = a._simple_command("MOVE", "2:4", "Dst")
+        assert typ == "NO" and data[0].startswith(b"[EXPUNGEISSUED]"), (typ, data)
+        assert a.untagged_responses.get("EXPUNGE") == [b"3"], a.untagged_responses
+        assert b"COPYUID" not in b" ".join(x or b"" for x in a.untagged_responses.get("OK", []))
+        assert a.status("Dst", "(MESSAGES)")[1][0].endswith(b"(MESSAGES 3)")
+        assert a.status("INBOX", "(MESSAGES)")[1][0].endswith(b"(MESSAGES 3)")
+        typ, data = a.fetch("1:3", "(UID)")
+        assert [re.search(rb"UID (\d+)", d).group(1) for d in data] == [b"1", b"3", b"5"], data
+        typ, data = a._simple_command("MOVE", "2:3", "Dst")
+        assert typ == "OK", data
+        assert a.status("Dst", "(MESSAGES)")[1][0].endswith(b"(MESSAGES 5)")
+        assert len(s.messages(BOB)) == 1 and len(s.messages(BOB, "Dst")) == 5
