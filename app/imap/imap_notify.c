@@ -7,7 +7,8 @@
  * SELECTED, SELECTED-DELAYED, INBOXES (INBOX), PERSONAL (every mailbox
  * of the account: the only namespace), SUBSCRIBED, SUBTREE mailbox(es),
  * MAILBOXES mailbox(es); the first filter a mailbox matches decides its
- * events. Events served: MessageNew and MessageExpunge (together for the
+ * events; SELECTED or SELECTED-DELAYED at most once (RFC 5465 §6.1,
+ * else BAD). Events served: MessageNew and MessageExpunge (together for the
  * selected mailbox, RFC 5465 §5.2), FlagChange (there with both), MailboxName,
  * SubscriptionChange, MailboxMetadataChange and ServerMetadataChange
  * (RFC 5465 §5.8-5.9: "* METADATA mailbox entry ..." naming the entries
@@ -585,7 +586,7 @@ void imap_cmd_notify(struct imap_session *s, const struct imap_cmd *cmd)
 		bad(s, "Invalid arguments");
 		return;
 	}
-	int status = 0;
+	int status = 0, selected_seen = 0;
 	if (imap_arg_atom_is(&a[1], "STATUS")) {
 		status = 1;
 		i++;
@@ -632,6 +633,14 @@ void imap_cmd_notify(struct imap_session *s, const struct imap_cmd *cmd)
 		if (gn != ev + 1) {
 			bad(s, "Invalid event group");
 			goto fail;
+		}
+		/* RFC 5465 §6.1: only one of SELECTED and SELECTED-DELAYED,
+		 * once, in a command (Dovecot answers BAD too). */
+		if (f->kind == F_SELECTED || f->kind == F_SELECTED_DELAYED) {
+			if (selected_seen++) {
+				bad(s, "Duplicate selected filter");
+				goto fail;
+			}
 		}
 		if (parse_events(s, nt, &g[ev], f) < 0)
 			goto fail;

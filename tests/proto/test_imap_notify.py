@@ -11,7 +11,7 @@ attributes: a FETCH of them follows each new message's EXISTS. Metadata
 set by another session: "* METADATA mailbox entry". Refusals as Dovecot answers
 them: MessageNew without MessageExpunge or FlagChange alone for SELECTED
 (BAD), fetch attributes outside SELECTED (BAD), an event tern does not serve or does not know (NO [BADEVENT
-(...)]), a bad filter (BAD)."""
+(...)]), a bad filter or a second SELECTED (BAD)."""
 import re
 
 from test_imap import Raw, srv
@@ -95,7 +95,11 @@ def test_imap_notify():
                 ("t", "NOTIFY SET (PERSONAL (Bogus))", b"t NO [BADEVENT"),
                 ("u", "NOTIFY SET (ELSEWHERE (MailboxName))", b"u BAD"),
                 ("v", "NOTIFY SET", b"v BAD"), ("w", "NOTIFY BOGUS", b"w BAD"),
-                ("x", "NOTIFY SET (MAILBOXES (MailboxName))", b"x BAD")):
+                ("x", "NOTIFY SET (MAILBOXES (MailboxName))", b"x BAD"),
+                # RFC 5465 §6.1: one of SELECTED and SELECTED-DELAYED, once.
+                ("y", "NOTIFY SET (SELECTED (MessageNew MessageExpunge)) "
+                      "(SELECTED-DELAYED (MessageNew MessageExpunge))", b"y BAD"),
+                ("z", "NOTIFY SET (SELECTED NONE) (SELECTED NONE)", b"z BAD")):
             u, t = cmd(a, tag, line)
             assert t.startswith(want), (line, t)
         # Other filters are taken; INBOXES with FlagChange alone, as Dovecot.
