@@ -3,7 +3,11 @@
  *
  * Items: MESSAGES, UIDNEXT, UIDVALIDITY, UNSEEN, RECENT, SIZE, DELETED,
  * MAILBOXID (OBJECTID, RFC 8474), APPENDLIMIT (RFC 7889 §3: the largest
- * APPEND the mailbox takes, the same for every mailbox here).
+ * APPEND the mailbox takes, the same for every mailbox here),
+ * DELETED-STORAGE (RFC 9208: what EXPUNGE would give back, in units
+ * of 1024 octets as the STORAGE resource, rounded up as its usage; a
+ * server with QUOTA=RES-STORAGE must know it: the stored octets of the
+ * messages \Deleted here).
  * UNSEEN and DELETED count the messages without $seen / with \Deleted;
  * RECENT counts the messages no SELECT has claimed yet (RFC 3501 §2.3.2,
  * store_mailbox_claim_recent_async()) and, for the mailbox this session
@@ -19,6 +23,7 @@ enum { ST_MESSAGES = 1, ST_UIDNEXT = 2, ST_UIDVALIDITY = 4, ST_UNSEEN = 8, ST_RE
 enum { ST_HIGHESTMODSEQ = 128 }; /* CONDSTORE (RFC 7162 §3.1.9) */
 enum { ST_MAILBOXID = 256 };     /* OBJECTID (RFC 8474) */
 enum { ST_APPENDLIMIT = 512 };   /* APPENDLIMIT (RFC 7889) */
+enum { ST_DELETED_STORAGE = 1024 }; /* QUOTA=RES-STORAGE (RFC 9208) */
 
 static const struct {
 	const char *name;
@@ -30,13 +35,14 @@ static const struct {
 	{ "HIGHESTMODSEQ", ST_HIGHESTMODSEQ },
 	{ "MAILBOXID", ST_MAILBOXID },
 	{ "APPENDLIMIT", ST_APPENDLIMIT },
+	{ "DELETED-STORAGE", ST_DELETED_STORAGE },
 };
 
 struct status_ctx {
 	uint32_t mailbox;
 	int found;
 	struct store_mailbox_info info;
-	uint64_t size;
+	uint64_t size, deleted_size;
 	uint32_t counted, unseen, deleted, recent;
 };
 
@@ -68,6 +74,8 @@ static void email_cb(void *arg, const struct store_email_info *info)
 	}
 	c->unseen += !seen;
 	c->deleted += info->deleted; /* the membership's flag, not a keyword */
+	if (info->deleted)
+		c->deleted_size += info->size;
 	c->recent += info->uid >= c->info.first_recent;
 }
 
@@ -138,7 +146,7 @@ int imap_status_append(struct imap_session *s, const char *name,
 		       unsigned want, struct buf *out)
 {
 	struct status_ctx c = { .mailbox = info->id, .info = *info };
-	unsigned listed = ST_SIZE | ST_UNSEEN | ST_DELETED | ST_RECENT;
+	unsigned listed = ST_SIZE | ST_UNSEEN | ST_DELETED | ST_RECENT | ST_DELETED_STORAGE;
 	if ((want & listed) &&
 	    store_email_list(imap_store, s->account, c.mailbox, email_cb, &c) != STORE_OK)
 		return -1;
@@ -174,6 +182,7 @@ int imap_status_append(struct imap_session *s, const char *name,
 			case ST_SIZE: v = c.size; break;
 			case ST_HIGHESTMODSEQ: v = imap_highest_modseq(c.info.highest_modseq); break;
 			case ST_APPENDLIMIT: v = imap_append_limit(); break;
+			case ST_DELETED_STORAGE: v = (c.deleted_size + 1023) / 1024; break;
 			default: v = 0; break;
 			}
 			buf_printf(out, "%s%s %llu", sep, items[k].name, v);

@@ -1,7 +1,8 @@
 """IMAP QUOTA (RFC 9208, STORAGE): GETQUOTAROOT and GETQUOTA follow what
 APPEND and expunge do to the account's usage, SETQUOTA is refused, an
 account without a limit has no quota root, and APPEND past the limit is
-refused with [OVERQUOTA] without storing anything."""
+refused with [OVERQUOTA] without storing anything. STATUS
+DELETED-STORAGE tells what an EXPUNGE would free."""
 from harness import Server
 from test_imap import BOB, BOB_PW, CAROL, CAROL_PW, login
 
@@ -29,10 +30,18 @@ def test_imap_quota_roots_and_usage():
         assert typ == "NO" and b"OVERQUOTA" in data[0], data
         typ, data = m.getquota('"User quota"')
         assert data == [b'"User quota" (STORAGE %d 10)' % kib], data
+        # STATUS DELETED-STORAGE (RFC 9208, due with QUOTA=RES-STORAGE):
+        # what an EXPUNGE would free, in the same KiB; nothing yet.
+        typ, data = m.status("INBOX", "(DELETED DELETED-STORAGE)")
+        assert typ == "OK" and data[0].endswith(b"(DELETED 0 DELETED-STORAGE 0)"), data
         # Expunge frees it.
         m.select("INBOX")
         m.store("1", "+FLAGS.SILENT", "(\\Deleted)")
+        typ, data = m.status("INBOX", "(DELETED-STORAGE DELETED)")
+        assert typ == "OK" and data[0].endswith(b"(DELETED-STORAGE %d DELETED 1)" % kib), data
         m.expunge()
+        typ, data = m.status("INBOX", "(DELETED-STORAGE)")
+        assert typ == "OK" and data[0].endswith(b"(DELETED-STORAGE 0)"), data
         assert m.getquota('"User quota"')[1] == [b'"User quota" (STORAGE 0 10)']
         m.logout()
         # No limit: no root.
