@@ -8,8 +8,8 @@
  * of the account: the only namespace), SUBSCRIBED, SUBTREE mailbox(es),
  * MAILBOXES mailbox(es); the first filter a mailbox matches decides its
  * events; SELECTED or SELECTED-DELAYED at most once (RFC 5465 §6.1,
- * else BAD). Events served: MessageNew and MessageExpunge (together for the
- * selected mailbox, RFC 5465 §5.2), FlagChange (there with both), MailboxName,
+ * else BAD). Events served: MessageNew and MessageExpunge (together, RFC
+ * 5465 §5, else BAD), FlagChange (with both, likewise), MailboxName,
  * SubscriptionChange, MailboxMetadataChange and ServerMetadataChange
  * (RFC 5465 §5.8-5.9: "* METADATA mailbox entry ..." naming the entries
  * set, changed or removed, RFC 5464 §4.4.2, for the watched mailboxes
@@ -541,12 +541,11 @@ static int parse_events(struct imap_session *s, struct imap_notify *nt, const st
 		}
 		f->events |= bit;
 	}
-	/* Sequence numbers of the selected mailbox need both (RFC 5465 §5.2,
-	 * §5.3); for other mailboxes STATUS says it all, and Dovecot accepts
-	 * either alone there. */
+	/* RFC 5465 §5: MessageNew and MessageExpunge come together, and
+	 * FlagChange needs both, for any filter, "Otherwise, the server MUST
+	 * respond with the tagged BAD response" (Dovecot lets either alone
+	 * pass for mailboxes other than the selected one). */
 	unsigned msg = f->events & (EV_NEW | EV_EXPUNGE);
-	if (f->kind != F_SELECTED && f->kind != F_SELECTED_DELAYED)
-		return 0;
 	if (msg && msg != (EV_NEW | EV_EXPUNGE))
 		return bad(s, "MessageNew and MessageExpunge must be together");
 	if ((f->events & EV_FLAGS) && !msg)

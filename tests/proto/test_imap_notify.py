@@ -8,10 +8,11 @@ OLDNAME), a subscription (LIST (\\Subscribed)), a deletion
 (LIST (\\NonExistent)); a change during the watcher's own command comes
 after its tagged reply; NOTIFY NONE stops it. MessageNew with fetch
 attributes: a FETCH of them follows each new message's EXISTS. Metadata
-set by another session: "* METADATA mailbox entry". Refusals as Dovecot answers
-them: MessageNew without MessageExpunge or FlagChange alone for SELECTED
-(BAD), fetch attributes outside SELECTED (BAD), an event tern does not serve or does not know (NO [BADEVENT
-(...)]), a bad filter or a second SELECTED (BAD)."""
+set by another session: "* METADATA mailbox entry". Refusals: MessageNew
+without MessageExpunge, or FlagChange without both (BAD for every filter,
+as RFC 5465 §5 says; Dovecot refuses them for SELECTED only), fetch
+attributes outside SELECTED (BAD), an event tern does not serve or does
+not know (NO [BADEVENT (...)]), a bad filter or a second SELECTED (BAD)."""
 import re
 
 from test_imap import Raw, srv
@@ -102,9 +103,17 @@ def test_imap_notify():
                 ("z", "NOTIFY SET (SELECTED NONE) (SELECTED NONE)", b"z BAD")):
             u, t = cmd(a, tag, line)
             assert t.startswith(want), (line, t)
-        # Other filters are taken; INBOXES with FlagChange alone, as Dovecot.
-        for tag, line in (("y", "NOTIFY SET (INBOXES (FlagChange))"),
-                          ("z", "NOTIFY SET (MAILBOXES INBOX (MessageExpunge))"),
+        # RFC 5465 §5 asks the pairs of every filter, not only SELECTED's
+        # (Dovecot lets these pass): BAD, and the last SET stays.
+        for tag, line in (("y1", "NOTIFY SET (INBOXES (FlagChange))"),
+                          ("y2", "NOTIFY SET (MAILBOXES INBOX (MessageExpunge))"),
+                          ("y3", "NOTIFY SET (PERSONAL (MessageNew MailboxName))"),
+                          ("y4", "NOTIFY SET (SUBSCRIBED (FlagChange MessageNew))")):
+            u, t = cmd(a, tag, line)
+            assert t.startswith(tag.encode() + b" BAD"), (line, t)
+        # Other filters are taken.
+        for tag, line in (("y", "NOTIFY SET (INBOXES (MessageNew MessageExpunge FlagChange))"),
+                          ("z", "NOTIFY SET (MAILBOXES INBOX (MessageExpunge MessageNew))"),
                           ("z1", "NOTIFY SET (SUBTREE (Quiet INBOX) (MessageNew MessageExpunge))"),
                           ("z2", "NOTIFY SET (SUBSCRIBED (MailboxName)) (SELECTED-DELAYED NONE)")):
             assert cmd(a, tag, line)[1] == tag.encode() + b" OK NOTIFY completed.", line
