@@ -7,9 +7,11 @@
  * SELECTED, SELECTED-DELAYED, INBOXES (INBOX), PERSONAL (every mailbox
  * of the account: the only namespace), SUBSCRIBED, SUBTREE mailbox(es),
  * MAILBOXES mailbox(es); the first filter a mailbox matches decides its
- * events; SELECTED or SELECTED-DELAYED at most once (RFC 5465 §6.1,
- * else BAD). Events served: MessageNew and MessageExpunge (together, RFC
- * 5465 §5, else BAD), FlagChange (with both, likewise), MailboxName,
+ * events; SELECTED or SELECTED-DELAYED at most once and with message
+ * events only (RFC 5465 §6.1, else BAD: the selected mailbox's other
+ * events are those of the first other filter it matches). Events served:
+ * MessageNew and MessageExpunge (together, RFC 5465 §5, else BAD),
+ * FlagChange (with both, likewise), MailboxName,
  * SubscriptionChange, MailboxMetadataChange and ServerMetadataChange
  * (RFC 5465 §5.8-5.9: "* METADATA mailbox entry ..." naming the entries
  * set, changed or removed, RFC 5464 §4.4.2, for the watched mailboxes
@@ -546,6 +548,11 @@ static int parse_events(struct imap_session *s, struct imap_notify *nt, const st
 	 * respond with the tagged BAD response" (Dovecot lets either alone
 	 * pass for mailboxes other than the selected one). */
 	unsigned msg = f->events & (EV_NEW | EV_EXPUNGE);
+	/* RFC 5465 §6.1: "It is an error to specify other types of events
+	 * with either the SELECTED or the SELECTED-DELAYED selector". */
+	if ((f->kind == F_SELECTED || f->kind == F_SELECTED_DELAYED) &&
+	    (f->events & ~(EV_NEW | EV_EXPUNGE | EV_FLAGS)))
+		return bad(s, "Only message events are allowed for SELECTED");
 	if (msg && msg != (EV_NEW | EV_EXPUNGE))
 		return bad(s, "MessageNew and MessageExpunge must be together");
 	if ((f->events & EV_FLAGS) && !msg)

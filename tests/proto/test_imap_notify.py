@@ -12,7 +12,8 @@ set by another session: "* METADATA mailbox entry". Refusals: MessageNew
 without MessageExpunge, or FlagChange without both (BAD for every filter,
 as RFC 5465 §5 says; Dovecot refuses them for SELECTED only), fetch
 attributes outside SELECTED (BAD), an event tern does not serve or does
-not know (NO [BADEVENT (...)]), a bad filter or a second SELECTED (BAD)."""
+not know (NO [BADEVENT (...)]), a bad filter, a second SELECTED or one
+with events other than message events (BAD, RFC 5465 §6.1)."""
 import re
 
 from test_imap import Raw, srv
@@ -100,7 +101,10 @@ def test_imap_notify():
                 # RFC 5465 §6.1: one of SELECTED and SELECTED-DELAYED, once.
                 ("y", "NOTIFY SET (SELECTED (MessageNew MessageExpunge)) "
                       "(SELECTED-DELAYED (MessageNew MessageExpunge))", b"y BAD"),
-                ("z", "NOTIFY SET (SELECTED NONE) (SELECTED NONE)", b"z BAD")):
+                ("z", "NOTIFY SET (SELECTED NONE) (SELECTED NONE)", b"z BAD"),
+                # §6.1: only message events for the selected mailbox.
+                ("z3", "NOTIFY SET (SELECTED (MessageNew MessageExpunge MailboxName))", b"z3 BAD"),
+                ("z4", "NOTIFY SET (SELECTED-DELAYED (SubscriptionChange))", b"z4 BAD")):
             u, t = cmd(a, tag, line)
             assert t.startswith(want), (line, t)
         # RFC 5465 §5 asks the pairs of every filter, not only SELECTED's
@@ -184,11 +188,12 @@ def check_fetch_att(s, a, b):
 def check_metadata(a, b):
     """MailboxMetadataChange and ServerMetadataChange (RFC 5465 §5.8-5.9):
     another session's SETMETADATA comes as "* METADATA mailbox entry"
-    (RFC 5464 §4.4.2, names without values) for the selected mailbox, a
-    watched one and the server (""); a removal too; setting a value it
+    (RFC 5464 §4.4.2, names without values) for the selected mailbox (a
+    mailbox event, so PERSONAL's, RFC 5465 §6.1), a watched one and the
+    server (""); a removal too; setting a value it
     already has says nothing. Dovecot 2.3 refuses these events, so this is
     written from the RFCs."""
-    u, t = cmd(a, "n", "NOTIFY SET (SELECTED (MessageNew MessageExpunge MailboxMetadataChange)) "
+    u, t = cmd(a, "n", "NOTIFY SET (SELECTED (MessageNew MessageExpunge)) "
                        "(PERSONAL (MailboxMetadataChange ServerMetadataChange))")
     assert t == b"n OK NOTIFY completed.", (u, t)
     cmd(b, "m", 'SETMETADATA INBOX (/private/comment "one")')
