@@ -30,7 +30,7 @@
 #include "core/xalloc.h"
 #include "imap/imap_session.h"
 
-#define MAX_ENTRIES 64 /* entries named in one command */
+#define MAX_ENTRIES 64 /* entries named in one command: NO past it */
 
 static void bad(struct imap_session *s, const char *cmd, const char *why)
 {
@@ -208,7 +208,9 @@ static void cmd_get(struct imap_session *s, const struct imap_cmd *cmd)
 	if (args[1].type == IMAP_ARG_LIST)
 		imap_arg_list(&args[1], &el, &ne);
 	if (ne > MAX_ENTRIES) {
-		bad(s, "GETMETADATA", "Too many entries");
+		/* Well formed, over this server's limit (RFC 5530 LIMIT). */
+		imap_tagged(s, "NO [LIMIT] Too many entries in one command (at most %d).",
+			    MAX_ENTRIES);
 		return;
 	}
 	struct str want[MAX_ENTRIES];
@@ -331,7 +333,10 @@ static void cmd_set(struct imap_session *s, const struct imap_cmd *cmd)
 		return;
 	}
 	if (n / 2 > MAX_ENTRIES) {
-		bad(s, "SETMETADATA", "Too many entries");
+		/* Well formed: refused as a limit of the server, the code RFC
+		 * 5464 §4.3 gives for "too many entries" (not BAD). */
+		imap_tagged(s, "NO [METADATA TOOMANY] Too many entries in one command (at most %d).",
+			    MAX_ENTRIES);
 		return;
 	}
 	size_t total = 0;

@@ -7,7 +7,8 @@ entry, a literal8 value holding NUL coming back as literal8, the server's
 Dovecot answers BAD (a name without /private or /shared, a trailing "/",
 "*", DEPTH 2, an unknown option, an odd list), an unknown mailbox NO;
 limits: a literal value over 64 KiB refused before "+" with NO [METADATA
-MAXSIZE 65536], more than 1000 entries NO [METADATA TOOMANY], more than
+MAXSIZE 65536], more than 1000 entries NO [METADATA TOOMANY] (so too
+more than 64 in one command, and NO [LIMIT] for GETMETADATA), more than
 1 MiB NO [METADATA MAXSIZE], nothing stored by a refused command; two
 sessions (one sets, the other reads), another account sees nothing,
 RENAME keeps a mailbox's entries and DELETE drops them; imaplib drives
@@ -106,6 +107,17 @@ def limits(r):
         b"* METADATA INBOX (/private/v%d NIL)" % i]
     for k in range(i):
         cmd(r, "d", "SETMETADATA INBOX (/private/v%d NIL)" % k)
+    # More than 64 entries in one command: a limit of the server, not a
+    # syntax error, so NO [METADATA TOOMANY] (RFC 5464 §4.3) for
+    # SETMETADATA and NO [LIMIT] for GETMETADATA, nothing stored.
+    pairs = " ".join('/private/many/%d "%d"' % (k, k) for k in range(65))
+    u, t = cmd(r, "e0", 'SETMETADATA "" (%s)' % pairs)
+    assert t.startswith(b"e0 NO [METADATA TOOMANY]"), t
+    names = " ".join("/private/many/%d" % k for k in range(65))
+    u, t = cmd(r, "e1", 'GETMETADATA "" (%s)' % names)
+    assert u == [] and t.startswith(b"e1 NO [LIMIT]"), (u, t)
+    u, t = cmd(r, "e2", 'GETMETADATA (DEPTH infinity) "" /private/many')
+    assert u == [] and t == b"e2 OK Getmetadata completed.", (u, t)
     # 1000 entries per account: 64 at a time until TOOMANY; the refused
     # command stores none of its 64.
     for n in range(20):
