@@ -184,7 +184,7 @@ static int match(const char *pat, const char *name, size_t ci)
 	return r;
 }
 
-static const char *role_attr(const char *role)
+const char *imap_role_attr(const char *role)
 {
 	static const char *const map[][2] = {
 		{ "sent", "\\Sent" },   { "drafts", "\\Drafts" },   { "trash", "\\Trash" },
@@ -250,7 +250,7 @@ static int selected(const struct list_req *q, const struct mbx *m)
 {
 	if ((q->opt & SEL_SUBSCRIBED) && !m->subscribed)
 		return 0;
-	if ((q->opt & SEL_SPECIAL) && !role_attr(m->role))
+	if ((q->opt & SEL_SPECIAL) && !imap_role_attr(m->role))
 		return 0;
 	return 1;
 }
@@ -417,7 +417,7 @@ void imap_cmd_list(struct imap_session *s, const struct imap_cmd *cmd)
 					  descendant_selected(&q, &c, m, 1);
 			if (!sel && !childinfo && !lsub_parent)
 				continue;
-			const char *attr = lsub ? NULL : role_attr(m->role);
+			const char *attr = lsub ? NULL : imap_role_attr(m->role);
 			buf_printf(&out, "* %s (", word);
 			if (lsub_parent || (lsub && m->nonexistent))
 				buf_append_c(&out, "\\Noselect");

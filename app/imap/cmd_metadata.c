@@ -8,7 +8,9 @@
  * anything outside printable ASCII. Without shared mailboxes (ACL comes
  * later) /private and /shared of a mailbox are both the owner's; the
  * server's /shared entries are the administrator's and refused to users
- * with NO [CANNOT], as Dovecot refuses them.
+ * with NO [CANNOT], as Dovecot refuses them. A mailbox's
+ * /private/specialuse is its special-use attribute (RFC 6154 §4), read
+ * only (NO [CANNOT]), as Dovecot has it.
  *
  * GETMETADATA [(MAXSIZE n DEPTH 0|1|infinity)] mailbox entry|(entries):
  * at depth 0 a missing entry is answered NIL, deeper only what exists;
@@ -129,6 +131,39 @@ static void collect(void *arg, struct str name, struct str value)
 	f->value = str_make(p + name.len + 1, value.len);
 }
 
+/* /private/specialuse (RFC 6154 §4): the mailbox's special-use attribute
+ * as LIST shows it, not a stored value (Dovecot's too). */
+#define SPECIALUSE "/private/specialuse"
+
+struct role_ctx {
+	uint32_t id;
+	const char *attr;
+};
+
+static void role_cb(void *arg, const struct store_mailbox_info *info)
+{
+	struct role_ctx *r = arg;
+	if (info->id == r->id)
+		r->attr = imap_role_attr(info->role); /* a static string */
+}
+
+/* Drops a stored /private/specialuse from g and adds the mailbox's
+ * attribute, if it has one. 0, or -1 on a store error. */
+static int specialuse_entry(struct imap_session *s, uint32_t mbox, struct get_ctx *g)
+{
+	struct role_ctx r = { .id = mbox };
+	if (store_mailbox_list(imap_store, s->account, role_cb, &r) != STORE_OK)
+		return -1;
+	for (size_t i = 0; i < g->n; i++)
+		if (str_eq(g->all[i].name, STR_LIT(SPECIALUSE))) {
+			free((char *)g->all[i].name.p);
+			g->all[i--] = g->all[--g->n];
+		}
+	if (r.attr)
+		collect(g, STR_LIT(SPECIALUSE), str_make(r.attr, strlen(r.attr)));
+	return 0;
+}
+
 /* 1 when name is want itself or lies below it within depth (-1: any). */
 static int under(struct str name, struct str want, int depth)
 {
@@ -231,7 +266,8 @@ static void cmd_get(struct imap_session *s, const struct imap_cmd *cmd)
 		return;
 
 	struct get_ctx g = { 0 };
-	if (store_metadata_get(imap_store, s->account, mbox, collect, &g) != STORE_OK) {
+	if (store_metadata_get(imap_store, s->account, mbox, collect, &g) != STORE_OK ||
+	    (mbox && specialuse_entry(s, mbox, &g) < 0)) {
 		imap_tagged(s, "NO [SERVERBUG] Internal error.");
 		goto out;
 	}
@@ -366,11 +402,18 @@ static void cmd_set(struct imap_session *s, const struct imap_cmd *cmd)
 	}
 	if (mailbox_id(s, &cmd->args[0], name, &mbox) < 0)
 		return;
-	for (size_t i = 0; !mbox && i < n; i += 2) {
+	for (size_t i = 0; i < n; i += 2) {
 		struct str e;
 		imap_arg_astring(&l[i], &e);
-		if (str_eq_ci_c(str_make(e.p, e.len < 7 ? e.len : 7), "/shared")) {
+		if (!mbox && str_eq_ci_c(str_make(e.p, e.len < 7 ? e.len : 7), "/shared")) {
 			imap_tagged(s, "NO [CANNOT] Server /shared entries are the administrator's.");
+			return;
+		}
+		/* RFC 6154 §4 lets the server refuse to set it, and it must
+		 * not take any value blindly: CREATE (USE ...) sets the
+		 * attribute (as Dovecot refuses it). */
+		if (mbox && str_eq_ci_c(e, SPECIALUSE)) {
+			imap_tagged(s, "NO [CANNOT] The /private/specialuse entry cannot be changed.");
 			return;
 		}
 	}

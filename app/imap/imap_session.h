@@ -677,6 +677,9 @@ extern __thread int imap_names_utf8;
 /* Appends name as an IMAP astring in modified UTF-7 (quoted when needed),
  * or in UTF-8 when imap_names_utf8 is set. */
 int imap_append_mailbox(struct buf *b, const char *name);
+/* The special-use attribute of a store role ("sent" -> "\Sent"), or NULL
+ * for none (cmd_list.c: LIST, and METADATA's /private/specialuse). */
+const char *imap_role_attr(const char *role);
 /* Appends s as a quoted string, or a literal when it cannot be quoted. */
 int imap_append_string(struct buf *b, struct str s);
 

@@ -12,7 +12,8 @@ more than 64 in one command, and NO [LIMIT] for GETMETADATA), more than
 1 MiB NO [METADATA MAXSIZE], nothing stored by a refused command; two
 sessions (one sets, the other reads), another account sees nothing,
 RENAME keeps a mailbox's entries and DELETE drops them; imaplib drives
-the two-session part."""
+the two-session part. /private/specialuse is the mailbox's special-use
+attribute, read only (RFC 6154 §4)."""
 import imaplib
 
 from test_imap import BOB, BOB_PW, CAROL, CAROL_PW, ctx, srv
@@ -166,11 +167,30 @@ def two_sessions(s):
         m.logout()
 
 
+def specialuse(r):
+    """RFC 6154 §4: a mailbox's /private/specialuse is its special-use
+    attribute, the one LIST shows, and the server must not take any value
+    for it blindly: read only here (NO [CANNOT]), as in Dovecot. Before,
+    it was a free entry: NIL for Sent, and "\\Junk" stored on INBOX."""
+    u, t = cmd(r, "u1", "GETMETADATA Sent /private/specialuse")
+    assert u == [b'* METADATA Sent (/private/specialuse "\\\\Sent")'], u
+    u, t = cmd(r, "u2", "GETMETADATA (DEPTH 1) Drafts /private")
+    assert u == [b'* METADATA Drafts (/private/specialuse "\\\\Drafts")'], u
+    u, t = cmd(r, "u3", 'SETMETADATA INBOX (/private/comment "c2" /private/SpecialUse "\\\\Junk")')
+    assert t.startswith(b"u3 NO [CANNOT]"), t
+    u, t = cmd(r, "u4", "GETMETADATA INBOX (/private/comment /private/specialuse)")
+    # Nothing of the refused command stored (its comment neither).
+    assert u == [b'* METADATA INBOX (/private/comment "My comment" /private/specialuse NIL)'], u
+    u, t = cmd(r, "u5", "SETMETADATA Sent (/private/specialuse NIL)")
+    assert t.startswith(b"u5 NO [CANNOT]"), t
+
+
 def test_imap_metadata():
     with srv() as s:
         r = session(s)
         r.srv = s
         rfc_examples(r)
+        specialuse(r)
         errors(r)
         limits(r)
         r.close()
