@@ -189,6 +189,24 @@ static void run(struct store *st, uint32_t acc)
 	CHECK_EQ_INT((int)in.uid[0], 2);
 	CHECK_EQ_INT(tr.n, 1);
 	CHECK_EQ_STR(tr.kw[0], "$seen Work"); /* keywords are the email's */
+	/* STORE_COPY_ALL (IMAP COPY and MOVE): uid 1 has left INBOX, so a
+	 * move of 1 and 2 fails whole, STORE_EGONE, and 2 stays where it
+	 * is (its nested transaction was dropped). */
+	uint32_t gone_and_here[2] = {1, 2};
+	struct store_copy_result cr3;
+	struct res r7 = {0};
+	store_email_copy_async(st, lp, acc, inbox, uv, gone_and_here, 2, trash, 1 | STORE_COPY_ALL,
+			       &cr3, cb, &r7);
+	CHECK(wait_done(&r7));
+	CHECK_EQ_INT(r7.result, STORE_EGONE);
+	CHECK_EQ_INT((int)cr3.n, 0);
+	store_copy_result_free(&cr3);
+	struct em in2 = {0}, tr2 = {0};
+	CHECK_EQ_INT(store_email_list(st, acc, inbox, collect, &in2), STORE_OK);
+	CHECK_EQ_INT(store_email_list(st, acc, trash, collect, &tr2), STORE_OK);
+	CHECK_EQ_INT(in2.n, 1);
+	CHECK_EQ_INT((int)in2.uid[0], 2);
+	CHECK_EQ_INT(tr2.n, 1);
 	/* The feed heard of the last change. */
 	for (int i = 0; i < 5000 && atomic_load(&fed) != last; i++) {
 		struct timespec ts = {0, 1000000};
