@@ -174,23 +174,17 @@ static void w_phrase(struct buf *out, const char *s)
 	buf_append_c(out, "\"");
 }
 
-/* An address as written between < and >: no controls, spaces or the
- * characters that would end it; UTF-8 allowed (RFC 6532 §3.2: the
- * message then needs SMTPUTF8 to travel, which jmap_send.c asks for). */
-static int addr_printable(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s <= 0x20 || *s == 0x7f || strchr("<>,\"", *s))
-			return 0;
-	return 1;
-}
-
-/* "Name <a@b>" or "a@b" from an EmailAddress; -1 when it is not one. */
+/* "Name <a@b>" or "a@b" from an EmailAddress; -1 when it is not one.
+ * The email is an addr-spec (RFC 8621 §4.1.2.3, RFC 5322 §3.4.1):
+ * local-part "@" domain, checked as the envelope's are
+ * (jmap_addr_valid); UTF-8 allowed (RFC 6532 §3.2: the message then
+ * needs SMTPUTF8 to travel, which jmap_send.c asks for). "bad" or
+ * "a@b@c" made a To field no reader can take an address from. */
 static int w_mailbox(struct buf *out, const struct json_value *a)
 {
 	const struct json_value *n = member(a, "name"), *e = member(a, "email");
-	if (a->type != JSON_OBJECT || !e || e->type != JSON_STRING || !*e->str ||
-	    !addr_printable(e->str) ||
+	if (a->type != JSON_OBJECT || !e || e->type != JSON_STRING ||
+	    !jmap_addr_valid(e->str, e->len) ||
 	    (n && (n->type != JSON_STRING || !plain(n->str))))
 		return -1;
 	if (n && *n->str) {
@@ -317,10 +311,19 @@ static int w_field(struct mk *m, const char *field, enum jmap_hform form, const 
 		mime_header_text_literal(m->out, str_c(v->str));
 		break;
 	case JH_ADDRESSES:
-	case JH_GROUPED:
+	case JH_GROUPED: {
 		buf_append_c(m->out, " ");
+		size_t at = buf_len(m->out);
 		rc = form == JH_ADDRESSES ? w_addrs(m, prop, v) : w_groups(m, prop, v);
+		/* No address (an empty list): no field, as for null. RFC
+		 * 5322 §3.4's address-list has one at least, so "To: " is
+		 * no field a reader can parse. */
+		if (rc == 0 && buf_len(m->out) == at) {
+			m->out->len = start;
+			return 0;
+		}
 		break;
+	}
 	case JH_MSGIDS:
 		/* RFC 5322 §3.6.4, §3.6.6: one msg-id, where In-Reply-To and
 		 * References take a list. */

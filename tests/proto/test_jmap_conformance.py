@@ -472,6 +472,42 @@ def test_addresses_with_groups():
     assert p["parsed"][blob] == {"to": [], "cc": cc}, p
 
 
+def test_email_create_addresses_are_addr_specs():
+    """An EmailAddress's email is an addr-spec (RFC 8621 §4.1.2.3, RFC
+    5322 §3.4.1): one that is not is invalidProperties naming the
+    property; an empty address list writes no field (an address-list has
+    one address at least), a group without addresses is still written."""
+    j = Jmap(srv(), *BOB)
+    _, q = j.one("Mailbox/query", {"filter": {"role": "inbox"}})
+    mb = {q["ids"][0]: True}
+    bad = {"a": {"to": [{"email": "bad"}]},
+           "b": {"header:From:asAddresses": [{"email": "a@b@c.test"}]},
+           "c": {"cc": [{"name": "x", "email": "a b@c.test"}]},
+           "d": {"header:Bcc:asGroupedAddresses": [{"name": "G", "addresses": [{"email": "@c.test"}]}]},
+           "e": {"replyTo": [{"email": "a@"}]},
+           "f": {"header:X-To:asAddresses": [{"email": "a@b.test>, evil@x.test"}]}}
+    for k, v in bad.items():
+        v["mailboxIds"] = mb
+    good = {"g": {"mailboxIds": mb, "to": [], "subject": "empty to",
+                  "cc": [{"email": "\"a b\"@c.test"}, {"name": "N", "email": "n@[192.0.2.1]"}],
+                  "header:Bcc:asGroupedAddresses": [{"name": "undisclosed-recipients",
+                                                     "addresses": []}]}}
+    r = run(j, [["Email/set", {"create": dict(bad, **good)}, "s"]])
+    nc = r["s"][1]["notCreated"]
+    assert {k: (e["type"], e["properties"]) for k, e in nc.items()} == {
+        "a": ("invalidProperties", ["to"]), "b": ("invalidProperties", ["header:From:asAddresses"]),
+        "c": ("invalidProperties", ["cc"]), "d": ("invalidProperties", ["header:Bcc:asGroupedAddresses"]),
+        "e": ("invalidProperties", ["replyTo"]), "f": ("invalidProperties", ["header:X-To:asAddresses"])}, nc
+    _, g = j.one("Email/get", {"ids": [r["s"][1]["created"]["g"]["id"]],
+                               "properties": ["blobId", "to", "cc"]})
+    e = g["list"][0]
+    assert e["to"] is None and e["cc"] == [{"name": None, "email": "\"a b\"@c.test"},
+                                           {"name": "N", "email": "n@[192.0.2.1]"}], e
+    st, _, raw = j.request("GET", "/jmap/download/%s/%s/m.eml" % (j.account, e["blobId"]))
+    assert st == 200 and b"\r\nTo:" not in raw, raw
+    assert b"\r\nBcc: undisclosed-recipients:;\r\n" in raw, raw
+
+
 def test_submission_of_email_created_in_request():
     s = srv()
     j, z = Jmap(s, *BOB), Jmap(s, *AMY)
