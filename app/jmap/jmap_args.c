@@ -533,10 +533,13 @@ void jmap_set_end(struct jmap_call *c, struct jmap_set *s, const char *old, cons
 			jw_arr_end(&s->w[i]);
 		else
 			jw_obj_end(&s->w[i]);
-		if (!old && i >= JMAP_SET_NOT_CREATED && buf_len(&s->b[i]) <= 2)
-			continue; /* {} */
+		/* RFC 8620 §5.3: each "is null if" it has no entry, as
+		 * Email/import and Blob/upload answer ({} and [] were). */
 		jw_key(&c->w, names[i]);
-		jw_rawn(&c->w, buf_data(&s->b[i]), buf_len(&s->b[i]));
+		if (buf_len(&s->b[i]) <= 2)
+			jw_null(&c->w);
+		else
+			jw_rawn(&c->w, buf_data(&s->b[i]), buf_len(&s->b[i]));
 	}
 	jw_obj_end(&c->w);
 	jmap_set_free(s);

@@ -726,12 +726,26 @@ void jmap_sieve_set(struct jmap_call *c)
 		res[j].active = k == 1;
 	}
 
+	/* How many each member lists: one with none is null (RFC 8620
+	 * §5.3), as jmap_set_end writes the other types' answers. */
+	size_t nde = de ? de->count : 0, n_ok[3] = {0, 0, 0}, n_bad[3] = {0, 0, 0};
+	for (size_t j = 0; j < nres; j++) {
+		int k = j < ncreate ? 0 : j >= ncreate + nupdate && j < ncreate + nupdate + nde ? 2 : 1;
+		if (res[j].ok)
+			n_ok[k]++;
+		else
+			n_bad[k]++;
+	}
+
 	jmap_begin(c);
 	jw_kstr(w, "oldState", old);
 	jw_kstr(w, "newState", now);
 	jw_key(w, "created");
-	jw_obj_begin(w);
-	for (size_t j = 0; j < ncreate; j++) {
+	if (!n_ok[0])
+		jw_null(w);
+	else
+		jw_obj_begin(w);
+	for (size_t j = 0; n_ok[0] && j < ncreate; j++) {
 		const struct outcome *r = &res[j];
 		if (!r->ok)
 			continue;
@@ -744,10 +758,14 @@ void jmap_sieve_set(struct jmap_call *c)
 		jw_kbool(w, "isActive", r->id && r->id == is_active);
 		jw_obj_end(w);
 	}
-	jw_obj_end(w);
+	if (n_ok[0])
+		jw_obj_end(w);
 	jw_key(w, "updated");
-	jw_obj_begin(w);
-	for (size_t j = ncreate; j < nres; j++) {
+	if (!n_ok[1])
+		jw_null(w);
+	else
+		jw_obj_begin(w);
+	for (size_t j = ncreate; n_ok[1] && j < nres; j++) {
 		const struct outcome *r = &res[j];
 		if (!r->ok || (j >= ncreate + nupdate && j < ncreate + nupdate + (de ? de->count : 0)))
 			continue;
@@ -762,17 +780,26 @@ void jmap_sieve_set(struct jmap_call *c)
 		jw_kbool(w, "isActive", r->active);
 		jw_obj_end(w);
 	}
-	jw_obj_end(w);
+	if (n_ok[1])
+		jw_obj_end(w);
 	jw_key(w, "destroyed");
-	jw_arr_begin(w);
-	for (size_t j = ncreate + nupdate; j < ncreate + nupdate + (de ? de->count : 0); j++)
+	if (!n_ok[2])
+		jw_null(w);
+	else
+		jw_arr_begin(w);
+	for (size_t j = ncreate + nupdate; n_ok[2] && j < ncreate + nupdate + nde; j++)
 		if (res[j].ok)
 			jw_str(w, res[j].key);
-	jw_arr_end(w);
+	if (n_ok[2])
+		jw_arr_end(w);
 	static const char *const bad_names[] = {"notCreated", "notUpdated", "notDestroyed"};
-	size_t first[4] = {0, ncreate, ncreate + nupdate, ncreate + nupdate + (de ? de->count : 0)};
+	size_t first[4] = {0, ncreate, ncreate + nupdate, ncreate + nupdate + nde};
 	for (int k = 0; k < 3; k++) {
 		jw_key(w, bad_names[k]);
+		if (!n_bad[k]) {
+			jw_null(w);
+			continue;
+		}
 		jw_obj_begin(w);
 		for (size_t j = first[k]; j < first[k + 1]; j++) {
 			if (res[j].ok)

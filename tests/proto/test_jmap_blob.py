@@ -498,7 +498,7 @@ def test_jmap_email_create():
         "attachments": [{"blobId": up["blobId"], "type": "application/pdf", "name": "rapport é.pdf"}],
         "bodyValues": {"t": {"value": text}, "h": {"value": "<p>Hello Zo&euml;</p>"}},
     }}})
-    assert res["notCreated"] == {}, res
+    assert res["notCreated"] is None, res
     c = res["created"]["d1"]
     assert set(c) == {"id", "blobId", "threadId", "size"}, c
     st, hd, raw = j.request("GET", "/jmap/download/%s/%s/m.eml" % (j.account, c["blobId"]))
@@ -567,7 +567,7 @@ def test_jmap_email_create():
         "e8": {"subject": "no mailbox"},
     }})
     nc = res["notCreated"]
-    assert res["created"] == {}, res
+    assert res["created"] is None, res
     assert {k: (v["type"], v.get("properties")) for k, v in nc.items()} == {
         "e1": ("invalidProperties", ["textBody"]), "e2": ("blobNotFound", None),
         "e3": ("invalidProperties", ["id"]), "e4": ("invalidProperties", ["bodyStructure"]),

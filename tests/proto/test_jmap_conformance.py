@@ -317,7 +317,7 @@ def test_set_creation_ids_and_set_errors():
                        "properties": ["mailboxIds", "subject"]}, "g"],
     ])
     m = r["m"][1]
-    assert set(m["created"]) == {"p", "k"} and m["notCreated"] == {}, m
+    assert set(m["created"]) == {"p", "k"} and m["notCreated"] is None, m
     p, k = m["created"]["p"]["id"], m["created"]["k"]["id"]
     # myRights is server-set: the created object has it (§5.3).
     assert m["created"]["k"]["myRights"]["mayDelete"] is True, m
@@ -345,7 +345,7 @@ def test_set_creation_ids_and_set_errors():
     assert s["notUpdated"]["Effffffff"]["type"] == "notFound", s
     nu = s["notUpdated"][target]
     assert nu["type"] == "invalidProperties" and nu["properties"] == ["size"], s
-    assert s["notDestroyed"] == {"Effffffff": {"type": "notFound"}} and s["destroyed"] == [], s
+    assert s["notDestroyed"] == {"Effffffff": {"type": "notFound"}} and s["destroyed"] is None, s
 
     def update(patch):
         _, u = j.one("Email/set", {"update": {target: patch}})
@@ -528,7 +528,7 @@ def test_submission_of_email_created_in_request():
     sub = r["s"][1]
     assert r["s"][0] == "EmailSubmission/set" and r["s+"][0] == "Email/set", r
     assert r["s+"][1]["updated"] == {eid: None}, r
-    assert set(sub["created"]) == {"s"} and sub["notCreated"] == {}, sub
+    assert set(sub["created"]) == {"s"} and sub["notCreated"] is None, sub
     _, g = j.one("Email/get", {"ids": [eid], "properties": ["keywords"]})
     assert g["list"][0]["keywords"] == {}, g
     _, gs = j.one("EmailSubmission/get", {"ids": [sub["created"]["s"]["id"]]}, using=USING)
@@ -576,7 +576,7 @@ def test_set_update_destroy_by_creation_id():
     assert m["notDestroyed"] == {"#zz": {"type": "notFound"}}, m
     e = r["e"][1]
     eid, fid = e["created"]["e"]["id"], e["created"]["f"]["id"]
-    assert e["updated"] == {eid: None} and e["notUpdated"] == {}, e
+    assert e["updated"] == {eid: None} and e["notUpdated"] is None, e
     e2 = r["e2"][1]
     assert e2["updated"] == {fid: None} and e2["destroyed"] == [fid], e2
     assert e2["notDestroyed"] == {"#zz": {"type": "notFound"}}, e2
@@ -864,7 +864,36 @@ def test_set_destroy_id_given_twice():
     e = import_msg(j, msg("destroyed twice"))
     for method, oid in (("Mailbox/set", mb), ("Email/set", e)):
         _, d = j.one(method, {"destroy": [oid, oid]})
-        assert d["destroyed"] == [oid] and d["notDestroyed"] == {}, (method, d)
+        assert d["destroyed"] == [oid] and d["notDestroyed"] is None, (method, d)
+
+
+def test_set_members_without_entries_are_null():
+    """RFC 8620 §5.3: created, updated, destroyed and the notX members of
+    a /set answer are null when they have no entry ("This argument is
+    null if no Foo objects were successfully created"), present all the
+    same, for every /set (one writer, SieveScript/set's own, and
+    PushSubscription/set's without states), as Email/import and
+    Blob/upload answer; they were {} and []."""
+    j = Jmap(srv(), *AMY)
+    members = ("created", "updated", "destroyed", "notCreated", "notUpdated", "notDestroyed")
+    calls = [["Mailbox/set", {"destroy": ["Mffffff00"]}, "m"],
+             ["Identity/set", {"update": {"Iffffff00": {"name": "x"}}}, "i"],
+             ["EmailSubmission/set", {}, "s"],
+             ["VacationResponse/set", {}, "v"],
+             ["SieveScript/set", {"destroy": ["Sffffff00"]}, "ss"]]
+    r = run(j, calls, USING + ["urn:ietf:params:jmap:vacationresponse",
+                               "urn:ietf:params:jmap:sieve"])
+    # PushSubscription/set has no accountId (RFC 8620 §7.2).
+    calls.append(["PushSubscription/set", {"destroy": ["Pffffff00"]}, "p"])
+    (r["p"],) = [tuple(m[:2]) for m in j.call([calls[-1]], [CORE])["methodResponses"]]
+    for (method, _, cid), has in zip(calls, ("notDestroyed", "notUpdated", None, None,
+                                             "notDestroyed", "notDestroyed")):
+        name, a = r[cid]
+        assert name == method, (method, a)
+        for k in members:
+            assert k in a and (a[k] is None) == (k != has), (method, k, a)
+    _, d = j.one("Mailbox/set", {"create": {"n": {"name": "Null members"}}})
+    assert set(d["created"]) == {"n"} and all(d[k] is None for k in members[1:]), d
 
 
 def test_max_mailboxes_per_email_kept():

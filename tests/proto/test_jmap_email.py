@@ -115,7 +115,7 @@ def test_jmap_email():
 
     # JMAP keyword -> IMAP FETCH with a new MODSEQ.
     _, st = j.one("Email/set", {"update": {ids[0]: {"keywords/$flagged": True, "keywords/work": True}}})
-    assert st["updated"] == {ids[0]: None} and st["notUpdated"] == {}, st
+    assert st["updated"] == {ids[0]: None} and st["notUpdated"] is None, st
     state1 = st["newState"]
     cmd(r, "n0", "NOOP")
     u, _ = cmd(r, "f2", "FETCH 1 (FLAGS MODSEQ)")

@@ -249,7 +249,7 @@ def test_jmap_identity_quota_vacation():
     assert st["updated"] == {own["id"]: None}, st
     assert {k: v["type"] for k, v in st["notUpdated"].items()} == {
         ids["g.u.s@example.test"]["id"]: "invalidProperties", "Inope": "notFound"}, st
-    assert st["notDestroyed"][own["id"]]["type"] == "forbidden" and st["destroyed"] == [], st
+    assert st["notDestroyed"][own["id"]]["type"] == "forbidden" and st["destroyed"] is None, st
     assert st["oldState"] == state0 and st["newState"] != state0, st
     _, g = j.one("Identity/get", {"ids": [own["id"], new, "Inope"],
                                   "properties": ["name", "replyTo", "bcc"]}, using=sub)
@@ -695,7 +695,7 @@ def test_jmap_create_header_forms():
         "header:X-Raws:all": [" a", " b"],
     }
     _, r = j.one("Email/set", {"create": {"c": dict({"mailboxIds": {drafts: True}}, **props)}})
-    assert r["notCreated"] == {}, r
+    assert r["notCreated"] is None, r
     c = r["created"]["c"]
     _, g = j.one("Email/get", {"ids": [c["id"]], "properties": list(props) + [
         "sentAt", "from", "messageId", "header:Date", "header:Message-ID:all"]})
@@ -744,7 +744,7 @@ def test_jmap_create_header_forms():
         "b15": {"header:Keywords:asText:all": ["ok", None]},
     }
     _, r = j.one("Email/set", {"create": {k: dict(base, **v) for k, v in bad.items()}})
-    assert r["created"] == {}, r
+    assert r["created"] is None, r
     nc = r["notCreated"]
     for k, v in bad.items():
         prop = [p for p in v if p.startswith("header:")][-1]
@@ -772,7 +772,7 @@ def test_jmap_create_part_headers():
         "bodyStructure": {"type": "multipart/mixed", "header:X-Outer": " outer",
                           "subParts": [leaf, att]},
         "bodyValues": {"1": {"value": "Bonjour.\n"}}}}})
-    assert r["notCreated"] == {}, r
+    assert r["notCreated"] is None, r
     c = r["created"]["c"]
     _, g = j.one("Email/get", {"ids": [c["id"]], "properties": ["bodyStructure"],
                                "bodyProperties": ["type", "subParts", "header:X-Outer",
@@ -801,7 +801,7 @@ def test_jmap_create_part_headers():
     _, r = j.one("Email/set", {"create": {
         k: dict(base, bodyStructure=dict({"type": "text/plain", "partId": "1"}, **v))
         for k, v in bad.items()}})
-    assert r["created"] == {}, r
+    assert r["created"] is None, r
     nc = r["notCreated"]
     for k in bad:
         assert (nc[k]["type"], nc[k].get("properties")) == (
@@ -824,7 +824,7 @@ def _refused(j, drafts, bad):
     invalidProperties naming its properties."""
     _, r = j.one("Email/set", {"create": {
         k: dict({"mailboxIds": {drafts: True}}, **v) for k, v in bad.items()}})
-    assert r["created"] == {}, r
+    assert r["created"] is None, r
     for k, v in bad.items():
         nc = r["notCreated"][k]
         assert (nc["type"], nc.get("properties")) == ("invalidProperties", list(v)), (k, nc)
@@ -849,7 +849,7 @@ def test_jmap_create_header_folding():
              "header:X-Utf:asText": utf.strip(), "header:X-Folded": " one\r\n two",
              "header:X-Lit:asText": "see =?utf-8?q?caf=C3=A9?= here"}
     _, r = j.one("Email/set", {"create": {"c": dict({"mailboxIds": {drafts: True}}, **props)}})
-    assert r["notCreated"] == {}, r
+    assert r["notCreated"] is None, r
     c = r["created"]["c"]
     head = _raw_head(j, c["blobId"])
     assert max(len(line) for line in head.split(b"\r\n")) <= 78, head
@@ -884,7 +884,7 @@ def test_jmap_create_message_id_once():
           "header:Message-ID:asMessageIds:all": [["one@x.test"]],
           "header:Resent-Message-ID:asMessageIds:all": [["r1@x.test"], ["r2@x.test"]]}
     _, r = j.one("Email/set", {"create": {"c": dict({"mailboxIds": {drafts: True}}, **ok)}})
-    assert r["notCreated"] == {}, r
+    assert r["notCreated"] is None, r
     _, g = j.one("Email/get", {"ids": [r["created"]["c"]["id"]], "properties": list(ok)})
     for k, v in ok.items():
         assert g["list"][0][k] == v, (k, g["list"][0])
@@ -917,7 +917,7 @@ def test_jmap_create_root_part_headers():
         "d": {"mailboxIds": {drafts: True}, "subject": "top", "bodyValues": vals,
               "bodyStructure": {"type": "multipart/mixed", "subParts": [
                   dict(leaf, **{"header:Subject:asText": "inner"})]}}}})
-    assert r["notCreated"] == {}, r
+    assert r["notCreated"] is None, r
     head = _raw_head(j, r["created"]["c"]["blobId"])
     assert head.count(b"\r\nDate:") == 1 and head.count(b"\r\nMessage-ID:") == 1, head
     _, g = j.one("Email/get", {"ids": [r["created"]["c"]["id"]], "properties": ["sentAt", "messageId"]})
@@ -940,7 +940,7 @@ def test_jmap_create_root_part_headers():
         v["bodyValues"] = vals
     _, r = j.one("Email/set", {"create": {
         k: dict({"mailboxIds": {drafts: True}}, **v) for k, v in bad.items()}})
-    assert r["created"] == {}, r
+    assert r["created"] is None, r
     want = {"b1": "bodyStructure", "b2": "bodyStructure", "b3": "bodyStructure",
             "b4": "bodyStructure", "b5": "textBody"}
     for k in bad:
@@ -967,7 +967,7 @@ def test_jmap_create_part_language_location():
         "mailboxIds": {drafts: True}, "bodyValues": {"1": {"value": "Salut.\n"}},
         "bodyStructure": {"type": "multipart/mixed", "location": "https://x.test/",
                           "subParts": [leaf, att]}}}})
-    assert r["notCreated"] == {}, r
+    assert r["notCreated"] is None, r
     c = r["created"]["c"]
     _, g = j.one("Email/get", {"ids": [c["id"]], "properties": ["bodyStructure"],
                                "bodyProperties": ["subParts", "language", "location"]})
@@ -994,7 +994,7 @@ def test_jmap_create_part_language_location():
     _, r = j.one("Email/set", {"create": {
         k: {"mailboxIds": {drafts: True}, "bodyValues": {"1": {"value": "x"}},
             "bodyStructure": dict(base, **v)} for k, v in bad.items()}})
-    assert r["created"] == {}, r
+    assert r["created"] is None, r
     for k in bad:
         nc = r["notCreated"][k]
         assert (nc["type"], nc.get("properties")) == ("invalidProperties", ["bodyStructure"]), (k, nc)
@@ -1007,7 +1007,7 @@ def test_jmap_create_display_name_tab():
     s, j = hal(JOY)
     frm = [{"name": "Lee,\tAnn", "email": "ann@x.test"}]
     _, r = j.one("Email/set", {"create": {"c": {"mailboxIds": {_drafts(j): True}, "from": frm}}})
-    assert r["notCreated"] == {}, r
+    assert r["notCreated"] is None, r
     _, g = j.one("Email/get", {"ids": [r["created"]["c"]["id"]], "properties": ["from"]})
     assert g["list"][0]["from"] == frm, g
 
@@ -1026,7 +1026,7 @@ def test_jmap_create_email_not_an_object():
         "t": {"mailboxIds": {drafts: True}, "textBody": [["x"]]},
         "d": {"mailboxIds": {drafts: True}, "bodyStructure": {
             "type": "multipart/mixed", "subParts": [[1, 2], "p"]}}}})
-    assert r["created"] == {}, r
+    assert r["created"] is None, r
     assert sorted(r["notCreated"]) == ["a", "b", "d", "n", "s", "t", "z"], r
     for k, v in r["notCreated"].items():
         assert v["type"] == "invalidProperties", (k, v)

@@ -253,7 +253,7 @@ def test_jmap_mailbox_set_and_changes():
     # The parent named before its child goes too: children are destroyed
     # first (it was mailboxHasChild).
     _, d = j.one("Mailbox/set", {"destroy": [p, c], "onDestroyRemoveEmails": True})
-    assert d["destroyed"] == [c, p] and d["notDestroyed"] == {}, d
+    assert d["destroyed"] == [c, p] and d["notDestroyed"] is None, d
     u, _ = cmd(r, "l4", 'LIST "" "Work*"')
     assert u == [], u
     r.close()
@@ -451,14 +451,14 @@ def test_jmap_mailbox_role_update():
     _, st = j.one("Mailbox/set", {"create": {"r": {"name": "Receipts"}, "g": {"name": "Gone"}},
                                   "update": {"#r": {"sortOrder": 7}},
                                   "destroy": ["#g"]})
-    assert set(st["created"]) == {"r", "g"} and st["notCreated"] == {}, st
+    assert set(st["created"]) == {"r", "g"} and st["notCreated"] is None, st
     rec = st["created"]["r"]["id"]
     assert st["updated"] == {rec: None} and st["destroyed"] == [st["created"]["g"]["id"]], st
     state = st["newState"]
     _, st = j.one("Mailbox/set", {"update": {
         rec: {"role": "archive"}, sent: {"role": "bogus"}, archive: {"role": "inbox"},
         inbox: {"role": None}}})
-    assert st["updated"] == {}, st
+    assert st["updated"] is None, st
     assert {k: (v["type"], v["properties"]) for k, v in st["notUpdated"].items()} == {
         k: ("invalidProperties", ["role"]) for k in (rec, sent, archive, inbox)}, st
     # A refused update changes nothing: the rename fails (the name is

@@ -94,7 +94,7 @@ def test_jmap_sieve_scripts():
     assert set(r["created"]) == {"a"} and r["created"]["a"]["isActive"] is True, r
     sid = r["created"]["a"]["id"]
     assert "name" not in r["created"]["a"]  # given, not chosen by the server
-    assert r["notCreated"] == {} and r["updated"] == {} and r["destroyed"] == [], r
+    assert r["notCreated"] is None and r["updated"] is None and r["destroyed"] is None, r
 
     _, g = call(j, "SieveScript/get", {"ids": [sid, "Sffffffff"]})
     assert g["list"] == [{"id": sid, "name": "rules", "blobId": good, "isActive": True}], g
@@ -133,7 +133,7 @@ def test_jmap_sieve_scripts():
     assert r["updated"] == {bid: {"isActive": True}, sid: {"isActive": False}}, r
     # An activation id that names nothing is ignored.
     _, r = call(j, "SieveScript/set", {"onSuccessActivateScript": "S00abcdef"})
-    assert r["updated"] == {} and r["oldState"] == r["newState"], r
+    assert r["updated"] is None and r["oldState"] == r["newState"], r
 
     # Refusals.
     _, r = call(j, "SieveScript/set", {"create": {
@@ -153,7 +153,7 @@ def test_jmap_sieve_scripts():
     assert nc["u"]["type"] == "invalidProperties" and nc["u"]["properties"] == ["name"], nc
     assert r["notDestroyed"][bid]["type"] == "sieveIsActive", r
     assert r["notDestroyed"]["S0000beef"]["type"] == "notFound", r
-    assert r["created"] == {} and r["destroyed"] == [], r
+    assert r["created"] is None and r["destroyed"] is None, r
     _, r = call(j, "SieveScript/set", {"ifInState": state0, "destroy": [sid]})
     assert r["type"] == "stateMismatch", r
     # A name of 128 characters (RFC 5804 §1.6), 256 octets here: taken, then gone again.
