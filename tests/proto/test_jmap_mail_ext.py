@@ -742,6 +742,14 @@ def test_jmap_create_header_forms():
         "b13": {"header:Date:asDate": "Fri, 20 Nov 2026"},
         "b14": {"header:X-U:asURLs": ["has space"]},
         "b15": {"header:Keywords:asText:all": ["ok", None]},
+        # RFC 5322 §3.6.4: id-left "@" id-right, dot-atom-text each (or
+        # a [literal] on the right); these were written as they came.
+        "b16": {"header:References:asMessageIds": ["@x.test"]},
+        "b17": {"header:In-Reply-To:asMessageIds": ["a@b@x.test"]},
+        "b18": {"header:Message-ID:asMessageIds": ["a(comment)@x.test"]},
+        "b19": {"header:References:asMessageIds": ["ok@x.test", "a..b@x.test"]},
+        "b20": {"header:X-Ids:asMessageIds": ["a,b@x.test"]},
+        "b21": {"header:Resent-Message-ID:asMessageIds": ["a@"]},
     }
     _, r = j.one("Email/set", {"create": {k: dict(base, **v) for k, v in bad.items()}})
     assert r["created"] is None, r
