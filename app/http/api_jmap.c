@@ -426,12 +426,36 @@ static const struct http_upload_ops upload_ops = {
 
 /* ---- API requests (RFC 8620 §3.3), through http_upload.h ---- */
 
+/* Whether a Content-Type value is application/json, parameters or not. */
+static int json_type(const char *ct)
+{
+	static const char t[] = "application/json";
+	while (ct && (*ct == ' ' || *ct == '\t'))
+		ct++;
+	if (!ct || strncasecmp(ct, t, sizeof t - 1) != 0)
+		return 0;
+	ct += sizeof t - 1;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	return !*ct || *ct == ';';
+}
+
 /* On the admit thread, from the header alone: only a caller whose
- * credentials passed may send up to maxSizeRequest. */
+ * credentials passed may send up to maxSizeRequest, and only as
+ * application/json (RFC 8620 §3.6.1: another type is notJSON). The
+ * type is also what makes a browser ask first (a CORS preflight): a
+ * page elsewhere could otherwise POST text/plain or a type-less body
+ * with the Basic credentials the browser keeps for this site, and
+ * have Email/set or EmailSubmission/set run without reading the answer. */
 static int api_admit(struct http_ctx *x, void *arg, uint64_t *max_r)
 {
 	if (auth_answer(x, arg) < 0)
 		return -1;
+	if (!json_type(http_req_header(x, "Content-Type"))) {
+		jmap_http_problem(x, 400, "notJSON", NULL,
+				  "the request's Content-Type is not application/json");
+		return -1;
+	}
 	*max_r = JMAP_MAX_SIZE_REQUEST;
 	return 0;
 }

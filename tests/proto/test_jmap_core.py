@@ -133,6 +133,21 @@ def test_jmap_echo_and_request_errors():
     assert p["type"] == "urn:ietf:params:jmap:error:limit" and p["limit"] == "maxCallsInRequest", p
     p = problem(b'{"using": [], "methodCalls": [], "x": "' + b"a" * 5000001 + b'"}')
     assert p["type"] == "urn:ietf:params:jmap:error:limit" and p["limit"] == "maxSizeRequest", p
+    # RFC 8620 §3.6.1: a body that is not application/json is notJSON,
+    # with no type at all too (both are what a page elsewhere can send
+    # without a CORS preflight, with the Basic credentials a browser
+    # keeps); parameters and case do not matter. Credentials first: a
+    # wrong password is 401 whatever the type.
+    echo = json.dumps({"using": [CORE], "methodCalls": [["Core/echo", {}, "t"]]}).encode()
+    for ct in ("text/plain;charset=UTF-8", None, "application/jsonx", "multipart/form-data"):
+        st, hd, p = j.request("POST", "/jmap/api/", echo, {"Content-Type": ct} if ct else {})
+        assert st == 400 and p["type"] == "urn:ietf:params:jmap:error:notJSON", (ct, st, p)
+    for ct in ("application/json; charset=utf-8", "Application/JSON"):
+        st, _, r = j.request("POST", "/jmap/api/", echo, {"Content-Type": ct})
+        assert st == 200 and r["methodResponses"] == [["Core/echo", {}, "t"]], (ct, st, r)
+    st, _, _ = Jmap(srv(), BOB[0], "wrong").request("POST", "/jmap/api/", echo,
+                                                    {"Content-Type": "text/plain"})
+    assert st == 401, st
     # 32 calls are fine; an empty request too.
     r = j.call([["Core/echo", {"i": i}, str(i)] for i in range(32)], using=[CORE])
     assert len(r["methodResponses"]) == 32
