@@ -80,6 +80,7 @@ struct http_head {
 	struct str method, target; /* target: path and query as sent */
 	struct str authorization, upgrade, connection, last_event_id;
 	struct str ws_key, ws_version, ws_protocol;
+	struct str host, origin;
 	struct str forwarded, x_forwarded_for; /* read only from a trusted proxy */
 };
 /*

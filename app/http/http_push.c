@@ -55,6 +55,7 @@
 #include "auth/sasl.h"
 #include "core/arena.h"
 #include "core/cidr.h"
+#include "core/hostname.h"
 #include "core/log.h"
 #include "core/worker.h"
 #include "core/loop.h"
@@ -421,6 +422,34 @@ static void ws_close(struct http_push *p, uint16_t code, const char *why)
 	conn_close_after_flush(p->c, why);
 }
 
+/*
+ * Whether a WebSocket handshake's Origin (RFC 6455 §4.2.1 item 7, §10.2)
+ * is tern's own: absent (not a browser), the Host the request names, or
+ * the host name tern serves as (behind a proxy that rewrites Host). A
+ * browser opens a WebSocket to any site from any page, with the Basic
+ * credentials it keeps for that site and no CORS check of the answers,
+ * so a page elsewhere could otherwise read and change the mailbox.
+ */
+static int own_origin(const struct http_head *h)
+{
+	struct str o = h->origin;
+	if (!o.p)
+		return 1;
+	const char *sep = o.len > 3 ? memmem(o.p, o.len, "://", 3) : NULL;
+	if (!sep)
+		return 0; /* "null": an opaque origin */
+	o = str_make(sep + 3, o.len - (size_t)(sep + 3 - o.p));
+	if (h->host.len && str_eq_ci(o, h->host))
+		return 1;
+	size_t n = o.len;
+	if (n && o.p[0] != '[') {
+		const char *colon = memchr(o.p, ':', n);
+		if (colon)
+			n = (size_t)(colon - o.p);
+	}
+	return n && str_eq_ci_c(str_make(o.p, n), hostname_now());
+}
+
 /* Checks the upgrade request (RFC 6455 §4.2.1, RFC 8887 §3): 0, or -1
  * after answering it. */
 static int ws_handshake(struct http_push *p, const struct http_head *h)
@@ -463,6 +492,11 @@ static int ws_handshake(struct http_push *p, const struct http_head *h)
 	if (!has_jmap) {
 		push_answer(p, 400, "Bad Request", NULL,
 			    "the jmap subprotocol is required (Sec-WebSocket-Protocol: jmap)");
+		return -1;
+	}
+	if (!own_origin(h)) {
+		push_answer(p, 403, "Forbidden", NULL,
+			    "a WebSocket from a page of another site (Origin) is refused");
 		return -1;
 	}
 	br_sha1_context sc;

@@ -483,6 +483,17 @@ def test_websocket():
     assert w.status == 400 and w.closed()
     w = WebSocket(s, (CAL[0], "nope"))
     assert w.status == 401 and w.closed()
+    # RFC 6455 §10.2: a browser's page on another site (its Origin) is
+    # refused before any credential is looked at (a browser sends the
+    # Basic credentials it keeps, and no CORS guards a WebSocket's
+    # messages); tern's own origin, by the Host asked or its host name,
+    # and a client that sends none (not a browser) are served.
+    for origin, status in (("https://evil.example", 403), ("null", 403),
+                           ("https://127.0.0.1.evil.example", 403),
+                           ("https://127.0.0.1", 101), ("https://MX.example.test:8443", 101)):
+        w = WebSocket(s, CAL, extra="Origin: %s\r\n" % origin)
+        assert w.status == status, (origin, w.status, w.headers)
+        w.sock.close()
     w = WebSocket(s, CAL, extra="X: y\r\n")
     assert w.status == 101, (w.status, w.headers)
     want = base64.b64encode(hashlib.sha1((w.key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")

@@ -32,7 +32,14 @@ int main(void)
 	CHECK(eq(h.target, "/jmap/eventsource/?types=*&ping=30"));
 	CHECK(eq(h.authorization, "Basic eA=="));
 	CHECK(eq(h.last_event_id, "7"));
-	CHECK(h.upgrade.p == NULL && h.ws_key.len == 0);
+	CHECK(eq(h.host, "a"));
+	CHECK(h.upgrade.p == NULL && h.ws_key.len == 0 && h.origin.p == NULL);
+	/* Origin and Host, kept for the WebSocket origin check; a second
+	 * Host is malformed (RFC 9112 §3.2). */
+	CHECK_EQ_INT(parse("GET /jmap/ws/ HTTP/1.1\r\nHost: a:1\r\nOrigin: https://a:1\r\n\r\n", &h),
+		     0);
+	CHECK(eq(h.origin, "https://a:1") && eq(h.host, "a:1"));
+	CHECK_EQ_INT(parse("GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", &h), -1);
 	/* LF only, an empty line first, an empty value. */
 	CHECK_EQ_INT(parse("\nGET / HTTP/1.0\nUpgrade:\nConnection: Upgrade\n\n", &h), 0);
 	CHECK(h.upgrade.p != NULL && h.upgrade.len == 0);
