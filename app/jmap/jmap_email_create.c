@@ -900,10 +900,11 @@ static int w_body(struct mk *m, const struct json_value *em)
 	}
 	if (rc < 0)
 		return -1;
-	if ((tb && strncasecmp(member(tb, "type") && member(tb, "type")->type == JSON_STRING
-				       ? member(tb, "type")->str : "text/plain", "text/plain", 10)) ||
-	    (hb && strncasecmp(member(hb, "type") && member(hb, "type")->type == JSON_STRING
-				       ? member(hb, "type")->str : "text/html", "text/html", 9)))
+	/* The whole type: "text/plainx" or "text/html2" is not it. */
+	if ((tb && strcasecmp(member(tb, "type") && member(tb, "type")->type == JSON_STRING
+				      ? member(tb, "type")->str : "text/plain", "text/plain")) ||
+	    (hb && strcasecmp(member(hb, "type") && member(hb, "type")->type == JSON_STRING
+				      ? member(hb, "type")->str : "text/html", "text/html")))
 		return fail(m, "invalidProperties", "textBody is text/plain, htmlBody text/html",
 			    tb ? "textBody" : "htmlBody");
 	if (has_at) {

@@ -565,6 +565,12 @@ def test_jmap_email_create():
         "e6": dict(base, sentAt="yesterday"),
         "e7": dict(base, subject="once", **{"header:Subject": " twice"}),
         "e8": {"subject": "no mailbox"},
+        # RFC 8621 §4.6: textBody is one text/plain part, htmlBody one
+        # text/html part; a type that only starts so is neither.
+        "e9": dict(base, textBody=[{"partId": "1", "type": "text/plainx"}],
+                   bodyValues={"1": {"value": "x"}}),
+        "e10": dict(base, htmlBody=[{"partId": "1", "type": "text/html2"}],
+                    bodyValues={"1": {"value": "x"}}),
     }})
     nc = res["notCreated"]
     assert res["created"] is None, res
@@ -573,6 +579,7 @@ def test_jmap_email_create():
         "e3": ("invalidProperties", ["id"]), "e4": ("invalidProperties", ["bodyStructure"]),
         "e5": ("invalidProperties", ["from"]), "e6": ("invalidProperties", ["sentAt"]),
         "e7": ("invalidProperties", ["header:Subject"]), "e8": ("invalidProperties", ["mailboxIds"]),
+        "e9": ("invalidProperties", ["textBody"]), "e10": ("invalidProperties", ["htmlBody"]),
     }, nc
 
 
