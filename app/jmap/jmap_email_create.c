@@ -22,7 +22,8 @@
  * The body: from bodyStructure (leaves and multipart nodes, as given),
  * or from textBody (one text/plain part), htmlBody (one text/html part)
  * and attachments: text and html together are multipart/alternative,
- * attachments make a multipart/mixed around that. A leaf's content is
+ * the html and the inline attachments with a cid a multipart/related,
+ * the other attachments make a multipart/mixed around that. A leaf's content is
  * bodyValues[partId].value (UTF-8 text: 7bit when it can be, else
  * quoted-printable) or the bytes of blobId (an upload, an Email, or a
  * part of one: base64). Parts get Content-Type with charset and name,
@@ -851,6 +852,57 @@ static const struct json_value *single(struct mk *m, const struct json_value *em
 	return v->first;
 }
 
+/* A fresh boundary "=_tern_K_<16 hex>" for a multipart of kind K. */
+static void boundary(char *b, size_t n, char kind)
+{
+	uint8_t r[8];
+	randombytes_buf(r, sizeof r);
+	snprintf(b, n, "=_tern_%c_%02x%02x%02x%02x%02x%02x%02x%02x", kind, r[0], r[1], r[2], r[3],
+		 r[4], r[5], r[6], r[7]);
+}
+
+/* An attachment the HTML shows in place: disposition inline and a cid
+ * (what its <img src="cid:..."> names). */
+static int inline_part(const struct json_value *a)
+{
+	const struct json_value *d = member(a, "disposition"), *cid = member(a, "cid");
+	return a->type == JSON_OBJECT && d && d->type == JSON_STRING && !strcasecmp(d->str, "inline") &&
+	       cid && cid->type == JSON_STRING && *cid->str;
+}
+
+/* The htmlBody part, in a multipart/related (RFC 2387, type text/html)
+ * with the inline attachments when there are any (n_inline). */
+static int w_html(struct mk *m, const struct json_value *hb, const struct json_value *at,
+		  size_t n_inline)
+{
+	if (!n_inline)
+		return w_part(m, hb, "htmlBody", "text/html", NULL, 1);
+	char rb[48];
+	boundary(rb, sizeof rb, 'r');
+	buf_printf(m->out,
+		   "Content-Type: multipart/related; type=\"text/html\";\r\n boundary=\"%s\"\r\n\r\n--%s\r\n",
+		   rb, rb);
+	if (w_part(m, hb, "htmlBody", "text/html", NULL, 1) < 0)
+		return -1;
+	for (const struct json_value *a = at->first; a; a = a->next) {
+		if (!inline_part(a))
+			continue;
+		buf_printf(m->out, "\r\n--%s\r\n", rb);
+		if (w_part(m, a, "attachments", "application/octet-stream", "attachment", 1) < 0)
+			return -1;
+	}
+	buf_printf(m->out, "\r\n--%s--\r\n", rb);
+	return 0;
+}
+
+/*
+ * The body from textBody, htmlBody and attachments: text and html
+ * together are multipart/alternative; with html, the attachments that
+ * are inline and have a cid go with it in a multipart/related (the
+ * structure mail readers resolve "cid:" URLs in, and what Email/get
+ * then reads as the html's images); the other attachments make a
+ * multipart/mixed around it all.
+ */
 static int w_body(struct mk *m, const struct json_value *em)
 {
 	const struct json_value *bs = member(em, "bodyStructure");
@@ -866,34 +918,35 @@ static int w_body(struct mk *m, const struct json_value *em)
 	}
 	if (at && (at->type != JSON_ARRAY))
 		return fail(m, "invalidProperties", "a list of body parts", "attachments");
-	int has_at = at && at->first;
+	size_t n_inline = 0, n_rest = 0;
+	for (const struct json_value *a = at ? at->first : NULL; a; a = a->next) {
+		if (hb && inline_part(a))
+			n_inline++;
+		else
+			n_rest++;
+	}
 	char bnd[48];
-	if (has_at) {
-		uint8_t r[8];
-		randombytes_buf(r, sizeof r);
-		snprintf(bnd, sizeof bnd, "=_tern_m_%02x%02x%02x%02x%02x%02x%02x%02x", r[0], r[1],
-			 r[2], r[3], r[4], r[5], r[6], r[7]);
+	if (n_rest) {
+		boundary(bnd, sizeof bnd, 'm');
 		buf_printf(m->out, "Content-Type: multipart/mixed;\r\n boundary=\"%s\"\r\n\r\n--%s\r\n",
 			   bnd, bnd);
 	}
 	int rc;
 	if (tb && hb) {
 		char ab[48];
-		uint8_t r[8];
-		randombytes_buf(r, sizeof r);
-		snprintf(ab, sizeof ab, "=_tern_a_%02x%02x%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2],
-			 r[3], r[4], r[5], r[6], r[7]);
+		boundary(ab, sizeof ab, 'a');
 		buf_printf(m->out, "Content-Type: multipart/alternative;\r\n boundary=\"%s\"\r\n\r\n--%s\r\n",
 			   ab, ab);
 		rc = w_part(m, tb, "textBody", "text/plain", NULL, 1);
 		if (rc == 0) {
 			buf_printf(m->out, "\r\n--%s\r\n", ab);
-			rc = w_part(m, hb, "htmlBody", "text/html", NULL, 1);
+			rc = w_html(m, hb, at, n_inline);
 		}
 		buf_printf(m->out, "\r\n--%s--\r\n", ab);
-	} else if (tb || hb) {
-		rc = w_part(m, tb ? tb : hb, tb ? "textBody" : "htmlBody",
-			    tb ? "text/plain" : "text/html", NULL, 1);
+	} else if (tb) {
+		rc = w_part(m, tb, "textBody", "text/plain", NULL, 1);
+	} else if (hb) {
+		rc = w_html(m, hb, at, n_inline);
 	} else {
 		buf_append_c(m->out, "Content-Type: text/plain; charset=utf-8\r\n\r\n");
 		rc = 0;
@@ -907,8 +960,10 @@ static int w_body(struct mk *m, const struct json_value *em)
 				      ? member(hb, "type")->str : "text/html", "text/html")))
 		return fail(m, "invalidProperties", "textBody is text/plain, htmlBody text/html",
 			    tb ? "textBody" : "htmlBody");
-	if (has_at) {
+	if (n_rest) {
 		for (const struct json_value *a = at->first; a; a = a->next) {
+			if (hb && inline_part(a))
+				continue;
 			buf_printf(m->out, "\r\n--%s\r\n", bnd);
 			if (w_part(m, a, "attachments", "application/octet-stream", "attachment", 1) < 0)
 				return -1;

@@ -759,6 +759,62 @@ def test_jmap_create_header_forms():
         assert (nc[k]["type"], nc[k].get("properties")) == ("invalidProperties", [prop]), (k, nc[k])
 
 
+def test_jmap_create_inline_images_related():
+    """Email/set create from htmlBody and attachments: an attachment that
+    is inline and has a cid (an image the HTML shows by "cid:") goes with
+    the html in a multipart/related (RFC 2387, type text/html), inside the
+    alternative with the text when there is one; the other attachments
+    stay in the multipart/mixed around it, which is left out when there
+    are none. Inline parts were put in the multipart/mixed beside the
+    html, where many readers do not resolve cid: URLs, and Email/get
+    listed them in textBody too. Without htmlBody nothing changes."""
+    import email
+    import email.policy
+    s, j = hal(JOY)
+    _, mb = j.one("Mailbox/get", {"properties": ["role"]})
+    drafts = [m["id"] for m in mb["list"] if m["role"] == "drafts"][0]
+    st, _, up = j.request("POST", "/jmap/upload/%s/" % j.account, b"\x89PNG img",
+                          {"Content-Type": "image/png"})
+    assert st == 201, up
+    img = {"blobId": up["blobId"], "type": "image/png", "cid": "i1@x.test", "disposition": "inline"}
+    att = {"blobId": up["blobId"], "type": "image/png", "name": "f.png"}
+    vals = {"t": {"value": "text"}, "h": {"value": "<p><img src=\"cid:i1@x.test\"></p>"}}
+    base = {"mailboxIds": {drafts: True}, "bodyValues": vals}
+    _, r = j.one("Email/set", {"create": {
+        "all": dict(base, textBody=[{"partId": "t"}], htmlBody=[{"partId": "h"}],
+                    attachments=[img, att]),
+        "html": dict(base, htmlBody=[{"partId": "h"}], attachments=[img]),
+        "text": dict(base, textBody=[{"partId": "t"}], attachments=[img])}})
+    assert r["notCreated"] is None, r
+
+    def shape(part):
+        if part.is_multipart():
+            return [part.get_content_type(), [shape(p) for p in part.get_payload()]]
+        return part.get_content_type()
+
+    got = {}
+    for k, c in r["created"].items():
+        st, _, raw = j.request("GET", "/jmap/download/%s/%s/m.eml" % (j.account, c["blobId"]))
+        m = email.message_from_bytes(raw, policy=email.policy.default)
+        got[k] = shape(m)
+        if k != "text":
+            rel = [p for p in m.walk() if p.get_content_type() == "multipart/related"][0]
+            assert rel.get_param("type") == "text/html", rel["Content-Type"]
+    assert got == {
+        "all": ["multipart/mixed", [["multipart/alternative", [
+            "text/plain", ["multipart/related", ["text/html", "image/png"]]]], "image/png"]],
+        "html": ["multipart/related", ["text/html", "image/png"]],
+        "text": ["multipart/mixed", ["text/plain", "image/png"]]}, got
+    _, g = j.one("Email/get", {"ids": [r["created"]["all"]["id"]],
+                               "properties": ["textBody", "htmlBody", "attachments"],
+                               "bodyProperties": ["type", "cid", "disposition"]})
+    e = g["list"][0]
+    assert e["textBody"] == [{"type": "text/plain", "cid": None, "disposition": None}], e
+    assert e["htmlBody"] == [{"type": "text/html", "cid": None, "disposition": None}], e
+    assert e["attachments"] == [{"type": "image/png", "cid": "i1@x.test", "disposition": "inline"},
+                                {"type": "image/png", "cid": None, "disposition": "attachment"}], e
+
+
 def test_jmap_create_part_headers():
     """RFC 8621 §4.6: an EmailBodyPart at create takes header:NAME
     properties too, in every form, written into that part's header (after
