@@ -5,7 +5,7 @@
  * The MIME tree comes from mime/ (the one MIME parser); every text leaf
  * is transfer-decoded and converted to UTF-8 with mime/'s decoders, then
  * text/plain is appended as it is and text/html goes through the HTML
- * reducer (spam_html.c), which separates hidden text and reports URLs.
+ * reducer (mime/mime_html.h), which separates hidden text and reports URLs.
  * Leaves that are not inline text are attachments, each with the SHA-256
  * of its decoded content when it was read whole and the caller asked
  * (SPAM_VIEW_DIGESTS: only hash lists need it). Everything is copied
@@ -22,6 +22,10 @@
 #include "mime/mime_decode.h"
 #include "mime/rfc5322.h"
 #include "spam/spam_private.h"
+
+/* The reducer's URL flags are the filter's (add_url keeps them). */
+_Static_assert(MIME_HTML_URL_ATTR == SPAM_URL_HTML && MIME_HTML_URL_IMAGE == SPAM_URL_IMAGE,
+	       "mime_html.h URL flags");
 
 /* Slots of the index of URLs seen (index + 1, 0 empty): twice
  * SPAM_URLS_MAX, so a probe ends soon. A long HTML message repeats its
@@ -273,12 +277,12 @@ static void add_text(struct view_build *vb, const struct mime_part *p, const cha
 	}
 	size_t before = buf_len(&vb->text);
 	if (mime_part_is(p, "text", "html")) {
-		struct spam_html h;
+		struct mime_html h;
 		m->flags |= SPAM_MSG_HTML;
 		m->html_len += (uint32_t)t.len;
-		spam_html_init(&h, &vb->text, &vb->hidden, add_url, vb);
-		spam_html_feed(&h, t.p, t.len);
-		spam_html_finish(&h);
+		mime_html_init(&h, &vb->text, &vb->hidden, add_url, vb);
+		mime_html_feed(&h, t.p, t.len);
+		mime_html_finish(&h);
 		m->nimages += h.nimages;
 	} else {
 		m->flags |= SPAM_MSG_PLAIN;

@@ -15,6 +15,7 @@
 
 #include "core/buf.h"
 #include "core/str.h"
+#include "mime/mime_html.h"
 #include "spam/spam.h"
 
 /* Default thresholds (spam_thresholds_default; app/spam/ACCURACY.md
@@ -71,70 +72,14 @@ static inline const unsigned char *spam_rec_find(const unsigned char *ent, size_
 /* The description of built-in rule name, "" when unknown (never NULL). */
 const char *spam_rule_desc(const char *name);
 
-/* ---- HTML reduced to text (spam_html.c) ---- */
-
-#define SPAM_HTML_TAG_MAX 4096 /* a tag longer than this is cut */
-#define SPAM_HTML_VALUE_MAX 1024 /* an attribute value longer than this is cut */
-#define SPAM_HTML_STACK 64     /* open elements tracked for hidden text */
-#define SPAM_HTML_ANCHOR_MAX 256
-
-/* Called for each URL in an attribute; text is the anchor's visible text
- * for <a href> (given when the anchor closes), else empty. */
-typedef void spam_html_url_fn(void *arg, struct str url, struct str text, uint32_t flags);
-
-/*
- * An incremental HTML-to-text reducer: fed any chunking, it appends the
- * visible text to *text and text a reader would not see (display:none,
- * visibility:hidden, font-size 0 or 1px, zero-size or hidden
- * containers) to *hidden, decodes character references to UTF-8, drops
- * comments, <head>, <style> and <script>, and turns block ends into line
- * ends. Tags are read into a bounded buffer; attributes are looked at
- * when the tag ends.
- */
-struct spam_html {
-	struct buf *text, *hidden; /* the caller's, with ceilings */
-	spam_html_url_fn *url_fn;
-	void *url_arg;
-	uint32_t nimages;
-
-	/* private */
-	int state;
-	char quote;
-	size_t taglen;
-	size_t run; /* octets of the attribute value (or unquoted run) being read */
-	int tag_full; /* the tag's buffer is full of what is read: the rest is dropped */
-	char tag[SPAM_HTML_TAG_MAX];
-	size_t entlen;
-	char ent[16];
-	unsigned skip; /* inside <script>/<style>/<head>/<title>: name index + 1 */
-	unsigned skip_after; /* what skip goes back to when its element ends
-	                      * (<head>, around a <title> or <style> in it) */
-	unsigned depth;
-	uint8_t hid[SPAM_HTML_STACK];   /* per open element: hides its text */
-	uint32_t names[SPAM_HTML_STACK];/* tag name hashes */
-	unsigned hidden_depth;          /* open elements that hide */
-	int in_anchor;
-	char anchor_url[1024];
-	size_t anchor_url_len;
-	char anchor[SPAM_HTML_ANCHOR_MAX];
-	size_t anchor_len;
-	char base[1024]; /* the first <base href>: relative URLs resolve against it */
-	size_t base_len;
-	int space; /* the last octet written was white space */
-};
-
-void spam_html_init(struct spam_html *h, struct buf *text, struct buf *hidden,
-                    spam_html_url_fn *fn, void *arg);
-void spam_html_feed(struct spam_html *h, const char *in, size_t len);
-/* Ends the input: an open anchor is reported. */
-void spam_html_finish(struct spam_html *h);
+/* ---- HTML reduced to text: mime/mime_html.h ---- */
 
 /* ---- URLs in text (spam_url.c) ---- */
 
 /* Calls fn for each URL found in UTF-8 text in[0..n): http(s)://, www.
  * and bare host names with a known top-level domain followed by '/'.
  * Bounded by n; no allocation. */
-void spam_url_scan(const char *in, size_t n, spam_html_url_fn *fn, void *arg);
+void spam_url_scan(const char *in, size_t n, mime_html_url_fn *fn, void *arg);
 /*
  * The host of url, lowercased into dst (dstsz octets, NUL-terminated):
  * scheme, userinfo, port and path removed; a trailing dot removed; the

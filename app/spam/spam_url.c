@@ -33,7 +33,7 @@ static int lower_eq(const char *p, const char *lit, size_t n)
 	return 1;
 }
 
-void spam_url_scan(const char *in, size_t n, spam_html_url_fn *fn, void *arg)
+void spam_url_scan(const char *in, size_t n, mime_html_url_fn *fn, void *arg)
 {
 	for (size_t i = 0; i < n; i++) {
 		char c = in[i];

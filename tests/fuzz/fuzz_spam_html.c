@@ -27,14 +27,14 @@ static void url(void *arg, struct str u, struct str text, uint32_t flags)
 static void reduce(const char *p, size_t n, size_t split, struct buf *t, struct buf *h,
                    struct acc *a)
 {
-	struct spam_html sh;
+	struct mime_html sh;
 	buf_init(t, 1 << 16);
 	buf_init(h, 1 << 16);
 	buf_init(&a->b, 1 << 20);
-	spam_html_init(&sh, t, h, url, a);
-	spam_html_feed(&sh, p, split);
-	spam_html_feed(&sh, p + split, n - split);
-	spam_html_finish(&sh);
+	mime_html_init(&sh, t, h, url, a);
+	mime_html_feed(&sh, p, split);
+	mime_html_feed(&sh, p + split, n - split);
+	mime_html_finish(&sh);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

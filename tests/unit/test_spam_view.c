@@ -74,16 +74,16 @@ static void html(const char *in, const char *want_text, const char *want_hidden,
 	for (int bytewise = 0; bytewise < 2; bytewise++) {
 		struct buf t, h;
 		struct urls u = {{0}};
-		struct spam_html sh;
+		struct mime_html sh;
 		buf_init(&t, 4096);
 		buf_init(&h, 4096);
-		spam_html_init(&sh, &t, &h, collect, &u);
+		mime_html_init(&sh, &t, &h, collect, &u);
 		if (bytewise)
 			for (size_t i = 0; in[i]; i++)
-				spam_html_feed(&sh, in + i, 1);
+				mime_html_feed(&sh, in + i, 1);
 		else
-			spam_html_feed(&sh, in, strlen(in));
-		spam_html_finish(&sh);
+			mime_html_feed(&sh, in, strlen(in));
+		mime_html_finish(&sh);
 		struct str ts = trim(buf_str(&t)), hs = trim(buf_str(&h));
 		char tx[4096], hx[4096];
 		snprintf(tx, sizeof tx, "%.*s", (int)ts.len, ts.p);

@@ -1,7 +1,8 @@
 /*
- * spam_html.c — HTML reduced to text for the filter: visible text, text
- * the markup hides, and the URLs of attributes with their anchors' text
- * (spam_private.h).
+ * mime_html.c — HTML reduced to text (mime_html.h): visible text, text
+ * the markup hides, and the URLs of attributes with their anchors' text.
+ * Written for the spam filter, which is why it is so careful about
+ * hiding; search reads its text too.
  *
  * Spam hides words from readers and shows them to filters (white space
  * of tiny or invisible text between the words), and shows readers a link
@@ -24,7 +25,7 @@
 
 #include "core/hex.h"
 #include "core/utf8.h"
-#include "spam/spam_private.h"
+#include "mime/mime_html.h"
 
 enum {
 	H_TEXT,
@@ -56,8 +57,8 @@ static inline __attribute__((always_inline)) uint32_t name_hash(const char *p, s
 
 #define NH(s) name_hash(s, sizeof(s) - 1)
 
-void spam_html_init(struct spam_html *h, struct buf *text, struct buf *hidden,
-                    spam_html_url_fn *fn, void *arg)
+void mime_html_init(struct mime_html *h, struct buf *text, struct buf *hidden,
+                    mime_html_url_fn *fn, void *arg)
 {
 	memset(h, 0, sizeof *h);
 	h->text = text;
@@ -67,7 +68,7 @@ void spam_html_init(struct spam_html *h, struct buf *text, struct buf *hidden,
 	h->space = 1;
 }
 
-static void out(struct spam_html *h, const char *p, size_t n)
+static void out(struct mime_html *h, const char *p, size_t n)
 {
 	int ws = n == 1 && (p[0] == ' ' || p[0] == '\n');
 	if (ws && h->space)
@@ -84,7 +85,7 @@ static void out(struct spam_html *h, const char *p, size_t n)
 	}
 }
 
-static void out_cp(struct spam_html *h, uint32_t cp)
+static void out_cp(struct mime_html *h, uint32_t cp)
 {
 	char u[4];
 	if (cp == 0xa0 || cp == '\t' || cp == '\r' || cp == '\n')
@@ -96,7 +97,7 @@ static void out_cp(struct spam_html *h, uint32_t cp)
 }
 
 /* Text octets: white space collapsed; other octets as they are. */
-static void out_text(struct spam_html *h, char c)
+static void out_text(struct mime_html *h, char c)
 {
 	if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f')
 		out(h, " ", 1);
@@ -420,7 +421,7 @@ static int has_scheme(struct str u)
  * all of it, anything else the base up to its path's last '/'. Without
  * this, <base href="http://evil.example/"> and <a href="login"> (the
  * "baseStriker" trick) hid the link's host from every URL check. */
-static struct str resolve(const struct spam_html *h, struct str u, char *out)
+static struct str resolve(const struct mime_html *h, struct str u, char *out)
 {
 	const char *b = h->base;
 	size_t bl = h->base_len, keep = bl, auth = 0, end = bl;
@@ -460,14 +461,14 @@ static struct str resolve(const struct spam_html *h, struct str u, char *out)
 	return str_make(out, keep + u.len);
 }
 
-static void report_url(struct spam_html *h, struct str url, struct str text, uint32_t flags)
+static void report_url(struct mime_html *h, struct str url, struct str text, uint32_t flags)
 {
 	/* A browser removes ASCII tabs and line ends anywhere in a URL, and
 	 * control octets and spaces around it (WHATWG URL parsing), so
 	 * "ht<TAB>tp://ev<LF>il.example/" goes to evil.example: the filter
 	 * must see that host, not "ht" or "ev". An attribute value is never
 	 * longer than the tag buffer. */
-	char b[SPAM_HTML_TAG_MAX];
+	char b[MIME_HTML_TAG_MAX];
 	size_t n = 0;
 	for (size_t i = 0; i < url.len && n < sizeof b; i++)
 		if (url.p[i] != '\t' && url.p[i] != '\n' && url.p[i] != '\r')
@@ -477,20 +478,20 @@ static void report_url(struct spam_html *h, struct str url, struct str text, uin
 		u.p++, u.len--;
 	while (u.len && (unsigned char)u.p[u.len - 1] <= ' ')
 		u.len--;
-	char j[sizeof h->base + 1 + SPAM_HTML_TAG_MAX];
+	char j[sizeof h->base + 1 + MIME_HTML_TAG_MAX];
 	if (u.len && h->base_len && !has_scheme(u))
 		u = resolve(h, u, j);
 	if (u.len && h->url_fn)
 		h->url_fn(h->url_arg, u, text, flags);
 }
 
-static void anchor_end(struct spam_html *h)
+static void anchor_end(struct mime_html *h)
 {
 	if (!h->in_anchor)
 		return;
 	h->in_anchor = 0;
 	report_url(h, str_make(h->anchor_url, h->anchor_url_len),
-	           str_trim(str_make(h->anchor, h->anchor_len)), SPAM_URL_HTML);
+	           str_trim(str_make(h->anchor, h->anchor_len)), MIME_HTML_URL_ATTR);
 }
 
 /* Whether c separates attributes (as parse_attrs has it). */
@@ -508,7 +509,7 @@ static int tag_ws(char c)
  * a quarter of the buffer, the rest of the tag is dropped as before: each
  * pass costs the buffer's length, paid for by what it freed.
  */
-static void tag_make_room(struct spam_html *h)
+static void tag_make_room(struct mime_html *h)
 {
 	char *t = h->tag;
 	size_t n = h->taglen, i = 0, o, kept[8][2], nkept = 0;
@@ -597,7 +598,7 @@ static int may_hide(const char *t, size_t n)
  * where the next of its kind opens (a <p> where any block opens, a cell
  * where a row opens); else a page of unclosed <p> or <li> filled the
  * stack, and what opened past it was not tracked. */
-static void implied_end(struct spam_html *h, uint32_t nh)
+static void implied_end(struct mime_html *h, uint32_t nh)
 {
 	while (h->depth) {
 		uint32_t top = h->names[h->depth - 1];
@@ -616,7 +617,7 @@ static void implied_end(struct spam_html *h, uint32_t nh)
 	}
 }
 
-static void open_elem(struct spam_html *h, uint32_t nh, char *t, size_t n)
+static void open_elem(struct mime_html *h, uint32_t nh, char *t, size_t n)
 {
 	struct attr a[32];
 	/* attributes are parsed only where something reads them: most
@@ -640,7 +641,7 @@ static void open_elem(struct spam_html *h, uint32_t nh, char *t, size_t n)
 		h->nimages++;
 		struct str src = attr_get(a, na, "src");
 		if (src.p)
-			report_url(h, src, STR_NULL, SPAM_URL_HTML | SPAM_URL_IMAGE);
+			report_url(h, src, STR_NULL, MIME_HTML_URL_ATTR | MIME_HTML_URL_IMAGE);
 		struct str alt = attr_get(a, na, "alt");
 		if (alt.p && alt.len) {
 			out(h, " ", 1);
@@ -665,7 +666,7 @@ static void open_elem(struct spam_html *h, uint32_t nh, char *t, size_t n)
 	} else if (nh == NH("form") || nh == NH("area")) {
 		struct str u = attr_get(a, na, nh == NH("form") ? "action" : "href");
 		if (u.p)
-			report_url(h, u, STR_NULL, SPAM_URL_HTML);
+			report_url(h, u, STR_NULL, MIME_HTML_URL_ATTR);
 	}
 	if (is_block(nh))
 		out(h, "\n", 1);
@@ -678,7 +679,7 @@ static void open_elem(struct spam_html *h, uint32_t nh, char *t, size_t n)
 		return;
 	implied_end(h, nh);
 	int hid = hides(a, na);
-	if (h->depth < SPAM_HTML_STACK) {
+	if (h->depth < MIME_HTML_STACK) {
 		h->names[h->depth] = nh;
 		h->hid[h->depth] = (uint8_t)hid;
 		h->hidden_depth += h->hid[h->depth];
@@ -693,7 +694,7 @@ static void open_elem(struct spam_html *h, uint32_t nh, char *t, size_t n)
 	}
 }
 
-static void close_elem(struct spam_html *h, uint32_t nh)
+static void close_elem(struct mime_html *h, uint32_t nh)
 {
 	if (nh == NH("a"))
 		anchor_end(h);
@@ -711,7 +712,7 @@ static void close_elem(struct spam_html *h, uint32_t nh)
 }
 
 /* A complete tag is in h->tag[0..taglen). */
-static void tag_end(struct spam_html *h)
+static void tag_end(struct mime_html *h)
 {
 	char *t = h->tag;
 	size_t n = h->taglen;
@@ -758,7 +759,7 @@ static void tag_end(struct spam_html *h)
 		open_elem(h, nh, t, n);
 }
 
-static void ent_end(struct spam_html *h, int semi)
+static void ent_end(struct mime_html *h, int semi)
 {
 	uint32_t cp = entity_cp(h->ent, h->entlen);
 	if (cp && !h->skip) {
@@ -775,7 +776,7 @@ static void ent_end(struct spam_html *h, int semi)
 
 /* Whether the tag collected so far ends in '=' (spaces after it
  * aside): a quote there opens an attribute value. */
-static int tag_after_eq(const struct spam_html *h)
+static int tag_after_eq(const struct mime_html *h)
 {
 	size_t k = h->taglen;
 	while (k > 0 && (h->tag[k - 1] == ' ' || h->tag[k - 1] == '\t'))
@@ -783,7 +784,7 @@ static int tag_after_eq(const struct spam_html *h)
 	return k > 0 && h->tag[k - 1] == '=';
 }
 
-static void step(struct spam_html *h, char c)
+static void step(struct mime_html *h, char c)
 {
 	switch (h->state) {
 	case H_TEXT:
@@ -826,16 +827,16 @@ static void step(struct spam_html *h, char c)
 		return;
 	case H_TAG:
 		/* A value (quoted, or a run without spaces) keeps its first
-		 * SPAM_HTML_VALUE_MAX octets: one long attribute filled the
+		 * MIME_HTML_VALUE_MAX octets: one long attribute filled the
 		 * tag's buffer, and a style after it was cut off unread. */
 		if (h->quote) {
 			if (c == h->quote) {
 				h->quote = 0;
 				h->run = 0;
-			} else if (++h->run > SPAM_HTML_VALUE_MAX) {
+			} else if (++h->run > MIME_HTML_VALUE_MAX) {
 				return;
 			}
-		} else if ((c == '"' || c == '\'') && h->taglen && h->run <= SPAM_HTML_VALUE_MAX &&
+		} else if ((c == '"' || c == '\'') && h->taglen && h->run <= MIME_HTML_VALUE_MAX &&
 		           tag_after_eq(h)) {
 			h->quote = c; /* quotes count only inside an attribute value, after '=' */
 			h->run = 0;
@@ -845,7 +846,7 @@ static void step(struct spam_html *h, char c)
 			return;
 		} else if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f') {
 			h->run = 0;
-		} else if (++h->run > SPAM_HTML_VALUE_MAX) {
+		} else if (++h->run > MIME_HTML_VALUE_MAX) {
 			return;
 		}
 		if (h->taglen == sizeof h->tag)
@@ -908,7 +909,7 @@ static void step(struct spam_html *h, char c)
 	}
 }
 
-void spam_html_feed(struct spam_html *h, const char *in, size_t len)
+void mime_html_feed(struct mime_html *h, const char *in, size_t len)
 {
 	size_t i = 0;
 	while (i < len) {
@@ -920,13 +921,13 @@ void spam_html_feed(struct spam_html *h, const char *in, size_t len)
 			if (h->quote) {
 				while (j < len && in[j] != h->quote)
 					j++;
-				/* a value's first SPAM_HTML_VALUE_MAX octets (step) */
+				/* a value's first MIME_HTML_VALUE_MAX octets (step) */
 				if (h->taglen == sizeof h->tag && j > i &&
-				    h->run < SPAM_HTML_VALUE_MAX)
+				    h->run < MIME_HTML_VALUE_MAX)
 					tag_make_room(h);
 				size_t room = sizeof h->tag - h->taglen;
 				size_t k =
-				    h->run < SPAM_HTML_VALUE_MAX ? SPAM_HTML_VALUE_MAX - h->run : 0;
+				    h->run < MIME_HTML_VALUE_MAX ? MIME_HTML_VALUE_MAX - h->run : 0;
 				k = k < j - i ? k : j - i;
 				k = k < room ? k : room;
 				memcpy(h->tag + h->taglen, in + i, k);
@@ -939,7 +940,7 @@ void spam_html_feed(struct spam_html *h, const char *in, size_t len)
 					if (c == ' ' || c == '\t' || c == '\n' || c == '\r' ||
 					    c == '\f')
 						h->run = 0;
-					else if (++h->run > SPAM_HTML_VALUE_MAX)
+					else if (++h->run > MIME_HTML_VALUE_MAX)
 						continue;
 					if (h->taglen == sizeof h->tag)
 						tag_make_room(h);
@@ -960,7 +961,7 @@ void spam_html_feed(struct spam_html *h, const char *in, size_t len)
 	}
 }
 
-void spam_html_finish(struct spam_html *h)
+void mime_html_finish(struct mime_html *h)
 {
 	if (h->state == H_ENT)
 		ent_end(h, 0);
