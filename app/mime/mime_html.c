@@ -85,6 +85,23 @@ static void out(struct mime_html *h, const char *p, size_t n)
 	}
 }
 
+/* A run of text octets, none of them white space: what out() would make
+ * of them one at a time (past the ceiling, the run's first octets that
+ * fit), in one append. */
+static void out_run(struct mime_html *h, const char *p, size_t n)
+{
+	struct buf *b = h->hidden_depth ? h->hidden : h->text;
+	buf_append(b, p, n <= buf_room(b) ? n : buf_room(b));
+	h->space = 0;
+	if (h->in_anchor && !h->hidden_depth) {
+		size_t room = sizeof h->anchor - h->anchor_len;
+		if (n > room)
+			n = room;
+		memcpy(h->anchor + h->anchor_len, p, n);
+		h->anchor_len += n;
+	}
+}
+
 static void out_cp(struct mime_html *h, uint32_t cp)
 {
 	char u[4];
@@ -948,6 +965,18 @@ void mime_html_feed(struct mime_html *h, const char *in, size_t len)
 						h->tag[h->taglen++] = c;
 				}
 			}
+			i = j;
+			if (i == len)
+				return;
+		} else if (h->state == H_TEXT && !h->skip) {
+			/* a run of text octets other than white space is
+			 * written as it is, in one piece */
+			size_t j = i;
+			while (j < len && in[j] != '<' && in[j] != '&' && in[j] != ' ' &&
+			       in[j] != '\t' && in[j] != '\r' && in[j] != '\n' && in[j] != '\f')
+				j++;
+			if (j > i)
+				out_run(h, in + i, j - i);
 			i = j;
 			if (i == len)
 				return;

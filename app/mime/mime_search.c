@@ -12,6 +12,7 @@
 #include "core/xalloc.h"
 #include "mime/mime_field.h"
 #include "mime/mime_decode.h"
+#include "mime/mime_html.h"
 #include "mime/rfc5322.h"
 
 /* One decoded header value. */
@@ -386,7 +387,13 @@ static size_t safe_cut(const char *p, size_t n)
 }
 
 /* Appends the decoded UTF-8 text of leaf p; *budget is encoded octets left.
- * Decodes and converts PART_CHUNK at a time, cutting where safe_cut says. */
+ * Decodes and converts PART_CHUNK at a time, cutting where safe_cut says.
+ * An HTML part's text is what a reader sees (mime_html.h: markup,
+ * comments, <script> and <style> gone, character references decoded,
+ * white space collapsed, blocks on lines of their own), and text the
+ * markup hides from view too, as Dovecot's and Stalwart's HTML-to-text
+ * keep it; its raw markup matched "div" and "nbsp" in every HTML message
+ * and missed "Hello" in "<b>Hel</b>lo" and "café" in "caf&eacute;". */
 static void add_part(struct mime_search *sm, const struct mime_part *p, size_t *budget)
 {
 	size_t n = (size_t)(p->body_end - p->body_off), at = 0, np = 0;
@@ -401,6 +408,11 @@ static void add_part(struct mime_search *sm, const struct mime_part *p, size_t *
 	size_t c = n < PART_CHUNK ? n : PART_CHUNK;
 	size_t pcap = c + 4 + MIME_DECODE_OUT_MAX(c) + MIME_DECODE_OUT_MAX(0);
 	char *pend = xmalloc(pcap), *u = xmalloc(3 * pcap + 1);
+	struct mime_html *html = NULL;
+	if (mime_part_is(p, "text", "html")) {
+		html = xmalloc(sizeof *html);
+		mime_html_init(html, &sm->body, &sm->body, NULL, NULL);
+	}
 	mime_decoder_init(&d, mime_cte_parse(p->encoding));
 	for (;;) {
 		size_t k = n - at < PART_CHUNK ? n - at : PART_CHUNK;
@@ -414,14 +426,20 @@ static void add_part(struct mime_search *sm, const struct mime_part *p, size_t *
 			continue;
 		size_t cut = last ? np : safe_cut(pend, np);
 		ptrdiff_t ul = mime_charset_to_utf8(cs, pend, cut, u);
-		if (ul < 0) /* a charset we cannot convert: its octets as they are */
-			buf_append(&sm->body, pend, cut);
+		/* a charset we cannot convert: its octets as they are */
+		struct str t = ul < 0 ? str_make(pend, cut) : str_make(u, (size_t)ul);
+		if (html)
+			mime_html_feed(html, t.p, t.len);
 		else
-			buf_append(&sm->body, u, (size_t)ul);
+			buf_append(&sm->body, t.p, t.len);
 		memmove(pend, pend + cut, np - cut);
 		np -= cut;
 		if (last)
 			break;
+	}
+	if (html) {
+		mime_html_finish(html);
+		free(html);
 	}
 	/* Parts are joined with a line end so no match spans two of them. */
 	buf_append(&sm->body, "\n", 1);

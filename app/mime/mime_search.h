@@ -11,8 +11,9 @@
  * text: header values are unfolded and their RFC 2047 encoded-words
  * decoded; the body is the text of its text/ leaves, transfer-decoded
  * (base64, quoted-printable) and converted to UTF-8 from their charset
- * when mime_decode.h knows it. The body text is built once, on the first
- * body search, and kept until mime_search_clear().
+ * when mime_decode.h knows it, an HTML leaf reduced to the text a reader
+ * sees (mime_html.h; hidden text kept). The body text is built once, on
+ * the first body search, and kept until mime_search_clear().
  *
  * Limits: at most MIME_SEARCH_TEXT_MAX octets of encoded body text are
  * read per message (the first text parts win), so one message costs a

@@ -247,6 +247,7 @@ static int index_batch(uint32_t account, uint32_t emails)
 
 	if (store_fts_state(ix_st, account, &through, &docs) != STORE_OK)
 		return -1;
+	/* docs UINT32_MAX, an index of an older text version, is past it */
 	if (docs > 2 * (uint64_t)emails + 10000) {
 		log_info("fts", NULL, "event=fts_rebuild account=%u indexed=%u emails=%u", account, docs,
 			 emails);

@@ -18,7 +18,8 @@
  * upgrade) or a restore is indexed in the background from the oldest
  * email on. When the postings of deleted emails outweigh the live ones
  * (more than twice as many emails indexed as the account holds, and
- * 10000 more), the account's index is dropped and made again.
+ * 10000 more), the account's index is dropped and made again; so is an
+ * index made by an older tern from text read another way (store_fts.c).
  *
  * TERN_FTS=off leaves the thread unstarted: no index is kept, and
  * searches read every message they look at, as before the index.

@@ -769,7 +769,9 @@ int store_emails_content(struct store *st, uint32_t account, const uint32_t *ids
 /* ---- The full-text index (store_fts.c; search/fts.h) ---- */
 struct fts_cond;
 /* Through which email id the account is indexed (0: nothing yet), and
- * how many emails were indexed. STORE_OK or STORE_ETEMP. */
+ * how many emails were indexed (UINT32_MAX: an index made from text
+ * read another way, by an older tern, that must be dropped). STORE_OK
+ * or STORE_ETEMP. */
 int store_fts_state(struct store *st, uint32_t account, uint32_t *through, uint32_t *docs);
 /*
  * The account's emails after id after, ascending, into ids[0..max), their

@@ -9,7 +9,8 @@
  *             of the term's posting list, at most CHUNK_MAX octets;
  *   fts       u32 account, 0x00  ->  u8 version, u32 through, u32 docs:
  *             every email with an id up to through has been indexed (a
- *             later one has not), docs of them;
+ *             later one has not), docs of them; the version is that of
+ *             the text indexed (STATE_V);
  *   fts_term  u32 account, term  ->  u8 version: the account's terms, a
  *             dense list a search string's infix is looked for in.
  * Terms hold no 0x00 (fts_word_octet), so a term's chunks sort together
@@ -60,6 +61,19 @@ static MDB_val state_key(uint8_t b[5], uint32_t account)
 	return (MDB_val){ 5, b };
 }
 
+/*
+ * The state's version is the version of the text the index was made
+ * from (mime_search_each_text): 2 since HTML parts are read as the text
+ * a reader sees (mime_html.h), not as markup. An index of version 1 was
+ * made from the markup: "hello" written "<b>Hel</b>lo" is in no term of
+ * it, so it would rule out messages a search finds. Such a state reads
+ * as nothing indexed (searches read every message) and STATE_STALE docs,
+ * more than any account holds, so the indexer drops the index and makes
+ * it again (fts_indexer.c), and no posting is added to it meanwhile.
+ */
+#define STATE_V REC_V2
+#define STATE_STALE UINT32_MAX
+
 static int state_get(MDB_txn *txn, struct store *st, uint32_t account, uint32_t *through,
 		     uint32_t *docs)
 {
@@ -70,8 +84,12 @@ static int state_get(MDB_txn *txn, struct store *st, uint32_t account, uint32_t 
 	if (rc)
 		return rc == MDB_NOTFOUND ? 0 : rc;
 	const uint8_t *p = v.mv_data;
-	if (v.mv_size < 9 || p[0] != REC_V1)
+	if (v.mv_size < 9 || (p[0] != STATE_V && p[0] != REC_V1))
 		return MDB_CORRUPTED;
+	if (p[0] != STATE_V) {
+		*docs = STATE_STALE;
+		return 0;
+	}
 	*through = be32_get(p + 1);
 	*docs = be32_get(p + 5);
 	return 0;
@@ -203,7 +221,7 @@ static int apply_fn(struct store *st, MDB_txn *txn, void *ctx)
 	int rc = state_get(txn, st, c->account, &through, &docs);
 	if (rc)
 		return rc;
-	if (through != c->expect)
+	if (through != c->expect || docs == STATE_STALE)
 		return STORE_EEXIST; /* dropped or moved meanwhile: start over */
 	/* The index is no mail: it never takes the room kept for deletions
 	 * (store_reserve.c), nor what new mail may still use of the disk.
@@ -238,7 +256,7 @@ static int apply_fn(struct store *st, MDB_txn *txn, void *ctx)
 		return rc;
 	uint8_t kb[5], val[9];
 	MDB_val k = state_key(kb, c->account), v = { 9, val };
-	val[0] = REC_V1;
+	val[0] = STATE_V;
 	be32_put(val + 1, c->through);
 	be32_put(val + 5, docs + c->docs);
 	return mdb_put(txn, st->db[DB_FTS], &k, &v, 0);

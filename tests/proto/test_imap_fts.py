@@ -36,6 +36,13 @@ EXTRA = [
     b"From: longtoken@remote.test\r\nTo: bob@example.test\r\nSubject: token\r\n\r\n"
     b"key=" + b"aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC2dF4gH6jK8mN0pQ2rS4tU6vW8xY0zA" + b" end\r\n"
     b"https://tracking.example.net/c/very-long-path-segment-with-many-words-in-it?id=12345\r\n",
+    # HTML: searched as the text a reader sees, by the index and without.
+    b"From: html@remote.test\r\nTo: bob@example.test\r\nSubject: zebrafinchhtml\r\n"
+    b"MIME-Version: 1.0\r\nContent-Type: text/html; charset=iso-8859-1\r\n"
+    b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+    b"<html><head><style>span.q { color: red }</style></head><body><div>=\r\n"
+    b"<b>Hel</b>lo <span class=3D\"q\">wor</span>ld, d&eacute;j=E0 vu&nbsp;=\r\n"
+    b"ici</div></body></html>\r\n",
 ]
 
 
@@ -73,7 +80,8 @@ def needles(msgs, rng):
     out = ["", "a", "--", "zqxjkvwy", "the", "http", "nbsp", "<td", "e-mail", "Subject: Re",
            "From: ", "@", "ünch", "привет", "σοφος", "CAFÉ", "très-bien", "straßenbahn",
            "GH7jK9mN1pQ3sT5vW7yZ9bC2dF4gH6jK8mN0", "many-words-in", "path-segment-with",
-           "3sT5vW7", "sofos.", " am Marien"]
+           "3sT5vW7", "sofos.", " am Marien", "hello world", "déjà vu ici", "span",
+           "zebrafinchhtml"]
     for raw in rng.sample(msgs, 30):
         text = text_of(raw)
         words = [w for w in words_re.findall(text) if len(w) >= 3]
@@ -201,6 +209,12 @@ def test_imap_fts_same_answers():
         assert "event=fts_indexed" not in s.log_text()
         unread_re = re.compile(r"event=search_text searched=\d+ unread=(\d+)")
         unread_off = sum(counts(s, unread_re, 0, len(qs) * 2 + 2))
+        # The HTML message is found by its text, not by its markup.
+        html = plain[(("TEXT",), "zebrafinchhtml")]
+        assert len(html) == 1, html
+        assert set(html) <= set(plain[(("BODY",), "hello world")])
+        assert set(html) <= set(plain[(("BODY",), "déjà vu ici")])
+        assert not set(html) & set(plain[(("BODY",), "span")])
         hits = sum(1 for v in plain.values() if v)
         assert hits > len(plain) // 3, "the search strings should mostly match"
 

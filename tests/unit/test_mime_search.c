@@ -1,0 +1,159 @@
+/*
+ * test_mime_search.c — which text IMAP SEARCH BODY/TEXT and JMAP's text
+ * filters look in (mime_search.h): an HTML part is searched as the text
+ * a reader sees (no markup, references decoded, no script or style), in
+ * whatever charset and transfer encoding it comes, and a part longer than
+ * the piece mime_search converts at a time reads as if reduced whole.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+#include "mime/mime_html.h"
+#include "mime/mime_search.h"
+#include "mime/mime_tree.h"
+#include "unit.h"
+
+/* 1 when BODY needle finds msg; TEXT as well when text is set. */
+static int found(const char *msg, const char *needle, int text)
+{
+	struct arena *a = arena_new(0);
+	struct mime_tree t;
+	struct mime_search sm;
+	char n[256];
+	size_t nl = strlen(needle);
+	memcpy(n, needle, nl);
+	mime_search_fold(n, nl);
+	mime_tree_parse(msg, strlen(msg), a, &t);
+	mime_search_init(&sm, msg, strlen(msg), &t);
+	int hit = mime_search_body(&sm, str_make(n, nl)) ||
+		  (text && mime_search_header(&sm, STR_NULL, str_make(n, nl)));
+	mime_search_clear(&sm);
+	arena_free(&a);
+	return hit;
+}
+
+#define HTML_HDR "From: a@example.test\r\nSubject: s\r\nMIME-Version: 1.0\r\n"
+
+static const char html_msg[] =
+	HTML_HDR "Content-Type: text/html; charset=utf-8\r\n\r\n"
+	"<!DOCTYPE html><html><head><title>T</title>\r\n"
+	"<style>div.x { color: red } .nbspclass {}</style>\r\n"
+	"<script>var secretScript = 1;</script></head>\r\n"
+	"<body><div class=\"x\" style=\"margin:0\">\r\n"
+	"<p><b>Hel</b>lo caf&eacute; na&#xEF;ve &#8364;5 a&nbsp;b &lt;tag&gt;</p>\r\n"
+	"<p>one</p><p>two</p><!-- a comment word -->\r\n"
+	"<a href=\"https://example.test/linkpath\">click</a></div></body></html>\r\n";
+
+static void test_html(void)
+{
+	/* What a reader sees is found... */
+	CHECK(found(html_msg, "hello", 0));
+	CHECK(found(html_msg, "HELLO CAF\xc3\x89", 0));
+	CHECK(found(html_msg, "na\xc3\xafve \xe2\x82\xac" "5", 0));
+	CHECK(found(html_msg, "a b <tag>", 0));
+	CHECK(found(html_msg, "click", 0));
+	CHECK(found(html_msg, "one", 0) && found(html_msg, "two", 0));
+	/* ...the markup, the style, the script and the comment are not. */
+	CHECK(!found(html_msg, "div", 0));
+	CHECK(!found(html_msg, "nbsp", 0));
+	CHECK(!found(html_msg, "eacute", 0));
+	CHECK(!found(html_msg, "<b>", 0));
+	CHECK(!found(html_msg, "style", 0));
+	CHECK(!found(html_msg, "secretscript", 0));
+	CHECK(!found(html_msg, "comment word", 0));
+	CHECK(!found(html_msg, "linkpath", 0));
+	CHECK(!found(html_msg, "margin", 0));
+	/* Blocks do not run together. */
+	CHECK(!found(html_msg, "onetwo", 0));
+	/* TEXT: the header is still searched as it is. */
+	CHECK(found(html_msg, "text/html", 1));
+	CHECK(!found(html_msg, "div", 1));
+
+	/* Latin-1, quoted-printable, a soft line break inside a word and
+	 * one inside a reference. */
+	const char *qp =
+		HTML_HDR "Content-Type: text/html; charset=iso-8859-1\r\n"
+		"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+		"<p>Cr=E8me br=FBl=E9e, <i>ver</i>y gr=\r\nand, d&eacu=\r\nte;j=E0 vu</p>\r\n";
+	CHECK(found(qp, "cr\xc3\xa8me br\xc3\xbbl\xc3\xa9" "e", 0));
+	CHECK(found(qp, "very grand", 0));
+	CHECK(found(qp, "d\xc3\xa9j\xc3\xa0 vu", 0));
+	CHECK(!found(qp, "<p>", 0));
+
+	/* Base64, its line breaks inside words, in a multipart/alternative
+	 * beside a plain part, and inside an attached message. */
+	const char *b64 =
+		HTML_HDR "Content-Type: multipart/mixed; boundary=o\r\n\r\n"
+		"--o\r\nContent-Type: multipart/alternative; boundary=a\r\n\r\n"
+		"--a\r\nContent-Type: text/plain\r\n\r\nplain words\r\n"
+		"--a\r\nContent-Type: text/html; charset=utf-8\r\n"
+		"Content-Transfer-Encoding: base64\r\n\r\n"
+		/* <p>Sehr <b>geehrte</b> Dam&#101;n</p> */
+		"PHA+U2VociA8Yj5nZWVo\r\ncnRlPC9iPiBEYW0mIzEwMTtuPC9wPg==\r\n"
+		"--a--\r\n"
+		"--o\r\nContent-Type: message/rfc822\r\n\r\n"
+		"Subject: inner\r\nContent-Type: text/html\r\n\r\n"
+		"<div>inner<span>most</span> text</div>\r\n"
+		"--o--\r\n";
+	CHECK(found(b64, "sehr geehrte damen", 0));
+	CHECK(found(b64, "plain words", 0));
+	CHECK(found(b64, "innermost text", 0));
+	CHECK(!found(b64, "span", 0));
+	CHECK(!found(b64, "div", 0));
+	CHECK(found(b64, "subject: inner", 1));
+}
+
+/*
+ * An HTML part of several pieces (mime_search converts PART_CHUNK octets
+ * at a time): its search text is the whole part reduced at once, tags,
+ * references and UTF-8 characters cut anywhere between the pieces.
+ */
+static void test_html_long(void)
+{
+	struct buf body, msg, want;
+	buf_init(&body, 1u << 20);
+	buf_init(&msg, 2u << 20);
+	buf_init(&want, 2u << 20);
+	static const char *const units[] = {
+		"<b>Hel</b>lo ", "caf&eacute; ", "\xe2\x82\xac&#8364; ", "<a href=\"x/y\">k</a>",
+		"<p>para</p>", "<!-- c -->", "&amp;&lt;", " ",
+	};
+	/* one long line: cuts at octets below 0x30, such as '/', '&' and ' ' */
+	for (unsigned i = 0; buf_len(&body) < 300000; i++)
+		buf_append_c(&body, units[(i * 7 + i / 3) % 8]);
+	buf_printf(&msg, HTML_HDR "Content-Type: text/html; charset=utf-8\r\n\r\n%.*s\r\n",
+		   (int)buf_len(&body), buf_data(&body));
+
+	struct mime_html h;
+	mime_html_init(&h, &want, &want, NULL, NULL);
+	mime_html_feed(&h, buf_data(&body), buf_len(&body));
+	mime_html_feed(&h, "\r\n", 2);
+	mime_html_finish(&h);
+	buf_append(&want, "\n", 1);
+
+	struct arena *a = arena_new(0);
+	struct mime_tree t;
+	struct mime_search sm;
+	mime_tree_parse(buf_data(&msg), buf_len(&msg), a, &t);
+	mime_search_init(&sm, buf_data(&msg), buf_len(&msg), &t);
+	sm.keep = 1;
+	struct str got = mime_search_body_text(&sm);
+	CHECK_EQ_INT(got.len, buf_len(&want));
+	CHECK(got.len == buf_len(&want) && memcmp(got.p, buf_data(&want), got.len) == 0);
+	CHECK(!memmem(got.p, got.len, "<b>", 3) && !memmem(got.p, got.len, "eacute", 6));
+	mime_search_clear(&sm);
+	arena_free(&a);
+	buf_free(&body);
+	buf_free(&msg);
+	buf_free(&want);
+}
+
+int main(void)
+{
+	test_html();
+	test_html_long();
+	return unit_done("test_mime_search");
+}
