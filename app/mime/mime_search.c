@@ -386,6 +386,100 @@ static size_t safe_cut(const char *p, size_t n)
 	return n;
 }
 
+/*
+ * A format=flowed part (RFC 3676) read as its reader shows it: a line
+ * that ends in a space (the "-- " signature line aside) goes on with the
+ * next, whose quote marks are then dropped; with DelSp=yes that space
+ * goes too; a space-stuffed line loses its stuffing. Else a word that a
+ * sender's mailer wrapped ("the quarterly \r\nreport") was not found as
+ * "quarterly report". A state machine over the converted text, so the
+ * pieces add_part converts may be cut anywhere; it writes no more than it
+ * reads.
+ */
+struct flowed {
+	int delsp;
+	int phase;     /* 0: at quote marks, 1: after them, 2: in the text */
+	int join;      /* the line before was soft: this one's quote marks go */
+	int cr;        /* a CR held back: a line end if LF follows */
+	size_t spaces; /* spaces held back: at the line's end, soft */
+	size_t words;  /* octets of the line's text but the held spaces */
+	int dashes;    /* those octets are all '-' */
+	size_t quotes; /* quote marks of this line (kept unless join) */
+};
+
+static void flowed_text(struct mime_search *sm, struct flowed *f, char c)
+{
+	f->dashes = (f->words == 0 || (f->dashes && !f->spaces)) && c == '-';
+	for (; f->spaces; f->spaces--, f->words++)
+		buf_append(&sm->body, " ", 1);
+	buf_append(&sm->body, &c, 1);
+	f->words++;
+}
+
+static void flowed_eol(struct mime_search *sm, struct flowed *f, int crlf)
+{
+	int sig = f->words == 2 && f->dashes && f->spaces == 1 && f->quotes == 0;
+	int soft = f->spaces && !sig;
+	if (soft && f->delsp)
+		f->spaces--;
+	for (; f->spaces; f->spaces--)
+		buf_append(&sm->body, " ", 1);
+	if (!soft)
+		buf_append(&sm->body, "\r\n" + !crlf, 2 - !crlf);
+	f->join = soft;
+	f->phase = 0;
+	f->words = 0;
+	f->dashes = 0;
+	f->quotes = 0;
+}
+
+static void flowed_feed(struct mime_search *sm, struct flowed *f, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char c = p[i];
+		if (f->cr) {
+			f->cr = 0;
+			if (c == '\n') {
+				flowed_eol(sm, f, 1);
+				continue;
+			}
+			flowed_text(sm, f, '\r');
+		}
+		if (c == '\r') {
+			f->cr = 1;
+			continue;
+		}
+		if (c == '\n') {
+			flowed_eol(sm, f, 0);
+			continue;
+		}
+		if (f->phase == 0 && c == '>') {
+			f->quotes++;
+			if (!f->join)
+				buf_append(&sm->body, ">", 1);
+			continue;
+		}
+		if (f->phase == 0) {
+			f->phase = 1;
+			if (c == ' ') /* stuffing: " >From" and "> text" */
+				continue;
+		}
+		f->phase = 2;
+		if (c == ' ')
+			f->spaces++;
+		else
+			flowed_text(sm, f, c);
+	}
+}
+
+static void flowed_finish(struct mime_search *sm, struct flowed *f)
+{
+	if (f->cr)
+		flowed_text(sm, f, '\r');
+	for (; f->spaces; f->spaces--)
+		buf_append(&sm->body, " ", 1);
+}
+
 /* Appends the decoded UTF-8 text of leaf p; *budget is encoded octets left.
  * Decodes and converts PART_CHUNK at a time, cutting where safe_cut says.
  * An HTML part's text is what a reader sees (mime_html.h: markup,
@@ -409,9 +503,14 @@ static void add_part(struct mime_search *sm, const struct mime_part *p, size_t *
 	size_t pcap = c + 4 + MIME_DECODE_OUT_MAX(c) + MIME_DECODE_OUT_MAX(0);
 	char *pend = xmalloc(pcap), *u = xmalloc(3 * pcap + 1);
 	struct mime_html *html = NULL;
+	struct flowed fl = { 0 }, *flowed = NULL;
 	if (mime_part_is(p, "text", "html")) {
 		html = xmalloc(sizeof *html);
 		mime_html_init(html, &sm->body, &sm->body, NULL, NULL);
+	} else if (mime_part_is(p, "text", "plain") &&
+		   str_eq_ci(mime_param_get(p->params, p->nparams, "format"), STR_LIT("flowed"))) {
+		flowed = &fl;
+		fl.delsp = str_eq_ci(mime_param_get(p->params, p->nparams, "delsp"), STR_LIT("yes"));
 	}
 	mime_decoder_init(&d, mime_cte_parse(p->encoding));
 	for (;;) {
@@ -430,6 +529,8 @@ static void add_part(struct mime_search *sm, const struct mime_part *p, size_t *
 		struct str t = ul < 0 ? str_make(pend, cut) : str_make(u, (size_t)ul);
 		if (html)
 			mime_html_feed(html, t.p, t.len);
+		else if (flowed)
+			flowed_feed(sm, flowed, t.p, t.len);
 		else
 			buf_append(&sm->body, t.p, t.len);
 		memmove(pend, pend + cut, np - cut);
@@ -441,6 +542,8 @@ static void add_part(struct mime_search *sm, const struct mime_part *p, size_t *
 		mime_html_finish(html);
 		free(html);
 	}
+	if (flowed)
+		flowed_finish(sm, flowed);
 	/* Parts are joined with a line end so no match spans two of them. */
 	buf_append(&sm->body, "\n", 1);
 	free(u);

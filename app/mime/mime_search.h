@@ -12,7 +12,8 @@
  * decoded; the body is the text of its text/ leaves, transfer-decoded
  * (base64, quoted-printable) and converted to UTF-8 from their charset
  * when mime_decode.h knows it, an HTML leaf reduced to the text a reader
- * sees (mime_html.h; hidden text kept). The body text is built once, on
+ * sees (mime_html.h; hidden text kept), a format=flowed one with its
+ * soft line breaks joined (RFC 3676). The body text is built once, on
  * the first body search, and kept until mime_search_clear().
  *
  * Limits: at most MIME_SEARCH_TEXT_MAX octets of encoded body text are

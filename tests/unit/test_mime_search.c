@@ -3,7 +3,8 @@
  * filters look in (mime_search.h): an HTML part is searched as the text
  * a reader sees (no markup, references decoded, no script or style), in
  * whatever charset and transfer encoding it comes, and a part longer than
- * the piece mime_search converts at a time reads as if reduced whole.
+ * the piece mime_search converts at a time reads as if reduced whole; a
+ * format=flowed part is searched with its soft line breaks joined.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,9 +152,56 @@ static void test_html_long(void)
 	buf_free(&want);
 }
 
+/* The body text of msg (kept, unfolded) into out. */
+static void body_text(const char *msg, char *out, size_t cap)
+{
+	struct arena *a = arena_new(0);
+	struct mime_tree t;
+	struct mime_search sm;
+	mime_tree_parse(msg, strlen(msg), a, &t);
+	mime_search_init(&sm, msg, strlen(msg), &t);
+	sm.keep = 1;
+	struct str b = mime_search_body_text(&sm);
+	snprintf(out, cap, "%.*s", (int)b.len, b.p);
+	mime_search_clear(&sm);
+	arena_free(&a);
+}
+
+/* format=flowed (RFC 3676): soft line breaks joined, DelSp, stuffing,
+ * quote marks of joined lines, the signature line a hard break. */
+static void test_flowed(void)
+{
+	char got[1024];
+	body_text("Content-Type: text/plain; charset=utf-8; format=flowed\r\n\r\n"
+		  "The quarterly \r\nreport is \r\nlate.\r\n"
+		  " From here on\r\n"
+		  "> Quoted text \r\n> goes on\r\n"
+		  ">> deeper \r\n>> still\r\n"
+		  "-- \r\nsig\r\n"
+		  "hard\r\nbreak\r\n",
+		  got, sizeof got);
+	CHECK_EQ_STR(got, "The quarterly report is late.\r\nFrom here on\r\n"
+			  ">Quoted text goes on\r\n>>deeper still\r\n-- \r\nsig\r\n"
+			  "hard\r\nbreak\r\n\n");
+	body_text("Content-Type: text/plain; format=flowed; delsp=yes\r\n"
+		  "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+		  "=E3=81=82=E3=81=84=20\r\n=E3=81=86=20\r\nmid=\r\ndle\r\n",
+		  got, sizeof got);
+	CHECK_EQ_STR(got, "\xe3\x81\x82\xe3\x81\x84\xe3\x81\x86middle\r\n\n");
+	/* Not flowed: the lines stay as they are. */
+	body_text("Content-Type: text/plain\r\n\r\nThe quarterly \r\nreport\r\n", got,
+		  sizeof got);
+	CHECK_EQ_STR(got, "The quarterly \r\nreport\r\n\n");
+	CHECK(found("Content-Type: text/plain; format=\"Flowed\"\r\n\r\n"
+		    "the quarterly \r\nreport\r\n", "quarterly report", 0));
+	CHECK(!found("Content-Type: text/plain\r\n\r\nthe quarterly \r\nreport\r\n",
+		     "quarterly report", 0));
+}
+
 int main(void)
 {
 	test_html();
 	test_html_long();
+	test_flowed();
 	return unit_done("test_mime_search");
 }
