@@ -218,19 +218,54 @@ static void section_walk(const char *hdr, size_t len,
 	rfc5322_clear(&p);
 }
 
+/*
+ * After a Content-Type or Content-Disposition value in dec, the values
+ * of its RFC 2231 extended parameters as a reader's mail program shows
+ * them (filename*=UTF-8''caf%C3%A9.pdf is "café.pdf"), each after a
+ * space: the value as written is searched as well, as before.
+ */
+static void add_params(struct str name, struct str unfolded, struct buf *dec)
+{
+	int type = str_eq_ci(name, STR_LIT("Content-Type"));
+	if ((!type && !str_eq_ci(name, STR_LIT("Content-Disposition"))) ||
+	    !memchr(unfolded.p, '*', unfolded.len))
+		return;
+	struct arena *a = arena_new(1024);
+	struct str v, sub;
+	struct mime_param *pr;
+	uint32_t np = 0;
+	mime_field_params(a, unfolded, &v, type ? &sub : NULL, &pr, &np, MIME_PARAMS_MAX);
+	for (uint32_t i = 0; i < np; i++) {
+		if (!(pr[i].flags & MIME_PARAM_UTF8) && !(pr[i].flags & MIME_PARAM_EXTENDED))
+			continue;
+		buf_append(dec, " ", 1);
+		buf_append(dec, pr[i].value.p, pr[i].value.len);
+	}
+	arena_free(&a);
+}
+
+/* A field's unfolded value decoded (encoded-words, RFC 2231 parameters)
+ * and folded into dec, after "Name: " when with_name. */
+static void value_text(struct str name, struct str unfolded, int with_name, struct buf *dec)
+{
+	buf_reset(dec);
+	if (with_name) {
+		buf_append(dec, name.p, name.len);
+		buf_append(dec, ": ", 2);
+	}
+	rfc5322_decode_words(unfolded, dec); /* a prefix past the cap */
+	add_params(name, unfolded, dec);
+	mime_search_fold(buf_data(dec), buf_len(dec));
+}
+
 /* The haystack of any field for TEXT into dec: the field's name is header
  * text too (RFC 9051 §6.4.4 "in the header"), so "Name: value",
- * unfolded, its encoded-words decoded, folded. */
+ * unfolded, its encoded-words and RFC 2231 parameters decoded, folded. */
 static void field_text(const struct rfc5322_field *f, struct buf *dec)
 {
-	size_t pre = f->name.len + 2;
-	char *un = xmalloc(pre + f->value.len + 1);
-	memcpy(un, f->name.p, f->name.len);
-	memcpy(un + f->name.len, ": ", 2);
-	size_t n = pre + rfc5322_unfold(f->value, un + pre);
-	buf_reset(dec);
-	rfc5322_decode_words(str_make(un, n), dec); /* a prefix past the cap */
-	mime_search_fold(buf_data(dec), buf_len(dec));
+	char *un = xmalloc(f->value.len + 1);
+	size_t n = rfc5322_unfold(f->value, un);
+	value_text(f->name, str_make(un, n), 1, dec);
 	free(un);
 }
 
@@ -253,7 +288,8 @@ static int field_has(void *arg, const struct rfc5322_field *f)
 	}
 	char *un = xmalloc(f->value.len + 1);
 	size_t n = rfc5322_unfold(f->value, un);
-	h->hit = value_contains(h->dec, str_make(un, n), h->needle) ||
+	value_text(f->name, str_make(un, n), 0, h->dec);
+	h->hit = contains(buf_str(h->dec), h->needle) ||
 		 (is_address_field(h->name) &&
 		  addresses_each(h->dec, str_make(un, n), address_has, &h->needle));
 	free(un);

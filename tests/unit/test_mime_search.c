@@ -198,10 +198,51 @@ static void test_flowed(void)
 		     "quarterly report", 0));
 }
 
+/* 1 when HEADER name needle finds msg. */
+static int header_found(const char *msg, const char *name, const char *needle)
+{
+	struct arena *a = arena_new(0);
+	struct mime_tree t;
+	struct mime_search sm;
+	char n[256];
+	size_t nl = strlen(needle);
+	memcpy(n, needle, nl);
+	mime_search_fold(n, nl);
+	mime_tree_parse(msg, strlen(msg), a, &t);
+	mime_search_init(&sm, msg, strlen(msg), &t);
+	int hit = mime_search_header(&sm, str_c(name), str_make(n, nl));
+	mime_search_clear(&sm);
+	arena_free(&a);
+	return hit;
+}
+
+/* TEXT and HEADER see RFC 2231 parameters decoded (an attachment's name
+ * as the reader's program shows it), and their values as written. */
+static void test_rfc2231(void)
+{
+	const char *msg =
+		"Subject: s\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+		"--b\r\nContent-Type: text/plain\r\n\r\nbody\r\n"
+		"--b\r\nContent-Type: application/pdf; name*=iso-8859-1''r%E9sum%E9.pdf\r\n"
+		"Content-Disposition: attachment;\r\n filename*0*=UTF-8''Caf%C3;\r\n"
+		" filename*1*=%A9%20Men%C3%BC.pdf\r\n\r\nJVBERi0=\r\n--b--\r\n";
+	CHECK(found(msg, "caf\xc3\xa9 men\xc3\xbc.pdf", 1));
+	CHECK(found(msg, "r\xc3\xa9sum\xc3\xa9.pdf", 1));
+	CHECK(found(msg, "filename*1*=%A9", 1)); /* as written */
+	CHECK(!found(msg, "caf\xc3\xa9", 0));  /* not in BODY */
+	/* HEADER of the top-level header only (RFC 9051 §6.4.4). */
+	const char *top = "Subject: s\r\nContent-Disposition: inline; "
+			  "filename*=UTF-8''%E2%82%AC%20report.txt\r\n\r\nbody\r\n";
+	CHECK(header_found(top, "content-disposition", "\xe2\x82\xac report"));
+	CHECK(header_found(top, "Content-Disposition", "%E2%82%AC"));
+	CHECK(!header_found(top, "Subject", "\xe2\x82\xac"));
+}
+
 int main(void)
 {
 	test_html();
 	test_html_long();
 	test_flowed();
+	test_rfc2231();
 	return unit_done("test_mime_search");
 }
