@@ -122,18 +122,45 @@ static void out_text(struct mime_html *h, char c)
 		out(h, &c, 1);
 }
 
+/* The named character references of HTML 4 (every Latin-1 letter and
+ * sign, the typographic ones, the euro): mail written in Spanish,
+ * Portuguese or French spells its accents with them ("Espa&ntilde;a"),
+ * and a word left as markup was neither seen by the filter nor found by
+ * a search. Names are case-sensitive (&Eacute; is not &eacute;). */
 static const struct {
 	const char *name;
 	uint32_t cp;
 } entities[] = {
-    {"amp", '&'},    {"lt", '<'},       {"gt", '>'},       {"quot", '"'},   {"apos", '\''},
-    {"nbsp", 0xa0},  {"copy", 0xa9},    {"reg", 0xae},     {"trade", 0x2122},
-    {"mdash", 0x2014}, {"ndash", 0x2013}, {"hellip", 0x2026}, {"rsquo", 0x2019},
-    {"lsquo", 0x2018}, {"rdquo", 0x201d}, {"ldquo", 0x201c}, {"bull", 0x2022},
-    {"euro", 0x20ac}, {"pound", 0xa3},  {"yen", 0xa5},     {"cent", 0xa2},  {"shy", 0xad},
-    {"zwnj", 0x200c}, {"zwj", 0x200d},  {"middot", 0xb7},  {"eacute", 0xe9},
-    {"egrave", 0xe8}, {"agrave", 0xe0}, {"uuml", 0xfc},    {"ouml", 0xf6},  {"auml", 0xe4},
-    {"szlig", 0xdf}, {"ccedil", 0xe7},  {"laquo", 0xab},   {"raquo", 0xbb},
+    {"amp", '&'}, {"lt", '<'}, {"gt", '>'}, {"quot", '"'}, {"apos", '\''}, {"nbsp", 0xa0},
+    {"iexcl", 0xa1}, {"cent", 0xa2}, {"pound", 0xa3}, {"curren", 0xa4}, {"yen", 0xa5},
+    {"brvbar", 0xa6}, {"sect", 0xa7}, {"uml", 0xa8}, {"copy", 0xa9}, {"ordf", 0xaa},
+    {"laquo", 0xab}, {"not", 0xac}, {"shy", 0xad}, {"reg", 0xae}, {"macr", 0xaf},
+    {"deg", 0xb0}, {"plusmn", 0xb1}, {"sup2", 0xb2}, {"sup3", 0xb3}, {"acute", 0xb4},
+    {"micro", 0xb5}, {"para", 0xb6}, {"middot", 0xb7}, {"cedil", 0xb8}, {"sup1", 0xb9},
+    {"ordm", 0xba}, {"raquo", 0xbb}, {"frac14", 0xbc}, {"frac12", 0xbd}, {"frac34", 0xbe},
+    {"iquest", 0xbf}, {"Agrave", 0xc0}, {"Aacute", 0xc1}, {"Acirc", 0xc2}, {"Atilde", 0xc3},
+    {"Auml", 0xc4}, {"Aring", 0xc5}, {"AElig", 0xc6}, {"Ccedil", 0xc7}, {"Egrave", 0xc8},
+    {"Eacute", 0xc9}, {"Ecirc", 0xca}, {"Euml", 0xcb}, {"Igrave", 0xcc}, {"Iacute", 0xcd},
+    {"Icirc", 0xce}, {"Iuml", 0xcf}, {"ETH", 0xd0}, {"Ntilde", 0xd1}, {"Ograve", 0xd2},
+    {"Oacute", 0xd3}, {"Ocirc", 0xd4}, {"Otilde", 0xd5}, {"Ouml", 0xd6}, {"times", 0xd7},
+    {"Oslash", 0xd8}, {"Ugrave", 0xd9}, {"Uacute", 0xda}, {"Ucirc", 0xdb}, {"Uuml", 0xdc},
+    {"Yacute", 0xdd}, {"THORN", 0xde}, {"szlig", 0xdf}, {"agrave", 0xe0}, {"aacute", 0xe1},
+    {"acirc", 0xe2}, {"atilde", 0xe3}, {"auml", 0xe4}, {"aring", 0xe5}, {"aelig", 0xe6},
+    {"ccedil", 0xe7}, {"egrave", 0xe8}, {"eacute", 0xe9}, {"ecirc", 0xea}, {"euml", 0xeb},
+    {"igrave", 0xec}, {"iacute", 0xed}, {"icirc", 0xee}, {"iuml", 0xef}, {"eth", 0xf0},
+    {"ntilde", 0xf1}, {"ograve", 0xf2}, {"oacute", 0xf3}, {"ocirc", 0xf4}, {"otilde", 0xf5},
+    {"ouml", 0xf6}, {"divide", 0xf7}, {"oslash", 0xf8}, {"ugrave", 0xf9}, {"uacute", 0xfa},
+    {"ucirc", 0xfb}, {"uuml", 0xfc}, {"yacute", 0xfd}, {"thorn", 0xfe}, {"yuml", 0xff},
+    {"OElig", 0x152}, {"oelig", 0x153}, {"Scaron", 0x160}, {"scaron", 0x161}, {"Yuml", 0x178},
+    {"fnof", 0x192}, {"circ", 0x2c6}, {"tilde", 0x2dc}, {"ensp", 0x2002}, {"emsp", 0x2003},
+    {"thinsp", 0x2009}, {"zwnj", 0x200c}, {"zwj", 0x200d}, {"lrm", 0x200e}, {"rlm", 0x200f},
+    {"ndash", 0x2013}, {"mdash", 0x2014}, {"lsquo", 0x2018}, {"rsquo", 0x2019},
+    {"sbquo", 0x201a}, {"ldquo", 0x201c}, {"rdquo", 0x201d}, {"bdquo", 0x201e},
+    {"dagger", 0x2020}, {"Dagger", 0x2021}, {"bull", 0x2022}, {"hellip", 0x2026},
+    {"permil", 0x2030}, {"prime", 0x2032}, {"Prime", 0x2033}, {"lsaquo", 0x2039},
+    {"rsaquo", 0x203a}, {"oline", 0x203e}, {"euro", 0x20ac}, {"trade", 0x2122},
+    {"minus", 0x2212}, {"larr", 0x2190}, {"rarr", 0x2192}, {"uarr", 0x2191}, {"darr", 0x2193},
+    {"harr", 0x2194}, {"hearts", 0x2665},
 };
 
 /* Decodes ent[0..n) (without '&' and ';'); returns the code point or 0. */
@@ -158,8 +185,9 @@ static uint32_t entity_cp(const char *e, size_t n)
 		}
 		return v ? v : 0xfffd;
 	}
-	for (size_t i = 0; i < sizeof entities / sizeof entities[0]; i++)
-		if (strlen(entities[i].name) == n && memcmp(entities[i].name, e, n) == 0)
+	for (size_t i = 0; n && i < sizeof entities / sizeof entities[0]; i++)
+		if (entities[i].name[0] == e[0] && strlen(entities[i].name) == n &&
+		    memcmp(entities[i].name, e, n) == 0)
 			return entities[i].cp;
 	return 0;
 }

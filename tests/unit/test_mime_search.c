@@ -73,6 +73,16 @@ static void test_html(void)
 	CHECK(found(html_msg, "text/html", 1));
 	CHECK(!found(html_msg, "div", 1));
 
+	/* HTML 4's named references: accents as Spanish, Portuguese and
+	 * French mail writes them; names are case-sensitive. */
+	const char *ent = HTML_HDR "Content-Type: text/html\r\n\r\n"
+			  "<p>Espa&ntilde;a, S&atilde;o Paulo, &Eacute;t&eacute; &agrave; "
+			  "M&uuml;nchen &OElig;uvre &frac12; &Ntilde;</p>\r\n";
+	CHECK(found(ent, "espa\xc3\xb1" "a, s\xc3\xa3o paulo", 0));
+	CHECK(found(ent, "\xc3\xa9t\xc3\xa9 \xc3\xa0 m\xc3\xbcnchen", 0));
+	CHECK(found(ent, "\xc5\x93uvre \xc2\xbd \xc3\xb1", 0));
+	CHECK(!found(ent, "ntilde", 0) && !found(ent, "oelig", 0));
+
 	/* Latin-1, quoted-printable, a soft line break inside a word and
 	 * one inside a reference. */
 	const char *qp =
