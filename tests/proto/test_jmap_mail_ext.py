@@ -117,7 +117,10 @@ TEXT_MSGS = [
     "Let's meet at <noon> for the r\u00e9sum\u00e9 talk.\r\n--b\r\n"
     "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
     "AAEC\r\n--b--\r\n",
-    "From: dave@remote.test\r\nTo: fred@example.test\r\nSubject: other\r\n\r\nnothing here\r\n",
+    "From: dave@remote.test\r\nTo: fred@example.test\r\nSubject: other\r\nMIME-Version: 1.0\r\n"
+    "Content-Type: text/html; charset=utf-8\r\n\r\n"
+    "<html><head><style>p { color: red }</style></head><body><p>nothing <b>he</b>re"
+    "&nbsp;caf&eacute;</p></body></html>\r\n",
 ]
 
 
@@ -148,6 +151,9 @@ def test_jmap_query_text_snippets_changes():
     assert q({"header": ["X-Tag"]}) == [m2]
     assert q({"header": ["x-tag", "GREEN"]}) == [m2]
     assert q({"header": ["X-Tag", "blue"]}) == []
+    # An HTML body: its text, not its markup (RFC 8621 4.4.1 "body").
+    assert q({"body": "nothing here caf\u00e9"}) == [m3]
+    assert q({"body": "color"}) == [] and q({"body": "<b>"}) == [] and q({"body": "nbsp"}) == []
     assert q({"hasAttachment": True}) == [m2]
     assert q({"hasAttachment": False}) == [m1, m3]
     assert q({"operator": "NOT", "conditions": [{"text": "quarterly"}]}) == [m2, m3]
@@ -184,6 +190,9 @@ def test_jmap_query_text_snippets_changes():
     _, sn = j.one("SearchSnippet/get", {"filter": {"operator": "NOT", "conditions": [
         {"text": "other"}]}, "emailIds": [m3]})
     assert sn["list"] == [{"emailId": m3, "subject": None, "preview": None}], sn
+    _, sn = j.one("SearchSnippet/get", {"filter": {"body": "here"}, "emailIds": [m3]})
+    assert sn["list"] == [{"emailId": m3, "subject": None,
+                           "preview": "nothing <mark>here</mark> caf\u00e9"}], sn
     name, e = j.one("SearchSnippet/get", {"filter": None})
     assert name == "error" and e["type"] == "invalidArguments", e
 
