@@ -7,11 +7,11 @@
 #include <string.h>
 
 #include "core/buf.h"
-#include "core/hex.h"
 #include "core/utf8.h"
 #include "core/xalloc.h"
 #include "mime/mime_decode.h"
 #include "mime/mime_field.h"
+#include "mime/mime_html.h"
 
 struct out {
 	char *p;
@@ -70,112 +70,35 @@ static uint32_t next_cp(const char *in, size_t n, size_t *i)
 	}
 }
 
-/* "&...;" at in[*i] (the "&" included): the character, or 0 when it is
- * not a reference we know (then only the "&" is consumed). */
-static uint32_t entity(const char *in, size_t n, size_t *i)
-{
-	static const struct {
-		const char *name;
-		uint32_t cp;
-	} names[] = { { "amp", '&' },   { "lt", '<' },     { "gt", '>' },     { "quot", '"' },
-		      { "apos", '\'' }, { "nbsp", 0xa0 },  { "copy", 0xa9 },  { "reg", 0xae },
-		      { "hellip", 0x2026 }, { "mdash", 0x2014 }, { "ndash", 0x2013 },
-		      { "rsquo", 0x2019 }, { "lsquo", 0x2018 }, { "rdquo", 0x201d },
-		      { "ldquo", 0x201c }, { "euro", 0x20ac }, { "zwnj", 0x200c } };
-	size_t j = *i + 1, end;
-
-	for (end = j; end < n && end - j < 10 && in[end] != ';'; end++)
-		;
-	if (end >= n || in[end] != ';' || end == j)
-		return 0;
-	if (in[j] == '#') {
-		uint32_t v = 0;
-		int hex = j + 1 < end && (in[j + 1] == 'x' || in[j + 1] == 'X');
-		size_t k = j + 1 + (size_t)hex;
-		if (k == end)
-			return 0;
-		for (; k < end; k++) {
-			char c = in[k];
-			int d = hex ? hex_digit(c) : c >= '0' && c <= '9' ? c - '0' : -1;
-			if (d < 0 || v > 0x10ffff)
-				return 0;
-			v = v * (hex ? 16 : 10) + (uint32_t)d;
-		}
-		*i = end + 1;
-		return v == 0 || v > 0x10ffff ? 0xfffd : v;
-	}
-	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
-		if (strlen(names[k].name) == end - j && memcmp(names[k].name, in + j, end - j) == 0) {
-			*i = end + 1;
-			return names[k].cp;
-		}
-	}
-	return 0;
-}
-
-/* 1 when in[i..] starts with the tag name w (case-insensitive) followed by
- * a delimiter. */
-static int tag_is(const char *in, size_t n, size_t i, const char *w)
-{
-	size_t l = strlen(w);
-	if (i + l > n)
-		return 0;
-	for (size_t k = 0; k < l; k++)
-		if ((in[i + k] | 0x20) != w[k])
-			return 0;
-	return i + l == n || in[i + l] == '>' || in[i + l] == ' ' || in[i + l] == '/' ||
-	       in[i + l] == '\t' || in[i + l] == '\r' || in[i + l] == '\n';
-}
-
-/* Skips to just past the closing tag "</w>" (or the end). */
-static size_t skip_element(const char *in, size_t n, size_t i, const char *w)
-{
-	for (; i < n; i++)
-		if (in[i] == '<' && i + 1 < n && in[i + 1] == '/' && tag_is(in, n, i + 2, w)) {
-			const char *gt = memchr(in + i, '>', n - i);
-			return gt ? (size_t)(gt - in) + 1 : n;
-		}
-	return n;
-}
-
-size_t mime_preview_text(const char *in, size_t n, int html, char out[MIME_PREVIEW_MAX])
+/* The plain text reduction (white space, controls, the cut). */
+static size_t preview_plain(const char *in, size_t n, char out[MIME_PREVIEW_MAX])
 {
 	struct out o = { .p = out };
 	size_t i = 0;
 
-	while (i < n && !o.full) {
-		if (html && in[i] == '<') {
-			if (i + 3 < n && memcmp(in + i, "<!--", 4) == 0) {
-				const char *e = i + 4 <= n ? memmem(in + i + 4, n - i - 4, "-->", 3) : NULL;
-				i = e ? (size_t)(e - in) + 3 : n;
-				o.space = o.len > 0;
-				continue;
-			}
-			static const char *const skipped[] = { "head", "style", "script", "title" };
-			int skip = 0;
-			for (size_t k = 0; k < 4 && !skip; k++)
-				if (tag_is(in, n, i + 1, skipped[k])) {
-					i = skip_element(in, n, i + 1, skipped[k]);
-					skip = 1;
-				}
-			if (skip) {
-				o.space = o.len > 0;
-				continue;
-			}
-			const char *gt = memchr(in + i, '>', n - i);
-			i = gt ? (size_t)(gt - in) + 1 : n;
-			o.space = o.len > 0; /* tags separate words (<br>, <p>, <td>) */
-			continue;
-		}
-		uint32_t cp = 0;
-		if (html && in[i] == '&')
-			cp = entity(in, n, &i);
-		if (!cp)
-			cp = next_cp(in, n, &i);
-		put_cp(&o, cp);
-	}
+	while (i < n && !o.full)
+		put_cp(&o, next_cp(in, n, &i));
 	out[o.len] = '\0';
 	return o.len;
+}
+
+size_t mime_preview_text(const char *in, size_t n, int html, char out[MIME_PREVIEW_MAX])
+{
+	if (!html)
+		return preview_plain(in, n, out);
+	/* HTML: the text search and the spam filter read (mime_html.h), hidden
+	 * text included (a "preheader" hidden from the page is written for
+	 * the preview). It is never longer than the markup. */
+	struct buf text;
+	struct mime_html *h = xmalloc(sizeof *h);
+	buf_init(&text, n + 64);
+	mime_html_init(h, &text, &text, NULL, NULL);
+	mime_html_feed(h, in, n);
+	mime_html_finish(h);
+	size_t r = preview_plain(buf_data(&text), buf_len(&text), out);
+	free(h);
+	buf_free(&text);
+	return r;
 }
 
 /* The part to preview: first plain text leaf not an attachment, else the

@@ -5,17 +5,17 @@
  * Design: the first text/plain leaf that is not an attachment, else the
  * first text/html leaf (parts of encapsulated messages are not looked
  * at), transfer-decoded and converted to UTF-8 (mime_decode.h), HTML
- * reduced to its text (tags dropped, the contents of <head>, <style> and
- * <script> dropped, the common entities and numeric references decoded),
- * control characters and runs of white space collapsed to one space,
+ * reduced to the text a reader sees by mime_html.h (as search reads it:
+ * markup, comments, <head>, <style> and <script> dropped, character
+ * references decoded, blocks apart, hidden text kept), control characters and runs of white space collapsed to one space,
  * trimmed, and cut to MIME_PREVIEW_CHARS characters (never inside a UTF-8
  * sequence). Computed on demand from the cached structure: the work is
  * bounded by MIME_PREVIEW_SCAN encoded octets of the part, so it costs
  * about as much as a BODY.PEEK[1]<0.16384> and no store change is needed.
  *
  * Caveats: text in a charset mime_decode.h does not know is used as its
- * octets are when they are valid UTF-8, and left out otherwise; HTML
- * comments are dropped, CDATA is not interpreted.
+ * octets are when they are valid UTF-8, and left out otherwise; CDATA
+ * is not interpreted.
  */
 #ifndef TERN_MIME_PREVIEW_H
 #define TERN_MIME_PREVIEW_H

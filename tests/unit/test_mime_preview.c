@@ -41,16 +41,18 @@ static void test_text(void)
 	text("x\xc2\xa0y", 0, "x y", __LINE__);           /* NBSP */
 	text("bad \xff octet", 0, "bad \xef\xbf\xbd octet", __LINE__);
 	text("<b>bold</b>", 0, "<b>bold</b>", __LINE__);  /* plain text keeps "<" */
-	text("<b>bold</b>text", 1, "bold text", __LINE__);
+	text("<b>bold</b>text", 1, "boldtext", __LINE__); /* as a reader sees it */
+	text("<b>Hel</b>lo <i>wor</i>ld", 1, "Hello world", __LINE__);
+	text("Espa&ntilde;a&nbsp;&Eacute;t&eacute;", 1, "Espa\xc3\xb1" "a \xc3\x89t\xc3\xa9", __LINE__);
 	text("a<br>b<p>c</p>", 1, "a b c", __LINE__);
 	text("<head><title>t</title></head>x", 1, "x", __LINE__);
-	text("<STYLE type=x>p{}</STYLE>y<script>1<2</script>z", 1, "y z", __LINE__);
-	text("a<!-- <p>hidden</p> -->b", 1, "a b", __LINE__);
+	text("<STYLE type=x>p{}</STYLE>y<script>1<2</script>z", 1, "yz", __LINE__);
+	text("a<!-- <p>hidden</p> -->b", 1, "ab", __LINE__);
 	text("a<!-- unclosed", 1, "a", __LINE__);
 	text("&lt;&gt;&amp;&quot;&apos;&nbsp;x", 1, "<>&\"' x", __LINE__);
 	text("&#65;&#x42;&#x63;&#0;&#1114112;", 1, "ABc\xef\xbf\xbd\xef\xbf\xbd", __LINE__);
 	text("&unknown; & &; &#; &#x; &#12a;", 1, "&unknown; & &; &#; &#x; &#12a;", __LINE__);
-	text("<a href='x>y'", 1, "y'", __LINE__); /* tag ends at the first ">" */
+	text("<a href='x>y'", 1, "", __LINE__); /* a quoted ">" does not end a tag */
 	text("<unterminated", 1, "", __LINE__);
 	text("<headline>kept</headline>", 1, "kept", __LINE__);
 	/* 200 characters at most, counted as characters, not octets. */
