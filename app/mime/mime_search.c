@@ -425,44 +425,68 @@ static size_t safe_cut(const char *p, size_t n)
 /*
  * A format=flowed part (RFC 3676) read as its reader shows it: a line
  * that ends in a space (the "-- " signature line aside) goes on with the
- * next, whose quote marks are then dropped; with DelSp=yes that space
- * goes too; a space-stuffed line loses its stuffing. Else a word that a
- * sender's mailer wrapped ("the quarterly \r\nreport") was not found as
- * "quarterly report". A state machine over the converted text, so the
- * pieces add_part converts may be cut anywhere; it writes no more than it
- * reads.
+ * next when that one has as many quote marks (§4.5; they are dropped),
+ * with DelSp=yes without that space; a space-stuffed line loses its
+ * stuffing. Else a phrase a sender's mailer wrapped ("the quarterly
+ * \r\nreport") was not found as "quarterly report". A state machine over
+ * the converted text, so the pieces add_part converts may be cut
+ * anywhere; it writes no more than it reads.
  */
 struct flowed {
 	int delsp;
 	int phase;     /* 0: at quote marks, 1: after them, 2: in the text */
-	int join;      /* the line before was soft: this one's quote marks go */
 	int cr;        /* a CR held back: a line end if LF follows */
+	int held;      /* a soft line end held back: 1 LF, 2 CRLF */
+	size_t held_quotes; /* the quote marks of the line it ended */
 	size_t spaces; /* spaces held back: at the line's end, soft */
 	size_t words;  /* octets of the line's text but the held spaces */
 	int dashes;    /* those octets are all '-' */
-	size_t quotes; /* quote marks of this line (kept unless join) */
+	size_t quotes; /* quote marks of this line */
 };
 
-static void flowed_text(struct mime_search *sm, struct flowed *f, char c)
+/* The line's quote marks are counted: joined to the line before (same
+ * depth after a soft end), or that line's end and the marks written. */
+static void flowed_quotes(struct mime_search *sm, struct flowed *f)
 {
-	f->dashes = (f->words == 0 || (f->dashes && !f->spaces)) && c == '-';
+	if (!f->held || f->quotes != f->held_quotes) {
+		if (f->held)
+			buf_append(&sm->body, "\r\n" + (f->held == 1), (size_t)f->held);
+		for (size_t i = 0; i < f->quotes; i++)
+			buf_append(&sm->body, ">", 1);
+	}
+	f->held = 0;
+	f->phase = 1;
+}
+
+/* Text octets p[0..n), after the spaces held back. */
+static void flowed_text(struct mime_search *sm, struct flowed *f, const char *p, size_t n)
+{
+	int dashes = f->words == 0 || (f->dashes && !f->spaces);
+	for (size_t i = 0; i < n && dashes; i++)
+		dashes = p[i] == '-';
+	f->dashes = dashes;
 	for (; f->spaces; f->spaces--, f->words++)
 		buf_append(&sm->body, " ", 1);
-	buf_append(&sm->body, &c, 1);
-	f->words++;
+	buf_append(&sm->body, p, n);
+	f->words += n;
 }
 
 static void flowed_eol(struct mime_search *sm, struct flowed *f, int crlf)
 {
-	int sig = f->words == 2 && f->dashes && f->spaces == 1 && f->quotes == 0;
+	if (f->phase == 0)
+		flowed_quotes(sm, f);
+	int sig = f->words == 2 && f->dashes && f->spaces == 1;
 	int soft = f->spaces && !sig;
 	if (soft && f->delsp)
 		f->spaces--;
 	for (; f->spaces; f->spaces--)
 		buf_append(&sm->body, " ", 1);
-	if (!soft)
-		buf_append(&sm->body, "\r\n" + !crlf, 2 - !crlf);
-	f->join = soft;
+	if (soft) {
+		f->held = 1 + crlf;
+		f->held_quotes = f->quotes;
+	} else {
+		buf_append(&sm->body, "\r\n" + !crlf, 2 - (size_t)!crlf);
+	}
 	f->phase = 0;
 	f->words = 0;
 	f->dashes = 0;
@@ -471,47 +495,59 @@ static void flowed_eol(struct mime_search *sm, struct flowed *f, int crlf)
 
 static void flowed_feed(struct mime_search *sm, struct flowed *f, const char *p, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		char c = p[i];
+	size_t i = 0;
+	while (i < n) {
 		if (f->cr) {
 			f->cr = 0;
-			if (c == '\n') {
+			if (p[i] == '\n') {
 				flowed_eol(sm, f, 1);
+				i++;
 				continue;
 			}
-			flowed_text(sm, f, '\r');
-		}
-		if (c == '\r') {
-			f->cr = 1;
-			continue;
-		}
-		if (c == '\n') {
-			flowed_eol(sm, f, 0);
-			continue;
-		}
-		if (f->phase == 0 && c == '>') {
-			f->quotes++;
-			if (!f->join)
-				buf_append(&sm->body, ">", 1);
-			continue;
+			flowed_text(sm, f, "\r", 1);
 		}
 		if (f->phase == 0) {
-			f->phase = 1;
-			if (c == ' ') /* stuffing: " >From" and "> text" */
+			if (p[i] == '>') {
+				f->quotes++;
+				i++;
 				continue;
+			}
+			flowed_quotes(sm, f);
+			if (p[i] == ' ') { /* stuffing: " >From" and "> text" */
+				i++;
+				continue;
+			}
 		}
 		f->phase = 2;
-		if (c == ' ')
-			f->spaces++;
-		else
-			flowed_text(sm, f, c);
+		/* The rest of the line (or of this piece) in one append, its
+		 * trailing spaces (and a CR at the piece's end) held back. */
+		const char *nl = memchr(p + i, '\n', n - i);
+		size_t end = nl ? (size_t)(nl - p) : n, e = end, k;
+		int cr = e > i && p[e - 1] == '\r';
+		e -= (size_t)cr;
+		for (k = e; k > i && p[k - 1] == ' '; k--)
+			;
+		if (k > i)
+			flowed_text(sm, f, p + i, k - i);
+		f->spaces += e - k;
+		if (nl) {
+			flowed_eol(sm, f, cr);
+			i = end + 1;
+		} else {
+			f->cr = cr;
+			i = n;
+		}
 	}
 }
 
 static void flowed_finish(struct mime_search *sm, struct flowed *f)
 {
+	if (f->phase == 0 && f->quotes)
+		flowed_quotes(sm, f);
+	if (f->held)
+		buf_append(&sm->body, "\r\n" + (f->held == 1), (size_t)f->held);
 	if (f->cr)
-		flowed_text(sm, f, '\r');
+		flowed_text(sm, f, "\r", 1);
 	for (; f->spaces; f->spaces--)
 		buf_append(&sm->body, " ", 1);
 }

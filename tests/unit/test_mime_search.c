@@ -198,6 +198,10 @@ static void test_flowed(void)
 		  "=E3=81=82=E3=81=84=20\r\n=E3=81=86=20\r\nmid=\r\ndle\r\n",
 		  got, sizeof got);
 	CHECK_EQ_STR(got, "\xe3\x81\x82\xe3\x81\x84\xe3\x81\x86middle\r\n\n");
+	/* A soft break before a line of another quote depth is hard (§4.5). */
+	body_text("Content-Type: text/plain; format=flowed\r\n\r\n> a \r\nb \r\n>c\n> -- \r\n>x", got,
+		  sizeof got);
+	CHECK_EQ_STR(got, ">a \r\nb \r\n>c\n>-- \r\n>x\n");
 	/* Not flowed: the lines stay as they are. */
 	body_text("Content-Type: text/plain\r\n\r\nThe quarterly \r\nreport\r\n", got,
 		  sizeof got);
@@ -226,6 +230,22 @@ static int header_found(const char *msg, const char *name, const char *needle)
 	return hit;
 }
 
+/* Words cut by the transfer encoding's line breaks are whole again. */
+static void test_encodings(void)
+{
+	const char *qp = "Content-Type: text/plain; charset=utf-8\r\n"
+			 "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+			 "soft line br=\r\neak, Gr=C3=\r\n=BC=C3=9Fe, a=3Db\r\n";
+	CHECK(found(qp, "soft line break", 0));
+	CHECK(found(qp, "gr\xc3\xbc\xc3\x9f" "e", 0));
+	CHECK(found(qp, "a=b", 0) && !found(qp, "a=3db", 0) && !found(qp, "br=", 0));
+	/* base64 of "a word split across base64 lines", broken every 8 */
+	const char *b64 = "Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+			  "YSB3b3Jk\r\nIHNwbGl0\r\nIGFjcm9z\r\ncyBiYXNl\r\nNjQgbGlu\r\nZXM=\r\n";
+	CHECK(found(b64, "split across base64 lines", 0));
+	CHECK(!found(b64, "ywsb3", 0));
+}
+
 /* TEXT and HEADER see RFC 2231 parameters decoded (an attachment's name
  * as the reader's program shows it), and their values as written. */
 static void test_rfc2231(void)
@@ -248,11 +268,43 @@ static void test_rfc2231(void)
 	CHECK(!header_found(top, "Subject", "\xe2\x82\xac"));
 }
 
+/* A flowed part of several pieces, one line longer than a piece: the
+ * pieces cut inside it and its soft break still joins. */
+static void test_flowed_long(void)
+{
+	struct buf msg, want;
+	buf_init(&msg, 1u << 20);
+	buf_init(&want, 1u << 20);
+	buf_append_c(&msg, "Content-Type: text/plain; format=flowed\r\n\r\n");
+	for (int i = 0; i < 40000; i++) {
+		buf_append_c(&msg, "ab ");
+		buf_append_c(&want, "ab ");
+	}
+	buf_append_c(&msg, "\r\n cd \r\n>> q1 \r\n>> q2\r\nend\r\n");
+	/* ">> q1" is two quote marks deeper: a hard break (RFC 3676 §4.5) */
+	buf_append_c(&want, "cd \r\n>>q1 q2\r\nend\r\n\n");
+	struct arena *a = arena_new(0);
+	struct mime_tree t;
+	struct mime_search sm;
+	mime_tree_parse(buf_data(&msg), buf_len(&msg), a, &t);
+	mime_search_init(&sm, buf_data(&msg), buf_len(&msg), &t);
+	sm.keep = 1;
+	struct str got = mime_search_body_text(&sm);
+	CHECK_EQ_INT(got.len, buf_len(&want));
+	CHECK(got.len == buf_len(&want) && memcmp(got.p, buf_data(&want), got.len) == 0);
+	mime_search_clear(&sm);
+	arena_free(&a);
+	buf_free(&msg);
+	buf_free(&want);
+}
+
 int main(void)
 {
 	test_html();
 	test_html_long();
 	test_flowed();
+	test_flowed_long();
 	test_rfc2231();
+	test_encodings();
 	return unit_done("test_mime_search");
 }
