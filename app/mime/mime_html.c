@@ -508,6 +508,8 @@ static struct str resolve(const struct mime_html *h, struct str u, char *out)
 
 static void report_url(struct mime_html *h, struct str url, struct str text, uint32_t flags)
 {
+	if (!h->url_fn)
+		return;
 	/* A browser removes ASCII tabs and line ends anywhere in a URL, and
 	 * control octets and spaces around it (WHATWG URL parsing), so
 	 * "ht<TAB>tp://ev<LF>il.example/" goes to evil.example: the filter
@@ -666,9 +668,12 @@ static void open_elem(struct mime_html *h, uint32_t nh, char *t, size_t n)
 {
 	struct attr a[32];
 	/* attributes are parsed only where something reads them: most
-	 * elements of a long HTML mail have neither a URL nor a style */
-	int want = nh == NH("a") || nh == NH("img") || nh == NH("form") || nh == NH("area") ||
-	           nh == NH("base") || may_hide(t, n);
+	 * elements of a long HTML mail have neither a URL nor a style, and
+	 * without a url_fn, or with hidden text kept with the rest (search),
+	 * only an <img>'s alt text is read */
+	int want = (h->url_fn && (nh == NH("a") || nh == NH("form") || nh == NH("area") ||
+	                          nh == NH("base"))) ||
+	           nh == NH("img") || (h->hidden != h->text && may_hide(t, n));
 	size_t na = want ? parse_attrs(t, n, a, 32) : 0;
 	int selfclose = n && t[n - 1] == '/';
 
