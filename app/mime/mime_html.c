@@ -436,13 +436,22 @@ static int is_void(uint32_t nh)
 	       nh == NH("embed");
 }
 
+/* Elements a browser lays out as blocks of their own: their text does
+ * not run into the words around them ("<h5>Title</h5>text", "<dt>Term
+ * </dt><dd>meaning</dd>" read as one word when h5 and dt were left out). */
 static int is_block(uint32_t nh)
 {
 	return nh == NH("p") || nh == NH("div") || nh == NH("br") || nh == NH("tr") ||
 	       nh == NH("li") || nh == NH("td") || nh == NH("th") || nh == NH("table") ||
 	       nh == NH("h1") || nh == NH("h2") || nh == NH("h3") || nh == NH("h4") ||
 	       nh == NH("ul") || nh == NH("ol") || nh == NH("blockquote") || nh == NH("hr") ||
-	       nh == NH("title") || nh == NH("center") || nh == NH("pre");
+	       nh == NH("title") || nh == NH("center") || nh == NH("pre") || nh == NH("h5") ||
+	       nh == NH("h6") || nh == NH("dl") || nh == NH("dt") || nh == NH("dd") ||
+	       nh == NH("section") || nh == NH("article") || nh == NH("header") ||
+	       nh == NH("footer") || nh == NH("nav") || nh == NH("aside") || nh == NH("address") ||
+	       nh == NH("figure") || nh == NH("figcaption") || nh == NH("main") ||
+	       nh == NH("fieldset") || nh == NH("details") || nh == NH("summary") ||
+	       nh == NH("caption");
 }
 
 /* Whether u starts with a scheme ("http:", "mailto:"). */

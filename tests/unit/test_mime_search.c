@@ -69,6 +69,12 @@ static void test_html(void)
 	CHECK(!found(html_msg, "margin", 0));
 	/* Blocks do not run together. */
 	CHECK(!found(html_msg, "onetwo", 0));
+	const char *blocks = HTML_HDR "Content-Type: text/html\r\n\r\n"
+			     "<h5>Title</h5>text<dl><dt>Term</dt><dd>meaning</dd></dl>"
+			     "<section>one</section><footer>two</footer>in<span>line</span>\r\n";
+	CHECK(found(blocks, "title", 0) && found(blocks, "inline", 0));
+	CHECK(!found(blocks, "titletext", 0) && !found(blocks, "textterm", 0));
+	CHECK(!found(blocks, "termmeaning", 0) && !found(blocks, "onetwo", 0));
 	/* TEXT: the header is still searched as it is. */
 	CHECK(found(html_msg, "text/html", 1));
 	CHECK(!found(html_msg, "div", 1));
