@@ -7,7 +7,8 @@
  * at), transfer-decoded and converted to UTF-8 (mime_decode.h), HTML
  * reduced to the text a reader sees by mime_html.h (as search reads it:
  * markup, comments, <head>, <style> and <script> dropped, character
- * references decoded, blocks apart, hidden text kept), control characters and runs of white space collapsed to one space,
+ * references decoded, blocks apart, hidden text kept), control
+ * characters and runs of white space collapsed to one space,
  * trimmed, and cut to MIME_PREVIEW_CHARS characters (never inside a UTF-8
  * sequence). Computed on demand from the cached structure: the work is
  * bounded by MIME_PREVIEW_SCAN encoded octets of the part, so it costs
