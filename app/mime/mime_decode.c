@@ -9,7 +9,9 @@
 
 #include <errno.h>
 #include <iconv.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #define CTE_NAMES 6
 
@@ -344,7 +346,8 @@ enum charset {
 	CS_LATIN9,
 	CS_CP1252,
 	CS_TABLE, /* mime_charset_tables[] */
-	CS_ICONV, /* a multi-octet East Asian charset, by libc's iconv */
+	CS_ICONV, /* an East Asian charset or a single-octet one without a
+	           * table here (legacy_names[]), by libc's iconv */
 };
 
 /*
@@ -405,13 +408,99 @@ static const struct {
     {"csiso2022jp", "ISO-2022-JP", NULL},
 };
 
-/* The index of cs in cjk_names[], or -1. */
-static int cjk_of(struct str cs)
+/*
+ * The single-octet charsets without a table of our own, by the names both
+ * musl's iconv and glibc's know (glibc's CP874 is windows-874; musl has
+ * only TIS-620, its subset without the punctuation at 0x80..0x9F).
+ * Other spellings of the ISO 8859 and windows-125x names are made these
+ * by canon_charset().
+ */
+static const struct {
+	const char *alias, *iconv_name, *alt;
+} legacy_names[] = {
+    {"iso-8859-3", "ISO-8859-3", NULL},   {"iso-8859-4", "ISO-8859-4", NULL},
+    {"iso-8859-6", "ISO-8859-6", NULL},   {"iso-8859-7", "ISO-8859-7", NULL},
+    {"iso-8859-8", "ISO-8859-8", NULL},   {"iso-8859-9", "ISO-8859-9", NULL},
+    {"iso-8859-10", "ISO-8859-10", NULL}, {"iso-8859-11", "ISO-8859-11", NULL},
+    {"iso-8859-13", "ISO-8859-13", NULL}, {"iso-8859-14", "ISO-8859-14", NULL},
+    {"iso-8859-16", "ISO-8859-16", NULL}, {"windows-1253", "WINDOWS-1253", NULL},
+    {"windows-1254", "WINDOWS-1254", NULL}, {"windows-1255", "WINDOWS-1255", NULL},
+    {"windows-1256", "WINDOWS-1256", NULL}, {"windows-1257", "WINDOWS-1257", NULL},
+    {"windows-1258", "WINDOWS-1258", NULL}, {"latin3", "ISO-8859-3", NULL},
+    {"latin4", "ISO-8859-4", NULL},       {"latin5", "ISO-8859-9", NULL},
+    {"latin6", "ISO-8859-10", NULL},      {"latin7", "ISO-8859-13", NULL},
+    {"latin8", "ISO-8859-14", NULL},      {"latin10", "ISO-8859-16", NULL},
+    {"greek", "ISO-8859-7", NULL},        {"hebrew", "ISO-8859-8", NULL},
+    {"arabic", "ISO-8859-6", NULL},       {"tis-620", "TIS-620", NULL},
+    {"tis620", "TIS-620", NULL},          {"windows-874", "CP874", "TIS-620"},
+    {"cp874", "CP874", "TIS-620"},        {"x-cp874", "CP874", "TIS-620"},
+    {"ibm866", "CP866", NULL},            {"cp866", "CP866", NULL},
+};
+
+/*
+ * cs in the spelling the tables here use when it is an ISO 8859 or a
+ * windows-125x label written another way ("iso8859-7", "ISO_8859-7",
+ * "iso-8859-8-i", "cp1253", "x-cp1253"; a trailing "-i" or "-e", ISO
+ * 8859-6/8's logical and explicit orders, has the same octets), written
+ * to canon; else cs itself.
+ */
+static struct str canon_charset(struct str cs, char canon[16])
 {
-	for (size_t k = 0; k < sizeof(cjk_names) / sizeof(cjk_names[0]); k++)
-		if (str_eq_ci_c(cs, cjk_names[k].alias))
+	size_t i, n;
+
+	if (cs.len >= 7 && cs.len <= 16 && strncasecmp(cs.p, "iso", 3) == 0) {
+		i = 3;
+		if (cs.p[i] == '-' || cs.p[i] == '_' || cs.p[i] == ' ')
+			i++;
+		if (i + 4 > cs.len || strncmp(cs.p + i, "8859", 4) != 0)
+			return cs;
+		i += 4;
+		if (i < cs.len && (cs.p[i] == '-' || cs.p[i] == '_' || cs.p[i] == ' '))
+			i++;
+		n = i;
+		while (n < cs.len && n - i < 2 && cs.p[n] >= '0' && cs.p[n] <= '9')
+			n++;
+		if (n == i || (n < cs.len && !(n + 2 == cs.len && cs.p[n] == '-' &&
+		                                strchr("iIeE", cs.p[n + 1]))))
+			return cs;
+		snprintf(canon, 16, "iso-8859-%.*s", (int)(n - i), cs.p + i);
+		return str_c(canon);
+	}
+	if ((cs.len == 6 && strncasecmp(cs.p, "cp125", 5) == 0) ||
+	    (cs.len == 8 && strncasecmp(cs.p, "x-cp125", 7) == 0)) {
+		snprintf(canon, 16, "windows-125%c", cs.p[cs.len - 1]);
+		return str_c(canon);
+	}
+	return cs;
+}
+
+/* The index of cs in legacy_names[], or -1. */
+static int legacy_of(struct str cs)
+{
+	for (size_t k = 0; k < sizeof(legacy_names) / sizeof(legacy_names[0]); k++)
+		if (str_eq_ci_c(cs, legacy_names[k].alias))
 			return (int)k;
 	return -1;
+}
+
+/* The iconv names of cs, by cjk_names[] or legacy_of(); 0 when neither
+ * has it. */
+static int iconv_names_of(struct str cs, const char **name_r, const char **alt_r)
+{
+	int k;
+
+	for (size_t j = 0; j < sizeof(cjk_names) / sizeof(cjk_names[0]); j++)
+		if (str_eq_ci_c(cs, cjk_names[j].alias)) {
+			*name_r = cjk_names[j].iconv_name;
+			*alt_r = cjk_names[j].alt;
+			return 1;
+		}
+	k = legacy_of(cs);
+	if (k < 0)
+		return 0;
+	*name_r = legacy_names[k].iconv_name;
+	*alt_r = legacy_names[k].alt;
+	return 1;
 }
 
 /* The table of cs when it is one of mime_charset_tables[], else NULL. */
@@ -438,6 +527,7 @@ static const uint16_t *table_of(struct str cs)
 
 static enum charset charset_of(struct str cs)
 {
+	char canon[16];
 	static const struct {
 		const char *name;
 		enum charset cs;
@@ -452,12 +542,16 @@ static enum charset charset_of(struct str cs)
 
 	if (cs.p == NULL || cs.len == 0)
 		return CS_UTF8;
+	cs = canon_charset(cs, canon);
 	for (k = 0; k < sizeof(names) / sizeof(names[0]); k++)
 		if (str_eq_ci_c(cs, names[k].name))
 			return names[k].cs;
 	if (table_of(cs))
 		return CS_TABLE;
-	return cjk_of(cs) >= 0 ? CS_ICONV : CS_UNKNOWN;
+	{
+		const char *name, *alt;
+		return iconv_names_of(cs, &name, &alt) ? CS_ICONV : CS_UNKNOWN;
+	}
 }
 
 int mime_charset_known(struct str charset)
@@ -526,13 +620,13 @@ static void iconv_run(iconv_t cd, const char *in, size_t len, char *out, size_t 
 	size_t il = len, ol;
 
 	while (il > 0) {
+		/* No room is held back for the U+FFFD below: a single-octet
+		 * charset's octet may take all its 3 (the euro sign, Thai), and
+		 * the cap leaves 3 for each octet not yet converted anyway. */
 		ol = cap - (size_t)(op - out);
-		if (ol < 3)
-			break;
-		ol -= 3; /* room for the U+FFFD below */
 		if (iconv(cd, &ip, &il, &op, &ol) != (size_t)-1)
 			break;
-		if (errno != EILSEQ && errno != EINVAL)
+		if ((errno != EILSEQ && errno != EINVAL) || ol < 3)
 			break; /* E2BIG: the cap, cut */
 		memcpy(op, "\xEF\xBF\xBD", 3);
 		op += 3;
@@ -553,15 +647,16 @@ static void iconv_run(iconv_t cd, const char *in, size_t len, char *out, size_t 
  * computed here from the standard's linear mapping and iconv sees the rest
  * in pieces; GB18030 has no shift state to lose between them.
  */
-static ptrdiff_t iconv_to_utf8(int which, const char *in, size_t len, char *out)
+static ptrdiff_t iconv_to_utf8(const char *name, const char *alt, const char *in, size_t len,
+                               char *out)
 {
 	const unsigned char *s = (const unsigned char *)in;
-	iconv_t cd = iconv_open("UTF-8", cjk_names[which].iconv_name);
+	iconv_t cd = iconv_open("UTF-8", name);
 	size_t n = 0, i = 0, from = 0, cap = 3 * len;
-	int gb = strcmp(cjk_names[which].iconv_name, "GB18030") == 0;
+	int gb = strcmp(name, "GB18030") == 0;
 
-	if (cd == (iconv_t)-1 && cjk_names[which].alt)
-		cd = iconv_open("UTF-8", cjk_names[which].alt);
+	if (cd == (iconv_t)-1 && alt)
+		cd = iconv_open("UTF-8", alt);
 	if (cd == (iconv_t)-1)
 		return -1; /* a libc without the charset: as if unknown */
 	while (gb && i < len) {
@@ -610,14 +705,21 @@ static ptrdiff_t iconv_to_utf8(int which, const char *in, size_t len, char *out)
 ptrdiff_t mime_charset_to_utf8(struct str charset, const char *in, size_t len, char *out)
 {
 	const unsigned char *s = (const unsigned char *)in;
+	char canon[16];
 	enum charset cs = charset_of(charset);
-	const uint16_t *hi = cs == CS_TABLE ? table_of(charset) : NULL;
+	const uint16_t *hi;
 	size_t i = 0, n = 0, k;
 
 	if (cs == CS_UNKNOWN)
 		return -1;
-	if (cs == CS_ICONV)
-		return iconv_to_utf8(cjk_of(charset), in, len, out);
+	if (charset.p)
+		charset = canon_charset(charset, canon);
+	hi = cs == CS_TABLE ? table_of(charset) : NULL;
+	if (cs == CS_ICONV) {
+		const char *name = NULL, *alt = NULL;
+		iconv_names_of(charset, &name, &alt);
+		return iconv_to_utf8(name, alt, in, len, out);
+	}
 	while (i < len) {
 		unsigned char c = s[i];
 

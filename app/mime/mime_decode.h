@@ -26,10 +26,13 @@
  * (IMAP BINARY answers NO [UNKNOWN-CTE]). Charset conversion covers
  * UTF-8, US-ASCII, ISO-8859-1, ISO-8859-15, windows-1252 and the
  * single-octet tables of mime_charset_tables.c (KOI8-R, KOI8-U,
- * windows-1251, ISO-8859-5, windows-1250, ISO-8859-2), and the East Asian
- * multi-octet charsets through libc's iconv (GB2312/GBK/GB18030, Big5,
+ * windows-1251, ISO-8859-5, windows-1250, ISO-8859-2), and through libc's
+ * iconv the East Asian multi-octet charsets (GB2312/GBK/GB18030, Big5,
  * Big5-HKSCS, EUC-KR/CP949, Shift_JIS/CP932, EUC-JP, ISO-2022-JP and their
- * usual aliases); other charsets (UTF-16, ISO-2022-KR...) are unknown.
+ * usual aliases) and the other single-octet ones mail uses (ISO-8859-3, -4,
+ * -6 to -11, -13, -14, -16, windows-1253 to -1258, TIS-620/windows-874,
+ * IBM866; "iso8859-7", "ISO_8859-7", "cp1253" spellings too); other
+ * charsets (UTF-16, ISO-2022-KR...) are unknown.
  */
 #ifndef TERN_MIME_DECODE_H
 #define TERN_MIME_DECODE_H

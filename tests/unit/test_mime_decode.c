@@ -234,6 +234,26 @@ static void test_charsets(void)
 	check_cs("latin2", "\xB1\xE6", 2, "\xC4\x85\xC4\x87");             /* ąć */
 	check_cs("windows-1250", "\x8A", 1, "\xC5\xA0");                   /* Š */
 	check_cs("iso-8859-5", "\xBF", 1, "\xD0\x9F");
+	/* the other single-octet charsets, by iconv, in the spellings seen */
+	check_cs("windows-1253", "\xE1\xE2", 2, "\xCE\xB1\xCE\xB2");   /* αβ */
+	check_cs("ISO-8859-7", "\xE1\xE2", 2, "\xCE\xB1\xCE\xB2");
+	check_cs("iso8859-7", "\xE1", 1, "\xCE\xB1");
+	check_cs("ISO_8859-9", "\xFE", 1, "\xC5\x9F");                   /* ş */
+	check_cs("windows-1254", "\xD0", 1, "\xC4\x9E");                 /* Ğ */
+	check_cs("iso-8859-8-i", "\xE0", 1, "\xD7\x90");                 /* א */
+	check_cs("windows-1255", "\xE0", 1, "\xD7\x90");
+	check_cs("cp1256", "\xC7", 1, "\xD8\xA7");                       /* ا */
+	check_cs("windows-1257", "\xE0", 1, "\xC4\x85");                 /* ą */
+	check_cs("ISO-8859-13", "\xE0", 1, "\xC4\x85");
+	check_cs("iso-8859-4", "\xB1", 1, "\xC4\x85");
+	check_cs("iso-8859-16", "\xA4", 1, "\xE2\x82\xAC");
+	check_cs("tis-620", "\xA1", 1, "\xE0\xB8\x81");                 /* ก */
+	check_cs("ISO 8859-2", "\xB1", 1, "\xC4\x85");
+	check_cs("x-cp1250", "\x8A", 1, "\xC5\xA0");
+	check_cs("ibm866", "\x80", 1, "\xD0\x90");                       /* А */
+	CHECK(!mime_charset_known(STR_LIT("iso-8859-99")));
+	CHECK(!mime_charset_known(STR_LIT("iso-8859-7x")));
+	CHECK(!mime_charset_known(STR_LIT("cp1259")));
 	CHECK(mime_charset_to_utf8(STR_LIT("utf-7"), "x", 1, out) == -1);
 	CHECK(mime_charset_known(STR_LIT("Windows-1252")));
 	CHECK(mime_charset_known(STR_LIT("gb2312")));
@@ -261,6 +281,10 @@ static void test_cjk(void)
 	check_cs("Big5", "\xA4\xA4\xA4\xE5\xB6\x6C\xA5\xF3", 8,
 	         "\xE4\xB8\xAD\xE6\x96\x87\xE9\x83\xB5\xE4\xBB\xB6"); /* 中文郵件 */
 	check_cs("big5-hkscs", "\xAD\xBB\xB4\xE4", 4, "\xE9\xA6\x99\xE6\xB8\xAF"); /* 香港 */
+	/* output that fills the 3 octets per input octet: a code of two
+	 * code points (Ê̄), one ASCII octet alone (both were cut off) */
+	check_cs("big5-hkscs", "\x88\x62", 2, "\xC3\x8A\xCC\x84");
+	check_cs("shift_jis", "a", 1, "a");
 	check_cs("EUC-KR", "\xC7\xD1\xB1\xB9\xBE\xEE", 6,
 	         "\xED\x95\x9C\xEA\xB5\xAD\xEC\x96\xB4"); /* 한국어 */
 	check_cs("ks_c_5601-1987", "\xB8\xDE\xC0\xCF", 4, "\xEB\xA9\x94\xEC\x9D\xBC"); /* 메일 */

@@ -396,6 +396,11 @@ static void test_words(void)
 	WORDS("=?utf-7?b?8NLJ18XU?=", "=?utf-7?b?8NLJ18XU?=");
 	WORDS("=?big5?b?pKSk5Q==?=", "\xE4\xB8\xAD\xE6\x96\x87"); /* 中文, by iconv */
 	WORDS("=?koi8-r?b?8NLJ18XU?=", "Привет"); /* a table of mime_charset_tables.c */
+	/* single-octet charsets by iconv: Greek, Turkish, Hebrew, Vietnamese */
+	WORDS("=?windows-1253?q?=E1=E2?= =?ISO-8859-7?Q?=E3?=", "αβγ");
+	WORDS("=?iso-8859-9?q?=DE=FE?=", "Şş");
+	WORDS("=?windows-1255?B?4OHi?=", "אבג");
+	WORDS("=?windows-1258?q?=D0=E2?=", "Đâ");
 	WORDS("=?utf-8?x?abc?=", "=?utf-8?x?abc?=");
 	WORDS("=?utf-8?q?abc", "=?utf-8?q?abc");
 	WORDS("=?utf-8?q?a b?=", "=?utf-8?q?a b?=");
