@@ -738,8 +738,12 @@ void mime_field_addresses(struct arena *a, struct str v, struct mime_address **l
 			skip_to_sep(&c);
 			continue;
 		}
-		if (nw && (is_sp(&t, '@') || t.kind == T_END || is_sp(&t, ',') || is_sp(&t, ';'))) {
-			struct str mailbox = keep(&c, c.scratch, ln), host = missing_domain;
+		if (is_sp(&t, '@') ||
+		    (nw && (t.kind == T_END || is_sp(&t, ',') || is_sp(&t, ';')))) {
+			/* "@domain" alone is MISSING_MAILBOX@domain, as Dovecot
+			 * has it: an address, not nothing */
+			struct str mailbox = nw ? keep(&c, c.scratch, ln) : missing_mailbox,
+				   host = missing_domain;
 			struct lex save;
 
 			if (is_sp(&t, '@')) {

@@ -939,7 +939,8 @@ static void test_envelope(void)
 	    "Message-ID: <5678.21-Nov-1997@example.com>\r\n"
 	    "\r\n"
 	    "body\r\n";
-	static const char m2[] = "To: root, John \"Q.\" Public <jqp@x.test>, <>, Bad <no-at>\r\n"
+	static const char m2[] = "To: root, John \"Q.\" Public <jqp@x.test>, <>, Bad <no-at>,\r\n"
+	                         " @only.domain (no local part)\r\n"
 	                         "Cc: \"J\xC3\xB6rg\" <j@x.test>\r\n"
 	                         "Subject:\r\n"
 	                         "From: a@b.test, c@d.test\r\n"
@@ -966,7 +967,8 @@ static void test_envelope(void)
 	             "(NIL \"\" ((NIL NIL \"a\" \"b.test\")(NIL NIL \"c\" \"d.test\")) ((NIL NIL "
 	             "\"s\" \"e.test\")) ((NIL NIL \"a\" \"b.test\")(NIL NIL \"c\" \"d.test\")) "
 	             "((NIL NIL \"root\" \"MISSING_DOMAIN\")(\"John Q. Public\" NIL \"jqp\" "
-	             "\"x.test\")(NIL NIL \"\" \"\")(\"Bad\" NIL \"no-at\" \"MISSING_DOMAIN\")) "
+	             "\"x.test\")(NIL NIL \"\" \"\")(\"Bad\" NIL \"no-at\" \"MISSING_DOMAIN\")"
+	             "(\"no local part\" NIL \"MISSING_MAILBOX\" \"only.domain\")) "
 	             "(({5}\r\nJ\xC3\xB6rg NIL \"j\" \"x.test\")) NIL NIL NIL)");
 	free(env);
 	env = envelope_of(m2, IMAP_BS_UTF8);
