@@ -193,9 +193,7 @@ static void w_address(struct jw *w, struct arena *a, const struct mime_address *
 	else
 		jw_null(w);
 	jw_key(w, "email");
-	char *e = arena_printf(a, "%.*s@%.*s", (int)ad->mailbox.len, ad->mailbox.p, (int)ad->host.len,
-			       ad->host.p);
-	jw_str(w, e);
+	jw_str(w, mime_address_email(a, ad));
 	jw_obj_end(w);
 }
 

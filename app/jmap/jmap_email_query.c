@@ -390,8 +390,7 @@ static const char *addr_key(struct arena *a, const struct mime_addrs *l)
 			r = arena_strndup(a, buf_data(&b), buf_len(&b));
 			buf_free(&b);
 		} else {
-			r = arena_printf(a, "%.*s@%.*s", (int)ad->mailbox.len, ad->mailbox.p,
-			                 (int)ad->host.len, ad->host.p);
+			r = arena_strdup(a, mime_address_email(a, ad));
 		}
 		mime_casefold(r, strlen(r));
 		return r;

@@ -723,8 +723,9 @@ static void rcpts_derive(struct arena *a, const struct jmap_hfields *h, struct r
 		struct mime_address *l;
 		uint32_t n;
 		mime_field_addresses(a, v, &l, &n, RCPT_MAX);
+		/* a local part or a domain alone is no recipient */
 		for (uint32_t k = 0; k < n; k++)
-			if (l[k].mailbox.p && l[k].host.p)
+			if (mime_address_complete(&l[k]))
 				rcpt_add(r, arena_printf(a, "%.*s@%.*s", (int)l[k].mailbox.len,
 							 l[k].mailbox.p, (int)l[k].host.len,
 							 l[k].host.p));

@@ -599,6 +599,27 @@ size_t mime_local_part_content(struct str w, char *dst)
 static const struct str missing_mailbox = {"MISSING_MAILBOX", 15};
 static const struct str missing_domain = {"MISSING_DOMAIN", 14};
 
+static int is_missing(struct str s, struct str placeholder)
+{
+	return s.len == 0 || str_eq(s, placeholder);
+}
+
+const char *mime_address_email(struct arena *a, const struct mime_address *ad)
+{
+	if (!ad->mailbox.p || !ad->host.p)
+		return NULL;
+	struct str m = is_missing(ad->mailbox, missing_mailbox) ? str_make("", 0) : ad->mailbox;
+	if (is_missing(ad->host, missing_domain))
+		return arena_strndup(a, m.p, m.len);
+	return arena_printf(a, "%.*s@%.*s", (int)m.len, m.p, (int)ad->host.len, ad->host.p);
+}
+
+int mime_address_complete(const struct mime_address *ad)
+{
+	return ad->mailbox.p && ad->host.p && !is_missing(ad->mailbox, missing_mailbox) &&
+	       !is_missing(ad->host, missing_domain);
+}
+
 /* After "<": [route ":"] local-part ["@" domain] ">". */
 static void read_angle(struct addr_ctx *c, struct str name)
 {

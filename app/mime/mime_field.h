@@ -102,6 +102,20 @@ void mime_field_addresses(struct arena *a, struct str v, struct mime_address **l
 size_t mime_local_part_content(struct str as_written, char *dst);
 
 /*
+ * An envelope address as JMAP's EmailAddress "email" (RFC 8621 §4.1.2.3,
+ * which lets it be no addr-spec): "mailbox@host" without the IMAP
+ * placeholders, so "root" for a local part alone, "@domain" for a domain
+ * alone and "" for "<>", where ENVELOPE has MISSING_DOMAIN, MISSING_MAILBOX
+ * and "" "" (such forms would read as real addresses). In a's memory;
+ * NULL for a group's start or end.
+ */
+const char *mime_address_email(struct arena *a, const struct mime_address *ad);
+
+/* 1 when ad is a mailbox with both a local part and a domain: one mail
+ * can be sent to (not a group marker, nor a placeholder's). */
+int mime_address_complete(const struct mime_address *ad);
+
+/*
  * Splits a comma-separated list of tokens (Content-Language), comments
  * and white space removed, empty items dropped, at most max items.
  */

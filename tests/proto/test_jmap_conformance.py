@@ -446,12 +446,14 @@ def test_addresses_with_groups():
     raw = ("From: \"Alice A.\" <alice@remote.test>, carl@remote.test\r\n"
            "To: undisclosed-recipients:;\r\n"
            "Cc: Team: ann@x.test, \"B B\" <bb@x.test>;, solo@y.test\r\n"
+           "Bcc: root, <>, @only.test, Name <nodomain>, \"a b\"@q.test\r\n"
            "Subject: groups\r\nMessage-ID: <groups@remote.test>\r\n"
            "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
            "Content-Transfer-Encoding: 8bit\r\n\r\n" + "h\u00e9\u00e9\u00e9\r\n").encode()
     eid = import_msg(j, raw)
     _, g = j.one("Email/get", {"ids": [eid], "properties": [
-        "from", "to", "cc", "header:Cc:asAddresses", "header:To:asGroupedAddresses", "bodyValues"],
+        "from", "to", "cc", "bcc", "header:Bcc:asAddresses", "header:Cc:asAddresses",
+        "header:To:asGroupedAddresses", "bodyValues"],
         "fetchTextBodyValues": True, "maxBodyValueBytes": 4})
     m = g["list"][0]
     # Groups are flattened; a group's name is no address (RFC 8621 §4.1.2.3).
@@ -462,6 +464,13 @@ def test_addresses_with_groups():
     assert m["to"] == [] and m["cc"] == cc and m["header:Cc:asAddresses"] == cc, m
     assert m["header:To:asGroupedAddresses"] == [
         {"name": "undisclosed-recipients", "addresses": []}], m
+    # An address without its local part or domain is what the header has,
+    # not ENVELOPE's placeholders (MISSING_DOMAIN would read as a domain):
+    # §4.1.2.3 lets "email" be no addr-spec.
+    bcc = [{"name": None, "email": "root"}, {"name": None, "email": ""},
+           {"name": None, "email": "@only.test"}, {"name": "Name", "email": "nodomain"},
+           {"name": None, "email": "\"a b\"@q.test"}]
+    assert m["bcc"] == bcc and m["header:Bcc:asAddresses"] == bcc, m
     # 4 octets of "hé..." end inside the second é: cut before it.
     assert list(m["bodyValues"].values()) == [
         {"value": "h\u00e9", "isEncodingProblem": False, "isTruncated": True}], m

@@ -129,6 +129,11 @@ def test_jmap_email_submission():
     # Submission's refusals.
     other = draft(s, "boss@other.test", "x")
     mine = draft(s, HAL[0], "y")
+    # Recipients from the header: a local part or a domain alone is none
+    # (it became root@MISSING_DOMAIN, ENVELOPE's placeholder, and was queued).
+    partial = append_draft(s, "From: %s\r\nTo: root, <>, @remote.test\r\nSubject: p\r\n"
+                           "Message-ID: <p%d@example.test>\r\n\r\nx\r\n"
+                           % (HAL[0], time.monotonic_ns()))
     _, st = j.one("EmailSubmission/set", {"create": {
         "from": {"identityId": ident, "emailId": other},
         "mailfrom": {"identityId": ident, "emailId": mine, "envelope": {
@@ -139,12 +144,13 @@ def test_jmap_email_submission():
             "mailFrom": {"email": HAL[0], "parameters": {"HOLDFOR": "60"}},
             "rcptTo": [{"email": "rob@remote.test"}]}},
         "ident": {"identityId": "Inope", "emailId": mine},
+        "partial": {"identityId": ident, "emailId": partial},
         "email": {"identityId": ident, "emailId": "E7fffffff"}},
         "update": {sid: {"undoStatus": "canceled"}}}, using=USING)
     assert {k: v["type"] for k, v in st["notCreated"].items()} == {
         "from": "forbiddenFrom", "mailfrom": "forbiddenMailFrom", "none": "noRecipients",
         "params": "invalidProperties", "ident": "invalidProperties",
-        "email": "invalidProperties"}, st
+        "partial": "noRecipients", "email": "invalidProperties"}, st
     assert st["notUpdated"][sid]["type"] == "cannotUnsend" and st["created"] is None, st
     time.sleep(0.5)
     assert len(_relay.messages) == 1, _relay.messages
