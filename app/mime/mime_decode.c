@@ -345,6 +345,8 @@ enum charset {
 	CS_LATIN1,
 	CS_LATIN9,
 	CS_CP1252,
+	CS_UTF7, /* RFC 2152, decoded here: neither musl's iconv nor the
+	          * standard's list of iconv names has it */
 	CS_TABLE, /* mime_charset_tables[] */
 	CS_ICONV, /* an East Asian charset or a single-octet one without a
 	           * table here (legacy_names[]), by libc's iconv */
@@ -537,6 +539,8 @@ static enum charset charset_of(struct str cs)
 	    {"iso_8859-1", CS_LATIN1},   {"latin1", CS_LATIN1},     {"l1", CS_LATIN1},
 	    {"iso-8859-15", CS_LATIN9},  {"iso8859-15", CS_LATIN9}, {"latin9", CS_LATIN9},
 	    {"windows-1252", CS_CP1252}, {"cp1252", CS_CP1252},
+	    {"utf-7", CS_UTF7},          {"utf7", CS_UTF7},         {"unicode-1-1-utf-7", CS_UTF7},
+	    {"csunicode11utf7", CS_UTF7},
 	};
 	size_t k;
 
@@ -557,6 +561,11 @@ static enum charset charset_of(struct str cs)
 int mime_charset_known(struct str charset)
 {
 	return charset_of(charset) != CS_UNKNOWN;
+}
+
+int mime_charset_is_utf7(struct str charset)
+{
+	return charset.p && charset.len && charset_of(charset) == CS_UTF7;
 }
 
 /* windows-1252 0x80..0x9F; the five holes map to the C1 code point, as
@@ -702,6 +711,85 @@ static ptrdiff_t iconv_to_utf8(const char *name, const char *alt, const char *in
 	return (ptrdiff_t)n;
 }
 
+static int utf7_b64(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+/*
+ * UTF-7 (RFC 2152): ASCII as itself; "+" starts base64 of UTF-16 code
+ * units, ended by the first octet outside base64 (a "-" there is
+ * absorbed, "+-" is "+"). A lone surrogate, an 8-bit octet and a
+ * unit left unfinished become U+FFFD; at most 3 octets out per octet in.
+ */
+static size_t utf7_to_utf8(const unsigned char *s, size_t len, char *out)
+{
+	size_t i = 0, n = 0;
+	uint32_t acc = 0, high = 0;
+	int bits = 0, shifted = 0, units = 0;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = s[i];
+		int v = shifted ? utf7_b64(c) : -1;
+
+		if (v >= 0) {
+			acc = (acc << 6 | (uint32_t)v) & 0x3FFFFF;
+			bits += 6;
+			if (bits < 16)
+				continue;
+			bits -= 16;
+			uint32_t u = (acc >> bits) & 0xFFFF;
+			units++;
+			if (high && u >= 0xDC00 && u <= 0xDFFF) {
+				n += utf8_encode(0x10000 + ((high - 0xD800) << 10) + (u - 0xDC00),
+				                 out + n);
+				high = 0;
+				continue;
+			}
+			if (high)
+				n += utf8_encode(0xFFFD, out + n);
+			high = 0;
+			if (u >= 0xD800 && u <= 0xDBFF)
+				high = u;
+			else
+				n += utf8_encode(u >= 0xDC00 && u <= 0xDFFF ? 0xFFFD : u, out + n);
+			continue;
+		}
+		if (shifted) {
+			/* the run ends: a pending high surrogate or a partial
+			 * unit (more than padding) is an error */
+			if (high || bits >= 6)
+				n += utf8_encode(0xFFFD, out + n);
+			high = 0;
+			bits = 0;
+			shifted = 0;
+			if (c == '-') {
+				if (units == 0 && i > 0 && s[i - 1] == '+')
+					out[n++] = '+'; /* "+-" */
+				continue;
+			}
+		}
+		if (c == '+') {
+			shifted = 1;
+			units = 0;
+			continue;
+		}
+		if (c >= 0x80)
+			n += utf8_encode(0xFFFD, out + n);
+		else
+			out[n++] = (char)c;
+	}
+	if (shifted && (high || bits >= 6))
+		n += utf8_encode(0xFFFD, out + n);
+	return n;
+}
+
 ptrdiff_t mime_charset_to_utf8(struct str charset, const char *in, size_t len, char *out)
 {
 	const unsigned char *s = (const unsigned char *)in;
@@ -712,6 +800,8 @@ ptrdiff_t mime_charset_to_utf8(struct str charset, const char *in, size_t len, c
 
 	if (cs == CS_UNKNOWN)
 		return -1;
+	if (cs == CS_UTF7)
+		return (ptrdiff_t)utf7_to_utf8(s, len, out);
 	if (charset.p)
 		charset = canon_charset(charset, canon);
 	hi = cs == CS_TABLE ? table_of(charset) : NULL;

@@ -31,8 +31,9 @@
  * Big5-HKSCS, EUC-KR/CP949, Shift_JIS/CP932, EUC-JP, ISO-2022-JP and their
  * usual aliases) and the other single-octet ones mail uses (ISO-8859-3, -4,
  * -6 to -11, -13, -14, -16, windows-1253 to -1258, TIS-620/windows-874,
- * IBM866; "iso8859-7", "ISO_8859-7", "cp1253" spellings too); other
- * charsets (UTF-16, ISO-2022-KR...) are unknown.
+ * IBM866; "iso8859-7", "ISO_8859-7", "cp1253" spellings too), and UTF-7
+ * (RFC 2152) decoded here; other charsets (UTF-16, ISO-2022-KR...) are
+ * unknown.
  */
 #ifndef TERN_MIME_DECODE_H
 #define TERN_MIME_DECODE_H
@@ -118,6 +119,11 @@ ptrdiff_t mime_charset_to_utf8(struct str charset, const char *in, size_t len, c
 
 /* 1 when mime_charset_to_utf8() knows the charset. */
 int mime_charset_known(struct str charset);
+
+/* 1 when charset is UTF-7 (by any of its names), whose text may only be
+ * cut for conversion in pieces after an octet outside base64 ("+" and
+ * "/" are in it, so mime_search cuts it by its own rule). */
+int mime_charset_is_utf7(struct str charset);
 
 /* A single-octet charset by table: hi[i] is the code point of 0x80 + i. */
 struct mime_charset_table {

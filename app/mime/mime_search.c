@@ -406,10 +406,22 @@ static int visit_addresses(void *arg, const struct rfc5322_field *f)
  * which no charset mime_decode converts uses inside a character (the
  * East Asian ones' second octets are 0x40 and up, GB18030's four-octet
  * form has digits second and fourth); else, in a run without either,
- * before a UTF-8 lead octet among the last four; else all of it.
+ * before a UTF-8 lead octet among the last four; else all of it. UTF-7
+ * (utf7) has a rule of its own, below.
  */
-static size_t safe_cut(const char *p, size_t n)
+static size_t safe_cut(const char *p, size_t n, int utf7)
 {
+	if (utf7) {
+		/* UTF-7: after an octet that ends a base64 run (RFC 2152),
+		 * which a line end is too; never after "+", "/" or a letter */
+		for (size_t i = n; i > 0 && n - i <= PART_CHUNK; i--) {
+			unsigned char c = (unsigned char)p[i - 1];
+			if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+			      (c >= '0' && c <= '9') || c == '+' || c == '/'))
+				return i;
+		}
+		return n;
+	}
 	const char *nl = memrchr(p, '\n', n);
 	if (nl && n - (size_t)(nl + 1 - p) <= PART_CHUNK)
 		return (size_t)(nl + 1 - p);
@@ -564,6 +576,7 @@ static void add_part(struct mime_search *sm, const struct mime_part *p, size_t *
 {
 	size_t n = (size_t)(p->body_end - p->body_off), at = 0, np = 0;
 	struct str cs = mime_param_get(p->params, p->nparams, "charset");
+	int utf7 = mime_charset_is_utf7(cs);
 	struct mime_decoder d;
 	if (n > *budget)
 		n = *budget;
@@ -595,7 +608,7 @@ static void add_part(struct mime_search *sm, const struct mime_part *p, size_t *
 		at += k;
 		if (!last && np < PART_CHUNK)
 			continue;
-		size_t cut = last ? np : safe_cut(pend, np);
+		size_t cut = last ? np : safe_cut(pend, np, utf7);
 		ptrdiff_t ul = mime_charset_to_utf8(cs, pend, cut, u);
 		/* a charset we cannot convert: its octets as they are */
 		struct str t = ul < 0 ? str_make(pend, cut) : str_make(u, (size_t)ul);

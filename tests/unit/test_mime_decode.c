@@ -254,7 +254,18 @@ static void test_charsets(void)
 	CHECK(!mime_charset_known(STR_LIT("iso-8859-99")));
 	CHECK(!mime_charset_known(STR_LIT("iso-8859-7x")));
 	CHECK(!mime_charset_known(STR_LIT("cp1259")));
-	CHECK(mime_charset_to_utf8(STR_LIT("utf-7"), "x", 1, out) == -1);
+	CHECK(mime_charset_to_utf8(STR_LIT("x-unknown"), "x", 1, out) == -1);
+	/* UTF-7 (RFC 2152 and its examples) */
+	check_cs("UTF-7", "Hi Mom -+Jjo--!", 15, "Hi Mom -\xE2\x98\xBA-!");
+	check_cs("utf-7", "A+ImIDkQ.", 9, "A\xE2\x89\xA2\xCE\x91.");
+	check_cs("utf-7", "+ZeVnLIqe-", 10, "\xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E"); /* 日本語 */
+	check_cs("utf-7", "1 +- 1", 6, "1 + 1");
+	check_cs("utf-7", "+2D3eAA-", 8, "\xF0\x9F\x98\x80");      /* a surrogate pair */
+	check_cs("utf-7", "+2D0-x", 6, "\xEF\xBF\xBDx");           /* a lone high one */
+	check_cs("utf-7", "+3gA-", 5, "\xEF\xBF\xBD");             /* a lone low one */
+	check_cs("utf-7", "\xE9+AOk", 5, "\xEF\xBF\xBD\xC3\xA9"); /* 8 bits; unended */
+	check_cs("utf-7", "+AOkA", 5, "\xC3\xA9\xEF\xBF\xBD");     /* half a unit */
+	check_cs("utf-7", "+", 1, "");
 	CHECK(mime_charset_known(STR_LIT("Windows-1252")));
 	CHECK(mime_charset_known(STR_LIT("gb2312")));
 	CHECK_EQ_INT(utf8_seq((const unsigned char *)"\xC0\x80", 2), 0);

@@ -304,6 +304,17 @@ static void test_long_parts(void)
 	fill(&b, "\x1b$BF|K\\\x1b(B text \x1b$B8l\x1b(B", n, 3);
 	check_long_part("iso-2022-jp", "quoted-printable", &b);
 	buf_free(&b);
+	/* UTF-7 in one long line whose only octets below 0x30 are the "+"
+	 * that start base64 runs (a cut there, or anywhere in a run, turned
+	 * the run into text and lost a character), then in lines. */
+	buf_init(&b, n + 4096);
+	fill(&b, "+ZeVnLIqe:", n, 0);
+	check_long_part("utf-7", NULL, &b);
+	buf_free(&b);
+	buf_init(&b, n + 4096);
+	fill(&b, "caf+AOk- +2D3eAA-", n, 5);
+	check_long_part("UTF-7", "base64", &b);
+	buf_free(&b);
 	/* A charset nobody converts: its octets as they are. */
 	buf_init(&b, n + 4096);
 	fill(&b, "\xff\xfe a\x80" "b ", n, 11);

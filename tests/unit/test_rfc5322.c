@@ -393,7 +393,8 @@ static void test_words(void)
 	/* charset change between words flushes */
 	WORDS("=?iso-8859-1?q?=E9?= =?utf-8?q?=C3=A9?=", "éé");
 	/* unknown charsets and malformed words stay as they are */
-	WORDS("=?utf-7?b?8NLJ18XU?=", "=?utf-7?b?8NLJ18XU?=");
+	WORDS("=?x-unknown?b?8NLJ18XU?=", "=?x-unknown?b?8NLJ18XU?=");
+	WORDS("=?utf-7?q?+AOk-t+AOk-?=", "\xC3\xA9t\xC3\xA9"); /* RFC 2152 */
 	WORDS("=?big5?b?pKSk5Q==?=", "\xE4\xB8\xAD\xE6\x96\x87"); /* 中文, by iconv */
 	WORDS("=?koi8-r?b?8NLJ18XU?=", "Привет"); /* a table of mime_charset_tables.c */
 	/* single-octet charsets by iconv: Greek, Turkish, Hebrew, Vietnamese */
@@ -407,7 +408,7 @@ static void test_words(void)
 	WORDS("=?utf-8?b?!!!!?=", "=?utf-8?b?!!!!?=");
 	WORDS("=?utf-8?b?Q?=", "=?utf-8?b?Q?=");
 	WORDS("=??q?a?=", "=??q?a?=");
-	WORDS("a =?utf-7?q?x?= =?utf-8?q?y?=", "a =?utf-7?q?x?= y");
+	WORDS("a =?x-unknown?q?x?= =?utf-8?q?y?=", "a =?x-unknown?q?x?= y");
 	/* decoded controls and bad UTF-8 are neutralised */
 	WORDS("=?utf-8?q?a=0D=0Ab=00c=09d?=", "a  b c\td");
 	WORDS("=?utf-8?q?=FF=C0=AF?=", "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
