@@ -660,27 +660,71 @@ static const char *w_text(struct buf *out, const char *s, size_t n, int write)
 	return "quoted-printable";
 }
 
-/* A parameter value: a token, or a quoted string; non-ASCII: RFC 2231. */
+/* Octets of a parameter section's value: a line of the section stays
+ * well within 78 columns (RFC 5322 §2.1.1) whatever the value's length. */
+#define PARAM_SECTION 56
+
+/*
+ * ;name="v" when v is printable ASCII, else ;name*=utf-8''%XX... (RFC
+ * 2231 §4); a value too long for one line is written in RFC 2231 §3
+ * sections (name*0="..." name*1="...", or name*0*=utf-8''... name*1*=...),
+ * one a line, never cutting a quoted-pair or a %XX. A 200-character name
+ * was one line of up to 1800 octets, past RFC 5322's limit of 998.
+ */
 static void w_param(struct buf *out, const char *name, const char *v)
 {
-	if (ascii_printable(v)) {
-		buf_printf(out, ";\r\n %s=\"", name);
-		for (const char *p = v; *p; p++) {
+	int ascii = ascii_printable(v);
+	struct buf enc; /* the value as written, quotes aside */
+	buf_init(&enc, 16 * 1024 * 1024);
+	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+		if (ascii) {
 			if (*p == '"' || *p == '\\')
-				buf_append_c(out, "\\");
-			buf_append(out, p, 1);
+				buf_append_c(&enc, "\\");
+			buf_append(&enc, (const char *)p, 1);
+		} else if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		           (*p >= '0' && *p <= '9') || strchr("!#$&+-.^_`|~", *p)) {
+			buf_append(&enc, (const char *)p, 1);
+		} else {
+			buf_printf(&enc, "%%%02X", *p);
 		}
-		buf_append_c(out, "\"");
+	}
+	const char *e = buf_data(&enc);
+	size_t n = buf_len(&enc);
+	if (1 + strlen(name) + (ascii ? 3 : 9) + n <= 78) { /* " name*=utf-8''v" */
+		if (ascii)
+			buf_printf(out, ";\r\n %s=\"%.*s\"", name, (int)n, e);
+		else
+			buf_printf(out, ";\r\n %s*=utf-8''%.*s", name, (int)n, e);
+		buf_free(&enc);
 		return;
 	}
-	buf_printf(out, ";\r\n %s*=utf-8''", name);
-	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		    strchr("!#$&+-.^_`|~", *p))
-			buf_append(out, (const char *)p, 1);
+	for (size_t at = 0, k = 0; at < n; k++) {
+		size_t len = n - at < PARAM_SECTION ? n - at : PARAM_SECTION;
+		/* not inside "\\x" or "%XX": step back to where one starts */
+		if (at + len < n) {
+			size_t cut = at + len;
+			if (!ascii) {
+				if (e[cut - 1] == '%')
+					cut -= 1;
+				else if (cut >= 2 && e[cut - 2] == '%')
+					cut -= 2;
+			} else {
+				size_t bs = 0;
+				while (bs < cut - at && e[cut - 1 - bs] == '\\')
+					bs++;
+				if (bs % 2)
+					cut--;
+			}
+			len = cut - at;
+		}
+		if (ascii)
+			buf_printf(out, ";\r\n %s*%zu=\"%.*s\"", name, k, (int)len, e + at);
 		else
-			buf_printf(out, "%%%02X", *p);
+			buf_printf(out, ";\r\n %s*%zu*=%s%.*s", name, k, k ? "" : "utf-8''", (int)len,
+				   e + at);
+		at += len;
 	}
+	buf_free(&enc);
 }
 
 static int valid_type(const char *t)

@@ -487,6 +487,9 @@ def test_jmap_email_create():
     pdf = b"%PDF-1.4 " + bytes(range(256)) * 20
     _, _, up = j.request("POST", "/jmap/upload/%s/" % j.account, pdf, {"Content-Type": "application/pdf"})
     text = "Hello Zoë,\nsee the report.\n" + "long line " * 20 + "\n"
+    # Names too long for one header line: RFC 2231 sections, lines short.
+    long_u = "報告書" * 40 + " é.pdf"
+    long_a = 'a "quoted" \\ name ' * 12 + ".txt"
     _, res = j.one("Email/set", {"create": {"d1": {
         "mailboxIds": {drafts: True}, "keywords": {"$draft": True, "$seen": True},
         "from": [{"name": "Cat Çelik", "email": "cat@example.test"}],
@@ -495,7 +498,9 @@ def test_jmap_email_create():
         "inReplyTo": ["imp1@remote.test"], "references": ["imp0@remote.test", "imp1@remote.test"],
         "textBody": [{"partId": "t", "type": "text/plain"}],
         "htmlBody": [{"partId": "h", "type": "text/html"}],
-        "attachments": [{"blobId": up["blobId"], "type": "application/pdf", "name": "rapport é.pdf"}],
+        "attachments": [{"blobId": up["blobId"], "type": "application/pdf", "name": "rapport é.pdf"},
+                        {"blobId": up["blobId"], "type": "application/pdf", "name": long_u},
+                        {"blobId": up["blobId"], "type": "text/plain", "name": long_a}],
         "bodyValues": {"t": {"value": text}, "h": {"value": "<p>Hello Zo&euml;</p>"}},
     }}})
     assert res["notCreated"] is None, res
@@ -511,7 +516,9 @@ def test_jmap_email_create():
     assert re.fullmatch(r"<[0-9a-f]{24}@mx\.example\.test>", m["Message-ID"]), m["Message-ID"]
     assert m["In-Reply-To"] == "<imp1@remote.test>" and m["References"] == "<imp0@remote.test> <imp1@remote.test>"
     assert m.get_content_type() == "multipart/mixed"
-    alt, att = m.get_payload()
+    assert max(len(x) for x in raw.split(b"\r\n")) <= 78, raw
+    alt, att, att2, att3 = m.get_payload()
+    assert att2.get_filename() == long_u and att3.get_filename() == long_a, (att2, att3)
     assert alt.get_content_type() == "multipart/alternative"
     tpart, hpart = alt.get_payload()
     assert tpart.get_content().replace("\r\n", "\n") == text and tpart.get_content_charset() == "utf-8", str(tpart)
@@ -529,6 +536,7 @@ def test_jmap_email_create():
     tid = e["textBody"][0]["partId"]
     assert e["bodyValues"][tid]["value"].replace("\r\n", "\n") == text, e["bodyValues"]
     assert e["attachments"][0]["name"] == "rapport é.pdf" and e["attachments"][0]["size"] == len(pdf)
+    assert [a["name"] for a in e["attachments"][1:]] == [long_u, long_a], e["attachments"]
 
     r = Raw(s)
     r.send("l LOGIN %s %s\r\n" % CAT)
