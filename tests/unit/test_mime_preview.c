@@ -53,6 +53,13 @@ static void test_text(void)
 	text("&#65;&#x42;&#x63;&#0;&#1114112;", 1, "ABc\xef\xbf\xbd\xef\xbf\xbd", __LINE__);
 	text("&unknown; & &; &#; &#x; &#12a;", 1, "&unknown; & &; &#; &#x; &#12a;", __LINE__);
 	text("<a href='x>y'", 1, "", __LINE__); /* a quoted ">" does not end a tag */
+	/* a quoted ">" in a title is no tag end; an image's alt text is read */
+	text("<p title=\"a>b\">text</p><img alt='>' src=x>after", 1, "text > after", __LINE__);
+	/* named references of Western European mail and typography */
+	text("&Eacute;t&eacute; &uuml;ber Stra&szlig;e, &ntilde;&ccedil;&agrave;", 1,
+	     "\xc3\x89t\xc3\xa9 \xc3\xbc" "ber Stra\xc3\x9f" "e, \xc3\xb1\xc3\xa7\xc3\xa0", __LINE__);
+	text("&trade;&bull;&laquo;&raquo;&middot;&deg;&EACUTE;", 1,
+	     "\xe2\x84\xa2\xe2\x80\xa2\xc2\xab\xc2\xbb\xc2\xb7\xc2\xb0&EACUTE;", __LINE__);
 	text("<unterminated", 1, "", __LINE__);
 	text("<headline>kept</headline>", 1, "kept", __LINE__);
 	/* 200 characters at most, counted as characters, not octets. */
