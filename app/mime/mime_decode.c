@@ -536,6 +536,11 @@ static enum charset charset_of(struct str cs)
 	} names[] = {
 	    {"utf-8", CS_UTF8},          {"utf8", CS_UTF8},         {"us-ascii", CS_UTF8},
 	    {"ascii", CS_UTF8},          {"iso-8859-1", CS_LATIN1}, {"iso8859-1", CS_LATIN1},
+	    /* US-ASCII's other IANA names; ANSI_X3.4-1968 is what glibc's C
+	     * locale calls it, so cron's and scripts' mail says that */
+	    {"ansi_x3.4-1968", CS_UTF8}, {"ansi_x3.4-1986", CS_UTF8}, {"iso646-us", CS_UTF8},
+	    {"iso_646.irv:1991", CS_UTF8}, {"csascii", CS_UTF8},    {"cp367", CS_UTF8},
+	    {"ibm367", CS_UTF8},         {"iso-ir-6", CS_UTF8},     {"us", CS_UTF8},
 	    {"iso_8859-1", CS_LATIN1},   {"latin1", CS_LATIN1},     {"l1", CS_LATIN1},
 	    {"iso-8859-15", CS_LATIN9},  {"iso8859-15", CS_LATIN9}, {"latin9", CS_LATIN9},
 	    {"windows-1252", CS_CP1252}, {"cp1252", CS_CP1252},

@@ -251,6 +251,8 @@ static void test_charsets(void)
 	check_cs("ISO 8859-2", "\xB1", 1, "\xC4\x85");
 	check_cs("x-cp1250", "\x8A", 1, "\xC5\xA0");
 	check_cs("ibm866", "\x80", 1, "\xD0\x90");                       /* А */
+	check_cs("ANSI_X3.4-1968", "cron", 4, "cron"); /* US-ASCII by glibc's name */
+	check_cs("iso646-us", "a\xC3\xA9", 3, "a\xC3\xA9");
 	CHECK(!mime_charset_known(STR_LIT("iso-8859-99")));
 	CHECK(!mime_charset_known(STR_LIT("iso-8859-7x")));
 	CHECK(!mime_charset_known(STR_LIT("cp1259")));

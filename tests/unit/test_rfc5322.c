@@ -400,6 +400,7 @@ static void test_words(void)
 	/* single-octet charsets by iconv: Greek, Turkish, Hebrew, Vietnamese */
 	WORDS("=?windows-1253?q?=E1=E2?= =?ISO-8859-7?Q?=E3?=", "αβγ");
 	WORDS("=?iso-8859-9?q?=DE=FE?=", "Şş");
+	WORDS("=?ANSI_X3.4-1968?q?cron_job?=", "cron job");
 	WORDS("=?windows-1255?B?4OHi?=", "אבג");
 	WORDS("=?windows-1258?q?=D0=E2?=", "Đâ");
 	WORDS("=?utf-8?x?abc?=", "=?utf-8?x?abc?=");
