@@ -315,14 +315,17 @@ static void w_urls(struct jw *w, struct arena *a, struct str v)
 	for (size_t i = 0; i < v.len; i++) {
 		if (v.p[i] != '<')
 			continue;
-		size_t j = i + 1;
-		char *u = arena_alloc(a, v.len - i);
+		const char *gt = memchr(v.p + i + 1, '>', v.len - i - 1);
+		if (!gt)
+			break;
+		/* room for this URL alone: the rest of the value for each "<"
+		 * made a value of 30000 "<>" take a gigabyte */
+		size_t j = i + 1, end = (size_t)(gt - v.p);
+		char *u = arena_alloc(a, end - j + 1);
 		size_t n = 0;
-		for (; j < v.len && v.p[j] != '>'; j++)
+		for (; j < end; j++)
 			if (v.p[j] != ' ' && v.p[j] != '\t' && v.p[j] != '\r' && v.p[j] != '\n')
 				u[n++] = v.p[j];
-		if (j == v.len)
-			break;
 		if (!any)
 			jw_arr_begin(w);
 		any = 1;
