@@ -630,28 +630,25 @@ static void read_angle(struct addr_ctx *c, struct str name)
 
 	lex_next(&c->l, &t);
 	if (is_sp(&t, '@')) {
-		/* Obsolete route "@a,@b:"; built in the scratch, kept, then the
-		 * scratch is reused for the local part. */
-		char *route = NULL;
-		size_t rn = 0;
+		/* Obsolete route "@a,@b:"; built in a buffer of its own (read_domain
+		 * uses the scratch), then kept: growing an arena copy by each
+		 * domain took a 60 KB route's square, 600 MB. */
+		struct buf route;
 
+		buf_init(&route, 2 * c->l.len + 16);
 		while (is_sp(&t, '@')) {
 			struct str d = read_domain(c);
-			char *grown = arena_alloc(c->a, rn + d.len + 2);
 
-			if (rn)
-				memcpy(grown, route, rn);
-			if (rn)
-				grown[rn++] = ',';
-			grown[rn++] = '@';
-			memcpy(grown + rn, d.p, d.len);
-			rn += d.len;
-			route = grown;
+			if (buf_len(&route))
+				buf_append(&route, ",", 1);
+			buf_append(&route, "@", 1);
+			buf_append(&route, d.p, d.len);
 			lex_next(&c->l, &t);
 			while (is_sp(&t, ','))
 				lex_next(&c->l, &t);
 		}
-		adl = str_make(route, rn);
+		adl = keep(c, buf_data(&route), buf_len(&route));
+		buf_free(&route);
 		if (is_sp(&t, ':'))
 			lex_next(&c->l, &t);
 	}
