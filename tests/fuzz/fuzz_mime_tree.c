@@ -63,6 +63,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	buf_init(&o2, OUT_MAX);
 
 	mime_tree_parse((const char *)data, size, a, &t);
+	/* memory linear in the message (an obsolete route once took its
+	 * length's square) */
+	assert(arena_used(a) <= 64 * size + (1u << 20));
 	assert(t.size == size && t.nparts >= 1 && t.nparts <= MIME_PARTS_MAX);
 	assert(mime_cache_encode(&t, &r1) == 0);
 	assert(mime_cache_decode(buf_data(&r1), buf_len(&r1), a, &d) == 0);
