@@ -332,7 +332,8 @@ def test_imap_search_text():
         assert hits("NOT", "BODY", "zanzibar") == "1 2"
         assert hits("BODY", "fyi", charset="US-ASCII") == "3"
         assert hits("BODY", "fyi", charset="ISO-8859-1") == "3"
-        typ, data = m.search("UTF-7", "BODY", "x")
+        assert hits("BODY", "fyi", charset="UTF-7") == "3"  # RFC 2152, converted here
+        typ, data = m.search("UTF-16", "BODY", "x")
         assert typ == "NO" and (b"[BADCHARSET (UTF-8 US-ASCII ISO-8859-1 ISO-8859-15 WINDOWS-1252 "
                                 b"ISO-8859-2 WINDOWS-1250 ISO-8859-5 WINDOWS-1251 KOI8-R "
                                 b"KOI8-U GB2312 GBK GB18030 BIG5 BIG5-HKSCS EUC-KR SHIFT_JIS "

@@ -62,7 +62,7 @@ def test_imap_thread():
         assert cmd(r, "h", "THREAD ORDEREDSUBJECT UTF-8 DELETED")[0] == [b"* THREAD"]
         u, t = cmd(r, "i", "THREAD BOGUS UTF-8 ALL")
         assert t.startswith(b"i BAD"), t
-        u, t = cmd(r, "j", "THREAD REFERENCES UTF-7 ALL")
+        u, t = cmd(r, "j", "THREAD REFERENCES UTF-16 ALL")
         assert t.startswith(b"j NO [BADCHARSET"), t
         r.close()
 
@@ -96,7 +96,7 @@ def test_imap_sort():
                     "SORT SUBJECT UTF-8 ALL", "SORT (DATE) UTF-8"):
             u, t = cmd(r, "x", bad)
             assert t.startswith(b"x BAD"), (bad, t)
-        u, t = cmd(r, "y", "SORT (DATE) UTF-7 ALL")
+        u, t = cmd(r, "y", "SORT (DATE) UTF-16 ALL")
         assert t.startswith(b"y NO [BADCHARSET (UTF-8 US-ASCII ISO-8859-1"), t
         assert sort("z", "DATE", "FROM emile") == [b"* SORT 3"]
         assert cmd(r, "z2", "SORT (DATE) WINDOWS-1252 FROM emile")[0] == [b"* SORT 3"]
