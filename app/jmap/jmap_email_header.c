@@ -260,41 +260,23 @@ static void w_msgids(struct jw *w, struct str v)
 	jw_arr_end(w);
 }
 
-/* The numeric zone of a date ("+0100" as the last word), in seconds;
- * 0 when it has none. */
-static int zone_of(struct str v)
-{
-	size_t e = v.len;
-	while (e && (v.p[e - 1] == ' ' || v.p[e - 1] == '\t' || v.p[e - 1] == ')')) {
-		if (v.p[e - 1] == ')') /* a trailing comment: "(CET)" */
-			while (e && v.p[e - 1] != '(')
-				e--;
-		if (e)
-			e--;
-	}
-	if (e < 5)
-		return 0;
-	const char *z = v.p + e - 5;
-	if ((z[0] != '+' && z[0] != '-') || (e > 5 && z[-1] != ' ' && z[-1] != '\t'))
-		return 0;
-	for (int i = 1; i < 5; i++)
-		if (z[i] < '0' || z[i] > '9')
-			return 0;
-	int s = ((z[1] - '0') * 10 + (z[2] - '0')) * 3600 + ((z[3] - '0') * 10 + (z[4] - '0')) * 60;
-	return z[0] == '-' ? -s : s;
-}
-
 int jmap_w_date(struct jw *w, struct str v)
 {
 	int64_t t;
 	struct tm tm;
 	char s[48];
 
-	if (!v.p || mime_date_parse(v, &t, NULL) < 0) {
+	int zmin;
+	if (!v.p || mime_date_parse_zone(v, &t, NULL, &zmin) < 0) {
 		jw_null(w);
 		return -1;
 	}
-	int zone = zone_of(v);
+	/* The zone the date was read with (an obsolete name's too: EST is
+	 * -05:00); one past a day (RFC 5322 allows up to +9959) has no RFC
+	 * 3339 form, whose offset hours are 00..23: the instant goes in UTC. */
+	int zone = zmin * 60;
+	if (zone <= -86400 || zone >= 86400)
+		zone = 0;
 	time_t local = (time_t)(t + zone);
 	gmtime_r(&local, &tm);
 	size_t n = strftime(s, sizeof s, "%Y-%m-%dT%H:%M:%S", &tm);

@@ -105,6 +105,20 @@ def test_jmap_header_forms():
                 "header:X-Custom:asRaw:some"]:
         name, err = j.one("Email/get", {"ids": [eid], "properties": [bad]})
         assert name == "error" and err["type"] == "invalidArguments", (bad, err)
+    # Dates: an obsolete zone keeps its offset; one RFC 3339 cannot write
+    # (hours past 23: "+2400" gave "+24:00", "+9959" "+99:59") goes in
+    # UTC, as does one that is read as none (minutes past 59).
+    deliver(s, EVE[0], ["From: a@remote.test\r\nSubject: dates\r\n"
+                        "Date: Fri, 20 Nov 2026 12:00:00 EST\r\n"
+                        "X-Far: Fri, 20 Nov 2026 12:00:00 +2400\r\n"
+                        "X-Farther: Fri, 20 Nov 2026 12:00:00 -9959\r\n"
+                        "X-Bad: Fri, 20 Nov 2026 12:00:00 -0960\r\n\r\nx\r\n"])
+    _, g = j.one("Email/get", {"ids": ids_in_order(j)[-1:], "properties": [
+        "sentAt", "header:X-Far:asDate", "header:X-Farther:asDate", "header:X-Bad:asDate"]})
+    d = g["list"][0]
+    assert (d["sentAt"], d["header:X-Far:asDate"], d["header:X-Farther:asDate"],
+            d["header:X-Bad:asDate"]) == ("2026-11-20T12:00:00-05:00", "2026-11-19T12:00:00Z",
+                                          "2026-11-24T15:59:00Z", "2026-11-20T12:00:00Z"), d
 
 
 TEXT_MSGS = [
