@@ -63,10 +63,22 @@ static struct str param(const struct mime_param *v, uint32_t n, const char *name
 	return STR_NULL;
 }
 
+/* The value of the parameter name, its RFC 2231 form converted to UTF-8
+ * first when there is one beside a plain one (RFC 6266 §4.3 says as much
+ * for the same pair in HTTP: the plain one is the fallback of senders
+ * that write both). */
+static struct str param_best(const struct mime_param *v, uint32_t n, const char *name)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if ((v[i].flags & MIME_PARAM_UTF8) && str_eq_ci_c(v[i].name, name))
+			return v[i].value;
+	return param(v, n, name);
+}
+
 static struct str part_name(const struct mime_part *p)
 {
-	struct str s = param(p->disp_params, p->ndisp_params, "filename");
-	return s.p ? s : param(p->params, p->nparams, "name");
+	struct str s = param_best(p->disp_params, p->ndisp_params, "filename");
+	return s.p ? s : param_best(p->params, p->nparams, "name");
 }
 
 static int is_type(struct arena *a, const struct mime_part *p, const char *t)

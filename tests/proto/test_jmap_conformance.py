@@ -517,6 +517,26 @@ def test_email_create_addresses_are_addr_specs():
     assert b"\r\nBcc: undisclosed-recipients:;\r\n" in raw, raw
 
 
+def test_part_name_prefers_rfc2231_form():
+    """EmailBodyPart.name (RFC 8621 §4.1.4): the filename, else the name;
+    of a plain value and an RFC 2231 one side by side, in either order,
+    the RFC 2231 one (the plain one is the ASCII fallback)."""
+    j = Jmap(srv(), *BOB)
+    raw = ("From: a@remote.test\r\nSubject: names\r\nMIME-Version: 1.0\r\n"
+           "Content-Type: multipart/mixed; boundary=n\r\n\r\n--n\r\n"
+           "Content-Type: application/pdf; name=\"fallback.pdf\"; name*=utf-8''%C3%A9t%C3%A9.pdf\r\n"
+           "\r\nx\r\n--n\r\n"
+           "Content-Type: application/pdf\r\n"
+           "Content-Disposition: attachment; filename*=iso-8859-1''na%EFve.pdf;\r\n"
+           " filename=\"naive.pdf\"\r\n\r\ny\r\n--n\r\n"
+           "Content-Type: application/pdf; name=\"only.pdf\"\r\n\r\nz\r\n--n--\r\n").encode()
+    eid = import_msg(j, raw)
+    _, g = j.one("Email/get", {"ids": [eid], "properties": ["attachments"],
+                               "bodyProperties": ["name"]})
+    assert g["list"][0]["attachments"] == [
+        {"name": "\u00e9t\u00e9.pdf"}, {"name": "na\u00efve.pdf"}, {"name": "only.pdf"}], g
+
+
 def test_submission_of_email_created_in_request():
     s = srv()
     j, z = Jmap(s, *BOB), Jmap(s, *AMY)
