@@ -67,7 +67,10 @@ CONF_SRC    := build/gen/confusable_table.c
 # Unicode's simple lowercase mapping (core/ucase.h): from the same
 # UnicodeData.txt, by the same tool.
 UCASE_SRC   := build/gen/ucase_table.c
-GEN_SRCS    := $(ANCHORS_SRC) $(PSL_SRC) $(CONF_SRC) $(UCASE_SRC)
+# Unicode's full case folding (core/ufold.h): from CaseFolding.txt of the
+# same icu source.
+UFOLD_SRC   := build/gen/ufold_table.c
+GEN_SRCS    := $(ANCHORS_SRC) $(PSL_SRC) $(CONF_SRC) $(UCASE_SRC) $(UFOLD_SRC)
 OBJS        := $(APP_SRCS:%.c=build/obj/%.o) $(WEB_GEN_OBJ) $(GEN_SRCS:%.c=build/obj/%.o)
 # The host (unit, fuzz) builds have no libmicrohttpd or c-ares: they link
 # the HTTP layer's pure parts (json.c, http_parse.c, dns_check_compare.c, ws_frame.c)
@@ -171,6 +174,16 @@ $(CONF_SRC): build/gen-confusables $(VENDOR)/.done
 $(UCASE_SRC): build/gen-confusables $(VENDOR)/.done
 	@mkdir -p $(dir $@)
 	build/gen-confusables --lower $(HOST)/share/UnicodeData.txt $@
+
+UFOLD_TOOL_SRCS := scripts/gen-ufold.c app/core/utf8.c
+build/gen-ufold: $(UFOLD_TOOL_SRCS) app/core/utf8.h app/core/ufold.h
+	@mkdir -p build
+	@echo "CC (host tool) $<"
+	@$(CC_HOST) -O1 $(WARN) -Iapp -o $@ $(UFOLD_TOOL_SRCS)
+
+$(UFOLD_SRC): build/gen-ufold $(VENDOR)/.done
+	@mkdir -p $(dir $@)
+	build/gen-ufold $(HOST)/share/CaseFolding.txt $@
 
 # Every TERN_* name the sources mention, as C strings: the names a
 # misspelled variable is compared with (config_unknown_vars). Rewritten

@@ -362,11 +362,13 @@ recipe_libzxcvbn-dev() {
 recipe_icu() {
     # Nothing to compile: only Unicode's data files shipped in ICU's
     # source are taken, UTS #39's confusables.txt and UnicodeData.txt (for
-    # the canonical decompositions a skeleton applies); ICU itself is not
-    # built.
+    # the canonical decompositions a skeleton applies), and CaseFolding.txt
+    # (core/ufold.c's full case folding, scripts/gen-ufold.c); ICU itself
+    # is not built.
     mkdir -p "$OUT/$fl/share"
     put "$bld/source/data/unidata/confusables.txt" \
-        "$bld/source/data/unidata/UnicodeData.txt" "$OUT/$fl/share"
+        "$bld/source/data/unidata/UnicodeData.txt" \
+        "$bld/source/data/unidata/CaseFolding.txt" "$OUT/$fl/share"
 }
 
 recipe_publicsuffix() {
