@@ -100,6 +100,21 @@ size_t ufold_room(const char *p, size_t n)
 	return n + ahead(p, n, &len);
 }
 
+size_t ufold_fit(const char *p, size_t n, size_t room)
+{
+	size_t in = 0, out = 0, most = 0;
+	while (in < n) {
+		size_t l, f = ufold_char_len(p + in, n - in, &l);
+		size_t m = out + f > in + l && out + f - (in + l) > most ? out + f - (in + l) : most;
+		if (in + l + m > room)
+			break;
+		in += l;
+		out += f;
+		most = m;
+	}
+	return in;
+}
+
 size_t ufold_inplace(char *p, size_t n)
 {
 	size_t i = ascii_run(p, n);

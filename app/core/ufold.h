@@ -40,6 +40,10 @@
 size_t ufold_inplace(char *p, size_t n);
 size_t ufold_room(const char *p, size_t n);
 
+/* The longest prefix of p[0..n), whole characters, that folds in place
+ * within room octets (ufold_room of it <= room). */
+size_t ufold_fit(const char *p, size_t n, size_t room);
+
 /* Folds in[0..n) into out (room for UFOLD_GROWTH * n octets, not
  * overlapping in); the folded length. */
 size_t ufold(const char *in, size_t n, char *out);

@@ -171,14 +171,15 @@ static int needle_arg(struct compiler *c, const struct imap_arg *a, struct str *
 	char *p;
 	if (c->charset.p && mime_charset_known(c->charset)) {
 		/* CHARSET ISO-8859-1 etc.: the needle to UTF-8, as messages are */
-		p = arena_alloc(c->s->cmd_arena, v.len * 3 + 1);
+		p = arena_alloc(c->s->cmd_arena, MIME_SEARCH_FOLD_ROOM(v.len * 3));
 		ptrdiff_t n = mime_charset_to_utf8(c->charset, v.p, v.len, p);
 		v.len = n < 0 ? 0 : (size_t)n;
-		p[v.len] = '\0';
 	} else {
-		p = str_dup(c->s->cmd_arena, v);
+		p = arena_alloc(c->s->cmd_arena, MIME_SEARCH_FOLD_ROOM(v.len));
+		memcpy(p, v.p, v.len);
 	}
-	mime_search_fold(p, v.len);
+	v.len = mime_search_fold(p, v.len);
+	p[v.len] = '\0';
 	*r = str_make(p, v.len);
 	return 0;
 }

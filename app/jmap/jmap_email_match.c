@@ -63,8 +63,10 @@ int jmap_filter_needs_content(const struct json_value *f, int depth)
 
 struct str jmap_needle(struct arena *a, const char *s, size_t n)
 {
-	char *f = arena_strndup(a, s, n);
-	mime_search_fold(f, n);
+	char *f = arena_alloc(a, MIME_SEARCH_FOLD_ROOM(n));
+	memcpy(f, s, n);
+	n = mime_search_fold(f, n);
+	f[n] = '\0';
 	return str_make(f, n);
 }
 

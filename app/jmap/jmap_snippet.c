@@ -15,10 +15,13 @@
  * Caveats: an HTML body part is shown as its text with the tags in it
  * (the matcher searches it so); whole words are not required.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/arena.h"
 #include "core/buf.h"
+#include "core/ufold.h"
+#include "core/xalloc.h"
 #include "jmap/jmap_email.h"
 #include "jmap/jmap_email_match.h"
 #include "jmap/jmap_private.h"
@@ -60,14 +63,58 @@ static void terms_gather(struct terms *t, struct arena *a, const struct json_val
 	}
 }
 
-/* The longest term at folded[i], or 0. */
-static size_t term_at(const struct str *v, size_t n, struct str folded, size_t i)
+/* Scratch for term_at: the fold of the text ahead of a position, and
+ * where each character of it ends in the text and in the fold. */
+struct ahead {
+	char *f;
+	size_t *tend, *fend;
+	size_t max; /* the longest term */
+};
+
+static void ahead_init(struct ahead *h, const struct str *v, size_t n)
 {
-	size_t best = 0;
+	h->max = 0;
 	for (size_t k = 0; k < n; k++)
-		if (v[k].len > best && v[k].len <= folded.len - i &&
-		    !memcmp(folded.p + i, v[k].p, v[k].len))
-			best = v[k].len;
+		h->max = v[k].len > h->max ? v[k].len : h->max;
+	h->f = xmalloc(h->max + UFOLD_MAP_MAX);
+	h->tend = xmalloc((h->max + 1) * sizeof *h->tend);
+	h->fend = xmalloc((h->max + 1) * sizeof *h->fend);
+}
+
+static void ahead_free(struct ahead *h)
+{
+	free(h->f);
+	free(h->tend);
+	free(h->fend);
+}
+
+/*
+ * The length in text of the longest term that text[i..), folded
+ * (core/ufold.h, as the matcher folds), begins with, or 0. Folding
+ * changes lengths ("ß" is "ss"), so the text is folded here a character
+ * at a time; a term that ends inside one character's fold takes the
+ * whole character.
+ */
+static size_t term_at(struct ahead *h, const struct str *v, size_t n, struct str text, size_t i)
+{
+	size_t fl = 0, nc = 0, t = i;
+	while (fl < h->max && t < text.len) {
+		size_t l;
+		(void)ufold_char_len(text.p + t, text.len - t, &l);
+		fl += ufold(text.p + t, l, h->f + fl);
+		t += l;
+		h->tend[nc] = t;
+		h->fend[nc++] = fl;
+	}
+	size_t best = 0;
+	for (size_t k = 0; k < n; k++) {
+		if (!v[k].len || v[k].len > fl || memcmp(h->f, v[k].p, v[k].len))
+			continue;
+		size_t c = 0;
+		while (h->fend[c] < v[k].len)
+			c++;
+		best = h->tend[c] - i > best ? h->tend[c] - i : best;
+	}
 	return best;
 }
 
@@ -96,17 +143,18 @@ static size_t seq_len(unsigned char c)
 }
 
 /*
- * Writes text[from..) (folded: the same octets folded) with every term
- * marked, into o, stopping before o would pass max octets (0: no limit)
- * and never inside a character, escape or mark. Returns the number of
- * marks written.
+ * Writes text[from..) with every term (folded) marked, into o, stopping
+ * before o would pass max octets (0: no limit) and never inside a
+ * character, escape or mark. Returns the number of marks written.
  */
-static int mark(struct buf *o, struct str text, struct str folded, size_t from, const struct str *v,
-		size_t n, size_t max)
+static int mark(struct buf *o, struct str text, size_t from, const struct str *v, size_t n,
+		size_t max)
 {
 	int marks = 0;
+	struct ahead h;
+	ahead_init(&h, v, n);
 	for (size_t i = from; i < text.len;) {
-		size_t m = term_at(v, n, folded, i);
+		size_t m = term_at(&h, v, n, text, i);
 		if (m) {
 			size_t need = 13; /* <mark></mark> */
 			for (size_t k = i; k < i + m; k++)
@@ -141,6 +189,7 @@ static int mark(struct buf *o, struct str text, struct str folded, size_t from, 
 	}
 	while (buf_len(o) && buf_data(o)[buf_len(o) - 1] == ' ')
 		o->len--; /* only the trailing space goes */
+	ahead_free(&h);
 	return marks;
 }
 
@@ -164,10 +213,8 @@ static void w_subject(struct snip *s, struct jmap_content *ct)
 	buf_init(&dec, 64 * 1024);
 	rfc5322_decode_words(env->subject, &dec);
 	struct str text = buf_str(&dec);
-	char *f = arena_strndup(ct->a, text.p, text.len);
-	mime_search_fold(f, text.len);
 	buf_init(&o, 8 * text.len + 64);
-	if (mark(&o, text, str_make(f, text.len), 0, s->t->subject, s->t->ns, 0))
+	if (mark(&o, text, 0, s->t->subject, s->t->ns, 0))
 		jw_strn(w, buf_data(&o), buf_len(&o));
 	else
 		jw_null(w);
@@ -189,7 +236,17 @@ static void w_preview(struct snip *s, struct jmap_content *ct)
 		return;
 	}
 	struct str text = mime_search_body_text(&ct->ms);
-	struct str folded = buf_str(&ct->ms.body);
+	/* first is an offset in the folded text: the character of the
+	 * unfolded one whose fold holds it. */
+	size_t at = 0;
+	for (size_t o = 0; at < text.len;) {
+		size_t l, f = ufold_char_len(text.p + at, text.len - at, &l);
+		if (o + f > (size_t)first)
+			break;
+		o += f;
+		at += l;
+	}
+	first = (long)at;
 	/* Some context before the match, from a character's start, after
 	 * a space when there is one nearby. */
 	size_t from = (size_t)first > SNIPPET_BEFORE ? (size_t)first - SNIPPET_BEFORE : 0;
@@ -205,7 +262,7 @@ static void w_preview(struct snip *s, struct jmap_content *ct)
 		from++;
 	struct buf o;
 	buf_init(&o, SNIPPET_PREVIEW_MAX + 1);
-	mark(&o, text, folded, from, s->t->body, s->t->nb, SNIPPET_PREVIEW_MAX);
+	mark(&o, text, from, s->t->body, s->t->nb, SNIPPET_PREVIEW_MAX);
 	jw_strn(w, buf_data(&o), buf_len(&o));
 	buf_free(&o);
 }

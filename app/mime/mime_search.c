@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "core/ufold.h"
 #include "core/xalloc.h"
 #include "mime/mime_field.h"
 #include "mime/mime_decode.h"
@@ -36,46 +37,24 @@ void mime_search_clear(struct mime_search *sm)
 	sm->body_done = 0;
 }
 
-/* The letters of the two-octet range that mime_casefold leaves and
- * search folds as well (Unicode's CaseFolding.txt, same length): final
- * sigma, the Greek capitals with tonos and dialytika, the Cyrillic
- * letters past U+042F (Ukrainian Ґ, Old Church Slavonic, the Caucasian
- * and Central Asian ones) and Armenian. mime_casefold does not, since
- * thread keys kept in the store hash subjects it folded (store_thread.c):
- * changing it would move stored threads. */
-static uint32_t fold_more(uint32_t cp)
+/* Full Unicode case folding (core/ufold.h). Not mime_casefold, which
+ * stays as it was: thread keys kept in the store hash subjects it folded
+ * (store_thread.c), and changing it would move stored threads. */
+size_t mime_search_fold(char *p, size_t n)
 {
-	switch (cp) {
-	case 0x3c2: return 0x3c3; /* ς */
-	case 0x386: return 0x3ac;
-	case 0x388: case 0x389: case 0x38a: return cp + 0x25;
-	case 0x38c: return 0x3cc;
-	case 0x38e: case 0x38f: return cp + 0x3f;
-	case 0x3aa: case 0x3ab: return cp + 0x20;
-	case 0x4c0: return 0x4cf; /* Ӏ */
-	}
-	if ((cp >= 0x460 && cp <= 0x481) || (cp >= 0x48a && cp <= 0x4bf) ||
-	    (cp >= 0x4d0 && cp <= 0x52f))
-		return cp | 1; /* pairs, capital on the even code point */
-	if (cp >= 0x4c1 && cp <= 0x4ce)
-		return cp & 1 ? cp + 1 : cp; /* pairs, capital on the odd one */
-	if (cp >= 0x531 && cp <= 0x556)
-		return cp + 0x30; /* Armenian */
-	return cp;
+	return ufold_inplace(p, n);
 }
 
-void mime_search_fold(char *p, size_t n)
+void mime_search_fold_buf(struct buf *b)
 {
-	mime_casefold(p, n); /* ASCII, Latin, Greek, Cyrillic; same length */
-	for (size_t i = 0; i + 1 < n; i++) {
-		unsigned char c = (unsigned char)p[i], d = (unsigned char)p[i + 1];
-		if (c < 0xce || c > 0xd5 || (d & 0xc0) != 0x80)
-			continue;
-		uint32_t cp = ((uint32_t)(c & 0x1f) << 6) | (d & 0x3f), lc = fold_more(cp);
-		p[i] = (char)(0xc0 | (lc >> 6));
-		p[i + 1] = (char)(0x80 | (lc & 0x3f));
-		i++;
+	size_t n = buf_len(b), need = ufold_room(buf_data(b), n), avail;
+	if (need > n && !buf_reserve(b, need - n, &avail)) {
+		/* Past the buffer's max (or memory): the prefix that folds
+		 * in the storage it has, as decoding keeps a prefix. */
+		n = b->p ? ufold_fit(buf_data(b), n, b->cap - b->off - 1) : 0;
+		b->len = n;
 	}
+	b->len = ufold_inplace(buf_data(b), n);
 }
 
 static int contains(struct str hay, struct str needle)
@@ -103,7 +82,7 @@ static int value_contains(struct buf *dec, struct str unfolded, struct str needl
 {
 	buf_reset(dec);
 	rfc5322_decode_words(unfolded, dec); /* a prefix past the cap */
-	mime_search_fold(buf_data(dec), buf_len(dec));
+	mime_search_fold_buf(dec);
 	return contains(buf_str(dec), needle);
 }
 
@@ -122,10 +101,10 @@ int mime_search_value(struct str unfolded, struct str needle)
 	if (needle.len == 0)
 		return 1;
 	if (plain_value(unfolded)) {
-		char tmp[512];
+		char tmp[512 * UFOLD_GROWTH];
 		memcpy(tmp, unfolded.p, unfolded.len);
-		mime_search_fold(tmp, unfolded.len);
-		return contains(str_make(tmp, unfolded.len), needle);
+		size_t n = mime_search_fold(tmp, unfolded.len);
+		return contains(str_make(tmp, n), needle);
 	}
 	buf_init(&dec, SEARCH_VALUE_MAX);
 	int hit = value_contains(&dec, unfolded, needle);
@@ -140,7 +119,7 @@ void mime_search_fold_value(struct str unfolded, struct buf *out)
 		buf_append(out, unfolded.p, unfolded.len); /* out full: nothing */
 	else
 		rfc5322_decode_words(unfolded, out); /* a prefix past the cap */
-	mime_search_fold(buf_data(out), buf_len(out));
+	mime_search_fold_buf(out);
 }
 
 int mime_search_contains(struct str folded, struct str needle)
@@ -188,7 +167,7 @@ static int addresses_each(struct buf *dec, struct str unfolded,
 		buf_append(dec, "@", 1);
 		buf_append(dec, ad->host.p, ad->host.len);
 		buf_append(dec, ">", 1);
-		mime_search_fold(buf_data(dec), buf_len(dec));
+		mime_search_fold_buf(dec);
 		stop = fn(arg, buf_str(dec));
 	}
 	arena_free(&a);
@@ -255,7 +234,7 @@ static void value_text(struct str name, struct str unfolded, int with_name, stru
 	}
 	rfc5322_decode_words(unfolded, dec); /* a prefix past the cap */
 	add_params(name, unfolded, dec);
-	mime_search_fold(buf_data(dec), buf_len(dec));
+	mime_search_fold_buf(dec);
 }
 
 /* The haystack of any field for TEXT into dec: the field's name is header
@@ -679,7 +658,7 @@ static void body_build(struct mime_search *sm)
 			buf_init(&sm->text, buf_len(&sm->body) + 1);
 			buf_append(&sm->text, buf_data(&sm->body), buf_len(&sm->body));
 		}
-		mime_search_fold(buf_data(&sm->body), buf_len(&sm->body));
+		mime_search_fold_buf(&sm->body);
 		sm->body_done = 1;
 	}
 }

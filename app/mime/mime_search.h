@@ -5,10 +5,8 @@
  * Design: a struct mime_search holds one message (its bytes and its MIME
  * tree, normally decoded from the cache record) while any number of
  * needles are looked for in it. Matching is a case-insensitive substring
- * test (mime_search_fold(): ASCII, Latin-1, Latin Extended-A, Greek,
- * Cyrillic and Armenian letters fold as Unicode's CaseFolding.txt has
- * them, final sigma included; other octets compare as they are) on UTF-8
- * text: header values are unfolded and their RFC 2047 encoded-words
+ * test (mime_search_fold(): Unicode's full case folding, core/ufold.h, so
+ * "STRASSE" finds "straße") on UTF-8 text: header values are unfolded and their RFC 2047 encoded-words
  * decoded; the body is the text of its text/ leaves, transfer-decoded
  * (base64, quoted-printable) and converted to UTF-8 from their charset
  * when mime_decode.h knows it, an HTML leaf reduced to the text a reader
@@ -21,9 +19,8 @@
  * bounded amount of work and memory whatever its size. The header
  * section is read up to rfc5322.h's limits.
  *
- * Caveats: no full Unicode case folding (scripts other than those above
- * compare as they are); parts in unknown charsets are searched as raw
- * octets.
+ * Caveats: no normalisation (a decomposed "é" does not find a
+ * precomposed one); parts in unknown charsets are searched as raw octets.
  */
 #ifndef TERN_MIME_SEARCH_H
 #define TERN_MIME_SEARCH_H
@@ -32,6 +29,7 @@
 
 #include "core/buf.h"
 #include "core/str.h"
+#include "core/ufold.h"
 #include "mime/mime_tree.h"
 
 #define MIME_SEARCH_TEXT_MAX (4u * 1024 * 1024)
@@ -52,9 +50,14 @@ void mime_search_init(struct mime_search *sm, const char *msg, size_t len,
 /* Frees what sm built. */
 void mime_search_clear(struct mime_search *sm);
 
-/* Folds p[0..n) in place for matching (mime_casefold());
- * needles must be folded before they are given to the functions below. */
-void mime_search_fold(char *p, size_t n);
+/* Folds p[0..n) in place for matching (core/ufold.h) and returns the
+ * folded length, which may differ from n: p has room for
+ * MIME_SEARCH_FOLD_ROOM(n) octets. Needles must be folded before they are
+ * given to the functions below. mime_search_fold_buf() folds a buf's
+ * text, growing it (a prefix when its max is reached). */
+#define MIME_SEARCH_FOLD_ROOM(n) ((n) * UFOLD_GROWTH + 1)
+size_t mime_search_fold(char *p, size_t n);
+void mime_search_fold_buf(struct buf *b);
 
 /*
  * 1 when a field of the message's header named name (any case; p == NULL:
@@ -94,7 +97,8 @@ int mime_search_body(struct mime_search *sm, struct str needle);
  * after offset from, or -1: the match mime_search_body() makes, placed,
  * for a caller that shows it (JMAP SearchSnippet). With keep set before
  * the first body search, mime_search_body_text() is that text unfolded;
- * folding keeps lengths, so offsets are the same in both.
+ * folding changes lengths ("ß" is "ss"), so an offset in one is not one in
+ * the other: ufold_char_len() walks the unfolded text to it.
  */
 long mime_search_body_find(struct mime_search *sm, struct str needle, size_t from);
 struct str mime_search_body_text(struct mime_search *sm);

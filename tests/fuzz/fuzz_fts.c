@@ -124,9 +124,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	uint8_t a = data[0], b = data[1];
 	size_t len = size - 2;
-	char *s = malloc(len);
+	char *s = malloc(MIME_SEARCH_FOLD_ROOM(len));
 	memcpy(s, data + 2, len);
-	mime_search_fold(s, len);
+	len = mime_search_fold(s, len);
 
 	struct terms t = { 0 };
 	assert(fts_terms(s, len, term_cb, &t) == t.count);

@@ -31,7 +31,7 @@ static int ref_value(struct str v, struct str needle)
 		return 1;
 	buf_init(&d, 256 * 1024);
 	rfc5322_decode_words(v, &d);
-	mime_search_fold(buf_data(&d), buf_len(&d));
+	mime_search_fold_buf(&d);
 	hit = memmem(buf_data(&d), buf_len(&d), needle.p, needle.len) != NULL;
 	buf_free(&d);
 	return hit;
@@ -41,11 +41,12 @@ static int ref_value(struct str v, struct str needle)
  * first could split a UTF-8 sequence that folding the whole would change. */
 static char *piece(struct str s, size_t off, size_t k, size_t *n_r)
 {
-	size_t o = s.len ? off % s.len : 0;
-	size_t n = k < s.len - o ? k : s.len - o;
-	char *f = malloc(s.len + 1), *p = malloc(n + 1);
+	char *f = malloc(MIME_SEARCH_FOLD_ROOM(s.len));
 	memcpy(f, s.p, s.len);
-	mime_search_fold(f, s.len);
+	size_t fl = mime_search_fold(f, s.len);
+	size_t o = fl ? off % fl : 0;
+	size_t n = k < fl - o ? k : fl - o;
+	char *p = malloc(n + 1);
 	memcpy(p, f + o, n);
 	free(f);
 	*n_r = n;
@@ -70,12 +71,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct str whole = str_make(msg, size);
 
 	/* Folding twice changes nothing more. */
-	char *f1 = malloc(size + 1), *f2 = malloc(size + 1);
+	char *f1 = malloc(MIME_SEARCH_FOLD_ROOM(size)), *f2 = malloc(MIME_SEARCH_FOLD_ROOM(size));
 	memcpy(f1, msg, size);
-	mime_search_fold(f1, size);
-	memcpy(f2, f1, size);
-	mime_search_fold(f2, size);
-	assert(memcmp(f1, f2, size) == 0);
+	size_t l1 = mime_search_fold(f1, size);
+	memcpy(f2, f1, l1);
+	assert(mime_search_fold(f2, l1) == l1);
+	assert(memcmp(f1, f2, l1) == 0);
 	free(f1);
 	free(f2);
 

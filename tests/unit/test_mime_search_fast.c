@@ -111,7 +111,7 @@ static void same(const char *value, const char *needle)
 
 	snprintf(msg, sizeof msg, "Subject: %s\r\n\r\nx\r\n", value);
 	memcpy(fold, needle, n);
-	mime_search_fold(fold, n);
+	n = mime_search_fold(fold, n);
 	mime_tree_parse(msg, strlen(msg), A, &t);
 	mime_search_init(&sm, msg, strlen(msg), &t);
 	int a = mime_search_header(&sm, str_c("Subject"), str_make(fold, n));
@@ -161,7 +161,7 @@ static void test_body_find(void)
 	                  "Caf\xc3\xa9 Noon: QUARTERLY numbers, quarterly again\r\n";
 	struct mime_tree t;
 	struct mime_search sm;
-	char n1[] = "quarterly", n2[] = "CAF\xc3\x89";
+	char n1[32] = "quarterly", n2[32] = "CAF\xc3\x89";
 
 	mime_tree_parse(msg, strlen(msg), A, &t);
 	mime_search_init(&sm, msg, strlen(msg), &t);
@@ -337,18 +337,63 @@ static void test_fold_more(void)
 	    {"\xd2\x82\xd2\x91 x\xce", "\xd2\x82\xd2\x91 x\xce"}, /* a sign, a small letter, a cut one */
 	};
 	for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
-		char b[64];
+		char b[MIME_SEARCH_FOLD_ROOM(64)];
 		size_t n = strlen(pairs[i][0]);
-		memcpy(b, pairs[i][0], n + 1);
-		mime_search_fold(b, n);
+		memcpy(b, pairs[i][0], n);
+		b[mime_search_fold(b, n)] = '\0';
 		CHECK_EQ_STR(b, pairs[i][1]);
 	}
+}
+
+/* Full case folding (CaseFolding.txt C+F, core/ufold.h) in header and
+ * body search: lengths change ("ß" is "ss"), and the snippet's offsets
+ * are in the folded text. */
+static void test_full_fold(void)
+{
+	const char *msg = "Subject: =?utf-8?q?Stra=C3=9Fe_=C7=85_?= \xf0\x90\x90\x80\r\n"
+			  "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+			  "\xce\x90 \xe2\x84\xaa \xe1\xb2\x90\xe1\xb2\x91 Gro\xc3\x9f STRASSE\r\n";
+	static const char *const hits[] = {
+		"STRASSE", "strasse", "STRA\xe1\xba\x9e" "E", "\xc7\x84", "\xc7\x86", "\xf0\x90\x90\xa8",
+	};
+	static const char *const body_hits[] = {
+		"\xce\xb9\xcc\x88\xcc\x81", "K", "\xe1\x83\x90\xe1\x83\x91", "GROSS", "gro\xc3\x9f strasse",
+	};
+	struct mime_tree t;
+	struct mime_search sm;
+	mime_tree_parse(msg, strlen(msg), A, &t);
+	mime_search_init(&sm, msg, strlen(msg), &t);
+	sm.keep = 1;
+	for (size_t i = 0; i < sizeof hits / sizeof hits[0]; i++) {
+		char f[MIME_SEARCH_FOLD_ROOM(32)];
+		size_t n = strlen(hits[i]);
+		memcpy(f, hits[i], n);
+		n = mime_search_fold(f, n);
+		CHECK(mime_search_header(&sm, str_c("Subject"), str_make(f, n)));
+	}
+	for (size_t i = 0; i < sizeof body_hits / sizeof body_hits[0]; i++) {
+		char f[MIME_SEARCH_FOLD_ROOM(32)];
+		size_t n = strlen(body_hits[i]);
+		memcpy(f, body_hits[i], n);
+		n = mime_search_fold(f, n);
+		CHECK(mime_search_body(&sm, str_make(f, n)));
+	}
+	/* "grossstrasse" is not there: a space between */
+	char f[MIME_SEARCH_FOLD_ROOM(32)] = "GROSSSTRASSE";
+	CHECK(!mime_search_body(&sm, str_make(f, mime_search_fold(f, 12))));
+	/* The fold is longer than the text: ΐ is 6 octets folded, 2 in the text. */
+	char g[MIME_SEARCH_FOLD_ROOM(32)] = "gross";
+	CHECK_EQ_INT(mime_search_body_find(&sm, str_make(g, 5), 0), 16);
+	struct str text = mime_search_body_text(&sm);
+	CHECK(text.len > 20 && !memcmp(text.p + 14, "Gro\xc3\x9f", 5));
+	mime_search_clear(&sm);
 }
 
 int main(void)
 {
 	test_fold_more();
 	A = arena_new(0);
+	test_full_fold();
 	test_root_subject();
 	test_root_bare_lf();
 	test_value();

@@ -1237,11 +1237,11 @@ static int search_has(const char *msg, int body, const char *name, const char *n
 {
 	struct mime_tree t;
 	struct mime_search sm;
-	char fold[256];
+	char fold[MIME_SEARCH_FOLD_ROOM(256)];
 	size_t n = strlen(needle);
 
 	memcpy(fold, needle, n);
-	mime_search_fold(fold, n);
+	n = mime_search_fold(fold, n);
 	mime_tree_parse(msg, strlen(msg), A, &t);
 	mime_search_init(&sm, msg, strlen(msg), &t);
 	int r = body ? mime_search_body(&sm, str_make(fold, n))
