@@ -9,8 +9,15 @@
 
 /* The map of the character at s (its length in *len_r, 1 for an
  * ill-formed octet), or NULL when it folds to itself. */
-static const struct ufold_map *lookup(const unsigned char *s, size_t n, size_t *len_r)
+static inline const struct ufold_map *lookup(const unsigned char *s, size_t n, size_t *len_r)
 {
+	if (s[0] >= 0xc2 && s[0] <= 0xdf && n >= 2 && (s[1] & 0xc0) == 0x80) {
+		/* two octets, most non-ASCII letters: no validator call */
+		uint32_t cp = ((uint32_t)(s[0] & 0x1f) << 6) | (s[1] & 0x3f);
+		uint16_t i = ufold_index[ufold_page[cp >> 8]][cp & 255];
+		*len_r = 2;
+		return i ? &ufold_maps[i] : NULL;
+	}
 	size_t l = utf8_seq(s, n);
 	if (l == 0) {
 		*len_r = 1;
@@ -68,6 +75,16 @@ static size_t fold_run(const char *src, size_t n, char *dst)
 static size_t ascii_run(char *p, size_t n)
 {
 	size_t i = 0;
+	/* Eight octets at a time while they are ASCII: A-Z get 0x20. */
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w, hi = 0x8080808080808080ull;
+		memcpy(&w, p + i, 8);
+		if (w & hi)
+			break;
+		uint64_t ge_a = w + 0x3f3f3f3f3f3f3f3full, gt_z = w + 0x2525252525252525ull;
+		w |= ((ge_a & ~gt_z) & hi) >> 2;
+		memcpy(p + i, &w, 8);
+	}
 	for (; i < n; i++) {
 		unsigned char c = (unsigned char)p[i];
 		if (c >= 0x80)
