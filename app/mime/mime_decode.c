@@ -716,17 +716,6 @@ static ptrdiff_t iconv_to_utf8(const char *name, const char *alt, const char *in
 	return (ptrdiff_t)n;
 }
 
-static int utf7_b64(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
-
 /*
  * UTF-7 (RFC 2152): ASCII as itself; "+" starts base64 of UTF-16 code
  * units, ended by the first octet outside base64 (a "-" there is
@@ -741,7 +730,7 @@ static size_t utf7_to_utf8(const unsigned char *s, size_t len, char *out)
 
 	for (i = 0; i < len; i++) {
 		unsigned char c = s[i];
-		int v = shifted ? utf7_b64(c) : -1;
+		int v = shifted ? b64_value(c) : -1; /* the base64 alphabet: 0..63 */
 
 		if (v >= 0) {
 			acc = (acc << 6 | (uint32_t)v) & 0x3FFFFF;

@@ -68,6 +68,18 @@ void mime_html_init(struct mime_html *h, struct buf *text, struct buf *hidden,
 	h->space = 1;
 }
 
+/* Visible text inside <a>: kept (up to its buffer) as the link's text. */
+static void anchor_add(struct mime_html *h, const char *p, size_t n)
+{
+	if (h->in_anchor && !h->hidden_depth) {
+		size_t room = sizeof h->anchor - h->anchor_len;
+		if (n > room)
+			n = room;
+		memcpy(h->anchor + h->anchor_len, p, n);
+		h->anchor_len += n;
+	}
+}
+
 static void out(struct mime_html *h, const char *p, size_t n)
 {
 	int ws = n == 1 && (p[0] == ' ' || p[0] == '\n');
@@ -76,13 +88,7 @@ static void out(struct mime_html *h, const char *p, size_t n)
 	struct buf *b = h->hidden_depth ? h->hidden : h->text;
 	buf_append(b, p, n); /* past the ceiling: dropped, the view is cut */
 	h->space = ws;
-	if (h->in_anchor && !h->hidden_depth) {
-		size_t room = sizeof h->anchor - h->anchor_len;
-		if (n > room)
-			n = room;
-		memcpy(h->anchor + h->anchor_len, p, n);
-		h->anchor_len += n;
-	}
+	anchor_add(h, p, n);
 }
 
 /* A run of text octets, none of them white space: what out() would make
@@ -93,13 +99,7 @@ static void out_run(struct mime_html *h, const char *p, size_t n)
 	struct buf *b = h->hidden_depth ? h->hidden : h->text;
 	buf_append(b, p, n <= buf_room(b) ? n : buf_room(b));
 	h->space = 0;
-	if (h->in_anchor && !h->hidden_depth) {
-		size_t room = sizeof h->anchor - h->anchor_len;
-		if (n > room)
-			n = room;
-		memcpy(h->anchor + h->anchor_len, p, n);
-		h->anchor_len += n;
-	}
+	anchor_add(h, p, n);
 }
 
 static void out_cp(struct mime_html *h, uint32_t cp)
