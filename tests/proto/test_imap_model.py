@@ -278,7 +278,15 @@ class Session:
             uids = self.some_uids()
             if uids:
                 dest = r.choice([b for b in BOXES if b != self.box])
-                out, tagged = self.cmd("UID %s %s %s" % (op.upper(), uids, dest))
+                out, tagged = self.cmd("UID %s %s %s" % (op.upper(), uids, dest), may_no=True)
+                if not tagged.split(" ", 2)[1] == "OK":
+                    # A set holding a message another session expunged
+                    # fails whole (RFC 9051 §7.1 EXPUNGEISSUED), after the
+                    # EXPUNGE that names it: then one of the UIDs is gone.
+                    if ("[EXPUNGEISSUED]" not in tagged or
+                            set(map(int, uids.split(","))) <= set(self.view)):
+                        self.fail("command failed: " + tagged)
+                    return
                 m = re.search(r"\[COPYUID \d+ (\S+) (\S+)\]", tagged + " ".join(t for t, _ in out))
                 if not m:
                     # Nothing copied: right only when all were expunged
