@@ -33,7 +33,7 @@ def free_port_on(ips):
 
 def unique_ips(n):
     """n distinct loopback addresses unlikely to be used by another test."""
-    base = random.randint(2, 250)
+    base = random.randint(2, 254 - n)  # the last one still an octet (<= 254)
     third = random.randint(1, 250)
     return ["127.%d.%d.%d" % (random.randint(1, 250), third, base + i) for i in range(n)]
 
