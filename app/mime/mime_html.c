@@ -863,15 +863,8 @@ static void step(struct mime_html *h, char c)
 			h->state = H_BANG;
 		} else if (c == '?') {
 			h->state = H_DECL;
-		} else if ((c | 32) >= 'a' && (c | 32) <= 'z') {
-			h->state = H_TAG;
-			h->taglen = 0;
-			h->tag_full = 0;
-			h->quote = 0;
-			h->run = 1;
-			h->tag[h->taglen++] = c;
-		} else if (c == '/') {
-			h->state = H_TAG;
+		} else if (((c | 32) >= 'a' && (c | 32) <= 'z') || c == '/') {
+			h->state = H_TAG; /* an opening or a closing tag */
 			h->taglen = 0;
 			h->tag_full = 0;
 			h->quote = 0;
