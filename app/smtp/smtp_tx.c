@@ -269,6 +269,38 @@ int smtp_tx_feed_bdat(struct smtp_session *s)
 	return 1;
 }
 
+/*
+ * A BURL chunk into the spool with its line ends made CRLF: the draft is
+ * the store's, where a bare CR may stay (cmd_append.c) and other ways in
+ * may keep a bare LF, but RFC 5321 §2.3.8 forbids both in what we send
+ * on, and submission may fix what it submits (RFC 6409 §8). A CR that
+ * ends the chunk waits for the next one unless this is the last; a NUL
+ * is noted and refused with the message, as DATA's are.
+ */
+static void burl_append(struct smtp_tx *tx, const char *p, size_t n, int last)
+{
+	size_t start = 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = p[i];
+		tx->bdat_nul |= c == '\0';
+		if (c == '\n' && !tx->bdat_cr) {
+			tx_append(tx, p + start, i - start);
+			tx_append(tx, "\r", 1);
+			start = i;
+		} else if (c != '\n' && tx->bdat_cr) {
+			tx_append(tx, p + start, i - start);
+			tx_append(tx, "\n", 1);
+			start = i;
+		}
+		tx->bdat_cr = c == '\r';
+	}
+	tx_append(tx, p + start, n - start);
+	if (last && tx->bdat_cr) {
+		tx_append(tx, "\n", 1);
+		tx->bdat_cr = 0;
+	}
+}
+
 void smtp_tx_burl(struct smtp_session *s, struct str url, int last)
 {
 	struct smtp_tx *tx = &s->tx;
@@ -298,7 +330,7 @@ void smtp_tx_burl(struct smtp_session *s, struct str url, int last)
 		smtp_reply(s, "554 5.6.6 IMAP URL resolution failed");
 		return;
 	}
-	tx_append(tx, buf_data(&b), buf_len(&b));
+	burl_append(tx, buf_data(&b), buf_len(&b), last);
 	buf_free(&b);
 	if (tx->spool_failed) {
 		tx_spool_failed(s);

@@ -87,6 +87,21 @@ def test_smtp_burl():
         c.rcpt(CAROL)
         assert c.docmd("BURL", gen("authuser") + " LAST")[0] == 250
         wait_count(s, 3, account=CAROL)
+        # A draft the store kept with a bare CR (IMAP APPEND keeps it, as
+        # Dovecot does) goes on with CRLF line ends only (RFC 5321 §2.3.8).
+        bare = DRAFT.replace(b"Written once", b"Written\ronce")
+        r.send(b"b APPEND Drafts (\\Draft) {%d+}\r\n%s\r\n" % (len(bare), bare))
+        buid = int(re.search(rb"APPENDUID \d+ (\d+)", r.until_tag("b")[-1]).group(1))
+        u, t = cmd(r, "g", 'GENURLAUTH "imap://bob%%40example.test@mx.example.test/Drafts/;UID=%d'
+                   ';URLAUTH=submit+bob%%40example.test" INTERNAL' % buid)
+        burl = re.fullmatch(rb'\* GENURLAUTH "([^"]+)"', u[0]).group(1).decode()
+        c.mail(BOB)
+        c.rcpt(CAROL)
+        assert c.docmd("BURL", burl + " LAST")[0] == 250
+        wait_count(s, 4, account=CAROL)
+        got = fetch_last(s, CAROL, CAROL_PW)
+        assert got.endswith(DRAFT.replace(b"Written once", b"Written\r\nonce")), got
+        assert re.search(rb"\r(?!\n)|(?<!\r)\n", got) is None, got
         c.quit()
         # Not on port 25.
         m = smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=20)
