@@ -600,9 +600,19 @@ static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 		smtp_session_error(s);
 		return;
 	}
-	if (!bare_pm && cmd->path.domain_literal && strncasecmp(addr, "postmaster@", 11) == 0 &&
-	    literal_is_ours(s, cmd->path.domain))
+	int at_literal = !bare_pm && cmd->path.domain_literal && literal_is_ours(s, cmd->path.domain);
+	if (at_literal && strncasecmp(addr, "postmaster@", 11) == 0)
 		bare_pm = 1; /* our postmaster, as <postmaster> is */
+	if (at_literal && !bare_pm) {
+		/* Another local part at our literal is that user of the primary
+		 * domain, as Postfix takes it for a local user: "[our address]"
+		 * names this host (RFC 5321 §2.3.4), whose own users the primary
+		 * domain holds. Without one, nobody else is ours there. */
+		char *at = strrchr(addr, '@');
+		size_t dl = strlen(smtp_cfg->domain);
+		if (at && dl && (size_t)(at + 1 - addr) + dl < sizeof(addr))
+			memcpy(at + 1, smtp_cfg->domain, dl + 1);
+	}
 	if (bare_pm) {
 		/* RFC 5321 4.5.1: <postmaster> with no domain is ours. */
 		snprintf(addr, sizeof(addr), "postmaster@%s",

@@ -419,7 +419,7 @@ def test_one_blob_many_recipients_and_dedup():
 
 
 def test_recipient_policy():
-    with srv() as s:
+    with srv(env={"TERN_DOMAIN": "example.test"}) as s:
         r = Raw(s.smtp_port)
         r.cmd("EHLO policy.test")
         assert r.cmd("MAIL FROM:<a@remote.test>")[0] == 250
@@ -432,9 +432,13 @@ def test_recipient_policy():
         # Postmaster at a literal of the address the client connected to
         # is ours (RFC 1123 §5.2.17: "An SMTP MUST accept and recognize a
         # domain literal for any of its own IP addresses"); at another
-        # address it is not, and nobody else is ours at a literal.
-        for rcpt, want in (("<Postmaster@[192.0.2.1]>", 554), ("<bob@[127.0.0.1]>", 554),
-                           ("<postmaster@[IPv6:::1]>", 554), ("<postmaster@[127.0.0.1]>", 250)):
+        # address it is not. Another local part at our literal is that
+        # user of the primary domain (TERN_DOMAIN), as Postfix takes a
+        # local user there; an unknown one is unknown, not relayed.
+        for rcpt, want in (("<Postmaster@[192.0.2.1]>", 554), ("<bob@[192.0.2.1]>", 554),
+                           ("<postmaster@[IPv6:::1]>", 554), ("<bob@[IPv6:::1]>", 554),
+                           ("<nobody@[127.0.0.1]>", 550), ("<dave@[127.0.0.1]>", 550),
+                           ("<postmaster@[127.0.0.1]>", 250), ("<bob@[127.0.0.1]>", 250)):
             code, lines = r.cmd("RCPT TO:" + rcpt)
             assert code == want, (rcpt, lines)
         assert r.cmd("DATA")[0] == 354
