@@ -79,8 +79,15 @@ int auth_results_field(const struct auth_results *r, struct buf *out)
 			e |= buf_printf(out, " header.from=");
 			e |= put_pvalue(out, r->header_from);
 		}
+		/* policy.dmarc is the policy "applied/to be applied after
+		 * policy options including pct: ... have been processed" (RFC
+		 * 7489 §11.2's registration): on a fail, the disposition t=y or
+		 * a pct= sample lowered, not the one published. */
+		const struct dmarc_verdict *dv = r->dmarc_verdict;
 		if (r->dmarc == DMARC_RESULT_PASS || r->dmarc == DMARC_RESULT_FAIL)
-			e |= buf_printf(out, " policy.dmarc=%s", dmarc_policy_name(r->dmarc_verdict->policy));
+			e |= buf_printf(out, " policy.dmarc=%s",
+					dmarc_policy_name(r->dmarc == DMARC_RESULT_FAIL ? dv->disposition
+											: dv->policy));
 	}
 	e |= buf_printf(out, "\r\n");
 	return e ? -1 : 0;
@@ -146,13 +153,17 @@ void auth_results_observe(const struct auth_results *r)
 							  : "none",
 	};
 	/* Not what the Domain Owner's policy asked: say why (RFC 9990
-	 * PolicyOverrideType). A trusted ARC sealer's pass is a trusted
-	 * forwarder; a tolerated domain, or our own domain refused whatever
-	 * its record says, the local policy. */
-	const char *asked = v.result == DMARC_RESULT_FAIL ? dmarc_policy_name(v.disposition) : "none";
+	 * PolicyOverrideType). The policy lowered by t=y or left out by an
+	 * old pct= sample is its test mode; a trusted ARC sealer's pass is a
+	 * trusted forwarder; a tolerated domain, or our own domain refused
+	 * whatever its record says, the local policy. */
+	const char *asked = v.result == DMARC_RESULT_FAIL ? dmarc_policy_name(v.policy) : "none";
 	if (strcmp(m.applied, asked) != 0)
 		m.reason = r->policy_reason && strcmp(r->policy_reason, "arc_trusted") == 0
 			       ? "trusted_forwarder"
+		           : v.result == DMARC_RESULT_FAIL && (v.testing || v.sampled_out) &&
+				     strcmp(m.applied, dmarc_policy_name(v.disposition)) == 0
+			       ? "policy_test_mode"
 			       : "local_policy";
 	dmarc_seen_note(&m, time_wall());
 }

@@ -46,6 +46,7 @@ struct dmarc_eval {
 	char qdomain[DMARC_DOMAIN_MAX];
 	uint16_t qtype;
 
+	unsigned sample; /* dmarc_input.sample */
 	int done;
 	struct dmarc_verdict v;
 };
@@ -226,6 +227,7 @@ static int choose_policy(struct dmarc_eval *e, const struct walk *w, const struc
 	*rec_r = use;
 	snprintf(e->v.policy_domain, sizeof e->v.policy_domain, "%s", use->name);
 	e->v.testing = use->rec.testing;
+	e->v.pct = use->rec.has_pct && !use->rec.has_t ? use->rec.pct : 100;
 	return 0;
 }
 
@@ -342,7 +344,11 @@ static void advance(struct dmarc_eval *e)
 	 * An identifier the budget left unchecked counts as not aligned: a
 	 * sender must not turn its "fail" into an error by adding signatures.
 	 */
-	e->v.disposition = e->v.testing ? lower(e->v.policy) : e->v.policy;
+	/* An old record's pct=N below 100 (RFC 7489 §6.6.4, Historic in RFC
+	 * 9989 but still published): the policy applies to that share of
+	 * failing mail, the next less strict one to the rest, as t=y does. */
+	e->v.sampled_out = !e->v.testing && e->v.pct < 100 && e->sample >= e->v.pct;
+	e->v.disposition = e->v.testing || e->v.sampled_out ? lower(e->v.policy) : e->v.policy;
 	finish(e, DMARC_RESULT_FAIL, budget ? "no identifier aligned within the DNS query budget"
 				     : e->spf_pass || e->ndkim ? "no authenticated identifier aligned"
 							       : "no SPF or DKIM pass");
@@ -453,6 +459,8 @@ struct dmarc_eval *dmarc_eval_new(const struct dmarc_input *in)
 		 e->author_ok ? e->author : (in->author_domain ? in->author_domain : ""));
 	e->v.policy_tag = "";
 	e->v.policy = e->v.disposition = DMARC_POLICY_NONE;
+	e->v.pct = 100;
+	e->sample = in->sample;
 	e->spf_pass = in->spf == SPF_PASS &&
 		      canon_domain(in->spf_domain, e->spf_domain, sizeof e->spf_domain) == 0;
 	for (size_t i = 0; i < in->ndkim && e->ndkim < DMARC_DKIM_MAX; i++) {

@@ -27,7 +27,9 @@
  *    existing subdomain and np= for a non-existent one (an A query
  *    answering NXDOMAIN, Appendix A.4) when it is the Organizational or
  *    Public Suffix Domain's, falling back to p=. t=y (or an old pct=0)
- *    lowers the policy applied by one step (§4.7).
+ *    lowers the policy applied by one step (§4.7); an old pct=N between
+ *    1 and 99 with no t= does so for a failing message whose
+ *    dmarc_input.sample is N or more (RFC 7489 §6.6.4's sampling).
  *  - alignment (§4.4): an SPF "pass" for spf_domain, or a DKIM "pass" with
  *    d=, aligns when equal to the Author Domain (strict) or, in relaxed
  *    mode (adkim=/aspf= r, the default), when both have the same
@@ -85,6 +87,10 @@ struct dmarc_input {
 	const char *spf_domain;      /* the domain SPF checked (spf_eval_domain) */
 	const char *const *dkim_pass_domains; /* d= of every signature that passed */
 	size_t ndkim;
+	/* 0..99, drawn at random for this message by the caller (a fixed
+	 * value in tests): a failing message is sampled in by an old record's
+	 * pct=N when sample < N, so 0 always applies the policy. */
+	unsigned sample;
 };
 
 /* The outcome, as data (valid while the evaluation is). */
@@ -94,6 +100,8 @@ struct dmarc_verdict {
 	const char *policy_tag;        /* "p", "sp" or "np": which tag gave it ("" without a record) */
 	enum dmarc_policy disposition; /* what to do: none on pass; policy lowered one step when testing */
 	int testing;                   /* t=y (or pct=0) on the record used */
+	unsigned pct;                  /* the record's pct= without t= (100 when neither) */
+	int sampled_out;               /* fail, and pct= left it out: disposition lowered one step */
 	int spf_aligned, dkim_aligned;
 	char header_from[DMARC_DOMAIN_MAX];   /* the Author Domain (header.from) */
 	char policy_domain[DMARC_DOMAIN_MAX]; /* whose record gave the policy ("" without one) */

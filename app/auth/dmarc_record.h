@@ -12,9 +12,9 @@
  * valid rua URI it reads as p=none, without one the record gives no
  * DMARC processing (dmarc.c turns that into permerror).
  *
- * Older records (RFC 7489): pct=0 reads as t=y and any other pct as t=n
- * (RFC 9989 Appendix A.6 makes t= the two-valued successor of pct; an
- * explicit t= wins over pct=); ri= and rf= were removed and are ignored
+ * Older records (RFC 7489): pct=0 reads as t=y (RFC 9989 Appendix A.6
+ * makes t= the two-valued successor of pct; an explicit t= wins over
+ * pct=), and a pct between 1 and 99 is kept for dmarc.c to sample; ri= and rf= were removed and are ignored
  * like any unknown tag; a "!size" suffix on a report URI is obsolete
  * syntax that is accepted and dropped by readers of rua.
  *

@@ -325,7 +325,8 @@ int cli_check_auth(const struct config *cfg, int argc, char **argv)
 	auth_author_domain(msg, len, author, sizeof author);
 	/* RFC 9989 §4.4.2: only the MAIL FROM identity counts; the null path's HELO check does not. */
 	struct dmarc_input in = { author, *sender ? spf_eval_result(spf) : SPF_NONE,
-				  spf_eval_domain(spf), pass, npass };
+				  spf_eval_domain(spf), pass, npass,
+				  0 /* a pct= sample always in: the policy as published */ };
 	struct dmarc_eval *de = dmarc_eval_new(&in);
 	if (stage_open(&st[2], cfg) < 0) {
 		free(pass);

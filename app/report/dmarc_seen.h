@@ -53,7 +53,8 @@ struct dmarc_seen_msg {
 	const char *applied;
 	/* Why, when applied is not what the DMARC policy asked (RFC 9990
 	 * PolicyOverrideType: "local_policy", "trusted_forwarder",
-	 * "mailing_list", "forwarded", "other"), else NULL. */
+	 * "policy_test_mode" (t=y, or an old pct= sample, lowered it),
+	 * "mailing_list", "other"), else NULL. */
 	const char *reason;
 };
 

@@ -51,6 +51,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <sodium.h>
+
 #include "auth/arc.h"
 #include "auth/auth_results.h"
 #include "auth/dmarc.h"
@@ -443,7 +445,8 @@ static void start_dmarc(struct smtp_checks *c)
 	/* RFC 9989 §4.4.2: only the MAIL FROM identity counts for DMARC. */
 	struct dmarc_input in = {c->author,
 				 tx->spf && tx->mail_from[0] ? spf_eval_result(tx->spf) : SPF_NONE,
-				 tx->spf ? spf_eval_domain(tx->spf) : "", pass, np};
+				 tx->spf ? spf_eval_domain(tx->spf) : "", pass, np,
+				 randombytes_uniform(100)};
 	c->dmarc = dmarc_eval_new(&in);
 	c->phase = PH_DMARC;
 	c->starting = 1;

@@ -133,6 +133,8 @@ def test_inbound_auth():
             "_dmarc.reject.test": {"TXT": ["v=DMARC1; p=reject"]},
             "quar.test": {"TXT": ["v=spf1 -all"]},
             "_dmarc.quar.test": {"TXT": ["v=DMARC1; p=quarantine"]},
+            "trial.test": {"TXT": ["v=spf1 -all"]},
+            "_dmarc.trial.test": {"TXT": ["v=DMARC1; p=reject; t=y"]},
             "lenient.test": {"TXT": ["v=spf1 -all"]},
             "_dmarc.lenient.test": {"TXT": ["v=DMARC1; p=reject"]},
             "_dmarc.broken.test": {"SERVFAIL": True},
@@ -178,6 +180,16 @@ def test_inbound_auth():
         assert len(junk) == 1 and "quarantined" in junk[0][1], junk
         raw = last(s, "bob@example.test", "Junk")
         assert "dmarc=fail header.from=quar.test policy.dmarc=quarantine" in field(raw, "Authentication-Results")[0]
+        assert not s.messages("bob@example.test")
+        # p=reject with t=y (testing): the next less strict policy,
+        # quarantine, and policy.dmarc says so (the policy applied, RFC
+        # 7489 §11.2), not the reject published.
+        code, text = send(s, "ann@trial.test", message("Ann <ann@trial.test>", "on trial"))
+        assert code == 250, (code, text)
+        assert len(s.messages("bob@example.test", "Junk")) == 2
+        raw = last(s, "bob@example.test", "Junk")
+        assert "dmarc=fail header.from=trial.test policy.dmarc=quarantine" in \
+            field(raw, "Authentication-Results")[0], field(raw, "Authentication-Results")
         assert not s.messages("bob@example.test")
 
         # The tolerated list (settings API) lets lenient.test's failures in.
@@ -330,6 +342,7 @@ def test_inbound_auth():
         assert s.wait_log("event=seen_flushed"), s.log_text()[-2000:]
         pending = s.cli("dmarc", "report").stdout.decode()
         assert re.search(r"quar\.test rows=1 messages=1", pending), pending
+        assert re.search(r"trial\.test rows=1 messages=1", pending), pending
         assert re.search(r"reject\.test rows=\d+ messages=4", pending), pending
         assert re.search(r"example\.org rows=\d+ messages=7", pending), pending
 
@@ -341,7 +354,7 @@ def test_inbound_auth():
         body = body.decode()
         assert st == 200
         assert 'tern_auth_results_total{check="dmarc",result="fail"}' in body, body
-        assert 'tern_auth_results_total{check="action",result="junk"} 1' in body, body
+        assert 'tern_auth_results_total{check="action",result="junk"} 2' in body, body
     finally:
         if s:
             s.cleanup()

@@ -221,6 +221,7 @@ static const char *const base_zone =
 	"example.net A 192.0.2.3\n";
 
 static struct logres lr;
+static unsigned sample; /* dmarc_input.sample of the next eval() */
 
 /* Evaluates with the base zone plus extra; dkim is a space-separated list of passing d=. */
 static struct outcome eval(const char *extra, const char *from, enum spf_result spf,
@@ -237,7 +238,7 @@ static struct outcome eval(const char *extra, const char *from, enum spf_result 
 	memset(&lr, 0, sizeof lr);
 	lr.t = dns_table_new(zone, strlen(zone));
 	struct dns_resolver r = { log_start, log_cancel, &lr };
-	struct dmarc_input in = { from, spf, spf_domain, doms, nd };
+	struct dmarc_input in = { from, spf, spf_domain, doms, nd, sample };
 	struct dmarc_eval *e = dmarc_eval_new(&in);
 	struct outcome o = { 0 };
 	CHECK(dmarc_run(&r, e, done, &o) == NULL);
@@ -486,6 +487,35 @@ static void test_testing(void)
 	CHECK_EQ_INT(o.v.disposition, DMARC_POLICY_NONE);
 	o = eval("_dmarc.t.test TXT v=DMARC1; p=quarantine; pct=20\n", "t.test", SPF_NONE, NULL, NULL);
 	CHECK_EQ_INT(o.v.disposition, DMARC_POLICY_QUARANTINE);
+	CHECK_EQ_INT(o.v.pct, 20);
+	CHECK(!o.v.sampled_out);
+	/* RFC 7489 §6.6.4: pct=20 applies the policy to a sample of 20 in
+	 * 100 (sample 0..19), the next less strict one to the rest. */
+	static const struct { const char *rec; unsigned sample; int out; enum dmarc_policy d; } pc[] = {
+		{ "p=reject; pct=20", 19, 0, DMARC_POLICY_REJECT },
+		{ "p=reject; pct=20", 20, 1, DMARC_POLICY_QUARANTINE },
+		{ "p=quarantine; pct=50", 99, 1, DMARC_POLICY_NONE },
+		{ "p=quarantine; pct=99", 98, 0, DMARC_POLICY_QUARANTINE },
+		{ "p=reject; pct=100", 99, 0, DMARC_POLICY_REJECT },
+		{ "p=reject", 99, 0, DMARC_POLICY_REJECT },
+		/* An explicit t= wins over pct= (RFC 9989 Appendix A.6). */
+		{ "p=reject; pct=20; t=n", 99, 0, DMARC_POLICY_REJECT },
+		{ "p=reject; pct=20; t=y", 0, 0, DMARC_POLICY_QUARANTINE },
+	};
+	for (size_t i = 0; i < sizeof pc / sizeof pc[0]; i++) {
+		char z[128];
+		snprintf(z, sizeof z, "_dmarc.t.test TXT v=DMARC1; %s\n", pc[i].rec);
+		sample = pc[i].sample;
+		o = eval(z, "t.test", SPF_NONE, NULL, NULL);
+		CHECK_EQ_INT(o.v.result, DMARC_RESULT_FAIL);
+		CHECK_EQ_INT(o.v.sampled_out, pc[i].out);
+		CHECK_EQ_INT(o.v.disposition, pc[i].d);
+	}
+	/* A pass is never sampled out. */
+	o = eval("_dmarc.t.test TXT v=DMARC1; p=reject; pct=1\n", "t.test", SPF_PASS, "t.test", NULL);
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_PASS);
+	CHECK(!o.v.sampled_out);
+	sample = 0;
 	/* Testing says nothing about a pass. */
 	o = eval("_dmarc.t.test TXT v=DMARC1; p=reject; t=y\n", "t.test", SPF_PASS, "t.test", NULL);
 	CHECK_EQ_INT(o.v.result, DMARC_RESULT_PASS);
