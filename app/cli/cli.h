@@ -64,8 +64,20 @@ int cli_bad_arg(const char *cmd, const char *arg, const char *value, const char 
 
 /* Shared helpers (cli_util.c). */
 struct store;
-/* Opens the store for a command; prints the error and returns NULL on failure. */
-struct store *cli_store_open(const struct config *cfg, int readonly);
+/*
+ * Opens the store for a command; prints the error and returns NULL on
+ * failure. mode: CLI_STORE_CREATE (read-write, creating the data
+ * directory and an empty store when there is none: the commands that set
+ * a server up), CLI_STORE_READ (read-only) or CLI_STORE_CHANGE
+ * (read-write, an existing store only). With READ and CHANGE and no store
+ * in the data directory, it prints one line saying so on stderr and exits
+ * with CLI_EXIT_NO_STORE, leaving the directory as it was: listing,
+ * deleting or changing what a store would hold means nothing without one,
+ * and an empty store made there would hide a wrong TERN_DATA_DIR.
+ */
+enum cli_store_mode { CLI_STORE_CREATE = 0, CLI_STORE_READ = 1, CLI_STORE_CHANGE = 2 };
+#define CLI_EXIT_NO_STORE 3
+struct store *cli_store_open(const struct config *cfg, int mode);
 /* Reads one line (a password) from stdin without its newline; -1 on EOF/too long. */
 /* tern spam train spam|ham [--account EMAIL] PATH... | tern spam test [--account EMAIL] FILE...
  * (cmd_spam.c). */

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <termios.h>
@@ -14,12 +15,25 @@
 #include "core/hostname.h"
 #include "store/store.h"
 
-struct store *cli_store_open(const struct config *cfg, int readonly)
+struct store *cli_store_open(const struct config *cfg, int mode)
 {
 	struct store *st;
 	char err[512];
+	int readonly = mode == CLI_STORE_READ;
 
-	if (!readonly && mkdir(cfg->data_dir, 0700) < 0 && errno != EEXIST) {
+	if (mode != CLI_STORE_CREATE) {
+		struct stat sb;
+		char path[4096];
+		if (snprintf(path, sizeof path, "%s/data.mdb", cfg->data_dir) >= (int)sizeof path ||
+		    stat(path, &sb) < 0) {
+			fprintf(stderr,
+				"tern: no mail store in %s (TERN_DATA_DIR): nothing to %s; "
+				"`tern serve` creates one\n",
+				cfg->data_dir, readonly ? "read" : "change");
+			exit(CLI_EXIT_NO_STORE);
+		}
+	}
+	if (mode == CLI_STORE_CREATE && mkdir(cfg->data_dir, 0700) < 0 && errno != EEXIST) {
 		fprintf(stderr, "tern: cannot create %s: %s\n", cfg->data_dir, strerror(errno));
 		return NULL;
 	}

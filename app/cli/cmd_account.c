@@ -69,7 +69,7 @@ static int app_password(const struct config *cfg, int argc, char **argv)
 	int list = strcmp(verb, "list") == 0;
 	if (list ? argc != 2 : (argc != 3 || (strcmp(verb, "add") && strcmp(verb, "del"))))
 		return usage();
-	if (!(st = cli_store_open(cfg, list)))
+	if (!(st = cli_store_open(cfg, list ? CLI_STORE_READ : CLI_STORE_CHANGE)))
 		return 1;
 	if (store_account_id(st, email, &id) != STORE_OK) {
 		fprintf(stderr, "tern: no account %s\n", email);
@@ -109,7 +109,7 @@ static int account_set(const struct config *cfg, const char *verb, const char *e
 		return usage();
 	if (verb[0] == 's' && store_account_state_parse(value, &state) != 0)
 		return cli_bad_arg("account", "state", value, "active, cannot_sign_in or inactive");
-	if (!(st = cli_store_open(cfg, 0)))
+	if (!(st = cli_store_open(cfg, CLI_STORE_CHANGE)))
 		return 1;
 	if (verb[0] == 's')
 		r = store_account_set_state(st, email, state, err, sizeof err);
@@ -140,7 +140,7 @@ int cli_account(const struct config *cfg, int argc, char **argv)
 		return app_password(cfg, argc - 1, argv + 1);
 	if (strcmp(verb, "list") == 0) {
 		int n = 0;
-		if (!(st = cli_store_open(cfg, 1)))
+		if (!(st = cli_store_open(cfg, CLI_STORE_READ)))
 			return 1;
 		rc = store_account_list(st, print_account, &n) == STORE_OK ? 0 : 1;
 		store_close(&st);
@@ -178,7 +178,8 @@ int cli_account(const struct config *cfg, int argc, char **argv)
 		   strcmp(verb, "enable") != 0) {
 		return usage();
 	}
-	if (!(st = cli_store_open(cfg, 0)))
+	/* Only add may make the store; the others change an account in one. */
+	if (!(st = cli_store_open(cfg, strcmp(verb, "add") == 0 ? CLI_STORE_CREATE : CLI_STORE_CHANGE)))
 		return 1;
 	int r;
 	if (strcmp(verb, "add") == 0)

@@ -33,7 +33,7 @@ int cli_acme(const struct config *cfg, int argc, char **argv)
 			        cfg->tls_cert[0] ? ", or TERN_TLS_CERT set" : "");
 			return 1;
 		}
-		struct store *w = cli_store_open(cfg, 0);
+		struct store *w = cli_store_open(cfg, CLI_STORE_CHANGE);
 		if (w == NULL)
 			return 1;
 		int rc = store_meta_put(w, "acme/renew-requested", "1", 1, 0);
@@ -48,7 +48,7 @@ int cli_acme(const struct config *cfg, int argc, char **argv)
 	if (argc != 1 || strcmp(argv[0], "status") != 0) {
 		return cli_usage("acme");
 	}
-	struct store *st = cli_store_open(cfg, 1);
+	struct store *st = cli_store_open(cfg, CLI_STORE_READ);
 	if (st == NULL)
 		return 1;
 	struct tls_conf *c = acme_stored_conf(st, cfg->data_dir);

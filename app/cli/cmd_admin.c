@@ -26,7 +26,7 @@ int cli_setup_code(const struct config *cfg, int argc, char **argv)
 	if (argc != 0) {
 		return cli_usage("setup-code");
 	}
-	if (!(st = cli_store_open(cfg, 1)))
+	if (!(st = cli_store_open(cfg, CLI_STORE_READ)))
 		return 1;
 	int rc = admin_exists(st) ? STORE_EEXIST : admin_setup_code_get(st, code, sizeof(code));
 	store_close(&st);
@@ -57,7 +57,7 @@ int cli_setup_code(const struct config *cfg, int argc, char **argv)
  */
 static int admin_totp_off(const struct config *cfg)
 {
-	struct store *st = cli_store_open(cfg, 0);
+	struct store *st = cli_store_open(cfg, CLI_STORE_CHANGE);
 	if (!st)
 		return 1;
 	int rc = twofactor_reset(st, STORE_TOTP_ADMIN);
@@ -98,7 +98,7 @@ int cli_admin(const struct config *cfg, int argc, char **argv)
 		fprintf(stderr, "tern admin passwd: %s\n", why);
 		return 2;
 	}
-	if (!(st = cli_store_open(cfg, 0))) {
+	if (!(st = cli_store_open(cfg, CLI_STORE_CREATE))) {
 		explicit_bzero(pw, sizeof pw);
 		return 1;
 	}
@@ -148,7 +148,7 @@ int cli_token(const struct config *cfg, int argc, char **argv)
 	int rc;
 
 	if (argc == 1 && strcmp(argv[0], "list") == 0) {
-		if (!(st = cli_store_open(cfg, 1)))
+		if (!(st = cli_store_open(cfg, CLI_STORE_READ)))
 			return 1;
 		rc = admin_token_list(st, print_token, NULL);
 		store_close(&st);
@@ -172,7 +172,7 @@ int cli_token(const struct config *cfg, int argc, char **argv)
 				return cli_bad_arg("token", argv[i], NULL, "--read or --expires DURATION");
 			}
 		}
-		if (!(st = cli_store_open(cfg, 0)))
+		if (!(st = cli_store_open(cfg, CLI_STORE_CREATE)))
 			return 1;
 		char token[ADMIN_TOKEN_MAX], id[16];
 		rc = admin_token_add(st, argv[1], scope, expires, token, id);
@@ -187,7 +187,7 @@ int cli_token(const struct config *cfg, int argc, char **argv)
 	}
 	if (argc != 2 || strcmp(argv[0], "del") != 0)
 		return token_usage();
-	if (!(st = cli_store_open(cfg, 0)))
+	if (!(st = cli_store_open(cfg, CLI_STORE_CHANGE)))
 		return 1;
 	rc = admin_token_del(st, argv[1]);
 	if (rc == STORE_OK)

@@ -31,18 +31,18 @@ int cli_alias(const struct config *cfg, int argc, char **argv)
 	if (argc < 1)
 		return usage();
 	if (strcmp(argv[0], "list") == 0) {
-		if (!(st = cli_store_open(cfg, 1)))
+		if (!(st = cli_store_open(cfg, CLI_STORE_READ)))
 			return 1;
 		rc = store_alias_list(st, print_alias, NULL) == STORE_OK ? 0 : 1;
 		store_close(&st);
 		return rc;
 	}
 	if (strcmp(argv[0], "add") == 0 && argc == 3) {
-		if (!(st = cli_store_open(cfg, 0)))
+		if (!(st = cli_store_open(cfg, CLI_STORE_CREATE)))
 			return 1;
 		r = store_alias_add(st, argv[1], argv[2], err, sizeof(err));
 	} else if (strcmp(argv[0], "del") == 0 && (argc == 2 || argc == 3)) {
-		if (!(st = cli_store_open(cfg, 0)))
+		if (!(st = cli_store_open(cfg, CLI_STORE_CHANGE)))
 			return 1;
 		r = store_alias_del(st, argv[1], argc == 3 ? argv[2] : NULL, err, sizeof(err));
 	} else {

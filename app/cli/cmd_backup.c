@@ -66,7 +66,7 @@ int cli_backup(const struct config *cfg, int argc, char **argv)
 		return 0;
 	}
 
-	struct store *st = cli_store_open(cfg, 1);
+	struct store *st = cli_store_open(cfg, CLI_STORE_READ);
 	int code;
 	if (st == NULL)
 		return 1;

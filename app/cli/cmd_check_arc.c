@@ -92,7 +92,7 @@ static int seal(const struct config *cfg, const char *domain, const char *authre
 		fprintf(stderr, "tern check arc: invalid domain name\n");
 		return 2;
 	}
-	struct store *st = cli_store_open(cfg, 1);
+	struct store *st = cli_store_open(cfg, CLI_STORE_READ);
 	if (st == NULL)
 		return 1;
 	int got = store_dkim_get(st, low, &keys);

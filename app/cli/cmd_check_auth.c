@@ -194,7 +194,7 @@ static int record_result(const struct config *cfg, const char *ip, const char *s
 		return 0;
 	}
 	dmarc_seen_note(&m, time_wall());
-	struct store *st = cli_store_open(cfg, 0);
+	struct store *st = cli_store_open(cfg, CLI_STORE_CREATE);
 	if (st == NULL)
 		return 1;
 	int n = dmarc_seen_flush(st);

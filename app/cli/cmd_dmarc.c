@@ -77,7 +77,7 @@ int cli_dmarc(const struct config *cfg, int argc, char **argv)
 	}
 	int64_t now = time_wall();
 	uint32_t before = (uint32_t)(now / 86400) + (today ? 1 : 0);
-	struct store *st = cli_store_open(cfg, !send);
+	struct store *st = cli_store_open(cfg, send ? CLI_STORE_CHANGE : CLI_STORE_READ);
 	if (st == NULL)
 		return 1;
 	if (!send) {

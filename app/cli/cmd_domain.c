@@ -73,7 +73,7 @@ int cli_domain(const struct config *cfg, int argc, char **argv)
 	if (argc < 1)
 		return usage();
 	if (strcmp(argv[0], "list") == 0) {
-		if (!(st = cli_store_open(cfg, 1)))
+		if (!(st = cli_store_open(cfg, CLI_STORE_READ)))
 			return 1;
 		rc = store_domain_list(st, print_domain, NULL) == STORE_OK ? 0 : 1;
 		store_close(&st);
@@ -84,8 +84,9 @@ int cli_domain(const struct config *cfg, int argc, char **argv)
 	int add = strcmp(argv[0], "add") == 0, dns = strcmp(argv[0], "dns") == 0;
 	if (!add && !dns && strcmp(argv[0], "del") != 0)
 		return usage();
-	/* dns opens read-write too: it may have to create the keys. */
-	if (!(st = cli_store_open(cfg, 0)))
+	/* dns opens read-write too: it may have to create the keys; del and
+	 * dns need a store that holds the domain, add may make one. */
+	if (!(st = cli_store_open(cfg, add ? CLI_STORE_CREATE : CLI_STORE_CHANGE)))
 		return 1;
 	if (dns) {
 		char domain[DKIM_DOMAIN_MAX + 1];

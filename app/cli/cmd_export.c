@@ -580,7 +580,7 @@ int cli_export(const struct config *cfg, int argc, char **argv)
 	}
 	if (!dir || (all == (who != NULL)))
 		goto usage;
-	struct store *st = cli_store_open(cfg, 1);
+	struct store *st = cli_store_open(cfg, CLI_STORE_READ);
 	if (st == NULL)
 		return 1;
 	if (all) {

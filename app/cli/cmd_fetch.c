@@ -173,7 +173,7 @@ int cli_fetch(const struct config *cfg, int argc, char **argv)
 	}
 	if (envelope && !have_id)
 		return usage();
-	struct store *st = cli_store_open(cfg, 1);
+	struct store *st = cli_store_open(cfg, CLI_STORE_READ);
 	if (!st)
 		return 1;
 	uint32_t account, mbox;

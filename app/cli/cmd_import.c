@@ -706,7 +706,7 @@ int cli_import(const struct config *cfg, int argc, char **argv)
 		fprintf(stderr, "tern: cannot read %s: %s\n", path, strerror(errno));
 		return 1;
 	}
-	struct store *st = cli_store_open(cfg, 0);
+	struct store *st = cli_store_open(cfg, CLI_STORE_CREATE);
 	if (!st)
 		return 1;
 	struct imp *im = import_begin(cfg, st, email, "import");

@@ -594,7 +594,7 @@ int cli_migrate(const struct config *cfg, int argc, char **argv)
 	if (fl.over || sb.over)
 		fprintf(stderr, "tern: warning: %u folder and %u subscribed names past the first %d "
 			"the server listed left out\n", fl.over, sb.over, LISTING_MAX);
-	st = cli_store_open(cfg, 0);
+	st = cli_store_open(cfg, CLI_STORE_CREATE);
 	struct imp *im = st ? import_begin(cfg, st, email, "migrate") : NULL;
 	if (!im) {
 		rc = 1;

@@ -68,7 +68,7 @@ int cli_queue(const struct config *cfg, int argc, char **argv)
 	if (argc < 1)
 		return usage();
 	if (strcmp(argv[0], "list") == 0 && argc == 1) {
-		if (!(st = cli_store_open(cfg, 1)))
+		if (!(st = cli_store_open(cfg, CLI_STORE_READ)))
 			return 1;
 		r = store_queue_list(st, print_entry, &n);
 		store_close(&st);
@@ -89,7 +89,7 @@ int cli_queue(const struct config *cfg, int argc, char **argv)
 		return cli_bad_arg("queue", "ID", argv[1],
 				   flush ? "a queue entry number (tern queue list)"
 					 : "a queue entry number or all");
-	if (!(st = cli_store_open(cfg, 0)))
+	if (!(st = cli_store_open(cfg, CLI_STORE_CHANGE)))
 		return 1;
 	r = flush ? store_queue_flush(st, id, &n) : store_queue_del(st, id, &n);
 	store_close(&st);

@@ -107,7 +107,7 @@ static int manage(const struct config *cfg, int argc, char **argv)
 
 	if (argc != 2 + want_name)
 		return -1;
-	if (!(st = cli_store_open(cfg, !writes)))
+	if (!(st = cli_store_open(cfg, writes ? CLI_STORE_CHANGE : CLI_STORE_READ)))
 		return 1;
 	if (strcmp(argv[1], "global") == 0) {
 		acc = STORE_SIEVE_GLOBAL; /* the administrator's scripts */

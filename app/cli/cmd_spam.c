@@ -250,7 +250,7 @@ static int spam_train_cmd(const struct config *cfg, int argc, char **argv)
 		email = argv[2];
 		first = 3;
 	}
-	struct store *st = cli_store_open(cfg, 0);
+	struct store *st = cli_store_open(cfg, CLI_STORE_CREATE);
 	if (!st)
 		return 1;
 	struct trainer *t = xmalloc(sizeof *t);
@@ -302,7 +302,7 @@ static int spam_test_cmd(const struct config *cfg, int argc, char **argv)
 	if (first >= argc)
 		return cli_usage("spam");
 	/* read-only: testing never changes the models */
-	struct store *st = cli_store_open(cfg, 1);
+	struct store *st = cli_store_open(cfg, CLI_STORE_READ);
 	if (!st)
 		return 1;
 	uint32_t account;
@@ -345,7 +345,7 @@ static int spam_feed_cmd(const struct config *cfg, const struct spam_feed_kind *
 			 char **argv)
 {
 	if (argc == 1 && strcmp(argv[0], "status") == 0) {
-		struct store *st = cli_store_open(cfg, 1);
+		struct store *st = cli_store_open(cfg, CLI_STORE_READ);
 		if (!st)
 			return 1;
 		struct spam_feed_status s;
@@ -374,7 +374,7 @@ static int spam_feed_cmd(const struct config *cfg, const struct spam_feed_kind *
 		fprintf(stderr, "tern: %s: %s\n", argv[1], strerror(errno));
 		return 1;
 	}
-	struct store *st = cli_store_open(cfg, 0);
+	struct store *st = cli_store_open(cfg, CLI_STORE_CREATE);
 	if (!st) {
 		free(text);
 		return 1;

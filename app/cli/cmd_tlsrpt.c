@@ -104,7 +104,7 @@ static void on_report(void *arg, const struct tlsrpt_report *r, int64_t received
 
 static int list(const struct config *cfg, const char *domain)
 {
-	struct store *st = cli_store_open(cfg, 1);
+	struct store *st = cli_store_open(cfg, CLI_STORE_READ);
 	unsigned n = 0;
 	if (st == NULL)
 		return 1;
@@ -143,7 +143,7 @@ int cli_tlsrpt(const struct config *cfg, int argc, char **argv)
 	}
 	int64_t now = time_wall();
 	uint32_t before = (uint32_t)(now / 86400) + (today ? 1 : 0);
-	struct store *st = cli_store_open(cfg, !send);
+	struct store *st = cli_store_open(cfg, send ? CLI_STORE_CHANGE : CLI_STORE_READ);
 	if (st == NULL)
 		return 1;
 	if (!send) {

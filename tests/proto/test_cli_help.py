@@ -122,3 +122,40 @@ def test_password_asked_twice_on_a_terminal():
         # A pipe gives the password once, as scripts do.
         r = run(["account", "passwd", "a@example.test"], env, b"second-password-2-Vq8r\n")
         assert r.returncode == 0, r
+
+
+# Commands that read, change or delete what a store holds: on a data
+# directory that is missing or empty they say so on stderr with exit 3
+# and create nothing (no directory, no data.mdb); before, the read-write
+# ones (account del, queue flush...) made an empty store first.
+NEEDS_STORE = [["account", "list"], ["account", "del", "a@example.test"],
+               ["account", "passwd", "a@example.test"], ["account", "disable", "a@example.test"],
+               ["account", "state", "a@example.test", "inactive"],
+               ["account", "app-password", "del", "a@example.test", "phone"],
+               ["domain", "list"], ["domain", "del", "example.test"],
+               ["domain", "dns", "example.test"], ["alias", "list"],
+               ["alias", "del", "info@example.test"], ["queue", "list"], ["queue", "del", "5"],
+               ["queue", "flush"], ["fetch", "a@example.test"], ["admin", "totp-off"],
+               ["token", "del", "1a2b3c4d"], ["sieve", "list", "a@example.test"],
+               ["sieve", "del", "a@example.test", "s"], ["acme", "status"]]
+
+
+def test_missing_store_is_not_created():
+    with tempfile.TemporaryDirectory() as top:
+        missing, empty = os.path.join(top, "missing"), os.path.join(top, "empty")
+        os.mkdir(empty)
+        for d in (missing, empty):
+            env = {"PATH": "/usr/bin:/bin", "TERN_DATA_DIR": d}
+            for args in NEEDS_STORE:
+                r = run(args, env, b"Vq7-plover-kd9-Lmz\n")
+                assert r.returncode == 3, (d, args, r)
+                assert r.stderr.startswith(b"tern: no mail store in " + d.encode()), (args, r)
+                assert r.stdout == b"", (args, r.stdout)
+            assert os.path.exists(d) == (d == empty) and (d == missing or not os.listdir(d)), d
+        # A command meant to set a store up still makes one.
+        env = {"PATH": "/usr/bin:/bin", "TERN_DATA_DIR": missing}
+        r = run(["domain", "add", "example.test"], env)
+        assert r.returncode == 0, r
+        assert os.path.exists(os.path.join(missing, "data.mdb"))
+        r = run(["account", "del", "a@example.test"], env)
+        assert r.returncode == 1 and b"no account" in r.stderr, r
