@@ -135,6 +135,17 @@ def op(summary, responses, body=None, auth=True, params=(), setup=False, portal=
 def pp(name): return {"name": name, "in": "path", "required": True, "schema": S}
 def qp(name, schema=S): return {"name": name, "in": "query", "required": False, "schema": schema}
 
+
+# Pages of a listing (API.md "Pages"): limit (default and most 1000) and
+# after (the next of the page before); total and next (null: the last).
+PAGE_PARAMS = [qp("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 1000}),
+               qp("after", {"type": "string", "minLength": 1, "maxLength": 320})]
+
+
+def page(key, item):
+    return obj({key: arr(item), "total": I, "next": {"type": "string", "nullable": True}},
+               [key, "total", "next"])
+
 ERR = problem(400, 401, 403)
 paths = {
     "/setup": {"get": op("Wizard state", [resp(200, "state", ref("SetupState"))], auth=False)},
@@ -152,7 +163,7 @@ paths = {
                  "get": op("Current session", [resp(200, "session", ref("SessionInfo")), ERR]),
                  "delete": op("Log out", [resp(204, "logged out"), ERR])},
     "/stats": {"get": op("Dashboard figures", [resp(200, "stats", ref("Stats")), ERR])},
-    "/domains": {"get": op("List domains", [resp(200, "domains", obj({"domains": arr(ref("Domain"))})), ERR]),
+    "/domains": {"get": op("List domains: a page in name order (API.md \"Pages\")", [resp(200, "domains", page("domains", ref("Domain"))), problem(400), ERR], params=PAGE_PARAMS),
                  "post": op("Add a domain (with DKIM keys)", [resp(201, "domain", ref("Domain")), problem(400, 401, 403, 409)], obj({"name": S, "scope": {"enum": ["admin", "read"]}, "expires": I}, ["name"]))},
     "/domains/{name}": {"get": op("One domain", [resp(200, "domain", ref("Domain")), problem(404)], params=[pp("name")]),
                         "delete": op("Remove a domain", [resp(204, "removed"), problem(404, 409)], params=[pp("name")])},
@@ -161,7 +172,7 @@ paths = {
     "/domains/{name}/dkim": {"get": op("DKIM keys", [resp(200, "keys", ref("DkimKeys")), problem(404)], params=[pp("name")])},
     "/domains/{name}/dmarc-reports": {"get": op("DMARC aggregate reports received (RFC 9990)", [resp(200, "reports, sources and messages per day", ref("DmarcReports")), problem(400, 404)], params=[pp("name"), qp("days", I)])},
     "/domains/{name}/tlsrpt-reports": {"get": op("TLS-RPT reports received (RFC 8460)", [resp(200, "reports with their policies and failures, and totals", ref("TlsrptReports")), problem(400, 404)], params=[pp("name"), qp("days", I)])},
-    "/accounts": {"get": op("List accounts", [resp(200, "accounts", obj({"accounts": arr(ref("Account"))})), ERR]),
+    "/accounts": {"get": op("List accounts: a page in the order they were added (API.md \"Pages\")", [resp(200, "accounts", page("accounts", ref("Account"))), problem(400), ERR], params=PAGE_PARAMS),
                   "post": op("Add an account (with a session, the admin password in current)", [resp(201, "account", ref("Account")), problem(400, 404, 409, 429)], obj({"email": S, "password": S, "quota": I, "display_name": S, "current": S}, ["email", "password"]))},
     "/accounts/{email}": {"get": op("One account", [resp(200, "account", ref("Account")), problem(404)], params=[pp("email")]),
                           "patch": op("Change quota, state or display name", [resp(200, "account", ref("Account")), problem(400, 404)], obj({"quota": I, "disabled": B, "state": {"enum": ["active", "cannot_sign_in", "inactive"]}, "display_name": S}), params=[pp("email")]),
@@ -228,7 +239,7 @@ paths = {
         "put": op("Store, activate or deactivate a global Sieve script (with a session, one that redirects or notifies needs the admin password)", [resp(200, "script", ref("SieveScript")), resp(201, "script created", ref("SieveScript")), problem(400, 409, 429)],
                   obj({"script": S, "active": B, "password": S}), params=[pp("name")]),
         "delete": op("Delete a global Sieve script (not the active one)", [resp(204, "deleted"), problem(404, 409)], params=[pp("name")])},
-    "/aliases": {"get": op("List aliases", [resp(200, "aliases", obj({"aliases": arr(ref("Alias"))})), ERR]),
+    "/aliases": {"get": op("List aliases: a page in alias order (API.md \"Pages\")", [resp(200, "aliases", page("aliases", ref("Alias"))), problem(400), ERR], params=PAGE_PARAMS),
                  "post": op("Add an alias target (\"@domain\" is a catch-all; a target outside our domains is forwarded with SRS, and with a session needs the admin password)", [resp(201, "alias", ref("Alias")), problem(400, 404, 409, 429)], obj({"alias": S, "target": S, "password": S}, ["alias", "target"]))},
     "/aliases/{alias}": {"delete": op("Remove an alias (or one target)", [resp(204, "removed"), problem(404)], params=[pp("alias"), qp("target")])},
     "/queue": {"get": op("Outbound queue (a page with limit, after or domain)",

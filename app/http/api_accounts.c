@@ -6,6 +6,7 @@
  * them is bounded by the HTTP side's hash semaphore.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/arena.h"
@@ -14,6 +15,7 @@
 #include "store/store.h"
 
 struct acct {
+	uint32_t id;
 	const char *email;
 	uint64_t quota, used;
 	uint32_t emails;
@@ -22,15 +24,31 @@ struct acct {
 	const char *name;
 };
 
+/*
+ * The accounts a request answers with: one page of the listing (ids above
+ * after_id, at most limit; the store walks them in id order, so a page's
+ * cursor is the last id) or only the one named only. Only those are kept,
+ * so a store of 50,000 accounts costs a page's worth of memory.
+ */
 struct acct_list {
 	struct arena *a;
 	struct acct *v;
 	size_t n, cap;
+	const char *only; /* lower-case address, or NULL for a page */
+	uint64_t after_id, limit, total;
+	int more; /* an account after the page */
 };
 
 static void acct_cb(void *arg, const struct store_account_info *info)
 {
 	struct acct_list *l = arg;
+	l->total++;
+	if (l->only ? strcmp(info->email, l->only) != 0 : info->id <= l->after_id)
+		return;
+	if (!l->only && l->n == l->limit) {
+		l->more = 1;
+		return;
+	}
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 32;
 		struct acct *v = arena_alloc(l->a, cap * sizeof(*v));
@@ -39,7 +57,7 @@ static void acct_cb(void *arg, const struct store_account_info *info)
 		l->v = v;
 		l->cap = cap;
 	}
-	l->v[l->n++] = (struct acct){ arena_strdup(l->a, info->email), info->quota, info->used,
+	l->v[l->n++] = (struct acct){ info->id, arena_strdup(l->a, info->email), info->quota, info->used,
 				      info->emails, info->disabled, info->state,
 				      arena_strdup(l->a, info->display_name) };
 }
@@ -51,11 +69,22 @@ struct pair_list {
 	struct arena *a;
 	struct pair *v;
 	size_t n, cap;
+	/* Keep only the aliases whose target is one of these (sorted), when
+	 * set: those of a page of accounts. */
+	const char **targets;
+	size_t ntargets;
 };
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
 
 static void pair_cb(void *arg, const char *alias, const char *target)
 {
 	struct pair_list *l = arg;
+	if (l->targets && !bsearch(&target, l->targets, l->ntargets, sizeof(*l->targets), cmp_str))
+		return;
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 32;
 		struct pair *v = arena_alloc(l->a, cap * sizeof(*v));
@@ -86,12 +115,24 @@ static void write_account(struct jw *w, const struct acct *a, const struct pair_
 	jw_obj_end(w);
 }
 
+/* Fills accts (set up by the caller: a page, or only) and the aliases
+ * whose target is one of them. */
 static int load(struct http_ctx *x, struct acct_list *accts, struct pair_list *aliases)
 {
-	*accts = (struct acct_list){ .a = x->arena };
+	accts->a = x->arena;
 	*aliases = (struct pair_list){ .a = x->arena };
-	if (store_account_list(http_store, acct_cb, accts) != STORE_OK ||
-	    store_alias_list(http_store, pair_cb, aliases) != STORE_OK) {
+	if (store_account_list(http_store, acct_cb, accts) != STORE_OK) {
+		http_store_problem(x, STORE_ETEMP, "cannot read accounts");
+		return -1;
+	}
+	if (accts->n == 0)
+		return 0;
+	aliases->targets = arena_alloc(x->arena, accts->n * sizeof(*aliases->targets));
+	for (size_t i = 0; i < accts->n; i++)
+		aliases->targets[i] = accts->v[i].email;
+	aliases->ntargets = accts->n;
+	qsort(aliases->targets, accts->n, sizeof(*aliases->targets), cmp_str);
+	if (store_alias_list(http_store, pair_cb, aliases) != STORE_OK) {
 		http_store_problem(x, STORE_ETEMP, "cannot read accounts");
 		return -1;
 	}
@@ -101,39 +142,66 @@ static int load(struct http_ctx *x, struct acct_list *accts, struct pair_list *a
 /* Answers with the account named email (any case); 404 when none. */
 static void answer_account(struct http_ctx *x, const char *email, int status)
 {
-	struct acct_list accts;
+	struct acct_list accts = { 0 };
 	struct pair_list aliases;
 	char low[320];
 	struct jw w;
 
-	if (load(x, &accts, &aliases) < 0)
-		return;
-	if (str_lower_into(str_c(email), low, sizeof(low)) == 0)
-		for (size_t i = 0; i < accts.n; i++)
-			if (strcmp(accts.v[i].email, low) == 0) {
-				http_json_begin(x, &w, status);
-				write_account(&w, &accts.v[i], &aliases);
-				return;
-			}
+	if (str_lower_into(str_c(email), low, sizeof(low)) == 0) {
+		accts.only = low;
+		if (load(x, &accts, &aliases) < 0)
+			return;
+		if (accts.n) {
+			http_json_begin(x, &w, status);
+			write_account(&w, &accts.v[0], &aliases);
+			return;
+		}
+	}
 	http_problem(x, 404, "not_found", NULL, "no account %.100s", email);
 }
 
+/* GET /accounts: a page in id order (the order they were added); the
+ * cursor is the last account's id. */
 void api_accounts_list(struct http_ctx *x)
 {
-	struct acct_list accts;
+	struct http_page pg;
+	struct acct_list accts = { 0 };
 	struct pair_list aliases;
 	struct jw w;
+	char next[24];
 
+	if (http_page_args(x, &pg) < 0)
+		return;
+	accts.limit = pg.limit;
+	if (pg.after && str_to_u64(str_c(pg.after), UINT32_MAX, &accts.after_id) < 0) {
+		http_problem(x, 400, "invalid_field", "after", "after must be the next of a page");
+		return;
+	}
 	if (load(x, &accts, &aliases) < 0)
 		return;
 	http_json_begin(x, &w, 200);
 	jw_obj_begin(&w);
 	jw_key(&w, "accounts");
 	jw_arr_begin(&w);
-	for (size_t i = 0; i < accts.n; i++)
+	size_t i;
+	for (i = 0; i < accts.n; i++) {
+		struct jw before = w;
+		size_t len = buf_len(&x->out);
 		write_account(&w, &accts.v[i], &aliases);
+		if (jw_failed(&w) && i > 0) {
+			/* It did not fit after the others: it opens the next page. */
+			w = before;
+			x->out.len = len;
+			break;
+		}
+	}
 	jw_arr_end(&w);
+	snprintf(next, sizeof next, "%u", i ? accts.v[i - 1].id : 0);
+	http_page_end(&w, accts.total, accts.more || i < accts.n ? next : NULL);
 	jw_obj_end(&w);
+	if (jw_failed(&w))
+		http_problem(x, 503, "temporary", NULL, "account %s is too large to list",
+			     accts.v[0].email);
 }
 
 void api_account_create(struct http_ctx *x, const char *email, const char *password,
@@ -332,12 +400,53 @@ static int write_aliases(struct jw *w, const struct pair_list *l, const char *on
 	return any;
 }
 
+/*
+ * A page of aliases: the store lists them in byte order of the alias,
+ * once per target in a row; the page keeps the targets of at most limit
+ * aliases after the cursor (the last alias of the page before).
+ */
+struct alias_page {
+	struct pair_list l;
+	const char *after;
+	uint64_t limit, n, total;
+	char last[STORE_ADDR_MAX + 1]; /* the alias seen last, any page */
+	int more;
+};
+
+static void alias_page_cb(void *arg, const char *alias, const char *target)
+{
+	struct alias_page *p = arg;
+	int first = strcmp(p->last, alias) != 0;
+
+	if (first) {
+		p->total++;
+		snprintf(p->last, sizeof p->last, "%s", alias);
+	}
+	if (p->after && strcmp(alias, p->after) <= 0)
+		return;
+	if (first) {
+		if (p->n == p->limit) {
+			p->more = 1;
+			return;
+		}
+		p->n++;
+	} else if (p->n == 0 || strcmp(p->l.v[p->l.n - 1].alias, alias) != 0) {
+		return; /* a target of an alias past the page */
+	}
+	pair_cb(&p->l, alias, target);
+}
+
 void api_aliases_list(struct http_ctx *x)
 {
-	struct pair_list l = { .a = x->arena };
+	struct http_page pg;
+	struct alias_page p = { .l = { .a = x->arena } };
 	struct jw w;
 
-	if (store_alias_list(http_store, pair_cb, &l) != STORE_OK) {
+	if (http_page_args(x, &pg) < 0)
+		return;
+	p.after = pg.after;
+	p.limit = pg.limit;
+	if (store_alias_list(http_store, alias_page_cb, &p) != STORE_OK) {
 		http_store_problem(x, STORE_ETEMP, "cannot read aliases");
 		return;
 	}
@@ -345,9 +454,30 @@ void api_aliases_list(struct http_ctx *x)
 	jw_obj_begin(&w);
 	jw_key(&w, "aliases");
 	jw_arr_begin(&w);
-	write_aliases(&w, &l, NULL);
+	/* Alias by alias, so that one that does not fit opens the next page. */
+	const char *last = NULL;
+	int cut = 0;
+	for (size_t i = 0; i < p.l.n;) {
+		size_t j = i + 1;
+		while (j < p.l.n && strcmp(p.l.v[j].alias, p.l.v[i].alias) == 0)
+			j++;
+		struct jw before = w;
+		size_t len = buf_len(&x->out);
+		write_alias(&w, &p.l, i, j);
+		if (jw_failed(&w) && last) {
+			w = before;
+			x->out.len = len;
+			cut = 1;
+			break;
+		}
+		last = p.l.v[i].alias;
+		i = j;
+	}
 	jw_arr_end(&w);
+	http_page_end(&w, p.total, p.more || cut ? last : NULL);
 	jw_obj_end(&w);
+	if (jw_failed(&w))
+		http_problem(x, 503, "temporary", NULL, "alias %s is too large to list", p.l.v[0].alias);
 }
 
 void api_aliases_add(struct http_ctx *x)

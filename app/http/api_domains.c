@@ -35,36 +35,70 @@ static void names_add(struct names *ns, const char *s)
 	ns->v[ns->n++] = arena_strdup(ns->a, s);
 }
 
+/*
+ * The domains a request answers with (a page of the listing, or one) and
+ * their numbers of accounts and aliases, counted in one walk of each
+ * without keeping the names: a store of 50,000 accounts costs a page's
+ * worth of memory.
+ */
+struct dom_page {
+	struct names names; /* in store order (byte order) */
+	unsigned *accounts, *aliases;
+	const char *after;
+	uint64_t limit, total;
+	int more;
+	char last_alias[STORE_ADDR_MAX + 1];
+};
+
 static void domain_cb(void *arg, const char *d)
 {
-	names_add(arg, d);
+	struct dom_page *p = arg;
+	p->total++;
+	if (p->after && strcmp(d, p->after) <= 0)
+		return;
+	if (p->names.n == p->limit) {
+		p->more = 1;
+		return;
+	}
+	names_add(&p->names, d);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Index in the page of the domain of addr, or -1. */
+static long page_index(const struct dom_page *p, const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+	if (!at)
+		return -1;
+	const char *d = at + 1;
+	const char **hit = bsearch(&d, p->names.v, p->names.n, sizeof(*p->names.v), cmp_str);
+	return hit ? hit - p->names.v : -1;
 }
 
 static void account_cb(void *arg, const struct store_account_info *info)
 {
-	names_add(arg, info->email);
+	struct dom_page *p = arg;
+	long i = page_index(p, info->email);
+	if (i >= 0)
+		p->accounts[i]++;
 }
 
-/* One name per alias: the store lists an alias once per target, in a row. */
+/* One count per alias: the store lists an alias once per target, in a row. */
 static void alias_cb(void *arg, const char *alias, const char *target)
 {
-	struct names *ns = arg;
+	struct dom_page *p = arg;
 
 	(void)target;
-	if (ns->n == 0 || strcmp(ns->v[ns->n - 1], alias) != 0)
-		names_add(ns, alias);
-}
-
-static unsigned in_domain(const struct names *ns, const char *domain)
-{
-	unsigned c = 0;
-	size_t dn = strlen(domain);
-	for (size_t i = 0; i < ns->n; i++) {
-		const char *at = strrchr(ns->v[i], '@');
-		if (at && strlen(at + 1) == dn && strcmp(at + 1, domain) == 0)
-			c++;
-	}
-	return c;
+	if (strcmp(p->last_alias, alias) == 0)
+		return;
+	snprintf(p->last_alias, sizeof p->last_alias, "%s", alias);
+	long i = page_index(p, alias);
+	if (i >= 0)
+		p->aliases[i]++;
 }
 
 /* Lowercased domain parameter, or NULL after a 404. */
@@ -79,67 +113,83 @@ static const char *domain_param(struct http_ctx *x)
 	return d;
 }
 
-static void write_domain(struct jw *w, const char *d, const char *primary,
-			 const struct names *accounts, const struct names *aliases)
+static void write_domain(struct jw *w, const struct dom_page *p, size_t i, const char *primary)
 {
+	const char *d = p->names.v[i];
 	struct dkim_keys k;
 
 	jw_obj_begin(w);
 	jw_kstr(w, "name", d);
 	jw_kbool(w, "primary", strcmp(d, primary) == 0);
-	jw_kuint(w, "accounts", in_domain(accounts, d));
-	jw_kuint(w, "aliases", in_domain(aliases, d));
+	jw_kuint(w, "accounts", p->accounts[i]);
+	jw_kuint(w, "aliases", p->aliases[i]);
 	jw_key(w, "dkim");
 	jw_arr_begin(w);
 	if (store_dkim_get(http_store, d, &k) == STORE_OK) {
-		for (unsigned i = 0; i < k.n; i++)
-			jw_str(w, k.key[i].selector);
+		for (unsigned j = 0; j < k.n; j++)
+			jw_str(w, k.key[j].selector);
 		dkim_keys_wipe(&k);
 	}
 	jw_arr_end(w);
 	jw_obj_end(w);
 }
 
-static void gather(struct http_ctx *x, struct names *accounts, struct names *aliases)
+/* Counts the accounts and aliases of the page's domains. The page's names
+ * are in byte order (the store's), as bsearch needs. */
+static void gather(struct http_ctx *x, struct dom_page *p)
 {
-	*accounts = (struct names){ .a = x->arena };
-	*aliases = (struct names){ .a = x->arena };
-	store_account_list(http_store, account_cb, accounts);
-	store_alias_list(http_store, alias_cb, aliases);
+	size_t n = p->names.n ? p->names.n : 1;
+	p->accounts = arena_alloc(x->arena, n * sizeof(*p->accounts));
+	p->aliases = arena_alloc(x->arena, n * sizeof(*p->aliases));
+	memset(p->accounts, 0, n * sizeof(*p->accounts));
+	memset(p->aliases, 0, n * sizeof(*p->aliases));
+	if (!p->names.n)
+		return;
+	qsort(p->names.v, p->names.n, sizeof(*p->names.v), cmp_str);
+	store_account_list(http_store, account_cb, p);
+	store_alias_list(http_store, alias_cb, p);
 }
 
+/* GET /domains: a page in name order; the cursor is the last name. */
 void api_domains_list(struct http_ctx *x)
 {
-	struct names domains = { .a = x->arena }, accounts, aliases;
+	struct http_page pg;
+	struct dom_page p = { .names = { .a = x->arena } };
 	char primary[256];
 	struct jw w;
 
-	if (store_domain_list(http_store, domain_cb, &domains) != STORE_OK) {
+	if (http_page_args(x, &pg) < 0)
+		return;
+	p.after = pg.after;
+	p.limit = pg.limit;
+	if (store_domain_list(http_store, domain_cb, &p) != STORE_OK) {
 		http_store_problem(x, STORE_ETEMP, "cannot list domains");
 		return;
 	}
-	gather(x, &accounts, &aliases);
+	gather(x, &p);
 	api_primary_domain(primary, sizeof(primary));
 	http_json_begin(x, &w, 200);
 	jw_obj_begin(&w);
 	jw_key(&w, "domains");
 	jw_arr_begin(&w);
-	for (size_t i = 0; i < domains.n; i++)
-		write_domain(&w, domains.v[i], primary, &accounts, &aliases);
+	for (size_t i = 0; i < p.names.n; i++)
+		write_domain(&w, &p, i, primary);
 	jw_arr_end(&w);
+	http_page_end(&w, p.total, p.more && p.names.n ? p.names.v[p.names.n - 1] : NULL);
 	jw_obj_end(&w);
 }
 
 static void one_domain(struct http_ctx *x, const char *d, int status)
 {
-	struct names accounts, aliases;
+	struct dom_page p = { .names = { .a = x->arena } };
 	char primary[256];
 	struct jw w;
 
-	gather(x, &accounts, &aliases);
+	names_add(&p.names, d);
+	gather(x, &p);
 	api_primary_domain(primary, sizeof(primary));
 	http_json_begin(x, &w, status);
-	write_domain(&w, d, primary, &accounts, &aliases);
+	write_domain(&w, &p, 0, primary);
 }
 
 void api_domains_add(struct http_ctx *x)

@@ -115,6 +115,22 @@ void http_text(struct http_ctx *x, int status, const char *type, const char *tex
 void http_no_content(struct http_ctx *x);
 /* Query parameter, or NULL. */
 const char *http_query(struct http_ctx *x, const char *name);
+/*
+ * Pages of a listing (API.md "Pages"): GET /accounts, /aliases, /domains
+ * take limit (1..HTTP_PAGE_MAX, default HTTP_PAGE_MAX) and after (the
+ * `next` of the page before; opaque to clients) and answer with "total"
+ * and "next" (null on the last page). http_page_args reads them into pg:
+ * 0, or -1 after answering 400 invalid_field. http_page_end writes the
+ * two members into the open object.
+ */
+#define HTTP_PAGE_MAX 1000
+#define HTTP_PAGE_AFTER_MAX 320
+struct http_page {
+	uint64_t limit;
+	const char *after; /* NULL: from the first */
+};
+int http_page_args(struct http_ctx *x, struct http_page *pg);
+void http_page_end(struct jw *w, uint64_t total, const char *next);
 /* Request header, or NULL. */
 const char *http_req_header(struct http_ctx *x, const char *name);
 /* Maps a STORE_* result to a problem response (err is the store's text). */

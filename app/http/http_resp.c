@@ -97,6 +97,34 @@ const char *http_query(struct http_ctx *x, const char *name)
 	return MHD_lookup_connection_value(x->mc, MHD_GET_ARGUMENT_KIND, name);
 }
 
+int http_page_args(struct http_ctx *x, struct http_page *pg)
+{
+	const char *limit = http_query(x, "limit"), *after = http_query(x, "after");
+
+	pg->limit = HTTP_PAGE_MAX;
+	pg->after = NULL;
+	if (limit && (str_to_u64(str_c(limit), HTTP_PAGE_MAX, &pg->limit) < 0 || pg->limit == 0)) {
+		http_problem(x, 400, "invalid_field", "limit", "limit must be 1 to %d", HTTP_PAGE_MAX);
+		return -1;
+	}
+	if (after && (!after[0] || strlen(after) > HTTP_PAGE_AFTER_MAX)) {
+		http_problem(x, 400, "invalid_field", "after", "after must be the next of a page");
+		return -1;
+	}
+	pg->after = after;
+	return 0;
+}
+
+void http_page_end(struct jw *w, uint64_t total, const char *next)
+{
+	jw_kuint(w, "total", total);
+	jw_key(w, "next");
+	if (next)
+		jw_str(w, next);
+	else
+		jw_null(w);
+}
+
 const char *http_req_header(struct http_ctx *x, const char *name)
 {
 	return MHD_lookup_connection_value(x->mc, MHD_HEADER_KIND, name);

@@ -12,6 +12,7 @@ import smtplib
 import socket
 import ssl
 import time
+from urllib.parse import quote
 
 from harness import Server, message
 from httpc import Api, admin_server, setup_code_from_log, tls_ctx
@@ -398,7 +399,7 @@ def test_domains_accounts_aliases():
         assert a.call("DELETE", "/aliases/info@second.test", headers={})[0] == 204
         assert a.call("DELETE", "/aliases/@second.test?target=carol%40second.test")[0] == 204
         assert a.call("DELETE", "/aliases/@second.test")[0] == 404
-        assert a.call("GET", "/aliases")[2] == {"aliases": []}
+        assert a.call("GET", "/aliases")[2] == {"aliases": [], "total": 0, "next": None}
         # An account's mail goes for good: a session deletes it only with
         # the admin password (none, a wrong one: refused, still there).
         st, _, p = a.call("DELETE", "/accounts/carol@second.test", {})
@@ -643,6 +644,46 @@ def test_long_lists():
         assert st == 200 and len(acct["aliases"]) == 300, acct
         st, _, logs = a.call("GET", "/logs?q=alias_added&limit=1000")
         assert st == 200 and len(logs["lines"]) == 300, len(logs["lines"])
+
+        # Pages (API.md "Pages"): each entry once, in order, `next` until
+        # the last page; without parameters up to 1000 at once.
+        def walk(path, key, limit):
+            seen, after, pages = [], None, 0
+            while True:
+                q = "%s?limit=%d" % (path, limit) + ("&after=" + quote(after) if after else "")
+                st, _, p = a.call("GET", q)
+                assert st == 200 and len(p[key]) <= limit, (q, st, p)
+                seen += p[key]
+                pages += 1
+                after = p["next"]
+                if after is None:
+                    return seen, pages, p["total"]
+                assert len(p[key]) == limit, (q, p)
+        seen, pages, total = walk("/aliases", "aliases", 128)
+        names = [x["alias"] for x in seen]
+        assert pages == 3 and total == 300 and names == sorted(set(names)) == sorted(
+            "a%d@example.test" % i for i in range(300)), (pages, total, names[:5])
+        assert all(x["targets"] == ["dave@example.test"] for x in seen), seen[:3]
+        assert al == {"aliases": seen, "total": 300, "next": None}, al["next"]
+        for i in range(3):
+            st, _, e = a.call("POST", "/accounts", {"email": "p%d@example.test" % i,
+                                                   "password": "pager-pw-1234%d" % i,
+                                                   "current": ADMIN_PW})
+            assert st == 201, e
+        assert a.call("POST", "/aliases", {"alias": "x@example.test", "target": "p1@example.test"})[0] == 201
+        seen, pages, total = walk("/accounts", "accounts", 2)
+        assert pages == 2 and total == 4, (pages, total)
+        assert [x["email"] for x in seen] == ["dave@example.test"] + ["p%d@example.test" % i for i in range(3)]
+        assert [len(x["aliases"]) for x in seen] == [300, 0, 1, 0] and seen[2]["aliases"] == ["x@example.test"]
+        assert a.call("POST", "/domains", {"name": "second.test"})[0] == 201
+        seen, pages, total = walk("/domains", "domains", 1)
+        assert pages == 2 and total == 2 and [(d["name"], d["accounts"], d["aliases"]) for d in seen] == [
+            ("example.test", 4, 301), ("second.test", 0, 0)], seen
+        for path in ("/accounts", "/aliases", "/domains"):
+            for bad in ("limit=0", "limit=1001", "limit=x", "after="):
+                st, _, p = a.call("GET", path + "?" + bad)
+                assert st == 400 and p["code"] == "invalid_field", (path, bad, st, p)
+        assert a.call("GET", "/accounts?after=x")[0] == 400
 
 
 def test_settings_logs_queue():
