@@ -111,6 +111,31 @@ async function queuePage() {
 }
 
 // An account at or past its quota is shown in red on the Accounts page.
+// cfg.alias_extra aliases (a0@..., the caller made them): the Aliases page
+// shows them a page of 100 at a time (API.md "Pages") and walks forward
+// and back.
+async function aliasPages() {
+	const n = cfg.alias_extra;
+	const counted = (text) => page.waitForFunction((t) => document.querySelector('[data-testid=aliases-count]')?.textContent === t, text);
+	await byId('nav-aliases').click();
+	await counted(`${n} aliases. Showing 1–100.`);
+	const rows = page.locator('[data-testid=alias-row]');
+	if ((await rows.count()) !== 100)
+		throw new Error('the first aliases page does not hold 100 rows');
+	const firstPage = await rows.allTextContents();
+	await byId('aliases-next').click();
+	await counted(`${n} aliases. Showing 101–${n}.`);
+	const second = await rows.allTextContents();
+	if (second.length !== n - 100 || second.some((t) => firstPage.includes(t)))
+		throw new Error(`the second aliases page does not hold the other ${n - 100}`);
+	if (!(await byId('aliases-next').isDisabled()))
+		throw new Error('Next is enabled on the last aliases page');
+	await screenshot('aliases-page-2');
+	await byId('aliases-prev').click();
+	await counted(`${n} aliases. Showing 1–100.`);
+	log(`aliases: ${n} in pages of 100`);
+}
+
 async function overQuota() {
 	await byId('nav-accounts').click();
 	await byId('accounts-table').waitFor();
@@ -562,6 +587,8 @@ await finish(b, async () => {
 	await screenshot('dashboard');
 	if (cfg.queue_recipient)
 		await queuePage();
+	if (cfg.alias_extra)
+		await aliasPages();
 	if (cfg.over_quota_email)
 		await overQuota();
 	if (cfg.admin_weak)

@@ -337,6 +337,7 @@ def test_webui_wizard_accounts_mail():
 # upgrade keeps it working, with a warning on the Settings page (issue 31).
 ENV_ADMIN_PW = "password-admin"
 QUEUE_EXTRA = 120
+ALIAS_EXTRA = 120
 
 
 def test_webui_env_locked():
@@ -393,6 +394,11 @@ def test_webui_env_locked():
         api.login(ENV_ADMIN_PW)
         status, _ = api.call("PATCH", "/accounts/me@example.net", {"quota": 1024})[:2]
         assert status == 200, status
+        # More aliases than one page of the Aliases page holds.
+        for i in range(ALIAS_EXTRA):
+            status = api.call("POST", "/aliases", {"alias": "a%d@example.net" % i,
+                                                   "target": "me@example.net"})[0]
+            assert status == 201, (i, status)
         out = run_browser({
             "url": "https://127.0.0.1:%d" % srv.https_port,
             "over_quota_email": "me@example.net",
@@ -408,6 +414,7 @@ def test_webui_env_locked():
             "queue_recipient": "bob@remote.test",
             "queue_extra": QUEUE_EXTRA,
             "queue_extra_domain": "remote.test",
+            "alias_extra": ALIAS_EXTRA,
             "artifacts": artifacts,
             "chromium": CHROMIUM,
             "setup_only": True,
@@ -418,6 +425,7 @@ def test_webui_env_locked():
         assert checked and all(c["status"] == "missing" for c in checked), checked
         assert "queue: retried and deleted" in out, out
         assert "queue: %d messages waiting. Showing those for remote.test, 1–100." % QUEUE_EXTRA in out, out
+        assert "aliases: %d in pages of 100" % ALIAS_EXTRA in out, out
         assert "accounts: over quota shown in red" in out, out
         assert "admin password: TERN_ADMIN_PASSWORD shown locked and weak" in out, out
         assert "relay password" not in srv.log_text()

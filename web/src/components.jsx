@@ -1,7 +1,7 @@
 // components.jsx - small building blocks shared by the pages: form fields,
 // error and status messages, copy buttons, inline confirmation.
 import { useState, useEffect, useRef } from 'preact/hooks';
-import { errorText, post } from './api.js';
+import { errorText, get, post } from './api.js';
 
 let nextId = 0;
 function useId(prefix) {
@@ -189,6 +189,42 @@ export function useLoad(fn, deps = []) {
 		return () => { live = false; };
 	}, [...deps, tick]);
 	return { ...state, reload: () => setTick((t) => t + 1) };
+}
+
+// One listing a page at a time (API.md "Pages": limit, after, total,
+// next). cursors[i] is the `after` of page i; the first page has none.
+export const PAGE_SIZE = 100;
+export function usePages(path, size = PAGE_SIZE) {
+	const [cursors, setCursors] = useState([null]);
+	const page = cursors.length - 1;
+	const after = cursors[page];
+	const list = useLoad(() => get(`${path}?limit=${size}${after != null ? `&after=${encodeURIComponent(after)}` : ''}`), [after]);
+	const next = (list.data && list.data.next) ?? null;
+	return {
+		list, page, next, size,
+		total: (list.data && list.data.total) || 0,
+		forward: () => next != null && setCursors(cursors.concat([next])),
+		back: () => page && setCursors(cursors.slice(0, -1)),
+	};
+}
+
+// "N things. Showing a–b." and Previous/Next buttons, when there is more
+// than one page; testid names them: `${testid}-count`, -prev, -next.
+export function Pager({ p, shown, noun, nouns = noun + 's', testid }) {
+	const first = p.page * p.size + 1;
+	const many = p.page || p.next != null;
+	return (
+		<>
+			<p data-testid={`${testid}-count`}>{`${p.total} ${p.total === 1 ? noun : nouns}.`}
+				{many && shown ? ` Showing ${first}–${first + shown - 1}.` : ''}</p>
+			{many ? (
+				<div class="buttons">
+					<button class="btn btn-small" type="button" disabled={!p.page || p.list.loading} onClick={p.back} data-testid={`${testid}-prev`}>Previous</button>
+					<button class="btn btn-small" type="button" disabled={p.next == null || p.list.loading} onClick={p.forward} data-testid={`${testid}-next`}>Next</button>
+				</div>
+			) : null}
+		</>
+	);
 }
 
 export function Loading({ what = 'Loading' }) {

@@ -7,7 +7,7 @@
 // asks for the admin password: the API refuses a session alone.
 import { useState } from 'preact/hooks';
 import { del, get, patch, post, seg } from '../api.js';
-import { ConfirmButton, ErrorBox, Field, Loading, Notice, PageTitle, StrengthMeter, useAction, useLoad } from '../components.jsx';
+import { ConfirmButton, ErrorBox, Field, Loading, Notice, PageTitle, Pager, StrengthMeter, useAction, useLoad, usePages } from '../components.jsx';
 import { Link } from '../router.jsx';
 import { bytes } from '../format.js';
 import { ImportPanel, MigratePanel } from './migrate.jsx';
@@ -45,7 +45,8 @@ function Usage({ used, quota }) {
 }
 
 export function Accounts() {
-	const list = useLoad(() => get('/accounts'));
+	const pages = usePages('/accounts');
+	const list = pages.list;
 	const [open, setOpen] = useState(null);
 	const rowAction = useAction();
 	const accounts = (list.data && list.data.accounts) || [];
@@ -94,6 +95,7 @@ export function Accounts() {
 							{accounts.length === 0 ? <tr><td colSpan={6} class="muted">No accounts yet.</td></tr> : null}
 						</tbody>
 					</table>
+					<Pager p={pages} shown={accounts.length} noun="account" testid="accounts" />
 				</div>
 			) : null}
 			<AddAccount onAdded={list.reload} />

@@ -3,10 +3,11 @@
 // target outside our domains is forwarded there (README "Forwarding").
 import { useState } from 'preact/hooks';
 import { del, get, post, seg } from '../api.js';
-import { ConfirmButton, ErrorBox, Field, Loading, Notice, PageTitle, useAction, useLoad } from '../components.jsx';
+import { ConfirmButton, ErrorBox, Field, Loading, Notice, PageTitle, Pager, useAction, useLoad, usePages } from '../components.jsx';
 
 export function Aliases() {
-	const list = useLoad(() => get('/aliases'));
+	const pages = usePages('/aliases');
+	const list = pages.list;
 	// Our domains: a target elsewhere is forwarded (SRS, ARC), and says so.
 	const domains = useLoad(() => get('/domains'));
 	const ours = new Set(((domains.data && domains.data.domains) || []).map((d) => d.name));
@@ -72,6 +73,7 @@ export function Aliases() {
 							{aliases.length === 0 ? <tr><td colSpan={3} class="muted">No aliases yet.</td></tr> : null}
 						</tbody>
 					</table>
+					<Pager p={pages} shown={aliases.length} noun="alias" nouns="aliases" testid="aliases" />
 				</div>
 			) : null}
 			<form class="card inline-form" onSubmit={submit}>

@@ -2,7 +2,7 @@
 // records with a live check, its DKIM keys and the DMARC reports received.
 import { useState } from 'preact/hooks';
 import { del, get, post, seg } from '../api.js';
-import { ConfirmButton, CopyButton, ErrorBox, Field, Loading, PageTitle, useAction, useLoad } from '../components.jsx';
+import { ConfirmButton, CopyButton, ErrorBox, Field, Loading, PageTitle, Pager, useAction, useLoad, usePages } from '../components.jsx';
 import { DnsRecords } from '../dns.jsx';
 import { DmarcReports } from '../dmarc.jsx';
 import { TlsrptReports } from '../tlsrpt.jsx';
@@ -10,7 +10,8 @@ import { Link } from '../router.jsx';
 import { dateTime } from '../format.js';
 
 export function Domains() {
-	const list = useLoad(() => get('/domains'));
+	const pages = usePages('/domains');
+	const list = pages.list;
 	const [name, setName] = useState('');
 	const [blocked, setBlocked] = useState(null);
 	const add = useAction();
@@ -59,6 +60,7 @@ export function Domains() {
 							{domains.length === 0 ? <tr><td colSpan={5} class="muted">No domains yet.</td></tr> : null}
 						</tbody>
 					</table>
+					<Pager p={pages} shown={domains.length} noun="domain" testid="domains" />
 				</div>
 			) : null}
 			<form class="card inline-form" onSubmit={submit}>
