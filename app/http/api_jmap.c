@@ -862,6 +862,66 @@ static void download(struct http_ctx *x, const char *rest)
 	}
 }
 
+/* 1 when a CORS-safelisted Content-Type (the Fetch standard's three,
+ * or none): a type a page may send elsewhere without asking first. */
+static int simple_type(const char *ct)
+{
+	static const char *const t[] = {"text/plain", "multipart/form-data",
+					"application/x-www-form-urlencoded"};
+	while (ct && (*ct == ' ' || *ct == '\t'))
+		ct++;
+	if (!ct || !*ct)
+		return 1;
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		size_t n = strlen(t[i]);
+		if (!strncasecmp(ct, t[i], n) && (!ct[n] || ct[n] == ';' || ct[n] == ' ' ||
+						    ct[n] == '\t'))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Whether a request to the session, upload or download resource is one a
+ * page of another site made the browser send with the Basic credentials
+ * it keeps for this one (cross-site request forgery): 1 after answering
+ * 403. A browser adds kept Basic credentials to a form's POST, an <img>
+ * or <script> GET and a no-cors fetch; none of them asks this server
+ * first (no CORS preflight), so CORS alone does not stop the upload or
+ * the download being made. Refused, when the credentials are Basic (a
+ * bearer token is never kept by the browser, so a client that sends one
+ * chose to):
+ * - Sec-Fetch-Site cross-site or same-site with a Sec-Fetch-Mode other
+ *   than cors (a navigation, a form, an <img>, a no-cors fetch);
+ * - for an upload, an Origin not tern's own with a CORS-safelisted
+ *   Content-Type or none: such a POST is sent without a preflight, by a
+ *   form in a browser without Sec-Fetch-* too. A web client on another
+ *   site uploads with a bearer token, or with its file's own type.
+ * A client outside a browser (curl, a library) sends neither header.
+ */
+static int cross_site(struct http_ctx *x, int upload)
+{
+	const char *auth = http_req_header(x, "Authorization");
+	if (!auth || strncasecmp(auth, "Basic ", 6) != 0)
+		return 0;
+	const char *site = http_req_header(x, "Sec-Fetch-Site");
+	const char *mode = http_req_header(x, "Sec-Fetch-Mode");
+	int refuse = site && (!strcasecmp(site, "cross-site") || !strcasecmp(site, "same-site")) &&
+		     (!mode || strcasecmp(mode, "cors") != 0);
+	if (!refuse && upload) {
+		const char *o = http_req_header(x, "Origin"), *h = http_req_header(x, "Host");
+		refuse = !http_origin_own(o, o ? strlen(o) : 0, h ? h : "", h ? strlen(h) : 0) &&
+			 simple_type(http_req_header(x, "Content-Type"));
+	}
+	if (!refuse)
+		return 0;
+	log_info("jmap", NULL, "event=cross_site_refused client=%s upload=%d", x->ip, upload);
+	http_problem(x, 403, "forbidden", NULL,
+		     "a request a page of another site made with this site's saved credentials "
+		     "is refused (Origin, Sec-Fetch-Site)");
+	return 1;
+}
+
 void http_jmap(struct http_ctx *x)
 {
 	const char *p = x->path;
@@ -899,7 +959,8 @@ void http_jmap(struct http_ctx *x)
 			http_header(x, "Allow", "GET, HEAD");
 			return;
 		}
-		session(x);
+		if (!cross_site(x, 0))
+			session(x);
 		return;
 	}
 	if (!strcmp(p, "/jmap/api") || !strcmp(p, "/jmap/api/")) {
@@ -912,7 +973,8 @@ void http_jmap(struct http_ctx *x)
 		return;
 	}
 	if (!strncmp(p, "/jmap/download/", 15)) {
-		download(x, p + 15);
+		if (!cross_site(x, 0))
+			download(x, p + 15);
 		return;
 	}
 	if (!strncmp(p, "/jmap/upload/", 13)) {
@@ -925,7 +987,8 @@ void http_jmap(struct http_ctx *x)
 				http_header(x, "Allow", "POST");
 				return;
 			}
-			upload(x, arena_strndup(x->arena, acct, n));
+			if (!cross_site(x, 1))
+				upload(x, arena_strndup(x->arena, acct, n));
 			return;
 		}
 	}

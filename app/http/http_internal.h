@@ -379,6 +379,10 @@ void http_jmap(struct http_ctx *x);
  * them NUL-terminated, their lengths *ulen_r and *plen_r. 0, or -1 when
  * h is not Basic or malformed (api_jmap.c). The caller wipes pass. */
 int http_basic_parse(const char *h, char *user, size_t *ulen_r, char *pass, size_t *plen_r);
+/* Whether an Origin header value (NULL: none) is tern's own: absent (not
+ * a browser), the Host the request names, or the host name tern serves
+ * as (behind a proxy that rewrites Host); "null" is not (http_push.c). */
+int http_origin_own(const char *origin, size_t olen, const char *host, size_t hlen);
 /* An API request of account starts: 1 when it may run (fewer than
  * JMAP_MAX_CONCURRENT_REQUESTS of the account's run, over HTTP and
  * WebSocket together), else 0 (answer the limit problem). After a 1,

@@ -430,16 +430,16 @@ static void ws_close(struct http_push *p, uint16_t code, const char *why)
  * credentials it keeps for that site and no CORS check of the answers,
  * so a page elsewhere could otherwise read and change the mailbox.
  */
-static int own_origin(const struct http_head *h)
+int http_origin_own(const char *origin, size_t olen, const char *host, size_t hlen)
 {
-	struct str o = h->origin;
-	if (!o.p)
+	if (!origin)
 		return 1;
+	struct str o = str_make(origin, olen);
 	const char *sep = o.len > 3 ? memmem(o.p, o.len, "://", 3) : NULL;
 	if (!sep)
 		return 0; /* "null": an opaque origin */
 	o = str_make(sep + 3, o.len - (size_t)(sep + 3 - o.p));
-	if (h->host.len && str_eq_ci(o, h->host))
+	if (hlen && str_eq_ci(o, str_make(host, hlen)))
 		return 1;
 	size_t n = o.len;
 	if (n && o.p[0] != '[') {
@@ -448,6 +448,11 @@ static int own_origin(const struct http_head *h)
 			n = (size_t)(colon - o.p);
 	}
 	return n && str_eq_ci_c(str_make(o.p, n), hostname_now());
+}
+
+static int own_origin(const struct http_head *h)
+{
+	return http_origin_own(h->origin.p, h->origin.len, h->host.p, h->host.len);
 }
 
 /* Checks the upgrade request (RFC 6455 §4.2.1, RFC 8887 §3): 0, or -1

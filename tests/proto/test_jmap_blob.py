@@ -11,7 +11,7 @@ import socket
 import ssl
 import time
 
-from jmapc import Jmap, shared_server
+from jmapc import CORE, MAIL, Jmap, shared_server
 
 BOB = ("bob@example.test", "bob-password-1")
 EVE = ("eve@example.test", "eve-password-1")
@@ -95,6 +95,53 @@ def test_jmap_upload():
     assert st == 401 and hd["www-authenticate"].startswith("Basic"), (st, body)
     st, hd, body = j.request("GET", "/jmap/upload/%s/" % j.account)
     assert st == 405 and hd["allow"] == "POST", (st, body)
+
+
+def test_jmap_cross_site_requests_refused():
+    """A page of another site cannot have the browser upload, download or
+    fetch the session with the Basic credentials it keeps for this one: a
+    form's POST (a foreign Origin with a CORS-safelisted type, or
+    Sec-Fetch-Mode navigate), an <img>/<script> GET (no-cors) are 403 and
+    store nothing. A client outside a browser (no Origin), our own
+    Origin, and a CORS request with the file's own type still work."""
+    s = srv()
+    j = Jmap(s, *CAT)
+    up = "/jmap/upload/%s/" % j.account
+    data = b"cross-site upload\r\n"
+    evil = "https://evil.example"
+    for h in ({"Origin": evil, "Content-Type": "text/plain"},
+              {"Origin": evil, "Content-Type": "multipart/form-data; boundary=x"},
+              {"Origin": evil, "Content-Type": "application/x-www-form-urlencoded"},
+              {"Origin": "null", "Content-Type": "text/plain;charset=utf-8"},
+              {"Origin": evil, "Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate",
+               "Content-Type": "application/octet-stream"},
+              {"Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "no-cors",
+               "Content-Type": "image/png"}):
+        st, hd, body = j.request("POST", up, data, h)
+        assert st == 403, (h, st, body)
+    _, b = j.one("Blob/get", {"ids": [blob_id(data)]},
+                 using=(CORE, MAIL, "urn:ietf:params:jmap:blob"))
+    assert b["notFound"] == [blob_id(data)], b
+    # Not from a page elsewhere: stored.
+    for h in ({"Content-Type": "text/plain"},
+              {"Origin": "https://127.0.0.1:%d" % s.https_port, "Content-Type": "text/plain"},
+              {"Origin": evil, "Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "cors",
+               "Content-Type": "message/rfc822"},
+              {"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "no-cors",
+               "Content-Type": "text/plain"}):
+        st, hd, body = j.request("POST", up, data, h)
+        assert st == 201 and body["blobId"] == blob_id(data), (h, st, body)
+    dl = "/jmap/download/%s/%s/x.js?accept=text/javascript" % (j.account, blob_id(data))
+    for path in (dl, "/jmap/session"):
+        st, _, _ = j.request("GET", path, None, {"Sec-Fetch-Site": "cross-site",
+                                                 "Sec-Fetch-Mode": "no-cors"})
+        assert st == 403, (path, st)
+        st, _, _ = j.request("GET", path, None, {"Sec-Fetch-Site": "cross-site",
+                                                 "Sec-Fetch-Mode": "cors", "Origin": evil})
+        assert st == 200, (path, st)
+        st, _, _ = j.request("GET", path, None, {"Sec-Fetch-Site": "none",
+                                                 "Sec-Fetch-Mode": "navigate"})
+        assert st == 200, (path, st)
 
 
 def test_jmap_upload_refused_before_body():
