@@ -806,7 +806,10 @@ static int create_one(struct jmap_call *c, const struct json_value *o, const cha
 				*env = json_get(o, "envelope");
 	if (!idv || idv->type != JSON_STRING)
 		return jmap_set_fail(e, "invalidProperties", "identityId", NULL);
-	if (!jmap_identity_email(r, idv->str))
+	/* "#" and a creation id: an identity Identity/set made earlier in
+	 * the request (RFC 8620 §5.3), kept under its id. */
+	const char *iid = jmap_id_ref(r, idv->str);
+	if (!iid || !jmap_identity_email(r, iid))
 		return jmap_set_fail(e, "invalidProperties", "identityId", "no such identity");
 	if (!ev || ev->type != JSON_STRING)
 		return jmap_set_fail(e, "invalidProperties", "emailId", NULL);
@@ -908,7 +911,7 @@ static int create_one(struct jmap_call *c, const struct json_value *o, const cha
 	buf_init(&rec, 1024 * 1024);
 	jw_init(&rw, &rec);
 	jw_obj_begin(&rw);
-	jw_kstr(&rw, "identityId", idv->str);
+	jw_kstr(&rw, "identityId", iid);
 	jw_kstr(&rw, "emailId", *email_id_r);
 	jw_key(&rw, "threadId");
 	jmap_w_id(&rw, 'T', tid);

@@ -379,6 +379,57 @@ def test_jmap_submission_on_success_this_call_only():
     assert keywords(shared) == {"$seen": True, "$flagged": True}, keywords(shared)
 
 
+def test_jmap_creation_id_references_in_one_request():
+    """#creationId in place of an id (RFC 8620 section 5.3) across one
+    request: a mailbox's parentId, an email's mailboxIds, an identity and
+    an email an EmailSubmission names, onSuccessUpdateEmail's key and its
+    mailboxIds path, a Mailbox/set update key. A #reference no creation
+    made is invalidProperties (a property) or notFound (an update key);
+    identityId "#i" was refused as no such identity."""
+    s = srv()
+    j = Jmap(s, *HAL)
+    acc = j.account
+    u = USING
+    env = {"mailFrom": {"email": HAL[0]}, "rcptTo": [{"email": HAL[0]}]}
+    r = j.call([
+        ["Mailbox/set", {"accountId": acc, "create": {
+            "p": {"name": "cref-p"}, "c": {"name": "cref-c", "parentId": "#p"}}}, "0"],
+        ["Email/set", {"accountId": acc, "create": {"e": {
+            "mailboxIds": {"#p": True}, "keywords": {"$draft": True},
+            "from": [{"email": HAL[0]}], "to": [{"email": HAL[0]}], "subject": "cref",
+            "bodyValues": {"b": {"value": "hi"}}, "textBody": [{"partId": "b", "type": "text/plain"}]}}}, "1"],
+        ["Identity/set", {"accountId": acc, "create": {"i": {"email": HAL[0], "name": "Cref"}}}, "2"],
+        ["EmailSubmission/set", {"accountId": acc, "create": {
+            "s": {"identityId": "#i", "emailId": "#e", "envelope": env},
+            "x": {"identityId": "#nope", "emailId": "#e", "envelope": env},
+            "y": {"identityId": "#i", "emailId": "#nope", "envelope": env}},
+            "onSuccessUpdateEmail": {"#s": {"mailboxIds/#p": None, "mailboxIds/#c": True}}}, "3"],
+        ["Mailbox/set", {"accountId": acc, "update": {"#c": {"name": "cref-c2"}, "#nope": {"name": "z"}}}, "4"],
+        ["Email/set", {"accountId": acc, "create": {"f": {"mailboxIds": {"#nope": True}}}}, "5"],
+    ], u)["methodResponses"]
+    mb = r[0][1]["created"]
+    assert set(mb) == {"p", "c"}, r[0]
+    e = r[1][1]["created"]["e"]["id"]
+    ident = r[2][1]["created"]["i"]["id"]
+    st = r[3][1]
+    assert set(st["created"] or {}) == {"s"}, st
+    assert st["notCreated"]["x"]["type"] == "invalidProperties", st
+    assert st["notCreated"]["x"]["properties"] == ["identityId"], st
+    assert st["notCreated"]["y"]["properties"] == ["emailId"], st
+    assert r[4][0] == "Email/set" and r[4][1]["updated"] == {e: None}, r[4]
+    assert r[5][1]["updated"] == {mb["c"]["id"]: None}, r[5]
+    assert r[5][1]["notUpdated"]["#nope"]["type"] == "notFound", r[5]
+    assert r[6][1]["notCreated"]["f"]["type"] == "invalidProperties", r[6]
+    assert r[6][1]["notCreated"]["f"]["properties"] == ["mailboxIds"], r[6]
+    _, g = j.one("Mailbox/get", {"ids": [mb["c"]["id"]], "properties": ["name", "parentId"]})
+    assert g["list"][0] == {"id": mb["c"]["id"], "name": "cref-c2", "parentId": mb["p"]["id"]}, g
+    _, g = j.one("Email/get", {"ids": [e], "properties": ["mailboxIds"]})
+    assert g["list"][0]["mailboxIds"] == {mb["c"]["id"]: True}, g
+    _, g = j.one("EmailSubmission/get", {"ids": [st["created"]["s"]["id"]],
+                                         "properties": ["identityId", "emailId"]}, using=u)
+    assert g["list"][0]["identityId"] == ident and g["list"][0]["emailId"] == e, g
+
+
 CLIENTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "jmapclients")
 
 
