@@ -428,6 +428,10 @@ def test_jmap_creation_id_references_in_one_request():
     _, g = j.one("EmailSubmission/get", {"ids": [st["created"]["s"]["id"]],
                                          "properties": ["identityId", "emailId"]}, using=u)
     assert g["list"][0]["identityId"] == ident and g["list"][0]["emailId"] == e, g
+    # The module's other tests count HAL's submissions and identities.
+    r = j.call([["EmailSubmission/set", {"accountId": acc, "destroy": [st["created"]["s"]["id"]]}, "0"],
+                ["Identity/set", {"accountId": acc, "destroy": [ident]}, "1"]], u)["methodResponses"]
+    assert r[0][1]["destroyed"] and r[1][1]["destroyed"] == [ident], r
 
 
 CLIENTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "jmapclients")
