@@ -70,7 +70,10 @@ UCASE_SRC   := build/gen/ucase_table.c
 # Unicode's full case folding (core/ufold.h): from CaseFolding.txt of the
 # same icu source.
 UFOLD_SRC   := build/gen/ufold_table.c
-GEN_SRCS    := $(ANCHORS_SRC) $(PSL_SRC) $(CONF_SRC) $(UCASE_SRC) $(UFOLD_SRC)
+# Unicode's NFC (core/unorm.h): from UnicodeData.txt and
+# DerivedNormalizationProps.txt of the same icu source.
+UNORM_SRC   := build/gen/unorm_table.c
+GEN_SRCS    := $(ANCHORS_SRC) $(PSL_SRC) $(CONF_SRC) $(UCASE_SRC) $(UFOLD_SRC) $(UNORM_SRC)
 OBJS        := $(APP_SRCS:%.c=build/obj/%.o) $(WEB_GEN_OBJ) $(GEN_SRCS:%.c=build/obj/%.o)
 # The host (unit, fuzz) builds have no libmicrohttpd or c-ares: they link
 # the HTTP layer's pure parts (json.c, http_parse.c, dns_check_compare.c, ws_frame.c)
@@ -184,6 +187,15 @@ build/gen-ufold: $(UFOLD_TOOL_SRCS) app/core/utf8.h app/core/ufold.h
 $(UFOLD_SRC): build/gen-ufold $(VENDOR)/.done
 	@mkdir -p $(dir $@)
 	build/gen-ufold $(HOST)/share/CaseFolding.txt $@
+
+build/gen-unorm: scripts/gen-unorm.c app/core/unorm.h
+	@mkdir -p build
+	@echo "CC (host tool) $<"
+	@$(CC_HOST) -O1 $(WARN) -Iapp -o $@ scripts/gen-unorm.c
+
+$(UNORM_SRC): build/gen-unorm $(VENDOR)/.done
+	@mkdir -p $(dir $@)
+	build/gen-unorm $(HOST)/share/UnicodeData.txt $(HOST)/share/DerivedNormalizationProps.txt $@
 
 # Every TERN_* name the sources mention, as C strings: the names a
 # misspelled variable is compared with (config_unknown_vars). Rewritten

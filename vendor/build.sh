@@ -363,12 +363,16 @@ recipe_icu() {
     # Nothing to compile: only Unicode's data files shipped in ICU's
     # source are taken, UTS #39's confusables.txt and UnicodeData.txt (for
     # the canonical decompositions a skeleton applies), and CaseFolding.txt
-    # (core/ufold.c's full case folding, scripts/gen-ufold.c); ICU itself
-    # is not built.
+    # (core/ufold.c's full case folding, scripts/gen-ufold.c), with
+    # UnicodeData.txt and DerivedNormalizationProps.txt core/unorm.c's
+    # NFC (scripts/gen-unorm.c), and NormalizationTest.txt, which
+    # tests/unit/test_unorm.c reads; ICU itself is not built.
     mkdir -p "$OUT/$fl/share"
     put "$bld/source/data/unidata/confusables.txt" \
         "$bld/source/data/unidata/UnicodeData.txt" \
-        "$bld/source/data/unidata/CaseFolding.txt" "$OUT/$fl/share"
+        "$bld/source/data/unidata/CaseFolding.txt" \
+        "$bld/source/data/unidata/DerivedNormalizationProps.txt" \
+        "$bld/source/data/unidata/NormalizationTest.txt" "$OUT/$fl/share"
 }
 
 recipe_publicsuffix() {

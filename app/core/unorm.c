@@ -1,0 +1,271 @@
+/*
+ * unorm.c — Unicode Normalization Form C. See unorm.h.
+ */
+#include "core/unorm.h"
+
+#include <string.h>
+
+#include "core/utf8.h"
+
+#define S_BASE 0xac00u
+#define L_BASE 0x1100u
+#define V_BASE 0x1161u
+#define T_BASE 0x11a7u
+#define L_COUNT 19u
+#define V_COUNT 21u
+#define T_COUNT 28u
+#define N_COUNT (V_COUNT * T_COUNT)
+#define S_COUNT (L_COUNT * N_COUNT)
+
+static inline const struct unorm_rec *rec(uint32_t cp)
+{
+	return &unorm_recs[unorm_index[unorm_page[cp >> 8]][cp & 255]];
+}
+
+/* The code point at s (its length in *len_r), or UINT32_MAX for an
+ * ill-formed octet (length 1). */
+static inline uint32_t next_cp(const unsigned char *s, size_t n, size_t *len_r)
+{
+	if (s[0] < 0x80) {
+		*len_r = 1;
+		return s[0];
+	}
+	size_t l = utf8_seq(s, n);
+	if (l == 0) {
+		*len_r = 1;
+		return UINT32_MAX;
+	}
+	*len_r = l;
+	return l == 2 ? ((uint32_t)(s[0] & 0x1f) << 6) | (s[1] & 0x3f)
+	       : l == 3
+		   ? ((uint32_t)(s[0] & 0x0f) << 12) | ((uint32_t)(s[1] & 0x3f) << 6) | (s[2] & 0x3f)
+		   : ((uint32_t)(s[0] & 0x07) << 18) | ((uint32_t)(s[1] & 0x3f) << 12) |
+			 ((uint32_t)(s[2] & 0x3f) << 6) | (s[3] & 0x3f);
+}
+
+/* 1 when a segment starts at cp: class 0, quick check Yes (nothing before
+ * it can compose with it or reorder past it; gen-unorm.c checks that its
+ * decomposition starts with such a starter too). */
+static inline int boundary(uint32_t cp)
+{
+	if (cp < 0x300)
+		return 1;
+	if (cp == UINT32_MAX)
+		return 1;
+	const struct unorm_rec *r = rec(cp);
+	return r->ccc == 0 && r->qc == 0;
+}
+
+int unorm_is_nfc(const char *p, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)p;
+	unsigned last = 0;
+	for (size_t i = 0; i < n;) {
+		if (s[i] < 0x80) {
+			last = 0;
+			i++;
+			continue;
+		}
+		size_t l;
+		uint32_t cp = next_cp(s + i, n - i, &l);
+		i += l;
+		if (cp == UINT32_MAX || cp < 0x300) {
+			last = 0;
+			continue;
+		}
+		const struct unorm_rec *r = rec(cp);
+		if (r->qc || (r->ccc && r->ccc < last))
+			return 0;
+		last = r->ccc;
+	}
+	return 1;
+}
+
+static inline unsigned cls(uint32_t cp)
+{
+	return cp < 0x300 ? 0 : rec(cp)->ccc;
+}
+
+/* Appends cp's full canonical decomposition to b (room checked by the
+ * caller: UNORM_DECOMP_MAX). */
+static size_t decompose(uint32_t cp, uint32_t *b)
+{
+	if (cp >= S_BASE && cp < S_BASE + S_COUNT) {
+		uint32_t si = cp - S_BASE;
+		b[0] = L_BASE + si / N_COUNT;
+		b[1] = V_BASE + (si % N_COUNT) / T_COUNT;
+		if (si % T_COUNT == 0)
+			return 2;
+		b[2] = T_BASE + si % T_COUNT;
+		return 3;
+	}
+	const struct unorm_rec *r = cp < 0xc0 ? &unorm_recs[0] : rec(cp);
+	if (!r->dlen) {
+		b[0] = cp;
+		return 1;
+	}
+	memcpy(b, &unorm_decomp[r->doff], r->dlen * sizeof *b);
+	return r->dlen;
+}
+
+/* The primary composite of a + b, or 0. */
+static uint32_t compose(uint32_t a, uint32_t b)
+{
+	if (a >= L_BASE && a < L_BASE + L_COUNT && b >= V_BASE && b < V_BASE + V_COUNT)
+		return S_BASE + ((a - L_BASE) * V_COUNT + (b - V_BASE)) * T_COUNT;
+	if (a >= S_BASE && a < S_BASE + S_COUNT && (a - S_BASE) % T_COUNT == 0 && b > T_BASE &&
+	    b < T_BASE + T_COUNT)
+		return a + (b - T_BASE);
+	size_t lo = 0, hi = unorm_npairs;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		const struct unorm_pair *p = &unorm_pairs[mid];
+		if (p->a < a || (p->a == a && p->b < b))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < unorm_npairs && unorm_pairs[lo].a == a && unorm_pairs[lo].b == b
+		   ? unorm_pairs[lo].c
+		   : 0;
+}
+
+/* Canonical ordering (stable by class) then composition of b[0..k): the
+ * new length. k <= UNORM_SEGMENT_MAX, so insertion sorting is bounded. */
+static size_t nfc_segment(uint32_t *b, size_t k)
+{
+	uint8_t c[UNORM_SEGMENT_MAX];
+	for (size_t i = 0; i < k; i++)
+		c[i] = (uint8_t)cls(b[i]);
+	for (size_t i = 1; i < k; i++) {
+		if (!c[i])
+			continue;
+		size_t j = i;
+		uint32_t v = b[i];
+		uint8_t cv = c[i];
+		while (j > 0 && c[j - 1] > cv) {
+			b[j] = b[j - 1];
+			c[j] = c[j - 1];
+			j--;
+		}
+		b[j] = v;
+		c[j] = cv;
+	}
+	/* Composition (UAX #15 §1.3 / Unicode §3.11): a character joins the
+	 * last starter unless blocked by one of equal or higher class. */
+	size_t starter = 0, o = 1;
+	int have_starter = c[0] == 0;
+	unsigned last = c[0];
+	for (size_t i = 1; i < k; i++) {
+		uint32_t cp = b[i];
+		unsigned cc = c[i];
+		if (have_starter && (last < cc || (last == 0 && o == starter + 1))) {
+			uint32_t comp = compose(b[starter], cp);
+			if (comp) {
+				b[starter] = comp;
+				continue;
+			}
+		}
+		if (cc == 0) {
+			starter = o;
+			have_starter = 1;
+		}
+		last = cc;
+		b[o] = cp;
+		c[o] = (uint8_t)cc;
+		o++;
+	}
+	return o;
+}
+
+size_t unorm_nfc(const char *in, size_t n, char *out)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	if (unorm_is_nfc(in, n)) {
+		memcpy(out, in, n);
+		return n;
+	}
+	char *o = out;
+	size_t i = 0;
+	while (i < n) {
+		/* One segment: [i, e), from a boundary to the next. */
+		size_t l, seg = i;
+		uint32_t cp = next_cp(s + i, n - i, &l);
+		if (cp == UINT32_MAX) {
+			*o++ = (char)s[i++];
+			continue;
+		}
+		uint32_t b[UNORM_SEGMENT_MAX + UNORM_DECOMP_MAX];
+		size_t k = 0;
+		int over = 0;
+		for (;;) {
+			if (k + UNORM_DECOMP_MAX > UNORM_SEGMENT_MAX)
+				over = 1;
+			else
+				k += decompose(cp, b + k);
+			i += l;
+			if (i >= n)
+				break;
+			size_t l2;
+			uint32_t nx = next_cp(s + i, n - i, &l2);
+			if (boundary(nx))
+				break;
+			cp = nx;
+			l = l2;
+		}
+		if (over) {
+			memcpy(o, in + seg, i - seg);
+			o += i - seg;
+			continue;
+		}
+		k = nfc_segment(b, k);
+		for (size_t j = 0; j < k; j++)
+			o += utf8_encode(b[j], o);
+	}
+	return (size_t)(o - out);
+}
+
+int unorm_nfc_str(const char *s, char *out, size_t outsz)
+{
+	size_t n = strlen(s);
+	if (outsz == 0)
+		return -1;
+	if (unorm_is_nfc(s, n)) {
+		if (n >= outsz) {
+			out[0] = '\0';
+			return -1;
+		}
+		memcpy(out, s, n + 1);
+		return 0;
+	}
+	/* Worst case on the stack for the names this is for; longer ones
+	 * are refused rather than cut. */
+	char tmp[UNORM_GROWTH * UNORM_CMP_MAX];
+	if (n > UNORM_CMP_MAX) {
+		out[0] = '\0';
+		return -1;
+	}
+	size_t l = unorm_nfc(s, n, tmp);
+	if (l >= outsz) {
+		out[0] = '\0';
+		return -1;
+	}
+	memcpy(out, tmp, l);
+	out[l] = '\0';
+	return 0;
+}
+
+int unorm_equal(const char *a, size_t an, const char *b, size_t bn)
+{
+	if (an == bn && memcmp(a, b, an) == 0)
+		return 1;
+	if (an > UNORM_CMP_MAX || bn > UNORM_CMP_MAX)
+		return 0;
+	int qa = unorm_is_nfc(a, an), qb = unorm_is_nfc(b, bn);
+	if (qa && qb)
+		return 0;
+	char na[UNORM_GROWTH * UNORM_CMP_MAX], nb[UNORM_GROWTH * UNORM_CMP_MAX];
+	size_t la = qa ? an : unorm_nfc(a, an, na);
+	size_t lb = qb ? bn : unorm_nfc(b, bn, nb);
+	return la == lb && memcmp(qa ? a : na, qb ? b : nb, la) == 0;
+}

@@ -1,0 +1,90 @@
+/*
+ * unorm.h — Unicode Normalization Form C (UAX #15) of UTF-8 text, the one
+ * normaliser: mailbox names (IMAP, JMAP, Sieve fileinto, the store), the
+ * Net-Unicode form RFC 9051 §5.1 and RFC 5198 ask for, ManageSieve script
+ * names (RFC 5804 §1.6), and text compared by search and sort, so that
+ * "é" written as e + U+0301 and as U+00E9 are one name and one word.
+ *
+ * The data (canonical combining classes, full canonical decompositions,
+ * NFC_Quick_Check, primary composites) is generated at build time by
+ * scripts/gen-unorm.c into build/gen/unorm_table.c from UnicodeData.txt
+ * and DerivedNormalizationProps.txt of the same Debian icu source as the
+ * case folding (core/ufold.h; the pin is in vendor/manifest); no file is
+ * read at run time. Hangul syllables are composed and decomposed by the
+ * algorithm of Unicode §3.12. Pure functions, constant data, no
+ * allocation.
+ *
+ * Text that passes the quick check (all ASCII, or every character
+ * NFC_QC=Yes with combining classes in order) is copied as it is, one
+ * pass. Otherwise the text is normalised one segment at a time (a
+ * segment starts at a class-0, quick-check-Yes character, or at an
+ * ill-formed octet), each in a fixed buffer of UNORM_SEGMENT_MAX code
+ * points.
+ *
+ * Octets that are not well-formed UTF-8 are kept as they are, one at a
+ * time, and nothing composes across one. A normalised text is at most
+ * UNORM_GROWTH times as long as its source (U+0958 is two characters,
+ * U+1D160 three). Normalising is idempotent.
+ *
+ * Caveats: a segment whose decomposition passes UNORM_SEGMENT_MAX code
+ * points (a base with more than about 60 combining marks: no real text,
+ * and past UAX #15 §13's stream-safe limit of 30) is copied unchanged,
+ * so such a text is compared as written; the bound keeps the work per
+ * octet constant. Compatibility forms (NFKC) are not applied: "ﬁ" stays
+ * the ligature (case folding, core/ufold.h, is what maps it for search).
+ */
+#ifndef TERN_CORE_UNORM_H
+#define TERN_CORE_UNORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A normalised text is at most this many times as long as its source. */
+#define UNORM_GROWTH 3
+/* Code points of one character's full canonical decomposition, at most. */
+#define UNORM_DECOMP_MAX 4
+/* Code points of one segment's decomposition normalised, at most. */
+#define UNORM_SEGMENT_MAX 64
+
+/* NFC_Quick_Check values (unorm_rec.qc). */
+#define UNORM_QC_MAYBE 1
+#define UNORM_QC_NO 2
+
+/* 1 when p[0..n) is certainly in NFC as it is (the quick check says Yes):
+ * unorm_nfc() would copy it unchanged. 0 when it may not be. */
+int unorm_is_nfc(const char *p, size_t n);
+
+/* Normalises in[0..n) to NFC into out (room for UNORM_GROWTH * n octets,
+ * not overlapping in); the normalised length. */
+size_t unorm_nfc(const char *in, size_t n, char *out);
+
+/* The NFC of the NUL-terminated s into out (outsz octets, NUL-terminated):
+ * 0, or -1 when it does not fit (out is then the empty string). */
+int unorm_nfc_str(const char *s, char *out, size_t outsz);
+
+/* 1 when a[0..an) and b[0..bn) are the same text in NFC (canonically
+ * equivalent); both at most UNORM_CMP_MAX octets, longer ones compare
+ * as octets. */
+#define UNORM_CMP_MAX 1024
+int unorm_equal(const char *a, size_t an, const char *b, size_t bn);
+
+/* The generated tables (only unorm.c reads them): a code point's record
+ * is unorm_recs[unorm_index[unorm_page[cp >> 8]][cp & 255]], 0 when it
+ * has class 0, quick check Yes and no decomposition. */
+struct unorm_rec {
+	uint8_t ccc;  /* canonical combining class */
+	uint8_t qc;   /* 0, UNORM_QC_MAYBE or UNORM_QC_NO */
+	uint8_t dlen; /* full canonical decomposition: unorm_decomp[doff..+dlen) */
+	uint16_t doff;
+};
+struct unorm_pair {
+	uint32_t a, b, c; /* a + b compose to c; sorted by (a, b) */
+};
+extern const uint16_t unorm_page[0x1100];
+extern const uint16_t unorm_index[][256];
+extern const struct unorm_rec unorm_recs[];
+extern const uint32_t unorm_decomp[];
+extern const struct unorm_pair unorm_pairs[];
+extern const size_t unorm_npairs;
+
+#endif
