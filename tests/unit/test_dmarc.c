@@ -628,7 +628,7 @@ static void test_async(void)
 	lr.defer = 1;
 	struct dns_resolver r = { log_start, log_cancel, &lr };
 	const char *d[] = { "example.com" };
-	struct dmarc_input in = { "a.child.example.com", SPF_FAIL, "example.com", d, 1 };
+	struct dmarc_input in = { "a.child.example.com", SPF_FAIL, "example.com", d, 1, 0 };
 	struct dmarc_eval *e = dmarc_eval_new(&in);
 	struct outcome o = { 0 };
 	struct dmarc_run *run = dmarc_run(&r, e, done, &o);
