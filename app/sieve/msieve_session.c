@@ -71,6 +71,7 @@ struct ms_job {
 	int rc;
 	int invalid; /* PUTSCRIPT, CHECKSCRIPT: the script does not compile (err) */
 	char err[SIEVE_ERROR_MAX];
+	char warn[SIEVE_WARNINGS_MAX]; /* PUTSCRIPT, CHECKSCRIPT: its warnings, "" when none */
 };
 
 struct ms_session {
@@ -483,6 +484,7 @@ static void job_run(void *arg)
 			j->invalid = 1;
 			return;
 		}
+		snprintf(j->warn, sizeof(j->warn), "%s", sieve_script_warnings(sc));
 		sieve_script_free(&sc);
 		if (j->kind == MS_JOB_CHECK)
 			return;
@@ -520,10 +522,18 @@ static void job_reply(struct ms_session *s, struct ms_job *j)
 	case MS_JOB_PUT:
 		log_info("sieve", s->id, "event=putscript name=%s size=%zu",
 		         log_q(j->name, q, sizeof(q)), j->len);
-		ms_reply(s, "OK", NULL, "Putscript completed.");
+		/* RFC 5804 §2.6: a script stored that has warnings is
+		 * answered OK (WARNINGS) with them */
+		if (j->warn[0])
+			ms_reply(s, "OK", "WARNINGS", j->warn);
+		else
+			ms_reply(s, "OK", NULL, "Putscript completed.");
 		break;
 	case MS_JOB_CHECK:
-		ms_reply(s, "OK", NULL, "Script is valid.");
+		if (j->warn[0])
+			ms_reply(s, "OK", "WARNINGS", j->warn);
+		else
+			ms_reply(s, "OK", NULL, "Script is valid.");
 		break;
 	case MS_JOB_ACTIVATE:
 		ms_reply(s, "OK", NULL,

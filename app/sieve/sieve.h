@@ -73,6 +73,7 @@
  * kept in the store that long, so a longer one lets entries pile up */
 #define SIEVE_DUPLICATE_MAX_SECONDS (30 * 86400)
 #define SIEVE_ERROR_MAX 256                   /* error text, NUL included */
+#define SIEVE_WARNINGS_MAX 1024               /* warnings' text, NUL included */
 
 struct sieve_script; /* compiled; opaque */
 
@@ -90,6 +91,14 @@ int sieve_extension_known(struct str name);
  */
 struct sieve_script *sieve_compile(const char *text, size_t len, char err[SIEVE_ERROR_MAX]);
 void sieve_script_free(struct sieve_script **s);
+/* What the script does that compiles but likely is not what its author
+ * meant (a vacation period the site raises or lowers, a flag that is no
+ * IMAP flag, a header name that matches nothing, an unknown date part):
+ * "line L, column C: warning: TEXT" joined by "; " on one line (so
+ * ManageSieve's OK (WARNINGS) answer, RFC 5804 §2.6, is a quoted string:
+ * sieve-connect takes no literal there), as many as fit
+ * SIEVE_WARNINGS_MAX; "" when none. Owned by the script. */
+const char *sieve_script_warnings(const struct sieve_script *s);
 /* 1 when the script uses an extension (by its require name). */
 int sieve_script_requires(const struct sieve_script *s, const char *ext);
 /* 1 when the script can send mail elsewhere: a redirect, or a notify

@@ -14,6 +14,7 @@ void sv_lex_init(struct sv_lexer *lx, const char *text, size_t len, struct arena
 	lx->col = 1;
 	lx->arena = a;
 	lx->err[0] = '\0';
+	lx->open_comment_line = lx->open_comment_col = 0;
 }
 
 const char *sv_tok_name(enum sv_tok t)
@@ -72,8 +73,13 @@ static int skip_space(struct sv_lexer *lx, struct sv_token *t)
 		if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
 			adv(lx);
 		} else if (c == '#') {
+			uint32_t line = lx->line, col = lx->col;
 			while (lx->p < lx->end && *lx->p != '\n')
 				adv(lx);
+			if (lx->p >= lx->end) {
+				lx->open_comment_line = line;
+				lx->open_comment_col = col;
+			}
 		} else if (c == '/' && lx->p + 1 < lx->end && lx->p[1] == '*') {
 			uint32_t line = lx->line, col = lx->col;
 			adv(lx);

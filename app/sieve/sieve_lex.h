@@ -33,6 +33,10 @@ struct sv_lexer {
 	uint32_t line, col;
 	struct arena *arena;
 	char err[SIEVE_ERROR_MAX]; /* set with TK_ERROR */
+	/* a hash comment ended by the end of the script, not by CRLF (RFC
+	 * 5228 §8.1's hash-comment ends with one): its line and column,
+	 * line 0 when none */
+	uint32_t open_comment_line, open_comment_col;
 };
 
 void sv_lex_init(struct sv_lexer *lx, const char *text, size_t len, struct arena *a);

@@ -33,6 +33,10 @@ struct parser {
 	int nloops;
 	char *err;
 	int failed;
+	/* warnings (RFC 5804 §1.3's WARNINGS): "line L, column C: text"
+	 * joined by "; ", as many as fit */
+	char warn[SIEVE_WARNINGS_MAX];
+	size_t warnlen;
 };
 
 struct raw_arg {
@@ -58,6 +62,29 @@ static void errf(struct parser *ps, uint32_t line, uint32_t col, const char *fmt
 	va_start(ap, fmt);
 	vsnprintf(ps->err + n, SIEVE_ERROR_MAX - (size_t)n, fmt, ap);
 	va_end(ap);
+}
+
+static void warnf(struct parser *ps, uint32_t line, uint32_t col, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Something the script may do but likely did not mean: it compiles and
+ * runs, and ManageSieve tells the user (Pigeonhole warns alike). A
+ * warning that does not fit is dropped. */
+static void warnf(struct parser *ps, uint32_t line, uint32_t col, const char *fmt, ...)
+{
+	char one[SIEVE_ERROR_MAX];
+	va_list ap;
+	int n = snprintf(one, sizeof(one), "line %u, column %u: warning: ", line, col);
+	va_start(ap, fmt);
+	vsnprintf(one + n, sizeof(one) - (size_t)n, fmt, ap);
+	va_end(ap);
+	size_t len = strlen(one), sep = ps->warnlen ? 2 : 0;
+	if (ps->warnlen + sep + len + 1 > sizeof(ps->warn))
+		return;
+	if (sep)
+		memcpy(ps->warn + ps->warnlen, "; ", 2);
+	memcpy(ps->warn + ps->warnlen + sep, one, len + 1);
+	ps->warnlen += sep + len;
 }
 
 static void next(struct parser *ps)
@@ -330,6 +357,36 @@ static int is_identifier(struct str s)
 	return 1;
 }
 
+/* A header field name (RFC 5322 §3.6.8's ftext): printable ASCII but
+ * the colon, at most a line long. */
+static int field_name_ok(struct str f)
+{
+	int ok = f.len > 0 && f.len <= 998;
+	for (size_t i = 0; ok && i < f.len; i++)
+		ok = (unsigned char)f.p[i] >= 33 && (unsigned char)f.p[i] <= 126 && f.p[i] != ':';
+	return ok;
+}
+
+/* One IMAP flag (RFC 5232 §3, RFC 9051's flag): a system flag, or a
+ * keyword atom. The delivery drops any other. */
+static int imap_flag_ok(struct str f)
+{
+	static const char *const sys[] = { "\\Seen", "\\Answered", "\\Flagged", "\\Deleted",
+		                           "\\Draft", NULL };
+	if (f.len && f.p[0] == '\\') {
+		for (int i = 0; sys[i]; i++)
+			if (str_eq_ci(f, str_c(sys[i])))
+				return 1;
+		return 0;
+	}
+	for (size_t i = 0; i < f.len; i++) {
+		unsigned char c = (unsigned char)f.p[i];
+		if (c <= 0x20 || c >= 0x7f || strchr("(){%*\"\\]", c))
+			return 0;
+	}
+	return f.len > 0;
+}
+
 static const char *const date_parts[] = { "year", "month", "day", "date", "julian", "hour",
 	"minute", "second", "time", "iso8601", "std11", "zone", "weekday", NULL };
 
@@ -452,10 +509,7 @@ static int check_names(struct parser *ps, struct sv_node *n)
 	 * no colon); a constant that is not fails here, not at each run */
 	if ((n->id == C_ADDHEADER || n->id == C_DELETEHEADER) && !n->pos[0].v[0].dyn) {
 		struct str f = n->pos[0].v[0].s;
-		int ok = f.len > 0 && f.len <= 998;
-		for (size_t i = 0; ok && i < f.len; i++)
-			ok = (unsigned char)f.p[i] >= 33 && (unsigned char)f.p[i] <= 126 && f.p[i] != ':';
-		if (!ok) {
+		if (!field_name_ok(f)) {
 			errf(ps, n->line, n->col, "%s: invalid field name \"%.*s\"",
 			     sv_spec_by_id(n->id)->name, (int)(f.len > 64 ? 64 : f.len), f.p);
 			return -1;
@@ -482,6 +536,71 @@ static int check_names(struct parser *ps, struct sv_node *n)
 		}
 	}
 	return 0;
+}
+
+/* Constants a run takes but changes or ignores, or that can never
+ * match: warned about (Pigeonhole warns about the same ones), the
+ * script compiles. */
+static void check_warnings(struct parser *ps, struct sv_node *n)
+{
+	for (uint16_t i = 0; i < n->ntags; i++) {
+		const struct sv_tagarg *at = &n->tags[i];
+		uint64_t v = at->arg.num;
+		/* RFC 5230 §4.1, RFC 6131 §2: the site's minimum and maximum
+		 * period win (SIEVE_VACATION_MIN/MAX_SECONDS) */
+		if (n->id == C_VACATION && at->tag == G_DAYS &&
+		    v < SIEVE_VACATION_MIN_SECONDS / 86400)
+			warnf(ps, at->line, at->col, ":days %llu is under the minimum of %d (raised to it)",
+			      (unsigned long long)v, SIEVE_VACATION_MIN_SECONDS / 86400);
+		if (n->id == C_VACATION && at->tag == G_DAYS && v > SIEVE_VACATION_MAX_SECONDS / 86400)
+			warnf(ps, at->line, at->col, ":days %llu is over the maximum of %d (lowered to it)",
+			      (unsigned long long)v, SIEVE_VACATION_MAX_SECONDS / 86400);
+		if (n->id == C_VACATION && at->tag == G_SECONDS && v < SIEVE_VACATION_MIN_SECONDS)
+			warnf(ps, at->line, at->col, ":seconds %llu is under the minimum of %d (raised to it)",
+			      (unsigned long long)v, SIEVE_VACATION_MIN_SECONDS);
+		if (n->id == C_VACATION && at->tag == G_SECONDS && v > SIEVE_VACATION_MAX_SECONDS)
+			warnf(ps, at->line, at->col, ":seconds %llu is over the maximum of %d (lowered to it)",
+			      (unsigned long long)v, SIEVE_VACATION_MAX_SECONDS);
+		/* RFC 7352 §3.3: the site's maximum */
+		if (n->id == T_DUPLICATE && at->tag == G_SECONDS && v > SIEVE_DUPLICATE_MAX_SECONDS)
+			warnf(ps, at->line, at->col, ":seconds %llu is over the maximum of %d (lowered to it)",
+			      (unsigned long long)v, SIEVE_DUPLICATE_MAX_SECONDS);
+	}
+	/* RFC 5232 §3: flags that are no IMAP flag are ignored */
+	const struct sv_arg *fl = NULL;
+	if (n->id == C_ADDFLAG || n->id == C_SETFLAG || n->id == C_REMOVEFLAG)
+		fl = &n->pos[n->npos - 1];
+	for (uint16_t i = 0; !fl && i < n->ntags; i++)
+		if (n->tags[i].tag == G_FLAGS)
+			fl = &n->tags[i].arg;
+	for (uint32_t k = 0; fl && k < fl->n; k++) {
+		struct str l = fl->v[k].s;
+		if (fl->v[k].dyn)
+			continue;
+		for (size_t i = 0; i < l.len;) {
+			size_t j = i;
+			while (j < l.len && l.p[j] != ' ')
+				j++;
+			struct str f = str_make(l.p + i, j - i);
+			i = j + 1;
+			if (f.len && !imap_flag_ok(f)) {
+				warnf(ps, n->line, n->col, "\"%.*s\" is no IMAP flag and will be ignored",
+				      (int)(f.len > 64 ? 64 : f.len), f.p);
+				return; /* the first one is enough */
+			}
+		}
+	}
+	/* RFC 5228 §2.4.2.2: a header name that is no field name matches
+	 * nothing (Pigeonhole warns; an empty one it takes silently) */
+	if (n->id == T_HEADER || n->id == T_EXISTS || n->id == T_ADDRESS || n->id == T_DATE)
+		for (uint32_t k = 0; k < n->pos[0].n; k++) {
+			const struct sv_string *h = &n->pos[0].v[k];
+			if (!h->dyn && h->s.len && !field_name_ok(h->s)) {
+				warnf(ps, n->line, n->col, "\"%.*s\" is no header field name: it matches nothing",
+				      (int)(h->s.len > 64 ? 64 : h->s.len), h->s.p);
+				break;
+			}
+		}
 }
 
 /* Checks the tags' values and combinations; sets the resolved fields. */
@@ -588,10 +707,12 @@ static int check_semantics(struct parser *ps, struct sv_node *n)
 		int ok = dp->dyn;
 		for (int i = 0; !ok && date_parts[i]; i++)
 			ok = str_eq_ci(dp->s, str_c(date_parts[i]));
-		if (!ok) {
-			errf(ps, n->line, n->col, "unknown date part \"%.*s\"", (int)dp->s.len, dp->s.p);
-			return -1;
-		}
+		/* RFC 5260 §4 lists the parts; one it does not name is no
+		 * error there: the test is false at run time. Pigeonhole takes
+		 * the script with a warning, and so does tern. */
+		if (!ok)
+			warnf(ps, n->line, n->col, "unknown date part \"%.*s\": the test is always false",
+			      (int)(dp->s.len > 64 ? 64 : dp->s.len), dp->s.p);
 	}
 	if (BOTH(G_BYTIMERELATIVE, G_BYTIMEABSOLUTE)) {
 		errf(ps, n->line, n->col, "only one of :bytimerelative and :bytimeabsolute may be given");
@@ -631,6 +752,7 @@ static int check_semantics(struct parser *ps, struct sv_node *n)
 		     n->pos[0].v[0].s.p);
 		return -1;
 	}
+	check_warnings(ps, n);
 	return 0;
 }
 
@@ -1087,10 +1209,15 @@ struct sieve_script *sieve_compile(const char *text, size_t len, char err[SIEVE_
 		arena_free(&a);
 		return NULL;
 	}
+	/* Pigeonhole takes it too, with the same warning */
+	if (ps.lx.open_comment_line)
+		warnf(&ps, ps.lx.open_comment_line, ps.lx.open_comment_col,
+		      "the last line's \"#\" comment is not ended by a line break");
 	s = arena_zalloc(a, sizeof(*s));
 	s->arena = a;
 	s->first = first;
 	s->exts = ps.exts;
+	s->warnings = arena_strndup(a, ps.warn, ps.warnlen);
 	if (s->exts >> EXT_REGEX & 1) {
 		regex_walk(s, first);
 		if (s->regex_over) {
@@ -1148,6 +1275,11 @@ static int sends_out(const struct sv_node *n)
 int sieve_script_sends_out(const struct sieve_script *s)
 {
 	return sends_out(s->first);
+}
+
+const char *sieve_script_warnings(const struct sieve_script *s)
+{
+	return s->warnings;
 }
 
 int sieve_script_requires(const struct sieve_script *s, const char *ext)

@@ -100,6 +100,7 @@ struct sieve_script {
 	struct arena *arena;
 	struct sv_node *first;
 	uint64_t exts; /* bit per enum sv_ext required */
+	const char *warnings; /* sieve_script_warnings */
 	struct sv_string **regexes; /* the strings whose re sieve_script_free releases */
 	uint32_t nregexes;
 	uint64_t regex_cost;              /* compiling them: sv_regex_cost's sum */

@@ -73,6 +73,9 @@ class Conn:
             assert line, "connection closed after %r" % out
             out.append(line)
             if line.startswith((b"OK", b"NO", b"BYE")):
+                m = re.search(rb"\{(\d+)\}\r\n$", line)
+                if m:  # the text as a literal, and the CRLF ending the response
+                    out[-1] += self.f.read(int(m.group(1)) + 2)
                 return out
 
     def cmd(self, data):
@@ -142,6 +145,35 @@ def test_sieve_connect_round_trip():
     assert rc != 0 and "line 2, column 1" in out + err, (out, err)
     # A wrong password fails.
     assert sieve_connect("--list", pw="wrong")[0] != 0
+
+
+def test_warnings():
+    """A script that compiles but does something its author likely did
+    not mean is stored, and the answer is OK (WARNINGS) with the why
+    (RFC 5804 §2.6, §2.12), as Pigeonhole answers; several on one line,
+    so the text is a quoted string: sieve-connect fails an OK whose text
+    is a literal (Pigeonhole's answer to several)."""
+    c = authed(CAROL, CAROL_PW)
+    r = c.cmd('CHECKSCRIPT "require \\"vacation\\"; vacation :days 0 \\"x\\";"')
+    assert r == [b'OK (WARNINGS) "line 1, column 30: warning: :days 0 is under the minimum of 1 '
+                 b'(raised to it)"\r\n'], r
+    script = b'require ["imap4flags", "date"];\r\naddflag "a(b";\r\nif currentdate "era" "x" { keep; }\r\n'
+    r = c.cmd(b'PUTSCRIPT "warned" {%d+}\r\n' % len(script) + script + b"\r\n")
+    assert r == [b'OK (WARNINGS) "line 2, column 1: warning: \\"a(b\\" is no IMAP flag and will be '
+                 b'ignored; line 3, column 4: warning: unknown date part \\"era\\": the test is always '
+                 b'false"\r\n'], r
+    assert c.cmd('GETSCRIPT "warned"')[-1] == b'OK "Getscript completed."\r\n'
+    assert c.cmd('CHECKSCRIPT "keep;"') == [b'OK "Script is valid."\r\n']
+    assert c.cmd('DELETESCRIPT "warned"')[-1].startswith(b"OK")
+    c.close()
+    d = tempfile.mkdtemp()
+    with open(d + "/w.sieve", "wb") as f:
+        f.write(script)
+    rc, out, err = sieve_connect("--upload", "--localsieve", d + "/w.sieve", "--remotesieve", "w")
+    assert rc == 0, (out, err)
+    rc, out, err = sieve_connect("--list")
+    assert rc == 0 and '"w"' in out, (out, err)
+    assert sieve_connect("--delete", "--remotesieve", "w")[0] == 0
 
 
 def test_raw_errors():
