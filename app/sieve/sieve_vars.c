@@ -89,6 +89,30 @@ static int ident_char(char c, int first)
 	       (!first && c >= '0' && c <= '9');
 }
 
+/* RFC 5229 §3's name in a variable-ref that has a namespace:
+ * identifier "." *(variable-name ".") variable-name, each variable-name
+ * an identifier or a num-variable. "${a.b.}" or "${a..b}" is no
+ * reference and stays as written. */
+static int namespaced_name_ok(struct str n)
+{
+	size_t i = 0;
+	for (int seg = 0; i <= n.len; seg++) {
+		size_t e = i;
+		while (e < n.len && n.p[e] != '.')
+			e++;
+		if (e == i)
+			return 0; /* an empty segment */
+		int digits = n.p[i] >= '0' && n.p[i] <= '9';
+		if (digits && seg == 0)
+			return 0;
+		for (size_t k = i; k < e; k++)
+			if (digits ? !(n.p[k] >= '0' && n.p[k] <= '9') : !ident_char(n.p[k], k == i))
+				return 0;
+		i = e + 1;
+	}
+	return 1;
+}
+
 struct str vars_expand(struct run *r, const struct sv_string *s)
 {
 	struct buf out;
@@ -113,9 +137,10 @@ struct str vars_expand(struct run *r, const struct sv_string *s)
 				}
 			} else {
 				/* identifier *("." identifier): only plain names are ours */
-				for (k = j; k < in.len && (ident_char(in.p[k], k == j) || (in.p[k] == '.' && k > j)); k++)
+				for (k = j; k < in.len && (ident_char(in.p[k], 0) || in.p[k] == '.'); k++)
 					;
-				if (k > j && k < in.len && in.p[k] == '}') {
+				if (k > j && k < in.len && in.p[k] == '}' &&
+				    namespaced_name_ok(str_make(in.p + j, k - j))) {
 					ok = 1;
 					struct str name = str_make(in.p + j, k - j);
 					if (name.len > 7 && str_has_prefix_ci(name, "global."))

@@ -301,6 +301,11 @@ static void test_variables(void)
 	       "discard");
 	EXPECT("require [\"variables\", \"relational\"]; if string :count \"eq\" [\"a\", \"\", \"b\"] \"2\" { discard; }",
 	       "discard");
+	/* RFC 5229 §3: a namespace's name is identifier "." ... variable-name;
+	 * "${a.b.}" and "${a..b}" are no references and stay as written (they
+	 * were taken as unknown namespaced names and expanded to nothing) */
+	EXPECT("require [\"variables\", \"fileinto\"]; fileinto \"${a.b.}|${a..b}|${.a}|${a.1b}|${a.b}|${a.1}|${x.y_2}\";",
+	       "fileinto \"${a.b.}|${a..b}|${.a}|${a.1b}|||\"");
 	/* Without the variables extension ${} is literal. */
 	EXPECT("require \"fileinto\"; fileinto \"${x}\";", "fileinto \"${x}\"");
 	/* Captures survive a failed test (RFC 5229 §3.2). */
