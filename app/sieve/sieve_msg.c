@@ -13,7 +13,11 @@
  * charset, and at most SIEVE_BODY_BYTES_MAX octets of it are examined
  * per run.
  */
+#include <stdlib.h>
+
+#include "core/xalloc.h"
 #include "mime/mime_decode.h"
+#include "mime/mime_html.h"
 #include "mime/rfc5322.h"
 #include "sieve/sieve_run.h"
 
@@ -98,6 +102,7 @@ void msg_tree(struct run *r)
 	r->tree_parsed = 1;
 	mime_tree_parse(r->env->msg, r->env->len, r->a, &r->tree);
 	r->btext = arena_zalloc(r->a, (r->tree.nparts ? r->tree.nparts : 1) * 2 * sizeof(*r->btext));
+	r->htext = arena_zalloc(r->a, (r->tree.nparts ? r->tree.nparts : 1) * 2 * sizeof(*r->htext));
 }
 
 /* Decodes part i's body, in UTF-8 when its charset is known, into the
@@ -143,6 +148,39 @@ int msg_part_text(struct run *r, uint32_t i, int fold, struct str *out)
 
 	if (!t->p && part_text_decode(r, i, t) < 0)
 		return -1;
+	if (!fold) {
+		*out = *t;
+		return 0;
+	}
+	if (!t[1].p)
+		t[1] = sv_fold_copy(r->a, *t);
+	*out = t[1];
+	return 0;
+}
+
+int msg_part_plain(struct run *r, uint32_t i, int fold, struct str *out)
+{
+	struct str *t = &r->htext[2 * i], html;
+
+	if (!mime_part_is(&r->tree.parts[i], "text", "html"))
+		return msg_part_text(r, i, fold, out);
+	if (!t->p) {
+		if (msg_part_text(r, i, 0, &html) < 0)
+			return -1;
+		/* the text is no longer than the markup (references decode
+		 * to at most their own length, block ends add a line end) */
+		struct buf b;
+		struct mime_html *h = xmalloc(sizeof(*h));
+		buf_init(&b, html.len + 64);
+		mime_html_init(h, &b, &b, NULL, NULL);
+		mime_html_feed(h, html.p, html.len);
+		mime_html_finish(h);
+		free(h);
+		*t = str_make(arena_strndup(r->a, buf_data(&b), buf_len(&b)), buf_len(&b));
+		buf_free(&b);
+		if (run_spend(r, html.len / 64 + 1) < 0)
+			return -1;
+	}
 	if (!fold) {
 		*out = *t;
 		return 0;

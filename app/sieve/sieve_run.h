@@ -46,6 +46,7 @@ struct run {
 	int tree_parsed;
 	uint64_t body_seen; /* body octets examined so far */
 	struct str *btext;  /* per part: [2i] its text, [2i+1] folded; p NULL until read */
+	struct str *htext;  /* per part: as btext, an HTML part reduced to what a reader sees */
 	/* variables */
 	struct frame *frame;
 	struct var globals[SIEVE_VARS_MAX];
@@ -97,6 +98,9 @@ void msg_tree(struct run *r);
 /* The text of body part parts[i] decoded to UTF-8 (fold: ASCII lower-cased),
  * cached for the run in r->a; 0, or -1 when the step budget ran out. */
 int msg_part_text(struct run *r, uint32_t i, int fold, struct str *out);
+/* As msg_part_text, but a text/html part as the text a reader sees
+ * (mime_html.h): body's :text transform (RFC 5173 §5.3). */
+int msg_part_plain(struct run *r, uint32_t i, int fold, struct str *out);
 int msg_header_add(struct run *r, struct str name, struct str value, int last);
 
 /* sieve_edit.c: replace and enclose (RFC 5703) */

@@ -606,11 +606,16 @@ static int test_body(struct run *r, const struct sv_node *t)
 			}
 			continue;
 		}
-		if (msg_part_text(r, i, 0, &text) < 0)
+		/* RFC 5173 §5.3: :text (the default) is "best effort at
+		 * extracting UTF-8 encoded text": an HTML part's markup is no
+		 * text (Pigeonhole reduces it alike); :content gives the part
+		 * as it is */
+		int (*get)(struct run *, uint32_t, int, struct str *) = ct ? msg_part_text : msg_part_plain;
+		if (get(r, i, 0, &text) < 0)
 			return -1;
 		vals_add(r, &vs, text);
 		if (fold) {
-			if (msg_part_text(r, i, 1, &text) < 0)
+			if (get(r, i, 1, &text) < 0)
 				return -1;
 			f[vs.n - 1] = text;
 		}

@@ -373,6 +373,13 @@ static void test_extensions(void)
 	       "discard");
 	EXPECT("require \"body\"; if body :raw :contains \"SGVsbG8\" { discard; }", "discard");
 	EXPECT("require \"body\"; if body :text :contains \"SGVsbG8\" { discard; }", "keep");
+	/* RFC 5173 §5.3: :text (also the default) is the text a reader
+	 * sees: an HTML part without its markup, as Pigeonhole; it matched
+	 * the tags */
+	EXPECT("require \"body\"; if body :text :contains \"<b>\" { discard; }", "keep");
+	EXPECT("require \"body\"; if body :contains \"</p>\" { discard; }", "keep");
+	EXPECT("require \"body\"; if body :text :contains \"hello bob\" { discard; }", "discard");
+	EXPECT("require \"body\"; if body :content \"text\" :contains \"<b>\" { discard; }", "discard");
 	{
 		/* RFC 5173 §5.2: a multipart's prologue and epilogue, a nested
 		 * message's header; "" is every type; what a part holds only
