@@ -449,8 +449,13 @@ static unsigned notify_bits(struct str v)
 /*
  * Sieve's flags (RFC 5232: IMAP flags as written, "\\Seen") as the
  * store's keywords, where the system flags are "$seen" and the like (the
- * IMAP layer's mapping); other backslash flags (\\Recent) are dropped.
+ * IMAP layer's mapping); other backslash flags (\\Recent) are dropped,
+ * as is a flag that is no keyword ("a(b": RFC 5232 §3 has the script's
+ * flags be IMAP flags; Pigeonhole ignores the others too) and any past
+ * the store's count less a few for the delivery's own (the store refuses
+ * a list with one bad or one too many, and the message then had none).
  */
+#define SIEVE_KEYWORDS_MAX (STORE_KEYWORDS_MAX - 4)
 static char *flags_to_keywords(struct arena *a, struct str flags)
 {
 	static const char *const sys[][2] = {
@@ -458,6 +463,7 @@ static char *flags_to_keywords(struct arena *a, struct str flags)
 		{ "\\Seen", "$seen" },         { "\\Draft", "$draft" },
 	};
 	char *out = arena_alloc(a, flags.len + 16), *o = out;
+	size_t n = 0;
 	for (size_t i = 0; i < flags.len;) {
 		size_t j = i;
 		while (j < flags.len && flags.p[j] != ' ')
@@ -475,6 +481,9 @@ static char *flags_to_keywords(struct arena *a, struct str flags)
 				continue;
 			f = str_c(kw);
 		}
+		if (!store_keyword_valid(f.p, f.len) || n >= SIEVE_KEYWORDS_MAX)
+			continue;
+		n++;
 		if (o != out)
 			*o++ = ' ';
 		memcpy(o, f.p, f.len);

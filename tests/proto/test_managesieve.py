@@ -723,7 +723,7 @@ def test_fileinto_named_mailboxes():
     """fileinto by name (issue 33): an existing folder, a new one with
     :create (and its parent), a missing one without :create and one whose
     name is past the limit (the INBOX, logged), and fileinto :copy beside keep (a copy in both), all seen
-    over IMAP."""
+    over IMAP; addflag's flags that are IMAP flags, the others ignored."""
     import imaplib
     import smtplib
     from harness import message
@@ -733,8 +733,10 @@ def test_fileinto_named_mailboxes():
     m = imaplib.IMAP4_SSL("127.0.0.1", s.imaps_port, ssl_context=ctx())
     m.login(JOE, JOE_PW)
     assert m.create("Lists/rust")[0] == "OK"
-    script = ('require ["fileinto", "mailbox", "copy"];\n'
-              'if header :contains "subject" "rust" { fileinto "Lists/rust"; }\n'
+    script = ('require ["fileinto", "mailbox", "copy", "imap4flags"];\n'
+              'if header :contains "subject" "flags" { addflag ["\\\\Flagged", "a(b", "$Work", "\\\\Frob"]; '
+              'fileinto :create "Flagged"; }\n'
+              'elsif header :contains "subject" "rust" { fileinto "Lists/rust"; }\n'
               'elsif header :contains "subject" "fresh" { fileinto :create "Fresh/new"; }\n'
               'elsif header :contains "subject" "lost" { fileinto "Nowhere"; }\n'
               'elsif header :contains "subject" "both" { fileinto :copy "Lists/rust"; keep; }\n'
@@ -742,7 +744,7 @@ def test_fileinto_named_mailboxes():
     s.cli("sieve", "put", JOE, "rules", input=script)
     s.cli("sieve", "activate", JOE, "rules")
     with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
-        for subj in ("rust 1", "fresh 2", "lost 3", "both 4", "long 5"):
+        for subj in ("rust 1", "fresh 2", "lost 3", "both 4", "long 5", "flags 6"):
             c.sendmail("ann@remote.test", [JOE], message(subject=subj, to=JOE))
 
     def subjects(box):
@@ -760,6 +762,12 @@ def test_fileinto_named_mailboxes():
     # Past TERN_MAX_MAILBOX_NAME (255) :create is refused as CREATE is.
     assert subjects("INBOX") == ["Subject: both 4", "Subject: long 5", "Subject: lost 3"]
     assert "LLLL" not in names, names
+    # A flag that is no IMAP flag is ignored (RFC 5232 §3's flag, as
+    # Pigeonhole), the others stay: one such flag lost all of them.
+    m.select('"Flagged"', readonly=True)
+    typ, data = m.fetch("1", "(FLAGS)")
+    flags = data[0].decode()
+    assert "\\Flagged" in flags and "$Work" in flags and "a(b" not in flags and "Frob" not in flags, flags
     m.logout()
     assert s.wait_log("reason=no_such_mailbox") and s.wait_log("reason=name_too_long")
 
