@@ -190,7 +190,9 @@ static void cmd_fileinto(struct run *r, const struct sv_node *n)
 	}
 	for (uint32_t i = 0; i < r->res->nactions; i++) {
 		struct sieve_action *a = &r->res->actions[i];
-		if ((a->kind == SIEVE_ACT_FILEINTO && str_eq(a->target, box)) ||
+		/* INBOX in any case is one mailbox (RFC 9051 §5.1) */
+		if ((a->kind == SIEVE_ACT_FILEINTO &&
+		     (str_eq(a->target, box) || (is_inbox(a->target) && is_inbox(box)))) ||
 		    (a->kind == SIEVE_ACT_KEEP && is_inbox(box) && !mid && !su)) {
 			a->flags = flags; /* the last one's flags win */
 			return;

@@ -148,6 +148,10 @@ static void test_core(void)
 	       "fileinto \"Org\"");
 	EXPECT("require \"fileinto\"; if false { keep; } elsif true { fileinto \"B\"; } else { discard; }",
 	       "fileinto \"B\"");
+	/* INBOX in any case is one mailbox (RFC 9051 §5.1): filed once, as
+	 * Pigeonhole; it was listed twice */
+	EXPECT("require \"fileinto\"; fileinto \"inbox\"; fileinto \"INBOX\"; fileinto \"Inbox\";",
+	       "fileinto \"inbox\"");
 	EXPECT("if not exists \"x-nope\" { discard; }", "discard");
 	EXPECT("if exists [\"From\", \"X-Nope\"] { discard; }", "keep");
 	EXPECT("if allof (true, exists \"to\", not false) { discard; }", "discard");
