@@ -40,6 +40,7 @@
 #include "net/conn.h"
 #include "net/limits.h"
 #include "sieve/msieve_parse.h"
+#include "sieve/sieve_mailto.h"
 #include "sieve/sieve.h"
 #include "store/store.h"
 
@@ -72,6 +73,7 @@ struct ms_job {
 	int invalid; /* PUTSCRIPT, CHECKSCRIPT: the script does not compile (err) */
 	char err[SIEVE_ERROR_MAX];
 	char warn[SIEVE_WARNINGS_MAX]; /* PUTSCRIPT, CHECKSCRIPT: its warnings, "" when none */
+	char login[LOGIN_USER_MAX + 1]; /* the owner's address (a redirect to it is warned of) */
 };
 
 struct ms_session {
@@ -469,6 +471,46 @@ static void store_failed(struct ms_session *s, int rc)
 
 /* ---- store writes and compiles on the worker pool ---- */
 
+/* Appends one warning to j->warn ("; "-separated, as the compiler's);
+ * one that does not fit is dropped. */
+static void job_warn(struct ms_job *j, uint32_t line, uint32_t col, const char *what,
+                     struct str target)
+{
+	char one[SIEVE_ERROR_MAX];
+	size_t have = strlen(j->warn);
+	snprintf(one, sizeof one, "line %u, column %u: warning: %s \"%.*s\"", line, col, what,
+	         (int)(target.len > 64 ? 64 : target.len), target.p);
+	if (have + 2 + strlen(one) + 1 > sizeof j->warn)
+		return;
+	snprintf(j->warn + have, sizeof j->warn - have, "%s%s", have ? "; " : "", one);
+}
+
+/* What the compiler cannot know: a fileinto without :create into a
+ * mailbox the owner has not got (the message goes to the INBOX, RFC
+ * 5228 §4.1), a redirect to the owner's own address (nothing is
+ * forwarded: the copy would come back). */
+static void job_target(void *arg, int redirect, struct str target, int create, uint32_t line,
+                       uint32_t col)
+{
+	struct ms_job *j = arg;
+	if (redirect) {
+		struct str a = sieve_address_unwrap(target);
+		if (str_eq_ci(a, str_c(j->login)))
+			job_warn(j, line, col, "redirect to the script's own account", a);
+		return;
+	}
+	uint32_t id;
+	char name[1024];
+	if (create || target.len == 0 || target.len >= sizeof name ||
+	    memchr(target.p, '\0', target.len))
+		return;
+	memcpy(name, target.p, target.len);
+	name[target.len] = '\0';
+	if (store_mailbox_find(ms_store, j->account, name, &id) == STORE_ENOTFOUND)
+		job_warn(j, line, col,
+		         "no such mailbox (without :create the message goes to the INBOX)", target);
+}
+
 static void job_run(void *arg)
 {
 	struct ms_job *j = arg;
@@ -485,6 +527,7 @@ static void job_run(void *arg)
 			return;
 		}
 		snprintf(j->warn, sizeof(j->warn), "%s", sieve_script_warnings(sc));
+		sieve_script_targets(sc, job_target, j);
 		sieve_script_free(&sc);
 		if (j->kind == MS_JOB_CHECK)
 			return;
@@ -584,6 +627,7 @@ static void job_start(struct ms_session *s, enum ms_job_kind kind, const char *n
 	snprintf(j->name, sizeof(j->name), "%s", name);
 	if (name2)
 		snprintf(j->name2, sizeof(j->name2), "%s", name2);
+	snprintf(j->login, sizeof(j->login), "%s", s->login);
 	if (kind == MS_JOB_PUT || kind == MS_JOB_CHECK) {
 		/* The text lives in the conn's input buffer, which goes with
 		 * the conn if the client hangs up while the job runs. */

@@ -1277,6 +1277,25 @@ int sieve_script_sends_out(const struct sieve_script *s)
 	return sends_out(s->first);
 }
 
+static void targets(const struct sv_node *n, sieve_target_fn *fn, void *arg)
+{
+	for (; n; n = n->next)
+		for (const struct sv_node *e = n; e; e = e->elsenode) {
+			if ((e->id == C_FILEINTO || e->id == C_REDIRECT) && !e->pos[0].v[0].dyn) {
+				int create = 0;
+				for (uint16_t i = 0; i < e->ntags; i++)
+					create |= e->tags[i].tag == G_CREATE;
+				fn(arg, e->id == C_REDIRECT, e->pos[0].v[0].s, create, e->line, e->col);
+			}
+			targets(e->block, fn, arg);
+		}
+}
+
+void sieve_script_targets(const struct sieve_script *s, sieve_target_fn *fn, void *arg)
+{
+	targets(s->first, fn, arg);
+}
+
 const char *sieve_script_warnings(const struct sieve_script *s)
 {
 	return s->warnings;

@@ -150,7 +150,9 @@ def test_sieve_connect_round_trip():
 def test_warnings():
     """A script that compiles but does something its author likely did
     not mean is stored, and the answer is OK (WARNINGS) with the why
-    (RFC 5804 §2.6, §2.12), as Pigeonhole answers; several on one line,
+    (RFC 5804 §2.6, §2.12), as Pigeonhole answers (and, which it does
+    not, a fileinto into a mailbox the owner has not got and a redirect
+    to the owner's own address); several on one line,
     so the text is a quoted string: sieve-connect fails an OK whose text
     is a literal (Pigeonhole's answer to several)."""
     c = authed(CAROL, CAROL_PW)
@@ -163,6 +165,13 @@ def test_warnings():
                  b'ignored; line 3, column 4: warning: unknown date part \\"era\\": the test is always '
                  b'false"\r\n'], r
     assert c.cmd('GETSCRIPT "warned"')[-1] == b'OK "Getscript completed."\r\n'
+    # What only the server knows: the owner's mailboxes and address.
+    script = (b'require ["fileinto", "mailbox"];\r\nfileinto "INBOX"; fileinto :create "New";\r\n'
+              b'fileinto "Nope";\r\nredirect "<Carol@Example.test>"; redirect "dan@example.test";\r\n')
+    r = c.cmd(b'CHECKSCRIPT {%d+}\r\n' % len(script) + script + b"\r\n")
+    assert r == [b'OK (WARNINGS) "line 3, column 1: warning: no such mailbox (without :create the message '
+                 b'goes to the INBOX) \\"Nope\\"; line 4, column 1: warning: redirect to the script\'s own '
+                 b'account \\"Carol@Example.test\\""\r\n'], r
     assert c.cmd('CHECKSCRIPT "keep;"') == [b'OK "Script is valid."\r\n']
     assert c.cmd('DELETESCRIPT "warned"')[-1].startswith(b"OK")
     c.close()
