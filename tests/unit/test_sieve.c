@@ -802,6 +802,25 @@ static void test_regex_cost(void)
 	CHECK(strstr(r, "budget") != NULL);
 	if (!strstr(r, "budget"))
 		fprintf(stderr, "got %s\n", r);
+	/* The same keys from a variable (compiled at run time, not with
+	 * the script) are refused and charged alike, before any regcomp or
+	 * regexec: against the long value the charge alone is past the
+	 * budget, against a short one the key is too complex. */
+	const char *dyn = "require [\"regex\", \"variables\"]; set \"k\" "
+	                  "\"(((a|b)(a|b)(a|b)(a|b)(a|b)(a|b)(a|b)(a|b)(a|b)(a|b)){32}){32}\"; "
+	                  "if header :regex \"subject\" \"${k}\" { discard; }";
+	CHECK_EQ_STR(run_env(dyn, m, "", "bob@example.com"),
+	             "runerror: the script ran past its budget of 2000000 steps");
+	r = run(dyn);
+	CHECK(strstr(r, "too complex") != NULL);
+	if (!strstr(r, "too complex"))
+		fprintf(stderr, "got %s\n", r);
+	r = run_env("require [\"regex\", \"variables\"]; set \"k\" \"((a|b){32}){32}x\"; "
+	            "if header :regex \"subject\" \"${k}\" { discard; }",
+	            m, "", "bob@example.com");
+	CHECK(strstr(r, "budget") != NULL);
+	if (!strstr(r, "budget"))
+		fprintf(stderr, "got %s\n", r);
 	/* An everyday pattern over the same long value still runs. */
 	CHECK_EQ_STR(run_env("require \"regex\"; if header :regex \"subject\" \"^a+[0-9]{0,3}$\" "
 	                     "{ discard; }",
