@@ -482,6 +482,11 @@ static void job_warn(struct ms_job *j, uint32_t line, uint32_t col, const char *
 	         (int)(target.len > 64 ? 64 : target.len), target.p);
 	if (have + 2 + strlen(one) + 1 > sizeof j->warn)
 		return;
+	/* one quoted line of UTF-8, as the compiler's warnings */
+	int utf8 = utf8_valid(str_c(one));
+	for (char *p = one; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f || (!utf8 && (unsigned char)*p >= 0x80))
+			*p = '?';
 	snprintf(j->warn + have, sizeof j->warn - have, "%s%s", have ? "; " : "", one);
 }
 

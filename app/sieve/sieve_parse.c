@@ -79,6 +79,12 @@ static void warnf(struct parser *ps, uint32_t line, uint32_t col, const char *fm
 	vsnprintf(one + n, sizeof(one) - (size_t)n, fmt, ap);
 	va_end(ap);
 	size_t len = strlen(one), sep = ps->warnlen ? 2 : 0;
+	/* one line of UTF-8 text (ManageSieve sends it quoted): a control
+	 * character or an octet of invalid UTF-8 the script wrote is "?" */
+	int utf8 = utf8_valid(str_make(one, len));
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)one[i] < 0x20 || one[i] == 0x7f || (!utf8 && (unsigned char)one[i] >= 0x80))
+			one[i] = '?';
 	if (ps->warnlen + sep + len + 1 > sizeof(ps->warn))
 		return;
 	if (sep)

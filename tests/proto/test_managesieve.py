@@ -167,11 +167,13 @@ def test_warnings():
     assert c.cmd('GETSCRIPT "warned"')[-1] == b'OK "Getscript completed."\r\n'
     # What only the server knows: the owner's mailboxes and address.
     script = (b'require ["fileinto", "mailbox"];\r\nfileinto "INBOX"; fileinto :create "New";\r\n'
-              b'fileinto "Nope";\r\nredirect "<Carol@Example.test>"; redirect "dan@example.test";\r\n')
+              b'fileinto "Nope";\r\nredirect "<Carol@Example.test>"; redirect "dan@example.test";\r\n'
+              b'fileinto "a\r\nb";\r\n')
     r = c.cmd(b'CHECKSCRIPT {%d+}\r\n' % len(script) + script + b"\r\n")
     assert r == [b'OK (WARNINGS) "line 3, column 1: warning: no such mailbox (without :create the message '
                  b'goes to the INBOX) \\"Nope\\"; line 4, column 1: warning: redirect to the script\'s own '
-                 b'account \\"Carol@Example.test\\""\r\n'], r
+                 b'account \\"Carol@Example.test\\"; line 5, column 1: warning: no such mailbox (without '
+                 b':create the message goes to the INBOX) \\"a??b\\""\r\n'], r
     assert c.cmd('CHECKSCRIPT "keep;"') == [b'OK "Script is valid."\r\n']
     assert c.cmd('DELETESCRIPT "warned"')[-1].startswith(b"OK")
     c.close()

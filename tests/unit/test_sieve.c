@@ -1607,6 +1607,11 @@ static void test_warnings(void)
 	CHECK_EQ_STR(warnings("if exists [\"From\", \"a:b\"] { keep; }"),
 	             "line 1, column 4: warning: \"a:b\" is no header field name: it matches nothing");
 	CHECK_EQ_STR(warnings("if exists \"\" { keep; }"), "");
+	/* what the script wrote comes back as one line of UTF-8 */
+	CHECK_EQ_STR(warnings("if exists \"a\r\nb\tc\xff\" { keep; }"),
+	             "line 1, column 4: warning: \"a??b?c?\" is no header field name: it matches nothing");
+	CHECK_EQ_STR(warnings("if exists \"caf\xc3\xa9 x\" { keep; }"),
+	             "line 1, column 4: warning: \"caf\xc3\xa9 x\" is no header field name: it matches nothing");
 	CHECK_EQ_STR(warnings("require \"date\"; if date \"date\" \"era\" \"x\" {}"),
 	             "line 1, column 20: warning: unknown date part \"era\": the test is always false");
 	/* RFC 5228 §8.1: hash-comment = "#" *octet-not-crlf CRLF */
