@@ -104,6 +104,7 @@ struct http_push {
 	uint64_t told;      /* the state last told (or the account's at the start) */
 	int has_last_id;    /* Last-Event-ID given: catch up at once */
 	int pending;        /* a change came while output was queued */
+	struct jmap_push_own own; /* the own-state types' states last told */
 	int subscribed;
 	struct store_sub sub;
 	/* WebSocket */
@@ -212,6 +213,14 @@ static void ping_arm(struct http_push *p)
 	p->ping_timer = loop_timer_add(p->loop, (uint64_t)p->ping_s * 1000, ping_fire, p);
 }
 
+/* The states of the own-state types p asks for, as their /get answers
+ * its login now. */
+static int own_states(struct http_push *p, struct jmap_push_own *out)
+{
+	struct jmap_who who = {.account = p->account, .apppass = p->apppass, .cred = p->cred};
+	return jmap_push_own_states(http_store, &who, p->types & JMAP_TYPES_OWN, out);
+}
+
 /* Tells what changed since p->told, if anything the client asked for. */
 static void push_tell(struct http_push *p)
 {
@@ -230,12 +239,17 @@ static void push_tell(struct http_push *p)
 		return;
 	}
 	p->told = upto;
+	struct jmap_push_own now;
+	if ((p->types & JMAP_TYPES_OWN) && own_states(p, &now) == 0) {
+		mask |= jmap_push_own_changed(&p->own, &now);
+		p->own = now;
+	}
 	if (!(mask & p->types))
 		return;
 	struct buf ev;
 	char id[24];
 	buf_init(&ev, 1024);
-	jmap_push_state_change(&ev, p->account, mask & p->types, upto, p->ws);
+	jmap_push_state_change(&ev, p->account, mask & p->types, upto, &p->own, p->ws);
 	if (p->ws) {
 		uint8_t hdr[WS_HEADER_MAX];
 		conn_write(p->c, hdr, ws_header(hdr, WS_OP_TEXT, buf_len(&ev)));
@@ -269,6 +283,10 @@ static int push_subscribe(struct http_push *p, int has_since, uint64_t since, ui
 	if (store_account_modseq(http_store, p->account, now_r) != STORE_OK)
 		return -1;
 	p->told = has_since && since <= *now_r ? since : *now_r;
+	/* The own-state types' states now are what the client is taken to
+	 * know (pushState and Last-Event-ID say the modseq only). */
+	if ((p->types & JMAP_TYPES_OWN) && own_states(p, &p->own) < 0)
+		memset(&p->own, 0, sizeof p->own);
 	if (!p->subscribed) {
 		p->sub.account = p->account;
 		p->sub.loop = p->loop;

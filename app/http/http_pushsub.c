@@ -78,6 +78,7 @@ struct psub {
 	struct session_watch watch; /* its login's stamp, while it is live */
 	int subscribed;
 	uint64_t told;
+	struct jmap_push_own own; /* the own-state types' states last told */
 	int inflight, pending, verify_sent, seen;
 	int removing; /* expired or revoked: its entry is being deleted */
 	struct psub *next;
@@ -93,6 +94,14 @@ static char contact[300];
 static void expire(struct psub *p);
 static void revoke(struct psub *p, const char *why);
 static int creds_check(const struct psub *p, const char **why_r);
+
+/* The states of the own-state types p asks for, as their /get answers
+ * the login that made it. */
+static int own_states(const struct psub *p, struct jmap_push_own *out)
+{
+	struct jmap_who who = {.account = p->s.account, .apppass = p->s.apppass, .cred = p->s.cred};
+	return jmap_push_own_states(ps_store, &who, p->s.types & JMAP_TYPES_OWN, out);
+}
 
 static struct psub *find(const char *id)
 {
@@ -217,11 +226,16 @@ static void change_cb(void *arg, uint32_t account, uint64_t modseq)
 	if (jmap_push_changed(ps_store, p->s.account, p->told, &mask, &upto) < 0)
 		return;
 	p->told = upto;
+	struct jmap_push_own now;
+	if ((p->s.types & JMAP_TYPES_OWN) && own_states(p, &now) == 0) {
+		mask |= jmap_push_own_changed(&p->own, &now);
+		p->own = now;
+	}
 	if (!(mask & p->s.types))
 		return;
 	struct buf ev;
 	buf_init(&ev, 1024);
-	jmap_push_state_change(&ev, p->s.account, mask & p->s.types, upto, 0);
+	jmap_push_state_change(&ev, p->s.account, mask & p->s.types, upto, &p->own, 0);
 	post_send(p, buf_data(&ev), buf_len(&ev), 0);
 	buf_free(&ev);
 }
@@ -393,6 +407,8 @@ static int64_t reload_one(struct psub *p, int64_t now)
 			verify_send(p);
 	} else if (!p->subscribed) {
 		store_account_modseq(ps_store, p->s.account, &p->told);
+		if ((p->s.types & JMAP_TYPES_OWN) && own_states(p, &p->own) < 0)
+			memset(&p->own, 0, sizeof p->own);
 		p->sub = (struct store_sub){.account = p->s.account, .loop = ps_loop,
 					    .cb = change_cb, .arg = p};
 		store_subscribe(ps_store, &p->sub);

@@ -97,24 +97,49 @@ int jmap_api(struct store *st, const struct jmap_who *who, const char *client_ip
 #define JMAP_TYPE_EMAIL 2u
 #define JMAP_TYPE_THREAD 4u
 #define JMAP_TYPE_EMAIL_DELIVERY 8u
-#define JMAP_TYPES_ALL 15u
+/* Types with a state of their own (their /get's), not the modseq: */
+#define JMAP_TYPE_IDENTITY 16u
+#define JMAP_TYPE_SUBMISSION 32u
+#define JMAP_TYPE_SIEVE 64u
+#define JMAP_TYPE_VACATION 128u
+#define JMAP_TYPE_QUOTA 256u
+#define JMAP_TYPES_MAIL 15u
+#define JMAP_TYPES_OWN 496u
+#define JMAP_TYPES_ALL 511u
 /* The mask of a types list: "*" (all) or comma-separated type names;
  * names this server has no push for are ignored (0 when none is known). */
 unsigned jmap_push_types(const char *s);
 /*
  * What changed in account after modseq since: *types_r the JMAP_TYPE_*
- * mask of the types whose state changed (0: nothing, e.g. a change that
- * only touched IMAP METADATA), *upto_r the state (modseq) to tell, since
- * when nothing changed. Reads the store (a read transaction). 0, or -1
- * when the store failed.
+ * mask of the mail types whose state changed (0: nothing, e.g. a change
+ * that only touched IMAP METADATA), *upto_r the state (modseq) to tell,
+ * since when nothing changed. Reads the store (a read transaction). 0, or
+ * -1 when the store failed.
  */
 int jmap_push_changed(struct store *st, uint32_t account, uint64_t since, unsigned *types_r,
 		      uint64_t *upto_r);
+/*
+ * The states of the JMAP_TYPES_OWN types (Identity, EmailSubmission,
+ * SieveScript, VacationResponse, Quota): each the state its /get answers
+ * who now, "" for a type not in mask or that who cannot read. Runs those
+ * /get calls (store reads; a snapshot write when one changed,
+ * jmap_typestate.h). 0, or -1 when none could be read.
+ */
+#define JMAP_PUSH_OWN_N 5
+struct jmap_push_own {
+	char state[JMAP_PUSH_OWN_N][48];
+};
+int jmap_push_own_states(struct store *st, const struct jmap_who *who, unsigned mask,
+			 struct jmap_push_own *out);
+/* The JMAP_TYPES_OWN bits whose state differs between was and now (a
+ * type now "" is not counted). */
+unsigned jmap_push_own_changed(const struct jmap_push_own *was, const struct jmap_push_own *now);
 /* Appends to out the StateChange object (RFC 8620 §7.1) saying that the
- * types in mask of account now have state modseq; with_push_state adds
- * "pushState" (the same modseq: RFC 8887 §4.3.5's WebSocket push). */
+ * mail types in mask of account now have state modseq and the own types
+ * in mask the states in own (NULL: none); with_push_state adds
+ * "pushState" (the modseq: RFC 8887 §4.3.5's WebSocket push). */
 void jmap_push_state_change(struct buf *out, uint32_t account, unsigned mask, uint64_t modseq,
-			    int with_push_state);
+			    const struct jmap_push_own *own, int with_push_state);
 
 /*
  * ---- PushSubscription (RFC 8620 §7.2, jmap_pushsub.c) ----

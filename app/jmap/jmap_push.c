@@ -6,15 +6,25 @@
  * HTTP loops, app/http/http_push.c) call these on every change-feed
  * notification; nothing here knows how the bytes travel.
  *
- * Types and states: every type's state is the account's modseq (jmap.h),
- * so a StateChange names only the types whose objects changed, each with
- * the modseq of the last change seen. An email's change also changes its
- * mailboxes' counts (Mailbox state) and its thread (Thread state); a new
- * email is an EmailDelivery too (RFC 8621 §1.5: clients alert on it).
+ * Types and states: the mail types' state is the account's modseq
+ * (jmap.h), so a StateChange names only the types whose objects changed,
+ * each with the modseq of the last change seen. An email's change also
+ * changes its mailboxes' counts (Mailbox state) and its thread (Thread
+ * state); a new email is an EmailDelivery too (RFC 8621 §1.5: clients
+ * alert on it). Identity, EmailSubmission, SieveScript, VacationResponse
+ * and Quota have states of their own (jmap_typestate.c, jmap_quota.c):
+ * the transport keeps the ones it last told and asks their /get for the
+ * ones now (jmap_push_own_states) at each notification; a JMAP write
+ * that moves one of them notifies (jmap_typestate.c).
+ *
+ * Caveat: a change to those made outside JMAP (ManageSieve, an alias
+ * the administrator adds, the queue moving a deliveryStatus, a new
+ * quota) is told at the account's next notification, not at once.
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "core/arena.h"
 #include "jmap/jmap_private.h"
 #include "store/store.h"
 
@@ -30,6 +40,24 @@ static const struct {
     {"Email", JMAP_TYPE_EMAIL},
     {"Thread", JMAP_TYPE_THREAD},
     {"EmailDelivery", JMAP_TYPE_EMAIL_DELIVERY},
+    {"Identity", JMAP_TYPE_IDENTITY},
+    {"EmailSubmission", JMAP_TYPE_SUBMISSION},
+    {"SieveScript", JMAP_TYPE_SIEVE},
+    {"VacationResponse", JMAP_TYPE_VACATION},
+    {"Quota", JMAP_TYPE_QUOTA},
+};
+
+/* The own-state types in struct jmap_push_own's order, and the
+ * capability their /get needs. */
+static const struct {
+	unsigned bit;
+	const char *get, *cap;
+} own[JMAP_PUSH_OWN_N] = {
+    {JMAP_TYPE_IDENTITY, "Identity/get", JMAP_CAP_SUBMISSION},
+    {JMAP_TYPE_SUBMISSION, "EmailSubmission/get", JMAP_CAP_SUBMISSION},
+    {JMAP_TYPE_SIEVE, "SieveScript/get", JMAP_CAP_SIEVE},
+    {JMAP_TYPE_VACATION, "VacationResponse/get", JMAP_CAP_VACATION},
+    {JMAP_TYPE_QUOTA, "Quota/get", JMAP_CAP_QUOTA},
 };
 
 unsigned jmap_push_types(const char *s)
@@ -78,7 +106,7 @@ static int walk_cb(void *arg, const struct store_change *c)
 	if (c->modseq > w->upto)
 		w->upto = c->modseq;
 	if (++w->n >= WALK_MAX) {
-		w->mask = JMAP_TYPES_ALL;
+		w->mask = JMAP_TYPES_MAIL;
 		return 1;
 	}
 	return 0;
@@ -98,7 +126,7 @@ int jmap_push_changed(struct store *st, uint32_t account, uint64_t since, unsign
 		/* A state from before a restore (store_restore.c): the log does
 		 * not say what changed since, so everything may have. */
 		w.n = WALK_MAX;
-		w.mask = JMAP_TYPES_ALL;
+		w.mask = JMAP_TYPES_MAIL;
 	} else if (store_changes_since(st, account, since, walk_cb, &w) != STORE_OK) {
 		return -1;
 	}
@@ -115,8 +143,99 @@ int jmap_push_changed(struct store *st, uint32_t account, uint64_t since, unsign
 	return 0;
 }
 
+int jmap_push_own_states(struct store *st, const struct jmap_who *who, unsigned mask,
+			 struct jmap_push_own *out)
+{
+	struct buf req, resp;
+	struct jw w;
+	char acc[16], err[64], idx[4];
+	int rc = -1;
+
+	memset(out, 0, sizeof *out);
+	if (!(mask & JMAP_TYPES_OWN))
+		return 0;
+	/* The states are what each type's /get answers, so the request runs
+	 * those: ids [] (no object rendered, the state only). */
+	snprintf(acc, sizeof acc, "A%08x", who->account);
+	buf_init(&req, 4096);
+	jw_init(&w, &req);
+	jw_obj_begin(&w);
+	jw_key(&w, "using");
+	jw_arr_begin(&w);
+	jw_str(&w, JMAP_CAP_CORE);
+	jw_str(&w, JMAP_CAP_MAIL);
+	for (size_t i = 0; i < JMAP_PUSH_OWN_N; i++)
+		if (mask & own[i].bit)
+			jw_str(&w, own[i].cap);
+	jw_arr_end(&w);
+	jw_key(&w, "methodCalls");
+	jw_arr_begin(&w);
+	for (size_t i = 0; i < JMAP_PUSH_OWN_N; i++) {
+		if (!(mask & own[i].bit))
+			continue;
+		snprintf(idx, sizeof idx, "%zu", i);
+		jw_arr_begin(&w);
+		jw_str(&w, own[i].get);
+		jw_obj_begin(&w);
+		jw_kstr(&w, "accountId", acc);
+		jw_key(&w, "ids");
+		if (own[i].bit == JMAP_TYPE_QUOTA) {
+			jw_null(&w); /* whether there is one (below) */
+		} else {
+			jw_arr_begin(&w);
+			jw_arr_end(&w);
+		}
+		jw_obj_end(&w);
+		jw_str(&w, idx);
+		jw_arr_end(&w);
+	}
+	jw_arr_end(&w);
+	jw_obj_end(&w);
+	struct arena *a = arena_new(0);
+	buf_init(&resp, JMAP_RESPONSE_MAX);
+	if (!jw_failed(&w) &&
+	    jmap_api(st, who, NULL, buf_data(&req), buf_len(&req), a, &resp) == 200) {
+		const struct json_value *v = json_parse(buf_data(&resp), buf_len(&resp), a, err, sizeof err);
+		const struct json_value *mr = v && v->type == JSON_OBJECT ? json_get(v, "methodResponses") : NULL;
+		for (const struct json_value *e = mr && mr->type == JSON_ARRAY ? mr->first : NULL; e;
+		     e = e->next) {
+			const struct json_value *name = e->first, *args = name ? name->next : NULL,
+						*id = args ? args->next : NULL;
+			if (!id || name->type != JSON_STRING || !strcmp(name->str, "error") ||
+			    args->type != JSON_OBJECT || id->type != JSON_STRING || !id->str[0] ||
+			    id->str[1] || id->str[0] < '0' || id->str[0] >= '0' + JMAP_PUSH_OWN_N)
+				continue;
+			const struct json_value *state = json_get(args, "state"),
+						*list = json_get(args, "list");
+			/* Quota's state moves with the modseq; an account without a
+			 * quota has no object it could be about. */
+			if (id->str[0] - '0' == JMAP_PUSH_OWN_N - 1 &&
+			    (!list || list->type != JSON_ARRAY || !list->count))
+				continue;
+			if (state && state->type == JSON_STRING && state->len < sizeof out->state[0]) {
+				snprintf(out->state[id->str[0] - '0'], sizeof out->state[0], "%s",
+					 state->str);
+				rc = 0;
+			}
+		}
+	}
+	buf_free(&resp);
+	buf_free(&req);
+	arena_free(&a);
+	return rc;
+}
+
+unsigned jmap_push_own_changed(const struct jmap_push_own *was, const struct jmap_push_own *now)
+{
+	unsigned m = 0;
+	for (size_t i = 0; i < JMAP_PUSH_OWN_N; i++)
+		if (now->state[i][0] && strcmp(was->state[i], now->state[i]))
+			m |= own[i].bit;
+	return m;
+}
+
 void jmap_push_state_change(struct buf *out, uint32_t account, unsigned mask, uint64_t modseq,
-			    int with_push_state)
+			    const struct jmap_push_own *ostates, int with_push_state)
 {
 	struct jw w;
 	char acc[16], state[24];
@@ -131,8 +250,11 @@ void jmap_push_state_change(struct buf *out, uint32_t account, unsigned mask, ui
 	jw_key(&w, acc);
 	jw_obj_begin(&w);
 	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
-		if (mask & types[i].bit)
+		if (mask & types[i].bit & JMAP_TYPES_MAIL)
 			jw_kstr(&w, types[i].name, state);
+	for (size_t i = 0; ostates && i < JMAP_PUSH_OWN_N; i++)
+		if (mask & own[i].bit && ostates->state[i][0])
+			jw_kstr(&w, types[4 + i].name, ostates->state[i]);
 	jw_obj_end(&w);
 	jw_obj_end(&w);
 	if (with_push_state)

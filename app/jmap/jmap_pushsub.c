@@ -8,7 +8,8 @@
  * (SCHEMA.md), whose value is a small JSON record: d deviceClientId,
  * u url, k/a the client's keys (p256dh, auth; "" when none), c the
  * verification code we send, v 1 once the client echoed it, e expires
- * (seconds since the epoch), t the types (JMAP_TYPE_* mask), and the
+ * (seconds since the epoch), y the types (JMAP_TYPE_* mask; an older
+ * record's t knew the four mail types only, all four meaning all), and the
  * login that made it: p its app password or token id (0: the account's
  * own password), s its credentials stamp (16 hex digits). Ids are "P"
  * and 16 random hex digits; at most PUSHSUB_MAX per account.
@@ -128,8 +129,15 @@ static int rec_decode(const char *id, const void *val, size_t len, struct rec *r
 		r->verified = f->integer != 0;
 	if ((f = json_get(v, "e")) && f->is_int)
 		r->expires = f->integer;
-	if ((f = json_get(v, "t")) && f->is_int)
-		r->types = (unsigned)f->integer;
+	if ((f = json_get(v, "y")) && f->is_int) {
+		r->types = (unsigned)f->integer & JMAP_TYPES_ALL;
+	} else if ((f = json_get(v, "t")) && f->is_int) {
+		/* Written when the four mail types were all there were: their
+		 * mask was "types": null then, all the types now. */
+		r->types = (unsigned)f->integer & JMAP_TYPES_MAIL;
+		if (r->types == JMAP_TYPES_MAIL)
+			r->types = JMAP_TYPES_ALL;
+	}
 	if ((f = json_get(v, "p")) && f->is_int && f->integer >= 0 && f->integer <= UINT32_MAX)
 		r->apppass = (uint32_t)f->integer;
 	/* A string: JSON numbers past 2^53 do not survive every reader. */
@@ -154,7 +162,7 @@ static int rec_put(struct store *st, uint32_t account, const struct rec *r)
 	jw_kstr(&w, "c", r->code);
 	jw_kint(&w, "v", r->verified);
 	jw_kint(&w, "e", r->expires);
-	jw_kint(&w, "t", r->types);
+	jw_kint(&w, "y", r->types);
 	jw_kint(&w, "p", r->apppass);
 	char stamp[17];
 	snprintf(stamp, sizeof stamp, "%016" PRIx64, r->cred);
@@ -244,9 +252,12 @@ static void w_rec(struct jw *w, const struct rec *r, const struct json_value *pr
 		if (r->types == JMAP_TYPES_ALL) {
 			jw_null(w);
 		} else {
-			static const char *names[] = {"Mailbox", "Email", "Thread", "EmailDelivery"};
+			/* JMAP_TYPE_*'s bits in order. */
+			static const char *names[] = {"Mailbox",	   "Email",	  "Thread",
+						      "EmailDelivery",	   "Identity",	  "EmailSubmission",
+						      "SieveScript",	   "VacationResponse", "Quota"};
 			jw_arr_begin(w);
-			for (int i = 0; i < 4; i++)
+			for (int i = 0; i < 9; i++)
 				if (r->types & (1u << i))
 					jw_str(w, names[i]);
 			jw_arr_end(w);

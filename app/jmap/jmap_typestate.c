@@ -119,7 +119,7 @@ int jmap_ts_state(struct jmap_request *r, const char *type, const struct jmap_ts
 {
 	struct jmap_ts_obj *old;
 	size_t nold;
-	int rc = 0;
+	int rc = 0, changed = 0;
 
 	pthread_mutex_lock(&ts_mu);
 	uint64_t seq = latest(r, type);
@@ -143,11 +143,18 @@ int jmap_ts_state(struct jmap_request *r, const char *type, const struct jmap_ts
 					 (unsigned long long)(seq - JMAP_TS_KEEP));
 				store_meta_del(r->st, key);
 			}
+			changed = !rc && seq > 1;
 		}
 		buf_free(&b);
 	}
 	pthread_mutex_unlock(&ts_mu);
 	snprintf(state_r, 24, "J%llu", (unsigned long long)seq);
+	/* A new state: push connections and subscriptions (which follow the
+	 * account's change feed) learn it now, not at the next mail change.
+	 * The first snapshot is no change a client was told of. */
+	uint64_t ms;
+	if (changed && store_account_modseq(r->st, r->account, &ms) == STORE_OK)
+		store_publish_change(r->st, r->account, ms);
 	return rc;
 }
 

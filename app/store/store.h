@@ -608,6 +608,10 @@ struct store_sub {
 };
 void store_subscribe(struct store *st, struct store_sub *sub); /* loop, cb required */
 void store_unsubscribe(struct store *st, struct store_sub *sub);
+/* Tells subscribers of account about a commit made outside the writer
+ * (synchronous writes such as expunge, JMAP objects kept in meta). Call
+ * after the commit returned; modseq is the account's now. */
+void store_publish_change(struct store *st, uint32_t account, uint64_t modseq);
 
 /*
  * ---- Reading mail ----

@@ -724,9 +724,6 @@ int store_test_set_schema(struct store *st, uint32_t version);
 int store_expunge_txn(struct store *st, MDB_txn *txn, uint32_t account, uint32_t mailbox,
 		      const uint32_t *uids, size_t n);
 
-/* Tells subscribers of account about a commit made outside the writer
- * (synchronous writes such as expunge). Call after the commit returned. */
-void store_publish_change(struct store *st, uint32_t account, uint64_t modseq);
 
 /*
  * Group commit for transaction functions (store_group.c): fn(st, txn, ctx)

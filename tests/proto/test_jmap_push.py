@@ -247,6 +247,82 @@ def test_eventsource_push():
     wait_count(s, 2, account=BEN[0])
 
 
+def test_push_tells_own_state_types():
+    """Identity, EmailSubmission, SieveScript and VacationResponse have
+    states of their own (not the modseq): a change to one reaches
+    EventSource (?types=) and WebSocket (WebSocketPushEnable dataTypes)
+    clients with the state that type's /get then answers, and only to
+    clients that asked for it. Pushes named Mailbox, Email, Thread and
+    EmailDelivery only, so these never came."""
+    s = srv()
+    j = Jmap(s, *DEE)
+    acc = j.account
+    sub = "urn:ietf:params:jmap:submission"
+    vac = "urn:ietf:params:jmap:vacationresponse"
+    sieve = "urn:ietf:params:jmap:sieve"
+    u = [CORE, MAIL, sub, vac, sieve]
+    e = EventStream(s, DEE, "types=Identity,VacationResponse,SieveScript&closeafter=no&ping=0")
+    assert e.status == 200
+    ident = EventStream(s, DEE, "types=Identity&closeafter=no&ping=0")
+    assert ident.status == 200
+
+    def state(get, using):
+        _, g = j.one(get, {"ids": []}, using=using)
+        return g["state"]
+
+    _, r = j.one("Identity/set", {"create": {"i": {"email": DEE[0], "name": "Dee push"}}}, using=u)
+    iid = r["created"]["i"]["id"]
+    for stream in (e, ident):
+        ev = stream.event()
+        assert ev["event"] == "state", ev
+        assert ev["data"]["changed"] == {acc: {"Identity": state("Identity/get", u)}}, ev
+    # The vacation response is kept as a Sieve script: SieveScript's
+    # state may move with it, and is then told too.
+    for patch in ({"isEnabled": True, "textBody": "away"}, {"isEnabled": False}):
+        _, r = j.one("VacationResponse/set", {"update": {"singleton": patch}}, using=u)
+        assert r["updated"] == {"singleton": None}, r
+        ch = e.event()["data"]["changed"][acc]
+        assert ch["VacationResponse"] == state("VacationResponse/get", u), ch
+        assert set(ch) <= {"VacationResponse", "SieveScript"}, ch
+        if "SieveScript" in ch:
+            assert ch["SieveScript"] == state("SieveScript/get", u), ch
+    st, _, up = j.request("POST", "/jmap/upload/%s/" % acc, b"keep;\r\n",
+                          {"Content-Type": "application/sieve"})
+    assert st == 201, up
+    _, r = j.one("SieveScript/set", {"create": {"x": {"name": "pushed", "blobId": up["blobId"]}}},
+                 using=u)
+    assert r["created"], r
+    ev = e.event()
+    assert ev["data"]["changed"] == {acc: {"SieveScript": state("SieveScript/get", u)}}, ev
+    _, r = j.one("Identity/set", {"destroy": [iid]}, using=u)
+    assert r["destroyed"] == [iid], r
+    # The Identity-only stream is told the destroy first: nothing about
+    # the vacation changes came to it.
+    ev = ident.event()
+    assert ev["data"]["changed"] == {acc: {"Identity": state("Identity/get", u)}}, ev
+    ev = e.event()
+    assert ev["data"]["changed"] == {acc: {"Identity": state("Identity/get", u)}}, ev
+    e.close()
+    ident.close()
+
+    # WebSocket: dataTypes names them too; a request over the socket.
+    w = WebSocket(s, DEE)
+    w.send_json({"@type": "WebSocketPushEnable", "dataTypes": ["Identity", "EmailSubmission"]})
+    w.send_json({"@type": "Request", "id": "r1", "using": u, "methodCalls": [
+        ["Identity/set", {"accountId": acc, "create": {"k": {"email": DEE[0], "name": "WS"}}}, "0"]]})
+    got = [w.recv_json(), w.recv_json()]
+    got.sort(key=lambda m: m["@type"])
+    assert [m["@type"] for m in got] == ["Response", "StateChange"], got
+    kid = got[0]["methodResponses"][0][1]["created"]["k"]["id"]
+    assert got[1]["changed"] == {acc: {"Identity": state("Identity/get", u)}}, got
+    w.send_json({"@type": "Request", "id": "r2", "using": u, "methodCalls": [
+        ["Identity/set", {"accountId": acc, "destroy": [kid]}, "0"]]})
+    got = [w.recv_json(), w.recv_json()]
+    got.sort(key=lambda m: m["@type"])
+    assert got[1]["changed"] == {acc: {"Identity": state("Identity/get", u)}}, got
+    w.close()
+
+
 PUSH_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "push")
 
 

@@ -367,7 +367,7 @@ def test_pushsubscription_without_stamp():
         path = os.path.join(s.data, "data.mdb")
         with open(path, "rb") as f:
             raw = f.read()
-        stamp = re.compile(rb'("t":\d+,"p":\d+,)"s"(:"[0-9a-f]{16}")')
+        stamp = re.compile(rb'("y":\d+,"p":\d+,)"s"(:"[0-9a-f]{16}")')
         assert stamp.search(raw), "no stamped subscription record found"
         with open(path, "wb") as f:
             f.write(stamp.sub(rb'\1"z"\2', raw))
