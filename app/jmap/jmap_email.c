@@ -658,6 +658,10 @@ void jmap_email_parse(struct jmap_call *c)
 	jw_arr_begin(&nfw);
 	jw_arr_begin(&npw);
 	jmap_begin(c);
+	/* "parsed" is null when no blob parsed (RFC 8621 §4.9): written as
+	 * an object as they come, and taken back to here when empty. */
+	struct jw before = c->w;
+	size_t mark = c->w.b->len;
 	jw_key(&c->w, "parsed");
 	jw_obj_begin(&c->w);
 	for (const struct json_value *e = ids->first; e; e = e->next) {
@@ -697,12 +701,17 @@ void jmap_email_parse(struct jmap_call *c)
 		buf_free(&part);
 	}
 	jw_obj_end(&c->w);
+	if (!nparsed && !jw_failed(&c->w)) {
+		c->w = before;
+		c->w.b->len = mark;
+		jw_key(&c->w, "parsed");
+		jw_null(&c->w);
+	}
 	jw_arr_end(&nfw);
 	jw_arr_end(&npw);
 	jmap_w_raw_or_null(&c->w, "notParsable", &np, nnp != 0);
 	jmap_w_raw_or_null(&c->w, "notFound", &nf, nnf != 0);
 	jw_obj_end(&c->w);
-	(void)nparsed;
 	buf_free(&nf);
 	buf_free(&np);
 }

@@ -731,7 +731,12 @@ def test_jmap_email_parse():
     cat = Jmap(s, *CAT)
     _, r = cat.one("Email/parse", {"blobIds": [up["blobId"], part["blobId"]], "properties": ["subject"]})
     assert r["notFound"][0] == up["blobId"], r
-    assert r["parsed"].get(part["blobId"], {}).get("subject") != "inner one", r
+    assert (r["parsed"] or {}).get(part["blobId"], {}).get("subject") != "inner one", r
+    # Nothing parsed: "parsed" is null (RFC 8621 section 4.9), as
+    # notParsable and notFound are when empty; it was {}.
+    _, r = j.one("Email/parse", {"blobIds": [junk["blobId"], missing]})
+    assert r["parsed"] is None and r["notParsable"] == [junk["blobId"]], r
+    assert r["notFound"] == [missing], r
     _, r = cat.one("Blob/lookup", {"typeNames": ["Email"], "ids": [att[0]["blobId"]]}, u)
     assert r["list"] == [] and r["notFound"] == [att[0]["blobId"]], r
 
