@@ -126,6 +126,64 @@ static int args_resolve(struct jmap_call *c, const struct json_value *args,
 	return 0;
 }
 
+/*
+ * The ids a /get reads ("ids"), SearchSnippet/get's "emailIds" and
+ * Email/parse's "blobIds" with every "#" and creation id of an object
+ * made earlier in the request replaced by its id (RFC 8620 §5.3: the
+ * creation id stands for the id within the request, as /set's
+ * references and update keys take it): a new object, or args itself
+ * when there is none. A "#" name no creation made stays as it is, and is
+ * not an Id (invalidArguments; Blob/get's notFound).
+ */
+static const struct json_value *ids_resolve(struct jmap_call *c, const struct json_value *args)
+{
+	size_t nl = strlen(c->name);
+	int get = nl > 4 && !strcmp(c->name + nl - 4, "/get");
+	int any = 0;
+
+	if (!c->r->created || args->type != JSON_OBJECT)
+		return args;
+	for (const struct json_value *m = args->first; m; m = m->next) {
+		if (m->type != JSON_ARRAY ||
+		    !((get && !strcmp(m->key, "ids")) || !strcmp(m->key, "emailIds") ||
+		      !strcmp(m->key, "blobIds")))
+			continue;
+		for (const struct json_value *e = m->first; e; e = e->next)
+			any |= e->type == JSON_STRING && e->str[0] == '#' && jmap_id_ref(c->r, e->str);
+	}
+	if (!any)
+		return args;
+	struct json_value *o = arena_zalloc(c->r->a, sizeof *o), **tail = &o->first;
+	*o = *args;
+	o->first = NULL;
+	for (const struct json_value *m = args->first; m; m = m->next) {
+		struct json_value *n = arena_alloc(c->r->a, sizeof *n);
+		*n = *m;
+		n->next = NULL;
+		if (m->type == JSON_ARRAY && ((get && !strcmp(m->key, "ids")) ||
+					      !strcmp(m->key, "emailIds") || !strcmp(m->key, "blobIds"))) {
+			struct json_value **et = &n->first;
+			for (const struct json_value *e = m->first; e; e = e->next) {
+				struct json_value *x = arena_alloc(c->r->a, sizeof *x);
+				const char *id = e->type == JSON_STRING && e->str[0] == '#'
+						     ? jmap_id_ref(c->r, e->str)
+						     : NULL;
+				*x = *e;
+				x->next = NULL;
+				if (id) {
+					x->str = (char *)id;
+					x->len = strlen(id);
+				}
+				*et = x;
+				et = &x->next;
+			}
+		}
+		*tail = n;
+		tail = &n->next;
+	}
+	return o;
+}
+
 /* ---- the request ---- */
 
 static const struct {
@@ -213,8 +271,10 @@ static void call_run(struct jmap_request *r, const struct json_value *inv)
 	 * for it (EmailSubmission/set's Email/set under submission alone). */
 	if (!m || (!r->in_implicit && (m->cap & ~r->caps)))
 		jmap_error(&c, "unknownMethod", NULL);
-	else if (args_resolve(&c, args, &c.args) == 0)
+	else if (args_resolve(&c, args, &c.args) == 0) {
+		c.args = ids_resolve(&c, c.args);
 		m->fn(&c);
+	}
 	if (!c.err_type && jw_failed(&c.w))
 		jmap_error(&c, "serverFail", "the response is too large");
 

@@ -385,7 +385,8 @@ def test_jmap_creation_id_references_in_one_request():
     an email an EmailSubmission names, onSuccessUpdateEmail's key and its
     mailboxIds path, a Mailbox/set update key. A #reference no creation
     made is invalidProperties (a property) or notFound (an update key);
-    identityId "#i" was refused as no such identity."""
+    identityId "#i" was refused as no such identity. A /get's ids take
+    them too (they were invalidArguments), an unknown one is not an Id."""
     s = srv()
     j = Jmap(s, *HAL)
     acc = j.account
@@ -406,6 +407,10 @@ def test_jmap_creation_id_references_in_one_request():
             "onSuccessUpdateEmail": {"#s": {"mailboxIds/#p": None, "mailboxIds/#c": True}}}, "3"],
         ["Mailbox/set", {"accountId": acc, "update": {"#c": {"name": "cref-c2"}, "#nope": {"name": "z"}}}, "4"],
         ["Email/set", {"accountId": acc, "create": {"f": {"mailboxIds": {"#nope": True}}}}, "5"],
+        ["Email/get", {"accountId": acc, "ids": ["#e"], "properties": ["subject"]}, "6"],
+        ["Identity/get", {"accountId": acc, "ids": ["#i"], "properties": ["name"]}, "7"],
+        ["Mailbox/get", {"accountId": acc, "ids": ["#p", "#c"], "properties": ["name"]}, "8"],
+        ["Email/get", {"accountId": acc, "ids": ["#nope"]}, "9"],
     ], u)["methodResponses"]
     mb = r[0][1]["created"]
     assert set(mb) == {"p", "c"}, r[0]
@@ -421,6 +426,11 @@ def test_jmap_creation_id_references_in_one_request():
     assert r[5][1]["notUpdated"]["#nope"]["type"] == "notFound", r[5]
     assert r[6][1]["notCreated"]["f"]["type"] == "invalidProperties", r[6]
     assert r[6][1]["notCreated"]["f"]["properties"] == ["mailboxIds"], r[6]
+    # /get takes them in ids too, and answers under the ids.
+    assert r[7][1]["list"] == [{"id": e, "subject": "cref"}] and r[7][1]["notFound"] == [], r[7]
+    assert r[8][1]["list"] == [{"id": r[2][1]["created"]["i"]["id"], "name": "Cref"}], r[8]
+    assert [m["name"] for m in r[9][1]["list"]] == ["cref-p", "cref-c2"], r[9]
+    assert r[10][0] == "error" and r[10][1]["type"] == "invalidArguments", r[10]
     _, g = j.one("Mailbox/get", {"ids": [mb["c"]["id"]], "properties": ["name", "parentId"]})
     assert g["list"][0] == {"id": mb["c"]["id"], "name": "cref-c2", "parentId": mb["p"]["id"]}, g
     _, g = j.one("Email/get", {"ids": [e], "properties": ["mailboxIds"]})
