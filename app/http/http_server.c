@@ -98,7 +98,33 @@ struct http_req {
 	int over_share;            /* refused: that client's share was taken */
 	struct http_ctx *x;        /* a streamed request's context (http_upload.h) */
 	int answered_upload;       /* its answer was queued */
+	int bad_host;              /* HTTP/1.1 without exactly one Host field */
 };
+
+static enum MHD_Result count_host(void *cls, enum MHD_ValueKind kind, const char *key,
+				  const char *value)
+{
+	(void)kind;
+	(void)value;
+	if (strcasecmp(key, "Host") == 0)
+		++*(int *)cls;
+	return MHD_YES;
+}
+
+/*
+ * RFC 9112 section 3.2: a server MUST answer 400 to an HTTP/1.1 request
+ * without a Host field or with more than one. libmicrohttpd checks the
+ * first only in its strict mode, and then answers with its own HTML page;
+ * this keeps the answer a problem like every other.
+ */
+static int host_wrong(struct MHD_Connection *mc, const char *version)
+{
+	int n = 0;
+	if (!version || strcmp(version, MHD_HTTP_VERSION_1_1) != 0)
+		return 0;
+	MHD_get_connection_values(mc, MHD_HEADER_KIND, count_host, &n);
+	return n != 1;
+}
 
 /* http_defer's jobs in flight: stopping waits for them (each is bounded). */
 static struct {
@@ -423,12 +449,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 				  size_t *upload_data_size, void **con_cls)
 {
 	struct http_req *r = *con_cls;
-	(void)version;
 
 	if (!r) {
 		r = xcalloc(1, sizeof(*r));
 		r->arena = arena_new(16384);
 		*con_cls = r;
+		r->bad_host = host_wrong(mc, version);
 		if (client_of(mc, r)) {
 			/* The connection is a trusted proxy's and took no share
 			 * (http_bridge.c): the request takes its client's. */
@@ -441,7 +467,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 					 "event=refused peer=%s reason=per_ip_limit proxied=1", r->ip);
 			}
 		}
-		if (http_route_streamed(method, url)) {
+		if (http_route_streamed(method, url) && !r->bad_host) {
 			buf_init(&r->body, 1);
 			return stream_begin(r, ctx_new(r, mc, url, method, cls));
 		}
@@ -506,6 +532,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 	} else if (r->too_big)
 		http_problem(x, 413, "too_large", NULL, "the request body is over %d bytes",
 			     HTTP_BODY_MAX);
+	else if (r->bad_host)
+		http_problem(x, 400, "bad_request", NULL,
+			     "an HTTP/1.1 request needs one Host field (RFC 9112 section 3.2)");
 	else
 		handle(x);
 	if (x->defer_work && !x->status) {

@@ -280,6 +280,16 @@ def test_bad_requests():
         assert st in (414, 431), st
         st, _, _ = raw_https(s, b"THIS IS NOT HTTP\r\n\r\n")
         assert st == 400, st
+        # HTTP/1.1 without one Host field: 400 (RFC 9112 section 3.2), a
+        # problem like every error; HTTP/1.0 needs none.
+        for req in (b"GET /api/v1/stats HTTP/1.1\r\nConnection: close\r\n\r\n",
+                    b"GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n",
+                    b"POST /jmap/upload/x HTTP/1.1\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc"):
+            st, head, body = raw_https(s, req, whole=True)
+            assert st == 400 and b"application/problem+json" in head, (req, st, head)
+            assert json.loads(body)["code"] == "bad_request", body
+        st, _, body = raw_https(s, b"GET /healthz HTTP/1.0\r\n\r\n", whole=True)
+        assert st == 200, (st, body)
         st, _, p = a.call("GET", "/nope")
         assert st == 404 and p["code"] == "not_found"
         st, hd, p = a.call("PUT", "/domains")
@@ -288,8 +298,9 @@ def test_bad_requests():
         assert a.call("GET", "/stats")[0] == 200
 
 
-def raw_https(s, data):
-    """Sends raw bytes over TLS; returns (status, head, body) of the first response."""
+def raw_https(s, data, whole=False):
+    """Sends raw bytes over TLS; returns (status, head, body) of the first
+    response (whole: reads until the server closes, for all the body)."""
     sock = socket.create_connection(("127.0.0.1", s.https_port), 10)
     t = tls_ctx().wrap_socket(sock, server_hostname="mx.example.test")
     try:
@@ -298,7 +309,7 @@ def raw_https(s, data):
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
             pass
         buf = b""
-        while b"\r\n\r\n" not in buf:
+        while whole or b"\r\n\r\n" not in buf:
             chunk = t.recv(65536)
             if not chunk:
                 break
