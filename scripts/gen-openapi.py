@@ -290,7 +290,7 @@ paths = {
     "/spam/lists/{scope}": {"get": op("Allow and block lists of global, a served domain or an account", [resp(200, "lists", ref("SpamLists")), problem(404)], params=[pp("scope")]),
                             "put": op("Replace allow and/or block list", [resp(200, "lists", ref("SpamLists")), problem(400, 404)],
                                       obj({"allow": arr(S), "block": arr(S)}), params=[pp("scope")])},
-    "/tokens": {"get": op("List API tokens", [resp(200, "tokens", obj({"tokens": arr(ref("Token"))})), ERR]),
+    "/tokens": {"get": op("List API tokens: a page in id order (API.md \"Pages\")", [resp(200, "tokens", page("tokens", ref("Token"))), problem(400), ERR], params=PAGE_PARAMS),
                 "post": op("Create a token (secret shown once); with a session, the admin password too", [resp(201, "token", ref("Token")), problem(400, 429)], obj({"name": S, "scope": {"enum": ["admin", "read"]}, "expires": I, "password": S}, ["name"]))},
     "/tokens/{id}": {"delete": op("Revoke a token", [resp(204, "revoked"), problem(404)], params=[pp("id")])},
     "/openapi.json": {"get": op("This document", [resp(200, "OpenAPI 3")], auth=False)},

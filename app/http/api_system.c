@@ -525,24 +525,51 @@ static void token_json(struct jw *w, const struct admin_token_info *t)
 	jw_kint(w, "expires", t->expires);
 }
 
+/* A page of tokens (API.md "Pages"): the store lists them in id order,
+ * so the cursor is the last id. */
+struct token_page {
+	struct jw *w;
+	const char *after;
+	uint64_t limit, n, total;
+	char last[16];
+	int more;
+};
+
 static void token_cb(void *arg, const struct admin_token_info *t)
 {
-	struct jw *w = arg;
-	jw_obj_begin(w);
-	token_json(w, t);
-	jw_obj_end(w);
+	struct token_page *p = arg;
+	p->total++;
+	if (p->after && strcmp(t->id, p->after) <= 0)
+		return;
+	if (p->n == p->limit) {
+		p->more = 1;
+		return;
+	}
+	p->n++;
+	snprintf(p->last, sizeof p->last, "%s", t->id);
+	jw_obj_begin(p->w);
+	token_json(p->w, t);
+	jw_obj_end(p->w);
 }
 
 void api_tokens_list(struct http_ctx *x)
 {
+	struct http_page pg;
 	struct jw w;
+
+	if (http_page_args(x, &pg) < 0)
+		return;
+	struct token_page p = { .w = &w, .after = pg.after, .limit = pg.limit };
 	http_json_begin(x, &w, 200);
 	jw_obj_begin(&w);
 	jw_key(&w, "tokens");
 	jw_arr_begin(&w);
-	admin_token_list(http_store, token_cb, &w);
+	int rc = admin_token_list(http_store, token_cb, &p);
 	jw_arr_end(&w);
+	http_page_end(&w, p.total, p.more ? p.last : NULL);
 	jw_obj_end(&w);
+	if (rc != STORE_OK)
+		http_store_problem(x, rc, "cannot read the tokens");
 }
 
 void api_tokens_add(struct http_ctx *x)

@@ -116,7 +116,7 @@ void http_no_content(struct http_ctx *x);
 /* Query parameter, or NULL. */
 const char *http_query(struct http_ctx *x, const char *name);
 /*
- * Pages of a listing (API.md "Pages"): GET /accounts, /aliases, /domains
+ * Pages of a listing (API.md "Pages"): GET /accounts, /aliases, /domains, /tokens
  * take limit (1..HTTP_PAGE_MAX, default HTTP_PAGE_MAX) and after (the
  * `next` of the page before; opaque to clients) and answer with "total"
  * and "next" (null on the last page). http_page_args reads them into pg:

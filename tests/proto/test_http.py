@@ -451,6 +451,15 @@ def test_tokens_api_and_cli():
         st, _, lst = a.call("GET", "/tokens")
         assert sorted(x["name"] for x in lst["tokens"]) == ["backup script", "ui token"], lst
         assert all("token" not in x for x in lst["tokens"])
+        # Pages (API.md "Pages"): one a page, in id order, then the end.
+        st, _, p1 = a.call("GET", "/tokens?limit=1")
+        assert st == 200 and p1["total"] == 2 and len(p1["tokens"]) == 1, p1
+        assert p1["next"] == p1["tokens"][0]["id"], p1
+        st, _, p2 = a.call("GET", "/tokens?limit=1&after=" + p1["next"])
+        assert st == 200 and p2["total"] == 2 and p2["next"] is None, p2
+        assert p1["tokens"] + p2["tokens"] == sorted(lst["tokens"], key=lambda x: x["id"]), (p1, p2)
+        assert lst["total"] == 2 and lst["next"] is None, lst
+        assert a.call("GET", "/tokens?limit=1001")[0] == 400
         assert a.call("POST", "/tokens", {"name": "", "password": ADMIN_PW})[0] == 400
         tid = tok.split("_")[1]
         assert a.call("DELETE", "/tokens/" + tid)[0] == 204
