@@ -12,6 +12,18 @@
  * mailboxes (RFC 3501 §6.3.3 lets a server create the superior
  * hierarchy), so every mailbox's parent field names an existing one.
  *
+ * Names are stored in Unicode NFC (core/unorm.h; RFC 9051 §5.1's
+ * Net-Unicode, RFC 5198, RFC 8621 §2): "é" as e + U+0301 and as U+00E9
+ * is one name. A store written before names were normalised may hold
+ * names in another form; they are not rewritten (that would rename
+ * mailboxes under clients that cache them): every lookup (find() here,
+ * store_mailbox_find) takes an exact match first, else a canonically
+ * equivalent one, and once a stored mailbox is found its own spelling is
+ * what the call goes on with, so its children (matched by prefix) and
+ * its subscription keep working, and a new child under an old parent
+ * takes the parent's spelling. Renaming such a mailbox to its NFC name is
+ * allowed and is the way to bring it into NFC.
+ *
  * Each call is one synchronous write transaction through store_write();
  * each writes one change record at one new modseq (mailbox created /
  * updated / destroyed entries; a delete also expunges the mailbox's
@@ -23,6 +35,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "core/unorm.h"
 #include "core/xalloc.h"
 #include "store/store_private.h"
 
@@ -43,8 +56,11 @@ static int name_norm(const char *in, char *out)
 		if (c == '/' && in[i + 1] == '/')
 			return -1;
 	}
-	memcpy(out, in, n + 1);
-	if (n >= 5 && strncasecmp(in, "INBOX", 5) == 0 && (in[5] == '\0' || in[5] == '/'))
+	/* NFC: a name that grows past the limit in it is refused, as it
+	 * would be when sent in that form. */
+	if (unorm_nfc_str(in, out, STORE_MAILBOX_NAME_MAX + 1) < 0)
+		return -1;
+	if (strncasecmp(out, "INBOX", 5) == 0 && (out[5] == '\0' || out[5] == '/'))
 		memcpy(out, "INBOX", 5);
 	return 0;
 }
@@ -137,12 +153,19 @@ out:
 	return 0;
 }
 
+/* The mailbox named name[0..len): an exact match, else one whose stored
+ * name is canonically equivalent (a name stored before NFC; see the top). */
 static struct mbx *find(struct mbx *v, size_t n, const char *name, size_t len)
 {
-	for (size_t i = 0; i < n; i++)
-		if (strlen(v[i].m.name) == len && memcmp(v[i].m.name, name, len) == 0)
+	struct mbx *equiv = NULL;
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(v[i].m.name);
+		if (l == len && memcmp(v[i].m.name, name, len) == 0)
 			return &v[i];
-	return NULL;
+		if (!equiv && unorm_equal(v[i].m.name, l, name, len))
+			equiv = &v[i];
+	}
+	return equiv;
 }
 
 static int new_uidvalidity(struct store *st, MDB_txn *txn, uint32_t *uv_r)
@@ -210,15 +233,22 @@ static int change_flush(struct store *st, MDB_txn *txn, struct changes *c, struc
 
 /* Creates name's missing parents and name itself; *id_r the last one.
  * v/n are the account's mailboxes, grown with the new ones into the room
- * load_all() left (cap: name_levels(name) more at least). */
+ * load_all() left (cap: name_levels(name) more at least). stored (room for
+ * STORE_MAILBOX_NAME_MAX + 1, or NULL) gets the path as stored. */
 static int create_path(struct store *st, MDB_txn *txn, uint32_t account, struct acct_rec *a,
 		       struct mbx *v, size_t *n, size_t cap, const char *name,
-		       struct changes *ch, int leaf_exists_ok, uint32_t *id_r)
+		       struct changes *ch, int leaf_exists_ok, uint32_t *id_r, char *stored)
 {
+	/* The path as stored: a level found under an older spelling (see
+	 * the top) replaces the given one, so children share their parent's
+	 * prefix octet for octet. */
+	char path[STORE_MAILBOX_NAME_MAX + 1];
 	size_t len = strlen(name);
 	uint32_t parent = 0;
 	int rc;
 
+	memcpy(path, name, len + 1);
+	name = path;
 	for (size_t end = 0; end <= len; end++) {
 		if (end < len && name[end] != '/')
 			continue;
@@ -226,6 +256,15 @@ static int create_path(struct store *st, MDB_txn *txn, uint32_t account, struct 
 		if (f) {
 			if (end == len && !leaf_exists_ok)
 				return STORE_EEXIST;
+			size_t fl = strlen(f->m.name);
+			if (fl != end || memcmp(f->m.name, path, end) != 0) {
+				if (fl + len - end > STORE_MAILBOX_NAME_MAX)
+					return STORE_ETOOBIG;
+				memmove(path + fl, path + end, len - end + 1);
+				memcpy(path, f->m.name, fl);
+				len = fl + len - end;
+				end = fl;
+			}
 			parent = f->id;
 			continue;
 		}
@@ -247,6 +286,8 @@ static int create_path(struct store *st, MDB_txn *txn, uint32_t account, struct 
 		parent = nm.id;
 	}
 	*id_r = parent;
+	if (stored)
+		memcpy(stored, path, len + 1);
 	return 0;
 }
 
@@ -459,10 +500,12 @@ static int op_fn(struct store *st, MDB_txn *txn, void *arg)
 		rc = STORE_ENOTFOUND;
 		goto out;
 	}
+	if (f) /* its own spelling from here on (see the top) */
+		memcpy(c->name, f->m.name, strlen(f->m.name) + 1);
 
 	switch (c->kind) {
 	case OP_CREATE:
-		rc = create_path(st, txn, c->account, &a, v, &n, cap, c->name, &ch, 0, &c->id);
+		rc = create_path(st, txn, c->account, &a, v, &n, cap, c->name, &ch, 0, &c->id, NULL);
 		if (rc == 0 && c->role) {
 			/* The leaf is the last one create_path() added. */
 			v[n - 1].m.role = (uint8_t)c->role;
@@ -547,7 +590,10 @@ static int op_fn(struct store *st, MDB_txn *txn, void *arg)
 	case OP_RENAME: {
 		size_t flen = strlen(c->name), tlen = strlen(c->to);
 		c->id = f->id;
-		if (find(v, n, c->to, tlen)) {
+		struct mbx *t = find(v, n, c->to, tlen);
+		/* Only f itself may be there: a name stored before NFC renamed
+		 * to its NFC spelling. */
+		if (t && (t != f || !strcmp(c->to, c->name))) {
 			rc = STORE_EEXIST;
 			break;
 		}
@@ -555,7 +601,7 @@ static int op_fn(struct store *st, MDB_txn *txn, void *arg)
 			/* RFC 3501 §6.3.5: a new mailbox takes INBOX's messages;
 			 * INBOX stays, empty; its children do not move. */
 			uint32_t id;
-			if ((rc = create_path(st, txn, c->account, &a, v, &n, cap, c->to, &ch, 0, &id)) != 0)
+			if ((rc = create_path(st, txn, c->account, &a, v, &n, cap, c->to, &ch, 0, &id, NULL)) != 0)
 				break;
 			struct mbx *dst = find(v, n, c->to, tlen), *inbox = find(v, n, "INBOX", 5);
 			if ((rc = move_inbox(st, txn, c, inbox, dst, &ch, a.modseq)) != 0)
@@ -566,7 +612,10 @@ static int op_fn(struct store *st, MDB_txn *txn, void *arg)
 				break;
 			break;
 		}
-		if (tlen > flen && strncmp(c->to, c->name, flen) == 0 && c->to[flen] == '/') {
+		char fnfc[STORE_MAILBOX_NAME_MAX + 1];
+		size_t fnl = unorm_nfc_str(c->name, fnfc, sizeof fnfc) == 0 ? strlen(fnfc) : 0;
+		if ((tlen > flen && strncmp(c->to, c->name, flen) == 0 && c->to[flen] == '/') ||
+		    (fnl && tlen > fnl && strncmp(c->to, fnfc, fnl) == 0 && c->to[fnl] == '/')) {
 			rc = STORE_EINVAL; /* into itself */
 			break;
 		}
@@ -587,8 +636,19 @@ static int op_fn(struct store *st, MDB_txn *txn, void *arg)
 			char pname[STORE_MAILBOX_NAME_MAX + 1];
 			memcpy(pname, c->to, (size_t)(slash - c->to));
 			pname[slash - c->to] = '\0';
-			if ((rc = create_path(st, txn, c->account, &a, v, &n, cap, pname, &ch, 1, &parent)) != 0)
+			char sp[STORE_MAILBOX_NAME_MAX + 1];
+			if ((rc = create_path(st, txn, c->account, &a, v, &n, cap, pname, &ch, 1, &parent,
+					      sp)) != 0)
 				break;
+			/* The parents' stored spelling (see the top). */
+			size_t spl = strlen(sp), leaf = tlen - (size_t)(slash - c->to);
+			if (spl + leaf > st->mailbox_name_max) {
+				rc = STORE_ETOOBIG;
+				break;
+			}
+			memmove(c->to + spl, slash, leaf + 1);
+			memcpy(c->to, sp, spl);
+			tlen = spl + leaf;
 		}
 		for (size_t i = 0; i < n; i++) {
 			struct mbox_rec *m = &v[i].m;
@@ -806,7 +866,7 @@ int mbox_for_delivery(struct store *st, MDB_txn *txn, uint32_t account, const ch
 	}
 	if ((rc = acct_get(txn, st, account, &a)) != 0)
 		goto out;
-	rc = create_path(st, txn, account, &a, v, &n, cap, norm, &ch, 1, mailbox_r);
+	rc = create_path(st, txn, account, &a, v, &n, cap, norm, &ch, 1, mailbox_r, NULL);
 	int fallback = 0;
 	if (rc == STORE_ELIMIT || rc == STORE_EINVAL) {
 		/* Parents created before the limit stay (as with IMAP CREATE's

@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "core/str.h"
+#include "core/unorm.h"
 #include "store/store_private.h"
 
 /* 1 when key k starts with the prefix. */
@@ -50,6 +51,8 @@ int store_mailbox_recent(struct store *st, uint32_t account, uint32_t mailbox,
 	return STORE_OK;
 }
 
+/* A name stored before names were NFC (store_mailbox_ops.c) is found by
+ * any canonically equivalent spelling; an exact match comes first. */
 int store_mailbox_find(struct store *st, uint32_t account, const char *name, uint32_t *mailbox_r)
 {
 	int inbox = str_eq_ci_c(str_c(name), "INBOX");
@@ -62,6 +65,8 @@ int store_mailbox_find(struct store *st, uint32_t account, const char *name, uin
 	uint8_t pfx[8];
 	MDB_val k = key_u32_u32(pfx, account, 0), v;
 	int rc, found = 0;
+	size_t nlen = strlen(name);
+	uint32_t equiv = 0;
 
 	if (store_rd_begin(st, &txn) != 0)
 		return STORE_ETEMP;
@@ -81,10 +86,20 @@ int store_mailbox_find(struct store *st, uint32_t account, const char *name, uin
 				found = 1;
 				break;
 			}
+			if (!equiv && !inbox &&
+			    (under_inbox ? strncmp(m.name, "INBOX/", 6) == 0 &&
+						   unorm_equal(m.name + 6, strlen(m.name + 6), name + 6,
+							       nlen - 6)
+					 : unorm_equal(m.name, strlen(m.name), name, nlen)))
+				equiv = be32_get((uint8_t *)k.mv_data + 4);
 		}
 		mdb_cursor_close(cur);
 	}
 	store_rd_end(st, txn);
+	if (!found && equiv && (rc == 0 || rc == MDB_NOTFOUND)) {
+		*mailbox_r = equiv;
+		return STORE_OK;
+	}
 	if (found)
 		return STORE_OK;
 	return rc == 0 || rc == MDB_NOTFOUND ? STORE_ENOTFOUND : STORE_ETEMP;

@@ -1604,6 +1604,101 @@ static void test_nested_reads(void)
 	store_close(&st);
 }
 
+/* ---- mailbox names in NFC ---- */
+
+struct raw_name_ctx {
+	uint32_t account, mailbox;
+	const char *name;
+};
+
+/* Test-only: writes a mailbox's name as given, as a store from before
+ * names were normalised may hold it. */
+static int raw_name_fn(struct store *st, MDB_txn *txn, void *arg)
+{
+	struct raw_name_ctx *c = arg;
+	struct mbox_rec m;
+	int rc = mbox_get(txn, st, c->account, c->mailbox, &m);
+	if (rc)
+		return rc;
+	snprintf(m.name, sizeof m.name, "%s", c->name);
+	return mbox_put(txn, st, c->account, c->mailbox, &m);
+}
+
+#define E_NFD "e\xcc\x81"  /* e + U+0301 */
+#define E_NFC "\xc3\xa9"   /* U+00E9 */
+
+static int has_mailbox(struct store *st, uint32_t acc, const char *name)
+{
+	struct strs s;
+	memset(&s, 0, sizeof s);
+	CHECK_EQ_INT(store_mailbox_list(st, acc, collect_mailbox, &s), STORE_OK);
+	for (int i = 0; i < s.n; i++) {
+		const char *sp = strchr(s.v[i], ' ');
+		size_t n = strlen(name);
+		if (sp && !strncmp(sp + 1, name, n) && sp[1 + n] == ' ')
+			return 1;
+	}
+	return 0;
+}
+
+static void test_mailbox_nfc(void)
+{
+	char dir[300], err[256];
+	uint32_t acc, id, id2, kid;
+	struct store *st = open_ok(new_dir(dir, sizeof dir), 0);
+	if (!st)
+		return;
+	CHECK_EQ_INT(store_domain_add(st, "example.com", err, sizeof err), STORE_OK);
+	CHECK_EQ_INT(store_account_add(st, "a@example.com", NULL, 0, &acc, err, sizeof err), STORE_OK);
+
+	/* Created decomposed, stored composed; either spelling finds it and
+	 * neither creates a second. */
+	CHECK_EQ_INT(store_mailbox_create(st, acc, "Caf" E_NFD, &id), STORE_OK);
+	CHECK(has_mailbox(st, acc, "Caf" E_NFC));
+	CHECK(!has_mailbox(st, acc, "Caf" E_NFD));
+	CHECK_EQ_INT(store_mailbox_find(st, acc, "Caf" E_NFC, &id2), STORE_OK);
+	CHECK_EQ_INT(id2, id);
+	CHECK_EQ_INT(store_mailbox_find(st, acc, "Caf" E_NFD, &id2), STORE_OK);
+	CHECK_EQ_INT(id2, id);
+	CHECK_EQ_INT(store_mailbox_create(st, acc, "Caf" E_NFC, NULL), STORE_EEXIST);
+	CHECK_EQ_INT(store_mailbox_create(st, acc, "Caf" E_NFD "/Kid", &kid), STORE_OK);
+	CHECK(has_mailbox(st, acc, "Caf" E_NFC "/Kid"));
+	CHECK_EQ_INT(store_mailbox_rename(st, acc, "Caf" E_NFD, "R" E_NFD "sum" E_NFD), STORE_OK);
+	CHECK(has_mailbox(st, acc, "R" E_NFC "sum" E_NFC "/Kid"));
+	CHECK_EQ_INT(store_mailbox_subscribe(st, acc, "R" E_NFD "sum" E_NFC, 1), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_delete(st, acc, "R" E_NFD "sum" E_NFC "/Kid"), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_delete(st, acc, "R" E_NFC "sum" E_NFD), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_find(st, acc, "R" E_NFC "sum" E_NFC, &id2), STORE_ENOTFOUND);
+
+	/* A store from before: a name kept decomposed is still found by both
+	 * spellings, keeps its children under its own spelling, can be
+	 * renamed to its NFC form, and blocks an equivalent new name. */
+	CHECK_EQ_INT(store_mailbox_create(st, acc, "Old", &id), STORE_OK);
+	struct raw_name_ctx rc = {acc, id, "Ol" E_NFD};
+	CHECK_EQ_INT(store_write(st, raw_name_fn, &rc), 0);
+	CHECK(has_mailbox(st, acc, "Ol" E_NFD));
+	CHECK_EQ_INT(store_mailbox_find(st, acc, "Ol" E_NFC, &id2), STORE_OK);
+	CHECK_EQ_INT(id2, id);
+	CHECK_EQ_INT(store_mailbox_find(st, acc, "Ol" E_NFD, &id2), STORE_OK);
+	CHECK_EQ_INT(id2, id);
+	CHECK_EQ_INT(store_mailbox_create(st, acc, "Ol" E_NFC, NULL), STORE_EEXIST);
+	CHECK_EQ_INT(store_mailbox_create(st, acc, "Ol" E_NFC "/Kid", &kid), STORE_OK);
+	CHECK(has_mailbox(st, acc, "Ol" E_NFD "/Kid"));
+	CHECK_EQ_INT(store_mailbox_subscribe(st, acc, "Ol" E_NFC, 1), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_rename(st, acc, "Ol" E_NFC "/Kid", "Ol" E_NFC "/Kid2"), STORE_OK);
+	CHECK(has_mailbox(st, acc, "Ol" E_NFD "/Kid2"));
+	CHECK_EQ_INT(store_mailbox_rename(st, acc, "Ol" E_NFC, "Ol" E_NFC "/x"), STORE_EINVAL);
+	/* either spelling of the new name is its NFC: this brings it to NFC */
+	CHECK_EQ_INT(store_mailbox_rename(st, acc, "Ol" E_NFD, "Ol" E_NFD), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_rename(st, acc, "Ol" E_NFD, "Ol" E_NFC), STORE_EEXIST);
+	CHECK(has_mailbox(st, acc, "Ol" E_NFC));
+	CHECK(has_mailbox(st, acc, "Ol" E_NFC "/Kid2"));
+	CHECK(!has_mailbox(st, acc, "Ol" E_NFD));
+	CHECK_EQ_INT(store_mailbox_find(st, acc, "Ol" E_NFD "/Kid2", &id2), STORE_OK);
+	CHECK_EQ_INT(id2, kid);
+	store_close(&st);
+}
+
 /* ---- expunge (POP3 QUIT today, IMAP EXPUNGE later) ---- */
 
 struct add_member_ctx {
@@ -2044,6 +2139,7 @@ int main(void)
 	test_feed();
 	test_nested_reads();
 	test_expunge();
+	test_mailbox_nfc();
 	test_hold();
 	test_gc_poll();
 
