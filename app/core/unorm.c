@@ -130,9 +130,10 @@ static uint32_t compose(uint32_t a, uint32_t b)
 		   : 0;
 }
 
-/* Canonical ordering (stable by class) then composition of b[0..k): the
- * new length. k <= UNORM_SEGMENT_MAX, so insertion sorting is bounded. */
-static size_t nfc_segment(uint32_t *b, size_t k)
+/* Canonical ordering (stable by class), then composition of b[0..k) when
+ * compose is set: the new length. k <= UNORM_SEGMENT_MAX, so insertion
+ * sorting is bounded. */
+static size_t nfc_segment(uint32_t *b, size_t k, int compose_too)
 {
 	uint8_t c[UNORM_SEGMENT_MAX];
 	for (size_t i = 0; i < k; i++)
@@ -151,6 +152,8 @@ static size_t nfc_segment(uint32_t *b, size_t k)
 		b[j] = v;
 		c[j] = cv;
 	}
+	if (!compose_too)
+		return k;
 	/* Composition (UAX #15 §1.3 / Unicode §3.11): a character joins the
 	 * last starter unless blocked by one of equal or higher class. */
 	size_t starter = 0, o = 1;
@@ -178,13 +181,30 @@ static size_t nfc_segment(uint32_t *b, size_t k)
 	return o;
 }
 
+static size_t normalise(const char *in, size_t n, char *out, int compose_too);
+
 size_t unorm_nfc(const char *in, size_t n, char *out)
 {
-	const unsigned char *s = (const unsigned char *)in;
 	if (unorm_is_nfc(in, n)) {
 		memcpy(out, in, n);
 		return n;
 	}
+	return normalise(in, n, out, 1);
+}
+
+size_t unorm_nfd(const char *in, size_t n, char *out)
+{
+	size_t i = 0;
+	while (i < n && (unsigned char)in[i] < 0x80)
+		i++;
+	memcpy(out, in, i);
+	return i + normalise(in + i, n - i, out + i, 0);
+}
+
+/* NFC (compose_too) or NFD of in[0..n), segment by segment. */
+static size_t normalise(const char *in, size_t n, char *out, int compose_too)
+{
+	const unsigned char *s = (const unsigned char *)in;
 	char *o = out;
 	size_t i = 0;
 	while (i < n) {
@@ -218,7 +238,7 @@ size_t unorm_nfc(const char *in, size_t n, char *out)
 			o += i - seg;
 			continue;
 		}
-		k = nfc_segment(b, k);
+		k = nfc_segment(b, k, compose_too);
 		for (size_t j = 0; j < k; j++)
 			o += utf8_encode(b[j], o);
 	}

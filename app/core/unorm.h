@@ -12,7 +12,7 @@
  * case folding (core/ufold.h; the pin is in vendor/manifest); no file is
  * read at run time. Hangul syllables are composed and decomposed by the
  * algorithm of Unicode §3.12. Pure functions, constant data, no
- * allocation.
+ * allocation. NFD is here too, for sort keys.
  *
  * Text that passes the quick check (all ASCII, or every character
  * NFC_QC=Yes with combining classes in order) is copied as it is, one
@@ -57,6 +57,13 @@ int unorm_is_nfc(const char *p, size_t n);
 /* Normalises in[0..n) to NFC into out (room for UNORM_GROWTH * n octets,
  * not overlapping in); the normalised length. */
 size_t unorm_nfc(const char *in, size_t n, char *out);
+
+/* The NFD (canonical decomposition, canonical order) of in[0..n) into out
+ * (room for UNORM_GROWTH * n octets, not overlapping in), under the same
+ * rules (ill-formed octets kept, an over-long segment copied); the
+ * length. What sort keys are made of (mime_sortkey): decomposed, "été"
+ * sorts next to "ete", before "f". */
+size_t unorm_nfd(const char *in, size_t n, char *out);
 
 /* The NFC of the NUL-terminated s into out (outsz octets, NUL-terminated):
  * 0, or -1 when it does not fit (out is then the empty string). */

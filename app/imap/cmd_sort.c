@@ -16,8 +16,9 @@
  * base subject, mime_thread.h), DISPLAYFROM and DISPLAYTO (the first
  * address's decoded display name, or its addr-spec when it has none),
  * each optionally REVERSE; messages equal on every criterion keep their
- * sequence order (RFC 5256). Strings are folded with mime_casefold() and
- * ordered by mime_collate() (i;ascii-casemap).
+ * sequence order (RFC 5256). Strings are made keys by mime_sortkey()
+ * (i;unicode-casemap: full case fold, canonical decomposition) and
+ * ordered by mime_collate().
  *
  * Caveats: like text SEARCH, this reads every matching message on the
  * loop (IMAP_STEP of them at a time); a big mailbox would want an index.
@@ -72,10 +73,13 @@ static struct str keep(struct arena *a, const char *p, size_t n)
 	return str_make(d, n);
 }
 
+/* v's i;unicode-casemap sort key (mime_sortkey), in the arena. */
 static struct str folded(struct arena *a, struct str v)
 {
-	struct str r = keep(a, v.p ? v.p : "", v.p ? v.len : 0);
-	mime_casefold((char *)r.p, r.len);
+	size_t n;
+	char *k = mime_sortkey(v.p ? v.p : "", v.p ? v.len : 0, &n);
+	struct str r = keep(a, k, n);
+	free(k);
 	return r;
 }
 
@@ -146,7 +150,7 @@ static void gather_cb(void *arg, const void *meta, size_t metalen, const char *d
 			struct buf b;
 			buf_init(&b, 64 * 1024);
 			mime_base_subject(env->subject, &b, &k->reply);
-			k->s[K_SUBJECT] = keep(g->a, buf_data(&b), buf_len(&b));
+			k->s[K_SUBJECT] = folded(g->a, buf_str(&b));
 			buf_free(&b);
 		}
 		k->s[K_FROM] = first_mailbox(g->a, &env->from);

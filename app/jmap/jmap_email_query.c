@@ -374,8 +374,8 @@ static void narrow_free(struct narrow *nw)
 }
 
 /* The first address of a list as the sort sees it: its display name,
- * else its address (§4.4.2), in a's memory, folded as the subject's key
- * is (mime_collate compares folded strings). */
+ * else its address (§4.4.2), in a's memory, as a sort key like the
+ * subject's (mime_sortkey; mime_collate compares them). */
 static const char *addr_key(struct arena *a, const struct mime_addrs *l)
 {
 	for (uint32_t i = 0; i < l->n; i++) {
@@ -392,7 +392,10 @@ static const char *addr_key(struct arena *a, const struct mime_addrs *l)
 		} else {
 			r = arena_strdup(a, mime_address_email(a, ad));
 		}
-		mime_casefold(r, strlen(r));
+		size_t kn;
+		char *k = mime_sortkey(r, strlen(r), &kn);
+		r = arena_strndup(a, k, kn);
+		free(k);
 		return r;
 	}
 	return "";
@@ -411,7 +414,10 @@ static void sort_keys_cb(void *arg, const void *meta, size_t metalen, const char
 		buf_init(&b, 64 * 1024);
 		if (env->subject.p)
 			mime_base_subject(env->subject, &b, NULL);
-		m->k_subject = arena_strndup(m->a, buf_data(&b), buf_len(&b));
+		size_t kn;
+		char *k = mime_sortkey(buf_data(&b), buf_len(&b), &kn);
+		m->k_subject = arena_strndup(m->a, k, kn);
+		free(k);
 		buf_free(&b);
 		m->k_from = addr_key(m->a, &env->from);
 		m->k_to = addr_key(m->a, &env->to);

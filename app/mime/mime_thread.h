@@ -16,7 +16,7 @@
  * "[fwd: ... ]" wrapper removed and the whole done again. The result is
  * case-folded with mime_casefold(), so equal subjects are equal octets.
  *
- * Case fold ("i;unicode-casemap"-ish): ASCII, Latin-1, Latin Extended-A,
+ * Case fold for THREAD's base subjects: ASCII, Latin-1, Latin Extended-A,
  * Greek and Cyrillic capitals become small letters, in place, always with
  * the same UTF-8 length; other characters are left as they are. Not the
  * full Unicode casemap (no decomposition, no titlecase), which is what
@@ -45,8 +45,28 @@
 
 #define MIME_THREAD_REFS_MAX 100
 
-/* Folds p[0..n) in place for comparison (see above). */
+/* Folds p[0..n) in place for comparison (see above). What THREAD's base
+ * subjects (and the hashes the store keeps of them, mime_threadkeys.h)
+ * are made with: changing it would split threads stored before, so it
+ * stays as it is; sorting uses mime_sortkey(). */
 void mime_casefold(char *p, size_t n);
+
+/*
+ * The sort key of in[0..n) for i;unicode-casemap (RFC 5051), the one
+ * collation of IMAP SORT and the JMAP sorts: Unicode's canonical caseless
+ * form (Unicode §3.13 D145: NFD of the full case fold, core/ufold.h, of
+ * the NFD, core/unorm.h), so "Été", "ÉTÉ", "e\u0301te\u0301" and
+ * "ete\u0301" (any case, any normalisation) are one key, and a decomposed
+ * key sorts accented letters next to their base letter ("été" before
+ * "f") as RFC 5051's decomposition does. Returned xmalloc'ed,
+ * NUL-terminated, its length in *len_r. Compared with mime_collate().
+ *
+ * Caveats: RFC 5051 maps to titlecase and applies NFKD; this uses the
+ * full case fold and canonical decomposition, so compatibility forms
+ * stay apart ("²" is not "2", "ﬁ" is "fi" through the fold), and
+ * non-ASCII letters compare in their small form.
+ */
+char *mime_sortkey(const char *in, size_t n, size_t *len_r);
 
 /*
  * Orders two folded strings as RFC 5256 asks (i;ascii-casemap, RFC 4790

@@ -3,7 +3,8 @@
  * UNORM_GROWTH times as long as its source; normalising it again changes
  * nothing (NFC(NFC(x)) == NFC(x)); a text the quick check passes comes
  * out unchanged; unorm_equal says a text equals its NFC and agrees with
- * comparing the two NFCs.
+ * comparing the two NFCs; the NFD is bounded too, idempotent, and
+ * composes to the NFC.
  */
 #include <assert.h>
 #include <stdint.h>
@@ -20,6 +21,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	assert(l <= UNORM_GROWTH * size);
 	size_t l2 = unorm_nfc(out, l, again);
 	assert(l2 == l && !memcmp(again, out, l));
+	/* NFD: bounded, idempotent, and composing it gives the NFC */
+	char *d = malloc(UNORM_GROWTH * size + 1), *d2 = malloc(UNORM_GROWTH * UNORM_GROWTH * size + 1);
+	size_t ld = unorm_nfd(in, size, d);
+	assert(ld <= UNORM_GROWTH * size);
+	assert(unorm_nfd(d, ld, d2) == ld && !memcmp(d, d2, ld));
+	assert(unorm_nfc(d, ld, d2) == l && !memcmp(d2, out, l));
+	free(d);
+	free(d2);
 	if (unorm_is_nfc(in, size))
 		assert(l == size && !memcmp(out, in, size));
 	if (size <= UNORM_CMP_MAX && l <= UNORM_CMP_MAX) {

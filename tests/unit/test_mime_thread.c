@@ -3,6 +3,8 @@
  * lists, the case fold, and both threading algorithms, output compared
  * byte by byte.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mime/mime_thread.h"
@@ -79,6 +81,42 @@ static void test_collate(void)
 	CHECK_EQ_INT(mime_collate(str_c(""), str_c("")), 0);
 	CHECK_EQ_INT(mime_collate(str_c("a1"), str_c("a9")), -1);
 	CHECK_EQ_INT(mime_collate(str_c("z"), str_c("\xc3\xa0")), -1); /* octets above ASCII last */
+}
+
+/* i;unicode-casemap sort keys: one key for every case and normalisation
+ * of a text, and accented letters sorting by their base letter. */
+static const char *key(const char *s)
+{
+	static char b[4][256];
+	static int k;
+	size_t n;
+	char *r = mime_sortkey(s, strlen(s), &n), *o = b[k++ & 3];
+	CHECK(n < sizeof b[0] && strlen(r) == n);
+	snprintf(o, sizeof b[0], "%s", r);
+	free(r);
+	return o;
+}
+
+static int cmp(const char *a, const char *b)
+{
+	return mime_collate(str_c(key(a)), str_c(key(b)));
+}
+
+static void test_sortkey(void)
+{
+	CHECK_EQ_STR(key("Hello World"), "hello world");
+	CHECK_EQ_STR(key("\xc3\x89t\xc3\xa9"), "e\xcc\x81te\xcc\x81");      /* Été */
+	CHECK_EQ_STR(key("E\xcc\x81TE\xcc\x81"), "e\xcc\x81te\xcc\x81");     /* ÉTÉ decomposed */
+	CHECK_EQ_STR(key("STRASSE"), key("Stra\xc3\x9f" "e"));                  /* ß */
+	CHECK_EQ_STR(key("\xe2\x84\xab"), key("\xc3\xa5"));                    /* Ångström sign */
+	CHECK_EQ_STR(key("\xce\xa3\xce\x8a\xce\xa3"), key("\xcf\x83\xce\xaf\xcf\x82")); /* ΣΊΣ σίς */
+	CHECK_EQ_STR(key("\xea\xb0\x81"), "\xe1\x84\x80\xe1\x85\xa1\xe1\x86\xa8");  /* Hangul */
+	CHECK_EQ_STR(key("A\xff"), "a\xff");                                   /* ill-formed kept */
+	CHECK_EQ_INT(cmp("\xc3\xa9t\xc3\xa9", "faux"), -1); /* été before faux */
+	CHECK_EQ_INT(cmp("ete", "\xc3\xa9t\xc3\xa9"), -1);
+	CHECK_EQ_INT(cmp("\xc3\x89T\xc3\x89", "e\xcc\x81te\xcc\x81"), 0);
+	CHECK_EQ_INT(cmp("\xc3\x96l", "Ol"), 1);
+	CHECK_EQ_INT(cmp("\xc3\x96l", "Pa"), -1); /* Ö sorts with O, its mark after the O */
 }
 
 static void test_msgids(void)
@@ -232,6 +270,7 @@ int main(void)
 	test_base_subject();
 	test_casefold();
 	test_collate();
+	test_sortkey();
 	test_msgids();
 	test_threads();
 	test_long_chain();

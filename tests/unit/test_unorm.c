@@ -1,5 +1,5 @@
 /*
- * test_unorm.c — core/unorm.h: NFC of UTF-8. Cases worked out by hand
+ * test_unorm.c — core/unorm.h: NFC (and NFD) of UTF-8. Cases worked out by hand
  * from UAX #15 (composition, canonical ordering, blocking, exclusions,
  * singletons, Hangul), then every line of Unicode's own
  * NormalizationTest.txt as vendor/build.sh installs it (read at test
@@ -73,6 +73,10 @@ static void test_nfc_examples(void)
 	CHECK_EQ_STR(nfc("\xc3\xe9\xcc\x81"), "\xc3\xe9\xcc\x81");
 	CHECK_EQ_STR(nfc("e\xcc\x81\xed\xa0\x80"), "\xc3\xa9\xed\xa0\x80");
 	CHECK_EQ_STR(nfc("\xf0\x9d\x85\x9e"), "\xf0\x9d\x85\x97\xf0\x9d\x85\xa5"); /* U+1D15E */
+
+	char d[64];
+	size_t dl = unorm_nfd("\xc3\xa9t\xc3\xa9 \xea\xb0\x81", 9, d);
+	CHECK(dl == 17 && !memcmp(d, "e\xcc\x81te\xcc\x81 \xe1\x84\x80\xe1\x85\xa1\xe1\x86\xa8", 17));
 
 	CHECK(unorm_is_nfc("plain", 5));
 	CHECK(unorm_is_nfc("\xc3\xa9t\xc3\xa9", 6));
@@ -168,6 +172,13 @@ static void test_nfc_unicode_file(void)
 		int ok = !strcmp(nfc(col[0]), col[1]) && !strcmp(nfc(col[1]), col[1]) &&
 			 !strcmp(nfc(col[2]), col[1]) && !strcmp(nfc(col[3]), col[3]) &&
 			 !strcmp(nfc(col[4]), col[3]);
+		/* c3 == NFD(c1) == NFD(c2) == NFD(c3); c5 == NFD(c4) == NFD(c5) */
+		for (int i = 0; i < 5 && ok; i++) {
+			char d[512];
+			size_t n = strlen(col[i]), l = unorm_nfd(col[i], n, d);
+			const char *want = i < 3 ? col[2] : col[4];
+			ok = l <= UNORM_GROWTH * n && l == strlen(want) && !memcmp(d, want, l);
+		}
 		if (!ok && bad++ < 5)
 			fprintf(stderr, "NormalizationTest: %s", line);
 	}
