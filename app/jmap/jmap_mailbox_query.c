@@ -18,6 +18,7 @@
 #include "core/arena.h"
 #include "jmap/jmap_mailbox.h"
 #include "jmap/jmap_private.h"
+#include "mime/mime_search.h"
 #include "mime/mime_thread.h"
 
 /* One FilterCondition for a mailbox (jmap_cond_fn; b NULL: checked only). */
@@ -37,11 +38,15 @@ static int mailbox_cond(struct jmap_call *c, const struct json_value *f, void *a
 			if (m->type != JSON_STRING)
 				goto bad;
 			if (b) {
-				/* Contains, case-folded as IMAP SEARCH compares. */
-				char *h = arena_strdup(c->r->a, b->leaf),
-				     *n = arena_strdup(c->r->a, m->str);
-				mime_casefold(h, strlen(h));
-				mime_casefold(n, strlen(n));
+				/* Contains, folded as IMAP SEARCH compares (NFC,
+				 * full case fold). */
+				size_t hn = strlen(b->leaf), nn = strlen(m->str);
+				char *h = arena_alloc(c->r->a, MIME_SEARCH_FOLD_ROOM(hn)),
+				     *n = arena_alloc(c->r->a, MIME_SEARCH_FOLD_ROOM(nn));
+				memcpy(h, b->leaf, hn);
+				memcpy(n, m->str, nn);
+				h[mime_search_fold(h, hn)] = '\0';
+				n[mime_search_fold(n, nn)] = '\0';
 				ok = strstr(h, n) != NULL;
 			}
 		} else if (!strcmp(m->key, "role")) {
@@ -86,19 +91,16 @@ static struct sorting *sort_ctx;
 static pthread_mutex_t sort_mu = PTHREAD_MUTEX_INITIALIZER; /* sort_ctx is one */
 
 /* Names ordered case-insensitively (RFC 8620 §5.5: the default
- * collation SHOULD be; i;unicode-casemap and i;ascii-casemap are): folded
- * as mime_thread.h does, in their order; the same folded, by octet. */
+ * collation SHOULD be; i;unicode-casemap and i;ascii-casemap are): by
+ * their i;unicode-casemap keys (mime_sortkey), as IMAP SORT orders; the
+ * same key, by octet. */
 static int cmp_name(const char *a, const char *b)
 {
-	char fa[1024], fb[1024];
-	size_t na = strlen(a), nb = strlen(b);
-	if (na >= sizeof fa || nb >= sizeof fb)
-		return strcmp(a, b);
-	memcpy(fa, a, na);
-	memcpy(fb, b, nb);
-	mime_casefold(fa, na);
-	mime_casefold(fb, nb);
+	size_t na, nb;
+	char *fa = mime_sortkey(a, strlen(a), &na), *fb = mime_sortkey(b, strlen(b), &nb);
 	int r = mime_collate(str_make(fa, na), str_make(fb, nb));
+	free(fa);
+	free(fb);
 	return r ? r : strcmp(a, b);
 }
 

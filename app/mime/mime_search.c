@@ -10,6 +10,7 @@
 
 #include "core/arena.h"
 #include "core/ufold.h"
+#include "core/unorm.h"
 #include "core/xalloc.h"
 #include "mime/mime_field.h"
 #include "mime/mime_decode.h"
@@ -37,16 +38,37 @@ void mime_search_clear(struct mime_search *sm)
 	sm->body_done = 0;
 }
 
-/* Full Unicode case folding (core/ufold.h). Not mime_casefold, which
- * stays as it was: thread keys kept in the store hash subjects it folded
- * (store_thread.c), and changing it would move stored threads. */
+/* Full Unicode case folding (core/ufold.h) of the NFC (core/unorm.h), so
+ * that text and needle differing only in normalisation match. Not
+ * mime_casefold, which stays as it was: thread keys kept in the store
+ * hash subjects it folded (store_thread.c), and changing it would move
+ * stored threads. Text already in NFC (nearly all) is only checked. */
 size_t mime_search_fold(char *p, size_t n)
 {
+	if (!unorm_is_nfc(p, n)) {
+		char *t = xmalloc(UNORM_GROWTH * n);
+		size_t m = unorm_nfc(p, n, t);
+		/* NFC may grow (U+0958 is two characters); what folds in
+		 * the room the caller has, as a long value keeps a prefix */
+		m = ufold_fit(t, m, UFOLD_GROWTH * n);
+		memcpy(p, t, m);
+		free(t);
+		n = m;
+	}
 	return ufold_inplace(p, n);
 }
 
 void mime_search_fold_buf(struct buf *b)
 {
+	if (!unorm_is_nfc(buf_data(b), buf_len(b))) {
+		size_t n = buf_len(b);
+		char *t = xmalloc(UNORM_GROWTH * n);
+		size_t m = unorm_nfc(buf_data(b), n, t);
+		buf_reset(b);
+		if (buf_append(b, t, m) < 0) /* past the max: the prefix that fits */
+			buf_append(b, t, ufold_fit(t, m, buf_room(b)));
+		free(t);
+	}
 	size_t n = buf_len(b), need = ufold_room(buf_data(b), n), avail;
 	if (need > n && !buf_reserve(b, need - n, &avail)) {
 		/* Past the buffer's max (or memory): the prefix that folds

@@ -19,8 +19,10 @@
  * bounded amount of work and memory whatever its size. The header
  * section is read up to rfc5322.h's limits.
  *
- * Caveats: no normalisation (a decomposed "é" does not find a
- * precomposed one); parts in unknown charsets are searched as raw octets.
+ * Text and needles are put in NFC (core/unorm.h) before they are folded,
+ * so a decomposed "é" finds a precomposed one and the other way round.
+ *
+ * Caveats: parts in unknown charsets are searched as raw octets.
  */
 #ifndef TERN_MIME_SEARCH_H
 #define TERN_MIME_SEARCH_H
@@ -50,7 +52,8 @@ void mime_search_init(struct mime_search *sm, const char *msg, size_t len,
 /* Frees what sm built. */
 void mime_search_clear(struct mime_search *sm);
 
-/* Folds p[0..n) in place for matching (core/ufold.h) and returns the
+/* Folds p[0..n) in place for matching (its NFC, core/unorm.h, case
+ * folded, core/ufold.h) and returns the
  * folded length, which may differ from n: p has room for
  * MIME_SEARCH_FOLD_ROOM(n) octets. Needles must be folded before they are
  * given to the functions below. mime_search_fold_buf() folds a buf's

@@ -70,8 +70,11 @@ static MDB_val state_key(uint8_t b[5], uint32_t account)
  * as nothing indexed (searches read every message) and STATE_STALE docs,
  * more than any account holds, so the indexer drops the index and makes
  * it again (fts_indexer.c), and no posting is added to it meanwhile.
+ * Version 3: the text is put in NFC before it is folded (mime_search.c),
+ * so a decomposed "é" in an older index is in no term a search for it
+ * now plans; version 1 and 2 indexes are made again the same way.
  */
-#define STATE_V REC_V2
+#define STATE_V 3u
 #define STATE_STALE UINT32_MAX
 
 static int state_get(MDB_txn *txn, struct store *st, uint32_t account, uint32_t *through,
@@ -84,7 +87,7 @@ static int state_get(MDB_txn *txn, struct store *st, uint32_t account, uint32_t 
 	if (rc)
 		return rc == MDB_NOTFOUND ? 0 : rc;
 	const uint8_t *p = v.mv_data;
-	if (v.mv_size < 9 || (p[0] != STATE_V && p[0] != REC_V1))
+	if (v.mv_size < 9 || p[0] < REC_V1 || p[0] > STATE_V)
 		return MDB_CORRUPTED;
 	if (p[0] != STATE_V) {
 		*docs = STATE_STALE;

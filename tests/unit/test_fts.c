@@ -704,16 +704,22 @@ static int state_version(struct store *st, uint32_t acc)
  * rule out a message whose "<b>Hel</b>lo" search now finds as "Hello":
  * it reads as nothing indexed (every message read), takes no postings,
  * and says so to the indexer (docs UINT32_MAX), which drops it; made
- * again, it is version 2.
+ * again, it is version 3. So is one of version 2, made before text was
+ * put in NFC (a decomposed "é" in it is in no term a search plans now).
  */
 static void test_store_stale(struct store *st, uint32_t acc)
 {
 	char out[64];
 	uint32_t t, d;
 	struct fts_cond kept = { FTS_EXACT, STR_LIT("kept") };
-	CHECK_EQ_INT(state_version(st, acc), 2);
+	CHECK_EQ_INT(state_version(st, acc), 3);
 	CHECK(strcmp(cands(st, acc, &kept, 1, out, sizeof out), "-") != 0);
-	struct set_version sv = { acc, 1 };
+	struct set_version sv = { acc, 2 };
+	CHECK_EQ_INT(store_write(st, set_version_fn, &sv), 0);
+	CHECK_EQ_INT(store_fts_state(st, acc, &t, &d), STORE_OK);
+	CHECK(t == 0 && d == UINT32_MAX);
+	CHECK_EQ_STR(cands(st, acc, &kept, 1, out, sizeof out), "-");
+	sv.v = 1;
 	CHECK_EQ_INT(store_write(st, set_version_fn, &sv), 0);
 	CHECK_EQ_INT(store_fts_state(st, acc, &t, &d), STORE_OK);
 	CHECK(t == 0 && d == UINT32_MAX);
@@ -724,7 +730,7 @@ static void test_store_stale(struct store *st, uint32_t acc)
 	CHECK_EQ_INT(store_fts_state(st, acc, &t, &d), STORE_OK);
 	CHECK(t == 0 && d == 0);
 	CHECK_EQ_INT(store_fts_apply(st, acc, 0, 1, 1, &p, 1), STORE_OK);
-	CHECK_EQ_INT(state_version(st, acc), 2);
+	CHECK_EQ_INT(state_version(st, acc), 3);
 	CHECK_EQ_STR(cands(st, acc, &kept, 1, out, sizeof out), "1");
 	/* An unknown version is refused, not read. */
 	sv.v = 9;

@@ -26,7 +26,7 @@ static int found(const char *msg, const char *needle, int text)
 	char n[256];
 	size_t nl = strlen(needle);
 	memcpy(n, needle, nl);
-	mime_search_fold(n, nl);
+	nl = mime_search_fold(n, nl);
 	mime_tree_parse(msg, strlen(msg), a, &t);
 	mime_search_init(&sm, msg, strlen(msg), &t);
 	int hit = mime_search_body(&sm, str_make(n, nl)) ||
@@ -227,7 +227,7 @@ static int header_found(const char *msg, const char *name, const char *needle)
 	char n[256];
 	size_t nl = strlen(needle);
 	memcpy(n, needle, nl);
-	mime_search_fold(n, nl);
+	nl = mime_search_fold(n, nl);
 	mime_tree_parse(msg, strlen(msg), a, &t);
 	mime_search_init(&sm, msg, strlen(msg), &t);
 	int hit = mime_search_header(&sm, str_c(name), str_make(n, nl));
@@ -304,12 +304,43 @@ static void test_flowed_long(void)
 	buf_free(&want);
 }
 
+/* A needle and a text differing only in normalisation (NFC, NFD, a
+ * singleton) find each other, in the body, a header, an encoded word and
+ * a quoted-printable part; a different accent does not. */
+static void test_normalisation(void)
+{
+	const char *nfc = "Subject: =?utf-8?q?Caf=C3=A9_cr=C3=A8me?=\r\n"
+			  "X-Name: \xc3\x85ngstr\xc3\xb6m\r\n"
+			  "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+			  "Un caf\xc3\xa9 cr\xc3\xa8me, \xe1\xbb\x87\r\n";
+	const char *nfd = "Subject: =?utf-8?q?Cafe=CC=81_cre=CC=80me?=\r\n"
+			  "X-Name: A\xcc\x8angstro\xcc\x88m\r\n"
+			  "Content-Type: text/plain; charset=utf-8\r\n"
+			  "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+			  "Un cafe=CC=81 cre=CC=80me, e=CC=A3=CC=82\r\n";
+	const char *both[] = {nfc, nfd};
+	for (int i = 0; i < 2; i++) {
+		const char *m = both[i];
+		CHECK(found(m, "CAF\xc3\x89 CR\xc3\x88ME", 0));     /* composed */
+		CHECK(found(m, "cafe\xcc\x81 cre\xcc\x80me", 0));   /* decomposed */
+		CHECK(found(m, "e\xcc\xa3\xcc\x82", 0));           /* marks in either order */
+		CHECK(found(m, "e\xcc\x82\xcc\xa3", 0));
+		CHECK(found(m, "\xe1\xbb\x87", 0));
+		CHECK(!found(m, "caf\xc3\xa8", 0));                  /* grave, not acute */
+		CHECK(header_found(m, "Subject", "cafe\xcc\x81"));
+		CHECK(header_found(m, "Subject", "CAF\xc3\x89"));
+		CHECK(header_found(m, "X-Name", "\xe2\x84\xabngstr\xc3\xb6m")); /* U+212B */
+		CHECK(header_found(m, "X-Name", "a\xcc\x8angstro\xcc\x88m"));
+	}
+}
+
 int main(void)
 {
 	test_html();
 	test_html_long();
 	test_flowed();
 	test_flowed_long();
+	test_normalisation();
 	test_rfc2231();
 	test_encodings();
 	return unit_done("test_mime_search");
