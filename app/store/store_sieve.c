@@ -10,8 +10,14 @@
  * Scripts are few and small, so list and "which is active" walk the
  * account's keys. Names follow RFC 5804 §1.6: UTF-8, no control
  * characters, no U+2028/U+2029, 1..STORE_SIEVE_NAME_CHARS characters
- * (so at most STORE_SIEVE_NAME_MAX octets). Writes are administrative
- * (ManageSieve, CLI, API) and synchronous.
+ * (so at most STORE_SIEVE_NAME_MAX octets), in Net-Unicode's NFC (RFC
+ * 5198, core/unorm.h): a name given in another form is stored and looked
+ * up in NFC, so "é" as e + U+0301 and as U+00E9 name one script. A
+ * script stored before names were normalised keeps its name (its key is
+ * the hash of that spelling): when a name's NFC hash finds nothing, the
+ * account's few scripts are walked for a canonically equivalent name and
+ * the call goes on with the stored spelling; renaming it brings it to
+ * NFC. Writes are administrative (ManageSieve, CLI, API) and synchronous.
  *
  * Keys: a name may have 512 octets and LMDB keys have at most 511 (the
  * default MDB_MAXKEYSIZE, which the vendored build keeps), so a record's
@@ -38,6 +44,7 @@
 
 #include "core/buf.h"
 #include "core/log.h"
+#include "core/unorm.h"
 #include "core/utf8.h"
 #include "core/xalloc.h"
 #include "store/store_private.h"
@@ -185,7 +192,7 @@ static int usage_fn(void *arg, MDB_val *k, MDB_val *v, const struct srec *r)
 	struct usage *u = arg;
 	(void)k;
 	(void)v;
-	if (script_is(r, u->except))
+	if (u->except && unorm_equal(r->name, r->name_len, u->except, strlen(u->except)))
 		return 0;
 	u->count++;
 	u->bytes += r->text_len;
@@ -213,7 +220,37 @@ struct put_ctx {
 	size_t len;
 	int64_t now;
 	int kind; /* 0 put, 1 delete, 2 rename, 3 activate */
+	/* name and newname in NFC; a stored name from before NFC */
+	char nfc[STORE_SIEVE_NAME_MAX + 1], newnfc[STORE_SIEVE_NAME_MAX + 1];
+	char stored[STORE_SIEVE_NAME_MAX + 1];
 };
+
+struct equiv {
+	const char *name;
+	char *out;
+};
+
+static int equiv_fn(void *arg, MDB_val *k, MDB_val *v, const struct srec *r)
+{
+	struct equiv *e = arg;
+	(void)k;
+	(void)v;
+	if (!unorm_equal(r->name, r->name_len, e->name, strlen(e->name)))
+		return 0;
+	memcpy(e->out, r->name, r->name_len);
+	e->out[r->name_len] = '\0';
+	return 1;
+}
+
+/* A script whose stored name is canonically equivalent to name (one
+ * stored before names were NFC, see the top): 1 with its name in out
+ * (STORE_SIEVE_NAME_MAX + 1), 0 when there is none, or an error. */
+static int stored_equiv(MDB_txn *txn, struct store *st, uint32_t account, const char *name,
+			char *out)
+{
+	struct equiv e = {name, out};
+	return each_script(txn, st, account, equiv_fn, &e);
+}
 
 static int account_exists(MDB_txn *txn, struct store *st, uint32_t account)
 {
@@ -332,12 +369,19 @@ static int apply_rename(struct store *st, MDB_txn *txn, struct put_ctx *c, MDB_v
 {
 	uint8_t kb2[KEY];
 	struct srec r2;
+	char other[STORE_SIEVE_NAME_MAX + 1];
 	MDB_val k2 = script_key(kb2, c->account, c->newname);
 	int rc = script_get(txn, st, &k2, c->newname, &r2);
 	if (rc == 0)
 		return STORE_EEXIST;
 	if (rc != MDB_NOTFOUND)
 		return rc;
+	/* Another script under an older spelling of the new name; the
+	 * script itself is fine (brought to NFC). */
+	if ((rc = stored_equiv(txn, st, c->account, c->newname, other)) < 0)
+		return rc;
+	if (rc == 1 && strcmp(other, c->name) != 0)
+		return STORE_EEXIST;
 	/* Copy the text out before the put may move pages. */
 	char *text = malloc(r->text_len + 1);
 	if (!text)
@@ -366,6 +410,19 @@ static int sieve_apply(struct store *st, MDB_txn *txn, struct put_ctx *c, int *f
 	if ((rc = mdb_get(txn, st->db[DB_SIEVE], &k, &v)) == 0 &&
 	    (rc = script_decode(&v, &r)) == 0 && !script_is(&r, c->name))
 		rc = MDB_CORRUPTED; /* another name, same hash */
+	if (rc == MDB_NOTFOUND) {
+		/* under an older spelling? (see the top) */
+		int e = stored_equiv(txn, st, c->account, c->name, c->stored);
+		if (e < 0)
+			return e;
+		if (e == 1) {
+			c->name = c->stored;
+			k = script_key(kb, c->account, c->name);
+			if ((rc = mdb_get(txn, st->db[DB_SIEVE], &k, &v)) == 0 &&
+			    (rc = script_decode(&v, &r)) == 0 && !script_is(&r, c->name))
+				rc = MDB_CORRUPTED;
+		}
+	}
 	if (rc && rc != MDB_NOTFOUND)
 		return rc;
 	int found = rc == 0;
@@ -409,31 +466,43 @@ static int sieve_write(struct store *st, struct put_ctx *c)
 		return STORE_EINVAL;
 	if (c->kind == 2 && !store_sieve_name_valid(c->newname))
 		return STORE_EINVAL;
+	/* NFC, still within the limits (a name that grows past them in
+	 * NFC is refused as it would be if sent so) */
+	if (unorm_nfc_str(c->name, c->nfc, sizeof c->nfc) < 0 ||
+	    (c->name[0] && !store_sieve_name_valid(c->nfc)))
+		return STORE_EINVAL;
+	c->name = c->nfc;
+	if (c->kind == 2) {
+		if (unorm_nfc_str(c->newname, c->newnfc, sizeof c->newnfc) < 0 ||
+		    !store_sieve_name_valid(c->newnfc))
+			return STORE_EINVAL;
+		c->newname = c->newnfc;
+	}
 	return store_write(st, sieve_write_fn, c);
 }
 
 int store_sieve_put(struct store *st, uint32_t account, const char *name, const char *text,
                     size_t len, int64_t now)
 {
-	struct put_ctx c = {account, name, NULL, text, len, now, 0};
+	struct put_ctx c = {.account = account, .name = name, .text = text, .len = len, .now = now, .kind = 0};
 	return sieve_write(st, &c);
 }
 
 int store_sieve_del(struct store *st, uint32_t account, const char *name)
 {
-	struct put_ctx c = {account, name, NULL, NULL, 0, 0, 1};
+	struct put_ctx c = {.account = account, .name = name, .kind = 1};
 	return sieve_write(st, &c);
 }
 
 int store_sieve_rename(struct store *st, uint32_t account, const char *name, const char *newname)
 {
-	struct put_ctx c = {account, name, newname, NULL, 0, 0, 2};
+	struct put_ctx c = {.account = account, .name = name, .newname = newname, .kind = 2};
 	return sieve_write(st, &c);
 }
 
 int store_sieve_activate(struct store *st, uint32_t account, const char *name)
 {
-	struct put_ctx c = {account, name ? name : "", NULL, NULL, 0, 0, 3};
+	struct put_ctx c = {.account = account, .name = name ? name : "", .kind = 3};
 	return sieve_write(st, &c);
 }
 
@@ -445,12 +514,17 @@ int store_sieve_get(struct store *st, uint32_t account, const char *name, struct
 	struct srec r;
 	int rc;
 
-	if (!store_sieve_name_valid(name))
+	char nfc[STORE_SIEVE_NAME_MAX + 1], stored[STORE_SIEVE_NAME_MAX + 1];
+	if (!store_sieve_name_valid(name) || unorm_nfc_str(name, nfc, sizeof nfc) < 0)
 		return STORE_ENOTFOUND;
 	if (store_rd_begin(st, &txn) != 0)
 		return STORE_ETEMP;
-	MDB_val k = script_key(kb, account, name);
-	rc = script_get(txn, st, &k, name, &r);
+	MDB_val k = script_key(kb, account, nfc);
+	rc = script_get(txn, st, &k, nfc, &r);
+	if (rc == MDB_NOTFOUND && stored_equiv(txn, st, account, nfc, stored) == 1) {
+		k = script_key(kb, account, stored); /* an older spelling (see the top) */
+		rc = script_get(txn, st, &k, stored, &r);
+	}
 	if (rc == 0) {
 		if (active_r)
 			*active_r = r.active;

@@ -191,6 +191,83 @@ static void migrated(void)
 	unit_rmrf(dir);
 }
 
+/* A script record under name as store_sieve.c lays it out (schema 14:
+ * key u32 account + BLAKE2b-128 of the name; value version 2, active,
+ * updated_at, u16 name length, name, text), whatever form name is in, as
+ * a store from before names were NFC may hold it. */
+struct raw_script {
+	uint32_t acc;
+	const char *name, *text;
+};
+
+static int write_raw(struct store *st, MDB_txn *txn, void *arg)
+{
+	struct raw_script *r = arg;
+	uint8_t kb[20], vb[512];
+	size_t n = strlen(r->name), t = strlen(r->text);
+	be32_put(kb, r->acc);
+	crypto_generichash(kb + 4, 16, (const uint8_t *)r->name, n, NULL, 0);
+	memset(vb, 0, 12);
+	vb[0] = 2;
+	vb[10] = (uint8_t)(n >> 8);
+	vb[11] = (uint8_t)n;
+	memcpy(vb + 12, r->name, n);
+	memcpy(vb + 12 + n, r->text, t);
+	MDB_val k = {sizeof kb, kb}, v = {12 + n + t, vb};
+	return mdb_put(txn, st->db[DB_SIEVE], &k, &v, 0);
+}
+
+#define E_NFD "e\xcc\x81"
+#define E_NFC "\xc3\xa9"
+
+/* Script names are NFC (RFC 5804 §1.6, Net-Unicode): either spelling of
+ * "é" names one script; one stored decomposed before is still found,
+ * replaced in place, renamed to NFC. */
+static void nfc_names(struct store *st, uint32_t acc)
+{
+	struct buf b;
+	struct listing l;
+	int active;
+	buf_init(&b, 4096);
+	CHECK_EQ_INT(store_sieve_put(st, acc, "caf" E_NFD, "keep;", 5, 100), STORE_OK);
+	CHECK_EQ_INT(store_sieve_get(st, acc, "caf" E_NFC, &b, &active), STORE_OK);
+	CHECK_EQ_SLICE(buf_str(&b), "keep;");
+	CHECK_EQ_INT(store_sieve_put(st, acc, "caf" E_NFC, "stop;", 5, 100), STORE_OK);
+	memset(&l, 0, sizeof l);
+	CHECK_EQ_INT(store_sieve_list(st, acc, list_cb, &l), STORE_OK);
+	CHECK_EQ_INT(l.n, 1);
+	CHECK_EQ_STR(l.names[0], "caf" E_NFC);
+	CHECK_EQ_INT(store_sieve_activate(st, acc, "caf" E_NFD), STORE_OK);
+	CHECK_EQ_INT(store_sieve_activate(st, acc, NULL), STORE_OK);
+	CHECK_EQ_INT(store_sieve_rename(st, acc, "caf" E_NFD, "th" E_NFD), STORE_OK);
+	CHECK_EQ_INT(store_sieve_del(st, acc, "th" E_NFC), STORE_OK);
+
+	/* stored decomposed by an older tern */
+	struct raw_script r = {acc, "old" E_NFD, "keep;"};
+	CHECK_EQ_INT(store_write(st, write_raw, &r), 0);
+	buf_reset(&b);
+	CHECK_EQ_INT(store_sieve_get(st, acc, "old" E_NFC, &b, &active), STORE_OK);
+	CHECK_EQ_SLICE(buf_str(&b), "keep;");
+	CHECK_EQ_INT(store_sieve_put(st, acc, "old" E_NFC, "discard;", 8, 100), STORE_OK);
+	memset(&l, 0, sizeof l);
+	CHECK_EQ_INT(store_sieve_list(st, acc, list_cb, &l), STORE_OK);
+	CHECK_EQ_INT(l.n, 1);
+	CHECK_EQ_STR(l.names[0], "old" E_NFD);
+	CHECK_EQ_INT(store_sieve_put(st, acc, "other", "keep;", 5, 100), STORE_OK);
+	CHECK_EQ_INT(store_sieve_rename(st, acc, "other", "old" E_NFC), STORE_EEXIST);
+	CHECK_EQ_INT(store_sieve_rename(st, acc, "old" E_NFC, "old" E_NFC), STORE_OK);
+	memset(&l, 0, sizeof l);
+	CHECK_EQ_INT(store_sieve_list(st, acc, list_cb, &l), STORE_OK);
+	CHECK_EQ_INT(l.n, 2);
+	CHECK(!strcmp(l.names[0], "old" E_NFC) || !strcmp(l.names[1], "old" E_NFC));
+	buf_reset(&b);
+	CHECK_EQ_INT(store_sieve_get(st, acc, "old" E_NFD, &b, &active), STORE_OK);
+	CHECK_EQ_SLICE(buf_str(&b), "discard;");
+	CHECK_EQ_INT(store_sieve_del(st, acc, "old" E_NFD), STORE_OK);
+	CHECK_EQ_INT(store_sieve_del(st, acc, "other"), STORE_OK);
+	buf_free(&b);
+}
+
 int main(void)
 {
 	char dir[256], err[256], nm[STORE_SIEVE_NAME_MAX + 1];
@@ -206,6 +283,7 @@ int main(void)
 		return 1;
 	buf_init(&b, 1 << 20);
 
+	nfc_names(st, acc);
 	CHECK_EQ_INT(store_sieve_put(st, acc, "main", "keep;", 5, 100), STORE_OK);
 	CHECK_EQ_INT(store_sieve_put(st, acc, "vac", "discard;", 8, 100), STORE_OK);
 	CHECK_EQ_INT(store_sieve_put(st, acc + 99, "x", "keep;", 5, 100), STORE_ENOTFOUND);
