@@ -10,19 +10,24 @@ random criteria lists (one to three keys, each maybe REVERSE) over random
 search keys. Each UID SORT must give the order this module computes:
 addr-mailbox of the first address, display name or else addr-spec for
 DISPLAYFROM/DISPLAYTO, base subject by RFC 5256 §2.1, the Date in UTC or
-else the internal date, strings compared under i;ascii-casemap (ASCII
-letters as capitals), and ties in sequence order.
+else the internal date, strings compared as i;unicode-casemap keys
+(Unicode's canonical caseless form: NFD of the full case fold of the
+NFD, so "ÉLODIE", "élodie" written decomposed and "Élodie" are one key
+and sort among the e's) with ASCII letters as capitals, and ties in
+sequence order.
 """
 import base64
 import datetime
 import email.utils
 import random
 import re
+import unicodedata
 
 from test_imap import append_uid, login, srv
 
 LOCALS = ["ann", "Bob", "bob_x", "bobx", "carl.d", "Dora2", "_eve", "zed", "a-b", "AB"]
-NAMES = ["", "", "Ann Lee", "bob", "Zoe", "[Team]", "_under", "Émile"]
+NAMES = ["", "", "Ann Lee", "bob", "Zoe", "[Team]", "_under", "Émile", "e\u0301lodie", "ÉLODIE",
+         "Élodie", "Ölaf", "Emma", "STRASSE", "Straße"]
 WORDS = ["alpha", "Beta", "gamma", "_x", "[z]", "ab", "AB c"]
 
 
@@ -94,9 +99,10 @@ def base_subject(s):
 
 
 def ascii_casemap(s):
-    """i;ascii-casemap (RFC 4790 §9.2): a-z compare as A-Z."""
-    return s.encode().upper() if s.isascii() else bytes(
-        b - 32 if 97 <= b <= 122 else b for b in s.encode())
+    """The sort key: NFD(casefold(NFD(s))) (Unicode D145), compared with
+    a-z as A-Z (RFC 4790 §9.2)."""
+    k = unicodedata.normalize("NFD", unicodedata.normalize("NFD", s).casefold())
+    return bytes(b - 32 if 97 <= b <= 122 else b for b in k.encode())
 
 
 class Msg:
