@@ -83,7 +83,8 @@ def test_imap_sort():
         assert sort("d", "ARRIVAL") == [b"* SORT 1 2 3 4"]
         assert sort("e", "SIZE SUBJECT") == [b"* SORT 2 4 3 1"]
         assert sort("f", "FROM") == [b"* SORT 4 2 3 1"]              # adam bob emile zed
-        assert sort("g", "DISPLAYFROM") == [b"* SORT 4 2 1 3"]       # adam@ bob@ zed émile
+        # i;unicode-casemap: Émile sorts among the e's, as in Dovecot
+        assert sort("g", "DISPLAYFROM") == [b"* SORT 4 2 3 1"]       # adam@ bob@ émile zed
         assert sort("h", "TO") == [b"* SORT 3 1 4 2"]                # al carol dora yan
         assert sort("i", "DISPLAYTO") == [b"* SORT 3 2 1 4"]         # al@ ann carol@ dora@
         assert sort("j", "CC") == [b"* SORT 2 4 3 1"]                # "" "" a m
