@@ -313,6 +313,16 @@ def test_imap_list_status_select():
         r.until_tag("u")
         assert r.until_tag("v")[-1] == b"v OK Unselect completed."
         assert r.until_tag("w")[-1].startswith(b"w BAD")
+        # Mailbox names are NFC (RFC 9051 §5.1, RFC 5198): "Café" written
+        # with e + U+0301 (modified UTF-7 "Cafe&AwE-") is "Caf&AOk-".
+        r.send('c1 CREATE "Cafe&AwE-"\r\nc2 LIST "" "Caf*"\r\nc3 SELECT "Caf&AOk-"\r\n'
+               'c4 CREATE "Caf&AOk-"\r\nc5 DELETE "Cafe&AwE-"\r\nc6 LIST "" "Caf*"\r\n')
+        assert r.until_tag("c1")[-1].startswith(b"c1 OK")
+        assert r.until_tag("c2") == [b'* LIST (\\HasNoChildren) "/" Caf&AOk-', b"c2 OK List completed."]
+        assert r.until_tag("c3")[-1].startswith(b"c3 OK")
+        assert r.until_tag("c4")[-1].startswith(b"c4 NO [ALREADYEXISTS]")
+        assert r.until_tag("c5")[-1].startswith(b"c5 OK")
+        assert r.until_tag("c6") == [b"c6 OK List completed."]
         r.send('i ID ("name" "test")\r\nj ENABLE X-UNKNOWN IMAP4rev2\r\n')
         assert r.until_tag("i")[0] == b'* ID ("name" "tern")'
         # Unknown names are ignored; ENABLED lists what was turned on.
