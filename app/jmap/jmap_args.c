@@ -390,9 +390,11 @@ int jmap_changes_begin(struct jmap_call *c, char state[24], uint64_t *since_r, u
 
 /* ---- the /query answer ---- */
 
-/* Sorts compare as IMAP SORT does (mime_collate, a Unicode case fold)
- * whichever of these is named: a client names one to be sure of the
- * server's, and an unknown one must be refused rather than ignored. */
+/* String sorts compare as IMAP SORT does (mime_sortkey's
+ * i;unicode-casemap keys, mime_collate) unless i;ascii-numeric is named
+ * (mime_collate_numeric); i;ascii-casemap is taken as i;unicode-casemap,
+ * which agrees with it on ASCII. An unknown one is refused rather than
+ * ignored. */
 const char *const jmap_collations[] = {"i;ascii-casemap", "i;ascii-numeric", "i;unicode-casemap",
 				       NULL};
 
@@ -402,14 +404,14 @@ int jmap_comparator_collation(struct jmap_call *c, const struct json_value *comp
 	    comparator->type == JSON_OBJECT ? json_get(comparator, "collation") : NULL;
 
 	if (!v)
-		return 0;
+		return JMAP_COLLATION_DEFAULT;
 	if (v->type != JSON_STRING) {
 		jmap_bad_arg(c, "sort", "a collation is a string");
 		return -1;
 	}
 	for (int i = 0; jmap_collations[i]; i++)
 		if (!strcmp(v->str, jmap_collations[i]))
-			return 0;
+			return i == 1 ? JMAP_COLLATION_NUMERIC : JMAP_COLLATION_DEFAULT;
 	jmap_error(c, "unsupportedSort", "a collation the server does not know");
 	return -1;
 }

@@ -239,7 +239,13 @@ struct skey {
 	int prop; /* the index in query_run's names */
 	int asc;
 	const char *kw; /* the keyword sorts' keyword */
+	int numeric;    /* i;ascii-numeric */
 };
+
+static int cmp_str(const char *a, const char *b, int numeric)
+{
+	return numeric ? mime_collate_numeric(str_c(a), str_c(b)) : mime_collate(str_c(a), str_c(b));
+}
 static struct skey *g_keys;
 static int g_nkeys;
 
@@ -252,9 +258,9 @@ static int cmp_em(const void *pa, const void *pb)
 		case 0: r = a->received < b->received ? -1 : a->received > b->received; break;
 		case 1: r = a->size < b->size ? -1 : a->size > b->size; break;
 		case 2: r = a->id < b->id ? -1 : a->id > b->id; break;
-		case 3: r = mime_collate(str_c(a->k_subject), str_c(b->k_subject)); break;
-		case 4: r = mime_collate(str_c(a->k_from), str_c(b->k_from)); break;
-		case 5: r = mime_collate(str_c(a->k_to), str_c(b->k_to)); break;
+		case 3: r = cmp_str(a->k_subject, b->k_subject, g_keys[i].numeric); break;
+		case 4: r = cmp_str(a->k_from, b->k_from, g_keys[i].numeric); break;
+		case 5: r = cmp_str(a->k_to, b->k_to, g_keys[i].numeric); break;
 		case 6: r = a->sent < b->sent ? -1 : a->sent > b->sent; break;
 		default: /* the keyword sorts: their value was computed before */
 			r = (int)((a->kwbits >> i) & 1u) - (int)((b->kwbits >> i) & 1u);
@@ -461,7 +467,8 @@ static int query_run(struct jmap_call *c, struct ems *all, struct em ***hit_r, s
 			jmap_error(c, "unsupportedSort", p->str);
 			return -1;
 		}
-		if (jmap_comparator_collation(c, e) < 0)
+		int coll = jmap_comparator_collation(c, e);
+		if (coll < 0)
 			return -1;
 		/* §4.4.2: the keyword sorts need a valid "keyword". */
 		if (prop >= 7 && (!kw || kw->type != JSON_STRING ||
@@ -469,7 +476,8 @@ static int query_run(struct jmap_call *c, struct ems *all, struct em ***hit_r, s
 			jmap_bad_arg(c, "sort", "a keyword sort needs a valid keyword");
 			return -1;
 		}
-		keys[nkeys++] = (struct skey){prop, asc ? asc->boolean : 1, prop >= 7 ? kw->str : NULL};
+		keys[nkeys++] = (struct skey){prop, asc ? asc->boolean : 1, prop >= 7 ? kw->str : NULL,
+					      coll == JMAP_COLLATION_NUMERIC};
 	}
 	if (store_emails_all(c->r->st, c->r->account, load_cb, all) != STORE_OK) {
 		jmap_error(c, "serverFail", NULL);

@@ -79,6 +79,7 @@ bad:
 struct sort_key {
 	int prop; /* 0 sortOrder, 1 name, 2 parentId */
 	int asc;
+	int numeric; /* i;ascii-numeric */
 };
 
 struct sorting {
@@ -92,11 +93,16 @@ static pthread_mutex_t sort_mu = PTHREAD_MUTEX_INITIALIZER; /* sort_ctx is one *
 
 /* Names ordered case-insensitively (RFC 8620 §5.5: the default
  * collation SHOULD be; i;unicode-casemap and i;ascii-casemap are): by
- * their i;unicode-casemap keys (mime_sortkey), as IMAP SORT orders; the
- * same key, by octet. */
-static int cmp_name(const char *a, const char *b)
+ * their i;unicode-casemap keys (mime_sortkey), as IMAP SORT orders, or
+ * under i;ascii-numeric when the comparator names it; equal ones by
+ * octet. */
+static int cmp_name(const char *a, const char *b, int numeric)
 {
 	size_t na, nb;
+	if (numeric) {
+		int r = mime_collate_numeric(str_c(a), str_c(b));
+		return r ? r : strcmp(a, b);
+	}
 	char *fa = mime_sortkey(a, strlen(a), &na), *fb = mime_sortkey(b, strlen(b), &nb);
 	int r = mime_collate(str_make(fa, na), str_make(fb, nb));
 	free(fa);
@@ -112,7 +118,7 @@ static int cmp_mb(const void *pa, const void *pb)
 		int r = 0;
 		switch (sort_ctx->k[i].prop) {
 		case 0: r = a->sort_order < b->sort_order ? -1 : a->sort_order > b->sort_order; break;
-		case 1: r = cmp_name(a->leaf, b->leaf); break;
+		case 1: r = cmp_name(a->leaf, b->leaf, sort_ctx->k[i].numeric); break;
 		case 2: r = a->parent < b->parent ? -1 : a->parent > b->parent; break;
 		}
 		if (r)
@@ -257,9 +263,10 @@ static int sort_parse(struct jmap_call *c, struct sorting *s)
 			jmap_error(c, "unsupportedSort", p->str);
 			return -1;
 		}
-		if (jmap_comparator_collation(c, e) < 0)
+		int cl = jmap_comparator_collation(c, e);
+		if (cl < 0)
 			return -1;
-		s->k[s->n++] = (struct sort_key){prop, asc ? asc->boolean : 1};
+		s->k[s->n++] = (struct sort_key){prop, asc ? asc->boolean : 1, cl == JMAP_COLLATION_NUMERIC};
 	}
 	return 0;
 }

@@ -359,10 +359,13 @@ const char *jmap_id_ref(struct jmap_request *r, const char *s);
  */
 extern const char *const jmap_collations[];
 /*
- * A Comparator's "collation", when it has one: 0 when absent or one of
- * jmap_collations; else -1 with unsupportedSort (or invalidArguments for
- * a value that is no string) set on c.
+ * A Comparator's "collation": JMAP_COLLATION_NUMERIC for i;ascii-numeric,
+ * JMAP_COLLATION_DEFAULT when absent or another of jmap_collations (the
+ * i;unicode-casemap order); else -1 with unsupportedSort (or
+ * invalidArguments for a value that is no string) set on c.
  */
+#define JMAP_COLLATION_DEFAULT 0
+#define JMAP_COLLATION_NUMERIC 1
 int jmap_comparator_collation(struct jmap_call *c, const struct json_value *comparator);
 
 /* ---- JSON Pointer with "*" (jmap_pointer.c, RFC 8620 §3.7) ---- */

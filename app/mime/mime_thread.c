@@ -101,6 +101,25 @@ int mime_collate(struct str a, struct str b)
 	return a.len < b.len ? -1 : a.len > b.len;
 }
 
+int mime_collate_numeric(struct str a, struct str b)
+{
+	size_t na = 0, nb = 0, za = 0, zb = 0;
+	while (na < a.len && a.p[na] >= '0' && a.p[na] <= '9')
+		na++;
+	while (nb < b.len && b.p[nb] >= '0' && b.p[nb] <= '9')
+		nb++;
+	if (!na || !nb)
+		return !na - !nb; /* no number: +infinity */
+	while (za + 1 < na && a.p[za] == '0')
+		za++;
+	while (zb + 1 < nb && b.p[zb] == '0')
+		zb++;
+	if (na - za != nb - zb)
+		return na - za < nb - zb ? -1 : 1;
+	int r = memcmp(a.p + za, b.p + zb, na - za);
+	return r < 0 ? -1 : r > 0;
+}
+
 /* ---- base subject ---- */
 
 static int ci_prefix(const char *p, size_t n, const char *w)

@@ -76,6 +76,13 @@ char *mime_sortkey(const char *in, size_t n, size_t *len_r);
 int mime_collate(struct str a, struct str b);
 
 /*
+ * Orders two strings under i;ascii-numeric (RFC 4790 §9.1): by the
+ * decimal number each starts with, any length; a string that does not
+ * start with a digit is past every number, and all such are equal.
+ */
+int mime_collate_numeric(struct str a, struct str b);
+
+/*
  * Appends the folded base subject of a raw Subject value (as in the
  * envelope: unfolded, encoded-words not decoded; p == NULL for none) to
  * out. *reply_r (may be NULL) is set to 1 when a reply or forward marker

@@ -434,6 +434,24 @@ def test_jmap_mailbox_query_as_tree():
                                        "sort": [dict({"property": "name"}, **coll)]})
         assert q["ids"] == [kids[n] for n in ("apple", "Banana", "cherry")], (coll, q)
 
+    # i;unicode-casemap: a decomposed "É" sorts among the e's (after
+    # "ember": the mark follows the e), and the name filter matches it
+    # written composed; i;ascii-numeric orders by the leading number.
+    names = ("Zed", "E\u0301lan", "ember", "10 a", "9 b")
+    _, r = j.one("Mailbox/set", {"create": {"p": {"name": "Coll"},
+                                            **{"k%d" % i: {"name": n, "parentId": "#p"}
+                                               for i, n in enumerate(names)}}})
+    kid = {n: r["created"]["k%d" % i]["id"] for i, n in enumerate(names)}
+    parent = {"parentId": r["created"]["p"]["id"]}
+    _, q = j.one("Mailbox/query", {"filter": parent, "sort": [{"property": "name"}]})
+    assert q["ids"] == [kid[n] for n in ("10 a", "9 b", "ember", "E\u0301lan", "Zed")], q
+    _, q = j.one("Mailbox/query", {"filter": parent, "sort": [
+        {"property": "name", "collation": "i;ascii-numeric"}]})
+    assert q["ids"][:2] == [kid["9 b"], kid["10 a"]], q
+    _, q = j.one("Mailbox/query", {"filter": {"operator": "AND", "conditions": [
+        parent, {"name": "\u00e9LAN"}]}})
+    assert q["ids"] == [kid["E\u0301lan"]], q
+
 
 def test_jmap_mailbox_role_update():
     """Mailbox/set update sets role (RFC 8621 §2: settable, null clears,

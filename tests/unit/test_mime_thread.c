@@ -119,6 +119,21 @@ static void test_sortkey(void)
 	CHECK_EQ_INT(cmp("\xc3\x96l", "Pa"), -1); /* Ö sorts with O, its mark after the O */
 }
 
+/* i;ascii-numeric (RFC 4790 §9.1): numbers of any length by value, and
+ * strings without a leading digit after them all, equal to each other. */
+static void test_collate_numeric(void)
+{
+	CHECK_EQ_INT(mime_collate_numeric(str_c("9"), str_c("10")), -1);
+	CHECK_EQ_INT(mime_collate_numeric(str_c("10 x"), str_c("9 y")), 1);
+	CHECK_EQ_INT(mime_collate_numeric(str_c("007"), str_c("7b")), 0);
+	CHECK_EQ_INT(mime_collate_numeric(str_c("0"), str_c("000")), 0);
+	CHECK_EQ_INT(mime_collate_numeric(str_c("123456789012345678901234567890"),
+					  str_c("123456789012345678901234567891")), -1);
+	CHECK_EQ_INT(mime_collate_numeric(str_c("99999999999999999999"), str_c("abc")), -1);
+	CHECK_EQ_INT(mime_collate_numeric(str_c("abc"), str_c("")), 0);
+	CHECK_EQ_INT(mime_collate_numeric(str_c(""), str_c("1")), 1);
+}
+
 static void test_msgids(void)
 {
 	struct str ids[3];
@@ -271,6 +286,7 @@ int main(void)
 	test_casefold();
 	test_collate();
 	test_sortkey();
+	test_collate_numeric();
 	test_msgids();
 	test_threads();
 	test_long_chain();
