@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "core/unorm.h"
 #include "jmap/jmap_mailbox.h"
 #include "jmap/jmap_private.h"
 #include "store/store.h"
@@ -55,13 +56,18 @@ static int name_ok(const struct json_value *v)
 	       !memchr(v->str, '/', v->len) && strlen(v->str) == v->len;
 }
 
-/* The full name of a mailbox called name under parent (0: top level). */
+/* The full name of a mailbox called name under parent (0: top level):
+ * the parent's name as stored, and name in NFC as the store keeps it
+ * (store_mailbox_ops.c), so the list and the created answer show it. */
 static char *full_name(struct jmap_call *c, struct jmap_mailboxes *m, int64_t parent,
 		       const char *name)
 {
+	size_t n = strlen(name);
+	char *leaf = arena_alloc(c->r->a, UNORM_GROWTH * n + 1);
+	leaf[unorm_nfc(name, n, leaf)] = '\0';
 	if (!parent)
-		return arena_strdup(c->r->a, name);
-	return arena_printf(c->r->a, "%s/%s", jmap_mailbox_by_id(m, (uint32_t)parent)->full, name);
+		return leaf;
+	return arena_printf(c->r->a, "%s/%s", jmap_mailbox_by_id(m, (uint32_t)parent)->full, leaf);
 }
 
 static struct set_err store_err(int rc)
@@ -386,6 +392,11 @@ static void create_write(struct jmap_call *c, struct jmap_mailboxes *m, const st
 		jw_key(ok, "role");
 		jw_null(ok);
 	}
+	/* The name as stored when it is not what was sent (NFC, RFC 8621
+	 * §2's Net-Unicode): a value the server changed is told too. */
+	const struct json_value *nm = json_get(o, "name");
+	if (nb && nm && nm->type == JSON_STRING && strcmp(nm->str, nb->leaf) != 0)
+		jw_kstr(ok, "name", nb->leaf);
 	jw_kint(ok, "totalEmails", 0);
 	jw_kint(ok, "unreadEmails", 0);
 	jw_kint(ok, "totalThreads", 0);
@@ -471,10 +482,21 @@ void jmap_mailbox_set(struct jmap_call *c)
 			w_set_err(&badw[1], &e);
 			continue;
 		}
+		uint32_t bid = b->id;
 		if (rc > 0)
 			reload(c, &m);
 		jw_key(&okw[1], key);
-		jw_null(&okw[1]);
+		/* A name stored otherwise than sent (NFC) is told (RFC 8620 §5.3). */
+		const struct json_value *nm = json_get(o, "name");
+		b = jmap_mailbox_by_id(&m, bid);
+		const char *leaf = b ? (strrchr(b->full, '/') ? strrchr(b->full, '/') + 1 : b->full) : NULL;
+		if (nm && nm->type == JSON_STRING && leaf && strcmp(nm->str, leaf) != 0) {
+			jw_obj_begin(&okw[1]);
+			jw_kstr(&okw[1], "name", leaf);
+			jw_obj_end(&okw[1]);
+		} else {
+			jw_null(&okw[1]);
+		}
 	}
 	/* Children before their parents: a client removing a tree names its
 	 * mailboxes in any order, and a parent whose children all go in this

@@ -442,6 +442,13 @@ def test_jmap_mailbox_query_as_tree():
                                             **{"k%d" % i: {"name": n, "parentId": "#p"}
                                                for i, n in enumerate(names)}}})
     kid = {n: r["created"]["k%d" % i]["id"] for i, n in enumerate(names)}
+    # stored in NFC, and the created answer says so (RFC 8620 §5.3)
+    assert r["created"]["k1"]["name"] == "\u00c9lan", r["created"]["k1"]
+    assert "name" not in r["created"]["k0"], r["created"]["k0"]
+    _, u = j.one("Mailbox/set", {"update": {kid["Zed"]: {"name": "Ze\u0301d"},
+                                            kid["ember"]: {"name": "ember"}}})
+    assert u["updated"] == {kid["Zed"]: {"name": "Z\u00e9d"}, kid["ember"]: None}, u
+    _, u = j.one("Mailbox/set", {"update": {kid["Zed"]: {"name": "Zed"}}})
     parent = {"parentId": r["created"]["p"]["id"]}
     _, q = j.one("Mailbox/query", {"filter": parent, "sort": [{"property": "name"}]})
     assert q["ids"] == [kid[n] for n in ("10 a", "9 b", "ember", "E\u0301lan", "Zed")], q
