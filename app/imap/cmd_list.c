@@ -36,6 +36,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/arena.h"
+#include "core/unorm.h"
 #include "core/xalloc.h"
 #include "imap/imap_session.h"
 #include "imap/imap_utf7.h"
@@ -206,17 +208,30 @@ static int has_children(const struct collect *c, const char *name)
 	return 0;
 }
 
-/* Decodes a reference or pattern from modified UTF-7; as sent if not valid. */
+/* In NFC, as the store keeps names (store_mailbox_ops.c): a pattern
+ * written decomposed matches them. */
+static const char *pattern_nfc(struct imap_session *s, const char *p)
+{
+	size_t n = strlen(p);
+	if (unorm_is_nfc(p, n))
+		return p;
+	char *o = arena_alloc(s->cmd_arena, UNORM_GROWTH * n + 1);
+	o[unorm_nfc(p, n, o)] = '\0';
+	return o;
+}
+
+/* Decodes a reference or pattern from modified UTF-7; as sent if not
+ * valid; in NFC. */
 static const char *pattern_utf8(struct imap_session *s, struct str in)
 {
 	struct buf b;
 	if (s->utf8) /* UTF8=ACCEPT / IMAP4rev2: patterns are UTF-8 already */
-		return str_dup(s->cmd_arena, in);
+		return pattern_nfc(s, str_dup(s->cmd_arena, in));
 	buf_init(&b, in.len * 4 + 16);
 	const char *r = imap_utf7_to_utf8(in, &b) == IMAP_UTF7_OK ? str_dup(s->cmd_arena, buf_str(&b))
 								     : str_dup(s->cmd_arena, in);
 	buf_free(&b);
-	return r;
+	return pattern_nfc(s, r);
 }
 
 /* Selection (SEL_) and return (RET_) options. */

@@ -316,11 +316,13 @@ def test_imap_list_status_select():
         # Mailbox names are NFC (RFC 9051 §5.1, RFC 5198): "Café" written
         # with e + U+0301 (modified UTF-7 "Cafe&AwE-") is "Caf&AOk-".
         r.send('c1 CREATE "Cafe&AwE-"\r\nc2 LIST "" "Caf*"\r\nc3 SELECT "Caf&AOk-"\r\n'
-               'c4 CREATE "Caf&AOk-"\r\nc5 DELETE "Cafe&AwE-"\r\nc6 LIST "" "Caf*"\r\n')
+               'c4 CREATE "Caf&AOk-"\r\nc7 LIST "" "Cafe&AwE-"\r\n'
+               'c5 DELETE "Cafe&AwE-"\r\nc6 LIST "" "Caf*"\r\n')
         assert r.until_tag("c1")[-1].startswith(b"c1 OK")
         assert r.until_tag("c2") == [b'* LIST (\\HasNoChildren) "/" Caf&AOk-', b"c2 OK List completed."]
         assert r.until_tag("c3")[-1].startswith(b"c3 OK")
         assert r.until_tag("c4")[-1].startswith(b"c4 NO [ALREADYEXISTS]")
+        assert r.until_tag("c7") == [b'* LIST (\\HasNoChildren) "/" Caf&AOk-', b"c7 OK List completed."]
         assert r.until_tag("c5")[-1].startswith(b"c5 OK")
         assert r.until_tag("c6") == [b"c6 OK List completed."]
         r.send('i ID ("name" "test")\r\nj ENABLE X-UNKNOWN IMAP4rev2\r\n')
