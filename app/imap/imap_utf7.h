@@ -20,8 +20,9 @@
  * surrogate); U+0000. The encoder refuses input that is not well-formed
  * UTF-8 (imap_utf8_valid()) or contains NUL.
  *
- * Caveats: no Unicode normalisation is done: NFC and NFD spellings of one
- * name are different names, as in Dovecot.
+ * Caveats: no Unicode normalisation is done here; the store keeps names
+ * in NFC and finds them by any canonically equivalent spelling
+ * (store_mailbox_ops.c), and LIST puts patterns in NFC (cmd_list.c).
  */
 #ifndef TERN_IMAP_IMAP_UTF7_H
 #define TERN_IMAP_IMAP_UTF7_H
