@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "core/arena.h"
+#include "core/utf8.h"
 #include "mime/mime_decode.h"
 #include "mime/mime_tree.h"
 
@@ -28,7 +29,7 @@ static int enc_is(struct str e, const char *name)
  * Content-Transfer-Encoding field(s), then "Content-Transfer-Encoding:
  * cte" and the empty line.
  */
-static int put_header(struct buf *out, const char *h, size_t n, const char *cte)
+static int put_header(struct buf *out, const char *h, size_t n, const char *cte, int utf8)
 {
 	static const char name[] = "content-transfer-encoding:";
 	int r = 0, skip = 0;
@@ -45,18 +46,20 @@ static int put_header(struct buf *out, const char *h, size_t n, const char *cte)
 			r |= buf_append(out, h + i, ll);
 		i = e;
 	}
+	if (utf8)
+		r |= buf_append_c(out, "Content-Type: text/plain; charset=utf-8\r\n");
 	r |= buf_printf(out, "Content-Transfer-Encoding: %s\r\n\r\n", cte);
 	return r < 0 ? -1 : 0;
 }
 
-/* Whether the header section h[0..n) has a MIME-Version field. */
-static int has_mime_version(const char *h, size_t n)
+/* Whether the header section h[0..n) has a field name ("name:"). */
+static int has_field(const char *h, size_t n, const char *name)
 {
-	static const char name[] = "mime-version:";
+	size_t len = strlen(name);
 	for (size_t i = 0; i < n;) {
 		const char *nl = memchr(h + i, '\n', n - i);
 		size_t e = nl ? (size_t)(nl - h) + 1 : n;
-		if (e - i >= sizeof name - 1 && strncasecmp(h + i, name, sizeof name - 1) == 0)
+		if (e - i >= len && strncasecmp(h + i, name, len) == 0)
 			return 1;
 		i = e;
 	}
@@ -78,7 +81,7 @@ int mime_downgrade_7bit(const char *msg, size_t len, struct buf *out)
 	 * MIME (RFC 2045 §4): a plain RFC 5322 message made
 	 * quoted-printable says MIME-Version: 1.0 too, or readers show it
 	 * encoded. */
-	if (r == 0 && t.nparts > 0 && !has_mime_version(msg, (size_t)t.parts[0].body_off))
+	if (r == 0 && t.nparts > 0 && !has_field(msg, (size_t)t.parts[0].body_off, "mime-version:"))
 		r |= buf_append_c(out, "MIME-Version: 1.0\r\n");
 	for (uint32_t i = 0; r == 0 && i < t.nparts; i++) {
 		const struct mime_part *p = &t.parts[i];
@@ -102,7 +105,13 @@ int mime_downgrade_7bit(const char *msg, size_t len, struct buf *out)
 			break;
 		}
 		r |= buf_append(out, msg + pos, ho - pos);
-		r |= put_header(out, msg + ho, bo - ho, composite ? "7bit" : "quoted-printable");
+		/* A leaf with no Content-Type is text/plain in US-ASCII
+		 * (RFC 2045 §5.2): once its 8-bit octets are encoded, readers
+		 * would take them for that. 8-bit text that is UTF-8 says so
+		 * (RFC 6532 §3's default); other octets are left unnamed. */
+		int utf8 = !composite && !has_field(msg + ho, bo - ho, "content-type:") &&
+			   utf8_valid(str_make(msg + bo, be - bo));
+		r |= put_header(out, msg + ho, bo - ho, composite ? "7bit" : "quoted-printable", utf8);
 		if (composite) {
 			pos = bo;
 		} else {

@@ -11,7 +11,10 @@
  * inner parts are what is converted) and its encoding field, if it says
  * 8bit or binary, becomes 7bit. A message without MIME-Version gets
  * "MIME-Version: 1.0" first (RFC 2045 §4: an encoding field means nothing
- * outside MIME). Everything else is copied as it is.
+ * outside MIME). A converted leaf without Content-Type whose body is
+ * valid UTF-8 gets "Content-Type: text/plain; charset=utf-8": the default
+ * (US-ASCII) would misname its decoded octets. Everything else is copied
+ * as it is.
  *
  * Caveats: a message that cannot be converted is refused (-1), never
  * half converted: an 8-bit octet in any header section (there is no

@@ -24,6 +24,7 @@
 #include "dkim/dkim.h"
 #include "dkim/dkim_verify.h"
 #include "queue/dsn.h"
+#include "queue/queue_7bit.h"
 #include "sieve/sieve.h"
 #include "forward/forward.h"
 #include "forward/forward_copy.h"
@@ -482,26 +483,6 @@ static void add_remote(struct submit_job *j, const char *addr, const char *orcpt
 	q->dsn_done = 0;
 }
 
-/* 1 when the DKIM-Signature field f has the tag d=domain (the one tag
- * parser, dkim_tags_parse; a field it refuses is not ours). */
-static int sig_of(struct str f, const char *domain)
-{
-	struct dkim_tag tags[DKIM_TAGS_MAX];
-	const char *why;
-	char d[DKIM_DOMAIN_MAX + 1];
-	ptrdiff_t colon = str_chr(f, ':');
-
-	/* d= holds its A-label form (store_dkim_sign). */
-	if (colon < 0 || dkim_domain_ascii(domain, d) != 0)
-		return 0;
-	int n = dkim_tags_parse(str_make(f.p + colon + 1, f.len - (size_t)colon - 1), tags,
-				DKIM_TAGS_MAX, &why);
-	for (int i = 0; i < n; i++)
-		if (str_eq(tags[i].name, STR_LIT("d")))
-			return str_eq_ci(tags[i].value, str_c(d));
-	return 0;
-}
-
 /*
  * The copy a script edited, signed again (r->signed_by): submission
  * signed the message before the recipients' scripts ran, and an edit of
@@ -514,39 +495,19 @@ static int sig_of(struct str f, const char *domain)
 static struct str resign(struct submit_job *j, struct str m)
 {
 	const char *dom = j->r->signed_by;
-	ptrdiff_t body = sieve_body_offset(m.p, m.len);
-	if (body < 0)
-		return m;
-	/* Without the old signatures: the kept fields, then the body. */
-	char *copy = arena_alloc(j->arena, m.len);
-	struct str head = str_make(m.p, (size_t)body), f;
-	size_t pos = 0, n = 0, from = 0;
-	while (dkim_header_next(head, &pos, &f)) {
-		size_t start = (size_t)(f.p - m.p), next = pos;
-		if (str_eq_ci(dkim_field_name(f), STR_LIT("DKIM-Signature")) && sig_of(f, dom)) {
-			memcpy(copy + n, m.p + from, start - from);
-			n += start - from;
-			from = next;
-		}
-	}
-	memcpy(copy + n, m.p + from, m.len - from);
-	n += m.len - from;
-	struct str p = str_make(copy, n);
-	struct buf sigs;
-	unsigned nsigs;
-	buf_init(&sigs, STORE_DKIM_SIGS_MAX);
-	int rc = store_dkim_sign(j->st, dom, &p, 1, &sigs, &nsigs);
+	struct buf out;
+	buf_init(&out, m.len + STORE_DKIM_SIGS_MAX);
+	int rc = queue_resign(j->st, dom, m, &out);
 	if (rc != DKIM_OK) {
 		log_warn("queue", NULL, "event=dkim_unsigned domain=%s result=%d reason=sieve_edit", dom,
 			 rc);
-		buf_free(&sigs);
+		buf_free(&out);
 		return m;
 	}
-	char *out = arena_alloc(j->arena, buf_len(&sigs) + n);
-	memcpy(out, buf_data(&sigs), buf_len(&sigs));
-	memcpy(out + buf_len(&sigs), copy, n);
-	struct str r = str_make(out, buf_len(&sigs) + n);
-	buf_free(&sigs);
+	char *copy = arena_alloc(j->arena, buf_len(&out));
+	memcpy(copy, buf_data(&out), buf_len(&out));
+	struct str r = str_make(copy, buf_len(&out));
+	buf_free(&out);
 	return r;
 }
 

@@ -34,10 +34,12 @@
 #include "core/metrics.h"
 #include "core/punycode.h"
 #include "core/loop.h"
+#include "core/worker.h"
 #include "core/xalloc.h"
 #include "dns/dns.h"
 #include "deliver/deliver.h"
 #include "queue/dsn.h"
+#include "queue/queue_7bit.h"
 #include "queue/queue_tlsrpt.h"
 #include "queue/smtp_client.h"
 #include "queue/sts.h"
@@ -174,8 +176,17 @@ struct job {
 	int waiting;       /* its current group waits for a DEST_MAX slot */
 	int finished;      /* the final commit was sent */
 	int store_pending; /* writer requests not yet completed */
+	/* The message's 7-bit form for remotes without 8BITMIME (made once,
+	 * when the first such remote is met; queue_7bit.h). */
+	int conv;           /* CONV_* */
+	char *data7;
+	size_t len7;
+	unsigned resigned;  /* our domains signed again over it */
+	struct worker_job conv_wj;
 	struct job *next;
 };
+
+enum { CONV_NONE, CONV_RUNNING, CONV_OK, CONV_FAILED };
 
 static struct sched *sched;
 static atomic_int kick_pending;
@@ -317,7 +328,8 @@ static void job_free(struct job *j)
 	free(j->crcpts);
 	free(j->tlsa);
 	free(j->data);
-	active_bytes -= j->len;
+	free(j->data7);
+	active_bytes -= j->len + j->len7;
 	store_queue_entry_free(&j->e);
 	free(j);
 	atomic_fetch_sub(&active_jobs, 1);
@@ -325,7 +337,7 @@ static void job_free(struct job *j)
 
 static void job_maybe_free(struct job *j)
 {
-	if (j->finished && j->store_pending == 0) {
+	if (j->finished && j->store_pending == 0 && j->conv != CONV_RUNNING) {
 		job_free(j);
 		/* A slot is free: take the next due entry now, not at the next tick. */
 		queue_sched_kick();
@@ -1016,6 +1028,78 @@ static int sts_filter(struct job *j)
 	return -1;
 }
 
+/* ---- the 7-bit form (queue_7bit.h) ---- */
+
+static void conv_run(void *arg)
+{
+	struct job *j = arg;
+	/* QP takes 3 octets for one, and a soft break per 75; the new
+	 * signatures and a MIME-Version field on top. */
+	struct buf out;
+	buf_init(&out, j->len / 2 * 7 + 64 * 1024);
+	if (queue_to_7bit(j->s->st, j->data, j->len, &out, &j->resigned) == 0) {
+		j->len7 = buf_len(&out);
+		j->data7 = xmalloc(j->len7 + 1);
+		memcpy(j->data7, buf_data(&out), j->len7);
+		j->data7[j->len7] = '\0';
+	}
+	buf_free(&out);
+}
+
+static int conv_result(struct job *j)
+{
+	if (j->conv == CONV_OK) {
+		j->cmsg.data = j->data7;
+		j->cmsg.len = j->len7;
+		return 1;
+	}
+	return j->conv == CONV_RUNNING ? 0 : -1;
+}
+
+/* The form is made (or found impossible): counted and logged. */
+static void conv_settle(struct job *j)
+{
+	j->conv = j->data7 ? CONV_OK : CONV_FAILED;
+	active_bytes += j->len7;
+	log_info("queue", NULL,
+		 "event=converted_7bit id=%llu result=%s size=%zu size_7bit=%zu dkim_resigned=%u",
+		 (unsigned long long)j->e.id, j->data7 ? "ok" : "no_7bit_form", j->len, j->len7,
+		 j->resigned);
+}
+
+static void conv_done(void *arg)
+{
+	struct job *j = arg;
+	conv_settle(j);
+	if (j->finished) {
+		job_maybe_free(j);
+		return;
+	}
+	/* The session that asked may have ended meanwhile: the next one
+	 * finds the form made. */
+	if (j->client) {
+		conv_result(j);
+		smtp_client_converted(j->client);
+	}
+}
+
+/* smtp_client_msg.to7bit: on the pool for a big message, else here. */
+static int conv_start(void *arg)
+{
+	struct job *j = arg;
+	if (j->conv == CONV_NONE) {
+		j->conv = CONV_RUNNING;
+		if (j->len > WORKER_MESSAGE_BYTES && worker_pool_running()) {
+			j->conv_wj = (struct worker_job){conv_run, conv_done, j, j->s->loop, NULL};
+			worker_submit(&j->conv_wj);
+			return 0;
+		}
+		conv_run(j);
+		conv_settle(j);
+	}
+	return conv_result(j);
+}
+
 static void start_group(struct job *j)
 {
 	struct sched *s = j->s;
@@ -1041,6 +1125,7 @@ static void start_group(struct job *j)
 	j->cmsg = (struct smtp_client_msg){
 	    .data = j->data, .len = j->len, .sender = j->e.sender, .envid = j->e.envid,
 	    .flags = j->e.flags, .by_deadline = j->e.by_deadline, .rcpts = j->crcpts, .nrcpts = g->n,
+	    .to7bit = conv_start, .to7bit_arg = j,
 	};
 	/* A kept session was not necessarily verified: REQUIRETLS opens its own. */
 	struct cached *k = (j->e.flags & SQ_REQUIRETLS) ? NULL : cache_take(dest_key(j));

@@ -55,6 +55,7 @@ enum state {
 	ST_TX,   /* waiting for MAIL/RCPT/DATA replies */
 	ST_BODY, /* sending the body; then its reply */
 	ST_DOT,  /* 354 with no recipient accepted: a lone "." went, its reply */
+	ST_CONVERT, /* waiting for the message's 7-bit form (msg->to7bit) */
 	ST_RSET, /* RSET before the next transaction */
 	ST_QUIT,
 	ST_IDLE, /* a transaction ended; the session may carry another */
@@ -72,6 +73,7 @@ struct smtp_client {
 	struct smtp_ehlo ehlo;
 	uint64_t timer;
 	int tls_tried, reported, aborted, pipelining, body_8bit, auth_step;
+	int conv_asked; /* msg->to7bit was called for this message */
 	/* The transaction goes with SMTPUTF8; without it, the envelope as
 	 * sent: an address whose domain had U-labels in its A-label form
 	 * (NULL: the address as it is). */
@@ -474,6 +476,18 @@ static int start_tx(struct smtp_client *s)
 	struct smtp_client_msg *m = s->msg;
 	char st[SQ_STATUS_MAX];
 
+	/* 8-bit content to a server without 8BITMIME: its 7-bit form, as
+	 * Postfix sends (RFC 6152 §3), before anything is counted: SIZE is
+	 * that form's. */
+	if (!(s->ehlo.ext & SMTP_EXT_8BITMIME) && m->to7bit && !s->conv_asked &&
+	    mime_has_8bit(m->data, m->len)) {
+		s->conv_asked = 1;
+		if (m->to7bit(m->to7bit_arg) == 0) {
+			s->state = ST_CONVERT;
+			arm(s, s->cfg.timeout_s);
+			return 1;
+		}
+	}
 	/* Refusals we can decide before sending anything. */
 	if ((s->ehlo.ext & SMTP_EXT_SIZE) && s->ehlo.size && m->len > s->ehlo.size) {
 		fmt_status(st, sizeof st, "5.3.4 message size %zu exceeds the limit of %s (%llu)", m->len,
@@ -508,7 +522,8 @@ static int start_tx(struct smtp_client *s)
 			s->body_8bit = 1;
 		} else if (m->flags & SQ_8BITMIME) {
 			fmt_status(st, sizeof st,
-				   "5.6.3 %s does not support 8BITMIME and the message has 8-bit content",
+				   "5.6.3 %s does not support 8BITMIME and the message has 8-bit content "
+				   "with no 7-bit form",
 				   s->where);
 			return refuse_all(s, st);
 		}
@@ -1136,7 +1151,9 @@ static void step_timeout(struct loop *loop, void *arg)
 			client_close(s->c, "timeout");
 		return;
 	}
-	const char *what = s->state == ST_CONNECT ? "connect" : "reply";
+	const char *what = s->state == ST_CONNECT   ? "connect"
+			   : s->state == ST_CONVERT ? "the message's 7-bit form"
+						    : "reply";
 	fail_next(s, "4.4.2 %s: timeout waiting for %s", s->where, what);
 }
 
@@ -1203,8 +1220,18 @@ int smtp_client_next(struct smtp_client *s, struct smtp_client_msg *msg, smtp_cl
 	s->done = done;
 	s->arg = arg;
 	s->reported = 0;
+	s->conv_asked = 0;
 	free(s->rst);
 	s->rst = xcalloc(msg->nrcpts ? msg->nrcpts : 1, 1);
+	if (start_tx(s))
+		client_flush(s->c);
+	return 0;
+}
+
+int smtp_client_converted(struct smtp_client *s)
+{
+	if (s->state != ST_CONVERT || s->reported || !s->c)
+		return -1;
 	if (start_tx(s))
 		client_flush(s->c);
 	return 0;

@@ -52,6 +52,18 @@ struct smtp_client_msg {
 	int64_t by_deadline; /* with SQ_BY: BY= to a server offering DELIVERBY (RFC 2852) */
 	struct smtp_client_rcpt *rcpts;
 	size_t nrcpts;
+	/*
+	 * Optional: the message made 7-bit for a remote that offers no
+	 * 8BITMIME while data holds 8-bit octets (RFC 6152 §3), called once
+	 * per message and session before MAIL. It returns 1 with data and
+	 * len now the 7-bit form; -1 when there is none (the message then
+	 * goes as it is when it was not declared 8BITMIME, else it fails
+	 * 5.6.3); 0 when the form is being made: the session waits (its
+	 * reply timeout runs) until smtp_client_converted(). NULL: no
+	 * conversion, as -1.
+	 */
+	int (*to7bit)(void *arg);
+	void *to7bit_arg;
 	/* Output: 1 when the remote took DSN parameters (it notifies now). */
 	int remote_dsn;
 	/* Output: the session's TLS outcome, for TLS-RPT (RFC 8460):
@@ -130,6 +142,13 @@ int smtp_client_park(struct smtp_client *s, unsigned idle_s, void (*gone)(void *
  */
 int smtp_client_next(struct smtp_client *s, struct smtp_client_msg *msg, smtp_client_done_cb *done,
 		     void *arg);
+/*
+ * After msg->to7bit returned 0: the form is ready (data and len are the
+ * 7-bit form) or not to be had (unchanged); the transaction goes on or is
+ * refused as to7bit's 1 or -1 would have it. 0, or -1 when s is not
+ * waiting for it (it ended meanwhile: the call does nothing).
+ */
+int smtp_client_converted(struct smtp_client *s);
 /* The remote's name the session was opened to. */
 const char *smtp_client_host(const struct smtp_client *s);
 

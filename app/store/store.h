@@ -1021,6 +1021,9 @@ int store_dkim_put(struct store *st, const char *domain, const struct dkim_keys 
  * this build cannot read (logged). *keys_r is zeroed on any error.
  */
 int store_dkim_get(struct store *st, const char *domain, struct dkim_keys *keys_r);
+/* The same, the domain given in either spelling of an IDN (its U-labels
+ * or A-labels, as d= has them): the keys of whichever one was added. */
+int store_dkim_get_either(struct store *st, const char *domain, struct dkim_keys *keys_r);
 /*
  * The one DKIM signing of outgoing mail (submission, JMAP's
  * EmailSubmission and MDN through jmap_send.c, a submitted message a

@@ -206,6 +206,17 @@ static int dkim_decode_cached(const char *name, const uint8_t *rec, size_t len,
 	return 0;
 }
 
+int store_dkim_get_either(struct store *st, const char *domain, struct dkim_keys *keys_r)
+{
+	char alt[STORE_DOMAIN_MAX + 1];
+	/* The keys are the domain's as it was added, in either spelling
+	 * (RFC 5890 §2.3.2.1); d= is its A-label form (RFC 8616 §4). */
+	int rc = store_dkim_get(st, domain, keys_r);
+	if (rc == STORE_ENOTFOUND && punycode_domain_other(str_c(domain), alt, sizeof alt) > 0)
+		rc = store_dkim_get(st, alt, keys_r);
+	return rc;
+}
+
 int store_dkim_sign(struct store *st, const char *domain, const struct str *p, size_t n,
                     struct buf *sigs, unsigned *nsigs_r)
 {
@@ -213,17 +224,13 @@ int store_dkim_sign(struct store *st, const char *domain, const struct str *p, s
 	struct dkim_signer sg;
 	int rc;
 
-	char d[DKIM_DOMAIN_MAX + 1], alt[STORE_DOMAIN_MAX + 1];
+	char d[DKIM_DOMAIN_MAX + 1];
 
 	*nsigs_r = 0;
 	if (!domain || !domain[0] || dkim_domain_ascii(domain, d) != 0)
 		return DKIM_EINVAL;
 	keys = xmalloc(sizeof(*keys));
-	/* The keys are the domain's as it was added, in either spelling
-	 * (RFC 5890 §2.3.2.1); d= is its A-label form (RFC 8616 §4). */
-	rc = store_dkim_get(st, domain, keys);
-	if (rc == STORE_ENOTFOUND && punycode_domain_other(str_c(domain), alt, sizeof alt) > 0)
-		rc = store_dkim_get(st, alt, keys);
+	rc = store_dkim_get_either(st, domain, keys);
 	if (rc == STORE_OK && (rc = dkim_signer_init(&sg, keys, d, time_wall())) == DKIM_OK) {
 		for (size_t i = 0; i < n; i++)
 			dkim_signer_update(&sg, p[i].p, p[i].len);

@@ -61,10 +61,10 @@ class World:
         return r
 
     def send(self, to, subject="queued", sender=ALICE, body="Hello, remote.\r\n",
-             mail_options=(), rcpt_options=(), to_header=None):
+             mail_options=(), rcpt_options=(), to_header=None, headers=""):
         msgid = "<%x.%s@client.test>" % (int(time.time() * 1e6), subject.replace(" ", "-"))
-        msg = ("From: %s\r\nTo: %s\r\nSubject: %s\r\nMessage-ID: %s\r\n\r\n%s"
-               % (sender, to_header or ", ".join(to), subject, msgid, body))
+        msg = ("From: %s\r\nTo: %s\r\nSubject: %s\r\nMessage-ID: %s\r\n%s\r\n%s"
+               % (sender, to_header or ", ".join(to), subject, msgid, headers, body))
         c = smtplib.SMTP("127.0.0.1", self.srv.submission_port, timeout=20)
         c.starttls(context=ctx())
         c.ehlo()
@@ -423,13 +423,62 @@ def test_at_most_twenty_sessions_to_one_destination():
         assert 1 < r.max_open_sessions <= 20, r.max_open_sessions
 
 
-def test_remote_without_8bitmime_gets_7bit_mail_and_8bit_mail_bounces_5_6_3():
+EIGHT_BIT_MULTIPART = (
+    "--b1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+    "caf\u00e9 cr\u00e8me\r\n.dot line and a long one " + "\u00e9" * 60 + "\r\n"
+    "--b1\r\nContent-Type: message/rfc822\r\n\r\n"
+    "Subject: inner\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\u00fcber\r\n"
+    "--b1--\r\n")
+
+
+def test_remote_without_8bitmime_gets_a_7bit_form_signed_again():
+    """RFC 6152 §3: 8-bit mail to a server without 8BITMIME goes in a
+    7-bit form (quoted-printable leaves, as Postfix converts), not back
+    to the sender (it bounced 5.6.3), and our own DKIM signatures are
+    made again over that form; a message with no 7-bit form (8-bit
+    octets in a part declared base64) still fails 5.6.3."""
+    from test_submission import dkimpy
     with World(lambda ips: zone(mx(ips, 0))) as w:
         r = w.receiver(0, ext8bit=False)  # neither 8BITMIME nor SMTPUTF8
         w.send(["carol@remote.test"], subject="plain ascii")
         assert len(r.wait_messages(1)) == 1
         w.send(["carol@remote.test"], subject="eight bit", body="caf\u00e9 cr\u00e8me\r\n",
                mail_options=["BODY=8BITMIME"])
+        w.send(["carol@remote.test"], subject="multipart", body=EIGHT_BIT_MULTIPART,
+               mail_options=["BODY=8BITMIME"],
+               headers="MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b1\r\n"
+                       "Content-Transfer-Encoding: 8bit\r\n")
+        got = r.wait_messages(3)
+        assert len(got) == 3, w.srv.log_text()[-2000:]
+        for m in got[1:]:
+            data = m["data"]
+            assert "BODY=" not in m["mail_line"].upper(), m["mail_line"]
+            assert all(c < 0x80 for c in data), data
+            # One set of signatures, ours, made over what was sent.
+            assert data.count(b"DKIM-Signature:") == 2, data
+            raw = data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+            assert dkimpy(w.srv, raw) == ["rsa-sha256=True", "ed25519-sha256=True"], raw
+        def parsed(data):
+            return email.message_from_bytes(data.replace(b"\r\n", b"\n"),
+                                            policy=email.policy.default)
+        one = parsed(got[1]["data"])
+        assert one["MIME-Version"] == "1.0"
+        assert one["Content-Transfer-Encoding"] == "quoted-printable"
+        assert one.get_content() == "caf\u00e9 cr\u00e8me\n", got[1]["data"]
+        multi = parsed(got[2]["data"])
+        assert multi["Content-Transfer-Encoding"] == "7bit", got[2]["data"]
+        text, inner = [p for p in multi.iter_parts()]
+        assert text["Content-Transfer-Encoding"] == "quoted-printable"
+        # (The line end before a boundary is the boundary's, RFC 2046 §5.1.1.)
+        assert text.get_content() == ("caf\u00e9 cr\u00e8me\n.dot line and a long one " +
+                                      "\u00e9" * 60)
+        body = inner.get_content()
+        assert body["Subject"] == "inner" and body.get_content() == "\u00fcber"
+        assert re.search(r"event=converted_7bit id=\d+ result=ok size=\d+ size_7bit=\d+ "
+                         r"dkim_resigned=1", w.srv.log_text()), w.srv.log_text()[-2000:]
+        w.send(["carol@remote.test"], subject="eight bit", body="caf\u00e9 cr\u00e8me\r\n",
+               mail_options=["BODY=8BITMIME"], headers="MIME-Version: 1.0\r\n"
+               "Content-Transfer-Encoding: base64\r\n")
         m, raw = dsn_of(w)
         blocks = status_fields(m)
         assert blocks[1]["final-recipient"] == "rfc822; carol@remote.test"
@@ -437,13 +486,13 @@ def test_remote_without_8bitmime_gets_7bit_mail_and_8bit_mail_bounces_5_6_3():
         assert blocks[1]["status"] == "5.6.3", blocks
         assert b"does not support 8BITMIME" in raw, raw
         assert b"Subject: eight bit" in raw
-        assert len(r.messages) == 1  # the 8-bit one never reached it
+        assert len(r.messages) == 3  # the unconvertible one never reached it
         assert w.wait_queue_empty()
-        # The refusal came on the connection kept from the first message:
+        # The refusal came on the connection kept from the first messages:
         # the server lives on (it used to crash here) and still delivers.
         assert w.srv.proc.poll() is None
         w.send(["carol@remote.test"], subject="ascii again")
-        assert len(r.wait_messages(2)) == 2
+        assert len(r.wait_messages(4)) == 4
 
 
 def test_remote_without_smtputf8_bounces_utf8_addresses_5_6_7():

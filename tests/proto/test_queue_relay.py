@@ -193,6 +193,7 @@ def test_postfix_receives_and_dkim_verifies():
     alabel = "xn--mnchen-3ya.test"
     pf = PostfixPeer(ips[0], port, "remote.test", mailboxes=["@remote.test", "@" + alabel],
                      main_extra="smtputf8_enable = no\n"
+                                "smtpd_discard_ehlo_keywords = 8bitmime\n"
                                 "virtual_mailbox_domains = remote.test %s\n" % alabel)
     try:
         pf.start()
@@ -221,6 +222,22 @@ def test_postfix_receives_and_dkim_verifies():
             # Our Received field names the recipient in the same A-labels.
             idn = [m for m in msgs if b"Subject: idn to postfix" in m]
             assert len(idn) == 1 and ("\tfor <carol@%s>;" % alabel).encode() in idn[0], msgs
+            assert w.wait_queue_empty()
+            # That Postfix offers no 8BITMIME: 8-bit mail reaches it in
+            # quoted-printable, signed again, and reads as it was written.
+            w.send(["carol@remote.test"], subject="eight bit to postfix",
+                   body="gr\u00fc\u00dfe aus K\u00f6ln\r\n", mail_options=["BODY=8BITMIME"],
+                   headers="MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                           "Content-Transfer-Encoding: 8bit\r\n")
+            msgs = pf.wait_messages(3)
+            assert len(msgs) == 3, w.srv.log_text()[-2000:] + pf.log_text()[-3000:]
+            eight = [m for m in msgs if b"Subject: eight bit to postfix" in m][0]
+            assert all(c < 0x80 for c in eight), eight
+            raw = eight.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+            assert dkimpy(w.srv, raw) == ["rsa-sha256=True", "ed25519-sha256=True"], raw
+            m = email.message_from_bytes(eight, policy=email.policy.default)
+            assert m["Content-Transfer-Encoding"] == "quoted-printable", eight
+            assert m.get_content() == "gr\u00fc\u00dfe aus K\u00f6ln\n", eight
             assert w.wait_queue_empty()
     finally:
         pf.stop()
