@@ -282,8 +282,10 @@ static void test_8bit_original_returns_7bit(void)
 	in.msglen = strlen(big);
 	CHECK_EQ_INT(dsn_build(&in, &b), 0);
 	CHECK(all_7bit(&b) && has(&b, "=C3=A9=\r\n=C3=A9"));
-	/* Not MIME before, so it says it is now (RFC 2045 §4), once. */
+	/* Not MIME before, so it says it is now (RFC 2045 §4), once; and
+	 * its UTF-8 text is named so (the default is US-ASCII, §5.2). */
 	CHECK(has(&b, "Content-Type: message/rfc822\r\n\r\nMIME-Version: 1.0\r\nSubject: long\r\n"
+		      "Content-Type: text/plain; charset=utf-8\r\n"
 		      "Content-Transfer-Encoding: quoted-printable\r\n\r\n"));
 	size_t col = 0, widest = 0;
 	for (size_t i = 0; i < buf_len(&b); i++) {
@@ -291,6 +293,15 @@ static void test_8bit_original_returns_7bit(void)
 		widest = col > widest ? col : widest;
 	}
 	CHECK(widest <= 77); /* 76 and the CR */
+	/* 8-bit text that is not UTF-8 (Latin-1) gets no charset named:
+	 * a guess would be worse than none. */
+	static const char LATIN1[] = "Subject: latin\r\n\r\ncaf\xe9\r\n";
+	buf_reset(&b);
+	in.msg = LATIN1;
+	in.msglen = sizeof LATIN1 - 1;
+	CHECK_EQ_INT(dsn_build(&in, &b), 0);
+	CHECK(all_7bit(&b) && has(&b, "Subject: latin\r\nContent-Transfer-Encoding: "
+					"quoted-printable\r\n\r\ncaf=E9\r\n"));
 	in.msg = H8;
 	in.msglen = sizeof H8 - 1;
 
