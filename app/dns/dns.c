@@ -226,7 +226,8 @@ struct dns *dns_new(struct loop *loop, const char *servers, char *err, size_t er
 	for (int i = 0; i < DNS_FDS_MAX; i++)
 		d->fds[i] = -1;
 	memset(&o, 0, sizeof o);
-	o.flags = ARES_FLAG_NOSEARCH;
+	o.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_EDNS;
+	o.ednspsz = DNS_EDNS_UDP;
 	o.timeout = DNS_TIMEOUT_MS;
 	o.tries = DNS_TRIES;
 	o.sock_state_cb = sock_state;
@@ -234,7 +235,7 @@ struct dns *dns_new(struct loop *loop, const char *servers, char *err, size_t er
 	o.lookups = (char *)"b";
 	rc = ares_init_options(&d->ch, &o,
 			       ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES |
-				   ARES_OPT_SOCK_STATE_CB | ARES_OPT_LOOKUPS);
+				   ARES_OPT_SOCK_STATE_CB | ARES_OPT_LOOKUPS | ARES_OPT_EDNSPSZ);
 	if (rc != ARES_SUCCESS) {
 		snprintf(err, errsz, "c-ares: %s", ares_strerror(rc));
 		free(d);

@@ -9,6 +9,19 @@
 #include <ares.h>
 #include <stdint.h>
 
+/*
+ * EDNS0 (RFC 6891): queries carry an OPT record offering UDP answers up to
+ * this many octets, the DNS flag day 2020 value (no IP fragmentation on
+ * any path), so a DKIM key, a TLSA set or an SPF record past 512 octets
+ * comes in one UDP exchange instead of a truncated one and a TCP
+ * connection. A truncated answer (TC) still goes to TCP. A server that
+ * answers FORMERR without an OPT record does not know EDNS: c-ares asks
+ * it again without (and, in 1.18, stops offering EDNS on that channel and
+ * its copies: answers past 512 octets then go to TCP as before); one
+ * that c-ares passes on to us is asked again without it too (dns_query.c).
+ */
+#define DNS_EDNS_UDP 1232
+
 #define DNS_FDS_MAX 64 /* UDP and TCP, each server, each channel (the current and DNS_OLD_MAX) */
 
 struct loop;

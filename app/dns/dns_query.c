@@ -30,6 +30,7 @@ struct dns_query {
 	int in_start;      /* inside dns_query(): the caller frees, not the callback */
 	int insecure;      /* a CNAME hop came without AD */
 	int cancelled;     /* counted in d->cancelled */
+	int no_edns;       /* the server answered FORMERR to EDNS: asked without it */
 	ares_channel ch;   /* the channel it was sent on (dns_chan_take) */
 	char name[DNS_NAME_MAX];   /* what was asked (the cache key) */
 	char target[DNS_NAME_MAX]; /* what is being asked now (after CNAMEs) */
@@ -66,8 +67,8 @@ static void send_query(struct dns_query *q)
 	unsigned char *buf = NULL;
 	int len = 0;
 	q->ch = dns_chan_take(q->d);
-	if (ares_create_query(q->target, ns_c_in, q->type, query_id(), 1, &buf, &len, 0) !=
-	    ARES_SUCCESS) {
+	if (ares_create_query(q->target, ns_c_in, q->type, query_id(), 1, &buf, &len,
+			      q->no_edns ? 0 : DNS_EDNS_UDP) != ARES_SUCCESS) {
 		ares_query(q->ch, q->target, ns_c_in, q->type, raw_cb, q);
 		return;
 	}
@@ -92,6 +93,15 @@ static void raw_cb(void *arg, int status, int timeouts, unsigned char *abuf, int
 	dns_chan_done(q->d, q->ch);
 	/* Reaped with the cancelled ones while still wanted: asked again. */
 	if (status == ARES_ECANCELLED && q->cb && q->d->reaping) {
+		send_query(q);
+		return;
+	}
+	/* FORMERR to a query with EDNS: a server that does not know it
+	 * (RFC 6891 §7), on a channel where c-ares no longer falls back
+	 * itself (DNS_EDNS_UDP). Asked again without. */
+	if (q->cb && !q->no_edns && abuf && alen >= 4 && (abuf[3] & 0x0f) == ns_r_formerr &&
+	    status != ARES_EDESTRUCTION && status != ARES_ECANCELLED) {
+		q->no_edns = 1;
 		send_query(q);
 		return;
 	}

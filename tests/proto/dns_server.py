@@ -19,7 +19,8 @@ an alias: asked for another type, the answer holds the CNAME and then
 what the target answers (as a recursive resolver gives it), with AD only
 when every name of the chain has it; "AD": true in a name's set marks its
 answers as DNSSEC-validated (the AD bit), as a validating resolver would. "$negative_ttl": N puts an SOA
-with that MINIMUM in negative answers, so they may be cached. A name not listed is looked up as
+with that MINIMUM in negative answers, so they may be cached. "$edns_formerr": true makes it a
+server that knows no EDNS: FORMERR without OPT to every query with one. A name not listed is looked up as
 "PREFIX.*" (any name starting with "PREFIX.") and then "*". The file is re-read
 when it changes, so a test can change records while tern runs. Answers on
 UDP and TCP; prints "ready" once both sockets listen. A UDP answer larger
@@ -69,9 +70,14 @@ def answer(wire):
     if not q.question:
         r.set_rcode(dns.rcode.FORMERR)
         return r.to_wire()
+    z = zone()
+    if z.get("$edns_formerr") and q.edns >= 0:
+        # A server from before EDNS (RFC 6891 §7): FORMERR, no OPT.
+        r.use_edns(False)
+        r.set_rcode(dns.rcode.FORMERR)
+        return r.to_wire()
     qq = q.question[0]
     rtype = dns.rdatatype.to_text(qq.rdtype)
-    z = zone()
     owner, name, ad = qq.name, qq.name.to_text().lower().rstrip("."), True
     for _hop in range(8):
         if name not in z:
@@ -113,7 +119,10 @@ def answer(wire):
         negative_soa(z, r)
     # In the zone file's order (dnspython shuffles a record set by
     # default), so a test can say where a record stands in the answer.
-    return r.to_wire(want_shuffle=False)
+    # max_size: dnspython would hold an answer to an EDNS query to the
+    # query's payload size, over TCP too (raising TooBig); the UDP
+    # handler truncates instead.
+    return r.to_wire(want_shuffle=False, max_size=65535)
 
 
 def negative_soa(z, r):

@@ -156,7 +156,8 @@ def test_dns_check_found_missing_different():
                 "example.test": {"MX": [[20, "mx.example.test"]],            # found (priority ignored)
                                  "TXT": clutter + ["v=spf1 a mx ~all"]},     # different
                 rsa[0]: {"TXT": [split_txt(rsa[1])]},                          # found, split in strings
-                "_dmarc.example.test": {"TXT": ["v=DMARC1; p=none"]},          # different
+                # different, and 900 octets: over 512, within EDNS0's 1232.
+                "_dmarc.example.test": {"TXT": [split_txt("v=DMARC1; p=none; " + "x" * 880)]},
                 "_imaps._tcp.example.test": {"SRV": [imaps]},                  # found
                 "_submissions._tcp.example.test": {"SRV": ["0 1 9999 mx.example.test."]},  # different port
                 "autoconfig.example.test": {"CNAME": ["mx.example.test."]},    # found
@@ -173,6 +174,9 @@ def test_dns_check_found_missing_different():
             assert status("TXT", "example.test.") == "different", got
             assert got[("TXT", "example.test.")]["found"] == ["v=spf1 a mx ~all"], got
             assert "example.test" in dns.tcp_names(), dns.tcp_names()
+            # Queries offer EDNS0 (RFC 6891, 1232 octets): the 900-octet
+            # answer came over UDP alone (it went to TCP before).
+            assert "_dmarc.example.test" not in dns.tcp_names(), dns.tcp_names()
             assert status("TXT", rsa[0]) == "found", got[("TXT", rsa[0])]
             ed = [n for n, v in dkim if "k=ed25519" in v][0]
             assert status("TXT", ed) == "missing", got
@@ -202,6 +206,19 @@ def test_dns_check_found_missing_different():
             got = {(r["type"], r["name"]): r["check"] for r in d["records"]}
             assert status("CNAME", "autodiscover.example.test.") == "found", got
             assert status("TXT", "_dmarc.example.test.") == "error", got
+            assert status("SRV", "_imaps._tcp.example.test.") == "missing", got
+
+            # A server that knows no EDNS (FORMERR to an OPT record, RFC
+            # 6891 §7) is asked again without it: answers as before.
+            zone["$edns_formerr"] = True
+            zone["_dmarc.example.test"] = {"TXT": ["v=DMARC1; p=none"]}
+            dns.zone(zone)
+            st, _, d = a.call("GET", "/domains/example.test/dns/check")
+            assert st == 200, d
+            got = {(r["type"], r["name"]): r["check"] for r in d["records"]}
+            assert status("MX", "example.test.") == "found", got
+            assert status("CNAME", "autodiscover.example.test.") == "found", got
+            assert status("TXT", "_dmarc.example.test.") == "different", got
             assert status("SRV", "_imaps._tcp.example.test.") == "missing", got
     finally:
         dns.stop()
