@@ -314,18 +314,22 @@ class Receiver:
                     while f.read1(65536):  # the rest, unread, till the client hangs up
                         pass
                     return
-                data = b""
+                # Lines kept in a list: bytes += copies the whole so far
+                # each time (a 2.6 MB body of 76-octet lines took 20 s).
+                lines, size = [], 0
                 while True:
                     l = f.readline()
                     if not l:
                         return
-                    if self.read_rate and len(data) // 65536 != (len(data) + len(l)) // 65536:
+                    if self.read_rate and size // 65536 != (size + len(l)) // 65536:
                         time.sleep(65536 / self.read_rate)
                     if l == b".\r\n":
                         break
                     if l.startswith(b"."):
                         l = l[1:]
-                    data += l
+                    lines.append(l)
+                    size += len(l)
+                data = b"".join(lines)
                 if self.stall == "data":
                     time.sleep(60)
                     return

@@ -476,6 +476,15 @@ def test_remote_without_8bitmime_gets_a_7bit_form_signed_again():
         assert body["Subject"] == "inner" and body.get_content() == "\u00fcber"
         assert re.search(r"event=converted_7bit id=\d+ result=ok size=\d+ size_7bit=\d+ "
                          r"dkim_resigned=1", w.srv.log_text()), w.srv.log_text()[-2000:]
+        # Over WORKER_MESSAGE_BYTES: made on the worker pool while the
+        # session waits.
+        line = "\u00e9t\u00e9 " * 20 + "\r\n"
+        w.send(["carol@remote.test"], subject="big", body=line * 9000,
+               mail_options=["BODY=8BITMIME"])
+        got = r.wait_messages(4)
+        assert len(got) == 4, w.srv.log_text()[-2000:]
+        assert all(c < 0x80 for c in got[3]["data"])
+        assert parsed(got[3]["data"]).get_content() == line.replace("\r\n", "\n") * 9000
         w.send(["carol@remote.test"], subject="eight bit", body="caf\u00e9 cr\u00e8me\r\n",
                mail_options=["BODY=8BITMIME"], headers="MIME-Version: 1.0\r\n"
                "Content-Transfer-Encoding: base64\r\n")
@@ -486,13 +495,13 @@ def test_remote_without_8bitmime_gets_a_7bit_form_signed_again():
         assert blocks[1]["status"] == "5.6.3", blocks
         assert b"does not support 8BITMIME" in raw, raw
         assert b"Subject: eight bit" in raw
-        assert len(r.messages) == 3  # the unconvertible one never reached it
+        assert len(r.messages) == 4  # the unconvertible one never reached it
         assert w.wait_queue_empty()
         # The refusal came on the connection kept from the first messages:
         # the server lives on (it used to crash here) and still delivers.
         assert w.srv.proc.poll() is None
         w.send(["carol@remote.test"], subject="ascii again")
-        assert len(r.wait_messages(4)) == 4
+        assert len(r.wait_messages(5)) == 5
 
 
 def test_remote_without_smtputf8_bounces_utf8_addresses_5_6_7():
