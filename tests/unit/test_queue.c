@@ -15,7 +15,12 @@
 
 #include "core/log.h"
 #include "core/loop.h"
+#include "dkim/dkim.h"
+#include "dkim/dkim_verify.h"
+#include "dns/dns_table.h"
 #include "queue/queue.h"
+#include "queue/queue_7bit.h"
+#include "mime/mime_downgrade.h"
 #include "store/store.h"
 #include "store/store_private.h"
 #include "store/store_queue.h"
@@ -334,6 +339,100 @@ static void test_walk_pages(void)
 	store_close(&st);
 }
 
+/* How many DKIM-Signature fields of msg[0..n) pass with key k of d. */
+static size_t sigs_pass(const char *msg, size_t n, const struct dkim_key *k, const char *d)
+{
+	struct buf txt;
+	buf_init(&txt, 4096);
+	buf_printf(&txt, "%s._domainkey.%s TXT ", k->selector, d);
+	dkim_key_txt(k, &txt);
+	struct dns_table *t = dns_table_new(buf_data(&txt), buf_len(&txt));
+	struct dns_resolver r = dns_table_resolver(t);
+	struct dkim_verifier *v = dkim_verifier_new(&r, time(NULL));
+	dkim_verifier_update(v, msg, n);
+	size_t pass = 0;
+	if (dkim_verifier_run(v, NULL, NULL) == DKIM_VERIFY_DONE)
+		for (size_t i = 0; i < dkim_verifier_count(v); i++)
+			pass += dkim_verifier_result(v, i)->result == DKIM_RESULT_PASS;
+	dkim_verifier_free(&v);
+	dns_table_free(&t);
+	buf_free(&txt);
+	return pass;
+}
+
+static size_t count(const char *hay, size_t n, const char *needle)
+{
+	size_t c = 0, l = strlen(needle);
+	for (size_t i = 0; i + l <= n; i++)
+		c += memcmp(hay + i, needle, l) == 0;
+	return c;
+}
+
+/*
+ * queue_to_7bit (RFC 6152 §3): the 7-bit form of a message we signed is
+ * signed again (and verifies); a signature of our domain that does not
+ * verify on the queued message (forged on relayed mail, or the message
+ * changed since) is never replaced by a good one; a foreign one stays.
+ */
+static void test_to_7bit_resigns_only_ours(void)
+{
+	char dir[300], err[256];
+	uint32_t bob;
+	struct store *st = setup(new_dir(dir, sizeof dir), 0, &bob);
+	struct dkim_keys *keys = calloc(1, sizeof *keys);
+	CHECK_EQ_INT(dkim_key_generate(&keys->key[0], DKIM_ALG_ED25519_SHA256, time(NULL)), DKIM_OK);
+	keys->n = 1;
+	CHECK_EQ_INT(store_dkim_put(st, "example.test", keys, 0, err, sizeof err), STORE_OK);
+
+	static const char body8[] = "From: bob@example.test\r\nTo: carol@remote.test\r\n"
+				    "Subject: hi\r\n\r\ncaf\xc3\xa9\r\n";
+	struct buf sigs, in, out;
+	unsigned nsigs, resigned = 9;
+	struct str p = str_make(body8, sizeof body8 - 1);
+	buf_init(&sigs, 1 << 16);
+	buf_init(&in, 1 << 16);
+	buf_init(&out, 1 << 16);
+	CHECK_EQ_INT(store_dkim_sign(st, "example.test", &p, 1, &sigs, &nsigs), DKIM_OK);
+	buf_append_c(&in, "DKIM-Signature: v=1; a=rsa-sha256; d=other.test; s=x; h=from; bh=AA==; "
+			  "b=AA==\r\n");
+	buf_append(&in, buf_data(&sigs), buf_len(&sigs));
+	buf_append(&in, body8, sizeof body8 - 1);
+	CHECK_EQ_INT(sigs_pass(buf_data(&in), buf_len(&in), &keys->key[0], "example.test"), 1);
+
+	CHECK_EQ_INT(queue_to_7bit(st, buf_data(&in), buf_len(&in), &out, &resigned), 0);
+	CHECK_EQ_INT(resigned, 1);
+	CHECK(!mime_has_8bit(buf_data(&out), buf_len(&out)));
+	CHECK_EQ_INT(count(buf_data(&out), buf_len(&out), "DKIM-Signature:"), 2);
+	CHECK_EQ_INT(count(buf_data(&out), buf_len(&out), "d=other.test"), 1);
+	CHECK_EQ_INT(count(buf_data(&out), buf_len(&out), "caf=C3=A9"), 1);
+	CHECK_EQ_INT(sigs_pass(buf_data(&out), buf_len(&out), &keys->key[0], "example.test"), 1);
+
+	/* The body changed after signing (a forger's copy of our field):
+	 * converted, the field left as it was, and it still fails. */
+	char *forged = malloc(buf_len(&in));
+	memcpy(forged, buf_data(&in), buf_len(&in));
+	forged[buf_len(&in) - 5] = 'E';
+	buf_reset(&out);
+	CHECK_EQ_INT(queue_to_7bit(st, forged, buf_len(&in), &out, &resigned), 0);
+	CHECK_EQ_INT(resigned, 0);
+	CHECK_EQ_INT(count(buf_data(&out), buf_len(&out), buf_data(&sigs)), 1);
+	CHECK_EQ_INT(sigs_pass(buf_data(&out), buf_len(&out), &keys->key[0], "example.test"), 0);
+	free(forged);
+
+	/* No 7-bit form: 8-bit octets in a part declared base64. */
+	static const char b64[] = "Subject: x\r\nMIME-Version: 1.0\r\n"
+				  "Content-Transfer-Encoding: base64\r\n\r\n\xc3\xa9\r\n";
+	buf_reset(&out);
+	CHECK_EQ_INT(queue_to_7bit(st, b64, sizeof b64 - 1, &out, &resigned), -1);
+
+	buf_free(&sigs);
+	buf_free(&in);
+	buf_free(&out);
+	dkim_keys_wipe(keys);
+	free(keys);
+	store_close(&st);
+}
+
 int main(void)
 {
 	if (unit_env_begin(base, sizeof base, "queue") < 0)
@@ -341,6 +440,7 @@ int main(void)
 	test_submit_sync();
 	test_writer_and_updates();
 	test_walk_pages();
+	test_to_7bit_resigns_only_ours();
 	unit_rmrf(base);
 	return unit_done("test_queue");
 }
