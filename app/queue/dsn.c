@@ -130,9 +130,14 @@ int dsn_build(const struct dsn_info *in, struct buf *b)
 	size_t n = full ? in->msglen : header_len(in->msg, in->msglen);
 	uint8_t h[8];
 	crypto_generichash(h, sizeof h, (const unsigned char *)in->msg, n, NULL, 0);
-	snprintf(boundary, sizeof boundary, "%llu.%lld.%02x%02x%02x%02x%02x%02x%02x%02x/%s",
-		 (unsigned long long)in->id, (long long)in->now, h[0], h[1], h[2], h[3], h[4],
-		 h[5], h[6], h[7], in->hostname);
+	/* At most 70 characters (RFC 2046 §5.1.1): the host's name, there
+	 * to tell hosts apart, is cut to what is left (a name has no space
+	 * to end on). */
+	int bl = snprintf(boundary, sizeof boundary, "%llu.%lld.%02x%02x%02x%02x%02x%02x%02x%02x/",
+			  (unsigned long long)in->id, (long long)in->now, h[0], h[1], h[2], h[3],
+			  h[4], h[5], h[6], h[7]);
+	if (bl > 0 && bl < 70)
+		snprintf(boundary + bl, sizeof boundary - (size_t)bl, "%.*s", 70 - bl, in->hostname);
 
 	r |= buf_printf(b, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n", in->hostname);
 	r |= buf_append_c(b, "To: <");

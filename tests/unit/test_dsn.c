@@ -124,6 +124,15 @@ static void test_boundary_not_in_message(void)
 	buf_reset(&b2);
 	CHECK_EQ_INT(dsn_build(&in, &b2), 0);
 	CHECK(buf_len(&b2) == buf_len(&b) && memcmp(buf_data(&b2), buf_data(&b), buf_len(&b)) == 0);
+	/* A boundary is 70 characters at most (RFC 2046 §5.1.1), whatever
+	 * the host's name and the entry's id: a 46-octet name made it 90. */
+	in.hostname = "mx01.outbound.mail.somecompany-internal.example";
+	in.id = UINT64_MAX;
+	buf_reset(&b);
+	CHECK_EQ_INT(dsn_build(&in, &b), 0);
+	CHECK(boundary_of(&b, bnd, sizeof bnd) == 0);
+	CHECK(strlen(bnd) <= 70);
+	CHECK_EQ_INT(count(&b, bnd), 5);
 	buf_free(&b);
 	buf_free(&b2);
 }
