@@ -9,6 +9,7 @@
 #include "core/arena.h"
 #include "core/utf8.h"
 #include "mime/mime_decode.h"
+#include "mime/mime_header_text.h"
 #include "mime/mime_tree.h"
 
 int mime_has_8bit(const char *p, size_t n)
@@ -24,28 +25,78 @@ static int enc_is(struct str e, const char *name)
 	return e.p && e.len == strlen(name) && strncasecmp(e.p, name, e.len) == 0;
 }
 
+/* Where the line at h[i] ends (after its LF), in h[0..n). */
+static size_t line_end(const char *h, size_t n, size_t i)
+{
+	const char *nl = memchr(h + i, '\n', n - i);
+	return nl ? (size_t)(nl - h) + 1 : n;
+}
+
+static int name_is(const char *f, size_t n, const char *name)
+{
+	size_t l = strlen(name);
+	return n >= l && strncasecmp(f, name, l) == 0;
+}
+
 /*
- * Appends the header section h[0..n) (its empty line last) without its
- * Content-Transfer-Encoding field(s), then "Content-Transfer-Encoding:
- * cte" and the empty line.
+ * The field f[0..n) (its line end included), which has 8-bit octets, in
+ * 7 bit: an unstructured field (RFC 5322 §3.6.5, RFC 2045 §8) whose
+ * value is UTF-8 gets it as RFC 2047 words; -1 for any other (an address
+ * or a parameter has no such form a reader would take).
+ */
+static int put_field_7bit(struct buf *out, const char *f, size_t n)
+{
+	static const char *const unstructured[] = {"subject:", "comments:",
+						    "content-description:"};
+	const char *colon = memchr(f, ':', n);
+	int ok = 0;
+	for (size_t k = 0; k < sizeof unstructured / sizeof *unstructured; k++)
+		ok |= name_is(f, n, unstructured[k]);
+	if (!ok || !colon)
+		return -1;
+	size_t vs = (size_t)(colon - f) + 1, ve = n;
+	while (vs < ve && (f[vs] == ' ' || f[vs] == '\t'))
+		vs++;
+	while (ve > vs && (f[ve - 1] == '\n' || f[ve - 1] == '\r'))
+		ve--;
+	struct str v = str_make(f + vs, ve - vs);
+	/* Encoded, a value takes 3 octets for one and a line per 20. */
+	if (!utf8_valid(v) || buf_room(out) < 4 * v.len + 256)
+		return -1;
+	int r = buf_append(out, f, (size_t)(colon - f) + 1);
+	r |= buf_append_c(out, " ");
+	mime_header_text(out, v);
+	r |= buf_append_c(out, "\r\n");
+	return r;
+}
+
+/*
+ * Appends the header section h[0..n) (its empty line last) with its 8-bit
+ * fields in 7 bit (put_field_7bit); with cte, without its
+ * Content-Transfer-Encoding field(s) and with "Content-Transfer-Encoding:
+ * cte" last (and a Content-Type naming UTF-8 before it with utf8).
  */
 static int put_header(struct buf *out, const char *h, size_t n, const char *cte, int utf8)
 {
-	static const char name[] = "content-transfer-encoding:";
-	int r = 0, skip = 0;
+	int r = 0;
 	size_t i = 0;
 	while (i < n) {
-		const char *nl = memchr(h + i, '\n', n - i);
-		size_t e = nl ? (size_t)(nl - h) + 1 : n;
-		size_t ll = e - i;
-		if (ll == 1 || (ll == 2 && h[i] == '\r'))
+		size_t e = line_end(h, n, i);
+		if (e - i == 1 || (e - i == 2 && h[i] == '\r'))
 			break; /* the empty line */
-		if (h[i] != ' ' && h[i] != '\t')
-			skip = ll >= sizeof name - 1 && strncasecmp(h + i, name, sizeof name - 1) == 0;
-		if (!skip)
-			r |= buf_append(out, h + i, ll);
+		/* The field: its first line and those continuing it. */
+		while (e < n && (h[e] == ' ' || h[e] == '\t'))
+			e = line_end(h, n, e);
+		if (cte && name_is(h + i, e - i, "content-transfer-encoding:"))
+			;
+		else if (mime_has_8bit(h + i, e - i))
+			r |= put_field_7bit(out, h + i, e - i);
+		else
+			r |= buf_append(out, h + i, e - i);
 		i = e;
 	}
+	if (!cte)
+		return r < 0 || buf_append(out, h + i, n - i) < 0 ? -1 : 0;
 	if (utf8)
 		r |= buf_append_c(out, "Content-Type: text/plain; charset=utf-8\r\n");
 	r |= buf_printf(out, "Content-Transfer-Encoding: %s\r\n\r\n", cte);
@@ -86,25 +137,32 @@ int mime_downgrade_7bit(const char *msg, size_t len, struct buf *out)
 	for (uint32_t i = 0; r == 0 && i < t.nparts; i++) {
 		const struct mime_part *p = &t.parts[i];
 		size_t ho = (size_t)p->hdr_off, bo = (size_t)p->body_off, be = (size_t)p->body_end;
-		if (mime_has_8bit(msg + ho, bo - ho)) {
-			r = -1;
-			break;
-		}
-		if (ho < pos || !mime_has_8bit(msg + bo, be - bo))
+		int head8 = mime_has_8bit(msg + ho, bo - ho);
+		if (ho < pos || (!head8 && !mime_has_8bit(msg + bo, be - bo)))
 			continue; /* inside a leaf already written, or nothing to do */
 		if (p->flags & MIME_PART_NO_SEPARATOR) {
 			r = -1;
 			break;
 		}
 		int composite = (p->flags & (MIME_PART_MULTIPART | MIME_PART_MESSAGE)) != 0;
-		if (composite && !enc_is(p->encoding, "8bit") && !enc_is(p->encoding, "binary"))
-			continue; /* its children carry the conversion */
-		if (!composite && p->encoding.p && !enc_is(p->encoding, "7bit") &&
+		/* The body changes: a leaf's with 8-bit octets, or the
+		 * encoding field of a composite that says 8bit or binary
+		 * (its children carry the conversion otherwise). */
+		int conv = mime_has_8bit(msg + bo, be - bo) &&
+			   (!composite || enc_is(p->encoding, "8bit") || enc_is(p->encoding, "binary"));
+		if (!conv && !head8)
+			continue;
+		if (conv && !composite && p->encoding.p && !enc_is(p->encoding, "7bit") &&
 		    !enc_is(p->encoding, "8bit") && !enc_is(p->encoding, "binary")) {
 			r = -1; /* 8-bit octets in base64 or quoted-printable: broken */
 			break;
 		}
 		r |= buf_append(out, msg + pos, ho - pos);
+		if (!conv) {
+			r |= put_header(out, msg + ho, bo - ho, NULL, 0);
+			pos = bo;
+			continue;
+		}
 		/* A leaf with no Content-Type is text/plain in US-ASCII
 		 * (RFC 2045 §5.2): once its 8-bit octets are encoded, readers
 		 * would take them for that. 8-bit text that is UTF-8 says so

@@ -16,10 +16,13 @@
  * (US-ASCII) would misname its decoded octets. Everything else is copied
  * as it is.
  *
+ * An 8-bit unstructured field (Subject, Comments, Content-Description)
+ * whose value is UTF-8 becomes RFC 2047 words (mime_header_text.h).
+ *
  * Caveats: a message that cannot be converted is refused (-1), never
- * half converted: an 8-bit octet in any header section (there is no
- * encoding of a header section but RFC 2047's, per field and lossy) or
- * in a multipart's preamble or epilogue (which belong to no part),
+ * half converted: any other 8-bit header field (an address, an id or a
+ * parameter has no encoded form a reader would take), 8-bit octets in a
+ * multipart's preamble or epilogue (which belong to no part),
  * in a body already declared base64 or quoted-printable, in a part the
  * tree could not expand (MIME_TREE_LIMITED), or a part whose header has
  * no empty line after it. A DKIM signature over the 8-bit body no longer

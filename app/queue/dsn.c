@@ -250,7 +250,8 @@ int dsn_build(const struct dsn_info *in, struct buf *b)
 	 * returns as 7 bit, as Postfix's downgrade would: the whole message
 	 * with its 8-bit parts made quoted-printable (message/rfc822 itself
 	 * admits no such encoding, RFC 2046 §5.2.1), and when that cannot
-	 * be done (an 8-bit header) its header as text/rfc822-headers,
+	 * be done (an 8-bit header field other than an unstructured one,
+	 * which takes RFC 2047 words) its header as text/rfc822-headers,
 	 * quoted-printable (a text type may be). An SMTPUTF8 message's UTF-8
 	 * header goes back as RFC 6533's message/global (or its header as
 	 * message/global-headers, §6.3), 8 bit: such a notice only leaves

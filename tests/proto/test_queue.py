@@ -443,7 +443,7 @@ def test_remote_without_8bitmime_gets_a_7bit_form_signed_again():
         w.send(["carol@remote.test"], subject="plain ascii")
         assert len(r.wait_messages(1)) == 1
         w.send(["carol@remote.test"], subject="eight bit", body="caf\u00e9 cr\u00e8me\r\n",
-               mail_options=["BODY=8BITMIME"])
+               mail_options=["BODY=8BITMIME"], headers="Comments: gr\u00fc\u00dfe\r\n")
         w.send(["carol@remote.test"], subject="multipart", body=EIGHT_BIT_MULTIPART,
                mail_options=["BODY=8BITMIME"],
                headers="MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b1\r\n"
@@ -463,6 +463,8 @@ def test_remote_without_8bitmime_gets_a_7bit_form_signed_again():
                                             policy=email.policy.default)
         one = parsed(got[1]["data"])
         assert one["MIME-Version"] == "1.0"
+        # An 8-bit unstructured field in RFC 2047 words.
+        assert one["Comments"] == "gr\u00fc\u00dfe", got[1]["data"]
         assert one["Content-Transfer-Encoding"] == "quoted-printable"
         assert one.get_content() == "caf\u00e9 cr\u00e8me\n", got[1]["data"]
         multi = parsed(got[2]["data"])

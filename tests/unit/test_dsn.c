@@ -240,8 +240,9 @@ static int all_7bit(const struct buf *b)
 /*
  * RFC 6152 §3: a notice may reach a server without 8BITMIME, so an 8-bit
  * original returns as 7 bit (ASCII addresses): its 8-bit parts made
- * quoted-printable inside message/rfc822, or its header alone as
- * quoted-printable text/rfc822-headers when that header is 8-bit.
+ * quoted-printable inside message/rfc822 (an 8-bit Subject in RFC 2047
+ * words), or its header alone as quoted-printable text/rfc822-headers
+ * when another field of it is 8-bit.
  */
 static void test_8bit_original_returns_7bit(void)
 {
@@ -269,15 +270,29 @@ static void test_8bit_original_returns_7bit(void)
 		      "caf=C3=A9 =3D cr=C3=A8me=20\r\n--b1\r\n"));
 	CHECK(has(&b, "--b1\r\nContent-Type: text/plain\r\n\r\nplain ascii\r\n--b1--\r\n"));
 
-	/* An 8-bit header cannot be converted: the header alone, as text. */
+	/* An 8-bit unstructured field takes RFC 2047 words (RFC 5322
+	 * §3.6.5): the whole message still returns. */
 	buf_reset(&b);
 	in.msg = H8;
 	in.msglen = sizeof H8 - 1;
 	CHECK_EQ_INT(dsn_build(&in, &b), 0);
 	CHECK(all_7bit(&b));
+	CHECK(has(&b, "Content-Type: message/rfc822\r\n\r\nMIME-Version: 1.0\r\n"
+		      "From: alice@example.test\r\nSubject: =?utf-8?q?caf=C3=A9?=\r\n"));
+	CHECK(has(&b, "\r\n\r\ncr=C3=A8me\r\n"));
+
+	/* Any other 8-bit field (an address) cannot be converted: the
+	 * header alone, as text. */
+	static const char H8F[] = "From: J\xc3\xb6rg <alice@example.test>\r\nSubject: caf\xc3\xa9\r\n"
+				  "\r\ncr\xc3\xa8me\r\n";
+	buf_reset(&b);
+	in.msg = H8F;
+	in.msglen = sizeof H8F - 1;
+	CHECK_EQ_INT(dsn_build(&in, &b), 0);
+	CHECK(all_7bit(&b));
 	CHECK(has(&b, "Content-Type: text/rfc822-headers\r\n"
 		      "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
-		      "From: alice@example.test\r\nSubject: caf=C3=A9\r\n"));
+		      "From: J=C3=B6rg <alice@example.test>\r\nSubject: caf=C3=A9\r\n"));
 	CHECK(!has(&b, "message/rfc822") && !has(&b, "cr=C3=A8me"));
 
 	/* Long 8-bit lines are broken softly within 76 columns. */
