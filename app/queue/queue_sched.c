@@ -1075,12 +1075,12 @@ static void conv_done(void *arg)
 		job_maybe_free(j);
 		return;
 	}
-	/* The session that asked may have ended meanwhile: the next one
-	 * finds the form made. */
-	if (j->client) {
-		conv_result(j);
+	/* The session that asked may have ended meanwhile (the next one
+	 * finds the form made), and the job may be sending another group
+	 * from the message as it is: only a session waiting for the form
+	 * takes it (smtp_client_converted asks conv_start again). */
+	if (j->client)
 		smtp_client_converted(j->client);
-	}
 }
 
 /* smtp_client_msg.to7bit: on the pool for a big message, else here. */

@@ -1232,6 +1232,9 @@ int smtp_client_converted(struct smtp_client *s)
 {
 	if (s->state != ST_CONVERT || s->reported || !s->c)
 		return -1;
+	/* Asked again, it gives the form (1) or says there is none (-1). */
+	if (s->msg->to7bit(s->msg->to7bit_arg) == 0)
+		return 0;
 	if (start_tx(s))
 		client_flush(s->c);
 	return 0;

@@ -143,10 +143,11 @@ int smtp_client_park(struct smtp_client *s, unsigned idle_s, void (*gone)(void *
 int smtp_client_next(struct smtp_client *s, struct smtp_client_msg *msg, smtp_client_done_cb *done,
 		     void *arg);
 /*
- * After msg->to7bit returned 0: the form is ready (data and len are the
- * 7-bit form) or not to be had (unchanged); the transaction goes on or is
- * refused as to7bit's 1 or -1 would have it. 0, or -1 when s is not
- * waiting for it (it ended meanwhile: the call does nothing).
+ * After msg->to7bit returned 0: the form is ready or not to be had.
+ * to7bit is asked again (it must not answer 0 now) and the transaction
+ * goes on or is refused as its 1 or -1 has it. 0, or -1 when s is not
+ * waiting for it (it ended meanwhile, or it is another session the owner
+ * now runs: the call does nothing, and msg is not touched).
  */
 int smtp_client_converted(struct smtp_client *s);
 /* The remote's name the session was opened to. */
