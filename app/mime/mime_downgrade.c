@@ -158,6 +158,10 @@ int mime_downgrade_7bit(const char *msg, size_t len, struct buf *out)
 			break;
 		}
 		r |= buf_append(out, msg + pos, ho - pos);
+		/* An encapsulated message (RFC 2045 §4) claims MIME by the
+		 * fields it gets, so it says so, as the top level does. */
+		if (i > 0 && p->env && !has_field(msg + ho, bo - ho, "mime-version:"))
+			r |= buf_append_c(out, "MIME-Version: 1.0\r\n");
 		if (!conv) {
 			r |= put_header(out, msg + ho, bo - ho, NULL, 0);
 			pos = bo;

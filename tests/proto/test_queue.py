@@ -474,6 +474,9 @@ def test_remote_without_8bitmime_gets_a_7bit_form_signed_again():
         # (The line end before a boundary is the boundary's, RFC 2046 §5.1.1.)
         assert text.get_content() == ("caf\u00e9 cr\u00e8me\n.dot line and a long one " +
                                       "\u00e9" * 60)
+        # The inner message claims MIME now (RFC 2045 §4), as the top does.
+        assert (b"Content-Type: message/rfc822\r\n\r\nMIME-Version: 1.0\r\nSubject: inner\r\n"
+                in got[2]["data"]), got[2]["data"]
         body = inner.get_content()
         assert body["Subject"] == "inner" and body.get_content() == "\u00fcber"
         assert re.search(r"event=converted_7bit id=\d+ result=ok size=\d+ size_7bit=\d+ "
