@@ -3,7 +3,10 @@
  * icu source package ships it (vendor/build.sh's recipe_icu), into
  * build/gen/ufold_table.c for core/ufold.c: the full case folding (the
  * file's C and F lines; S and T are left out), each code point's folded
- * form precomputed as UTF-8 in a two-stage table (core/ufold.h).
+ * form precomputed as UTF-8 in a two-stage table (core/ufold.h), and
+ * the two-octet characters' folds in a table of their own, one step
+ * (ufold_two), and which lead octets start a character whose fold
+ * changes its length (ufold_resize); both read only by core/ufold.c.
  *
  * The generator checks that folding is idempotent (no folded form holds
  * a code point that folds again), that no folded form passes
@@ -146,7 +149,42 @@ int main(int argc, char **argv)
 			fprintf(out, "%s%u,", k % 16 ? " " : "\n\t\t", idx[(p << 8) | k]);
 		fprintf(out, "\n\t},\n");
 	}
-	fprintf(out, "};\n");
+	fprintf(out, "};\n\n");
+	/* The two-octet characters' one-step table (core/ufold.c): for
+	 * U+0080..U+07FF, the folded form's two octets (first | second << 8)
+	 * when it is two octets long, the character itself when it has no
+	 * fold; 0 when its folded form has another length. */
+	fprintf(out, "const uint16_t ufold_two[0x800] = {");
+	for (uint32_t cp = 0; cp < 0x800; cp++) {
+		unsigned v = 0;
+		char u[UFOLD_MAP_MAX + 4];
+		if (cp >= 0x80 && !has[cp]) {
+			utf8_encode(cp, u);
+			v = (unsigned char)u[0] | (unsigned)(unsigned char)u[1] << 8;
+		} else if (cp >= 0x80 && !fold[cp][1] && utf8_len(fold[cp][0]) == 2) {
+			utf8_encode(fold[cp][0], u);
+			v = (unsigned char)u[0] | (unsigned)(unsigned char)u[1] << 8;
+		}
+		fprintf(out, "%s%u,", cp % 16 ? " " : "\n\t", v);
+	}
+	fprintf(out, "\n};\n\n");
+	/* The lead octets of the characters whose folded form is not as
+	 * long as they are: a text without them folds to its own length. */
+	unsigned char resize[256] = { 0 };
+	for (uint32_t cp = 0; cp < CP_MAX; cp++) {
+		size_t len = 0;
+		char u[4];
+		for (size_t k = 0; k < 3 && has[cp] && fold[cp][k]; k++)
+			len += utf8_len(fold[cp][k]);
+		if (has[cp] && len != utf8_len(cp)) {
+			utf8_encode(cp, u);
+			resize[(unsigned char)u[0]] = 1;
+		}
+	}
+	fprintf(out, "const unsigned char ufold_resize[256] = {");
+	for (size_t k = 0; k < 256; k++)
+		fprintf(out, "%s%u,", k % 32 ? " " : "\n\t", resize[k]);
+	fprintf(out, "\n};\n");
 	if (fclose(out))
 		die("cannot write", argv[2]);
 	return 0;
