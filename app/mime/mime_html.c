@@ -91,9 +91,9 @@ static void out(struct mime_html *h, const char *p, size_t n)
 	anchor_add(h, p, n);
 }
 
-/* A run of text octets, none of them white space: what out() would make
- * of them one at a time (past the ceiling, the run's first octets that
- * fit), in one append. */
+/* A run of text octets, none of them white space but single spaces
+ * between others: what out() would make of them one at a time (past the
+ * ceiling, the run's first octets that fit), in one append. */
 static void out_run(struct mime_html *h, const char *p, size_t n)
 {
 	struct buf *b = h->hidden_depth ? h->hidden : h->text;
@@ -439,20 +439,31 @@ static int is_void(uint32_t nh)
 /* Elements a browser lays out as blocks of their own: their text does
  * not run into the words around them ("<h5>Title</h5>text", "<dt>Term
  * </dt><dd>meaning</dd>" read as one word when h5 and dt were left out). */
+#define BLOCKS(X)                                                                             \
+	X("p") X("div") X("br") X("tr") X("li") X("td") X("th") X("table") X("h1") X("h2")    \
+	X("h3") X("h4") X("ul") X("ol") X("blockquote") X("hr") X("title") X("center") X("pre") \
+	X("h5") X("h6") X("dl") X("dt") X("dd") X("section") X("article") X("header")          \
+	X("footer") X("nav") X("aside") X("address") X("figure") X("figcaption") X("main")     \
+	X("fieldset") X("details") X("summary") X("caption")
+/* A name's bit in a filter of 64 (shift 0) or another (shift 6): the
+ * masks of the blocks' bits fold to constants, and most names that are
+ * not a block (span, a, font, b, img) miss one of them, so they are
+ * told apart without comparing them with 38 names. */
+#define BLOCK_BIT(s) | (1ull << (NH(s) & 63))
+#define BLOCK_BIT6(s) | (1ull << ((NH(s) >> 6) & 63))
+#define BLOCK_IS(s) || nh == NH(s)
+
 static int is_block(uint32_t nh)
 {
-	return nh == NH("p") || nh == NH("div") || nh == NH("br") || nh == NH("tr") ||
-	       nh == NH("li") || nh == NH("td") || nh == NH("th") || nh == NH("table") ||
-	       nh == NH("h1") || nh == NH("h2") || nh == NH("h3") || nh == NH("h4") ||
-	       nh == NH("ul") || nh == NH("ol") || nh == NH("blockquote") || nh == NH("hr") ||
-	       nh == NH("title") || nh == NH("center") || nh == NH("pre") || nh == NH("h5") ||
-	       nh == NH("h6") || nh == NH("dl") || nh == NH("dt") || nh == NH("dd") ||
-	       nh == NH("section") || nh == NH("article") || nh == NH("header") ||
-	       nh == NH("footer") || nh == NH("nav") || nh == NH("aside") || nh == NH("address") ||
-	       nh == NH("figure") || nh == NH("figcaption") || nh == NH("main") ||
-	       nh == NH("fieldset") || nh == NH("details") || nh == NH("summary") ||
-	       nh == NH("caption");
+	if (!((0 BLOCKS(BLOCK_BIT)) >> (nh & 63) & 1) || !((0 BLOCKS(BLOCK_BIT6)) >> ((nh >> 6) & 63) & 1))
+		return 0;
+	return 0 BLOCKS(BLOCK_IS);
 }
+
+#undef BLOCK_BIT
+#undef BLOCK_BIT6
+#undef BLOCK_IS
+#undef BLOCKS
 
 /* Whether u starts with a scheme ("http:", "mailto:"). */
 static int has_scheme(struct str u)
@@ -961,18 +972,35 @@ static void step(struct mime_html *h, char c)
 	}
 }
 
+/* What the fast paths of mime_html_feed() stop at, per octet. */
+enum {
+	C_WS = 1,       /* white space, as out_text() and the tag's run see it */
+	C_TEXT_END = 2, /* ends a run of text octets: '<', '&', white space */
+	C_TAG_END = 4,  /* ends a stretch of a tag outside quotes: '>', quotes */
+};
+#define WS_ (C_WS | C_TEXT_END)
+static const uint8_t cls[256] = {
+	['\t'] = WS_, ['\n'] = WS_, ['\f'] = WS_, ['\r'] = WS_, [' '] = WS_,
+	['<'] = C_TEXT_END, ['&'] = C_TEXT_END,
+	['>'] = C_TAG_END, ['"'] = C_TAG_END, ['\''] = C_TAG_END,
+};
+#undef WS_
+
 void mime_html_feed(struct mime_html *h, const char *in, size_t len)
 {
+	const unsigned char *u = (const unsigned char *)in;
 	size_t i = 0;
 	while (i < len) {
-		/* fast paths, the same as step() one byte at a time: inside a
+		/* fast paths, the same as step() one octet at a time: inside a
 		 * tag only '>' and quotes matter (the rest is kept for the
-		 * attributes), inside <style> or <script> only '<' */
+		 * attributes), inside <style> or <script> only '<', inside a
+		 * comment only '-' (and what follows one), inside a
+		 * declaration only '>' */
 		if (h->state == H_TAG) {
 			size_t j = i;
 			if (h->quote) {
-				while (j < len && in[j] != h->quote)
-					j++;
+				const char *q = memchr(in + i, h->quote, len - i);
+				j = q ? (size_t)(q - in) : len;
 				/* a value's first MIME_HTML_VALUE_MAX octets (step) */
 				if (h->taglen == sizeof h->tag && j > i &&
 				    h->run < MIME_HTML_VALUE_MAX)
@@ -986,43 +1014,82 @@ void mime_html_feed(struct mime_html *h, const char *in, size_t len)
 				h->taglen += k;
 				h->run += j - i;
 			} else {
-				for (; j < len && in[j] != '>' && in[j] != '"' && in[j] != '\'';
-				     j++) {
-					char c = in[j];
-					if (c == ' ' || c == '\t' || c == '\n' || c == '\r' ||
-					    c == '\f')
-						h->run = 0;
-					else if (++h->run > MIME_HTML_VALUE_MAX)
+				size_t run = h->run, tl = h->taglen;
+				for (; j < len; j++) {
+					uint8_t k = cls[u[j]];
+					if (k & C_TAG_END)
+						break;
+					if (k & C_WS)
+						run = 0;
+					else if (++run > MIME_HTML_VALUE_MAX)
 						continue;
-					if (h->taglen == sizeof h->tag)
+					if (tl == sizeof h->tag) {
+						h->taglen = tl;
 						tag_make_room(h);
-					if (h->taglen < sizeof h->tag)
-						h->tag[h->taglen++] = c;
+						tl = h->taglen;
+					}
+					if (tl < sizeof h->tag)
+						h->tag[tl++] = in[j];
 				}
+				h->run = run;
+				h->taglen = tl;
 			}
 			i = j;
 			if (i == len)
 				return;
 		} else if (h->state == H_TEXT && !h->skip) {
-			/* a run of text octets other than white space is
-			 * written as it is, in one piece */
+			/* a run of text octets is written as it is, in one
+			 * piece, with the single spaces between its words (each
+			 * follows one, so out() would write it too); a run of
+			 * other white space is one space at most (out_text,
+			 * out) */
 			size_t j = i;
-			while (j < len && in[j] != '<' && in[j] != '&' && in[j] != ' ' &&
-			       in[j] != '\t' && in[j] != '\r' && in[j] != '\n' && in[j] != '\f')
-				j++;
+			for (;;) {
+				while (j < len && !(cls[u[j]] & C_TEXT_END))
+					j++;
+				if (j > i && j + 1 < len && u[j] == ' ' &&
+				    !(cls[u[j + 1]] & C_TEXT_END))
+					j++;
+				else
+					break;
+			}
 			if (j > i)
 				out_run(h, in + i, j - i);
+			if (j < len && cls[u[j]] & C_WS) {
+				while (++j < len && cls[u[j]] & C_WS)
+					;
+				out(h, " ", 1);
+			}
 			i = j;
 			if (i == len)
 				return;
+			if (!(cls[u[i]] & C_TEXT_END))
+				continue;
 		} else if (h->state == H_TEXT && h->skip && h->skip != NH("head")) {
 			const char *lt = memchr(in + i, '<', len - i);
 			if (!lt)
 				return;
 			i = (size_t)(lt - in);
+		} else if (h->state == H_COMMENT && !h->quote) {
+			/* no dash pending: nothing but a '-' changes the state */
+			const char *d = memchr(in + i, '-', len - i);
+			if (!d)
+				return;
+			i = (size_t)(d - in);
+		} else if (h->state == H_DECL) {
+			const char *gt = memchr(in + i, '>', len - i);
+			if (!gt)
+				return;
+			i = (size_t)(gt - in);
 		}
 		step(h, in[i++]);
 	}
+}
+
+void mime_html_feed_octets(struct mime_html *h, const char *in, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		step(h, in[i]);
 }
 
 void mime_html_finish(struct mime_html *h)

@@ -71,6 +71,10 @@ struct mime_html {
 void mime_html_init(struct mime_html *h, struct buf *text, struct buf *hidden,
                     mime_html_url_fn *fn, void *arg);
 void mime_html_feed(struct mime_html *h, const char *in, size_t len);
+/* mime_html_feed() without its fast paths: every octet through the state
+ * machine alone. The same result, slower: the reference the tests hold
+ * mime_html_feed() to (test_mime_html). */
+void mime_html_feed_octets(struct mime_html *h, const char *in, size_t len);
 /* Ends the input: an open anchor is reported. */
 void mime_html_finish(struct mime_html *h);
 
