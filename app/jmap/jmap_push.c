@@ -17,9 +17,10 @@
  * ones now (jmap_push_own_states) at each notification; a JMAP write
  * that moves one of them notifies (jmap_typestate.c).
  *
- * Caveat: a change to those made outside JMAP (ManageSieve, an alias
- * the administrator adds, the queue moving a deliveryStatus, a new
- * quota) is told at the account's next notification, not at once.
+ * A Sieve script's write notifies whoever made it (store_sieve.c).
+ * Caveat: another change to those made outside JMAP (an alias the
+ * administrator adds, the queue moving a deliveryStatus, a new quota) is
+ * told at the account's next notification, not at once.
  */
 #include <stdio.h>
 #include <string.h>

@@ -478,7 +478,15 @@ static int sieve_write(struct store *st, struct put_ctx *c)
 			return STORE_EINVAL;
 		c->newname = c->newnfc;
 	}
-	return store_write(st, sieve_write_fn, c);
+	int rc = store_write(st, sieve_write_fn, c);
+	/* JMAP push tells SieveScript's state (its own, not the modseq):
+	 * subscribers of the account learn that a script changed, whoever
+	 * changed it (ManageSieve, the portal, JMAP). */
+	uint64_t ms;
+	if (rc == STORE_OK && c->account != STORE_SIEVE_GLOBAL &&
+	    store_account_modseq(st, c->account, &ms) == STORE_OK)
+		store_publish_change(st, c->account, ms);
+	return rc;
 }
 
 int store_sieve_put(struct store *st, uint32_t account, const char *name, const char *text,
