@@ -309,7 +309,9 @@ def test_push_tells_own_state_types():
     assert p.login(*DEE)[0] == 200
     st, body = p.call("PUT", "/me/sieve/portal", {"script": "keep;\n"})
     assert st in (200, 201), (st, body)
-    told(e, {"SieveScript": state("SieveScript/get", u)}, {"SieveScript"})
+    # The event first: a /get would itself take the new state and wake it.
+    ev = e.event()
+    assert ev["data"]["changed"] == {acc: {"SieveScript": state("SieveScript/get", u)}}, ev
     _, r = j.one("Identity/set", {"destroy": [iid]}, using=u)
     assert r["destroyed"] == [iid], r
     # The Identity-only stream is told the destroy first: nothing about
