@@ -141,13 +141,9 @@ static int part_text_decode(struct run *r, uint32_t i, struct str *out)
 	return 0;
 }
 
-/* Part i's text, decoded once per run however many tests read it. */
-int msg_part_text(struct run *r, uint32_t i, int fold, struct str *out)
+/* t[0] as decoded, or t[1], its fold, made the first time it is asked. */
+static int text_or_fold(struct run *r, struct str *t, int fold, struct str *out)
 {
-	struct str *t = &r->btext[2 * i];
-
-	if (!t->p && part_text_decode(r, i, t) < 0)
-		return -1;
 	if (!fold) {
 		*out = *t;
 		return 0;
@@ -156,6 +152,16 @@ int msg_part_text(struct run *r, uint32_t i, int fold, struct str *out)
 		t[1] = sv_fold_copy(r->a, *t);
 	*out = t[1];
 	return 0;
+}
+
+/* Part i's text, decoded once per run however many tests read it. */
+int msg_part_text(struct run *r, uint32_t i, int fold, struct str *out)
+{
+	struct str *t = &r->btext[2 * i];
+
+	if (!t->p && part_text_decode(r, i, t) < 0)
+		return -1;
+	return text_or_fold(r, t, fold, out);
 }
 
 int msg_part_plain(struct run *r, uint32_t i, int fold, struct str *out)
@@ -181,14 +187,7 @@ int msg_part_plain(struct run *r, uint32_t i, int fold, struct str *out)
 		if (run_spend(r, html.len / 64 + 1) < 0)
 			return -1;
 	}
-	if (!fold) {
-		*out = *t;
-		return 0;
-	}
-	if (!t[1].p)
-		t[1] = sv_fold_copy(r->a, *t);
-	*out = t[1];
-	return 0;
+	return text_or_fold(r, t, fold, out);
 }
 
 /*
