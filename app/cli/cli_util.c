@@ -14,6 +14,7 @@
 #include "admin/admin_meta.h"
 #include "core/hostname.h"
 #include "store/store.h"
+#include "store/store_backup.h"
 
 struct store *cli_store_open(const struct config *cfg, int mode)
 {

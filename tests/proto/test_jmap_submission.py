@@ -184,6 +184,39 @@ def send587(s, msg):
     return 250
 
 
+def test_jmap_submission_of_a_draft_with_bare_cr_sends_spaces():
+    """Outbound SMTP smuggling through a stored draft: IMAP APPEND keeps a
+    bare CR (as Dovecot does), and EmailSubmission hands the stored octets
+    to the queue, whose SMTP client sends each stray CR as a space
+    (Postfix's cleanup_replace_stray_cr_lf): sent as it is, "<CR>.<CR>"
+    would end the data at a next hop that takes a CR for a line end."""
+    from test_imap import Raw as ImapRaw
+    s = srv()
+    j = Jmap(s, *HAL)
+    _, ids = j.one("Identity/get", {}, using=USING)
+    ident = ids["list"][0]["id"]
+    body = (b"From: %s\r\nTo: rob@remote.test\r\nSubject: stray cr\r\n"
+            b"Message-ID: <cr%d@example.test>\r\n\r\n"
+            b"first\r.\rMAIL FROM:<ceo@bank.test>\r.\r\nlast\r\n" % (HAL[0].encode(), time.monotonic_ns()))
+    i = ImapRaw(s)
+    i.login(*HAL)
+    i.send(b"a APPEND Drafts {%d+}\r\n%s\r\n" % (len(body), body))
+    assert i.until_tag("a")[-1].startswith(b"a OK")
+    i.close()
+    _, q = j.one("Email/query", {"sort": [{"property": "id", "isAscending": False}], "limit": 1})
+    before = len(_relay.messages)
+    _, st = j.one("EmailSubmission/set", {"create": {"c": {"identityId": ident, "emailId": q["ids"][0]}}},
+                  using=USING)
+    assert st["notCreated"] is None, st
+    msgs = _relay.wait_messages(before + 1)
+    assert len(msgs) == before + 1, s.log_text()[-3000:]
+    data = msgs[-1]["data"]
+    data = data if isinstance(data, bytes) else data.encode()
+    assert b"Subject: stray cr" in data, data
+    assert b"\r\n\r\nfirst . MAIL FROM:<ceo@bank.test> .\r\nlast\r\n" in data, data
+    assert b"\r" not in data.replace(b"\r\n", b""), data
+
+
 def test_jmap_submission_author_fields_as_587():
     """EmailSubmission checks the author fields with port 587's own check
     (smtp/smtp_author.h): a display name that shows another address, a

@@ -573,10 +573,12 @@ def test_bare_cr_never_reaches_the_next_hop():
     """Outbound SMTP smuggling: a message holding "<CR>.<CR><LF>" must
     not reach the next hop with that bare CR, or a receiver that ends
     lines at a CR would read the end of data there and the rest as a
-    second message. Each stray CR leaves as a space (Postfix's
-    cleanup_replace_stray_cr_lf); CRLF and bare LF (made CRLF) are as
-    before. BDAT refuses such content as DATA does; a draft stored over
-    IMAP and sent by BURL brings it in."""
+    second message. BDAT refuses such content as DATA does; a draft
+    stored over IMAP keeps its bare CRs, and BURL sends it with each made
+    CRLF (smtp_tx.c's burl_append, RFC 6409 §8), so the smuggled command
+    is a dot-stuffed line of text. The queue's own defence (a stray CR
+    leaves as a space) is checked through JMAP EmailSubmission of such a
+    draft (test_jmap_submission)."""
     from test_imap import Raw as ImapRaw
     with World(lambda ips: zone(mx(ips, 0)), imap=True) as w:
         r = w.receiver(0)
@@ -606,7 +608,7 @@ def test_bare_cr_never_reaches_the_next_hop():
         assert code == 250, (code, text)
         c.quit()
         data = r.wait_messages(1)[0]["data"]
-        assert b"first . MAIL FROM:<ceo@bank.test> .\r\nlast\r\n" in data, data
+        assert b"\r\n\r\nfirst\r\n.\r\nMAIL FROM:<ceo@bank.test>\r\n.\r\nlast\r\n" in data, data
         assert b"\r" not in data.replace(b"\r\n", b""), data
 
 
