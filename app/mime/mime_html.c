@@ -451,18 +451,37 @@ static int is_void(uint32_t nh)
  * told apart without comparing them with 38 names. */
 #define BLOCK_BIT(s) | (1ull << (NH(s) & 63))
 #define BLOCK_BIT6(s) | (1ull << ((NH(s) >> 6) & 63))
-#define BLOCK_IS(s) || nh == NH(s)
+#define BLOCK_HASH(s) NH(s),
+#define SLOT(x) ((uint32_t)((x) * 2654435761u) >> 25)
 
 static int is_block(uint32_t nh)
 {
 	if (!((0 BLOCKS(BLOCK_BIT)) >> (nh & 63) & 1) || !((0 BLOCKS(BLOCK_BIT6)) >> ((nh >> 6) & 63) & 1))
 		return 0;
-	return 0 BLOCKS(BLOCK_IS);
+	/* the rest by the names' hashes, open-addressed in a table made
+	 * once per thread (its own copy: nothing shared to lock) */
+	static _Thread_local uint32_t set[128];
+	static _Thread_local int made;
+	if (!made) {
+		const uint32_t names[] = { BLOCKS(BLOCK_HASH) };
+		for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+			unsigned at = SLOT(names[k]);
+			while (set[at])
+				at = (at + 1) & 127;
+			set[at] = names[k];
+		}
+		made = 1;
+	}
+	for (unsigned at = SLOT(nh); set[at]; at = (at + 1) & 127)
+		if (set[at] == nh)
+			return 1;
+	return 0;
 }
 
 #undef BLOCK_BIT
 #undef BLOCK_BIT6
-#undef BLOCK_IS
+#undef BLOCK_HASH
+#undef SLOT
 #undef BLOCKS
 
 /* Whether u starts with a scheme ("http:", "mailto:"). */
@@ -1065,6 +1084,11 @@ void mime_html_feed(struct mime_html *h, const char *in, size_t len)
 				return;
 			if (!(cls[u[i]] & C_TEXT_END))
 				continue;
+			if (u[i] == '<') { /* what step() does with it here */
+				h->state = H_LT;
+				i++;
+				continue;
+			}
 		} else if (h->state == H_TEXT && h->skip && h->skip != NH("head")) {
 			const char *lt = memchr(in + i, '<', len - i);
 			if (!lt)

@@ -168,6 +168,48 @@ static void test_random(void)
 	same_as_octets(big, n);
 }
 
+/* Every block element sets its text apart from the words around it, in
+ * any case of its name, and inline ones do not (is_block's filters and
+ * table against the list it was written from). */
+static void test_blocks(void)
+{
+	static const char *const blocks[] = {
+		"p", "div", "br", "tr", "li", "td", "th", "table", "h1", "h2", "h3", "h4", "ul",
+		"ol", "blockquote", "hr", "title", "center", "pre", "h5", "h6", "dl", "dt", "dd",
+		"section", "article", "header", "footer", "nav", "aside", "address", "figure",
+		"figcaption", "main", "fieldset", "details", "summary", "caption",
+	};
+	static const char *const inline_[] = {
+		"span", "a", "font", "b", "i", "u", "em", "strong", "small", "big", "sub", "sup",
+		"tbody", "thead", "label", "abbr", "code", "q", "s", "mark", "bdi", "time", "x",
+		"h7", "pp", "divv", "d", "tdd", "tt", "nobr", "blink", "marquee",
+	};
+	char in[128], want[8];
+	for (size_t k = 0; k < sizeof blocks / sizeof blocks[0] + sizeof inline_ / sizeof inline_[0];
+	     k++) {
+		int block = k < sizeof blocks / sizeof blocks[0];
+		const char *name = block ? blocks[k] : inline_[k - sizeof blocks / sizeof blocks[0]];
+		for (int upper = 0; upper < 2; upper++) {
+			char nm[32];
+			size_t l = strlen(name);
+			for (size_t c = 0; c <= l; c++)
+				nm[c] = upper && name[c] >= 'a' && name[c] <= 'z' ? name[c] - 32 : name[c];
+			int n = snprintf(in, sizeof in, "a<%s>b</%s>c", nm, nm);
+			struct seen s;
+			read_html(&s, in, (size_t)n, 0, 0);
+			snprintf(want, sizeof want, block ? "a\nb\nc" : "abc");
+			if (buf_len(&s.text) != strlen(want) || memcmp(buf_data(&s.text), want, strlen(want))) {
+				fprintf(stderr, "<%s>: \"%.*s\"\n", nm, (int)buf_len(&s.text),
+					buf_data(&s.text));
+				CHECK(0);
+			}
+			buf_free(&s.text);
+			buf_free(&s.hidden);
+			buf_free(&s.urls);
+		}
+	}
+}
+
 static void test_corpora(void)
 {
 	/* the markup of HTML mail and its MIME around it, raw, as text:
@@ -183,6 +225,7 @@ static void test_corpora(void)
 int main(void)
 {
 	file_buf = malloc(IN_MAX);
+	test_blocks();
 	test_random();
 	test_corpora();
 	CHECK(compared > 10000);
