@@ -23,10 +23,14 @@ struct store *cli_store_open(const struct config *cfg, int mode)
 	int readonly = mode == CLI_STORE_READ;
 
 	if (mode != CLI_STORE_CREATE) {
+		/* A restore cut short leaves its marker and no data.mdb yet:
+		 * store_open() below says so, which is the error to see. */
 		struct stat sb;
-		char path[4096];
-		if (snprintf(path, sizeof path, "%s/data.mdb", cfg->data_dir) >= (int)sizeof path ||
-		    stat(path, &sb) < 0) {
+		char path[4096], marker[4096];
+		snprintf(marker, sizeof marker, "%s/" STORE_RESTORING_FILE, cfg->data_dir);
+		if ((snprintf(path, sizeof path, "%s/data.mdb", cfg->data_dir) >= (int)sizeof path ||
+		     stat(path, &sb) < 0) &&
+		    stat(marker, &sb) < 0) {
 			fprintf(stderr,
 				"tern: no mail store in %s (TERN_DATA_DIR): nothing to %s; "
 				"`tern serve` creates one\n",
