@@ -134,10 +134,11 @@ def test_check_auth():
         out = check(message("x@ghost.example.org"), mail_from="x@other.test")
         assert out[0].endswith("dmarc=fail header.from=ghost.example.org policy.dmarc=quarantine"), out
         assert "dmarc-policy-domain: example.org (np=)" in out, out
-        # t=y: the policy stays what was published; the disposition is one step below.
+        # t=y: the disposition is one step below what was published, and
+        # policy.dmarc says what was applied (0e15b4ac), as at SMTP time.
         out = check(message("q@quar.test"), mail_from="q@quar.test")
         assert out[0].endswith("spf=fail smtp.mailfrom=q@quar.test; dkim=none; " + "arc=none smtp.remote-ip=127.0.0.2; "
-                               "dmarc=fail header.from=quar.test policy.dmarc=reject"), out
+                               "dmarc=fail header.from=quar.test policy.dmarc=quarantine"), out
         assert "dmarc-disposition: quarantine (t=y: one step below the policy)" in out, out
         # No record; a DNS failure; two From domains; the null path.
         out = check(message("a@nobody.test"), mail_from="a@nobody.test")
