@@ -7,15 +7,19 @@
  * DELETED-STORAGE (RFC 9208: what EXPUNGE would give back, in units
  * of 1024 octets as the STORAGE resource, rounded up as its usage; a
  * server with QUOTA=RES-STORAGE must know it: the stored octets of the
- * messages \Deleted here).
+ * \Deleted messages whose email goes with the expunge, i.e. whose every
+ * membership is \Deleted here; an email another mailbox still holds (a
+ * COPY shares the email and counts once in the quota) frees nothing).
  * UNSEEN and DELETED count the messages without $seen / with \Deleted;
  * RECENT counts the messages no SELECT has claimed yet (RFC 3501 §2.3.2,
  * store_mailbox_claim_recent_async()) and, for the mailbox this session
  * has selected, those it claimed. SIZE sums the stored octets, which
  * is what RFC822.SIZE reports.
  */
+#include <stdlib.h>
 #include <string.h>
 
+#include "core/xalloc.h"
 #include "imap/imap_session.h"
 
 enum { ST_MESSAGES = 1, ST_UIDNEXT = 2, ST_UIDVALIDITY = 4, ST_UNSEEN = 8, ST_RECENT = 16,
@@ -44,7 +48,38 @@ struct status_ctx {
 	struct store_mailbox_info info;
 	uint64_t size, deleted_size;
 	uint32_t counted, unseen, deleted, recent;
+	/* \Deleted memberships here of emails with several memberships:
+	 * their bytes are freed only if all of them are here. */
+	struct shared_del {
+		uint32_t email_id;
+		uint16_t nmembers;
+		uint64_t size;
+	} *shared;
+	size_t nshared, capshared;
 };
+
+static int shared_cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct shared_del *)a)->email_id;
+	uint32_t y = ((const struct shared_del *)b)->email_id;
+	return x < y ? -1 : x > y;
+}
+
+/* The bytes of the shared emails whose memberships are all \Deleted here. */
+static uint64_t shared_freed(struct status_ctx *c)
+{
+	uint64_t freed = 0;
+	qsort(c->shared, c->nshared, sizeof(c->shared[0]), shared_cmp);
+	for (size_t i = 0; i < c->nshared;) {
+		size_t j = i;
+		while (j < c->nshared && c->shared[j].email_id == c->shared[i].email_id)
+			j++;
+		if (j - i >= c->shared[i].nmembers)
+			freed += c->shared[i].size;
+		i = j;
+	}
+	return freed;
+}
 
 static void mailbox_cb(void *arg, const struct store_mailbox_info *info)
 {
@@ -74,8 +109,15 @@ static void email_cb(void *arg, const struct store_email_info *info)
 	}
 	c->unseen += !seen;
 	c->deleted += info->deleted; /* the membership's flag, not a keyword */
-	if (info->deleted)
+	if (info->deleted && info->nmembers <= 1) {
 		c->deleted_size += info->size;
+	} else if (info->deleted) {
+		if (c->nshared == c->capshared) {
+			c->capshared = c->capshared ? c->capshared * 2 : 16;
+			c->shared = xrealloc(c->shared, c->capshared * sizeof(c->shared[0]));
+		}
+		c->shared[c->nshared++] = (struct shared_del){ info->email_id, info->nmembers, info->size };
+	}
 	c->recent += info->uid >= c->info.first_recent;
 }
 
@@ -148,8 +190,12 @@ int imap_status_append(struct imap_session *s, const char *name,
 	struct status_ctx c = { .mailbox = info->id, .info = *info };
 	unsigned listed = ST_SIZE | ST_UNSEEN | ST_DELETED | ST_RECENT | ST_DELETED_STORAGE;
 	if ((want & listed) &&
-	    store_email_list(imap_store, s->account, c.mailbox, email_cb, &c) != STORE_OK)
+	    store_email_list(imap_store, s->account, c.mailbox, email_cb, &c) != STORE_OK) {
+		free(c.shared);
 		return -1;
+	}
+	c.deleted_size += shared_freed(&c);
+	free(c.shared);
 	uint32_t messages = (want & listed) ? c.counted : c.info.messages;
 	/* The selected mailbox's messages this session claimed are \Recent
 	 * to it (RFC 3501 §2.3.2), as its SELECT and EXISTS told it. */

@@ -675,7 +675,8 @@ struct store_email_info {
 	int64_t saved_at;   /* when it entered this mailbox (IMAP SAVEDATE): the
 	                     * uid entry's date, else received_at */
 	int deleted;        /* IMAP \Deleted in this mailbox: per membership, so
-	                     * that EXPUNGE here never removes a copy elsewhere */
+	                     * that EXPUNGE here never removes a copy elsewhere */	uint16_t nmembers;  /* the email's memberships, this one included (IMAP
+	                     * COPY adds one): its bytes go only with the last */
 };
 typedef void store_email_cb(void *arg, const struct store_email_info *info);
 /* Emails of a mailbox in UID order. */

@@ -566,6 +566,7 @@ void email_info_fill(struct store_email_info *info, const struct email_rec *e,
 	    .thread_id = e->thread_id,
 	    .saved_at = uid_rec_saved_at(uv, e->received_at),
 	    .deleted = (uid_rec_flags(uv) & UID_F_DELETED) != 0,
+	    .nmembers = e->nmembers,
 	};
 	memcpy(info->blob_id, e->blob_id, 32);
 }

@@ -43,6 +43,27 @@ def test_imap_quota_roots_and_usage():
         typ, data = m.status("INBOX", "(DELETED-STORAGE)")
         assert typ == "OK" and data[0].endswith(b"(DELETED-STORAGE 0)"), data
         assert m.getquota('"User quota"')[1] == [b'"User quota" (STORAGE 0 10)']
+        # A COPY shares the email (it counts once in the quota): expunging
+        # one \Deleted copy frees nothing while another mailbox, or an
+        # undeleted copy in the same one, still holds it (RFC 9208: the
+        # storage an EXPUNGE would reclaim); the last one frees it.
+        m.create("Keep")
+        assert m.append("INBOX", None, None, msg)[0] == "OK"
+        assert m.copy("1", "Keep")[0] == "OK" and m.copy("1", "INBOX")[0] == "OK"
+        m.store("1", "+FLAGS.SILENT", "(\\Deleted)")
+        typ, data = m.status("INBOX", "(DELETED DELETED-STORAGE)")
+        assert typ == "OK" and data[0].endswith(b"(DELETED 1 DELETED-STORAGE 0)"), data
+        m.store("2", "+FLAGS.SILENT", "(\\Deleted)")
+        typ, data = m.status("INBOX", "(DELETED DELETED-STORAGE)")
+        assert typ == "OK" and data[0].endswith(b"(DELETED 2 DELETED-STORAGE 0)"), data
+        m.select("Keep")
+        m.store("1", "+FLAGS.SILENT", "(\\Deleted)")
+        m.expunge()
+        typ, data = m.status("INBOX", "(DELETED DELETED-STORAGE)")
+        assert typ == "OK" and data[0].endswith(b"(DELETED 2 DELETED-STORAGE %d)" % kib), data
+        m.select("INBOX")
+        m.expunge()
+        assert m.getquota('"User quota"')[1] == [b'"User quota" (STORAGE 0 10)']
         m.logout()
         # No limit: no root.
         c = login(s, user=CAROL, pw=CAROL_PW)
