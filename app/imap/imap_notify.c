@@ -33,7 +33,9 @@
  * sync IDLE does); for another mailbox whose counters changed, "* STATUS
  * name (MESSAGES UIDNEXT UIDVALIDITY UNSEEN)" (HIGHESTMODSEQ too under
  * CONDSTORE; in the STATUS NOTIFY SET sends at once, also whenever
- * FlagChange is asked for, as Dovecot sends it); a new mailbox
+ * FlagChange is asked for, as Dovecot sends it); for its flag changes
+ * (FlagChange) that STATUS under CONDSTORE, else only when UNSEEN
+ * changed (a STATUS saying nothing new is not sent, as Dovecot); a new mailbox
  * "* LIST () "/" name", a deleted one
  * "* LIST (\NonExistent) "/" name", a renamed one with its OLDNAME
  * extended data item (RFC 5465 §5.4), a subscription change
@@ -82,6 +84,11 @@ struct meta_seen {
 struct mbox_state {
 	uint32_t id, messages, uidnext, uidvalidity;
 	uint64_t hms;
+	/* FlagChange without CONDSTORE: the STATUS says only UNSEEN's change.
+	 * unread: the store's count (no $seen, no $draft), cheap; unseen:
+	 * STATUS UNSEEN (no $seen) when counted, else -1. */
+	uint32_t unread;
+	int64_t unseen;
 	int subscribed;
 	char *name; /* malloc'ed */
 	struct meta_seen *meta; /* MailboxMetadataChange watched: its entries */
@@ -290,6 +297,7 @@ static void snap_cb(void *arg, const struct store_mailbox_info *i)
 	c->m[c->n++] = (struct mbox_state){ .id = i->id, .messages = i->messages,
 					    .uidnext = i->uidnext, .uidvalidity = i->uidvalidity,
 					    .hms = i->highest_modseq, .subscribed = i->subscribed,
+					    .unread = i->unread_emails, .unseen = -1,
 					    .name = xstrndup(i->name, strlen(i->name)) };
 }
 
@@ -365,6 +373,51 @@ static int is_selected(const struct imap_session *s, uint32_t id)
 	return s->state == IMAP_S_SELECTED && s->view.mailbox == id;
 }
 
+static void unseen_cb(void *arg, const struct store_email_info *info)
+{
+	int64_t *n = arg;
+	struct str kw = str_make(info->keywords, info->keywords_len);
+	for (size_t i = 0; i < kw.len;) {
+		size_t st = i;
+		while (i < kw.len && kw.p[i] != ' ')
+			i++;
+		if (str_eq_ci_c(str_make(kw.p + st, i - st), "$seen"))
+			return;
+		i++;
+	}
+	(*n)++;
+}
+
+/* STATUS UNSEEN of mailbox id: its messages without $seen; -1 on error. */
+static int64_t count_unseen(struct imap_session *s, uint32_t id)
+{
+	int64_t n = 0;
+	if (store_email_list(imap_store, s->account, id, unseen_cb, &n) != STORE_OK)
+		return -1;
+	return n;
+}
+
+/*
+ * Whether a flag change in a mailbox not selected is told (FlagChange,
+ * RFC 5465 §5.1): by its STATUS, which without CONDSTORE has no
+ * HIGHESTMODSEQ, so only when its UNSEEN changed (as Dovecot tells it); a
+ * STATUS saying what the client knew is noise. Counts now's UNSEEN for
+ * the next look.
+ */
+static int flags_told(struct imap_session *s, const struct mbox_state *o, struct mbox_state *now)
+{
+	if (o->hms == now->hms)
+		return 0;
+	if (s->condstore)
+		return 1;
+	now->unseen = count_unseen(s, now->id);
+	if (o->unseen >= 0 && now->unseen >= 0)
+		return o->unseen != now->unseen;
+	/* Not counted last time: the store's unread count tells, but for a
+	 * \Seen change of a \Draft message. */
+	return o->unread != now->unread || now->unseen < 0;
+}
+
 /* hms: HIGHESTMODSEQ even without CONDSTORE (the STATUS NOTIFY SET
  * sends at once for FlagChange, as Dovecot does). */
 static void status_line(struct imap_session *s, const struct mbox_state *m, int hms,
@@ -437,10 +490,14 @@ void imap_notify_check(struct imap_session *s)
 			list_line(&out, "", now[i].name, o->name);
 		if (o->subscribed != now[i].subscribed && (ev & EV_SUBS))
 			list_line(&out, now[i].subscribed ? "\\Subscribed" : "", now[i].name, NULL);
-		if (!is_selected(s, now[i].id) && (ev & (EV_NEW | EV_EXPUNGE | EV_FLAGS)) &&
-		    (o->messages != now[i].messages || o->uidnext != now[i].uidnext ||
-		     ((ev & EV_FLAGS) && o->hms != now[i].hms)))
-			status_line(s, &now[i], 0, &out);
+		if (o->hms == now[i].hms)
+			now[i].unseen = o->unseen; /* nothing changed in it */
+		if (!is_selected(s, now[i].id) && (ev & (EV_NEW | EV_EXPUNGE | EV_FLAGS))) {
+			int moved = o->messages != now[i].messages || o->uidnext != now[i].uidnext;
+			int flags = (ev & EV_FLAGS) && flags_told(s, o, &now[i]);
+			if (moved || flags)
+				status_line(s, &now[i], 0, &out);
+		}
 		if (meta_events(s, nt, &now[i])) {
 			meta_read(s, &now[i]);
 			meta_diff(o, &now[i], now[i].name, &out);

@@ -573,6 +573,14 @@ KNOWN_NOTIFY = {
         ['* STATUS nf2 (MESSAGES 0 UIDNEXT 2 UIDVALIDITY V UNSEEN 0)', 'T OK'],
         "RFC 5465 asks for a STATUS with at least MESSAGES (paraphrased) for a mailbox not selected; "
         "tern sends the same items as for MessageNew (UIDVALIDITY among them), Dovecot fewer"),
+    "status new again": (
+        ['* STATUS nf2 (MESSAGES 1 UIDNEXT 3 UIDVALIDITY V UNSEEN 1)', 'T OK'],
+        "as for status expunge: tern names UIDVALIDITY too, Dovecot not"),
+    "seen elsewhere": (
+        ['* STATUS nf2 (MESSAGES 1 UIDNEXT 3 UIDVALIDITY V UNSEEN 0)', 'T OK'],
+        "RFC 5465 leaves the items of a STATUS for a mailbox not selected to the server beyond the "
+        "counters it names; tern sends the same items for every event (UNSEEN tells the \\Seen "
+        "change), Dovecot only the item that changed"),
     "unknown event": (
         ['T NO [BADEVENT (MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange '
          'MailboxMetadataChange ServerMetadataChange)]'],
@@ -627,6 +635,17 @@ def test_imap_notify_matches_dovecot():
     r.cmd(1, "STORE 1 +FLAGS (\\Deleted)", compare=False, ok=True)
     r.cmd(1, "EXPUNGE", compare=False, ok=True)
     r.events(0, "status expunge")
+    # FlagChange in a mailbox not selected, without CONDSTORE: a STATUS
+    # whose UNSEEN tells a \Seen change.
+    r.cmd(1, ["APPEND nf2 ", (MSG[3], False)], compare=False, ok=True)
+    r.events(0, "status new again")
+    r.cmd(0, "NOTIFY SET (MAILBOXES nf2 (MessageNew MessageExpunge FlagChange))", label="notify set flags")
+    r.cmd(1, "NOOP", compare=False, ok=True)
+    r.events(0, "flags elsewhere set")
+    r.cmd(1, "STORE 1 +FLAGS (\\Seen)", compare=False, ok=True)
+    r.events(0, "seen elsewhere")
+    r.cmd(1, "STORE 1 +FLAGS (\\Flagged)", compare=False, ok=True)
+    r.events(0, "flagged elsewhere")
     # IDLE with NOTIFY: the events come during IDLE.
     r.cmd(0, "NOTIFY SET (SELECTED (MessageNew MessageExpunge))", label="notify set selected")
     r.raw(0, "i IDLE\r\n", until=r"\+", label="idle")

@@ -130,10 +130,35 @@ def test_imap_notify():
         u, t = cmd(a, "h2", "NOTIFY SET STATUS (MAILBOXES Quiet (MessageNew MessageExpunge FlagChange))")
         assert len(u) == 1 and re.match(rb"\* STATUS Quiet \(MESSAGES \d+ UIDNEXT \d+ UIDVALIDITY \d+ "
                                         rb"UNSEEN \d+ HIGHESTMODSEQ \d+\)$", u[0]), u
+        check_flags_elsewhere(a, b)
         check_fetch_att(s, a, b)
         check_metadata(a, b)
         a.close()
         b.close()
+
+
+def check_flags_elsewhere(a, b):
+    """FlagChange in a mailbox not selected, without CONDSTORE (RFC 5465
+    §5.1): a STATUS only when it says something new, i.e. UNSEEN changed
+    (as Dovecot tells it); a \\Flagged change gives none, where a STATUS
+    the same as the last would be noise."""
+    u, t = cmd(a, "f0", "NOTIFY SET (MAILBOXES Quiet (MessageNew MessageExpunge FlagChange))")
+    assert t == b"f0 OK NOTIFY completed." and u == [], (u, t)
+    append(b, "Quiet", "Subject: q\r\n\r\nx\r\n")
+    u, t = cmd(a, "f1", "NOOP")
+    assert len(u) == 1 and re.fullmatch(rb"\* STATUS Quiet \(MESSAGES 1 UIDNEXT 2 UIDVALIDITY \d+ UNSEEN 1\)",
+                                        u[0]), u
+    cmd(b, "f2", "SELECT Quiet")
+    assert cmd(b, "f3", "STORE 1 +FLAGS.SILENT (\\Flagged)")[1].startswith(b"f3 OK")
+    # The NOOP looks again: whatever the change feed had not told yet.
+    assert cmd(a, "f4", "NOOP") == ([], b"f4 OK NOOP completed."), "nothing new for \\Flagged"
+    assert cmd(b, "f5", "STORE 1 +FLAGS.SILENT (\\Seen)")[1].startswith(b"f5 OK")
+    u, t = cmd(a, "f6", "NOOP")
+    assert len(u) == 1 and re.fullmatch(rb"\* STATUS Quiet \(MESSAGES 1 UIDNEXT 2 UIDVALIDITY \d+ UNSEEN 0\)",
+                                        u[0]), u
+    assert cmd(b, "f7", "STORE 1 -FLAGS.SILENT (\\Flagged)")[1].startswith(b"f7 OK")
+    assert cmd(a, "f8", "NOOP") == ([], b"f8 OK NOOP completed.")
+    cmd(b, "f9", "SELECT INBOX")
 
 
 def check_fetch_att(s, a, b):
