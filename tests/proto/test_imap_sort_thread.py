@@ -48,6 +48,12 @@ def test_imap_thread():
         caps = cmd(r, "c", "CAPABILITY")[0][0]
         for cap in (b"THREAD=REFERENCES", b"THREAD=ORDEREDSUBJECT", b"SORT", b"SORT=DISPLAY"):
             assert b" " + cap in caps, caps
+        # No I18NLEVEL (RFC 5255 §4.3: level 1 needs i;unicode-casemap,
+        # titlecase and NFKD, RFC 5051, for SEARCH and SORT alike; SEARCH
+        # matches by the full case fold with NFC and SORT by the full fold
+        # with NFD, so "\uff21" is not "a" nor "\u00b2" "2" in either), and
+        # so no COMPARATOR (level 2, RFC 5255 §4.7).
+        assert b"I18NLEVEL" not in caps and b"COMPARATOR" not in caps, caps
         assert cmd(r, "a", "THREAD REFERENCES UTF-8 ALL") == (
             [b"* THREAD (1 (2 4)(3))(5 8)((6)(7))"], b"a OK Thread completed.")
         assert cmd(r, "b", "THREAD ORDEREDSUBJECT UTF-8 ALL")[0] == [
