@@ -69,6 +69,8 @@ static int shared_cmp(const void *a, const void *b)
 static uint64_t shared_freed(struct status_ctx *c)
 {
 	uint64_t freed = 0;
+	if (c->nshared == 0)
+		return 0; /* qsort takes no NULL */
 	qsort(c->shared, c->nshared, sizeof(c->shared[0]), shared_cmp);
 	for (size_t i = 0; i < c->nshared;) {
 		size_t j = i;
