@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth/arc.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/xalloc.h"
@@ -92,6 +93,24 @@ int queue_resign(struct store *st, const char *domain, struct str m, struct buf 
 }
 
 /*
+ * Appends the key records of domain d (ours) to table as DNS would serve
+ * them (selector._domainkey.d TXT ...), keys as scratch. 0, or -1 when we
+ * hold no keys for d.
+ */
+static int keys_table(struct store *st, const char *d, struct dkim_keys *keys, struct buf *table)
+{
+	if (store_dkim_get_either(st, d, keys) != STORE_OK)
+		return -1;
+	for (unsigned k = 0; k < keys->n; k++) {
+		buf_printf(table, "%s._domainkey.%s TXT ", keys->key[k].selector, d);
+		dkim_key_txt(&keys->key[k], table);
+		buf_append_c(table, "\n");
+	}
+	dkim_keys_wipe(keys);
+	return 0;
+}
+
+/*
  * The domains of ours whose signatures on msg verify with our own keys
  * (at most OURS_MAX) into ours; their number.
  */
@@ -117,15 +136,9 @@ static size_t our_signers(struct store *st, const char *msg, size_t len,
 		int seen = 0;
 		for (size_t i = 0; i < ncand; i++)
 			seen |= strcasecmp(cand[i], d) == 0;
-		if (seen || store_dkim_get_either(st, d, keys) != STORE_OK)
+		if (seen || keys_table(st, d, keys, &table) != 0)
 			continue;
 		memcpy(cand[ncand++], d, sizeof d);
-		for (unsigned k = 0; k < keys->n; k++) {
-			buf_printf(&table, "%s._domainkey.%s TXT ", keys->key[k].selector, d);
-			dkim_key_txt(&keys->key[k], &table);
-			buf_append_c(&table, "\n");
-		}
-		dkim_keys_wipe(keys);
 	}
 	free(keys);
 	size_t n = 0;
@@ -152,13 +165,139 @@ static size_t our_signers(struct store *st, const char *msg, size_t len,
 	return n;
 }
 
+/* The value of a raw header field: what follows its colon. */
+static struct str value_of(struct str f)
+{
+	ptrdiff_t colon = str_chr(f, ':');
+	return colon < 0 ? str_make(f.p, 0) : str_make(f.p + colon + 1, f.len - (size_t)colon - 1);
+}
+
+/* Our newest ARC set on a message: its instance (0: the newest set is not
+ * ours), its sealer and its AAR payload (malloc'ed, NUL-ended). */
+struct our_arc {
+	unsigned inst;
+	char d[DKIM_DOMAIN_MAX + 1];
+	char *aar;
+};
+
+/*
+ * Finds the newest ARC set of msg and makes it a->inst when it is ours:
+ * its ARC-Seal's d= is a domain we hold keys for and, with those keys
+ * only, both its ARC-Message-Signature and its ARC-Seal verify over the
+ * message as queued (a chain the validator turns down before reaching
+ * them, say a set missing a field, is not re-made either). The earlier
+ * sets' keys are not looked up: their seals are not ours to judge.
+ */
+static void our_arc_set(struct store *st, const char *msg, size_t len, struct our_arc *a)
+{
+	memset(a, 0, sizeof *a);
+	ptrdiff_t body = head_len(str_make(msg, len));
+	if (body < 0)
+		return;
+	struct str head = str_make(msg, (size_t)body), f;
+	size_t pos = 0;
+	unsigned top = 0;
+	struct arc_seal_sig *as = xmalloc(sizeof *as);
+	while (dkim_header_next(head, &pos, &f)) {
+		const char *why;
+		if (arc_field_kind(f) != ARC_F_AS)
+			continue;
+		unsigned i = arc_instance(ARC_F_AS, value_of(f));
+		if (i > top && i <= ARC_SETS_MAX) {
+			top = i;
+			a->d[0] = '\0';
+			if (arc_seal_parse(value_of(f), as, &why) == 0)
+				memcpy(a->d, as->d, sizeof a->d);
+		}
+	}
+	free(as);
+	if (top == 0 || a->d[0] == '\0')
+		return;
+	struct buf table;
+	buf_init(&table, 64 * 1024);
+	struct dkim_keys *keys = xmalloc(sizeof *keys);
+	int have = keys_table(st, a->d, keys, &table) == 0;
+	free(keys);
+	if (have) {
+		struct dns_table *t = dns_table_new(buf_data(&table), buf_len(&table));
+		struct dns_resolver r = dns_table_resolver(t);
+		struct arc_verifier *v = arc_verifier_new(&r, (int64_t)time_wall());
+		arc_verifier_update(v, msg, len);
+		const struct arc_result *res = NULL;
+		if (arc_verifier_run(v, NULL, NULL) == ARC_VERIFY_DONE)
+			res = arc_verifier_result(v);
+		if (res && res->nsets == top) {
+			const struct arc_set_info *s = &res->set[top - 1];
+			if (s->ams == DKIM_RESULT_PASS && s->as == DKIM_RESULT_PASS &&
+			    strcasecmp(s->ams_d, a->d) == 0 && s->aar.p != NULL) {
+				a->inst = top;
+				a->aar = xmalloc(s->aar.len + 1);
+				memcpy(a->aar, s->aar.p, s->aar.len);
+				a->aar[s->aar.len] = '\0';
+			}
+		}
+		arc_verifier_free(&v);
+		dns_table_free(&t);
+	}
+	buf_free(&table);
+}
+
+/*
+ * RFC 8617 §5.1 over the converted message m: out gets m without the
+ * three fields of set a->inst, sealed again by a->d with the same AAR
+ * (what this hop found on arrival) and the same cv (none for the first
+ * set, else pass: only a verified set is re-made). ARC_OK, or the
+ * sealer's error (out then unchanged, or partly filled for ARC_ETOOBIG).
+ */
+static int reseal(struct store *st, const struct our_arc *a, struct str m, struct buf *out)
+{
+	ptrdiff_t body = head_len(m);
+	if (body < 0)
+		return ARC_EINVAL;
+	struct buf rest, set;
+	buf_init(&rest, m.len + 1);
+	struct str head = str_make(m.p, (size_t)body), f;
+	size_t pos = 0, from = 0;
+	while (dkim_header_next(head, &pos, &f)) {
+		enum arc_field k = arc_field_kind(f);
+		if (k != ARC_F_NONE && arc_instance(k, value_of(f)) == a->inst) {
+			buf_append(&rest, m.p + from, (size_t)(f.p - m.p) - from);
+			from = pos;
+		}
+	}
+	buf_append(&rest, m.p + from, m.len - from);
+	struct dkim_keys *keys = xmalloc(sizeof *keys);
+	const struct dkim_key *key = NULL;
+	if (store_dkim_get_either(st, a->d, keys) == STORE_OK)
+		key = arc_key_pick(keys);
+	int rc = ARC_EINVAL;
+	buf_init(&set, 64 * 1024);
+	if (key) {
+		struct arc_seal_params p = {.key = key, .domain = a->d, .authres = a->aar,
+					    .cv = a->inst == 1 ? ARC_CV_NONE : ARC_CV_PASS,
+					    .now = (int64_t)time_wall()};
+		rc = arc_seal(&p, buf_data(&rest), buf_len(&rest), &set);
+	}
+	if (rc == ARC_OK && (buf_room(out) < buf_len(&set) + buf_len(&rest) ||
+			     buf_append(out, buf_data(&set), buf_len(&set)) < 0 ||
+			     buf_append(out, buf_data(&rest), buf_len(&rest)) < 0))
+		rc = ARC_ETOOBIG;
+	buf_free(&set);
+	buf_free(&rest);
+	dkim_keys_wipe(keys);
+	free(keys);
+	return rc;
+}
+
 int queue_to_7bit(struct store *st, const char *msg, size_t len, struct buf *out,
-		  unsigned *resigned_r)
+		  unsigned *resigned_r, unsigned *resealed_r)
 {
 	char ours[OURS_MAX][DKIM_DOMAIN_MAX + 1];
-	*resigned_r = 0;
+	struct our_arc arc;
+	*resigned_r = *resealed_r = 0;
 	size_t nours = our_signers(st, msg, len, ours);
-	if (nours == 0)
+	our_arc_set(st, msg, len, &arc);
+	if (nours == 0 && arc.inst == 0)
 		return mime_downgrade_7bit(msg, len, out);
 	struct buf cur, next;
 	buf_init(&cur, out->max);
@@ -181,6 +320,24 @@ int queue_to_7bit(struct store *st, const char *msg, size_t len, struct buf *out
 			(*resigned_r)++;
 		}
 	}
+	/* Our ARC set last, as it was made: its AMS covers the DKIM
+	 * signatures just made (DKIM signs no ARC field). */
+	if (r == 0 && arc.inst) {
+		buf_reset(&next);
+		int rc = reseal(st, &arc, buf_str(&cur), &next);
+		if (rc == ARC_ETOOBIG) {
+			r = -1;
+		} else if (rc != ARC_OK) {
+			log_warn("queue", NULL, "event=arc_unsealed domain=%s result=%d reason=7bit",
+				 arc.d, rc);
+		} else {
+			struct buf t = cur;
+			cur = next;
+			next = t;
+			*resealed_r = 1;
+		}
+	}
+	free(arc.aar);
 	if (r == 0)
 		r = buf_append(out, buf_data(&cur), buf_len(&cur));
 	buf_free(&cur);

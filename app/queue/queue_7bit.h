@@ -13,7 +13,15 @@
  * message as queued; a forged d=<our domain> field on mail relayed for
  * someone else is left as it is (broken), never blessed. Foreign
  * signatures stay as they are and break, as after Postfix's conversion.
- * ARC sets are not touched.
+ * ARC (RFC 8617 §5.1) likewise: when the newest ARC set is ours (a
+ * forwarded copy or a Sieve redirect we sealed) — its seal's d= a domain
+ * we hold keys for, and its AMS and AS verify with those keys over the
+ * message as queued — that set is dropped and sealed again over the
+ * converted message (same instance, AAR and cv), on top of the new DKIM
+ * signatures; earlier sets are left as they are (their AMS break, as ARC
+ * allows: only the newest must verify). A set of ours the validator
+ * turns down before checking it (a chain whose newest seal says cv=fail,
+ * or a malformed one) is left broken.
  *
  * Caveats: linear in the size, plus a signature and a verification per
  * domain of ours (a fraction of a millisecond each); the scheduler runs
@@ -41,14 +49,15 @@ int queue_resign(struct store *st, const char *domain, struct str m, struct buf 
 int queue_sig_of(struct str f, const char *domain);
 
 /*
- * Appends the 7-bit form of msg[0..len) to out (a buf with a ceiling) and
+ * Appends the 7-bit form of msg[0..len) to out (a buf with a ceiling),
  * the number of our domains whose signatures were made again to
- * *resigned_r. 0; -1 when the message has no 7-bit form
- * (mime_downgrade_7bit()) or out's ceiling was reached (out may then hold
- * part of it: the caller resets it). A domain that cannot be signed now
- * (its keys gone) keeps its broken signature and a warning is logged.
+ * *resigned_r and 1 to *resealed_r when our ARC set was (else 0). 0; -1
+ * when the message has no 7-bit form (mime_downgrade_7bit()) or out's
+ * ceiling was reached (out may then hold part of it: the caller resets
+ * it). A domain that cannot sign now (its keys gone) keeps its broken
+ * signature or set and a warning is logged.
  */
 int queue_to_7bit(struct store *st, const char *msg, size_t len, struct buf *out,
-		  unsigned *resigned_r);
+		  unsigned *resigned_r, unsigned *resealed_r);
 
 #endif

@@ -182,6 +182,7 @@ struct job {
 	char *data7;
 	size_t len7;
 	unsigned resigned;  /* our domains signed again over it */
+	unsigned resealed;  /* our ARC set sealed again over it */
 	struct worker_job conv_wj;
 	struct job *next;
 };
@@ -1037,7 +1038,7 @@ static void conv_run(void *arg)
 	 * signatures and a MIME-Version field on top. */
 	struct buf out;
 	buf_init(&out, j->len / 2 * 7 + 64 * 1024);
-	if (queue_to_7bit(j->s->st, j->data, j->len, &out, &j->resigned) == 0) {
+	if (queue_to_7bit(j->s->st, j->data, j->len, &out, &j->resigned, &j->resealed) == 0) {
 		j->len7 = buf_len(&out);
 		j->data7 = xmalloc(j->len7 + 1);
 		memcpy(j->data7, buf_data(&out), j->len7);
@@ -1062,9 +1063,10 @@ static void conv_settle(struct job *j)
 	j->conv = j->data7 ? CONV_OK : CONV_FAILED;
 	active_bytes += j->len7;
 	log_info("queue", NULL,
-		 "event=converted_7bit id=%llu result=%s size=%zu size_7bit=%zu dkim_resigned=%u",
+		 "event=converted_7bit id=%llu result=%s size=%zu size_7bit=%zu dkim_resigned=%u "
+		 "arc_resealed=%u",
 		 (unsigned long long)j->e.id, j->data7 ? "ok" : "no_7bit_form", j->len, j->len7,
-		 j->resigned);
+		 j->resigned, j->resealed);
 }
 
 static void conv_done(void *arg)

@@ -36,7 +36,7 @@ import ssl
 import subprocess
 
 from harness import Server
-from mailpeers import SYSTEM_PYTHON, DnsServer, Receiver, free_port_on, unique_ips
+from mailpeers import SYSTEM_PYTHON, DnsServer, PostfixPeer, Receiver, free_port_on, unique_ips
 
 BOB = ("bob@example.test", "bob-pw-123")
 CLIENT_IP = "127.0.0.9"  # the origin's MTA, the only address its SPF allows
@@ -184,10 +184,13 @@ def origin_zone(ips):
 
 
 def test_forward_srs_bounce_loop_rate():
-    ips = unique_ips(2)
+    ips = unique_ips(3)
     port = free_port_on(ips)
     zone = origin_zone(ips)
+    # seven.test: a Postfix that offers no 8BITMIME (RFC 6152 §3 peer).
+    zone.update({"seven.test": {"MX": [[10, "mx.seven.test"]]}, "mx.seven.test": {"A": [ips[2]]}})
     dns = DnsServer(zone)
+    pf = PostfixPeer(ips[2], port, "seven.test", main_extra="smtpd_discard_ehlo_keywords = 8bitmime\n")
     remote = Receiver(ips[0], port, rcpt=lambda a: "550 5.1.1 no such user"
                       if a.startswith("nobody@") else "250 2.1.5 ok")
     origin = Receiver(ips[1], port)
@@ -210,8 +213,10 @@ def test_forward_srs_bounce_loop_rate():
                               ("fwd@example.test", "dest@remote.test"),
                               ("away@example.test", "far@remote.test"),
                               ("busy@example.test", "busy@remote.test"),
-                              ("gone@example.test", "nobody@remote.test")]:
+                              ("gone@example.test", "nobody@remote.test"),
+                              ("eight@example.test", "dest@seven.test")]:
             srv.cli("alias", "add", alias, target)
+        pf.start()
 
         # 1. Local and outside targets of one alias.
         forged = "Authentication-Results: mx.example.test; dkim=pass header.d=forged.test\r\n"
@@ -298,6 +303,32 @@ def test_forward_srs_bounce_loop_rate():
         cv = arc_result(dns.port, got[2]["data"])  # dkimpy: no cv, "chain is terminated"
         assert cv[0] != "pass" and "ARC-Seal[2] reported failure" in cv[1], cv
 
+        # To a next hop without 8BITMIME the copy goes in a 7-bit form,
+        # and our ARC set is made again over it (RFC 8617 §5.1): the chain
+        # still verifies at that Postfix, with the list's set kept.
+        eight = subprocess.run([SYSTEM_PYTHON, "-c", ARC_SEALER, list_key + ".key"],
+                               input=message("arc8", extra=(
+                                   "Authentication-Results: lists.origin.test; spf=pass "
+                                   "smtp.mailfrom=alice@origin.test\r\n")).replace(
+                                       b"Hello from origin.", "Gr\u00fc\u00dfe".encode()),
+                               capture_output=True, timeout=60, check=True).stdout
+        for data in (message("plain8").replace(b"Hello from origin.", "Gr\u00fc\u00dfe".encode()),
+                     eight):
+            codes, end = send(srv, "alice@origin.test", ["eight@example.test"], data)
+            assert end[0] == 250, end
+        stored = pf.wait_messages(2)
+        assert len(stored) == 2, pf.log_text()[-2000:]
+        for raw, n in zip(sorted(stored, key=lambda m: b"arc8" in m), (1, 2)):
+            raw = raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+            assert all(c < 0x80 for c in raw), raw
+            assert b"Gr=C3=BC=C3=9Fe" in raw, raw
+            assert raw.count(b"ARC-Seal:") == n, raw
+            assert re.search(rb"ARC-Seal: i=%d; .*cv=%s" % (n, b"pass" if n == 2 else b"none"),
+                             raw, re.S), raw
+            cv = arc_result(dns.port, raw)
+            assert cv[0] == "pass", (cv, raw)
+        assert re.search(r"event=converted_7bit .*arc_resealed=1", srv.log_text())
+
         # Our own notice for a forwarded copy the next hop refused goes to
         # the SRS sender, that is to the original sender (its SPF passed).
         codes, end = send(srv, "alice@origin.test", ["gone@example.test"], message("m2"))
@@ -378,6 +409,7 @@ def test_forward_srs_bounce_loop_rate():
             srv.cleanup()
         remote.stop()
         origin.stop()
+        pf.stop()
         dns.stop()
 
 

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth/arc.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "dkim/dkim.h"
@@ -387,7 +388,7 @@ static void test_to_7bit_resigns_only_ours(void)
 	static const char body8[] = "From: bob@example.test\r\nTo: carol@remote.test\r\n"
 				    "Subject: hi\r\n\r\ncaf\xc3\xa9\r\n";
 	struct buf sigs, in, out;
-	unsigned nsigs, resigned = 9;
+	unsigned nsigs, resigned = 9, resealed = 9;
 	struct str p = str_make(body8, sizeof body8 - 1);
 	buf_init(&sigs, 1 << 16);
 	buf_init(&in, 1 << 16);
@@ -399,7 +400,7 @@ static void test_to_7bit_resigns_only_ours(void)
 	buf_append(&in, body8, sizeof body8 - 1);
 	CHECK_EQ_INT(sigs_pass(buf_data(&in), buf_len(&in), &keys->key[0], "example.test"), 1);
 
-	CHECK_EQ_INT(queue_to_7bit(st, buf_data(&in), buf_len(&in), &out, &resigned), 0);
+	CHECK_EQ_INT(queue_to_7bit(st, buf_data(&in), buf_len(&in), &out, &resigned, &resealed), 0);
 	CHECK_EQ_INT(resigned, 1);
 	CHECK(!mime_has_8bit(buf_data(&out), buf_len(&out)));
 	CHECK_EQ_INT(count(buf_data(&out), buf_len(&out), "DKIM-Signature:"), 2);
@@ -413,7 +414,7 @@ static void test_to_7bit_resigns_only_ours(void)
 	memcpy(forged, buf_data(&in), buf_len(&in));
 	forged[buf_len(&in) - 5] = 'E';
 	buf_reset(&out);
-	CHECK_EQ_INT(queue_to_7bit(st, forged, buf_len(&in), &out, &resigned), 0);
+	CHECK_EQ_INT(queue_to_7bit(st, forged, buf_len(&in), &out, &resigned, &resealed), 0);
 	CHECK_EQ_INT(resigned, 0);
 	CHECK_EQ_INT(count(buf_data(&out), buf_len(&out), buf_data(&sigs)), 1);
 	CHECK_EQ_INT(sigs_pass(buf_data(&out), buf_len(&out), &keys->key[0], "example.test"), 0);
@@ -423,13 +424,148 @@ static void test_to_7bit_resigns_only_ours(void)
 	static const char b64[] = "Subject: x\r\nMIME-Version: 1.0\r\n"
 				  "Content-Transfer-Encoding: base64\r\n\r\n\xc3\xa9\r\n";
 	buf_reset(&out);
-	CHECK_EQ_INT(queue_to_7bit(st, b64, sizeof b64 - 1, &out, &resigned), -1);
+	CHECK_EQ_INT(queue_to_7bit(st, b64, sizeof b64 - 1, &out, &resigned, &resealed), -1);
 
 	buf_free(&sigs);
 	buf_free(&in);
 	buf_free(&out);
 	dkim_keys_wipe(keys);
 	free(keys);
+	store_close(&st);
+}
+
+/* msg[0..n) with an ARC set by domain (key k) on top, in b. */
+static void seal_into(struct buf *b, const char *msg, size_t n, const struct dkim_key *k,
+		      const char *domain, enum arc_cv cv, const char *authres)
+{
+	struct arc_seal_params p = {k, domain, authres, cv, time(NULL)};
+	struct buf set;
+	buf_init(&set, 1 << 16);
+	CHECK_EQ_INT(arc_seal(&p, msg, n, &set), ARC_OK);
+	buf_reset(b);
+	buf_append(b, buf_data(&set), buf_len(&set));
+	buf_append(b, msg, n);
+	buf_free(&set);
+}
+
+/* The validator's verdict on msg[0..n) with the key records in txt. */
+static struct arc_result arc_check(const char *txt, const char *msg, size_t n)
+{
+	struct dns_table *t = dns_table_new(txt, strlen(txt));
+	struct dns_resolver r = dns_table_resolver(t);
+	struct arc_verifier *v = arc_verifier_new(&r, time(NULL));
+	arc_verifier_update(v, msg, n);
+	struct arc_result res;
+	memset(&res, 0, sizeof res);
+	res.cv = ARC_CV_FAIL;
+	if (arc_verifier_run(v, NULL, NULL) == ARC_VERIFY_DONE)
+		res = *arc_verifier_result(v);
+	for (unsigned i = 0; i < ARC_SETS_MAX; i++)
+		res.set[i].aar = (struct str){NULL, 0};
+	arc_verifier_free(&v);
+	dns_table_free(&t);
+	return res;
+}
+
+/*
+ * queue_to_7bit and ARC (RFC 8617 §5.1): our own newest set (a forwarded
+ * copy we sealed) is made again over the 7-bit form, with its AAR, so the
+ * chain still validates; a set before ours stays (its AMS breaks, which
+ * ARC allows); a set of ours that does not verify on the queued message,
+ * or a newest set that is not ours, is left as it is.
+ */
+static void test_to_7bit_reseals_our_arc_set(void)
+{
+	char dir[300], err[256];
+	uint32_t bob;
+	struct store *st = setup(new_dir(dir, sizeof dir), 0, &bob);
+	struct dkim_keys *keys = calloc(1, sizeof *keys), *list = calloc(1, sizeof *list);
+	CHECK_EQ_INT(dkim_key_generate(&keys->key[0], DKIM_ALG_RSA_SHA256, time(NULL)), DKIM_OK);
+	keys->n = 1;
+	CHECK_EQ_INT(store_dkim_put(st, "example.test", keys, 0, err, sizeof err), STORE_OK);
+	CHECK_EQ_INT(dkim_key_generate(&list->key[0], DKIM_ALG_RSA_SHA256, time(NULL)), DKIM_OK);
+	list->n = 1;
+	struct buf txt;
+	buf_init(&txt, 1 << 16);
+	buf_printf(&txt, "%s._domainkey.example.test TXT ", keys->key[0].selector);
+	dkim_key_txt(&keys->key[0], &txt);
+	buf_printf(&txt, "\n%s._domainkey.lists.test TXT ", list->key[0].selector);
+	dkim_key_txt(&list->key[0], &txt);
+	buf_append_c(&txt, "\n");
+
+	static const char msg8[] = "From: alice@origin.test\r\nTo: fwd@example.test\r\n"
+				   "Subject: hi\r\n\r\ncaf\xc3\xa9\r\n";
+	static const char ar[] = "mx.example.test; spf=pass smtp.mailfrom=alice@origin.test;\r\n"
+				 "\tarc=none";
+	struct buf in, out, listed;
+	unsigned resigned = 9, resealed = 9;
+	buf_init(&in, 1 << 16);
+	buf_init(&out, 1 << 16);
+	buf_init(&listed, 1 << 16);
+
+	/* i=1, ours. */
+	seal_into(&in, msg8, sizeof msg8 - 1, &keys->key[0], "example.test", ARC_CV_NONE, ar);
+	CHECK_EQ_INT(arc_check(buf_data(&txt), buf_data(&in), buf_len(&in)).cv, ARC_CV_PASS);
+	CHECK_EQ_INT(queue_to_7bit(st, buf_data(&in), buf_len(&in), &out, &resigned, &resealed), 0);
+	CHECK_EQ_INT(resigned, 0);
+	CHECK_EQ_INT(resealed, 1);
+	CHECK(!mime_has_8bit(buf_data(&out), buf_len(&out)));
+	CHECK_EQ_INT(count(buf_data(&out), buf_len(&out), "ARC-Seal: i=1;"), 1);
+	CHECK_EQ_INT(count(buf_data(&out), buf_len(&out), "ARC-Seal:"), 1);
+	CHECK_EQ_INT(count(buf_data(&out), buf_len(&out), "ARC-Message-Signature:"), 1);
+	CHECK_EQ_INT(count(buf_data(&out), buf_len(&out), "ARC-Authentication-Results:"), 1);
+	CHECK_EQ_INT(count(buf_data(&out), buf_len(&out),
+			   "ARC-Authentication-Results: i=1; mx.example.test; spf=pass "
+			   "smtp.mailfrom=alice@origin.test;\r\n\tarc=none\r\n"), 1);
+	struct arc_result r = arc_check(buf_data(&txt), buf_data(&out), buf_len(&out));
+	CHECK_EQ_INT(r.cv, ARC_CV_PASS);
+	CHECK_EQ_INT(r.nsets, 1);
+
+	/* Changed after our seal: converted, our set left (and failing). */
+	buf_reset(&listed);
+	buf_append(&listed, buf_data(&in), buf_len(&in) - 4);
+	buf_append_c(&listed, "E\r\n");
+	buf_reset(&out);
+	CHECK_EQ_INT(queue_to_7bit(st, buf_data(&listed), buf_len(&listed), &out, &resigned,
+				   &resealed), 0);
+	CHECK_EQ_INT(resealed, 0);
+	CHECK_EQ_INT(arc_check(buf_data(&txt), buf_data(&out), buf_len(&out)).cv, ARC_CV_FAIL);
+
+	/* A list sealed it (i=1), we forwarded it (i=2, cv=pass). */
+	seal_into(&listed, msg8, sizeof msg8 - 1, &list->key[0], "lists.test", ARC_CV_NONE,
+		  "lists.test; spf=pass smtp.mailfrom=alice@origin.test");
+	seal_into(&in, buf_data(&listed), buf_len(&listed), &keys->key[0], "example.test",
+		  ARC_CV_PASS, ar);
+	CHECK_EQ_INT(arc_check(buf_data(&txt), buf_data(&in), buf_len(&in)).cv, ARC_CV_PASS);
+	buf_reset(&out);
+	CHECK_EQ_INT(queue_to_7bit(st, buf_data(&in), buf_len(&in), &out, &resigned, &resealed), 0);
+	CHECK_EQ_INT(resealed, 1);
+	CHECK_EQ_INT(count(buf_data(&out), buf_len(&out), "ARC-Seal: i=2;"), 1);
+	CHECK_EQ_INT(count(buf_data(&out), buf_len(&out), "cv=pass"), 1);
+	CHECK_EQ_INT(count(buf_data(&out), buf_len(&out), "ARC-Seal:"), 2);
+	r = arc_check(buf_data(&txt), buf_data(&out), buf_len(&out));
+	CHECK_EQ_INT(r.cv, ARC_CV_PASS);
+	CHECK_EQ_INT(r.nsets, 2);
+	CHECK_EQ_INT(r.oldest_pass, 2); /* the list's AMS covered the 8-bit body */
+
+	/* The newest set is the list's, over ours: not ours to make again. */
+	seal_into(&listed, buf_data(&in), buf_len(&in), &list->key[0], "lists.test", ARC_CV_PASS,
+		  "lists.test; arc=pass");
+	buf_reset(&out);
+	CHECK_EQ_INT(queue_to_7bit(st, buf_data(&listed), buf_len(&listed), &out, &resigned,
+				   &resealed), 0);
+	CHECK_EQ_INT(resealed, 0);
+	CHECK_EQ_INT(count(buf_data(&out), buf_len(&out), "ARC-Seal:"), 3);
+	CHECK_EQ_INT(arc_check(buf_data(&txt), buf_data(&out), buf_len(&out)).cv, ARC_CV_FAIL);
+
+	buf_free(&in);
+	buf_free(&out);
+	buf_free(&listed);
+	buf_free(&txt);
+	dkim_keys_wipe(keys);
+	dkim_keys_wipe(list);
+	free(keys);
+	free(list);
 	store_close(&st);
 }
 
@@ -441,6 +577,7 @@ int main(void)
 	test_writer_and_updates();
 	test_walk_pages();
 	test_to_7bit_resigns_only_ours();
+	test_to_7bit_reseals_our_arc_set();
 	unit_rmrf(base);
 	return unit_done("test_queue");
 }
