@@ -11,6 +11,7 @@
 
 #include "core/arena.h"
 
+#include "mime/mime_decode.h"
 #include "mime/mime_field.h"
 #include "mime/mime_header_text.h"
 #include "mime/rfc5322.h"
@@ -205,6 +206,99 @@ static void put_clean(struct buf *out, struct str s)
 	}
 }
 
+/* t with its line ends as CRLF, whatever the script wrote (a bare LF
+ * is no line end in a message, RFC 5322 §2.3, and next hops refuse it). */
+static void put_crlf(struct buf *out, struct str t)
+{
+	for (size_t i = 0; i < t.len; i++) {
+		char c = t.p[i];
+		if (c == '\n' && (i == 0 || t.p[i - 1] != '\r'))
+			(void)buf_append(out, "\r", 1);
+		(void)buf_append(out, &c, 1);
+	}
+}
+
+/* Text with its line ends as CRLF, and one at its end. */
+static void put_body(struct buf *out, struct str t)
+{
+	put_crlf(out, t);
+	if (t.len < 2 || t.p[t.len - 1] != '\n')
+		(void)buf_append_c(out, "\r\n");
+}
+
+/*
+ * The text/plain part tern writes for a script's text: its fields, the
+ * empty line and the text (put_body). 7bit for short ASCII lines, 8bit
+ * for UTF-8 ones (the queue makes a 7-bit form for a next hop that needs
+ * it); quoted-printable (RFC 2045 §6.7) when a line is longer than the
+ * 998 octets RFC 5322 §2.1.1 allows, or has a NUL or a bare CR, which no
+ * 7bit or 8bit body may (RFC 2045 §2.7, §2.8).
+ */
+static void put_text_part(struct buf *out, struct str t)
+{
+	struct buf b;
+	buf_init(&b, buf_room(out) + 8);
+	put_body(&b, t);
+	const char *d = buf_data(&b);
+	size_t n = buf_len(&b), line = 0;
+	int high = 0, qp = 0;
+	for (size_t i = 0; i < n && !qp; i++) {
+		unsigned char c = (unsigned char)d[i];
+		if (c == '\r' && i + 1 < n && d[i + 1] == '\n') {
+			line = 0;
+			i++;
+			continue;
+		}
+		high |= c >= 0x80;
+		qp = c == '\0' || c == '\r' || ++line > 998;
+	}
+	(void)buf_printf(out, "Content-Type: text/plain; charset=utf-8\r\n"
+	                      "Content-Transfer-Encoding: %s\r\n\r\n",
+	                 qp ? "quoted-printable" : high ? "8bit" : "7bit");
+	if (qp)
+		(void)mime_qp_lines(out, d, n);
+	else
+		(void)buf_append(out, d, n);
+	buf_free(&b);
+}
+
+/*
+ * A :from the script gave (an address, or a display name and one): as it
+ * is, without controls, when it is ASCII; a display name that is not
+ * ASCII as RFC 2047 words (mime_header_text's, phrase-safe), since
+ * header text is ASCII outside SMTPUTF8 mail (RFC 5322 §2.2; RFC 2047
+ * §5 (3)); an address that is not ASCII stays (RFC 6532).
+ */
+static void put_from(struct buf *out, struct str s)
+{
+	int ascii = 1;
+	for (size_t i = 0; i < s.len; i++)
+		ascii &= (unsigned char)s.p[i] < 0x80;
+	struct str t = str_trim(s);
+	ptrdiff_t lt = str_rchr(t, '<');
+	if (ascii || lt <= 0 || t.p[t.len - 1] != '>') {
+		put_clean(out, s);
+		return;
+	}
+	struct str name = str_trim(str_make(t.p, (size_t)lt));
+	struct buf plain;
+	buf_init(&plain, name.len + 1);
+	/* A quoted-string's quotes and escapes go: the words carry it. */
+	if (name.len >= 2 && name.p[0] == '"' && name.p[name.len - 1] == '"') {
+		for (size_t i = 1; i + 1 < name.len; i++) {
+			if (name.p[i] == '\\' && i + 2 < name.len)
+				i++;
+			(void)buf_append(&plain, name.p + i, 1);
+		}
+	} else {
+		(void)buf_append_str(&plain, name);
+	}
+	mime_header_text(out, buf_str(&plain));
+	buf_free(&plain);
+	(void)buf_append_c(out, " ");
+	put_clean(out, str_make(t.p + lt, t.len - (size_t)lt));
+}
+
 /*
  * The :mime reason: of its header, only the Content-* fields (RFC 2045
  * §9: the fields a MIME entity has), then its body as written. Any other
@@ -224,13 +318,13 @@ static void put_mime_entity(struct buf *out, struct str text)
 	       RFC5322_FIELD) {
 		off += used;
 		if (f.name.len > 8 && str_has_prefix_ci(f.name, "Content-"))
-			(void)buf_append_str(out, f.raw);
+			put_crlf(out, f.raw);
 	}
 	/* The empty line, then the body (none when the text was all header,
 	 * or went past the parser's limits). */
 	(void)buf_append_c(out, "\r\n");
 	if (r == RFC5322_END && p.body_offset <= text.len)
-		(void)buf_append(out, text.p + p.body_offset, text.len - (size_t)p.body_offset);
+		put_crlf(out, str_make(text.p + p.body_offset, text.len - (size_t)p.body_offset));
 	rfc5322_clear(&p);
 }
 
@@ -245,7 +339,7 @@ int sieve_vacation_reply(const struct sieve_action *a, const char *msg, size_t l
 	each_field(msg, len, orig_field, &o);
 
 	(void)buf_append_c(out, "From: ");
-	put_clean(out, a->from.len ? a->from : from_default);
+	put_from(out, a->from.len ? a->from : from_default);
 	(void)buf_append_c(out, "\r\nTo: <");
 	put_clean(out, sender);
 	(void)buf_append_c(out, ">\r\nSubject: ");
@@ -261,14 +355,16 @@ int sieve_vacation_reply(const struct sieve_action *a, const char *msg, size_t l
 	}
 	(void)buf_printf(out, "\r\nDate: %s\r\nMessage-ID: <%s>\r\n", date, msgid);
 	if (buf_len(&o.msgid)) {
+		/* Folded between the ids (a long thread's References would
+		 * pass 998 octets on one line), controls made spaces. */
 		(void)buf_append_c(out, "In-Reply-To: ");
-		put_clean(out, buf_str(&o.msgid));
+		mime_header_fold(out, buf_str(&o.msgid));
 		(void)buf_append_c(out, "\r\nReferences: ");
 		if (buf_len(&o.refs)) {
-			put_clean(out, buf_str(&o.refs));
+			mime_header_fold(out, buf_str(&o.refs));
 			(void)buf_append_c(out, " ");
 		}
-		put_clean(out, buf_str(&o.msgid));
+		mime_header_fold(out, buf_str(&o.msgid));
 		(void)buf_append_c(out, "\r\n");
 	}
 	(void)buf_append_c(out, "Auto-Submitted: auto-replied (vacation)\r\nMIME-Version: 1.0\r\n");
@@ -276,17 +372,7 @@ int sieve_vacation_reply(const struct sieve_action *a, const char *msg, size_t l
 		/* RFC 5230 §5.8: the reason is a MIME entity, its header included. */
 		put_mime_entity(out, a->text);
 	} else {
-		(void)buf_append_c(out, "Content-Type: text/plain; charset=utf-8\r\n"
-		                        "Content-Transfer-Encoding: 8bit\r\n\r\n");
-		/* Line ends as CRLF whatever the script wrote. */
-		for (size_t i = 0; i < a->text.len; i++) {
-			char c = a->text.p[i];
-			if (c == '\n' && (i == 0 || a->text.p[i - 1] != '\r'))
-				(void)buf_append(out, "\r", 1);
-			(void)buf_append(out, &c, 1);
-		}
-		if (a->text.len < 2 || a->text.p[a->text.len - 1] != '\n')
-			(void)buf_append_c(out, "\r\n");
+		put_text_part(out, a->text);
 	}
 	int full = buf_room(out) == 0;
 	buf_free(&o.subject);
@@ -336,18 +422,6 @@ static int notify_orig_field(void *arg, struct str name, struct str v)
 	return 0;
 }
 
-/* Text with its line ends as CRLF, whatever the script wrote. */
-static void put_body(struct buf *out, struct str t)
-{
-	for (size_t i = 0; i < t.len; i++) {
-		char c = t.p[i];
-		if (c == '\n' && (i == 0 || t.p[i - 1] != '\r'))
-			(void)buf_append(out, "\r", 1);
-		(void)buf_append(out, &c, 1);
-	}
-	if (t.len < 2 || t.p[t.len - 1] != '\n')
-		(void)buf_append_c(out, "\r\n");
-}
 
 /* The recipients the URI shows (not its bcc), in one To field. */
 static void put_rcpts(struct buf *out, const struct sieve_mailto *m)
@@ -375,7 +449,7 @@ int sieve_notify_message(const struct sieve_action *a, const struct sieve_mailto
 	each_field(msg, len, notify_orig_field, &o);
 
 	(void)buf_append_c(out, "From: ");
-	put_clean(out, a->from.len ? a->from : from_default);
+	put_from(out, a->from.len ? a->from : from_default);
 	(void)buf_append_c(out, "\r\n");
 	put_rcpts(out, m);
 	(void)buf_append_c(out, "Subject: ");
@@ -397,20 +471,19 @@ int sieve_notify_message(const struct sieve_action *a, const struct sieve_mailto
 		(void)buf_append_c(out, "Importance: high\r\nX-Priority: 1 (Highest)\r\n");
 	else if (str_eq(a->importance, STR_LIT("3")))
 		(void)buf_append_c(out, "Importance: low\r\nX-Priority: 5 (Lowest)\r\n");
-	(void)buf_append_c(out, "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
-	                        "Content-Transfer-Encoding: 8bit\r\n\r\n");
+	(void)buf_append_c(out, "MIME-Version: 1.0\r\n");
 	if (m->body.len) {
-		put_body(out, m->body);
+		put_text_part(out, m->body);
 	} else {
-		if (a->text.len)
-			put_body(out, a->text);
 		struct buf b;
-		buf_init(&b, 9000);
+		buf_init(&b, a->text.len + 9000);
+		if (a->text.len)
+			put_body(&b, a->text);
 		(void)buf_append_c(&b, "New mail from ");
 		(void)buf_append_str(&b, buf_len(&o.from) ? buf_str(&o.from) : STR_LIT("(unknown)"));
 		(void)buf_append_c(&b, "\nSubject: ");
 		(void)buf_append_str(&b, buf_str(&o.subject));
-		put_body(out, buf_str(&b));
+		put_text_part(out, buf_str(&b));
 		buf_free(&b);
 	}
 	int full = buf_room(out) == 0;

@@ -32,6 +32,37 @@ static const char *skip(const char *hdr, const char *from)
 	return sieve_vacation_skip(msg, strlen(msg), str_c(from), ours, 2);
 }
 
+/* The longest line of b (without its CRLF). */
+static size_t max_line(const struct buf *b)
+{
+	size_t best = 0, cur = 0;
+	for (size_t i = 0; i < buf_len(b); i++) {
+		if (buf_data(b)[i] == '\n') {
+			cur = 0;
+			continue;
+		}
+		if (buf_data(b)[i] != '\r' && ++cur > best)
+			best = cur;
+	}
+	return best;
+}
+
+static int bare_lf(const struct buf *b)
+{
+	for (size_t i = 0; i < buf_len(b); i++)
+		if (buf_data(b)[i] == '\n' && (i == 0 || buf_data(b)[i - 1] != '\r'))
+			return 1;
+	return 0;
+}
+
+static int has_8bit(const struct buf *b)
+{
+	for (size_t i = 0; i < buf_len(b); i++)
+		if ((unsigned char)buf_data(b)[i] >= 0x80)
+			return 1;
+	return 0;
+}
+
 int main(void)
 {
 	struct str ours[1] = { STR_LIT("bob@example.com") };
@@ -86,7 +117,8 @@ int main(void)
 	CHECK(strstr(r, "References: <m0@example.org> <m1@example.org>\r\n") != NULL);
 	CHECK(strstr(r, "Auto-Submitted: auto-replied (vacation)\r\n") != NULL);
 	CHECK(strstr(r, "Message-ID: <v1@tern.example.com>\r\n") != NULL);
-	CHECK(strstr(r, "\r\n\r\nAway until Monday.\r\nAnn: call Carol.\r\n") != NULL);
+	CHECK(strstr(r, "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 7bit\r\n"
+	                "\r\nAway until Monday.\r\nAnn: call Carol.\r\n") != NULL);
 	/* A script's :subject cannot add header fields. */
 	buf_reset(&out);
 	a.subject = STR_LIT("Out\r\nBcc: everyone@example.net");
@@ -96,6 +128,39 @@ int main(void)
 	CHECK(strstr(buf_data(&out), "\nBcc:") == NULL);
 	CHECK(strstr(buf_data(&out), "Subject: Out  Bcc: everyone@example.net\r\n") != NULL);
 	CHECK(strstr(buf_data(&out), "From: Bob <bob@example.com>\r\n") != NULL);
+	/* RFC 5322 §2.1.1 and RFC 2047 whatever the script wrote: a reason
+	 * line over 998 octets goes quoted-printable, a UTF-8 one 8bit; a
+	 * display name that is not ASCII in encoded words; a long thread's
+	 * References folded. */
+	static char longline[1300], refs[3000], msg2[4096];
+	memset(longline, 'x', 1200);
+	memcpy(longline + 1200, " caf\xc3\xa9 \xc3\xa9t\xc3\xa9\n", 14);
+	size_t rl = 0;
+	for (int i = 0; i < 60; i++)
+		rl += (size_t)snprintf(refs + rl, sizeof refs - rl, " <thread-%02d.abcdefghij@example.org>", i);
+	snprintf(msg2, sizeof msg2, "From: ann@example.org\r\nTo: bob@example.com\r\nSubject: x\r\n"
+	         "Message-ID: <m9@example.org>\r\nReferences:%s\r\n\r\nhi\r\n", refs);
+	buf_reset(&out);
+	memset(&a, 0, sizeof a);
+	a.text = str_c(longline);
+	a.from = STR_LIT("\"J\xc3\xb6rg \\\"Bob\\\" M\xc3\xbcller\" <bob@example.com>");
+	CHECK_EQ_INT(sieve_vacation_reply(&a, msg2, strlen(msg2), STR_LIT("ann@example.org"),
+	                                  STR_LIT("bob@example.com"), "d", "v5@t", &out), 0);
+	r = buf_data(&out);
+	CHECK(strstr(r, "Content-Transfer-Encoding: quoted-printable\r\n\r\nxxx") != NULL);
+	CHECK(strstr(r, " caf=C3=A9 =C3=A9t=C3=A9\r\n") != NULL);
+	CHECK(strstr(r, "From: =?utf-8?q?J=C3=B6rg_=22Bob=22_M=C3=BCller?= <bob@example.com>\r\n") == r);
+	CHECK(strstr(r, "References: <thread-00.abcdefghij@example.org>") != NULL);
+	CHECK(strstr(r, "\r\n <thread-59.abcdefghij@example.org> <m9@example.org>\r\n") != NULL);
+	CHECK(max_line(&out) <= 78);
+	CHECK(!has_8bit(&out));
+	buf_reset(&out);
+	a.text = STR_LIT("Caf\xc3\xa9 ferm\xc3\xa9.\n");
+	a.from = STR_LIT("bob@example.com");
+	CHECK_EQ_INT(sieve_vacation_reply(&a, base, strlen(base), STR_LIT("ann@example.org"),
+	                                  STR_LIT("bob@example.com"), "d", "v6@t", &out), 0);
+	CHECK(strstr(buf_data(&out), "Content-Transfer-Encoding: 8bit\r\n\r\nCaf\xc3\xa9 ferm\xc3\xa9.\r\n")
+	      != NULL);
 	/* :mime: the entity's Content-* fields (folds kept) and body; any
 	 * other field there would join the reply's header (a second From). */
 	buf_reset(&out);
@@ -107,8 +172,11 @@ int main(void)
 	                                  STR_LIT("bob@example.com"), "d", "v3@t", &out), 0);
 	r = buf_data(&out);
 	CHECK(strstr(r, "bank.example") == NULL);
-	CHECK(strstr(r, "MIME-Version: 1.0\r\nContent-Type: text/plain;\n charset=us-ascii\n"
-	                "Content-Transfer-Encoding: 7bit\n\r\nBack.\n") != NULL);
+	/* Line ends CRLF throughout: a bare LF is no line end (RFC 5322
+	 * §2.3), and next hops refuse it. */
+	CHECK(strstr(r, "MIME-Version: 1.0\r\nContent-Type: text/plain;\r\n charset=us-ascii\r\n"
+	                "Content-Transfer-Encoding: 7bit\r\n\r\nBack.\r\n") != NULL);
+	CHECK(!bare_lf(&out));
 	/* All header, no body: the empty line still ends the reply's header. */
 	buf_reset(&out);
 	a.text = STR_LIT("Content-Type: text/plain\r\n");
@@ -167,6 +235,15 @@ int main(void)
 	CHECK(strstr(buf_data(&out), "Subject: Boss  Bcc: x@y.org\r\n") != NULL);
 	r = buf_data(&out);
 	CHECK(strstr(r, "\nBcc:") > strstr(r, "\r\n\r\n")); /* in the body only */
+	/* A mailto body= with a line no message may hold: quoted-printable. */
+	static char uri[1400];
+	snprintf(uri, sizeof uri, "mailto:p@x.org?body=%.1100s%%0Az", longline);
+	CHECK_EQ_INT(sieve_mailto_parse(str_c(uri), ar, &m), 0);
+	buf_reset(&out);
+	CHECK_EQ_INT(sieve_notify_message(&a, &m, base, strlen(base), STR_LIT("bob@example.com"), "d",
+	                                  "n3@t", &out), 0);
+	CHECK(strstr(buf_data(&out), "Content-Transfer-Encoding: quoted-printable\r\n") != NULL);
+	CHECK(max_line(&out) <= 78);
 	buf_free(&out);
 	arena_free(&ar);
 	return unit_done("test_sieve_vacation");
