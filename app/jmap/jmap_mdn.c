@@ -144,15 +144,17 @@ static int disposition_read(const struct json_value *d, struct mdn_report *rep)
 /* Text lines with CRLF ends, into out. */
 static void put_text(struct buf *out, const char *s)
 {
-	for (; *s; s++) {
-		if (*s == '\r')
-			continue;
-		if (*s == '\n')
-			buf_append_c(out, "\r\n");
-		else
-			buf_append(out, s, 1);
-	}
-	buf_append_c(out, "\r\n");
+	/* CRs dropped (a CRLF is a LF then), then as mime_text_body writes
+	 * it: a line over 998 octets (a client's textBody, or a long
+	 * Subject quoted in ours) goes quoted-printable. */
+	struct buf t;
+	size_t n = strlen(s);
+	buf_init(&t, n + 1);
+	for (size_t i = 0; i < n; i++)
+		if (s[i] != '\r')
+			buf_append(&t, s + i, 1);
+	mime_text_body(out, buf_data(&t), buf_len(&t));
+	buf_free(&t);
 }
 
 struct mdn_out {
@@ -325,8 +327,7 @@ static int send_one(struct jmap_call *c, const struct json_value *o, const char 
 		buf_append_c(&m, "Auto-Submitted: auto-replied\r\n");
 	buf_printf(&m, "MIME-Version: 1.0\r\nContent-Type: multipart/report; "
 		       "report-type=disposition-notification;\r\n\tboundary=\"%s\"\r\n\r\n"
-		       "--%s\r\nContent-Type: text/plain; charset=utf-8\r\n"
-		       "Content-Transfer-Encoding: 8bit\r\n\r\n", bnd, bnd);
+		       "--%s\r\nContent-Type: text/plain; charset=utf-8\r\n", bnd, bnd);
 	put_text(&m, text);
 	buf_printf(&m, "--%s\r\nContent-Type: message/disposition-notification\r\n\r\n", bnd);
 	mdn_report_write(rep, &m);

@@ -8,6 +8,7 @@
 #include "core/arena.h"
 #include "core/buf.h"
 #include "mime/mdn.h"
+#include "mime/mime_header_text.h"
 #include "mime/rfc5322.h"
 
 static const char *const type_names[] = {"deleted", "dispatched", "displayed", "processed"};
@@ -181,15 +182,22 @@ int mdn_report_parse(const char *p, size_t len, struct arena *a, struct mdn_repo
 
 /* ---- write ---- */
 
+/* "Name: value" CRLF, folded before white space past 78 columns
+ * (mime_header_fold, controls made spaces), the value cut (at a UTF-8
+ * character's start) so that even a line without white space stays
+ * within RFC 5322 §2.1.1's 998 octets. */
 static int put(struct buf *out, const char *name, struct str v)
 {
-	int rc = buf_append_c(out, name) | buf_append_c(out, ": ");
+	size_t room = 998 - 2 - strlen(name); /* names are at most 76 */
 	size_t n = v.len > MDN_VALUE_MAX ? MDN_VALUE_MAX : v.len;
-	for (size_t i = 0; i < n; i++) {
-		char c = (unsigned char)v.p[i] < 0x20 || v.p[i] == 0x7f ? ' ' : v.p[i];
-		rc |= buf_append(out, &c, 1);
-	}
-	return rc | buf_append_c(out, "\r\n");
+	if (n > room)
+		n = room;
+	while (n > 0 && n < v.len && ((unsigned char)v.p[n] & 0xc0) == 0x80)
+		n--;
+	int rc = buf_append_c(out, name) | buf_append_c(out, ": ");
+	mime_header_fold(out, str_make(v.p, n));
+	rc |= buf_append_c(out, "\r\n");
+	return rc ? -1 : 0;
 }
 
 int mdn_report_write(const struct mdn_report *r, struct buf *out)

@@ -77,8 +77,9 @@ int mdn_disposition_parse(struct str v, struct mdn_report *r);
  * Appends r's fields to out, CRLF after each: Reporting-UA, MDN-Gateway,
  * Original-Recipient, Final-Recipient, Original-Message-ID, Disposition,
  * Error, then the extension fields; absent ones are left out. Control
- * octets in values become spaces, values longer than MDN_VALUE_MAX are
- * cut, and an extension field whose name is not a valid field name
+ * octets in values become spaces, values are folded before white space
+ * past 78 columns and cut (longer than MDN_VALUE_MAX, or than a line of
+ * 998 octets could hold with the field's name), and an extension field whose name is not a valid field name
  * (mdn_field_name_ok) or names a known field is left out. 0, or -1 when
  * out is full.
  */

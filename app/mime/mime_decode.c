@@ -891,3 +891,34 @@ int mime_qp_lines(struct buf *out, const void *p, size_t n)
 	}
 	return r < 0 ? -1 : 0;
 }
+
+int mime_text_body(struct buf *out, const void *p, size_t n)
+{
+	const unsigned char *c = p;
+	size_t line = 0;
+	int high = 0, qp = 0, r = 0;
+	for (size_t i = 0; i < n && !qp; i++) {
+		if (c[i] == '\n' || (c[i] == '\r' && i + 1 < n && c[i + 1] == '\n')) {
+			i += c[i] == '\r';
+			line = 0;
+			continue;
+		}
+		high |= c[i] >= 0x80;
+		qp = c[i] == '\0' || c[i] == '\r' || ++line > 998;
+	}
+	r |= buf_printf(out, "Content-Transfer-Encoding: %s\r\n\r\n",
+			qp ? "quoted-printable" : high ? "8bit" : "7bit");
+	if (qp) {
+		r |= mime_qp_lines(out, p, n);
+	} else {
+		for (size_t i = 0; i < n; i++) {
+			if (c[i] == '\n' && (i == 0 || c[i - 1] != '\r'))
+				r |= buf_append(out, "\r", 1);
+			r |= buf_append(out, (const char *)&c[i], 1);
+		}
+	}
+	/* The body ends with a line end. */
+	if (n == 0 || c[n - 1] != '\n')
+		r |= buf_append(out, "\r\n", 2);
+	return r < 0 ? -1 : 0;
+}

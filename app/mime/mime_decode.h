@@ -150,4 +150,17 @@ int mime_base64_lines(struct buf *out, const void *p, size_t n);
  */
 int mime_qp_lines(struct buf *out, const void *p, size_t n);
 
+/*
+ * The end of a text part's header and its body, for text tern composes
+ * from what a user or a script gave (vacation and notify replies, MDNs):
+ * appends "Content-Transfer-Encoding: X" CRLF CRLF and p[0..n) with its
+ * line ends (CRLF or a bare LF) written CRLF and one at the end. X is
+ * 7bit for ASCII, 8bit with octets over 127 (the queue makes a 7-bit
+ * form for a hop without 8BITMIME), quoted-printable (mime_qp_lines)
+ * when a line is longer than the 998 octets RFC 5322 §2.1.1 allows or
+ * holds a NUL or a bare CR, which neither 7bit nor 8bit may (RFC 2045
+ * §2.7, §2.8). 0, or -1 at out's ceiling.
+ */
+int mime_text_body(struct buf *out, const void *p, size_t n);
+
 #endif

@@ -226,40 +226,12 @@ static void put_body(struct buf *out, struct str t)
 		(void)buf_append_c(out, "\r\n");
 }
 
-/*
- * The text/plain part tern writes for a script's text: its fields, the
- * empty line and the text (put_body). 7bit for short ASCII lines, 8bit
- * for UTF-8 ones (the queue makes a 7-bit form for a next hop that needs
- * it); quoted-printable (RFC 2045 §6.7) when a line is longer than the
- * 998 octets RFC 5322 §2.1.1 allows, or has a NUL or a bare CR, which no
- * 7bit or 8bit body may (RFC 2045 §2.7, §2.8).
- */
+/* The text/plain part tern writes for a script's text (mime_text_body:
+ * 7bit, 8bit or quoted-printable, whatever the script wrote). */
 static void put_text_part(struct buf *out, struct str t)
 {
-	struct buf b;
-	buf_init(&b, buf_room(out) + 8);
-	put_body(&b, t);
-	const char *d = buf_data(&b);
-	size_t n = buf_len(&b), line = 0;
-	int high = 0, qp = 0;
-	for (size_t i = 0; i < n && !qp; i++) {
-		unsigned char c = (unsigned char)d[i];
-		if (c == '\r' && i + 1 < n && d[i + 1] == '\n') {
-			line = 0;
-			i++;
-			continue;
-		}
-		high |= c >= 0x80;
-		qp = c == '\0' || c == '\r' || ++line > 998;
-	}
-	(void)buf_printf(out, "Content-Type: text/plain; charset=utf-8\r\n"
-	                      "Content-Transfer-Encoding: %s\r\n\r\n",
-	                 qp ? "quoted-printable" : high ? "8bit" : "7bit");
-	if (qp)
-		(void)mime_qp_lines(out, d, n);
-	else
-		(void)buf_append(out, d, n);
-	buf_free(&b);
+	(void)buf_append_c(out, "Content-Type: text/plain; charset=utf-8\r\n");
+	(void)mime_text_body(out, t.p, t.len);
 }
 
 /*

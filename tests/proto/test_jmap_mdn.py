@@ -57,6 +57,9 @@ def deliver(s, j, subject, extra):
     raise AssertionError("not delivered: " + subject)
 
 
+LONG_TEXT = "read " * 250 + "caf\u00e9"
+
+
 def test_jmap_mdn():
     s = srv()
     j = Jmap(s, *HAL)
@@ -74,13 +77,13 @@ def test_jmap_mdn():
     # The shape a client library sends: send + onSuccessUpdateEmail.
     r = j.call([["MDN/send", {
         "accountId": j.account, "identityId": ident,
-        "send": {"k1": {"forEmailId": asked, "textBody": "I have read it.",
+        "send": {"k1": {"forEmailId": asked, "textBody": "I have read it.\n" + LONG_TEXT,
                         "reportingUA": "joes-pc.example.test; TestMail 1.0",
                         "includeOriginalMessage": True,
                         "disposition": {"actionMode": "manual-action",
                                         "sendingMode": "mdn-sent-manually",
                                         "type": "displayed"},
-                        "extensionFields": {"X-Test-Field": "kept"}}},
+                        "extensionFields": {"X-Test-Field": "kept", "X-Long": "z" * 1500}}},
         "onSuccessUpdateEmail": {"#k1": {"keywords/$mdnsent": True}}}, "m1"]],
         USING)["methodResponses"]
     assert [x[0] for x in r] == ["MDN/send", "Email/set"] and r[1][2] == "m1", r
@@ -112,7 +115,13 @@ def test_jmap_mdn():
     parts = list(p.iter_parts())
     assert [x.get_content_type() for x in parts] == [
         "text/plain", "message/disposition-notification", "message/rfc822"], parts
-    assert parts[0].get_content().strip() == "I have read it.", parts[0].get_content()
+    # RFC 5322 §2.1.1 / RFC 2045: a text line over 998 octets goes
+    # quoted-printable, a long report field is cut to fit a line.
+    assert parts[0]["Content-Transfer-Encoding"] == "quoted-printable", parts[0]
+    # (The last line end is the boundary's, RFC 2046 §5.1.1.)
+    assert parts[0].get_content().replace("\r\n", "\n") == "I have read it.\n" + LONG_TEXT, \
+        parts[0].get_content()
+    assert max(len(l) for l in raw.split(b"\r\n")) <= 998, raw
     dn = parts[1].get_payload()
     fields = {}
     for blk in (dn if isinstance(dn, list) else [parts[1]]):
@@ -168,11 +177,12 @@ def test_jmap_mdn():
     assert res["notParsable"] == [plain["blobId"]] and res["notFound"] == [nope], res
     got = res["parsed"][up["blobId"]]
     assert got == {
-        "forEmailId": None, "subject": "Read: lunch plans", "textBody": "I have read it.",
+        "forEmailId": None, "subject": "Read: lunch plans",
+        "textBody": "I have read it.\r\n" + LONG_TEXT,
         "includeOriginalMessage": True, "reportingUA": "joes-pc.example.test; TestMail 1.0",
         "disposition": {"actionMode": "manual-action", "sendingMode": "mdn-sent-manually",
                         "type": "displayed"},
         "mdnGateway": None, "originalRecipient": "rfc822; hal@example.test",
         "finalRecipient": "rfc822; hal@example.test",
         "originalMessageId": "<lunch.plans@remote.test>", "error": None,
-        "extensionFields": {"X-Test-Field": "kept"}}, got
+        "extensionFields": {"X-Test-Field": "kept", "X-Long": "z" * (998 - len("X-Long: "))}}, got

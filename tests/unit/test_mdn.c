@@ -137,6 +137,37 @@ static void test_refusals_and_limits(void)
 		     "Reporting-UA: ua  Injected: yes\r\nFinal-Recipient: rfc822; a@b.example\r\n"
 		     "Disposition: automatic-action/MDN-sent-automatically; deleted\r\n"
 		     "X-Ok: fine\r\n");
+	/* RFC 5322 §2.1.1: no line over 998 octets, whatever the client
+	 * gave (a JMAP MDN's error strings, extension fields); words are
+	 * folded at 78 and read back the same. */
+	static char word[1500], words[1300];
+	memset(word, 'e', sizeof word - 1);
+	for (size_t i = 0; i + 1 < sizeof words; i++)
+		words[i] = i % 10 == 9 ? ' ' : 'w';
+	words[sizeof words - 2] = 'w';
+	memset(&w, 0, sizeof w);
+	w.final_recipient = str_c("rfc822; a@b.example");
+	w.errors[0] = str_c(word);
+	w.errors[1] = str_c(words);
+	w.nerrors = 2;
+	buf_reset(&out);
+	CHECK_EQ_INT(mdn_report_write(&w, &out), 0);
+	size_t line = 0, longest = 0, lines = 0;
+	for (size_t i = 0; i < buf_len(&out); i++) {
+		if (buf_data(&out)[i] == '\n') {
+			line = 0;
+			lines++;
+		} else if (buf_data(&out)[i] != '\r' && ++line > longest) {
+			longest = line;
+		}
+	}
+	CHECK_EQ_INT((int)longest, 998);
+	CHECK(lines > 15);
+	struct mdn_report back;
+	CHECK_EQ_INT(mdn_report_parse(buf_data(&out), buf_len(&out), a, &back), 0);
+	CHECK_EQ_INT((int)back.nerrors, 2);
+	CHECK_EQ_INT((int)back.errors[0].len, 998 - 7);
+	CHECK(str_eq(back.errors[1], str_make(words, 998 - 7))); /* unfolded: as written */
 	/* A buffer too small fails cleanly. */
 	struct buf tiny;
 	buf_init(&tiny, 10);
