@@ -341,7 +341,15 @@ static int start_thread(const char *dir, unsigned minute, unsigned keep, char *e
 	S.keep = keep;
 	S.last_good = last_good;
 	S.stopping = 0;
-	S.next = next_due((int64_t)time(NULL), S.minute);
+	int64_t now = (int64_t)time(NULL);
+	S.next = next_due(now, S.minute);
+	/* The last run due came and went with no good backup since (tern was
+	 * stopped at that time, or during the run, which stopping removes):
+	 * it is made now, not a day late. Only after a good one: a schedule
+	 * just set on an empty directory waits for its time. */
+	int missed = last_good > 0 && last_good < S.next - 86400;
+	if (missed)
+		S.next = now;
 	int rc = pthread_create(&S.thread, NULL, sched_main, NULL);
 	S.started = rc == 0;
 	pthread_mutex_unlock(&S.mu);
@@ -351,6 +359,10 @@ static int start_thread(const char *dir, unsigned minute, unsigned keep, char *e
 	}
 	log_info("backup", NULL, "event=backup_scheduled dir=\"%s\" time=%02u:%02u keep=%u", dir,
 	         minute / 60, minute % 60, keep);
+	if (missed)
+		log_info("backup", NULL, "event=backup_missed last_good=%lld hint=\"the run due at "
+		         "%02u:%02u was not made: one starts now\"", (long long)last_good, minute / 60,
+		         minute % 60);
 	return 0;
 }
 
