@@ -42,6 +42,7 @@ static struct {
 	char data_dir[512], dir[512];
 	unsigned minute, keep;
 	int64_t running_since, next, last_good;
+	uint64_t last_bytes, last_ms; /* of the newest good backup */
 	char running_name[64];
 	uint64_t done_bytes, total_bytes, failures;
 	struct backup_sched_entry fails[BACKUP_SCHED_FAILS]; /* newest first */
@@ -287,8 +288,13 @@ static void run_one(void)
 		          (unsigned long long)ms, err);
 		note_failure(started, ms, err);
 	} else {
+		uint64_t bytes = m->blob_bytes;
+		for (size_t i = 0; i < m->nfiles; i++)
+			bytes += m->files[i].size;
 		pthread_mutex_lock(&S.mu);
 		S.last_good = (int64_t)m->created;
+		S.last_bytes = bytes;
+		S.last_ms = m->duration_ms;
 		pthread_mutex_unlock(&S.mu);
 		prune(name);
 	}
@@ -334,8 +340,11 @@ static int start_thread(const char *dir, unsigned minute, unsigned keep, char *e
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
 		log_error("backup", NULL, "event=backup_dir_unusable dir=\"%s\" error=\"%s\"",
 		          dir, strerror(errno));
-	int64_t last_good = list_good(dir, &newest, 1, NULL) == 1 ? newest.started : 0;
+	int have = list_good(dir, &newest, 1, NULL) == 1;
+	int64_t last_good = have ? newest.started : 0;
 	pthread_mutex_lock(&S.mu);
+	S.last_bytes = have ? newest.bytes : 0;
+	S.last_ms = have ? newest.duration_ms : 0;
 	snprintf(S.dir, sizeof S.dir, "%s", dir);
 	S.minute = minute;
 	S.keep = keep;
@@ -360,9 +369,10 @@ static int start_thread(const char *dir, unsigned minute, unsigned keep, char *e
 	log_info("backup", NULL, "event=backup_scheduled dir=\"%s\" time=%02u:%02u keep=%u", dir,
 	         minute / 60, minute % 60, keep);
 	if (missed)
-		log_info("backup", NULL, "event=backup_missed last_good=%lld hint=\"the run due at "
-		         "%02u:%02u was not made: one starts now\"", (long long)last_good, minute / 60,
-		         minute % 60);
+		log_info("backup", NULL,
+		         "event=backup_missed last_good=%lld hint=\"the run due at "
+		         "%02u:%02u was not made: one starts now\"",
+		         (long long)last_good, minute / 60, minute % 60);
 	return 0;
 }
 
@@ -478,10 +488,13 @@ void backup_sched_status(struct backup_sched_status *s)
 	pthread_mutex_unlock(&S.mu);
 }
 
-void backup_sched_metrics(int64_t *last_good_r, uint64_t *failures_r, int *configured_r, int *running_r)
+void backup_sched_metrics(int64_t *last_good_r, uint64_t *bytes_r, uint64_t *ms_r,
+                          uint64_t *failures_r, int *configured_r, int *running_r)
 {
 	pthread_mutex_lock(&S.mu);
 	*last_good_r = S.last_good;
+	*bytes_r = S.last_bytes;
+	*ms_r = S.last_ms;
 	*failures_r = S.failures;
 	*configured_r = S.started;
 	*running_r = S.running;

@@ -97,8 +97,11 @@ int backup_sched_request(void);
 void backup_sched_status(struct backup_sched_status *s);
 /*
  * For /metrics: seconds since the epoch of the last good backup (0 none),
- * failures since start, and whether scheduled backups are configured.
+ * its size in bytes (what its manifest lists: blobs, store.mdb, keys) and
+ * duration in ms, failures since start, and whether scheduled backups are
+ * configured.
  */
-void backup_sched_metrics(int64_t *last_good_r, uint64_t *failures_r, int *configured_r, int *running_r);
+void backup_sched_metrics(int64_t *last_good_r, uint64_t *bytes_r, uint64_t *ms_r,
+                          uint64_t *failures_r, int *configured_r, int *running_r);
 
 #endif

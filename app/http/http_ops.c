@@ -190,9 +190,9 @@ void http_metrics(struct http_ctx *x)
 		  HIST_STORE_WAIT);
 	{
 		int64_t last_good;
-		uint64_t nfail;
+		uint64_t nfail, bytes, ms;
 		int configured, running;
-		backup_sched_metrics(&last_good, &nfail, &configured, &running);
+		backup_sched_metrics(&last_good, &bytes, &ms, &nfail, &configured, &running);
 		family(b, "tern_backup_failures_total", "counter",
 		       "Scheduled backups that failed since the server started.");
 		buf_printf(b, "tern_backup_failures_total %llu\n", (unsigned long long)nfail);
@@ -208,6 +208,16 @@ void http_metrics(struct http_ctx *x)
 			family(b, "tern_backup_last_success_age_seconds", "gauge",
 			       "Seconds since the newest good backup in TERN_BACKUP_DIR.");
 			buf_printf(b, "tern_backup_last_success_age_seconds %lld\n", (long long)(age < 0 ? 0 : age));
+			family(b, "tern_backup_last_success_bytes", "gauge",
+			       "Size of the newest good backup (its blobs, shared with older ones, "
+			       "included).");
+			buf_printf(b, "tern_backup_last_success_bytes %llu\n",
+			           (unsigned long long)bytes);
+			family(b, "tern_backup_last_success_duration_seconds", "gauge",
+			       "How long the newest good backup took to make.");
+			buf_printf(b, "tern_backup_last_success_duration_seconds %llu.%03llu\n",
+			           (unsigned long long)(ms / 1000),
+			           (unsigned long long)(ms % 1000));
 		}
 	}
 	{

@@ -725,6 +725,7 @@ def test_backup_scheduled_web_admin_metrics():
         assert st == 200 and d["configured"] and d["time"] == "04:05" and d["keep"] == 2, d
         assert d["backups"] == [] and d["last_good"] == 0 and d["next"] % 86400 == 4 * 3600 + 5 * 60, d
         assert metric(a, "tern_backup_last_success_age_seconds") is None  # none yet
+        assert metric(a, "tern_backup_last_success_bytes") is None
         deliver(s, 10)
         wait_count(s, 10)
 
@@ -746,6 +747,11 @@ def test_backup_scheduled_web_admin_metrics():
         assert tern(s, "backup", "--verify", os.path.join(bdir, names[2])).returncode == 0
         age = metric(a, "tern_backup_last_success_age_seconds")
         assert age is not None and 0 <= age < 60, age
+        # The newest backup's size and duration, as its manifest says.
+        assert metric(a, "tern_backup_last_success_bytes") == d["backups"][0]["bytes"], d
+        st, _, body = a.raw("GET", "/metrics", headers={"Authorization": "Bearer " + a.token})
+        m = re.search(rb"(?m)^tern_backup_last_success_duration_seconds (\d+)\.(\d{3})$", body)
+        assert m and int(m.group(1)) * 1000 + int(m.group(2)) == d["backups"][0]["duration_ms"], d
         assert metric(a, "tern_backup_failures_total") == 0
 
         # Pruning deletes neither a run whose MANIFEST is there but
@@ -866,6 +872,8 @@ def test_backup_schedule_set_from_web_admin():
         st, _, d = a.call("GET", "/backups")
         assert d["configured"] and d["dir"] == bdir and d["time"] == "02:15" and d["keep"] == 3, d
         assert len([b for b in d["backups"] if b["result"] == "ok"]) == 1, d
+        # /metrics has the size of the backup made before the restart.
+        assert metric(a, "tern_backup_last_success_bytes") == d["backups"][0]["bytes"] > 0, d
         # (unless 02:15 UTC fell between that backup and this start)
         since_slot = (time.time() - (2 * 3600 + 15 * 60)) % 86400
         if since_slot > 120:
