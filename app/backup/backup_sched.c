@@ -186,8 +186,15 @@ static void remove_stale(const char *dir, const char *name)
  * made since), and always `current`, the run just made. */
 static void prune(const char *current)
 {
-	struct backup_sched_entry *e = xmalloc(sizeof *e * (BACKUP_SCHED_LIST_MAX + 1));
-	size_t n = list_good(S.dir, e, BACKUP_SCHED_LIST_MAX + 1, remove_stale);
+	pthread_mutex_lock(&S.mu);
+	unsigned keep = S.keep;
+	pthread_mutex_unlock(&S.mu);
+	/* The newest `keep`, the run just made and up to a list's worth
+	 * more to remove: a list of a fixed size no larger than `keep`
+	 * (up to CONFIG_BACKUP_KEEP_MAX) would never reach one to remove. */
+	size_t max = (size_t)keep + BACKUP_SCHED_LIST_MAX + 1;
+	struct backup_sched_entry *e = xmalloc(sizeof *e * max);
+	size_t n = list_good(S.dir, e, max, remove_stale);
 	size_t kept = 0;
 
 	/* Beyond the list's size, older ones go at the next prunes. */
@@ -197,13 +204,14 @@ static void prune(const char *current)
 			kept++;
 			continue;
 		}
-		if (kept < S.keep) {
+		if (kept < keep) {
 			kept++;
 			continue;
 		}
 		snprintf(path, sizeof path, "%s/%s", S.dir, e[i].name);
 		if (backup_remove(path) == 0)
-			log_info("backup", NULL, "event=backup_pruned path=\"%s\" keep=%u", path, S.keep);
+			log_info("backup", NULL, "event=backup_pruned path=\"%s\" keep=%u", path,
+			         keep);
 		else
 			log_warn("backup", NULL, "event=backup_prune_failed path=\"%s\" error=\"%s\"", path,
 			         strerror(errno));

@@ -894,6 +894,29 @@ def test_backup_schedule_set_from_web_admin():
         assert s.wait_log("event=backup_missed"), s.log_text()[-2000:]
         st, _, d = a.call("PUT", "/backups/schedule", {"dir": bdir, "time": "05:00", "keep": 9})
         assert st == 200 and d["time"] == "05:00" and d["keep"] == 9 and len(d["backups"]) == 2, d
+
+        # More to keep than a status list holds (64): pruning still finds
+        # the oldest. 70 older runs (a manifest each, no run number, named
+        # before the real ones), keep 66: the new run makes 73, the oldest
+        # 7 go.
+        st, _, d = a.call("PUT", "/backups/schedule", {"dir": bdir, "time": "05:00", "keep": 66})
+        assert st == 200 and d["keep"] == 66, d
+        text = open(os.path.join(bdir, d["backups"][0]["name"], "MANIFEST"), "rb").read()
+        text = re.sub(rb"(?m)^run \d+\n", b"", text)
+        old = ["tern-20000101T%06dZ" % i for i in range(70)]
+        for n in old:
+            os.mkdir(os.path.join(bdir, n))
+            with open(os.path.join(bdir, n, "MANIFEST"), "wb") as fh:
+                fh.write(text)
+        real = sorted(set(os.listdir(bdir)) - set(old))
+        st, _, r = a.call("POST", "/backups", {})
+        assert st == 202, r
+        wait_backups(a, 3)
+        left = sorted(os.listdir(bdir))
+        assert len(left) == 66 and left[:63] == old[7:], left
+        assert set(real) < set(left[63:]), (real, left)
+        for n in old[7:]:
+            shutil.rmtree(os.path.join(bdir, n))
         st, _, d = a.call("PUT", "/backups/schedule", {"dir": ""})
         assert st == 200 and not d["configured"], d
         s.stop()
