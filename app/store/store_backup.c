@@ -742,12 +742,20 @@ static int restore_blobs(MDB_env *env, const char *dir, const char *data_dir,
                          store_backup_progress_fn *progress, void *arg, char *err, size_t errsz)
 {
 	MDB_txn *txn;
-	MDB_dbi ref, data, old, gc;
+	MDB_dbi ref, data, old, gc, fts;
 	struct blob_ent *ents = NULL;
 	size_t n = 0;
 	uint64_t total = 0, done = 0, pending = 0;
 	int rc = mdb_txn_begin(env, NULL, 0, &txn);
 
+	/* The full-text index's databases, empty (no account indexed: the
+	 * server makes the index from the mail again), so that every
+	 * database of the store is there for the CLI's read-only open
+	 * before the first tern serve. */
+	if (rc == 0)
+		rc = mdb_dbi_open(txn, "fts", MDB_CREATE, &fts);
+	if (rc == 0)
+		rc = mdb_dbi_open(txn, "fts_term", MDB_CREATE, &fts);
 	if (rc == 0)
 		rc = mdb_dbi_open(txn, "blobref", MDB_CREATE, &ref);
 	if (rc == 0)

@@ -187,6 +187,9 @@ def test_backup_under_load_restore_same_uids():
         restored = os.path.join(tmp, "restored")
         r = tern(s, "restore", b1, data=restored)
         assert r.returncode == 0, r.stderr
+        # The CLI reads the restored store before any tern serve.
+        r = tern(s, "account", "list", data=restored)
+        assert r.returncode == 0 and BOB.encode() in r.stdout, r.stdout + r.stderr
         r2 = Server(data_dir=restored, domains=(), imap=True, env={"TERN_HOSTNAME": "localhost"})
         have = set()
         total = 0
