@@ -25,6 +25,12 @@
  * QUIT with messages marked runs the expunge on a worker thread as one
  * synchronous store write (it fsyncs; a loop must not), and "+OK" is sent
  * only after it committed. The account stays locked until then.
+ *
+ * \Seen, as Dovecot sets it (pop3_no_flag_updates = no, its default): a
+ * message RETR sent gets \Seen when the session ends, at QUIT or when the
+ * connection drops, so IMAP and JMAP show as read what a POP3 client
+ * fetched. TOP sets nothing; RSET forgets the RETRs before it; a message
+ * expunged at QUIT is not marked.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,9 +46,11 @@ struct pop3_expunge_job {
 	struct worker_job wj;
 	struct pop3_session *s;
 	uint32_t account, mailbox, uidvalidity;
-	uint32_t *uids;
+	uint32_t *uids; /* to expunge */
 	size_t n;
-	int result;
+	uint32_t *seen; /* to mark \Seen */
+	size_t nseen;
+	int result, seen_result;
 	size_t removed;
 };
 
@@ -134,6 +142,7 @@ void pop3_cmd_retr(struct pop3_session *s, struct pop3_cmd *cmd)
 		return;
 	pop3_reply(s, "+OK %u octets", m->size);
 	s->retrieved++;
+	m->read = 1;
 	start_body(s, cmd->msg, 0, 0, &h);
 }
 
@@ -163,7 +172,7 @@ void pop3_cmd_dele(struct pop3_session *s, struct pop3_cmd *cmd)
 void pop3_cmd_rset(struct pop3_session *s, struct pop3_cmd *cmd)
 {
 	for (uint32_t i = 0; i < s->nmsgs; i++)
-		s->msgs[i].deleted = 0;
+		s->msgs[i].deleted = s->msgs[i].read = 0;
 	s->ndeleted = 0;
 	s->deleted_size = 0;
 	pop3_reply(s, "+OK");
@@ -273,8 +282,26 @@ void pop3_send_refill(struct pop3_session *s)
 static void expunge_run(void *arg)
 {
 	struct pop3_expunge_job *j = arg;
-	j->result = store_expunge(pop3_store, j->account, j->mailbox, j->uidvalidity, j->uids, j->n,
-				  &j->removed, NULL);
+
+	if (j->nseen) {
+		struct store_kw_result *res = xcalloc(j->nseen, sizeof(*res));
+		j->seen_result =
+		    store_email_keywords(pop3_store, j->account, j->mailbox, j->uidvalidity,
+		                         j->seen, j->nseen, STORE_KW_ADD, "$seen", 0, res, NULL);
+		if (j->seen_result == STORE_OK)
+			store_kw_results_free(res, j->nseen);
+		free(res);
+	}
+	if (j->n)
+		j->result = store_expunge(pop3_store, j->account, j->mailbox, j->uidvalidity,
+		                          j->uids, j->n, &j->removed, NULL);
+}
+
+static void job_free(struct pop3_expunge_job *j)
+{
+	free(j->uids);
+	free(j->seen);
+	free(j);
 }
 
 static void expunge_done(void *arg)
@@ -284,6 +311,22 @@ static void expunge_done(void *arg)
 	char q[POP3_USER_MAX * 2 + 8];
 
 	s->expunge = NULL;
+	if (j->seen_result != STORE_OK && j->seen_result != STORE_ENOTFOUND)
+		log_warn("pop3", s->id, "event=seen_failed user=%s messages=%zu error=%d",
+		         log_q(s->login, q, sizeof(q)), j->nseen, j->seen_result);
+	if (j->n == 0) {
+		/* Only \Seen to set: the end of a session without QUIT, or a
+		 * QUIT that deleted nothing. */
+		job_free(j);
+		if (s->conn_gone) {
+			pop3_session_free(s);
+			return;
+		}
+		pop3_reply(s, "+OK Logging out.");
+		pop3_close_with(s, "quit");
+		pop3_flush(s);
+		return;
+	}
 	if (j->result == STORE_OK) {
 		s->expunged = (unsigned)j->removed;
 		log_info("pop3", s->id, "event=expunged user=%s marked=%zu removed=%zu",
@@ -299,8 +342,7 @@ static void expunge_done(void *arg)
 	}
 	/* A client that hung up after QUIT still had its deletions made. */
 	if (s->conn_gone) {
-		free(j->uids);
-		free(j);
+		job_free(j);
 		pop3_session_free(s);
 		return;
 	}
@@ -310,32 +352,69 @@ static void expunge_done(void *arg)
 		pop3_reply(s, "-ERR [SYS/PERM] The mailbox no longer exists.");
 	else
 		pop3_reply(s, "-ERR [SYS/TEMP] Some deleted messages were not removed.");
-	free(j->uids);
-	free(j);
+	job_free(j);
 	pop3_close_with(s, "quit");
 	pop3_flush(s);
 }
 
-void pop3_quit_transaction(struct pop3_session *s)
+/* A job for what the session's end writes: \Seen on what RETR sent (those
+ * DELE marked too when with_deleted), and with expunge the messages DELE
+ * marked. NULL when there is nothing to write. */
+static struct pop3_expunge_job *end_job(struct pop3_session *s, int expunge, int with_deleted)
 {
-	if (s->ndeleted == 0) {
-		pop3_reply(s, "+OK Logging out.");
-		pop3_close_with(s, "quit");
-		return;
-	}
+	size_t nread = 0;
+
+	for (uint32_t i = 0; i < s->nmsgs; i++)
+		if (s->msgs[i].read && (with_deleted || !s->msgs[i].deleted))
+			nread++;
+	if (nread == 0 && (!expunge || s->ndeleted == 0))
+		return NULL;
 	struct pop3_expunge_job *j = xcalloc(1, sizeof(*j));
 	j->s = s;
 	j->account = s->account;
 	j->mailbox = s->mailbox;
 	j->uidvalidity = s->uidvalidity;
-	j->uids = xmalloc((size_t)s->ndeleted * sizeof(*j->uids));
-	for (uint32_t i = 0; i < s->nmsgs; i++)
-		if (s->msgs[i].deleted)
-			j->uids[j->n++] = s->msgs[i].uid;
+	if (nread)
+		j->seen = xmalloc(nread * sizeof(*j->seen));
+	for (uint32_t i = 0; i < s->nmsgs; i++) {
+		if (nread && s->msgs[i].read && (with_deleted || !s->msgs[i].deleted))
+			j->seen[j->nseen++] = s->msgs[i].uid;
+		s->msgs[i].read = 0; /* marked once: the session's end is now */
+	}
+	if (expunge && s->ndeleted) {
+		j->uids = xmalloc((size_t)s->ndeleted * sizeof(*j->uids));
+		for (uint32_t i = 0; i < s->nmsgs; i++)
+			if (s->msgs[i].deleted)
+				j->uids[j->n++] = s->msgs[i].uid;
+	}
 	j->wj.fn = expunge_run;
 	j->wj.done = expunge_done;
 	j->wj.arg = j;
 	j->wj.loop = s->loop;
+	return j;
+}
+
+int pop3_end_transaction(struct pop3_session *s)
+{
+	struct pop3_expunge_job *j = end_job(s, 0, 1);
+
+	if (!j)
+		return 0;
+	s->expunge = j;
+	s->state = POP3_S_UPDATE;
+	worker_submit(&j->wj);
+	return 1;
+}
+
+void pop3_quit_transaction(struct pop3_session *s)
+{
+	struct pop3_expunge_job *j = end_job(s, 1, 0);
+
+	if (!j) {
+		pop3_reply(s, "+OK Logging out.");
+		pop3_close_with(s, "quit");
+		return;
+	}
 	s->expunge = j;
 	s->state = POP3_S_UPDATE;
 	/* Anything pipelined behind QUIT is never read. */

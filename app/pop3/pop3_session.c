@@ -448,6 +448,11 @@ static void session_closed(struct conn *c, void *arg, const char *reason)
 	s->limited = 0;
 	s->conn_gone = 1;
 	s->conn = NULL;
+	/* Gone without QUIT (a drop, a timeout, a shutdown, revoked
+	 * credentials): what RETR sent is \Seen all the same, as in Dovecot;
+	 * nothing is deleted. The job frees the session. */
+	if (s->msgs && !s->expunge && pop3_end_transaction(s))
+		return;
 	pop3_session_free(s);
 }
 

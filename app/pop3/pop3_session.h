@@ -59,6 +59,7 @@ struct pop3_msg {
 	uint32_t email_id;
 	uint32_t size; /* octets as stored: what RETR sends before stuffing */
 	uint8_t deleted;
+	uint8_t read; /* RETR answered since login or RSET: \Seen at the end */
 };
 
 enum pop3_send_kind { POP3_SEND_NONE, POP3_SEND_BODY, POP3_SEND_LIST, POP3_SEND_UIDL };
@@ -163,8 +164,13 @@ void pop3_cmd_retr(struct pop3_session *s, struct pop3_cmd *cmd);
 void pop3_cmd_top(struct pop3_session *s, struct pop3_cmd *cmd);
 void pop3_cmd_dele(struct pop3_session *s, struct pop3_cmd *cmd);
 void pop3_cmd_rset(struct pop3_session *s, struct pop3_cmd *cmd);
-/* QUIT in TRANSACTION: expunges what DELE marked, then replies and closes. */
+/* QUIT in TRANSACTION: marks \Seen what RETR sent (and DELE did not
+ * mark), expunges what DELE marked, then replies and closes. */
 void pop3_quit_transaction(struct pop3_session *s);
+/* The connection ended after login without QUIT: marks \Seen what RETR
+ * sent, deletes nothing. 1 when that runs (the session is freed when it
+ * is done), 0 when there was nothing to mark. */
+int pop3_end_transaction(struct pop3_session *s);
 /* Adds streamed output while below POP3_OUT_HIGH; s->send.kind is NONE when done. */
 void pop3_send_refill(struct pop3_session *s);
 

@@ -514,12 +514,38 @@ def test_line_limits_and_errors():
 
 
 def test_idle_timeout():
-    with srv(env={"TERN_POP3_TIMEOUT": "1"}) as s:
+    with srv(env={"TERN_POP3_TIMEOUT": "1"}, imap=True) as s:
         r = Raw(s, implicit=False)
         time.sleep(1.5)
         assert r.line() == b"-ERR Disconnected for inactivity."
         assert r.closed()
         assert s.wait_log("event=disconnect reason=idle_timeout")
+
+        # A session timed out after RETR: the message is \Seen all the
+        # same (as at QUIT or a drop), nothing deleted, TOP marks nothing.
+        deliver(s, 3)
+        r = Raw(s)
+        r.cmd("USER " + BOB)
+        assert r.cmd("PASS " + BOB_PW) == b"+OK Logged in."
+        assert r.cmd("RETR 2").startswith(b"+OK")
+        r.multi()
+        assert r.cmd("TOP 3 5") == b"+OK"
+        r.multi()
+        assert r.cmd("DELE 2") == b"+OK Marked to be deleted."
+        assert r.line() == b"-ERR Disconnected for inactivity."
+        assert r.closed()
+        import imaplib
+        deadline = time.time() + 10
+        while True:
+            m = imaplib.IMAP4_SSL("127.0.0.1", s.imaps_port, ssl_context=ctx())
+            m.login(BOB, BOB_PW)
+            m.select("INBOX", readonly=True)
+            flags = [b"\\Seen" in x for x in m.fetch("1:*", "(FLAGS)")[1]]
+            m.logout()
+            if flags == [False, True, False] or time.time() > deadline:
+                break
+            time.sleep(0.05)
+        assert flags == [False, True, False], flags
 
 
 def test_shutdown_closes_without_expunge():

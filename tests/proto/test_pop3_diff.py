@@ -42,6 +42,7 @@ import atexit
 import base64
 import imaplib
 import os
+import poplib
 import re
 import shutil
 import socket
@@ -59,7 +60,8 @@ BOB, BOB_PW = "bob@example.test", "bob-pw-1"
 CAROL, CAROL_PW = "carol@example.test", "carol-pw-1"
 DAVE, DAVE_PW = "dave@example.test", "dave-pw-1"
 ERIN, ERIN_PW = "erin@example.test", "erin pw with spaces"
-ACCOUNTS = [(BOB, BOB_PW), (CAROL, CAROL_PW), (DAVE, DAVE_PW), (ERIN, ERIN_PW)]
+FRANK, FRANK_PW = "frank@example.test", "frank-pw-1"
+ACCOUNTS = [(BOB, BOB_PW), (CAROL, CAROL_PW), (DAVE, DAVE_PW), (ERIN, ERIN_PW), (FRANK, FRANK_PW)]
 
 DOVECOT_EXTRA = """\
 disable_plaintext_auth = yes
@@ -945,3 +947,60 @@ def test_pop3_with_imap_changes_matches_dovecot():
     r.cmd("b", "RETR %d" % (N - 2), label="retr the late message")
     r.cmd("b", "QUIT", label="quit b")
     check(r, KNOWN_IMAP)
+
+
+# ---- \Seen after RETR, as IMAP shows it -----------------------------------
+
+def test_pop3_retr_marks_seen_as_dovecot():
+    """What a POP3 client fetched shows as read over IMAP, as with Dovecot
+    (pop3_no_flag_updates = no, its default): a message RETR sent gets
+    \\Seen when the session ends, at QUIT or at a drop without QUIT; TOP
+    marks nothing, RSET forgets the RETRs before it, and a message DELE
+    marked and QUIT removed is gone. Compared over IMAP (\\Recent aside,
+    which POP3 sessions claim in Dovecot and not in tern)."""
+    if not available():
+        return "skip"
+    t, d = sides()
+
+    def flags(side):
+        m = imap(side, FRANK)
+        m.select("INBOX", readonly=True)
+        typ, data = m.fetch("1:*", "(FLAGS)")
+        m.logout()
+        return [sorted(f for f in re.search(rb"FLAGS \(([^)]*)\)", x).group(1).split()
+                       if f != b"\\Recent") for x in data]
+
+    def settle(side, want):
+        deadline = time.time() + 10
+        while flags(side) != want and time.time() < deadline:
+            time.sleep(0.05)
+        return flags(side)
+
+    def pop(side):
+        p = poplib.POP3_SSL("127.0.0.1", side.tls_port, context=tls_ctx(), timeout=10)
+        p.user(FRANK)
+        p.pass_(FRANK_PW)
+        return p
+
+    seen = [b"\\Seen"]
+    for side in (t, d):
+        assert flags(side) == [[]] * N, (side.name, flags(side))
+        p = pop(side)  # dropped without QUIT: marks, deletes nothing
+        p.retr(1)
+        p.retr(2)
+        p.rset()
+        p.retr(3)
+        p.dele(3)
+        p.top(4, 0)
+        p.top(5, 100)
+        p.close()
+        want = [[], [], seen] + [[]] * (N - 3)
+        assert settle(side, want) == want, (side.name, flags(side))
+        p = pop(side)  # QUIT: 6 removed, 7 marked, 8 only TOP
+        p.retr(6)
+        p.dele(6)
+        p.retr(7)
+        p.top(8, 1)
+        p.quit()
+        want = [[], [], seen, [], [], seen] + [[]] * (N - 7)
+        assert settle(side, want) == want, (side.name, flags(side))
