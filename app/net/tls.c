@@ -122,7 +122,10 @@ static struct tls_conf *load_source(char *err, size_t errsz)
 	return tls_selfsigned_load(tls_src.data_dir, tls_src.hostname, err, errsz);
 }
 
-void tls_install(struct tls_conf *conf)
+/* The current conf came from tls_install() (ACME), not from tls_src. */
+static int tls_cur_installed;
+
+static void install(struct tls_conf *conf, int installed)
 {
 	struct tls_conf *old;
 
@@ -130,9 +133,15 @@ void tls_install(struct tls_conf *conf)
 	pthread_mutex_lock(&tls_lock);
 	old = tls_cur;
 	tls_cur = conf;
+	tls_cur_installed = installed;
 	pthread_mutex_unlock(&tls_lock);
 	tls_conf_unref(&old);
 	cache_reset();
+}
+
+void tls_install(struct tls_conf *conf)
+{
+	install(conf, 1);
 }
 
 /* What the user's files looked like when last loaded: size, mtime, inode of each. */
@@ -171,7 +180,7 @@ int tls_init(const struct config *cfg, char *err, size_t errsz)
 	conf = load_source(err, errsz);
 	if (conf == NULL)
 		return -1;
-	tls_install(conf);
+	install(conf, 0);
 	log_conf("loaded", conf);
 	tls_conf_unref(&conf);
 	return 0;
@@ -193,6 +202,17 @@ int tls_files_changed(void)
 
 int tls_reload(char *err, size_t errsz)
 {
+	/* Without the user's files, the self-signed pair is what serves
+	 * until ACME installs its certificate; once it has, a SIGHUP must
+	 * not put the self-signed pair back in front of it (a client with
+	 * no SNI, or another name, would get it until the next renewal). */
+	pthread_mutex_lock(&tls_lock);
+	int keep = tls_cur_installed && tls_src.cert[0] == '\0' && tls_src.key[0] == '\0';
+	pthread_mutex_unlock(&tls_lock);
+	if (keep) {
+		log_info("tls", NULL, "event=reload_kept reason=acme_certificate");
+		return 1;
+	}
 	files_stat(files_seen.v);
 	struct tls_conf *conf = load_source(err, errsz);
 
@@ -201,7 +221,7 @@ int tls_reload(char *err, size_t errsz)
 		log_warn("tls", NULL, "event=reload_failed error=%s", log_q(err, q, sizeof q));
 		return -1;
 	}
-	tls_install(conf);
+	install(conf, 0);
 	log_conf("reloaded", conf);
 	tls_conf_unref(&conf);
 	return 0;

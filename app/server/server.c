@@ -464,9 +464,10 @@ int server_run(const struct config *cfg_env)
 		}
 		if (sig == SIGHUP) {
 			dmarc_reporter_flush_soon(); /* so tern dmarc report sees the latest counts */
-			if (tls_reload(err, sizeof(err)) == 0)
+			int reloaded = tls_reload(err, sizeof(err));
+			if (reloaded == 0)
 				log_info("server", NULL, "event=tls_reloaded");
-			else
+			else if (reloaded < 0)
 				log_error("server", NULL, "event=tls_reload_failed error=\"%s\"", err);
 			continue;
 		}

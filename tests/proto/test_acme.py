@@ -21,6 +21,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -888,6 +889,34 @@ def test_acme_certificate_and_key_stored_together_or_not_at_all():
         assert s.wait_log("event=certificate_loaded", timeout=20), s.log_text()[-3000:]
         assert served_cert(s.imaps_port)[3] == first
         assert stub.issued == 2
+    finally:
+        s.stop()
+        s.cleanup()
+        stub.close()
+
+
+def test_acme_certificate_kept_across_sighup():
+    """SIGHUP (log rotation, tern dmarc report) reloads the TLS
+    configuration: with ACME on and no TERN_TLS_CERT, it put the
+    self-signed pair back as the default, so a client sending no SNI or
+    another name (most MX senders send none) got the self-signed
+    certificate, and the Settings page and /metrics reported it, until
+    the next renewal or restart."""
+    stub = AcmeStub(mode="ari", ari_open_first=False)
+    s = stub_server(stub)
+    try:
+        assert s.wait_log("event=certificate_installed", timeout=30), s.log_text()[-3000:]
+        first = served_cert(s.imaps_port, "other.example")[3]
+        assert "stub CA" in served_cert(s.imaps_port, "other.example")[0]
+        s.proc.send_signal(signal.SIGHUP)
+        assert s.wait_log("event=reload_kept reason=acme_certificate", timeout=10), \
+            s.log_text()[-3000:]
+        issuer, _, _, serial = served_cert(s.imaps_port, "other.example")
+        assert "stub CA" in issuer and serial == first, (issuer, serial, first)
+        assert served_cert(s.imaps_port)[3] == first
+        js = settings(s)
+        assert js["tls"]["self_signed"] is False and js["tls"]["source"] == "acme", js["tls"]
+        assert stub.issued == 1
     finally:
         s.stop()
         s.cleanup()
