@@ -301,7 +301,7 @@ int tls_der_time(unsigned tag, const unsigned char *p, size_t len, int64_t *t_r)
 	return der_time(tag, v, t_r);
 }
 
-/* The last CN of a DN, as printable ASCII. */
+/* The last CN of a DN, as printable ASCII (spaces kept: CAs name themselves in words). */
 static void dn_cn(struct der dn, char *out, size_t outsz)
 {
 	static const unsigned char oid_cn[] = {0x55, 0x04, 0x03};
@@ -329,7 +329,7 @@ static void dn_cn(struct der dn, char *out, size_t outsz)
 				continue;
 			n = val.len < outsz - 1 ? val.len : outsz - 1;
 			for (i = 0; i < n; i++)
-				out[i] = val.p[i] > 0x20 && val.p[i] < 0x7F ? (char)val.p[i] : '?';
+				out[i] = val.p[i] >= 0x20 && val.p[i] < 0x7F ? (char)val.p[i] : '?';
 			out[n] = '\0';
 		}
 	}

@@ -612,7 +612,7 @@ static void test_openssl_keys(void)
 	/* A CA-issued leaf with the chain in the file; the client trusts only the CA. */
 	CHECK_EQ_INT(
 	    run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-	        "-keyout ca.key -out ca.crt -subj /CN=Test-CA -days 2 "
+	        "-keyout ca.key -out ca.crt -subj '/CN=Test CA R2' -days 2 "
 	        "-addext basicConstraints=critical,CA:TRUE "
 	        "-addext keyUsage=critical,keyCertSign && "
 	        "openssl req -new -newkey rsa:2048 -nodes -keyout leaf.key -out leaf.csr "
@@ -633,6 +633,9 @@ static void test_openssl_keys(void)
 
 		CHECK_EQ_INT(tls_conf_chain_len(conf), 2);
 		CHECK_EQ_STR(tls_conf_subject(conf), "leaf.example.test");
+		/* Shown on the Settings page and by tern acme status as the CA
+		 * names itself ("ZeroSSL ECC Domain Secure Site CA"). */
+		CHECK_EQ_STR(tls_conf_issuer(conf), "Test CA R2");
 		CHECK_EQ_INT(conf->issuer_key_type, BR_KEYTYPE_EC);
 		path_in(cak, sizeof cak, "ca.key");
 		caconf = tls_conf_load(ca, cak, err, sizeof err);
