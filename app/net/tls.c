@@ -200,8 +200,33 @@ int tls_files_changed(void)
 	return 1;
 }
 
+/*
+ * 1 (err set) when conf, read at a reload, is expired or not yet valid
+ * while the current one is within its dates: installing it would break
+ * every handshake that checks dates (a backup's old pair copied back, a
+ * clock-skewed CA). Else 0: with nothing better to serve, it serves.
+ */
+static int outside_dates(const struct tls_conf *conf, char *err, size_t errsz)
+{
+	int64_t now = (int64_t)time(NULL);
+	struct tls_conf *cur = tls_current();
+	int cur_ok = cur != NULL && cur->not_before <= now && now <= cur->not_after;
+	tls_conf_unref(&cur);
+	if (!cur_ok || (conf->not_before <= now && now <= conf->not_after))
+		return 0;
+	time_t t = (time_t)(conf->not_after < now ? conf->not_after : conf->not_before);
+	struct tm tm;
+	char when[32];
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	snprintf(err, errsz, "%s: the certificate %s %s; the current one is kept", conf->source,
+	         conf->not_after < now ? "expired" : "is not valid before", when);
+	return 1;
+}
+
 int tls_reload(char *err, size_t errsz)
 {
+	char q[600];
 	/* Without the user's files, the self-signed pair is what serves
 	 * until ACME installs its certificate; once it has, a SIGHUP must
 	 * not put the self-signed pair back in front of it (a client with
@@ -216,8 +241,12 @@ int tls_reload(char *err, size_t errsz)
 	files_stat(files_seen.v);
 	struct tls_conf *conf = load_source(err, errsz);
 
+	if (conf != NULL && outside_dates(conf, err, errsz)) {
+		tls_conf_unref(&conf);
+		log_warn("tls", NULL, "event=reload_refused error=%s", log_q(err, q, sizeof q));
+		return -1;
+	}
 	if (conf == NULL) {
-		char q[600];
 		log_warn("tls", NULL, "event=reload_failed error=%s", log_q(err, q, sizeof q));
 		return -1;
 	}

@@ -89,7 +89,8 @@ int tls_init(const struct config *cfg, char *err, size_t errsz);
 /*
  * Re-reads the pair from the same source as tls_init() (SIGHUP) and installs
  * it. On failure the old conf stays current and -1 is returned with err set;
- * 0 on success. Without TERN_TLS_CERT, a conf a module installed
+ * so too when the new certificate is expired or not yet valid while the
+ * current one is within its dates; 0 on success. Without TERN_TLS_CERT, a conf a module installed
  * (tls_install(), ACME) stays current and nothing is read: the self-signed
  * pair is only the fallback (1 is returned). Thread-safe. Connections
  * already running keep the conf they started with until they close.

@@ -823,6 +823,27 @@ static void test_bad_input(void)
 		CHECK(cur == old);
 		tls_conf_unref(&cur);
 
+		/* An expired pair (a backup's copied back) or one not yet valid
+		 * keeps the current one, which is within its dates. */
+		static const struct {
+			int64_t at;
+			const char *why;
+		} dated[] = {{-11LL * 366 * 86400, "expired"}, {2 * 86400, "not valid before"}};
+		for (size_t d = 0; d < sizeof dated / sizeof dated[0]; d++) {
+			CHECK_EQ_INT(tls_selfsigned_make("c.test", time(NULL) + dated[d].at, cert,
+			                                 sizeof cert, &clen, key, sizeof key, &klen),
+			             0);
+			br_pem_encode(pem, cert, clen, "CERTIFICATE", 0);
+			CHECK_EQ_INT(unit_write_file(g, pem, strlen(pem)), 0);
+			br_pem_encode(pem, key, klen, "EC PRIVATE KEY", 0);
+			CHECK_EQ_INT(unit_write_file(k, pem, strlen(pem)), 0);
+			CHECK_EQ_INT(tls_reload(err, sizeof err), -1);
+			CHECK(strstr(err, "live.crt") != NULL && strstr(err, dated[d].why) != NULL);
+			cur = tls_current();
+			CHECK(cur == old);
+			tls_conf_unref(&cur);
+		}
+
 		CHECK_EQ_INT(tls_selfsigned_make("b.test", time(NULL), cert, sizeof cert, &clen,
 		                                 key, sizeof key, &klen),
 		             0);
