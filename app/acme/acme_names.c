@@ -8,6 +8,11 @@
  * with it the whole order, so it is left out (and logged) instead; it
  * joins at the next renewal once its record exists. All lookups run at
  * once on the loop's resolver; the answer comes when the last one is in.
+ *
+ * A certificate holds ACME_NAMES_MAX names: the mta-sts. names come
+ * first (a sender checking the domain's MTA-STS policy needs them; the
+ * other two only help mail clients set themselves up), and each name
+ * that does not fit is logged (reason=too_many), never dropped silently.
  */
 #include "acme/acme_private.h"
 
@@ -23,15 +28,19 @@
 #include "dns/dns.h"
 #include "store/store.h"
 
+/* Names looked up: the host name and three for each of 21 domains. */
+#define CANDS_MAX 64
+
 struct cand {
 	char name[256];
+	int mta_sts; /* an mta-sts. name */
 	struct dns_addr addrs[4];
 	size_t naddrs;
 	int done;
 };
 
 struct names_job {
-	struct cand c[ACME_NAMES_MAX]; /* c[0] is the host name */
+	struct cand c[CANDS_MAX]; /* c[0] is the host name */
 	size_t n, pending;
 	char (*names)[256];
 	size_t *n_r;
@@ -43,10 +52,17 @@ static void add_domain(void *arg, const char *domain)
 {
 	static const char *const prefixes[] = {"mta-sts.", "autoconfig.", "autodiscover."};
 	struct names_job *j = arg;
-	for (size_t i = 0; i < 3 && j->n < ACME_NAMES_MAX; i++) {
+	for (size_t i = 0; i < 3; i++) {
+		if (j->n == CANDS_MAX) {
+			log_info("acme", NULL, "event=name_skipped name=%s%s reason=too_many",
+			         prefixes[i], domain);
+			continue;
+		}
 		int k = snprintf(j->c[j->n].name, sizeof j->c[0].name, "%s%s", prefixes[i], domain);
-		if (k > 0 && (size_t)k < sizeof j->c[0].name && strcasecmp(j->c[j->n].name, j->c[0].name))
+		if (k > 0 && (size_t)k < sizeof j->c[0].name && strcasecmp(j->c[j->n].name, j->c[0].name)) {
+			j->c[j->n].mta_sts = i == 0;
 			j->n++;
+		}
 	}
 }
 
@@ -65,16 +81,25 @@ static void finish(struct names_job *j)
 {
 	size_t n = 0;
 	snprintf(j->names[n++], 256, "%s", j->c[0].name);
-	for (size_t i = 1; i < j->n; i++) {
-		int here = 0;
-		for (size_t a = 0; a < j->c[i].naddrs && !here; a++)
-			for (size_t b = 0; b < j->c[0].naddrs && !here; b++)
-				here = same_ip(&j->c[i].addrs[a], &j->c[0].addrs[b]);
-		if (here)
-			snprintf(j->names[n++], 256, "%s", j->c[i].name);
-		else
-			log_info("acme", NULL, "event=name_skipped name=%s reason=%s", j->c[i].name,
-			         j->c[i].naddrs ? "points_elsewhere" : "no_address");
+	/* The mta-sts. names first, then the others. */
+	for (int pass = 1; pass >= 0; pass--) {
+		for (size_t i = 1; i < j->n; i++) {
+			if (j->c[i].mta_sts != pass)
+				continue;
+			int here = 0;
+			for (size_t a = 0; a < j->c[i].naddrs && !here; a++)
+				for (size_t b = 0; b < j->c[0].naddrs && !here; b++)
+					here = same_ip(&j->c[i].addrs[a], &j->c[0].addrs[b]);
+			const char *why = !here              ? (j->c[i].naddrs ? "points_elsewhere"
+			                                                      : "no_address")
+			                  : n == ACME_NAMES_MAX ? "too_many"
+			                                        : NULL;
+			if (why == NULL)
+				snprintf(j->names[n++], 256, "%s", j->c[i].name);
+			else
+				log_info("acme", NULL, "event=name_skipped name=%s reason=%s",
+				         j->c[i].name, why);
+		}
 	}
 	*j->n_r = n;
 	acme_names_cb *cb = j->cb;

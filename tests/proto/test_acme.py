@@ -249,6 +249,35 @@ def test_acme_http_01():
     run_challenge("http-01")
 
 
+def test_acme_many_domains_every_name_looked_up():
+    """Six served domains give 1 + 18 candidate names, more than one
+    certificate holds (16): only the first 15 were looked up, so the sixth
+    domain's names were dropped without a word, even with room to spare
+    after the look-ups, and its MTA-STS policy was served under a
+    certificate without its name. Now every candidate is looked up (the
+    mta-sts. names first into the certificate, and a name with no room is
+    logged as too_many). Here only mta-sts.d6.test points here, which
+    keeps the order to two names."""
+    domains = tuple("d%d.test" % i for i in range(1, 7))
+    s = Server(imap=True, http=True, start=False, domains=domains)
+    pebble = Pebble(s.http_port, s.https_port)
+    try:
+        s.env.update(acme_server(pebble, "tls-alpn-01"))
+        for d in domains:
+            for p in ("autoconfig.", "autodiscover.") + (("mta-sts.",) if d != "d6.test" else ()):
+                pebble.add_a(p + d, "127.0.0.2")
+        s.start()
+        wait_cert(s, pebble)
+        sans = re.findall(r"DNS:([^,\s]+)", served_cert(s.imaps_port)[2])
+        assert sorted(sans) == sorted([HOST, "mta-sts.d6.test"]), sans
+        skipped = re.findall(r"event=name_skipped name=(\S+) reason=(\S+)", s.log_text())
+        assert len(skipped) == 17 and all(r == "points_elsewhere" for _, r in skipped), skipped
+    finally:
+        s.stop()
+        s.cleanup()
+        pebble.close()
+
+
 def test_without_acme_the_settings_warn_self_signed():
     s = Server(http=True, env={"TERN_ADMIN_PASSWORD": ADMIN_PW, "TERN_HOSTNAME": HOST})
     try:
