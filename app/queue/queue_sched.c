@@ -293,6 +293,12 @@ static void upd_done(struct delivery *d, void *arg)
 			  (unsigned long long)u->id, d->result);
 	else if (u->dsn_data && u->dsn.nrcpts)
 		queue_sched_kick();
+	/* What an account sent: its EmailSubmission's deliveryStatus (or
+	 * undoStatus) moved, which JMAP push tells its clients now. */
+	uint64_t ms;
+	if (d->result == STORE_OK && j->e.account &&
+	    store_account_modseq(j->s->st, j->e.account, &ms) == STORE_OK)
+		store_publish_change(j->s->st, j->e.account, ms);
 	upd_free(u);
 	j->store_pending--;
 	job_maybe_free(j);

@@ -14,6 +14,7 @@
  * mailbox 1 being INBOX; an alias's domain exists.
  */
 #include <sodium.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -23,6 +24,7 @@
 #include "core/log.h"
 #include "core/punycode.h"
 #include "core/utf8.h"
+#include "core/xalloc.h"
 #include "store/store_private.h"
 
 _Static_assert(STORE_HASH_MAX == PASSWORD_HASH_MAX, "hash buffer sizes agree");
@@ -561,7 +563,26 @@ struct acct_update {
 	int set_hash, set_quota, set_state, set_name;
 	enum store_account_state state;
 	const char *name;
+	uint32_t id; /* set by account_update_fn */
 };
+
+/* JMAP push (Identity, Quota) learns of an administrative change to an
+ * account's own objects when it commits, as of a JMAP write: the
+ * account's subscribers are told (the modseq does not move). */
+static void publish_account(struct store *st, uint32_t id)
+{
+	uint64_t ms;
+	if (id && store_account_modseq(st, id, &ms) == STORE_OK)
+		store_publish_change(st, id, ms);
+}
+
+/* The same for an address, when it is a local account's. */
+static void publish_address(struct store *st, const char *addr)
+{
+	uint32_t id;
+	if (store_account_id(st, addr, &id) == STORE_OK)
+		publish_account(st, id);
+}
 
 static int account_update_fn(struct store *st, MDB_txn *txn, void *ctx)
 {
@@ -574,6 +595,7 @@ static int account_update_fn(struct store *st, MDB_txn *txn, void *ctx)
 		return store_err(u->c.err, u->c.errsz, STORE_ENOTFOUND, "no account %s", u->c.addr);
 	if (rc || (rc = acct_get(txn, st, id, &a)) != 0)
 		return rc;
+	u->id = id;
 	if (u->set_hash)
 		memcpy(a.hash, u->c.hash, strlen(u->c.hash) + 1);
 	if (u->set_state)
@@ -620,6 +642,8 @@ int store_account_set_quota(struct store *st, const char *email, uint64_t quota,
 	int rc = store_write(st, account_update_fn, &u);
 	if (rc == STORE_ETEMP)
 		store_err(err, errsz, rc, "store error, see the log");
+	else if (rc == STORE_OK)
+		publish_account(st, u.id); /* Quota's limit */
 	return rc;
 }
 
@@ -1046,9 +1070,27 @@ int store_alias_add(struct store *st, const char *alias, const char *target, cha
 	if (rc == STORE_ETEMP)
 		store_err(err, errsz, rc, "store error, see the log");
 	else if (rc == STORE_OK)
+	if (rc == STORE_OK) {
 		log_info("store", NULL, "event=alias_add alias=%s target=%.*s", c.alias,
 		         (int)c.tlen - 1, (char *)c.target + 1);
+		publish_address(st, (char *)c.target + 1); /* a new Identity */
+	}
 	return rc;
+}
+
+/* The local targets of an alias, to tell after its removal. */
+#define ALIAS_TELL_MAX 16
+struct alias_targets {
+	const char *alias;
+	char t[ALIAS_TELL_MAX][STORE_ADDR_MAX + 1];
+	size_t n;
+};
+
+static void alias_targets_cb(void *arg, const char *alias, const char *target)
+{
+	struct alias_targets *x = arg;
+	if (x->n < ALIAS_TELL_MAX && !strcasecmp(alias, x->alias))
+		snprintf(x->t[x->n++], sizeof x->t[0], "%s", target);
 }
 
 static int alias_del_fn(struct store *st, MDB_txn *txn, void *ctx)
@@ -1070,11 +1112,22 @@ int store_alias_del(struct store *st, const char *alias, const char *target, cha
 
 	if ((rc = alias_args(&c, alias, target)) != STORE_OK)
 		return rc;
+	/* Whose Identity goes: the one target, or each the alias had. */
+	struct alias_targets *x = xcalloc(1, sizeof *x);
+	x->alias = c.alias;
+	if (c.tlen)
+		snprintf(x->t[x->n++], sizeof x->t[0], "%.*s", (int)c.tlen - 1, (char *)c.target + 1);
+	else
+		store_alias_list(st, alias_targets_cb, x);
 	rc = store_write(st, alias_del_fn, &c);
 	if (rc == STORE_ETEMP)
 		store_err(err, errsz, rc, "store error, see the log");
-	else if (rc == STORE_OK)
+	else if (rc == STORE_OK) {
 		log_info("store", NULL, "event=alias_del alias=%s", c.alias);
+		for (size_t i = 0; i < x->n; i++)
+			publish_address(st, x->t[i]);
+	}
+	free(x);
 	return rc;
 }
 

@@ -38,8 +38,11 @@ DEE = ("dee@example.test", "dee-password-1-Vq8r")
 WS = "urn:ietf:params:jmap:websocket"
 
 
+ADMIN_PW = "admin-password-1-Vq8r"
+
+
 def srv():
-    return shared_server([ANN, BEN, CAL, DEE])
+    return shared_server([ANN, BEN, CAL, DEE], env={"TERN_ADMIN_PASSWORD": ADMIN_PW})
 
 
 def deliver(s, who, n=1, subject="push"):
@@ -339,6 +342,44 @@ def test_push_tells_own_state_types():
     got.sort(key=lambda m: m["@type"])
     assert got[1]["changed"] == {acc: {"Identity": state("Identity/get", u)}}, got
     w.close()
+
+
+def test_push_tells_administrator_changes():
+    """An alias the administrator adds or removes is an Identity of its
+    target, and a new quota limit a Quota: push tells them as they
+    commit, not at the account's next mail change."""
+    from httpc import Api
+    s = srv()
+    j = Jmap(s, *CAL)
+    acc = j.account
+    u = [CORE, MAIL, "urn:ietf:params:jmap:submission", "urn:ietf:params:jmap:quota"]
+
+    def state(get):
+        _, g = j.one(get, {"ids": None}, using=u)
+        return g["state"]
+
+    state("Identity/get")  # the snapshot the events are told from
+    e = EventStream(s, CAL, "types=Identity,Quota&closeafter=no&ping=0")
+    assert e.status == 200
+    api = Api(s)
+    assert api.login(ADMIN_PW)[0] == 200
+    st, _, body = api.call("POST", "/aliases", {"alias": "cal.alias@example.test",
+                                                "target": CAL[0]})
+    assert st in (200, 201), body
+    # The event first: a /get would itself take the new state and wake it.
+    ev = e.event()
+    assert ev["data"]["changed"] == {acc: {"Identity": state("Identity/get")}}, ev
+    st, _, body = api.call("PATCH", "/accounts/" + CAL[0], {"quota": 5000000})
+    assert st == 200, body
+    ev = e.event()
+    assert ev["data"]["changed"] == {acc: {"Quota": state("Quota/get")}}, ev
+    st, _, body = api.call("DELETE", "/aliases/cal.alias@example.test")
+    assert st in (200, 204), body
+    ev = e.event()
+    assert ev["data"]["changed"] == {acc: {"Identity": state("Identity/get")}}, ev
+    e.close()
+
+    api.call("PATCH", "/accounts/" + CAL[0], {"quota": 0})
 
 
 PUSH_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "push")
