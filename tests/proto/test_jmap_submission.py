@@ -78,6 +78,9 @@ def test_jmap_email_submission():
     _, ids = j.one("Identity/get", {}, using=USING)
     ident = ids["list"][0]["id"]
     eid = draft(s, HAL[0])
+    from test_jmap_push import EventStream
+    es = EventStream(s, HAL, "types=EmailSubmission&closeafter=no&ping=0")
+    assert es.status == 200
     r = j.call([["EmailSubmission/set", {
         "accountId": j.account,
         "create": {"k": {"identityId": ident, "emailId": eid}},
@@ -107,8 +110,19 @@ def test_jmap_email_submission():
     assert data.startswith("DKIM-Signature:") and "d=example.test" in data[:600], data[:600]
     # The local recipient got it in its INBOX.
     wait_count(s, 1, account=IVY[0])
+    # The queue's update of the remote recipients' deliveryStatus is
+    # pushed as it commits: the last state event (before any /get, which
+    # would take the new state itself) tells the state /get then gives.
+    told = []
+    while True:
+        try:
+            told.append(es.event(timeout=2)["data"]["changed"][j.account]["EmailSubmission"])
+        except AssertionError:
+            break
+    es.close()
 
     _, g = j.one("EmailSubmission/get", {"ids": [sid, "Snope"]}, using=USING)
+    assert told and told[-1] == g["state"], (told, g["state"])
     sub = g["list"][0]
     assert g["notFound"] == ["Snope"], g
     assert sub["identityId"] == ident and sub["emailId"] == eid and sub["undoStatus"] == "final"
