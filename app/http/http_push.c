@@ -13,10 +13,17 @@
  *   event. Kept within PING_MIN_S..PING_MAX_S (the RFC lets the server
  *   choose; the event says what it chose).
  * A "state" event carries a StateChange (jmap/jmap_push.c) and, as its
- * id, the state it reports: a client that reconnects with Last-Event-ID
- * is told at once what changed since (the EventSource reconnect rule).
- * Nothing is sent at connect otherwise, so closeafter=state works as a
- * long poll.
+ * id, the push state it reports (the modseq and the own-state types'
+ * states, jmap_push_state_format): a client that reconnects with
+ * Last-Event-ID is told at once what changed since, of every type (the
+ * EventSource reconnect rule). Nothing is sent at connect otherwise, so
+ * closeafter=state works as a long poll. The response starts once the
+ * states the client is taken to know were read (on the pool).
+ *
+ * The reads (the change log walk, the own-state types' /get) never run
+ * on the loop: each account's connections on a loop share one change
+ * feed subscription and one read per notification on the worker pool
+ * (struct push_acct below), whose result each connection takes.
  *
  * The response is HTTP/1.1 without a length, ended by closing the
  * connection (RFC 9112 §6.3); the client sends nothing after its request.
@@ -80,11 +87,14 @@
 
 enum push_state {
 	PUSH_LOGIN, /* waiting for the login flow */
+	PUSH_BASE,  /* EventSource: the states at the start being read (pool) */
 	PUSH_OPEN,  /* events flow */
 	PUSH_DONE,  /* answered; closing after the flush */
 };
 
 struct ws_job;
+struct push_acct;
+struct push_calc;
 
 struct http_push {
 	struct conn *c;
@@ -105,8 +115,10 @@ struct http_push {
 	int has_last_id;    /* Last-Event-ID given: catch up at once */
 	int pending;        /* a change came while output was queued */
 	struct jmap_push_own own; /* the own-state types' states last told */
-	int subscribed;
-	struct store_sub sub;
+	int own_known;      /* own holds them (else the next read is taken as known) */
+	struct push_acct *acct;      /* the account's changes, shared (below) */
+	struct http_push *acct_next; /* its other connections on this loop */
+	struct push_calc *calc;      /* EventSource: the start's read under way */
 	/* WebSocket */
 	char ws_accept[32];  /* Sec-WebSocket-Accept */
 	struct ws_reader rd;
@@ -213,43 +225,96 @@ static void ping_arm(struct http_push *p)
 	p->ping_timer = loop_timer_add(p->loop, (uint64_t)p->ping_s * 1000, ping_fire, p);
 }
 
-/* The states of the own-state types p asks for, as their /get answers
- * its login now. */
-static int own_states(struct http_push *p, struct jmap_push_own *out)
+/*
+ * The account's changes, read once per notification for all of its
+ * connections on this loop, on the worker pool: a change feed
+ * notification runs one read (struct push_calc) at a time per account
+ * (one that comes meanwhile runs another after it), which walks the
+ * change log once for every state its connections were last told and
+ * runs the own-state types' /get once for the types any of them asked.
+ * The loop only writes the events. So a burst of changes to an account
+ * with many clients costs the loop one pass over its connections per
+ * read, not five /get each.
+ */
+struct push_calc {
+	struct worker_job wj;
+	struct push_acct *a;   /* the account's read (NULL once the account went) */
+	struct http_push *p;   /* or one connection's start (NULL once it went) */
+	uint32_t account;
+	unsigned own_mask;     /* the own-state types to read */
+	size_t n;              /* the states told, ascending, once each: */
+	uint64_t *since;
+	unsigned *types;       /* what changed since each (mail types) */
+	uint64_t *upto;        /* and the state to tell for it */
+	int ok;                /* the store answered */
+	uint64_t modseq;       /* the account's now */
+	int own_ok;
+	struct jmap_push_own own;
+};
+
+struct push_acct {
+	uint32_t account;
+	struct loop *loop;
+	struct store_sub sub;
+	struct http_push *conns;
+	struct push_calc *calc; /* a read under way */
+	int again;              /* a change came meanwhile: read again after */
+	int busy;               /* telling its connections: not freed meanwhile */
+	struct push_acct *next;
+};
+
+/* This loop's accounts with push connections (each loop its own). */
+static _Thread_local struct push_acct *accts;
+
+static struct push_calc *calc_new(uint32_t account, unsigned own_mask, size_t n)
 {
-	struct jmap_who who = {.account = p->account, .apppass = p->apppass, .cred = p->cred};
-	return jmap_push_own_states(http_store, &who, p->types & JMAP_TYPES_OWN, out);
+	struct push_calc *k = xcalloc(1, sizeof *k);
+	k->account = account;
+	k->own_mask = own_mask & JMAP_TYPES_OWN;
+	k->since = xcalloc(n ? n : 1, sizeof *k->since);
+	k->types = xcalloc(n ? n : 1, sizeof *k->types);
+	k->upto = xcalloc(n ? n : 1, sizeof *k->upto);
+	k->n = n;
+	return k;
 }
 
-/* Tells what changed since p->told, if anything the client asked for. */
-static void push_tell(struct http_push *p)
+static void calc_free(struct push_calc *k)
 {
-	unsigned mask;
-	uint64_t upto;
+	free(k->since);
+	free(k->types);
+	free(k->upto);
+	free(k);
+}
 
-	if (p->state != PUSH_OPEN || (p->ws && !p->push_on))
-		return;
-	if (buf_len(&p->c->out) > PUSH_OUT_SLACK || p->resp.p) {
-		p->pending = 1; /* folded into the event sent at the drain */
-		return;
+/* On the pool. The own types' /get as the account's own login: what
+ * they answer does not depend on which password or token is used. */
+static void calc_work(void *arg)
+{
+	struct push_calc *k = arg;
+	k->ok = store_account_modseq(http_store, k->account, &k->modseq) == STORE_OK &&
+		jmap_push_changed_many(http_store, k->account, k->since, k->n, k->types, k->upto) == 0;
+	if (k->ok && k->own_mask) {
+		struct jmap_who who = {.account = k->account};
+		k->own_ok = jmap_push_own_states(http_store, &who, k->own_mask, &k->own) == 0;
 	}
-	p->pending = 0;
-	if (jmap_push_changed(http_store, p->account, p->told, &mask, &upto) < 0) {
-		log_warn("jmap", NULL, "event=push_read_failed account=%u", p->account);
-		return;
-	}
-	p->told = upto;
-	struct jmap_push_own now;
-	if ((p->types & JMAP_TYPES_OWN) && own_states(p, &now) == 0) {
-		mask |= jmap_push_own_changed(&p->own, &now);
-		p->own = now;
-	}
-	if (!(mask & p->types))
-		return;
+}
+
+/* Whether p takes events now. */
+static int push_ready(const struct http_push *p)
+{
+	return p->state == PUSH_OPEN && (!p->ws || p->push_on);
+}
+
+/* Writes the StateChange for the types in mask (of p's) as they are now
+ * in p->told and p->own. */
+static void push_emit(struct http_push *p, unsigned mask)
+{
 	struct buf ev;
-	char id[24];
+	char ps[JMAP_PUSH_STATE_MAX];
+
+	jmap_push_state_format(ps, sizeof ps, p->told, p->types, &p->own);
 	buf_init(&ev, 1024);
-	jmap_push_state_change(&ev, p->account, mask & p->types, upto, &p->own, p->ws);
+	jmap_push_state_change(&ev, p->account, mask, p->told, &p->own, p->ws ? ps : NULL);
 	if (p->ws) {
 		uint8_t hdr[WS_HEADER_MAX];
 		conn_write(p->c, hdr, ws_header(hdr, WS_OP_TEXT, buf_len(&ev)));
@@ -257,8 +322,7 @@ static void push_tell(struct http_push *p)
 		buf_free(&ev);
 		return;
 	}
-	snprintf(id, sizeof id, "%llu", (unsigned long long)upto);
-	push_event(p, "state", id, buf_data(&ev), buf_len(&ev));
+	push_event(p, "state", ps, buf_data(&ev), buf_len(&ev));
 	buf_free(&ev);
 	if (p->close_after_state) {
 		p->state = PUSH_DONE;
@@ -266,36 +330,202 @@ static void push_tell(struct http_push *p)
 	}
 }
 
-static void change_cb(void *arg, uint32_t account, uint64_t modseq)
+/* Takes a read: the mail types changed up to upto, the own types now
+ * (those in now_mask; NULL: none read). Tells what p asked for. */
+static void push_update(struct http_push *p, unsigned changed, uint64_t upto,
+			const struct jmap_push_own *now, unsigned now_mask)
 {
-	struct http_push *p = arg;
-	(void)account;
-	(void)modseq;
-	conn_hold(p->c);
-	push_tell(p);
-	conn_release(p->c); /* sends it; p may be gone after */
+	unsigned mask = changed;
+	if (upto > p->told)
+		p->told = upto;
+	if (now) {
+		struct jmap_push_own cur = p->own;
+		for (size_t i = 0; i < JMAP_PUSH_OWN_N; i++)
+			if ((JMAP_TYPE_IDENTITY << i) & now_mask & p->types && now->state[i][0])
+				memcpy(cur.state[i], now->state[i], sizeof cur.state[i]);
+		if (p->own_known)
+			mask |= jmap_push_own_changed(&p->own, &cur);
+		p->own = cur;
+		p->own_known = 1;
+	}
+	if (mask & p->types)
+		push_emit(p, mask & p->types);
 }
 
-/* Subscribes p to its account's changes, told from has_since ? since :
- * now. 0, or -1 when the store failed. */
-static int push_subscribe(struct http_push *p, int has_since, uint64_t since, uint64_t *now_r)
+/* Applies the account's read k to p: 1 when p needs another read (its
+ * state was not among those k read). */
+static int push_apply(struct http_push *p, const struct push_calc *k)
 {
-	if (store_account_modseq(http_store, p->account, now_r) != STORE_OK)
-		return -1;
-	p->told = has_since && since <= *now_r ? since : *now_r;
-	/* The own-state types' states now are what the client is taken to
-	 * know (pushState and Last-Event-ID say the modseq only). */
-	if ((p->types & JMAP_TYPES_OWN) && own_states(p, &p->own) < 0)
-		memset(&p->own, 0, sizeof p->own);
-	if (!p->subscribed) {
-		p->sub.account = p->account;
-		p->sub.loop = p->loop;
-		p->sub.cb = change_cb;
-		p->sub.arg = p;
-		store_subscribe(http_store, &p->sub);
-		p->subscribed = 1;
+	if (!push_ready(p))
+		return 0;
+	if (buf_len(&p->c->out) > PUSH_OUT_SLACK || p->resp.p) {
+		p->pending = 1; /* folded into the event sent at the drain */
+		return 0;
 	}
+	size_t lo = 0, hi = k->n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (k->since[mid] < p->told)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == k->n || k->since[lo] != p->told)
+		return 1;
+	p->pending = 0;
+	push_update(p, k->types[lo], k->upto[lo], k->own_ok ? &k->own : NULL, k->own_mask);
 	return 0;
+}
+
+static int u64_cmp(const void *x, const void *y)
+{
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+	return a < b ? -1 : a > b;
+}
+
+static void acct_done(void *arg);
+
+/* A change (or a connection that wants telling): reads the account on
+ * the pool, or again after the read under way. */
+static void acct_kick(struct push_acct *a)
+{
+	size_t n = 0;
+	unsigned own = 0;
+
+	if (a->calc || a->busy) {
+		a->again = 1;
+		return;
+	}
+	a->again = 0;
+	for (struct http_push *p = a->conns; p; p = p->acct_next)
+		if (push_ready(p)) {
+			n++;
+			own |= p->types;
+		}
+	if (!n)
+		return;
+	struct push_calc *k = calc_new(a->account, own, n);
+	n = 0;
+	for (struct http_push *p = a->conns; p; p = p->acct_next)
+		if (push_ready(p))
+			k->since[n++] = p->told;
+	qsort(k->since, n, sizeof *k->since, u64_cmp);
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!m || k->since[m - 1] != k->since[i])
+			k->since[m++] = k->since[i];
+	k->n = m;
+	k->a = a;
+	a->calc = k;
+	k->wj = (struct worker_job){.fn = calc_work, .done = acct_done, .arg = k, .loop = a->loop};
+	worker_submit(&k->wj);
+}
+
+static void acct_free(struct push_acct *a)
+{
+	store_unsubscribe(http_store, &a->sub);
+	if (a->calc)
+		a->calc->a = NULL; /* acct_done frees it */
+	for (struct push_acct **pp = &accts; *pp; pp = &(*pp)->next)
+		if (*pp == a) {
+			*pp = a->next;
+			break;
+		}
+	free(a);
+}
+
+static void acct_done(void *arg)
+{
+	struct push_calc *k = arg;
+	struct push_acct *a = k->a;
+
+	if (!a) {
+		calc_free(k);
+		return;
+	}
+	a->calc = NULL;
+	if (!k->ok) {
+		log_warn("jmap", NULL, "event=push_read_failed account=%u", a->account);
+		calc_free(k);
+		return;
+	}
+	size_t n = 0;
+	for (struct http_push *p = a->conns; p; p = p->acct_next)
+		n++;
+	struct http_push **v = xcalloc(n ? n : 1, sizeof *v);
+	n = 0;
+	for (struct http_push *p = a->conns; p; p = p->acct_next) {
+		v[n++] = p;
+		conn_hold(p->c);
+	}
+	int more = 0;
+	a->busy = 1;
+	for (size_t i = 0; i < n; i++)
+		more |= push_apply(v[i], k);
+	for (size_t i = 0; i < n; i++)
+		conn_release(v[i]->c); /* sends it; v[i] may be gone after */
+	a->busy = 0;
+	free(v);
+	calc_free(k);
+	if (!a->conns)
+		acct_free(a);
+	else if (more || a->again)
+		acct_kick(a);
+}
+
+static void change_cb(void *arg, uint32_t account, uint64_t modseq)
+{
+	(void)account;
+	(void)modseq;
+	acct_kick(arg);
+}
+
+/* p follows its account's changes (once: a second call does nothing). */
+static void acct_join(struct http_push *p)
+{
+	struct push_acct *a;
+
+	if (p->acct)
+		return;
+	for (a = accts; a && a->account != p->account; a = a->next)
+		;
+	if (!a) {
+		a = xcalloc(1, sizeof *a);
+		a->account = p->account;
+		a->loop = p->loop;
+		a->sub = (struct store_sub){.account = p->account, .loop = p->loop, .cb = change_cb,
+					    .arg = a};
+		store_subscribe(http_store, &a->sub);
+		a->next = accts;
+		accts = a;
+	}
+	p->acct_next = a->conns;
+	a->conns = p;
+	p->acct = a;
+}
+
+static void acct_leave(struct http_push *p)
+{
+	struct push_acct *a = p->acct;
+
+	if (!a)
+		return;
+	for (struct http_push **pp = &a->conns; *pp; pp = &(*pp)->acct_next)
+		if (*pp == p) {
+			*pp = p->acct_next;
+			break;
+		}
+	p->acct = NULL;
+	p->acct_next = NULL;
+	if (!a->conns && !a->busy)
+		acct_free(a);
+}
+
+/* p has something to catch up on (a drain, an answer sent). */
+static void push_kick(struct http_push *p)
+{
+	if (p->acct && push_ready(p))
+		acct_kick(p->acct);
 }
 
 static void ws_open(struct http_push *p);
@@ -331,28 +561,65 @@ static void push_watch(struct http_push *p)
 			   push_revoked, p);
 }
 
+/* The EventSource's start, read on the pool: the states the client is
+ * taken to know (the account's now, or its Last-Event-ID's) and what
+ * changed since the latter. The response starts once they are read, so
+ * a change the client makes after it is told. */
+static void base_done(void *arg)
+{
+	struct push_calc *k = arg;
+	struct http_push *p = k->p;
+
+	if (!p) {
+		calc_free(k);
+		return;
+	}
+	p->calc = NULL;
+	conn_hold(p->c);
+	if (!k->ok) {
+		push_answer(p, 503, "Service Unavailable", "Retry-After: 5\r\n", "the store failed");
+	} else {
+		p->state = PUSH_OPEN;
+		conn_printf(p->c, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+				  "Cache-Control: no-cache, no-store\r\nAccess-Control-Allow-Origin: *\r\n"
+				  "X-Content-Type-Options: nosniff\r\n\r\n");
+		log_info("jmap", NULL,
+			 "event=push_open kind=eventsource client=%s account=%u types=%u ping=%u",
+			 p->ip, p->account, p->types, p->ping_s);
+		push_watch(p);
+		ping_arm(p);
+		unsigned changed = 0;
+		uint64_t upto = k->modseq;
+		if (p->has_last_id && p->told <= k->modseq) {
+			changed = k->types[0]; /* Last-Event-ID: what the client missed */
+			upto = k->upto[0];
+		} else {
+			p->told = k->modseq;
+			p->own_known = 0;
+		}
+		push_update(p, changed, upto, k->own_ok ? &k->own : NULL, k->own_mask);
+		/* Changes told to the account's feed while this was read. */
+		push_kick(p);
+	}
+	calc_free(k);
+	conn_release(p->c);
+}
+
 static void push_open(struct http_push *p)
 {
-	uint64_t now;
-
 	if (p->ws) {
 		ws_open(p);
 		return;
 	}
-	if (push_subscribe(p, p->has_last_id, p->told, &now) < 0) {
-		push_answer(p, 503, "Service Unavailable", "Retry-After: 5\r\n", "the store failed");
-		return;
-	}
-	p->state = PUSH_OPEN;
-	conn_printf(p->c, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-			  "Cache-Control: no-cache, no-store\r\nAccess-Control-Allow-Origin: *\r\n"
-			  "X-Content-Type-Options: nosniff\r\n\r\n");
-	log_info("jmap", NULL, "event=push_open kind=eventsource client=%s account=%u types=%u ping=%u",
-		 p->ip, p->account, p->types, p->ping_s);
-	push_watch(p);
-	ping_arm(p);
-	if (p->told < now)
-		push_tell(p); /* Last-Event-ID: what the client missed */
+	acct_join(p); /* changes from now on reach it */
+	struct push_calc *k = calc_new(p->account, p->types, p->has_last_id ? 1 : 0);
+	if (p->has_last_id)
+		k->since[0] = p->told;
+	k->p = p;
+	p->calc = k;
+	p->state = PUSH_BASE;
+	k->wj = (struct worker_job){.fn = calc_work, .done = base_done, .arg = k, .loop = p->loop};
+	worker_submit(&k->wj);
 }
 
 static void login_done(void *arg, const struct login_result *r)
@@ -596,24 +863,45 @@ static void ws_job_done(void *arg)
 			buf_append(&p->resp, buf_data(&j->out), buf_len(&j->out));
 			ws_resp_more(p);
 		} else if (j->v.kind == JMAP_WS_PUSH_ENABLE) {
-			uint64_t now;
-			p->types = j->v.types;
+			/* What the client is taken to know: its pushState's
+			 * states, or the ones read now (jmap_ws_message). */
+			const struct jmap_ws_verdict *v = &j->v;
+			uint64_t now = v->now_modseq;
+			unsigned changed = 0;
+			p->types = v->types;
 			p->push_on = 1;
-			if (push_subscribe(p, j->v.has_push_state, j->v.push_state, &now) < 0)
+			p->own_known = 0;
+			memset(&p->own, 0, sizeof p->own);
+			if (!v->now_ok && store_account_modseq(http_store, p->account, &now) != STORE_OK)
 				log_warn("jmap", NULL, "event=push_read_failed account=%u", p->account);
-			else if (p->told < now)
-				p->pending = 1; /* what changed since pushState */
+			p->told = now;
+			if (v->has_push_state && v->push_state <= now) {
+				p->told = v->push_state;
+				if (v->now_ok && v->push_state < now) {
+					changed = v->now_changed;
+					now = v->now_upto;
+				} else if (v->push_state < now) {
+					changed = JMAP_TYPES_MAIL;
+				}
+				if (v->push_state_own) {
+					p->own = v->push_own;
+					p->own_known = 1;
+				}
+			}
+			acct_join(p);
+			if (!p->resp.p)
+				push_update(p, changed, now, v->now_own_ok ? &v->now_own : NULL,
+					    v->types & JMAP_TYPES_OWN);
+			push_kick(p); /* changes that came since it was read */
 		} else {
 			p->push_on = 0;
-			if (p->subscribed)
-				store_unsubscribe(http_store, &p->sub);
-			p->subscribed = 0;
+			acct_leave(p);
 		}
 		if (!p->resp.p) {
 			conn_pause_read(p->c, 0);
 			ws_input(p);
 			if (p->pending)
-				push_tell(p);
+				push_kick(p);
 		}
 		conn_release(p->c);
 	}
@@ -746,18 +1034,12 @@ struct http_push *http_push_start(struct conn *c, const struct http_head *h)
 		return p;
 	if (p->ws ? ws_handshake(p, h) < 0 : push_query(p, h->target) < 0)
 		return p;
-	if (h->last_event_id.len) {
-		char id[24];
-		uint64_t v;
-		if (h->last_event_id.len < sizeof id) {
-			memcpy(id, h->last_event_id.p, h->last_event_id.len);
-			id[h->last_event_id.len] = '\0';
-			if (str_to_u64(str_c(id), UINT64_MAX, &v) == 0) {
-				p->told = v;
-				p->has_last_id = 1;
-			}
-		}
-	}
+	/* The push state of the last event the client saw: its modseq and
+	 * the own types' states it carries (jmap_push_state_format). */
+	if (h->last_event_id.len && h->last_event_id.len < JMAP_PUSH_STATE_MAX &&
+	    jmap_push_state_parse(h->last_event_id.p, h->last_event_id.len, &p->told, &p->own,
+				  &p->own_known) == 0)
+		p->has_last_id = 1;
 	if (!h->authorization.p) {
 		push_answer(p, 401, "Unauthorized",
 			    "WWW-Authenticate: Basic realm=\"tern\", charset=\"UTF-8\"\r\n",
@@ -844,7 +1126,7 @@ void http_push_drained(struct http_push *p)
 		ws_input(p); /* messages that came meanwhile */
 	}
 	if (p->pending)
-		push_tell(p);
+		push_kick(p);
 }
 
 int http_push_shutdown(struct http_push *p)
@@ -876,8 +1158,9 @@ void http_push_free(struct http_push **pp)
 	if (p->ws)
 		ws_reader_free(&p->rd);
 	buf_free(&p->resp);
-	if (p->subscribed)
-		store_unsubscribe(http_store, &p->sub);
+	acct_leave(p);
+	if (p->calc)
+		p->calc->p = NULL; /* base_done frees it */
 	if (p->ping_timer)
 		loop_timer_del(p->loop, p->ping_timer);
 	if (p->share)

@@ -10,13 +10,15 @@
  * closes its socketpair to the daemon and hands the connection here. The
  * client is then authenticated through the one login flow (auth/login.h,
  * module=jmap, with the same short-lived cache as API requests), the
- * connection subscribes to its account's change feed (the one IMAP IDLE
- * uses) and each notification writes a StateChange event
- * (jmap/jmap_push.c). An EventSource client sends nothing more (input is
+ * connection follows its account's change feed (the one IMAP IDLE
+ * uses; one subscription per account and loop) and each notification,
+ * read once on the worker pool for all of them, writes a StateChange
+ * event (jmap/jmap_push.c). An EventSource client sends nothing more (input is
  * dropped); a WebSocket client sends JMAP requests (http_push.c).
  *
  * Memory per connection: the conn (its TLS engine and buffer) and this
- * struct; output is at most one event at a time, since an event that
+ * struct (and per account with connections on a loop, one subscription
+ * and its read under way); output is at most one event at a time, since an event that
  * comes while the last one is still queued is folded into the next one
  * (states are cumulative: the later one says it all).
  *

@@ -235,7 +235,7 @@ static void change_cb(void *arg, uint32_t account, uint64_t modseq)
 		return;
 	struct buf ev;
 	buf_init(&ev, 1024);
-	jmap_push_state_change(&ev, p->s.account, mask & p->s.types, upto, &p->own, 0);
+	jmap_push_state_change(&ev, p->s.account, mask & p->s.types, upto, &p->own, NULL);
 	post_send(p, buf_data(&ev), buf_len(&ev), 0);
 	buf_free(&ev);
 }

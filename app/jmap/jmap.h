@@ -118,6 +118,10 @@ unsigned jmap_push_types(const char *s);
  */
 int jmap_push_changed(struct store *st, uint32_t account, uint64_t since, unsigned *types_r,
 		      uint64_t *upto_r);
+/* The same for each of since[0..n) (ascending) in one walk of the
+ * log: types_r[i] and upto_r[i] as jmap_push_changed's for since[i]. */
+int jmap_push_changed_many(struct store *st, uint32_t account, const uint64_t *since, size_t n,
+			   unsigned *types_r, uint64_t *upto_r);
 /*
  * The states of the JMAP_TYPES_OWN types (Identity, EmailSubmission,
  * SieveScript, VacationResponse, Quota): each the state its /get answers
@@ -136,10 +140,24 @@ int jmap_push_own_states(struct store *st, const struct jmap_who *who, unsigned 
 unsigned jmap_push_own_changed(const struct jmap_push_own *was, const struct jmap_push_own *now);
 /* Appends to out the StateChange object (RFC 8620 §7.1) saying that the
  * mail types in mask of account now have state modseq and the own types
- * in mask the states in own (NULL: none); with_push_state adds
- * "pushState" (the modseq: RFC 8887 §4.3.5's WebSocket push). */
+ * in mask the states in own (NULL: none); push_state (NULL: none) is
+ * added as "pushState" (RFC 8887 §4.3.5's WebSocket push). */
 void jmap_push_state_change(struct buf *out, uint32_t account, unsigned mask, uint64_t modseq,
-			    const struct jmap_push_own *own, int with_push_state);
+			    const struct jmap_push_own *own, const char *push_state);
+/*
+ * The push state told to a client that asked for the types in mask
+ * (pushState, the EventSource event id): the modseq, then the own types'
+ * states in own (jmap_push.c), into out[0..n). Its length; at most
+ * JMAP_PUSH_STATE_MAX - 1 with n that large.
+ */
+#define JMAP_PUSH_STATE_MAX 320
+size_t jmap_push_state_format(char *out, size_t n, uint64_t modseq, unsigned mask,
+			      const struct jmap_push_own *own);
+/* Reads a push state s[0..len): its modseq, and, when *has_own_r is 1,
+ * the own types' states it carried ("" unknown). 0, or -1 when it is
+ * not one of ours. */
+int jmap_push_state_parse(const char *s, size_t len, uint64_t *modseq_r, struct jmap_push_own *own_r,
+			  int *has_own_r);
 
 /*
  * ---- PushSubscription (RFC 8620 §7.2, jmap_pushsub.c) ----
@@ -186,7 +204,17 @@ struct jmap_ws_verdict {
 	enum jmap_ws_kind kind;
 	unsigned types;     /* PUSH_ENABLE: JMAP_TYPE_* (dataTypes null: all) */
 	int has_push_state; /* PUSH_ENABLE: pushState given and ours */
-	uint64_t push_state;
+	uint64_t push_state;         /* its modseq */
+	int push_state_own;          /* it carried the own types' states: */
+	struct jmap_push_own push_own;
+	/* PUSH_ENABLE: the states now, read on the worker (transports'
+	 * baseline): the modseq, what changed since push_state, the own
+	 * types' states. */
+	int now_ok;
+	uint64_t now_modseq, now_upto;
+	unsigned now_changed;
+	struct jmap_push_own now_own;
+	int now_own_ok;
 };
 void jmap_ws_message(struct store *st, const struct jmap_who *who, const char *client_ip,
 		     const char *text, size_t len, int busy, struct arena *a, struct buf *out,

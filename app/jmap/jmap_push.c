@@ -17,12 +17,16 @@
  * ones now (jmap_push_own_states) at each notification; a JMAP write
  * that moves one of them notifies (jmap_typestate.c).
  *
- * A Sieve script's write notifies whoever made it (store_sieve.c).
- * Caveat: another change to those made outside JMAP (an alias the
- * administrator adds, the queue moving a deliveryStatus, a new quota) is
- * told at the account's next notification, not at once.
+ * Changes to those made outside JMAP notify where they are made, each
+ * kind in one place: a Sieve script's write (store_sieve.c), an alias
+ * added or removed (its local targets' Identity) and a new quota limit
+ * (store_admin.c), the queue's update of what an account sent (its
+ * EmailSubmission's deliveryStatus: queue_sched.c). Caveat: a `tern`
+ * command run while the server runs is another process, whose writes
+ * reach no subscriber of the server's: told at the next notification.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/arena.h"
@@ -79,69 +83,102 @@ unsigned jmap_push_types(const char *s)
 	return mask;
 }
 
+/* One walk answers every since a transport asks about (its clients'
+ * last told states, sorted): a change with modseq m changed the state of
+ * each since below m, so it is kept in the bucket of the largest such
+ * since and a since's types are its bucket's and those above. */
 struct walk {
-	unsigned mask;
-	uint64_t upto;
+	const uint64_t *since;
 	size_t n;
+	unsigned *bucket;
+	uint64_t upto;
+	size_t count;
 };
 
 static int walk_cb(void *arg, const struct store_change *c)
 {
 	struct walk *w = arg;
+	unsigned bits;
 
 	switch (c->kind) {
 	case STORE_CHANGE_EMAIL_CREATED:
-		w->mask |= JMAP_TYPE_EMAIL_DELIVERY;
-		/* fall through */
+		bits = JMAP_TYPE_EMAIL_DELIVERY | JMAP_TYPE_EMAIL | JMAP_TYPE_THREAD | JMAP_TYPE_MAILBOX;
+		break;
 	case STORE_CHANGE_EMAIL_UPDATED:
 	case STORE_CHANGE_EMAIL_DESTROYED:
-		w->mask |= JMAP_TYPE_EMAIL | JMAP_TYPE_THREAD | JMAP_TYPE_MAILBOX;
+		bits = JMAP_TYPE_EMAIL | JMAP_TYPE_THREAD | JMAP_TYPE_MAILBOX;
 		break;
 	case STORE_CHANGE_EMAIL_THREAD:
-		w->mask |= JMAP_TYPE_THREAD;
+		bits = JMAP_TYPE_THREAD;
 		break;
 	default:
-		w->mask |= JMAP_TYPE_MAILBOX;
+		bits = JMAP_TYPE_MAILBOX;
 		break;
 	}
+	/* How many since values are below the change's modseq. */
+	size_t lo = 0, hi = w->n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (w->since[mid] < c->modseq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo)
+		w->bucket[lo - 1] |= bits;
 	if (c->modseq > w->upto)
 		w->upto = c->modseq;
-	if (++w->n >= WALK_MAX) {
-		w->mask = JMAP_TYPES_MAIL;
-		return 1;
+	return ++w->count >= WALK_MAX;
+}
+
+int jmap_push_changed_many(struct store *st, uint32_t account, const uint64_t *since, size_t n,
+			   unsigned *types_r, uint64_t *upto_r)
+{
+	uint64_t floor, ms = 0;
+	size_t first = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		types_r[i] = 0;
+		upto_r[i] = since[i];
 	}
-	return 0;
+	if (!n)
+		return 0;
+	if (store_changes_floor(st, account, &floor) != STORE_OK)
+		return -1;
+	/* A state from before a restore (store_restore.c): the log does not
+	 * say what changed since, so everything may have. */
+	while (first < n && since[first] < floor)
+		first++;
+	unsigned *bucket = calloc(n, sizeof *bucket);
+	if (!bucket)
+		return -1;
+	struct walk w = {since + first, n - first, bucket + first, since[n - 1], 0};
+	int rc = 0;
+	if (first < n && store_changes_since(st, account, since[first], walk_cb, &w) != STORE_OK)
+		rc = -1;
+	int stopped = w.count >= WALK_MAX; /* past it every type is taken as changed */
+	if (!rc && (first || stopped) && store_account_modseq(st, account, &ms) != STORE_OK)
+		rc = -1;
+	unsigned acc = 0;
+	for (size_t i = n; !rc && i-- > 0;) {
+		acc |= bucket[i];
+		if (i < first || stopped) {
+			types_r[i] = JMAP_TYPES_MAIL;
+			upto_r[i] = ms > w.upto ? ms : w.upto;
+		} else {
+			types_r[i] = acc;
+			if (acc && w.upto > since[i])
+				upto_r[i] = w.upto;
+		}
+	}
+	free(bucket);
+	return rc;
 }
 
 int jmap_push_changed(struct store *st, uint32_t account, uint64_t since, unsigned *types_r,
 		      uint64_t *upto_r)
 {
-	struct walk w = {0, since, 0};
-	uint64_t floor;
-
-	*types_r = 0;
-	*upto_r = since;
-	if (store_changes_floor(st, account, &floor) != STORE_OK)
-		return -1;
-	if (since < floor) {
-		/* A state from before a restore (store_restore.c): the log does
-		 * not say what changed since, so everything may have. */
-		w.n = WALK_MAX;
-		w.mask = JMAP_TYPES_MAIL;
-	} else if (store_changes_since(st, account, since, walk_cb, &w) != STORE_OK) {
-		return -1;
-	}
-	if (w.n >= WALK_MAX) {
-		/* Stopped early: the state to tell is the account's now. */
-		uint64_t ms;
-		if (store_account_modseq(st, account, &ms) != STORE_OK)
-			return -1;
-		if (ms > w.upto)
-			w.upto = ms;
-	}
-	*types_r = w.mask;
-	*upto_r = w.upto;
-	return 0;
+	return jmap_push_changed_many(st, account, &since, 1, types_r, upto_r);
 }
 
 int jmap_push_own_states(struct store *st, const struct jmap_who *who, unsigned mask,
@@ -236,7 +273,7 @@ unsigned jmap_push_own_changed(const struct jmap_push_own *was, const struct jma
 }
 
 void jmap_push_state_change(struct buf *out, uint32_t account, unsigned mask, uint64_t modseq,
-			    const struct jmap_push_own *ostates, int with_push_state)
+			    const struct jmap_push_own *ostates, const char *push_state)
 {
 	struct jw w;
 	char acc[16], state[24];
@@ -258,7 +295,77 @@ void jmap_push_state_change(struct buf *out, uint32_t account, unsigned mask, ui
 			jw_kstr(&w, types[4 + i].name, ostates->state[i]);
 	jw_obj_end(&w);
 	jw_obj_end(&w);
-	if (with_push_state)
-		jw_kstr(&w, "pushState", state);
+	if (push_state)
+		jw_kstr(&w, "pushState", push_state);
 	jw_obj_end(&w);
+}
+
+/*
+ * The push state (RFC 8620 §7.1 pushState, the EventSource event id):
+ * the modseq, which is every mail type's state, then, when the client
+ * asked for any own-state type, each own type's state after a '_' (""
+ * for one not asked or not known), so a client reconnecting with it is
+ * told what changed in between for every type, not the mail types only.
+ */
+size_t jmap_push_state_format(char *out, size_t n, uint64_t modseq, unsigned mask,
+			      const struct jmap_push_own *os)
+{
+	int k = snprintf(out, n, "%llu", (unsigned long long)modseq);
+	size_t len = k > 0 && (size_t)k < n ? (size_t)k : 0;
+
+	if (!(mask & JMAP_TYPES_OWN) || !os)
+		return len;
+	for (size_t i = 0; i < JMAP_PUSH_OWN_N; i++) {
+		const char *st = (mask & types[4 + i].bit) ? os->state[i] : "";
+		/* A state that holds the separator, or anything outside the
+		 * printable ASCII an event id may carry, is left unknown. */
+		for (const char *c = st; *c; c++)
+			if (*c == '_' || *c <= ' ' || *c > '~') {
+				st = "";
+				break;
+			}
+		k = snprintf(out + len, n - len, "_%s", st);
+		if (k < 0 || (size_t)k >= n - len) {
+			out[len] = '\0';
+			return len;
+		}
+		len += (size_t)k;
+	}
+	return len;
+}
+
+int jmap_push_state_parse(const char *s, size_t len, uint64_t *modseq_r, struct jmap_push_own *own_r,
+			  int *has_own_r)
+{
+	char num[24];
+	const char *us = memchr(s, '_', len);
+	size_t nl = us ? (size_t)(us - s) : len;
+
+	*has_own_r = 0;
+	memset(own_r, 0, sizeof *own_r);
+	if (nl >= sizeof num)
+		return -1;
+	memcpy(num, s, nl);
+	num[nl] = '\0';
+	if (jmap_state_parse(num, modseq_r) < 0)
+		return -1;
+	if (!us)
+		return 0;
+	const char *p = us, *end = s + len;
+	for (size_t i = 0; i < JMAP_PUSH_OWN_N; i++) {
+		if (p >= end || *p != '_')
+			return -1;
+		p++;
+		const char *q = memchr(p, '_', (size_t)(end - p));
+		size_t l = q ? (size_t)(q - p) : (size_t)(end - p);
+		if (l >= sizeof own_r->state[0])
+			return -1;
+		memcpy(own_r->state[i], p, l);
+		own_r->state[i][l] = '\0';
+		p += l;
+	}
+	if (p != end)
+		return -1;
+	*has_own_r = 1;
+	return 0;
 }

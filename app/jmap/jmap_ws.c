@@ -19,6 +19,7 @@
 
 #include "core/arena.h"
 #include "jmap/jmap_private.h"
+#include "store/store.h"
 
 /*
  * out holds an object "{...}": it becomes {"@type":T,"requestId":id,...}.
@@ -110,8 +111,22 @@ void jmap_ws_message(struct store *st, const struct jmap_who *who, const char *c
 				if (e->type == JSON_STRING && strcmp(e->str, "*") && !strchr(e->str, ','))
 					v->types |= jmap_push_types(e->str);
 		}
-		if (ps && ps->type == JSON_STRING && jmap_state_parse(ps->str, &v->push_state) == 0)
+		if (ps && ps->type == JSON_STRING &&
+		    jmap_push_state_parse(ps->str, ps->len, &v->push_state, &v->push_own,
+					  &v->push_state_own) == 0)
 			v->has_push_state = 1;
+		/* What the client is taken to know from now, read here (a
+		 * worker) rather than on the transport's loop: the modseq,
+		 * what changed since its pushState, its own types' states. */
+		v->now_ok = store_account_modseq(st, who->account, &v->now_modseq) == STORE_OK;
+		if (v->now_ok && v->has_push_state && v->push_state < v->now_modseq)
+			v->now_ok = jmap_push_changed(st, who->account, v->push_state, &v->now_changed,
+						      &v->now_upto) == 0;
+		if (v->now_ok && v->types & JMAP_TYPES_OWN) {
+			struct jmap_who base = {.account = who->account};
+			v->now_own_ok = jmap_push_own_states(st, &base, v->types & JMAP_TYPES_OWN,
+							     &v->now_own) == 0;
+		}
 		return;
 	}
 	const struct json_value *idv = msg->type == JSON_OBJECT ? json_get(msg, "id") : NULL;
