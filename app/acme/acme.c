@@ -109,6 +109,13 @@ static struct acme {
 	int64_t hold_until;    /* after an install: no renewal before this Unix time (acme_renew_hold) */
 	uint32_t ari_rnd;      /* the certificate's random moment in an ARI window */
 	int attempt_after_ari; /* an attempt came due while the ARI check was out */
+	/* Names the certificate in use carries, and a look-up of the names it
+	 * should carry (a domain added, or its DNS now pointing here). */
+	char cert_names[ACME_NAMES_MAX * 256];
+	char chk_names[ACME_NAMES_MAX][256];
+	size_t chk_n;
+	int chk_pending;
+	uint64_t names_timer;
 	int dir_public; /* the directory's address is public: every other URL's must be */
 	int running;
 } A;
@@ -336,9 +343,22 @@ static void ari_schedule(unsigned secs)
 }
 
 /* Makes conf current and puts it under each name; schedules its renewal. */
+static void names_check(struct loop *loop, void *arg);
+
+static void names_check_schedule(unsigned secs)
+{
+	if (A.names_timer)
+		loop_timer_del(A.loop, A.names_timer);
+	A.names_timer = loop_timer_add(A.loop, (uint64_t)secs * 1000, names_check, NULL);
+}
+
 static void install(struct tls_conf *conf, const char *how)
 {
 	tls_install(conf);
+	snprintf(A.cert_names, sizeof A.cert_names, "%s", tls_conf_names(conf));
+	/* A stored certificate may predate a domain added since: look soon.
+	 * A new one has just been ordered with the names found: in a day. */
+	names_check_schedule(strcmp(how, "installed") == 0 ? ACME_RENEW_RECHECK : 2);
 	/* SNI: each name the certificate carries, and only those: a name the
 	 * previous certificate had and this one lacks must not keep it (it
 	 * would be served after it expired). Meanwhile a handshake gets conf,
@@ -1115,6 +1135,63 @@ static void wait_then(enum state st, const char *url, long retry_after)
 
 static void names_found(void *arg);
 
+/* 1 when name is one of the comma-separated names in list. */
+static int names_has(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = list; *p;) {
+		size_t k = strcspn(p, ",");
+		if (k == n && strncasecmp(p, name, n) == 0)
+			return 1;
+		p += k + (p[k] == ',');
+	}
+	return 0;
+}
+
+/* The look-up of names_check is in: a name that points here and that the
+ * certificate lacks (a domain added since) brings the renewal forward,
+ * unless a failure's back-off or the hold after an install says wait. */
+static void names_checked(void *arg)
+{
+	(void)arg;
+	A.chk_pending = 0;
+	if (!A.running)
+		return;
+	for (size_t i = 0; i < A.chk_n; i++) {
+		if (names_has(A.cert_names, A.chk_names[i]))
+			continue;
+		int64_t now = time_wall();
+		int wait = A.state != S_OFF || now < A.not_before || now < A.hold_until;
+		log_info("acme", NULL, "event=name_added name=%s renew=%s", A.chk_names[i],
+		         wait ? "later" : "now");
+		if (!wait)
+			schedule(0);
+		return;
+	}
+}
+
+/* Daily, and soon after a stored certificate is loaded: are there names
+ * the certificate should carry and does not? */
+static void names_check(struct loop *loop, void *arg)
+{
+	(void)loop;
+	(void)arg;
+	A.names_timer = 0;
+	if (!A.running)
+		return;
+	if (A.state != S_OFF) { /* the ARI check, or an order, under way: after it */
+		names_check_schedule(A.state == S_ARI_DIR || A.state == S_ARI ? 5 : 60);
+		return;
+	}
+	names_check_schedule(ACME_RENEW_RECHECK);
+	if (A.chk_pending)
+		return;
+	if (A.dns == NULL)
+		A.dns = dns_thread();
+	A.chk_pending = 1;
+	acme_names_find(A.dns, A.st, A.hostname, A.chk_names, &A.chk_n, names_checked, NULL);
+}
+
 static void attempt(struct loop *loop, void *arg)
 {
 	(void)loop;
@@ -1242,6 +1319,9 @@ void acme_stop_on_loop(void *unused)
 	if (A.ari_timer)
 		loop_timer_del(A.loop, A.ari_timer);
 	A.ari_timer = 0;
+	if (A.names_timer)
+		loop_timer_del(A.loop, A.names_timer);
+	A.names_timer = 0;
 	challenges_clear();
 	acme_key_wipe(&A.account);
 	acme_key_wipe(&A.certkey);

@@ -278,6 +278,41 @@ def test_acme_many_domains_every_name_looked_up():
         pebble.close()
 
 
+def test_acme_domain_added_joins_the_certificate_at_start():
+    """A domain added after the certificate was issued: its mta-sts. name
+    (once its DNS points here) must join the certificate, or senders
+    checking its MTA-STS policy fail on the name until the renewal, two
+    months later. A restart loaded the stored certificate and left it at
+    that; now the names are looked up soon after a start (and daily) and a
+    missing one brings the renewal forward."""
+    s = Server(imap=True, http=True, start=False, domains=())
+    pebble = Pebble(s.http_port, s.https_port)
+    try:
+        s.env.update(acme_server(pebble, "tls-alpn-01"))
+        for p in ("autoconfig.", "autodiscover."):
+            pebble.add_a(p + "example.test", "127.0.0.2")
+        s.start()
+        wait_cert(s, pebble)
+        assert "mta-sts.example.test" not in served_cert(s.imaps_port)[2]
+        s.stop()
+        s.cli("domain", "add", "example.test")
+        s.start()
+        wait_cert(s, pebble, "event=certificate_loaded", 20)
+        wait_cert(s, pebble, "event=name_added name=mta-sts.example.test renew=now", 20)
+        after = s.log_text().split("event=certificate_loaded")[-1]
+        deadline = time.time() + 30
+        while "event=certificate_installed" not in after and time.time() < deadline:
+            time.sleep(0.2)
+            after = s.log_text().split("event=certificate_loaded")[-1]
+        assert "event=certificate_installed" in after, s.log_text()[-3000:]
+        sans = re.findall(r"DNS:([^,\s]+)", served_cert(s.imaps_port, "mta-sts.example.test")[2])
+        assert sorted(sans) == sorted([HOST, "mta-sts.example.test"]), sans
+    finally:
+        s.stop()
+        s.cleanup()
+        pebble.close()
+
+
 def test_without_acme_the_settings_warn_self_signed():
     s = Server(http=True, env={"TERN_ADMIN_PASSWORD": ADMIN_PW, "TERN_HOSTNAME": HOST})
     try:
