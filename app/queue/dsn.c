@@ -47,6 +47,49 @@ static int put_clean(struct buf *b, const char *s, int ascii)
 	return buf_append(b, tmp, n);
 }
 
+/*
+ * Appends the text line p[0..n) (no CR or LF in it), CRLF after it; one
+ * longer than the 998 octets a line may hold (RFC 5322 §2.1.1: an
+ * address, a host name and a remote's reply of 512 octets can be) is
+ * wrapped at white space, continuation lines indented by 4, and a word
+ * too long for a line cut. Shorter lines stay whole, so a reader (or a
+ * script) finds the remote's reply as it was.
+ */
+static int put_wrapped(struct buf *b, const char *p, size_t n)
+{
+	size_t col = 0, i = 0;
+	int r = 0;
+	while (i < n) {
+		size_t sp = i;
+		while (sp < n && p[sp] == ' ')
+			sp++;
+		size_t e = sp;
+		while (e < n && p[e] != ' ')
+			e++;
+		size_t w = e - sp, gap = sp - i;
+		if (col > 4 && col + gap + w > 998) {
+			r |= buf_append(b, "\r\n    ", 6);
+			col = 4;
+			gap = 0;
+		}
+		r |= buf_append(b, p + i + (sp - i - gap), gap);
+		col += gap;
+		while (w > 0) {
+			size_t m = col + w > 998 ? 998 - col : w;
+			r |= buf_append(b, p + sp, m);
+			col += m;
+			sp += m;
+			w -= m;
+			if (w > 0) {
+				r |= buf_append(b, "\r\n    ", 6);
+				col = 4;
+			}
+		}
+		i = e;
+	}
+	return r | buf_append(b, "\r\n", 2);
+}
+
 /* Length of the header section (through the empty line), or n when none. */
 static size_t header_len(const char *p, size_t n)
 {
@@ -167,20 +210,24 @@ int dsn_build(const struct dsn_info *in, struct buf *b)
 		r |= buf_append_c(b, "Your message was successfully delivered to the destination(s)\r\n"
 				     "listed below.\r\n");
 	r |= buf_append_c(b, "\r\n");
+	struct buf line;
+	buf_init(&line, 4096);
 	for (size_t i = 0; i < in->nrcpts; i++) {
 		const struct dsn_rcpt *x = &in->rcpts[i];
-		r |= buf_append_c(b, "<");
-		r |= put_clean(b, x->addr, !global);
-		r |= buf_append_c(b, ">: ");
+		buf_reset(&line);
+		r |= buf_append_c(&line, "<");
+		r |= put_clean(&line, x->addr, !global);
+		r |= buf_append_c(&line, ">: ");
 		if (x->remote && *x->remote) {
-			r |= buf_append_c(b, "host ");
-			r |= put_clean(b, x->remote, !global);
-			r |= buf_append_c(b, " said: ");
+			r |= buf_append_c(&line, "host ");
+			r |= put_clean(&line, x->remote, !global);
+			r |= buf_append_c(&line, " said: ");
 		}
-		r |= put_clean(b, x->status && *x->status ? x->status : action_name(x->action),
+		r |= put_clean(&line, x->status && *x->status ? x->status : action_name(x->action),
 			       !global);
-		r |= buf_append_c(b, "\r\n");
+		r |= put_wrapped(b, buf_data(&line), buf_len(&line));
 	}
+	buf_free(&line);
 	r |= buf_append_c(b, "\r\n");
 
 	/* 2. message/delivery-status. */

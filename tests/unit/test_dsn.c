@@ -348,9 +348,53 @@ static void test_8bit_original_returns_7bit(void)
 	buf_free(&b);
 }
 
+/*
+ * RFC 5322 §2.1.1: no line of the notice passes 998 octets, though the
+ * human-readable line names a 320-octet address and a 257-octet host
+ * and quotes a remote's reply of 511 octets: wrapped at white space.
+ */
+static void test_long_reply_wrapped(void)
+{
+	static char addr[330], host[260], status[512];
+	memset(addr, 'a', 64);
+	addr[64] = '@';
+	for (size_t i = 65; i < 318; i++)
+		addr[i] = i % 60 == 0 ? '.' : 'd';
+	memcpy(addr + 318, ".t", 3);
+	for (size_t i = 0; i < 250; i++)
+		host[i] = i % 50 == 49 ? '.' : 'h';
+	memcpy(host + 250, "mx.test", 8);
+	memcpy(status, "550 5.7.1 ", 10);
+	for (size_t i = 10; i < 511; i++)
+		status[i] = i < 300 && i % 7 == 0 ? ' ' : 'w';
+	struct dsn_rcpt r[] = {{addr, "", status, host, DSN_FAILED}};
+	struct dsn_info in = {
+	    .hostname = "mail.example.test", .to = "alice@example.test", .arrival = 1700000000,
+	    .now = 1700000100, .msg = MSG, .msglen = sizeof MSG - 1, .id = 7, .rcpts = r,
+	    .nrcpts = 1,
+	};
+	struct buf b;
+	buf_init(&b, 1 << 20);
+	CHECK_EQ_INT(dsn_build(&in, &b), 0);
+	size_t line = 0, longest = 0;
+	for (size_t i = 0; i < buf_len(&b); i++) {
+		if (buf_data(&b)[i] == '\n')
+			line = 0;
+		else if (buf_data(&b)[i] != '\r' && ++line > longest)
+			longest = line;
+	}
+	CHECK(longest <= 998);
+	/* The human-readable part: the reply's words, wrapped. */
+	CHECK(longest > 800); /* wrapped only where it had to be */
+	CHECK(has(&b, " said: 550 5.7.1 w"));
+	CHECK(has(&b, "Diagnostic-Code: smtp; 550 5.7.1 "));
+	buf_free(&b);
+}
+
 int main(void)
 {
 	test_8bit_original_returns_7bit();
+	test_long_reply_wrapped();
 	test_failure_headers_only();
 	test_delay_and_full();
 	test_boundary_not_in_message();
