@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "auth/dmarc_record.h"
+#include "mime/mime_header_text.h"
 #include "report/dmarc_out.h"
 
 /* ---- destinations ---- */
@@ -269,9 +270,16 @@ int dmarc_out_message(const struct dmarc_report *r, const char *from, const char
 	snprintf(fname, sizeof fname, "%s!%s!%lld!%lld!%s.xml.gz", hostname, r->domain,
 	         (long long)r->begin, (long long)r->end, r->report_id);
 
-	buf_printf(out, "From: %s\r\nTo: %s\r\nDate: %s\r\n", from, to, date);
-	buf_printf(out, "Subject: Report Domain: %s Submitter: %s Report-ID: <%s>\r\n", r->domain,
-	           hostname, r->report_id);
+	/* Folded (RFC 5322 §2.1.1, §2.2.3): four addresses of a rua, or a
+	 * long domain and submitter, would pass a line's 998 octets. */
+	char subject[1200];
+	snprintf(subject, sizeof subject, "Report Domain: %s Submitter: %s Report-ID: <%s>", r->domain,
+	         hostname, r->report_id);
+	buf_printf(out, "From: %s\r\nTo: ", from);
+	mime_header_fold(out, str_c(to));
+	buf_printf(out, "\r\nDate: %s\r\nSubject: ", date);
+	mime_header_fold(out, str_c(subject));
+	buf_append_c(out, "\r\n");
 	buf_printf(out, "Message-ID: <dmarc.%s.%02x%02x%02x%02x@%s>\r\n", r->report_id,
 	           rnd[0] & 0xFF, rnd[1] & 0xFF, rnd[2] & 0xFF, rnd[3] & 0xFF, hostname);
 	buf_printf(out, "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"%s\"\r\n\r\n",

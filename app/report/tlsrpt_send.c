@@ -17,6 +17,7 @@
 #include "core/loop.h"
 #include "core/xalloc.h"
 #include "dns/dns.h"
+#include "mime/mime_header_text.h"
 #include "report/dmarc_report.h"
 #include "report/report_queue.h"
 #include "report/tlsrpt_seen.h"
@@ -166,9 +167,17 @@ int tlsrpt_message(const char *from, const char *to, const char *hostname, const
 	snprintf(fname, sizeof fname, "%s!%s!%lld!%lld!%s.json.gz", hostname, domain,
 		 (long long)begin, (long long)end, report_id);
 
-	buf_printf(out, "From: %s\r\nTo: %s\r\nDate: %s\r\n", from, to, date);
-	buf_printf(out, "Subject: Report Domain: %s Submitter: %s Report-ID: <%s>\r\n", domain,
-		   hostname, report_id);
+	/* Folded (RFC 5322 §2.1.1, §2.2.3): four mailto: URIs of up to
+	 * 512 octets, or a long domain and submitter, would pass a line's
+	 * 998 octets. */
+	char subject[1200];
+	snprintf(subject, sizeof subject, "Report Domain: %s Submitter: %s Report-ID: <%s>", domain,
+		 hostname, report_id);
+	buf_printf(out, "From: %s\r\nTo: ", from);
+	mime_header_fold(out, str_c(to));
+	buf_printf(out, "\r\nDate: %s\r\nSubject: ", date);
+	mime_header_fold(out, str_c(subject));
+	buf_append_c(out, "\r\n");
 	buf_printf(out, "TLS-Report-Domain: %s\r\nTLS-Report-Submitter: %s\r\n", domain, hostname);
 	buf_printf(out, "Message-ID: <tlsrpt.%02x%02x%02x%02x.%s>\r\n", rnd[0], rnd[1], rnd[2],
 		   rnd[3], report_id);

@@ -326,8 +326,9 @@ static void test_send(void)
 	if (q.data) {
 		CHECK(strncmp(q.data, "DKIM-Signature:", 15) == 0);
 		CHECK(strstr(q.data, "d=example.org;") != NULL);
+		/* Folded at 78 (RFC 5322 §2.1.1), as RFC 7489 §7.2.1.1's example is. */
 		CHECK(strstr(q.data, "\r\nSubject: Report Domain: example.net Submitter: mx.example.org "
-		                     "Report-ID: <20413.example.net>\r\n") != NULL);
+		                     "Report-ID:\r\n <20413.example.net>\r\n") != NULL);
 		CHECK(strstr(q.data, "filename=\"mx.example.org!example.net!1763683200!1763769599!"
 		                     "20413.example.net.xml.gz\"") != NULL);
 		struct dmarc_report rep;

@@ -10,6 +10,7 @@
 #include "core/arena.h"
 #include "http/json.h"
 #include "queue/queue_tlsrpt.h"
+#include "report/tlsrpt_send.h"
 #include "report/tlsrpt_seen.h"
 #include "tlspol/dane.h"
 #include "tlspol/tlsrpt_in.h"
@@ -280,8 +281,52 @@ static void test_cert_results(void)
 	CHECK_EQ_INT(queue_tlsrpt_cert_result(BR_ERR_X509_BAD_SIGNATURE), TLSRPT_VALIDATION_FAILURE);
 }
 
+
+/* The longest line of b, without its CRLF. */
+static size_t longest_line(const struct buf *b)
+{
+	size_t line = 0, best = 0;
+	for (size_t i = 0; i < buf_len(b); i++) {
+		if (buf_data(b)[i] == '\n')
+			line = 0;
+		else if (buf_data(b)[i] != '\r' && ++line > best)
+			best = line;
+	}
+	return best;
+}
+
+/*
+ * The report message (§5.3) keeps every line within RFC 5322 §2.1.1's
+ * 998 octets: a record's four mailto: URIs of 300 octets each make a To
+ * field that must be folded (it was one line of 1200).
+ */
+static void test_message_lines(void)
+{
+	static char to[4 * 310];
+	size_t n = 0;
+	for (int i = 0; i < 4; i++) {
+		n += (size_t)snprintf(to + n, sizeof to - n, "%s", i ? ", " : "");
+		for (int k = 0; k < 280; k++)
+			to[n++] = 'r';
+		n += (size_t)snprintf(to + n, sizeof to - n, "%d@reports.example", i);
+	}
+	static const uint8_t gz[] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+	struct buf out;
+	buf_init(&out, 1 << 16);
+	CHECK_EQ_INT(tlsrpt_message("tlsrpt@mail.example.test", to, "mail.example.test",
+				    "example.org", "rid-1@mail.example.test", 1459468800,
+				    1459555199, 1459558800, gz, sizeof gz, &out), 0);
+	CHECK(longest_line(&out) <= 998);
+	CHECK(strstr(buf_data(&out), "rrr0@reports.example,\r\n rrr") != NULL);
+	CHECK(strstr(buf_data(&out), "3@reports.example\r\nDate: ") != NULL);
+	CHECK(strstr(buf_data(&out), "Subject: Report Domain: example.org Submitter: mail.example.test"
+				     " Report-ID:\r\n <rid-1@mail.example.test>\r\n") != NULL);
+	buf_free(&out);
+}
+
 int main(void)
 {
+	test_message_lines();
 	test_cert_results();
 	test_report_in();
 	test_record();
