@@ -521,6 +521,29 @@ static void test_to_7bit_reseals_our_arc_set(void)
 	CHECK_EQ_INT(r.cv, ARC_CV_PASS);
 	CHECK_EQ_INT(r.nsets, 1);
 
+	/* Signed by us (submission), then sealed by us (a redirect): both
+	 * made again, the new AMS over the new DKIM-Signature. */
+	struct buf sigs, signed8;
+	unsigned nsigs;
+	struct str sp = str_make(msg8, sizeof msg8 - 1);
+	buf_init(&sigs, 1 << 16);
+	buf_init(&signed8, 1 << 16);
+	CHECK_EQ_INT(store_dkim_sign(st, "example.test", &sp, 1, &sigs, &nsigs), DKIM_OK);
+	buf_append(&signed8, buf_data(&sigs), buf_len(&sigs));
+	buf_append(&signed8, msg8, sizeof msg8 - 1);
+	seal_into(&listed, buf_data(&signed8), buf_len(&signed8), &keys->key[0], "example.test",
+		  ARC_CV_NONE, ar);
+	buf_reset(&out);
+	CHECK_EQ_INT(queue_to_7bit(st, buf_data(&listed), buf_len(&listed), &out, &resigned,
+				   &resealed), 0);
+	CHECK_EQ_INT(resigned, 1);
+	CHECK_EQ_INT(resealed, 1);
+	CHECK_EQ_INT(sigs_pass(buf_data(&out), buf_len(&out), &keys->key[0], "example.test"), 1);
+	CHECK_EQ_INT(arc_check(buf_data(&txt), buf_data(&out), buf_len(&out)).cv, ARC_CV_PASS);
+	CHECK(memcmp(buf_data(&out), "ARC-Seal: i=1;", 14) == 0);
+	buf_free(&sigs);
+	buf_free(&signed8);
+
 	/* Changed after our seal: converted, our set left (and failing). */
 	buf_reset(&listed);
 	buf_append(&listed, buf_data(&in), buf_len(&in) - 4);
