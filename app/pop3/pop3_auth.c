@@ -139,6 +139,7 @@ static void snapshot_email(void *arg, const struct store_email_info *info)
 	/* A stored message is below 4 GiB (one LMDB value). */
 	m->size = size > UINT32_MAX ? UINT32_MAX : (uint32_t)size;
 	m->deleted = 0;
+	m->read = 0;
 	d->total += m->size;
 }
 
