@@ -245,6 +245,21 @@ def test_eventsource_push():
     assert ev["event"] == "state" and set(ev["data"]["changed"][acc]) == {"Email"}, ev
     assert int(ev["id"].split("_")[0]) > int(last.split("_")[0])
     assert e.closed()
+    # Clients of one account told different states (one live, one
+    # reconnecting from an older one) share the account's reads: each is
+    # told from its own, then both the next change alike.
+    now = ev["id"]
+    live = EventStream(s, BEN, "types=Mailbox,Email&closeafter=no&ping=0", last_id=now)
+    old = EventStream(s, BEN, "types=Mailbox,Email&closeafter=no&ping=0", last_id=last)
+    ev = old.event()
+    assert set(ev["data"]["changed"][acc]) == {"Mailbox", "Email"}, ev
+    assert ev["id"] == now.split("_")[0], (ev, now)
+    cmd(r, "h", "STORE 1 -FLAGS (\\Flagged)")  # set by the Email/set above
+    evs = [live.event(), old.event()]
+    assert evs[0] == evs[1] and set(evs[0]["data"]["changed"][acc]) == {"Mailbox", "Email"}, evs
+    assert int(evs[0]["id"]) > int(ev["id"]), evs
+    live.close()
+    old.close()
     r.close()
     # Nothing pushed after its connection went: no error, the server goes on.
     deliver(s, BEN, 1, "after")
