@@ -59,25 +59,43 @@ static ptrdiff_t head_len(struct str m)
 	return sieve_body_offset(m.p, m.len);
 }
 
-int queue_resign(struct store *st, const char *domain, struct str m, struct buf *out)
+/*
+ * copy (made here) gets m without the header fields drop() says to take
+ * out: the kept fields, then the body. -1 (copy not made) when m has no
+ * end of header section.
+ */
+static int copy_without(struct str m, int (*drop)(struct str f, const void *arg),
+			const void *arg, struct buf *copy)
 {
 	ptrdiff_t body = head_len(m);
 	if (body < 0)
-		return DKIM_EINVAL;
-	/* Without the old signatures: the kept fields, then the body. */
-	struct buf copy, sigs;
-	buf_init(&copy, m.len + 1);
+		return -1;
+	buf_init(copy, m.len + 1);
 	struct str head = str_make(m.p, (size_t)body), f;
 	size_t pos = 0, from = 0;
 	while (dkim_header_next(head, &pos, &f)) {
-		size_t start = (size_t)(f.p - m.p), next = pos;
-		if (str_eq_ci(dkim_field_name(f), STR_LIT("DKIM-Signature")) &&
-		    queue_sig_of(f, domain)) {
-			buf_append(&copy, m.p + from, start - from);
-			from = next;
+		if (drop(f, arg)) {
+			buf_append(copy, m.p + from, (size_t)(f.p - m.p) - from);
+			from = pos;
 		}
 	}
-	buf_append(&copy, m.p + from, m.len - from);
+	buf_append(copy, m.p + from, m.len - from);
+	return 0;
+}
+
+/* One of our DKIM-Signature fields for the domain arg. */
+static int is_our_sig(struct str f, const void *domain)
+{
+	return str_eq_ci(dkim_field_name(f), STR_LIT("DKIM-Signature")) &&
+	       queue_sig_of(f, domain);
+}
+
+int queue_resign(struct store *st, const char *domain, struct str m, struct buf *out)
+{
+	/* Without the old signatures: the kept fields, then the body. */
+	struct buf copy, sigs;
+	if (copy_without(m, is_our_sig, domain, &copy) < 0)
+		return DKIM_EINVAL;
 	struct str p = buf_str(&copy);
 	unsigned nsigs;
 	buf_init(&sigs, STORE_DKIM_SIGS_MAX);
@@ -249,23 +267,19 @@ static void our_arc_set(struct store *st, const char *msg, size_t len, struct ou
  * set, else pass: only a verified set is re-made). ARC_OK, or the
  * sealer's error (out then unchanged, or partly filled for ARC_ETOOBIG).
  */
+/* A field of the ARC set whose instance is arg's (struct our_arc). */
+static int is_our_arc_field(struct str f, const void *arg)
+{
+	const struct our_arc *a = arg;
+	enum arc_field k = arc_field_kind(f);
+	return k != ARC_F_NONE && arc_instance(k, value_of(f)) == a->inst;
+}
+
 static int reseal(struct store *st, const struct our_arc *a, struct str m, struct buf *out)
 {
-	ptrdiff_t body = head_len(m);
-	if (body < 0)
-		return ARC_EINVAL;
 	struct buf rest, set;
-	buf_init(&rest, m.len + 1);
-	struct str head = str_make(m.p, (size_t)body), f;
-	size_t pos = 0, from = 0;
-	while (dkim_header_next(head, &pos, &f)) {
-		enum arc_field k = arc_field_kind(f);
-		if (k != ARC_F_NONE && arc_instance(k, value_of(f)) == a->inst) {
-			buf_append(&rest, m.p + from, (size_t)(f.p - m.p) - from);
-			from = pos;
-		}
-	}
-	buf_append(&rest, m.p + from, m.len - from);
+	if (copy_without(m, is_our_arc_field, a, &rest) < 0)
+		return ARC_EINVAL;
 	struct dkim_keys *keys = xmalloc(sizeof *keys);
 	const struct dkim_key *key = NULL;
 	if (store_dkim_get_either(st, a->d, keys) == STORE_OK)
