@@ -78,6 +78,11 @@ struct store;
 enum cli_store_mode { CLI_STORE_CREATE = 0, CLI_STORE_READ = 1, CLI_STORE_CHANGE = 2 };
 #define CLI_EXIT_NO_STORE 3
 struct store *cli_store_open(const struct config *cfg, int mode);
+/* The check cli_store_open makes for READ and CHANGE, on its own: returns
+ * when the data directory holds a store (or a restore cut short), else
+ * prints the line and exits with CLI_EXIT_NO_STORE. For a command that
+ * works a while before it opens the store (tern check auth --record). */
+void cli_store_require(const struct config *cfg, int mode);
 /* Reads one line (a password) from stdin without its newline; -1 on EOF/too long. */
 /* tern spam train spam|ham [--account EMAIL] PATH... | tern spam test [--account EMAIL] FILE...
  * (cmd_spam.c). */

@@ -16,28 +16,32 @@
 #include "store/store.h"
 #include "store/store_backup.h"
 
+void cli_store_require(const struct config *cfg, int mode)
+{
+	/* A restore cut short leaves its marker and no data.mdb yet:
+	 * store_open() says so, which is the error to see. */
+	struct stat sb;
+	char path[4096], marker[4096];
+	snprintf(marker, sizeof marker, "%s/" STORE_RESTORING_FILE, cfg->data_dir);
+	if ((snprintf(path, sizeof path, "%s/data.mdb", cfg->data_dir) >= (int)sizeof path ||
+	     stat(path, &sb) < 0) &&
+	    stat(marker, &sb) < 0) {
+		fprintf(stderr,
+			"tern: no mail store in %s (TERN_DATA_DIR): nothing to %s; "
+			"`tern serve` creates one\n",
+			cfg->data_dir, mode == CLI_STORE_READ ? "read" : "change");
+		exit(CLI_EXIT_NO_STORE);
+	}
+}
+
 struct store *cli_store_open(const struct config *cfg, int mode)
 {
 	struct store *st;
 	char err[512];
 	int readonly = mode == CLI_STORE_READ;
 
-	if (mode != CLI_STORE_CREATE) {
-		/* A restore cut short leaves its marker and no data.mdb yet:
-		 * store_open() below says so, which is the error to see. */
-		struct stat sb;
-		char path[4096], marker[4096];
-		snprintf(marker, sizeof marker, "%s/" STORE_RESTORING_FILE, cfg->data_dir);
-		if ((snprintf(path, sizeof path, "%s/data.mdb", cfg->data_dir) >= (int)sizeof path ||
-		     stat(path, &sb) < 0) &&
-		    stat(marker, &sb) < 0) {
-			fprintf(stderr,
-				"tern: no mail store in %s (TERN_DATA_DIR): nothing to %s; "
-				"`tern serve` creates one\n",
-				cfg->data_dir, readonly ? "read" : "change");
-			exit(CLI_EXIT_NO_STORE);
-		}
-	}
+	if (mode != CLI_STORE_CREATE)
+		cli_store_require(cfg, mode);
 	if (mode == CLI_STORE_CREATE && mkdir(cfg->data_dir, 0700) < 0 && errno != EEXIST) {
 		fprintf(stderr, "tern: cannot create %s: %s\n", cfg->data_dir, strerror(errno));
 		return NULL;

@@ -92,7 +92,7 @@ int cli_restore(const struct config *cfg, int argc, char **argv)
 	int code;
 
 	if (argc != 1 || argv[0][0] == '-')
-		return usage();
+		return cli_usage("restore");
 	struct cli_progress pr;
 	struct backup_progress p = {cli_progress_step, &pr};
 	cli_progress_init(&pr, "restore");

@@ -16,7 +16,9 @@
  * DMARC result is also counted for the aggregate reports tern sends
  * (report/dmarc_seen.h) and stored at once: "recorded: DOMAIN" (or "no").
  * Exit status 0 when the checks ran, whatever their results; 1 when FILE
- * cannot be read (or --record cannot store); 2 on usage.
+ * cannot be read (or --record cannot store); 2 on usage; 3 (nothing
+ * printed, nothing created) with --record when TERN_DATA_DIR holds no
+ * store.
  *
  * The five checks run one after the other, each on a private loop of
  * its own (a stopped loop stays stopped: loop_stop is final), through
@@ -194,7 +196,7 @@ static int record_result(const struct config *cfg, const char *ip, const char *s
 		return 0;
 	}
 	dmarc_seen_note(&m, time_wall());
-	struct store *st = cli_store_open(cfg, CLI_STORE_CREATE);
+	struct store *st = cli_store_open(cfg, CLI_STORE_CHANGE);
 	if (st == NULL)
 		return 1;
 	int n = dmarc_seen_flush(st);
@@ -235,6 +237,12 @@ int cli_check_auth(const struct config *cfg, int argc, char **argv)
 	}
 	if (!ip || !helo || !from || !file)
 		return usage();
+	/* The counts go to the store the server's reports read: without one
+	 * nothing would send them, and one made here would hide a wrong
+	 * TERN_DATA_DIR (as tern dmarc report and every command that reads
+	 * or changes a store: exit 3 before any output). */
+	if (record)
+		cli_store_require(cfg, CLI_STORE_CHANGE);
 	const char *sender = strcmp(from, "<>") == 0 ? "" : from;
 	struct spf_eval *spf = spf_eval_new(SPF_ID_MAILFROM, ip, sender, helo, cfg->hostname, time_wall());
 	if (!spf) {

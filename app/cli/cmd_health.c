@@ -88,8 +88,9 @@ int cli_health(const struct config *cfg, int argc, char **argv)
 	const struct listen_addr *h = &cfg->listen[LISTEN_HTTP], *a = &cfg->listen[LISTEN_SMTP];
 	int http = h->port != 0;
 
-	(void)argc;
 	(void)argv;
+	if (argc != 0)
+		return cli_usage("health");
 	if (http)
 		a = h;
 	if (a->port == 0) {

@@ -92,9 +92,15 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+		if (argc > 2)
+			return cli_usage("version");
 		printf("tern %s\n", tern_version);
 		return 0;
 	}
+	/* `tern check` alone or with a verb it does not have: its usage, as
+	 * every other command with a wrong or missing verb. */
+	if (fn == NULL && strcmp(cmd, "check") == 0)
+		return cli_usage("check");
 	if (fn == NULL) {
 		fprintf(stderr, "tern: unknown command '%s' (tern --help lists them)\n", name);
 		return 2;

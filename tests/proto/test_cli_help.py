@@ -14,7 +14,11 @@ COMMANDS = [["serve"], ["version"], ["health"], ["account"], ["account", "add"],
             ["fetch"], ["setup-code"], ["admin"], ["admin", "passwd"], ["token"], ["queue"],
             ["backup"], ["restore"], ["export"], ["import"], ["migrate"], ["check"],
             ["check", "dkim"], ["check", "arc"], ["check", "spf"], ["check", "auth"],
-            ["acme"], ["dmarc"], ["sieve"], ["sieve", "test"], ["spam"], ["spam", "train"]]
+            ["acme"], ["dmarc"], ["sieve"], ["sieve", "test"], ["spam"], ["spam", "train"],
+            # Added since the list was first written: each has its help too.
+            ["tlsrpt"], ["tlsrpt", "report"], ["tlsrpt", "list"], ["dmarc", "report"],
+            ["spam", "test"], ["spam", "phish"], ["spam", "hashes"], ["sieve", "list"],
+            ["acme", "status"], ["acme", "renew"], ["account", "name"], ["token", "add"]]
 
 
 def run(args, env=None, input=b""):
@@ -41,6 +45,18 @@ def test_help_on_stdout():
     assert r.returncode == 2 and b"usage: tern account" in r.stderr and not r.stdout, r
     r = run(["frobnicate"], good)
     assert r.returncode == 2 and b"frobnicate" in r.stderr, r
+    # A wrong or missing verb, or arguments a command takes none of: that
+    # command's own usage on stderr, exit 2 (`check` said "unknown
+    # command", `restore` printed backup's usage, `health` and `version`
+    # ran with arguments they ignored).
+    for args, want in ((["check"], b"usage: tern check"), (["check", "bogus"], b"usage: tern check"),
+                       (["restore"], b"usage: tern restore"), (["health", "x"], b"usage: tern health"),
+                       (["version", "x"], b"usage: tern version"),
+                       (["tlsrpt", "bogus"], b"usage: tern tlsrpt"),
+                       (["spam", "phish", "bogus"], b"usage: tern spam"),
+                       (["dmarc", "report", "--bogus"], b"usage: tern dmarc")):
+        r = run(args, good)
+        assert r.returncode == 2 and r.stderr.startswith(want) and not r.stdout, (args, r)
 
 
 def test_every_readme_command_in_the_help():
@@ -137,7 +153,15 @@ NEEDS_STORE = [["account", "list"], ["account", "del", "a@example.test"],
                ["alias", "del", "info@example.test"], ["queue", "list"], ["queue", "del", "5"],
                ["queue", "flush"], ["fetch", "a@example.test"], ["admin", "totp-off"],
                ["token", "del", "1a2b3c4d"], ["sieve", "list", "a@example.test"],
-               ["sieve", "del", "a@example.test", "s"], ["acme", "status"]]
+               ["sieve", "del", "a@example.test", "s"], ["acme", "status"],
+               # --record counts into the store the reports read: it made
+               # an empty one (and printed the field first).
+               ["check", "auth", "--ip", "192.0.2.1", "--helo", "h.example.test",
+                "--mail-from", "a@example.test", "--record", "/nonexistent/msg"],
+               ["dmarc", "report"], ["tlsrpt", "report"], ["tlsrpt", "list", "example.test"],
+               ["spam", "test", "/nonexistent/msg"], ["spam", "phish", "status"],
+               ["spam", "hashes", "status"], ["token", "list"], ["backup", "/nonexistent/b"],
+               ["account", "app-password", "list", "a@example.test"]]
 
 
 def test_missing_store_is_not_created():
