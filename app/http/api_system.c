@@ -782,12 +782,11 @@ static void queue_list_page(struct http_ctx *x)
 	if (rc == STORE_OK)
 		rc = store_queue_walk(http_store, after, queue_page_cb, &pg);
 	jw_arr_end(&w);
-	jw_kuint(&w, "total", total);
-	jw_key(&w, "next");
-	if (pg.more)
-		jw_uint(&w, pg.last);
-	else
-		jw_null(&w);
+	/* next is a string, as every other listing's (API.md "Pages"): a
+	 * client keeps one cursor type for all of them. */
+	char next[24];
+	snprintf(next, sizeof next, "%llu", (unsigned long long)pg.last);
+	http_page_end(&w, total, pg.more ? next : NULL);
 	jw_obj_end(&w);
 	if (rc != STORE_OK)
 		http_store_problem(x, rc, "cannot read the queue");

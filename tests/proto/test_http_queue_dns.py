@@ -107,7 +107,7 @@ def test_queue_listed_page_by_page():
         def walk(query):
             seen, after, pages = [], None, 0
             while True:
-                st, _, q = a.call("GET", "/queue?" + query + ("&after=%d" % after if after else ""))
+                st, _, q = a.call("GET", "/queue?" + query + ("&after=" + after if after else ""))
                 assert st == 200, q
                 assert q["total"] == n and len(q["messages"]) <= 20, (q["total"], len(q["messages"]))
                 seen += q["messages"]
@@ -115,7 +115,8 @@ def test_queue_listed_page_by_page():
                 after = q["next"]
                 if after is None:
                     return seen, pages
-                assert after == q["messages"][-1]["id"], q
+                # A string, as /accounts' and every other listing's next.
+                assert after == str(q["messages"][-1]["id"]), q
         seen, pages = walk("limit=20")
         ids = [m["id"] for m in seen]
         assert pages == n // 20 and ids == sorted(set(ids)) and len(ids) == n, (pages, len(ids))
