@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
@@ -324,6 +325,11 @@ static int backup_into(struct store *st, const char *data_dir, const char *dir, 
 	return 0;
 }
 
+static int backup_run_locked(struct store *st, const char *data_dir, const char *dir,
+                             const char *base, struct backup_manifest *m_r,
+                             const struct backup_progress *p, int *code_r, char *err,
+                             size_t errsz, int made);
+
 int backup_run(struct store *st, const char *data_dir, const char *dir, const char *base,
                struct backup_manifest *m_r, const struct backup_progress *p, int *code_r,
                char *err, size_t errsz)
@@ -355,6 +361,29 @@ int backup_run(struct store *st, const char *data_dir, const char *dir, const ch
 			return errno_fail(err, errsz, code_r, errno, "cannot create", dir);
 		made = 1;
 	}
+	/* Held until the run ends (the MANIFEST written, or what it wrote
+	 * removed): a scheduler pruning the directory's runs leaves this one
+	 * be (backup_lock). One that removed it just before the lock (it was
+	 * empty then) shows as the directory gone: said, nothing written. */
+	int lfd = backup_lock(dir);
+	struct stat a, b;
+	if (lfd < 0 || fstat(lfd, &a) != 0 || stat(dir, &b) != 0 || a.st_ino != b.st_ino ||
+	    a.st_dev != b.st_dev) {
+		int le = lfd < 0 && errno != EWOULDBLOCK ? errno : EBUSY;
+		if (lfd >= 0)
+			close(lfd);
+		return errno_fail(err, errsz, code_r, le, "cannot lock (another run, or removed)", dir);
+	}
+	int rc = backup_run_locked(st, data_dir, dir, base, m_r, p, code_r, err, errsz, made);
+	close(lfd);
+	return rc;
+}
+
+static int backup_run_locked(struct store *st, const char *data_dir, const char *dir,
+                             const char *base, struct backup_manifest *m_r,
+                             const struct backup_progress *p, int *code_r, char *err,
+                             size_t errsz, int made)
+{
 	if (backup_into(st, data_dir, dir, base, m_r, p, code_r, err, errsz) == 0) {
 		log_info("backup", NULL,
 		         "event=backup_done dir=\"%s\" emails=%llu blobs=%llu reused=%llu bytes=%llu "
@@ -369,6 +398,20 @@ int backup_run(struct store *st, const char *data_dir, const char *dir, const ch
 	if (!made)
 		mkdir(dir, 0700); /* the caller's empty directory stays */
 	return -1;
+}
+
+int backup_lock(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
 }
 
 /* ---- reading a backup ---- */

@@ -87,4 +87,17 @@ int backup_manifest_read(const char *dir, struct backup_manifest *m, char *err, 
  */
 int backup_remove(const char *dir);
 
+/*
+ * The lock of a run in progress: an exclusive flock(2) on the run's
+ * directory itself (no file in it), held by backup_run from just after
+ * it creates or checks dir until it returns, whichever process runs it
+ * (tern backup by hand, the server's schedule). Takes it without
+ * waiting: an open descriptor holding it (the caller closes it to let
+ * go), or -1 with errno EWOULDBLOCK when a run holds it, or another
+ * errno (ENOENT: dir is gone; ENOTDIR, ELOOP: not a directory of its
+ * own). The scheduler takes it before it removes a run without a
+ * MANIFEST, so a run is never pruned as stale while it writes.
+ */
+int backup_lock(const char *dir);
+
 #endif

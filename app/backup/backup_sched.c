@@ -6,7 +6,8 @@
  * a run is good when its MANIFEST is there. Listing reads the manifests;
  * pruning removes the oldest good ones past TERN_BACKUP_KEEP and any
  * tern-* directory without a manifest that no run is writing (left by a
- * crash). Nothing else in the directory is touched: not a tern-* symlink
+ * crash): a run writing holds backup_lock on its directory, from this
+ * server or any other process (tern backup by hand). Nothing else in the directory is touched: not a tern-* symlink
  * (never followed), nor a run whose MANIFEST is there but unreadable or
  * damaged (kept and logged at each prune).
  */
@@ -176,8 +177,22 @@ static void remove_stale(const char *dir, const char *name)
 	if (busy)
 		return;
 	snprintf(path, sizeof path, "%s/%s", dir, name);
-	if (backup_remove(path) == 0)
+	/* A run in progress (tern backup by hand into this directory, or
+	 * another server's schedule) holds its lock: left to finish. Under
+	 * the lock, a run that finished since the listing has its MANIFEST. */
+	int fd = backup_lock(path);
+	if (fd < 0) {
+		if (errno == EWOULDBLOCK)
+			log_info("backup", NULL, "event=backup_stale_kept path=\"%s\" "
+			         "reason=in_progress", path);
+		return;
+	}
+	char mp[1300];
+	struct stat sb;
+	snprintf(mp, sizeof mp, "%s/" BACKUP_MANIFEST_FILE, path);
+	if (lstat(mp, &sb) != 0 && errno == ENOENT && backup_remove(path) == 0)
 		log_info("backup", NULL, "event=backup_stale_removed path=\"%s\"", path);
+	close(fd);
 }
 
 /* Keeps the newest `keep` good backups (backup_sched_newer: by run

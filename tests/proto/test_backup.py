@@ -18,6 +18,7 @@ import ctypes
 import ctypes.util
 import hashlib
 import imaplib
+import fcntl
 import os
 import poplib
 import re
@@ -773,10 +774,26 @@ def test_backup_scheduled_web_admin_metrics():
         os.symlink(os.path.join(outside, "good"), os.path.join(bdir, "tern-00000000T000001Z"))
         os.symlink(os.path.join(outside, "stale"), os.path.join(bdir, "tern-00000000T000002Z"))
         before = {n: sorted(os.listdir(os.path.join(outside, n))) for n in ("good", "stale")}
+        # A run without a MANIFEST yet is pruned as stale only when no
+        # run holds its lock (backup.h backup_lock: a flock on the run's
+        # directory, as `tern backup` by hand into this directory takes):
+        # the one this test locks stays, the crashed one goes.
+        writing = os.path.join(bdir, "tern-00000000T000003Z")
+        crashed = os.path.join(bdir, "tern-00000000T000004Z")
+        for w in (writing, crashed):
+            shutil.copytree(os.path.join(bdir, names[1]), w)
+            os.unlink(os.path.join(w, "MANIFEST"))
+        lock = os.open(writing, os.O_RDONLY | os.O_DIRECTORY)
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         st, _, r = a.call("POST", "/backups", {})
         assert st == 202, r
         d = wait_backups(a, 2)
         assert s.wait_log("event=backup_pruned"), s.log_text()[-2000:]
+        assert s.wait_log("event=backup_stale_kept"), s.log_text()[-2000:]
+        assert not os.path.exists(crashed), os.listdir(bdir)
+        assert sorted(os.listdir(writing)) == ["blobs", "keys", "store.mdb"], os.listdir(writing)
+        os.close(lock)
+        shutil.rmtree(writing)
         assert s.wait_log("event=backup_manifest_unreadable"), s.log_text()[-2000:]
         assert sorted(os.listdir(damaged)) == ["MANIFEST", "blobs", "keys", "store.mdb"], \
             os.listdir(damaged)
