@@ -62,7 +62,7 @@ ares_channel dns_chan_take(struct dns *d)
 			ares_channel n;
 			if (d->old[i].ch)
 				continue;
-			if (ares_dup(&n, d->ch) != ARES_SUCCESS)
+			if (ares_dup(&n, d->tmpl) != ARES_SUCCESS)
 				break; /* the old channel goes on */
 			d->old[i] = (struct dns_old){ d->ch, d->ch_pending };
 			d->ch = n;
@@ -247,6 +247,12 @@ struct dns *dns_new(struct loop *loop, const char *servers, char *err, size_t er
 		free(d);
 		return NULL;
 	}
+	if ((rc = ares_dup(&d->tmpl, d->ch)) != ARES_SUCCESS) {
+		snprintf(err, errsz, "c-ares: %s", ares_strerror(rc));
+		ares_destroy(d->ch);
+		free(d);
+		return NULL;
+	}
 	return d;
 }
 
@@ -261,6 +267,7 @@ void dns_free(struct dns **dp)
 	 * callback that asks again (an SPF evaluation) is answered at once. */
 	d->closing = 1;
 	ares_destroy(d->ch);
+	ares_destroy(d->tmpl);
 	for (int i = 0; i < DNS_OLD_MAX; i++)
 		if (d->old[i].ch)
 			ares_destroy(d->old[i].ch);

@@ -16,9 +16,15 @@
  * comes in one UDP exchange instead of a truncated one and a TCP
  * connection. A truncated answer (TC) still goes to TCP. A server that
  * answers FORMERR without an OPT record does not know EDNS: c-ares asks
- * it again without (and, in 1.18, stops offering EDNS on that channel and
- * its copies: answers past 512 octets then go to TCP as before); one
- * that c-ares passes on to us is asked again without it too (dns_query.c).
+ * it again without, and, in 1.18, takes EDNS off that channel for good
+ * (its answers past 512 octets then go to TCP) and off every ares_dup()
+ * of it. So a new channel (DNS_ROTATE_QUERIES below) is a copy of a
+ * template that never sends, EDNS on: one FORMERR, a server's restart
+ * from an old version or a forged one, costs EDNS on at most the
+ * channel's DNS_ROTATE_QUERIES queries, not for the life of the
+ * process. A FORMERR that c-ares passes on to us (its channel's EDNS
+ * already off) is asked again without EDNS too, that query alone
+ * (dns_query.c).
  */
 #define DNS_EDNS_UDP 1232
 
@@ -45,6 +51,7 @@ struct dns_old {
 struct dns {
 	struct loop *loop;
 	ares_channel ch; /* where new queries go */
+	ares_channel tmpl; /* never sends: each new ch is its copy (EDNS on, above) */
 	unsigned ch_sent, ch_pending;
 	struct dns_old old[DNS_OLD_MAX];
 	uint64_t timer;

@@ -285,3 +285,47 @@ def _try(fn):
         fn()
     except (OSError, http.client.HTTPException):
         pass  # the server went away under the request: expected here
+
+
+def test_edns_offered_again_after_a_formerr():
+    """One FORMERR to EDNS (a server that knew none, restarted since; or
+    a forged answer) costs EDNS on one c-ares channel, not for good:
+    c-ares 1.18 took it off the channel and every ares_dup of it, so each
+    later answer past 512 octets went over TCP. A new channel, every 64
+    queries, offers it again (dns_private.h). One loop (TERN_THREADS=1):
+    every inbound session's checks share its resolver."""
+    big = split_txt("v=spf1 " + " ".join("ip4:10.%d.0.0/16" % i for i in range(60)) + " -all")
+    zone = {"$edns_formerr": True, "*": {"TXT": [big]}}
+    dns = DnsServer(zone)
+    s = None
+    try:
+        from harness import Server
+        s = Server(env={"TERN_DNS_SERVERS": dns.servers, "TERN_THREADS": "1"},
+                   accounts=[("bob@example.test", "bob-pw-1-Vq8r")])
+
+        def deliver(domain):
+            c = smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30)
+            try:
+                c.ehlo("client.example.org")
+                assert c.mail("a@" + domain)[0] == 250
+                r = c.rcpt("bob@example.test")
+                assert r[0] == 250, r
+                # SPF fails (-all): refused or taken, the record was read.
+                c.data(b"Subject: hi\r\n\r\nhi\r\n")
+            finally:
+                c.close()
+        deliver("d0.test")  # FORMERR: asked again without EDNS, answered
+        zone["$edns_formerr"] = False
+        dns.zone(zone)
+        for i in range(1, 40):  # a few queries each: past 64
+            deliver("d%d.test" % i)
+        before = len(dns.tcp_names())
+        deliver("last.test")
+        tcp = dns.tcp_names()[before:]
+        # The 900-octet SPF record came over UDP alone (EDNS0, 1232).
+        assert "last.test" not in tcp, tcp
+        assert any("last.test" in line for line in s.log_text().splitlines()), s.log_text()[-2000:]
+    finally:
+        if s:
+            s.cleanup()
+        dns.stop()
