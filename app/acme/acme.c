@@ -38,6 +38,12 @@
 #define TIMEOUT_MS 30000
 #define BAD_NONCE_TRIES 5
 #define POLL_MAX 60
+/* Authorizations whose challenge is answered and not valid yet, polled
+ * together (in turn, one request at a time, a round each Retry-After):
+ * the CA validates them all at once instead of one after the other. A
+ * bound: TLS-ALPN-01 answers wait in a table of 16 (tls_sni.c); DNS-01
+ * takes one at a time (one record, A.dns_owner). */
+#define AUTHZ_PARALLEL 12
 #define BACKOFF_MIN 60
 #define BACKOFF_MAX 86400
 
@@ -87,7 +93,13 @@ static struct acme {
 	size_t nnames;
 	char order_url[1024], finalize_url[1024], cert_url[1024];
 	char authz[ACME_NAMES_MAX][512];
-	size_t nauthz, iauthz;
+	size_t nauthz, iauthz; /* iauthz: the next to start */
+	struct {
+		size_t idx; /* in authz */
+		char name[256];
+	} pend[AUTHZ_PARALLEL];
+	size_t npend, ipoll; /* ipoll: the next of pend to poll this round */
+	long pend_retry;     /* the CA's Retry-After for the next round */
 	char chall_url[512], chall_name[256];
 	int polls;
 
@@ -533,7 +545,9 @@ static void wait_then(enum state st, const char *url, long retry_after);
 
 static void on_order_poll(const struct acme_http_resp *r)
 {
-	struct acme_order o;
+	/* Static, as A: ACME_NAMES_MAX authorization URLs (50 KiB) are too
+	 * much for a loop thread's stack (musl's 128 KiB). */
+	static struct acme_order o;
 
 	if (r->status != 200 || acme_msg_order(r->body, r->body_len, &o) < 0) {
 		fail_resp(r);
@@ -557,60 +571,86 @@ static void on_order_poll(const struct acme_http_resp *r)
 static void finalize(void)
 {
 	const char *names[ACME_NAMES_MAX];
-	unsigned char csr[4096];
+	unsigned char *csr = xmalloc(ACME_CSR_MAX);
 	size_t len;
 	struct buf p;
 
 	for (size_t i = 0; i < A.nnames; i++)
 		names[i] = A.names[i];
 	if (acme_key_generate(&A.certkey) < 0 ||
-	    acme_csr(&A.certkey, names, A.nnames, csr, sizeof csr, &len) < 0) {
+	    acme_csr(&A.certkey, names, A.nnames, csr, ACME_CSR_MAX, &len) < 0) {
+		free(csr);
 		fail(-1, "cannot make the key or CSR");
 		return;
 	}
 	A.polls = 0;
-	buf_init(&p, 16384);
+	buf_init(&p, ACME_CSR_MAX * 2);
 	buf_append_c(&p, "{\"csr\":\"");
 	acme_b64url_buf(&p, csr, len);
 	buf_append_c(&p, "\"}");
 	buf_append(&p, "", 1);
+	free(csr);
 	post(S_FINALIZE, A.finalize_url, buf_data(&p), 0);
 	buf_free(&p);
 }
 
+static size_t authz_parallel(void)
+{
+	return strcmp(A.challenge, "dns-01") == 0 ? 1 : AUTHZ_PARALLEL;
+}
+
+/* Starts the next authorization while there is room, else polls those
+ * started (a round, after Retry-After), else, all valid, finalizes. */
 static void next_authz(void)
 {
-	if (A.iauthz < A.nauthz)
+	if (A.iauthz < A.nauthz && A.npend < authz_parallel()) {
 		get_as_post(S_AUTHZ, A.authz[A.iauthz]);
-	else
+	} else if (A.npend > 0) {
+		A.ipoll = 0;
+		wait_then(S_AUTHZ_POLL, A.authz[A.pend[0].idx], A.pend_retry);
+	} else {
 		finalize();
+	}
 }
 
 static void on_authz_poll(const struct acme_http_resp *r)
 {
 	struct acme_authz z;
+	const char *name = A.pend[A.ipoll].name;
 
 	if (r->status != 200 || acme_msg_authz(r->body, r->body_len, A.challenge, &z) < 0) {
 		fail_resp(r);
 		return;
 	}
 	if (strcmp(z.status, "valid") == 0) {
-		log_info("acme", NULL, "event=authorized name=%s challenge=%s", A.chall_name,
-		         A.challenge);
+		log_info("acme", NULL, "event=authorized name=%s challenge=%s", name, A.challenge);
 		if (A.dns_owner[0]) {
 			acme_dnsupd_send(A.loop, A.dns_server, A.dns_zone, A.dns_owner, A.dns_txt, 1,
 			                 &A.tsig, dns01_removed, NULL);
 			A.dns_owner[0] = '\0';
 		}
-		A.iauthz++;
-		next_authz();
+		/* Its TLS-ALPN-01 answer is done with: the table holds a few
+		 * (tls_sni.c), an order up to ACME_NAMES_MAX names. */
+		if (strcmp(A.challenge, "tls-alpn-01") == 0)
+			tls_alpn_challenge_put(name, NULL);
+		memmove(&A.pend[A.ipoll], &A.pend[A.ipoll + 1],
+		        (A.npend - A.ipoll - 1) * sizeof A.pend[0]);
+		A.npend--;
+		A.polls = 0; /* progress: POLL_MAX counts rounds without */
 	} else if (strcmp(z.status, "pending") == 0 || strcmp(z.status, "processing") == 0) {
-		wait_then(S_AUTHZ_POLL, A.authz[A.iauthz], r->retry_after);
+		A.pend_retry = r->retry_after;
+		A.ipoll++;
 	} else {
 		/* invalid: the challenge's error says why (RFC 8555 §7.1.5). */
-		fail(-1, "%s challenge for %s failed: %s", A.challenge, A.chall_name,
+		fail(-1, "%s challenge for %s failed: %s", A.challenge, name,
 		     z.error[0] ? z.error : z.status);
+		return;
 	}
+	/* The round goes on at once; at its end, more start or a new round waits. */
+	if (A.ipoll < A.npend)
+		get_as_post(S_AUTHZ_POLL, A.authz[A.pend[A.ipoll].idx]);
+	else
+		next_authz();
 }
 
 static void on_challenge(const struct acme_http_resp *r)
@@ -619,8 +659,14 @@ static void on_challenge(const struct acme_http_resp *r)
 		fail_resp(r);
 		return;
 	}
-	A.polls = 0;
-	wait_then(S_AUTHZ_POLL, A.authz[A.iauthz], 1);
+	/* Answered: polled with the others (next_authz), the next one
+	 * started meanwhile. */
+	A.pend[A.npend].idx = A.iauthz;
+	snprintf(A.pend[A.npend].name, sizeof A.pend[0].name, "%s", A.chall_name);
+	A.npend++;
+	A.pend_retry = 1;
+	A.iauthz++;
+	next_authz();
 }
 
 /* Prepares the answer to the challenge: the token's key authorization where the CA looks. */
@@ -757,7 +803,7 @@ static void on_authz(const struct acme_http_resp *r)
 
 static void on_order(const struct acme_http_resp *r)
 {
-	struct acme_order o;
+	static struct acme_order o; /* as in on_order_poll */
 
 	if ((r->status != 201 && r->status != 200) || r->location[0] == '\0' ||
 	    acme_msg_order(r->body, r->body_len, &o) < 0) {
@@ -769,6 +815,8 @@ static void on_order(const struct acme_http_resp *r)
 	A.nauthz = o.nauthz;
 	memcpy(A.authz, o.authz, sizeof A.authz);
 	A.iauthz = 0;
+	A.npend = 0;
+	A.polls = 0;
 	next_authz();
 }
 
@@ -777,7 +825,7 @@ static void new_order(void)
 	struct buf p;
 	struct jw w;
 
-	buf_init(&p, 16384);
+	buf_init(&p, ACME_NAMES_MAX * 300 + 1024);
 	jw_init(&w, &p);
 	jw_obj_begin(&w);
 	jw_key(&w, "identifiers");

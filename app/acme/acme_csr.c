@@ -11,8 +11,11 @@
  */
 #include "acme/acme_jws.h"
 
+#include <stdlib.h>
 #include <string.h>
 
+#include "acme/acme_private.h"
+#include "core/xalloc.h"
 #include "net/der_w.h"
 
 static const unsigned char OID_ECDSA_SHA256[] = {0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x02};
@@ -76,23 +79,31 @@ static void cri(struct der_w *w, const struct acme_key *k, const char *const *na
 int acme_csr(const struct acme_key *k, const char *const *names, size_t n, unsigned char *out,
              size_t outsz, size_t *len_r)
 {
-	unsigned char info[4096], h[32], sig[80];
-	struct der_w wi = {.buf = info, .cap = sizeof info};
+	unsigned char h[32], sig[80];
+	/* On the heap: 100 names make 25 KiB, a loop thread's stack is musl's. */
+	unsigned char *info = xmalloc(ACME_CSR_MAX);
+	struct der_w wi = {.buf = info, .cap = ACME_CSR_MAX};
 	struct der_w w = {.buf = out, .cap = outsz};
 	br_sha256_context sc;
 
-	if (n == 0)
+	if (n == 0) {
+		free(info);
 		return -1;
+	}
 	cri(&wi, k, names, n);
-	if (wi.bad || wi.depth != 0)
+	if (wi.bad || wi.depth != 0) {
+		free(info);
 		return -1;
+	}
 	br_sha256_init(&sc);
 	br_sha256_update(&sc, info, wi.len);
 	br_sha256_out(&sc, h);
 	size_t siglen =
 	    br_ecdsa_sign_asn1_get_default()(br_ec_get_default(), &br_sha256_vtable, h, &k->sk, sig);
-	if (siglen == 0)
+	if (siglen == 0) {
+		free(info);
 		return -1;
+	}
 	dw_begin(&w, 0x30);
 	dw_bytes(&w, info, wi.len);
 	alg(&w);
@@ -101,6 +112,7 @@ int acme_csr(const struct acme_key *k, const char *const *names, size_t n, unsig
 	dw_bytes(&w, sig, siglen);
 	dw_end(&w);
 	dw_end(&w);
+	free(info);
 	if (w.bad || w.depth != 0)
 		return -1;
 	*len_r = w.len;

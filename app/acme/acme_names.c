@@ -28,8 +28,9 @@
 #include "dns/dns.h"
 #include "store/store.h"
 
-/* Names looked up: the host name and three for each of 21 domains. */
-#define CANDS_MAX 64
+/* Names looked up: the host name and three for each domain that could
+ * fit a certificate; those of further domains are logged (too_many). */
+#define CANDS_MAX (1 + 3 * (ACME_NAMES_MAX - 1))
 
 struct cand {
 	char name[256];

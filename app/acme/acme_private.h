@@ -6,8 +6,12 @@
 
 #include <stddef.h>
 
-/* Names in one certificate (one order). */
-#define ACME_NAMES_MAX 16
+/* Names in one certificate (one order): Let's Encrypt's limit, 100
+ * (the host name and 33 domains' three names each). A bound all the
+ * same: each name is one authorization, validated in turn. */
+#define ACME_NAMES_MAX 100
+/* The CSR of ACME_NAMES_MAX names of up to 253 octets, DER. */
+#define ACME_CSR_MAX (ACME_NAMES_MAX * 256 + 1024)
 
 struct dns;
 struct store;

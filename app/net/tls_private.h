@@ -29,7 +29,10 @@ struct tls_conf {
 	int64_t not_before, not_after;
 	char subject[256];
 	char issuer[256];  /* issuer CN */
-	char names[1024];  /* subjectAltName dNSNames, comma-separated */
+	/* subjectAltName dNSNames, comma-separated: room for an ACME
+	 * certificate's 100 (acme_private.h); a name past it is left out,
+	 * and ACME would then order again for the names it misses. */
+	char names[100 * 256];
 	int self_signed;   /* issuer DN == subject DN */
 	char key_desc[16];
 	char source[512];

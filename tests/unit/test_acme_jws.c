@@ -11,6 +11,7 @@
 
 #include "acme/acme_ari.h"
 #include "acme/acme_jws.h"
+#include "acme/acme_private.h"
 #include "core/arena.h"
 #include "http/json.h"
 #include "unit.h"
@@ -204,6 +205,41 @@ static void test_csr(void)
 	CHECK(strstr(out, "DNS:mail.example.test, DNS:mta-sts.example.test, "
 	                  "DNS:autoconfig.example.test") != NULL);
 	CHECK(strstr(out, "prime256v1") != NULL);
+
+	/* ACME_NAMES_MAX names of 253 octets (Let's Encrypt's 100 per
+	 * certificate): 25 KiB of names, past the 4 KiB the request info
+	 * had; the CSR verifies and holds the last name whole. */
+	static char longnames[ACME_NAMES_MAX][254];
+	const char *many[ACME_NAMES_MAX];
+	for (size_t i = 0; i < ACME_NAMES_MAX; i++) {
+		memset(longnames[i], 'a', 253);
+		memcpy(longnames[i], "n000.", 5);
+		longnames[i][1] = (char)('0' + i / 100 % 10);
+		longnames[i][2] = (char)('0' + i / 10 % 10);
+		longnames[i][3] = (char)('0' + i % 10);
+		for (size_t j = 63; j < 253; j += 64)
+			longnames[i][j] = '.';
+		memcpy(longnames[i] + 248, ".test", 6);
+		many[i] = longnames[i];
+	}
+	unsigned char *big = malloc(ACME_CSR_MAX);
+	CHECK(acme_csr(&k, many, ACME_NAMES_MAX, big, ACME_CSR_MAX, &len) == 0);
+	CHECK(len > (size_t)ACME_NAMES_MAX * 253);
+	CHECK(memmem(big, len, longnames[ACME_NAMES_MAX - 1], 253) != NULL);
+	char bpath[] = "/tmp/tern-csr-XXXXXX";
+	fd = mkstemp(bpath);
+	CHECK(fd >= 0);
+	f = fdopen(fd, "wb");
+	fwrite(big, 1, len, f);
+	fclose(f);
+	snprintf(cmd, sizeof cmd, "openssl req -inform DER -in %s -verify -noout 2>&1", bpath);
+	p = popen(cmd, "r");
+	n = fread(out, 1, sizeof out - 1, p);
+	out[n] = '\0';
+	pclose(p);
+	unlink(bpath);
+	CHECK(strstr(out, "verify OK") != NULL);
+	free(big);
 	acme_key_wipe(&k);
 }
 
