@@ -2,12 +2,15 @@
  * cmd_expunge.c — EXPUNGE, UID EXPUNGE (UIDPLUS, RFC 4315) and CLOSE
  * (RFC 9051 §6.4.3, §6.4.2).
  *
- * The messages with \Deleted in the session's view (and, for UID
- * EXPUNGE, in the UID set) are expunged by store_expunge() on the worker
- * pool. After the commit the session syncs its view: "* n EXPUNGE" for
- * every message gone — its own and any other session's — then the tagged
- * OK, with the new HIGHESTMODSEQ once QRESYNC is enabled. CLOSE expunges the same way but says nothing and leaves the
- * selected state; on a read-only mailbox it only deselects.
+ * The session's view is brought up to date first (other sessions' flag
+ * changes), then the messages with \Deleted in it (and, for UID EXPUNGE,
+ * in the UID set) are expunged through the writer, which skips any that
+ * lost \Deleted meanwhile (store_expunge_deleted_async()). After the
+ * commit the session syncs its view: "* n EXPUNGE" for every message
+ * gone — its own and any other session's — then the tagged OK, with the
+ * new HIGHESTMODSEQ once QRESYNC is enabled. CLOSE expunges the same way
+ * but says nothing and leaves the selected state; on a read-only mailbox
+ * it only deselects.
  */
 #include <stdlib.h>
 
@@ -17,8 +20,8 @@
 
 static void expunge_start(struct imap_job *j)
 {
-	store_expunge_async(imap_store, j->s->loop, j->account, j->mailbox, j->uidvalidity, j->uids,
-			    j->n, &j->removed, &j->modseq, imap_job_store_done, j);
+	store_expunge_deleted_async(imap_store, j->s->loop, j->account, j->mailbox, j->uidvalidity,
+				    j->uids, j->n, &j->removed, &j->modseq, imap_job_store_done, j);
 }
 
 static void expunge_done(struct imap_session *s, struct imap_job *j)
@@ -69,6 +72,20 @@ static uint32_t *deleted_uids(struct imap_session *s, const struct imap_seqset *
 
 static void start(struct imap_session *s, const struct imap_seqset *set, int close)
 {
+	/* \Deleted as the mailbox has it, not as this session last read it:
+	 * other sessions' flag changes first (EXPUNGE may tell them; CLOSE
+	 * tells nothing), and the store checks each again at the commit. */
+	if (!close) {
+		imap_session_sync(s);
+		if (s->state != IMAP_S_SELECTED) { /* deleted meanwhile: BYE sent */
+			imap_tagged(s, "NO Mailbox was deleted.");
+			return;
+		}
+	} else if (imap_view_refresh(&s->view, imap_store) == -2) {
+		imap_session_unselect(s);
+		imap_tagged(s, "OK Close completed.");
+		return;
+	}
 	struct imap_job *j = imap_job_new(s);
 	j->mailbox = s->view.mailbox;
 	j->uidvalidity = s->view.uidvalidity;

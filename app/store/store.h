@@ -1263,6 +1263,16 @@ void store_mailbox_claim_recent_async(struct store *st, struct loop *loop, uint3
 void store_expunge_async(struct store *st, struct loop *loop, uint32_t account, uint32_t mailbox,
 			 uint32_t uidvalidity, const uint32_t *uids, size_t n, size_t *removed_r,
 			 uint64_t *modseq_r, store_async_cb *done, void *arg);
+/*
+ * As store_expunge_async(), but a UID whose membership does not have
+ * \Deleted ($deleted) at the commit is left (IMAP EXPUNGE, UID EXPUNGE and CLOSE: what another
+ * session took \Deleted off since this one read it stays, RFC 9051
+ * §6.4.3).
+ */
+void store_expunge_deleted_async(struct store *st, struct loop *loop, uint32_t account,
+				 uint32_t mailbox, uint32_t uidvalidity, const uint32_t *uids,
+				 size_t n, size_t *removed_r, uint64_t *modseq_r,
+				 store_async_cb *done, void *arg);
 void store_email_copy_async(struct store *st, struct loop *loop, uint32_t account, uint32_t from,
 			    uint32_t uidvalidity, const uint32_t *uids, size_t n, uint32_t to,
 			    int move, struct store_copy_result *r, store_async_cb *done, void *arg);

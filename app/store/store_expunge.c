@@ -31,6 +31,7 @@ struct expunge_ctx {
 	uint32_t account, mailbox, uidvalidity;
 	const uint32_t *uids;
 	size_t n;
+	int deleted_only; /* skip the UIDs without UID_F_DELETED now */
 	/* Per run (reset at the start: store_write may run us again). */
 	size_t removed;
 	uint64_t modseq;
@@ -152,6 +153,11 @@ static int expunge_fn(struct store *st, MDB_txn *txn, void *arg)
 		if (v.mv_size < 5 || ((uint8_t *)v.mv_data)[0] != REC_V1)
 			return MDB_CORRUPTED;
 		uint32_t email_id = be32_get((uint8_t *)v.mv_data + 1);
+		/* IMAP EXPUNGE and CLOSE: \Deleted (the membership's flag) as
+		 * it is now, not as the session last read it: another session
+		 * may have taken it off since. */
+		if (c->deleted_only && !(uid_rec_flags(&v) & UID_F_DELETED))
+			continue;
 		if ((rc = mdb_del(txn, st->db[DB_UID], &k, NULL)) != 0)
 			return rc;
 
@@ -281,9 +287,9 @@ static void expunge_finish(struct store_async *as)
 	done(arg, rc);
 }
 
-void store_expunge_async(struct store *st, struct loop *loop, uint32_t account, uint32_t mailbox,
-			 uint32_t uidvalidity, const uint32_t *uids, size_t n, size_t *removed_r,
-			 uint64_t *modseq_r, store_async_cb *done, void *arg)
+static void expunge_async(struct store *st, struct loop *loop, uint32_t account, uint32_t mailbox,
+			  uint32_t uidvalidity, const uint32_t *uids, size_t n, int deleted_only,
+			  size_t *removed_r, uint64_t *modseq_r, store_async_cb *done, void *arg)
 {
 	struct expunge_async *x = xcalloc(1, sizeof(*x));
 	size_t per = 2 * n < CHANGE_ENTRIES_MAX ? 2 * n : CHANGE_ENTRIES_MAX; /* a destroy is two */
@@ -294,6 +300,7 @@ void store_expunge_async(struct store *st, struct loop *loop, uint32_t account, 
 		.uidvalidity = uidvalidity,
 		.uids = uids,
 		.n = n,
+		.deleted_only = deleted_only,
 	};
 	x->st = st;
 	x->removed_r = removed_r;
@@ -314,4 +321,21 @@ void store_expunge_async(struct store *st, struct loop *loop, uint32_t account, 
 	x->a.fn = expunge_fn;
 	x->a.ctx = &x->c;
 	store_async_submit(st, &x->a, loop);
+}
+
+void store_expunge_async(struct store *st, struct loop *loop, uint32_t account, uint32_t mailbox,
+			 uint32_t uidvalidity, const uint32_t *uids, size_t n, size_t *removed_r,
+			 uint64_t *modseq_r, store_async_cb *done, void *arg)
+{
+	expunge_async(st, loop, account, mailbox, uidvalidity, uids, n, 0, removed_r, modseq_r,
+		      done, arg);
+}
+
+void store_expunge_deleted_async(struct store *st, struct loop *loop, uint32_t account,
+				 uint32_t mailbox, uint32_t uidvalidity, const uint32_t *uids,
+				 size_t n, size_t *removed_r, uint64_t *modseq_r,
+				 store_async_cb *done, void *arg)
+{
+	expunge_async(st, loop, account, mailbox, uidvalidity, uids, n, 1, removed_r, modseq_r,
+		      done, arg);
 }

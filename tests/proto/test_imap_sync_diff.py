@@ -11,6 +11,7 @@ changes (e.g., new messages)". So an expunge alone brings no EXISTS;
 an expunge and a new message together bring both."""
 import re
 
+import diffcheck
 import dovecot_peer
 from test_imap import BOB_PW, Raw, srv
 from test_imap_fetch_diff import Plain, command
@@ -90,3 +91,106 @@ def test_imap_exists_after_vanished_matches_dovecot():
         return "skip"  # needs root and Debian's dovecot-imapd
     steps = both(True)
     assert steps["b hears of one gone and one new"] == [b"* VANISHED 4", b"* 2 EXISTS"], steps
+
+
+def norm(line):
+    """One response line as compared: the tagged one as its status and
+    response code's name (the texts and timings differ), FLAGS lists in
+    one order, the numbers that are each server's own (UIDVALIDITY,
+    MODSEQ) as letters."""
+    line = re.sub(rb"\(([^()]*)\)", lambda m: b"(" + b" ".join(sorted(m.group(1).split())) + b")",
+                  line)
+    line = re.sub(rb"(UIDVALIDITY|APPENDUID|COPYUID) \d+", rb"\1 V", line)
+    line = re.sub(rb"MODSEQ \(\d+\)", b"MODSEQ (M)", line)
+    if line.startswith(b"t "):
+        m = re.match(rb"t (\w+)( \[\w+)?", line)
+        return m.group(1) + (m.group(2) + b"]" if m.group(2) else b"")
+    return line
+
+
+def session_script(c, literal_for):
+    """Three sessions a, b, c of one account on INBOX: one's \\Deleted
+    and the expunges of another (EXPUNGE, UID EXPUNGE and CLOSE act on
+    \\Deleted as the mailbox has it when they run, not as the session
+    last heard, RFC 9051 §6.4.3 and §6.4.2). c(name) is a session;
+    returns [(label, [normalised lines])]."""
+    out = []
+
+    def run(who, text, literal=None, label=None):
+        lines = [norm(t) for t, _ in command(c(who), "t", text, literal)]
+        if text.startswith("SELECT"):  # the counts; in one order
+            lines = sorted(l for l in lines if re.match(rb"\* \d+ |OK", l))
+        out.append((label or "%s: %s" % (who, text), lines))
+
+    for i in range(4):
+        run("a", "APPEND INBOX", literal_for(i), "a: APPEND %d" % i)
+    run("a", "SELECT INBOX")
+    run("b", "SELECT INBOX")
+    run("c", "SELECT INBOX")
+    run("b", "STORE 1 +FLAGS (\\Deleted)")
+    run("a", "STORE 1 -FLAGS (\\Deleted)")  # a takes it back
+    run("a", "STORE 2 +FLAGS (\\Deleted)")  # and deletes another
+    run("b", "EXPUNGE")  # 1 stays, 2 goes
+    run("a", "NOOP")
+    run("b", "FETCH 1:* (UID FLAGS)")
+    run("a", "STORE 1 +FLAGS (\\Deleted)")
+    run("b", "STORE 1 -FLAGS (\\Deleted)")  # b takes it back
+    run("a", "CLOSE")  # so nothing goes
+    run("b", "NOOP")
+    run("c", "NOOP")
+    run("c", "UID STORE 4 +FLAGS.SILENT (\\Deleted)")
+    run("b", "UID EXPUNGE 1:*")  # what c deleted goes
+    run("c", "CHECK")
+    run("b", "UID FETCH 1:* (FLAGS)")
+    return out
+
+
+def test_imap_expunge_acts_on_current_deleted_matches_dovecot():
+    """EXPUNGE, CLOSE and UID EXPUNGE of one session after another took
+    \\Deleted off a message (it stays) or put it on (it goes), as
+    Dovecot does. tern used the flags the session last heard of: it
+    destroyed the message another session had undeleted."""
+    if not dovecot_peer.available():
+        return "skip"  # needs root and Debian's dovecot-imapd
+    with srv() as s, dovecot_peer.DovecotPeer([("bob", BOB_PW)]) as d:
+        tc, dc = {}, {}
+        for n in "abc":
+            tc[n] = Raw(s)
+            tc[n].login()
+            dc[n] = Plain(d.port)
+            command(dc[n], "l", 'LOGIN bob "%s"' % BOB_PW)
+        tern = session_script(tc.get, msg)
+        dove = session_script(dc.get, msg)
+        for c in list(tc.values()) + list(dc.values()):
+            c.close()
+    known = {
+        # b's \Deleted, told before a's own change (Dovecot tells the
+        # end state only).
+        "a: STORE 1 -FLAGS (\\Deleted)": ([b"* 1 FETCH (FLAGS (\\Deleted \\Recent))",
+                                          b"* 1 FETCH (FLAGS (\\Recent))", b"OK"],
+                                         "the other session's change, then its own"),
+        # Another session's flag change, told before the expunge that
+        # takes the message (Dovecot leaves it out: the EXPUNGE follows).
+        "b: EXPUNGE": ([b"* 1 FETCH (FLAGS ())", b"* 2 FETCH (FLAGS (\\Deleted))",
+                        b"* 2 EXPUNGE", b"OK"], "flag change told before its expunge"),
+        "b: UID EXPUNGE 1:*": ([b"* 3 FETCH (FLAGS (\\Deleted))", b"* 3 EXPUNGE", b"OK"],
+                               "flag change told before its expunge"),
+        # Message 1's flags came back to what c was told: tern says
+        # nothing, Dovecot tells them again.
+        "c: NOOP": ([b"* 2 EXPUNGE", b"OK"], "no FETCH for flags that came back"),
+        # a's \Deleted, told before b's own change (Dovecot tells the
+        # end state only).
+        "b: STORE 1 -FLAGS (\\Deleted)": ([b"* 1 FETCH (FLAGS (\\Deleted))",
+                                          b"* 1 FETCH (FLAGS ())", b"OK"],
+                                         "the other session's change, then its own"),
+    }
+    steps = [(label, a, b) for (label, a), (_, b) in zip(tern, dove)]
+    diffcheck.verdict(steps, known)
+    got = dict(tern)
+    # What the test is about, on tern's side whatever Dovecot says.
+    assert got["b: EXPUNGE"][-2:] == [b"* 2 EXPUNGE", b"OK"], got
+    assert got["b: FETCH 1:* (UID FLAGS)"] == [b"* 1 FETCH (UID 1 FLAGS ())",
+                                               b"* 2 FETCH (UID 3 FLAGS ())",
+                                               b"* 3 FETCH (UID 4 FLAGS ())", b"OK"], got
+    assert got["b: UID FETCH 1:* (FLAGS)"] == [b"* 1 FETCH (UID 1 FLAGS ())",
+                                               b"* 2 FETCH (UID 3 FLAGS ())", b"OK"], got

@@ -320,6 +320,42 @@ static void run_grouped(struct store *st, uint32_t acc)
 	CHECK_EQ_INT(tr.n, 2);
 }
 
+/* store_expunge_deleted_async() (IMAP EXPUNGE, CLOSE): of the UIDs asked,
+ * only those whose membership has $deleted at the commit go; one another
+ * session took \Deleted off since stays. */
+static void run_deleted(struct store *st, uint32_t acc)
+{
+	uint32_t inbox;
+	struct em e = {0};
+	struct store_kw_result kres[1];
+	struct res r1 = {0}, r2 = {0};
+	size_t removed = 0;
+	uint64_t xms = 0;
+
+	CHECK_EQ_INT(store_mailbox_find(st, acc, "INBOX", &inbox), STORE_OK);
+	unit_deliver(st, acc, "Subject: d\r\n\r\nd\r\n", 1700000000, NULL);
+	unit_deliver(st, acc, "Subject: e\r\n\r\ne\r\n", 1700000000, NULL);
+	CHECK_EQ_INT(store_email_list(st, acc, inbox, collect, &e), STORE_OK);
+	if (e.n < 2 || e.n == 8)
+		return;
+	uint32_t uv = uidvalidity_of(st, acc, inbox);
+	uint32_t both[2] = {e.uid[e.n - 2], e.uid[e.n - 1]};
+	store_email_keywords_async(st, lp, acc, inbox, uv, &both[1], 1, STORE_KW_ADD, "$deleted",
+				   0, kres, NULL, cb, &r1);
+	CHECK(wait_done(&r1));
+	CHECK_EQ_INT(r1.result, STORE_OK);
+	store_kw_results_free(kres, 1);
+	store_expunge_deleted_async(st, lp, acc, inbox, uv, both, 2, &removed, &xms, cb, &r2);
+	CHECK(wait_done(&r2));
+	CHECK_EQ_INT(r2.result, STORE_OK);
+	CHECK_EQ_INT((int)removed, 1);
+	CHECK(xms > 0);
+	struct em after = {0};
+	CHECK_EQ_INT(store_email_list(st, acc, inbox, collect, &after), STORE_OK);
+	CHECK_EQ_INT(after.n, e.n - 1);
+	CHECK_EQ_INT((int)after.uid[after.n - 1], (int)both[0]); /* the one without $deleted */
+}
+
 int main(void)
 {
 	struct store *st = NULL;
@@ -335,6 +371,7 @@ int main(void)
 		run(st, acc);
 		run_flush(st, acc);
 		run_grouped(st, acc);
+		run_deleted(st, acc);
 		store_close(&st);
 	}
 	loop_stop(lp);
