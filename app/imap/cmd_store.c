@@ -129,6 +129,7 @@ static void store_done(struct imap_session *s, struct imap_job *j)
 	if (buf_len(&out))
 		imap_write_big(s, buf_data(&out), buf_len(&out));
 	imap_context_refresh(s); /* CONTEXT=SEARCH: what the new flags changed */
+	imap_session_held_line(s); /* our MODSEQs above a held-back expunge's */
 	if (buf_len(&modified))
 		imap_tagged(s, "OK [MODIFIED %.*s] Conditional store failed.", (int)buf_len(&modified),
 			    buf_data(&modified));

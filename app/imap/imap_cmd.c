@@ -236,7 +236,9 @@ void imap_dispatch(struct imap_session *s, const struct imap_cmd *cmd)
 		/* The numbers stay, but the flags they answer are current:
 		 * another session's flag change is told first, as a FETCH
 		 * (RFC 9051 §7.5.1 allows that much during these). */
-		imap_session_sync_flags(s);
+		if (imap_session_sync_flags(s) && cmd->id != IMAP_CMD_FETCH &&
+		    cmd->id != IMAP_CMD_STORE)
+			imap_session_held_line(s); /* FETCH and STORE say it last */
 	}
 	imap_names_utf8 = s->utf8; /* for the name helpers below */
 	def->fn(s, cmd);

@@ -533,8 +533,10 @@ static void finish(struct imap_session *s)
 			       "a requested part.");
 	else if (expunged)
 		imap_tagged(s, "NO [EXPUNGEISSUED] Some messages were expunged meanwhile.");
-	else
+	else {
+		imap_session_held_line(s); /* MODSEQs above a held-back expunge's */
 		imap_tagged(s, "OK Fetch completed.");
+	}
 	imap_cmd_end(s);
 }
 

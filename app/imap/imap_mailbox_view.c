@@ -145,6 +145,7 @@ static void take_state(struct imap_mailbox_view *v, const struct store_view_stat
 	v->uidvalidity = vs->uidvalidity;
 	v->uidnext = vs->uidnext;
 	v->highest_modseq = vs->highest_modseq;
+	v->held = 0;
 }
 
 /* Reads mailbox state and message list into v (account/mailbox set):
@@ -612,7 +613,7 @@ int imap_view_sync_flags(struct imap_mailbox_view *v, struct store *st, struct b
 {
 	struct delta d = { 0 };
 	struct store_view_state vs;
-	size_t max = 256 + v->count / 4;
+	size_t max = 256 + v->count / 4, out0 = buf_len(out);
 	int r = store_mailbox_delta(st, v->account, v->mailbox, v->modseq, max, &vs, delta_email,
 				    delta_gone, &d);
 
@@ -626,12 +627,6 @@ int imap_view_sync_flags(struct imap_mailbox_view *v, struct store *st, struct b
 	for (size_t k = 0; k < d.n; k++)
 		if (!imap_view_seq(v, d.e[k].uid) ? d.e[k].present : !d.e[k].present)
 			rest = 1;
-	if (rest && v->condstore) {
-		/* A FETCH with a MODSEQ above a held-back expunge's would let
-		 * a client resync past it (RFC 7162 §3.2): all at once later. */
-		delta_free(&d);
-		return 0;
-	}
 	int kw_state = 0, rc = 0;
 	for (size_t k = 0; k < d.n; k++) {
 		struct delta_ent *e = &d.e[k];
@@ -644,10 +639,11 @@ int imap_view_sync_flags(struct imap_mailbox_view *v, struct store *st, struct b
 		free(o->kw);
 		*o = e->m;
 		e->m.kw = NULL;
-		/* An expunge held back: the MODSEQ stays below it, should
-		 * this command turn CONDSTORE on (FETCH MODSEQ); the full
-		 * sync sets it. */
-		if (rest)
+		/* An expunge held back, CONDSTORE off: the MODSEQ stays below
+		 * it, should this command turn CONDSTORE on (FETCH MODSEQ);
+		 * the full sync sets it. With CONDSTORE the line after these
+		 * says the highest below it. */
+		if (rest && !v->condstore)
 			o->modseq = modseq;
 		if (changed && (announce(v, out, o, &kw_state) < 0 || emit_flags(v, out, seq, o) < 0))
 			rc = -1;
@@ -656,8 +652,22 @@ int imap_view_sync_flags(struct imap_mailbox_view *v, struct store *st, struct b
 		rc = -1;
 	if (!rest)
 		take_state(v, &vs); /* all of it applied: the view is current */
+	else
+		v->held = 1;
+	if (rc == 0 && rest && v->condstore && buf_len(out) > out0)
+		rc = 1; /* MODSEQs above the held-back expunges told */
 	delta_free(&d);
 	return rc;
+}
+
+int imap_view_held_line(const struct imap_mailbox_view *v, struct buf *out)
+{
+	if (!v->held || !v->condstore)
+		return 0;
+	return buf_printf(out, "* OK [HIGHESTMODSEQ %llu] Highest\r\n",
+			  (unsigned long long)(v->highest_modseq ? v->highest_modseq : 1)) < 0
+		       ? -1
+		       : 0;
 }
 
 int imap_view_refresh(struct imap_mailbox_view *v, struct store *st)

@@ -65,6 +65,10 @@ struct imap_mailbox_view {
 	unsigned condstore : 1;  /* sync: MODSEQ in FETCH FLAGS lines (RFC 7162) */
 	unsigned qresync : 1;    /* sync: VANISHED instead of EXPUNGE, UID in FETCH */
 	unsigned uidonly : 1;    /* sync: VANISHED, and UIDFETCH instead of FETCH (RFC 9586) */
+	/* imap_view_sync_flags() left expunges or new messages for the next
+	 * full sync: highest_modseq is below them (RFC 7162 §3.2: a CONDSTORE
+	 * session is told that value after FETCH MODSEQ lines above it). */
+	unsigned held : 1;
 	struct imap_msg *msgs; /* ascending UIDs; owned */
 	uint32_t count, cap;
 	/* Keywords announced in FLAGS / PERMANENTFLAGS (RFC 9051 §7.3.5),
@@ -121,13 +125,22 @@ int imap_view_sync(struct imap_mailbox_view *v, struct store *st, struct buf *ou
  * As imap_view_sync(), but only the flag changes of messages v holds
  * ("* n FETCH (FLAGS ...)"), for FETCH, STORE and SEARCH, during which an
  * EXPUNGE may not be sent and the numbers must stay (RFC 9051 §7.5.1).
- * Expunges and new messages are left for the next imap_view_sync(); with
- * CONDSTORE, when any are left, nothing is applied (a MODSEQ above a
- * held-back expunge's would let a client resync past it, RFC 7162 §3.2).
+ * Expunges and new messages are left for the next imap_view_sync() (v->held
+ * set); with CONDSTORE the flag changes are told with their MODSEQ all the
+ * same, and the command then says "* OK [HIGHESTMODSEQ n]" with the view's
+ * highest, below the held-back expunges (imap_view_held_line()): a client
+ * that resyncs from it is told them again (RFC 7162 §3.2, erratum 1810, as
+ * Dovecot does). Before, such a session answered FETCH FLAGS with flags
+ * another session had changed.
  * A change log longer than imap_view_sync() reads is left whole.
- * Returns 0, or -1 when out is full.
+ * Returns 0, 1 when it told MODSEQs with expunges held back, or -1 when
+ * out is full.
  */
 int imap_view_sync_flags(struct imap_mailbox_view *v, struct store *st, struct buf *out);
+/* Appends "* OK [HIGHESTMODSEQ n] ..." when v is CONDSTORE and held (see
+ * above): before the tagged OK of a FETCH or STORE that gave MODSEQs.
+ * -1 when out is full. */
+int imap_view_held_line(const struct imap_mailbox_view *v, struct buf *out);
 
 /*
  * As imap_view_sync() without responses: brings v up to date (SELECT of

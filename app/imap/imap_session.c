@@ -281,19 +281,33 @@ void imap_session_sync(struct imap_session *s)
 	buf_free(&out);
 }
 
-void imap_session_sync_flags(struct imap_session *s)
+int imap_session_sync_flags(struct imap_session *s)
 {
 	struct buf out;
 
 	/* CONTEXT and NOTIFY follow the full syncs only. */
 	if (s->state != IMAP_S_SELECTED || s->contexts || s->notify)
-		return;
+		return 0;
 	buf_init(&out, (size_t)s->view.count * 1024 + 4096 + 2 * IMAP_VIEW_FLAGS_LINES_MAX);
-	if (imap_view_sync_flags(&s->view, imap_store, &out) < 0)
+	int r = imap_view_sync_flags(&s->view, imap_store, &out);
+	if (r < 0)
 		log_warn("imap", s->id, "event=sync_failed mailbox=%u", s->view.mailbox);
 	else if (buf_len(&out))
 		imap_write_big(s, buf_data(&out), buf_len(&out));
 	buf_free(&out);
+	return r > 0;
+}
+
+void imap_session_held_line(struct imap_session *s)
+{
+	struct buf b;
+
+	if (s->state != IMAP_S_SELECTED || !s->view.held || !s->view.condstore)
+		return;
+	buf_init(&b, 128);
+	if (imap_view_held_line(&s->view, &b) == 0 && buf_len(&b))
+		imap_write(s, buf_data(&b), buf_len(&b));
+	buf_free(&b);
 }
 
 static void change_cb(void *arg, uint32_t account, uint64_t modseq)

@@ -190,8 +190,12 @@ void imap_session_logged_in(struct imap_session *s);
 void imap_session_sync(struct imap_session *s);
 /* Queues other sessions' flag changes only (imap_view_sync_flags()): for
  * FETCH, STORE, SEARCH, SORT and THREAD, which may not send EXPUNGE. Not
- * with CONTEXT or NOTIFY, which follow the full syncs. */
-void imap_session_sync_flags(struct imap_session *s);
+ * with CONTEXT or NOTIFY, which follow the full syncs. 1 when it told
+ * MODSEQs with expunges held back (imap_session_held_line() then). */
+int imap_session_sync_flags(struct imap_session *s);
+/* "* OK [HIGHESTMODSEQ n]" below held-back expunges (imap_view_held_line()),
+ * before the tagged OK of a FETCH or STORE; nothing when none is held. */
+void imap_session_held_line(struct imap_session *s);
 /* Leaves the selected state (CLOSE, UNSELECT, a new SELECT). */
 void imap_session_unselect(struct imap_session *s);
 
