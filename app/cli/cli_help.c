@@ -109,7 +109,8 @@ static const struct cli_help helps[] = {
 	{ "dmarc", "usage: tern dmarc report [--send] [--today]\n" },
 	{ "tlsrpt", "usage: tern tlsrpt report [--send] [--today] | tern tlsrpt list DOMAIN\n" },
 	{ "sieve", "usage: tern sieve test SCRIPT FILE... [--from ADDR] [--to ADDR] [--global DIR]   (more than one FILE: \"== FILE\" before each's actions;\n"
-		   "         include \"NAME\": NAME.sieve or NAME beside SCRIPT, :global ones in DIR)\n"
+		   "         include \"NAME\": NAME.sieve or NAME beside SCRIPT, :global ones in DIR;\n"
+		   "         --metadata MAILBOX ENTRY VALUE, repeated: METADATA entries, MAILBOX \"\" the server's)\n"
 		   "       tern sieve test SCRIPT FILE... --bench N   (CPU microseconds per run of the script)\n"
 		   "       tern sieve list|deactivate EMAIL|global\n"
 		   "       tern sieve get|put|activate|del EMAIL|global NAME   (put reads the script from stdin; global: the script run before every account's)\n" },

@@ -10,6 +10,11 @@
  *
  * More than one FILE: each file's lines follow a line "== FILE".
  *
+ * mboxmetadata and servermetadata (RFC 5490) read the METADATA entries
+ * given by `--metadata MAILBOX ENTRY VALUE` (MAILBOX "" for the server's;
+ * repeated, at most METADATA_ARGS_MAX): the entries IMAP SETMETADATA
+ * would have set, for a script to be tried without an account.
+ *
  * include (RFC 6609): a personal script NAME is the file NAME.sieve, else
  * NAME, in SCRIPT's directory (the stored scripts' namespace, on disk as
  * Pigeonhole's file storage keeps it); a :global one is looked up the
@@ -162,11 +167,36 @@ static int manage(const struct config *cfg, int argc, char **argv)
 	return 0;
 }
 
-/* Where `include` finds its scripts (the run's arena keeps their text). */
+#define METADATA_ARGS_MAX 64
+
+/* Where `include` finds its scripts (the run's arena keeps their text),
+ * and the --metadata entries. */
 struct incl_ctx {
 	const char *dir, *gdir;
 	struct arena *a;
+	const char *meta[METADATA_ARGS_MAX][3]; /* mailbox ("" the server), entry, value */
+	int nmeta;
 };
+
+/* An entry of --metadata: names in any case, "INBOX" too (RFC 5464 §3.2). */
+static int metadata_arg(void *ctx, struct str mailbox, struct str name, struct arena *a,
+                        struct str *value_r)
+{
+	const struct incl_ctx *c = ctx;
+	(void)a;
+	for (int i = 0; i < c->nmeta; i++) {
+		struct str m = str_c(c->meta[i][0]);
+		int same = mailbox.p ? m.len > 0 && (str_eq(m, mailbox) ||
+		                                     (str_eq_ci(m, STR_LIT("INBOX")) &&
+		                                      str_eq_ci(mailbox, m)))
+		                     : m.len == 0;
+		if (same && str_eq_ci(str_c(c->meta[i][1]), name)) {
+			*value_r = str_c(c->meta[i][2]);
+			return 1;
+		}
+	}
+	return 0;
+}
 
 static int include_file(void *ctx, struct str name, int global, struct str *text_r)
 {
@@ -237,7 +267,8 @@ static int bench(const struct sieve_script *s, const char **files, int nfiles, l
 		for (int i = 0; i < nfiles; i++) {
 			struct sieve_env env = { .msg = msg[i], .len = len[i], .env_from = str_c(from),
 				                 .env_to = str_c(to), .now = (int64_t)time(NULL),
-				                 .ctx = ic, .include_text = include_file };
+				                 .ctx = ic, .include_text = include_file,
+			                 .metadata = metadata_arg };
 			struct sieve_result res;
 			if (sieve_run(s, &env, a, &res) < 0 && !rc) {
 				fprintf(stderr, "%s: run-time error: %s\n", files[i], res.error);
@@ -277,7 +308,8 @@ static int test_files(const struct sieve_script *s, const char **files, int nfil
 		}
 		struct sieve_env env = { .msg = msg, .len = mlen, .env_from = str_c(from),
 			                 .env_to = str_c(to), .now = (int64_t)time(NULL),
-			                 .ctx = ic, .include_text = include_file };
+			                 .ctx = ic, .include_text = include_file,
+			                 .metadata = metadata_arg };
 		struct sieve_result res;
 		if (sieve_run(s, &env, a, &res) < 0)
 			fprintf(stderr, "%s: %s: run-time error: %s\n", files[0], files[i], res.error);
@@ -296,6 +328,7 @@ static int test_files(const struct sieve_script *s, const char **files, int nfil
 int cli_sieve(const struct config *cfg, int argc, char **argv)
 {
 	const char *from = "", *to = "", *gdir = NULL, *files[BENCH_FILES_MAX + 1];
+	static struct incl_ctx ic;
 	char dir[4096];
 	int nfiles = 0;
 	long runs = 0;
@@ -317,6 +350,12 @@ int cli_sieve(const struct config *cfg, int argc, char **argv)
 			to = argv[++i];
 		else if (strcmp(argv[i], "--global") == 0 && i + 1 < argc)
 			gdir = argv[++i];
+		else if (strcmp(argv[i], "--metadata") == 0 && i + 3 < argc &&
+		         ic.nmeta < METADATA_ARGS_MAX) {
+			for (int k = 0; k < 3; k++)
+				ic.meta[ic.nmeta][k] = argv[++i];
+			ic.nmeta++;
+		}
 		else if (strcmp(argv[i], "--bench") == 0 && i + 1 < argc) {
 			char *end;
 			runs = strtol(argv[++i], &end, 10);
@@ -343,7 +382,8 @@ int cli_sieve(const struct config *cfg, int argc, char **argv)
 		return 1;
 	}
 	script_dir(files[0], dir, sizeof(dir));
-	struct incl_ctx ic = { .dir = dir, .gdir = gdir };
+	ic.dir = dir;
+	ic.gdir = gdir;
 	int rc = runs ? bench(s, files + 1, nfiles - 1, runs, from, to, &ic)
 		      : test_files(s, files, nfiles, from, to, &ic);
 	sieve_script_free(&s);

@@ -348,6 +348,94 @@ static int mailbox_exists(void *ctx, struct str name)
 	return store_mailbox_find(c->st, c->account, n, &id) == STORE_OK;
 }
 
+/* A mailbox of the account found by special-use (RFC 8579: "\\Sent" is
+ * the role "sent"), id (RFC 9042: IMAP's MAILBOXID or JMAP's id, both
+ * "M" and 8 lower-case hex digits) or name; its name copied into name
+ * (when there is room), 1 found. */
+struct find_ctx {
+	struct str use, id, name;
+	char found[512];
+	int hit;
+};
+
+static void find_cb(void *arg, const struct store_mailbox_info *info)
+{
+	struct find_ctx *f = arg;
+	char mid[2][16];
+	if (f->hit)
+		return;
+	if (f->name.p && !str_eq(f->name, str_c(info->name)) &&
+	    !(str_eq_ci(f->name, STR_LIT("INBOX")) && str_eq_ci(str_c(info->name), f->name)))
+		return;
+	if (f->use.p && !(f->use.len > 1 && f->use.p[0] == '\\' && info->role[0] &&
+	                  str_eq_ci(str_make(f->use.p + 1, f->use.len - 1), str_c(info->role))))
+		return;
+	snprintf(mid[0], sizeof mid[0], "M%08x", info->uidvalidity);
+	snprintf(mid[1], sizeof mid[1], "M%08x", info->id);
+	if (f->id.p && !str_eq(f->id, str_c(mid[0])) && !str_eq(f->id, str_c(mid[1])))
+		return;
+	f->hit = 1;
+	snprintf(f->found, sizeof f->found, "%s", info->name);
+}
+
+static int mailbox_search(struct mbctx *c, struct find_ctx *f)
+{
+	return store_mailbox_list(c->st, c->account, find_cb, f) == STORE_OK && f->hit;
+}
+
+static int specialuse_exists(void *ctx, struct str mailbox, struct str use)
+{
+	struct find_ctx f = { .use = use, .name = mailbox.len ? mailbox : STR_NULL };
+	return mailbox_search(ctx, &f);
+}
+
+static int mailboxid_exists(void *ctx, struct str id)
+{
+	struct find_ctx f = { .id = id };
+	return mailbox_search(ctx, &f);
+}
+
+/* One METADATA entry, read from the store IMAP's GETMETADATA reads. */
+struct meta_ctx {
+	struct str name, value;
+	struct arena *a;
+	int hit;
+};
+
+static void meta_cb(void *arg, struct str name, struct str value)
+{
+	struct meta_ctx *m = arg;
+	if (!m->hit && str_eq_ci(name, m->name)) {
+		m->hit = 1;
+		m->value = str_make(str_dup(m->a, value), value.len);
+	}
+}
+
+static int metadata_get(void *ctx, struct str mailbox, struct str name, struct arena *a,
+                        struct str *value_r)
+{
+	struct mbctx *c = ctx;
+	struct meta_ctx m = { .name = name, .a = a };
+	uint32_t id = 0;
+	char n[512];
+	if (name.len == 0 || name.len > STORE_METADATA_NAME_MAX)
+		return 0;
+	if (mailbox.p) {
+		if (mailbox.len == 0 || mailbox.len >= sizeof n || memchr(mailbox.p, '\0', mailbox.len))
+			return 0;
+		memcpy(n, mailbox.p, mailbox.len);
+		n[mailbox.len] = '\0';
+		int rc = store_mailbox_find(c->st, c->account, n, &id);
+		if (rc != STORE_OK)
+			return rc == STORE_ENOTFOUND ? 0 : -1;
+	}
+	if (store_metadata_get(c->st, c->account, id, meta_cb, &m) != STORE_OK)
+		return -1;
+	if (m.hit)
+		*value_r = m.value;
+	return m.hit;
+}
+
 static int duplicate_seen(void *ctx, struct str handle, struct str id)
 {
 	struct mbctx *c = ctx;
@@ -647,6 +735,8 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 		.msg = msg.p, .len = msg.len, .env_from = env_from, .env_to = env_to,
 		.now = (int64_t)time_wall(), .ctx = &mc, .mailbox_exists = mailbox_exists,
 		.duplicate_seen = duplicate_seen, .include_text = include_text,
+		.specialuse_exists = specialuse_exists, .mailboxid_exists = mailboxid_exists,
+		.metadata = metadata_get,
 		.spam_score = spam_score,
 	};
 	if (dsn) {
@@ -702,19 +792,33 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 		case SIEVE_ACT_KEEP:
 			nd = dest_add(a, d, nd, STORE_TARGET_INBOX, STR_NULL, 0, x->flags);
 			break;
-		case SIEVE_ACT_FILEINTO:
-			if (str_eq_ci(x->target, STR_LIT("INBOX")))
+		case SIEVE_ACT_FILEINTO: {
+			/* :mailboxid (RFC 9042 §4) and :specialuse (RFC 8579
+			 * §4.1) name the mailbox when one has that id or use;
+			 * else the name given stands. */
+			struct str t = x->target;
+			struct find_ctx f = { .id = x->mailboxid };
+			int found = x->mailboxid.len && mailbox_search(&mc, &f);
+			if (!found && x->specialuse.len && !is_junk(x)) {
+				f = (struct find_ctx){ .use = x->specialuse };
+				found = mailbox_search(&mc, &f);
+			}
+			if (found)
+				t = str_c(arena_strdup(a, f.found));
+			if (str_eq_ci(t, STR_LIT("INBOX")))
 				nd = dest_add(a, d, nd, STORE_TARGET_INBOX, STR_NULL, 0, x->flags);
-			else if (is_junk(x))
+			else if (!found && is_junk(x))
 				nd = dest_add(a, d, nd, STORE_TARGET_JUNK, STR_NULL, 0, x->flags);
-			else if (x->target.len > 1000 || memchr(x->target.p, '\0', x->target.len)) {
+			else if (t.len > 1000 || memchr(t.p, '\0', t.len)) {
 				/* Not a name the store could hold: the INBOX (RFC 5228 §4.1). */
 				log_info("deliver", session, "event=fileinto_fallback account=%u reason=bad_name",
 				         plan->account);
 				nd = dest_add(a, d, nd, STORE_TARGET_INBOX, STR_NULL, 0, x->flags);
 			} else
-				nd = dest_add(a, d, nd, STORE_TARGET_INBOX, x->target, x->create, x->flags);
+				nd = dest_add(a, d, nd, STORE_TARGET_INBOX, t, found ? 0 : x->create,
+				              x->flags);
 			break;
+		}
 		case SIEVE_ACT_DISCARD:
 		case SIEVE_ACT_ADDHEADER:
 		case SIEVE_ACT_DELETEHEADER:

@@ -238,6 +238,13 @@ struct sieve_env {
 	int (*specialuse_exists)(void *ctx, struct str mailbox, struct str use);
 	/* 1 when a mailbox of that id exists. */
 	int (*mailboxid_exists)(void *ctx, struct str id);
+	/* mboxmetadata, servermetadata (RFC 5490): the value of the METADATA
+	 * entry name (RFC 5464, "/private/..." or "/shared/...", any case) of
+	 * the mailbox, or of the server when mailbox.p is NULL, into *value_r
+	 * (allocated from a). 1 found; 0 no such entry or mailbox; -1 it
+	 * could not be read (a run-time error). Unset: nothing is found. */
+	int (*metadata)(void *ctx, struct str mailbox, struct str name, struct arena *a,
+	                struct str *value_r);
 	/* 1 when (handle, id) was recorded within its lifetime. */
 	int (*duplicate_seen)(void *ctx, struct str handle, struct str id);
 	/* The text of a script to include; 0 and *text_r set, or -1 when

@@ -44,6 +44,8 @@ static const char *const ext_names[EXT_COUNT] = {
 	[EXT_ENVELOPE_DSN] = "envelope-dsn",
 	[EXT_ENVELOPE_DELIVERBY] = "envelope-deliverby",
 	[EXT_REDIRECT_DELIVERBY] = "redirect-deliverby",
+	[EXT_MBOXMETADATA] = "mboxmetadata",
+	[EXT_SERVERMETADATA] = "servermetadata",
 };
 
 static const char extension_list[] =
@@ -51,7 +53,7 @@ static const char extension_list[] =
 	"subaddress comparator-i;ascii-numeric relational regex imap4flags copy include "
 	"body variables enotify environment mailbox date index ihave duplicate editheader "
 	"special-use mailboxid fcc spamtest spamtestplus virustest redirect-dsn mime foreverypart extracttext replace enclose envelope-dsn "
-	"envelope-deliverby redirect-deliverby";
+	"envelope-deliverby redirect-deliverby mboxmetadata servermetadata";
 
 const char *sieve_extensions(void)
 {
@@ -308,6 +310,13 @@ static const struct sv_spec specs[] = {
 	{ "mailboxidexists", T_MAILBOXIDEXISTS, EXT_MAILBOXID, 1, 0, 0, "L", T{ END } },
 	{ "spamtest", T_SPAMTEST, EXT_SPAMTEST, 1, 0, 0, "S", T{ MATCH, G_PERCENT, END } },
 	{ "virustest", T_VIRUSTEST, EXT_VIRUSTEST, 1, 0, 0, "S", T{ MATCH, END } },
+	/* RFC 5490 §3.2-3.3, §4: METADATA entries (RFC 5464) of a mailbox
+	 * and of the server */
+	{ "metadata", T_METADATA, EXT_MBOXMETADATA, 1, 0, 0, "SSL", T{ MATCH, END } },
+	{ "metadataexists", T_METADATAEXISTS, EXT_MBOXMETADATA, 1, 0, 0, "SL", T{ END } },
+	{ "servermetadata", T_SERVERMETADATA, EXT_SERVERMETADATA, 1, 0, 0, "SL", T{ MATCH, END } },
+	{ "servermetadataexists", T_SERVERMETADATAEXISTS, EXT_SERVERMETADATA, 1, 0, 0, "L",
+	  T{ END } },
 };
 
 /* The header fields the address test reads (RFC 5228 §5.1: it "MUST

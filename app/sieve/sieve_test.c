@@ -758,6 +758,40 @@ static int exists_mailboxes(struct run *r, const struct sv_node *t)
 	return 1;
 }
 
+/*
+ * metadata, servermetadata (RFC 5490 §3.2, §4): true when the entry
+ * exists and its value matches a key, so false without it whatever the
+ * match type (:count "eq" "0" too, as environment without its item, and
+ * as Pigeonhole has it), and false for a mailbox that does not exist
+ * (Pigeonhole stops the script with an error there); metadataexists,
+ * servermetadataexists (§3.3, §4): every entry named is there.
+ */
+static int test_metadata(struct run *r, const struct sv_node *t)
+{
+	int server = t->id == T_SERVERMETADATA || t->id == T_SERVERMETADATAEXISTS;
+	int exists = t->id == T_METADATAEXISTS || t->id == T_SERVERMETADATAEXISTS;
+	struct str mailbox = server ? STR_NULL : arg_str(r, &t->pos[0], 0);
+	const struct sv_arg *names = &t->pos[server ? 0 : 1];
+	struct vals vs = { 0 };
+
+	for (uint32_t k = 0; k < (exists ? names->n : 1); k++) {
+		struct str v, name = arg_str(r, names, k);
+		int rc = r->env->metadata ? r->env->metadata(r->env->ctx, mailbox, name, r->a, &v) : 0;
+		if (rc < 0) {
+			run_fail(r, t, "metadata entry \"%.*s\" could not be read", (int)name.len,
+			         name.p);
+			return -1;
+		}
+		if (rc != 1)
+			return 0;
+		if (!exists)
+			vals_add(r, &vs, v);
+	}
+	if (exists)
+		return 1;
+	return match_vals(r, t, &vs, &t->pos[server ? 1 : 2]);
+}
+
 static int test_score(struct run *r, const struct sv_node *t)
 {
 	struct vals vs = { 0 };
@@ -896,6 +930,11 @@ int test_eval(struct run *r, const struct sv_node *t)
 	case T_SPAMTEST:
 	case T_VIRUSTEST:
 		return test_score(r, t);
+	case T_METADATA:
+	case T_METADATAEXISTS:
+	case T_SERVERMETADATA:
+	case T_SERVERMETADATAEXISTS:
+		return test_metadata(r, t);
 	default:
 		run_fail(r, t, "test \"%.*s\" is not supported", (int)t->name.len, t->name.p);
 		return -1;

@@ -13,10 +13,14 @@ more than 64 in one command, and NO [LIMIT] for GETMETADATA), more than
 sessions (one sets, the other reads), another account sees nothing,
 RENAME keeps a mailbox's entries and DELETE drops them; imaplib drives
 the two-session part. /private/specialuse is the mailbox's special-use
-attribute, read only (RFC 6154 §4)."""
+attribute, read only (RFC 6154 §4). Sieve at delivery reads the same
+entries (RFC 5490 mboxmetadata, servermetadata), and finds mailboxes by
+special-use (RFC 8579) and by MAILBOXID (RFC 9042)."""
 import imaplib
+import re
+import time
 
-from test_imap import BOB, BOB_PW, CAROL, CAROL_PW, ctx, srv
+from test_imap import BOB, BOB_PW, CAROL, CAROL_PW, ctx, deliver, srv
 from test_imap_search_ext import cmd
 from test_imap import Raw
 
@@ -185,6 +189,49 @@ def specialuse(r):
     assert t.startswith(b"u5 NO [CANNOT]"), t
 
 
+def sieve_reads(s):
+    """A script reads what SETMETADATA wrote: a mailbox's entry (as a
+    fileinto target) and a server entry; metadataexists of an entry that
+    is not there is false. fileinto :specialuse and :mailboxid file into
+    the mailbox of that use or id, not the name given, and
+    specialuse_exists / mailboxidexists see them (at delivery both were
+    always false, and both tags ignored)."""
+    r = session(s, CAROL, CAROL_PW)
+    u, t = cmd(r, "m1", "CREATE Projects")
+    assert t.startswith(b"m1 OK"), t
+    u, t = cmd(r, "m2", 'SETMETADATA INBOX (/private/Route "Projects")')
+    assert t.startswith(b"m2 OK"), t
+    u, t = cmd(r, "m3", 'SETMETADATA "" (/private/mode "filing")')
+    assert t.startswith(b"m3 OK"), t
+    u, t = cmd(r, "m4", "STATUS Projects (MAILBOXID)")
+    mid = re.search(rb"MAILBOXID \(([^()\s]+)\)", b"".join(u)).group(1).decode()
+    r.close()
+    text = ('require ["mboxmetadata", "servermetadata", "fileinto", "variables", "special-use",\n'
+            '         "mailboxid"];\n'
+            'if header :is "subject" "md0" {\n'
+            '  if allof (servermetadata :is "/private/mode" "FILING",\n'
+            '            metadata :matches "INBOX" "/private/route" "*",\n'
+            '            not metadataexists "INBOX" "/private/none") { fileinto "${1}"; }\n'
+            '} elsif header :is "subject" "su0" {\n'
+            '  if specialuse_exists "\\\\Sent" { fileinto :specialuse "\\\\Sent" "Elsewhere"; }\n'
+            '} elsif header :is "subject" "id0" {\n'
+            '  if mailboxidexists "%s" { fileinto :mailboxid "%s" "Elsewhere"; }\n'
+            '}\n' % (mid, mid))
+    s.cli("sieve", "put", CAROL, "s", input=text)
+    s.cli("sieve", "activate", CAROL, "s")
+    for subj in ("md%d", "su%d", "id%d"):
+        deliver(s, 1, to=CAROL, subject=subj)
+    want = {"Projects": 2, "Sent": 1}
+    deadline = time.time() + 10
+    while time.time() < deadline and any(len(s.messages(CAROL, b)) < n for b, n in want.items()):
+        time.sleep(0.05)
+    got = {b: [m[1].split()[-1] for m in s.messages(CAROL, b)] for b in ("INBOX", "Projects", "Sent")}
+    assert sorted(got["Projects"]) == ["id0", "md0"] and got["Sent"] == ["su0"], got
+    assert got["INBOX"] == [], got
+    u, t = cmd(session(s, CAROL, CAROL_PW), "m5", "LIST \"\" Elsewhere")
+    assert u == [], u
+
+
 def test_imap_metadata():
     with srv() as s:
         r = session(s)
@@ -195,3 +242,4 @@ def test_imap_metadata():
         limits(r)
         r.close()
         two_sessions(s)
+        sieve_reads(s)

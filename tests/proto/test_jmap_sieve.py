@@ -67,6 +67,8 @@ def test_jmap_sieve_scripts():
     assert cap["maxNumberScripts"] == 32 and cap["maxSizeScript"] == 1048576, cap
     assert cap["maxSizeScriptName"] == 512 and cap["maxNumberRedirects"] >= 1, cap
     assert "fileinto" in cap["sieveExtensions"] and "vacation" in cap["sieveExtensions"], cap
+    # RFC 5490's tests over the METADATA entries IMAP keeps
+    assert {"mboxmetadata", "servermetadata"} <= set(cap["sieveExtensions"]), cap
     assert cap["notificationMethods"] == ["mailto"] and cap["externalLists"] is None, cap
     assert sess["primaryAccounts"][SIEVE] == j.account
 

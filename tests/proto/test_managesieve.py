@@ -192,6 +192,7 @@ def test_raw_errors():
     caps = b"".join(c.caps)
     assert b'"IMPLEMENTATION" "tern"' in caps and b'"STARTTLS"' in caps and b'"SASL" ""' in caps
     assert b'"SIEVE" "fileinto ' in caps and b'"VERSION" "1.0"' in caps and b'"MAXREDIRECTS" "4"' in caps
+    assert re.search(rb'"SIEVE" "[^"]* mboxmetadata servermetadata[ "]', caps), caps
     assert b'"UNAUTHENTICATE"\r\n' in caps  # RFC 5804 §2.14.1: the command is advertised
     # No login before TLS, loopback included.
     b64 = base64.b64encode(b"\0" + BOB.encode() + b"\0" + BOB_PW.encode()).decode()

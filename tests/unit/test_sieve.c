@@ -1445,6 +1445,105 @@ static void test_deliverby(void)
 	CHECK(strstr(sieve_extensions(), "envelope-deliverby redirect-deliverby") != NULL);
 }
 
+/* mboxmetadata, servermetadata (RFC 5490): entries given by the env's
+ * metadata callback, the mailbox "Work" holding one, the server one; a
+ * mailbox named "Broken" cannot be read (the store failed). */
+static int meta_cb(void *ctx, struct str mailbox, struct str name, struct arena *a,
+                   struct str *value_r)
+{
+	(void)ctx;
+	(void)a;
+	if (mailbox.p && str_eq(mailbox, STR_LIT("Broken")))
+		return -1;
+	if (mailbox.p && str_eq(mailbox, STR_LIT("Work")) &&
+	    str_eq_ci(name, STR_LIT("/private/comment"))) {
+		*value_r = STR_LIT("Quarterly Plans");
+		return 1;
+	}
+	if (!mailbox.p && str_eq_ci(name, STR_LIT("/shared/motd"))) {
+		*value_r = STR_LIT("");
+		return 1;
+	}
+	return 0;
+}
+
+static const char *run_meta(const char *script, int with_cb)
+{
+	static char out[1024];
+	char err[SIEVE_ERROR_MAX];
+	struct sieve_script *s = sieve_compile(script, strlen(script), err);
+	struct sieve_env env;
+	struct sieve_result res;
+	struct arena *a = arena_new(0);
+
+	if (!s) {
+		snprintf(out, sizeof out, "error: %s", err);
+		arena_free(&a);
+		return out;
+	}
+	memset(&env, 0, sizeof(env));
+	env.msg = msg1;
+	env.len = strlen(msg1);
+	if (with_cb)
+		env.metadata = meta_cb;
+	if (sieve_run(s, &env, a, &res) == 0)
+		sieve_result_format(&res, out, sizeof out);
+	else
+		snprintf(out, sizeof out, "runerror: %s", res.error);
+	arena_free(&a);
+	sieve_script_free(&s);
+	size_t n = strlen(out);
+	if (n && out[n - 1] == '\n')
+		out[n - 1] = '\0';
+	return out;
+}
+
+static void test_metadata(void)
+{
+	const char *req = "require [\"mboxmetadata\", \"servermetadata\", \"fileinto\", "
+	                  "\"variables\", \"relational\", \"comparator-i;ascii-numeric\"];\n";
+	char buf[1024];
+
+	/* The default match is :is under i;ascii-casemap, names in any case. */
+	snprintf(buf, sizeof buf, "%sif metadata \"Work\" \"/PRIVATE/comment\" \"quarterly plans\" "
+	         "{ fileinto \"a\"; }\nif metadata :matches \"Work\" \"/private/comment\" \"* *\" "
+	         "{ fileinto \"${2}\"; }\nif metadata :comparator \"i;octet\" \"Work\" "
+	         "\"/private/comment\" \"quarterly plans\" { fileinto \"octet\"; }", req);
+	CHECK_EQ_STR(run_meta(buf, 1), "fileinto \"a\"\nfileinto \"Plans\"");
+	/* An entry or a mailbox that is not there: false, :count too. */
+	snprintf(buf, sizeof buf, "%sif metadata :matches \"Work\" \"/private/none\" \"*\" { fileinto \"a\"; }\n"
+	         "if metadata :matches \"Home\" \"/private/comment\" \"*\" { fileinto \"b\"; }\n"
+	         "if metadata :count \"eq\" :comparator \"i;ascii-numeric\" \"Work\" \"/private/none\" \"0\" "
+	         "{ fileinto \"c\"; }\n"
+	         "if metadata :count \"eq\" :comparator \"i;ascii-numeric\" \"Work\" \"/private/comment\" \"1\" "
+	         "{ fileinto \"d\"; }", req);
+	CHECK_EQ_STR(run_meta(buf, 1), "fileinto \"d\"");
+	/* exists: all of them; the server's entries are not a mailbox's. */
+	snprintf(buf, sizeof buf, "%sif metadataexists \"Work\" \"/private/comment\" { fileinto \"a\"; }\n"
+	         "if metadataexists \"Work\" [\"/private/comment\", \"/shared/motd\"] { fileinto \"b\"; }\n"
+	         "if servermetadataexists \"/shared/MOTD\" { fileinto \"c\"; }\n"
+	         "if servermetadataexists [\"/shared/motd\", \"/private/comment\"] { fileinto \"d\"; }\n"
+	         "if servermetadata :is \"/shared/motd\" \"\" { fileinto \"e\"; }\n"
+	         "if servermetadata :contains \"/private/comment\" \"\" { fileinto \"f\"; }", req);
+	CHECK_EQ_STR(run_meta(buf, 1), "fileinto \"a\"\nfileinto \"c\"\nfileinto \"e\"");
+	/* Without a store nothing is there. */
+	CHECK_EQ_STR(run_meta(buf, 0), "keep");
+	/* A store that fails is a run-time error (the message is kept). */
+	snprintf(buf, sizeof buf, "%sif metadataexists \"Broken\" \"/private/x\" { discard; }", req);
+	CHECK_EQ_STR(run_meta(buf, 1), "runerror: line 2: metadata entry \"/private/x\" could not be read");
+	/* Arguments and require. */
+	CHECK_EQ_STR(run_meta("if metadata \"INBOX\" \"/private/x\" \"y\" { discard; }", 1),
+	             "error: line 1, column 4: metadata needs require \"mboxmetadata\"");
+	CHECK_EQ_STR(run_meta("require \"mboxmetadata\"; if servermetadataexists \"/private/x\" { discard; }", 1),
+	             "error: line 1, column 28: servermetadataexists needs require \"servermetadata\"");
+	CHECK(strncmp(run_meta("require \"mboxmetadata\"; if metadata \"/private/x\" \"y\" { discard; }", 1),
+	              "error: ", 7) == 0);
+	CHECK(strncmp(run_meta("require \"servermetadata\"; if servermetadataexists \"a\" \"b\" { discard; }", 1),
+	              "error: ", 7) == 0);
+	CHECK(strstr(sieve_extensions(), " mboxmetadata servermetadata") != NULL);
+	CHECK(sieve_extension_known(STR_LIT("mboxmetadata")) && sieve_extension_known(STR_LIT("servermetadata")));
+}
+
 /* What a run does once (a part's text decoded and folded, a constant
  * :regex key compiled with the script) answers as doing it each time
  * would: every comparator on the same part, keys in nested tests,
@@ -1660,6 +1759,7 @@ int main(void)
 	test_envelope_dsn();
 	test_once_per_run();
 	test_deliverby();
+	test_metadata();
 	CHECK(strstr(sieve_extensions(), "vacation-seconds") != NULL);
 	return unit_done("test_sieve");
 }
