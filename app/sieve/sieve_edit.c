@@ -23,6 +23,7 @@
 #include "mime/rfc5322.h"
 #include "sieve/sieve.h"
 #include "sieve/sieve_run.h"
+#include "sieve/sieve_vacation.h"
 
 /* One field as stored: "name:value" (raw) or, added, "name: value". */
 static int put_field(struct buf *out, struct str name, struct str value, int added)
@@ -78,23 +79,6 @@ static int put_fields(struct run *r, struct buf *out, int subject, int from)
 	return 0;
 }
 
-/* Text with every line end made CRLF. */
-static int put_crlf(struct buf *out, struct str s)
-{
-	for (size_t i = 0; i < s.len; i++) {
-		if (s.p[i] == '\n' && (i == 0 || s.p[i - 1] != '\r')) {
-			if (buf_append_c(out, "\r\n") < 0)
-				return -1;
-		} else if (s.p[i] == '\r' && (i + 1 >= s.len || s.p[i + 1] != '\n')) {
-			if (buf_append_c(out, "\r\n") < 0)
-				return -1;
-		} else if (buf_append(out, s.p + i, 1) < 0) {
-			return -1;
-		}
-	}
-	return 0;
-}
-
 /* The message the later tests see becomes b's bytes. */
 static void set_message(struct run *r, struct buf *b)
 {
@@ -108,15 +92,19 @@ static void set_message(struct run *r, struct buf *b)
 	memset(&r->tree, 0, sizeof r->tree);
 }
 
-/* The new entity's Content-Type for replace's text without :mime. */
-static int put_text_type(struct buf *b, struct str text)
+/*
+ * replace's text as the new entity, from its Content-Type to its body: a
+ * text/plain one in UTF-8, or with :mime the entity the text is; both
+ * valid MIME whatever the script wrote (sieve_vacation.h's writers, the
+ * ones vacation replies use). -1 at out's ceiling.
+ */
+static int put_entity(struct buf *out, const struct sv_node *n, struct str text)
 {
-	int ascii = 1;
-	for (size_t i = 0; i < text.len; i++)
-		ascii &= (unsigned char)text.p[i] < 0x80;
-	return buf_append_c(b, ascii ? "Content-Type: text/plain; charset=us-ascii\r\n"
-	                             : "Content-Type: text/plain; charset=utf-8\r\n"
-	                               "Content-Transfer-Encoding: 8bit\r\n");
+	if (node_tag(n, G_MIME))
+		sieve_mime_entity(out, text);
+	else
+		sieve_text_entity(out, text);
+	return buf_room(out) ? 0 : -1;
 }
 
 /*
@@ -142,12 +130,8 @@ static void replace_part(struct run *r, const struct sv_node *n, struct str text
 		run_fail(r, n, "replace :mime: the replacement's header is too long");
 		return;
 	}
-	buf_init(&e, NEW_HEADER_MAX + 2 * text.len + 64);
-	if (!node_tag(n, G_MIME)) {
-		rc |= put_text_type(&e, text);
-		rc |= buf_append_c(&e, "\r\n");
-	}
-	rc |= put_crlf(&e, text);
+	buf_init(&e, NEW_HEADER_MAX + 4 * text.len + 64);
+	rc |= put_entity(&e, n, text);
 	size_t elen = buf_len(&e);
 	/* The CRLF before the next boundary is the boundary's (RFC 2046
 	 * §5.1.1): the entity gives up its last one when one follows. */
@@ -191,7 +175,7 @@ void cmd_replace(struct run *r, const struct sv_node *n)
 		replace_part(r, n, text);
 		return;
 	}
-	buf_init(&b, NEW_HEADER_MAX);
+	buf_init(&b, NEW_HEADER_MAX + 4 * text.len + 64);
 	rc |= put_fields(r, &b, subj != NULL, from != NULL);
 	if (subj) {
 		rc |= buf_append_c(&b, "Subject: ");
@@ -199,27 +183,19 @@ void cmd_replace(struct run *r, const struct sv_node *n)
 		rc |= buf_append_c(&b, "\r\n");
 	}
 	if (from) {
-		/* An address: never encoded; controls become spaces. */
+		/* The address as given (controls made spaces), a display
+		 * name that is not ASCII as RFC 2047 words. */
 		rc |= buf_append_c(&b, "From: ");
-		struct str f = arg_str(r, from, 0);
-		for (size_t i = 0; i < f.len; i++) {
-			char c = (unsigned char)f.p[i] < 0x20 ? ' ' : f.p[i];
-			rc |= buf_append(&b, &c, 1);
-		}
+		sieve_from_value(&b, arg_str(r, from, 0));
 		rc |= buf_append_c(&b, "\r\n");
 	}
 	rc |= buf_append_c(&b, "MIME-Version: 1.0\r\n");
-	if (!node_tag(n, G_MIME)) {
-		rc |= put_text_type(&b, text);
-		rc |= buf_append_c(&b, "\r\n");
-	} else if (sieve_body_offset(text.p, text.len) < 0) {
+	if (node_tag(n, G_MIME) && sieve_body_offset(text.p, text.len) < 0) {
 		run_fail(r, n, "replace :mime: the replacement's header is too long");
 		buf_free(&b);
 		return;
 	}
-	/* With :mime the text is a MIME entity: its own Content-* fields,
-	 * an empty line, its body. */
-	rc |= put_crlf(&b, text);
+	rc |= put_entity(&b, n, text);
 	if (rc < 0)
 		run_fail(r, n, "replace: the new message is too large");
 	else
@@ -261,7 +237,7 @@ void cmd_enclose(struct run *r, const struct sv_node *n)
 	}
 	if (run_spend(r, (r->env->len + text.len) / 64 + 1) < 0)
 		return;
-	buf_init(&b, NEW_HEADER_MAX * 2 + r->env->len);
+	buf_init(&b, NEW_HEADER_MAX * 2 + 4 * text.len + r->env->len);
 	boundary(r->env->msg, r->env->len, bnd);
 	/* The enclosing message: the original's fields but the MIME ones
 	 * (and Subject with :subject), then the script's :headers. */
@@ -296,10 +272,9 @@ void cmd_enclose(struct run *r, const struct sv_node *n)
 	rc |= buf_append_c(&b, bnd);
 	rc |= buf_append_c(&b, "\"\r\n\r\n--");
 	rc |= buf_append_c(&b, bnd);
-	rc |= buf_append_c(&b, "\r\nContent-Type: text/plain; charset=utf-8\r\n"
-	                       "Content-Transfer-Encoding: 8bit\r\n\r\n");
-	rc |= put_crlf(&b, text);
-	rc |= buf_append_c(&b, "\r\n--");
+	rc |= buf_append_c(&b, "\r\n");
+	sieve_text_entity(&b, text);
+	rc |= buf_append_c(&b, "--");
 	rc |= buf_append_c(&b, bnd);
 	rc |= buf_append_c(&b, "\r\nContent-Type: message/rfc822\r\n\r\n");
 	/* The enclosed message as the script sees it: its edited header. */

@@ -226,22 +226,13 @@ static void put_body(struct buf *out, struct str t)
 		(void)buf_append_c(out, "\r\n");
 }
 
-/* The text/plain part tern writes for a script's text (mime_text_body:
- * 7bit, 8bit or quoted-printable, whatever the script wrote). */
-static void put_text_part(struct buf *out, struct str t)
+void sieve_text_entity(struct buf *out, struct str t)
 {
 	(void)buf_append_c(out, "Content-Type: text/plain; charset=utf-8\r\n");
 	(void)mime_text_body(out, t.p, t.len);
 }
 
-/*
- * A :from the script gave (an address, or a display name and one): as it
- * is, without controls, when it is ASCII; a display name that is not
- * ASCII as RFC 2047 words (mime_header_text's, phrase-safe), since
- * header text is ASCII outside SMTPUTF8 mail (RFC 5322 §2.2; RFC 2047
- * §5 (3)); an address that is not ASCII stays (RFC 6532).
- */
-static void put_from(struct buf *out, struct str s)
+void sieve_from_value(struct buf *out, struct str s)
 {
 	int ascii = 1;
 	for (size_t i = 0; i < s.len; i++)
@@ -271,33 +262,64 @@ static void put_from(struct buf *out, struct str s)
 	put_clean(out, str_make(t.p + lt, t.len - (size_t)lt));
 }
 
-/*
- * The :mime reason: of its header, only the Content-* fields (RFC 2045
- * §9: the fields a MIME entity has), then its body as written. Any other
- * field would join the reply's own header: a second From there gets past
- * the check on the script's :from (deliver_sieve.c), and Reply-To,
- * Sender and the like would speak for the account just as well.
- */
-static void put_mime_entity(struct buf *out, struct str text)
+/* The Content-Transfer-Encoding f names, lower case into cte (16). */
+static void cte_of(struct str v, char cte[16])
+{
+	struct str t = str_trim(v);
+	size_t n = t.len < 15 ? t.len : 15;
+	for (size_t i = 0; i < n; i++)
+		cte[i] = t.p[i] >= 'A' && t.p[i] <= 'Z' ? (char)(t.p[i] + 32) : t.p[i];
+	cte[n] = '\0';
+}
+
+void sieve_mime_entity(struct buf *out, struct str text)
 {
 	struct rfc5322_parser p;
 	struct rfc5322_field f;
 	size_t off = 0, used;
-	int r;
+	int r, typed = 0, text_type = 1, plain_cte = 1;
+	char cte[16];
 
+	/* What the entity is: a text one (or untyped: text/plain) whose
+	 * encoding is the identity (none, 7bit, 8bit) gets its encoding
+	 * from its body, as tern's own text does. */
 	rfc5322_init(&p);
 	while ((r = rfc5322_parse(&p, text.p + off, text.len - off, 1, &used, &f)) ==
 	       RFC5322_FIELD) {
 		off += used;
-		if (f.name.len > 8 && str_has_prefix_ci(f.name, "Content-"))
+		if (str_eq_ci(f.name, STR_LIT("Content-Type"))) {
+			typed = 1;
+			text_type = str_has_prefix_ci(str_trim(f.value), "text/");
+		} else if (str_eq_ci(f.name, STR_LIT("Content-Transfer-Encoding"))) {
+			cte_of(f.value, cte);
+			plain_cte = !strcmp(cte, "7bit") || !strcmp(cte, "8bit");
+		}
+	}
+	int recode = text_type && plain_cte && r == RFC5322_END;
+	rfc5322_clear(&p);
+	rfc5322_init(&p);
+	off = 0;
+	while ((r = rfc5322_parse(&p, text.p + off, text.len - off, 1, &used, &f)) ==
+	       RFC5322_FIELD) {
+		off += used;
+		if (f.name.len > 8 && str_has_prefix_ci(f.name, "Content-") &&
+		    !(recode && str_eq_ci(f.name, STR_LIT("Content-Transfer-Encoding"))))
 			put_crlf(out, f.raw);
+	}
+	struct str body = r == RFC5322_END && p.body_offset <= text.len
+	                          ? str_make(text.p + p.body_offset, text.len - (size_t)p.body_offset)
+	                          : STR_LIT("");
+	rfc5322_clear(&p);
+	if (recode) {
+		if (!typed)
+			(void)buf_append_c(out, "Content-Type: text/plain; charset=utf-8\r\n");
+		(void)mime_text_body(out, body.p, body.len);
+		return;
 	}
 	/* The empty line, then the body (none when the text was all header,
 	 * or went past the parser's limits). */
 	(void)buf_append_c(out, "\r\n");
-	if (r == RFC5322_END && p.body_offset <= text.len)
-		put_crlf(out, str_make(text.p + p.body_offset, text.len - (size_t)p.body_offset));
-	rfc5322_clear(&p);
+	put_crlf(out, body);
 }
 
 int sieve_vacation_reply(const struct sieve_action *a, const char *msg, size_t len,
@@ -311,7 +333,7 @@ int sieve_vacation_reply(const struct sieve_action *a, const char *msg, size_t l
 	each_field(msg, len, orig_field, &o);
 
 	(void)buf_append_c(out, "From: ");
-	put_from(out, a->from.len ? a->from : from_default);
+	sieve_from_value(out, a->from.len ? a->from : from_default);
 	(void)buf_append_c(out, "\r\nTo: <");
 	put_clean(out, sender);
 	(void)buf_append_c(out, ">\r\nSubject: ");
@@ -342,9 +364,9 @@ int sieve_vacation_reply(const struct sieve_action *a, const char *msg, size_t l
 	(void)buf_append_c(out, "Auto-Submitted: auto-replied (vacation)\r\nMIME-Version: 1.0\r\n");
 	if (a->mime) {
 		/* RFC 5230 §5.8: the reason is a MIME entity, its header included. */
-		put_mime_entity(out, a->text);
+		sieve_mime_entity(out, a->text);
 	} else {
-		put_text_part(out, a->text);
+		sieve_text_entity(out, a->text);
 	}
 	int full = buf_room(out) == 0;
 	buf_free(&o.subject);
@@ -421,7 +443,7 @@ int sieve_notify_message(const struct sieve_action *a, const struct sieve_mailto
 	each_field(msg, len, notify_orig_field, &o);
 
 	(void)buf_append_c(out, "From: ");
-	put_from(out, a->from.len ? a->from : from_default);
+	sieve_from_value(out, a->from.len ? a->from : from_default);
 	(void)buf_append_c(out, "\r\n");
 	put_rcpts(out, m);
 	(void)buf_append_c(out, "Subject: ");
@@ -445,7 +467,7 @@ int sieve_notify_message(const struct sieve_action *a, const struct sieve_mailto
 		(void)buf_append_c(out, "Importance: low\r\nX-Priority: 5 (Lowest)\r\n");
 	(void)buf_append_c(out, "MIME-Version: 1.0\r\n");
 	if (m->body.len) {
-		put_text_part(out, m->body);
+		sieve_text_entity(out, m->body);
 	} else {
 		struct buf b;
 		buf_init(&b, a->text.len + 9000);
@@ -455,7 +477,7 @@ int sieve_notify_message(const struct sieve_action *a, const struct sieve_mailto
 		(void)buf_append_str(&b, buf_len(&o.from) ? buf_str(&o.from) : STR_LIT("(unknown)"));
 		(void)buf_append_c(&b, "\nSubject: ");
 		(void)buf_append_str(&b, buf_str(&o.subject));
-		put_text_part(out, buf_str(&b));
+		sieve_text_entity(out, buf_str(&b));
 		buf_free(&b);
 	}
 	int full = buf_room(out) == 0;

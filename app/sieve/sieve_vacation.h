@@ -74,4 +74,35 @@ int sieve_notify_message(const struct sieve_action *a, const struct sieve_mailto
                          const char *msg, size_t len, struct str from_default, const char *date,
                          const char *msgid, struct buf *out);
 
+/*
+ * The writers of what a script puts into mail tern composes (vacation and
+ * notify replies, replace and enclose), one for each kind of text:
+ *
+ * sieve_text_entity: text as a text/plain entity in UTF-8, from its
+ * Content-Type to its body (mime_text_body: 7bit, 8bit or
+ * quoted-printable, whatever the script wrote: 8-bit text, lines over
+ * 998 octets, a NUL).
+ *
+ * sieve_mime_entity: a script's MIME entity (vacation :mime, replace
+ * :mime): of its header only the Content-* fields (RFC 2045 §9: any
+ * other would join the composed message's own header, a second From
+ * among them), then its body; a text entity (or one without
+ * Content-Type: text/plain, written so) in the identity encoding
+ * (none, 7bit, 8bit) gets its encoding from its body as
+ * sieve_text_entity's, since 8-bit octets under 7bit or a line over 998
+ * octets is no valid MIME; base64, quoted-printable and other types'
+ * bodies stay as written.
+ *
+ * sieve_from_value: a :from (an address, or a display name and one): as
+ * it is, without controls, when ASCII; a display name that is not ASCII
+ * as RFC 2047 words (mime_header_text's, phrase-safe), since header
+ * text is ASCII outside SMTPUTF8 mail (RFC 5322 §2.2; RFC 2047 §5 (3));
+ * an address that is not ASCII stays (RFC 6532).
+ *
+ * At out's ceiling they stop short (buf_room(out) == 0 tells).
+ */
+void sieve_text_entity(struct buf *out, struct str t);
+void sieve_mime_entity(struct buf *out, struct str text);
+void sieve_from_value(struct buf *out, struct str s);
+
 #endif

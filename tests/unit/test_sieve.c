@@ -1289,13 +1289,14 @@ static void test_edit_write(void)
 	const char *mm = "From: a@x\r\nSubject: old\r\nMIME-Version: 1.0\r\nContent-Type: text/html\r\n\r\n<b>x</b>\r\n";
 	CHECK_EQ_STR(edited("require \"replace\"; replace \"New\ntext\";", mm),
 	             "msg:From: a@x\r\nSubject: old\r\nMIME-Version: 1.0\r\n"
-	             "Content-Type: text/plain; charset=us-ascii\r\n\r\nNew\r\ntext");
+	             "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 7bit\r\n\r\nNew\r\ntext\r\n");
 	CHECK_EQ_STR(edited("require \"replace\"; replace :subject \"n\xc3\xa9w\" :from \"b@y\" :mime \"Content-Type: text/plain\r\n\r\nhi\";", mm),
 	             "msg:Subject: =?utf-8?q?n=C3=A9w?=\r\nFrom: b@y\r\nMIME-Version: 1.0\r\n"
-	             "Content-Type: text/plain\r\n\r\nhi");
+	             "Content-Type: text/plain\r\nContent-Transfer-Encoding: 7bit\r\n\r\nhi\r\n");
 	/* Edited after the replace: the fields are the new message's. */
 	CHECK_EQ_STR(edited("require [\"replace\", \"editheader\"]; replace \"b\"; deleteheader \"from\";", mm),
-	             "Subject: old\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n");
+	             "Subject: old\r\nMIME-Version: 1.0\r\n"
+	             "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 7bit\r\n\r\n");
 	/* enclose (RFC 5703 §6): multipart/mixed, the text, then the message. */
 	const char *enc = edited("require \"enclose\"; enclose :subject \"Wrapped\" :headers \"X-Why: test\" \"Look\";", mm);
 	CHECK(strncmp(enc, "msg:From: a@x\r\nSubject: Wrapped\r\nX-Why: test\r\nMIME-Version: 1.0\r\n"
@@ -1310,6 +1311,49 @@ static void test_edit_write(void)
 	             mm);
 	CHECK(strstr(enc, "\r\nTo: Aa Bb <aa@example.test>, Cc Dd <cc@example.test>, Ee Ff "
 	                  "<ee@example.test>,\r\n Gg <gg@example.test>\r\n") != NULL);
+	/* What the script writes goes out as valid MIME (RFC 2045 §2.7,
+	 * §2.8; RFC 5322 §2.1.1): 8-bit text as 8bit under charset=utf-8,
+	 * a line over 998 octets or a NUL as quoted-printable; a :from
+	 * whose display name is not ASCII as RFC 2047 words; a :mime
+	 * entity keeps only its Content-* fields, and its text body the
+	 * encoding it needs. Before, a long line went out as "8bit", the
+	 * :from raw in the header, and a From in the :mime entity made a
+	 * second From. */
+	CHECK(strstr(edited("require \"replace\"; replace \"Gr\xc3\xbc\xc3\x9f" "e\";", mm),
+	             "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+	             "Content-Transfer-Encoding: 8bit\r\n\r\nGr\xc3\xbc\xc3\x9f" "e\r\n") != NULL);
+	{
+		static char big[2200];
+		memset(big, 0, sizeof big);
+		strcpy(big, "require [\"replace\", \"enclose\"]; replace \"");
+		size_t at = strlen(big);
+		memset(big + at, 'x', 1200);
+		strcpy(big + at + 1200, "\";");
+		const char *e = edited(big, mm);
+		CHECK(strstr(e, "Content-Transfer-Encoding: quoted-printable\r\n\r\nxxx") != NULL);
+		CHECK(strstr(e, "x=\r\n") != NULL);
+		strcpy(big, "require \"enclose\"; enclose \"");
+		at = strlen(big);
+		memset(big + at, 'y', 1200);
+		strcpy(big + at + 1200, "\";");
+		e = edited(big, mm);
+		CHECK(strstr(e, "Content-Type: text/plain; charset=utf-8\r\n"
+		                "Content-Transfer-Encoding: quoted-printable\r\n\r\nyyy") != NULL);
+		CHECK(strstr(e, "Content-Transfer-Encoding: 8bit") == NULL);
+	}
+	CHECK(strstr(edited("require \"replace\"; replace :from \"J\xc3\xbcrgen <j@example.test>\" \"x\";", mm),
+	             "\r\nFrom: =?utf-8?q?J=C3=BCrgen?= <j@example.test>\r\n") != NULL);
+	CHECK_EQ_STR(edited("require \"replace\"; replace :mime \"From: ceo@bank.test\r\n"
+	                    "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 7bit\r\n\r\n"
+	                    "\xc3\xa9t\xc3\xa9\";", mm),
+	             "msg:From: a@x\r\nSubject: old\r\nMIME-Version: 1.0\r\n"
+	             "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+	             "\xc3\xa9t\xc3\xa9\r\n");
+	/* A :mime entity already encoded, or not text, stays as written. */
+	CHECK(strstr(edited("require \"replace\"; replace :mime \"Content-Type: application/pdf\r\n"
+	                    "Content-Transfer-Encoding: base64\r\n\r\nJVBERi0=\";", mm),
+	             "MIME-Version: 1.0\r\nContent-Type: application/pdf\r\n"
+	             "Content-Transfer-Encoding: base64\r\n\r\nJVBERi0=") != NULL);
 	/* Later tests see the new message. */
 	EXPECT("require [\"replace\", \"body\"]; replace :subject \"Hi\" \"zebra\"; "
 	       "if allof (header :is \"subject\" \"Hi\", body :contains \"zebra\") { discard; }",
@@ -1329,7 +1373,7 @@ static void test_edit_write(void)
 	             "msg:From: a@x\r\nSubject: att\r\nMIME-Version: 1.0\r\n"
 	             "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\npre\r\n"
 	             "--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n"
-	             "--b\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nremoved\r\n--b--\r\n");
+	             "--b\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 7bit\r\n\r\nremoved\r\n--b--\r\n");
 	CHECK_EQ_STR(run("require [\"replace\", \"foreverypart\"]; foreverypart { replace \"x\"; }"),
 	             "replace\nkeep");
 	/* The edits made before a part's replacement stay; later tests see

@@ -182,7 +182,36 @@ int main(void)
 	a.text = STR_LIT("Content-Type: text/plain\r\n");
 	CHECK_EQ_INT(sieve_vacation_reply(&a, base, strlen(base), STR_LIT("ann@example.org"),
 	                                  STR_LIT("bob@example.com"), "d", "v4@t", &out), 0);
-	CHECK(strstr(buf_data(&out), "\r\nContent-Type: text/plain\r\n\r\n") != NULL);
+	CHECK(strstr(buf_data(&out), "\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: 7bit\r\n\r\n") != NULL);
+	/* A text entity goes out in the encoding its body needs, whatever
+	 * the script declared (RFC 2045 §2.7, §2.8): 8-bit octets under
+	 * "7bit", or a line over 998 octets, were sent as written. */
+	buf_reset(&out);
+	a.text = STR_LIT("Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 7bit\n\n"
+	                 "Zur\xc3\xbc" "ck am Montag.\n");
+	CHECK_EQ_INT(sieve_vacation_reply(&a, base, strlen(base), STR_LIT("ann@example.org"),
+	                                  STR_LIT("bob@example.com"), "d", "v5@t", &out), 0);
+	CHECK(strstr(buf_data(&out), "\r\nContent-Type: text/plain; charset=utf-8\r\n"
+	                             "Content-Transfer-Encoding: 8bit\r\n\r\nZur\xc3\xbc" "ck am Montag.\r\n") != NULL);
+	CHECK(strstr(buf_data(&out), "7bit") == NULL);
+	{
+		static char longer[1400];
+		strcpy(longer, "Content-Type: text/plain\r\n\r\n");
+		size_t at = strlen(longer);
+		memset(longer + at, 'z', 1200);
+		a.text = str_make(longer, at + 1200);
+		buf_reset(&out);
+		CHECK_EQ_INT(sieve_vacation_reply(&a, base, strlen(base), STR_LIT("ann@example.org"),
+		                                  STR_LIT("bob@example.com"), "d", "v6@t", &out), 0);
+		CHECK(strstr(buf_data(&out), "\r\nContent-Type: text/plain\r\n"
+		                             "Content-Transfer-Encoding: quoted-printable\r\n\r\nzzz") != NULL);
+		/* An entity already encoded stays as written. */
+		a.text = STR_LIT("Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\nQmFjaw==\r\n");
+		buf_reset(&out);
+		CHECK_EQ_INT(sieve_vacation_reply(&a, base, strlen(base), STR_LIT("ann@example.org"),
+		                                  STR_LIT("bob@example.com"), "d", "v7@t", &out), 0);
+		CHECK(strstr(buf_data(&out), "Content-Transfer-Encoding: base64\r\n\r\nQmFjaw==\r\n") != NULL);
+	}
 
 	/* mailto URIs. */
 	struct arena *ar = arena_new(0);
