@@ -355,6 +355,7 @@ static int mailbox_exists(void *ctx, struct str name)
 struct find_ctx {
 	struct str use, id, name;
 	char found[512];
+	char use_attr[16]; /* the special-use of the one found ("\\Sent"), or "" */
 	int hit;
 };
 
@@ -367,7 +368,9 @@ static void find_cb(void *arg, const struct store_mailbox_info *info)
 	if (f->name.p && !str_eq(f->name, str_c(info->name)) &&
 	    !(str_eq_ci(f->name, STR_LIT("INBOX")) && str_eq_ci(str_c(info->name), f->name)))
 		return;
+	/* The roles IMAP shows as special-use (cmd_list.c): all but inbox. */
 	if (f->use.p && !(f->use.len > 1 && f->use.p[0] == '\\' && info->role[0] &&
+	                  strcmp(info->role, "inbox") != 0 &&
 	                  str_eq_ci(str_make(f->use.p + 1, f->use.len - 1), str_c(info->role))))
 		return;
 	snprintf(mid[0], sizeof mid[0], "M%08x", info->uidvalidity);
@@ -376,6 +379,8 @@ static void find_cb(void *arg, const struct store_mailbox_info *info)
 		return;
 	f->hit = 1;
 	snprintf(f->found, sizeof f->found, "%s", info->name);
+	if (info->role[0] && strcmp(info->role, "inbox") != 0)
+		snprintf(f->use_attr, sizeof f->use_attr, "\\%c%s", info->role[0] - 32, info->role + 1);
 }
 
 static int mailbox_search(struct mbctx *c, struct find_ctx *f)
@@ -423,6 +428,15 @@ static int metadata_get(void *ctx, struct str mailbox, struct str name, struct a
 	if (mailbox.p) {
 		if (mailbox.len == 0 || mailbox.len >= sizeof n || memchr(mailbox.p, '\0', mailbox.len))
 			return 0;
+		/* A mailbox's /private/specialuse is its special-use, not a
+		 * stored entry (RFC 6154 §4; GETMETADATA answers it so). */
+		if (str_eq_ci(name, STR_LIT("/private/specialuse"))) {
+			struct find_ctx f = { .name = mailbox };
+			if (!mailbox_search(c, &f) || !f.use_attr[0])
+				return 0;
+			*value_r = str_c(arena_strdup(a, f.use_attr));
+			return 1;
+		}
 		memcpy(n, mailbox.p, mailbox.len);
 		n[mailbox.len] = '\0';
 		int rc = store_mailbox_find(c->st, c->account, n, &id);

@@ -195,7 +195,8 @@ def sieve_reads(s):
     is not there is false. fileinto :specialuse and :mailboxid file into
     the mailbox of that use or id, not the name given, and
     specialuse_exists / mailboxidexists see them (at delivery both were
-    always false, and both tags ignored)."""
+    always false, and both tags ignored); INBOX has no special-use, and a
+    mailbox's /private/specialuse reads as GETMETADATA answers it."""
     r = session(s, CAROL, CAROL_PW)
     u, t = cmd(r, "m1", "CREATE Projects")
     assert t.startswith(b"m1 OK"), t
@@ -213,7 +214,12 @@ def sieve_reads(s):
             '            metadata :matches "INBOX" "/private/route" "*",\n'
             '            not metadataexists "INBOX" "/private/none") { fileinto "${1}"; }\n'
             '} elsif header :is "subject" "su0" {\n'
-            '  if specialuse_exists "\\\\Sent" { fileinto :specialuse "\\\\Sent" "Elsewhere"; }\n'
+            '  if allof (specialuse_exists "\\\\Sent", not specialuse_exists "\\\\Inbox",\n'
+            '            specialuse_exists "Drafts" "\\\\Drafts",\n'
+            '            metadata "Sent" "/private/specialuse" "\\\\Sent",\n'
+            '            not metadataexists "INBOX" "/private/specialuse") {\n'
+            '    fileinto :specialuse "\\\\Sent" "Elsewhere";\n'
+            '  }\n'
             '} elsif header :is "subject" "id0" {\n'
             '  if mailboxidexists "%s" { fileinto :mailboxid "%s" "Elsewhere"; }\n'
             '}\n' % (mid, mid))
