@@ -188,11 +188,16 @@ static void cmd_fileinto(struct run *r, const struct sv_node *n)
 		run_fail(r, n, "fileinto with a mailbox name that is not UTF-8");
 		return;
 	}
+	struct str mids = mid ? arg_str(r, mid, 0) : STR_LIT(""), sus = su ? arg_str(r, su, 0) : STR_LIT("");
 	for (uint32_t i = 0; i < r->res->nactions; i++) {
 		struct sieve_action *a = &r->res->actions[i];
-		/* INBOX in any case is one mailbox (RFC 9051 §5.1) */
+		/* INBOX in any case is one mailbox (RFC 9051 §5.1); with
+		 * :mailboxid or :specialuse the mailbox may be another one
+		 * (RFC 9042 §4, RFC 8579 §4.1): the same only when they are. */
 		if ((a->kind == SIEVE_ACT_FILEINTO &&
-		     (str_eq(a->target, box) || (is_inbox(a->target) && is_inbox(box)))) ||
+		     (str_eq(a->target, box) || (is_inbox(a->target) && is_inbox(box))) &&
+		     str_eq(a->mailboxid.p ? a->mailboxid : STR_LIT(""), mids) &&
+		     str_eq_ci(a->specialuse.p ? a->specialuse : STR_LIT(""), sus)) ||
 		    (a->kind == SIEVE_ACT_KEEP && is_inbox(box) && !mid && !su)) {
 			a->flags = flags; /* the last one's flags win */
 			return;

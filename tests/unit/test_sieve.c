@@ -1542,6 +1542,39 @@ static const char *run_meta(const char *script, int with_cb)
 	return out;
 }
 
+/* fileinto to one name with another :specialuse or :mailboxid may be
+ * another mailbox: two actions, not one (before, the second was taken
+ * for a duplicate and dropped). */
+static void test_fileinto_targets(void)
+{
+	const char *t = "require [\"fileinto\", \"special-use\", \"mailboxid\"];\n"
+	                "fileinto :specialuse \"\\\\Sent\" \"A\"; fileinto \"A\";\n"
+	                "fileinto :mailboxid \"M00000001\" \"A\"; fileinto :specialuse \"\\\\sent\" \"A\";\n"
+	                "fileinto :mailboxid \"M00000001\" \"A\";";
+	char err[SIEVE_ERROR_MAX];
+	struct sieve_script *s = sieve_compile(t, strlen(t), err);
+	struct sieve_env env;
+	struct sieve_result res;
+	struct arena *a = arena_new(0);
+	CHECK(s != NULL);
+	if (!s) {
+		arena_free(&a);
+		return;
+	}
+	memset(&env, 0, sizeof(env));
+	env.msg = msg1;
+	env.len = strlen(msg1);
+	CHECK_EQ_INT(sieve_run(s, &env, a, &res), 0);
+	CHECK_EQ_INT((int)res.nactions, 3);
+	if (res.nactions == 3) {
+		CHECK(str_eq(res.actions[0].specialuse, STR_LIT("\\Sent")) && !res.actions[0].mailboxid.len);
+		CHECK(!res.actions[1].specialuse.len && !res.actions[1].mailboxid.len);
+		CHECK(str_eq(res.actions[2].mailboxid, STR_LIT("M00000001")));
+	}
+	arena_free(&a);
+	sieve_script_free(&s);
+}
+
 static void test_metadata(void)
 {
 	const char *req = "require [\"mboxmetadata\", \"servermetadata\", \"fileinto\", "
@@ -1804,6 +1837,7 @@ int main(void)
 	test_once_per_run();
 	test_deliverby();
 	test_metadata();
+	test_fileinto_targets();
 	CHECK(strstr(sieve_extensions(), "vacation-seconds") != NULL);
 	return unit_done("test_sieve");
 }
