@@ -205,6 +205,14 @@ void cmd_replace(struct run *r, const struct sv_node *n)
 	buf_free(&b);
 }
 
+static int has_8bit(struct str s)
+{
+	for (size_t i = 0; i < s.len; i++)
+		if ((unsigned char)s.p[i] >= 0x80)
+			return 1;
+	return 0;
+}
+
 /* A boundary the enclosed message cannot contain by chance: from a hash
  * of its bytes. */
 static void boundary(const char *msg, size_t len, char out[40])
@@ -268,15 +276,23 @@ void cmd_enclose(struct run *r, const struct sv_node *n)
 		mime_header_fold(&b, str_make(h.p + colon + 1, h.len - (size_t)colon - 1));
 		rc |= buf_append_c(&b, "\r\n");
 	}
+	/* 8-bit octets in the text or the message: the parts that hold
+	 * them say 8bit, and so the multipart and the message/rfc822 part
+	 * (RFC 2045 §6.4, RFC 2046 §5.2.1: 7bit, the default, would be
+	 * false, and a hop without 8BITMIME needs to know). */
+	int msg8 = has_8bit(str_make(r->env->msg, r->env->len)), text8 = has_8bit(text);
 	rc |= buf_append_c(&b, "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"");
 	rc |= buf_append_c(&b, bnd);
-	rc |= buf_append_c(&b, "\"\r\n\r\n--");
+	rc |= buf_append_c(&b, msg8 || text8 ? "\"\r\nContent-Transfer-Encoding: 8bit\r\n\r\n--"
+	                                     : "\"\r\n\r\n--");
 	rc |= buf_append_c(&b, bnd);
 	rc |= buf_append_c(&b, "\r\n");
 	sieve_text_entity(&b, text);
 	rc |= buf_append_c(&b, "--");
 	rc |= buf_append_c(&b, bnd);
-	rc |= buf_append_c(&b, "\r\nContent-Type: message/rfc822\r\n\r\n");
+	rc |= buf_append_c(&b, msg8 ? "\r\nContent-Type: message/rfc822\r\n"
+	                              "Content-Transfer-Encoding: 8bit\r\n\r\n"
+	                            : "\r\nContent-Type: message/rfc822\r\n\r\n");
 	/* The enclosed message as the script sees it: its edited header. */
 	msg_headers(r);
 	for (uint32_t i = 0; i < r->nhf; i++)

@@ -1349,6 +1349,19 @@ static void test_edit_write(void)
 	             "msg:From: a@x\r\nSubject: old\r\nMIME-Version: 1.0\r\n"
 	             "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
 	             "\xc3\xa9t\xc3\xa9\r\n");
+	/* enclose of 8-bit text or an 8-bit message: the multipart and the
+	 * message/rfc822 part say 8bit (7bit, the default, was false). */
+	{
+		const char *m8 = "From: a@x\r\nSubject: b\r\n\r\nK\xc3\xa4se\r\n";
+		const char *e = edited("require \"enclose\"; enclose \"Look\";", m8);
+		CHECK(strstr(e, "\"\r\nContent-Transfer-Encoding: 8bit\r\n\r\n--tern-enclose-") != NULL);
+		CHECK(strstr(e, "Content-Type: message/rfc822\r\nContent-Transfer-Encoding: 8bit\r\n\r\n") != NULL);
+		e = edited("require \"enclose\"; enclose \"Gr\xc3\xbc\xc3\x9f" "e\";", mm);
+		CHECK(strstr(e, "\"\r\nContent-Transfer-Encoding: 8bit\r\n\r\n--tern-enclose-") != NULL);
+		CHECK(strstr(e, "Content-Type: message/rfc822\r\n\r\n") != NULL);
+		e = edited("require \"enclose\"; enclose \"Look\";", mm);
+		CHECK(strstr(e, "8bit") == NULL);
+	}
 	/* A :mime entity already encoded, or not text, stays as written. */
 	CHECK(strstr(edited("require \"replace\"; replace :mime \"Content-Type: application/pdf\r\n"
 	                    "Content-Transfer-Encoding: base64\r\n\r\nJVBERi0=\";", mm),
