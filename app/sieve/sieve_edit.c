@@ -12,8 +12,9 @@
  * loop ends.
  *
  * Caveats: enclose's :headers are whole "Name: value" fields added to
- * the enclosing message, folded where long but not encoded (they may be
- * structured: addresses are no text for RFC 2047); a replaced part keeps the message's edited
+ * the enclosing message, folded where long; a value that is not ASCII
+ * is encoded (RFC 2047) unless the field holds addresses (which are no
+ * text for RFC 2047: left as written); a replaced part keeps the message's edited
  * header as the fields say (set_message() parses the new bytes' header
  * again, the edits re-applied from the field list are not).
  */
@@ -271,9 +272,19 @@ void cmd_enclose(struct run *r, const struct sv_node *n)
 			buf_free(&b);
 			return;
 		}
-		/* The name as given, the value folded where it is long. */
+		/* The name as given, the value folded where it is long; text
+		 * that is not ASCII as RFC 2047 words (header text is ASCII
+		 * outside SMTPUTF8 mail, RFC 5322 §2.2), but in a field of
+		 * addresses, where words are no text (RFC 2047 §5). */
+		struct str name = str_trim(str_make(h.p, (size_t)colon));
+		struct str value = str_make(h.p + colon + 1, h.len - (size_t)colon - 1);
 		rc |= buf_append(&b, h.p, (size_t)colon + 1);
-		mime_header_fold(&b, str_make(h.p + colon + 1, h.len - (size_t)colon - 1));
+		if (has_8bit(value) && !sv_address_header(name)) {
+			rc |= buf_append_c(&b, " ");
+			mime_header_text(&b, str_trim(value));
+		} else {
+			mime_header_fold(&b, value);
+		}
 		rc |= buf_append_c(&b, "\r\n");
 	}
 	/* 8-bit octets in the text or the message: the parts that hold

@@ -1362,6 +1362,13 @@ static void test_edit_write(void)
 		e = edited("require \"enclose\"; enclose \"Look\";", mm);
 		CHECK(strstr(e, "8bit") == NULL);
 	}
+	/* enclose :headers: a text field that is not ASCII as RFC 2047
+	 * words, an address field as written (it went out raw before). */
+	{
+		const char *e = edited("require \"enclose\"; enclose :headers [\"X-Note: Gr\xc3\xbc\xc3\x9f" "e\", "
+		                       "\"Reply-To: ann@example.test\"] \"Look\";", mm);
+		CHECK(strstr(e, "\r\nX-Note: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\nReply-To: ann@example.test\r\n") != NULL);
+	}
 	/* A :mime entity already encoded, or not text, stays as written. */
 	CHECK(strstr(edited("require \"replace\"; replace :mime \"Content-Type: application/pdf\r\n"
 	                    "Content-Transfer-Encoding: base64\r\n\r\nJVBERi0=\";", mm),
