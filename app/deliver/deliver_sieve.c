@@ -400,27 +400,10 @@ static int mailboxid_exists(void *ctx, struct str id)
 	return mailbox_search(ctx, &f);
 }
 
-/* One METADATA entry, read from the store IMAP's GETMETADATA reads. */
-struct meta_ctx {
-	struct str name, value;
-	struct arena *a;
-	int hit;
-};
-
-static void meta_cb(void *arg, struct str name, struct str value)
-{
-	struct meta_ctx *m = arg;
-	if (!m->hit && str_eq_ci(name, m->name)) {
-		m->hit = 1;
-		m->value = str_make(str_dup(m->a, value), value.len);
-	}
-}
-
 static int metadata_get(void *ctx, struct str mailbox, struct str name, struct arena *a,
                         struct str *value_r)
 {
 	struct mbctx *c = ctx;
-	struct meta_ctx m = { .name = name, .a = a };
 	uint32_t id = 0;
 	char n[512];
 	if (name.len == 0 || name.len > STORE_METADATA_NAME_MAX)
@@ -443,11 +426,13 @@ static int metadata_get(void *ctx, struct str mailbox, struct str name, struct a
 		if (rc != STORE_OK)
 			return rc == STORE_ENOTFOUND ? 0 : -1;
 	}
-	if (store_metadata_get(c->st, c->account, id, meta_cb, &m) != STORE_OK)
-		return -1;
-	if (m.hit)
-		*value_r = m.value;
-	return m.hit;
+	struct buf v;
+	buf_init(&v, STORE_METADATA_BYTES);
+	int rc = store_metadata_get_one(c->st, c->account, id, name, &v);
+	if (rc == STORE_OK)
+		*value_r = str_make(arena_strndup(a, buf_data(&v), buf_len(&v)), buf_len(&v));
+	buf_free(&v);
+	return rc == STORE_OK ? 1 : rc == STORE_ENOTFOUND ? 0 : -1;
 }
 
 static int duplicate_seen(void *ctx, struct str handle, struct str id)

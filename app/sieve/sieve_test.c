@@ -776,6 +776,10 @@ static int test_metadata(struct run *r, const struct sv_node *t)
 
 	for (uint32_t k = 0; k < (exists ? names->n : 1); k++) {
 		struct str v, name = arg_str(r, names, k);
+		/* each look-up is a step: a list of names inside a loop is
+		 * bounded by the run's budget like any other work */
+		if (run_spend(r, 1) < 0)
+			return -1;
 		int rc = r->env->metadata ? r->env->metadata(r->env->ctx, mailbox, name, r->a, &v) : 0;
 		if (rc < 0) {
 			run_fail(r, t, "metadata entry \"%.*s\" could not be read", (int)name.len,

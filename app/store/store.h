@@ -1384,6 +1384,14 @@ int store_metadata_set(struct store *st, uint32_t account, uint32_t mailbox,
 typedef void store_metadata_cb(void *arg, struct str name, struct str value);
 int store_metadata_get(struct store *st, uint32_t account, uint32_t mailbox,
 		       store_metadata_cb *cb, void *arg);
+/*
+ * One entry of the mailbox (0: the server) by name (any case): its value
+ * appended to value. STORE_OK; STORE_ENOTFOUND (no such entry);
+ * STORE_ETOOBIG (value's maximum refused it); STORE_ETEMP. A look-up by
+ * key, not a walk of the entries (Sieve's metadata tests at delivery).
+ */
+int store_metadata_get_one(struct store *st, uint32_t account, uint32_t mailbox,
+			   struct str name, struct buf *value);
 
 /*
  * ---- Sieve scripts (store_sieve.c) ----

@@ -14,6 +14,7 @@
  */
 #include <string.h>
 
+#include "core/buf.h"
 #include "store/store_private.h"
 
 /* Key: u32 account, u32 mailbox, lower-case name. */
@@ -159,6 +160,34 @@ int store_metadata_get(struct store *st, uint32_t account, uint32_t mailbox,
 	}
 	store_rd_end(st, txn);
 	return store_mdb_code(rc);
+}
+
+int store_metadata_get_one(struct store *st, uint32_t account, uint32_t mailbox,
+			   struct str name, struct buf *value)
+{
+	uint8_t kb[8 + STORE_METADATA_NAME_MAX];
+	MDB_txn *txn;
+	MDB_val v;
+	int rc;
+
+	if (name.len == 0 || name.len > STORE_METADATA_NAME_MAX)
+		return STORE_ENOTFOUND;
+	MDB_val k = meta_key(kb, account, mailbox, name);
+	if (store_rd_begin(st, &txn) != 0)
+		return STORE_ETEMP;
+	rc = mdb_get(txn, st->db[DB_METADATA], &k, &v);
+	if (rc == 0) {
+		const uint8_t *p = v.mv_data;
+		size_t nl = v.mv_size >= 3 ? (size_t)p[1] << 8 | p[2] : 0;
+		if (v.mv_size < 3 || p[0] != REC_V1 || nl != name.len || 3 + nl > v.mv_size)
+			rc = MDB_CORRUPTED;
+		else if (buf_append(value, p + 3 + nl, v.mv_size - 3 - nl) < 0)
+			rc = STORE_ETOOBIG;
+	}
+	store_rd_end(st, txn);
+	if (rc == MDB_NOTFOUND)
+		return STORE_ENOTFOUND;
+	return rc == STORE_ETOOBIG ? rc : store_mdb_code(rc);
 }
 
 int meta_drop_mailbox(MDB_txn *txn, struct store *st, uint32_t account, uint32_t mailbox)

@@ -66,6 +66,25 @@ int main(void)
 	struct store_metadata c[] = { md("/PRIVATE/Comment", "two") };
 	CHECK_EQ_INT(store_metadata_set(st, acc, mb, c, 1), STORE_OK);
 	CHECK_EQ_STR(entries(st, acc, mb, &g), "/PRIVATE/Comment=two /shared/x/y=deep");
+	/* One entry by name (Sieve's metadata tests): any case, the
+	 * mailbox's apart from the server's, a missing one ENOTFOUND, a
+	 * value past the buffer's maximum ETOOBIG. */
+	{
+		struct buf v;
+		buf_init(&v, 64);
+		CHECK_EQ_INT(store_metadata_get_one(st, acc, mb, STR_LIT("/private/COMMENT"), &v), STORE_OK);
+		CHECK(str_eq(buf_str(&v), STR_LIT("two")));
+		buf_reset(&v);
+		CHECK_EQ_INT(store_metadata_get_one(st, acc, 0, STR_LIT("/private/comment"), &v), STORE_OK);
+		CHECK(str_eq(buf_str(&v), STR_LIT("server words")));
+		CHECK_EQ_INT(store_metadata_get_one(st, acc, 0, STR_LIT("/shared/x/y"), &v), STORE_ENOTFOUND);
+		CHECK_EQ_INT(store_metadata_get_one(st, acc, mb, STR_LIT("/shared/x"), &v), STORE_ENOTFOUND);
+		CHECK_EQ_INT(store_metadata_get_one(st, acc, mb, STR_LIT(""), &v), STORE_ENOTFOUND);
+		buf_free(&v);
+		buf_init(&v, 2);
+		CHECK_EQ_INT(store_metadata_get_one(st, acc, mb, STR_LIT("/shared/x/y"), &v), STORE_ETOOBIG);
+		buf_free(&v);
+	}
 	struct store_metadata d[] = { md("/private/comment", NULL) };
 	CHECK_EQ_INT(store_metadata_set(st, acc, mb, d, 1), STORE_OK);
 	CHECK_EQ_STR(entries(st, acc, mb, &g), "/shared/x/y=deep");
