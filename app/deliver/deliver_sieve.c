@@ -189,10 +189,17 @@ static void make_msgid(char *id, size_t idsz, const char *what, struct str addr,
 }
 
 /* Whose mailboxes and memory a script's tests read (a store and an account). */
+struct mbox_ent {
+	const char *name, *role;
+	uint32_t id, uidvalidity;
+};
 struct mbctx {
 	struct store *st;
 	uint32_t account;
 	struct arena *a; /* include's texts, valid until the run ends */
+	struct mbox_ent *mb; /* the account's mailboxes, once asked (mailbox_search) */
+	uint32_t nmb, capmb;
+	int loaded;
 };
 
 /*
@@ -350,7 +357,7 @@ static int mailbox_exists(void *ctx, struct str name)
 
 /* A mailbox of the account found by special-use (RFC 8579: "\\Sent" is
  * the role "sent"), id (RFC 9042: IMAP's MAILBOXID or JMAP's id, both
- * "M" and 8 lower-case hex digits) or name; its name copied into name
+ * "M" and 8 lower-case hex digits) or name; its name copied into found
  * (when there is room), 1 found. */
 struct find_ctx {
 	struct str use, id, name;
@@ -359,33 +366,73 @@ struct find_ctx {
 	int hit;
 };
 
-static void find_cb(void *arg, const struct store_mailbox_info *info)
+/* The account's mailboxes, read once per delivery (c->a holds them): a
+ * script's tests may ask many times, and each walk of the store's list
+ * was a read transaction over every mailbox. */
+static void load_cb(void *arg, const struct store_mailbox_info *info)
 {
-	struct find_ctx *f = arg;
-	char mid[2][16];
-	if (f->hit)
-		return;
-	if (f->name.p && !str_eq(f->name, str_c(info->name)) &&
-	    !(str_eq_ci(f->name, STR_LIT("INBOX")) && str_eq_ci(str_c(info->name), f->name)))
-		return;
-	/* The roles IMAP shows as special-use (cmd_list.c): all but inbox. */
-	if (f->use.p && !(f->use.len > 1 && f->use.p[0] == '\\' && info->role[0] &&
-	                  strcmp(info->role, "inbox") != 0 &&
-	                  str_eq_ci(str_make(f->use.p + 1, f->use.len - 1), str_c(info->role))))
-		return;
-	snprintf(mid[0], sizeof mid[0], "M%08x", info->uidvalidity);
-	snprintf(mid[1], sizeof mid[1], "M%08x", info->id);
-	if (f->id.p && !str_eq(f->id, str_c(mid[0])) && !str_eq(f->id, str_c(mid[1])))
-		return;
-	f->hit = 1;
-	snprintf(f->found, sizeof f->found, "%s", info->name);
-	if (info->role[0] && strcmp(info->role, "inbox") != 0)
-		snprintf(f->use_attr, sizeof f->use_attr, "\\%c%s", info->role[0] - 32, info->role + 1);
+	struct mbctx *c = arg;
+	if (c->nmb == c->capmb) {
+		uint32_t nc = c->capmb ? c->capmb * 2 : 32;
+		struct mbox_ent *n = arena_alloc(c->a, nc * sizeof(*n));
+		if (c->nmb)
+			memcpy(n, c->mb, c->nmb * sizeof(*n));
+		c->mb = n;
+		c->capmb = nc;
+	}
+	struct mbox_ent *e = &c->mb[c->nmb++];
+	e->name = arena_strdup(c->a, info->name);
+	e->role = arena_strdup(c->a, info->role);
+	e->id = info->id;
+	e->uidvalidity = info->uidvalidity;
+}
+
+/* "M" and 8 lower-case hex digits: the number, else -1. */
+static int64_t mailbox_id_num(struct str s)
+{
+	uint32_t n = 0;
+	if (s.len != 9 || s.p[0] != 'M')
+		return -1;
+	for (size_t i = 1; i < 9; i++) {
+		char ch = s.p[i];
+		int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+		if (d < 0)
+			return -1;
+		n = n << 4 | (uint32_t)d;
+	}
+	return n;
 }
 
 static int mailbox_search(struct mbctx *c, struct find_ctx *f)
 {
-	return store_mailbox_list(c->st, c->account, find_cb, f) == STORE_OK && f->hit;
+	if (!c->loaded) {
+		c->nmb = 0;
+		if (store_mailbox_list(c->st, c->account, load_cb, c) != STORE_OK)
+			return 0;
+		c->loaded = 1;
+	}
+	int64_t id = f->id.p ? mailbox_id_num(f->id) : -1;
+	if (f->id.p && id < 0)
+		return 0;
+	for (uint32_t i = 0; i < c->nmb; i++) {
+		const struct mbox_ent *e = &c->mb[i];
+		/* The roles IMAP shows as special-use (cmd_list.c): all but inbox. */
+		int special = e->role[0] && strcmp(e->role, "inbox") != 0;
+		if (f->name.p && !str_eq(f->name, str_c(e->name)) &&
+		    !(str_eq_ci(f->name, STR_LIT("INBOX")) && str_eq_ci(str_c(e->name), f->name)))
+			continue;
+		if (f->use.p && !(f->use.len > 1 && f->use.p[0] == '\\' && special &&
+		                  str_eq_ci(str_make(f->use.p + 1, f->use.len - 1), str_c(e->role))))
+			continue;
+		if (id >= 0 && e->uidvalidity != (uint32_t)id && e->id != (uint32_t)id)
+			continue;
+		f->hit = 1;
+		snprintf(f->found, sizeof f->found, "%s", e->name);
+		if (special)
+			snprintf(f->use_attr, sizeof f->use_attr, "\\%c%s", e->role[0] - 32, e->role + 1);
+		return 1;
+	}
+	return 0;
 }
 
 static int specialuse_exists(void *ctx, struct str mailbox, struct str use)
@@ -729,7 +776,7 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 	struct deliver_sieve_reply **tail = &out->after;
 
 	memset(out, 0, sizeof *out);
-	struct mbctx mc = { st, plan->account, a };
+	struct mbctx mc = { .st = st, .account = plan->account, .a = a };
 	struct sieve_env env = {
 		.msg = msg.p, .len = msg.len, .env_from = env_from, .env_to = env_to,
 		.now = (int64_t)time_wall(), .ctx = &mc, .mailbox_exists = mailbox_exists,

@@ -742,6 +742,9 @@ static int exists_mailboxes(struct run *r, const struct sv_node *t)
 	for (uint32_t i = 0; i < t->pos[t->npos - 1].n; i++) {
 		struct str v = arg_str(r, &t->pos[t->npos - 1], i);
 		int ok = 0;
+		/* each look-up is a step, as metadata's */
+		if (run_spend(r, 1) < 0)
+			return -1;
 		if (t->id == T_MAILBOXEXISTS)
 			ok = r->env->mailbox_exists ? r->env->mailbox_exists(r->env->ctx, v) == 1 :
 			                              str_eq_ci(v, STR_LIT("INBOX"));

@@ -1637,6 +1637,34 @@ static void test_metadata(void)
 	              "error: ", 7) == 0);
 	CHECK(strncmp(run_meta("require \"servermetadata\"; if servermetadataexists \"a\" \"b\" { discard; }", 1),
 	              "error: ", 7) == 0);
+	/* Each name looked up is a step of the run (a long list inside a
+	 * loop is bounded by the budget like any other work); so is each
+	 * mailbox mailboxexists asks for. */
+	{
+		uint64_t steps[2];
+		const char *sc[2] = {
+			"require \"mboxmetadata\"; if metadataexists \"Work\" \"/private/comment\" { keep; }",
+			"require \"mboxmetadata\"; if metadataexists \"Work\" [\"/private/comment\", "
+			"\"/private/comment\", \"/private/comment\", \"/private/comment\"] { keep; }",
+		};
+		for (int k = 0; k < 2; k++) {
+			char err[SIEVE_ERROR_MAX];
+			struct sieve_script *s = sieve_compile(sc[k], strlen(sc[k]), err);
+			struct sieve_env env;
+			struct sieve_result res;
+			struct arena *a = arena_new(0);
+			memset(&env, 0, sizeof(env));
+			env.msg = msg1;
+			env.len = strlen(msg1);
+			env.metadata = meta_cb;
+			steps[k] = 0;
+			if (s && sieve_run(s, &env, a, &res) == 0)
+				steps[k] = res.steps;
+			arena_free(&a);
+			sieve_script_free(&s);
+		}
+		CHECK(steps[0] > 0 && steps[1] >= steps[0] + 3);
+	}
 	CHECK(strstr(sieve_extensions(), " mboxmetadata servermetadata") != NULL);
 	CHECK(sieve_extension_known(STR_LIT("mboxmetadata")) && sieve_extension_known(STR_LIT("servermetadata")));
 }
