@@ -13,6 +13,22 @@
 
 #include "sieve/sieve.h"
 
+/* METADATA entries (mboxmetadata, servermetadata): an entry whose name
+ * ends in "x" exists, its value its mailbox's name (the server's: the
+ * entry's); a mailbox named "fail" cannot be read. */
+static int metadata(void *ctx, struct str mailbox, struct str name, struct arena *a,
+                    struct str *value_r)
+{
+	(void)ctx;
+	(void)a;
+	if (mailbox.p && mailbox.len == 4 && memcmp(mailbox.p, "fail", 4) == 0)
+		return -1;
+	if (!name.len || name.p[name.len - 1] != 'x')
+		return 0;
+	*value_r = mailbox.p ? mailbox : name;
+	return 1;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *in = (const char *)data, *nul = memchr(in, '\0', size);
@@ -28,7 +44,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		                 .env_to = STR_LIT("b+x@example.com"), .now = 1794787200,
 		                 /* Deliver By on odd-sized messages (envelope-deliverby). */
 		                 .by = (int)(mlen & 1), .by_return = (int)(mlen >> 1 & 1),
-		                 .by_trace = (int)(mlen >> 2 & 1), .by_deadline = 1794787200 - 30 + (int64_t)mlen };
+		                 .by_trace = (int)(mlen >> 2 & 1), .by_deadline = 1794787200 - 30 + (int64_t)mlen,
+		                 .metadata = metadata };
 	struct sieve_result res;
 	struct arena *a = arena_new(0);
 	int rc = sieve_run(s, &env, a, &res);
