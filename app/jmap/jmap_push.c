@@ -21,9 +21,10 @@
  * kind in one place: a Sieve script's write (store_sieve.c), an alias
  * added or removed (its local targets' Identity) and a new quota limit
  * (store_admin.c), the queue's update of what an account sent (its
- * EmailSubmission's deliveryStatus: queue_sched.c). Caveat: a `tern`
- * command run while the server runs is another process, whose writes
- * reach no subscriber of the server's: told at the next notification.
+ * EmailSubmission's deliveryStatus: queue_sched.c). A `tern` command
+ * run while the server runs is another process: its publications are
+ * noted in the store and published by the server within about a second
+ * (store/store_xchg.c).
  */
 #include <stdio.h>
 #include <stdlib.h>

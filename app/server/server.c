@@ -181,6 +181,37 @@ static void drain_on_loop(void *arg)
 	http_server_close_all();
 }
 
+/* Changes a `tern` command made beside the server reach its change
+ * feed's subscribers once a second (store_xchg.c): one meta key read
+ * on loop 0 per tick, a list only when it moved. */
+static struct {
+	struct loop *loop;
+	struct store *st;
+	uint64_t timer;
+} xchg;
+
+static void xchg_tick(struct loop *l, void *arg)
+{
+	(void)arg;
+	xchg.timer = 0;
+	store_xchg_poll(xchg.st);
+	xchg.timer = loop_timer_add(l, 1000, xchg_tick, NULL);
+}
+
+static void xchg_start_on_loop(void *arg)
+{
+	(void)arg;
+	xchg.timer = loop_timer_add(xchg.loop, 1000, xchg_tick, NULL);
+}
+
+static void xchg_stop_on_loop(void *arg)
+{
+	(void)arg;
+	if (xchg.timer)
+		loop_timer_del(xchg.loop, xchg.timer);
+	xchg.timer = 0;
+}
+
 static void queue_stop_on_loop(void *arg)
 {
 	(void)arg;
@@ -424,6 +455,9 @@ int server_run(const struct config *cfg_env)
 	acme_start(cfg, st, workers[0].loop);
 	/* JMAP PushSubscription deliveries: a few HTTPS requests per change. */
 	http_pushsub_start(cfg, st, workers[0].loop);
+	xchg.loop = workers[0].loop;
+	xchg.st = st;
+	loop_post(workers[0].loop, xchg_start_on_loop, NULL);
 	if (backup_sched_start(cfg, st, err, sizeof(err)) < 0)
 		log_error("server", NULL, "event=backup_schedule_failed error=\"%s\"", err);
 	/* DMARC results to the store, and the daily reports, on a thread of its own. */
@@ -500,6 +534,7 @@ int server_run(const struct config *cfg_env)
 	loop_post(workers[0].loop, queue_stop_on_loop, NULL);
 	loop_post(workers[0].loop, acme_stop_on_loop, NULL);
 	loop_post(workers[0].loop, http_pushsub_stop_on_loop, NULL);
+	loop_post(workers[0].loop, xchg_stop_on_loop, NULL);
 	for (int ms = 0; ms < 5000 && queue_sched_active() > 0; ms += 20)
 		sleep_ms(20);
 	worker_pool_stop(); /* before the loops go: jobs post their results to them */

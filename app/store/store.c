@@ -879,6 +879,7 @@ int store_open(const char *dir, unsigned flags, struct store **st_r, char *err, 
 	pthread_mutex_init(&st->qlock, NULL);
 	pthread_cond_init(&st->qcond, NULL);
 	st->feed = store_feed_new();
+	pthread_mutex_init(&st->xchg_mu, NULL);
 	store_pins_init(st);
 	pthread_mutex_init(&st->reserve.mu, NULL);
 	pthread_mutex_init(&st->recent_mu, NULL);
@@ -921,8 +922,10 @@ int store_open(const char *dir, unsigned flags, struct store **st_r, char *err, 
 	if (rc != STORE_OK)
 		goto fail;
 
-	if (flags & STORE_SERVER)
+	if (flags & STORE_SERVER) {
 		store_room_open(st, dir);
+		store_xchg_start(st);
+	}
 	if ((flags & STORE_SERVER) && (rc = store_writer_start(st, err, errsz)) != STORE_OK)
 		goto fail;
 	log_debug("store", NULL, "event=open mapsize=%llu", (unsigned long long)map_size(st));
@@ -934,6 +937,7 @@ fail:
 	if (st->env)
 		mdb_env_close(st->env);
 	store_feed_unref(&st->feed);
+	pthread_mutex_destroy(&st->xchg_mu);
 	store_pins_free(st);
 	pthread_mutex_destroy(&st->reserve.mu);
 	pthread_mutex_destroy(&st->recent_mu);
@@ -968,9 +972,11 @@ void store_close(struct store **stp)
 	 * under load). */
 	for (int ms = 0; ms < 2000 && store_inflight(st) > 0; ms++)
 		usleep(1000);
+	store_xchg_flush(st);
 	store_room_close(st);
 	mdb_env_close(st->env);
 	store_feed_unref(&st->feed);
+	pthread_mutex_destroy(&st->xchg_mu);
 	store_pins_free(st);
 	pthread_mutex_destroy(&st->reserve.mu);
 	pthread_mutex_destroy(&st->recent_mu);

@@ -612,6 +612,10 @@ void store_unsubscribe(struct store *st, struct store_sub *sub);
  * (synchronous writes such as expunge, JMAP objects kept in meta). Call
  * after the commit returned; modseq is the account's now. */
 void store_publish_change(struct store *st, uint32_t account, uint64_t modseq);
+/* The server, once a second: publishes the accounts another process
+ * (a `tern` command) changed since the last call (store_xchg.c).
+ * Returns how many, or -1 when the store could not be read. */
+int store_xchg_poll(struct store *st);
 
 /*
  * ---- Reading mail ----

@@ -535,6 +535,10 @@ static int account_del_fn(struct store *st, MDB_txn *txn, void *ctx)
 	snprintf(mp, sizeof mp, "qdone/%08x/", id);
 	if ((rc = meta_del_prefix_txn(txn, st, mp)) != 0)
 		return rc;
+	/* Its note of another process's change (store_xchg.c). */
+	snprintf(mp, sizeof mp, "xchg/%08x", id);
+	if ((rc = meta_del_prefix_txn(txn, st, mp)) != 0)
+		return rc;
 	if ((rc = db_del_prefix(txn, st->db[DB_THREADREF], pfx, 4, NULL, NULL)) != 0)
 		return rc;
 	if ((rc = db_del_prefix(txn, st->db[DB_CHANGE], pfx, 4, NULL, NULL)) != 0)
@@ -714,6 +718,8 @@ int store_account_set_name(struct store *st, const char *email, const char *name
 	int rc = store_write(st, account_update_fn, &u);
 	if (rc == STORE_ETEMP)
 		store_err(err, errsz, rc, "store error, see the log");
+	else if (rc == STORE_OK)
+		publish_account(st, u.id); /* its Identities' name */
 	return rc;
 }
 

@@ -110,6 +110,7 @@ enum change_kind {
 };
 
 struct store_feed; /* subscriptions; refcounted, outlives st (store_writer.c) */
+#define XCHG_PEND_MAX 64 /* accounts a CLI notes before it writes them (store_xchg.c) */
 
 /*
  * Zeroed room past the end of data.mdb (store_room.c); tern serve only.
@@ -202,6 +203,14 @@ struct store {
 	pthread_t writer;
 
 	struct store_feed *feed;
+	/* Other processes' changes (store_xchg.c): the accounts this one
+	 * published and not yet noted, under xchg_mu; the server's last
+	 * "xchg_seq" acted on (loop 0's timer only). */
+	pthread_mutex_t xchg_mu;
+	uint32_t xchg_pend[XCHG_PEND_MAX];
+	size_t xchg_n;
+	uint64_t xchg_flushed_ms;
+	uint64_t xchg_seen;
 
 	/* \Recent claims not committed yet (store_flags.c), under recent_mu. */
 	pthread_mutex_t recent_mu;
@@ -626,6 +635,14 @@ int name_local_ok(const char *p, size_t n);
  * (local part empty). 0 or -1.
  */
 int name_address(const char *in, int allow_catchall, char *out, size_t outsz, size_t *at_r);
+
+/* ---- Other processes' changes (store_xchg.c) ---- */
+/* A store that does not serve: account's change is noted for the server. */
+void store_xchg_note(struct store *st, uint32_t account);
+/* Writes out what store_xchg_note kept (store_close). */
+void store_xchg_flush(struct store *st);
+/* The server's store at open: notes from before are not replayed. */
+void store_xchg_start(struct store *st);
 
 /* ---- Writer and change feed (store_writer.c) ---- */
 int store_writer_start(struct store *st, char *err, size_t errsz);

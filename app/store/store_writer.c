@@ -264,6 +264,11 @@ static void feed_publish(struct store *st, const struct changed *chg, size_t nch
 {
 	struct store_feed *f = st->feed;
 
+	/* A command beside the server: the server's subscribers are told
+	 * through the store (store_xchg.c). */
+	for (size_t i = 0; i < nchg; i++)
+		store_xchg_note(st, chg[i].account);
+
 	pthread_mutex_lock(&f->lock);
 	for (size_t i = 0; i < nchg; i++) {
 		for (struct store_sub *s = *feed_bucket(f, chg[i].account); s; s = s->next_) {

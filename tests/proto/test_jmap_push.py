@@ -425,6 +425,57 @@ def test_push_tells_administrator_changes():
     api.call("PATCH", "/accounts/" + CAL[0], {"quota": 0})
 
 
+def test_push_tells_other_process_changes():
+    """A `tern` command run beside the server is another process: its
+    commits reach no subscriber of the server's own change feed. It
+    leaves a note in the store the server reads once a second
+    (store_xchg.c), so an alias added (a new Identity), a display name
+    set (the Identity's name) and mail imported (Email) are pushed
+    within about a second, over EventSource and WebSocket, not at the
+    account's next change made through the server."""
+    import tempfile
+    s = srv()
+    j = Jmap(s, *DEE)
+    acc = j.account
+    u = [CORE, MAIL, "urn:ietf:params:jmap:submission"]
+
+    def state(get):
+        _, g = j.one(get, {"ids": None}, using=u)
+        return g["state"]
+
+    state("Identity/get")  # the snapshot the events are told from
+    e = EventStream(s, DEE, "types=Identity,Email&closeafter=no&ping=0")
+    assert e.status == 200
+    w = WebSocket(s, DEE)
+    w.send_json({"@type": "WebSocketPushEnable", "dataTypes": ["Identity", "Email"]})
+    w.send_json(ws_request([["Core/echo", {}, "e"]], "r0"))
+    assert w.recv_json()["requestId"] == "r0"
+    s.cli("alias", "add", "dee.other@example.test", DEE[0])
+    ev = e.event(timeout=5)
+    ident = state("Identity/get")
+    assert ev["data"]["changed"] == {acc: {"Identity": ident}}, ev
+    r = w.recv_json(timeout=5)
+    assert r["@type"] == "StateChange" and r["changed"] == {acc: {"Identity": ident}}, r
+    s.cli("account", "name", DEE[0], "Dee Other")
+    ev = e.event(timeout=5)
+    ident = state("Identity/get")
+    assert ev["data"]["changed"] == {acc: {"Identity": ident}}, ev
+    assert r["changed"][acc]["Identity"] != ident
+    with tempfile.TemporaryDirectory() as d:
+        mbox = os.path.join(d, "in.mbox")
+        with open(mbox, "w") as f:
+            f.write("From a@remote.test Thu Jan  1 00:00:00 2026\n" +
+                    message(subject="imported", to=DEE[0]).replace("\r\n", "\n") + "\n")
+        s.cli("import", DEE[0], mbox)
+    ev = e.event(timeout=5)
+    _, g = j.one("Email/get", {"ids": []})
+    assert ev["data"]["changed"] == {acc: {"Email": g["state"]}}, ev
+    e.close()
+    w.close()
+    s.cli("alias", "del", "dee.other@example.test")
+    s.cli("account", "name", DEE[0], "")
+
+
 PUSH_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "push")
 
 
