@@ -1,6 +1,11 @@
 /*
  * http_pushsub.c — delivering JMAP PushSubscriptions (RFC 8620 §7.2), on
- * one loop (the first), from the change feed IMAP IDLE uses.
+ * one loop (the first), from the change feed IMAP IDLE uses. What a
+ * change needs read (the change log, the own-state types' /get, the
+ * logins' stamps) is read on the worker pool, once per change for all
+ * of an account's subscriptions (struct ps_acct); the loop compares and
+ * POSTs. A reload (after /set, at start, at an expiry) still lists the
+ * records and checks their stamps on the loop: rare, and small.
  *
  * The subscriptions are meta entries (jmap/jmap_pushsub.c); after every
  * PushSubscription/set that changed one, and at start, the list here is
@@ -12,7 +17,8 @@
  * - verified and not expired: subscribed to its account's changes; each
  *   change the client's types cover is POSTed as a StateChange, one
  *   request at a time per subscription (changes meanwhile fold into the
- *   next one);
+ *   next one; a service that does not answer holds its own subscription
+ *   only, for POST_TIMEOUT_MS at most);
  * - expired: nothing is sent, and the entry is removed from meta (on the
  *   worker pool: a store write; RFC 8620 §7.2 lets the server remove
  *   them); a timer set to the earliest expiry reloads the list then, so
@@ -72,11 +78,14 @@
 #define POST_TIMEOUT_MS 15000
 #define VAPID_KEY "pushsub-key/vapid"
 
+struct ps_acct;
+
 struct psub {
 	struct jmap_pushsub s;
-	struct store_sub sub;
+	struct ps_acct *acct; /* its account's changes, while verified and live */
 	struct session_watch watch; /* its login's stamp, while it is live */
 	int subscribed;
+	int based; /* told and own hold the states it starts from */
 	uint64_t told;
 	struct jmap_push_own own; /* the own-state types' states last told */
 	int inflight, pending, verify_sent, seen;
@@ -94,14 +103,7 @@ static char contact[300];
 static void expire(struct psub *p);
 static void revoke(struct psub *p, const char *why);
 static int creds_check(const struct psub *p, const char **why_r);
-
-/* The states of the own-state types p asks for, as their /get answers
- * the login that made it. */
-static int own_states(const struct psub *p, struct jmap_push_own *out)
-{
-	struct jmap_who who = {.account = p->s.account, .apppass = p->s.apppass, .cred = p->s.cred};
-	return jmap_push_own_states(ps_store, &who, p->s.types & JMAP_TYPES_OWN, out);
-}
+static void acct_kick(struct ps_acct *a);
 
 static struct psub *find(const char *id)
 {
@@ -152,7 +154,8 @@ static void post_done(void *arg, const struct acme_http_resp *r)
 	}
 	if (p->pending) {
 		p->pending = 0;
-		p->sub.cb(p, p->s.account, 0);
+		if (p->acct)
+			acct_kick(p->acct);
 	}
 }
 
@@ -198,46 +201,290 @@ static void post_send(struct psub *p, const char *json, size_t len, int verifica
 	buf_free(&body);
 }
 
-static void change_cb(void *arg, uint32_t account, uint64_t modseq)
-{
-	struct psub *p = arg;
-	unsigned mask;
-	uint64_t upto;
-	(void)account;
-	(void)modseq;
+/*
+ * The reads a change needs (the change log walk, the own-state types'
+ * /get, each subscription's credentials stamp) run on the worker pool,
+ * never on this loop (which also runs the queue and ACME): one read at
+ * a time per account, shared by all of its subscriptions (a change that
+ * comes meanwhile runs another after it), as http_push.c does for
+ * EventSource and WebSocket. The loop only compares and POSTs.
+ */
+struct ps_acct {
+	uint32_t account;
+	struct store_sub sub;
+	struct ps_calc *calc; /* a read under way */
+	int again;            /* a change came meanwhile: read again after */
+	int busy;             /* its subscriptions being told: not freed meanwhile */
+	unsigned nsubs;
+	struct ps_acct *next;
+};
 
-	if (p->removing)
-		return;
-	if (p->inflight) {
-		p->pending = 1;
+struct ps_calc {
+	struct worker_job wj;
+	struct ps_acct *a;  /* NULL once the account's last subscription went */
+	uint32_t account;
+	unsigned own_mask;
+	size_t n;           /* the states told, ascending, once each */
+	uint64_t *since;
+	unsigned *types;
+	uint64_t *upto;
+	size_t m;           /* the logins whose stamps are read */
+	uint32_t *apppass;
+	uint64_t *cred;     /* each one's stamp now (0: the account is gone) */
+	int ok, cred_ok, own_ok;
+	uint64_t modseq;
+	struct jmap_push_own own;
+};
+
+static struct ps_acct *accts;
+
+static void calc_free(struct ps_calc *k)
+{
+	free(k->since);
+	free(k->types);
+	free(k->upto);
+	free(k->apppass);
+	free(k->cred);
+	free(k);
+}
+
+/* On the pool. The own types' /get as the account's own login: what
+ * they answer does not depend on which password or token is used. */
+static void calc_work(void *arg)
+{
+	struct ps_calc *k = arg;
+	k->ok = store_account_modseq(ps_store, k->account, &k->modseq) == STORE_OK &&
+		jmap_push_changed_many(ps_store, k->account, k->since, k->n, k->types, k->upto) == 0;
+	k->cred_ok = 1;
+	for (size_t i = 0; i < k->m; i++)
+		if (store_account_creds(ps_store, &k->account, &k->apppass[i], &k->cred[i], 1) !=
+		    STORE_OK)
+			k->cred_ok = 0;
+	if (k->ok && k->own_mask) {
+		struct jmap_who who = {.account = k->account};
+		k->own_ok = jmap_push_own_states(ps_store, &who, k->own_mask, &k->own) == 0;
+	}
+}
+
+static int u64_cmp(const void *x, const void *y)
+{
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+	return a < b ? -1 : a > b;
+}
+
+static int live(const struct psub *p, const struct ps_acct *a)
+{
+	return p->acct == a && !p->removing;
+}
+
+static void calc_done(void *arg);
+
+/* A change (or a subscription that wants telling): reads the account on
+ * the pool, or again after the read under way. */
+static void acct_kick(struct ps_acct *a)
+{
+	size_t n = 0;
+	unsigned own = 0;
+
+	if (a->calc) {
+		a->again = 1;
 		return;
 	}
-	if (p->s.expires < (int64_t)time(NULL))
+	a->again = 0;
+	for (struct psub *p = subs; p; p = p->next)
+		if (live(p, a)) {
+			n++;
+			own |= p->s.types;
+		}
+	if (!n)
 		return;
+	struct ps_calc *k = xcalloc(1, sizeof *k);
+	k->account = a->account;
+	k->own_mask = own & JMAP_TYPES_OWN;
+	k->since = xcalloc(n, sizeof *k->since);
+	k->types = xcalloc(n, sizeof *k->types);
+	k->upto = xcalloc(n, sizeof *k->upto);
+	k->apppass = xcalloc(n, sizeof *k->apppass);
+	k->cred = xcalloc(n, sizeof *k->cred);
+	size_t m = 0;
+	n = 0;
+	for (struct psub *p = subs; p; p = p->next) {
+		if (!live(p, a))
+			continue;
+		if (p->based)
+			k->since[n++] = p->told;
+		size_t i;
+		for (i = 0; i < m && k->apppass[i] != p->s.apppass; i++)
+			;
+		if (i == m)
+			k->apppass[m++] = p->s.apppass;
+	}
+	qsort(k->since, n, sizeof *k->since, u64_cmp);
+	size_t d = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!d || k->since[d - 1] != k->since[i])
+			k->since[d++] = k->since[i];
+	k->n = d;
+	k->m = m;
+	k->a = a;
+	a->calc = k;
+	k->wj = (struct worker_job){.fn = calc_work, .done = calc_done, .arg = k, .loop = ps_loop};
+	worker_submit(&k->wj);
+}
+
+/* Applies the read k to p: 1 when p needs another read. */
+static int apply(struct psub *p, const struct ps_calc *k)
+{
+	if (!k->cred_ok)
+		return 0; /* a store error skips this change (told stays) */
+	if (!p->s.cred) {
+		revoke(p, "no_stamp");
+		return 0;
+	}
+	size_t i;
+	for (i = 0; i < k->m && k->apppass[i] != p->s.apppass; i++)
+		;
+	if (i == k->m)
+		return 1; /* a login not read: read again */
 	/* The watch ticks once a second: a change in between must not go
-	 * out under credentials already revoked. A store error skips this
-	 * change (told stays, so the next one covers it). */
-	const char *why;
-	int ok = creds_check(p, &why);
-	if (ok == 0)
-		revoke(p, why);
-	if (ok <= 0)
-		return;
-	if (jmap_push_changed(ps_store, p->s.account, p->told, &mask, &upto) < 0)
-		return;
-	p->told = upto;
-	struct jmap_push_own now;
-	if ((p->s.types & JMAP_TYPES_OWN) && own_states(p, &now) == 0) {
+	 * out under credentials already revoked. */
+	if (k->cred[i] != p->s.cred) {
+		revoke(p, k->cred[i] ? "credentials_changed" : "account_deleted");
+		return 0;
+	}
+	if (p->s.expires < (int64_t)time(NULL)) {
+		if (!p->inflight)
+			expire(p);
+		return 0;
+	}
+	if (!p->based) {
+		/* Subscribed: the states it starts from, nothing told. */
+		p->told = k->modseq;
+		memset(&p->own, 0, sizeof p->own);
+		if (k->own_ok)
+			for (size_t j = 0; j < JMAP_PUSH_OWN_N; j++)
+				if ((JMAP_TYPE_IDENTITY << j) & p->s.types)
+					memcpy(p->own.state[j], k->own.state[j], sizeof p->own.state[j]);
+		p->based = 1;
+		return 0;
+	}
+	if (p->inflight) {
+		p->pending = 1; /* post_done kicks again */
+		return 0;
+	}
+	size_t lo = 0, hi = k->n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (k->since[mid] < p->told)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == k->n || k->since[lo] != p->told)
+		return 1;
+	unsigned mask = k->types[lo];
+	if (k->upto[lo] > p->told)
+		p->told = k->upto[lo];
+	if ((p->s.types & JMAP_TYPES_OWN) && k->own_ok) {
+		struct jmap_push_own now = p->own;
+		for (size_t j = 0; j < JMAP_PUSH_OWN_N; j++)
+			if ((JMAP_TYPE_IDENTITY << j) & p->s.types && k->own.state[j][0])
+				memcpy(now.state[j], k->own.state[j], sizeof now.state[j]);
 		mask |= jmap_push_own_changed(&p->own, &now);
 		p->own = now;
 	}
 	if (!(mask & p->s.types))
-		return;
+		return 0;
 	struct buf ev;
 	buf_init(&ev, 1024);
-	jmap_push_state_change(&ev, p->s.account, mask & p->s.types, upto, &p->own, NULL);
+	jmap_push_state_change(&ev, p->s.account, mask & p->s.types, p->told, &p->own, NULL);
 	post_send(p, buf_data(&ev), buf_len(&ev), 0);
 	buf_free(&ev);
+	return 0;
+}
+
+static void acct_free(struct ps_acct *a)
+{
+	store_unsubscribe(ps_store, &a->sub);
+	if (a->calc)
+		a->calc->a = NULL; /* calc_done frees it */
+	for (struct ps_acct **pp = &accts; *pp; pp = &(*pp)->next)
+		if (*pp == a) {
+			*pp = a->next;
+			break;
+		}
+	free(a);
+}
+
+static void calc_done(void *arg)
+{
+	struct ps_calc *k = arg;
+	struct ps_acct *a = k->a;
+	int more = 0;
+
+	if (!a || !ps_loop) {
+		calc_free(k);
+		return;
+	}
+	a->calc = NULL;
+	if (!k->ok) {
+		log_warn("jmap", NULL, "event=push_read_failed account=%u", a->account);
+	} else {
+		/* revoke() and expire() only mark a subscription and queue its
+		 * removal: the list stays as it is while it is walked. */
+		a->busy = 1;
+		for (struct psub *p = subs; p; p = p->next)
+			if (live(p, a))
+				more |= apply(p, k);
+		a->busy = 0;
+	}
+	calc_free(k);
+	if (!a->nsubs)
+		acct_free(a); /* its last one was revoked or expired */
+	else if (more || a->again)
+		acct_kick(a);
+}
+
+static void change_cb(void *arg, uint32_t account, uint64_t modseq)
+{
+	(void)account;
+	(void)modseq;
+	acct_kick(arg);
+}
+
+/* p follows its account's changes; its starting states are read first. */
+static void acct_join(struct psub *p)
+{
+	struct ps_acct *a;
+
+	for (a = accts; a && a->account != p->s.account; a = a->next)
+		;
+	if (!a) {
+		a = xcalloc(1, sizeof *a);
+		a->account = p->s.account;
+		a->sub = (struct store_sub){.account = a->account, .loop = ps_loop, .cb = change_cb,
+					    .arg = a};
+		store_subscribe(ps_store, &a->sub);
+		a->next = accts;
+		accts = a;
+	}
+	a->nsubs++;
+	p->acct = a;
+	p->subscribed = 1;
+	p->based = 0;
+	acct_kick(a);
+}
+
+static void acct_leave(struct psub *p)
+{
+	struct ps_acct *a = p->acct;
+
+	if (!a)
+		return;
+	p->acct = NULL;
+	p->subscribed = 0;
+	if (--a->nsubs == 0 && !a->busy)
+		acct_free(a);
 }
 
 static void verify_send(struct psub *p)
@@ -292,10 +539,7 @@ static void remove_entry(struct psub *p, const char *why)
 	j->wj = (struct worker_job){.fn = remove_run, .done = remove_done, .arg = j, .loop = ps_loop};
 	p->removing = 1;
 	p->pending = 0;
-	if (p->subscribed) {
-		store_unsubscribe(ps_store, &p->sub);
-		p->subscribed = 0;
-	}
+	acct_leave(p);
 	session_watch_leave(&p->watch);
 	worker_submit(&j->wj);
 }
@@ -351,8 +595,7 @@ static void expiry_fire(struct loop *l, void *arg)
 
 static void drop(struct psub *p)
 {
-	if (p->subscribed)
-		store_unsubscribe(ps_store, &p->sub);
+	acct_leave(p);
 	session_watch_leave(&p->watch);
 	free(p);
 }
@@ -406,13 +649,7 @@ static int64_t reload_one(struct psub *p, int64_t now)
 		if (!p->verify_sent && ok > 0)
 			verify_send(p);
 	} else if (!p->subscribed) {
-		store_account_modseq(ps_store, p->s.account, &p->told);
-		if ((p->s.types & JMAP_TYPES_OWN) && own_states(p, &p->own) < 0)
-			memset(&p->own, 0, sizeof p->own);
-		p->sub = (struct store_sub){.account = p->s.account, .loop = ps_loop,
-					    .cb = change_cb, .arg = p};
-		store_subscribe(ps_store, &p->sub);
-		p->subscribed = 1;
+		acct_join(p); /* its starting states are read on the pool */
 	}
 	return p->s.expires;
 }

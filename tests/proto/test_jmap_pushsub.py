@@ -67,12 +67,18 @@ class Receiver:
             "-CAcreateserial", "-days", "2", "-extfile", "ext", "-out", "srv.pem")
         self.got = queue.Queue()
         got = self.got
+        # Paths that take the request and then answer nothing until
+        # released (a push service that stalls).
+        self.stall, self.release = set(), threading.Event()
+        stall, release = self.stall, self.release
 
         class H(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
                 n = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(n)
                 got.put((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                if self.path in stall:
+                    release.wait(30)
                 self.send_response(201)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -97,6 +103,7 @@ class Receiver:
             raise AssertionError("nothing POSTed within %ss" % timeout)
 
     def close(self):
+        self.release.set()
         self.httpd.shutdown()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
@@ -342,6 +349,35 @@ def test_pushsubscription_tied_to_credentials():
         assert s.wait_log("event=pushsub_revoked account=%d reason=account_deleted id=%s "
                           "removed=1" % (acct, nid)), s.log_text()[-3000:]
         assert rx.got.empty()
+    finally:
+        s.cleanup()
+        rx.close()
+
+
+def test_pushsubscription_stalled_endpoint():
+    """A push service that takes a StateChange and never answers holds
+    its own subscription only: one request at a time per subscription
+    (the changes meanwhile fold into one), while the account's other
+    subscription is told of each delivery and the API answers; once the
+    stalled one answers, the folded change follows."""
+    rx = Receiver()
+    s = Server(accounts=[EVE], imap=True, http=True,
+               env={"TERN_JMAP_PUSH_PRIVATE": "on", "TERN_TLS_CA_FILE": rx.ca})
+    try:
+        j = Jmap(s, *EVE)
+        subscribe(j, rx, "/live")
+        subscribe(j, rx, "/dead")
+        rx.stall.add("/dead")
+        deliver(s, EVE[0])
+        assert sorted([rx.next()[0], rx.next()[0]]) == ["/dead", "/live"]
+        for _ in range(2):
+            deliver(s, EVE[0])
+            assert rx.next()[0] == "/live"
+        assert posted(rx, 1) == []  # /dead's are held, not sent beside
+        assert pget(j)["list"]  # the API answers meanwhile
+        rx.release.set()
+        assert rx.next()[0] == "/dead"  # the two held changes, as one
+        assert posted(rx, 1) == []
     finally:
         s.cleanup()
         rx.close()
