@@ -18,7 +18,9 @@
  * hardLimit, or makes or takes away the object. /changes compares the
  * two states: the quota created, destroyed, or updated whenever either
  * part moved (more than changed is allowed, RFC 8620 §5.2 leaves it to
- * the server); queryChanges answers cannotCalculateChanges.
+ * the server), with updatedProperties ["used"] when the limit is the
+ * same (only used can have moved) and null otherwise (§4.2);
+ * queryChanges answers cannotCalculateChanges.
  */
 #include <stdio.h>
 #include <string.h>
@@ -168,6 +170,16 @@ void jmap_quota_changes(struct jmap_call *c)
 	if (had && !has)
 		jw_str(&c->w, QUOTA_ID);
 	jw_arr_end(&c->w);
+	/* RFC 9425 §4.2: ["used"] when nothing else of the quota can have
+	 * changed (mail moved, the limit did not), else null. */
+	jw_key(&c->w, "updatedProperties");
+	if (has && had && since < now && old_limit == limit) {
+		jw_arr_begin(&c->w);
+		jw_str(&c->w, "used");
+		jw_arr_end(&c->w);
+	} else {
+		jw_null(&c->w);
+	}
 	jw_obj_end(&c->w);
 }
 

@@ -338,6 +338,10 @@ def test_jmap_identity_quota_vacation():
     assert q2["list"][0]["used"] > len(msg) - 10, q2
     _, ch = j.one("Quota/changes", {"sinceState": q["state"]}, using=qu)
     assert ch["updated"] == ["Q0"] and ch["created"] == ch["destroyed"] == [], ch
+    # Mail moved, the limit did not: only "used" can have (RFC 9425 §4.2).
+    assert ch["updatedProperties"] == ["used"], ch
+    _, ch = j.one("Quota/changes", {"sinceState": q2["state"]}, using=qu)
+    assert ch["updated"] == [] and ch["updatedProperties"] is None, ch
     _, qq = j.one("Quota/query", {"filter": {"resourceType": "octets", "name": "Mail"},
                                   "calculateTotal": True}, using=qu)
     assert qq["ids"] == ["Q0"] and qq["total"] == 1, qq
@@ -361,6 +365,7 @@ def test_jmap_identity_quota_vacation():
         _, ch = j.one("Quota/changes", {"sinceState": before["state"]}, using=qu)
         assert ch["newState"] == after["state"], ch
         assert {k: ch[k] for k in ("created", "updated", "destroyed") if ch[k]} == {kind: ["Q0"]}, ch
+        assert ch["updatedProperties"] is None, ch  # hardLimit too
     api.call("PATCH", "/accounts/" + GUS[0], {"quota": 1000000})
 
     # VacationResponse (RFC 8621 §8) is the Sieve script "vacation".
