@@ -17,7 +17,8 @@
  * onSuccessUpdateEmail ("#creation id" keys) becomes the implicit
  * Email/set, as EmailSubmission's does: that is how a client sets
  * $mdnsent (RFC 9007 §2.1's example); an Email that has it already is
- * refused mdnAlreadySent.
+ * refused mdnAlreadySent, one that asks for none (no valid
+ * Disposition-Notification-To) notFound, as §2.1 says.
  *
  * MDN/parse reads a blob as a message: the first
  * message/disposition-notification part is the report (mdn_report_parse),
@@ -280,7 +281,9 @@ static int send_one(struct jmap_call *c, const struct json_value *o, const char 
 						 (int)l[k].host.len, l[k].host.p);
 	if (!nto) {
 		free(og.data);
-		return jmap_set_fail(e, "invalidProperties", "forEmailId",
+		/* RFC 9007 §2.1: notFound is also an original without a
+		 * valid Disposition-Notification-To. */
+		return jmap_set_fail(e, "notFound", "forEmailId",
 			    "the email asks for no disposition notification");
 	}
 	res->orig_id = field(a, &h, "Message-ID");

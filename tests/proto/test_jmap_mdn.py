@@ -4,7 +4,7 @@ loopback relay: null envelope sender, to the Disposition-Notification-To
 address, DKIM-signed, the report's fields as a reader parses them with
 Python's email package), onSuccessUpdateEmail sets $mdnsent as the
 implicit Email/set, then mdnAlreadySent; the refusals (no such email, no
-Disposition-Notification-To, a finalRecipient that is not the account's,
+Disposition-Notification-To (notFound), a finalRecipient that is not the account's,
 bad properties, an unknown identity); MDN/parse of the received report
 uploaded as a blob, of a blob that is no report and of an unknown blob;
 the capability in the session. Requests are plain JSON as a client
@@ -139,8 +139,9 @@ def test_jmap_mdn():
     orig = parts[2].get_payload()[0]
     assert orig["Subject"] == "lunch plans", orig
 
-    # Refusals: already sent, no such email, nothing asked, not our
-    # address, a property the server sets, a bad disposition.
+    # Refusals: already sent, no such email, nothing asked (notFound
+    # too, RFC 9007 section 2.1: no valid Disposition-Notification-To),
+    # not our address, a property the server sets, a bad disposition.
     disp = {"actionMode": "automatic-action", "sendingMode": "mdn-sent-automatically",
             "type": "processed"}
     _, res = j.one("MDN/send", {"identityId": ident, "send": {
@@ -153,7 +154,7 @@ def test_jmap_mdn():
         "bad": {"forEmailId": unasked, "disposition": dict(disp, type="read")}}}, using=USING)
     assert res["sent"] is None, res
     assert {k: v["type"] for k, v in res["notSent"].items()} == {
-        "again": "mdnAlreadySent", "gone": "notFound", "unasked": "invalidProperties",
+        "again": "mdnAlreadySent", "gone": "notFound", "unasked": "notFound",
         "other": "forbiddenFrom", "server": "invalidProperties", "bad": "invalidProperties"}, res
     assert res["notSent"]["bad"]["properties"] == ["disposition"], res
     _, res = j.one("MDN/send", {"identityId": "Inope", "send": {}}, using=USING)
