@@ -21,7 +21,9 @@
  * no "s": no login can see it, and http_pushsub.c destroys it.
  *
  * Rules kept (RFC 8620 §7.2): no accountId, no state; url must be
- * https; url and keys are write-once and never returned; only
+ * https; url and keys are write-once and never returned (asked for by
+ * name: forbidden, §7.2.1); keys must be a P-256 point and a 16-octet
+ * auth secret (RFC 8291 §3.2), else invalidProperties; only
  * verificationCode, expires and types may be updated; a verificationCode
  * other than the one sent is invalidProperties; expires (null or a
  * UTCDate, else invalidProperties) is capped at PUSHSUB_TTL_MAX from
@@ -29,6 +31,7 @@
  * is not what the update asked).
  */
 
+#include <bearssl.h>
 #include <inttypes.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -37,6 +40,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "acme/acme_jws.h"
 #include "core/arena.h"
 #include "jmap/jmap_email.h"
 #include "jmap/jmap_private.h"
@@ -286,6 +290,15 @@ void jmap_pushsub_get(struct jmap_call *c)
 	struct list l;
 	struct jmap_get g;
 
+	/* §7.2.1: url and keys asked for explicitly is forbidden (not an
+	 * unknown property: they exist, they are private to the device). */
+	const struct json_value *pv = c->args ? json_get(c->args, "properties") : NULL;
+	for (const struct json_value *e = pv && pv->type == JSON_ARRAY ? pv->first : NULL; e;
+	     e = e->next)
+		if (e->type == JSON_STRING && (!strcmp(e->str, "url") || !strcmp(e->str, "keys"))) {
+			jmap_error(c, "forbidden", "url and keys are never returned");
+			return;
+		}
 	if (jmap_get_begin(c, args, sizeof args / sizeof args[0], known,
 			   sizeof known / sizeof known[0], &g) < 0)
 		return;
@@ -354,6 +367,23 @@ static void set_error(struct jw *w, const char *key, const char *type, const cha
 	jmap_w_set_error(w, key, type, desc, prop);
 }
 
+/* Whether the client's keys are what Web Push can encrypt to (RFC 8291
+ * §3.2): p256dh an uncompressed P-256 point on the curve, auth 16
+ * octets, both URL-safe base64. Refused at create, or every push to it
+ * would fail later, unseen by the client. */
+static int keys_valid(const char *p256dh, const char *auth)
+{
+	uint8_t pub[80], sec[32], one = 1;
+	size_t pl, al;
+
+	if (acme_b64url_decode(p256dh, strlen(p256dh), pub, sizeof pub, &pl) < 0 || pl != 65 ||
+	    pub[0] != 4 || acme_b64url_decode(auth, strlen(auth), sec, sizeof sec, &al) < 0 ||
+	    al != 16)
+		return 0;
+	/* The point times 1: BearSSL refuses a point off the curve. */
+	return br_ec_get_default()->mul(pub, 65, &one, 1, BR_EC_secp256r1) == 1;
+}
+
 /* One create: 0 with r filled, or the failing property named in *bad. */
 static int create_one(const struct json_value *o, struct rec *r, int64_t now, const char **bad)
 {
@@ -380,7 +410,7 @@ static int create_one(const struct json_value *o, struct rec *r, int64_t now, co
 		const struct json_value *p = json_get(k, "p256dh"), *a = json_get(k, "auth");
 		if (k->type != JSON_OBJECT || !p || p->type != JSON_STRING || !a ||
 		    a->type != JSON_STRING || p->len >= sizeof r->p256dh || a->len >= sizeof r->auth ||
-		    !p->len || !a->len)
+		    !p->len || !a->len || !keys_valid(p->str, a->str))
 			return *bad = "keys", -1;
 		snprintf(r->p256dh, sizeof r->p256dh, "%s", p->str);
 		snprintf(r->auth, sizeof r->auth, "%s", a->str);

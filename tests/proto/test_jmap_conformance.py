@@ -34,6 +34,12 @@ SUB = "urn:ietf:params:jmap:submission"
 USING = [CORE, MAIL, SUB]
 
 
+# A Web Push client's keys (RFC 8291 section 3.2): a P-256 point and a
+# 16-octet auth secret; PushSubscription/set refuses others.
+P256DH = "BDkke2mlJmcrZtFsbQZTcONn8_LFxBpNAju7oXcGJa_fRyn365L62zpODenA1GSrXl-GgxQN6X22fZUtTfvCh_0"
+AUTH = "MIYG2KCwl1jOHdji0GUk4g"
+
+
 def srv():
     return shared_server(ACCOUNTS)
 
@@ -721,7 +727,7 @@ def test_patch_paths_in_every_set():
 
     r = j.call([["PushSubscription/set", {"create": {"p": {
         "deviceClientId": "patch-dev", "url": "https://127.0.0.1:9/push",
-        "keys": {"p256dh": "BKey", "auth": "QXV0aA"}, "types": ["Email"]}}}, "c"]], (CORE,))
+        "keys": {"p256dh": P256DH, "auth": AUTH}, "types": ["Email"]}}}, "c"]], (CORE,))
     p = r["methodResponses"][0][1]
     assert "p" in p["created"], p
     pid = p["created"]["p"]["id"]
@@ -835,7 +841,7 @@ def test_server_set_sent_unchanged_in_every_set():
     assert upd("SieveScript/set", sid, {"isActive": True}, (CORE, sieve)) == bad("isActive")
 
     sub = {"deviceClientId": "echo-dev", "url": "https://127.0.0.1:9/push",
-           "keys": {"p256dh": "BKey", "auth": "QXV0aA"}, "types": ["Email"]}
+           "keys": {"p256dh": P256DH, "auth": AUTH}, "types": ["Email"]}
     bare = {k: sub[k] for k in ("deviceClientId", "url")}
     r = j.call([["PushSubscription/set", {"create": {"p": sub, "q": bare}}, "c"]], (CORE,))
     made = r["methodResponses"][0][1]["created"]
@@ -846,7 +852,7 @@ def test_server_set_sent_unchanged_in_every_set():
     assert "types" not in made["p"], made
     for patch, want in [(dict(sub, id=pid, types=["Mailbox"]), "updated"),
                         ({"url": "https://127.0.0.1:9/other"}, bad("url")),
-                        ({"keys": {"p256dh": "BKey", "auth": "eA"}}, bad("keys"))]:
+                        ({"keys": {"p256dh": P256DH, "auth": "eA"}}, bad("keys"))]:
         r = j.call([["PushSubscription/set", {"update": {pid: patch}}, "c"]], (CORE,))
         u = r["methodResponses"][0][1]
         got = "updated" if pid in (u.get("updated") or {}) else (

@@ -170,6 +170,18 @@ def test_pushsubscription_webpush():
                                       "verificationCode": "x"}}})
         assert r["notCreated"]["a"] == {"type": "invalidProperties", "properties": ["url"]}, r
         assert r["notCreated"]["b"]["properties"] == ["verificationCode"], r
+        # Keys Web Push cannot encrypt to (RFC 8291 section 3.2): a point
+        # off the curve, a short one, an auth secret not of 16 octets.
+        off = bytearray(pub)
+        off[64] ^= 1
+        bad_keys = {"off": {"p256dh": b64e(bytes(off)), "auth": b64e(auth)},
+                    "short": {"p256dh": b64e(pub[:33]), "auth": b64e(auth)},
+                    "auth": {"p256dh": b64e(pub), "auth": b64e(auth[:8])},
+                    "b64": {"p256dh": b64e(pub) + "*", "auth": b64e(auth)}}
+        r = pset(j, {"create": {k: {"deviceClientId": "d", "url": rx.url("/k"), "keys": v}
+                                for k, v in bad_keys.items()}})
+        assert not r["created"] and {k: v["properties"] for k, v in r["notCreated"].items()} == {
+            k: ["keys"] for k in bad_keys}, r
         r = pset(j, {"create": {"k1": {"deviceClientId": "phone", "url": rx.url("/wp/1"),
                                        "keys": {"p256dh": b64e(pub), "auth": b64e(auth)},
                                        "types": ["Email"]}}})
@@ -189,8 +201,12 @@ def test_pushsubscription_webpush():
         assert g["list"] == [{"id": sid, "deviceClientId": "phone", "verificationCode": None,
                               "expires": r["created"]["k1"]["expires"], "types": ["Email"]}], g
         # url and keys are write-only.
-        r = j.call([["PushSubscription/get", {"properties": ["url"]}, "g"]], using=(CORE,))
-        assert r["methodResponses"][0][0] == "error", r
+        # Asked for by name: forbidden (RFC 8620 section 7.2.1), not an
+        # unknown property.
+        for p in ("url", "keys"):
+            r = j.call([["PushSubscription/get", {"properties": ["id", p]}, "g"]], using=(CORE,))
+            assert r["methodResponses"][0][:2] == ["error", {
+                "type": "forbidden", "description": "url and keys are never returned"}], r
         # Nothing is pushed before it is verified; a wrong code is refused.
         r = pset(j, {"update": {sid: {"verificationCode": "wrong"}}})
         assert r["notUpdated"][sid]["type"] == "invalidProperties", r
