@@ -23,6 +23,10 @@
  *   worker pool: a store write; RFC 8620 §7.2 lets the server remove
  *   them); a timer set to the earliest expiry reloads the list then, so
  *   an expiry is seen without waiting for another /set;
+ * - gone: the push service answered 404 or 410 (RFC 8030 §7.3: it no
+ *   longer knows the subscription): removed as a revoked one is
+ *   (event=pushsub_revoked reason=push_service_gone), since nothing
+ *   sent there again would arrive;
  * - revoked: a subscription is tied to the login that made it (§7.2:
  *   destroyed once those credentials are revoked). Its record keeps that
  *   login's app password and credentials stamp (jmap_pushsub.c); once
@@ -142,12 +146,19 @@ static void post_done(void *arg, const struct acme_http_resp *r)
 			 q->id, q->verification ? "verification" : "state", r->status,
 			 log_quoted(r->error, qe, sizeof qe));
 	}
+	int gone = r->status == 404 || r->status == 410;
 	free(q);
 	if (!p)
 		return;
 	p->inflight = 0;
 	if (p->removing)
 		return;
+	if (gone) {
+		/* The push service no longer knows the subscription (RFC 8030
+		 * §7.3: expired or unsubscribed): nothing sent to it again. */
+		revoke(p, "push_service_gone");
+		return;
+	}
 	if (p->s.expires < (int64_t)time(NULL)) {
 		expire(p); /* it expired while this was on its way */
 		return;

@@ -71,6 +71,7 @@ class Receiver:
         # released (a push service that stalls).
         self.stall, self.release = set(), threading.Event()
         stall, release = self.stall, self.release
+        self.gone = gone = set()  # paths answered 410 Gone
 
         class H(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
@@ -79,7 +80,7 @@ class Receiver:
                 got.put((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
                 if self.path in stall:
                     release.wait(30)
-                self.send_response(201)
+                self.send_response(410 if self.path in gone else 201)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -375,7 +376,8 @@ def test_pushsubscription_stalled_endpoint():
     its own subscription only: one request at a time per subscription
     (the changes meanwhile fold into one), while the account's other
     subscription is told of each delivery and the API answers; once the
-    stalled one answers, the folded change follows."""
+    stalled one answers, the folded change follows. One that answers 410
+    Gone loses its subscription."""
     rx = Receiver()
     s = Server(accounts=[EVE], imap=True, http=True,
                env={"TERN_JMAP_PUSH_PRIVATE": "on", "TERN_TLS_CA_FILE": rx.ca})
@@ -394,6 +396,19 @@ def test_pushsubscription_stalled_endpoint():
         rx.release.set()
         assert rx.next()[0] == "/dead"  # the two held changes, as one
         assert posted(rx, 1) == []
+
+        # A push service that answers 410 Gone (RFC 8030 section 7.3: the
+        # subscription is no more): its subscription is removed, the
+        # other goes on.
+        gid = subscribe(j, rx, "/gone")
+        rx.gone.add("/gone")
+        deliver(s, EVE[0])
+        assert posted(rx, 2) == ["/dead", "/gone", "/live"]
+        assert s.wait_log("event=pushsub_revoked account=%d reason=push_service_gone id=%s "
+                          "removed=1" % (int(j.account[1:], 16), gid)), s.log_text()[-3000:]
+        assert gid not in [x["id"] for x in pget(j)["list"]]
+        deliver(s, EVE[0])
+        assert posted(rx, 2) == ["/dead", "/live"]
     finally:
         s.cleanup()
         rx.close()
