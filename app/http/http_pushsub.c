@@ -12,8 +12,9 @@
  * read again (reload). For each subscription:
  * - not yet verified: one PushVerification
  *   {"@type":"PushVerification","pushSubscriptionId","verificationCode"}
- *   is POSTed to its URL (again after a restart); the client proves it
- *   got it by setting verificationCode with /set;
+ *   is POSTed to its URL (again after a restart, and after a failed
+ *   POST: VERIFY_RETRY_MS, doubling, VERIFY_TRIES_MAX times); the
+ *   client proves it got it by setting verificationCode with /set;
  * - verified and not expired: subscribed to its account's changes; each
  *   change the client's types cover is POSTed as a StateChange, one
  *   request at a time per subscription (changes meanwhile fold into the
@@ -80,6 +81,12 @@
 #include "store/store.h"
 
 #define POST_TIMEOUT_MS 15000
+/* A PushVerification that failed is sent again after this, doubled at
+ * each failure, up to VERIFY_RETRY_MAX_MS (so a relay that was down for
+ * a moment still gets the code: the client has no other way to it). */
+#define VERIFY_RETRY_MS 2000
+#define VERIFY_RETRY_MAX_MS (3600 * 1000)
+#define VERIFY_TRIES_MAX 12
 #define VAPID_KEY "pushsub-key/vapid"
 
 struct ps_acct;
@@ -93,6 +100,8 @@ struct psub {
 	uint64_t told;
 	struct jmap_push_own own; /* the own-state types' states last told */
 	int inflight, pending, verify_sent, seen;
+	unsigned verify_tries; /* PushVerifications that failed so far */
+	uint64_t verify_timer; /* the next try, after a failed one */
 	int removing; /* expired or revoked: its entry is being deleted */
 	struct psub *next;
 };
@@ -130,6 +139,7 @@ struct post {
 };
 
 static void post_send(struct psub *p, const char *json, size_t len, int verification);
+static void verify_retry(struct loop *l, void *arg);
 
 static void post_done(void *arg, const struct acme_http_resp *r)
 {
@@ -147,6 +157,7 @@ static void post_done(void *arg, const struct acme_http_resp *r)
 			 log_quoted(r->error, qe, sizeof qe));
 	}
 	int gone = r->status == 404 || r->status == 410;
+	int failed = r->status < 200 || r->status >= 300, verification = q->verification;
 	free(q);
 	if (!p)
 		return;
@@ -158,6 +169,14 @@ static void post_done(void *arg, const struct acme_http_resp *r)
 		 * §7.3: expired or unsubscribed): nothing sent to it again. */
 		revoke(p, "push_service_gone");
 		return;
+	}
+	if (verification && failed && !p->s.verified && !p->verify_timer &&
+	    p->verify_tries < VERIFY_TRIES_MAX) {
+		uint64_t ms = (uint64_t)VERIFY_RETRY_MS << p->verify_tries;
+		p->verify_tries++;
+		p->verify_timer = loop_timer_add(ps_loop, ms < VERIFY_RETRY_MAX_MS ? ms
+							: VERIFY_RETRY_MAX_MS,
+						 verify_retry, p);
 	}
 	if (p->s.expires < (int64_t)time(NULL)) {
 		expire(p); /* it expired while this was on its way */
@@ -509,6 +528,17 @@ static void verify_send(struct psub *p)
 	post_send(p, json, (size_t)n, 1);
 }
 
+/* The timer after a failed PushVerification: send it again, unless it
+ * was verified (or is going) meanwhile. */
+static void verify_retry(struct loop *l, void *arg)
+{
+	struct psub *p = arg;
+	(void)l;
+	p->verify_timer = 0;
+	if (!p->removing && !p->s.verified && !p->inflight)
+		verify_send(p);
+}
+
 static void reload(void *arg);
 
 /* Removing an expired or revoked subscription's entry, on the pool. */
@@ -606,6 +636,8 @@ static void expiry_fire(struct loop *l, void *arg)
 
 static void drop(struct psub *p)
 {
+	if (p->verify_timer)
+		loop_timer_del(ps_loop, p->verify_timer);
 	acct_leave(p);
 	session_watch_leave(&p->watch);
 	free(p);
@@ -740,11 +772,14 @@ void http_pushsub_stop_on_loop(void *arg)
 {
 	(void)arg;
 	jmap_pushsub_changed = NULL;
-	ps_loop = NULL;
 	while (subs) {
 		struct psub *p = subs;
 		subs = p->next;
-		drop(p);
+		drop(p); /* its timer too, while ps_loop is set */
 	}
+	if (expiry_timer)
+		loop_timer_del(ps_loop, expiry_timer);
+	expiry_timer = 0;
+	ps_loop = NULL;
 	acme_key_wipe(&vapid);
 }

@@ -72,6 +72,7 @@ class Receiver:
         self.stall, self.release = set(), threading.Event()
         stall, release = self.stall, self.release
         self.gone = gone = set()  # paths answered 410 Gone
+        self.fail = fail = set()  # paths answered 503
 
         class H(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
@@ -80,7 +81,7 @@ class Receiver:
                 got.put((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
                 if self.path in stall:
                     release.wait(30)
-                self.send_response(410 if self.path in gone else 201)
+                self.send_response(410 if self.path in gone else 503 if self.path in fail else 201)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -377,12 +378,23 @@ def test_pushsubscription_stalled_endpoint():
     (the changes meanwhile fold into one), while the account's other
     subscription is told of each delivery and the API answers; once the
     stalled one answers, the folded change follows. One that answers 410
-    Gone loses its subscription."""
+    Gone loses its subscription. A PushVerification answered 503 is sent
+    again."""
     rx = Receiver()
     s = Server(accounts=[EVE], imap=True, http=True,
                env={"TERN_JMAP_PUSH_PRIVATE": "on", "TERN_TLS_CA_FILE": rx.ca})
     try:
         j = Jmap(s, *EVE)
+        # A PushVerification the service failed is sent again (the
+        # client has no other way to the code).
+        rx.fail.add("/retry")
+        r = pset(j, {"create": {"r": {"deviceClientId": "dev/retry", "url": rx.url("/retry")}}})
+        path, _, first = rx.next()
+        assert path == "/retry" and json.loads(first)["@type"] == "PushVerification", first
+        rx.fail.discard("/retry")
+        path, _, again = rx.next()
+        assert path == "/retry" and json.loads(again) == json.loads(first), again
+        pset(j, {"destroy": [r["created"]["r"]["id"]]})
         subscribe(j, rx, "/live")
         subscribe(j, rx, "/dead")
         rx.stall.add("/dead")
