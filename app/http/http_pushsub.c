@@ -81,6 +81,10 @@
 #include "store/store.h"
 
 #define POST_TIMEOUT_MS 15000
+/* A push service answers with nothing much (RFC 8030 §5: 201 and a
+ * Location): a longer answer is not read, so a URL the client chose
+ * cannot make tern hold a megabyte per subscription. */
+#define PUSH_RESP_MAX (16 * 1024)
 /* A PushVerification that failed is sent again after this, doubled at
  * each failure, up to VERIFY_RETRY_MAX_MS (so a relay that was down for
  * a moment still gets the code: the client has no other way to it). */
@@ -221,7 +225,7 @@ static void post_send(struct psub *p, const char *json, size_t len, int verifica
 	snprintf(q->id, sizeof q->id, "%s", p->s.id);
 	q->verification = verification;
 	if (acme_http_request_opts(ps_loop, dns_thread(), "POST", p->s.url, ctype, buf_data(&body),
-				   buf_len(&body), POST_TIMEOUT_MS, headers, addr_ok, 0, post_done,
+				   buf_len(&body), POST_TIMEOUT_MS, headers, addr_ok, PUSH_RESP_MAX, post_done,
 				   q) < 0) {
 		log_warn("jmap", NULL, "event=push_failed subscription=%s error=\"bad url\"", p->s.id);
 		free(q);

@@ -73,6 +73,7 @@ class Receiver:
         stall, release = self.stall, self.release
         self.gone = gone = set()  # paths answered 410 Gone
         self.fail = fail = set()  # paths answered 503
+        self.big = big = set()  # paths answered with a 64 KiB body
 
         class H(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
@@ -82,8 +83,10 @@ class Receiver:
                 if self.path in stall:
                     release.wait(30)
                 self.send_response(410 if self.path in gone else 503 if self.path in fail else 201)
-                self.send_header("Content-Length", "0")
+                pad = b"x" * (64 * 1024) if self.path in big else b""
+                self.send_header("Content-Length", str(len(pad)))
                 self.end_headers()
+                self.wfile.write(pad)
 
             def log_message(self, *a):
                 pass
@@ -379,7 +382,7 @@ def test_pushsubscription_stalled_endpoint():
     subscription is told of each delivery and the API answers; once the
     stalled one answers, the folded change follows. One that answers 410
     Gone loses its subscription. A PushVerification answered 503 is sent
-    again."""
+    again; an answer longer than 16 KiB is not read."""
     rx = Receiver()
     s = Server(accounts=[EVE], imap=True, http=True,
                env={"TERN_JMAP_PUSH_PRIVATE": "on", "TERN_TLS_CA_FILE": rx.ca})
@@ -395,6 +398,14 @@ def test_pushsubscription_stalled_endpoint():
         path, _, again = rx.next()
         assert path == "/retry" and json.loads(again) == json.loads(first), again
         pset(j, {"destroy": [r["created"]["r"]["id"]]})
+        # An answer far longer than a push service sends is not read.
+        rx.big.add("/big")
+        r = pset(j, {"create": {"b": {"deviceClientId": "dev/big", "url": rx.url("/big")}}})
+        bid = r["created"]["b"]["id"]
+        assert rx.next()[0] == "/big"
+        assert s.wait_log("event=push_failed subscription=%s kind=verification status=0 "
+                          "error=\"response larger than 16384 bytes\"" % bid), s.log_text()[-2000:]
+        pset(j, {"destroy": [bid]})
         subscribe(j, rx, "/live")
         subscribe(j, rx, "/dead")
         rx.stall.add("/dead")
