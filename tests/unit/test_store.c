@@ -1583,6 +1583,78 @@ static void nest_email(void *arg, const struct store_email_info *i)
 		n->raw_ok++;
 }
 
+/*
+ * A change another process (the CLI) commits reaches this one's change
+ * feed through the note it leaves (store_xchg.c): store_xchg_poll
+ * publishes the account once, with its modseq now; nothing is told
+ * twice, and a poll with nothing new tells nothing.
+ */
+static void test_feed_other_process(void)
+{
+	enum { NMSG = 3 };
+	char dir[300], err[256], c = 'g';
+	struct store *st;
+	uint32_t acc;
+	int p2c[2], c2p[2], status = -1;
+
+	new_dir(dir, sizeof dir);
+	if (pipe(p2c) != 0 || pipe(c2p) != 0)
+		return;
+	pid_t pid = fork();
+	if (pid == 0) {
+		int bad = 0;
+		if (!(st = child_open_on_go(dir, p2c, c2p)))
+			_exit(2);
+		uint32_t one = 1;
+		/* The first is noted at once, the rest at the close. */
+		for (int i = 0; i < NMSG; i++) {
+			struct store_delivery d;
+			msg_init(&d, "other", 5, &one, 1, NULL);
+			bad |= store_deliver_sync(st, &d) != STORE_OK;
+		}
+		store_close(&st);
+		bad |= write(c2p[1], "k", 1) != 1;
+		_exit(bad);
+	}
+	close(p2c[0]);
+	close(c2p[1]);
+	st = open_ok(dir, STORE_SERVER);
+	if (!st)
+		return;
+	CHECK_EQ_INT(store_domain_add(st, "example.com", err, sizeof err), 0);
+	CHECK_EQ_INT(store_account_add(st, "a@example.com", NULL, 0, &acc, err, sizeof err), 0);
+	struct loop_thread lt;
+	lt_start(&lt);
+	atomic_store(&feed_calls, 0);
+	struct store_sub sub = {.account = acc, .loop = lt.loop, .cb = on_change, .arg = &acc};
+	store_subscribe(st, &sub);
+	CHECK_EQ_INT(store_xchg_poll(st), 0);
+	CHECK(write(p2c[1], &c, 1) == 1);
+	CHECK(read(c2p[0], &c, 1) == 1);
+	waitpid(pid, &status, 0);
+	CHECK_EQ_INT(status, 0);
+	lt_sync(&lt);
+	CHECK_EQ_INT(atomic_load(&feed_calls), 0); /* not in-process: nothing yet */
+	CHECK_EQ_INT(store_xchg_poll(st), 1);
+	lt_sync(&lt);
+	CHECK_EQ_INT(atomic_load(&feed_calls), 1);
+	CHECK_EQ_INT(atomic_load(&feed_modseq), NMSG);
+	CHECK_EQ_INT(store_xchg_poll(st), 0);
+	lt_sync(&lt);
+	CHECK_EQ_INT(atomic_load(&feed_calls), 1);
+	store_unsubscribe(st, &sub);
+	lt_stop(&lt);
+	/* The account's note goes with it. */
+	char v[16];
+	size_t vl;
+	CHECK_EQ_INT(store_meta_get(st, "xchg/00000001", v, sizeof v, &vl), STORE_OK);
+	CHECK_EQ_INT(store_account_del(st, "a@example.com", err, sizeof err), 0);
+	CHECK_EQ_INT(store_meta_get(st, "xchg/00000001", v, sizeof v, &vl), STORE_ENOTFOUND);
+	store_close(&st);
+	close(p2c[1]);
+	close(c2p[0]);
+}
+
 static void test_nested_reads(void)
 {
 	char dir[300], err[256];
@@ -2137,6 +2209,7 @@ int main(void)
 	test_io_error();
 	test_other_process_grows();
 	test_feed();
+	test_feed_other_process();
 	test_nested_reads();
 	test_expunge();
 	test_mailbox_nfc();
