@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/ioctl.h>
 
 #include <bearssl.h>
@@ -94,6 +95,7 @@ struct smtp_client {
 	size_t ntx;
 	size_t sent_cmds, answered; /* 0 = MAIL, 1..ntx = RCPT tx[i-1], ntx+1 = DATA */
 	size_t accepted;
+	unsigned mails; /* MAIL commands sent in this session (RFC 9422 MAILMAX) */
 	int mail_ok;
 	int tx_ended; /* a transaction of this message ended: some verdicts are final */
 	/* Body streaming. */
@@ -329,19 +331,53 @@ static void send_commands(struct smtp_client *s)
 	}
 }
 
-/* Sends the next transaction: MAIL, up to TX_RCPTS_MAX recipients not yet
- * tried, DATA. 0 when none is left. */
+/* The recipient's domain as it goes in RCPT TO (after the last '@'). */
+static const char *rcpt_domain(const struct smtp_client *s, size_t i)
+{
+	const char *a = s->env_rcpt && s->env_rcpt[i] ? s->env_rcpt[i] : s->msg->rcpts[i].addr;
+	const char *at = strrchr(a, '@');
+	return at ? at + 1 : "";
+}
+
+/* Whether the session may carry another transaction: the remote's
+ * RFC 9422 MAILMAX, if it announced one, is not reached. */
+static int mail_allowed(const struct smtp_client *s)
+{
+	return s->ehlo.mailmax == 0 || s->mails < s->ehlo.mailmax;
+}
+
+/*
+ * Sends the next transaction: MAIL, up to TX_RCPTS_MAX recipients not yet
+ * tried (fewer when the remote announced a smaller RFC 9422 RCPTMAX, and
+ * from at most its RCPTDOMAINMAX domains), DATA. 0 when none is left.
+ */
 static int begin_batch(struct smtp_client *s)
 {
+	size_t cap = TX_RCPTS_MAX, ndom = 0;
+	size_t dom[TX_RCPTS_MAX]; /* a recipient of each domain taken */
+	if (s->ehlo.rcptmax && s->ehlo.rcptmax < cap)
+		cap = s->ehlo.rcptmax;
 	s->ntx = 0;
-	for (size_t i = 0; i < s->msg->nrcpts && s->ntx < TX_RCPTS_MAX; i++) {
+	for (size_t i = 0; i < s->msg->nrcpts && s->ntx < cap; i++) {
 		if (s->rst[i] != R_TODO)
 			continue;
+		if (s->ehlo.rcptdomainmax) {
+			const char *d = rcpt_domain(s, i);
+			size_t k = 0;
+			while (k < ndom && strcasecmp(rcpt_domain(s, dom[k]), d) != 0)
+				k++;
+			if (k == ndom) {
+				if (ndom >= s->ehlo.rcptdomainmax)
+					continue; /* the next transaction takes it */
+				dom[ndom++] = i;
+			}
+		}
 		s->rst[i] = R_SENT;
 		s->tx[s->ntx++] = i;
 	}
 	if (s->ntx == 0)
 		return 0;
+	s->mails++;
 	s->state = ST_TX;
 	s->sent_cmds = s->answered = s->accepted = 0;
 	arm(s, s->cfg.timeout_s);
@@ -618,6 +654,18 @@ static void tx_end(struct smtp_client *s, int clean)
 		if (s->rst[i] == R_RETRY)
 			s->rst[i] = s->accepted ? R_TODO : R_DONE; /* no progress: keeps its 4xx */
 		more |= s->rst[i] == R_TODO;
+	}
+	if (more && !mail_allowed(s)) {
+		/* The remote's MAILMAX is reached: the rest wait for the next
+		 * try (a new session), each keeping a temporary status. */
+		for (size_t i = 0; i < m->nrcpts; i++)
+			if (s->rst[i] == R_TODO) {
+				s->rst[i] = R_DONE;
+				set_rcpt(&m->rcpts[i], SQ_PENDING,
+					 "4.5.3 %s allows %u transactions a session (LIMITS MAILMAX)",
+					 s->where, s->ehlo.mailmax);
+			}
+		more = 0;
 	}
 	if (more) {
 		if (clean) {
@@ -1196,7 +1244,8 @@ void smtp_client_abort(struct smtp_client *s)
 
 int smtp_client_park(struct smtp_client *s, unsigned idle_s, void (*gone)(void *arg), void *arg)
 {
-	if (s->state != ST_IDLE || !s->c || buf_len(&s->c->in) > 0)
+	/* A session at the remote's MAILMAX (RFC 9422) takes no more mail. */
+	if (s->state != ST_IDLE || !s->c || buf_len(&s->c->in) > 0 || !mail_allowed(s))
 		return -1; /* not a clean end of transaction (or the remote said
 			    * more than it was asked, which would be read as the
 			    * answer to the next MAIL): it quits */

@@ -26,6 +26,7 @@ void smtp_reply_init(struct smtp_reply *r)
 	r->text[0] = '\0';
 	r->ehlo.ext = 0;
 	r->ehlo.size = 0;
+	r->ehlo.rcptmax = r->ehlo.mailmax = r->ehlo.rcptdomainmax = 0;
 }
 
 static void ehlo_line(const char *p, size_t n, struct smtp_ehlo *e);
@@ -85,6 +86,49 @@ static int word_is(const char *p, size_t n, const char *w)
 	return 1;
 }
 
+/*
+ * The parameter of an RFC 9422 LIMITS keyword: limit names, each with an
+ * optional "=value", separated by spaces. The three we use take a
+ * positive decimal value; a name we do not know is skipped, as is one
+ * whose value is not a number or is 0 (not a usable limit: as if not
+ * announced). Names are compared without case, like EHLO keywords.
+ */
+static void limits_param(const char *p, size_t n, struct smtp_ehlo *e)
+{
+	size_t k = 0;
+	while (k < n) {
+		while (k < n && p[k] == ' ')
+			k++;
+		size_t s = k;
+		while (k < n && p[k] != ' ' && p[k] != '=')
+			k++;
+		size_t nl = k - s;
+		int has_val = k < n && p[k] == '=';
+		uint64_t v = 0;
+		int ok = has_val;
+		if (has_val) {
+			size_t vs = ++k;
+			for (; k < n && p[k] != ' '; k++) {
+				if (p[k] < '0' || p[k] > '9')
+					ok = 0;
+				else if (v <= SMTP_LIMIT_MAX)
+					v = v * 10 + (uint64_t)(p[k] - '0');
+			}
+			if (k == vs || v == 0)
+				ok = 0;
+		}
+		if (!ok)
+			continue;
+		unsigned u = v > SMTP_LIMIT_MAX ? SMTP_LIMIT_MAX : (unsigned)v;
+		if (word_is(p + s, nl, "RCPTMAX"))
+			e->rcptmax = u;
+		else if (word_is(p + s, nl, "MAILMAX"))
+			e->mailmax = u;
+		else if (word_is(p + s, nl, "RCPTDOMAINMAX"))
+			e->rcptdomainmax = u;
+	}
+}
+
 static void ehlo_line(const char *p, size_t n, struct smtp_ehlo *e)
 {
 	size_t i = 0, k;
@@ -109,6 +153,8 @@ static void ehlo_line(const char *p, size_t n, struct smtp_ehlo *e)
 		e->ext |= SMTP_EXT_DELIVERBY;
 	else if (word_is(kw, kwn, "ENHANCEDSTATUSCODES"))
 		e->ext |= SMTP_EXT_ENHANCEDSTATUSCODES;
+	else if (word_is(kw, kwn, "LIMITS"))
+		limits_param(p + i, n - i, e);
 	else if (word_is(kw, kwn, "SIZE")) {
 		uint64_t v = 0;
 		e->ext |= SMTP_EXT_SIZE;

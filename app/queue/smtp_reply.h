@@ -38,9 +38,17 @@
 #define SMTP_EXT_REQUIRETLS 512u /* RFC 8689 */
 #define SMTP_EXT_DELIVERBY 1024u /* RFC 2852 */
 
+/* RFC 9422 LIMITS values past this are taken as this (the registered
+ * limits' values are 1*6DIGIT). */
+#define SMTP_LIMIT_MAX 999999u
+
 struct smtp_ehlo {
 	unsigned ext;  /* SMTP_EXT_* */
 	uint64_t size; /* SIZE limit, 0 = none announced */
+	/* RFC 9422 LIMITS, 0 = none announced (or malformed, ignored):
+	 * RCPT commands per transaction, transactions per session,
+	 * recipient domains per transaction. */
+	unsigned rcptmax, mailmax, rcptdomainmax;
 };
 
 struct smtp_reply {

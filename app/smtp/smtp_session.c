@@ -350,6 +350,16 @@ static void idle_rearm(struct smtp_session *s)
 
 /* ---- commands ---- */
 
+/* Recipients a transaction takes: the configured limit; on submission
+ * at most what a queue entry holds (SQ_RCPTS_MAX), see cmd_rcpt. */
+static unsigned smtp_rcpt_max(const struct smtp_session *s)
+{
+	unsigned max = smtp_cfg->max_recipients;
+	if (s->mode != SMTP_MODE_MX && max > SQ_RCPTS_MAX)
+		max = SQ_RCPTS_MAX;
+	return max;
+}
+
 static void cmd_helo(struct smtp_session *s, struct smtp_cmd *cmd, int esmtp)
 {
 	if (s->in_tx)
@@ -373,6 +383,11 @@ static void cmd_helo(struct smtp_session *s, struct smtp_cmd *cmd, int esmtp)
 	smtp_reply(s, "250-DSN");
 	smtp_reply(s, "250-DELIVERBY"); /* RFC 2852: no minimum by-time */
 	smtp_reply(s, "250-SMTPUTF8");
+	/* RFC 9422: the recipient limit cmd_rcpt applies (452 past it), so
+	 * a client splits its envelope up front instead of learning it one
+	 * 452 at a time. No MAILMAX: transactions per session are not
+	 * limited. */
+	smtp_reply(s, "250-LIMITS RCPTMAX=%u", smtp_rcpt_max(s));
 	if (s->conn->tls)
 		smtp_reply(s, "250-REQUIRETLS"); /* RFC 8689 §4: only over TLS */
 	smtp_reply(s, "250 CHUNKING");
@@ -577,9 +592,7 @@ static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 	 * holds at most SQ_RCPTS_MAX: past it the RCPT is put off (452, the
 	 * client sends the rest in another transaction), not the message
 	 * refused after DATA. */
-	unsigned max = smtp_cfg->max_recipients;
-	if (s->mode != SMTP_MODE_MX && max > SQ_RCPTS_MAX)
-		max = SQ_RCPTS_MAX;
+	unsigned max = smtp_rcpt_max(s);
 	if (tx->nrcpts >= max) {
 		smtp_reply(s, "452 4.5.3 Error: too many recipients");
 		/* Past SMTP_RCPT_OVERSHOOT more, each is an error (Postfix's

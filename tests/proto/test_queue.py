@@ -687,11 +687,14 @@ def test_client_against_demanding_and_odd_remotes():
       and sent again;
     - close.test hangs up after the end of data without a reply: maybe
       delivered, maybe not, so deferred (4.4.2), never taken as sent nor
-      bounced (RFC 5321 §6.1 lets a duplicate happen, not a loss)."""
+      bounced (RFC 5321 §6.1 lets a duplicate happen, not a loss);
+    - limits.test announces RFC 9422 LIMITS RCPTMAX=7 MAILMAX=2: 20
+      recipients go 7 a transaction, two transactions a session, the
+      last 6 in a second session (every one delivered once)."""
     names = ["many.test", "dot.test", "slow.test", "stray.test", "ahead.test", "early.test",
-             "rset.test", "ehlo.test", "close.test"]
+             "rset.test", "ehlo.test", "close.test", "limits.test"]
     with World(lambda ips: zone(*(mx(ips, i, name=n) for i, n in enumerate(names))),
-               nips=9, env={"TERN_QUEUE_TIMEOUT": "2"}) as w:
+               nips=10, env={"TERN_QUEUE_TIMEOUT": "2"}) as w:
         many = w.receiver(0, max_rcpts=30)
         dot = w.receiver(1, dot_354=True, rcpt=lambda a: "550 5.1.1 no such user")
         slow = w.receiver(2, read_rate=300000)
@@ -702,7 +705,9 @@ def test_client_against_demanding_and_odd_remotes():
                           rcpt=lambda a: "550 5.1.1 no such user" if a.startswith("gone") else "250 ok")
         body = "".join("line %06d of a long message, to be read slowly by the remote\r\n" % i
                        for i in range(16000))
+        limits = w.receiver(9, extra_ehlo=["LIMITS RCPTMAX=7 MAILMAX=2"])
         w.send(["big@slow.test", "big@early.test"], subject="slow", body=body)
+        w.send(["l%d@limits.test" % i for i in range(20)], subject="limits")
         w.send(["rcpt%d@many.test" % i for i in range(100)], subject="many")
         w.send(["nobody@dot.test"], subject="dot")
         w.send(["gone%d@rset.test" % i for i in range(50)] + ["ok%d@rset.test" % i for i in range(10)],
@@ -776,4 +781,15 @@ def test_client_against_demanding_and_odd_remotes():
         check(close.transactions >= 1 and not any(
             "close.test" in l for l in log.splitlines() if "event=bounced" in l or "event=sent" in l),
             "close: " + " / ".join(l for l in log.splitlines() if "close.test" in l)[-1500:])
+        msgs = limits.wait_messages(3, timeout=20)
+        got = sorted(a for m in msgs for a in m["rcpts"])
+        check(got == sorted("l%d@limits.test" % i for i in range(20)), "limits: delivered %s" % got)
+        sessions = []  # each session's RCPTs per transaction
+        for c in limits.commands:
+            if c.upper().startswith("EHLO"):
+                sessions.append([])
+            elif sessions:
+                sessions[-1].append(c)
+        per = [_rcpts_per_tx(x) for x in sessions]
+        check(per == [[7, 7], [6]], "limits: RCPTs per transaction per session %s" % per)
         assert bad == [], bad

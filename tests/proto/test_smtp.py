@@ -25,7 +25,8 @@ def test_plain_delivery_and_headers():
             assert code == 250
             text = caps.decode()
             for ext in ("PIPELINING", "SIZE 52428800", "8BITMIME", "SMTPUTF8",
-                        "ENHANCEDSTATUSCODES", "STARTTLS", "CHUNKING", "DSN"):
+                        "ENHANCEDSTATUSCODES", "STARTTLS", "CHUNKING", "DSN",
+                        "LIMITS RCPTMAX=100"):  # RFC 9422: the limit cmd_rcpt applies
                 assert ext in text, (ext, text)
             refused = c.sendmail("alice@remote.test", ["bob@example.test"],
                                  message(subject="plain one"))

@@ -155,6 +155,8 @@ EXTENSIONS_APART = {
                   "a successful STARTTLS' (paraphrased); Postfix 3.7 does not implement it",
     "VRFY": "Postfix lists VRFY as a keyword (RFC 5321 §4.5.1 makes VRFY part of the base "
             "protocol, so it needs none); tern answers VRFY 252 without listing it",
+    "LIMITS": "tern: RFC 9422 (RCPTMAX, the recipient limit both servers apply with 452); "
+              "Postfix 3.7 does not implement it",
     "ETRN": "Postfix: RFC 1985 remote queue starting, for a server that keeps mail for others; "
             "tern is a final destination and has no such queue",
 }

@@ -157,8 +157,43 @@ static void test_replies(void)
 	CHECK_EQ_INT(feed("354-go\r\n250 on\r\n", 1, &r), -1);
 }
 
+/* RFC 9422 LIMITS: the three limits the client uses, names without case,
+ * unknown names and valueless ones skipped, malformed values and 0 taken
+ * as not announced, huge values capped. */
+static void test_limits(void)
+{
+	struct smtp_reply r;
+	struct smtp_ehlo e;
+
+	CHECK_EQ_INT(feed("250-mx\r\n250-LIMITS RCPTMAX=20 MAILMAX=3 rcptdomainmax=2\r\n250 DSN\r\n", 1,
+			  &r),
+		     1);
+	smtp_ehlo_parse(&r, &e);
+	CHECK_EQ_INT(e.rcptmax, 20);
+	CHECK_EQ_INT(e.mailmax, 3);
+	CHECK_EQ_INT(e.rcptdomainmax, 2);
+	CHECK_EQ_INT(e.ext, SMTP_EXT_DSN);
+
+	CHECK_EQ_INT(feed("250-mx\r\n250-limits  X-FOO  BAR=baz;1 RCPTMAX=12x MAILMAX=0 "
+			  "RCPTDOMAINMAX= RCPTMAX RCPTMAXX=5 MAILMAX=99999999999999999999 RCPTDOMAINMAX=7\r\n"
+			  "250 PIPELINING\r\n",
+			  0, &r),
+		     1);
+	smtp_ehlo_parse(&r, &e);
+	CHECK_EQ_INT(e.rcptmax, 0);
+	CHECK_EQ_INT(e.mailmax, SMTP_LIMIT_MAX);
+	CHECK_EQ_INT(e.rcptdomainmax, 7);
+	CHECK_EQ_INT(e.ext, SMTP_EXT_PIPELINING);
+
+	/* No LIMITS: nothing announced; the keyword alone neither. */
+	CHECK_EQ_INT(feed("250-mx\r\n250 LIMITS\r\n", 0, &r), 1);
+	smtp_ehlo_parse(&r, &e);
+	CHECK_EQ_INT(e.rcptmax + e.mailmax + e.rcptdomainmax, 0);
+}
+
 int main(void)
 {
 	test_replies();
+	test_limits();
 	return unit_done("test_smtp_reply");
 }
