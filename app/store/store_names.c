@@ -4,9 +4,12 @@
  * Names are stored in one canonical form so that lookups are exact byte
  * matches: ASCII letters lowercased, everything else kept as is. Non-ASCII
  * must be well-formed UTF-8 (internationalised domains and local parts,
- * RFC 6531/6532, stored as UTF-8 rather than punycode); we do not apply
- * Unicode case folding or normalisation — two spellings of a non-ASCII name
- * are two names, as in most MTAs.
+ * RFC 6531/6532, stored as UTF-8 rather than punycode) in Unicode
+ * Normalization Form C: "café" typed as e + U+0301 (a macOS keyboard, a
+ * client that sends NFD) is the account created as U+00E9 (RFC 6530 §10.1
+ * and RFC 6532 §3.1 ask for NFC; a U-label is NFC by IDNA2008). We do not
+ * apply Unicode case folding — "CAFÉ" and "café" are two names, as in
+ * most MTAs; only ASCII letters are lowercased.
  *
  * Domains: labels of 1..63 octets, total <= 253, ASCII labels are
  * letters/digits/hyphens not starting or ending with a hyphen, and a label
@@ -17,6 +20,7 @@
  */
 #include <string.h>
 
+#include "core/unorm.h"
 #include "core/utf8.h"
 #include "store/store_private.h"
 
@@ -70,10 +74,26 @@ static void lower_into(const char *in, size_t n, char *out)
 	out[n] = '\0';
 }
 
+/*
+ * The NFC of in (a NUL-terminated name, valid UTF-8 as checked) into
+ * nfc (nfcsz octets): in itself when it is NFC already (all ASCII, the
+ * usual case), else nfc; NULL when the normalised form does not fit.
+ */
+static const char *nfc_of(const char *in, char *nfc, size_t nfcsz)
+{
+	if (unorm_is_nfc(in, strlen(in)))
+		return in;
+	return unorm_nfc_str(in, nfc, nfcsz) == 0 ? nfc : NULL;
+}
+
 int name_domain(const char *in, char *out, size_t outsz)
 {
+	char nfc[STORE_DOMAIN_MAX + 2];
 	size_t n = strlen(in);
 
+	if (n > STORE_DOMAIN_MAX || (in = nfc_of(in, nfc, sizeof nfc)) == NULL)
+		return -1;
+	n = strlen(in);
 	if (n >= outsz || !domain_ok((const unsigned char *)in, n))
 		return -1;
 	lower_into(in, n, out);
@@ -108,9 +128,13 @@ int name_local_ok(const char *s, size_t n)
 
 int name_address(const char *in, int allow_catchall, char *out, size_t outsz, size_t *at_r)
 {
-	const char *at = strrchr(in, '@');
+	char nfc[STORE_ADDR_MAX + 2];
 	size_t n = strlen(in);
 
+	if (n > STORE_ADDR_MAX || (in = nfc_of(in, nfc, sizeof nfc)) == NULL)
+		return -1;
+	const char *at = strrchr(in, '@');
+	n = strlen(in);
 	if (at == NULL || n >= outsz || n > STORE_ADDR_MAX)
 		return -1;
 	size_t local = (size_t)(at - in);

@@ -310,6 +310,13 @@ static void test_names(void)
 	CHECK_EQ_INT((int)at, 12);
 	CHECK_EQ_INT(name_address("Jürgen@Example.com", 0, out, sizeof out, &at), 0);
 	CHECK_EQ_STR(out, "jürgen@example.com");
+	/* NFC: u + U+0308 is ü (local part and domain), so the address
+	 * matches the account however the client composed it. */
+	CHECK_EQ_INT(name_address("Ju\xcc\x88rgen@bu\xcc\x88" "cher.Example", 0, out, sizeof out, &at), 0);
+	CHECK_EQ_STR(out, "jürgen@bücher.example");
+	CHECK_EQ_INT((int)at, 7);
+	CHECK_EQ_INT(name_domain("bu\xcc\x88" "cher.example", out, sizeof out), 0);
+	CHECK_EQ_STR(out, "bücher.example");
 	CHECK_EQ_INT(name_address("@example.com", 1, out, sizeof out, &at), 0);
 	CHECK_EQ_INT((int)at, 0);
 	CHECK_EQ_INT(name_address("@example.com", 0, out, sizeof out, &at), -1);
