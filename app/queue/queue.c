@@ -441,7 +441,7 @@ static int request_valid(const struct queue_request *r)
 		const char *a = r->rcpts[i].addr;
 		if (!a || !*a || strlen(a) > SQ_ADDR_MAX || !strchr(a, '@'))
 			return 0;
-		if (r->rcpts[i].orcpt && strlen(r->rcpts[i].orcpt) > SQ_ADDR_MAX + 16)
+		if (r->rcpts[i].orcpt && strlen(r->rcpts[i].orcpt) > SQ_ORCPT_MAX)
 			return 0;
 	}
 	return 1;

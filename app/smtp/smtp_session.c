@@ -732,6 +732,9 @@ static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 	rc->notify = (cmd->params.seen & SMTP_PARAM_NOTIFY) ? cmd->params.notify : 0;
 	rc->orcpt = NULL; /* the slot may hold a pointer from an earlier transaction */
 	if (cmd->params.seen & SMTP_PARAM_ORCPT) {
+		/* Whatever RCPT takes, the queue entry holds (it refused the
+		 * whole message, 554 after DATA, past 336 octets). */
+		_Static_assert(SMTP_ORCPT_MAX <= SQ_ORCPT_MAX, "ORCPT longer than a queue entry holds");
 		char orcpt[SMTP_ORCPT_MAX + 1];
 		if (smtp_xtext_decode(cmd->params.orcpt_addr, orcpt, sizeof(orcpt)) >= 0)
 			rc->orcpt = arena_printf(tx->arena, "%.*s;%s", (int)cmd->params.orcpt_type.len,

@@ -63,7 +63,7 @@ static void entry_enc(struct rec_w *w, const void *rec)
 		rw_u8(w, r->notify);
 		rw_u8(w, r->dsn_done);
 		rw_s(w, r->addr, SQ_ADDR_MAX);
-		rw_s(w, r->orcpt, SQ_ADDR_MAX + 16);
+		rw_s(w, r->orcpt, SQ_ORCPT_MAX);
 		rw_s(w, r->status, SQ_STATUS_MAX);
 		rw_s(w, r->remote, 255);
 	}

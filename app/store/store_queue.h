@@ -58,6 +58,9 @@ struct store;
 /* Limits (octets) kept per field; longer input is refused or cut. */
 #define SQ_ADDR_MAX 320
 #define SQ_ENVID_MAX 100
+/* "type;address" of ORCPT: RFC 3461 §4.2 allows 500 characters as sent,
+ * and the decoded form is no longer (what SMTP and JMAP take). */
+#define SQ_ORCPT_MAX 500
 #define SQ_STATUS_MAX 512
 #define SQ_RCPTS_MAX 1000
 

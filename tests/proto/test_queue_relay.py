@@ -153,6 +153,16 @@ def test_notify_never_and_success_ret_full_envid_orcpt():
         # success notice returns the header, never the body.
         assert parts[2] == "text/rfc822-headers", parts
         assert b"Subject: tell me" in raw and b"Hello, remote." not in raw
+        # An ORCPT of 450 characters (RFC 3461 §4.2 allows 500): RCPT
+        # took it, and the queue refused the whole message after DATA.
+        long_orcpt = "rfc822;" + "d" * 430 + "@remote.test"
+        w.send(["dave@remote.test"], subject="long orcpt",
+               rcpt_options=["NOTIFY=SUCCESS", "ORCPT=" + long_orcpt])
+        msgs = w.inbox(ALICE, 2)
+        assert len(msgs) == 2, msgs
+        m = email.message_from_bytes(w.srv.raw(ALICE, max(i for i, _ in msgs)),
+                                     policy=email.policy.default)
+        assert status_fields(m)[1]["original-recipient"] == long_orcpt
 
 
 def test_size_over_remote_limit_fails_at_once():
