@@ -403,6 +403,8 @@ static int parse_path(struct pp *x, struct smtp_path *path, int is_mail)
 }
 
 /* xtext (RFC 3461 §4): "!".."~" except "+" and "=", or "+" and two hex digits. */
+static int utf8_addr_text_valid(struct str s);
+
 static int xtext_valid(struct str s, size_t *decoded_len_r)
 {
 	size_t i = 0, n = 0;
@@ -425,6 +427,66 @@ static int xtext_valid(struct str s, size_t *decoded_len_r)
 	if (decoded_len_r)
 		*decoded_len_r = n;
 	return 1;
+}
+
+/* RFC 6533 §3's utf-8-addr-unitext, as leniently as xtext is read here:
+ * printable ASCII but "=" (and "+" only as "+XX"), and UTF-8 (checked
+ * well-formed by the caller). */
+static int utf8_addr_text_valid(struct str s)
+{
+	for (size_t i = 0; i < s.len; i++) {
+		unsigned char c = (unsigned char)s.p[i];
+		if (c >= 0x80)
+			continue;
+		if (c == '+') {
+			if (i + 2 >= s.len || hex_digit((unsigned char)s.p[i + 1]) < 0 ||
+			    hex_digit((unsigned char)s.p[i + 2]) < 0)
+				return 0;
+			i += 2;
+		} else if (c < 33 || c > 126 || c == '=') {
+			return 0;
+		}
+	}
+	return 1;
+}
+
+int smtp_orcpt_decode(struct str type, struct str addr, char *dst, size_t dstsz)
+{
+	size_t n = 0;
+	int utf8 = 0;
+	for (size_t i = 0; i < addr.len; i++)
+		utf8 |= (unsigned char)addr.p[i] >= 0x80;
+	if (!utf8 || !str_eq_ci_c(type, "utf-8") || !utf8_valid(addr) || !utf8_addr_text_valid(addr))
+		return smtp_xtext_decode(addr, dst, dstsz);
+	for (size_t i = 0; i < addr.len;) {
+		const unsigned char *p = (const unsigned char *)addr.p + i;
+		char esc[16];
+		size_t l = 1, el = 1;
+		if (*p >= 0x80) {
+			uint32_t cp = utf8_decode(p, addr.len - i, &l);
+			static const char hex[] = "0123456789ABCDEF";
+			int d = cp > 0xFFFFF ? 6 : cp > 0xFFFF ? 5 : cp > 0xFFF ? 4 : cp > 0xFF ? 3 : 2;
+			el = 0;
+			esc[el++] = '\\';
+			esc[el++] = 'x';
+			esc[el++] = '{';
+			for (int k = d - 1; k >= 0; k--)
+				esc[el++] = hex[(cp >> (4 * k)) & 15];
+			esc[el++] = '}';
+		} else if (*p == '+') { /* an xtext escape, decoded as xtext's */
+			esc[0] = (char)(hex_digit(p[1]) * 16 + hex_digit(p[2]));
+			l = 3;
+		} else {
+			esc[0] = (char)*p;
+		}
+		if (n + el >= dstsz)
+			return -1;
+		memcpy(dst + n, esc, el);
+		n += el;
+		i += l;
+	}
+	dst[n] = '\0';
+	return (int)n;
 }
 
 int smtp_xtext_decode(struct str s, char *dst, size_t dstsz)
@@ -532,15 +594,27 @@ static int parse_param(struct smtp_cmd *cmd, struct str tok, int is_mail, struct
 	for (i = 0; i < key.len; i++)
 		if (!is_alnum((unsigned char)key.p[i]) && key.p[i] != '-')
 			return fail(cmd, SMTP_PARSE_BAD_PARAM, "bad parameter syntax", tok);
-	/* esmtp-value = 1*(%d33-60 / %d62-126); none of ours allows UTF-8. */
+	/* esmtp-value = 1*(%d33-60 / %d62-126), and UTF-8 (RFC 6531 §3.3)
+	 * that only ORCPT's utf-8 type takes (RFC 6533 §3, checked there). */
 	if (has_val && val.len == 0)
 		return fail(cmd, SMTP_PARSE_BAD_PARAM, "empty parameter value", tok);
+	int val_utf8 = 0;
 	for (i = 0; i < val.len; i++) {
 		unsigned char c = (unsigned char)val.p[i];
 
+		if (c >= 0x80) {
+			size_t l = utf8_seq((const unsigned char *)val.p + i, val.len - i);
+			if (l == 0)
+				return fail(cmd, SMTP_PARSE_BAD_PARAM, "bad parameter value", tok);
+			val_utf8 = 1;
+			i += l - 1;
+			continue;
+		}
 		if (c < 33 || c > 126 || c == '=')
 			return fail(cmd, SMTP_PARSE_BAD_PARAM, "bad parameter value", tok);
 	}
+	if (val_utf8 && !(!is_mail && str_eq_ci_c(key, "ORCPT")))
+		return fail(cmd, SMTP_PARSE_BAD_PARAM, "bad parameter value", tok);
 
 	if (is_mail && str_eq_ci_c(key, "SIZE")) {
 		bit = SMTP_PARAM_SIZE;
@@ -608,7 +682,13 @@ static int parse_param(struct smtp_cmd *cmd, struct str tok, int is_mail, struct
 		for (i = 0; i < prm->orcpt_type.len; i++)
 			if (!is_atext((unsigned char)prm->orcpt_type.p[i]))
 				return fail(cmd, SMTP_PARSE_BAD_PARAM, "bad ORCPT value", tok);
-		if (prm->orcpt_addr.len == 0 || !xtext_valid(prm->orcpt_addr, NULL))
+		/* UTF-8 only in the utf-8 type (utf-8-addr-unitext), whose
+		 * escapes are "\x{HEX}" (valid xtext characters). */
+		if (val_utf8 && !str_eq_ci_c(prm->orcpt_type, "utf-8"))
+			return fail(cmd, SMTP_PARSE_BAD_PARAM, "bad ORCPT value", tok);
+		prm->orcpt_utf8 = val_utf8;
+		if (prm->orcpt_addr.len == 0 ||
+		    !(val_utf8 ? utf8_addr_text_valid(prm->orcpt_addr) : xtext_valid(prm->orcpt_addr, NULL)))
 			return fail(cmd, SMTP_PARSE_BAD_PARAM, "bad ORCPT value", tok);
 	} else {
 		return fail(cmd, SMTP_PARSE_UNKNOWN_PARAM, "unknown parameter", tok);

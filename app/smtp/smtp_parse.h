@@ -182,7 +182,11 @@ struct smtp_params {
 	struct str auth;       /* xtext as sent, or "<>" */
 	unsigned notify;       /* SMTP_NOTIFY_* */
 	struct str orcpt_type; /* e.g. "rfc822" */
-	struct str orcpt_addr; /* xtext as sent */
+	struct str orcpt_addr; /* xtext as sent (UTF-8 may be in it: orcpt_utf8) */
+	/* The ORCPT value holds UTF-8: RFC 6533 §3's utf-8-addr-unitext of
+	 * an "utf-8" type, allowed only under SMTPUTF8 (RFC 6531 §3.3
+	 * extends esmtp-value so): the session checks that. */
+	int orcpt_utf8;
 	/* BY=<by-time>;<by-mode>[T] (RFC 2852 §4): seconds (may be 0 or
 	 * negative: the server checks what the mode allows), 'R' or 'N'
 	 * (upper case whatever was sent), trace. */
@@ -286,5 +290,15 @@ int smtp_path_address(const struct smtp_path *path, char *dst, size_t dstsz);
  * valid xtext or does not fit.
  */
 int smtp_xtext_decode(struct str s, char *dst, size_t dstsz);
+
+/*
+ * The ORCPT value addr of type as the queue keeps it, in dst: an xtext
+ * decoded; for the "utf-8" type (RFC 6533 §3), whose \x{HEX} escapes
+ * are kept, the UTF-8 characters of the utf-8-addr-unitext form become
+ * escapes too (its ASCII utf-8-addr-xtext form), so the notice and the
+ * next hop get an ASCII value whether or not they take SMTPUTF8.
+ * Returns the length, or -1 when it does not fit.
+ */
+int smtp_orcpt_decode(struct str type, struct str addr, char *dst, size_t dstsz);
 
 #endif

@@ -607,6 +607,28 @@ static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 		smtp_session_error(s);
 		return;
 	}
+	/* ORCPT=utf-8;<UTF-8> (RFC 6533 §3 utf-8-addr-unitext) is for
+	 * SMTPUTF8 transactions (RFC 6531 §3.3); it is kept in its ASCII
+	 * form, which must fit the queue entry. */
+	char orcpt[SQ_ORCPT_MAX + 1];
+	int orcpt_len = -1;
+	if (cmd->params.seen & SMTP_PARAM_ORCPT) {
+		if (cmd->params.orcpt_utf8 && !tx->smtputf8) {
+			smtp_reply(s, "553 5.6.7 Non-ASCII ORCPT requires the SMTPUTF8 parameter");
+			smtp_session_error(s);
+			return;
+		}
+		size_t tl = cmd->params.orcpt_type.len;
+		memcpy(orcpt, cmd->params.orcpt_type.p, tl);
+		orcpt[tl] = ';';
+		orcpt_len = smtp_orcpt_decode(cmd->params.orcpt_type, cmd->params.orcpt_addr, orcpt + tl + 1,
+					      sizeof(orcpt) - tl - 1);
+		if (orcpt_len < 0) {
+			smtp_reply(s, "501 5.5.4 Error: ORCPT value too long");
+			smtp_session_error(s);
+			return;
+		}
+	}
 	int bare_pm = cmd->path.is_postmaster;
 	if (!bare_pm && smtp_path_address(&cmd->path, addr, sizeof(addr)) < 0) {
 		smtp_reply(s, "501 5.1.3 Bad recipient address syntax");
@@ -731,15 +753,11 @@ static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 	rc->params = rcpt_params_text(tx->arena, &cmd->params);
 	rc->notify = (cmd->params.seen & SMTP_PARAM_NOTIFY) ? cmd->params.notify : 0;
 	rc->orcpt = NULL; /* the slot may hold a pointer from an earlier transaction */
-	if (cmd->params.seen & SMTP_PARAM_ORCPT) {
-		/* Whatever RCPT takes, the queue entry holds (it refused the
-		 * whole message, 554 after DATA, past 336 octets). */
-		_Static_assert(SMTP_ORCPT_MAX <= SQ_ORCPT_MAX, "ORCPT longer than a queue entry holds");
-		char orcpt[SMTP_ORCPT_MAX + 1];
-		if (smtp_xtext_decode(cmd->params.orcpt_addr, orcpt, sizeof(orcpt)) >= 0)
-			rc->orcpt = arena_printf(tx->arena, "%.*s;%s", (int)cmd->params.orcpt_type.len,
-						 cmd->params.orcpt_type.p, orcpt);
-	}
+	/* Whatever RCPT takes, the queue entry holds (it refused the whole
+	 * message, 554 after DATA, past 336 octets). */
+	_Static_assert(SMTP_ORCPT_MAX <= SQ_ORCPT_MAX, "ORCPT longer than a queue entry holds");
+	if (orcpt_len >= 0)
+		rc->orcpt = arena_strdup(tx->arena, orcpt);
 	rc->naccounts = (unsigned)n;
 	rc->accounts = arena_alloc(tx->arena, (n ? n : 1) * sizeof(ids[0]));
 	memcpy(rc->accounts, ids, n * sizeof(ids[0]));

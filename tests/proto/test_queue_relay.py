@@ -163,6 +163,15 @@ def test_notify_never_and_success_ret_full_envid_orcpt():
         m = email.message_from_bytes(w.srv.raw(ALICE, max(i for i, _ in msgs)),
                                      policy=email.policy.default)
         assert status_fields(m)[1]["original-recipient"] == long_orcpt
+        # ORCPT=utf-8;<UTF-8> (RFC 6533 §3 utf-8-addr-unitext, as Postfix
+        # relays it under SMTPUTF8) was 501: kept in its ASCII form.
+        w.send(["erin@remote.test"], subject="utf-8 orcpt", mail_options=["SMTPUTF8"],
+               rcpt_options=["NOTIFY=SUCCESS", "ORCPT=utf-8;\u00e9rin@remote.test"])
+        msgs = w.inbox(ALICE, 3)
+        assert len(msgs) == 3, msgs
+        m = email.message_from_bytes(w.srv.raw(ALICE, max(i for i, _ in msgs)),
+                                     policy=email.policy.default)
+        assert status_fields(m)[1]["original-recipient"] == "utf-8;\\x{E9}rin@remote.test"
 
 
 def test_size_over_remote_limit_fails_at_once():

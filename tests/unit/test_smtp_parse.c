@@ -546,6 +546,18 @@ static const struct cmd_case cmd_cases[] = {
      "RCPT path=b@c.example orcpt=rfc822;b@c.example"},
     {"RCPT TO:<b@c.example> ORCPT=utf-8;b+2Bx@c.example", 0,
      "RCPT path=b@c.example orcpt=utf-8;b+2Bx@c.example"},
+    /* RFC 6533 §3 utf-8-addr-unitext: UTF-8 in the utf-8 type only
+     * (the session asks for SMTPUTF8), well formed, in no other param. */
+    {"RCPT TO:<b@c.example> ORCPT=utf-8;caf\xC3\xA9@c.example", 0,
+     "RCPT path=b@c.example orcpt=utf-8;caf\xC3\xA9@c.example"},
+    {"RCPT TO:<b@c.example> ORCPT=UTF-8;\xE4\xB8\xAD\\x{2B}@c.example", 0,
+     "RCPT path=b@c.example orcpt=UTF-8;\xE4\xB8\xAD\\x{2B}@c.example"},
+    {"RCPT TO:<b@c.example> ORCPT=rfc822;caf\xC3\xA9@c.example", SMTP_PARSE_BAD_PARAM,
+     "bad ORCPT value"},
+    {"RCPT TO:<b@c.example> ORCPT=utf-8;caf\xC3@c.example", SMTP_PARSE_BAD_PARAM,
+     "bad parameter value"},
+    {"RCPT TO:<b@c.example> NOTIFY=N\xC3\xA9VER", SMTP_PARSE_BAD_PARAM, "bad parameter value"},
+    {"MAIL FROM:<b@c.example> ENVID=\xC3\xA9", SMTP_PARSE_BAD_PARAM, "bad parameter value"},
     {"RCPT TO:<b@c.example> ORCPT=rfc822", SMTP_PARSE_BAD_PARAM, "bad ORCPT value"},
     {"RCPT TO:<b@c.example> ORCPT=;b@c", SMTP_PARSE_BAD_PARAM, "bad ORCPT value"},
     {"RCPT TO:<b@c.example> ORCPT=rfc822;", SMTP_PARSE_BAD_PARAM, "bad ORCPT value"},
@@ -773,6 +785,17 @@ static void test_helpers(void)
 	CHECK_EQ_INT(smtp_xtext_decode(STR_LIT("a b"), buf, sizeof(buf)), -1);
 	CHECK_EQ_INT(smtp_xtext_decode(STR_LIT("abcd"), small, 4), -1);
 	CHECK_EQ_INT(smtp_xtext_decode(STR_LIT("abc"), small, 4), 3);
+
+	/* ORCPT as kept: xtext decoded; the utf-8 type's UTF-8 as \x{HEX}
+	 * (RFC 6533's ASCII form, fewest digits), its escapes as sent. */
+	CHECK_EQ_INT(smtp_orcpt_decode(STR_LIT("rfc822"), STR_LIT("a+2Bb@c"), buf, sizeof(buf)), 5);
+	CHECK_EQ_STR(buf, "a+b@c");
+	CHECK(smtp_orcpt_decode(STR_LIT("utf-8"), STR_LIT("caf\\x{E9}@c"), buf, sizeof(buf)) > 0);
+	CHECK_EQ_STR(buf, "caf\\x{E9}@c");
+	CHECK(smtp_orcpt_decode(STR_LIT("UTF-8"), STR_LIT("caf\xC3\xA9.\xE4\xB8\xAD.\xF0\x9F\x98\x80@c"), buf,
+				sizeof(buf)) > 0);
+	CHECK_EQ_STR(buf, "caf\\x{E9}.\\x{4E2D}.\\x{1F600}@c");
+	CHECK_EQ_INT(smtp_orcpt_decode(STR_LIT("utf-8"), STR_LIT("\xC3\xA9"), small, 4), -1);
 
 	CHECK(smtp_utf8_valid(STR_LIT("")));
 	CHECK(smtp_utf8_valid(STR_LIT("plain")));
