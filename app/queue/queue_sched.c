@@ -170,6 +170,7 @@ struct job {
 	size_t rtls_skipped; /* addresses REQUIRETLS could not use (none: a permanent failure) */
 	struct smtp_client *client;
 	char last_why[SQ_STATUS_MAX + 1];
+	int last_refused; /* last_why is a host's 5xx greeting or HELO reply */
 	int reused;        /* the current session came from the cache */
 	int plain_retry;   /* this address failed TLS: try it once without */
 	int dest_busy;     /* counts against DEST_MAX for its group's destination */
@@ -653,6 +654,7 @@ static void client_done(void *arg, enum smtp_client_result res, const char *why)
 	j->verify_retry = 0;
 	if (res == SMTPC_NEXT) {
 		snprintf(j->last_why, sizeof j->last_why, "%s", why);
+		j->last_refused = j->cmsg.refused_5xx;
 		char qw[2 * SQ_STATUS_MAX + 8], qh[HOST_Q];
 		log_info("queue", NULL, "event=attempt_failed id=%llu host=%s why=%s",
 			 (unsigned long long)j->e.id, log_q(j->addrs[j->cur_addr].host, qh, sizeof qh),
@@ -817,8 +819,13 @@ static void try_addr(struct job *j)
 		if (j->naddrs && strncmp(j->last_why, "4.4.", 4) == 0)
 			dead_mark(j, j->last_why);
 		/* REQUIRETLS could use none of the hosts: that will not change
-		 * by waiting (RFC 8689 §5), the message fails now. */
-		group_outcome(j, j->naddrs && j->rtls_skipped == j->naddrs ? SQ_FAILED : SQ_PENDING,
+		 * by waiting (RFC 8689 §5), the message fails now. So does one
+		 * whose last host refused us with a 5xx greeting or HELO reply
+		 * ("554 no SMTP service here", RFC 7504's "521 does not accept
+		 * mail"): waiting five days would not change it either, and
+		 * Postfix bounces then too. */
+		int failed = j->naddrs && (j->rtls_skipped == j->naddrs || j->last_refused);
+		group_outcome(j, failed ? SQ_FAILED : SQ_PENDING,
 			      j->last_why[0] ? j->last_why : "4.4.1 no host answered");
 		return;
 	}
@@ -855,6 +862,7 @@ static int requiretls_check(struct job *j, struct smtp_client_cfg *cfg)
 				  : j->dane == DANE_VERIFY ||
 					(j->sts.mode != MTA_STS_NONE && mta_sts_mx_match(&j->sts, host));
 	if (!ok) {
+		j->last_refused = 0;
 		snprintf(j->last_why, sizeof j->last_why,
 			 s->relay_host[0]
 			     ? "5.7.10 REQUIRETLS: the relay host %s is not verified (TERN_RELAY_TLS_VERIFY=off)"
@@ -888,6 +896,7 @@ static void try_addr_go(struct job *j)
 	if (j->dane == DANE_FAIL && !s->relay_host[0]) {
 		snprintf(j->last_why, sizeof j->last_why, "4.7.5 TLSA lookup for %s failed (DANE)",
 			 j->addrs[j->cur_addr].host);
+		j->last_refused = 0;
 		struct queue_tlsrpt_pol p = tlsrpt_pol(j);
 		queue_tlsrpt_failure(&p, TLSRPT_DNSSEC_INVALID, j->addrs[j->cur_addr].host,
 				     &j->addrs[j->cur_addr].sa, "the TLSA lookup failed", NULL);
@@ -943,6 +952,7 @@ static void try_addr_go(struct job *j)
 		j->crcpts[i].status[0] = '\0';
 	}
 	j->cmsg.tls_outcome = SMTPC_TLS_UNKNOWN;
+	j->cmsg.refused_5xx = 0;
 	j->cmsg.tls_err = 0;
 	if (!j->plain_retry && !j->verify_retry)
 		j->tr_row.set = 0; /* a new address: its own session counts */
@@ -975,6 +985,7 @@ static void route_done(void *arg, enum dns_status st, const struct dns_addr *a, 
 			return;
 		j->cur_addr = 0;
 		j->last_why[0] = '\0';
+		j->last_refused = 0;
 		try_addr(j);
 		return;
 	case DNS_NULL_MX:
@@ -1155,6 +1166,7 @@ static void start_group(struct job *j)
 		j->naddrs = 1;
 		j->cur_addr = 0;
 		j->last_why[0] = '\0';
+		j->last_refused = 0;
 		k->c = NULL;
 		j->tr_row = k->row;
 		j->reused = 1;

@@ -860,6 +860,7 @@ static void handle_reply(struct smtp_client *s)
 	case ST_GREET:
 		if (code != 220) {
 			reply_status(s, st, sizeof st);
+			s->msg->refused_5xx = code / 100 == 5;
 			fail_next(s, "%s (greeting from %s)", st, s->where);
 			return;
 		}
@@ -883,6 +884,7 @@ static void handle_reply(struct smtp_client *s)
 	case ST_HELO:
 		if (code / 100 != 2) {
 			reply_status(s, st, sizeof st);
+			s->msg->refused_5xx = code / 100 == 5;
 			fail_next(s, "%s (HELO to %s)", st, s->where);
 			return;
 		}

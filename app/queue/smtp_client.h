@@ -72,6 +72,11 @@ struct smtp_client_msg {
 	int tls_outcome;
 	int tls_err;
 	char local_ip[48]; /* our address of the connection ("" before it is made) */
+	/* Output with SMTPC_NEXT: 1 when the host refused us with a 5xx
+	 * greeting (554, RFC 7504's 521) or a 5xx to HELO: it takes no mail
+	 * from us, a final answer when no other host is left (Postfix
+	 * bounces then too). The caller clears it before each session. */
+	int refused_5xx;
 };
 
 enum {

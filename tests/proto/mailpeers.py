@@ -141,14 +141,15 @@ class Receiver:
     about this many bytes a second (a slow peer); data_extra: a line sent
     with the reply to the end of data, unasked; talk_ahead: a line sent
     with the greeting, unasked; early_reply: sent after the first line of
-    the body, the rest read and dropped till the client hangs up.
+    the body, the rest read and dropped till the client hangs up;
+    greeting: the greeting line instead of 220 ("554 no service").
     Received transactions are in .messages (dicts)."""
 
     def __init__(self, ip, port, rcpt=None, data=None, stall=None, tls=False,
                  implicit_tls=False, auth=None, size=None, ext8bit=True, pipelining=True,
                  dsn=False, hangup_after_data=False, tls13_only=False, data_delay=0,
                  cert=None, extra_ehlo=(), max_rcpts=None, dot_354=False, read_rate=None,
-                 data_extra=None, talk_ahead=None, early_reply=None):
+                 data_extra=None, talk_ahead=None, early_reply=None, greeting=None):
         self.ip, self.port = ip, port
         self.extra_ehlo = list(extra_ehlo)
         self.rcpt_fn = rcpt or (lambda a: "250 2.1.5 ok")
@@ -160,6 +161,7 @@ class Receiver:
         self.max_rcpts, self.dot_354, self.read_rate = max_rcpts, dot_354, read_rate
         self.data_extra, self.talk_ahead = data_extra, talk_ahead
         self.early_reply = early_reply
+        self.greeting = greeting
         self.lone_dots = 0
         self.open_sessions = self.max_open_sessions = 0
         self.messages, self.connections, self.commands = [], 0, []
@@ -219,7 +221,7 @@ class Receiver:
         if self.stall == "greeting":
             time.sleep(60)
             return
-        greeting = "220 mx.remote.test ESMTP test receiver"
+        greeting = self.greeting or "220 mx.remote.test ESMTP test receiver"
         out(greeting + ("\r\n" + self.talk_ahead if self.talk_ahead else ""))
         tls_on = self.implicit_tls
         authed = None

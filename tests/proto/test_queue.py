@@ -690,11 +690,14 @@ def test_client_against_demanding_and_odd_remotes():
       bounced (RFC 5321 §6.1 lets a duplicate happen, not a loss);
     - limits.test announces RFC 9422 LIMITS RCPTMAX=7 MAILMAX=2: 20
       recipients go 7 a transaction, two transactions a session, the
-      last 6 in a second session (every one delivered once)."""
+      last 6 in a second session (every one delivered once);
+    - closed.test greets with RFC 7504's "521 5.3.2" (it takes no mail):
+      its only host refused us for good, the message bounces at once, as
+      at Postfix, not retried for TERN_QUEUE_LIFETIME."""
     names = ["many.test", "dot.test", "slow.test", "stray.test", "ahead.test", "early.test",
-             "rset.test", "ehlo.test", "close.test", "limits.test"]
+             "rset.test", "ehlo.test", "close.test", "limits.test", "closed.test"]
     with World(lambda ips: zone(*(mx(ips, i, name=n) for i, n in enumerate(names))),
-               nips=10, env={"TERN_QUEUE_TIMEOUT": "2"}) as w:
+               nips=11, env={"TERN_QUEUE_TIMEOUT": "2"}) as w:
         many = w.receiver(0, max_rcpts=30)
         dot = w.receiver(1, dot_354=True, rcpt=lambda a: "550 5.1.1 no such user")
         slow = w.receiver(2, read_rate=300000)
@@ -708,6 +711,8 @@ def test_client_against_demanding_and_odd_remotes():
         limits = w.receiver(9, extra_ehlo=["LIMITS RCPTMAX=7 MAILMAX=2"])
         w.send(["big@slow.test", "big@early.test"], subject="slow", body=body)
         w.send(["l%d@limits.test" % i for i in range(20)], subject="limits")
+        closed = w.receiver(10, greeting="521 5.3.2 mx.closed.test does not accept mail")
+        w.send(["carol@closed.test"], subject="closed")
         w.send(["rcpt%d@many.test" % i for i in range(100)], subject="many")
         w.send(["nobody@dot.test"], subject="dot")
         w.send(["gone%d@rset.test" % i for i in range(50)] + ["ok%d@rset.test" % i for i in range(10)],
@@ -792,4 +797,7 @@ def test_client_against_demanding_and_odd_remotes():
                 sessions[-1].append(c)
         per = [_rcpts_per_tx(x) for x in sessions]
         check(per == [[7, 7], [6]], "limits: RCPTs per transaction per session %s" % per)
+        check(w.srv.wait_log(re.compile(r"event=bounced id=\d+ rcpt=carol@closed\.test .*521 5\.3\.2"))
+              and closed.connections >= 1 and not closed.messages,
+              "closed: " + " / ".join(l for l in w.srv.log_text().splitlines() if "closed.test" in l)[-1500:])
         assert bad == [], bad
