@@ -119,12 +119,17 @@ def test_relay_host_implicit_tls_on_465():
     env = {"TERN_RELAY_HOST": "relay.remote.test:465", "TERN_RELAY_USER": "relayuser",
            "TERN_RELAY_PASSWORD": "relay-secret-2", "TERN_TLS_CA_FILE": ca[0]}
     with World({"relay.remote.test": {"A": [ips[0]]}}, env=env) as w:
+        # The relay announces RFC 9422 LIMITS RCPTDOMAINMAX=1: one
+        # transaction a recipient domain, on the one session.
         r = Receiver(ips[0], 465, implicit_tls=True, auth=("relayuser", "relay-secret-2"),
-                     cert=crt)
+                     cert=crt, extra_ehlo=["LIMITS RCPTDOMAINMAX=1"])
         w.receivers.append(r)
-        w.send(["carol@remote.test"])
-        msgs = r.wait_messages(1)
-        assert len(msgs) == 1 and msgs[0]["tls"] and msgs[0]["auth"] == "relayuser"
+        w.send(["carol@remote.test", "erin@other.test", "finn@Remote.test"])
+        msgs = r.wait_messages(2)
+        got = sorted(sorted(a.lower() for a in m["rcpts"]) for m in msgs)
+        assert got == [["carol@remote.test", "finn@remote.test"], ["erin@other.test"]], got
+        assert all(m["tls"] and m["auth"] == "relayuser" for m in msgs)
+        assert r.connections == 1
         assert w.wait_queue_empty()
 
 
