@@ -405,6 +405,19 @@ static int parse_path(struct pp *x, struct smtp_path *path, int is_mail)
 /* xtext (RFC 3461 §4): "!".."~" except "+" and "=", or "+" and two hex digits. */
 static int utf8_addr_text_valid(struct str s);
 
+/* Valid xtext s decodes to printable US-ASCII (0x20..0x7E) only. */
+static int xtext_printable(struct str s)
+{
+	for (size_t i = 0; i + 2 < s.len; i++)
+		if (s.p[i] == '+') {
+			int c = hex_digit((unsigned char)s.p[i + 1]) * 16 + hex_digit((unsigned char)s.p[i + 2]);
+			if (c < 0x20 || c > 0x7e)
+				return 0;
+			i += 2;
+		}
+	return 1;
+}
+
 static int xtext_valid(struct str s, size_t *decoded_len_r)
 {
 	size_t i = 0, n = 0;
@@ -651,7 +664,9 @@ static int parse_param(struct smtp_cmd *cmd, struct str tok, int is_mail, struct
 			return fail(cmd, SMTP_PARSE_BAD_PARAM, "bad RET value", tok);
 	} else if (is_mail && str_eq_ci_c(key, "ENVID")) {
 		bit = SMTP_PARAM_ENVID;
-		if (!has_val || !xtext_valid(val, &n) || n > SMTP_ENVID_MAX)
+		/* RFC 3461 §4.4: printable US-ASCII once decoded ("+0D" is not:
+		 * Postfix refuses it alike). */
+		if (!has_val || !xtext_valid(val, &n) || n > SMTP_ENVID_MAX || !xtext_printable(val))
 			return fail(cmd, SMTP_PARSE_BAD_PARAM, "bad ENVID value", tok);
 		prm->envid = val;
 	} else if (is_mail && str_eq_ci_c(key, "REQUIRETLS")) {

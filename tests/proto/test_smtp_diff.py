@@ -346,6 +346,9 @@ MAIL_FROM = [
     ("FROM:<alice@remote.test> RET=BOGUS", "dsn ret bad"),
     ("FROM:<alice@remote.test> RET=FULL RET=HDRS", "dsn ret twice"),
     ("FROM:<alice@remote.test> ENVID=a+2", "dsn envid bad xtext"),
+    ("FROM:<alice@remote.test> ENVID=a+0Db", "dsn envid control"),
+    ("FROM:<alice@remote.test> ENVID=a+20b", "dsn envid space"),
+    ("FROM:<alice@remote.test> RET=hdrs", "dsn ret lower"),
     ("FROM:<alice@remote.test> ENVID=%s" % ("x" * 101), "dsn envid too long"),
     ("FROM:<alice@remote.test> NOTIFY=SUCCESS", "rcpt parameter on mail"),
     ("FROM:<alice@remote.test>  SIZE=10", "two spaces before parameter"),
@@ -386,6 +389,10 @@ RCPT_TO = [
     ("TO:<%s> NOTIFY=NEVER,SUCCESS" % BOB, "dsn notify never with other"),
     ("TO:<%s> NOTIFY=BOGUS" % BOB, "dsn notify bad"),
     ("TO:<%s> ORCPT=bogus" % BOB, "dsn orcpt bad"),
+    ("TO:<%s> ORCPT=rfc822;a+0Db@x.test" % BOB, "dsn orcpt control"),
+    ("TO:<%s> ORCPT=utf-8;b\\x{E9}@x.test" % BOB, "dsn orcpt utf8 xtext"),
+    ("TO:<%s> ORCPT=x-foo;bar" % BOB, "dsn orcpt other type"),
+    ("TO:<%s> ORCPT=rfc822;%s" % (BOB, "x" * 495), "dsn orcpt 502"),
     ("TO:<%s> NOTIFY=SUCCESS NOTIFY=FAILURE" % BOB, "dsn notify twice"),
     ("TO:<%s> FOO=BAR" % BOB, "unknown parameter"),
     ("TO:<%s> SIZE=10" % BOB, "mail parameter on rcpt"),
@@ -665,6 +672,8 @@ KNOWN = {
     "rcpt utf8 without smtputf8": (["553 5.6.7"], UTF8 + " (550: it has no such user)"),
     "mail dsn envid too long": (["501 5.5.4"], "RFC 3461 §4.4 (paraphrased): the ENVID value may be "
                                 "at most 100 characters; Postfix takes 101"),
+    "rcpt dsn orcpt 502": (["501 5.5.4"], "RFC 3461 §4.2 (paraphrased): the ORCPT value may be "
+                           "at most 500 characters; Postfix takes 502"),
     "mail long line": (["501 5.5.4"], "the same ENVID past 100 characters (RFC 3461 §4.4), "
                        "in a 3000-octet line both servers read whole"),
     "mail no space before parameter": (["501 5.5.4"], "both 501; the enhanced code is the server's "

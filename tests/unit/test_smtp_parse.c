@@ -509,6 +509,11 @@ static const struct cmd_case cmd_cases[] = {
     {"MAIL FROM:<a@b.example> ENVID=a+2Bb+3d", 0, "MAIL path=a@b.example envid=a+2Bb+3d"},
     {"MAIL FROM:<a@b.example> ENVID=a+2", SMTP_PARSE_BAD_PARAM, "bad ENVID value"},
     {"MAIL FROM:<a@b.example> ENVID=a+zz", SMTP_PARSE_BAD_PARAM, "bad ENVID value"},
+    /* RFC 3461 §4.4: printable once decoded (a space is; CR, DEL, 8-bit not). */
+    {"MAIL FROM:<a@b.example> ENVID=a+20b", 0, "MAIL path=a@b.example envid=a+20b"},
+    {"MAIL FROM:<a@b.example> ENVID=a+0Db", SMTP_PARSE_BAD_PARAM, "bad ENVID value"},
+    {"MAIL FROM:<a@b.example> ENVID=a+7F", SMTP_PARSE_BAD_PARAM, "bad ENVID value"},
+    {"MAIL FROM:<a@b.example> ENVID=+c3+a9", SMTP_PARSE_BAD_PARAM, "bad ENVID value"},
     {"MAIL FROM:<a@b.example> ENVID=a=b", SMTP_PARSE_BAD_PARAM, "bad parameter value"},
     {"MAIL FROM:<a@b.example> ENVID=\xC3\xA9", SMTP_PARSE_BAD_PARAM, "bad parameter value"},
     {"MAIL FROM:<a@b.example> AUTH=<>", 0, "MAIL path=a@b.example auth=<>"},
