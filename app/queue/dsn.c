@@ -188,11 +188,13 @@ int dsn_build(const struct dsn_info *in, struct buf *b)
 	r |= buf_printf(b, ">\r\nSubject: %s\r\nDate: %s\r\n", subject, date);
 	r |= buf_printf(b, "Message-ID: <dsn.%llu.%lld@%s>\r\n", (unsigned long long)in->id,
 			(long long)in->now, in->hostname);
+	/* report-type is the subtype of the second part (RFC 6522 §3):
+	 * RFC 6533's global-delivery-status when the report is that. */
 	r |= buf_printf(b, "Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n"
-			   "Content-Type: multipart/report; report-type=delivery-status;\r\n"
+			   "Content-Type: multipart/report; report-type=%sdelivery-status;\r\n"
 			   "\tboundary=\"%s\"\r\n\r\n"
 			   "This is a MIME-encapsulated message.\r\n\r\n",
-			boundary);
+			global ? "global-" : "", boundary);
 
 	/* 1. Human-readable part (it quotes the addresses). */
 	r |= buf_printf(b, "--%s\r\nContent-Description: Notification\r\n"

@@ -520,6 +520,7 @@ def test_remote_without_smtputf8_bounces_utf8_addresses_5_6_7():
         # RFC 6533: the UTF-8 address in the global report, as utf-8.
         assert "Final-Recipient: utf-8; j\u00f6rg@remote.test\r\n".encode() in raw, raw
         assert b"Content-Type: message/global-delivery-status" in raw, raw
+        assert m.get_param("report-type") == "global-delivery-status", m["Content-Type"]  # RFC 6522 §3
         assert b"does not support SMTPUTF8" in raw, raw
         assert r.messages == []
         assert w.wait_queue_empty()

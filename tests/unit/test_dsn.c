@@ -206,6 +206,8 @@ static void test_utf8_global(void)
 	CHECK_EQ_INT(dsn_build(&in, &b), 0);
 	CHECK(has(&b, "Content-Type: message/global-delivery-status\r\n"));
 	CHECK(!has(&b, "Content-Type: message/delivery-status"));
+	/* report-type names the second part's subtype (RFC 6522 §3). */
+	CHECK(has(&b, "Content-Type: multipart/report; report-type=global-delivery-status;"));
 	CHECK(has(&b, "Final-Recipient: utf-8; m\xc3\xbcller@remote.test\r\n"));
 	CHECK(has(&b, "Final-Recipient: rfc822; carol@remote.test\r\n"));
 	CHECK(has(&b, "Content-Type: text/plain; charset=utf-8\r\n"));
@@ -223,6 +225,7 @@ static void test_utf8_global(void)
 	in.ret_full = 0;
 	CHECK_EQ_INT(dsn_build(&in, &b), 0);
 	CHECK(has(&b, "Content-Type: message/delivery-status\r\n"));
+	CHECK(has(&b, "Content-Type: multipart/report; report-type=delivery-status;"));
 	CHECK(has(&b, "Content-Type: text/plain; charset=us-ascii\r\n"));
 	CHECK(has(&b, "Content-Type: text/rfc822-headers\r\n"));
 	CHECK(!has(&b, "utf-8;"));
