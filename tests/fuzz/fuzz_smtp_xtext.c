@@ -220,9 +220,65 @@ static void check_literal(struct str s)
 	}
 }
 
+/* ORCPT as kept (smtp_orcpt_decode): another type, or an ASCII value,
+ * is xtext; the utf-8 type's UTF-8 (well formed, its ASCII as xtext's
+ * but "+XX" decoded) becomes "\x{HEX}" with the fewest digits, so the
+ * result is ASCII unless a "+XX" made an 8-bit octet. */
+static void check_orcpt(struct str s)
+{
+	size_t cap = s.len * 8 + 1;
+	char *want = malloc(cap), *got = malloc(cap);
+	int eight = 0;
+	for (size_t i = 0; i < s.len; i++)
+		eight |= (unsigned char)s.p[i] >= 0x80;
+	int n = smtp_orcpt_decode(STR_LIT("rfc822"), s, got, cap);
+	assert(n == smtp_xtext_decode(s, want, cap));
+	n = smtp_orcpt_decode(STR_LIT("UTF-8"), s, got, cap);
+	long m = -1;
+	if (!eight) {
+		m = smtp_xtext_decode(s, want, cap);
+	} else if (model_utf8(s)) {
+		size_t o = 0;
+		for (size_t i = 0; i < s.len;) {
+			unsigned char c = (unsigned char)s.p[i];
+			if (c >= 0x80) {
+				size_t l = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+				uint32_t cp = c & (l == 4 ? 7 : l == 3 ? 15 : 31);
+				for (size_t k = 1; k < l; k++)
+					cp = cp << 6 | ((unsigned char)s.p[i + k] & 63);
+				o += (size_t)snprintf(want + o, 12, "\\x{%02X}", cp);
+				i += l;
+			} else if (c == '+') {
+				if (s.len - i < 3 || hexv((unsigned char)s.p[i + 1]) < 0 ||
+				    hexv((unsigned char)s.p[i + 2]) < 0)
+					break;
+				want[o++] = (char)(hexv((unsigned char)s.p[i + 1]) << 4 |
+						   hexv((unsigned char)s.p[i + 2]));
+				i += 3;
+			} else if (c >= '!' && c <= '~' && c != '=') {
+				want[o++] = (char)c;
+				i++;
+			} else {
+				break;
+			}
+			if (i == s.len)
+				m = (long)o;
+		}
+	}
+	assert(n == (int)m);
+	if (n >= 0) {
+		assert(got[n] == '\0' && memcmp(got, want, (size_t)n) == 0);
+		if (n > 0)
+			assert(smtp_orcpt_decode(STR_LIT("utf-8"), s, got, (size_t)n) == -1);
+	}
+	free(want);
+	free(got);
+}
+
 static void check_all(struct str s)
 {
 	check_xtext(s);
+	check_orcpt(s);
 	check_domain(s);
 	check_literal(s);
 	assert(smtp_utf8_valid(s) == model_utf8(s));
