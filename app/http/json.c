@@ -18,6 +18,8 @@ struct parser {
 	size_t n, off;
 	struct arena *a;
 	const char *why;
+	size_t *left; /* values it may still make, or NULL for any number */
+	int over;     /* failed for want of *left */
 };
 
 static void ws(struct parser *ps)
@@ -314,6 +316,14 @@ static int parse_container(struct parser *ps, struct json_value *v, int depth, i
 
 static struct json_value *parse_value(struct parser *ps, int depth)
 {
+	if (ps->left) {
+		if (*ps->left == 0) {
+			ps->over = 1;
+			fail(ps, "too many values");
+			return NULL;
+		}
+		(*ps->left)--;
+	}
 	struct json_value *v = arena_zalloc(ps->a, sizeof(*v));
 	int rc;
 
@@ -361,8 +371,17 @@ static struct json_value *parse_value(struct parser *ps, int depth)
 
 struct json_value *json_parse(const char *p, size_t n, struct arena *a, char *err, size_t errsz)
 {
-	struct parser ps = { .p = p, .n = n, .a = a };
+	return json_parse_capped(p, n, a, NULL, NULL, err, errsz);
+}
+
+struct json_value *json_parse_capped(const char *p, size_t n, struct arena *a, size_t *left,
+				     int *over_r, char *err, size_t errsz)
+{
+	struct parser ps = { .p = p, .n = n, .a = a, .left = left };
 	struct json_value *v = parse_value(&ps, 0);
+
+	if (over_r)
+		*over_r = ps.over;
 
 	if (v) {
 		ws(&ps);

@@ -7,7 +7,8 @@
  * into NUL-terminated UTF-8 copies. The input must be well-formed UTF-8;
  * duplicate keys, control characters in strings, leading zeros, nesting
  * deeper than JSON_DEPTH_MAX and trailing bytes are refused. Request bodies
- * are bounded before they get here (64 KiB), so the tree is too.
+ * are bounded before they get here (64 KiB), so the tree is too; larger
+ * input from a peer (JMAP's 5 MB) goes through json_parse_capped().
  *
  * The writer appends to a struct buf (bounded: a write that would pass its
  * maximum makes jw_failed() true) and places commas itself.
@@ -50,6 +51,15 @@ struct json_value {
  * with a short reason and the byte offset in err (size errsz).
  */
 struct json_value *json_parse(const char *p, size_t n, struct arena *a, char *err, size_t errsz);
+/*
+ * json_parse making at most *left values (each costs a node of some 80
+ * octets: "[0,0,...]" parses into 40 times its text), *left lowered by
+ * those it made. Past it NULL, with *over_r (when given) 1 and err "too
+ * many values"; otherwise *over_r is 0. A peer's JSON is parsed with a
+ * cap, so its tree is bounded by more than its length.
+ */
+struct json_value *json_parse_capped(const char *p, size_t n, struct arena *a, size_t *left,
+				     int *over_r, char *err, size_t errsz);
 
 /* The member named key of an object, or NULL. */
 const struct json_value *json_get(const struct json_value *obj, const char *key);

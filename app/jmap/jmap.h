@@ -42,6 +42,15 @@ struct arena;
 #define JMAP_MAX_CALLS_IN_REQUEST 32
 #define JMAP_MAX_OBJECTS_IN_GET 500
 #define JMAP_MAX_OBJECTS_IN_SET 500
+/*
+ * Not advertised: the JSON values a request (or a WebSocket message) may
+ * hold, and those its result references may parse in all. A parsed value
+ * is a node of some 80 octets, so maxSizeRequest alone let one request of
+ * "[0,0,...]" take 250 MB, and a client its four concurrent ones a
+ * gigabyte. 100,000 values is 200 for each of maxObjectsInSet's objects;
+ * past it the request is refused as over maxSizeRequest.
+ */
+#define JMAP_JSON_VALUES_MAX 100000
 #define JMAP_MAX_SIZE_UPLOAD 50000000
 #define JMAP_MAX_CONCURRENT_UPLOAD 4
 /* A response larger than this is refused with a request-level limit. */

@@ -19,8 +19,9 @@
  * argument, echoed again by each of 30 calls, held gigabytes). An error
  * always fits: CALL_ERR_ROOM. And references parse at most
  * JMAP_MAX_SIZE_REQUEST octets of responses in all (each at most once),
- * so the trees they build cost no more than the request's own may (a
- * parsed "[0,0,...]" takes some 40 times its text).
+ * and make at most JMAP_JSON_VALUES_MAX values in all, so the trees they
+ * build cost no more than the request's own may (a parsed "[0,0,...]"
+ * takes some 40 times its text).
  */
 #define CALL_ERR_ROOM 4096
 #define REF_PARSE_MAX JMAP_MAX_SIZE_REQUEST
@@ -69,12 +70,14 @@ static int ref_resolve(struct jmap_request *r, const struct json_value *ref,
 		return -1;
 	if (!p->tree) {
 		char err[64];
+		int over;
 		if (p->args_len > REF_PARSE_MAX - r->ref_parsed)
 			return -2;
 		r->ref_parsed += p->args_len;
-		p->tree = json_parse(p->args, p->args_len, r->a, err, sizeof err);
+		p->tree = json_parse_capped(p->args, p->args_len, r->a, &r->ref_values, &over, err,
+					    sizeof err);
 		if (!p->tree)
-			return -1;
+			return over ? -2 : -1;
 	}
 	return jmap_pointer(r->a, p->tree, path->str, out_r);
 }
@@ -108,7 +111,8 @@ static int args_resolve(struct jmap_call *c, const struct json_value *args,
 			if (rc < 0) {
 				jmap_error(c, "invalidResultReference",
 					   rc == -2 ? "the results referred to are larger than "
-						      "maxSizeRequest in all"
+						      "maxSizeRequest in all, or hold too many "
+						      "values"
 						    : m->key);
 				return -1;
 			}
@@ -326,8 +330,16 @@ int jmap_api(struct store *st, const struct jmap_who *who, const char *client_ip
 	     const char *body, size_t len, struct arena *a, struct buf *out)
 {
 	char err[128], d[200];
+	size_t values = JMAP_JSON_VALUES_MAX;
+	int over;
 
-	struct json_value *req = json_parse(body, len, a, err, sizeof err);
+	struct json_value *req = json_parse_capped(body, len, a, &values, &over, err, sizeof err);
+	if (!req && over) {
+		snprintf(d, sizeof d, "the request holds more than %d JSON values",
+			 JMAP_JSON_VALUES_MAX);
+		jmap_problem(out, 400, "limit", "maxSizeRequest", d);
+		return 400;
+	}
 	if (!req) {
 		snprintf(d, sizeof d, "the request is not valid JSON: %s", err);
 		jmap_problem(out, 400, "notJSON", NULL, d);
@@ -340,7 +352,8 @@ int jmap_api_request(struct store *st, const struct jmap_who *who, const char *c
 		     const struct json_value *req, struct arena *a, struct buf *out)
 {
 	struct jmap_request r = {.st = st, .account = who->account, .apppass = who->apppass,
-				 .cred = who->cred, .client_ip = client_ip, .a = a};
+				 .cred = who->cred, .client_ip = client_ip, .a = a,
+				 .ref_values = JMAP_JSON_VALUES_MAX};
 	char d[200];
 
 	if (!request_shaped(req)) {

@@ -56,6 +56,8 @@ struct jmap_request {
 	/* Octets of the responses kept (what the Response will hold), and
 	 * of those parsed for result references: jmap_api.c's budgets. */
 	size_t resp_used, ref_parsed;
+	/* JSON values references may still parse (JMAP_JSON_VALUES_MAX). */
+	size_t ref_values;
 };
 
 #define JMAP_USING_CORE 1u

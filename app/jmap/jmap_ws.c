@@ -85,11 +85,19 @@ void jmap_ws_message(struct store *st, const struct jmap_who *who, const char *c
 		     struct jmap_ws_verdict *v)
 {
 	char err[128], d[200];
+	size_t values = JMAP_JSON_VALUES_MAX;
+	int over;
 
 	memset(v, 0, sizeof *v);
 	v->kind = JMAP_WS_REPLY;
 	buf_reset(out);
-	struct json_value *msg = json_parse(text, len, a, err, sizeof err);
+	struct json_value *msg = json_parse_capped(text, len, a, &values, &over, err, sizeof err);
+	if (!msg && over) {
+		snprintf(d, sizeof d, "the message holds more than %d JSON values",
+			 JMAP_JSON_VALUES_MAX);
+		request_error(out, "limit", "maxSizeRequest", NULL, d);
+		return;
+	}
 	if (!msg) {
 		snprintf(d, sizeof d, "the message is not valid JSON: %s", err);
 		request_error(out, "notJSON", NULL, NULL, d);

@@ -108,3 +108,68 @@ def test_anonymous_bodies_cost_no_memory():
     finally:
         for c in conns:
             c.close()
+
+
+def test_jmap_request_values_bounded():
+    """A parsed JSON value costs a node of some 80 octets, so within
+    maxSizeRequest a request of "[0,0,...]" parsed into 250 MB, and four
+    at once (maxConcurrentRequests) held a gigabyte. A request, and what
+    its result references parse, makes at most 100,000 values: past it the
+    RFC's limit problem, and the server's peak memory stays small."""
+    s = srv()
+    cap = 100000
+
+    def request(n):
+        return json.dumps({"using": [CORE], "methodCalls": [
+            ["Core/echo", {"a": [0] * n}, "0"]]}, separators=(",", ":")).encode()
+
+    def post(req, timeout=30):
+        return ask(s, head("/jmap/api/", len(req), BOB) + req, timeout=timeout)
+
+    # Within the cap: echoed whole.
+    st, body = post(request(cap - 100))
+    assert st == 200, (st, body[:200])
+    assert len(json.loads(body)["methodResponses"][0][1]["a"]) == cap - 100
+    # One past it: refused, naming the limit.
+    st, body = post(request(cap))
+    p = json.loads(body)
+    assert st == 400 and p["type"] == "urn:ietf:params:jmap:error:limit", (st, body[:300])
+    assert p["limit"] == "maxSizeRequest" and "JSON values" in p["detail"], p
+
+    # Result references share one budget: the second reference to a
+    # 60,000-value result is past it.
+    refs = {"using": [CORE], "methodCalls": [
+        ["Core/echo", {"a": [0] * 60000}, "0"],
+        ["Core/echo", {"#a": {"resultOf": "0", "name": "Core/echo", "path": "/a"}}, "1"],
+        ["Core/echo", {"#a": {"resultOf": "1", "name": "Core/echo", "path": "/a"}}, "2"]]}
+    req = json.dumps(refs, separators=(",", ":")).encode()
+    st, body = post(req)
+    assert st == 200, (st, body[:200])
+    r = json.loads(body)["methodResponses"]
+    assert r[1][0] == "Core/echo" and len(r[1][1]["a"]) == 60000, r[1][0]
+    assert r[2][0] == "error" and r[2][1]["type"] == "invalidResultReference", r[2]
+
+    # Four requests of maxSizeRequest, all values, at once: the peak
+    # memory (VmHWM, its mark reset first) grew by a few times their
+    # text, not the 750 MB it did.
+    big = b'{"using":["%s"],"methodCalls":[["Core/echo",{"a":[' % CORE.encode()
+    tail = b'0]},"0"]]}'
+    big += b"0," * ((MAX_REQUEST - len(big) - len(tail)) // 2) + tail
+    with open("/proc/%d/clear_refs" % s.proc.pid, "w") as f:
+        f.write("5")
+    base = s.rss_kib("VmHWM")
+    conns, answers = [], []
+    try:
+        for _ in range(4):
+            c = tls(s)
+            c.sendall(head("/jmap/api/", len(big), BOB) + big)
+            conns.append(c)
+        answers = [read_answer(c, 60) for c in conns]
+    finally:
+        for c in conns:
+            c.close()
+    grew = s.rss_kib("VmHWM") - base
+    print("4 requests of %d octets of values: VmHWM grew %.1f MiB" % (len(big), grew / 1024))
+    assert grew < (200 if SANITIZED else 80) * 1024, grew
+    for st, body in answers:
+        assert st == 400 and json.loads(body)["limit"] == "maxSizeRequest", (st, body[:300])

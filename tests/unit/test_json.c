@@ -80,6 +80,22 @@ int main(void)
 				"\"o\":1,\"p\":1,\"q\":1,\"r\":1,\"s\":{\"a\":1}}") != NULL);
 	}
 
+	/* A cap on the values made: "[1,[2,3]]" is five; the budget is
+	 * shared by the parses given it and lowered by each. */
+	{
+		size_t left = 5;
+		int over = -1;
+		char err[64] = "";
+		CHECK(json_parse_capped("[1,[2,3]]", 9, a, &left, &over, err, sizeof err) && left == 0 &&
+		      over == 0);
+		CHECK(!json_parse_capped("7", 1, a, &left, &over, err, sizeof err) && over == 1 &&
+		      strstr(err, "too many values"));
+		left = 4;
+		CHECK(!json_parse_capped("[1,[2,3]]", 9, a, &left, &over, err, sizeof err) && over == 1);
+		left = 9;
+		CHECK(!json_parse_capped("[1,", 3, a, &left, &over, err, sizeof err) && over == 0);
+	}
+
 	/* Integers: int64 range exactly, beyond is a double only. */
 	v = parse(a, "[-9223372036854775808,9223372036854775807,9223372036854775808]");
 	CHECK(v->first->is_int && v->first->integer == INT64_MIN);
