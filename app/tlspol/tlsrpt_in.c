@@ -198,9 +198,11 @@ int tlsrpt_report_parse(const char *json, size_t n, struct arena *a, struct tlsr
 	memset(r, 0, sizeof *r);
 	if (n > TLSRPT_IN_MAX)
 		return fail(err, errsz, "report too large");
-	struct json_value *root = json_parse(json, n, a, jerr, sizeof jerr);
+	size_t values = TLSRPT_IN_VALUES_MAX;
+	int over;
+	struct json_value *root = json_parse_capped(json, n, a, &values, &over, jerr, sizeof jerr);
 	if (!root)
-		return fail(err, errsz, "not JSON");
+		return fail(err, errsz, over ? "too many JSON values" : "not JSON");
 	if (root->type != JSON_OBJECT)
 		return fail(err, errsz, "not a JSON object");
 	const struct json_value *dr = json_get(root, "date-range");

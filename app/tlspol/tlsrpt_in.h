@@ -28,6 +28,11 @@
 struct arena;
 
 #define TLSRPT_IN_MAX ((size_t)1 << 20) /* JSON bytes looked at */
+/* JSON values parsed: a value is an 80-octet node, so a megabyte of
+ * "[0,0,...]" from anyone who mails a report made a 40 MB tree. What is
+ * kept (TLSRPT_POLICIES_MAX policies of TLSRPT_FAILURES_MAX failures)
+ * takes a few hundred. */
+#define TLSRPT_IN_VALUES_MAX 50000
 
 /*
  * Parses json[0..n) into *r (strings in a). 0, or -1 with a short reason

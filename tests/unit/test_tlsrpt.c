@@ -251,6 +251,23 @@ static void test_report_in(void)
 	CHECK_EQ_STR(r.policies[0].strings[0], "3 1 1 aa");
 	CHECK_EQ_INT(r.policies[0].failures[0].result, TLSRPT_VALIDATION_FAILURE);
 	CHECK_EQ_STR(r.policies[0].failures[0].additional_information, "novel");
+	/* An unknown member is skipped, but counts against the values parsed. */
+	for (int n = 1000; n <= TLSRPT_IN_VALUES_MAX; n += TLSRPT_IN_VALUES_MAX - 1000) {
+		struct buf big;
+		buf_init(&big, TLSRPT_IN_MAX);
+		const char *ext = strstr(ok, "1,\"policies\"");
+		buf_append(&big, ok, (size_t)(ext - ok));
+		buf_append(&big, "[0", 2);
+		for (int i = 1; i < n; i++)
+			buf_append(&big, ",0", 2);
+		buf_append(&big, "]", 1);
+		buf_append(&big, ext + 1, strlen(ext + 1));
+		int rc = tlsrpt_report_parse(buf_data(&big), buf_len(&big), a, &r, err, sizeof err);
+		CHECK_EQ_INT(rc, n == 1000 ? 0 : -1);
+		if (rc < 0)
+			CHECK_EQ_STR(err, "too many JSON values");
+		buf_free(&big);
+	}
 	/* Refused: no report-id, a negative count, an unknown policy type, not an object. */
 	const char *bad[] = {
 	    "{\"organization-name\":\"X\",\"date-range\":{\"start-datetime\":\"2016-04-01T00:00:00Z\","
