@@ -1118,7 +1118,10 @@ static struct sv_node *parse_command(struct parser *ps, struct sv_node *prev)
 /* Commands up to "}" (or the end of the script at top level). */
 static struct sv_node *parse_block(struct parser *ps, int toplevel)
 {
-	struct sv_node *first = NULL, *last = NULL;
+	/* tail: the end of the block's chain so far, walked on from there
+	 * (never from first: a script of 80,000 commands took seconds of
+	 * CPU per compile, the walk quadratic). */
+	struct sv_node *first = NULL, *last = NULL, *tail = NULL;
 	while (!ps->failed) {
 		if (ps->tok.type == TK_EOF || (!toplevel && ps->tok.type == TK_RBRACE))
 			break;
@@ -1131,9 +1134,8 @@ static struct sv_node *parse_block(struct parser *ps, int toplevel)
 			continue;
 		}
 		if (!first)
-			first = n;
+			first = tail = n;
 		else {
-			struct sv_node *tail = first;
 			while (tail->next)
 				tail = tail->next;
 			tail->next = n;

@@ -465,6 +465,29 @@ def test_checkscript_off_the_loop():
         c.close()
 
 
+def server_cpu(s):
+    """The server's CPU seconds so far (user and system, /proc/PID/stat)."""
+    with open("/proc/%d/stat" % s.proc.pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_checkscript_cost_linear_in_commands():
+    """The compiler appended each command of a block by walking the block
+    from its first one: a script of 74,000 "keep;" (within the 512 KiB a
+    script may have) took 12 s of CPU per CHECKSCRIPT, and any account
+    could ask again and again. Now linear: the server's CPU for it (not
+    a wall clock) is measured, and a tenth of what it was is allowed."""
+    script = b"keep;\r\n" * 74000
+    c = authed()
+    before = server_cpu(srv())
+    assert c.cmd(b"CHECKSCRIPT {%d+}\r\n" % len(script) + script + b"\r\n") == [b'OK "Script is valid."\r\n']
+    used = server_cpu(srv()) - before
+    print("CHECKSCRIPT of 74,000 commands: %.2f s of server CPU" % used)
+    assert used < (4.0 if SANITIZED else 1.2), used
+    c.close()
+
+
 def test_literal_size_past_32_bits():
     """A size past 32 bits is no literal (RFC 5804's "number"): nothing to
     skip, the next line is a command again (it went unanswered, read as
