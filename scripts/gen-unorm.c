@@ -31,8 +31,11 @@
 #define CP_MAX 0x110000
 #define PAGES (CP_MAX >> 8)
 
-static uint8_t *ccc, *qc, *excl, *dn, *second;
+static uint8_t *ccc, *qc, *excl, *dn, *second, *kn;
 static uint32_t (*dm)[2]; /* one level of canonical decomposition */
+static uint32_t *kpool, *kstart; /* one level of any decomposition: */
+static size_t kpn;               /* kpool[kstart[cp] + 0..kn[cp]) */
+static uint32_t *title; /* simple titlecase mapping (field 14), 0: none */
 
 static void die(const char *what, const char *detail)
 {
@@ -58,6 +61,26 @@ static size_t full(uint32_t cp, uint32_t *out, size_t k, int depth)
 	}
 	for (size_t i = 0; i < dn[cp]; i++)
 		k = full(dm[cp][i], out, k, depth + 1);
+	return k;
+}
+
+/* Full compatibility decomposition of cp (any <tag>, and canonical ones)
+ * into out (UNORM_KD_MAX): length. Hangul syllables are left as they are
+ * (unorm.c decomposes them); none appears inside another's. */
+static size_t kfull(uint32_t cp, uint32_t *out, size_t k, int depth)
+{
+	if (depth > 8)
+		die("compatibility decomposition loops", "");
+	if (!kn[cp]) {
+		if (k >= UNORM_KD_MAX)
+			die("compatibility decomposition too long", "");
+		if (depth > 0 && cp >= 0xac00 && cp < 0xac00 + 11172)
+			die("Hangul syllable inside a decomposition", "");
+		out[k] = cp;
+		return k + 1;
+	}
+	for (size_t i = 0; i < kn[cp]; i++)
+		k = kfull(kpool[kstart[cp] + i], out, k, depth + 1);
 	return k;
 }
 
@@ -135,7 +158,11 @@ int main(int argc, char **argv)
 	dn = calloc(CP_MAX, 1);
 	second = calloc(CP_MAX, 1);
 	dm = calloc(CP_MAX, sizeof *dm);
-	if (!ccc || !qc || !excl || !dn || !second || !dm)
+	kn = calloc(CP_MAX, 1);
+	kpool = calloc(1u << 16, sizeof *kpool);
+	kstart = calloc(CP_MAX, sizeof *kstart);
+	title = calloc(CP_MAX, sizeof *title);
+	if (!ccc || !qc || !excl || !dn || !second || !dm || !kn || !kpool || !kstart || !title)
 		die("out of memory", "tables");
 
 	FILE *in = fopen(argv[1], "r");
@@ -144,15 +171,17 @@ int main(int argc, char **argv)
 	char line[1024];
 	size_t lines = 0, decomps = 0;
 	while (fgets(line, sizeof line, in)) {
-		/* code;name;gc;ccc;bidi;decomposition;... */
-		char *f[6], *s = line;
-		for (int i = 0; i < 6; i++) {
+		/* code;name;gc;ccc;bidi;decomposition;...;titlecase (14) */
+		char *f[15], *s = line;
+		for (int i = 0; i < 14; i++) {
 			f[i] = s;
 			s = strchr(s, ';');
 			if (!s)
 				die("bad line", line);
 			*s++ = '\0';
 		}
+		f[14] = s;
+		s[strcspn(s, "\r\n")] = '\0';
 		char *end;
 		unsigned long cp = strtoul(f[0], &end, 16);
 		if (end == f[0] || *end || cp >= CP_MAX)
@@ -164,8 +193,38 @@ int main(int argc, char **argv)
 		/* Ranges (<CJK Ideograph, First>..Last>) have class 0 and no
 		 * decomposition: nothing to fill in. */
 		lines++;
-		if (f[5][0] == '\0' || f[5][0] == '<')
-			continue; /* none, or a compatibility one */
+		if (f[14][0]) {
+			unsigned long t = strtoul(f[14], &end, 16);
+			if (end == f[14] || *end || t >= CP_MAX)
+				die("bad titlecase mapping", f[14]);
+			if (t != cp)
+				title[cp] = (uint32_t)t;
+		}
+		if (f[5][0] == '\0')
+			continue;
+		s = f[5];
+		if (*s == '<') { /* the tag goes; the code points are the same */
+			s = strchr(s, '>');
+			if (!s)
+				die("bad decomposition tag", f[5]);
+			s++;
+		}
+		kstart[cp] = (uint32_t)kpn;
+		for (;;) {
+			while (*s == ' ')
+				s++;
+			if (!*s)
+				break;
+			unsigned long v = strtoul(s, &end, 16);
+			if (end == s || v >= CP_MAX || v == 0 || kn[cp] == UNORM_KD_MAX ||
+			    kpn == 1u << 16)
+				die("bad decomposition", f[5]);
+			kpool[kpn++] = (uint32_t)v;
+			kn[cp]++;
+			s = end;
+		}
+		if (f[5][0] == '<')
+			continue; /* a compatibility one: not canonical */
 		s = f[5];
 		for (;;) {
 			while (*s == ' ')
@@ -209,10 +268,41 @@ int main(int argc, char **argv)
 	uint16_t *idx = calloc(CP_MAX, sizeof *idx);
 	uint32_t (*fd)[UNORM_DECOMP_MAX] = calloc(CP_MAX, sizeof *fd);
 	uint8_t *fn = calloc(CP_MAX, 1);
+	/* NFKD (kl, ko) and i;unicode-casemap (ml, mo: the NFKD of the
+	 * simple titlecase mapping, RFC 5051 §2 step 2) of each code point,
+	 * when not the code point itself, into one pool. */
+	uint8_t *kl = calloc(CP_MAX, 1), *ml = calloc(CP_MAX, 1);
+	uint32_t *ko = calloc(CP_MAX, sizeof *ko), *mo = calloc(CP_MAX, sizeof *mo);
+	uint32_t *xpool = calloc(1u << 16, sizeof *xpool);
+	size_t xn = 1, kgrow = 0;
+	if (!kl || !ml || !ko || !mo || !xpool)
+		die("out of memory", "tables");
 	size_t npages = 1, nrec = 1;
 	for (uint32_t cp = 0; cp < CP_MAX; cp++) {
 		if (cp >= 0xac00 && cp < 0xac00 + 11172)
 			continue; /* Hangul: algorithmic */
+		if (cp >= 0xd800 && cp < 0xe000)
+			continue;
+		for (int m = 0; m < 2; m++) {
+			uint32_t t[UNORM_KD_MAX];
+			uint32_t from = m && title[cp] ? title[cp] : cp;
+			size_t tn = kfull(from, t, 0, 0);
+			if (tn == 1 && t[0] == cp)
+				continue;
+			if (xn + tn > 65535)
+				die("compatibility decompositions too long", "");
+			size_t len = 0;
+			for (size_t k = 0; k < tn; k++)
+				len += utf8_len(t[k]);
+			if (len > UNORM_KD_GROWTH * utf8_len(cp))
+				die("compatibility decomposition grows too much", "");
+			if (len > kgrow * utf8_len(cp))
+				kgrow = (len + utf8_len(cp) - 1) / utf8_len(cp);
+			memcpy(xpool + xn, t, tn * sizeof *t);
+			(m ? ml : kl)[cp] = (uint8_t)tn;
+			(m ? mo : ko)[cp] = (uint32_t)xn;
+			xn += tn;
+		}
 		if (dn[cp]) {
 			fn[cp] = (uint8_t)full(cp, fd[cp], 0, 0);
 			size_t len = 0;
@@ -227,7 +317,7 @@ int main(int argc, char **argv)
 			die("quick-check Yes starter composes backwards", "");
 		if (ccc[cp] && qc[cp] == 0 && second[cp])
 			die("combining mark second of a pair but quick-check Yes", "");
-		if (!ccc[cp] && !qc[cp] && !fn[cp])
+		if (!ccc[cp] && !qc[cp] && !fn[cp] && !kl[cp] && !ml[cp])
 			continue;
 		if (cp < 0x300)
 			if (ccc[cp] || qc[cp])
@@ -266,12 +356,17 @@ int main(int argc, char **argv)
 		off += fn[cp];
 	}
 	fprintf(out, "};\n\n");
-	fprintf(out, "const struct unorm_rec unorm_recs[%zu] = {\n\t{ 0, 0, 0, 0 },\n", nrec);
+	fprintf(out, "const uint32_t unorm_kdecomp[%zu] = {\n\t0,", xn);
+	for (size_t i = 1; i < xn; i++)
+		fprintf(out, "%s0x%04X,", i % 8 ? " " : "\n\t", xpool[i]);
+	fprintf(out, "\n};\n\n");
+	fprintf(out, "const struct unorm_rec unorm_recs[%zu] = {\n\t{ 0, 0, 0, 0, 0, 0, 0, 0 },\n",
+		nrec);
 	for (uint32_t cp = 0; cp < CP_MAX; cp++) {
 		if (!idx[cp])
 			continue;
-		fprintf(out, "\t{ %u, %u, %u, %u }, /* U+%04X */\n", ccc[cp], qc[cp], fn[cp],
-			doff[cp], cp);
+		fprintf(out, "\t{ %u, %u, %u, %u, %u, %u, %u, %u }, /* U+%04X */\n", ccc[cp],
+			qc[cp], fn[cp], kl[cp], ml[cp], doff[cp], ko[cp], mo[cp], cp);
 	}
 	fprintf(out, "};\n\n");
 	fprintf(out, "const uint16_t unorm_index[%zu][256] = {\n", npages);
@@ -289,6 +384,8 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < np; i++)
 		fprintf(out, "\t{ 0x%04X, 0x%04X, 0x%04X },\n", pairs[i].a, pairs[i].b, pairs[i].c);
 	fprintf(out, "};\n\nconst size_t unorm_npairs = %zu;\n", np);
+	fprintf(stderr, "gen-unorm: %zu records, %zu compatibility code points, growth %zu\n",
+		nrec, xn, kgrow);
 	if (fclose(out))
 		die("cannot write", argv[3]);
 	return 0;

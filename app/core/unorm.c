@@ -307,3 +307,115 @@ int unorm_equal(const char *a, size_t an, const char *b, size_t bn)
 	size_t lb = qb ? bn : unorm_nfc(b, bn, nb);
 	return la == lb && memcmp(qa ? a : na, qb ? b : nb, la) == 0;
 }
+
+/* The mapped code points of cp for unorm_nfkd (casemap 0) or
+ * unorm_casemap (1) into b (room for UNORM_KD_MAX): how many. */
+static inline size_t kmap(uint32_t cp, uint32_t *b, int casemap)
+{
+	if (cp >= S_BASE && cp < S_BASE + S_COUNT)
+		return decompose(cp, b);
+	const struct unorm_rec *r = rec(cp);
+	size_t len = casemap ? r->mlen : r->klen;
+	if (!len) {
+		b[0] = cp;
+		return 1;
+	}
+	memcpy(b, &unorm_kdecomp[casemap ? r->moff : r->koff], len * sizeof *b);
+	return len;
+}
+
+/* ASCII octets from s to o (apart), a-z to A-Z when up is set, up to
+ * the first octet past ASCII: how many. Eight at a time. */
+static inline size_t ascii_upper(unsigned char *o, const unsigned char *s, size_t n, int up)
+{
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+		memcpy(&w, s + i, 8);
+		if (w & 0x8080808080808080ull)
+			break;
+		if (up) {
+			uint64_t ge_a = w + 0x1f1f1f1f1f1f1f1full, gt_z = w + 0x0505050505050505ull;
+			w &= ~(((ge_a & ~gt_z) & 0x8080808080808080ull) >> 2); /* a-z lose 0x20 */
+		}
+		memcpy(o + i, &w, 8);
+	}
+	for (; i < n && s[i] < 0x80; i++)
+		o[i] = (unsigned char)(up && (unsigned)(s[i] - 'a') < 26u ? s[i] - 32 : s[i]);
+	return i;
+}
+
+/* Puts b[0..k) in canonical order and writes it to o: the end. */
+static char *flush(uint32_t *b, size_t k, char *o)
+{
+	if (k > 1)
+		(void)nfc_segment(b, k, 0);
+	for (size_t j = 0; j < k; j++)
+		o += utf8_encode(b[j], o);
+	return o;
+}
+
+/* NFKD (casemap 0) or i;unicode-casemap (1) of in[0..n): each code point
+ * mapped, the marks after each starter put in canonical order (a run of
+ * more than UNORM_SEGMENT_MAX is ordered in parts). */
+static size_t kd_run(const char *in, size_t n, char *out, int casemap)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	char *o = out;
+	uint32_t b[UNORM_SEGMENT_MAX + UNORM_KD_MAX];
+	size_t k = 0;
+	for (size_t i = 0; i < n;) {
+		if (s[i] < 0x80) {
+			o = flush(b, k, o);
+			k = 0;
+			size_t a = ascii_upper((unsigned char *)o, s + i, n - i, casemap);
+			o += a;
+			i += a;
+			continue;
+		}
+		size_t l;
+		uint32_t cp = next_cp(s + i, n - i, &l);
+		if (cp == UINT32_MAX) {
+			o = flush(b, k, o);
+			k = 0;
+			*o++ = (char)s[i++];
+			continue;
+		}
+		i += l;
+		uint32_t m[UNORM_KD_MAX];
+		size_t mn = kmap(cp, m, casemap);
+		if (k && (cls(m[0]) == 0 || k + mn > UNORM_SEGMENT_MAX)) {
+			o = flush(b, k, o);
+			k = 0;
+		}
+		memcpy(b + k, m, mn * sizeof *m);
+		k += mn;
+	}
+	o = flush(b, k, o);
+	return (size_t)(o - out);
+}
+
+size_t unorm_nfkd(const char *in, size_t n, char *out)
+{
+	return kd_run(in, n, out, 0);
+}
+
+size_t unorm_casemap(const char *in, size_t n, char *out)
+{
+	return kd_run(in, n, out, 1);
+}
+
+size_t unorm_casemap_char_len(const char *p, size_t n, size_t *len_r)
+{
+	const unsigned char *s = (const unsigned char *)p;
+	size_t l;
+	uint32_t cp = next_cp(s, n, &l);
+	*len_r = l;
+	if (cp == UINT32_MAX || cp < 0x80)
+		return l;
+	uint32_t m[UNORM_KD_MAX];
+	size_t mn = kmap(cp, m, 1), len = 0;
+	for (size_t j = 0; j < mn; j++)
+		len += m[j] < 0x80 ? 1 : m[j] < 0x800 ? 2 : m[j] < 0x10000 ? 3 : 4;
+	return len;
+}

@@ -75,6 +75,47 @@ int unorm_nfc_str(const char *s, char *out, size_t outsz);
 #define UNORM_CMP_MAX 1024
 int unorm_equal(const char *a, size_t an, const char *b, size_t bn);
 
+/* Code points of one character's full compatibility decomposition, at
+ * most (U+FDFA is 18), and how many times its source's length a
+ * compatibility-decomposed text (NFKD, i;unicode-casemap) may be. */
+#define UNORM_KD_MAX 18
+#define UNORM_KD_GROWTH 11
+
+/* The NFKD (compatibility decomposition, canonical order) of in[0..n)
+ * into out (room for UNORM_KD_GROWTH * n octets, not overlapping in);
+ * the length. Ill-formed octets are kept as they are. */
+size_t unorm_nfkd(const char *in, size_t n, char *out);
+
+/*
+ * i;unicode-casemap (RFC 5051 §2): the "titlecased canonicalized UTF-8"
+ * of in[0..n) into out (room for UNORM_KD_GROWTH * n octets, not
+ * overlapping in); the length. Each code point is replaced by its simple
+ * titlecase mapping (UnicodeData.txt field 14) when it has one, then by
+ * its full decomposition of any type, recursively (step 2); the result
+ * is put in canonical order (2(b)'s "effectively Normalization Form
+ * KD"), so canonically equivalent texts map alike. The one key of every
+ * case-insensitive comparison beyond ASCII: IMAP SEARCH's substring
+ * test and SORT's keys (RFC 5255 I18NLEVEL=1), the JMAP text filters and
+ * sorts, the full-text index's terms. Equal keys are equal strings
+ * under the collation, a substring of a key matches, and keys order as
+ * octets (i;octet, §2's ordering).
+ *
+ * As RFC 5051 says, the titlecase step comes first and is not applied
+ * again to what a decomposition gives: "ǅ" and "Ǆ" are "D" "z" U+030C,
+ * "ﬁ" is "fi" while "fi" is "FI". There is no Turkic mapping: "ı"
+ * (U+0131) titlecases to "I", so it matches "i" and "I"; "İ" (U+0130)
+ * is "I" U+0307 (canonically "I" with a dot above). Octets that are not
+ * well-formed UTF-8 cannot be decoded (step 1) and are kept as they are
+ * (compared as octets), one at a time. ASCII is one pass (a-z to A-Z).
+ */
+size_t unorm_casemap(const char *in, size_t n, char *out);
+
+/* The length of unorm_casemap()'s output for the one character (or
+ * ill-formed octet) at p[0..n), n >= 1, and its length in *len_r: the
+ * lengths of a text's characters add up to its key's (ordering moves
+ * marks, it does not change lengths). */
+size_t unorm_casemap_char_len(const char *p, size_t n, size_t *len_r);
+
 /* The generated tables (only unorm.c reads them): a code point's record
  * is unorm_recs[unorm_index[unorm_page[cp >> 8]][cp & 255]], 0 when it
  * has class 0, quick check Yes and no decomposition. */
@@ -82,7 +123,11 @@ struct unorm_rec {
 	uint8_t ccc;  /* canonical combining class */
 	uint8_t qc;   /* 0, UNORM_QC_MAYBE or UNORM_QC_NO */
 	uint8_t dlen; /* full canonical decomposition: unorm_decomp[doff..+dlen) */
-	uint16_t doff;
+	uint8_t klen; /* full compatibility decomposition (NFKD, unordered):
+	               * unorm_kdecomp[koff..+klen), 0 when the code point */
+	uint8_t mlen; /* i;unicode-casemap: the same of its simple titlecase
+	               * mapping, unorm_kdecomp[moff..+mlen), 0 when itself */
+	uint16_t doff, koff, moff;
 };
 struct unorm_pair {
 	uint32_t a, b, c; /* a + b compose to c; sorted by (a, b) */
@@ -91,6 +136,7 @@ extern const uint16_t unorm_page[0x1100];
 extern const uint16_t unorm_index[][256];
 extern const struct unorm_rec unorm_recs[];
 extern const uint32_t unorm_decomp[];
+extern const uint32_t unorm_kdecomp[];
 extern const struct unorm_pair unorm_pairs[];
 extern const size_t unorm_npairs;
 

@@ -15,6 +15,78 @@
 #include "unit.h"
 
 #define TEST_FILE "vendor/out/host/share/NormalizationTest.txt"
+#define DATA_FILE "vendor/out/host/share/UnicodeData.txt"
+
+/* i;unicode-casemap of s, NUL-terminated (static, four in turn); checks
+ * the growth bound and that the characters' lengths add up. */
+static const char *cm(const char *s)
+{
+	static char b[4][1024];
+	static int k;
+	char *p = b[k++ & 3];
+	size_t n = strlen(s);
+	size_t l = unorm_casemap(s, n, p);
+	CHECK(l <= UNORM_KD_GROWTH * n);
+	p[l] = '\0';
+	size_t sum = 0;
+	for (size_t i = 0; i < n;) {
+		size_t cl;
+		sum += unorm_casemap_char_len(s + i, n - i, &cl);
+		i += cl;
+	}
+	CHECK_EQ_INT(sum, l);
+	return p;
+}
+
+/* Worked out by hand from RFC 5051 §2 and UnicodeData.txt. */
+static void test_casemap_examples(void)
+{
+	CHECK_EQ_STR(cm(""), "");
+	CHECK_EQ_STR(cm("Hello, World [x]_"), "HELLO, WORLD [X]_");
+	CHECK_EQ_STR(cm("abcdefghijklmnopqrstuvwxyz{`@"), "ABCDEFGHIJKLMNOPQRSTUVWXYZ{`@");
+	/* RFC 5051's own example: U+01C4 titlecases to U+01C5, which is
+	 * D + U+017E, which is z + U+030C: the z stays small */
+	CHECK_EQ_STR(cm("\xc7\x84"), "Dz\xcc\x8c");
+	CHECK_EQ_STR(cm("\xc7\x86"), "Dz\xcc\x8c");  /* ǆ */
+	CHECK_EQ_STR(cm("\xc7\x85"), "Dz\xcc\x8c");  /* ǅ */
+	CHECK_EQ_STR(cm("D\xc5\xbd"), "DZ\xcc\x8c"); /* D + Ž: two letters */
+	/* é precomposed and decomposed, either case */
+	CHECK_EQ_STR(cm("\xc3\xa9"), "E\xcc\x81");
+	CHECK_EQ_STR(cm("e\xcc\x81"), "E\xcc\x81");
+	CHECK_EQ_STR(cm("\xc3\x89"), "E\xcc\x81");
+	/* compatibility forms: superscript two, fullwidth A and a, the fi
+	 * ligature (no simple titlecase: it decomposes to small letters) */
+	CHECK_EQ_STR(cm("\xc2\xb2"), "2");
+	CHECK_EQ_STR(cm("\xef\xbc\xa1"), "A");
+	CHECK_EQ_STR(cm("\xef\xbd\x81"), "A");
+	CHECK_EQ_STR(cm("\xef\xac\x81"), "fi");
+	CHECK_EQ_STR(cm("fi"), "FI");
+	/* ß has no simple titlecase: itself; ẞ (U+1E9E) is itself too */
+	CHECK_EQ_STR(cm("Stra\xc3\x9f" "e"), "STRA\xc3\x9f" "E");
+	/* Turkish: dotless ı titlecases to I; İ is I + combining dot above */
+	CHECK_EQ_STR(cm("\xc4\xb1"), "I");
+	CHECK_EQ_STR(cm("\xc4\xb0"), "I\xcc\x87");
+	CHECK_EQ_STR(cm("i\xcc\x87"), "I\xcc\x87");
+	/* Greek: final sigma and sigma both Σ; the Kelvin sign is K */
+	CHECK_EQ_STR(cm("\xcf\x82\xcf\x83"), "\xce\xa3\xce\xa3");
+	CHECK_EQ_STR(cm("\xe2\x84\xaa"), "K");
+	/* canonical order: dot below (220) before circumflex (230) */
+	CHECK_EQ_STR(cm("e\xcc\x82\xcc\xa3"), "E\xcc\xa3\xcc\x82");
+	CHECK_EQ_STR(cm("\xe1\xbb\x87"), "E\xcc\xa3\xcc\x82");
+	/* Hangul syllable: decomposed by the algorithm */
+	CHECK_EQ_STR(cm("\xea\xb0\x81"), "\xe1\x84\x80\xe1\x85\xa1\xe1\x86\xa8");
+	/* U+FDFA, the longest: 18 code points */
+	CHECK(strlen(cm("\xef\xb7\xba")) == 33);
+	/* ill-formed octets stay, and split nothing else */
+	CHECK_EQ_STR(cm("a\xff" "b\xc3"), "A\xff" "B\xc3");
+	CHECK_EQ_STR(cm("\xed\xa0\x80x"), "\xed\xa0\x80X");
+	/* a very long run of marks stays bounded */
+	char marks[2 * 200 + 2] = "a";
+	for (int i = 0; i < 200; i++)
+		memcpy(marks + 1 + 2 * i, i & 1 ? "\xcc\xa3" : "\xcc\x81", 2);
+	marks[401] = '\0';
+	CHECK(strlen(cm(marks)) == 401);
+}
 
 /* NFC of s, NUL-terminated (static, four in turn); checks idempotence,
  * the growth bound and that a quick-check Yes text is left alone. */
@@ -142,6 +214,98 @@ static int columns(char *line, char col[5][128])
 	return 0;
 }
 
+/* The simple titlecase mapping of every code point, from UnicodeData.txt
+ * (read here apart from the generator: the test's own reading). */
+static uint32_t *titles(void)
+{
+	FILE *f = fopen(DATA_FILE, "r");
+	CHECK(f != NULL);
+	if (!f)
+		return NULL;
+	uint32_t *t = calloc(0x110000, sizeof *t);
+	char line[1024];
+	while (fgets(line, sizeof line, f)) {
+		char *p = line;
+		for (int i = 0; i < 14 && p; i++)
+			p = strchr(p, ';') ? strchr(p, ';') + 1 : NULL;
+		if (p && *p != '\n' && *p != '\r' && *p)
+			t[strtoul(line, NULL, 16)] = (uint32_t)strtoul(p, NULL, 16);
+	}
+	fclose(f);
+	return t;
+}
+
+/* s with each code point replaced by its simple titlecase mapping. */
+static const char *titled(const uint32_t *t, const char *s)
+{
+	static char b[512];
+	size_t o = 0, n = strlen(s);
+	for (size_t i = 0; i < n;) {
+		size_t l;
+		uint32_t cp = utf8_decode((const unsigned char *)s + i, n - i, &l);
+		o += utf8_encode(t[cp] ? t[cp] : cp, b + o);
+		i += l;
+	}
+	b[o] = '\0';
+	return b;
+}
+
+/* Every line of NormalizationTest.txt: c5 == NFKD(c1..c5), and the
+ * casemap of each column is the NFKD of its code points titlecased
+ * (RFC 5051 §2 step 2, with the test's own titlecase table). */
+static void test_casemap_unicode_file(void)
+{
+	uint32_t *t = titles();
+	FILE *f = fopen(TEST_FILE, "r");
+	CHECK(f != NULL && t != NULL);
+	if (!f || !t)
+		return;
+	char line[1024], col[5][128];
+	size_t lines = 0, bad = 0, cased = 0;
+	while (fgets(line, sizeof line, f)) {
+		if (line[0] == '@' || line[0] == '#' || line[0] == '\n')
+			continue;
+		if (columns(line, col) != 0) {
+			bad++;
+			continue;
+		}
+		lines++;
+		int ok = 1;
+		for (int i = 0; i < 5 && ok; i++) {
+			char d[2048], w[2048];
+			size_t n = strlen(col[i]), l = unorm_nfkd(col[i], n, d);
+			ok = l <= UNORM_KD_GROWTH * n && l == strlen(col[4]) && !memcmp(d, col[4], l);
+			const char *ti = titled(t, col[i]);
+			size_t wl = unorm_nfkd(ti, strlen(ti), w);
+			w[wl] = '\0';
+			cased += strcmp(ti, col[i]) != 0;
+			ok = ok && !strcmp(cm(col[i]), w);
+		}
+		if (!ok && bad++ < 5)
+			fprintf(stderr, "NormalizationTest (NFKD, casemap): %s", line);
+	}
+	fclose(f);
+	free(t);
+	CHECK(lines > 15000);
+	CHECK(cased > 1000);
+	CHECK_EQ_INT(bad, 0);
+	/* every code point: its casemap is the NFKD of its titlecase */
+	t = titles();
+	size_t wrong = 0;
+	for (uint32_t cp = 1; t && cp < 0x110000; cp++) {
+		if (cp >= 0xd800 && cp < 0xe000)
+			continue;
+		char u[5], w[64], ti[5];
+		u[utf8_encode(cp, u)] = '\0';
+		size_t tl = utf8_encode(t[cp] ? t[cp] : cp, ti);
+		w[unorm_nfkd(ti, tl, w)] = '\0';
+		if (strcmp(cm(u), w))
+			wrong++;
+	}
+	free(t);
+	CHECK_EQ_INT(wrong, 0);
+}
+
 static void test_nfc_unicode_file(void)
 {
 	FILE *f = fopen(TEST_FILE, "r");
@@ -203,5 +367,7 @@ int main(void)
 	test_nfc_examples();
 	test_nfc_long_segment();
 	test_nfc_unicode_file();
+	test_casemap_examples();
+	test_casemap_unicode_file();
 	return unit_done("test_unorm");
 }
