@@ -17,8 +17,8 @@
  * address's decoded display name, or its addr-spec when it has none),
  * each optionally REVERSE; messages equal on every criterion keep their
  * sequence order (RFC 5256). Strings are made keys by mime_sortkey()
- * (i;unicode-casemap: full case fold, canonical decomposition) and
- * ordered by mime_collate().
+ * (i;unicode-casemap, RFC 5051: titlecase, then NFKD) and ordered as
+ * octets (mime_sortkey_cmp()), as I18NLEVEL=1 asks (RFC 5255 §4).
  *
  * Caveats: like text SEARCH, this reads every matching message on the
  * loop (IMAP_STEP of them at a time); a big mailbox would want an index.
@@ -222,7 +222,7 @@ static int cmp_msgs(const struct criteria *c, uint32_t ia, uint32_t ib)
 			break;
 		case K_DATE: r = a->sent < b->sent ? -1 : a->sent > b->sent; break;
 		case K_SIZE: r = ma->size < mb->size ? -1 : ma->size > mb->size; break;
-		default: r = mime_collate(a->s[c->key[i]], b->s[c->key[i]]); break;
+		default: r = mime_sortkey_cmp(a->s[c->key[i]], b->s[c->key[i]]); break;
 		}
 		if (r)
 			return c->reverse[i] ? -r : r;

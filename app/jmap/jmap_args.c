@@ -391,7 +391,7 @@ int jmap_changes_begin(struct jmap_call *c, char state[24], uint64_t *since_r, u
 /* ---- the /query answer ---- */
 
 /* String sorts compare as IMAP SORT does (mime_sortkey's
- * i;unicode-casemap keys, mime_collate) unless i;ascii-numeric is named
+ * i;unicode-casemap keys, mime_sortkey_cmp) unless i;ascii-numeric is named
  * (mime_collate_numeric); i;ascii-casemap is taken as i;unicode-casemap,
  * which agrees with it on ASCII. An unknown one is refused rather than
  * ignored. */

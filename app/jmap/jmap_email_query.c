@@ -244,7 +244,7 @@ struct skey {
 
 static int cmp_str(const char *a, const char *b, int numeric)
 {
-	return numeric ? mime_collate_numeric(str_c(a), str_c(b)) : mime_collate(str_c(a), str_c(b));
+	return numeric ? mime_collate_numeric(str_c(a), str_c(b)) : mime_sortkey_cmp(str_c(a), str_c(b));
 }
 static struct skey *g_keys;
 static int g_nkeys;
@@ -381,7 +381,7 @@ static void narrow_free(struct narrow *nw)
 
 /* The first address of a list as the sort sees it: its display name,
  * else its address (§4.4.2), in a's memory, as a sort key like the
- * subject's (mime_sortkey; mime_collate compares them). */
+ * subject's (mime_sortkey; mime_sortkey_cmp compares them). */
 static const char *addr_key(struct arena *a, const struct mime_addrs *l)
 {
 	for (uint32_t i = 0; i < l->n; i++) {

@@ -104,7 +104,7 @@ static int cmp_name(const char *a, const char *b, int numeric)
 		return r ? r : strcmp(a, b);
 	}
 	char *fa = mime_sortkey(a, strlen(a), &na), *fb = mime_sortkey(b, strlen(b), &nb);
-	int r = mime_collate(str_make(fa, na), str_make(fb, nb));
+	int r = mime_sortkey_cmp(str_make(fa, na), str_make(fb, nb));
 	free(fa);
 	free(fb);
 	return r ? r : strcmp(a, b);

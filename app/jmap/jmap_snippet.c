@@ -20,7 +20,7 @@
 
 #include "core/arena.h"
 #include "core/buf.h"
-#include "core/ufold.h"
+#include "core/unorm.h"
 #include "core/xalloc.h"
 #include "jmap/jmap_email.h"
 #include "jmap/jmap_email_match.h"
@@ -76,7 +76,7 @@ static void ahead_init(struct ahead *h, const struct str *v, size_t n)
 	h->max = 0;
 	for (size_t k = 0; k < n; k++)
 		h->max = v[k].len > h->max ? v[k].len : h->max;
-	h->f = xmalloc(h->max + UFOLD_MAP_MAX);
+	h->f = xmalloc(h->max + 4 * UNORM_KD_MAX);
 	h->tend = xmalloc((h->max + 1) * sizeof *h->tend);
 	h->fend = xmalloc((h->max + 1) * sizeof *h->fend);
 }
@@ -90,8 +90,8 @@ static void ahead_free(struct ahead *h)
 
 /*
  * The length in text of the longest term that text[i..), folded
- * (core/ufold.h, as the matcher folds), begins with, or 0. Folding
- * changes lengths ("ß" is "ss"), so the text is folded here a character
+ * (i;unicode-casemap, core/unorm.h, as the matcher folds), begins
+ * with, or 0. Folding changes lengths ("é" is two code points), so the text is folded here a character
  * at a time; a term that ends inside one character's fold takes the
  * whole character.
  */
@@ -100,8 +100,8 @@ static size_t term_at(struct ahead *h, const struct str *v, size_t n, struct str
 	size_t fl = 0, nc = 0, t = i;
 	while (fl < h->max && t < text.len) {
 		size_t l;
-		(void)ufold_char_len(text.p + t, text.len - t, &l);
-		fl += ufold(text.p + t, l, h->f + fl);
+		(void)unorm_casemap_char_len(text.p + t, text.len - t, &l);
+		fl += unorm_casemap(text.p + t, l, h->f + fl);
 		t += l;
 		h->tend[nc] = t;
 		h->fend[nc++] = fl;
@@ -240,7 +240,7 @@ static void w_preview(struct snip *s, struct jmap_content *ct)
 	 * unfolded one whose fold holds it. */
 	size_t at = 0;
 	for (size_t o = 0; at < text.len;) {
-		size_t l, f = ufold_char_len(text.p + at, text.len - at, &l);
+		size_t l, f = unorm_casemap_char_len(text.p + at, text.len - at, &l);
 		if (o + f > (size_t)first)
 			break;
 		o += f;

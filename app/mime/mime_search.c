@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "core/arena.h"
-#include "core/ufold.h"
 #include "core/unorm.h"
 #include "core/xalloc.h"
 #include "mime/mime_field.h"
@@ -38,45 +37,82 @@ void mime_search_clear(struct mime_search *sm)
 	sm->body_done = 0;
 }
 
-/* Full Unicode case folding (core/ufold.h) of the NFC (core/unorm.h), so
- * that text and needle differing only in normalisation match. Not
- * mime_casefold, which stays as it was: thread keys kept in the store
- * hash subjects it folded (store_thread.c), and changing it would move
- * stored threads. Text already in NFC (nearly all) is only checked. */
+/* i;unicode-casemap (RFC 5051, core/unorm.h): the key IMAP SEARCH
+ * compares under I18NLEVEL=1 (RFC 5255 §4), JMAP's text filters and the
+ * full-text index alike. Not mime_casefold, which stays as it was:
+ * thread keys kept in the store hash subjects it folded
+ * (store_thread.c), and changing it would move stored threads. ASCII
+ * text (nearly all of it) is uppercased where it is. */
+static size_t ascii_upper_inplace(char *p, size_t n)
+{
+	size_t i = 0;
+	for (; i < n && (unsigned char)p[i] < 0x80; i++)
+		if ((unsigned)(p[i] - 'a') < 26u)
+			p[i] = (char)(p[i] - 32);
+	return i;
+}
+
 size_t mime_search_fold(char *p, size_t n)
 {
-	if (!unorm_is_nfc(p, n)) {
-		char *t = xmalloc(UNORM_GROWTH * n);
-		size_t m = unorm_nfc(p, n, t);
-		/* NFC may grow (U+0958 is two characters); what folds in
-		 * the room the caller has, as a long value keeps a prefix */
-		m = ufold_fit(t, m, UFOLD_GROWTH * n);
-		memcpy(p, t, m);
-		free(t);
-		n = m;
-	}
-	return ufold_inplace(p, n);
+	size_t i = ascii_upper_inplace(p, n);
+	if (i == n)
+		return n;
+	char *t = xmalloc(UNORM_KD_GROWTH * (n - i));
+	size_t m = unorm_casemap(p + i, n - i, t);
+	memcpy(p + i, t, m);
+	free(t);
+	return i + m;
+}
+
+/* Where to end a piece of p[at..n) that is mapped on its own: about
+ * FOLD_PIECE octets on, before an ASCII octet (a starter: nothing
+ * reorders across it) when one is near, else before a lead octet. */
+#define FOLD_PIECE 65536
+static size_t piece_end(const char *p, size_t at, size_t n)
+{
+	if (n - at <= FOLD_PIECE)
+		return n;
+	size_t e = at + FOLD_PIECE;
+	for (size_t k = e; k > e - 256; k--)
+		if ((unsigned char)p[k] < 0x80)
+			return k;
+	while (e > at + 1 && ((unsigned char)p[e] & 0xc0) == 0x80)
+		e--;
+	return e;
 }
 
 void mime_search_fold_buf(struct buf *b)
 {
-	if (!unorm_is_nfc(buf_data(b), buf_len(b))) {
-		size_t n = buf_len(b);
-		char *t = xmalloc(UNORM_GROWTH * n);
-		size_t m = unorm_nfc(buf_data(b), n, t);
-		buf_reset(b);
-		if (buf_append(b, t, m) < 0) /* past the max: the prefix that fits */
-			buf_append(b, t, ufold_fit(t, m, buf_room(b)));
-		free(t);
+	size_t n = buf_len(b), i = ascii_upper_inplace(buf_data(b), n);
+	if (i == n)
+		return;
+	/* The rest into a new buf of the same max, piece by piece (a key
+	 * may be UNORM_KD_GROWTH times as long); past the max, the prefix
+	 * that fits, whole characters, as decoding keeps a prefix. */
+	struct buf nb;
+	buf_init(&nb, b->max);
+	const char *p = buf_data(b);
+	char *t = xmalloc(UNORM_KD_GROWTH * (n - i < FOLD_PIECE ? n - i : FOLD_PIECE + 4));
+	int full = buf_append(&nb, p, i) < 0;
+	for (size_t at = i; at < n && !full;) {
+		size_t e = piece_end(p, at, n), m = unorm_casemap(p + at, e - at, t);
+		if (buf_append(&nb, t, m) < 0) {
+			size_t room = buf_room(&nb), k = 0;
+			while (k < m) {
+				size_t l, f = unorm_casemap_char_len(t + k, m - k, &l);
+				(void)f;
+				if (k + l > room)
+					break;
+				k += l;
+			}
+			buf_append(&nb, t, k);
+			full = 1;
+		}
+		at = e;
 	}
-	size_t n = buf_len(b), need = ufold_room(buf_data(b), n), avail;
-	if (need > n && !buf_reserve(b, need - n, &avail)) {
-		/* Past the buffer's max (or memory): the prefix that folds
-		 * in the storage it has, as decoding keeps a prefix. */
-		n = b->p ? ufold_fit(buf_data(b), n, b->cap - b->off - 1) : 0;
-		b->len = n;
-	}
-	b->len = ufold_inplace(buf_data(b), n);
+	free(t);
+	buf_free(b);
+	*b = nb;
 }
 
 static int contains(struct str hay, struct str needle)
@@ -123,7 +159,7 @@ int mime_search_value(struct str unfolded, struct str needle)
 	if (needle.len == 0)
 		return 1;
 	if (plain_value(unfolded)) {
-		char tmp[512 * UFOLD_GROWTH];
+		char tmp[MIME_SEARCH_FOLD_ROOM(512)];
 		memcpy(tmp, unfolded.p, unfolded.len);
 		size_t n = mime_search_fold(tmp, unfolded.len);
 		return contains(str_make(tmp, n), needle);

@@ -5,8 +5,8 @@
  * Design: a struct mime_search holds one message (its bytes and its MIME
  * tree, normally decoded from the cache record) while any number of
  * needles are looked for in it. Matching is a case-insensitive substring
- * test (mime_search_fold(): Unicode's full case folding, core/ufold.h, so
- * "STRASSE" finds "straße") on UTF-8 text: header values are unfolded and their RFC 2047 encoded-words
+ * test under i;unicode-casemap (RFC 5051, mime_search_fold(), core/unorm.h:
+ * "E" finds "é", "2" finds "²", "a" finds "Ａ") on UTF-8 text: header values are unfolded and their RFC 2047 encoded-words
  * decoded; the body is the text of its text/ leaves, transfer-decoded
  * (base64, quoted-printable) and converted to UTF-8 from their charset
  * when mime_decode.h knows it, an HTML leaf reduced to the text a reader
@@ -19,8 +19,8 @@
  * bounded amount of work and memory whatever its size. The header
  * section is read up to rfc5322.h's limits.
  *
- * Text and needles are put in NFC (core/unorm.h) before they are folded,
- * so a decomposed "é" finds a precomposed one and the other way round.
+ * The key is decomposed (NFKD order), so a decomposed "é" finds a
+ * precomposed one and the other way round, and "e" finds both.
  *
  * Caveats: parts in unknown charsets are searched as raw octets.
  */
@@ -31,7 +31,7 @@
 
 #include "core/buf.h"
 #include "core/str.h"
-#include "core/ufold.h"
+#include "core/unorm.h"
 #include "mime/mime_tree.h"
 
 #define MIME_SEARCH_TEXT_MAX (4u * 1024 * 1024)
@@ -52,13 +52,13 @@ void mime_search_init(struct mime_search *sm, const char *msg, size_t len,
 /* Frees what sm built. */
 void mime_search_clear(struct mime_search *sm);
 
-/* Folds p[0..n) in place for matching (its NFC, core/unorm.h, case
- * folded, core/ufold.h) and returns the
+/* Folds p[0..n) in place for matching (its i;unicode-casemap key,
+ * unorm_casemap(), core/unorm.h) and returns the
  * folded length, which may differ from n: p has room for
  * MIME_SEARCH_FOLD_ROOM(n) octets. Needles must be folded before they are
  * given to the functions below. mime_search_fold_buf() folds a buf's
  * text, growing it (a prefix when its max is reached). */
-#define MIME_SEARCH_FOLD_ROOM(n) ((n) * UFOLD_GROWTH + 1)
+#define MIME_SEARCH_FOLD_ROOM(n) ((n) * UNORM_KD_GROWTH + 1)
 size_t mime_search_fold(char *p, size_t n);
 void mime_search_fold_buf(struct buf *b);
 
@@ -101,7 +101,7 @@ int mime_search_body(struct mime_search *sm, struct str needle);
  * for a caller that shows it (JMAP SearchSnippet). With keep set before
  * the first body search, mime_search_body_text() is that text unfolded;
  * folding changes lengths ("ß" is "ss"), so an offset in one is not one in
- * the other: ufold_char_len() walks the unfolded text to it.
+ * the other: unorm_casemap_char_len() walks the unfolded text to it.
  */
 long mime_search_body_find(struct mime_search *sm, struct str needle, size_t from);
 struct str mime_search_body_text(struct mime_search *sm);

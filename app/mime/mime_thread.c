@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/ufold.h"
 #include "core/unorm.h"
 #include "core/xalloc.h"
 #include "mime/rfc5322.h"
@@ -61,30 +60,20 @@ void mime_casefold(char *p, size_t n)
 
 char *mime_sortkey(const char *in, size_t n, size_t *len_r)
 {
-	size_t i = 0;
-	while (i < n && (unsigned char)in[i] < 0x80)
-		i++;
-	if (i == n) {
-		/* ASCII: the fold is lowercasing, nothing decomposes */
-		char *r = xmalloc(n + 1);
-		for (size_t k = 0; k < n; k++)
-			r[k] = (char)(in[k] >= 'A' && in[k] <= 'Z' ? in[k] + 32 : in[k]);
-		r[n] = '\0';
-		*len_r = n;
-		return r;
-	}
-	char *d = xmalloc(UNORM_GROWTH * n + 1);
-	size_t l = unorm_nfd(in, n, d);
-	size_t room = ufold_room(d, l);
-	if (room > UNORM_GROWTH * n)
-		d = xrealloc(d, room + 1);
-	l = ufold_inplace(d, l);
-	char *r = xmalloc(UNORM_GROWTH * l + 1);
-	l = unorm_nfd(d, l, r);
-	free(d);
+	char *r = xmalloc(UNORM_KD_GROWTH * n + 1);
+	size_t l = unorm_casemap(in, n, r);
 	r[l] = '\0';
 	*len_r = l;
 	return r;
+}
+
+int mime_sortkey_cmp(struct str a, struct str b)
+{
+	size_t l = a.len < b.len ? a.len : b.len;
+	int r = l ? memcmp(a.p, b.p, l) : 0;
+	if (r)
+		return r < 0 ? -1 : 1;
+	return a.len < b.len ? -1 : a.len > b.len;
 }
 
 int mime_collate(struct str a, struct str b)

@@ -52,21 +52,17 @@
 void mime_casefold(char *p, size_t n);
 
 /*
- * The sort key of in[0..n) for i;unicode-casemap (RFC 5051), the one
- * collation of IMAP SORT and the JMAP sorts: Unicode's canonical caseless
- * form (Unicode §3.13 D145: NFD of the full case fold, core/ufold.h, of
- * the NFD, core/unorm.h), so "Été", "ÉTÉ", "e\u0301te\u0301" and
- * "ete\u0301" (any case, any normalisation) are one key, and a decomposed
- * key sorts accented letters next to their base letter ("été" before
- * "f") as RFC 5051's decomposition does. Returned xmalloc'ed,
- * NUL-terminated, its length in *len_r. Compared with mime_collate().
- *
- * Caveats: RFC 5051 maps to titlecase and applies NFKD; this uses the
- * full case fold and canonical decomposition, so compatibility forms
- * stay apart ("²" is not "2", "ﬁ" is "fi" through the fold), and
- * non-ASCII letters compare in their small form.
+ * The sort key of in[0..n) under i;unicode-casemap (RFC 5051), the one
+ * collation of IMAP SORT (RFC 5255 I18NLEVEL=1) and the JMAP sorts: its
+ * "titlecased canonicalized UTF-8" (unorm_casemap(), core/unorm.h), so
+ * "Été", "ÉTÉ", "e\u0301te\u0301", "ete\u0301", "²" and "2", "Ａ" and
+ * "a" are equal keys, and a decomposed key sorts accented letters next
+ * to their base letter ("été" before "f"). Returned xmalloc'ed,
+ * NUL-terminated, its length in *len_r. Keys order as octets (RFC 5051
+ * §2: i;octet on the keys): mime_sortkey_cmp().
  */
 char *mime_sortkey(const char *in, size_t n, size_t *len_r);
+int mime_sortkey_cmp(struct str a, struct str b);
 
 /*
  * Orders two folded strings as RFC 5256 asks (i;ascii-casemap, RFC 4790

@@ -73,8 +73,12 @@ static MDB_val state_key(uint8_t b[5], uint32_t account)
  * Version 3: the text is put in NFC before it is folded (mime_search.c),
  * so a decomposed "é" in an older index is in no term a search for it
  * now plans; version 1 and 2 indexes are made again the same way.
+ * Version 4: the text is keyed by i;unicode-casemap (RFC 5051, titlecase
+ * then NFKD, core/unorm.h) instead of NFC and case folding: an older
+ * index holds "é" and "²" where a search now plans "E\u0301" and "2";
+ * version 3 indexes are made again too.
  */
-#define STATE_V 3u
+#define STATE_V 4u
 #define STATE_STALE UINT32_MAX
 
 static int state_get(MDB_txn *txn, struct store *st, uint32_t account, uint32_t *through,
