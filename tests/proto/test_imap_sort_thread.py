@@ -48,12 +48,10 @@ def test_imap_thread():
         caps = cmd(r, "c", "CAPABILITY")[0][0]
         for cap in (b"THREAD=REFERENCES", b"THREAD=ORDEREDSUBJECT", b"SORT", b"SORT=DISPLAY"):
             assert b" " + cap in caps, caps
-        # No I18NLEVEL (RFC 5255 §4.3: level 1 needs i;unicode-casemap,
-        # titlecase and NFKD, RFC 5051, for SEARCH and SORT alike; SEARCH
-        # matches by the full case fold with NFC and SORT by the full fold
-        # with NFD, so "\uff21" is not "a" nor "\u00b2" "2" in either), and
-        # so no COMPARATOR (level 2, RFC 5255 §4.7).
-        assert b"I18NLEVEL" not in caps and b"COMPARATOR" not in caps, caps
+        # I18NLEVEL=1 (RFC 5255 §4: SEARCH and SORT under
+        # i;unicode-casemap, test_imap_sort's i18n part), not level 2's
+        # COMPARATOR.
+        assert b" I18NLEVEL=1" in caps and b"COMPARATOR" not in caps, caps
         assert cmd(r, "a", "THREAD REFERENCES UTF-8 ALL") == (
             [b"* THREAD (1 (2 4)(3))(5 8)((6)(7))"], b"a OK Thread completed.")
         assert cmd(r, "b", "THREAD ORDEREDSUBJECT UTF-8 ALL")[0] == [
@@ -107,4 +105,53 @@ def test_imap_sort():
         assert t.startswith(b"y NO [BADCHARSET (UTF-8 US-ASCII ISO-8859-1"), t
         assert sort("z", "DATE", "FROM emile") == [b"* SORT 3"]
         assert cmd(r, "z2", "SORT (DATE) WINDOWS-1252 FROM emile")[0] == [b"* SORT 3"]
+        i18n(s, r)
         r.close()
+
+
+# Pairs of subjects i;unicode-casemap (RFC 5051 §2: each code point's
+# simple titlecase mapping, then its full decomposition of any type) makes
+# one key, as messages 5.. after test_imap_sort's four.
+I18N = [
+    "Note \u00b2", "Note 2",        # 5 6: superscript two is 2 (<super>)
+    "\uff21rc", "arc",              # 7 8: fullwidth A is A (<wide>)
+    "\ufb01le", "file",             # 9 10: the ligature decomposes to small "fi" and
+                                   #      has no titlecase: "fiLE" is not "FILE"
+    "caf\u00e9", "cafe\u0301",      # 11 12: precomposed and decomposed
+    "\u0131x", "Ix",                # 13 14: dotless i titlecases to I (no Turkic rule)
+    "\u0130x",                      # 15: dotted capital I is I + U+0307
+]
+
+
+def i18n(s, r):
+    send_raw(s, [("From: a@remote.test\r\nTo: bob@example.test\r\nSubject: %s\r\n"
+                  "Date: Mon, 1 Jun 2026 11:00:00 +0000\r\n\r\nx\r\n" % subj).encode()
+                 for subj in I18N])
+    cmd(r, "n0", "NOOP")
+
+    def search(tag, needle):
+        b = needle.encode()
+        r.send(b"%s SEARCH CHARSET UTF-8 SUBJECT {%d+}\r\n%s\r\n" % (tag.encode(), len(b), b))
+        lines = r.until_tag(tag)
+        assert lines[-1].startswith(tag.encode() + b" OK"), lines
+        return lines[0]
+
+    for needle, want in (("2", b"5 6"), ("\u00b2", b"5 6"), ("note \u00b2", b"5 6"),
+                         ("\uff41RC", b"7 8"), ("ARC", b"7 8"), ("\uff21RC", b"7 8"),
+                         ("\ufb01le", b"9"), ("FILE", b"10"), ("fi", b"10"), ("\ufb01", b"9"),
+                         ("CAF\u00c9", b"11 12"), ("cafe\u0301", b"11 12"), ("cafe", b"11 12"),
+                         ("\u0131X", b"13 14"), ("ix", b"13 14"), ("\u0130", b"15"),
+                         ("i\u0307x", b"15")):
+        got = search("q", needle)
+        assert got == b"* SEARCH " + want, (needle, got)
+    # Equal keys sort as equal: sequence order whichever way round.
+    for pair in ("5:6", "7:8", "11:12", "13:14"):
+        a, b = pair.split(":")
+        for crit in ("SUBJECT", "REVERSE SUBJECT"):
+            assert cmd(r, "o", "SORT (%s) UTF-8 %s" % (crit, pair))[0] == [
+                ("* SORT %s %s" % (a, b)).encode()], (pair, crit)
+    # "FILE" and "fiLE" differ: as octets F (0x46) before f (0x66).
+    assert cmd(r, "p", "SORT (SUBJECT) UTF-8 9:10")[0] == [b"* SORT 10 9"]
+    assert cmd(r, "p", "SORT (REVERSE SUBJECT) UTF-8 9:10")[0] == [b"* SORT 9 10"]
+    # Accented letters sort next to their base: ARC < CAFE\u0301 < FILE < IX < NOTE 2 < fiLE
+    assert cmd(r, "p", "SORT (SUBJECT) UTF-8 5:15")[0] == [b"* SORT 7 8 11 12 10 13 14 15 5 6 9"]
