@@ -11,13 +11,14 @@ search keys. Each UID SORT must give the order this module computes:
 addr-mailbox of the first address, display name or else addr-spec for
 DISPLAYFROM/DISPLAYTO, base subject by RFC 5256 §2.1, the Date in UTC or
 else the internal date, strings compared as i;unicode-casemap keys
-(Unicode's canonical caseless form: NFD of the full case fold of the
-NFD, so "ÉLODIE", "élodie" written decomposed and "Élodie" are one key
-and sort among the e's) with ASCII letters as capitals, and ties in
-sequence order.
+(RFC 5051 §2: each code point's simple titlecase mapping from
+UnicodeData.txt, then NFKD, so "ÉLODIE", "élodie" written decomposed and
+"Élodie" are one key and sort among the e's, while "STRASSE" and
+"Straße" are not) as octets, and ties in sequence order.
 """
 import base64
 import datetime
+import os
 import email.utils
 import random
 import re
@@ -99,10 +100,30 @@ def base_subject(s):
 
 
 def ascii_casemap(s):
-    """The sort key: NFD(casefold(NFD(s))) (Unicode D145), compared with
-    a-z as A-Z (RFC 4790 §9.2)."""
+    """THREAD ORDEREDSUBJECT's key (mime_casefold, unchanged: stored
+    thread keys hash it): NFD(casefold(NFD(s))) (Unicode D145), compared
+    with a-z as A-Z (RFC 4790 §9.2)."""
     k = unicodedata.normalize("NFD", unicodedata.normalize("NFD", s).casefold())
     return bytes(b - 32 if 97 <= b <= 122 else b for b in k.encode())
+
+
+_TITLE = {}
+
+
+def unicode_casemap(s):
+    """RFC 5051 §2: each code point's simple titlecase mapping
+    (UnicodeData.txt field 14, read from vendor/out as the build reads
+    it), then NFKD; keys compare as octets."""
+    if not _TITLE:
+        path = os.path.join(os.path.dirname(__file__), "..", "..", "vendor", "out", "host",
+                            "share", "UnicodeData.txt")
+        with open(path) as f:
+            for line in f:
+                v = line.split(";")
+                if v[14].strip():
+                    _TITLE[int(v[0], 16)] = chr(int(v[14], 16))
+    t = "".join(_TITLE.get(ord(c), c) for c in s)
+    return unicodedata.normalize("NFKD", t).encode()
 
 
 class Msg:
@@ -140,14 +161,14 @@ class Msg:
         if crit == "SIZE":
             return self.size
         if crit == "SUBJECT":
-            return ascii_casemap(base_subject(self.subject))
+            return unicode_casemap(base_subject(self.subject))
         addr = {"FROM": self.frm, "TO": self.to, "CC": self.cc,
                 "DISPLAYFROM": self.frm, "DISPLAYTO": self.to}[crit]
         if addr is None:
             return b""
         if crit.startswith("DISPLAY"):
-            return ascii_casemap(addr[1] or addr[2])
-        return ascii_casemap(addr[2].split("@")[0])
+            return unicode_casemap(addr[1] or addr[2])
+        return unicode_casemap(addr[2].split("@")[0])
 
 
 def sort_ref(msgs, crits):
