@@ -640,6 +640,12 @@ SEARCHES = [
     "HEADER Subject \"re: re:\"", "SUBJECT \"  \"", "BODY \"innermost body\"",
     "TEXT \"nest-inner@example.test\"", "HEADER Message-ID nest-inner",
     "LARGER 100000", "SMALLER 400", "KEYWORD $Forwarded", "UNKEYWORD $Forwarded",
+    # i;unicode-casemap (RFC 5051; I18NLEVEL=1, RFC 5255): 40-casemap-a.eml
+    # and 41-casemap-b.eml write the same words in other forms
+    "SUBJECT \u00b2", "SUBJECT \"note 2\"", "SUBJECT \uff41RC", "SUBJECT \ufb01le", "SUBJECT FILE",
+    "SUBJECT cafe\u0301", "SUBJECT CAF\u00c9", "SUBJECT \u0131X", "SUBJECT ix",
+    "BODY x\u00b2", "BODY \uff21rc", "BODY \ufb01", "BODY \u00e9te\u0301", "BODY \u0131x",
+    "BODY \u01c5", "BODY dz\u030c", "BODY strasse", "BODY STRA\u00dfE", "TEXT \uff41rc",
 ]
 
 SORTS = [
@@ -755,6 +761,12 @@ HTML_TEXT = ("RFC 9051 §6.4.4 BODY: 'the specified string in the body of the me
              "(text/html, no transfer encoding) has '=3D' 36 times, each inside a tag "
              "('<meta name=3D\"GENERATOR\"'), none in its text")
 KNOWN_QUERIES = {
+    # "X2" and "ARC" (the keys of "x\u00b2", "\uff21rc") are in HTML markup
+    # only (gfx2swf.com, "...Sx2vpq..." and ".../archive/" in hrefs of the
+    # hard-ham sample); both servers find both 40-/41-casemap mails
+    "UID SEARCH CHARSET UTF-8 BODY x\u00b2": HTML_TEXT,
+    "UID SEARCH CHARSET UTF-8 BODY \uff21rc": HTML_TEXT,
+    "UID SEARCH CHARSET UTF-8 TEXT \uff41rc": HTML_TEXT,
     "UID SEARCH CHARSET UTF-8 BODY \"=3D\"": HTML_TEXT,
     "SEARCH BODY \"=3D\"": HTML_TEXT,
     "UID SEARCH CHARSET UTF-8 SENTBEFORE 1-Aug-2002": NO_DATE,
