@@ -360,6 +360,36 @@ int main(int argc, char **argv)
 	for (size_t i = 1; i < xn; i++)
 		fprintf(out, "%s0x%04X,", i % 8 ? " " : "\n\t", xpool[i]);
 	fprintf(out, "\n};\n\n");
+	fprintf(out, "const struct unorm_two unorm_casemap_two[0x800] = {\n");
+	for (uint32_t cp = 0; cp < 0x800; cp++) {
+		const uint32_t *t = ml[cp] ? xpool + mo[cp] : &cp;
+		size_t tn = ml[cp] ? ml[cp] : 1, len = 0;
+		char u[64];
+		for (size_t k = 0; k < tn; k++) {
+			uint32_t c = t[k];
+			if (c < 0x80)
+				u[len++] = (char)c;
+			else if (c < 0x800) {
+				u[len++] = (char)(0xc0 | (c >> 6));
+				u[len++] = (char)(0x80 | (c & 0x3f));
+			} else if (c < 0x10000) {
+				u[len++] = (char)(0xe0 | (c >> 12));
+				u[len++] = (char)(0x80 | ((c >> 6) & 0x3f));
+				u[len++] = (char)(0x80 | (c & 0x3f));
+			} else {
+				u[len++] = (char)(0xf0 | (c >> 18));
+				u[len++] = (char)(0x80 | ((c >> 12) & 0x3f));
+				u[len++] = (char)(0x80 | ((c >> 6) & 0x3f));
+				u[len++] = (char)(0x80 | (c & 0x3f));
+			}
+		}
+		int fast = cp >= 0x80 && len <= 8 && ccc[t[0]] == 0;
+		fprintf(out, "\t{ %zu, %d, \"", fast ? len : 0, fast);
+		for (size_t k = 0; fast && k < len; k++)
+			fprintf(out, "\\x%02x", (unsigned char)u[k]);
+		fprintf(out, "\" },\n");
+	}
+	fprintf(out, "};\n\n");
 	fprintf(out, "const struct unorm_rec unorm_recs[%zu] = {\n\t{ 0, 0, 0, 0, 0, 0, 0, 0 },\n",
 		nrec);
 	for (uint32_t cp = 0; cp < CP_MAX; cp++) {

@@ -345,6 +345,16 @@ static inline size_t ascii_upper(unsigned char *o, const unsigned char *s, size_
 	return i;
 }
 
+/* unorm_casemap_two's fast entry for the two-octet character at s, or
+ * NULL. */
+static inline const struct unorm_two *two_at(const unsigned char *s, size_t n)
+{
+	if (n < 2 || (unsigned)(s[0] - 0xc2) > 0xdf - 0xc2 || (s[1] & 0xc0) != 0x80)
+		return NULL;
+	const struct unorm_two *t = &unorm_casemap_two[((s[0] & 0x1f) << 6) | (s[1] & 0x3f)];
+	return t->fast ? t : NULL;
+}
+
 /* Puts b[0..k) in canonical order and writes it to o: the end. */
 static char *flush(uint32_t *b, size_t k, char *o)
 {
@@ -373,12 +383,33 @@ static size_t kd_run(const char *in, size_t n, char *out, int casemap)
 			i += a;
 			continue;
 		}
+		const struct unorm_two *t = casemap ? two_at(s + i, n - i) : NULL;
+		if (t && (i + 2 == n || s[i + 2] < 0x80 || two_at(s + i + 2, n - i - 2))) {
+			/* a letter of two octets whose key starts with a
+			 * starter, and no mark after it to reorder with what
+			 * ends its key: the key as it is */
+			o = flush(b, k, o);
+			k = 0;
+			memcpy(o, t->s, t->len);
+			o += t->len;
+			i += 2;
+			continue;
+		}
 		size_t l;
 		uint32_t cp = next_cp(s + i, n - i, &l);
 		if (cp == UINT32_MAX) {
 			o = flush(b, k, o);
 			k = 0;
 			*o++ = (char)s[i++];
+			continue;
+		}
+		if (!unorm_index[unorm_page[cp >> 8]][cp & 255] && (cp < S_BASE || cp >= S_BASE + S_COUNT)) {
+			/* no record: a starter that is its own key */
+			o = flush(b, k, o);
+			k = 0;
+			memcpy(o, s + i, l);
+			o += l;
+			i += l;
 			continue;
 		}
 		i += l;

@@ -137,6 +137,13 @@ extern const uint16_t unorm_index[][256];
 extern const struct unorm_rec unorm_recs[];
 extern const uint32_t unorm_decomp[];
 extern const uint32_t unorm_kdecomp[];
+/* The casemap of U+0080..U+07FF as UTF-8, one step (the common letters):
+ * fast when it starts with a starter and fits. */
+struct unorm_two {
+	uint8_t len, fast;
+	char s[8];
+};
+extern const struct unorm_two unorm_casemap_two[0x800];
 extern const struct unorm_pair unorm_pairs[];
 extern const size_t unorm_npairs;
 

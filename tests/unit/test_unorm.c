@@ -73,6 +73,12 @@ static void test_casemap_examples(void)
 	/* canonical order: dot below (220) before circumflex (230) */
 	CHECK_EQ_STR(cm("e\xcc\x82\xcc\xa3"), "E\xcc\xa3\xcc\x82");
 	CHECK_EQ_STR(cm("\xe1\xbb\x87"), "E\xcc\xa3\xcc\x82");
+	/* a two-octet letter's key (the one-step table) then a mark of a
+	 * lower class: the mark goes before the letter's own */
+	CHECK_EQ_STR(cm("\xc3\xa9\xcc\xa3"), "E\xcc\xa3\xcc\x81");
+	CHECK_EQ_STR(cm("x\xc3\xa9\xd6\xb0" "y"), "XE\xd6\xb0\xcc\x81" "Y"); /* Hebrew sheva, 10 */
+	CHECK_EQ_STR(cm("\xc3\xa9\xc3\xa9"), "E\xcc\x81" "E\xcc\x81");
+	CHECK_EQ_STR(cm("\xc3\xa9\xe1\xb8\x80"), "E\xcc\x81" "A\xcc\xa5"); /* then U+1E00 */
 	/* Hangul syllable: decomposed by the algorithm */
 	CHECK_EQ_STR(cm("\xea\xb0\x81"), "\xe1\x84\x80\xe1\x85\xa1\xe1\x86\xa8");
 	/* U+FDFA, the longest: 18 code points */
