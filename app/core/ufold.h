@@ -1,8 +1,10 @@
 /*
- * ufold.h — Unicode full case folding of UTF-8 text, the one fold every
- * case-insensitive text comparison beyond ASCII uses (IMAP SEARCH and
- * SORT, JMAP text filters, snippets and Mailbox/query sorts, the
- * full-text index's terms).
+ * ufold.h — Unicode full case folding of UTF-8 text. No longer what
+ * search and sort compare: IMAP SEARCH and SORT, the JMAP filters, sorts
+ * and snippets and the full-text index key text by i;unicode-casemap
+ * (RFC 5051, unorm_casemap() in core/unorm.h), as I18NLEVEL=1 asks; this
+ * fold is kept for scripts/bench-fold, which measures it against older
+ * revisions.
  *
  * The fold is Unicode's CaseFolding.txt, statuses C and F (full folding,
  * not Turkic): "Straße", "STRASSE" and "strasse" fold alike, as do "ǅ",

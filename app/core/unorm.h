@@ -1,16 +1,19 @@
 /*
  * unorm.h — Unicode Normalization Form C (UAX #15) of UTF-8 text, the one
  * normaliser: mailbox names (IMAP, JMAP, Sieve fileinto, the store), the
- * Net-Unicode form RFC 9051 §5.1 and RFC 5198 ask for, ManageSieve script
- * names (RFC 5804 §1.6), and text compared by search and sort, so that
- * "é" written as e + U+0301 and as U+00E9 are one name and one word.
+ * Net-Unicode form RFC 9051 §5.1 and RFC 5198 ask for, and ManageSieve
+ * script names (RFC 5804 §1.6), so that "é" written as e + U+0301 and as
+ * U+00E9 are one name. Search and sort compare i;unicode-casemap keys
+ * (unorm_casemap() below: titlecase, then NFKD).
  *
  * The data (canonical combining classes, full canonical decompositions,
  * NFC_Quick_Check, primary composites) is generated at build time by
  * scripts/gen-unorm.c into build/gen/unorm_table.c from UnicodeData.txt
  * and DerivedNormalizationProps.txt of the same Debian icu source as the
- * case folding (core/ufold.h; the pin is in vendor/manifest); no file is
- * read at run time. Hangul syllables are composed and decomposed by the
+ * case folding (core/ufold.h; the pin is in vendor/manifest), with each
+ * code point's compatibility decomposition and simple titlecase mapping
+ * (UnicodeData.txt fields 5 and 14) for NFKD and i;unicode-casemap; no
+ * file is read at run time. Hangul syllables are composed and decomposed by the
  * algorithm of Unicode §3.12. Pure functions, constant data, no
  * allocation. NFD is here too, for sort keys.
  *
@@ -30,8 +33,8 @@
  * points (a base with more than about 60 combining marks: no real text,
  * and past UAX #15 §13's stream-safe limit of 30) is copied unchanged,
  * so such a text is compared as written; the bound keeps the work per
- * octet constant. Compatibility forms (NFKC) are not applied: "ﬁ" stays
- * the ligature (case folding, core/ufold.h, is what maps it for search).
+ * octet constant. Compatibility forms are not applied by unorm_nfc:
+ * "ﬁ" stays the ligature (unorm_nfkd and unorm_casemap decompose it).
  */
 #ifndef TERN_CORE_UNORM_H
 #define TERN_CORE_UNORM_H

@@ -46,6 +46,15 @@ void mime_search_clear(struct mime_search *sm)
 static size_t ascii_upper_inplace(char *p, size_t n)
 {
 	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+		memcpy(&w, p + i, 8);
+		if (w & 0x8080808080808080ull)
+			break;
+		uint64_t ge_a = w + 0x1f1f1f1f1f1f1f1full, gt_z = w + 0x0505050505050505ull;
+		w &= ~(((ge_a & ~gt_z) & 0x8080808080808080ull) >> 2); /* a-z lose 0x20 */
+		memcpy(p + i, &w, 8);
+	}
 	for (; i < n && (unsigned char)p[i] < 0x80; i++)
 		if ((unsigned)(p[i] - 'a') < 26u)
 			p[i] = (char)(p[i] - 32);
@@ -67,7 +76,7 @@ size_t mime_search_fold(char *p, size_t n)
 /* Where to end a piece of p[at..n) that is mapped on its own: about
  * FOLD_PIECE octets on, before an ASCII octet (a starter: nothing
  * reorders across it) when one is near, else before a lead octet. */
-#define FOLD_PIECE 65536
+#define FOLD_PIECE 4096
 static size_t piece_end(const char *p, size_t at, size_t n)
 {
 	if (n - at <= FOLD_PIECE)
@@ -86,33 +95,37 @@ void mime_search_fold_buf(struct buf *b)
 	size_t n = buf_len(b), i = ascii_upper_inplace(buf_data(b), n);
 	if (i == n)
 		return;
-	/* The rest into a new buf of the same max, piece by piece (a key
-	 * may be UNORM_KD_GROWTH times as long); past the max, the prefix
-	 * that fits, whole characters, as decoding keeps a prefix. */
-	struct buf nb;
-	buf_init(&nb, b->max);
-	const char *p = buf_data(b);
-	char *t = xmalloc(UNORM_KD_GROWTH * (n - i < FOLD_PIECE ? n - i : FOLD_PIECE + 4));
-	int full = buf_append(&nb, p, i) < 0;
-	for (size_t at = i; at < n && !full;) {
-		size_t e = piece_end(p, at, n), m = unorm_casemap(p + at, e - at, t);
-		if (buf_append(&nb, t, m) < 0) {
-			size_t room = buf_room(&nb), k = 0;
-			while (k < m) {
-				size_t l, f = unorm_casemap_char_len(t + k, m - k, &l);
-				(void)f;
-				if (k + l > room)
-					break;
-				k += l;
-			}
-			buf_append(&nb, t, k);
-			full = 1;
+	/* The rest is copied out and mapped back onto the buf piece by
+	 * piece (a key may be UNORM_KD_GROWTH times as long); past the
+	 * max, the prefix that fits, whole characters, as decoding keeps a
+	 * prefix. */
+	size_t rest = n - i;
+	char *src = xmalloc(rest);
+	memcpy(src, buf_data(b) + i, rest);
+	b->len = i;
+	for (size_t at = 0; at < rest;) {
+		size_t e = piece_end(src, at, rest), avail;
+		char *o = buf_reserve(b, UNORM_KD_GROWTH * (e - at), &avail);
+		if (o) {
+			buf_commit(b, unorm_casemap(src + at, e - at, o));
+			at = e;
+			continue;
 		}
-		at = e;
+		/* near the max (or out of memory): what fits of this piece */
+		char *t = xmalloc(UNORM_KD_GROWTH * (e - at));
+		size_t m = unorm_casemap(src + at, e - at, t), room = buf_room(b), k = 0;
+		while (k < m) {
+			size_t l;
+			(void)unorm_casemap_char_len(t + k, m - k, &l);
+			if (k + l > room)
+				break;
+			k += l;
+		}
+		buf_append(b, t, k);
+		free(t);
+		break;
 	}
-	free(t);
-	buf_free(b);
-	*b = nb;
+	free(src);
 }
 
 static int contains(struct str hay, struct str needle)
