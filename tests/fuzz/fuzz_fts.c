@@ -159,10 +159,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* And the whole text as its own needle. */
 	check(&t, s, len);
 
-	/* The input as a message; a folded piece of it as the needle (kept
-	 * short: a longer one is rarely found). */
+	/* The input as a message (its own length: the folded one may
+	 * differ); a folded piece of it as the needle (kept short: a longer
+	 * one is rarely found). */
 	size_t off = (size_t)a * len / 256, k = (size_t)(b & 0x1f) + 2;
-	message((const char *)data + 2, len, s + off, off + k < len ? k : len - off);
+	message((const char *)data + 2, size - 2, s + off, off + k < len ? k : len - off);
 
 	free(t.p);
 	free(t.n);
