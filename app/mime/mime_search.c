@@ -512,7 +512,7 @@ static void flowed_quotes(struct mime_search *sm, struct flowed *f)
 {
 	if (!f->held || f->quotes != f->held_quotes) {
 		if (f->held)
-			buf_append(&sm->body, "\r\n" + (f->held == 1), (size_t)f->held);
+			buf_append(&sm->body, &"\r\n"[f->held == 1], (size_t)f->held);
 		for (size_t i = 0; i < f->quotes; i++)
 			buf_append(&sm->body, ">", 1);
 	}
@@ -547,7 +547,7 @@ static void flowed_eol(struct mime_search *sm, struct flowed *f, int crlf)
 		f->held = 1 + crlf;
 		f->held_quotes = f->quotes;
 	} else {
-		buf_append(&sm->body, "\r\n" + !crlf, 2 - (size_t)!crlf);
+		buf_append(&sm->body, &"\r\n"[!crlf], 2 - (size_t)!crlf);
 	}
 	f->phase = 0;
 	f->words = 0;
@@ -607,7 +607,7 @@ static void flowed_finish(struct mime_search *sm, struct flowed *f)
 	if (f->phase == 0 && f->quotes)
 		flowed_quotes(sm, f);
 	if (f->held)
-		buf_append(&sm->body, "\r\n" + (f->held == 1), (size_t)f->held);
+		buf_append(&sm->body, &"\r\n"[f->held == 1], (size_t)f->held);
 	if (f->cr)
 		flowed_text(sm, f, "\r", 1);
 	for (; f->spaces; f->spaces--)
