@@ -195,7 +195,7 @@ def test_check_dkim():
 
 
 SPAM = "/work/shared/corpora/spam/test"
-DIFF_SEED = int(os.environ.get("TERN_DIFF_SEED", "6376"))
+DIFF_SEED = int(os.environ.get("AUTHDIFF_SEED", "6376"))
 
 
 def dkimpy_expected(drawn, verdict):
@@ -214,7 +214,7 @@ def dkimpy_expected(drawn, verdict):
 
 def test_check_dkim_differential():
     """A few hundred generated cases (dkim_diffgen.py, seeded: set
-    TERN_DIFF_SEED for another draw): messages signed by dkimpy under
+    AUTHDIFF_SEED for another draw): messages signed by dkimpy under
     drawn variants and keys, some altered after signing; tern's verdict on
     every signature, top to bottom, must be dkimpy's."""
     tmp = tempfile.mkdtemp(prefix="tern-dkimdiff-")

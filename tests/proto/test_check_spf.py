@@ -4,6 +4,8 @@ explanation with its macros, include, redirect, mx, ptr, exists, ip6, the
 null sender (postmaster@HELO), the void-lookup limit, a SERVFAIL, and the
 usage errors. One DNS server answers every case. Then port 25: the SPF
 result of each message is logged, and changes no reply yet."""
+import collections
+import json
 import os
 import re
 import smtplib
@@ -12,7 +14,7 @@ import tempfile
 import shutil
 
 from harness import TERN, Server, keep_sanitizer_output, message
-from mailpeers import DnsServer
+from mailpeers import SYSTEM_PYTHON, DnsServer
 
 ZONE = {
     "example.test": {"TXT": ["v=spf1 mx ip4:10.9.9.0/24 include:partner.test -all exp=why.example.test"],
@@ -137,3 +139,47 @@ def test_port25_logs_spf():
                 assert delivered and re.search(r" spf=%s\b" % result, delivered[-1]), delivered
     finally:
         dns.stop()
+
+
+DIFF_SEED = int(os.environ.get("AUTHDIFF_SEED", "7208"))
+
+
+def test_check_spf_differential():
+    """300 generated checks (spf_diffgen.py, seeded: AUTHDIFF_SEED for
+    another draw) against pyspf through the same DNS server: the result,
+    and for a fail the exp= explanation, must be pyspf's. Explanations are
+    compared without case: pyspf upper-cases the nibbles of an IPv6 %{I},
+    where RFC 7208 §7.3 has an upper-case macro expand as the lower-case
+    one and then URL-escape it."""
+    tmp = tempfile.mkdtemp(prefix="tern-spfdiff-")
+    dns = DnsServer({})
+    env = dict(os.environ, TERN_DNS_SERVERS=dns.servers, TERN_DATA_DIR=os.path.join(tmp, "data"),
+               TERN_HOSTNAME="mx.tern.test")
+    try:
+        out = os.path.join(tmp, "cases.json")
+        r = subprocess.run([SYSTEM_PYTHON, os.path.join(os.path.dirname(__file__), "spf_diffgen.py"),
+                            str(DIFF_SEED), "300", dns.path, str(dns.port), out],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+        assert r.returncode == 0, r.stderr.decode(errors="replace")
+        cases = json.load(open(out))
+        bad, seen = [], collections.Counter()
+        for c in cases:
+            r = subprocess.run([TERN, "check", "spf", c["ip"], c["sender"], c["helo"]], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+            err = r.stderr.decode(errors="replace")
+            keep_sanitizer_output(err, "stderr of tern check spf")
+            lines = r.stdout.decode().splitlines()
+            result, expl = c["pyspf"]
+            want = [result]
+            if result == "fail" and expl != "SPF fail - not authorized":  # pyspf's default
+                want.append("explanation: " + expl)
+                seen["explanation"] += 1
+            seen[result] += 1
+            if [ln.lower() for ln in lines] != [w.lower() for w in want]:
+                bad.append((c["ip"], c["sender"], c["helo"], lines, err[-300:], want, c["records"]))
+        assert not bad, "%d of %d disagree (seed %d); first: %r" % (len(bad), len(cases), DIFF_SEED, bad[0])
+        for k in ("pass", "fail", "softfail", "neutral", "none", "permerror", "temperror", "explanation"):
+            assert seen[k] > 0, seen
+    finally:
+        dns.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
