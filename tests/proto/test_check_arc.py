@@ -220,3 +220,32 @@ def test_check_arc():
         if dns:
             dns.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+DIFF_SEED = int(os.environ.get("AUTHDIFF_SEED", "8617"))
+
+
+def test_check_arc_differential():
+    """Generated chains (arc_diffgen.py, seeded: AUTHDIFF_SEED for another
+    draw) of 1-4 sets sealed by dkimpy, some altered between hops or at the
+    end: tern's cv= on each must be dkimpy's arc_verify verdict."""
+    tmp = tempfile.mkdtemp(prefix="tern-arcdiff-")
+    dns = None
+    try:
+        run([SYSTEM_PYTHON, os.path.join(os.path.dirname(__file__), "arc_diffgen.py"), str(DIFF_SEED),
+             "100", tmp])
+        cases = json.load(open(os.path.join(tmp, "cases.json")))
+        dns = DnsServer(json.load(open(os.path.join(tmp, "zone.json"))))
+        env = dict(os.environ, TERN_DATA_DIR=os.path.join(tmp, "data"), TERN_DNS_SERVERS=dns.servers)
+        bad, seen = [], {"pass": 0, "fail": 0, "none": 0}
+        for c in cases:
+            out = run([TERN, "check", "arc", c["file"]], env=env).decode().splitlines()
+            seen[c["dkimpy"]] += 1
+            if not out or out[0] != "cv=" + c["dkimpy"]:
+                bad.append((c["file"], c["done"], out, c["dkimpy"]))
+        assert not bad, "%d of %d disagree (seed %d); first: %r" % (len(bad), len(cases), DIFF_SEED, bad[0])
+        assert seen["pass"] > 20 and seen["fail"] > 20, seen
+    finally:
+        if dns:
+            dns.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
