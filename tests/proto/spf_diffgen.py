@@ -173,6 +173,25 @@ class Gen:
             "PTR": ["six.hosts.test."]}
         z["six.hosts.test"] = {"AAAA": ["2001:db8::1"]}
         z["servfail.test"] = {"SERVFAIL": True}
+        # A target past 253 octets after expansion, cut from the left (§7.3).
+        long_name = ".".join([LONG] * 4) + ".t.long.test"
+        while len(long_name) > 253:
+            long_name = long_name.split(".", 1)[1]
+        z["long.test"] = {"TXT": ["v=spf1 exists:%{l}.%{l}.%{l}.%{l}.t.long.test -all"]}
+        z[long_name] = {"A": ["127.0.0.2"]}
+        z["tab.test"] = {"TXT": ["v=spf1\tip4:192.0.2.1 -all"]}  # not "v=spf1" SP: no record
+        z["spaces.test"] = {"TXT": ["v=spf1  ip4:192.0.2.1   -all "]}
+        z["mixed.test"] = {"TXT": ["v=spf1 IP4:192.0.2.9 A:Mixed.Test -ALL"], "A": ["192.0.2.2"]}
+        z["exp2.test"] = {"TXT": ["v=spf1 -all exp=why.exp2.test"]}
+        z["why.exp2.test"] = {"TXT": ["one", "two"]}  # two explanations: none (§6.2)
+        z["nullmx.test"] = {"TXT": ["v=spf1 mx -all"], "MX": [[0, "."]]}
+        z["zero.test"] = {"TXT": ["v=spf1 a:zero.test/0 -all"], "A": ["10.0.0.1"]}
+
+
+LONG = "a" * 60
+FIXED = [("192.0.2.9", LONG + "@long.test")] + [
+    (ip, "x@%s.test" % d) for d in ("tab", "spaces", "mixed", "exp2", "nullmx", "zero")
+    for ip in ("192.0.2.1", "192.0.2.2")]
 
 
 def main():
@@ -200,6 +219,7 @@ def main():
         helo = rng.choice(["client.example.net", "mail.hosts.test", dom])
         sender = "%s@%s" % (local, dom) if rng.random() < 0.95 else ""
         cases.append({"ip": ip, "sender": sender, "helo": helo})
+    cases += [{"ip": ip, "sender": sender, "helo": "client.example.net"} for ip, sender in FIXED]
     tmp = zone_path + ".new"
     with open(tmp, "w") as f:
         json.dump(g.zone, f)
