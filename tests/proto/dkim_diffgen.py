@@ -99,7 +99,8 @@ def sign(msg, v, keys):
             SIGNING[v["key"]] = serialization.load_pem_private_key(keys[v["key"]][0], None)
         SIGNING["key"] = SIGNING[v["key"]]
     canon = dkim.CanonicalizationPolicy.from_c_value(("%s/%s" % (v["hc"], v["bc"])).encode())
-    names = [n for n, _ in d.headers if n.lower() not in (b"dkim-signature", b"return-path")]
+    skip = (b"return-path",) if v["sigsig"] else (b"dkim-signature", b"return-path")
+    names = [n for n, _ in d.headers if n.lower() not in skip]
     inc = [n.lower() for n in names]
     if v["over"]:  # sign each field one more time than it appears, and one absent field
         inc += sorted(set(inc)) + [b"reply-to"]
@@ -229,14 +230,15 @@ def main():
             v = {"key": kname, "sel": sel,
                  "alg": "ed25519-sha256" if kname == "ed" else "rsa-sha256",
                  "hc": rng.choice(["relaxed", "simple"]), "bc": rng.choice(["relaxed", "simple"]),
-                 "l": rng.choice([None, None, None, 0, 5, -5]),
+                 "l": rng.choice([None] * 6 + [0, 5, -5]),
                  "over": rng.random() < 0.3, "hcase": rng.random() < 0.2,
-                 "i": rng.choice([None, None, "@example.org", "ann@mail.example.org",
-                                  "@sub.example.org", "@example.com"]),
+                 "sigsig": rng.random() < 0.3,  # sign the DKIM-Signature fields below too
+                 "i": rng.choice([None] * 4 + ["@example.org", "ann@mail.example.org",
+                                                "@sub.example.org", "@example.com"]),
                  "hsep": rng.choice([" : ", ": ", " :"]),
                  # dkimpy allows 10 hours of clock skew either way; past that.
-                 "t": rng.choice([None, None, -60, 3600 * 24, 3600 * 24 * 2]),
-                 "x": rng.choice([None, None, None, 3600, -3600 * 24])}
+                 "t": rng.choice([None] * 4 + [-60, 3600 * 24, 3600 * 24 * 2]),
+                 "x": rng.choice([None] * 5 + [3600, -3600 * 24])}
             if v["x"] is not None and v["t"] is not None and v["t"] > v["x"]:
                 v["t"] = None
             rdrawn, parts = record(rng, "ed" if kname == "ed" else "rsa", keys[kname][1])
