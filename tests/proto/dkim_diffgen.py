@@ -5,14 +5,16 @@ Run under /usr/bin/python3 (Debian's python3-dkim, python3-nacl):
 
     dkim_diffgen.py SEED N OUTDIR [MESSAGE...]
 
-Makes RSA (1024/2048/4096) and Ed25519 keys, signs N messages (the given
+Makes RSA (512/1024/2048/4096) and Ed25519 keys, signs N messages (the given
 real messages, and a few made-up ones) with dkimpy under drawn variants
 (canonicalizations, l=, algorithms, oversigned and repeated fields, folded
 fields, trailing blank lines and whitespace, 8-bit bodies, mixed-case h=,
-t=/x=, i= at a subdomain, l= past the body, a 512-bit key), publishes each key under a drawn record (k=,
-h=, s=, t=y, t=s, an empty p=, split TXT strings), mutates some messages
-after signing, and asks dkimpy for its verdict on every signature through
-the same records. Writes OUTDIR/zone.json (for dns_server.py), OUTDIR/cN.eml
+t=/x=, i= at a subdomain, l= past the body, a 512-bit key), publishes each
+key under a drawn record (k= in either case, h=, s=, t=y, t=s, an empty p=,
+no v=, v=DKIM2, v= last, white space inside p=, split TXT strings), mutates
+some messages after signing, and asks dkimpy for its verdict on every
+signature through the same records.
+Writes OUTDIR/zone.json (for dns_server.py), OUTDIR/cN.eml
 and OUTDIR/cases.json: for each case its file, what was drawn, and dkimpy's
 verdict per signature, top to bottom ("pass" or "fail: why").
 """
@@ -27,9 +29,9 @@ import time
 
 import dkim
 import nacl.encoding
+import nacl.signing
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, utils
-import nacl.signing
 
 D = b"example.org"
 NOW = int(time.time())
@@ -134,7 +136,8 @@ def record(rng, kind, pub):
     k = "ed25519" if kind == "ed" else "rsa"
     tags = ["v=DKIM1"]
     drawn = rng.choice(["plain"] * 8 + ["k", "h", "hbad", "s", "sother", "ty", "ts", "revoked",
-                                         "kwrong", "nov", "unknown"])
+                                         "kwrong", "nov", "unknown", "pspaces", "vlast", "kupper",
+                                         "vbad"])
     if drawn == "nov":
         tags = []
     if drawn in ("k", "h", "hbad", "ty", "ts", "s", "sother", "unknown") or kind == "ed":
@@ -155,7 +158,17 @@ def record(rng, kind, pub):
         tags.append("t=s")
     if drawn == "unknown":
         tags.append("zz=whatever")
+    if drawn == "kupper":
+        tags.append("k=" + k.upper())
+    if drawn == "vlast":
+        tags = tags[1:]
+    if drawn == "vbad":
+        tags[0] = "v=DKIM2"
+    if drawn == "pspaces":  # FWS inside the base64 (RFC 6376 §3.6.1 allows it)
+        pub = " ".join(pub[i:i + 40] for i in range(0, len(pub), 40))
     tags.append("p=" + ("" if drawn == "revoked" else pub))
+    if drawn == "vlast":
+        tags.append("v=DKIM1")
     text = "; ".join(tags)
     if rng.random() < 0.3:
         text = text.replace("; ", ";\t ")

@@ -203,12 +203,15 @@ def dkimpy_expected(drawn, verdict):
     leaves the key record's rules out: a key whose h= lacks the signature's
     hash (§3.6.1, "MUST ignore the key record and return PERMFAIL",
     §6.1.2), and a t=s key with an i= at a subdomain of d= (§3.6.1 "MUST
-    have the same domain value"), and an l= larger than the body (§3.5:
-    "MUST NOT be larger", dkimpy hashes what there is)."""
+    have the same domain value"), an l= larger than the body (§3.5:
+    "MUST NOT be larger", dkimpy hashes what there is), and a key record
+    with its v=DKIM1 last (§3.6.1: "MUST be the first tag")."""
     if verdict == "pass":
+        if drawn["record"] == "vlast":
+            return "fail"
         if drawn["l"] is not None and drawn["l"] < 0:
             return "fail"
-        if drawn["record"] == "hbad":
+        if drawn["record"] == "hbad":  # dkimpy reads no h= in the key record
             return "fail"
         if drawn["record"] == "ts" and drawn["i"] and drawn["i"].split("@")[1] != DOMAIN:
             return "fail"
