@@ -11,7 +11,7 @@ real messages, and a few made-up ones) with dkimpy under drawn variants
 fields, trailing blank lines and whitespace, 8-bit bodies, mixed-case h=,
 t=/x=, i= at a subdomain, l= past the body, a 512-bit key), publishes each
 key under a drawn record (k= in either case, h=, s=, t=y, t=s, an empty p=,
-no v=, v=DKIM2, v= last, white space inside p=, split TXT strings), mutates
+no v=, v=DKIM2, v= last, white space inside p=, a bare PKCS#1 key, split TXT strings), mutates
 some messages after signing, and asks dkimpy for its verdict on every
 signature through the same records.
 Writes OUTDIR/zone.json (for dns_server.py), OUTDIR/cN.eml
@@ -45,13 +45,16 @@ def rsa_key(bits, tmp):
     pem = open(path, "rb").read()
     der = subprocess.run(["openssl", "rsa", "-in", path, "-pubout", "-outform", "DER"], check=True,
                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout
-    return pem, base64.b64encode(der).decode()
+    # Some publish the bare PKCS#1 RSAPublicKey, not SubjectPublicKeyInfo.
+    pkcs1 = subprocess.run(["openssl", "rsa", "-in", path, "-RSAPublicKey_out", "-outform", "DER"],
+                           check=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout
+    return pem, base64.b64encode(der).decode(), base64.b64encode(pkcs1).decode()
 
 
 def ed_key(rng):
     sk = nacl.signing.SigningKey(bytes(rng.getrandbits(8) for _ in range(32)))
-    return (sk.encode(encoder=nacl.encoding.Base64Encoder),
-            sk.verify_key.encode(encoder=nacl.encoding.Base64Encoder).decode())
+    pub = sk.verify_key.encode(encoder=nacl.encoding.Base64Encoder).decode()
+    return sk.encode(encoder=nacl.encoding.Base64Encoder), pub, pub
 
 
 MADE_UP = [
@@ -131,13 +134,14 @@ def sign(msg, v, keys):
     return b"DKIM-Signature: " + d.gen_header(fields, tuple(inc), canon, b"DKIM-Signature", pk)
 
 
-def record(rng, kind, pub):
+def record(rng, kind, pubs):
     """A key record and what was drawn for it."""
     k = "ed25519" if kind == "ed" else "rsa"
     tags = ["v=DKIM1"]
     drawn = rng.choice(["plain"] * 8 + ["k", "h", "hbad", "s", "sother", "ty", "ts", "revoked",
                                          "kwrong", "nov", "unknown", "pspaces", "vlast", "kupper",
-                                         "vbad"])
+                                         "vbad", "pkcs1"])
+    pub = pubs[1] if drawn == "pkcs1" else pubs[0]
     if drawn == "nov":
         tags = []
     if drawn in ("k", "h", "hbad", "ty", "ts", "s", "sother", "unknown") or kind == "ed":
@@ -254,7 +258,7 @@ def main():
                  "x": rng.choice([None] * 5 + [3600, -3600 * 24])}
             if v["x"] is not None and v["t"] is not None and v["t"] > v["x"]:
                 v["t"] = None
-            rdrawn, parts = record(rng, "ed" if kname == "ed" else "rsa", keys[kname][1])
+            rdrawn, parts = record(rng, "ed" if kname == "ed" else "rsa", keys[kname][1:])
             v["record"] = rdrawn
             zone["%s._domainkey.example.org" % sel] = {"TXT": ['" "'.join(parts)]}
             msg = sign(msg, v, keys) + msg
