@@ -199,6 +199,7 @@ struct mbctx {
 	struct arena *a; /* include's texts, valid until the run ends */
 	struct mbox_ent *mb; /* the account's mailboxes, once asked (mailbox_search) */
 	uint32_t nmb, capmb;
+	uint32_t next_id; /* the account's next mailbox id (legacy ids) */
 	int loaded;
 };
 
@@ -356,8 +357,8 @@ static int mailbox_exists(void *ctx, struct str name)
 }
 
 /* A mailbox of the account found by special-use (RFC 8579: "\\Sent" is
- * the role "sent"), id (RFC 9042: IMAP's MAILBOXID or JMAP's id, both
- * "M" and 8 lower-case hex digits) or name; its name copied into found
+ * the role "sent"), id (RFC 9042: the MAILBOXID, which is JMAP's Mailbox
+ * id too, "M" and 8 lower-case hex digits: imap_session.h) or name; its name copied into found
  * (when there is room), 1 found. */
 struct find_ctx {
 	struct str use, id, name;
@@ -414,6 +415,29 @@ static int mailbox_search(struct mbctx *c, struct find_ctx *f)
 	int64_t id = f->id.p ? mailbox_id_num(f->id) : -1;
 	if (f->id.p && id < 0)
 		return 0;
+	/*
+	 * Earlier builds showed the UIDVALIDITY as MAILBOXID, and a stored
+	 * script may still hold one. That spelling is taken only when the
+	 * number is no mailbox id the account ever had (at or above its next
+	 * mailbox id: UIDVALIDITYs are times, mailbox ids small counters), so
+	 * it can never pick another mailbox than the one it was given for
+	 * (UIDVALIDITYs are server-wide and never reused); else the id is a
+	 * mailbox id only, and a stale one falls back to the name.
+	 */
+	int legacy = 0;
+	if (id >= 0) {
+		int current = 0;
+		for (uint32_t i = 0; i < c->nmb && !current; i++)
+			current = c->mb[i].id == (uint32_t)id;
+		if (!current) {
+			if (!c->next_id &&
+			    store_account_next_mailbox_id(c->st, c->account, &c->next_id) != STORE_OK)
+				return 0;
+			if ((uint32_t)id < c->next_id)
+				return 0;
+			legacy = 1;
+		}
+	}
 	for (uint32_t i = 0; i < c->nmb; i++) {
 		const struct mbox_ent *e = &c->mb[i];
 		/* The roles IMAP shows as special-use (cmd_list.c): all but inbox. */
@@ -424,7 +448,7 @@ static int mailbox_search(struct mbctx *c, struct find_ctx *f)
 		if (f->use.p && !(f->use.len > 1 && f->use.p[0] == '\\' && special &&
 		                  str_eq_ci(str_make(f->use.p + 1, f->use.len - 1), str_c(e->role))))
 			continue;
-		if (id >= 0 && e->uidvalidity != (uint32_t)id && e->id != (uint32_t)id)
+		if (id >= 0 && (legacy ? e->uidvalidity : e->id) != (uint32_t)id)
 			continue;
 		f->hit = 1;
 		snprintf(f->found, sizeof f->found, "%s", e->name);

@@ -354,7 +354,7 @@ void imap_cmd_select(struct imap_session *s, const struct imap_cmd *cmd)
 		}
 	imap_reply(s, "* OK [UIDVALIDITY %u] UIDs valid", s->view.uidvalidity);
 	imap_reply(s, "* OK [UIDNEXT %u] Predicted next UID", s->view.uidnext);
-	imap_reply(s, "* OK [MAILBOXID (" IMAP_MAILBOXID_FMT ")] Ok", s->view.uidvalidity);
+	imap_reply(s, "* OK [MAILBOXID (" IMAP_MAILBOXID_FMT ")] Ok", s->view.mailbox);
 	s->view.condstore = s->condstore;
 	s->view.qresync = s->qresync;
 	s->view.uidonly = s->uidonly;

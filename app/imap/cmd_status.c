@@ -216,7 +216,7 @@ int imap_status_append(struct imap_session *s, const char *name,
 			unsigned long long v = 0;
 			if (items[k].bit == ST_MAILBOXID) {
 				buf_printf(out, "%sMAILBOXID (" IMAP_MAILBOXID_FMT ")", sep,
-					   c.info.uidvalidity);
+					   c.info.id);
 				sep = " ";
 				continue;
 			}

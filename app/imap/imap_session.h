@@ -269,11 +269,22 @@ enum imap_fetch_kind {
 };
 
 /*
- * OBJECTID (RFC 8474) spellings. MAILBOXID is built from the mailbox's
- * UIDVALIDITY, which the store hands out from one server-wide counter and
- * keeps across RENAME, so it is unique and never reused even when an
- * account is deleted and made again; EMAILID and THREADID from the
- * account's email and thread ids (never reused within the account).
+ * OBJECTID (RFC 8474) spellings: the ids JMAP gives the same objects
+ * (app/jmap/jmap.h), so that a client using both protocols, or a Sieve
+ * script's fileinto :mailboxid (RFC 9042), sees one id for one object, as
+ * JMAPACCESS (RFC 9698) requires. MAILBOXID is the store's mailbox id:
+ * kept across RENAME (RENAME INBOX makes a new mailbox, with a new id),
+ * never reused within the account, and kept by a restore (the restored
+ * mailbox is the same one; its UIDVALIDITY changes instead). JMAP's ids
+ * were chosen over IMAP's because JMAP clients keep them (every Email's
+ * mailboxIds, /changes) while an IMAP client that sees a new MAILBOXID
+ * only fetches that mailbox again. Earlier builds gave the UIDVALIDITY as
+ * MAILBOXID; Sieve still takes that spelling where it can name no other
+ * mailbox (deliver_sieve.c). EMAILID and THREADID are the account's email
+ * and thread ids (never reused within the account).
+ * Caveat: ids are per account, so an address deleted and made again starts
+ * again from M00000001 (INBOX is mailbox 1, STORE_INBOX_ID), as EMAILID
+ * always did; its UIDVALIDITYs are new, which tells a client so.
  */
 #define IMAP_MAILBOXID_FMT "M%08x"
 #define IMAP_EMAILID_FMT "E%08x"

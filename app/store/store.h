@@ -163,6 +163,9 @@ int store_account_login_scoped(struct store *st, const char *email, const char *
 /* The address of account id into email (size >= STORE_ADDR_MAX + 1):
  * STORE_OK, STORE_ENOTFOUND, STORE_ETEMP. */
 int store_account_email(struct store *st, uint32_t id, char *email, size_t emailsz);
+/* The id the account's next new mailbox will get: every mailbox id the
+ * account ever had is below it. STORE_OK, STORE_ENOTFOUND, STORE_ETEMP. */
+int store_account_next_mailbox_id(struct store *st, uint32_t id, uint32_t *next_r);
 /*
  * Credentials stamps of n logins, read in one transaction: creds_r[i] is a
  * non-zero 64-bit digest of what account ids[i]'s login with app password

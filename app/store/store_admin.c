@@ -329,9 +329,9 @@ static int account_add_fn(struct store *st, MDB_txn *txn, void *ctx)
 	 * UIDVALIDITY: the creation time, but strictly above any value handed
 	 * out before, so an account deleted and re-created within a second
 	 * still tells IMAP clients to drop their cache. One value for each
-	 * default mailbox (uv, uv + 1, ...): it is also the MAILBOXID (RFC
-	 * 8474), and a mailbox renamed onto another's name must not bring
-	 * that name's old UIDVALIDITY and UIDs back (RFC 9051 §6.4.9).
+	 * default mailbox (uv, uv + 1, ...): a mailbox renamed onto another's
+	 * name must not bring that name's old UIDVALIDITY and UIDs back (RFC
+	 * 9051 §6.4.9).
 	 */
 	uint32_t ndef = sizeof default_mailboxes / sizeof default_mailboxes[0];
 	if ((rc = meta_get_u32(txn, st, "last_uidvalidity", &last_uv)) != 0)
@@ -911,6 +911,23 @@ int store_account_email(struct store *st, uint32_t id, char *email, size_t email
 	if (rc)
 		return store_mdb_code(rc);
 	snprintf(email, emailsz, "%s", a.email);
+	return STORE_OK;
+}
+
+int store_account_next_mailbox_id(struct store *st, uint32_t id, uint32_t *next_r)
+{
+	struct acct_rec a;
+	MDB_txn *txn;
+
+	*next_r = 0;
+	if (store_rd_begin(st, &txn) != 0)
+		return STORE_ETEMP;
+	int rc = acct_get(txn, st, id, &a);
+	store_rd_end(st, txn);
+	explicit_bzero(a.hash, sizeof a.hash);
+	if (rc)
+		return store_mdb_code(rc);
+	*next_r = a.next_mailbox_id;
 	return STORE_OK;
 }
 

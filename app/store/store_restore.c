@@ -15,7 +15,8 @@
  *   - every mailbox gets a new UIDVALIDITY (strictly above any handed
  *     out before, by the store's usual rule): IMAP clients drop their
  *     cache of it and fetch again; POP3 UIDLs, which carry the INBOX's
- *     UIDVALIDITY, and MAILBOXIDs (RFC 8474, the UIDVALIDITY) change too;
+ *     UIDVALIDITY, change too (MAILBOXIDs, the mailbox ids, stay:
+ *     each names the same mailbox as before);
  *   - each account's modseq jumps by RESTORE_MODSEQ_GAP and its change
  *     log is replaced by one empty record at the new modseq: JMAP
  *     /changes from any state before it answers cannotCalculateChanges

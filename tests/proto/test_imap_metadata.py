@@ -204,8 +204,15 @@ def sieve_reads(s):
     assert t.startswith(b"m2 OK"), t
     u, t = cmd(r, "m3", 'SETMETADATA "" (/private/mode "filing")')
     assert t.startswith(b"m3 OK"), t
-    u, t = cmd(r, "m4", "STATUS Projects (MAILBOXID)")
+    u, t = cmd(r, "m4", "STATUS Projects (MAILBOXID UIDVALIDITY)")
     mid = re.search(rb"MAILBOXID \(([^()\s]+)\)", b"".join(u)).group(1).decode()
+    # Earlier builds' MAILBOXID was the UIDVALIDITY: a stored script's id
+    # of that spelling still names the mailbox.
+    legacy = "M%08x" % int(re.search(rb"UIDVALIDITY (\d+)", b"".join(u)).group(1))
+    cmd(r, "m6", "CREATE Gone")
+    u, t = cmd(r, "m7", "STATUS Gone (MAILBOXID)")
+    gone = re.search(rb"MAILBOXID \(([^()\s]+)\)", b"".join(u)).group(1).decode()
+    assert cmd(r, "m8", "DELETE Gone")[1].startswith(b"m8 OK")
     r.close()
     text = ('require ["mboxmetadata", "servermetadata", "fileinto", "variables", "special-use",\n'
             '         "mailboxid"];\n'
@@ -222,17 +229,21 @@ def sieve_reads(s):
             '  }\n'
             '} elsif header :is "subject" "id0" {\n'
             '  if mailboxidexists "%s" { fileinto :mailboxid "%s" "Elsewhere"; }\n'
-            '}\n' % (mid, mid))
+            '} elsif header :is "subject" "ie0" {\n'
+            '  if mailboxidexists "%s" { fileinto :mailboxid "%s" "Elsewhere"; }\n'
+            '} elsif header :is "subject" "if0" {\n'
+            '  if not mailboxidexists "%s" { fileinto :mailboxid "%s" "Projects"; }\n'
+            '}\n' % (mid, mid, legacy, legacy, gone, gone))
     s.cli("sieve", "put", CAROL, "s", input=text)
     s.cli("sieve", "activate", CAROL, "s")
-    for subj in ("md%d", "su%d", "id%d"):
+    for subj in ("md%d", "su%d", "id%d", "ie%d", "if%d"):
         deliver(s, 1, to=CAROL, subject=subj)
-    want = {"Projects": 2, "Sent": 1}
+    want = {"Projects": 4, "Sent": 1}
     deadline = time.time() + 10
     while time.time() < deadline and any(len(s.messages(CAROL, b)) < n for b, n in want.items()):
         time.sleep(0.05)
     got = {b: [m[1].split()[-1] for m in s.messages(CAROL, b)] for b in ("INBOX", "Projects", "Sent")}
-    assert sorted(got["Projects"]) == ["id0", "md0"] and got["Sent"] == ["su0"], got
+    assert sorted(got["Projects"]) == ["id0", "ie0", "if0", "md0"] and got["Sent"] == ["su0"], got
     assert got["INBOX"] == [], got
     u, t = cmd(session(s, CAROL, CAROL_PW), "m5", "LIST \"\" Elsewhere")
     assert u == [], u

@@ -5,7 +5,8 @@ subscribe, destroy with its errors, ifInState), /changes (exact, with the
 counts as updatedProperties and maxChanges), and Thread/get and
 Thread/changes; across protocols: IMAP sees JMAP's mailboxes, an IMAP flag
 change and EXPUNGE show in Mailbox/changes, and IMAP THREADID equals JMAP's
-Thread ids. One server for the module."""
+Thread ids, and MAILBOXID and EMAILID equal JMAP's Mailbox and Email ids
+(RFC 9698 §4); GETJMAPACCESS names the session. One server for the module."""
 import os
 import re
 import smtplib
@@ -20,7 +21,8 @@ CAROL = ("carol@example.test", "carol-password-19")
 DAVE = ("dave@example.test", "dave-password-7Kq2")
 ERIN = ("erin@example.test", "erin-password-4Wd9")
 FRED = ("fred@example.test", "fred-password-8Hn3")
-ACCOUNTS = [BOB, ANN, CAROL, DAVE, ERIN, FRED]
+GINA = ("gina@example.test", "gina-password-3Tz6")
+ACCOUNTS = [BOB, ANN, CAROL, DAVE, ERIN, FRED, GINA]
 
 HDR = "From: alice@remote.test\r\nTo: %s\r\nSubject: %s\r\n"
 MSGS = [
@@ -505,4 +507,39 @@ def test_jmap_mailbox_role_update():
     u, _ = cmd(r, "l", 'LIST "" "*" RETURN (SPECIAL-USE)')
     arch = [x for x in u if b"\\Archive" in x]
     assert len(arch) == 1 and arch[0].endswith(b" Receipts"), u
+    r.close()
+
+
+def test_jmap_imap_one_id_per_object():
+    """RFC 9698 §4 (and RFC 9042, which files by that id): a mailbox, an
+    email and a thread have one id, the same in IMAP's OBJECTID and in
+    JMAP. A mailbox made over IMAP shows in Mailbox/get under its
+    MAILBOXID, and a JMAP Mailbox id is what SELECT and STATUS say; an
+    EMAILID is the Email's id, a THREADID its threadId."""
+    s = srv()
+    user, pw = GINA
+    deliver(s, user, [MSGS[2] % (user, "one id")])
+    r = imap(s, user, pw)
+    assert cmd(r, "c", "CREATE OneId")[1].startswith(b"c OK")
+    u, _ = cmd(r, "st", "STATUS OneId (MAILBOXID)")
+    made = re.fullmatch(rb"\* STATUS OneId \(MAILBOXID \((M[0-9a-f]{8})\)\)", u[0]).group(1).decode()
+    u, _ = cmd(r, "sel", "SELECT INBOX")
+    inbox = [re.fullmatch(rb"\* OK \[MAILBOXID \((\S+)\)\] .*", x) for x in u]
+    inbox = [m.group(1).decode() for m in inbox if m]
+    u, _ = cmd(r, "f", "FETCH 1 (EMAILID THREADID)")
+    m = re.fullmatch(rb"\* 1 FETCH \(EMAILID \((\S+)\) THREADID \((\S+)\)\)", u[0])
+    emailid, threadid = m.group(1).decode(), m.group(2).decode()
+    j = Jmap(s, user, pw)
+    _, g = j.one("Mailbox/get", {"ids": None, "properties": ["name"]})
+    ids = {x["name"]: x["id"] for x in g["list"]}
+    assert ids["OneId"] == made and [ids["INBOX"]] == inbox, (ids, made, inbox)
+    _, e = j.one("Email/query", {"filter": {"inMailbox": ids["INBOX"]}})
+    assert e["ids"] == [emailid], (e, emailid)
+    _, e = j.one("Email/get", {"ids": [emailid], "properties": ["threadId", "mailboxIds"]})
+    assert e["list"] == [{"id": emailid, "threadId": threadid, "mailboxIds": {inbox[0]: True}}], e
+    # A JMAP rename keeps the id IMAP shows.
+    _, st = j.one("Mailbox/set", {"update": {made: {"name": "OneId2"}}})
+    assert made in st["updated"], st
+    u, _ = cmd(r, "st2", "STATUS OneId2 (MAILBOXID UIDVALIDITY)")
+    assert u[0].startswith(b"* STATUS OneId2 (MAILBOXID (" + made.encode() + b") "), u
     r.close()
