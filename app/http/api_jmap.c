@@ -40,6 +40,7 @@
 #include "mime/mime_decode.h"
 #include "mime/mime_tree.h"
 #include "http/http_internal.h"
+#include "http/http_server.h"
 #include "http/http_upload.h"
 #include "jmap/jmap_blob.h"
 #include "jmap/jmap_email.h"
@@ -947,13 +948,13 @@ void http_jmap(struct http_ctx *x)
 		}
 		/* RFC 8620 §2.2: the well-known URI redirects to the session. */
 		x->status = 307;
-		http_header(x, "Location", "/jmap/session");
+		http_header(x, "Location", HTTP_JMAP_SESSION_PATH);
 		http_header(x, "Cache-Control", "no-cache");
 		x->type = "text/plain; charset=utf-8";
-		buf_append_c(&x->out, "see /jmap/session\n");
+		buf_append_c(&x->out, "see " HTTP_JMAP_SESSION_PATH "\n");
 		return;
 	}
-	if (!strcmp(p, "/jmap/session")) {
+	if (!strcmp(p, HTTP_JMAP_SESSION_PATH)) {
 		if (!get) {
 			http_problem(x, 405, "method", NULL, "%s is not allowed here", x->method);
 			http_header(x, "Allow", "GET, HEAD");

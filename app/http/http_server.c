@@ -787,6 +787,26 @@ void http_server_stop(void)
 	}
 }
 
+int http_jmap_session_url(char *out, size_t n)
+{
+	char port[16] = "";
+	uint16_t p = https_port;
+
+	if (n)
+		out[0] = '\0';
+	if (!p)
+		return -1;
+	if (p != 443)
+		snprintf(port, sizeof port, ":%u", (unsigned)p);
+	int len = snprintf(out, n, "https://%s%s" HTTP_JMAP_SESSION_PATH, hostname_now(), port);
+	if (len < 0 || (size_t)len >= n) {
+		if (n)
+			out[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
 uint16_t http_https_port(void)
 {
 	return https_port;

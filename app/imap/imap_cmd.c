@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "imap/imap_session.h"
+#include "http/http_server.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/utf8.h"
@@ -73,9 +74,12 @@ const char *imap_capabilities(const struct imap_session *s)
 							/* Before TLS: no mechanism may be used
 							 * (loopback included). */
 							: " STARTTLS LOGINDISABLED";
-	snprintf(caps, sizeof(caps), "%s%s APPENDLIMIT=%llu MESSAGELIMIT=%u SAVELIMIT=%u%s",
+	char url[320];
+	/* JMAPACCESS (RFC 9698) only where this process serves JMAP. */
+	int jmap = http_jmap_session_url(url, sizeof url) == 0;
+	snprintf(caps, sizeof(caps), "%s%s APPENDLIMIT=%llu MESSAGELIMIT=%u SAVELIMIT=%u%s%s",
 		 CAPS_BASE, CAPS_MORE, (unsigned long long)imap_append_limit(), imap_message_limit(),
-		 imap_save_limit(), tail);
+		 imap_save_limit(), jmap ? " JMAPACCESS" : "", tail);
 	return caps;
 }
 
@@ -105,6 +109,25 @@ static void cmd_close(struct imap_session *s, const struct imap_cmd *cmd)
 	/* UNSELECT: leave without expunging (CLOSE is in cmd_expunge.c). */
 	imap_session_unselect(s);
 	imap_tagged(s, "OK Unselect completed.");
+}
+
+/*
+ * GETJMAPACCESS (RFC 9698 §3): the URL of the JMAP session resource that
+ * serves this same store with these same credentials, where
+ * /.well-known/jmap leads (http_jmap_session_url, the one source). JMAP's
+ * ids are IMAP's OBJECTID ones (imap_session.h), as §4 requires. Without
+ * JMAP here the command is unknown, as the capability is not advertised.
+ */
+static void cmd_getjmapaccess(struct imap_session *s, const struct imap_cmd *cmd)
+{
+	char url[320];
+	if (http_jmap_session_url(url, sizeof url) != 0 || strpbrk(url, "\"\\")) {
+		imap_tagged(s, "BAD Error in IMAP command GETJMAPACCESS: Unknown command.");
+		imap_session_error(s);
+		return;
+	}
+	imap_reply(s, "* JMAPACCESS \"%s\"", url);
+	imap_tagged(s, "OK Getjmapaccess completed.");
 }
 
 static void cmd_namespace(struct imap_session *s, const struct imap_cmd *cmd)
@@ -161,6 +184,7 @@ static const struct imap_cmd_def defs[] = {
 	{ IMAP_CMD_GENURLAUTH, imap_cmd_urlauth, AUTHED | SELECTED },
 	{ IMAP_CMD_RESETKEY, imap_cmd_urlauth, AUTHED | SELECTED },
 	{ IMAP_CMD_URLFETCH, imap_cmd_urlauth, AUTHED | SELECTED },
+	{ IMAP_CMD_GETJMAPACCESS, cmd_getjmapaccess, AUTHED | SELECTED | NOARGS },
 	{ IMAP_CMD_GETQUOTA, imap_cmd_quota, AUTHED | SELECTED },
 	{ IMAP_CMD_GETQUOTAROOT, imap_cmd_quota, AUTHED | SELECTED },
 	{ IMAP_CMD_SETQUOTA, imap_cmd_quota, AUTHED | SELECTED },

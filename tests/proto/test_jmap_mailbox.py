@@ -542,4 +542,20 @@ def test_jmap_imap_one_id_per_object():
     assert made in st["updated"], st
     u, _ = cmd(r, "st2", "STATUS OneId2 (MAILBOXID UIDVALIDITY)")
     assert u[0].startswith(b"* STATUS OneId2 (MAILBOXID (" + made.encode() + b") "), u
+    # RFC 9698: JMAPACCESS, and GETJMAPACCESS names the session resource
+    # that /.well-known/jmap leads to, which these credentials open.
+    assert b" JMAPACCESS" in cmd(r, "cap", "CAPABILITY")[0][0]
+    u, t = cmd(r, "ja", "GETJMAPACCESS")
+    assert t.startswith(b"ja OK") and len(u) == 1, (u, t)
+    m = re.fullmatch(rb'\* JMAPACCESS "https://([^/":]+)(?::(\d+))?(/[^"]*)"', u[0])
+    assert m and int(m.group(2) or 443) == s.https_port, u
+    st, hd, _ = j.request("GET", "/.well-known/jmap")
+    assert st == 307 and hd["location"] == m.group(3).decode(), (st, hd)
+    st, _, sess = j.request("GET", m.group(3).decode())
+    assert st == 200 and sess["primaryAccounts"]["urn:ietf:params:jmap:mail"] == j.account, sess
+    assert cmd(r, "ja2", "GETJMAPACCESS x")[1].startswith(b"ja2 BAD")
+    r.close()
+    # Not before login (RFC 9698 §3: authenticated and selected states).
+    r = Raw(s)
+    assert cmd(r, "ja3", "GETJMAPACCESS")[1].startswith(b"ja3 BAD"), "GETJMAPACCESS before login"
     r.close()
