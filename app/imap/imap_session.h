@@ -281,10 +281,12 @@ enum imap_fetch_kind {
  * only fetches that mailbox again. Earlier builds gave the UIDVALIDITY as
  * MAILBOXID; Sieve still takes that spelling where it can name no other
  * mailbox (deliver_sieve.c). EMAILID and THREADID are the account's email
- * and thread ids (never reused within the account).
- * Caveat: ids are per account, so an address deleted and made again starts
- * again from M00000001 (INBOX is mailbox 1, STORE_INBOX_ID), as EMAILID
- * always did; its UIDVALIDITYs are new, which tells a client so.
+ * and thread ids (never reused within the account; a new account's start
+ * above every deleted one's, store_admin.c, so an address deleted and made
+ * again shows no old EMAILID for a new message).
+ * Caveat: mailbox ids are per account, so an address deleted and made
+ * again starts again from M00000001 (INBOX is mailbox 1, STORE_INBOX_ID);
+ * its UIDVALIDITYs are new, which tells a client its cache is gone.
  */
 #define IMAP_MAILBOXID_FMT "M%08x"
 #define IMAP_EMAILID_FMT "E%08x"

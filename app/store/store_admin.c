@@ -344,8 +344,20 @@ static int account_add_fn(struct store *st, MDB_txn *txn, void *ctx)
 	if ((rc = meta_put_u32(txn, st, "last_uidvalidity", uv + ndef - 1)) != 0)
 		return rc;
 
+	/* Email ids (IMAP's EMAILID, JMAP's Email and, for a new thread,
+	 * Thread id) start above those of every account deleted before: a
+	 * client that keeps bodies by EMAILID (RFC 8474 §5.1: the same id is
+	 * the same immutable message) and logs in again under an address that
+	 * was deleted and made again must not be shown an old message's
+	 * cached body for a new one. */
+	uint32_t email_floor = 0;
+	if ((rc = meta_get_u32(txn, st, "email_id_floor", &email_floor)) != 0 && rc != MDB_NOTFOUND)
+		return rc;
+	if (email_floor == 0 || email_floor == UINT32_MAX)
+		email_floor = 1;
+
 	struct acct_rec a = {.quota = c->quota,
-	                     .next_email_id = 1,
+	                     .next_email_id = email_floor,
 	                     .next_mailbox_id =
 	                         1 + sizeof default_mailboxes / sizeof default_mailboxes[0],
 	                     .created_at = now_s()};
@@ -471,6 +483,19 @@ static int account_del_fn(struct store *st, MDB_txn *txn, void *ctx)
 		return rc;
 	MDB_val nk = {strlen(c->addr), c->addr};
 	MDB_val pk = key_u32(pfx, id);
+	/* The next account starts its email ids above this one's (account_add_fn). */
+	struct acct_rec a;
+	uint32_t floor = 0;
+	if ((rc = acct_get(txn, st, id, &a)) != 0 && rc != MDB_NOTFOUND)
+		return rc;
+	if (rc == 0) {
+		explicit_bzero(a.hash, sizeof a.hash);
+		if ((rc = meta_get_u32(txn, st, "email_id_floor", &floor)) != 0 && rc != MDB_NOTFOUND)
+			return rc;
+		if (a.next_email_id > floor && (rc = meta_put_u32(txn, st, "email_id_floor",
+		                                                  a.next_email_id)) != 0)
+			return rc;
+	}
 	if ((rc = mdb_del(txn, st->db[DB_PRINCIPAL_NAME], &nk, NULL)) != 0)
 		return rc;
 	if ((rc = mdb_del(txn, st->db[DB_PRINCIPAL], &pk, NULL)) != 0 && rc != MDB_NOTFOUND)

@@ -7,7 +7,7 @@ import base64
 import re
 import time
 
-from test_imap import Raw, srv
+from test_imap import Raw, deliver, srv, wait_count
 from test_imap_search_ext import cmd, send_raw
 
 HDR = "From: alice@remote.test\r\nTo: bob@example.test\r\nSubject: %s\r\nDate: Fri, 20 Nov 2026 12:00:00 +0000\r\n"
@@ -86,6 +86,27 @@ def test_imap_objectid():
         assert cmd(r, "se2", "SEARCH EMAILID Ezzz")[0] == [b"* SEARCH"]
         assert cmd(r, "se3", "SEARCH NOT EMAILID " + emails[0].decode())[0] == [b"* SEARCH 2 3"]
         r.close()
+        # RFC 8474 §5.1: an EMAILID names one immutable message. An address
+        # deleted and made again must not show a cached id for new mail
+        # (its first message was E00000001 again: a client keeping bodies
+        # by EMAILID showed the old body).
+        dan, dan_pw = "dan@example.test", "dan-pw-5Rt8"
+
+        def first_emailid():
+            deliver(s, 1, to=dan, subject="for dan %d")
+            wait_count(s, 1, account=dan)
+            d = Raw(s)
+            d.login(dan, dan_pw)
+            cmd(d, "s", "SELECT INBOX")
+            u, _ = cmd(d, "f", "FETCH 1 (EMAILID)")
+            d.close()
+            return re.match(rb"\* 1 FETCH \(EMAILID \((E[0-9a-f]{8})\)\)$", u[0]).group(1)
+        s.cli("account", "add", dan, input=dan_pw + "\n")
+        old = first_emailid()
+        s.cli("account", "del", dan)
+        s.cli("account", "add", dan, input=dan_pw + "\n")
+        new = first_emailid()
+        assert new > old, (old, new)
 
 
 def test_imap_savedate():
