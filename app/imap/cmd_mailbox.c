@@ -1,6 +1,7 @@
 /*
  * cmd_mailbox.c — CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE
- * (RFC 9051 §6.3.4-8), and CREATE's USE (RFC 6154 CREATE-SPECIAL-USE:
+ * (RFC 9051 §6.3.4-8), CREATE's MAILBOXID response code (RFC 8474
+ * §4.1), and CREATE's USE (RFC 6154 CREATE-SPECIAL-USE:
  * one of \Sent \Drafts \Trash \Junk \Archive, which becomes the new
  * mailbox's role; \All, \Flagged and several at once get NO [USEATTR]).
  *
@@ -24,8 +25,9 @@ static void mailbox_run(struct imap_job *j)
 	case IMAP_CMD_CREATE:
 		/* name2: the special-use role asked with CREATE ... (USE (...)) */
 		j->result = j->name2[0] ? store_mailbox_create_role(imap_store, j->account, j->name,
-								     j->name2, NULL)
-					: store_mailbox_create(imap_store, j->account, j->name, NULL);
+								     j->name2, &j->mailbox)
+					: store_mailbox_create(imap_store, j->account, j->name,
+							       &j->mailbox);
 		break;
 	case IMAP_CMD_DELETE:
 		j->result = store_mailbox_delete(imap_store, j->account, j->name);
@@ -49,7 +51,12 @@ static void mailbox_done(struct imap_session *s, struct imap_job *j)
 	};
 	switch (j->result) {
 	case STORE_OK:
-		imap_tagged(s, "OK %s completed.", done_word[j->op]);
+		/* RFC 8474 §4.1: a CREATE's OK carries the new MAILBOXID. */
+		if (j->op == IMAP_CMD_CREATE && j->mailbox)
+			imap_tagged(s, "OK [MAILBOXID (" IMAP_MAILBOXID_FMT ")] Create completed.",
+				    j->mailbox);
+		else
+			imap_tagged(s, "OK %s completed.", done_word[j->op]);
 		return;
 	case STORE_EEXIST:
 		if (j->op == IMAP_CMD_DELETE)

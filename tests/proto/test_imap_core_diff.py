@@ -178,7 +178,7 @@ def core_lines(lines):
 def check(run, known):
     """test_imap_ext_diff.check() after core_normal(). Dovecot 2.3 does
     not offer OBJECTID (RFC 8474), whose [MAILBOXID] tern sends on every
-    SELECT and EXAMINE (RFC 8474 §4.1: a server that offers it MUST):
+    SELECT and EXAMINE (RFC 8474 §4.2: a server that offers it MUST):
     that line is dropped."""
     steps = []
     for label, a, b in run.steps:

@@ -65,10 +65,17 @@ def test_imap_objectid():
         assert b"OBJECTID" in cmd(r, "c", "CAPABILITY")[0][0]
         u, t = cmd(r, "st", "STATUS INBOX (MESSAGES MAILBOXID)")
         assert u == [b"* STATUS INBOX (MESSAGES 3 MAILBOXID (" + inbox_id + b"))"], u
-        cmd(r, "cr", "CREATE Other")
+        # RFC 8474 §4.1: CREATE's OK carries the new mailbox's MAILBOXID.
+        u, t = cmd(r, "cr", "CREATE Other")
+        made = re.match(rb"cr OK \[MAILBOXID \((M[0-9a-f]{8})\)\] ", t)
+        assert made, t
         u, t = cmd(r, "st2", "STATUS Other (MAILBOXID)")
         other = re.match(rb"\* STATUS Other \(MAILBOXID \((M[0-9a-f]{8})\)\)$", u[0]).group(1)
-        assert other != inbox_id
+        assert other != inbox_id and other == made.group(1), (other, made.group(0))
+        u, t = cmd(r, "cr2", "CREATE Deep/Child (USE (\\Archive))")
+        made = re.match(rb"cr2 OK \[MAILBOXID \((M[0-9a-f]{8})\)\] ", t)
+        u, _ = cmd(r, "st4", "STATUS Deep/Child (MAILBOXID)")
+        assert made and u == [b"* STATUS Deep/Child (MAILBOXID (" + made.group(1) + b"))"], (t, u)
         # RENAME keeps the id.
         cmd(r, "rn", "RENAME Other Renamed")
         u, t = cmd(r, "ls", 'LIST "" Renamed RETURN (STATUS (MAILBOXID))')

@@ -222,7 +222,8 @@ def test_imap_mailbox_management():
             assert out == [b"d%d NO [CANNOT] Invalid mailbox name" % i], out
         for i, name in enumerate((b"...", b"a..b/.c", b".hidden")):
             r.send(b'h%d CREATE "%s"\r\n' % (i, name))
-            assert r.until_tag("h%d" % i)[-1] == b"h%d OK Create completed." % i
+            assert re.fullmatch(rb"h%d OK \[MAILBOXID \(M[0-9a-f]{8}\)\] Create completed\." % i,
+                                r.until_tag("h%d" % i)[-1])
         r.close()
         out = os.path.join(s.tmp, "export", "deep")
         os.makedirs(out)
