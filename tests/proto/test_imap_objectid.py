@@ -62,7 +62,11 @@ def test_imap_objectid():
         ids = [m.group(1) for m in ids if m]
         assert len(ids) == 1, u
         inbox_id = ids[0]
-        assert b"OBJECTID" in cmd(r, "c", "CAPABILITY")[0][0]
+        caps = cmd(r, "c", "CAPABILITY")[0][0]
+        assert b" OBJECTID" in caps
+        # No HTTPS listener here, so no JMAP: no JMAPACCESS (RFC 9698).
+        assert b"JMAPACCESS" not in caps, caps
+        assert cmd(r, "ja", "GETJMAPACCESS")[1].startswith(b"ja BAD")
         u, t = cmd(r, "st", "STATUS INBOX (MESSAGES MAILBOXID)")
         assert u == [b"* STATUS INBOX (MESSAGES 3 MAILBOXID (" + inbox_id + b"))"], u
         # RFC 8474 §4.1: CREATE's OK carries the new mailbox's MAILBOXID.
