@@ -41,3 +41,11 @@ void http_bridge_accept(struct loop *loop, int fd, void *arg)
 	(void)arg;
 	(void)fd;
 }
+
+/* No HTTP server here, so no JMAP: IMAP offers no JMAPACCESS. */
+int http_jmap_session_url(char *out, size_t n)
+{
+	if (n)
+		out[0] = '\0';
+	return -1;
+}
