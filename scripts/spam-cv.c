@@ -16,6 +16,10 @@
  * SPAM_CV_TEST=TESTDIR learns all of DIR and scores TESTDIR once instead
  * (scripts/bench-spam's measure, in process: only to check a choice
  * already made on DIR's folds, never to make one);
+ * SPAM_CV_GRAMS=FILE keeps the byte-gram regression's held-out log odds
+ * in FILE (written when it does not exist, read when it does: they do not
+ * depend on the word tokens, so a tokenizer change measured on the same
+ * CV_SEED and folds need not fit them again);
  * LR_RATE, LR_EPOCHS and LR_L2 the token regression's
  * training, CV_NO_LR=1 skips it (the slow part).
  *
@@ -203,6 +207,43 @@ static void run_grams(int k)
 	free(ls);
 	free(v);
 	free(w);
+}
+
+/* SPAM_CV_GRAMS: the held-out log odds by message, one "path<TAB>fold<TAB>odds" a line */
+static int grams_load(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	char line[8192];
+	size_t i = 0;
+	while (fgets(line, sizeof line, f) && i < nitems) {
+		char *t1 = strchr(line, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
+		if (!t2)
+			break;
+		*t1 = 0;
+		if (strcmp(line, items[i].path) || atoi(t1 + 1) != items[i].fold)
+			break; /* another corpus, seed or fold count */
+		items[i++].grams = atof(t2 + 1);
+	}
+	fclose(f);
+	if (i != nitems) {
+		fprintf(stderr, "spam-cv: %s: not this corpus and deal\n", path);
+		exit(2);
+	}
+	return 1;
+}
+
+static void grams_save(const char *path)
+{
+	FILE *f = fopen(path, "w");
+	if (!f) {
+		fprintf(stderr, "spam-cv: %s: cannot write\n", path);
+		return;
+	}
+	for (size_t i = 0; i < nitems; i++)
+		fprintf(f, "%s\t%d\t%.17g\n", items[i].path, items[i].fold, items[i].grams);
+	fclose(f);
 }
 
 static void run_nb(int k)
@@ -462,12 +503,17 @@ int main(int argc, char **argv)
 		prepare(&items[i]);
 	}
 	printf("%zu messages, %d folds\n", nitems, folds);
+	const char *gc = getenv("SPAM_CV_GRAMS");
+	int have_grams = gc && grams_load(gc);
 	for (int k = 0; k < folds; k++) {
 		run_nb(k);
 		if (!getenv("CV_NO_LR"))
 			run_lr(k);
-		run_grams(k);
+		if (!have_grams)
+			run_grams(k);
 	}
+	if (gc && !have_grams)
+		grams_save(gc);
 	if (getenv("SPAM_CV_VERBOSE"))
 		for (size_t i = 0; i < nitems; i++)
 			if (items[i].fold >= 0 && items[i].spam != (score_of(&items[i], 2) >= SPAM_DEFAULT_TAG))
