@@ -105,6 +105,9 @@ struct str spam_domain_base(struct str host);
 /* Sorts hashes v[0..n) ascending (buckets by the top bits, radix sort
  * when keys crowd a bucket). */
 void spam_sort_hashes(uint64_t *v, size_t n);
+/* The shape of a Message-ID (digit and letter runs folded: spam_token.c)
+ * into out[0..48), its length returned; a token of the classifier's. */
+size_t spam_msgid_shape(struct str id, char *out);
 /* spam_tokens, and the fuzzy hash (spam_fuzzy_hash) into *fuzzy_r from
  * the same pass over the words. */
 size_t spam_tokens_fuzzy(const struct spam_msg *m, uint64_t *out, size_t max,

@@ -30,7 +30,8 @@
  * one name between them), the words of every
  * field's value keyed by the field (Received without its time stamp;
  * not Subject, Date or a mailing list's fields; nothing of the fields
- * tern adds), the sender's domain, the URLs' hosts and their bases,
+ * tern adds), the Message-ID's shape (spam_msgid_shape), the sender's
+ * domain, the URLs' hosts and their bases,
  * attachment types, and bands of size (without tern's fields), HTML
  * share, image count and hidden text.
  */
@@ -345,6 +346,36 @@ static int list_field(const char *name)
 	return 0;
 }
 
+/* The Message-ID's shape: each run of digits one '9', each run of
+ * letters one 'a' (a change of case starts a new run), each octet of a
+ * UTF-8 sequence's run one 'u', other octets as they are, at most
+ * SPAM_MSGID_SHAPE of them; "<20020823.1234@mail.example.com>" is
+ * "<9.9@a.a.a>". Mailers and bulk senders each write their own: the
+ * words of the field (header_tokens) tell one id from another, the shape
+ * which program made it. Cross-validated on train/ over eight fold deals
+ * (CV_SEED 0-7): held-out ham flagged / spam missed at the tag threshold
+ * 31 / 121 -> 30 / 118 in all, no deal worse (app/spam/ACCURACY.md). */
+#define SPAM_MSGID_SHAPE 48
+
+size_t spam_msgid_shape(struct str id, char *out)
+{
+	size_t n = 0;
+	char last = 0;
+	for (size_t i = 0; i < id.len && n < SPAM_MSGID_SHAPE; i++) {
+		unsigned char c = (unsigned char)id.p[i];
+		char k = c >= '0' && c <= '9'   ? '9'
+		         : c >= 'a' && c <= 'z' ? 'a'
+		         : c >= 'A' && c <= 'Z' ? 'A'
+		         : c >= 0x80            ? 'u'
+		                                : (char)c;
+		if (k == last && (k == '9' || k == 'a' || k == 'A' || k == 'u'))
+			continue;
+		out[n++] = k == 'A' ? 'a' : k;
+		last = k;
+	}
+	return n;
+}
+
 /* The header's tokens; returns the octets of the fields tern adds, which
  * give none (spam_field_ours), for the size band to leave out. */
 static size_t header_tokens(struct tok_acc *a, const struct spam_msg *m)
@@ -502,6 +533,10 @@ size_t spam_tokens_fuzzy(const struct spam_msg *m, uint64_t *out, size_t max, ui
 	if (m->hidden.len)
 		words_of(&a, m->hidden, 13, 1);
 	size_t ours = header_tokens(&a, m);
+	if (m->message_id.len) {
+		char shape[SPAM_MSGID_SHAPE];
+		tok_str(&a, "\x06mid:", str_make(shape, spam_msgid_shape(m->message_id, shape)));
+	}
 	if (m->from_domain.len)
 		tok_str(&a, "\x03from:", m->from_domain);
 	if (m->reply_to_domain.len)

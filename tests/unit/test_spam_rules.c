@@ -406,6 +406,50 @@ static void test_tokens(void)
 	}
 	CHECK(zebra && crossing && !pair);
 	spam_msg_free(&v1);
+
+	/* The Message-ID's shape: digit and letter runs folded (a change of
+	 * case starts a new run), punctuation kept, at most 48 octets */
+	struct {
+		const char *id, *want;
+	} shapes[] = {
+	    {"<20020823.1234@mail.example.com>", "<9.9@a.a.a>"},
+	    {"<AbC12x@h>", "<aaa9a@a>"},
+	    {"<caf\xc3\xa9-77$@x>", "<au-9$@a>"},
+	    {"", ""},
+	};
+	for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+		char sh[48];
+		size_t sl = spam_msgid_shape(str_make(shapes[i].id, strlen(shapes[i].id)), sh);
+		CHECK(sl == strlen(shapes[i].want) && memcmp(sh, shapes[i].want, sl) == 0);
+	}
+	{
+		char sh[48], id[200];
+		for (int i = 0; i < 199; i++)
+			id[i] = i % 2 ? '.' : '1';
+		CHECK(spam_msgid_shape(str_make(id, 199), sh) == 48);
+	}
+	/* ...is a token: two messages whose ids differ in their digits only
+	 * share it, one written by another program has its own */
+	const char *id1 = "Message-ID: <20020823.1234@mail.example.com>\r\n\r\nfoo\r\n";
+	const char *id2 = "Message-ID: <19991231.98765@relay.other.example>\r\n\r\nfoo\r\n";
+	const char *id3 = "Message-ID: <AB12CD34EF@mail.example.com>\r\n\r\nfoo\r\n";
+	spam_msg_new(id1, strlen(id1), &v1);
+	spam_msg_new(id2, strlen(id2), &v2);
+	spam_msg_new(id3, strlen(id3), &v3);
+	n1 = spam_tokens(v1, t1, 128), n2 = spam_tokens(v2, t2, 128), n3 = spam_tokens(v3, t3, 128);
+	const char mk[] = "\x06mid:<9.9@a.a.a>";
+	uint64_t hs = spam_hash(mk, sizeof mk - 1, 7);
+	int in1 = 0, in2 = 0, in3 = 0;
+	for (size_t i = 0; i < n1; i++)
+		in1 |= t1[i] == hs;
+	for (size_t i = 0; i < n2; i++)
+		in2 |= t2[i] == hs;
+	for (size_t i = 0; i < n3; i++)
+		in3 |= t3[i] == hs;
+	CHECK(in1 && in2 && !in3);
+	spam_msg_free(&v1);
+	spam_msg_free(&v2);
+	spam_msg_free(&v3);
 }
 
 static void test_model(void)
