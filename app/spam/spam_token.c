@@ -31,7 +31,8 @@
  * field's value keyed by the field (Received without its time stamp;
  * not Subject, Date or a mailing list's fields; nothing of the fields
  * tern adds), the Message-ID's shape (spam_msgid_shape), the sender's
- * domain, the URLs' hosts and their bases,
+ * domain, the URLs' hosts and their bases and their paths' words
+ * (url_path_tokens),
  * attachment types, and bands of size (without tern's fields), HTML
  * share, image count and hidden text.
  */
@@ -376,6 +377,51 @@ size_t spam_msgid_shape(struct str id, char *out)
 	return n;
 }
 
+#define SPAM_URL_PATH_URLS 64  /* URLs whose paths give words */
+#define SPAM_URL_PATH_WORDS 16 /* words of one path */
+
+static int url_word_octet(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80;
+}
+
+/* The words of a URL's path: runs of letters, digits and non-ASCII
+ * octets between the host and the query ('?') or fragment ('#'), of 2 to
+ * 20 octets, at most SPAM_URL_PATH_WORDS, each a token keyed apart from
+ * the text's words ("/unsubscribe/", "/track/click", "/images/"): the
+ * host tells who sent a link, its path what it is for. Only URLs with an
+ * authority (scheme://). Cross-validated on train/ over eight fold deals
+ * (CV_SEED 0-7), beside the Message-ID's shape: held-out ham flagged /
+ * spam missed at the tag threshold 30 / 118 -> 29 / 119 in all, one ham
+ * fewer at thresholds 3 to 7 (app/spam/ACCURACY.md). */
+static void url_path_tokens(struct tok_acc *a, struct str url)
+{
+	const char *s = url.p;
+	size_t n = url.len, i;
+	if (!s)
+		return;
+	const char *c = memchr(s, ':', n < 12 ? n : 12);
+	if (!c || (size_t)(c - s) + 3 > n || c[1] != '/' || c[2] != '/')
+		return;
+	i = (size_t)(c - s) + 3;
+	while (i < n && s[i] != '/' && s[i] != '?' && s[i] != '#')
+		i++; /* the authority */
+	unsigned nw = 0;
+	while (i < n && s[i] != '?' && s[i] != '#' && nw < SPAM_URL_PATH_WORDS) {
+		if (!url_word_octet((unsigned char)s[i])) {
+			i++;
+			continue;
+		}
+		size_t b = i;
+		while (i < n && url_word_octet((unsigned char)s[i]))
+			i++;
+		if (i - b >= 2 && i - b <= 20) {
+			tok_str(a, "\x03up:", str_make(s + b, i - b));
+			nw++;
+		}
+	}
+}
+
 /* The header's tokens; returns the octets of the fields tern adds, which
  * give none (spam_field_ours), for the size band to leave out. */
 static size_t header_tokens(struct tok_acc *a, const struct spam_msg *m)
@@ -544,6 +590,8 @@ size_t spam_tokens_fuzzy(const struct spam_msg *m, uint64_t *out, size_t max, ui
 	for (uint32_t i = 0; i < m->nurls; i++) {
 		tok_str(&a, "\x03u:", m->urls[i].host);
 		tok_str(&a, "\x03ub:", spam_domain_base(m->urls[i].host));
+		if (i < SPAM_URL_PATH_URLS)
+			url_path_tokens(&a, m->urls[i].url);
 	}
 	for (uint32_t i = 0; i < m->nattach; i++)
 		tok_str(&a, "\x03at:", m->attach[i].type);

@@ -450,6 +450,44 @@ static void test_tokens(void)
 	spam_msg_free(&v1);
 	spam_msg_free(&v2);
 	spam_msg_free(&v3);
+
+	/* A URL's path words are tokens of their own (2 to 20 octets, up to
+	 * the query or fragment); the query's and a mailto:'s are not */
+	const char *ul = "Subject: s\r\n\r\nsee http://www.example.com/Track/click/x/"
+	                 "aaaaaaaaaaaaaaaaaaaaaaaaa?id=5#frag mailto:someone@example.org\r\n";
+	spam_msg_new(ul, strlen(ul), &v1);
+	n1 = spam_tokens(v1, t1, 128);
+	const char *const yes[] = {"track", "click"}, *const no[] = {"x", "id", "frag", "someone",
+	                                                             "aaaaaaaaaaaaaaaaaaaaaaaaa"};
+	for (size_t k = 0; k < 2 + 5; k++) {
+		const char *w = k < 2 ? yes[k] : no[k - 2];
+		char kb[64];
+		int bl = snprintf(kb, sizeof kb, "\x03up:%s", w);
+		uint64_t h = spam_hash(kb, (size_t)bl, 7);
+		int found = 0;
+		for (size_t i = 0; i < n1; i++)
+			found |= t1[i] == h;
+		CHECK(found == (k < 2));
+	}
+	spam_msg_free(&v1);
+	/* at most 16 words of one path */
+	char up[600];
+	int ul2 = snprintf(up, sizeof up, "Subject: s\r\n\r\nhttp://h.example/");
+	for (int k = 0; k < 20; k++)
+		ul2 += snprintf(up + ul2, sizeof up - (size_t)ul2, "w%c%c/", 'a' + k, 'a' + k);
+	snprintf(up + ul2, sizeof up - (size_t)ul2, "\r\n");
+	spam_msg_new(up, strlen(up), &v1);
+	n1 = spam_tokens(v1, t1, 128);
+	int words = 0;
+	for (int k = 0; k < 20; k++) {
+		char kb[16];
+		int bl = snprintf(kb, sizeof kb, "\x03up:w%c%c", 'a' + k, 'a' + k);
+		uint64_t h = spam_hash(kb, (size_t)bl, 7);
+		for (size_t i = 0; i < n1; i++)
+			words += t1[i] == h;
+	}
+	CHECK(words == 16);
+	spam_msg_free(&v1);
 }
 
 static void test_model(void)
