@@ -101,6 +101,8 @@ struct bridge {
 };
 
 static _Thread_local struct bridge *loop_bridges;
+/* SIGTERM (http_server_drain): connections end after their answer. */
+static _Thread_local int loop_draining;
 static unsigned bridges_alive;
 static pthread_mutex_t add_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -310,6 +312,10 @@ static void sp_event(struct loop *loop, int fd, unsigned events, void *arg)
 			char tmp[BRIDGE_CHUNK];
 			ssize_t r = recv(b->sp, tmp, sizeof(tmp), 0);
 			if (r > 0) {
+				/* Stopping: the request is whole (it is being
+				 * answered), the daemon closes after the answer. */
+				if (loop_draining && b->phase == PHASE_REQUEST)
+					shutdown(b->sp, SHUT_WR);
 				/* An answer: the next request's header is due. */
 				deadline_set(b, PHASE_HEADER);
 				if (conn_write(c, tmp, (size_t)r) < 0) {
@@ -417,6 +423,34 @@ void http_bridge_accept(struct loop *loop, int fd, void *arg)
 		close(b->sp);
 		b->sp = -1;
 		conn_close(b->c, "bridge_failed");
+	}
+}
+
+void http_server_drain(void)
+{
+	struct bridge *next;
+
+	loop_draining = 1;
+	for (struct bridge *b = loop_bridges; b; b = next) {
+		next = b->next;
+		struct conn *c = b->c;
+		conn_hold(c);
+		if (b->push) {
+			/* Its close frame or last event first (http_push.h). */
+			if (!http_push_shutdown(b->push))
+				conn_close(c, "shutdown");
+		} else if (b->sp < 0) {
+			conn_close(c, "shutdown");
+		} else if (b->phase == PHASE_HEADER) {
+			/* The end of the client's requests, as the daemon sees
+			 * it: idle, it closes its end now; mid-answer (a large
+			 * one streaming), after the answer; either way we flush
+			 * and close when its end closes (sp_event). A request
+			 * whose body is still coming is told when its answer
+			 * starts (sp_event), not now: the daemon would drop it. */
+			shutdown(b->sp, SHUT_WR);
+		}
+		conn_release(c); /* b may be gone */
 	}
 }
 

@@ -36,6 +36,12 @@ int http_server_start(const struct config *cfg, struct store *st, struct listene
 		      enum listen_kind *failed_r, char *err, size_t errsz);
 /* Marks the server as fully started (/healthz answers 200 from then on). */
 void http_server_ready(void);
+/*
+ * On a loop's thread, at SIGTERM: the HTTP connections of that loop end
+ * after the request in flight, if any, is answered (an idle keep-alive
+ * connection at once); EventSource and WebSocket ones are told goodbye.
+ */
+void http_server_drain(void);
 /* On a loop's thread: closes the HTTP connections of that loop. */
 void http_server_close_all(void);
 /* HTTP connections alive in the process. */

@@ -53,7 +53,16 @@
 #include "store/store.h"
 
 #define MAX_LOOPS 64
-#define DRAIN_SECONDS 10
+/*
+ * What a stop gives transactions and deliveries under way: `docker stop`
+ * (and `docker compose up -d` after a pull) sends SIGTERM and SIGKILL 10 s
+ * later, and what runs after the drain (the close of what is left, the
+ * store's last commits, the saved statistics and reputation) must fit in
+ * that too, or it is killed and loses them.
+ */
+#define DRAIN_MS 6000
+/* Then, sessions cut: those waiting for the store get their answer. */
+#define CLOSE_MS 1000
 
 #define SMTP_BUSY "421 4.3.2 Service temporarily unavailable, try again later\r\n"
 
@@ -178,7 +187,7 @@ static void drain_on_loop(void *arg)
 	pop3_server_drain();
 	imap_server_drain();
 	msieve_server_drain();
-	http_server_close_all();
+	http_server_drain();
 }
 
 /* Changes a `tern` command made beside the server reach its change
@@ -517,14 +526,14 @@ int server_run(const struct config *cfg_env)
 		d->loop = workers[i].loop;
 		loop_post(workers[i].loop, drain_on_loop, d);
 	}
-	for (int ms = 0; ms < DRAIN_SECONDS * 1000 && sessions_alive() > 0; ms += 50)
+	for (int ms = 0; ms < DRAIN_MS && sessions_alive() > 0; ms += 50)
 		sleep_ms(50);
 	if (sessions_alive() > 0) {
 		log_warn("server", NULL, "event=drain_timeout sessions=%u", sessions_alive());
 		for (int i = 0; i < nloops; i++)
 			loop_post(workers[i].loop, close_all_on_loop, NULL);
 		/* Sessions waiting for the store finish when the writer answers. */
-		for (int ms = 0; ms < 2000 && sessions_alive() > 0; ms += 50)
+		for (int ms = 0; ms < CLOSE_MS && sessions_alive() > 0; ms += 50)
 			sleep_ms(50);
 	}
 	http_server_stop(); /* no handler runs past here */

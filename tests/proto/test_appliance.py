@@ -183,7 +183,7 @@ def test_admin_commands_while_running():
 
 
 def test_sigterm_drains_in_flight_transaction():
-    with Server(accounts=ACCOUNTS) as s:
+    with Server(accounts=ACCOUNTS, http=True) as s:
         idle = Raw(s.smtp_port)
         busy = Raw(s.smtp_port)
         busy.cmd("EHLO busy.test")
@@ -191,20 +191,49 @@ def test_sigterm_drains_in_flight_transaction():
         busy.cmd("RCPT TO:<bob@example.test>")
         assert busy.cmd("DATA")[0] == 354
         busy.send("Subject: in flight\r\n\r\nfirst part\r\n")
+        # HTTP: a keep-alive connection idle after an answer, and a
+        # request whose body is half sent.
+        web_idle = socket.create_connection(("127.0.0.1", s.http_port), timeout=10)
+        web_idle.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert web_idle.recv(4096).startswith(b"HTTP/1.1 200")
+        body = b'{"password": "not the admin password"}'
+        tls = ssl.create_default_context()
+        tls.check_hostname = False
+        tls.verify_mode = ssl.CERT_NONE
+        web = tls.wrap_socket(socket.create_connection(("127.0.0.1", s.https_port), timeout=10))
+        web.sendall(b"POST /api/v1/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: %d\r\n\r\n" % len(body) + body[:10])
+        time.sleep(0.3)
         s.proc.send_signal(signal.SIGTERM)
         code, lines = idle.reply()
         assert code == 421, lines
+        web_idle.settimeout(5)
+        assert web_idle.recv(4096) == b""  # closed at once, nothing to finish
         time.sleep(0.5)
         busy.send("second part\r\n.\r\n")
         code, lines = busy.reply()
         assert code == 250, lines
         code, lines = busy.reply()
         assert code == 421, lines
+        # The request in flight is answered, then the connection closes
+        # (before: cut at SIGTERM, no answer).
+        web.sendall(body[10:])
+        answer = b""
+        while True:
+            chunk = web.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+        assert answer.startswith(b"HTTP/1.1 401 "), answer
         assert s.proc.wait(15) == 0
         assert "in flight" in s.messages("bob@example.test")[0][1]
 
 
-def test_sigterm_gives_up_after_ten_seconds():
+def test_sigterm_gives_up_in_time_for_docker_stop():
+    # `docker stop` sends SIGKILL 10 s after SIGTERM: a peer that stopped
+    # mid-transaction gets 6 s, and the rest of the stop (the store's last
+    # commits, the statistics and reputation saved) fits in what is left.
+    # Before, the wait alone was 10 s: docker killed tern every time.
     with Server(accounts=ACCOUNTS) as s:
         stuck = Raw(s.smtp_port)
         stuck.cmd("EHLO slow.test")
@@ -213,7 +242,8 @@ def test_sigterm_gives_up_after_ten_seconds():
         s.proc.send_signal(signal.SIGTERM)
         assert s.proc.wait(20) == 0
         took = time.time() - t0
-        assert 9 <= took <= 14, took
+        assert 5.5 <= took <= 9.5, took
+        assert "event=stopped" in s.log_text()
 
 
 def make_cert(d, name, kind):
