@@ -140,5 +140,14 @@ void queue_sched_kick(void);
 void queue_sched_stop(void);
 /* Deliveries in progress (for the shutdown wait). */
 unsigned queue_sched_active(void);
+/*
+ * On the scheduler's loop, at SIGTERM: no delivery starts any more (no
+ * new job, group, address or kept session); conversations under way go
+ * on to their result, which is recorded. queue_sched_stop() cuts what is
+ * left; the entries stay due.
+ */
+void queue_sched_quiesce(void);
+/* Thread-safe: conversations under way (for the shutdown wait). */
+unsigned queue_sched_talking(void);
 
 #endif

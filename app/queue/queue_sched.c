@@ -70,6 +70,8 @@ struct sched {
 	char dns_servers[512];
 	uint64_t timer;
 	int stopping;
+	/* SIGTERM: no new conversation starts (queue_sched_quiesce). */
+	int quiescing;
 	struct job *jobs;
 };
 
@@ -168,7 +170,7 @@ struct job {
 	size_t ntlsa;
 	char dane_why[300];
 	size_t rtls_skipped; /* addresses REQUIRETLS could not use (none: a permanent failure) */
-	struct smtp_client *client;
+	struct smtp_client *client; /* set through job_client() */
 	char last_why[SQ_STATUS_MAX + 1];
 	int last_refused; /* last_why is a host's 5xx greeting or HELO reply */
 	int reused;        /* the current session came from the cache */
@@ -193,6 +195,9 @@ enum { CONV_NONE, CONV_RUNNING, CONV_OK, CONV_FAILED };
 static struct sched *sched;
 static atomic_int kick_pending;
 static atomic_uint active_jobs;
+/* Jobs with a conversation under way (j->client set): the shutdown
+ * waits for these to end with a result before it cuts them. */
+static atomic_uint talking_jobs;
 static size_t active_bytes; /* scheduler loop only */
 static struct loop *sched_loop;
 
@@ -284,6 +289,16 @@ static int upd_hook(struct store *st, void *txn, struct store_delivery *d)
 }
 
 static void job_maybe_free(struct job *j);
+
+/* Sets j->client, counting the jobs that talk to a remote now. */
+static void job_client(struct job *j, struct smtp_client *c)
+{
+	if (!j->client && c)
+		atomic_fetch_add(&talking_jobs, 1);
+	else if (j->client && !c)
+		atomic_fetch_sub(&talking_jobs, 1);
+	j->client = c;
+}
 
 static void upd_done(struct delivery *d, void *arg)
 {
@@ -618,7 +633,7 @@ static void client_done(void *arg, enum smtp_client_result res, const char *why)
 {
 	struct job *j = arg;
 	struct smtp_client *c = j->client;
-	j->client = NULL;
+	job_client(j, NULL);
 	tlsrpt_count(j, res);
 	if (res == SMTPC_NEXT && j->reused) {
 		/* A kept session failed (the remote timed it out): start over
@@ -672,8 +687,8 @@ static void client_done(void *arg, enum smtp_client_result res, const char *why)
 	}
 	dead_clear(dest_key(j)); /* a host answered */
 	commit_group(j, j->cmsg.remote_dsn, j->addrs[j->cur_addr].host);
-	if (c && !j->s->stopping)
-		cache_put(j, c);
+	if (c && !j->s->stopping && !j->s->quiescing)
+		cache_put(j, c); /* (stopping: it says QUIT now) */
 	next_group(j);
 }
 
@@ -891,7 +906,9 @@ static int requiretls_check(struct job *j, struct smtp_client_cfg *cfg)
 static void try_addr_go(struct job *j)
 {
 	struct sched *s = j->s;
-	if (s->stopping)
+	/* Quiescing: no new connection; the job waits for the stop, which
+	 * leaves the group due as it is. */
+	if (s->stopping || s->quiescing)
 		return;
 	if (j->dane == DANE_FAIL && !s->relay_host[0]) {
 		snprintf(j->last_why, sizeof j->last_why, "4.7.5 TLSA lookup for %s failed (DANE)",
@@ -962,7 +979,7 @@ static void try_addr_go(struct job *j)
 	struct smtp_client *c = smtp_client_start(s->loop, &j->addrs[j->cur_addr], &cfg, &j->cmsg,
 						  client_done, j);
 	if (c)
-		j->client = c;
+		job_client(j, c);
 }
 
 static void route_done(void *arg, enum dns_status st, const struct dns_addr *a, size_t n,
@@ -1128,6 +1145,8 @@ static void start_group(struct job *j)
 		finish_job(j);
 		return;
 	}
+	if (s->quiescing)
+		return; /* the next group waits for the next start, still due */
 	struct group *g = &j->groups[j->cur];
 	free(j->crcpts);
 	j->crcpts = xcalloc(g->n, sizeof *j->crcpts);
@@ -1170,14 +1189,14 @@ static void start_group(struct job *j)
 		k->c = NULL;
 		j->tr_row = k->row;
 		j->reused = 1;
-		j->client = c;
+		job_client(j, c);
 		for (size_t i = 0; i < g->n; i++) {
 			j->crcpts[i].verdict = SQ_PENDING;
 			j->crcpts[i].status[0] = '\0';
 		}
 		if (smtp_client_next(c, &j->cmsg, client_done, j) == 0)
 			return;
-		j->client = NULL;
+		job_client(j, NULL);
 		j->reused = 0;
 	}
 	route_group(j);
@@ -1522,7 +1541,7 @@ static void tick(struct sched *s)
 	size_t n = 0;
 	int64_t next;
 
-	if (s->stopping || atomic_load(&active_jobs) >= MAX_JOBS)
+	if (s->stopping || s->quiescing || atomic_load(&active_jobs) >= MAX_JOBS)
 		return;
 	if (store_queue_due(s->st, time_wall(), ids, 2 * MAX_JOBS, &n, &next) != STORE_OK)
 		return;
@@ -1644,7 +1663,7 @@ void queue_sched_stop(void)
 		j->dane_q = NULL;
 		if (j->client)
 			smtp_client_abort(j->client);
-		j->client = NULL;
+		job_client(j, NULL);
 		j->finished = 1;
 		job_maybe_free(j);
 	}
@@ -1663,4 +1682,25 @@ void queue_sched_stop(void)
 unsigned queue_sched_active(void)
 {
 	return atomic_load(&active_jobs);
+}
+
+void queue_sched_quiesce(void)
+{
+	struct sched *s = sched;
+	if (!s || s->stopping || s->quiescing)
+		return;
+	s->quiescing = 1;
+	log_info("queue", NULL, "event=quiescing talking=%u", atomic_load(&talking_jobs));
+	/* Kept sessions quit now: nothing will use them. */
+	for (size_t i = 0; i < CACHE_MAX; i++) {
+		struct smtp_client *c = cache[i].c;
+		cache[i].c = NULL;
+		if (c)
+			smtp_client_abort(c);
+	}
+}
+
+unsigned queue_sched_talking(void)
+{
+	return atomic_load(&talking_jobs);
 }

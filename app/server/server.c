@@ -227,6 +227,12 @@ static void queue_stop_on_loop(void *arg)
 	queue_sched_stop();
 }
 
+static void queue_quiesce_on_loop(void *arg)
+{
+	(void)arg;
+	queue_sched_quiesce();
+}
+
 static void close_all_on_loop(void *arg)
 {
 	(void)arg;
@@ -518,7 +524,10 @@ int server_run(const struct config *cfg_env)
 			break;
 	}
 
-	log_info("server", NULL, "event=stopping sessions=%u", sessions_alive());
+	log_info("server", NULL, "event=stopping sessions=%u deliveries=%u", sessions_alive(),
+		 queue_sched_talking());
+	/* No delivery starts from now; those under way get the drain's time. */
+	loop_post(workers[0].loop, queue_quiesce_on_loop, NULL);
 	for (int i = 0; i < nloops; i++) {
 		struct drain_req *d = &workers[i].drain;
 		d->listeners = listeners;
@@ -526,10 +535,12 @@ int server_run(const struct config *cfg_env)
 		d->loop = workers[i].loop;
 		loop_post(workers[i].loop, drain_on_loop, d);
 	}
-	for (int ms = 0; ms < DRAIN_MS && sessions_alive() > 0; ms += 50)
+	for (int ms = 0; ms < DRAIN_MS && (sessions_alive() > 0 || queue_sched_talking() > 0);
+	     ms += 50)
 		sleep_ms(50);
-	if (sessions_alive() > 0) {
-		log_warn("server", NULL, "event=drain_timeout sessions=%u", sessions_alive());
+	if (sessions_alive() > 0 || queue_sched_talking() > 0) {
+		log_warn("server", NULL, "event=drain_timeout sessions=%u deliveries=%u",
+			 sessions_alive(), queue_sched_talking());
 		for (int i = 0; i < nloops; i++)
 			loop_post(workers[i].loop, close_all_on_loop, NULL);
 		/* Sessions waiting for the store finish when the writer answers. */

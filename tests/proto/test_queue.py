@@ -423,6 +423,28 @@ def test_at_most_twenty_sessions_to_one_destination():
         assert 1 < r.max_open_sessions <= 20, r.max_open_sessions
 
 
+def test_sigterm_lets_a_delivery_in_flight_end_and_records_it():
+    """SIGTERM while a remote is still answering the end of data: the
+    conversation goes on to its 250, which is recorded, before tern exits;
+    nothing new starts. Before, the scheduler went on through the drain
+    and then cut the conversation: the remote had the message, the queue
+    still held it, and the next start sent it again."""
+    import signal
+    with World(lambda ips: zone(mx(ips, 0)), env={"TERN_QUEUE_RETRY_SCHEDULE": "1h"}) as w:
+        r = w.receiver(0, data_delay=2)
+        w.send(["carol@remote.test"], subject="in flight at the stop")
+        deadline = time.time() + 20
+        while "DATA" not in r.commands and time.time() < deadline:
+            time.sleep(0.05)
+        assert "DATA" in r.commands, w.srv.log_text()
+        time.sleep(0.5)  # the body (a few lines) is in; the reply waits 2 s
+        w.srv.proc.send_signal(signal.SIGTERM)
+        assert w.srv.proc.wait(15) == 0
+        assert "queue is empty" in w.queue_list(), w.queue_list()
+        assert len(r.messages) == 1
+        assert "event=quiescing talking=1" in w.srv.log_text()
+
+
 EIGHT_BIT_MULTIPART = (
     "--b1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
     "caf\u00e9 cr\u00e8me\r\n.dot line and a long one " + "\u00e9" * 60 + "\r\n"
