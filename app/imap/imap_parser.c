@@ -336,6 +336,12 @@ static void drop_command(struct imap_parser *p)
 	buf_reset(&p->tok);
 }
 
+int imap_parser_mid_command(const struct imap_parser *p)
+{
+	return p->state != ST_START && p->state != ST_DEAD && p->state != ST_DONE &&
+	       p->state != ST_FAILED;
+}
+
 void imap_parser_next(struct imap_parser *p)
 {
 	switch (p->state) {

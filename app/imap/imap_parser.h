@@ -419,6 +419,8 @@ void imap_parser_literal_refuse(struct imap_parser *p);
  * is half read aborts.
  */
 void imap_parser_next(struct imap_parser *p);
+/* 1 while a command is half read (a literal on its way), else 0. */
+int imap_parser_mid_command(const struct imap_parser *p);
 
 /*
  * After IMAP_PARSE_COMMAND: takes ownership of the command's big literals

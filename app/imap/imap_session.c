@@ -572,7 +572,10 @@ void imap_session_input(struct imap_session *s)
 				return;
 			s->starttls_pending = 0;
 		}
-		if (s->draining && s->wait == IMAP_W_NONE && !s->in_cmd) {
+		/* Stopping: a command half read (an APPEND's message on its
+		 * way) is read to its end and runs first. */
+		if (s->draining && s->wait == IMAP_W_NONE && !s->in_cmd &&
+		    !imap_parser_mid_command(&s->parser)) {
 			imap_reply(s, "* BYE Server shutting down.");
 			imap_close_with(s, "shutdown");
 			return;
@@ -797,7 +800,7 @@ void imap_server_drain(void)
 		 * first and imap_session_input closes at the next command. An
 		 * idling client is told at once (RFC 9051 allows BYE any time). */
 		if (s->wait == IMAP_W_AUTH || s->wait == IMAP_W_STORE || s->fetch ||
-		    buf_len(&s->pend) ||
+		    buf_len(&s->pend) || imap_parser_mid_command(&s->parser) ||
 		    (s->in_cmd && s->wait != IMAP_W_IDLE))
 			continue;
 		imap_reply(s, "* BYE Server shutting down.");

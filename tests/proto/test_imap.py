@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import smtplib
+import signal
 import socket
 import ssl
 import subprocess
@@ -608,5 +609,19 @@ def test_imap_shutdown_and_starttls_injection():
         r.send("s SELECT INBOX\r\ni IDLE\r\n")
         r.until_tag("s")
         assert r.line() == b"+ idling"
-        assert s.stop() == 0
+        # An APPEND whose message is half sent at the stop is read to its
+        # end and stored, then BYE (before: BYE at once, in the literal).
+        a = Raw(s)
+        a.login()
+        msg = b"Subject: appended at the stop\r\n\r\nbody\r\n"
+        a.send(b"x APPEND INBOX {%d}\r\n" % len(msg))
+        assert a.line() == b"+ Ready for literal data"
+        a.send(msg[:10])
+        s.proc.send_signal(signal.SIGTERM)
         assert r.line() == b"* BYE Server shutting down."
+        a.send(msg[10:] + b"\r\n")
+        out = a.until_tag("x")
+        assert out[-1].startswith(b"x OK"), out
+        assert a.line() == b"* BYE Server shutting down."
+        assert s.stop() == 0
+        assert any("appended at the stop" in m[1] for m in s.messages(BOB)), s.messages(BOB)
