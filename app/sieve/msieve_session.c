@@ -860,6 +860,13 @@ static void run_command(struct ms_session *s, struct msieve_cmd *c)
 #undef ARGS
 }
 
+/* Part of a command is in (it runs only whole), or a refused one's rest
+ * is still to come. */
+static int mid_command(struct ms_session *s)
+{
+	return buf_len(&s->conn->in) > 0 || s->discard || s->discard_line;
+}
+
 static void session_input(struct ms_session *s)
 {
 	struct msieve_cmd *cmd = NULL;
@@ -869,7 +876,9 @@ static void session_input(struct ms_session *s)
 		struct buf *in = &s->conn->in;
 		if (s->starttls_pending)
 			break; /* nothing is read until TLS is up (RFC 5804 §2.2) */
-		if (s->draining && s->state != MS_SASL) {
+		/* Stopping: a command half read (a PUTSCRIPT's script on its
+		 * way) is read to its end and runs first. */
+		if (s->draining && s->state != MS_SASL && !mid_command(s)) {
 			ms_reply(s, "BYE", "TRYLATER", "Server shutting down.");
 			close_with(s, "shutdown");
 			break;
@@ -1162,7 +1171,7 @@ void msieve_server_drain(void)
 		s->draining = 1;
 		/* A store write finishes first; session_input then says BYE. */
 		if (s->conn_gone || s->state == MS_CLOSING || s->state == MS_WAIT_AUTH ||
-		    s->state == MS_WAIT_STORE)
+		    s->state == MS_WAIT_STORE || (s->state != MS_SASL && mid_command(s)))
 			continue;
 		if (handshaking(s)) {
 			conn_close(s->conn, "shutdown");

@@ -1045,6 +1045,31 @@ def test_reject_at_smtp_time():
     assert s.wait_log("reason=sieve_reject") and s.wait_log("reason=sieve_may_reject")
 
 
+def test_zy_stop_reads_a_putscript_in_flight():
+    """SIGTERM (the shared server's end): an idle session gets BYE
+    (TRYLATER) at once; one whose PUTSCRIPT literal is half sent gets it
+    read to its end and stored, then BYE. Before, BYE came in the middle
+    of the literal and the script was dropped."""
+    global _srv
+    import signal
+    s = srv()
+    idle = authed(CAROL, CAROL_PW)
+    c = authed()
+    body = b"# written at the stop\r\nkeep;\r\n"
+    c.send(b'PUTSCRIPT "at-stop" {%d+}\r\n' % len(body) + body[:8])
+    time.sleep(0.2)
+    s.proc.send_signal(signal.SIGTERM)
+    assert idle.response() == [b'BYE (TRYLATER) "Server shutting down."\r\n']
+    c.send(body[8:] + b"\r\n")
+    assert c.response() == [b'OK "Putscript completed."\r\n']
+    assert c.response() == [b'BYE (TRYLATER) "Server shutting down."\r\n']
+    assert s.proc.wait(15) == 0
+    out = s.cli("sieve", "get", BOB, "at-stop", check=False)
+    s.cleanup()
+    _srv = None
+    assert b"written at the stop" in out.stdout, out
+
+
 def test_zz_stop():
     global _srv
     if _srv is not None:
