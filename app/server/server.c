@@ -176,6 +176,10 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* Loops that ran drain_on_loop: when all have, the listening sockets
+ * are no loop's any more and close. */
+static unsigned drained_loops;
+
 /* Runs on each loop: stop accepting there, then close idle sessions. */
 static void drain_on_loop(void *arg)
 {
@@ -183,6 +187,7 @@ static void drain_on_loop(void *arg)
 	for (int i = 0; i < d->nlisteners; i++)
 		if (d->listeners[i].fd >= 0)
 			listener_detach(&d->listeners[i], d->loop);
+	__atomic_add_fetch(&drained_loops, 1, __ATOMIC_SEQ_CST);
 	smtp_server_drain();
 	pop3_server_drain();
 	imap_server_drain();
@@ -535,9 +540,21 @@ int server_run(const struct config *cfg_env)
 		d->loop = workers[i].loop;
 		loop_post(workers[i].loop, drain_on_loop, d);
 	}
-	for (int ms = 0; ms < DRAIN_MS && (sessions_alive() > 0 || queue_sched_talking() > 0);
-	     ms += 50)
-		sleep_ms(50);
+	int open = 1;
+	for (int ms = 0; ms < DRAIN_MS; ms += open ? 5 : 50) {
+		if (open && __atomic_load_n(&drained_loops, __ATOMIC_SEQ_CST) == (unsigned)nloops) {
+			/* Closed now, not at the exit: a client connecting
+			 * during the drain is refused at once (another MX, a
+			 * load balancer's other backend) instead of waiting
+			 * in the backlog for the reset at the exit. */
+			for (int j = 0; j < nlisteners; j++)
+				listener_close(&listeners[j]);
+			open = 0;
+		}
+		if (!open && sessions_alive() == 0 && queue_sched_talking() == 0)
+			break;
+		sleep_ms(open ? 5 : 50);
+	}
 	if (sessions_alive() > 0 || queue_sched_talking() > 0) {
 		log_warn("server", NULL, "event=drain_timeout sessions=%u deliveries=%u",
 			 sessions_alive(), queue_sched_talking());
