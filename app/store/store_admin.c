@@ -748,21 +748,29 @@ int store_account_set_name(struct store *st, const char *email, const char *name
 	return rc;
 }
 
+/* Account id's record in its own read transaction, the password hash
+ * wiped (the callers want a name, an address or a counter); a store code. */
+static int acct_read(struct store *st, uint32_t id, struct acct_rec *a)
+{
+	MDB_txn *txn;
+
+	if (store_rd_begin(st, &txn) != 0)
+		return STORE_ETEMP;
+	int rc = acct_get(txn, st, id, a);
+	store_rd_end(st, txn);
+	explicit_bzero(a->hash, sizeof a->hash);
+	return rc ? store_mdb_code(rc) : STORE_OK;
+}
+
 int store_account_name(struct store *st, uint32_t id, char *name, size_t namesz)
 {
 	struct acct_rec a;
-	MDB_txn *txn;
 
 	name[0] = '\0';
-	if (store_rd_begin(st, &txn) != 0)
-		return STORE_ETEMP;
-	int rc = acct_get(txn, st, id, &a);
-	store_rd_end(st, txn);
-	explicit_bzero(a.hash, sizeof a.hash);
-	if (rc)
-		return store_mdb_code(rc);
-	snprintf(name, namesz, "%s", a.name);
-	return STORE_OK;
+	int rc = acct_read(st, id, &a);
+	if (rc == STORE_OK)
+		snprintf(name, namesz, "%s", a.name);
+	return rc;
 }
 
 int store_names_gen(struct store *st, uint64_t *gen_r)
@@ -925,35 +933,23 @@ int store_account_login_scoped(struct store *st, const char *email, const char *
 int store_account_email(struct store *st, uint32_t id, char *email, size_t emailsz)
 {
 	struct acct_rec a;
-	MDB_txn *txn;
 
 	email[0] = '\0';
-	if (store_rd_begin(st, &txn) != 0)
-		return STORE_ETEMP;
-	int rc = acct_get(txn, st, id, &a);
-	store_rd_end(st, txn);
-	explicit_bzero(a.hash, sizeof a.hash);
-	if (rc)
-		return store_mdb_code(rc);
-	snprintf(email, emailsz, "%s", a.email);
-	return STORE_OK;
+	int rc = acct_read(st, id, &a);
+	if (rc == STORE_OK)
+		snprintf(email, emailsz, "%s", a.email);
+	return rc;
 }
 
 int store_account_next_mailbox_id(struct store *st, uint32_t id, uint32_t *next_r)
 {
 	struct acct_rec a;
-	MDB_txn *txn;
 
 	*next_r = 0;
-	if (store_rd_begin(st, &txn) != 0)
-		return STORE_ETEMP;
-	int rc = acct_get(txn, st, id, &a);
-	store_rd_end(st, txn);
-	explicit_bzero(a.hash, sizeof a.hash);
-	if (rc)
-		return store_mdb_code(rc);
-	*next_r = a.next_mailbox_id;
-	return STORE_OK;
+	int rc = acct_read(st, id, &a);
+	if (rc == STORE_OK)
+		*next_r = a.next_mailbox_id;
+	return rc;
 }
 
 int store_account_creds(struct store *st, const uint32_t *ids, const uint32_t *apppass,
