@@ -70,6 +70,7 @@
 #include "http/http_internal.h"
 #include "http/http_parse.h"
 #include "http/http_push.h"
+#include "http/push_feed.h"
 #include "http/ws_frame.h"
 #include "jmap/jmap.h"
 #include "net/conn.h"
@@ -227,77 +228,18 @@ static void ping_arm(struct http_push *p)
 
 /*
  * The account's changes, read once per notification for all of its
- * connections on this loop, on the worker pool: a change feed
- * notification runs one read (struct push_calc) at a time per account
- * (one that comes meanwhile runs another after it), which walks the
- * change log once for every state its connections were last told and
- * runs the own-state types' /get once for the types any of them asked.
- * The loop only writes the events. So a burst of changes to an account
- * with many clients costs the loop one pass over its connections per
- * read, not five /get each.
+ * connections on this loop, on the worker pool (http/push_feed.h: one
+ * read at a time per account, walking the change log once for every
+ * state its connections were last told and running the own-state
+ * types' /get once for the types any of them asked). The loop only
+ * writes the events. So a burst of changes to an account with many
+ * clients costs the loop one pass over its connections per read, not
+ * five /get each.
  */
-struct push_calc {
-	struct worker_job wj;
-	struct push_acct *a;   /* the account's read (NULL once the account went) */
-	struct http_push *p;   /* or one connection's start (NULL once it went) */
-	uint32_t account;
-	unsigned own_mask;     /* the own-state types to read */
-	size_t n;              /* the states told, ascending, once each: */
-	uint64_t *since;
-	unsigned *types;       /* what changed since each (mail types) */
-	uint64_t *upto;        /* and the state to tell for it */
-	int ok;                /* the store answered */
-	uint64_t modseq;       /* the account's now */
-	int own_ok;
-	struct jmap_push_own own;
-};
-
 struct push_acct {
-	uint32_t account;
-	struct loop *loop;
-	struct store_sub sub;
+	struct push_feed f; /* first: the feed is the account's */
 	struct http_push *conns;
-	struct push_calc *calc; /* a read under way */
-	int again;              /* a change came meanwhile: read again after */
-	int busy;               /* telling its connections: not freed meanwhile */
-	struct push_acct *next;
 };
-
-/* This loop's accounts with push connections (each loop its own). */
-static _Thread_local struct push_acct *accts;
-
-static struct push_calc *calc_new(uint32_t account, unsigned own_mask, size_t n)
-{
-	struct push_calc *k = xcalloc(1, sizeof *k);
-	k->account = account;
-	k->own_mask = own_mask & JMAP_TYPES_OWN;
-	k->since = xcalloc(n ? n : 1, sizeof *k->since);
-	k->types = xcalloc(n ? n : 1, sizeof *k->types);
-	k->upto = xcalloc(n ? n : 1, sizeof *k->upto);
-	k->n = n;
-	return k;
-}
-
-static void calc_free(struct push_calc *k)
-{
-	free(k->since);
-	free(k->types);
-	free(k->upto);
-	free(k);
-}
-
-/* On the pool. The own types' /get as the account's own login: what
- * they answer does not depend on which password or token is used. */
-static void calc_work(void *arg)
-{
-	struct push_calc *k = arg;
-	k->ok = store_account_modseq(http_store, k->account, &k->modseq) == STORE_OK &&
-		jmap_push_changed_many(http_store, k->account, k->since, k->n, k->types, k->upto) == 0;
-	if (k->ok && k->own_mask) {
-		struct jmap_who who = {.account = k->account};
-		k->own_ok = jmap_push_own_states(http_store, &who, k->own_mask, &k->own) == 0;
-	}
-}
 
 /* Whether p takes events now. */
 static int push_ready(const struct http_push *p)
@@ -339,13 +281,9 @@ static void push_update(struct http_push *p, unsigned changed, uint64_t upto,
 	if (upto > p->told)
 		p->told = upto;
 	if (now) {
-		struct jmap_push_own cur = p->own;
-		for (size_t i = 0; i < JMAP_PUSH_OWN_N; i++)
-			if ((JMAP_TYPE_IDENTITY << i) & now_mask & p->types && now->state[i][0])
-				memcpy(cur.state[i], now->state[i], sizeof cur.state[i]);
+		unsigned moved = jmap_push_own_take(&p->own, now, now_mask & p->types);
 		if (p->own_known)
-			mask |= jmap_push_own_changed(&p->own, &cur);
-		p->own = cur;
+			mask |= moved;
 		p->own_known = 1;
 	}
 	if (mask & p->types)
@@ -362,93 +300,28 @@ static int push_apply(struct http_push *p, const struct push_calc *k)
 		p->pending = 1; /* folded into the event sent at the drain */
 		return 0;
 	}
-	size_t lo = 0, hi = k->n;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (k->since[mid] < p->told)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == k->n || k->since[lo] != p->told)
+	long i = push_calc_find(k, p->told);
+	if (i < 0)
 		return 1;
 	p->pending = 0;
-	push_update(p, k->types[lo], k->upto[lo], k->own_ok ? &k->own : NULL, k->own_mask);
+	push_update(p, k->types[i], k->upto[i], k->own_ok ? &k->own : NULL, k->own_mask);
 	return 0;
 }
 
-static int u64_cmp(const void *x, const void *y)
+/* push_feed: the connections that take events now, with the states
+ * they were told. */
+static void acct_collect(struct push_feed *f, struct push_calc *k)
 {
-	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
-	return a < b ? -1 : a > b;
-}
-
-static void acct_done(void *arg);
-
-/* A change (or a connection that wants telling): reads the account on
- * the pool, or again after the read under way. */
-static void acct_kick(struct push_acct *a)
-{
-	size_t n = 0;
-	unsigned own = 0;
-
-	if (a->calc || a->busy) {
-		a->again = 1;
-		return;
-	}
-	a->again = 0;
-	for (struct http_push *p = a->conns; p; p = p->acct_next)
-		if (push_ready(p)) {
-			n++;
-			own |= p->types;
-		}
-	if (!n)
-		return;
-	struct push_calc *k = calc_new(a->account, own, n);
-	n = 0;
-	for (struct http_push *p = a->conns; p; p = p->acct_next)
+	for (struct http_push *p = ((struct push_acct *)f)->conns; p; p = p->acct_next)
 		if (push_ready(p))
-			k->since[n++] = p->told;
-	qsort(k->since, n, sizeof *k->since, u64_cmp);
-	size_t m = 0;
-	for (size_t i = 0; i < n; i++)
-		if (!m || k->since[m - 1] != k->since[i])
-			k->since[m++] = k->since[i];
-	k->n = m;
-	k->a = a;
-	a->calc = k;
-	k->wj = (struct worker_job){.fn = calc_work, .done = acct_done, .arg = k, .loop = a->loop};
-	worker_submit(&k->wj);
+			push_calc_add(k, &p->told, p->types);
 }
 
-static void acct_free(struct push_acct *a)
+/* push_feed: a read for each connection (held while it is told: a
+ * connection that goes meanwhile is freed after). */
+static int acct_apply(struct push_feed *f, const struct push_calc *k)
 {
-	store_unsubscribe(http_store, &a->sub);
-	if (a->calc)
-		a->calc->a = NULL; /* acct_done frees it */
-	for (struct push_acct **pp = &accts; *pp; pp = &(*pp)->next)
-		if (*pp == a) {
-			*pp = a->next;
-			break;
-		}
-	free(a);
-}
-
-static void acct_done(void *arg)
-{
-	struct push_calc *k = arg;
-	struct push_acct *a = k->a;
-
-	if (!a) {
-		calc_free(k);
-		return;
-	}
-	a->calc = NULL;
-	if (!k->ok) {
-		log_warn("jmap", NULL, "event=push_read_failed account=%u", a->account);
-		calc_free(k);
-		return;
-	}
+	struct push_acct *a = (struct push_acct *)f;
 	size_t n = 0;
 	for (struct http_push *p = a->conns; p; p = p->acct_next)
 		n++;
@@ -459,46 +332,23 @@ static void acct_done(void *arg)
 		conn_hold(p->c);
 	}
 	int more = 0;
-	a->busy = 1;
 	for (size_t i = 0; i < n; i++)
 		more |= push_apply(v[i], k);
 	for (size_t i = 0; i < n; i++)
 		conn_release(v[i]->c); /* sends it; v[i] may be gone after */
-	a->busy = 0;
 	free(v);
-	calc_free(k);
-	if (!a->conns)
-		acct_free(a);
-	else if (more || a->again)
-		acct_kick(a);
+	return more;
 }
 
-static void change_cb(void *arg, uint32_t account, uint64_t modseq)
-{
-	(void)account;
-	(void)modseq;
-	acct_kick(arg);
-}
+static const struct push_feed_ops acct_ops = {.collect = acct_collect, .apply = acct_apply};
 
 /* p follows its account's changes (once: a second call does nothing). */
 static void acct_join(struct http_push *p)
 {
-	struct push_acct *a;
-
 	if (p->acct)
 		return;
-	for (a = accts; a && a->account != p->account; a = a->next)
-		;
-	if (!a) {
-		a = xcalloc(1, sizeof *a);
-		a->account = p->account;
-		a->loop = p->loop;
-		a->sub = (struct store_sub){.account = p->account, .loop = p->loop, .cb = change_cb,
-					    .arg = a};
-		store_subscribe(http_store, &a->sub);
-		a->next = accts;
-		accts = a;
-	}
+	struct push_acct *a = (struct push_acct *)push_feed_join(&acct_ops, http_store, p->loop,
+								  p->account, sizeof *a);
 	p->acct_next = a->conns;
 	a->conns = p;
 	p->acct = a;
@@ -517,15 +367,14 @@ static void acct_leave(struct http_push *p)
 		}
 	p->acct = NULL;
 	p->acct_next = NULL;
-	if (!a->conns && !a->busy)
-		acct_free(a);
+	push_feed_leave(&a->f);
 }
 
 /* p has something to catch up on (a drain, an answer sent). */
 static void push_kick(struct http_push *p)
 {
 	if (p->acct && push_ready(p))
-		acct_kick(p->acct);
+		push_feed_kick(&p->acct->f);
 }
 
 static void ws_open(struct http_push *p);
@@ -568,10 +417,10 @@ static void push_watch(struct http_push *p)
 static void base_done(void *arg)
 {
 	struct push_calc *k = arg;
-	struct http_push *p = k->p;
+	struct http_push *p = k->arg;
 
 	if (!p) {
-		calc_free(k);
+		push_calc_free(k);
 		return;
 	}
 	p->calc = NULL;
@@ -601,7 +450,7 @@ static void base_done(void *arg)
 		/* Changes told to the account's feed while this was read. */
 		push_kick(p);
 	}
-	calc_free(k);
+	push_calc_free(k);
 	conn_release(p->c);
 }
 
@@ -612,14 +461,12 @@ static void push_open(struct http_push *p)
 		return;
 	}
 	acct_join(p); /* changes from now on reach it */
-	struct push_calc *k = calc_new(p->account, p->types, p->has_last_id ? 1 : 0);
-	if (p->has_last_id)
-		k->since[0] = p->told;
-	k->p = p;
+	struct push_calc *k = push_calc_new(http_store, p->account);
+	push_calc_add(k, p->has_last_id ? &p->told : NULL, p->types);
+	k->arg = p;
 	p->calc = k;
 	p->state = PUSH_BASE;
-	k->wj = (struct worker_job){.fn = calc_work, .done = base_done, .arg = k, .loop = p->loop};
-	worker_submit(&k->wj);
+	push_calc_submit(k, p->loop, base_done);
 }
 
 static void login_done(void *arg, const struct login_result *r)
@@ -1160,7 +1007,7 @@ void http_push_free(struct http_push **pp)
 	buf_free(&p->resp);
 	acct_leave(p);
 	if (p->calc)
-		p->calc->p = NULL; /* base_done frees it */
+		p->calc->arg = NULL; /* base_done frees it */
 	if (p->ping_timer)
 		loop_timer_del(p->loop, p->ping_timer);
 	if (p->share)

@@ -3,7 +3,7 @@
  * one loop (the first), from the change feed IMAP IDLE uses. What a
  * change needs read (the change log, the own-state types' /get, the
  * logins' stamps) is read on the worker pool, once per change for all
- * of an account's subscriptions (struct ps_acct); the loop compares and
+ * of an account's subscriptions (http/push_feed.h); the loop compares and
  * POSTs. A reload (after /set, at start, at an expiry) still lists the
  * records and checks their stamps on the loop: rare, and small.
  *
@@ -76,6 +76,7 @@
 #include "core/xalloc.h"
 #include "dns/dns.h"
 #include "http/http_pushsub.h"
+#include "http/push_feed.h"
 #include "http/webpush.h"
 #include "jmap/jmap.h"
 #include "store/store.h"
@@ -93,11 +94,11 @@
 #define VERIFY_TRIES_MAX 12
 #define VAPID_KEY "pushsub-key/vapid"
 
-struct ps_acct;
+struct push_feed;
 
 struct psub {
 	struct jmap_pushsub s;
-	struct ps_acct *acct; /* its account's changes, while verified and live */
+	struct push_feed *acct; /* its account's changes, while verified and live */
 	struct session_watch watch; /* its login's stamp, while it is live */
 	int subscribed;
 	int based; /* told and own hold the states it starts from */
@@ -120,7 +121,6 @@ static char contact[300];
 static void expire(struct psub *p);
 static void revoke(struct psub *p, const char *why);
 static int creds_check(const struct psub *p, const char **why_r);
-static void acct_kick(struct ps_acct *a);
 
 static struct psub *find(const char *id)
 {
@@ -189,7 +189,7 @@ static void post_done(void *arg, const struct acme_http_resp *r)
 	if (p->pending) {
 		p->pending = 0;
 		if (p->acct)
-			acct_kick(p->acct);
+			push_feed_kick(p->acct);
 	}
 }
 
@@ -240,134 +240,28 @@ static void post_send(struct psub *p, const char *json, size_t len, int verifica
  * /get, each subscription's credentials stamp) run on the worker pool,
  * never on this loop (which also runs the queue and ACME): one read at
  * a time per account, shared by all of its subscriptions (a change that
- * comes meanwhile runs another after it), as http_push.c does for
- * EventSource and WebSocket. The loop only compares and POSTs.
+ * comes meanwhile runs another after it), through the one feed
+ * http_push.c uses for EventSource and WebSocket (http/push_feed.h).
+ * The loop only compares and POSTs.
  */
-struct ps_acct {
-	uint32_t account;
-	struct store_sub sub;
-	struct ps_calc *calc; /* a read under way */
-	int again;            /* a change came meanwhile: read again after */
-	int busy;             /* its subscriptions being told: not freed meanwhile */
-	unsigned nsubs;
-	struct ps_acct *next;
-};
-
-struct ps_calc {
-	struct worker_job wj;
-	struct ps_acct *a;  /* NULL once the account's last subscription went */
-	uint32_t account;
-	unsigned own_mask;
-	size_t n;           /* the states told, ascending, once each */
-	uint64_t *since;
-	unsigned *types;
-	uint64_t *upto;
-	size_t m;           /* the logins whose stamps are read */
-	uint32_t *apppass;
-	uint64_t *cred;     /* each one's stamp now (0: the account is gone) */
-	int ok, cred_ok, own_ok;
-	uint64_t modseq;
-	struct jmap_push_own own;
-};
-
-static struct ps_acct *accts;
-
-static void calc_free(struct ps_calc *k)
-{
-	free(k->since);
-	free(k->types);
-	free(k->upto);
-	free(k->apppass);
-	free(k->cred);
-	free(k);
-}
-
-/* On the pool. The own types' /get as the account's own login: what
- * they answer does not depend on which password or token is used. */
-static void calc_work(void *arg)
-{
-	struct ps_calc *k = arg;
-	k->ok = store_account_modseq(ps_store, k->account, &k->modseq) == STORE_OK &&
-		jmap_push_changed_many(ps_store, k->account, k->since, k->n, k->types, k->upto) == 0;
-	k->cred_ok = 1;
-	for (size_t i = 0; i < k->m; i++)
-		if (store_account_creds(ps_store, &k->account, &k->apppass[i], &k->cred[i], 1) !=
-		    STORE_OK)
-			k->cred_ok = 0;
-	if (k->ok && k->own_mask) {
-		struct jmap_who who = {.account = k->account};
-		k->own_ok = jmap_push_own_states(ps_store, &who, k->own_mask, &k->own) == 0;
-	}
-}
-
-static int u64_cmp(const void *x, const void *y)
-{
-	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
-	return a < b ? -1 : a > b;
-}
-
-static int live(const struct psub *p, const struct ps_acct *a)
+static int live(const struct psub *p, const struct push_feed *a)
 {
 	return p->acct == a && !p->removing;
 }
 
-static void calc_done(void *arg);
-
-/* A change (or a subscription that wants telling): reads the account on
- * the pool, or again after the read under way. */
-static void acct_kick(struct ps_acct *a)
+/* push_feed: the account's live subscriptions, with the states told
+ * (once it has them) and the logins whose stamps are checked. */
+static void acct_collect(struct push_feed *a, struct push_calc *k)
 {
-	size_t n = 0;
-	unsigned own = 0;
-
-	if (a->calc) {
-		a->again = 1;
-		return;
-	}
-	a->again = 0;
 	for (struct psub *p = subs; p; p = p->next)
 		if (live(p, a)) {
-			n++;
-			own |= p->s.types;
+			push_calc_add(k, p->based ? &p->told : NULL, p->s.types);
+			push_calc_login(k, p->s.apppass);
 		}
-	if (!n)
-		return;
-	struct ps_calc *k = xcalloc(1, sizeof *k);
-	k->account = a->account;
-	k->own_mask = own & JMAP_TYPES_OWN;
-	k->since = xcalloc(n, sizeof *k->since);
-	k->types = xcalloc(n, sizeof *k->types);
-	k->upto = xcalloc(n, sizeof *k->upto);
-	k->apppass = xcalloc(n, sizeof *k->apppass);
-	k->cred = xcalloc(n, sizeof *k->cred);
-	size_t m = 0;
-	n = 0;
-	for (struct psub *p = subs; p; p = p->next) {
-		if (!live(p, a))
-			continue;
-		if (p->based)
-			k->since[n++] = p->told;
-		size_t i;
-		for (i = 0; i < m && k->apppass[i] != p->s.apppass; i++)
-			;
-		if (i == m)
-			k->apppass[m++] = p->s.apppass;
-	}
-	qsort(k->since, n, sizeof *k->since, u64_cmp);
-	size_t d = 0;
-	for (size_t i = 0; i < n; i++)
-		if (!d || k->since[d - 1] != k->since[i])
-			k->since[d++] = k->since[i];
-	k->n = d;
-	k->m = m;
-	k->a = a;
-	a->calc = k;
-	k->wj = (struct worker_job){.fn = calc_work, .done = calc_done, .arg = k, .loop = ps_loop};
-	worker_submit(&k->wj);
 }
 
 /* Applies the read k to p: 1 when p needs another read. */
-static int apply(struct psub *p, const struct ps_calc *k)
+static int apply(struct psub *p, const struct push_calc *k)
 {
 	if (!k->cred_ok)
 		return 0; /* a store error skips this change (told stays) */
@@ -375,15 +269,13 @@ static int apply(struct psub *p, const struct ps_calc *k)
 		revoke(p, "no_stamp");
 		return 0;
 	}
-	size_t i;
-	for (i = 0; i < k->m && k->apppass[i] != p->s.apppass; i++)
-		;
-	if (i == k->m)
+	uint64_t cred;
+	if (!push_calc_cred(k, p->s.apppass, &cred))
 		return 1; /* a login not read: read again */
 	/* The watch ticks once a second: a change in between must not go
 	 * out under credentials already revoked. */
-	if (k->cred[i] != p->s.cred) {
-		revoke(p, k->cred[i] ? "credentials_changed" : "account_deleted");
+	if (cred != p->s.cred) {
+		revoke(p, cred ? "credentials_changed" : "account_deleted");
 		return 0;
 	}
 	if (p->s.expires < (int64_t)time(NULL)) {
@@ -396,9 +288,7 @@ static int apply(struct psub *p, const struct ps_calc *k)
 		p->told = k->modseq;
 		memset(&p->own, 0, sizeof p->own);
 		if (k->own_ok)
-			for (size_t j = 0; j < JMAP_PUSH_OWN_N; j++)
-				if ((JMAP_TYPE_IDENTITY << j) & p->s.types)
-					memcpy(p->own.state[j], k->own.state[j], sizeof p->own.state[j]);
+			jmap_push_own_take(&p->own, &k->own, p->s.types);
 		p->based = 1;
 		return 0;
 	}
@@ -406,27 +296,14 @@ static int apply(struct psub *p, const struct ps_calc *k)
 		p->pending = 1; /* post_done kicks again */
 		return 0;
 	}
-	size_t lo = 0, hi = k->n;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (k->since[mid] < p->told)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == k->n || k->since[lo] != p->told)
+	long i = push_calc_find(k, p->told);
+	if (i < 0)
 		return 1;
-	unsigned mask = k->types[lo];
-	if (k->upto[lo] > p->told)
-		p->told = k->upto[lo];
-	if ((p->s.types & JMAP_TYPES_OWN) && k->own_ok) {
-		struct jmap_push_own now = p->own;
-		for (size_t j = 0; j < JMAP_PUSH_OWN_N; j++)
-			if ((JMAP_TYPE_IDENTITY << j) & p->s.types && k->own.state[j][0])
-				memcpy(now.state[j], k->own.state[j], sizeof now.state[j]);
-		mask |= jmap_push_own_changed(&p->own, &now);
-		p->own = now;
-	}
+	unsigned mask = k->types[i];
+	if (k->upto[i] > p->told)
+		p->told = k->upto[i];
+	if ((p->s.types & JMAP_TYPES_OWN) && k->own_ok)
+		mask |= jmap_push_own_take(&p->own, &k->own, p->s.types);
 	if (!(mask & p->s.types))
 		return 0;
 	struct buf ev;
@@ -437,88 +314,38 @@ static int apply(struct psub *p, const struct ps_calc *k)
 	return 0;
 }
 
-static void acct_free(struct ps_acct *a)
+/* push_feed: the read for each live subscription. revoke() and expire()
+ * only mark one and queue its removal: the list stays as it is while it
+ * is walked. */
+static int acct_apply(struct push_feed *a, const struct push_calc *k)
 {
-	store_unsubscribe(ps_store, &a->sub);
-	if (a->calc)
-		a->calc->a = NULL; /* calc_done frees it */
-	for (struct ps_acct **pp = &accts; *pp; pp = &(*pp)->next)
-		if (*pp == a) {
-			*pp = a->next;
-			break;
-		}
-	free(a);
-}
-
-static void calc_done(void *arg)
-{
-	struct ps_calc *k = arg;
-	struct ps_acct *a = k->a;
 	int more = 0;
-
-	if (!a || !ps_loop) {
-		calc_free(k);
-		return;
-	}
-	a->calc = NULL;
-	if (!k->ok) {
-		log_warn("jmap", NULL, "event=push_read_failed account=%u", a->account);
-	} else {
-		/* revoke() and expire() only mark a subscription and queue its
-		 * removal: the list stays as it is while it is walked. */
-		a->busy = 1;
-		for (struct psub *p = subs; p; p = p->next)
-			if (live(p, a))
-				more |= apply(p, k);
-		a->busy = 0;
-	}
-	calc_free(k);
-	if (!a->nsubs)
-		acct_free(a); /* its last one was revoked or expired */
-	else if (more || a->again)
-		acct_kick(a);
+	for (struct psub *p = subs; p; p = p->next)
+		if (live(p, a))
+			more |= apply(p, k);
+	return more;
 }
 
-static void change_cb(void *arg, uint32_t account, uint64_t modseq)
-{
-	(void)account;
-	(void)modseq;
-	acct_kick(arg);
-}
+static const struct push_feed_ops acct_ops = {.collect = acct_collect, .apply = acct_apply};
 
 /* p follows its account's changes; its starting states are read first. */
 static void acct_join(struct psub *p)
 {
-	struct ps_acct *a;
-
-	for (a = accts; a && a->account != p->s.account; a = a->next)
-		;
-	if (!a) {
-		a = xcalloc(1, sizeof *a);
-		a->account = p->s.account;
-		a->sub = (struct store_sub){.account = a->account, .loop = ps_loop, .cb = change_cb,
-					    .arg = a};
-		store_subscribe(ps_store, &a->sub);
-		a->next = accts;
-		accts = a;
-	}
-	a->nsubs++;
-	p->acct = a;
+	p->acct = push_feed_join(&acct_ops, ps_store, ps_loop, p->s.account, sizeof *p->acct);
 	p->subscribed = 1;
 	p->based = 0;
-	acct_kick(a);
+	push_feed_kick(p->acct);
 }
 
 static void acct_leave(struct psub *p)
 {
-	struct ps_acct *a = p->acct;
+	struct push_feed *a = p->acct;
 
 	if (!a)
 		return;
 	p->acct = NULL;
 	p->subscribed = 0;
-	if (--a->nsubs == 0 && !a->busy)
-		acct_free(a);
+	push_feed_leave(a);
 }
 
 static void verify_send(struct psub *p)

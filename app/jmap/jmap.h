@@ -144,9 +144,11 @@ struct jmap_push_own {
 };
 int jmap_push_own_states(struct store *st, const struct jmap_who *who, unsigned mask,
 			 struct jmap_push_own *out);
-/* The JMAP_TYPES_OWN bits whose state differs between was and now (a
- * type now "" is not counted). */
-unsigned jmap_push_own_changed(const struct jmap_push_own *was, const struct jmap_push_own *now);
+/* Takes into *told the states in now of the own types in mask (a type
+ * now "" is not counted and keeps its state): the JMAP_TYPES_OWN bits of
+ * those whose state moved. */
+unsigned jmap_push_own_take(struct jmap_push_own *told, const struct jmap_push_own *now,
+			    unsigned mask);
 /* Appends to out the StateChange object (RFC 8620 §7.1) saying that the
  * mail types in mask of account now have state modseq and the own types
  * in mask the states in own (NULL: none); push_state (NULL: none) is

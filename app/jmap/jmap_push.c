@@ -264,12 +264,15 @@ int jmap_push_own_states(struct store *st, const struct jmap_who *who, unsigned 
 	return rc;
 }
 
-unsigned jmap_push_own_changed(const struct jmap_push_own *was, const struct jmap_push_own *now)
+unsigned jmap_push_own_take(struct jmap_push_own *told, const struct jmap_push_own *now,
+			    unsigned mask)
 {
 	unsigned m = 0;
 	for (size_t i = 0; i < JMAP_PUSH_OWN_N; i++)
-		if (now->state[i][0] && strcmp(was->state[i], now->state[i]))
+		if (mask & own[i].bit && now->state[i][0] && strcmp(told->state[i], now->state[i])) {
+			memcpy(told->state[i], now->state[i], sizeof told->state[i]);
 			m |= own[i].bit;
+		}
 	return m;
 }
 
