@@ -14,8 +14,7 @@ ZONE.json maps lowercase names to record sets, e.g.
 A listed name without records of the asked type answers NOERROR with no
 answer (NODATA); a name not listed answers NXDOMAIN; a name listed as
 {"SERVFAIL": true} answers SERVFAIL (a temporary failure, at once), one
-listed as {"NXDOMAIN": true} NXDOMAIN, one listed as {"SILENT": true} gets
-no answer at all (a nameserver that never replies); a name with "CNAME": "target" is
+listed as {"NXDOMAIN": true} NXDOMAIN; a name with "CNAME": "target" is
 an alias: asked for another type, the answer holds the CNAME and then
 what the target answers (as a recursive resolver gives it), with AD only
 when every name of the chain has it; "AD": true in a name's set marks its
@@ -92,8 +91,6 @@ def answer(wire):
         if z[name].get("SERVFAIL"):
             r.set_rcode(dns.rcode.SERVFAIL)
             return r.to_wire()
-        if z[name].get("SILENT"):
-            return None
         ad = ad and bool(z[name].get("AD"))
         target = z[name].get("CNAME")
         if isinstance(target, list):  # the record-list form: ["target."]
@@ -145,8 +142,6 @@ class Udp(socketserver.BaseRequestHandler):
         data, sock = self.request
         try:
             out = answer(data)
-            if out is None:
-                return
             q = dns.message.from_wire(data)
             if len(out) > max(512, q.payload if q.edns >= 0 else 0):
                 r = dns.message.make_response(q)
@@ -168,8 +163,6 @@ class Tcp(socketserver.BaseRequestHandler):
                     return
                 data += chunk
             out = answer(data)
-            if out is None:
-                return
             q = dns.message.from_wire(data)
             if q.question:
                 with _lock, open(ZONE_FILE + ".tcp", "a") as f:
