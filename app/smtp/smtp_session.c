@@ -168,7 +168,6 @@ void smtp_session_free(struct smtp_session *s)
 	if (s->in_tx && s->state == SMTP_S_WAIT_STORE)
 		return; /* the store still holds pointers into the tx; done() frees */
 	smtp_tx_end(s);
-	smtp_nullmx_session_free(s);
 	smtp_spf_session_free(s);
 	smtp_checks_session_free(s);
 	if (s->prev)
@@ -198,11 +197,9 @@ static void idle_timeout(struct loop *loop, void *arg)
 		conn_close(s->conn, "tls_handshake_timeout");
 		return;
 	}
-	if (s->state == SMTP_S_WAIT_STORE || s->state == SMTP_S_WAIT_AUTH ||
-	    s->state == SMTP_S_WAIT_DNS) {
+	if (s->state == SMTP_S_WAIT_STORE || s->state == SMTP_S_WAIT_AUTH) {
 		/* Our side is working (the checks, the store; the password
-		 * check or its failure delay; a null MX check): not the
-		 * client's idle time.
+		 * check or its failure delay): not the client's idle time.
 		 * Armed again, never dropped: a client silent after the
 		 * reply must still be timed out. */
 		idle_rearm(s);
@@ -431,25 +428,6 @@ static char *rcpt_params_text(struct arena *a, const struct smtp_params *p)
 			    (int)p->orcpt_addr.len, p->orcpt_addr.p);
 }
 
-/* MAIL on port 25, its sender domain's null MX check done. */
-static void mail_checked(struct smtp_session *s, int null_mx)
-{
-	char q[600];
-
-	if (null_mx) {
-		log_info("smtp", s->id, "event=mail_rejected from=%s reason=null_mx",
-			 log_q(s->tx.mail_from, q, sizeof(q)));
-		metrics_inc(METRIC_REJECTED);
-		smtp_reply(s, "550 5.7.27 <%s>: Sender address rejected: Domain does not accept mail (null MX)",
-			   s->tx.mail_from);
-		smtp_tx_end(s);
-		smtp_session_error(s);
-		return;
-	}
-	smtp_spf_start(s);
-	smtp_reply(s, "250 2.1.0 Ok");
-}
-
 static void cmd_mail(struct smtp_session *s, struct smtp_cmd *cmd)
 {
 	char addr[SMTP_ADDRESS_BUF];
@@ -526,16 +504,9 @@ static void cmd_mail(struct smtp_session *s, struct smtp_cmd *cmd)
 	s->tx.seq = ++s->tx_count;
 	s->in_tx = 1;
 	s->state = SMTP_S_MAIL;
-	if (s->mode != SMTP_MODE_MX) {
-		smtp_reply(s, "250 2.1.0 Ok");
-		return;
-	}
-	/* RFC 7505 §4.2: a sender whose domain takes no mail could receive
-	 * no bounce; port 25 refuses it (smtp_nullmx.c). */
-	const char *at = strrchr(s->tx.mail_from, '@');
-	int r = at ? smtp_nullmx_check(s, at + 1, mail_checked) : 0;
-	if (r >= 0)
-		mail_checked(s, r);
+	if (s->mode == SMTP_MODE_MX)
+		smtp_spf_start(s);
+	smtp_reply(s, "250 2.1.0 Ok");
 }
 
 static void first_account(void *arg, const struct store_account_info *info)
@@ -608,48 +579,6 @@ static int literal_is_ours(const struct smtp_session *s, struct str lit)
 	if (v6)
 		return memcmp(a->s6_addr, want, 16) == 0;
 	return IN6_IS_ADDR_V4MAPPED(a) && memcmp(a->s6_addr + 12, want, 4) == 0;
-}
-
-/* rc's address and parameters from the RCPT command (tx arena). */
-static void rcpt_fill(struct smtp_session *s, struct smtp_rcpt *rc, const char *addr,
-		      const struct smtp_cmd *cmd, const char *orcpt)
-{
-	struct smtp_tx *tx = &s->tx;
-	memset(rc, 0, sizeof(*rc)); /* the slot may hold pointers from an earlier transaction */
-	rc->address = arena_strdup(tx->arena, addr);
-	rc->params = rcpt_params_text(tx->arena, &cmd->params);
-	rc->notify = (cmd->params.seen & SMTP_PARAM_NOTIFY) ? cmd->params.notify : 0;
-	/* Whatever RCPT takes, the queue entry holds (it refused the whole
-	 * message, 554 after DATA, past 336 octets). */
-	_Static_assert(SMTP_ORCPT_MAX <= SQ_ORCPT_MAX, "ORCPT longer than a queue entry holds");
-	if (orcpt)
-		rc->orcpt = arena_strdup(tx->arena, orcpt);
-}
-
-/*
- * Submission's RCPT to another domain, its null MX check done: 556
- * 5.1.10 (RFC 7505 §4.1, RFC 7504 §3) rather than a message the queue
- * could only bounce, else the recipient the queue will send to.
- */
-static void relay_checked(struct smtp_session *s, int null_mx)
-{
-	struct smtp_tx *tx = &s->tx;
-	struct smtp_rcpt *rc = s->mx_rcpt;
-	char q[600];
-
-	s->mx_rcpt = NULL;
-	if (null_mx) {
-		log_info("smtp", s->id, "event=rcpt_rejected rcpt=%s reason=null_mx",
-			 log_q(rc->address, q, sizeof(q)));
-		metrics_inc(METRIC_REJECTED);
-		smtp_reply(s, "556 5.1.10 <%s>: Recipient address rejected: Domain does not accept mail (null MX)",
-			   rc->address);
-		smtp_session_error(s);
-		return;
-	}
-	tx->rcpts[tx->nrcpts++] = *rc;
-	s->state = SMTP_S_RCPT;
-	smtp_reply(s, "250 2.1.5 Ok");
 }
 
 static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
@@ -749,17 +678,8 @@ static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 		break;
 	case STORE_RCPT_NOT_LOCAL:
 		if (s->mode != SMTP_MODE_MX && s->authenticated) {
-			/* Submission relays for its users: the queue sends it,
-			 * unless the domain takes no mail (RFC 7505 §4.1). */
-			const char *at = strrchr(addr, '@');
-			struct smtp_rcpt *rc = arena_alloc(tx->arena, sizeof(*rc));
-			rcpt_fill(s, rc, addr, cmd, orcpt_len >= 0 ? orcpt : NULL);
-			rc->accounts = arena_alloc(tx->arena, sizeof(ids[0])); /* none */
-			s->mx_rcpt = rc;
-			int nm = at ? smtp_nullmx_check(s, at + 1, relay_checked) : 0;
-			if (nm >= 0)
-				relay_checked(s, nm);
-			return;
+			n = 0; /* submission relays for its users: the queue sends it */
+			break;
 		}
 		log_info("smtp", s->id, "event=rcpt_rejected rcpt=%s reason=relay_denied", qa);
 		metrics_inc(METRIC_REJECTED);
@@ -829,7 +749,15 @@ static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 	if (smtp_spam_rcpt(s, addr, ids, n, is_postmaster(addr, STORE_RCPT_UNKNOWN, bare_pm)) < 0)
 		return;
 	struct smtp_rcpt *rc = &tx->rcpts[tx->nrcpts++];
-	rcpt_fill(s, rc, addr, cmd, orcpt_len >= 0 ? orcpt : NULL);
+	rc->address = arena_strdup(tx->arena, addr);
+	rc->params = rcpt_params_text(tx->arena, &cmd->params);
+	rc->notify = (cmd->params.seen & SMTP_PARAM_NOTIFY) ? cmd->params.notify : 0;
+	rc->orcpt = NULL; /* the slot may hold a pointer from an earlier transaction */
+	/* Whatever RCPT takes, the queue entry holds (it refused the whole
+	 * message, 554 after DATA, past 336 octets). */
+	_Static_assert(SMTP_ORCPT_MAX <= SQ_ORCPT_MAX, "ORCPT longer than a queue entry holds");
+	if (orcpt_len >= 0)
+		rc->orcpt = arena_strdup(tx->arena, orcpt);
 	rc->naccounts = (unsigned)n;
 	rc->accounts = arena_alloc(tx->arena, (n ? n : 1) * sizeof(ids[0]));
 	memcpy(rc->accounts, ids, n * sizeof(ids[0]));
@@ -1096,7 +1024,7 @@ void smtp_session_input(struct smtp_session *s)
 	struct buf *in = &s->conn->in;
 
 	while (!s->conn_gone && s->state != SMTP_S_CLOSING && s->state != SMTP_S_WAIT_STORE &&
-	       s->state != SMTP_S_WAIT_AUTH && s->state != SMTP_S_WAIT_DNS) {
+	       s->state != SMTP_S_WAIT_AUTH) {
 		if (s->state == SMTP_S_DATA) {
 			size_t avail = buf_len(in);
 			const char *nl = memchr(buf_data(in), '\n', avail);

@@ -40,7 +40,6 @@ struct smtp_spam;
 struct spam_dnsbl_run;
 struct iprev_eval;
 struct dns_drive;
-struct dns_query;
 struct verdict;
 struct conn;
 struct loop;
@@ -57,7 +56,6 @@ enum smtp_state {
 	SMTP_S_CLOSING,   /* final reply queued */
 	SMTP_S_AUTH,      /* submission: reading a SASL response line */
 	SMTP_S_WAIT_AUTH, /* submission: password check running, or failure delay */
-	SMTP_S_WAIT_DNS,  /* MAIL or RCPT waits for its null MX check (smtp_nullmx.c) */
 };
 
 enum smtp_mode {
@@ -240,15 +238,6 @@ struct smtp_session {
 	/* Port 25: the client's blocklist lookups, from the connect on (smtp_spam.c). */
 	struct spam_dnsbl_run *dnsbl;
 	struct dns_resolver dnsbl_resolver; /* must outlive dnsbl */
-	/* The null MX check of MAIL (port 25) or RCPT (submission), RFC 7505
-	 * §4 (smtp_nullmx.c): the one MX query in flight, else NULL. */
-	struct dns_query *mx_q;
-	uint64_t mx_timer;
-	int mx_waiting;       /* the command's reply waits for it (SMTP_S_WAIT_DNS) */
-	int mx_sync;          /* its answer when it came inside dns_query(), else -1 */
-	enum smtp_state mx_state; /* the state the reply goes on from */
-	void (*mx_done)(struct smtp_session *s, int null_mx);
-	struct smtp_rcpt *mx_rcpt; /* the RCPT waiting (tx arena) */
 };
 
 extern const struct config *smtp_cfg;
@@ -312,20 +301,6 @@ void smtp_tx_committed(struct smtp_session *s);
 /* After the commit: the "delivered" notice for the local recipients that
  * asked NOTIFY=SUCCESS (msg/len: the message as stored, for RET). */
 void smtp_tx_notify_delivered(struct smtp_session *s, const char *msg, size_t len);
-
-/* smtp_nullmx.c */
-/*
- * Asks whether domain publishes a null MX (RFC 7505). 1: it does; 0: it
- * does not, or no answer says so (no resolver, a DNS error, a domain
- * literal, a query of this session already in flight); -1: the answer is
- * not in yet: the session waits in SMTP_S_WAIT_DNS, reading paused, and
- * done(s, null_mx) runs when it comes (at most SMTP_NULLMX_WAIT_MS, then
- * with 0), in the state the session had, before reading resumes.
- */
-int smtp_nullmx_check(struct smtp_session *s, const char *domain,
-		      void (*done)(struct smtp_session *s, int null_mx));
-/* The session ends: its query and timer go. */
-void smtp_nullmx_session_free(struct smtp_session *s);
 
 /* smtp_forward.c (port 25) */
 struct store_forward;

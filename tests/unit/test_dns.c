@@ -200,23 +200,6 @@ static void test_types(void)
 	CHECK_EQ_INT(ans.rr[0].pref, 10);
 	CHECK_EQ_STR(dns_rr_text(&ans, 0), "mx.example.org");
 	CHECK_EQ_STR(dns_rr_text(&ans, 1), "");
-	/* "." beside a host is no null MX (RFC 7505 §3: it stands alone). */
-	CHECK_EQ_INT(dns_answer_null_mx(&ans), 0);
-	{
-		struct dns_answer *nm = calloc(1, sizeof *nm);
-		struct dns_rr mx = {.type = DNS_T_MX, .pref = 0};
-		dns_answer_init(nm, DNS_T_MX, DNS_ANS_OK, 300);
-		CHECK_EQ_INT(dns_answer_null_mx(nm), 0); /* no record at all */
-		CHECK_EQ_INT(dns_answer_add(nm, &mx, "", 0), 0);
-		CHECK_EQ_INT(dns_answer_null_mx(nm), 1);
-		nm->status = DNS_ANS_NODATA;
-		CHECK_EQ_INT(dns_answer_null_mx(nm), 0);
-		nm->status = DNS_ANS_OK;
-		mx.pref = 10;
-		CHECK_EQ_INT(dns_answer_add(nm, &mx, "mx.example.org", 14), 0);
-		CHECK_EQ_INT(dns_answer_null_mx(nm), 0);
-		free(nm);
-	}
 
 	/* TXT: character-strings joined without separators (RFC 7208 §3.3). */
 	header(&w, 0, 2, 0, "example.org", DNS_T_TXT);
