@@ -324,10 +324,11 @@ static inline size_t kmap(uint32_t cp, uint32_t *b, int casemap)
 	return len;
 }
 
-/* ASCII octets from s to o (apart), a-z to A-Z when up is set, up to
- * the first octet past ASCII: how many. Eight at a time. */
-static inline size_t ascii_upper(unsigned char *o, const unsigned char *s, size_t n, int up)
+/* unorm.h; eight octets at a time. */
+size_t unorm_ascii_upper(char *out, const char *in, size_t n, int up)
 {
+	unsigned char *o = (unsigned char *)out;
+	const unsigned char *s = (const unsigned char *)in;
 	size_t i = 0;
 	for (; i + 8 <= n; i += 8) {
 		uint64_t w;
@@ -378,7 +379,7 @@ static size_t kd_run(const char *in, size_t n, char *out, int casemap)
 		if (s[i] < 0x80) {
 			o = flush(b, k, o);
 			k = 0;
-			size_t a = ascii_upper((unsigned char *)o, s + i, n - i, casemap);
+			size_t a = unorm_ascii_upper(o, (const char *)s + i, n - i, casemap);
 			o += a;
 			i += a;
 			continue;

@@ -112,6 +112,11 @@ size_t unorm_nfkd(const char *in, size_t n, char *out);
  * (compared as octets), one at a time. ASCII is one pass (a-z to A-Z).
  */
 size_t unorm_casemap(const char *in, size_t n, char *out);
+/* The ASCII octets at the start of in (n octets) copied to out, a-z as
+ * A-Z when up is set, up to the first octet past ASCII: how many. out may
+ * be in (in place) or apart from it; the fast path of unorm_casemap and
+ * of the search fold. */
+size_t unorm_ascii_upper(char *out, const char *in, size_t n, int up);
 
 /* The length of unorm_casemap()'s output for the one character (or
  * ill-formed octet) at p[0..n), n >= 1, and its length in *len_r: the

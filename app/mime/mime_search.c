@@ -42,28 +42,10 @@ void mime_search_clear(struct mime_search *sm)
  * full-text index alike. Not mime_casefold, which stays as it was:
  * thread keys kept in the store hash subjects it folded
  * (store_thread.c), and changing it would move stored threads. ASCII
- * text (nearly all of it) is uppercased where it is. */
-static size_t ascii_upper_inplace(char *p, size_t n)
-{
-	size_t i = 0;
-	for (; i + 8 <= n; i += 8) {
-		uint64_t w;
-		memcpy(&w, p + i, 8);
-		if (w & 0x8080808080808080ull)
-			break;
-		uint64_t ge_a = w + 0x1f1f1f1f1f1f1f1full, gt_z = w + 0x0505050505050505ull;
-		w &= ~(((ge_a & ~gt_z) & 0x8080808080808080ull) >> 2); /* a-z lose 0x20 */
-		memcpy(p + i, &w, 8);
-	}
-	for (; i < n && (unsigned char)p[i] < 0x80; i++)
-		if ((unsigned)(p[i] - 'a') < 26u)
-			p[i] = (char)(p[i] - 32);
-	return i;
-}
-
+ * text (nearly all of it) is uppercased where it is (unorm_ascii_upper). */
 size_t mime_search_fold(char *p, size_t n)
 {
-	size_t i = ascii_upper_inplace(p, n);
+	size_t i = unorm_ascii_upper(p, p, n, 1);
 	if (i == n)
 		return n;
 	char *t = xmalloc(UNORM_KD_GROWTH * (n - i));
@@ -92,7 +74,7 @@ static size_t piece_end(const char *p, size_t at, size_t n)
 
 void mime_search_fold_buf(struct buf *b)
 {
-	size_t n = buf_len(b), i = ascii_upper_inplace(buf_data(b), n);
+	size_t n = buf_len(b), i = unorm_ascii_upper(buf_data(b), buf_data(b), n, 1);
 	if (i == n)
 		return;
 	/* The rest is copied out and mapped back onto the buf piece by
