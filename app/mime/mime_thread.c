@@ -775,7 +775,11 @@ static int cmp_subject(const void *ctx, uint32_t a, uint32_t b)
 {
 	const struct mime_thread_msg *x = (const struct mime_thread_msg *)ctx + a;
 	const struct mime_thread_msg *y = (const struct mime_thread_msg *)ctx + b;
-	int c = mime_collate(x->base, y->base);
+	/* The octets, as SORT compares and as str_eq() groups below: under
+	 * mime_collate() a key holding small ASCII (NFKD of a ligature or a
+	 * superscript) tied with its capitals, interleaved with them by
+	 * date, and one base subject made several threads. */
+	int c = mime_sortkey_cmp(x->base, y->base);
 	if (c)
 		return c;
 	if (x->sent != y->sent)

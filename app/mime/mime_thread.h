@@ -26,8 +26,9 @@
  * Threads: REFERENCES is the algorithm of RFC 5256 §3 (JWZ's): link by
  * References (or the first In-Reply-To id), prune empty containers,
  * group the roots by base subject, sort siblings by sent date.
- * ORDEREDSUBJECT groups by base subject, each thread a first message and
- * its followers as children. Ties in dates keep the input order, which
+ * ORDEREDSUBJECT groups by base subject (equal octets, whatever key the
+ * caller made: IMAP passes SORT's mime_sortkey()), each thread a first
+ * message and its followers as children. Ties in dates keep the input order, which
  * the caller makes the sequence order. Both are iterative (no recursion),
  * so a chain of a hundred thousand replies costs memory, not stack.
  *
@@ -109,7 +110,9 @@ struct mime_thread_msg {
 	struct str msgid;       /* "<...>", or empty when missing */
 	const struct str *refs; /* References ids, else the first In-Reply-To id */
 	size_t nrefs;
-	struct str base;        /* mime_base_subject() */
+	struct str base;        /* mime_base_subject(), as the caller keys it
+				 * (IMAP: mime_sortkey()); equal octets are
+				 * one subject */
 	int reply;              /* its subject had a reply marker */
 };
 

@@ -68,6 +68,19 @@ def test_imap_thread():
         assert t.startswith(b"i BAD"), t
         u, t = cmd(r, "j", "THREAD REFERENCES UTF-16 ALL")
         assert t.startswith(b"j NO [BADCHARSET"), t
+        # ORDEREDSUBJECT orders and groups by one key, SORT's: the "fi"
+        # ligature's key is a small "fi" (RFC 5051: NFKD after the
+        # titlecase), so it is another subject than "Final report", and
+        # both "Final report" messages make one thread.
+        assert cmd(r, "k", "CREATE Lig")[1].startswith(b"k OK")
+        for n, subj in ((1, "Final report"), (2, "=?UTF-8?Q?=EF=AC=81nal_report?="),
+                        (3, "Final report")):
+            m = mail(n, subj).encode()
+            r.send(b"a%d APPEND Lig {%d+}\r\n%s\r\n" % (n, len(m), m))
+            assert r.until_tag("a%d" % n)[-1].startswith(b"a%d OK" % n)
+        assert cmd(r, "l", "SELECT Lig")[1].startswith(b"l OK")
+        assert cmd(r, "m", "SORT (SUBJECT) UTF-8 ALL")[0] == [b"* SORT 1 3 2"]
+        assert cmd(r, "n", "THREAD ORDEREDSUBJECT UTF-8 ALL")[0] == [b"* THREAD (1 3)(2)"]
         r.close()
 
 

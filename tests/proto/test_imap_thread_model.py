@@ -73,7 +73,7 @@ import re
 
 from test_imap import Raw, srv
 from test_imap_search_ext import cmd
-from test_imap_sort_model import ascii_casemap, base_and_reply, base_subject, decoded, rand_subject
+from test_imap_sort_model import base_and_reply, base_subject, decoded, rand_subject, unicode_casemap
 
 
 # ---- the reference: msg-ids (RFC 5322 §3.6.4) ----
@@ -190,7 +190,7 @@ def prune(b, at_root):
 
 
 def thread_subject(b):
-    return ascii_casemap(first_msg(b).base)
+    return unicode_casemap(first_msg(b).base)
 
 
 def references(ms):
@@ -287,7 +287,7 @@ def orderedsubject(ms):
     """THREAD=ORDEREDSUBJECT over ms: the root box."""
     groups = {}
     for m in sorted(ms, key=lambda m: (m.sent, m.seq)):
-        groups.setdefault(ascii_casemap(m.base), []).append(m)
+        groups.setdefault(unicode_casemap(m.base), []).append(m)
     root = Box()
     for g in sorted(groups.values(), key=lambda g: (g[0].sent, g[0].seq)):
         head = Box(g[0])
