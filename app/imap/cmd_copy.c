@@ -111,7 +111,7 @@ static void copy_done(struct imap_session *s, struct imap_job *j)
 				imap_write_big(s, buf_data(&b), buf_len(&b));
 				imap_write_big(s, "Moved UIDs.\r\n", 13);
 			}
-			imap_session_sync(s);
+			imap_session_sync_quiet(s);
 			if (s->qresync && r->n) /* as EXPUNGE (cmd_expunge.c) */
 				imap_tagged(s, "OK [HIGHESTMODSEQ %llu] Move completed.",
 					    (unsigned long long)imap_highest_modseq(s->view.highest_modseq));

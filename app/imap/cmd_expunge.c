@@ -35,7 +35,7 @@ static void expunge_done(struct imap_session *s, struct imap_job *j)
 		imap_tagged(s, "NO [SERVERBUG] Internal error expunging.");
 		return;
 	}
-	imap_session_sync(s);
+	imap_session_sync_quiet(s);
 	/* With QRESYNC the expunges moved HIGHESTMODSEQ without a FETCH to
 	 * say so: the tagged OK carries the new value, the one a client
 	 * resynchronises from next time (RFC 7162 §3.2.10's example; as

@@ -218,7 +218,7 @@ void imap_session_unselect(struct imap_session *s)
 	}
 }
 
-void imap_session_sync(struct imap_session *s)
+static void session_sync(struct imap_session *s, int tell_highest)
 {
 	struct buf out;
 
@@ -236,8 +236,16 @@ void imap_session_sync(struct imap_session *s)
 			before[i] = s->view.msgs[i].uid;
 	}
 	uint32_t last_uid = s->view.count ? s->view.msgs[s->view.count - 1].uid : 0;
-	uint32_t recent0 = imap_view_recent_count(&s->view);
+	uint32_t recent0 = imap_view_recent_count(&s->view), count0 = s->view.count;
+	uint64_t highest0 = s->view.highest_modseq;
 	int r = imap_view_sync(&s->view, imap_store, &out);
+	/* New UIDs are above the old ones, so the messages changed when
+	 * the count or the last UID did. */
+	if (r >= 0 && tell_highest && s->qresync && !s->view.held &&
+	    s->view.highest_modseq != highest0 &&
+	    (s->view.count != count0 ||
+	     (s->view.count ? s->view.msgs[s->view.count - 1].uid : 0) != last_uid))
+		tell_highest = 2;
 	/* IMAP4rev1: new messages may be this session's \Recent ones; and
 	 * RFC 3501 §7.3.2 sends RECENT "if the size of the mailbox changes",
 	 * so an expunge that took \Recent messages says how many are left,
@@ -258,6 +266,9 @@ void imap_session_sync(struct imap_session *s)
 	}
 	if (r < 0)
 		log_warn("imap", s->id, "event=sync_failed mailbox=%u", s->view.mailbox);
+	if (tell_highest == 2)
+		buf_printf(&out, "* OK [HIGHESTMODSEQ %llu] Highest\r\n",
+			   (unsigned long long)imap_highest_modseq(s->view.highest_modseq));
 	if (s->contexts && r >= 0) {
 		/* Each context's lines are at most one number per message
 		 * (CONTEXT=SORT: a position and a number). */
@@ -279,6 +290,16 @@ void imap_session_sync(struct imap_session *s)
 	}
 	free(before);
 	buf_free(&out);
+}
+
+void imap_session_sync(struct imap_session *s)
+{
+	session_sync(s, 1);
+}
+
+void imap_session_sync_quiet(struct imap_session *s)
+{
+	session_sync(s, 0);
 }
 
 int imap_session_sync_flags(struct imap_session *s)

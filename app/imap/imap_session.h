@@ -186,8 +186,15 @@ void imap_flush(struct imap_session *s);
 int imap_secure(const struct imap_session *s);
 /* Logged in: subscribes to the account's change feed. */
 void imap_session_logged_in(struct imap_session *s);
-/* Syncs the selected mailbox and queues untagged EXISTS/EXPUNGE. */
+/* Syncs the selected mailbox and queues untagged EXISTS/EXPUNGE. With
+ * QRESYNC, when messages came or went and HIGHESTMODSEQ moved, "* OK
+ * [HIGHESTMODSEQ n]" follows: nothing else tells the value an expunge or
+ * an arrival moved it to, the one the client resynchronises from next
+ * (RFC 7162 §3.2.10; Dovecot does the same). */
 void imap_session_sync(struct imap_session *s);
+/* The same without that line, for EXPUNGE and MOVE, whose tagged OK
+ * carries it. */
+void imap_session_sync_quiet(struct imap_session *s);
 /* Queues other sessions' flag changes only (imap_view_sync_flags()): for
  * FETCH, STORE, SEARCH, SORT and THREAD, which may not send EXPUNGE. Not
  * with CONTEXT or NOTIFY, which follow the full syncs. 1 when it told

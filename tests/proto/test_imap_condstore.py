@@ -143,6 +143,27 @@ def test_imap_qresync_select_and_vanished():
         out = cmd(r, "i", "UID MOVE 3 Trash")
         assert [l for l in out if l.startswith(b"* VANISHED")] == [b"* VANISHED 3"], out
         assert any(b"[COPYUID" in l for l in out), out
+        # Their tagged OK says the new HIGHESTMODSEQ, and only it.
+        assert not [l for l in out if l.startswith(b"* OK [HIGHESTMODSEQ")], out
+        assert out[-1].startswith(b"i OK [HIGHESTMODSEQ "), out
+        # Another session's expunge and append: VANISHED and EXISTS are
+        # followed by the HIGHESTMODSEQ they moved to (no FETCH says it),
+        # as STATUS reads it; nothing when nothing changed.
+        r4 = Raw(s)
+        r4.login()
+        cmd(r4, "a", "SELECT INBOX")
+        cmd(r4, "b", "UID STORE 6 +FLAGS.SILENT (\\Deleted)")
+        cmd(r4, "c", "UID EXPUNGE 6")
+        m = "Subject: new\r\n\r\nbody\r\n"
+        r4.send("d APPEND INBOX {%d+}\r\n%s\r\n" % (len(m), m))
+        assert r4.until_tag("d")[-1].startswith(b"d OK")
+        st = cmd(r4, "e", "STATUS INBOX (HIGHESTMODSEQ)")
+        want = int(re.search(rb"HIGHESTMODSEQ (\d+)", b"\n".join(st)).group(1))
+        r4.close()
+        out = cmd(r, "j", "NOOP")
+        assert out == [b"* VANISHED 6", b"* 1 EXISTS",
+                       b"* OK [HIGHESTMODSEQ %d] Highest" % want, b"j OK NOOP completed."], out
+        assert cmd(r, "k", "NOOP") == [b"k OK NOOP completed."]
         # Without QRESYNC the parameter is refused.
         r3 = Raw(s)
         r3.login()
