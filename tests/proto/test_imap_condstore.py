@@ -164,6 +164,21 @@ def test_imap_qresync_select_and_vanished():
         assert out == [b"* VANISHED 6", b"* 1 EXISTS",
                        b"* OK [HIGHESTMODSEQ %d] Highest" % want, b"j OK NOOP completed."], out
         assert cmd(r, "k", "NOOP") == [b"k OK NOOP completed."]
+        # IDLE tells it the same way when mail arrives.
+        r.send("l IDLE\r\n")
+        assert r.line().startswith(b"+ ")
+        r5 = Raw(s)
+        r5.login()
+        r5.send("a APPEND INBOX {%d+}\r\n%s\r\n" % (len(m), m))
+        assert r5.until_tag("a")[-1].startswith(b"a OK")
+        st = cmd(r5, "b", "STATUS INBOX (HIGHESTMODSEQ)")
+        want = int(re.search(rb"HIGHESTMODSEQ (\d+)", b"\n".join(st)).group(1))
+        r5.close()
+        # (\Recent is this session's: no other has the mailbox selected)
+        got = [r.line() for _ in range(3)]
+        assert got == [b"* 2 EXISTS", b"* 1 RECENT", b"* OK [HIGHESTMODSEQ %d] Highest" % want], got
+        r.send("DONE\r\n")
+        assert r.until_tag("l") == [b"l OK Idle completed."]
         # Without QRESYNC the parameter is refused.
         r3 = Raw(s)
         r3.login()
