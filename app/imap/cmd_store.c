@@ -101,7 +101,12 @@ static void store_done(struct imap_session *s, struct imap_job *j)
 		 * even when .SILENT, "required to update the client's cache with
 		 * the correct mod-sequence values"; so does any STORE once
 		 * CONDSTORE is on (the cache is the same; Dovecot does so). */
-		if (j->silent &&
+		/* .SILENT, but this command told the message's flags as
+		 * another session left them (imap_cmd.c): the flags after
+		 * the STORE follow, so the last FETCH a client reads is
+		 * the message's state (as Dovecot does). */
+		int silent = j->silent && !imap_session_told(s, r->uid);
+		if (silent &&
 		    !((j->unchangedsince || s->condstore) && r->status == STORE_KW_CHANGED))
 			continue;
 		if (s->uidonly)
@@ -110,12 +115,12 @@ static void store_done(struct imap_session *s, struct imap_job *j)
 			buf_printf(&out, "* %u FETCH (", seq);
 		if ((j->uid_mode || s->qresync) && !s->uidonly)
 			buf_printf(&out, "UID %u ", r->uid);
-		if (!j->silent) {
+		if (!silent) {
 			buf_append_c(&out, "FLAGS ");
 			imap_msg_flags_append(&s->view, m, &out);
 		}
 		if (s->condstore)
-			buf_printf(&out, "%sMODSEQ (%llu)", j->silent ? "" : " ",
+			buf_printf(&out, "%sMODSEQ (%llu)", silent ? "" : " ",
 				   (unsigned long long)m->modseq);
 		buf_append_c(&out, ")\r\n");
 	}

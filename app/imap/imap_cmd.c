@@ -244,6 +244,7 @@ void imap_dispatch(struct imap_session *s, const struct imap_cmd *cmd)
 		imap_session_error(s);
 		return;
 	}
+	imap_session_told_clear(s); /* what the last command's sync told */
 	if (s->state == IMAP_S_SELECTED && uid_command(cmd->id)) {
 		/* A UID command reads the mailbox as it is now: other
 		 * sessions' flag changes, new messages and expunges are told

@@ -609,9 +609,14 @@ int imap_view_sync(struct imap_mailbox_view *v, struct store *st, struct buf *ou
 	return view_sync(v, st, out);
 }
 
-int imap_view_sync_flags(struct imap_mailbox_view *v, struct store *st, struct buf *out)
+int imap_view_sync_flags(struct imap_mailbox_view *v, struct store *st, struct buf *out,
+			 uint32_t **told_r, size_t *ntold_r)
 {
 	struct delta d = { 0 };
+	if (told_r) {
+		*told_r = NULL;
+		*ntold_r = 0;
+	}
 	struct store_view_state vs;
 	size_t max = 256 + v->count / 4, out0 = buf_len(out);
 	int r = store_mailbox_delta(st, v->account, v->mailbox, v->modseq, max, &vs, delta_email,
@@ -628,6 +633,8 @@ int imap_view_sync_flags(struct imap_mailbox_view *v, struct store *st, struct b
 		if (!imap_view_seq(v, d.e[k].uid) ? d.e[k].present : !d.e[k].present)
 			rest = 1;
 	int kw_state = 0, rc = 0;
+	if (told_r && d.n)
+		*told_r = xmalloc(d.n * sizeof(**told_r));
 	for (size_t k = 0; k < d.n; k++) {
 		struct delta_ent *e = &d.e[k];
 		uint32_t seq = e->present ? imap_view_seq(v, e->uid) : 0;
@@ -647,6 +654,8 @@ int imap_view_sync_flags(struct imap_mailbox_view *v, struct store *st, struct b
 			o->modseq = modseq;
 		if (changed && (announce(v, out, o, &kw_state) < 0 || emit_flags(v, out, seq, o) < 0))
 			rc = -1;
+		if (changed && told_r)
+			(*told_r)[(*ntold_r)++] = o->uid; /* delta_unique(): ascending */
 	}
 	if (announce_rest(v, out, kw_state) < 0)
 		rc = -1;

@@ -133,10 +133,13 @@ int imap_view_sync(struct imap_mailbox_view *v, struct store *st, struct buf *ou
  * Dovecot does). Before, such a session answered FETCH FLAGS with flags
  * another session had changed.
  * A change log longer than imap_view_sync() reads is left whole.
+ * The UIDs whose flags it told, ascending, are xmalloc'ed into *told_r
+ * (*ntold_r of them; NULL when none) when told_r is given.
  * Returns 0, 1 when it told MODSEQs with expunges held back, or -1 when
  * out is full.
  */
-int imap_view_sync_flags(struct imap_mailbox_view *v, struct store *st, struct buf *out);
+int imap_view_sync_flags(struct imap_mailbox_view *v, struct store *st, struct buf *out,
+			 uint32_t **told_r, size_t *ntold_r);
 /* Appends "* OK [HIGHESTMODSEQ n] ..." when v is CONDSTORE and held (see
  * above): before the tagged OK of a FETCH or STORE that gave MODSEQs.
  * -1 when out is full. */

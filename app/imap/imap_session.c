@@ -306,17 +306,40 @@ int imap_session_sync_flags(struct imap_session *s)
 {
 	struct buf out;
 
+	imap_session_told_clear(s);
 	/* CONTEXT and NOTIFY follow the full syncs only. */
 	if (s->state != IMAP_S_SELECTED || s->contexts || s->notify)
 		return 0;
 	buf_init(&out, (size_t)s->view.count * 1024 + 4096 + 2 * IMAP_VIEW_FLAGS_LINES_MAX);
-	int r = imap_view_sync_flags(&s->view, imap_store, &out);
+	int r = imap_view_sync_flags(&s->view, imap_store, &out, &s->told_uids, &s->ntold);
 	if (r < 0)
 		log_warn("imap", s->id, "event=sync_failed mailbox=%u", s->view.mailbox);
 	else if (buf_len(&out))
 		imap_write_big(s, buf_data(&out), buf_len(&out));
 	buf_free(&out);
 	return r > 0;
+}
+
+void imap_session_told_clear(struct imap_session *s)
+{
+	free(s->told_uids);
+	s->told_uids = NULL;
+	s->ntold = 0;
+}
+
+int imap_session_told(const struct imap_session *s, uint32_t uid)
+{
+	size_t lo = 0, hi = s->ntold;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (s->told_uids[mid] == uid)
+			return 1;
+		if (s->told_uids[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
 }
 
 void imap_session_held_line(struct imap_session *s)
@@ -387,6 +410,7 @@ void imap_session_free(struct imap_session *s)
 		loop_sessions = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
+	free(s->told_uids);
 	explicit_bzero(s->sasl_user, sizeof(s->sasl_user));
 	free(s);
 	__atomic_sub_fetch(&sessions_alive, 1, __ATOMIC_SEQ_CST);

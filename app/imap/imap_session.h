@@ -119,6 +119,12 @@ struct imap_session {
 	uint32_t account;
 	struct session_watch watch;  /* ends us when the credentials change */
 
+	/* UIDs whose flags imap_session_sync_flags() told during the command
+	 * under way, ascending: a .SILENT STORE tells their flags after it
+	 * too (cmd_store.c). */
+	uint32_t *told_uids;
+	size_t ntold;
+
 	/* ENABLEd or implied extensions (cmd_enable.c) */
 	unsigned condstore : 1, qresync : 1;
 	unsigned rev2 : 1; /* ENABLE IMAP4rev2: no RECENT, ESEARCH answers, [CLOSED] */
@@ -200,6 +206,10 @@ void imap_session_sync_quiet(struct imap_session *s);
  * with CONTEXT or NOTIFY, which follow the full syncs. 1 when it told
  * MODSEQs with expunges held back (imap_session_held_line() then). */
 int imap_session_sync_flags(struct imap_session *s);
+/* 1 when imap_session_sync_flags() told uid's flags during this command;
+ * each command starts with none (imap_session_told_clear()). */
+int imap_session_told(const struct imap_session *s, uint32_t uid);
+void imap_session_told_clear(struct imap_session *s);
 /* "* OK [HIGHESTMODSEQ n]" below held-back expunges (imap_view_held_line()),
  * before the tagged OK of a FETCH or STORE; nothing when none is held. */
 void imap_session_held_line(struct imap_session *s);

@@ -663,6 +663,17 @@ def test_imap_uid_command_sees_other_sessions_changes():
         # Nothing more to tell afterwards.
         out = tagged_ok(cmd(a, "d", "NOOP"))
         assert len(out) == 1, out
+        # A .SILENT STORE that tells another session's change to the
+        # same message first also tells the flags the STORE left: a
+        # client that applied the FETCH last would lose \Seen otherwise
+        # (Dovecot sends the same line).
+        tagged_ok(cmd(b, "e", "STORE 1 +FLAGS (Kw9)"))
+        out = tagged_ok(cmd(a, "e", "STORE 1 +FLAGS.SILENT (\\Seen)"))
+        told = [o[0] for o in out if o[0].startswith(b"* 1 FETCH")]
+        assert told and told[-1] == b"* 1 FETCH (FLAGS (\\Recent \\Flagged \\Seen Kw9))", out
+        # Without another session's change .SILENT stays silent.
+        out = tagged_ok(cmd(a, "f", "STORE 1 -FLAGS.SILENT (\\Seen)"))
+        assert len(out) == 1, out
         a.close()
         b.close()
 
