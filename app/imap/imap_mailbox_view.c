@@ -161,7 +161,8 @@ static int read_view(struct imap_mailbox_view *v, struct store *st)
 	return STORE_OK;
 }
 
-static int view_sync(struct imap_mailbox_view *v, struct store *st, struct buf *out);
+static int view_sync(struct imap_mailbox_view *v, struct store *st, struct buf *out,
+		     struct imap_view_told *told);
 
 int imap_view_load(struct imap_mailbox_view *v, struct store *st, uint32_t account,
 		   uint32_t mailbox)
@@ -169,7 +170,7 @@ int imap_view_load(struct imap_mailbox_view *v, struct store *st, uint32_t accou
 	/* A snapshot another session closed: brought up to date from the
 	 * change log (imap_view_cache.h). */
 	if (imap_view_cache_get(st, account, mailbox, v)) {
-		int r = view_sync(v, st, NULL);
+		int r = view_sync(v, st, NULL, NULL);
 		if (r == 0)
 			return STORE_OK;
 		imap_view_free(v);
@@ -335,7 +336,19 @@ static void keep_session_state(struct imap_mailbox_view *nv, const struct imap_m
 }
 
 /* The whole mailbox re-read and compared with v (out NULL: no responses). */
-static int sync_full(struct imap_mailbox_view *v, struct store *st, struct buf *out)
+static void told_add(struct imap_view_told *t, uint32_t uid)
+{
+	if (!t)
+		return;
+	if (t->n == t->cap) {
+		t->cap = t->cap ? 2 * t->cap : 16;
+		t->uids = xrealloc(t->uids, t->cap * sizeof(*t->uids));
+	}
+	t->uids[t->n++] = uid;
+}
+
+static int sync_full(struct imap_mailbox_view *v, struct store *st, struct buf *out,
+		     struct imap_view_told *told)
 {
 	struct imap_mailbox_view nv;
 
@@ -393,9 +406,11 @@ static int sync_full(struct imap_mailbox_view *v, struct store *st, struct buf *
 			j++;
 			continue;
 		}
-		if (flags_differ(o, n) &&
-		    (announce(v, out, n, &kw_state) < 0 || emit_flags(v, out, j + 1, n) < 0))
-			rc = -1;
+		if (flags_differ(o, n)) {
+			if (announce(v, out, n, &kw_state) < 0 || emit_flags(v, out, j + 1, n) < 0)
+				rc = -1;
+			told_add(told, n->uid);
+		}
 		i++;
 		j++;
 	}
@@ -491,7 +506,8 @@ static void delta_unique(struct delta *d)
  * EXISTS when messages came. A message new to v always
  * has a UID above every one v holds (checked by the caller).
  */
-static int delta_apply(struct imap_mailbox_view *v, struct delta *d, struct buf *out)
+static int delta_apply(struct imap_mailbox_view *v, struct delta *d, struct buf *out,
+		       struct imap_view_told *told)
 {
 	uint32_t expunged = 0, count0 = v->count;
 	int kw_state = 0;
@@ -539,6 +555,8 @@ static int delta_apply(struct imap_mailbox_view *v, struct delta *d, struct buf 
 			if (changed && out &&
 			    (announce(v, out, o, &kw_state) < 0 || emit_flags(v, out, seq, o) < 0))
 				rc = -1;
+			if (changed && out)
+				told_add(told, o->uid);
 			continue;
 		}
 		if (v->count == UINT32_MAX)
@@ -568,7 +586,8 @@ static int delta_apply(struct imap_mailbox_view *v, struct delta *d, struct buf 
  * reading the whole mailbox (it nearly always is: a session re-reads
  * after each change of its account, its own included), else reads it all.
  */
-static int view_sync(struct imap_mailbox_view *v, struct store *st, struct buf *out)
+static int view_sync(struct imap_mailbox_view *v, struct store *st, struct buf *out,
+		     struct imap_view_told *told)
 {
 	struct delta d = { 0 };
 	struct store_view_state vs;
@@ -591,7 +610,7 @@ static int view_sync(struct imap_mailbox_view *v, struct store *st, struct buf *
 				r = STORE_EEXIST; /* not in the view yet below its top: re-read */
 	}
 	if (r == STORE_OK && vs.uidvalidity == v->uidvalidity) {
-		int rc = delta_apply(v, &d, out);
+		int rc = delta_apply(v, &d, out, told);
 		delta_free(&d);
 		take_state(v, &vs);
 		return rc;
@@ -601,22 +620,19 @@ static int view_sync(struct imap_mailbox_view *v, struct store *st, struct buf *
 		return -2;
 	if (r != STORE_OK && r != STORE_EEXIST)
 		return -1;
-	return sync_full(v, st, out);
+	return sync_full(v, st, out, told);
 }
 
-int imap_view_sync(struct imap_mailbox_view *v, struct store *st, struct buf *out)
+int imap_view_sync(struct imap_mailbox_view *v, struct store *st, struct buf *out,
+		   struct imap_view_told *told)
 {
-	return view_sync(v, st, out);
+	return view_sync(v, st, out, told);
 }
 
 int imap_view_sync_flags(struct imap_mailbox_view *v, struct store *st, struct buf *out,
-			 uint32_t **told_r, size_t *ntold_r)
+			 struct imap_view_told *told)
 {
 	struct delta d = { 0 };
-	if (told_r) {
-		*told_r = NULL;
-		*ntold_r = 0;
-	}
 	struct store_view_state vs;
 	size_t max = 256 + v->count / 4, out0 = buf_len(out);
 	int r = store_mailbox_delta(st, v->account, v->mailbox, v->modseq, max, &vs, delta_email,
@@ -633,8 +649,6 @@ int imap_view_sync_flags(struct imap_mailbox_view *v, struct store *st, struct b
 		if (!imap_view_seq(v, d.e[k].uid) ? d.e[k].present : !d.e[k].present)
 			rest = 1;
 	int kw_state = 0, rc = 0;
-	if (told_r && d.n)
-		*told_r = xmalloc(d.n * sizeof(**told_r));
 	for (size_t k = 0; k < d.n; k++) {
 		struct delta_ent *e = &d.e[k];
 		uint32_t seq = e->present ? imap_view_seq(v, e->uid) : 0;
@@ -654,8 +668,8 @@ int imap_view_sync_flags(struct imap_mailbox_view *v, struct store *st, struct b
 			o->modseq = modseq;
 		if (changed && (announce(v, out, o, &kw_state) < 0 || emit_flags(v, out, seq, o) < 0))
 			rc = -1;
-		if (changed && told_r)
-			(*told_r)[(*ntold_r)++] = o->uid; /* delta_unique(): ascending */
+		if (changed)
+			told_add(told, o->uid); /* delta_unique(): ascending */
 	}
 	if (announce_rest(v, out, kw_state) < 0)
 		rc = -1;
@@ -681,7 +695,7 @@ int imap_view_held_line(const struct imap_mailbox_view *v, struct buf *out)
 
 int imap_view_refresh(struct imap_mailbox_view *v, struct store *st)
 {
-	return view_sync(v, st, NULL);
+	return view_sync(v, st, NULL, NULL);
 }
 
 uint32_t imap_view_lower_bound(const struct imap_mailbox_view *v, uint32_t uid)

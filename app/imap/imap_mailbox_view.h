@@ -88,6 +88,12 @@ struct imap_mailbox_view {
 	unsigned show_recent : 1;
 };
 
+/* UIDs a sync told the flags of (xrealloc'ed uids; free it). */
+struct imap_view_told {
+	uint32_t *uids;
+	size_t n, cap;
+};
+
 /*
  * Reads mailbox of account into a fresh view *v (zeroed first): from a
  * snapshot another session closed, brought up to date, when there is
@@ -115,11 +121,14 @@ void imap_view_close(struct imap_mailbox_view *v, struct store *st);
  * "* n EXISTS" when messages came (not for expunges alone: each EXPUNGE
  * already lowered the client's count). Does nothing when the account did
  * not change.
+ * The UIDs whose FETCH FLAGS it wrote are added to *told, ascending,
+ * when told is given.
  * Returns 0, or -1 on a store error (v unchanged) or when out is full
  * (out then holds a prefix: the caller closes the session), or -2 when
  * the mailbox no longer exists (deleted by another session; v unchanged).
  */
-int imap_view_sync(struct imap_mailbox_view *v, struct store *st, struct buf *out);
+int imap_view_sync(struct imap_mailbox_view *v, struct store *st, struct buf *out,
+		   struct imap_view_told *told);
 
 /*
  * As imap_view_sync(), but only the flag changes of messages v holds
@@ -133,13 +142,13 @@ int imap_view_sync(struct imap_mailbox_view *v, struct store *st, struct buf *ou
  * Dovecot does). Before, such a session answered FETCH FLAGS with flags
  * another session had changed.
  * A change log longer than imap_view_sync() reads is left whole.
- * The UIDs whose flags it told, ascending, are xmalloc'ed into *told_r
- * (*ntold_r of them; NULL when none) when told_r is given.
+ * The UIDs whose flags it told are added to *told as imap_view_sync()
+ * does.
  * Returns 0, 1 when it told MODSEQs with expunges held back, or -1 when
  * out is full.
  */
 int imap_view_sync_flags(struct imap_mailbox_view *v, struct store *st, struct buf *out,
-			 uint32_t **told_r, size_t *ntold_r);
+			 struct imap_view_told *told);
 /* Appends "* OK [HIGHESTMODSEQ n] ..." when v is CONDSTORE and held (see
  * above): before the tagged OK of a FETCH or STORE that gave MODSEQs.
  * -1 when out is full. */

@@ -218,6 +218,12 @@ void imap_session_unselect(struct imap_session *s)
 	}
 }
 
+static int uid_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
 static void session_sync(struct imap_session *s, int tell_highest)
 {
 	struct buf out;
@@ -238,7 +244,12 @@ static void session_sync(struct imap_session *s, int tell_highest)
 	uint32_t last_uid = s->view.count ? s->view.msgs[s->view.count - 1].uid : 0;
 	uint32_t recent0 = imap_view_recent_count(&s->view), count0 = s->view.count;
 	uint64_t highest0 = s->view.highest_modseq;
-	int r = imap_view_sync(&s->view, imap_store, &out);
+	/* Only a STORE asks which messages' flags it told (cmd_store.c). */
+	int store = s->in_cmd && (s->cmd_id == IMAP_CMD_STORE || s->cmd_id == IMAP_CMD_UID_STORE);
+	size_t told0 = s->told.n;
+	int r = imap_view_sync(&s->view, imap_store, &out, store ? &s->told : NULL);
+	if (told0 && s->told.n > told0) /* a second sync in one command */
+		qsort(s->told.uids, s->told.n, sizeof(*s->told.uids), uid_cmp);
 	/* New UIDs are above the old ones, so the messages changed when
 	 * the count or the last UID did. */
 	if (r >= 0 && tell_highest && s->qresync && !s->view.held &&
@@ -311,7 +322,8 @@ int imap_session_sync_flags(struct imap_session *s)
 	if (s->state != IMAP_S_SELECTED || s->contexts || s->notify)
 		return 0;
 	buf_init(&out, (size_t)s->view.count * 1024 + 4096 + 2 * IMAP_VIEW_FLAGS_LINES_MAX);
-	int r = imap_view_sync_flags(&s->view, imap_store, &out, &s->told_uids, &s->ntold);
+	int r = imap_view_sync_flags(&s->view, imap_store, &out,
+				     s->cmd_id == IMAP_CMD_STORE ? &s->told : NULL);
 	if (r < 0)
 		log_warn("imap", s->id, "event=sync_failed mailbox=%u", s->view.mailbox);
 	else if (buf_len(&out))
@@ -322,19 +334,18 @@ int imap_session_sync_flags(struct imap_session *s)
 
 void imap_session_told_clear(struct imap_session *s)
 {
-	free(s->told_uids);
-	s->told_uids = NULL;
-	s->ntold = 0;
+	free(s->told.uids);
+	s->told = (struct imap_view_told){ 0 };
 }
 
 int imap_session_told(const struct imap_session *s, uint32_t uid)
 {
-	size_t lo = 0, hi = s->ntold;
+	size_t lo = 0, hi = s->told.n;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (s->told_uids[mid] == uid)
+		if (s->told.uids[mid] == uid)
 			return 1;
-		if (s->told_uids[mid] < uid)
+		if (s->told.uids[mid] < uid)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -410,7 +421,7 @@ void imap_session_free(struct imap_session *s)
 		loop_sessions = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
-	free(s->told_uids);
+	free(s->told.uids);
 	explicit_bzero(s->sasl_user, sizeof(s->sasl_user));
 	free(s);
 	__atomic_sub_fetch(&sessions_alive, 1, __ATOMIC_SEQ_CST);

@@ -119,11 +119,10 @@ struct imap_session {
 	uint32_t account;
 	struct session_watch watch;  /* ends us when the credentials change */
 
-	/* UIDs whose flags imap_session_sync_flags() told during the command
-	 * under way, ascending: a .SILENT STORE tells their flags after it
-	 * too (cmd_store.c). */
-	uint32_t *told_uids;
-	size_t ntold;
+	/* UIDs whose flags the syncs of the STORE under way told,
+	 * ascending: a .SILENT STORE tells their flags after it too
+	 * (cmd_store.c). */
+	struct imap_view_told told;
 
 	/* ENABLEd or implied extensions (cmd_enable.c) */
 	unsigned condstore : 1, qresync : 1;
@@ -206,8 +205,8 @@ void imap_session_sync_quiet(struct imap_session *s);
  * with CONTEXT or NOTIFY, which follow the full syncs. 1 when it told
  * MODSEQs with expunges held back (imap_session_held_line() then). */
 int imap_session_sync_flags(struct imap_session *s);
-/* 1 when imap_session_sync_flags() told uid's flags during this command;
- * each command starts with none (imap_session_told_clear()). */
+/* 1 when a sync of the STORE under way told uid's flags; each command
+ * starts with none (imap_session_told_clear()). */
 int imap_session_told(const struct imap_session *s, uint32_t uid);
 void imap_session_told_clear(struct imap_session *s);
 /* "* OK [HIGHESTMODSEQ n]" below held-back expunges (imap_view_held_line()),

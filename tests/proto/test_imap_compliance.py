@@ -674,6 +674,11 @@ def test_imap_uid_command_sees_other_sessions_changes():
         # Without another session's change .SILENT stays silent.
         out = tagged_ok(cmd(a, "f", "STORE 1 -FLAGS.SILENT (\\Seen)"))
         assert len(out) == 1, out
+        # UID STORE, whose sync before it is the full one, the same.
+        tagged_ok(cmd(b, "g", "STORE 1 -FLAGS (Kw9)"))
+        out = tagged_ok(cmd(a, "g", "UID STORE 1 +FLAGS.SILENT (\\Answered)"))
+        told = [o[0] for o in out if o[0].startswith(b"* 1 FETCH")]
+        assert told and told[-1] == b"* 1 FETCH (UID 1 FLAGS (\\Recent \\Answered \\Flagged))", out
         a.close()
         b.close()
 

@@ -82,7 +82,7 @@ static void test_delta(struct store *st, uint32_t acc)
 
 	/* Nothing changed: no responses. */
 	buf_init(&out, 1 << 20);
-	CHECK_EQ_INT(imap_view_sync(&v, st, &out), 0);
+	CHECK_EQ_INT(imap_view_sync(&v, st, &out, NULL), 0);
 	CHECK_EQ_INT(buf_len(&out), 0);
 
 	/* A new message, a flag, an expunge, and a flag set through a copy
@@ -107,7 +107,7 @@ static void test_delta(struct store *st, uint32_t acc)
 		     STORE_OK);
 	store_kw_results_free(res, 1);
 
-	CHECK_EQ_INT(imap_view_sync(&v, st, &out), 0);
+	CHECK_EQ_INT(imap_view_sync(&v, st, &out, NULL), 0);
 	buf_append(&out, "", 1);
 	CHECK(has(&out, "* 3 EXPUNGE\r\n"));
 	CHECK(has(&out, "* 2 FETCH (FLAGS (\\Seen foo))\r\n"));
@@ -126,7 +126,7 @@ static void test_delta(struct store *st, uint32_t acc)
 		     STORE_OK);
 	store_copy_result_free(&cr);
 	buf_reset(&out);
-	CHECK_EQ_INT(imap_view_sync(&v, st, &out), 0);
+	CHECK_EQ_INT(imap_view_sync(&v, st, &out, NULL), 0);
 	buf_append(&out, "", 1);
 	/* VANISHED lowers the count as EXPUNGE does: no EXISTS (as Dovecot). */
 	CHECK_EQ_STR(buf_data(&out), "* VANISHED 5\r\n");
@@ -143,7 +143,7 @@ static void test_delta(struct store *st, uint32_t acc)
 	for (int i = 0; i < 300; i++)
 		deliver(st, acc, 100 + i);
 	buf_reset(&out);
-	CHECK_EQ_INT(imap_view_sync(&v, st, &out), 0);
+	CHECK_EQ_INT(imap_view_sync(&v, st, &out, NULL), 0);
 	buf_append(&out, "", 1);
 	CHECK_EQ_STR(buf_data(&out), "* 305 EXISTS\r\n");
 	check_same_as_fresh(st, &v);
@@ -154,13 +154,13 @@ static void test_delta(struct store *st, uint32_t acc)
 	CHECK_EQ_INT(av.count, 2);
 	CHECK_EQ_INT(store_mailbox_delete(st, acc, "Archive"), STORE_OK);
 	buf_reset(&out);
-	CHECK_EQ_INT(imap_view_sync(&av, st, &out), -2);
+	CHECK_EQ_INT(imap_view_sync(&av, st, &out, NULL), -2);
 	CHECK_EQ_INT(imap_view_refresh(&av, st), -2);
 	imap_view_free(&av);
 
 	/* The INBOX view saw nothing of it but the modseq. */
 	buf_reset(&out);
-	CHECK_EQ_INT(imap_view_sync(&v, st, &out), 0);
+	CHECK_EQ_INT(imap_view_sync(&v, st, &out, NULL), 0);
 	check_same_as_fresh(st, &v);
 	buf_free(&out);
 	imap_view_free(&v);
@@ -286,7 +286,7 @@ static void test_twice_in_one_mailbox(struct store *st, uint32_t acc)
 		     STORE_OK);
 	store_kw_results_free(res, 1);
 	buf_init(&out, 1 << 16);
-	CHECK_EQ_INT(imap_view_sync(&v, st, &out), 0);
+	CHECK_EQ_INT(imap_view_sync(&v, st, &out, NULL), 0);
 	buf_append(&out, "", 1);
 	char want[64];
 	snprintf(want, sizeof want, "* %u FETCH (FLAGS (\\Flagged \\Seen))\r\n", s1);
