@@ -22,6 +22,21 @@ int hex_digit_lower(int c)
 	return -1;
 }
 
+int64_t hex_objid_parse(const char *s, size_t len, char prefix)
+{
+	uint32_t n = 0;
+
+	if (len != 9 || s[0] != prefix)
+		return -1;
+	for (size_t i = 1; i < 9; i++) {
+		int d = hex_digit_lower((unsigned char)s[i]);
+		if (d < 0)
+			return -1;
+		n = n << 4 | (uint32_t)d;
+	}
+	return n;
+}
+
 void hex_encode(char *out, const void *in, size_t n)
 {
 	const uint8_t *p = in;

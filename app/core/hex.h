@@ -35,6 +35,16 @@ int hex_digit(int c);
  * writes, where "AB" is not another spelling of "ab". */
 int hex_digit_lower(int c);
 
+/*
+ * The object ids clients see (IMAP OBJECTID, JMAP ids, Sieve's
+ * :mailboxid): a letter naming the kind ('M' mailbox, 'E' email, 'T'
+ * thread, 'A' account, ...) and the store's number as exactly eight
+ * lowercase digits, "M0000002a". Returns the number, or -1 when
+ * s[0..len) is not prefix followed by that: the one reader of the
+ * spelling every writer prints with "%c%08x".
+ */
+int64_t hex_objid_parse(const char *s, size_t len, char prefix);
+
 /* Writes the n octets of in as 2n lowercase digits, then a NUL: out must
  * have room for 2n + 1 chars. */
 void hex_encode(char *out, const void *in, size_t n);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/hex.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/xalloc.h"
@@ -388,22 +389,6 @@ static void load_cb(void *arg, const struct store_mailbox_info *info)
 	e->uidvalidity = info->uidvalidity;
 }
 
-/* "M" and 8 lower-case hex digits: the number, else -1. */
-static int64_t mailbox_id_num(struct str s)
-{
-	uint32_t n = 0;
-	if (s.len != 9 || s.p[0] != 'M')
-		return -1;
-	for (size_t i = 1; i < 9; i++) {
-		char ch = s.p[i];
-		int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
-		if (d < 0)
-			return -1;
-		n = n << 4 | (uint32_t)d;
-	}
-	return n;
-}
-
 static int mailbox_search(struct mbctx *c, struct find_ctx *f)
 {
 	if (!c->loaded) {
@@ -412,7 +397,7 @@ static int mailbox_search(struct mbctx *c, struct find_ctx *f)
 			return 0;
 		c->loaded = 1;
 	}
-	int64_t id = f->id.p ? mailbox_id_num(f->id) : -1;
+	int64_t id = f->id.p ? hex_objid_parse(f->id.p, f->id.len, 'M') : -1;
 	if (f->id.p && id < 0)
 		return 0;
 	/*

@@ -346,17 +346,8 @@ static struct node *compile_key(struct compiler *c, const struct imap_arg *args,
 			c->err = "Invalid object id.";
 			return NULL;
 		}
-		n->num = UINT64_MAX;
-		if (v.len == 9 && v.p[0] == (email ? 'E' : 'T')) {
-			uint64_t x = 0;
-			size_t k;
-			int d;
-			/* lowercase only, as the ids are written: one spelling each */
-			for (k = 1; k < 9 && (d = hex_digit_lower(v.p[k])) >= 0; k++)
-				x = x * 16 + (uint64_t)d;
-			if (k == 9)
-				n->num = x;
-		}
+		int64_t x = hex_objid_parse(v.p, v.len, email ? 'E' : 'T');
+		n->num = x < 0 ? UINT64_MAX : (uint64_t)x;
 		return n;
 	}
 	if (str_eq_ci_c(w, "KEYWORD") || str_eq_ci_c(w, "UNKEYWORD")) {

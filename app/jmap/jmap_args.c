@@ -145,18 +145,9 @@ const struct json_value *jmap_arg(const struct jmap_call *c, const char *name)
 
 uint32_t jmap_id_num(const char *s, char prefix)
 {
-	uint32_t n = 0;
+	int64_t n = s ? hex_objid_parse(s, strlen(s), prefix) : -1;
 
-	if (!s || s[0] != prefix || strlen(s) != 9)
-		return 0;
-	for (int i = 1; i < 9; i++) {
-		/* lowercase only: jmap_w_id's spelling is the only one */
-		int d = hex_digit_lower(s[i]);
-		if (d < 0)
-			return 0;
-		n = n << 4 | (uint32_t)d;
-	}
-	return n;
+	return n < 0 ? 0 : (uint32_t)n;
 }
 
 void jmap_w_id(struct jw *w, char prefix, uint32_t n)

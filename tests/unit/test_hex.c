@@ -74,5 +74,21 @@ int main(void)
 	CHECK_EQ_INT(strlen(txt), 512);
 	CHECK_EQ_INT(hex_decode(back, txt, 512, HEX_LOWER_ONLY), 0);
 	CHECK(memcmp(all, back, sizeof all) == 0);
+	/* Object ids: the prefix and exactly eight lowercase digits. */
+	CHECK(hex_objid_parse("M0000002a", 9, 'M') == 42);
+	CHECK(hex_objid_parse("Effffffff", 9, 'E') == 0xffffffffLL);
+	CHECK(hex_objid_parse("M00000000", 9, 'M') == 0);
+	CHECK(hex_objid_parse("M0000002a", 9, 'E') == -1);
+	CHECK(hex_objid_parse("M0000002A", 9, 'M') == -1);
+	CHECK(hex_objid_parse("m0000002a", 9, 'M') == -1);
+	CHECK(hex_objid_parse("M000002a", 8, 'M') == -1);
+	CHECK(hex_objid_parse("M0000002a0", 10, 'M') == -1);
+	CHECK(hex_objid_parse("M0000002a", 8, 'M') == -1);
+	CHECK(hex_objid_parse("M 000002a", 9, 'M') == -1);
+	CHECK(hex_objid_parse("M\xc1" "0000002", 9, 'M') == -1);
+	CHECK(hex_objid_parse("", 0, 'M') == -1);
+	char id[16];
+	snprintf(id, sizeof id, "%c%08x", 'T', 0x1234abcdu);
+	CHECK(hex_objid_parse(id, strlen(id), 'T') == 0x1234abcd);
 	return unit_done("test_hex");
 }
