@@ -143,7 +143,8 @@ class Receiver:
     with the greeting, unasked; early_reply: sent after the first line of
     the body, the rest read and dropped till the client hangs up;
     greeting: the greeting line instead of 220 ("554 no service").
-    Received transactions are in .messages (dicts)."""
+    Received transactions are in .messages (dicts; "at" is the time.time()
+    the end of data was read, before data_delay and the reply)."""
 
     def __init__(self, ip, port, rcpt=None, data=None, stall=None, tls=False,
                  implicit_tls=False, auth=None, size=None, ext8bit=True, pipelining=True,
@@ -339,6 +340,7 @@ class Receiver:
                     with self.lock:
                         self.transactions += 1
                     return  # hangs up with the end of data unanswered
+                taken = time.time()
                 time.sleep(self.data_delay)
                 with self.lock:
                     n = self.transactions
@@ -348,7 +350,7 @@ class Receiver:
                         self.messages.append({"from": mail, "rcpts": rcpts, "data": data,
                                               "mail_line": mail_line, "rcpt_lines": rcpt_lines,
                                               "tls": tls_on, "auth": authed, "peer": peer,
-                                              "helo": helo})
+                                              "helo": helo, "at": taken})
                 out(reply + ("\r\n" + self.data_extra if self.data_extra else ""))
                 mail, rcpts = None, []
                 if self.hangup_after_data:
