@@ -39,6 +39,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -56,6 +57,10 @@ static _Thread_local int maplock_depth;
 
 static atomic_ullong test_initial_map;
 static atomic_uint test_gc_poll_ms; /* store_test_set_gc_poll() */
+static atomic_ullong test_map_limit; /* store_test_set_map_limit() */
+
+/* At most this much address space asked for past a new map size (map_set). */
+#define MAP_SLACK_MAX (256ull << 20)
 
 static const struct {
 	const char *name;
@@ -137,6 +142,38 @@ static uint64_t map_size(struct store *st)
 	return info.me_mapsize;
 }
 
+/*
+ * Maps the environment at `to` bytes; the caller holds maplock exclusive.
+ *
+ * mdb_env_set_mapsize() unmaps the old map before it maps the new one,
+ * and when that mmap fails (the address space is short: a ulimit -v, a
+ * 32-bit host) it leaves the environment with no map and its meta
+ * pointers into the old one: the next transaction read freed memory and
+ * the server died of SIGSEGV, and LMDB offers no way back. So first ask
+ * the kernel for the address space itself, the new size and some slack
+ * for what other threads map meanwhile, all while the old map still
+ * stands (a stricter test than LMDB's own); without it the map stays as
+ * it is and the caller gets ENOMEM, a temporary failure. Should LMDB's
+ * mmap fail all the same, no transaction can be run any more: the
+ * process ends with one clear line rather than a crash.
+ */
+static int map_set(struct store *st, uint64_t to)
+{
+	size_t probe = (size_t)to + (size_t)(to / 8 > MAP_SLACK_MAX ? MAP_SLACK_MAX : to / 8);
+	uint64_t limit = atomic_load(&test_map_limit);
+	void *p = limit && to > limit ? MAP_FAILED :
+	          mmap(NULL, probe, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (p == MAP_FAILED)
+		return ENOMEM;
+	munmap(p, probe);
+	int rc = mdb_env_set_mapsize(st->env, (size_t)to);
+	if (rc != 0)
+		fatal("the store's map could not be remapped at %llu bytes (%s); restart the server",
+		      (unsigned long long)to, mdb_strerror(rc));
+	return 0;
+}
+
 /* Doubles the map unless someone already grew it past seen. */
 static int map_grow(struct store *st, uint64_t seen)
 {
@@ -150,7 +187,7 @@ static int map_grow(struct store *st, uint64_t seen)
 	uint64_t cur = map_size(st);
 	if (cur <= seen) {
 		uint64_t to = seen * 2;
-		rc = mdb_env_set_mapsize(st->env, (size_t)to);
+		rc = map_set(st, to);
 		if (rc == 0) {
 			atomic_fetch_add(&st->grows, 1);
 			log_info("store", NULL, "event=map_grow from=%llu to=%llu",
@@ -284,7 +321,8 @@ int store_write_ex(struct store *st, store_write_fn *fn, void *ctx, unsigned wfl
 		}
 		if (rc == MDB_MAP_FULL) {
 			if (map_grow(st, seen) != 0)
-				return STORE_ETEMP;
+				/* The map cannot grow: as a full disk to new mail. */
+				return (wflags & STORE_W_NEW_MAIL) ? STORE_EFULL : STORE_ETEMP;
 			continue;
 		}
 		rc = commit_errno(st, rc);
@@ -1016,6 +1054,11 @@ int store_map_info(struct store *st, uint64_t *mapsize_r, uint64_t *used_r)
 
 /* ---- test hooks ---- */
 
+void store_test_set_map_limit(uint64_t bytes)
+{
+	atomic_store(&test_map_limit, bytes);
+}
+
 void store_test_set_initial_map(uint64_t bytes)
 {
 	atomic_store(&test_initial_map, bytes);
@@ -1092,7 +1135,7 @@ int store_map_reserve(struct store *st, uint64_t ahead)
 	if (maplock_depth > 0)
 		return STORE_ETEMP;
 	pthread_rwlock_wrlock(&st->maplock);
-	int rc = map_size(st) >= to ? 0 : mdb_env_set_mapsize(st->env, (size_t)to);
+	int rc = map_size(st) >= to ? 0 : map_set(st, to);
 	pthread_rwlock_unlock(&st->maplock);
 	if (rc == 0)
 		log_info("store", NULL, "event=map_reserve to=%llu", (unsigned long long)to);

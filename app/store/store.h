@@ -16,7 +16,9 @@
  * processes, so the CLI works while the server runs.
  *
  * The map grows by itself: when a write hits MDB_MAP_FULL the batch is
- * aborted, the map doubled and the batch retried. On a (nearly) full disk
+ * aborted, the map doubled and the batch retried. When the address space
+ * has no room for the larger map, it stays as it is and new mail gets
+ * STORE_EFULL, as on a full disk (store.c, map_set). On a (nearly) full disk
  * new mail is refused alone with STORE_EFULL while deletions and other
  * writes go on, using a reserve kept for them (store_reserve_set); a
  * write that fails all the same (an I/O error, no reserve left) fails its

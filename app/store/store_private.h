@@ -710,6 +710,9 @@ void store_test_set_disk_free(uint64_t bytes);
 uint64_t store_test_reserve_released(struct store *st, int *held_r);
 /* First map size for stores opened afterwards (0 = default). Process-wide. */
 void store_test_set_initial_map(uint64_t bytes);
+/* Tests: the map may not grow past bytes (0: no limit), as when the
+ * address space is short (map_set). */
+void store_test_set_map_limit(uint64_t bytes);
 /* Pauses (1) or resumes (0) the writer's taking of queued requests. */
 void store_test_pause_writer(struct store *st, int paused);
 /* Test hook: the grace freed bytes wait before a sweep (STORE_GC_GRACE_MS). */

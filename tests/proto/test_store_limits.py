@@ -229,6 +229,59 @@ def test_full_disk_can_still_delete():
         os.rmdir(mnt)
 
 
+def test_map_that_cannot_grow_refuses_mail():
+    # The store's map (64 MiB at first) must double to take more mail, and
+    # the address space has no room for it (a ulimit -v set on the
+    # running server: its size now and 40 MiB). LMDB's failed remap left
+    # the environment without a map and the next transaction crashed the
+    # server (SIGSEGV). Now the growth is refused first: the sender gets
+    # 452 4.3.1 as on a full disk, the server lives, and once the limit is
+    # lifted the map grows and mail comes in again; after a restart every
+    # acknowledged message is there, whole.
+    with Server(accounts=ACCOUNTS) as s:
+        def vm():
+            with open("/proc/%d/status" % s.proc.pid) as f:
+                return [int(x.split()[1]) << 10 for x in f if x.startswith("VmSize:")][0]
+        subprocess.run(["prlimit", "--pid", str(s.proc.pid), "--as=%d:" % (vm() + (40 << 20))],
+                       check=True)
+        body = ("w" * 998 + "\r\n") * 1000
+        codes = []
+        with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+            for i in range(100):
+                try:
+                    c.sendmail("a@remote.test", ["bob@example.test"],
+                               message(subject="m%d" % i, body=body))
+                    codes.append(250)
+                except smtplib.SMTPResponseException as e:
+                    codes.append((e.smtp_code, e.smtp_error[:5]))
+                    break
+        print("  %d stored in a 64 MiB map that cannot grow, then %s" % (codes.count(250), codes[-1]))
+        assert codes[-1] == (452, b"4.3.1"), codes[-1]
+        assert s.proc.poll() is None
+        assert "event=map_grow_failed" in s.log_text()
+        subprocess.run(["prlimit", "--pid", str(s.proc.pid), "--as=unlimited:"], check=True)
+        # A session's allocation may have met the limit too and drawn the
+        # memory reserve (core/xalloc.c): new connections get 421 until a
+        # loop takes it back, a second later.
+        deadline = time.time() + 10
+        while True:
+            try:
+                code = send_one(s, "after", 1000000)[0]
+            except smtplib.SMTPConnectError as e:
+                assert e.smtp_code == 421 and time.time() < deadline, e
+                time.sleep(0.5)
+                continue
+            break
+        assert code == 250, code
+        acked = codes.count(250) + 1
+        s.stop()
+        s.start()
+        stored = s.messages("bob@example.test")
+        assert len(stored) == acked, (len(stored), acked)
+        raw = s.raw("bob@example.test", stored[-1][0])
+        assert raw.endswith(b"z" * 998 + b"\r\n"), raw[-100:]
+
+
 def set_schema_on_disk(data, old, new):
     """Rewrites the stored schema version in data.mdb as an older build
     would have left it. LMDB keeps small values right after their key in

@@ -1331,6 +1331,67 @@ static void test_growth(void)
 	free(d);
 }
 
+/*
+ * The map cannot grow (the address space is short: a ulimit -v, a 32-bit
+ * host). LMDB's remap, failing, left the environment without a map and the
+ * next transaction crashed; now the growth is refused before LMDB is asked,
+ * new mail gets STORE_EFULL as on a full disk, everything stored reads
+ * back, and once the map may grow again so do the deliveries.
+ */
+static void test_map_cannot_grow(void)
+{
+	enum { SZ = 48 * 1024 };
+	char dir[300], err[256];
+	struct store *st;
+	uint32_t acc, ids[1];
+	uint64_t map0, map1;
+
+	store_test_set_initial_map(256 * 1024);
+	st = open_ok(new_dir(dir, sizeof dir), 0);
+	store_test_set_initial_map(0);
+	if (!st)
+		return;
+	CHECK_EQ_INT(store_domain_add(st, "example.com", err, sizeof err), 0);
+	CHECK_EQ_INT(store_account_add(st, "a@example.com", NULL, 0, &acc, err, sizeof err), 0);
+	CHECK_EQ_INT(store_map_info(st, &map0, NULL), 0);
+	store_test_set_map_limit(map0);
+
+	char *m = malloc(SZ);
+	struct store_delivery d;
+	int ok = 0, rc = STORE_OK;
+	for (int i = 0; i < 64 && rc == STORE_OK; i++) {
+		memset(m, 'a', SZ);
+		memcpy(m, &i, sizeof i);
+		msg_init(&d, m, SZ, &acc, 1, ids);
+		rc = store_deliver_sync(st, &d);
+		ok += rc == STORE_OK;
+	}
+	CHECK_EQ_INT(rc, STORE_EFULL);
+	CHECK(ok >= 1);
+	CHECK_EQ_INT(store_map_info(st, &map1, NULL), 0);
+	CHECK_EQ_INT(map1, map0);
+	/* What was acknowledged is there, whole; what was refused is not. */
+	struct emails e;
+	memset(&e, 0, sizeof e);
+	CHECK_EQ_INT(store_email_list(st, acc, STORE_INBOX_ID, collect_email, &e), STORE_OK);
+	CHECK_EQ_INT(e.n, ok);
+	CHECK_EQ_INT(e.meta_ok, ok);
+	for (int i = 0; i < e.n; i++)
+		CHECK_EQ_INT(e.size[i], SZ);
+	fprintf(stderr, "test_store: map held at %llu bytes: %d stored, then STORE_EFULL\n",
+	        (unsigned long long)map0, ok);
+	/* The limit goes: the map grows and mail comes in again. */
+	store_test_set_map_limit(0);
+	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);
+	CHECK_EQ_INT(store_map_info(st, &map1, NULL), 0);
+	CHECK(map1 > map0);
+	memset(&e, 0, sizeof e);
+	CHECK_EQ_INT(store_email_list(st, acc, STORE_INBOX_ID, collect_email, &e), STORE_OK);
+	CHECK_EQ_INT(e.n, ok + 1);
+	store_close(&st);
+	free(m);
+}
+
 /* A real I/O error: the file may not grow (RLIMIT_FSIZE -> EFBIG). */
 static void test_io_error(void)
 {
@@ -2213,6 +2274,7 @@ int main(void)
 	test_blob_layouts();
 	test_writer();
 	test_growth();
+	test_map_cannot_grow();
 	test_io_error();
 	test_other_process_grows();
 	test_feed();
