@@ -201,17 +201,26 @@ static int map_grow(struct store *st, uint64_t seen)
 	return rc;
 }
 
-/* Another process grew the map: adopt the size it recorded. */
+/* Another process grew the map: ours grows to hold what it wrote. */
 static int map_adopt(struct store *st)
 {
 	if (maplock_depth > 0)
 		return EDEADLK;
 	pthread_rwlock_wrlock(&st->maplock);
-	uint64_t before = map_size(st);
-	int rc = mdb_env_set_mapsize(st->env, 0);
-	/* The recorded size may be below ours (we may have asked for more). */
-	if (rc == 0 && map_size(st) < before)
-		rc = mdb_env_set_mapsize(st->env, (size_t)before);
+	/* Ours doubled until it holds the pages the other process wrote, not
+	 * the size it recorded (mdb_env_set_mapsize(env, 0)): map_set() must
+	 * know the size to check the address space for it first. */
+	MDB_envinfo info;
+	MDB_stat ms;
+	uint64_t before = map_size(st), to = before;
+	int rc = 0;
+	mdb_env_info(st->env, &info);
+	mdb_env_stat(st->env, &ms);
+	uint64_t need = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize;
+	while (to < need)
+		to *= 2;
+	if (to > before)
+		rc = map_set(st, to);
 	pthread_rwlock_unlock(&st->maplock);
 	if (rc == 0)
 		log_info("store", NULL, "event=map_adopt size=%llu",
