@@ -93,6 +93,8 @@ static void copy_done(struct imap_session *s, struct imap_job *j)
 		 * client may retry without it. */
 		imap_session_sync(s);
 		imap_tagged(s, "NO [EXPUNGEISSUED] Some of the requested messages no longer exist.");
+	} else if (j->result == STORE_EFULL) {
+		imap_tagged(s, "NO [OVERQUOTA] Not enough disk space on the server.");
 	} else if (j->result != STORE_OK) {
 		imap_tagged(s, "NO [SERVERBUG] Internal error copying messages.");
 	} else {

@@ -31,6 +31,10 @@ static void expunge_done(struct imap_session *s, struct imap_job *j)
 		imap_tagged(s, "OK Close completed.");
 		return;
 	}
+	if (j->result == STORE_EFULL) { /* not even the reserve was left */
+		imap_tagged(s, "NO [OVERQUOTA] Not enough disk space on the server.");
+		return;
+	}
 	if (j->result != STORE_OK && j->result != STORE_ENOTFOUND) {
 		imap_tagged(s, "NO [SERVERBUG] Internal error expunging.");
 		return;

@@ -93,6 +93,9 @@ static void mailbox_done(struct imap_session *s, struct imap_job *j)
 		else
 			imap_tagged(s, "NO [CANNOT] Invalid mailbox name");
 		return;
+	case STORE_EFULL:
+		imap_tagged(s, "NO [OVERQUOTA] Not enough disk space on the server.");
+		return;
 	default:
 		imap_tagged(s, "NO [SERVERBUG] Internal error changing the mailbox.");
 		return;

@@ -72,6 +72,10 @@ static void store_done(struct imap_session *s, struct imap_job *j)
 		imap_tagged(s, "NO [EXPUNGEISSUED] The mailbox was deleted or recreated.");
 		return;
 	}
+	if (j->result == STORE_EFULL) { /* not even the reserve was left */
+		imap_tagged(s, "NO [OVERQUOTA] Not enough disk space on the server.");
+		return;
+	}
 	if (j->result != STORE_OK) {
 		imap_tagged(s, "NO [SERVERBUG] Internal error storing flags.");
 		return;

@@ -341,6 +341,10 @@ int store_write_ex(struct store *st, store_write_fn *fn, void *ctx, unsigned wfl
 			gave_back = 1; /* what adds no mail may use the reserve */
 			continue;
 		}
+		if (rc == ENOSPC && (wflags & STORE_W_FULL_CODE)) {
+			log_warn("store", NULL, "event=disk_full action=refuse_write");
+			return STORE_EFULL;
+		}
 		if (is_store_code(rc))
 			return rc;
 		log_error("store", NULL, "event=commit_failed error=\"%s\"", mdb_strerror(rc));

@@ -280,6 +280,10 @@ int store_write(struct store *st, store_write_fn *fn, void *ctx);
  * flushed; the caller must store_sync() (or see a later commit of its
  * own) before it treats the write as durable. */
 #define STORE_W_DEFER_SYNC 2u
+/* A commit that meets a full disk the reserve cannot help (none kept, or
+ * given back already) returns STORE_EFULL rather than STORE_ETEMP, so
+ * that what the caller answers can say the disk is full. */
+#define STORE_W_FULL_CODE 4u
 int store_write_ex(struct store *st, store_write_fn *fn, void *ctx, unsigned wflags);
 /* Flushes the data file (mdb_env_sync, forced): every commit so far is on
  * disk once it returns 0. */

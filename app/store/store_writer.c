@@ -902,12 +902,13 @@ static int batch_fn(struct store *st, MDB_txn *txn, void *ctx)
 
 /*
  * Applies a NULL-terminated list in one transaction. On failure every
- * request gets STORE_ETEMP and nothing is left to publish.
+ * request gets STORE_ETEMP (STORE_EFULL when the disk was full even for
+ * the reserve) and nothing is left to publish.
  */
-static void batch_fail(struct batch *b)
+static void batch_fail(struct batch *b, int rc)
 {
 	for (struct store_delivery *d = b->head; d; d = d->next_) {
-		d->result = STORE_ETEMP;
+		d->result = rc == STORE_EFULL ? STORE_EFULL : STORE_ETEMP;
 		if (d->email_ids)
 			memset(d->email_ids, 0, d->naccounts * sizeof *d->email_ids);
 	}
@@ -923,16 +924,17 @@ static int batch_apply(struct store *st, struct batch *b, unsigned wflags)
 	/* A batch with new mail that meets a full disk runs again without
 	 * it: the deletions and flag changes queued with it must not fail
 	 * for it (they may use the reserve; the mail may not). */
-	int rc = store_write_ex(st, batch_fn, b, wflags | (mail ? STORE_W_NEW_MAIL : 0));
-	if (rc == STORE_EFULL) {
+	int rc = store_write_ex(st, batch_fn, b,
+				wflags | (mail ? STORE_W_NEW_MAIL : STORE_W_FULL_CODE));
+	if (rc == STORE_EFULL && mail) {
 		log_warn("store", NULL, "event=disk_full action=refuse_new_mail");
 		b->refuse_mail = 1;
-		rc = store_write_ex(st, batch_fn, b, wflags);
+		rc = store_write_ex(st, batch_fn, b, wflags | STORE_W_FULL_CODE);
 		atomic_store(&st->reserve.refusing, 0);
 	}
 
 	if (rc != STORE_OK) {
-		batch_fail(b);
+		batch_fail(b, rc);
 		b->nchg = 0;
 	}
 	return rc;
@@ -1102,7 +1104,7 @@ static void pending_flush(struct store *st, struct unsynced *p)
 	int rc = store_sync(st);
 	if (rc) {
 		log_error("store", NULL, "event=sync_failed error=\"%s\"", mdb_strerror(rc));
-		batch_fail(&p->b);
+		batch_fail(&p->b, STORE_ETEMP);
 	}
 	metrics_observe_us(HIST_STORE_COMMIT, mono_us() - p->wall0);
 	p->txnid = 0;

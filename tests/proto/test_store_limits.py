@@ -229,6 +229,59 @@ def test_full_disk_can_still_delete():
         os.rmdir(mnt)
 
 
+def test_full_disk_without_reserve_says_so():
+    # No reserve kept (TERN_DISK_RESERVE=0) and the disk full: the writes
+    # that add no mail fail too once LMDB's free pages are used up. COPY
+    # answered NO [SERVERBUG] Internal error; a full disk is not a bug in
+    # the server, and a client is told so as APPEND tells it (and as
+    # Dovecot does): NO [OVERQUOTA] Not enough disk space. With room
+    # again (the file system grows), the same COPY works, without a
+    # restart.
+    if os.geteuid() != 0:
+        print("  (needs root to mount a small tmpfs)")
+        return "skip"
+    mnt = tempfile.mkdtemp(prefix="tern-noreserve-")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", mnt], check=True)
+    try:
+        with Server(accounts=ACCOUNTS, data_dir=os.path.join(mnt, "data"), imap=True,
+                    env={"TERN_DISK_RESERVE": "0"}) as s:
+            m = login(s)
+            assert m.create("Other")[0] == "OK"
+            fill(s, 100000, "big")
+            filler = os.path.join(mnt, "filler")
+            with open(filler, "wb", buffering=0) as f:
+                try:
+                    while True:
+                        f.write(b"\0" * 65536)
+                except OSError:
+                    pass
+            typ, d = m.select("INBOX")
+            assert typ == "OK", d
+            answers = []
+            for _ in range(60):
+                typ, d = m.copy("1:*", "Other")
+                answers.append((typ, d[0]))
+                if typ != "OK":
+                    break
+            print("  %d COPY of the INBOX went in, then %s" % (len(answers) - 1, answers[-1]))
+            assert answers[-1] == ("NO", b"[OVERQUOTA] Not enough disk space on the server."), \
+                answers[-1]
+            # Flags too: done, or refused as the COPY was, never a "bug".
+            typ, d = m.store("1:*", "+FLAGS.SILENT", "(\\Flagged $Later)")
+            print("  STORE of flags on all: %s %s" % (typ, d[0]))
+            assert typ == "OK" or d[0] == b"[OVERQUOTA] Not enough disk space on the server.", d
+            assert s.proc.poll() is None
+            os.remove(filler)
+            subprocess.run(["mount", "-o", "remount,size=16m", mnt], check=True)
+            typ, d = m.copy("1:*", "Other")
+            assert typ == "OK" and d[0].startswith(b"[COPYUID "), (typ, d, [
+                line for line in s.log_text().splitlines() if "level=debug" not in line][-12:])
+            m.logout()
+    finally:
+        subprocess.run(["umount", "-l", mnt])
+        os.rmdir(mnt)
+
+
 def test_map_that_cannot_grow_refuses_mail():
     # The store's map (64 MiB at first) must double to take more mail, and
     # the address space has no room for it (a ulimit -v set on the
