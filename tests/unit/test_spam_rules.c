@@ -488,6 +488,81 @@ static void test_tokens(void)
 	}
 	CHECK(words == 16);
 	spam_msg_free(&v1);
+
+	/* The sender's tokens: From's shape, the Return-Path, Message-ID and
+	 * Reply-To against From, and where the links go */
+	struct {
+		const char *msg;
+		const char *want[10]; /* "\x07x:" tokens the message has */
+	} snd[] = {
+	    /* a bulk sender linking to itself, Return-Path and Message-ID
+	     * at its own domain: every link at all three */
+	    {"Return-Path: <bounce@mail.shop.example.com>\r\n"
+	     "From: \"Shop News\" <news@shop.example.com>\r\n"
+	     "Message-ID: <1.2@out.shop.example.com>\r\n\r\n"
+	     "see http://www.shop.example.com/a and http://shop.example.com/b\r\n",
+	     {"fn1", "fd0", "frp2", "fmid1", "frt0", "lf2", "lr2", "lm2", "lany1", "nd1"}},
+	    /* a name that is the address again, digits in the local part, a
+	     * Return-Path elsewhere, Reply-To elsewhere, links to two other
+	     * domains and one of From's */
+	    {"Return-Path: <x@relay.example.net>\r\n"
+	     "From: \"ab123@spam.example.org\" <ab123@spam.example.org>\r\n"
+	     "Reply-To: z@free.example\r\nMessage-ID: <9@host.example.net>\r\n\r\n"
+	     "http://a.example.info/ http://b.example/ http://spam.example.org/\r\n",
+	     {"fn2", "fd2", "frp3", "fmid2", "frt3", "lf1", "lr0", "lm0", "lany1", "nd3"}},
+	    /* no name, Return-Path the From domain itself, Reply-To at
+	     * From's address, no Message-ID, no links */
+	    {"Return-Path: <a7@example.com>\r\nFrom: a7@example.com\r\n"
+	     "Reply-To: a7@example.com\r\n\r\nhello\r\n",
+	     {"fn0", "fd1", "frp1", "fmid0", "frt1", "nd0"}},
+	};
+	for (size_t k = 0; k < sizeof snd / sizeof snd[0]; k++) {
+		spam_msg_new(snd[k].msg, strlen(snd[k].msg), &v1);
+		n1 = spam_tokens(v1, t1, 128);
+		size_t nwant = 0, found = 0;
+		for (size_t w = 0; w < 10 && snd[k].want[w]; w++) {
+			char kb[32];
+			int bl = snprintf(kb, sizeof kb, "\x07x:%s", snd[k].want[w]);
+			uint64_t h = spam_hash(kb, (size_t)bl, 7);
+			nwant++;
+			for (size_t i = 0; i < n1; i++)
+				found += t1[i] == h;
+		}
+		CHECK_EQ_INT(found, nwant);
+		/* and no other value of the same names */
+		static const char *const names[] = {"fn", "fd", "frp", "fmid", "frt", "lf", "lr", "lm", "lany", "nd"};
+		size_t any = 0;
+		for (size_t w = 0; w < 10; w++)
+			for (unsigned v = 0; v < 6; v++) {
+				char kb[32];
+				int bl = snprintf(kb, sizeof kb, "\x07x:%s%u", names[w], v);
+				uint64_t h = spam_hash(kb, (size_t)bl, 7);
+				for (size_t i = 0; i < n1; i++)
+					any += t1[i] == h;
+			}
+		CHECK_EQ_INT(any, nwant);
+		spam_msg_free(&v1);
+	}
+	/* distinct link domains, in bands: 9 or more are one token however
+	 * many, past the 16 told apart too */
+	for (int nl = 8; nl <= 40; nl += 32) {
+		char lm[2048];
+		int ll = snprintf(lm, sizeof lm, "From: a@example.com\r\n\r\n");
+		for (int k = 0; k < nl; k++)
+			ll += snprintf(lm + ll, sizeof lm - (size_t)ll, "http://d%d.example/ ", k);
+		static uint64_t tl[2048];
+		spam_msg_new(lm, (size_t)ll, &v1);
+		n1 = spam_tokens(v1, tl, 2048);
+		CHECK(n1 < 2048);
+		char kb[32];
+		int bl = snprintf(kb, sizeof kb, "\x07x:nd%u", nl == 8 ? 4u : 5u);
+		uint64_t h = spam_hash(kb, (size_t)bl, 7);
+		int found = 0;
+		for (size_t i = 0; i < n1; i++)
+			found |= tl[i] == h;
+		CHECK(found);
+		spam_msg_free(&v1);
+	}
 }
 
 static void test_model(void)
