@@ -211,6 +211,30 @@ await finish(b, async () => {
 		throw new Error(`vacation reply: ${vac}`);
 	log('portal: vacation reply on');
 
+	// Back on the page later, the form holds the reply that is on, and
+	// turns it off (there was no way to but writing another script).
+	await page.reload();
+	await byId('portal-filters').waitFor();
+	await page.waitForFunction(() => document.querySelector('[data-testid=vacation-text]').value === 'I am away.\nBack on Monday, "really".');
+	if ((await byId('vacation-subject').inputValue()) !== 'Away until Monday')
+		throw new Error('the vacation form does not show the reply that is on');
+	await byId('vacation-state').getByText('On:').waitFor();
+	// The filter "away" (inactive now) is deleted from the list; the
+	// password is asked.
+	const away = page.locator('[data-testid=sieve-script][data-name=away]');
+	await away.locator('[data-testid=sieve-delete]').click();
+	await away.locator('[data-testid=sieve-delete-password]').fill(cfg.new_password);
+	await away.locator('[data-testid=sieve-delete-yes]').click();
+	await away.waitFor({ state: 'detached' });
+	log('portal: filter deleted');
+	await byId('vacation-off').click();
+	await byId('portal-filters').getByText('Vacation reply off.').waitFor();
+	await byId('vacation-state').getByText('Off.').waitFor();
+	const off = await ask('VACATION_OFF');
+	if (off !== 'GO')
+		throw new Error(`vacation reply off: ${off}`);
+	log('portal: vacation reply off');
+
 	const [download] = await Promise.all([page.waitForEvent('download'), byId('setup-profile').click()]);
 	const file = join(cfg.artifacts, 'profile.mobileconfig');
 	await download.saveAs(file);

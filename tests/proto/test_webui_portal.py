@@ -155,6 +155,12 @@ def test_webui_portal_and_admin_totp():
                 elif word == "VACATION":
                     answer = vacation_check(s)
                     seen.add("vacation")
+                elif word == "VACATION_OFF":
+                    # Turned off from the form: kept, not active; the
+                    # filter deleted from the list is gone.
+                    listing = s.cli("sieve", "list", USER).stdout.decode().splitlines()
+                    answer = "GO" if listing == ["vacation"] else "sieve list: %r" % listing
+                    seen.add("vacation_off")
                 elif word == "APPPASS":
                     # 2FA is on: mail takes the app password only.
                     ok = (accepted(s, USER, rest, "imap", "smtp") == []
@@ -172,13 +178,15 @@ def test_webui_portal_and_admin_totp():
         text = "\n".join(out)
         assert p.returncode == 0 and text.endswith("DONE"), "%s\n%s\n--- server log\n%s" % (
             text, err, s.log_text()[-4000:])
-        assert seen == {"qr", "mail", "token", "vacation"}, seen
+        assert seen == {"qr", "mail", "token", "vacation", "vacation_off"}, seen
         for needed in ("portal: display name set", "portal: two-factor sign-in on",
                        "portal: strength meter shown",
                        "portal: password changed", "portal: profile downloaded",
                        "portal: forwarding set", "portal: jmap token made",
                        "portal: encryption on and off",
                        "portal: vacation reply on",
+                       "portal: filter deleted",
+                       "portal: vacation reply off",
                        "portal: layout at 390 and 1280 px checked",
                        "portal: signed in again with a code", "admin: two-factor sign-in on",
                        "admin: signed in with a code", "admin: display name shown as text",

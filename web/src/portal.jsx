@@ -442,12 +442,24 @@ function Encryption() {
 }
 
 // The vacation form writes the script "vacation" (RFC 5230) and makes it
-// the active one; the raw editor edits any script, with the compiler's
-// error shown as the server gives it. A script that redirects (or
-// notifies) sends mail elsewhere, so the server asks for the current
-// password then, as forwarding does (api_sieve.c).
+// the active one, and turns it off again (deactivates it: the text stays
+// for next time, and fills the form); the raw editor edits any script,
+// with the compiler's error shown as the server gives it. Each script is
+// turned on or off, and an inactive one deleted (the server keeps an
+// active one), from the list. A script that redirects (or notifies)
+// sends mail elsewhere, so the server asks for the current password then,
+// as forwarding does (api_sieve.c); deleting one asks for it as every
+// removal does.
 function sieveString(s) {
 	return '"' + s.replace(/\\/g, '\\\\').replace(/"/g, '\\"') + '"';
+}
+
+// The subject and text back from a script the form wrote, or null.
+const VACATION_RE = /^require \["vacation"\];\nvacation :days 7 :subject "((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)";\n$/;
+function vacationOf(script) {
+	const m = VACATION_RE.exec(script || '');
+	const un = (x) => x.replace(/\\(.)/g, '$1');
+	return m ? { subject: un(m[1]), text: un(m[2]) } : null;
 }
 
 function Filters() {
@@ -458,8 +470,24 @@ function Filters() {
 	const [msg, setMsg] = useState('');
 	const [vSubject, setVSubject] = useState('Away');
 	const [vText, setVText] = useState('');
+	const [vLoaded, setVLoaded] = useState(false);
 	const a = useAction();
 	const scripts = (list.data && list.data.scripts) || [];
+	const vac = scripts.find((s) => s.name === 'vacation');
+	// A vacation reply set before (here or over ManageSieve in the same
+	// form) fills the form, so it is edited rather than typed again.
+	useEffect(() => {
+		if (!vac || vLoaded)
+			return;
+		setVLoaded(true);
+		get('/me/sieve/vacation').then((s) => {
+			const v = vacationOf(s.script);
+			if (v) {
+				setVSubject(v.subject);
+				setVText(v.text);
+			}
+		}, () => {});
+	}, [vac, vLoaded]);
 	const open = (n) => a.run(async () => {
 		const s = await get(`/me/sieve/${seg(n)}`);
 		setName(s.name);
@@ -485,6 +513,20 @@ function Filters() {
 			list.reload();
 		});
 	};
+	// On or off (one script is active at a time: turning one on turns
+	// the one before off).
+	const activate = (n, on) => a.run(async () => {
+		setMsg('');
+		await put(`/me/sieve/${seg(n)}`, { active: on });
+		setMsg(n === 'vacation' ? (on ? 'Vacation reply on.' : 'Vacation reply off.') : `Filter ${n} ${on ? 'on' : 'off'}.`);
+		list.reload();
+	});
+	const remove = (n, pw) => a.run(async () => {
+		setMsg('');
+		await del(`/me/sieve/${seg(n)}`, { password: pw });
+		setMsg(`Filter ${n} deleted.`);
+		list.reload();
+	});
 	return (
 		<section class="card" data-testid="portal-filters">
 			<h2>Filters and vacation reply</h2>
@@ -492,16 +534,28 @@ function Filters() {
 			<Notice>{msg}</Notice>
 			<form onSubmit={vacation}>
 				<h3>Vacation reply</h3>
+				<p data-testid="vacation-state">{vac && vac.active ? 'On: senders get this reply (once a week each).' : 'Off.'}</p>
 				<Field label="Subject" value={vSubject} onInput={setVSubject} testid="vacation-subject" />
 				<div class="field">
 					<label for="vacation-text">Message</label>
 					<textarea id="vacation-text" rows={4} value={vText} onInput={(e) => setVText(e.currentTarget.value)} data-testid="vacation-text" required />
 				</div>
-				<div class="buttons"><button class="btn" type="submit" disabled={a.busy} data-testid="vacation-save">Turn on the vacation reply</button></div>
+				<div class="buttons">
+					<button class="btn" type="submit" disabled={a.busy} data-testid="vacation-save">{vac && vac.active ? 'Save the vacation reply' : 'Turn on the vacation reply'}</button>
+					{vac && vac.active ? <button class="btn" type="button" disabled={a.busy} onClick={() => activate('vacation', false)} data-testid="vacation-off">Turn the vacation reply off</button> : null}
+				</div>
 			</form>
 			<h3>Sieve scripts</h3>
 			{scripts.length ? (
-				<ul>{scripts.map((s) => <li key={s.name}><button class="linkish" type="button" onClick={() => open(s.name)}>{s.name}</button>{s.active ? ' (active)' : ''}</li>)}</ul>
+				<ul class="plain" data-testid="sieve-scripts">{scripts.map((s) => (
+					<li key={s.name} data-testid="sieve-script" data-name={s.name} data-active={s.active ? 'yes' : 'no'}>
+						<button class="linkish" type="button" onClick={() => open(s.name)}>{s.name}</button>{s.active ? ' (active)' : ''}{' '}
+						<button class="btn btn-small" type="button" disabled={a.busy} onClick={() => activate(s.name, !s.active)}
+							data-testid={s.active ? 'sieve-off' : 'sieve-on'}>{s.active ? 'Turn off' : 'Turn on'}</button>{' '}
+						{s.active ? null : <ConfirmButton label="Delete" confirm={`Delete ${s.name}?`} password pwLabel="Your password"
+							onConfirm={(pw) => remove(s.name, pw)} testid="sieve-delete" />}
+					</li>
+				))}</ul>
 			) : <p class="muted">No filters yet.</p>}
 			{/* A name has up to 128 characters (RFC 5804 §1.6); maxLength counts UTF-16 units, two for
 			    a character past U+FFFF, so 256 lets every such name in and the server refuses longer. */}
