@@ -219,14 +219,24 @@ await finish(b, async () => {
 	if ((await byId('vacation-subject').inputValue()) !== 'Away until Monday')
 		throw new Error('the vacation form does not show the reply that is on');
 	await byId('vacation-state').getByText('On:').waitFor();
-	// The filter "away" (inactive now) is deleted from the list; the
-	// password is asked.
+	// The filter "away" (inactive now) is deleted from the list, with the
+	// keyboard: the question takes the focus (its password field), Escape
+	// gives it back to the button, and the password is asked.
 	const away = page.locator('[data-testid=sieve-script][data-name=away]');
-	await away.locator('[data-testid=sieve-delete]').click();
-	await away.locator('[data-testid=sieve-delete-password]').fill(cfg.new_password);
-	await away.locator('[data-testid=sieve-delete-yes]').click();
+	await away.locator('[data-testid=sieve-delete]').focus();
+	await page.keyboard.press('Enter');
+	await away.locator('[data-testid=sieve-delete-password]').waitFor();
+	if (!(await away.locator('[data-testid=sieve-delete-password]').evaluate((el) => el === document.activeElement)))
+		throw new Error('the delete question does not take the focus');
+	await page.keyboard.press('Escape');
+	await away.locator('[data-testid=sieve-delete]').waitFor();
+	if (!(await away.locator('[data-testid=sieve-delete]').evaluate((el) => el === document.activeElement)))
+		throw new Error('focus is not back on the Delete button after Escape');
+	await page.keyboard.press('Enter');
+	await page.keyboard.type(cfg.new_password);
+	await page.keyboard.press('Enter');
 	await away.waitFor({ state: 'detached' });
-	log('portal: filter deleted');
+	log('portal: filter deleted, the question keyboard-usable');
 	await byId('vacation-off').click();
 	await byId('portal-filters').getByText('Vacation reply off.').waitFor();
 	await byId('vacation-state').getByText('Off.').waitFor();

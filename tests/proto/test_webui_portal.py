@@ -185,7 +185,7 @@ def test_webui_portal_and_admin_totp():
                        "portal: forwarding set", "portal: jmap token made",
                        "portal: encryption on and off",
                        "portal: vacation reply on",
-                       "portal: filter deleted",
+                       "portal: filter deleted, the question keyboard-usable",
                        "portal: vacation reply off",
                        "portal: layout at 390 and 1280 px checked",
                        "portal: signed in again with a code", "admin: two-factor sign-in on",

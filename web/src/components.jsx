@@ -137,21 +137,38 @@ export function CopyButton({ text, label = 'Copy', testid }) {
 // onConfirm gets (an action the server asks it again for).
 // password: asks for the admin's (pwLabel: or whose) password again, as the
 // API does for whatever destroys or revokes, and gives it to onConfirm.
+// Focus follows the question as it would a dialog's: into it when it
+// opens (the password field, else "No"), back to the button when it is
+// answered or dismissed (No, Escape); a keyboard user is never left on
+// the page's top.
 export function ConfirmButton({ label, confirm = 'Really?', onConfirm, testid, danger = true, password = false, pwLabel = 'Admin password' }) {
 	const [asking, setAsking] = useState(false);
 	const [pw, setPw] = useState('');
+	const first = useRef(null);
+	const trigger = useRef(null);
+	const opened = useRef(false);
+	useEffect(() => {
+		if (asking) {
+			opened.current = true;
+			first.current && first.current.focus();
+		} else if (opened.current) {
+			opened.current = false;
+			trigger.current && trigger.current.focus();
+		}
+	}, [asking]);
 	if (!asking)
-		return <button type="button" class={'btn btn-small' + (danger ? ' btn-danger' : '')} onClick={() => setAsking(true)} data-testid={testid}>{label}</button>;
+		return <button type="button" ref={trigger} class={'btn btn-small' + (danger ? ' btn-danger' : '')} onClick={() => setAsking(true)} data-testid={testid}>{label}</button>;
 	const yes = () => { setAsking(false); const p = pw; setPw(''); onConfirm(p); };
+	const no = () => { setAsking(false); setPw(''); };
 	return (
-		<span class="confirm" role="group" aria-label={confirm}>
+		<span class="confirm" role="group" aria-label={confirm} onKeyDown={(e) => { if (e.key === 'Escape') { e.stopPropagation(); no(); } }}>
 			<span>{confirm}</span>
-			{password ? <input type="password" class="confirm-password" aria-label={pwLabel} placeholder={pwLabel}
+			{password ? <input type="password" ref={first} class="confirm-password" aria-label={pwLabel} placeholder={pwLabel}
 				autoComplete="current-password" value={pw} onInput={(e) => setPw(e.currentTarget.value)}
 				onKeyDown={(e) => { if (e.key === 'Enter' && pw) yes(); }} data-testid={testid && `${testid}-password`} /> : null}
 			<button type="button" class="btn btn-small btn-danger" data-testid={testid && `${testid}-yes`}
 				disabled={password && !pw} onClick={yes}>Yes</button>
-			<button type="button" class="btn btn-small" onClick={() => { setAsking(false); setPw(''); }}>No</button>
+			<button type="button" ref={password ? null : first} class="btn btn-small" onClick={no} data-testid={testid && `${testid}-no`}>No</button>
 		</span>
 	);
 }
