@@ -67,10 +67,21 @@ async function enableTotp(label, password) {
 	return secret;
 }
 
+// The window's title names the page and whose app it is (WCAG 2.4.2):
+// every page was "tern admin", the account's portal too.
+async function title(want) {
+	try {
+		await page.waitForFunction((t) => document.title === t, want, { timeout: 5000 });
+	} catch (e) {
+		throw new Error(`window title "${await page.title()}", not "${want}"`);
+	}
+}
+
 await finish(b, async () => {
 	// ---- the account's portal ----
 	await page.goto(cfg.url + '/account');
 	await byId('portal-login').waitFor();
+	await title('Sign in – tern mail');
 	await byId('portal-email-input').fill(cfg.email);
 	await byId('portal-password').fill('wrong password here');
 	await byId('portal-login-submit').click();
@@ -80,6 +91,7 @@ await finish(b, async () => {
 	await byId('portal-email').waitFor();
 	if ((await byId('portal-email').textContent()) !== cfg.email)
 		throw new Error('portal shows another address');
+	await title('Your account – tern mail');
 	await screenshot('portal');
 	// No admin page from here: the admin API says 401 to this session.
 	const adminStatus = await page.evaluate(async () => (await fetch('/api/v1/accounts')).status);
@@ -290,10 +302,14 @@ await finish(b, async () => {
 	// ---- the admin's two-factor sign-in ----
 	await page.goto(cfg.url + '/');
 	await byId('login').waitFor();
+	await title('Sign in – tern admin');
 	await byId('login-password').fill(cfg.admin_password);
 	await byId('login-submit').click();
+	await title('Dashboard – tern admin');
 	await byId('nav-settings').click();
 	await byId('totp-card').waitFor();
+	await title('Settings – tern admin');
+	log('titles: each page names itself');
 	const adminSecret = await enableTotp('admin', cfg.admin_password);
 	await byId('logout').click();
 	await byId('login').waitFor();

@@ -4,7 +4,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { del, get, post, setCsrf, setUnauthorizedHandler, errorText } from './api.js';
 import { Link, navigate, usePath } from './router.jsx';
-import { ErrorBox, Field, useAction } from './components.jsx';
+import { ErrorBox, Field, PageTitle, useAction, useTitle } from './components.jsx';
 import { Wizard } from './wizard.jsx';
 import { Dashboard } from './pages/dashboard.jsx';
 import { Domains, DomainDetail } from './pages/domains.jsx';
@@ -80,6 +80,7 @@ function Login({ onLogin }) {
 	const [code, setCode] = useState('');
 	const [askCode, setAskCode] = useState(false);
 	const a = useAction();
+	useTitle('Sign in');
 	const submit = (e) => {
 		e.preventDefault();
 		a.run(async () => {
@@ -189,7 +190,7 @@ function Admin({ onLogout }) {
 function NotFound() {
 	return (
 		<>
-			<h1>Not found</h1>
+			<PageTitle>Not found</PageTitle>
 			<p>There is no page here. <Link href="/">Back to the dashboard</Link>.</p>
 		</>
 	);

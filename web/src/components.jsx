@@ -248,10 +248,21 @@ export function Loading({ what = 'Loading' }) {
 	return <p class="muted" aria-busy="true">{what}…</p>;
 }
 
+// The window's title (the tab, the history, what a screen reader says
+// first): what the page is, then the app (WCAG 2.4.2). One title for
+// every page left them all "tern admin", the account portal too.
+export function useTitle(title, app = 'tern admin') {
+	useEffect(() => { document.title = title ? `${title} – ${app}` : app; }, [title, app]);
+}
+
 // A page section heading that is focused on navigation so screen readers
-// announce the new page.
+// announce the new page; it names the window too.
 export function PageTitle({ children }) {
 	const ref = useRef(null);
 	useEffect(() => { ref.current && ref.current.focus(); }, []);
+	useEffect(() => {
+		if (ref.current)
+			document.title = `${ref.current.textContent.trim()} – tern admin`;
+	}, [children]);
 	return <h1 tabIndex={-1} ref={ref}>{children}</h1>;
 }

@@ -6,12 +6,14 @@
 // admin: its own session cookie, no admin page reachable from here.
 import { useEffect, useState } from 'preact/hooks';
 import { del, get, patch, post, put, seg, setCsrf, setUnauthorizedHandler } from './api.js';
-import { ConfirmButton, CopyButton, ErrorBox, Field, Loading, Notice, StrengthMeter, useAction, useLoad } from './components.jsx';
+import { ConfirmButton, CopyButton, ErrorBox, Field, Loading, Notice, StrengthMeter, useAction, useLoad, useTitle } from './components.jsx';
 import { bytes, dateTime } from './format.js';
 import { QrCode, TwoFactor } from './twofactor.jsx';
 
 export function Portal() {
 	const [me, setMe] = useState(undefined);
+	// The portal is the account's, not the admin's: its own window title.
+	useTitle(me ? 'Your account' : 'Sign in', 'tern mail');
 	const load = async () => {
 		try {
 			const m = await get('/me');

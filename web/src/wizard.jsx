@@ -5,7 +5,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { get, post, put, seg, setCsrf, setSetupCode } from './api.js';
 import { DnsRecords } from './dns.jsx';
-import { ErrorBox, Field, Notice, StrengthMeter, useAction } from './components.jsx';
+import { ErrorBox, Field, Notice, StrengthMeter, useAction, useTitle } from './components.jsx';
 
 const STEPS = [
 	['code', 'Setup code'],
@@ -36,6 +36,7 @@ export function Wizard({ initial, authed, onDone }) {
 	const go = (k) => setStep(k);
 	const next = () => setStep(STEPS[Math.min(pos + 1, STEPS.length - 1)][0]);
 	const back = pos > 2 ? () => setStep(STEPS[pos - 1][0]) : null;
+	useTitle(`Setup, step ${pos + 1} of ${STEPS.length}: ${STEPS[pos][1]}`);
 
 	useEffect(() => {
 		const h = document.querySelector('.wizard h2');
