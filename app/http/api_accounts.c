@@ -35,13 +35,33 @@ struct acct_list {
 	struct acct *v;
 	size_t n, cap;
 	const char *only; /* lower-case address, or NULL for a page */
+	const char *q;    /* a page of these only: lower case, or NULL for all */
 	uint64_t after_id, limit, total;
 	int more; /* an account after the page */
 };
 
+/* Whether needle (lower case) is in hay, ASCII letters in any case. */
+static int contains_ci(const char *hay, const char *needle)
+{
+	size_t n = strlen(needle);
+	for (; *hay; hay++) {
+		size_t i = 0;
+		while (i < n && hay[i] && (hay[i] >= 'A' && hay[i] <= 'Z' ? hay[i] + 32 : hay[i]) == needle[i])
+			i++;
+		if (i == n)
+			return 1;
+	}
+	return n == 0;
+}
+
 static void acct_cb(void *arg, const struct store_account_info *info)
 {
 	struct acct_list *l = arg;
+	/* A search (q) is a listing of its own: its total counts what
+	 * matches, and its pages walk those only. */
+	if (l->q && !contains_ci(info->email, l->q) &&
+	    !(info->display_name && contains_ci(info->display_name, l->q)))
+		return;
 	l->total++;
 	if (l->only ? strcmp(info->email, l->only) != 0 : info->id <= l->after_id)
 		return;
@@ -161,18 +181,28 @@ static void answer_account(struct http_ctx *x, const char *email, int status)
 }
 
 /* GET /accounts: a page in id order (the order they were added); the
- * cursor is the last account's id. */
+ * cursor is the last account's id. q: only the accounts whose address or
+ * display name holds it (any case), so that one of thousands is found
+ * without walking the pages. */
 void api_accounts_list(struct http_ctx *x)
 {
 	struct http_page pg;
 	struct acct_list accts = { 0 };
 	struct pair_list aliases;
 	struct jw w;
-	char next[24];
+	char next[24], q[STORE_ADDR_MAX + 1];
 
 	if (http_page_args(x, &pg) < 0)
 		return;
 	accts.limit = pg.limit;
+	const char *query = http_query(x, "q");
+	if (query && *query) {
+		if (str_lower_into(str_c(query), q, sizeof q) < 0) {
+			http_problem(x, 400, "invalid_field", "q", "q must be at most %d characters", STORE_ADDR_MAX);
+			return;
+		}
+		accts.q = q;
+	}
 	if (pg.after && str_to_u64(str_c(pg.after), UINT32_MAX, &accts.after_id) < 0) {
 		http_problem(x, 400, "invalid_field", "after", "after must be the next of a page");
 		return;

@@ -259,6 +259,20 @@ async function adminPages() {
 	await goneRow.waitFor({ state: 'detached' });
 	log('account deleted with the admin password (a wrong one refused)');
 
+	// Finding an account among many (GET /accounts?q=): by its display
+	// name, any case; "Show all" lists them all again.
+	if (cfg.first_name) {
+		await byId('accounts-search').fill(cfg.first_name.toUpperCase());
+		await byId('accounts-search').press('Enter');
+		await page.waitForFunction(() => document.querySelector('[data-testid=accounts-count]')?.textContent === '1 account matches.');
+		const found = await page.locator('[data-testid=account-row]').evaluateAll((rows) => rows.map((r) => r.dataset.email));
+		if (found.length !== 1 || found[0] !== cfg.first_email)
+			throw new Error(`search for ${cfg.first_name} found ${found.join(', ')}`);
+		await byId('accounts-search-clear').click();
+		await page.locator(`[data-testid=account-row][data-email="${cfg.second_email}"]`).waitFor();
+		log('accounts: found by name, then all shown again');
+	}
+
 	// "Copy mail from another server" on the account's panel: the job
 	// runs tern migrate in the background and its end shows here (a
 	// server that is not there fails, and says so).

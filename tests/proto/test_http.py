@@ -670,7 +670,7 @@ def test_long_lists():
         def walk(path, key, limit):
             seen, after, pages = [], None, 0
             while True:
-                q = "%s?limit=%d" % (path, limit) + ("&after=" + quote(after) if after else "")
+                q = "%s%slimit=%d" % (path, "&" if "?" in path else "?", limit) + ("&after=" + quote(after) if after else "")
                 st, _, p = a.call("GET", q)
                 assert st == 200 and len(p[key]) <= limit, (q, st, p)
                 seen += p[key]
@@ -695,6 +695,21 @@ def test_long_lists():
         assert pages == 2 and total == 4, (pages, total)
         assert [x["email"] for x in seen] == ["dave@example.test"] + ["p%d@example.test" % i for i in range(3)]
         assert [len(x["aliases"]) for x in seen] == [300, 0, 1, 0] and seen[2]["aliases"] == ["x@example.test"]
+        # A search (q): the address or the display name holding it, any
+        # case; its total and pages are its own.
+        assert a.call("PATCH", "/accounts/p0@example.test", {"display_name": "Ann Pager"})[0] == 200
+        assert a.call("PATCH", "/accounts/p2@example.test", {"display_name": "Zoë Pager"})[0] == 200
+        seen, pages, total = walk("/accounts?q=PAGER", "accounts", 1)
+        assert pages == 2 and total == 2 and [x["email"] for x in seen] == [
+            "p0@example.test", "p2@example.test"], (pages, total, seen)
+        st, _, p = a.call("GET", "/accounts?q=P1%40")
+        assert st == 200 and p["total"] == 1 and p["accounts"][0]["aliases"] == ["x@example.test"], p
+        st, _, p = a.call("GET", "/accounts?q=" + quote("zoë pa"))
+        assert st == 200 and p["total"] == 1 and [x["email"] for x in p["accounts"]] == ["p2@example.test"], p
+        st, _, p = a.call("GET", "/accounts?q=nobody")
+        assert st == 200 and p == {"accounts": [], "total": 0, "next": None}, p
+        st, _, p = a.call("GET", "/accounts?q=" + "x" * 400)
+        assert st == 400 and p["field"] == "q", p
         assert a.call("POST", "/domains", {"name": "second.test"})[0] == 201
         seen, pages, total = walk("/domains", "domains", 1)
         assert pages == 2 and total == 2 and [(d["name"], d["accounts"], d["aliases"]) for d in seen] == [

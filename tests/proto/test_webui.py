@@ -253,6 +253,7 @@ def test_webui_wizard_accounts_mail():
         assert "browser: domain with an account: removal refused at once" in out, out
         assert b"second.test" in srv.cli("domain", "list").stdout
         assert "browser: app password made, used over IMAP and revoked from the account panel" in out, out
+        assert "browser: accounts: found by name, then all shown again" in out, out
         listing = srv.cli("account", "app-password", "list", cfg["second_email"]).stdout.decode()
         assert any(l.startswith("phone") for l in listing.splitlines()), listing
         assert not any(l.startswith("laptop mail") for l in listing.splitlines()), listing

@@ -210,18 +210,20 @@ export function useLoad(fn, deps = []) {
 
 // One listing a page at a time (API.md "Pages": limit, after, total,
 // next). cursors[i] is the `after` of page i; the first page has none.
+// query: more parameters (`&q=...`); another query starts at its first page.
 export const PAGE_SIZE = 100;
-export function usePages(path, size = PAGE_SIZE) {
-	const [cursors, setCursors] = useState([null]);
+export function usePages(path, size = PAGE_SIZE, query = '') {
+	const [walk, setWalk] = useState({ query, cursors: [null] });
+	const cursors = walk.query === query ? walk.cursors : [null];
 	const page = cursors.length - 1;
 	const after = cursors[page];
-	const list = useLoad(() => get(`${path}?limit=${size}${after != null ? `&after=${encodeURIComponent(after)}` : ''}`), [after]);
+	const list = useLoad(() => get(`${path}?limit=${size}${after != null ? `&after=${encodeURIComponent(after)}` : ''}${query}`), [after, query]);
 	const next = (list.data && list.data.next) ?? null;
 	return {
 		list, page, next, size,
 		total: (list.data && list.data.total) || 0,
-		forward: () => next != null && setCursors(cursors.concat([next])),
-		back: () => page && setCursors(cursors.slice(0, -1)),
+		forward: () => next != null && setWalk({ query, cursors: cursors.concat([next]) }),
+		back: () => page && setWalk({ query, cursors: cursors.slice(0, -1) }),
 	};
 }
 

@@ -45,7 +45,11 @@ function Usage({ used, quota }) {
 }
 
 export function Accounts() {
-	const pages = usePages('/accounts');
+	// A search (GET /accounts?q=) finds one of thousands without walking
+	// the pages: the address or the display name holding what is typed.
+	const [typed, setTyped] = useState('');
+	const [q, setQ] = useState('');
+	const pages = usePages('/accounts', undefined, q ? `&q=${encodeURIComponent(q)}` : '');
 	const list = pages.list;
 	const [open, setOpen] = useState(null);
 	const rowAction = useAction();
@@ -65,6 +69,12 @@ export function Accounts() {
 	return (
 		<>
 			<PageTitle>Accounts</PageTitle>
+			<form class="filters" role="search" onSubmit={(e) => { e.preventDefault(); setQ(typed.trim()); }}>
+				<label>Find <input type="search" value={typed} onInput={(e) => setTyped(e.currentTarget.value)} maxLength={320}
+					placeholder="address or name" data-testid="accounts-search" /></label>
+				<button class="btn" type="submit" disabled={list.loading}>Search</button>
+				{q ? <button class="btn" type="button" onClick={() => { setTyped(''); setQ(''); }} data-testid="accounts-search-clear">Show all</button> : null}
+			</form>
 			<ErrorBox error={list.error || rowAction.error} />
 			{list.loading && !list.data ? <Loading /> : null}
 			{list.data ? (
@@ -92,10 +102,10 @@ export function Accounts() {
 									</tr>
 								) : null,
 							])}
-							{accounts.length === 0 ? <tr><td colSpan={6} class="muted">No accounts yet.</td></tr> : null}
+							{accounts.length === 0 ? <tr><td colSpan={6} class="muted">{q ? `No account matches "${q}".` : 'No accounts yet.'}</td></tr> : null}
 						</tbody>
 					</table>
-					<Pager p={pages} shown={accounts.length} noun="account" testid="accounts" />
+					<Pager p={pages} shown={accounts.length} noun={q ? 'account matches' : 'account'} nouns={q ? 'accounts match' : 'accounts'} testid="accounts" />
 				</div>
 			) : null}
 			<AddAccount onAdded={list.reload} />
