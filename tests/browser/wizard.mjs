@@ -153,6 +153,18 @@ async function overQuota() {
 		throw new Error(`over-quota account not shown in red: ${JSON.stringify(seen)}`);
 	await screenshot('over-quota');
 	log('accounts: over quota shown in red');
+	// Its cfg.alias_extra aliases: the row names the first five and how
+	// many more, the panel lists them all.
+	if (cfg.alias_extra) {
+		const row = page.locator(`[data-testid=account-row][data-email="${cfg.over_quota_email}"]`);
+		const cell = (await row.locator('[data-testid=account-aliases]').textContent()).trim();
+		if (cell.split(', ').length !== 5 || !cell.endsWith(` and ${cfg.alias_extra - 5} more`))
+			throw new Error(`the row's aliases: ${cell.slice(0, 200)}`);
+		await row.locator('[data-testid=account-edit]').click();
+		await page.getByText(`Aliases pointing here: a0@`).waitFor();
+		await row.locator('[data-testid=account-edit]').click();
+		log(`accounts: ${cfg.alias_extra} aliases, five in the row`);
+	}
 }
 
 // The account's app passwords on its panel (issue 31; the panel is open):

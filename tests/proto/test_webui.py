@@ -428,6 +428,7 @@ def test_webui_env_locked():
         assert "queue: %d messages waiting. Showing those for remote.test, 1–100." % QUEUE_EXTRA in out, out
         assert "aliases: %d in pages of 100" % ALIAS_EXTRA in out, out
         assert "accounts: over quota shown in red" in out, out
+        assert "accounts: %d aliases, five in the row" % ALIAS_EXTRA in out, out
         assert "admin password: TERN_ADMIN_PASSWORD shown locked and weak" in out, out
         assert "relay password" not in srv.log_text()
     finally:

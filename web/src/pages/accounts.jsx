@@ -44,6 +44,18 @@ function Usage({ used, quota }) {
 	);
 }
 
+// The aliases of an account in its row: the first few, then how many
+// more (its panel lists them all). An account behind hundreds of aliases
+// made its row as tall as pages of them.
+const ROW_ALIASES = 5;
+function AliasCell({ aliases }) {
+	const all = aliases || [];
+	if (!all.length)
+		return <span class="muted">none</span>;
+	const more = all.length - ROW_ALIASES;
+	return <span data-testid="account-aliases">{all.slice(0, ROW_ALIASES).join(', ')}{more > 0 ? <span class="muted"> and {more} more</span> : null}</span>;
+}
+
 export function Accounts() {
 	// A search (GET /accounts?q=) finds one of thousands without walking
 	// the pages: the address or the display name holding what is typed.
@@ -87,7 +99,7 @@ export function Accounts() {
 									<td>{a.email}{a.display_name ? <div class="muted">{a.display_name}</div> : null}</td>
 									<td><Usage used={a.used} quota={a.quota} /></td>
 									<td>{a.emails}</td>
-									<td>{(a.aliases || []).join(', ') || <span class="muted">none</span>}</td>
+									<td><AliasCell aliases={a.aliases} /></td>
 									<td><StateBadge state={a.state} /></td>
 									<td class="actions">
 										<button class="btn btn-small" aria-expanded={open === a.email ? 'true' : 'false'}
