@@ -138,8 +138,10 @@ static uint64_t account_gap(uint32_t f)
 	return gap < LOGIN_ACCOUNT_MAX_GAP_MS ? gap : LOGIN_ACCOUNT_MAX_GAP_MS;
 }
 
-enum login_gate login_limit_admit(const char *ip, const char *user, uint64_t now_ms,
-				  unsigned *wait_ms_r, struct login_ticket *t)
+/* The gate for a caller that can wait up to max_wait ms for the account's
+ * slot; a slot further away is refused and changes nothing. */
+static enum login_gate admit(const char *ip, const char *user, uint64_t now_ms, uint64_t max_wait,
+			     unsigned *wait_ms_r, struct login_ticket *t)
 {
 	char ipm[CIDR_KEY_MAX];
 	enum login_gate g = LOGIN_GATE_GO;
@@ -173,12 +175,14 @@ enum login_gate login_limit_admit(const char *ip, const char *user, uint64_t now
 		if (!t->trusted) {
 			struct entry *ae = lookup(K_ACCOUNT, t->account, now_ms, 1);
 			uint64_t slot = ae->next_ms > now_ms ? ae->next_ms : now_ms;
-			if (slot - now_ms > LOGIN_WAIT_MAX_MS) {
+			if (slot - now_ms > max_wait) {
 				g = LOGIN_GATE_ACCOUNT;
 				goto out;
 			}
 			ae->next_ms = slot + account_gap(ae->failures + ae->pending);
 			ae->pending++;
+			t->slot = slot;
+			t->slot_end = ae->next_ms;
 			*wait_ms_r = (unsigned)(slot - now_ms);
 		}
 	}
@@ -189,6 +193,20 @@ enum login_gate login_limit_admit(const char *ip, const char *user, uint64_t now
 out:
 	pthread_mutex_unlock(&lock);
 	return g;
+}
+
+enum login_gate login_limit_admit(const char *ip, const char *user, uint64_t now_ms,
+				  unsigned *wait_ms_r, struct login_ticket *t)
+{
+	return admit(ip, user, now_ms, LOGIN_WAIT_MAX_MS, wait_ms_r, t);
+}
+
+enum login_gate login_limit_admit_now(const char *ip, const char *user, uint64_t now_ms,
+				      struct login_ticket *t)
+{
+	unsigned wait;
+
+	return admit(ip, user, now_ms, 0, &wait, t);
 }
 
 /* Drops one reservation from an entry, if it is still there. */
@@ -258,8 +276,13 @@ void login_limit_cancel(const struct login_ticket *t)
 	pthread_mutex_lock(&lock);
 	/* Time 0 is never later than an entry: nothing looks expired. */
 	settle_ip(t, 0, 0);
-	if (t->has_account && !t->trusted)
-		settle(K_ACCOUNT, t->account, 0, 0);
+	if (t->has_account && !t->trusted) {
+		struct entry *ae = settle(K_ACCOUNT, t->account, 0, 0);
+		/* Its slot goes back too while no later one was taken after it:
+		 * an attempt without a verdict must not space out the next. */
+		if (ae && ae->next_ms == t->slot_end)
+			ae->next_ms = t->slot;
+	}
 	pthread_mutex_unlock(&lock);
 }
 

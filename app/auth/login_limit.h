@@ -78,6 +78,7 @@ struct login_ticket {
 	uint8_t ip[16], account[16], pair[16];
 	int has_account; /* a user name was given */
 	int trusted;     /* the pair was trusted: the account's spacing did not apply */
+	uint64_t slot, slot_end; /* the account's check slot this attempt took */
 };
 
 /*
@@ -88,6 +89,17 @@ struct login_ticket {
  */
 enum login_gate login_limit_admit(const char *ip, const char *user, uint64_t now_ms,
 				  unsigned *wait_ms_r, struct login_ticket *t);
+
+/*
+ * The same for a caller that cannot wait (an HTTP thread, which answers
+ * 429 instead): an attempt whose slot is not now is refused with
+ * LOGIN_GATE_ACCOUNT and, like every refusal, leaves nothing behind. (A
+ * slot taken and then handed back still moved the account's next slot:
+ * one address asking again and again, never checked and never counted,
+ * kept every untrusted login to the account refused.)
+ */
+enum login_gate login_limit_admit_now(const char *ip, const char *user, uint64_t now_ms,
+				      struct login_ticket *t);
 
 /*
  * The attempt failed: counts it against the address and the account.

@@ -259,15 +259,10 @@ void http_session_start_for(struct http_ctx *x, int status, uint32_t account, co
 
 int http_login_admit(struct http_ctx *x, const char *who, struct login_ticket *t)
 {
-	unsigned wait;
-	enum login_gate g = login_limit_admit(x->ip, who, mono_ms(), &wait, t);
-
 	/* An HTTP thread must not sleep out the account's spacing: the
 	 * client is told when to come back instead. */
-	if (g == LOGIN_GATE_GO && wait) {
-		login_limit_cancel(t);
-		g = LOGIN_GATE_ACCOUNT;
-	}
+	enum login_gate g = login_limit_admit_now(x->ip, who, mono_ms(), t);
+
 	if (g == LOGIN_GATE_GO)
 		return 0;
 	log_info("http", NULL, "event=auth_refused reason=%s ip=%s",

@@ -19,7 +19,7 @@ import time
 import urllib.parse
 
 from httpc import admin_server, tls_ctx
-from logins import accepted, refused, sieve_env
+from logins import accepted, imap_ok, refused, sieve_env
 
 USER = "pat@example.test"
 PW = "portal-pw-1"
@@ -488,3 +488,27 @@ def test_portal_sign_ins_do_not_push_out_other_sessions():
         assert admin.call("GET", "/accounts")[0] == 200
         assert other.call("GET", "/me")[0] == 200
         assert first.call("GET", "/me")[0] == 401  # its own oldest went
+
+
+def test_refused_sign_ins_do_not_lock_the_account():
+    """After five wrong passwords the account's checks are spaced out. A
+    portal sign-in whose slot is not now gets 429 without a check; that
+    refusal must leave the spacing as it was. It used to take the slot
+    and hand it back, which still moved the account's next slot a step
+    further: one address asking again and again (never checked, never
+    counted, so never banned) kept every login to the account from an
+    address it had not signed in from refused, on every protocol."""
+    s, _ = admin_server(password=ADMIN_PW, accounts=[(USER, PW)], imap=True)
+    with s:
+        wrong = {"email": USER, "password": "not-the-password"}
+        for i in range(5):
+            assert Portal(s, source="127.0.3.%d" % (i + 1)).call("POST", "/me/session",
+                                                                  wrong)[0] == 401
+        # One address asks again and again: a request that finds its slot
+        # is checked and fails (one a second or so), the rest get 429.
+        p = Portal(s, source="127.0.3.20")
+        statuses = [p.call("POST", "/me/session", wrong)[0] for _ in range(10)]
+        assert set(statuses) == {401, 429} and statuses.count(429) >= 6, statuses
+        assert s.log_text().count("event=auth_failed what=account_login") == 5 + statuses.count(401)
+        # The user's new phone waits out one slot of the spacing, then gets in.
+        assert imap_ok(s, USER, PW, source="127.0.3.30"), s.log_text()[-2000:]

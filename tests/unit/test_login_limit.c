@@ -194,6 +194,52 @@ static void test_account_spacing(void)
 	CHECK_EQ_INT(wait, 0);
 }
 
+/*
+ * Attempts that never got a verdict leave the account's spacing as it
+ * was: an HTTP sign-in refused because its slot was not now, and a
+ * reservation handed back (a store error, a busy server). Before, each
+ * moved the account's next slot a step further, never counted as a
+ * failure: one address asking once a second kept every untrusted login
+ * to the account refused.
+ */
+static void test_no_verdict_leaves_spacing(void)
+{
+	uint64_t t = 25000000;
+	struct login_ticket k;
+	unsigned wait, go = 0;
+	char ip[32];
+
+	login_limit_reset();
+	for (unsigned i = 0; i < LOGIN_ACCOUNT_FREE; i++) {
+		snprintf(ip, sizeof ip, "10.5.0.%u", i + 1);
+		CHECK(fail_once(ip, "dana@x", t) != 0);
+	}
+	/* The HTTP side: only a slot that is now is taken. */
+	for (unsigned i = 0; i < 50; i++) {
+		enum login_gate g = login_limit_admit_now("192.0.2.90", "dana@x", t + i, &k);
+		if (g == LOGIN_GATE_GO) {
+			go++;
+			login_limit_failed(&k, t + i, NULL);
+		} else {
+			CHECK_EQ_INT(g, LOGIN_GATE_ACCOUNT);
+		}
+	}
+	CHECK_EQ_INT(go, 1);
+	CHECK_EQ_INT(login_limit_ip_failures("192.0.2.90", t + 50), 1);
+	/* Reservations handed back, again and again. */
+	for (unsigned i = 0; i < 50; i++) {
+		CHECK_EQ_INT(login_limit_admit("192.0.2.92", "dana@x", t + 50, &wait, &k),
+			     LOGIN_GATE_GO);
+		CHECK(wait > 0);
+		login_limit_cancel(&k);
+	}
+	CHECK_EQ_INT(login_limit_ip_failures("192.0.2.92", t + 50), 0);
+	/* Someone else still gets the next slot, a second or so away. */
+	CHECK_EQ_INT(login_limit_admit("192.0.2.91", "dana@x", t + 50, &wait, &k), LOGIN_GATE_GO);
+	CHECK(wait > 0 && wait <= LOGIN_ACCOUNT_STEP_MS);
+	login_limit_failed(&k, t + 50 + wait, NULL);
+}
+
 static void test_ipv6_prefix(void)
 {
 	uint64_t t = 30000000;
@@ -288,6 +334,7 @@ int main(void)
 	test_parallel_reserved();
 	test_trusted_parallel();
 	test_account_spacing();
+	test_no_verdict_leaves_spacing();
 	test_ipv6_prefix();
 	test_bounded();
 	test_threads();
