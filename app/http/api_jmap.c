@@ -177,11 +177,19 @@ static int bearer_parse(const char *h, struct jmap_job *j)
 /* On the job's thread: 0 with j->account, or -1 with the answer set. */
 static int authenticate(struct jmap_job *j)
 {
-	/* A token's account by its id; an unknown id leaves the name empty,
-	 * which the login flow fails like a wrong password, delay included. */
-	if (j->bearer && j->has_creds &&
-	    store_account_email(http_store, j->token_account, j->user, sizeof j->user) == STORE_OK)
+	/* A token's account by its id. An id no account has becomes a name
+	 * no account has ("tj1.ID"), which the login flow checks against
+	 * nothing at the cost of a check and fails like a wrong password:
+	 * the time taken must not tell which ids exist (an empty name failed
+	 * at once, as malformed). */
+	if (j->bearer && j->has_creds) {
+		int rc = store_account_email(http_store, j->token_account, j->user, sizeof j->user);
+		if (rc == STORE_ENOTFOUND)
+			snprintf(j->user, sizeof j->user, "tj1.%x", j->token_account);
+		else if (rc != STORE_OK)
+			j->user[0] = '\0';
 		j->ulen = strlen(j->user);
+	}
 	struct str u = str_make(j->user, j->ulen), p = str_make(j->pass, j->plen);
 	/* The cache keys a token's pass under a name Basic cannot send (its
 	 * user-id has no ':'), so a token never opens Basic or the reverse. */

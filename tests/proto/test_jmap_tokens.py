@@ -139,6 +139,15 @@ def test_jmap_bearer_tokens():
             [l for l in s.log_text().splitlines() if "auth_failed" in l]
         assert re.search(r'mech=bearer reason=password failures=2 delay_ms=\d+ '
                          r'user="pat@example.test" ip=%s\n' % re.escape(ip), s.log_text())
+        # A token naming an account that does not exist costs a check all
+        # the same (its time must not tell which ids exist): a password
+        # failure of a name no account has, not a malformed one.
+        nobody = "tj1.fffff." + token.split(".", 2)[2]
+        ip4 = unique_ips(1)[0]
+        assert jmap(s, "Bearer " + nobody, source=ip4)[0] == 401
+        assert s.wait_log(re.compile(r'mech=bearer reason=password failures=1 delay_ms=\d+ '
+                                     r'user="tj1.fffff" ip=%s\n' % re.escape(ip4))), \
+            [l for l in s.log_text().splitlines() if "auth_failed" in l]
         # Without credentials: asked for, nothing counted.
         c = http.client.HTTPSConnection("127.0.0.1", s.https_port, timeout=30, context=tls_ctx())
         c.request("GET", "/jmap/session")
