@@ -279,15 +279,22 @@ static void dispatch(struct pop3_session *s, struct str line)
 	struct pop3_cmd cmd;
 	int r = pop3_cmd_parse(line, &cmd);
 	const struct pop3_verb_rule *rule = NULL;
+	unsigned quiet = s->sasl_quiet;
 
+	/* AUTH LOGIN's two responses at most. */
+	s->sasl_quiet = cmd.verb == POP3_VERB_AUTH ? 2 : quiet ? quiet - 1 : 0;
 	for (size_t i = 0; i < sizeof(verb_rules) / sizeof(verb_rules[0]); i++)
 		if (verb_rules[i].verb == cmd.verb)
 			rule = &verb_rules[i];
 	if (!rule) {
 		char q[80];
-		log_debug("pop3", s->id, "event=unknown_command verb=%s",
-			  log_qn(cmd.verb_str.p, cmd.verb_str.len > 32 ? 32 : cmd.verb_str.len, q,
-				 sizeof(q)));
+		if (quiet)
+			log_debug("pop3", s->id, "event=unknown_command verb=(withheld:after_auth) length=%zu",
+				  line.len);
+		else
+			log_debug("pop3", s->id, "event=unknown_command verb=%s",
+				  log_qn(cmd.verb_str.p, cmd.verb_str.len > 32 ? 32 : cmd.verb_str.len, q,
+					 sizeof(q)));
 		pop3_reply(s, "-ERR Unknown command.");
 		pop3_session_error(s);
 		return;

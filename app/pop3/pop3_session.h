@@ -80,6 +80,10 @@ struct pop3_session {
 	struct loop *loop;
 	enum pop3_state state;
 	unsigned errors;
+	/* Lines after an AUTH command still to come that may be the SASL
+	 * responses of a refused exchange a client pipelined (a password in
+	 * base64): an unknown command among them is logged without its text. */
+	unsigned sasl_quiet;
 	int discarding;   /* dropping the rest of an over-long line */
 	int stls_pending; /* STLS answered, waiting for the switch to TLS */
 	int conn_gone;    /* conn closed while a job still works for us */

@@ -198,6 +198,10 @@ struct smtp_session {
 	int esmtp;
 	char helo[256];
 	unsigned errors;
+	/* Lines after an AUTH command still to come that may be the SASL
+	 * responses of a refused exchange a client pipelined (a password in
+	 * base64): an unknown command among them is logged without its text. */
+	unsigned sasl_quiet;
 	unsigned junk_cmds; /* NOOP, RSET, VRFY, EXPN, HELP, HELO, EHLO, BDAT 0 since the last message accepted */
 	unsigned tx_count;
 	int discarding;  /* dropping the rest of an over-long line */

@@ -178,12 +178,21 @@ def test_auth_before_tls_refused():
         assert r.cmd("PASS " + BOB_PW) == PLAINTEXT
         assert r.cmd("AUTH PLAIN AGJvYkBleGFtcGxlLnRlc3QAYm9iLXB3LTE=") == PLAINTEXT
         assert r.cmd("AUTH LOGIN") == PLAINTEXT
+        # A client that pipelines AUTH LOGIN's responses: refused, and the
+        # password (base64) that then arrives as a command is not logged.
+        user64 = base64.b64encode(BOB.encode()).decode()
+        pw64 = base64.b64encode(BOB_PW.encode()).decode()
+        r.send("AUTH LOGIN\r\n%s\r\n%s\r\n" % (user64, pw64))
+        assert [r.line() for _ in range(3)] == [PLAINTEXT] + [b"-ERR Unknown command."] * 2
+        assert s.wait_log(re.compile(r"(event=unknown_command verb=\(withheld:after_auth\) "
+                                     r"length=\d+\n.*){2}", re.S)), s.log_text()
         assert r.cmd("AUTH") == b"+OK" and r.multi() == []  # no mechanism in clear
         assert r.cmd("APOP bob 0123456789abcdef") == b"-ERR APOP is not supported."
         assert r.cmd("STAT") == b"-ERR Command not allowed in this state."
         assert r.cmd("QUIT") == b"+OK Logging out."
         assert r.closed()
-        assert "bob-pw-1" not in s.log_text()
+        assert "bob-pw-1" not in s.log_text() and pw64[:12] not in s.log_text()
+        assert user64[:12] not in s.log_text()
 
 
 def test_stls_discards_pipelined_plaintext():

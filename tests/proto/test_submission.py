@@ -105,6 +105,15 @@ def test_plaintext_587_offers_no_auth_and_refuses_it():
         assert code == 530 and b"STARTTLS" in text, (code, text)
         code, text = c.docmd("AUTH LOGIN")
         assert code == 530, (code, text)
+        # A client that pipelines AUTH LOGIN's responses: refused, and the
+        # password (base64) that then arrives as a command is not logged.
+        user64 = base64.b64encode(ALICE.encode()).decode()
+        pw64 = base64.b64encode(ALICE_PW.encode()).decode()
+        c.send(("AUTH LOGIN\r\n%s\r\n%s\r\n" % (user64, pw64)).encode())
+        assert [c.getreply()[0] for _ in range(3)] == [530, 500, 500]
+        assert s.wait_log(re.compile(r"(event=unknown_command verb=\(withheld:after_auth\) "
+                                     r"length=\d+\n.*){2}", re.S)), s.log_text()
+        assert pw64[:12] not in s.log_text() and user64[:12] not in s.log_text()
         # Nothing is sent without TLS either.
         code, text = c.docmd("MAIL FROM:<%s>" % ALICE)
         assert code == 530, (code, text)
