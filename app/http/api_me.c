@@ -53,6 +53,11 @@ void api_me_login(struct http_ctx *x)
 		return;
 	if (str_lower_into(str_c(http_body_str(x, "email")), email, sizeof email) != 0)
 		email[0] = '\0';
+	/* An address at one of our IDN domains in the spelling it was not
+	 * added in is that account (as for every mail login, auth/login.c):
+	 * it signs in, and its failures count as the account's. */
+	if (email[0])
+		store_served_spelling(http_store, email, sizeof email);
 	if (http_login_admit(x, email[0] ? email : "(none)", &t) < 0)
 		return;
 	if (http_hash_try_enter() < 0) {

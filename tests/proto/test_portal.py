@@ -498,8 +498,14 @@ def test_refused_sign_ins_do_not_lock_the_account():
     further: one address asking again and again (never checked, never
     counted, so never banned) kept every login to the account from an
     address it had not signed in from refused, on every protocol."""
-    s, _ = admin_server(password=ADMIN_PW, accounts=[(USER, PW)], imap=True)
+    idn = "ana@b\u00fccher.example"
+    s, _ = admin_server(password=ADMIN_PW, accounts=[(USER, PW), (idn, PW)], imap=True,
+                        domains=("example.test", "b\u00fccher.example"))
     with s:
+        # By the way: an address at an IDN domain signs in in either
+        # spelling, as it does by IMAP (it was refused in the A-labels).
+        assert Portal(s, source="127.0.3.40").login("ana@xn--bcher-kva.example", PW)[0] == 200
+        assert imap_ok(s, "ana@xn--bcher-kva.example", PW, source="127.0.3.40")
         wrong = {"email": USER, "password": "not-the-password"}
         for i in range(5):
             assert Portal(s, source="127.0.3.%d" % (i + 1)).call("POST", "/me/session",
