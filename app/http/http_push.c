@@ -900,9 +900,10 @@ struct http_push *http_push_start(struct conn *c, const struct http_head *h)
 		bearer = strncasecmp(authz, "Bearer ", 7) == 0;
 		if (bearer) {
 			/* A JMAP token (auth/bearer.h), as /jmap/api/ takes it:
-			 * the account's address by its id; an unknown id leaves
-			 * it empty, which the login flow fails like a wrong
-			 * password, delay included. */
+			 * the account's address by its id; an id no account has
+			 * becomes the name "tj1.ID", which no account has either,
+			 * so the check costs what a wrong token's does (the time
+			 * must not tell which ids exist). */
 			const char *t = authz + 7;
 			uint32_t acct = 0;
 			while (*t == ' ')
@@ -910,7 +911,11 @@ struct http_push *http_push_start(struct conn *c, const struct http_head *h)
 			ok = bearer_token_parse(t, strlen(t), &acct, pass, sizeof pass) == 0;
 			pl = ok ? strlen(pass) : 0;
 			ul = 0;
-			if (ok && store_account_email(http_store, acct, user, sizeof user) == STORE_OK)
+			int rc = ok ? store_account_email(http_store, acct, user, sizeof user)
+				    : STORE_ETEMP;
+			if (rc == STORE_ENOTFOUND)
+				snprintf(user, sizeof user, "tj1.%x", acct);
+			if (rc == STORE_OK || rc == STORE_ENOTFOUND)
 				ul = strlen(user);
 		} else {
 			ok = http_basic_parse(authz, user, &ul, pass, &pl) == 0;

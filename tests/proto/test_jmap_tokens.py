@@ -44,11 +44,12 @@ def jmap(s, auth, source="127.0.0.1", path="/jmap/session", body=None):
         return r.status, raw
 
 
-def push_status(s, auth):
+def push_status(s, auth, source="127.0.0.1"):
     """(status, whether an event came) of an EventSource request with this
     Authorization value; the stream is left after its first event (a ping
     a second after it opened, if nothing else)."""
-    c = http.client.HTTPSConnection("127.0.0.1", s.https_port, timeout=30, context=tls_ctx())
+    c = http.client.HTTPSConnection("127.0.0.1", s.https_port, timeout=30, context=tls_ctx(),
+                                    source_address=(source, 0))
     try:
         c.request("GET", "/jmap/eventsource/?types=*&closeafter=no&ping=1",
                   headers={"Authorization": auth, "Accept": "text/event-stream"})
@@ -147,6 +148,12 @@ def test_jmap_bearer_tokens():
         assert jmap(s, "Bearer " + nobody, source=ip4)[0] == 401
         assert s.wait_log(re.compile(r'mech=bearer reason=password failures=1 delay_ms=\d+ '
                                      r'user="tj1.fffff" ip=%s\n' % re.escape(ip4))), \
+            [l for l in s.log_text().splitlines() if "auth_failed" in l]
+        # The same on the push channel (EventSource).
+        ip5 = unique_ips(1)[0]
+        assert push_status(s, "Bearer " + nobody, ip5)[0] == 401
+        assert s.wait_log(re.compile(r'mech=bearer reason=password failures=1 delay_ms=\d+ '
+                                     r'user="tj1.fffff" ip=%s\n' % re.escape(ip5))), \
             [l for l in s.log_text().splitlines() if "auth_failed" in l]
         # Without credentials: asked for, nothing counted.
         c = http.client.HTTPSConnection("127.0.0.1", s.https_port, timeout=30, context=tls_ctx())
