@@ -283,8 +283,11 @@ enum login_outcome login_check_wait(const struct login_request *rq, struct login
 
 	memset(r, 0, sizeof *r);
 	if (flow_admit(l, mono_now_ms(), &wait) < 0) {
+		/* Answered at once (HTTP says 429): nothing was checked, and a
+		 * thread asleep for each refusal let one address over its
+		 * budget hold every HTTP job, so JMAP answered everyone else
+		 * 503 (a loop's timer costs nothing; a thread does). */
 		o = LOGIN_REFUSED;
-		delay = LOGIN_MAX_DELAY_MS;
 	} else if (malformed) {
 		o = LOGIN_FAILED;
 		delay = fail_record(l, malformed, mono_now_ms());

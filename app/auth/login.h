@@ -99,7 +99,8 @@ void login_abandon(struct login **lp);
  * The same flow for a thread that may block (an HTTP job thread, never a
  * loop): the gate, the account's spacing, the password check, the same
  * auth_failed line and the reply delay all happen in the calling thread,
- * which sleeps through the waits. rq's loop, done, arg, after_ok are
+ * which sleeps through the waits. A refusal (LOGIN_REFUSED) returns at
+ * once: the caller answers 429, and no thread waits on a refusal. rq's loop, done, arg, after_ok are
  * unused. Fills *r (account and cred on LOGIN_OK; user and mech NULL) and
  * returns its outcome: LOGIN_OK, LOGIN_FAILED, LOGIN_REFUSED or LOGIN_TEMP.
  */

@@ -12,6 +12,7 @@ import base64
 import http.client
 import json
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from httpc import ADMIN_PW, admin_server, tls_ctx
@@ -190,3 +191,34 @@ def test_jmap_bearer_tokens():
         assert admin.call("DELETE", "/accounts/%s/jmap-tokens/backup%%20job" % USER)[0] == 204
         assert admin.call("GET", "/accounts/%s/jmap-tokens" % USER)[2]["tokens"] == []
         assert jmap(s, "Bearer " + atok)[0] == 401
+
+
+def test_refused_logins_do_not_hold_the_jmap_threads():
+    """An address over its failure budget is refused without a check. On
+    JMAP each refusal slept out the longest reply delay (5 s) on one of
+    the 16 HTTP job threads, so one address sending 16 requests at a time
+    held them all and every other JMAP client got 503. Refusals are
+    answered (429) at once now; a user elsewhere gets in meanwhile."""
+    from harness import Server
+    s = Server(http=True, accounts=[(USER, PW)])
+    with s:
+        ip, other = unique_ips(2)
+        bad = basic(USER, "not-the-password")
+        # Ten failures at once, malformed ones (no name: nothing to space
+        # out, no hash to compute).
+        malformed = "Basic " + base64.b64encode(b"no-colon").decode()
+        with ThreadPoolExecutor(10) as ex:
+            assert [st for st, _ in ex.map(lambda _: jmap(s, malformed, ip), range(10))] == [401] * 10
+
+        def refusals():
+            return len(re.findall(r"event=auth_refused reason=too_many_failures .*ip=%s\n"
+                                  % re.escape(ip), s.log_text()))
+        with ThreadPoolExecutor(16) as ex:
+            held = [ex.submit(jmap, s, bad, ip) for _ in range(16)]
+            deadline = time.time() + 20
+            while refusals() < 16 and time.time() < deadline:
+                time.sleep(0.05)
+            assert refusals() == 16, refusals()
+            st, sess = jmap(s, basic(USER, PW), other)
+            assert st == 200 and sess["username"] == USER, (st, sess)
+            assert [h.result()[0] for h in held] == [429] * 16
