@@ -112,7 +112,16 @@ struct dns_query *dns_query(struct dns *d, const char *name, uint16_t type, dns_
 			    void *arg);
 /* Skips reading the cache (the answer is still stored): for checks a user just fixed. */
 #define DNS_QUERY_FRESH 1u
-/* dns_query() with flags (DNS_QUERY_FRESH). */
+/*
+ * A temporary failure (c-ares' tries timed out, SERVFAIL, no server
+ * reachable) is remembered DNS_FAILURE_TTL seconds (dns_cache.h), and
+ * a query with this flag gets DNS_ANS_TEMP from it at once meanwhile:
+ * for checks that pass on a failure, so a dead resolver costs one
+ * timeout, not one a session. Queries without it ask again.
+ */
+#define DNS_QUERY_FAILURE_CACHED 2u
+#define DNS_FAILURE_TTL 60
+/* dns_query() with flags (DNS_QUERY_FRESH, DNS_QUERY_FAILURE_CACHED). */
 struct dns_query *dns_query_flags(struct dns *d, const char *name, uint16_t type, unsigned flags,
 				  dns_answer_cb *cb, void *arg);
 /* Stops a query: its callback will not run. */

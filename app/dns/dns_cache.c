@@ -19,6 +19,7 @@ struct entry {
 	uint64_t expires_ms;
 	size_t bytes;                 /* what this entry counts against the budget */
 	uint16_t type;
+	uint8_t failed;               /* a remembered failure (dns_cache_put_failure), not an answer */
 	char *name;                   /* canonical, points into this allocation */
 	unsigned char *ans;           /* dns_answer_pack()ed, in this allocation */
 };
@@ -75,26 +76,27 @@ struct dns_cache *dns_cache_shared(void)
  * compute they could all be made to share one bucket, every lookup under
  * the lock then walking them all.
  */
-static size_t slot(const struct dns_cache *c, const char *name, uint16_t type)
+static size_t slot(const struct dns_cache *c, const char *name, uint16_t type, int failed)
 {
-	unsigned char in[DNS_NAME_MAX + 2], out[crypto_shorthash_BYTES];
+	unsigned char in[DNS_NAME_MAX + 3], out[crypto_shorthash_BYTES];
 	size_t n = strlen(name);
 	if (n > DNS_NAME_MAX)
 		n = DNS_NAME_MAX;
 	in[0] = (unsigned char)(type >> 8);
 	in[1] = (unsigned char)type;
-	memcpy(in + 2, name, n);
-	crypto_shorthash(out, in, n + 2, c->key);
+	in[2] = (unsigned char)failed;
+	memcpy(in + 3, name, n);
+	crypto_shorthash(out, in, n + 3, c->key);
 	uint64_t h;
 	memcpy(&h, out, sizeof h);
 	return (size_t)(h & (BUCKETS - 1));
 }
 
-static struct entry **find(struct dns_cache *c, const char *name, uint16_t type)
+static struct entry **find(struct dns_cache *c, const char *name, uint16_t type, int failed)
 {
-	struct entry **pp = &c->bucket[slot(c, name, type)];
+	struct entry **pp = &c->bucket[slot(c, name, type, failed)];
 	for (; *pp; pp = &(*pp)->hnext)
-		if ((*pp)->type == type && strcmp((*pp)->name, name) == 0)
+		if ((*pp)->type == type && (*pp)->failed == failed && strcmp((*pp)->name, name) == 0)
 			return pp;
 	return pp;
 }
@@ -143,7 +145,7 @@ int dns_cache_get(struct dns_cache *c, const char *name, uint16_t type, uint64_t
 	if (dns_name_canon(name, key, sizeof key) < 0)
 		return 0;
 	pthread_mutex_lock(&c->mu);
-	struct entry **pp = find(c, key, type), *e = *pp;
+	struct entry **pp = find(c, key, type, 0), *e = *pp;
 	if (e && e->expires_ms <= now_ms) {
 		drop(c, pp);
 	} else if (e) {
@@ -158,12 +160,13 @@ int dns_cache_get(struct dns_cache *c, const char *name, uint16_t type, uint64_t
 	return hit;
 }
 
-void dns_cache_put(struct dns_cache *c, const char *name, uint16_t type,
-		   const struct dns_answer *a, uint64_t now_ms)
+/* Stores a copy of *a for (name, type, failed), kept ttl seconds from now_ms. */
+static void store(struct dns_cache *c, const char *name, uint16_t type, int failed,
+		  const struct dns_answer *a, uint32_t ttl, uint64_t now_ms)
 {
 	char key[DNS_NAME_MAX];
 
-	if (a->ttl == 0 || a->status == DNS_ANS_TEMP || dns_name_canon(name, key, sizeof key) < 0)
+	if (ttl == 0 || dns_name_canon(name, key, sizeof key) < 0)
 		return;
 	size_t klen = strlen(key) + 1, asz = dns_answer_size(a);
 	/* The answer packed, then the name. */
@@ -177,23 +180,59 @@ void dns_cache_put(struct dns_cache *c, const char *name, uint16_t type,
 	e->name = (char *)e->ans + asz;
 	memcpy(e->name, key, klen);
 	e->type = type;
+	e->failed = (uint8_t)failed;
 	e->bytes = bytes;
-	uint32_t ttl = a->ttl < DNS_CACHE_TTL_MAX ? a->ttl : DNS_CACHE_TTL_MAX;
+	if (ttl > DNS_CACHE_TTL_MAX)
+		ttl = DNS_CACHE_TTL_MAX;
 	e->expires_ms = now_ms + (uint64_t)ttl * 1000;
 
 	pthread_mutex_lock(&c->mu);
-	struct entry **pp = find(c, key, type);
+	struct entry **pp = find(c, key, type, failed);
 	if (*pp)
 		drop(c, pp);
 	while (c->bytes + bytes > c->max_bytes && c->tail)
-		drop(c, find(c, c->tail->name, c->tail->type));
-	pp = find(c, key, type); /* evictions may have changed the chain */
+		drop(c, find(c, c->tail->name, c->tail->type, c->tail->failed));
+	pp = find(c, key, type, failed); /* evictions may have changed the chain */
 	e->hnext = NULL;
 	*pp = e;
 	lru_push(c, e);
 	c->bytes += bytes;
 	c->entries++;
 	pthread_mutex_unlock(&c->mu);
+}
+
+void dns_cache_put(struct dns_cache *c, const char *name, uint16_t type,
+		   const struct dns_answer *a, uint64_t now_ms)
+{
+	if (a->status == DNS_ANS_TEMP)
+		return;
+	store(c, name, type, 0, a, a->ttl, now_ms);
+}
+
+void dns_cache_put_failure(struct dns_cache *c, const char *name, uint16_t type, uint32_t ttl,
+			   uint64_t now_ms)
+{
+	struct dns_answer *a = xmalloc(sizeof *a);
+	dns_answer_init(a, type, DNS_ANS_TEMP, ttl);
+	store(c, name, type, 1, a, ttl, now_ms);
+	free(a);
+}
+
+int dns_cache_failed(struct dns_cache *c, const char *name, uint16_t type, uint64_t now_ms)
+{
+	char key[DNS_NAME_MAX];
+	int hit = 0;
+
+	if (dns_name_canon(name, key, sizeof key) < 0)
+		return 0;
+	pthread_mutex_lock(&c->mu);
+	struct entry **pp = find(c, key, type, 1), *e = *pp;
+	if (e && e->expires_ms <= now_ms)
+		drop(c, pp);
+	else if (e)
+		hit = 1;
+	pthread_mutex_unlock(&c->mu);
+	return hit;
 }
 
 void dns_cache_stats(struct dns_cache *c, size_t *entries_r, size_t *bytes_r)

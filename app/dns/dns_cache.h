@@ -10,8 +10,11 @@
  * milliseconds, so tests can move the clock.
  *
  * Caveats: answers with TTL 0 and DNS_ANS_TEMP answers are never stored
- * (a temporary failure must be retried, RFC 2308 §7 lets us hold it at most
- * five minutes and we choose not to). TTLs are capped at DNS_CACHE_TTL_MAX.
+ * as answers (a temporary failure must be retried). A failure may be
+ * remembered apart, for a short while (dns_cache_put_failure(); RFC 2308
+ * §7 allows five minutes at most): only dns_cache_failed() sees it, so a
+ * reader that did not ask for it (the queue's route) asks the network as
+ * before. TTLs are capped at DNS_CACHE_TTL_MAX.
  */
 #ifndef TERN_DNS_DNS_CACHE_H
 #define TERN_DNS_DNS_CACHE_H
@@ -43,6 +46,16 @@ int dns_cache_get(struct dns_cache *c, const char *name, uint16_t type, uint64_t
 /* Stores a copy of *a for (name, type) from now_ms, replacing any older one. */
 void dns_cache_put(struct dns_cache *c, const char *name, uint16_t type,
 		   const struct dns_answer *a, uint64_t now_ms);
+/*
+ * Remembers that (name, type) failed (timeout, SERVFAIL, no server
+ * reachable) for ttl seconds from now_ms; dns_cache_failed() says so
+ * meanwhile. dns_cache_get() never returns it, and a stored answer for
+ * the name does not remove it (it expires).
+ */
+void dns_cache_put_failure(struct dns_cache *c, const char *name, uint16_t type, uint32_t ttl,
+			   uint64_t now_ms);
+/* 1 while a failure of (name, type) is remembered at now_ms, else 0. */
+int dns_cache_failed(struct dns_cache *c, const char *name, uint16_t type, uint64_t now_ms);
 /* Entries and bytes in use (for tests and /metrics). */
 void dns_cache_stats(struct dns_cache *c, size_t *entries_r, size_t *bytes_r);
 /* The longest hash chain (for tests: names chosen by a stranger must not share one). */

@@ -109,6 +109,21 @@ const char *dns_rr_text(const struct dns_answer *a, size_t i)
 	return t;
 }
 
+int dns_answer_null_mx(const struct dns_answer *a)
+{
+	int root = 0;
+	if (a->status != DNS_ANS_OK)
+		return 0;
+	for (size_t i = 0; i < a->nrr; i++) {
+		if (a->rr[i].type != DNS_T_MX)
+			continue;
+		if (a->rr[i].len != 0)
+			return 0; /* a host: mail goes there */
+		root = 1;
+	}
+	return root;
+}
+
 int dns_name_canon(const char *in, char *out, size_t outsz)
 {
 	size_t n = strlen(in);

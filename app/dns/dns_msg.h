@@ -122,6 +122,12 @@ void dns_answer_unpack(const void *buf, struct dns_answer *out);
 /* Record i's data as a C string (names, TXT); "" for binary types and for
  * a TXT record with a NUL inside (its bytes are at a->data + off, len). */
 const char *dns_rr_text(const struct dns_answer *a, size_t i);
+/*
+ * 1 when a (an MX answer) is a null MX (RFC 7505 §3): at least one MX
+ * record whose exchange is the root "." and no MX record naming a host,
+ * as dns_route() reads it. 0 otherwise (any other status included).
+ */
+int dns_answer_null_mx(const struct dns_answer *a);
 /* Name in canonical text form (lowercase, no trailing dot) into out (outsz >= 1). -1 when too long. */
 int dns_name_canon(const char *in, char *out, size_t outsz);
 /*

@@ -26,6 +26,7 @@ struct dns_query {
 	dns_answer_cb *cb; /* NULL once cancelled or answered */
 	void *arg;
 	uint16_t type;
+	unsigned flags;    /* DNS_QUERY_* */
 	int hops;
 	int in_start;      /* inside dns_query(): the caller frees, not the callback */
 	int insecure;      /* a CNAME hop came without AD */
@@ -129,6 +130,13 @@ static void raw_cb(void *arg, int status, int timeouts, unsigned char *abuf, int
 		a->ad = 0;
 	if (q->cb)
 		dns_cache_put(dns_cache_shared(), q->name, q->type, a, loop_now_ms());
+	/* A failure the asker wants remembered, its own (not a cancel or
+	 * the channel's end), even when the asker has gone meanwhile: the
+	 * next one must not wait for it again. */
+	if ((q->flags & DNS_QUERY_FAILURE_CACHED) && a->status == DNS_ANS_TEMP &&
+	    status != ARES_ECANCELLED && status != ARES_EDESTRUCTION && !q->d->closing)
+		dns_cache_put_failure(dns_cache_shared(), q->name, q->type, DNS_FAILURE_TTL,
+				      loop_now_ms());
 	deliver(q, a);
 	free(a);
 	q->d->inflight--;
@@ -191,12 +199,20 @@ struct dns_query *dns_query_flags(struct dns *d, const char *name, uint16_t type
 		free(a);
 		return NULL;
 	}
+	if ((flags & DNS_QUERY_FAILURE_CACHED) &&
+	    dns_cache_failed(dns_cache_shared(), key, type, loop_now_ms())) {
+		dns_answer_init(a, type, DNS_ANS_TEMP, 0);
+		cb(arg, a);
+		free(a);
+		return NULL;
+	}
 	free(a);
 	struct dns_query *q = xcalloc(1, sizeof *q);
 	q->d = d;
 	q->cb = cb;
 	q->arg = arg;
 	q->type = type;
+	q->flags = flags;
 	q->in_start = 1;
 	memcpy(q->name, key, sizeof key);
 	memcpy(q->target, key, sizeof key);

@@ -83,7 +83,7 @@
  * user setting). */
 #define SMTP_CHECKS_DEADLINE_MS 30000
 #define DMARC_GRACE_SHARE 4 /* DMARC started past it: deadline / this more */
-#define TIMED_OUT_MAX 40 /* "dkim,arc,spf,iprev,dmarc" */
+#define TIMED_OUT_MAX 48 /* "dkim,arc,spf,nullmx,iprev,dmarc" */
 
 enum phase { PH_DKIM, PH_ARC, PH_WAIT, PH_DMARC, PH_DONE };
 
@@ -332,6 +332,20 @@ static void decide(struct smtp_checks *c)
 	smtp_spam_message(s, &sin, c->author, fields, pd.action == POLICY_JUNK);
 }
 
+/* The sender's domain takes no mail (RFC 7505 §4.2, smtp_nullmx.c):
+ * refused before DMARC asks anything. */
+static void refuse_null_mx(struct smtp_session *s)
+{
+	struct smtp_tx *tx = &s->tx;
+	char q[600];
+	log_info("smtp", s->id, "event=message_rejected reason=null_mx from=%s size=%zu%s",
+		 log_q(tx->mail_from, q, sizeof q), tx->data.len, smtp_spf_log(tx));
+	metrics_inc(METRIC_REJECTED);
+	if (!s->conn_gone)
+		smtp_reply_null_mx(s, tx->mail_from);
+	smtp_tx_committed(s);
+}
+
 static void step(struct smtp_checks *c);
 
 static void dmarc_done(void *arg, struct dmarc_eval *e)
@@ -392,6 +406,10 @@ static void expire(struct smtp_checks *c)
 		timed_out(c, "arc");
 	if (smtp_spf_expire(s))
 		timed_out(c, "spf");
+	if (smtp_nullmx_sender(s) < 0) {
+		smtp_nullmx_expire(s); /* a pass, as a lookup that failed */
+		timed_out(c, "nullmx");
+	}
 	if (s->iprev_run) {
 		dns_drive_cancel(s->iprev_run);
 		s->iprev_run = NULL;
@@ -472,9 +490,17 @@ static void step(struct smtp_checks *c)
 		c->phase = PH_WAIT;
 	}
 	if (c->phase == PH_WAIT) {
-		/* SPF and iprev started earlier; their ends wake us. */
-		if (s->tx.spf_run || s->tx.spf_waiting || s->iprev_run)
+		/* SPF, iprev and the sender's null MX check started earlier;
+		 * their ends wake us. */
+		if (s->tx.spf_run || s->tx.spf_waiting || s->iprev_run || smtp_nullmx_sender(s) < 0)
 			return;
+		if (smtp_nullmx_sender(s) == 1) {
+			c->phase = PH_DONE;
+			if (c->timed_out[0])
+				log_info("smtp", s->id, "event=checks_timeout checks=%s", c->timed_out + 1);
+			refuse_null_mx(s); /* frees c */
+			return;
+		}
 		start_dmarc(c);
 		if (c->dmarc_run)
 			return; /* dmarc_done steps again */
@@ -523,7 +549,12 @@ void smtp_checks_message(struct smtp_session *s)
 
 	if (!smtp_cfg->auth_checks) {
 		/* TERN_AUTH_CHECKS=off: a gateway in front checked (or a
-		 * benchmark); forged fields for us are still removed. */
+		 * benchmark); forged fields for us are still removed. A
+		 * null MX answer in by now still refuses; nothing waits. */
+		if (smtp_nullmx_sender(s) == 1) {
+			refuse_null_mx(s);
+			return;
+		}
 		smtp_tx_store(s, NULL, 0);
 		return;
 	}

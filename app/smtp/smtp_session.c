@@ -168,6 +168,7 @@ void smtp_session_free(struct smtp_session *s)
 	if (s->in_tx && s->state == SMTP_S_WAIT_STORE)
 		return; /* the store still holds pointers into the tx; done() frees */
 	smtp_tx_end(s);
+	smtp_nullmx_session_free(s);
 	smtp_spf_session_free(s);
 	smtp_checks_session_free(s);
 	if (s->prev)
@@ -197,9 +198,11 @@ static void idle_timeout(struct loop *loop, void *arg)
 		conn_close(s->conn, "tls_handshake_timeout");
 		return;
 	}
-	if (s->state == SMTP_S_WAIT_STORE || s->state == SMTP_S_WAIT_AUTH) {
+	if (s->state == SMTP_S_WAIT_STORE || s->state == SMTP_S_WAIT_AUTH ||
+	    s->state == SMTP_S_WAIT_DNS) {
 		/* Our side is working (the checks, the store; the password
-		 * check or its failure delay): not the client's idle time.
+		 * check or its failure delay; a null MX check): not the
+		 * client's idle time.
 		 * Armed again, never dropped: a client silent after the
 		 * reply must still be timed out. */
 		idle_rearm(s);
@@ -428,6 +431,24 @@ static char *rcpt_params_text(struct arena *a, const struct smtp_params *p)
 			    (int)p->orcpt_addr.len, p->orcpt_addr.p);
 }
 
+void smtp_reply_null_mx(struct smtp_session *s, const char *sender)
+{
+	const char *at = strrchr(sender, '@');
+	smtp_reply(s, "550 5.7.27 <%s>: Sender address rejected: Domain %s does not accept mail (null MX)",
+		   sender, at ? at + 1 : "");
+}
+
+/* MAIL or RCPT refused for the sender's null MX (RFC 7505 §4.2). */
+static void sender_null_mx(struct smtp_session *s, const char *sender)
+{
+	char q[600];
+	log_info("smtp", s->id, "event=mail_rejected from=%s reason=null_mx",
+		 log_q(sender, q, sizeof(q)));
+	metrics_inc(METRIC_REJECTED);
+	smtp_reply_null_mx(s, sender);
+	smtp_session_error(s);
+}
+
 static void cmd_mail(struct smtp_session *s, struct smtp_cmd *cmd)
 {
 	char addr[SMTP_ADDRESS_BUF];
@@ -478,6 +499,13 @@ static void cmd_mail(struct smtp_session *s, struct smtp_cmd *cmd)
 	}
 	if (s->mode != SMTP_MODE_MX && smtp_submit_check_sender(s, addr) < 0)
 		return;
+	/* RFC 7505 §4.2: a sender whose domain takes no mail could get no
+	 * bounce. Known already (the cache): refused here; else its query
+	 * runs beside SPF's and RCPT or the end of DATA refuse (smtp_nullmx.c). */
+	if (s->mode == SMTP_MODE_MX && smtp_nullmx_mail(s, addr)) {
+		sender_null_mx(s, addr);
+		return;
+	}
 	memset(&s->tx, 0, sizeof(s->tx));
 	s->tx.arena = arena_new(2048);
 	s->tx.mail_from = arena_strdup(s->tx.arena, addr);
@@ -678,7 +706,20 @@ static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 		break;
 	case STORE_RCPT_NOT_LOCAL:
 		if (s->mode != SMTP_MODE_MX && s->authenticated) {
-			n = 0; /* submission relays for its users: the queue sends it */
+			/* Submission relays for its users: the queue sends it,
+			 * unless the domain takes no mail (RFC 7505 §4.1). */
+			int nm = smtp_nullmx_relay(s, addr);
+			if (nm < 0)
+				return; /* the line runs again with the answer */
+			if (nm) {
+				log_info("smtp", s->id, "event=rcpt_rejected rcpt=%s reason=null_mx", qa);
+				metrics_inc(METRIC_REJECTED);
+				smtp_reply(s, "556 5.1.10 <%s>: Recipient address rejected: Domain %s does not accept mail (null MX)",
+					   addr, strrchr(addr, '@') + 1);
+				smtp_session_error(s);
+				return;
+			}
+			n = 0;
 			break;
 		}
 		log_info("smtp", s->id, "event=rcpt_rejected rcpt=%s reason=relay_denied", qa);
@@ -743,6 +784,11 @@ static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 	if (tx->naccounts + fresh > tx->accounts_cap) {
 		log_info("smtp", s->id, "event=rcpt_deferred rcpt=%s reason=too_many_accounts", qa);
 		smtp_reply(s, "452 4.5.3 <%s>: Too many recipients; send it again in its own transaction", addr);
+		return;
+	}
+	/* The sender's null MX, when its answer came by now (smtp_nullmx.c). */
+	if (smtp_nullmx_sender(s) == 1) {
+		sender_null_mx(s, tx->mail_from);
 		return;
 	}
 	/* The same rule for the recipients' spam policies (smtp_spam.c). */
@@ -1032,7 +1078,7 @@ void smtp_session_input(struct smtp_session *s)
 	struct buf *in = &s->conn->in;
 
 	while (!s->conn_gone && s->state != SMTP_S_CLOSING && s->state != SMTP_S_WAIT_STORE &&
-	       s->state != SMTP_S_WAIT_AUTH) {
+	       s->state != SMTP_S_WAIT_AUTH && s->state != SMTP_S_WAIT_DNS) {
 		if (s->state == SMTP_S_DATA) {
 			size_t avail = buf_len(in);
 			const char *nl = memchr(buf_data(in), '\n', avail);
@@ -1099,6 +1145,8 @@ void smtp_session_input(struct smtp_session *s)
 				smtp_auth_line(s, line); /* a SASL response, not a command */
 			else
 				dispatch(s, line);
+			if (s->state == SMTP_S_WAIT_DNS)
+				return; /* the line stays: it runs again (smtp_nullmx_relay) */
 			if (secret)
 				buf_consume_wipe(in, consumed);
 			else

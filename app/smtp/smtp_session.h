@@ -40,6 +40,7 @@ struct smtp_spam;
 struct spam_dnsbl_run;
 struct iprev_eval;
 struct dns_drive;
+struct dns_query;
 struct verdict;
 struct conn;
 struct loop;
@@ -56,6 +57,7 @@ enum smtp_state {
 	SMTP_S_CLOSING,   /* final reply queued */
 	SMTP_S_AUTH,      /* submission: reading a SASL response line */
 	SMTP_S_WAIT_AUTH, /* submission: password check running, or failure delay */
+	SMTP_S_WAIT_DNS,  /* submission: RCPT waits for its null MX check (smtp_nullmx.c) */
 };
 
 enum smtp_mode {
@@ -157,6 +159,7 @@ struct smtp_tx {
 	struct spf_run *spf_run;         /* in flight, else NULL */
 	int spf_waiting;                 /* not started: the session's spf_old still runs */
 	const char *spf_result;          /* "pass", ... once known (static), else NULL */
+	int nullmx_expired;              /* the checks' deadline cut the sender's null MX check */
 	struct forward_copy *fwd; /* the forwarded copy and its queue entry (smtp_forward.c), or NULL */
 	int fwd_pending;      /* end of data: something is forwarded (smtp_forward_check) */
 	int arc_known;        /* the checks validated the message's ARC chain: */
@@ -242,6 +245,15 @@ struct smtp_session {
 	/* Port 25: the client's blocklist lookups, from the connect on (smtp_spam.c). */
 	struct spam_dnsbl_run *dnsbl;
 	struct dns_resolver dnsbl_resolver; /* must outlive dnsbl */
+	/* RFC 7505 null MX checks (smtp_nullmx.c): the last domain asked
+	 * and its answer, the one query in flight. */
+	struct dns_query *mx_q;    /* in flight for mx_domain, else NULL */
+	char mx_domain[256];       /* "" until one is asked */
+	int mx_null;               /* mx_domain's: 1 null MX, 0 not (or failed), -1 not yet */
+	int mx_starting;           /* inside dns_query(): an answer only records */
+	int mx_waited;             /* a RCPT waited SMTP_NULLMX_WAIT_MS for mx_q: no more waits */
+	uint64_t mx_timer;         /* the bound of a RCPT's wait */
+	enum smtp_state mx_state;  /* the state a waiting RCPT resumes in */
 };
 
 extern const struct config *smtp_cfg;
@@ -306,6 +318,33 @@ void smtp_tx_committed(struct smtp_session *s);
  * asked NOTIFY=SUCCESS (msg/len: the message as stored, for RET). */
 void smtp_tx_notify_delivered(struct smtp_session *s, const char *msg, size_t len);
 
+/* smtp_nullmx.c */
+/*
+ * MAIL on port 25: starts the MX query of sender's domain (unless the
+ * session has its answer or one in flight). 1 when the answer is known
+ * already and is a null MX (MAIL is refused), else 0; never waits.
+ */
+int smtp_nullmx_mail(struct smtp_session *s, const char *sender);
+/*
+ * Port 25, in a transaction: its sender domain's answer. 1 null MX; 0
+ * not, no answer (failure, no resolver, a literal, the null sender) or
+ * cut by the checks' deadline; -1 not in yet: smtp_checks_wake() runs
+ * when it is. May start the query (a sender asked after another's).
+ */
+int smtp_nullmx_sender(struct smtp_session *s);
+/* The checks' deadline passed: the transaction's check is a pass. */
+void smtp_nullmx_expire(struct smtp_session *s);
+/*
+ * Submission RCPT to rcpt, a domain not ours: 1 null MX (refuse it), 0
+ * relay it (no null MX, a DNS failure, a timeout), -1 not in yet: the
+ * session is in SMTP_S_WAIT_DNS with reading paused, the RCPT line must
+ * stay in the input unconsumed; it is run again when the answer is in
+ * (SMTP_NULLMX_WAIT_MS at most), and this then answers 0 or 1.
+ */
+int smtp_nullmx_relay(struct smtp_session *s, const char *rcpt);
+/* The session ends: its query and timer go. */
+void smtp_nullmx_session_free(struct smtp_session *s);
+
 /* smtp_forward.c (port 25) */
 struct store_forward;
 /* RCPT: addr is an SRS address at one of our domains. 0: it is not
@@ -352,6 +391,8 @@ void smtp_checks_wake(struct smtp_session *s);
 void smtp_checks_tx_free(struct smtp_tx *tx);
 /* Renders a policy verdict (policy/policy.h) as the reply. */
 void smtp_reply_verdict(struct smtp_session *s, const struct verdict *v);
+/* 550 5.7.27: sender's domain publishes a null MX (RFC 7505 §4.2). */
+void smtp_reply_null_mx(struct smtp_session *s, const char *sender);
 
 /* smtp_spf.c */
 /* Port 25, MAIL accepted: starts the SPF check of the sender on the loop's resolver. */

@@ -174,16 +174,17 @@ def default_dns():
     """The loopback DNS server every Server uses unless a test passes its
     own (one for the whole run, started on first use): DMARC policy names
     (_dmarc.*) do not exist, so port 25's DMARC check of a test message
-    ends in "none"; every other name fails at once (SERVFAIL), as the
-    closed port used before did, so SPF is a temperror and the queue
-    defers."""
+    ends in "none"; nullmx.test publishes a null MX (RFC 7505); every
+    other name fails at once (SERVFAIL), as the closed port used before
+    did, so SPF is a temperror and the queue defers."""
     if "servers" not in _default_dns:
         import atexit
         import json
         d = tempfile.mkdtemp(prefix="tern-dns-default-")
         path = os.path.join(d, "zone.json")
         with open(path, "w") as f:
-            json.dump({"_dmarc.*": {"NXDOMAIN": True}, "*": {"SERVFAIL": True}}, f)
+            json.dump({"_dmarc.*": {"NXDOMAIN": True}, "*": {"SERVFAIL": True},
+                       "nullmx.test": {"MX": [[0, "."]]}}, f)
         port = free_port(udp=True)
         proc = subprocess.Popen(["/usr/bin/python3", os.path.join(ROOT, "tests", "proto", "dns_server.py"), str(port), path],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

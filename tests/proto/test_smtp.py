@@ -248,11 +248,21 @@ def test_alias_to_many_accounts_reaches_every_one():
             assert c.docmd("MAIL FROM:<staff@example.test>")[0] == 250
 
 
+def question(data):
+    """(name, type) of a DNS query's first question: "a.test", 15."""
+    labels, i = [], 12
+    while i < len(data) and data[i]:
+        labels.append(data[i + 1:i + 1 + data[i]].decode("ascii", "replace").lower())
+        i += 1 + data[i]
+    return ".".join(labels), int.from_bytes(data[i + 1:i + 3], "big")
+
+
 class SlowDns:
     """Relays DNS queries to the run's loopback server, the answers about
     names holding `only` (as wire labels) held back delay seconds: port
     25's checks then wait that long. With delay None those queries are
-    never answered, only counted (held)."""
+    never answered, only counted (held). Every query's (name, type) is
+    kept in asked, in order."""
 
     def __init__(self, delay, only=b"\x06_dmarc"):
         import socket
@@ -262,6 +272,7 @@ class SlowDns:
         self.up = (host, int(port))
         self.delay, self.only = delay, only
         self.held = 0
+        self.asked = []
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.settimeout(0.2)
@@ -280,6 +291,7 @@ class SlowDns:
                 continue
             except OSError:
                 return
+            self.asked.append(question(data))
             if self.delay is None and self.only in data:
                 self.held += 1
                 continue
@@ -369,7 +381,7 @@ def test_checks_end_at_their_deadline():
             assert time.time() - t0 < 4, time.time() - t0
             r.close()
             log = s.log_text()
-            assert "event=checks_timeout checks=dkim,spf,dmarc" in log, log
+            assert "event=checks_timeout checks=dkim,spf,nullmx,dmarc" in log, log
             assert "event=checks_timeout checks=dkim\n" in log, log
             raw = s.raw("bob@example.test", s.messages("bob@example.test")[0][0])
             assert b"dkim=temperror" in raw, raw
@@ -405,6 +417,54 @@ def test_abandoned_spf_checks_do_not_pile_up():
             assert code == 250, lines
             r.close()
             assert "checks=spf" in s.log_text()
+    finally:
+        dns.stop()
+
+
+def test_null_mx_sender_refused_without_holding_replies():
+    """RFC 7505 §4.2: mail from a domain that publishes a null MX ("0 .")
+    could get no bounce: 550 5.7.27, as Postfix does. Its MX query runs
+    beside SPF's and holds no reply but the end of DATA, where the checks
+    wait for it with SPF: MAIL, RCPT and DATA pipelined are 250, 250, 354
+    while the answer is held back, and the message is refused at the end.
+    Then the answer is known: MAIL is refused at once, in this session and
+    the next. A domain whose lookup fails passes, and its failure is
+    remembered: the next session does not ask (and wait) again."""
+    dns = SlowDns(0.5, only=b"\x06nullmx\x04test")
+    try:
+        with srv(env={"TERN_DNS_SERVERS": dns.servers}) as s:
+            r = Raw(s.smtp_port)
+            assert r.cmd("EHLO client.test")[0] == 250
+            r.send("MAIL FROM:<a@nullmx.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n")
+            assert [r.reply()[0] for _ in range(3)] == [250, 250, 354]
+            code, lines = r.cmd(message(subject="from nowhere", sender="a@nullmx.test") + ".")
+            assert code == 550 and lines[0].startswith("550 5.7.27 <a@nullmx.test>"), lines
+            code, lines = r.cmd("MAIL FROM:<b@NullMX.test>")
+            assert code == 550 and "5.7.27" in lines[0], lines
+            assert r.cmd("RCPT TO:<bob@example.test>")[0] == 503  # no transaction
+            r.close()
+            r = Raw(s.smtp_port)
+            assert r.cmd("EHLO client.test")[0] == 250
+            assert r.cmd("MAIL FROM:<c@nullmx.test>")[0] == 550  # from the cache
+            # SERVFAIL (the run's zone): a pass, remembered.
+            assert r.cmd("MAIL FROM:<a@flaky.test>")[0] == 250
+            assert s.wait_log("event=null_mx_check domain=flaky.test result=temperror")
+            asked = dns.asked.count(("flaky.test", 15))
+            assert asked >= 1, dns.asked
+            assert r.cmd("RCPT TO:<bob@example.test>")[0] == 250
+            assert r.cmd("DATA")[0] == 354
+            code, lines = r.cmd(message(subject="flaky") + ".")
+            assert code == 250, lines
+            r.close()
+            r = Raw(s.smtp_port)
+            assert r.cmd("EHLO client.test")[0] == 250
+            assert r.cmd("MAIL FROM:<b@flaky.test>")[0] == 250
+            assert r.cmd("RCPT TO:<bob@example.test>")[0] == 250
+            r.close()
+            assert dns.asked.count(("flaky.test", 15)) == asked, dns.asked
+            assert dns.asked.count(("nullmx.test", 15)) == 1, dns.asked
+            assert len(s.messages("bob@example.test")) == 1  # flaky's alone
+            assert s.wait_log("event=message_rejected reason=null_mx from=a@nullmx.test")
     finally:
         dns.stop()
 

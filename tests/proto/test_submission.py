@@ -258,7 +258,21 @@ def test_authenticated_remote_recipient_accepted():
         code, text = c.rcpt("nobody@example.test")
         assert code == 550, (code, text)
         c.rset()
+        # RFC 7505 §4.1: a domain with a null MX (the run's loopback DNS
+        # has nullmx.test) takes no mail: 556 5.1.10 at RCPT (RFC 7504),
+        # not a message the queue could only bounce. Its lookup held the
+        # RCPT; the pipelined RCPT and DATA behind it are answered in turn.
+        c.send(b"MAIL FROM:<%s>\r\nRCPT TO:<x@nullmx.test>\r\nRCPT TO:<%s>\r\n"
+               b"RCPT TO:<y@NullMX.test>\r\nDATA\r\n" % (ALICE.encode(), BOB.encode()))
+        replies = [c.getreply() for _ in range(5)]
+        assert [r[0] for r in replies] == [250, 556, 250, 556, 354], replies
+        assert replies[1][1].startswith(b"5.1.10 <x@nullmx.test>"), replies
+        c.send(msg(subject="beside a null MX").encode() + b".\r\n")
+        code, text = c.getreply()
+        assert code == 250, (code, text)
         c.quit()
+        assert len(inbox(s, BOB, 1)) == 1
+        assert s.wait_log("event=rcpt_rejected rcpt=x@nullmx.test reason=null_mx")
 
 
 # ---- sender policy ----

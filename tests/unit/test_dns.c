@@ -200,6 +200,23 @@ static void test_types(void)
 	CHECK_EQ_INT(ans.rr[0].pref, 10);
 	CHECK_EQ_STR(dns_rr_text(&ans, 0), "mx.example.org");
 	CHECK_EQ_STR(dns_rr_text(&ans, 1), "");
+	/* "." beside a host is no null MX (RFC 7505 §3: it stands alone). */
+	CHECK_EQ_INT(dns_answer_null_mx(&ans), 0);
+	{
+		struct dns_answer *nm = calloc(1, sizeof *nm);
+		struct dns_rr mx = {.type = DNS_T_MX, .pref = 0};
+		dns_answer_init(nm, DNS_T_MX, DNS_ANS_OK, 300);
+		CHECK_EQ_INT(dns_answer_null_mx(nm), 0); /* no record at all */
+		CHECK_EQ_INT(dns_answer_add(nm, &mx, "", 0), 0);
+		CHECK_EQ_INT(dns_answer_null_mx(nm), 1);
+		nm->status = DNS_ANS_NODATA;
+		CHECK_EQ_INT(dns_answer_null_mx(nm), 0);
+		nm->status = DNS_ANS_OK;
+		mx.pref = 10;
+		CHECK_EQ_INT(dns_answer_add(nm, &mx, "mx.example.org", 14), 0);
+		CHECK_EQ_INT(dns_answer_null_mx(nm), 0);
+		free(nm);
+	}
 
 	/* TXT: character-strings joined without separators (RFC 7208 §3.3). */
 	header(&w, 0, 2, 0, "example.org", DNS_T_TXT);
@@ -425,6 +442,25 @@ static void test_cache(void)
 	dns_answer_init(a, DNS_T_A, DNS_ANS_NODATA, 0);
 	dns_cache_put(c, "zero.example", DNS_T_A, a, 0);
 	CHECK_EQ_INT(dns_cache_get(c, "zero.example", DNS_T_A, 0, b), 0);
+
+	/* A failure remembered apart: only dns_cache_failed() sees it, for
+	 * its own name and type, until it expires; an answer stored for the
+	 * name neither hides it nor is hidden by it. */
+	CHECK_EQ_INT(dns_cache_failed(c, "temp.example", DNS_T_MX, 0), 0);
+	dns_cache_put_failure(c, "Temp.Example.", DNS_T_MX, 60, 1000);
+	CHECK_EQ_INT(dns_cache_failed(c, "temp.example", DNS_T_MX, 1000), 1);
+	CHECK_EQ_INT(dns_cache_failed(c, "temp.example", DNS_T_MX, 60999), 1);
+	CHECK_EQ_INT(dns_cache_failed(c, "temp.example", DNS_T_A, 1000), 0);
+	CHECK_EQ_INT(dns_cache_failed(c, "other.example", DNS_T_MX, 1000), 0);
+	CHECK_EQ_INT(dns_cache_get(c, "temp.example", DNS_T_MX, 1000, b), 0);
+	dns_answer_init(a, DNS_T_MX, DNS_ANS_NODATA, 30);
+	dns_cache_put(c, "temp.example", DNS_T_MX, a, 2000);
+	CHECK_EQ_INT(dns_cache_get(c, "temp.example", DNS_T_MX, 2000, b), 1);
+	CHECK_EQ_INT(b->status, DNS_ANS_NODATA);
+	CHECK_EQ_INT(dns_cache_failed(c, "temp.example", DNS_T_MX, 2000), 1);
+	CHECK_EQ_INT(dns_cache_failed(c, "temp.example", DNS_T_MX, 61000), 0); /* expired */
+	dns_cache_stats(c, &n, &bytes);
+	CHECK_EQ_INT(n, 2); /* gone.example's and temp.example's answers */
 
 	/* The byte bound: many entries evict the least recently used. */
 	char name[64];
