@@ -83,7 +83,7 @@
  * user setting). */
 #define SMTP_CHECKS_DEADLINE_MS 30000
 #define DMARC_GRACE_SHARE 4 /* DMARC started past it: deadline / this more */
-#define TIMED_OUT_MAX 48 /* "dkim,arc,spf,nullmx,iprev,dmarc" */
+#define TIMED_OUT_MAX 40 /* "dkim,arc,spf,iprev,dmarc" */
 
 enum phase { PH_DKIM, PH_ARC, PH_WAIT, PH_DMARC, PH_DONE };
 
@@ -203,6 +203,19 @@ static void count(const struct auth_results *r)
 	metrics_auth_inc(METRIC_AUTH_ACTION, r->action);
 }
 
+/* The sender's domain takes no mail (RFC 7505 §4.2, smtp_nullmx.c). */
+static void refuse_null_mx(struct smtp_session *s)
+{
+	struct smtp_tx *tx = &s->tx;
+	char q[600];
+	log_info("smtp", s->id, "event=message_rejected reason=null_mx from=%s size=%zu%s",
+		 log_q(tx->mail_from, q, sizeof q), tx->data.len, smtp_spf_log(tx));
+	metrics_inc(METRIC_REJECTED);
+	if (!s->conn_gone)
+		smtp_reply_null_mx(s, tx->mail_from);
+	smtp_tx_committed(s);
+}
+
 /* Everything is known: decide, then deliver or refuse. */
 static void decide(struct smtp_checks *c)
 {
@@ -215,6 +228,13 @@ static void decide(struct smtp_checks *c)
 	}
 	if (c->timed_out[0])
 		log_info("smtp", s->id, "event=checks_timeout checks=%s", c->timed_out + 1);
+	/* The sender's null MX, asked at MAIL beside SPF: waited for by
+	 * nobody, so a resolver slow to answer it holds no reply; its
+	 * answer is in by now unless the MX lookup alone is slow. */
+	if (smtp_nullmx_sender(s) == 1) {
+		refuse_null_mx(s); /* frees c */
+		return;
+	}
 	struct auth_results r = {
 	    .authserv_id = hostname_now(),
 	    .client_ip = s->iprev ? iprev_eval_ip(s->iprev) : s->conn_gone ? "" : s->conn->peer_ip,
@@ -332,20 +352,6 @@ static void decide(struct smtp_checks *c)
 	smtp_spam_message(s, &sin, c->author, fields, pd.action == POLICY_JUNK);
 }
 
-/* The sender's domain takes no mail (RFC 7505 §4.2, smtp_nullmx.c):
- * refused before DMARC asks anything. */
-static void refuse_null_mx(struct smtp_session *s)
-{
-	struct smtp_tx *tx = &s->tx;
-	char q[600];
-	log_info("smtp", s->id, "event=message_rejected reason=null_mx from=%s size=%zu%s",
-		 log_q(tx->mail_from, q, sizeof q), tx->data.len, smtp_spf_log(tx));
-	metrics_inc(METRIC_REJECTED);
-	if (!s->conn_gone)
-		smtp_reply_null_mx(s, tx->mail_from);
-	smtp_tx_committed(s);
-}
-
 static void step(struct smtp_checks *c);
 
 static void dmarc_done(void *arg, struct dmarc_eval *e)
@@ -406,10 +412,6 @@ static void expire(struct smtp_checks *c)
 		timed_out(c, "arc");
 	if (smtp_spf_expire(s))
 		timed_out(c, "spf");
-	if (smtp_nullmx_sender(s) < 0) {
-		smtp_nullmx_expire(s); /* a pass, as a lookup that failed */
-		timed_out(c, "nullmx");
-	}
 	if (s->iprev_run) {
 		dns_drive_cancel(s->iprev_run);
 		s->iprev_run = NULL;
@@ -490,17 +492,9 @@ static void step(struct smtp_checks *c)
 		c->phase = PH_WAIT;
 	}
 	if (c->phase == PH_WAIT) {
-		/* SPF, iprev and the sender's null MX check started earlier;
-		 * their ends wake us. */
-		if (s->tx.spf_run || s->tx.spf_waiting || s->iprev_run || smtp_nullmx_sender(s) < 0)
+		/* SPF and iprev started earlier; their ends wake us. */
+		if (s->tx.spf_run || s->tx.spf_waiting || s->iprev_run)
 			return;
-		if (smtp_nullmx_sender(s) == 1) {
-			c->phase = PH_DONE;
-			if (c->timed_out[0])
-				log_info("smtp", s->id, "event=checks_timeout checks=%s", c->timed_out + 1);
-			refuse_null_mx(s); /* frees c */
-			return;
-		}
 		start_dmarc(c);
 		if (c->dmarc_run)
 			return; /* dmarc_done steps again */

@@ -12,14 +12,16 @@
  * (RFC 2308) as every answer is. The session keeps the last domain asked
  * and its answer, and one query in flight at most.
  *
- * Port 25 never holds a reply for it. MAIL starts the query beside SPF's
+ * Port 25 never waits for it. MAIL starts the query beside SPF's
  * (smtp_spf_start); an answer already known (the cache) refuses MAIL, one
- * that came by an RCPT refuses that RCPT, and the end of DATA waits for
- * it with SPF (smtp_checks.c, under the checks' deadline; a query cut by
- * the deadline is a pass, logged as checks=...,nullmx, and given up) and
- * refuses the message there. A transaction whose sender's domain differs
- * from the one in flight (MAIL, RSET, MAIL) asks when that answer is in,
- * as SPF does. With TERN_AUTH_CHECKS=off nothing waits: an answer in
+ * that came by an RCPT refuses that RCPT, and one in by the decision at
+ * the end of DATA (smtp_checks.c: after SPF, DKIM and DMARC, which asked
+ * their own names meanwhile) refuses the message there. One not in by
+ * then is a pass: waiting for it would make a resolver that answers the
+ * MX query alone slowly (c-ares retries it after a refused datagram while
+ * SPF's failed at once) hold every message's reply, which SPF does not.
+ * A transaction whose sender's domain differs from the one in flight
+ * (MAIL, RSET, MAIL) asks when that answer is in, as SPF does. With TERN_AUTH_CHECKS=off nothing waits: an answer in
  * by the end of DATA is applied, else the message passes.
  *
  * Submission's RCPT to another domain waits for the answer (the submitter
@@ -96,9 +98,6 @@ static void answered(void *arg, const struct dns_answer *a)
 	const char *d = domain_of(s->tx.mail_from);
 	if (d && strcasecmp(d, s->mx_domain) != 0)
 		ask(s, d);
-	if (s->mx_q)
-		return;
-	smtp_checks_wake(s); /* last: the message's checks may end the tx, even the session */
 }
 
 /* Asks about domain unless a query is in flight; the answer may be in at once. */
@@ -133,7 +132,7 @@ static int known(struct smtp_session *s, const char *domain)
 
 int smtp_nullmx_sender(struct smtp_session *s)
 {
-	if (s->mode != SMTP_MODE_MX || !s->in_tx || s->tx.nullmx_expired)
+	if (s->mode != SMTP_MODE_MX || !s->in_tx)
 		return 0;
 	return known(s, domain_of(s->tx.mail_from));
 }
@@ -141,19 +140,6 @@ int smtp_nullmx_sender(struct smtp_session *s)
 int smtp_nullmx_mail(struct smtp_session *s, const char *sender)
 {
 	return known(s, domain_of(sender)) == 1;
-}
-
-void smtp_nullmx_expire(struct smtp_session *s)
-{
-	s->tx.nullmx_expired = 1;
-	/* Its query is given up (c-ares ends it; a failure is still
-	 * remembered), as SPF's is: the next transaction's sender must not
-	 * wait for it. The domain passes for the rest of the session. */
-	if (s->mx_q) {
-		dns_query_cancel(s->mx_q);
-		s->mx_q = NULL;
-		s->mx_null = 0;
-	}
 }
 
 int smtp_nullmx_relay(struct smtp_session *s, const char *rcpt)

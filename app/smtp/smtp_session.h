@@ -159,7 +159,6 @@ struct smtp_tx {
 	struct spf_run *spf_run;         /* in flight, else NULL */
 	int spf_waiting;                 /* not started: the session's spf_old still runs */
 	const char *spf_result;          /* "pass", ... once known (static), else NULL */
-	int nullmx_expired;              /* the checks' deadline cut the sender's null MX check */
 	struct forward_copy *fwd; /* the forwarded copy and its queue entry (smtp_forward.c), or NULL */
 	int fwd_pending;      /* end of data: something is forwarded (smtp_forward_check) */
 	int arc_known;        /* the checks validated the message's ARC chain: */
@@ -327,13 +326,11 @@ void smtp_tx_notify_delivered(struct smtp_session *s, const char *msg, size_t le
 int smtp_nullmx_mail(struct smtp_session *s, const char *sender);
 /*
  * Port 25, in a transaction: its sender domain's answer. 1 null MX; 0
- * not, no answer (failure, no resolver, a literal, the null sender) or
- * cut by the checks' deadline; -1 not in yet: smtp_checks_wake() runs
- * when it is. May start the query (a sender asked after another's).
+ * not, or no answer (failure, no resolver, a literal, the null sender);
+ * -1 not in yet (nobody is woken when it is: port 25 never waits for
+ * it). May start the query (a sender asked after another's).
  */
 int smtp_nullmx_sender(struct smtp_session *s);
-/* The checks' deadline passed: the transaction's check is a pass. */
-void smtp_nullmx_expire(struct smtp_session *s);
 /*
  * Submission RCPT to rcpt, a domain not ours: 1 null MX (refuse it), 0
  * relay it (no null MX, a DNS failure, a timeout), -1 not in yet: the

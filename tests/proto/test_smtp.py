@@ -261,16 +261,17 @@ class SlowDns:
     """Relays DNS queries to the run's loopback server, the answers about
     names holding `only` (as wire labels) held back delay seconds: port
     25's checks then wait that long. With delay None those queries are
-    never answered, only counted (held). Every query's (name, type) is
-    kept in asked, in order."""
+    never answered, only counted (held). MX queries about names holding
+    hold_mx are never answered either (held). Every query's (name, type)
+    is kept in asked, in order."""
 
-    def __init__(self, delay, only=b"\x06_dmarc"):
+    def __init__(self, delay, only=b"\x06_dmarc", hold_mx=None):
         import socket
         import threading
         from harness import default_dns
         host, port = default_dns().split(":")
         self.up = (host, int(port))
-        self.delay, self.only = delay, only
+        self.delay, self.only, self.hold_mx = delay, only, hold_mx
         self.held = 0
         self.asked = []
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -291,8 +292,10 @@ class SlowDns:
                 continue
             except OSError:
                 return
-            self.asked.append(question(data))
-            if self.delay is None and self.only in data:
+            q = question(data)
+            self.asked.append(q)
+            if (self.delay is None and self.only in data) or \
+                    (self.hold_mx and self.hold_mx in data and q[1] == 15):
                 self.held += 1
                 continue
             threading.Thread(target=self._relay, args=(data, peer), daemon=True).start()
@@ -381,7 +384,7 @@ def test_checks_end_at_their_deadline():
             assert time.time() - t0 < 4, time.time() - t0
             r.close()
             log = s.log_text()
-            assert "event=checks_timeout checks=dkim,spf,nullmx,dmarc" in log, log
+            assert "event=checks_timeout checks=dkim,spf,dmarc" in log, log
             assert "event=checks_timeout checks=dkim\n" in log, log
             raw = s.raw("bob@example.test", s.messages("bob@example.test")[0][0])
             assert b"dkim=temperror" in raw, raw
@@ -424,13 +427,16 @@ def test_abandoned_spf_checks_do_not_pile_up():
 def test_null_mx_sender_refused_without_holding_replies():
     """RFC 7505 §4.2: mail from a domain that publishes a null MX ("0 .")
     could get no bounce: 550 5.7.27, as Postfix does. Its MX query runs
-    beside SPF's and holds no reply but the end of DATA, where the checks
-    wait for it with SPF: MAIL, RCPT and DATA pipelined are 250, 250, 354
-    while the answer is held back, and the message is refused at the end.
-    Then the answer is known: MAIL is refused at once, in this session and
-    the next. A domain whose lookup fails passes, and its failure is
-    remembered: the next session does not ask (and wait) again."""
-    dns = SlowDns(0.5, only=b"\x06nullmx\x04test")
+    beside SPF's and holds no reply: MAIL, RCPT and DATA pipelined are
+    250, 250, 354 while the answer is held back; by the decision at the
+    end of DATA (SPF and DMARC, held as long) it is in, and the message
+    is refused. Then the answer is known: MAIL is refused at once, in this
+    session and the next. A domain whose lookup fails passes, and its
+    failure is remembered: the next session does not ask again. An MX
+    query that is never answered holds nothing: the message is delivered
+    when SPF and DMARC are done (the first try waited for it there, up to
+    the checks' 30 s)."""
+    dns = SlowDns(0.5, only=b"\x06nullmx\x04test", hold_mx=b"\x06mxhang\x04test")
     try:
         with srv(env={"TERN_DNS_SERVERS": dns.servers}) as s:
             r = Raw(s.smtp_port)
@@ -464,6 +470,15 @@ def test_null_mx_sender_refused_without_holding_replies():
             assert dns.asked.count(("flaky.test", 15)) == asked, dns.asked
             assert dns.asked.count(("nullmx.test", 15)) == 1, dns.asked
             assert len(s.messages("bob@example.test")) == 1  # flaky's alone
+            r = Raw(s.smtp_port, timeout=5)
+            assert r.cmd("EHLO client.test")[0] == 250
+            assert r.cmd("MAIL FROM:<a@mxhang.test>")[0] == 250
+            assert r.cmd("RCPT TO:<bob@example.test>")[0] == 250
+            assert r.cmd("DATA")[0] == 354
+            code, lines = r.cmd(message(subject="mx hangs") + ".")
+            assert code == 250, lines
+            r.close()
+            assert dns.held >= 1 and ("mxhang.test", 15) in dns.asked, dns.asked
             assert s.wait_log("event=message_rejected reason=null_mx from=a@nullmx.test")
     finally:
         dns.stop()
