@@ -497,12 +497,9 @@ static int email_opts(struct jmap_call *c, unsigned defwant, struct email_opts *
 	    .hps = bhps,
 	    .nhps = nbhps,
 	};
+	/* RFC 8621 §4.2: 0, the default, is no truncation. */
 	if ((v = jmap_arg(c, "maxBodyValueBytes")))
 		opts.max = (uint64_t)v->integer;
-	if ((v = jmap_arg(c, "maxBodyValueBytes")) && v->integer == 0) {
-		jmap_bad_arg(c, "maxBodyValueBytes", "maxBodyValueBytes must be positive");
-		return -1;
-	}
 	o->want = want;
 	o->bwant = bwant;
 	o->hps = hps;

@@ -13,8 +13,8 @@
  * htmlBody and attachments follow the RFC's parseStructure algorithm
  * step by step. bodyValues decode the transfer encoding and the charset
  * (those mime_charset_to_utf8 knows; another is isEncodingProblem and is
- * shown as UTF-8 with bad octets replaced), cut at maxBodyValueBytes on a
- * character boundary.
+ * shown as UTF-8 with bad octets replaced), each CRLF made LF, cut at
+ * maxBodyValueBytes on a character boundary.
  */
 #include <stdio.h>
 #include <string.h>
@@ -344,6 +344,17 @@ static void body_value(struct ctx *c, uint32_t i, uint64_t max)
 			txt = conv;
 			n = (size_t)k;
 		}
+	}
+	/* §4.1.4: "with any CRLF replaced with a single LF" (a lone CR
+	 * stays); the cut below counts the octets so sent. */
+	if (n && memchr(txt, '\r', n)) {
+		char *lf = arena_alloc(c->a, n + 1);
+		size_t k = 0;
+		for (size_t o = 0; o < n; o++)
+			if (!(txt[o] == '\r' && o + 1 < n && txt[o + 1] == '\n'))
+				lf[k++] = txt[o];
+		txt = lf;
+		n = k;
 	}
 	if (max && n > max) {
 		/* Not inside a UTF-8 sequence. */

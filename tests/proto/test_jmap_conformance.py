@@ -966,11 +966,33 @@ def test_body_value_malformed_charset_is_encoding_problem():
                             "Content-Transfer-Encoding: base64\r\n"))
     _, g = j.one("Email/get", {"ids": [bad], "properties": ["bodyValues"],
                                "fetchTextBodyValues": True})
-    assert g["list"][0]["bodyValues"] == {"0": {"value": "caf\ufffd ok\r\n", "isEncodingProblem": True,
+    assert g["list"][0]["bodyValues"] == {"0": {"value": "caf\ufffd ok\n", "isEncodingProblem": True,
                                                 "isTruncated": False}}, g
     good = import_msg(j, msg("literal fffd", "a \ufffd b\r\n", "Content-Type: text/plain; "
                                                             "charset=utf-8\r\n"))
     _, g = j.one("Email/get", {"ids": [good], "properties": ["bodyValues"],
                                "fetchTextBodyValues": True})
-    assert g["list"][0]["bodyValues"] == {"0": {"value": "a \ufffd b\r\n", "isEncodingProblem": False,
+    assert g["list"][0]["bodyValues"] == {"0": {"value": "a \ufffd b\n", "isEncodingProblem": False,
                                                 "isTruncated": False}}, g
+
+
+def test_body_value_line_ends_and_no_limit():
+    """An EmailBodyValue's value has "any CRLF replaced with a single LF"
+    (RFC 8621 §4.1.4; a lone CR stays), in Email/get and Email/parse, and
+    maxBodyValueBytes counts the octets so sent; 0, the argument's default,
+    is no truncation (§4.2: "If greater than zero ..."). The CRLFs were
+    kept, and 0 was invalidArguments."""
+    j = Jmap(srv(), *AMY)
+    eid = import_msg(j, msg("line ends", "one\r\ntwo\rthree\r\n\r\nend\r\n"))
+    _, g = j.one("Email/get", {"ids": [eid], "properties": ["bodyValues", "blobId"],
+                               "fetchTextBodyValues": True, "maxBodyValueBytes": 0})
+    assert g["list"][0]["bodyValues"] == {"0": {"value": "one\ntwo\rthree\n\nend\n",
+                                                "isEncodingProblem": False,
+                                                "isTruncated": False}}, g
+    blob = g["list"][0]["blobId"]
+    # 9 octets: "one\ntwo\rt", which is 11 with CRLF.
+    _, p = j.one("Email/parse", {"blobIds": [blob], "properties": ["bodyValues"],
+                                 "fetchAllBodyValues": True, "maxBodyValueBytes": 9})
+    assert p["parsed"][blob]["bodyValues"] == {"0": {"value": "one\ntwo\rt",
+                                                     "isEncodingProblem": False,
+                                                     "isTruncated": True}}, p
