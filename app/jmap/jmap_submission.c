@@ -1080,6 +1080,7 @@ void jmap_submission_set(struct jmap_call *c)
 			if (!strcmp(s->v[i].id, id))
 				x = &s->v[i];
 		int found = x != NULL;
+		const char *bad = NULL; /* the first property it would change */
 		if (found && o->type == JSON_OBJECT) {
 			/* What only sets what is there already (undoStatus
 			 * "final", a server-set property as it is; RFC 8620
@@ -1092,6 +1093,7 @@ void jmap_submission_set(struct jmap_call *c)
 				jw_null(&okw[1]);
 				continue;
 			}
+			bad = p->key;
 		}
 		if (found) {
 			const struct json_value *u = json_get(o, "undoStatus");
@@ -1099,7 +1101,7 @@ void jmap_submission_set(struct jmap_call *c)
 			e = u && o->count == 1 && u->type == JSON_STRING &&
 			            !strcmp(u->str, "canceled")
 			        ? (struct jmap_set_err){"cannotUnsend", NULL, NULL, NULL, 0}
-			        : (struct jmap_set_err){"invalidProperties", NULL, NULL, NULL, 0};
+			        : (struct jmap_set_err){"invalidProperties", bad, NULL, NULL, 0};
 		}
 		jmap_w_set_err(&badw[1], found ? id : o->key, &e);
 	}

@@ -166,6 +166,12 @@ def test_jmap_email_submission():
         "params": "invalidProperties", "ident": "invalidProperties",
         "partial": "noRecipients", "email": "invalidProperties"}, st
     assert st["notUpdated"][sid]["type"] == "cannotUnsend" and st["created"] is None, st
+    # Any other change is invalidProperties naming what it would change
+    # (RFC 8620 §5.3: the SetError SHOULD list the properties).
+    _, st = j.one("EmailSubmission/set", {"update": {sid: {"undoStatus": "final",
+                                                           "emailId": other}}}, using=USING)
+    assert st["notUpdated"] == {sid: {"type": "invalidProperties",
+                                      "properties": ["emailId"]}}, st
     time.sleep(0.5)
     assert len(_relay.messages) == 1, _relay.messages
     # A client may forget a submission.
