@@ -481,7 +481,7 @@ void jmap_identity_set(struct jmap_call *c)
 		const char *id = jmap_id_ref(c->r, e->key);
 		struct ident *x = id ? find(s, id) : NULL;
 		if (!x) {
-			set_error(nu, e->key, "notFound", NULL, NULL);
+			set_error(nu, id ? id : e->key, "notFound", NULL, NULL);
 			continue;
 		}
 		struct ident y = *x;
@@ -510,7 +510,7 @@ void jmap_identity_set(struct jmap_call *c)
 		struct ident *x = id ? find(s, id) : NULL;
 		char key[64];
 		if (!x) {
-			set_error(nd, e->str, "notFound", NULL, NULL);
+			set_error(nd, id ? id : e->str, "notFound", NULL, NULL);
 			continue;
 		}
 		if (!x->may_delete) {

@@ -499,7 +499,7 @@ void jmap_pushsub_set(struct jmap_call *c)
 		const char *id = jmap_id_ref(c->r, o->key);
 		struct rec *r = rec_find(c->r, &l, id);
 		if (!r) {
-			set_error(&ew[1], o->key, "notFound", NULL, NULL);
+			set_error(&ew[1], id ? id : o->key, "notFound", NULL, NULL);
 			continue;
 		}
 		struct rec nr = *r;

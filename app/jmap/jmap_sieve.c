@@ -658,7 +658,7 @@ void jmap_sieve_set(struct jmap_call *c)
 		struct outcome *r = &res[nres++];
 		const char *id = jmap_id_ref(c->r, o->key);
 		struct store_sieve_info *i = id ? by_id(s, id) : NULL;
-		r->key = i ? id : o->key;
+		r->key = id ? id : o->key;
 		r->active = -1;
 		if (!i)
 			fail(&r->e, "notFound", NULL, NULL);
@@ -675,7 +675,7 @@ void jmap_sieve_set(struct jmap_call *c)
 		/* The active script cannot go (sieveIsActive), even with
 		 * onSuccessDeactivateScript: that applies after the destroys. */
 		int rc = i ? store_sieve_del(c->r->st, c->r->account, i->name) : STORE_ENOTFOUND;
-		r->key = i ? id : o->str;
+		r->key = id ? id : o->str;
 		r->ok = rc == STORE_OK;
 		if (!r->ok)
 			r->e = store_fail(rc);

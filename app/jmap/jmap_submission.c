@@ -1103,7 +1103,7 @@ void jmap_submission_set(struct jmap_call *c)
 			        ? (struct jmap_set_err){"cannotUnsend", NULL, NULL, NULL, 0}
 			        : (struct jmap_set_err){"invalidProperties", bad, NULL, NULL, 0};
 		}
-		jmap_w_set_err(&badw[1], found ? id : o->key, &e);
+		jmap_w_set_err(&badw[1], id ? id : o->key, &e);
 	}
 	size_t nde = 0, dcap = de ? de->count : 0;
 	const char **dids = arena_zalloc(c->r->a, (dcap + 1) * sizeof *dids);

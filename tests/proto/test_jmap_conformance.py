@@ -603,6 +603,10 @@ def test_set_update_destroy_by_creation_id():
                              "update": {"#s": {"name": "bycid2"}}}, "s"],
         ["SieveScript/set", {"destroy": ["#s"]}, "s2"],
         ["VacationResponse/set", {"update": {"#zz": {"isEnabled": False}}}, "v"],
+        # Gone now: notFound under the id the creation id names.
+        ["Mailbox/set", {"update": {"#b": {"name": "x"}}, "destroy": ["#b"]}, "m3"],
+        ["Identity/set", {"update": {"#i": {"name": "x"}}, "destroy": ["#i"]}, "i3"],
+        ["SieveScript/set", {"update": {"#s": {"name": "x"}}, "destroy": ["#s"]}, "s3"],
     ], using=USING + [vac, sieve])
     m = r["m"][1]
     a, b = m["created"]["a"]["id"], m["created"]["b"]["id"]
@@ -626,6 +630,9 @@ def test_set_update_destroy_by_creation_id():
     assert r["s"][1]["updated"] == {sid: None}, r["s"]
     assert r["s2"][1]["destroyed"] == [sid], r["s2"]
     assert r["v"][1]["notUpdated"] == {"#zz": {"type": "notFound"}}, r["v"]
+    for k, oid in (("m3", b), ("i3", iid), ("s3", sid)):
+        assert r[k][1]["notUpdated"] == {oid: {"type": "notFound"}}, r[k]
+        assert r[k][1]["notDestroyed"] == {oid: {"type": "notFound"}}, r[k]
 
     # A creation id of an earlier request is not known; createdIds given
     # with the request are (§3.3).
@@ -639,9 +646,13 @@ def test_set_update_destroy_by_creation_id():
     # PushSubscription (no account) and EmailSubmission.
     p = j.call([["PushSubscription/set", {"create": {"p": {
         "deviceClientId": "dev-cid", "url": "https://push.example.invalid/cid", "types": None}},
-        "destroy": ["#p"]}, "p"]])["methodResponses"][0][1]
+        "destroy": ["#p"]}, "p"],
+        ["PushSubscription/set", {"update": {"#p": {"expires": None}}, "destroy": ["#p"]}, "p2"]])
+    p, p2 = p["methodResponses"][0][1], p["methodResponses"][1][1]
     pid = p["created"]["p"]["id"]
     assert p["destroyed"] == [pid], p
+    assert p2["notUpdated"] == {pid: {"type": "notFound"}}, p2
+    assert p2["notDestroyed"] == {pid: {"type": "notFound"}}, p2
     _, i = j.one("Identity/get", {}, using=USING)
     _, q = j.one("Mailbox/query", {"filter": {"role": "drafts"}})
     r = run(j, [
@@ -658,6 +669,17 @@ def test_set_update_destroy_by_creation_id():
     sub = r["s"][1]["created"]["s"]["id"]
     assert r["s2"][1]["notUpdated"] == {sub: {"type": "cannotUnsend"}}, r["s2"]
     assert r["s2"][1]["destroyed"] == [sub], r["s2"]
+    did = r["e"][1]["created"]["d"]["id"]
+    r = run(j, [
+        ["EmailSubmission/set", {"create": {"t": {"identityId": i["list"][0]["id"],
+                                                  "emailId": did}}}, "t"],
+        ["EmailSubmission/set", {"destroy": ["#t"]}, "t2"],
+        ["EmailSubmission/set", {"update": {"#t": {"undoStatus": "canceled"}},
+                                 "destroy": ["#t"]}, "t3"],
+    ])
+    sub = r["t"][1]["created"]["t"]["id"]
+    assert r["t3"][1]["notUpdated"] == {sub: {"type": "notFound"}}, r["t3"]
+    assert r["t3"][1]["notDestroyed"] == {sub: {"type": "notFound"}}, r["t3"]
 
 
 def test_patch_paths_in_every_set():
