@@ -101,13 +101,16 @@ void jmap_w_mailboxes(struct jw *w, const uint8_t *members, size_t n)
 	jw_obj_end(w);
 }
 
-/* A raw header text decoded (RFC 2047) into the arena. */
+/* A raw header text decoded (RFC 2047) into the arena, in NFC
+ * (RFC 8621 §4.1.2.2, as header:NAME:asText gives it). */
 static const char *decoded(struct arena *a, struct str s)
 {
 	struct buf b;
+	size_t n;
 	buf_init(&b, 64 * 1024);
 	rfc5322_decode_words(s, &b);
-	const char *r = arena_strndup(a, buf_data(&b), buf_len(&b));
+	const char *t = jmap_text_nfc(a, buf_data(&b), buf_len(&b), &n);
+	const char *r = arena_strndup(a, t, n);
 	buf_free(&b);
 	return r;
 }

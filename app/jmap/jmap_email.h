@@ -122,6 +122,10 @@ void jmap_hfield_last_write(struct jw *w, struct arena *a, const struct jmap_hfi
                             const char *name, enum jmap_hform form);
 /* Writes "headers": [{name, value}] (raw values). */
 void jmap_headers_write(struct jw *w, struct arena *a, const struct jmap_hfields *h);
+/* Decoded header text s[0..n) in NFC (RFC 8621 §4.1.2.2's last step;
+ * the display names of §4.1.2.3 alike): s itself when it is NFC already,
+ * else a copy in a. Its length into *out_n. */
+const char *jmap_text_nfc(struct arena *a, const char *s, size_t n, size_t *out_n);
 /* A Date value (unfolded) as RFC 8620 Date with the field's own zone;
  * null (and -1) when it is not a date. */
 int jmap_w_date(struct jw *w, struct str v);

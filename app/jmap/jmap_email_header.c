@@ -16,8 +16,9 @@
  * or RFC 2369 defines allows only its own forms (and Raw); any other
  * field allows every form. Asking otherwise is invalidArguments.
  *
- * Caveats: asText is not normalised to NFC; a Date with a named zone
- * ("GMT", "EST") is given in UTC.
+ * Text (asText, Subject, display names) is given in NFC (§4.1.2.2).
+ *
+ * Caveats: a Date with a named zone ("GMT", "EST") is given in UTC.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@
 #include <time.h>
 
 #include "core/arena.h"
+#include "core/unorm.h"
 #include "jmap/jmap_email.h"
 #include "mime/mime_date.h"
 #include "mime/mime_field.h"
@@ -166,7 +168,17 @@ static struct str unfold(struct arena *a, struct str v)
 	return str_make(u, rfc5322_unfold(v, u));
 }
 
-/* RFC 2047 words decoded; NUL and other controls dropped (§4.1.2.2). */
+const char *jmap_text_nfc(struct arena *a, const char *s, size_t n, size_t *out_n)
+{
+	*out_n = n;
+	if (unorm_is_nfc(s, n))
+		return s;
+	char *o = arena_alloc(a, UNORM_GROWTH * n + 1);
+	*out_n = unorm_nfc(s, n, o);
+	return o;
+}
+
+/* RFC 2047 words decoded; NUL and other controls dropped; NFC (§4.1.2.2). */
 static void w_text(struct jw *w, struct arena *a, struct str v)
 {
 	struct buf b;
@@ -181,7 +193,8 @@ static void w_text(struct jw *w, struct arena *a, struct str v)
 			o[n++] = (char)c;
 	}
 	buf_free(&b);
-	jw_strn(w, o, n);
+	const char *t = jmap_text_nfc(a, o, n, &n);
+	jw_strn(w, t, n);
 }
 
 static void w_address(struct jw *w, struct arena *a, const struct mime_address *ad)

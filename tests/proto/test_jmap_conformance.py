@@ -1018,3 +1018,30 @@ def test_body_value_line_ends_and_no_limit():
     assert p["parsed"][blob]["bodyValues"] == {"0": {"value": "one\ntwo\rt",
                                                      "isEncodingProblem": False,
                                                      "isTruncated": True}}, p
+
+
+def test_text_forms_are_nfc():
+    """RFC 8621 §4.1.2.2: the Text form's last step converts the decoded
+    value to NFC; subject (header:Subject:asText) and the display names
+    of from/to and asAddresses get the same. A decomposed "e" and U+0301,
+    raw or in an RFC 2047 word, was passed on decomposed; the Raw form
+    keeps what the message has."""
+    j = Jmap(srv(), *AMY)
+    nfd = "Cafe\u0301"
+    word = "=?utf-8?q?Cafe=CC=81?="
+    raw = ("From: %s <alice@remote.test>\r\nTo: bob@example.test\r\n"
+           "Subject: %s and %s\r\nMessage-ID: <nfc@remote.test>\r\n"
+           "X-Note: %s\r\nMIME-Version: 1.0\r\n"
+           "Content-Type: text/plain; charset=utf-8\r\n\r\nx\r\n"
+           % (word, nfd, word, nfd)).encode()
+    eid = import_msg(j, raw)
+    _, g = j.one("Email/get", {"ids": [eid], "properties": [
+        "subject", "from", "header:Subject:asText", "header:X-Note:asText",
+        "header:From:asAddresses", "header:X-Note"]})
+    m = g["list"][0]
+    assert m["subject"] == "Caf\u00e9 and Caf\u00e9", m
+    assert m["header:Subject:asText"] == m["subject"], m
+    assert m["header:X-Note:asText"] == "Caf\u00e9", m
+    assert m["from"] == [{"name": "Caf\u00e9", "email": "alice@remote.test"}], m
+    assert m["header:From:asAddresses"] == m["from"], m
+    assert m["header:X-Note"] == " " + nfd, m
