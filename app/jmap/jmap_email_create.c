@@ -782,6 +782,34 @@ static int blob_bytes(struct mk *m, const char *bid, struct buf *tmp, struct jma
 		    NULL);
 }
 
+/* Writes each blobId of the EmailBodyParts under p (a part, or an array
+ * of them) that names no blob: blobNotFound's notFound (RFC 8621 §4.6,
+ * "every blobId referenced by an EmailBodyPart that could not be found"). */
+static void w_missing_blobs(struct mk *m, struct jw *w, const struct json_value *p, int depth)
+{
+	if (!p || depth > 64)
+		return;
+	if (p->type == JSON_ARRAY) {
+		for (const struct json_value *e = p->first; e; e = e->next)
+			w_missing_blobs(m, w, e, depth + 1);
+		return;
+	}
+	const struct json_value *bid = member(p, "blobId");
+	if (bid && bid->type == JSON_STRING) {
+		struct buf tmp;
+		struct jmap_bytes b;
+		struct mk probe = *m;
+		probe.err_type = NULL;
+		buf_init(&tmp, CREATE_MAX);
+		if (blob_bytes(&probe, bid->str, &tmp, &b) == 0)
+			jmap_bytes_free(&b);
+		else if (probe.err_type && !strcmp(probe.err_type, "blobNotFound"))
+			jw_str(w, bid->str);
+		buf_free(&tmp);
+	}
+	w_missing_blobs(m, w, member(p, "subParts"), depth + 1);
+}
+
 static int w_leaf(struct mk *m, const struct json_value *p, const char *prop, const char *type,
 		  const char *defdisp)
 {
@@ -1081,7 +1109,18 @@ void jmap_email_create(struct jmap_call *c, struct jmap_mailboxes *mbs, const ch
 	 * room left: less means something did not fit. */
 	if (w_header(&m, em) == 0 && w_body(&m, em) == 0 && buf_room(&msg) <= JMAP_MAX_SIZE_REQUEST)
 		fail(&m, "tooLarge", "the message would be too large", NULL);
-	if (m.err_type) {
+	if (m.err_type && !strcmp(m.err_type, "blobNotFound")) {
+		jw_key(bad, cid);
+		jmap_w_set_error_open(bad, m.err_type, m.err_desc, NULL);
+		jw_key(bad, "notFound");
+		jw_arr_begin(bad);
+		static const char *const lists[] = {"bodyStructure", "textBody", "htmlBody",
+						    "attachments"};
+		for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
+			w_missing_blobs(&m, bad, member(em, lists[i]), 0);
+		jw_arr_end(bad);
+		jw_obj_end(bad);
+	} else if (m.err_type) {
 		jmap_w_set_error(bad, cid, m.err_type, m.err_desc, m.err_prop);
 	} else {
 		struct jmap_new_email e = {

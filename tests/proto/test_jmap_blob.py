@@ -612,7 +612,10 @@ def test_jmap_email_create():
     base = {"mailboxIds": {drafts: True}}
     _, res = j.one("Email/set", {"create": {
         "e1": dict(base, textBody=[{"partId": "x"}], bodyValues={}),
-        "e2": dict(base, attachments=[{"blobId": "B" + "1" * 64}]),
+        # blobNotFound lists every blobId that names nothing (§4.6).
+        "e2": dict(base, attachments=[{"blobId": "B" + "1" * 64},
+                                      {"blobId": e["attachments"][0]["blobId"]},
+                                      {"blobId": "B" + "2" * 64}]),
         "e3": dict(base, id="E00000001"),
         "e4": dict(base, bodyStructure={"partId": "1"}, textBody=[{"partId": "1"}],
                    bodyValues={"1": {"value": "x"}}),
@@ -636,6 +639,7 @@ def test_jmap_email_create():
         "e7": ("invalidProperties", ["header:Subject"]), "e8": ("invalidProperties", ["mailboxIds"]),
         "e9": ("invalidProperties", ["textBody"]), "e10": ("invalidProperties", ["htmlBody"]),
     }, nc
+    assert nc["e2"]["notFound"] == ["B" + "1" * 64, "B" + "2" * 64], nc
 
 
 def test_jmap_email_parse():
