@@ -12,7 +12,8 @@ static int eval(struct jmap_call *c, const struct json_value *f, jmap_cond_fn *c
 		int depth)
 {
 	if (f->type != JSON_OBJECT || depth > JMAP_FILTER_DEPTH) {
-		jmap_bad_arg(c, "filter", "a filter is an object");
+		jmap_bad_arg(c, "filter", f->type != JSON_OBJECT ? "a filter is an object"
+								 : "a filter nested too deeply");
 		return -1;
 	}
 	const struct json_value *op = json_get(f, "operator");

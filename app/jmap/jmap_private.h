@@ -124,7 +124,10 @@ void jmap_bad_arg(struct jmap_call *c, const char *arg, const char *desc);
  * to cond with arg. Both return -1 for a bad filter (the error set on
  * c), 0 for no match, 1 for a match.
  */
-#define JMAP_FILTER_DEPTH 8
+/* Whatever the JSON parser takes (JSON_DEPTH_MAX, counting the request
+ * around the filter) is nested shallower than this: a client's deep
+ * filter is never refused for its depth alone (it was at 9 levels). */
+#define JMAP_FILTER_DEPTH JSON_DEPTH_MAX
 typedef int jmap_cond_fn(struct jmap_call *c, const struct json_value *cond, void *arg);
 int jmap_filter_match(struct jmap_call *c, const struct json_value *f, jmap_cond_fn *cond, void *arg);
 /*

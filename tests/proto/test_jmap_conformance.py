@@ -1045,3 +1045,27 @@ def test_text_forms_are_nfc():
     assert m["from"] == [{"name": "Caf\u00e9", "email": "alice@remote.test"}], m
     assert m["header:From:asAddresses"] == m["from"], m
     assert m["header:X-Note"] == " " + nfd, m
+
+
+def test_filter_nested_as_deep_as_json_allows():
+    """RFC 8620 §5.5 sets no depth for FilterOperators: a filter nested 13
+    deep (as deep as the request's JSON may go) is judged, in Email/query,
+    SearchSnippet/get and Mailbox/query alike, as the condition it wraps
+    (an even number of NOTs). Past 8 levels it was invalidArguments "a
+    filter is an object"."""
+    j = Jmap(srv(), *BOB)
+    ids = emails(j)
+    def nest(cond):
+        f = cond
+        for i in range(13):
+            f = {"operator": "NOT" if i % 2 else "AND", "conditions": [f]}
+        return f
+    r = run(j, [
+        ["Email/query", {"filter": {"subject": "three"}}, "flat"],
+        ["Email/query", {"filter": nest({"subject": "three"})}, "deep"],
+        ["SearchSnippet/get", {"emailIds": ids[:1], "filter": nest({"text": "x"})}, "snip"],
+        ["Mailbox/query", {"filter": nest({"role": "inbox"})}, "mb"],
+    ])
+    assert r["flat"][1]["ids"] and r["deep"][1]["ids"] == r["flat"][1]["ids"], r
+    assert r["snip"][0] == "SearchSnippet/get", r["snip"]
+    assert r["mb"][0] == "Mailbox/query" and len(r["mb"][1]["ids"]) == 1, r["mb"]
