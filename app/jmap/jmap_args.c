@@ -84,6 +84,10 @@ static int kind_ok(const struct json_value *v, enum jmap_kind k)
 {
 	switch (k) {
 	case JA_ID: return v->type == JSON_STRING && jmap_id_valid(v->str, v->len);
+	case JA_IDREF:
+		return v->type == JSON_STRING &&
+		       (v->str[0] == '#' ? jmap_id_valid(v->str + 1, v->len - 1)
+					 : jmap_id_valid(v->str, v->len));
 	case JA_STRING: return v->type == JSON_STRING;
 	case JA_BOOL: return v->type == JSON_BOOL;
 	case JA_UINT: return is_int(v, 0);
@@ -210,6 +214,11 @@ const char *jmap_created_get(struct jmap_request *r, const char *cid)
 const char *jmap_id_ref(struct jmap_request *r, const char *s)
 {
 	return s[0] == '#' ? jmap_created_get(r, s + 1) : s;
+}
+
+uint32_t jmap_ref_num(struct jmap_request *r, const char *s, char prefix)
+{
+	return jmap_id_num(jmap_id_ref(r, s), prefix);
 }
 
 void jmap_created_put(struct jmap_request *r, const char *cid, const char *id)
@@ -415,9 +424,13 @@ int jmap_query_window(struct jmap_call *c, size_t n,
 	int64_t pos = (v = jmap_arg(c, "position")) ? v->integer : 0;
 
 	if (anchor) {
+		/* "#cid": the object made earlier in the request (§5.3). */
+		const char *id = jmap_id_ref(c->r, anchor->str);
 		size_t at = 0;
-		while (at < n && !is_anchor(arg, at, anchor->str))
+		while (id && at < n && !is_anchor(arg, at, id))
 			at++;
+		if (!id)
+			at = n;
 		if (at == n) {
 			jmap_error(c, "anchorNotFound", NULL);
 			return -1;

@@ -164,7 +164,7 @@ static int email_cond_one(struct jmap_call *c, const struct email_cond *ec,
 	if (!strcmp(k, "inMailbox")) {
 		if (p->type != JSON_STRING)
 			goto bad;
-		return !m || in_mailbox(m, jmap_id_num(p->str, 'M'));
+		return !m || in_mailbox(m, jmap_ref_num(c->r, p->str, 'M'));
 	}
 	if (!strcmp(k, "inMailboxOtherThan")) {
 		if (p->type != JSON_ARRAY)
@@ -175,7 +175,7 @@ static int email_cond_one(struct jmap_call *c, const struct email_cond *ec,
 		for (size_t i = 0; m && i < m->nmbs; i++) {
 			int excluded = 0;
 			for (const struct json_value *e = p->first; e; e = e->next)
-				excluded |= jmap_id_num(e->str, 'M') == m->mbs[i];
+				excluded |= jmap_ref_num(c->r, e->str, 'M') == m->mbs[i];
 			if (!excluded)
 				return 1;
 		}
@@ -288,7 +288,7 @@ static int cmp_tpos(const void *pa, const void *pb)
 static const struct jmap_arg query_args[] = {
     {"accountId", JA_ID, JA_REQUIRED},  {"filter", JA_OBJECT, JA_NULLABLE},
     {"sort", JA_ARRAY, JA_NULLABLE},    {"position", JA_INT, 0},
-    {"anchor", JA_ID, JA_NULLABLE},     {"anchorOffset", JA_INT, 0},
+    {"anchor", JA_IDREF, JA_NULLABLE},  {"anchorOffset", JA_INT, 0},
     {"limit", JA_UINT, JA_NULLABLE},    {"calculateTotal", JA_BOOL, 0},
     {"collapseThreads", JA_BOOL, 0},
 };

@@ -33,7 +33,7 @@ static int mailbox_cond(struct jmap_call *c, const struct json_value *f, void *a
 			if (b)
 				ok = m->type == JSON_NULL
 					 ? b->parent == 0
-					 : b->parent && jmap_id_num(m->str, 'M') == b->parent;
+					 : b->parent && jmap_ref_num(c->r, m->str, 'M') == b->parent;
 		} else if (!strcmp(m->key, "name")) {
 			if (m->type != JSON_STRING)
 				goto bad;
@@ -240,7 +240,7 @@ static void tree_filter(struct arena *a, struct jmap_mailboxes *m, const char *m
 static const struct jmap_arg query_args[] = {
     {"accountId", JA_ID, JA_REQUIRED},   {"filter", JA_OBJECT, JA_NULLABLE},
     {"sort", JA_ARRAY, JA_NULLABLE},     {"position", JA_INT, 0},
-    {"anchor", JA_ID, JA_NULLABLE},      {"anchorOffset", JA_INT, 0},
+    {"anchor", JA_IDREF, JA_NULLABLE},   {"anchorOffset", JA_INT, 0},
     {"limit", JA_UINT, JA_NULLABLE},     {"calculateTotal", JA_BOOL, 0},
     {"sortAsTree", JA_BOOL, 0},          {"filterAsTree", JA_BOOL, 0},
 };

@@ -150,6 +150,7 @@ enum jmap_kind {
 	JA_OBJECT,
 	JA_IDS,      /* Id[] */
 	JA_IDREFS,   /* Id[] whose entries may be "#" and a creation id (/set destroy) */
+	JA_IDREF,    /* an Id, or "#" and a creation id (a /query anchor) */
 	JA_STRINGS,  /* String[] */
 	JA_ARRAY,
 	JA_ANY,
@@ -357,6 +358,11 @@ void jmap_created_put(struct jmap_request *r, const char *cid, const char *id);
  * (notFound) under s as given.
  */
 const char *jmap_id_ref(struct jmap_request *r, const char *s);
+/* jmap_id_num of s, a "#" and creation id first made the id it names
+ * (a filter's inMailbox or parentId, a /query anchor: RFC 8620 §5.3
+ * lets "#cid" stand for the id anywhere later in the request); 0 when
+ * it names none. */
+uint32_t jmap_ref_num(struct jmap_request *r, const char *s, char prefix);
 
 /*
  * The collations a Comparator may name (RFC 8620 §5.5), the list the

@@ -1069,3 +1069,34 @@ def test_filter_nested_as_deep_as_json_allows():
     assert r["flat"][1]["ids"] and r["deep"][1]["ids"] == r["flat"][1]["ids"], r
     assert r["snip"][0] == "SearchSnippet/get", r["snip"]
     assert r["mb"][0] == "Mailbox/query" and len(r["mb"][1]["ids"]) == 1, r["mb"]
+
+
+def test_query_by_creation_id():
+    """RFC 8620 §5.3: a "#" and creation id stands for the id made earlier
+    in the request wherever an id is expected, the /query arguments too:
+    Email/query's inMailbox, inMailboxOtherThan and anchor, Mailbox/query's
+    parentId. They were taken as ids no object has (no results,
+    anchorNotFound)."""
+    j = Jmap(srv(), *CLEO)
+    r = run(j, [
+        ["Mailbox/set", {"create": {"p": {"name": "Ref parent"},
+                                    "k": {"name": "Ref kid", "parentId": "#p"}}}, "m"],
+        ["Email/set", {"create": {"a": {"mailboxIds": {"#p": True}, "subject": "in p"},
+                                  "b": {"mailboxIds": {"#p": True, "#k": True},
+                                        "subject": "in p and k"}}}, "e"],
+        ["Email/query", {"filter": {"inMailbox": "#p"},
+                         "sort": [{"property": "subject"}]}, "in"],
+        ["Email/query", {"filter": {"operator": "AND", "conditions": [
+            {"inMailbox": "#k"}, {"inMailboxOtherThan": ["#k"]}]}}, "other"],
+        ["Email/query", {"filter": {"inMailbox": "#p"}, "sort": [{"property": "subject"}],
+                         "anchor": "#b", "anchorOffset": 0}, "anchor"],
+        ["Email/query", {"filter": {"inMailbox": "#p"}, "anchor": "#zz"}, "nope"],
+        ["Mailbox/query", {"filter": {"parentId": "#p"}}, "kids"],
+    ])
+    a, b = r["e"][1]["created"]["a"]["id"], r["e"][1]["created"]["b"]["id"]
+    kid = r["m"][1]["created"]["k"]["id"]
+    assert r["in"][1]["ids"] == [a, b], r["in"]
+    assert r["other"][1]["ids"] == [b], r["other"]
+    assert r["anchor"][1]["ids"] == [b] and r["anchor"][1]["position"] == 1, r["anchor"]
+    assert err(r["nope"]) == "anchorNotFound", r["nope"]
+    assert r["kids"][1]["ids"] == [kid], r["kids"]
