@@ -290,7 +290,7 @@ static int cmp_scripts(const struct store_sieve_info *a, const struct store_siev
 static const struct jmap_arg query_args[] = {
     {"accountId", JA_ID, JA_REQUIRED}, {"filter", JA_OBJECT, JA_NULLABLE},
     {"sort", JA_ARRAY, JA_NULLABLE},   {"position", JA_INT, 0},
-    {"anchor", JA_ID, JA_NULLABLE},    {"anchorOffset", JA_INT, 0},
+    {"anchor", JA_IDREF, JA_NULLABLE}, {"anchorOffset", JA_INT, 0},
     {"limit", JA_UINT, JA_NULLABLE},   {"calculateTotal", JA_BOOL, 0},
 };
 
@@ -340,7 +340,7 @@ void jmap_sieve_query(struct jmap_call *c)
 	const struct json_value *anchor = jmap_arg(c, "anchor");
 	if (anchor) {
 		size_t i;
-		for (i = 0; i < nh && s->v[hits[i]].id != jmap_id_num(anchor->str, 'S'); i++)
+		for (i = 0; i < nh && s->v[hits[i]].id != jmap_ref_num(c->r, anchor->str, 'S'); i++)
 			;
 		if (i == nh) {
 			jmap_error(c, "anchorNotFound", NULL);

@@ -401,7 +401,9 @@ static int sub_cond(struct jmap_call *c, const struct json_value *f, void *arg)
 			for (const struct json_value *e = p->first; e; e = e->next) {
 				if (e->type != JSON_STRING)
 					goto bad;
-				any |= x && !strcmp(e->str, rec_str(x, field));
+				/* "#cid": made earlier in the request (§5.3) */
+				const char *id = jmap_id_ref(c->r, e->str);
+				any |= x && id && !strcmp(id, rec_str(x, field));
 			}
 			if (x && !any)
 				return 0;
@@ -430,7 +432,7 @@ bad:
 static const struct jmap_arg query_args[] = {
     {"accountId", JA_ID, JA_REQUIRED}, {"filter", JA_OBJECT, JA_NULLABLE},
     {"sort", JA_ARRAY, JA_NULLABLE},   {"position", JA_INT, 0},
-    {"anchor", JA_ID, JA_NULLABLE},    {"anchorOffset", JA_INT, 0},
+    {"anchor", JA_IDREF, JA_NULLABLE}, {"anchorOffset", JA_INT, 0},
     {"limit", JA_UINT, JA_NULLABLE},   {"calculateTotal", JA_BOOL, 0},
 };
 

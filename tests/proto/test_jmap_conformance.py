@@ -1100,3 +1100,27 @@ def test_query_by_creation_id():
     assert r["anchor"][1]["ids"] == [b] and r["anchor"][1]["position"] == 1, r["anchor"]
     assert err(r["nope"]) == "anchorNotFound", r["nope"]
     assert r["kids"][1]["ids"] == [kid], r["kids"]
+    # EmailSubmission/query's emailIds and anchor alike.
+    _, i = j.one("Identity/get", {}, using=USING)
+    _, q = j.one("Mailbox/query", {"filter": {"role": "drafts"}})
+    r = run(j, [
+        ["Email/set", {"create": {"d": {
+            "mailboxIds": {q["ids"][0]: True}, "from": [{"email": CLEO[0]}],
+            "to": [{"email": AMY[0]}], "subject": "queried by cid",
+            "bodyStructure": {"type": "text/plain", "partId": "1"},
+            "bodyValues": {"1": {"value": "Hi."}}}}}, "e"],
+        ["EmailSubmission/set", {"create": {"s": {"identityId": i["list"][0]["id"],
+                                                  "emailId": "#d"}}}, "s"],
+        ["EmailSubmission/query", {"filter": {"emailIds": ["#d"]}, "anchor": "#s"}, "q"],
+    ])
+    assert r["q"][1]["ids"] == [r["s"][1]["created"]["s"]["id"]], r["q"]
+    # And SieveScript/query's anchor.
+    sieve = "urn:ietf:params:jmap:sieve"
+    st, _, up = j.request("POST", "/jmap/upload/%s/" % j.account, b"keep;\r\n",
+                          {"Content-Type": "application/sieve"})
+    assert st == 201, up
+    r = run(j, [
+        ["SieveScript/set", {"create": {"s": {"name": "anchored", "blobId": up["blobId"]}}}, "s"],
+        ["SieveScript/query", {"anchor": "#s"}, "q"],
+    ], using=USING + [sieve])
+    assert r["q"][1]["ids"] == [r["s"][1]["created"]["s"]["id"]], r["q"]
