@@ -13,6 +13,7 @@
 #include "auth/dmarc_record.h"
 #include "mime/mime_header_text.h"
 #include "report/dmarc_out.h"
+#include "report/report_queue.h"
 
 /* ---- destinations ---- */
 
@@ -258,7 +259,7 @@ int dmarc_out_message(const struct dmarc_report *r, const char *from, const char
 		      const char *hostname, int64_t now, const uint8_t *gz, size_t gzlen,
 		      struct buf *out)
 {
-	char date[64], bnd[40], fname[600], rnd[8];
+	char date[64], bnd[40], fname[600], rnd[8], fid[sizeof r->report_id];
 	struct tm tm;
 	time_t t = (time_t)now;
 	gmtime_r(&t, &tm);
@@ -267,8 +268,10 @@ int dmarc_out_message(const struct dmarc_report *r, const char *from, const char
 	snprintf(bnd, sizeof bnd, "=_tern_%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0] & 0xFF,
 	         rnd[1] & 0xFF, rnd[2] & 0xFF, rnd[3] & 0xFF, rnd[4] & 0xFF, rnd[5] & 0xFF,
 	         rnd[6] & 0xFF, rnd[7] & 0xFF);
+	/* §7.2.1.1: the unique-id is letters and digits only. */
+	report_file_id(r->report_id, fid, sizeof fid);
 	snprintf(fname, sizeof fname, "%s!%s!%lld!%lld!%s.xml.gz", hostname, r->domain,
-	         (long long)r->begin, (long long)r->end, r->report_id);
+	         (long long)r->begin, (long long)r->end, fid);
 
 	/* Folded (RFC 5322 §2.1.1, §2.2.3): four addresses of a rua, or a
 	 * long domain and submitter, would pass a line's 998 octets. */

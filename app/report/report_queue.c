@@ -68,3 +68,15 @@ int report_queue_signed(struct store *st, const char *log_module, const char *fr
 	*queue_id_r = q.queue_id;
 	return 0;
 }
+
+void report_file_id(const char *report_id, char *out, size_t outsz)
+{
+	size_t n = 0;
+	for (const char *p = report_id; *p && n + 1 < outsz; p++)
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9'))
+			out[n++] = *p;
+	if (n == 0 && outsz > 1)
+		out[n++] = '0';
+	if (outsz)
+		out[n] = '\0';
+}

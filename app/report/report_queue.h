@@ -23,4 +23,12 @@ int report_queue_signed(struct store *st, const char *log_module, const char *fr
 			const char *const *rcpts, size_t n, const char *msg, size_t len,
 			int64_t now, uint64_t *queue_id_r);
 
+/*
+ * The unique-id of a report attachment's file name (RFC 7489 §7.2.1.1,
+ * RFC 8460 §5.1: 1*(ALPHA / DIGIT)) from a report id: its letters and
+ * digits, the rest dropped ("20413.example.net" gives "20413examplenet").
+ * Cut to outsz - 1; "0" when nothing is left.
+ */
+void report_file_id(const char *report_id, char *out, size_t outsz);
+
 #endif

@@ -154,7 +154,7 @@ int tlsrpt_message(const char *from, const char *to, const char *hostname, const
 		   const char *report_id, int64_t begin, int64_t end, int64_t now,
 		   const uint8_t *gz, size_t gzlen, struct buf *out)
 {
-	char date[64], bnd[40], fname[700];
+	char date[64], bnd[40], fname[700], fid[400];
 	unsigned char rnd[8];
 	struct tm tm;
 	time_t t = (time_t)now;
@@ -163,9 +163,11 @@ int tlsrpt_message(const char *from, const char *to, const char *hostname, const
 	randombytes_buf(rnd, sizeof rnd);
 	snprintf(bnd, sizeof bnd, "=_tern_tlsrpt_%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1],
 		 rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
-	/* §5.1: submitter!policy-domain!begin!end!unique-id.json.gz, seconds since 1970. */
+	/* §5.1: submitter!policy-domain!begin!end!unique-id.json.gz, seconds
+	 * since 1970, the unique-id letters and digits only. */
+	report_file_id(report_id, fid, sizeof fid);
 	snprintf(fname, sizeof fname, "%s!%s!%lld!%lld!%s.json.gz", hostname, domain,
-		 (long long)begin, (long long)end, report_id);
+		 (long long)begin, (long long)end, fid);
 
 	/* Folded (RFC 5322 §2.1.1, §2.2.3): four mailto: URIs of up to
 	 * 512 octets, or a long domain and submitter, would pass a line's

@@ -96,7 +96,8 @@ def test_report_sent_verified_signed():
             parts = [p for p in m.walk() if p.get_content_type() == "application/gzip"]
             assert len(parts) == 1
             name = parts[0].get_filename()
-            assert re.match(r"mx\.example\.test!example\.org!\d+!\d+!\d+\.example\.org\.xml\.gz$", name), name
+            # RFC 7489 §7.2.1.1: the unique-id is 1*(ALPHA / DIGIT).
+            assert re.match(r"mx\.example\.test!example\.org!\d+!\d+!\d+exampleorg\.xml\.gz$", name), name
             xml = gzip.decompress(parts[0].get_payload(decode=True)).decode()
             assert 'xmlns="urn:ietf:params:xml:ns:dmarc-2.0"' in xml, xml
             assert "<org_name>mx.example.test</org_name>" in xml and "<email>%s</email>" % FROM in xml

@@ -236,8 +236,9 @@ def test_reports_counted_mailed_and_posted():
             parts = [p for p in msg.walk() if p.get_content_type() == "application/tlsrpt+gzip"]
             assert len(parts) == 1, msg
             name = parts[0].get_filename()
-            assert re.match(r"mail\.example\.test!%s!\d+!\d+!\d+\.%s@mail\.example\.test\.json\.gz$"
-                            % (re.escape(dom), re.escape(dom)), name), name
+            # RFC 8460 §5.1: the unique-id is 1*(ALPHA / DIGIT).
+            assert re.match(r"mail\.example\.test!%s!\d+!\d+!\d+%smailexampletest\.json\.gz$"
+                            % (re.escape(dom), dom.replace(".", "")), name), name
             mailed[dom] = json.loads(gzip.decompress(parts[0].get_payload(decode=True)))
         assert sorted(mailed) == ["good.test", "plain.test"], mailed
         assert mailed["good.test"] == posted["good.test"]

@@ -329,8 +329,9 @@ static void test_send(void)
 		/* Folded at 78 (RFC 5322 §2.1.1), as RFC 7489 §7.2.1.1's example is. */
 		CHECK(strstr(q.data, "\r\nSubject: Report Domain: example.net Submitter: mx.example.org "
 		                     "Report-ID:\r\n <20413.example.net>\r\n") != NULL);
+		/* The unique-id is letters and digits (RFC 7489 §7.2.1.1). */
 		CHECK(strstr(q.data, "filename=\"mx.example.org!example.net!1763683200!1763769599!"
-		                     "20413.example.net.xml.gz\"") != NULL);
+		                     "20413examplenet.xml.gz\"") != NULL);
 		struct dmarc_report rep;
 		CHECK_EQ_INT(attachment_xml(q.data, q.len, &rep), 0);
 		CHECK_EQ_STR(rep.org_name, "mx.example.org");
