@@ -172,10 +172,18 @@ int dmarc_out_policy(const char *record, struct dmarc_report *r)
 	if (!dmarc_record_parse(record, strlen(record), &rec))
 		return -1;
 	snprintf(r->p, sizeof r->p, "%s", dmarc_policy_name(rec.p));
+	/* sp= absent: the subdomains' policy is p= (RFC 9989 §4.7); written
+	 * as such, since RFC 7489 Appendix C's schema requires <sp> (and
+	 * <fo>), and RFC 9990's allows both. */
 	snprintf(r->sp, sizeof r->sp, "%s",
-	         rec.sp == DMARC_POLICY_ABSENT ? "" : dmarc_policy_name(rec.sp));
+	         dmarc_policy_name(rec.sp == DMARC_POLICY_ABSENT ? rec.p : rec.sp));
 	snprintf(r->np, sizeof r->np, "%s",
 	         rec.np == DMARC_POLICY_ABSENT ? "" : dmarc_policy_name(rec.np));
+	snprintf(r->fo, sizeof r->fo, "%.*s", rec.fo.len ? (int)rec.fo.len : 1,
+	         rec.fo.len ? rec.fo.p : "0");
+	for (char *c = r->fo; *c; c++)
+		if (*c == ' ' || *c == '\t')
+			memmove(c, c + 1, strlen(c)), c--;
 	r->adkim[0] = rec.adkim;
 	r->adkim[1] = '\0';
 	r->aspf[0] = rec.aspf;
@@ -225,6 +233,7 @@ int dmarc_out_xml(const struct dmarc_report *r, struct buf *b)
 	el(b, 4, "adkim", r->adkim);
 	el(b, 4, "aspf", r->aspf);
 	el(b, 4, "discovery_method", "treewalk");
+	el(b, 4, "fo", r->fo);
 	el(b, 4, "testing", r->testing);
 	buf_append_c(b, "  </policy_published>\n");
 	for (size_t i = 0; i < r->nrows; i++) {

@@ -67,6 +67,7 @@ struct dmarc_report {
 	/* policy_published */
 	char domain[254];
 	char p[12], sp[12], np[12], adkim[2], aspf[2], testing[2];
+	char fo[16]; /* "0", "1", "d", "s" joined by ':' (read, and written; not stored) */
 	int pct; /* -1 when absent */
 	/* records */
 	struct dmarc_report_row *rows; /* xmalloc'd, nrows of them */

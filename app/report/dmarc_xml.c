@@ -219,6 +219,7 @@ static int on_end(struct xp *x, const char *path)
 	    F("policy_published/adkim", adkim),
 	    F("policy_published/aspf", aspf),
 	    F("policy_published/testing", testing),
+	    F("policy_published/fo", fo),
 #undef F
 	};
 	for (size_t i = 0; i < sizeof meta / sizeof meta[0]; i++)

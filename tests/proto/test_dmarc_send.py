@@ -16,6 +16,7 @@ import re
 import signal
 import smtplib
 import tempfile
+import xml.etree.ElementTree as ET
 from email import message_from_bytes, policy
 
 from harness import Server
@@ -29,6 +30,65 @@ def msg(frm):
     return ("From: %s\r\nTo: someone@example.test\r\nSubject: hi\r\n"
             "Date: Sun, 22 Nov 2026 19:00:00 +0000\r\nMessage-ID: <m.%s>\r\n\r\nHello.\r\n"
             % (frm, frm)).encode()
+
+
+NS = "{urn:ietf:params:xml:ns:dmarc-2.0}"
+
+
+def check_schema(xml):
+    """The structure RFC 9990 Appendix A's schema gives (sequences in
+    order, required elements present, enumerations), with RFC 7489
+    Appendix C's required policy_published fields (sp, fo) too."""
+    root = ET.fromstring(xml)
+    assert root.tag == NS + "feedback", root.tag
+
+    def names(e):
+        return [c.tag[len(NS):] if c.tag.startswith(NS) else "!" + c.tag for c in e]
+
+    top = names(root)
+    assert top[:3] == ["version", "report_metadata", "policy_published"], top
+    assert set(top[3:]) == {"record"}, top
+    meta = names(root.find(NS + "report_metadata"))
+    # org_name, email, extra_contact_info?, report_id, date_range, error*, generator?
+    assert [n for n in meta if n not in ("extra_contact_info", "error", "generator")] == [
+        "org_name", "email", "report_id", "date_range"], meta
+    dr = root.find(NS + "report_metadata/" + NS + "date_range")
+    begin, end = int(dr.find(NS + "begin").text), int(dr.find(NS + "end").text)
+    assert begin % 86400 == 0 and end == begin + 86399, (begin, end)  # one UTC day
+    pp = root.find(NS + "policy_published")
+    got = names(pp)
+    assert len(got) == len(set(got)), got
+    assert {"domain", "p", "sp", "fo"} <= set(got) <= {
+        "domain", "discovery_method", "p", "sp", "np", "adkim", "aspf", "fo", "testing"}, got
+    for tag, allowed in (("p", {"none", "quarantine", "reject"}), ("sp", {"none", "quarantine", "reject"}),
+                         ("adkim", {"r", "s"}), ("aspf", {"r", "s"}), ("testing", {"y", "n"}),
+                         ("discovery_method", {"psl", "treewalk"})):
+        if pp.find(NS + tag) is not None:
+            assert pp.find(NS + tag).text in allowed, (tag, pp.find(NS + tag).text)
+    assert re.fullmatch(r"[01ds](:[01ds])*", pp.find(NS + "fo").text), pp.find(NS + "fo").text
+    keys = set()
+    for rec in root.findall(NS + "record"):
+        assert names(rec) == ["row", "identifiers", "auth_results"], names(rec)
+        row = rec.find(NS + "row")
+        assert names(row)[:3] == ["source_ip", "count", "policy_evaluated"], names(row)
+        assert int(row.find(NS + "count").text) >= 1
+        pe = row.find(NS + "policy_evaluated")
+        assert names(pe)[:3] == ["disposition", "dkim", "spf"], names(pe)
+        assert pe.find(NS + "disposition").text in ("none", "pass", "quarantine", "reject")
+        assert pe.find(NS + "dkim").text in ("pass", "fail") and pe.find(NS + "spf").text in ("pass", "fail")
+        ids = names(rec.find(NS + "identifiers"))
+        assert "header_from" in ids, ids
+        ar = names(rec.find(NS + "auth_results"))
+        assert ar == sorted(ar) and "spf" in ar, ar  # dkim* then spf+
+        for spf in rec.find(NS + "auth_results").findall(NS + "spf"):
+            assert names(spf)[0] == "domain" and spf.find(NS + "result").text in (
+                "none", "neutral", "pass", "fail", "softfail", "temperror", "permerror"), names(spf)
+        # One record per source IP, disposition and results.
+        key = ET.tostring(row) + ET.tostring(rec.find(NS + "identifiers")) + ET.tostring(
+            rec.find(NS + "auth_results"))
+        key = re.sub(rb"<(\w+:)?count>\d+</(\w+:)?count>", b"", key)
+        assert key not in keys, xml
+        keys.add(key)
 
 
 def test_report_sent_verified_signed():
@@ -102,6 +162,7 @@ def test_report_sent_verified_signed():
             assert 'xmlns="urn:ietf:params:xml:ns:dmarc-2.0"' in xml, xml
             assert "<org_name>mx.example.test</org_name>" in xml and "<email>%s</email>" % FROM in xml
             assert "<domain>example.org</domain>" in xml and "<p>reject</p>" in xml, xml
+            check_schema(xml)
             rows = re.findall(r"<record>.*?</record>", xml, re.S)
             assert len(rows) == 3, xml
             by_ip = {re.search(r"<source_ip>(.*?)</source_ip>", r).group(1): r for r in rows}

@@ -338,6 +338,10 @@ static void test_send(void)
 		CHECK_EQ_STR(rep.domain, "example.net");
 		CHECK_EQ_STR(rep.p, "reject");
 		CHECK_EQ_STR(rep.adkim, "s");
+		/* Absent sp= is p=, fo= defaults to 0: both written, RFC 7489
+		 * Appendix C's schema requires them. */
+		CHECK_EQ_STR(rep.sp, "reject");
+		CHECK_EQ_STR(rep.fo, "0");
 		CHECK_EQ_INT(rep.begin, day * 86400);
 		CHECK_EQ_INT(rep.nrows, 2);
 		CHECK_EQ_INT(rep.total_count, 7);
