@@ -108,7 +108,14 @@ static int one(struct store *st, const struct dmarc_send_opts *o, const struct g
 	r.pct = -1;
 	snprintf(r.org_name, sizeof r.org_name, "%s", o->hostname);
 	snprintf(r.email, sizeof r.email, "%s", o->from);
-	snprintf(r.report_id, sizeof r.report_id, "%u.%.100s", g->day, g->pdomain);
+	/* The day, the domain and the time of the run: a day reported in
+	 * parts (tern dmarc report --send --today, then the rest after
+	 * midnight) needs a new id for each part, since a receiver ignores
+	 * a report whose id it has seen (RFC 7489 §7.2.1.1: the Report-ID
+	 * is what duplicates are found by); with the day and domain alone
+	 * the second part, the same id, was dropped there. */
+	snprintf(r.report_id, sizeof r.report_id, "%u.%lld.%.100s", g->day, (long long)o->now,
+	         g->pdomain);
 	snprintf(r.domain, sizeof r.domain, "%s", g->pdomain);
 	r.begin = (int64_t)g->day * 86400;
 	r.end = r.begin + 86399;

@@ -254,7 +254,11 @@ static int one(struct store *st, const struct tlsrpt_send_opts *o, struct group 
 	}
 	struct tlsrpt_report *r = xcalloc(1, sizeof *r);
 	char rid[400];
-	snprintf(rid, sizeof rid, "%u.%s@%s", g->day, g->domain, o->hostname);
+	/* Unique per run, not per day: a day sent in parts (--today, then
+	 * the rest) would otherwise repeat the id, and a receiver drops a
+	 * report whose id it has seen. */
+	snprintf(rid, sizeof rid, "%u.%lld.%s@%s", g->day, (long long)o->now, g->domain,
+		 o->hostname);
 	r->organization = o->hostname;
 	r->contact = o->from;
 	r->report_id = rid;

@@ -152,7 +152,7 @@ def test_report_sent_verified_signed():
             m = message_from_bytes(raw, policy=policy.default)
             assert m["From"] == FROM
             assert re.match(r"Report Domain: example\.org Submitter: mx\.example\.test "
-                            r"Report-ID: <\d+\.example\.org>$", m["Subject"]), m["Subject"]
+                            r"Report-ID: <\d+\.\d+\.example\.org>$", m["Subject"]), m["Subject"]
             parts = [p for p in m.walk() if p.get_content_type() == "application/gzip"]
             assert len(parts) == 1
             name = parts[0].get_filename()

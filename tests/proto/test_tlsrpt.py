@@ -141,7 +141,7 @@ def _check_report(rep, domain):
     dr = rep["date-range"]
     assert re.match(r"^\d{4}-\d\d-\d\dT00:00:00Z$", dr["start-datetime"]), dr
     assert dr["end-datetime"] == dr["start-datetime"][:10] + "T23:59:59Z", dr
-    assert re.match(r"^\d+\.%s@mail\.example\.test$" % re.escape(domain), rep["report-id"]), rep
+    assert re.match(r"^\d+\.\d+\.%s@mail\.example\.test$" % re.escape(domain), rep["report-id"]), rep
     assert [p["policy"]["policy-domain"] for p in rep["policies"]] == [domain], rep
 
 
@@ -231,7 +231,7 @@ def test_reports_counted_mailed_and_posted():
             assert msg.get_content_type() == "multipart/report", msg
             assert msg.get_param("report-type") == "tlsrpt", msg
             assert re.match(r"Report Domain: %s Submitter: mail\.example\.test "
-                            r"Report-ID: <\d+\.%s@mail\.example\.test>$"
+                            r"Report-ID: <\d+\.\d+\.%s@mail\.example\.test>$"
                             % (re.escape(dom), re.escape(dom)), msg["Subject"]), msg["Subject"]
             parts = [p for p in msg.walk() if p.get_content_type() == "application/tlsrpt+gzip"]
             assert len(parts) == 1, msg

@@ -168,6 +168,25 @@ static void on_entry(void *arg, const struct store_queue_entry *e)
 	CHECK_EQ_INT(store_queue_blob(q->st, e->blob_id, &q->data, &q->len), STORE_OK);
 }
 
+/* How many queued messages hold each of two strings. */
+struct holding {
+	struct store *st;
+	const char *a, *b;
+	int na, nb;
+};
+
+static void on_holding(void *arg, const struct store_queue_entry *e)
+{
+	struct holding *h = arg;
+	char *data = NULL;
+	size_t len = 0;
+	if (store_queue_blob(h->st, e->blob_id, &data, &len) != STORE_OK)
+		return;
+	h->na += strstr(data, h->a) != NULL;
+	h->nb += strstr(data, h->b) != NULL;
+	free(data);
+}
+
 /* The XML of the message's gzip attachment. */
 static int attachment_xml(const char *msg, size_t len, struct dmarc_report *r)
 {
@@ -328,10 +347,10 @@ static void test_send(void)
 		CHECK(strstr(q.data, "d=example.org;") != NULL);
 		/* Folded at 78 (RFC 5322 §2.1.1), as RFC 7489 §7.2.1.1's example is. */
 		CHECK(strstr(q.data, "\r\nSubject: Report Domain: example.net Submitter: mx.example.org "
-		                     "Report-ID:\r\n <20413.example.net>\r\n") != NULL);
+		                     "Report-ID:\r\n <20413.1763773200.example.net>\r\n") != NULL);
 		/* The unique-id is letters and digits (RFC 7489 §7.2.1.1). */
 		CHECK(strstr(q.data, "filename=\"mx.example.org!example.net!1763683200!1763769599!"
-		                     "20413examplenet.xml.gz\"") != NULL);
+		                     "204131763773200examplenet.xml.gz\"") != NULL);
 		struct dmarc_report rep;
 		CHECK_EQ_INT(attachment_xml(q.data, q.len, &rep), 0);
 		CHECK_EQ_STR(rep.org_name, "mx.example.org");
@@ -368,6 +387,22 @@ static void test_send(void)
 	o.before_day = (uint32_t)day + 2;
 	CHECK_EQ_INT(dmarc_send_reports(st, &o, &r), 0);
 	CHECK_EQ_INT(r.reports, 1);
+	/* The same day again (sent in parts, as --today does): the same
+	 * row, a new run, a new Report-ID; with the day and domain alone it
+	 * repeated the first part's and the receiver dropped it. */
+	int64_t first = o.now;
+	note("example.net", "192.0.2.1", 1, now + 86400);
+	CHECK_EQ_INT(dmarc_seen_flush(st), 1);
+	o.now += 60;
+	CHECK_EQ_INT(dmarc_send_reports(st, &o, &r), 0);
+	CHECK_EQ_INT(r.reports, 1);
+	char ida[64], idb[64];
+	snprintf(ida, sizeof ida, "<20414.%lld.example.net>", (long long)first);
+	snprintf(idb, sizeof idb, "<20414.%lld.example.net>", (long long)o.now);
+	struct holding hq = {st, ida, idb, 0, 0};
+	CHECK_EQ_INT(store_queue_list(st, on_holding, &hq), STORE_OK);
+	CHECK_EQ_INT(hq.na, 1);
+	CHECK_EQ_INT(hq.nb, 1);
 	dns_table_free(&tab);
 	store_close(&st);
 	unit_rmrf(dir);
