@@ -146,8 +146,13 @@ static void policy_json(struct jw *w, const struct tlsrpt_policy *p)
 			const struct tlsrpt_failure *f = &p->failures[i];
 			jw_obj_begin(w);
 			jw_kstr(w, "result-type", tlsrpt_result_name(f->result));
-			jw_kstr(w, "sending-mta-ip", f->sending_mta_ip);
-			jw_kstr(w, "receiving-mx-hostname", f->receiving_mx_hostname);
+			/* A policy that could not be fetched has no MX and no
+			 * session: the fields are left out rather than "", which
+			 * is neither an address nor a host name. */
+			if (f->sending_mta_ip[0])
+				jw_kstr(w, "sending-mta-ip", f->sending_mta_ip);
+			if (f->receiving_mx_hostname[0])
+				jw_kstr(w, "receiving-mx-hostname", f->receiving_mx_hostname);
 			if (f->receiving_ip[0])
 				jw_kstr(w, "receiving-ip", f->receiving_ip);
 			jw_kuint(w, "failed-session-count", f->failed_session_count);

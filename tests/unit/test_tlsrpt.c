@@ -344,8 +344,45 @@ static void test_message_lines(void)
 	buf_free(&out);
 }
 
+/* An MTA-STS policy that could not be fetched is counted with no MX and
+ * no session (queue/sts.c): its failure-details leave sending-mta-ip and
+ * receiving-mx-hostname out; they were written as "". */
+static void test_report_policy_failure(void)
+{
+	static struct tlsrpt_report r;
+	r.organization = "mx.example.org";
+	r.contact = "tls@example.org";
+	r.report_id = "1";
+	r.start = 1459468800;
+	r.end = 1459555199;
+	r.npolicies = 1;
+	struct tlsrpt_policy *p = &r.policies[0];
+	p->type = TLSRPT_STS;
+	snprintf(p->domain, sizeof p->domain, "example.net");
+	p->failed = 1;
+	p->nfailures = 1;
+	p->failures[0] = (struct tlsrpt_failure){TLSRPT_STS_POLICY_FETCH_ERROR, "", "", "", 1,
+						 "HTTP 404"};
+	struct buf b;
+	buf_init(&b, 64 * 1024);
+	CHECK_EQ_INT(tlsrpt_report_json(&r, &b), 0);
+	CHECK(strstr(buf_data(&b), "\"sts-policy-fetch-error\"") != NULL);
+	CHECK(strstr(buf_data(&b), "\"sending-mta-ip\"") == NULL);
+	CHECK(strstr(buf_data(&b), "\"receiving-mx-hostname\"") == NULL);
+	CHECK(strstr(buf_data(&b), "\"receiving-ip\"") == NULL);
+	CHECK(strstr(buf_data(&b), "\"failed-session-count\"") != NULL);
+	/* And it reads back (our intake takes what we send). */
+	struct arena *a = arena_new(4096);
+	struct tlsrpt_report back;
+	char err[128];
+	CHECK_EQ_INT(tlsrpt_report_parse(buf_data(&b), buf_len(&b), a, &back, err, sizeof err), 0);
+	arena_free(&a);
+	buf_free(&b);
+}
+
 int main(void)
 {
+	test_report_policy_failure();
 	test_message_lines();
 	test_cert_results();
 	test_report_in();
