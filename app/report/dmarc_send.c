@@ -22,7 +22,8 @@ struct group {
 	char pdomain[254];
 	struct dmarc_report_row *rows;
 	size_t nrows;
-	uint64_t skipped; /* messages in rows over the cap or unreadable */
+	uint64_t skipped; /* messages in unreadable rows */
+	unsigned part;    /* 0, or the n-th further report of the same day and domain */
 };
 
 struct groups {
@@ -34,7 +35,11 @@ static void on_seen(void *arg, uint32_t day, const char *pdomain, const char *ro
 {
 	struct groups *g = arg;
 	struct group *cur = g->n ? &g->v[g->n - 1] : NULL;
-	if (cur == NULL || cur->day != day || strcmp(cur->pdomain, pdomain) != 0) {
+	int same = cur != NULL && cur->day == day && strcmp(cur->pdomain, pdomain) == 0;
+	/* More rows than one report holds: the rest go in further reports of
+	 * the same day (they were dropped, the report undercounting). */
+	if (!same || cur->nrows == GROUP_ROWS_MAX) {
+		unsigned part = same ? cur->part + 1 : 0;
 		if (g->n == g->cap) {
 			g->cap = g->cap ? g->cap * 2 : 16;
 			g->v = xrealloc(g->v, g->cap * sizeof *g->v);
@@ -42,11 +47,8 @@ static void on_seen(void *arg, uint32_t day, const char *pdomain, const char *ro
 		cur = &g->v[g->n++];
 		memset(cur, 0, sizeof *cur);
 		cur->day = day;
+		cur->part = part;
 		snprintf(cur->pdomain, sizeof cur->pdomain, "%s", pdomain);
-	}
-	if (cur->nrows == GROUP_ROWS_MAX) {
-		cur->skipped += count;
-		return;
 	}
 	struct dmarc_report_row w;
 	if (dmarc_seen_row_parse(row, &w) != 0) {
@@ -114,8 +116,12 @@ static int one(struct store *st, const struct dmarc_send_opts *o, const struct g
 	 * a report whose id it has seen (RFC 7489 §7.2.1.1: the Report-ID
 	 * is what duplicates are found by); with the day and domain alone
 	 * the second part, the same id, was dropped there. */
-	snprintf(r.report_id, sizeof r.report_id, "%u.%lld.%.100s", g->day, (long long)o->now,
-	         g->pdomain);
+	if (g->part)
+		snprintf(r.report_id, sizeof r.report_id, "%u.%lld-%u.%.100s", g->day,
+		         (long long)o->now, g->part, g->pdomain);
+	else
+		snprintf(r.report_id, sizeof r.report_id, "%u.%lld.%.100s", g->day,
+		         (long long)o->now, g->pdomain);
 	snprintf(r.domain, sizeof r.domain, "%s", g->pdomain);
 	r.begin = (int64_t)g->day * 86400;
 	r.end = r.begin + 86399;
@@ -170,18 +176,28 @@ int dmarc_send_reports(struct store *st, const struct dmarc_send_opts *o,
 		free(g.v);
 		return -1;
 	}
+	int first_rc = 0;
 	for (size_t i = 0; i < g.n; i++) {
-		int rc = one(st, o, &g.v[i]);
-		if (rc == 1)
-			res->reports++;
-		else if (rc == 0)
-			res->no_dest++;
-		else if (rc == 2)
-			res->deferred++;
-		else
-			res->failed++;
-		/* Deferred or failed rows wait for the next run, but not forever. */
-		if (rc == 0 || rc == 1 || g.v[i].day + DMARC_SEND_RETRY_DAYS < o->before_day)
+		/* Further parts follow their day's first: sent when it was,
+		 * else left with the rows for the next run. */
+		if (g.v[i].part == 0 || first_rc == 1) {
+			int rc = one(st, o, &g.v[i]);
+			if (g.v[i].part == 0)
+				first_rc = rc;
+			if (rc == 1)
+				res->reports++;
+			else if (rc == 0)
+				res->no_dest++;
+			else if (rc == 2)
+				res->deferred++;
+			else
+				res->failed++;
+		}
+		/* Deferred or failed rows wait for the next run, but not forever;
+		 * a day of several parts is forgotten after its last. */
+		int last = i + 1 == g.n || g.v[i + 1].part == 0;
+		if (last && (first_rc == 0 || first_rc == 1 ||
+		             g.v[i].day + DMARC_SEND_RETRY_DAYS < o->before_day))
 			store_dmarc_seen_del(st, g.v[i].day, g.v[i].pdomain);
 		free(g.v[i].rows);
 	}

@@ -5,7 +5,9 @@
  * For every (day, policy domain) kept for a day before opts->before_day:
  * the destinations are looked up (dmarc_dest_*: the domain's rua= and the
  * external destinations' verification records); the rows become one
- * report (RFC 9990), gzip-compressed, attached to a message From
+ * report (RFC 9990; more than DMARC_REPORT_ROWS_MAX of them, several,
+ * each with its own Report-ID, sent only when the first was),
+ * gzip-compressed, attached to a message From
  * opts->from, DKIM-signed with the keys of that address's domain, and
  * queued (queue_submit) to every verified destination whose size limit
  * it fits. The day's rows are then deleted. A domain without a record or

@@ -403,6 +403,26 @@ static void test_send(void)
 	CHECK_EQ_INT(store_queue_list(st, on_holding, &hq), STORE_OK);
 	CHECK_EQ_INT(hq.na, 1);
 	CHECK_EQ_INT(hq.nb, 1);
+	/* More rows than one report holds (DMARC_REPORT_ROWS_MAX): the rest
+	 * go in a second report of the same day; they were dropped. */
+	for (int i = 0; i <= DMARC_REPORT_ROWS_MAX; i++) {
+		char ip[32];
+		snprintf(ip, sizeof ip, "10.%d.%d.1", i / 200, i % 200);
+		note("example.net", ip, 1, now + 2 * 86400);
+	}
+	CHECK_EQ_INT(dmarc_seen_flush(st), DMARC_REPORT_ROWS_MAX + 1);
+	o.before_day = (uint32_t)day + 3;
+	CHECK_EQ_INT(dmarc_send_reports(st, &o, &r), 0);
+	CHECK_EQ_INT(r.reports, 2);
+	snprintf(ida, sizeof ida, "<20415.%lld.example.net>", (long long)o.now);
+	snprintf(idb, sizeof idb, "<20415.%lld-1.example.net>", (long long)o.now);
+	hq = (struct holding){st, ida, idb, 0, 0};
+	CHECK_EQ_INT(store_queue_list(st, on_holding, &hq), STORE_OK);
+	CHECK_EQ_INT(hq.na, 1);
+	CHECK_EQ_INT(hq.nb, 1);
+	/* Both sent, the day is forgotten. */
+	CHECK_EQ_INT(dmarc_send_reports(st, &o, &r), 0);
+	CHECK_EQ_INT(r.reports + r.no_dest + r.deferred + r.failed, 0);
 	dns_table_free(&tab);
 	store_close(&st);
 	unit_rmrf(dir);
