@@ -302,11 +302,27 @@ static void each_address(struct run *r, struct str raw, struct vals *vs, int add
 	struct mime_address *list;
 	uint32_t n;
 	struct str v = msg_field_value(r, raw, 0);
+	/* A field present but empty ("Resent-To:") is one empty address to
+	 * :all, as it would be for the envelope's null path (Pigeonhole's
+	 * suite tests ':all :is "resent-to" ""'). */
+	if (!str_trim(v).len) {
+		if (addrpart == AP_ALL)
+			vals_add(r, vs, STR_LIT(""));
+		return;
+	}
 	mime_field_addresses(r->a, v, &list, &n, 1000);
 	for (uint32_t k = 0; k < n; k++) {
 		if (!list[k].host.p || !list[k].mailbox.p)
 			continue;
 		struct str dom = str_eq(list[k].host, STR_LIT("MISSING_DOMAIN")) ? STR_NULL : list[k].host;
+		/* "@example.org" has no local part: not valid, so neither its
+		 * domain nor a local part matches (§2.7.4), and :all sees it as
+		 * written, not the parser's MISSING_MAILBOX placeholder. */
+		if (str_eq(list[k].mailbox, STR_LIT("MISSING_MAILBOX"))) {
+			if (addrpart == AP_ALL && dom.p)
+				vals_add(r, vs, str_c(arena_printf(r->a, "@%.*s", (int)dom.len, dom.p)));
+			continue;
+		}
 		struct str loc = unquote_local(r, list[k].mailbox);
 		/* An address without a domain ("<>", "root") is not valid in a
 		 * header: no local part or domain of it matches (§2.7.4), and
