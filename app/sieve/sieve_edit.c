@@ -42,6 +42,16 @@ static int put_field(struct buf *out, struct str name, struct str value, int add
 	return buf_append_c(out, "\r\n");
 }
 
+size_t field_size(const struct hfield *f)
+{
+	struct buf b;
+	buf_init(&b, 16 * (f->name.len + f->value.len) + 64); /* room for RFC 2047 words and folds */
+	(void)put_field(&b, f->name, f->value, f->added);
+	size_t n = buf_len(&b);
+	buf_free(&b);
+	return n;
+}
+
 int sieve_header_write(const struct sieve_result *res, struct buf *out)
 {
 	for (uint32_t i = 0; i < res->nfields; i++) {
@@ -88,6 +98,7 @@ static void set_message(struct run *r, struct buf *b)
 	r->menv.len = m.len;
 	r->res->message = m;
 	r->headers_parsed = 0;
+	r->size_delta = 0;
 	r->nhf = 0;
 	r->tree_parsed = 0;
 	memset(&r->tree, 0, sizeof r->tree);

@@ -75,6 +75,7 @@ int msg_header_add(struct run *r, struct str name, struct str value, int last)
 	if (r->nhf >= HFIELDS_MAX)
 		return -1;
 	push_field(r, name, value, !last, 1);
+	r->size_delta += (int64_t)field_size(&r->hf[last ? r->nhf - 1 : 0]);
 	return 0;
 }
 

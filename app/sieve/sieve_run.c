@@ -546,6 +546,7 @@ static void cmd_deleteheader(struct run *r, const struct sv_node *n)
 		if (!del)
 			continue;
 		r->hf[i].deleted = 1;
+		r->size_delta -= (int64_t)field_size(&r->hf[i]);
 		struct sieve_action *a = add_action(r, n, SIEVE_ACT_DELETEHEADER);
 		if (!a)
 			return;

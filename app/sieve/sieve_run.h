@@ -42,6 +42,7 @@ struct run {
 	struct hfield *hf;
 	uint32_t nhf, caphf;
 	int headers_parsed;
+	int64_t size_delta; /* octets editheader added (removed) since the message was set */
 	struct mime_tree tree;
 	int tree_parsed;
 	uint64_t body_seen; /* body octets examined so far */
@@ -84,6 +85,9 @@ const struct sv_arg *node_tag(const struct sv_node *n, int tag);
 
 /* sieve_test.c: 1 true, 0 false, -1 run error (r->failed) */
 int test_eval(struct run *r, const struct sv_node *t);
+
+/* sieve_edit.c: the octets field f takes in the message as written out */
+size_t field_size(const struct hfield *f);
 
 /* sieve_msg.c */
 void msg_headers(struct run *r);

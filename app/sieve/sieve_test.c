@@ -858,10 +858,14 @@ int test_eval(struct run *r, const struct sv_node *t)
 		}
 		return t->id == T_ALLOF;
 	case T_SIZE: {
+		/* The message as editheader left it (RFC 5293 §2: later tests
+		 * see the changed message; Pigeonhole's suite checks size). */
 		const struct sv_arg *o = node_tag(t, G_OVER);
+		int64_t len = (int64_t)r->env->len + r->size_delta;
+		uint64_t size = len < 0 ? 0 : (uint64_t)len;
 		if (o)
-			return r->env->len > o->num;
-		return r->env->len < node_tag(t, G_UNDER)->num;
+			return size > o->num;
+		return size < node_tag(t, G_UNDER)->num;
 	}
 	case T_EXISTS:
 		for (uint32_t k = 0; k < t->pos[0].n; k++) {

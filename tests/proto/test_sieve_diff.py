@@ -345,6 +345,11 @@ SCRIPTS = {
     "vars_upperfirst_utf8": ('require ["variables","fileinto"]; set :upperfirst "a" "élan"; '
                              'set :lower "b" "ÉLAN"; fileinto "${a}-${b}";'),
     "redirect_twice": 'redirect "a@example.net"; redirect "A@example.net"; redirect "a@EXAMPLE.net";',
+    # editheader (RFC 5293): size measures the message as edited (tern
+    # measured the message as it came).
+    "eh_size": ('require ["editheader","fileinto"]; if size :over 250 { fileinto "was"; } '
+                'addheader "X-Pad" "%s"; if size :over 250 { fileinto "now"; } '
+                'deleteheader "x-pad"; deleteheader "subject"; if size :over 250 { fileinto "after"; }' % ("p" * 120)),
     "regex_octet": ('require ["regex","fileinto"]; '
                     'if header :regex :comparator "i;octet" "subject" "^meeting" { fileinto "oct"; } '
                     'else { fileinto "nooct"; }'),
