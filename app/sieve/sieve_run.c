@@ -484,6 +484,10 @@ static void cmd_addheader(struct run *r, const struct sv_node *n)
 	}
 	if (protected_header(name))
 		return;
+	/* A multi-line string (text:) ends with a line end, as does a
+	 * variable set from one: the field ends there, nothing is refused. */
+	while (value.len && (value.p[value.len - 1] == '\n' || value.p[value.len - 1] == '\r'))
+		value.len--;
 	for (size_t i = 0; i < value.len; i++)
 		if (value.p[i] == '\0' || ((value.p[i] == '\r' || value.p[i] == '\n') &&
 		                           !(i + 1 < value.len && (value.p[i + 1] == ' ' || value.p[i + 1] == '\t' || value.p[i + 1] == '\n')))) {

@@ -350,6 +350,10 @@ SCRIPTS = {
     "eh_size": ('require ["editheader","fileinto"]; if size :over 250 { fileinto "was"; } '
                 'addheader "X-Pad" "%s"; if size :over 250 { fileinto "now"; } '
                 'deleteheader "x-pad"; deleteheader "subject"; if size :over 250 { fileinto "after"; }' % ("p" * 120)),
+    # addheader with a multi-line string: its last line end ends the field
+    # (tern refused the value as having a bare line end, at run time).
+    "eh_text_value": ('require ["editheader","fileinto"]; addheader "X-T" text:\r\nline one\r\n continued\r\n.\r\n;'
+                      ' if header :is "x-t" "line one continued" { fileinto "ok"; }'),
     "regex_octet": ('require ["regex","fileinto"]; '
                     'if header :regex :comparator "i;octet" "subject" "^meeting" { fileinto "oct"; } '
                     'else { fileinto "nooct"; }'),
