@@ -752,8 +752,13 @@ static int check_semantics(struct parser *ps, struct sv_node *n)
 		}
 	if (check_addresses(ps, n) < 0 || check_names(ps, n) < 0)
 		return -1;
-	/* the name is a constant identifier: "${a}" names no variable (RFC 5229 §4) */
-	if (n->id == C_SET && !is_identifier(n->pos[0].v[0].s)) {
+	/* the name is a constant identifier: "${a}" names no variable (RFC 5229 §4);
+	 * with include, "global.NAME" is the global NAME (RFC 6609 §3.5) */
+	struct str setname = n->id == C_SET ? n->pos[0].v[0].s : STR_NULL;
+	if (n->id == C_SET && has_ext(ps, EXT_INCLUDE) && setname.len > 7 &&
+	    str_has_prefix_ci(setname, "global."))
+		setname = str_sub(setname, 7, setname.len - 7);
+	if (n->id == C_SET && !is_identifier(setname)) {
 		errf(ps, n->line, n->col, "invalid variable name \"%.*s\"", (int)n->pos[0].v[0].s.len,
 		     n->pos[0].v[0].s.p);
 		return -1;

@@ -34,9 +34,12 @@ struct buf *vars_find(struct run *r, struct str name, int create)
 	struct var *tab;
 	int *n;
 
-	if (name.len == 0 || name.len > SIEVE_VAR_NAME_MAX)
+	int global = name.len > 7 && str_has_prefix_ci(name, "global.");
+	if (global) /* RFC 6609 §3.5: the global NAME, declared here or not */
+		name = str_sub(name, 7, name.len - 7);
+	if (name.len == 0 || name.len > SIEVE_VAR_NAME_MAX || memchr(name.p, '.', name.len))
 		return NULL;
-	if (is_global(r, name)) {
+	if (global || is_global(r, name)) {
 		tab = r->globals;
 		n = &r->nglobals;
 	} else {
@@ -142,10 +145,7 @@ struct str vars_expand(struct run *r, const struct sv_string *s)
 				if (k > j && k < in.len && in.p[k] == '}' &&
 				    namespaced_name_ok(str_make(in.p + j, k - j))) {
 					ok = 1;
-					struct str name = str_make(in.p + j, k - j);
-					if (name.len > 7 && str_has_prefix_ci(name, "global."))
-						name = str_sub(name, 7, name.len - 7);
-					struct buf *b = memchr(name.p, '.', name.len) ? NULL : vars_find(r, name, 0);
+					struct buf *b = vars_find(r, str_make(in.p + j, k - j), 0);
 					if (b)
 						val = buf_str(b);
 				}

@@ -354,6 +354,12 @@ SCRIPTS = {
     # (tern refused the value as having a bare line end, at run time).
     "eh_text_value": ('require ["editheader","fileinto"]; addheader "X-T" text:\r\nline one\r\n continued\r\n.\r\n;'
                       ' if header :is "x-t" "line one continued" { fileinto "ok"; }'),
+    # The global namespace (RFC 6609 §3.5): set "global.NAME" sets the
+    # global NAME (tern refused the name at compile time) and
+    # "${global.NAME}" reads it whether or not this script declared it
+    # (tern read the local variable of that name).
+    "inc_global_ns": ('require ["include","variables","fileinto"]; global "z"; set "z" "zz"; '
+                      'set "y" "local"; set "global.y" "glob"; fileinto "${y}-${global.y}-${global.z}-${global.Z}";'),
     "regex_octet": ('require ["regex","fileinto"]; '
                     'if header :regex :comparator "i;octet" "subject" "^meeting" { fileinto "oct"; } '
                     'else { fileinto "nooct"; }'),
