@@ -32,9 +32,11 @@ static void vals_add(struct run *r, struct vals *vs, struct str s)
 	vs->v[vs->n++] = s;
 }
 
+/* body sets no match variables and leaves the earlier ones (as Pigeonhole,
+ * whose suite checks it: a body's text is no value to copy pieces of). */
 static int want_caps(struct run *r, const struct sv_node *n)
 {
-	return (n->match == M_MATCHES || n->match == M_REGEX) &&
+	return (n->match == M_MATCHES || n->match == M_REGEX) && n->id != T_BODY &&
 	       (r->frame->script->exts >> EXT_VARIABLES & 1) && r->capbuf;
 }
 

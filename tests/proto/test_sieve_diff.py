@@ -360,6 +360,10 @@ SCRIPTS = {
     # (tern read the local variable of that name).
     "inc_global_ns": ('require ["include","variables","fileinto"]; global "z"; set "z" "zz"; '
                       'set "y" "local"; set "global.y" "glob"; fileinto "${y}-${global.y}-${global.z}-${global.Z}";'),
+    # body :matches sets no match variables and keeps the earlier ones
+    # (tern set them from the body's text).
+    "body_match_vars": ('require ["body","variables","fileinto"]; if header :matches "subject" "*" {} '
+                        'if body :text :matches "*e*" { fileinto "b-${1}"; }'),
     "regex_octet": ('require ["regex","fileinto"]; '
                     'if header :regex :comparator "i;octet" "subject" "^meeting" { fileinto "oct"; } '
                     'else { fileinto "nooct"; }'),
