@@ -487,7 +487,13 @@ static int check_names(struct parser *ps, struct sv_node *n)
 			}
 		}
 	}
-	/* RFC 6609 §3.3: global names variables, by their constant names */
+	/* RFC 6609 §3.3: global names variables, by their constant names; it
+	 * declares variables, so it needs the variables extension (as
+	 * extracttext does; Pigeonhole refuses it too) */
+	if (n->id == C_GLOBAL && !has_ext(ps, EXT_VARIABLES)) {
+		errf(ps, n->line, n->col, "global needs require \"variables\"");
+		return -1;
+	}
 	for (uint32_t k = 0; n->id == C_GLOBAL && k < n->pos[0].n; k++) {
 		const struct sv_string *v = &n->pos[0].v[k];
 		if (v->dyn || !is_identifier(v->s)) {

@@ -364,6 +364,9 @@ SCRIPTS = {
     # (tern set them from the body's text).
     "body_match_vars": ('require ["body","variables","fileinto"]; if header :matches "subject" "*" {} '
                         'if body :text :matches "*e*" { fileinto "b-${1}"; }'),
+    # global declares variables: without "variables" it is an error
+    # (tern accepted it).
+    "bad_global_novars": 'require "include"; global "x"; keep;',
     "regex_octet": ('require ["regex","fileinto"]; '
                     'if header :regex :comparator "i;octet" "subject" "^meeting" { fileinto "oct"; } '
                     'else { fileinto "nooct"; }'),
