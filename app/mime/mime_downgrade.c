@@ -20,6 +20,21 @@ int mime_has_8bit(const char *p, size_t n)
 	return 0;
 }
 
+int mime_has_long_line(const char *p, size_t n)
+{
+	size_t i = 0;
+	while (i < n) {
+		const char *nl = memchr(p + i, '\n', n - i);
+		size_t e = nl ? (size_t)(nl - p) : n, l = e - i;
+		if (l > 0 && nl && p[e - 1] == '\r')
+			l--;
+		if (l > MIME_LINE_MAX)
+			return 1;
+		i = e + 1;
+	}
+	return 0;
+}
+
 static int enc_is(struct str e, const char *name)
 {
 	return e.p && e.len == strlen(name) && strncasecmp(e.p, name, e.len) == 0;
@@ -119,7 +134,7 @@ static int has_field(const char *h, size_t n, const char *name)
 
 int mime_downgrade_7bit(const char *msg, size_t len, struct buf *out)
 {
-	if (!mime_has_8bit(msg, len))
+	if (!mime_has_8bit(msg, len) && !mime_has_long_line(msg, len))
 		return buf_append(out, msg, len);
 	struct arena *a = arena_new(64 * 1024);
 	struct mime_tree t;
@@ -138,7 +153,16 @@ int mime_downgrade_7bit(const char *msg, size_t len, struct buf *out)
 		const struct mime_part *p = &t.parts[i];
 		size_t ho = (size_t)p->hdr_off, bo = (size_t)p->body_off, be = (size_t)p->body_end;
 		int head8 = mime_has_8bit(msg + ho, bo - ho);
-		if (ho < pos || (!head8 && !mime_has_8bit(msg + bo, be - bo)))
+		int body8 = mime_has_8bit(msg + bo, be - bo);
+		/* A line over 998 octets (RFC 5322 §2.1.1) in a leaf that is
+		 * not encoded yet: quoted-printable's soft breaks make it
+		 * lines a hop takes (one in base64 or quoted-printable is
+		 * left as it is). */
+		int longl = !(p->flags & (MIME_PART_MULTIPART | MIME_PART_MESSAGE)) &&
+			    (!p->encoding.p || enc_is(p->encoding, "7bit") ||
+			     enc_is(p->encoding, "8bit") || enc_is(p->encoding, "binary")) &&
+			    mime_has_long_line(msg + bo, be - bo);
+		if (ho < pos || (!head8 && !body8 && !longl))
 			continue; /* inside a leaf already written, or nothing to do */
 		if (p->flags & MIME_PART_NO_SEPARATOR) {
 			r = -1;
@@ -148,8 +172,8 @@ int mime_downgrade_7bit(const char *msg, size_t len, struct buf *out)
 		/* The body changes: a leaf's with 8-bit octets, or the
 		 * encoding field of a composite that says 8bit or binary
 		 * (its children carry the conversion otherwise). */
-		int conv = mime_has_8bit(msg + bo, be - bo) &&
-			   (!composite || enc_is(p->encoding, "8bit") || enc_is(p->encoding, "binary"));
+		int conv = longl || (body8 && (!composite || enc_is(p->encoding, "8bit") ||
+					       enc_is(p->encoding, "binary")));
 		if (!conv && !head8)
 			continue;
 		if (conv && !composite && p->encoding.p && !enc_is(p->encoding, "7bit") &&

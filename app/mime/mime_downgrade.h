@@ -16,6 +16,12 @@
  * (US-ASCII) would misname its decoded octets. Everything else is copied
  * as it is.
  *
+ * A leaf not yet encoded (7bit, 8bit, binary or no encoding field) with
+ * a line longer than the 998 octets RFC 5322 §2.1.1 allows is made
+ * quoted-printable too, 8-bit octets or not (RFC 5321 §4.5.3.1.6: a hop
+ * may refuse or break such a line), as a 7-bit form is the one that
+ * passes every hop; a header line that long is copied as it is.
+ *
  * An 8-bit unstructured field (Subject, Comments, Content-Description)
  * whose value is UTF-8 becomes RFC 2047 words (mime_header_text.h).
  *
@@ -40,9 +46,16 @@
  * Appends msg[0..len) converted to 7 bit to out: 0; -1 when the message
  * cannot be converted (see above) or out's ceiling was reached (out then
  * holds a part of it: the caller resets it). A message without 8-bit
- * octets is appended unchanged.
+ * octets or a line over MIME_LINE_MAX is appended unchanged.
  */
 int mime_downgrade_7bit(const char *msg, size_t len, struct buf *out);
+
+/* The longest line RFC 5322 §2.1.1 allows, without its CRLF. */
+#define MIME_LINE_MAX 998
+
+/* Whether p[0..n) has a line longer than MIME_LINE_MAX (its CR LF or
+ * lone LF not counted). */
+int mime_has_long_line(const char *p, size_t n);
 
 /* Whether p[0..n) holds an 8-bit octet (one RFC 6152's 8BITMIME covers). */
 int mime_has_8bit(const char *p, size_t n);

@@ -514,9 +514,12 @@ static int start_tx(struct smtp_client *s)
 
 	/* 8-bit content to a server without 8BITMIME: its 7-bit form, as
 	 * Postfix sends (RFC 6152 §3), before anything is counted: SIZE is
-	 * that form's. */
-	if (!(s->ehlo.ext & SMTP_EXT_8BITMIME) && m->to7bit && !s->conv_asked &&
-	    mime_has_8bit(m->data, m->len)) {
+	 * that form's. A line over 998 octets (RFC 5322 §2.1.1, RFC 5321
+	 * §4.5.3.1.6) goes in that form to any server: quoted-printable
+	 * breaks it where a hop would refuse or cut it. */
+	if (m->to7bit && !s->conv_asked &&
+	    ((!(s->ehlo.ext & SMTP_EXT_8BITMIME) && mime_has_8bit(m->data, m->len)) ||
+	     mime_has_long_line(m->data, m->len))) {
 		s->conv_asked = 1;
 		if (m->to7bit(m->to7bit_arg) == 0) {
 			s->state = ST_CONVERT;

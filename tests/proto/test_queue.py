@@ -646,6 +646,38 @@ def test_remote_without_8bitmime_gets_a_7bit_form_signed_again():
         assert len(r.wait_messages(5)) == 5
 
 
+def test_line_over_998_octets_leaves_quoted_printable():
+    """RFC 5322 §2.1.1 / RFC 5321 §4.5.3.1.6: a line is 998 octets at
+    most. One longer (submission takes it) left as it came, to be
+    refused or cut by the next hop (Postfix's client breaks it with
+    CRLF SPACE, changing the text); it goes now in the message's 7-bit
+    form, its leaf quoted-printable, to a hop with or without 8BITMIME,
+    the text the same once decoded and our signatures made again."""
+    from test_submission import dkimpy
+    with World(lambda ips: zone(mx(ips, 0), mx(ips, 1, name="other.test"))) as w:
+        r8 = w.receiver(0)
+        r7 = w.receiver(1, ext8bit=False)
+        long_ascii = "".join("word%04d " % i for i in range(300)).rstrip()  # 2699 octets
+        long_8bit = "\u00e9" * 700  # 1400 octets
+        body = "short line\r\n" + long_ascii + "\r\n" + long_8bit + "\r\nend\r\n"
+        w.send(["carol@remote.test", "erin@other.test"], subject="long", body=body,
+               mail_options=["BODY=8BITMIME"])
+        w.send(["carol@remote.test"], subject="long plain", body=long_ascii + "\r\n")
+        got = r8.wait_messages(2) + r7.wait_messages(1)
+        assert len(got) == 3, w.srv.log_text()[-2000:]
+        for m in got:
+            data = m["data"]
+            assert max(len(l) for l in data.split(b"\r\n")) <= 998, data[:3000]
+            msg = email.message_from_bytes(data.replace(b"\r\n", b"\n"),
+                                           policy=email.policy.default)
+            assert msg["Content-Transfer-Encoding"] == "quoted-printable", data[:2000]
+            want = body if msg["Subject"] == "long" else long_ascii + "\r\n"
+            assert msg.get_content() == want.replace("\r\n", "\n"), data[:3000]
+            assert dkimpy(w.srv, data) == ["rsa-sha256=True", "ed25519-sha256=True"], data[:3000]
+        assert all(c < 0x80 for c in got[2]["data"])
+        assert w.wait_queue_empty()
+
+
 def test_remote_without_smtputf8_bounces_utf8_addresses_5_6_7():
     with World(lambda ips: zone(mx(ips, 0))) as w:
         r = w.receiver(0, ext8bit=False)

@@ -592,6 +592,47 @@ static void test_to_7bit_reseals_our_arc_set(void)
 	store_close(&st);
 }
 
+/* A line over 998 octets (RFC 5322 §2.1.1) makes its leaf quoted-printable;
+ * 998 does not, nor does one in a part already base64. */
+static void test_long_lines_get_a_7bit_form(void)
+{
+	char line[1200];
+	memset(line, 'a', sizeof line);
+	CHECK(!mime_has_long_line(line, 998));
+	CHECK(mime_has_long_line(line, 999));
+	struct buf m, out;
+	buf_init(&m, 1 << 20);
+	buf_init(&out, 1 << 20);
+	/* 998 octets then CRLF, and then LF alone: neither is long. */
+	buf_append_c(&m, "Subject: x\r\n\r\n");
+	buf_append(&m, line, 998);
+	buf_append_c(&m, "\r\n");
+	buf_append(&m, line, 998);
+	buf_append_c(&m, "\n");
+	CHECK(!mime_has_long_line(buf_data(&m), buf_len(&m)));
+	CHECK(mime_downgrade_7bit(buf_data(&m), buf_len(&m), &out) == 0);
+	CHECK(buf_len(&out) == buf_len(&m) && memcmp(buf_data(&out), buf_data(&m), buf_len(&m)) == 0);
+	/* 999 without its CRLF: quoted-printable, every line short. */
+	buf_append(&m, line, 999);
+	buf_append_c(&m, "\r\n");
+	CHECK(mime_has_long_line(buf_data(&m), buf_len(&m)));
+	buf_reset(&out);
+	CHECK(mime_downgrade_7bit(buf_data(&m), buf_len(&m), &out) == 0);
+	CHECK(!mime_has_long_line(buf_data(&out), buf_len(&out)));
+	CHECK(strstr(buf_data(&out), "MIME-Version: 1.0\r\n") != NULL);
+	CHECK(strstr(buf_data(&out), "Content-Transfer-Encoding: quoted-printable\r\n") != NULL);
+	/* Declared base64 (broken, but not ours to mend): as it came. */
+	buf_reset(&m);
+	buf_append_c(&m, "MIME-Version: 1.0\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+	buf_append(&m, line, 1200);
+	buf_append_c(&m, "\r\n");
+	buf_reset(&out);
+	CHECK(mime_downgrade_7bit(buf_data(&m), buf_len(&m), &out) == 0);
+	CHECK(buf_len(&out) == buf_len(&m) && memcmp(buf_data(&out), buf_data(&m), buf_len(&m)) == 0);
+	buf_free(&m);
+	buf_free(&out);
+}
+
 int main(void)
 {
 	if (unit_env_begin(base, sizeof base, "queue") < 0)
@@ -601,6 +642,7 @@ int main(void)
 	test_walk_pages();
 	test_to_7bit_resigns_only_ours();
 	test_to_7bit_reseals_our_arc_set();
+	test_long_lines_get_a_7bit_form();
 	unit_rmrf(base);
 	return unit_done("test_queue");
 }
