@@ -661,6 +661,10 @@ static void client_done(void *arg, enum smtp_client_result res, const char *why)
 	    !(j->e.flags & SQ_REQUIRETLS) && strstr(why, "TLS")) {
 		/* Opportunistic TLS (Postfix's "may"): a remote whose STARTTLS
 		 * fails still gets the mail in plaintext, on a new connection. */
+		char qw[2 * SQ_STATUS_MAX + 8], qh[HOST_Q];
+		log_info("queue", NULL, "event=tls_fallback_plaintext id=%llu host=%s why=%s",
+			 (unsigned long long)j->e.id, log_q(j->addrs[j->cur_addr].host, qh, sizeof qh),
+			 log_q(why, qw, sizeof qw));
 		j->plain_retry = 1;
 		try_addr(j);
 		return;

@@ -1136,7 +1136,14 @@ static void on_close(struct client *c, void *arg, const char *reason)
 			/* The end of data went out and no answer came: maybe delivered,
 			 * maybe not. Try again later (a duplicate beats a loss). */
 			report(s, SMTPC_VERDICT, "");
-		else if (strcmp(reason, "tls_handshake_failed") == 0 && s->cfg.verify_tls &&
+		else if (s->state == ST_TLS && strcmp(reason, "tls_handshake_failed") != 0) {
+			/* Gone after its 220 to STARTTLS, before the handshake
+			 * ended (a middlebox that drops TLS, a broken stack): a
+			 * failed handshake, which opportunistic TLS answers in
+			 * plaintext as Postfix does. */
+			s->msg->tls_outcome = SMTPC_TLS_FAILED;
+			fail_next(s, "4.4.1 %s: TLS handshake failed: connection lost", s->where);
+		} else if (strcmp(reason, "tls_handshake_failed") == 0 && s->cfg.verify_tls &&
 			 client_tls_error(c) > BR_ERR_X509_OK &&
 			 client_tls_error(c) < BR_ERR_X509_OK + 64)
 			/* The server was not the one asked for: nothing was sent
@@ -1202,6 +1209,12 @@ static void step_timeout(struct loop *loop, void *arg)
 		report(s, SMTPC_VERDICT, "");
 		if (s->c)
 			client_close(s->c, "timeout");
+		return;
+	}
+	if (s->state == ST_TLS) {
+		/* A handshake that never ends is a failed one (on_close). */
+		s->msg->tls_outcome = SMTPC_TLS_FAILED;
+		fail_next(s, "4.4.2 %s: TLS handshake failed: timeout", s->where);
 		return;
 	}
 	const char *what = s->state == ST_CONNECT   ? "connect"

@@ -142,7 +142,11 @@ class Receiver:
     with the reply to the end of data, unasked; talk_ahead: a line sent
     with the greeting, unasked; early_reply: sent after the first line of
     the body, the rest read and dropped till the client hangs up;
-    greeting: the greeting line instead of 220 ("554 no service").
+    greeting: the greeting line instead of 220 ("554 no service");
+    tls_break: what follows STARTTLS's 220 instead of a handshake, each
+    session: "close" (hangs up), "garbage" (a line of text), "silent"
+    (says nothing till the client gives up); the session without
+    STARTTLS after it is served as usual.
     Received transactions are in .messages (dicts; "at" is the time.time()
     the end of data was read, before data_delay and the reply)."""
 
@@ -150,7 +154,8 @@ class Receiver:
                  implicit_tls=False, auth=None, size=None, ext8bit=True, pipelining=True,
                  dsn=False, hangup_after_data=False, tls13_only=False, data_delay=0,
                  cert=None, extra_ehlo=(), max_rcpts=None, dot_354=False, read_rate=None,
-                 data_extra=None, talk_ahead=None, early_reply=None, greeting=None):
+                 data_extra=None, talk_ahead=None, early_reply=None, greeting=None,
+                 tls_break=None):
         self.ip, self.port = ip, port
         self.extra_ehlo = list(extra_ehlo)
         self.rcpt_fn = rcpt or (lambda a: "250 2.1.5 ok")
@@ -163,6 +168,7 @@ class Receiver:
         self.data_extra, self.talk_ahead = data_extra, talk_ahead
         self.early_reply = early_reply
         self.greeting = greeting
+        self.tls_break = tls_break
         self.lone_dots = 0
         self.open_sessions = self.max_open_sessions = 0
         self.messages, self.connections, self.commands = [], 0, []
@@ -259,6 +265,13 @@ class Receiver:
                 out("250 mx.remote.test")
             elif cmd == "STARTTLS" and self.tls and not tls_on:
                 out("220 2.0.0 go ahead")
+                if self.tls_break == "garbage":
+                    out("this is no TLS record at all, just a line of text")
+                    time.sleep(1)
+                if self.tls_break == "silent":
+                    time.sleep(60)
+                if self.tls_break:
+                    return
                 c = self.ctx.wrap_socket(c, server_side=True)
                 f = c.makefile("rb")
                 out = lambda line, c=c: c.sendall(line.encode() + b"\r\n")

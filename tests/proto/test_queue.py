@@ -509,17 +509,35 @@ def test_kept_connection_cut_by_the_remote_falls_back_to_a_new_one():
 
 
 def test_starttls_used_and_plaintext_after_a_failed_handshake():
-    with World(lambda ips: zone(mx(ips, 0), mx(ips, 1, name="other.test"))) as w:
+    """Opportunistic TLS (no MTA-STS, DANE or REQUIRETLS): a handshake
+    that fails, however it fails, is followed by the same host in
+    plaintext, as Postfix's "may" level does: a remote that refuses our
+    TLS version, one that hangs up after its 220 to STARTTLS, one that
+    sends text instead of a handshake and one that says nothing till
+    the client gives up (the last two used to defer the mail till its
+    lifetime ran out: "connection lost", "timeout waiting for reply").
+    The log says why the plaintext session came."""
+    names = ["remote.test", "other.test", "close.test", "garbage.test", "silent.test"]
+    with World(lambda ips: zone(*(mx(ips, i, name=n) for i, n in enumerate(names))), nips=5,
+               env={"TERN_QUEUE_RETRY_SCHEDULE": "1h"}) as w:
         good = w.receiver(0, tls=True)
-        bad = w.receiver(1, tls=True, tls13_only=True)
-        w.send(["carol@remote.test"], subject="tls")
-        w.send(["erin@other.test"], subject="no tls")
+        bad = [w.receiver(1, tls=True, tls13_only=True)] + [
+            w.receiver(i, tls=True, tls_break=b)
+            for i, b in ((2, "close"), (3, "garbage"), (4, "silent"))]
+        for n in names:
+            w.send(["carol@" + n], subject="tls " + n)
         m = good.wait_messages(1)
         assert len(m) == 1 and m[0]["tls"]
-        m = bad.wait_messages(1)
-        assert len(m) == 1 and not m[0]["tls"]
-        assert sum(1 for c in bad.commands if c.upper() == "STARTTLS") == 1
+        for r in bad:
+            m = r.wait_messages(1, timeout=20)
+            assert len(m) == 1 and not m[0]["tls"], (r.tls_break, r.commands, w.queue_list())
+            assert sum(1 for c in r.commands if c.upper() == "STARTTLS") == 1, r.commands
+            assert r.connections == 2, (r.tls_break, r.connections)
         assert w.wait_queue_empty()
+        log = w.srv.log_text()
+        for n in names[1:]:
+            assert re.search(r"event=tls_fallback_plaintext id=\d+ host=mx\d\.%s why=\"4\.4\.\d "
+                             r"[^\"]*TLS handshake failed" % re.escape(n), log), (n, log[-3000:])
 
 
 def test_at_most_twenty_sessions_to_one_destination():
