@@ -262,6 +262,18 @@ def test_postfix_receives_and_dkim_verifies():
             m = email.message_from_bytes(eight, policy=email.policy.default)
             assert m["Content-Transfer-Encoding"] == "quoted-printable", eight
             assert m.get_content() == "gr\u00fc\u00dfe aus K\u00f6ln\n", eight
+            # A body line over 998 octets: quoted-printable, which this
+            # Postfix stores with every line short, signed again.
+            long_line = " ".join("w%04d" % i for i in range(500))
+            w.send(["carol@remote.test"], subject="long line to postfix", body=long_line + "\r\n")
+            msgs = pf.wait_messages(4)
+            assert len(msgs) == 4, w.srv.log_text()[-2000:] + pf.log_text()[-3000:]
+            lng = [m for m in msgs if b"Subject: long line to postfix" in m][0]
+            assert max(len(l) for l in lng.splitlines()) <= 998, lng[:4000]
+            raw = lng.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+            assert dkimpy(w.srv, raw) == ["rsa-sha256=True", "ed25519-sha256=True"], raw
+            m = email.message_from_bytes(lng, policy=email.policy.default)
+            assert m.get_content() == long_line + "\n", lng[:4000]
             assert w.wait_queue_empty()
     finally:
         pf.stop()
