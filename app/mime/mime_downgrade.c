@@ -194,8 +194,9 @@ int mime_downgrade_7bit(const char *msg, size_t len, struct buf *out)
 		/* A leaf with no Content-Type is text/plain in US-ASCII
 		 * (RFC 2045 §5.2): once its 8-bit octets are encoded, readers
 		 * would take them for that. 8-bit text that is UTF-8 says so
-		 * (RFC 6532 §3's default); other octets are left unnamed. */
-		int utf8 = !composite && !has_field(msg + ho, bo - ho, "content-type:") &&
+		 * (RFC 6532 §3's default); other octets are left unnamed, and
+		 * ASCII made quoted-printable for a long line stays US-ASCII. */
+		int utf8 = !composite && body8 && !has_field(msg + ho, bo - ho, "content-type:") &&
 			   utf8_valid(str_make(msg + bo, be - bo));
 		r |= put_header(out, msg + ho, bo - ho, composite ? "7bit" : "quoted-printable", utf8);
 		if (composite) {

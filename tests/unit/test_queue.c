@@ -621,6 +621,7 @@ static void test_long_lines_get_a_7bit_form(void)
 	CHECK(!mime_has_long_line(buf_data(&out), buf_len(&out)));
 	CHECK(strstr(buf_data(&out), "MIME-Version: 1.0\r\n") != NULL);
 	CHECK(strstr(buf_data(&out), "Content-Transfer-Encoding: quoted-printable\r\n") != NULL);
+	CHECK(strstr(buf_data(&out), "charset=utf-8") == NULL); /* ASCII stays US-ASCII */
 	/* Declared base64 (broken, but not ours to mend): as it came. */
 	buf_reset(&m);
 	buf_append_c(&m, "MIME-Version: 1.0\r\nContent-Transfer-Encoding: base64\r\n\r\n");
