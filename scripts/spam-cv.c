@@ -20,6 +20,8 @@
  * in FILE (written when it does not exist, read when it does: they do not
  * depend on the word tokens, so a tokenizer change measured on the same
  * CV_SEED and folds need not fit them again);
+ * CV_HEADER_CLUES=N lets at most N of the classifier's clues be the
+ * header's (spam_header_clues);
  * LR_RATE, LR_EPOCHS and LR_L2 the token regression's
  * training, CV_NO_LR=1 skips it (the slow part).
  *
@@ -53,6 +55,7 @@ struct item {
 	char *path;
 	int spam;
 	uint64_t *tok;
+	unsigned char *hdr; /* the header's tokens (spam_tokens_marked) */
 	size_t ntok;
 	double rules; /* content rules' score */
 	uint8_t nrule;              /* the rules that fired: */
@@ -149,7 +152,8 @@ static void prepare(struct item *it)
 	struct spam_msg *m;
 	spam_msg_new(p, len, &m);
 	uint64_t *t = xmalloc(SPAM_TOKENS_MAX * sizeof *t);
-	it->ntok = spam_tokens(m, t, SPAM_TOKENS_MAX);
+	it->hdr = xmalloc(SPAM_TOKENS_MAX);
+	it->ntok = spam_tokens_marked(m, t, it->hdr, SPAM_TOKENS_MAX, NULL);
 	it->tok = t;
 	struct spam_result r;
 	spam_result_init(&r);
@@ -270,7 +274,8 @@ static void run_nb(int k)
 	for (size_t i = 0; i < nitems; i++) {
 		if (items[i].fold != k)
 			continue;
-		spam_model_classify(&m, NULL, items[i].tok, items[i].ntok, &items[i].nb);
+		spam_model_classify(&m, NULL, items[i].tok, items[i].hdr, items[i].ntok,
+		                    &items[i].nb);
 	}
 	if (k == 0)
 		printf("nb fold 0: %u tokens after pruning, %u spam %u ham\n", m.ntok, m.nspam, m.nham);
@@ -479,6 +484,8 @@ int main(int argc, char **argv)
 	walk(p, 0);
 	snprintf(p, sizeof p, "%s/spam", argv[1]);
 	walk(p, 1);
+	if (getenv("CV_HEADER_CLUES"))
+		spam_header_clues = (size_t)atoi(getenv("CV_HEADER_CLUES"));
 	if (getenv("CV_SEED")) { /* shuffle: the folds are index mod FOLDS */
 		unsigned long long rng = strtoull(getenv("CV_SEED"), NULL, 10) * 2654435761u + 1;
 		for (size_t i = nitems; i > 1; i--) {

@@ -56,6 +56,7 @@ static void on_domain(void *arg, const char *domain)
 
 struct classify_ctx {
 	const uint64_t *tok;
+	const unsigned char *hdr;
 	size_t ntok;
 	const uint32_t *grams;
 	size_t ngrams;
@@ -87,7 +88,7 @@ static void on_models(void *arg, const struct str *recs)
 	int hg = spam_model_decode(recs[0].p, recs[0].len, &g) == 0;
 	int hu = c->nmodels > 1 && spam_model_decode(recs[1].p, recs[1].len, &u) == 0;
 	struct spam_model empty = {0};
-	spam_model_classify(hg ? &g : &empty, hu ? &u : NULL, c->tok, c->ntok, &c->b);
+	spam_model_classify(hg ? &g : &empty, hu ? &u : NULL, c->tok, c->hdr, c->ntok, &c->b);
 }
 
 static void on_grams(void *arg, const struct str *recs)
@@ -139,6 +140,7 @@ void spam_analyse_rules(struct store *st, const struct spam_msg *m, struct spam_
 
 struct spam_features {
 	uint64_t *tok;
+	unsigned char *hdr; /* the header's tokens (spam_tokens_marked) */
 	size_t ntok;
 	uint32_t *grams; /* spam_grams */
 	size_t ngrams;
@@ -149,7 +151,8 @@ struct spam_features *spam_features_new(const struct spam_msg *m)
 {
 	struct spam_features *f = xmalloc(sizeof *f);
 	f->tok = xmalloc(SPAM_TOKENS_MAX * sizeof *f->tok);
-	f->ntok = spam_tokens_fuzzy(m, f->tok, SPAM_TOKENS_MAX, &f->fuzzy);
+	f->hdr = xmalloc(SPAM_TOKENS_MAX);
+	f->ntok = spam_tokens_marked(m, f->tok, f->hdr, SPAM_TOKENS_MAX, &f->fuzzy);
 	f->grams = xmalloc(SPAM_GRAM_TEXT * sizeof *f->grams);
 	f->ngrams = spam_grams(m, f->grams);
 	return f;
@@ -160,6 +163,7 @@ void spam_features_free(struct spam_features **f)
 	if (!*f)
 		return;
 	free((*f)->tok);
+	free((*f)->hdr);
 	free((*f)->grams);
 	free(*f);
 	*f = NULL;
@@ -168,7 +172,7 @@ void spam_features_free(struct spam_features **f)
 int spam_classify(struct store *st, uint32_t account, const struct spam_features *f,
                   struct spam_result *res)
 {
-	struct classify_ctx c = {.tok = f->tok, .ntok = f->ntok, .grams = f->grams,
+	struct classify_ctx c = {.tok = f->tok, .hdr = f->hdr, .ntok = f->ntok, .grams = f->grams,
 	                         .ngrams = f->ngrams, .b = {-1, 0, 0}, .nmodels = account ? 2 : 1};
 	uint32_t accts[2] = {0, account};
 	int rc = store_spam_get(st, accts, c.nmodels, STORE_SPAM_MODEL, on_models, &c);

@@ -112,6 +112,13 @@ size_t spam_msgid_shape(struct str id, char *out);
  * the same pass over the words. */
 size_t spam_tokens_fuzzy(const struct spam_msg *m, uint64_t *out, size_t max,
                          uint64_t *fuzzy_r);
+/* spam_tokens_fuzzy (fuzzy_r may be NULL), and when hdr is not NULL
+ * hdr[i] = 1 where out[i] is one of the header's tokens (a field's name
+ * or a word of its value), else 0: the classifier takes at most
+ * SPAM_HEADER_CLUES of those (spam_model_classify). The hashes are
+ * spam_tokens' whatever hdr is. */
+size_t spam_tokens_marked(const struct spam_msg *m, uint64_t *out, unsigned char *hdr, size_t max,
+                          uint64_t *fuzzy_r);
 /* Token hashes of m for the classifier: words of the subject and text,
  * sparse bigrams (skip 0..2 of words in sequence), header and metadata
  * tokens; sorted and unique. Returns the count written to out (<= max). */
@@ -200,11 +207,19 @@ struct spam_bayes {
  * the models m1 and m2 (m2 may be NULL; counts add up), by Robinson's
  * chi-square combining of the SPAM_CLUES tokens furthest from 0.5 (as
  * SpamBayes and SpamAssassin's Bayes). -1 when the models together
- * learned fewer than SPAM_MODEL_MIN_LEARNED spam or ham. When b_r is not
- * NULL it gets the probability, the evidence and the clue count.
+ * learned fewer than SPAM_MODEL_MIN_LEARNED spam or ham. hdr (NULL: none
+ * is) marks the header's tokens (spam_tokens_marked), of which at most
+ * spam_header_clues are among the clues. When b_r is not NULL it gets
+ * the probability, the evidence and the clue count.
  */
 double spam_model_classify(const struct spam_model *m1, const struct spam_model *m2,
-                           const uint64_t *tokens, size_t n, struct spam_bayes *b_r);
+                           const uint64_t *tokens, const unsigned char *hdr, size_t n,
+                           struct spam_bayes *b_r);
+/* Of the clues spam_model_classify combines, at most this many are the
+ * header's (hdr[i] set): the strongest of them, the rest the body's
+ * strongest. A variable so cross-validation can try others
+ * (scripts/spam-cv.c, CV_HEADER_CLUES); nothing else writes it. */
+extern size_t spam_header_clues;
 
 /* Applies a batch of deltas d[0..n) (any order; sorted here) and message
  * counts to account's model in one store write (tern spam train).

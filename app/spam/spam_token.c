@@ -664,10 +664,28 @@ void spam_sort_hashes(uint64_t *v, size_t n)
 
 size_t spam_tokens(const struct spam_msg *m, uint64_t *out, size_t max)
 {
-	return spam_tokens_fuzzy(m, out, max, NULL);
+	return spam_tokens_marked(m, out, NULL, max, NULL);
 }
 
 size_t spam_tokens_fuzzy(const struct spam_msg *m, uint64_t *out, size_t max, uint64_t *fuzzy_r)
+{
+	return spam_tokens_marked(m, out, NULL, max, fuzzy_r);
+}
+
+/* hdr[i] = 1 for each out[0..n) (sorted, unique) in h[0..nh) (sorted),
+ * else 0: one walk over both. */
+static void mark(const uint64_t *out, size_t n, const uint64_t *h, size_t nh, unsigned char *hdr)
+{
+	size_t j = 0;
+	for (size_t i = 0; i < n; i++) {
+		while (j < nh && h[j] < out[i])
+			j++;
+		hdr[i] = j < nh && h[j] == out[i];
+	}
+}
+
+size_t spam_tokens_marked(const struct spam_msg *m, uint64_t *out, unsigned char *hdr, size_t max,
+                          uint64_t *fuzzy_r)
 {
 	struct tok_acc a = {.out = out, .max = max, .cjk_left = SPAM_CJK_MAX};
 	struct spam_sim sim;
@@ -691,7 +709,17 @@ size_t spam_tokens_fuzzy(const struct spam_msg *m, uint64_t *out, size_t max, ui
 	if (m->hidden.len)
 		words_of(&a, m->hidden, 13, 1);
 	struct str rp = {0};
+	size_t hdr_from = a.n;
 	size_t ours = header_tokens(&a, m, &rp);
+	/* the header's tokens, told apart for the classifier's choice of
+	 * clues (spam_model_classify: at most SPAM_HEADER_CLUES of them) */
+	uint64_t *hdr_tok = NULL;
+	size_t nhdr = hdr ? a.n - hdr_from : 0;
+	if (nhdr) {
+		hdr_tok = xmalloc(nhdr * sizeof *hdr_tok);
+		memcpy(hdr_tok, out + hdr_from, nhdr * sizeof *hdr_tok);
+		spam_sort_hashes(hdr_tok, nhdr);
+	}
 	/* the sender's tokens before the rest: a message with more tokens
 	 * than SPAM_TOKENS_MAX loses the last ones */
 	struct str *link_base = xmalloc((m->nurls ? m->nurls : 1) * sizeof *link_base);
@@ -726,5 +754,8 @@ size_t spam_tokens_fuzzy(const struct spam_msg *m, uint64_t *out, size_t max, ui
 	for (size_t i = 0; i < a.n; i++)
 		if (u == 0 || out[u - 1] != out[i])
 			out[u++] = out[i];
+	if (hdr)
+		mark(out, u, hdr_tok, nhdr, hdr);
+	free(hdr_tok);
 	return u;
 }

@@ -614,14 +614,14 @@ static void test_model(void)
 	for (size_t i = 0; i < nb; i++)
 		tok[i] = big[i].h;
 	struct spam_bayes b1, b2;
-	double p1 = spam_model_classify(&m, NULL, tok, nb, &b1);
+	double p1 = spam_model_classify(&m, NULL, tok, NULL, nb, &b1);
 	for (size_t i = 0; i < nb; i++)
 		rev[i] = tok[nb - 1 - i];
-	CHECK(p1 >= 0 && p1 <= 1 && p1 == spam_model_classify(&m, NULL, rev, nb, &b2));
+	CHECK(p1 >= 0 && p1 <= 1 && p1 == spam_model_classify(&m, NULL, rev, NULL, nb, &b2));
 	CHECK(b1.p == p1 && b1.evidence == b2.evidence && b1.clues == b2.clues && b1.clues > 0);
 	for (size_t i = 0; i < nb; i++)
 		tok[i] = big[i].h + 1; /* none in the model */
-	CHECK(spam_model_classify(&m, NULL, tok, nb, &b1) == 0.5);
+	CHECK(spam_model_classify(&m, NULL, tok, NULL, nb, &b1) == 0.5);
 	/* no clue: no evidence and no points */
 	CHECK(b1.clues == 0 && b1.evidence == 0 && spam_bayes_points(&b1) == 0);
 	free(big);
@@ -665,17 +665,88 @@ static void test_model_evidence(void)
 			sb[j] = sb[j - 1];
 			sb[j - 1] = t;
 		}
-	double pa = spam_model_classify(&m, NULL, sa, 30, &ba);
-	double pb = spam_model_classify(&m, NULL, sb, 30, &bb);
+	double pa = spam_model_classify(&m, NULL, sa, NULL, 30, &ba);
+	double pb = spam_model_classify(&m, NULL, sb, NULL, 30, &bb);
 	CHECK(fabs(pa - 0.5) < 0.01 && fabs(pb - 0.5) < 0.01); /* saturated */
 	CHECK(ba.evidence > 5 && bb.evidence < -5);                /* still apart */
 	CHECK(spam_bayes_points(&ba) > SPAM_DEFAULT_TAG && spam_bayes_points(&bb) < 0);
 	CHECK_EQ_INT(ba.clues, 30);
 	/* only ham clues: the points stop at SPAM_BAYES_MIN */
 	struct spam_bayes bh;
-	spam_model_classify(&m, NULL, sb + 18, 12, &bh);
+	spam_model_classify(&m, NULL, sb + 18, NULL, 12, &bh);
 	CHECK(bh.p < 0.01 && spam_bayes_points(&bh) == SPAM_BAYES_MIN);
 	spam_model_free(&m);
+}
+
+/* The header's tokens are marked beside the same hashes, and at most
+ * spam_header_clues of them are among the clues: a message whose header
+ * alone would give every clue is judged on its text too. */
+static void test_header_clues(void)
+{
+	char msg[8192];
+	size_t o = 0;
+	for (int i = 0; i < 40; i++) /* 80 header tokens or more: names and words */
+		o += (size_t)snprintf(msg + o, sizeof msg - o, "X-Relay%d: hop%dq\r\n", i, i);
+	o += (size_t)snprintf(msg + o, sizeof msg - o, "From: a@b.example\r\nSubject: s\r\n\r\n");
+	for (int i = 0; i < 30; i++)
+		o += (size_t)snprintf(msg + o, sizeof msg - o, "word%dz ", i);
+	struct spam_msg *m;
+	spam_msg_new(msg, o, &m);
+	enum { MAX = 2048 };
+	uint64_t *tok = calloc(MAX, sizeof *tok), *plain = calloc(MAX, sizeof *plain);
+	unsigned char *hdr = calloc(MAX, 1);
+	size_t n = spam_tokens_marked(m, tok, hdr, MAX, NULL);
+	/* the hashes are spam_tokens': a model trained before stays valid */
+	CHECK(n == spam_tokens(m, plain, MAX) && !memcmp(tok, plain, n * sizeof *tok));
+	size_t nh = 0, found = 0;
+	uint64_t relay = spam_hash("hop7q", 5, spam_hash("x-relay7", 8, 3));
+	uint64_t word = spam_hash("word7z", 6, 0);
+	for (size_t i = 0; i < n; i++) {
+		nh += hdr[i];
+		if (tok[i] == relay)
+			found += hdr[i] == 1;
+		if (tok[i] == word)
+			found += hdr[i] == 0;
+	}
+	CHECK(nh >= 80 && n - nh >= 40 && found == 2);
+	spam_msg_free(&m);
+
+	/* every header token strongly spam, every other one strongly ham (a
+	 * little weaker): uncapped, the 35 clues are all the header's */
+	struct spam_delta *d = calloc(n, sizeof *d);
+	for (size_t i = 0; i < n; i++)
+		d[i] = (struct spam_delta){tok[i], hdr[i] ? 60 : 0, hdr[i] ? 0 : 50};
+	struct spam_model md = {0};
+	spam_model_apply(&md, d, spam_delta_sort(d, n), 100, 100, MAX);
+	struct spam_bayes all, capped, want;
+	spam_model_classify(&md, NULL, tok, NULL, n, &all);
+	spam_model_classify(&md, NULL, tok, hdr, n, &capped);
+	CHECK(all.clues == 35 && all.p > 0.99 && capped.clues == 35);
+	CHECK(spam_header_clues < 35 && capped.evidence < all.evidence - 10);
+	/* the same as the header's first spam_header_clues and the body's
+	 * first 35 - spam_header_clues alone (equally strong within each) */
+	size_t k = 0, kh = 0, kb = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (hdr[i] ? kh < spam_header_clues : kb < 35 - spam_header_clues) {
+			plain[k++] = tok[i];
+			*(hdr[i] ? &kh : &kb) += 1;
+		}
+	}
+	spam_model_classify(&md, NULL, plain, NULL, k, &want);
+	CHECK(k == 35 && want.clues == 35 && fabs(want.p - capped.p) < 1e-9 &&
+	      fabs(want.evidence - capped.evidence) < 1e-9);
+	/* no more header tokens marked than the cap: the marks change nothing */
+	for (size_t i = 0, kept = 0; i < n; i++)
+		if (hdr[i] && ++kept > spam_header_clues)
+			hdr[i] = 0;
+	spam_model_classify(&md, NULL, tok, hdr, n, &capped);
+	CHECK(capped.clues == 35 && fabs(capped.p - all.p) < 1e-9 &&
+	      fabs(capped.evidence - all.evidence) < 1e-9);
+	spam_model_free(&md);
+	free(d);
+	free(tok);
+	free(plain);
+	free(hdr);
 }
 
 static void mk(char *out, size_t n, int spam, int i)
@@ -825,6 +896,7 @@ int main(void)
 	test_tokens();
 	test_model();
 	test_model_evidence();
+	test_header_clues();
 	if (unit_env_begin(base, sizeof base, "spam") == 0) {
 		test_store();
 		unit_rmrf(base);
