@@ -11,6 +11,7 @@
  */
 #include "imap_parser.h"
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -242,6 +243,7 @@ const char *imap_parse_strerror(int code)
 	    T(IMAP_PARSE_ERR_TOO_MANY_ARGS) = "Too many arguments",
 	    T(IMAP_PARSE_ERR_DESYNC) = "Cannot skip the rest of the command",
 	    T(IMAP_PARSE_ERR_RESOURCES) = "Out of local resources for the literal",
+	    T(IMAP_PARSE_ERR_DISK_FULL) = "Not enough disk space on the server",
 	};
 #undef T
 
@@ -800,8 +802,23 @@ static int literal_data(struct imap_parser *p, const unsigned char *s, size_t le
 	if (p->lit_dst)
 		memcpy(p->lit_dst + p->lit_fill, s + i, n);
 	else if (spool_append(&p->lit_cur->sp, s + i, n) < 0 ||
-		 (p->lit_left == n && spool_finish(&p->lit_cur->sp, &p->lit_cur->data) < 0))
-		return lit_resources(p); /* the size was checked: memory or disk */
+		 (p->lit_left == n && spool_finish(&p->lit_cur->sp, &p->lit_cur->data) < 0)) {
+		/* The size was checked: memory or disk. A full disk is not
+		 * this session's fault and may pass: the rest of the command
+		 * is skipped, as after a NUL, and the session goes on. */
+		int e = p->lit_cur->sp.error;
+		if (e != ENOSPC && e != EDQUOT && e != EFBIG)
+			return lit_resources(p);
+		uint64_t left = p->lit_left - n;
+		*ip = i + n;
+		fail(p, IMAP_PARSE_ERR_DISK_FULL, NULL, -1);
+		if (left) {
+			p->resume = ST_SKIP_LIT;
+			p->lit_left = left;
+			p->err_skip = left;
+		}
+		return IMAP_PARSE_ERR_DISK_FULL;
+	}
 	p->lit_fill += n;
 	p->lit_left -= n;
 	*ip = i + n;

@@ -173,9 +173,13 @@ enum imap_parse_result {
 	IMAP_PARSE_ERR_RESOURCES = -20,       /* a literal's data could not be
 	                                       * kept (no memory, disk error):
 	                                       * NO [UNAVAILABLE], "* BYE", close */
+	IMAP_PARSE_ERR_DISK_FULL = -21,       /* a literal's data could not be
+	                                       * kept, the disk is full: the rest
+	                                       * is skipped as after a NUL; NO
+	                                       * [OVERQUOTA], the session stays */
 };
 /* The lowest error code (for tables and range checks). */
-#define IMAP_PARSE_ERR_MIN IMAP_PARSE_ERR_RESOURCES
+#define IMAP_PARSE_ERR_MIN IMAP_PARSE_ERR_DISK_FULL
 
 enum imap_cmd_id {
 	IMAP_CMD_UNKNOWN = 0,

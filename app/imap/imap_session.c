@@ -523,6 +523,14 @@ static void parse_error(struct imap_session *s, int r)
 		return;
 	}
 	s->append_bytes = 0;
+	if (r == IMAP_PARSE_ERR_DISK_FULL) {
+		/* As the store answers a small APPEND on a full disk. */
+		imap_reply(s, "%s NO [OVERQUOTA] Not enough disk space on the server.", tag);
+		log_info("imap", s->id, "event=literal_dropped reason=disk_full");
+		imap_parser_next(p);
+		arena_reset(s->cmd_arena);
+		return;
+	}
 	/* A message literal past the parser's bound (a few times the
 	 * APPENDLIMIT) is a message over the APPENDLIMIT: NO [TOOBIG], as
 	 * literal_decision() answers one a little over it (RFC 7889; a

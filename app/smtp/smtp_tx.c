@@ -11,6 +11,7 @@
  * Received field names the recipient only when there is one, so a
  * message to many local users is one blob in the store.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,9 +169,21 @@ int smtp_tx_feed_data(struct smtp_session *s)
 }
 
 /* A message we could not hold (no memory, a disk error): a temporary
- * failure, and the session ends, as with any environment error. */
+ * failure, and the session ends, as with any environment error. A full
+ * disk is said as the store says it for a small message (RFC 3463
+ * X.3.1, "mail system full"): the transaction ends, the session stays,
+ * and the client may try again later or send something smaller. */
 static void tx_spool_failed(struct smtp_session *s)
 {
+	int e = s->tx.msg.error;
+	if (e == ENOSPC || e == EDQUOT || e == EFBIG) {
+		log_info("smtp", s->id, "event=message_rejected reason=storage_full size=%" PRIu64,
+			 s->tx.msg.len);
+		metrics_inc(METRIC_REJECTED);
+		smtp_reply(s, "452 4.3.1 Error: insufficient system storage, try again later");
+		smtp_tx_end(s);
+		return;
+	}
 	log_error("smtp", s->id, "event=message_dropped reason=spool_failed size=%" PRIu64,
 		  s->tx.msg.len);
 	smtp_reply(s, "421 4.3.0 %s Error: out of local resources, try again later",

@@ -187,8 +187,28 @@ def test_full_disk_can_still_delete():
                 except OSError:
                     pass
             assert send_one(s, "refused", 100000)[0] == 452
-            # Deleting works: flags, then EXPUNGE.
+            # A message past what is kept in memory (2 MiB) goes to a spool
+            # file, which the full disk refuses: the same 452 4.3.1 as a
+            # small one, and the session stays (it said 421 4.3.0 and
+            # closed). IMAP's APPEND likewise: NO [OVERQUOTA] as for a
+            # small one (it said NO [UNAVAILABLE] and BYE).
+            huge = message(subject="huge", body=("h" * 998 + "\r\n") * 3000)
+            with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+                c.ehlo()
+                c.mail("a@remote.test")
+                assert c.rcpt("bob@example.test")[0] == 250
+                c.putcmd("data")
+                assert c.getreply()[0] == 354
+                c.send(smtplib.quotedata(huge).encode() + b"\r\n.\r\n")
+                code, text = c.getreply()
+                assert (code, text[:5]) == (452, b"4.3.1"), (code, text)
+                assert c.noop()[0] == 250
             m = login(s)
+            typ, d = m.append("INBOX", None, None, huge.encode())
+            assert (typ, d[0]) == ("NO", b"[OVERQUOTA] Not enough disk space on the server."), \
+                (typ, d)
+            assert m.noop()[0] == "OK"
+            # Deleting works: flags, then EXPUNGE.
             typ, d = m.select("INBOX")
             assert typ == "OK" and int(d[0]) == big + small, d
             typ, d = m.store("1:*", "+FLAGS.SILENT", "(\\Deleted)")
