@@ -136,6 +136,10 @@ void http_store_problem(struct http_ctx *x, int rc, const char *err)
 	case STORE_ENOTFOUND: http_problem(x, 404, "not_found", NULL, "%s", err); break;
 	case STORE_EEXIST: http_problem(x, 409, "exists", NULL, "%s", err); break;
 	case STORE_EINVAL: http_problem(x, 400, "invalid_field", NULL, "%s", err); break;
+	/* RFC 4918 §11.5: the server cannot store what the request needs. */
+	case STORE_EFULL:
+		http_problem(x, 507, "storage_full", NULL, "%s", STORE_EFULL_TEXT);
+		break;
 	default: http_problem(x, 503, "temporary", NULL, "store error, try again (%s)", err); break;
 	}
 }

@@ -550,3 +550,15 @@ void jmap_set_end(struct jmap_call *c, struct jmap_set *s, const char *old, cons
 	jw_obj_end(&c->w);
 	jmap_set_free(s);
 }
+
+const char *jmap_store_fail_type(int rc, int create)
+{
+	if (rc == STORE_EFULL)
+		return create ? "overQuota" : "serverUnavailable";
+	return "serverFail";
+}
+
+const char *jmap_store_fail_desc(int rc)
+{
+	return rc == STORE_EFULL ? "the server's storage is full" : NULL;
+}

@@ -312,7 +312,7 @@ static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, uint32_t id
 		goto out;
 	}
 	if (kwrc != STORE_OK) {
-		*e = (struct set_err){"serverFail", NULL, NULL};
+		*e = (struct set_err){jmap_store_fail_type(kwrc, 0), jmap_store_fail_desc(kwrc), NULL};
 		goto out;
 	}
 
@@ -339,7 +339,9 @@ static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, uint32_t id
 		moved |= r == STORE_OK && move && cr.n;
 		store_copy_result_free(&cr);
 		if (r != STORE_OK) {
-			*e = (struct set_err){"serverFail", "the copy failed", NULL};
+			*e = (struct set_err){jmap_store_fail_type(r, 0),
+					      r == STORE_EFULL ? jmap_store_fail_desc(r) : "the copy failed",
+					      NULL};
 			goto out;
 		}
 	}
@@ -347,9 +349,14 @@ static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, uint32_t id
 		if (has_mb(after, na, b.mb[i]))
 			continue;
 		struct jmap_mailbox *mb = jmap_mailbox_by_id(m, b.mb[i]);
-		if (!mb || jmap_write_expunge(c->r->st, c->r->account, mb->id, mb->uidvalidity,
-					      b.uid[i]) != STORE_OK) {
-			*e = (struct set_err){"serverFail", "the removal failed", NULL};
+		int xr = mb ? jmap_write_expunge(c->r->st, c->r->account, mb->id, mb->uidvalidity,
+						 b.uid[i])
+			    : STORE_ETEMP;
+		if (xr != STORE_OK) {
+			*e = (struct set_err){jmap_store_fail_type(xr, 0),
+					      xr == STORE_EFULL ? jmap_store_fail_desc(xr)
+								: "the removal failed",
+					      NULL};
 			goto out;
 		}
 	}
@@ -374,9 +381,11 @@ static int destroy_one(struct jmap_call *c, struct jmap_mailboxes *m, uint32_t i
 	/* Every membership goes; the last takes the email with it. */
 	for (uint32_t i = 0; i < b.nm; i++) {
 		struct jmap_mailbox *mb = jmap_mailbox_by_id(m, b.mb[i]);
-		if (!mb || jmap_write_expunge(c->r->st, c->r->account, mb->id, mb->uidvalidity,
-					      b.uid[i]) != STORE_OK) {
-			*e = (struct set_err){"serverFail", NULL, NULL};
+		int xr = mb ? jmap_write_expunge(c->r->st, c->r->account, mb->id, mb->uidvalidity,
+						 b.uid[i])
+			    : STORE_ETEMP;
+		if (xr != STORE_OK) {
+			*e = (struct set_err){jmap_store_fail_type(xr, 0), jmap_store_fail_desc(xr), NULL};
 			return -1;
 		}
 	}

@@ -452,8 +452,10 @@ void jmap_identity_set(struct jmap_call *c)
 		randombytes_buf(rnd, sizeof rnd);
 		snprintf(x.id, sizeof x.id, "I%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2],
 			 rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
-		if (save(c->r, &x) != STORE_OK) {
-			set_error(nc, e->key, "serverFail", NULL, NULL);
+		int src = save(c->r, &x);
+		if (src != STORE_OK) {
+			set_error(nc, e->key, jmap_store_fail_type(src, 1), NULL,
+				  jmap_store_fail_desc(src));
 			continue;
 		}
 		s->v[s->n++] = x;
@@ -497,8 +499,10 @@ void jmap_identity_set(struct jmap_call *c)
 			continue;
 		}
 		y.stored = 1;
-		if (save(c->r, &y) != STORE_OK) {
-			set_error(nu, id, "serverFail", NULL, NULL);
+		int src = save(c->r, &y);
+		if (src != STORE_OK) {
+			set_error(nu, id, jmap_store_fail_type(src, 0), NULL,
+				  jmap_store_fail_desc(src));
 			continue;
 		}
 		*x = y;
@@ -519,8 +523,10 @@ void jmap_identity_set(struct jmap_call *c)
 			continue;
 		}
 		snprintf(key, sizeof key, "jmapident/%u/%s", c->r->account, x->id);
-		if (store_meta_del(c->r->st, key) != STORE_OK) {
-			set_error(nd, id, "serverFail", NULL, NULL);
+		int src = store_meta_del(c->r->st, key);
+		if (src != STORE_OK) {
+			set_error(nd, id, jmap_store_fail_type(src, 0), NULL,
+				  jmap_store_fail_desc(src));
 			continue;
 		}
 		jw_str(dw, id);

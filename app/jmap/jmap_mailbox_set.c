@@ -70,7 +70,7 @@ static char *full_name(struct jmap_call *c, struct jmap_mailboxes *m, int64_t pa
 	return arena_printf(c->r->a, "%s/%s", jmap_mailbox_by_id(m, (uint32_t)parent)->full, leaf);
 }
 
-static struct set_err store_err(int rc)
+static struct set_err store_err(int rc, int create)
 {
 	switch (rc) {
 	case STORE_EEXIST: return err_of("invalidProperties", "a mailbox of that name exists", "name");
@@ -78,6 +78,8 @@ static struct set_err store_err(int rc)
 	case STORE_ETOOBIG: return err_of("invalidProperties", "the name is too long", "name");
 	case STORE_ELIMIT: return err_of("overQuota", "too many mailboxes", NULL);
 	case STORE_ENOTFOUND: return err_of("notFound", NULL, NULL);
+	case STORE_EFULL:
+		return err_of(jmap_store_fail_type(rc, create), jmap_store_fail_desc(rc), NULL);
 	default: return err_of("serverFail", "the store failed", NULL);
 	}
 }
@@ -149,7 +151,7 @@ static int create_one(struct jmap_call *c, struct jmap_mailboxes *m, const struc
 		return -1;
 	}
 	if (rc != STORE_OK) {
-		*e = store_err(rc);
+		*e = store_err(rc, 1);
 		return -1;
 	}
 	/* RFC 8621 §2: isSubscribed "SHOULD default ... true for any new
@@ -274,7 +276,7 @@ static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, struct jmap
 			}
 			int rc = store_mailbox_rename(c->r->st, c->r->account, b->full, full);
 			if (rc != STORE_OK) {
-				*e = store_err(rc);
+				*e = store_err(rc, 0);
 				return -1;
 			}
 			b->full = full;
@@ -286,18 +288,18 @@ static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, struct jmap
 		if (rc != STORE_OK) {
 			*e = rc == STORE_EEXIST || rc == STORE_EINVAL
 				 ? err_of("invalidProperties", "another mailbox has that role", "role")
-				 : store_err(rc);
+				 : store_err(rc, 0);
 			return -1;
 		}
 		b->role = rs ? arena_strdup(m->a, rs) : "";
 	}
-	if (sub && store_mailbox_subscribe(c->r->st, c->r->account, b->full, sub->boolean) != STORE_OK) {
-		*e = err_of("serverFail", NULL, NULL);
-		return -1;
-	}
-	if (order && store_mailbox_sort_order(c->r->st, c->r->account, b->full,
-					      (uint32_t)order->integer) != STORE_OK) {
-		*e = err_of("serverFail", NULL, NULL);
+	int src = sub ? store_mailbox_subscribe(c->r->st, c->r->account, b->full, sub->boolean)
+		      : STORE_OK;
+	if (src == STORE_OK && order)
+		src = store_mailbox_sort_order(c->r->st, c->r->account, b->full,
+					       (uint32_t)order->integer);
+	if (src != STORE_OK) {
+		*e = err_of(jmap_store_fail_type(src, 0), jmap_store_fail_desc(src), NULL);
 		return -1;
 	}
 	if (sub)
@@ -332,7 +334,7 @@ static int destroy_one(struct jmap_call *c, struct jmap_mailboxes *m, struct jma
 	}
 	int rc = store_mailbox_delete(c->r->st, c->r->account, b->full);
 	if (rc != STORE_OK) {
-		*e = store_err(rc);
+		*e = store_err(rc, 0);
 		return -1;
 	}
 	return 0;

@@ -245,6 +245,16 @@ static inline int jmap_set_fail(struct jmap_set_err *e, const char *type, const 
 	return -1;
 }
 void jmap_w_set_err(struct jw *w, const char *key, const struct jmap_set_err *e);
+/*
+ * The SetError type of a store write that failed with rc for none of the
+ * method's own reasons: a full disk (STORE_EFULL) is overQuota for a
+ * create (RFC 8620 §5.3, the server's limit on what it stores) and
+ * serverUnavailable for an update or destroy (§3.6.2: a resource is
+ * temporarily short, retry later); anything else serverFail. The
+ * description goes with it (NULL for serverFail).
+ */
+const char *jmap_store_fail_type(int rc, int create);
+const char *jmap_store_fail_desc(int rc);
 
 /*
  * key: the members a side buffer collected, or null when there are none

@@ -468,8 +468,10 @@ void jmap_pushsub_set(struct jmap_call *c)
 			set_error(&ew[0], o->key, "overQuota", NULL, "too many push subscriptions");
 			continue;
 		}
-		if (rec_put(st, acc, &r) != STORE_OK) {
-			set_error(&ew[0], o->key, "serverFail", NULL, NULL);
+		int prc = rec_put(st, acc, &r);
+		if (prc != STORE_OK) {
+			set_error(&ew[0], o->key, jmap_store_fail_type(prc, 1), NULL,
+				  jmap_store_fail_desc(prc));
 			continue;
 		}
 		l.r[l.n++] = r;
@@ -548,8 +550,10 @@ void jmap_pushsub_set(struct jmap_call *c)
 			set_error(&ew[1], id, "invalidProperties", bad, NULL);
 			continue;
 		}
-		if (rec_put(st, acc, &nr) != STORE_OK) {
-			set_error(&ew[1], id, "serverFail", NULL, NULL);
+		int prc = rec_put(st, acc, &nr);
+		if (prc != STORE_OK) {
+			set_error(&ew[1], id, jmap_store_fail_type(prc, 0), NULL,
+				  jmap_store_fail_desc(prc));
 			continue;
 		}
 		*r = nr;

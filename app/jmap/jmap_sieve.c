@@ -463,6 +463,8 @@ static struct set_err store_fail(int rc)
 	case STORE_ELIMIT: fail(&e, "overQuota", NULL, "maxNumberScripts or the bytes allowed"); break;
 	case STORE_EACTIVE: fail(&e, "sieveIsActive", NULL, "deactivate the script first"); break;
 	case STORE_ENOTFOUND: fail(&e, "notFound", NULL, NULL); break;
+	/* A full disk, for what writes a script (a destroy says it otherwise). */
+	case STORE_EFULL: fail(&e, "overQuota", NULL, jmap_store_fail_desc(rc)); break;
 	default: fail(&e, "serverFail", NULL, NULL); break;
 	}
 	return e;
@@ -679,6 +681,8 @@ void jmap_sieve_set(struct jmap_call *c)
 		r->ok = rc == STORE_OK;
 		if (!r->ok)
 			r->e = store_fail(rc);
+		if (rc == STORE_EFULL)
+			r->e.type = jmap_store_fail_type(rc, 0);
 		failed += !r->ok;
 		if (load(c, s) < 0)
 			return;

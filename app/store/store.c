@@ -273,7 +273,8 @@ static int commit_errno(struct store *st, int rc)
 
 int store_write(struct store *st, store_write_fn *fn, void *ctx)
 {
-	return store_write_ex(st, fn, ctx, 0);
+	/* A full disk is said as one (STORE_EFULL), not as a passing error. */
+	return store_write_ex(st, fn, ctx, STORE_W_FULL_CODE);
 }
 
 int store_write_ex(struct store *st, store_write_fn *fn, void *ctx, unsigned wflags)
@@ -964,8 +965,9 @@ int store_open(const char *dir, unsigned flags, struct store **st_r, char *err, 
 	} else {
 		struct open_ctx c = {err, errsz, 0};
 		rc = store_write(st, open_fn, &c);
-		if (rc == STORE_ETEMP && err && errsz && err[0] == '\0')
-			store_err(err, errsz, rc, "cannot initialise store in %s", dir);
+		if ((rc == STORE_ETEMP || rc == STORE_EFULL) && err && errsz && err[0] == '\0')
+			store_err(err, errsz, rc, "cannot initialise store in %s%s", dir,
+				  rc == STORE_EFULL ? ": the disk is full" : "");
 		if (rc == STORE_OK && c.from != STORE_SCHEMA_VERSION)
 			log_info("store", NULL, "event=schema_migrated from=%u to=%u", c.from,
 			         STORE_SCHEMA_VERSION);

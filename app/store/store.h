@@ -48,6 +48,8 @@ struct store;
 #define STORE_ETEMP (-30903)     /* temporary: I/O error, disk full; retry later */
 #define STORE_EQUOTA (-30904)    /* over quota: the message does not fit now; retry later */
 #define STORE_EFULL (-30905)     /* the server's storage is (nearly) full; retry later */
+/* What an admin is told of STORE_EFULL (the CLI, the REST API's 507). */
+#define STORE_EFULL_TEXT "the server's disk is full: free some space, then try again"
 #define STORE_ETOOBIG (-30906)   /* larger than the account's whole quota: never fits */
 #define STORE_EBUSY (-30907)     /* another tern serve holds the data directory */
 #define STORE_ELIMIT (-30908)    /* an account's limit reached (mailboxes): never fits now */

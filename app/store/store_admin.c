@@ -103,8 +103,9 @@ int store_domain_add(struct store *st, const char *domain, char *err, size_t err
 		return store_err(err, errsz, STORE_EINVAL, "invalid domain name");
 	punycode_domain_other(str_c(c.name), c.other, sizeof c.other);
 	int rc = store_write(st, domain_add_fn, &c);
-	if (rc == STORE_ETEMP)
-		store_err(err, errsz, rc, "store error, see the log");
+	if (rc == STORE_ETEMP || rc == STORE_EFULL)
+		store_err(err, errsz, rc,
+			  rc == STORE_EFULL ? STORE_EFULL_TEXT : "store error, see the log");
 	else if (rc == STORE_OK)
 		log_info("store", NULL, "event=domain_add domain=%s", c.name);
 	return rc;
@@ -193,8 +194,9 @@ int store_domain_del(struct store *st, const char *domain, char *err, size_t err
 	if (name_domain(domain, c.name, sizeof c.name) != 0)
 		return store_err(err, errsz, STORE_EINVAL, "invalid domain name");
 	int rc = store_write(st, domain_del_fn, &c);
-	if (rc == STORE_ETEMP)
-		store_err(err, errsz, rc, "store error, see the log");
+	if (rc == STORE_ETEMP || rc == STORE_EFULL)
+		store_err(err, errsz, rc,
+			  rc == STORE_EFULL ? STORE_EFULL_TEXT : "store error, see the log");
 	else if (rc == STORE_OK)
 		log_info("store", NULL, "event=domain_del domain=%s", c.name);
 	return rc;
@@ -397,8 +399,9 @@ int store_account_add(struct store *st, const char *email, const char *password,
 	if (password && password[0] && password_hash(password, c.hash, sizeof c.hash) != 0)
 		return store_err(err, errsz, STORE_ETEMP, "cannot hash password (out of memory)");
 	int rc = store_write(st, account_add_fn, &c);
-	if (rc == STORE_ETEMP)
-		store_err(err, errsz, rc, "store error, see the log");
+	if (rc == STORE_ETEMP || rc == STORE_EFULL)
+		store_err(err, errsz, rc,
+			  rc == STORE_EFULL ? STORE_EFULL_TEXT : "store error, see the log");
 	if (rc != STORE_OK)
 		return rc;
 	log_info("store", NULL, "event=account_add account=%s id=%u", c.addr, c.id);
@@ -579,8 +582,9 @@ int store_account_del(struct store *st, const char *email, char *err, size_t err
 	if (name_address(email, 0, c.addr, sizeof c.addr, &c.at) != 0)
 		return store_err(err, errsz, STORE_EINVAL, "invalid address");
 	int rc = store_write(st, account_del_fn, &c);
-	if (rc == STORE_ETEMP)
-		store_err(err, errsz, rc, "store error, see the log");
+	if (rc == STORE_ETEMP || rc == STORE_EFULL)
+		store_err(err, errsz, rc,
+			  rc == STORE_EFULL ? STORE_EFULL_TEXT : "store error, see the log");
 	else if (rc == STORE_OK)
 		log_info("store", NULL, "event=account_del account=%s id=%u", c.addr, c.id);
 	return rc;
@@ -654,8 +658,9 @@ int store_account_passwd(struct store *st, const char *email, const char *passwo
 	if (password && password[0] && password_hash(password, u.c.hash, sizeof u.c.hash) != 0)
 		return store_err(err, errsz, STORE_ETEMP, "cannot hash password (out of memory)");
 	int rc = store_write(st, account_update_fn, &u);
-	if (rc == STORE_ETEMP)
-		store_err(err, errsz, rc, "store error, see the log");
+	if (rc == STORE_ETEMP || rc == STORE_EFULL)
+		store_err(err, errsz, rc,
+			  rc == STORE_EFULL ? STORE_EFULL_TEXT : "store error, see the log");
 	else if (rc == STORE_OK)
 		log_info("store", NULL, "event=account_passwd account=%s", u.c.addr);
 	return rc;
@@ -669,8 +674,9 @@ int store_account_set_quota(struct store *st, const char *email, uint64_t quota,
 	if (name_address(email, 0, u.c.addr, sizeof u.c.addr, &u.c.at) != 0)
 		return store_err(err, errsz, STORE_EINVAL, "invalid address");
 	int rc = store_write(st, account_update_fn, &u);
-	if (rc == STORE_ETEMP)
-		store_err(err, errsz, rc, "store error, see the log");
+	if (rc == STORE_ETEMP || rc == STORE_EFULL)
+		store_err(err, errsz, rc,
+			  rc == STORE_EFULL ? STORE_EFULL_TEXT : "store error, see the log");
 	else if (rc == STORE_OK)
 		publish_account(st, u.id); /* Quota's limit */
 	return rc;
@@ -714,8 +720,9 @@ int store_account_set_state(struct store *st, const char *email, enum store_acco
 	if (name_address(email, 0, u.c.addr, sizeof u.c.addr, &u.c.at) != 0)
 		return store_err(err, errsz, STORE_EINVAL, "invalid address");
 	int rc = store_write(st, account_update_fn, &u);
-	if (rc == STORE_ETEMP)
-		store_err(err, errsz, rc, "store error, see the log");
+	if (rc == STORE_ETEMP || rc == STORE_EFULL)
+		store_err(err, errsz, rc,
+			  rc == STORE_EFULL ? STORE_EFULL_TEXT : "store error, see the log");
 	else if (rc == STORE_OK)
 		log_info("store", NULL, "event=account_state account=%s state=%s", u.c.addr,
 		         store_account_state_name(state));
@@ -741,8 +748,9 @@ int store_account_set_name(struct store *st, const char *email, const char *name
 	if (name_address(email, 0, u.c.addr, sizeof u.c.addr, &u.c.at) != 0)
 		return store_err(err, errsz, STORE_EINVAL, "invalid address");
 	int rc = store_write(st, account_update_fn, &u);
-	if (rc == STORE_ETEMP)
-		store_err(err, errsz, rc, "store error, see the log");
+	if (rc == STORE_ETEMP || rc == STORE_EFULL)
+		store_err(err, errsz, rc,
+			  rc == STORE_EFULL ? STORE_EFULL_TEXT : "store error, see the log");
 	else if (rc == STORE_OK)
 		publish_account(st, u.id); /* its Identities' name */
 	return rc;
@@ -1111,8 +1119,9 @@ int store_alias_add(struct store *st, const char *alias, const char *target, cha
 	if ((rc = alias_args(&c, alias, target)) != STORE_OK)
 		return rc;
 	rc = store_write(st, alias_add_fn, &c);
-	if (rc == STORE_ETEMP)
-		store_err(err, errsz, rc, "store error, see the log");
+	if (rc == STORE_ETEMP || rc == STORE_EFULL)
+		store_err(err, errsz, rc,
+			  rc == STORE_EFULL ? STORE_EFULL_TEXT : "store error, see the log");
 	else if (rc == STORE_OK)
 	if (rc == STORE_OK) {
 		log_info("store", NULL, "event=alias_add alias=%s target=%.*s", c.alias,
@@ -1164,8 +1173,9 @@ int store_alias_del(struct store *st, const char *alias, const char *target, cha
 	else
 		store_alias_list(st, alias_targets_cb, x);
 	rc = store_write(st, alias_del_fn, &c);
-	if (rc == STORE_ETEMP)
-		store_err(err, errsz, rc, "store error, see the log");
+	if (rc == STORE_ETEMP || rc == STORE_EFULL)
+		store_err(err, errsz, rc,
+			  rc == STORE_EFULL ? STORE_EFULL_TEXT : "store error, see the log");
 	else if (rc == STORE_OK) {
 		log_info("store", NULL, "event=alias_del alias=%s", c.alias);
 		for (size_t i = 0; i < x->n; i++)

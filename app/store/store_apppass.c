@@ -203,8 +203,9 @@ int store_apppass_add_scoped(struct store *st, uint32_t account, enum store_appp
 	c.rec.created_at = (int64_t)time(NULL);
 	int rc = store_write(st, add_fn, &c);
 	explicit_bzero(c.rec.hash, sizeof c.rec.hash);
-	if (rc == STORE_ETEMP)
-		store_err(err, errsz, rc, "store error, see the log");
+	if (rc == STORE_ETEMP || rc == STORE_EFULL)
+		store_err(err, errsz, rc,
+			  rc == STORE_EFULL ? STORE_EFULL_TEXT : "store error, see the log");
 	else if (rc == STORE_OK)
 		log_info("store", NULL, "event=apppass_add account_id=%u id=%u scope=%s", account, c.id,
 		         scope == STORE_APPPASS_JMAP ? "jmap" : "mail");
@@ -260,8 +261,9 @@ int store_apppass_del_scoped(struct store *st, uint32_t account, int scope, cons
 	struct del_ctx c = {.account = account, .scope = scope, .name = name, .err = err,
 	                    .errsz = errsz};
 	int rc = store_write(st, del_fn, &c);
-	if (rc == STORE_ETEMP)
-		store_err(err, errsz, rc, "store error, see the log");
+	if (rc == STORE_ETEMP || rc == STORE_EFULL)
+		store_err(err, errsz, rc,
+			  rc == STORE_EFULL ? STORE_EFULL_TEXT : "store error, see the log");
 	else if (rc == STORE_OK)
 		log_info("store", NULL, "event=apppass_del account_id=%u id=%u", account, c.id);
 	return rc;

@@ -141,8 +141,9 @@ int store_dkim_put(struct store *st, const char *domain, const struct dkim_keys 
 	}
 	rc = store_write(st, dkim_put_fn, &c);
 	sodium_memzero(c.rec, sizeof c.rec);
-	if (rc == STORE_ETEMP)
-		store_err(err, errsz, rc, "store error, see the log");
+	if (rc == STORE_ETEMP || rc == STORE_EFULL)
+		store_err(err, errsz, rc,
+			  rc == STORE_EFULL ? STORE_EFULL_TEXT : "store error, see the log");
 	else if (rc == STORE_OK)
 		log_info("store", NULL, "event=dkim_keys_stored domain=%s keys=%u replaced=%d",
 		         c.name, keys->n, replace ? 1 : 0);

@@ -290,8 +290,9 @@ int store_dmarc_report_put(struct store *st, const struct dmarc_report *r, int64
 		         "event=dmarc_report_stored domain=%s org=%s rows=%zu messages=%llu removed=%u",
 		         c.domain, log_quoted(r->org_name, org, sizeof org), r->nrows,
 		         (unsigned long long)r->total_count, c.removed);
-	} else if (rc == STORE_ETEMP)
-		store_err(err, errsz, rc, "store error, see the log");
+	} else if (rc == STORE_ETEMP || rc == STORE_EFULL)
+		store_err(err, errsz, rc,
+			  rc == STORE_EFULL ? STORE_EFULL_TEXT : "store error, see the log");
 	return rc;
 }
 

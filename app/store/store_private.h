@@ -265,8 +265,9 @@ void store_rd_end(struct store *st, MDB_txn *txn);
 typedef int store_write_fn(struct store *st, MDB_txn *txn, void *ctx);
 /*
  * Runs fn in a write transaction and commits, growing the map as needed.
- * Returns STORE_OK, fn's STORE_* code, or STORE_ETEMP (logged as
- * event=commit_failed when the commit itself failed).
+ * Returns STORE_OK, fn's STORE_* code, STORE_EFULL when the disk is full
+ * and the reserve cannot help (STORE_W_FULL_CODE below), or STORE_ETEMP
+ * (logged as event=commit_failed when the commit itself failed).
  */
 int store_write(struct store *st, store_write_fn *fn, void *ctx);
 /*

@@ -11,6 +11,8 @@ import threading
 import time
 
 from harness import SANITIZED, Server, TERN, free_port, message
+from httpc import ADMIN_PW, admin_server
+from jmapc import Jmap
 from test_imap import login
 
 ACCOUNTS = [("bob@example.test", "bob-pw-1")]
@@ -265,8 +267,9 @@ def test_full_disk_without_reserve_says_so():
     mnt = tempfile.mkdtemp(prefix="tern-noreserve-")
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", mnt], check=True)
     try:
-        with Server(accounts=ACCOUNTS, data_dir=os.path.join(mnt, "data"), imap=True,
-                    env={"TERN_DISK_RESERVE": "0"}) as s:
+        s, api = admin_server(accounts=ACCOUNTS, data_dir=os.path.join(mnt, "data"), imap=True,
+                              env={"TERN_DISK_RESERVE": "0"})
+        with s:
             m = login(s)
             assert m.create("Other")[0] == "OK"
             fill(s, 100000, "big")
@@ -292,6 +295,38 @@ def test_full_disk_without_reserve_says_so():
             typ, d = m.store("1:*", "+FLAGS.SILENT", "(\\Flagged $Later)")
             print("  STORE of flags on all: %s %s" % (typ, d[0]))
             assert typ == "OK" or d[0] == b"[OVERQUOTA] Not enough disk space on the server.", d
+            # JMAP says it too (it said serverFail): a create is overQuota
+            # (RFC 8620 §5.3), an update serverUnavailable (§3.6.2).
+            j = Jmap(s, *ACCOUNTS[0])
+            # Mailboxes with long names until LMDB's free pages are used up.
+            r = j.call([["Mailbox/set", {"accountId": j.account, "create": {
+                "n%d" % i: {"name": "%03d" % i + "n" * 200} for i in range(300)}}, "0"]])
+            res = r["methodResponses"][0][1]
+            bad = res.get("notCreated") or {}
+            print("  JMAP Mailbox/set: %d created, then %s" % (
+                len(res.get("created") or {}), list(bad.values())[:1]))
+            assert bad and all(e["type"] == "overQuota" for e in bad.values()), r
+            # The admin API: 507 Insufficient Storage, said plainly (it
+            # said 503 "store error"); the CLI says it and exits 1.
+            # (LMDB may still have free pages for a few: until refused.)
+            for i in range(100):
+                st, _, body = api.call("POST", "/accounts", {"email": "new%d@example.test" % i,
+                                                             "password": "new-password-1-Xy",
+                                                             "current": ADMIN_PW})
+                if st != 201:
+                    break
+            print("  API: %d accounts added, then %d %s" % (i, st, body))
+            assert st == 507 and body["code"] == "storage_full" and \
+                "disk is full" in body["detail"], (st, body)
+            for i in range(20):
+                r = subprocess.run([TERN, "account", "add", "cli%d@example.test" % i], env=s.env,
+                                   input=b"cli-password-1-Xy\n", capture_output=True, timeout=30)
+                if r.returncode != 0:
+                    break
+            err = r.stderr.decode().strip().splitlines()
+            print("  CLI: %d accounts added, then %d %s" % (i, r.returncode, err[-1:]))
+            assert r.returncode == 1 and err[-1] == "tern: " + \
+                "the server's disk is full: free some space, then try again", r
             assert s.proc.poll() is None
             os.remove(filler)
             subprocess.run(["mount", "-o", "remount,size=16m", mnt], check=True)

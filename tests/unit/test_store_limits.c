@@ -321,10 +321,11 @@ static void test_reserve(void)
 	CHECK(!held);
 	CHECK_EQ_INT(reserve_size(dir), -1);
 	CHECK_EQ_INT(inbox_count(st, "r@res.test"), 1);
-	/* Given back once only: a second ENOSPC fails that write (temporary). */
+	/* Given back once only: a second ENOSPC fails that write, said as
+	 * a full disk (temporary; the CLI and the API can say so). */
 	store_test_fail_commit_once(st, ENOSPC);
 	CHECK_EQ_INT(store_expunge(st, id, STORE_INBOX_ID, mb_uidvalidity, uids + 1, 1, &removed,
-	                           NULL), STORE_ETEMP);
+	                           NULL), STORE_EFULL);
 	CHECK_EQ_INT(inbox_count(st, "r@res.test"), 1);
 	/* A short write on a full disk (LMDB's EIO) is the disk full too:
 	 * new mail refused, the reserve kept; and a true I/O error, with
