@@ -391,10 +391,10 @@ int jmap_changes_begin(struct jmap_call *c, char state[24], uint64_t *since_r, u
 /* ---- the /query answer ---- */
 
 /* String sorts compare as IMAP SORT does (mime_sortkey's
- * i;unicode-casemap keys, mime_sortkey_cmp) unless i;ascii-numeric is named
- * (mime_collate_numeric); i;ascii-casemap is taken as i;unicode-casemap,
- * which agrees with it on ASCII. An unknown one is refused rather than
- * ignored. */
+ * i;unicode-casemap keys, mime_sortkey_cmp) unless i;ascii-numeric
+ * (mime_collate_numeric) or i;ascii-casemap (RFC 4790 §9.2: only a-z fold,
+ * other octets compare as they are; mime_collate) is named. An unknown
+ * one is refused rather than ignored. */
 const char *const jmap_collations[] = {"i;ascii-casemap", "i;ascii-numeric", "i;unicode-casemap",
 				       NULL};
 
@@ -411,7 +411,8 @@ int jmap_comparator_collation(struct jmap_call *c, const struct json_value *comp
 	}
 	for (int i = 0; jmap_collations[i]; i++)
 		if (!strcmp(v->str, jmap_collations[i]))
-			return i == 1 ? JMAP_COLLATION_NUMERIC : JMAP_COLLATION_DEFAULT;
+			return i == 0 ? JMAP_COLLATION_ASCII
+			       : i == 1 ? JMAP_COLLATION_NUMERIC : JMAP_COLLATION_DEFAULT;
 	jmap_error(c, "unsupportedSort", "a collation the server does not know");
 	return -1;
 }

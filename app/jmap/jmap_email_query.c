@@ -45,6 +45,8 @@ struct em {
 	size_t nmbs;
 	/* Sort keys read from the message, for sorts that need them. */
 	const char *k_subject, *k_from, *k_to;
+	/* The same unfolded, for i;ascii-casemap (which folds a-z only). */
+	const char *r_subject, *r_from, *r_to;
 	int64_t sent;
 	unsigned kwbits; /* bit i: keyword sort key i holds for this email */
 	struct arena *a; /* the request's, for the keys */
@@ -239,12 +241,17 @@ struct skey {
 	int prop; /* the index in query_run's names */
 	int asc;
 	const char *kw; /* the keyword sorts' keyword */
-	int numeric;    /* i;ascii-numeric */
+	int coll;       /* JMAP_COLLATION_* */
 };
 
-static int cmp_str(const char *a, const char *b, int numeric)
+/* k: the i;unicode-casemap keys, r: the strings themselves. */
+static int cmp_str(const char *ka, const char *kb, const char *ra, const char *rb, int coll)
 {
-	return numeric ? mime_collate_numeric(str_c(a), str_c(b)) : mime_sortkey_cmp(str_c(a), str_c(b));
+	if (coll == JMAP_COLLATION_NUMERIC)
+		return mime_collate_numeric(str_c(ka), str_c(kb));
+	if (coll == JMAP_COLLATION_ASCII)
+		return mime_collate(str_c(ra), str_c(rb));
+	return mime_sortkey_cmp(str_c(ka), str_c(kb));
 }
 static struct skey *g_keys;
 static int g_nkeys;
@@ -258,9 +265,12 @@ static int cmp_em(const void *pa, const void *pb)
 		case 0: r = a->received < b->received ? -1 : a->received > b->received; break;
 		case 1: r = a->size < b->size ? -1 : a->size > b->size; break;
 		case 2: r = a->id < b->id ? -1 : a->id > b->id; break;
-		case 3: r = cmp_str(a->k_subject, b->k_subject, g_keys[i].numeric); break;
-		case 4: r = cmp_str(a->k_from, b->k_from, g_keys[i].numeric); break;
-		case 5: r = cmp_str(a->k_to, b->k_to, g_keys[i].numeric); break;
+		case 3:
+			r = cmp_str(a->k_subject, b->k_subject, a->r_subject, b->r_subject,
+				    g_keys[i].coll);
+			break;
+		case 4: r = cmp_str(a->k_from, b->k_from, a->r_from, b->r_from, g_keys[i].coll); break;
+		case 5: r = cmp_str(a->k_to, b->k_to, a->r_to, b->r_to, g_keys[i].coll); break;
 		case 6: r = a->sent < b->sent ? -1 : a->sent > b->sent; break;
 		default: /* the keyword sorts: their value was computed before */
 			r = (int)((a->kwbits >> i) & 1u) - (int)((b->kwbits >> i) & 1u);
@@ -380,9 +390,9 @@ static void narrow_free(struct narrow *nw)
 }
 
 /* The first address of a list as the sort sees it: its display name,
- * else its address (§4.4.2), in a's memory, as a sort key like the
- * subject's (mime_sortkey; mime_sortkey_cmp compares them). */
-static const char *addr_key(struct arena *a, const struct mime_addrs *l)
+ * else its address (§4.4.2), in a's memory; *key_r the same as a sort key
+ * like the subject's (mime_sortkey; mime_sortkey_cmp compares them). */
+static const char *addr_key(struct arena *a, const struct mime_addrs *l, const char **key_r)
 {
 	for (uint32_t i = 0; i < l->n; i++) {
 		const struct mime_address *ad = &l->v[i];
@@ -400,10 +410,11 @@ static const char *addr_key(struct arena *a, const struct mime_addrs *l)
 		}
 		size_t kn;
 		char *k = mime_sortkey(r, strlen(r), &kn);
-		r = arena_strndup(a, k, kn);
+		*key_r = arena_strndup(a, k, kn);
 		free(k);
 		return r;
 	}
+	*key_r = "";
 	return "";
 }
 
@@ -423,10 +434,11 @@ static void sort_keys_cb(void *arg, const void *meta, size_t metalen, const char
 		size_t kn;
 		char *k = mime_sortkey(buf_data(&b), buf_len(&b), &kn);
 		m->k_subject = arena_strndup(m->a, k, kn);
+		m->r_subject = arena_strndup(m->a, buf_data(&b), buf_len(&b));
 		free(k);
 		buf_free(&b);
-		m->k_from = addr_key(m->a, &env->from);
-		m->k_to = addr_key(m->a, &env->to);
+		m->r_from = addr_key(m->a, &env->from, &m->k_from);
+		m->r_to = addr_key(m->a, &env->to, &m->k_to);
 		int64_t t0;
 		if (env->date.p && mime_date_parse(env->date, &t0, NULL) == 0)
 			m->sent = t0;
@@ -477,7 +489,7 @@ static int query_run(struct jmap_call *c, struct ems *all, struct em ***hit_r, s
 			return -1;
 		}
 		keys[nkeys++] = (struct skey){prop, asc ? asc->boolean : 1, prop >= 7 ? kw->str : NULL,
-					      coll == JMAP_COLLATION_NUMERIC};
+					      coll};
 	}
 	if (store_emails_all(c->r->st, c->r->account, load_cb, all) != STORE_OK) {
 		jmap_error(c, "serverFail", NULL);
@@ -525,6 +537,7 @@ static int query_run(struct jmap_call *c, struct ems *all, struct em ***hit_r, s
 	 * cached envelope once. */
 	for (size_t i = 0; need_keys && i < n; i++) {
 		hit[i]->k_subject = hit[i]->k_from = hit[i]->k_to = "";
+		hit[i]->r_subject = hit[i]->r_from = hit[i]->r_to = "";
 		hit[i]->sent = hit[i]->received;
 		store_email_content(c->r->st, c->r->account, hit[i]->id, sort_keys_cb, hit[i]);
 	}

@@ -79,7 +79,7 @@ bad:
 struct sort_key {
 	int prop; /* 0 sortOrder, 1 name, 2 parentId */
 	int asc;
-	int numeric; /* i;ascii-numeric */
+	int coll;    /* JMAP_COLLATION_* */
 };
 
 struct sorting {
@@ -94,13 +94,14 @@ static pthread_mutex_t sort_mu = PTHREAD_MUTEX_INITIALIZER; /* sort_ctx is one *
 /* Names ordered case-insensitively (RFC 8620 §5.5: the default
  * collation SHOULD be; i;unicode-casemap and i;ascii-casemap are): by
  * their i;unicode-casemap keys (mime_sortkey), as IMAP SORT orders, or
- * under i;ascii-numeric when the comparator names it; equal ones by
- * octet. */
-static int cmp_name(const char *a, const char *b, int numeric)
+ * under i;ascii-numeric or i;ascii-casemap (only a-z folded, RFC 4790
+ * §9.2) when the comparator names it; equal ones by octet. */
+static int cmp_name(const char *a, const char *b, int coll)
 {
 	size_t na, nb;
-	if (numeric) {
-		int r = mime_collate_numeric(str_c(a), str_c(b));
+	if (coll == JMAP_COLLATION_NUMERIC || coll == JMAP_COLLATION_ASCII) {
+		int r = coll == JMAP_COLLATION_NUMERIC ? mime_collate_numeric(str_c(a), str_c(b))
+						       : mime_collate(str_c(a), str_c(b));
 		return r ? r : strcmp(a, b);
 	}
 	char *fa = mime_sortkey(a, strlen(a), &na), *fb = mime_sortkey(b, strlen(b), &nb);
@@ -118,7 +119,7 @@ static int cmp_mb(const void *pa, const void *pb)
 		int r = 0;
 		switch (sort_ctx->k[i].prop) {
 		case 0: r = a->sort_order < b->sort_order ? -1 : a->sort_order > b->sort_order; break;
-		case 1: r = cmp_name(a->leaf, b->leaf, sort_ctx->k[i].numeric); break;
+		case 1: r = cmp_name(a->leaf, b->leaf, sort_ctx->k[i].coll); break;
 		case 2: r = a->parent < b->parent ? -1 : a->parent > b->parent; break;
 		}
 		if (r)
@@ -266,7 +267,7 @@ static int sort_parse(struct jmap_call *c, struct sorting *s)
 		int cl = jmap_comparator_collation(c, e);
 		if (cl < 0)
 			return -1;
-		s->k[s->n++] = (struct sort_key){prop, asc ? asc->boolean : 1, cl == JMAP_COLLATION_NUMERIC};
+		s->k[s->n++] = (struct sort_key){prop, asc ? asc->boolean : 1, cl};
 	}
 	return 0;
 }

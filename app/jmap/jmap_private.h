@@ -381,12 +381,13 @@ uint32_t jmap_ref_num(struct jmap_request *r, const char *s, char prefix);
 extern const char *const jmap_collations[];
 /*
  * A Comparator's "collation": JMAP_COLLATION_NUMERIC for i;ascii-numeric,
- * JMAP_COLLATION_DEFAULT when absent or another of jmap_collations (the
- * i;unicode-casemap order); else -1 with unsupportedSort (or
+ * JMAP_COLLATION_ASCII for i;ascii-casemap, JMAP_COLLATION_DEFAULT when
+ * absent or i;unicode-casemap; else -1 with unsupportedSort (or
  * invalidArguments for a value that is no string) set on c.
  */
 #define JMAP_COLLATION_DEFAULT 0
 #define JMAP_COLLATION_NUMERIC 1
+#define JMAP_COLLATION_ASCII 2
 int jmap_comparator_collation(struct jmap_call *c, const struct json_value *comparator);
 
 /* ---- JSON Pointer with "*" (jmap_pointer.c, RFC 8620 §3.7) ---- */

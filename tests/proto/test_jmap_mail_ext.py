@@ -1190,3 +1190,9 @@ def test_jmap_address_sorts_fold_case():
     for prop in ("from", "to"):
         _, q = j.one("Email/query", {"sort": [{"property": prop}]})
         assert [ids.index(i) for i in q["ids"]] == [3, 2, 1, 0], (prop, q)
+        # i;ascii-casemap folds a-z only (RFC 4790 §9.2): the others
+        # compare as octets, so "Éric" (C3 89) comes before "émile"
+        # (C3 A9), both after every ASCII letter (it was taken as
+        # i;unicode-casemap).
+        _, q = j.one("Email/query", {"sort": [{"property": prop, "collation": "i;ascii-casemap"}]})
+        assert [ids.index(i) for i in q["ids"]] == [3, 2, 0, 1], (prop, q)

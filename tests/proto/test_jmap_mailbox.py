@@ -435,6 +435,20 @@ def test_jmap_mailbox_query_as_tree():
         _, q = j.one("Mailbox/query", {"filter": {"parentId": r["created"]["p"]["id"]},
                                        "sort": [dict({"property": "name"}, **coll)]})
         assert q["ids"] == [kids[n] for n in ("apple", "Banana", "cherry")], (coll, q)
+    # i;ascii-casemap folds a-z only (RFC 4790 §9.2; it was taken as
+    # i;unicode-casemap): other octets compare as they are, so "Éa"
+    # (C3 89) sorts before "éb" (C3 A9), both after ASCII letters.
+    _, r = j.one("Mailbox/set", {"create": {"p": {"name": "Ascii"},
+                                            **{"k%d" % i: {"name": n, "parentId": "#p"}
+                                               for i, n in enumerate(("éb", "Zoo", "Éa",
+                                                                      "zed"))}}})
+    kid = [r["created"]["k%d" % i]["id"] for i in range(4)]
+    parent = {"parentId": r["created"]["p"]["id"]}
+    _, q = j.one("Mailbox/query", {"filter": parent, "sort": [
+        {"property": "name", "collation": "i;ascii-casemap"}]})
+    assert q["ids"] == [kid[3], kid[1], kid[2], kid[0]], q
+    _, q = j.one("Mailbox/query", {"filter": parent, "sort": [{"property": "name"}]})
+    assert q["ids"] == [kid[2], kid[0], kid[3], kid[1]], q
 
     # i;unicode-casemap: a decomposed "É" sorts among the e's (after
     # "ember": the mark follows the e), and the name filter matches it
