@@ -44,7 +44,12 @@
  * With the client's keys the body is encrypted (RFC 8291, aes128gcm) and
  * the request carries VAPID (RFC 8292; the key is made once and kept in
  * meta as "pushsub-key/vapid"), with TTL and Urgency as Web Push asks;
- * without keys it is the JSON itself.
+ * without keys it is the JSON itself. Urgency (RFC 8030 §5.3) is normal
+ * for a PushVerification (the client waits for it) and for a StateChange
+ * that carries new mail (an EmailDelivery, RFC 8621 §1.5: what a phone
+ * shows a notification for), and low for every other StateChange (flags,
+ * moves, counts: a sync that can wait until the device is on power or
+ * Wi-Fi, so a phone on battery is not woken for each).
  *
  * The POST goes through acme_http.c's client: TLS verified with the
  * trust anchors (net/anchors.h: the built-in roots and TERN_TLS_CA_FILE),
@@ -142,7 +147,8 @@ struct post {
 	int verification;
 };
 
-static void post_send(struct psub *p, const char *json, size_t len, int verification);
+static void post_send(struct psub *p, const char *json, size_t len, int verification,
+		      const char *urgency);
 static void verify_retry(struct loop *l, void *arg);
 
 static void post_done(void *arg, const struct acme_http_resp *r)
@@ -193,7 +199,8 @@ static void post_done(void *arg, const struct acme_http_resp *r)
 	}
 }
 
-static void post_send(struct psub *p, const char *json, size_t len, int verification)
+static void post_send(struct psub *p, const char *json, size_t len, int verification,
+		      const char *urgency)
 {
 	struct buf body;
 	char headers[1200];
@@ -201,7 +208,7 @@ static void post_send(struct psub *p, const char *json, size_t len, int verifica
 	const char *ctype = "application/json; charset=utf-8";
 
 	buf_init(&body, WEBPUSH_RECORD + 200);
-	hl += (size_t)snprintf(headers, sizeof headers, "TTL: 86400\r\nUrgency: normal\r\n");
+	hl += (size_t)snprintf(headers, sizeof headers, "TTL: 86400\r\nUrgency: %s\r\n", urgency);
 	if (p->s.p256dh[0]) {
 		uint8_t pub[80], auth[32];
 		size_t pl, al;
@@ -309,7 +316,10 @@ static int apply(struct psub *p, const struct push_calc *k)
 	struct buf ev;
 	buf_init(&ev, 1024);
 	jmap_push_state_change(&ev, p->s.account, mask & p->s.types, p->told, &p->own, NULL);
-	post_send(p, buf_data(&ev), buf_len(&ev), 0);
+	/* New mail, whether or not the subscription asked for
+	 * EmailDelivery: normal; any other change: low (see the top). */
+	post_send(p, buf_data(&ev), buf_len(&ev), 0,
+		  (mask & JMAP_TYPE_EMAIL_DELIVERY) ? "normal" : "low");
 	buf_free(&ev);
 	return 0;
 }
@@ -356,7 +366,7 @@ static void verify_send(struct psub *p)
 			 "\"verificationCode\":\"%s\"}",
 			 p->s.id, p->s.code);
 	p->verify_sent = 1;
-	post_send(p, json, (size_t)n, 1);
+	post_send(p, json, (size_t)n, 1, "normal");
 }
 
 /* The timer after a failed PushVerification: send it again, unless it

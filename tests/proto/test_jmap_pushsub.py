@@ -197,6 +197,7 @@ def test_pushsubscription_webpush():
         path, hd, body = rx.next()
         assert path == "/wp/1" and hd["content-encoding"] == "aes128gcm", hd
         assert hd["ttl"] == "86400" and hd["content-type"] == "application/octet-stream", hd
+        assert hd["urgency"] == "normal", hd  # the client is waiting for it
         check_vapid(hd, server_key, "https://127.0.0.1:%d" % rx.port)
         v = decrypt(body, priv, pub, auth)
         assert v["@type"] == "PushVerification" and v["pushSubscriptionId"] == sid, v
@@ -240,6 +241,16 @@ def test_pushsubscription_webpush():
         assert sc["@type"] == "StateChange" and set(sc["changed"][j.account]) == {"Email"}, sc
         _, got = j.one("Email/get", {"ids": []})
         assert sc["changed"][j.account]["Email"] == got["state"], (sc, got)
+        # New mail is Urgency: normal (RFC 8030 §5.3), though the
+        # subscription asked for Email only; a flag change is a sync that
+        # can wait for power or Wi-Fi: low (both were normal).
+        assert hd["urgency"] == "normal", hd
+        _, q = j.one("Email/query", {})
+        _, r = j.one("Email/set", {"update": {q["ids"][0]: {"keywords/$seen": True}}})
+        assert r["updated"], r
+        path, hd, body = rx.next()
+        sc = decrypt(body, priv, pub, auth)
+        assert set(sc["changed"][j.account]) == {"Email"} and hd["urgency"] == "low", (sc, hd)
 
         # Without keys: plain JSON.
         r = pset(j, {"create": {"p": {"deviceClientId": "relay", "url": rx.url("/plain")}}})
