@@ -24,12 +24,14 @@
  * mailbox, but a subscription is a name of its own (store_subscription.c):
  * one whose mailbox was deleted or renamed, or never existed, is listed by
  * the SUBSCRIBED selection as \NonExistent (RFC 5258) and never by a
- * LIST without it.
+ * LIST without it; a level above such a name that is no mailbox is listed
+ * by RECURSIVEMATCH as \NonExistent with CHILDINFO.
  *
  * LSUB lists the subscribed names (the default mailboxes start subscribed,
  * as with Dovecot's autosubscribe; CREATE does not subscribe), a name
- * without a mailbox with \Noselect, and an unsubscribed mailbox a "%"
- * reaches whose subscribed descendant it does not reach, with \Noselect
+ * without a mailbox with \Noselect, and an unsubscribed mailbox, or a
+ * level that is none, a "%" reaches whose subscribed descendant it does
+ * not reach, with \Noselect
  * (RFC 3501 §6.3.9); a pattern without "%" lists no unsubscribed name.
  */
 #include <stdio.h>
@@ -48,7 +50,7 @@ struct mbx {
 	const char *name;
 	const char *role;
 	int subscribed;
-	int nonexistent; /* a subscribed name without a mailbox */
+	int nonexistent; /* no mailbox: a subscribed name, or a level above one */
 	struct store_mailbox_info info; /* name and role point above */
 };
 
@@ -106,6 +108,51 @@ static void collect_sub_cb(void *arg, const char *name)
 	m->nonexistent = 1;
 	m->info.name = m->name;
 	m->info.role = m->role;
+}
+
+/* The entry named by the first len octets of name, or NULL. */
+static const struct mbx *collect_find(const struct collect *c, const char *name, size_t len)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (strncmp(c->v[i].name, name, len) == 0 && c->v[i].name[len] == '\0')
+			return &c->v[i];
+	return NULL;
+}
+
+/*
+ * The levels above a subscribed name without a mailbox that are neither
+ * mailboxes nor subscribed ("a" and "a/b" of a subscribed "a/b/c" once
+ * "a" was renamed) become entries too, neither existing nor subscribed:
+ * LSUB "%" lists such a level with \Noselect (RFC 3501 §6.3.9, its
+ * "news.comp" example), LIST (SUBSCRIBED RECURSIVEMATCH) with
+ * \NonExistent and CHILDINFO (RFC 5258 §3.5); they were missed, as no
+ * entry had their name. Runs after collect_sub_cb.
+ */
+static void collect_implied(struct collect *c)
+{
+	size_t n = c->n;
+	for (size_t i = 0; i < n; i++) {
+		if (!c->v[i].nonexistent || !c->v[i].subscribed)
+			continue;
+		const char *name = c->v[i].name;
+		for (const char *p = strchr(name, '/'); p; p = strchr(p + 1, '/')) {
+			size_t len = (size_t)(p - name);
+			if (collect_find(c, name, len))
+				continue;
+			if (collect_grow(c) < 0)
+				return;
+			struct mbx *m = &c->v[c->n++];
+			memset(m, 0, sizeof(*m));
+			char *lvl = arena_alloc(c->a, len + 1);
+			memcpy(lvl, name, len);
+			lvl[len] = '\0';
+			m->name = lvl;
+			m->role = "";
+			m->nonexistent = 1;
+			m->info.name = m->name;
+			m->info.role = m->role;
+		}
+	}
 }
 
 /*
@@ -401,6 +448,7 @@ void imap_cmd_list(struct imap_session *s, const struct imap_cmd *cmd)
 		imap_tagged(s, "NO [SERVERBUG] Internal error reading mailboxes.");
 		return;
 	}
+	collect_implied(&c);
 	struct buf out;
 	buf_init(&out, IMAP_OUT_MAX * 16);
 	/* INBOX first, as clients expect and Dovecot does. */
@@ -438,7 +486,7 @@ void imap_cmd_list(struct imap_session *s, const struct imap_cmd *cmd)
 				buf_append_c(&out, "\\Noselect");
 			if (!lsub && m->nonexistent)
 				buf_printf(&out, "\\NonExistent%s",
-					   (q.opt & RET_SUBSCRIBED) ? " \\Subscribed" : "");
+					   (q.opt & RET_SUBSCRIBED) && m->subscribed ? " \\Subscribed" : "");
 			else if (!lsub)
 				buf_printf(&out, "%s%s%s%s", has_children(&c, m->name) ? "\\HasChildren" : "\\HasNoChildren",
 					   attr ? " " : "", attr ? attr : "",

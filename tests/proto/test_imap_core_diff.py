@@ -161,6 +161,8 @@ def core_normal(line):
     # The server's ID values are its own (RFC 2971 §3.3).
     line = re.sub(r"^\* ID \(.*\)$", "* ID (...)", line)
     line = re.sub(r'INTERNALDATE "([^"]+)"', internaldate_now, line)
+    # RFC 5258's mbox-list-extended-item-tag is an astring: quoted or not.
+    line = line.replace('("CHILDINFO" (', '(CHILDINFO (')
     line = re.sub(r"\(MODSEQ \d+\)$", "(MODSEQ M)", line)  # SEARCH MODSEQ (RFC 7162 §3.1.5)
     return re.sub(r"\[MODIFIED ([\d,:]+)\]", lambda m: "[MODIFIED %s]" % expand_set(m.group(1)), line)
 
@@ -482,6 +484,21 @@ def test_imap_mailbox_management_matches_dovecot():
     r.cmd(0, 'LSUB "" "*"', label="lsub after delete")
     r.cmd(0, "UNSUBSCRIBE nosuch", label="unsubscribe missing")
     r.cmd(0, "UNSUBSCRIBE nosuch", label="unsubscribe missing twice")
+    # Levels above a subscribed name whose mailbox went away, none a
+    # mailbox or subscribed: LSUB "%" lists them \Noselect (RFC 3501
+    # §6.3.9's "news.comp"), RECURSIVEMATCH \NonExistent with CHILDINFO
+    # (RFC 5258 §3.5). tern listed neither.
+    r.cmd(0, "CREATE lv/a/b", compare=False, ok=True)
+    r.cmd(0, "SUBSCRIBE lv/a/b", compare=False, ok=True)
+    r.cmd(0, "RENAME lv lw", compare=False, ok=True)
+    r.cmd(0, 'LSUB "" "lv%"', label="lsub level above orphaned subscription")
+    r.cmd(0, 'LSUB "lv/" "%"', label="lsub middle level above orphaned subscription")
+    r.cmd(0, 'LIST (SUBSCRIBED RECURSIVEMATCH) "" "lv/%"', label="recursivematch orphaned level")
+    r.cmd(0, 'LIST (SUBSCRIBED RECURSIVEMATCH) "" "lv" RETURN (SUBSCRIBED)',
+          label="recursivematch orphaned top level")
+    r.cmd(0, 'LIST (SUBSCRIBED) "" "lv%"', label="subscribed selection without recursivematch")
+    r.cmd(0, 'LIST "" "lv*"', label="list orphaned levels")
+    r.cmd(0, "UNSUBSCRIBE lv/a/b", compare=False, ok=True)
     # UTF8=ACCEPT (RFC 6855): names in UTF-8 after ENABLE.
     r.cmd(1, "ENABLE UTF8=ACCEPT", label="enable utf8")
     r.cmd(1, ["CREATE ", (u"caf\u00e9".encode(), True)], label="create utf8 literal")
