@@ -739,8 +739,9 @@ int store_mailbox_rename(struct store *st, uint32_t account, const char *from, c
 		return STORE_EINVAL;
 	if (strcmp(c.to, "INBOX") == 0)
 		return STORE_EEXIST;
-	if (strcmp(c.name, "INBOX") == 0 && strncmp(c.to, "INBOX/", 6) == 0)
-		return STORE_EINVAL; /* INBOX's messages into its own child: Dovecot refuses too */
+	/* RENAME INBOX INBOX/old is allowed: INBOX is not moved (its
+	 * messages are, into a new mailbox), so it does not go into itself
+	 * (RFC 9051 §6.3.6 sets no exception for a child of INBOX). */
 	return run_op(st, &c, NULL);
 }
 

@@ -58,8 +58,9 @@ Where RFC 9051 leaves the choice, the model holds the server's:
   §6.3.12); after ENABLE IMAP4rev2 it must be OK (§6.3.8).
 - RENAME INBOX makes the new mailbox (new UIDVALIDITY, UIDs from 1 in
   INBOX's order) and leaves INBOX empty with its UIDNEXT; INBOX's
-  children stay; RENAME INBOX INBOX/x is refused (NO), as is RENAME
-  into a mailbox's own subtree, DELETE INBOX, RENAME x INBOX.
+  children stay, RENAME INBOX INBOX/x too (INBOX itself does not move);
+  RENAME into a mailbox's own subtree is refused (NO), as are DELETE
+  INBOX and RENAME x INBOX.
 - Special-use: roles live with the mailbox: RENAME moves the attribute
   to the new name, DELETE removes it, a mailbox CREATEd later under the
   old name has none; several mailboxes may have the same use;
@@ -284,8 +285,6 @@ class Model:
                 errs.append(None)
             elif b in self.boxes:
                 errs.append("ALREADYEXISTS")
-            if a == "INBOX" and b.startswith("INBOX/"):
-                errs.append(None)
             if a != "INBOX" and b.startswith(a + "/"):
                 errs.append(None)
             if errs:

@@ -189,6 +189,18 @@ def test_imap_mailbox_management():
         typ, data = m.fetch("1:2", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
         bodies = [d[1] for d in data if isinstance(d, tuple)]
         assert b"msg 0" in bodies[0] and b"msg 1" in bodies[1], data
+        # Into a child of INBOX too (RFC 9051 §6.3.6: INBOX is not moved,
+        # its messages are): it was refused with NO [CANNOT].
+        m.append("INBOX", None, None, b"Subject: kept\r\n\r\nbody\r\n")
+        typ, data = m.rename("INBOX", "INBOX/Old")
+        assert typ == "OK", data
+        typ, data = m.status("INBOX/Old", "(MESSAGES)")
+        assert b"MESSAGES 1" in data[0], data
+        typ, data = m.status("INBOX", "(MESSAGES)")
+        assert b"MESSAGES 0" in data[0], data
+        typ, data = m.list('""', "INBOX*")
+        assert sorted(data) == [b'(\\HasChildren) "/" INBOX', b'(\\HasNoChildren) "/" INBOX/Old'], data
+        assert m.rename("INBOX", "INBOX/Old")[0] == "NO"  # there now
         m.logout()
         # A name with CR LF (modified UTF-7, a literal, UTF-8 after
         # ENABLE) is refused in one line: the answers echo the name, and
