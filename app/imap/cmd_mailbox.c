@@ -156,8 +156,10 @@ void imap_cmd_mailbox(struct imap_session *s, const struct imap_cmd *cmd)
 		return;
 	}
 	if (cmd->id == IMAP_CMD_CREATE) {
+		/* One "/": "a//" ends in an empty level, as "a//b" has one
+		 * inside, and is refused as that is (it was made "a"). */
 		size_t n = strlen(j->name);
-		while (n > 1 && j->name[n - 1] == '/')
+		if (n > 1 && j->name[n - 1] == '/')
 			j->name[--n] = '\0';
 	}
 	j->op = cmd->id;
