@@ -51,6 +51,9 @@ struct mbx {
 	const char *role;
 	int subscribed;
 	int nonexistent; /* no mailbox: a subscribed name, or a level above one */
+	int kids;        /* a mailbox below it (\HasChildren) */
+	int below;       /* below it a name meets the selection that no pattern reaches */
+	int matched;     /* a pattern matches it */
 	struct store_mailbox_info info; /* name and role point above */
 };
 
@@ -80,7 +83,7 @@ static void collect_cb(void *arg, const struct store_mailbox_info *info)
 	struct collect *c = arg;
 	if (collect_grow(c) < 0)
 		return;
-	c->v[c->n].nonexistent = 0;
+	memset(&c->v[c->n], 0, sizeof(c->v[c->n]));
 	c->v[c->n].name = arena_strdup(c->a, info->name);
 	c->v[c->n].role = arena_strdup(c->a, info->role ? info->role : "");
 	c->v[c->n].subscribed = info->subscribed;
@@ -108,51 +111,6 @@ static void collect_sub_cb(void *arg, const char *name)
 	m->nonexistent = 1;
 	m->info.name = m->name;
 	m->info.role = m->role;
-}
-
-/* The entry named by the first len octets of name, or NULL. */
-static const struct mbx *collect_find(const struct collect *c, const char *name, size_t len)
-{
-	for (size_t i = 0; i < c->n; i++)
-		if (strncmp(c->v[i].name, name, len) == 0 && c->v[i].name[len] == '\0')
-			return &c->v[i];
-	return NULL;
-}
-
-/*
- * The levels above a subscribed name without a mailbox that are neither
- * mailboxes nor subscribed ("a" and "a/b" of a subscribed "a/b/c" once
- * "a" was renamed) become entries too, neither existing nor subscribed:
- * LSUB "%" lists such a level with \Noselect (RFC 3501 §6.3.9, its
- * "news.comp" example), LIST (SUBSCRIBED RECURSIVEMATCH) with
- * \NonExistent and CHILDINFO (RFC 5258 §3.5); they were missed, as no
- * entry had their name. Runs after collect_sub_cb.
- */
-static void collect_implied(struct collect *c)
-{
-	size_t n = c->n;
-	for (size_t i = 0; i < n; i++) {
-		if (!c->v[i].nonexistent || !c->v[i].subscribed)
-			continue;
-		const char *name = c->v[i].name;
-		for (const char *p = strchr(name, '/'); p; p = strchr(p + 1, '/')) {
-			size_t len = (size_t)(p - name);
-			if (collect_find(c, name, len))
-				continue;
-			if (collect_grow(c) < 0)
-				return;
-			struct mbx *m = &c->v[c->n++];
-			memset(m, 0, sizeof(*m));
-			char *lvl = arena_alloc(c->a, len + 1);
-			memcpy(lvl, name, len);
-			lvl[len] = '\0';
-			m->name = lvl;
-			m->role = "";
-			m->nonexistent = 1;
-			m->info.name = m->name;
-			m->info.role = m->role;
-		}
-	}
 }
 
 /*
@@ -189,7 +147,7 @@ static const char *pattern_compact(struct imap_session *s, const char *pat)
  * reading at most that many; the rest is then at most about twice the
  * name's length.
  */
-static int match(const char *pat, const char *name, size_t ci)
+static int match_run(const char *pat, const char *name, size_t ci, uint8_t *hit)
 {
 	size_t nname = strlen(name), lits = 0, np = 0;
 
@@ -213,6 +171,10 @@ static int match(const char *pat, const char *name, size_t ci)
 				on[i + 1] = 1;
 		if (!*t)
 			break;
+		/* hit: which levels above name ("a" and "a/b" of "a/b/c")
+		 * match, in the same one pass. */
+		if (hit && *t == '/' && on[np])
+			hit[t - name] = 1;
 		memset(next, 0, np + 1);
 		for (size_t i = 0; i < np; i++) {
 			if (!on[i])
@@ -233,6 +195,11 @@ static int match(const char *pat, const char *name, size_t ci)
 	return r;
 }
 
+static int match(const char *pat, const char *name, size_t ci)
+{
+	return match_run(pat, name, ci, NULL);
+}
+
 const char *imap_role_attr(const char *role)
 {
 	static const char *const map[][2] = {
@@ -243,16 +210,6 @@ const char *imap_role_attr(const char *role)
 		if (strcmp(role, map[i][0]) == 0)
 			return map[i][1];
 	return NULL;
-}
-
-static int has_children(const struct collect *c, const char *name)
-{
-	size_t n = strlen(name);
-	for (size_t i = 0; i < c->n; i++)
-		if (!c->v[i].nonexistent && strncmp(c->v[i].name, name, n) == 0 &&
-		    c->v[i].name[n] == '/')
-			return 1;
-	return 0;
 }
 
 /* In NFC, as the store keeps names (store_mailbox_ops.c): a pattern
@@ -308,6 +265,148 @@ static int matches(const struct list_req *q, const char *name)
 	return 0;
 }
 
+/* A name's first len octets, as (p, len): ordered as strcmp orders names. */
+struct level {
+	const char *p;
+	size_t len;
+};
+
+static int level_cmp(const void *a, const void *b)
+{
+	const struct level *x = a, *y = b;
+	int r = memcmp(x->p, y->p, x->len < y->len ? x->len : y->len);
+	return r ? r : (x->len > y->len) - (x->len < y->len);
+}
+
+/* An entry in the sorted index: its name first, as a level. */
+struct ent {
+	struct level l;
+	struct mbx *m;
+};
+
+/* The entries sorted by name, for lookups (free it). */
+static struct ent *entries_sorted(struct collect *c)
+{
+	struct ent *idx = xmalloc((c->n ? c->n : 1) * sizeof(*idx));
+	for (size_t i = 0; i < c->n; i++)
+		idx[i] = (struct ent){ { c->v[i].name, strlen(c->v[i].name) }, &c->v[i] };
+	qsort(idx, c->n, sizeof(*idx), level_cmp);
+	return idx;
+}
+
+static struct mbx *entry_find(const struct ent *idx, size_t n, const char *p, size_t len)
+{
+	struct level l = { p, len };
+	const struct ent *e = bsearch(&l, idx, n, sizeof(*idx), level_cmp);
+	return e ? e->m : NULL;
+}
+
+/* hit[i] = 1 for each "/" at name[i] whose level before it a pattern
+ * matches (hit: strlen(name) zeroed octets); 1 when one matches name. */
+static int levels_matching(const struct list_req *q, const char *name, uint8_t *hit)
+{
+	size_t ci = strncmp(name, "INBOX", 5) == 0 && (name[5] == '\0' || name[5] == '/') ? 5 : 0;
+	int r = 0;
+	for (size_t i = 0; i < q->npats; i++)
+		r |= match_run(q->pats[i], name, ci, hit);
+	return r;
+}
+
+/*
+ * The levels above a subscribed name without a mailbox that are neither
+ * mailboxes nor subscribed ("a" and "a/b" of a subscribed "a/b/c" once
+ * "a" was renamed) become entries too, neither existing nor subscribed:
+ * LSUB "%" lists such a level with \Noselect (RFC 3501 §6.3.9, its
+ * "news.comp" example), LIST (SUBSCRIBED RECURSIVEMATCH) with
+ * \NonExistent and CHILDINFO (RFC 5258 §3.5); they were missed, as no
+ * entry had their name. Only levels a pattern reaches are wanted. The
+ * subscriptions are as many as the mailboxes may be, each up to about
+ * half its length in levels: one pass of the patterns over a name finds
+ * its matching levels, which are looked up in the sorted names and
+ * deduplicated by sorting, not by a scan each. Runs after collect_sub_cb.
+ */
+static void collect_implied(struct collect *c, const struct list_req *q)
+{
+	size_t n = c->n, nl = 0, capl = 0;
+	struct ent *idx = entries_sorted(c);
+	struct level *lv = NULL;
+	uint8_t hit[1024]; /* a name is at most 1000 octets (store_private.h) */
+
+	for (size_t i = 0; i < n; i++) {
+		const struct mbx *m = &c->v[i];
+		size_t len = strlen(m->name);
+		/* A level is listed for a subscribed name below it that no
+		 * pattern reaches (a mailbox below would make it one). */
+		if (!m->nonexistent || !m->subscribed || len >= sizeof(hit))
+			continue;
+		memset(hit, 0, len);
+		if (levels_matching(q, m->name, hit))
+			continue;
+		for (size_t k = 0; k < len; k++) {
+			if (!hit[k] || entry_find(idx, n, m->name, k))
+				continue;
+			if (nl == capl) {
+				capl = capl ? capl * 2 : 16;
+				lv = xrealloc(lv, capl * sizeof(*lv));
+			}
+			lv[nl++] = (struct level){ m->name, k };
+		}
+	}
+	free(idx);
+	qsort(lv, nl, sizeof(*lv), level_cmp);
+	for (size_t i = 0; i < nl; i++) {
+		if ((i && level_cmp(&lv[i - 1], &lv[i]) == 0) || collect_grow(c) < 0)
+			continue;
+		struct mbx *m = &c->v[c->n++];
+		memset(m, 0, sizeof(*m));
+		char *name = arena_alloc(c->a, lv[i].len + 1);
+		memcpy(name, lv[i].p, lv[i].len);
+		name[lv[i].len] = '\0';
+		m->name = name;
+		m->role = "";
+		m->nonexistent = 1;
+		m->info.name = m->name;
+		m->info.role = m->role;
+	}
+	free(lv);
+}
+
+static int selected(const struct list_req *q, const struct mbx *m);
+
+/*
+ * Sets kids (a mailbox below: \HasChildren) and, with want_below, below
+ * (a name below meets the selection and no pattern reaches it:
+ * RECURSIVEMATCH's CHILDINFO, LSUB's \Noselect parent) on the entries
+ * above each entry, nearest first, stopping at one that has it already
+ * (whoever set it set those above it too): about a lookup an entry,
+ * where a scan of every entry for each listed one took their number
+ * squared.
+ */
+static void mark_above(struct collect *c, const struct list_req *q, int want_below)
+{
+	struct ent *idx = entries_sorted(c);
+	for (size_t i = 0; i < c->n; i++) {
+		const struct mbx *d = &c->v[i];
+		int kids = !d->nonexistent, below = want_below && selected(q, d) && !d->matched;
+		for (size_t k = strlen(d->name); (kids || below) && k-- > 0;) {
+			if (d->name[k] != '/')
+				continue;
+			struct mbx *a = entry_find(idx, c->n, d->name, k);
+			if (!a)
+				continue;
+			if (kids && a->kids)
+				kids = 0;
+			else if (kids)
+				a->kids = 1;
+			if (below && a->below)
+				below = 0;
+			else if (below)
+				a->below = 1;
+		}
+	}
+	free(idx);
+}
+
 static int selected(const struct list_req *q, const struct mbx *m)
 {
 	if ((q->opt & SEL_SUBSCRIBED) && !m->subscribed)
@@ -315,21 +414,6 @@ static int selected(const struct list_req *q, const struct mbx *m)
 	if ((q->opt & SEL_SPECIAL) && !imap_role_attr(m->role))
 		return 0;
 	return 1;
-}
-
-/* RECURSIVEMATCH: does a descendant of m meet the selection (reached by
- * the patterns or not, per unreached)? */
-static int descendant_selected(const struct list_req *q, const struct collect *c,
-			       const struct mbx *m, int unreached)
-{
-	size_t n = strlen(m->name);
-	for (size_t i = 0; i < c->n; i++) {
-		const struct mbx *d = &c->v[i];
-		if (strncmp(d->name, m->name, n) == 0 && d->name[n] == '/' && selected(q, d) &&
-		    (!unreached || !matches(q, d->name)))
-			return 1;
-	}
-	return 0;
 }
 
 /* Parses the LIST-EXTENDED options around the reference and patterns. 0,
@@ -448,7 +532,12 @@ void imap_cmd_list(struct imap_session *s, const struct imap_cmd *cmd)
 		imap_tagged(s, "NO [SERVERBUG] Internal error reading mailboxes.");
 		return;
 	}
-	collect_implied(&c);
+	/* LSUB's "%" and RECURSIVEMATCH list the levels above subscriptions. */
+	if ((lsub && strchr(q.pats[0], '%')) || (q.opt & SEL_RECURSIVE))
+		collect_implied(&c, &q);
+	for (size_t i = 0; i < c.n; i++)
+		c.v[i].matched = matches(&q, c.v[i].name);
+	mark_above(&c, &q, lsub || (q.opt & SEL_RECURSIVE));
 	struct buf out;
 	buf_init(&out, IMAP_OUT_MAX * 16);
 	/* INBOX first, as clients expect and Dovecot does. */
@@ -456,7 +545,7 @@ void imap_cmd_list(struct imap_session *s, const struct imap_cmd *cmd)
 		for (size_t i = 0; i < c.n; i++) {
 			const struct mbx *m = &c.v[i];
 			int inbox = strcmp(m->name, "INBOX") == 0;
-			if (inbox != (pass == 0) || !matches(&q, m->name))
+			if (inbox != (pass == 0) || !m->matched)
 				continue;
 			/* Only the SUBSCRIBED selection lists names without a
 			 * mailbox (RFC 5258). */
@@ -468,16 +557,14 @@ void imap_cmd_list(struct imap_session *s, const struct imap_cmd *cmd)
 			 * selection is listed only then (redundant parents of
 			 * listed descendants are suppressed), so never without
 			 * it. */
-			int childinfo = !lsub && (q.opt & SEL_RECURSIVE) &&
-					descendant_selected(&q, &c, m, 1);
+			int childinfo = !lsub && (q.opt & SEL_RECURSIVE) && m->below;
 			/* RFC 3501 §6.3.9: LSUB "%" returns the unsubscribed
 			 * parent of a subscribed mailbox it does not reach,
 			 * flagged \Noselect. Only a "%" stops short of a
 			 * descendant: a pattern without one names just the
 			 * names it spells, and an unsubscribed one is no
 			 * subset of the subscriptions LSUB lists. */
-			int lsub_parent = lsub && !sel && strchr(q.pats[0], '%') &&
-					  descendant_selected(&q, &c, m, 1);
+			int lsub_parent = lsub && !sel && strchr(q.pats[0], '%') && m->below;
 			if (!sel && !childinfo && !lsub_parent)
 				continue;
 			const char *attr = lsub ? NULL : imap_role_attr(m->role);
@@ -488,7 +575,7 @@ void imap_cmd_list(struct imap_session *s, const struct imap_cmd *cmd)
 				buf_printf(&out, "\\NonExistent%s",
 					   (q.opt & RET_SUBSCRIBED) && m->subscribed ? " \\Subscribed" : "");
 			else if (!lsub)
-				buf_printf(&out, "%s%s%s%s", has_children(&c, m->name) ? "\\HasChildren" : "\\HasNoChildren",
+				buf_printf(&out, "%s%s%s%s", m->kids ? "\\HasChildren" : "\\HasNoChildren",
 					   attr ? " " : "", attr ? attr : "",
 					   (q.opt & RET_SUBSCRIBED) && m->subscribed ? " \\Subscribed" : "");
 			buf_append_c(&out, ") \"/\" ");
