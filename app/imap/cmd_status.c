@@ -208,11 +208,14 @@ int imap_status_append(struct imap_session *s, const char *name,
 	imap_append_mailbox(out, name);
 	buf_append_c(out, " (");
 	const char *sep = "";
-	/* In the order asked, as Dovecot answers. */
+	unsigned done = 0;
+	/* In the order asked, as Dovecot answers; an item asked twice once
+	 * (a status-att-list names an attribute once, as Dovecot answers). */
 	for (size_t i = 0; i < n; i++) {
 		for (size_t k = 0; k < sizeof(items) / sizeof(items[0]); k++) {
-			if (!imap_arg_atom_is(&list[i], items[k].name))
+			if (!imap_arg_atom_is(&list[i], items[k].name) || (done & items[k].bit))
 				continue;
+			done |= items[k].bit;
 			unsigned long long v = 0;
 			if (items[k].bit == ST_MAILBOXID) {
 				buf_printf(out, "%sMAILBOXID (" IMAP_MAILBOXID_FMT ")", sep,

@@ -340,6 +340,7 @@ def test_imap_select_status_matches_dovecot():
     r.cmd(2, "ENABLE CONDSTORE", label="enable condstore")
     sel(r, 2, "EXAMINE sel", label="examine condstore")
     sel(r, 3, "SELECT sel (FOO)", label="select unknown parameter")
+    r.cmd(0, "STATUS sel (MESSAGES UIDNEXT messages)", label="status item twice")
     # LIST-STATUS (RFC 5819).
     r.cmd(0, 'LIST "" "sel" RETURN (STATUS (MESSAGES UIDNEXT UNSEEN))', label="list-status")
     r.cmd(0, 'LIST "" "nosuch" RETURN (STATUS (MESSAGES))', label="list-status nothing")
