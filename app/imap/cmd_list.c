@@ -353,7 +353,8 @@ static void collect_implied(struct collect *c, const struct list_req *q)
 		}
 	}
 	free(idx);
-	qsort(lv, nl, sizeof(*lv), level_cmp);
+	if (nl)
+		qsort(lv, nl, sizeof(*lv), level_cmp);
 	for (size_t i = 0; i < nl; i++) {
 		if ((i && level_cmp(&lv[i - 1], &lv[i]) == 0) || collect_grow(c) < 0)
 			continue;
