@@ -493,12 +493,29 @@ static void job_warn(struct ms_job *j, uint32_t line, uint32_t col, const char *
 /* What the compiler cannot know: a fileinto without :create into a
  * mailbox the owner has not got (the message goes to the INBOX, RFC
  * 5228 §4.1), a redirect to the owner's own address (nothing is
- * forwarded: the copy would come back). */
-static void job_target(void *arg, int redirect, struct str target, int create, uint32_t line,
+ * forwarded: the copy would come back), an include without :optional of
+ * a personal script the owner has not got (RFC 6609 §3.2: the run fails
+ * and every action is dropped; Pigeonhole warns of it too). */
+static void job_target(void *arg, int kind, struct str target, int create, uint32_t line,
                        uint32_t col)
 {
 	struct ms_job *j = arg;
-	if (redirect) {
+	if (kind == SIEVE_TARGET_INCLUDE) {
+		char name[STORE_SIEVE_NAME_MAX + 1];
+		/* the script being stored may include itself */
+		if (create || target.len == 0 || target.len >= sizeof name ||
+		    memchr(target.p, '\0', target.len) || str_eq(target, str_c(j->name)))
+			return;
+		memcpy(name, target.p, target.len);
+		name[target.len] = '\0';
+		if (store_sieve_get(ms_store, j->account, name, NULL, NULL) == STORE_ENOTFOUND)
+			job_warn(j, line, col,
+			         "no such personal script to include (without :optional the script "
+			         "fails when it runs)",
+			         target);
+		return;
+	}
+	if (kind == SIEVE_TARGET_REDIRECT) {
 		struct str a = sieve_address_unwrap(target);
 		if (str_eq_ci(a, str_c(j->login)))
 			job_warn(j, line, col, "redirect to the script's own account", a);

@@ -99,11 +99,14 @@ void sieve_script_free(struct sieve_script **s);
  * sieve-connect takes no literal there), as many as fit
  * SIEVE_WARNINGS_MAX; "" when none. Owned by the script. */
 const char *sieve_script_warnings(const struct sieve_script *s);
-/* Calls fn for each fileinto whose mailbox is a constant (redirect 0,
- * create 1 with :create) and each redirect whose address is one
- * (redirect 1), with its line and column: ManageSieve warns of a
- * mailbox that does not exist and of a redirect to the owner. */
-typedef void sieve_target_fn(void *arg, int redirect, struct str target, int create, uint32_t line,
+/* Calls fn for each fileinto whose mailbox is a constant (kind
+ * SIEVE_TARGET_FILEINTO, create 1 with :create), each redirect whose
+ * address is one (SIEVE_TARGET_REDIRECT) and each include of a personal
+ * script (SIEVE_TARGET_INCLUDE, create 1 with :optional), with its line
+ * and column: ManageSieve warns of a mailbox or an included script that
+ * does not exist and of a redirect to the owner. */
+enum { SIEVE_TARGET_FILEINTO, SIEVE_TARGET_REDIRECT, SIEVE_TARGET_INCLUDE };
+typedef void sieve_target_fn(void *arg, int kind, struct str target, int create, uint32_t line,
                              uint32_t col);
 void sieve_script_targets(const struct sieve_script *s, sieve_target_fn *fn, void *arg);
 /* 1 when the script uses an extension (by its require name). */

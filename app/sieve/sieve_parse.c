@@ -1304,7 +1304,22 @@ static void targets(const struct sv_node *n, sieve_target_fn *fn, void *arg)
 				int create = 0;
 				for (uint16_t i = 0; i < e->ntags; i++)
 					create |= e->tags[i].tag == G_CREATE;
-				fn(arg, e->id == C_REDIRECT, e->pos[0].v[0].s, create, e->line, e->col);
+				fn(arg,
+				   e->id == C_REDIRECT ? SIEVE_TARGET_REDIRECT
+				                       : SIEVE_TARGET_FILEINTO,
+				   e->pos[0].v[0].s, create, e->line, e->col);
+			}
+			/* RFC 6609 §3.2: a personal script included without
+			 * :optional must exist when the script runs */
+			if (e->id == C_INCLUDE && !e->pos[0].v[0].dyn) {
+				int optional = 0, global = 0;
+				for (uint16_t i = 0; i < e->ntags; i++) {
+					optional |= e->tags[i].tag == G_OPTIONAL;
+					global |= e->tags[i].tag == G_GLOBAL;
+				}
+				if (!global)
+					fn(arg, SIEVE_TARGET_INCLUDE, e->pos[0].v[0].s, optional,
+					   e->line, e->col);
 			}
 			targets(e->block, fn, arg);
 		}

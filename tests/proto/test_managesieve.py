@@ -175,6 +175,19 @@ def test_warnings():
                  b'account \\"Carol@Example.test\\"; line 5, column 1: warning: no such mailbox (without '
                  b':create the message goes to the INBOX) \\"a??b\\""\r\n'], r
     assert c.cmd('CHECKSCRIPT "keep;"') == [b'OK "Script is valid."\r\n']
+    # An include of a personal script the owner has not got (RFC 6609
+    # §3.2: without :optional the run fails): a warning, as Pigeonhole
+    # gives; none with :optional, for one that exists, nor for the script
+    # being stored including itself.
+    script = (b'require "include";\r\ninclude :optional "nope"; include "warned";\r\n'
+              b'include :personal "nope";\r\n')
+    r = c.cmd(b'CHECKSCRIPT {%d+}\r\n' % len(script) + script + b"\r\n")
+    assert r == [b'OK (WARNINGS) "line 3, column 1: warning: no such personal script to include '
+                 b'(without :optional the script fails when it runs) \\"nope\\""\r\n'], r
+    script = b'require "include"; include "warned"; include :once "self";'
+    r = c.cmd(b'PUTSCRIPT "self" {%d+}\r\n' % len(script) + script + b"\r\n")
+    assert r == [b'OK "Putscript completed."\r\n'], r
+    assert c.cmd('DELETESCRIPT "self"')[-1].startswith(b"OK")
     assert c.cmd('DELETESCRIPT "warned"')[-1].startswith(b"OK")
     c.close()
     d = tempfile.mkdtemp()

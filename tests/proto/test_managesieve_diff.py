@@ -26,8 +26,9 @@ literal whose size is no 32-bit number ({99999999999999999999+}) left
 the session discarding input for ever, every later command unanswered;
 a name of 128 two-octet characters was refused (the limit counted
 octets, not characters); a script Pigeonhole warns about (vacation
-:days 0, a last "#" comment without a line break) was answered a plain
-OK where RFC 5804 §2.6 has OK (WARNINGS).
+:days 0, a last "#" comment without a line break, an include of a
+personal script the owner has not got) was answered a plain OK where
+RFC 5804 §2.6 has OK (WARNINGS).
 
 Dovecot's login process closes the connection at the third bad command
 before authentication (tern at the tenth), so each unauthenticated
@@ -603,6 +604,14 @@ def test_scripts_match_dovecot():
     r.cmd("CHECKSCRIPT empty", b'CHECKSCRIPT ""\r\n')
     r.cmd("CHECKSCRIPT invalid", b'CHECKSCRIPT "kep;"\r\n')
     r.cmd("CHECKSCRIPT with a warning", b'CHECKSCRIPT "require \\"vacation\\"; vacation :days 0 \\"x\\";"\r\n')
+    # RFC 6609 §3.2: a personal script included without :optional that
+    # the owner has not got makes the run fail: Pigeonhole warns (tern
+    # answered a plain OK); with :optional or for one that exists, no.
+    r.cmd("CHECKSCRIPT include missing",
+          b'CHECKSCRIPT "require \\"include\\"; include :personal \\"nope\\";"\r\n')
+    r.cmd("CHECKSCRIPT include optional missing",
+          b'CHECKSCRIPT "require \\"include\\"; include :optional \\"nope\\";"\r\n')
+    r.cmd("CHECKSCRIPT include existing", b'CHECKSCRIPT "require \\"include\\"; include \\"s3\\";"\r\n')
     # Both refused with the script now; tern took them (a NUL: RFC 5228 §8.1 has none).
     r.cmd("CHECKSCRIPT NUL in a comment", b"CHECKSCRIPT {14+}\r\n# a\0b\r\nkeep;\r\n")
     r.cmd("CHECKSCRIPT invalid regex",
