@@ -52,6 +52,14 @@ _Static_assert((SASL_RESPONSE_MAX + 2) / 3 * 4 <= MSIEVE_LITERAL_PREAUTH &&
 
 #define MSIEVE_IN_MAX (MSIEVE_LITERAL_MAX + 2 * MSIEVE_LINE_MAX)
 #define MSIEVE_OUT_MAX (MSIEVE_LITERAL_MAX + 64 * 1024)
+/* The largest answer: GETSCRIPT of a script of MSIEVE_LITERAL_MAX octets
+ * with its literal's announcement and its OK (LISTSCRIPTS' names, each
+ * quoted or a literal, are far less). A command is taken only while the
+ * output has room for it whole, so pipelined GETSCRIPTs wait for the
+ * output to drain instead of overflowing it. */
+#define MSIEVE_ANSWER_MAX (MSIEVE_LITERAL_MAX + 1024)
+_Static_assert(STORE_SIEVE_SCRIPTS_MAX * (2 * STORE_SIEVE_NAME_MAX + 16) + 1024 <= MSIEVE_ANSWER_MAX,
+               "LISTSCRIPTS' answer fits MSIEVE_ANSWER_MAX");
 #define MSIEVE_IDLE_MS (30u * 60 * 1000) /* RFC 5804 suggests no limit; Dovecot: 30 min */
 #define MSIEVE_HANDSHAKE_MS 30000
 #define MSIEVE_MAX_ERRORS 10
@@ -900,8 +908,8 @@ static void session_input(struct ms_session *s)
 			close_with(s, "shutdown");
 			break;
 		}
-		if (buf_len(in) == 0 || buf_len(&s->conn->out) > MSIEVE_LITERAL_MAX)
-			break;
+		if (buf_len(in) == 0 || buf_len(&s->conn->out) > MSIEVE_OUT_MAX - MSIEVE_ANSWER_MAX)
+			break; /* session_drained resumes */
 		if (s->discard) {
 			size_t n = buf_len(in) < s->discard ? buf_len(in) : (size_t)s->discard;
 			buf_consume_wipe(in, n); /* a refused AUTHENTICATE's literal too */

@@ -399,6 +399,28 @@ def test_quota_codes():
     c.close()
 
 
+def test_getscripts_pipelined_fit_the_output():
+    """GETSCRIPTs of a large script pipelined in one write are each
+    answered whole: the session takes the next command only while its
+    output has room for the largest answer (a script of SIEVE_SCRIPT_MAX).
+    It took the second while the first's 400 KB were still queued, its
+    output buffer (576 KiB) overflowed and the connection was closed."""
+    s = srv()
+    MIA = "mia@example.test"
+    s.cli("account", "add", MIA, input="mia-pw-sieve-1\n")
+    c = authed(MIA, "mia-pw-sieve-1")
+    body = b"#" * (400 * 1024 - 2) + b"\r\n"
+    assert c.cmd(b'PUTSCRIPT "big" {%d+}\r\n' % len(body) + body + b"\r\n")[-1].startswith(b"OK")
+    c.send(b'GETSCRIPT "big"\r\nGETSCRIPT "big"\r\nNOOP "after"\r\n')
+    for i in range(2):
+        r = c.response()
+        assert r[0] == b"{%d}\r\n" % len(body), (i, r[0][:40])
+        assert b"".join(r[1:-1]) == body + b"\r\n", i
+        assert r[-1] == b'OK "Getscript completed."\r\n', (i, r[-1])
+    assert c.response() == [b'OK (TAG "after") "Done"\r\n']
+    c.close()
+
+
 def test_writes_pipelined_and_abandoned():
     """PUTSCRIPT, SETACTIVE, DELETESCRIPT and RENAMESCRIPT commit on the
     worker pool (they took the store's write lock and its fsync on the
