@@ -100,7 +100,8 @@ void sieve_script_free(struct sieve_script **s);
  * SIEVE_WARNINGS_MAX; "" when none. Owned by the script. */
 const char *sieve_script_warnings(const struct sieve_script *s);
 /* Calls fn for each fileinto whose mailbox is a constant (kind
- * SIEVE_TARGET_FILEINTO, create 1 with :create), each redirect whose
+ * SIEVE_TARGET_FILEINTO, create 1 with :create, or with :specialuse or
+ * :mailboxid, where the name is only a fallback), each redirect whose
  * address is one (SIEVE_TARGET_REDIRECT) and each include of a personal
  * script (SIEVE_TARGET_INCLUDE, create 1 with :optional), with its line
  * and column: ManageSieve warns of a mailbox or an included script that

@@ -1301,9 +1301,15 @@ static void targets(const struct sv_node *n, sieve_target_fn *fn, void *arg)
 	for (; n; n = n->next)
 		for (const struct sv_node *e = n; e; e = e->elsenode) {
 			if ((e->id == C_FILEINTO || e->id == C_REDIRECT) && !e->pos[0].v[0].dyn) {
+				/* :specialuse and :mailboxid (RFC 8579, RFC 9042)
+				 * name the mailbox when one has that use or id: the
+				 * name given is only the fallback, as good as :create
+				 * for a warning of a missing mailbox */
 				int create = 0;
 				for (uint16_t i = 0; i < e->ntags; i++)
-					create |= e->tags[i].tag == G_CREATE;
+					create |= e->tags[i].tag == G_CREATE ||
+					          e->tags[i].tag == G_SPECIALUSE ||
+					          e->tags[i].tag == G_MAILBOXID;
 				fn(arg,
 				   e->id == C_REDIRECT ? SIEVE_TARGET_REDIRECT
 				                       : SIEVE_TARGET_FILEINTO,

@@ -175,6 +175,12 @@ def test_warnings():
                  b'account \\"Carol@Example.test\\"; line 5, column 1: warning: no such mailbox (without '
                  b':create the message goes to the INBOX) \\"a??b\\""\r\n'], r
     assert c.cmd('CHECKSCRIPT "keep;"') == [b'OK "Script is valid."\r\n']
+    # With :specialuse (RFC 8579 §4.1) the name is only the
+    # fallback: the message goes to the \\Junk mailbox, not the INBOX, so
+    # no warning of a missing "Spam" (tern said it would go to the INBOX).
+    script = b'require ["fileinto", "special-use"];\r\nfileinto :specialuse "\\\\Junk" "Spam";\r\n'
+    r = c.cmd(b'CHECKSCRIPT {%d+}\r\n' % len(script) + script + b"\r\n")
+    assert r == [b'OK "Script is valid."\r\n'], r
     # An include of a personal script the owner has not got (RFC 6609
     # §3.2: without :optional the run fails): a warning, as Pigeonhole
     # gives; none with :optional, for one that exists, nor for the script
