@@ -531,8 +531,10 @@ static void job_target(void *arg, int kind, struct str target, int create, uint3
 	}
 	uint32_t id;
 	char name[1024];
+	/* "Junk" in any case goes to the account's Junk mailbox at delivery
+	 * (deliver_sieve.c, is_junk), whatever its name */
 	if (create || target.len == 0 || target.len >= sizeof name ||
-	    memchr(target.p, '\0', target.len))
+	    memchr(target.p, '\0', target.len) || str_eq_ci(target, STR_LIT("Junk")))
 		return;
 	memcpy(name, target.p, target.len);
 	name[target.len] = '\0';

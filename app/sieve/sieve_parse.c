@@ -1296,11 +1296,39 @@ int sieve_script_sends_out(const struct sieve_script *s)
 	return sends_out(s->first);
 }
 
-static void targets(const struct sv_node *n, sieve_target_fn *fn, void *arg)
+/* The mailboxes the tests of the enclosing ifs make sure exist: "if
+ * mailboxexists" (RFC 5490 §3.1), alone or in an allof, guards the
+ * block under it (up: the guard of an if around that one). */
+struct guard {
+	const struct sv_node *test;
+	const struct guard *up;
+};
+
+static int guarded(const struct guard *g, struct str name)
+{
+	for (; g; g = g->up) {
+		const struct sv_node *t = g->test;
+		uint16_t nt = t->id == T_ALLOF ? t->ntests : 1;
+		for (uint16_t k = 0; k < nt; k++) {
+			const struct sv_node *m = t->id == T_ALLOF ? t->tests[k] : t;
+			if (m->id != T_MAILBOXEXISTS || m->npos < 1)
+				continue;
+			for (uint32_t i = 0; i < m->pos[0].n; i++)
+				if (!m->pos[0].v[i].dyn && str_eq(m->pos[0].v[i].s, name))
+					return 1;
+		}
+	}
+	return 0;
+}
+
+static void targets(const struct sv_node *n, const struct guard *g, sieve_target_fn *fn, void *arg)
 {
 	for (; n; n = n->next)
 		for (const struct sv_node *e = n; e; e = e->elsenode) {
-			if ((e->id == C_FILEINTO || e->id == C_REDIRECT) && !e->pos[0].v[0].dyn) {
+			/* a fileinto that runs only when its mailbox exists
+			 * goes nowhere else: not reported */
+			if ((e->id == C_FILEINTO || e->id == C_REDIRECT) && !e->pos[0].v[0].dyn &&
+			    !(e->id == C_FILEINTO && guarded(g, e->pos[0].v[0].s))) {
 				/* :specialuse and :mailboxid (RFC 8579, RFC 9042)
 				 * name the mailbox when one has that use or id: the
 				 * name given is only the fallback, as good as :create
@@ -1327,13 +1355,16 @@ static void targets(const struct sv_node *n, sieve_target_fn *fn, void *arg)
 					fn(arg, SIEVE_TARGET_INCLUDE, e->pos[0].v[0].s, optional,
 					   e->line, e->col);
 			}
-			targets(e->block, fn, arg);
+			struct guard in = {
+			    (e->id == C_IF || e->id == C_ELSIF) && e->ntests ? e->tests[0] : NULL,
+			    g};
+			targets(e->block, in.test ? &in : g, fn, arg);
 		}
 }
 
 void sieve_script_targets(const struct sieve_script *s, sieve_target_fn *fn, void *arg)
 {
-	targets(s->first, fn, arg);
+	targets(s->first, NULL, fn, arg);
 }
 
 const char *sieve_script_warnings(const struct sieve_script *s)

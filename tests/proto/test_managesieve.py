@@ -181,6 +181,16 @@ def test_warnings():
     script = b'require ["fileinto", "special-use"];\r\nfileinto :specialuse "\\\\Junk" "Spam";\r\n'
     r = c.cmd(b'CHECKSCRIPT {%d+}\r\n' % len(script) + script + b"\r\n")
     assert r == [b'OK "Script is valid."\r\n'], r
+    # A fileinto that runs only when its mailbox exists (RFC 5490 §3.1's
+    # idiom) and one filed by the Junk mailbox's name in any case (where
+    # delivery files it) go nowhere else: no warning; without the guard,
+    # one.
+    script = (b'require ["fileinto", "mailbox"];\r\nif mailboxexists "Nope" { fileinto "Nope"; }\r\n'
+              b'if allof (true, mailboxexists ["x", "Nope2"]) { if true { fileinto "Nope2"; } }\r\n'
+              b'fileinto "junk";\r\nif mailboxexists "Nope" { stop; } else { fileinto "Nope"; }\r\n')
+    r = c.cmd(b'CHECKSCRIPT {%d+}\r\n' % len(script) + script + b"\r\n")
+    assert r == [b'OK (WARNINGS) "line 5, column 42: warning: no such mailbox (without :create the '
+                 b'message goes to the INBOX) \\"Nope\\""\r\n'], r
     # An include of a personal script the owner has not got (RFC 6609
     # §3.2: without :optional the run fails): a warning, as Pigeonhole
     # gives; none with :optional, for one that exists, nor for the script
