@@ -173,6 +173,7 @@ static int manage(const struct config *cfg, int argc, char **argv)
  * and the --metadata entries. */
 struct incl_ctx {
 	const char *dir, *gdir;
+	struct str self; /* SCRIPT's own name among its personal scripts */
 	struct arena *a;
 	const char *meta[METADATA_ARGS_MAX][3]; /* mailbox ("" the server), entry, value */
 	int nmeta;
@@ -268,7 +269,7 @@ static int bench(const struct sieve_script *s, const char **files, int nfiles, l
 			struct sieve_env env = { .msg = msg[i], .len = len[i], .env_from = str_c(from),
 				                 .env_to = str_c(to), .now = (int64_t)time(NULL),
 				                 .ctx = ic, .include_text = include_file,
-			                 .metadata = metadata_arg };
+			                 .metadata = metadata_arg, .script_name = ic->self };
 			struct sieve_result res;
 			if (sieve_run(s, &env, a, &res) < 0 && !rc) {
 				fprintf(stderr, "%s: run-time error: %s\n", files[i], res.error);
@@ -309,7 +310,7 @@ static int test_files(const struct sieve_script *s, const char **files, int nfil
 		struct sieve_env env = { .msg = msg, .len = mlen, .env_from = str_c(from),
 			                 .env_to = str_c(to), .now = (int64_t)time(NULL),
 			                 .ctx = ic, .include_text = include_file,
-			                 .metadata = metadata_arg };
+			                 .metadata = metadata_arg, .script_name = ic->self };
 		struct sieve_result res;
 		if (sieve_run(s, &env, a, &res) < 0)
 			fprintf(stderr, "%s: %s: run-time error: %s\n", files[0], files[i], res.error);
@@ -384,6 +385,12 @@ int cli_sieve(const struct config *cfg, int argc, char **argv)
 	script_dir(files[0], dir, sizeof(dir));
 	ic.dir = dir;
 	ic.gdir = gdir;
+	/* SCRIPT is NAME.sieve or NAME in that directory: the root of the
+	 * include tree (an include of NAME is of SCRIPT itself) */
+	const char *base = strrchr(files[0], '/') ? strrchr(files[0], '/') + 1 : files[0];
+	ic.self = str_c(base);
+	if (ic.self.len > 6 && strcmp(base + ic.self.len - 6, ".sieve") == 0)
+		ic.self.len -= 6;
 	int rc = runs ? bench(s, files + 1, nfiles - 1, runs, from, to, &ic)
 		      : test_files(s, files, nfiles, from, to, &ic);
 	sieve_script_free(&s);

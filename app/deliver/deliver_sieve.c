@@ -698,7 +698,11 @@ static int run_active(struct store *st, uint32_t script_acc, uint32_t account,
 		         account, log_q(name, q, sizeof q), g, err);
 		return 0;
 	}
-	int rc = sieve_run(s, env, a, res);
+	/* The script is the root of its include tree (RFC 6609 §3.2). */
+	struct sieve_env e = *env;
+	e.script_name = str_c(name);
+	e.script_global = script_acc == STORE_SIEVE_GLOBAL;
+	int rc = sieve_run(s, &e, a, res);
 	/* The result's strings are a's: the script may go back. */
 	sieve_cache_release(&ref);
 	if (rc < 0) {

@@ -255,6 +255,12 @@ struct sieve_env {
 	 * there is none. global: from the administrator's scripts. The text
 	 * must stay valid until sieve_run returns. */
 	int (*include_text)(void *ctx, struct str name, int global, struct str *text_r);
+	/* The running script's own name in include's namespaces (the root of
+	 * the include tree, RFC 6609 §3.2), global 1 for an administrator's
+	 * script; name.p NULL when it has none. An include of it with :once
+	 * is skipped, without :once it is recursion (a run-time error). */
+	struct str script_name;
+	int script_global;
 };
 
 /*

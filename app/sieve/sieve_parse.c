@@ -37,6 +37,11 @@ struct parser {
 	 * joined by "; ", as many as fit */
 	char warn[SIEVE_WARNINGS_MAX];
 	size_t warnlen;
+	/* RFC 6609 §3.3: the variables used as local ones so far (set, read
+	 * by "${NAME}") and those declared global, distinct names each (past
+	 * SIEVE_VARS_MAX no more are noted) */
+	struct str locals[SIEVE_VARS_MAX], globals[SIEVE_VARS_MAX];
+	int nlocals, nglobals;
 };
 
 struct raw_arg {
@@ -318,6 +323,42 @@ static int has_ext(struct parser *ps, int ext)
 	return ext < 0 || (ps->exts >> ext & 1);
 }
 
+static int is_identifier(struct str s);
+
+static int name_in(const struct str *names, int n, struct str name)
+{
+	for (int i = 0; i < n; i++)
+		if (str_eq_ci(names[i], name))
+			return 1;
+	return 0;
+}
+
+/* NAME (an identifier) used as a variable from here: a local one unless
+ * a global command declared it before. */
+static void note_local(struct parser *ps, struct str name)
+{
+	if (!has_ext(ps, EXT_INCLUDE) || ps->nlocals >= SIEVE_VARS_MAX ||
+	    name_in(ps->globals, ps->nglobals, name) || name_in(ps->locals, ps->nlocals, name))
+		return;
+	ps->locals[ps->nlocals++] = name;
+}
+
+/* The variables "${NAME}" reads in s (namespaced and match variables
+ * are no local ones). */
+static void note_refs(struct parser *ps, struct str s)
+{
+	for (size_t i = 0; i + 2 < s.len; i++) {
+		if (s.p[i] != '$' || s.p[i + 1] != '{')
+			continue;
+		size_t e = i + 2;
+		while (e < s.len && s.p[e] != '}' && e - i - 2 <= SIEVE_VAR_NAME_MAX)
+			e++;
+		struct str name = str_make(s.p + i + 2, e - i - 2);
+		if (e < s.len && s.p[e] == '}' && is_identifier(name))
+			note_local(ps, name);
+	}
+}
+
 /* Makes the compiled string list of a raw argument. */
 static int make_arg(struct parser *ps, struct raw_arg *ra, struct sv_arg *out)
 {
@@ -331,6 +372,8 @@ static int make_arg(struct parser *ps, struct raw_arg *ra, struct sv_arg *out)
 			return -1;
 		out->v[i].s = s;
 		out->v[i].dyn = has_ext(ps, EXT_VARIABLES) && s.len >= 2 && memmem(s.p, s.len, "${", 2);
+		if (out->v[i].dyn)
+			note_refs(ps, s);
 	}
 	return 0;
 }
@@ -501,6 +544,17 @@ static int check_names(struct parser *ps, struct sv_node *n)
 			     (int)(v->s.len > 64 ? 64 : v->s.len), v->s.p);
 			return -1;
 		}
+		/* RFC 6609 §3.3: a variable this script set before is not made
+		 * global (an error at upload or execution); one it read before
+		 * is refused too, as Pigeonhole does: the same name would be
+		 * two variables in one script */
+		if (name_in(ps->locals, ps->nlocals, v->s)) {
+			errf(ps, n->line, n->col, "global: variable \"%.*s\" was used as a local variable before",
+			     (int)v->s.len, v->s.p);
+			return -1;
+		}
+		if (ps->nglobals < SIEVE_VARS_MAX && !name_in(ps->globals, ps->nglobals, v->s))
+			ps->globals[ps->nglobals++] = v->s;
 	}
 	/* RFC 6609 §3.2: the name of an included script is a constant
 	 * string, variables are not expanded in it; a name that could never
@@ -769,6 +823,11 @@ static int check_semantics(struct parser *ps, struct sv_node *n)
 		     n->pos[0].v[0].s.p);
 		return -1;
 	}
+	if (n->id == C_SET && setname.p == n->pos[0].v[0].s.p)
+		note_local(ps, setname);
+	if (n->id == C_EXTRACTTEXT || ((n->id == C_SETFLAG || n->id == C_ADDFLAG || n->id == C_REMOVEFLAG) &&
+	                              n->npos == 2))
+		note_local(ps, n->pos[0].v[0].s);
 	check_warnings(ps, n);
 	return 0;
 }

@@ -485,14 +485,21 @@ static void cmd_addheader(struct run *r, const struct sv_node *n)
 	if (protected_header(name))
 		return;
 	/* A multi-line string (text:) ends with a line end, as does a
-	 * variable set from one: the field ends there, nothing is refused. */
+	 * variable set from one: the field ends there, nothing is refused.
+	 * A line end inside that does not fold (no space or tab after it)
+	 * would end the field and start a line that is no field: the value
+	 * ends there (RFC 5293 §4 wants a field that stays well formed; as
+	 * Pigeonhole does), where tern failed the run and lost every other
+	 * action of the script. */
 	while (value.len && (value.p[value.len - 1] == '\n' || value.p[value.len - 1] == '\r'))
 		value.len--;
 	for (size_t i = 0; i < value.len; i++)
 		if (value.p[i] == '\0' || ((value.p[i] == '\r' || value.p[i] == '\n') &&
 		                           !(i + 1 < value.len && (value.p[i + 1] == ' ' || value.p[i + 1] == '\t' || value.p[i + 1] == '\n')))) {
-			run_fail(r, n, "addheader: the value has a bare line end");
-			return;
+			value.len = i;
+			while (value.len && (value.p[value.len - 1] == '\n' || value.p[value.len - 1] == '\r'))
+				value.len--;
+			break;
 		}
 	if (msg_header_add(r, name, value, last) < 0) {
 		run_fail(r, n, "addheader: too many header fields");
@@ -599,10 +606,26 @@ static void cmd_include(struct run *r, const struct sv_node *n)
 		run_fail(r, n, "include: invalid script name");
 		return;
 	}
+	/* RFC 6609 §3.2: with :once a script already in the include tree,
+	 * the running one (the root) included, is skipped; without it a
+	 * script including itself, directly or through others, is an error
+	 * at execution (where it ran again until the depth limit). */
+	int cycle = r->env->script_name.p && str_eq(r->env->script_name, name) &&
+	           !r->env->script_global == !global;
 	for (int i = 0; i < r->includes; i++)
 		if (str_eq(r->included[i], name) && r->includes_global[i] == global &&
 		    (once || r->includes_once[i]))
 			return;
+	if (once && cycle)
+		return;
+	for (int d = 0; d < r->include_depth && !cycle; d++)
+		cycle = str_eq(r->included[r->include_stack[d]], name) &&
+		       r->includes_global[r->include_stack[d]] == global;
+	if (cycle) {
+		run_fail(r, n, "include: recursive include of \"%.*s\"", (int)(name.len > 64 ? 64 : name.len),
+		         name.p);
+		return;
+	}
 	if (r->include_depth >= SIEVE_INCLUDE_DEPTH_MAX || r->includes >= SIEVE_INCLUDES_MAX) {
 		run_fail(r, n, "include nested deeper than %d or more than %d scripts",
 		         SIEVE_INCLUDE_DEPTH_MAX, SIEVE_INCLUDES_MAX);
@@ -618,7 +641,7 @@ static void cmd_include(struct run *r, const struct sv_node *n)
 	struct frame *f = arena_zalloc(r->a, sizeof(*f));
 	f->script = s;
 	r->frame = f;
-	r->include_depth++;
+	r->include_stack[r->include_depth++] = r->includes - 1;
 	run_block(r, s->first);
 	r->include_depth--;
 	r->returned = 0;

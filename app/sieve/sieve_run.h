@@ -66,6 +66,9 @@ struct run {
 	/* 1: included[i] named a :global script, another namespace than
 	 * :personal (RFC 6609 §3.2): the same name is another script */
 	int includes_global[SIEVE_INCLUDES_MAX];
+	/* the include tree's scripts running now, outermost first (indexes
+	 * into included[]; -1 the root, env->script_name): recursion */
+	int include_stack[SIEVE_INCLUDE_DEPTH_MAX];
 	struct buf scratch; /* one header value unfolded and decoded */
 	/* foreverypart (RFC 5703) */
 	uint32_t part;          /* the current MIME part: 0, the message, outside loops */

@@ -367,6 +367,19 @@ SCRIPTS = {
     # global declares variables: without "variables" it is an error
     # (tern accepted it).
     "bad_global_novars": 'require "include"; global "x"; keep;',
+    # global after the name was used as a local variable (RFC 6609
+    # §3.3): refused at compile time, as Pigeonhole does (tern made the
+    # name global from there on).
+    "inc_global_after_set": ('require ["include","variables","fileinto"]; set "x" "a"; global "x"; '
+                             'fileinto "${x}";'),
+    "inc_global_after_ref": ('require ["include","variables","fileinto"]; fileinto "${x}"; global "x"; '
+                             'fileinto "b${x}";'),
+    "inc_global_in_block": ('require ["include","variables","fileinto"]; if true { global "x"; } '
+                            'set "x" "c"; fileinto "b${x}";'),
+    # addheader with a line end inside the value that does not fold: the
+    # value ends there (tern failed the run and kept the message only).
+    "eh_bare_lf": ('require ["editheader","fileinto"]; addheader "X-T" "a\nb"; '
+                   'if header :is "x-t" "a" { fileinto "cut"; } if header :contains "x-t" "b" { fileinto "hasb"; }'),
     "regex_octet": ('require ["regex","fileinto"]; '
                     'if header :regex :comparator "i;octet" "subject" "^meeting" { fileinto "oct"; } '
                     'else { fileinto "nooct"; }'),

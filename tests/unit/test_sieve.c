@@ -41,6 +41,7 @@ struct fake {
 	int seen_dup;
 	const char *incl_name, *incl_text;
 	const char *incl_gname, *incl_gtext; /* the :global namespace's one script */
+	const char *self;                     /* the running script's name */
 };
 
 static int fake_dup(void *ctx, struct str handle, struct str id)
@@ -92,6 +93,7 @@ static const char *run_env(const char *script, const char *msg, const char *from
 	env.ctx = &fk;
 	env.duplicate_seen = fake_dup;
 	env.include_text = fake_include;
+	env.script_name = fk.self ? str_c(fk.self) : STR_NULL;
 	env.mailbox_exists = fake_mbox;
 	a = arena_new(0);
 	if (sieve_run(s, &env, a, &res) < 0)
@@ -484,12 +486,39 @@ static void test_extensions(void)
 	EXPECT("require \"include\"; include \"missing\";",
 	       "runerror: line 1: include: no script \"missing\"");
 	fk.incl_text = "require \"include\"; include \"common\";";
-	CHECK(strstr(run("require \"include\"; include \"common\";"), "include nested deeper") != NULL);
+	/* RFC 6609 §3.2: recursion is an error at execution (tern ran the
+	 * script again until the depth limit); :once skips a script already
+	 * in the include tree, the running one included (tern ran it again) */
+	CHECK_EQ_STR(run("require \"include\"; include \"common\";"),
+	             "runerror: line 1: include: recursive include of \"common\"");
+	fk.self = "main";
+	fk.incl_text = "require [\"include\", \"fileinto\"]; fileinto \"lib\"; include :once \"main\"; "
+	               "include :once \"common\";";
+	EXPECT("require [\"include\", \"fileinto\"]; fileinto \"main\"; include \"common\";",
+	       "fileinto \"main\"\nfileinto \"lib\"");
+	fk.incl_text = "require \"include\"; include :optional \"main\";";
+	CHECK_EQ_STR(run("require [\"include\", \"fileinto\"]; fileinto \"main\"; include \"common\";"),
+	             "runerror: line 1: include: recursive include of \"main\"");
+	/* a :global "main" is another script than the running personal one */
+	fk.incl_gname = "main";
+	fk.incl_gtext = "require \"fileinto\"; fileinto \"Global\";";
+	EXPECT("require \"include\"; include :once :global \"main\";", "fileinto \"Global\"");
+	fk.self = NULL;
+	fk.incl_gname = NULL;
+	fk.incl_text = "require \"include\"; include \"common\";";
 	/* global names variables by constant names (RFC 6609 §3.3) */
 	CHECK_EQ_STR(run("require [\"include\", \"variables\"]; global \"a-b\";"),
 	             "error: line 1, column 35: global: invalid variable name \"a-b\"");
 	CHECK_EQ_STR(run("require [\"include\", \"variables\"]; set \"x\" \"y\"; global \"${x}\";"),
 	             "error: line 1, column 48: global: invalid variable name \"${x}\"");
+	/* RFC 6609 §3.3: a variable set (or read) as a local one is not
+	 * declared global after (tern made it global from there) */
+	CHECK_EQ_STR(run("require [\"include\", \"variables\"]; set \"x\" \"y\"; global \"X\";"),
+	             "error: line 1, column 48: global: variable \"X\" was used as a local variable before");
+	CHECK(strstr(run("require [\"include\", \"variables\", \"fileinto\"]; fileinto \"${x}\"; global \"x\";"),
+	             "used as a local variable before") != NULL);
+	EXPECT("require [\"include\", \"variables\", \"fileinto\"]; global \"x\"; set \"x\" \"a\"; "
+	       "global \"x\"; fileinto \"${x}${global.y}\"; global \"y\";", "fileinto \"a\"");
 	CHECK_EQ_STR(run("require [\"fileinto\"]; fileinto \"\";"),
 	             "error: line 1, column 23: fileinto with an empty mailbox name");
 	CHECK_EQ_STR(run("require [\"fileinto\", \"variables\"]; set \"b\" \"\"; fileinto \"${b}\";"),
