@@ -335,6 +335,11 @@ static void each_address(struct run *r, struct str raw, struct vals *vs, int add
 				continue;
 		}
 		struct str part = addr_part(r, addrpart, loc, dom);
+		/* "stephan@": :all gives it as written, its "@" included (as
+		 * Pigeonhole does; tern gave "stephan", another address) */
+		const char *at = (!dom.p || !dom.len) && part.len < v.len ? memmem(v.p, v.len, part.p, part.len) : NULL;
+		if (at && at + part.len < v.p + v.len && at[part.len] == '@')
+			part = str_make(at, part.len + 1);
 		if (part.p)
 			vals_add(r, vs, part);
 	}

@@ -543,6 +543,9 @@ CORNER_SCRIPTS = {
     "ba_all": ('require ["fileinto","variables"]; if address :all :matches "to" "*" { fileinto "t-${1}"; } '
                'if address :is :all "cc" "nonsense" { fileinto "cc"; } '
                'if address :domain :is "reply-to" "mydomain" { fileinto "md"; }'),
+    # An address with "@" and no domain: :all gives it with its "@"
+    # (tern gave "stephan").
+    "ba_all_nodomain": 'require ["fileinto","variables"]; if address :all :matches "from" "*" { fileinto "f-${1}"; }',
     "ba_empty": 'require "fileinto"; if address :is :all "resent-to" "" { fileinto "empty"; }',
     "ba_group": ('require "fileinto"; if address :is :domain "bcc" "undisclosed-recipients:;" { fileinto "d"; } '
                  'if address :is :localpart "bcc" "undisclosed-recipients:;" { fileinto "l"; }'),
