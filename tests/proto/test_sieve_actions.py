@@ -641,6 +641,17 @@ def test_yz_include_personal_and_global():
         assert subjects(srv, XAN[0], "FromGlobal") == ["incg"], srv.log_text()[-2000:]
         assert subjects(srv, XAN[0], "FromPersonal") == ["incp"], srv.log_text()[-2000:]
         assert subjects(srv, XAN[0]) == []
+        # The active script is the root of its include tree (RFC 6609
+        # §3.2): an include :once of it is skipped (tern ran it again
+        # until the depth limit, and the message went to INBOX).
+        srv.cli("sieve", "put", XAN[0], "lib2", input='require ["include", "fileinto", "mailbox"]; '
+                'fileinto :create "FromLib2"; include :once "s";')
+        script(srv, XAN[0], 'require "include"; include "lib2";')
+        codes, end = send(srv, "alice@origin.test", [XAN[0]], message("inconce", to=XAN[0]),
+                          source="127.0.0.9")
+        assert end[0] == 250, end
+        assert subjects(srv, XAN[0], "FromLib2") == ["inconce"], srv.log_text()[-2000:]
+        assert subjects(srv, XAN[0]) == []
     finally:
         srv.cli("sieve", "del", "global", "lib")
 
