@@ -20,6 +20,8 @@
  * Pigeonhole's file storage keeps it); a :global one is looked up the
  * same way in the directory --global DIR names, and is missing without it.
  * A missing script is a run-time error unless :optional, as at delivery.
+ * SCRIPT is the personal script of its own name (NAME.sieve or NAME), the
+ * include tree's root: :once skips it, an include of it is recursion.
  *
  * `tern sieve test SCRIPT FILE... --bench N` measures instead: it compiles
  * once, runs the script N times over each FILE (one arena per run, as a
