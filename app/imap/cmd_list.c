@@ -44,7 +44,15 @@
 #include "imap/imap_session.h"
 #include "imap/imap_utf7.h"
 
-#define LIST_MAX_MAILBOXES 10000
+/*
+ * Entries LIST may gather: the mailboxes and the subscribed names without
+ * one, each at most 65,535 (TERN_MAX_MAILBOXES' ceiling, and a
+ * subscription each a mailbox may be), and the levels above those
+ * subscriptions that the patterns reach. Past it LIST answers NO [LIMIT]
+ * rather than a shortened list: it stopped at 16,384 entries before and a
+ * client saw an account's later mailboxes missing.
+ */
+#define LIST_MAX_ENTRIES (4u * 65536u)
 
 struct mbx {
 	const char *name;
@@ -61,13 +69,18 @@ struct collect {
 	struct arena *a;
 	struct mbx *v;
 	size_t n, cap;
+	int over;           /* past LIST_MAX_ENTRIES: not all were kept */
+	const char **subs;  /* the subscribed names, before they are merged */
+	size_t nsubs, capsubs;
 };
 
 static int collect_grow(struct collect *c)
 {
 	if (c->n == c->cap) {
-		if (c->cap >= LIST_MAX_MAILBOXES)
+		if (c->cap >= LIST_MAX_ENTRIES) {
+			c->over = 1;
 			return -1;
+		}
 		size_t cap = c->cap ? c->cap * 2 : 16;
 		struct mbx *v = arena_alloc(c->a, cap * sizeof(*v));
 		if (c->n)
@@ -93,24 +106,46 @@ static void collect_cb(void *arg, const struct store_mailbox_info *info)
 	c->n++;
 }
 
-/* A subscribed name: its mailbox's entry says so already (store_mailbox_list);
- * a name without one becomes an entry of its own. Runs after collect_cb. */
+/* A subscribed name, kept for collect_subs_merge(). Runs after collect_cb. */
 static void collect_sub_cb(void *arg, const char *name)
 {
 	struct collect *c = arg;
-	for (size_t i = 0; i < c->n; i++)
-		if (!c->v[i].nonexistent && strcmp(c->v[i].name, name) == 0)
-			return;
-	if (collect_grow(c) < 0)
-		return;
-	struct mbx *m = &c->v[c->n++];
-	memset(m, 0, sizeof(*m));
-	m->name = arena_strdup(c->a, name);
-	m->role = "";
-	m->subscribed = 1;
-	m->nonexistent = 1;
-	m->info.name = m->name;
-	m->info.role = m->role;
+	if (c->nsubs == c->capsubs) {
+		size_t cap = c->capsubs ? c->capsubs * 2 : 16;
+		const char **v = arena_alloc(c->a, cap * sizeof(*v));
+		if (c->nsubs)
+			memcpy(v, c->subs, c->nsubs * sizeof(*v));
+		c->subs = v;
+		c->capsubs = cap;
+	}
+	c->subs[c->nsubs++] = arena_strdup(c->a, name);
+}
+
+static struct ent *entries_sorted(struct collect *c);
+static struct mbx *entry_find(const struct ent *idx, size_t n, const char *p, size_t len);
+
+/* A subscribed name: its mailbox's entry says so already (store_mailbox_list);
+ * a name without one becomes an entry of its own. Looked up in the sorted
+ * mailbox names: a scan of them for each subscription took 65,535 squared
+ * comparisons on a full account. */
+static void collect_subs_merge(struct collect *c)
+{
+	size_t n = c->n;
+	struct ent *idx = entries_sorted(c);
+	for (size_t i = 0; i < c->nsubs; i++) {
+		const char *name = c->subs[i];
+		if (entry_find(idx, n, name, strlen(name)) || collect_grow(c) < 0)
+			continue;
+		struct mbx *m = &c->v[c->n++];
+		memset(m, 0, sizeof(*m));
+		m->name = name;
+		m->role = "";
+		m->subscribed = 1;
+		m->nonexistent = 1;
+		m->info.name = m->name;
+		m->info.role = m->role;
+	}
+	free(idx);
 }
 
 /*
@@ -533,9 +568,15 @@ void imap_cmd_list(struct imap_session *s, const struct imap_cmd *cmd)
 		imap_tagged(s, "NO [SERVERBUG] Internal error reading mailboxes.");
 		return;
 	}
+	collect_subs_merge(&c);
 	/* LSUB's "%" and RECURSIVEMATCH list the levels above subscriptions. */
 	if ((lsub && strchr(q.pats[0], '%')) || (q.opt & SEL_RECURSIVE))
 		collect_implied(&c, &q);
+	if (c.over) {
+		imap_tagged(s, "NO [LIMIT] Too many names to list (more than %u); use a narrower pattern.",
+			    LIST_MAX_ENTRIES);
+		return;
+	}
 	for (size_t i = 0; i < c.n; i++)
 		c.v[i].matched = matches(&q, c.v[i].name);
 	mark_above(&c, &q, lsub || (q.opt & SEL_RECURSIVE));

@@ -167,3 +167,33 @@ def test_imap_create_special_use():
         assert ok(r, "l6", 'LIST "" old') == []
         assert ok(r, "l7", 'LIST "Inbox" "*"') == [b'* LIST (\\HasChildren) "/" INBOX'] + sub
         r.close()
+
+
+def test_imap_list_whole_past_16k_names():
+    """LIST gathered at most 16,384 names (mailboxes, subscriptions, the
+    levels above subscriptions that RECURSIVEMATCH lists) and answered a
+    list silently short of the rest, while an account may have 65,535
+    mailboxes and as many subscriptions (TERN_MAX_MAILBOXES). 260
+    subscriptions 80 levels deep and 64 patterns, "%" to 64 "%"s, give
+    16,640 levels above them: every one is listed."""
+    subs, depth, npat = 260, 80, 64
+    with srv() as s:
+        r = Raw(s)
+        r.login()
+        r.send("".join("u%d SUBSCRIBE s%03d%s\r\n" % (k, k, "/x" * (depth - 1))
+                       for k in range(subs)))
+        done = r.until_tag("u%d" % (subs - 1))
+        assert sum(1 for x in done if b" OK" in x) == subs, done[-3:]
+        pats = " ".join('"%s"' % "/".join(["%"] * k) for k in range(1, npat + 1))
+        r.send('l LIST (SUBSCRIBED RECURSIVEMATCH) "" (%s)\r\n' % pats)
+        data = bytearray(r.buf)
+        while not data.endswith(b"\r\nl OK List completed.\r\n"):
+            chunk = r.sock.recv(1 << 20)
+            assert chunk and b"\r\nl " not in data[-4096:], bytes(data[-300:])
+            data += chunk
+        r.buf = b""
+        lines = bytes(data).split(b"\r\n")
+        got = [x.split(b" ")[-3] for x in lines
+               if x.endswith(b' ("CHILDINFO" ("SUBSCRIBED"))')]
+        want = [b"s%03d%s" % (k, b"/x" * d) for k in range(subs) for d in range(npat)]
+        assert len(got) == len(want) and set(got) == set(want), (len(got), len(want))
