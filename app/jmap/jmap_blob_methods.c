@@ -12,6 +12,7 @@
  * inside a JSON response, which is bounded anyway.
  */
 #include <bearssl.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -200,7 +201,13 @@ void jmap_blob_upload(struct jmap_call *c)
 			char s[66];
 			store_blob_id(buf_data(&data), buf_len(&data), id);
 			if (jmap_upload_put(c->r->account, buf_data(&data), buf_len(&data), id) < 0) {
-				jmap_w_set_error(&bad, o->key, "serverFail", "the upload could not be stored", NULL);
+				/* No room on the disk: overQuota, the server's limit on
+				 * what it stores (RFC 8620 §5.3), as /upload's 507. */
+				int full = errno == ENOSPC || errno == EDQUOT || errno == EFBIG;
+				jmap_w_set_error(&bad, o->key, full ? "overQuota" : "serverFail",
+						 full ? "the server's storage is full"
+						      : "the upload could not be stored",
+						 NULL);
 				nbad++;
 			} else {
 				s[0] = 'B';

@@ -446,7 +446,9 @@ void jmap_vacation_set(struct jmap_call *c)
 			continue;
 		}
 		if (rc != STORE_OK) {
-			set_err(nu, id, "serverFail", NULL, NULL);
+			/* A full disk: the singleton is only ever updated, so
+			 * serverUnavailable (retry later), not serverFail. */
+			set_err(nu, id, jmap_store_fail_type(rc, 0), NULL, jmap_store_fail_desc(rc));
 			continue;
 		}
 		/* What is stored (a date to the second, an empty text for

@@ -306,6 +306,23 @@ def test_full_disk_without_reserve_says_so():
             print("  JMAP Mailbox/set: %d created, then %s" % (
                 len(res.get("created") or {}), list(bad.values())[:1]))
             assert bad and all(e["type"] == "overQuota" for e in bad.values()), r
+            # Blob/upload and VacationResponse/set as well (both said
+            # serverFail): an upload is a create, overQuota as /upload's
+            # 507; the vacation singleton is only updated: serverUnavailable.
+            core, mail = "urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail"
+            r = j.call([["Blob/upload", {"accountId": j.account, "create": {
+                "b": {"data": [{"data:asText": "blob line\n" * 40000}]}}}, "0"]],
+                using=(core, mail, "urn:ietf:params:jmap:blob"))
+            res = r["methodResponses"][0][1]
+            print("  JMAP Blob/upload: %s" % res.get("notCreated"))
+            assert (res.get("notCreated") or {}).get("b", {}).get("type") == "overQuota", r
+            r = j.call([["VacationResponse/set", {"accountId": j.account, "update": {
+                "singleton": {"isEnabled": True, "textBody": "away " * 6000}}}, "0"]],
+                using=(core, mail, "urn:ietf:params:jmap:vacationresponse"))
+            res = r["methodResponses"][0][1]
+            print("  JMAP VacationResponse/set: %s" % res.get("notUpdated"))
+            assert (res.get("notUpdated") or {}).get("singleton", {}).get("type") == \
+                "serverUnavailable", r
             # The admin API: 507 Insufficient Storage, said plainly (it
             # said 503 "store error"); the CLI says it and exits 1.
             # (LMDB may still have free pages for a few: until refused.)
