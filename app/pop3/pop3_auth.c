@@ -24,6 +24,7 @@
 #include "auth/sasl.h"
 #include "core/arena.h"
 #include "core/log.h"
+#include "core/utf8.h"
 #include "core/xalloc.h"
 #include "mime/mime_cache.h"
 #include "net/conn.h"
@@ -272,6 +273,13 @@ void pop3_cmd_user(struct pop3_session *s, struct pop3_cmd *cmd)
 		return;
 	if (cmd->arg.len > POP3_USER_MAX) {
 		pop3_reply(s, "-ERR [AUTH] User name too long.");
+		pop3_session_error(s);
+		return;
+	}
+	/* RFC 6856 §2.2: with "UTF8 USER" announced, a user name that is not
+	 * well-formed UTF-8 (RFC 3629) is refused; no account has one. */
+	if (!utf8_valid(cmd->arg)) {
+		pop3_reply(s, "-ERR [AUTH] User name is not valid UTF-8.");
 		pop3_session_error(s);
 		return;
 	}

@@ -506,6 +506,28 @@ def test_snapshot_at_login():
         p.quit()
 
 
+def test_utf8_command_and_user_names():
+    """RFC 6856: UTF8 in AUTHORIZATION only; with "UTF8 USER" announced a
+    user name that is not well-formed UTF-8 (RFC 3629) is refused at once,
+    a well-formed one is taken, before and after UTF8."""
+    with srv() as s:
+        r = Raw(s)
+        for bad in (b"bob\xff@example.test", b"\xc0\xafbob@example.test",
+                    b"bob\xed\xa0\x80@example.test", b"bob\xe4"):
+            r.send(b"USER " + bad + b"\r\n")
+            assert r.line() == b"-ERR [AUTH] User name is not valid UTF-8."
+        assert r.cmd("UTF8") == b"+OK UTF8 enabled"
+        r.send("USER jösé@example.test\r\n".encode())
+        assert r.line() == b"+OK"
+        r.send(b"USER bob\xff@example.test\r\n")
+        assert r.line() == b"-ERR [AUTH] User name is not valid UTF-8."
+        assert r.cmd("USER " + BOB) == b"+OK"
+        assert r.cmd("PASS " + BOB_PW) == b"+OK Logged in."
+        assert r.cmd("UTF8") == b"-ERR Command not allowed in this state."
+        assert r.cmd("QUIT") == b"+OK Logging out."
+        r.close()
+
+
 def test_line_limits_and_errors():
     with srv() as s:
         r = Raw(s)
