@@ -172,6 +172,19 @@ const char *log_qn(const char *s, size_t n, char *out, size_t outsz)
 	return quote(s, n, out, outsz, 0);
 }
 
+void log_unknown_command(const char *module, const char *session, const char *verb,
+			 size_t verb_len, size_t line_len, int withheld)
+{
+	char q[80];
+
+	if (withheld)
+		log_debug(module, session,
+			  "event=unknown_command verb=(withheld:after_auth) length=%zu", line_len);
+	else
+		log_debug(module, session, "event=unknown_command verb=%s",
+			  log_qn(verb, verb_len > 32 ? 32 : verb_len, q, sizeof(q)));
+}
+
 const char *log_quoted(const char *s, char *out, size_t outsz)
 {
 	return quote(s ? s : "", s ? strlen(s) : 0, out, outsz, 1);

@@ -77,4 +77,14 @@ const char *log_quoted(const char *s, char *out, size_t outsz);
 /* Same as log_q for a slice that need not be NUL-terminated. */
 const char *log_qn(const char *s, size_t n, char *out, size_t outsz);
 
+/*
+ * The debug record of a command line a session did not know:
+ * "event=unknown_command verb=..." with the first 32 octets of its verb,
+ * quoted as log_qn does. When withheld (the two lines after an AUTH,
+ * which may be AUTH LOGIN's user name and password sent without waiting
+ * for the server's prompt) only the line's length is logged, never text.
+ */
+void log_unknown_command(const char *module, const char *session, const char *verb,
+			 size_t verb_len, size_t line_len, int withheld);
+
 #endif

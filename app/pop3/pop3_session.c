@@ -287,14 +287,8 @@ static void dispatch(struct pop3_session *s, struct str line)
 		if (verb_rules[i].verb == cmd.verb)
 			rule = &verb_rules[i];
 	if (!rule) {
-		char q[80];
-		if (quiet)
-			log_debug("pop3", s->id, "event=unknown_command verb=(withheld:after_auth) length=%zu",
-				  line.len);
-		else
-			log_debug("pop3", s->id, "event=unknown_command verb=%s",
-				  log_qn(cmd.verb_str.p, cmd.verb_str.len > 32 ? 32 : cmd.verb_str.len, q,
-					 sizeof(q)));
+		log_unknown_command("pop3", s->id, cmd.verb_str.p, cmd.verb_str.len, line.len,
+				    quiet != 0);
 		pop3_reply(s, "-ERR Unknown command.");
 		pop3_session_error(s);
 		return;

@@ -949,14 +949,8 @@ static void dispatch(struct smtp_session *s, struct str line)
 	/* AUTH LOGIN's two responses at most. */
 	s->sasl_quiet = cmd.verb == SMTP_VERB_AUTH ? 2 : quiet ? quiet - 1 : 0;
 	if (cmd.verb == SMTP_VERB_UNKNOWN) {
-		char q[80];
-		if (quiet)
-			log_debug("smtp", s->id, "event=unknown_command verb=(withheld:after_auth) length=%zu",
-				  line.len);
-		else
-			log_debug("smtp", s->id, "event=unknown_command verb=%s",
-				  log_qn(cmd.verb_str.p, cmd.verb_str.len > 32 ? 32 : cmd.verb_str.len, q,
-					 sizeof(q)));
+		log_unknown_command("smtp", s->id, cmd.verb_str.p, cmd.verb_str.len, line.len,
+				    quiet != 0);
 		smtp_reply(s, "500 5.5.2 Error: command not recognized");
 		smtp_session_error(s);
 		return;
