@@ -136,8 +136,11 @@ static void drop(struct dns_cache *c, struct entry **pp)
 	free(e);
 }
 
-int dns_cache_get(struct dns_cache *c, const char *name, uint16_t type, uint64_t now_ms,
-		  struct dns_answer *out)
+/* The live entry for (name, type, failed), moved to the front of the LRU
+ * list; its answer is unpacked into *out when out is not NULL. An expired
+ * one is dropped. Returns 1 for a hit. */
+static int lookup(struct dns_cache *c, const char *name, uint16_t type, int failed,
+		  uint64_t now_ms, struct dns_answer *out)
 {
 	char key[DNS_NAME_MAX];
 	int hit = 0;
@@ -145,19 +148,27 @@ int dns_cache_get(struct dns_cache *c, const char *name, uint16_t type, uint64_t
 	if (dns_name_canon(name, key, sizeof key) < 0)
 		return 0;
 	pthread_mutex_lock(&c->mu);
-	struct entry **pp = find(c, key, type, 0), *e = *pp;
+	struct entry **pp = find(c, key, type, failed), *e = *pp;
 	if (e && e->expires_ms <= now_ms) {
 		drop(c, pp);
 	} else if (e) {
-		dns_answer_unpack(e->ans, out);
-		/* Round up: an entry alive for 300 ms more still says 1 second. */
-		out->ttl = (uint32_t)((e->expires_ms - now_ms + 999) / 1000);
+		if (out) {
+			dns_answer_unpack(e->ans, out);
+			/* Round up: an entry alive for 300 ms more still says 1 second. */
+			out->ttl = (uint32_t)((e->expires_ms - now_ms + 999) / 1000);
+		}
 		lru_unlink(c, e);
 		lru_push(c, e);
 		hit = 1;
 	}
 	pthread_mutex_unlock(&c->mu);
 	return hit;
+}
+
+int dns_cache_get(struct dns_cache *c, const char *name, uint16_t type, uint64_t now_ms,
+		  struct dns_answer *out)
+{
+	return lookup(c, name, type, 0, now_ms, out);
 }
 
 /* Stores a copy of *a for (name, type, failed), kept ttl seconds from now_ms. */
@@ -220,19 +231,7 @@ void dns_cache_put_failure(struct dns_cache *c, const char *name, uint16_t type,
 
 int dns_cache_failed(struct dns_cache *c, const char *name, uint16_t type, uint64_t now_ms)
 {
-	char key[DNS_NAME_MAX];
-	int hit = 0;
-
-	if (dns_name_canon(name, key, sizeof key) < 0)
-		return 0;
-	pthread_mutex_lock(&c->mu);
-	struct entry **pp = find(c, key, type, 1), *e = *pp;
-	if (e && e->expires_ms <= now_ms)
-		drop(c, pp);
-	else if (e)
-		hit = 1;
-	pthread_mutex_unlock(&c->mu);
-	return hit;
+	return lookup(c, name, type, 1, now_ms, NULL);
 }
 
 void dns_cache_stats(struct dns_cache *c, size_t *entries_r, size_t *bytes_r)
