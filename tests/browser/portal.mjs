@@ -77,6 +77,18 @@ async function title(want) {
 	}
 }
 
+// Waits for the element to hold the focus (it moves as the page renders),
+// else fails with what.
+async function hasFocus(loc, what) {
+	await loc.waitFor();
+	const el = await loc.elementHandle();
+	try {
+		await page.waitForFunction((e) => e === document.activeElement, el, { timeout: 5000 });
+	} catch (e) {
+		throw new Error(what);
+	}
+}
+
 await finish(b, async () => {
 	// ---- the account's portal ----
 	await page.goto(cfg.url + '/account');
@@ -237,13 +249,11 @@ await finish(b, async () => {
 	const away = page.locator('[data-testid=sieve-script][data-name=away]');
 	await away.locator('[data-testid=sieve-delete]').focus();
 	await page.keyboard.press('Enter');
-	await away.locator('[data-testid=sieve-delete-password]').waitFor();
-	if (!(await away.locator('[data-testid=sieve-delete-password]').evaluate((el) => el === document.activeElement)))
-		throw new Error('the delete question does not take the focus');
+	await hasFocus(away.locator('[data-testid=sieve-delete-password]'),
+		'the delete question does not take the focus');
 	await page.keyboard.press('Escape');
-	await away.locator('[data-testid=sieve-delete]').waitFor();
-	if (!(await away.locator('[data-testid=sieve-delete]').evaluate((el) => el === document.activeElement)))
-		throw new Error('focus is not back on the Delete button after Escape');
+	await hasFocus(away.locator('[data-testid=sieve-delete]'),
+		'focus is not back on the Delete button after Escape');
 	await page.keyboard.press('Enter');
 	await page.keyboard.type(cfg.new_password);
 	await page.keyboard.press('Enter');

@@ -1,6 +1,6 @@
 // components.jsx - small building blocks shared by the pages: form fields,
 // error and status messages, copy buttons, inline confirmation.
-import { useState, useEffect, useRef } from 'preact/hooks';
+import { useState, useEffect, useLayoutEffect, useRef } from 'preact/hooks';
 import { errorText, get, post } from './api.js';
 
 let nextId = 0;
@@ -147,7 +147,9 @@ export function ConfirmButton({ label, confirm = 'Really?', onConfirm, testid, d
 	const first = useRef(null);
 	const trigger = useRef(null);
 	const opened = useRef(false);
-	useEffect(() => {
+	// A layout effect: the focus moves with the render, before the browser
+	// paints it, so nothing sees the new button without the focus.
+	useLayoutEffect(() => {
 		if (asking) {
 			opened.current = true;
 			first.current && first.current.focus();
