@@ -185,6 +185,9 @@ def test_imap_list_whole_past_16k_names():
         done = r.until_tag("u%d" % (subs - 1))
         assert sum(1 for x in done if b" OK" in x) == subs, done[-3:]
         pats = " ".join('"%s"' % "/".join(["%"] * k) for k in range(1, npat + 1))
+        # The answer is some 16,640 lines worked out before the first is
+        # sent: on a loaded machine that takes longer than Raw's 10 s.
+        r.sock.settimeout(120)
         r.send('l LIST (SUBSCRIBED RECURSIVEMATCH) "" (%s)\r\n' % pats)
         data = bytearray(r.buf)
         while not data.endswith(b"\r\nl OK List completed.\r\n"):
