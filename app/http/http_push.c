@@ -868,8 +868,8 @@ struct http_push *http_push_start(struct conn *c, const struct http_head *h)
 {
 	struct http_push *p = xcalloc(1, sizeof *p);
 	char authz[AUTH_MAX + 1];
-	char user[LOGIN_USER_MAX + 1], pass[LOGIN_PASS_MAX + 1];
-	size_t ul, pl;
+	char user[LOGIN_USER_MAX + 1] = "", pass[LOGIN_PASS_MAX + 1];
+	size_t ul = 0, pl = 0; /* an Authorization too long to read leaves both empty */
 
 	p->c = c;
 	p->loop = c->loop;

@@ -179,6 +179,10 @@ def test_eventsource_push():
     assert e.closed()
     e = EventStream(s, (BEN[0], "wrong"))
     assert e.status == 401 and e.closed()
+    # An Authorization too long to read is refused as a wrong one (its
+    # user name and length were read uninitialised for the cache key).
+    e = EventStream(s, (BEN[0], "x" * 3000))
+    assert e.status == 401 and e.closed(), e.status
     assert s.wait_log('module=jmap event=auth_failed mech=basic reason=password')
     e = EventStream(s, BEN, "types=*&closeafter=maybe&ping=0")
     assert e.status == 400 and e.closed()
