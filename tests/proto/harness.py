@@ -5,6 +5,7 @@ Each test gets a fresh data directory and free high ports. The server's log
 can show it. Nothing here talks to anything but 127.0.0.1 / ::1.
 """
 import atexit
+import contextlib
 import fcntl
 import os
 import random
@@ -201,6 +202,20 @@ def default_dns():
         _default_dns["servers"] = "127.0.0.1:%d" % port
     return _default_dns["servers"]
 
+
+
+@contextlib.contextmanager
+def small_tmpfs(size, prefix):
+    """A tmpfs of size ("8m") mounted on a new directory, for a disk that
+    fills up; unmounted and removed afterwards. Needs root: callers skip
+    without it."""
+    mnt = tempfile.mkdtemp(prefix=prefix)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=" + size, "tmpfs", mnt], check=True)
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", mnt])
+        os.rmdir(mnt)
 
 class Server:
     """A tern serve process with its own data dir and ports."""

@@ -12,7 +12,7 @@ import tempfile
 import threading
 import time
 
-from harness import Server, Raw, message, TERN, SANITIZED, default_dns, free_port
+from harness import Server, Raw, message, TERN, SANITIZED, default_dns, free_port, small_tmpfs
 from test_imap import raw_messages
 
 ACCOUNTS = [("bob@example.test", "bob-pw-1")]
@@ -455,13 +455,8 @@ def test_disk_full_gives_temporary_failure():
     if os.geteuid() != 0:
         print("  (needs root to mount a small tmpfs)")
         return "skip"
-    mnt = tempfile.mkdtemp(prefix="tern-full-")
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", mnt], check=True)
-    try:
+    with small_tmpfs("3m", "tern-full-") as mnt:
         fill_disk(os.path.join(mnt, "data"), "3 MiB tmpfs")
-    finally:
-        subprocess.run(["umount", "-l", mnt])
-        os.rmdir(mnt)
 
 
 def test_disk_full_on_ext4_with_room():

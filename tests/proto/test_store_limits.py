@@ -10,7 +10,7 @@ import tempfile
 import threading
 import time
 
-from harness import SANITIZED, Server, TERN, free_port, message
+from harness import SANITIZED, Server, TERN, free_port, message, small_tmpfs
 from httpc import ADMIN_PW, admin_server
 from jmapc import Jmap
 from test_imap import login
@@ -166,9 +166,7 @@ def test_full_disk_can_still_delete():
     if os.geteuid() != 0:
         print("  (needs root to mount a small tmpfs)")
         return "skip"
-    mnt = tempfile.mkdtemp(prefix="tern-reserve-")
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", mnt], check=True)
-    try:
+    with small_tmpfs("8m", "tern-reserve-") as mnt:
         data = os.path.join(mnt, "data")
         reserve = os.path.join(data, "reserve")
         with Server(accounts=ACCOUNTS, data_dir=data, imap=True,
@@ -248,9 +246,6 @@ def test_full_disk_can_still_delete():
             # Nothing acknowledged after the expunge was lost.
             later = s.log_text().count("event=delivered") - big - small
             assert len(s.messages("bob@example.test")) == later, later
-    finally:
-        subprocess.run(["umount", "-l", mnt])
-        os.rmdir(mnt)
 
 
 def test_full_disk_without_reserve_says_so():
@@ -264,9 +259,7 @@ def test_full_disk_without_reserve_says_so():
     if os.geteuid() != 0:
         print("  (needs root to mount a small tmpfs)")
         return "skip"
-    mnt = tempfile.mkdtemp(prefix="tern-noreserve-")
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", mnt], check=True)
-    try:
+    with small_tmpfs("6m", "tern-noreserve-") as mnt:
         s, api = admin_server(accounts=ACCOUNTS, data_dir=os.path.join(mnt, "data"), imap=True,
                               env={"TERN_DISK_RESERVE": "0"})
         with s:
@@ -351,9 +344,6 @@ def test_full_disk_without_reserve_says_so():
             assert typ == "OK" and d[0].startswith(b"[COPYUID "), (typ, d, [
                 line for line in s.log_text().splitlines() if "level=debug" not in line][-12:])
             m.logout()
-    finally:
-        subprocess.run(["umount", "-l", mnt])
-        os.rmdir(mnt)
 
 
 def test_map_that_cannot_grow_refuses_mail():
@@ -435,9 +425,7 @@ def test_upgrade_backs_up_the_store_first():
     if os.geteuid() != 0:
         print("  (needs root to mount a small tmpfs)")
         return "skip"
-    mnt = tempfile.mkdtemp(prefix="tern-upgrade-")
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", mnt], check=True)
-    try:
+    with small_tmpfs("6m", "tern-upgrade-") as mnt:
         data = os.path.join(mnt, "data")
         with Server(accounts=ACCOUNTS, data_dir=data, env={"TERN_DISK_RESERVE": "0"}) as s:
             for i in range(3):
@@ -471,6 +459,3 @@ def test_upgrade_backs_up_the_store_first():
             s.start()
             assert not os.path.exists(backup)  # the next start removed it
             assert sorted(line for _, line in s.messages("bob@example.test")) == before
-    finally:
-        subprocess.run(["umount", "-l", mnt])
-        os.rmdir(mnt)
