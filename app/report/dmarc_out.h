@@ -8,8 +8,9 @@
  * mailto: URIs of rua= (at most DMARC_DEST_MAX, each with its optional
  * "!size" limit), and for each whose domain is outside the policy
  * domain's asks <policy domain>._report._dmarc.<rua domain> TXT; that
- * destination is used only when a record there starts with v=DMARC1
- * (RFC 9990 §4, external destination verification). "Outside" is
+ * destination is used only when exactly one TXT record is there and it
+ * starts with v=DMARC1 (RFC 7489 §7.1: none or several, and the
+ * relationship cannot be confirmed; RFC 9990 §4 keeps the check). "Outside" is
  * decided without the DNS tree walk: the rua domain is inside when it
  * equals the policy domain or one is a subdomain of the other. A
  * receiver that shares an Organizational Domain in another way (a

@@ -34,7 +34,12 @@ static const char zone[] =
 	"example.net._report._dmarc.reports.example TXT v=DMARC1\n"
 	"_dmarc.norua.example TXT v=DMARC1; p=none\n"
 	"_dmarc.flaky.example TXT SERVFAIL\n"
-	"_dmarc.sub.example.com TXT v=DMARC1; p=quarantine; rua=mailto:r@example.com\n";
+	"_dmarc.sub.example.com TXT v=DMARC1; p=quarantine; rua=mailto:r@example.com\n"
+	"_dmarc.twice.example TXT v=DMARC1; p=none; rua=mailto:a@two.example,mailto:b@mixed.example\n"
+	"twice.example._report._dmarc.two.example TXT v=DMARC1\n"
+	"twice.example._report._dmarc.two.example TXT v=DMARC1; rua=mailto:x@two.example\n"
+	"twice.example._report._dmarc.mixed.example TXT v=DMARC1\n"
+	"twice.example._report._dmarc.mixed.example TXT something else\n";
 
 static struct dmarc_verdict verdict(const char *pdomain, const char *from, int pass)
 {
@@ -143,6 +148,14 @@ static void test_dest(void)
 	dns_drive(&res, &dmarc_dest_ops, &d, set_done, &done);
 	CHECK_EQ_INT(dmarc_dest_status(&d), DMARC_DEST_OK);
 	CHECK_EQ_INT(dns_table_queries(tab) - before, 1);
+	/* Several records at the verification name (two v=DMARC1, or one
+	 * beside another TXT): not verified (RFC 7489 §7.1 step 5). */
+	dmarc_dest_init(&d, "twice.example");
+	dns_drive(&res, &dmarc_dest_ops, &d, set_done, &done);
+	CHECK_EQ_INT(d.ndest, 2);
+	CHECK_EQ_INT(d.dest[0].state, -1);
+	CHECK_EQ_INT(d.dest[1].state, -1);
+	CHECK_EQ_INT(dmarc_dest_status(&d), DMARC_DEST_NONE);
 	dns_table_free(&tab);
 }
 
