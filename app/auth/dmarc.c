@@ -150,6 +150,19 @@ static enum need walk(struct dmarc_eval *e, const char *start, struct walk *w)
 	return READY;
 }
 
+/* The record's fo= (blanks dropped) and whether it names ruf=. */
+static void report_tags(struct dmarc_verdict *v, const struct dmarc_record *rec)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < rec->fo.len && n + 1 < sizeof v->fo; i++)
+		if (rec->fo.p[i] != ' ' && rec->fo.p[i] != '\t')
+			v->fo[n++] = rec->fo.p[i];
+	if (n == 0)
+		v->fo[n++] = '0';
+	v->fo[n] = '\0';
+	v->has_ruf = rec->ruf.len > 0;
+}
+
 static void finish(struct dmarc_eval *e, enum dmarc_result r, const char *why)
 {
 	e->done = 1;
@@ -226,6 +239,7 @@ static int choose_policy(struct dmarc_eval *e, const struct walk *w, const struc
 	}
 	*rec_r = use;
 	snprintf(e->v.policy_domain, sizeof e->v.policy_domain, "%s", use->name);
+	report_tags(&e->v, &use->rec);
 	e->v.testing = use->rec.testing;
 	e->v.pct = use->rec.has_pct && !use->rec.has_t ? use->rec.pct : 100;
 	return 0;
@@ -248,6 +262,7 @@ static int exact_pass(struct dmarc_eval *e)
 	if (!spf && !dkim)
 		return 0;
 	snprintf(e->v.policy_domain, sizeof e->v.policy_domain, "%s", e->author);
+	report_tags(&e->v, &own->rec);
 	e->v.policy = own->rec.p == DMARC_POLICY_ABSENT ? DMARC_POLICY_NONE : own->rec.p;
 	e->v.policy_tag = "p";
 	e->v.testing = own->rec.testing;

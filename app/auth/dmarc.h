@@ -108,6 +108,11 @@ struct dmarc_verdict {
 	char org_domain[DMARC_DOMAIN_MAX];    /* the Author Domain's Organizational Domain */
 	char dkim_domain[DMARC_DOMAIN_MAX];   /* the aligned d=, when dkim_aligned */
 	char reason[160];                     /* for logs */
+	/* The record used (policy_domain's): its fo= without blanks ("0"
+	 * when absent, cut to fit) and whether it has a ruf= list, for the
+	 * failure reports (report/dmarc_fail.h). */
+	char fo[16];
+	int has_ruf;
 };
 
 struct dmarc_eval;

@@ -56,7 +56,7 @@ static uint64_t size_limit(const char *s, size_t n)
 	}
 }
 
-/* The mailto: destinations of a rua= list. */
+/* The mailto: destinations of a rua= (or ruf=) list. */
 static void take_rua(struct dmarc_dest *d, struct str rua)
 {
 	const char *p = rua.p, *end = rua.p + rua.len;
@@ -130,7 +130,7 @@ static void dest_answer(void *ev, const struct dns_answer *a)
 		}
 		d->record_state = count == 1 ? 1 : -1;
 		if (count == 1 && dmarc_record_parse(d->record, strlen(d->record), &r))
-			take_rua(d, r.rua);
+			take_rua(d, d->ruf ? r.ruf : r.rua);
 		return;
 	}
 	struct dmarc_dest_addr *x = &d->dest[d->step - 1];

@@ -5,7 +5,8 @@
  *
  * Destinations (dmarc_dest_*). A resumable evaluator in the shape of the
  * others (dns_drive.h): it asks _dmarc.<policy domain> TXT, takes the
- * mailto: URIs of rua= (at most DMARC_DEST_MAX, each with its optional
+ * mailto: URIs of rua= (or ruf= for the failure reports, dmarc_fail.h;
+ * same verification) (at most DMARC_DEST_MAX, each with its optional
  * "!size" limit), and for each whose domain is outside the policy
  * domain's asks <policy domain>._report._dmarc.<rua domain> TXT; that
  * destination is used only when exactly one TXT record is there and it
@@ -55,6 +56,7 @@ struct dmarc_dest {
 	char record[1024];          /* the DMARC record's text */
 	struct dmarc_dest_addr dest[DMARC_DEST_MAX];
 	unsigned ndest;
+	int ruf;                    /* set after init: the ruf= list (failure reports), not rua= */
 };
 
 /* Starts an evaluation for policy domain pdomain (copied). */

@@ -17,6 +17,7 @@
 #include "core/loop.h"
 #include "dns/dns.h"
 #include "dns/dns_drive.h"
+#include "report/dmarc_fail.h"
 #include "report/dmarc_out.h"
 #include "report/dmarc_reporter.h"
 #include "report/dmarc_seen.h"
@@ -157,7 +158,7 @@ int tlsrpt_reporter_run(const struct config *cfg, struct store *st, uint32_t bef
 static pthread_t thread;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-static int started, stopping, flush_asked;
+static int started, stopping, flush_asked, fail_asked;
 static const struct config *r_cfg;
 static struct store *r_st;
 
@@ -170,14 +171,21 @@ static void *reporter_main(void *arg)
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += DMARC_REPORTER_TICK_S;
-		if (!flush_asked)
+		if (!flush_asked && !fail_asked)
 			pthread_cond_timedwait(&cv, &mu, &ts);
 		if (stopping)
 			break;
-		int asked = flush_asked;
-		flush_asked = 0;
+		int asked = flush_asked, fail = fail_asked;
+		flush_asked = fail_asked = 0;
 		pthread_mutex_unlock(&mu);
 		int64_t now = time_wall();
+		if (fail) {
+			dmarc_fail_run(r_cfg, r_st, now);
+			if (!asked) {
+				pthread_mutex_lock(&mu);
+				continue;
+			}
+		}
 		if (asked) {
 			int n = dmarc_seen_flush(r_st);
 			int t = tlsrpt_seen_flush(r_st);
@@ -212,6 +220,29 @@ int dmarc_reporter_start(const struct config *cfg, struct store *st)
 	}
 	started = 1;
 	return 0;
+}
+
+unsigned dmarc_fail_run(const struct config *cfg, struct store *st, int64_t now)
+{
+	char from[320];
+	struct lookup lk = {cfg};
+	dmarc_reporter_from(cfg, st, from, sizeof from);
+	/* Off with the aggregate reports, or alone (the setting). */
+	char v[8] = "";
+	size_t n = 0;
+	if (store_meta_get(st, DMARC_FAIL_SETTING, v, sizeof v - 1, &n) == STORE_OK)
+		v[n] = '\0';
+	if (strcmp(v, "off") == 0)
+		from[0] = '\0';
+	return dmarc_fail_send(st, from, hostname_now(), net_lookup, &lk, now);
+}
+
+void dmarc_reporter_fail_soon(void)
+{
+	pthread_mutex_lock(&mu);
+	fail_asked = 1;
+	pthread_cond_signal(&cv);
+	pthread_mutex_unlock(&mu);
 }
 
 void dmarc_reporter_flush_soon(void)

@@ -22,6 +22,11 @@
  * outbound TLS outcomes the queue counted are stored at each tick and
  * SIGHUP, and the days before today are reported once an hour, From the
  * same address (so "off" turns both kinds of report off).
+ *
+ * Failure reports (report/dmarc_fail.h) are sent as soon as port 25
+ * queues one: dmarc_reporter_fail_soon() wakes the thread. Also From the
+ * same address; the setting DMARC_FAIL_SETTING "off" turns them alone
+ * off (on by default, as Stalwart's, rate-limited).
  */
 #ifndef TERN_REPORT_DMARC_REPORTER_H
 #define TERN_REPORT_DMARC_REPORTER_H
@@ -58,6 +63,19 @@ struct tlsrpt_send_result;
  */
 int tlsrpt_reporter_run(const struct config *cfg, struct store *st, uint32_t before_day,
 			int64_t now, struct tlsrpt_send_result *res);
+
+/* The store key of the failure reports' switch: "off" sends none
+ * (absent or anything else: on while the aggregate reports are). */
+#define DMARC_FAIL_SETTING "setting/dmarc_failure_reports"
+
+/*
+ * Sends the failure reports waiting in memory (report/dmarc_fail.h) From
+ * the address above; dropped when off. Returns the reports queued.
+ */
+unsigned dmarc_fail_run(const struct config *cfg, struct store *st, int64_t now);
+/* Wakes the thread to send the failure reports waiting. Thread-safe; a
+ * no-op for the thread when none was started (the CLI). */
+void dmarc_reporter_fail_soon(void);
 
 /* Starts the thread (tern serve). 0, or -1 (logged; the server runs without). */
 int dmarc_reporter_start(const struct config *cfg, struct store *st);

@@ -71,6 +71,7 @@
 #include "dns/dns_drive.h"
 #include "net/conn.h"
 #include "policy/policy.h"
+#include "report/dmarc_fail.h"
 #include "report/dmarc_intake.h"
 #include "report/tlsrpt_intake.h"
 #include "smtp/smtp_session.h"
@@ -168,6 +169,39 @@ static void setting(const char *name, char *buf, size_t bufsz)
 	if (store_meta_get(smtp_store, name, buf, bufsz - 1, &n) != STORE_OK)
 		n = 0;
 	buf[n] = '\0';
+}
+
+/* A DMARC failure report, when the sender's record asks for one
+ * (report/dmarc_fail.h decides; never for our own domains, the caller's
+ * check, nor a 451 whose retry counts). */
+static void fail_report(const struct auth_results *r, struct smtp_tx *tx)
+{
+	struct buf ar;
+	buf_init(&ar, 8192);
+	auth_results_field(r, &ar);
+	struct dmarc_fail_msg m = {
+	    .verdict = r->dmarc_verdict,
+	    .source_ip = r->client_ip,
+	    .mail_from = r->mail_from,
+	    .auth_results = buf_data(&ar),
+	    .delivery = strcmp(r->action, "junk") == 0     ? "spam"
+			: strcmp(r->action, "reject") == 0 ? "reject"
+							   : "delivered",
+	    .spf_failed = r->has_spf && r->spf != SPF_PASS && r->spf != SPF_NONE &&
+			  r->spf != SPF_NEUTRAL,
+	    .msg = tx->data.p,
+	    .len = tx->data.len,
+	};
+	for (size_t i = 0; i < r->ndkim; i++)
+		if (r->dkim[i]->result != DKIM_RESULT_PASS && r->dkim[i]->result != DKIM_RESULT_NONE) {
+			if (!m.dkim_failed && r->dkim[i]->d[0]) {
+				m.dkim_domain = r->dkim[i]->d;
+				m.dkim_selector = r->dkim[i]->s;
+			}
+			m.dkim_failed = 1;
+		}
+	dmarc_fail_note(&m, time_wall());
+	buf_free(&ar);
 }
 
 /* The Author Domain or a parent of it is one we serve. */
@@ -299,6 +333,8 @@ static void decide(struct smtp_checks *c)
 	r.policy_reason = pd.reason;
 	count(&r);
 	auth_results_observe(&r);
+	if (dv->has_ruf && !in.from_ours && strcmp(r.action, "tempfail") != 0)
+		fail_report(&r, tx);
 
 	struct buf log;
 	buf_init(&log, 2048);

@@ -187,3 +187,116 @@ def test_report_sent_verified_signed():
         s.cleanup()
         rcv.stop()
         dns.stop()
+
+
+def feedback_fields(part):
+    """The message/feedback-report part's fields (Python parses the part
+    as an embedded message whose header is the fields)."""
+    body = part.get_payload()
+    if isinstance(body, list):
+        return body[0]
+    return message_from_bytes(body.encode() if isinstance(body, str) else body, policy=policy.default)
+
+
+def test_failure_reports_ruf():
+    """DMARC failure reports (RFC 7489 §7.3, RFC 6591): a record with fo=1
+    and ruf= gets one AFRF report for a message whose SPF passes aligned
+    but whose DKIM signature fails (DMARC passes: fo=1 asks anyway), and
+    one for a spoof; not for a second message from the same address in
+    the hour, a bounce (null sender) or a message that is itself a
+    report. The report goes to the ruf= address inside the domain and the
+    verified external one, not to one whose !size is too small nor to one
+    whose verification name has two v=DMARC1 records; it is DKIM-signed
+    and holds the header of the message, not its body."""
+    ips = unique_ips(1)
+    port = free_port_on(ips)
+    dns = DnsServer({
+        "example.org": {"TXT": ["v=spf1 ip4:127.0.0.2 ip4:127.0.0.3 ip4:127.0.0.4 -all"],
+                        "MX": [[10, "mx.peer.test"]]},
+        "_dmarc.example.org": {"TXT": ["v=DMARC1; p=none; fo=1; ruf=mailto:ruf@example.org,"
+                                       "mailto:fr@reports.test,mailto:tiny@reports.test!1k,"
+                                       "mailto:x@twice.test"]},
+        "example.org._report._dmarc.reports.test": {"TXT": ["v=DMARC1"]},
+        "example.org._report._dmarc.twice.test": {"TXT": ["v=DMARC1", "v=DMARC1; ruf=mailto:y@twice.test"]},
+        "reports.test": {"MX": [[10, "mx.peer.test"]]},
+        "twice.test": {"MX": [[10, "mx.peer.test"]]},
+        "mx.peer.test": {"A": [ips[0]]},
+    })
+    rcv = Receiver(ips[0], port)
+    s = Server(accounts=[("someone@example.test", "someone-pw-1")],
+               env={"TERN_DNS_SERVERS": dns.servers, "TERN_QUEUE_MX_PORT": str(port),
+                    "TERN_QUEUE_RETRY_SCHEDULE": "1", "TERN_QUEUE_TIMEOUT": "3",
+                    "TERN_DMARC_REPORT_FROM": FROM})
+    bad_sig = ("DKIM-Signature: v=1; a=rsa-sha256; d=example.org; s=nokey; c=relaxed/relaxed;\r\n"
+               " h=from:subject; bh=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=; b=AAAA\r\n")
+    report_msg = ("From: alice@example.org\r\nTo: someone@example.test\r\nSubject: a report\r\n"
+                  "MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status;\r\n"
+                  " boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nx\r\n--b--\r\n").encode()
+    try:
+        with s:
+            def send(src, mail_from, data):
+                c = smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=20, source_address=(src, 0))
+                c.ehlo("mail.example.org")
+                c.sendmail(mail_from, ["someone@example.test"], data)
+                c.quit()
+            # Not reported: a bounce, a report (each from an address of its own).
+            send("127.0.0.3", "", msg("Alice <alice@example.org>"))
+            send("127.0.0.4", "bounce@example.org", report_msg)
+            # SPF pass aligned, DKIM fails: fo=1 reports it; the second
+            # from that address within the hour is not.
+            signed = bad_sig.encode() + msg("Alice <alice@example.org>").replace(
+                b"Hello.", b"The secret body.")
+            send("127.0.0.2", "bounce@example.org", signed)
+            send("127.0.0.2", "bounce@example.org", signed)
+            # A spoof (DMARC fail, p=none: delivered).
+            send("127.0.0.1", "bounce@example.org", msg("Mallory <alice@example.org>"))
+
+            got = rcv.wait_messages(4, timeout=30)
+            assert len(got) == 4, got
+            queued = re.findall(r"event=failure_report_queued .*", s.log_text())
+            assert len(queued) == 2, queued
+            by_ip = {}
+            for m in got:
+                assert m["from"] == FROM, m["from"]
+                e = message_from_bytes(m["data"], policy=policy.default)
+                fb = [p for p in e.walk() if p.get_content_type() == "message/feedback-report"]
+                assert len(fb) == 1, m["data"][:2000]
+                ip = feedback_fields(fb[0])["Source-IP"]
+                by_ip.setdefault(ip, []).append((m, e))
+            assert sorted(by_ip) == ["127.0.0.1", "127.0.0.2"], by_ip.keys()
+            for ip, copies in by_ip.items():
+                rcpts = sorted(r for m, _ in copies for r in m["rcpts"])
+                # tiny@ (!1k: the report is larger) and x@twice.test (two records) get none.
+                assert rcpts == ["fr@reports.test", "ruf@example.org"], rcpts
+                m, e = copies[0]
+                assert dkimpy(s, m["data"]) == ["rsa-sha256=True", "ed25519-sha256=True"]
+                assert e.get_content_type() == "multipart/report", e["Content-Type"]
+                assert e.get_param("report-type") == "feedback-report", e["Content-Type"]
+                assert e["Auto-Submitted"] == "auto-generated"
+                parts = [p.get_content_type() for p in e.iter_parts()]
+                assert parts == ["text/plain", "message/feedback-report", "text/rfc822-headers"], parts
+                f = feedback_fields(list(e.iter_parts())[1])
+                assert f["Feedback-Type"] == "auth-failure" and f["Version"] == "1", str(f)
+                assert f["Auth-Failure"] == "dmarc" and f["User-Agent"], str(f)
+                assert f["Reported-Domain"] == "example.org", str(f)
+                assert f["Original-Mail-From"] == "<bounce@example.org>", str(f)
+                assert f["Arrival-Date"] and f["Reporting-MTA"] == "dns; mx.example.test", str(f)
+                ar = str(f["Authentication-Results"])
+                headers = list(e.iter_parts())[2].get_payload()
+                headers = headers if isinstance(headers, str) else headers.decode()
+                assert "Subject: hi" in headers and "From:" in headers, headers
+                if ip == "127.0.0.2":
+                    assert "dmarc=pass" in ar and "spf=pass" in ar, ar
+                    assert f["Identity-Alignment"] == "spf", str(f)
+                    assert f["Delivery-Result"] == "delivered", str(f)
+                    assert f["DKIM-Domain"] == "example.org" and f["DKIM-Selector"] == "nokey", str(f)
+                    assert "DKIM-Signature:" in headers, headers
+                    assert b"The secret body" not in m["data"], m["data"]
+                else:
+                    assert "dmarc=fail" in ar and "spf=fail" in ar, ar
+                    assert f["Identity-Alignment"] == "none", str(f)
+                    assert "Mallory" in headers and "Hello." not in headers, headers
+    finally:
+        s.cleanup()
+        rcv.stop()
+        dns.stop()

@@ -1,0 +1,338 @@
+/*
+ * dmarc_fail.c — DMARC failure reports: which outcome is reported, the
+ * queue in memory, the AFRF message, the sending (dmarc_fail.h).
+ */
+#include <ctype.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "auth/dmarc.h"
+#include "core/log.h"
+#include "core/xalloc.h"
+#include "mime/mime_header_text.h"
+#include "report/dmarc_fail.h"
+#include "report/dmarc_out.h"
+#include "report/dmarc_reporter.h"
+#include "report/report_queue.h"
+
+#define MSG_MAX ((size_t)1 << 20)
+
+int dmarc_fail_wanted(const char *fo, int dmarc_failed, int spf_aligned, int dkim_aligned,
+		      int spf_failed, int dkim_failed)
+{
+	for (const char *p = fo && *fo ? fo : "0"; *p; p++) {
+		switch (*p) {
+		case '0':
+			if (dmarc_failed)
+				return 1;
+			break;
+		case '1':
+			if (dmarc_failed || !spf_aligned || !dkim_aligned)
+				return 1;
+			break;
+		case 'd':
+		case 'D':
+			if (dkim_failed)
+				return 1;
+			break;
+		case 's':
+		case 'S':
+			if (spf_failed)
+				return 1;
+			break;
+		default:
+			break;
+		}
+	}
+	return 0;
+}
+
+/* ---- the queue ---- */
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static struct dmarc_fail_job *pending[DMARC_FAIL_PENDING];
+static unsigned npending;
+static struct {
+	uint64_t key;
+	int64_t at;
+} slots[DMARC_FAIL_SLOTS];
+static int64_t hour_start;
+static unsigned hour_count;
+
+static uint64_t pair_key(const char *a, const char *b)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (const char *p = a; *p; p++)
+		h = (h ^ (uint8_t)tolower((unsigned char)*p)) * 1099511628211ull;
+	h = (h ^ 0xff) * 1099511628211ull;
+	for (const char *p = b; *p; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ull;
+	return h | 1; /* 0 marks an empty slot */
+}
+
+/* The header section of msg: its length up to (not with) the empty line. */
+static size_t header_len(const char *msg, size_t len)
+{
+	for (size_t i = 0; i + 1 < len; i++)
+		if (msg[i] == '\n' && (msg[i + 1] == '\n' || (msg[i + 1] == '\r' && i + 2 < len &&
+							     msg[i + 2] == '\n')))
+			return i + 1;
+	return len;
+}
+
+/* The top-level Content-Type is multipart/report: a report itself. */
+static int is_report(const char *h, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if ((i == 0 || h[i - 1] == '\n') && n - i > 13 && strncasecmp(h + i, "content-type:", 13) == 0) {
+			size_t j = i + 13;
+			while (j < n && (h[j] == ' ' || h[j] == '\t' || h[j] == '\r' || h[j] == '\n'))
+				j++;
+			return n - j >= 16 && strncasecmp(h + j, "multipart/report", 16) == 0;
+		}
+	}
+	return 0;
+}
+
+int dmarc_fail_note(const struct dmarc_fail_msg *m, int64_t now)
+{
+	const struct dmarc_verdict *v = m->verdict;
+	if (!v || !v->policy_domain[0] || !v->has_ruf || !m->mail_from || !m->mail_from[0])
+		return 0;
+	int failed = v->result == DMARC_RESULT_FAIL;
+	if (v->result != DMARC_RESULT_FAIL && v->result != DMARC_RESULT_PASS)
+		return 0;
+	if (!dmarc_fail_wanted(v->fo, failed, v->spf_aligned, v->dkim_aligned, m->spf_failed,
+			       m->dkim_failed))
+		return 0;
+	size_t hl = header_len(m->msg, m->len);
+	if (is_report(m->msg, hl))
+		return 0;
+
+	uint64_t key = pair_key(v->policy_domain, m->source_ip ? m->source_ip : "");
+	size_t slot = (size_t)(key % DMARC_FAIL_SLOTS);
+	pthread_mutex_lock(&mu);
+	if (now - hour_start >= 3600) {
+		hour_start = now;
+		hour_count = 0;
+	}
+	int limited = (slots[slot].key == key && now - slots[slot].at < 3600) ? 1
+		      : hour_count >= DMARC_FAIL_PER_HOUR                   ? 2
+		      : npending >= DMARC_FAIL_PENDING                      ? 3
+									    : 0;
+	if (!limited) {
+		slots[slot].key = key;
+		slots[slot].at = now;
+		hour_count++;
+	}
+	pthread_mutex_unlock(&mu);
+	if (limited) {
+		if (limited > 1)
+			log_info("dmarc", NULL, "event=failure_report_dropped domain=%s reason=%s",
+				 v->policy_domain, limited == 2 ? "hourly_limit" : "queue_full");
+		return 0;
+	}
+
+	struct dmarc_fail_job *j = xcalloc(1, sizeof *j);
+	snprintf(j->pdomain, sizeof j->pdomain, "%s", v->policy_domain);
+	snprintf(j->header_from, sizeof j->header_from, "%s", v->header_from);
+	snprintf(j->source_ip, sizeof j->source_ip, "%s", m->source_ip ? m->source_ip : "");
+	snprintf(j->mail_from, sizeof j->mail_from, "%s", m->mail_from);
+	snprintf(j->delivery, sizeof j->delivery, "%s", m->delivery ? m->delivery : "other");
+	snprintf(j->alignment, sizeof j->alignment, "%s",
+		 v->dkim_aligned && v->spf_aligned ? "dkim, spf"
+		 : v->dkim_aligned                 ? "dkim"
+		 : v->spf_aligned                  ? "spf"
+						   : "none");
+	if (m->dkim_domain)
+		snprintf(j->dkim_domain, sizeof j->dkim_domain, "%s", m->dkim_domain);
+	if (m->dkim_selector)
+		snprintf(j->dkim_selector, sizeof j->dkim_selector, "%s", m->dkim_selector);
+	j->auth_results = xstrdup(m->auth_results ? m->auth_results : "");
+	/* Whole lines, at most DMARC_FAIL_HEADER_MAX bytes. */
+	size_t keep = hl;
+	if (keep > DMARC_FAIL_HEADER_MAX) {
+		keep = DMARC_FAIL_HEADER_MAX;
+		while (keep > 0 && m->msg[keep - 1] != '\n')
+			keep--;
+	}
+	j->header = xmalloc(keep + 1);
+	memcpy(j->header, m->msg, keep);
+	j->header[keep] = '\0';
+	j->arrived = now;
+
+	pthread_mutex_lock(&mu);
+	int queued = npending < DMARC_FAIL_PENDING;
+	if (queued)
+		pending[npending++] = j;
+	pthread_mutex_unlock(&mu);
+	if (!queued) {
+		dmarc_fail_job_free(j);
+		return 0;
+	}
+	dmarc_reporter_fail_soon();
+	return 1;
+}
+
+void dmarc_fail_job_free(struct dmarc_fail_job *j)
+{
+	if (!j)
+		return;
+	free(j->auth_results);
+	free(j->header);
+	free(j);
+}
+
+unsigned dmarc_fail_pending(void)
+{
+	pthread_mutex_lock(&mu);
+	unsigned n = npending;
+	pthread_mutex_unlock(&mu);
+	return n;
+}
+
+/* ---- the message ---- */
+
+int dmarc_fail_message(const struct dmarc_fail_job *j, const char *from, const char *to,
+		       const char *hostname, int64_t now, struct buf *out)
+{
+	char date[64], arrived[64], bnd[40];
+	uint8_t rnd[8];
+	struct tm tm;
+	time_t t = (time_t)now;
+	gmtime_r(&t, &tm);
+	strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	t = (time_t)j->arrived;
+	gmtime_r(&t, &tm);
+	strftime(arrived, sizeof arrived, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	randombytes_buf(rnd, sizeof rnd);
+	snprintf(bnd, sizeof bnd, "=_tern_%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2],
+		 rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+
+	char subject[700];
+	snprintf(subject, sizeof subject, "DMARC failure report for %s from %s", j->pdomain,
+		 j->source_ip);
+	buf_printf(out, "From: %s\r\nTo: ", from);
+	mime_header_fold(out, str_c(to));
+	buf_printf(out, "\r\nDate: %s\r\nSubject: ", date);
+	mime_header_fold(out, str_c(subject));
+	buf_printf(out, "\r\nMessage-ID: <dmarc-fail.%lld.%02x%02x%02x%02x%02x%02x@%s>\r\n",
+		   (long long)now, rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], hostname);
+	/* RFC 3834: a machine's message, not to be answered by one. */
+	buf_printf(out, "Auto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n"
+			"Content-Type: multipart/report; report-type=feedback-report;\r\n"
+			"\tboundary=\"%s\"\r\n\r\n", bnd);
+	buf_printf(out, "--%s\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n"
+			"This is a DMARC failure report (RFC 7489 section 7.3) from %s:\r\n"
+			"a message with From domain %s arrived from %s on %s\r\n"
+			"with an authentication result the DMARC record of %s asks to\r\n"
+			"hear about (its fo= tag).\r\n"
+			"Only the message's header is included, not its body.\r\n\r\n",
+		   bnd, hostname, j->header_from, j->source_ip, arrived, j->pdomain);
+	/* RFC 5965 §3.1/§3.2 and RFC 6591 §3.1 fields; Identity-Alignment
+	 * is RFC 7489 §7.3.1's. */
+	buf_printf(out, "--%s\r\nContent-Type: message/feedback-report\r\n\r\n"
+			"Feedback-Type: auth-failure\r\nUser-Agent: tern/1\r\nVersion: 1\r\n"
+			"Auth-Failure: dmarc\r\n",
+		   bnd);
+	buf_append_c(out, j->auth_results);
+	buf_printf(out, "Original-Mail-From: <%s>\r\nArrival-Date: %s\r\nSource-IP: %s\r\n"
+			"Reporting-MTA: dns; %s\r\nReported-Domain: %s\r\nIdentity-Alignment: %s\r\n"
+			"Delivery-Result: %s\r\n",
+		   j->mail_from, arrived, j->source_ip, hostname, j->header_from, j->alignment,
+		   j->delivery);
+	if (j->dkim_domain[0])
+		buf_printf(out, "DKIM-Domain: %s\r\n", j->dkim_domain);
+	if (j->dkim_selector[0])
+		buf_printf(out, "DKIM-Selector: %s\r\n", j->dkim_selector);
+	buf_printf(out, "\r\n--%s\r\nContent-Type: text/rfc822-headers\r\n\r\n", bnd);
+	buf_append_crlf(out, j->header, strlen(j->header));
+	size_t n = strlen(j->header);
+	if (n && j->header[n - 1] != '\n')
+		buf_append_c(out, "\r\n");
+	return buf_printf(out, "\r\n--%s--\r\n", bnd);
+}
+
+/* ---- sending ---- */
+
+static int send_one(struct store *st, const char *from, const char *hostname,
+		    int (*lookup)(void *, struct dmarc_dest *), void *arg, int64_t now,
+		    const struct dmarc_fail_job *j)
+{
+	struct dmarc_dest *d = xcalloc(1, sizeof *d);
+	dmarc_dest_init(d, j->pdomain);
+	d->ruf = 1;
+	int rc = 0;
+	if (lookup(arg, d) != 0 || dmarc_dest_status(d) != DMARC_DEST_OK) {
+		log_info("dmarc", NULL, "event=failure_report_skipped domain=%s reason=no_destination",
+			 j->pdomain);
+		free(d);
+		return 0;
+	}
+	struct buf msg;
+	buf_init(&msg, MSG_MAX);
+	/* The size is known once the To field is: write it with every
+	 * verified address, then leave out those whose limit it passes. */
+	char to[DMARC_DEST_MAX * 322] = "";
+	const char *rcpt[DMARC_DEST_MAX];
+	size_t n = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		to[0] = '\0';
+		n = 0;
+		for (unsigned i = 0; i < d->ndest; i++) {
+			const struct dmarc_dest_addr *a = &d->dest[i];
+			if (a->state != 1 || (pass == 1 && a->max_size && buf_len(&msg) > a->max_size))
+				continue;
+			if (to[0])
+				strcat(to, ", ");
+			strcat(to, a->addr);
+			rcpt[n++] = a->addr;
+		}
+		buf_reset(&msg);
+		if (n == 0 || dmarc_fail_message(j, from, to, hostname, now, &msg) != 0)
+			break;
+	}
+	uint64_t qid = 0;
+	if (n > 0 && buf_len(&msg) > 0 &&
+	    report_queue_signed(st, "dmarc", from, rcpt, n, buf_data(&msg), buf_len(&msg), now,
+				&qid) == 0) {
+		char qt[2048];
+		log_info("dmarc", NULL,
+			 "event=failure_report_queued domain=%s source_ip=%s to=%s size=%zu queue_id=%llu",
+			 j->pdomain, j->source_ip, log_quoted(to, qt, sizeof qt), buf_len(&msg),
+			 (unsigned long long)qid);
+		rc = 1;
+	} else if (n == 0) {
+		log_info("dmarc", NULL, "event=failure_report_skipped domain=%s reason=too_big",
+			 j->pdomain);
+	}
+	buf_free(&msg);
+	free(d);
+	return rc;
+}
+
+unsigned dmarc_fail_send(struct store *st, const char *from, const char *hostname,
+			 int (*lookup)(void *, struct dmarc_dest *), void *arg, int64_t now)
+{
+	unsigned sent = 0;
+	for (;;) {
+		pthread_mutex_lock(&mu);
+		struct dmarc_fail_job *j = npending ? pending[0] : NULL;
+		if (j) {
+			memmove(pending, pending + 1, (npending - 1) * sizeof pending[0]);
+			npending--;
+		}
+		pthread_mutex_unlock(&mu);
+		if (!j)
+			break;
+		if (from && from[0])
+			sent += (unsigned)send_one(st, from, hostname, lookup, arg, now, j);
+		dmarc_fail_job_free(j);
+	}
+	return sent;
+}
