@@ -256,6 +256,17 @@ static int put_list(struct http_ctx *x, const char *field, const char *name, int
 	return 0;
 }
 
+
+/* DMARC failure reports (report/dmarc_fail.h): on unless stored "off". */
+static int failure_reports_on(void)
+{
+	char v[8];
+	size_t n = 0;
+	if (store_meta_get(http_store, DMARC_FAIL_SETTING, v, sizeof v - 1, &n) != STORE_OK)
+		return 1;
+	v[n] = '\0';
+	return strcmp(v, "off") != 0;
+}
 static void write_settings(struct http_ctx *x)
 {
 	static const struct {
@@ -310,6 +321,7 @@ static void write_settings(struct http_ctx *x)
 	dmarc_reporter_from(c, http_store, rf, sizeof(rf));
 	jw_kstr(&w, "effective", rf);
 	jw_kbool(&w, "locked", admin_setting_locked(SETTING_DMARC_REPORT_FROM));
+	jw_kbool(&w, "failure_reports", failure_reports_on());
 	jw_obj_end(&w);
 	jw_key(&w, "mta_sts");
 	jw_obj_begin(&w);
@@ -384,6 +396,7 @@ void api_settings_put(struct http_ctx *x)
 		{ "relay_user", JK_STRING, 0 },
 		{ "relay_password", JK_STRING, 0 },
 		{ "dmarc_report_from", JK_STRING, 0 },
+		{ "dmarc_failure_reports", JK_BOOL, 0 },
 		{ "dmarc_tolerated", JK_ANY, 0 },
 		{ "arc_trusted", JK_ANY, 0 },
 		{ "postmaster", JK_STRING, 0 },
@@ -500,6 +513,15 @@ void api_settings_put(struct http_ctx *x)
 		int rc = admin_setting_set(http_store, SETTING_DMARC_REPORT_FROM, low);
 		if (rc != STORE_OK) {
 			http_store_problem(x, rc, "cannot store the DMARC report address");
+			return;
+		}
+	}
+	const struct json_value *fr = json_get(x->json, "dmarc_failure_reports");
+	if (fr) {
+		const char *v = fr->boolean ? "on" : "off";
+		int rc = store_meta_put(http_store, DMARC_FAIL_SETTING, v, strlen(v), 0);
+		if (rc != STORE_OK) {
+			http_store_problem(x, rc, "cannot store the failure reports switch");
 			return;
 		}
 	}

@@ -332,6 +332,9 @@ unsigned dmarc_fail_send(struct store *st, const char *from, const char *hostnam
 			break;
 		if (from && from[0])
 			sent += (unsigned)send_one(st, from, hostname, lookup, arg, now, j);
+		else
+			log_info("dmarc", NULL, "event=failure_report_skipped domain=%s reason=off",
+				 j->pdomain);
 		dmarc_fail_job_free(j);
 	}
 	return sent;

@@ -20,10 +20,12 @@ import xml.etree.ElementTree as ET
 from email import message_from_bytes, policy
 
 from harness import Server
+from httpc import Api
 from mailpeers import DnsServer, Receiver, free_port_on, unique_ips
 from test_submission import dkimpy
 
 FROM = "dmarc-reports@example.test"
+ADMIN_PW = "admin-password-1-Vq8r"
 
 
 def msg(frm):
@@ -226,7 +228,7 @@ def test_failure_reports_ruf():
     s = Server(accounts=[("someone@example.test", "someone-pw-1")],
                env={"TERN_DNS_SERVERS": dns.servers, "TERN_QUEUE_MX_PORT": str(port),
                     "TERN_QUEUE_RETRY_SCHEDULE": "1", "TERN_QUEUE_TIMEOUT": "3",
-                    "TERN_DMARC_REPORT_FROM": FROM})
+                    "TERN_DMARC_REPORT_FROM": FROM, "TERN_ADMIN_PASSWORD": ADMIN_PW}, http=True)
     bad_sig = ("DKIM-Signature: v=1; a=rsa-sha256; d=example.org; s=nokey; c=relaxed/relaxed;\r\n"
                " h=from:subject; bh=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=; b=AAAA\r\n")
     report_msg = ("From: alice@example.org\r\nTo: someone@example.test\r\nSubject: a report\r\n"
@@ -296,6 +298,16 @@ def test_failure_reports_ruf():
                     assert "dmarc=fail" in ar and "spf=fail" in ar, ar
                     assert f["Identity-Alignment"] == "none", str(f)
                     assert "Mallory" in headers and "Hello." not in headers, headers
+            # The switch (API, web admin): on by default; off sends none.
+            a = Api(s)
+            assert a.login(ADMIN_PW)[0] == 200
+            st, _, js = a.call("GET", "/settings")
+            assert st == 200 and js["dmarc_reports"]["failure_reports"] is True, js
+            st, _, js = a.call("PUT", "/settings", {"dmarc_failure_reports": False})
+            assert st == 200 and js["dmarc_reports"]["failure_reports"] is False, js
+            send("127.0.0.5", "bounce@example.org", msg("Mallory <alice@example.org>"))
+            assert s.wait_log("event=failure_report_skipped domain=example.org reason=off"), s.log_text()[-2000:]
+            assert len(re.findall(r"event=failure_report_queued", s.log_text())) == 2
     finally:
         s.cleanup()
         rcv.stop()

@@ -23,6 +23,7 @@
 #include "mime/mime_tree.h"
 #include "core/arena.h"
 #include "core/log.h"
+#include "report/dmarc_fail.h"
 #include "report/dmarc_out.h"
 #include "report/dmarc_seen.h"
 #include "report/dmarc_send.h"
@@ -441,11 +442,75 @@ static void test_send(void)
 	unit_rmrf(dir);
 }
 
+/* Failure reports: which fo= asks for which outcome, and what is queued. */
+static void test_failure(void)
+{
+	/* fo=0: DMARC failed; 1: either mechanism unaligned; d/s: that one failed. */
+	CHECK_EQ_INT(dmarc_fail_wanted("0", 1, 0, 0, 1, 0), 1);
+	CHECK_EQ_INT(dmarc_fail_wanted("0", 0, 1, 0, 0, 1), 0);
+	CHECK_EQ_INT(dmarc_fail_wanted("", 0, 1, 0, 0, 1), 0);
+	CHECK_EQ_INT(dmarc_fail_wanted("1", 0, 1, 0, 0, 0), 1);
+	CHECK_EQ_INT(dmarc_fail_wanted("1", 0, 1, 1, 0, 0), 0);
+	CHECK_EQ_INT(dmarc_fail_wanted("d", 0, 1, 1, 0, 1), 1);
+	CHECK_EQ_INT(dmarc_fail_wanted("d", 1, 0, 0, 1, 0), 0);
+	CHECK_EQ_INT(dmarc_fail_wanted("s", 0, 0, 1, 1, 0), 1);
+	CHECK_EQ_INT(dmarc_fail_wanted("d:s", 0, 0, 1, 1, 0), 1);
+	CHECK_EQ_INT(dmarc_fail_wanted("d:s", 1, 0, 0, 0, 0), 0);
+
+	struct dmarc_verdict v = verdict("example.net", "example.net", 0);
+	snprintf(v.fo, sizeof v.fo, "0");
+	v.has_ruf = 1;
+	const char plain[] = "From: a@example.net\r\nSubject: s\r\n\r\nsecret body\r\n";
+	const char report[] = "From: a@example.net\r\nContent-Type:\r\n multipart/report; x=y\r\n\r\nb\r\n";
+	struct dmarc_fail_msg m = {&v, "192.0.2.1", "b@example.net", "Authentication-Results: x; none\r\n",
+				   "reject", 1, 0, NULL, NULL, plain, sizeof plain - 1};
+	int64_t now = 1800000000;
+	CHECK_EQ_INT(dmarc_fail_note(&m, now), 1);
+	CHECK_EQ_INT(dmarc_fail_note(&m, now + 10), 0);   /* same pair within the hour */
+	m.source_ip = "192.0.2.2";
+	m.mail_from = "";
+	CHECK_EQ_INT(dmarc_fail_note(&m, now), 0);        /* a bounce */
+	m.mail_from = "b@example.net";
+	m.msg = report;
+	m.len = sizeof report - 1;
+	CHECK_EQ_INT(dmarc_fail_note(&m, now), 0);        /* a report */
+	m.msg = plain;
+	m.len = sizeof plain - 1;
+	v.has_ruf = 0;
+	CHECK_EQ_INT(dmarc_fail_note(&m, now), 0);        /* no ruf= */
+	v.has_ruf = 1;
+	CHECK_EQ_INT(dmarc_fail_note(&m, now), 1);
+	m.source_ip = "192.0.2.1";
+	CHECK_EQ_INT(dmarc_fail_note(&m, now + 3600), 1); /* an hour later */
+	CHECK_EQ_INT(dmarc_fail_pending(), 3);
+
+	/* The message: the header, not the body. */
+	struct dmarc_fail_job j;
+	memset(&j, 0, sizeof j);
+	snprintf(j.pdomain, sizeof j.pdomain, "example.net");
+	snprintf(j.alignment, sizeof j.alignment, "none");
+	j.auth_results = (char *)"Authentication-Results: x; dmarc=fail\r\n";
+	j.header = (char *)"From: a@example.net\nSubject: s\n";
+	struct buf b;
+	buf_init(&b, 1 << 16);
+	CHECK_EQ_INT(dmarc_fail_message(&j, "r@example.org", "f@example.net", "mx.example.org", now, &b), 0);
+	buf_append(&b, "", 1);
+	CHECK(strstr(buf_data(&b), "Content-Type: multipart/report; report-type=feedback-report;") != NULL);
+	CHECK(strstr(buf_data(&b), "\r\nAuth-Failure: dmarc\r\nAuthentication-Results: x; dmarc=fail\r\n") != NULL);
+	CHECK(strstr(buf_data(&b), "text/rfc822-headers\r\n\r\nFrom: a@example.net\r\nSubject: s\r\n\r\n--") != NULL);
+	buf_free(&b);
+
+	/* Reports off: the queue is emptied, nothing sent. */
+	CHECK_EQ_INT(dmarc_fail_send(NULL, "", "h", NULL, NULL, now), 0);
+	CHECK_EQ_INT(dmarc_fail_pending(), 0);
+}
+
 int main(void)
 {
 	test_row_text();
 	test_dest();
 	test_observe();
 	test_send();
+	test_failure();
 	return unit_done("test_dmarc_send");
 }

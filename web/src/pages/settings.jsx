@@ -164,6 +164,7 @@ function ServerForm({ settings, onSaved }) {
 	const [reportFrom, setReportFrom] = useState(dr.from || '');
 	const ms = settings.mta_sts || {};
 	const [stsMode, setStsMode] = useState(ms.mode || 'testing');
+	const [failReports, setFailReports] = useState(dr.failure_reports !== false);
 	const [done, setDone] = useState('');
 	const a = useAction();
 	useEffect(() => setDone(''), [hostname, relayHost, relayUser, relayPw, reportFrom, stsMode]);
@@ -184,6 +185,8 @@ function ServerForm({ settings, onSaved }) {
 		}
 		if (!dr.locked && reportFrom.trim() !== (dr.from || ''))
 			body.dmarc_report_from = reportFrom.trim();
+		if (failReports !== (dr.failure_reports !== false))
+			body.dmarc_failure_reports = failReports;
 		if (!ms.locked && stsMode !== (ms.mode || 'testing'))
 			body.mta_sts_mode = stsMode;
 		a.run(async () => {
@@ -218,6 +221,8 @@ function ServerForm({ settings, onSaved }) {
 				locked={dr.locked} lockedBy="TERN_DMARC_REPORT_FROM" placeholder={dr.effective || 'postmaster@example.com'}
 				hint={dr.effective ? `Reports go out from ${dr.effective}, signed with its domain's DKIM keys.` : 'No reports are sent.'}
 				error={fe('dmarc_report_from')} testid="settings-dmarc-from" />
+			<label class="checkbox"><input type="checkbox" checked={failReports} onChange={(e) => setFailReports(e.currentTarget.checked)}
+				data-testid="settings-dmarc-failure" /> Send DMARC failure reports (ruf=; the failing message's header only, at most one per sender address and domain an hour)</label>
 			<h3>MTA-STS policy</h3>
 			<div class="field">
 				<label>Mode of the policy senders fetch from mta-sts.&lt;domain&gt;{ms.locked ? ' (set by TERN_MTA_STS_MODE)' : ''}{' '}
