@@ -109,13 +109,15 @@ def test_reports_gzip_zip_xml_over_smtp():
 
         # The From address of the reports tern sends: a setting.
         st, _, d = a.call("GET", "/settings")
-        assert d["dmarc_reports"] == {"from": "", "effective": PM, "locked": False}, d["dmarc_reports"]
+        assert d["dmarc_reports"] == {"from": "", "effective": PM, "locked": False,
+                                       "failure_reports": True}, d["dmarc_reports"]
         st, _, p = a.call("PUT", "/settings", {"dmarc_report_from": "x@nowhere.test"})
         assert st == 400 and p["field"] == "dmarc_report_from", p
         st, _, d = a.call("PUT", "/settings", {"dmarc_report_from": "Reports@EXAMPLE.test"})
         assert st == 200 and d["dmarc_reports"]["effective"] == "Reports@example.test", d
         d = a.call("PUT", "/settings", {"dmarc_report_from": "off"})[2]
-        assert d["dmarc_reports"] == {"from": "off", "effective": "", "locked": False}, d
+        assert d["dmarc_reports"] == {"from": "off", "effective": "", "locked": False,
+                                       "failure_reports": True}, d
         out = s.cli("dmarc", "report", "--send").stdout.decode()
         assert "from: off" in out, out
 
