@@ -359,6 +359,31 @@ static void note_refs(struct parser *ps, struct str s)
 	}
 }
 
+/* RFC 5229 §6: a match variable above those supported (${0} to
+ * ${SIEVE_MATCH_VARS_MAX}) is a syntax error, found at compile time
+ * (tern expanded "${10}" to nothing). Leading zeroes are ignored
+ * (§3.2): "${0001}" is "${1}". */
+static int check_match_refs(struct parser *ps, const struct raw_arg *ra, struct str s)
+{
+	for (size_t i = 0; i + 2 < s.len; i++) {
+		if (s.p[i] != '$' || s.p[i + 1] != '{' || s.p[i + 2] < '0' || s.p[i + 2] > '9')
+			continue;
+		size_t e = i + 2;
+		unsigned long num = 0;
+		while (e < s.len && s.p[e] >= '0' && s.p[e] <= '9') {
+			if (num <= SIEVE_MATCH_VARS_MAX)
+				num = num * 10 + (unsigned long)(s.p[e] - '0');
+			e++;
+		}
+		if (e < s.len && s.p[e] == '}' && num > SIEVE_MATCH_VARS_MAX) {
+			errf(ps, ra->line, ra->col, "match variable \"${%.*s}\" is out of range (at most ${%d})",
+			     (int)(e - i - 2 > 20 ? 20 : e - i - 2), s.p + i + 2, SIEVE_MATCH_VARS_MAX);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Makes the compiled string list of a raw argument. */
 static int make_arg(struct parser *ps, struct raw_arg *ra, struct sv_arg *out)
 {
@@ -372,6 +397,8 @@ static int make_arg(struct parser *ps, struct raw_arg *ra, struct sv_arg *out)
 			return -1;
 		out->v[i].s = s;
 		out->v[i].dyn = has_ext(ps, EXT_VARIABLES) && s.len >= 2 && memmem(s.p, s.len, "${", 2);
+		if (out->v[i].dyn && check_match_refs(ps, ra, s) < 0)
+			return -1;
 		if (out->v[i].dyn)
 			note_refs(ps, s);
 	}

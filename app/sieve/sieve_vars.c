@@ -130,12 +130,15 @@ struct str vars_expand(struct run *r, const struct sv_string *s)
 			struct str val = STR_NULL;
 			int ok = 0;
 			if (j < in.len && in.p[j] >= '0' && in.p[j] <= '9') {
+				/* leading zeroes are ignored (RFC 5229 §3.2); the
+				 * compiler refused any index above the ninth */
 				unsigned num = 0;
-				for (k = j; k < in.len && in.p[k] >= '0' && in.p[k] <= '9' && k - j < 6; k++)
-					num = num * 10 + (unsigned)(in.p[k] - '0');
+				for (k = j; k < in.len && in.p[k] >= '0' && in.p[k] <= '9'; k++)
+					if (num <= SIEVE_MATCH_VARS_MAX)
+						num = num * 10 + (unsigned)(in.p[k] - '0');
 				if (k < in.len && in.p[k] == '}') {
 					ok = 1;
-					if (num < 10 && (int)num < r->ncaps)
+					if (num <= SIEVE_MATCH_VARS_MAX && (int)num < r->ncaps)
 						val = r->caps[num];
 				}
 			} else {

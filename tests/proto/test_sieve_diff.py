@@ -380,6 +380,12 @@ SCRIPTS = {
     # value ends there (tern failed the run and kept the message only).
     "eh_bare_lf": ('require ["editheader","fileinto"]; addheader "X-T" "a\nb"; '
                    'if header :is "x-t" "a" { fileinto "cut"; } if header :contains "x-t" "b" { fileinto "hasb"; }'),
+    # Match variables with leading zeroes (RFC 5229 §3.2: ignored, however
+    # many; tern left "${0000001}" as written). "${10}" is not here: tern
+    # supports ${0}..${9} and refuses a higher one at compile time (RFC
+    # 5229 §6), Pigeonhole supports up to ${32}.
+    "vars_lead_zero": ('require ["variables","fileinto"]; if header :matches "subject" "?*" '
+                       '{ fileinto "${0000001}-${09}-${0}"; }'),
     "regex_octet": ('require ["regex","fileinto"]; '
                     'if header :regex :comparator "i;octet" "subject" "^meeting" { fileinto "oct"; } '
                     'else { fileinto "nooct"; }'),

@@ -320,6 +320,16 @@ static void test_variables(void)
 	       "if header :matches \"subject\" \"nomatch*\" {}"
 	       "fileinto \"${2}\";",
 	       "fileinto \" about MONEY\"");
+	/* RFC 5229 §6: match variables above those supported (${9}) are a
+	 * syntax error, found at compile time (tern expanded "${10}" to
+	 * nothing); leading zeroes are ignored (§3.2), however many */
+	EXPECT("require [\"variables\", \"fileinto\"]; if header :matches \"subject\" \"*\" { fileinto \"${10}\"; }",
+	       "error: line 1, column 80: match variable \"${10}\" is out of range (at most ${9})");
+	CHECK(strstr(run("require \"variables\"; if string \"a${99999999999999999999}\" \"a\" { discard; }"),
+	             "is out of range") != NULL);
+	EXPECT("require [\"variables\", \"fileinto\"]; if header :matches \"subject\" \"?*\" "
+	       "{ fileinto \"${0000001}-${09}-${10x}\"; }",
+	       "fileinto \"C--${10x}\"");
 	/* A value is cut at the variable size limit. */
 	char script[16384];
 	char val[SIEVE_VAR_VALUE_MAX + 101];
