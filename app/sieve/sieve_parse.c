@@ -359,6 +359,23 @@ static void note_refs(struct parser *ps, struct str s)
 	}
 }
 
+int sv_script_name_ok(struct str s)
+{
+	if (s.len == 0 || !utf8_valid(s))
+		return 0;
+	for (size_t i = 0; i < s.len; i++) {
+		unsigned char c = (unsigned char)s.p[i];
+		if (c < 0x20 || c == 0x7f)
+			return 0;
+		if (c == 0xc2 && i + 1 < s.len && (unsigned char)s.p[i + 1] < 0xa0)
+			return 0; /* U+0080..U+009F */
+		if (c == 0xe2 && i + 2 < s.len && (unsigned char)s.p[i + 1] == 0x80 &&
+		    ((unsigned char)s.p[i + 2] == 0xa8 || (unsigned char)s.p[i + 2] == 0xa9))
+			return 0; /* U+2028, U+2029 */
+	}
+	return 1;
+}
+
 /* RFC 5229 §6: a match variable above those supported (${0} to
  * ${SIEVE_MATCH_VARS_MAX}) is a syntax error, found at compile time
  * (tern expanded "${10}" to nothing). Leading zeroes are ignored
@@ -585,14 +602,16 @@ static int check_names(struct parser *ps, struct sv_node *n)
 	}
 	/* RFC 6609 §3.2: the name of an included script is a constant
 	 * string, variables are not expanded in it; a name that could never
-	 * be one (empty, or a path) fails here rather than at each run */
+	 * be one fails here rather than at each run. "/" is no path: a
+	 * ManageSieve name may hold it, and the script so named is included
+	 * (tern refused it, though PUTSCRIPT stored "work/lists"). */
 	if (n->id == C_INCLUDE) {
 		const struct sv_string *v = &n->pos[0].v[0];
 		if (v->dyn) {
 			errf(ps, n->line, n->col, "include: the script name must be a constant string");
 			return -1;
 		}
-		if (v->s.len == 0 || memchr(v->s.p, '/', v->s.len) || memchr(v->s.p, '\0', v->s.len)) {
+		if (!sv_script_name_ok(v->s)) {
 			errf(ps, n->line, n->col, "include: invalid script name \"%.*s\"",
 			     (int)(v->s.len > 64 ? 64 : v->s.len), v->s.p);
 			return -1;

@@ -111,6 +111,11 @@ struct sieve_script {
 	struct str regex_bad_key;
 };
 
+/* sieve_parse.c: may an included script be called s (RFC 6609 §3.2: a
+ * ManageSieve script name, RFC 5804 §1.6: UTF-8 with no control
+ * character, U+2028 or U+2029) */
+int sv_script_name_ok(struct str s);
+
 /* sieve_spec.c */
 struct sv_spec {
 	const char *name;

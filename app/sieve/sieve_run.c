@@ -602,7 +602,7 @@ static void cmd_include(struct run *r, const struct sv_node *n)
 	int global = node_tag(n, G_GLOBAL) != NULL, once = node_tag(n, G_ONCE) != NULL, skip;
 	struct sieve_ref *ref = NULL;
 
-	if (name.len == 0 || memchr(name.p, '/', name.len)) {
+	if (!sv_script_name_ok(name)) {
 		run_fail(r, n, "include: invalid script name");
 		return;
 	}

@@ -652,6 +652,16 @@ def test_yz_include_personal_and_global():
         assert end[0] == 250, end
         assert subjects(srv, XAN[0], "FromLib2") == ["inconce"], srv.log_text()[-2000:]
         assert subjects(srv, XAN[0]) == []
+        # A script name with "/" is a ManageSieve name like any other (RFC
+        # 6609 §3.2, RFC 5804 §1.6): the script so named is included (tern
+        # refused the including script at upload).
+        srv.cli("sieve", "put", XAN[0], "work/lib", input=lib % "FromSlash")
+        script(srv, XAN[0], 'require "include"; include "work/lib";')
+        codes, end = send(srv, "alice@origin.test", [XAN[0]], message("incslash", to=XAN[0]),
+                          source="127.0.0.9")
+        assert end[0] == 250, end
+        assert subjects(srv, XAN[0], "FromSlash") == ["incslash"], srv.log_text()[-2000:]
+        assert subjects(srv, XAN[0]) == []
     finally:
         srv.cli("sieve", "del", "global", "lib")
 

@@ -538,8 +538,18 @@ static void test_extensions(void)
 	             "error: line 1, column 53: include: the script name must be a constant string");
 	CHECK_EQ_STR(run("require \"include\"; include \"\";"),
 	             "error: line 1, column 20: include: invalid script name \"\"");
-	CHECK_EQ_STR(run("require \"include\"; include :global \"../x\";"),
-	             "error: line 1, column 20: include: invalid script name \"../x\"");
+	/* a ManageSieve name (RFC 6609 §3.2, RFC 5804 §1.6): "/" is a
+	 * character like any other (tern refused it), a control is none */
+	CHECK(strstr(run("require \"include\"; include :global \"a\x01" "b\";"),
+	             "error: line 1, column 20: include: invalid script name") != NULL);
+	CHECK(strstr(run("require \"include\"; include \"a\xe2\x80\xa8\";"),
+	             "error: line 1, column 20: include: invalid script name") != NULL);
+	CHECK_EQ_STR(run("require \"include\"; include :optional :global \"../x\";"), "keep");
+	fk.incl_name = "work/lib";
+	fk.incl_text = "require \"fileinto\"; fileinto \"Slash\";";
+	EXPECT("require \"include\"; include \"work/lib\";", "fileinto \"Slash\"");
+	fk.incl_name = "common";
+	fk.incl_text = "require \"include\"; include \"common\";";
 	/* without variables required, "${n}" is a name like any other */
 	CHECK_EQ_STR(run("require \"include\"; include :optional \"${n}\";"), "keep");
 	/* RFC 6609 §3.2: :personal and :global are two namespaces, each
