@@ -96,7 +96,7 @@ static int skip_field(void *arg, struct str name, struct str v)
 	} else if (!c->addressed &&
 	           (str_eq_ci(name, STR_LIT("To")) || str_eq_ci(name, STR_LIT("Cc")) ||
 	            str_eq_ci(name, STR_LIT("Bcc")) || str_eq_ci(name, STR_LIT("Resent-To")) ||
-	            str_eq_ci(name, STR_LIT("Resent-Cc")))) {
+	            str_eq_ci(name, STR_LIT("Resent-Cc")) || str_eq_ci(name, STR_LIT("Resent-Bcc")))) {
 		struct arena *a = arena_new(0);
 		struct mime_address *list;
 		uint32_t n;

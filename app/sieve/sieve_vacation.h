@@ -30,7 +30,7 @@
  * (Precedence bulk/list/junk), "system_sender" (MAILER-DAEMON, owner-*,
  * *-request, LISTSERV, majordomo), "own_address" (the sender is one of
  * ours), "not_addressed" (none of our addresses in To, Cc, Bcc,
- * Resent-To or Resent-Cc). ours[0..nours) are the recipient's addresses:
+ * Resent-To, Resent-Cc or Resent-Bcc). ours[0..nours) are the recipient's addresses:
  * the envelope recipient and the action's :addresses.
  */
 const char *sieve_vacation_skip(const char *msg, size_t len, struct str env_from,

@@ -81,6 +81,8 @@ int main(void)
 	CHECK_EQ_STR(skip("To: carol@example.com\r\n", "a@x.org"), "not_addressed");
 	CHECK(skip("To: carol@example.com\r\nCc: \"B\" <BOB.ALIAS@example.com>\r\n", "a@x.org") == NULL);
 	CHECK(skip("Resent-To: bob@example.com\r\n", "a@x.org") == NULL);
+	/* RFC 5230 §4.5 names Resent-Bcc too (tern did not read it) */
+	CHECK(skip("Resent-Bcc: bob@example.com\r\n", "a@x.org") == NULL);
 
 	/* Keys: per sender (any case), per handle, per reason without one. */
 	struct sieve_action a, b;
