@@ -138,9 +138,17 @@ int sieve_from_valid(struct str s)
 struct str sieve_address_unwrap(struct str s)
 {
 	s = str_trim(s);
-	if (s.len > 2 && s.p[0] == '<' && s.p[s.len - 1] == '>')
-		s = str_make(s.p + 1, s.len - 2);
-	return s;
+	if (s.len < 2 || s.p[s.len - 1] != '>')
+		return s;
+	ptrdiff_t lt = str_rchr(s, '<');
+	if (lt < 0)
+		return s;
+	/* RFC 5228 §2.4.2.3's sieve-address: phrase "<" addr-spec ">", the
+	 * phrase on one line (as a :from's, sieve_from_valid) */
+	for (ptrdiff_t i = 0; i < lt; i++)
+		if (s.p[i] == '\r' || s.p[i] == '\n' || s.p[i] == '\0' || s.p[i] == '<' || s.p[i] == '>')
+			return s;
+	return str_make(s.p + lt + 1, s.len - (size_t)lt - 2);
 }
 
 /* Adds the comma-separated addresses of the encoded list s. */

@@ -49,8 +49,10 @@ int sieve_mailbox_valid(struct str addr);
  * §3.3): sieve_mailbox_valid()'s address alone, or in angle brackets
  * after a display name on one line. */
 int sieve_from_valid(struct str s);
-/* s without the white space around it and one pair of angle brackets
- * around the rest ("<a@b>" is a@b); points into s. */
+/* The addr-spec of an RFC 5228 §2.4.2.3 sieve-address s (a redirect's):
+ * s without the white space around it, or what is in the angle brackets
+ * that end it after a display name on one line ("<a@b>" and
+ * "Bob <a@b>" are a@b); points into s. */
 struct str sieve_address_unwrap(struct str s);
 
 /*

@@ -386,6 +386,9 @@ SCRIPTS = {
     # 5229 §6), Pigeonhole supports up to ${32}.
     "vars_lead_zero": ('require ["variables","fileinto"]; if header :matches "subject" "?*" '
                        '{ fileinto "${0000001}-${09}-${0}"; }'),
+    # A redirect's sieve-address may have a display name (RFC 5228
+    # §2.4.2.3: phrase "<" addr-spec ">"; tern refused the script).
+    "redirect_display": 'redirect "Bob Example <bob@example.net>"; redirect "\\"B, Jr.\\" <bjr@example.net>";',
     "regex_octet": ('require ["regex","fileinto"]; '
                     'if header :regex :comparator "i;octet" "subject" "^meeting" { fileinto "oct"; } '
                     'else { fileinto "nooct"; }'),
