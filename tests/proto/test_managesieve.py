@@ -203,8 +203,22 @@ def test_warnings():
     script = b'require "include"; include "warned"; include :once "self";'
     r = c.cmd(b'PUTSCRIPT "self" {%d+}\r\n' % len(script) + script + b"\r\n")
     assert r == [b'OK "Putscript completed."\r\n'], r
-    assert c.cmd('DELETESCRIPT "self"')[-1].startswith(b"OK")
-    assert c.cmd('DELETESCRIPT "warned"')[-1].startswith(b"OK")
+    # RFC 6609 §3.2: a recursive include is an error when the script
+    # runs, never at upload (scripts may come in any order): two scripts
+    # that include each other are both stored. Their names hold "/", a
+    # ManageSieve name (RFC 5804 §1.6) that include takes too (tern
+    # refused any script including one).
+    script = b'require "include"; include "cyc/b";'
+    r = c.cmd(b'PUTSCRIPT "cyc/a" {%d+}\r\n' % len(script) + script + b"\r\n")
+    assert r == [b'OK (WARNINGS) "line 1, column 20: warning: no such personal script to include '
+                 b'(without :optional the script fails when it runs) \\"cyc/b\\""\r\n'], r
+    script = b'require "include"; include "cyc/a";'
+    r = c.cmd(b'PUTSCRIPT "cyc/b" {%d+}\r\n' % len(script) + script + b"\r\n")
+    assert r == [b'OK "Putscript completed."\r\n'], r
+    assert c.cmd('SETACTIVE "cyc/a"')[-1].startswith(b"OK")
+    assert c.cmd('SETACTIVE ""')[-1].startswith(b"OK")
+    for n in ("cyc/a", "cyc/b", "self", "warned"):
+        assert c.cmd('DELETESCRIPT "%s"' % n)[-1].startswith(b"OK"), n
     c.close()
     d = tempfile.mkdtemp()
     with open(d + "/w.sieve", "wb") as f:
