@@ -389,6 +389,24 @@ SCRIPTS = {
     # A redirect's sieve-address may have a display name (RFC 5228
     # §2.4.2.3: phrase "<" addr-spec ">"; tern refused the script).
     "redirect_display": 'redirect "Bob Example <bob@example.net>"; redirect "\\"B, Jr.\\" <bjr@example.net>";',
+    # The extensions' own examples (RFC 5229 §4 modifiers in pairs, RFC
+    # 5435 §6 :encodeurl of every reserved character, RFC 5231 :count on
+    # envelope, RFC 5232 flags in variables, RFC 7352 :uniqueid, RFC
+    # 5490 mailboxexists, RFC 5435 §5 notify_method_capability).
+    "x_modifiers": ('require ["variables","fileinto","enotify"]; set :lower :upperfirst "a" "hELLO"; '
+                    'set :upper :lowerfirst "b" "hello"; set :quotewildcard :upper "c" "a*?\\\\b"; '
+                    'set :length :upper "d" "abc"; set :encodeurl "e" "-._~AZaz09 !*\'();:@&=+$,/?#[]%"; '
+                    'fileinto "${a}|${b}|${c}|${d}|${e}";'),
+    "x_count_envelope": ('require ["envelope","relational","comparator-i;ascii-numeric","fileinto"]; '
+                         'if envelope :count "eq" :comparator "i;ascii-numeric" "to" "1" { fileinto "one"; } '
+                         'if envelope :count "ge" :comparator "i;ascii-numeric" ["to","from"] "2" { fileinto "two"; }'),
+    "x_flags_vars": ('require ["imap4flags","variables","fileinto"]; set "f" "\\\\Seen $Label1"; addflag "v" "${f}"; '
+                     'addflag "v" "\\\\seen"; removeflag "v" "$label1"; fileinto :flags "${v}" "V"; '
+                     'if hasflag "v" "\\\\SEEN" { fileinto "has"; }'),
+    "x_dup_mbox_notify": ('require ["duplicate","mailbox","enotify","fileinto"]; '
+                          'if duplicate :uniqueid "abc" :seconds 60 { fileinto "dup"; } '
+                          'if mailboxexists ["INBOX","Nope"] { fileinto "both"; } '
+                          'if notify_method_capability "mailto:a@example.net" "online" "maybe" { fileinto "maybe"; }'),
     "regex_octet": ('require ["regex","fileinto"]; '
                     'if header :regex :comparator "i;octet" "subject" "^meeting" { fileinto "oct"; } '
                     'else { fileinto "nooct"; }'),
