@@ -52,6 +52,14 @@
 #define MAX_JOB_BYTES ((size_t)256 * 1024 * 1024)
 #define TICK_MS 1000
 #define CONNECT_TIMEOUT_S 30
+/* Hosts tried in one delivery attempt, as Postfix bounds them: the
+ * first MX_ADDRS_MAX addresses in preference order
+ * (smtp_mx_address_limit), and at most MX_SESSIONS_MAX sessions that got
+ * past EHLO and TLS (smtp_mx_session_limit: a host that refused the
+ * connection, timed out or failed before MAIL does not count). The rest
+ * wait for the next attempt. */
+#define MX_ADDRS_MAX 5
+#define MX_SESSIONS_MAX 2
 #define DSN_MAX (64 * 1024 * 1024)
 
 struct sched {
@@ -149,6 +157,7 @@ struct job {
 	struct smtp_client_msg cmsg;
 	struct dns_addr addrs[DNS_ADDRS_MAX];
 	size_t naddrs, cur_addr;
+	unsigned sessions; /* sessions of this attempt that reached MAIL */
 	struct dns_lookup *lookup;
 	struct sts_lookup *sts_lookup;
 	/* The group's MTA-STS policy (RFC 8461); mode MTA_STS_NONE when none applies. */
@@ -674,6 +683,7 @@ static void client_done(void *arg, enum smtp_client_result res, const char *why)
 	if (res == SMTPC_NEXT) {
 		snprintf(j->last_why, sizeof j->last_why, "%s", why);
 		j->last_refused = j->cmsg.refused_5xx;
+		j->sessions += j->cmsg.session_up != 0;
 		char qw[2 * SQ_STATUS_MAX + 8], qh[HOST_Q];
 		log_info("queue", NULL, "event=attempt_failed id=%llu host=%s why=%s",
 			 (unsigned long long)j->e.id, log_q(j->addrs[j->cur_addr].host, qh, sizeof qh),
@@ -831,8 +841,9 @@ static void try_addr(struct job *j)
 	struct sched *s = j->s;
 	if (s->stopping)
 		return;
-	if (j->cur_addr >= j->naddrs) {
-		/* No host answered (4.4.x: refused, timed out, cut off), which
+	if (j->cur_addr >= j->naddrs || j->sessions >= MX_SESSIONS_MAX) {
+		/* Every host was tried, or MX_SESSIONS_MAX of them talked
+		 * and failed. No host answered (4.4.x: refused, timed out, cut off), which
 		 * holds for the next message to the destination too; not a
 		 * reason of this message's (REQUIRETLS, a TLS policy). */
 		if (j->naddrs && strncmp(j->last_why, "4.4.", 4) == 0)
@@ -974,6 +985,7 @@ static void try_addr_go(struct job *j)
 	}
 	j->cmsg.tls_outcome = SMTPC_TLS_UNKNOWN;
 	j->cmsg.refused_5xx = 0;
+	j->cmsg.session_up = 0;
 	j->cmsg.tls_err = 0;
 	if (!j->plain_retry && !j->verify_retry)
 		j->tr_row.set = 0; /* a new address: its own session counts */
@@ -1004,7 +1016,10 @@ static void route_done(void *arg, enum dns_status st, const struct dns_addr *a, 
 		j->naddrs = n;
 		if (sts_filter(j) < 0)
 			return;
+		if (j->naddrs > MX_ADDRS_MAX)
+			j->naddrs = MX_ADDRS_MAX;
 		j->cur_addr = 0;
+		j->sessions = 0;
 		j->last_why[0] = '\0';
 		j->last_refused = 0;
 		try_addr(j);
@@ -1188,6 +1203,7 @@ static void start_group(struct job *j)
 		j->addrs[0] = k->addr;
 		j->naddrs = 1;
 		j->cur_addr = 0;
+		j->sessions = 0;
 		j->last_why[0] = '\0';
 		j->last_refused = 0;
 		k->c = NULL;

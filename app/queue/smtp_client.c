@@ -233,6 +233,61 @@ static void verdict_open(struct smtp_client *s, uint8_t verdict, const char *sta
 	}
 }
 
+/* What the reply being handled answers, for statuses. */
+static const char *reply_to(const struct smtp_client *s)
+{
+	switch (s->state) {
+	case ST_EHLO:
+		return "EHLO";
+	case ST_HELO:
+		return "HELO";
+	case ST_STARTTLS:
+		return "STARTTLS";
+	case ST_AUTH:
+	case ST_AUTH_USER:
+	case ST_AUTH_PASS:
+		return "AUTH";
+	case ST_TX:
+		return s->answered == 0 ? "MAIL FROM" : s->answered <= s->ntx ? "RCPT TO" : "DATA";
+	case ST_BODY:
+		return s->body_done ? "end of data" : "the message body, sent before its end";
+	case ST_DOT:
+		return "end of data";
+	case ST_RSET:
+		return "RSET";
+	default:
+		return "nothing (unasked)";
+	}
+}
+
+/*
+ * A 421 (RFC 5321 §3.8: the remote is closing the channel): nothing more
+ * is sent, and the reply is the answer for every recipient still open.
+ * When this session decided no recipient yet (no refused RCPT, no earlier
+ * transaction), the failure is the host's, not the message's: the next
+ * address is tried (SMTPC_NEXT, as after a 4xx greeting), and when none
+ * is left each recipient is deferred with this reply. Otherwise those
+ * verdicts stand and the others are deferred with it.
+ */
+static void remote_closing(struct smtp_client *s)
+{
+	char st[SQ_STATUS_MAX], why[SQ_STATUS_MAX];
+	int decided = s->tx_ended;
+	reply_status(s, st, sizeof st);
+	fmt_status(why, sizeof why, "%s (in reply to %s, from %s)", st, reply_to(s), s->where);
+	if (s->state == ST_TX || s->state == ST_BODY || s->state == ST_DOT)
+		for (size_t i = 0; i < s->ntx; i++)
+			decided |= s->rst[s->tx[i]] == R_DONE;
+	if (!decided) {
+		fail_next(s, "%s", why);
+		return;
+	}
+	verdict_open(s, SQ_PENDING, why);
+	report(s, SMTPC_VERDICT, "");
+	if (s->c)
+		client_close(s->c, "remote_closing");
+}
+
 static void quit(struct smtp_client *s)
 {
 	s->state = ST_QUIT;
@@ -512,6 +567,7 @@ static int start_tx(struct smtp_client *s)
 	struct smtp_client_msg *m = s->msg;
 	char st[SQ_STATUS_MAX];
 
+	m->session_up = 1;
 	/* 8-bit content to a server without 8BITMIME: its 7-bit form, as
 	 * Postfix sends (RFC 6152 §3), before anything is counted: SIZE is
 	 * that form's. A line over 998 octets (RFC 5322 §2.1.1, RFC 5321
@@ -699,6 +755,13 @@ static void tx_reply(struct smtp_client *s)
 	reply_status(s, st, sizeof st);
 	if (idx == 0) { /* MAIL */
 		s->mail_ok = code / 100 == 2;
+		if (code / 100 == 4 && !s->tx_ended) {
+			/* A 4xx to MAIL before any verdict is the host's trouble
+			 * (full, overloaded, greylisting the client): the next MX
+			 * is tried, as Postfix does; the last host's reply defers. */
+			fail_next(s, "%s (in reply to MAIL FROM, from %s)", st, s->where);
+			return;
+		}
 		if (!s->mail_ok) {
 			verdict_open(s, code / 100 == 5 ? SQ_FAILED : SQ_PENDING, st);
 			report(s, SMTPC_VERDICT, "");
@@ -859,6 +922,11 @@ static void handle_reply(struct smtp_client *s)
 	int code = s->reply.code;
 	char st[SQ_STATUS_MAX];
 
+	if (code == 421 && s->state != ST_GREET && s->state != ST_QUIT) {
+		/* Whatever it answers: the remote is going away (§3.8). */
+		remote_closing(s);
+		return;
+	}
 	switch (s->state) {
 	case ST_GREET:
 		if (code != 220) {
@@ -1046,6 +1114,18 @@ static void on_data(struct client *c, void *arg)
 		}
 		if (buf_len(&c->in) > 0 && owed == 0 && s->reply.lines == 0 && s->state != ST_QUIT &&
 		    !(s->state == ST_BODY && !s->body_done)) {
+			/* A 421 may come unasked (RFC 5321 §3.8: a server
+			 * shutting down says so before it closes): it is
+			 * read as one, handle_reply ends the session. */
+			const char *in = buf_data(&c->in);
+			size_t k = buf_len(&c->in) < 3 ? buf_len(&c->in) : 3;
+			if (memcmp(in, "421", k) == 0) {
+				if (k < 3)
+					return; /* more to come */
+				owed = 1;
+				s->owed++;
+				continue;
+			}
 			/* (A reply during the body is the remote giving up:
 			 * handle_reply takes it as its verdict.) */
 			/* A reply to a command not sent yet: a remote talking ahead,

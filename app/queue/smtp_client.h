@@ -15,9 +15,11 @@
  * SQ_PENDING) and status — as soon as the remote answered the end of data
  * (or refused the transaction earlier), so the caller can commit at once;
  * or with SMTPC_NEXT when the session failed before any verdict (refused
- * connection, timeout, 4xx/5xx greeting, TLS required but not offered, AUTH
- * refused) and the next address should be tried; why then says what
- * happened. After done() the session sends QUIT and frees itself; the
+ * connection, timeout, 4xx/5xx greeting, a 4xx to EHLO or MAIL, a 421 at
+ * any point before a recipient's verdict, TLS required but not offered,
+ * AUTH refused) and the next address should be tried; why then says what
+ * happened. A 421 after some verdicts ends the session too, the open
+ * recipients deferred with its text (RFC 5321 §3.8). After done() the session sends QUIT and frees itself; the
  * caller must not touch it again.
  *
  * Caveats: msg and its strings must stay valid until done() runs.
@@ -77,6 +79,10 @@ struct smtp_client_msg {
 	 * from us, a final answer when no other host is left (Postfix
 	 * bounces then too). The caller clears it before each session. */
 	int refused_5xx;
+	/* Output: 1 once the session got past EHLO, TLS and AUTH to its
+	 * first MAIL (what Postfix's smtp_mx_session_limit counts). The
+	 * caller clears it before each session. */
+	int session_up;
 };
 
 enum {

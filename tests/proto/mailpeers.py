@@ -146,7 +146,10 @@ class Receiver:
     tls_break: what follows STARTTLS's 220 instead of a handshake, each
     session: "close" (hangs up), "garbage" (a line of text), "silent"
     (says nothing till the client gives up); the session without
-    STARTTLS after it is served as usual.
+    STARTTLS after it is served as usual. mail(addr) -> reply line for
+    MAIL FROM (default 250). A 421 reply does not close the connection:
+    the peer reads on, as a hostile one would, so what the client still
+    sends after it is in .commands.
     Received transactions are in .messages (dicts; "at" is the time.time()
     the end of data was read, before data_delay and the reply)."""
 
@@ -155,10 +158,11 @@ class Receiver:
                  dsn=False, hangup_after_data=False, tls13_only=False, data_delay=0,
                  cert=None, extra_ehlo=(), max_rcpts=None, dot_354=False, read_rate=None,
                  data_extra=None, talk_ahead=None, early_reply=None, greeting=None,
-                 tls_break=None):
+                 tls_break=None, mail=None):
         self.ip, self.port = ip, port
         self.extra_ehlo = list(extra_ehlo)
         self.rcpt_fn = rcpt or (lambda a: "250 2.1.5 ok")
+        self.mail_fn = mail or (lambda a: "250 2.1.0 ok")
         self.data_fn = data or (lambda n: "250 2.0.0 queued as %d" % n)
         self.stall, self.tls, self.implicit_tls, self.auth = stall, tls, implicit_tls, auth
         self.size, self.ext8bit, self.pipelining, self.dsn = size, ext8bit, pipelining, dsn
@@ -300,7 +304,10 @@ class Receiver:
                     continue
                 mail, rcpts = line[10:].split(">", 1)[0].lstrip("<"), []
                 mail_line, rcpt_lines = line, []
-                out("250 2.1.0 ok")
+                reply = self.mail_fn(mail)
+                if not reply.startswith("2"):
+                    mail = None
+                out(reply)
             elif cmd == "RCPT":
                 addr = line[8:].split(">", 1)[0].lstrip("<")
                 reply = self.rcpt_fn(addr)

@@ -989,3 +989,82 @@ def test_client_against_demanding_and_odd_remotes():
               and closed.connections >= 1 and not closed.messages,
               "closed: " + " / ".join(l for l in w.srv.log_text().splitlines() if "closed.test" in l)[-1500:])
         assert bad == [], bad
+
+
+def test_session_failures_try_the_next_mx_and_421_ends_the_session():
+    """Session-level failures against hostile remotes (RFC 5321 §3.8,
+    §5.1; Postfix's smtp_mx_address_limit and smtp_mx_session_limit):
+    - shut.test (no PIPELINING, its only MX) refuses gone@ (550), takes
+      a@, then answers b@'s RCPT with 421 and keeps reading: the client
+      sends nothing more (QUIT at most), gone@ bounces with its 550, a@,
+      b@ and c@ are deferred with the 421's text and code, not as
+      "connection lost", and no DATA went;
+    - backup.test's first MX answers every RCPT with 421: the second MX
+      gets the mail in the same attempt (never deferred);
+    - mailtmp.test's first MX answers MAIL with 451: the same;
+    - limit.test has three MX, the first two answering MAIL with 451:
+      two sessions is the limit, the third is not tried in that attempt,
+      and the deferral carries the second's reply;
+    - addr.test has six MX addresses, five refusing the connection: five
+      addresses is the limit, the sixth is not tried."""
+    def records(ips):
+        z = zone(mx(ips, 0, name="shut.test"))
+        for dom, hosts in (("backup.test", [1, 2]), ("mailtmp.test", [3, 4]),
+                           ("limit.test", [5, 6, 7]), ("addr.test", list(range(8, 14)))):
+            z[dom] = {"MX": [[10 * (k + 1), "mx%d.%s" % (i, dom)] for k, i in enumerate(hosts)]}
+            for i in hosts:
+                z["mx%d.%s" % (i, dom)] = {"A": [ips[i]]}
+        return z
+    with World(records, nips=14, env={"TERN_QUEUE_RETRY_SCHEDULE": "30"}) as w:
+        shut = w.receiver(0, pipelining=False, rcpt=lambda a: {
+            "gone": "550 5.1.1 no such user", "b": "421 4.3.2 shutting down for maintenance"}
+            .get(a.split("@")[0], "250 2.1.5 ok"))
+        w.receiver(1, rcpt=lambda a: "421 4.7.0 too busy, try another host")
+        backup = w.receiver(2)
+        w.receiver(3, mail=lambda a: "451 4.3.0 queue full")
+        mailtmp = w.receiver(4)
+        w.receiver(5, mail=lambda a: "451 4.3.0 mx5 is full")
+        w.receiver(6, mail=lambda a: "451 4.3.0 mx6 is full")
+        third = w.receiver(7)
+        sixth = w.receiver(13)
+        w.send(["gone@shut.test", "a@shut.test", "b@shut.test", "c@shut.test"], subject="shut")
+        w.send(["carol@backup.test"], subject="backup")
+        w.send(["carol@mailtmp.test"], subject="mailtmp")
+        w.send(["carol@limit.test"], subject="limit")
+        w.send(["carol@addr.test"], subject="addr")
+
+        bad = []
+
+        def check(ok, what):
+            if not ok:
+                bad.append(what)
+
+        def lines(dom):
+            return " / ".join(l for l in w.srv.log_text().splitlines() if dom in l)[-1500:]
+
+        for r in ("a", "b", "c"):
+            check(w.srv.wait_log(re.compile(r"event=deferred id=\d+ rcpt=%s@shut\.test .*"
+                                            r"421 4\.3\.2 shutting down" % r)),
+                  "shut %s: %s" % (r, lines("shut.test")))
+        check(w.srv.wait_log(re.compile(r"event=bounced id=\d+ rcpt=gone@shut\.test .*550 5\.1\.1")),
+              "shut gone: " + lines("shut.test"))
+        deadline = time.time() + 10
+        while shut.open_sessions and time.time() < deadline:
+            time.sleep(0.05)
+        cmds = [c.split(":")[0].upper() for c in shut.commands]
+        after = cmds[[c.lower() for c in shut.commands].index("rcpt to:<b@shut.test>") + 1:] \
+            if "rcpt to:<b@shut.test>" in [c.lower() for c in shut.commands] else None
+        check(after in ([], ["QUIT"]) and not shut.open_sessions, "shut: after the 421: %s" % after)
+        check(len(backup.wait_messages(1)) == 1, "backup: not delivered: " + lines("backup.test"))
+        check(len(mailtmp.wait_messages(1)) == 1, "mailtmp: not delivered: " + lines("mailtmp.test"))
+        check(w.srv.wait_log(re.compile(r"event=deferred id=\d+ rcpt=carol@limit\.test .*mx6 is full")),
+              "limit: " + lines("limit.test"))
+        check(w.srv.wait_log(re.compile(r"event=deferred id=\d+ rcpt=carol@addr\.test .*connection refused")),
+              "addr: " + lines("addr.test"))
+        log = w.srv.log_text()
+        for d in ("backup.test", "mailtmp.test"):
+            check(not any(d in l for l in log.splitlines() if "event=deferred" in l),
+                  d + ": deferred: " + lines(d))
+        check(third.connections == 0 and sixth.connections == 0,
+              "limits: third MX %d, sixth address %d connections" % (third.connections, sixth.connections))
+        assert bad == [], bad
