@@ -206,6 +206,18 @@ static void set_rcpt(struct smtp_client_rcpt *r, uint8_t verdict, const char *fm
 	va_start(ap, fmt);
 	vsnprintf(r->status, sizeof r->status, fmt, ap);
 	va_end(ap);
+	const char *st = r->status;
+	if (verdict == SQ_PENDING && (st[0] == '2' || st[0] == '3') && st[1] >= '0' &&
+	    st[1] <= '9' && st[2] >= '0' && st[2] <= '9' && st[3] == ' ') {
+		/* A 2xx or 3xx where it settles nothing (a 250 before the end
+		 * of data, a 250 to DATA, a 3xx to MAIL or RCPT): the deferral
+		 * needs a temporary status of its own, or the queue, the
+		 * delay DSN (RFC 3464 §2.3.4: 4.X.X) and the logs would show
+		 * a success code for mail that was not taken. */
+		char orig[SQ_STATUS_MAX + 1];
+		snprintf(orig, sizeof orig, "%s", st);
+		fmt_status(r->status, sizeof r->status, "4.5.0 unexpected reply: %s", orig);
+	}
 }
 
 /* The remote's reply as a status string: "550 5.1.1 text" (one line). */

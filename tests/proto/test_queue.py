@@ -1006,16 +1006,20 @@ def test_session_failures_try_the_next_mx_and_421_ends_the_session():
       two sessions is the limit, the third is not tried in that attempt,
       and the deferral carries the second's reply;
     - addr.test has six MX addresses, five refusing the connection: five
-      addresses is the limit, the sixth is not tried."""
+      addresses is the limit, the sixth is not tried;
+    - early.test answers 250 after the body's first line, long before
+      its end: not a delivery, deferred with a temporary status of its
+      own (4.5.0), not the 250 (a delay DSN's Status must be 4.X.X)."""
     def records(ips):
         z = zone(mx(ips, 0, name="shut.test"))
         for dom, hosts in (("backup.test", [1, 2]), ("mailtmp.test", [3, 4]),
-                           ("limit.test", [5, 6, 7]), ("addr.test", list(range(8, 14)))):
+                           ("limit.test", [5, 6, 7]), ("addr.test", list(range(8, 14))),
+                           ("early.test", [14])):
             z[dom] = {"MX": [[10 * (k + 1), "mx%d.%s" % (i, dom)] for k, i in enumerate(hosts)]}
             for i in hosts:
                 z["mx%d.%s" % (i, dom)] = {"A": [ips[i]]}
         return z
-    with World(records, nips=14, env={"TERN_QUEUE_RETRY_SCHEDULE": "30"}) as w:
+    with World(records, nips=15, env={"TERN_QUEUE_RETRY_SCHEDULE": "30"}) as w:
         shut = w.receiver(0, pipelining=False, rcpt=lambda a: {
             "gone": "550 5.1.1 no such user", "b": "421 4.3.2 shutting down for maintenance"}
             .get(a.split("@")[0], "250 2.1.5 ok"))
@@ -1032,6 +1036,9 @@ def test_session_failures_try_the_next_mx_and_421_ends_the_session():
         w.send(["carol@mailtmp.test"], subject="mailtmp")
         w.send(["carol@limit.test"], subject="limit")
         w.send(["carol@addr.test"], subject="addr")
+        w.receiver(14, early_reply="250 2.0.0 thanks, that will do")
+        w.send(["carol@early.test"], subject="early", body="".join(
+            "line %06d of a long message, answered long before its end\r\n" % i for i in range(16000)))
 
         bad = []
 
@@ -1061,7 +1068,12 @@ def test_session_failures_try_the_next_mx_and_421_ends_the_session():
               "limit: " + lines("limit.test"))
         check(w.srv.wait_log(re.compile(r"event=deferred id=\d+ rcpt=carol@addr\.test .*connection refused")),
               "addr: " + lines("addr.test"))
+        check(w.srv.wait_log(re.compile(r"event=deferred id=\d+ rcpt=carol@early\.test .*"
+                                        r"status=\"4\.5\.0 unexpected reply: 250 2\.0\.0 thanks")),
+              "early: " + lines("early.test"))
         log = w.srv.log_text()
+        check(not any("early.test" in l for l in log.splitlines() if "event=sent" in l),
+              "early: sent: " + lines("early.test"))
         for d in ("backup.test", "mailtmp.test"):
             check(not any(d in l for l in log.splitlines() if "event=deferred" in l),
                   d + ": deferred: " + lines(d))
