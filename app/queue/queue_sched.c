@@ -667,9 +667,12 @@ static void client_done(void *arg, enum smtp_client_result res, const char *why)
 	}
 	if (res == SMTPC_NEXT && !j->plain_retry && !j->s->relay_host[0] &&
 	    j->sts.mode != MTA_STS_ENFORCE && j->dane == DANE_NONE &&
-	    !(j->e.flags & SQ_REQUIRETLS) && strstr(why, "TLS")) {
+	    !(j->e.flags & SQ_REQUIRETLS) && j->cmsg.tls_outcome == SMTPC_TLS_FAILED) {
 		/* Opportunistic TLS (Postfix's "may"): a remote whose STARTTLS
-		 * fails still gets the mail in plaintext, on a new connection. */
+		 * fails still gets the mail in plaintext, on a new connection.
+		 * Decided by the session's TLS outcome, never by the words of
+		 * the failure: a remote's "451 4.7.0 TLS ..." to MAIL, after a
+		 * good handshake, had the mail sent again without TLS. */
 		char qw[2 * SQ_STATUS_MAX + 8], qh[HOST_Q];
 		log_info("queue", NULL, "event=tls_fallback_plaintext id=%llu host=%s why=%s",
 			 (unsigned long long)j->e.id, log_q(j->addrs[j->cur_addr].host, qh, sizeof qh),

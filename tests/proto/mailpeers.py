@@ -141,7 +141,9 @@ class Receiver:
     about this many bytes a second (a slow peer); data_extra: a line sent
     with the reply to the end of data, unasked; talk_ahead: a line sent
     with the greeting, unasked; early_reply: sent after the first line of
-    the body, the rest read and dropped till the client hangs up;
+    the body, the rest read and dropped till the client hangs up (with
+    early_hold, nothing more is read: a body bigger than the socket
+    buffers cannot all go before the client sees the reply);
     greeting: the greeting line instead of 220 ("554 no service");
     tls_break: what follows STARTTLS's 220 instead of a handshake, each
     session: "close" (hangs up), "garbage" (a line of text), "silent"
@@ -158,7 +160,7 @@ class Receiver:
                  dsn=False, hangup_after_data=False, tls13_only=False, data_delay=0,
                  cert=None, extra_ehlo=(), max_rcpts=None, dot_354=False, read_rate=None,
                  data_extra=None, talk_ahead=None, early_reply=None, greeting=None,
-                 tls_break=None, mail=None):
+                 tls_break=None, mail=None, early_hold=False):
         self.ip, self.port = ip, port
         self.extra_ehlo = list(extra_ehlo)
         self.rcpt_fn = rcpt or (lambda a: "250 2.1.5 ok")
@@ -170,7 +172,7 @@ class Receiver:
         self.data_delay = data_delay
         self.max_rcpts, self.dot_354, self.read_rate = max_rcpts, dot_354, read_rate
         self.data_extra, self.talk_ahead = data_extra, talk_ahead
-        self.early_reply = early_reply
+        self.early_reply, self.early_hold = early_reply, early_hold
         self.greeting = greeting
         self.tls_break = tls_break
         self.lone_dots = 0
@@ -334,6 +336,8 @@ class Receiver:
                 if self.early_reply:
                     f.readline()
                     out(self.early_reply)
+                    while self.early_hold and not self.stopping:
+                        time.sleep(0.1)  # reads nothing more: the body cannot end
                     while f.read1(65536):  # the rest, unread, till the client hangs up
                         pass
                     return

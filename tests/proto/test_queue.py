@@ -1009,17 +1009,20 @@ def test_session_failures_try_the_next_mx_and_421_ends_the_session():
       addresses is the limit, the sixth is not tried;
     - early.test answers 250 after the body's first line, long before
       its end: not a delivery, deferred with a temporary status of its
-      own (4.5.0), not the 250 (a delay DSN's Status must be 4.X.X)."""
+      own (4.5.0), not the 250 (a delay DSN's Status must be 4.X.X);
+    - tlsword.test takes STARTTLS, then answers MAIL with a 451 whose
+      text says "TLS": deferred, not sent again at once in plaintext
+      (only a failed handshake falls back to plaintext)."""
     def records(ips):
         z = zone(mx(ips, 0, name="shut.test"))
         for dom, hosts in (("backup.test", [1, 2]), ("mailtmp.test", [3, 4]),
                            ("limit.test", [5, 6, 7]), ("addr.test", list(range(8, 14))),
-                           ("early.test", [14])):
+                           ("early.test", [14]), ("tlsword.test", [15])):
             z[dom] = {"MX": [[10 * (k + 1), "mx%d.%s" % (i, dom)] for k, i in enumerate(hosts)]}
             for i in hosts:
                 z["mx%d.%s" % (i, dom)] = {"A": [ips[i]]}
         return z
-    with World(records, nips=15, env={"TERN_QUEUE_RETRY_SCHEDULE": "30"}) as w:
+    with World(records, nips=16, env={"TERN_QUEUE_RETRY_SCHEDULE": "30"}) as w:
         shut = w.receiver(0, pipelining=False, rcpt=lambda a: {
             "gone": "550 5.1.1 no such user", "b": "421 4.3.2 shutting down for maintenance"}
             .get(a.split("@")[0], "250 2.1.5 ok"))
@@ -1036,9 +1039,14 @@ def test_session_failures_try_the_next_mx_and_421_ends_the_session():
         w.send(["carol@mailtmp.test"], subject="mailtmp")
         w.send(["carol@limit.test"], subject="limit")
         w.send(["carol@addr.test"], subject="addr")
-        w.receiver(14, early_reply="250 2.0.0 thanks, that will do")
+        w.receiver(14, early_reply="250 2.0.0 thanks, that will do", early_hold=True)
+        tlsword = w.receiver(15, tls=True, mail=lambda a, n=[]: (
+            "451 4.7.0 TLS session tickets exhausted, try later" if not n.append(1) and len(n) == 1
+            else "250 2.1.0 ok"))
+        w.send(["carol@tlsword.test"], subject="tlsword")
         w.send(["carol@early.test"], subject="early", body="".join(
-            "line %06d of a long message, answered long before its end\r\n" % i for i in range(16000)))
+            # 6 MB: more than the socket buffers (4 MB at most) can hold
+            "line %06d of a long message, answered long before its end\r\n" % i for i in range(100000)))
 
         bad = []
 
@@ -1071,6 +1079,12 @@ def test_session_failures_try_the_next_mx_and_421_ends_the_session():
         check(w.srv.wait_log(re.compile(r"event=deferred id=\d+ rcpt=carol@early\.test .*"
                                         r"status=\"4\.5\.0 unexpected reply: 250 2\.0\.0 thanks")),
               "early: " + lines("early.test"))
+        check(w.srv.wait_log(re.compile(r"event=deferred id=\d+ rcpt=carol@tlsword\.test .*"
+                                        r"451 4\.7\.0 TLS session tickets")),
+              "tlsword: " + lines("tlsword.test"))
+        check(tlsword.connections == 1 and not tlsword.messages,
+              "tlsword: %d connections, %s" % (tlsword.connections,
+                                               [m["tls"] for m in tlsword.messages]))
         log = w.srv.log_text()
         check(not any("early.test" in l for l in log.splitlines() if "event=sent" in l),
               "early: sent: " + lines("early.test"))
