@@ -152,10 +152,17 @@ static void fail_next(struct smtp_client *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof why, fmt, ap);
 	va_end(ap);
-	if (s->tx_ended && !s->reported) {
-		/* Some recipients have their verdict from an earlier
-		 * transaction on this session (delivered, maybe): those stand,
-		 * the others are deferred, not tried again elsewhere now. */
+	int decided = s->tx_ended;
+	if (s->state == ST_TX || s->state == ST_BODY || s->state == ST_DOT)
+		for (size_t i = 0; i < s->ntx; i++)
+			decided |= s->rst[s->tx[i]] == R_DONE;
+	if (decided && !s->reported) {
+		/* Some recipients have their verdict from this session (an
+		 * earlier transaction delivered, a RCPT was refused for good):
+		 * those stand, the others are deferred, not tried again
+		 * elsewhere now. (As a failure for the next host, a 550 to
+		 * RCPT became a deferral, "connection lost", when the remote
+		 * then hung up.) */
 		for (size_t i = 0; i < s->msg->nrcpts; i++)
 			if (s->rst[i] != R_DONE)
 				set_rcpt(&s->msg->rcpts[i], SQ_PENDING, "%s", why);
@@ -283,21 +290,9 @@ static const char *reply_to(const struct smtp_client *s)
  */
 static void remote_closing(struct smtp_client *s)
 {
-	char st[SQ_STATUS_MAX], why[SQ_STATUS_MAX];
-	int decided = s->tx_ended;
+	char st[SQ_STATUS_MAX];
 	reply_status(s, st, sizeof st);
-	fmt_status(why, sizeof why, "%s (in reply to %s, from %s)", st, reply_to(s), s->where);
-	if (s->state == ST_TX || s->state == ST_BODY || s->state == ST_DOT)
-		for (size_t i = 0; i < s->ntx; i++)
-			decided |= s->rst[s->tx[i]] == R_DONE;
-	if (!decided) {
-		fail_next(s, "%s", why);
-		return;
-	}
-	verdict_open(s, SQ_PENDING, why);
-	report(s, SMTPC_VERDICT, "");
-	if (s->c)
-		client_close(s->c, "remote_closing");
+	fail_next(s, "%s (in reply to %s, from %s)", st, reply_to(s), s->where);
 }
 
 static void quit(struct smtp_client *s)

@@ -1012,17 +1012,20 @@ def test_session_failures_try_the_next_mx_and_421_ends_the_session():
       own (4.5.0), not the 250 (a delay DSN's Status must be 4.X.X);
     - tlsword.test takes STARTTLS, then answers MAIL with a 451 whose
       text says "TLS": deferred, not sent again at once in plaintext
-      (only a failed handshake falls back to plaintext)."""
+      (only a failed handshake falls back to plaintext);
+    - drop.test (no PIPELINING, its only MX) refuses gone@ with 550 and
+      hangs up at the next RCPT: gone@ bounces with its 550, a@ is
+      deferred (the 550 was not lost to "connection lost")."""
     def records(ips):
         z = zone(mx(ips, 0, name="shut.test"))
         for dom, hosts in (("backup.test", [1, 2]), ("mailtmp.test", [3, 4]),
                            ("limit.test", [5, 6, 7]), ("addr.test", list(range(8, 14))),
-                           ("early.test", [14]), ("tlsword.test", [15])):
+                           ("early.test", [14]), ("tlsword.test", [15]), ("drop.test", [16])):
             z[dom] = {"MX": [[10 * (k + 1), "mx%d.%s" % (i, dom)] for k, i in enumerate(hosts)]}
             for i in hosts:
                 z["mx%d.%s" % (i, dom)] = {"A": [ips[i]]}
         return z
-    with World(records, nips=16, env={"TERN_QUEUE_RETRY_SCHEDULE": "30"}) as w:
+    with World(records, nips=17, env={"TERN_QUEUE_RETRY_SCHEDULE": "30"}) as w:
         shut = w.receiver(0, pipelining=False, rcpt=lambda a: {
             "gone": "550 5.1.1 no such user", "b": "421 4.3.2 shutting down for maintenance"}
             .get(a.split("@")[0], "250 2.1.5 ok"))
@@ -1044,6 +1047,13 @@ def test_session_failures_try_the_next_mx_and_421_ends_the_session():
             "451 4.7.0 TLS session tickets exhausted, try later" if not n.append(1) and len(n) == 1
             else "250 2.1.0 ok"))
         w.send(["carol@tlsword.test"], subject="tlsword")
+
+        def drop_rcpt(a):
+            if a.startswith("gone@"):
+                return "550 5.1.1 no such user"
+            raise ValueError("the peer hangs up")  # _session closes the connection
+        w.receiver(16, pipelining=False, rcpt=drop_rcpt)
+        w.send(["gone@drop.test", "a@drop.test"], subject="drop")
         w.send(["carol@early.test"], subject="early", body="".join(
             # 6 MB: more than the socket buffers (4 MB at most) can hold
             "line %06d of a long message, answered long before its end\r\n" % i for i in range(100000)))
@@ -1085,6 +1095,9 @@ def test_session_failures_try_the_next_mx_and_421_ends_the_session():
         check(tlsword.connections == 1 and not tlsword.messages,
               "tlsword: %d connections, %s" % (tlsword.connections,
                                                [m["tls"] for m in tlsword.messages]))
+        check(w.srv.wait_log(re.compile(r"event=bounced id=\d+ rcpt=gone@drop\.test .*550 5\.1\.1"))
+              and w.srv.wait_log(re.compile(r"event=deferred id=\d+ rcpt=a@drop\.test .*connection lost")),
+              "drop: " + lines("drop.test"))
         log = w.srv.log_text()
         check(not any("early.test" in l for l in log.splitlines() if "event=sent" in l),
               "early: sent: " + lines("early.test"))
