@@ -1125,8 +1125,10 @@ static void on_data(struct client *c, void *arg)
 			 * shutting down says so before it closes): it is
 			 * read as one, handle_reply ends the session. */
 			const char *in = buf_data(&c->in);
-			size_t k = buf_len(&c->in) < 3 ? buf_len(&c->in) : 3;
-			if (memcmp(in, "421", k) == 0) {
+			size_t k = 0, have = buf_len(&c->in);
+			while (k < 3 && k < have && in[k] == "421"[k])
+				k++;
+			if (k == 3 || k == have) {
 				if (k < 3)
 					return; /* more to come */
 				owed = 1;

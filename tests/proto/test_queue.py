@@ -1015,17 +1015,21 @@ def test_session_failures_try_the_next_mx_and_421_ends_the_session():
       (only a failed handshake falls back to plaintext);
     - drop.test (no PIPELINING, its only MX) refuses gone@ with 550 and
       hangs up at the next RCPT: gone@ bounces with its 550, a@ is
-      deferred (the 550 was not lost to "connection lost")."""
+      deferred (the 550 was not lost to "connection lost");
+    - bye.test sends a 421 unasked right after its greeting (§3.8 lets
+      a server say it is closing at any time): the deferral carries that
+      421, not "answered before being asked"."""
     def records(ips):
         z = zone(mx(ips, 0, name="shut.test"))
         for dom, hosts in (("backup.test", [1, 2]), ("mailtmp.test", [3, 4]),
                            ("limit.test", [5, 6, 7]), ("addr.test", list(range(8, 14))),
-                           ("early.test", [14]), ("tlsword.test", [15]), ("drop.test", [16])):
+                           ("early.test", [14]), ("tlsword.test", [15]), ("drop.test", [16]),
+                           ("bye.test", [17])):
             z[dom] = {"MX": [[10 * (k + 1), "mx%d.%s" % (i, dom)] for k, i in enumerate(hosts)]}
             for i in hosts:
                 z["mx%d.%s" % (i, dom)] = {"A": [ips[i]]}
         return z
-    with World(records, nips=17, env={"TERN_QUEUE_RETRY_SCHEDULE": "30"}) as w:
+    with World(records, nips=18, env={"TERN_QUEUE_RETRY_SCHEDULE": "30"}) as w:
         shut = w.receiver(0, pipelining=False, rcpt=lambda a: {
             "gone": "550 5.1.1 no such user", "b": "421 4.3.2 shutting down for maintenance"}
             .get(a.split("@")[0], "250 2.1.5 ok"))
@@ -1054,6 +1058,8 @@ def test_session_failures_try_the_next_mx_and_421_ends_the_session():
             raise ValueError("the peer hangs up")  # _session closes the connection
         w.receiver(16, pipelining=False, rcpt=drop_rcpt)
         w.send(["gone@drop.test", "a@drop.test"], subject="drop")
+        w.receiver(17, talk_ahead="421 4.3.2 closing down now")
+        w.send(["carol@bye.test"], subject="bye")
         w.send(["carol@early.test"], subject="early", body="".join(
             # 6 MB: more than the socket buffers (4 MB at most) can hold
             "line %06d of a long message, answered long before its end\r\n" % i for i in range(100000)))
@@ -1098,6 +1104,8 @@ def test_session_failures_try_the_next_mx_and_421_ends_the_session():
         check(w.srv.wait_log(re.compile(r"event=bounced id=\d+ rcpt=gone@drop\.test .*550 5\.1\.1"))
               and w.srv.wait_log(re.compile(r"event=deferred id=\d+ rcpt=a@drop\.test .*connection lost")),
               "drop: " + lines("drop.test"))
+        check(w.srv.wait_log(re.compile(r"event=deferred id=\d+ rcpt=carol@bye\.test .*421 4\.3\.2 closing down")),
+              "bye: " + lines("bye.test"))
         log = w.srv.log_text()
         check(not any("early.test" in l for l in log.splitlines() if "event=sent" in l),
               "early: sent: " + lines("early.test"))
