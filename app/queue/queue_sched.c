@@ -845,10 +845,11 @@ static void try_addr(struct job *j)
 	if (s->stopping)
 		return;
 	if (j->cur_addr >= j->naddrs || j->sessions >= MX_SESSIONS_MAX) {
-		/* Every host was tried, or MX_SESSIONS_MAX of them talked
-		 * and failed. No host answered (4.4.x: refused, timed out, cut off), which
-		 * holds for the next message to the destination too; not a
-		 * reason of this message's (REQUIRETLS, a TLS policy). */
+		/* Every address was tried, or MX_SESSIONS_MAX hosts talked
+		 * and failed. When no host answered (4.4.x: refused, timed
+		 * out, cut off), that holds for the next message to the
+		 * destination too; not a reason of this message's
+		 * (REQUIRETLS, a TLS policy). */
 		if (j->naddrs && strncmp(j->last_why, "4.4.", 4) == 0)
 			dead_mark(j, j->last_why);
 		/* REQUIRETLS could use none of the hosts: that will not change

@@ -286,7 +286,7 @@ static const char *reply_to(const struct smtp_client *s)
  * transaction), the failure is the host's, not the message's: the next
  * address is tried (SMTPC_NEXT, as after a 4xx greeting), and when none
  * is left each recipient is deferred with this reply. Otherwise those
- * verdicts stand and the others are deferred with it.
+ * verdicts stand and the others are deferred with it (fail_next decides).
  */
 static void remote_closing(struct smtp_client *s)
 {
