@@ -379,6 +379,51 @@ static enum MHD_Result respond(struct http_ctx *x)
 	return res;
 }
 
+/* Every value of the field name, in order, joined by ", " as RFC 9110
+ * §5.3 combines lines of a list field (a proxy that adds its own line,
+ * as HAProxy's forwardfor does, leaves the client's first); NULL when
+ * absent. Longer than FORWARDED_MAX: a value forwarded.h does not read. */
+struct joined {
+	const char *name;
+	struct buf b;
+	int n, over;
+};
+
+static enum MHD_Result join_field(void *cls, enum MHD_ValueKind kind, const char *key,
+				  const char *value)
+{
+	struct joined *j = cls;
+	(void)kind;
+	if (strcasecmp(key, j->name) != 0 || !value)
+		return MHD_YES;
+	if ((j->n++ && buf_append(&j->b, ", ", 2) < 0) ||
+	    buf_append(&j->b, value, strlen(value)) < 0) {
+		j->over = 1;
+		return MHD_NO;
+	}
+	return MHD_YES;
+}
+
+static const char *field_joined(struct MHD_Connection *mc, struct arena *a, const char *name)
+{
+	struct joined j = {.name = name};
+	buf_init(&j.b, FORWARDED_MAX);
+	MHD_get_connection_values(mc, MHD_HEADER_KIND, join_field, &j);
+	char *out = NULL;
+	if (j.over) {
+		/* Still there, and too long to read: not the next field's turn. */
+		out = arena_alloc(a, FORWARDED_MAX + 2);
+		memset(out, 'x', FORWARDED_MAX + 1);
+		out[FORWARDED_MAX + 1] = '\0';
+	} else if (j.n) {
+		out = arena_alloc(a, buf_len(&j.b) + 1);
+		memcpy(out, buf_data(&j.b), buf_len(&j.b));
+		out[buf_len(&j.b)] = '\0';
+	}
+	buf_free(&j.b);
+	return out;
+}
+
 /*
  * The request's client into r->ip and r->loopback: the peer, or behind a
  * reverse proxy we trust, the client it names (from anyone else those
@@ -395,8 +440,8 @@ static int client_of(struct MHD_Connection *mc, struct http_req *r)
 	if (!http_cfg->trusted_proxies[0] || !cidr_list_match(http_cfg->trusted_proxies, r->ip))
 		return 0;
 	char client[64];
-	if (forwarded_client(MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Forwarded"),
-			     MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "X-Forwarded-For"),
+	if (forwarded_client(field_joined(mc, r->arena, "Forwarded"),
+			     field_joined(mc, r->arena, "X-Forwarded-For"),
 			     http_cfg->trusted_proxies, client, sizeof client)) {
 		snprintf(r->ip, sizeof r->ip, "%s", client);
 		r->loopback = strncmp(client, "127.", 4) == 0 || strcmp(client, "::1") == 0;

@@ -206,3 +206,42 @@ def http_ask(sock, request):
             break
         rest += chunk
     return int(head.split()[1])
+
+
+def test_forwarded_for_several_lines():
+    """HAProxy's forwardfor adds a line of its own after the client's:
+    every line counts, in order (RFC 9110 §5.3), so the client cannot
+    name itself by sending the field first."""
+    proxy = unique_ips(1)[0]
+    s = Server(http=True, env={"TERN_TRUSTED_PROXIES": proxy})
+    with s:
+        for i, fields in enumerate((["X-Forwarded-For: 127.0.0.1", "X-Forwarded-For: 203.0.113.70"],
+                                    ["Forwarded: for=127.0.0.1", "Forwarded: for=203.0.113.71"])):
+            st = ask_body(s, proxy, fields, '{"password":"wrong-password"}')
+            assert st == 401, st
+            assert s.wait_log("event=auth_failed what=login failures=1 ip=203.0.113.7%d\n" % i), \
+                s.log_text()[-2000:]
+        assert "ip=127.0.0.1\n" not in s.log_text()
+
+
+def ask_body(s, source, fields, body):
+    """POST /api/v1/session with body over HTTPS from source: the status."""
+    sock = socket.create_connection(("127.0.0.1", s.https_port), timeout=10,
+                                    source_address=(source, 0))
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    t = ctx.wrap_socket(sock, server_hostname="mx.example.test")
+    try:
+        t.sendall(("\r\n".join(["POST /api/v1/session HTTP/1.1", "Host: x",
+                                "Content-Type: application/json",
+                                "Content-Length: %d" % len(body)] + fields)
+                   + "\r\n\r\n" + body).encode())
+        buf = b""
+        while b"\r\n" not in buf:
+            chunk = t.recv(4096)
+            assert chunk, buf
+            buf += chunk
+        return int(buf.split()[1])
+    finally:
+        t.close()
