@@ -268,16 +268,13 @@ static void job_finish(struct http_ctx *x, void *arg)
 	explicit_bzero(j->user, sizeof j->user);
 }
 
-/* The URL prefix the client used: scheme and the Host it sent, when that
- * is a plain host[:port]; else the configured host name. */
+/* The URL prefix the client used: scheme and the host[:port] it asked
+ * for (behind a trusted proxy, those it names), else the configured
+ * host name. */
 static void base_url(struct http_ctx *x, char *out, size_t n)
 {
-	const char *h = http_req_header(x, "Host");
-	int ok = h && *h && strlen(h) < 260;
-	for (const char *p = h; ok && *p; p++)
-		ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		     *p == '.' || *p == '-' || *p == ':' || *p == '[' || *p == ']';
-	snprintf(out, n, "%s://%s", x->https ? "https" : "http", ok ? h : http_cfg->hostname);
+	snprintf(out, n, "%s://%s", x->https ? "https" : "http",
+		 x->authority[0] ? x->authority : http_cfg->hostname);
 }
 
 /* A job with the request's credentials; NULL after answering 401. */
@@ -918,8 +915,8 @@ static int cross_site(struct http_ctx *x, int upload)
 	int refuse = site && (!strcasecmp(site, "cross-site") || !strcasecmp(site, "same-site")) &&
 		     (!mode || strcasecmp(mode, "cors") != 0);
 	if (!refuse && upload) {
-		const char *o = http_req_header(x, "Origin"), *h = http_req_header(x, "Host");
-		refuse = !http_origin_own(o, o ? strlen(o) : 0, h ? h : "", h ? strlen(h) : 0) &&
+		const char *o = http_req_header(x, "Origin");
+		refuse = !http_origin_own(o, o ? strlen(o) : 0, x->authority, strlen(x->authority)) &&
 			 simple_type(http_req_header(x, "Content-Type"));
 	}
 	if (!refuse)

@@ -65,6 +65,7 @@
 #include "http/http_push.h"
 #include "http/http_server.h"
 #include "net/conn.h"
+#include "net/forwarded.h"
 #include "net/limits.h"
 
 #define BRIDGE_IN_MAX (64 * 1024)
@@ -90,6 +91,7 @@ struct bridge {
 	int sp;          /* our end of the socketpair */
 	unsigned sp_want;
 	int https;
+	int proxy; /* the peer is a trusted proxy */
 	int limited; /* holds a POOL_HTTP slot: 1 with the peer's share, 2 without */
 	enum bridge_phase phase;
 	unsigned line_len; /* bytes in the header line being read */
@@ -212,12 +214,21 @@ static int push_check(struct bridge *b)
 	unsigned line = HTTP_HEADER_START;
 	struct http_head h;
 
-	if (!b->https || b->phase != PHASE_HEADER || memcmp(d, pfx, m) != 0 || n > HOLD_MAX)
+	if (b->phase != PHASE_HEADER || memcmp(d, pfx, m) != 0 || n > HOLD_MAX)
+		return 0;
+	/* Plain HTTP carries them when it is all there is, or from a proxy
+	 * that ended the client's TLS (it says https); else the daemon
+	 * redirects them to HTTPS. */
+	if (!b->https && http_https_port() && !b->proxy)
 		return 0;
 	long end = http_header_end(&line, d, n);
 	if (end < 0)
 		return 1;
 	if (http_head_parse(d, (size_t)end, &h) < 0 || !http_push_wants(&h))
+		return 0;
+	struct forwarded_origin o;
+	if (!b->https && http_https_port() &&
+	    (!http_push_origin(b->c->peer_ip, &h, &o) || o.https != 1))
 		return 0;
 	/* Ours: the daemon sees its end close (it answered every earlier
 	 * request, or the client would not have sent this one). */
@@ -384,7 +395,7 @@ void http_bridge_accept(struct loop *loop, int fd, void *arg)
 	 * against the share of the client the proxy names (http_server.c),
 	 * a JMAP push connection for as long as it lasts (http_push.c), so
 	 * the per-client limit sees real clients, not the proxy. */
-	int proxy = http_cfg->trusted_proxies[0] &&
+	int proxy = b->proxy = http_cfg->trusted_proxies[0] &&
 		    cidr_list_match(http_cfg->trusted_proxies, b->c->peer_ip);
 	int lim = limits_acquire(POOL_HTTP, proxy ? NULL : b->c->peer_ip);
 	if (lim < 0) {

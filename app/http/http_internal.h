@@ -41,8 +41,15 @@ struct http_ctx {
 	const char *method; /* "GET", ... */
 	const char *path;   /* decoded, without query */
 	const char *host;   /* Host header without port, lowercase, "" when none */
+	/* host[:port] the client asked for, for URLs ("" when the Host field
+	 * is not a plain one); behind a trusted proxy, the one it names */
+	const char *authority;
 	const char *ip;     /* client address */
-	int https;          /* arrived over the TLS bridge */
+	/* The client's scheme: https over the TLS bridge, or behind a trusted
+	 * proxy (TERN_TRUSTED_PROXIES) the one it names (Forwarded proto=,
+	 * X-Forwarded-Proto), the listener's when it names none. */
+	int https;
+	int proxied;        /* the peer is a trusted proxy */
 	int loopback;       /* client address is loopback */
 	struct arena *arena;
 	const char *body;   /* request body (NUL-terminated), may be NULL */

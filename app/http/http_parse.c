@@ -188,6 +188,8 @@ static int head_field(struct http_head *h, struct str name, struct str value)
 	    {"sec-websocket-protocol", offsetof(struct http_head, ws_protocol)},
 	    {"forwarded", offsetof(struct http_head, forwarded)},
 	    {"x-forwarded-for", offsetof(struct http_head, x_forwarded_for)},
+	    {"x-forwarded-proto", offsetof(struct http_head, x_forwarded_proto)},
+	    {"x-forwarded-host", offsetof(struct http_head, x_forwarded_host)},
 	    {"host", offsetof(struct http_head, host)},
 	    {"origin", offsetof(struct http_head, origin)},
 	};

@@ -81,7 +81,8 @@ struct http_head {
 	struct str authorization, upgrade, connection, last_event_id;
 	struct str ws_key, ws_version, ws_protocol;
 	struct str host, origin;
-	struct str forwarded, x_forwarded_for; /* read only from a trusted proxy */
+	/* read only from a trusted proxy */
+	struct str forwarded, x_forwarded_for, x_forwarded_proto, x_forwarded_host;
 };
 /*
  * Parses the header p[0..n) (through the empty line that ends it, as

@@ -582,8 +582,12 @@ int http_origin_own(const char *origin, size_t olen, const char *host, size_t hl
 	return n && str_eq_ci_c(str_make(o.p, n), hostname_now());
 }
 
-static int own_origin(const struct http_head *h)
+/* Behind a trusted proxy, the host it names stands for Host. */
+static int own_origin(const struct conn *c, const struct http_head *h)
 {
+	struct forwarded_origin o;
+	if (http_push_origin(c->peer_ip, h, &o) && o.host[0])
+		return http_origin_own(h->origin.p, h->origin.len, o.host, strlen(o.host));
 	return http_origin_own(h->origin.p, h->origin.len, h->host.p, h->host.len);
 }
 
@@ -631,7 +635,7 @@ static int ws_handshake(struct http_push *p, const struct http_head *h)
 			    "the jmap subprotocol is required (Sec-WebSocket-Protocol: jmap)");
 		return -1;
 	}
-	if (!own_origin(h)) {
+	if (!own_origin(p->c, h)) {
 		push_answer(p, 403, "Forbidden", NULL,
 			    "a WebSocket from a page of another site (Origin) is refused");
 		return -1;
@@ -812,6 +816,40 @@ static void ws_input(struct http_push *p)
 	}
 }
 
+/* h's field f, NUL-terminated in out (FORWARDED_MAX + 1), or NULL when
+ * absent; one too long to read stays there (longer than FORWARDED_MAX),
+ * so that the next field in forwarded.h's order is not read instead. */
+static const char *field_text(struct str f, char *out)
+{
+	if (!f.p)
+		return NULL;
+	size_t n = f.len <= FORWARDED_MAX ? f.len : FORWARDED_MAX + 1;
+	memset(out, 'x', n);
+	if (f.len <= FORWARDED_MAX)
+		memcpy(out, f.p, f.len);
+	out[n] = '\0';
+	return out;
+}
+
+static int peer_trusted(const char *peer_ip)
+{
+	return http_cfg && http_cfg->trusted_proxies[0] &&
+	       cidr_list_match(http_cfg->trusted_proxies, peer_ip);
+}
+
+int http_push_origin(const char *peer_ip, const struct http_head *h, struct forwarded_origin *o)
+{
+	char fw[FORWARDED_MAX + 2], xp[FORWARDED_MAX + 2], xh[FORWARDED_MAX + 2];
+
+	o->https = -1;
+	o->host[0] = '\0';
+	if (!peer_trusted(peer_ip))
+		return 0;
+	forwarded_origin(field_text(h->forwarded, fw), field_text(h->x_forwarded_proto, xp),
+			 field_text(h->x_forwarded_host, xh), o);
+	return 1;
+}
+
 /*
  * The client's address, as http_server.c judges it for every other
  * request: the peer, or behind a reverse proxy in TERN_TRUSTED_PROXIES
@@ -822,23 +860,12 @@ static void ws_input(struct http_push *p)
  */
 static int client_ip(const struct conn *c, const struct http_head *h, char *out, size_t n)
 {
-	char fw[FORWARDED_MAX + 1], xff[FORWARDED_MAX + 1], client[48];
+	char fw[FORWARDED_MAX + 2], xff[FORWARDED_MAX + 2], client[48];
 
 	snprintf(out, n, "%s", c->peer_ip);
-	if (!http_cfg || !http_cfg->trusted_proxies[0] ||
-	    !cidr_list_match(http_cfg->trusted_proxies, c->peer_ip))
+	if (!peer_trusted(c->peer_ip))
 		return 0;
-	int have_fw = h->forwarded.p && h->forwarded.len <= FORWARDED_MAX;
-	int have_xff = h->x_forwarded_for.p && h->x_forwarded_for.len <= FORWARDED_MAX;
-	if (have_fw) {
-		memcpy(fw, h->forwarded.p, h->forwarded.len);
-		fw[h->forwarded.len] = '\0';
-	}
-	if (have_xff) {
-		memcpy(xff, h->x_forwarded_for.p, h->x_forwarded_for.len);
-		xff[h->x_forwarded_for.len] = '\0';
-	}
-	if (forwarded_client(have_fw ? fw : NULL, have_xff ? xff : NULL,
+	if (forwarded_client(field_text(h->forwarded, fw), field_text(h->x_forwarded_for, xff),
 			     http_cfg->trusted_proxies, client, sizeof client))
 		snprintf(out, n, "%s", client);
 	return 1;

@@ -22,7 +22,9 @@
  * comes while the last one is still queued is folded into the next one
  * (states are cumulative: the later one says it all).
  *
- * Caveats: only on the HTTPS listener (the credentials are HTTP Basic).
+ * Caveats: only on the HTTPS listener (the credentials are HTTP Basic),
+ * or on plain HTTP when there is none or a trusted proxy (TERN_TRUSTED_
+ * PROXIES) says the client asked it for https (it ends TLS in front).
  * A request pipelined behind another one on a keep-alive connection is
  * not looked at (it goes to the daemon, which answers 404).
  */
@@ -37,6 +39,14 @@ struct http_push;
 
 /* 1 when the request header h is answered here rather than by the daemon. */
 int http_push_wants(const struct http_head *h);
+
+/*
+ * Behind a trusted proxy (peer_ip in TERN_TRUSTED_PROXIES): the scheme and
+ * host the client asked it for, from h (net/forwarded.h), and 1; else o
+ * says nothing and 0.
+ */
+struct forwarded_origin;
+int http_push_origin(const char *peer_ip, const struct http_head *h, struct forwarded_origin *o);
 
 /*
  * Takes over c (whose on_data/on_drained/on_close the bridge forwards

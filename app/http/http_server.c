@@ -99,6 +99,8 @@ struct http_req {
 	struct http_ctx *x;        /* a streamed request's context (http_upload.h) */
 	int answered_upload;       /* its answer was queued */
 	int bad_host;              /* HTTP/1.1 without exactly one Host field */
+	int proxied;               /* the peer is a trusted proxy */
+	struct forwarded_origin origin; /* what the client asked that proxy for */
 };
 
 static enum MHD_Result count_host(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -336,7 +338,9 @@ static void redirect_https(struct http_ctx *x)
 	const char *host = x->host[0] ? x->host : hostname_now();
 	char port[16] = "";
 
-	if (https_port && https_port != 443)
+	/* Behind a proxy, its HTTPS port is the public one: ours is not
+	 * what the client reaches, and the default is the likely one. */
+	if (https_port && https_port != 443 && !x->proxied)
 		snprintf(port, sizeof(port), ":%u", (unsigned)https_port);
 	/* Only the path: MHD keeps no raw query string, and a redirect target
 	 * must never carry bytes a client injected. */
@@ -428,8 +432,9 @@ static const char *field_joined(struct MHD_Connection *mc, struct arena *a, cons
  * The request's client into r->ip and r->loopback: the peer, or behind a
  * reverse proxy we trust, the client it names (from anyone else those
  * fields are the client's own claim). Rate limits, the fail2ban lines and
- * the loopback-only routes then see the real client. Returns 1 when the
- * peer is a trusted proxy (whether or not it named anyone).
+ * the loopback-only routes then see the real client. From such a proxy,
+ * also the scheme and host the client asked it for (r->origin). Returns
+ * 1 when the peer is a trusted proxy (whether or not it named anyone).
  */
 static int client_of(struct MHD_Connection *mc, struct http_req *r)
 {
@@ -437,16 +442,28 @@ static int client_of(struct MHD_Connection *mc, struct http_req *r)
 		MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	addr_text(ci ? ci->client_addr : NULL, r->ip, sizeof r->ip);
 	r->loopback = ci && is_loopback(ci->client_addr);
+	r->origin.https = -1;
+	r->origin.host[0] = '\0';
 	if (!http_cfg->trusted_proxies[0] || !cidr_list_match(http_cfg->trusted_proxies, r->ip))
 		return 0;
+	r->proxied = 1;
 	char client[64];
-	if (forwarded_client(field_joined(mc, r->arena, "Forwarded"),
-			     field_joined(mc, r->arena, "X-Forwarded-For"),
+	const char *fwd = field_joined(mc, r->arena, "Forwarded");
+	if (forwarded_client(fwd, field_joined(mc, r->arena, "X-Forwarded-For"),
 			     http_cfg->trusted_proxies, client, sizeof client)) {
 		snprintf(r->ip, sizeof r->ip, "%s", client);
 		r->loopback = strncmp(client, "127.", 4) == 0 || strcmp(client, "::1") == 0;
 	}
+	forwarded_origin(fwd, field_joined(mc, r->arena, "X-Forwarded-Proto"),
+			 field_joined(mc, r->arena, "X-Forwarded-Host"), &r->origin);
 	return 1;
+}
+
+/* The Host field when it is a plain host[:port], else "". */
+static const char *host_field(struct MHD_Connection *mc)
+{
+	const char *h = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Host");
+	return h && forwarded_host_valid(h, strlen(h)) ? h : "";
 }
 
 /* The request context of a request whose header just arrived. */
@@ -459,11 +476,14 @@ static struct http_ctx *ctx_new(struct http_req *r, struct MHD_Connection *mc, c
 	x->path = url;
 	x->arena = r->arena;
 	buf_init(&x->out, HTTP_RESP_MAX);
-	x->https = cls == &https_marker;
+	x->https = r->origin.https >= 0 ? r->origin.https : cls == &https_marker;
+	x->proxied = r->proxied;
 	x->ip = r->ip;
 	x->loopback = r->loopback;
-	x->host = http_host_normalize(x->arena,
-				      MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Host"));
+	x->authority = r->origin.host[0] ? r->origin.host : host_field(mc);
+	x->host = http_host_normalize(x->arena, r->origin.host[0] ? r->origin.host
+								  : MHD_lookup_connection_value(
+									mc, MHD_HEADER_KIND, "Host"));
 	return x;
 }
 
@@ -839,9 +859,14 @@ int http_jmap_session_url(char *out, size_t n)
 
 	if (n)
 		out[0] = '\0';
-	if (!p)
+	/* Behind a proxy (TERN_TRUSTED_PROXIES) the public URL is the proxy's,
+	 * which we cannot see from here: https on the host name and the
+	 * default port, with or without our own HTTPS listener (the proxy may
+	 * end TLS and talk plain HTTP to us). */
+	int proxied = http_cfg && http_cfg->trusted_proxies[0] && (p || http_port);
+	if (!p && !proxied)
 		return -1;
-	if (p != 443)
+	if (p != 443 && !proxied)
 		snprintf(port, sizeof port, ":%u", (unsigned)p);
 	int len = snprintf(out, n, "https://%s%s" HTTP_JMAP_SESSION_PATH, hostname_now(), port);
 	if (len < 0 || (size_t)len >= n) {

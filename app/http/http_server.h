@@ -61,8 +61,10 @@ void http_bridge_accept(struct loop *loop, int fd, void *arg);
  * The JMAP session resource (RFC 8620 §2): its path, where
  * /.well-known/jmap redirects, and its URL, "https://HOST[:PORT]" and the
  * path, on the host name and the HTTPS port this process serves (the one
- * source of it: IMAP's GETJMAPACCESS, RFC 9698, answers it). Returns 0, or
- * -1 with out "" when JMAP is not served here (no HTTPS listener).
+ * source of it: IMAP's GETJMAPACCESS, RFC 9698, answers it); behind a
+ * reverse proxy (TERN_TRUSTED_PROXIES) "https://HOST" and the path, the
+ * proxy's default port. Returns 0, or -1 with out "" when JMAP is not
+ * served here (no HTTPS listener, nor HTTP behind a proxy).
  */
 #define HTTP_JMAP_SESSION_PATH "/jmap/session"
 int http_jmap_session_url(char *out, size_t n);

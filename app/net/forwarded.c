@@ -118,3 +118,135 @@ int forwarded_client(const char *fwd, const char *xff, const char *trusted, char
 	snprintf(out, outsz, "%s", last);
 	return 1;
 }
+
+/* [p, p+n) without blanks at either end. */
+static void trim(const char **p, size_t *n)
+{
+	while (*n && (**p == ' ' || **p == '\t'))
+		(*p)++, (*n)--;
+	while (*n && ((*p)[*n - 1] == ' ' || (*p)[*n - 1] == '\t'))
+		(*n)--;
+}
+
+/* Where the last element of a comma-separated list starts (commas
+ * inside quotes do not split). */
+static const char *last_element(const char *v, size_t n)
+{
+	int q = 0;
+	while (n > 0 && (q || v[n - 1] != ',')) {
+		if (v[n - 1] == '"')
+			q = !q;
+		n--;
+	}
+	return v + n;
+}
+
+int forwarded_host_valid(const char *p, size_t n)
+{
+	size_t h;
+	if (n == 0 || n >= sizeof ((struct forwarded_origin *)0)->host)
+		return 0;
+	if (p[0] == '[') {
+		const char *close = memchr(p, ']', n);
+		char t[64];
+		unsigned char bin[16];
+		if (!close || (size_t)(close - p) - 1 >= sizeof t)
+			return 0;
+		memcpy(t, p + 1, (size_t)(close - p) - 1);
+		t[close - p - 1] = '\0';
+		if (inet_pton(AF_INET6, t, bin) != 1)
+			return 0;
+		h = (size_t)(close - p) + 1;
+	} else {
+		for (h = 0; h < n && p[h] != ':'; h++) {
+			char c = p[h];
+			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			      c == '-' || c == '.'))
+				return 0;
+		}
+		if (h == 0 || p[0] == '.' || p[0] == '-')
+			return 0;
+	}
+	if (h == n)
+		return 1;
+	if (p[h] != ':' || n - h - 1 == 0 || n - h - 1 > 5)
+		return 0;
+	unsigned port = 0;
+	for (size_t i = h + 1; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return 0;
+		port = port * 10 + (unsigned)(p[i] - '0');
+	}
+	return port >= 1 && port <= 65535;
+}
+
+static void set_proto(const char *p, size_t n, struct forwarded_origin *o)
+{
+	trim(&p, &n);
+	if (n >= 2 && p[0] == '"' && p[n - 1] == '"')
+		p++, n -= 2;
+	if (n == 5 && strncasecmp(p, "https", 5) == 0)
+		o->https = 1;
+	else if (n == 4 && strncasecmp(p, "http", 4) == 0)
+		o->https = 0;
+}
+
+static void set_host(const char *p, size_t n, struct forwarded_origin *o)
+{
+	trim(&p, &n);
+	if (n >= 2 && p[0] == '"' && p[n - 1] == '"')
+		p++, n -= 2;
+	if (!forwarded_host_valid(p, n))
+		return;
+	for (size_t i = 0; i < n; i++)
+		o->host[i] = (p[i] >= 'A' && p[i] <= 'Z') ? (char)(p[i] - 'A' + 'a') : p[i];
+	o->host[n] = '\0';
+}
+
+void forwarded_origin(const char *fwd, const char *xfproto, const char *xfhost,
+		      struct forwarded_origin *o)
+{
+	o->https = -1;
+	o->host[0] = '\0';
+	if (fwd) {
+		size_t n = strnlen(fwd, FORWARDED_MAX + 1);
+		if (n > FORWARDED_MAX)
+			return;
+		const char *p = last_element(fwd, n);
+		n -= (size_t)(p - fwd);
+		/* Its pairs, ';' outside quotes ending each. */
+		while (n) {
+			size_t k = 0;
+			int q = 0;
+			while (k < n && (q || p[k] != ';')) {
+				if (p[k] == '"')
+					q = !q;
+				k++;
+			}
+			const char *pair = p;
+			size_t pl = k;
+			trim(&pair, &pl);
+			if (pl > 6 && strncasecmp(pair, "proto=", 6) == 0)
+				set_proto(pair + 6, pl - 6, o);
+			else if (pl > 5 && strncasecmp(pair, "host=", 5) == 0)
+				set_host(pair + 5, pl - 5, o);
+			p += k < n ? k + 1 : k;
+			n -= k < n ? k + 1 : k;
+		}
+		return;
+	}
+	if (xfproto) {
+		size_t n = strnlen(xfproto, FORWARDED_MAX + 1);
+		if (n <= FORWARDED_MAX) {
+			const char *p = last_element(xfproto, n);
+			set_proto(p, n - (size_t)(p - xfproto), o);
+		}
+	}
+	if (xfhost) {
+		size_t n = strnlen(xfhost, FORWARDED_MAX + 1);
+		if (n <= FORWARDED_MAX) {
+			const char *p = last_element(xfhost, n);
+			set_host(p, n - (size_t)(p - xfhost), o);
+		}
+	}
+}

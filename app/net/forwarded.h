@@ -30,4 +30,24 @@
 int forwarded_client(const char *fwd, const char *xff, const char *trusted, char *out,
 		     size_t outsz);
 
+/*
+ * What the client asked the proxy for: the scheme and the authority
+ * (RFC 9110 §4.2), so the URLs tern builds are the ones the client can
+ * reach. Only the proxy nearest to tern is asked, the one that knows:
+ * the last element of fwd (Forwarded's proto= and host=) or, without a
+ * Forwarded field, the last value of X-Forwarded-Proto (xfproto) and
+ * X-Forwarded-Host (xfhost); each may be NULL. A value that is not
+ * "http" or "https" (any case), or not a host[:port], is not said.
+ */
+struct forwarded_origin {
+	int https;      /* 1 https, 0 http, -1 not said */
+	char host[262]; /* "name[:port]" or "[v6][:port]", lowercase; "" not said */
+};
+void forwarded_origin(const char *fwd, const char *xfproto, const char *xfhost,
+		      struct forwarded_origin *o);
+
+/* 1 when p[0..n) is a host name, IPv4 or [IPv6] literal, with an
+ * optional ":port" (1-65535), at most 261 bytes; else 0. */
+int forwarded_host_valid(const char *p, size_t n);
+
 #endif

@@ -208,6 +208,127 @@ def http_ask(sock, request):
     return int(head.split()[1])
 
 
+def ask(s, source, lines, tls=False):
+    """One request (header lines, joined here) from source to the HTTP (or
+    HTTPS) port: (status, {lowercased name: value}, body bytes); the body
+    as long as Content-Length says (none for a stream)."""
+    sock = socket.create_connection(("127.0.0.1", s.https_port if tls else s.http_port),
+                                    timeout=10, source_address=(source, 0))
+    if tls:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        sock = ctx.wrap_socket(sock, server_hostname="mx.example.test")
+    try:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            chunk = sock.recv(65536)
+            assert chunk, buf
+            buf += chunk
+        head, _, body = buf.partition(b"\r\n\r\n")
+        hl = head.decode().split("\r\n")
+        hdrs = {}
+        for l in hl[1:]:
+            k, _, v = l.partition(":")
+            hdrs[k.strip().lower()] = v.strip()
+        n = int(hdrs.get("content-length", "0"))
+        while len(body) < n:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+        return int(hl[0].split()[1]), hdrs, body
+    finally:
+        sock.close()
+
+
+def test_proxy_ending_tls_scheme_and_host():
+    """A proxy that ends TLS and talks plain HTTP to tern says what the
+    client asked for (Forwarded proto=/host=, X-Forwarded-Proto/-Host):
+    from a trusted one the JMAP session's URLs, the redirect to HTTPS and
+    HSTS follow it; from anyone else those fields are ignored."""
+    import json
+    proxy, other = unique_ips(2)
+    auth = "Authorization: Basic " + base64.b64encode(b"bob@example.test:bob-password-1").decode()
+    s = Server(http=True, imap=True, accounts=[("bob@example.test", "bob-password-1")],
+               env={"TERN_TRUSTED_PROXIES": proxy})
+    with s:
+        def session(source, extra, tls=False, host="tern:8080"):
+            st, h, body = ask(s, source, ["GET /jmap/session HTTP/1.1", "Host: " + host, auth]
+                              + extra, tls=tls)
+            assert st == 200, (st, body)
+            return json.loads(body), h
+
+        # X-Forwarded-Proto / -Host (nginx, Traefik, Caddy) over plain HTTP.
+        j, h = session(proxy, ["X-Forwarded-Proto: https", "X-Forwarded-Host: mail.example.test",
+                               "X-Forwarded-For: 203.0.113.5"])
+        assert j["apiUrl"] == "https://mail.example.test/jmap/api/", j["apiUrl"]
+        assert j["uploadUrl"].startswith("https://mail.example.test/jmap/upload/"), j
+        assert j["downloadUrl"].startswith("https://mail.example.test/jmap/download/"), j
+        assert j["eventSourceUrl"].startswith("https://mail.example.test/jmap/eventsource/"), j
+        assert j["capabilities"]["urn:ietf:params:jmap:websocket"]["url"] == \
+            "wss://mail.example.test/jmap/ws/", j["capabilities"]
+        assert h.get("strict-transport-security"), h
+        # Forwarded: the last element is the proxy's (a client's own comes first).
+        j, _ = session(proxy, ['Forwarded: for=192.0.2.1;proto=http;host=evil.test, '
+                               'for=203.0.113.5;proto=https;host="Mail.Example.test:8443"',
+                               "X-Forwarded-Host: other.test"])
+        assert j["apiUrl"] == "https://mail.example.test:8443/jmap/api/", j["apiUrl"]
+        # A bad value is not used: the Host field is.
+        j, _ = session(proxy, ["X-Forwarded-Proto: https", "X-Forwarded-Host: evil.test/x?"])
+        assert j["apiUrl"] == "https://tern:8080/jmap/api/", j["apiUrl"]
+        # From anyone else (over HTTPS, or plain HTTP would redirect) the
+        # fields are the client's own words.
+        j, _ = session(other, ["X-Forwarded-Proto: http", "X-Forwarded-Host: evil.test",
+                               'Forwarded: proto=http;host=evil.test'], tls=True,
+                       host="mx.example.test")
+        assert j["apiUrl"] == "https://mx.example.test/jmap/api/", j["apiUrl"]
+        st, h, _ = ask(s, other, ["GET /jmap/session HTTP/1.1", "Host: mx.example.test", auth,
+                                  "X-Forwarded-Proto: https"])
+        assert st == 301 and h["location"].startswith("https://mx.example.test:%d/" % s.https_port), h
+
+        # Plain HTTP the proxy says is plain: to HTTPS, on the proxy's
+        # (default) port, not tern's own.
+        st, h, _ = ask(s, proxy, ["GET /account HTTP/1.1", "Host: tern:8080",
+                                  "X-Forwarded-Proto: http", "X-Forwarded-Host: mail.example.test"])
+        assert st == 301 and h["location"] == "https://mail.example.test/account", (st, h)
+        assert "strict-transport-security" not in h, h
+
+        # The EventSource through the proxy (it would be redirected before).
+        st, h, _ = ask(s, proxy, ["GET /jmap/eventsource/?types=*&closeafter=no&ping=0 HTTP/1.1",
+                                  "Host: tern:8080", auth, "X-Forwarded-Proto: https"])
+        assert st == 200 and h["content-type"].startswith("text/event-stream"), (st, h)
+        # A WebSocket too; a browser's Origin is the host the proxy names.
+        ws = ["GET /jmap/ws/ HTTP/1.1", "Host: tern:8080", auth, "Upgrade: websocket",
+              "Connection: Upgrade", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+              "Sec-WebSocket-Version: 13", "Sec-WebSocket-Protocol: jmap",
+              "Origin: https://mail.example.test", "X-Forwarded-Proto: https"]
+        st, h, _ = ask(s, proxy, ws + ["X-Forwarded-Host: mail.example.test"])
+        assert st == 101 and h["sec-websocket-protocol"] == "jmap", (st, h)
+        st, h, _ = ask(s, proxy, ws + ["X-Forwarded-Host: elsewhere.test"])
+        assert st == 403, (st, h)
+        # Not for anyone else over plain HTTP.
+        st, h, _ = ask(s, other, ["GET /jmap/eventsource/?types=*&closeafter=no&ping=0 HTTP/1.1",
+                                  "Host: mx.example.test", auth, "X-Forwarded-Proto: https"])
+        assert st == 301, (st, h)
+
+        # IMAP's GETJMAPACCESS: the proxy's public URL (default port).
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        t = ctx.wrap_socket(socket.create_connection(("127.0.0.1", s.imaps_port), timeout=10),
+                            server_hostname="mx.example.test")
+        f = t.makefile("rb")
+        assert f.readline().startswith(b"* OK")
+        t.sendall(b"a LOGIN bob@example.test bob-password-1\r\nb GETJMAPACCESS\r\n")
+        lines = []
+        while not lines or not lines[-1].startswith("b "):
+            lines.append(f.readline().decode().rstrip())
+        assert '* JMAPACCESS "https://mx.example.test/jmap/session"' in lines, lines
+        t.close()
+
+
 def test_forwarded_for_several_lines():
     """HAProxy's forwardfor adds a line of its own after the client's:
     every line counts, in order (RFC 9110 §5.3), so the client cannot
