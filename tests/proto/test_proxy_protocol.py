@@ -5,14 +5,19 @@ logs, per-client limits and fail2ban's lines see the real client. From a
 trusted proxy a header is required (a bad one closes the connection);
 from anyone else a header is just bytes of the protocol. One server."""
 import base64
+import json
+import os
+import shutil
 import socket
 import ssl
 import struct
+import subprocess
+import tempfile
 import time
 
-from harness import Raw, Server
+from harness import Raw, Server, free_port
 from httpc import Api
-from mailpeers import unique_ips
+from mailpeers import self_signed, unique_ips
 
 PROXY_IP, OTHER_IP = unique_ips(2)
 V2_SIG = b"\r\n\r\n\x00\r\nQUIT\n"
@@ -248,7 +253,6 @@ def test_proxy_ending_tls_scheme_and_host():
     client asked for (Forwarded proto=/host=, X-Forwarded-Proto/-Host):
     from a trusted one the JMAP session's URLs, the redirect to HTTPS and
     HSTS follow it; from anyone else those fields are ignored."""
-    import json
     proxy, other = unique_ips(2)
     auth = "Authorization: Basic " + base64.b64encode(b"bob@example.test:bob-password-1").decode()
     s = Server(http=True, imap=True, accounts=[("bob@example.test", "bob-password-1")],
@@ -366,3 +370,125 @@ def ask_body(s, source, fields, body):
         return int(buf.split()[1])
     finally:
         t.close()
+
+
+NGINX_CONF = """
+daemon off;
+master_process off;
+pid %(tmp)s/nginx.pid;
+error_log %(tmp)s/error.log warn;
+events { worker_connections 64; }
+http {
+    access_log off;
+    client_body_temp_path %(tmp)s/body;
+    proxy_temp_path %(tmp)s/proxy;
+    fastcgi_temp_path %(tmp)s/fastcgi;
+    uwsgi_temp_path %(tmp)s/uwsgi;
+    scgi_temp_path %(tmp)s/scgi;
+    map $http_upgrade $connection_upgrade { default upgrade; '' close; }
+    server {
+        listen 127.0.0.1:%(port)d ssl;
+        ssl_certificate %(crt)s;
+        ssl_certificate_key %(key)s;
+        location / {
+            proxy_pass http://127.0.0.1:%(tern)d;
+            proxy_bind %(proxy)s;
+            proxy_http_version 1.1;
+            proxy_buffering off;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header X-Forwarded-Host $http_host;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $connection_upgrade;
+        }
+    }
+}
+"""
+
+
+def test_behind_nginx():
+    """A real reverse proxy, nginx, ending TLS and passing plain HTTP to
+    tern's port 80 with the README's X-Forwarded-* fields: the pages are
+    served (not redirected back to HTTPS), the JMAP session names the
+    public https URL, push works through it, the fail2ban line names the
+    client."""
+    assert shutil.which("nginx"), "nginx is not installed (scripts/install-test-deps: nginx-light)"
+    proxy, client = unique_ips(2)
+    s = Server(http=True, accounts=[("bob@example.test", "bob-password-1")],
+               env={"TERN_TRUSTED_PROXIES": proxy})
+    tmp = tempfile.mkdtemp(prefix="tern-nginx-")
+    with s:
+        crt, key = self_signed(tmp, "mail.example.test")
+        port = free_port()
+        conf = os.path.join(tmp, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(NGINX_CONF % {"tmp": tmp, "port": port, "crt": crt, "key": key,
+                                  "tern": s.http_port, "proxy": proxy})
+        ng = subprocess.Popen(["nginx", "-c", conf, "-p", tmp, "-e", tmp + "/error.log"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.time() + 10
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    assert ng.poll() is None and time.time() < deadline, open(tmp + "/error.log").read()
+                    time.sleep(0.05)
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+
+            def get(path, headers):
+                sock = socket.create_connection(("127.0.0.1", port), timeout=10,
+                                                source_address=(client, 0))
+                t = ctx.wrap_socket(sock, server_hostname="mail.example.test")
+                try:
+                    t.sendall(("GET %s HTTP/1.1\r\nHost: mail.example.test:%d\r\n%s\r\n"
+                               % (path, port, "".join(h + "\r\n" for h in headers))).encode())
+                    buf = b""
+                    while b"\r\n\r\n" not in buf:
+                        chunk = t.recv(65536)
+                        assert chunk, buf
+                        buf += chunk
+                    head, _, body = buf.partition(b"\r\n\r\n")
+                    hl = head.decode().split("\r\n")
+                    h = {l.partition(":")[0].lower(): l.partition(":")[2].strip() for l in hl[1:]}
+                    n = int(h.get("content-length", "0"))
+                    while len(body) < n:
+                        chunk = t.recv(65536)
+                        if not chunk:
+                            break
+                        body += chunk
+                    return int(hl[0].split()[1]), h, body
+                finally:
+                    t.close()
+
+            auth = "Authorization: Basic " + base64.b64encode(b"bob@example.test:bob-password-1").decode()
+            st, h, _ = get("/account", [])
+            assert st == 200 and h.get("strict-transport-security"), (st, h)
+            st, _, body = get("/jmap/session", [auth])
+            assert st == 200, (st, body)
+            j = json.loads(body)
+            base = "https://mail.example.test:%d" % port
+            assert j["apiUrl"] == base + "/jmap/api/", j["apiUrl"]
+            assert j["eventSourceUrl"].startswith(base + "/jmap/eventsource/"), j
+            assert j["capabilities"]["urn:ietf:params:jmap:websocket"]["url"] == \
+                "wss://mail.example.test:%d/jmap/ws/" % port, j["capabilities"]
+            st, h, _ = get("/jmap/eventsource/?types=*&closeafter=no&ping=0", [auth])
+            assert st == 200 and h["content-type"].startswith("text/event-stream"), (st, h)
+            st, h, _ = get("/jmap/ws/", [auth, "Upgrade: websocket", "Connection: Upgrade",
+                                         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+                                         "Sec-WebSocket-Version: 13", "Sec-WebSocket-Protocol: jmap",
+                                         "Origin: " + base])
+            assert st == 101, (st, h)
+            # A client's own X-Forwarded-For comes first; nginx adds the peer.
+            st, _, _ = get("/jmap/session", ["Authorization: Basic " +
+                                             base64.b64encode(b"bob@example.test:wrong").decode(),
+                                             "X-Forwarded-For: 127.0.0.1"])
+            assert st == 401, st
+            assert s.wait_log("ip=%s" % client), s.log_text()[-2000:]
+        finally:
+            ng.terminate()
+            ng.wait(10)
+            shutil.rmtree(tmp, ignore_errors=True)
