@@ -817,17 +817,19 @@ static void ws_input(struct http_push *p)
 }
 
 /* h's field f, NUL-terminated in out (FORWARDED_MAX + 1), or NULL when
- * absent; one too long to read stays there (longer than FORWARDED_MAX),
- * so that the next field in forwarded.h's order is not read instead. */
+ * absent; of a longer one the last FORWARDED_MAX bytes from an element's
+ * start (all forwarded.h reads). */
 static const char *field_text(struct str f, char *out)
 {
 	if (!f.p)
 		return NULL;
-	size_t n = f.len <= FORWARDED_MAX ? f.len : FORWARDED_MAX + 1;
-	memset(out, 'x', n);
-	if (f.len <= FORWARDED_MAX)
-		memcpy(out, f.p, f.len);
-	out[n] = '\0';
+	if (f.len > FORWARDED_MAX) {
+		const char *p = f.p + f.len - FORWARDED_MAX, *c = memchr(p, ',', FORWARDED_MAX);
+		p = c ? c + 1 : f.p + f.len;
+		f = str_make(p, (size_t)(f.p + f.len - p));
+	}
+	memcpy(out, f.p, f.len);
+	out[f.len] = '\0';
 	return out;
 }
 
@@ -839,14 +841,15 @@ static int peer_trusted(const char *peer_ip)
 
 int http_push_origin(const char *peer_ip, const struct http_head *h, struct forwarded_origin *o)
 {
-	char fw[FORWARDED_MAX + 2], xp[FORWARDED_MAX + 2], xh[FORWARDED_MAX + 2];
+	char fw[FORWARDED_MAX + 1], xf[FORWARDED_MAX + 1], xp[FORWARDED_MAX + 1],
+		xh[FORWARDED_MAX + 1];
 
 	o->https = -1;
 	o->host[0] = '\0';
 	if (!peer_trusted(peer_ip))
 		return 0;
-	forwarded_origin(field_text(h->forwarded, fw), field_text(h->x_forwarded_proto, xp),
-			 field_text(h->x_forwarded_host, xh), o);
+	forwarded_origin(field_text(h->forwarded, fw), field_text(h->x_forwarded_for, xf),
+			 field_text(h->x_forwarded_proto, xp), field_text(h->x_forwarded_host, xh), o);
 	return 1;
 }
 
@@ -860,7 +863,7 @@ int http_push_origin(const char *peer_ip, const struct http_head *h, struct forw
  */
 static int client_ip(const struct conn *c, const struct http_head *h, char *out, size_t n)
 {
-	char fw[FORWARDED_MAX + 2], xff[FORWARDED_MAX + 2], client[48];
+	char fw[FORWARDED_MAX + 1], xff[FORWARDED_MAX + 1], client[48];
 
 	snprintf(out, n, "%s", c->peer_ip);
 	if (!peer_trusted(c->peer_ip))

@@ -386,7 +386,8 @@ static enum MHD_Result respond(struct http_ctx *x)
 /* Every value of the field name, in order, joined by ", " as RFC 9110
  * §5.3 combines lines of a list field (a proxy that adds its own line,
  * as HAProxy's forwardfor does, leaves the client's first); NULL when
- * absent. Longer than FORWARDED_MAX: a value forwarded.h does not read. */
+ * absent. (The whole header is within MHD's 32 KiB per connection.) */
+#define JOINED_MAX (64 * 1024)
 struct joined {
 	const char *name;
 	struct buf b;
@@ -411,18 +412,16 @@ static enum MHD_Result join_field(void *cls, enum MHD_ValueKind kind, const char
 static const char *field_joined(struct MHD_Connection *mc, struct arena *a, const char *name)
 {
 	struct joined j = {.name = name};
-	buf_init(&j.b, FORWARDED_MAX);
+	buf_init(&j.b, JOINED_MAX);
 	MHD_get_connection_values(mc, MHD_HEADER_KIND, join_field, &j);
-	char *out = NULL;
+	const char *out = NULL;
 	if (j.over) {
-		/* Still there, and too long to read: not the next field's turn. */
-		out = arena_alloc(a, FORWARDED_MAX + 2);
-		memset(out, 'x', FORWARDED_MAX + 1);
-		out[FORWARDED_MAX + 1] = '\0';
+		out = "unknown"; /* there, and names no one */
 	} else if (j.n) {
-		out = arena_alloc(a, buf_len(&j.b) + 1);
-		memcpy(out, buf_data(&j.b), buf_len(&j.b));
-		out[buf_len(&j.b)] = '\0';
+		char *o = arena_alloc(a, buf_len(&j.b) + 1);
+		memcpy(o, buf_data(&j.b), buf_len(&j.b));
+		o[buf_len(&j.b)] = '\0';
+		out = o;
 	}
 	buf_free(&j.b);
 	return out;
@@ -449,12 +448,12 @@ static int client_of(struct MHD_Connection *mc, struct http_req *r)
 	r->proxied = 1;
 	char client[64];
 	const char *fwd = field_joined(mc, r->arena, "Forwarded");
-	if (forwarded_client(fwd, field_joined(mc, r->arena, "X-Forwarded-For"),
-			     http_cfg->trusted_proxies, client, sizeof client)) {
+	const char *xff = field_joined(mc, r->arena, "X-Forwarded-For");
+	if (forwarded_client(fwd, xff, http_cfg->trusted_proxies, client, sizeof client)) {
 		snprintf(r->ip, sizeof r->ip, "%s", client);
 		r->loopback = strncmp(client, "127.", 4) == 0 || strcmp(client, "::1") == 0;
 	}
-	forwarded_origin(fwd, field_joined(mc, r->arena, "X-Forwarded-Proto"),
+	forwarded_origin(fwd, xff, field_joined(mc, r->arena, "X-Forwarded-Proto"),
 			 field_joined(mc, r->arena, "X-Forwarded-Host"), &r->origin);
 	return 1;
 }

@@ -81,15 +81,33 @@ static int element_for(const char *p, size_t n, char *out, size_t outsz)
 	return -1;
 }
 
+/* The last FORWARDED_MAX bytes of v at most, from an element's start:
+ * the elements the nearest proxies added, all that is read. */
+static const char *tail(const char *v, size_t *n)
+{
+	*n = strlen(v);
+	if (*n <= FORWARDED_MAX)
+		return v;
+	const char *p = v + *n - FORWARDED_MAX, *c = memchr(p, ',', FORWARDED_MAX);
+	p = c ? c + 1 : v + *n;
+	*n = (size_t)(v + *n - p);
+	return p;
+}
+
 int forwarded_client(const char *fwd, const char *xff, const char *trusted, char *out,
 		     size_t outsz)
 {
-	const char *v = fwd ? fwd : xff;
+	/* The proxies people run (nginx, Traefik, Caddy, Apache) write
+	 * X-Forwarded-For and pass a client's own Forwarded on untouched:
+	 * with both, only X-Forwarded-For can be the proxy's. */
+	const char *v = xff ? xff : fwd;
 	char addr[64], last[64] = "";
 	if (!v)
 		return 0;
-	size_t n = strnlen(v, FORWARDED_MAX + 1);
-	if (n == 0 || n > FORWARDED_MAX)
+	int is_fwd = !xff;
+	size_t n;
+	v = tail(v, &n);
+	if (n == 0)
 		return 0;
 	/* Elements from the right; commas inside quotes (Forwarded) do not split. */
 	size_t end = n;
@@ -101,7 +119,7 @@ int forwarded_client(const char *fwd, const char *xff, const char *trusted, char
 				q = !q;
 			start--;
 		}
-		int r = fwd ? element_for(v + start, end - start, addr, sizeof addr)
+		int r = is_fwd ? element_for(v + start, end - start, addr, sizeof addr)
 			    : node_addr(v + start, end - start, addr, sizeof addr);
 		if (r < 0)
 			return 0;
@@ -203,17 +221,17 @@ static void set_host(const char *p, size_t n, struct forwarded_origin *o)
 	o->host[n] = '\0';
 }
 
-void forwarded_origin(const char *fwd, const char *xfproto, const char *xfhost,
+void forwarded_origin(const char *fwd, const char *xff, const char *xfproto, const char *xfhost,
 		      struct forwarded_origin *o)
 {
+	size_t n;
 	o->https = -1;
 	o->host[0] = '\0';
-	if (fwd) {
-		size_t n = strnlen(fwd, FORWARDED_MAX + 1);
-		if (n > FORWARDED_MAX)
-			return;
-		const char *p = last_element(fwd, n);
-		n -= (size_t)(p - fwd);
+	if (fwd && !xff && !xfproto && !xfhost) {
+		const char *p = tail(fwd, &n);
+		const char *e = p + n;
+		p = last_element(p, n);
+		n = (size_t)(e - p);
 		/* Its pairs, ';' outside quotes ending each. */
 		while (n) {
 			size_t k = 0;
@@ -236,17 +254,13 @@ void forwarded_origin(const char *fwd, const char *xfproto, const char *xfhost,
 		return;
 	}
 	if (xfproto) {
-		size_t n = strnlen(xfproto, FORWARDED_MAX + 1);
-		if (n <= FORWARDED_MAX) {
-			const char *p = last_element(xfproto, n);
-			set_proto(p, n - (size_t)(p - xfproto), o);
-		}
+		const char *p = tail(xfproto, &n), *e = p + n;
+		p = last_element(p, n);
+		set_proto(p, (size_t)(e - p), o);
 	}
 	if (xfhost) {
-		size_t n = strnlen(xfhost, FORWARDED_MAX + 1);
-		if (n <= FORWARDED_MAX) {
-			const char *p = last_element(xfhost, n);
-			set_host(p, n - (size_t)(p - xfhost), o);
-		}
+		const char *p = tail(xfhost, &n), *e = p + n;
+		p = last_element(p, n);
+		set_host(p, (size_t)(e - p), o);
 	}
 }

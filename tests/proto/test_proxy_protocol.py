@@ -276,9 +276,13 @@ def test_proxy_ending_tls_scheme_and_host():
         assert h.get("strict-transport-security"), h
         # Forwarded: the last element is the proxy's (a client's own comes first).
         j, _ = session(proxy, ['Forwarded: for=192.0.2.1;proto=http;host=evil.test, '
-                               'for=203.0.113.5;proto=https;host="Mail.Example.test:8443"',
-                               "X-Forwarded-Host: other.test"])
+                               'for=203.0.113.5;proto=https;host="Mail.Example.test:8443"'])
         assert j["apiUrl"] == "https://mail.example.test:8443/jmap/api/", j["apiUrl"]
+        # With X-Forwarded-* there, a Forwarded is the client's own (the
+        # proxy writes the others and passes it on).
+        j, _ = session(proxy, ['Forwarded: proto=http;host=evil.test',
+                               "X-Forwarded-Proto: https", "X-Forwarded-Host: mail.example.test"])
+        assert j["apiUrl"] == "https://mail.example.test/jmap/api/", j["apiUrl"]
         # A bad value is not used: the Host field is.
         j, _ = session(proxy, ["X-Forwarded-Proto: https", "X-Forwarded-Host: evil.test/x?"])
         assert j["apiUrl"] == "https://tern:8080/jmap/api/", j["apiUrl"]
@@ -336,12 +340,19 @@ def test_proxy_ending_tls_scheme_and_host():
 def test_forwarded_for_several_lines():
     """HAProxy's forwardfor adds a line of its own after the client's:
     every line counts, in order (RFC 9110 §5.3), so the client cannot
-    name itself by sending the field first."""
+    name itself by sending the field first; nor by sending a Forwarded
+    the proxy does not write, or a list too long to read."""
     proxy = unique_ips(1)[0]
     s = Server(http=True, env={"TERN_TRUSTED_PROXIES": proxy})
     with s:
-        for i, fields in enumerate((["X-Forwarded-For: 127.0.0.1", "X-Forwarded-For: 203.0.113.70"],
-                                    ["Forwarded: for=127.0.0.1", "Forwarded: for=203.0.113.71"])):
+        cases = (["X-Forwarded-For: 127.0.0.1", "X-Forwarded-For: 203.0.113.70"],
+                 ["Forwarded: for=127.0.0.1", "Forwarded: for=203.0.113.71"],
+                 # A client's own Forwarded, passed on by a proxy that
+                 # writes X-Forwarded-For (nginx, Traefik, Caddy).
+                 ["Forwarded: for=127.0.0.1", "X-Forwarded-For: 203.0.113.72"],
+                 # A long list: the proxy's entry is at its end.
+                 ["X-Forwarded-For: " + "127.0.0.1, " * 600 + "203.0.113.73"])
+        for i, fields in enumerate(cases):
             st = ask_body(s, proxy, fields, '{"password":"wrong-password"}')
             assert st == 401, st
             assert s.wait_log("event=auth_failed what=login failures=1 ip=203.0.113.7%d\n" % i), \
@@ -482,10 +493,14 @@ def test_behind_nginx():
                                          "Sec-WebSocket-Version: 13", "Sec-WebSocket-Protocol: jmap",
                                          "Origin: " + base])
             assert st == 101, (st, h)
-            # A client's own X-Forwarded-For comes first; nginx adds the peer.
+            # A client's own X-Forwarded-For comes first (nginx adds the
+            # peer), and nginx passes its Forwarded on untouched.
+            st, _, body = get("/jmap/session", [auth, "Forwarded: for=127.0.0.1;proto=http;host=evil.test"])
+            assert st == 200 and json.loads(body)["apiUrl"] == base + "/jmap/api/", (st, body)
             st, _, _ = get("/jmap/session", ["Authorization: Basic " +
                                              base64.b64encode(b"bob@example.test:wrong").decode(),
-                                             "X-Forwarded-For: 127.0.0.1"])
+                                             "X-Forwarded-For: 127.0.0.1",
+                                             "Forwarded: for=127.0.0.1"])
             assert st == 401, st
             assert s.wait_log("ip=%s" % client), s.log_text()[-2000:]
         finally:

@@ -8,7 +8,7 @@
 static struct forwarded_origin origin(const char *fwd, const char *xp, const char *xh)
 {
 	struct forwarded_origin o;
-	forwarded_origin(fwd, xp, xh, &o);
+	forwarded_origin(fwd, NULL, xp, xh, &o);
 	return o;
 }
 
@@ -20,11 +20,21 @@ int main(void)
 	/* Forwarded: the last element only (the nearest proxy's). */
 	o = origin("for=192.0.2.1;proto=http;host=evil.test, for=203.0.113.5;Proto=HTTPS;"
 		   "host=\"Mail.Example.test:8443\"",
-		   "http", "other.test");
+		   NULL, NULL);
 	CHECK_EQ_INT(o.https, 1);
 	CHECK_EQ_STR(o.host, "mail.example.test:8443");
-	/* Without proto= or host= there: not said, X-Forwarded-* not read. */
-	o = origin("for=203.0.113.5", "https", "other.test");
+	o = origin("for=203.0.113.5", NULL, NULL);
+	CHECK_EQ_INT(o.https, -1);
+	CHECK_EQ_STR(o.host, "");
+	/* Any X-Forwarded-* field: those are the proxy's, Forwarded is the
+	 * client's own (passed on by a proxy that does not write it). */
+	o = origin("proto=http;host=evil.test", "https", NULL);
+	CHECK_EQ_INT(o.https, 1);
+	CHECK_EQ_STR(o.host, "");
+	o = origin("proto=http;host=evil.test", NULL, "mail.example.test");
+	CHECK_EQ_INT(o.https, -1);
+	CHECK_EQ_STR(o.host, "mail.example.test");
+	forwarded_origin("proto=http;host=evil.test", "203.0.113.5", NULL, NULL, &o);
 	CHECK_EQ_INT(o.https, -1);
 	CHECK_EQ_STR(o.host, "");
 	o = origin("proto=https;host=\"[2001:db8::1]:443\";for=\"[2001:db8::2]\"", NULL, NULL);
@@ -58,22 +68,41 @@ int main(void)
 	big[sizeof big - 1] = '\0';
 	CHECK(!forwarded_host_valid(big, 262));
 	CHECK(forwarded_host_valid(big, 261));
-	/* Too long to read: nothing, and Forwarded still stands for itself. */
-	o = origin(big, "https", "mail.example.test");
+	/* Of a long value, the last elements. */
+	o = origin(big, NULL, NULL);
 	CHECK_EQ_INT(o.https, -1);
 	CHECK_EQ_STR(o.host, "");
 	o = origin(NULL, big, big);
 	CHECK_EQ_INT(o.https, -1);
 	CHECK_EQ_STR(o.host, "");
-
+	static char longer[3 * FORWARDED_MAX];
+	for (size_t i = 0; i + 1 < sizeof longer; i++)
+		longer[i] = i % 8 == 7 ? ',' : 'x';
+	snprintf(longer + sizeof longer - 40, 40, ", proto=https;host=mail.example.test");
+	o = origin(longer, NULL, NULL);
+	CHECK_EQ_INT(o.https, 1);
+	CHECK_EQ_STR(o.host, "mail.example.test");
 	/* The client: rightmost address not a trusted proxy's. */
 	char ip[64];
 	CHECK(forwarded_client(NULL, "127.0.0.1, 203.0.113.9, 10.0.0.2", "10.0.0.0/8", ip,
 			       sizeof ip) == 1);
 	CHECK_EQ_STR(ip, "203.0.113.9");
-	CHECK(forwarded_client("for=\"[2001:db8::7]:1234\"", "198.51.100.1", "", ip, sizeof ip) == 1);
+	CHECK(forwarded_client("for=\"[2001:db8::7]:1234\"", NULL, "", ip, sizeof ip) == 1);
 	CHECK_EQ_STR(ip, "2001:db8::7");
-	CHECK(forwarded_client("for=unknown", "198.51.100.1", "", ip, sizeof ip) == 0);
-	CHECK(forwarded_client(big, "198.51.100.1", "", ip, sizeof ip) == 0);
+	CHECK(forwarded_client("for=unknown", NULL, "", ip, sizeof ip) == 0);
+	/* X-Forwarded-For, not a client's own Forwarded, when both are there. */
+	CHECK(forwarded_client("for=192.0.2.66", "198.51.100.1", "", ip, sizeof ip) == 1);
+	CHECK_EQ_STR(ip, "198.51.100.1");
+	CHECK(forwarded_client("for=192.0.2.66", NULL, "", ip, sizeof ip) == 1);
+	CHECK_EQ_STR(ip, "192.0.2.66");
+	CHECK(forwarded_client(big, NULL, "", ip, sizeof ip) == 0);
+	/* A long list: its last elements, the proxy's. */
+	static char many[3 * FORWARDED_MAX];
+	size_t k = 0;
+	while (k + 20 < sizeof many - 40)
+		k += (size_t)snprintf(many + k, sizeof many - k, "127.0.0.1, ");
+	snprintf(many + k, sizeof many - k, "203.0.113.9, 10.0.0.2");
+	CHECK(forwarded_client(NULL, many, "10.0.0.0/8", ip, sizeof ip) == 1);
+	CHECK_EQ_STR(ip, "203.0.113.9");
 	return unit_done("test_forwarded");
 }
