@@ -5,7 +5,9 @@
  * Checks: a header's length is within the input, the same header parses
  * to the same length alone, and every shorter prefix asks for more (the
  * listener reads a header in any pieces and never past its end); "need
- * more" only under the size limits; an address found is a literal IP.
+ * more" only under the size limits; an address found is a literal IP;
+ * a scheme and host found (forwarded_origin) are https/http and a valid
+ * lowercase host[:port], whichever field the text stands in.
  */
 #include <arpa/inet.h>
 #include <assert.h>
@@ -18,7 +20,9 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct proxy_hdr h, h2;
-	char text[FORWARDED_MAX + 1], out[64];
+	static char text[2 * FORWARDED_MAX + 1];
+	char out[64];
+	struct forwarded_origin o;
 	unsigned char bin[16];
 
 	if (size < 1)
@@ -40,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		return 0;
 	}
-	if (size > FORWARDED_MAX)
+	if (size > 2 * FORWARDED_MAX)
 		return 0;
 	memcpy(text, data, size);
 	text[size] = '\0';
@@ -49,5 +53,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				: forwarded_client(NULL, text, trusted, out, sizeof out);
 	if (got)
 		assert(inet_pton(AF_INET, out, bin) == 1 || inet_pton(AF_INET6, out, bin) == 1);
+	for (int f = 0; f < 3; f++) {
+		forwarded_origin(f == 0 ? text : NULL, NULL, f == 1 ? text : NULL, f == 2 ? text : NULL,
+				 &o);
+		assert(o.https >= -1 && o.https <= 1);
+		size_t n = strlen(o.host);
+		assert(n < sizeof o.host);
+		if (n) {
+			assert(forwarded_host_valid(o.host, n));
+			for (size_t k = 0; k < n; k++)
+				assert(o.host[k] < 'A' || o.host[k] > 'Z');
+		}
+	}
 	return 0;
 }
