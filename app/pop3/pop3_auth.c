@@ -27,6 +27,7 @@
 #include "core/utf8.h"
 #include "core/xalloc.h"
 #include "mime/mime_cache.h"
+#include "mime/mime_header_downgrade.h"
 #include "net/conn.h"
 #include "pop3/pop3_session.h"
 #include "store/store.h"
@@ -141,6 +142,7 @@ static void snapshot_email(void *arg, const struct store_email_info *info)
 	m->size = size > UINT32_MAX ? UINT32_MAX : (uint32_t)size;
 	m->deleted = 0;
 	m->read = 0;
+	m->downgrade = 0;
 	d->total += m->size;
 }
 
@@ -152,8 +154,64 @@ static void maildrop_free(void *extra)
 	free(d);
 }
 
+/* Octets a bare LF adds when sent as CRLF: the bare LFs of p[0..n). */
+static uint64_t bare_lfs(const char *p, size_t n)
+{
+	uint64_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		k += p[i] == '\n' && (i == 0 || p[i - 1] != '\r');
+	return k;
+}
+
+struct header_size {
+	int downgrade;
+	int64_t delta; /* octets the downgraded header adds (or takes) */
+};
+
+/* On the message's bytes: whether its header has UTF-8 fields, and what
+ * their downgrade (pop3_downgrade_header) changes the size by. */
+static void header_size(void *arg, const char *data, size_t len)
+{
+	struct header_size *hs = arg;
+	size_t hl = mime_header_section_len(data, len);
+	if (!mime_header_needs_downgrade(data, hl))
+		return;
+	struct buf out;
+	buf_init(&out, POP3_HEADER_DOWNGRADE_MAX(hl));
+	if (mime_header_downgrade(data, hl, &out) == 0) {
+		hs->downgrade = 1;
+		hs->delta = (int64_t)(buf_len(&out) + bare_lfs(buf_data(&out), buf_len(&out))) -
+			    (int64_t)(hl + bare_lfs(data, hl));
+	}
+	buf_free(&out);
+}
+
+/*
+ * For a session without UTF8 (RFC 6856 §3): each message whose header has
+ * UTF-8 fields is sent with them downgraded, and listed at the size it is
+ * sent with. Reads each message's header (zero-copy, up to its empty
+ * line) once, here on the worker; a vanished message keeps its size.
+ */
+static void size_downgrades(struct store *st, struct maildrop *d)
+{
+	for (uint32_t i = 0; i < d->nmsgs; i++) {
+		struct pop3_msg *m = &d->msgs[i];
+		struct header_size hs = { 0 };
+		if (store_email_raw(st, d->account, m->email_id, header_size, &hs) != STORE_OK ||
+		    !hs.downgrade)
+			continue;
+		int64_t size = (int64_t)m->size + hs.delta;
+		if (size < 0 || size > UINT32_MAX)
+			continue;
+		d->total = d->total - m->size + (uint64_t)size;
+		m->size = (uint32_t)size;
+		m->downgrade = 1;
+	}
+}
+
 /* after_ok: the lock, then the snapshot under it. */
-static enum login_outcome open_maildrop(struct store *st, uint32_t account, void **extra_r)
+static enum login_outcome open_maildrop_with(struct store *st, uint32_t account, void **extra_r,
+					     int utf8)
 {
 	if (pop3_lock_acquire(account) < 0)
 		return LOGIN_IN_USE;
@@ -169,8 +227,20 @@ static enum login_outcome open_maildrop(struct store *st, uint32_t account, void
 		maildrop_free(d);
 		return LOGIN_TEMP;
 	}
+	if (!utf8)
+		size_downgrades(st, d);
 	*extra_r = d;
 	return LOGIN_OK;
+}
+
+static enum login_outcome open_maildrop(struct store *st, uint32_t account, void **extra_r)
+{
+	return open_maildrop_with(st, account, extra_r, 1);
+}
+
+static enum login_outcome open_maildrop_ascii(struct store *st, uint32_t account, void **extra_r)
+{
+	return open_maildrop_with(st, account, extra_r, 0);
 }
 
 /* ---- back on the loop ---- */
@@ -243,7 +313,7 @@ static void auth_begin(struct pop3_session *s, enum pop3_mech mech, struct str u
 		.user = user,
 		.pass = pass,
 		.malformed = malformed,
-		.after_ok = open_maildrop,
+		.after_ok = s->utf8 ? open_maildrop : open_maildrop_ascii,
 		.extra_free = maildrop_free,
 		.done = login_done,
 		.arg = s,

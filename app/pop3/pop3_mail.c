@@ -38,6 +38,7 @@
 
 #include "core/log.h"
 #include "core/xalloc.h"
+#include "mime/mime_header_downgrade.h"
 #include "net/conn.h"
 #include "pop3/pop3_session.h"
 #include "store/store.h"
@@ -101,11 +102,20 @@ void pop3_cmd_uidl(struct pop3_session *s, struct pop3_cmd *cmd)
 	pop3_send_refill(s);
 }
 
-/* Takes h (the message's bytes) with it: released when the body is sent. */
+/* What RETR and TOP send of a message: its bytes from skip on, after head
+ * (the downgraded header, or nothing). */
+struct body_src {
+	struct store_hold hold;
+	struct buf head;
+	uint64_t skip;
+};
+
+/* Takes b (the message's bytes) with it: released when the body is sent. */
 static void start_body(struct pop3_session *s, uint32_t num, int top, uint64_t lines,
-		       const struct store_hold *h)
+		       const struct body_src *b)
 {
-	s->send = (struct pop3_send){ .kind = POP3_SEND_BODY, .index = num - 1, .hold = *h };
+	s->send = (struct pop3_send){ .kind = POP3_SEND_BODY, .index = num - 1, .hold = b->hold,
+				      .head = b->head, .off = b->skip };
 	s->send.stuff.top = top;
 	s->send.stuff.lines = lines;
 	pop3_send_refill(s);
@@ -119,13 +129,33 @@ static void start_body(struct pop3_session *s, uint32_t num, int top, uint64_t l
  * is expunged meanwhile (store_hold.c), so "+OK" is never followed by a
  * cut.
  */
-static int hold_message(struct pop3_session *s, uint32_t num, const struct pop3_msg *m,
-			struct store_hold *h)
+/* In the hold's transaction: the header downgraded into b->head, the
+ * original's header skipped (RFC 6856 §3, m->downgrade). */
+static void downgrade_head(void *arg, const void *meta, size_t metalen, const char *data,
+			   size_t len)
 {
-	int rc = store_email_hold(pop3_store, s->account, m->email_id, NULL, NULL, h);
+	struct body_src *b = arg;
+	size_t hl = mime_header_section_len(data, len);
+
+	(void)meta;
+	(void)metalen;
+	buf_init(&b->head, POP3_HEADER_DOWNGRADE_MAX(hl));
+	if (mime_header_downgrade(data, hl, &b->head) == 0)
+		b->skip = hl;
+	else
+		buf_free(&b->head); /* cannot happen: the ceiling is above any result */
+}
+
+static int hold_message(struct pop3_session *s, uint32_t num, const struct pop3_msg *m,
+			struct body_src *b)
+{
+	*b = (struct body_src){ 0 };
+	int rc = store_email_hold(pop3_store, s->account, m->email_id,
+				  m->downgrade ? downgrade_head : NULL, b, &b->hold);
 
 	if (rc == STORE_OK)
 		return 1;
+	buf_free(&b->head);
 	if (rc == STORE_ENOTFOUND)
 		pop3_reply(s, "-ERR Message %u was removed by another session.", num);
 	else
@@ -136,25 +166,25 @@ static int hold_message(struct pop3_session *s, uint32_t num, const struct pop3_
 void pop3_cmd_retr(struct pop3_session *s, struct pop3_cmd *cmd)
 {
 	struct pop3_msg *m = get_msg(s, cmd->msg);
-	struct store_hold h;
+	struct body_src b;
 
-	if (!m || !hold_message(s, cmd->msg, m, &h))
+	if (!m || !hold_message(s, cmd->msg, m, &b))
 		return;
 	pop3_reply(s, "+OK %u octets", m->size);
 	s->retrieved++;
 	m->read = 1;
-	start_body(s, cmd->msg, 0, 0, &h);
+	start_body(s, cmd->msg, 0, 0, &b);
 }
 
 void pop3_cmd_top(struct pop3_session *s, struct pop3_cmd *cmd)
 {
 	struct pop3_msg *m = get_msg(s, cmd->msg);
-	struct store_hold h;
+	struct body_src b;
 
-	if (!m || !hold_message(s, cmd->msg, m, &h))
+	if (!m || !hold_message(s, cmd->msg, m, &b))
 		return;
 	pop3_reply(s, "+OK");
-	start_body(s, cmd->msg, 1, cmd->lines, &h);
+	start_body(s, cmd->msg, 1, cmd->lines, &b);
 }
 
 void pop3_cmd_dele(struct pop3_session *s, struct pop3_cmd *cmd)
@@ -203,6 +233,7 @@ static void refill_lines(struct pop3_session *s)
 
 struct body_ctx {
 	struct pop3_session *s;
+	uint64_t *off; /* into what body_chunk is given */
 	int complete, bad;
 };
 
@@ -212,9 +243,10 @@ static void body_chunk(void *arg, const char *data, size_t len)
 	struct body_ctx *ctx = arg;
 	struct pop3_send *sd = &ctx->s->send;
 	struct buf *out = &ctx->s->conn->out;
+	uint64_t *off = ctx->off;
 	size_t room = buf_room(out), avail, written;
 
-	if (sd->off > len) {
+	if (*off > len) {
 		ctx->bad = 1;
 		return;
 	}
@@ -222,7 +254,7 @@ static void body_chunk(void *arg, const char *data, size_t len)
 	 * the storage stays a power of two its cache recycles); ask no more
 	 * than this chunk can become (a stuffed line grows by at most half),
 	 * so a small message does not grow the buffer to its maximum. */
-	size_t want = (size_t)(len - sd->off) + (size_t)(len - sd->off) / 2 + 2;
+	size_t want = (size_t)(len - *off) + (size_t)(len - *off) / 2 + 2;
 	if (room < 8)
 		return;
 	room -= 6;
@@ -233,10 +265,17 @@ static void body_chunk(void *arg, const char *data, size_t len)
 		ctx->bad = 1;
 		return;
 	}
-	size_t used = pop3_stuff(&sd->stuff, data + sd->off, len - sd->off, dst, room, &written);
+	size_t used = pop3_stuff(&sd->stuff, data + *off, len - *off, dst, room, &written);
 	buf_commit(out, written);
-	sd->off += used;
-	ctx->complete = sd->off == len || sd->stuff.done;
+	*off += used;
+	ctx->complete = *off == len || sd->stuff.done;
+}
+
+static void end_body(struct pop3_session *s)
+{
+	s->send.kind = POP3_SEND_NONE;
+	store_hold_release(pop3_store, &s->send.hold);
+	buf_free(&s->send.head);
 }
 
 static void refill_body(struct pop3_session *s)
@@ -244,12 +283,24 @@ static void refill_body(struct pop3_session *s)
 	struct pop3_send *sd = &s->send;
 	const struct pop3_msg *m = &s->msgs[sd->index];
 	struct body_ctx ctx = { .s = s };
-	int rc = store_hold_read(pop3_store, &sd->hold, body_chunk, &ctx);
+	int rc = STORE_OK;
 
+	if (sd->head_off < buf_len(&sd->head)) {
+		/* The downgraded header first, through the same stuffing. */
+		ctx.off = &sd->head_off;
+		body_chunk(&ctx, buf_data(&sd->head), buf_len(&sd->head));
+		if (!ctx.complete || sd->stuff.done)
+			goto sent;
+		ctx.complete = 0;
+		if (buf_len(&s->conn->out) >= POP3_OUT_HIGH)
+			return;
+	}
+	ctx.off = &sd->off;
+	rc = store_hold_read(pop3_store, &sd->hold, body_chunk, &ctx);
+sent:
 	if (rc != STORE_OK || ctx.bad) {
 		log_warn("pop3", s->id, "event=message_unavailable uid=%u error=%d", m->uid, rc);
-		sd->kind = POP3_SEND_NONE;
-		store_hold_release(pop3_store, &sd->hold);
+		end_body(s);
 		pop3_close_with(s, "message_unavailable");
 		return;
 	}
@@ -259,8 +310,7 @@ static void refill_body(struct pop3_session *s)
 		pop3_write(s, "\r\n.\r\n", 5);
 	else
 		pop3_write(s, ".\r\n", 3);
-	sd->kind = POP3_SEND_NONE;
-	store_hold_release(pop3_store, &sd->hold);
+	end_body(s);
 }
 
 void pop3_send_refill(struct pop3_session *s)

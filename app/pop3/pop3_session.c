@@ -119,6 +119,7 @@ void pop3_session_free(struct pop3_session *s)
 		return; /* the job's completion, or pop3_flush, frees us */
 	pop3_auth_release(s);
 	store_hold_release(pop3_store, &s->send.hold); /* a RETR cut short */
+	buf_free(&s->send.head);
 	free(s->msgs);
 	s->msgs = NULL;
 	if (s->prev)

@@ -24,6 +24,7 @@
 #include "auth/login.h"
 #include "auth/sasl.h"
 #include "auth/session_watch.h"
+#include "core/buf.h"
 #include "core/worker.h"
 #include "pop3/pop3_parse.h"
 #include "store/store.h"
@@ -60,7 +61,13 @@ struct pop3_msg {
 	uint32_t size; /* octets as stored: what RETR sends before stuffing */
 	uint8_t deleted;
 	uint8_t read; /* RETR answered since login or RSET: \Seen at the end */
+	uint8_t downgrade; /* no UTF8 given, UTF-8 header fields: sent downgraded
+	                    * (mime_header_downgrade.h), size counted so */
 };
+
+/* The ceiling for a downgraded header of hl octets: an octet may become
+ * four in "B" words, plus the words' and the folds' own octets. */
+#define POP3_HEADER_DOWNGRADE_MAX(hl) (6 * (size_t)(hl) + 65536)
 
 enum pop3_send_kind { POP3_SEND_NONE, POP3_SEND_BODY, POP3_SEND_LIST, POP3_SEND_UIDL };
 
@@ -70,6 +77,8 @@ struct pop3_send {
 	uint64_t off;            /* BODY: octets of the message consumed */
 	struct pop3_stuff stuff; /* BODY: dot-stuffing state (and TOP's limit) */
 	struct store_hold hold;  /* BODY: the message's bytes (store_hold.c) */
+	struct buf head;         /* BODY: the downgraded header, sent first */
+	uint64_t head_off;       /* BODY: octets of head consumed */
 };
 
 struct pop3_expunge_job;

@@ -764,3 +764,84 @@ def test_getmail_plaintext_refused():
         code, text = run_getmail(s, "SimplePOP3Retriever", s.pop3_port, False, maildir, user)
         assert code != 0 and "Plaintext authentication disallowed" in text, text
         assert len(s.messages(BOB)) == 2
+
+
+UTF8_MSG = (
+    "Return-Path: <ignored@example.test>\r\n"
+    "From: \"Jörg Müller\" <jörg@bücher.test>\r\n"
+    "To: Bob <bob@example.test>, Ännchen <anna@bücher.test>,\r\n"
+    " Team: Zoë <zoe@bücher.test>, ян <ян@почта.test>;\r\n"
+    "Subject: Grüße aus München\r\n"
+    "Message-ID: <grüße.1@bücher.test>\r\n"
+    "X-Note: ça va\r\n"
+    "Date: Mon, 02 Feb 2026 10:00:00 +0000\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\n"
+    "\r\n"
+    "Hëllo.\r\n"
+    ".a dot line\r\n"
+    "Body\r\n").encode()
+
+
+def retr_bytes(p, n):
+    """RETR n as poplib gives it, joined: the message as sent (unstuffed)."""
+    return b"\r\n".join(p.retr(n)[1]) + b"\r\n"
+
+
+def test_utf8_header_downgraded_without_utf8():
+    """RFC 6856 §3: a client that did not give UTF8 gets a message with
+    UTF-8 header fields (RFC 6532) with them in ASCII (RFC 6857's
+    downgrade: RFC 2047 words, A-labels, an empty group for an address
+    without an ASCII form, Downgraded- for the rest), LIST, STAT and TOP
+    agreeing with what RETR sends; a UTF8 client gets the stored bytes."""
+    import email.header
+    with srv() as s:
+        with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+            c.ehlo("client.test")
+            c.sendmail("alice@bücher.test", [BOB], UTF8_MSG, mail_options=["SMTPUTF8"])
+        deliver(s, 1)  # an ASCII message, unchanged either way
+        p = login(s)
+        sizes = dict((int(a), int(b)) for a, b in (l.split() for l in p.list()[1]))
+        msg = retr_bytes(p, 1)
+        assert len(msg) == sizes[1], (len(msg), sizes[1])
+        assert p.stat() == (2, sizes[1] + sizes[2])
+        head, body = msg.split(b"\r\n\r\n", 1)
+        assert max(head) < 0x80, head
+        assert body == b"H\xc3\xabllo.\r\n.a dot line\r\nBody\r\n"
+        fields = {}
+        for f in re.split(rb"\r\n(?![ \t])", head):
+            name, _, value = f.partition(b":")
+            fields[name.decode().lower()] = value.decode()
+
+        def text(v):
+            return str(email.header.make_header(email.header.decode_header(v)))
+
+        assert text(fields["subject"]) == "Grüße aus München"
+        assert text(fields["x-note"]) == "ça va"
+        assert 'smtp.mailfrom="alice@xn--bcher-kva.test"' in fields["authentication-results"]
+        assert "message-id" not in fields
+        assert text(fields["downgraded-message-id"]) == "<grüße.1@bücher.test>"
+        frm = fields["from"]
+        assert frm.rstrip().endswith(":;"), frm
+        assert text(frm.rstrip()[:-2]).strip() == "Jörg Müller <jörg@bücher.test>", frm
+        to = re.sub(r"\r\n[ \t]", " ", fields["to"])
+        assert "Bob <bob@example.test>" in to and "<anna@xn--bcher-kva.test>" in to, to
+        assert "<zoe@xn--bcher-kva.test>" in to and "(ян <ян@почта.test>)" in text(to), to
+        assert to.count(":") == 1 and to.rstrip().endswith(";"), to
+        assert "Ännchen" in text(to.split(",")[1])
+        top = b"\r\n".join(p.top(1, 0)[1]) + b"\r\n"
+        assert top == head + b"\r\n\r\n", top
+        plain = retr_bytes(p, 2)
+        assert len(plain) == sizes[2]
+        p.quit()
+        # With UTF8 the stored bytes, at their stored size.
+        r = Raw(s)
+        assert r.cmd("UTF8") == b"+OK UTF8 enabled"
+        assert r.cmd("USER " + BOB) == b"+OK"
+        assert r.cmd("PASS " + BOB_PW) == b"+OK Logged in."
+        size = int(r.cmd("LIST 1").split()[2])
+        assert r.cmd("RETR 1").startswith(b"+OK")
+        raw = unstuff(r.multi())
+        assert len(raw) == size and raw.endswith(UTF8_MSG.split(b"\r\n", 1)[1]), raw
+        assert "Grüße aus München".encode() in raw
+        r.cmd("QUIT")
+        r.close()
