@@ -45,6 +45,7 @@
 #include "imap/imap_session.h"
 #include "mime/imap_bodystructure.h"
 #include "mime/mime_cache.h"
+#include "mime/mime_header_downgrade.h"
 #include "mime/mime_decode.h"
 #include "mime/mime_preview.h"
 #include "mime/mime_tree.h"
@@ -301,6 +302,34 @@ static void locate_cb(void *arg, const void *meta, size_t metalen, const char *d
 			break;
 		case IMAP_FI_BODY:
 			if (it->nparts == 0 && it->text != IMAP_SECTION_MIME) {
+				char *dh = NULL;
+				uint64_t dn = 0;
+				if (f->ascii && (it->text == IMAP_SECTION_HEADER ||
+						 it->text == IMAP_SECTION_HEADER_FIELDS ||
+						 it->text == IMAP_SECTION_HEADER_FIELDS_NOT) &&
+				    mime_header_needs_downgrade(d, (size_t)hend)) {
+					/* RFC 6855: UTF-8 header fields in ASCII
+					 * for a client that did not enable UTF-8
+					 * (mime_header_downgrade.h, as POP3 does). */
+					struct buf b;
+					buf_init(&b, 6 * (size_t)hend + 65536);
+					if (mime_header_downgrade(d, (size_t)hend, &b) == 0)
+						dh = buf_take(&b, &dn);
+					else
+						buf_free(&b);
+				}
+				if (dh && it->text == IMAP_SECTION_HEADER) {
+					f->mem[i] = dh;
+					ln = dn;
+					break;
+				}
+				if (dh) {
+					f->mem[i] = imap_header_filter(
+					    dh, dn, it->fields,
+					    it->text == IMAP_SECTION_HEADER_FIELDS_NOT, &ln);
+					free(dh);
+					break;
+				}
 				switch (it->text) {
 				case IMAP_SECTION_HEADER: ln = hend; break;
 				case IMAP_SECTION_TEXT:
@@ -611,6 +640,7 @@ void imap_fetch_start(struct imap_session *s, struct imap_fetch *f)
 	if (f->need_tree)
 		f->arena = arena_new(65536);
 	f->lit = -1;
+	f->ascii = !s->utf8;
 	s->fetch = f;
 	imap_fetch_refill(s);
 }

@@ -326,6 +326,8 @@ struct imap_fetch {
 	int uid_mode, need_raw;
 	int has_modseq; /* MODSEQ is among the items already */
 	int need_tree;         /* some item needs the MIME structure */
+	int ascii;             /* neither UTF8=ACCEPT nor IMAP4rev2: the message's
+	                        * header sections go out downgraded (RFC 6855) */
 	struct arena *arena;   /* the current message's MIME tree (need_tree) */
 	unsigned char *how;    /* per item: how its octets are sent (imap_fetch.c) */
 	int msg_unknown_cte;   /* current message: a BINARY part we cannot decode */
