@@ -163,9 +163,10 @@ static char *buf_take(struct buf *b, uint64_t *len_r)
 
 /* ENVELOPE, BODY or BODYSTRUCTURE of the message, malloc'ed. */
 static char *render_structure(const struct imap_fetch_item *it, const struct mime_tree *t,
-			      struct arena *a, const char *d, size_t len, uint64_t *len_r)
+			      struct arena *a, const char *d, size_t len, uint64_t *len_r, int ascii)
 {
-	unsigned flags = IMAP_BS_CRLF | (it->kind == IMAP_FI_BODYSTRUCTURE ? IMAP_BS_EXTENDED : 0);
+	unsigned flags = IMAP_BS_CRLF | (it->kind == IMAP_FI_BODYSTRUCTURE ? IMAP_BS_EXTENDED : 0) |
+			 (ascii && it->kind == IMAP_FI_ENVELOPE ? IMAP_BS_ASCII : 0);
 	struct buf b;
 	int r = -1;
 
@@ -276,7 +277,8 @@ static void locate_cb(void *arg, const void *meta, size_t metalen, const char *d
 		case IMAP_FI_ENVELOPE:
 		case IMAP_FI_BODYSTRUCTURE:
 		case IMAP_FI_BODY_STRUCT:
-			f->mem[i] = render_structure(it, &t, f->arena, d, len, &f->len[i]);
+			f->mem[i] = render_structure(it, &t, f->arena, d, len, &f->len[i],
+							   f->ascii);
 			f->start[i] = 0;
 			f->how[i] = HOW_INLINE;
 			continue;

@@ -12,7 +12,11 @@
 #include "core/xalloc.h"
 #include "mime/mime_decode.h"
 #include "mime/mime_field.h"
+#include "core/punycode.h"
 #include "core/utf8.h"
+#include "mime/mime_downgrade.h"
+#include "mime/mime_header_downgrade.h"
+#include "mime/mime_header_text.h"
 
 struct w {
 	struct buf *out;
@@ -292,9 +296,59 @@ static void empty_body(struct w *w)
 	putc_(w, ')');
 }
 
+static int utf8_text(struct str s)
+{
+	return s.p && mime_has_8bit(s.p, s.len) && utf8_valid(s);
+}
+
+/* s, or with IMAP_BS_ASCII its UTF-8 as RFC 2047 words (unstructured:
+ * as a Subject field's value), on one line. */
+static void text_nstring(struct w *w, struct str s, int unstructured)
+{
+	if (!(w->flags & IMAP_BS_ASCII) || !utf8_text(s)) {
+		nstring(w, s);
+		return;
+	}
+	struct buf b;
+	buf_init(&b, 6 * s.len + 1024);
+	if (unstructured)
+		mime_header_text(&b, s);
+	else
+		mime_header_words(&b, s);
+	char *p = buf_data(&b);
+	size_t n = 0;
+	for (size_t i = 0; i < buf_len(&b); i++)
+		if (p[i] != '\r' && p[i] != '\n')
+			p[n++] = p[i];
+	nstring(w, str_make(p, n));
+	buf_free(&b);
+}
+
+/* IMAP_BS_ASCII: a mailbox whose local part is UTF-8 (no ASCII form), as
+ * an empty group named "name <mailbox@host>" in words. */
+static void unconvertible(struct w *w, const struct mime_address *a)
+{
+	struct buf t;
+	buf_init(&t, a->name.len + a->mailbox.len + a->host.len + 8);
+	if (a->name.p && a->name.len) {
+		buf_append(&t, a->name.p, a->name.len);
+		buf_append_c(&t, " <");
+	}
+	buf_append(&t, a->mailbox.p, a->mailbox.len);
+	buf_append_c(&t, "@");
+	buf_append(&t, a->host.p, a->host.len);
+	if (a->name.p && a->name.len)
+		buf_append_c(&t, ">");
+	puts_(w, "(NIL NIL ");
+	text_nstring(w, buf_str(&t), 0);
+	puts_(w, " NIL)(NIL NIL NIL NIL)");
+	buf_free(&t);
+}
+
 static void addresses(struct w *w, const struct mime_addrs *l)
 {
 	uint32_t i;
+	int in_group = 0;
 
 	if (l->n == 0) {
 		puts_(w, "NIL");
@@ -303,9 +357,28 @@ static void addresses(struct w *w, const struct mime_addrs *l)
 	putc_(w, '(');
 	for (i = 0; i < l->n && !w->err; i++) {
 		const struct mime_address *a = &l->v[i];
+		char host[1024];
+		struct str h = a->host;
 
+		if (!a->host.p)
+			in_group = a->mailbox.p != NULL; /* a group's start or end */
+		if ((w->flags & IMAP_BS_ASCII) && a->host.p && utf8_text(a->mailbox)) {
+			if (!in_group)
+				unconvertible(w, a);
+			continue;
+		}
+		if ((w->flags & IMAP_BS_ASCII) && utf8_text(a->host) && a->host.len < 1000) {
+			char addr[1024];
+			addr[0] = 'x';
+			addr[1] = '@';
+			memcpy(addr + 2, a->host.p, a->host.len);
+			addr[a->host.len + 2] = 0;
+			size_t n = punycode_address_ascii(addr, host, sizeof host);
+			if (n > 2)
+				h = str_make(host + 2, n - 2);
+		}
 		putc_(w, '(');
-		nstring(w, a->name);
+		text_nstring(w, a->name, 0);
 		putc_(w, ' ');
 		nstring(w, a->adl);
 		putc_(w, ' ');
@@ -319,7 +392,7 @@ static void addresses(struct w *w, const struct mime_addrs *l)
 			nstring(w, a->mailbox);
 		}
 		putc_(w, ' ');
-		nstring(w, a->host);
+		nstring(w, h);
 		putc_(w, ')');
 	}
 	putc_(w, ')');
@@ -334,7 +407,7 @@ static void envelope(struct w *w, const struct mime_envelope *e)
 	putc_(w, '(');
 	nstring(w, e->date);
 	putc_(w, ' ');
-	nstring(w, e->subject);
+	text_nstring(w, e->subject, 1);
 	putc_(w, ' ');
 	addresses(w, &e->from);
 	putc_(w, ' ');
@@ -348,9 +421,12 @@ static void envelope(struct w *w, const struct mime_envelope *e)
 	putc_(w, ' ');
 	addresses(w, &e->bcc);
 	putc_(w, ' ');
-	nstring(w, e->in_reply_to);
+	/* A UTF-8 id has no ASCII form: the header downgrade renames the
+	 * field (Downgraded-Message-ID), so the ENVELOPE has none either. */
+	int ascii = w->flags & IMAP_BS_ASCII;
+	nstring(w, ascii && utf8_text(e->in_reply_to) ? (struct str){0} : e->in_reply_to);
 	putc_(w, ' ');
-	nstring(w, e->message_id);
+	nstring(w, ascii && utf8_text(e->message_id) ? (struct str){0} : e->message_id);
 	putc_(w, ')');
 }
 

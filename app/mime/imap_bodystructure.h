@@ -39,6 +39,12 @@
 #define IMAP_BS_EXTENDED 0x1u /* BODYSTRUCTURE: with extension data (else BODY) */
 #define IMAP_BS_UTF8 0x2u     /* the client enabled UTF8=ACCEPT: UTF-8 may be quoted */
 #define IMAP_BS_CRLF 0x4u     /* sizes as sent with bare LF turned into CRLF */
+/* ENVELOPE for a client that enabled neither UTF8=ACCEPT nor IMAP4rev2
+ * (RFC 6855): UTF-8 text as RFC 2047 words, U-label hosts as A-labels, a
+ * mailbox with a UTF-8 local part as an empty group named after it (left
+ * out inside a group), a UTF-8 message id NIL: what the header downgrade
+ * (mime_header_downgrade.h) shows in the same message. */
+#define IMAP_BS_ASCII 0x8u
 
 /*
  * Appends the BODY or BODYSTRUCTURE of part i (0 for the message) of t,

@@ -93,7 +93,7 @@ static void put_b64(struct buf *out, const unsigned char *p, size_t n)
 
 /* s as "B" words of UTF-8, at most 45 octets (a 72-column word) each,
  * never splitting a character, a space between words. */
-static void put_words(struct buf *out, struct str s)
+void mime_header_words(struct buf *out, struct str s)
 {
 	const unsigned char *p = (const unsigned char *)s.p;
 	size_t i = 0;
@@ -205,7 +205,7 @@ static void put_unconvertible(struct buf *out, struct str display, struct str ad
 		buf_append_c(&t, ">");
 	if (in_group)
 		buf_append_c(out, "(");
-	put_words(out, buf_str(&t));
+	mime_header_words(out, buf_str(&t));
 	buf_append_c(out, in_group ? ")" : " :;");
 	buf_free(&t);
 }
@@ -253,7 +253,7 @@ static void put_mailbox(struct buf *out, struct str m, int in_group)
 	}
 	if (phrase.len) {
 		if (mime_has_8bit(phrase.p, phrase.len))
-			put_words(out, display);
+			mime_header_words(out, display);
 		else
 			buf_append(out, phrase.p, phrase.len);
 		buf_append_c(out, " ");
@@ -293,7 +293,7 @@ static int put_address_list(struct buf *val, struct str v)
 					free(tmp);
 					return -1;
 				}
-				put_words(val, str_make(tmp, tl));
+				mime_header_words(val, str_make(tmp, tl));
 				free(tmp);
 			} else {
 				buf_append(val, seg.p, seg.len);

@@ -45,6 +45,10 @@ size_t mime_header_section_len(const char *msg, size_t len);
  * (one with 8-bit octets that are UTF-8), 0 when it goes out unchanged. */
 int mime_header_needs_downgrade(const char *h, size_t n);
 
+/* s as RFC 2047 "B" words of UTF-8 on one line, a space between words
+ * (a display name in ASCII: IMAP's ENVELOPE without UTF8=ACCEPT). */
+void mime_header_words(struct buf *out, struct str s);
+
 /* Appends the header section h[0..n) downgraded (see above) to out: 0, or
  * -1 when out's ceiling was reached. */
 int mime_header_downgrade(const char *h, size_t n, struct buf *out);

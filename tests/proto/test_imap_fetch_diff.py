@@ -315,6 +315,21 @@ def _header_text(v):
     return out
 
 
+def _env_words(env):
+    """_env_spaces, then the subject's and display names' RFC 2047 words
+    decoded (as _header_text does)."""
+    out = _env_spaces(env)
+
+    def dec(v):
+        return _header_text(v)[0] if isinstance(v, tuple) else v
+
+    out[1] = dec(out[1])
+    for i in range(2, 8):
+        if isinstance(out[i], list):
+            out[i] = [[dec(a[0])] + a[1:] for a in out[i]]
+    return out
+
+
 HEADER_WORDS = (
     "RFC 6855 (UTF8=ACCEPT): a server must not send UTF-8 header fields to a client that "
     "did not enable UTF-8; tern sends them downgraded (RFC 6857: RFC 2047 words, A-labels), "
@@ -337,7 +352,7 @@ EXPLAINED = [
      "and a quoted display name's as quoted (§3.2.4); Dovecot collapses every run to one "
      "space. A msg-id's leading and trailing CFWS is not part of it (§3.6.4: msg-id = [CFWS] \"<\" ... "
      "\">\" [CFWS]); Dovecot keeps it"),
-] + [(item, _header_text, HEADER_WORDS) for item in (
+] + [("ENVELOPE", _env_words, HEADER_WORDS)] + [(item, _header_text, HEADER_WORDS) for item in (
     "BODY[HEADER]", "BODY[HEADER.FIELDS (FROM SUBJECT X-MAILER RECEIVED)]",
     "BODY[HEADER.FIELDS.NOT (RECEIVED X-SPAM-STATUS)]")]
 

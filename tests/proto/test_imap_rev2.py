@@ -68,9 +68,10 @@ def test_imap_rev2_names_select_search():
         assert out[0] == b"* SEARCH 1", out
         # Its UTF-8 Subject in RFC 2047 words (RFC 6855: no UTF-8 header
         # field to a client that did not enable it), literals sized so.
-        out = cmd(r2, "d", "FETCH 1 (BODY.PEEK[HEADER] BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        out = cmd(r2, "d", "FETCH 1 (ENVELOPE BODY.PEEK[HEADER] BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
         got = b"\r\n".join(out)
         assert max(got) < 0x80, out
+        assert b'ENVELOPE (NIL "=?utf-8?q?gr=C3=BC=C3=9Fe?=" NIL' in got, out
         assert got.count(b"Subject: =?utf-8?q?gr=C3=BC=C3=9Fe?=\r\n") == 2, out
         literals = re.findall(rb"\{(\d+)\}\r\n(.*?)\r\n\r\n", got, re.S)
         assert len(literals) == 2, out
