@@ -1,11 +1,13 @@
 /*
  * test_mime_header_text.c — unstructured header text as tern writes it
- * (mime/mime_header_text.h): folding, RFC 2047 words, literal text.
+ * (mime/mime_header_text.h): folding, RFC 2047 words, literal text; and
+ * the downgrade of UTF-8 header fields (mime/mime_header_downgrade.h).
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "core/buf.h"
+#include "mime/mime_header_downgrade.h"
 #include "mime/mime_header_text.h"
 #include "unit.h"
 
@@ -111,9 +113,56 @@ static void test_fold(void)
 	buf_free(&b);
 }
 
+/* The header section h downgraded (NUL-terminated, static). */
+static const char *downgraded(const char *h)
+{
+	static char out[8192];
+	struct buf b;
+	buf_init(&b, sizeof out - 1);
+	CHECK(mime_header_downgrade(h, strlen(h), &b) == 0);
+	memcpy(out, buf_data(&b), buf_len(&b));
+	out[buf_len(&b)] = '\0';
+	buf_free(&b);
+	return out;
+}
+
+static void test_downgrade(void)
+{
+	/* Nothing to do: ASCII, and 8-bit octets that are not UTF-8. */
+	const char *plain = "Subject: hi\r\nFrom: a@b.test\r\n\r\n";
+	const char *latin1 = "Subject: caf\xe9\r\n\r\n";
+	CHECK(!mime_header_needs_downgrade(plain, strlen(plain)));
+	CHECK_EQ_STR(downgraded(plain), plain);
+	CHECK(!mime_header_needs_downgrade(latin1, strlen(latin1)));
+	CHECK_EQ_STR(downgraded(latin1), latin1);
+	CHECK(mime_header_needs_downgrade("X: \xc3\xa9\r\n", 7));
+	/* Unstructured: words; the rest of the header kept, empty line too. */
+	CHECK_EQ_STR(downgraded("Subject: caf\xc3\xa9\r\nDate: x\r\n\r\n"),
+		     "Subject: =?utf-8?q?caf=C3=A9?=\r\nDate: x\r\n\r\n");
+	/* Addresses: A-labels for a UTF-8 domain, B words for a name, an
+	 * empty group for a UTF-8 local part, a comment inside a group. */
+	CHECK_EQ_STR(downgraded("To: \"J\xc3\xb6 \\\"x\\\"\" <a@b\xc3\xbc" "cher.test>, c@d\r\n"),
+		     "To: =?UTF-8?B?SsO2ICJ4Ig==?= <a@xn--bcher-kva.test>, c@d\r\n");
+	CHECK_EQ_STR(downgraded("From: j\xc3\xb6rg@x.test\r\n"),
+		     "From: =?UTF-8?B?asO2cmdAeC50ZXN0?= :;\r\n");
+	CHECK_EQ_STR(downgraded("Cc: G: a@b, \xc3\xa9@x;\r\n"),
+		     "Cc: G: a@b, (=?UTF-8?B?w6lAeA==?=);\r\n");
+	/* Structured fields: A-labels where that is all it takes (the field
+	 * and its folds kept), else renamed with the value in words. */
+	CHECK_EQ_STR(downgraded("Received: from x\r\n\tfor <a@\xc3\xa9.test>; d\r\n"),
+		     "Received: from x\r\n\tfor <a@xn--9ca.test>; d\r\n");
+	CHECK_EQ_STR(downgraded("Message-ID: <\xc3\xa9@x>\r\n"),
+		     "Downgraded-Message-ID: =?utf-8?q?=3C=C3=A9=40x=3E?=\r\n");
+	/* An address list that does not parse (an open quote): renamed. */
+	CHECK(strncmp(downgraded("To: \"\xc3\xa9 <a@b>\r\n"), "Downgraded-To: =?utf-8?", 23) == 0);
+	CHECK(mime_header_section_len("A: b\nC: d\n\nbody", 15) == 11);
+	CHECK(mime_header_section_len("A: b\r\n", 6) == 6);
+}
+
 int main(void)
 {
 	test_text();
 	test_fold();
+	test_downgrade();
 	return unit_done("test_mime_header_text");
 }
