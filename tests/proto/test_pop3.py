@@ -845,3 +845,15 @@ def test_utf8_header_downgraded_without_utf8():
         assert "Grüße aus München".encode() in raw
         r.cmd("QUIT")
         r.close()
+        # A header whose downgrade is larger than the output buffer: sent
+        # over several refills, still at its listed size.
+        big = "".join("X-F%d: %s\r\n" % (i, "é" * 400) for i in range(100)).encode()
+        with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+            c.sendmail("alice@remote.test", [BOB], big + b"Subject: big\r\n\r\nbody\r\n",
+                       mail_options=["SMTPUTF8"])
+        p = login(s)
+        size = int(p.list(3).split()[2])
+        msg = retr_bytes(p, 3)
+        assert len(msg) == size > 3 * len(big), (len(msg), size)
+        assert max(msg) < 0x80 and msg.endswith(b"\r\nSubject: big\r\n\r\nbody\r\n")
+        p.quit()
