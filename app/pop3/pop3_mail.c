@@ -11,6 +11,12 @@
  * Dovecot does. The one exception, a literal8 APPEND with bare LFs, has
  * them sent as CRLF (pop3_stuff), a little longer than its size says.
  *
+ * Without the UTF8 command (RFC 6856 §3) a message whose header has UTF-8
+ * fields is sent with its header downgraded (mime_header_downgrade.h):
+ * the snapshot (pop3_auth.c) sized it so, RETR and TOP build that header
+ * when they start (struct pop3_send's head), send it through the same
+ * stuffing, then the body from where the stored header ended.
+ *
  * UIDLs are Dovecot's default format, "%08x%08x" of the IMAP UID and the
  * INBOX's UIDVALIDITY: stable across sessions, and the same pair IMAP will
  * show, so a client moving from POP3 to IMAP can match messages up.
