@@ -22,7 +22,7 @@ static void render_all(const struct mime_tree *t, struct buf *out)
 {
 	unsigned fl;
 
-	for (fl = 0; fl < 8; fl++) {
+	for (fl = 0; fl < 16; fl++) { /* IMAP_BS_* up to IMAP_BS_ASCII */
 		imap_bodystructure_write(out, t, 0, fl);
 		imap_envelope_write(out, t->parts[0].env, fl);
 	}
