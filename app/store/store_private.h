@@ -188,6 +188,9 @@ struct store {
 	char *dir;   /* the data directory (store_open's) */
 	uint32_t serial; /* this process's count of stores opened (store_names_gen) */
 	unsigned mailbox_max, mailbox_name_max; /* store_mailbox_limits() */
+	/* Mailboxes a name lookup of store_mailbox_ops.c looked at, by the
+	 * writer only (tests see that a lookup is not a walk of them all). */
+	unsigned long mailbox_name_probes;
 	MDB_dbi db[DB_COUNT];
 	pthread_rwlock_t maplock;
 

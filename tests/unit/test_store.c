@@ -1847,6 +1847,46 @@ static void test_mailbox_nfc(void)
 	store_close(&st);
 }
 
+/* A name's levels are looked up by key, not compared with every mailbox
+ * of the account: creating a 490-level name among 4,400 mailboxes looks
+ * at a few of them per level (it looked at all 4,400 per level). */
+static void test_mailbox_lookup_keyed(void)
+{
+	char dir[300], err[256], name[1001];
+	uint32_t acc, id, id2;
+	struct store *st = open_ok(new_dir(dir, sizeof dir), 0);
+	if (!st)
+		return;
+	store_mailbox_limits(st, 65535, 1000);
+	CHECK_EQ_INT(store_domain_add(st, "example.com", err, sizeof err), STORE_OK);
+	CHECK_EQ_INT(store_account_add(st, "a@example.com", NULL, 0, &acc, err, sizeof err), STORE_OK);
+	size_t levels = 0;
+	for (int t = 0; t <= 9; t++) {
+		size_t k = (size_t)snprintf(name, sizeof name, "%c", 'a' + t);
+		for (levels = 1; k + 2 <= 980; levels++)
+			k += (size_t)snprintf(name + k, sizeof name - k, "/x");
+		if (t < 9)
+			CHECK_EQ_INT(store_mailbox_create(st, acc, name, NULL), STORE_OK);
+	}
+	unsigned long before = st->mailbox_name_probes;
+	CHECK_EQ_INT(store_mailbox_create(st, acc, name, &id), STORE_OK);
+	unsigned long probes = st->mailbox_name_probes - before;
+	CHECK(levels > 400);
+	if (probes > 4 * levels)
+		fprintf(stderr, "create of %zu levels looked at %lu mailboxes\n", levels, probes);
+	CHECK(probes <= 4 * levels);
+	CHECK_EQ_INT(store_mailbox_find(st, acc, name, &id2), STORE_OK);
+	CHECK_EQ_INT(id2, id);
+	CHECK_EQ_INT(store_mailbox_create(st, acc, name, NULL), STORE_EEXIST);
+	name[strlen(name) - 2] = '\0';
+	before = st->mailbox_name_probes;
+	CHECK_EQ_INT(store_mailbox_rename(st, acc, name, "j2"), STORE_OK);
+	CHECK(st->mailbox_name_probes - before <= 8);
+	CHECK_EQ_INT(store_mailbox_find(st, acc, "j2/x", &id2), STORE_OK);
+	CHECK_EQ_INT(id2, id);
+	store_close(&st);
+}
+
 /* ---- expunge (POP3 QUIT today, IMAP EXPUNGE later) ---- */
 
 struct add_member_ctx {
@@ -2290,6 +2330,7 @@ int main(void)
 	test_nested_reads();
 	test_expunge();
 	test_mailbox_nfc();
+	test_mailbox_lookup_keyed();
 	test_hold();
 	test_gc_poll();
 
