@@ -1672,8 +1672,13 @@ int imap_datetime_parse(struct str s, int64_t *t_r, int *zone_min_r)
 	    digits_at(s, i + 7, 2, &ss) < 0 || digits_at(s, i + 11, 2, &zh) < 0 ||
 	    digits_at(s, i + 13, 2, &zm) < 0)
 		return -1;
-	if (hh > 23 || mm > 59 || ss > 59 || zm > 59)
+	/* A leap second ("23:59:60" UTC, any minute's :60 in some zone) is
+	 * a time; the clock has no such second, so it is the one before, as
+	 * Dovecot stores it. */
+	if (hh > 23 || mm > 59 || ss > 60 || zm > 59)
 		return -1;
+	if (ss == 60)
+		ss = 59;
 	sign = s.p[i + 10] == '-' ? -1 : 1;
 	zone = sign * (int)(zh * 60 + zm);
 	*t_r = days * 86400 + hh * 3600 + mm * 60 + ss - (int64_t)zone * 60;

@@ -646,6 +646,10 @@ KNOWN_SEARCH = {
         ['T BAD'],
         "RFC 9051 §9: 'zone = (\"+\" / \"-\") 4DIGIT': the sign is required; Dovecot takes '0000'"),
     "append date feb 31": (['T BAD'], BAD_DATE),
+    "append date second 61": (
+        ['T BAD'],
+        "RFC 9051 §9's time is 'Hours minutes seconds': a minute has 61 seconds at most (a leap "
+        "second, :60, which both take as :59); Dovecot rolls :61 over"),
 }
 
 
@@ -694,6 +698,10 @@ def test_imap_search_append_matches_dovecot():
     r.cmd(0, ["APPEND se2 \"01-Jan-2024 25:00:00 +0000\" ", (msg, True)], label="append date hour")
     r.cmd(0, ["APPEND se2 \"01-Jan-2024 10:00:00 0000\" ", (msg, True)], label="append date zone")
     r.cmd(0, ["APPEND se2 \"31-Feb-2024 10:00:00 +0000\" ", (msg, True)], label="append date feb 31")
+    r.cmd(0, ["APPEND se () \"31-Dec-2016 23:59:60 +0000\" ", (msg, True)], label="append leap second")
+    r.cmd(0, ["APPEND se \"30-Jun-2015 19:59:60 -0400\" ", (msg, False)], label="append leap second zone")
+    r.cmd(0, ["APPEND se2 \"01-Jan-2024 10:00:61 +0000\" ", (msg, True)], label="append date second 61")
+    r.cmd(0, ["APPEND se \"01-Jan-2024 10:00:60 +0000\" ", (msg, True)], label="append date second 60")
     r.cmd(0, ["APPEND se (\\Recent) ", (msg, True)], label="append recent flag")
     r.cmd(0, ["APPEND se (\\Foo) ", (msg, True)], label="append unknown flag")
     r.cmd(0, ["APPEND se ", (b"", True)], label="append empty")

@@ -1087,7 +1087,12 @@ static void test_dates(void)
 	CHECK(imap_datetime_parse(STR_LIT("17-Jux-1996 02:44:25 -0700"), &t, &z) < 0);
 	CHECK(imap_datetime_parse(STR_LIT("17-Jul-1996 24:44:25 -0700"), &t, &z) < 0);
 	CHECK(imap_datetime_parse(STR_LIT("17-Jul-1996 02:60:25 -0700"), &t, &z) < 0);
-	CHECK(imap_datetime_parse(STR_LIT("17-Jul-1996 02:44:60 -0700"), &t, &z) < 0);
+	/* a leap second, :60 in any zone, is the second before it (as Dovecot) */
+	CHECK_EQ_INT(imap_datetime_parse(STR_LIT("31-Dec-2016 23:59:60 +0000"), &t, &z), 0);
+	CHECK_EQ_INT(t, 1483228799);
+	CHECK_EQ_INT(imap_datetime_parse(STR_LIT("17-Jul-1996 02:44:60 -0700"), &t, &z), 0);
+	CHECK_EQ_INT(t, 837596699);
+	CHECK(imap_datetime_parse(STR_LIT("17-Jul-1996 02:44:61 -0700"), &t, &z) < 0);
 	CHECK(imap_datetime_parse(STR_LIT("17-Jul-1996 02:44:25 -0760"), &t, &z) < 0);
 	CHECK(imap_datetime_parse(STR_LIT("17-Jul-1996 02:44:25 0700"), &t, &z) < 0);
 	CHECK(imap_datetime_parse(STR_LIT("17-Jul-1996 02:44:25 -0700 "), &t, &z) < 0);
