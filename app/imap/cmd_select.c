@@ -280,7 +280,7 @@ int imap_select_recent_sync(struct imap_session *s, uint32_t last_uid, struct bu
 
 void imap_cmd_select(struct imap_session *s, const struct imap_cmd *cmd)
 {
-	char name[256];
+	char name[1024]; /* up to STORE_MAILBOX_NAME_MAX octets, as the other commands */
 	uint32_t mailbox;
 	struct qresync q = { 0 };
 
@@ -329,7 +329,6 @@ void imap_cmd_select(struct imap_session *s, const struct imap_cmd *cmd)
 		return;
 	}
 	s->state = IMAP_S_SELECTED;
-	snprintf(s->mailbox_name, sizeof(s->mailbox_name), "%s", name);
 	s->view.readonly = cmd->id == IMAP_CMD_EXAMINE;
 	/* FLAGS lists the keywords in use here, in the case first given
 	 * (RFC 9051 §7.3.5), as Dovecot does. */

@@ -142,7 +142,7 @@ int imap_status_items(const struct imap_arg *list, size_t n, unsigned *want_r)
 
 void imap_cmd_status(struct imap_session *s, const struct imap_cmd *cmd)
 {
-	char name[256];
+	char name[1024]; /* up to STORE_MAILBOX_NAME_MAX octets, as the other commands */
 	const struct imap_arg *list;
 	size_t n;
 	unsigned want = 0;

@@ -213,7 +213,6 @@ void imap_session_unselect(struct imap_session *s)
 		imap_view_close(&s->view, imap_store);
 		imap_searchres_clear(s);
 		imap_context_clear(s);
-		s->mailbox_name[0] = '\0';
 		s->state = IMAP_S_AUTH;
 	}
 }

@@ -143,7 +143,6 @@ struct imap_session {
 
 	/* selected mailbox */
 	struct imap_mailbox_view view; /* valid in IMAP_S_SELECTED */
-	char mailbox_name[256];
 	/* SEARCHRES (RFC 5182): the saved result "$" as UIDs, ascending,
 	 * malloc'ed; expunged ones simply no longer map to a message */
 	uint32_t *saved_uids;

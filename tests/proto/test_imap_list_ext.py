@@ -179,9 +179,22 @@ def test_imap_list_whole_past_16k_names():
     subscriptions 80 levels deep and 64 patterns, "%" to 64 "%"s, give
     16,640 levels above them: every one is listed."""
     subs, depth, npat = 260, 80, 64
-    with srv() as s:
+    with srv(env={"TERN_MAX_MAILBOX_NAME": "1000"}) as s:
         r = Raw(s)
         r.login()
+        # A name past 255 octets (TERN_MAX_MAILBOX_NAME allows 1000) is
+        # selected and its status read as it was created: SELECT and
+        # STATUS read names into 256 octets and said NO [TOOBIG].
+        long_name = "L" * 300 + "/" + "m" * 600
+        r.send('c CREATE "%s"\r\n' % long_name)
+        assert r.until_tag("c")[-1].startswith(b"c OK"), long_name
+        r.send('x STATUS "%s" (MESSAGES)\r\n' % long_name)
+        assert r.until_tag("x") == [b'* STATUS %s (MESSAGES 0)' % long_name.encode(),
+                                    b"x OK Status completed."]
+        r.send('x SELECT "%s"\r\nx2 UNSELECT\r\n' % long_name)
+        got = r.until_tag("x")
+        assert got[-1].startswith(b"x OK [READ-WRITE]"), got[-1]
+        assert r.until_tag("x2") == [b"x2 OK Unselect completed."]
         r.send("".join("u%d SUBSCRIBE s%03d%s\r\n" % (k, k, "/x" * (depth - 1))
                        for k in range(subs)))
         done = r.until_tag("u%d" % (subs - 1))
