@@ -152,7 +152,8 @@ static void role_cb(void *arg, const struct store_mailbox_info *info)
 static int specialuse_entry(struct imap_session *s, uint32_t mbox, struct get_ctx *g)
 {
 	struct role_ctx r = { .id = mbox };
-	if (store_mailbox_list(imap_store, s->account, role_cb, &r) != STORE_OK)
+	int rc = store_mailbox_get(imap_store, s->account, mbox, role_cb, &r);
+	if (rc != STORE_OK && rc != STORE_ENOTFOUND)
 		return -1;
 	for (size_t i = 0; i < g->n; i++)
 		if (str_eq(g->all[i].name, STR_LIT(SPECIALUSE))) {

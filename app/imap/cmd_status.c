@@ -164,12 +164,14 @@ void imap_cmd_status(struct imap_session *s, const struct imap_cmd *cmd)
 
 	struct status_ctx c = { 0 };
 	int r = store_mailbox_find(imap_store, s->account, name, &c.mailbox);
+	/* One mailbox read, not all of them (clients ask each mailbox). */
+	if (r == STORE_OK)
+		r = store_mailbox_get(imap_store, s->account, c.mailbox, mailbox_cb, &c);
 	if (r == STORE_ENOTFOUND) {
 		imap_tagged(s, "NO [NONEXISTENT] Mailbox doesn't exist: %s", name);
 		return;
 	}
-	if (r != STORE_OK || store_mailbox_list(imap_store, s->account, mailbox_cb, &c) != STORE_OK ||
-	    !c.found) {
+	if (r != STORE_OK || !c.found) {
 		imap_tagged(s, "NO [SERVERBUG] Internal error reading the mailbox.");
 		return;
 	}

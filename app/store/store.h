@@ -668,6 +668,11 @@ struct store_mailbox_info {
 };
 typedef void store_mailbox_cb(void *arg, const struct store_mailbox_info *info);
 int store_mailbox_list(struct store *st, uint32_t account, store_mailbox_cb *cb, void *arg);
+/* As store_mailbox_list() for the one mailbox: cb is called once, or
+ * STORE_ENOTFOUND (no such mailbox, or account). A lookup, not a walk of
+ * the account's mailboxes (STATUS asks for each of thousands). */
+int store_mailbox_get(struct store *st, uint32_t account, uint32_t mailbox, store_mailbox_cb *cb,
+		      void *arg);
 struct store_email_info {
 	uint32_t email_id;
 	uint32_t uid;

@@ -105,6 +105,45 @@ int store_mailbox_find(struct store *st, uint32_t account, const char *name, uin
 	return rc == 0 || rc == MDB_NOTFOUND ? STORE_ENOTFOUND : STORE_ETEMP;
 }
 
+/* Tells cb about the mailbox id whose record is m: its info with the
+ * subscription and counts read in txn. 0 or an LMDB code. */
+static int mailbox_emit(struct store *st, MDB_txn *txn, uint32_t account, uint32_t id,
+			const struct mbox_rec *m, store_mailbox_cb *cb, void *arg)
+{
+	struct store_mailbox_info info = {
+	    .id = id,
+	    .name = m->name,
+	    .role = mbox_role_name(m->role),
+	    .uidvalidity = m->uidvalidity,
+	    .uidnext = m->uidnext,
+	    .highest_modseq = m->highest_modseq,
+	    .messages = m->messages,
+	    .parent = m->parent,
+	    .subscribed = 0,
+	    .first_recent = m->first_recent,
+	    .sort_order = m->sort_order,
+	};
+	/* A \Recent claim on its way to the writer counts already. */
+	uint32_t upto = store_recent_pending(st, account, info.id);
+	if (upto > info.first_recent)
+		info.first_recent = upto < m->uidnext ? upto : m->uidnext;
+	/* The record's own flag is unread since schema 5. */
+	int sub = sub_has(txn, st, account, m->name);
+	if (sub != 0 && sub != 1)
+		return sub;
+	info.subscribed = sub;
+	uint32_t cnt[4];
+	int rc = counts_mailbox_get(txn, st, account, info.id, cnt);
+	if (rc)
+		return rc;
+	info.total_emails = cnt[0];
+	info.unread_emails = cnt[1];
+	info.total_threads = cnt[2];
+	info.unread_threads = cnt[3];
+	cb(arg, &info);
+	return 0;
+}
+
 int store_mailbox_list(struct store *st, uint32_t account, store_mailbox_cb *cb, void *arg)
 {
 	struct mbox_rec m;
@@ -125,38 +164,9 @@ int store_mailbox_list(struct store *st, uint32_t account, store_mailbox_cb *cb,
 		     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 			if ((rc = mbox_dec(&v, &m)) != 0)
 				break;
-			struct store_mailbox_info info = {
-			    .id = be32_get((uint8_t *)k.mv_data + 4),
-			    .name = m.name,
-			    .role = mbox_role_name(m.role),
-			    .uidvalidity = m.uidvalidity,
-			    .uidnext = m.uidnext,
-			    .highest_modseq = m.highest_modseq,
-			    .messages = m.messages,
-			    .parent = m.parent,
-			    .subscribed = 0,
-			    .first_recent = m.first_recent,
-			    .sort_order = m.sort_order,
-			};
-			/* A \Recent claim on its way to the writer counts already. */
-			uint32_t upto = store_recent_pending(st, account, info.id);
-			if (upto > info.first_recent)
-				info.first_recent = upto < m.uidnext ? upto : m.uidnext;
-			/* The record's own flag is unread since schema 5. */
-			int sub = sub_has(txn, st, account, m.name);
-			if (sub != 0 && sub != 1) {
-				rc = sub;
+			if ((rc = mailbox_emit(st, txn, account, be32_get((uint8_t *)k.mv_data + 4), &m,
+					       cb, arg)) != 0)
 				break;
-			}
-			info.subscribed = sub;
-			uint32_t cnt[4];
-			if ((rc = counts_mailbox_get(txn, st, account, info.id, cnt)) != 0)
-				break;
-			info.total_emails = cnt[0];
-			info.unread_emails = cnt[1];
-			info.total_threads = cnt[2];
-			info.unread_threads = cnt[3];
-			cb(arg, &info);
 		}
 		if (rc == MDB_NOTFOUND)
 			rc = 0;
@@ -164,6 +174,21 @@ int store_mailbox_list(struct store *st, uint32_t account, store_mailbox_cb *cb,
 	}
 	store_rd_end(st, txn);
 	return store_mdb_code(rc);
+}
+
+int store_mailbox_get(struct store *st, uint32_t account, uint32_t mailbox, store_mailbox_cb *cb,
+		      void *arg)
+{
+	struct mbox_rec m;
+	MDB_txn *txn;
+
+	if (store_rd_begin(st, &txn) != 0)
+		return STORE_ETEMP;
+	int rc = mbox_get(txn, st, account, mailbox, &m);
+	if (rc == 0)
+		rc = mailbox_emit(st, txn, account, mailbox, &m, cb, arg);
+	store_rd_end(st, txn);
+	return rc == MDB_NOTFOUND ? STORE_ENOTFOUND : store_mdb_code(rc);
 }
 
 int store_email_list(struct store *st, uint32_t account, uint32_t mailbox, store_email_cb *cb,

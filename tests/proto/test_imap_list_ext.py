@@ -177,11 +177,14 @@ def test_imap_list_whole_past_16k_names():
     list silently short of the rest, while an account may have 65,535
     mailboxes and as many subscriptions (TERN_MAX_MAILBOXES). 260
     subscriptions 80 levels deep and 64 patterns, "%" to 64 "%"s, give
-    16,640 levels above them: every one is listed."""
+    16,640 levels above them: every one is listed. The same server (names
+    up to 1000 octets, 65,535 mailboxes) then has a long name selected
+    and many mailboxes' STATUS read (see the comments)."""
     subs, depth, npat = 260, 80, 64
-    with srv(env={"TERN_MAX_MAILBOX_NAME": "1000"}) as s:
+    with srv(env={"TERN_MAX_MAILBOX_NAME": "1000", "TERN_MAX_MAILBOXES": "65535"}) as s:
         r = Raw(s)
         r.login()
+        r.sock.settimeout(120)
         # A name past 255 octets (TERN_MAX_MAILBOX_NAME allows 1000) is
         # selected and its status read as it was created: SELECT and
         # STATUS read names into 256 octets and said NO [TOOBIG].
@@ -222,3 +225,19 @@ def test_imap_list_whole_past_16k_names():
                if x.endswith(b' ("CHILDINFO" ("SUBSCRIBED"))')]
         want = [b"s%03d%s" % (k, b"/x" * d) for k in range(subs) for d in range(npat)]
         assert len(got) == len(want) and set(got) == set(want), (len(got), len(want))
+        # 16,500 mailboxes (33 CREATEs of 499 levels), then a STATUS of
+        # 200 of them: each STATUS read every mailbox of the account (with
+        # its subscription and counts) to find its one, 3.2 s of server
+        # CPU for the 200; now the one is read (0.2 s).
+        r.send("".join("m%d CREATE t%02d%s\r\n" % (k, k, "/x" * 498) for k in range(33)))
+        done = r.until_tag("m32")
+        assert sum(1 for x in done if b" OK [MAILBOXID" in x) == 33, done[-3:]
+        before = server_cpu(s)
+        r.send("".join('t%d STATUS "t05%s" (MESSAGES UIDNEXT)\r\n' % (i, "/x" * (i + 1))
+                       for i in range(200)))
+        done = r.until_tag("t199")
+        used = server_cpu(s) - before
+        print("200 STATUS among 16,500 mailboxes: %.2f s of server CPU" % used)
+        assert sum(1 for x in done if x.startswith(b"* STATUS t05/x") and
+                   x.endswith(b" (MESSAGES 0 UIDNEXT 1)")) == 200, done[-3:]
+        assert used < (5.0 if SANITIZED else 1.2), used
