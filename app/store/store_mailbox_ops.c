@@ -283,6 +283,39 @@ out:
 	return 0;
 }
 
+/* *kids_r 1 when a mailbox of the account is below name (name + "/..."),
+ * else 0; 0 or an LMDB code. A walk, as load_one(). */
+static int has_kids(struct store *st, MDB_txn *txn, uint32_t account, const char *name,
+		    int *kids_r)
+{
+	MDB_cursor *cur;
+	uint8_t pfx[8];
+	MDB_val k, v;
+	struct mbox_rec *m = xmalloc(sizeof(*m));
+	size_t len = strlen(name);
+	int kids = 0, rc = mdb_cursor_open(txn, st->db[DB_MAILBOX], &cur);
+
+	if (rc) {
+		free(m);
+		return rc;
+	}
+	k = key_u32_u32(pfx, account, 0);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	     rc == 0 && k.mv_size == 8 && memcmp(k.mv_data, pfx, 4) == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if ((rc = mbox_dec(&v, m)) != 0)
+			break;
+		if (strncmp(m->name, name, len) == 0 && m->name[len] == '/') {
+			kids = 1;
+			break;
+		}
+	}
+	mdb_cursor_close(cur);
+	free(m);
+	*kids_r = kids;
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 /* Indexes v[0..n) (once). */
 static void ix_build(struct mbx_ix *ix, struct mbx *v, size_t n)
 {
@@ -672,8 +705,9 @@ static int op_fn(struct store *st, MDB_txn *txn, void *arg)
 	 * c->to's (a rename). */
 	size_t extra = c->kind == OP_CREATE ? name_levels(c->name)
 		       : c->kind == OP_RENAME ? name_levels(c->to) : 0;
-	/* SUBSCRIBE and a sort order change their one mailbox (or none). */
-	int one = c->kind == OP_SUBSCRIBE || c->kind == OP_SORT;
+	/* SUBSCRIBE, DELETE and a sort order change their one mailbox (or
+	 * none); DELETE asks has_kids() about the rest. */
+	int one = c->kind == OP_SUBSCRIBE || c->kind == OP_SORT || c->kind == OP_DELETE;
 	if ((rc = one ? load_one(st, txn, c->account, c->name, &v, &n, &cap, &ix)
 		      : load_all(st, txn, c->account, extra, &v, &n, &cap, &ix)) != 0)
 		return rc;
@@ -720,17 +754,18 @@ static int op_fn(struct store *st, MDB_txn *txn, void *arg)
 		break;
 	}
 	case OP_DELETE: {
-		size_t len = strlen(c->name);
 		c->id = f->id;
 		if (f->m.role == ROLE_INBOX) {
 			rc = STORE_EINVAL;
 			break;
 		}
-		for (size_t i = 0; i < n; i++)
-			if (strncmp(v[i].m.name, c->name, len) == 0 && v[i].m.name[len] == '/') {
-				rc = STORE_EEXIST; /* has children */
-				goto out;
-			}
+		int kids;
+		if ((rc = has_kids(st, txn, c->account, c->name, &kids)) != 0)
+			break;
+		if (kids) {
+			rc = STORE_EEXIST; /* has children */
+			goto out;
+		}
 		uint32_t *uids;
 		size_t nu;
 		if ((rc = mailbox_uids(st, txn, c->account, f->id, &uids, &nu)) != 0)
