@@ -216,10 +216,12 @@ def test_imap_list_whole_past_16k_names():
         r.buf = b""
         # Matching stepped one pattern position at a time: 64 patterns
         # over 16,900 names up to 160 octets took 6 s of server CPU. Now
-        # 64 positions a word; a quarter of the old cost is allowed.
+        # 64 positions a word. The bounds below are CPU, not wall time, at
+        # well under half the old cost and several times the new (a loaded
+        # CI machine inflates CPU time a little, not tenfold).
         used = server_cpu(s) - before
         print("LIST of 64 patterns over 20,800 subscribed levels: %.2f s of server CPU" % used)
-        assert used < (6.0 if SANITIZED else 1.5), used
+        assert used < (6.0 if SANITIZED else 2.5), used
         lines = bytes(data).split(b"\r\n")
         got = [x.split(b" ")[-3] for x in lines
                if x.endswith(b' ("CHILDINFO" ("SUBSCRIBED"))')]
@@ -240,7 +242,7 @@ def test_imap_list_whole_past_16k_names():
         print("200 STATUS among 16,500 mailboxes: %.2f s of server CPU" % used)
         assert sum(1 for x in done if x.startswith(b"* STATUS t05/x") and
                    x.endswith(b" (MESSAGES 0 UIDNEXT 1)")) == 200, done[-3:]
-        assert used < (5.0 if SANITIZED else 1.2), used
+        assert used < (5.0 if SANITIZED else 2.5), used
         # SUBSCRIBE read all 16,500 mailboxes (a thousand octets each) into
         # the writer's memory to find its one: 40 ms of the writer each,
         # 200 took 7.8 s. Now a walk that keeps the one: 0.6 s.
@@ -250,7 +252,7 @@ def test_imap_list_whole_past_16k_names():
         used = server_cpu(s) - before
         print("200 SUBSCRIBE among 16,500 mailboxes: %.2f s of server CPU" % used)
         assert sum(1 for x in done if x.endswith(b" OK Subscribe completed.")) == 200, done[-3:]
-        assert used < (8.0 if SANITIZED else 2.5), used
+        assert used < (8.0 if SANITIZED else 3.5), used
         r.send('b LIST (SUBSCRIBED) "" "t06/x/x/%"\r\n')
         assert r.until_tag("b") == [b'* LIST (\\HasChildren \\Subscribed) "/" t06/x/x/x',
                                     b"b OK List completed."]
@@ -263,7 +265,7 @@ def test_imap_list_whole_past_16k_names():
         used = server_cpu(s) - before
         print("200 DELETE among 16,500 mailboxes: %.2f s of server CPU" % used)
         assert sum(1 for x in done if x.endswith(b" OK Delete completed.")) == 200, done[-3:]
-        assert used < (12.0 if SANITIZED else 4.0), used
+        assert used < (12.0 if SANITIZED else 5.0), used
         r.send('e DELETE "t07/x"\r\ne2 LIST "" "t07/x/x/x%"\r\n')
         assert r.until_tag("e")[-1].startswith(b"e NO "), "deleted a mailbox with children"
         assert r.until_tag("e2") == [b'* LIST (\\HasChildren) "/" t07/x/x/x', b"e2 OK List completed."]
