@@ -547,6 +547,23 @@ int backup_verify(const char *dir, struct backup_manifest *m, const struct backu
 
 /* ---- restore ---- */
 
+/* The lock tern serve takes on its data directory (store.c's dir_lock:
+ * flock on the directory, followed when it is a symlink): its fd, or -1
+ * with errno (EWOULDBLOCK: a server holds it). */
+static int data_dir_lock(const char *data_dir)
+{
+	int fd = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
 /* Removes what a failed restore put in data_dir (it was empty before). */
 static void restore_undo(const char *data_dir)
 {
@@ -594,18 +611,36 @@ int backup_restore(const char *dir, const char *data_dir, const struct backup_pr
 		return -1;
 	}
 	int e = dir_empty(data_dir);
-	if (e == 0) {
+	int made = e < 0;
+	if (e < 0 && mkdir(data_dir, 0700) != 0) {
 		free(m);
+		return errno_fail(err, errsz, code_r, errno, "cannot create", data_dir);
+	}
+	/* The lock tern serve holds on its data directory, taken for the
+	 * whole restore: a server still running on a directory emptied
+	 * under it would go on writing to its unlinked store (mail given a
+	 * 250 and lost), and one started during the restore would create a
+	 * store that the rename to data.mdb replaces under it. */
+	int lfd = data_dir_lock(data_dir);
+	if (lfd < 0) {
+		int le = errno;
+		free(m);
+		if (le != EWOULDBLOCK)
+			return errno_fail(err, errsz, code_r, le, "cannot lock", data_dir);
+		if (code_r)
+			*code_r = STORE_EBUSY;
+		snprintf(err, errsz, "%s is in use by a running tern serve: stop it, then restore",
+		         data_dir);
+		return -1;
+	}
+	if (!made && dir_empty(data_dir) != 1) {
+		free(m);
+		close(lfd);
 		if (code_r)
 			*code_r = STORE_EEXIST;
 		snprintf(err, errsz, "%s is not empty: restore into a new or empty data directory "
 		         "(the server's store is never overwritten)", data_dir);
 		return -1;
-	}
-	int made = e < 0;
-	if (e < 0 && mkdir(data_dir, 0700) != 0) {
-		free(m);
-		return errno_fail(err, errsz, code_r, errno, "cannot create", data_dir);
 	}
 
 	/* Room for what the backup holds, known before anything is written:
@@ -618,6 +653,7 @@ int backup_restore(const char *dir, const char *data_dir, const struct backup_pr
 	struct statvfs vs;
 	if (statvfs(data_dir, &vs) == 0 && (uint64_t)vs.f_bavail * vs.f_frsize < need) {
 		free(m);
+		close(lfd);
 		if (code_r)
 			*code_r = STORE_EFULL;
 		snprintf(err, errsz, "cannot restore into %s: no space left on device (the backup "
@@ -661,8 +697,10 @@ int backup_restore(const char *dir, const char *data_dir, const struct backup_pr
 		if (code_r && *code_r == STORE_OK)
 			*code_r = rc;
 		restore_undo(data_dir);
+		close(lfd);
 		return -1;
 	}
+	close(lfd);
 	log_info("backup", NULL, "event=restored from=\"%s\" to=\"%s\" schema=%u", dir, data_dir, schema);
 	return 0;
 }

@@ -67,7 +67,9 @@ int backup_verify(const char *dir, struct backup_manifest *m_r, const struct bac
  * every blob on the way; of keys/,
  * only the files the manifest lists are restored, each copy checked
  * against it (anything else put there is left out). A backup
- * of a newer schema than this build's is refused (*code_r STORE_EINVAL).
+ * of a newer schema than this build's is refused (*code_r STORE_EINVAL),
+ * and so is a data_dir a running tern serve holds (STORE_EBUSY: its
+ * lock is held through the restore, so none starts on it meanwhile).
  * On failure what was written is removed, leaving data_dir empty.
  * 0 or -1 with err.
  */

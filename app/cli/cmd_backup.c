@@ -98,7 +98,7 @@ int cli_restore(const struct config *cfg, int argc, char **argv)
 	cli_progress_init(&pr, "restore");
 	if (backup_restore(argv[0], cfg->data_dir, &p, &code, err, sizeof err) != 0) {
 		fprintf(stderr, "tern: restore failed: %s\n", err);
-		return code == STORE_EEXIST || code == STORE_EINVAL ? 2 : 1;
+		return code == STORE_EEXIST || code == STORE_EINVAL || code == STORE_EBUSY ? 2 : 1;
 	}
 	printf("ok\nfrom: %s\nto: %s\n", argv[0], cfg->data_dir);
 	return 0;

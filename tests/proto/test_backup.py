@@ -501,7 +501,35 @@ def test_backup_refusals_and_damage():
         r = tern(s, "backup", b)
         assert r.returncode == 2 and b"not empty" in r.stderr, r.stderr
         r = tern(s, "restore", b)  # the live server's own data directory
-        assert r.returncode == 2 and b"not empty" in r.stderr, r.stderr
+        assert r.returncode == 2 and b"in use by a running tern serve" in r.stderr, r.stderr
+
+        # A data directory emptied under a server still running on it:
+        # the restore is refused while the server's lock (flock on the
+        # directory, seen held here on the live server's) is held, else
+        # the server would go on with its unlinked store and the mail it
+        # accepts would be lost; the directory is left empty.
+        fd = os.open(s.data, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                raise AssertionError("tern serve holds no lock on its data directory")
+            except BlockingIOError:
+                pass
+        finally:
+            os.close(fd)
+        emptied = os.path.join(tmp, "r-emptied")
+        os.makedirs(emptied)
+        fd = os.open(emptied, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            r = tern(s, "restore", b, data=emptied)
+            assert r.returncode == 2 and b"in use by a running tern serve" in r.stderr, \
+                (r.returncode, r.stderr)
+            assert not os.listdir(emptied), os.listdir(emptied)
+        finally:
+            os.close(fd)
+        r = tern(s, "restore", b, data=emptied)
+        assert r.returncode == 0, r.stderr
 
         restore_is_synced_and_reads_store_once(s, b, tmp)
 
