@@ -65,6 +65,33 @@ static int dir_empty(const char *dir)
 	return empty;
 }
 
+/* dir_empty for a place a backup or a restore goes: a directory
+ * "lost+found" is not counted (the root of a file system just made,
+ * mounted there, holds one: an empty disk, not one in use). */
+static int dir_unused(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	struct stat sb;
+	char path[4200];
+	int empty = 1;
+
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		if (strcmp(de->d_name, "lost+found") == 0 && lstat(path, &sb) == 0 &&
+		    S_ISDIR(sb.st_mode))
+			continue;
+		empty = 0;
+		break;
+	}
+	closedir(d);
+	return empty;
+}
+
 static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
 	(void)sb;
@@ -349,7 +376,7 @@ int backup_run(struct store *st, const char *data_dir, const char *dir, const ch
 			return -1;
 		}
 	}
-	int e = dir_empty(dir);
+	int e = dir_unused(dir);
 	if (e == 0) {
 		if (code_r)
 			*code_r = STORE_EEXIST;
@@ -610,7 +637,7 @@ int backup_restore(const char *dir, const char *data_dir, const struct backup_pr
 		         "with a newer tern", dir, schema, store_schema_version());
 		return -1;
 	}
-	int e = dir_empty(data_dir);
+	int e = dir_unused(data_dir);
 	int made = e < 0;
 	if (e < 0 && mkdir(data_dir, 0700) != 0) {
 		free(m);
@@ -633,7 +660,7 @@ int backup_restore(const char *dir, const char *data_dir, const struct backup_pr
 		         data_dir);
 		return -1;
 	}
-	if (!made && dir_empty(data_dir) != 1) {
+	if (!made && dir_unused(data_dir) != 1) {
 		free(m);
 		close(lfd);
 		if (code_r)

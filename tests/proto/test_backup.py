@@ -531,6 +531,32 @@ def test_backup_refusals_and_damage():
         r = tern(s, "restore", b, data=emptied)
         assert r.returncode == 0, r.stderr
 
+        # The root of a file system just made (a new disk mounted as the
+        # target) holds an empty lost+found: an unused place for a backup
+        # or a restore, not one "not empty". It is left as it was.
+        for name in ("disk-b", "disk-r"):
+            os.makedirs(os.path.join(tmp, name, "lost+found"))
+        r = tern(s, "backup", os.path.join(tmp, "disk-b"))
+        assert r.returncode == 0, r.stderr
+        r = tern(s, "backup", "--verify", os.path.join(tmp, "disk-b"))
+        assert r.returncode == 0 and r.stdout.startswith(b"ok\n"), r.stdout
+        r = tern(s, "restore", os.path.join(tmp, "disk-b"), data=os.path.join(tmp, "disk-r"))
+        assert r.returncode == 0, r.stderr
+        assert {"data.mdb", "lost+found"} <= set(os.listdir(os.path.join(tmp, "disk-r"))), \
+            os.listdir(os.path.join(tmp, "disk-r"))
+        # Anything else there is still refused, a lost+found that is a
+        # file too.
+        for target in ("lf-file", "lf-other"):
+            os.makedirs(os.path.join(tmp, target))
+        open(os.path.join(tmp, "lf-file", "lost+found"), "w").close()
+        os.makedirs(os.path.join(tmp, "lf-other", "lost+found"))
+        open(os.path.join(tmp, "lf-other", "other"), "w").close()
+        for target in ("lf-file", "lf-other"):
+            r = tern(s, "backup", os.path.join(tmp, target))
+            assert r.returncode == 2 and b"not empty" in r.stderr, (target, r.stderr)
+            r = tern(s, "restore", b, data=os.path.join(tmp, target))
+            assert r.returncode == 2 and b"not empty" in r.stderr, (target, r.stderr)
+
         restore_is_synced_and_reads_store_once(s, b, tmp)
 
         # Damage is found: a blob changed, a manifest cut short.
