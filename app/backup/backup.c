@@ -612,6 +612,40 @@ static void restore_undo(const char *data_dir)
 	}
 }
 
+/* Whether data_dir holds what a restore cut short (kill -9, power loss)
+ * left and nothing else: its restoring store, which no server or CLI
+ * opens, beside only files a restore writes (the directory was unused
+ * when it began, and nothing starts on it since). */
+static int restore_leftover(const char *data_dir)
+{
+	static const char *const ours[] = {STORE_RESTORING_FILE, STORE_RESTORING_FILE "-lock",
+	                                   "lost+found"};
+	char path[4200];
+	struct stat sb;
+	struct dirent *de;
+	int found = 0, other = 0;
+
+	snprintf(path, sizeof path, "%s/" STORE_RESTORING_FILE, data_dir);
+	if (lstat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+		return 0;
+	DIR *d = opendir(data_dir);
+	if (d == NULL)
+		return 0;
+	while (!other && (de = readdir(d)) != NULL) {
+		int ok = strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0;
+		for (size_t i = 0; !ok && i < sizeof ours / sizeof ours[0]; i++)
+			ok = strcmp(de->d_name, ours[i]) == 0;
+		for (size_t i = 0; !ok && i < sizeof key_files / sizeof key_files[0]; i++)
+			ok = strcmp(de->d_name, key_files[i]) == 0;
+		for (size_t i = 0; !ok && i < sizeof key_dirs / sizeof key_dirs[0]; i++)
+			ok = strcmp(de->d_name, key_dirs[i]) == 0;
+		found |= strcmp(de->d_name, STORE_RESTORING_FILE) == 0;
+		other = !ok;
+	}
+	closedir(d);
+	return found && !other;
+}
+
 int backup_restore(const char *dir, const char *data_dir, const struct backup_progress *p,
                    int *code_r, char *err, size_t errsz)
 {
@@ -656,9 +690,17 @@ int backup_restore(const char *dir, const char *data_dir, const struct backup_pr
 			return errno_fail(err, errsz, code_r, le, "cannot lock", data_dir);
 		if (code_r)
 			*code_r = STORE_EBUSY;
-		snprintf(err, errsz, "%s is in use by a running tern serve: stop it, then restore",
+		snprintf(err, errsz,
+		         "%s is in use by a running tern serve (or another restore): "
+		         "stop it, then restore",
 		         data_dir);
 		return -1;
+	}
+	/* A restore cut short is done again from the start: what it left
+	 * goes first (under the lock: no other restore is writing it). */
+	if (!made && restore_leftover(data_dir)) {
+		restore_undo(data_dir);
+		log_info("backup", NULL, "event=restore_leftover_removed dir=\"%s\"", data_dir);
 	}
 	if (!made && dir_unused(data_dir) != 1) {
 		free(m);

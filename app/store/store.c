@@ -913,8 +913,9 @@ int store_open(const char *dir, unsigned flags, struct store **st_r, char *err, 
 	snprintf(restoring, sizeof restoring, "%s/" STORE_RESTORING_FILE, dir);
 	if (access(restoring, F_OK) == 0)
 		return store_err(err, errsz, STORE_EINVAL,
-		                 "%s: a restore into %s was cut short; empty the directory and run "
-		                 "tern restore again", restoring, dir);
+		                 "%s: a restore into %s was cut short; run tern restore again (it "
+		                 "starts over)",
+		                 restoring, dir);
 
 	int lock_fd = -1;
 	if ((flags & STORE_SERVER) && (lock_fd = dir_lock(dir, &rc, err, errsz)) < 0)

@@ -34,6 +34,7 @@ from jmapc import Jmap
 from test_imap import ACCOUNTS, BOB, BOB_PW, ctx, deliver, login, mbsync_conf, wait_count
 
 PRELOAD = 150
+STORE_RESTORING = "restoring.mdb"  # a restore's store until it is whole
 
 
 class Load:
@@ -692,6 +693,21 @@ def test_backup_refusals_and_damage():
                 except subprocess.TimeoutExpired:
                     raise AssertionError("tern %s runs on a half-restored store" % args[0])
                 assert r.returncode != 0 and b"cut short" in r.stderr, (args, r.returncode, r.stdout, r.stderr)
+            # Run again, the restore starts over on what the cut one left
+            # (nothing else is there) and ends with the whole store.
+            r = tern(s, "restore", b, data=half)
+            assert r.returncode == 0, r.stderr
+            assert sorted(os.listdir(half)) == sorted(os.listdir(os.path.join(tmp, "r-extra"))), \
+                (os.listdir(half), os.listdir(os.path.join(tmp, "r-extra")))
+            r = tern(s, "account", "list", data=half)
+            assert r.returncode == 0 and BOB.encode() in r.stdout, (r.returncode, r.stdout, r.stderr)
+            # Beside anything else, it is still refused.
+            os.makedirs(os.path.join(tmp, "r-half2"))
+            open(os.path.join(tmp, "r-half2", STORE_RESTORING), "w").close()
+            open(os.path.join(tmp, "r-half2", "notes.txt"), "w").close()
+            r = tern(s, "restore", b, data=os.path.join(tmp, "r-half2"))
+            assert r.returncode == 2 and b"not empty" in r.stderr, (r.returncode, r.stderr)
+            assert sorted(os.listdir(os.path.join(tmp, "r-half2"))) == sorted([STORE_RESTORING, "notes.txt"])
 
         newer = os.path.join(tmp, "newer")
         shutil.copytree(b, newer)
