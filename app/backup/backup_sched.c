@@ -4,11 +4,11 @@
  * The backups themselves are the directory: tern-YYYYMMDDTHHMMSSZ, one per
  * run, each whole on its own (blobs hard-linked from the previous one), and
  * a run is good when its MANIFEST is there. Listing reads the manifests;
- * pruning removes the oldest good ones past TERN_BACKUP_KEEP and any
- * tern-* directory without a manifest that no run is writing (left by a
- * crash): a run writing holds backup_lock on its directory, from this
- * server or any other process (tern backup by hand). Nothing else in the directory is touched: not a tern-* symlink
- * (never followed), nor a run whose MANIFEST is there but unreadable or
+ * pruning removes the oldest good ones past TERN_BACKUP_KEEP, and before
+ * each run and at each prune any tern-* directory without a manifest that
+ * no run is writing (left by a crash) goes: a run writing holds backup_lock on its directory, from
+ * this server or any other process (tern backup by hand). Nothing else in the directory is touched:
+ * not a tern-* symlink (never followed), nor a run whose MANIFEST is there but unreadable or
  * damaged (kept and logged at each prune).
  */
 #include <dirent.h>
@@ -195,6 +195,32 @@ static void remove_stale(const char *dir, const char *name)
 	close(fd);
 }
 
+/* Removes the runs without a MANIFEST that no run holds (remove_stale)
+ * before a run: what a crash or a power loss left mid-run can be as big
+ * as a whole backup, and on a backup disk sized for the backups it made
+ * every later run fail for want of room, so none ever got to the prune
+ * after a good one. Good backups are not touched here. */
+static void sweep_stale(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		char path[1200], mp[1300];
+		struct stat sb;
+		if (!is_backup_name(de->d_name))
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		snprintf(mp, sizeof mp, "%s/" BACKUP_MANIFEST_FILE, path);
+		if (lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode) && lstat(mp, &sb) != 0 &&
+		    errno == ENOENT)
+			remove_stale(dir, de->d_name);
+	}
+	closedir(d);
+}
+
 /* Keeps the newest `keep` good backups (backup_sched_newer: by run
  * number, so a clock that went back, a machine that booted with a clock
  * ahead, prunes the runs named ahead of it in their turn, not the runs
@@ -277,6 +303,7 @@ static void run_one(void)
 	int code;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	sweep_stale(S.dir);
 	gmtime_r(&t, &tm);
 	strftime(name, sizeof name, NAME_PREFIX "%Y%m%dT%H%M%SZ", &tm);
 	snprintf(path, sizeof path, "%s/%s", S.dir, name);

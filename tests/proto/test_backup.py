@@ -731,7 +731,8 @@ def test_backup_disk_full():
     mnt = os.path.join(tmp, "small")
     os.makedirs(mnt)
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt], check=True)
-    s = Server(accounts=ACCOUNTS)
+    s = Server(accounts=ACCOUNTS, http=True)
+    sched = os.path.join(tmp, "sched")
     try:
         # About 2 MiB of mail: more than the 1 MiB file system holds.
         deliver(s, 40, body="x" * 70 + "\r\n" * 1 + ("y" * 76 + "\r\n") * 650)
@@ -761,9 +762,38 @@ def test_backup_disk_full():
         assert not os.listdir(target), os.listdir(target)
         st = os.statvfs(mnt)
         assert st.f_bfree * st.f_frsize > 900 * 1024, st
+
+        # A scheduled run on a 4 MiB backup disk that a run cut short by a
+        # crash (no MANIFEST, 3 MiB of blobs written) left nearly full:
+        # the leftover goes before the run, which then fits (it was only
+        # removed by the prune after a good run, which never came).
+        os.makedirs(sched)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", sched], check=True)
+        crashed = os.path.join(sched, "tern-20000101T000000Z")
+        os.makedirs(os.path.join(crashed, "blobs", "00"))
+        with open(os.path.join(crashed, "blobs", "00", "00" * 32), "wb") as fh:
+            fh.write(b"x" * (3 << 20))
+        from httpc import Api
+        a = Api(s)
+        a.token = s.cli("token", "add", "backups").stdout.decode().strip()
+        st, _, d = a.call("PUT", "/backups/schedule", {"dir": sched, "time": "04:05", "keep": 2})
+        assert st == 200, d
+        st, _, d = a.call("POST", "/backups", {})
+        assert st == 202, d
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            st, _, d = a.call("GET", "/backups")
+            if d["backups"] and d["running"] is None:
+                break
+            time.sleep(0.1)
+        assert [b["result"] for b in d["backups"]] == ["ok"], d
+        assert not os.path.exists(crashed), os.listdir(sched)
+        assert s.wait_log("event=backup_stale_removed"), s.log_text()[-2000:]
     finally:
         s.cleanup()
         subprocess.run(["umount", "-l", mnt])
+        if os.path.ismount(sched):
+            subprocess.run(["umount", "-l", sched])
         shutil.rmtree(tmp, ignore_errors=True)
 
 
