@@ -188,11 +188,15 @@ static int blob_reuse(const char *base, const char *path, const struct blob_ent 
 	if (lstat(from, &sb) != 0 || !S_ISREG(sb.st_mode) || (uint64_t)sb.st_size != e->size)
 		return 0;
 	if (link(from, path) != 0) {
+		/* Gone since the lstat: the base pruned meanwhile (a run by
+		 * hand with --base in the schedule's directory). */
+		if (errno == ENOENT)
+			return 0;
 		if (errno != EXDEV && errno != EPERM && errno != EMLINK)
 			return errno;
 		if ((rc = file_copy(from, path, 0)) != 0) {
 			unlink(path);
-			return rc;
+			return rc == ENOENT ? 0 : rc;
 		}
 	}
 	rc = blob_file_matches(path, e);
