@@ -271,8 +271,9 @@ static int write_manifest(const char *dir, const struct backup_manifest *m)
 		free(text);
 		return errno;
 	}
-	if (write(fd, text, (size_t)len) != len)
-		rc = errno ? errno : EIO;
+	/* A short write or EINTR is no error (the rest follows):
+	 * file_write_all goes on until all is written or write fails. */
+	rc = file_write_all(fd, text, (size_t)len);
 	if (rc == 0 && fsync(fd) != 0)
 		rc = errno;
 	if (close(fd) != 0 && rc == 0)
