@@ -46,7 +46,7 @@
  * names and the words of their values): a message's relays, mailer and
  * addresses give dozens of tokens, many strong, that say who sent it
  * rather than what it is, and they crowded out the text's clues.
- * Cross-validated on train/ (app/spam/ACCURACY.md, session 55). */
+ * Cross-validated on train/ (app/spam/ACCURACY.md, session 54, continued). */
 #define SPAM_HEADER_CLUES 15
 
 size_t spam_header_clues = SPAM_HEADER_CLUES;
