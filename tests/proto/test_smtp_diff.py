@@ -66,7 +66,14 @@ class Session:
 
     def __init__(self, side):
         self.side = side
-        self.r = Raw(side.port, host=side.host)
+        # 30 s, not Raw's 10: a fresh-clone run on a loaded machine once
+        # waited more than 10 s for a greeting (Postfix's master starts an
+        # smtpd per connection). A side that never greets still fails,
+        # and says which it was.
+        try:
+            self.r = Raw(side.port, host=side.host, timeout=30)
+        except TimeoutError:
+            raise AssertionError("%s gave no greeting within 30 s" % side.name)
         self.after_ehlo = False
         self.greeting = self.r.greeting
 
