@@ -87,9 +87,11 @@ static int add_headers(struct smtp_session *s)
 	/* The Return-Path belongs to the final delivery (RFC 5321 §4.4): the
 	 * head deliver/ prepends (port 25), or the queue's. */
 	/* RFC 3848: an "A" for authenticated (ESMTPSA). */
-	r |= buf_printf(m, "Received: from %s ([%s])\r\n\tby %s (tern) with %s%s id %s.%u", helo,
-			c->peer_ip, hostname_now(), proto, s->authenticated ? "A" : "", s->id,
-			tx->seq);
+	/* RFC 5321 §4.4 TCP-info is an address-literal: an IPv6 address
+	 * goes as "[IPv6:...]" (§4.1.3), not bare in brackets. */
+	r |= buf_printf(m, "Received: from %s ([%s%s])\r\n\tby %s (tern) with %s%s id %s.%u", helo,
+			strchr(c->peer_ip, ':') ? "IPv6:" : "", c->peer_ip, hostname_now(), proto,
+			s->authenticated ? "A" : "", s->id, tx->seq);
 	if (tls)
 		r |= buf_printf(m, "\r\n\t(using %s with cipher %s (%d/%d bits))", conn_tls_version(c),
 				conn_tls_cipher(c), conn_tls_bits(c), conn_tls_bits(c));

@@ -527,7 +527,8 @@ def test_ipv6_listener():
         with smtplib.SMTP("::1", port, timeout=10) as c:
             c.sendmail("a@remote.test", ["bob@example.test"], message(subject="over v6"))
         raw = s.raw("bob@example.test", s.messages("bob@example.test")[0][0])
-        assert b"([::1])" in raw, raw[:200]
+        # RFC 5321 §4.4: TCP-info is an address-literal, "[IPv6:" for v6 (§4.1.3).
+        assert b"Received: from " in raw and b"([IPv6:::1])" in raw, raw[:200]
 
 
 def _dkim_records(dns, domain):
