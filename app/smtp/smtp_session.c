@@ -948,6 +948,10 @@ static void dispatch(struct smtp_session *s, struct str line)
 
 	/* AUTH LOGIN's two responses at most. */
 	s->sasl_quiet = cmd.verb == SMTP_VERB_AUTH ? 2 : quiet ? quiet - 1 : 0;
+	/* BURL (RFC 4468) is submission's; port 25 does not offer it, so it
+	 * is no command there, whatever the state (not "503 need RCPT"). */
+	if (cmd.verb == SMTP_VERB_BURL && s->mode == SMTP_MODE_MX)
+		cmd.verb = SMTP_VERB_UNKNOWN;
 	if (cmd.verb == SMTP_VERB_UNKNOWN) {
 		log_unknown_command("smtp", s->id, cmd.verb_str.p, cmd.verb_str.len, line.len,
 				    quiet != 0);
@@ -995,11 +999,6 @@ static void dispatch(struct smtp_session *s, struct str line)
 		cmd_bdat(s, &cmd);
 		break;
 	case SMTP_VERB_BURL:
-		if (s->mode == SMTP_MODE_MX) {
-			smtp_reply(s, "500 5.5.2 Error: command not recognized");
-			smtp_session_error(s);
-			break;
-		}
 		if (!s->tx.used_bdat && smtp_tx_begin_data(s, 1) < 0)
 			s->tx.data_failed = 1;
 		s->tx.used_bdat = 1;

@@ -666,6 +666,11 @@ def test_misc_commands():
         assert r.cmd("RSET")[0] == 250
         assert r.cmd("AUTH PLAIN AGJvYgBib2I=")[0] == 503  # no AUTH on port 25
         assert r.cmd("FOO bar")[0] == 500
+        # BURL is submission's (RFC 4468): port 25 does not know it in any
+        # state, with or without a transaction (it said 503 outside one).
+        assert r.cmd("BURL imap://x.test/;urlauth=x LAST")[0] == 500
+        assert r.cmd("MAIL FROM:<a@remote.test>")[0] == 250
+        assert r.cmd("BURL imap://x.test/;urlauth=x LAST")[0] == 500
         assert r.cmd("QUIT")[0] == 221
         assert r.closed()
 
