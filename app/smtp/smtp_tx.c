@@ -78,7 +78,23 @@ static int add_headers(struct smtp_session *s)
 	else
 		proto = tls ? "SMTPS" : "SMTP";
 	mime_date_format((int64_t)time_wall(), date);
-	sanitize(helo, sizeof(helo), s->helo);
+	/* A UTF-8 HELO name in a message that is not SMTPUTF8's goes in its
+	 * A-labels, else with '?' for each octet past ASCII, as the "for"
+	 * address below: our own field must not make the header section
+	 * need SMTPUTF8 (RFC 6531 §3.7.3 allows UTF-8 there only in a
+	 * UTF8SMTP transaction), or it could not be forwarded to a server
+	 * without it. */
+	char helo_a[sizeof(helo)];
+	const char *helo_in = s->helo;
+	int helo_ascii = !tx->smtputf8 && !is_ascii(s->helo);
+	if (helo_ascii && punycode_domain_other(str_make(s->helo, strlen(s->helo)), helo_a,
+						sizeof helo_a) && is_ascii(helo_a))
+		helo_in = helo_a;
+	sanitize(helo, sizeof(helo), helo_in);
+	if (helo_ascii)
+		for (char *h = helo; *h; h++)
+			if ((unsigned char)*h >= 0x80)
+				*h = '?';
 
 	struct buf hb, *m = &hb;
 	int r = 0;

@@ -166,6 +166,22 @@ def test_utf8_addresses():
         r.cmd("EHLO x.test")
         code, _ = r.cmd("MAIL FROM:<señor@remote.test>")
         assert code == 553, code
+        # A UTF-8 HELO name stays out of a message without SMTPUTF8 too:
+        # the Received field gives its A-labels (or '?' if it has none);
+        # with SMTPUTF8 it is kept as sent.
+        for helo, smtputf8, want in (("bücher.test".encode(), "", b"from xn--bcher-kva.test (["),
+                                     (b"b\xffcher_x", "", b"from b?cher_x (["),
+                                     ("bücher.test".encode(), " SMTPUTF8", "from bücher.test ([".encode())):
+            h = Raw(s.smtp_port)
+            h.send(b"EHLO " + helo + b"\r\n")
+            assert h.reply()[0] == 250
+            for cmd in ("MAIL FROM:<a@remote.test>" + smtputf8, "RCPT TO:<bob@example.test>", "DATA"):
+                assert h.cmd(cmd)[0] in (250, 354), cmd
+            assert h.cmd("Subject: helo %r\r\n\r\nx\r\n." % helo)[0] == 250
+            h.close()
+            raw = s.raw("bob@example.test", s.messages("bob@example.test")[-1][0])
+            assert want in raw, (helo, raw[:300])
+            assert smtputf8 or all(b < 0x80 for b in raw), raw[:300]
         # An IDN domain is one domain in either spelling (RFC 5890
         # §2.3.2.1): added as U-labels, mail to its A-labels arrives
         # without SMTPUTF8; added as A-labels, mail to its U-labels with.
