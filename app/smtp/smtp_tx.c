@@ -71,12 +71,15 @@ static int add_headers(struct smtp_session *s)
 	const char *proto;
 	int tls = conn_tls_established(c);
 
+	/* The registered names (RFC 3848, RFC 6531 §3.7.3): there is no
+	 * "SMTPS" or "SMTPA". STARTTLS and AUTH are ESMTP extensions, so a
+	 * client that said HELO after them still used ESMTP. */
 	if (tx->smtputf8)
 		proto = tls ? "UTF8SMTPS" : "UTF8SMTP";
-	else if (s->esmtp)
+	else if (s->esmtp || tls || s->authenticated)
 		proto = tls ? "ESMTPS" : "ESMTP";
 	else
-		proto = tls ? "SMTPS" : "SMTP";
+		proto = "SMTP";
 	mime_date_format((int64_t)time_wall(), date);
 	/* A UTF-8 HELO name in a message that is not SMTPUTF8's goes in its
 	 * A-labels, else with '?' for each octet past ASCII, as the "for"

@@ -55,6 +55,15 @@ def test_starttls_session():
             c.sendmail("alice@remote.test", ["bob@example.test"], message(subject="over tls"))
         raw = s.raw("bob@example.test", s.messages("bob@example.test")[0][0])
         assert b"with ESMTPS id" in raw and b"(using TLSv1.2 with cipher" in raw, raw[:400]
+        # HELO after STARTTLS: still ESMTPS (STARTTLS is an ESMTP extension);
+        # "SMTPS" is no registered transmission type (RFC 3848).
+        with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=10) as c:
+            c.ehlo("tls.remote.test")
+            c.starttls(context=ctx)
+            assert c.helo("old.remote.test")[0] == 250
+            c.sendmail("alice@remote.test", ["bob@example.test"], message(subject="helo over tls"))
+        raw = s.raw("bob@example.test", s.messages("bob@example.test")[-1][0])
+        assert b"from old.remote.test" in raw and b"with ESMTPS id" in raw, raw[:400]
 
 
 def test_starttls_discards_pipelined_plaintext():
