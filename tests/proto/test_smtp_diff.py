@@ -326,6 +326,21 @@ MAIL_FROM = [
     ("FROM:<a@%s>" % ".".join(["b" * 60] * 5), "domain 304"),
     ("FROM:<%s@%s>" % ("a" * 64, ".".join(["b" * 60] * 3 + ["c" * 6])), "path 256"),
     ("FROM:<%s@%s>" % ("a" * 64, ".".join(["b" * 60] * 3 + ["c" * 7])), "path 257"),
+    ("FROM:<@[192.0.2.1],@b.test:alice@remote.test>", "source route via a literal"),
+    ("FROM:<@a.test,b.test:alice@remote.test>", "source route hop without @"),
+    ("FROM:<@a.test:>", "source route without mailbox"),
+    ("FROM:<\"a\\\\b\"@remote.test>", "quoted backslash pair"),
+    ("FROM:<\"\"@remote.test>", "empty quoted local part"),
+    ("FROM:<\"a b\".c@remote.test>", "quoted then dot-string"),
+    ("FROM:<alice@[IPv6:2001:db8::1.2.3.4]>", "ipv6v4 literal domain"),
+    ("FROM:<alice@[IPv6:fe80::1%eth0]>", "ipv6 literal with zone"),
+    ("FROM:<alice@[tag:stuff]>", "general address literal"),
+    ("FROM:<alice@[1.2.3]>", "short ipv4 literal"),
+    ("FROM:<> SIZE=0", "null path size 0"),
+    ("FROM:<> BODY=8BITMIME RET=HDRS ENVID=x+2By", "null path with parameters"),
+    ("FROM:<alice@remote.test> ENVID=a+2g", "dsn envid bad hex"),
+    ("FROM:<alice@remote.test> RET=", "dsn ret empty"),
+    ("FROM:<alice@remote.test> =x", "parameter without keyword"),
     ("FROM:<alice@remote.test> FOO=BAR", "unknown parameter"),
     ("FROM:<alice@remote.test> FOO", "unknown keyword"),
     ("FROM:<alice@remote.test> AUTH=<>", "auth parameter empty, AUTH not offered"),
@@ -401,6 +416,14 @@ RCPT_TO = [
     ("TO:<%s> ORCPT=x-foo;bar" % BOB, "dsn orcpt other type"),
     ("TO:<%s> ORCPT=rfc822;%s" % (BOB, "x" * 495), "dsn orcpt 502"),
     ("TO:<%s> NOTIFY=SUCCESS NOTIFY=FAILURE" % BOB, "dsn notify twice"),
+    ("TO:<%s> NOTIFY=" % BOB, "dsn notify empty"),
+    ("TO:<%s> NOTIFY=FAILURE,DELAY,SUCCESS" % BOB, "dsn notify three"),
+    ("TO:<%s> NOTIFY=FAILURE,FAILURE" % BOB, "dsn notify repeated"),
+    ("TO:<%s> ORCPT=rfc822;" % BOB, "dsn orcpt empty address"),
+    ("TO:<%s> ORCPT=;bob@example.test" % BOB, "dsn orcpt empty type"),
+    ("TO:<%s> ORCPT=rfc822;bob+40example.test" % BOB, "dsn orcpt xtext"),
+    ("TO:<%s> ORCPT=rfc822;bob+4" % BOB, "dsn orcpt bad xtext"),
+    ("TO:<@[192.0.2.1]:%s>" % BOB, "source route via a literal"),
     ("TO:<%s> FOO=BAR" % BOB, "unknown parameter"),
     ("TO:<%s> SIZE=10" % BOB, "mail parameter on rcpt"),
     ("TO:<%s@example.test>" % ("a" * 65), "local part 65"),
@@ -658,6 +681,23 @@ KNOWN = {
                                   "<Postmaster> in RCPT only ('Rcpt = \"RCPT TO:\" ( \"<Postmaster@\" "
                                   "Domain \">\" / \"<Postmaster>\" / Forward-path ) ...'); in MAIL: " + GRAMMAR),
     "mail domain underscore": (["501 5.1.7"], DOMAIN_GRAMMAR),
+    "mail source route hop without @": (["501 5.1.7"], "RFC 5321 §4.1.2: 'A-d-l = At-domain *( \",\" "
+                                        "At-domain )', 'At-domain = \"@\" Domain': each hop has its \"@\". "
+                                        "Postfix takes it"),
+    "mail source route without mailbox": (["501 5.1.7"], GRAMMAR),
+    "mail quoted then dot-string": (["501 5.1.7"], "RFC 5321 §4.1.2: 'Local-part = Dot-string / "
+                                    "Quoted-string': one or the other, not RFC 5322's obsolete mix of "
+                                    "words. Postfix takes it"),
+    "mail parameter without keyword": (["501 5.5.4"], "RFC 5321 §4.1.2: 'esmtp-param = esmtp-keyword "
+                                       "[\"=\" esmtp-value]', 'esmtp-keyword = (ALPHA / DIGIT) *(ALPHA / "
+                                       "DIGIT / \"-\")': '=x' has no keyword, a syntax error (501, §4.2.3), "
+                                       "not a parameter to recognize (555). Postfix says 555"),
+    "rcpt dsn notify repeated": (["501 5.5.4"], "RFC 3461 §4.1 (paraphrased): NOTIFY is NEVER or a "
+                                 "list of SUCCESS, FAILURE and DELAY; tern refuses a keyword given twice "
+                                 "as it refuses a parameter given twice. Postfix takes it"),
+    "rcpt dsn orcpt empty address": (["501 5.5.4"], "RFC 3461 §4.2: the xtext 'MUST contain an encoded "
+                                     "\"original-recipient-address\"' of its type, and an empty one is "
+                                     "no rfc822 address. Postfix takes it"),
     "mail domain trailing dot": (["501 5.1.7"], TRAILING_DOT),
     "rcpt domain trailing dot": (["501 5.1.3"], TRAILING_DOT),
     "rcpt backslash outside quotes": (["501 5.1.3"], "RFC 5321 §4.1.2: a backslash is a "
