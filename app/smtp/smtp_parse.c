@@ -189,6 +189,59 @@ static int ipv4_valid(struct str s)
 	return i == s.len;
 }
 
+static int is_xdigit(unsigned char c)
+{
+	return is_digit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+}
+
+/*
+ * RFC 5321 §4.1.3's IPv6-addr: eight groups (IPv6-full), or at most six
+ * around one "::" (IPv6-comp, which stands for at least two groups of
+ * zeros); with an IPv4 address at the end, six and four. inet_pton()
+ * also takes a "::" for one group ("1:2:3:4:5:6:7::") and more groups
+ * around it than that allows.
+ */
+static int ipv6_groups_valid(struct str s)
+{
+	size_t i = 0, groups = 0;
+	int dcolon = 0, v4 = 0;
+
+	if (s.len >= 1 && s.p[0] == ':') {
+		if (s.len < 2 || s.p[1] != ':')
+			return 0;
+		dcolon = 1;
+		i = 2;
+	}
+	while (i < s.len) {
+		size_t j = i;
+		while (j < s.len && is_xdigit((unsigned char)s.p[j]))
+			j++;
+		if (j < s.len && s.p[j] == '.') {
+			if (!ipv4_valid(str_make(s.p + i, s.len - i)))
+				return 0;
+			v4 = 1;
+			break;
+		}
+		if (j == i || j - i > 4)
+			return 0;
+		groups++;
+		i = j;
+		if (i == s.len)
+			break;
+		if (s.p[i++] != ':' || i == s.len)
+			return 0; /* not a group separator, or one that ends it */
+		if (s.p[i] == ':') {
+			if (dcolon)
+				return 0;
+			dcolon = 1;
+			i++;
+		}
+	}
+	if (v4)
+		return dcolon ? groups <= 4 : groups == 6;
+	return dcolon ? groups <= 6 : groups == 8;
+}
+
 int smtp_addr_literal_valid(struct str s)
 {
 	struct str in;
@@ -203,6 +256,8 @@ int smtp_addr_literal_valid(struct str s)
 	in = str_sub(in, 5, in.len);
 	/* "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255" is 45 octets. */
 	if (in.len == 0 || in.len > 45 || memchr(in.p, '\0', in.len))
+		return 0;
+	if (!ipv6_groups_valid(in))
 		return 0;
 	memcpy(tmp, in.p, in.len);
 	tmp[in.len] = '\0';

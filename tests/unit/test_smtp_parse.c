@@ -845,6 +845,28 @@ static void test_helpers(void)
 	CHECK(!smtp_addr_literal_valid(STR_LIT("[.1.2.3]")));
 	CHECK(!smtp_addr_literal_valid(STR_LIT("[IPv6:1.2.3.4]")));
 	CHECK(!smtp_addr_literal_valid(STR_LIT("[IPv6:::1\0]")));
+	/* RFC 5321 §4.1.3: "::" stands for at least two groups of zeros,
+	 * with at most six groups (four before an IPv4 address) around it. */
+	CHECK(smtp_addr_literal_valid(STR_LIT("[IPv6:1:2:3:4:5:6:7:8]")));
+	CHECK(smtp_addr_literal_valid(STR_LIT("[IPv6:1:2:3::6:7:8]")));
+	CHECK(smtp_addr_literal_valid(STR_LIT("[IPv6:1:2:3:4:5:6::]")));
+	CHECK(smtp_addr_literal_valid(STR_LIT("[IPv6:::2:3:4:5:6:7]")));
+	CHECK(smtp_addr_literal_valid(STR_LIT("[IPv6:1::]")));
+	CHECK(smtp_addr_literal_valid(STR_LIT("[IPv6:::1.2.3.4]")));
+	CHECK(smtp_addr_literal_valid(STR_LIT("[IPv6:1:2:3:4::1.2.3.4]")));
+	CHECK(smtp_addr_literal_valid(STR_LIT("[IPv6:1:2:3:4:5:6:1.2.3.4]")));
+	CHECK(smtp_addr_literal_valid(STR_LIT("[ipv6:ABCD:ef01::1]")));
+	CHECK(!smtp_addr_literal_valid(STR_LIT("[IPv6:1:2:3:4:5:6:7::]")));
+	CHECK(!smtp_addr_literal_valid(STR_LIT("[IPv6:::2:3:4:5:6:7:8]")));
+	CHECK(!smtp_addr_literal_valid(STR_LIT("[IPv6:1:2:3::5:6:7:8]")));
+	CHECK(!smtp_addr_literal_valid(STR_LIT("[IPv6:1:2:3:4:5::1.2.3.4]")));
+	CHECK(!smtp_addr_literal_valid(STR_LIT("[IPv6:1:2:3:4:5:6:7]")));
+	CHECK(!smtp_addr_literal_valid(STR_LIT("[IPv6:1:2:3:4:5:1.2.3.4]")));
+	CHECK(!smtp_addr_literal_valid(STR_LIT("[IPv6:1:2:3:4:5:6:7:8:]")));
+	CHECK(!smtp_addr_literal_valid(STR_LIT("[IPv6::1:2:3:4:5:6:7:8]")));
+	CHECK(!smtp_addr_literal_valid(STR_LIT("[IPv6:1:::2]")));
+	CHECK(!smtp_addr_literal_valid(STR_LIT("[IPv6:1::2::3]")));
+	CHECK(!smtp_addr_literal_valid(STR_LIT("[IPv6:12345::1]")));
 }
 
 /* An IDN domain's other spelling (smtp_domain_other_form). */
