@@ -115,8 +115,18 @@ static int add_headers(struct smtp_session *s)
 		r |= buf_printf(m, "\r\n\t(using %s with cipher %s (%d/%d bits))", conn_tls_version(c),
 				conn_tls_cipher(c), conn_tls_bits(c), conn_tls_bits(c));
 	if (s->authenticated) {
-		char login[sizeof(s->login)];
-		sanitize(login, sizeof(login), s->login);
+		/* The login of an IDN domain, as the HELO name above: in its
+		 * A-labels (or '?' past ASCII) unless the message is SMTPUTF8's. */
+		char login[sizeof(s->login)], login_a[sizeof(s->login)];
+		int ascii = !tx->smtputf8 && !is_ascii(s->login);
+		sanitize(login, sizeof(login),
+			 ascii && punycode_address_ascii(s->login, login_a, sizeof login_a) &&
+				     is_ascii(login_a)
+			     ? login_a
+			     : s->login);
+		for (char *l = login; ascii && *l; l++)
+			if ((unsigned char)*l >= 0x80)
+				*l = '?';
 		r |= buf_printf(m, "\r\n\t(Authenticated sender: %s)", login);
 	}
 	/* Not an address rewritten to a served UTF-8 spelling (the
