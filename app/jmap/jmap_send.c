@@ -65,8 +65,11 @@ static void received(struct jmap_request *r, const struct jmap_outgoing *o, stru
 	for (char *p = login; *p; p++)
 		if ((unsigned char)*p < ' ' || *p == '(' || *p == ')' || *p == '\\')
 			*p = '?';
-	buf_printf(out, "Received: from [%s] ([%s])\r\n\tby %s (tern) with JMAP\r\n"
-			"\t(Authenticated sender: %s)", ip, ip, hostname_now(), login);
+	/* An address-literal (RFC 5321 §4.1.3): "[IPv6:...]" for IPv6, as
+	 * smtp_tx.c writes it. */
+	const char *v6 = strchr(ip, ':') ? "IPv6:" : "";
+	buf_printf(out, "Received: from [%s%s] ([%s%s])\r\n\tby %s (tern) with JMAP\r\n"
+			"\t(Authenticated sender: %s)", v6, ip, v6, ip, hostname_now(), login);
 	if (o->nrcpts == 1) {
 		/* A UTF-8 domain in its A-labels (as smtp_tx.c writes it). */
 		char alabels[1024];

@@ -217,3 +217,23 @@ def test_push_behind_trusted_proxy():
         assert fails and "ip=203.0.113.7" in fails[-1], fails
         opens = [l for l in log.splitlines() if "event=push_open" in l]
         assert opens and "client=198.51.100.9" in opens[-1], opens
+        # A submission from the IPv6 client a proxy names: its Received
+        # writes RFC 5321's address-literal, [IPv6:...] (§4.1.3).
+        j = Jmap(s, *KIM)
+        base = j.headers
+        j.headers = lambda extra=None: base(dict(extra or {}, **{"X-Forwarded-For": "2001:db8::7"}))
+        ident, drafts = ident_and_drafts(j)
+        r = submit(j, ident, draft(j, drafts, "from v6"), {
+            "mailFrom": {"email": KIM[0]}, "rcptTo": [{"email": KIM[0]}]})
+        assert list(r["created"]) == ["k"], r
+        _, mb = j.one("Mailbox/get", {"properties": ["role"]})
+        inbox = [m["id"] for m in mb["list"] if m["role"] == "inbox"][0]
+        deadline, got = time.time() + 20, []
+        while time.time() < deadline and not got:
+            _, q = j.one("Email/query", {"filter": {"subject": "from v6", "inMailbox": inbox}})
+            got = q["ids"]
+            time.sleep(0.1 if not got else 0)
+        assert got, "the submission never arrived"
+        _, g = j.one("Email/get", {"ids": got[:1], "properties": ["header:Received:all"]})
+        rcv = g["list"][0]["header:Received:all"]
+        assert any(x.startswith(" from [IPv6:2001:db8::7] ([IPv6:2001:db8::7])") for x in rcv), rcv
