@@ -179,10 +179,20 @@ static struct str header_field(const char *d, size_t len, const char *name, stru
 	return r;
 }
 
+/*
+ * An attached message (message/rfc822 or /global) is one, whatever it
+ * holds: it is in "attachments" (RFC 8621 section 4.1.4 makes it a leaf
+ * there), and hasAttachment SHOULD be true when that list holds an item
+ * not marked inline (hasAttachment, the same section). One marked inline is
+ * judged by the parts it holds, as before.
+ */
 int jmap_has_attachment(const struct mime_tree *t)
 {
 	for (uint32_t i = 1; i < t->nparts; i++) {
 		const struct mime_part *p = &t->parts[i];
+		if ((p->flags & MIME_PART_MESSAGE) &&
+		    !(p->disposition.p && str_eq_ci_c(p->disposition, "inline")))
+			return 1;
 		if (p->flags & (MIME_PART_MULTIPART | MIME_PART_MESSAGE))
 			continue;
 		if (p->disposition.p && str_eq_ci_c(p->disposition, "attachment"))

@@ -1124,3 +1124,31 @@ def test_query_by_creation_id():
         ["SieveScript/query", {"anchor": "#s"}, "q"],
     ], using=USING + [sieve])
     assert r["q"][1]["ids"] == [r["s"][1]["created"]["s"]["id"]], r["q"]
+
+
+def test_attached_message_is_an_attachment():
+    """A message forwarded as an attachment (message/rfc822 holding only
+    text) is in "attachments", so hasAttachment is true (RFC 8621 §4.1.4:
+    SHOULD when that list holds an item not marked inline), and the
+    hasAttachment filter finds it; one marked inline, holding only text,
+    is not. Each was false."""
+    j = Jmap(srv(), *CLEO)
+
+    def fwd(subject, disposition):
+        return ("From: Alice <alice@remote.test>\r\nTo: cleo@example.test\r\nSubject: %s\r\n"
+                "Message-ID: <%s@remote.test>\r\nDate: Thu, 01 Jan 2026 00:00:00 +0000\r\n"
+                "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+                "--b\r\nContent-Type: text/plain\r\n\r\nForwarded below.\r\n"
+                "--b\r\nContent-Type: message/rfc822\r\n%s\r\n"
+                "From: Carol <carol@x.test>\r\nSubject: inner\r\n\r\nInner text.\r\n"
+                "--b--\r\n" % (subject, subject, disposition)).encode()
+
+    att = import_msg(j, fwd("fwd-att", ""))
+    inl = import_msg(j, fwd("fwd-inline", "Content-Disposition: inline\r\n"))
+    _, g = j.one("Email/get", {"ids": [att, inl], "properties": ["hasAttachment", "attachments"],
+                               "bodyProperties": ["type"]})
+    got = {e["id"]: e for e in g["list"]}
+    assert got[att]["attachments"] == [{"type": "message/rfc822"}], got
+    assert got[att]["hasAttachment"] is True and got[inl]["hasAttachment"] is False, got
+    _, q = j.one("Email/query", {"filter": {"hasAttachment": True}})
+    assert att in q["ids"] and inl not in q["ids"], q
