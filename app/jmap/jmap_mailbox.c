@@ -177,6 +177,22 @@ static void changes_free(struct changes *ch)
 	jmap_idx_free(&ch->kwidx);
 }
 
+/* Notes email (its keywords changed) for a read of the mailboxes it is
+ * in: each email once, however often the log names it. */
+static void kw_note(struct changes *ch, uint32_t email)
+{
+	int added;
+
+	jmap_idx_place(&ch->kwidx, email, ch->nkw, &added);
+	if (!added)
+		return;
+	if (ch->nkw == ch->capkw) {
+		ch->capkw = ch->capkw ? ch->capkw * 2 : 64;
+		ch->kw = xrealloc(ch->kw, ch->capkw * sizeof *ch->kw);
+	}
+	ch->kw[ch->nkw++] = email;
+}
+
 static int change_cb(void *arg, const struct store_change *sc)
 {
 	struct changes *ch = arg;
@@ -197,27 +213,26 @@ static int change_cb(void *arg, const struct store_change *sc)
 	 * keyword change those of every mailbox the email is in (the entry
 	 * names one membership only): those are looked up after the walk. */
 	change_of(ch, sc->mailbox)->updated = 1;
-	if (sc->kind == STORE_CHANGE_EMAIL_UPDATED) {
-		/* Each email read once, however often the log names it. */
-		int added;
-		jmap_idx_place(&ch->kwidx, sc->id, ch->nkw, &added);
-		if (!added)
-			return 0;
-		if (ch->nkw == ch->capkw) {
-			ch->capkw = ch->capkw ? ch->capkw * 2 : 64;
-			ch->kw = xrealloc(ch->kw, ch->capkw * sizeof *ch->kw);
-		}
-		ch->kw[ch->nkw++] = sc->id;
-	}
+	if (sc->kind == STORE_CHANGE_EMAIL_UPDATED)
+		kw_note(ch, sc->id);
 	return 0;
 }
 
-/* First pass for maxChanges: the last modseq up to which the mailboxes
- * named stay within max. */
+/*
+ * maxChanges: the last modseq up to which the mailboxes the answer names
+ * stay within max. A keyword change's log entry names one membership of
+ * the email, but the answer names every mailbox the email is in (their
+ * unread counts move): the first pass counts what the entries name and
+ * notes those emails, their mailboxes are read, and a second pass counts
+ * them too, so the answer never names more than max (RFC 8620 5.2).
+ */
 struct bound {
 	struct changes ids; /* only to count distinct mailboxes */
 	uint64_t max, cur, upto;
 	int over;
+	struct changes *kw;       /* second pass: the emails the first noted */
+	uint32_t **mbs;           /* ... and the mailboxes each is in, */
+	size_t *nmbs;             /* by its place in kw->kw */
 };
 
 static int bound_cb(void *arg, const struct store_change *sc)
@@ -234,7 +249,66 @@ static int bound_cb(void *arg, const struct store_change *sc)
 	}
 	if (sc->kind != STORE_CHANGE_EMAIL_THREAD)
 		change_of(&b->ids, sc->kind >= STORE_CHANGE_MAILBOX_CREATED ? sc->id : sc->mailbox);
+	if (sc->kind == STORE_CHANGE_EMAIL_UPDATED) {
+		if (!b->kw) {
+			kw_note(&b->ids, sc->id);
+		} else {
+			int added;
+			struct changes *k = b->kw;
+			size_t i = jmap_idx_place(&k->kwidx, sc->id, k->nkw, &added);
+			for (size_t m = 0; i < k->nkw && m < b->nmbs[i]; m++)
+				change_of(&b->ids, b->mbs[i][m]);
+		}
+	}
 	return 0;
+}
+
+static void bound_mbs_cb(void *arg, size_t i, const struct store_email_brief *e)
+{
+	struct bound *b = arg;
+
+	if (!e || !e->nmembers)
+		return;
+	b->mbs[i] = xmalloc(e->nmembers * sizeof **b->mbs);
+	for (size_t k = 0; k < e->nmembers; k++) {
+		const uint8_t *p = e->members + k * 8;
+		b->mbs[i][b->nmbs[i]++] =
+		    (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+	}
+}
+
+/* The bound for max from since into *upto_r (unchanged when everything
+ * since fits); 1 when a single change names more than max mailboxes, -1
+ * on a store error. */
+static int bound_find(struct jmap_call *c, uint64_t since, uint64_t max, uint64_t *upto_r)
+{
+	struct bound b = {.max = max, .cur = since, .upto = since};
+	int rc = store_changes_since(c->r->st, c->r->account, since, bound_cb, &b);
+	int res = 0;
+
+	if (rc == STORE_OK && b.ids.nkw) {
+		struct bound b2 = {.max = max, .cur = since, .upto = since, .kw = &b.ids};
+		b2.mbs = xcalloc(b.ids.nkw, sizeof *b2.mbs);
+		b2.nmbs = xcalloc(b.ids.nkw, sizeof *b2.nmbs);
+		rc = store_emails_get(c->r->st, c->r->account, b.ids.kw, b.ids.nkw, bound_mbs_cb,
+				      &b2);
+		if (rc == STORE_OK)
+			rc = store_changes_since(c->r->st, c->r->account, since, bound_cb, &b2);
+		for (size_t i = 0; i < b.ids.nkw; i++)
+			free(b2.mbs[i]);
+		free(b2.mbs);
+		free(b2.nmbs);
+		changes_free(&b.ids);
+		b.ids = b2.ids;
+		b.over = b2.over;
+		b.upto = b2.upto;
+	}
+	if (rc != STORE_OK)
+		res = -1;
+	else if (b.over || b.ids.n > b.max)
+		res = b.upto == since ? 1 : (*upto_r = b.upto, 0);
+	changes_free(&b.ids);
+	return res;
 }
 
 static void email_mbs_cb(void *arg, size_t i, const struct store_email_brief *b)
@@ -272,20 +346,15 @@ void jmap_mailbox_changes(struct jmap_call *c)
 		return;
 	upto = now;
 	if (max) {
-		struct bound b = {.max = max, .cur = since, .upto = since};
-		int rc = store_changes_since(c->r->st, c->r->account, since, bound_cb, &b);
-		changes_free(&b.ids);
-		if (rc != STORE_OK) {
+		int rc = bound_find(c, since, max, &upto);
+		if (rc < 0) {
 			jmap_error(c, "serverFail", NULL);
 			return;
 		}
-		if (b.over || b.ids.n > b.max) {
-			if (b.upto == since) {
-				jmap_error(c, "cannotCalculateChanges",
-					   "a single change names more than maxChanges mailboxes");
-				return;
-			}
-			upto = b.upto;
+		if (rc > 0) {
+			jmap_error(c, "cannotCalculateChanges",
+				   "a single change names more than maxChanges mailboxes");
+			return;
 		}
 	}
 	struct changes ch = {.upto = upto};

@@ -1152,3 +1152,36 @@ def test_attached_message_is_an_attachment():
     assert got[att]["hasAttachment"] is True and got[inl]["hasAttachment"] is False, got
     _, q = j.one("Email/query", {"filter": {"hasAttachment": True}})
     assert att in q["ids"] and inl not in q["ids"], q
+
+
+def test_mailbox_changes_within_max_changes():
+    """Mailbox/changes never names more than maxChanges mailboxes (RFC
+    8620 §5.2 MUST NOT): a keyword change moves the counts of every
+    mailbox the email is in, though its log entry names one of them. With
+    an email in two mailboxes flagged seen and then a mailbox made, it
+    answered all three to maxChanges 2; now two, then the third."""
+    j = Jmap(srv(), *CLEO)
+    _, q = j.one("Mailbox/query", {"filter": {"role": "inbox"}})
+    inbox = q["ids"][0]
+    _, r = j.one("Mailbox/set", {"create": {"a": {"name": "Both"}}})
+    other = r["created"]["a"]["id"]
+    eid = import_msg(j, msg("in two"), mailbox=inbox)
+    _, r = j.one("Email/set", {"update": {eid: {"mailboxIds/" + other: True}}})
+    state = r["newState"]
+    _, r = j.one("Email/set", {"update": {eid: {"keywords/$seen": True}}})
+    assert r["updated"] == {eid: None}, r
+    _, r = j.one("Mailbox/set", {"create": {"b": {"name": "Later"}}})
+    later = r["created"]["b"]["id"]
+    seen, n = set(), 0
+    while True:
+        name, r = j.one("Mailbox/changes", {"sinceState": state, "maxChanges": 2})
+        assert name == "Mailbox/changes", r
+        told = r["created"] + r["updated"] + r["destroyed"]
+        assert len(told) <= 2, r
+        seen |= set(told)
+        n += 1
+        if not r["hasMoreChanges"]:
+            break
+        assert r["newState"] != state and n < 5, r
+        state = r["newState"]
+    assert seen == {inbox, other, later} and n == 2, (seen, n)
