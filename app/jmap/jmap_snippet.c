@@ -304,6 +304,8 @@ void jmap_snippet_get(struct jmap_call *c)
 		jmap_error(c, "requestTooLarge", NULL);
 		return;
 	}
+	/* An id given twice is answered once, as a /get does (RFC 8620 5.1). */
+	ids = jmap_ids_unique(c->r->a, ids);
 	if (jmap_email_filter_check(c, filter) < 0)
 		return;
 	struct terms t = {0};

@@ -259,6 +259,11 @@ def test_get_ids_given_twice():
         g = r[k][1]
         assert [x["id"] for x in g["list"]] == [one], (k, g)
         assert len(g["notFound"]) == 1, (k, g)
+    # SearchSnippet/get too: each email once (it gave a snippet per copy).
+    r = run(j, [["SearchSnippet/get", {"emailIds": [e[0], e[0], "Enope", "Enope"],
+                                       "filter": {"text": "hello"}}, "s"]])
+    g = r["s"][1]
+    assert [x["emailId"] for x in g["list"]] == [e[0]] and g["notFound"] == ["Enope"], g
     # properties [] still gives the id; an unknown property is refused.
     r = run(j, [["Mailbox/get", {"ids": [inbox], "properties": []}, "a"],
                 ["Email/get", {"ids": [e[0]], "properties": []}, "b"],
