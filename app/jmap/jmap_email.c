@@ -658,6 +658,9 @@ void jmap_email_parse(struct jmap_call *c)
 		jmap_error(c, "requestTooLarge", NULL);
 		return;
 	}
+	/* A blob named twice is parsed once: "parsed" is an object, and a
+	 * key given twice is no JSON a client can read (RFC 8259 4). */
+	ids = jmap_ids_unique(c->r->a, ids);
 	struct buf nf, np;
 	struct jw nfw, npw;
 	int nparsed = 0, nnf = 0, nnp = 0;

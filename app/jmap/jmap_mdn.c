@@ -590,6 +590,9 @@ void jmap_mdn_parse(struct jmap_call *c)
 		jmap_error(c, "requestTooLarge", NULL);
 		return;
 	}
+	/* A blob named twice is parsed once: "parsed" is an object, and a
+	 * key given twice is no JSON a client can read (RFC 8259 4). */
+	ids = jmap_ids_unique(c->r->a, ids);
 	struct buf ok, unp, nf;
 	struct jw okw, unpw, nfw;
 	size_t nok = 0, nunp = 0, nnf = 0;

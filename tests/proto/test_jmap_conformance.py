@@ -20,10 +20,11 @@ cut inside a UTF-8 sequence; EmailSubmission of an email created in the
 same request. No answer in this file may be serverFail. One server for
 the module."""
 import base64
+import http.client
 import json
 import time
 
-from jmapc import CORE, MAIL, Jmap, shared_server
+from jmapc import CORE, MAIL, Jmap, _ctx, shared_server
 
 BOB = ("bob@example.test", "bob-password-1")
 ZED = ("zed@example.test", "zed-password-1")  # an account that stays empty
@@ -264,6 +265,24 @@ def test_get_ids_given_twice():
                                        "filter": {"text": "hello"}}, "s"]])
     g = r["s"][1]
     assert [x["emailId"] for x in g["list"]] == [e[0]] and g["notFound"] == ["Enope"], g
+    # Email/parse and MDN/parse: each blob parsed once, "parsed" with no key
+    # twice (a JSON object's names unique) and notFound naming it once.
+    calls = [[m, {"accountId": j.account, "blobIds": [bid, bid, "Bnope", "Bnope"]}, m]
+             for m in ("Email/parse", "MDN/parse")]
+    c = http.client.HTTPSConnection("127.0.0.1", j.s.https_port, timeout=30, context=_ctx())
+    c.request("POST", "/jmap/api/", json.dumps(
+        {"using": USING + ["urn:ietf:params:jmap:mdn"], "methodCalls": calls}),
+        j.headers({"Content-Type": "application/json"}))
+    body = c.getresponse().read()
+    c.close()
+
+    def unique(pairs):
+        assert len(pairs) == len(dict(pairs)), pairs
+        return dict(pairs)
+    r = json.loads(body, object_pairs_hook=unique)
+    (_, pe, _), (_, pm, _) = r["methodResponses"]
+    assert list(pe["parsed"]) == [bid] and pe["notFound"] == ["Bnope"], pe
+    assert pm["notFound"] == ["Bnope"], pm
     # properties [] still gives the id; an unknown property is refused.
     r = run(j, [["Mailbox/get", {"ids": [inbox], "properties": []}, "a"],
                 ["Email/get", {"ids": [e[0]], "properties": []}, "b"],
