@@ -20,6 +20,10 @@
  * in FILE (written when it does not exist, read when it does: they do not
  * depend on the word tokens, so a tokenizer change measured on the same
  * CV_SEED and folds need not fit them again);
+ * CV_FIT_SEED=N moves the byte-gram fits' seed base by N steps
+ * (spam_grams_fit_seed; 0 or unset: tern's), so a change to the
+ * regression can be told from the chance of its fits' orders (give each
+ * seed its own SPAM_CV_GRAMS file);
  * CV_HEADER_CLUES=N lets at most N of the classifier's clues be the
  * header's (spam_header_clues);
  * LR_RATE, LR_EPOCHS and LR_L2 the token regression's
@@ -484,6 +488,8 @@ int main(int argc, char **argv)
 	walk(p, 0);
 	snprintf(p, sizeof p, "%s/spam", argv[1]);
 	walk(p, 1);
+	if (getenv("CV_FIT_SEED"))
+		spam_grams_fit_seed += strtoull(getenv("CV_FIT_SEED"), NULL, 10) * 0xd1b54a32d192ed03ull;
 	if (getenv("CV_HEADER_CLUES"))
 		spam_header_clues = (size_t)atoi(getenv("CV_HEADER_CLUES"));
 	if (getenv("CV_SEED")) { /* shuffle: the folds are index mod FOLDS */

@@ -432,6 +432,8 @@ static void fit_once(const struct spam_gram_lesson *const *v, const size_t *sort
 	*bias_r = b;
 }
 
+uint64_t spam_grams_fit_seed = 0x9e3779b97f4a7c15ull;
+
 /* The average of SPAM_GRAM_FITS fits, each over its own orders: five
  * passes of SGD stop early (more passes overfit, ACCURACY.md), and where
  * they stop depends on the order the lessons came in; averaging takes
@@ -452,8 +454,7 @@ void spam_grams_fit_weights(const struct spam_gram_lesson *const *v, size_t n, f
 	memset(w, 0, GRAMS_NW * sizeof *w);
 	for (int k = 0; k < SPAM_GRAM_FITS; k++) {
 		double b;
-		fit_once(v, sorted, n, 0x9e3779b97f4a7c15ull + (uint64_t)k * 0x2545f4914f6cdd1dull, one,
-		         &b);
+		fit_once(v, sorted, n, spam_grams_fit_seed + (uint64_t)k * 0x2545f4914f6cdd1dull, one, &b);
 		for (size_t i = 0; i < GRAMS_NW; i++)
 			w[i] += one[i] / SPAM_GRAM_FITS;
 		bias += b / SPAM_GRAM_FITS;

@@ -385,6 +385,11 @@ int spam_grams_refit(struct store *st, uint32_t *nspam_r, uint32_t *nham_r);
 /* The fit itself, over v[0..n) into w (2^SPAM_GRAM_BITS) and *bias_r. */
 void spam_grams_fit_weights(const struct spam_gram_lesson *const *v, size_t n, float *w,
                             double *bias_r);
+/* The first of the SPAM_GRAM_FITS fits' seeds (the others follow it by a
+ * fixed step). A variable so cross-validation can tell a change from the
+ * fit's chance (scripts/spam-cv.c, CV_FIT_SEED); nothing else writes it,
+ * so tern's fit stays the same for the same lessons. */
+extern uint64_t spam_grams_fit_seed;
 /* The log odds of grams g[0..n) under a weights record: 0, or -1 when
  * rec is not one. */
 int spam_grams_score(struct str rec, const uint32_t *g, size_t n, double *z_r);
