@@ -357,7 +357,10 @@ static void write_settings(struct http_ctx *x)
 		jw_kuint(&w, "chain", tls_conf_chain_len(tc));
 		jw_kint(&w, "not_before", tls_conf_not_before(tc));
 		jw_kint(&w, "not_after", na);
-		jw_kint(&w, "days_left", (na - now) / 86400);
+		/* Whole days left, rounded down: negative once it has passed (C's
+		 * division rounds toward zero, so a day past said 0 days left). */
+		int64_t left = na - now;
+		jw_kint(&w, "days_left", left >= 0 ? left / 86400 : -((-left + 86399) / 86400));
 		jw_kstr(&w, "issuer", tls_conf_issuer(tc));
 		jw_kstr(&w, "names", tls_conf_names(tc));
 		jw_kbool(&w, "self_signed", tls_conf_self_signed(tc));

@@ -140,6 +140,17 @@ await finish(b, async () => {
 		throw new Error(`the decision row lacks the recipient or the rules: ${text}`);
 	log('spam: recent decision shown with its rules');
 
+	// Each button names its message for a screen reader: the accessible
+	// names (Chromium's accessibility tree, as getByRole reads it) say
+	// whose message, not "Spam" / "Not spam" on every row alike.
+	for (const [id, word] of [['spam-train-spam', 'Spam'], ['spam-train-ham', 'Not spam']]) {
+		const name = `${word}: the message from ${cfg.mail_from} to ${cfg.rcpt}`;
+		const byName = row.getByRole('button', { name: new RegExp('^' + name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) });
+		if ((await byName.count()) !== 1 || (await byName.getAttribute('data-testid')) !== id)
+			throw new Error(`no ${id} button named "${name}…"`);
+	}
+	log('spam: the Spam and Not spam buttons name their message');
+
 	// "Spam": a POST to /spam/recent/{seq}/train with {"spam":true}.
 	const [req] = await Promise.all([
 		page.waitForRequest((r) => r.method() === 'POST' && /\/api\/v1\/spam\/recent\/\d+\/train$/.test(r.url())),
@@ -153,4 +164,15 @@ await finish(b, async () => {
 	const seq = req.url().match(/recent\/(\d+)\/train$/)[1];
 	await check(`trained ${seq}`);
 	log('spam: the Spam button posted and the message was learned');
+
+	// The server's certificate expired a day and a half ago: the Settings
+	// page says so, in red, not "(-2 days left)".
+	await byId('nav-settings').click();
+	const exp = byId('certificate-expires');
+	await exp.waitFor();
+	const shown = await exp.evaluate((el) => ({ text: el.textContent, red: el.classList.contains('error-text') }));
+	if (!shown.text.endsWith('(expired 1 day ago)') || !shown.red)
+		throw new Error(`the expired certificate is shown as ${JSON.stringify(shown)}`);
+	await screenshot('certificate-expired');
+	log('spam: the expired certificate is said expired, in red');
 });

@@ -7,18 +7,23 @@ added to and removed from the global allow list and an account's block
 list, a phishing feed file loaded and a feed URL saved, a file of malware
 digests loaded, the recent
 decision of a message sent here over SMTP shown with its rules, and its
-"Spam" button. After each change the browser waits
+"Spam" button (each of a row's buttons has its own accessible name, naming
+the message). The server's certificate expired a day and a half ago: the
+API says days_left -2 (whole days, rounded down) and the Settings page
+"expired 1 day ago", in red. After each change the browser waits
 while this side reads the setting back through the REST API, so a save
 the server did not keep fails; the button's training is checked by
 training the same decision again through the API: the message is then
 already known. DNS goes to a loopback server with blocklists off.
 Screenshots land in build/artifacts/webui-spam/.
 """
+import datetime
 import json
 import os
 import shutil
 import smtplib
 import subprocess
+import tempfile
 import time
 
 from harness import ROOT
@@ -31,6 +36,30 @@ ADMIN_PW = "spam-page-admin-Kx7q"
 RCPT = "bob@example.test"
 MAIL_FROM = "news@sender.test"
 PHISH_URL = "https://feeds.invalid/feed.txt"  # never answers: the list from the file stays
+def expired_cert(folder):
+    """A self-signed P-256 certificate that expired 36 hours ago: (cert, key) paths."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mx.example.test")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=30))
+            .not_valid_after(now - datetime.timedelta(hours=36))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("mx.example.test")]), critical=False)
+            .sign(key, hashes.SHA256()))
+    crt, pem = os.path.join(folder, "expired.crt"), os.path.join(folder, "expired.key")
+    with open(crt, "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(pem, "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    return crt, pem
+
+
 HASHBL = "email _email.KEY.hbl.test 127.0.3.2=6 name=SH_HBL_EMAIL\nfile _file.KEY.hbl.test 127.0.3.10=10\n"
 
 
@@ -41,9 +70,15 @@ def test_webui_spam_page():
     shutil.rmtree(ARTIFACTS, ignore_errors=True)
     dns = DnsServer({"sender.test": {"TXT": ["v=spf1 ip4:127.0.0.0/8 -all"]},
                      "_dmarc.*": {"NXDOMAIN": True}})
+    certs = tempfile.mkdtemp(prefix="tern-webui-spam-")
+    crt, key = expired_cert(certs)
     s, api = admin_server(password=ADMIN_PW, domains=("example.test",), accounts=[(RCPT, "bob-pw-1")],
-                          env={"TERN_DNS_SERVERS": dns.servers})
+                          env={"TERN_DNS_SERVERS": dns.servers, "TERN_TLS_CERT": crt, "TERN_TLS_KEY": key})
     try:
+        # Whole days to not_after rounded down: -1.5 is -2 (C's division
+        # said -1, and 0 for the first day past).
+        st, _, cfg = api.call("GET", "/settings")
+        assert st == 200 and cfg["tls"]["days_left"] == -2, cfg["tls"]
         st, _, body = api.call("POST", "/setup/complete", {})
         assert st == 200, body
         st, _, body = api.call("PUT", "/spam", {"dnsbl": "", "uribl": ""})
@@ -117,3 +152,4 @@ def test_webui_spam_page():
     finally:
         s.cleanup()
         dns.stop()
+        shutil.rmtree(certs, ignore_errors=True)

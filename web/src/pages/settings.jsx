@@ -301,6 +301,16 @@ const ACME_STATES = {
 	failed: 'last attempt failed',
 };
 
+// "12 days left", "expires today", or once it has passed "expired 3 days
+// ago" (not "-3 days left").
+function daysLeft(tls) {
+	const ago = Math.floor((Date.now() / 1000 - tls.not_after) / 86400);
+	if (ago >= 0)
+		return ago === 0 ? 'expired today' : ago === 1 ? 'expired 1 day ago' : `expired ${ago} days ago`;
+	const d = tls.days_left;
+	return d <= 0 ? 'expires today' : d === 1 ? '1 day left' : `${d} days left`;
+}
+
 function Certificate({ tls, acme }) {
 	if (!tls)
 		return null;
@@ -323,7 +333,7 @@ function Certificate({ tls, acme }) {
 				<dt>Source</dt><dd>{tls.source}</dd>
 				<dt>Chain length</dt><dd>{tls.chain}</dd>
 				<dt>Valid from</dt><dd>{dateTime(tls.not_before)}</dd>
-				<dt>Expires</dt><dd class={soon ? 'error-text' : ''}>{dateTime(tls.not_after)} ({tls.days_left} days left)</dd>
+				<dt>Expires</dt><dd class={soon ? 'error-text' : ''} data-testid="certificate-expires">{dateTime(tls.not_after)} ({daysLeft(tls)})</dd>
 			</dl>
 			<h3>ACME</h3>
 			<dl class="pairs" data-testid="acme">

@@ -263,14 +263,19 @@ function Train({ d }) {
 	const a = useAction();
 	const [done, setDone] = useState('');
 	if (!d.trainable) return <span class="muted">-</span>;
+	// Every row has the two buttons: each names its message, so a screen
+	// reader's list of buttons is not "Spam, Not spam, Spam, ..." (WCAG 2.4.6).
+	const what = `the message from ${d.mail_from || '<>'} to ${d.rcpt} at ${dateTime(d.at)}`;
 	const train = (spam) => a.run(async () => {
 		const r = await post(`/spam/recent/${d.seq}/train`, { spam });
 		setDone(`learned as ${r.learned} (${r.what})`);
 	});
 	return (
 		<span>
-			<button class="btn btn-small" disabled={a.busy} onClick={() => train(true)} data-testid="spam-train-spam">Spam</button>{' '}
-			<button class="btn btn-small" disabled={a.busy} onClick={() => train(false)} data-testid="spam-train-ham">Not spam</button>
+			<button class="btn btn-small" disabled={a.busy} onClick={() => train(true)} data-testid="spam-train-spam"
+				aria-label={`Spam: ${what}`}>Spam</button>{' '}
+			<button class="btn btn-small" disabled={a.busy} onClick={() => train(false)} data-testid="spam-train-ham"
+				aria-label={`Not spam: ${what}`}>Not spam</button>
 			{done && <span class="muted" data-testid="spam-trained"> {done}</span>}
 			<ErrorBox error={a.error} />
 		</span>
