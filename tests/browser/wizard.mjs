@@ -134,6 +134,55 @@ async function aliasPages() {
 	await byId('aliases-prev').click();
 	await counted(`${n} aliases. Showing 1–100.`);
 	log(`aliases: ${n} in pages of 100`);
+
+	// The page tells an outside target (forwarded) from one of our domains
+	// by the list of our domains, all of it: with more than 1,000 domains
+	// one GET had only the first 1,000. Here the server's first page is
+	// made to say "more after a" with no domain on it; the page must ask
+	// for the next one (which has cfg.domain) before it marks any target.
+	await byId('nav-dashboard').click();
+	await byId('stat-accounts').waitFor();
+	const domainsFirst = (u) => /\/api\/v1\/domains(\?|$)/.test(u.pathname + u.search) && !u.searchParams.has('after');
+	const cut = (route) => route.fulfill({ status: 200, contentType: 'application/json',
+		body: JSON.stringify({ domains: [], total: 1, next: 'a' }) });
+	await page.route(domainsFirst, cut);
+	try {
+		await Promise.all([
+			page.waitForResponse((r) => /\/api\/v1\/domains\?/.test(r.url()) && new URL(r.url()).searchParams.get('after') === 'a'),
+			byId('nav-aliases').click(),
+		]);
+		await counted(`${n} aliases. Showing 1–100.`);
+		const forwarded = await byId('alias-forwarded').count();
+		if (forwarded)
+			throw new Error(`${forwarded} targets at ${cfg.domain} (on the second page of domains) marked forwarded`);
+	} finally {
+		await page.unroute(domainsFirst, cut);
+	}
+	log('aliases: our domains read page after page');
+}
+
+// cfg.token_extra API tokens (the caller made them): the Settings page
+// lists them a page of 100 at a time, as the other lists (one GET had
+// the first 1,000 only).
+async function tokenPages() {
+	const n = cfg.token_extra;
+	const counted = (text) => page.waitForFunction((t) => document.querySelector('[data-testid=tokens-count]')?.textContent === t, text);
+	await byId('nav-settings').click();
+	await counted(`${n} tokens. Showing 1–100.`);
+	const rows = page.locator('[data-testid=token-row]');
+	if ((await rows.count()) !== 100)
+		throw new Error('the first tokens page does not hold 100 rows');
+	const first = await rows.allTextContents();
+	await byId('tokens-next').click();
+	await counted(`${n} tokens. Showing 101–${n}.`);
+	const second = await rows.allTextContents();
+	if (second.length !== n - 100 || second.some((t) => first.includes(t)))
+		throw new Error(`the second tokens page does not hold the other ${n - 100}`);
+	if (!(await byId('tokens-next').isDisabled()))
+		throw new Error('Next is enabled on the last tokens page');
+	await byId('tokens-prev').click();
+	await counted(`${n} tokens. Showing 1–100.`);
+	log(`tokens: ${n} in pages of 100`);
 }
 
 async function overQuota() {
@@ -617,6 +666,8 @@ await finish(b, async () => {
 		await aliasPages();
 	if (cfg.over_quota_email)
 		await overQuota();
+	if (cfg.token_extra)
+		await tokenPages();
 	if (cfg.admin_weak)
 		await weakAdminPassword();
 	if (!cfg.setup_only)

@@ -339,6 +339,7 @@ def test_webui_wizard_accounts_mail():
 ENV_ADMIN_PW = "password-admin"
 QUEUE_EXTRA = 120
 ALIAS_EXTRA = 120
+TOKEN_EXTRA = 101
 
 
 def test_webui_env_locked():
@@ -400,9 +401,13 @@ def test_webui_env_locked():
             status = api.call("POST", "/aliases", {"alias": "a%d@example.net" % i,
                                                    "target": "me@example.net"})[0]
             assert status == 201, (i, status)
+        # More API tokens than one page of the Settings page holds.
+        for i in range(TOKEN_EXTRA):
+            srv.cli("token", "add", "t%03d" % i)
         out = run_browser({
             "url": "https://127.0.0.1:%d" % srv.https_port,
             "over_quota_email": "me@example.net",
+            "token_extra": TOKEN_EXTRA,
             "admin_locked": True,
             "admin_password": ENV_ADMIN_PW,
             "hostname_locked": HOSTNAME,
@@ -427,6 +432,8 @@ def test_webui_env_locked():
         assert "queue: retried and deleted" in out, out
         assert "queue: %d messages waiting. Showing those for remote.test, 1–100." % QUEUE_EXTRA in out, out
         assert "aliases: %d in pages of 100" % ALIAS_EXTRA in out, out
+        assert "aliases: our domains read page after page" in out, out
+        assert "tokens: %d in pages of 100" % TOKEN_EXTRA in out, out
         assert "accounts: over quota shown in red" in out, out
         assert "accounts: %d aliases, five in the row" % ALIAS_EXTRA in out, out
         assert "admin password: TERN_ADMIN_PASSWORD shown locked and weak" in out, out

@@ -108,6 +108,20 @@ export const put = (path, body) => api('PUT', path, body);
 export const patch = (path, body) => api('PATCH', path, body);
 export const del = (path, body) => api('DELETE', path, body);
 
+// Every item of a paged listing (API.md "Pages"): walks its pages of
+// 1,000 by their `next` cursor, for a page that needs the whole set (the
+// Aliases page's domains). One unpaged GET stops at the first 1,000.
+export async function getAll(path, key) {
+	let items = [];
+	let after = null;
+	do {
+		const d = await get(`${path}?limit=1000${after != null ? `&after=${encodeURIComponent(after)}` : ''}`);
+		items = items.concat((d && d[key]) || []);
+		after = (d && d.next) ?? null;
+	} while (after != null);
+	return items;
+}
+
 // Path segment for a name (domain, address, alias, id).
 export const seg = (s) => encodeURIComponent(s);
 

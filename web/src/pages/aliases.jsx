@@ -2,15 +2,16 @@
 // address of the domain that has no account or alias of its own). A
 // target outside our domains is forwarded there (README "Forwarding").
 import { useState } from 'preact/hooks';
-import { del, get, post, seg } from '../api.js';
+import { del, getAll, post, seg } from '../api.js';
 import { ConfirmButton, ErrorBox, Field, Loading, Notice, PageTitle, Pager, useAction, useLoad, usePages } from '../components.jsx';
 
 export function Aliases() {
 	const pages = usePages('/aliases');
 	const list = pages.list;
 	// Our domains: a target elsewhere is forwarded (SRS, ARC), and says so.
-	const domains = useLoad(() => get('/domains'));
-	const ours = new Set(((domains.data && domains.data.domains) || []).map((d) => d.name));
+	// All of them, page after page: a target at the 1,001st is ours too.
+	const domains = useLoad(() => getAll('/domains', 'domains'));
+	const ours = new Set((domains.data || []).map((d) => d.name));
 	const outside = (t) => domains.data && !ours.has(t.slice(t.lastIndexOf('@') + 1));
 	const [alias, setAlias] = useState('');
 	const [target, setTarget] = useState('');

@@ -7,7 +7,7 @@
 // before every account's own), and API tokens for scripts.
 import { useEffect, useState } from 'preact/hooks';
 import { del, get, post, put, seg } from '../api.js';
-import { ConfirmButton, CopyButton, ErrorBox, Field, Loading, Notice, PageTitle, StrengthMeter, useAction, useLoad } from '../components.jsx';
+import { ConfirmButton, CopyButton, ErrorBox, Field, Loading, Notice, PageTitle, Pager, StrengthMeter, useAction, useLoad, usePages } from '../components.jsx';
 import { bytes, dateTime } from '../format.js';
 import { TwoFactor } from '../twofactor.jsx';
 
@@ -379,7 +379,10 @@ function Limits({ limits, listeners }) {
 // password and every session, so the API refuses a session alone
 // (api_system.c).
 function Tokens() {
-	const list = useLoad(() => get('/tokens'));
+	// A page of 100 at a time, as the other lists: one unpaged GET stopped
+	// at the first 1,000.
+	const pages = usePages('/tokens');
+	const list = pages.list;
 	const [name, setName] = useState('');
 	const [password, setPassword] = useState('');
 	const [readOnly, setReadOnly] = useState(false);
@@ -409,7 +412,7 @@ function Tokens() {
 			<h2>API tokens</h2>
 			<p>For scripts: send <code>Authorization: Bearer &lt;token&gt;</code> to <code>/api/v1</code> or <code>/metrics</code>. A read-only token can read but change nothing.</p>
 			<ErrorBox error={list.error || (a.error && a.error.field !== 'password' ? a.error : null)} />
-			{tokens.length ? (
+			{tokens.length || pages.page ? (
 				<div class="table-wrap">
 					<table>
 						<thead><tr><th scope="col">Name</th><th scope="col">ID</th><th scope="col">Scope</th><th scope="col">Created</th><th scope="col">Expires</th><th scope="col"><span class="offscreen">Actions</span></th></tr></thead>
@@ -422,6 +425,7 @@ function Tokens() {
 							))}
 						</tbody>
 					</table>
+					<Pager p={pages} shown={tokens.length} noun="token" testid="tokens" />
 				</div>
 			) : list.data ? <p class="muted">No tokens.</p> : null}
 			{made ? (
