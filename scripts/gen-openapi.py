@@ -311,6 +311,21 @@ for path, item in paths.items():
         o["summary"] += (" (with the account's password in password)" if path.startswith("/me/")
                          else " (with a session, the admin password in password; a token sends no body)")
 
+# Every write that stores something answers 507 storage_full when the
+# disk is full (http_store_problem, RFC 4918 §11.5); these write nothing
+# to the store (a check, a sign-in or out: sessions live in memory; a
+# job started; a lesson) or say 503 for their own reasons.
+NO_STORE_WRITE = {("/setup/code", "post"), ("/password/strength", "post"), ("/session", "post"),
+                  ("/session", "delete"), ("/me/session", "post"), ("/me/session", "delete"),
+                  ("/backups", "post"), ("/accounts/{email}/migrate", "post"),
+                  ("/spam/recent/{seq}/train", "post")}
+for path, item in paths.items():
+    for method, o in item.items():
+        if method == "get" or (path, method) in NO_STORE_WRITE:
+            continue
+        o["responses"].update(problem(507))
+        o["responses"] = dict(sorted(o["responses"].items()))
+
 doc = {
     "openapi": "3.0.3",
     "info": {"title": "tern admin API", "version": "1",

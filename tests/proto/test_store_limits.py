@@ -328,6 +328,17 @@ def test_full_disk_without_reserve_says_so():
             print("  API: %d accounts added, then %d %s" % (i, st, body))
             assert st == 507 and body["code"] == "storage_full" and \
                 "disk is full" in body["detail"], (st, body)
+            # Every write route says 507 as that one does, and the OpenAPI
+            # document lists it on each (it had it on the import alone).
+            # A long allow list needs new pages.
+            st, _, body = api.call("PUT", "/spam/lists/global", {
+                "allow": ["s%d.example.org" % i for i in range(700)]})
+            print("  API: allow list %d %s" % (st, body))
+            assert st == 507 and body["code"] == "storage_full", (st, body)
+            st, _, doc = api.call("GET", "/openapi.json")
+            assert st == 200, st
+            for path, method in (("/accounts", "post"), ("/spam/lists/{scope}", "put")):
+                assert "507" in doc["paths"][path][method]["responses"], (path, method)
             for i in range(20):
                 r = subprocess.run([TERN, "account", "add", "cli%d@example.test" % i], env=s.env,
                                    input=b"cli-password-1-Xy\n", capture_output=True, timeout=30)
