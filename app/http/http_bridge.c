@@ -76,6 +76,13 @@
 #define REQUEST_DEADLINE_MS 60000
 /* Request bytes within one REQUEST_DEADLINE_MS that push it back. */
 #define BRIDGE_PROGRESS_MIN (64 * 1024)
+/* A request header larger than this, or of more lines, is answered 431
+ * here, with the security headers every response of ours carries:
+ * libmicrohttpd's own 431 (past its 32 KiB connection pool, less with
+ * many short lines) has none and cannot be given any. Both are well
+ * below what fills the pool. */
+#define HEADER_BYTES_MAX (16 * 1024)
+#define HEADER_LINES_MAX 100
 /* A request header that may be a push request (http_push.h) is held
  * back from the daemon until it is complete, up to this size. */
 #define HOLD_MAX 8192
@@ -95,6 +102,7 @@ struct bridge {
 	int limited; /* holds a POOL_HTTP slot: 1 with the peer's share, 2 without */
 	enum bridge_phase phase;
 	unsigned line_len; /* bytes in the header line being read */
+	unsigned head_bytes, head_lines; /* of the header being read */
 	uint64_t timer;
 	uint64_t out_mark; /* c->bytes_out when the deadline was set */
 	uint64_t in_mark;  /* c->bytes_in then */
@@ -137,8 +145,10 @@ static void deadline_set(struct bridge *b, enum bridge_phase phase)
 	uint64_t ms = phase == PHASE_HEADER ? (uint64_t)http_cfg->http_header_timeout_s * 1000
 					    : REQUEST_DEADLINE_MS;
 	b->phase = phase;
-	if (phase == PHASE_HEADER)
+	if (phase == PHASE_HEADER) {
 		b->line_len = HTTP_HEADER_START;
+		b->head_bytes = b->head_lines = 0;
+	}
 	b->out_mark = b->c->bytes_out;
 	b->in_mark = b->c->bytes_in;
 	if (b->timer)
@@ -169,10 +179,66 @@ static void deadline_passed(struct loop *loop, void *arg)
 /* Looks for the end of the request header in bytes going to the daemon. */
 static void scan_header(struct bridge *b, const char *p, size_t n)
 {
-	if (http_header_end(&b->line_len, p, n) >= 0)
+	long end = http_header_end(&b->line_len, p, n);
+	size_t in = end >= 0 ? (size_t)end : n;
+	b->head_bytes += (unsigned)in;
+	for (const char *q = p; (q = memchr(q, '\n', (size_t)(p + in - q))) != NULL; q++)
+		b->head_lines++;
+	if (end >= 0)
 		/* Whatever follows is body (or a pipelined request, which the
 		 * next answer's deadline covers). */
 		deadline_set(b, PHASE_REQUEST);
+}
+
+/*
+ * How many of the n header bytes at p may go to the daemon: all, or those
+ * before the byte that takes the header past HEADER_BYTES_MAX or its line
+ * count past HEADER_LINES_MAX (the daemon acts on whole lines, so the
+ * rest of an over-long line never reaches it).
+ */
+static size_t header_room(const struct bridge *b, const char *p, size_t n)
+{
+	unsigned line = b->line_len, bytes = b->head_bytes, lines = b->head_lines;
+	for (size_t i = 0; i < n; i++) {
+		if (++bytes > HEADER_BYTES_MAX)
+			return i;
+		if (p[i] == '\n') {
+			if (line == 0)
+				return n; /* the end: the rest is body */
+			if (++lines > HEADER_LINES_MAX)
+				return i;
+			line = 0;
+		} else if (p[i] != '\r') {
+			line++;
+		}
+	}
+	return n;
+}
+
+static void sp_close(struct bridge *b);
+
+/* 431 for a request header over our limits (RFC 6585 §5), then close. */
+static void header_too_large(struct bridge *b)
+{
+	static const char body[] =
+		"{\"type\":\"about:blank\",\"title\":\"Request Header Fields Too Large\","
+		"\"status\":431,\"detail\":\"the request header is over 16384 bytes or 100 lines\","
+		"\"code\":\"too_large\"}";
+	struct conn *c = b->c;
+	log_info("http", NULL, "event=header_too_large peer=%s bytes=%u lines=%u", c->peer_ip,
+		 b->head_bytes, b->head_lines);
+	sp_close(b);
+	if (b->timer)
+		loop_timer_del(b->loop, b->timer);
+	b->timer = 0;
+	buf_consume(&c->in, buf_len(&c->in));
+	conn_printf(c,
+		    "HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n"
+		    "Content-Type: application/problem+json\r\nCache-Control: no-store\r\n"
+		    "%sContent-Length: %zu\r\n\r\n%s",
+		    http_security_header_lines(b->https), sizeof body - 1, body);
+	conn_pause_read(c, 1);
+	conn_close_after_flush(c, "header_too_large");
 }
 
 /* Moves request bytes from the conn to the daemon. 1 when all went. */
@@ -180,7 +246,13 @@ static int push_request(struct bridge *b)
 {
 	struct conn *c = b->c;
 	while (buf_len(&c->in) > 0) {
-		ssize_t w = send(b->sp, buf_data(&c->in), buf_len(&c->in), MSG_NOSIGNAL);
+		size_t room = b->phase == PHASE_HEADER ? header_room(b, buf_data(&c->in), buf_len(&c->in))
+						       : buf_len(&c->in);
+		if (room == 0) {
+			header_too_large(b);
+			return 1;
+		}
+		ssize_t w = send(b->sp, buf_data(&c->in), room, MSG_NOSIGNAL);
 		if (w > 0) {
 			/* Each byte is looked at once, as it goes. */
 			if (b->phase == PHASE_HEADER)
@@ -196,8 +268,6 @@ static int push_request(struct bridge *b)
 	}
 	return 1;
 }
-
-static void sp_close(struct bridge *b);
 
 /*
  * Between requests on the HTTPS listener: is this one for http_push?

@@ -403,6 +403,9 @@ void http_static(struct http_ctx *x);
 /* The HTTPS (https 1) or plain daemon, which the bridge adds connections to,
  * or NULL; and the bound ports. */
 struct MHD_Daemon *http_daemon(int https);
+/* The security headers every response carries (CSP, nosniff, ...; HSTS
+ * with https), as CRLF-ended header lines. */
+const char *http_security_header_lines(int https);
 uint16_t http_https_port(void);
 uint16_t http_http_port(void);
 

@@ -231,10 +231,23 @@ static void defer_main(void *arg)
 	x->defer_work(x->defer_arg);
 }
 
-static const char csp[] = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-			  "img-src 'self' data:; connect-src 'self'; font-src 'self'; "
-			  "object-src 'none'; base-uri 'none'; form-action 'self'; "
-			  "frame-ancestors 'none'";
+#define CSP_TEXT                                                                        \
+	"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "      \
+	"img-src 'self' data:; connect-src 'self'; font-src 'self'; "                     \
+	"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+static const char csp[] = CSP_TEXT;
+
+/* The same headers as raw lines, for a response the bridge writes itself
+ * (http_bridge.c: a request header too large for the daemon). */
+const char *http_security_header_lines(int https)
+{
+#define SEC_LINES(hsts)                                                                     \
+	"Content-Security-Policy: " CSP_TEXT "\r\nX-Content-Type-Options: nosniff\r\n"         \
+	"X-Frame-Options: DENY\r\nReferrer-Policy: no-referrer\r\n"                            \
+	"Cross-Origin-Opener-Policy: same-origin\r\n" hsts
+	return https ? SEC_LINES("Strict-Transport-Security: max-age=31536000\r\n") : SEC_LINES("");
+#undef SEC_LINES
+}
 
 static void add_security_headers(struct MHD_Response *resp, int https)
 {
