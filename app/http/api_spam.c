@@ -158,11 +158,18 @@ static int list_text(struct http_ctx *x, const char *field, const struct json_va
 	buf_init(&b, SPAM_LIST_MAX);
 	for (const struct json_value *e = v->first; e; e = e->next) {
 		if (e->type != JSON_STRING || strlen(e->str) != e->len || !e->len ||
-		    strpbrk(e->str, " \t\r\n,") || (addresses_only && !strchr(e->str + 1, '@')) ||
-		    buf_printf(&b, "%s\n", e->str) < 0) {
+		    strpbrk(e->str, " \t\r\n,") || (addresses_only && !strchr(e->str + 1, '@'))) {
 			buf_free(&b);
 			http_problem(x, 400, "invalid_field", field, "field '%s': '%s' is not valid", field,
 				     e->type == JSON_STRING ? e->str : "");
+			return -1;
+		}
+		/* A valid entry that does not fit: the list is too long, not
+		 * the entry wrong (it was blamed). */
+		if (buf_printf(&b, "%s\n", e->str) < 0) {
+			buf_free(&b);
+			http_problem(x, 400, "invalid_field", field,
+				     "field '%s' is over %d bytes (one entry a line)", field, SPAM_LIST_MAX);
 			return -1;
 		}
 	}

@@ -235,6 +235,11 @@ def test_spam_wire():
         # carol sends carol away (452 4.5.3), alone she refuses it.
         st, _, body = api.call("PUT", "/spam/lists/carol@example.test", {"block": ["blocked.test"]})
         assert st == 200 and body["block"] == ["blocked.test"], body
+        # 1000 valid entries over the 16 KiB a list holds: the list is too
+        # long (one of its entries was said not valid).
+        st, _, p = api.call("PUT", "/spam/lists/global", {
+            "allow": ["s%d-%s.example.org" % (i, "x" * 30) for i in range(1000)]})
+        assert st == 400 and p["field"] == "allow" and "over 16384 bytes" in p["detail"], (st, p)
         got, r = send(s, "127.0.0.1", "x@blocked.test", msg("to both"),
                       rcpts=("bob@example.test", "carol@example.test"))
         assert got[0][0] == 250 and got[1][0] == 452 and b"4.5.3" in got[1][1], got
