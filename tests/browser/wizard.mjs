@@ -183,6 +183,18 @@ async function tokenPages() {
 	await byId('tokens-prev').click();
 	await counted(`${n} tokens. Showing 1–100.`);
 	log(`tokens: ${n} in pages of 100`);
+	// The last page's only token revoked: the page steps back to the one
+	// before (it stayed on an empty page).
+	if (n === 101) {
+		await byId('tokens-next').click();
+		await counted(`${n} tokens. Showing 101–101.`);
+		await byId('token-revoke').click();
+		await byId('token-revoke-password').fill(cfg.admin_password);
+		await byId('token-revoke-yes').click();
+		await counted('100 tokens.');
+		await page.waitForFunction(() => document.querySelectorAll('[data-testid=token-row]').length === 100);
+		log('tokens: the emptied last page stepped back');
+	}
 }
 
 async function overQuota() {

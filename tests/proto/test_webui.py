@@ -434,6 +434,7 @@ def test_webui_env_locked():
         assert "aliases: %d in pages of 100" % ALIAS_EXTRA in out, out
         assert "aliases: our domains read page after page" in out, out
         assert "tokens: %d in pages of 100" % TOKEN_EXTRA in out, out
+        assert "tokens: the emptied last page stepped back" in out, out
         assert "accounts: over quota shown in red" in out, out
         assert "accounts: %d aliases, five in the row" % ALIAS_EXTRA in out, out
         assert "admin password: TERN_ADMIN_PASSWORD shown locked and weak" in out, out

@@ -221,6 +221,13 @@ export function usePages(path, size = PAGE_SIZE, query = '') {
 	const after = cursors[page];
 	const list = useLoad(() => get(`${path}?limit=${size}${after != null ? `&after=${encodeURIComponent(after)}` : ''}${query}`), [after, query]);
 	const next = (list.data && list.data.next) ?? null;
+	// A later page that came back empty (its last item deleted, here or
+	// elsewhere): step back, not "none yet" under a count of many.
+	const total = list.data ? list.data.total || 0 : -1;
+	useEffect(() => {
+		if (page && total >= 0 && total <= page * size)
+			setWalk({ query, cursors: cursors.slice(0, -1) });
+	}, [page, total]);
 	return {
 		list, page, next, size,
 		total: (list.data && list.data.total) || 0,
