@@ -366,6 +366,12 @@ void jmap_get_end(struct jmap_call *c, const struct jmap_get *g,
 int jmap_changes_begin(struct jmap_call *c, char state[24], uint64_t *since_r, uint64_t *now_r,
 		       uint64_t *max_r)
 {
+	return jmap_changes_begin_at(c, NULL, state, since_r, now_r, max_r);
+}
+
+int jmap_changes_begin_at(struct jmap_call *c, const char *since, char state[24],
+			  uint64_t *since_r, uint64_t *now_r, uint64_t *max_r)
+{
 	static const struct jmap_arg args[] = {
 	    {"accountId", JA_ID, JA_REQUIRED},
 	    {"sinceState", JA_STRING, JA_REQUIRED},
@@ -380,7 +386,8 @@ int jmap_changes_begin(struct jmap_call *c, char state[24], uint64_t *since_r, u
 	}
 	*max_r = mc ? (uint64_t)mc->integer : 0;
 	jmap_state_parse(state, now_r);
-	if (jmap_state_parse(jmap_arg(c, "sinceState")->str, since_r) < 0 || *since_r > *now_r ||
+	if (jmap_state_parse(since ? since : jmap_arg(c, "sinceState")->str, since_r) < 0 ||
+	    *since_r > *now_r ||
 	    !jmap_state_answerable(c, *since_r)) {
 		jmap_error(c, "cannotCalculateChanges", NULL);
 		return -1;

@@ -731,6 +731,75 @@ void jmap_email_parse(struct jmap_call *c)
 
 /* ---- Email/changes ---- */
 
+/*
+ * A place in the change log: every change up to modseq step less one,
+ * and of step's changes those of its first skip emails (in the order
+ * the step first names them). skip 0 is the whole step: the state
+ * "<modseq>" as every other type spells it; a place part-way through
+ * one store step (a mailbox of many emails destroyed, an EXPUNGE of
+ * many) is spelled "<step>.<skip>", so /changes can page inside it
+ * (RFC 8620 5.2: newState an intermediate state) rather than refuse.
+ */
+struct epos {
+	uint64_t step, skip;
+};
+
+/* "N" (N, 0) or "N.K" (N, K) with K > 0 and N > 0; 0 or -1. */
+static int epos_parse(const char *s, struct epos *p)
+{
+	char head[24];
+	const char *dot = strchr(s, '.');
+
+	p->skip = 0;
+	if (!dot)
+		return jmap_state_parse(s, &p->step);
+	if ((size_t)(dot - s) >= sizeof head)
+		return -1;
+	memcpy(head, s, (size_t)(dot - s));
+	head[dot - s] = 0;
+	if (jmap_state_parse(head, &p->step) < 0 || jmap_state_parse(dot + 1, &p->skip) < 0 ||
+	    !p->step || !p->skip)
+		return -1;
+	return 0;
+}
+
+static void epos_format(const struct epos *p, char out[48])
+{
+	if (p->skip)
+		snprintf(out, 48, "%llu.%llu", (unsigned long long)p->step,
+			 (unsigned long long)p->skip);
+	else
+		snprintf(out, 48, "%llu", (unsigned long long)p->step);
+}
+
+/* Numbers each email change by its place among the emails its step
+ * names (0 for the step's first email). */
+struct estep {
+	uint64_t cur;
+	struct jmap_idx idx;
+	size_t n;
+};
+
+static size_t estep_place(struct estep *s, const struct store_change *sc)
+{
+	int added;
+	if (sc->modseq != s->cur) {
+		jmap_idx_free(&s->idx);
+		memset(&s->idx, 0, sizeof s->idx);
+		s->n = 0;
+		s->cur = sc->modseq;
+	}
+	size_t i = jmap_idx_place(&s->idx, sc->id, s->n, &added);
+	s->n += added;
+	return i;
+}
+
+/* 1 when change sc (at place i of its step) is after place p. */
+static int epos_after(const struct epos *p, const struct store_change *sc, size_t i)
+{
+	return sc->modseq > p->step || (sc->modseq == p->step && p->skip && i >= p->skip);
+}
+
 struct echange {
 	uint32_t id;
 	int created, updated, destroyed;
@@ -739,7 +808,8 @@ struct echange {
 /* The emails in the order the log first names them (the answer's
  * order), found by id through idx. */
 struct echanges {
-	uint64_t upto;
+	struct epos from, to; /* the changes after from, up to to */
+	struct estep step;
 	struct echange *v;
 	size_t n, cap;
 	struct jmap_idx idx;
@@ -764,15 +834,19 @@ static void echanges_free(struct echanges *ch)
 {
 	free(ch->v);
 	jmap_idx_free(&ch->idx);
+	jmap_idx_free(&ch->step.idx);
 }
 
 static int echange_cb(void *arg, const struct store_change *sc)
 {
 	struct echanges *ch = arg;
 
-	if (ch->upto && sc->modseq > ch->upto)
+	if (sc->modseq > ch->to.step)
 		return 1;
 	if (sc->kind > STORE_CHANGE_EMAIL_DESTROYED)
+		return 0;
+	size_t i = estep_place(&ch->step, sc);
+	if (!epos_after(&ch->from, sc, i) || epos_after(&ch->to, sc, i))
 		return 0;
 	struct echange *e = echange_of(ch, sc->id);
 	e->created |= sc->kind == STORE_CHANGE_EMAIL_CREATED;
@@ -781,9 +855,15 @@ static int echange_cb(void *arg, const struct store_change *sc)
 	return 0;
 }
 
+/*
+ * The last place after from whose answer names at most max emails: the
+ * end of the last whole step that fits, or, when the first step alone
+ * names more, the place in it after its first max new emails.
+ */
 struct ebound {
-	struct echanges ids;
-	uint64_t max, cur, upto;
+	struct echanges ids; /* the emails named, from ids.from on */
+	uint64_t max, cur;
+	struct epos upto;
 	int over;
 };
 
@@ -793,54 +873,80 @@ static int ebound_cb(void *arg, const struct store_change *sc)
 
 	if (sc->kind > STORE_CHANGE_EMAIL_DESTROYED)
 		return 0;
+	size_t i = estep_place(&b->ids.step, sc);
+	if (!epos_after(&b->ids.from, sc, i))
+		return 0;
 	if (sc->modseq != b->cur) {
 		if (b->ids.n > b->max) {
 			b->over = 1;
 			return 1;
 		}
-		b->upto = b->cur;
+		b->upto = (struct epos){b->cur, 0};
 		b->cur = sc->modseq;
 	}
+	size_t before = b->ids.n;
 	echange_of(&b->ids, sc->id);
+	if (b->ids.n > before && b->ids.n == b->max + 1 && b->upto.step == b->ids.from.step &&
+	    b->upto.skip == b->ids.from.skip) {
+		/* The first step read names more than max: stop inside it,
+		 * after the emails before this one. */
+		b->upto = (struct epos){sc->modseq, i};
+		b->over = 1;
+		return 1;
+	}
 	return 0;
 }
 
 void jmap_email_changes(struct jmap_call *c)
 {
-	char state[24], newstate[24];
-	uint64_t since, now, upto, max;
+	char state[24], newstate[48];
+	uint64_t since, now, max;
+	struct epos from, upto;
 
-	if (jmap_changes_begin(c, state, &since, &now, &max) < 0)
-		return;
-	upto = now;
+	/* A place inside a step: jmap_changes_begin checks its step less
+	 * one (a state before it) and the rest of the arguments. */
+	const struct json_value *ss = jmap_arg(c, "sinceState");
+	if (ss && ss->type == JSON_STRING && epos_parse(ss->str, &from) == 0 && from.skip) {
+		char head[24];
+		snprintf(head, sizeof head, "%llu", (unsigned long long)(from.step - 1));
+		if (jmap_changes_begin_at(c, head, state, &since, &now, &max) < 0)
+			return;
+		if (from.step > now) {
+			jmap_error(c, "cannotCalculateChanges", NULL);
+			return;
+		}
+	} else {
+		if (jmap_changes_begin(c, state, &since, &now, &max) < 0)
+			return;
+		from = (struct epos){since, 0};
+	}
+	upto = (struct epos){now, 0};
 	if (max) {
-		struct ebound b = {.max = max, .cur = since, .upto = since};
+		struct ebound b = {.max = max, .cur = from.skip ? from.step : since};
+		b.ids.from = from;
+		b.upto = from;
 		int rc = store_changes_since(c->r->st, c->r->account, since, ebound_cb, &b);
+		int over = b.over || b.ids.n > b.max;
 		echanges_free(&b.ids);
 		if (rc != STORE_OK) {
 			jmap_error(c, "serverFail", NULL);
 			return;
 		}
-		if (b.over || b.ids.n > b.max) {
-			if (b.upto == since) {
-				jmap_error(c, "cannotCalculateChanges",
-					   "a single change names more than maxChanges emails");
-				return;
-			}
+		if (over)
 			upto = b.upto;
-		}
 	}
-	struct echanges ch = {.upto = upto};
+	struct echanges ch = {.from = from, .to = upto};
 	if (store_changes_since(c->r->st, c->r->account, since, echange_cb, &ch) != STORE_OK) {
 		echanges_free(&ch);
 		jmap_error(c, "serverFail", NULL);
 		return;
 	}
-	snprintf(newstate, sizeof newstate, "%llu", (unsigned long long)upto);
+	epos_format(&upto, newstate);
+	int more = upto.step != now || upto.skip;
 	jmap_begin(c);
-	jw_kstr(&c->w, "oldState", jmap_arg(c, "sinceState")->str);
-	jw_kstr(&c->w, "newState", newstate);
-	jw_kbool(&c->w, "hasMoreChanges", upto != now);
+	jw_kstr(&c->w, "oldState", ss->str);
+	jw_kstr(&c->w, "newState", more ? newstate : state);
+	jw_kbool(&c->w, "hasMoreChanges", more);
 	static const char *const keys[] = {"created", "updated", "destroyed"};
 	for (int k = 0; k < 3; k++) {
 		jw_key(&c->w, keys[k]);

@@ -301,6 +301,11 @@ void jmap_get_end(struct jmap_call *c, const struct jmap_get *g,
  */
 int jmap_changes_begin(struct jmap_call *c, char state[24], uint64_t *since_r, uint64_t *now_r,
 		       uint64_t *max_r);
+/* The same with since (a modseq's spelling) checked in sinceState's
+ * place (NULL: sinceState's): a type whose states can point inside a
+ * step (Email/changes) passes the state before that step. */
+int jmap_changes_begin_at(struct jmap_call *c, const char *since, char state[24],
+			  uint64_t *since_r, uint64_t *now_r, uint64_t *max_r);
 
 /*
  * The /query answer (RFC 8620 §5.5) over a type's n sorted results:

@@ -259,3 +259,69 @@ def test_jmap_email_changes_many():
     for kw in ({}, {"maxChanges": 40}):
         assert whole(s0, **kw) == (left, set(), set()), kw
         assert whole(s1, **kw) == (set(), set(upd) - set(gone), set(gone)), kw
+
+
+def test_jmap_changes_page_inside_one_step():
+    """One store step naming many emails (a mailbox of 50 destroyed with
+    onDestroyRemoveEmails, an IMAP EXPUNGE of 30) is paged by
+    Email/changes with maxChanges 7 (RFC 8620 5.2: an intermediate
+    newState, hasMoreChanges) rather than refused with
+    cannotCalculateChanges: every email told destroyed once, none
+    created or updated, no page over 7; the state held from before the
+    step (a plain modseq) still answers, whole and in pages."""
+    import imaplib
+    s = srv()
+    j = Jmap(s, *ANN)
+    acc = j.account
+
+    def fill(name, n):
+        _, r = j.one("Mailbox/set", {"create": {"b": {"name": name}}})
+        box = r["created"]["b"]["id"]
+        _, r = j.one("Email/set", {"create": {
+            "e%d" % i: {"mailboxIds": {box: True}, "subject": "%s %d" % (name, i)}
+            for i in range(n)}})
+        assert len(r["created"]) == n, r
+        return box, [v["id"] for v in r["created"].values()]
+
+    def pages(since, max_changes):
+        told, n = [], 0
+        while True:
+            r = changes(j, "Email", since, (CORE, MAIL), maxChanges=max_changes)
+            assert r["created"] == [] and r["updated"] == [], r
+            assert len(r["destroyed"]) <= max_changes, r
+            told += r["destroyed"]
+            n += 1
+            since = r["newState"]
+            if not r["hasMoreChanges"]:
+                return told, n, since
+
+    box, ids = fill("bulk50", 50)
+    s1 = j.one("Email/get", {"ids": []})[1]["state"]
+    _, r = j.one("Mailbox/set", {"destroy": [box], "onDestroyRemoveEmails": True})
+    assert r["destroyed"] == [box], r
+    now = j.one("Email/get", {"ids": []})[1]["state"]
+    told, n, end = pages(s1, 7)
+    assert sorted(told) == sorted(ids) and len(told) == 50 and n >= 8, (told, n)
+    assert end == now, (end, now)
+    whole = changes(j, "Email", s1, (CORE, MAIL))
+    assert sorted(whole["destroyed"]) == sorted(ids) and not whole["hasMoreChanges"], whole
+
+    box, ids = fill("exp30", 30)
+    im = imaplib.IMAP4("127.0.0.1", s.imap_port)
+    ctx = __import__("ssl").create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = __import__("ssl").CERT_NONE
+    im.starttls(ssl_context=ctx)
+    im.login(*ANN)
+    assert im.select("exp30")[0] == "OK"
+    assert im.store("1:*", "+FLAGS.SILENT", "(\\Deleted)")[0] == "OK"
+    s2 = j.one("Email/get", {"ids": []})[1]["state"]
+    assert im.expunge()[0] == "OK"
+    im.logout()
+    told, n, _ = pages(s2, 7)
+    assert sorted(told) == sorted(ids) and len(told) == 30 and n >= 5, (told, n)
+    # An intermediate state is Email/changes' own: another type refuses it.
+    r = changes(j, "Email", s2, (CORE, MAIL), maxChanges=7)
+    assert "." in r["newState"], r
+    name, m = j.one("Mailbox/changes", {"sinceState": r["newState"]})
+    assert name == "error" and m["type"] == "cannotCalculateChanges", m
