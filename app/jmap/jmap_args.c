@@ -395,6 +395,75 @@ int jmap_changes_begin_at(struct jmap_call *c, const char *since, char state[24]
 	return 0;
 }
 
+/* "N" (N, 0) or "N.K" (N, K) with K > 0 and N > 0; 0 or -1. */
+int jmap_pos_parse(const char *s, struct jmap_pos *p)
+{
+	char head[24];
+	const char *dot = strchr(s, '.');
+
+	p->skip = 0;
+	if (!dot)
+		return jmap_state_parse(s, &p->step);
+	if ((size_t)(dot - s) >= sizeof head)
+		return -1;
+	memcpy(head, s, (size_t)(dot - s));
+	head[dot - s] = 0;
+	if (jmap_state_parse(head, &p->step) < 0 || jmap_state_parse(dot + 1, &p->skip) < 0 ||
+	    !p->step || !p->skip)
+		return -1;
+	return 0;
+}
+
+void jmap_pos_format(const struct jmap_pos *p, char out[48])
+{
+	if (p->skip)
+		snprintf(out, 48, "%llu.%llu", (unsigned long long)p->step,
+			 (unsigned long long)p->skip);
+	else
+		snprintf(out, 48, "%llu", (unsigned long long)p->step);
+}
+
+size_t jmap_step_place(struct jmap_step *s, uint64_t modseq, uint32_t email)
+{
+	int added;
+	if (modseq != s->cur) {
+		jmap_idx_free(&s->idx);
+		memset(&s->idx, 0, sizeof s->idx);
+		s->n = 0;
+		s->cur = modseq;
+	}
+	size_t i = jmap_idx_place(&s->idx, email, s->n, &added);
+	s->n += added;
+	return i;
+}
+
+int jmap_pos_after(const struct jmap_pos *p, uint64_t modseq, size_t i)
+{
+	return modseq > p->step || (modseq == p->step && p->skip && i >= p->skip);
+}
+
+int jmap_changes_begin_pos(struct jmap_call *c, char state[24], struct jmap_pos *from,
+			   uint64_t *since_r, uint64_t *now_r, uint64_t *max_r)
+{
+	const struct json_value *ss = jmap_arg(c, "sinceState");
+
+	if (ss && ss->type == JSON_STRING && jmap_pos_parse(ss->str, from) == 0 && from->skip) {
+		char head[24];
+		snprintf(head, sizeof head, "%llu", (unsigned long long)(from->step - 1));
+		if (jmap_changes_begin_at(c, head, state, since_r, now_r, max_r) < 0)
+			return -1;
+		if (from->step > *now_r) {
+			jmap_error(c, "cannotCalculateChanges", NULL);
+			return -1;
+		}
+		return 0;
+	}
+	if (jmap_changes_begin(c, state, since_r, now_r, max_r) < 0)
+		return -1;
+	*from = (struct jmap_pos){*since_r, 0};
+	return 0;
+}
+
 /* ---- the /query answer ---- */
 
 /* String sorts compare as IMAP SORT does (mime_sortkey's

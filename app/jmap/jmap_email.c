@@ -731,75 +731,6 @@ void jmap_email_parse(struct jmap_call *c)
 
 /* ---- Email/changes ---- */
 
-/*
- * A place in the change log: every change up to modseq step less one,
- * and of step's changes those of its first skip emails (in the order
- * the step first names them). skip 0 is the whole step: the state
- * "<modseq>" as every other type spells it; a place part-way through
- * one store step (a mailbox of many emails destroyed, an EXPUNGE of
- * many) is spelled "<step>.<skip>", so /changes can page inside it
- * (RFC 8620 5.2: newState an intermediate state) rather than refuse.
- */
-struct epos {
-	uint64_t step, skip;
-};
-
-/* "N" (N, 0) or "N.K" (N, K) with K > 0 and N > 0; 0 or -1. */
-static int epos_parse(const char *s, struct epos *p)
-{
-	char head[24];
-	const char *dot = strchr(s, '.');
-
-	p->skip = 0;
-	if (!dot)
-		return jmap_state_parse(s, &p->step);
-	if ((size_t)(dot - s) >= sizeof head)
-		return -1;
-	memcpy(head, s, (size_t)(dot - s));
-	head[dot - s] = 0;
-	if (jmap_state_parse(head, &p->step) < 0 || jmap_state_parse(dot + 1, &p->skip) < 0 ||
-	    !p->step || !p->skip)
-		return -1;
-	return 0;
-}
-
-static void epos_format(const struct epos *p, char out[48])
-{
-	if (p->skip)
-		snprintf(out, 48, "%llu.%llu", (unsigned long long)p->step,
-			 (unsigned long long)p->skip);
-	else
-		snprintf(out, 48, "%llu", (unsigned long long)p->step);
-}
-
-/* Numbers each email change by its place among the emails its step
- * names (0 for the step's first email). */
-struct estep {
-	uint64_t cur;
-	struct jmap_idx idx;
-	size_t n;
-};
-
-static size_t estep_place(struct estep *s, const struct store_change *sc)
-{
-	int added;
-	if (sc->modseq != s->cur) {
-		jmap_idx_free(&s->idx);
-		memset(&s->idx, 0, sizeof s->idx);
-		s->n = 0;
-		s->cur = sc->modseq;
-	}
-	size_t i = jmap_idx_place(&s->idx, sc->id, s->n, &added);
-	s->n += added;
-	return i;
-}
-
-/* 1 when change sc (at place i of its step) is after place p. */
-static int epos_after(const struct epos *p, const struct store_change *sc, size_t i)
-{
-	return sc->modseq > p->step || (sc->modseq == p->step && p->skip && i >= p->skip);
-}
-
 struct echange {
 	uint32_t id;
 	int created, updated, destroyed;
@@ -808,8 +739,8 @@ struct echange {
 /* The emails in the order the log first names them (the answer's
  * order), found by id through idx. */
 struct echanges {
-	struct epos from, to; /* the changes after from, up to to */
-	struct estep step;
+	struct jmap_pos from, to; /* the changes after from, up to to */
+	struct jmap_step step;
 	struct echange *v;
 	size_t n, cap;
 	struct jmap_idx idx;
@@ -845,8 +776,8 @@ static int echange_cb(void *arg, const struct store_change *sc)
 		return 1;
 	if (sc->kind > STORE_CHANGE_EMAIL_DESTROYED)
 		return 0;
-	size_t i = estep_place(&ch->step, sc);
-	if (!epos_after(&ch->from, sc, i) || epos_after(&ch->to, sc, i))
+	size_t i = jmap_step_place(&ch->step, sc->modseq, sc->id);
+	if (!jmap_pos_after(&ch->from, sc->modseq, i) || jmap_pos_after(&ch->to, sc->modseq, i))
 		return 0;
 	struct echange *e = echange_of(ch, sc->id);
 	e->created |= sc->kind == STORE_CHANGE_EMAIL_CREATED;
@@ -863,7 +794,7 @@ static int echange_cb(void *arg, const struct store_change *sc)
 struct ebound {
 	struct echanges ids; /* the emails named, from ids.from on */
 	uint64_t max, cur;
-	struct epos upto;
+	struct jmap_pos upto;
 	int over;
 };
 
@@ -873,15 +804,15 @@ static int ebound_cb(void *arg, const struct store_change *sc)
 
 	if (sc->kind > STORE_CHANGE_EMAIL_DESTROYED)
 		return 0;
-	size_t i = estep_place(&b->ids.step, sc);
-	if (!epos_after(&b->ids.from, sc, i))
+	size_t i = jmap_step_place(&b->ids.step, sc->modseq, sc->id);
+	if (!jmap_pos_after(&b->ids.from, sc->modseq, i))
 		return 0;
 	if (sc->modseq != b->cur) {
 		if (b->ids.n > b->max) {
 			b->over = 1;
 			return 1;
 		}
-		b->upto = (struct epos){b->cur, 0};
+		b->upto = (struct jmap_pos){b->cur, 0};
 		b->cur = sc->modseq;
 	}
 	size_t before = b->ids.n;
@@ -890,7 +821,7 @@ static int ebound_cb(void *arg, const struct store_change *sc)
 	    b->upto.skip == b->ids.from.skip) {
 		/* The first step read names more than max: stop inside it,
 		 * after the emails before this one. */
-		b->upto = (struct epos){sc->modseq, i};
+		b->upto = (struct jmap_pos){sc->modseq, i};
 		b->over = 1;
 		return 1;
 	}
@@ -901,26 +832,12 @@ void jmap_email_changes(struct jmap_call *c)
 {
 	char state[24], newstate[48];
 	uint64_t since, now, max;
-	struct epos from, upto;
+	struct jmap_pos from, upto;
 
-	/* A place inside a step: jmap_changes_begin checks its step less
-	 * one (a state before it) and the rest of the arguments. */
+	if (jmap_changes_begin_pos(c, state, &from, &since, &now, &max) < 0)
+		return;
 	const struct json_value *ss = jmap_arg(c, "sinceState");
-	if (ss && ss->type == JSON_STRING && epos_parse(ss->str, &from) == 0 && from.skip) {
-		char head[24];
-		snprintf(head, sizeof head, "%llu", (unsigned long long)(from.step - 1));
-		if (jmap_changes_begin_at(c, head, state, &since, &now, &max) < 0)
-			return;
-		if (from.step > now) {
-			jmap_error(c, "cannotCalculateChanges", NULL);
-			return;
-		}
-	} else {
-		if (jmap_changes_begin(c, state, &since, &now, &max) < 0)
-			return;
-		from = (struct epos){since, 0};
-	}
-	upto = (struct epos){now, 0};
+	upto = (struct jmap_pos){now, 0};
 	if (max) {
 		struct ebound b = {.max = max, .cur = from.skip ? from.step : since};
 		b.ids.from = from;
@@ -941,7 +858,7 @@ void jmap_email_changes(struct jmap_call *c)
 		jmap_error(c, "serverFail", NULL);
 		return;
 	}
-	epos_format(&upto, newstate);
+	jmap_pos_format(&upto, newstate);
 	int more = upto.step != now || upto.skip;
 	jmap_begin(c);
 	jw_kstr(&c->w, "oldState", ss->str);

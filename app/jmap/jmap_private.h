@@ -308,6 +308,36 @@ int jmap_changes_begin_at(struct jmap_call *c, const char *since, char state[24]
 			  uint64_t *since_r, uint64_t *now_r, uint64_t *max_r);
 
 /*
+ * A place in the change log: every change before modseq step, and of
+ * step's changes those of its first skip emails, numbered in the order
+ * the step first names them (jmap_step_place; a thread entry goes with
+ * its email). skip 0 is the whole step, the state "<step>"; a place
+ * part-way through one step (a mailbox of many emails destroyed, an
+ * EXPUNGE of many) is spelled "<step>.<skip>", so Email/changes and
+ * Thread/changes page inside it (RFC 8620 5.2: newState an intermediate
+ * state) rather than refuse. Other types refuse that spelling.
+ */
+struct jmap_pos {
+	uint64_t step, skip;
+};
+int jmap_pos_parse(const char *s, struct jmap_pos *p);
+void jmap_pos_format(const struct jmap_pos *p, char out[48]);
+/* Numbers a walk's email changes by their place among the emails of their
+ * step (0 for its first); zeroed to start, jmap_idx_free(&idx) after. */
+struct jmap_step {
+	uint64_t cur;
+	struct jmap_idx idx;
+	size_t n;
+};
+size_t jmap_step_place(struct jmap_step *s, uint64_t modseq, uint32_t email);
+/* 1 when a change at modseq, place i of its step, is after p. */
+int jmap_pos_after(const struct jmap_pos *p, uint64_t modseq, size_t i);
+/* jmap_changes_begin for a sinceState that may be a place inside a step:
+ * *from that place, *since_r the modseq to walk the log from. */
+int jmap_changes_begin_pos(struct jmap_call *c, char state[24], struct jmap_pos *from,
+			   uint64_t *since_r, uint64_t *now_r, uint64_t *max_r);
+
+/*
  * The /query answer (RFC 8620 §5.5) over a type's n sorted results:
  * window computes the slice [*pos_r, *end_r) from position (negative:
  * from the end) or from the anchor (is_anchor(arg, i, anchor) says

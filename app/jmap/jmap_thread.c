@@ -11,7 +11,8 @@
  * neither when it was also created in the range). A range holding a
  * destroy written before those thread entries existed answers
  * cannotCalculateChanges. More threads than maxChanges are told up to an
- * intermediate state (hasMoreChanges). An email moved or rekeyworded
+ * intermediate state (hasMoreChanges), inside one step when it alone
+ * touches more (jmap_pos). An email moved or rekeyworded
  * leaves its thread unchanged (a Thread has only emailIds).
  */
 #include <stdio.h>
@@ -124,16 +125,29 @@ void jmap_thread_get(struct jmap_call *c)
 /* ---- Thread/changes ---- */
 
 struct tchanges {
-	uint64_t upto; /* the changes read: those up to this modseq */
+	struct jmap_pos from, to; /* the changes read: those after from, up to to */
+	struct jmap_step step;
 	uint32_t *created; /* email ids created since */
 	size_t n, cap;
 	uint32_t *touched; /* threads of emails destroyed since */
 	size_t nt, capt;
 	uint32_t last_destroyed;
 	size_t unresolved; /* destroys without their thread entry (older records) */
-	uint64_t *mods; /* the distinct modseqs of those changes, ascending */
-	size_t nm, capm;
+	/* The places the answer may end at, in order: inside a step after
+	 * each of its emails but the last, then the step's end. */
+	struct jmap_pos *pos;
+	size_t np, capp;
+	uint64_t last; /* the step of the last change read */
 };
+
+static void push_pos(struct tchanges *t, uint64_t modseq, uint64_t skip)
+{
+	if (t->np == t->capp) {
+		t->capp = t->capp ? t->capp * 2 : 64;
+		t->pos = xrealloc(t->pos, t->capp * sizeof *t->pos);
+	}
+	t->pos[t->np++] = (struct jmap_pos){modseq, skip};
+}
 
 static void push_u32(uint32_t **v, size_t *n, size_t *cap, uint32_t x)
 {
@@ -148,18 +162,23 @@ static int tchange_cb(void *arg, const struct store_change *sc)
 {
 	struct tchanges *t = arg;
 
-	if (sc->modseq > t->upto)
+	if (sc->modseq > t->to.step)
 		return 1;
 	if (sc->kind != STORE_CHANGE_EMAIL_DESTROYED && sc->kind != STORE_CHANGE_EMAIL_THREAD &&
 	    sc->kind != STORE_CHANGE_EMAIL_CREATED)
 		return 0;
-	if (!t->nm || t->mods[t->nm - 1] != sc->modseq) {
-		if (t->nm == t->capm) {
-			t->capm = t->capm ? t->capm * 2 : 64;
-			t->mods = xrealloc(t->mods, t->capm * sizeof *t->mods);
-		}
-		t->mods[t->nm++] = sc->modseq;
-	}
+	/* A thread entry goes with its email (its uid). */
+	uint32_t email = sc->kind == STORE_CHANGE_EMAIL_THREAD ? sc->uid : sc->id;
+	size_t had = sc->modseq == t->step.cur ? t->step.n : 0;
+	size_t i = jmap_step_place(&t->step, sc->modseq, email);
+	if (!jmap_pos_after(&t->from, sc->modseq, i) || jmap_pos_after(&t->to, sc->modseq, i))
+		return 0;
+	if (t->last && sc->modseq != t->last)
+		push_pos(t, t->last, 0);
+	t->last = sc->modseq;
+	/* A new email of the step: the answer may end before it. */
+	if (i == had && i > (sc->modseq == t->from.step ? t->from.skip : 0))
+		push_pos(t, sc->modseq, i);
 	if (sc->kind == STORE_CHANGE_EMAIL_DESTROYED) {
 		t->last_destroyed = sc->id;
 		t->unresolved++;
@@ -177,7 +196,7 @@ static void tchanges_free(struct tchanges *t)
 {
 	free(t->created);
 	free(t->touched);
-	free(t->mods);
+	free(t->pos);
 }
 
 struct tlist {
@@ -213,20 +232,24 @@ static int has_u32(const uint32_t *v, size_t n, uint32_t x)
  * 0 created, 1 updated, 2 destroyed, -1 nothing to tell. */
 enum { T_CREATED, T_UPDATED, T_DESTROYED };
 
-/* The threads' fates from the changes in (since, upto]. */
+/* The threads' fates from the changes after from up to to. */
 struct tfates {
 	uint32_t *th; /* distinct threads, ascending (arena) */
 	int *what;    /* T_* or -1, per thread (arena) */
 	size_t nd, ntell;
-	uint64_t *mods; /* tchanges' mods, the caller's to free */
-	size_t nm;
+	struct jmap_pos *pos; /* tchanges' places, the caller's to free */
+	size_t np;
 };
 
 /* 0, or -1 with serverFail or cannotCalculateChanges set on c. */
-static int thread_fates(struct jmap_call *c, uint64_t since, uint64_t upto, struct tfates *f)
+static int thread_fates(struct jmap_call *c, uint64_t since, struct jmap_pos from,
+			struct jmap_pos to, struct tfates *f)
 {
-	struct tchanges t = {.upto = upto};
+	struct tchanges t = {.from = from, .to = to};
 	int rc = store_changes_since(c->r->st, c->r->account, since, tchange_cb, &t);
+	if (t.last)
+		push_pos(&t, t.last, 0);
+	jmap_idx_free(&t.step.idx);
 
 	memset(f, 0, sizeof *f);
 	if (rc != STORE_OK || t.unresolved) {
@@ -282,64 +305,71 @@ static int thread_fates(struct jmap_call *c, uint64_t since, uint64_t upto, stru
 	f->th = th;
 	f->what = what;
 	f->nd = nd;
-	f->mods = t.mods;
-	f->nm = t.nm;
+	f->pos = t.pos;
+	f->np = t.np;
 	return 0;
 }
 
 void jmap_thread_changes(struct jmap_call *c)
 {
-	char state[24], newstate[24];
-	uint64_t since, now, max, upto;
+	char state[24], newstate[48];
+	uint64_t since, now, max;
+	struct jmap_pos from, upto;
 	struct tfates f;
 
-	if (jmap_changes_begin(c, state, &since, &now, &max) < 0 ||
-	    thread_fates(c, since, now, &f) < 0)
+	if (jmap_changes_begin_pos(c, state, &from, &since, &now, &max) < 0)
 		return;
-	upto = now;
+	upto = (struct jmap_pos){now, 0};
+	if (thread_fates(c, since, from, upto, &f) < 0)
+		return;
 	/*
-	 * More than maxChanges: the answer up to an intermediate state, the
-	 * latest modseq of the range whose answer fits (RFC 8620 §5.2), found
-	 * by bisection over the range's modseqs (a later one touches as many
-	 * threads or more). The fates are today's, as for the whole range:
-	 * a thread created and emptied later is told destroyed in a later
-	 * page (a client ignores a destroyed id it never had). A single
-	 * change touching more threads than maxChanges cannot be split.
+	 * More than maxChanges: the answer up to an intermediate place, the
+	 * latest of the range whose answer fits (RFC 8620 §5.2), found by
+	 * bisection over the places the range may end at (the end of each
+	 * step, and inside one after each of its emails: a later one
+	 * touches as many threads or more). The fates are today's, as for
+	 * the whole range: a thread created and emptied later is told
+	 * destroyed in a later page (a client ignores a destroyed id it
+	 * never had). Only a single email touching more threads than
+	 * maxChanges (none does: an email has one thread) could not be
+	 * told.
 	 */
 	if (max && f.ntell > max) {
-		uint64_t *mods = f.mods;
-		size_t lo = 0, hi = f.nm; /* mods[lo - 1] fits; mods[hi..) do not */
-		f.mods = NULL;
+		struct jmap_pos *pos = f.pos;
+		size_t lo = 0, hi = f.np; /* pos[lo - 1] fits; pos[hi..) do not */
+		f.pos = NULL;
 		while (lo < hi) {
 			size_t mid = lo + (hi - lo) / 2;
 			struct tfates g;
-			if (thread_fates(c, since, mods[mid], &g) < 0) {
-				free(mods);
+			if (thread_fates(c, since, from, pos[mid], &g) < 0) {
+				free(pos);
 				return;
 			}
-			free(g.mods);
+			free(g.pos);
 			if (g.ntell <= max)
 				lo = mid + 1;
 			else
 				hi = mid;
 		}
-		upto = lo ? mods[lo - 1] : since;
-		free(mods);
-		if (upto == since) {
+		if (!lo) {
+			free(pos);
 			jmap_error(c, "cannotCalculateChanges",
 				   "a single change touches more than maxChanges threads");
 			return;
 		}
-		if (thread_fates(c, since, upto, &f) < 0)
+		upto = pos[lo - 1];
+		free(pos);
+		if (thread_fates(c, since, from, upto, &f) < 0)
 			return;
 	}
-	free(f.mods);
-	snprintf(newstate, sizeof newstate, "%llu", (unsigned long long)upto);
+	free(f.pos);
+	jmap_pos_format(&upto, newstate);
+	int more = upto.step != now || upto.skip;
 	static const char *const names[] = {"created", "updated", "destroyed"};
 	jmap_begin(c);
 	jw_kstr(&c->w, "oldState", jmap_arg(c, "sinceState")->str);
-	jw_kstr(&c->w, "newState", upto == now ? state : newstate);
-	jw_kbool(&c->w, "hasMoreChanges", upto != now);
+	jw_kstr(&c->w, "newState", more ? newstate : state);
+	jw_kbool(&c->w, "hasMoreChanges", more);
 	for (int pass = T_CREATED; pass <= T_DESTROYED; pass++) {
 		jw_key(&c->w, names[pass]);
 		jw_arr_begin(&c->w);

@@ -264,11 +264,12 @@ def test_jmap_email_changes_many():
 def test_jmap_changes_page_inside_one_step():
     """One store step naming many emails (a mailbox of 50 destroyed with
     onDestroyRemoveEmails, an IMAP EXPUNGE of 30) is paged by
-    Email/changes with maxChanges 7 (RFC 8620 5.2: an intermediate
+    Email/changes and Thread/changes with maxChanges 7 (RFC 8620 5.2: an intermediate
     newState, hasMoreChanges) rather than refused with
     cannotCalculateChanges: every email told destroyed once, none
     created or updated, no page over 7; the state held from before the
-    step (a plain modseq) still answers, whole and in pages."""
+    step (a plain modseq) still answers, whole and in pages. Thread/changes
+    the same for the 50 threads (one email each) emptied."""
     import imaplib
     s = srv()
     j = Jmap(s, *ANN)
@@ -283,10 +284,10 @@ def test_jmap_changes_page_inside_one_step():
         assert len(r["created"]) == n, r
         return box, [v["id"] for v in r["created"].values()]
 
-    def pages(since, max_changes):
+    def pages(since, max_changes, typ="Email"):
         told, n = [], 0
         while True:
-            r = changes(j, "Email", since, (CORE, MAIL), maxChanges=max_changes)
+            r = changes(j, typ, since, (CORE, MAIL), maxChanges=max_changes)
             assert r["created"] == [] and r["updated"] == [], r
             assert len(r["destroyed"]) <= max_changes, r
             told += r["destroyed"]
@@ -296,7 +297,10 @@ def test_jmap_changes_page_inside_one_step():
                 return told, n, since
 
     box, ids = fill("bulk50", 50)
+    tids = threads(j, ids)
+    assert len(set(tids)) == 50, tids
     s1 = j.one("Email/get", {"ids": []})[1]["state"]
+    t1 = j.one("Thread/get", {"ids": []})[1]["state"]
     _, r = j.one("Mailbox/set", {"destroy": [box], "onDestroyRemoveEmails": True})
     assert r["destroyed"] == [box], r
     now = j.one("Email/get", {"ids": []})[1]["state"]
@@ -305,8 +309,11 @@ def test_jmap_changes_page_inside_one_step():
     assert end == now, (end, now)
     whole = changes(j, "Email", s1, (CORE, MAIL))
     assert sorted(whole["destroyed"]) == sorted(ids) and not whole["hasMoreChanges"], whole
+    told, n, _ = pages(t1, 7, "Thread")
+    assert sorted(told) == sorted(tids) and len(told) == 50 and n >= 8, (told, n)
 
     box, ids = fill("exp30", 30)
+    tids = threads(j, ids)
     im = imaplib.IMAP4("127.0.0.1", s.imap_port)
     ctx = __import__("ssl").create_default_context()
     ctx.check_hostname = False
@@ -320,6 +327,8 @@ def test_jmap_changes_page_inside_one_step():
     im.logout()
     told, n, _ = pages(s2, 7)
     assert sorted(told) == sorted(ids) and len(told) == 30 and n >= 5, (told, n)
+    told, n, _ = pages(s2, 7, "Thread")
+    assert sorted(told) == sorted(tids) and len(told) == 30 and n >= 5, (told, n)
     # An intermediate state is Email/changes' own: another type refuses it.
     r = changes(j, "Email", s2, (CORE, MAIL), maxChanges=7)
     assert "." in r["newState"], r
