@@ -334,3 +334,7 @@ def test_jmap_changes_page_inside_one_step():
     assert "." in r["newState"], r
     name, m = j.one("Mailbox/changes", {"sinceState": r["newState"]})
     assert name == "error" and m["type"] == "cannotCalculateChanges", m
+    step = r["newState"].split(".")[0]
+    for bad in (step + ".", "." + step, step + ".0", "0.3", step + ".3.1", "99999999.1"):
+        name, m = j.one("Email/changes", {"sinceState": bad, "maxChanges": 7})
+        assert name == "error" and m["type"] == "cannotCalculateChanges", (bad, m)
