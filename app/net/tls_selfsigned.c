@@ -404,12 +404,24 @@ struct tls_conf *tls_selfsigned_load(const char *data_dir, const char *hostname,
 		tls_conf_unref(&conf);
 	}
 
-	/* Step 2: a new pair; key first, so a crash in between regenerates both. */
+	/*
+	 * Step 2: a new pair. The old certificate goes first, then the key,
+	 * then the certificate: a crash (or a write failing) anywhere in
+	 * between leaves no certificate, which the next start regenerates.
+	 * Writing the key over an old pair left the old certificate beside
+	 * the new key, a pair that does not load and that step 1 then refused
+	 * at every start as if the operator had put it there.
+	 */
 	errno = 0;
 	if (tls_selfsigned_make(host, now, certder, sizeof certder, &certlen, keyder, sizeof keyder,
 	                        &keylen) < 0) {
 		snprintf(err, errsz, "%s: cannot generate a key pair: %s", crt,
 		         errno ? strerror(errno) : "internal error");
+		return NULL;
+	}
+	if (unlink(crt) < 0 && errno != ENOENT) {
+		snprintf(err, errsz, "%s: cannot remove: %s", crt, strerror(errno));
+		explicit_bzero(keyder, sizeof keyder);
 		return NULL;
 	}
 	if (make_dir(data_dir, err, errsz) < 0 || make_dir(dir, err, errsz) < 0 ||

@@ -488,6 +488,31 @@ static void test_selfsigned(void)
 	unlink(crt);
 	CHECK_EQ_INT(tls_init(&cfg, err, sizeof err), 0); /* missing: regenerated */
 
+	/*
+	 * A regeneration stopped between its two files (a crash, a full
+	 * disk: here the certificate's temporary name is a directory, so only
+	 * the key gets written) must not leave the old certificate beside the
+	 * new key: that pair does not load, and the next start refused it as
+	 * an operator's file, every start, until someone deleted it by hand.
+	 */
+	{
+		char tmpc[450];
+		snprintf(tmpc, sizeof tmpc, "%s.tmp", crt);
+		cfg_selfsigned(&cfg, dir, "third.example.test");
+		CHECK_EQ_INT(mkdir(tmpc, 0700), 0);
+		CHECK_EQ_INT(tls_init(&cfg, err, sizeof err), -1);
+		CHECK(strstr(err, "self-signed.crt") != NULL);
+		CHECK_EQ_INT(rmdir(tmpc), 0);
+		CHECK_EQ_INT(tls_init(&cfg, err, sizeof err), 0);
+		conf = tls_current();
+		CHECK(conf != NULL && strcmp(tls_conf_subject(conf), "third.example.test") == 0);
+		tls_conf_unref(&conf);
+		CHECK_EQ_INT(stat(key, &st), 0);
+		CHECK_EQ_INT((int)(st.st_mode & 0777), 0600);
+		cfg_selfsigned(&cfg, dir, "new.example.test");
+		CHECK_EQ_INT(tls_init(&cfg, err, sizeof err), 0);
+	}
+
 	/* openssl's view of our certificate and key. */
 	if (have_openssl) {
 		/* run() works in tmpdir, where the data dir is "data". */
