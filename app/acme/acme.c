@@ -564,7 +564,9 @@ static void on_order_poll(const struct acme_http_resp *r)
 	           strcmp(o.status, "pending") == 0) {
 		wait_then(S_ORDER_POLL, A.order_url, r->retry_after);
 	} else {
-		fail(-1, "order became %s", o.status);
+		/* RFC 8555 §7.1.3: an invalid order's error says why (a CAA
+		 * record refusing the CA, a key it will not sign, ...). */
+		fail(-1, "order became %s%s%s", o.status, o.error[0] ? ": " : "", o.error);
 	}
 }
 

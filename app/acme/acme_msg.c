@@ -3,6 +3,7 @@
  */
 #include "acme/acme_msg.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "core/arena.h"
@@ -46,6 +47,26 @@ int acme_msg_directory(const char *body, size_t len, struct acme_dir *d)
 	return rc;
 }
 
+static const char problem_prefix[] = "urn:ietf:params:acme:error:";
+
+/* A problem document's type (without the ACME prefix) and detail, as
+ * "type: detail", or either alone; "" when it has neither. */
+static void problem_text(const struct json_value *p, char *out, size_t outsz)
+{
+	char t[256], d[400];
+
+	out[0] = '\0';
+	if (p == NULL || p->type != JSON_OBJECT)
+		return;
+	copy_str(p, "type", t, sizeof t);
+	copy_str(p, "detail", d, sizeof d);
+	const char *ts = strncmp(t, problem_prefix, sizeof problem_prefix - 1) == 0
+	                     ? t + sizeof problem_prefix - 1
+	                     : t;
+	if (snprintf(out, outsz, "%s%s%s", ts, ts[0] && d[0] ? ": " : "", d) < 0) /* cut to fit */
+		out[0] = '\0';
+}
+
 int acme_msg_order(const char *body, size_t len, struct acme_order *o)
 {
 	struct arena *a = arena_new(0);
@@ -56,6 +77,7 @@ int acme_msg_order(const char *body, size_t len, struct acme_order *o)
 	if (v != NULL && copy_str(v, "status", o->status, sizeof o->status) == 0 &&
 	    copy_str(v, "finalize", o->finalize, sizeof o->finalize) == 0) {
 		copy_str(v, "certificate", o->certificate, sizeof o->certificate);
+		problem_text(json_get(v, "error"), o->error, sizeof o->error);
 		const struct json_value *az = json_get(v, "authorizations");
 		for (const struct json_value *c = az && az->type == JSON_ARRAY ? az->first : NULL;
 		     c != NULL && o->nauthz < ACME_NAMES_MAX; c = c->next) {

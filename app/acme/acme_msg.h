@@ -27,6 +27,7 @@ struct acme_order {
 	char certificate[1024]; /* "" until valid */
 	char authz[ACME_NAMES_MAX][512];
 	size_t nauthz;
+	char error[400];        /* an invalid order's error (RFC 8555 §7.1.3): "type: detail", "" none */
 };
 
 struct acme_authz {

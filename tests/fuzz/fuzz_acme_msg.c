@@ -34,6 +34,7 @@ static void readers(const char *b, size_t n)
 	if (acme_msg_order(b, n, &o) == 0) {
 		TERMINATED(o.status);
 		TERMINATED(o.finalize);
+		TERMINATED(o.error);
 		assert(o.nauthz <= ACME_NAMES_MAX);
 		for (size_t i = 0; i < o.nauthz; i++)
 			TERMINATED(o.authz[i]);

@@ -54,7 +54,7 @@ def need(cmd):
 class Pebble:
     """pebble + pebble-challtestsrv on loopback, validating against tern's ports."""
 
-    def __init__(self, http_port, tls_port, validity=None, dns_server=None):
+    def __init__(self, http_port, tls_port, validity=None, dns_server=None, eab=None):
         need("pebble")
         need("pebble-challtestsrv")
         self.tmp = tempfile.mkdtemp(prefix="tern-pebble-")
@@ -86,6 +86,9 @@ class Pebble:
         }}
         if validity:
             conf["pebble"]["certificateValidityPeriod"] = validity
+        if eab:  # {kid: base64url HMAC key}: accounts need External Account Binding
+            conf["pebble"]["externalAccountBindingRequired"] = True
+            conf["pebble"]["externalAccountMACKeys"] = eab
         with open(os.path.join(self.tmp, "pebble.json"), "w") as f:
             json.dump(conf, f)
         self.log = open(os.path.join(self.tmp, "pebble.log"), "w")
@@ -714,6 +717,21 @@ class AcmeStub:
                     self.reply(201, json.dumps({"status": "ready", "finalize": base + "/finalize",
                                                 "authorizations": []}).encode(),
                                [("Location", base + "/order/1"), ("Content-Type", "application/json")])
+                elif stub.mode == "order_invalid" and self.path == "/order":
+                    self.reply(201, json.dumps({"status": "ready", "finalize": base + "/finalize",
+                                                "authorizations": []}).encode(),
+                               [("Location", base + "/order/1"), ("Content-Type", "application/json")])
+                elif stub.mode == "order_invalid" and self.path == "/finalize":
+                    self.reply(200, json.dumps({"status": "processing",
+                                                "finalize": base + "/finalize"}).encode(),
+                               [("Content-Type", "application/json"), ("Retry-After", "1")])
+                elif stub.mode == "order_invalid" and self.path == "/order/1":
+                    # The CA's last look (CAA, RFC 8555 §7.1.3) refuses at issuance.
+                    self.reply(200, json.dumps({
+                        "status": "invalid", "finalize": base + "/finalize",
+                        "error": {"type": "urn:ietf:params:acme:error:caa",
+                                  "detail": "CAA record for mail.acme.test prevents issuance"}}).encode(),
+                        [("Content-Type", "application/json")])
                 elif stub.mode == "authz_other" and self.path == "/order":
                     self.reply(201, json.dumps({"status": "pending", "finalize": base + "/finalize",
                                                 "authorizations": [base + "/authz/1"]}).encode(),
@@ -872,6 +890,28 @@ def test_acme_refuses_a_certificate_expired_or_for_other_names():
             s.stop()
             s.cleanup()
             stub.close()
+
+
+def test_acme_order_invalid_says_why():
+    """An order the CA turns invalid after finalize (its CAA check at
+    issuance): the failure names the order's error (RFC 8555 §7.1.3),
+    not just "order became invalid", and the back-off follows."""
+    stub = AcmeStub(mode="order_invalid")
+    s = stub_server(stub)
+    try:
+        assert s.wait_log("event=attempt_failed", timeout=20), s.log_text()[-3000:]
+        lines = [l for l in s.log_text().splitlines() if "event=attempt_failed" in l]
+        assert len(lines) == 1 and "step=order_poll" in lines[0], lines
+        assert ("order became invalid: caa: CAA record for mail.acme.test prevents issuance"
+                in lines[0]), lines[0]
+        assert "retry_in=60" in lines[0], lines[0]
+        js = settings(s)
+        assert "CAA record" in js["acme"]["last_error"], js["acme"]
+        assert metric(s, "tern_acme_failing") == 1
+    finally:
+        s.stop()
+        s.cleanup()
+        stub.close()
 
 
 def test_acme_authorization_for_a_name_not_ordered_is_refused():
@@ -1263,3 +1303,38 @@ def test_user_certificate_files_reload_when_changed():
         s.stop()
         s.cleanup()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+EAB_KID = "kid-tern-1"
+EAB_KEY = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"
+
+
+def test_acme_external_account_binding():
+    """A CA that requires External Account Binding (RFC 8555 §7.3.4,
+    ZeroSSL's way): without TERN_ACME_EAB_* the attempt fails saying which
+    variables to set; with them the account is bound and a certificate
+    issued."""
+    s = Server(imap=True, http=True, start=False, domains=())
+    pebble = Pebble(s.http_port, s.https_port, eab={EAB_KID: EAB_KEY})
+    try:
+        s.env.update(acme_server(pebble, "tls-alpn-01"))
+        s.start()
+        assert s.wait_log("event=attempt_failed", timeout=20), s.log_text()[-3000:]
+        assert "requires External Account Binding" in s.log_text(), s.log_text()[-3000:]
+        s.stop()
+        s.env.update({"TERN_ACME_EAB_KID": EAB_KID, "TERN_ACME_EAB_HMAC_KEY": EAB_KEY})
+        s.start()
+        wait_cert(s, pebble)
+        assert "Pebble" in served_cert(s.imaps_port)[0]
+        r = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % s.imaps_port,
+                            "-servername", HOST, "-showcerts"], input=b"",
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+        # The chain in full: the leaf and pebble's intermediate, which
+        # clients need to reach the root.
+        chain = re.findall(r"^ *\d+ s:(.*)$", r.stdout.decode(), re.M)
+        assert len(chain) == 2 and "Pebble Intermediate" in chain[1], chain
+        assert "event=account created=1" in s.log_text(), s.log_text()[-3000:]
+    finally:
+        s.stop()
+        s.cleanup()
+        pebble.close()

@@ -125,6 +125,17 @@ int main(void)
 	CHECK(acme_msg_order(order, strlen(order), &o) == 0 && o.nauthz == 2);
 	CHECK_EQ_STR(o.status, "valid");
 	CHECK_EQ_STR(o.certificate, "https://example.com/acme/cert/mAt3xBGaobw");
+	CHECK_EQ_STR(o.error, "");
+	/* An invalid order's error (RFC 8555 §7.1.3), for the failure's log line. */
+	const char *bad = "{\"status\":\"invalid\",\"finalize\":\"https://example.com/f\","
+	                  "\"error\":{\"type\":\"urn:ietf:params:acme:error:caa\",\"detail\":"
+	                  "\"CAA record for example.org prevents issuance\"}}";
+	CHECK(acme_msg_order(bad, strlen(bad), &o) == 0);
+	CHECK_EQ_STR(o.error, "caa: CAA record for example.org prevents issuance");
+	const char *bad2 = "{\"status\":\"invalid\",\"finalize\":\"https://example.com/f\","
+	                   "\"error\":{\"detail\":\"no type\"}}";
+	CHECK(acme_msg_order(bad2, strlen(bad2), &o) == 0);
+	CHECK_EQ_STR(o.error, "no type");
 	const char *authz = "{\"status\":\"pending\",\"identifier\":{\"type\":\"dns\",\"value\":"
 	                    "\"www.example.org\"},\"challenges\":[{\"type\":\"http-01\",\"url\":"
 	                    "\"https://example.com/acme/chall/prV_B7yEyA4\",\"token\":"
