@@ -1292,8 +1292,12 @@ static void start_on_loop(void *arg)
 {
 	(void)arg;
 	struct tls_conf *conf = acme_stored_conf(A.st, A.data_dir);
+	/* Ours when it names the host name (a changed TERN_HOSTNAME orders
+	 * anew). By its subjectAltName, not its Common Name: CAs leave the
+	 * CN out (Let's Encrypt's tlsserver and shortlived profiles), and
+	 * such a certificate was ordered again at every restart. */
 	if (conf != NULL && tls_conf_not_after(conf) > time_wall() &&
-	    strcasecmp(tls_conf_subject(conf), A.hostname) == 0) {
+	    names_has(tls_conf_names(conf), A.hostname)) {
 		install(conf, "loaded");
 		tls_conf_unref(&conf);
 		return;

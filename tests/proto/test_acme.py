@@ -758,7 +758,7 @@ class AcmeStub:
                     with open(os.path.join(stub.tmp, "leaf.ext"), "w") as f:
                         f.write("authorityKeyIdentifier=keyid\nsubjectKeyIdentifier=hash\n")
                     run("openssl", "req", "-inform", "DER", "-in", "req.der", "-out", "req.pem")
-                    if stub.bad_leaf in ("expired", "other_name", "due") or \
+                    if stub.bad_leaf in ("expired", "other_name", "due", "no_cn") or \
                             (stub.bad_leaf == "extra_first" and n == 1) or \
                             (stub.first_leaf and n == 1):
                         stub.make_bad_leaf(csr, "leaf%d.pem" % n)
@@ -818,8 +818,11 @@ class AcmeStub:
             names.append("extra.acme.test")
         elif self.bad_leaf == "other_name":
             names = ["other.example"]
+        # "no_cn": the names in the subjectAltName only, an empty subject
+        # (Let's Encrypt's tlsserver and shortlived profiles)
+        subject = [] if self.bad_leaf == "no_cn" else [x509.NameAttribute(NameOID.COMMON_NAME, names[0])]
         cert = (x509.CertificateBuilder()
-                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
+                .subject_name(x509.Name(subject))
                 .issuer_name(ca.subject).public_key(csr.public_key())
                 .serial_number(x509.random_serial_number()).not_valid_before(nb).not_valid_after(na)
                 .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]),
@@ -908,6 +911,33 @@ def test_acme_order_invalid_says_why():
         js = settings(s)
         assert "CAA record" in js["acme"]["last_error"], js["acme"]
         assert metric(s, "tern_acme_failing") == 1
+    finally:
+        s.stop()
+        s.cleanup()
+        stub.close()
+
+
+def test_acme_certificate_without_common_name_kept_across_restart():
+    """A certificate whose subject is empty, the names in its
+    subjectAltName only (Let's Encrypt's tlsserver and shortlived
+    profiles; CAs are dropping the Common Name): a restart must load it
+    from the store. It was loaded only when its CN equalled TERN_HOSTNAME,
+    so every restart served the self-signed pair and ordered again, until
+    the CA's duplicate-certificate limit (5 a week) left the server
+    self-signed for days."""
+    stub = AcmeStub(mode="ari", bad_leaf="no_cn", ari_open_first=False)
+    s = stub_server(stub)
+    try:
+        assert s.wait_log("event=certificate_installed", timeout=20), s.log_text()[-3000:]
+        assert stub.issued == 1
+        s.stop()
+        s.start()
+        assert s.wait_log("event=certificate_loaded", timeout=10), s.log_text()[-3000:]
+        assert "stub CA" in served_cert(s.imaps_port)[0]
+        time.sleep(1)
+        assert stub.issued == 1, stub.issued
+        js = settings(s)
+        assert js["tls"]["names"] == HOST and js["tls"]["self_signed"] is False, js["tls"]
     finally:
         s.stop()
         s.cleanup()
