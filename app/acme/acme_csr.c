@@ -4,7 +4,8 @@
  *
  *   CertificationRequest ::= SEQUENCE {
  *     certificationRequestInfo SEQUENCE {
- *       version INTEGER 0, subject Name (CN = the first name),
+ *       version INTEGER 0, subject Name (CN = the first name when it
+ *       fits a CN's 64 octets, else empty),
  *       subjectPKInfo (id-ecPublicKey, P-256, the point),
  *       attributes [0] { extensionRequest { subjectAltName: dNSName... } } },
  *     signatureAlgorithm ecdsa-with-SHA256, signature BIT STRING }
@@ -22,6 +23,7 @@ static const unsigned char OID_ECDSA_SHA256[] = {0x2A, 0x86, 0x48, 0xCE, 0x3D, 0
 static const unsigned char OID_EC_PUBKEY[] = {0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01};
 static const unsigned char OID_P256[] = {0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07};
 static const unsigned char OID_CN[] = {0x55, 0x04, 0x03};
+#define CN_MAX 64
 static const unsigned char OID_SAN[] = {0x55, 0x1D, 0x11};
 /* 1.2.840.113549.1.9.14 */
 static const unsigned char OID_EXT_REQ[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x09, 0x0E};
@@ -38,12 +40,18 @@ static void cri(struct der_w *w, const struct acme_key *k, const char *const *na
 	dw_begin(w, 0x30);
 	dw_prim(w, 0x02, "\x00", 1);
 	dw_begin(w, 0x30); /* subject */
-	dw_begin(w, 0x31);
-	dw_begin(w, 0x30);
-	dw_prim(w, 0x06, OID_CN, sizeof OID_CN);
-	dw_prim(w, 0x0C, names[0], strlen(names[0]));
-	dw_end(w);
-	dw_end(w);
+	/* RFC 5280's ub-common-name: a CN holds 64 octets. A longer first
+	 * name lives in the subjectAltName alone (RFC 8555 §7.4 accepts
+	 * either place), else the CA refuses the CSR (Let's Encrypt: "CN was
+	 * longer than 64 bytes") and a host name that long never got one. */
+	if (strlen(names[0]) <= CN_MAX) {
+		dw_begin(w, 0x31);
+		dw_begin(w, 0x30);
+		dw_prim(w, 0x06, OID_CN, sizeof OID_CN);
+		dw_prim(w, 0x0C, names[0], strlen(names[0]));
+		dw_end(w);
+		dw_end(w);
+	}
 	dw_end(w);
 	dw_begin(w, 0x30); /* SubjectPublicKeyInfo */
 	dw_begin(w, 0x30);

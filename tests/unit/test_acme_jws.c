@@ -239,6 +239,12 @@ static void test_csr(void)
 	pclose(p);
 	unlink(bpath);
 	CHECK(strstr(out, "verify OK") != NULL);
+	/* Its first name (253 octets) is too long for a CN (RFC 5280: 64):
+	 * in the subjectAltName only, the subject empty. */
+	static const unsigned char cn_oid[] = {0x06, 0x03, 0x55, 0x04, 0x03};
+	CHECK(memmem(big, len, cn_oid, sizeof cn_oid) == NULL);
+	CHECK(acme_csr(&k, names, 3, der, sizeof der, &len) == 0);
+	CHECK(memmem(der, len, cn_oid, sizeof cn_oid) != NULL);
 	free(big);
 	acme_key_wipe(&k);
 }
