@@ -497,13 +497,36 @@ static int cert_acceptable(const struct tls_conf *conf, char *why, size_t whysz)
 	return 0;
 }
 
+static void wait_then(enum state st, const char *url, long retry_after);
+
+/*
+ * A failure to hear back once the CA has, or may have, issued (polling the
+ * order after finalize, fetching the certificate): no answer (a timeout, a
+ * lost connection) or a 5xx. The same request is tried again, within the
+ * poll budget, instead of failing the attempt: the next attempt is a new
+ * order, and so another certificate for the same names (Let's Encrypt
+ * issues 5 a week; a CA busy for half an hour used them all and left the
+ * old certificate to expire). Returns 1 when a retry is planned.
+ */
+static int retry_transient(enum state st, const char *url, const struct acme_http_resp *r)
+{
+	if (r->status != 0 && r->status < 500)
+		return 0;
+	char q[300];
+	log_info("acme", NULL, "event=retry step=%s status=%d error=%s", state_name[A.state],
+	         r->status, log_q(r->status ? "server error" : r->error, q, sizeof q));
+	wait_then(st, url, r->retry_after);
+	return 1;
+}
+
 static void on_cert(const struct acme_http_resp *r)
 {
 	char err[256];
 	unsigned char der[256];
 
 	if (r->status != 200) {
-		fail_resp(r);
+		if (!retry_transient(S_CERT, A.cert_url, r))
+			fail_resp(r);
 		return;
 	}
 	size_t dlen = br_encode_ec_raw_der(der, &A.certkey.sk, &A.certkey.pk);
@@ -541,8 +564,6 @@ static void on_cert(const struct acme_http_resp *r)
 	tls_conf_unref(&conf);
 }
 
-static void wait_then(enum state st, const char *url, long retry_after);
-
 static void on_order_poll(const struct acme_http_resp *r)
 {
 	/* Static, as A: ACME_NAMES_MAX authorization URLs (50 KiB) are too
@@ -550,6 +571,11 @@ static void on_order_poll(const struct acme_http_resp *r)
 	static struct acme_order o;
 
 	if (r->status != 200 || acme_msg_order(r->body, r->body_len, &o) < 0) {
+		/* A finalize without an answer may have reached the CA: poll
+		 * the order (a 5xx to it is the CA's refusal, as before). */
+		if ((A.state == S_ORDER_POLL || (A.state == S_FINALIZE && r->status == 0)) &&
+		    retry_transient(S_ORDER_POLL, A.order_url, r))
+			return;
 		fail_resp(r);
 		return;
 	}

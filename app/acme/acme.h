@@ -30,7 +30,9 @@
  * least daily (acme_renew_wait), so a clock set after start renews at
  * most a day late, and never early.
  *
- * Failures: a badNonce is retried with the fresh nonce (5 times); other
+ * Failures: a badNonce is retried with the fresh nonce (5 times); after
+ * finalize, no answer or a 5xx is retried within the poll budget (a new
+ * attempt would be a new order, another certificate issued); other
  * errors end the attempt with one log line naming the step and the CA's
  * problem (type and detail; rateLimited said so plainly), and the next
  * attempt waits Retry-After when the CA gave one (at least a minute, at

@@ -618,7 +618,7 @@ class AcmeStub:
 
     def __init__(self, mode="ratelimit", ari_open_first=True, ari_hold=None, renewal_order_delay=0,
                  bad_leaf=None, retry_after="3600", authz=("evil.example", "pending"),
-                 first_leaf=None):
+                 first_leaf=None, cert_fail=0):
         import base64
         import http.server
         import ssl as _ssl
@@ -633,6 +633,7 @@ class AcmeStub:
         # (notBefore, notAfter) of the first leaf, in seconds from now
         self.first_leaf = first_leaf
         self.retry_after = retry_after  # the rateLimited answer's Retry-After
+        self.cert_fail = cert_fail  # the first downloads of a certificate answered 503
         self.authz = authz  # authz_other: the authorization's name and first status
         self.ari_ids = []
         # the window for later certificates: a month out, the same in every answer
@@ -770,6 +771,11 @@ class AcmeStub:
                     self.reply(200, json.dumps({"status": "valid", "finalize": base + "/finalize",
                                                 "certificate": base + "/cert/%d" % n}).encode(),
                                [("Content-Type", "application/json")])
+                elif stub.mode == "ari" and self.path.startswith("/cert/") and stub.cert_fail:
+                    stub.cert_fail -= 1
+                    self.reply(503, b'{"type":"urn:ietf:params:acme:error:serverInternal",'
+                               b'"detail":"service busy"}',
+                               [("Content-Type", "application/problem+json"), ("Retry-After", "1")])
                 elif stub.mode == "ari" and self.path.startswith("/cert/"):
                     n = int(self.path[6:])
                     with open(os.path.join(stub.tmp, "leaf%d.pem" % n), "rb") as f:
@@ -938,6 +944,29 @@ def test_acme_certificate_without_common_name_kept_across_restart():
         assert stub.issued == 1, stub.issued
         js = settings(s)
         assert js["tls"]["names"] == HOST and js["tls"]["self_signed"] is False, js["tls"]
+    finally:
+        s.stop()
+        s.cleanup()
+        stub.close()
+
+
+def test_acme_certificate_download_retried_not_reordered():
+    """The CA issued, then its certificate URL answers 503 (busy) twice:
+    the download is tried again after its Retry-After, the same
+    certificate installed. The attempt used to fail and the next one
+    made a new order, another certificate for the same names each time
+    (Let's Encrypt issues 5 a week): a CA busy for half an hour used the
+    week's allowance while the old certificate ran out."""
+    stub = AcmeStub(mode="ari", ari_open_first=False, cert_fail=2)
+    s = stub_server(stub)
+    try:
+        assert s.wait_log("event=certificate_installed", timeout=15), s.log_text()[-3000:]
+        log = s.log_text()
+        assert "event=attempt_failed" not in log, log[-3000:]
+        assert len(re.findall(r"event=retry step=certificate status=503", log)) == 2, log[-3000:]
+        assert stub.issued == 1 and stub.cert_fail == 0, stub.issued
+        assert [r for r in stub.requests if r == ("POST", "/order")] == [("POST", "/order")]
+        assert "stub CA" in served_cert(s.imaps_port)[0]
     finally:
         s.stop()
         s.cleanup()
