@@ -548,9 +548,10 @@ static void on_cert(const struct acme_http_resp *r)
 	char sealed[512];
 	int stored = key_seal(&A.certkey, sealed, sizeof sealed) == 0;
 	if (stored) {
-		struct store_meta_item pair[2] = {{"acme/cert", r->body, r->body_len},
-		                                  {"acme/cert-key", sealed, strlen(sealed)}};
-		stored = store_meta_put_all(A.st, pair, 2) == STORE_OK;
+		struct store_meta_item pair[3] = {{"acme/cert", r->body, r->body_len},
+		                                  {"acme/cert-key", sealed, strlen(sealed)},
+		                                  {"acme/cert-directory", A.directory, strlen(A.directory)}};
+		stored = store_meta_put_all(A.st, pair, 3) == STORE_OK;
 	}
 	if (!stored)
 		log_warn("acme", NULL, "event=store_failed hint=\"the certificate is used but not "
@@ -1326,6 +1327,24 @@ static void start_on_loop(void *arg)
 	    names_has(tls_conf_names(conf), A.hostname)) {
 		install(conf, "loaded");
 		tls_conf_unref(&conf);
+		/* From another CA than TERN_ACME_DIRECTORY names now (staging
+		 * for a trial, then production; a change of CA): it serves
+		 * until the new CA's certificate comes, ordered now rather
+		 * than at its renewal, two months on; and that order replaces
+		 * nothing the new CA knows (RFC 9773 §5). Stored before the
+		 * directory was kept: taken as this CA's. */
+		char dir[sizeof A.directory];
+		size_t len;
+		if (store_meta_get(A.st, "acme/cert-directory", dir, sizeof dir - 1, &len) == STORE_OK) {
+			dir[len] = '\0';
+			if (strcmp(dir, A.directory) != 0) {
+				char q1[600], q2[600];
+				log_info("acme", NULL, "event=directory_changed from=%s to=%s renew=now",
+				         log_q(dir, q1, sizeof q1), log_q(A.directory, q2, sizeof q2));
+				A.ari_id[0] = '\0';
+				schedule(0);
+			}
+		}
 		return;
 	}
 	tls_conf_unref(&conf);

@@ -973,6 +973,42 @@ def test_acme_certificate_download_retried_not_reordered():
         stub.close()
 
 
+def test_acme_directory_changed_orders_from_the_new_ca():
+    """TERN_ACME_DIRECTORY changed (Let's Encrypt's staging for a trial,
+    then production; or another CA): the stored certificate, from the old
+    CA, serves only until the new CA's, ordered at the start, not at its
+    renewal two months on (a staging certificate, trusted by nobody, was
+    kept that long); the order replaces nothing (RFC 9773 §5: the new CA
+    never issued it). A restart with the directory unchanged orders
+    nothing."""
+    stub = AcmeStub(mode="ari", ari_open_first=False)
+    s = stub_server(stub)
+    try:
+        assert s.wait_log("event=certificate_installed", timeout=20), s.log_text()[-3000:]
+        first = served_cert(s.imaps_port)[3]
+        s.stop()
+        s.start()
+        assert s.wait_log("event=certificate_loaded", timeout=10), s.log_text()[-3000:]
+        time.sleep(1)
+        assert stub.issued == 1 and "event=directory_changed" not in s.log_text()
+        s.stop()
+        s.env["TERN_ACME_DIRECTORY"] = "https://127.0.0.1:%d/production/dir" % stub.port
+        s.start()
+        after = lambda: s.log_text().split("event=certificate_loaded")[-1]
+        deadline = time.time() + 20
+        while "event=certificate_installed" not in after() and time.time() < deadline:
+            time.sleep(0.2)
+        assert "event=certificate_installed" in after(), s.log_text()[-3000:]
+        assert "event=directory_changed" in after() and "renew=now" in after(), after()
+        assert stub.issued == 2, stub.issued
+        assert "replaces" not in stub.orders[-1], stub.orders
+        assert served_cert(s.imaps_port)[3] != first
+    finally:
+        s.stop()
+        s.cleanup()
+        stub.close()
+
+
 def test_acme_authorization_for_a_name_not_ordered_is_refused():
     """An authorization whose identifier tern did not order (here a
     hostile CA's evil.example) gets no TLS-ALPN-01 answer: tern used to
