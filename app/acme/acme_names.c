@@ -3,9 +3,11 @@
  *
  * TERN_HOSTNAME always (the subject). Then mta-sts., autoconfig. and
  * autodiscover. of each served domain, each only when its DNS points
- * here: one of its addresses is one of TERN_HOSTNAME's. A name whose
- * record is missing or points elsewhere would fail its challenge and
- * with it the whole order, so it is left out (and logged) instead; it
+ * here: each of its addresses is one of TERN_HOSTNAME's (one elsewhere,
+ * an AAAA at a web host beside an A here, is where the CA may look: Let's
+ * Encrypt tries IPv6 first). A name whose record is missing or points
+ * elsewhere would fail its challenge and with it the whole order, so it
+ * is left out (and logged) instead; it
  * joins at the next renewal once its record exists. All lookups run at
  * once on the loop's resolver; the answer comes when the last one is in.
  *
@@ -37,6 +39,7 @@ struct cand {
 	int mta_sts; /* an mta-sts. name */
 	struct dns_addr addrs[4];
 	size_t naddrs;
+	int more; /* it had more addresses than addrs holds */
 	int done;
 };
 
@@ -87,12 +90,19 @@ static void finish(struct names_job *j)
 		for (size_t i = 1; i < j->n; i++) {
 			if (j->c[i].mta_sts != pass)
 				continue;
-			int here = 0;
-			for (size_t a = 0; a < j->c[i].naddrs && !here; a++)
-				for (size_t b = 0; b < j->c[0].naddrs && !here; b++)
-					here = same_ip(&j->c[i].addrs[a], &j->c[0].addrs[b]);
-			const char *why = !here              ? (j->c[i].naddrs ? "points_elsewhere"
-			                                                      : "no_address")
+			/* How many of its addresses are the host name's: all of
+			 * them, or the CA may validate at another server. */
+			size_t ours = 0;
+			for (size_t a = 0; a < j->c[i].naddrs; a++) {
+				int found = 0;
+				for (size_t b = 0; b < j->c[0].naddrs && !found; b++)
+					found = same_ip(&j->c[i].addrs[a], &j->c[0].addrs[b]);
+				ours += (size_t)found;
+			}
+			const char *why = j->c[i].naddrs == 0 ? "no_address"
+			                  : ours == 0        ? "points_elsewhere"
+			                  : ours < j->c[i].naddrs || j->c[i].more
+			                      ? "points_partly_elsewhere"
 			                  : n == ACME_NAMES_MAX ? "too_many"
 			                                        : NULL;
 			if (why == NULL)
@@ -122,9 +132,11 @@ static void answered(void *arg, enum dns_status st, const struct dns_addr *addrs
 	struct cand *c = &j->c[l->i];
 	(void)why;
 	free(l);
-	if (st == DNS_OK)
+	if (st == DNS_OK) {
 		for (size_t i = 0; i < n && c->naddrs < 4; i++)
 			c->addrs[c->naddrs++] = addrs[i];
+		c->more = n > c->naddrs;
+	}
 	c->done = 1;
 	if (--j->pending == 0)
 		finish(j);
