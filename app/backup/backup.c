@@ -428,9 +428,11 @@ static int backup_run_locked(struct store *st, const char *data_dir, const char 
 	return -1;
 }
 
-int backup_lock(const char *dir)
+/* An exclusive flock on a directory, not waited for: its fd, or -1 with
+ * errno (EWOULDBLOCK: someone holds it). */
+static int flock_dir(const char *dir, int oflags)
 {
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | oflags);
 	if (fd < 0)
 		return -1;
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -440,6 +442,11 @@ int backup_lock(const char *dir)
 		return -1;
 	}
 	return fd;
+}
+
+int backup_lock(const char *dir)
+{
+	return flock_dir(dir, O_NOFOLLOW);
 }
 
 /* ---- reading a backup ---- */
@@ -580,16 +587,7 @@ int backup_verify(const char *dir, struct backup_manifest *m, const struct backu
  * with errno (EWOULDBLOCK: a server holds it). */
 static int data_dir_lock(const char *data_dir)
 {
-	int fd = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		int e = errno;
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	return fd;
+	return flock_dir(data_dir, 0);
 }
 
 /* Removes what a failed restore put in data_dir (it was empty before). */

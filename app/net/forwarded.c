@@ -50,34 +50,50 @@ static int node_addr(const char *p, size_t n, char *out, size_t outsz)
 	return 0;
 }
 
+/* [p, p+n) without blanks at either end. */
+static void trim(const char **p, size_t *n)
+{
+	while (*n && (**p == ' ' || **p == '\t'))
+		(*p)++, (*n)--;
+	while (*n && ((*p)[*n - 1] == ' ' || (*p)[*n - 1] == '\t'))
+		(*n)--;
+}
+
+/* The next name=value pair of one Forwarded element, its blanks cut: ';'
+ * outside quotes ends each (a quoted value may hold ';' or ','). 1 with
+ * it in *pair and *pl, 0 at the element's end. */
+static int next_pair(const char **p, size_t *n, const char **pair, size_t *pl)
+{
+	if (*n == 0)
+		return 0;
+	size_t k = 0;
+	int q = 0;
+	while (k < *n && (q || (*p)[k] != ';')) {
+		if ((*p)[k] == '"')
+			q = !q;
+		k++;
+	}
+	*pair = *p;
+	*pl = k;
+	trim(pair, pl);
+	*p += k < *n ? k + 1 : k;
+	*n -= k < *n ? k + 1 : k;
+	return 1;
+}
+
 /* The for= node of one Forwarded element ("for=...;proto=https"), or -1. */
 static int element_for(const char *p, size_t n, char *out, size_t outsz)
 {
-	while (n) {
-		size_t k = 0;
-		/* A quoted value may hold ';' or ','; pairs end at a ';' outside quotes. */
-		int q = 0;
-		while (k < n && (q || p[k] != ';')) {
-			if (p[k] == '"')
-				q = !q;
-			k++;
-		}
-		const char *pair = p;
-		size_t pl = k;
-		while (pl && (*pair == ' ' || *pair == '\t'))
-			pair++, pl--;
+	const char *pair;
+	size_t pl;
+	while (next_pair(&p, &n, &pair, &pl))
 		if (pl > 4 && strncasecmp(pair, "for=", 4) == 0) {
 			const char *v = pair + 4;
 			size_t vl = pl - 4;
-			while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
-				vl--;
 			if (vl >= 2 && v[0] == '"' && v[vl - 1] == '"')
 				v++, vl -= 2;
 			return node_addr(v, vl, out, outsz);
 		}
-		p += k < n ? k + 1 : k;
-		n -= k < n ? k + 1 : k;
-	}
 	return -1;
 }
 
@@ -135,15 +151,6 @@ int forwarded_client(const char *fwd, const char *xff, const char *trusted, char
 		return 0;
 	snprintf(out, outsz, "%s", last);
 	return 1;
-}
-
-/* [p, p+n) without blanks at either end. */
-static void trim(const char **p, size_t *n)
-{
-	while (*n && (**p == ' ' || **p == '\t'))
-		(*p)++, (*n)--;
-	while (*n && ((*p)[*n - 1] == ' ' || (*p)[*n - 1] == '\t'))
-		(*n)--;
 }
 
 /* Where the last element of a comma-separated list starts (commas
@@ -232,25 +239,13 @@ void forwarded_origin(const char *fwd, const char *xff, const char *xfproto, con
 		const char *e = p + n;
 		p = last_element(p, n);
 		n = (size_t)(e - p);
-		/* Its pairs, ';' outside quotes ending each. */
-		while (n) {
-			size_t k = 0;
-			int q = 0;
-			while (k < n && (q || p[k] != ';')) {
-				if (p[k] == '"')
-					q = !q;
-				k++;
-			}
-			const char *pair = p;
-			size_t pl = k;
-			trim(&pair, &pl);
+		const char *pair;
+		size_t pl;
+		while (next_pair(&p, &n, &pair, &pl))
 			if (pl > 6 && strncasecmp(pair, "proto=", 6) == 0)
 				set_proto(pair + 6, pl - 6, o);
 			else if (pl > 5 && strncasecmp(pair, "host=", 5) == 0)
 				set_host(pair + 5, pl - 5, o);
-			p += k < n ? k + 1 : k;
-			n -= k < n ? k + 1 : k;
-		}
 		return;
 	}
 	if (xfproto) {
