@@ -45,6 +45,7 @@
  * takes one at a time (one record, A.dns_owner). */
 #define AUTHZ_PARALLEL 12
 #define BACKOFF_MIN 60
+#define RETRY_SOON 5 /* after a name was held out of the order */
 #define BACKOFF_MAX 86400
 
 /* One request is in flight at a time and its answer goes to the handler of
@@ -121,6 +122,7 @@ static struct acme {
 	int64_t hold_until;    /* after an install: no renewal before this Unix time (acme_renew_hold) */
 	uint32_t ari_rnd;      /* the certificate's random moment in an ARI window */
 	int attempt_after_ari; /* an attempt came due while the ARI check was out */
+	int retry_soon;        /* the failure held a name out: retry in RETRY_SOON */
 	/* Names the certificate in use carries, and a look-up of the names it
 	 * should carry (a domain added, or its DNS now pointing here). */
 	char cert_names[ACME_NAMES_MAX * 256];
@@ -229,7 +231,14 @@ static void fail(long retry_after, const char *fmt, ...)
 		wait = retry_after > BACKOFF_MAX   ? BACKOFF_MAX
 		       : retry_after < BACKOFF_MIN ? BACKOFF_MIN
 		                                   : (unsigned)retry_after;
-	A.backoff = wait * 2 > BACKOFF_MAX ? BACKOFF_MAX : wait * 2;
+	if (A.retry_soon) {
+		/* A name was held out (name_failed_add): the next order, without
+		 * it, need not wait, nor count as a failure for the back-off. */
+		A.retry_soon = 0;
+		wait = RETRY_SOON;
+	} else {
+		A.backoff = wait * 2 > BACKOFF_MAX ? BACKOFF_MAX : wait * 2;
+	}
 	log_warn("acme", NULL, "event=attempt_failed step=%s error=%s retry_in=%u",
 	         state_name[A.state], log_q(why, q, sizeof q), wait);
 	A.state = S_OFF;
@@ -302,6 +311,82 @@ static int key_load_from(struct store *st, const char *data_dir, const char *nam
 static int key_load(const char *name, struct acme_key *k)
 {
 	return key_load_from(A.st, A.data_dir, name, k);
+}
+
+/*
+ * Names whose challenge failed (a CAA record naming another CA, a
+ * firewall, a proxy in front of that name only): left out of the orders
+ * for NAME_FAIL_HOLD, so the host name and the others still get their
+ * certificate; the whole order used to fail at every attempt, until the
+ * certificate in use expired. Kept in the store ("acme/names-failed":
+ * lines "name unix-time-until"), so a restart neither asks again nor
+ * renews early for them. TERN_HOSTNAME is never left out.
+ */
+#define NAME_FAIL_HOLD (30 * 86400)
+#define NAMES_FAILED_MAX 64
+static struct {
+	char name[256];
+	int64_t until;
+} failed_names[NAMES_FAILED_MAX];
+static size_t nfailed;
+
+static void names_failed_load(void)
+{
+	char *v = xmalloc(NAMES_FAILED_MAX * 280 + 1);
+	size_t len;
+	nfailed = 0;
+	if (store_meta_get(A.st, "acme/names-failed", v, NAMES_FAILED_MAX * 280, &len) == STORE_OK) {
+		v[len] = '\0';
+		for (char *line = v, *nl; *line && nfailed < NAMES_FAILED_MAX; line = nl + 1) {
+			long long until;
+			nl = strchr(line, '\n');
+			if (nl == NULL)
+				break;
+			*nl = '\0';
+			char *sp = strchr(line, ' ');
+			if (sp == NULL || (size_t)(sp - line) >= sizeof failed_names[0].name ||
+			    sscanf(sp + 1, "%lld", &until) != 1)
+				continue;
+			memcpy(failed_names[nfailed].name, line, (size_t)(sp - line));
+			failed_names[nfailed].name[sp - line] = '\0';
+			failed_names[nfailed++].until = until;
+		}
+	}
+	free(v);
+}
+
+/* 1 when name is held out of orders now. */
+static int name_failed(const char *name, int64_t now)
+{
+	for (size_t i = 0; i < nfailed; i++)
+		if (failed_names[i].until > now && strcasecmp(failed_names[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Holds name out; 0, or -1 when the list is full (nothing held). */
+static int name_failed_add(const char *name, int64_t now)
+{
+	size_t i = 0, keep = 0;
+	for (; i < nfailed; i++) /* drop the expired and name's old entry */
+		if (failed_names[i].until > now && strcasecmp(failed_names[i].name, name) != 0)
+			failed_names[keep++] = failed_names[i];
+	nfailed = keep;
+	if (nfailed == NAMES_FAILED_MAX)
+		return -1;
+	snprintf(failed_names[nfailed].name, sizeof failed_names[0].name, "%s", name);
+	failed_names[nfailed++].until = now + NAME_FAIL_HOLD;
+	struct buf b;
+	buf_init(&b, NAMES_FAILED_MAX * 280);
+	for (i = 0; i < nfailed; i++)
+		buf_printf(&b, "%s %lld\n", failed_names[i].name, (long long)failed_names[i].until);
+	if (store_meta_put(A.st, "acme/names-failed", buf_data(&b), buf_len(&b), 0) != STORE_OK)
+		log_warn("acme", NULL, "event=store_failed key=acme/names-failed");
+	buf_free(&b);
+	log_warn("acme", NULL, "event=name_held_out name=%s hold=%d hint=\"its challenge failed: "
+	                       "the next orders leave it out for 30 days\"",
+	         name, NAME_FAIL_HOLD);
+	return 0;
 }
 
 /* Renewal time of a certificate valid [nb, na): two thirds in, plus up to 1% jitter. */
@@ -671,6 +756,8 @@ static void on_authz_poll(const struct acme_http_resp *r)
 		A.ipoll++;
 	} else {
 		/* invalid: the challenge's error says why (RFC 8555 §7.1.5). */
+		if (strcasecmp(name, A.hostname) != 0 && name_failed_add(name, time_wall()) == 0)
+			A.retry_soon = 1;
 		fail(-1, "%s challenge for %s failed: %s", A.challenge, name,
 		     z.error[0] ? z.error : z.status);
 		return;
@@ -1235,7 +1322,7 @@ static void names_checked(void *arg)
 	if (!A.running)
 		return;
 	for (size_t i = 0; i < A.chk_n; i++) {
-		if (names_has(A.cert_names, A.chk_names[i]))
+		if (names_has(A.cert_names, A.chk_names[i]) || name_failed(A.chk_names[i], time_wall()))
 			continue;
 		int64_t now = time_wall();
 		int wait = A.state != S_OFF || now < A.not_before || now < A.hold_until;
@@ -1304,6 +1391,18 @@ static void names_found(void *arg)
 	(void)arg;
 	if (!A.running)
 		return;
+	int64_t now = time_wall();
+	size_t keep = 1; /* names[0], the host name, always */
+	for (size_t i = 1; i < A.nnames; i++) {
+		if (name_failed(A.names[i], now))
+			log_info("acme", NULL, "event=name_skipped name=%s reason=challenge_failed",
+			         A.names[i]);
+		else if (keep != i)
+			memcpy(A.names[keep++], A.names[i], sizeof A.names[0]);
+		else
+			keep++;
+	}
+	A.nnames = keep;
 	A.polls = 0;
 	A.nonce[0] = '\0';
 	char q[600];
@@ -1318,6 +1417,7 @@ static void names_found(void *arg)
 static void start_on_loop(void *arg)
 {
 	(void)arg;
+	names_failed_load();
 	struct tls_conf *conf = acme_stored_conf(A.st, A.data_dir);
 	/* Ours when it names the host name (a changed TERN_HOSTNAME orders
 	 * anew). By its subjectAltName, not its Common Name: CAs leave the

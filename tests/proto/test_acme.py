@@ -335,6 +335,71 @@ def test_acme_domain_added_joins_the_certificate_at_start():
         pebble.close()
 
 
+def test_acme_name_whose_challenge_fails_is_held_out():
+    """A served domain's name that points here but whose challenge fails
+    at the CA (its CAA names another CA, a proxy in front of that name
+    only): the order failed as a whole, at every attempt, so the host name
+    lost its certificate too when the one in use expired. Now the name is
+    held out of the orders for 30 days (event=name_held_out, kept in the
+    store) and the retry gets the certificate without it; a restart
+    neither orders it again nor renews early for it. Here tern's resolver
+    says mta-sts.example.test is 127.0.0.1, pebble's says 127.0.0.2, where
+    nothing listens."""
+    s = Server(imap=True, http=True, start=False, domains=())
+    pebble = Pebble(s.http_port, s.https_port)
+    ours = None
+    try:
+        need("pebble-challtestsrv")
+        dns_port, mgmt = free_port(udp=True), free_port()
+        ours = subprocess.Popen(
+            ["pebble-challtestsrv", "-dns01", "127.0.0.1:%d" % dns_port, "-http01", "",
+             "-https01", "", "-tlsalpn01", "", "-management", "127.0.0.1:%d" % mgmt,
+             "-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        s.env.update(acme_server(pebble, "tls-alpn-01",
+                                 {"TERN_DNS_SERVERS": "127.0.0.1:%d" % dns_port}))
+        import urllib.request
+        deadline = time.time() + 20
+        while time.time() < deadline:  # its management port up
+            try:
+                socket.create_connection(("127.0.0.1", mgmt), 1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        for p in ("mta-sts.", "autoconfig.", "autodiscover."):
+            pebble.add_a(p + "example.test", "127.0.0.2")
+        for p in ("autoconfig.", "autodiscover."):  # elsewhere for tern too
+            urllib.request.urlopen(urllib.request.Request(
+                "http://127.0.0.1:%d/add-a" % mgmt, method="POST", data=json.dumps(
+                    {"host": p + "example.test.", "addresses": ["127.0.0.2"]}).encode()),
+                timeout=10).read()
+        s.start()
+        s.cli("domain", "add", "example.test")
+        s.stop()
+        s.start()
+        wait_cert(s, pebble, timeout=90)
+        log = s.log_text()
+        assert "event=name_held_out name=mta-sts.example.test" in log, log[-3000:]
+        assert "event=name_skipped name=mta-sts.example.test reason=challenge_failed" in log
+        sans = re.findall(r"DNS:([^,\s]+)", served_cert(s.imaps_port)[2])
+        assert HOST in sans and "mta-sts.example.test" not in sans, sans
+        # A restart: the certificate is loaded, and its missing name does
+        # not bring a renewal (it would fail the same way).
+        s.stop()
+        s.start()
+        wait_cert(s, pebble, "event=certificate_loaded", 20)
+        time.sleep(3)
+        after = s.log_text().split("event=certificate_loaded")[-1]
+        assert "event=name_added" not in after and "event=attempt " not in after, after
+    finally:
+        s.stop()
+        s.cleanup()
+        pebble.close()
+        if ours:
+            ours.terminate()
+            ours.wait(10)
+
+
 def test_without_acme_the_settings_warn_self_signed():
     s = Server(http=True, env={"TERN_ADMIN_PASSWORD": ADMIN_PW, "TERN_HOSTNAME": HOST})
     try:
