@@ -405,15 +405,22 @@ static void put_field(struct buf *out, const char *f, size_t n, size_t nl)
 	buf_append_c(out, "\r\n");
 }
 
+/* Where the field starting at i ends (its continuation lines included),
+ * or i itself at the blank line that ends the header. */
+static size_t field_end(const char *h, size_t n, size_t i)
+{
+	size_t e = line_end(h, n, i);
+	if (is_blank_line(h, i, e))
+		return i;
+	while (e < n && (h[e] == ' ' || h[e] == '\t'))
+		e = line_end(h, n, e);
+	return e;
+}
+
 int mime_header_needs_downgrade(const char *h, size_t n)
 {
-	size_t i = 0;
-	while (i < n) {
-		size_t e = line_end(h, n, i);
-		if (is_blank_line(h, i, e))
-			break;
-		while (e < n && (h[e] == ' ' || h[e] == '\t'))
-			e = line_end(h, n, e);
+	size_t i = 0, e;
+	while (i < n && (e = field_end(h, n, i)) > i) {
 		if (field_rewritten(h + i, e - i))
 			return 1;
 		i = e;
@@ -423,13 +430,8 @@ int mime_header_needs_downgrade(const char *h, size_t n)
 
 int mime_header_downgrade(const char *h, size_t n, struct buf *out)
 {
-	size_t i = 0;
-	while (i < n) {
-		size_t e = line_end(h, n, i);
-		if (is_blank_line(h, i, e))
-			break;
-		while (e < n && (h[e] == ' ' || h[e] == '\t'))
-			e = line_end(h, n, e);
+	size_t i = 0, e;
+	while (i < n && (e = field_end(h, n, i)) > i) {
 		if (field_rewritten(h + i, e - i))
 			put_field(out, h + i, e - i, field_name_len(h + i, e - i));
 		else
