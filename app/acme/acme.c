@@ -132,6 +132,7 @@ static struct acme {
 	uint64_t names_timer;
 	int dir_public; /* the directory's address is public: every other URL's must be */
 	int running;
+	struct acme_http_req *req; /* the request on its way (one at a time), until on_response */
 } A;
 
 /* Shared with other threads (HTTP-01 answers, the status). */
@@ -1143,7 +1144,7 @@ static int ca_addr_ok(const struct sockaddr *sa)
 static int request_directory(void)
 {
 	return acme_http_request_opts(A.loop, A.dns, "GET", A.directory, NULL, NULL, 0, TIMEOUT_MS,
-	                              NULL, dir_addr_note, 0, on_response, NULL);
+	                              NULL, dir_addr_note, 0, on_response, NULL, &A.req);
 }
 
 /* Any other request to the CA (answer to on_response). */
@@ -1151,7 +1152,7 @@ static int request(const char *method, const char *url, const char *content_type
                    const void *body, size_t len)
 {
 	return acme_http_request_opts(A.loop, A.dns, method, url, content_type, body, len,
-	                              TIMEOUT_MS, NULL, ca_addr_ok, 0, on_response, NULL);
+	                              TIMEOUT_MS, NULL, ca_addr_ok, 0, on_response, NULL, &A.req);
 }
 
 static void dispatch(const struct acme_http_resp *r)
@@ -1203,6 +1204,7 @@ static void send_post(void);
 static void on_response(void *arg, const struct acme_http_resp *r)
 {
 	(void)arg;
+	A.req = NULL;
 	if (!A.running)
 		return;
 	if (r->nonce[0])
@@ -1512,6 +1514,7 @@ void acme_stop_on_loop(void *unused)
 	if (!A.running)
 		return;
 	A.running = 0;
+	acme_http_cancel(A.req); /* its answer would come to a loop that is going */
 	if (A.timer)
 		loop_timer_del(A.loop, A.timer);
 	A.timer = 0;

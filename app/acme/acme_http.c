@@ -306,7 +306,7 @@ int acme_http_parse(const char *p, size_t n, struct acme_http_resp *r, struct bu
 
 /* ---- one request ---- */
 
-struct req {
+struct acme_http_req {
 	struct loop *loop;
 	struct dns *dns;
 	struct dns_lookup *lookup;
@@ -321,9 +321,10 @@ struct req {
 	int (*addr_ok)(const struct sockaddr *sa);
 	size_t max; /* the largest response accepted */
 	int too_large; /* more than max arrived: closed without waiting for the rest */
+	int started;   /* start() ran: until then only the posted call holds q */
 };
 
-static void finish(struct req *q, const struct acme_http_resp *r)
+static void finish(struct acme_http_req *q, const struct acme_http_resp *r)
 {
 	if (q->done)
 		return;
@@ -337,9 +338,9 @@ static void finish(struct req *q, const struct acme_http_resp *r)
 	q->cb(q->arg, r);
 }
 
-static void finish_error(struct req *q, const char *fmt, ...)
+static void finish_error(struct acme_http_req *q, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-static void finish_error(struct req *q, const char *fmt, ...)
+static void finish_error(struct acme_http_req *q, const char *fmt, ...)
 {
 	struct acme_http_resp r;
 	va_list ap;
@@ -352,7 +353,7 @@ static void finish_error(struct req *q, const char *fmt, ...)
 	finish(q, &r);
 }
 
-static void req_free(struct req *q)
+static void req_free(struct acme_http_req *q)
 {
 	buf_free(&q->out);
 	free(q);
@@ -360,20 +361,20 @@ static void req_free(struct req *q)
 
 static void on_connected(struct client *c, void *arg)
 {
-	struct req *q = arg;
+	struct acme_http_req *q = arg;
 	if (client_start_tls_verified(c, q->host) < 0)
 		client_close(c, "tls_start_failed");
 }
 
 static void on_tls(struct client *c, void *arg)
 {
-	struct req *q = arg;
+	struct acme_http_req *q = arg;
 	client_write(c, buf_data(&q->out), buf_len(&q->out));
 }
 
 static void on_data(struct client *c, void *arg)
 {
-	struct req *q = arg;
+	struct acme_http_req *q = arg;
 	/* Read to the end, parsed in on_close. The buffer holds one byte
 	 * more than max: when that byte comes the response is too large,
 	 * and the connection ends now rather than stalling, unread, until
@@ -386,7 +387,7 @@ static void on_data(struct client *c, void *arg)
 
 static void on_close(struct client *c, void *arg, const char *reason)
 {
-	struct req *q = arg;
+	struct acme_http_req *q = arg;
 	q->c = NULL;
 	if (!q->done) {
 		if (!client_tls_established(c)) {
@@ -420,7 +421,7 @@ static const struct client_ops ops = {on_connected, on_tls, on_data, NULL, on_cl
 
 static void on_timeout(struct loop *loop, void *arg)
 {
-	struct req *q = arg;
+	struct acme_http_req *q = arg;
 	(void)loop;
 	q->timer = 0;
 	finish_error(q, "no answer from %s in time", q->host);
@@ -433,7 +434,7 @@ static void on_timeout(struct loop *loop, void *arg)
 	}
 }
 
-static void connect_to(struct req *q, const struct sockaddr *sa, socklen_t salen)
+static void connect_to(struct acme_http_req *q, const struct sockaddr *sa, socklen_t salen)
 {
 	if (q->addr_ok && !q->addr_ok(sa)) {
 		finish_error(q, "the address of %s is refused (loopback, private or link-local)",
@@ -451,7 +452,7 @@ static void connect_to(struct req *q, const struct sockaddr *sa, socklen_t salen
 static void route_done(void *arg, enum dns_status st, const struct dns_addr *addrs, size_t n,
                        const char *why)
 {
-	struct req *q = arg;
+	struct acme_http_req *q = arg;
 	q->lookup = NULL;
 	if (st != DNS_OK || n == 0) {
 		finish_error(q, "cannot resolve: %s", why ? why : "no address");
@@ -463,10 +464,15 @@ static void route_done(void *arg, enum dns_status st, const struct dns_addr *add
 
 static void start(void *arg)
 {
-	struct req *q = arg;
+	struct acme_http_req *q = arg;
 	struct sockaddr_in sin = {0};
 	struct sockaddr_in6 sin6 = {0};
 
+	q->started = 1;
+	if (q->done) {
+		req_free(q); /* cancelled before it began */
+		return;
+	}
 	if (inet_pton(AF_INET, q->host, &sin.sin_addr) == 1) {
 		sin.sin_family = AF_INET;
 		sin.sin_port = htons((uint16_t)q->port);
@@ -488,14 +494,14 @@ int acme_http_request(struct loop *loop, struct dns *dns, const char *method, co
                       unsigned timeout_ms, acme_http_cb *cb, void *arg)
 {
 	return acme_http_request_opts(loop, dns, method, url, content_type, body, len, timeout_ms,
-				      NULL, NULL, 0, cb, arg);
+				      NULL, NULL, 0, cb, arg, NULL);
 }
 
 int acme_http_request_opts(struct loop *loop, struct dns *dns, const char *method,
 			   const char *url, const char *content_type, const void *body, size_t len,
 			   unsigned timeout_ms, const char *headers,
 			   int (*addr_ok)(const struct sockaddr *sa), size_t max, acme_http_cb *cb,
-			   void *arg)
+			   void *arg, struct acme_http_req **req_r)
 {
 	char host[256];
 	unsigned port;
@@ -503,7 +509,7 @@ int acme_http_request_opts(struct loop *loop, struct dns *dns, const char *metho
 
 	if (acme_url_split(url, host, sizeof host, &port, &path) < 0)
 		return -1;
-	struct req *q = xcalloc(1, sizeof *q);
+	struct acme_http_req *q = xcalloc(1, sizeof *q);
 	q->loop = loop;
 	q->dns = dns;
 	q->cb = cb;
@@ -534,5 +540,20 @@ int acme_http_request_opts(struct loop *loop, struct dns *dns, const char *metho
 	q->timer = loop_timer_add(loop, timeout_ms, on_timeout, q);
 	/* Never call back from inside this function. */
 	loop_post(loop, start, q);
+	if (req_r != NULL)
+		*req_r = q;
 	return 0;
+}
+
+void acme_http_cancel(struct acme_http_req *q)
+{
+	if (q == NULL || q->done)
+		return;
+	finish_error(q, "cancelled"); /* the timer and a lookup go with it */
+	if (!q->started)
+		return; /* start() frees it */
+	if (q->c != NULL)
+		client_close(q->c, "cancelled"); /* frees q in on_close */
+	else
+		req_free(q); /* was resolving */
 }

@@ -12,7 +12,7 @@
  *
  * Caveats: everything runs on the loop that started the request; the
  * callback runs exactly once, from the loop (never inside
- * acme_http_request()).
+ * acme_http_request(); inside acme_http_cancel() when cancelled).
  */
 #ifndef TERN_ACME_ACME_HTTP_H
 #define TERN_ACME_ACME_HTTP_H
@@ -85,11 +85,23 @@ int acme_http_request(struct loop *loop, struct dns *dns, const char *method, co
  * (http_pushsub.c), and the phishing feed's download (a few MiB).
  */
 struct sockaddr;
+struct acme_http_req;
 int acme_http_request_opts(struct loop *loop, struct dns *dns, const char *method,
 			   const char *url, const char *content_type, const void *body, size_t len,
 			   unsigned timeout_ms, const char *headers,
 			   int (*addr_ok)(const struct sockaddr *sa), size_t max, acme_http_cb *cb,
-			   void *arg);
+			   void *arg, struct acme_http_req **req_r);
+
+/*
+ * Ends a request *req_r named (when not NULL) before its answer: cb runs
+ * now, inside this call, with r->status 0 and "cancelled", and the
+ * connection, lookup and timer go. The handle is valid until cb has run
+ * (the owner forgets it there); a request already answered is not
+ * cancelled again. On the request's loop only. A subsystem stopping
+ * calls it, or the request (its TLS client, its buffers) would outlive
+ * the loop that stops.
+ */
+void acme_http_cancel(struct acme_http_req *q);
 
 /* Splits an https URL: host (brackets removed), port (443 when absent), path ("/" when absent). 0 or -1. */
 int acme_url_split(const char *url, char *host, size_t hostsz, unsigned *port_r, const char **path_r);

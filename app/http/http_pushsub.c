@@ -110,6 +110,7 @@ struct psub {
 	uint64_t told;
 	struct jmap_push_own own; /* the own-state types' states last told */
 	int inflight, pending, verify_sent, seen;
+	struct acme_http_req *req; /* the POST on its way, while inflight */
 	unsigned verify_tries; /* PushVerifications that failed so far */
 	uint64_t verify_timer; /* the next try, after a failed one */
 	int removing; /* expired or revoked: its entry is being deleted */
@@ -233,7 +234,7 @@ static void post_send(struct psub *p, const char *json, size_t len, int verifica
 	q->verification = verification;
 	if (acme_http_request_opts(ps_loop, dns_thread(), "POST", p->s.url, ctype, buf_data(&body),
 				   buf_len(&body), POST_TIMEOUT_MS, headers, addr_ok, PUSH_RESP_MAX, post_done,
-				   q) < 0) {
+				   q, &p->req) < 0) {
 		log_warn("jmap", NULL, "event=push_failed subscription=%s error=\"bad url\"", p->s.id);
 		free(q);
 	} else {
@@ -475,8 +476,12 @@ static void expiry_fire(struct loop *l, void *arg)
 	reload(NULL);
 }
 
+/* p is off the list already: a POST still on its way ends here (its
+ * post_done finds no subscription), not after the loop has gone. */
 static void drop(struct psub *p)
 {
+	if (p->inflight)
+		acme_http_cancel(p->req);
 	if (p->verify_timer)
 		loop_timer_del(ps_loop, p->verify_timer);
 	acct_leave(p);

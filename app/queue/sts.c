@@ -251,7 +251,7 @@ static void fetch_join(struct sts_lookup *l, const char *id)
 				 l->domain, (unsigned)E.port);
 		if (acme_http_request_opts(E.loop, E.dns, "GET", url, NULL, NULL, 0,
 					   FETCH_TIMEOUT_MS, NULL, NULL, RESPONSE_MAX, fetch_done,
-					   f) < 0) {
+					   f, NULL) < 0) {
 			free(f);
 			struct sts_fail fail = {.result = TLSRPT_STS_POLICY_FETCH_ERROR,
 						.info = "the policy fetch could not start"};

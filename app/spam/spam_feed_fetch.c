@@ -137,7 +137,7 @@ static void start(void *arg)
 	if (acme_url_split(f->url, f->host, sizeof f->host, &port, &path) < 0 ||
 	    acme_http_request_opts(f->loop, dns_thread(), "GET", f->url, NULL, NULL, 0,
 	                           FETCH_TIMEOUT_MS, NULL, NULL, SPAM_FEED_BYTES_MAX, fetched,
-	                           f) < 0) {
+	                           f, NULL) < 0) {
 		/* not the URL itself: it may carry a key */
 		log_warn("spam", NULL, "event=%s_fetch_failed error=\"the feed URL is not https\"",
 		         f->sched->k->name);
