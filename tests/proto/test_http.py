@@ -229,12 +229,27 @@ def test_login_rate_limit_and_fail2ban_line():
         # A 429 leaves the spacing as it was, so a request that comes after
         # the account's next slot is checked (401) again, until the
         # address's failure budget is spent.
-        codes = [b.login("wrong-%d" % i)[0] for i in range(12)]
+        codes, last_check = [], 0.0
+        for i in range(12):
+            sent = time.monotonic()
+            codes.append(b.login("wrong-%d" % i)[0])
+            if codes[-1] == 401:
+                last_check = sent
         failed = codes.count(401)
         assert codes[:5] == [401] * 5 and set(codes) == {401, 429}, codes
         assert 5 <= failed <= 10, codes
+        # The right password is refused too while the account's next slot
+        # has not come (no oracle). That slot is the last check plus the
+        # spacing for the failures before it (login_limit.c account_gap):
+        # on a loaded machine the twelve requests can take long enough for
+        # it to come, and then the password is checked, rightly.
+        gap = 0 if failed - 1 < 5 else min(2 ** (failed - 1 - 5), 60)
+        before_slot = time.monotonic() < last_check + gap - 0.05
         st, hd, p = b.login(ADMIN_PW)
-        assert st == 429 and p["code"] == "rate_limited" and hd["retry-after"], p
+        if before_slot or failed >= 10:
+            assert st == 429 and p["code"] == "rate_limited" and hd["retry-after"], p
+        else:
+            assert st in (200, 429), (st, p)
         # One line per failure, the address last (anchored fail2ban filters).
         lines = re.findall(r"level=warn module=http event=auth_failed what=login failures=\d+ "
                            r"ip=127\.0\.0\.1\n", s.log_text())
