@@ -395,11 +395,15 @@ int jmap_changes_begin_at(struct jmap_call *c, const char *since, char state[24]
 	return 0;
 }
 
-/* "N" (N, 0) or "N.K" (N, K) with K > 0 and N > 0; 0 or -1. */
 int jmap_pos_parse(const char *s, struct jmap_pos *p)
 {
+	return jmap_pos_parse_sep(s, '.', p);
+}
+
+int jmap_pos_parse_sep(const char *s, int sep, struct jmap_pos *p)
+{
 	char head[24];
-	const char *dot = strchr(s, '.');
+	const char *dot = strchr(s, sep);
 
 	p->skip = 0;
 	if (!dot)

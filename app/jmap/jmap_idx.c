@@ -3,6 +3,7 @@
  * open addressing with linear probing, grown (every id placed again)
  * when half full, so a lookup costs a few probes whatever the length.
  */
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "core/xalloc.h"
@@ -27,13 +28,22 @@ static void put(struct jmap_idx_slot *slot, size_t nslot, uint32_t id, size_t pl
 	slot[h] = (struct jmap_idx_slot){id, place + 1};
 }
 
-size_t jmap_idx_place(struct jmap_idx *x, uint32_t id, size_t n, int *added_r)
+size_t jmap_idx_find(const struct jmap_idx *x, uint32_t id)
 {
-	*added_r = 0;
 	if (x->nslot)
 		for (size_t h = hash(id, x->nslot); x->slot[h].place; h = (h + 1) & (x->nslot - 1))
 			if (x->slot[h].id == id)
 				return x->slot[h].place - 1;
+	return SIZE_MAX;
+}
+
+size_t jmap_idx_place(struct jmap_idx *x, uint32_t id, size_t n, int *added_r)
+{
+	size_t at = jmap_idx_find(x, id);
+
+	*added_r = 0;
+	if (at != SIZE_MAX)
+		return at;
 	if ((x->n + 1) * 2 > x->nslot) {
 		size_t nslot = x->nslot ? x->nslot * 2 : 128;
 		struct jmap_idx_slot *slot = xcalloc(nslot, sizeof *slot);

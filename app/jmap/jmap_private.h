@@ -197,6 +197,8 @@ struct jmap_idx {
  * gets (n: the list's length, which the caller then extends by that
  * entry) with *added_r 1. */
 size_t jmap_idx_place(struct jmap_idx *x, uint32_t id, size_t n, int *added_r);
+/* The place of id, or SIZE_MAX when it is not held. */
+size_t jmap_idx_find(const struct jmap_idx *x, uint32_t id);
 void jmap_idx_free(struct jmap_idx *x);
 
 /* Ids in the store's numbering: "M%08x" etc. parsed; 0 when not ours. */
@@ -320,7 +322,10 @@ int jmap_changes_begin_at(struct jmap_call *c, const char *since, char state[24]
 struct jmap_pos {
 	uint64_t step, skip;
 };
+/* "N" (N, 0) or "N.K" (N, K) with K > 0 and N > 0; 0 or -1. _sep: with
+ * another character in '.''s place (Mailbox/changes' "NmX"). */
 int jmap_pos_parse(const char *s, struct jmap_pos *p);
+int jmap_pos_parse_sep(const char *s, int sep, struct jmap_pos *p);
 void jmap_pos_format(const struct jmap_pos *p, char out[48]);
 /* Numbers a walk's email changes by their place among the emails of their
  * step (0 for its first); zeroed to start, jmap_idx_free(&idx) after. */

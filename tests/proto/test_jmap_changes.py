@@ -338,3 +338,101 @@ def test_jmap_changes_page_inside_one_step():
     for bad in (step + ".", "." + step, step + ".0", "0.3", step + ".3.1", "99999999.1"):
         name, m = j.one("Email/changes", {"sinceState": bad, "maxChanges": 7})
         assert name == "error" and m["type"] == "cannotCalculateChanges", (bad, m)
+
+
+
+def imap_login(s):
+    import imaplib
+    import ssl
+    im = imaplib.IMAP4("127.0.0.1", s.imap_port)
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    im.starttls(ssl_context=ctx)
+    im.login(*ANN)
+    return im
+
+
+def test_jmap_mailbox_changes_page_inside_one_step():
+    """One store step naming more mailboxes than maxChanges is paged by
+    Mailbox/changes (RFC 8620 5.2: an intermediate newState,
+    hasMoreChanges) rather than refused with cannotCalculateChanges:
+    an IMAP STORE \\Seen on 9 emails each also in a mailbox of its own
+    (10 mailboxes' counts move), an IMAP RENAME of a parent with 9
+    children (10 mailboxes updated). Every mailbox told once, no page
+    over maxChanges, updatedProperties the counts only for the first
+    (RFC 8621 2.2) and null for the rename, the last newState the
+    current one; an email moved out of a mailbox between two pages (its
+    mailboxes are read when asked, not as they were at the step) does
+    not make a later page skip one."""
+    s = srv()
+    j = Jmap(s, *ANN)
+    counts = ["totalEmails", "totalThreads", "unreadEmails", "unreadThreads"]
+    _, r = j.one("Mailbox/set", {"create": {"src": {"name": "kwsrc"}}})
+    src = r["created"]["src"]["id"]
+    _, r = j.one("Mailbox/set", {"create": {"b%d" % i: {"name": "kwpage%d" % i}
+                                            for i in range(9)}})
+    boxes = [r["created"]["b%d" % i]["id"] for i in range(9)]
+    _, r = j.one("Email/set", {"create": {
+        "e%d" % i: {"mailboxIds": {src: True, boxes[i]: True}, "subject": "kw %d" % i}
+        for i in range(9)}})
+    emails = [r["created"]["e%d" % i]["id"] for i in range(9)]
+
+    def state():
+        return j.one("Mailbox/get", {"ids": []})[1]["state"]
+
+    def pages(since, max_changes, props, between=None):
+        told, n = [], 0
+        while True:
+            name, r = j.one("Mailbox/changes", {"sinceState": since, "maxChanges": max_changes})
+            assert name == "Mailbox/changes", r
+            assert r["created"] == [] and r["destroyed"] == [], r
+            assert 0 < len(r["updated"]) <= max_changes, r
+            assert (sorted(r["updatedProperties"]) if r["updatedProperties"] else None) == props, r
+            told += r["updated"]
+            n += 1
+            since = r["newState"]
+            if between and n == 1:
+                between()
+            if not r["hasMoreChanges"]:
+                return told, n, since
+
+    im = imap_login(s)
+    assert im.select("kwsrc")[0] == "OK"
+    s1 = state()
+    assert im.store("1:*", "+FLAGS.SILENT", "(\\Seen)")[0] == "OK"
+    told, n, end = pages(s1, 4, counts)
+    assert sorted(told) == sorted(boxes + [src]) and n == 3, (told, n)
+    assert end == state(), end
+
+    # The email of the lowest kwpage mailbox leaves it after the first page.
+    s2 = state()
+    assert im.store("1:*", "-FLAGS.SILENT", "(\\Seen)")[0] == "OK"
+
+    def move():
+        _, r = j.one("Email/set", {"update": {emails[0]: {"mailboxIds/" + boxes[0]: None}}})
+        assert r["updated"], r
+    told, n, _ = pages(s2, 4, counts, move)
+    assert set(told) == set(boxes + [src]), (sorted(told), sorted(boxes + [src]))
+
+    # A rename of the parent renames its children in the same step.
+    assert im.create("kwtree")[0] == "OK"
+    kids = ["kwtree/k%d" % i for i in range(9)]
+    for k in kids:
+        assert im.create(k)[0] == "OK"
+    s3 = state()
+    assert im.rename("kwtree", "kwtree2")[0] == "OK"
+    im.logout()
+    told, n, end = pages(s3, 4, None)
+    assert len(told) == 10 and len(set(told)) == 10 and n == 3, (told, n)
+    assert end == state(), end
+    # A place inside a step is Mailbox/changes' own; bad spellings refused.
+    name, r = j.one("Mailbox/changes", {"sinceState": s3, "maxChanges": 4})
+    mid = r["newState"]
+    assert "m" in mid, r
+    name, r = j.one("Email/changes", {"sinceState": mid})
+    assert name == "error" and r["type"] == "cannotCalculateChanges", r
+    step = mid.split("m")[0]
+    for bad in (step + "m", "m" + step, step + "m0", "0m3", step + "m3m1", "99999999m1"):
+        name, r = j.one("Mailbox/changes", {"sinceState": bad})
+        assert name == "error" and r["type"] == "cannotCalculateChanges", (bad, r)
