@@ -13,7 +13,10 @@
  * compares snapshot N with the current objects: ids only now are
  * created, ids only then destroyed, a changed digest updated. With
  * maxChanges too small for that, it answers up to the latest snapshot
- * still within it (hasMoreChanges). Meta keys (SCHEMA.md):
+ * still within it (hasMoreChanges), and when even the next one is not,
+ * up to a place inside that step: "Jn.k", snapshot n with the first k
+ * ids that differ from snapshot n+1 (in strcmp order) as n+1 has them
+ * (between()). Meta keys (SCHEMA.md):
  * "jts/ACCOUNT/TYPE" holds the latest number, "jts/ACCOUNT/TYPE/NNNN"
  * (16 hex digits) each snapshot as lines "id digest"; the newest
  * JMAP_TS_KEEP are kept, so only a state older than those (or not one
@@ -158,13 +161,12 @@ int jmap_ts_state(struct jmap_request *r, const char *type, const struct jmap_ts
 	return rc;
 }
 
-static int state_num(const char *s, uint64_t *n_r)
+/* "Jn" (n, 0) or "Jn.k" (n, k), n and k > 0; 0 or -1. */
+static int state_pos(const char *s, struct jmap_pos *p)
 {
-	char *end;
-	if (s[0] != 'J' || s[1] < '1' || s[1] > '9')
+	if (s[0] != 'J' || jmap_pos_parse(s + 1, p) < 0 || !p->step)
 		return -1;
-	*n_r = strtoull(s + 1, &end, 10);
-	return *end ? -1 : 0;
+	return 0;
 }
 
 static const struct jmap_ts_obj *find(const struct jmap_ts_obj *v, size_t n, const char *id)
@@ -188,6 +190,55 @@ static size_t ndiff(const struct jmap_ts_obj *a, size_t na, const struct jmap_ts
 	return d;
 }
 
+static int by_str(const void *x, const void *y)
+{
+	return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+/*
+ * The objects between snapshots a and b once the first k of the ids
+ * that differ between them (in strcmp order) took b's form: a state
+ * inside one snapshot step, "Jn.k", so that a step changing more
+ * objects than maxChanges (an administrator adding many aliases, one
+ * /set of many) is told in pages. Both snapshots never change once
+ * written, so k alone says which ids were told. *nd_r: how many differ.
+ */
+static void between(struct arena *ar, const struct jmap_ts_obj *a, size_t na,
+		    const struct jmap_ts_obj *b, size_t nb, size_t k, struct jmap_ts_obj **v_r,
+		    size_t *n_r, size_t *nd_r)
+{
+	const char **d = arena_alloc(ar, (na + nb + 1) * sizeof *d);
+	size_t nd = 0, n = 0;
+
+	for (size_t i = 0; i < nb; i++) {
+		const struct jmap_ts_obj *o = find(a, na, b[i].id);
+		if (!o || strcmp(o->digest, b[i].digest))
+			d[nd++] = b[i].id;
+	}
+	for (size_t i = 0; i < na; i++)
+		if (!find(b, nb, a[i].id))
+			d[nd++] = a[i].id;
+	qsort(d, nd, sizeof *d, by_str);
+	if (k > nd)
+		k = nd;
+	struct jmap_ts_obj *v = arena_alloc(ar, (na + nb + 1) * sizeof *v);
+	for (size_t i = 0; i < na; i++) {
+		const char *id = a[i].id;
+		if (!bsearch(&id, d, k, sizeof *d, by_str))
+			v[n++] = a[i];
+		else if (find(b, nb, id))
+			v[n++] = *find(b, nb, id);
+	}
+	for (size_t i = 0; i < nb; i++) {
+		const char *id = b[i].id;
+		if (bsearch(&id, d, k, sizeof *d, by_str) && !find(a, na, id))
+			v[n++] = b[i];
+	}
+	*v_r = v;
+	*n_r = n;
+	*nd_r = nd;
+}
+
 static const struct jmap_arg changes_args[] = {
     {"accountId", JA_ID, JA_REQUIRED},
     {"sinceState", JA_STRING, JA_REQUIRED},
@@ -197,9 +248,9 @@ static const struct jmap_arg changes_args[] = {
 void jmap_ts_changes(struct jmap_call *c, const char *type, const struct jmap_ts_obj *v, size_t n)
 {
 	char state[24];
-	uint64_t since, now = 0;
-	struct jmap_ts_obj *old;
-	size_t nold;
+	struct jmap_pos since, now;
+	struct jmap_ts_obj *old, *next;
+	size_t nold, nnext, nd;
 
 	if (jmap_args_check(c, changes_args, sizeof changes_args / sizeof changes_args[0]) < 0)
 		return;
@@ -212,23 +263,49 @@ void jmap_ts_changes(struct jmap_call *c, const char *type, const struct jmap_ts
 		jmap_error(c, "serverFail", NULL);
 		return;
 	}
-	state_num(state, &now);
+	state_pos(state, &now);
 	const char *sinces = jmap_arg(c, "sinceState")->str;
-	if (state_num(sinces, &since) < 0 || since > now ||
-	    snap_read(c->r, type, since, &old, &nold) < 0) {
+	if (state_pos(sinces, &since) < 0 || since.step > now.step ||
+	    (since.skip && since.step == now.step) ||
+	    snap_read(c->r, type, since.step, &old, &nold) < 0) {
 		jmap_error(c, "cannotCalculateChanges", "that state is older than the ones kept");
 		return;
 	}
-	/* The newest state whose changes fit maxChanges. */
+	/* A place inside step n -> n+1: the objects as the client has them. */
+	if (since.skip) {
+		if (snap_read(c->r, type, since.step + 1, &next, &nnext) < 0) {
+			jmap_error(c, "cannotCalculateChanges", "that state is older than the ones kept");
+			return;
+		}
+		between(c->r->a, old, nold, next, nnext, since.skip, &old, &nold, &nd);
+		if (since.skip >= nd) {
+			jmap_error(c, "cannotCalculateChanges", "not a state this server gave");
+			return;
+		}
+	}
+	/* The newest state whose changes fit maxChanges; when even the next
+	 * snapshot does not, a place inside the step to it. */
 	const struct jmap_ts_obj *to = v;
 	size_t nto = n;
-	uint64_t upto = now;
+	struct jmap_pos upto = now;
 	if (mc) {
-		while (upto > since && ndiff(old, nold, to, nto) > (uint64_t)mc->integer) {
-			struct jmap_ts_obj *mid;
-			size_t nmid;
-			if (--upto == since || snap_read(c->r, type, upto, &mid, &nmid) < 0) {
-				jmap_error(c, "cannotCalculateChanges", "more than maxChanges changed");
+		while (ndiff(old, nold, to, nto) > (uint64_t)mc->integer) {
+			struct jmap_ts_obj *mid, *base;
+			size_t nmid, nbase;
+			if (--upto.step == since.step) {
+				if (snap_read(c->r, type, since.step, &base, &nbase) < 0 ||
+				    snap_read(c->r, type, since.step + 1, &mid, &nmid) < 0) {
+					jmap_error(c, "cannotCalculateChanges", "that state is older than the ones kept");
+					return;
+				}
+				upto.skip = since.skip + (uint64_t)mc->integer;
+				between(c->r->a, base, nbase, mid, nmid, upto.skip, &next, &nnext, &nd);
+				to = next;
+				nto = nnext;
+				break;
+			}
+			if (snap_read(c->r, type, upto.step, &mid, &nmid) < 0) {
+				jmap_error(c, "cannotCalculateChanges", "that state is older than the ones kept");
 				return;
 			}
 			to = mid;
@@ -237,10 +314,11 @@ void jmap_ts_changes(struct jmap_call *c, const char *type, const struct jmap_ts
 	}
 	jmap_begin(c);
 	jw_kstr(&c->w, "oldState", sinces);
-	char ns[24];
-	snprintf(ns, sizeof ns, "J%llu", (unsigned long long)upto);
+	char ns[49];
+	ns[0] = 'J';
+	jmap_pos_format(&upto, ns + 1);
 	jw_kstr(&c->w, "newState", ns);
-	jw_kbool(&c->w, "hasMoreChanges", upto != now);
+	jw_kbool(&c->w, "hasMoreChanges", upto.step != now.step || upto.skip);
 	jw_key(&c->w, "created");
 	jw_arr_begin(&c->w);
 	for (size_t i = 0; i < nto; i++)

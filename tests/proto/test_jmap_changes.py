@@ -436,3 +436,49 @@ def test_jmap_mailbox_changes_page_inside_one_step():
     for bad in (step + "m", "m" + step, step + "m0", "0m3", step + "m3m1", "99999999m1"):
         name, r = j.one("Mailbox/changes", {"sinceState": bad})
         assert name == "error" and r["type"] == "cannotCalculateChanges", (bad, r)
+
+
+def test_jmap_identity_changes_page_inside_one_state():
+    """One Identity/set creating 5 identities and updating the default is
+    one state step; Identity/changes with maxChanges 2 pages inside it
+    (RFC 8620 5.2: an intermediate newState, hasMoreChanges) rather than
+    refusing with cannotCalculateChanges: every id told once, in its
+    own list, no page over 2, the last newState the current one; a page
+    from the intermediate state onwards through a later step too."""
+    s = srv()
+    j = Jmap(s, *ANN)
+    _, g = j.one("Identity/get", {}, using=SUB)
+    i0, default = g["state"], g["list"][0]["id"]
+    _, r = j.one("Identity/set", {"create": {"p%d" % i: {"email": ANN[0], "name": "P%d" % i}
+                                             for i in range(5)},
+                                  "update": {default: {"name": "Paged"}}}, using=SUB)
+    made = [r["created"]["p%d" % i]["id"] for i in range(5)]
+    i1 = r["newState"]
+
+    def pages(since, max_changes):
+        c, u, d, n = [], [], [], 0
+        while True:
+            r = changes(j, "Identity", since, SUB, maxChanges=max_changes)
+            assert len(r["created"]) + len(r["updated"]) + len(r["destroyed"]) <= max_changes, r
+            c, u, d, n = c + r["created"], u + r["updated"], d + r["destroyed"], n + 1
+            since = r["newState"]
+            if not r["hasMoreChanges"]:
+                return c, u, d, n, since
+
+    c, u, d, n, end = pages(i0, 2)
+    assert sorted(c) == sorted(made) and u == [default] and d == [] and n == 3, (c, u, d, n)
+    assert end == i1, (end, i1)
+    # From a place inside the step through a later one (2 destroyed).
+    r = changes(j, "Identity", i0, SUB, maxChanges=2)
+    mid, first = r["newState"], r["created"] + r["updated"]
+    _, r = j.one("Identity/set", {"destroy": made[:2]}, using=SUB)
+    c, u, d, n, end = pages(mid, 10)
+    assert n == 1 and end == r["newState"], (n, end)
+    seen = set(first) | set(c) | set(u)
+    assert seen == set(made[2:] + [default]) | (set(first) & set(made[:2])), (first, c, u, d)
+    assert set(d) == set(made[:2]) & set(first), (first, d)
+    for bad in (mid + ".1", mid.replace(".", ".0"), mid.replace(".", ""), "J0.1"):
+        name, r = j.one("Identity/changes", {"sinceState": bad}, using=SUB)
+        assert name == "error" and r["type"] == "cannotCalculateChanges", (bad, r)
+    name, r = j.one("Mailbox/changes", {"sinceState": mid})
+    assert name == "error" and r["type"] == "cannotCalculateChanges", r
