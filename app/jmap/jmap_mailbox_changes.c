@@ -5,9 +5,11 @@
  * a rename, a role, a subscription, a sort order) and through email
  * changes, which move the counts of the mailbox the entry names. A
  * keyword change names one membership of the email, but the counts of
- * every mailbox the email is in move: those are read from the email as
- * it is when asked. updatedProperties is the four counts when every
- * mailbox told updated was named by email changes alone, else null.
+ * every mailbox the email is in move, and a thread's unread state shows
+ * in every mailbox the thread is in: those mailboxes are read from the
+ * emails and threads as they are when asked. updatedProperties is the
+ * four counts when every mailbox told updated was named by email
+ * changes alone, else null.
  *
  * Paging (maxChanges). A place in the log is every change before step
  * N (one modseq) and, of step N's mailboxes, those whose id is at most
@@ -75,16 +77,68 @@ struct mb_pos {
 	uint32_t x;
 };
 
+/* Emails or threads, each once, found by id through idx, each with the
+ * mailboxes it is in now and (an email) its thread. */
+struct known {
+	uint32_t *id, *thread, **mbs;
+	size_t *nmbs, n, cap;
+	struct jmap_idx idx;
+};
+
+static size_t known_place(struct known *k, uint32_t id)
+{
+	int added;
+	size_t i = jmap_idx_place(&k->idx, id, k->n, &added);
+
+	if (!added)
+		return i;
+	if (k->n == k->cap) {
+		k->cap = k->cap ? k->cap * 2 : 64;
+		k->id = xrealloc(k->id, k->cap * sizeof *k->id);
+		k->thread = xrealloc(k->thread, k->cap * sizeof *k->thread);
+		k->mbs = xrealloc(k->mbs, k->cap * sizeof *k->mbs);
+		k->nmbs = xrealloc(k->nmbs, k->cap * sizeof *k->nmbs);
+	}
+	k->id[i] = id;
+	k->thread[i] = 0;
+	k->mbs[i] = NULL;
+	k->nmbs[i] = 0;
+	k->n++;
+	return i;
+}
+
+/* Adds mailbox mb to entry i's, once. */
+static void known_mb(struct known *k, size_t i, uint32_t mb)
+{
+	for (size_t m = 0; m < k->nmbs[i]; m++)
+		if (k->mbs[i][m] == mb)
+			return;
+	if (!(k->nmbs[i] & (k->nmbs[i] + 1)) || !k->mbs[i]) /* 0, 1, 3, 7...: grow */
+		k->mbs[i] = xrealloc(k->mbs[i], (k->nmbs[i] * 2 + 2) * sizeof **k->mbs);
+	k->mbs[i][k->nmbs[i]++] = mb;
+}
+
+static void known_free(struct known *k)
+{
+	for (size_t i = 0; i < k->n; i++)
+		free(k->mbs[i]);
+	free(k->id);
+	free(k->thread);
+	free(k->mbs);
+	free(k->nmbs);
+	jmap_idx_free(&k->idx);
+}
+
 struct walk {
 	struct mb_pos from, upto;
 	uint64_t now, max;
-	/* The emails of keyword changes, each once, and the mailboxes each
-	 * is in now (by its place in kw). */
-	uint32_t *kw;
-	size_t nkw, capkw;
-	struct jmap_idx kwidx;
-	uint32_t **mbs;
-	size_t *nmbs;
+	/* The emails the log names (created, updated; a destroyed one by its
+	 * thread entry) and their threads: an email's change moves the
+	 * counts of every mailbox it is in (a keyword change's entry names
+	 * one) and, through unreadThreads (RFC 8621 §2: a thread is unread
+	 * in each mailbox it is in when an email of it anywhere but the
+	 * trash is unread), of every mailbox its thread is in. */
+	struct known emails, threads;
 	/* The step being read and the answer so far. */
 	uint64_t cur;
 	struct mset step, ans;
@@ -94,35 +148,98 @@ struct walk {
 static int note_cb(void *arg, const struct store_change *sc)
 {
 	struct walk *w = arg;
-	int added;
 
 	if (sc->modseq > w->now)
 		return 1;
-	if (sc->kind != STORE_CHANGE_EMAIL_UPDATED)
-		return 0;
-	jmap_idx_place(&w->kwidx, sc->id, w->nkw, &added);
-	if (!added)
-		return 0;
-	if (w->nkw == w->capkw) {
-		w->capkw = w->capkw ? w->capkw * 2 : 64;
-		w->kw = xrealloc(w->kw, w->capkw * sizeof *w->kw);
+	if (sc->kind == STORE_CHANGE_EMAIL_CREATED || sc->kind == STORE_CHANGE_EMAIL_UPDATED)
+		known_place(&w->emails, sc->id);
+	if (sc->kind == STORE_CHANGE_EMAIL_THREAD) {
+		size_t i = known_place(&w->emails, sc->uid); /* may move thread[] */
+		w->emails.thread[i] = sc->id;
+		known_place(&w->threads, sc->id);
 	}
-	w->kw[w->nkw++] = sc->id;
 	return 0;
 }
 
-static void mbs_cb(void *arg, size_t i, const struct store_email_brief *e)
+static uint32_t member_mb(const struct store_email_brief *e, size_t k)
+{
+	const uint8_t *p = e->members + k * 8;
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void emails_cb(void *arg, size_t i, const struct store_email_brief *e)
 {
 	struct walk *w = arg;
 
-	if (!e || !e->nmembers)
+	if (!e)
 		return;
-	w->mbs[i] = xmalloc(e->nmembers * sizeof **w->mbs);
-	for (size_t k = 0; k < e->nmembers; k++) {
-		const uint8_t *p = e->members + k * 8;
-		w->mbs[i][w->nmbs[i]++] =
-		    (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+	w->emails.thread[i] = e->thread_id;
+	for (size_t k = 0; k < e->nmembers; k++)
+		known_mb(&w->emails, i, member_mb(e, k));
+}
+
+/* The emails of every thread noted, and each one's thread's place. */
+struct thread_emails {
+	uint32_t *ids;
+	size_t *of, n, cap, cur;
+};
+
+static void thread_email_cb(void *arg, uint32_t email, int64_t received_at)
+{
+	struct thread_emails *te = arg;
+	(void)received_at;
+	if (te->n == te->cap) {
+		te->cap = te->cap ? te->cap * 2 : 64;
+		te->ids = xrealloc(te->ids, te->cap * sizeof *te->ids);
+		te->of = xrealloc(te->of, te->cap * sizeof *te->of);
 	}
+	te->ids[te->n] = email;
+	te->of[te->n++] = te->cur;
+}
+
+struct thread_mbs {
+	struct walk *w;
+	struct thread_emails *te;
+};
+
+static void thread_mbs_cb(void *arg, size_t i, const struct store_email_brief *e)
+{
+	struct thread_mbs *tm = arg;
+	for (size_t k = 0; e && k < e->nmembers; k++)
+		known_mb(&tm->w->threads, tm->te->of[i], member_mb(e, k));
+}
+
+/* Reads what the walk noted: the emails' mailboxes and threads, then
+ * the mailboxes of those threads. STORE_OK or a store error. */
+static int read_known(struct store *st, uint32_t account, struct walk *w)
+{
+	int rc = STORE_OK;
+	struct thread_emails te = {0};
+
+	if (w->emails.n)
+		rc = store_emails_get(st, account, w->emails.id, w->emails.n, emails_cb, w);
+	for (size_t i = 0; rc == STORE_OK && i < w->emails.n; i++)
+		if (w->emails.thread[i])
+			known_place(&w->threads, w->emails.thread[i]);
+	for (size_t t = 0; rc == STORE_OK && t < w->threads.n; t++) {
+		te.cur = t;
+		rc = store_thread_emails(st, account, w->threads.id[t], thread_email_cb, &te);
+	}
+	if (rc == STORE_OK && te.n) {
+		struct thread_mbs tm = {w, &te};
+		rc = store_emails_get(st, account, te.ids, te.n, thread_mbs_cb, &tm);
+	}
+	free(te.ids);
+	free(te.of);
+	return rc;
+}
+
+/* Marks the mailboxes of entry id of k (when known) updated in s. */
+static void mark(struct mset *s, const struct known *k, uint32_t id)
+{
+	size_t i = jmap_idx_find(&k->idx, id);
+	for (size_t m = 0; i != SIZE_MAX && m < k->nmbs[i]; m++)
+		mset_of(s, k->mbs[i][m])->updated = 1;
 }
 
 static int by_id(const void *a, const void *b)
@@ -172,8 +289,10 @@ static int step_cb(void *arg, const struct store_change *sc)
 			return 1;
 		w->cur = sc->modseq;
 	}
-	if (sc->kind == STORE_CHANGE_EMAIL_THREAD)
-		return 0; /* names no mailbox */
+	if (sc->kind == STORE_CHANGE_EMAIL_THREAD) {
+		mark(&w->step, &w->threads, sc->id); /* an email of it destroyed */
+		return 0;
+	}
 	if (sc->kind >= STORE_CHANGE_MAILBOX_CREATED) {
 		struct mb_change *m = mset_of(&w->step, sc->id);
 		m->created |= sc->kind == STORE_CHANGE_MAILBOX_CREATED;
@@ -183,10 +302,11 @@ static int step_cb(void *arg, const struct store_change *sc)
 		return 0;
 	}
 	mset_of(&w->step, sc->mailbox)->updated = 1;
-	if (sc->kind == STORE_CHANGE_EMAIL_UPDATED) {
-		size_t i = jmap_idx_find(&w->kwidx, sc->id);
-		for (size_t k = 0; i != SIZE_MAX && k < w->nmbs[i]; k++)
-			mset_of(&w->step, w->mbs[i][k])->updated = 1;
+	if (sc->kind != STORE_CHANGE_EMAIL_DESTROYED) {
+		size_t i = jmap_idx_find(&w->emails.idx, sc->id);
+		mark(&w->step, &w->emails, sc->id);
+		if (i != SIZE_MAX && w->emails.thread[i])
+			mark(&w->step, &w->threads, w->emails.thread[i]);
 	}
 	return 0;
 }
@@ -242,21 +362,14 @@ void jmap_mailbox_changes(struct jmap_call *c)
 	}
 	w.upto = w.from;
 	rc = store_changes_since(c->r->st, c->r->account, since, note_cb, &w);
-	if (rc == STORE_OK && w.nkw) {
-		w.mbs = xcalloc(w.nkw, sizeof *w.mbs);
-		w.nmbs = xcalloc(w.nkw, sizeof *w.nmbs);
-		rc = store_emails_get(c->r->st, c->r->account, w.kw, w.nkw, mbs_cb, &w);
-	}
+	if (rc == STORE_OK)
+		rc = read_known(c->r->st, c->r->account, &w);
 	if (rc == STORE_OK)
 		rc = store_changes_since(c->r->st, c->r->account, since, step_cb, &w);
 	if (rc == STORE_OK && !w.full && (!w.step.n || !flush(&w)))
 		w.upto = (struct mb_pos){w.now, 0};
-	for (size_t i = 0; i < w.nkw; i++)
-		free(w.mbs ? w.mbs[i] : NULL);
-	free(w.mbs);
-	free(w.nmbs);
-	free(w.kw);
-	jmap_idx_free(&w.kwidx);
+	known_free(&w.emails);
+	known_free(&w.threads);
 	mset_free(&w.step);
 	if (rc != STORE_OK) {
 		mset_free(&w.ans);

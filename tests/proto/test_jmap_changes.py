@@ -482,3 +482,49 @@ def test_jmap_identity_changes_page_inside_one_state():
         assert name == "error" and r["type"] == "cannotCalculateChanges", (bad, r)
     name, r = j.one("Mailbox/changes", {"sinceState": mid})
     assert name == "error" and r["type"] == "cannotCalculateChanges", r
+
+
+def test_jmap_mailbox_changes_thread_elsewhere():
+    """A mailbox's unreadThreads counts a thread unread when one of its
+    emails in any mailbox but the trash is unread (RFC 8621 2), so an
+    email made, read or destroyed moves the counts of every mailbox its
+    thread is in: Mailbox/changes names those too (it named only the
+    email's own mailboxes, and a client kept a stale unreadThreads for
+    the mailbox holding the rest of the conversation)."""
+    s = srv()
+    j = Jmap(s, *ANN)
+    _, r = j.one("Mailbox/set", {"create": {"a": {"name": "convA"}, "b": {"name": "convB"}}})
+    ca, cb = r["created"]["a"]["id"], r["created"]["b"]["id"]
+    _, r = j.one("Email/set", {"create": {"e1": {
+        "mailboxIds": {ca: True}, "subject": "conv", "messageId": ["c1@conv.test"],
+        "keywords": {"$seen": True}}}})
+    e1 = r["created"]["e1"]["id"]
+
+    def unread_threads():
+        _, g = j.one("Mailbox/get", {"ids": [ca], "properties": ["unreadThreads"]})
+        return g["list"][0]["unreadThreads"], g["state"]
+
+    def told(since):
+        _, r = j.one("Mailbox/changes", {"sinceState": since})
+        assert r["created"] == [] and r["destroyed"] == [], r
+        return r["updated"]
+
+    u0, st = unread_threads()
+    _, r = j.one("Email/set", {"create": {"e2": {
+        "mailboxIds": {cb: True}, "subject": "Re: conv", "messageId": ["c2@conv.test"],
+        "inReplyTo": ["c1@conv.test"], "references": ["c1@conv.test"]}}})
+    e2 = r["created"]["e2"]["id"]
+    _, g = j.one("Email/get", {"ids": [e1, e2], "properties": ["threadId"]})
+    assert g["list"][0]["threadId"] == g["list"][1]["threadId"], g
+    u1, st1 = unread_threads()
+    assert (u0, u1) == (0, 1), (u0, u1)
+    assert ca in told(st), told(st)
+    j.one("Email/set", {"update": {e2: {"keywords/$seen": True}}})
+    u2, st2 = unread_threads()
+    assert u2 == 0 and ca in told(st1), (u2, told(st1))
+    j.one("Email/set", {"update": {e2: {"keywords/$seen": None}}})
+    u3, st3 = unread_threads()
+    assert u3 == 1 and ca in told(st2), (u3, told(st2))
+    j.one("Email/set", {"destroy": [e2]})
+    u4, _ = unread_threads()
+    assert u4 == 0 and ca in told(st3), (u4, told(st3))
