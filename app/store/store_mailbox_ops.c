@@ -630,6 +630,31 @@ static int mailbox_uids(struct store *st, MDB_txn *txn, uint32_t account, uint32
 }
 
 /*
+ * counts_rebuild() for a trash that moved (store_counts.c: a thread's
+ * unread split is on the account's first trash), and a mailbox-updated
+ * entry for every mailbox of v whose counters it moved: their
+ * unreadThreads change with no email changing, and JMAP Mailbox/changes
+ * learns of counts from the log only (a client kept the old ones).
+ */
+static int recount(struct store *st, MDB_txn *txn, uint32_t account, const struct mbx *v,
+		   size_t n, struct changes *ch)
+{
+	uint32_t(*before)[4] = xcalloc(n ? n : 1, sizeof *before), now[4];
+	int rc = 0;
+
+	for (size_t i = 0; i < n && !rc; i++)
+		rc = counts_mailbox_get(txn, st, account, v[i].id, before[i]);
+	if (!rc)
+		rc = counts_rebuild(txn, st, account);
+	for (size_t i = 0; i < n && !rc; i++)
+		if (!(rc = counts_mailbox_get(txn, st, account, v[i].id, now)) &&
+		    memcmp(now, before[i], sizeof now))
+			change_add(ch, CHANGE_MAILBOX_UPDATED, v[i].id, 0, 0);
+	free(before);
+	return rc;
+}
+
+/*
  * OP_ROLE: f takes c->role from every other holder, each of which must be
  * as account creation made it (the role's default name, no messages):
  * else STORE_EEXIST before anything is written. f with another role keeps
@@ -659,7 +684,7 @@ static int give_role(struct store *st, MDB_txn *txn, struct op_ctx *c, struct mb
 	}
 	/* The trash is the first mailbox with the role: unread threads split
 	 * on it (store_counts.c), so the account is counted again. */
-	return c->role == ROLE_TRASH ? counts_rebuild(txn, st, c->account) : 0;
+	return c->role == ROLE_TRASH ? recount(st, txn, c->account, v, n, ch) : 0;
 }
 
 /*
@@ -684,7 +709,7 @@ static int set_role(struct store *st, MDB_txn *txn, struct op_ctx *c, struct mbx
 		return rc;
 	change_add(ch, CHANGE_MAILBOX_UPDATED, f->id, 0, 0);
 	/* Unread threads split on the trash (store_counts.c). */
-	return trash ? counts_rebuild(txn, st, c->account) : 0;
+	return trash ? recount(st, txn, c->account, v, n, ch) : 0;
 }
 
 static int op_fn(struct store *st, MDB_txn *txn, void *arg)
@@ -785,7 +810,7 @@ static int op_fn(struct store *st, MDB_txn *txn, void *arg)
 			break;
 		/* Its counters went to zero with the expunge (and so away);
 		 * another trash may now be the one unread threads split on. */
-		if (f->m.role == ROLE_TRASH && (rc = counts_rebuild(txn, st, c->account)) != 0)
+		if (f->m.role == ROLE_TRASH && (rc = recount(st, txn, c->account, v, n, &ch)) != 0)
 			break;
 		change_add(&ch, CHANGE_MAILBOX_DESTROYED, f->id, 0, 0);
 		break;

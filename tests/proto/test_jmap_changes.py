@@ -528,3 +528,42 @@ def test_jmap_mailbox_changes_thread_elsewhere():
     j.one("Email/set", {"destroy": [e2]})
     u4, _ = unread_threads()
     assert u4 == 0 and ca in told(st3), (u4, told(st3))
+
+
+def test_jmap_mailbox_changes_trash_moved():
+    """The trash role moving to another mailbox changes the unreadThreads
+    of mailboxes sharing a thread with an email in either (an unread
+    email only in the trash does not make its thread unread elsewhere,
+    RFC 8621 2): Mailbox/changes names them (only the two mailboxes
+    whose role changed were logged, so a client kept the old count)."""
+    s = srv()
+    j = Jmap(s, *ANN)
+    _, g = j.one("Mailbox/get", {"properties": ["role"]})
+    trash = [m["id"] for m in g["list"] if m["role"] == "trash"][0]
+    _, r = j.one("Mailbox/set", {"create": {"x": {"name": "trX"}, "t": {"name": "trT"}}})
+    tx, tt = r["created"]["x"]["id"], r["created"]["t"]["id"]
+    _, r = j.one("Email/set", {"create": {
+        "e1": {"mailboxIds": {tx: True}, "subject": "tr", "messageId": ["t1@tr.test"],
+               "keywords": {"$seen": True}},
+        "e2": {"mailboxIds": {tt: True}, "subject": "Re: tr", "messageId": ["t2@tr.test"],
+               "references": ["t1@tr.test"]}}})
+    assert len(r["created"]) == 2, r
+
+    def unread_threads():
+        _, g = j.one("Mailbox/get", {"ids": [tx], "properties": ["unreadThreads"]})
+        return g["list"][0]["unreadThreads"], g["state"]
+
+    u0, st = unread_threads()
+    _, r = j.one("Mailbox/set", {"update": {trash: {"role": None}}})
+    assert trash in r["updated"], r
+    _, r = j.one("Mailbox/set", {"update": {tt: {"role": "trash"}}})
+    assert tt in r["updated"], r
+    u1, st1 = unread_threads()
+    assert (u0, u1) == (1, 0), (u0, u1)
+    _, r = j.one("Mailbox/changes", {"sinceState": st})
+    assert tx in r["updated"] and r["updatedProperties"] is None, r
+    j.one("Mailbox/set", {"update": {tt: {"role": None}}})
+    j.one("Mailbox/set", {"update": {trash: {"role": "trash"}}})
+    u2, _ = unread_threads()
+    _, r = j.one("Mailbox/changes", {"sinceState": st1})
+    assert u2 == 1 and tx in r["updated"], (u2, r)
