@@ -134,6 +134,19 @@ static void close_with(struct smtp_session *s, const char *reason)
 		conn_close_after_flush(s->conn, reason);
 }
 
+/*
+ * A RCPT put off to another transaction (452 4.5.3: the recipient limit,
+ * a Sieve or spam policy of its own, the accounts' room): the protocol's
+ * way to go on, so no error, but past SMTP_RCPT_OVERSHOOT of them in one
+ * transaction each is (Postfix's smtpd_recipient_overshoot_limit): a
+ * client that sends them again and again in it is not answered forever.
+ */
+void smtp_rcpt_put_off(struct smtp_session *s)
+{
+	if (++s->tx.rcpt_overshoot > SMTP_RCPT_OVERSHOOT)
+		smtp_session_error(s);
+}
+
 int smtp_session_error(struct smtp_session *s)
 {
 	if (++s->errors < smtp_cfg->smtp_max_errors)
@@ -623,11 +636,7 @@ static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 	unsigned max = smtp_rcpt_max(s);
 	if (tx->nrcpts >= max) {
 		smtp_reply(s, "452 4.5.3 Error: too many recipients");
-		/* Past SMTP_RCPT_OVERSHOOT more, each is an error (Postfix's
-		 * smtpd_recipient_overshoot_limit): a client that ignores the
-		 * 452 could go on for the session's hour. */
-		if (++tx->rcpt_overshoot > SMTP_RCPT_OVERSHOOT)
-			smtp_session_error(s);
+		smtp_rcpt_put_off(s);
 		return;
 	}
 	if (cmd->path.utf8 && !tx->smtputf8) {
@@ -701,8 +710,10 @@ static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 	}
 	switch (r) {
 	case STORE_RCPT_OK:
-		if (nf && s->mode == SMTP_MODE_MX && smtp_forward_rate(s, addr, fw, nf) < 0)
+		if (nf && s->mode == SMTP_MODE_MX && smtp_forward_rate(s, addr, fw, nf) < 0) {
+			smtp_session_error(s); /* its 450, as the refusals below */
 			return;
+		}
 		break;
 	case STORE_RCPT_NOT_LOCAL:
 		if (s->mode != SMTP_MODE_MX && s->authenticated) {
@@ -744,10 +755,15 @@ static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 		log_info("smtp", s->id, "event=rcpt_rejected rcpt=%s reason=over_quota", qa);
 		metrics_inc(METRIC_REJECTED);
 		smtp_reply(s, "452 4.2.2 <%s>: Mailbox full", addr);
+		/* A refusal, if temporary: it counts as the 5xx ones do
+		 * (Postfix's error limits count every refused command), or a
+		 * client looping on it is never cut off. */
+		smtp_session_error(s);
 		return;
 	case STORE_RCPT_TEMPFAIL:
 	default:
 		smtp_reply(s, "451 4.3.0 <%s>: Temporary lookup failure", addr);
+		smtp_session_error(s);
 		return;
 	}
 	/* DESIGN.md §3b: an account whose Sieve script may reject gets its own
@@ -768,6 +784,7 @@ static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 		if (fresh && may) {
 			log_info("smtp", s->id, "event=rcpt_deferred rcpt=%s reason=sieve_may_reject", qa);
 			smtp_reply(s, "452 4.5.3 <%s>: Send this recipient again in its own transaction", addr);
+			smtp_rcpt_put_off(s);
 			return;
 		}
 	}
@@ -784,6 +801,7 @@ static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 	if (tx->naccounts + fresh > tx->accounts_cap) {
 		log_info("smtp", s->id, "event=rcpt_deferred rcpt=%s reason=too_many_accounts", qa);
 		smtp_reply(s, "452 4.5.3 <%s>: Too many recipients; send it again in its own transaction", addr);
+		smtp_rcpt_put_off(s);
 		return;
 	}
 	/* The sender's null MX, when its answer came by now (smtp_nullmx.c). */

@@ -262,6 +262,9 @@ extern struct store *smtp_store;
 void smtp_reply(struct smtp_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Counts a client error; after too many, queues 421 and closes. Returns 1 when closing. */
 int smtp_session_error(struct smtp_session *s);
+/* Counts a RCPT answered 452 4.5.3 (send it in another transaction):
+ * an error only past a thousand in one transaction. */
+void smtp_rcpt_put_off(struct smtp_session *s);
 /* Processes buffered input until it runs out or the session waits. */
 void smtp_session_input(struct smtp_session *s);
 /* Frees the session once the conn is gone and the store no longer needs it. */

@@ -212,6 +212,7 @@ int smtp_spam_rcpt(struct smtp_session *s, const char *addr, const uint32_t *ids
 	log_info("smtp", s->id, "event=rcpt_deferred rcpt=%s reason=spam_policy_differs",
 		 log_q(addr, q, sizeof q));
 	smtp_reply(s, "452 4.5.3 <%s>: Send this recipient again in its own transaction", addr);
+	smtp_rcpt_put_off(s);
 	return -1;
 }
 

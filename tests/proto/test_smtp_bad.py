@@ -205,6 +205,31 @@ def test_too_many_errors_disconnects():
         assert h.closed()
 
 
+def test_rcpt_4xx_counts_as_an_error():
+    # A temporary refusal of RCPT (452 4.2.2 mailbox full here; 451 for a
+    # lookup failure, 450 for a forward's rate) is an error like a 5xx
+    # (Postfix's smtpd_hard_error_limit counts every refused command): a
+    # client that loops on RCPT after it is cut off, not answered for the
+    # session's hour.
+    from httpc import admin_server
+    s, a = admin_server(accounts=ACCOUNTS, env={"TERN_SMTP_MAX_ERRORS": "5"})
+    with s:
+        r = Raw(s.smtp_port)
+        for cmd in ("EHLO loop.test", "MAIL FROM:<a@remote.test>", "RCPT TO:<bob@example.test>",
+                    "DATA"):
+            r.cmd(cmd)
+        assert r.cmd("Subject: fill\r\n\r\n" + "x" * 200 + "\r\n.")[0] == 250
+        st, _, acct = a.call("PATCH", "/accounts/bob@example.test", {"quota": 5})
+        assert st == 200 and acct["used"] >= 5, acct
+        assert r.cmd("MAIL FROM:<a@remote.test>")[0] == 250
+        r.send("RCPT TO:<bob@example.test>\r\n" * 5)
+        codes = [r.reply() for _ in range(5)]
+        assert [c for c, _ in codes] == [452] * 5, codes
+        code, lines = r.reply()
+        assert code == 421 and "too many errors" in lines[0], lines
+        assert r.closed()
+
+
 def test_idle_timeout():
     with srv(env={"TERN_SMTP_TIMEOUT": "1"}) as s:
         r = Raw(s.smtp_port)
