@@ -227,18 +227,36 @@ static void set_rcpt(struct smtp_client_rcpt *r, uint8_t verdict, const char *fm
 	}
 }
 
-/* The remote's reply as a status string: "550 5.1.1 text" (one line). */
+/*
+ * The remote's reply as a status string, "550 5.1.1 text", on one line:
+ * a multi-line reply's lines joined by a space (the DSN's Diagnostic-Code
+ * and the logs get the whole answer, as Postfix gives it; a provider's
+ * first line is often only "the account you tried to reach"), the
+ * enhanced code that most servers say again on each line kept once.
+ * Cut at outsz (the reply text itself at SMTP_REPLY_TEXT_MAX).
+ */
 static void reply_status(struct smtp_client *s, char *out, size_t outsz)
 {
 	char code[16];
 	const char *t = s->reply.text;
 	smtp_reply_status(&s->reply, code, sizeof code);
-	/* Keep the first line; the enhanced code is part of the text when given. */
-	size_t n = strcspn(t, "\n");
-	if (strncmp(t, code, strlen(code)) == 0)
+	size_t cl = strlen(code), n = strcspn(t, "\n");
+	/* The enhanced code is part of the text when given. */
+	if (strncmp(t, code, cl) == 0)
 		fmt_status(out, outsz, "%d %.*s", s->reply.code, (int)n, t);
 	else
 		fmt_status(out, outsz, "%d %s %.*s", s->reply.code, code, (int)n, t);
+	size_t len = strlen(out);
+	for (t += n; *t == '\n' && len + 1 < outsz; t += n) {
+		t++;
+		if (strncmp(t, code, cl) == 0 && (t[cl] == ' ' || t[cl] == '\0' || t[cl] == '\n'))
+			t += cl + (t[cl] == ' ');
+		n = strcspn(t, "\n");
+		if (n == 0)
+			continue;
+		fmt_status(out + len, outsz - len, " %.*s", (int)n, t);
+		len += strlen(out + len);
+	}
 }
 
 /* Every recipient without its verdict yet gets this one. */

@@ -1115,3 +1115,40 @@ def test_session_failures_try_the_next_mx_and_421_ends_the_session():
         check(third.connections == 0 and sixth.connections == 0,
               "limits: third MX %d, sixth address %d connections" % (third.connections, sixth.connections))
         assert bad == [], bad
+
+
+def test_multi_line_reply_kept_whole_in_the_status():
+    """A multi-line reply (RFC 5321 §4.2.1) is the remote's whole answer:
+    its every line goes into the deferral and the bounce (Postfix keeps
+    them all, joined), not its first line only; the enhanced code said
+    again on each line is kept once. A reply of many long lines is cut
+    at the status's bound (SQ_STATUS_MAX), not stored whole."""
+    with World(lambda ips: zone(mx(ips, 0))) as w:
+        w.receiver(0, rcpt=lambda a: {
+            "tmp": "450-4.2.1 The user you are trying to contact is receiving mail\r\n"
+                   "450-4.2.1 at a rate that prevents additional messages from being\r\n"
+                   "450 4.2.1 delivered. Please resend your message at a later time.",
+            "gone": "550-5.1.1 The email account that you tried to reach does not exist.\r\n"
+                    "550 5.1.1 Please try double-checking the recipient's address.",
+            "long": "\r\n".join("451-4.3.0 line %d %s" % (i, "x" * 400) for i in range(40))
+                    + "\r\n451 4.3.0 last"}
+            .get(a.split("@")[0], "250 2.1.5 ok"))
+        w.send(["tmp@remote.test", "gone@remote.test", "long@remote.test", "ok@remote.test"],
+               subject="multi")
+        assert w.srv.wait_log(re.compile(
+            r"event=deferred id=\d+ rcpt=tmp@remote\.test .*status=\"450 4\.2\.1 The user you are "
+            r"trying to contact is receiving mail at a rate that prevents additional messages "
+            r"from being delivered\. Please resend your message at a later time\.\"")), \
+            [l for l in w.srv.log_text().splitlines() if "tmp@" in l]
+        assert w.srv.wait_log(re.compile(
+            r"event=bounced id=\d+ rcpt=gone@remote\.test .*status=\"550 5\.1\.1 The email account "
+            r"that you tried to reach does not exist\. Please try double-checking")), \
+            [l for l in w.srv.log_text().splitlines() if "gone@" in l]
+        line = [l for l in w.srv.log_text().splitlines()
+                if "event=deferred" in l and "long@remote.test" in l]
+        assert line and "line 0 " in line[0] and "line 1 " in line[0], line
+        assert len(line[0].split("status=", 1)[1]) < 600, line
+        m, raw = dsn_of(w)
+        diag = [b.get("diagnostic-code", "") for b in status_fields(m)
+                if "gone@remote.test" in b.get("final-recipient", "")]
+        assert diag and "Please try double-checking" in " ".join(diag[0].split()), diag
