@@ -158,6 +158,7 @@ struct job {
 	struct dns_addr addrs[DNS_ADDRS_MAX];
 	size_t naddrs, cur_addr;
 	unsigned sessions; /* sessions of this attempt that reached MAIL */
+	int answered; /* a host of this attempt gave verdicts: the destination is not dead */
 	struct dns_lookup *lookup;
 	struct sts_lookup *sts_lookup;
 	/* The group's MTA-STS policy (RFC 8461); mode MTA_STS_NONE when none applies. */
@@ -471,24 +472,26 @@ static void next_group(struct job *j)
 	}
 }
 
-/* Records the group's verdicts in the job and commits them. */
-static void commit_group(struct job *j, int remote_dsn, const char *remote)
+/* Records the group's verdicts in the job and commits them; with
+ * decided_only, not those of recipients going to another host. */
+static void commit_group(struct job *j, int remote_dsn, const char *remote, int decided_only)
 {
 	struct group *g = &j->groups[j->cur];
 	struct upd *u = xcalloc(1, sizeof *u);
 	u->r = xcalloc(g->n, sizeof *u->r);
-	u->nr = g->n;
 	for (size_t i = 0; i < g->n; i++) {
 		struct store_queue_rcpt *q = &j->e.rcpts[g->idx[i]];
 		struct smtp_client_rcpt *c = &j->crcpts[i];
+		if (decided_only && c->verdict == SQ_PENDING && c->elsewhere)
+			continue;
 		q->state = c->verdict;
 		q->dsn_done = notice_done(&j->e, q, c->verdict, remote_dsn);
 		free(q->status);
 		free(q->remote);
 		q->status = xstrdup(c->status);
 		q->remote = xstrdup(remote ? remote : "");
-		u->r[i] = (struct upd_rcpt){g->idx[i], q->state, q->dsn_done, xstrdup(q->status),
-					    xstrdup(q->remote)};
+		u->r[u->nr++] = (struct upd_rcpt){g->idx[i], q->state, q->dsn_done,
+						  xstrdup(q->status), xstrdup(q->remote)};
 		char qa[2 * SQ_ADDR_MAX + 8], qs[2 * SQ_STATUS_MAX + 8];
 		metrics_inc(c->verdict == SQ_SENT     ? METRIC_DELIVERED
 			    : c->verdict == SQ_FAILED ? METRIC_BOUNCED
@@ -520,7 +523,7 @@ static void group_outcome(struct job *j, uint8_t verdict, const char *status)
 		j->crcpts[i].verdict = verdict;
 		snprintf(j->crcpts[i].status, sizeof j->crcpts[i].status, "%s", status);
 	}
-	commit_group(j, 0, "");
+	commit_group(j, 0, "", 0);
 	next_group(j);
 }
 
@@ -638,6 +641,51 @@ static struct cached *cache_take(const char *key)
 	return NULL;
 }
 
+/*
+ * After a host's verdicts: the recipients it put off at RCPT (a 4xx while
+ * the session went on, smtp_client_rcpt.elsewhere) go to the next address
+ * in this attempt, as Postfix keeps a soft-failed recipient for a backup
+ * host while one is left; within MX_SESSIONS_MAX sessions
+ * (smtp_mx_session_limit). The others' verdicts are committed now and
+ * the group goes on with the put-off ones alone (never sent twice: they
+ * were not taken). A kept session (no MX list at hand) and the last host
+ * leave them deferred. Returns 1 when the group went on.
+ */
+static int rest_to_next_host(struct job *j, struct smtp_client *c)
+{
+	struct sched *s = j->s;
+	struct group *g = &j->groups[j->cur];
+	size_t k = 0, first = g->n;
+	for (size_t i = 0; i < g->n; i++)
+		if (j->crcpts[i].verdict == SQ_PENDING && j->crcpts[i].elsewhere && k++ == 0)
+			first = i;
+	if (k == 0 || j->reused || s->stopping || s->quiescing || j->cur_addr + 1 >= j->naddrs ||
+	    j->sessions + 1 >= MX_SESSIONS_MAX)
+		return 0;
+	const char *host = j->addrs[j->cur_addr].host;
+	if (k < g->n)
+		commit_group(j, j->cmsg.remote_dsn, host, 1);
+	snprintf(j->last_why, sizeof j->last_why, "%s", j->crcpts[first].status);
+	char qh[HOST_Q];
+	log_info("queue", NULL, "event=rcpts_to_next_host id=%llu host=%s rcpts=%zu",
+		 (unsigned long long)j->e.id, log_q(host, qh, sizeof qh), k);
+	k = 0;
+	for (size_t i = 0; i < g->n; i++)
+		if (j->crcpts[i].verdict == SQ_PENDING && j->crcpts[i].elsewhere) {
+			g->idx[k] = g->idx[i];
+			j->crcpts[k++] = j->crcpts[i];
+		}
+	g->n = j->cmsg.nrcpts = k;
+	if (c)
+		cache_put(j, c); /* clean for another message to this destination */
+	j->last_refused = 0;
+	j->answered = 1;
+	j->sessions++;
+	j->cur_addr++;
+	try_addr(j);
+	return 1;
+}
+
 static void client_done(void *arg, enum smtp_client_result res, const char *why)
 {
 	struct job *j = arg;
@@ -703,7 +751,9 @@ static void client_done(void *arg, enum smtp_client_result res, const char *why)
 		return;
 	}
 	dead_clear(dest_key(j)); /* a host answered */
-	commit_group(j, j->cmsg.remote_dsn, j->addrs[j->cur_addr].host);
+	if (rest_to_next_host(j, c))
+		return;
+	commit_group(j, j->cmsg.remote_dsn, j->addrs[j->cur_addr].host, 0);
 	if (c && !j->s->stopping && !j->s->quiescing)
 		cache_put(j, c); /* (stopping: it says QUIT now) */
 	next_group(j);
@@ -850,7 +900,7 @@ static void try_addr(struct job *j)
 		 * out, cut off), that holds for the next message to the
 		 * destination too; not a reason of this message's
 		 * (REQUIRETLS, a TLS policy). */
-		if (j->naddrs && strncmp(j->last_why, "4.4.", 4) == 0)
+		if (j->naddrs && !j->answered && strncmp(j->last_why, "4.4.", 4) == 0)
 			dead_mark(j, j->last_why);
 		/* REQUIRETLS could use none of the hosts: that will not change
 		 * by waiting (RFC 8689 §5), the message fails now. So does one
@@ -985,6 +1035,7 @@ static void try_addr_go(struct job *j)
 	struct group *g = &j->groups[j->cur];
 	for (size_t i = 0; i < g->n; i++) {
 		j->crcpts[i].verdict = SQ_PENDING;
+		j->crcpts[i].elsewhere = 0;
 		j->crcpts[i].status[0] = '\0';
 	}
 	j->cmsg.tls_outcome = SMTPC_TLS_UNKNOWN;
@@ -1024,6 +1075,7 @@ static void route_done(void *arg, enum dns_status st, const struct dns_addr *a, 
 			j->naddrs = MX_ADDRS_MAX;
 		j->cur_addr = 0;
 		j->sessions = 0;
+		j->answered = 0;
 		j->last_why[0] = '\0';
 		j->last_refused = 0;
 		try_addr(j);
@@ -1208,6 +1260,7 @@ static void start_group(struct job *j)
 		j->naddrs = 1;
 		j->cur_addr = 0;
 		j->sessions = 0;
+		j->answered = 0;
 		j->last_why[0] = '\0';
 		j->last_refused = 0;
 		k->c = NULL;

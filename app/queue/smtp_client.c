@@ -735,8 +735,10 @@ static void tx_end(struct smtp_client *s, int clean)
 	int more = 0;
 	s->tx_ended = 1;
 	for (size_t i = 0; i < m->nrcpts; i++) {
-		if (s->rst[i] == R_RETRY)
+		if (s->rst[i] == R_RETRY) {
 			s->rst[i] = s->accepted ? R_TODO : R_DONE; /* no progress: keeps its 4xx */
+			m->rcpts[i].elsewhere = s->rst[i] == R_DONE;
+		}
 		more |= s->rst[i] == R_TODO;
 	}
 	if (more && !mail_allowed(s)) {
@@ -807,6 +809,7 @@ static void tx_reply(struct smtp_client *s)
 			 * in the next transaction when this one took any. */
 			set_rcpt(r, code / 100 == 5 && code != 552 ? SQ_FAILED : SQ_PENDING, "%s", st);
 			s->rst[ri] = code == 452 || code == 552 ? R_RETRY : R_DONE;
+			r->elsewhere = s->rst[ri] == R_DONE && r->verdict == SQ_PENDING;
 		}
 		if (idx == n && !s->pipelining && s->accepted == 0) {
 			/* Nobody to send the data to: no DATA. */

@@ -1152,3 +1152,36 @@ def test_multi_line_reply_kept_whole_in_the_status():
         diag = [b.get("diagnostic-code", "") for b in status_fields(m)
                 if "gone@remote.test" in b.get("final-recipient", "")]
         assert diag and "Please try double-checking" in " ".join(diag[0].split()), diag
+
+
+def test_rcpt_4xx_at_one_mx_tried_at_the_next_in_the_same_attempt():
+    """A recipient the first MX answers with a 4xx while it takes the
+    others goes to the next MX at once (Postfix keeps a soft-failed
+    recipient for the backup host while one is left, smtp_mx_session_limit
+    bounding the sessions); the accepted ones are not sent again there.
+    A 5xx stays a bounce, and with no host left the 4xx defers."""
+    def records(ips):
+        z = {"split.test": {"MX": [[10, "mx0.split.test"], [20, "mx1.split.test"]]},
+             "mx0.split.test": {"A": [ips[0]]}, "mx1.split.test": {"A": [ips[1]]}}
+        z.update(zone(mx(ips, 2, name="one.test")))
+        return z
+    with World(records, env={"TERN_QUEUE_RETRY_SCHEDULE": "30"}) as w:
+        first = w.receiver(0, rcpt=lambda a: {
+            "b": "451 4.3.0 <b@split.test> temporary lookup failure",
+            "c": "452 4.2.2 mailbox of c is full here",
+            "gone": "550 5.1.1 no such user"}.get(a.split("@")[0], "250 2.1.5 ok"))
+        second = w.receiver(1)
+        only = w.receiver(2, rcpt=lambda a: "451 4.3.0 not now" if a.startswith("b@") else "250 ok")
+        w.send(["a@split.test", "b@split.test", "c@split.test", "gone@split.test"], subject="split")
+        w.send(["a@one.test", "b@one.test"], subject="one")
+        got1 = first.wait_messages(1)
+        got2 = second.wait_messages(1)
+        assert [m["rcpts"] for m in got1] == [["a@split.test"]], got1
+        assert [sorted(m["rcpts"]) for m in got2] == [["b@split.test", "c@split.test"]], got2
+        assert w.srv.wait_log(re.compile(r"event=bounced id=\d+ rcpt=gone@split\.test .*550 5\.1\.1"))
+        assert w.srv.wait_log(re.compile(r"event=deferred id=\d+ rcpt=b@one\.test .*451 4\.3\.0 not now"))
+        assert [m["rcpts"] for m in only.wait_messages(1)] == [["a@one.test"]]
+        log = w.srv.log_text()
+        assert not [l for l in log.splitlines() if "event=deferred" in l and "split.test" in l], log
+        assert len([l for l in log.splitlines() if "event=sent" in l and "split.test" in l]) == 3, log
+        assert second.connections == 1 and len(second.messages) == 1
