@@ -1293,13 +1293,19 @@ static void step_timeout(struct loop *loop, void *arg)
 	}
 	if (s->state == ST_BODY && s->body_done && s->c && !s->final_wait) {
 		/* Our buffer and the socket may still hold megabytes the
-		 * remote reads slowly: while that goes down, a block was taken
-		 * (RFC 5321 §4.5.3.2.5); once all of it is gone, the reply
-		 * gets its own wait (§4.5.3.2.6, twice a reply's). */
+		 * remote reads slowly: while a block (BODY_CHUNK) of it went
+		 * since the last check, as the body had to go (RFC 5321
+		 * §4.5.3.2.5: a timeout per block; Postfix's
+		 * smtp_data_xfer_timeout per write), it gets another timeout;
+		 * once all of it is gone, the reply gets its own wait
+		 * (§4.5.3.2.6, twice a reply's). Any progress at all was
+		 * enough before: a remote taking an octet per timeout held
+		 * the delivery for days. */
 		int q = 0;
 		if (ioctl(s->c->fd, TIOCOUTQ, &q) == 0 && q >= 0) {
 			size_t left = (size_t)q + buf_len(&s->c->out);
-			if (left > 0 && left < s->outq_last) {
+			if (left > 0 &&
+			    (s->outq_last == SIZE_MAX || (left < s->outq_last && s->outq_last - left >= BODY_CHUNK))) {
 				s->outq_last = left;
 				arm(s, s->cfg.timeout_s);
 				return;

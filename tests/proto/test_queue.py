@@ -1185,3 +1185,79 @@ def test_rcpt_4xx_at_one_mx_tried_at_the_next_in_the_same_attempt():
         assert not [l for l in log.splitlines() if "event=deferred" in l and "split.test" in l], log
         assert len([l for l in log.splitlines() if "event=sent" in l and "split.test" in l]) == 3, log
         assert second.connections == 1 and len(second.messages) == 1
+
+
+class TricklePeer:
+    """An SMTP server on ip:port that takes the envelope at once, then
+    reads the message a little at a time (rate octets a second, in small
+    reads from a small window): a remote that holds a delivery slot by
+    reading slowly. .ended is set when it read the end of data."""
+
+    def __init__(self, ip, port, rate):
+        import threading
+        self.rate, self.ended, self.stopping = rate, False, False
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self.sock.bind((ip, port))
+        self.sock.listen(4)
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        try:
+            c, _ = self.sock.accept()
+        except OSError:
+            return
+        c.settimeout(120)
+        f = c.makefile("rb", buffering=0)
+        try:
+            c.sendall(b"220 trickle.test ESMTP\r\n")
+            line = b""
+            while not line.upper().startswith(b"DATA"):
+                line = b""
+                while not line.endswith(b"\n"):
+                    line += c.recv(1)
+                verb = line[:4].upper()
+                c.sendall({b"EHLO": b"250-trickle.test\r\n250 ENHANCEDSTATUSCODES\r\n",
+                           b"DATA": b"354 go ahead\r\n"}.get(verb, b"250 2.0.0 ok\r\n"))
+            got = b""
+            while not got.endswith(b"\r\n.\r\n") and not self.stopping:
+                chunk = c.recv(max(1, self.rate // 10))
+                if not chunk:
+                    return
+                got += chunk
+                time.sleep(0.1)
+            self.ended = True
+            c.sendall(b"250 2.0.0 taken at last\r\n")
+            c.recv(100)
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    def stop(self):
+        self.stopping = True
+        self.sock.close()
+
+
+def test_remote_reading_the_end_of_data_slowly_does_not_hold_the_slot():
+    """Once the end of data is queued, the rest still in our buffer and the
+    socket's must go as fast as the body had to (a block, 64 KiB, per
+    TERN_QUEUE_TIMEOUT; Postfix bounds each write by
+    smtp_data_xfer_timeout): a remote reading 4 KB a second (64 KiB in
+    3 s is due here) was given another timeout for any octet it took, so
+    it held the delivery as long as it liked (13 s here, where it then
+    got the message; days with 4 MB queued at the default timeout and an
+    octet per timeout). Now the delivery is deferred with a timeout."""
+    with World(lambda ips: zone(mx(ips, 0))) as w:
+        peer = TricklePeer(w.ips[0], w.port, 4000)
+        try:
+            body = "".join("line %05d of a message read slowly by the remote\r\n" % i
+                           for i in range(1000))  # 52 KB: queued at once, then trickled
+            w.send(["carol@remote.test"], subject="trickle", body=body)
+            assert w.srv.wait_log(re.compile(
+                r"event=deferred id=\d+ rcpt=carol@remote\.test .*timeout after end of data"),
+                timeout=40), [l for l in w.srv.log_text().splitlines() if "remote.test" in l]
+            assert not peer.ended
+        finally:
+            peer.stop()
