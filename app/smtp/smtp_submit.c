@@ -103,6 +103,7 @@ int smtp_submit_may_mail(struct smtp_session *s)
 		log_info("smtp", s->id, "event=rate_limited user=%s limit=%u",
 			 log_q(s->login, q, sizeof(q)), smtp_cfg->send_rate);
 		smtp_reply(s, "450 4.7.1 Error: too much mail from %s; try again later", s->login);
+		smtp_session_error(s); /* a refusal like the others: a loop on MAIL ends */
 		return -1;
 	}
 	return 0;

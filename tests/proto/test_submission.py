@@ -393,12 +393,20 @@ def test_date_and_message_id_added_only_when_missing():
 
 
 def test_rate_limit():
-    with srv(env={"TERN_SEND_RATE": "2"}) as s:
+    with srv(env={"TERN_SEND_RATE": "2", "TERN_SMTP_MAX_ERRORS": "4"}) as s:
         c = smtp587(s, (ALICE, ALICE_PW))
         c.sendmail(ALICE, [BOB], msg(subject="one"))
         c.sendmail(ALICE, [BOB], msg(subject="two"))
         text = refused(lambda: c.sendmail(ALICE, [BOB], msg(subject="three")), 450)
         assert text.startswith("4.7.1"), text
+        # Each 450 is an error, as any refused command (Postfix's error
+        # limits): a client looping on MAIL is cut off at the 4th.
+        assert [c.docmd("MAIL FROM:<%s>" % ALICE)[0] for _ in range(3)] == [450] * 3
+        code, text = c.getreply()
+        assert code == 421 and b"too many errors" in text, (code, text)
+        c.close()
+        c = smtp587(s, (ALICE, ALICE_PW))
+        refused(lambda: c.sendmail(ALICE, [BOB], msg(subject="four")), 450)
         c.quit()
         # Per account: Bob still may send.
         c = smtp465(s, (BOB, BOB_PW))
