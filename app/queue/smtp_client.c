@@ -162,10 +162,15 @@ static void fail_next(struct smtp_client *s, const char *fmt, ...)
 		 * those stand, the others are deferred, not tried again
 		 * elsewhere now. (As a failure for the next host, a 550 to
 		 * RCPT became a deferral, "connection lost", when the remote
-		 * then hung up.) */
+		 * then hung up.) Unless our end of data went (maybe
+		 * delivered), nothing reached the remote for them: another
+		 * MX may take them in this attempt. */
+		int maybe = s->state == ST_BODY && s->body_done;
 		for (size_t i = 0; i < s->msg->nrcpts; i++)
-			if (s->rst[i] != R_DONE)
+			if (s->rst[i] != R_DONE) {
 				set_rcpt(&s->msg->rcpts[i], SQ_PENDING, "%s", why);
+				s->msg->rcpts[i].elsewhere = !maybe || s->rst[i] != R_OK;
+			}
 		report(s, SMTPC_VERDICT, "");
 	} else {
 		report(s, SMTPC_NEXT, why);

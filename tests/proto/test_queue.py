@@ -1164,8 +1164,19 @@ def test_rcpt_4xx_at_one_mx_tried_at_the_next_in_the_same_attempt():
         z = {"split.test": {"MX": [[10, "mx0.split.test"], [20, "mx1.split.test"]]},
              "mx0.split.test": {"A": [ips[0]]}, "mx1.split.test": {"A": [ips[1]]}}
         z.update(zone(mx(ips, 2, name="one.test")))
+        z.update({"cut.test": {"MX": [[10, "mx0.cut.test"], [20, "mx1.cut.test"]]},
+                  "mx0.cut.test": {"A": [ips[3]]}, "mx1.cut.test": {"A": [ips[4]]}})
         return z
-    with World(records, env={"TERN_QUEUE_RETRY_SCHEDULE": "30"}) as w:
+    with World(records, nips=5, env={"TERN_QUEUE_RETRY_SCHEDULE": "30"}) as w:
+        # cut.test's first MX refuses gone@ for good, takes a@, then says
+        # 421 at b@: nothing was delivered there but gone@'s bounce, so
+        # a@, b@ and c@ go to the second MX in the same attempt.
+        cut0 = w.receiver(3, pipelining=False, rcpt=lambda a: {
+            "gone": "550 5.1.1 no such user",
+            "b": "421-4.3.2 closing for maintenance\r\n421 4.3.2 try the backup MX"}
+            .get(a.split("@")[0], "250 2.1.5 ok"))
+        cut1 = w.receiver(4)
+        w.send(["gone@cut.test", "a@cut.test", "b@cut.test", "c@cut.test"], subject="cut")
         first = w.receiver(0, rcpt=lambda a: {
             "b": "451 4.3.0 <b@split.test> temporary lookup failure",
             "c": "452 4.2.2 mailbox of c is full here",
@@ -1185,6 +1196,13 @@ def test_rcpt_4xx_at_one_mx_tried_at_the_next_in_the_same_attempt():
         assert not [l for l in log.splitlines() if "event=deferred" in l and "split.test" in l], log
         assert len([l for l in log.splitlines() if "event=sent" in l and "split.test" in l]) == 3, log
         assert second.connections == 1 and len(second.messages) == 1
+        got = cut1.wait_messages(1)
+        assert [sorted(m["rcpts"]) for m in got] == [["a@cut.test", "b@cut.test", "c@cut.test"]], \
+            [l for l in w.srv.log_text().splitlines() if "cut.test" in l]
+        assert not cut0.messages
+        assert w.srv.wait_log(re.compile(r"event=bounced id=\d+ rcpt=gone@cut\.test .*550 5\.1\.1"))
+        assert not [l for l in w.srv.log_text().splitlines()
+                    if "event=deferred" in l and "cut.test" in l]
 
 
 class TricklePeer:
