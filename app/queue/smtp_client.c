@@ -846,6 +846,7 @@ static void tx_reply(struct smtp_client *s)
 			if (s->rst[ri] == R_OK) {
 				set_rcpt(&s->msg->rcpts[ri], code / 100 == 5 ? SQ_FAILED : SQ_PENDING, "%s",
 					 st);
+				s->msg->rcpts[ri].elsewhere = code / 100 == 4;
 				s->rst[ri] = R_DONE;
 			}
 		}
@@ -868,6 +869,9 @@ static void body_reply(struct smtp_client *s)
 			continue; /* refused at RCPT: keeps that verdict */
 		set_rcpt(&s->msg->rcpts[ri],
 			 code / 100 == 2 ? SQ_SENT : code / 100 == 5 ? SQ_FAILED : SQ_PENDING, "%s", st);
+		/* A 4xx to the end of data: not taken, another MX may take it
+		 * now (Postfix's smtp_mesg_fail keeps it for the backup host). */
+		s->msg->rcpts[ri].elsewhere = code / 100 == 4;
 		s->rst[ri] = R_DONE;
 	}
 	tx_end(s, 1);

@@ -42,8 +42,9 @@ struct smtp_client_rcpt {
 	uint8_t notify;    /* SQ_NOTIFY_* */
 	/* Output. */
 	uint8_t verdict; /* SQ_SENT, SQ_FAILED or SQ_PENDING (4xx) */
-	/* With SQ_PENDING: 1 when the remote refused it for now at RCPT
-	 * (a 4xx) while the session went on, or the session ended (a 421,
+	/* With SQ_PENDING: 1 when the remote refused it for now at RCPT,
+	 * DATA or the end of data (a 4xx) while the session went on, or
+	 * the session ended (a 421,
 	 * a lost connection) before the message went for it, after other
 	 * recipients had their verdicts: another MX may take it in the same
 	 * attempt. The caller clears it. */

@@ -1166,8 +1166,15 @@ def test_rcpt_4xx_at_one_mx_tried_at_the_next_in_the_same_attempt():
         z.update(zone(mx(ips, 2, name="one.test")))
         z.update({"cut.test": {"MX": [[10, "mx0.cut.test"], [20, "mx1.cut.test"]]},
                   "mx0.cut.test": {"A": [ips[3]]}, "mx1.cut.test": {"A": [ips[4]]}})
+        z.update({"late.test": {"MX": [[10, "mx0.late.test"], [20, "mx1.late.test"]]},
+                  "mx0.late.test": {"A": [ips[5]]}, "mx1.late.test": {"A": [ips[6]]}})
         return z
-    with World(records, nips=5, env={"TERN_QUEUE_RETRY_SCHEDULE": "30"}) as w:
+    with World(records, nips=7, env={"TERN_QUEUE_RETRY_SCHEDULE": "30"}) as w:
+        # late.test's first MX answers the end of data with a 4xx: the
+        # message was not taken there, the second MX gets it now.
+        late0 = w.receiver(5, data=lambda n: "451 4.3.0 queue file write error")
+        late1 = w.receiver(6)
+        w.send(["a@late.test", "b@late.test"], subject="late")
         # cut.test's first MX refuses gone@ for good, takes a@, then says
         # 421 at b@: nothing was delivered there but gone@'s bounce, so
         # a@, b@ and c@ go to the second MX in the same attempt.
@@ -1200,9 +1207,13 @@ def test_rcpt_4xx_at_one_mx_tried_at_the_next_in_the_same_attempt():
         assert [sorted(m["rcpts"]) for m in got] == [["a@cut.test", "b@cut.test", "c@cut.test"]], \
             [l for l in w.srv.log_text().splitlines() if "cut.test" in l]
         assert not cut0.messages
+        got = late1.wait_messages(1)
+        assert [sorted(m["rcpts"]) for m in got] == [["a@late.test", "b@late.test"]], \
+            [l for l in w.srv.log_text().splitlines() if "late.test" in l]
+        assert late0.transactions == 1 and not late0.messages
         assert w.srv.wait_log(re.compile(r"event=bounced id=\d+ rcpt=gone@cut\.test .*550 5\.1\.1"))
         assert not [l for l in w.srv.log_text().splitlines()
-                    if "event=deferred" in l and "cut.test" in l]
+                    if "event=deferred" in l and ("cut.test" in l or "late.test" in l)]
 
 
 class TricklePeer:
