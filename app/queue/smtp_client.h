@@ -19,7 +19,10 @@
  * any point before a recipient's verdict, TLS required but not offered,
  * AUTH refused) and the next address should be tried; why then says what
  * happened. A 421 after some verdicts ends the session too, the open
- * recipients deferred with its text (RFC 5321 §3.8). After done() the session sends QUIT and frees itself; the
+ * recipients deferred with its text (RFC 5321 §3.8). A deferred recipient
+ * the message did not reach (a 4xx to its RCPT, to DATA or the end of
+ * data, the session ended before its data) is marked elsewhere: the
+ * caller may try it at the next address. After done() the session sends QUIT and frees itself; the
  * caller must not touch it again.
  *
  * Caveats: msg and its strings must stay valid until done() runs.
