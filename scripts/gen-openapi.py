@@ -103,7 +103,7 @@ schemas = {
     "Job": {"type": "object", "properties": {"id": I, "kind": {"enum": ["migrate", "import"]}, "account": S, "source": S,
             "state": {"enum": ["running", "done", "failed"]}, "started": I, "ended": I, "done": I, "total": I,
             "bytes": I, "total_bytes": I, "rate_bytes_per_s": I, "left_s": I, "result": S, "error": S}},
-    "QueueMessage": {"type": "object", "properties": {"id": I, "from": S, "to": arr(S), "size": I, "attempts": I, "next_attempt": I, "last_error": S, "created": I,
+    "QueueMessage": {"type": "object", "properties": {"id": I, "from": S, "to": arr(S), "size": I, "attempts": I, "next_attempt": I, "held": B, "last_error": S, "created": I,
                      "recipients": arr({"type": "object", "properties": {"address": S, "state": {"enum": ["pending", "sent", "failed"]}, "status": S, "remote": S}})}},
 }
 

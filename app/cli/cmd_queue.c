@@ -32,6 +32,8 @@ static void print_entry(void *arg, const struct store_queue_entry *e)
 	t = (time_t)e->next_attempt;
 	gmtime_r(&t, &tm);
 	strftime(next, sizeof next, "%Y-%m-%d %H:%M:%S", &tm);
+	if (e->next_attempt == SQ_HELD_AT) /* restored: flush releases it */
+		snprintf(next, sizeof next, "held");
 	printf("%llu  %llu bytes  queued %s  next %s  attempts %u  from <%s>\n",
 	       (unsigned long long)e->id, (unsigned long long)e->size, when, next, e->attempts,
 	       e->sender);

@@ -688,6 +688,7 @@ static void queue_entry_cb(void *arg, const struct store_queue_entry *e)
 	jw_kuint(w, "size", e->size);
 	jw_kuint(w, "attempts", e->attempts);
 	jw_kint(w, "next_attempt", e->next_attempt);
+	jw_kbool(w, "held", e->next_attempt == SQ_HELD_AT);
 	jw_kint(w, "created", e->created_at);
 	jw_key(w, "recipients");
 	jw_arr_begin(w);

@@ -64,6 +64,12 @@ struct store;
 #define SQ_STATUS_MAX 512
 #define SQ_RCPTS_MAX 1000
 
+/* next_attempt of a held entry: never due, until `tern queue flush` (or
+ * the API's flush) makes it due now. A restore holds every entry the
+ * backup had (store_restore.c): they may have left since the backup.
+ * 2^53 - 1: after any real time, and exact in JSON. */
+#define SQ_HELD_AT ((int64_t)9007199254740991)
+
 struct store_queue_rcpt {
 	char *addr;    /* envelope recipient */
 	char *orcpt;   /* ORCPT as "type;address" decoded, or "" */

@@ -26,7 +26,12 @@
  *     lost one had;
  *   - the JMAP type states kept in meta ("jts/ACCOUNT/TYPE", SCHEMA.md)
  *     jump by RESTORE_TS_GAP: a state the lost store gave has no
- *     snapshot here, so it answers cannotCalculateChanges.
+ *     snapshot here, so it answers cannotCalculateChanges;
+ *   - every outbound queue entry is held (SQ_HELD_AT): the backup's
+ *     queue is what had not left then, and much of it may have left
+ *     since; sent again, the remote would get it twice. The admin
+ *     releases them (`tern queue flush`) or drops them (`tern queue
+ *     del`), as with Postfix's postsuper -h / -H.
  * The backup's own UIDs stay (under the new UIDVALIDITY) and so do the
  * messages' modseqs and each mailbox's HIGHESTMODSEQ.
  *
@@ -47,6 +52,7 @@
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "store/store_private.h"
+#include "store/store_queue.h"
 
 #define RESTORE_MODSEQ_GAP ((uint64_t)1 << 40)
 #define RESTORE_EMAIL_GAP ((uint32_t)1 << 24)
@@ -208,10 +214,32 @@ static int renew_type_states(struct store *st, MDB_txn *txn, unsigned *n_r)
 	return rc;
 }
 
+/* Every queue entry held (see above): *n_r gets how many. */
+static int hold_queue(struct store *st, MDB_txn *txn, unsigned *n_r)
+{
+	uint8_t *keys;
+	size_t n;
+	int rc = keys_of(txn, st->db[DB_QUEUE], 8, &keys, &n);
+
+	*n_r = 0;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		struct store_queue_entry e, held;
+		if ((rc = store_queue_get_txn(st, txn, be64_get(keys + i * 8), &e)) != 0)
+			break;
+		held = e;
+		held.next_attempt = SQ_HELD_AT;
+		rc = store_queue_put_txn(st, txn, &e, &held);
+		store_queue_entry_free(&e);
+		(*n_r)++;
+	}
+	free(keys);
+	return rc;
+}
+
 int store_restore_renew(struct store *st, MDB_txn *txn)
 {
 	MDB_val k = {sizeof RESTORE_MARK - 1, (void *)RESTORE_MARK}, v;
-	unsigned nts = 0;
+	unsigned nts = 0, nq = 0;
 	int rc = mdb_get(txn, st->db[DB_META], &k, &v);
 
 	if (rc == MDB_NOTFOUND)
@@ -223,11 +251,14 @@ int store_restore_renew(struct store *st, MDB_txn *txn)
 	if (rc == 0)
 		rc = renew_type_states(st, txn, &nts);
 	if (rc == 0)
+		rc = hold_queue(st, txn, &nq);
+	if (rc == 0)
 		rc = mdb_del(txn, st->db[DB_META], &k, NULL);
 	if (rc == 0)
 		log_info("store", NULL,
-		         "event=restore_renewed type_states=%u reason=\"new UIDVALIDITYs, "
-		         "ids and states after a restore\"",
-		         nts);
+		         "event=restore_renewed type_states=%u queue_held=%u reason=\"new "
+		         "UIDVALIDITYs, ids and states after a restore; the restored queue held "
+		         "(tern queue flush releases it)\"",
+		         nts, nq);
 	return rc;
 }
