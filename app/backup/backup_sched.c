@@ -9,7 +9,9 @@
  * no run is writing (left by a crash) goes: a run writing holds backup_lock on its directory, from
  * this server or any other process (tern backup by hand). Nothing else in the directory is touched:
  * not a tern-* symlink (never followed), nor a run whose MANIFEST is there but unreadable or
- * damaged (kept and logged at each prune).
+ * damaged (kept and logged at each prune). Each run first checks the directory's TERN-BACKUPS
+ * marker (backup_mark.h): another server's directory, or a backup disk not mounted, fails the
+ * run before anything there is touched.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -22,6 +24,7 @@
 #include <unistd.h>
 
 #include "backup/backup.h"
+#include "backup/backup_mark.h"
 #include "backup/backup_sched.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -303,10 +306,19 @@ static void run_one(void)
 	int code;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	sweep_stale(S.dir);
 	gmtime_r(&t, &tm);
 	strftime(name, sizeof name, NAME_PREFIX "%Y%m%dT%H%M%SZ", &tm);
 	snprintf(path, sizeof path, "%s/%s", S.dir, name);
+	/* Before anything is removed or written there: the directory is
+	 * this server's, and the disk it wrote to (backup_mark.h). */
+	if (backup_mark_check(S.dir, S.data_dir, err, sizeof err) != 0) {
+		log_error("backup", NULL, "event=backup_failed path=\"%s\" ms=0 error=\"%s\"", path,
+		          err);
+		note_failure(started, 0, err);
+		free(m);
+		return;
+	}
+	sweep_stale(S.dir);
 	for (int i = 2; access(path, F_OK) == 0 && i < 100; i++) {
 		snprintf(name + strlen(NAME_PREFIX) + 16, sizeof name - strlen(NAME_PREFIX) - 16, "-%d", i);
 		snprintf(path, sizeof path, "%s/%s", S.dir, name);

@@ -841,6 +841,11 @@ def wait_backups(a, n_ok, n_failed=0, timeout=60):
     raise AssertionError("backups not done: %r" % d)
 
 
+def runs(bdir):
+    """The runs in a backup directory (its TERN-BACKUPS marker aside)."""
+    return sorted(n for n in os.listdir(bdir) if n.startswith("tern-"))
+
+
 def metric(a, name):
     st, _, body = a.raw("GET", "/metrics", headers={"Authorization": "Bearer " + a.token})
     assert st == 200
@@ -878,7 +883,7 @@ def test_backup_scheduled_web_admin_metrics():
             else:
                 assert d["backups"][0]["reused"] == 10, d
             time.sleep(1.05)  # names are to the second
-        assert sorted(os.listdir(bdir)) == sorted(names[1:]), (os.listdir(bdir), names)
+        assert runs(bdir) == sorted(names[1:]), (os.listdir(bdir), names)
         assert [b["name"] for b in d["backups"]] == [names[2], names[1]], d
         assert tern(s, "backup", "--verify", os.path.join(bdir, names[2])).returncode == 0
         age = metric(a, "tern_backup_last_success_age_seconds")
@@ -951,17 +956,17 @@ def test_backup_scheduled_web_admin_metrics():
         # Listed newest first by run: the real ones, then those ahead.
         kept_real = [b["name"] for b in wait_backups(a, 2)["backups"] if b["result"] == "ok"]
         assert kept_real[2:] == [ahead[1], ahead[0]], kept_real
-        before = set(os.listdir(bdir))
+        before = set(runs(bdir))
         st, _, r = a.call("POST", "/backups", {})
         assert st == 202, r
         wait_backups(a, 2)
         assert s.wait_log("event=backup_pruned path=\"%s/%s" % (bdir, ahead[0])), s.log_text()[-2000:]
-        new = set(os.listdir(bdir)) - before
+        new = set(runs(bdir)) - before
         assert len(new) == 1, (sorted(before), os.listdir(bdir))
         new = new.pop()
         assert os.path.isfile(os.path.join(bdir, new, "MANIFEST"))
         # Kept: the run just made and the newest real one before it.
-        assert sorted(os.listdir(bdir)) == sorted([new, kept_real[0]]), (os.listdir(bdir), kept_real)
+        assert runs(bdir) == sorted([new, kept_real[0]]), (os.listdir(bdir), kept_real)
 
         # A failure is logged, listed and counted, never silent.
         shutil.rmtree(bdir)
@@ -1060,11 +1065,11 @@ def test_backup_schedule_set_from_web_admin():
             os.mkdir(os.path.join(bdir, n))
             with open(os.path.join(bdir, n, "MANIFEST"), "wb") as fh:
                 fh.write(text)
-        real = sorted(set(os.listdir(bdir)) - set(old))
+        real = sorted(set(runs(bdir)) - set(old))
         st, _, r = a.call("POST", "/backups", {})
         assert st == 202, r
         wait_backups(a, 3)
-        left = sorted(os.listdir(bdir))
+        left = runs(bdir)
         assert len(left) == 66 and left[:63] == old[7:], left
         assert set(real) < set(left[63:]), (real, left)
         for n in old[7:]:
@@ -1176,3 +1181,88 @@ def test_restore_holds_the_restored_queue():
         got = rcv.wait_messages(2, timeout=20)
         assert len(got) == 2 and b"before the backup" in got[1]["data"], got
         assert w.wait_queue_empty()
+
+
+def backup_now(s, n_ok, n_failed=0):
+    """Starts a scheduled-style backup on s from the web admin and waits
+    for it to end: the GET /backups answer."""
+    from httpc import Api
+    a = Api(s)
+    a.token = s.cli("token", "add", "backups-%d" % time.monotonic_ns()).stdout.decode().strip()
+    st, _, r = a.call("POST", "/backups", {})
+    assert st == 202, r
+    return wait_backups(a, n_ok, n_failed)
+
+
+def test_two_servers_never_share_a_backup_dir():
+    """Two servers pointed at one TERN_BACKUP_DIR (two containers on one
+    NAS share): the first to back up there owns it (its TERN-BACKUPS
+    marker names it by a key derived from its secrets.key, which a restore
+    keeps); the other's runs fail with a clear error and write or prune
+    nothing there. Before, with TERN_BACKUP_KEEP=1, the second's run
+    pruned the first's only backup."""
+    tmp = tempfile.mkdtemp(prefix="tern-bshare-")
+    bdir = os.path.join(tmp, "backups")
+    env = {"TERN_BACKUP_DIR": bdir, "TERN_BACKUP_KEEP": "1"}
+    s1 = s2 = None
+    try:
+        s1 = Server(accounts=ACCOUNTS, http=True, env=env)
+        s2 = Server(accounts=ACCOUNTS, http=True, env=env)
+        keys = [open(os.path.join(s.data, "secrets.key"), "rb").read() for s in (s1, s2)]
+        assert keys[0] != keys[1]  # two servers, each its own key
+        d = backup_now(s1, 1)
+        first = d["backups"][0]["name"]
+        assert os.path.isfile(os.path.join(bdir, "TERN-BACKUPS"))
+        time.sleep(1.05)  # names are to the second
+        d = backup_now(s2, 0, 1)
+        f = [b for b in d["backups"] if b["result"] == "failed"]
+        assert f and "another tern server" in f[0]["error"], d
+        assert s2.wait_log("event=backup_failed"), s2.log_text()[-2000:]
+        assert sorted(os.listdir(bdir)) == ["TERN-BACKUPS", first], os.listdir(bdir)
+        # The owner goes on as before.
+        time.sleep(1.05)
+        d = backup_now(s1, 1)
+        assert d["backups"][0]["name"] != first and len(os.listdir(bdir)) == 2, os.listdir(bdir)
+    finally:
+        for s in (s1, s2):
+            if s:
+                s.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_backup_dir_not_mounted_is_refused():
+    """The backup disk is not mounted (a missing bind mount, a NAS down):
+    TERN_BACKUP_DIR is then an empty directory on the root disk, or none
+    (tern makes it). A server that made backups there finds no TERN-BACKUPS
+    marker and refuses, saying why, instead of filling the root disk; an
+    empty TERN-BACKUPS (a new disk put there on purpose) is adopted."""
+    tmp = tempfile.mkdtemp(prefix="tern-bmount-")
+    bdir = os.path.join(tmp, "backups")
+    s = None
+    try:
+        s = Server(accounts=ACCOUNTS, http=True, env={"TERN_BACKUP_DIR": bdir})
+        deliver(s, 3)
+        wait_count(s, 3)
+        backup_now(s, 1)
+        s.stop()
+        os.rename(bdir, bdir + ".disk")  # the disk, unmounted
+        s.start()
+        d = backup_now(s, 0, 1)
+        f = [b for b in d["backups"] if b["result"] == "failed"]
+        assert f and "not mounted" in f[0]["error"], d
+        assert os.listdir(bdir) == [], os.listdir(bdir)
+        # A new, empty disk there on purpose: the admin says so.
+        open(os.path.join(bdir, "TERN-BACKUPS"), "w").close()
+        d = backup_now(s, 1)
+        assert len(os.listdir(bdir)) == 2 and os.path.getsize(os.path.join(bdir, "TERN-BACKUPS")) > 0
+        # The disk back: its backups, with this server's marker, are used.
+        s.stop()
+        shutil.rmtree(bdir)
+        os.rename(bdir + ".disk", bdir)
+        s.start()
+        d = backup_now(s, 2)
+        assert d["backups"][0]["reused"] == d["backups"][0]["emails"] == 3, d
+    finally:
+        if s:
+            s.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
