@@ -26,6 +26,7 @@
 #include <sodium.h>
 
 #include "backup/backup.h"
+#include "backup/backup_mark.h"
 #include "core/file.h"
 #include "core/log.h"
 #include "core/version.h"
@@ -35,8 +36,9 @@
 #define KEYS_DIR "keys"
 
 /* Files of the data directory a backup carries: names at the top, and
- * every regular file of these subdirectories. */
-static const char *const key_files[] = {"secrets.key"};
+ * every regular file of these subdirectories. backup-dirs: a restored
+ * server knows which backup directories it marked (backup_mark.h). */
+static const char *const key_files[] = {"secrets.key", BACKUP_MARK_DIRS_FILE};
 static const char *const key_dirs[] = {"tls", "acme"};
 
 static uint64_t now_ms(void)

@@ -6,7 +6,8 @@
  * A backup directory holds the store's snapshot (store/store_backup.h:
  * store.mdb and blobs/), the data directory's key files under keys/
  * (secrets.key, which seals stored secrets, and the TLS and ACME files:
- * a restored server keeps its certificate and can open what it sealed),
+ * a restored server keeps its certificate and can open what it sealed;
+ * backup-dirs, the scheduled backup directories it marked, backup_mark.h),
  * and MANIFEST (backup_manifest.h), written last, after everything else
  * is on disk: a directory without a whole MANIFEST is not a backup, so a
  * backup cut short (a full disk, a crash) never looks valid. On a failure

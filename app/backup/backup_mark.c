@@ -24,7 +24,7 @@
 
 #define MARK_HEADER "tern-backups 1\n"
 #define MARK_MAX 4096
-#define DIRS_FILE "backup-dirs"
+#define DIRS_FILE BACKUP_MARK_DIRS_FILE
 #define DIRS_MAX 32 /* directories remembered */
 #define DIRS_TEXT_MAX (DIRS_MAX * 520)
 

@@ -17,8 +17,9 @@
  *     backup disk not mounted (a missing bind mount, a NAS down): the
  *     directory is then an empty one on the root disk, and backups written
  *     there would fill it. The data directory keeps the list of backup
- *     directories this server marked (backup-dirs, at most MARK_DIRS_MAX,
- *     the latest last), the one memory that survives the disk's absence.
+ *     directories this server marked (backup-dirs, at most 32, the latest
+ *     last, carried by backups), the one memory that survives the
+ *     disk's absence.
  *   - an empty TERN-BACKUPS: the admin's word that a new disk is there on
  *     purpose: adopted (the marker written in it).
  *   - no marker, never marked here: the first run (or the first since an
@@ -30,6 +31,10 @@
 #include <stddef.h>
 
 #define BACKUP_MARK_FILE "TERN-BACKUPS"
+/* In the data directory: the backup directories this server marked, one
+ * a line. Backups carry it (backup.c's key files), so a restored server
+ * knows them too. */
+#define BACKUP_MARK_DIRS_FILE "backup-dirs"
 
 /*
  * Checks (and when due writes) the marker of backup directory dir for

@@ -1262,6 +1262,20 @@ def test_backup_dir_not_mounted_is_refused():
         s.start()
         d = backup_now(s, 2)
         assert d["backups"][0]["reused"] == d["backups"][0]["emails"] == 3, d
+        # A restored server remembers the backup directories too (its
+        # backups carry the list): on a new machine whose backup disk is
+        # not mounted yet, its first run is refused as well.
+        s.stop()
+        restored = os.path.join(tmp, "restored")
+        r = tern(s, "restore", os.path.join(bdir, d["backups"][0]["name"]), data=restored)
+        assert r.returncode == 0, r.stderr
+        os.rename(bdir, bdir + ".disk")
+        s.data = s.env["TERN_DATA_DIR"] = restored
+        s.start()
+        d = backup_now(s, 0, 1)
+        f = [b for b in d["backups"] if b["result"] == "failed"]
+        assert f and "not mounted" in f[0]["error"], d
+        assert os.listdir(bdir) == [], os.listdir(bdir)
     finally:
         if s:
             s.cleanup()
