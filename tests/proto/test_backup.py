@@ -1280,3 +1280,39 @@ def test_backup_dir_not_mounted_is_refused():
         if s:
             s.cleanup()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_keep_one_keeps_the_good_backup_through_a_failed_run():
+    """TERN_BACKUP_KEEP=1 on a backup disk with room for one backup: a run
+    that fails half-way (the disk fills) removes what it wrote and leaves
+    the one good backup whole (it verifies): pruning comes only after a
+    good run."""
+    if os.geteuid() != 0:
+        print("  (needs root to mount a small tmpfs)")
+        return "skip"
+    tmp = tempfile.mkdtemp(prefix="tern-bkeep1-")
+    bdir = os.path.join(tmp, "backups")
+    os.makedirs(bdir)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", bdir], check=True)
+    s = None
+    try:
+        s = Server(accounts=ACCOUNTS, http=True, env={"TERN_BACKUP_DIR": bdir, "TERN_BACKUP_KEEP": "1"})
+        big = "x" * 70 + "\r\n" + ("y" * 76 + "\r\n") * 650  # about 50 KiB
+        deliver(s, 10, body=big)
+        wait_count(s, 10, timeout=30)
+        good = backup_now(s, 1)["backups"][0]["name"]
+        # Room for the first, not for the first and a second beside it.
+        deliver(s, 40, body=big, subject="more %d")
+        wait_count(s, 50, timeout=30)
+        time.sleep(1.05)  # names are to the second
+        d = backup_now(s, 1, 1)
+        f = [b for b in d["backups"] if b["result"] == "failed"]
+        assert f and "no space left on device" in f[0]["error"], d
+        assert runs(bdir) == [good], os.listdir(bdir)
+        r = tern(s, "backup", "--verify", os.path.join(bdir, good))
+        assert r.returncode == 0 and kv(r.stdout)["emails"] == "10", r.stdout
+    finally:
+        if s:
+            s.cleanup()
+        subprocess.run(["umount", "-l", bdir])
+        shutil.rmtree(tmp, ignore_errors=True)
