@@ -1,0 +1,103 @@
+/*
+ * test_backup_mark.c — the TERN-BACKUPS marker of a scheduled backup
+ * directory (backup_mark.h): the first run marks it, its owner's runs
+ * pass, another server's are refused, a directory its server marked but
+ * now without the marker (a disk not mounted) is refused, an empty marker
+ * is adopted, and the data directory's list of marked directories stays
+ * bounded with the latest kept.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "backup/backup_mark.h"
+#include "unit.h"
+
+static char root[] = "/tmp/tern-test-mark-XXXXXX";
+
+static void path(char *out, size_t n, const char *rel)
+{
+	snprintf(out, n, "%s/%s", root, rel);
+}
+
+static int check(const char *dir_rel, const char *data_rel, char *err, size_t errsz)
+{
+	char dir[512], data[512];
+	path(dir, sizeof dir, dir_rel);
+	path(data, sizeof data, data_rel);
+	mkdir(dir, 0700);
+	return backup_mark_check(dir, data, err, errsz);
+}
+
+int main(void)
+{
+	char err[1024], p[600], q[600];
+	struct stat sb;
+
+	if (mkdtemp(root) == NULL)
+		return 1;
+	path(p, sizeof p, "a");
+	mkdir(p, 0700);
+	path(p, sizeof p, "b");
+	mkdir(p, 0700);
+
+	/* First run: marked; its owner again: passes. */
+	CHECK_EQ_INT(check("bk", "a", err, sizeof err), 0);
+	path(p, sizeof p, "bk/" BACKUP_MARK_FILE);
+	CHECK(stat(p, &sb) == 0 && sb.st_size > 0 && (sb.st_mode & 0777) == 0600);
+	CHECK_EQ_INT(check("bk", "a", err, sizeof err), 0);
+
+	/* Another server (its own secrets.key): refused, the marker kept. */
+	CHECK_EQ_INT(check("bk", "b", err, sizeof err), -1);
+	CHECK(strstr(err, "another tern server") != NULL);
+	CHECK(stat(p, &sb) == 0 && sb.st_size > 0);
+
+	/* The marker gone from a directory its server marked: not mounted. */
+	unlink(p);
+	CHECK_EQ_INT(check("bk", "a", err, sizeof err), -1);
+	CHECK(strstr(err, "not mounted") != NULL);
+	CHECK(stat(p, &sb) != 0);
+	/* An empty one: adopted. */
+	CHECK_EQ_INT(unit_write_file(p, "", 0), 0);
+	CHECK_EQ_INT(check("bk", "a", err, sizeof err), 0);
+	CHECK(stat(p, &sb) == 0 && sb.st_size > 0);
+
+	/* Not a marker: refused, left alone. */
+	path(q, sizeof q, "other/" BACKUP_MARK_FILE);
+	path(p, sizeof p, "other");
+	mkdir(p, 0700);
+	CHECK_EQ_INT(unit_write_file(q, "hello\n", 6), 0);
+	CHECK_EQ_INT(check("other", "a", err, sizeof err), -1);
+	CHECK(strstr(err, "not a tern marker") != NULL);
+
+	/* 40 directories marked in turn: the list keeps the latest 32; the
+	 * latest is known (its marker gone: refused), the first is not (its
+	 * marker gone: marked again). */
+	for (int i = 0; i < 40; i++) {
+		char rel[32];
+		snprintf(rel, sizeof rel, "d%d", i);
+		CHECK_EQ_INT(check(rel, "a", err, sizeof err), 0);
+	}
+	path(p, sizeof p, "a/" BACKUP_MARK_DIRS_FILE);
+	FILE *f = fopen(p, "r");
+	int lines = 0, c;
+	while (f && (c = fgetc(f)) != EOF)
+		lines += c == '\n';
+	if (f)
+		fclose(f);
+	CHECK_EQ_INT(lines, 32);
+	path(p, sizeof p, "d39/" BACKUP_MARK_FILE);
+	unlink(p);
+	CHECK_EQ_INT(check("d39", "a", err, sizeof err), -1);
+	path(p, sizeof p, "d0/" BACKUP_MARK_FILE);
+	unlink(p);
+	CHECK_EQ_INT(check("d0", "a", err, sizeof err), 0);
+
+	char cmd[600];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", root);
+	if (system(cmd) != 0)
+		return 1;
+	return unit_done("test_backup_mark");
+}
