@@ -157,6 +157,17 @@ static int mark_parse(const char *text, char owner[33], char *who, size_t whosz)
 	return 0;
 }
 
+int backup_mark_foreign(const char *dir, const char *data_dir)
+{
+	char owner[33], theirs[33], who[1300], path[4200], mark[MARK_MAX];
+
+	snprintf(path, sizeof path, "%s/" BACKUP_MARK_FILE, dir);
+	if (read_small(path, mark, sizeof mark) <= 0)
+		return 0;
+	return mark_parse(mark, theirs, who, sizeof who) != 0 || owner_id(data_dir, owner) != 0 ||
+	       strcmp(theirs, owner) != 0;
+}
+
 int backup_mark_check(const char *dir, const char *data_dir, char *err, size_t errsz)
 {
 	char owner[33], theirs[33], who[1300], path[4200], mark[MARK_MAX], *list;

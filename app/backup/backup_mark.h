@@ -43,4 +43,12 @@
  */
 int backup_mark_check(const char *dir, const char *data_dir, char *err, size_t errsz);
 
+/*
+ * Whether dir's marker names another server (or is not a marker): 1, and
+ * the backups there are not this server's (not its last good one, not a
+ * run it missed); 0 when it is this server's, or there is none yet.
+ * Writes nothing in dir.
+ */
+int backup_mark_foreign(const char *dir, const char *data_dir);
+
 #endif

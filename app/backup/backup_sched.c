@@ -402,7 +402,9 @@ static int start_thread(const char *dir, unsigned minute, unsigned keep, char *e
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
 		log_error("backup", NULL, "event=backup_dir_unusable dir=\"%s\" error=\"%s\"",
 		          dir, strerror(errno));
-	int have = list_good(dir, &newest, 1, NULL) == 1;
+	/* Another server's backups (backup_mark.h) are not this one's last
+	 * good backup: its own runs there fail. */
+	int have = !backup_mark_foreign(dir, S.data_dir) && list_good(dir, &newest, 1, NULL) == 1;
 	int64_t last_good = have ? newest.started : 0;
 	pthread_mutex_lock(&S.mu);
 	S.last_bytes = have ? newest.bytes : 0;

@@ -1223,6 +1223,16 @@ def test_two_servers_never_share_a_backup_dir():
         time.sleep(1.05)
         d = backup_now(s1, 1)
         assert d["backups"][0]["name"] != first and len(os.listdir(bdir)) == 2, os.listdir(bdir)
+        # Restarted, the other does not take the owner's backups for its
+        # own: no last success in /metrics (an alert on its age would
+        # never fire), and no run "missed" made at the start.
+        s2.stop()
+        s2.start()
+        from httpc import Api
+        a = Api(s2)
+        a.token = s2.cli("token", "add", "metrics").stdout.decode().strip()
+        assert metric(a, "tern_backup_last_success_age_seconds") is None
+        assert a.call("GET", "/backups")[2]["last_good"] == 0
     finally:
         for s in (s1, s2):
             if s:

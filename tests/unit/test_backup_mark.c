@@ -49,7 +49,14 @@ int main(void)
 	CHECK(stat(p, &sb) == 0 && sb.st_size > 0 && (sb.st_mode & 0777) == 0600);
 	CHECK_EQ_INT(check("bk", "a", err, sizeof err), 0);
 
-	/* Another server (its own secrets.key): refused, the marker kept. */
+	/* Another server (its own secrets.key): refused, the marker kept;
+	 * the backups there are not its own. */
+	char bk[600], a[600], b[600];
+	path(bk, sizeof bk, "bk");
+	path(a, sizeof a, "a");
+	path(b, sizeof b, "b");
+	CHECK_EQ_INT(backup_mark_foreign(bk, a), 0);
+	CHECK_EQ_INT(backup_mark_foreign(bk, b), 1);
 	CHECK_EQ_INT(check("bk", "b", err, sizeof err), -1);
 	CHECK(strstr(err, "another tern server") != NULL);
 	CHECK(stat(p, &sb) == 0 && sb.st_size > 0);
@@ -71,6 +78,7 @@ int main(void)
 	CHECK_EQ_INT(unit_write_file(q, "hello\n", 6), 0);
 	CHECK_EQ_INT(check("other", "a", err, sizeof err), -1);
 	CHECK(strstr(err, "not a tern marker") != NULL);
+	CHECK_EQ_INT(backup_mark_foreign(p, a), 1);
 
 	/* 40 directories marked in turn: the list keeps the latest 32; the
 	 * latest is known (its marker gone: refused), the first is not (its
