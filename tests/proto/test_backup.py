@@ -29,7 +29,7 @@ import tempfile
 import threading
 import time
 
-from harness import Server, message
+from harness import Server, message, small_tmpfs
 from jmapc import Jmap
 from test_imap import ACCOUNTS, BOB, BOB_PW, ctx, deliver, login, mbsync_conf, wait_count
 
@@ -1300,10 +1300,11 @@ def test_keep_one_keeps_the_good_backup_through_a_failed_run():
     if os.geteuid() != 0:
         print("  (needs root to mount a small tmpfs)")
         return "skip"
-    tmp = tempfile.mkdtemp(prefix="tern-bkeep1-")
-    bdir = os.path.join(tmp, "backups")
-    os.makedirs(bdir)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", bdir], check=True)
+    with small_tmpfs("2m", "tern-bkeep1-") as bdir:
+        keep_one_through_a_failed_run(bdir)
+
+
+def keep_one_through_a_failed_run(bdir):
     s = None
     try:
         s = Server(accounts=ACCOUNTS, http=True, env={"TERN_BACKUP_DIR": bdir, "TERN_BACKUP_KEEP": "1"})
@@ -1324,5 +1325,3 @@ def test_keep_one_keeps_the_good_backup_through_a_failed_run():
     finally:
         if s:
             s.cleanup()
-        subprocess.run(["umount", "-l", bdir])
-        shutil.rmtree(tmp, ignore_errors=True)
