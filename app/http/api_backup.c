@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "admin/admin_meta.h"
+#include "backup/backup_mark.h"
 #include "backup/backup_sched.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -132,6 +133,14 @@ void api_backups_schedule(struct http_ctx *x)
 	if (!config_backup_dir_valid(dir)) {
 		http_problem(x, 400, "invalid_field", "dir",
 			     "an absolute path such as /backup, or empty for no scheduled backups");
+		return;
+	}
+	/* Its runs would all fail there (backup_mark.h): said now, not
+	 * found in a log after a week without backups. */
+	if (dir[0] && backup_mark_foreign(dir, http_cfg->data_dir)) {
+		http_problem(x, 400, "invalid_field", "dir",
+			     "%s holds the backups of another tern server (its " BACKUP_MARK_FILE
+			     "): give this one a directory of its own", dir);
 		return;
 	}
 	if (at && at[0] && config_backup_time_parse(at, &minute) < 0) {

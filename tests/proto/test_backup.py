@@ -1023,6 +1023,15 @@ def test_backup_schedule_set_from_web_admin():
                             ({"dir": bdir, "keep": 0}, "keep")):
             st, _, p = a.call("PUT", "/backups/schedule", body)
             assert st == 400 and p["field"] == field, (body, p)
+        # A directory another server's TERN-BACKUPS marks is refused at
+        # once, not left to fail every night.
+        foreign = os.path.join(tmp, "foreign")
+        os.makedirs(foreign)
+        with open(os.path.join(foreign, "TERN-BACKUPS"), "w") as fh:
+            fh.write("tern-backups 1\nowner %s\nhost other\ndata-dir /data\n" % ("0" * 32))
+        st, _, p = a.call("PUT", "/backups/schedule", {"dir": foreign})
+        assert st == 400 and p["field"] == "dir" and "another tern server" in p["detail"], p
+        assert a.call("GET", "/backups")[2]["dir"] == bdir
 
         s.stop()
         s.start()  # stored: still on, same list
