@@ -648,7 +648,7 @@ static int restore_leftover(const char *data_dir)
 }
 
 int backup_restore(const char *dir, const char *data_dir, const struct backup_progress *p,
-                   int *code_r, char *err, size_t errsz)
+                   uint64_t *queue_r, int *code_r, char *err, size_t errsz)
 {
 	struct backup_manifest *m = malloc(sizeof *m);
 	int rc;
@@ -664,6 +664,8 @@ int backup_restore(const char *dir, const char *data_dir, const struct backup_pr
 		return -1;
 	}
 	uint32_t schema = m->schema;
+	if (queue_r)
+		*queue_r = m->queue;
 	if (schema > store_schema_version()) {
 		free(m);
 		if (code_r)

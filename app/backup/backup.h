@@ -72,10 +72,11 @@ int backup_verify(const char *dir, struct backup_manifest *m_r, const struct bac
  * and so is a data_dir a running tern serve holds (STORE_EBUSY: its
  * lock is held through the restore, so none starts on it meanwhile).
  * On failure what was written is removed, leaving data_dir empty.
- * 0 or -1 with err.
+ * 0 with *queue_r (may be NULL) the outbound queue entries restored, which
+ * the restored store's first open holds (store_restore.c), or -1 with err.
  */
 int backup_restore(const char *dir, const char *data_dir, const struct backup_progress *p,
-                   int *code_r, char *err, size_t errsz);
+                   uint64_t *queue_r, int *code_r, char *err, size_t errsz);
 
 /*
  * Reads and parses dir/MANIFEST: 0, or -1 with err (missing, cut short,

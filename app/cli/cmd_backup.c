@@ -96,10 +96,17 @@ int cli_restore(const struct config *cfg, int argc, char **argv)
 	struct cli_progress pr;
 	struct backup_progress p = {cli_progress_step, &pr};
 	cli_progress_init(&pr, "restore");
-	if (backup_restore(argv[0], cfg->data_dir, &p, &code, err, sizeof err) != 0) {
+	uint64_t queue = 0;
+	if (backup_restore(argv[0], cfg->data_dir, &p, &queue, &code, err, sizeof err) != 0) {
 		fprintf(stderr, "tern: restore failed: %s\n", err);
 		return code == STORE_EEXIST || code == STORE_EINVAL || code == STORE_EBUSY ? 2 : 1;
 	}
-	printf("ok\nfrom: %s\nto: %s\n", argv[0], cfg->data_dir);
+	printf("ok\nfrom: %s\nto: %s\nqueue-held: %llu\n", argv[0], cfg->data_dir,
+	       (unsigned long long)queue);
+	/* They may have left since the backup: the admin decides. */
+	if (queue)
+		fprintf(stderr, "tern: the %llu outbound message(s) the backup had queued are held "
+		        "(they may have been delivered since): tern queue list shows them, tern queue "
+		        "flush sends them, tern queue del drops them\n", (unsigned long long)queue);
 	return 0;
 }

@@ -1174,6 +1174,9 @@ def test_restore_holds_the_restored_queue():
         restored = os.path.join(tmp, "restored")
         r = tern(w.srv, "restore", b, data=restored)
         assert r.returncode == 0, r.stderr
+        # Said at the restore, before any server starts on it.
+        assert kv(r.stdout)["queue-held"] == "1", r.stdout
+        assert b"tern queue flush" in r.stderr, r.stderr
         w.srv.data = w.srv.env["TERN_DATA_DIR"] = restored
         rcv = w.receiver(0)
         w.srv.start()
