@@ -4,8 +4,9 @@
  *
  * Both files are written whole under a temporary name and renamed (or,
  * for a marker where none is, linked: two servers marking one directory
- * at once, one wins and the other then reads the winner's), so a crash
- * never leaves one half written.
+ * at once, one wins and the other then reads the winner's; renamed after
+ * a look where the share has no hard links), so a crash never leaves one
+ * half written.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -85,8 +86,16 @@ static int write_whole(const char *dir, const char *name, const char *text, int 
 		rc = errno;
 	if (close(fd) != 0 && rc == 0)
 		rc = errno;
-	if (rc == 0 && (replace ? rename(tmp, path) : link(tmp, path)) != 0)
+	if (rc == 0 && (replace ? rename(tmp, path) : link(tmp, path)) != 0) {
 		rc = errno;
+		/* A share without hard links (CIFS, some FUSE mounts): renamed
+		 * when none is there. A second server marking it in that same
+		 * instant could overwrite this one's: this one's runs then
+		 * fail from the next on, as for any other server's marker. */
+		struct stat sb;
+		if (!replace && rc != EEXIST && lstat(path, &sb) != 0 && errno == ENOENT)
+			rc = rename(tmp, path) == 0 ? 0 : errno;
+	}
 	unlink(tmp);
 	if (rc == 0)
 		rc = file_sync_dir(dir);

@@ -1337,3 +1337,29 @@ def keep_one_through_a_failed_run(bdir):
     finally:
         if s:
             s.cleanup()
+
+
+def test_backup_dir_without_hard_links_is_marked():
+    """A backup share whose file system has no hard links (CIFS/SMB, some
+    FUSE mounts: link(2) fails EPERM) still gets its TERN-BACKUPS marker:
+    the marker is written without one there, and the run is good (strace
+    makes the server's link(2) to the marker fail so)."""
+    if shutil.which("strace") is None:
+        print("  (no strace: skipped)")
+        return "skip"
+    tmp = tempfile.mkdtemp(prefix="tern-bnolink-")
+    bdir = os.path.join(tmp, "backups")
+    s = None
+    try:
+        s = Server(accounts=ACCOUNTS, http=True, env={"TERN_BACKUP_DIR": bdir},
+                   wrap=["strace", "-f", "-qq", "-o", "/dev/null", "-P", os.path.join(bdir, "TERN-BACKUPS"),
+                         "-e", "trace=link,linkat", "-e", "inject=link,linkat:error=EPERM"])
+        d = backup_now(s, 1)
+        assert d["backups"][0]["result"] == "ok", d
+        with open(os.path.join(bdir, "TERN-BACKUPS")) as fh:
+            assert fh.read().startswith("tern-backups 1\nowner "), os.listdir(bdir)
+        assert [n for n in os.listdir(bdir) if n.startswith(".")] == [], os.listdir(bdir)
+    finally:
+        if s:
+            s.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
