@@ -169,15 +169,28 @@ void api_backups_schedule(struct http_ctx *x)
 	char at_text[16];
 	snprintf(at_text, sizeof at_text, "%02u:%02u", minute / 60, minute % 60);
 	snprintf(keep_text, sizeof keep_text, "%u", keep);
-	int rc = backup_sched_configure(dir, minute, keep, err, sizeof err);
-	if (rc != 0) {
+	/* Stored first, applied second: a store that cannot take it (a full
+	 * disk: 507 as every other storing route) leaves the running
+	 * schedule as it was, where applying first left one running that the
+	 * next start forgot. A schedule that cannot apply (a backup running)
+	 * puts the stored values back. */
+	static const enum admin_setting keys[3] = {SETTING_BACKUP_DIR, SETTING_BACKUP_TIME,
+						   SETTING_BACKUP_KEEP};
+	const char *now[3] = {dir, dir[0] ? at_text : "", dir[0] ? keep_text : ""};
+	char was[3][512];
+	for (int i = 0; i < 3; i++)
+		if (admin_setting_get(http_store, keys[i], was[i], sizeof was[i]) != STORE_OK)
+			was[i][0] = 0;
+	int rc = STORE_OK;
+	for (int i = 0; i < 3 && rc == STORE_OK; i++)
+		rc = admin_setting_set(http_store, keys[i], now[i]);
+	if (rc == STORE_OK && (rc = backup_sched_configure(dir, minute, keep, err, sizeof err)) != 0)
 		http_problem(x, rc > 0 ? 409 : 503, rc > 0 ? "busy" : "temporary", NULL, "%s", err);
-		return;
-	}
-	if (admin_setting_set(http_store, SETTING_BACKUP_DIR, dir) != STORE_OK ||
-	    admin_setting_set(http_store, SETTING_BACKUP_TIME, dir[0] ? at_text : "") != STORE_OK ||
-	    admin_setting_set(http_store, SETTING_BACKUP_KEEP, dir[0] ? keep_text : "") != STORE_OK) {
-		http_problem(x, 503, "temporary", NULL, "the schedule applies now but could not be stored");
+	else if (rc != STORE_OK)
+		http_store_problem(x, rc, "the schedule could not be stored");
+	if (rc != 0) {
+		for (int i = 0; i < 3; i++)
+			(void)admin_setting_set(http_store, keys[i], was[i]);
 		return;
 	}
 	log_info("http", NULL, "event=backup_schedule_set ip=%s dir=\"%s\" time=%s keep=%u", x->ip, dir,
