@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <pthread.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include "report/dmarc_out.h"
 #include "report/dmarc_reporter.h"
 #include "report/report_queue.h"
+#include "store/store.h"
 
 #define MSG_MAX ((size_t)1 << 20)
 
@@ -57,6 +59,7 @@ int dmarc_fail_wanted(const char *fo, int dmarc_failed, int spf_aligned, int dki
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct dmarc_fail_job *pending[DMARC_FAIL_PENDING];
 static unsigned npending;
+static atomic_int stop_asked; /* dmarc_fail_stop */
 static struct {
 	uint64_t key;
 	int64_t at;
@@ -268,7 +271,12 @@ static int send_one(struct store *st, const char *from, const char *hostname,
 	dmarc_dest_init(d, j->pdomain);
 	d->ruf = 1;
 	int rc = 0;
-	if (lookup(arg, d) != 0 || dmarc_dest_status(d) != DMARC_DEST_OK) {
+	int looked = lookup(arg, d);
+	if (looked != 0 && atomic_load(&stop_asked)) {
+		free(d);
+		return -1; /* cut short by the stop: kept for the next start */
+	}
+	if (looked != 0 || dmarc_dest_status(d) != DMARC_DEST_OK) {
 		log_info("dmarc", NULL, "event=failure_report_skipped domain=%s reason=no_destination",
 			 j->pdomain);
 		free(d);
@@ -320,7 +328,7 @@ unsigned dmarc_fail_send(struct store *st, const char *from, const char *hostnam
 			 int (*lookup)(void *, struct dmarc_dest *), void *arg, int64_t now)
 {
 	unsigned sent = 0;
-	for (;;) {
+	while (!atomic_load(&stop_asked)) {
 		pthread_mutex_lock(&mu);
 		struct dmarc_fail_job *j = npending ? pending[0] : NULL;
 		if (j) {
@@ -330,12 +338,146 @@ unsigned dmarc_fail_send(struct store *st, const char *from, const char *hostnam
 		pthread_mutex_unlock(&mu);
 		if (!j)
 			break;
+		int rc = 0;
 		if (from && from[0])
-			sent += (unsigned)send_one(st, from, hostname, lookup, arg, now, j);
+			rc = send_one(st, from, hostname, lookup, arg, now, j);
 		else
 			log_info("dmarc", NULL, "event=failure_report_skipped domain=%s reason=off",
 				 j->pdomain);
+		if (rc < 0) {
+			/* Back at the head, for dmarc_fail_save. */
+			pthread_mutex_lock(&mu);
+			memmove(pending + 1, pending, npending * sizeof pending[0]);
+			pending[0] = j;
+			npending++;
+			pthread_mutex_unlock(&mu);
+			break;
+		}
+		sent += (unsigned)rc;
 		dmarc_fail_job_free(j);
 	}
 	return sent;
+}
+
+/* ---- across a stop ---- */
+
+/* One record per report: the fields in struct order, each ended by a
+ * NUL (none holds one: they are C strings), then the arrival time. */
+#define SAVED_PREFIX "dmarc/fail-pending/"
+#define SAVED_FIELDS 11
+
+void dmarc_fail_stop(void)
+{
+	atomic_store(&stop_asked, 1);
+}
+
+int dmarc_fail_stopping(void)
+{
+	return atomic_load(&stop_asked);
+}
+
+unsigned dmarc_fail_save(struct store *st)
+{
+	struct dmarc_fail_job *jobs[DMARC_FAIL_PENDING];
+	pthread_mutex_lock(&mu);
+	unsigned n = npending;
+	memcpy(jobs, pending, n * sizeof jobs[0]);
+	npending = 0;
+	pthread_mutex_unlock(&mu);
+	unsigned saved = 0;
+	for (unsigned i = 0; i < n; i++) {
+		const struct dmarc_fail_job *j = jobs[i];
+		char name[64], at[24];
+		snprintf(name, sizeof name, SAVED_PREFIX "%02u", i);
+		snprintf(at, sizeof at, "%lld", (long long)j->arrived);
+		const char *f[SAVED_FIELDS] = {j->pdomain,    j->header_from,   j->source_ip,
+					       j->mail_from,  j->delivery,      j->alignment,
+					       j->dkim_domain, j->dkim_selector, j->auth_results,
+					       j->header,     at};
+		struct buf b;
+		buf_init(&b, 1u << 20);
+		for (int k = 0; k < SAVED_FIELDS; k++)
+			buf_append(&b, f[k], strlen(f[k]) + 1);
+		int rc = store_meta_put(st, name, buf_data(&b), buf_len(&b), 0);
+		if (rc == STORE_OK)
+			saved++;
+		else
+			log_warn("dmarc", NULL, "event=failure_report_dropped domain=%s reason=not_saved rc=%d",
+				 j->pdomain, rc);
+		buf_free(&b);
+		dmarc_fail_job_free(jobs[i]);
+	}
+	if (saved)
+		log_info("dmarc", NULL, "event=failure_reports_saved count=%u", saved);
+	return saved;
+}
+
+/* A saved record back as a job, or NULL when it is not one. */
+static struct dmarc_fail_job *job_parse(const char *v, size_t len)
+{
+	const char *f[SAVED_FIELDS];
+	size_t at = 0;
+	for (int k = 0; k < SAVED_FIELDS; k++) {
+		const char *end = at < len ? memchr(v + at, '\0', len - at) : NULL;
+		if (!end)
+			return NULL;
+		f[k] = v + at;
+		at = (size_t)(end - v) + 1;
+	}
+	struct dmarc_fail_job *j = xcalloc(1, sizeof *j);
+	struct { char *dst; size_t sz; } fixed[8] = {
+		{j->pdomain, sizeof j->pdomain},     {j->header_from, sizeof j->header_from},
+		{j->source_ip, sizeof j->source_ip}, {j->mail_from, sizeof j->mail_from},
+		{j->delivery, sizeof j->delivery},   {j->alignment, sizeof j->alignment},
+		{j->dkim_domain, sizeof j->dkim_domain}, {j->dkim_selector, sizeof j->dkim_selector}};
+	for (int k = 0; k < 8; k++) {
+		if (strlen(f[k]) >= fixed[k].sz) {
+			free(j);
+			return NULL;
+		}
+		memcpy(fixed[k].dst, f[k], strlen(f[k]) + 1);
+	}
+	j->auth_results = xstrdup(f[8]);
+	j->header = xstrdup(f[9]);
+	j->arrived = strtoll(f[10], NULL, 10);
+	if (!j->pdomain[0]) {
+		dmarc_fail_job_free(j);
+		return NULL;
+	}
+	return j;
+}
+
+struct load_ctx {
+	char names[DMARC_FAIL_PENDING * 2][64];
+	unsigned n;
+};
+
+static void load_one(void *arg, const char *name, const void *val, size_t len)
+{
+	struct load_ctx *c = arg;
+	if (c->n < sizeof c->names / sizeof c->names[0] && strlen(name) < sizeof c->names[0])
+		snprintf(c->names[c->n++], sizeof c->names[0], "%s", name);
+	struct dmarc_fail_job *j = job_parse(val, len);
+	pthread_mutex_lock(&mu);
+	int queued = j && npending < DMARC_FAIL_PENDING;
+	if (queued)
+		pending[npending++] = j;
+	pthread_mutex_unlock(&mu);
+	if (!queued)
+		dmarc_fail_job_free(j);
+}
+
+unsigned dmarc_fail_load(struct store *st)
+{
+	atomic_store(&stop_asked, 0);
+	struct load_ctx *c = xcalloc(1, sizeof *c);
+	unsigned before = dmarc_fail_pending();
+	store_meta_list(st, SAVED_PREFIX, load_one, c);
+	for (unsigned i = 0; i < c->n; i++)
+		(void)store_meta_del(st, c->names[i]);
+	free(c);
+	unsigned n = dmarc_fail_pending() - before;
+	if (n)
+		log_info("dmarc", NULL, "event=failure_reports_restored count=%u", n);
+	return n;
 }

@@ -24,8 +24,12 @@
  * only allows an extra report), at most DMARC_FAIL_PER_HOUR in all per
  * hour, at most DMARC_FAIL_PENDING waiting (more are dropped, logged).
  *
- * Caveats: what waits in memory is lost at a crash or stop (a failure
- * report is a best-effort sample; RFC 7489 §7.3 asks for nothing more).
+ * Across a stop (dmarc_fail_stop, then dmarc_fail_save): what waits, and
+ * one whose destinations' lookup the stop cut short, is kept in the store
+ * (dmarc/fail-pending/NN) and queued again by the next start
+ * (dmarc_fail_load); the stop waits for no lookup. A crash loses what
+ * waits in memory (a failure report is a best-effort sample; RFC 7489
+ * §7.3 asks for nothing more).
  */
 #ifndef TERN_REPORT_DMARC_FAIL_H
 #define TERN_REPORT_DMARC_FAIL_H
@@ -108,5 +112,17 @@ unsigned dmarc_fail_send(struct store *st, const char *from, const char *hostnam
 
 /* Reports waiting (tests, the log). */
 unsigned dmarc_fail_pending(void);
+
+/*
+ * The stop: dmarc_fail_stop() makes dmarc_fail_send take no more and a
+ * lookup ask dmarc_fail_stopping() to give up; once the report thread
+ * ended, dmarc_fail_save() writes what waits into st (and frees it).
+ * dmarc_fail_load() at the start queues it again, removes it from st and
+ * clears the stop; it returns how many came back.
+ */
+void dmarc_fail_stop(void);
+int dmarc_fail_stopping(void);
+unsigned dmarc_fail_save(struct store *st);
+unsigned dmarc_fail_load(struct store *st);
 
 #endif

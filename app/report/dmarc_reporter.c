@@ -63,6 +63,7 @@ void dmarc_reporter_from(const struct config *cfg, struct store *st, char *out, 
 
 struct lookup {
 	const struct config *cfg;
+	int stoppable; /* a failure report's: the stop ends it (dmarc_fail_stopping) */
 };
 
 static void lookup_done(void *arg)
@@ -74,6 +75,18 @@ static void lookup_deadline(struct loop *l, void *arg)
 {
 	*(int *)arg = 1;
 	loop_stop(l);
+}
+
+/* A failure report's lookup gives up at the stop, which then waits for
+ * no DNS server (the report is saved for the next start). */
+#define STOP_CHECK_MS 100
+
+static void lookup_stop_check(struct loop *l, void *arg)
+{
+	if (dmarc_fail_stopping())
+		lookup_deadline(l, arg);
+	else
+		loop_timer_add(l, STOP_CHECK_MS, lookup_stop_check, arg);
 }
 
 /* One evaluation on a loop and DNS channel of its own (a stopped loop
@@ -94,6 +107,8 @@ static int net_lookup(void *arg, struct dmarc_dest *d)
 	struct dns_drive *dr = dns_drive(&r, &dmarc_dest_ops, d, lookup_done, loop);
 	if (dr != NULL) {
 		uint64_t t = loop_timer_add(loop, LOOKUP_DEADLINE_MS, lookup_deadline, &timed_out);
+		if (lk->stoppable)
+			loop_timer_add(loop, STOP_CHECK_MS, lookup_stop_check, &timed_out);
 		loop_run(loop);
 		if (timed_out)
 			dns_drive_cancel(dr);
@@ -109,7 +124,7 @@ int dmarc_reporter_run(const struct config *cfg, struct store *st, uint32_t befo
 		       struct dmarc_send_result *res)
 {
 	char from[320];
-	struct lookup lk = {cfg};
+	struct lookup lk = {cfg, 0};
 
 	memset(res, 0, sizeof *res);
 	dmarc_seen_flush(st);
@@ -214,6 +229,8 @@ int dmarc_reporter_start(const struct config *cfg, struct store *st)
 	r_cfg = cfg;
 	r_st = st;
 	stopping = 0;
+	/* Failure reports the last stop kept: sent now. */
+	fail_asked = dmarc_fail_load(st) > 0;
 	if (pthread_create(&thread, NULL, reporter_main, NULL) != 0) {
 		log_error("dmarc", NULL, "event=reporter_not_started reason=\"pthread_create failed\"");
 		return -1;
@@ -225,7 +242,7 @@ int dmarc_reporter_start(const struct config *cfg, struct store *st)
 unsigned dmarc_fail_run(const struct config *cfg, struct store *st, int64_t now)
 {
 	char from[320];
-	struct lookup lk = {cfg};
+	struct lookup lk = {cfg, 1};
 	dmarc_reporter_from(cfg, st, from, sizeof from);
 	/* Off with the aggregate reports, or alone (the setting). */
 	char v[8] = "";
@@ -257,10 +274,12 @@ void dmarc_reporter_stop(void)
 {
 	if (!started)
 		return;
+	dmarc_fail_stop();
 	pthread_mutex_lock(&mu);
 	stopping = 1;
 	pthread_cond_signal(&cv);
 	pthread_mutex_unlock(&mu);
 	pthread_join(thread, NULL);
 	started = 0;
+	dmarc_fail_save(r_st); /* what waits, for the next start */
 }

@@ -14,7 +14,8 @@ ZONE.json maps lowercase names to record sets, e.g.
 A listed name without records of the asked type answers NOERROR with no
 answer (NODATA); a name not listed answers NXDOMAIN; a name listed as
 {"SERVFAIL": true} answers SERVFAIL (a temporary failure, at once), one
-listed as {"NXDOMAIN": true} NXDOMAIN; a name with "CNAME": "target" is
+listed as {"NXDOMAIN": true} NXDOMAIN, one listed as {"SILENT": true}
+gets no answer at all (a server that does not answer); a name with "CNAME": "target" is
 an alias: asked for another type, the answer holds the CNAME and then
 what the target answers (as a recursive resolver gives it), with AD only
 when every name of the chain has it; "AD": true in a name's set marks its
@@ -84,6 +85,8 @@ def answer(wire):
             # Wildcards: "PREFIX.*" for names starting with PREFIX., then "*".
             key = next((k for k in z if k.endswith(".*") and name.startswith(k[:-1])), None)
             name = key or ("*" if "*" in z else name)
+        if name in z and z[name].get("SILENT"):
+            return None
         if name not in z or z[name].get("NXDOMAIN"):
             r.set_rcode(dns.rcode.NXDOMAIN)
             negative_soa(z, r)
@@ -142,6 +145,8 @@ class Udp(socketserver.BaseRequestHandler):
         data, sock = self.request
         try:
             out = answer(data)
+            if out is None:
+                return
             q = dns.message.from_wire(data)
             if len(out) > max(512, q.payload if q.edns >= 0 else 0):
                 r = dns.message.make_response(q)
@@ -163,6 +168,8 @@ class Tcp(socketserver.BaseRequestHandler):
                     return
                 data += chunk
             out = answer(data)
+            if out is None:
+                return
             q = dns.message.from_wire(data)
             if q.question:
                 with _lock, open(ZONE_FILE + ".tcp", "a") as f:

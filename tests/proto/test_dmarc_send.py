@@ -312,3 +312,53 @@ def test_failure_reports_ruf():
         s.cleanup()
         rcv.stop()
         dns.stop()
+
+
+def test_failure_reports_kept_across_a_stop():
+    """DMARC failure reports waiting at a stop are kept in the store and
+    sent by the next start. The external ruf= destination's verification
+    name gets no answer from DNS: the first report's lookup hangs, the
+    second waits behind it; the stop ends that lookup (it waited up to
+    20 s for it, then took the second into the same silent lookup and
+    dropped both as no_destination). With DNS answering again, the
+    restarted server sends both."""
+    ips = unique_ips(1)
+    port = free_port_on(ips)
+    zone = {
+        "example.org": {"TXT": ["v=spf1 ip4:127.0.0.2 -all"], "MX": [[10, "mx.peer.test"]]},
+        "_dmarc.example.org": {"TXT": ["v=DMARC1; p=none; fo=1; ruf=mailto:fr@reports.test"]},
+        "example.org._report._dmarc.reports.test": {"SILENT": True},
+        "reports.test": {"MX": [[10, "mx.peer.test"]]},
+        "mx.peer.test": {"A": [ips[0]]},
+    }
+    dns = DnsServer(zone)
+    rcv = Receiver(ips[0], port)
+    s = Server(accounts=[("someone@example.test", "someone-pw-1")],
+               env={"TERN_DNS_SERVERS": dns.servers, "TERN_QUEUE_MX_PORT": str(port),
+                    "TERN_QUEUE_RETRY_SCHEDULE": "1", "TERN_QUEUE_TIMEOUT": "3",
+                    "TERN_DMARC_REPORT_FROM": FROM})
+    try:
+        with s:
+            for src in ("127.0.0.1", "127.0.0.3"):  # two spoofs: DMARC fails
+                c = smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=20, source_address=(src, 0))
+                c.ehlo("mail.example.org")
+                c.sendmail("bounce@example.org", ["someone@example.test"],
+                           msg("Mallory <alice@example.org>"))
+                c.quit()
+            s.stop(timeout=10)
+            log = s.log_text()
+            assert "event=failure_reports_saved count=2" in log, log[-3000:]
+            assert "event=failure_report_skipped" not in log, log[-3000:]
+            zone["example.org._report._dmarc.reports.test"] = {"TXT": ["v=DMARC1"]}
+            dns.zone(zone)
+            s.start()
+            got = rcv.wait_messages(2, timeout=30)
+            assert len(got) == 2, (got, s.log_text()[-3000:])
+            ips_seen = sorted(re.search(rb"Source-IP: (\S+)", m["data"]).group(1).decode()
+                              for m in got)
+            assert ips_seen == ["127.0.0.1", "127.0.0.3"], ips_seen
+            assert "event=failure_reports_restored count=2" in s.log_text()
+    finally:
+        s.cleanup()
+        rcv.stop()
+        dns.stop()
