@@ -87,6 +87,9 @@
  * back from the daemon until it is complete, up to this size. */
 #define HOLD_MAX 8192
 
+enum { RL_START, RL_METHOD, RL_TARGET0, RL_TARGET, RL_VERSION /* .. +7 */, RL_EOL = RL_VERSION + 8,
+       RL_LF, RL_DONE, RL_BAD };
+
 enum bridge_phase {
 	PHASE_HEADER,  /* waiting for a complete request header */
 	PHASE_REQUEST, /* header seen: body and answer to come */
@@ -103,6 +106,7 @@ struct bridge {
 	enum bridge_phase phase;
 	unsigned line_len; /* bytes in the header line being read */
 	unsigned head_bytes, head_lines; /* of the header being read */
+	int rline;          /* request_line_step's state over the bytes sent */
 	uint64_t timer;
 	uint64_t out_mark; /* c->bytes_out when the deadline was set */
 	uint64_t in_mark;  /* c->bytes_in then */
@@ -148,6 +152,7 @@ static void deadline_set(struct bridge *b, enum bridge_phase phase)
 	if (phase == PHASE_HEADER) {
 		b->line_len = HTTP_HEADER_START;
 		b->head_bytes = b->head_lines = 0;
+		b->rline = RL_START;
 	}
 	b->out_mark = b->c->bytes_out;
 	b->in_mark = b->c->bytes_in;
@@ -176,9 +181,47 @@ static void deadline_passed(struct loop *loop, void *arg)
 	conn_close(b->c, b->phase == PHASE_HEADER ? "header_timeout" : "request_timeout");
 }
 
+/*
+ * The request line, byte by byte (RFC 9112 §3: method token SP target SP
+ * HTTP-version CRLF; empty lines before it are ignored, §2.2). One that is
+ * not one is answered 400 here, with the security headers every response
+ * of ours carries: libmicrohttpd's own 400 has none and cannot be given
+ * any. The version's digits are the daemon's to judge (505).
+ */
+
+static int is_tchar(unsigned char ch)
+{
+	return (ch >= '0' && ch <= '9') || ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z') ||
+	       (ch && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
+static int request_line_step(int st, unsigned char ch)
+{
+	static const char version[] = "HTTP/#.#";
+	switch (st) {
+	case RL_DONE: return RL_DONE;
+	case RL_START: return ch == '\r' || ch == '\n' ? RL_START : is_tchar(ch) ? RL_METHOD : RL_BAD;
+	case RL_METHOD: return ch == ' ' ? RL_TARGET0 : is_tchar(ch) ? RL_METHOD : RL_BAD;
+	case RL_TARGET0:
+	case RL_TARGET:
+		if (ch == ' ' && st == RL_TARGET)
+			return RL_VERSION;
+		return ch > 0x20 && ch != 0x7f ? RL_TARGET : RL_BAD;
+	case RL_EOL: return ch == '\r' ? RL_LF : ch == '\n' ? RL_DONE : RL_BAD;
+	case RL_LF: return ch == '\n' ? RL_DONE : RL_BAD;
+	default: {
+		char want = version[st - RL_VERSION];
+		int ok = want == '#' ? ch >= '0' && ch <= '9' : ch == (unsigned char)want;
+		return !ok ? RL_BAD : st + 1;
+	}
+	}
+}
+
 /* Looks for the end of the request header in bytes going to the daemon. */
 static void scan_header(struct bridge *b, const char *p, size_t n)
 {
+	for (size_t i = 0; i < n && b->rline != RL_DONE; i++)
+		b->rline = request_line_step(b->rline, (unsigned char)p[i]);
 	long end = http_header_end(&b->line_len, p, n);
 	size_t in = end >= 0 ? (size_t)end : n;
 	b->head_bytes += (unsigned)in;
@@ -193,15 +236,21 @@ static void scan_header(struct bridge *b, const char *p, size_t n)
 /*
  * How many of the n header bytes at p may go to the daemon: all, or those
  * before the byte that takes the header past HEADER_BYTES_MAX or its line
- * count past HEADER_LINES_MAX (the daemon acts on whole lines, so the
- * rest of an over-long line never reaches it).
+ * count past HEADER_LINES_MAX, or the first that makes the request line
+ * not one (the daemon acts on whole lines, so the rest of such a line
+ * never reaches it).
  */
-static size_t header_room(const struct bridge *b, const char *p, size_t n)
+static size_t header_room(const struct bridge *b, const char *p, size_t n, int *bad_line)
 {
 	unsigned line = b->line_len, bytes = b->head_bytes, lines = b->head_lines;
+	int rline = b->rline;
 	for (size_t i = 0; i < n; i++) {
 		if (++bytes > HEADER_BYTES_MAX)
 			return i;
+		if (rline != RL_DONE && (rline = request_line_step(rline, (unsigned char)p[i])) == RL_BAD) {
+			*bad_line = 1;
+			return i;
+		}
 		if (p[i] == '\n') {
 			if (line == 0)
 				return n; /* the end: the rest is body */
@@ -217,28 +266,43 @@ static size_t header_room(const struct bridge *b, const char *p, size_t n)
 
 static void sp_close(struct bridge *b);
 
-/* 431 for a request header over our limits (RFC 6585 §5), then close. */
-static void header_too_large(struct bridge *b)
+/* An answer of ours in place of the daemon's (a problem, with the
+ * security headers), then close. */
+static void refuse(struct bridge *b, const char *status, const char *body, const char *event)
 {
-	static const char body[] =
-		"{\"type\":\"about:blank\",\"title\":\"Request Header Fields Too Large\","
-		"\"status\":431,\"detail\":\"the request header is over 16384 bytes or 100 lines\","
-		"\"code\":\"too_large\"}";
 	struct conn *c = b->c;
-	log_info("http", NULL, "event=header_too_large peer=%s bytes=%u lines=%u", c->peer_ip,
-		 b->head_bytes, b->head_lines);
+	log_info("http", NULL, "event=%s peer=%s bytes=%u lines=%u", event, c->peer_ip, b->head_bytes,
+		 b->head_lines);
 	sp_close(b);
 	if (b->timer)
 		loop_timer_del(b->loop, b->timer);
 	b->timer = 0;
 	buf_consume(&c->in, buf_len(&c->in));
 	conn_printf(c,
-		    "HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n"
+		    "HTTP/1.1 %s\r\nConnection: close\r\n"
 		    "Content-Type: application/problem+json\r\nCache-Control: no-store\r\n"
 		    "%sContent-Length: %zu\r\n\r\n%s",
-		    http_security_header_lines(b->https), sizeof body - 1, body);
+		    status, http_security_header_lines(b->https), strlen(body), body);
 	conn_pause_read(c, 1);
-	conn_close_after_flush(c, "header_too_large");
+	conn_close_after_flush(c, event);
+}
+
+/* 431 for a request header over our limits (RFC 6585 §5); 400 for a
+ * request line that is not one (RFC 9112 §3). */
+static void header_refused(struct bridge *b, int bad_line)
+{
+	if (bad_line)
+		refuse(b, "400 Bad Request",
+		       "{\"type\":\"about:blank\",\"title\":\"Bad Request\",\"status\":400,"
+		       "\"detail\":\"the request line is not METHOD SP target SP HTTP/1.1\","
+		       "\"code\":\"bad_request\"}",
+		       "bad_request_line");
+	else
+		refuse(b, "431 Request Header Fields Too Large",
+		       "{\"type\":\"about:blank\",\"title\":\"Request Header Fields Too Large\","
+		       "\"status\":431,\"detail\":\"the request header is over 16384 bytes or 100 lines\","
+		       "\"code\":\"too_large\"}",
+		       "header_too_large");
 }
 
 /* Moves request bytes from the conn to the daemon. 1 when all went. */
@@ -246,10 +310,12 @@ static int push_request(struct bridge *b)
 {
 	struct conn *c = b->c;
 	while (buf_len(&c->in) > 0) {
-		size_t room = b->phase == PHASE_HEADER ? header_room(b, buf_data(&c->in), buf_len(&c->in))
-						       : buf_len(&c->in);
+		int bad_line = 0;
+		size_t room = b->phase == PHASE_HEADER
+				      ? header_room(b, buf_data(&c->in), buf_len(&c->in), &bad_line)
+				      : buf_len(&c->in);
 		if (room == 0) {
-			header_too_large(b);
+			header_refused(b, bad_line);
 			return 1;
 		}
 		ssize_t w = send(b->sp, buf_data(&c->in), room, MSG_NOSIGNAL);

@@ -308,8 +308,20 @@ def test_bad_requests():
         assert st == 200, st
         st, _, _ = raw_https(s, b"GET /" + b"a" * 40000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
         assert st in (414, 431), st
-        st, _, _ = raw_https(s, b"THIS IS NOT HTTP\r\n\r\n")
-        assert st == 400, st
+        # A malformed request line (RFC 9112 §3): 400 as a problem with
+        # the security headers (the daemon's own 400 had none), whether
+        # the method, the target or the version is wrong.
+        for req in (b"THIS IS NOT HTTP\r\n\r\n", b"G(ET / HTTP/1.1\r\nHost: x\r\n\r\n",
+                    b"GET /a\x01b HTTP/1.1\r\nHost: x\r\n\r\n", b"GET / HTTP/1.1 x\r\n\r\n",
+                    b"GET  / HTTP/1.1\r\nHost: x\r\n\r\n"):
+            st, head, body = raw_https(s, req, whole=True)
+            assert st == 400 and json.loads(body)["code"] == "bad_request", (req, st, head, body)
+            for h in (b"X-Content-Type-Options: nosniff", b"Content-Security-Policy: default-src 'self'",
+                      b"X-Frame-Options: DENY", b"Connection: close"):
+                assert h in head, (req, h, head)
+        # Empty lines before it are allowed (RFC 9112 §2.2), HTTP/1.0 too.
+        st, _, _ = raw_https(s, b"\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert st == 200, st
         # HTTP/1.1 without one Host field: 400 (RFC 9112 section 3.2), a
         # problem like every error; HTTP/1.0 needs none.
         for req in (b"GET /api/v1/stats HTTP/1.1\r\nConnection: close\r\n\r\n",
