@@ -38,6 +38,14 @@
  * the process's file descriptor limit: every connection the daemon holds
  * is an open descriptor, so that branch cannot be reached.
  *
+ * The daemon's own error answers carry none of the security headers
+ * (0.9.75 has no hook that adds headers to them), so the bridge answers
+ * what it can see in the header as it passes: 431 (too large), 400 (a
+ * malformed request line or field line). Left to the daemon, without
+ * those headers: 505 for an HTTP version other than 1.x and 413 for a
+ * Content-Length past 2^64; both fixed text, nothing of the request in
+ * them.
+ *
  * Flow control both ways: when the socketpair will not take more request
  * bytes, the conn stops reading the client (conn_pause_read) until it
  * drains; when the conn's output buffer is nearly full, we stop reading
@@ -88,7 +96,7 @@
 #define HOLD_MAX 8192
 
 enum { RL_START, RL_METHOD, RL_TARGET0, RL_TARGET, RL_VERSION /* .. +7 */, RL_EOL = RL_VERSION + 8,
-       RL_LF, RL_DONE, RL_BAD };
+       RL_LF, FL_START, FL_NAME, FL_VALUE, FL_END, RL_DONE, RL_BAD };
 
 enum bridge_phase {
 	PHASE_HEADER,  /* waiting for a complete request header */
@@ -182,9 +190,12 @@ static void deadline_passed(struct loop *loop, void *arg)
 }
 
 /*
- * The request line, byte by byte (RFC 9112 §3: method token SP target SP
- * HTTP-version CRLF; empty lines before it are ignored, §2.2). One that is
- * not one is answered 400 here, with the security headers every response
+ * The request line and field lines, byte by byte (RFC 9112 §3: method
+ * token SP target SP HTTP-version CRLF, empty lines before it ignored,
+ * §2.2; §5: each field line a token, a colon with no blank before it,
+ * the value; a line starting with a blank, obs-fold, is the daemon's).
+ * RL_DONE at the empty line that ends the header. What breaks them is
+ * answered 400 here, with the security headers every response
  * of ours carries: libmicrohttpd's own 400 has none and cannot be given
  * any. The version's digits are the daemon's to judge (505).
  */
@@ -207,8 +218,14 @@ static int request_line_step(int st, unsigned char ch)
 		if (ch == ' ' && st == RL_TARGET)
 			return RL_VERSION;
 		return ch > 0x20 && ch != 0x7f ? RL_TARGET : RL_BAD;
-	case RL_EOL: return ch == '\r' ? RL_LF : ch == '\n' ? RL_DONE : RL_BAD;
-	case RL_LF: return ch == '\n' ? RL_DONE : RL_BAD;
+	case RL_EOL: return ch == '\r' ? RL_LF : ch == '\n' ? FL_START : RL_BAD;
+	case RL_LF: return ch == '\n' ? FL_START : RL_BAD;
+	case FL_START:
+		return ch == '\r' ? FL_END : ch == '\n' ? RL_DONE : ch == ' ' || ch == '\t' ? FL_VALUE
+		       : is_tchar(ch) ? FL_NAME : RL_BAD;
+	case FL_NAME: return ch == ':' ? FL_VALUE : is_tchar(ch) ? FL_NAME : RL_BAD;
+	case FL_VALUE: return ch == '\n' ? FL_START : FL_VALUE;
+	case FL_END: return ch == '\n' ? RL_DONE : RL_BAD;
 	default: {
 		char want = version[st - RL_VERSION];
 		int ok = want == '#' ? ch >= '0' && ch <= '9' : ch == (unsigned char)want;
@@ -294,7 +311,7 @@ static void header_refused(struct bridge *b, int bad_line)
 	if (bad_line)
 		refuse(b, "400 Bad Request",
 		       "{\"type\":\"about:blank\",\"title\":\"Bad Request\",\"status\":400,"
-		       "\"detail\":\"the request line is not METHOD SP target SP HTTP/1.1\","
+		       "\"detail\":\"the request line or a header field line is malformed\","
 		       "\"code\":\"bad_request\"}",
 		       "bad_request_line");
 	else

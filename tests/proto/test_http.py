@@ -308,12 +308,14 @@ def test_bad_requests():
         assert st == 200, st
         st, _, _ = raw_https(s, b"GET /" + b"a" * 40000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
         assert st in (414, 431), st
-        # A malformed request line (RFC 9112 §3): 400 as a problem with
-        # the security headers (the daemon's own 400 had none), whether
-        # the method, the target or the version is wrong.
+        # A malformed request line (RFC 9112 §3) or field line (§5.1: no
+        # colon, a blank in the name or before the colon): 400 as a problem
+        # with the security headers (the daemon's own 400 had none).
         for req in (b"THIS IS NOT HTTP\r\n\r\n", b"G(ET / HTTP/1.1\r\nHost: x\r\n\r\n",
                     b"GET /a\x01b HTTP/1.1\r\nHost: x\r\n\r\n", b"GET / HTTP/1.1 x\r\n\r\n",
-                    b"GET  / HTTP/1.1\r\nHost: x\r\n\r\n"):
+                    b"GET  / HTTP/1.1\r\nHost: x\r\n\r\n", b"GET / HTTP/1.1\r\nHost x\r\n\r\n",
+                    b"GET / HTTP/1.1\r\nHost: x\r\nBad Name: y\r\n\r\n",
+                    b"GET / HTTP/1.1\r\nHost: x\r\nX-A : y\r\n\r\n"):
             st, head, body = raw_https(s, req, whole=True)
             assert st == 400 and json.loads(body)["code"] == "bad_request", (req, st, head, body)
             for h in (b"X-Content-Type-Options: nosniff", b"Content-Security-Policy: default-src 'self'",
