@@ -229,8 +229,10 @@ static void api(struct http_ctx *x)
 			memcpy(x->param, params, sizeof(params));
 			break;
 		}
+		/* Where GET is served, so is HEAD (RFC 9110 §9.3.2, §10.2.1). */
 		size_t n = strlen(allow);
-		snprintf(allow + n, sizeof(allow) - n, "%s%s", n ? ", " : "", api_routes[i].method);
+		snprintf(allow + n, sizeof(allow) - n, "%s%s%s", n ? ", " : "", api_routes[i].method,
+			 strcmp(api_routes[i].method, "GET") == 0 ? ", HEAD" : "");
 	}
 	if (!hit) {
 		if (allow[0]) {

@@ -338,6 +338,13 @@ def test_bad_requests():
         assert st == 404 and p["code"] == "not_found"
         st, hd, p = a.call("PUT", "/domains")
         assert st == 405 and "GET" in hd["allow"] and "POST" in hd["allow"], (hd, p)
+        # Where GET is, HEAD is too (it answers 200), and Allow says so
+        # (RFC 9110 §10.2.1: the methods the resource supports).
+        allow = [m.strip() for m in hd["allow"].split(",")]
+        assert "HEAD" in allow, hd
+        st, hd, p = a.call("DELETE", "/stats")
+        assert st == 405 and sorted(m.strip() for m in hd["allow"].split(",")) == ["GET", "HEAD"], hd
+        assert a.call("HEAD", "/stats")[0] == 200
         # Still serving.
         assert a.call("GET", "/stats")[0] == 200
 
