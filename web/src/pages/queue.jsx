@@ -73,7 +73,9 @@ export function Queue() {
 										<td>{bytes(m.size)}</td>
 										<td>{dateTime(m.created)}</td>
 										<td>{m.attempts}</td>
-										<td>{dateTime(m.next_attempt)}</td>
+										<td>{m.held
+											? <span class="badge badge-none" title="Restored from a backup: held until Retry now sends it or Delete drops it" data-testid="queue-held">held</span>
+											: dateTime(m.next_attempt)}</td>
 										<td class="wrap">{m.last_error}</td>
 										<td class="actions">
 											<button class="btn btn-small" onClick={() => retry(m.id)} disabled={act.busy}>Retry now</button>
