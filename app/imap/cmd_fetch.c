@@ -132,6 +132,7 @@ static int add_item(struct imap_session *s, struct imap_fetch *f, const struct i
 	} else if (imap_arg_atom_is(a, "RFC822.SIZE")) {
 		it.kind = IMAP_FI_RFC822_SIZE;
 		it.name = "RFC822.SIZE";
+		f->has_size = 1;
 	} else if (imap_arg_atom_is(a, "RFC822")) {
 		it = (struct imap_fetch_item){ .kind = IMAP_FI_BODY, .name = "RFC822" };
 		f->need_raw = 1;

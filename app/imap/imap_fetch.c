@@ -34,6 +34,7 @@
  * A NUL in a plain literal (a binary part APPENDed as literal8) goes out
  * as 0x80; BINARY sends the real octets as literal8 (write_literal()).
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,7 @@
 
 #include "core/log.h"
 #include "core/xalloc.h"
+#include "imap/imap_downgrade.h"
 #include "imap/imap_seqset.h"
 #include "imap/imap_session.h"
 #include "mime/imap_bodystructure.h"
@@ -70,6 +72,7 @@ static void end_message(struct imap_fetch *f)
 	f->in_msg = 0;
 	f->lit = -1;
 	f->msg_unknown_cte = 0;
+	imap_dg_free(&f->dg);
 	store_hold_release(imap_store, &f->hold);
 }
 
@@ -269,6 +272,8 @@ static void locate_cb(void *arg, const void *meta, size_t metalen, const char *d
 		arena_reset(f->arena);
 		mime_cache_load(meta, metalen, d, len, f->arena, &t);
 	}
+	if (f->dg_want)
+		imap_dg_build(&f->dg, d, len, hend, NULL);
 	for (size_t i = 0; i < f->nitems; i++) {
 		const struct imap_fetch_item *it = &f->items[i];
 		uint64_t st = 0, ln = len;
@@ -304,34 +309,6 @@ static void locate_cb(void *arg, const void *meta, size_t metalen, const char *d
 			break;
 		case IMAP_FI_BODY:
 			if (it->nparts == 0 && it->text != IMAP_SECTION_MIME) {
-				char *dh = NULL;
-				uint64_t dn = 0;
-				if (f->ascii && (it->text == IMAP_SECTION_HEADER ||
-						 it->text == IMAP_SECTION_HEADER_FIELDS ||
-						 it->text == IMAP_SECTION_HEADER_FIELDS_NOT) &&
-				    mime_header_needs_downgrade(d, (size_t)hend)) {
-					/* RFC 6855: UTF-8 header fields in ASCII
-					 * for a client that did not enable UTF-8
-					 * (mime_header_downgrade.h, as POP3 does). */
-					struct buf b;
-					buf_init(&b, 6 * (size_t)hend + 65536);
-					if (mime_header_downgrade(d, (size_t)hend, &b) == 0)
-						dh = buf_take(&b, &dn);
-					else
-						buf_free(&b);
-				}
-				if (dh && it->text == IMAP_SECTION_HEADER) {
-					f->mem[i] = dh;
-					ln = dn;
-					break;
-				}
-				if (dh) {
-					f->mem[i] = imap_header_filter(
-					    dh, dn, it->fields,
-					    it->text == IMAP_SECTION_HEADER_FIELDS_NOT, &ln);
-					free(dh);
-					break;
-				}
 				switch (it->text) {
 				case IMAP_SECTION_HEADER: ln = hend; break;
 				case IMAP_SECTION_TEXT:
@@ -340,28 +317,39 @@ static void locate_cb(void *arg, const void *meta, size_t metalen, const char *d
 					break;
 				case IMAP_SECTION_HEADER_FIELDS:
 				case IMAP_SECTION_HEADER_FIELDS_NOT:
-					f->mem[i] = imap_header_filter(
-					    d, hend, it->fields,
-					    it->text == IMAP_SECTION_HEADER_FIELDS_NOT, &ln);
+					st = 0;
+					ln = hend;
 					break;
 				default: break;
 				}
-				break;
-			}
-			if (mime_tree_section(&t, it->part, it->nparts, section_kind(it->text), NULL,
-					      &st, &ln) != 0) {
+			} else if (mime_tree_section(&t, it->part, it->nparts,
+						     section_kind(it->text), NULL, &st,
+						     &ln) != 0) {
 				f->how[i] = HOW_NIL;
 				break;
 			}
 			if (it->text == IMAP_SECTION_HEADER_FIELDS ||
 			    it->text == IMAP_SECTION_HEADER_FIELDS_NOT) {
-				f->mem[i] = imap_header_filter(d + st, ln, it->fields,
+				/* Filtered from the header as this session sees
+				 * it (downgraded or not). */
+				const char *h = imap_dg_section(&f->dg, d, st, &ln);
+				f->mem[i] = imap_header_filter(h, ln, it->fields,
 							  it->text == IMAP_SECTION_HEADER_FIELDS_NOT,
 							  &ln);
 				st = 0;
 			}
 			break;
 		default: continue;
+		}
+		int nul = 0; /* RFC 3516: octets with NUL go out as literal8 */
+		if (f->dg.n && !f->mem[i] && f->how[i] != HOW_NIL && f->how[i] != HOW_NUMBER) {
+			/* The stored range as this session sees it: its
+			 * literal is read through the map (send_chunk()). A
+			 * downgraded header has no NUL the stored one lacks. */
+			nul = it->kind == IMAP_FI_BINARY && ln && memchr(d + st, 0, (size_t)ln);
+			uint64_t vst = imap_dg_map(&f->dg, st);
+			ln = imap_dg_map(&f->dg, st + ln) - vst;
+			st = vst;
 		}
 		if (it->partial && f->how[i] != HOW_NIL) {
 			uint64_t off = it->offset < ln ? it->offset : ln;
@@ -370,9 +358,9 @@ static void locate_cb(void *arg, const void *meta, size_t metalen, const char *d
 			if (ln > it->length)
 				ln = it->length;
 		}
-		/* RFC 3516: octets with NUL go out as literal8. */
 		if (it->kind == IMAP_FI_BINARY && f->how[i] == HOW_LITERAL && ln &&
-		    memchr((f->mem[i] ? f->mem[i] : d) + st, 0, (size_t)ln))
+		    (f->dg.n && !f->mem[i] ? nul
+					   : memchr((f->mem[i] ? f->mem[i] : d) + st, 0, (size_t)ln) != NULL))
 			f->how[i] = HOW_LITERAL8;
 		f->start[i] = st;
 		f->len[i] = ln;
@@ -423,7 +411,11 @@ static void emit_item(struct imap_session *s, struct imap_fetch *f, size_t i)
 		break;
 	case IMAP_FI_FLAGS: imap_fetch_write_flags(s, sp, m); return;
 	case IMAP_FI_RFC822_SIZE:
-		snprintf(line, sizeof(line), "%sRFC822.SIZE %llu", sp, (unsigned long long)m->size);
+		/* As BODY[] sends it (imap_downgrade.h). */
+		snprintf(line, sizeof(line), "%sRFC822.SIZE %llu", sp,
+			 (unsigned long long)(m->size + (f->ascii && m->dg == IMAP_DG_SIZED
+								 ? (int64_t)m->dg_delta
+								 : 0)));
 		break;
 	case IMAP_FI_INTERNALDATE: {
 		char date[32];
@@ -477,6 +469,7 @@ static void emit_item(struct imap_session *s, struct imap_fetch *f, size_t i)
 struct chunk_ctx {
 	struct imap_session *s;
 	struct imap_fetch *f;
+	uint64_t src, n; /* the stored octets to send */
 	int bad;
 };
 
@@ -512,16 +505,12 @@ static void write_literal(struct imap_session *s, struct imap_fetch *f, const ch
 static void chunk_cb(void *arg, const char *d, size_t len)
 {
 	struct chunk_ctx *c = arg;
-	struct imap_fetch *f = c->f;
-	uint64_t n = f->lit_left > FETCH_CHUNK ? FETCH_CHUNK : f->lit_left;
 
-	if (f->lit_pos > len || n > len - f->lit_pos) {
+	if (c->src > len || c->n > len - c->src) {
 		c->bad = 1; /* not the message we measured */
 		return;
 	}
-	write_literal(c->s, f, d + f->lit_pos, (size_t)n);
-	f->lit_pos += n;
-	f->lit_left -= n;
+	write_literal(c->s, c->f, d + c->src, (size_t)c->n);
 }
 
 /* Sends one chunk of the current literal; -1 when the message vanished. */
@@ -533,15 +522,31 @@ static int send_chunk(struct imap_session *s, struct imap_fetch *f)
 		f->lit_pos += n;
 		f->lit_left -= n;
 	} else if (f->lit_left) {
+		struct chunk_ctx c = { .s = s, .f = f, .src = f->lit_pos };
+		c.n = f->lit_left > FETCH_CHUNK ? FETCH_CHUNK : f->lit_left;
+		if (f->dg.n) {
+			/* lit_pos is in the message as sent: a downgraded
+			 * header's text, or stored octets up to the next. */
+			const char *text;
+			uint64_t run = imap_dg_at(&f->dg, f->lit_pos, &text, &c.src);
+			if (run < c.n)
+				c.n = run;
+			if (text) {
+				write_literal(s, f, text, (size_t)c.n);
+				goto sent;
+			}
+		}
 		/* Through the hold: the bytes stay readable if the message is
 		 * expunged between two chunks (store_hold.c). */
-		struct chunk_ctx c = { .s = s, .f = f };
 		int rc = f->hold.held
 			? store_hold_read(imap_store, &f->hold, chunk_cb, &c)
 			: store_email_raw(imap_store, s->account,
 					  s->view.msgs[f->cur].email_id, chunk_cb, &c);
 		if (rc != STORE_OK || c.bad)
 			return -1;
+	sent:
+		f->lit_pos += c.n;
+		f->lit_left -= c.n;
 	}
 	if (f->lit_left == 0)
 		f->lit = -1;
@@ -597,7 +602,13 @@ void imap_fetch_refill(struct imap_session *s)
 			if (s->view.msgs[idx].uid < f->min_uid)
 				continue; /* MESSAGELIMIT: left for the next command */
 			f->cur = (uint32_t)idx;
-			if (f->need_raw) {
+			struct imap_msg *m = &s->view.msgs[idx];
+			/* A session without UTF-8 sees the message downgraded
+			 * unless its record rules that out; RFC822.SIZE alone
+			 * reads it only when its size is not known yet. */
+			f->dg_want = f->ascii && m->dg != IMAP_DG_NONE;
+			if (f->need_raw ||
+			    (f->dg_want && f->has_size && m->dg != IMAP_DG_SIZED)) {
 				struct locate_ctx c = { f };
 				if (store_email_hold(imap_store, s->account,
 						     s->view.msgs[f->cur].email_id, locate_cb, &c,
@@ -605,6 +616,15 @@ void imap_fetch_refill(struct imap_session *s)
 					end_message(f);
 					f->expunged++;
 					continue;
+				}
+				if (f->dg_want) {
+					int64_t delta = (int64_t)f->dg.size - (int64_t)m->size;
+					if (!f->dg.n)
+						m->dg = IMAP_DG_NONE;
+					else if (delta >= INT32_MIN && delta <= INT32_MAX) {
+						m->dg = IMAP_DG_SIZED;
+						m->dg_delta = (int32_t)delta;
+					}
 				}
 				if (f->msg_unknown_cte) {
 					end_message(f);

@@ -21,6 +21,7 @@
 
 #include "core/str.h"
 #include "core/xalloc.h"
+#include "mime/mime_cache.h"
 #include "store/store.h"
 
 static const struct {
@@ -114,6 +115,8 @@ static void msg_from_info(struct imap_msg *m, const struct store_email_info *inf
 				.modseq = info->modseq,
 				.saved_at = info->saved_at,
 				.thread_id = info->thread_id };
+	int u = mime_cache_header_utf8(info->meta, info->metalen, info->size);
+	m->dg = u < 0 ? IMAP_DG_UNKNOWN : u ? IMAP_DG_UTF8 : IMAP_DG_NONE;
 	imap_msg_set_keywords(m, info->keywords, info->keywords_len);
 	if (info->deleted) /* the membership's, not a keyword of the email */
 		m->flags |= IMAP_F_DELETED;

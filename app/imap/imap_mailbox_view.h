@@ -38,9 +38,20 @@ struct imap_msg {
 	uint64_t modseq;     /* the email's last change */
 	int64_t saved_at;    /* SAVEDATE: when it entered this mailbox */
 	uint32_t thread_id;  /* THREADID */
+	int32_t dg_delta;    /* IMAP_DG_SIZED: what the downgrade adds to size */
 	char *kw;            /* keywords other than the system flags, space-separated,
 			      * malloc'ed; NULL when none */
 	uint8_t flags;       /* IMAP_F_* */
+	uint8_t dg;          /* IMAP_DG_*: its size for a session without UTF-8 */
+};
+
+/* imap_msg.dg: whether a session without UTF-8 (imap_downgrade.h) sees
+ * the message at another size, from its MIME record (mime_cache.h). */
+enum {
+	IMAP_DG_UNKNOWN, /* the record cannot tell: read the message */
+	IMAP_DG_NONE,    /* no UTF-8 header field: sent as stored */
+	IMAP_DG_UTF8,    /* downgraded, size not yet worked out */
+	IMAP_DG_SIZED,   /* downgraded, size + dg_delta octets */
 };
 
 /* System flags, stored as the keywords $seen $answered ... (store.h). */

@@ -32,6 +32,7 @@
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/worker.h"
+#include "imap/imap_downgrade.h"
 #include "imap/imap_mailbox_view.h"
 #include "imap/imap_parser.h"
 #include "imap/imap_seqset.h"
@@ -327,6 +328,11 @@ struct imap_fetch {
 	int need_tree;         /* some item needs the MIME structure */
 	int ascii;             /* neither UTF8=ACCEPT nor IMAP4rev2: the message's
 	                        * header sections go out downgraded (RFC 6855) */
+	int has_size;          /* RFC822.SIZE is among the items */
+	int dg_want;           /* current message: build dg (ascii, and its
+	                        * record does not rule UTF-8 headers out) */
+	struct imap_dg dg;     /* current message as sent (imap_downgrade.h);
+	                        * literals of stored octets go through it */
 	struct arena *arena;   /* the current message's MIME tree (need_tree) */
 	unsigned char *how;    /* per item: how its octets are sent (imap_fetch.c) */
 	int msg_unknown_cte;   /* current message: a BINARY part we cannot decode */

@@ -102,6 +102,13 @@ int mime_cache_root_subject(const void *p, size_t len, struct arena *a, uint64_t
  */
 int mime_cache_root_bare_lf(const void *p, size_t len, struct arena *a, uint64_t *size_r,
                             uint64_t *bare_lf_r);
+/*
+ * Whether some header of the message of size octets has UTF-8 fields
+ * (MIME_TREE_HDR_UTF8), from the record's first octets alone (an IMAP
+ * view reads it for every message): 1 it has, 0 it has none, -1 the
+ * record cannot tell (none, another size, or written before the scan).
+ */
+int mime_cache_header_utf8(const void *p, size_t len, uint64_t size);
 /* The store's ceiling for one record, and the address-list cut of the
  * degraded (root part only) record used when the full one does not fit. */
 #define MIME_CACHE_META_MAX (256 * 1024)

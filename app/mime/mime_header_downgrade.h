@@ -49,6 +49,10 @@ int mime_header_needs_downgrade(const char *h, size_t n);
  * (a display name in ASCII: IMAP's ENVELOPE without UTF8=ACCEPT). */
 void mime_header_words(struct buf *out, struct str s);
 
+/* A ceiling for the downgrade of a header section of n octets: an octet
+ * may become four in "B" words, plus the words' and the folds' own. */
+#define MIME_HEADER_DOWNGRADE_MAX(n) (6 * (size_t)(n) + 65536)
+
 /* Appends the header section h[0..n) downgraded (see above) to out: 0, or
  * -1 when out's ceiling was reached. */
 int mime_header_downgrade(const char *h, size_t n, struct buf *out);

@@ -18,6 +18,7 @@
 
 #include "core/xalloc.h"
 #include "mime/mime_decode.h"
+#include "mime/mime_header_downgrade.h"
 #include "mime/rfc5322.h"
 
 /* Longest boundary we look for; RFC 2046 allows 70. */
@@ -651,8 +652,16 @@ void mime_tree_parse(const char *msg, size_t len, struct arena *a, struct mime_t
 	t->nparts = b.n;
 	t->parts = arena_alloc(a, b.n * sizeof(*t->parts));
 	memcpy(t->parts, b.parts, b.n * sizeof(*t->parts));
-	t->flags = b.tree_flags;
+	t->flags = b.tree_flags | MIME_TREE_HDR_SCANNED;
 	t->size = b.len;
+	/* Once here, at delivery, so a non-UTF-8 IMAP session knows from the
+	 * record alone which messages keep their sizes (imap_downgrade.h). */
+	for (uint32_t i = 0; i < t->nparts; i++)
+		if (mime_header_needs_downgrade(b.msg + t->parts[i].hdr_off,
+						(size_t)(t->parts[i].body_off - t->parts[i].hdr_off))) {
+			t->flags |= MIME_TREE_HDR_UTF8;
+			break;
+		}
 	free(b.parts);
 	free(b.last_child);
 }

@@ -136,7 +136,15 @@ struct mime_part {
  * envelope holds IMAP's choice (lists joined, else the first) and a
  * reader that wants another (JMAP: the last) must read the header. */
 #define MIME_TREE_REPEATED_ENV 0x2u
-#define MIME_TREE_FLAGS (MIME_TREE_LIMITED | MIME_TREE_REPEATED_ENV)
+/* Set by every parse (so in every record written since): HEADER_UTF8 is
+ * meaningful. A record without it predates the scan and says nothing. */
+#define MIME_TREE_HDR_SCANNED 0x4u
+/* Some part's header (the root's, an attached message's, a body part's
+ * MIME header) has a field mime_header_downgrade.h rewrites: a client
+ * without UTF-8 (IMAP without UTF8=ACCEPT) gets it downgraded. */
+#define MIME_TREE_HDR_UTF8 0x8u
+#define MIME_TREE_FLAGS                                                                            \
+	(MIME_TREE_LIMITED | MIME_TREE_REPEATED_ENV | MIME_TREE_HDR_SCANNED | MIME_TREE_HDR_UTF8)
 
 struct mime_tree {
 	struct mime_part *parts; /* parts[0] is the root */

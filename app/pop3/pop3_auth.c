@@ -177,7 +177,7 @@ static void header_size(void *arg, const char *data, size_t len)
 	if (!mime_header_needs_downgrade(data, hl))
 		return;
 	struct buf out;
-	buf_init(&out, POP3_HEADER_DOWNGRADE_MAX(hl));
+	buf_init(&out, MIME_HEADER_DOWNGRADE_MAX(hl));
 	if (mime_header_downgrade(data, hl, &out) == 0) {
 		hs->downgrade = 1;
 		hs->delta = (int64_t)(buf_len(&out) + bare_lfs(buf_data(&out), buf_len(&out))) -

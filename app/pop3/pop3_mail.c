@@ -145,7 +145,7 @@ static void downgrade_head(void *arg, const void *meta, size_t metalen, const ch
 
 	(void)meta;
 	(void)metalen;
-	buf_init(&b->head, POP3_HEADER_DOWNGRADE_MAX(hl));
+	buf_init(&b->head, MIME_HEADER_DOWNGRADE_MAX(hl));
 	if (mime_header_downgrade(data, hl, &b->head) == 0)
 		b->skip = hl;
 	else

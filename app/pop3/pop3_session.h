@@ -65,9 +65,6 @@ struct pop3_msg {
 	                    * (mime_header_downgrade.h), size counted so */
 };
 
-/* The ceiling for a downgraded header of hl octets: an octet may become
- * four in "B" words, plus the words' and the folds' own octets. */
-#define POP3_HEADER_DOWNGRADE_MAX(hl) (6 * (size_t)(hl) + 65536)
 
 enum pop3_send_kind { POP3_SEND_NONE, POP3_SEND_BODY, POP3_SEND_LIST, POP3_SEND_UIDL };
 

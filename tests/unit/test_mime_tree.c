@@ -1233,6 +1233,35 @@ static void test_cache_load(void)
 	buf_free(&rec);
 }
 
+/* Whether some header has UTF-8 fields, noted in the record at parse time
+ * (mime_cache_header_utf8(): an IMAP view reads it for every message). */
+static void test_cache_header_utf8(void)
+{
+	static const char plain[] = "Subject: hi\r\n\r\nbody \xc3\xa9\r\n";
+	static const char root[] = "Subject: caf\xc3\xa9\r\n\r\nbody\r\n";
+	static const char nested[] =
+		"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+		"Content-Type: message/rfc822\r\n\r\nSubject: caf\xc3\xa9\r\n\r\nx\r\n--b--\r\n";
+	static const char latin1[] = "Subject: caf\xe9\r\n\r\nbody\r\n";
+	const char *msgs[] = { plain, root, nested, latin1 };
+	const int want[] = { 0, 1, 1, 0 };
+	struct buf rec;
+
+	for (size_t i = 0; i < 4; i++) {
+		size_t len = strlen(msgs[i]);
+		CHECK(mime_cache_build(msgs[i], len, &rec) == 0);
+		CHECK_EQ_INT(mime_cache_header_utf8(buf_data(&rec), buf_len(&rec), len), want[i]);
+		/* Another message's record, or none, tells nothing. */
+		CHECK_EQ_INT(mime_cache_header_utf8(buf_data(&rec), buf_len(&rec), len + 1), -1);
+		CHECK_EQ_INT(mime_cache_header_utf8(NULL, 0, len), -1);
+		/* A record written before the scan (no MIME_TREE_HDR_SCANNED). */
+		unsigned char *p = (unsigned char *)buf_data(&rec);
+		p[1] &= (unsigned char)~(MIME_TREE_HDR_SCANNED | MIME_TREE_HDR_UTF8);
+		CHECK_EQ_INT(mime_cache_header_utf8(buf_data(&rec), buf_len(&rec), len), -1);
+		buf_free(&rec);
+	}
+}
+
 static int search_has(const char *msg, int body, const char *name, const char *needle)
 {
 	struct mime_tree t;
@@ -1415,6 +1444,7 @@ int main(void)
 	test_limits();
 	test_cache_corrupt();
 	test_cache_load();
+	test_cache_header_utf8();
 	test_search();
 	test_header_filter();
 	test_params();

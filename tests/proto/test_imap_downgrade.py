@@ -1,0 +1,87 @@
+"""IMAP for a client that enabled neither UTF8=ACCEPT nor IMAP4rev2 (RFC
+6855 §3), with mail whose header carries raw UTF-8 (RFC 6532, received
+with SMTPUTF8): every fetch of the whole message or of a header, and every
+size, is cut from one downgraded message (the header as POP3 sends it,
+the body as stored), so BODY[], RFC822, BINARY[], partial fetches and
+RFC822.SIZE agree octet for octet with BODY[HEADER] + BODY[TEXT]. Python's
+imaplib is the client: it never enables UTF-8."""
+import imaplib
+import smtplib
+
+from test_imap import BOB, Raw, deliver, login, srv, wait_count
+
+UTF8_MSG = ("From: J\u00f6rg M\u00fcller <j\u00f6rg@b\u00fccher.test>\r\n"
+            "To: Bob <bob@example.test>\r\n"
+            "Subject: Gr\u00fc\u00dfe aus M\u00fcnchen\r\n"
+            "Message-ID: <gr\u00fc\u00dfe.1@b\u00fccher.test>\r\n"
+            "MIME-Version: 1.0\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n"
+            "Content-Transfer-Encoding: 8bit\r\n\r\n"
+            "H\u00ebllo, a body of some length.\r\nSecond line.\r\n")
+
+
+def fetch1(m, item):
+    """The one literal (or atom) of FETCH 1 item."""
+    typ, data = m.fetch("1", "(%s)" % item)
+    assert typ == "OK", data
+    if isinstance(data[0], tuple):
+        return data[0][1]
+    return data[0]
+
+
+def put(s):
+    with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+        c.ehlo("client.test")
+        c.sendmail("alice@b\u00fccher.test", [BOB], UTF8_MSG.encode(),
+                   mail_options=["SMTPUTF8"])
+    deliver(s, 1)
+    wait_count(s, 2)
+
+
+def test_whole_message_fetches_and_sizes_agree_downgraded():
+    with srv() as s:
+        put(s)
+        m = login(s)
+        m.select("INBOX")
+        # First thing in the session: the size alone, as mbsync asks it.
+        typ, data = m.fetch("1:2", "(RFC822.SIZE)")
+        sizes = [int(d.split(b"RFC822.SIZE ")[1].rstrip(b")")) for d in data]
+        head = fetch1(m, "BODY.PEEK[HEADER]")
+        text = fetch1(m, "BODY.PEEK[TEXT]")
+        assert max(head) < 0x80, head
+        assert b"Subject: =?utf-8?" in head and b"Downgraded-Message-ID" in head, head
+        whole = fetch1(m, "BODY.PEEK[]")
+        assert whole == head + text, (whole, head, text)
+        assert text == UTF8_MSG.encode().split(b"\r\n\r\n", 1)[1]
+        assert sizes[0] == len(whole), (sizes, len(whole))
+        assert fetch1(m, "RFC822.SIZE").endswith(b"RFC822.SIZE %d)" % len(whole))
+        assert fetch1(m, "BINARY.PEEK[]") == whole
+        # Partial fetches are cut from the same octets: in the header,
+        # across its end, in the body, and past the end.
+        hl = len(head)
+        for o, n in ((0, 10), (5, 20), (hl - 3, 10), (hl + 4, 7), (len(whole) - 2, 50)):
+            got = fetch1(m, "BODY.PEEK[]<%d.%d>" % (o, n))
+            assert got == whole[o:o + n], (o, n, got, whole[o:o + n])
+            assert fetch1(m, "BINARY.PEEK[]<%d.%d>" % (o, n)) == whole[o:o + n]
+        assert fetch1(m, "RFC822") == whole  # sets \Seen, last
+        # The ASCII message is sent as stored, at its stored size.
+        typ, data = m.fetch("2", "(BODY.PEEK[])")
+        assert len(data[0][1]) == sizes[1], (len(data[0][1]), sizes)
+        m.logout()
+        # A session with UTF8=ACCEPT gets the stored octets, at their size.
+        r = Raw(s)
+        r.login()
+        r.send(b"e ENABLE UTF8=ACCEPT\r\n")
+        r.until_tag("e")
+        r.send(b"s SELECT INBOX\r\n")
+        r.until_tag("s")
+        r.send(b"f FETCH 1 (RFC822.SIZE)\r\n")
+        out = r.until_tag("f")
+        stored = [l for l in out if b"RFC822.SIZE" in l][0]
+        size = int(stored.split(b"RFC822.SIZE ")[1].rstrip(b")"))
+        assert size != sizes[0]
+        r.send(b"g FETCH 1 (BODY.PEEK[])\r\n")
+        lit = r.line()
+        assert lit.endswith(b"{%d}" % size), lit
+        assert "Subject: Gr\u00fc\u00dfe".encode() in b"\r\n".join(r.until_tag("g"))
+        r.close()
