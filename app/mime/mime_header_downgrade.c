@@ -66,6 +66,7 @@ static int name_in(const char *f, size_t l, const char *const *names)
 
 static const char *const unstructured_names[] = {
 	"Subject", "Comments", "Keywords", "Content-Description", NULL};
+static const char *const mime_param_names[] = {"Content-Type", "Content-Disposition", NULL};
 static const char *const address_names[] = {
 	"From", "Sender", "Reply-To", "To", "Cc", "Bcc", "Resent-From", "Resent-Sender",
 	"Resent-To", "Resent-Cc", "Resent-Bcc", "Disposition-Notification-To", NULL};
@@ -351,6 +352,114 @@ static int put_alabels(struct buf *val, struct str v)
 	return mime_has_8bit(buf_data(val), buf_len(val)) ? -1 : 0;
 }
 
+/* ---- MIME parameters (Content-Type, Content-Disposition) ---- */
+
+/* One parameter value v (unquoted) in RFC 2231 extended form: name*=
+ * utf-8''%XX..., in sections of at most 60 octets (name*0*=, name*1*=)
+ * when longer, so no line passes 998 octets (RFC 2231 §3). */
+static void put_param_2231(struct buf *val, struct str name, struct str v)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char sec[80];
+	size_t k = 0, part = 0, i = 0;
+	int split = 3 * v.len > 60;
+
+	while (i < v.len || part == 0) {
+		k = 0;
+		if (part == 0)
+			memcpy(sec, "utf-8''", 7), k = 7;
+		while (i < v.len) {
+			unsigned char c = (unsigned char)v.p[i];
+			/* A character is never cut between sections: some
+			 * readers decode each one alone. */
+			if ((c & 0xC0) != 0x80 && k + 12 > 60)
+				break;
+			i++;
+			/* RFC 2231 attribute-char, less the ones MIME quotes */
+			if ((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+			    strchr("!#$&+-.^_`|~", c)) {
+				sec[k++] = (char)c;
+			} else {
+				sec[k++] = '%';
+				sec[k++] = hex[c >> 4];
+				sec[k++] = hex[c & 15];
+			}
+		}
+		buf_append_c(val, ";\r\n\t");
+		buf_append(val, name.p, name.len);
+		if (split)
+			buf_printf(val, "*%zu", part);
+		buf_append_c(val, "*=");
+		buf_append(val, sec, k);
+		part++;
+	}
+}
+
+/*
+ * Content-Type and Content-Disposition: the type (or disposition) as it is,
+ * each parameter whose value is UTF-8 in RFC 2231's extended form (the
+ * MIME way to carry a non-ASCII file name), the others as written. -1
+ * when 8-bit octets are anywhere else (the caller renames the field).
+ */
+static int put_mime_params(struct buf *val, struct str v)
+{
+	size_t i = 0, start = 0;
+	int first = 1, quoted = 0;
+
+	for (i = 0; i <= v.len; i++) {
+		if (i < v.len) {
+			if (v.p[i] == '\\' && quoted) {
+				i++;
+				continue;
+			}
+			if (v.p[i] == '"')
+				quoted = !quoted;
+			if (v.p[i] != ';' || quoted)
+				continue;
+		}
+		struct str seg = trim(str_make(v.p + start, i - start));
+		start = i + 1;
+		if (first) {
+			if (mime_has_8bit(seg.p, seg.len))
+				return -1;
+			buf_append(val, seg.p, seg.len);
+			first = 0;
+			continue;
+		}
+		if (!seg.len)
+			continue;
+		if (!mime_has_8bit(seg.p, seg.len)) {
+			buf_append_c(val, ";\r\n\t");
+			buf_append(val, seg.p, seg.len);
+			continue;
+		}
+		const char *eq = memchr(seg.p, '=', seg.len);
+		if (!eq)
+			return -1;
+		struct str name = trim(str_make(seg.p, (size_t)(eq - seg.p)));
+		struct str raw = trim(str_make(eq + 1, seg.len - (size_t)(eq + 1 - seg.p)));
+		if (!name.len || mime_has_8bit(name.p, name.len) || memchr(name.p, '*', name.len))
+			return -1; /* already RFC 2231 with raw octets: no good form */
+		char *u = malloc(raw.len + 1);
+		size_t n = 0;
+		if (!u)
+			return -1;
+		if (raw.len >= 2 && raw.p[0] == '"' && raw.p[raw.len - 1] == '"') {
+			for (size_t j = 1; j + 1 < raw.len; j++) {
+				if (raw.p[j] == '\\' && j + 2 < raw.len)
+					j++;
+				u[n++] = raw.p[j];
+			}
+		} else {
+			memcpy(u, raw.p, raw.len);
+			n = raw.len;
+		}
+		put_param_2231(val, name, str_make(u, n));
+		free(u);
+	}
+	return 0;
+}
+
 /* The field f[0..n) (its line end included, 8-bit UTF-8) in ASCII. */
 static void put_field(struct buf *out, const char *f, size_t n, size_t nl)
 {
@@ -371,7 +480,24 @@ static void put_field(struct buf *out, const char *f, size_t n, size_t nl)
 	int addresses = name_in(f, nl, address_names);
 	struct buf val;
 	buf_init(&val, 4 * raw.len + 1024);
-	int r = addresses ? -1 : put_alabels(&val, raw);
+	int r = -1;
+	if (name_in(f, nl, mime_param_names)) {
+		char *u = malloc(raw.len + 1);
+		if (u && put_mime_params(&val, str_make(u, rfc5322_unfold(raw, u))) == 0 &&
+		    buf_room(&val) > 0) {
+			buf_append(out, f, nl);
+			buf_append_c(out, ": ");
+			buf_append(out, buf_data(&val), buf_len(&val));
+			buf_append_c(out, "\r\n");
+			buf_free(&val);
+			free(u);
+			return;
+		}
+		free(u);
+		buf_reset(&val);
+	} else if (!addresses) {
+		r = put_alabels(&val, raw);
+	}
 	if (r == 0) {
 		/* Folds kept as they were. */
 		buf_append(out, f, nl + 1);

@@ -22,6 +22,10 @@
  *     form); inside a group, where no group may nest, it is left out and
  *     shown in a comment instead. A mailbox this parser cannot take
  *     apart becomes such a group as a whole;
+ *   - Content-Type and Content-Disposition: each parameter whose value
+ *     is UTF-8 (a file name) in RFC 2231's extended form (name*=utf-8''
+ *     %XX.., in sections when long), the field and its type kept, so the
+ *     part keeps its type and name;
  *   - Return-Path with an A-label form: that; any other field (ids,
  *     Received, a Return-Path without an ASCII form, a field this code
  *     does not know): renamed "Downgraded-<name>" with its value in RFC

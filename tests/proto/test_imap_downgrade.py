@@ -85,3 +85,34 @@ def test_whole_message_fetches_and_sizes_agree_downgraded():
         assert lit.endswith(b"{%d}" % size), lit
         assert "Subject: Gr\u00fc\u00dfe".encode() in b"\r\n".join(r.until_tag("g"))
         r.close()
+
+
+def test_utf8_file_name_keeps_its_content_type():
+    """A part's UTF-8 file name (RFC 6532 allows it raw) goes out in RFC
+    2231's extended form: the field stays Content-Type, so the client
+    still sees a PDF and its name, and Python's email package reads the
+    same file name back."""
+    import email
+    import email.policy
+    msg = ("From: a@remote.test\r\nTo: bob@example.test\r\nSubject: f\r\n"
+           "MIME-Version: 1.0\r\n"
+           "Content-Type: application/pdf; name=\"r\u00e9sum\u00e9 2024.pdf\"\r\n"
+           "Content-Disposition: attachment; filename=\"r\u00e9sum\u00e9 2024.pdf\"\r\n"
+           "Content-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n").encode()
+    with srv() as s:
+        with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+            c.ehlo("client.test")
+            c.sendmail("a@remote.test", [BOB], msg, mail_options=["SMTPUTF8"])
+        wait_count(s, 1)
+        m = login(s)
+        m.select("INBOX")
+        whole = fetch1(m, "BODY.PEEK[]")
+        head = whole.split(b"\r\n\r\n", 1)[0]
+        assert max(head) < 0x80, head
+        assert b"Downgraded-Content" not in head, head
+        parsed = email.message_from_bytes(whole, policy=email.policy.default)
+        assert parsed.get_content_type() == "application/pdf", head
+        assert parsed.get_filename() == "r\u00e9sum\u00e9 2024.pdf", head
+        assert parsed.get_param("name") == "r\u00e9sum\u00e9 2024.pdf" or \
+            email.utils.collapse_rfc2231_value(parsed.get_param("name")) == "r\u00e9sum\u00e9 2024.pdf"
+        m.logout()

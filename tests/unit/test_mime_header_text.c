@@ -153,6 +153,19 @@ static void test_downgrade(void)
 		     "Received: from x\r\n\tfor <a@xn--9ca.test>; d\r\n");
 	CHECK_EQ_STR(downgraded("Message-ID: <\xc3\xa9@x>\r\n"),
 		     "Downgraded-Message-ID: =?utf-8?q?=3C=C3=A9=40x=3E?=\r\n");
+	/* MIME parameters: a UTF-8 value in RFC 2231's form, the field kept
+	 * (renamed, the part would lose its type), the other parameters as
+	 * written; a long one in sections. */
+	CHECK_EQ_STR(downgraded("Content-Type: application/pdf; name=\"caf\xc3\xa9 1.pdf\"\r\n"),
+		     "Content-Type: application/pdf;\r\n\tname*=utf-8''caf%C3%A9%201.pdf\r\n");
+	CHECK_EQ_STR(downgraded("Content-Disposition: attachment;\r\n filename=\xc3\xa9.txt; size=3\r\n"),
+		     "Content-Disposition: attachment;\r\n\tfilename*=utf-8''%C3%A9.txt;\r\n\tsize=3\r\n");
+	const char *lng = downgraded("Content-Type: text/plain; name=\"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+				     "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\"\r\n");
+	CHECK_EQ_STR(lng, "Content-Type: text/plain;\r\n\tname*0*=utf-8''%C3%A9%C3%A9%C3%A9%C3%A9"
+			  "%C3%A9%C3%A9%C3%A9;\r\n\tname*1*=%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9\r\n");
+	/* 8-bit in the type itself has no MIME form: renamed. */
+	CHECK(strncmp(downgraded("Content-Type: t\xc3\xa9xt/plain\r\n"), "Downgraded-Content-Type:", 24) == 0);
 	/* An address list that does not parse (an open quote): renamed. */
 	CHECK(strncmp(downgraded("To: \"\xc3\xa9 <a@b>\r\n"), "Downgraded-To: =?utf-8?", 23) == 0);
 	CHECK(mime_header_section_len("A: b\nC: d\n\nbody", 15) == 11);
