@@ -11,6 +11,14 @@
 #include "core/xalloc.h"
 #include "mime/mime_header_downgrade.h"
 
+static uint64_t lfs(const char *p, size_t n)
+{
+	uint64_t k = 0;
+	for (const char *e = p + n; (p = memchr(p, '\n', (size_t)(e - p))) != NULL; p++)
+		k++;
+	return k;
+}
+
 /* Adds the downgrade of d[off, off+n) to g when it changes anything. */
 static void replace(struct imap_dg *g, const char *d, uint64_t off, uint64_t n)
 {
@@ -26,6 +34,7 @@ static void replace(struct imap_dg *g, const char *d, uint64_t off, uint64_t n)
 	r->off = off;
 	r->len = n;
 	r->text_len = buf_len(&b);
+	r->lf_delta = (int64_t)lfs(buf_data(&b), buf_len(&b)) - (int64_t)lfs(d + off, (size_t)n);
 	r->text = xmalloc(buf_len(&b) + 1);
 	memcpy(r->text, buf_data(&b), buf_len(&b));
 	buf_free(&b);
@@ -104,6 +113,29 @@ uint64_t imap_dg_at(const struct imap_dg *g, uint64_t pos, const char **text_r, 
 				 (pos - g->reps[i].voff - g->reps[i].text_len);
 	uint64_t end = (size_t)(i + 1) < g->n ? g->reps[i + 1].voff : g->size;
 	return end - pos;
+}
+
+struct mime_tree *imap_dg_tree(const struct imap_dg *g, const struct mime_tree *t,
+			       struct arena *a)
+{
+	struct mime_tree *c = arena_alloc(a, sizeof(*c));
+	*c = *t;
+	c->parts = arena_alloc(a, t->nparts * sizeof(*c->parts));
+	memcpy(c->parts, t->parts, t->nparts * sizeof(*c->parts));
+	c->size = g->size;
+	for (uint32_t i = 0; i < t->nparts; i++) {
+		struct mime_part *p = &c->parts[i];
+		if (p->flags & MIME_PART_MESSAGE) {
+			/* Its body is a message: its headers' new lines count. */
+			size_t k = p->body_off ? (size_t)(last_at(g, p->body_off - 1, 0) + 1) : 0;
+			for (; k < g->n && g->reps[k].off + g->reps[k].len <= p->body_end; k++)
+				p->lines = (uint64_t)((int64_t)p->lines + g->reps[k].lf_delta);
+		}
+		p->hdr_off = imap_dg_map(g, p->hdr_off);
+		p->body_off = imap_dg_map(g, p->body_off);
+		p->body_end = imap_dg_map(g, p->body_end);
+	}
+	return c;
 }
 
 const char *imap_dg_section(const struct imap_dg *g, const char *d, uint64_t off, uint64_t *len)

@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/arena.h"
 #include "mime/mime_tree.h"
 
 struct imap_dg_rep {
@@ -31,6 +32,7 @@ struct imap_dg_rep {
 	uint64_t voff;     /* where its text starts in the downgraded message */
 	char *text;        /* malloc'ed */
 	uint64_t text_len;
+	int64_t lf_delta;  /* LFs text has more than the range */
 };
 
 struct imap_dg {
@@ -59,6 +61,12 @@ uint64_t imap_dg_map(const struct imap_dg *g, uint64_t off);
  * from there are of that one kind.
  */
 uint64_t imap_dg_at(const struct imap_dg *g, uint64_t pos, const char **text_r, uint64_t *src_r);
+
+/* A copy of t (parts in a) with every part's offsets, and the line count
+ * of every message/rfc822 part, as in the downgraded message: what
+ * BODYSTRUCTURE describes. */
+struct mime_tree *imap_dg_tree(const struct imap_dg *g, const struct mime_tree *t,
+			       struct arena *a);
 
 /* The octets the downgraded message holds for stored range [off, off+len)
  * when that is exactly a replaced header section, else d + off. */

@@ -164,12 +164,16 @@ static char *buf_take(struct buf *b, uint64_t *len_r)
 	return m;
 }
 
-/* ENVELOPE, BODY or BODYSTRUCTURE of the message, malloc'ed. */
+/* ENVELOPE, BODY or BODYSTRUCTURE of the message, malloc'ed: of t, the
+ * tree as sent (downgraded: imap_dg_tree()), or when that is too big of
+ * the root of orig, the stored message's tree. */
 static char *render_structure(const struct imap_fetch_item *it, const struct mime_tree *t,
-			      struct arena *a, const char *d, size_t len, uint64_t *len_r, int ascii)
+			      const struct mime_tree *orig, struct arena *a, const char *d,
+			      size_t len, uint64_t *len_r, int ascii)
 {
+	/* IMAP_BS_ASCII for an attached message's envelope too. */
 	unsigned flags = IMAP_BS_CRLF | (it->kind == IMAP_FI_BODYSTRUCTURE ? IMAP_BS_EXTENDED : 0) |
-			 (ascii && it->kind == IMAP_FI_ENVELOPE ? IMAP_BS_ASCII : 0);
+			 (ascii ? IMAP_BS_ASCII : 0);
 	struct buf b;
 	int r = -1;
 
@@ -185,6 +189,7 @@ static char *render_structure(const struct imap_fetch_item *it, const struct mim
 		 * copy so the other items still see the whole tree. */
 		struct mime_tree *c = arena_alloc(a, sizeof(*c));
 		struct mime_part *root = arena_alloc(a, sizeof(*root));
+		t = orig; /* the root's offsets and sizes are its own */
 		*c = *t;
 		*root = t->parts[0];
 		if (root->env) {
@@ -268,12 +273,14 @@ static void locate_cb(void *arg, const void *meta, size_t metalen, const char *d
 	struct mime_tree t;
 
 	memset(&t, 0, sizeof(t));
-	if (f->need_tree) {
+	if (f->need_tree || f->dg_want) {
 		arena_reset(f->arena);
 		mime_cache_load(meta, metalen, d, len, f->arena, &t);
 	}
+	/* Every part's header too: BODY[n.MIME], an attached message's
+	 * header and BODY[n] around it, and their sizes. */
 	if (f->dg_want)
-		imap_dg_build(&f->dg, d, len, hend, NULL);
+		imap_dg_build(&f->dg, d, len, hend, &t);
 	for (size_t i = 0; i < f->nitems; i++) {
 		const struct imap_fetch_item *it = &f->items[i];
 		uint64_t st = 0, ln = len;
@@ -282,8 +289,9 @@ static void locate_cb(void *arg, const void *meta, size_t metalen, const char *d
 		case IMAP_FI_ENVELOPE:
 		case IMAP_FI_BODYSTRUCTURE:
 		case IMAP_FI_BODY_STRUCT:
-			f->mem[i] = render_structure(it, &t, f->arena, d, len, &f->len[i],
-							   f->ascii);
+			f->mem[i] = render_structure(it, f->dg.n ? imap_dg_tree(&f->dg, &t, f->arena)
+								 : &t,
+						     &t, f->arena, d, len, &f->len[i], f->ascii);
 			f->start[i] = 0;
 			f->how[i] = HOW_INLINE;
 			continue;
@@ -342,7 +350,7 @@ static void locate_cb(void *arg, const void *meta, size_t metalen, const char *d
 		default: continue;
 		}
 		int nul = 0; /* RFC 3516: octets with NUL go out as literal8 */
-		if (f->dg.n && !f->mem[i] && f->how[i] != HOW_NIL && f->how[i] != HOW_NUMBER) {
+		if (f->dg.n && !f->mem[i] && f->how[i] != HOW_NIL) {
 			/* The stored range as this session sees it: its
 			 * literal is read through the map (send_chunk()). A
 			 * downgraded header has no NUL the stored one lacks. */
@@ -659,10 +667,10 @@ void imap_fetch_start(struct imap_session *s, struct imap_fetch *f)
 	f->len = xcalloc(f->nitems, sizeof(*f->len));
 	f->mem = xcalloc(f->nitems, sizeof(*f->mem));
 	f->how = xcalloc(f->nitems, sizeof(*f->how));
-	if (f->need_tree)
+	f->ascii = !s->utf8;
+	if (f->need_tree || f->ascii)
 		f->arena = arena_new(65536);
 	f->lit = -1;
-	f->ascii = !s->utf8;
 	s->fetch = f;
 	imap_fetch_refill(s);
 }

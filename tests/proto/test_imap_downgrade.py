@@ -116,3 +116,56 @@ def test_utf8_file_name_keeps_its_content_type():
         assert parsed.get_param("name") == "r\u00e9sum\u00e9 2024.pdf" or \
             email.utils.collapse_rfc2231_value(parsed.get_param("name")) == "r\u00e9sum\u00e9 2024.pdf"
         m.logout()
+
+
+NESTED = ("From: a@remote.test\r\nTo: bob@example.test\r\nSubject: fwd\r\n"
+          "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
+          "--b1\r\nContent-Type: text/plain; charset=utf-8\r\n"
+          "Content-Description: Gr\u00fc\u00dfe\r\n\r\nSee the attached m\u00e9ssage.\r\n"
+          "--b1\r\nContent-Type: message/rfc822\r\n\r\n"
+          "From: J\u00f6rg <j\u00f6rg@b\u00fccher.test>\r\nTo: anna@example.test\r\n"
+          "Subject: Caf\u00e9 au lait, a subject long enough that its encoded words fold\r\n"
+          "Message-ID: <x1@b\u00fccher.test>\r\n\r\nInner b\u00f6dy.\r\n"
+          "--b1--\r\n")
+
+
+def test_part_headers_and_attached_message_downgraded():
+    """BODY[1.MIME] and an attached message's header (BODY[2.HEADER]) go
+    out downgraded as the root header does, BODY[2] and BODY[] carry the
+    same octets, and BODYSTRUCTURE's size and line count of the
+    message/rfc822 part and its ENVELOPE describe what BODY[2] sends."""
+    import re
+    with srv() as s:
+        with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+            c.ehlo("client.test")
+            c.sendmail("a@remote.test", [BOB], NESTED.encode(), mail_options=["SMTPUTF8"])
+        wait_count(s, 1)
+        m = login(s)
+        m.select("INBOX")
+        whole = fetch1(m, "BODY.PEEK[]")
+        mime1 = fetch1(m, "BODY.PEEK[1.MIME]")
+        head2 = fetch1(m, "BODY.PEEK[2.HEADER]")
+        text2 = fetch1(m, "BODY.PEEK[2.TEXT]")
+        part2 = fetch1(m, "BODY.PEEK[2]")
+        for h in (mime1, head2):
+            assert max(h) < 0x80, h
+        assert b"Content-Description: =?utf-8?" in mime1, mime1
+        assert b"Subject: =?utf-8?" in head2 and b"<x1@xn--bcher-kva.test>" in head2, head2
+        assert part2 == head2 + text2, (part2, head2, text2)
+        assert text2 == "Inner b\u00f6dy.".encode(), text2  # the CRLF is the boundary's
+        assert mime1 in whole and part2 in whole
+        assert fetch1(m, "RFC822.SIZE").endswith(b"RFC822.SIZE %d)" % len(whole))
+        assert fetch1(m, "BODY.PEEK[2.HEADER.FIELDS (SUBJECT)]").startswith(b"Subject: =?utf-8?")
+        o = whole.index(part2)
+        assert fetch1(m, "BODY.PEEK[]<%d.%d>" % (o, len(part2))) == part2
+        typ, data = m.fetch("1", "(BODY)")
+        body = data[0] if isinstance(data[0], bytes) else b"".join(
+            x if isinstance(x, bytes) else x[0] + x[1] for x in data)
+        msg = re.search(rb'\("message" "rfc822" NIL NIL NIL "7bit" (\d+) ', body, re.I)
+        assert msg and int(msg.group(1)) == len(part2), (body, len(part2))
+        lines = re.search(rb' (\d+)\) "mixed"\)\)$', body)
+        assert lines and int(lines.group(1)) == part2.count(b"\n"), (body, part2.count(b"\n"))
+        # The attached message's ENVELOPE as the downgraded header shows it.
+        assert b'"=?utf-8?' in body.lower() and "Caf\u00e9".encode() not in body, body
+        assert b'(NIL NIL "=?UTF-8?B?SsO2cmcgPGrDtnJnQGLDvGNoZXIudGVzdD4=?=" NIL)' in body, body
+        m.logout()
