@@ -99,6 +99,7 @@ struct compiler {
 	int header;      /* a header key other than SUBJECT */
 	int sent;        /* a SENT* key needs the Date header */
 	int modseq;      /* a MODSEQ key was given: report the highest */
+	int size;        /* LARGER or SMALLER: sizes as the session sees them */
 	uint64_t unread; /* messages a text key did not need to read */
 	int64_t now;     /* OLDER, YOUNGER */
 	struct str charset; /* of the search strings; p == NULL: UTF-8 */
@@ -384,6 +385,7 @@ static struct node *compile_key(struct compiler *c, const struct imap_arg *args,
 	}
 	if (str_eq_ci_c(w, "LARGER") || str_eq_ci_c(w, "SMALLER")) {
 		n = node_new(c, str_eq_ci_c(w, "LARGER") ? N_LARGER : N_SMALLER);
+		c->size = 1;
 		if (imap_arg_number64(a, &n->num) < 0) {
 			c->err = "Invalid size.";
 			return NULL;
@@ -431,6 +433,7 @@ struct msg_ctx {
 	struct str subject; /* p == NULL: the message has none */
 	int64_t sent_day; /* the Date header's day, or the internal date's */
 	int recent;       /* the session shows it \Recent */
+	int ascii;        /* no UTF-8 enabled: sizes as downgraded (imap_msg_size) */
 };
 
 /* Floor division: dates before 1970 stay right. */
@@ -454,8 +457,8 @@ static int eval(const struct node *n, const struct msg_ctx *x)
 	case N_KW: return has_keyword(m->kw, n->kw) == n->value;
 	case N_SEQ: return imap_seqset_contains(&n->set, x->seq);
 	case N_UID: return imap_seqset_contains(&n->set, m->uid);
-	case N_LARGER: return m->size > n->num;
-	case N_SMALLER: return m->size < n->num;
+	case N_LARGER: return imap_msg_size(m, x->ascii) > n->num;
+	case N_SMALLER: return imap_msg_size(m, x->ascii) < n->num;
 	case N_MODSEQ: return m->modseq >= n->num;
 	case N_OLDER: return m->received_at <= n->day;
 	case N_YOUNGER: return m->received_at > n->day;
@@ -609,7 +612,7 @@ static int batch_meta_cb(void *arg, size_t i, const void *meta, size_t metalen)
 	    size != m->size)
 		return 0;
 	struct msg_ctx x = { .m = m, .seq = k + 1, .sent_day = day_of(m->received_at),
-			     .recent = imap_view_recent(&b->s->view, m) };
+			     .recent = imap_view_recent(&b->s->view, m), .ascii = !b->s->utf8 };
 	/* Folded once: compared here, and kept for the next SEARCH. */
 	if (subject.p)
 		mime_search_fold_value(subject, &b->fold);
@@ -635,7 +638,7 @@ static void batch_cb(void *arg, size_t i, const void *meta, size_t metalen, cons
 	struct search_run r = { .root = b->root, .a = b->a, .tree = b->c->body || b->c->sent,
 				.sent = b->c->sent };
 	r.x = (struct msg_ctx){ .m = m, .seq = k + 1, .sent_day = day_of(m->received_at),
-				.recent = imap_view_recent(&b->s->view, m) };
+				.recent = imap_view_recent(&b->s->view, m), .ascii = !b->s->utf8 };
 	search_cb(&r, meta, metalen, d, len);
 	b->res[k] = (uint8_t)r.hit;
 }
@@ -655,6 +658,7 @@ static void cached_cb(void *arg, size_t i, struct str folded)
 	const struct imap_msg *m = &ce->s->view.msgs[k];
 	struct msg_ctx x = { .m = m, .seq = k + 1, .sent_day = day_of(m->received_at),
 			     .recent = imap_view_recent(&ce->s->view, m), .folded = 1,
+			     .ascii = !ce->s->utf8,
 			     .subject = folded };
 	ce->res[k] = (uint8_t)eval(ce->root, &x);
 }
@@ -706,10 +710,14 @@ static void search_all(struct imap_session *s, const struct node *root, struct c
 	uint32_t *idx = NULL, *ids = NULL;
 	size_t n = 0;
 
+	/* LARGER and SMALLER compare RFC822.SIZE (RFC 3501 §6.4.4): the
+	 * size FETCH gives this session. */
+	if (c->size)
+		imap_view_size_downgrades(s, from, to);
 	for (uint32_t i = from; i < to; i++) {
 		struct msg_ctx x = { .m = &v->msgs[i], .seq = i + 1,
 				     .sent_day = day_of(v->msgs[i].received_at),
-				     .recent = imap_view_recent(v, &v->msgs[i]) };
+				     .recent = imap_view_recent(v, &v->msgs[i]), .ascii = !s->utf8 };
 		int known = c->text ? eval_known(root, &x) : eval(root, &x);
 		if (known >= 0) {
 			res[i] = (uint8_t)known;

@@ -188,6 +188,8 @@ static void gather_range(struct imap_session *s, struct arena *a, struct msg_key
 	unsigned content = want & ~((1u << K_ARRIVAL) | (1u << K_SIZE));
 
 	for (size_t i = from; i < to; i++) {
+		if (want & (1u << K_SIZE))
+			imap_view_size_downgrades(s, hits[i] - 1, hits[i]);
 		const struct imap_msg *m = &s->view.msgs[hits[i] - 1];
 		keys[i].seq = hits[i];
 		keys[i].sent = m->received_at;
@@ -221,7 +223,12 @@ static int cmp_msgs(const struct criteria *c, uint32_t ia, uint32_t ib)
 			r = ma->received_at < mb->received_at ? -1 : ma->received_at > mb->received_at;
 			break;
 		case K_DATE: r = a->sent < b->sent ? -1 : a->sent > b->sent; break;
-		case K_SIZE: r = ma->size < mb->size ? -1 : ma->size > mb->size; break;
+		case K_SIZE: {
+			/* RFC822.SIZE as this session sees it (RFC 5256 §3) */
+			uint64_t sa = imap_msg_size(ma, !c->s->utf8), sb = imap_msg_size(mb, !c->s->utf8);
+			r = sa < sb ? -1 : sa > sb;
+			break;
+		}
 		default: r = mime_sortkey_cmp(a->s[c->key[i]], b->s[c->key[i]]); break;
 		}
 		if (r)

@@ -421,9 +421,7 @@ static void emit_item(struct imap_session *s, struct imap_fetch *f, size_t i)
 	case IMAP_FI_RFC822_SIZE:
 		/* As BODY[] sends it (imap_downgrade.h). */
 		snprintf(line, sizeof(line), "%sRFC822.SIZE %llu", sp,
-			 (unsigned long long)(m->size + (f->ascii && m->dg == IMAP_DG_SIZED
-								 ? (int64_t)m->dg_delta
-								 : 0)));
+			 (unsigned long long)imap_msg_size(m, f->ascii));
 		break;
 	case IMAP_FI_INTERNALDATE: {
 		char date[32];
@@ -610,7 +608,7 @@ void imap_fetch_refill(struct imap_session *s)
 			if (s->view.msgs[idx].uid < f->min_uid)
 				continue; /* MESSAGELIMIT: left for the next command */
 			f->cur = (uint32_t)idx;
-			struct imap_msg *m = &s->view.msgs[idx];
+			const struct imap_msg *m = &s->view.msgs[idx];
 			/* A session without UTF-8 sees the message downgraded
 			 * unless its record rules that out; RFC822.SIZE alone
 			 * reads it only when its size is not known yet. */
@@ -625,15 +623,8 @@ void imap_fetch_refill(struct imap_session *s)
 					f->expunged++;
 					continue;
 				}
-				if (f->dg_want) {
-					int64_t delta = (int64_t)f->dg.size - (int64_t)m->size;
-					if (!f->dg.n)
-						m->dg = IMAP_DG_NONE;
-					else if (delta >= INT32_MIN && delta <= INT32_MAX) {
-						m->dg = IMAP_DG_SIZED;
-						m->dg_delta = (int32_t)delta;
-					}
-				}
+				if (f->dg_want)
+					imap_view_note_downgrade(s, f->cur, &f->dg);
 				if (f->msg_unknown_cte) {
 					end_message(f);
 					f->unknown_cte++;
@@ -659,6 +650,56 @@ void imap_fetch_refill(struct imap_session *s)
 		imap_write(s, ")\r\n", 3);
 		end_message(f);
 	}
+}
+
+void imap_view_note_downgrade(struct imap_session *s, uint32_t idx, const struct imap_dg *g)
+{
+	struct imap_msg *m = &s->view.msgs[idx];
+	int64_t delta = (int64_t)g->size - (int64_t)m->size;
+
+	if (!g->n) {
+		m->dg = IMAP_DG_NONE;
+	} else if (delta >= INT32_MIN && delta <= INT32_MAX) {
+		m->dg = IMAP_DG_SIZED;
+		m->dg_delta = (int32_t)delta;
+	}
+}
+
+struct size_ctx {
+	struct arena *a;
+	struct imap_dg dg;
+};
+
+/* Inside the store's read transaction: the message as sent, measured. */
+static void size_cb(void *arg, const void *meta, size_t metalen, const char *d, size_t len)
+{
+	struct size_ctx *c = arg;
+	struct mime_tree t;
+
+	arena_reset(c->a);
+	mime_cache_load(meta, metalen, d, len, c->a, &t);
+	imap_dg_build(&c->dg, d, len, imap_header_end(d, len), &t);
+}
+
+void imap_view_size_downgrades(struct imap_session *s, uint32_t from, uint32_t to)
+{
+	struct size_ctx c = { 0 };
+
+	if (s->utf8)
+		return;
+	for (uint32_t i = from; i < to && i < s->view.count; i++) {
+		const struct imap_msg *m = &s->view.msgs[i];
+		if (m->dg == IMAP_DG_NONE || m->dg == IMAP_DG_SIZED)
+			continue;
+		if (!c.a)
+			c.a = arena_new(65536);
+		if (store_email_content(imap_store, s->account, m->email_id, size_cb, &c) ==
+		    STORE_OK)
+			imap_view_note_downgrade(s, i, &c.dg);
+		imap_dg_free(&c.dg); /* a vanished message keeps its stored size */
+	}
+	if (c.a)
+		arena_free(&c.a);
 }
 
 void imap_fetch_start(struct imap_session *s, struct imap_fetch *f)

@@ -54,6 +54,15 @@ enum {
 	IMAP_DG_SIZED,   /* downgraded, size + dg_delta octets */
 };
 
+/* RFC822.SIZE as a session sees it (FETCH, SEARCH LARGER/SMALLER, SORT
+ * SIZE): for one without UTF-8 (ascii), the downgraded size once worked
+ * out (imap_view_size_downgrades()). */
+static inline uint64_t imap_msg_size(const struct imap_msg *m, int ascii)
+{
+	return ascii && m->dg == IMAP_DG_SIZED ? (uint64_t)((int64_t)m->size + m->dg_delta)
+					       : m->size;
+}
+
 /* System flags, stored as the keywords $seen $answered ... (store.h). */
 #define IMAP_F_ANSWERED 1u
 #define IMAP_F_FLAGGED 2u

@@ -383,6 +383,13 @@ int imap_fetch_items(struct imap_session *s, struct imap_fetch *f, const struct 
  * goes on from imap_session_input() until the tagged reply is sent (no
  * reply and no command end for f->unsolicited). */
 void imap_fetch_start(struct imap_session *s, struct imap_fetch *f);
+/* Notes in g's message (view index idx) its downgraded size (IMAP_DG_SIZED,
+ * or IMAP_DG_NONE when nothing changes). */
+void imap_view_note_downgrade(struct imap_session *s, uint32_t idx, const struct imap_dg *g);
+/* For a session without UTF-8: works out the downgraded size of every
+ * message of the view in [from, to) whose record does not rule it out,
+ * reading it once (imap_msg_size() then gives it). Nothing with UTF-8. */
+void imap_view_size_downgrades(struct imap_session *s, uint32_t from, uint32_t to);
 /* Adds FETCH output while below IMAP_OUT_HIGH; s->fetch is NULL when done. */
 void imap_fetch_refill(struct imap_session *s);
 /* Drops a FETCH under way (session end). */

@@ -169,3 +169,35 @@ def test_part_headers_and_attached_message_downgraded():
         assert b'"=?utf-8?' in body.lower() and "Caf\u00e9".encode() not in body, body
         assert b'(NIL NIL "=?UTF-8?B?SsO2cmcgPGrDtnJnQGLDvGNoZXIudGVzdD4=?=" NIL)' in body, body
         m.logout()
+
+
+def test_search_larger_smaller_and_sort_size_use_the_sent_size():
+    """SEARCH LARGER/SMALLER compare RFC822.SIZE (RFC 3501 §6.4.4) and SORT
+    (SIZE) sorts by it (RFC 5256 §3): for a session without UTF-8, the
+    downgraded size FETCH gives, in a session that never fetched."""
+    u = ("Subject: Gr\u00fc\u00dfe aus M\u00fcnchen, \u00e9t\u00e9\r\n"
+         "From: J\u00f6rg <j\u00f6rg@b\u00fccher.test>\r\n\r\nbody\r\n").encode()
+    with srv() as s:
+        r = Raw(s)
+        r.login()
+        r.send(b"a APPEND INBOX UTF8 (~{%d+}\r\n%s)\r\n" % (len(u), u))
+        assert r.until_tag("a")[-1].startswith(b"a OK")
+        m = login(s)
+        m.select("INBOX")
+        sent = int(fetch1(m, "RFC822.SIZE").split(b"RFC822.SIZE ")[1].rstrip(b")"))
+        assert sent > len(u) + 20, (sent, len(u))
+        m.logout()
+        # An ASCII message sized between the stored and the sent size.
+        a = b"Subject: plain\r\n\r\n" + b"x" * (len(u) + (sent - len(u)) // 2 - 20) + b"\r\n"
+        assert len(u) < len(a) < sent
+        r.send(b"b APPEND INBOX {%d+}\r\n%s\r\n" % (len(a), a))
+        assert r.until_tag("b")[-1].startswith(b"b OK")
+        r.close()
+        m = login(s)
+        m.select("INBOX")
+        assert m.search(None, "LARGER", str(sent - 1)) == ("OK", [b"1"])
+        assert m.search(None, "SMALLER", str(sent)) == ("OK", [b"2"])
+        assert m.search(None, "LARGER", str(len(a))) == ("OK", [b"1"])
+        assert m.sort("(SIZE)", "UTF-8", "ALL") == ("OK", [b"2 1"])
+        assert m.sort("(REVERSE SIZE)", "UTF-8", "ALL") == ("OK", [b"1 2"])
+        m.logout()

@@ -813,6 +813,10 @@ HTML_TEXT = ("RFC 9051 §6.4.4 BODY: 'the specified string in the body of the me
              "(text/html, no transfer encoding) has '=3D' 36 times, each inside a tag "
              "('<meta name=3D\"GENERATOR\"'), none in its text")
 KNOWN_QUERIES = {
+    # 29-8bit-headers, 40-/41-casemap: their RFC822.SIZE (KNOWN) is the
+    # downgraded message's for this session, and SORT (SIZE) sorts by it.
+    "SORT (SIZE) UTF-8 ALL": DOWNGRADED_SIZE + " (RFC 5256 §3 SIZE: RFC822.SIZE)",
+    "SORT (REVERSE SIZE SUBJECT) UTF-8 ALL": DOWNGRADED_SIZE + " (as SORT (SIZE))",
     # "X2" and "ARC" (the keys of "x\u00b2", "\uff21rc") are in HTML markup
     # only (gfx2swf.com, "...Sx2vpq..." and ".../archive/" in hrefs of the
     # hard-ham sample); both servers find both 40-/41-casemap mails

@@ -667,6 +667,17 @@ def load(r, msgs, rnd):
     left = sorted((x for x in msgs if x not in gone), key=lambda x: x.uid)
     for i, x in enumerate(left):
         x.seq = i + 1
+    # LARGER/SMALLER compare RFC822.SIZE: this session never enables
+    # UTF-8, so a raw UTF-8 header counts downgraded (test_imap_downgrade
+    # checks that size against BODY[]); an ASCII one as appended.
+    u, t = cmd(r, "z", "FETCH 1:* (UID RFC822.SIZE)")
+    assert t.startswith(b"z OK"), t
+    sizes = dict((int(a), int(b)) for a, b in
+                 (re.search(rb"UID (\d+) RFC822\.SIZE (\d+)", l).groups() for l in u))
+    for x in left:
+        if x.text.split(b"\r\n\r\n")[0].isascii():
+            assert sizes[x.uid] == len(x.text), (x.uid, sizes[x.uid], len(x.text))
+        x.size = sizes[x.uid]
     return left
 
 
