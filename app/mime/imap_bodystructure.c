@@ -398,6 +398,35 @@ static void addresses(struct w *w, const struct mime_addrs *l)
 	putc_(w, ')');
 }
 
+/*
+ * A message id as the header downgrade shows it (IMAP_BS_ASCII): one
+ * "<local@domain>" whose domain alone is UTF-8 with its A-labels (the
+ * field keeps its name); any other UTF-8 id has no ASCII form, the
+ * field is renamed (Downgraded-Message-ID), so the ENVELOPE has none.
+ */
+static void ascii_id(struct w *w, int ascii, struct str id)
+{
+	if (!ascii || !utf8_text(id)) {
+		nstring(w, id);
+		return;
+	}
+	char in[512], out[600];
+	size_t n = 0;
+	if (id.len >= 4 && id.len < sizeof in && id.p[0] == '<' && id.p[id.len - 1] == '>' &&
+	    !memchr(id.p + 1, '<', id.len - 2)) {
+		memcpy(in, id.p + 1, id.len - 2);
+		in[id.len - 2] = 0;
+		out[0] = '<';
+		n = punycode_address_ascii(in, out + 1, sizeof out - 2);
+	}
+	if (n == 0 || n + 2 > sizeof out) {
+		nstring(w, (struct str){ 0 });
+		return;
+	}
+	out[n + 1] = '>';
+	nstring(w, str_make(out, n + 2));
+}
+
 static void envelope(struct w *w, const struct mime_envelope *e)
 {
 	if (e == NULL) {
@@ -421,12 +450,10 @@ static void envelope(struct w *w, const struct mime_envelope *e)
 	putc_(w, ' ');
 	addresses(w, &e->bcc);
 	putc_(w, ' ');
-	/* A UTF-8 id has no ASCII form: the header downgrade renames the
-	 * field (Downgraded-Message-ID), so the ENVELOPE has none either. */
 	int ascii = w->flags & IMAP_BS_ASCII;
-	nstring(w, ascii && utf8_text(e->in_reply_to) ? (struct str){0} : e->in_reply_to);
+	ascii_id(w, ascii, e->in_reply_to);
 	putc_(w, ' ');
-	nstring(w, ascii && utf8_text(e->message_id) ? (struct str){0} : e->message_id);
+	ascii_id(w, ascii, e->message_id);
 	putc_(w, ')');
 }
 

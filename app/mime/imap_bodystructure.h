@@ -42,7 +42,8 @@
 /* ENVELOPE for a client that enabled neither UTF8=ACCEPT nor IMAP4rev2
  * (RFC 6855): UTF-8 text as RFC 2047 words, U-label hosts as A-labels, a
  * mailbox with a UTF-8 local part as an empty group named after it (left
- * out inside a group), a UTF-8 message id NIL: what the header downgrade
+ * out inside a group), a message id whose domain alone is UTF-8 with its
+ * A-labels and any other UTF-8 one NIL: what the header downgrade
  * (mime_header_downgrade.h) shows in the same message. */
 #define IMAP_BS_ASCII 0x8u
 

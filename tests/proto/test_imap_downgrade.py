@@ -168,6 +168,8 @@ def test_part_headers_and_attached_message_downgraded():
         # The attached message's ENVELOPE as the downgraded header shows it.
         assert b'"=?utf-8?' in body.lower() and "Caf\u00e9".encode() not in body, body
         assert b'(NIL NIL "=?UTF-8?B?SsO2cmcgPGrDtnJnQGLDvGNoZXIudGVzdD4=?=" NIL)' in body, body
+        # Its Message-ID as the downgraded header has it (A-labels).
+        assert b' "<x1@xn--bcher-kva.test>") ' in body, body
         m.logout()
 
 
