@@ -37,7 +37,10 @@
 
 #define TIMEOUT_MS 30000
 #define BAD_NONCE_TRIES 5
-#define POLL_MAX 60
+/* The most seconds polls wait, in all, without progress (an authorization
+ * turning valid) before the attempt is given up: Let's Encrypt finalizes
+ * in seconds, and in minutes at its busiest. */
+#define POLL_BUDGET 1800
 /* Authorizations whose challenge is answered and not valid yet, polled
  * together (in turn, one request at a time, a round each Retry-After):
  * the CA validates them all at once instead of one after the other. A
@@ -102,7 +105,7 @@ static struct acme {
 	size_t npend, ipoll; /* ipoll: the next of pend to poll this round */
 	long pend_retry;     /* the CA's Retry-After for the next round */
 	char chall_url[512], chall_name[256];
-	int polls;
+	unsigned polls, poll_waited; /* polls and their seconds since the last progress */
 
 	struct acme_key certkey;
 	enum state state;
@@ -698,7 +701,7 @@ static void finalize(void)
 		fail(-1, "cannot make the key or CSR");
 		return;
 	}
-	A.polls = 0;
+	A.polls = A.poll_waited = 0;
 	buf_init(&p, ACME_CSR_MAX * 2);
 	buf_append_c(&p, "{\"csr\":\"");
 	acme_b64url_buf(&p, csr, len);
@@ -751,7 +754,7 @@ static void on_authz_poll(const struct acme_http_resp *r)
 		memmove(&A.pend[A.ipoll], &A.pend[A.ipoll + 1],
 		        (A.npend - A.ipoll - 1) * sizeof A.pend[0]);
 		A.npend--;
-		A.polls = 0; /* progress: POLL_MAX counts rounds without */
+		A.polls = A.poll_waited = 0; /* progress: POLL_BUDGET counts the wait without */
 	} else if (strcmp(z.status, "pending") == 0 || strcmp(z.status, "processing") == 0) {
 		A.pend_retry = r->retry_after;
 		A.ipoll++;
@@ -781,7 +784,7 @@ static void on_challenge(const struct acme_http_resp *r)
 	A.pend[A.npend].idx = A.iauthz;
 	snprintf(A.pend[A.npend].name, sizeof A.pend[0].name, "%s", A.chall_name);
 	A.npend++;
-	A.pend_retry = 1;
+	A.pend_retry = r->retry_after; /* none: acme_poll_wait backs off from 1 s */
 	A.iauthz++;
 	next_authz();
 }
@@ -933,7 +936,7 @@ static void on_order(const struct acme_http_resp *r)
 	memcpy(A.authz, o.authz, sizeof A.authz);
 	A.iauthz = 0;
 	A.npend = 0;
-	A.polls = 0;
+	A.polls = A.poll_waited = 0;
 	next_authz();
 }
 
@@ -1283,17 +1286,22 @@ static void poll_timer(struct loop *loop, void *arg)
 	get_as_post(A.state, A.post_url);
 }
 
-/* Polls url in state st after Retry-After (1..10 s), POLL_MAX times at most. */
+/* Polls url in state st after Retry-After, or backing off without one
+ * (acme_poll_wait), while the waits add up to POLL_BUDGET at most. It
+ * once polled every second without Retry-After, capped a longer one at
+ * 10 s, and gave up after 60 polls: a minute, for a CA that said nothing. */
 static void wait_then(enum state st, const char *url, long retry_after)
 {
-	if (++A.polls > POLL_MAX) {
-		fail(-1, "the CA did not finish after %d polls", POLL_MAX);
+	unsigned s = acme_poll_wait(retry_after, A.polls);
+	if (A.poll_waited + s > POLL_BUDGET) {
+		fail(-1, "the CA did not finish after %u polls in %u s", A.polls, A.poll_waited);
 		return;
 	}
+	A.polls++;
+	A.poll_waited += s;
 	A.state = st;
 	if (url != A.post_url)
 		snprintf(A.post_url, sizeof A.post_url, "%s", url);
-	long s = retry_after < 1 ? 1 : retry_after > 10 ? 10 : retry_after;
 	A.timer = loop_timer_add(A.loop, (uint64_t)s * 1000, poll_timer, NULL);
 }
 
@@ -1405,7 +1413,7 @@ static void names_found(void *arg)
 			keep++;
 	}
 	A.nnames = keep;
-	A.polls = 0;
+	A.polls = A.poll_waited = 0;
 	A.nonce[0] = '\0';
 	char q[600];
 	log_info("acme", NULL, "event=attempt directory=%s names=%zu first=%s challenge=%s",

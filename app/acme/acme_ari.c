@@ -129,3 +129,10 @@ unsigned acme_renew_wait(int64_t now, int64_t planned)
 		return 0;
 	return planned - now > ACME_RENEW_RECHECK ? ACME_RENEW_RECHECK : (unsigned)(planned - now);
 }
+
+unsigned acme_poll_wait(long retry_after, unsigned n)
+{
+	if (retry_after > 0)
+		return retry_after > ACME_POLL_RETRY_MAX ? ACME_POLL_RETRY_MAX : (unsigned)retry_after;
+	return n >= 5 ? ACME_POLL_BACKOFF_MAX : 1u << n; /* 1, 2, 4, 8, 16, 30, 30, ... */
+}

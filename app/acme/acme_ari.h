@@ -61,6 +61,20 @@ int64_t acme_renew_hold(int64_t nb, int64_t na);
  */
 unsigned acme_renew_wait(int64_t now, int64_t planned);
 
+/*
+ * Seconds before poll number n (0 the first) of an authorization or
+ * order still pending or processing, or before a request retried after
+ * a 5xx; retry_after is the CA's Retry-After (0 or less: none). The
+ * CA's value is honoured (RFC 8555 §7.5.1, §8.2), at most
+ * ACME_POLL_RETRY_MAX (a CA's "come back tomorrow" would hold the
+ * attempt, and tern acme renew, that long). Without one the wait
+ * doubles from 1 s up to ACME_POLL_BACKOFF_MAX, so a slow CA is
+ * neither hammered every second nor given up on after a minute.
+ */
+#define ACME_POLL_RETRY_MAX 600
+#define ACME_POLL_BACKOFF_MAX 30
+unsigned acme_poll_wait(long retry_after, unsigned n);
+
 /* An RFC 3339 date-time ("2025-01-02T03:04:05Z", fractions and offsets allowed). 0 or -1. */
 int acme_rfc3339(const char *s, int64_t *t_r);
 

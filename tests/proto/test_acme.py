@@ -691,7 +691,7 @@ class AcmeStub:
 
     def __init__(self, mode="ratelimit", ari_open_first=True, ari_hold=None, renewal_order_delay=0,
                  bad_leaf=None, retry_after="3600", authz=("evil.example", "pending"),
-                 first_leaf=None, cert_fail=0):
+                 first_leaf=None, cert_fail=0, processing=None):
         import base64
         import http.server
         import ssl as _ssl
@@ -708,6 +708,10 @@ class AcmeStub:
         self.retry_after = retry_after  # the rateLimited answer's Retry-After
         self.cert_fail = cert_fail  # the first downloads of a certificate answered 503
         self.authz = authz  # authz_other: the authorization's name and first status
+        # (seconds, Retry-After or None): finalize leaves the order
+        # "processing" that long, each poll answered with that Retry-After
+        self.processing = processing
+        self.processing_until = None
         self.ari_ids = []
         # the window for later certificates: a month out, the same in every answer
         self.ari_later = (time.time() + 30 * 86400, time.time() + 31 * 86400)
@@ -841,9 +845,11 @@ class AcmeStub:
                             "-CAkey", "ca.key", "-CAcreateserial", "-days", "90",
                             "-copy_extensions", "copy", "-extfile", "leaf.ext",
                             "-out", "leaf%d.pem" % n)
-                    self.reply(200, json.dumps({"status": "valid", "finalize": base + "/finalize",
-                                                "certificate": base + "/cert/%d" % n}).encode(),
-                               [("Content-Type", "application/json")])
+                    if stub.processing:
+                        stub.processing_until = time.time() + stub.processing[0]
+                    stub.order_reply(self, n)
+                elif stub.mode == "ari" and self.path == "/order/1" and stub.issued:
+                    stub.order_reply(self, stub.issued)
                 elif stub.mode == "ari" and self.path.startswith("/cert/") and stub.cert_fail:
                     stub.cert_fail -= 1
                     self.reply(503, b'{"type":"urn:ietf:params:acme:error:serverInternal",'
@@ -870,6 +876,21 @@ class AcmeStub:
         self.srv.socket = ctx.wrap_socket(self.srv.socket, server_side=True)
         self.thread = threading.Thread(target=self.srv.serve_forever, daemon=True)
         self.thread.start()
+
+    def order_reply(self, h, n):
+        """The order after finalize: "processing" until processing_until
+        (with the Retry-After asked for), then valid."""
+        base = "https://127.0.0.1:%d" % self.port
+        if self.processing_until is not None and time.time() < self.processing_until:
+            hdr = [("Content-Type", "application/json")]
+            if self.processing[1] is not None:
+                hdr.append(("Retry-After", str(self.processing[1])))
+            h.reply(200, json.dumps({"status": "processing", "finalize": base + "/finalize"}).encode(),
+                    hdr)
+            return
+        h.reply(200, json.dumps({"status": "valid", "finalize": base + "/finalize",
+                                 "certificate": base + "/cert/%d" % n}).encode(),
+                [("Content-Type", "application/json")])
 
     def make_bad_leaf(self, csr_der, out):
         """Signs the CSR's key into a leaf that matches the key but is
@@ -1040,6 +1061,43 @@ def test_acme_certificate_download_retried_not_reordered():
         assert stub.issued == 1 and stub.cert_fail == 0, stub.issued
         assert [r for r in stub.requests if r == ("POST", "/order")] == [("POST", "/order")]
         assert "stub CA" in served_cert(s.imaps_port)[0]
+    finally:
+        s.stop()
+        s.cleanup()
+        stub.close()
+
+
+def order_polls(stub):
+    return len([r for r in stub.requests if r == ("POST", "/order/1")])
+
+
+def test_acme_order_polls_back_off_without_retry_after():
+    """The CA processes the order 8 s and says no Retry-After: tern
+    backs off between polls (1, 2, 4, 8 s...), as RFC 8555 §7.5.1 asks
+    of a client that must not hammer the CA. It used to poll every
+    second (9 polls here) and give up after 60, a minute, on a CA
+    that needed longer under load."""
+    stub = AcmeStub(mode="ari", ari_open_first=False, processing=(8, None))
+    s = stub_server(stub)
+    try:
+        assert s.wait_log("event=certificate_installed", timeout=40), s.log_text()[-3000:]
+        assert "event=attempt_failed" not in s.log_text(), s.log_text()[-3000:]
+        assert 2 <= order_polls(stub) <= 5, stub.requests
+    finally:
+        s.stop()
+        s.cleanup()
+        stub.close()
+
+
+def test_acme_order_polls_honour_a_long_retry_after():
+    """The CA processes the order 11 s and answers Retry-After: 12: tern
+    polls once, 12 s on (RFC 8555 §7.5.1, §8.2). It used to cap the
+    wait at 10 s, a poll the CA had asked it not to make."""
+    stub = AcmeStub(mode="ari", ari_open_first=False, processing=(11, 12))
+    s = stub_server(stub)
+    try:
+        assert s.wait_log("event=certificate_installed", timeout=40), s.log_text()[-3000:]
+        assert order_polls(stub) == 1, stub.requests
     finally:
         s.stop()
         s.cleanup()

@@ -308,6 +308,17 @@ static void test_ari(void)
 	CHECK(acme_renew_wait(now, now - 365 * day) == 0);
 	CHECK(acme_renew_wait(now, INT64_MAX) == ACME_RENEW_RECHECK);
 	CHECK(acme_renew_wait(now, INT64_MIN) == 0);
+	/* Polls: the CA's Retry-After, at most 10 minutes; without one, backing off. */
+	CHECK(acme_poll_wait(12, 0) == 12);
+	CHECK(acme_poll_wait(12, 9) == 12);
+	CHECK(acme_poll_wait(1, 9) == 1);
+	CHECK(acme_poll_wait(86400, 0) == ACME_POLL_RETRY_MAX);
+	CHECK(acme_poll_wait(0, 0) == 1);
+	CHECK(acme_poll_wait(-1, 1) == 2);
+	CHECK(acme_poll_wait(0, 3) == 8);
+	CHECK(acme_poll_wait(0, 4) == 16);
+	CHECK(acme_poll_wait(0, 5) == ACME_POLL_BACKOFF_MAX);
+	CHECK(acme_poll_wait(0, 4000000000u) == ACME_POLL_BACKOFF_MAX);
 	/* The identifier needs an AKI: our own self-signed certificates have none. */
 	unsigned char junk[4] = {0x30, 0x02, 0x30, 0x00};
 	char id[200];
