@@ -68,11 +68,12 @@ enum state {
 	S_CERT,
 	S_ARI_DIR,
 	S_ARI,
+	S_CONTACT, /* updating the account's contact (RFC 8555 §7.3.2) */
 };
 
 static const char *const state_name[] = {"off",       "names",      "directory",  "account",  "order",
                                          "authz",     "challenge",  "authz_poll", "finalize",
-                                         "order_poll", "certificate", "ari_directory", "renewal_info"};
+                                         "order_poll", "certificate", "ari_directory", "renewal_info", "account_contact"};
 
 static struct acme {
 	struct loop *loop;
@@ -124,7 +125,8 @@ static struct acme {
 	int64_t not_before;    /* after a failure: no attempt before this Unix time, 0 none */
 	int64_t hold_until;    /* after an install: no renewal before this Unix time (acme_renew_hold) */
 	uint32_t ari_rnd;      /* the certificate's random moment in an ARI window */
-	int attempt_after_ari; /* an attempt came due while the ARI check was out */
+	int attempt_deferred;  /* an attempt came due while the ARI check or a contact update was out */
+	int contact_only;      /* this run updates the account's contact, no order (contact_check) */
 	int retry_soon;        /* the failure held a name out: retry in RETRY_SOON */
 	/* Names the certificate in use carries, and a look-up of the names it
 	 * should carry (a domain added, or its DNS now pointing here). */
@@ -216,6 +218,16 @@ static void schedule(unsigned secs)
 	A.timer = loop_timer_add(A.loop, (uint64_t)secs * 1000, attempt, NULL);
 }
 
+static void ari_settled(void);
+
+/* A contact-only run is over: an attempt that came due meanwhile starts. */
+static void contact_done(void)
+{
+	A.contact_only = 0;
+	A.state = S_OFF;
+	ari_settled();
+}
+
 /* Ends an attempt that failed: one log line, the status, the next try. */
 static void fail(long retry_after, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void fail(long retry_after, const char *fmt, ...)
@@ -226,6 +238,15 @@ static void fail(long retry_after, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof why, fmt, ap);
 	va_end(ap);
+	if (A.contact_only) {
+		/* Not an order: no back-off, no status. The stored contact
+		 * stays the old one, so the next order's account step tries
+		 * again (on_account). */
+		log_warn("acme", NULL, "event=account_contact_update_failed step=%s error=%s",
+		         state_name[A.state], log_q(why, q, sizeof q));
+		contact_done();
+		return;
+	}
 	challenges_clear();
 	unsigned wait = A.backoff ? A.backoff : BACKOFF_MIN;
 	/* Retry-After is honoured between the first minute and a day: a CA or
@@ -434,7 +455,6 @@ static void renew_plan(int64_t at)
 }
 
 static void ari_check(struct loop *loop, void *arg);
-static void ari_settled(void);
 
 static void ari_schedule(unsigned secs)
 {
@@ -967,6 +987,35 @@ static void new_order(void)
 	buf_free(&p);
 }
 
+/* The account's contact as stored when it was created or last updated
+ * ("acme/account-contact"): TERN_ACME_EMAIL then. */
+static int contact_stored_same(void)
+{
+	char v[sizeof A.email];
+	size_t len;
+	if (store_meta_get(A.st, "acme/account-contact", v, sizeof v - 1, &len) != STORE_OK)
+		return 0; /* an account made before it was kept: updated once */
+	v[len] = '\0';
+	return strcmp(v, A.email) == 0;
+}
+
+static void contact_stored_put(void)
+{
+	if (store_meta_put(A.st, "acme/account-contact", A.email, strlen(A.email), 0) != STORE_OK)
+		log_warn("acme", NULL, "event=store_failed key=acme/account-contact");
+}
+
+/* "contact":["mailto:TERN_ACME_EMAIL"] into the object w writes. */
+static void contact_key(struct jw *w)
+{
+	char mailto[300];
+	jw_key(w, "contact");
+	jw_arr_begin(w);
+	snprintf(mailto, sizeof mailto, "mailto:%s", A.email);
+	jw_str(w, mailto);
+	jw_arr_end(w);
+}
+
 static void on_account(const struct acme_http_resp *r)
 {
 	if ((r->status != 200 && r->status != 201) || r->location[0] == '\0' ||
@@ -976,7 +1025,45 @@ static void on_account(const struct acme_http_resp *r)
 	}
 	snprintf(A.kid, sizeof A.kid, "%s", r->location);
 	log_info("acme", NULL, "event=account %s", r->status == 201 ? "created=1" : "existing=1");
-	new_order();
+	if (r->status == 201)
+		contact_stored_put(); /* created with it */
+	else if (!contact_stored_same()) {
+		/* RFC 8555 §7.3.2: the contact TERN_ACME_EMAIL names now. */
+		struct buf p;
+		struct jw w;
+		buf_init(&p, 1024);
+		jw_init(&w, &p);
+		jw_obj_begin(&w);
+		contact_key(&w);
+		jw_obj_end(&w);
+		buf_append(&p, "", 1);
+		post(S_CONTACT, A.kid, buf_data(&p), 0);
+		buf_free(&p);
+		return;
+	}
+	if (A.contact_only)
+		contact_done();
+	else
+		new_order();
+}
+
+static void on_contact(const struct acme_http_resp *r)
+{
+	if (r->status != 200) {
+		char type[64], detail[400];
+		acme_msg_problem(r->body, r->body_len, type, sizeof type, detail, sizeof detail);
+		char q[600];
+		log_warn("acme", NULL, "event=account_contact_update_failed status=%d error=%s",
+		         r->status, log_q(r->status ? detail : r->error, q, sizeof q));
+	} else {
+		contact_stored_put();
+		log_info("acme", NULL, "event=account_contact_updated contact=mailto:%s", A.email);
+	}
+	/* Either way the order goes on: a contact is no reason to miss one. */
+	if (A.contact_only)
+		contact_done();
+	else
+		new_order();
 }
 
 static void new_account(void)
@@ -994,13 +1081,12 @@ static void new_account(void)
 	jw_init(&w, &p);
 	jw_obj_begin(&w);
 	jw_kbool(&w, "termsOfServiceAgreed", 1);
-	jw_key(&w, "contact");
-	jw_arr_begin(&w);
-	char mailto[300];
-	snprintf(mailto, sizeof mailto, "mailto:%s", A.email);
-	jw_str(&w, mailto);
-	jw_arr_end(&w);
-	if (A.eab_len > 0 && acme_eab(&A.account, A.eab_kid, A.eab_key, A.eab_len, A.url_account,
+	contact_key(&w);
+	/* RFC 8555 §7.3.1: only to find the account whose contact to update,
+	 * never to make one (the next order does, with the new contact). */
+	if (A.contact_only)
+		jw_kbool(&w, "onlyReturnExisting", 1);
+	else if (A.eab_len > 0 && acme_eab(&A.account, A.eab_kid, A.eab_key, A.eab_len, A.url_account,
 	                              &eab) == 0 &&
 	    buf_append(&eab, "", 1) == 0) {
 		jw_key(&w, "externalAccountBinding");
@@ -1116,8 +1202,8 @@ static void ari_check(struct loop *loop, void *arg)
  * came due meanwhile starts now. */
 static void ari_settled(void)
 {
-	if (A.state == S_OFF && A.attempt_after_ari) {
-		A.attempt_after_ari = 0;
+	if (A.state == S_OFF && A.attempt_deferred) {
+		A.attempt_deferred = 0;
 		schedule(0);
 	}
 }
@@ -1187,6 +1273,9 @@ static void dispatch(const struct acme_http_resp *r)
 		break;
 	case S_CERT:
 		on_cert(r);
+		break;
+	case S_CONTACT:
+		on_contact(r);
 		break;
 	case S_ARI_DIR:
 		on_ari_directory(r);
@@ -1371,8 +1460,8 @@ static void attempt(struct loop *loop, void *arg)
 	(void)loop;
 	(void)arg;
 	A.timer = 0;
-	if (A.state == S_ARI_DIR || A.state == S_ARI) {
-		A.attempt_after_ari = 1; /* ari_settled starts it */
+	if (A.state == S_ARI_DIR || A.state == S_ARI || A.contact_only) {
+		A.attempt_deferred = 1; /* ari_settled starts it */
 		return;
 	}
 	if (A.state != S_OFF)
@@ -1424,6 +1513,33 @@ static void names_found(void *arg)
 		fail(-1, "bad directory URL %s", A.directory);
 }
 
+/*
+ * At start, with a certificate in use (so no order now): TERN_ACME_EMAIL
+ * is not the contact the account was made or last updated with, so the
+ * account is found (newAccount, onlyReturnExisting) and its contact
+ * updated (on_account, RFC 8555 §7.3.2). Without an account key there
+ * is no account: the first order makes it with this contact.
+ */
+static void contact_check(void)
+{
+	if (contact_stored_same())
+		return;
+	if (!A.have_account_key) {
+		if (key_load("acme/account-key", &A.account) < 0)
+			return;
+		A.have_account_key = 1;
+	}
+	if (A.dns == NULL)
+		A.dns = dns_thread();
+	log_info("acme", NULL, "event=account_contact_changed contact=mailto:%s", A.email);
+	A.contact_only = 1;
+	A.nonce[0] = '\0';
+	A.want_nonce = 0;
+	A.state = S_DIRECTORY;
+	if (request_directory() < 0)
+		fail(-1, "bad directory URL %s", A.directory);
+}
+
 static void start_on_loop(void *arg)
 {
 	(void)arg;
@@ -1452,9 +1568,11 @@ static void start_on_loop(void *arg)
 				log_info("acme", NULL, "event=directory_changed from=%s to=%s renew=now",
 				         log_q(dir, q1, sizeof q1), log_q(A.directory, q2, sizeof q2));
 				A.ari_id[0] = '\0';
-				schedule(0);
+				schedule(0); /* its account step updates the contact */
+				return;
 			}
 		}
+		contact_check();
 		return;
 	}
 	tls_conf_unref(&conf);
@@ -1508,7 +1626,7 @@ void acme_renew_now_on_loop(void *unused)
 	if (!A.running)
 		return;
 	log_info("acme", NULL, "event=renew_requested state=%s", state_name[A.state]);
-	if (A.state == S_OFF || A.state == S_ARI_DIR || A.state == S_ARI) {
+	if (A.state == S_OFF || A.state == S_ARI_DIR || A.state == S_ARI || A.contact_only) {
 		A.backoff = 0;
 		A.not_before = 0;
 		A.hold_until = 0;

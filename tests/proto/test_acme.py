@@ -716,6 +716,7 @@ class AcmeStub:
         # the window for later certificates: a month out, the same in every answer
         self.ari_later = (time.time() + 30 * 86400, time.time() + 31 * 86400)
         self.orders = []  # newOrder payloads (JSON)
+        self.posts = []  # (path, payload) of every POST, the payload decoded ("" for POST-as-GET)
         self.issued = 0
         self.tmp = tempfile.mkdtemp(prefix="tern-acmestub-")
         run = lambda *a: subprocess.run(a, check=True, stdout=subprocess.DEVNULL,
@@ -784,9 +785,21 @@ class AcmeStub:
                 stub.requests.append(("POST", self.path))
                 base = "https://127.0.0.1:%d" % stub.port
                 body = self.rfile_body
+                try:
+                    b64 = lambda t: base64.urlsafe_b64decode(t + "=" * (-len(t) % 4))
+                    pl = b64(json.loads(body)["payload"])
+                    stub.posts.append((self.path, json.loads(pl) if pl else ""))
+                except ValueError:
+                    stub.posts.append((self.path, None))
                 if self.path == "/acct":
-                    self.reply(201, b"{\"status\":\"valid\"}",
+                    # RFC 8555 §7.3.1: 201 when created, 200 for the key's existing account
+                    made = any(p == "/acct" for p, _ in stub.posts[:-1])
+                    self.reply(200 if made else 201, b"{\"status\":\"valid\"}",
                                [("Location", base + "/acct/1"), ("Content-Type", "application/json")])
+                elif self.path == "/acct/1":
+                    self.reply(200, json.dumps({"status": "valid", "contact":
+                                                (stub.posts[-1][1] or {}).get("contact", [])}).encode(),
+                               [("Content-Type", "application/json")])
                 elif stub.mode == "ari" and self.path == "/order":
                     if stub.issued:
                         time.sleep(stub.renewal_order_delay)
@@ -1098,6 +1111,44 @@ def test_acme_order_polls_honour_a_long_retry_after():
     try:
         assert s.wait_log("event=certificate_installed", timeout=40), s.log_text()[-3000:]
         assert order_polls(stub) == 1, stub.requests
+    finally:
+        s.stop()
+        s.cleanup()
+        stub.close()
+
+
+def test_acme_email_changed_updates_the_account_contact():
+    """TERN_ACME_EMAIL changed after the account exists: the next start
+    updates the account's contact (RFC 8555 §7.3.2, a POST to the account
+    URL), without ordering a certificate; it was never updated, so the
+    CA wrote to the old address. A restart with the same address asks
+    nothing."""
+    stub = AcmeStub(mode="ari", ari_open_first=False)
+    s = stub_server(stub)
+    try:
+        assert s.wait_log("event=certificate_installed", timeout=15), s.log_text()[-3000:]
+        assert stub.posts[0] == ("/acct", stub.posts[0][1])
+        assert stub.posts[0][1]["contact"] == ["mailto:admin@acme.test"], stub.posts[0]
+        s.stop()
+        s.env["TERN_ACME_EMAIL"] = "new-admin@acme.test"
+        s.start()
+        assert s.wait_log("event=account_contact_updated", timeout=15), s.log_text()[-3000:]
+        assert "contact=mailto:new-admin@acme.test" in s.log_text().split("event=account_contact_updated")[1].splitlines()[0]
+        acct = [p for p in stub.posts if p[0] == "/acct"]
+        assert len(acct) == 2 and acct[1][1].get("onlyReturnExisting") is True, acct
+        assert stub.posts[-1] == ("/acct/1", {"contact": ["mailto:new-admin@acme.test"]}), stub.posts
+        assert stub.issued == 1 and len(stub.orders) == 1, stub.orders
+        assert "event=attempt_failed" not in s.log_text()
+        s.stop()
+        n, ari = len(stub.posts), len(stub.ari_ids)
+        s.start()
+        # the renewal-information check, 1 s after the certificate is
+        # loaded, comes after any account request (one at a time)
+        deadline = time.time() + 15
+        while len(stub.ari_ids) == ari and time.time() < deadline:
+            time.sleep(0.1)
+        assert len(stub.ari_ids) > ari, s.log_text()[-3000:]
+        assert len(stub.posts) == n, stub.posts[n:]
     finally:
         s.stop()
         s.cleanup()
