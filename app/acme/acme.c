@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "acme/acme_ari.h"
+#include "acme/acme_dnsprop.h"
 #include "acme/acme_dnsupd.h"
 #include "acme/acme_http.h"
 #include "acme/acme_jws.h"
@@ -50,6 +51,10 @@
 #define BACKOFF_MIN 60
 #define RETRY_SOON 5 /* after a name was held out of the order */
 #define BACKOFF_MAX 86400
+/* How long DNS-01 waits for its record on every authoritative server
+ * (acme_dnsprop.h): secondaries refresh on NOTIFY in seconds, without
+ * it at the SOA refresh, often minutes. lego waits one minute. */
+#define DNS_PROPAGATION_MAX 300
 
 /* One request is in flight at a time and its answer goes to the handler of
  * A.state; so an order and a renewal-information check never overlap (an
@@ -84,6 +89,7 @@ static struct acme {
 	char dns_server[128], dns_zone[256];
 	struct tsig_key tsig;
 	char dns_owner[300], dns_txt[64]; /* the record DNS-01 put, removed afterwards */
+	struct acme_dnsprop *dns_prop;    /* waiting for it on the zone's servers */
 	unsigned char eab_key[128];
 	size_t eab_len;
 
@@ -199,6 +205,8 @@ static void dns01_removed(void *arg, int rcode, const char *error)
 
 static void challenges_clear(void)
 {
+	acme_dnsprop_cancel(A.dns_prop);
+	A.dns_prop = NULL;
 	if (A.dns_owner[0]) {
 		acme_dnsupd_send(A.loop, A.dns_server, A.dns_zone, A.dns_owner, A.dns_txt, 1, &A.tsig,
 		                 dns01_removed, NULL);
@@ -853,7 +861,29 @@ static int challenge_setup(const char *name, const char *token)
 	return rc;
 }
 
-/* DNS-01's update answered: go on with the challenge, or fail naming the server's RCODE. */
+/* DNS-01's record is on every authoritative server of the zone (or the
+ * zone has none to ask): the challenge is answered; else the attempt fails. */
+static void dns01_propagated(void *arg, int ok, size_t nservers, const char *why)
+{
+	(void)arg;
+	A.dns_prop = NULL;
+	if (!A.running)
+		return;
+	char q[600];
+	if (!ok) {
+		fail(-1, "the TXT record for %s is not on every server of zone %s after %d s: %s",
+		     A.chall_name, A.dns_zone, DNS_PROPAGATION_MAX, why);
+		return;
+	}
+	if (why[0])
+		log_info("acme", NULL, "event=dns01_propagation_unchecked name=%s reason=%s", A.chall_name,
+		         log_q(why, q, sizeof q));
+	else
+		log_info("acme", NULL, "event=dns01_propagated name=%s servers=%zu", A.chall_name, nservers);
+	post(S_CHALLENGE, A.chall_url, "{}", 0);
+}
+
+/* DNS-01's update answered: wait for the record, or fail naming the server's RCODE. */
 static void dns01_added(void *arg, int rcode, const char *error)
 {
 	char rb[16];
@@ -867,7 +897,8 @@ static void dns01_added(void *arg, int rcode, const char *error)
 		return;
 	}
 	log_info("acme", NULL, "event=dns01_record_added name=%s", A.chall_name);
-	post(S_CHALLENGE, A.chall_url, "{}", 0);
+	A.dns_prop = acme_dnsprop_start(A.loop, A.dns, A.dns_zone, A.dns_owner, A.dns_txt,
+	                                DNS_PROPAGATION_MAX, dns01_propagated, NULL);
 }
 
 /* RFC 8555 §8.4: TXT _acme-challenge.NAME = base64url(SHA-256(key authorization)). */

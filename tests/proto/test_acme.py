@@ -499,22 +499,41 @@ def test_acme_errors_logged_once_and_certificate_kept():
 TSIG_SECRET = "dGVybi1hY21lLXRlc3Qta2V5LTAxMjM0NTY3ODk="
 
 
+def loopback_net():
+    """A /24 of 127/8 no other test run is likely to use: authoritative
+    servers (the zone's NS records) are asked on port 53."""
+    import random
+    return "127.%d.%d." % (random.randint(64, 250), random.randint(1, 250))
+
+
 class Knot:
     """Debian's knotd on loopback, authoritative for acme.test, taking
-    RFC 2136 updates signed with the TSIG key tern-acme."""
+    RFC 2136 updates signed with the TSIG key tern-acme. It listens on a
+    free port and on listen53 port 53, the address of the zone's NS
+    record ns1 (and of ns2, the same with 2 last, with ns2). With primary (a Knot), a secondary
+    of it refreshing every 4 s, sent no NOTIFY: it serves an update up
+    to 4 s after the primary."""
 
-    def __init__(self):
+    def __init__(self, ns2=False, primary=None):
         need("knotd")
         self.tmp = tempfile.mkdtemp(prefix="tern-knot-")
         self.port = free_port(udp=True)
-        with open(os.path.join(self.tmp, "acme.test.zone"), "w") as f:
-            f.write("$ORIGIN acme.test.\n$TTL 60\n"
-                    "@ SOA ns hostmaster 1 60 60 600 60\n@ NS ns\n"
-                    "ns A 127.0.0.1\nmail A 127.0.0.1\n")
+        self.net = primary.net if primary else loopback_net()
+        self.listen53 = self.net + ("2" if primary else "1")
+        if not primary:
+            with open(os.path.join(self.tmp, "acme.test.zone"), "w") as f:
+                f.write("$ORIGIN acme.test.\n$TTL 60\n"
+                        "@ SOA ns1 hostmaster 1 4 4 600 60\n@ NS ns1\n"
+                        "ns1 A %s\nmail A 127.0.0.1\n" % self.listen53)
+                if ns2:
+                    f.write("@ NS ns2\nns2 A %s2\n" % self.net)
+        zone = ("    master: primary\n" if primary else "    acl: [upd, xfr]\n")
+        remote = ("remote:\n  - id: primary\n    address: 127.0.0.1@%d\n" % primary.port
+                  if primary else "")
         with open(os.path.join(self.tmp, "knot.conf"), "w") as f:
             f.write("""server:
     rundir: "{d}"
-    listen: 127.0.0.1@{p}
+    listen: [ 127.0.0.1@{p}, {l}@53 ]
 log:
   - target: stderr
     any: info
@@ -526,10 +545,13 @@ key:
   - id: tern-acme.
     algorithm: hmac-sha256
     secret: {s}
-acl:
+{r}acl:
   - id: upd
     key: tern-acme.
     action: update
+  - id: xfr
+    address: 127.0.0.0/8
+    action: transfer
 template:
   - id: default
     storage: "{d}"
@@ -537,8 +559,7 @@ template:
     zonefile-sync: -1
 zone:
   - domain: acme.test
-    acl: upd
-""".format(d=self.tmp, p=self.port, s=TSIG_SECRET))
+{z}""".format(d=self.tmp, p=self.port, s=TSIG_SECRET, l=self.listen53, r=remote, z=zone))
         self.log = open(os.path.join(self.tmp, "knot.log"), "w")
         self.proc = subprocess.Popen(["knotd", "-c", os.path.join(self.tmp, "knot.conf")],
                                      stdout=self.log, stderr=subprocess.STDOUT)
@@ -606,6 +627,40 @@ def test_acme_dns_01():
         if pebble:
             pebble.close()
         knot.close()
+
+
+def test_acme_dns_01_waits_for_every_authoritative_server():
+    """DNS-01 with a secondary that takes the update 4 s after the
+    primary, and the CA asking that secondary: tern answers the
+    challenge only once every server of the zone's NS records serves
+    the TXT record (event=dns01_propagated), as lego does. It answered
+    at once after the update: the CA found no record at the secondary,
+    the challenge failed and the certificate with it."""
+    primary = Knot(ns2=True)
+    secondary = None
+    s = Server(imap=True, submission=True, http=True, start=False, domains=())
+    pebble = None
+    try:
+        secondary = Knot(primary=primary)
+        pebble = Pebble(s.http_port, s.https_port, dns_server="%s:53" % secondary.listen53)
+        s.env.update(acme_server(pebble, "dns-01"))
+        s.env.update({"TERN_DNS_SERVERS": "127.0.0.1:%d" % primary.port,
+                      "TERN_ACME_DNS_SERVER": "127.0.0.1:%d" % primary.port,
+                      "TERN_ACME_TSIG_KEY": "tern-acme.:" + TSIG_SECRET})
+        s.start()
+        if not s.wait_log("event=certificate_installed", timeout=60):
+            raise AssertionError("no certificate: tern:\n%s\npebble:\n%s\nsecondary:\n%s" % (
+                s.log_text()[-4000:], pebble.log_text()[-2000:], secondary.log_text()[-2000:]))
+        assert "event=dns01_propagated name=%s servers=2" % HOST in s.log_text(), s.log_text()[-3000:]
+        check_served(s)
+    finally:
+        s.stop()
+        s.cleanup()
+        if pebble:
+            pebble.close()
+        if secondary:
+            secondary.close()
+        primary.close()
 
 
 class ForgedUpdateServer:
