@@ -292,11 +292,22 @@ static void fail_resp(const struct acme_http_resp *r)
 		return;
 	}
 	acme_msg_problem(r->body, r->body_len, type, sizeof type, detail, sizeof detail);
-	if (strcmp(type, "rateLimited") == 0)
+	if (strcmp(type, "rateLimited") == 0) {
 		fail(r->retry_after,
 		     "rate limited by the CA (HTTP %d): %s; the current certificate is kept", r->status,
 		     detail);
-	else
+	} else if (strcmp(type, "userActionRequired") == 0) {
+		/* RFC 8555 §7.3.3: new terms of service, say; the instance URL
+		 * is the page where the operator acts, the only way on. */
+		char url[512];
+		acme_msg_problem_instance(r->body, r->body_len, url, sizeof url);
+		fail(r->retry_after, "HTTP %d userActionRequired: %s; visit %s", r->status,
+		     detail[0] ? detail : "the CA asks the account holder to act",
+		     url[0] ? url : "the CA's site");
+	} else if (strcmp(type, "externalAccountRequired") == 0) {
+		fail(r->retry_after, "HTTP %d externalAccountRequired: %s; set TERN_ACME_EAB_KID and "
+		     "TERN_ACME_EAB_HMAC_KEY", r->status, detail[0] ? detail : "(no detail)");
+	} else
 		fail(r->retry_after, "HTTP %d %s: %s", r->status, type,
 		     detail[0] ? detail : "(no problem document)");
 }

@@ -150,3 +150,13 @@ void acme_msg_problem(const char *body, size_t len, char *type, size_t typesz, c
 	}
 	arena_free(&a);
 }
+
+void acme_msg_problem_instance(const char *body, size_t len, char *out, size_t outsz)
+{
+	struct arena *a = arena_new(0);
+	const struct json_value *v = object(body, len, a);
+	out[0] = '\0';
+	if (v == NULL || copy_str(v, "instance", out, outsz) != 0)
+		out[0] = '\0';
+	arena_free(&a);
+}

@@ -47,5 +47,8 @@ int acme_msg_authz(const char *body, size_t len, const char *want, struct acme_a
 /* The problem document's type (the urn:ietf:params:acme:error: prefix removed) and detail; "" when absent. */
 void acme_msg_problem(const char *body, size_t len, char *type, size_t typesz, char *detail,
                       size_t detailsz);
+/* The problem document's "instance" (RFC 7807 §3.1; RFC 8555 §7.3.3: where the
+ * operator acts on userActionRequired, new terms of service) into out; "" when absent. */
+void acme_msg_problem_instance(const char *body, size_t len, char *out, size_t outsz);
 
 #endif

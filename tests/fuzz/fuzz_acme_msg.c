@@ -55,6 +55,9 @@ static void readers(const char *b, size_t n)
 	acme_msg_problem(b, n, type, sizeof type, detail, sizeof detail);
 	TERMINATED(type);
 	TERMINATED(detail);
+	char inst[512];
+	acme_msg_problem_instance(b, n, inst, sizeof inst);
+	TERMINATED(inst);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -855,6 +855,17 @@ class AcmeStub:
                     self.reply(200, json.dumps({"status": "valid", "contact":
                                                 (stub.posts[-1][1] or {}).get("contact", [])}).encode(),
                                [("Content-Type", "application/json")])
+                elif stub.mode in ("user_action", "eab") and self.path == "/order":
+                    # RFC 8555 §7.3.3 / §7.3.4: the account must act first
+                    prob = {"type": "urn:ietf:params:acme:error:userActionRequired",
+                            "detail": "Terms of service have changed",
+                            "instance": "https://127.0.0.1:%d/tos-agree" % stub.port}
+                    if stub.mode == "eab":
+                        prob = {"type": "urn:ietf:params:acme:error:externalAccountRequired",
+                                "detail": "this CA requires an external account binding"}
+                    self.reply(403, json.dumps(prob).encode(),
+                               [("Content-Type", "application/problem+json"),
+                                ("Link", '<%s/tos-2>;rel="terms-of-service"' % base)])
                 elif stub.mode == "ari" and self.path == "/order":
                     if stub.issued:
                         time.sleep(stub.renewal_order_delay)
@@ -1036,6 +1047,27 @@ def test_acme_rate_limited_waits_retry_after():
         s.stop()
         s.cleanup()
         stub.close()
+
+
+def test_acme_user_action_required_names_where_to_act():
+    """userActionRequired (new terms of service, RFC 8555 §7.3.3): the
+    failure names the problem's instance URL, the page where the
+    operator acts; externalAccountRequired (§7.3.4) names the settings
+    that give the binding. Before, only "HTTP 403 userActionRequired:
+    Terms of service have changed", and no way to know where to go."""
+    for mode, want in (("user_action", "visit https://127.0.0.1:%d/tos-agree"),
+                       ("eab", "set TERN_ACME_EAB_KID and TERN_ACME_EAB_HMAC_KEY")):
+        stub = AcmeStub(mode=mode)
+        s = stub_server(stub)
+        try:
+            assert s.wait_log("event=attempt_failed", timeout=20), s.log_text()[-3000:]
+            line = [l for l in s.log_text().splitlines() if "event=attempt_failed" in l][0]
+            assert "step=order" in line and (want % stub.port if "%d" in want else want) in line, line
+            assert (want % stub.port if "%d" in want else want) in settings(s)["acme"]["last_error"]
+        finally:
+            s.stop()
+            s.cleanup()
+            stub.close()
 
 
 def test_acme_refuses_a_certificate_expired_or_for_other_names():

@@ -257,6 +257,18 @@ int main(void)
 	CHECK_EQ_STR(detail, "stale");
 	acme_msg_problem("not json", 8, type, sizeof type, detail, sizeof detail);
 	CHECK(type[0] == '\0' && detail[0] == '\0');
+	char url[32];
+	const char *ua = "{\"type\":\"urn:ietf:params:acme:error:userActionRequired\","
+	                 "\"instance\":\"https://ca.example/tos\"}";
+	acme_msg_problem_instance(ua, strlen(ua), url, sizeof url);
+	CHECK_EQ_STR(url, "https://ca.example/tos");
+	acme_msg_problem_instance(prob, strlen(prob), url, sizeof url);
+	CHECK(url[0] == '\0');
+	acme_msg_problem_instance("{\"instance\":\"https://ca.example/a-longer-url-than-fits\"}", 56,
+	                          url, sizeof url);
+	CHECK(url[0] == '\0');
+	acme_msg_problem_instance("not json", 8, url, sizeof url);
+	CHECK(url[0] == '\0');
 	test_cancel();
 	return unit_done("test_acme_http");
 }
