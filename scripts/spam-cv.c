@@ -24,6 +24,9 @@
  * (spam_grams_fit_seed; 0 or unset: tern's), so a change to the
  * regression can be told from the chance of its fits' orders (give each
  * seed its own SPAM_CV_GRAMS file);
+ * CV_GRAM_HAM_W=X multiplies a ham lesson's gradient in the byte-gram
+ * fits by X (spam_grams_ham_weight; unset: 1, tern's), a class weight
+ * (give each X its own SPAM_CV_GRAMS file);
  * CV_HEADER_CLUES=N lets at most N of the classifier's clues be the
  * header's (spam_header_clues);
  * LR_RATE, LR_EPOCHS and LR_L2 the token regression's
@@ -490,6 +493,8 @@ int main(int argc, char **argv)
 	walk(p, 1);
 	if (getenv("CV_FIT_SEED"))
 		spam_grams_fit_seed += strtoull(getenv("CV_FIT_SEED"), NULL, 10) * 0xd1b54a32d192ed03ull;
+	if (getenv("CV_GRAM_HAM_W"))
+		spam_grams_ham_weight = atof(getenv("CV_GRAM_HAM_W"));
 	if (getenv("CV_HEADER_CLUES"))
 		spam_header_clues = (size_t)atoi(getenv("CV_HEADER_CLUES"));
 	if (getenv("CV_SEED")) { /* shuffle: the folds are index mod FOLDS */

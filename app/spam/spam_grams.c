@@ -423,6 +423,8 @@ static void fit_once(const struct spam_gram_lesson *const *v, const size_t *sort
 			for (uint32_t k = 0; k < l->n; k++)
 				z += w[l->g[k]];
 			double g = (sigmoid(z) - (l->cls == 's')) * SPAM_GRAM_RATE;
+			if (l->cls != 's')
+				g *= spam_grams_ham_weight;
 			for (uint32_t k = 0; k < l->n; k++)
 				w[l->g[k]] -= (float)g;
 			b -= g;
@@ -433,6 +435,7 @@ static void fit_once(const struct spam_gram_lesson *const *v, const size_t *sort
 }
 
 uint64_t spam_grams_fit_seed = 0x9e3779b97f4a7c15ull;
+double spam_grams_ham_weight = 1.0;
 
 /* The average of SPAM_GRAM_FITS fits, each over its own orders: five
  * passes of SGD stop early (more passes overfit, ACCURACY.md), and where

@@ -390,6 +390,9 @@ void spam_grams_fit_weights(const struct spam_gram_lesson *const *v, size_t n, f
  * fit's chance (scripts/spam-cv.c, CV_FIT_SEED); nothing else writes it,
  * so tern's fit stays the same for the same lessons. */
 extern uint64_t spam_grams_fit_seed;
+/* A ham lesson's gradient is multiplied by this in the fit: 1 in tern;
+ * only spam-cv moves it (CV_GRAM_HAM_W), to measure class weights. */
+extern double spam_grams_ham_weight;
 /* The log odds of grams g[0..n) under a weights record: 0, or -1 when
  * rec is not one. */
 int spam_grams_score(struct str rec, const uint32_t *g, size_t n, double *z_r);

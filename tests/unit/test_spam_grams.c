@@ -277,6 +277,14 @@ static void test_fit_order(void)
 	spam_grams_fit_seed = seed0;
 	spam_grams_fit_weights(rev, N, b, &bb);
 	CHECK(ba == bb && memcmp(a, b, nw * sizeof *a) == 0);
+	/* A class weight on ham lessons (spam-cv's CV_GRAM_HAM_W) moves the
+	 * fit towards ham (a lower bias); 1 is tern's fit again. */
+	spam_grams_ham_weight = 2;
+	spam_grams_fit_weights(fwd, N, b, &bb);
+	CHECK(bb < ba && memcmp(a, b, nw * sizeof *a) != 0);
+	spam_grams_ham_weight = 1;
+	spam_grams_fit_weights(fwd, N, b, &bb);
+	CHECK(ba == bb && memcmp(a, b, nw * sizeof *a) == 0);
 	for (int i = 0; i < N; i++)
 		free(ls[i].g);
 	free(a);
