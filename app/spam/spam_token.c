@@ -322,7 +322,8 @@ static const char *const list_fields[] = {
 
 /* Fields whose values are not header tokens: the subject has its own
  * words and pairs, a date says when (the time a corpus was gathered, not
- * what mail is); nor are the list fields' (list_field). The fields tern
+ * what mail is: Date gives its shape instead, header_tokens); nor are
+ * the list fields' (list_field). The fields tern
  * adds (spam_field_ours: our verdicts, authentication results, our
  * Received) give no token at all, not even their names. */
 static int value_skipped(const char *name)
@@ -470,6 +471,16 @@ static size_t header_tokens(struct tok_acc *a, const struct spam_msg *m, struct 
 			continue;
 		}
 		tok_str(a, "\x02h:", f.name);
+		if (!strcmp(name, "date")) {
+			/* not the date's words but how it is written (digit and
+			 * letter runs folded, as the Message-ID's shape): a
+			 * mailer's habit, not the day. Cross-validated on train/
+			 * over eight fold deals: held-out spam missed 113 -> 110
+			 * at the tag threshold, the same ham in every deal
+			 * (ACCURACY.md, session 56) */
+			char shape[SPAM_MSGID_SHAPE];
+			tok_str(a, "\x06" "date:", str_make(shape, spam_msgid_shape(f.value, shape)));
+		}
 		if (value_skipped(name))
 			continue;
 		/* every other field's words, keyed by the field: the relays,
