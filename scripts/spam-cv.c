@@ -25,7 +25,7 @@
  * regression can be told from the chance of its fits' orders (give each
  * seed its own SPAM_CV_GRAMS file);
  * CV_GRAM_HAM_W=X multiplies a ham lesson's gradient in the byte-gram
- * fits by X (spam_grams_ham_weight; unset: 1, tern's), a class weight
+ * fits by X (spam_grams_ham_weight; unset: SPAM_GRAM_HAM_WEIGHT, tern's), a class weight
  * (give each X its own SPAM_CV_GRAMS file);
  * CV_HEADER_CLUES=N lets at most N of the classifier's clues be the
  * header's (spam_header_clues);

@@ -435,7 +435,7 @@ static void fit_once(const struct spam_gram_lesson *const *v, const size_t *sort
 }
 
 uint64_t spam_grams_fit_seed = 0x9e3779b97f4a7c15ull;
-double spam_grams_ham_weight = 1.0;
+double spam_grams_ham_weight = SPAM_GRAM_HAM_WEIGHT;
 
 /* The average of SPAM_GRAM_FITS fits, each over its own orders: five
  * passes of SGD stop early (more passes overfit, ACCURACY.md), and where
