@@ -225,8 +225,9 @@ static enum mime_section section_kind(enum imap_section_text text)
 
 /*
  * BINARY[part] and BINARY.SIZE[part]: the part's body decoded. Sets
- * *st and *ln (raw octets) or f->mem[i] (decoded), and f->how[i]. Returns -1
- * when the encoding is unknown.
+ * *st and *ln (raw octets) or f->mem[i] (decoded), and f->how[i] (HOW_NIL
+ * for a part the message does not have). Returns -1 when the encoding is
+ * unknown.
  */
 static int locate_binary(struct imap_fetch *f, size_t i, const struct mime_tree *t,
 			 const char *d, uint64_t *st, uint64_t *ln)
@@ -312,8 +313,13 @@ static void locate_cb(void *arg, const void *meta, size_t metalen, const char *d
 				f->msg_unknown_cte = 1;
 				return;
 			}
-			if (it->kind == IMAP_FI_BINARY_SIZE)
+			if (it->kind == IMAP_FI_BINARY_SIZE) {
+				/* RFC 3516 §4.2: the size of what BINARY[part]
+				 * returns, so 0 where that is NIL (no such part). */
+				if (f->how[i] == HOW_NIL)
+					ln = 0;
 				f->how[i] = HOW_NUMBER;
+			}
 			break;
 		case IMAP_FI_BODY:
 			if (it->nparts == 0 && it->text != IMAP_SECTION_MIME) {

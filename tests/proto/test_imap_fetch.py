@@ -211,6 +211,13 @@ def test_imap_fetch_structure():
         assert got == "* 2 FETCH (BODY[1.1] NIL)", got
         got = raw_cmd(r, "n3", "FETCH 3 (BODY.PEEK[1.1])").decode()
         assert got == "* 3 FETCH (BODY[1.1] NIL)", got
+        # BINARY.SIZE "MUST match the size of the <nstring> or <literal8>"
+        # BINARY returns (RFC 3516 §4.2): 0 where BINARY is NIL, not the
+        # size of the whole message
+        got = raw_cmd(r, "n4", "FETCH 2 (BINARY.SIZE[7] BINARY.PEEK[7] BINARY.SIZE[1.1])").decode()
+        assert got == "* 2 FETCH (BINARY.SIZE[7] 0 BINARY[7] NIL BINARY.SIZE[1.1] 0)", got
+        got = raw_cmd(r, "n5", "FETCH 3 (BINARY.SIZE[1.1] BINARY.SIZE[2.1.4])").decode()
+        assert got == "* 3 FETCH (BINARY.SIZE[1.1] 0 BINARY.SIZE[2.1.4] 0)", got
         r.close()
 
         # Sections through imaplib
