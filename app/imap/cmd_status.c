@@ -13,7 +13,7 @@
  * UNSEEN and DELETED count the messages without $seen / with \Deleted;
  * RECENT counts the messages no SELECT has claimed yet (RFC 3501 §2.3.2,
  * store_mailbox_claim_recent_async()) and, for the mailbox this session
- * has selected, those it claimed. SIZE sums the stored octets, which
+ * has selected, those it claimed (once each: EXAMINE shows unclaimed ones). SIZE sums the stored octets, which
  * is what RFC822.SIZE reports.
  */
 #include <stdlib.h>
@@ -202,9 +202,12 @@ int imap_status_append(struct imap_session *s, const char *name,
 	free(c.shared);
 	uint32_t messages = (want & listed) ? c.counted : c.info.messages;
 	/* The selected mailbox's messages this session claimed are \Recent
-	 * to it (RFC 3501 §2.3.2), as its SELECT and EXISTS told it. */
+	 * to it (RFC 3501 §2.3.2), as its SELECT and EXISTS told it: those
+	 * below first_recent. The ones from there on are the unclaimed ones
+	 * counted above, which an EXAMINE shows \Recent without claiming:
+	 * counted once. */
 	if (s->state == IMAP_S_SELECTED && s->view.mailbox == c.mailbox)
-		c.recent += imap_view_recent_count(&s->view);
+		c.recent += imap_view_recent_below(&s->view, c.info.first_recent);
 
 	buf_append_c(out, "* STATUS ");
 	imap_append_mailbox(out, name);

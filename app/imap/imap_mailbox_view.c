@@ -720,16 +720,23 @@ uint32_t imap_view_seq(const struct imap_mailbox_view *v, uint32_t uid)
 	return i < v->count && v->msgs[i].uid == uid ? i + 1 : 0;
 }
 
-uint32_t imap_view_recent_count(const struct imap_mailbox_view *v)
+uint32_t imap_view_recent_below(const struct imap_mailbox_view *v, uint32_t below)
 {
 	uint32_t n = 0;
 	if (!v->show_recent)
 		return 0;
 	/* the UIDs ascend: each run [lo, hi) is one run of the view */
-	for (unsigned i = 0; i < v->nrecent; i++)
-		n += imap_view_lower_bound(v, v->recent[i][1]) -
-		     imap_view_lower_bound(v, v->recent[i][0]);
+	for (unsigned i = 0; i < v->nrecent; i++) {
+		uint32_t lo = v->recent[i][0], hi = v->recent[i][1] < below ? v->recent[i][1] : below;
+		if (lo < hi)
+			n += imap_view_lower_bound(v, hi) - imap_view_lower_bound(v, lo);
+	}
 	return n;
+}
+
+uint32_t imap_view_recent_count(const struct imap_mailbox_view *v)
+{
+	return imap_view_recent_below(v, UINT32_MAX);
 }
 
 uint32_t imap_view_last_uid(const struct imap_mailbox_view *v)

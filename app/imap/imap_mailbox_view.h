@@ -190,6 +190,8 @@ int imap_msg_flags_append(const struct imap_mailbox_view *v, const struct imap_m
 int imap_view_recent(const struct imap_mailbox_view *v, const struct imap_msg *m);
 /* How many messages of v are \Recent to it (0 unless show_recent). */
 uint32_t imap_view_recent_count(const struct imap_mailbox_view *v);
+/* Those of them with a UID below `below`. */
+uint32_t imap_view_recent_below(const struct imap_mailbox_view *v, uint32_t below);
 /* The store keyword of a system flag name ("\\Seen" -> "$seen"), or NULL. */
 const char *imap_flag_keyword(struct str flag);
 

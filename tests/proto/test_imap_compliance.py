@@ -445,6 +445,40 @@ def check_recent_while_selected(s, a, c):
     d.close()
 
 
+def test_imap_status_recent_of_the_examined_mailbox():
+    """STATUS (RECENT) of the mailbox this session has EXAMINEd counts each
+    \\Recent message once (RFC 3501 §2.3.2): EXAMINE shows them without
+    claiming them, so they are the store's unclaimed ones and not also the
+    session's own; after a SELECT claims them they are the session's, and
+    another session's STATUS says 0."""
+    from test_imap_search_ext import cmd as cmd1
+    with srv() as s:
+        a, b = Raw(s), Raw(s)
+        a.login()
+        b.login()
+        assert cmd1(a, "c", "CREATE Rec")[1].startswith(b"c OK")
+        for i in range(3):
+            data = b"Subject: r%d\r\n\r\nx\r\n" % i
+            a.send(b"p APPEND Rec {%d+}\r\n%s\r\n" % (len(data), data))
+            assert a.until_tag("p")[-1].startswith(b"p OK")
+
+        def recent(r):
+            u, t = cmd1(r, "s", "STATUS Rec (RECENT)")
+            assert t.startswith(b"s OK"), t
+            return u
+
+        u, t = cmd1(a, "e", "EXAMINE Rec")
+        assert b"* 3 RECENT" in u, u
+        assert recent(a) == [b"* STATUS Rec (RECENT 3)"]
+        assert recent(b) == [b"* STATUS Rec (RECENT 3)"]
+        u, t = cmd1(a, "e", "SELECT Rec")
+        assert b"* 3 RECENT" in u, u
+        assert recent(a) == [b"* STATUS Rec (RECENT 3)"]
+        assert recent(b) == [b"* STATUS Rec (RECENT 0)"]
+        a.close()
+        b.close()
+
+
 NUL_MSG = (b"From: a@example.test\r\nSubject: a binary part with NUL\r\nMIME-Version: 1.0\r\n"
            b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n"
            b"text\r\n--b\r\nContent-Type: application/octet-stream\r\n"
