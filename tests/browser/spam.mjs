@@ -175,4 +175,56 @@ await finish(b, async () => {
 		throw new Error(`the expired certificate is shown as ${JSON.stringify(shown)}`);
 	await screenshot('certificate-expired');
 	log('spam: the expired certificate is said expired, in red');
+
+	// The session ends while a form is being edited (another client with
+	// the same cookie signs it out): the save asks for the password in a
+	// dialog over the page, then goes through; nothing typed is lost.
+	const endSession = async () => {
+		const rq = page.context().request;
+		const s = await rq.get(cfg.url + '/api/v1/session');
+		const csrf = (await s.json()).csrf;
+		const d = await rq.delete(cfg.url + '/api/v1/session', { headers: { 'X-CSRF-Token': csrf } });
+		if (d.status() !== 204)
+			throw new Error(`DELETE /session answered ${d.status()}`);
+	};
+	await byId('nav-spam').click();
+	await byId('spam-junk').fill('7.5');
+	await byId('spam-reject').fill('13');
+	await endSession();
+	await byId('spam-save').click();
+	const dialog = byId('relogin');
+	await dialog.waitFor();
+	const a11y = await page.evaluate(() => {
+		const d = document.querySelector('[data-testid=relogin]');
+		const label = document.getElementById(d.getAttribute('aria-labelledby'));
+		return { modal: d.matches(':modal'), label: label && label.textContent,
+			focus: document.activeElement && document.activeElement.getAttribute('data-testid') };
+	});
+	if (!a11y.modal || a11y.label !== 'Sign in again' || a11y.focus !== 'relogin-password')
+		throw new Error(`the sign-in dialog is not a labelled modal with focus on the password: ${JSON.stringify(a11y)}`);
+	await screenshot('relogin-dialog');
+	await byId('relogin-password').fill(cfg.admin_password + 'x');
+	await byId('relogin-submit').click();
+	await dialog.getByText('Wrong password.').waitFor();
+	await byId('relogin-password').fill(cfg.admin_password);
+	await Promise.all([
+		page.waitForResponse((r) => r.request().method() === 'PUT' && /\/api\/v1\/spam$/.test(r.url()) && r.status() === 200),
+		byId('relogin-submit').click(),
+	]);
+	await byId('spam-form').getByText('Saved. Applies to the next message.').waitFor();
+	await dialog.waitFor({ state: 'detached' });
+	if ((await byId('spam-junk').inputValue()) !== '7.5' || (await byId('spam-reject').inputValue()) !== '13')
+		throw new Error('the form lost what was typed across the sign-in');
+	await check('thresholds 7.5 13 40');
+	log('spam: a save after the session ended signed in again in a dialog and went through');
+
+	// Escape cancels the dialog: the login page, as before.
+	await byId('spam-junk').fill('8');
+	await endSession();
+	await byId('spam-save').click();
+	await byId('relogin-password').waitFor();
+	await page.keyboard.press('Escape');
+	await byId('login').waitFor();
+	await check('thresholds 7.5 13 40');
+	log('spam: Escape in the sign-in dialog goes to the login page');
 });

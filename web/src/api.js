@@ -2,10 +2,18 @@
 // (app/http/API.md). Keeps the CSRF token of the session (from POST or GET
 // /session) in memory only - the session cookie itself is HttpOnly and
 // never visible here - and the wizard's one-time setup code.
+//
+// A call that a signed-in page makes and the server answers 401 (the
+// session expired or was ended elsewhere) is not lost: the page's
+// unauthorized handler signs in again (a dialog over the page, app.jsx
+// and portal.jsx) and the call is sent again with the new session's CSRF
+// token, so what the user typed is saved; the failure is thrown only when
+// they cancel.
 
 let csrf = null;
 let setupCode = null;
 let onUnauthorized = null;
+let signingIn = null;
 
 export class ApiError extends Error {
 	constructor(status, problem) {
@@ -26,11 +34,29 @@ export function setSetupCode(code) {
 	setupCode = code || null;
 }
 
-// Called (once per failing request) when the session is gone: the app
-// shows the login page again.
+// fn() is called when a call answers 401: it returns (or resolves to)
+// true once the user signed in again - the call is then retried - and
+// false to give up (the app shows its login page).
 export function setUnauthorizedHandler(fn) {
 	onUnauthorized = fn;
 }
+
+// One sign-in for every call that fails while it is open (a page's load
+// and its save, a poll): they all wait for it and retry after it.
+function signInAgain() {
+	if (!onUnauthorized)
+		return Promise.resolve(false);
+	if (!signingIn)
+		signingIn = Promise.resolve()
+			.then(() => onUnauthorized())
+			.then((ok) => !!ok, () => false)
+			.finally(() => { signingIn = null; });
+	return signingIn;
+}
+
+// The sign-in calls themselves answer 401 for a wrong password: that is
+// their answer, not an expired session.
+const signInPath = (path) => path === '/session' || path === '/me/session';
 
 export async function api(method, path, body) {
 	const headers = { Accept: 'application/json, application/problem+json' };
@@ -59,8 +85,8 @@ export async function api(method, path, body) {
 	if (!r.ok) {
 		const err = new ApiError(r.status, data);
 		err.retryAfter = Number(r.headers.get('Retry-After')) || 0;
-		if (r.status === 401 && onUnauthorized && path !== '/session' && path !== '/me/session')
-			onUnauthorized();
+		if (r.status === 401 && !signInPath(path) && await signInAgain())
+			return api(method, path, body);
 		throw err;
 	}
 	return data;
@@ -94,9 +120,14 @@ export function upload(path, file, onProgress, method = 'POST') {
 				resolve(data);
 				return;
 			}
-			if (x.status === 401 && onUnauthorized)
-				onUnauthorized();
-			reject(new ApiError(x.status, data));
+			const err = new ApiError(x.status, data);
+			if (x.status !== 401) {
+				reject(err);
+				return;
+			}
+			// A File can be read again: the upload starts over.
+			signInAgain().then((ok) => (ok ? upload(path, file, onProgress, method) : Promise.reject(err)))
+				.then(resolve, reject);
 		};
 		x.send(file);
 	});

@@ -1,10 +1,11 @@
 // app.jsx - the app shell: asks the server where we are (GET /setup,
 // GET /session) and shows the first-run wizard, the login page or the
 // admin pages.
-import { useEffect, useState } from 'preact/hooks';
-import { del, get, post, setCsrf, setUnauthorizedHandler, errorText } from './api.js';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { del, get, setCsrf, setUnauthorizedHandler, errorText } from './api.js';
 import { Link, navigate, usePath } from './router.jsx';
-import { ErrorBox, Field, PageTitle, useAction, useTitle } from './components.jsx';
+import { ErrorBox, Field, PageTitle, useTitle } from './components.jsx';
+import { CodeField, SignInDialog, signInError, useSignIn } from './signin.jsx';
 import { Wizard } from './wizard.jsx';
 import { Dashboard } from './pages/dashboard.jsx';
 import { Domains, DomainDetail } from './pages/domains.jsx';
@@ -29,6 +30,11 @@ function AdminApp() {
 	const [setup, setSetup] = useState(null);
 	const [authed, setAuthed] = useState(false);
 	const [error, setError] = useState(null);
+	// The sign-in dialog over the admin pages while a call waits on it:
+	// its resolve(signed in?) (api.js retries the call on true).
+	const [relogin, setRelogin] = useState(null);
+	const modeRef = useRef(mode);
+	modeRef.current = mode;
 
 	const boot = async () => {
 		setError(null);
@@ -52,8 +58,11 @@ function AdminApp() {
 	};
 	useEffect(() => {
 		setUnauthorizedHandler(() => {
-			setCsrf(null);
-			setMode((m) => (m === 'admin' ? 'login' : m));
+			if (modeRef.current !== 'admin') {
+				setCsrf(null);
+				return false;
+			}
+			return new Promise((resolve) => setRelogin({ resolve }));
 		});
 		boot();
 	}, []);
@@ -72,46 +81,38 @@ function AdminApp() {
 		return <main class="center-wide"><Wizard initial={setup} authed={authed} onDone={() => { navigate('/', true); setMode('admin'); }} /></main>;
 	if (mode === 'login')
 		return <Login onLogin={() => setMode('admin')} />;
-	return <Admin onLogout={() => setMode('login')} />;
+	const reloginDone = (ok) => {
+		setRelogin(null);
+		if (!ok) {
+			setCsrf(null);
+			setMode('login');
+		}
+		relogin.resolve(ok);
+	};
+	// The page stays mounted under the dialog, with what was typed in it.
+	return (
+		<>
+			<Admin onLogout={() => setMode('login')} />
+			{relogin ? <SignInDialog path="/session" onDone={reloginDone} /> : null}
+		</>
+	);
 }
 
 function Login({ onLogin }) {
 	const [pw, setPw] = useState('');
-	const [code, setCode] = useState('');
-	const [askCode, setAskCode] = useState(false);
-	const a = useAction();
+	const s = useSignIn('/session', () => ({ password: pw }), onLogin);
 	useTitle('Sign in');
-	const submit = (e) => {
-		e.preventDefault();
-		a.run(async () => {
-			const body = { password: pw };
-			if (askCode)
-				body.code = code.trim();
-			try {
-				const r = await post('/session', body);
-				setCsrf(r.csrf);
-				onLogin();
-			} catch (err) {
-				if (err.code === 'totp_required') {
-					setAskCode(true);
-					return;
-				}
-				throw err;
-			}
-		});
-	};
 	return (
 		<main class="center">
-			<form class="card login" onSubmit={submit} data-testid="login">
+			<form class="card login" onSubmit={s.submit} data-testid="login">
 				<p class="brand">tern</p>
 				<h1>Sign in</h1>
 				<Field label="Admin password" type="password" value={pw} onInput={setPw} testid="login-password"
 					autoComplete="current-password" required autoFocus />
-				{askCode ? <Field label="Code from the authenticator app (or a recovery code)" value={code} onInput={setCode}
-					autoComplete="one-time-code" required autoFocus testid="login-code" /> : null}
-				<ErrorBox error={a.error && a.error.code === 'wrong_code' ? 'Wrong or already used code.' : a.error && a.error.status === 401 ? 'Wrong password.' : a.error} />
+				<CodeField s={s} testid="login-code" />
+				<ErrorBox error={signInError(s.error, 'Wrong password.')} />
 				<div class="buttons">
-					<button class="btn btn-primary" type="submit" disabled={a.busy} data-testid="login-submit">Sign in</button>
+					<button class="btn btn-primary" type="submit" disabled={s.busy} data-testid="login-submit">Sign in</button>
 				</div>
 			</form>
 		</main>

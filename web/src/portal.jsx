@@ -4,14 +4,20 @@
 // to outside addresses, encryption at rest, two-factor sign-in, Sieve filters, and mail app set-up (settings in words, the
 // Apple profile, a QR code of this page for the phone). Separate from the
 // admin: its own session cookie, no admin page reachable from here.
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { del, get, patch, post, put, seg, setCsrf, setUnauthorizedHandler } from './api.js';
+import { CodeField, SignInDialog, signInError, useSignIn } from './signin.jsx';
 import { ConfirmButton, CopyButton, ErrorBox, Field, Loading, Notice, StrengthMeter, useAction, useLoad, useTitle } from './components.jsx';
 import { bytes, dateTime } from './format.js';
 import { QrCode, TwoFactor } from './twofactor.jsx';
 
 export function Portal() {
 	const [me, setMe] = useState(undefined);
+	// The sign-in dialog over the signed-in pages while a call waits on
+	// it (api.js retries the call once it resolves true).
+	const [relogin, setRelogin] = useState(null);
+	const meRef = useRef(me);
+	meRef.current = me;
 	// The portal is the account's, not the admin's: its own window title.
 	useTitle(me ? 'Your account' : 'Sign in', 'tern mail');
 	const load = async () => {
@@ -25,8 +31,11 @@ export function Portal() {
 	};
 	useEffect(() => {
 		setUnauthorizedHandler(() => {
-			setCsrf(null);
-			setMe(null);
+			if (!meRef.current) {
+				setCsrf(null);
+				return false;
+			}
+			return new Promise((resolve) => setRelogin({ resolve }));
 		});
 		load();
 	}, []);
@@ -34,6 +43,14 @@ export function Portal() {
 		return <main class="center"><p class="muted" aria-busy="true">Loading…</p></main>;
 	if (me === null)
 		return <PortalLogin onLogin={load} />;
+	const reloginDone = (ok) => {
+		setRelogin(null);
+		if (!ok) {
+			setCsrf(null);
+			setMe(null);
+		}
+		relogin.resolve(ok);
+	};
 	const logout = async () => {
 		try {
 			await del('/me/session');
@@ -62,6 +79,7 @@ export function Portal() {
 				<Filters />
 				<Setup me={me} />
 			</main>
+			{relogin ? <SignInDialog path="/me/session" email={me.email} onDone={reloginDone} /> : null}
 		</div>
 	);
 }
@@ -69,41 +87,17 @@ export function Portal() {
 function PortalLogin({ onLogin }) {
 	const [email, setEmail] = useState('');
 	const [pw, setPw] = useState('');
-	const [code, setCode] = useState('');
-	const [askCode, setAskCode] = useState(false);
-	const a = useAction();
-	const submit = (e) => {
-		e.preventDefault();
-		a.run(async () => {
-			const body = { email: email.trim(), password: pw };
-			if (askCode)
-				body.code = code.trim();
-			try {
-				const r = await post('/me/session', body);
-				setCsrf(r.csrf);
-				onLogin();
-			} catch (err) {
-				if (err.code === 'totp_required') {
-					setAskCode(true);
-					return;
-				}
-				throw err;
-			}
-		});
-	};
-	const err = a.error && (a.error.code === 'wrong_code' ? 'Wrong or already used code.'
-		: a.error.status === 401 ? 'Wrong address or password.' : a.error);
+	const s = useSignIn('/me/session', () => ({ email: email.trim(), password: pw }), onLogin);
 	return (
 		<main class="center">
-			<form class="card login" onSubmit={submit} data-testid="portal-login">
+			<form class="card login" onSubmit={s.submit} data-testid="portal-login">
 				<p class="brand">tern</p>
 				<h1>Your mail account</h1>
 				<Field label="Email address" type="email" value={email} onInput={setEmail} autoComplete="username" required testid="portal-email-input" />
 				<Field label="Password" type="password" value={pw} onInput={setPw} autoComplete="current-password" required testid="portal-password" />
-				{askCode ? <Field label="Code from the authenticator app (or a recovery code)" value={code} onInput={setCode}
-					autoComplete="one-time-code" required autoFocus testid="portal-code" /> : null}
-				<ErrorBox error={err} />
-				<div class="buttons"><button class="btn btn-primary" type="submit" disabled={a.busy} data-testid="portal-login-submit">Sign in</button></div>
+				<CodeField s={s} testid="portal-code" />
+				<ErrorBox error={signInError(s.error, 'Wrong address or password.')} />
+				<div class="buttons"><button class="btn btn-primary" type="submit" disabled={s.busy} data-testid="portal-login-submit">Sign in</button></div>
 			</form>
 		</main>
 	);
