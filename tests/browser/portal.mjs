@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // portal.mjs - the account portal (/account) and the admin's two-factor
 // sign-in in headless Chromium (playwright-core, Debian's chromium):
-// a user signs in, sets a display name, creates an app password, turns on
+// a user signs in, sets a display name (the session ended meanwhile: the
+// sign-in dialog over the page, then the save goes through), creates an app password, turns on
 // TOTP, changes the password, downloads the Apple profile; then the admin
 // turns on TOTP in Settings, signs in again with a code, and sees and turns
 // off the encryption the user left on.
@@ -112,10 +113,27 @@ await finish(b, async () => {
 
 	// The name is the user's to choose and the admin sees it later: markup
 	// in it must stay text on both pages (and in the profile's XML).
+	// The session is ended meanwhile (another client with the cookie
+	// signs it out): the save asks for the password in a dialog over the
+	// page, for this account, then goes through with the name as typed
+	// (the admin's Accounts page shows it below).
 	await byId('portal-display-name').fill(DISPLAY_NAME);
+	const rq = page.context().request;
+	const me = await (await rq.get(cfg.url + '/api/v1/me')).json();
+	const out = await rq.delete(cfg.url + '/api/v1/me/session', { headers: { 'X-CSRF-Token': me.csrf } });
+	if (out.status() !== 204)
+		throw new Error(`DELETE /me/session answered ${out.status()}`);
 	await byId('portal-profile-save').click();
+	await byId('relogin').getByText(cfg.email).waitFor();
+	if ((await page.evaluate(() => document.activeElement && document.activeElement.getAttribute('data-testid'))) !== 'relogin-password')
+		throw new Error('the sign-in dialog did not take the focus');
+	await byId('relogin-password').fill(cfg.password);
+	await byId('relogin-submit').click();
 	await byId('portal-profile-saved').waitFor();
-	log('portal: display name set');
+	await byId('relogin').waitFor({ state: 'detached' });
+	if ((await byId('portal-display-name').inputValue()) !== DISPLAY_NAME)
+		throw new Error('the name typed was lost across the sign-in');
+	log('portal: display name set, after signing in again in the dialog');
 
 	// A new app password (or token, or forwarding) takes the current
 	// password: a wrong one is said under its field.

@@ -2,7 +2,9 @@
 sign-in in a real browser (issue 31).
 
 tests/browser/portal.mjs drives headless Chromium: a user signs in at
-/account, sets a display name, creates an app password, sets forwarding
+/account, sets a display name (its session ended meanwhile by DELETE
+/me/session from another client: the save signs in again in the dialog
+over the page and goes through), creates an app password, sets forwarding
 (an address of ours refused, an outside one stored), makes a JMAP token
 (used here as a bearer token), turns on TOTP,
 changes the password, downloads the Apple profile and signs in again with
