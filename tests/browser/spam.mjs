@@ -218,6 +218,20 @@ await finish(b, async () => {
 	await check('thresholds 7.5 13 40');
 	log('spam: a save after the session ended signed in again in a dialog and went through');
 
+	// Another tab signs in again: this page now sends the new session's
+	// cookie with the old session's CSRF token (403 csrf); the save reads
+	// the current token and goes through once more.
+	await byId('spam-discard').fill('41');
+	const again = await page.context().request.post(cfg.url + '/api/v1/session', { data: { password: cfg.admin_password } });
+	if (again.status() !== 200)
+		throw new Error(`POST /session answered ${again.status()}`);
+	await Promise.all([
+		page.waitForResponse((r) => r.request().method() === 'PUT' && /\/api\/v1\/spam$/.test(r.url()) && r.status() === 200),
+		byId('spam-save').click(),
+	]);
+	await check('thresholds 7.5 13 41');
+	log('spam: a save after another tab signed in again took the new CSRF token');
+
 	// Escape cancels the dialog: the login page, as before.
 	await byId('spam-junk').fill('8');
 	await endSession();
@@ -225,6 +239,6 @@ await finish(b, async () => {
 	await byId('relogin-password').waitFor();
 	await page.keyboard.press('Escape');
 	await byId('login').waitFor();
-	await check('thresholds 7.5 13 40');
+	await check('thresholds 7.5 13 41');
 	log('spam: Escape in the sign-in dialog goes to the login page');
 });

@@ -14,6 +14,7 @@ let csrf = null;
 let setupCode = null;
 let onUnauthorized = null;
 let signingIn = null;
+let csrfFrom = null;
 
 export class ApiError extends Error {
 	constructor(status, problem) {
@@ -54,16 +55,41 @@ function signInAgain() {
 	return signingIn;
 }
 
+// The GET whose answer carries the session's CSRF token ('/session' for
+// the admin, '/me' for the portal). Another tab that signed in again
+// changed the session cookie under this one: its next write answers 403
+// csrf with the token kept here, so api() reads the current one there and
+// sends the write once more.
+export function setCsrfSource(path) {
+	csrfFrom = path;
+}
+
+async function freshCsrf(sent) {
+	if (!csrfFrom)
+		return false;
+	try {
+		const s = await api('GET', csrfFrom);
+		if (!s || !s.csrf || s.csrf === sent)
+			return false;
+		csrf = s.csrf;
+		return true;
+	} catch (e) {
+		return false;
+	}
+}
+
 // The sign-in calls themselves answer 401 for a wrong password: that is
 // their answer, not an expired session.
 const signInPath = (path) => path === '/session' || path === '/me/session';
 
-export async function api(method, path, body) {
+// retry: false on the second try after a stale CSRF token (one retry).
+export async function api(method, path, body, retry = true) {
 	const headers = { Accept: 'application/json, application/problem+json' };
 	if (body !== undefined)
 		headers['Content-Type'] = 'application/json';
-	if (method !== 'GET' && method !== 'HEAD' && csrf)
-		headers['X-CSRF-Token'] = csrf;
+	const sent = csrf;
+	if (method !== 'GET' && method !== 'HEAD' && sent)
+		headers['X-CSRF-Token'] = sent;
 	if (setupCode && path.startsWith('/setup'))
 		headers['X-Setup-Code'] = setupCode;
 	let r;
@@ -87,6 +113,8 @@ export async function api(method, path, body) {
 		err.retryAfter = Number(r.headers.get('Retry-After')) || 0;
 		if (r.status === 401 && !signInPath(path) && await signInAgain())
 			return api(method, path, body);
+		if (r.status === 403 && err.code === 'csrf' && retry && await freshCsrf(sent))
+			return api(method, path, body, false);
 		throw err;
 	}
 	return data;

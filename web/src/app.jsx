@@ -2,7 +2,7 @@
 // GET /session) and shows the first-run wizard, the login page or the
 // admin pages.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { del, get, setCsrf, setUnauthorizedHandler, errorText } from './api.js';
+import { del, get, setCsrf, setCsrfSource, setUnauthorizedHandler, errorText } from './api.js';
 import { Link, navigate, usePath } from './router.jsx';
 import { ErrorBox, Field, PageTitle, useTitle } from './components.jsx';
 import { CodeField, SignInDialog, signInError, useSignIn } from './signin.jsx';
@@ -57,6 +57,7 @@ function AdminApp() {
 		}
 	};
 	useEffect(() => {
+		setCsrfSource('/session');
 		setUnauthorizedHandler(() => {
 			if (modeRef.current !== 'admin') {
 				setCsrf(null);

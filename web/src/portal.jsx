@@ -5,7 +5,7 @@
 // Apple profile, a QR code of this page for the phone). Separate from the
 // admin: its own session cookie, no admin page reachable from here.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { del, get, patch, post, put, seg, setCsrf, setUnauthorizedHandler } from './api.js';
+import { del, get, patch, post, put, seg, setCsrf, setCsrfSource, setUnauthorizedHandler } from './api.js';
 import { CodeField, SignInDialog, signInError, useSignIn } from './signin.jsx';
 import { ConfirmButton, CopyButton, ErrorBox, Field, Loading, Notice, StrengthMeter, useAction, useLoad, useTitle } from './components.jsx';
 import { bytes, dateTime } from './format.js';
@@ -30,6 +30,7 @@ export function Portal() {
 		}
 	};
 	useEffect(() => {
+		setCsrfSource('/me');
 		setUnauthorizedHandler(() => {
 			if (!meRef.current) {
 				setCsrf(null);
