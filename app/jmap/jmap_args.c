@@ -256,6 +256,49 @@ void jmap_w_set_error(struct jw *w, const char *key, const char *type, const cha
 	jw_obj_end(w);
 }
 
+void jmap_bad_member(struct jmap_bad *b, const char *prop, const char *desc)
+{
+	if (!b->desc)
+		b->desc = desc;
+	if (!prop)
+		return;
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? 2 * b->cap : 8;
+		const char **v = arena_alloc(b->a, cap * sizeof *v);
+		if (b->n)
+			memcpy(v, b->v, b->n * sizeof *v);
+		b->v = v;
+		b->cap = cap;
+	}
+	b->v[b->n++] = prop;
+}
+
+void jmap_bad_add(struct jmap_bad *b, const char *prop, const char *desc)
+{
+	for (size_t i = 0; prop && i < b->n; i++)
+		if (!strcmp(b->v[i], prop))
+			return;
+	jmap_bad_member(b, prop, desc);
+}
+
+void jmap_w_set_error_bad(struct jw *w, const char *key, const struct jmap_bad *b)
+{
+	if (key)
+		jw_key(w, key);
+	jw_obj_begin(w);
+	jw_kstr(w, "type", "invalidProperties");
+	if (b->desc)
+		jw_kstr(w, "description", b->desc);
+	if (b->n) {
+		jw_key(w, "properties");
+		jw_arr_begin(w);
+		for (size_t i = 0; i < b->n; i++)
+			jw_str(w, b->v[i]);
+		jw_arr_end(w);
+	}
+	jw_obj_end(w);
+}
+
 void jmap_w_set_err(struct jw *w, const char *key, const struct jmap_set_err *e)
 {
 	if (!e->ninvalid) {

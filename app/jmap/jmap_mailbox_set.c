@@ -23,16 +23,31 @@
 
 struct set_err {
 	const char *type, *desc, *prop;
+	struct jmap_bad bad; /* invalidProperties of every bad property, when n */
 };
 
 static void w_set_err(struct jw *w, const struct set_err *e)
 {
-	jmap_w_set_error(w, NULL, e->type, e->desc, e->prop);
+	if (e->bad.n)
+		jmap_w_set_error_bad(w, NULL, &e->bad);
+	else
+		jmap_w_set_error(w, NULL, e->type, e->desc, e->prop);
 }
 
 static struct set_err err_of(const char *type, const char *desc, const char *prop)
 {
-	return (struct set_err){type, desc, prop};
+	return (struct set_err){type, desc, prop, {0}};
+}
+
+/* -1 with *e the invalidProperties of every property in bad, or 0 when
+ * none was. */
+static int bad_end(struct set_err *e, const struct jmap_bad *bad)
+{
+	if (!bad->n)
+		return 0;
+	*e = err_of("invalidProperties", bad->desc, NULL);
+	e->bad = *bad;
+	return -1;
 }
 
 /* A parentId value (null, an id, or "#creation id") to a mailbox id; 0
@@ -94,6 +109,7 @@ static int create_one(struct jmap_call *c, struct jmap_mailboxes *m, const struc
 		      uint32_t *id_r, int *sub_r, struct set_err *e)
 {
 	const struct json_value *name = NULL, *role = NULL, *sub = NULL, *parent = NULL, *order = NULL;
+	struct jmap_bad bad = {.a = c->r->a};
 
 	if (o->type != JSON_OBJECT) {
 		*e = err_of("invalidProperties", "a Mailbox is an object", NULL);
@@ -110,38 +126,31 @@ static int create_one(struct jmap_call *c, struct jmap_mailboxes *m, const struc
 			sub = p;
 		else if (!strcmp(p->key, "sortOrder"))
 			order = p;
-		else {
-			*e = err_of("invalidProperties", "not a property a client may set", p->key);
-			return -1;
-		}
+		else
+			jmap_bad_member(&bad, p->key, "not a property a client may set");
 	}
-	if (!name_ok(name)) {
-		*e = err_of("invalidProperties", "a name is 1..255 octets without \"/\"", "name");
-		return -1;
-	}
-	if (order && !sort_order_ok(order)) {
-		*e = err_of("invalidProperties", "sortOrder is an UnsignedInt below 2^32", "sortOrder");
-		return -1;
-	}
-	if ((role && role->type != JSON_NULL && role->type != JSON_STRING) ||
-	    (sub && sub->type != JSON_BOOL)) {
-		*e = err_of("invalidProperties", NULL, role && role->type != JSON_STRING ? "role"
-										 : "isSubscribed");
-		return -1;
-	}
+	/* Every bad property is named, not only the first (RFC 8620 §5.3). */
+	if (!name_ok(name))
+		jmap_bad_add(&bad, "name", "a name is 1..255 octets without \"/\"");
+	if (order && !sort_order_ok(order))
+		jmap_bad_add(&bad, "sortOrder", "sortOrder is an UnsignedInt below 2^32");
+	if (role && role->type != JSON_NULL && role->type != JSON_STRING)
+		jmap_bad_add(&bad, "role", "role is a String or null");
+	if (sub && sub->type != JSON_BOOL)
+		jmap_bad_add(&bad, "isSubscribed", "isSubscribed is a Boolean");
 	int64_t pid = parent_of(c, m, parent);
-	if (pid < 0) {
-		*e = err_of("invalidProperties", "no such parent", "parentId");
-		return -1;
-	}
+	if (pid < 0)
+		jmap_bad_add(&bad, "parentId", "no such parent");
 	/* RFC 8621 §2: no two mailboxes have the same role. The store lets
 	 * IMAP's CREATE-SPECIAL-USE give one twice (RFC 6154 allows it). */
 	for (size_t i = 0; role && role->type == JSON_STRING && role->len && i < m->n; i++) {
 		if (m->v[i].role && !strcmp(m->v[i].role, role->str)) {
-			*e = err_of("invalidProperties", "another mailbox has that role", "role");
-			return -1;
+			jmap_bad_add(&bad, "role", "another mailbox has that role");
+			break;
 		}
 	}
+	if (bad_end(e, &bad) < 0)
+		return -1;
 	char *full = full_name(c, m, pid, name->str);
 	int rc = role && role->type == JSON_STRING
 			 ? store_mailbox_create_role(c->r->st, c->r->account, full, role->str, id_r)
@@ -201,6 +210,7 @@ static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, struct jmap
 {
 	const struct json_value *name = NULL, *parent = NULL, *sub = NULL, *order = NULL;
 	const struct json_value *role = NULL, *cur = NULL;
+	struct jmap_bad bad = {.a = c->r->a};
 	int renamed = 0;
 
 	if (patch->type != JSON_OBJECT) {
@@ -225,15 +235,11 @@ static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, struct jmap
 		else if ((cur || (cur = jmap_mailbox_json(c->r->a, b))) &&
 			 jmap_patch_same(c->r->a, cur, p))
 			; /* server-set, sent as it is (RFC 8620 §5.3) */
-		else {
-			*e = err_of("invalidProperties", "this property cannot be changed so", p->key);
-			return -1;
-		}
+		else
+			jmap_bad_member(&bad, p->key, "this property cannot be changed so");
 	}
-	if (name && !name_ok(name)) {
-		*e = err_of("invalidProperties", "a name is 1..255 octets without \"/\"", "name");
-		return -1;
-	}
+	if (name && !name_ok(name))
+		jmap_bad_add(&bad, "name", "a name is 1..255 octets without \"/\"");
 	/* RFC 8621 §2: role is settable, null clears it, and no two
 	 * mailboxes share one. Checked before anything is written, so a
 	 * refused update changes nothing; written after a rename. */
@@ -248,26 +254,26 @@ static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, struct jmap
 		for (size_t i = 0; !why && rs && i < m->n; i++)
 			if (&m->v[i] != b && !strcmp(m->v[i].role, rs))
 				why = "another mailbox has that role";
-		if (why) {
-			*e = err_of("invalidProperties", why, "role");
-			return -1;
-		}
+		if (why)
+			jmap_bad_add(&bad, "role", why);
 	}
+	int64_t pid = parent ? parent_of(c, m, parent) : (int64_t)b->parent;
+	if (pid < 0)
+		jmap_bad_add(&bad, "parentId", "no such parent");
+	/* Not under itself. */
+	for (uint32_t p = pid > 0 ? (uint32_t)pid : 0; parent && p;) {
+		struct jmap_mailbox *pb = jmap_mailbox_by_id(m, p);
+		if (p == b->id) {
+			jmap_bad_add(&bad, "parentId", "a mailbox cannot be its own child");
+			break;
+		}
+		p = pb ? pb->parent : 0;
+	}
+	/* Every bad property named, before anything is written (RFC 8620
+	 * §5.3). */
+	if (bad_end(e, &bad) < 0)
+		return -1;
 	if (name || parent) {
-		int64_t pid = parent ? parent_of(c, m, parent) : (int64_t)b->parent;
-		if (pid < 0) {
-			*e = err_of("invalidProperties", "no such parent", "parentId");
-			return -1;
-		}
-		/* Not under itself. */
-		for (uint32_t p = (uint32_t)pid; p;) {
-			struct jmap_mailbox *pb = jmap_mailbox_by_id(m, p);
-			if (p == b->id) {
-				*e = err_of("invalidProperties", "a mailbox cannot be its own child", "parentId");
-				return -1;
-			}
-			p = pb ? pb->parent : 0;
-		}
 		char *full = full_name(c, m, pid, name ? name->str : b->leaf);
 		if (strcmp(full, b->full) != 0) {
 			if (!strcmp(b->role, "inbox")) {

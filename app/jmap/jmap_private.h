@@ -227,6 +227,29 @@ void jmap_w_set_error(struct jw *w, const char *key, const char *type, const cha
 		      const char *prop);
 
 /*
+ * Every property one create or update got wrong (RFC 8620 §5.3: an
+ * invalidProperties SetError's properties SHOULD name all of them, and
+ * a client fixes them in one go): a type's check adds each bad property
+ * and goes on to the next rather than stopping at the first; the first
+ * description added is the SetError's. Names are kept by pointer (the
+ * request's parsed JSON or constants: they outlive the answer). At most
+ * one entry per property, so the list is bounded by the object's
+ * properties: _member adds a member of the object being checked (the
+ * parser refuses repeated names, so no look-up), _add a property named
+ * by the check, skipped when already there. Zeroed to start (a set to
+ * the request's arena); jmap_w_set_error_bad writes it under key.
+ */
+struct jmap_bad {
+	struct arena *a;
+	const char **v;
+	size_t n, cap;
+	const char *desc;
+};
+void jmap_bad_member(struct jmap_bad *b, const char *prop, const char *desc);
+void jmap_bad_add(struct jmap_bad *b, const char *prop, const char *desc);
+void jmap_w_set_error_bad(struct jw *w, const char *key, const struct jmap_bad *b);
+
+/*
  * A SetError decided while one object is checked and written later under
  * its key: a check ends with `return jmap_set_fail(e, type, prop, desc)`
  * (-1), the caller writes it with jmap_w_set_err.

@@ -1,0 +1,39 @@
+"""/set's invalidProperties names every bad property of one create or
+update (RFC 8620 §5.3: "properties" SHOULD list all of them), for every
+type: a create or update with several wrong properties at once (unknown
+names, server-set ones, values of the wrong JSON type) is answered with
+all of them, not the first one the server met, and a useful
+description."""
+from jmapc import CORE, MAIL, Jmap, shared_server
+
+BOB = ("bob@example.test", "bob-password-1")
+
+
+def srv():
+    return shared_server([BOB])
+
+
+def bad(err, want):
+    assert err["type"] == "invalidProperties", err
+    assert sorted(err["properties"]) == sorted(want), err
+    assert err.get("description"), err
+
+
+def test_jmap_set_props_mailbox():
+    j = Jmap(srv(), *BOB)
+    _, r = j.one("Mailbox/set", {"accountId": j.account, "create": {
+        "m1": {"name": 7, "sortOrder": "x", "isSubscribed": 1, "role": 3,
+               "parentId": "Mnope", "id": "M1", "totalEmails": 0, "bogus": 1}}})
+    bad(r["notCreated"]["m1"], ["name", "sortOrder", "isSubscribed", "role", "parentId", "id",
+                                "totalEmails", "bogus"])
+    _, r = j.one("Mailbox/set", {"accountId": j.account, "create": {"ok": {"name": "PropsBox"}}})
+    mid = r["created"]["ok"]["id"]
+    _, r = j.one("Mailbox/set", {"accountId": j.account, "update": {mid: {
+        "name": "", "sortOrder": -1, "isSubscribed": "yes", "parentId": mid,
+        "unreadEmails": 4, "myRights/mayDelete": False, "bogus": None}}})
+    bad(r["notUpdated"][mid], ["name", "sortOrder", "isSubscribed", "parentId", "unreadEmails",
+                               "myRights/mayDelete", "bogus"])
+    # Nothing of a refused update was written.
+    _, r = j.one("Mailbox/get", {"accountId": j.account, "ids": [mid]})
+    assert r["list"][0]["name"] == "PropsBox"
+
