@@ -355,16 +355,20 @@ static int addrs_valid(const struct json_value *v)
 	return 1;
 }
 
-/* Applies the properties of o to x; the bad one's name, or NULL. */
-static const char *apply(struct ident *x, const struct json_value *o, int create)
+/* Applies the properties of o to x; every bad one goes into bad (RFC
+ * 8620 §5.3: invalidProperties names them all), x is then not to be
+ * saved. */
+static void apply(struct ident *x, const struct json_value *o, int create, struct jmap_bad *bad)
 {
 	for (const struct json_value *p = o->first; p; p = p->next) {
 		const char *k = p->key;
 		if (!strcmp(k, "name") || !strcmp(k, "textSignature") || !strcmp(k, "htmlSignature")) {
 			/* In a patch, null sets the default, "" for these
 			 * (RFC 8620 §5.3, RFC 8621 §6). */
-			if (p->type != JSON_STRING && (create || p->type != JSON_NULL))
-				return k;
+			if (p->type != JSON_STRING && (create || p->type != JSON_NULL)) {
+				jmap_bad_member(bad, k, "a String");
+				continue;
+			}
 			const char *val = p->type == JSON_NULL ? "" : p->str;
 			if (k[0] == 'n')
 				x->name = val;
@@ -373,8 +377,10 @@ static const char *apply(struct ident *x, const struct json_value *o, int create
 			else
 				x->html_sig = val;
 		} else if (!strcmp(k, "replyTo") || !strcmp(k, "bcc")) {
-			if (!addrs_valid(p))
-				return k;
+			if (!addrs_valid(p)) {
+				jmap_bad_member(bad, k, "an EmailAddress list or null");
+				continue;
+			}
 			if (k[0] == 'r')
 				x->reply_to = p->type == JSON_NULL ? NULL : p;
 			else
@@ -382,21 +388,22 @@ static const char *apply(struct ident *x, const struct json_value *o, int create
 		} else if (!strcmp(k, "email")) {
 			/* Immutable: given again unchanged on update is fine. */
 			if (p->type != JSON_STRING || (!create && strcasecmp(p->str, x->email)))
-				return k;
-			x->email = p->str;
+				jmap_bad_member(bad, k,
+						create ? "a String" : "email cannot be changed");
+			else
+				x->email = p->str;
 		} else if (!strcmp(k, "id")) {
 			/* Server-set: on update, fine when sent as it is (RFC
 			 * 8620 §5.3). */
 			if (create || p->type != JSON_STRING || strcmp(p->str, x->id))
-				return k;
+				jmap_bad_member(bad, k, "set by the server");
 		} else if (!strcmp(k, "mayDelete")) {
 			if (create || p->type != JSON_BOOL || !p->boolean != !x->may_delete)
-				return k;
+				jmap_bad_member(bad, k, "set by the server");
 		} else {
-			return k;
+			jmap_bad_member(bad, k, "not an Identity property");
 		}
 	}
-	return NULL;
 }
 
 static void set_error(struct jw *w, const char *key, const char *type, const char *prop,
@@ -433,9 +440,16 @@ void jmap_identity_set(struct jmap_call *c)
 	for (const struct json_value *e = set.create ? set.create->first : NULL; e; e = e->next) {
 		struct ident x = {.name = "", .text_sig = "", .html_sig = "", .may_delete = 1,
 				  .stored = 1};
-		const char *bad = e->type == JSON_OBJECT ? apply(&x, e, 1) : "";
-		if (bad || !x.email) {
-			set_error(nc, e->key, "invalidProperties", bad && *bad ? bad : "email", NULL);
+		struct jmap_bad bad = {.a = c->r->a};
+		if (e->type != JSON_OBJECT) {
+			set_error(nc, e->key, "invalidProperties", NULL, "an Identity is an object");
+			continue;
+		}
+		apply(&x, e, 1, &bad);
+		if (!x.email && !json_get(e, "email"))
+			jmap_bad_add(&bad, "email", "email is required");
+		if (bad.n) {
+			jmap_w_set_error_bad(nc, e->key, &bad);
 			continue;
 		}
 		int may = jmap_account_may_send(c->r, x.email);
@@ -493,9 +507,10 @@ void jmap_identity_set(struct jmap_call *c)
 			set_error(nu, id, "invalidPatch", NULL, why);
 			continue;
 		}
-		const char *bad = e->type == JSON_OBJECT ? apply(&y, e, 0) : "";
-		if (bad) {
-			set_error(nu, id, "invalidProperties", *bad ? bad : NULL, NULL);
+		struct jmap_bad bad = {.a = c->r->a};
+		apply(&y, e, 0, &bad);
+		if (bad.n) {
+			jmap_w_set_error_bad(nu, id, &bad);
 			continue;
 		}
 		y.stored = 1;

@@ -37,3 +37,21 @@ def test_jmap_set_props_mailbox():
     _, r = j.one("Mailbox/get", {"accountId": j.account, "ids": [mid]})
     assert r["list"][0]["name"] == "PropsBox"
 
+
+SUB = "urn:ietf:params:jmap:submission"
+
+
+def test_jmap_set_props_identity():
+    j = Jmap(srv(), *BOB)
+    use = (CORE, MAIL, SUB)
+    _, r = j.one("Identity/set", {"create": {"i1": {
+        "name": 1, "replyTo": "x", "bcc": [{"email": "not an address"}], "id": "I1",
+        "mayDelete": True, "bogus": 0, "textSignature": None}}}, use)
+    bad(r["notCreated"]["i1"], ["name", "replyTo", "bcc", "id", "mayDelete", "bogus",
+                                "textSignature", "email"])
+    _, r = j.one("Identity/set", {"create": {"ok": {"email": BOB[0]}}}, use)
+    iid = r["created"]["ok"]["id"]
+    _, r = j.one("Identity/set", {"update": {iid: {
+        "name": 5, "email": "other@example.test", "mayDelete": False, "id": "Ix",
+        "htmlSignature": None, "bogus": "x"}}}, use)
+    bad(r["notUpdated"][iid], ["name", "email", "mayDelete", "id", "bogus"])
