@@ -233,18 +233,25 @@ void jmap_created_put(struct jmap_request *r, const char *cid, const char *id)
 	*tail = e;
 }
 
-void jmap_w_set_error_open(struct jw *w, const char *type, const char *desc, const char *prop)
+void jmap_w_set_error_open_n(struct jw *w, const char *type, const char *desc,
+			     const char *const *props, size_t n)
 {
 	jw_obj_begin(w);
 	jw_kstr(w, "type", type);
 	if (desc)
 		jw_kstr(w, "description", desc);
-	if (prop) {
+	if (n) {
 		jw_key(w, "properties");
 		jw_arr_begin(w);
-		jw_str(w, prop);
+		for (size_t i = 0; i < n; i++)
+			jw_str(w, props[i]);
 		jw_arr_end(w);
 	}
+}
+
+void jmap_w_set_error_open(struct jw *w, const char *type, const char *desc, const char *prop)
+{
+	jmap_w_set_error_open_n(w, type, desc, &prop, prop != NULL);
 }
 
 void jmap_w_set_error(struct jw *w, const char *key, const char *type, const char *desc,
@@ -285,17 +292,7 @@ void jmap_w_set_error_bad(struct jw *w, const char *key, const struct jmap_bad *
 {
 	if (key)
 		jw_key(w, key);
-	jw_obj_begin(w);
-	jw_kstr(w, "type", "invalidProperties");
-	if (b->desc)
-		jw_kstr(w, "description", b->desc);
-	if (b->n) {
-		jw_key(w, "properties");
-		jw_arr_begin(w);
-		for (size_t i = 0; i < b->n; i++)
-			jw_str(w, b->v[i]);
-		jw_arr_end(w);
-	}
+	jmap_w_set_error_open_n(w, "invalidProperties", b->desc, b->v, b->n);
 	jw_obj_end(w);
 }
 

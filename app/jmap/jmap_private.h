@@ -223,6 +223,9 @@ void jmap_begin(struct jmap_call *c);
  * type's own members (alreadyExists' existingId).
  */
 void jmap_w_set_error_open(struct jw *w, const char *type, const char *desc, const char *prop);
+/* The same with properties props[0..n) (none when n is 0). */
+void jmap_w_set_error_open_n(struct jw *w, const char *type, const char *desc,
+			     const char *const *props, size_t n);
 void jmap_w_set_error(struct jw *w, const char *key, const char *type, const char *desc,
 		      const char *prop);
 

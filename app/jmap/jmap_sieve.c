@@ -379,11 +379,15 @@ struct set_err {
 	char desc[SIEVE_ERROR_MAX + 64];
 	const char *prop;
 	uint32_t existing; /* alreadyExists: the script with that name */
+	struct jmap_bad bad; /* invalidProperties: every bad property, when n */
 };
 
 static void w_set_err(struct jw *w, const struct set_err *e)
 {
-	jmap_w_set_error_open(w, e->type, e->desc[0] ? e->desc : NULL, e->prop);
+	if (e->bad.n)
+		jmap_w_set_error_open_n(w, e->type, e->desc[0] ? e->desc : NULL, e->bad.v, e->bad.n);
+	else
+		jmap_w_set_error_open(w, e->type, e->desc[0] ? e->desc : NULL, e->prop);
 	if (e->existing) {
 		jw_key(w, "existingId");
 		jmap_w_id(w, 'S', e->existing);
@@ -481,10 +485,12 @@ static int id_is(const struct json_value *v, uint32_t id)
 }
 
 /* cur: the script an update changes (NULL for a create). */
-static int object_ok(const struct json_value *o, const struct store_sieve_info *cur,
-		     const char **name_r, int *has_name_r, const char **blob_r, struct set_err *e)
+static int object_ok(struct arena *a, const struct json_value *o,
+		     const struct store_sieve_info *cur, const char **name_r, int *has_name_r,
+		     const char **blob_r, struct set_err *e)
 {
 	int create = cur == NULL;
+	struct jmap_bad bad = {.a = a};
 
 	*name_r = NULL;
 	*blob_r = NULL;
@@ -492,18 +498,22 @@ static int object_ok(const struct json_value *o, const struct store_sieve_info *
 	memset(e, 0, sizeof *e);
 	if (o->type != JSON_OBJECT)
 		return fail(e, "invalidProperties", NULL, "not an object");
+	/* Every bad property is named, not only the first (RFC 8620 §5.3). */
 	for (const struct json_value *m = o->first; m; m = m->next) {
 		if (strcmp(m->key, "name") == 0) {
-			if (m->type != JSON_STRING && m->type != JSON_NULL)
-				return fail(e, "invalidProperties", "name", NULL);
+			if (m->type != JSON_STRING && m->type != JSON_NULL) {
+				jmap_bad_member(&bad, "name", "name is a String or null");
+				continue;
+			}
 			*has_name_r = 1;
 			*name_r = m->type == JSON_STRING ? m->str : NULL;
 			if (*name_r && (strlen(*name_r) != m->len || !store_sieve_name_valid(*name_r)))
-				return fail(e, "invalidProperties", "name", "not a valid script name");
+				jmap_bad_member(&bad, "name", "not a valid script name");
 		} else if (strcmp(m->key, "blobId") == 0) {
 			if (m->type != JSON_STRING || !jmap_id_valid(m->str, m->len))
-				return fail(e, "invalidProperties", "blobId", NULL);
-			*blob_r = m->str;
+				jmap_bad_member(&bad, "blobId", "blobId is an Id");
+			else
+				*blob_r = m->str;
 		} else if (cur && !strcmp(m->key, "id") && id_is(m, cur->id)) {
 			; /* the server's, sent as it is (RFC 8620 §5.3) */
 		} else if (cur && !strcmp(m->key, "isActive") && m->type == JSON_BOOL &&
@@ -511,17 +521,21 @@ static int object_ok(const struct json_value *o, const struct store_sieve_info *
 			;
 		} else {
 			/* id and isActive are the server's; nothing else exists. */
-			return fail(e, "invalidProperties", m->key,
-				    strcmp(m->key, "id") && strcmp(m->key, "isActive") ? "unknown property"
-										   : "set by the server");
+			jmap_bad_member(&bad, m->key,
+					strcmp(m->key, "id") && strcmp(m->key, "isActive")
+					    ? "unknown property"
+					    : "set by the server");
 		}
 	}
 	if (create && !*blob_r)
-		return fail(e, "invalidProperties", "blobId", "required");
-	if (!create && !*has_name_r && !*blob_r)
-		return 0;
+		jmap_bad_add(&bad, "blobId", "blobId is required");
 	if (!create && *has_name_r && !*name_r)
-		return fail(e, "invalidProperties", "name", "a script keeps a name");
+		jmap_bad_add(&bad, "name", "a script keeps a name");
+	if (bad.n) {
+		fail(e, "invalidProperties", NULL, bad.desc);
+		e->bad = bad;
+		return -1;
+	}
 	return 0;
 }
 
@@ -542,7 +556,7 @@ static int create_one(struct jmap_call *c, struct scripts *s, const struct json_
 	int has_name;
 	struct jmap_bytes b;
 
-	if (object_ok(o, NULL, &name, &has_name, &blob, &out->e) < 0 ||
+	if (object_ok(c->r->a, o, NULL, &name, &has_name, &blob, &out->e) < 0 ||
 	    blob_script(c, blob, &b, &out->e) < 0)
 		return -1;
 	if (name && by_name(s, name)) {
@@ -582,7 +596,7 @@ static int update_one(struct jmap_call *c, struct scripts *s, struct store_sieve
 	/* No property is an object: every path is malformed. */
 	if (o->type != JSON_OBJECT || jmap_patch_check(c->r->a, NULL, o, &why) < 0)
 		return fail(&out->e, "invalidPatch", NULL, why);
-	if (object_ok(o, i, &name, &has_name, &blob, &out->e) < 0)
+	if (object_ok(c->r->a, o, i, &name, &has_name, &blob, &out->e) < 0)
 		return -1;
 	if (name && strcmp(name, i->name) != 0 && by_name(s, name)) {
 		fail(&out->e, "alreadyExists", "name", NULL);

@@ -55,3 +55,27 @@ def test_jmap_set_props_identity():
         "name": 5, "email": "other@example.test", "mayDelete": False, "id": "Ix",
         "htmlSignature": None, "bogus": "x"}}}, use)
     bad(r["notUpdated"][iid], ["name", "email", "mayDelete", "id", "bogus"])
+
+
+SIEVE = "urn:ietf:params:jmap:sieve"
+
+
+def test_jmap_set_props_sieve():
+    j = Jmap(srv(), *BOB)
+    use = (CORE, SIEVE)
+    _, r = j.one("SieveScript/set", {"create": {"s1": {
+        "name": 5, "blobId": 7, "isActive": True, "id": "S1", "bogus": 1}}}, use)
+    bad(r["notCreated"]["s1"], ["name", "blobId", "isActive", "id", "bogus"])
+    # A create without blobId, with an unknown property: both.
+    _, r = j.one("SieveScript/set", {"create": {"s2": {"name": "ok", "bogus": 1}}}, use)
+    bad(r["notCreated"]["s2"], ["blobId", "bogus"])
+    st, _, up = j.request("POST", "/jmap/upload/%s/" % j.account, b"keep;\r\n",
+                          {"Content-Type": "application/sieve"})
+    assert st == 201, up
+    _, r = j.one("SieveScript/set", {"create": {"ok": {"name": "props", "blobId": up["blobId"]}}},
+                 use)
+    sid = r["created"]["ok"]["id"]
+    _, r = j.one("SieveScript/set", {"update": {sid: {
+        "name": None, "blobId": [], "isActive": True, "id": "Sx", "bogus": 2}}}, use)
+    bad(r["notUpdated"][sid], ["name", "blobId", "isActive", "id", "bogus"])
+
