@@ -363,35 +363,42 @@ static void set_err(struct jw *w, const char *key, const char *type, const char 
 	jmap_w_set_error(w, key, type, desc, prop);
 }
 
-/* Applies an update's properties to v: the bad one's name, or NULL. */
-static const char *vac_apply(struct arena *a, struct vac *v, const struct json_value *o)
+/* Applies an update's properties to v; every bad one goes into bad (RFC
+ * 8620 §5.3: invalidProperties names them all), v is then not written. */
+static void vac_apply(struct arena *a, struct vac *v, const struct json_value *o,
+		      struct jmap_bad *bad)
 {
 	for (const struct json_value *p = o->first; p; p = p->next) {
 		const char *k = p->key;
 		int null = p->type == JSON_NULL;
 		if (!strcmp(k, "isEnabled")) {
 			if (p->type != JSON_BOOL)
-				return k;
-			v->enabled = p->boolean;
+				jmap_bad_member(bad, k, "isEnabled is a Boolean");
+			else
+				v->enabled = p->boolean;
 		} else if (!strcmp(k, "fromDate") || !strcmp(k, "toDate")) {
 			if (!null && (p->type != JSON_STRING || !bound_of(a, p->str)))
-				return k;
-			*(k[0] == 'f' ? &v->from : &v->to) = null ? NULL : p->str;
+				jmap_bad_member(bad, k, "a UTCDate or null");
+			else
+				*(k[0] == 'f' ? &v->from : &v->to) = null ? NULL : p->str;
 		} else if (!strcmp(k, "subject") || !strcmp(k, "textBody")) {
 			if (!null && (p->type != JSON_STRING || memchr(p->str, '\0', p->len)))
-				return k;
-			*(k[0] == 's' ? &v->subject : &v->text) = null ? NULL : p->str;
+				jmap_bad_member(bad, k, "a String without NUL, or null");
+			else
+				*(k[0] == 's' ? &v->subject : &v->text) = null ? NULL : p->str;
 		} else if (!strcmp(k, "htmlBody")) {
 			/* No NUL (RFC 5322 §3.5, and the script is C text): it
 			 * was cut short there. */
 			if (!null && (p->type != JSON_STRING || memchr(p->str, '\0', p->len)))
-				return k;
-			v->html = null ? NULL : p->str;
+				jmap_bad_member(bad, k, "a String without NUL, or null");
+			else
+				v->html = null ? NULL : p->str;
 		} else if (strcmp(k, "id") || p->type != JSON_STRING || strcmp(p->str, "singleton")) {
-			return k; /* unknown names; id but as it is (RFC 8620 §5.3) */
+			/* unknown names; id but as it is (RFC 8620 §5.3) */
+			jmap_bad_member(bad, k, strcmp(k, "id") ? "not a VacationResponse property"
+								: "set by the server");
 		}
 	}
-	return NULL;
 }
 
 static const struct jmap_arg set_args[] = {
@@ -432,9 +439,10 @@ void jmap_vacation_set(struct jmap_call *c)
 			set_err(nu, id, "invalidPatch", NULL, why);
 			continue;
 		}
-		const char *bp = e->type == JSON_OBJECT ? vac_apply(c->r->a, &n, e) : "";
-		if (bp) {
-			set_err(nu, id, "invalidProperties", *bp ? bp : NULL, NULL);
+		struct jmap_bad bad = {.a = c->r->a};
+		vac_apply(c->r->a, &n, e, &bad);
+		if (bad.n) {
+			jmap_w_set_error_bad(nu, id, &bad);
 			continue;
 		}
 		int rc = vac_write(c, &n);

@@ -79,3 +79,14 @@ def test_jmap_set_props_sieve():
         "name": None, "blobId": [], "isActive": True, "id": "Sx", "bogus": 2}}}, use)
     bad(r["notUpdated"][sid], ["name", "blobId", "isActive", "id", "bogus"])
 
+
+VAC = "urn:ietf:params:jmap:vacationresponse"
+
+
+def test_jmap_set_props_vacation():
+    j = Jmap(srv(), *BOB)
+    _, r = j.one("VacationResponse/set", {"update": {"singleton": {
+        "isEnabled": "yes", "fromDate": "tomorrow", "toDate": 5, "subject": 1,
+        "textBody": [], "htmlBody": {}, "id": "other", "bogus": True}}}, (CORE, MAIL, VAC))
+    bad(r["notUpdated"]["singleton"], ["isEnabled", "fromDate", "toDate", "subject", "textBody",
+                                       "htmlBody", "id", "bogus"])
