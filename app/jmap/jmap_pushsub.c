@@ -384,8 +384,11 @@ static int keys_valid(const char *p256dh, const char *auth)
 	return br_ec_get_default()->mul(pub, 65, &one, 1, BR_EC_secp256r1) == 1;
 }
 
-/* One create: 0 with r filled, or the failing property named in *bad. */
-static int create_one(const struct json_value *o, struct rec *r, int64_t now, const char **bad)
+/* One create: 0 with r filled; -1 with every bad property in bad (RFC
+ * 8620 §5.3: invalidProperties names them all); -2 when no random id
+ * could be made (serverFail). */
+static int create_one(const struct json_value *o, struct rec *r, int64_t now,
+		      struct jmap_bad *bad)
 {
 	const struct json_value *d = json_get(o, "deviceClientId"), *u = json_get(o, "url"),
 				*k = json_get(o, "keys"), *vc = json_get(o, "verificationCode");
@@ -395,41 +398,44 @@ static int create_one(const struct json_value *o, struct rec *r, int64_t now, co
 	for (const struct json_value *m = o->first; m; m = m->next)
 		if (strcmp(m->key, "deviceClientId") && strcmp(m->key, "url") &&
 		    strcmp(m->key, "keys") && strcmp(m->key, "expires") && strcmp(m->key, "types") &&
-		    strcmp(m->key, "verificationCode")) {
-			*bad = m->key;
-			return -1;
-		}
+		    strcmp(m->key, "verificationCode"))
+			jmap_bad_member(bad, m->key, strcmp(m->key, "id") ? "not a PushSubscription property"
+									 : "set by the server");
 	if (!d || d->type != JSON_STRING || !d->len || d->len >= sizeof r->device)
-		return *bad = "deviceClientId", -1;
+		jmap_bad_add(bad, "deviceClientId", "deviceClientId is a String, required");
 	if (!u || u->type != JSON_STRING || u->len > URL_MAX || strncmp(u->str, "https://", 8) ||
 	    strpbrk(u->str, " \r\n\t"))
-		return *bad = "url", -1;
-	if (vc && vc->type != JSON_NULL)
-		return *bad = "verificationCode", -1; /* set only by update */
+		jmap_bad_add(bad, "url", "url is an https URL, required");
+	if (vc && vc->type != JSON_NULL) /* set only by update */
+		jmap_bad_add(bad, "verificationCode", "verificationCode is set by an update");
 	if (k && k->type != JSON_NULL) {
 		const struct json_value *p = json_get(k, "p256dh"), *a = json_get(k, "auth");
 		if (k->type != JSON_OBJECT || !p || p->type != JSON_STRING || !a ||
 		    a->type != JSON_STRING || p->len >= sizeof r->p256dh || a->len >= sizeof r->auth ||
 		    !p->len || !a->len || !keys_valid(p->str, a->str))
-			return *bad = "keys", -1;
-		snprintf(r->p256dh, sizeof r->p256dh, "%s", p->str);
-		snprintf(r->auth, sizeof r->auth, "%s", a->str);
+			jmap_bad_add(bad, "keys", "keys are a P-256 p256dh and a 16-octet auth");
+		else {
+			snprintf(r->p256dh, sizeof r->p256dh, "%s", p->str);
+			snprintf(r->auth, sizeof r->auth, "%s", a->str);
+		}
 	}
 	long t = types_of(json_get(o, "types"));
 	if (t < 0)
-		return *bad = "types", -1;
+		jmap_bad_add(bad, "types", "types is a list of type names or null");
 	if (!expires_valid(json_get(o, "expires")))
-		return *bad = "expires", -1;
+		jmap_bad_add(bad, "expires", "expires is a UTCDate or null");
+	if (bad->n)
+		return -1;
 	snprintf(r->device, sizeof r->device, "%s", d->str);
 	snprintf(r->url, sizeof r->url, "%s", u->str);
 	r->types = (unsigned)t;
 	r->expires = expires_of(json_get(o, "expires"), now);
 	if (getrandom(rnd, sizeof rnd, 0) != sizeof rnd)
-		return *bad = "id", -1;
+		return -2;
 	snprintf(r->id, sizeof r->id, "P%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2],
 		 rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
 	if (getrandom(rnd, sizeof rnd, 0) != sizeof rnd)
-		return *bad = "id", -1;
+		return -2;
 	snprintf(r->code, sizeof r->code, "%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1],
 		 rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
 	return 0;
@@ -457,9 +463,16 @@ void jmap_pushsub_set(struct jmap_call *c)
 	struct jw *ok = set.w, *ew = &set.w[JMAP_SET_NOT_CREATED];
 	for (const struct json_value *o = set.create ? set.create->first : NULL; o; o = o->next) {
 		struct rec r;
-		const char *bad = NULL;
-		if (o->type != JSON_OBJECT || create_one(o, &r, now, &bad) < 0) {
-			set_error(&ew[0], o->key, "invalidProperties", bad, NULL);
+		struct jmap_bad bad = {.a = c->r->a};
+		int crc = o->type == JSON_OBJECT ? create_one(o, &r, now, &bad) : -1;
+		if (crc == -2) {
+			set_error(&ew[0], o->key, "serverFail", NULL, "no random id");
+			continue;
+		}
+		if (crc < 0) {
+			if (!bad.n)
+				bad.desc = "a PushSubscription is an object";
+			jmap_w_set_error_bad(&ew[0], o->key, &bad);
 			continue;
 		}
 		r.apppass = c->r->apppass;
@@ -505,7 +518,8 @@ void jmap_pushsub_set(struct jmap_call *c)
 			continue;
 		}
 		struct rec nr = *r;
-		const char *bad = NULL, *why = "a PatchObject is an object";
+		const char *why = "a PatchObject is an object";
+		struct jmap_bad bad = {.a = c->r->a};
 		/* keys is the one property that is an object (its members'
 		 * values do not matter to a path; types is an array). */
 		static const char keys[] = "{\"keys\":{\"p256dh\":\"\",\"auth\":\"\"}}";
@@ -518,20 +532,20 @@ void jmap_pushsub_set(struct jmap_call *c)
 			continue;
 		}
 		int chosen = 0; /* expires set otherwise than asked: told back */
-		for (const struct json_value *m = o->type == JSON_OBJECT ? o->first : NULL; m && !bad;
-		     m = m->next) {
+		/* Every bad property is named (RFC 8620 §5.3). */
+		for (const struct json_value *m = o->first; m; m = m->next) {
 			if (!strcmp(m->key, "verificationCode")) {
 				/* The code proves the client reads its push URL:
 				 * compared in constant time, as every secret is. */
 				size_t cl = strlen(r->code);
 				if (m->type != JSON_STRING || strlen(m->str) != cl ||
 				    sodium_memcmp(m->str, r->code, cl) != 0)
-					bad = m->key;
+					jmap_bad_member(&bad, m->key, "not the code sent");
 				else
 					nr.verified = 1;
 			} else if (!strcmp(m->key, "expires")) {
 				if (!expires_valid(m)) {
-					bad = m->key;
+					jmap_bad_member(&bad, m->key, "expires is a UTCDate or null");
 					continue;
 				}
 				nr.expires = expires_of(m, now);
@@ -539,15 +553,17 @@ void jmap_pushsub_set(struct jmap_call *c)
 			} else if (!strcmp(m->key, "types")) {
 				long t = types_of(m);
 				if (t < 0)
-					bad = m->key;
+					jmap_bad_member(&bad, m->key,
+							"types is a list of type names or null");
 				else
 					nr.types = (unsigned)t;
 			} else if (!same_as_stored(r, m)) {
-				bad = m->key; /* url, keys, deviceClientId: immutable */
+				/* url, keys, deviceClientId: immutable */
+				jmap_bad_member(&bad, m->key, "this property cannot be changed");
 			}
 		}
-		if (o->type != JSON_OBJECT || bad) {
-			set_error(&ew[1], id, "invalidProperties", bad, NULL);
+		if (bad.n) {
+			jmap_w_set_error_bad(&ew[1], id, &bad);
 			continue;
 		}
 		int prc = rec_put(st, acc, &nr);

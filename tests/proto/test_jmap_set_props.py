@@ -90,3 +90,31 @@ def test_jmap_set_props_vacation():
         "textBody": [], "htmlBody": {}, "id": "other", "bogus": True}}}, (CORE, MAIL, VAC))
     bad(r["notUpdated"]["singleton"], ["isEnabled", "fromDate", "toDate", "subject", "textBody",
                                        "htmlBody", "id", "bogus"])
+
+
+def pushsub_set(j, args):
+    r = j.call([["PushSubscription/set", args, "p"]], using=(CORE,))["methodResponses"]
+    assert r[0][0] == "PushSubscription/set", r
+    return r[0][1]
+
+
+def test_jmap_set_props_pushsub():
+    j = Jmap(srv(), *BOB)
+    r = pushsub_set(j, {"create": {"p1": {
+        "deviceClientId": 5, "url": "http://plain.test/", "keys": {"p256dh": "x"},
+        "types": "Email", "expires": "soon", "verificationCode": "abc", "id": "P1",
+        "bogus": 1}}})
+    bad(r["notCreated"]["p1"], ["deviceClientId", "url", "keys", "types", "expires",
+                                "verificationCode", "id", "bogus"])
+    # Required ones missing are named with the unknown one.
+    r = pushsub_set(j, {"create": {"p2": {"bogus": 1}}})
+    bad(r["notCreated"]["p2"], ["bogus", "deviceClientId", "url"])
+    r = pushsub_set(j, {"create": {"ok": {"deviceClientId": "dev-props",
+                                          "url": "https://127.0.0.1:9/push"}}})
+    pid = r["created"]["ok"]["id"]
+    r = pushsub_set(j, {"update": {pid: {
+        "verificationCode": "wrong", "expires": 7, "types": [1], "url": "https://other.test/",
+        "deviceClientId": "x", "bogus": 2}}})
+    bad(r["notUpdated"][pid], ["verificationCode", "expires", "types", "url", "deviceClientId",
+                               "bogus"])
+    pushsub_set(j, {"destroy": [pid]})
