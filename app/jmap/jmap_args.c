@@ -298,17 +298,18 @@ void jmap_w_set_error_bad(struct jw *w, const char *key, const struct jmap_bad *
 
 void jmap_w_set_err(struct jw *w, const char *key, const struct jmap_set_err *e)
 {
-	if (!e->ninvalid) {
-		jmap_w_set_error(w, key, e->type, e->desc, e->prop);
-		return;
-	}
 	jw_key(w, key);
-	jmap_w_set_error_open(w, e->type, e->desc, e->prop);
-	jw_key(w, "invalidRecipients");
-	jw_arr_begin(w);
-	for (size_t i = 0; i < e->ninvalid; i++)
-		jw_strn(w, e->invalid[i]->str, e->invalid[i]->len);
-	jw_arr_end(w);
+	if (e->bad.n)
+		jmap_w_set_error_open_n(w, e->type, e->desc, e->bad.v, e->bad.n);
+	else
+		jmap_w_set_error_open(w, e->type, e->desc, e->prop);
+	if (e->ninvalid) {
+		jw_key(w, "invalidRecipients");
+		jw_arr_begin(w);
+		for (size_t i = 0; i < e->ninvalid; i++)
+			jw_strn(w, e->invalid[i]->str, e->invalid[i]->len);
+		jw_arr_end(w);
+	}
 	jw_obj_end(w);
 }
 

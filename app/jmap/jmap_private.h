@@ -262,6 +262,9 @@ struct jmap_set_err {
 	/* invalidRecipients' addresses (RFC 8621 §7.5), when any: strings. */
 	const struct json_value *const *invalid;
 	size_t ninvalid;
+	/* invalidProperties of every bad property, when bad.n (then in
+	 * prop's place). */
+	struct jmap_bad bad;
 };
 /* Inline, so the compiler sees the -1 and what a failed check leaves unset. */
 static inline int jmap_set_fail(struct jmap_set_err *e, const char *type, const char *prop,

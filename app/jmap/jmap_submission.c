@@ -794,34 +794,47 @@ static int create_one(struct jmap_call *c, const struct json_value *o, const cha
 	struct jmap_request *r = c->r;
 	struct arena *a = r->a;
 
+	/* Every bad property is named, not only the first (RFC 8620 §5.3). */
+	e->bad = (struct jmap_bad){.a = a};
 	if (o->type != JSON_OBJECT)
-		return jmap_set_fail(e, "invalidProperties", NULL, NULL);
+		return jmap_set_fail(e, "invalidProperties", NULL, "an EmailSubmission is an object");
 	for (const struct json_value *p = o->first; p; p = p->next) {
 		if (!strcmp(p->key, "identityId") || !strcmp(p->key, "emailId") ||
 		    !strcmp(p->key, "envelope"))
 			continue;
 		if (!strcmp(p->key, "undoStatus") && p->type == JSON_STRING && !strcmp(p->str, "final"))
 			continue;
-		return jmap_set_fail(e, "invalidProperties", p->key, NULL);
+		jmap_bad_member(&e->bad, p->key,
+				strcmp(p->key, "undoStatus") ? "not a property a client may set"
+							     : "undoStatus is \"final\": sent at once");
 	}
 	const struct json_value *idv = json_get(o, "identityId"), *ev = json_get(o, "emailId"),
 				*env = json_get(o, "envelope");
-	if (!idv || idv->type != JSON_STRING)
-		return jmap_set_fail(e, "invalidProperties", "identityId", NULL);
 	/* "#" and a creation id: an identity Identity/set made earlier in
 	 * the request (RFC 8620 §5.3), kept under its id. */
-	const char *iid = jmap_id_ref(r, idv->str);
-	if (!iid || !jmap_identity_email(r, iid))
-		return jmap_set_fail(e, "invalidProperties", "identityId", "no such identity");
-	if (!ev || ev->type != JSON_STRING)
-		return jmap_set_fail(e, "invalidProperties", "emailId", NULL);
-	const char *eid = jmap_id_ref(r, ev->str);
+	const char *iid = idv && idv->type == JSON_STRING ? jmap_id_ref(r, idv->str) : NULL;
+	if (!idv || idv->type != JSON_STRING)
+		jmap_bad_add(&e->bad, "identityId", "identityId is an Id, required");
+	else if (!iid || !jmap_identity_email(r, iid))
+		jmap_bad_add(&e->bad, "identityId", "no such identity");
+	const char *eid = ev && ev->type == JSON_STRING ? jmap_id_ref(r, ev->str) : NULL;
 	uint32_t enum_ = eid ? jmap_id_num(eid, 'E') : 0;
 	struct msg m = {0};
-	if (enum_)
+	if (!ev || ev->type != JSON_STRING)
+		jmap_bad_add(&e->bad, "emailId", "emailId is an Id, required");
+	else if (!enum_)
+		jmap_bad_add(&e->bad, "emailId", "no such email");
+	if (env && env->type != JSON_NULL && env->type != JSON_OBJECT)
+		jmap_bad_add(&e->bad, "envelope", "an Envelope or null");
+	if (!e->bad.n) {
 		store_email_content(r->st, r->account, enum_, msg_cb, &m);
-	if (!m.found)
-		return jmap_set_fail(e, "invalidProperties", "emailId", "no such email");
+		if (!m.found)
+			jmap_bad_add(&e->bad, "emailId", "no such email");
+	}
+	if (e->bad.n) {
+		free(m.data);
+		return jmap_set_fail(e, "invalidProperties", NULL, e->bad.desc);
+	}
 	*email_id_r = arena_printf(a, "E%08x", enum_);
 	/* Submission's rule, port 587's own check (smtp_author.h). */
 	struct smtp_author au;
@@ -1075,35 +1088,39 @@ void jmap_submission_set(struct jmap_call *c)
 		}
 	}
 	for (const struct json_value *o = up ? up->first : NULL; o; o = o->next) {
-		struct jmap_set_err e = {"notFound", NULL, NULL, NULL, 0};
+		struct jmap_set_err e = {.type = "notFound"};
 		const char *id = jmap_id_ref(c->r, o->key);
 		const struct sub *x = NULL;
 		for (size_t i = 0; id && i < s->n && !x; i++)
 			if (!strcmp(s->v[i].id, id))
 				x = &s->v[i];
 		int found = x != NULL;
-		const char *bad = NULL; /* the first property it would change */
+		/* Every property it would change (RFC 8620 §5.3). */
+		struct jmap_bad bad = {.a = c->r->a};
 		if (found && o->type == JSON_OBJECT) {
 			/* What only sets what is there already (undoStatus
 			 * "final", a server-set property as it is; RFC 8620
 			 * §5.3) changes nothing, and is no error. */
-			const struct json_value *cur = sub_json(c->r, x), *p;
-			for (p = o->first; p && jmap_patch_same(c->r->a, cur, p); p = p->next)
-				;
-			if (!p) {
+			const struct json_value *cur = sub_json(c->r, x);
+			for (const struct json_value *p = o->first; p; p = p->next)
+				if (!jmap_patch_same(c->r->a, cur, p))
+					jmap_bad_member(&bad, p->key,
+							"an EmailSubmission is sent at once: "
+							"nothing of it can change");
+			if (!bad.n) {
 				jw_key(&okw[1], id);
 				jw_null(&okw[1]);
 				continue;
 			}
-			bad = p->key;
 		}
 		if (found) {
 			const struct json_value *u = json_get(o, "undoStatus");
 			/* Sent at once: nothing can be undone (§7.5). */
 			e = u && o->count == 1 && u->type == JSON_STRING &&
 			            !strcmp(u->str, "canceled")
-			        ? (struct jmap_set_err){"cannotUnsend", NULL, NULL, NULL, 0}
-			        : (struct jmap_set_err){"invalidProperties", bad, NULL, NULL, 0};
+			        ? (struct jmap_set_err){.type = "cannotUnsend"}
+			        : (struct jmap_set_err){.type = "invalidProperties",
+			                                .desc = bad.desc, .bad = bad};
 		}
 		jmap_w_set_err(&badw[1], id ? id : o->key, &e);
 	}
@@ -1128,8 +1145,8 @@ void jmap_submission_set(struct jmap_call *c)
 					break;
 				}
 		} else {
-			struct jmap_set_err e = {rc == STORE_ENOTFOUND ? "notFound" : "serverFail",
-			                         NULL, NULL, NULL, 0};
+			struct jmap_set_err e = {.type = rc == STORE_ENOTFOUND ? "notFound"
+										: "serverFail"};
 			jmap_w_set_err(&badw[2], id ? id : o->str, &e);
 		}
 	}

@@ -585,3 +585,30 @@ def test_jmap_submission_query_sorts():
     assert q({"property": "threadId"}, {"property": "sentAt"}) == [sub[k] for k in by_thread]
     name, r = j.one("EmailSubmission/query", {"sort": [{"property": "identityId"}]}, using=USING)
     assert name == "error" and r["type"] == "unsupportedSort", r
+
+
+def test_jmap_submission_set_names_every_bad_property():
+    """invalidProperties names every bad property of a create or update
+    (RFC 8620 §5.3), not the first one met."""
+    s = srv()
+    j = Jmap(s, *HAL)
+    _, st = j.one("EmailSubmission/set", {"create": {"b": {
+        "identityId": 5, "emailId": "Enope", "envelope": "x", "undoStatus": "pending",
+        "id": "S1", "sendAt": "2020-01-01T00:00:00Z", "bogus": 1}}}, USING)
+    err = st["notCreated"]["b"]
+    assert err["type"] == "invalidProperties" and err.get("description"), err
+    assert sorted(err["properties"]) == sorted(["identityId", "emailId", "envelope", "undoStatus",
+                                                "id", "sendAt", "bogus"]), err
+    _, ids = j.one("Identity/get", {}, using=USING)
+    ident = ids["list"][0]["id"]
+    eid = draft(s, HAL[0], "props")
+    _, st = j.one("EmailSubmission/set", {"create": {"k": {"identityId": ident, "emailId": eid}}},
+                  USING)
+    sid = st["created"]["k"]["id"]
+    _, st = j.one("EmailSubmission/set", {"update": {sid: {
+        "emailId": "Eother", "envelope": None, "sendAt": "2020-01-01T00:00:00Z",
+        "undoStatus": "final", "bogus": 2}}}, USING)
+    err = st["notUpdated"][sid]
+    assert err["type"] == "invalidProperties" and err.get("description"), err
+    assert sorted(err["properties"]) == sorted(["emailId", "envelope", "sendAt", "bogus"]), err
+    _relay.wait_messages(1)
