@@ -1065,42 +1065,44 @@ void jmap_email_create(struct jmap_call *c, struct jmap_mailboxes *mbs, const ch
 		return;
 	}
 	m.root = root_part(em);
+	/* Every bad property of these checks is named, not only the first
+	 * (RFC 8620 §5.3); the headers and body parts below stop at their
+	 * first. */
+	struct jmap_bad bp = {.a = c->r->a};
 	for (const struct json_value *x = em->first; x; x = x->next) {
 		int known = !strncmp(x->key, "header:", 7);
 		for (size_t i = 0; !known && i < sizeof settable / sizeof settable[0]; i++)
 			known = !strcmp(x->key, settable[i]);
-		if (!known) {
-			jmap_w_set_error(bad, cid, "invalidProperties",
-					 "not a property a client sets", x->key);
-			return;
-		}
+		if (!known)
+			jmap_bad_member(&bp, x->key, "not a property a client sets");
 	}
 	const struct json_value *recv = member(em, "receivedAt");
-	if (recv && (recv->type != JSON_STRING || jmap_utcdate_parse(recv->str, &at) < 0)) {
-		jmap_w_set_error(bad, cid, "invalidProperties", "a UTCDate", "receivedAt");
-		return;
-	}
+	if (recv && (recv->type != JSON_STRING || jmap_utcdate_parse(recv->str, &at) < 0))
+		jmap_bad_add(&bp, "receivedAt", "receivedAt is a UTCDate");
 	m.values = member(em, "bodyValues");
-	if (m.values && m.values->type != JSON_OBJECT) {
-		jmap_w_set_error(bad, cid, "invalidProperties", "an object", "bodyValues");
-		return;
-	}
+	if (m.values && m.values->type != JSON_OBJECT)
+		jmap_bad_add(&bp, "bodyValues", "bodyValues is an object");
 	/* §4.6: a value's isEncodingProblem and isTruncated are false or
 	 * omitted (the server cannot store a value it was told is cut). */
-	for (const struct json_value *v = m.values ? m.values->first : NULL; v; v = v->next) {
+	for (const struct json_value *v = m.values && m.values->type == JSON_OBJECT
+						  ? m.values->first
+						  : NULL;
+	     v; v = v->next) {
 		const struct json_value *f1 = member(v, "isTruncated"),
 		                        *f2 = member(v, "isEncodingProblem");
 		if (v->type != JSON_OBJECT || (f1 && (f1->type != JSON_BOOL || f1->boolean)) ||
 		    (f2 && (f2->type != JSON_BOOL || f2->boolean))) {
-			jmap_w_set_error(
-			    bad, cid, "invalidProperties",
-			    "a body value is an object, not truncated, no encoding problem",
-			    "bodyValues");
-			return;
+			jmap_bad_add(&bp, "bodyValues",
+				     "a body value is an object, not truncated, no encoding problem");
+			break;
 		}
 	}
-	if (jmap_new_targets(c, mbs, member(em, "mailboxIds"), member(em, "keywords"), &t, &badp) < 0) {
-		jmap_w_set_error(bad, cid, "invalidProperties", NULL, badp);
+	int trc = jmap_new_targets(c, mbs, member(em, "mailboxIds"), member(em, "keywords"), &t,
+				   &badp);
+	if (trc < 0)
+		jmap_bad_add(&bp, badp, "mailboxIds or keywords as RFC 8621 §4.1.1 has them");
+	if (bp.n) {
+		jmap_w_set_error_bad(bad, cid, &bp);
 		buf_free(&t.kw);
 		return;
 	}

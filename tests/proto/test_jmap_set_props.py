@@ -118,3 +118,13 @@ def test_jmap_set_props_pushsub():
     bad(r["notUpdated"][pid], ["verificationCode", "expires", "types", "url", "deviceClientId",
                                "bogus"])
     pushsub_set(j, {"destroy": [pid]})
+
+
+def test_jmap_set_props_email_create():
+    j = Jmap(srv(), *BOB)
+    _, r = j.one("Email/set", {"create": {"e1": {
+        "mailboxIds": "x", "receivedAt": 5, "bodyValues": [], "id": "E1", "blobId": "Bx",
+        "threadId": "T1", "size": 5, "hasAttachment": False, "bogus": 1, "subject": "hi"}}})
+    bad(r["notCreated"]["e1"], ["mailboxIds", "receivedAt", "bodyValues", "id", "blobId",
+                                "threadId", "size", "hasAttachment", "bogus"])
+
