@@ -49,11 +49,15 @@ static void brief_cb(void *arg, size_t i, const struct store_email_brief *b)
 
 struct set_err {
 	const char *type, *desc, *prop;
+	struct jmap_bad bad; /* invalidProperties of every bad property, when n */
 };
 
 static void w_err(struct jw *w, const char *key, struct set_err e)
 {
-	jmap_w_set_error(w, key, e.type, e.desc, e.prop);
+	if (e.bad.n)
+		jmap_w_set_error_bad(w, key, &e.bad);
+	else
+		jmap_w_set_error(w, key, e.type, e.desc, e.prop);
 }
 
 static int kw_ok(const char *k)
@@ -109,38 +113,57 @@ static const char *path_token(struct arena *a, const char *s)
 static int patch_parse(struct jmap_call *c, struct jmap_mailboxes *m, uint32_t email,
 		       const struct json_value *p, struct want *w, struct set_err *e)
 {
+	/* Every bad property is named, not only the first (RFC 8620 §5.3):
+	 * a bad one is noted and the next looked at. */
+	static const char kw_bad[] = "keywords are IMAP atoms set to true";
+	static const char mb_bad[] = "mailboxIds names no such mailbox";
+	static const char mb_many[] = "more mailboxes than maxMailboxesPerEmail";
+	struct jmap_bad bad = {.a = c->r->a};
+
 	for (const struct json_value *x = p->first; x; x = x->next) {
 		const char *k = x->key;
 		if (!strcmp(k, "keywords")) {
-			if (x->type != JSON_OBJECT)
-				goto bad;
+			if (x->type != JSON_OBJECT) {
+				jmap_bad_member(&bad, k, kw_bad);
+				continue;
+			}
 			w->kw_whole = 1;
 			for (const struct json_value *y = x->first; y; y = y->next) {
-				if (y->type != JSON_BOOL || !y->boolean || !kw_ok(y->key))
-					goto bad;
+				if (y->type != JSON_BOOL || !y->boolean || !kw_ok(y->key)) {
+					jmap_bad_member(&bad, k, kw_bad);
+					break;
+				}
 				buf_printf(&w->kw_set, "%s%s", buf_len(&w->kw_set) ? " " : "", y->key);
 			}
 		} else if (!strncmp(k, "keywords/", 9)) {
 			const char *kw = path_token(c->r->a, k + 9);
 			if (!kw)
 				goto badpath;
-			if (!kw_ok(kw) || !((x->type == JSON_BOOL && x->boolean) || x->type == JSON_NULL))
-				goto bad;
+			if (!kw_ok(kw) || !((x->type == JSON_BOOL && x->boolean) || x->type == JSON_NULL)) {
+				jmap_bad_member(&bad, k, kw_bad);
+				continue;
+			}
 			struct buf *b = x->type == JSON_NULL ? &w->kw_del : &w->kw_add;
 			buf_printf(b, "%s%s", buf_len(b) ? " " : "", kw);
 		} else if (!strcmp(k, "mailboxIds")) {
-			if (x->type != JSON_OBJECT)
-				goto bad;
+			if (x->type != JSON_OBJECT) {
+				jmap_bad_member(&bad, k, mb_bad);
+				continue;
+			}
 			w->mb_whole = 1;
 			for (const struct json_value *y = x->first; y; y = y->next) {
 				const char *id = jmap_id_ref(c->r, y->key);
 				struct jmap_mailbox *b = id ? jmap_mailbox_by_id(m, jmap_id_num(id, 'M')) : NULL;
-				if (y->type != JSON_BOOL || !y->boolean || !b)
-					goto badmb;
+				if (y->type != JSON_BOOL || !y->boolean || !b) {
+					jmap_bad_member(&bad, k, mb_bad);
+					break;
+				}
 				if (has_mb(w->mb_set, w->nmb_set, b->id))
 					continue;
-				if (w->nmb_set == JMAP_TARGETS_MAX)
-					goto toomany;
+				if (w->nmb_set == JMAP_TARGETS_MAX) {
+					jmap_bad_member(&bad, k, mb_many);
+					break;
+				}
 				w->mb_set[w->nmb_set++] = b->id;
 			}
 		} else if (!strncmp(k, "mailboxIds/", 11)) {
@@ -149,41 +172,38 @@ static int patch_parse(struct jmap_call *c, struct jmap_mailboxes *m, uint32_t e
 				goto badpath;
 			id = jmap_id_ref(c->r, id);
 			struct jmap_mailbox *b = id ? jmap_mailbox_by_id(m, jmap_id_num(id, 'M')) : NULL;
-			if (!b || !((x->type == JSON_BOOL && x->boolean) || x->type == JSON_NULL))
-				goto badmb;
+			if (!b || !((x->type == JSON_BOOL && x->boolean) || x->type == JSON_NULL)) {
+				jmap_bad_member(&bad, k, mb_bad);
+				continue;
+			}
 			/* Past the most an email may be in, a path was
 			 * dropped without a word: refused now. */
 			uint32_t *v = x->type == JSON_NULL ? w->mb_del : w->mb_add;
 			uint32_t *nv = x->type == JSON_NULL ? &w->nmb_del : &w->nmb_add;
 			if (has_mb(v, *nv, b->id))
 				continue;
-			if (*nv == JMAP_TARGETS_MAX)
-				goto toomany;
+			if (*nv == JMAP_TARGETS_MAX) {
+				jmap_bad_member(&bad, k, mb_many);
+				continue;
+			}
 			v[(*nv)++] = b->id;
 		} else if (!jmap_patch_same(c->r->a, jmap_email_json(c, email, k), x)) {
 			/* Immutable, unless sent as it is (RFC 8620 §5.3). */
-			*e = (struct set_err){"invalidProperties", "this property cannot be changed", k};
-			return -1;
+			jmap_bad_member(&bad, k, "this property cannot be changed");
 		}
 	}
 	if ((w->kw_whole && (buf_len(&w->kw_add) || buf_len(&w->kw_del))) ||
 	    (w->mb_whole && (w->nmb_add || w->nmb_del))) {
-		*e = (struct set_err){"invalidPatch", "a property and a path into it", NULL};
+		*e = (struct set_err){"invalidPatch", "a property and a path into it", NULL, {0}};
+		return -1;
+	}
+	if (bad.n) {
+		*e = (struct set_err){"invalidProperties", bad.desc, NULL, bad};
 		return -1;
 	}
 	return 0;
-bad:
-	*e = (struct set_err){"invalidProperties", "keywords are IMAP atoms set to true", "keywords"};
-	return -1;
-badmb:
-	*e = (struct set_err){"invalidProperties", "mailboxIds names no such mailbox", "mailboxIds"};
-	return -1;
 badpath:
-	*e = (struct set_err){"invalidPatch", "a path into a keyword's or mailbox's value", NULL};
-	return -1;
-toomany:
-	*e = (struct set_err){"invalidProperties", "more mailboxes than maxMailboxesPerEmail",
-			      "mailboxIds"};
+	*e = (struct set_err){"invalidPatch", "a path into a keyword's or mailbox's value", NULL, {0}};
 	return -1;
 }
 
@@ -232,12 +252,12 @@ static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, uint32_t id
 	int rc = -1;
 
 	if (patch->type != JSON_OBJECT) {
-		*e = (struct set_err){"invalidPatch", NULL, NULL};
+		*e = (struct set_err){"invalidPatch", NULL, NULL, {0}};
 		return -1;
 	}
 	if (store_emails_get(c->r->st, c->r->account, &id, 1, brief_cb, &b) != STORE_OK || !b.found ||
 	    !b.nm) {
-		*e = (struct set_err){"notFound", NULL, NULL};
+		*e = (struct set_err){"notFound", NULL, NULL, {0}};
 		return -1;
 	}
 	/* keywords and mailboxIds are the objects a client's paths go into
@@ -248,7 +268,7 @@ static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, uint32_t id
 	const char *why;
 	if (jmap_patch_check(c->r->a, json_parse(objs, sizeof objs - 1, c->r->a, err, sizeof err),
 			     patch, &why) < 0) {
-		*e = (struct set_err){"invalidPatch", why, NULL};
+		*e = (struct set_err){"invalidPatch", why, NULL, {0}};
 		return -1;
 	}
 	buf_init(&w.kw_set, 64 * 300);
@@ -278,12 +298,12 @@ static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, uint32_t id
 		/* Dropped without a word before: "updated", and the email
 		 * not in the mailboxes past the 64th. */
 		*e = (struct set_err){"invalidProperties", "more mailboxes than maxMailboxesPerEmail",
-				      "mailboxIds"};
+				      "mailboxIds", {0}};
 		goto out;
 	}
 	if (na == 0) {
 		*e = (struct set_err){"invalidProperties", "an email is in at least one mailbox",
-				      "mailboxIds"};
+				      "mailboxIds", {0}};
 		goto out;
 	}
 
@@ -308,11 +328,11 @@ static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, uint32_t id
 			store_kw_results_free(&kr, 1);
 	}
 	if (kwrc == STORE_EINVAL) {
-		*e = (struct set_err){"invalidProperties", "too many or bad keywords", "keywords"};
+		*e = (struct set_err){"invalidProperties", "too many or bad keywords", "keywords", {0}};
 		goto out;
 	}
 	if (kwrc != STORE_OK) {
-		*e = (struct set_err){jmap_store_fail_type(kwrc, 0), jmap_store_fail_desc(kwrc), NULL};
+		*e = (struct set_err){jmap_store_fail_type(kwrc, 0), jmap_store_fail_desc(kwrc), NULL, {0}};
 		goto out;
 	}
 
@@ -341,7 +361,7 @@ static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, uint32_t id
 		if (r != STORE_OK) {
 			*e = (struct set_err){jmap_store_fail_type(r, 0),
 					      r == STORE_EFULL ? jmap_store_fail_desc(r) : "the copy failed",
-					      NULL};
+					      NULL, {0}};
 			goto out;
 		}
 	}
@@ -356,7 +376,7 @@ static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, uint32_t id
 			*e = (struct set_err){jmap_store_fail_type(xr, 0),
 					      xr == STORE_EFULL ? jmap_store_fail_desc(xr)
 								: "the removal failed",
-					      NULL};
+					      NULL, {0}};
 			goto out;
 		}
 	}
@@ -375,7 +395,7 @@ static int destroy_one(struct jmap_call *c, struct jmap_mailboxes *m, uint32_t i
 	struct brief b = {0};
 
 	if (store_emails_get(c->r->st, c->r->account, &id, 1, brief_cb, &b) != STORE_OK || !b.found) {
-		*e = (struct set_err){"notFound", NULL, NULL};
+		*e = (struct set_err){"notFound", NULL, NULL, {0}};
 		return -1;
 	}
 	/* Every membership goes; the last takes the email with it. */
@@ -385,7 +405,7 @@ static int destroy_one(struct jmap_call *c, struct jmap_mailboxes *m, uint32_t i
 						 b.uid[i])
 			    : STORE_ETEMP;
 		if (xr != STORE_OK) {
-			*e = (struct set_err){jmap_store_fail_type(xr, 0), jmap_store_fail_desc(xr), NULL};
+			*e = (struct set_err){jmap_store_fail_type(xr, 0), jmap_store_fail_desc(xr), NULL, {0}};
 			return -1;
 		}
 	}
@@ -421,7 +441,7 @@ void jmap_email_set(struct jmap_call *c)
 		const char *key = jmap_id_ref(c->r, o->key);
 		uint32_t id = key ? jmap_id_num(key, 'E') : 0;
 		if (!id)
-			e = (struct set_err){"notFound", NULL, NULL};
+			e = (struct set_err){"notFound", NULL, NULL, {0}};
 		if (!id || update_one(c, &m, id, o, &e) < 0) {
 			w_err(&badw[1], key ? key : o->key, e);
 			continue;
@@ -434,7 +454,7 @@ void jmap_email_set(struct jmap_call *c)
 		const char *key = jmap_id_ref(c->r, o->str);
 		uint32_t id = key ? jmap_id_num(key, 'E') : 0;
 		if (!id)
-			e = (struct set_err){"notFound", NULL, NULL};
+			e = (struct set_err){"notFound", NULL, NULL, {0}};
 		if (!id || destroy_one(c, &m, id, &e) < 0) {
 			w_err(&badw[2], key ? key : o->str, e);
 			continue;

@@ -128,3 +128,18 @@ def test_jmap_set_props_email_create():
     bad(r["notCreated"]["e1"], ["mailboxIds", "receivedAt", "bodyValues", "id", "blobId",
                                 "threadId", "size", "hasAttachment", "bogus"])
 
+
+def test_jmap_set_props_email_update():
+    j = Jmap(srv(), *BOB)
+    _, mb = j.one("Mailbox/get", {"properties": ["role"]})
+    inbox = [m["id"] for m in mb["list"] if m["role"] == "inbox"][0]
+    _, r = j.one("Email/set", {"create": {"e": {"mailboxIds": {inbox: True}, "subject": "props",
+                                                "bodyValues": {"1": {"value": "hi"}},
+                                                "textBody": [{"partId": "1"}]}}})
+    eid = r["created"]["e"]["id"]
+    _, r = j.one("Email/set", {"update": {eid: {
+        "keywords": 5, "mailboxIds/Mnope": True, "subject": "changed", "size": 1,
+        "bogus": 1}}})
+    bad(r["notUpdated"][eid], ["keywords", "mailboxIds/Mnope", "subject", "size", "bogus"])
+    _, g = j.one("Email/get", {"ids": [eid], "properties": ["keywords", "mailboxIds"]})
+    assert g["list"][0]["mailboxIds"] == {inbox: True} and g["list"][0]["keywords"] == {}, g
