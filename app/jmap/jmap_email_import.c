@@ -134,6 +134,8 @@ static void import_one(struct jmap_call *c, struct jmap_mailboxes *m, const stru
 		jmap_w_set_error(bad, o->key, "invalidProperties", "an EmailImport object", NULL);
 		return;
 	}
+	/* Every bad property is named, not only the first (RFC 8620 §5.3). */
+	struct jmap_bad bp = {.a = c->r->a};
 	for (const struct json_value *x = o->first; x; x = x->next) {
 		if (!strcmp(x->key, "blobId"))
 			blob = x;
@@ -143,24 +145,20 @@ static void import_one(struct jmap_call *c, struct jmap_mailboxes *m, const stru
 			kws = x->type == JSON_NULL ? NULL : x;
 		else if (!strcmp(x->key, "receivedAt"))
 			recv = x->type == JSON_NULL ? NULL : x;
-		else {
-			jmap_w_set_error(bad, o->key, "invalidProperties", "unknown property", x->key);
-			return;
-		}
+		else
+			jmap_bad_member(&bp, x->key, "unknown property");
 	}
 	const char *bid = blob && blob->type == JSON_STRING ? blob->str : NULL;
 	if (bid)
 		bid = jmap_id_ref(c->r, bid);
-	if (!blob || blob->type != JSON_STRING) {
-		jmap_w_set_error(bad, o->key, "invalidProperties", "blobId is required", "blobId");
-		return;
-	}
-	if (recv && (recv->type != JSON_STRING || jmap_utcdate_parse(recv->str, &at) < 0)) {
-		jmap_w_set_error(bad, o->key, "invalidProperties", "a UTCDate", "receivedAt");
-		return;
-	}
-	if (jmap_new_targets(c, m, mbs, kws, &t, &badp) < 0) {
-		jmap_w_set_error(bad, o->key, "invalidProperties", NULL, badp);
+	if (!blob || blob->type != JSON_STRING)
+		jmap_bad_add(&bp, "blobId", "blobId is required");
+	if (recv && (recv->type != JSON_STRING || jmap_utcdate_parse(recv->str, &at) < 0))
+		jmap_bad_add(&bp, "receivedAt", "receivedAt is a UTCDate");
+	if (jmap_new_targets(c, m, mbs, kws, &t, &badp) < 0)
+		jmap_bad_add(&bp, badp, "mailboxIds or keywords as RFC 8621 §4.1.1 has them");
+	if (bp.n) {
+		jmap_w_set_error_bad(bad, o->key, &bp);
 		buf_free(&t.kw);
 		return;
 	}

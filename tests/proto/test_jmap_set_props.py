@@ -143,3 +143,10 @@ def test_jmap_set_props_email_update():
     bad(r["notUpdated"][eid], ["keywords", "mailboxIds/Mnope", "subject", "size", "bogus"])
     _, g = j.one("Email/get", {"ids": [eid], "properties": ["keywords", "mailboxIds"]})
     assert g["list"][0]["mailboxIds"] == {inbox: True} and g["list"][0]["keywords"] == {}, g
+
+
+def test_jmap_set_props_email_import():
+    j = Jmap(srv(), *BOB)
+    _, r = j.one("Email/import", {"emails": {"i1": {
+        "blobId": 5, "mailboxIds": {}, "receivedAt": "noon", "id": "E1", "bogus": 1}}})
+    bad(r["notCreated"]["i1"], ["blobId", "mailboxIds", "receivedAt", "id", "bogus"])
