@@ -45,13 +45,25 @@ def messages():
     return out
 
 
+def mutf7_decode(name):
+    """A modified UTF-7 mailbox name (RFC 3501 5.1.3) as text."""
+    return re.sub(r"&([^-]*)-", lambda g: "&" if not g.group(1) else
+                  ("+" + g.group(1).replace(",", "/") + "-").encode().decode("utf-7"), name)
+
+
 def state(host, port, user, pw, folders, ssl=False):
     """{folder: sorted [(bytes, flags, internal date)]}."""
     m = imaplib.IMAP4_SSL(host, port, ssl_context=ctx()) if ssl else imaplib.IMAP4(host, port)
     m.login(user, pw)
+    # The stored bytes: a server offering UTF8=ACCEPT (tern) gives a
+    # client that has not enabled it a downgraded header (RFC 6855), and
+    # then takes mailbox names in UTF-8, not modified UTF-7.
+    utf8 = "UTF8=ACCEPT" in m.capability()[1][0].decode().upper().split()
+    if utf8:
+        m.enable("UTF8=ACCEPT")
     out = {}
     for f in folders:
-        typ, data = m.select('"%s"' % f, readonly=True)
+        typ, data = m.select('"%s"' % (mutf7_decode(f) if utf8 else f), readonly=True)
         assert typ == "OK", (f, data)
         rows = []
         if int(data[0]) > 0:
