@@ -6,8 +6,11 @@
  * ManageSieve (migrate_sieve.c). The password comes from the file or stdin.
  *
  * How. One blocking connection (cli_client.h): CAPABILITY, STARTTLS when
- * imap:// and the server offers it, LOGIN, CAPABILITY again (SPECIAL-USE
- * is often announced only now), NAMESPACE when offered, LIST "" "*"
+ * imap:// and the server offers it, LOGIN, NAMESPACE when offered,
+ * CAPABILITY again (SPECIAL-USE is often announced only now), ENABLE
+ * UTF8=ACCEPT when offered (the stored bytes, not a header downgraded
+ * for an older client; the names listed then come in UTF-8; a namespace
+ * prefix, read before, is ASCII in practice), LIST "" "*"
  * (RETURN (SPECIAL-USE) when announced), LSUB "" "*" (LIST (SUBSCRIBED)
  * when LSUB fails), then per folder EXAMINE (read-only: \Seen stays as it
  * was) and one UID FETCH 1:* (UID FLAGS INTERNALDATE BODY.PEEK[]), each
@@ -65,6 +68,7 @@
 #include "core/buf.h"
 #include "core/str.h"
 #include "core/xalloc.h"
+#include "core/utf8.h"
 #include "imap/imap_utf7.h"
 #include "net/anchors.h"
 #include "store/store.h"
@@ -113,6 +117,7 @@ struct listing {
 	const char **roles; /* tern's role from the special-use attribute, or NULL */
 	size_t n;
 	const struct imapr_ns *ns; /* NULL when the server has no NAMESPACE */
+	int utf8;                  /* UTF8=ACCEPT enabled: names come in UTF-8, not modified UTF-7 */
 	unsigned others;           /* names in other users' and shared namespaces left */
 	unsigned over;             /* names past LISTING_MAX left */
 };
@@ -181,11 +186,13 @@ static const char *special_use(const char *attrs, size_t an)
 	return NULL;
 }
 
-/* tern's name for the server's name raw (delim its delimiter) into local,
- * NUL-terminated: 1; 0 for a name in another user's or a shared
- * namespace; -1 when it does not decode. Folders and subscriptions are
- * translated alike, so each subscription names the folder copied. */
-static int local_name(const struct imapr_ns *ns, const char *raw, char delim, struct buf *local)
+/* tern's name for the server's name raw (delim its delimiter; utf8: in
+ * UTF-8, else modified UTF-7) into local, NUL-terminated: 1; 0 for a name
+ * in another user's or a shared namespace; -1 when it does not decode.
+ * Folders and subscriptions are translated alike, so each subscription
+ * names the folder copied. */
+static int local_name(const struct imapr_ns *ns, const char *raw, char delim, int utf8,
+		      struct buf *local)
 {
 	const char *own = personal_name(ns, raw);
 	if (!own)
@@ -197,7 +204,8 @@ static int local_name(const struct imapr_ns *ns, const char *raw, char delim, st
 	int r = -1;
 	if (strcasecmp(conv, "INBOX") == 0)
 		r = buf_append(local, "INBOX", 6) == 0 ? 1 : -1;
-	else if (imap_utf7_to_utf8(str_c(conv), local) == 0 && buf_append(local, "", 1) == 0)
+	else if (utf8 ? utf8_valid(str_c(conv)) && buf_append(local, conv, strlen(conv) + 1) == 0
+		      : imap_utf7_to_utf8(str_c(conv), local) == 0 && buf_append(local, "", 1) == 0)
 		r = 1;
 	free(conv);
 	return r;
@@ -226,7 +234,7 @@ static void listing_cb(void *arg, const char *p, size_t len)
 	if (imapr_list(p, len, &attrs, &an, &delim, &name) != 1 || !buf_len(&name) ||
 	    !listing_wants(l, attrs, an) || buf_append(&name, "", 1) != 0)
 		goto out;
-	int r = local_name(l->ns, buf_data(&name), delim, &local);
+	int r = local_name(l->ns, buf_data(&name), delim, l->utf8, &local);
 	if (r == 0)
 		l->others++;
 	if (r != 1)
@@ -361,6 +369,13 @@ static int src_lists(struct cli_client *s, unsigned *tag, struct buf *caps, stru
 	/* A failure keeps what was announced before LOGIN. */
 	src_cmd(s, tag, "CAPABILITY", caps_cb, caps, resp, err, errsz);
 	*special_r = has_cap(caps, "SPECIAL-USE");
+	/* The messages as stored: a server offering UTF8=ACCEPT may give a
+	 * client that has not enabled it downgraded headers (RFC 6855 §3, as
+	 * tern itself does), which would be copied as if they were the mail.
+	 * Enabled, its names come in UTF-8 and go back so. */
+	if (has_cap(caps, "UTF8=ACCEPT") &&
+	    src_cmd(s, tag, "ENABLE UTF8=ACCEPT", NULL, NULL, resp, err, errsz) == 0)
+		fl->utf8 = sb->utf8 = 1;
 	/* RETURN (SPECIAL-USE) is LIST-EXTENDED syntax: a server that refuses
 	 * it is asked plainly. A plain LIST may carry the attributes too, with
 	 * or without the capability (RFC 6154 §2; IMAP4rev2 has them in its

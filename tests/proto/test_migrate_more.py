@@ -479,3 +479,67 @@ def test_migrate_roles_subscriptions():
         for p in proxies:
             p.close()
         s.cleanup()
+
+
+def test_migrate_from_a_utf8_server_copies_the_stored_bytes():
+    """tern migrate from a server offering UTF8=ACCEPT (tern itself here)
+    enables it: such a server gives a client that has not enabled it a
+    downgraded header (RFC 6855 §3; tern does since d6cb8cd2), which the
+    migration copied as if it were the mail: encoded words for the raw
+    UTF-8 Subject, another size, another message. Names then come in
+    UTF-8 and go back so ("Été" stays "Été")."""
+    tmp = tempfile.mkdtemp(prefix="tern-migrate-utf8-")
+    ca = make_ca(tmp)
+    crt, key = ca_signed(tmp, ca, "localhost")
+    s = Server(accounts=[(BOB, BOB_PW), (CAROL, CAROL_PW)], imap=True,
+               env={"TERN_TLS_CA_FILE": ca[0], "TERN_TLS_CERT": crt, "TERN_TLS_KEY": key})
+    raw = (b"From: J\xc3\xbcrgen M\xc3\xbcller <juergen@example.test>\r\n"
+           b"To: carol@example.test\r\nSubject: Gr\xc3\xbc\xc3\x9fe aus M\xc3\xbcnchen\r\n"
+           b"Date: Tue, 4 Jun 2024 09:30:00 +0000\r\nMessage-ID: <utf8-migrate@example.test>\r\n"
+           b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+           b"Gr\xc3\xbc\xc3\x9fe!\r\n")
+    ctx = ssl.create_default_context(cafile=ca[0])
+
+    def stored(user, pw, folder):
+        m = imaplib.IMAP4_SSL("localhost", s.imaps_port, ssl_context=ctx)
+        m.login(user, pw)
+        m.enable("UTF8=ACCEPT")
+        typ, data = m.select('"%s"' % folder, readonly=True)
+        assert typ == "OK", data
+        typ, data = m.fetch("1", "(BODY.PEEK[] RFC822.SIZE)")
+        m.logout()
+        return [d[1] for d in data if isinstance(d, tuple)]
+
+    try:
+        with s:
+            # By hand: imaplib's append sends "UTF8 (" inside its literal.
+            c = ctx.wrap_socket(socket.create_connection(("localhost", s.imaps_port), 10),
+                                server_hostname="localhost")
+            f = c.makefile("rb")
+            f.readline()
+
+            def cmd(line, literal=None):
+                c.sendall(line)
+                if literal is not None:
+                    assert f.readline().startswith(b"+")
+                    c.sendall(literal + b")\r\n")
+                while True:
+                    got = f.readline()
+                    assert got, "connection closed"
+                    if got.startswith(b"t "):
+                        assert got.startswith(b"t OK"), got
+                        return
+
+            cmd(b't LOGIN "%s" "%s"\r\n' % (CAROL.encode(), CAROL_PW.encode()))
+            cmd(b"t ENABLE UTF8=ACCEPT\r\n")
+            cmd('t CREATE "\u00c9t\u00e9"\r\n'.encode())
+            cmd('t APPEND "\u00c9t\u00e9" UTF8 (~{%d}\r\n'.encode() % len(raw), raw)
+            c.close()
+            got = stored(CAROL, CAROL_PW, "\u00c9t\u00e9")
+            assert got == [raw], got
+            url = "imaps://%s@localhost:%d" % (CAROL, s.imaps_port)
+            r = s.cli("migrate", BOB, "--from", url, input=CAROL_PW + "\n")
+            assert b"1 imported" in r.stdout or b"imported 1" in r.stdout, r.stdout
+            assert stored(BOB, BOB_PW, "\u00c9t\u00e9") == [raw], r.stdout
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
