@@ -586,6 +586,20 @@ zone:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+def start_dns_01(s, pebble, primary, shown):
+    """Starts s ordering by DNS-01 from pebble, its updates (TSIG) and
+    lookups going to the knotd primary; waits for the certificate, or
+    fails with the logs of tern, pebble and the knotd shown."""
+    s.env.update(acme_server(pebble, "dns-01"))
+    s.env.update({"TERN_DNS_SERVERS": "127.0.0.1:%d" % primary.port,
+                  "TERN_ACME_DNS_SERVER": "127.0.0.1:%d" % primary.port,
+                  "TERN_ACME_TSIG_KEY": "tern-acme.:" + TSIG_SECRET})
+    s.start()
+    if not s.wait_log("event=certificate_installed", timeout=60):
+        raise AssertionError("no certificate: tern:\n%s\npebble:\n%s\nknot:\n%s" % (
+            s.log_text()[-4000:], pebble.log_text()[-2000:], shown.log_text()[-2000:]))
+
+
 def test_acme_dns_01():
     """DNS-01: tern adds the TXT record through an RFC 2136 update signed
     with TSIG to a loopback knotd, pebble reads it there, the certificate
@@ -595,14 +609,7 @@ def test_acme_dns_01():
     pebble = None
     try:
         pebble = Pebble(s.http_port, s.https_port, dns_server="127.0.0.1:%d" % knot.port)
-        s.env.update(acme_server(pebble, "dns-01"))
-        s.env.update({"TERN_DNS_SERVERS": "127.0.0.1:%d" % knot.port,
-                      "TERN_ACME_DNS_SERVER": "127.0.0.1:%d" % knot.port,
-                      "TERN_ACME_TSIG_KEY": "tern-acme.:" + TSIG_SECRET})
-        s.start()
-        if not s.wait_log("event=certificate_installed", timeout=60):
-            raise AssertionError("no certificate: tern:\n%s\npebble:\n%s\nknot:\n%s" % (
-                s.log_text()[-4000:], pebble.log_text()[-2000:], knot.log_text()[-2000:]))
+        start_dns_01(s, pebble, knot, knot)
         assert "event=dns01_record_added name=%s" % HOST in s.log_text()
         # knotd signs its replies; they verify (RFC 8945 §5.3).
         assert "dns01_reply_refused" not in s.log_text(), s.log_text()[-3000:]
@@ -643,14 +650,7 @@ def test_acme_dns_01_waits_for_every_authoritative_server():
     try:
         secondary = Knot(primary=primary)
         pebble = Pebble(s.http_port, s.https_port, dns_server="%s:53" % secondary.listen53)
-        s.env.update(acme_server(pebble, "dns-01"))
-        s.env.update({"TERN_DNS_SERVERS": "127.0.0.1:%d" % primary.port,
-                      "TERN_ACME_DNS_SERVER": "127.0.0.1:%d" % primary.port,
-                      "TERN_ACME_TSIG_KEY": "tern-acme.:" + TSIG_SECRET})
-        s.start()
-        if not s.wait_log("event=certificate_installed", timeout=60):
-            raise AssertionError("no certificate: tern:\n%s\npebble:\n%s\nsecondary:\n%s" % (
-                s.log_text()[-4000:], pebble.log_text()[-2000:], secondary.log_text()[-2000:]))
+        start_dns_01(s, pebble, primary, secondary)
         assert "event=dns01_propagated name=%s servers=2" % HOST in s.log_text(), s.log_text()[-3000:]
         check_served(s)
     finally:
