@@ -691,6 +691,11 @@ static void test_model_evidence(void)
 	struct spam_bayes bh;
 	spam_model_classify(&m, NULL, sb + 18, NULL, 12, &bh);
 	CHECK(bh.p < 0.01 && spam_bayes_points(&bh) == SPAM_BAYES_MIN);
+	/* the classifiers at their most stay under the refusal threshold:
+	 * statistics alone file in Junk, never refuse */
+	struct spam_bayes most = {.p = 1, .evidence = 1e9, .clues = 35};
+	double stats = spam_bayes_points(&most) + spam_grams_points(1e9);
+	CHECK(stats > SPAM_DEFAULT_TAG && stats + 1.5 < SPAM_DEFAULT_REJECT);
 	spam_model_free(&m);
 }
 
