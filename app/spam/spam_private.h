@@ -21,15 +21,15 @@
 /* Default thresholds (spam_thresholds_default; app/spam/ACCURACY.md
  * says how chosen). Refusing at SMTP needs more than the two
  * classifiers can say together (SPAM_BAYES_MAX and the byte grams' most,
- * 18.4): a refused message never reaches the user, not even in Junk, so
+ * 17.6): a refused message never reaches the user, not even in Junk, so
  * as in Rspamd (its Bayes weighs a third of its reject score) the
  * statistics alone file mail in Junk and a rule, blocklist, reputation
- * or user's lesson must add at least 1.6 points to refuse it. The
- * largest held-out ham score in cross-validation is 15.8; 18 was the
- * threshold before, under the classifiers' most (ACCURACY.md, session
- * 57). */
+ * or user's lesson must add at least 1.4 points to refuse it. The
+ * largest held-out ham score in cross-validation is 15.4; 18 was the
+ * threshold before, under the classifiers' most then, 18.4 (ACCURACY.md,
+ * session 57). */
 #define SPAM_DEFAULT_TAG 5.0
-#define SPAM_DEFAULT_REJECT 20.0
+#define SPAM_DEFAULT_REJECT 19.0
 #define SPAM_DEFAULT_DISCARD 30.0
 
 /* Little-endian integers in stored records (the model, the phishing list). */
@@ -240,7 +240,7 @@ int spam_fuzzy_learn(struct store *st, uint32_t account, const struct spam_msg *
  * there was no model or no clue; else SPAM_BAYES_OFFSET +
  * SPAM_BAYES_SCALE * evidence, within [SPAM_BAYES_MIN, SPAM_BAYES_MAX]. */
 #define SPAM_BAYES_OFFSET 5.0
-#define SPAM_BAYES_SCALE 0.4
+#define SPAM_BAYES_SCALE 0.3
 #define SPAM_BAYES_MIN (-5.0)
 #define SPAM_BAYES_MAX 12.0
 double spam_bayes_points(const struct spam_bayes *b);
@@ -358,7 +358,7 @@ void spam_rules_phish(const struct spam_msg *m, const struct spam_ours *ours,
 #define SPAM_GRAM_TRAP_REFIT 60     /* seconds between fits for spam_train_trap */
 /* Points: SPAM_GRAM_SCALE x (log odds - SPAM_GRAM_Z_OFFSET), the log
  * odds clipped at +-SPAM_GRAM_Z_MAX (ACCURACY.md has the measurements). */
-#define SPAM_GRAM_SCALE 0.8
+#define SPAM_GRAM_SCALE 0.7
 #define SPAM_GRAM_Z_OFFSET 2.0
 #define SPAM_GRAM_Z_MAX 10.0
 
