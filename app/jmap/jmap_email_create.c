@@ -35,7 +35,12 @@
  * root part's (bodyStructure, or a lone textBody/htmlBody part) are the
  * message's own fields: none the Email gives (§4.6), a Date or
  * Message-ID there is not made again.
-
+ *
+ * A bad Email is answered invalidProperties naming every bad property
+ * (RFC 8620 §5.3), each by its name as the Email has it ("from",
+ * "header:X:asDate", "textBody", "bodyStructure" for anything under it:
+ * RFC 8620 asks for property names, not paths): a failed check records it in the shared jmap_bad
+ * collector and the writing goes on to the next property.
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -66,19 +71,27 @@ struct mk {
 	struct jmap_call *c;
 	const struct json_value *values; /* bodyValues */
 	struct buf *out;
-	const char *err_type, *err_desc, *err_prop;
+	/* Every property found bad (invalidProperties, RFC 8620 §5.3: all
+	 * of them are named), and the first other failure (blobNotFound,
+	 * tooLarge, serverFail). */
+	struct jmap_bad *bad;
+	const char *err_type, *err_desc;
 	unsigned nb; /* boundaries made */
 	/* The Email, and the part written as the message's root (its header
 	 * fields are the message's), NULL when that is a multipart made here. */
 	const struct json_value *em, *root;
 };
 
+/* -1, with prop added to the bad properties (type invalidProperties)
+ * or the failure kept when it is the first. A check that fails goes on
+ * to the next property: the answer names every bad one, not the first. */
 static int fail(struct mk *m, const char *type, const char *desc, const char *prop)
 {
-	if (!m->err_type) {
+	if (!strcmp(type, "invalidProperties"))
+		jmap_bad_add(m->bad, prop, desc);
+	else if (!m->err_type) {
 		m->err_type = type;
 		m->err_desc = desc;
-		m->err_prop = prop;
 	}
 	return -1;
 }
@@ -450,8 +463,8 @@ static const struct json_value *root_part(const struct json_value *em)
  * body part (part: its property, named in errors) none of the Content-*
  * fields written from the part's own properties (Content-Language and
  * -Location when language and location are given), and on the root part
- * none the Email gives nor MIME-Version. *n_r: how many. 0, or
- * -1 with the error set.
+ * none the Email gives nor MIME-Version. *n_r: how many good ones. 0,
+ * or -1 when one or more were bad (each named).
  */
 static int header_props(struct mk *m, const struct json_value *o, const char *part,
 			struct hdr_prop *hs, size_t *n_r)
@@ -459,13 +472,16 @@ static int header_props(struct mk *m, const struct json_value *o, const char *pa
 	static const char *const from_part[] = {"Content-Type", "Content-Transfer-Encoding",
 						"Content-Disposition", "Content-ID"};
 	size_t n = 0;
+	int rc = 0;
 	for (const struct json_value *x = o->first; x; x = x->next) {
 		if (strncmp(x->key, "header:", 7) != 0 || x->type == JSON_NULL)
 			continue;
 		struct jmap_hprop *hp = &hs[n].hp;
-		if (jmap_hprop_parse(m->c->r->a, x->key, hp) < 0)
-			return fail(m, "invalidProperties", "a header form this field does not allow",
-				    part ? part : x->key);
+		if (jmap_hprop_parse(m->c->r->a, x->key, hp) < 0) {
+			rc = fail(m, "invalidProperties", "a header form this field does not allow",
+				  part ? part : x->key);
+			continue;
+		}
 		hs[n].v = x;
 		int dup = 0;
 		if (part) {
@@ -486,14 +502,16 @@ static int header_props(struct mk *m, const struct json_value *o, const char *pa
 		}
 		for (size_t i = 0; !dup && i < n; i++)
 			dup = !strcasecmp(hs[i].hp.name, hp->name);
-		if (dup)
-			return fail(m, "invalidProperties",
-				    "a header field given twice, or one written from other properties",
-				    part ? part : x->key);
+		if (dup) {
+			rc = fail(m, "invalidProperties",
+				  "a header field given twice, or one written from other properties",
+				  part ? part : x->key);
+			continue;
+		}
 		n++;
 	}
 	*n_r = n;
-	return 0;
+	return rc;
 }
 
 /* A field RFC 5322 §3.6's table has at most once in a message. */
@@ -507,30 +525,33 @@ static int once_only(const char *name)
 	return 0;
 }
 
-/* The fields of hs[0..n), in order; errors name part, else the property. */
+/* One header: property's fields; errors name prop (the property, or
+ * the body part property it is in). */
+static int w_header_prop(struct mk *m, const struct jmap_hprop *hp, const struct json_value *x,
+			 const char *prop)
+{
+	if (!hp->all)
+		return w_field(m, hp->name, hp->form, prop, x);
+	/* :all: one field for each value, in order; at most one of a field
+	 * RFC 5322 §3.6 allows once. */
+	if (x->type != JSON_ARRAY)
+		return fail(m, "invalidProperties", "an array of values (:all)", prop);
+	if (x->first && x->first->next && once_only(hp->name))
+		return fail(m, "invalidProperties", "a field a message has once (RFC 5322 §3.6)", prop);
+	for (const struct json_value *e = x->first; e; e = e->next)
+		if (e->type == JSON_NULL || w_field(m, hp->name, hp->form, prop, e) < 0)
+			return fail(m, "invalidProperties", "an array of values (:all)", prop);
+	return 0;
+}
+
+/* The fields of hs[0..n), in order, each checked (-1 when one is bad). */
 static int w_header_props(struct mk *m, const struct hdr_prop *hs, size_t n, const char *part)
 {
-	for (size_t k = 0; k < n; k++) {
-		const struct jmap_hprop *hp = &hs[k].hp;
-		const struct json_value *x = hs[k].v;
-		const char *prop = part ? part : x->key;
-		if (!hp->all) {
-			if (w_field(m, hp->name, hp->form, prop, x) < 0)
-				return -1;
-			continue;
-		}
-		/* :all: one field for each value, in order; at most one of a
-		 * field RFC 5322 §3.6 allows once. */
-		if (x->type != JSON_ARRAY)
-			return fail(m, "invalidProperties", "an array of values (:all)", prop);
-		if (x->first && x->first->next && once_only(hp->name))
-			return fail(m, "invalidProperties", "a field a message has once (RFC 5322 §3.6)",
-				    prop);
-		for (const struct json_value *e = x->first; e; e = e->next)
-			if (e->type == JSON_NULL || w_field(m, hp->name, hp->form, prop, e) < 0)
-				return fail(m, "invalidProperties", "an array of values (:all)", prop);
-	}
-	return 0;
+	int rc = 0;
+	for (size_t k = 0; k < n; k++)
+		if (w_header_prop(m, &hs[k].hp, hs[k].v, part ? part : hs[k].v->key) < 0)
+			rc = -1;
+	return rc;
 }
 
 /* A body part's header: properties (prop: the Email property it is in). */
@@ -594,13 +615,12 @@ static int w_header(struct mk *m, const struct json_value *em)
 	const struct json_value *v;
 	struct hdr_prop *hs = arena_alloc(m->c->r->a, (em->count + 1) * sizeof *hs);
 	size_t nh;
+	int rc = header_props(m, em, NULL, hs, &nh);
 
-	if (header_props(m, em, NULL, hs, &nh) < 0)
-		return -1;
 	for (size_t i = 0; i < sizeof conv / sizeof conv[0]; i++) {
 		if ((v = member(em, conv[i].prop))) {
 			if (w_field(m, conv[i].field, conv[i].form, conv[i].prop, v) < 0)
-				return -1;
+				rc = -1;
 			continue;
 		}
 		/* Date and Message-ID are always written, unless a header:
@@ -620,9 +640,9 @@ static int w_header(struct mk *m, const struct json_value *em)
 		}
 	}
 	if (w_header_props(m, hs, nh, NULL) < 0)
-		return -1;
+		rc = -1;
 	buf_append_c(m->out, "MIME-Version: 1.0\r\n");
-	return 0;
+	return rc;
 }
 
 /* Text as 7bit when it is short-lined ASCII without "=_", else as
@@ -911,17 +931,29 @@ static int w_part(struct mk *m, const struct json_value *p, const char *prop, co
 	return w_leaf(m, p, prop, type, defdisp);
 }
 
-/* A list property (textBody, htmlBody) of at most one part. */
-static const struct json_value *single(struct mk *m, const struct json_value *em, const char *prop)
+/* A list property (textBody, htmlBody) of at most one part: that part,
+ * else NULL (*rc_r -1 when the list is not that). */
+static const struct json_value *single(struct mk *m, const struct json_value *em, const char *prop,
+				       int *rc_r)
 {
 	const struct json_value *v = member(em, prop);
 	if (!v)
 		return NULL;
 	if (v->type != JSON_ARRAY || !v->first || v->first->next) {
-		fail(m, "invalidProperties", "one body part", prop);
+		*rc_r = fail(m, "invalidProperties", "one body part", prop);
 		return NULL;
 	}
 	return v->first;
+}
+
+/* textBody's part is text/plain, htmlBody's text/html: the whole type,
+ * "text/plainx" or "text/html2" is not it. */
+static int body_type(struct mk *m, const struct json_value *p, const char *prop, const char *want)
+{
+	const struct json_value *ty = member(p, "type");
+	if (strcasecmp(ty && ty->type == JSON_STRING ? ty->str : want, want))
+		return fail(m, "invalidProperties", "textBody is text/plain, htmlBody text/html", prop);
+	return 0;
 }
 
 /* A fresh boundary "=_tern_K_<16 hex>" for a multipart of kind K. */
@@ -954,17 +986,19 @@ static int w_html(struct mk *m, const struct json_value *hb, const struct json_v
 	buf_printf(m->out,
 		   "Content-Type: multipart/related; type=\"text/html\";\r\n boundary=\"%s\"\r\n\r\n--%s\r\n",
 		   rb, rb);
-	if (w_part(m, hb, "htmlBody", "text/html", NULL, 1) < 0)
-		return -1;
+	int rc = w_part(m, hb, "htmlBody", "text/html", NULL, 1);
 	for (const struct json_value *a = at->first; a; a = a->next) {
 		if (!inline_part(a))
 			continue;
 		buf_printf(m->out, "\r\n--%s\r\n", rb);
-		if (w_part(m, a, "attachments", "application/octet-stream", "attachment", 1) < 0)
-			return -1;
+		/* the first bad one names attachments */
+		if (w_part(m, a, "attachments", "application/octet-stream", "attachment", 1) < 0) {
+			rc = -1;
+			break;
+		}
 	}
 	buf_printf(m->out, "\r\n--%s--\r\n", rb);
-	return 0;
+	return rc;
 }
 
 /*
@@ -977,19 +1011,19 @@ static int w_html(struct mk *m, const struct json_value *hb, const struct json_v
  */
 static int w_body(struct mk *m, const struct json_value *em)
 {
-	const struct json_value *bs = member(em, "bodyStructure");
-	const struct json_value *tb = single(m, em, "textBody"), *hb = single(m, em, "htmlBody"),
-				*at = member(em, "attachments");
-	if (m->err_type)
-		return -1;
+	int rc = 0;
+	const struct json_value *bs = member(em, "bodyStructure"), *at = member(em, "attachments");
+	const struct json_value *tb = single(m, em, "textBody", &rc), *hb = single(m, em, "htmlBody", &rc);
 	if (bs) {
-		if (tb || hb || at)
+		if (member(em, "textBody") || member(em, "htmlBody") || at)
 			return fail(m, "invalidProperties",
 				    "bodyStructure or textBody/htmlBody/attachments", "bodyStructure");
 		return w_part(m, bs, "bodyStructure", "text/plain", NULL, 0);
 	}
-	if (at && (at->type != JSON_ARRAY))
-		return fail(m, "invalidProperties", "a list of body parts", "attachments");
+	if (at && at->type != JSON_ARRAY) {
+		rc = fail(m, "invalidProperties", "a list of body parts", "attachments");
+		at = NULL;
+	}
 	size_t n_inline = 0, n_rest = 0;
 	for (const struct json_value *a = at ? at->first : NULL; a; a = a->next) {
 		if (hb && inline_part(a))
@@ -997,52 +1031,52 @@ static int w_body(struct mk *m, const struct json_value *em)
 		else
 			n_rest++;
 	}
+	/* Each of textBody, htmlBody and attachments is checked whatever
+	 * the others are (a bad one is named, the writing goes on). */
 	char bnd[48];
 	if (n_rest) {
 		boundary(bnd, sizeof bnd, 'm');
 		buf_printf(m->out, "Content-Type: multipart/mixed;\r\n boundary=\"%s\"\r\n\r\n--%s\r\n",
 			   bnd, bnd);
 	}
-	int rc;
 	if (tb && hb) {
 		char ab[48];
 		boundary(ab, sizeof ab, 'a');
 		buf_printf(m->out, "Content-Type: multipart/alternative;\r\n boundary=\"%s\"\r\n\r\n--%s\r\n",
 			   ab, ab);
-		rc = w_part(m, tb, "textBody", "text/plain", NULL, 1);
-		if (rc == 0) {
-			buf_printf(m->out, "\r\n--%s\r\n", ab);
-			rc = w_html(m, hb, at, n_inline);
-		}
+		if (w_part(m, tb, "textBody", "text/plain", NULL, 1) < 0)
+			rc = -1;
+		buf_printf(m->out, "\r\n--%s\r\n", ab);
+		if (w_html(m, hb, at, n_inline) < 0)
+			rc = -1;
 		buf_printf(m->out, "\r\n--%s--\r\n", ab);
 	} else if (tb) {
-		rc = w_part(m, tb, "textBody", "text/plain", NULL, 1);
+		if (w_part(m, tb, "textBody", "text/plain", NULL, 1) < 0)
+			rc = -1;
 	} else if (hb) {
-		rc = w_html(m, hb, at, n_inline);
+		if (w_html(m, hb, at, n_inline) < 0)
+			rc = -1;
 	} else {
 		buf_append_c(m->out, "Content-Type: text/plain; charset=utf-8\r\n\r\n");
-		rc = 0;
 	}
-	if (rc < 0)
-		return -1;
-	/* The whole type: "text/plainx" or "text/html2" is not it. */
-	if ((tb && strcasecmp(member(tb, "type") && member(tb, "type")->type == JSON_STRING
-				      ? member(tb, "type")->str : "text/plain", "text/plain")) ||
-	    (hb && strcasecmp(member(hb, "type") && member(hb, "type")->type == JSON_STRING
-				      ? member(hb, "type")->str : "text/html", "text/html")))
-		return fail(m, "invalidProperties", "textBody is text/plain, htmlBody text/html",
-			    tb ? "textBody" : "htmlBody");
+	if (tb && body_type(m, tb, "textBody", "text/plain") < 0)
+		rc = -1;
+	if (hb && body_type(m, hb, "htmlBody", "text/html") < 0)
+		rc = -1;
 	if (n_rest) {
 		for (const struct json_value *a = at->first; a; a = a->next) {
 			if (hb && inline_part(a))
 				continue;
 			buf_printf(m->out, "\r\n--%s\r\n", bnd);
-			if (w_part(m, a, "attachments", "application/octet-stream", "attachment", 1) < 0)
-				return -1;
+			/* the first bad one names attachments */
+			if (w_part(m, a, "attachments", "application/octet-stream", "attachment", 1) < 0) {
+				rc = -1;
+				break;
+			}
 		}
 		buf_printf(m->out, "\r\n--%s--\r\n", bnd);
 	}
-	return 0;
+	return rc;
 }
 
 static const char *const settable[] = {
@@ -1058,17 +1092,16 @@ void jmap_email_create(struct jmap_call *c, struct jmap_mailboxes *mbs, const ch
 	struct jmap_targets t;
 	const char *badp = NULL;
 	int64_t at = (int64_t)time(NULL);
-	struct mk m = { c, NULL, &msg, NULL, NULL, NULL, 0, em, NULL };
+	struct jmap_bad bp = {.a = c->r->a};
+	struct mk m = {c, NULL, &msg, &bp, NULL, NULL, 0, em, NULL};
 
 	if (em->type != JSON_OBJECT) {
 		jmap_w_set_error(bad, cid, "invalidProperties", "an Email object", NULL);
 		return;
 	}
 	m.root = root_part(em);
-	/* Every bad property of these checks is named, not only the first
-	 * (RFC 8620 §5.3); the headers and body parts below stop at their
-	 * first. */
-	struct jmap_bad bp = {.a = c->r->a};
+	/* Every bad property is named, not only the first (RFC 8620 §5.3):
+	 * these checks, then the header and body written (into bp too). */
 	for (const struct json_value *x = em->first; x; x = x->next) {
 		int known = !strncmp(x->key, "header:", 7);
 		for (size_t i = 0; !known && i < sizeof settable / sizeof settable[0]; i++)
@@ -1101,17 +1134,15 @@ void jmap_email_create(struct jmap_call *c, struct jmap_mailboxes *mbs, const ch
 				   &badp);
 	if (trc < 0)
 		jmap_bad_add(&bp, badp, "mailboxIds or keywords as RFC 8621 §4.1.1 has them");
-	if (bp.n) {
-		jmap_w_set_error_bad(bad, cid, &bp);
-		buf_free(&t.kw);
-		return;
-	}
 	buf_init(&msg, CREATE_MAX);
 	/* Every append smaller than a request fails only with this little
 	 * room left: less means something did not fit. */
-	if (w_header(&m, em) == 0 && w_body(&m, em) == 0 && buf_room(&msg) <= JMAP_MAX_SIZE_REQUEST)
+	int hrc = w_header(&m, em), brc = w_body(&m, em);
+	if (hrc == 0 && brc == 0 && buf_room(&msg) <= JMAP_MAX_SIZE_REQUEST)
 		fail(&m, "tooLarge", "the message would be too large", NULL);
-	if (m.err_type && !strcmp(m.err_type, "blobNotFound")) {
+	if (bp.n) {
+		jmap_w_set_error_bad(bad, cid, &bp);
+	} else if (m.err_type && !strcmp(m.err_type, "blobNotFound")) {
 		jw_key(bad, cid);
 		jmap_w_set_error_open(bad, m.err_type, m.err_desc, NULL);
 		jw_key(bad, "notFound");
@@ -1123,7 +1154,7 @@ void jmap_email_create(struct jmap_call *c, struct jmap_mailboxes *mbs, const ch
 		jw_arr_end(bad);
 		jw_obj_end(bad);
 	} else if (m.err_type) {
-		jmap_w_set_error(bad, cid, m.err_type, m.err_desc, m.err_prop);
+		jmap_w_set_error(bad, cid, m.err_type, m.err_desc, NULL);
 	} else {
 		struct jmap_new_email e = {
 			.data = buf_data(&msg), .len = buf_len(&msg), .mailboxes = t.mb,

@@ -150,3 +150,37 @@ def test_jmap_set_props_email_import():
     _, r = j.one("Email/import", {"emails": {"i1": {
         "blobId": 5, "mailboxIds": {}, "receivedAt": "noon", "id": "E1", "bogus": 1}}})
     bad(r["notCreated"]["i1"], ["blobId", "mailboxIds", "receivedAt", "id", "bogus"])
+
+
+def test_jmap_set_props_email_create_header_and_body():
+    """The header fields and the body parts are checked to the end too:
+    each bad convenience or header: property and each bad body property
+    is named, with the Email's other bad properties."""
+    j = Jmap(srv(), *BOB)
+    _, mb = j.one("Mailbox/get", {"properties": ["role"]})
+    inbox = [m["id"] for m in mb["list"] if m["role"] == "inbox"][0]
+    _, r = j.one("Email/set", {"create": {"e1": {
+        "mailboxIds": {inbox: True}, "bogus": 1,
+        "from": "not a list", "to": [{"email": "no-at-sign"}], "sentAt": "noon",
+        "header:X-When:asDate": "later", "header:Subject:asAddresses": [],
+        "bodyValues": {"1": {"value": "hi"}},
+        "textBody": [{"partId": "nope"}],
+        "htmlBody": [{"partId": "1", "type": "image/png"}],
+        "attachments": [{"blobId": 5}]}}})
+    bad(r["notCreated"]["e1"], ["bogus", "from", "to", "sentAt", "header:X-When:asDate",
+                                "header:Subject:asAddresses", "textBody", "htmlBody",
+                                "attachments"])
+    # bodyStructure: its bad part named once with the header's.
+    _, r = j.one("Email/set", {"create": {"e2": {
+        "mailboxIds": {inbox: True}, "subject": 5, "messageId": ["a@b", "c@d"],
+        "bodyStructure": {"type": "multipart/mixed", "subParts": [
+            {"partId": "1", "type": "text/plain"}, {"type": "no-slash", "blobId": "B1"}]},
+        "bodyValues": {"1": {"value": "hi"}}}}})
+    bad(r["notCreated"]["e2"], ["subject", "messageId", "bodyStructure"])
+    # Every bad body property with a good header: all of them.
+    _, r = j.one("Email/set", {"create": {"e3": {
+        "mailboxIds": {inbox: True}, "subject": "fine",
+        "textBody": [{"partId": "1"}, {"partId": "2"}],
+        "htmlBody": [{"blobId": "B1", "subParts": []}],
+        "attachments": {"x": 1}}}})
+    bad(r["notCreated"]["e3"], ["textBody", "htmlBody", "attachments"])
