@@ -46,6 +46,16 @@ static int leaf(const struct mime_part *p)
 	return !(p->flags & MIME_PART_MULTIPART);
 }
 
+/* Whether part i is in bodyStructure: not inside an attached message
+ * (a message/rfc822 part is a leaf there, RFC 8621 §4.1.4). */
+static int in_structure(const struct mime_tree *t, uint32_t i)
+{
+	for (uint32_t p = t->parts[i].parent; p != MIME_NONE; p = t->parts[p].parent)
+		if (t->parts[p].flags & MIME_PART_MESSAGE)
+			return 0;
+	return 1;
+}
+
 static struct str lower(struct arena *a, struct str s)
 {
 	char *p = arena_strndup(a, s.p ? s.p : "", s.len);
@@ -405,8 +415,11 @@ void jmap_email_body(struct jw *w, struct arena *a, const char *data, const stru
 			pick[text.v[i]] = 1;
 		for (size_t i = 0; o->html && i < html.n; i++)
 			pick[html.v[i]] = 1;
+		/* §4.2 fetchAllBodyValues: "any text/(any) part in the
+		 * bodyStructure", so none inside an attached message. */
 		for (uint32_t i = 0; o->all && i < t->nparts; i++)
-			pick[i] = leaf(&t->parts[i]) && !(t->parts[i].flags & MIME_PART_MESSAGE);
+			pick[i] = leaf(&t->parts[i]) && !(t->parts[i].flags & MIME_PART_MESSAGE) &&
+				  in_structure(t, i);
 		jw_key(w, "bodyValues");
 		jw_obj_begin(w);
 		for (uint32_t i = 0; i < t->nparts; i++) {

@@ -253,3 +253,40 @@ def test_jmap_email_body():
     assert g["list"][0]["textBody"] == [{"type": "text/plain"}], g
     name, err = j.one("Email/get", {"ids": [eid], "bodyProperties": ["nonsense"]})
     assert name == "error" and err["type"] == "invalidArguments", err
+
+
+ATTACHED = (
+    b"From: alice@remote.test\r\nTo: dog@example.test\r\nSubject: fwd\r\nMIME-Version: 1.0\r\n"
+    b"Content-Type: multipart/mixed; boundary=x\r\n\r\n"
+    b"--x\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nsee attached\r\n"
+    b"--x\r\nContent-Type: message/rfc822\r\n\r\n"
+    b"From: bob@remote.test\r\nSubject: inner\r\nContent-Type: multipart/alternative; boundary=y\r\n\r\n"
+    b"--y\r\nContent-Type: text/plain\r\n\r\ninner text\r\n"
+    b"--y\r\nContent-Type: text/html\r\n\r\n<p>inner</p>\r\n--y--\r\n"
+    b"--x--\r\n")
+
+
+def test_jmap_email_values_stop_at_an_attached_message():
+    """(Runs after test_jmap_email_body, which takes DOG's first email.)
+    fetchAllBodyValues gives the text parts of bodyStructure (RFC 8621
+    §4.2): an attached message/rfc822 is one leaf there, so the text
+    parts inside it have no partId a client can see and no value."""
+    j = Jmap(srv(), *DOG)
+    st, _, up = j.request("POST", "/jmap/upload/%s/" % j.account, ATTACHED,
+                          {"Content-Type": "message/rfc822"})
+    assert st == 201, up
+    _, mb = j.one("Mailbox/get", {"properties": ["role"]})
+    inbox = [m["id"] for m in mb["list"] if m["role"] == "inbox"][0]
+    _, r = j.one("Email/import", {"emails": {"i": {"blobId": up["blobId"],
+                                                   "mailboxIds": {inbox: True}}}})
+    eid = r["created"]["i"]["id"]
+    props = ["bodyStructure", "bodyValues"]
+    _, g = j.one("Email/get", {"ids": [eid], "properties": props, "fetchAllBodyValues": True})
+    _, p = j.one("Email/parse", {"blobIds": [up["blobId"]], "properties": props,
+                                 "fetchAllBodyValues": True})
+    for e in (g["list"][0], p["parsed"][up["blobId"]]):
+        subs = e["bodyStructure"]["subParts"]
+        assert [s["type"] for s in subs] == ["text/plain", "message/rfc822"], e
+        assert "subParts" not in subs[1] or subs[1]["subParts"] is None, e
+        assert list(e["bodyValues"]) == [subs[0]["partId"]], e
+        assert e["bodyValues"][subs[0]["partId"]]["value"] == "see attached", e
