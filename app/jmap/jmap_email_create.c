@@ -842,11 +842,18 @@ static int w_leaf(struct mk *m, const struct json_value *p, const char *prop, co
 	    (disp && (disp->type != JSON_STRING || !ascii_atomish(disp->str))) ||
 	    (cid && (cid->type != JSON_STRING || !ascii_printable(cid->str) || strpbrk(cid->str, "<> "))))
 		return fail(m, "invalidProperties", "a body part needs partId or blobId", prop);
+	/* §4.6: with partId, charset and size MUST be omitted (the server
+	 * picks the encoding; the size is the value's); with blobId a size
+	 * is ignored, but is an UnsignedInt. */
+	const struct json_value *sz = member(p, "size");
+	if (sz && (pid || sz->type != JSON_NUMBER || !sz->is_int || sz->integer < 0))
+		return fail(m, "invalidProperties", "size is an UnsignedInt, and only with blobId", prop);
+	if (pid && cs)
+		return fail(m, "invalidProperties", "charset is omitted with partId", prop);
 	const char *dname = disp ? disp->str : defdisp;
 	if (pid) {
 		const struct json_value *bv = member(m->values, pid->str), *val = member(bv, "value");
-		if (!bv || !val || val->type != JSON_STRING || strncasecmp(type, "text/", 5) != 0 ||
-		    (cs && strcasecmp(cs->str, "utf-8") != 0))
+		if (!bv || !val || val->type != JSON_STRING || strncasecmp(type, "text/", 5) != 0)
 			return fail(m, "invalidProperties",
 				    "partId names a text value in bodyValues", prop);
 		const char *cte = w_text(NULL, val->str, strlen(val->str), 0);

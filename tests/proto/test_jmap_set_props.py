@@ -184,3 +184,33 @@ def test_jmap_set_props_email_create_header_and_body():
         "htmlBody": [{"blobId": "B1", "subParts": []}],
         "attachments": {"x": 1}}}})
     bad(r["notCreated"]["e3"], ["textBody", "htmlBody", "attachments"])
+
+
+def test_jmap_set_props_email_create_part_size_charset():
+    """RFC 8621 §4.6, within an EmailBodyPart: charset and size MUST be
+    omitted when partId is given (the server picks the encoding, the
+    size is the value's); with blobId a size is ignored but is still an
+    UnsignedInt. Each was accepted."""
+    j = Jmap(srv(), *BOB)
+    _, mb = j.one("Mailbox/get", {"properties": ["role"]})
+    inbox = [m["id"] for m in mb["list"] if m["role"] == "inbox"][0]
+    st, _, up = j.request("POST", "/jmap/upload/%s/" % j.account, b"data",
+                          {"Content-Type": "application/octet-stream"})
+    assert st == 201, up
+    base = {"mailboxIds": {inbox: True}, "subject": "parts",
+            "bodyValues": {"1": {"value": "hi"}}, "textBody": [{"partId": "1"}]}
+    _, r = j.one("Email/set", {"create": {
+        "size": dict(base, textBody=[{"partId": "1", "size": 2}]),
+        "charset": dict(base, textBody=[{"partId": "1", "charset": "utf-8"}]),
+        "blobsize": dict(base, attachments=[{"blobId": up["blobId"], "size": "big"}]),
+        "both": dict(base, textBody=[{"partId": "1", "size": 2}],
+                     attachments=[{"blobId": up["blobId"], "size": -1}]),
+        "ok": dict(base, attachments=[{"blobId": up["blobId"], "size": 999}])}})
+    nc = r["notCreated"] or {}
+    bad(nc.get("size", {"type": None}), ["textBody"])
+    bad(nc.get("charset", {"type": None}), ["textBody"])
+    bad(nc.get("blobsize", {"type": None}), ["attachments"])
+    bad(nc.get("both", {"type": None}), ["textBody", "attachments"])
+    assert list(r["created"]) == ["ok"], r
+    _, g = j.one("Email/get", {"ids": [r["created"]["ok"]["id"]], "properties": ["attachments"]})
+    assert g["list"][0]["attachments"][0]["size"] == 4, g
