@@ -772,6 +772,37 @@ def test_jmap_copy():
         "notCopied": {missing: {"type": "blobNotFound"}}}, r
 
 
+
+def test_jmap_copy_destroy_original():
+    """Email/copy's onSuccessDestroyOriginal (RFC 8620 §5.4) destroys only
+    what was copied, through an Email/set answered after the copy with the
+    same call id. With one account per session no copy succeeds, so no
+    Email/set follows and the original stays, whatever ifFromInState and
+    destroyFromIfInState say; their types are checked."""
+    s = srv()
+    j = Jmap(s, *BOB)
+    eve = Jmap(s, *EVE)
+    _, mb = j.one("Mailbox/get", {"properties": ["role"]})
+    inbox = [m["id"] for m in mb["list"] if m["role"] == "inbox"][0]
+    _, r = j.one("Email/set", {"create": {"o": {
+        "mailboxIds": {inbox: True}, "subject": "original",
+        "bodyValues": {"1": {"value": "x"}}, "textBody": [{"partId": "1"}]}}})
+    eid = r["created"]["o"]["id"]
+    for frm, want in ((eve.account, "fromAccountNotFound"), (j.account, "invalidArguments")):
+        r = j.call([["Email/copy", {"fromAccountId": frm, "accountId": j.account,
+                                    "onSuccessDestroyOriginal": True, "ifFromInState": None,
+                                    "destroyFromIfInState": None,
+                                    "create": {"k": {"id": eid, "mailboxIds": {inbox: True}}}}, "cp"],
+                    ["Email/get", {"accountId": j.account, "ids": [eid], "properties": ["subject"]},
+                     "g"]])
+        (n0, r0, c0), (n1, r1, c1) = r["methodResponses"]
+        assert (n0, r0["type"], c0) == ("error", want, "cp"), r
+        assert (n1, c1) == ("Email/get", "g") and r1["list"] == [{"id": eid, "subject": "original"}], r
+    for arg, v in (("onSuccessDestroyOriginal", "yes"), ("destroyFromIfInState", 5),
+                   ("ifFromInState", [])):
+        n, r = j.one("Email/copy", {"fromAccountId": eve.account, "create": {}, arg: v})
+        assert n == "error" and r["type"] == "invalidArguments" and r["arguments"] == [arg], r
+
 def test_jmap_blob_methods():
     """RFC 9404: Blob/upload from text, base64 and a range of another blob
     (creation ids usable at once), Blob/get with data forms, digests,
