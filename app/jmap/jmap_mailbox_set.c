@@ -8,12 +8,14 @@
  * What can change: name and parentId (a rename: children follow, ids
  * and UIDVALIDITY stay), isSubscribed, role (one mailbox's at most; the
  * INBOX keeps its own) and sortOrder, kept by the store
- * (store_mailbox_sort_order()). Destroying a mailbox with children
+ * (store_mailbox_sort_order()). A sibling's name is alreadyExists with
+ * its id as existingId. Destroying a mailbox with children
  * is mailboxHasChild; one with emails is mailboxHasEmail unless
  * onDestroyRemoveEmails, and then emails in no other mailbox go with it.
  */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/arena.h"
 #include "core/unorm.h"
@@ -24,19 +26,41 @@
 struct set_err {
 	const char *type, *desc, *prop;
 	struct jmap_bad bad; /* invalidProperties of every bad property, when n */
+	uint32_t existing;   /* alreadyExists: the mailbox that has the name */
 };
 
 static void w_set_err(struct jw *w, const struct set_err *e)
 {
-	if (e->bad.n)
+	if (e->bad.n) {
 		jmap_w_set_error_bad(w, NULL, &e->bad);
-	else
+	} else if (e->existing) {
+		jmap_w_set_error_open(w, e->type, e->desc, e->prop);
+		jw_key(w, "existingId");
+		jmap_w_id(w, 'M', e->existing);
+		jw_obj_end(w);
+	} else {
 		jmap_w_set_error(w, NULL, e->type, e->desc, e->prop);
+	}
 }
 
 static struct set_err err_of(const char *type, const char *desc, const char *prop)
 {
-	return (struct set_err){type, desc, prop, {0}};
+	return (struct set_err){type, desc, prop, {0}, 0};
+}
+
+/* A create or rename to full, a sibling's name (the store's
+ * STORE_EEXIST; the INBOX's in any case): alreadyExists, the SetError
+ * RFC 8620 §5.4 has for a duplicate, with that sibling as existingId
+ * (RFC 8621 §2: no two siblings share a name). Clients and conformance
+ * suites tell it from a bad value (invalidProperties). */
+static struct set_err exists_err(const struct jmap_mailboxes *m, const char *full)
+{
+	struct set_err e = err_of("alreadyExists", "a sibling mailbox has that name", "name");
+	for (size_t i = 0; i < m->n && !e.existing; i++)
+		if (!strcmp(m->v[i].full, full) ||
+		    (!strcmp(m->v[i].role, "inbox") && !strcasecmp(full, "INBOX")))
+			e.existing = m->v[i].id;
+	return e;
 }
 
 /* -1 with *e the invalidProperties of every property in bad, or 0 when
@@ -160,7 +184,7 @@ static int create_one(struct jmap_call *c, struct jmap_mailboxes *m, const struc
 		return -1;
 	}
 	if (rc != STORE_OK) {
-		*e = store_err(rc, 1);
+		*e = rc == STORE_EEXIST ? exists_err(m, full) : store_err(rc, 1);
 		return -1;
 	}
 	/* RFC 8621 §2: isSubscribed "SHOULD default ... true for any new
@@ -282,7 +306,7 @@ static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, struct jmap
 			}
 			int rc = store_mailbox_rename(c->r->st, c->r->account, b->full, full);
 			if (rc != STORE_OK) {
-				*e = store_err(rc, 0);
+				*e = rc == STORE_EEXIST ? exists_err(m, full) : store_err(rc, 0);
 				return -1;
 			}
 			b->full = full;

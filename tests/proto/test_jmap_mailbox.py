@@ -215,8 +215,9 @@ def test_jmap_mailbox_set_and_changes():
     # isSubscribed left out: true for the user's own new mailbox (RFC 8621 §2).
     assert st["created"]["c"]["isSubscribed"] is True, st
     assert {k: v["type"] for k, v in st["notCreated"].items()} == {
-        "bad1": "invalidProperties", "bad2": "invalidProperties", "bad3": "invalidProperties",
+        "bad1": "invalidProperties", "bad2": "alreadyExists", "bad3": "invalidProperties",
         "bad4": "invalidProperties"}, st
+    assert st["notCreated"]["bad2"]["existingId"] == mbs["Trash"]["id"], st
     assert st["notCreated"]["bad3"]["properties"] == ["totalEmails"]
     assert st["oldState"] == state0 and int(st["newState"]) > int(state0)
     _, g = j.one("Mailbox/get", {"ids": [c]})
@@ -503,9 +504,9 @@ def test_jmap_mailbox_role_update():
     assert {k: (v["type"], v["properties"]) for k, v in st["notUpdated"].items()} == {
         k: ("invalidProperties", ["role"]) for k in (rec, sent, archive, inbox)}, st
     # A refused update changes nothing: the rename fails (the name is
-    # taken), so the role stays.
+    # taken: alreadyExists), so the role stays.
     _, st = j.one("Mailbox/set", {"update": {archive: {"role": None, "name": "Sent"}}})
-    assert st["notUpdated"][archive]["type"] == "invalidProperties", st
+    assert st["notUpdated"][archive]["type"] == "alreadyExists", st
     _, g = j.one("Mailbox/get", {"ids": [archive], "properties": ["role", "name"]})
     assert g["list"][0]["role"] == "archive" and g["list"][0]["name"] == "Archive", g
     _, st = j.one("Mailbox/set", {"update": {archive: {"role": None}, rec: {"role": "archive"},
@@ -573,3 +574,34 @@ def test_jmap_imap_one_id_per_object():
     r = Raw(s)
     assert cmd(r, "ja3", "GETJMAPACCESS")[1].startswith(b"ja3 BAD"), "GETJMAPACCESS before login"
     r.close()
+
+
+def test_jmap_mailbox_same_name_already_exists():
+    """A create or a rename (name or parentId) to the name of a sibling is
+    alreadyExists with the sibling's id as existingId (RFC 8620 §5.4's
+    SetError, the one for a duplicate; RFC 8621 §2: no two siblings share
+    a name), the INBOX's name in any case included; invalidProperties is
+    for a bad value. Nothing is written."""
+    j = Jmap(srv(), *ERIN)
+    _, g = j.one("Mailbox/get", {"properties": ["name", "role"]})
+    inbox = [m["id"] for m in g["list"] if m["role"] == "inbox"][0]
+    _, st = j.one("Mailbox/set", {"create": {"a": {"name": "Twin"}, "p": {"name": "Elsewhere"}}})
+    a, p = st["created"]["a"]["id"], st["created"]["p"]["id"]
+    _, st = j.one("Mailbox/set", {"create": {"b": {"name": "Twin", "parentId": "#k"},
+                                             "k": {"name": "Kid", "parentId": p},
+                                             "c": {"name": "Twin"}, "i": {"name": "inbox"},
+                                             "d": {"name": "Twin", "sortOrder": -1}}})
+    nc = st["notCreated"]
+    assert set(nc) == {"c", "i", "d"} and set(st["created"]) == {"b", "k"}, st
+    assert nc["c"]["type"] == "alreadyExists" and nc["c"]["existingId"] == a, st
+    assert nc["i"]["type"] == "alreadyExists" and nc["i"]["existingId"] == inbox, st
+    assert nc["d"]["type"] == "invalidProperties" and nc["d"]["properties"] == ["sortOrder"], st
+    b, k = st["created"]["b"]["id"], st["created"]["k"]["id"]
+    _, st = j.one("Mailbox/set", {"update": {b: {"parentId": None}, k: {"name": "Elsewhere",
+                                                                       "parentId": None}}})
+    nu = st["notUpdated"]
+    assert nu[b]["type"] == "alreadyExists" and nu[b]["existingId"] == a, st
+    assert nu[k]["type"] == "alreadyExists" and nu[k]["existingId"] == p, st
+    _, g = j.one("Mailbox/get", {"ids": [b, k], "properties": ["name", "parentId"]})
+    assert {m["id"]: (m["name"], m["parentId"]) for m in g["list"]} == {
+        b: ("Twin", k), k: ("Kid", p)}, g
