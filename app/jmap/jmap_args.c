@@ -4,6 +4,7 @@
  * built on (see jmap_private.h).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/arena.h"
@@ -589,6 +590,71 @@ void jmap_query_end(struct jmap_call *c, size_t n)
 	jw_arr_end(&c->w);
 	if ((v = jmap_arg(c, "calculateTotal")) && v->boolean)
 		jw_kint(&c->w, "total", (int64_t)n);
+	jw_obj_end(&c->w);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+size_t jmap_u32_sort_unique(uint32_t *v, size_t n)
+{
+	if (n)
+		qsort(v, n, sizeof *v, cmp_u32);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!k || v[k - 1] != v[i])
+			v[k++] = v[i];
+	return k;
+}
+
+int jmap_u32_has(const uint32_t *v, size_t n, uint32_t x)
+{
+	/* bsearch wants a base even for no elements (UBSan: nonnull). */
+	return n && bsearch(&x, v, n, sizeof *v, cmp_u32) != NULL;
+}
+
+void jmap_query_changes_end(struct jmap_call *c, const char *state, char prefix, uint32_t *changed,
+			    size_t nc, const uint32_t *res, size_t n)
+{
+	const struct json_value *v, *mc = jmap_arg(c, "maxChanges");
+
+	nc = jmap_u32_sort_unique(changed, nc);
+	size_t nadded = 0;
+	for (size_t i = 0; i < n; i++)
+		nadded += (size_t)jmap_u32_has(changed, nc, res[i]);
+	if (mc && mc->integer == 0) {
+		jmap_bad_arg(c, "maxChanges", "maxChanges must be positive");
+		return;
+	}
+	if (mc && nc + nadded > (uint64_t)mc->integer) {
+		jmap_error(c, "tooManyChanges", NULL);
+		return;
+	}
+	jmap_begin(c);
+	jw_kstr(&c->w, "oldQueryState", jmap_arg(c, "sinceQueryState")->str);
+	jw_kstr(&c->w, "newQueryState", state);
+	if ((v = jmap_arg(c, "calculateTotal")) && v->boolean)
+		jw_kint(&c->w, "total", (int64_t)n);
+	jw_key(&c->w, "removed");
+	jw_arr_begin(&c->w);
+	for (size_t i = 0; i < nc; i++)
+		jmap_w_id(&c->w, prefix, changed[i]);
+	jw_arr_end(&c->w);
+	jw_key(&c->w, "added");
+	jw_arr_begin(&c->w);
+	for (size_t i = 0; i < n; i++) {
+		if (!jmap_u32_has(changed, nc, res[i]))
+			continue;
+		jw_obj_begin(&c->w);
+		jw_key(&c->w, "id");
+		jmap_w_id(&c->w, prefix, res[i]);
+		jw_kuint(&c->w, "index", i);
+		jw_obj_end(&c->w);
+	}
+	jw_arr_end(&c->w);
 	jw_obj_end(&c->w);
 }
 

@@ -649,18 +649,6 @@ static int qchange_cb(void *arg, const struct store_change *sc)
 	return 0;
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-static int has_u32(const uint32_t *v, size_t n, uint32_t x)
-{
-	/* bsearch wants a base even for no elements (UBSan: nonnull). */
-	return n && bsearch(&x, v, n, sizeof *v, cmp_u32) != NULL;
-}
-
 /* 1 when filter (checked already) has a condition on the email's thread. */
 static int filter_on_thread(const struct json_value *f, int depth)
 {
@@ -725,13 +713,7 @@ void jmap_email_query_changes(struct jmap_call *c)
 		jmap_error(c, "cannotCalculateChanges", "an email was destroyed since");
 		return;
 	}
-	if (ch.n)
-		qsort(ch.ids, ch.n, sizeof *ch.ids, cmp_u32);
-	size_t nu = 0;
-	for (size_t i = 0; i < ch.n; i++)
-		if (!nu || ch.ids[nu - 1] != ch.ids[i])
-			ch.ids[nu++] = ch.ids[i];
-	ch.n = nu;
+	ch.n = jmap_u32_sort_unique(ch.ids, ch.n);
 	struct ems all;
 	struct em **hit;
 	size_t n;
@@ -743,66 +725,24 @@ void jmap_email_query_changes(struct jmap_call *c)
 	/* Threads touched, when by thread: those of changed emails. */
 	uint32_t *threads = arena_alloc(c->r->a, (ch.n + 1) * sizeof *threads);
 	size_t nt = 0;
-	if (by_thread) {
-		for (size_t i = 0; i < all.n; i++)
-			if (has_u32(ch.ids, ch.n, all.v[i].id))
-				threads[nt++] = all.v[i].thread;
-		if (nt)
-			qsort(threads, nt, sizeof *threads, cmp_u32);
-	}
-	/* removed: every changed email, and by thread every email of a
+	for (size_t i = 0; by_thread && i < all.n; i++)
+		if (jmap_u32_has(ch.ids, ch.n, all.v[i].id))
+			threads[nt++] = all.v[i].thread;
+	nt = jmap_u32_sort_unique(threads, nt);
+	/* Changed: every changed email, and by thread every email of a
 	 * touched thread, in today's results or not (it may have left
-	 * them); added: those in today's results. */
-	char *changed = arena_zalloc(c->r->a, n + 1);
-	size_t nadded = 0;
-	for (size_t i = 0; i < n; i++) {
-		changed[i] = has_u32(ch.ids, ch.n, hit[i]->id) ||
-			     (by_thread && has_u32(threads, nt, hit[i]->thread));
-		nadded += changed[i];
-	}
-	char *also = arena_zalloc(c->r->a, all.n + 1); /* removed, not in ch.ids */
-	size_t nremoved = ch.n;
-	for (size_t i = 0; by_thread && i < all.n; i++) {
-		also[i] = has_u32(threads, nt, all.v[i].thread) &&
-			  !has_u32(ch.ids, ch.n, all.v[i].id);
-		nremoved += also[i];
-	}
-	const struct json_value *mc = jmap_arg(c, "maxChanges");
-	if (mc && (mc->integer == 0 || nremoved + nadded > (uint64_t)mc->integer)) {
-		free(all.v);
-		free(ch.ids);
-		if (mc->integer == 0)
-			jmap_bad_arg(c, "maxChanges", "maxChanges must be positive");
-		else
-			jmap_error(c, "tooManyChanges", NULL);
-		return;
-	}
-	jmap_begin(c);
-	jw_kstr(&c->w, "oldQueryState", jmap_arg(c, "sinceQueryState")->str);
-	jw_kstr(&c->w, "newQueryState", state);
-	if ((v = jmap_arg(c, "calculateTotal")) && v->boolean)
-		jw_kint(&c->w, "total", (int64_t)n);
-	jw_key(&c->w, "removed");
-	jw_arr_begin(&c->w);
-	for (size_t i = 0; i < ch.n; i++)
-		jmap_w_id(&c->w, 'E', ch.ids[i]);
-	for (size_t i = 0; i < all.n; i++)
-		if (also[i])
-			jmap_w_id(&c->w, 'E', all.v[i].id);
-	jw_arr_end(&c->w);
-	jw_key(&c->w, "added");
-	jw_arr_begin(&c->w);
-	for (size_t i = 0; i < n; i++) {
-		if (!changed[i])
-			continue;
-		jw_obj_begin(&c->w);
-		jw_key(&c->w, "id");
-		jmap_w_id(&c->w, 'E', hit[i]->id);
-		jw_kuint(&c->w, "index", i);
-		jw_obj_end(&c->w);
-	}
-	jw_arr_end(&c->w);
-	jw_obj_end(&c->w);
+	 * them): all removed, those in today's results added. */
+	uint32_t *changed = arena_alloc(c->r->a, (ch.n + all.n + 1) * sizeof *changed),
+		 *res = arena_alloc(c->r->a, (n + 1) * sizeof *res);
+	size_t nc = ch.n;
+	if (ch.n)
+		memcpy(changed, ch.ids, ch.n * sizeof *changed);
+	for (size_t i = 0; nt && i < all.n; i++)
+		if (jmap_u32_has(threads, nt, all.v[i].thread))
+			changed[nc++] = all.v[i].id;
+	for (size_t i = 0; i < n; i++)
+		res[i] = hit[i]->id;
+	jmap_query_changes_end(c, state, 'E', changed, nc, res, n);
 	free(all.v);
 	free(ch.ids);
 }

@@ -5,9 +5,12 @@
  * sortOrder, name and parentId; sortAsTree and filterAsTree; position,
  * anchor, anchorOffset, limit and calculateTotal.
  *
- * queryChanges always answers cannotCalculateChanges: the result of a
- * mailbox query is small, and a client fetches it again (RFC 8620 §5.6
- * allows it).
+ * queryChanges tells every mailbox the change log names since the old
+ * state removed, and those in today's results added at their index (RFC
+ * 8620 §5.6 lets removed hold ids the old results did not); email
+ * changes, which move only counts, are none. A tree query (sortAsTree,
+ * filterAsTree) is cannotCalculateChanges once any mailbox changed: a
+ * parent's change moves or hides children that did not change.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -20,6 +23,7 @@
 #include "jmap/jmap_private.h"
 #include "mime/mime_search.h"
 #include "mime/mime_thread.h"
+#include "store/store.h"
 
 /* One FilterCondition for a mailbox (jmap_cond_fn; b NULL: checked only). */
 static int mailbox_cond(struct jmap_call *c, const struct json_value *f, void *arg)
@@ -278,22 +282,20 @@ static int is_anchor(void *arg, size_t i, const char *anchor)
 	return hit[i]->id == jmap_id_num(anchor, 'M');
 }
 
-void jmap_mailbox_query(struct jmap_call *c)
+/* The query's mailboxes (filter, sort, filterAsTree, sortAsTree; the
+ * arguments checked) in order into *hit_r and *n_r, in the request's
+ * arena; 0, or -1 with the error set. */
+static int mailbox_run(struct jmap_call *c, struct sorting *s, struct jmap_mailbox ***hit_r,
+		       size_t *n_r)
 {
 	struct jmap_mailboxes m;
-	struct sorting s = {.n = 0};
-	char state[24];
-
-	if (jmap_args_check(c, query_args, sizeof query_args / sizeof query_args[0]) < 0 ||
-	    sort_parse(c, &s) < 0 || jmap_state(c, state) < 0)
-		return;
 	if (jmap_mailboxes_load(c->r->st, c->r->account, c->r->a, &m) < 0) {
 		jmap_error(c, "serverFail", NULL);
-		return;
+		return -1;
 	}
 	const struct json_value *filter = jmap_arg(c, "filter"), *v;
 	if (jmap_filter_check(c, filter, mailbox_cond) < 0)
-		return;
+		return -1;
 	int as_tree = (v = jmap_arg(c, "sortAsTree")) && v->boolean;
 	int filter_tree = (v = jmap_arg(c, "filterAsTree")) && v->boolean;
 	struct jmap_mailbox **all = arena_alloc(c->r->a, (m.n + 1) * sizeof *all),
@@ -304,7 +306,7 @@ void jmap_mailbox_query(struct jmap_call *c)
 	for (size_t i = 0; i < m.n; i++) {
 		int r = filter ? jmap_filter_match(c, filter, mailbox_cond, &m.v[i]) : 1;
 		if (r < 0)
-			return;
+			return -1;
 		match[i] = (char)r;
 	}
 	/* filterAsTree: a mailbox shows only when its parents all match. */
@@ -317,18 +319,30 @@ void jmap_mailbox_query(struct jmap_call *c)
 		if (shown[i])
 			hit[n++] = &m.v[i];
 	pthread_mutex_lock(&sort_mu);
-	sort_ctx = &s;
+	sort_ctx = s;
 	qsort(hit, n, sizeof *hit, cmp_mb);
 	pthread_mutex_unlock(&sort_mu);
 	if (as_tree) {
 		n = tree_order(c->r->a, hit, n, all);
 		memcpy(hit, all, n * sizeof *hit);
 	}
+	*hit_r = hit;
+	*n_r = n;
+	return 0;
+}
 
-	size_t pos, end;
-	if (jmap_query_window(c, n, is_anchor, hit, &pos, &end) < 0)
+void jmap_mailbox_query(struct jmap_call *c)
+{
+	struct sorting s = {.n = 0};
+	struct jmap_mailbox **hit;
+	char state[24];
+	size_t n, pos, end;
+
+	if (jmap_args_check(c, query_args, sizeof query_args / sizeof query_args[0]) < 0 ||
+	    sort_parse(c, &s) < 0 || jmap_state(c, state) < 0 || mailbox_run(c, &s, &hit, &n) < 0 ||
+	    jmap_query_window(c, n, is_anchor, hit, &pos, &end) < 0)
 		return;
-	jmap_query_begin(c, state, 0, pos);
+	jmap_query_begin(c, state, 1, pos);
 	for (size_t i = pos; i < end; i++)
 		jmap_w_id(&c->w, 'M', hit[i]->id);
 	jmap_query_end(c, n);
@@ -342,9 +356,69 @@ static const struct jmap_arg qc_args[] = {
     {"filterAsTree", JA_BOOL, 0},
 };
 
+/* The mailboxes the change log names since the old state (created,
+ * renamed, given a role, a subscription or a sort order, destroyed):
+ * what a query's filter and sort read. Email changes move only counts,
+ * which no filter or sort reads. */
+struct mb_changed {
+	uint32_t *ids;
+	size_t n, cap;
+	struct arena *a;
+};
+
+static int mb_changed_cb(void *arg, const struct store_change *sc)
+{
+	struct mb_changed *ch = arg;
+	if (sc->kind != STORE_CHANGE_MAILBOX_CREATED && sc->kind != STORE_CHANGE_MAILBOX_UPDATED &&
+	    sc->kind != STORE_CHANGE_MAILBOX_DESTROYED)
+		return 0;
+	if (ch->n == ch->cap) {
+		size_t cap = ch->cap ? 2 * ch->cap : 16;
+		uint32_t *v = arena_alloc(ch->a, cap * sizeof *v);
+		if (ch->n)
+			memcpy(v, ch->ids, ch->n * sizeof *v);
+		ch->ids = v;
+		ch->cap = cap;
+	}
+	ch->ids[ch->n++] = sc->id;
+	return 0;
+}
+
 void jmap_mailbox_query_changes(struct jmap_call *c)
 {
-	if (jmap_args_check(c, qc_args, sizeof qc_args / sizeof qc_args[0]) < 0)
+	struct sorting s = {.n = 0};
+	struct mb_changed ch = {.a = c->r->a};
+	struct jmap_mailbox **hit;
+	const struct json_value *v;
+	char state[24];
+	uint64_t since, now;
+	size_t n;
+
+	if (jmap_args_check(c, qc_args, sizeof qc_args / sizeof qc_args[0]) < 0 ||
+	    sort_parse(c, &s) < 0 || jmap_state(c, state) < 0)
 		return;
-	jmap_error(c, "cannotCalculateChanges", "query the mailboxes again");
+	jmap_state_parse(state, &now);
+	if (jmap_state_parse(jmap_arg(c, "sinceQueryState")->str, &since) < 0 || since > now ||
+	    !jmap_state_answerable(c, since)) {
+		jmap_error(c, "cannotCalculateChanges", NULL);
+		return;
+	}
+	if (store_changes_since(c->r->st, c->r->account, since, mb_changed_cb, &ch) != STORE_OK) {
+		jmap_error(c, "serverFail", NULL);
+		return;
+	}
+	/* In a tree a moved parent takes its children along (sortAsTree),
+	 * one that stops matching hides them (filterAsTree), though they
+	 * did not change themselves. */
+	if (ch.n && (((v = jmap_arg(c, "sortAsTree")) && v->boolean) ||
+		     ((v = jmap_arg(c, "filterAsTree")) && v->boolean))) {
+		jmap_error(c, "cannotCalculateChanges", "a mailbox changed under a tree query");
+		return;
+	}
+	if (mailbox_run(c, &s, &hit, &n) < 0)
+		return;
+	uint32_t *res = arena_alloc(c->r->a, (n + 1) * sizeof *res);
+	for (size_t i = 0; i < n; i++)
+		res[i] = hit[i]->id;
+	jmap_query_changes_end(c, state, 'M', ch.ids, ch.n, res, n);
 }

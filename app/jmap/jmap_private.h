@@ -386,6 +386,21 @@ int jmap_query_window(struct jmap_call *c, size_t n,
 		      size_t *pos_r, size_t *end_r);
 void jmap_query_begin(struct jmap_call *c, const char *state, int can_changes, size_t pos);
 void jmap_query_end(struct jmap_call *c, size_t n);
+/*
+ * The /queryChanges answer (RFC 8620 §5.6) of a type that tells every
+ * object changed since sinceQueryState removed (changed[0..nc), sorted
+ * and made unique here; the RFC lets removed hold ids the old results
+ * did not) and those of them among today's n sorted results (ids
+ * res[0..n)) added at their index. maxChanges 0 is invalidArguments,
+ * fewer than the changes tooManyChanges; total when calculateTotal.
+ * prefix: the ids' letter ('E', 'M').
+ */
+void jmap_query_changes_end(struct jmap_call *c, const char *state, char prefix, uint32_t *changed,
+			    size_t nc, const uint32_t *res, size_t n);
+/* Sorts v[0..n) and drops repeats: the count left. */
+size_t jmap_u32_sort_unique(uint32_t *v, size_t n);
+/* 1 when sorted v[0..n) holds x. */
+int jmap_u32_has(const uint32_t *v, size_t n, uint32_t x);
 
 /*
  * The /set skeleton (RFC 8620 §5.3) every type's /set follows:

@@ -216,18 +216,6 @@ static void count_cb(void *arg, uint32_t email, int64_t received)
 	(*(size_t *)arg)++;
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-/* x in the sorted v[0..n). */
-static int has_u32(const uint32_t *v, size_t n, uint32_t x)
-{
-	return n && bsearch(&x, v, n, sizeof *v, cmp_u32) != NULL;
-}
-
 /* What happened to each thread touched since (see the top of the file):
  * 0 created, 1 updated, 2 destroyed, -1 nothing to tell. */
 enum { T_CREATED, T_UPDATED, T_DESTROYED };
@@ -279,15 +267,8 @@ static int thread_fates(struct jmap_call *c, uint64_t since, struct jmap_pos fro
 		if (x)
 			th[nd++] = x;
 	}
-	if (nd)
-		qsort(th, nd, sizeof *th, cmp_u32);
-	size_t w = 0;
-	for (size_t i = 0; i < nd; i++)
-		if (!w || th[i] != th[w - 1])
-			th[w++] = th[i];
-	nd = w;
-	if (t.n)
-		qsort(t.created, t.n, sizeof *t.created, cmp_u32);
+	nd = jmap_u32_sort_unique(th, nd);
+	size_t ncreated = jmap_u32_sort_unique(t.created, t.n);
 	for (size_t j = 0; j < nd; j++) {
 		size_t members = 0;
 		if (store_thread_emails(c->r->st, c->r->account, th[j], count_cb, &members) !=
@@ -296,7 +277,7 @@ static int thread_fates(struct jmap_call *c, uint64_t since, struct jmap_pos fro
 			jmap_error(c, "serverFail", NULL);
 			return -1;
 		}
-		int born = has_u32(t.created, t.n, th[j]);
+		int born = jmap_u32_has(t.created, ncreated, th[j]);
 		what[j] = members ? (born ? T_CREATED : T_UPDATED) : (born ? -1 : T_DESTROYED);
 		f->ntell += what[j] >= 0;
 	}

@@ -22,7 +22,8 @@ DAVE = ("dave@example.test", "dave-password-7Kq2")
 ERIN = ("erin@example.test", "erin-password-4Wd9")
 FRED = ("fred@example.test", "fred-password-8Hn3")
 GINA = ("gina@example.test", "gina-password-3Tz6")
-ACCOUNTS = [BOB, ANN, CAROL, DAVE, ERIN, FRED, GINA]
+HANK = ("hank@example.test", "hank-password-5Rm1")
+ACCOUNTS = [BOB, ANN, CAROL, DAVE, ERIN, FRED, GINA, HANK]
 
 HDR = "From: alice@remote.test\r\nTo: %s\r\nSubject: %s\r\n"
 MSGS = [
@@ -88,7 +89,7 @@ def test_jmap_mailbox_get_query_threads():
                                    "calculateTotal": True})
     names = {m["id"]: n for n, m in mbs.items()}
     assert [names[i] for i in q["ids"]] == ["Archive", "Drafts", "INBOX", "Junk", "Sent", "Trash"]
-    assert q["total"] == 6 and q["position"] == 0 and q["canCalculateChanges"] is False, q
+    assert q["total"] == 6 and q["position"] == 0 and q["canCalculateChanges"] is True, q
     _, q = j.one("Mailbox/query", {"filter": {"operator": "NOT", "conditions": [{"name": "r"}]},
                                    "sort": [{"property": "name", "isAscending": False}]})
     assert [names[i] for i in q["ids"]] == ["Sent", "Junk", "INBOX"], q
@@ -101,7 +102,7 @@ def test_jmap_mailbox_get_query_threads():
     assert name == "error" and q["type"] == "unsupportedSort", q
     name, q = j.one("Mailbox/query", {"filter": {"color": "red"}})
     assert name == "error" and q["type"] == "unsupportedFilter", q
-    name, q = j.one("Mailbox/queryChanges", {"sinceQueryState": "1"})
+    name, q = j.one("Mailbox/queryChanges", {"sinceQueryState": "x1"})
     assert name == "error" and q["type"] == "cannotCalculateChanges", q
 
     # Threads: IMAP's THREADID is JMAP's Thread id; emailIds oldest first.
@@ -605,3 +606,53 @@ def test_jmap_mailbox_same_name_already_exists():
     _, g = j.one("Mailbox/get", {"ids": [b, k], "properties": ["name", "parentId"]})
     assert {m["id"]: (m["name"], m["parentId"]) for m in g["list"]} == {
         b: ("Twin", k), k: ("Kid", p)}, g
+
+
+def test_jmap_mailbox_query_changes():
+    """Mailbox/queryChanges (RFC 8620 §5.6) answers from an old
+    queryState: applying removed then added to the old ids gives the new
+    query's ids, whatever changed (a create, a rename that moves one, a
+    destroy, a subscription); email changes (counts) are no query change.
+    A tree query (sortAsTree, filterAsTree) that a mailbox change may
+    reorder below its parent is cannotCalculateChanges unless nothing
+    changed; maxChanges and calculateTotal as /queryChanges has them."""
+    j = Jmap(srv(), *HANK)
+    sort = [{"property": "name"}]
+    _, st = j.one("Mailbox/set", {"create": {"a": {"name": "Alder"}, "b": {"name": "Birch"},
+                                             "c": {"name": "Cedar"}}})
+    a, b, c = (st["created"][k]["id"] for k in "abc")
+    _, q0 = j.one("Mailbox/query", {"sort": sort})
+    assert q0["canCalculateChanges"] is True, q0
+    _, t0 = j.one("Mailbox/query", {"sort": sort, "sortAsTree": True})
+
+    def apply(old, ch):
+        ids = [i for i in old if i not in ch["removed"]]
+        for e in sorted(ch["added"], key=lambda e: e["index"]):
+            ids.insert(e["index"], e["id"])
+        return ids
+
+    name, ch = j.one("Mailbox/queryChanges", {"sort": sort, "sinceQueryState": q0["queryState"]})
+    assert name == "Mailbox/queryChanges" and ch["removed"] == [] and ch["added"] == [], ch
+    assert ch["oldQueryState"] == q0["queryState"], ch
+    j.one("Mailbox/set", {"create": {"d": {"name": "Dogwood"}},
+                          "update": {a: {"name": "Zelkova"}, c: {"isSubscribed": False}},
+                          "destroy": [b]})
+    _, mb = j.one("Mailbox/get", {"properties": ["role"]})
+    inbox = [m["id"] for m in mb["list"] if m["role"] == "inbox"][0]
+    j.one("Email/set", {"create": {"e": {"mailboxIds": {inbox: True}, "subject": "counts"}}})
+    _, q1 = j.one("Mailbox/query", {"sort": sort})
+    name, ch = j.one("Mailbox/queryChanges", {"sort": sort, "sinceQueryState": q0["queryState"],
+                                               "calculateTotal": True})
+    assert name == "Mailbox/queryChanges", ch
+    assert apply(q0["ids"], ch) == q1["ids"], (q0["ids"], ch, q1["ids"])
+    assert ch["newQueryState"] == q1["queryState"] and ch["total"] == len(q1["ids"]), ch
+    assert inbox not in ch["removed"], ch
+    name, ch = j.one("Mailbox/queryChanges", {"sort": sort, "sinceQueryState": q0["queryState"],
+                                               "maxChanges": 2})
+    assert name == "error" and ch["type"] == "tooManyChanges", ch
+    name, ch = j.one("Mailbox/queryChanges", {"sort": sort, "sortAsTree": True,
+                                               "sinceQueryState": t0["queryState"]})
+    assert name == "error" and ch["type"] == "cannotCalculateChanges", ch
+    name, ch = j.one("Mailbox/queryChanges", {"sort": sort, "sortAsTree": True,
+                                               "sinceQueryState": q1["queryState"]})
+    assert name == "Mailbox/queryChanges" and ch["removed"] == [] and ch["added"] == [], ch
