@@ -39,8 +39,9 @@
  * A bad Email is answered invalidProperties naming every bad property
  * (RFC 8620 §5.3), each by its name as the Email has it ("from",
  * "header:X:asDate", "textBody", "bodyStructure" for anything under it:
- * RFC 8620 asks for property names, not paths): a failed check records it in the shared jmap_bad
- * collector and the writing goes on to the next property.
+ * RFC 8620 asks for property names, not paths): a failed check records
+ * it in the shared jmap_bad collector and the writing goes on to the
+ * next property.
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -504,7 +505,7 @@ static int header_props(struct mk *m, const struct json_value *o, const char *pa
 			dup = !strcasecmp(hs[i].hp.name, hp->name);
 		if (dup) {
 			rc = fail(m, "invalidProperties",
-				  "a header field given twice, or one written from other properties",
+				  "a header field given twice, or one written from others",
 				  part ? part : x->key);
 			continue;
 		}
@@ -537,7 +538,8 @@ static int w_header_prop(struct mk *m, const struct jmap_hprop *hp, const struct
 	if (x->type != JSON_ARRAY)
 		return fail(m, "invalidProperties", "an array of values (:all)", prop);
 	if (x->first && x->first->next && once_only(hp->name))
-		return fail(m, "invalidProperties", "a field a message has once (RFC 5322 §3.6)", prop);
+		return fail(m, "invalidProperties", "a field a message has once (RFC 5322 §3.6)",
+			    prop);
 	for (const struct json_value *e = x->first; e; e = e->next)
 		if (e->type == JSON_NULL || w_field(m, hp->name, hp->form, prop, e) < 0)
 			return fail(m, "invalidProperties", "an array of values (:all)", prop);
@@ -847,7 +849,8 @@ static int w_leaf(struct mk *m, const struct json_value *p, const char *prop, co
 	 * is ignored, but is an UnsignedInt. */
 	const struct json_value *sz = member(p, "size");
 	if (sz && (pid || sz->type != JSON_NUMBER || !sz->is_int || sz->integer < 0))
-		return fail(m, "invalidProperties", "size is an UnsignedInt, and only with blobId", prop);
+		return fail(m, "invalidProperties", "size is an UnsignedInt, and only with blobId",
+			    prop);
 	if (pid && cs)
 		return fail(m, "invalidProperties", "charset is omitted with partId", prop);
 	const char *dname = disp ? disp->str : defdisp;
@@ -959,7 +962,8 @@ static int body_type(struct mk *m, const struct json_value *p, const char *prop,
 {
 	const struct json_value *ty = member(p, "type");
 	if (strcasecmp(ty && ty->type == JSON_STRING ? ty->str : want, want))
-		return fail(m, "invalidProperties", "textBody is text/plain, htmlBody text/html", prop);
+		return fail(m, "invalidProperties", "textBody is text/plain, htmlBody text/html",
+			    prop);
 	return 0;
 }
 
@@ -981,6 +985,13 @@ static int inline_part(const struct json_value *a)
 	       cid && cid->type == JSON_STRING && *cid->str;
 }
 
+/* One part of attachments: application/octet-stream and an attachment
+ * unless it says otherwise. */
+static int w_attachment(struct mk *m, const struct json_value *a)
+{
+	return w_part(m, a, "attachments", "application/octet-stream", "attachment", 1);
+}
+
 /* The htmlBody part, in a multipart/related (RFC 2387, type text/html)
  * with the inline attachments when there are any (n_inline). */
 static int w_html(struct mk *m, const struct json_value *hb, const struct json_value *at,
@@ -999,7 +1010,7 @@ static int w_html(struct mk *m, const struct json_value *hb, const struct json_v
 			continue;
 		buf_printf(m->out, "\r\n--%s\r\n", rb);
 		/* the first bad one names attachments */
-		if (w_part(m, a, "attachments", "application/octet-stream", "attachment", 1) < 0) {
+		if (w_attachment(m, a) < 0) {
 			rc = -1;
 			break;
 		}
@@ -1020,7 +1031,8 @@ static int w_body(struct mk *m, const struct json_value *em)
 {
 	int rc = 0;
 	const struct json_value *bs = member(em, "bodyStructure"), *at = member(em, "attachments");
-	const struct json_value *tb = single(m, em, "textBody", &rc), *hb = single(m, em, "htmlBody", &rc);
+	const struct json_value *tb = single(m, em, "textBody", &rc),
+				*hb = single(m, em, "htmlBody", &rc);
 	if (bs) {
 		if (member(em, "textBody") || member(em, "htmlBody") || at)
 			return fail(m, "invalidProperties",
@@ -1076,7 +1088,7 @@ static int w_body(struct mk *m, const struct json_value *em)
 				continue;
 			buf_printf(m->out, "\r\n--%s\r\n", bnd);
 			/* the first bad one names attachments */
-			if (w_part(m, a, "attachments", "application/octet-stream", "attachment", 1) < 0) {
+			if (w_attachment(m, a) < 0) {
 				rc = -1;
 				break;
 			}
