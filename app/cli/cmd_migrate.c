@@ -6,12 +6,11 @@
  * ManageSieve (migrate_sieve.c). The password comes from the file or stdin.
  *
  * How. One blocking connection (cli_client.h): CAPABILITY, STARTTLS when
- * imap:// and the server offers it, LOGIN, NAMESPACE when offered,
- * CAPABILITY again (SPECIAL-USE is often announced only now), ENABLE
- * UTF8=ACCEPT when offered (the stored bytes, not a header downgraded
- * for an older client; the names listed then come in UTF-8; a namespace
- * prefix, read before, is ASCII in practice), LIST "" "*"
- * (RETURN (SPECIAL-USE) when announced), LSUB "" "*" (LIST (SUBSCRIBED)
+ * imap:// and the server offers it, LOGIN, CAPABILITY again (SPECIAL-USE
+ * is often announced only now), ENABLE UTF8=ACCEPT when offered (the
+ * stored bytes, not a header downgraded for an older client; every name
+ * then comes in UTF-8), NAMESPACE (after ENABLE: its prefixes in the
+ * encoding of the names listed), LIST "" "*" (RETURN (SPECIAL-USE) when announced), LSUB "" "*" (LIST (SUBSCRIBED)
  * when LSUB fails), then per folder EXAMINE (read-only: \Seen stays as it
  * was) and one UID FETCH 1:* (UID FLAGS INTERNALDATE BODY.PEEK[]), each
  * response read whole (its literal capped at MSG_MAX before it is read)
@@ -355,8 +354,27 @@ static int fail(const char *what, const char *why)
 }
 
 /*
- * After LOGIN: what the server announces now (SPECIAL-USE often comes
- * only then: *special_r), its folders with their special-use attributes,
+ * Right after LOGIN, before any name is read: what the server announces
+ * now (into caps; a failure keeps what was announced before LOGIN), and
+ * ENABLE UTF8=ACCEPT when offered. The messages as stored: a server
+ * offering UTF8=ACCEPT may give a client that has not enabled it
+ * downgraded headers (RFC 6855 §3, as tern itself does), which would be
+ * copied as if they were the mail. Enabled, every name (NAMESPACE's
+ * prefixes as LIST's folders: one encoding for both, or a non-ASCII
+ * prefix read in modified UTF-7 matches no folder listed in UTF-8) comes
+ * in UTF-8 and goes back so. Returns 1 when enabled, else 0.
+ */
+static int src_enable(struct cli_client *s, unsigned *tag, struct buf *caps, struct buf *resp,
+                      char *err, size_t errsz)
+{
+	src_cmd(s, tag, "CAPABILITY", caps_cb, caps, resp, err, errsz);
+	return has_cap(caps, "UTF8=ACCEPT") &&
+	       src_cmd(s, tag, "ENABLE UTF8=ACCEPT", NULL, NULL, resp, err, errsz) == 0;
+}
+
+/*
+ * After src_enable: what the server announces (SPECIAL-USE often comes
+ * only after LOGIN: *special_r), its folders with their special-use attributes,
  * and its subscriptions (*subscribed_r 0 when it gave none: a warning
  * says why). 0, or -1 when LIST failed (its answer in err).
  */
@@ -366,16 +384,7 @@ static int src_lists(struct cli_client *s, unsigned *tag, struct buf *caps, stru
 {
 	char lerr[512];
 
-	/* A failure keeps what was announced before LOGIN. */
-	src_cmd(s, tag, "CAPABILITY", caps_cb, caps, resp, err, errsz);
 	*special_r = has_cap(caps, "SPECIAL-USE");
-	/* The messages as stored: a server offering UTF8=ACCEPT may give a
-	 * client that has not enabled it downgraded headers (RFC 6855 §3, as
-	 * tern itself does), which would be copied as if they were the mail.
-	 * Enabled, its names come in UTF-8 and go back so. */
-	if (has_cap(caps, "UTF8=ACCEPT") &&
-	    src_cmd(s, tag, "ENABLE UTF8=ACCEPT", NULL, NULL, resp, err, errsz) == 0)
-		fl->utf8 = sb->utf8 = 1;
 	/* RETURN (SPECIAL-USE) is LIST-EXTENDED syntax: a server that refuses
 	 * it is asked plainly. A plain LIST may carry the attributes too, with
 	 * or without the capability (RFC 6154 §2; IMAP4rev2 has them in its
@@ -593,6 +602,7 @@ int cli_migrate(const struct config *cfg, int argc, char **argv)
 		rc = fail("login refused", err);
 		goto out;
 	}
+	fl.utf8 = sb.utf8 = src_enable(s, &tag, &caps, &resp, err, sizeof err);
 	/* NAMESPACE may be announced only after LOGIN: ask, a BAD is fine. */
 	memset(&ns, 0, sizeof ns);
 	if (src_cmd(s, &tag, "NAMESPACE", ns_cb, &ns, &resp, err, sizeof err) == 0 &&

@@ -8,6 +8,7 @@ ManageSieve (STARTTLS too) with the active one made active, and a script
 tern cannot run reported, not stored. Also: the source's special-use
 roles and subscriptions brought over, from servers with and without
 SPECIAL-USE and LSUB (an ImapFilter proxy plays the older ones)."""
+import base64
 import imaplib
 import os
 import re
@@ -543,3 +544,110 @@ def test_migrate_from_a_utf8_server_copies_the_stored_bytes():
             assert stored(BOB, BOB_PW, "\u00c9t\u00e9") == [raw], r.stdout
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+class Utf8Source:
+    """A scripted IMAP source with a non-ASCII personal namespace prefix
+    ("Boîte/", as a server in French might name it) that offers
+    UTF8=ACCEPT: until ENABLE UTF8=ACCEPT it sends names (in NAMESPACE
+    and LIST alike) in modified UTF-7, after it in UTF-8 (RFC 6855 §3).
+    No TLS: tern migrate warns and goes on. One connection at a time."""
+
+    PREFIX = "Bo\u00eete/"
+    FOLDERS = {"INBOX": [], PREFIX + "Travail": [msg(1, "travail")]}
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(2)
+        self.port = self.sock.getsockname()[1]
+        self.commands = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @staticmethod
+    def _name(n, utf8):
+        """n in UTF-8, or in modified UTF-7 (RFC 3501 5.1.3)."""
+        if utf8:
+            return n.encode()
+        out, run = b"", ""
+        for ch in n + "\0":
+            if " " <= ch <= "~" or ch == "\0":
+                if run:
+                    b = base64.b64encode(run.encode("utf-16-be")).rstrip(b"=")
+                    out += b"&" + b.replace(b"/", b",") + b"-"
+                    run = ""
+                out += b"&-" if ch == "&" else ch.encode() if ch != "\0" else b""
+            else:
+                run += ch
+        return out
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            with c:
+                self._session(c)
+
+    def _session(self, c):
+        f = c.makefile("rb")
+        out = c.sendall
+        out(b"* OK scripted\r\n")
+        utf8, box = False, None
+        for line in f:
+            tag, _, rest = line.rstrip(b"\r\n").partition(b" ")
+            verb = rest.split(b" ")[0].upper()
+            self.commands.append(rest.decode(errors="replace"))
+            if verb == b"CAPABILITY":
+                out(b"* CAPABILITY IMAP4rev1 NAMESPACE ENABLE UTF8=ACCEPT\r\n")
+            elif verb == b"ENABLE" and b"UTF8=ACCEPT" in rest.upper():
+                utf8 = True
+                out(b"* ENABLED UTF8=ACCEPT\r\n")
+            elif verb == b"NAMESPACE":
+                out(b'* NAMESPACE (("%s" "/")) NIL NIL\r\n' % self._name(self.PREFIX, utf8))
+            elif verb in (b"LIST", b"LSUB"):
+                for n in self.FOLDERS:
+                    out(b'* %s () "/" "%s"\r\n' % (verb, self._name(n, utf8)))
+            elif verb == b"EXAMINE":
+                name = rest.split(b" ", 1)[1].strip(b'"')
+                box = next((n for n in self.FOLDERS if self._name(n, utf8) == name), None)
+                if box is None:
+                    out(tag + b" NO no such folder\r\n")
+                    continue
+                out(b"* %d EXISTS\r\n" % len(self.FOLDERS[box]))
+            elif verb == b"UID":
+                for i, m in enumerate(self.FOLDERS[box], 1):
+                    out(b'* %d FETCH (UID %d FLAGS (\\Seen) INTERNALDATE '
+                        b'"01-Jun-2024 10:00:00 +0000" BODY[] {%d}\r\n%s)\r\n' % (i, i, len(m), m))
+            elif verb == b"LOGOUT":
+                out(b"* BYE\r\n" + tag + b" OK bye\r\n")
+                return
+            out(tag + b" OK done\r\n")
+
+    def close(self):
+        self.sock.close()
+
+
+def test_migrate_non_ascii_namespace_prefix_with_utf8_accept():
+    """A personal namespace prefix with non-ASCII characters ("Boîte/")
+    on a server offering UTF8=ACCEPT: NAMESPACE was asked before ENABLE
+    UTF8=ACCEPT, so the prefix came in modified UTF-7 ("Bo&AO4-te/")
+    while LIST, after ENABLE, gave the names in UTF-8: the prefix matched
+    none, and "Boîte/Travail" was copied as a folder "Boîte/Travail"
+    instead of "Travail". NAMESPACE is now asked after ENABLE."""
+    src = Utf8Source()
+    s = Server(accounts=[(BOB, BOB_PW)], imap=True)
+    try:
+        with s:
+            r = s.cli("migrate", BOB, "--from", "imap://alice@127.0.0.1:%d" % src.port,
+                      input="alice-pw\n", check=False)
+            assert r.returncode == 0, (r.stdout, r.stderr, src.commands)
+            cmds = [c.split(" ")[0].upper() for c in src.commands]
+            assert "ENABLE" in cmds and "NAMESPACE" in cmds, src.commands
+            got = folder_counts(s.imaps_port, BOB, BOB_PW)
+            assert got.get("Travail") == 1, (got, r.stdout, src.commands)
+            assert not any(n.startswith("Bo") for n in got), got
+    finally:
+        src.close()
+        s.cleanup()
