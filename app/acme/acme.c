@@ -3,7 +3,9 @@
  *
  * One attempt walks: directory -> (nonce) -> account -> order -> for each
  * authorization: read it, answer its challenge, poll it -> finalize with
- * a CSR -> poll the order -> download the chain -> install and store.
+ * a CSR -> poll the order -> download the chain (and the CA's alternate
+ * chains in turn while it does not lead to TERN_ACME_PREFERRED_CHAIN's
+ * root) -> install and store.
  * post() is the one way a signed request goes out: it fetches a nonce
  * when none is at hand, keeps the Replay-Nonce of every answer, and
  * resends on badNonce; the answer then goes to the handler of the state.
@@ -71,6 +73,7 @@ enum state {
 	S_FINALIZE,
 	S_ORDER_POLL,
 	S_CERT,
+	S_CERT_ALT, /* fetching an alternate chain (RFC 8555 §7.4.2) */
 	S_ARI_DIR,
 	S_ARI,
 	S_CONTACT, /* updating the account's contact (RFC 8555 §7.3.2) */
@@ -78,7 +81,7 @@ enum state {
 
 static const char *const state_name[] = {"off",       "names",      "directory",  "account",  "order",
                                          "authz",     "challenge",  "authz_poll", "finalize",
-                                         "order_poll", "certificate", "ari_directory", "renewal_info", "account_contact"};
+                                         "order_poll", "certificate", "alternate_chain", "ari_directory", "renewal_info", "account_contact"};
 
 static struct acme {
 	struct loop *loop;
@@ -116,6 +119,15 @@ static struct acme {
 
 	struct acme_key certkey;
 	enum state state;
+
+	/* TERN_ACME_PREFERRED_CHAIN: the CN of the root the chain should
+	 * lead to; the CA's other chains (its Link rel="alternate") are
+	 * fetched in turn while the default leads elsewhere, and the
+	 * default, kept here, is installed when none does. */
+	char preferred_chain[256];
+	char alts[ACME_ALTERNATES_MAX][512];
+	size_t nalts, ialt;
+	struct buf chain_default;
 
 	/* the signed request in flight (resent on badNonce) */
 	char post_url[1024];
@@ -647,36 +659,44 @@ static int retry_transient(enum state st, const char *url, const struct acme_htt
 	return 1;
 }
 
-static void on_cert(const struct acme_http_resp *r)
+/*
+ * The chain body[0..len) with the order's key, checked worth installing:
+ * a conf (one reference, the caller's), or NULL with why in err.
+ */
+static struct tls_conf *chain_load(const char *body, size_t len, char *err, size_t errsz)
 {
-	char err[256];
+	char why[200];
 	unsigned char der[256];
-
-	if (r->status != 200) {
-		if (!retry_transient(S_CERT, A.cert_url, r))
-			fail_resp(r);
-		return;
-	}
 	size_t dlen = br_encode_ec_raw_der(der, &A.certkey.sk, &A.certkey.pk);
 	struct tls_conf *conf =
-	    tls_conf_from_pem(r->body, r->body_len, "acme", der, dlen, "acme key", err, sizeof err);
+	    tls_conf_from_pem(body, len, "acme", der, dlen, "acme key", why, sizeof why);
 	explicit_bzero(der, sizeof der);
-	if (conf == NULL) {
-		fail(-1, "the CA's certificate does not load: %s", err);
-		return;
-	}
-	if (cert_acceptable(conf, err, sizeof err) < 0) {
+	if (conf == NULL)
+		snprintf(err, errsz, "the CA's certificate does not load: %s", why);
+	else if (cert_acceptable(conf, err, errsz) < 0)
 		tls_conf_unref(&conf);
-		fail(-1, "%s", err);
-		return;
-	}
+	return conf;
+}
+
+/* Whether conf's chain leads where TERN_ACME_PREFERRED_CHAIN asks (its
+ * topmost certificate issued by that CN, as certbot and lego compare;
+ * any chain when unset). */
+static int chain_preferred(const struct tls_conf *conf)
+{
+	return A.preferred_chain[0] == '\0' ||
+	       strcasecmp(tls_conf_top_issuer(conf), A.preferred_chain) == 0;
+}
+
+/* Stores the chain body[0..len) with its key and serves conf. */
+static void chain_install(const char *body, size_t len, struct tls_conf *conf)
+{
 	/* The chain and its key in one transaction, the key sealed first: a
 	 * failure (or a kill) between two writes would leave a chain that
 	 * does not match the stored key, and the next start with nothing. */
 	char sealed[512];
 	int stored = key_seal(&A.certkey, sealed, sizeof sealed) == 0;
 	if (stored) {
-		struct store_meta_item pair[3] = {{"acme/cert", r->body, r->body_len},
+		struct store_meta_item pair[3] = {{"acme/cert", body, len},
 		                                  {"acme/cert-key", sealed, strlen(sealed)},
 		                                  {"acme/cert-directory", A.directory, strlen(A.directory)}};
 		stored = store_meta_put_all(A.st, pair, 3) == STORE_OK;
@@ -690,7 +710,95 @@ static void on_cert(const struct acme_http_resp *r)
 	A.state = S_OFF;
 	status_set("idle", "", -1);
 	install(conf, "installed");
+}
+
+/* No chain offered leads to the preferred root: the CA's default is
+ * served (a chain for another root still beats none). */
+static void chain_default_install(void)
+{
+	char err[256], q1[300], q2[300];
+	struct tls_conf *conf = chain_load(buf_data(&A.chain_default), buf_len(&A.chain_default),
+	                                   err, sizeof err);
+	if (conf == NULL) { /* it loaded a moment ago */
+		fail(-1, "%s", err);
+		return;
+	}
+	log_info("acme", NULL, "event=preferred_chain_not_offered preferred=%s installed=%s",
+	         log_q(A.preferred_chain, q1, sizeof q1),
+	         log_q(tls_conf_top_issuer(conf), q2, sizeof q2));
+	chain_install(buf_data(&A.chain_default), buf_len(&A.chain_default), conf);
 	tls_conf_unref(&conf);
+}
+
+static void on_cert(const struct acme_http_resp *r)
+{
+	char err[256];
+
+	if (r->status != 200) {
+		if (!retry_transient(S_CERT, A.cert_url, r))
+			fail_resp(r);
+		return;
+	}
+	struct tls_conf *conf = chain_load(r->body, r->body_len, err, sizeof err);
+	if (conf == NULL) {
+		fail(-1, "%s", err);
+		return;
+	}
+	if (chain_preferred(conf) || r->nalternates == 0) {
+		if (!chain_preferred(conf)) {
+			char q1[300], q2[300];
+			log_info("acme", NULL,
+			         "event=preferred_chain_not_offered preferred=%s installed=%s",
+			         log_q(A.preferred_chain, q1, sizeof q1),
+			         log_q(tls_conf_top_issuer(conf), q2, sizeof q2));
+		}
+		chain_install(r->body, r->body_len, conf);
+		tls_conf_unref(&conf);
+		return;
+	}
+	tls_conf_unref(&conf);
+	/* RFC 8555 §7.4.2: the others, in the order offered, until one leads
+	 * to the preferred root; the default waits here meanwhile. */
+	buf_reset(&A.chain_default);
+	if (buf_append(&A.chain_default, r->body, r->body_len) < 0) {
+		fail(-1, "the CA's certificate chain is too large");
+		return;
+	}
+	A.nalts = r->nalternates;
+	memcpy(A.alts, r->alternates, sizeof A.alts);
+	A.ialt = 0;
+	get_as_post(S_CERT_ALT, A.alts[0]);
+}
+
+/* One alternate chain: installed when it leads to the preferred root,
+ * else the next is asked for (one that fails or does not load is passed
+ * over: the default is at hand), then the default installed. */
+static void on_cert_alt(const struct acme_http_resp *r)
+{
+	char err[300], q[400], u[600];
+	struct tls_conf *conf = NULL;
+
+	if (r->status == 200)
+		conf = chain_load(r->body, r->body_len, err, sizeof err);
+	else
+		snprintf(err, sizeof err, "HTTP %d %s", r->status, r->status ? "" : r->error);
+	if (conf && chain_preferred(conf)) {
+		log_info("acme", NULL, "event=preferred_chain_chosen url=%s issuer=%s",
+		         log_q(A.alts[A.ialt], u, sizeof u),
+		         log_q(tls_conf_top_issuer(conf), q, sizeof q));
+		chain_install(r->body, r->body_len, conf);
+		tls_conf_unref(&conf);
+		return;
+	}
+	if (conf == NULL)
+		log_info("acme", NULL, "event=alternate_chain_skipped url=%s error=%s",
+		         log_q(A.alts[A.ialt], u, sizeof u), log_q(err, q, sizeof q));
+	tls_conf_unref(&conf);
+	if (++A.ialt < A.nalts) {
+		get_as_post(S_CERT_ALT, A.alts[A.ialt]);
+		return;
+	}
+	chain_default_install();
 }
 
 static void on_order_poll(const struct acme_http_resp *r)
@@ -1316,6 +1424,9 @@ static void dispatch(const struct acme_http_resp *r)
 	case S_CERT:
 		on_cert(r);
 		break;
+	case S_CERT_ALT:
+		on_cert_alt(r);
+		break;
 	case S_CONTACT:
 		on_contact(r);
 		break;
@@ -1636,6 +1747,7 @@ int acme_start(const struct config *cfg, struct store *st, struct loop *loop)
 	snprintf(A.hostname, sizeof A.hostname, "%s", cfg->hostname);
 	snprintf(A.data_dir, sizeof A.data_dir, "%s", cfg->data_dir);
 	snprintf(A.eab_kid, sizeof A.eab_kid, "%s", cfg->acme_eab_kid);
+	snprintf(A.preferred_chain, sizeof A.preferred_chain, "%s", cfg->acme_preferred_chain);
 	if (cfg->acme_eab_hmac[0] &&
 	    acme_b64url_decode(cfg->acme_eab_hmac, strlen(cfg->acme_eab_hmac), A.eab_key,
 	                       sizeof A.eab_key, &A.eab_len) < 0)
@@ -1650,6 +1762,7 @@ int acme_start(const struct config *cfg, struct store *st, struct loop *loop)
 	if (strcmp(A.challenge, "dns-01") == 0 && acme_tsig_parse(cfg->acme_tsig_key, &A.tsig) < 0)
 		log_warn("acme", NULL, "event=bad_tsig_key hint=\"TERN_ACME_TSIG_KEY is name:base64secret\"");
 	buf_init(&A.post_payload, 64 * 1024);
+	buf_init(&A.chain_default, ACME_HTTP_MAX);
 	A.running = 1;
 	pthread_mutex_lock(&shared_lock);
 	memset(&status, 0, sizeof status);
@@ -1698,4 +1811,5 @@ void acme_stop_on_loop(void *unused)
 	explicit_bzero(A.eab_key, sizeof A.eab_key);
 	explicit_bzero(&A.tsig, sizeof A.tsig);
 	buf_free(&A.post_payload);
+	buf_free(&A.chain_default);
 }

@@ -209,6 +209,84 @@ static int http_date_parse(const char *v, size_t n, int64_t now, int64_t *t_r)
 	return 0;
 }
 
+/* Whether rel's value v[0..n) holds the relation type "alternate". */
+static int rel_alternate(const char *v, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		while (i < n && (v[i] == ' ' || v[i] == '\t'))
+			i++;
+		size_t s = i;
+		while (i < n && v[i] != ' ' && v[i] != '\t')
+			i++;
+		if (i - s == 9 && strncasecmp(v + s, "alternate", 9) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+void acme_link_alternates(const char *v, size_t vlen, struct acme_http_resp *r)
+{
+	const char *p = v, *end = v + vlen;
+#define SKIP_WS() while (p < end && (*p == ' ' || *p == '\t')) p++
+	for (;;) {
+		while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+			p++;
+		if (p == end || *p != '<')
+			return;
+		const char *url = ++p;
+		while (p < end && *p != '>')
+			p++;
+		if (p == end)
+			return;
+		size_t ulen = (size_t)(p - url);
+		int alt = 0;
+		p++;
+		for (;;) {
+			SKIP_WS();
+			if (p == end || *p == ',')
+				break;
+			if (*p != ';')
+				return;
+			p++;
+			SKIP_WS();
+			const char *name = p;
+			while (p < end && *p != '=' && *p != ';' && *p != ',' && *p != ' ' &&
+			       *p != '\t')
+				p++;
+			size_t nlen = (size_t)(p - name);
+			SKIP_WS();
+			if (p == end || *p != '=')
+				continue; /* a parameter without a value */
+			p++;
+			SKIP_WS();
+			/* The value: a quoted string (its escapes kept: rel's types
+			 * have none to undo) or a token. */
+			const char *val = p;
+			size_t n;
+			if (p < end && *p == '"') {
+				val = ++p;
+				while (p < end && *p != '"')
+					p += *p == '\\' && p + 1 < end ? 2 : 1;
+				if (p >= end)
+					return;
+				n = (size_t)(p++ - val);
+			} else {
+				while (p < end && *p != ';' && *p != ',' && *p != ' ' && *p != '\t')
+					p++;
+				n = (size_t)(p - val);
+			}
+			if (nlen == 3 && strncasecmp(name, "rel", 3) == 0 && rel_alternate(val, n))
+				alt = 1;
+		}
+		if (alt && ulen >= 9 && ulen < sizeof r->alternates[0] &&
+		    strncasecmp(url, "https://", 8) == 0 && r->nalternates < ACME_ALTERNATES_MAX) {
+			memcpy(r->alternates[r->nalternates], url, ulen);
+			r->alternates[r->nalternates++][ulen] = '\0';
+		}
+	}
+#undef SKIP_WS
+}
+
 long acme_retry_after_parse(const char *v, size_t vlen, int64_t now)
 {
 	unsigned long ra;
@@ -268,6 +346,8 @@ int acme_http_parse(const char *p, size_t n, struct acme_http_resp *r, struct bu
 			header_copy(r->content_type, sizeof r->content_type, v, k);
 			for (char *c = r->content_type; *c; c++)
 				*c = (char)tolower((unsigned char)*c);
+		} else if (IS("Link")) {
+			acme_link_alternates(v, vlen, r);
 		} else if (IS("Retry-After")) {
 			r->retry_after = acme_retry_after_parse(v, vlen, now);
 		} else if (IS("Content-Length")) {

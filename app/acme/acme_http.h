@@ -28,6 +28,9 @@ struct dns;
 /* Largest response accepted unless the request says (a certificate chain is a few KiB). */
 #define ACME_HTTP_MAX (1024 * 1024)
 
+/* Alternate certificate chains kept from one response's Link headers (RFC 8555 §7.4.2). */
+#define ACME_ALTERNATES_MAX 4
+
 struct acme_http_resp {
 	int status;             /* HTTP status; 0 when no response (error says why) */
 	char location[1024];    /* Location, "" when none */
@@ -35,6 +38,11 @@ struct acme_http_resp {
 	char content_type[128]; /* Content-Type, lower case, parameters dropped */
 	long retry_after;       /* Retry-After in seconds from now (acme_retry_after_parse), -1 when none */
 	char error[256];        /* transport or parse failure, "" when status != 0 */
+	/* Link: <url>;rel="alternate" targets, absolute https URLs in the
+	 * order sent; the first ACME_ALTERNATES_MAX kept, one longer than
+	 * 511 bytes left out */
+	char alternates[ACME_ALTERNATES_MAX][512];
+	size_t nalternates;
 	const char *body;       /* the decoded body (chunked undone), NUL-terminated */
 	size_t body_len;
 };
@@ -47,6 +55,17 @@ struct acme_http_resp {
  * with r->error set (r->status is then 0).
  */
 int acme_http_parse(const char *p, size_t n, struct acme_http_resp *r, struct buf *scratch);
+
+/*
+ * Adds to r->alternates the targets of the links in one Link header value
+ * v[0..vlen) (RFC 8288 §3: "<url>; rel=alternate, <url>; rel=\"up
+ * alternate\"", parameters in any order, rel's value a quoted string or
+ * a token holding space-separated relation types, compared without
+ * case) whose rel holds "alternate" and whose target is an absolute
+ * https URL. A malformed value ends the reading there (the links before
+ * it are kept).
+ */
+void acme_link_alternates(const char *v, size_t vlen, struct acme_http_resp *r);
 
 /* The longest Retry-After read: 30 days (the callers cap it further). */
 #define ACME_RETRY_AFTER_MAX (86400L * 30)

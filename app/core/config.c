@@ -445,6 +445,9 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 	if (!cfg->acme_eab_kid[0] != !cfg->acme_eab_hmac[0])
 		return bad(err, errsz, cfg->acme_eab_kid[0] ? "TERN_ACME_EAB_HMAC_KEY" : "TERN_ACME_EAB_KID",
 			   "", "both set (External Account Binding: key id and base64url HMAC key)");
+	if (get_str("TERN_ACME_PREFERRED_CHAIN", cfg->acme_preferred_chain,
+		    sizeof(cfg->acme_preferred_chain), err, errsz) < 0)
+		return -1;
 	if (get_str("TERN_TLS_CA_FILE", cfg->tls_ca_file, sizeof(cfg->tls_ca_file), err, errsz) < 0)
 		return -1;
 	if (get_str("TERN_ACME_DNS_SERVER", cfg->acme_dns_server, sizeof(cfg->acme_dns_server), err,

@@ -61,6 +61,7 @@ struct config {
 	char acme_challenge[16];   /* "tls-alpn-01" (default), "http-01" or "dns-01" */
 	char acme_eab_kid[256];    /* TERN_ACME_EAB_KID: External Account Binding key id */
 	char acme_eab_hmac[256];   /* TERN_ACME_EAB_HMAC_KEY: its base64url HMAC key; never logged */
+	char acme_preferred_chain[256]; /* TERN_ACME_PREFERRED_CHAIN: the root's CN, "" = the CA's default */
 	char tls_ca_file[512];     /* TERN_TLS_CA_FILE: extra trust anchors (private CAs) */
 	char acme_dns_server[128]; /* TERN_ACME_DNS_SERVER: RFC 2136 server for dns-01 */
 	char acme_dns_zone[256];   /* TERN_ACME_DNS_ZONE: its zone; "" = the host name's parent */

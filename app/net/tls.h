@@ -179,6 +179,11 @@ void tls_conf_unref(struct tls_conf **conf);
 const char *tls_conf_subject(const struct tls_conf *conf);
 /* Leaf issuer CN, printable ASCII; "" when none. Lives as long as conf. */
 const char *tls_conf_issuer(const struct tls_conf *conf);
+/* Issuer CN of the chain's topmost (last) certificate, printable ASCII:
+ * the root the chain leads to, as certbot's and lego's --preferred-chain
+ * read it (the leaf's issuer for a chain of one); "" when none. Lives as
+ * long as conf. */
+const char *tls_conf_top_issuer(const struct tls_conf *conf);
 /* Leaf subjectAltName DNS names, comma-separated ("" when none). Lives as long as conf. */
 const char *tls_conf_names(const struct tls_conf *conf);
 /* 1 when the leaf's issuer is its subject (a self-signed certificate), else 0. */

@@ -369,25 +369,38 @@ static void san_names(struct der ext3, char *out, size_t outsz)
 	}
 }
 
-/* Subject and issuer CN, validity and names of a certificate. */
-static int cert_info(const unsigned char *data, size_t len, struct tls_conf *conf)
+/* A certificate's issuer DN (*issuer_r), and its TBSCertificate from
+ * just after the issuer on (*tbs_r). 0, or -1 when it does not parse. */
+static int cert_issuer(const unsigned char *data, size_t len, struct der *tbs_r,
+                       struct der *issuer_r)
 {
-	struct der in = {data, len}, cert, tbs, v, validity, issuer;
+	struct der in = {data, len}, cert, v;
 	unsigned tag;
 
 	if (der_next(&in, &tag, &cert) || tag != 0x30)
 		return -1;
-	if (der_next(&cert, &tag, &tbs) || tag != 0x30)
+	if (der_next(&cert, &tag, tbs_r) || tag != 0x30)
 		return -1;
-	if (der_next(&tbs, &tag, &v))
+	if (der_next(tbs_r, &tag, &v))
 		return -1;
-	if (tag == 0xA0 && der_next(&tbs, &tag, &v)) /* explicit version, then serial */
+	if (tag == 0xA0 && der_next(tbs_r, &tag, &v)) /* explicit version, then serial */
 		return -1;
 	if (tag != 0x02)
 		return -1;
-	if (der_next(&tbs, &tag, &v) || tag != 0x30) /* signature algorithm */
+	if (der_next(tbs_r, &tag, &v) || tag != 0x30) /* signature algorithm */
 		return -1;
-	if (der_next(&tbs, &tag, &issuer) || tag != 0x30)
+	if (der_next(tbs_r, &tag, issuer_r) || tag != 0x30)
+		return -1;
+	return 0;
+}
+
+/* Subject and issuer CN, validity and names of a certificate. */
+static int cert_info(const unsigned char *data, size_t len, struct tls_conf *conf)
+{
+	struct der tbs, v, validity, issuer;
+	unsigned tag;
+
+	if (cert_issuer(data, len, &tbs, &issuer) < 0)
 		return -1;
 	if (der_next(&tbs, &tag, &validity) || tag != 0x30)
 		return -1;
@@ -631,6 +644,13 @@ static int conf_check(struct tls_conf *conf, const char *cert_label, const char 
 			         cert_label, i + 1, e);
 			goto out;
 		}
+		if (i > 0 && i + 1 == conf->chain_len) {
+			/* The topmost certificate's issuer: the root the chain leads to. */
+			struct der tbs, issuer;
+			if (cert_issuer(conf->chain[i].data, conf->chain[i].data_len, &tbs,
+			                &issuer) == 0)
+				dn_cn(issuer, conf->top_issuer, sizeof conf->top_issuer);
+		}
 		if (i > 0)
 			continue;
 		/* The leaf: its key must be ours. */
@@ -643,6 +663,8 @@ static int conf_check(struct tls_conf *conf, const char *cert_label, const char 
 			         cert_label);
 			goto out;
 		}
+		if (conf->chain_len == 1)
+			memcpy(conf->top_issuer, conf->issuer, sizeof conf->top_issuer);
 	}
 	if (conf->issuer_key_type != BR_KEYTYPE_RSA && conf->issuer_key_type != BR_KEYTYPE_EC)
 		conf->issuer_key_type = (unsigned)conf->key_type; /* only matters for static ECDH */
@@ -803,6 +825,11 @@ int64_t tls_conf_not_after(const struct tls_conf *conf)
 const char *tls_conf_issuer(const struct tls_conf *conf)
 {
 	return conf->issuer;
+}
+
+const char *tls_conf_top_issuer(const struct tls_conf *conf)
+{
+	return conf->top_issuer;
 }
 
 const char *tls_conf_names(const struct tls_conf *conf)

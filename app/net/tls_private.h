@@ -29,6 +29,7 @@ struct tls_conf {
 	int64_t not_before, not_after;
 	char subject[256];
 	char issuer[256];  /* issuer CN */
+	char top_issuer[256]; /* issuer CN of the chain's last certificate */
 	/* subjectAltName dNSNames, comma-separated: room for an ACME
 	 * certificate's 100 (acme_private.h); a name past it is left out,
 	 * and ACME would then order again for the names it misses. */

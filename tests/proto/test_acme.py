@@ -54,7 +54,8 @@ def need(cmd):
 class Pebble:
     """pebble + pebble-challtestsrv on loopback, validating against tern's ports."""
 
-    def __init__(self, http_port, tls_port, validity=None, dns_server=None, eab=None):
+    def __init__(self, http_port, tls_port, validity=None, dns_server=None, eab=None,
+                 alternate_roots=0):
         need("pebble")
         need("pebble-challtestsrv")
         self.tmp = tempfile.mkdtemp(prefix="tern-pebble-")
@@ -97,7 +98,8 @@ class Pebble:
              "-https01", "", "-tlsalpn01", "", "-management", "127.0.0.1:%d" % self.dns_mgmt,
              "-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""],
             stdout=self.log, stderr=subprocess.STDOUT)
-        env = dict(os.environ, PEBBLE_VA_NOSLEEP="1", PEBBLE_WFE_NONCEREJECT="15")
+        env = dict(os.environ, PEBBLE_VA_NOSLEEP="1", PEBBLE_WFE_NONCEREJECT="15",
+                   PEBBLE_ALTERNATE_ROOTS=str(alternate_roots))
         self.proc = subprocess.Popen(
             ["pebble", "-strict", "-config", os.path.join(self.tmp, "pebble.json"),
              "-dnsserver", dns_server or "127.0.0.1:%d" % self.dns_port],
@@ -121,6 +123,17 @@ class Pebble:
             "http://127.0.0.1:%d/add-a" % self.dns_mgmt,
             data=json.dumps({"host": host + ".", "addresses": addrs}).encode(), method="POST")
         urllib.request.urlopen(req, timeout=10).read()
+
+    def root_cn(self, i):
+        """The CN of pebble's root i (0: the default chain's; 1...: the
+        alternates' roots, each offered as Link rel="alternate")."""
+        import urllib.request
+        ctx = ssl.create_default_context(cafile=self.ca)
+        pem = urllib.request.urlopen("https://127.0.0.1:%d/roots/%d" % (self.mgmt, i),
+                                     timeout=10, context=ctx).read()
+        out = subprocess.run(["openssl", "x509", "-noout", "-subject", "-nameopt", "multiline"],
+                             input=pem, stdout=subprocess.PIPE, check=True).stdout.decode()
+        return re.search(r"commonName\s*=\s*(.*)", out).group(1).strip()
 
     @property
     def directory(self):
@@ -176,6 +189,19 @@ def metric(s, name):
     m = re.search(rb"^" + name.encode() + rb" (\S+)$", text, re.M)
     assert m, text.decode()[-2000:]
     return float(m.group(1))
+
+
+def served_top_issuer(port, name=HOST):
+    """The issuer CN of the last certificate of the chain served on port:
+    the root that chain leads to."""
+    r = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port,
+                        "-servername", name, "-showcerts"],
+                       input=b"", stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    pems = re.findall(rb"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", r.stdout, re.S)
+    assert len(pems) >= 2, r.stdout.decode(errors="replace")
+    out = subprocess.run(["openssl", "x509", "-noout", "-issuer", "-nameopt", "multiline"],
+                         input=pems[-1], stdout=subprocess.PIPE, check=True).stdout.decode()
+    return re.search(r"commonName\s*=\s*(.*)", out).group(1).strip()
 
 
 def check_served(s, want_san=HOST):
@@ -445,6 +471,46 @@ def test_acme_renewal_swaps_without_dropping_connections():
         second = served_cert(s.imaps_port)[3]
         assert second != first, (first, second)
         assert "Pebble" in served_cert(s.submissions_port)[0]
+    finally:
+        s.stop()
+        s.cleanup()
+        pebble.close()
+
+
+def test_acme_preferred_chain_among_the_alternates():
+    """RFC 8555 §7.4.2: the CA may offer other chains for the certificate
+    (Link: <url>;rel="alternate"); pebble offers one per alternate root.
+    tern took the default chain whatever it led to. With
+    TERN_ACME_PREFERRED_CHAIN naming an alternate's root (its CN, as
+    certbot's and lego's --preferred-chain take it), that chain is
+    fetched and served; a name no chain leads to keeps the default."""
+    s = Server(imap=True, submission=True, http=True, start=False, domains=())
+    pebble = Pebble(s.http_port, s.https_port, alternate_roots=2)
+    try:
+        roots = [pebble.root_cn(i) for i in range(3)]
+        assert len(set(roots)) == 3, roots
+        s.env.update(acme_server(pebble, "tls-alpn-01",
+                                 {"TERN_ACME_PREFERRED_CHAIN": roots[2].lower()}))
+        s.start()
+        wait_cert(s, pebble)
+        for port in (s.imaps_port, s.submissions_port):
+            assert served_top_issuer(port) == roots[2], (roots, s.log_text()[-3000:])
+        assert "event=preferred_chain_chosen" in s.log_text()
+        # Kept across a restart: the chain chosen is the one stored.
+        s.stop()
+        s.start()
+        wait_cert(s, pebble, "event=certificate_loaded", 20)
+        assert served_top_issuer(s.imaps_port) == roots[2]
+        # A root no chain leads to: every alternate is asked for, then
+        # the default chain is served.
+        s.stop()
+        s.env["TERN_ACME_PREFERRED_CHAIN"] = "No Such Root"
+        s.start()
+        wait_cert(s, pebble, "event=certificate_loaded", 20)
+        assert s.cli("acme", "renew").returncode == 0
+        wait_cert(s, pebble, re.compile(r"event=preferred_chain_not_offered.*\n(.*\n)*"
+                                        r".*event=certificate_installed"), 40)
+        assert served_top_issuer(s.imaps_port) == roots[0]
     finally:
         s.stop()
         s.cleanup()

@@ -176,6 +176,30 @@ int main(void)
 	CHECK(r.status == 503 && r.retry_after == 0);
 	CHECK(parse("HTTP/1.1 503 Busy\r\nRetry-After: Fri, 31 Dec 9999 23:59:59 GMT\r\n\r\n", &r, &b) == 0);
 	CHECK(r.status == 503 && r.retry_after == ACME_RETRY_AFTER_MAX);
+	/* Alternate chains (RFC 8555 §7.4.2, RFC 8288 §3): Link headers,
+	 * one or several links each, rel quoted or a token, among others
+	 * (index, up), parameters in any order; a relative or non-https
+	 * target, and one past the fourth, left out. */
+	CHECK(parse("HTTP/1.1 200 OK\r\nLink: <https://ca/dir>;rel=\"index\"\r\n"
+	            "Link: <https://ca/cert/1/1>;rel=\"alternate\", <https://ca/i,x>; "
+	            "title=\"a;b\\\" ,c\";REL=Alternate\r\n"
+	            "link: <https://ca/cert/1/3> ; rel=\"up alternate\" , <http://ca/x>;rel=alternate,"
+	            "</rel>;rel=alternate\r\n"
+	            "Link: <https://ca/cert/1/4>;rel=alternate, <https://ca/cert/1/5>;rel=alternate\r\n"
+	            "Content-Length: 0\r\n\r\n", &r, &b) == 0);
+	CHECK(r.nalternates == 4);
+	CHECK_EQ_STR(r.alternates[0], "https://ca/cert/1/1");
+	CHECK_EQ_STR(r.alternates[1], "https://ca/i,x");
+	CHECK_EQ_STR(r.alternates[2], "https://ca/cert/1/3");
+	CHECK_EQ_STR(r.alternates[3], "https://ca/cert/1/4");
+	/* Malformed: what came before is kept; "alternates" is another type. */
+	memset(&r, 0, sizeof r);
+	const char *cut = "<https://ca/a>;rel=alternate, <https://ca/b;rel=alternate";
+	acme_link_alternates(cut, strlen(cut), &r);
+	CHECK(r.nalternates == 1);
+	const char *other = "<https://ca/a>;rel=alternates, <https://ca/b>;rel=\"alternate";
+	acme_link_alternates(other, strlen(other), &r);
+	CHECK(r.nalternates == 1);
 	CHECK(parse("HTTP/1.1 503 Busy\r\nRetry-After: later\r\n\r\n", &r, &b) == 0);
 	CHECK(r.retry_after == -1);
 	/* A longer wait than 30 days asks for the longest still (the callers
