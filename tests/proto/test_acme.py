@@ -682,18 +682,9 @@ def test_acme_dns_01():
         check_served(s)
         # The record is gone again (the removal is sent once the name is authorized).
         deadline = time.time() + 10
-        while time.time() < deadline:
-            r = subprocess.run(["/usr/bin/python3", "-c",
-                                "import dns.resolver,sys\nr=dns.resolver.Resolver(configure=False)\n"
-                                "r.nameservers=['127.0.0.1'];r.port=%d\n"
-                                "try:\n r.resolve('_acme-challenge.%s','TXT');print('present')\n"
-                                "except dns.resolver.NXDOMAIN:print('gone')\n"
-                                "except dns.resolver.NoAnswer:print('gone')" % (knot.port, HOST)],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=20)
-            if r.stdout.strip() == b"gone":
-                break
+        while txt_present(knot.port, "_acme-challenge." + HOST) and time.time() < deadline:
             time.sleep(0.2)
-        assert r.stdout.strip() == b"gone", r.stdout
+        assert not txt_present(knot.port, "_acme-challenge." + HOST)
     finally:
         s.stop()
         s.cleanup()
@@ -727,6 +718,92 @@ def test_acme_dns_01_waits_for_every_authoritative_server():
         if secondary:
             secondary.close()
         primary.close()
+
+
+def txt_present(port, owner):
+    """Whether the DNS server on 127.0.0.1:port serves a TXT record at
+    owner (Debian's dnspython, in the system's python3)."""
+    r = subprocess.run(["/usr/bin/python3", "-c",
+                        "import dns.resolver,sys\nr=dns.resolver.Resolver(configure=False)\n"
+                        "r.nameservers=['127.0.0.1'];r.port=%d\n"
+                        "try:\n r.resolve('%s','TXT');print('present')\n"
+                        "except dns.resolver.NXDOMAIN:print('gone')\n"
+                        "except dns.resolver.NoAnswer:print('gone')" % (port, owner)],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=20)
+    assert r.stdout.strip() in (b"present", b"gone"), r.stdout
+    return r.stdout.strip() == b"present"
+
+
+def test_acme_dns_01_gives_up_when_a_server_never_serves_it():
+    """DNS-01 with the zone's second NS (ns2) unreachable: the record is
+    never seen there, so the challenge is not answered (the CA could ask
+    ns2), and when the bound passes (5 minutes; 4 s here through the
+    test-only TERN_TEST_DNS01_PROPAGATION_SECS) the attempt fails once,
+    naming that server, the record is removed from the primary, no
+    certificate comes, and the next attempt waits the back-off."""
+    primary = Knot(ns2=True)
+    s = Server(imap=True, submission=True, http=True, start=False, domains=())
+    pebble = None
+    try:
+        pebble = Pebble(s.http_port, s.https_port, dns_server="127.0.0.1:%d" % primary.port)
+        s.env.update(acme_server(pebble, "dns-01"))
+        s.env.update({"TERN_DNS_SERVERS": "127.0.0.1:%d" % primary.port,
+                      "TERN_ACME_DNS_SERVER": "127.0.0.1:%d" % primary.port,
+                      "TERN_ACME_TSIG_KEY": "tern-acme.:" + TSIG_SECRET,
+                      "TERN_TEST_DNS01_PROPAGATION_SECS": "4"})
+        s.start()
+        assert s.wait_log("event=dns01_record_added", timeout=30), s.log_text()[-3000:]
+        assert txt_present(primary.port, "_acme-challenge." + HOST)
+        if not s.wait_log("event=attempt_failed", timeout=40):
+            raise AssertionError("no failure: tern:\n%s\nknot:\n%s" % (
+                s.log_text()[-3000:], primary.log_text()[-2000:]))
+        log = s.log_text()
+        fails = [l for l in log.splitlines() if "event=attempt_failed" in l]
+        assert len(fails) == 1, fails
+        assert "not on every server of zone acme.test after 4 s" in fails[0], fails[0]
+        assert "ns2.acme.test" in fails[0] and primary.net + "2:53" in fails[0], fails[0]
+        assert "event=dns01_propagated" not in log and "certificate_installed" not in log
+        deadline = time.time() + 10
+        while txt_present(primary.port, "_acme-challenge." + HOST) and time.time() < deadline:
+            time.sleep(0.2)
+        assert not txt_present(primary.port, "_acme-challenge." + HOST)
+        assert settings(s)["acme"]["next_run"] >= time.time() + 50
+    finally:
+        s.stop()
+        s.cleanup()
+        if pebble:
+            pebble.close()
+        primary.close()
+
+
+def test_acme_dns_01_zone_without_ns_found_is_not_checked():
+    """DNS-01 where tern's resolver finds no NS records for the zone
+    (pebble-challtestsrv here, which has none): the propagation check is
+    skipped (event=dns01_propagation_unchecked, its reason logged) and
+    the challenge answered at once: the certificate comes."""
+    knot = Knot()
+    s = Server(imap=True, submission=True, http=True, start=False, domains=())
+    pebble = None
+    try:
+        pebble = Pebble(s.http_port, s.https_port, dns_server="127.0.0.1:%d" % knot.port)
+        s.env.update(acme_server(pebble, "dns-01"))
+        s.env.update({"TERN_ACME_DNS_SERVER": "127.0.0.1:%d" % knot.port,
+                      "TERN_ACME_TSIG_KEY": "tern-acme.:" + TSIG_SECRET})
+        s.start()
+        if not s.wait_log("event=certificate_installed", timeout=60):
+            raise AssertionError("no certificate: tern:\n%s\nknot:\n%s" % (
+                s.log_text()[-4000:], knot.log_text()[-2000:]))
+        log = s.log_text()
+        assert re.search(r"event=dns01_propagation_unchecked name=%s reason=\S" % re.escape(HOST),
+                         log), log[-3000:]
+        assert "event=dns01_propagated " not in log
+        check_served(s)
+    finally:
+        s.stop()
+        s.cleanup()
+        if pebble:
+            pebble.close()
+        knot.close()
 
 
 class ForgedUpdateServer:
