@@ -108,6 +108,8 @@ static struct acme {
 
 	struct acme_key account;
 	int have_account_key;
+	int account_replaced; /* this attempt made a new key for a deactivated account */
+	int account_unsaved;  /* the key in use is that new one, its account not yet created */
 	char kid[1024];
 	char url_nonce[512], url_account[512], url_order[512];
 	int eab_required;
@@ -1176,8 +1178,41 @@ static void contact_key(struct jw *w)
 	jw_arr_end(w);
 }
 
+static void new_account(void);
+
+/*
+ * newAccount answered unauthorized: the key's account is deactivated (RFC
+ * 8555 §7.3.6, by its holder or the CA; Boulder and pebble answer so for
+ * its key), and the CA takes nothing signed with that key again. A new
+ * key, and a new account with it, once per attempt: the key is stored
+ * only when the CA has created the account (on_account), so a failure
+ * leaves the stored one as it was. Returns 1 when the new account is
+ * asked for.
+ */
+static int account_replace(const struct acme_http_resp *r)
+{
+	char type[64], detail[400], q[500];
+	if ((r->status != 401 && r->status != 403) || A.contact_only || A.account_replaced)
+		return 0;
+	acme_msg_problem(r->body, r->body_len, type, sizeof type, detail, sizeof detail);
+	if (strcmp(type, "unauthorized") != 0)
+		return 0;
+	log_warn("acme", NULL, "event=account_deactivated detail=%s hint=\"a new account key and "
+	                       "account replace it\"", log_q(detail, q, sizeof q));
+	acme_key_wipe(&A.account);
+	if (acme_key_generate(&A.account) < 0) {
+		A.have_account_key = 0; /* the next attempt loads the stored one */
+		return 0;
+	}
+	A.account_replaced = A.account_unsaved = 1;
+	new_account();
+	return 1;
+}
+
 static void on_account(const struct acme_http_resp *r)
 {
+	if (account_replace(r))
+		return;
 	if ((r->status != 200 && r->status != 201) || r->location[0] == '\0' ||
 	    strlen(r->location) >= sizeof A.kid) {
 		fail_resp(r);
@@ -1185,6 +1220,10 @@ static void on_account(const struct acme_http_resp *r)
 	}
 	snprintf(A.kid, sizeof A.kid, "%s", r->location);
 	log_info("acme", NULL, "event=account %s", r->status == 201 ? "created=1" : "existing=1");
+	if (A.account_unsaved && key_save("acme/account-key", &A.account) < 0)
+		log_warn("acme", NULL, "event=store_failed hint=\"the new account key is used but "
+		                       "not kept: a restart makes another account\"");
+	A.account_unsaved = 0;
 	if (r->status == 201)
 		contact_stored_put(); /* created with it */
 	else if (!contact_stored_same()) {
@@ -1644,6 +1683,7 @@ static void attempt(struct loop *loop, void *arg)
 		}
 	}
 	status_set("ordering", NULL, 0);
+	A.account_replaced = 0;
 	A.state = S_NAMES;
 	acme_names_find(A.dns, A.st, A.hostname, A.names, &A.nnames, names_found, NULL);
 }

@@ -889,7 +889,7 @@ class AcmeStub:
 
     def __init__(self, mode="ratelimit", ari_open_first=True, ari_hold=None, renewal_order_delay=0,
                  bad_leaf=None, retry_after="3600", authz=("evil.example", "pending"),
-                 first_leaf=None, cert_fail=0, processing=None):
+                 first_leaf=None, cert_fail=0, processing=None, deactivated_first_key=False):
         import base64
         import http.server
         import ssl as _ssl
@@ -910,6 +910,9 @@ class AcmeStub:
         # "processing" that long, each poll answered with that Retry-After
         self.processing = processing
         self.processing_until = None
+        # the first account key seen is a deactivated account's (RFC 8555 §7.3.6)
+        self.deactivated_first_key = deactivated_first_key
+        self.acct_keys = []  # the JWK x of each newAccount, in order
         self.ari_ids = []
         # the window for later certificates: a month out, the same in every answer
         self.ari_later = (time.time() + 30 * 86400, time.time() + 31 * 86400)
@@ -989,7 +992,23 @@ class AcmeStub:
                     stub.posts.append((self.path, json.loads(pl) if pl else ""))
                 except ValueError:
                     stub.posts.append((self.path, None))
-                if self.path == "/acct":
+                if self.path == "/acct" and stub.deactivated_first_key:
+                    prot = json.loads(b64(json.loads(body)["protected"]))
+                    x = prot.get("jwk", {}).get("x")
+                    made = x in stub.acct_keys
+                    stub.acct_keys.append(x)
+                    if x == stub.acct_keys[0]:
+                        # What Boulder and pebble answer for a deactivated account's key.
+                        self.reply(403, json.dumps({
+                            "type": "urn:ietf:params:acme:error:unauthorized",
+                            "detail": "An account with the provided public key exists but is "
+                                      "deactivated"}).encode(),
+                            [("Content-Type", "application/problem+json")])
+                    else:
+                        self.reply(200 if made else 201, b"{\"status\":\"valid\"}",
+                                   [("Location", base + "/acct/2"),
+                                    ("Content-Type", "application/json")])
+                elif self.path == "/acct":
                     # RFC 8555 §7.3.1: 201 when created, 200 for the key's existing account
                     made = any(p == "/acct" for p, _ in stub.posts[:-1])
                     self.reply(200 if made else 201, b"{\"status\":\"valid\"}",
@@ -1186,6 +1205,37 @@ def test_acme_rate_limited_waits_retry_after():
         assert "rate limited" in js["acme"]["last_error"]
         assert 3500 < js["acme"]["next_run"] - time.time() <= 3600
         assert js["tls"]["self_signed"] is True
+    finally:
+        s.stop()
+        s.cleanup()
+        stub.close()
+
+
+def test_acme_deactivated_account_is_replaced():
+    """The account deactivated (by its holder, or the CA: RFC 8555
+    §7.3.6): newAccount with its key is answered 403 unauthorized, at
+    every attempt, for ever: tern never got a certificate again. Now a
+    new account key is made and a new account created with it (once per
+    attempt), stored only once the CA created the account, and used from
+    then on, across restarts."""
+    stub = AcmeStub(mode="ari", deactivated_first_key=True)
+    s = stub_server(stub)
+    try:
+        if not s.wait_log("event=certificate_installed", timeout=30):
+            raise AssertionError(s.log_text()[-3000:])
+        log = s.log_text()
+        assert "event=account_deactivated" in log, log[-3000:]
+        assert "event=attempt_failed" not in log, log[-3000:]
+        assert len(stub.acct_keys) == 2 and stub.acct_keys[0] != stub.acct_keys[1], stub.acct_keys
+        assert "event=account created=1" in log
+        # The new key is the one stored: a restart and a renewal use it.
+        s.stop()
+        s.start()
+        assert s.wait_log("event=certificate_loaded", timeout=20)
+        assert s.cli("acme", "renew").returncode == 0
+        assert s.wait_log(re.compile(r"event=certificate_loaded(.*\n)*.*event=certificate_installed"),
+                          timeout=30), s.log_text()[-3000:]
+        assert stub.acct_keys[2:] == [stub.acct_keys[1]], stub.acct_keys
     finally:
         s.stop()
         s.cleanup()
