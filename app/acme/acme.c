@@ -158,6 +158,7 @@ static struct acme {
 	int attempt_deferred;  /* an attempt came due while the ARI check or a contact update was out */
 	int contact_only;      /* this run updates the account's contact, no order (contact_check) */
 	int retry_soon;        /* the failure held a name out: retry in RETRY_SOON */
+	int retry_kept;        /* "acme/retry" is in the store (retry_keep) */
 	/* Names the certificate in use carries, and a look-up of the names it
 	 * should carry (a domain added, or its DNS now pointing here). */
 	char cert_names[ACME_NAMES_MAX * 256];
@@ -260,6 +261,72 @@ static void contact_done(void)
 	ari_settled();
 }
 
+/*
+ * The wait after a failed attempt, kept in the store ("acme/retry":
+ * "NOT_BEFORE BACKOFF", the directory, the reason, a line each) so that a
+ * restart does not order at once: a CA's Retry-After (a rate limit of
+ * hours) or the back-off was lost, and a container restarting in a loop
+ * with a challenge that cannot pass spent the CA's failed validations
+ * (Let's Encrypt: 5 an hour) at every start.
+ */
+static void retry_keep(const char *why)
+{
+	char v[1200];
+	int n = snprintf(v, sizeof v, "%lld %u\n%s\n%s", (long long)A.not_before, A.backoff,
+	                 A.directory, why);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof v)
+		n = (int)sizeof v - 1;
+	if (store_meta_put(A.st, "acme/retry", v, (size_t)n, 0) == STORE_OK)
+		A.retry_kept = 1;
+}
+
+/* A certificate came: no wait is kept. */
+static void retry_forget(void)
+{
+	if (A.retry_kept && store_meta_del(A.st, "acme/retry") == STORE_OK)
+		A.retry_kept = 0;
+}
+
+/*
+ * At start: the back-off kept, and the time before which no attempt
+ * goes out when a failure before the restart left one not over yet, for
+ * the same directory (a new CA is asked at once), capped at BACKOFF_MAX
+ * from now (a clock set back). Returns that time and sets A.not_before
+ * and the status to it, or 0 when there is none.
+ */
+static int64_t retry_restore(void)
+{
+	char v[1200];
+	size_t len;
+	if (store_meta_get(A.st, "acme/retry", v, sizeof v - 1, &len) != STORE_OK)
+		return 0;
+	A.retry_kept = 1;
+	v[len] = '\0';
+	char *dir = strchr(v, '\n'), *why = dir ? strchr(dir + 1, '\n') : NULL, *end;
+	if (why == NULL)
+		return 0;
+	*dir++ = '\0';
+	*why++ = '\0';
+	long long nb = strtoll(v, &end, 10);
+	unsigned long bo = end != v && *end == ' ' ? strtoul(end + 1, &end, 10) : 0;
+	if (*end != '\0' || strcmp(dir, A.directory) != 0)
+		return 0;
+	A.backoff = bo > BACKOFF_MAX ? BACKOFF_MAX : (unsigned)bo;
+	int64_t now = time_wall();
+	if (nb <= now)
+		return 0;
+	if (nb > now + BACKOFF_MAX)
+		nb = now + BACKOFF_MAX;
+	char q[600];
+	log_info("acme", NULL, "event=attempt_held retry_in=%lld error=%s", (long long)(nb - now),
+	         log_q(why, q, sizeof q));
+	status_set("failed", why, nb);
+	A.not_before = nb;
+	return nb;
+}
+
 /* Ends an attempt that failed: one log line, the status, the next try. */
 static void fail(long retry_after, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void fail(long retry_after, const char *fmt, ...)
@@ -304,6 +371,7 @@ static void fail(long retry_after, const char *fmt, ...)
 	/* The retry is the renewal planned now; renewal information may not
 	 * bring it earlier (acme_ari_renew_at). */
 	A.not_before = A.renew_planned = time_wall() + wait;
+	retry_keep(why);
 }
 
 /* Fails the attempt with the CA's answer r (not a success). */
@@ -719,6 +787,7 @@ static void chain_install(const char *body, size_t len, struct tls_conf *conf)
 		                       "again\"");
 	challenges_clear();
 	A.backoff = 0;
+	retry_forget();
 	A.state = S_OFF;
 	status_set("idle", "", -1);
 	install(conf, "installed");
@@ -1756,6 +1825,12 @@ static void start_on_loop(void *arg)
 	    names_has(tls_conf_names(conf), A.hostname)) {
 		install(conf, "loaded");
 		tls_conf_unref(&conf);
+		/* A renewal that failed before the restart waits on. */
+		int64_t held = retry_restore();
+		if (held > A.renew_planned)
+			renew_plan(held);
+		else if (held)
+			status_set("idle", NULL, A.renew_planned);
 		/* From another CA than TERN_ACME_DIRECTORY names now (staging
 		 * for a trial, then production; a change of CA): it serves
 		 * until the new CA's certificate comes, ordered now rather
@@ -1771,7 +1846,8 @@ static void start_on_loop(void *arg)
 				log_info("acme", NULL, "event=directory_changed from=%s to=%s renew=now",
 				         log_q(dir, q1, sizeof q1), log_q(A.directory, q2, sizeof q2));
 				A.ari_id[0] = '\0';
-				schedule(0); /* its account step updates the contact */
+				/* its account step updates the contact */
+				schedule(held > 0 ? (unsigned)(held - time_wall()) : 0);
 				return;
 			}
 		}
@@ -1779,7 +1855,8 @@ static void start_on_loop(void *arg)
 		return;
 	}
 	tls_conf_unref(&conf);
-	schedule(0);
+	int64_t held = retry_restore();
+	schedule(held ? (unsigned)(held - time_wall()) : 0);
 }
 
 int acme_start(const struct config *cfg, struct store *st, struct loop *loop)

@@ -1242,6 +1242,44 @@ def test_acme_deactivated_account_is_replaced():
         stub.close()
 
 
+def test_acme_failure_wait_kept_across_restart():
+    """The wait after a failed attempt (the CA's Retry-After, or the
+    back-off) held only in memory: a restart (a container restarted, an
+    operator trying again) ordered at once, into the same 429, and a
+    crash loop with a broken challenge spent Let's Encrypt's failed
+    validations (5 an hour) on every start. Now the wait, the back-off
+    and the reason are stored: a restart waits the rest
+    (event=attempt_held), the settings still show the error, and `tern
+    acme renew` still orders at once."""
+    stub = AcmeStub()
+    s = stub_server(stub)
+    try:
+        assert s.wait_log("event=attempt_failed", timeout=20), s.log_text()[-3000:]
+        assert "retry_in=3600" in s.log_text()
+        orders = stub.requests.count(("POST", "/order"))
+        s.stop()
+        s.start()
+        if not s.wait_log(re.compile(r"event=started(.*\n)*.*event=attempt_held"), timeout=20):
+            raise AssertionError(s.log_text()[-3000:])
+        held = [l for l in s.log_text().splitlines() if "event=attempt_held" in l][-1]
+        m = re.search(r"retry_in=(\d+)", held)
+        assert m and 3500 < int(m.group(1)) <= 3600, held
+        js = settings(s)
+        assert js["acme"]["state"] == "failed" and "rate limited" in js["acme"]["last_error"], js
+        assert 3500 < js["acme"]["next_run"] - time.time() <= 3600, js["acme"]
+        assert stub.requests.count(("POST", "/order")) == orders, stub.requests
+        # tern acme renew is not held.
+        assert s.cli("acme", "renew").returncode == 0
+        deadline = time.time() + 20
+        while stub.requests.count(("POST", "/order")) == orders and time.time() < deadline:
+            time.sleep(0.1)
+        assert stub.requests.count(("POST", "/order")) == orders + 1, stub.requests
+    finally:
+        s.stop()
+        s.cleanup()
+        stub.close()
+
+
 def test_acme_user_action_required_names_where_to_act():
     """userActionRequired (new terms of service, RFC 8555 §7.3.3): the
     failure names the problem's instance URL, the page where the
