@@ -159,6 +159,7 @@ static struct acme {
 	int contact_only;      /* this run updates the account's contact, no order (contact_check) */
 	int retry_soon;        /* the failure held a name out: retry in RETRY_SOON */
 	int retry_kept;        /* "acme/retry" is in the store (retry_keep) */
+	int no_replaces;       /* this attempt's order goes without "replaces" (on_order) */
 	/* Names the certificate in use carries, and a look-up of the names it
 	 * should carry (a domain added, or its DNS now pointing here). */
 	char cert_names[ACME_NAMES_MAX * 256];
@@ -1172,10 +1173,28 @@ static void on_authz(const struct acme_http_resp *r)
 	post(S_CHALLENGE, A.chall_url, "{}", 0);
 }
 
+static void new_order(void);
+
 static void on_order(const struct acme_http_resp *r)
 {
 	static struct acme_order o; /* as in on_order_poll */
 
+	if (r->status == 409 && !A.no_replaces) {
+		/* RFC 9773 §5: the certificate named in "replaces" already has
+		 * a replacement order that is not invalid (Boulder counts one
+		 * left pending, by an attempt given up or a restart mid-order,
+		 * for a week): the order is fine without the name, which only
+		 * spares a rate limit; with it, every renewal would fail so
+		 * until the certificate expired. */
+		char type[64], detail[8];
+		acme_msg_problem(r->body, r->body_len, type, sizeof type, detail, sizeof detail);
+		if (strcmp(type, "alreadyReplaced") == 0) {
+			log_info("acme", NULL, "event=replaces_dropped reason=alreadyReplaced");
+			A.no_replaces = 1;
+			new_order();
+			return;
+		}
+	}
 	if ((r->status != 201 && r->status != 200) || r->location[0] == '\0' ||
 	    acme_msg_order(r->body, r->body_len, &o) < 0) {
 		fail_resp(r);
@@ -1210,7 +1229,7 @@ static void new_order(void)
 	jw_arr_end(&w);
 	/* RFC 9773 §5: a renewal names the certificate it replaces, so a
 	 * CA with renewal information may exempt it from rate limits. */
-	if (A.url_ari[0] && A.ari_id[0])
+	if (A.url_ari[0] && A.ari_id[0] && !A.no_replaces)
 		jw_kstr(&w, "replaces", A.ari_id);
 	jw_obj_end(&w);
 	buf_append(&p, "", 1);
@@ -1752,7 +1771,7 @@ static void attempt(struct loop *loop, void *arg)
 		}
 	}
 	status_set("ordering", NULL, 0);
-	A.account_replaced = 0;
+	A.account_replaced = A.no_replaces = 0;
 	A.state = S_NAMES;
 	acme_names_find(A.dns, A.st, A.hostname, A.names, &A.nnames, names_found, NULL);
 }

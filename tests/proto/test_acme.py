@@ -889,7 +889,8 @@ class AcmeStub:
 
     def __init__(self, mode="ratelimit", ari_open_first=True, ari_hold=None, renewal_order_delay=0,
                  bad_leaf=None, retry_after="3600", authz=("evil.example", "pending"),
-                 first_leaf=None, cert_fail=0, processing=None, deactivated_first_key=False):
+                 first_leaf=None, cert_fail=0, processing=None, deactivated_first_key=False,
+                 already_replaced=False):
         import base64
         import http.server
         import ssl as _ssl
@@ -913,6 +914,8 @@ class AcmeStub:
         # the first account key seen is a deactivated account's (RFC 8555 §7.3.6)
         self.deactivated_first_key = deactivated_first_key
         self.acct_keys = []  # the JWK x of each newAccount, in order
+        # a newOrder naming "replaces" is refused 409 alreadyReplaced (RFC 9773 §5)
+        self.already_replaced = already_replaced
         self.ari_ids = []
         # the window for later certificates: a month out, the same in every answer
         self.ari_later = (time.time() + 30 * 86400, time.time() + 31 * 86400)
@@ -1033,6 +1036,14 @@ class AcmeStub:
                         time.sleep(stub.renewal_order_delay)
                     b64 = lambda t: base64.urlsafe_b64decode(t + "=" * (-len(t) % 4))
                     stub.orders.append(json.loads(b64(json.loads(body)["payload"])))
+                    if stub.already_replaced and "replaces" in stub.orders[-1]:
+                        # An order for it left pending (an attempt given up,
+                        # a restart mid-order) still counts as its replacement.
+                        self.reply(409, json.dumps({
+                            "type": "urn:ietf:params:acme:error:alreadyReplaced",
+                            "detail": "certificate already has a replacement order"}).encode(),
+                            [("Content-Type", "application/problem+json")])
+                        return
                     self.reply(201, json.dumps({"status": "ready", "finalize": base + "/finalize",
                                                 "authorizations": []}).encode(),
                                [("Location", base + "/order/1"), ("Content-Type", "application/json")])
@@ -1722,6 +1733,31 @@ def test_acme_renewal_information_moves_the_renewal():
         assert s.log_text().count("event=certificate_installed") == 2
         assert "stub CA" in served_cert(s.imaps_port)[0]
         assert not [r for r in stub.requests if r[1].startswith("/why")], stub.requests
+    finally:
+        s.stop()
+        s.cleanup()
+        stub.close()
+
+
+def test_acme_renewal_already_replaced_orders_without_replaces():
+    """RFC 9773 §5: a CA refuses a newOrder whose "replaces" names a
+    certificate another order (not invalid) already replaces, 409
+    alreadyReplaced; Boulder counts an order left pending, by an attempt
+    given up or a restart mid-order, for a week. Every renewal then
+    failed the same way until the certificate expired. Now the order is
+    sent again at once without "replaces" (event=replaces_dropped)."""
+    stub = AcmeStub(mode="ari", first_leaf=(-1, 59), already_replaced=True)
+    s = stub_server(stub)
+    try:
+        deadline = time.time() + 40
+        while s.log_text().count("event=certificate_installed") < 2 and time.time() < deadline:
+            time.sleep(0.2)
+        log = s.log_text()
+        assert log.count("event=certificate_installed") == 2, log[-4000:]
+        assert "event=attempt_failed" not in log, log[-3000:]
+        assert "event=replaces_dropped" in log, log[-3000:]
+        assert len(stub.orders) == 3, stub.orders
+        assert "replaces" in stub.orders[1] and "replaces" not in stub.orders[2], stub.orders
     finally:
         s.stop()
         s.cleanup()
