@@ -6,12 +6,14 @@
  * readers.
  * Oracles: every string they return is NUL-terminated within its field,
  * Retry-After (seconds or an HTTP date) is -1 or 0..ACME_RETRY_AFTER_MAX,
+ * Link rel="alternate" targets are at most ACME_ALTERNATES_MAX https URLs,
  * a challenge token is base64url only, and a decoded body is never longer
  * than its input.
  */
 #include <assert.h>
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 
 #include "acme/acme_ari.h"
 #include "acme/acme_http.h"
@@ -72,6 +74,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		TERMINATED(r.nonce);
 		TERMINATED(r.location);
 		assert(r.retry_after >= -1 && r.retry_after <= ACME_RETRY_AFTER_MAX);
+		assert(r.nalternates <= ACME_ALTERNATES_MAX);
+		for (size_t i = 0; i < r.nalternates; i++) {
+			TERMINATED(r.alternates[i]);
+			assert(strncasecmp(r.alternates[i], "https://", 8) == 0);
+		}
 		readers(r.body, r.body_len);
 	} else {
 		assert(r.status == 0 && r.error[0] != '\0');
