@@ -159,6 +159,7 @@ static struct acme {
 	int contact_only;      /* this run updates the account's contact, no order (contact_check) */
 	int retry_soon;        /* the failure held a name out: retry in RETRY_SOON */
 	int retry_kept;        /* "acme/retry" is in the store (retry_keep) */
+	char settings_fp[33];  /* the TERN_ACME_* settings' fingerprint (settings_fingerprint) */
 	int no_replaces;       /* this attempt's order goes without "replaces" (on_order) */
 	/* Names the certificate in use carries, and a look-up of the names it
 	 * should carry (a domain added, or its DNS now pointing here). */
@@ -263,18 +264,43 @@ static void contact_done(void)
 }
 
 /*
+ * The settings an attempt depends on, hashed (hex, 32 digits): a wait
+ * kept across a restart (retry_keep) applies only while they are the
+ * same, so an operator who fixed one (the EAB key a CA asked for, the
+ * DNS-01 server, another directory) and restarted sees an attempt at
+ * once. Secrets go into the hash only, never stored as such.
+ */
+static void settings_fingerprint(const struct config *cfg, char out[33])
+{
+	const char *const v[] = {cfg->acme_directory, cfg->acme_email,    cfg->acme_challenge,
+	                         cfg->hostname,       cfg->acme_eab_kid,  cfg->acme_eab_hmac,
+	                         cfg->acme_dns_server, cfg->acme_dns_zone, cfg->acme_tsig_key,
+	                         cfg->acme_preferred_chain};
+	br_sha256_context sc;
+	unsigned char h[32];
+	br_sha256_init(&sc);
+	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+		br_sha256_update(&sc, v[i], strlen(v[i]) + 1); /* the NUL separates */
+	br_sha256_out(&sc, h);
+	for (size_t i = 0; i < 16; i++)
+		snprintf(out + 2 * i, 3, "%02x", h[i]);
+	explicit_bzero(&sc, sizeof sc);
+}
+
+/*
  * The wait after a failed attempt, kept in the store ("acme/retry":
- * "NOT_BEFORE BACKOFF", the directory, the reason, a line each) so that a
- * restart does not order at once: a CA's Retry-After (a rate limit of
- * hours) or the back-off was lost, and a container restarting in a loop
- * with a challenge that cannot pass spent the CA's failed validations
- * (Let's Encrypt: 5 an hour) at every start.
+ * "NOT_BEFORE BACKOFF", the settings' fingerprint, the reason, a line
+ * each) so that a restart with the same settings does not order at
+ * once: a CA's Retry-After (a rate limit of hours) or the back-off was
+ * lost, and a container restarting in a loop with a challenge that
+ * cannot pass spent the CA's failed validations (Let's Encrypt: 5 an
+ * hour) at every start.
  */
 static void retry_keep(const char *why)
 {
 	char v[1200];
 	int n = snprintf(v, sizeof v, "%lld %u\n%s\n%s", (long long)A.not_before, A.backoff,
-	                 A.directory, why);
+	                 A.settings_fp, why);
 	if (n < 0)
 		return;
 	if ((size_t)n >= sizeof v)
@@ -292,8 +318,8 @@ static void retry_forget(void)
 
 /*
  * At start: the back-off kept, and the time before which no attempt
- * goes out when a failure before the restart left one not over yet, for
- * the same directory (a new CA is asked at once), capped at BACKOFF_MAX
+ * goes out when a failure before the restart left one not over yet,
+ * with the same settings (changed ones are tried at once), capped at BACKOFF_MAX
  * from now (a clock set back). Returns that time and sets A.not_before
  * and the status to it, or 0 when there is none.
  */
@@ -312,7 +338,7 @@ static int64_t retry_restore(void)
 	*why++ = '\0';
 	long long nb = strtoll(v, &end, 10);
 	unsigned long bo = end != v && *end == ' ' ? strtoul(end + 1, &end, 10) : 0;
-	if (*end != '\0' || strcmp(dir, A.directory) != 0)
+	if (*end != '\0' || strcmp(dir, A.settings_fp) != 0)
 		return 0;
 	A.backoff = bo > BACKOFF_MAX ? BACKOFF_MAX : (unsigned)bo;
 	int64_t now = time_wall();
@@ -321,8 +347,9 @@ static int64_t retry_restore(void)
 	if (nb > now + BACKOFF_MAX)
 		nb = now + BACKOFF_MAX;
 	char q[600];
-	log_info("acme", NULL, "event=attempt_held retry_in=%lld error=%s", (long long)(nb - now),
-	         log_q(why, q, sizeof q));
+	log_info("acme", NULL, "event=attempt_held retry_in=%lld error=%s hint=\"the wait after "
+	                       "the last failure; tern acme renew tries now\"",
+	         (long long)(nb - now), log_q(why, q, sizeof q));
 	status_set("failed", why, nb);
 	A.not_before = nb;
 	return nb;
@@ -1894,6 +1921,7 @@ int acme_start(const struct config *cfg, struct store *st, struct loop *loop)
 	snprintf(A.data_dir, sizeof A.data_dir, "%s", cfg->data_dir);
 	snprintf(A.eab_kid, sizeof A.eab_kid, "%s", cfg->acme_eab_kid);
 	snprintf(A.preferred_chain, sizeof A.preferred_chain, "%s", cfg->acme_preferred_chain);
+	settings_fingerprint(cfg, A.settings_fp);
 	if (cfg->acme_eab_hmac[0] &&
 	    acme_b64url_decode(cfg->acme_eab_hmac, strlen(cfg->acme_eab_hmac), A.eab_key,
 	                       sizeof A.eab_key, &A.eab_len) < 0)

@@ -1259,9 +1259,10 @@ def test_acme_failure_wait_kept_across_restart():
     operator trying again) ordered at once, into the same 429, and a
     crash loop with a broken challenge spent Let's Encrypt's failed
     validations (5 an hour) on every start. Now the wait, the back-off
-    and the reason are stored: a restart waits the rest
-    (event=attempt_held), the settings still show the error, and `tern
-    acme renew` still orders at once."""
+    and the reason are stored: a restart with the same settings waits
+    the rest (event=attempt_held), the settings still show the error,
+    `tern acme renew` still orders at once, and so does a restart with a
+    setting changed."""
     stub = AcmeStub()
     s = stub_server(stub)
     try:
@@ -1285,6 +1286,15 @@ def test_acme_failure_wait_kept_across_restart():
         while stub.requests.count(("POST", "/order")) == orders and time.time() < deadline:
             time.sleep(0.1)
         assert stub.requests.count(("POST", "/order")) == orders + 1, stub.requests
+        # A setting changed since the failure (the operator's fix): at once.
+        assert s.wait_log(re.compile(r"renew_requested(.*\n)*.*event=attempt_failed"), timeout=20)
+        s.stop()
+        s.env["TERN_ACME_PREFERRED_CHAIN"] = "Some Root"
+        s.start()
+        deadline = time.time() + 20
+        while stub.requests.count(("POST", "/order")) == orders + 1 and time.time() < deadline:
+            time.sleep(0.1)
+        assert stub.requests.count(("POST", "/order")) == orders + 2, stub.requests
     finally:
         s.stop()
         s.cleanup()
