@@ -319,11 +319,12 @@ static void retry_forget(void)
 /*
  * At start: the back-off kept, and the time before which no attempt
  * goes out when a failure before the restart left one not over yet,
- * with the same settings (changed ones are tried at once), capped at BACKOFF_MAX
- * from now (a clock set back). Returns that time and sets A.not_before
- * and the status to it, or 0 when there is none.
+ * with the same settings (changed ones are tried at once), capped at
+ * BACKOFF_MAX from now (a clock set back). When that time is past
+ * planned (the renewal of a certificate loaded, 0 without one): returns
+ * it, with A.not_before and the status set to it; else 0.
  */
-static int64_t retry_restore(void)
+static int64_t retry_restore(int64_t planned)
 {
 	char v[1200];
 	size_t len;
@@ -342,10 +343,10 @@ static int64_t retry_restore(void)
 		return 0;
 	A.backoff = bo > BACKOFF_MAX ? BACKOFF_MAX : (unsigned)bo;
 	int64_t now = time_wall();
-	if (nb <= now)
-		return 0;
 	if (nb > now + BACKOFF_MAX)
 		nb = now + BACKOFF_MAX;
+	if (nb <= now || nb <= planned)
+		return 0;
 	char q[600];
 	log_info("acme", NULL, "event=attempt_held retry_in=%lld error=%s hint=\"the wait after "
 	                       "the last failure; tern acme renew tries now\"",
@@ -1872,11 +1873,9 @@ static void start_on_loop(void *arg)
 		install(conf, "loaded");
 		tls_conf_unref(&conf);
 		/* A renewal that failed before the restart waits on. */
-		int64_t held = retry_restore();
-		if (held > A.renew_planned)
+		int64_t held = retry_restore(A.renew_planned);
+		if (held)
 			renew_plan(held);
-		else if (held)
-			status_set("idle", NULL, A.renew_planned);
 		/* From another CA than TERN_ACME_DIRECTORY names now (staging
 		 * for a trial, then production; a change of CA): it serves
 		 * until the new CA's certificate comes, ordered now rather
@@ -1901,7 +1900,7 @@ static void start_on_loop(void *arg)
 		return;
 	}
 	tls_conf_unref(&conf);
-	int64_t held = retry_restore();
+	int64_t held = retry_restore(0);
 	schedule(held ? (unsigned)(held - time_wall()) : 0);
 }
 
