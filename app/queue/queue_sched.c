@@ -648,8 +648,12 @@ static struct cached *cache_take(const char *key)
  * host while one is left; within MX_SESSIONS_MAX sessions
  * (smtp_mx_session_limit). The others' verdicts are committed now and
  * the group goes on with the put-off ones alone (never sent twice: they
- * were not taken). A kept session (no MX list at hand) and the last host
- * leave them deferred. Returns 1 when the group went on.
+ * were not taken). A kept session is one connection among the
+ * destination's, opened for an earlier message with no MX list at hand:
+ * its put-off ones get a fresh lookup and connection (Postfix goes on
+ * from a cached session that failed recipients softly the same way),
+ * once: that attempt is an ordinary one. The last host leaves them
+ * deferred. Returns 1 when the group went on.
  */
 static int rest_to_next_host(struct job *j, struct smtp_client *c)
 {
@@ -659,8 +663,8 @@ static int rest_to_next_host(struct job *j, struct smtp_client *c)
 	for (size_t i = 0; i < g->n; i++)
 		if (j->crcpts[i].verdict == SQ_PENDING && j->crcpts[i].elsewhere && k++ == 0)
 			first = i;
-	if (k == 0 || j->reused || s->stopping || s->quiescing || j->cur_addr + 1 >= j->naddrs ||
-	    j->sessions + 1 >= MX_SESSIONS_MAX)
+	if (k == 0 || s->stopping || s->quiescing ||
+	    (!j->reused && (j->cur_addr + 1 >= j->naddrs || j->sessions + 1 >= MX_SESSIONS_MAX)))
 		return 0;
 	const char *host = j->addrs[j->cur_addr].host;
 	if (k < g->n)
@@ -678,6 +682,11 @@ static int rest_to_next_host(struct job *j, struct smtp_client *c)
 	g->n = j->cmsg.nrcpts = k;
 	if (c)
 		cache_put(j, c); /* clean for another message to this destination */
+	if (j->reused) {
+		j->reused = 0;
+		route_group(j);
+		return 1;
+	}
 	j->last_refused = 0;
 	j->answered = 1;
 	j->sessions++;

@@ -1293,3 +1293,34 @@ def test_remote_reading_the_end_of_data_slowly_does_not_hold_the_slot():
             assert not peer.ended
         finally:
             peer.stop()
+
+
+def test_rcpt_4xx_on_a_kept_connection_tried_on_a_fresh_one_and_the_next_mx():
+    """A kept (reused) session that puts a recipient off with a 4xx is no
+    last word: that session is one connection among the destination's,
+    opened before the message existed. As Postfix does after a cached
+    session fails a recipient softly, the put-off recipient goes through a
+    fresh lookup and connection in the same attempt (here: the first MX
+    again, which says 451 again, then the backup MX, which takes it),
+    while the recipient the kept session took is not sent twice."""
+    def records(ips):
+        return {"kept.test": {"MX": [[10, "mx0.kept.test"], [20, "mx1.kept.test"]]},
+                "mx0.kept.test": {"A": [ips[0]]}, "mx1.kept.test": {"A": [ips[1]]}}
+    with World(records, nips=2, env={"TERN_QUEUE_RETRY_SCHEDULE": "30"}) as w:
+        first = w.receiver(0, rcpt=lambda a: "451 4.3.0 <%s> try later" % a
+                           if a.startswith("b@") else "250 2.1.5 ok")
+        second = w.receiver(1)
+        w.send(["a@kept.test"], subject="opens")
+        assert [m["rcpts"] for m in first.wait_messages(1)] == [["a@kept.test"]]
+        assert w.srv.wait_log(re.compile(r"event=sent id=\d+ rcpt=a@kept\.test"))
+        w.send(["c@kept.test", "b@kept.test"], subject="kept")
+        got = second.wait_messages(1)
+        log = lambda: [l for l in w.srv.log_text().splitlines() if "kept.test" in l]
+        assert [m["rcpts"] for m in got] == [["b@kept.test"]], log()
+        assert [m["rcpts"] for m in first.wait_messages(2)] == [["a@kept.test"], ["c@kept.test"]]
+        # The second message went on the kept session (one EHLO for both).
+        assert [c.split(" ")[0] for c in first.commands[:8]].count("EHLO") == 1, first.commands
+        assert w.srv.wait_log(re.compile(r"event=sent id=\d+ rcpt=b@kept\.test")), log()
+        assert not [l for l in log() if "event=deferred" in l], log()
+        assert len(first.messages) == 2 and len(second.messages) == 1
+
