@@ -1759,6 +1759,7 @@ void queue_sched_stop(void)
 		if (c)
 			smtp_client_abort(c);
 	}
+	smtp_client_close_quitting();
 	sts_stop();
 	if (s->own_dns)
 		dns_free(&s->dns);

@@ -32,6 +32,11 @@
  * at least, but many refuse past 50 (452, §4.5.3.1.10); a message for
  * more goes in several transactions on the session. */
 #define TX_RCPTS_MAX 50
+/* How long a session waits for the 221 to its QUIT (and for the replies
+ * still owed before it) before it closes anyway; the reply timeout when
+ * that is shorter. Postfix's client reads the 221 too (smtp_quit_timeout),
+ * so the remote does not log a connection lost after QUIT. */
+#define QUIT_WAIT_S 10
 
 /* Where each recipient stands in the session (struct smtp_client.rst). */
 enum {
@@ -83,6 +88,8 @@ struct smtp_client {
 	char *env_sender, **env_rcpt;
 	size_t env_n;
 	int parked;                    /* idle in the owner's cache */
+	/* Every session of the process, for smtp_client_close_quitting(). */
+	struct smtp_client *prev_all, *next_all;
 	void (*gone)(void *arg);       /* parked session closed */
 	void *gone_arg;
 	uint8_t *rst; /* per recipient: R_* */
@@ -318,13 +325,21 @@ static void remote_closing(struct smtp_client *s)
 	fail_next(s, "%s (in reply to %s, from %s)", st, reply_to(s), s->where);
 }
 
+/* Sessions live on the scheduler's loop alone: no lock. */
+static struct smtp_client *all_sessions;
+
+/*
+ * QUIT, then the connection stays open for the replies still owed and the
+ * 221 (RFC 5321 §4.1.1.10: the receiver closes after its reply), within
+ * QUIT_WAIT_S; handle_reply() closes on the last one, step_timeout() when
+ * it does not come.
+ */
 static void quit(struct smtp_client *s)
 {
 	s->state = ST_QUIT;
 	if (s->c) {
 		send_line(s, "QUIT");
-		arm(s, 10);
-		client_close_after_flush(s->c, "quit");
+		arm(s, QUIT_WAIT_S < s->cfg.timeout_s ? QUIT_WAIT_S : s->cfg.timeout_s);
 	}
 }
 
@@ -1079,6 +1094,8 @@ static void handle_reply(struct smtp_client *s)
 		body_reply(s);
 		return;
 	case ST_QUIT:
+		if (s->owed == 0 && s->c)
+			client_close_after_flush(s->c, "quit"); /* the 221 (or what came instead) */
 		return;
 	default:
 		fail_next(s, "4.5.0 unexpected reply from %s", s->where);
@@ -1125,7 +1142,7 @@ static void on_data(struct client *c, void *arg)
 {
 	struct smtp_client *s = arg;
 
-	if (s->parked) {
+	if (s->parked && s->state != ST_QUIT) {
 		/* Nothing is asked while idle: whatever comes (a 421 before
 		 * the remote hangs up) ends the session rather than being
 		 * taken for the answer to our next command. */
@@ -1219,8 +1236,8 @@ static void on_data(struct client *c, void *arg)
 				s->owed--;
 			handle_reply(s);
 			smtp_reply_init(&s->reply);
-			if (s->state == ST_QUIT)
-				return;
+			if (s->state == ST_QUIT && s->owed == 0)
+				return; /* the 221: closing */
 		}
 		if (s->c == NULL)
 			return;
@@ -1246,6 +1263,12 @@ static void on_close(struct client *c, void *arg, const char *reason)
 	}
 	if (s->parked && s->gone)
 		s->gone(s->gone_arg);
+	if (s->prev_all)
+		s->prev_all->next_all = s->next_all;
+	else
+		all_sessions = s->next_all;
+	if (s->next_all)
+		s->next_all->prev_all = s->prev_all;
 	if (!s->reported && strcmp(reason, "tls_handshake_failed") == 0) {
 		s->msg->tls_outcome = SMTPC_TLS_FAILED;
 		s->msg->tls_err = client_tls_error(c);
@@ -1290,6 +1313,12 @@ static void step_timeout(struct loop *loop, void *arg)
 	struct smtp_client *s = arg;
 	(void)loop;
 	s->timer = 0;
+	if (s->state == ST_QUIT) {
+		/* No 221 in time: closed all the same. */
+		if (s->c)
+			client_close(s->c, "quit_timeout");
+		return;
+	}
 	if (s->parked) {
 		/* Idle long enough: say goodbye (on_close tells the owner). */
 		quit(s);
@@ -1374,7 +1403,20 @@ struct smtp_client *smtp_client_start(struct loop *loop, const struct dns_addr *
 		return NULL;
 	}
 	arm(s, cfg->connect_timeout_s);
+	s->next_all = all_sessions;
+	if (all_sessions)
+		all_sessions->prev_all = s;
+	all_sessions = s;
 	return s;
+}
+
+void smtp_client_close_quitting(void)
+{
+	for (struct smtp_client *s = all_sessions, *next; s; s = next) {
+		next = s->next_all; /* on_close may free s */
+		if (s->state == ST_QUIT && s->reported && s->c)
+			client_close(s->c, "stopping");
+	}
 }
 
 void smtp_client_abort(struct smtp_client *s)

@@ -22,8 +22,9 @@
  * recipients deferred with its text (RFC 5321 §3.8). A deferred recipient
  * the message did not reach (a 4xx to its RCPT, to DATA or the end of
  * data, the session ended before its data) is marked elsewhere: the
- * caller may try it at the next address. After done() the session sends QUIT and frees itself; the
- * caller must not touch it again.
+ * caller may try it at the next address. After done() the session sends
+ * QUIT, reads the remote's 221 (QUIT_WAIT_S at most) and frees itself;
+ * the caller must not touch it again.
  *
  * Caveats: msg and its strings must stay valid until done() runs.
  */
@@ -171,6 +172,11 @@ int smtp_client_next(struct smtp_client *s, struct smtp_client_msg *msg, smtp_cl
  * now runs: the call does nothing, and msg is not touched).
  */
 int smtp_client_converted(struct smtp_client *s);
+/*
+ * Closes now every session waiting for the 221 to its QUIT (no owner has
+ * them any more): the scheduler's stop, so that none outlives its loop.
+ */
+void smtp_client_close_quitting(void);
 /* The remote's name the session was opened to. */
 const char *smtp_client_host(const struct smtp_client *s);
 

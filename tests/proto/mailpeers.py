@@ -123,6 +123,21 @@ def ca_signed(tmp, ca, name, also=()):
     return crt, key
 
 
+def _hung_up(c):
+    """Whether the peer of socket c (plain or TLS) closed its end: EOF (or
+    a reset) waiting, without taking any octet of real input."""
+    raw = socket.socket(fileno=os.dup(c.fileno()))
+    try:
+        raw.setblocking(False)
+        return raw.recv(1, socket.MSG_PEEK) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+    finally:
+        raw.close()
+
+
 class Receiver:
     """A scriptable SMTP server on ip:port in a thread.
 
@@ -149,7 +164,10 @@ class Receiver:
     session: "close" (hangs up), "garbage" (a line of text), "silent"
     (says nothing till the client gives up); the session without
     STARTTLS after it is served as usual. mail(addr) -> reply line for
-    MAIL FROM (default 250). A 421 reply does not close the connection:
+    MAIL FROM (default 250). quit_delay: the 221 to QUIT goes this many
+    seconds late, and .quits records for each QUIT whether the client was
+    still there to read it ("open") or had hung up already ("closed").
+    A 421 reply does not close the connection:
     the peer reads on, as a hostile one would, so what the client still
     sends after it is in .commands.
     Received transactions are in .messages (dicts; "at" is the time.time()
@@ -160,7 +178,7 @@ class Receiver:
                  dsn=False, hangup_after_data=False, tls13_only=False, data_delay=0,
                  cert=None, extra_ehlo=(), max_rcpts=None, dot_354=False, read_rate=None,
                  data_extra=None, talk_ahead=None, early_reply=None, greeting=None,
-                 tls_break=None, mail=None, early_hold=False):
+                 tls_break=None, mail=None, early_hold=False, quit_delay=0):
         self.ip, self.port = ip, port
         self.extra_ehlo = list(extra_ehlo)
         self.rcpt_fn = rcpt or (lambda a: "250 2.1.5 ok")
@@ -175,6 +193,7 @@ class Receiver:
         self.early_reply, self.early_hold = early_reply, early_hold
         self.greeting = greeting
         self.tls_break = tls_break
+        self.quit_delay, self.quits = quit_delay, []
         self.lone_dots = 0
         self.open_sessions = self.max_open_sessions = 0
         self.messages, self.connections, self.commands = [], 0, []
@@ -383,6 +402,10 @@ class Receiver:
                 mail, rcpts = None, []
                 out("250 2.0.0 ok")
             elif cmd == "QUIT":
+                if self.quit_delay:
+                    time.sleep(self.quit_delay)
+                    with self.lock:
+                        self.quits.append("closed" if _hung_up(c) else "open")
                 out("221 2.0.0 bye")
                 return
             elif cmd == "NOOP":

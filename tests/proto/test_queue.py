@@ -1324,3 +1324,23 @@ def test_rcpt_4xx_on_a_kept_connection_tried_on_a_fresh_one_and_the_next_mx():
         assert not [l for l in log() if "event=deferred" in l], log()
         assert len(first.messages) == 2 and len(second.messages) == 1
 
+
+def test_quit_waits_for_the_remotes_221():
+    """The client says QUIT and reads the 221 before it closes (bounded),
+    as Postfix's does: closing right after QUIT has the remote log a lost
+    connection ("lost connection after QUIT"). Both ways a session ends:
+    a kept one idle past its time, and one that quits at once after a
+    refused transaction. The remote answers QUIT half a second late and
+    looks, before it answers, whether the client is still there."""
+    with World(lambda ips: zone(mx(ips, 0), mx(ips, 1, name="refuses.test"))) as w:
+        r = w.receiver(0, quit_delay=0.5)
+        no = w.receiver(1, quit_delay=0.5, rcpt=lambda a: "550 5.1.1 no such user")
+        w.send(["carol@remote.test"], subject="kept then quit")
+        w.send(["dave@refuses.test"], subject="refused")
+        assert len(r.wait_messages(1)) == 1
+        deadline = time.time() + 20
+        while time.time() < deadline and not (r.quits and no.quits):
+            time.sleep(0.1)
+        assert no.quits == ["open"], (no.quits, no.commands)
+        assert r.quits == ["open"], (r.quits, r.commands)
+        assert w.srv.wait_log(re.compile(r"event=bounced id=\d+ rcpt=dave@refuses\.test"))
