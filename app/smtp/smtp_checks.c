@@ -247,6 +247,7 @@ static void refuse_null_mx(struct smtp_session *s)
 	metrics_inc(METRIC_REJECTED);
 	if (!s->conn_gone)
 		smtp_reply_null_mx(s, tx->mail_from);
+	tx->refused = 1;
 	smtp_tx_committed(s);
 }
 
@@ -349,6 +350,7 @@ static void decide(struct smtp_checks *c)
 		metrics_inc(METRIC_REJECTED);
 		if (!s->conn_gone)
 			smtp_reply_verdict(s, &pd.verdict);
+		tx->refused = 1;
 		smtp_tx_committed(s);
 		return;
 	}

@@ -105,6 +105,10 @@ struct smtp_tx {
 	size_t header_len;  /* bytes of added headers at the front of msg */
 	int spool_failed;   /* msg refused bytes (no memory, disk error): 421 at the end */
 	int data_failed;    /* BDAT: a chunk failed; consume and refuse the rest */
+	/* Refused after its data by a verdict on the message (a policy's, the
+	 * spam stage's, Sieve's, a quota): smtp_tx_committed() counts it
+	 * among the session's errors, as a refused command. */
+	int refused;
 	int too_big;
 	uint64_t bdat_left; /* bytes of the current chunk still to read */
 	int bdat_last;

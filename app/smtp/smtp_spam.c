@@ -433,6 +433,7 @@ static void refuse(struct smtp_spam *sp, const struct verdict *v)
 	metrics_inc(METRIC_REJECTED);
 	if (!s->conn_gone)
 		smtp_reply_verdict(s, v);
+	s->tx.refused = 1;
 	smtp_tx_committed(s);
 }
 

@@ -423,12 +423,20 @@ void smtp_tx_finish(struct smtp_session *s)
 
 void smtp_tx_committed(struct smtp_session *s)
 {
+	int refused = s->tx.refused;
 	s->state = SMTP_S_HELO; /* lets the tx and session be freed */
 	if (s->conn_gone) {
 		smtp_session_free(s);
 		return;
 	}
 	smtp_tx_end(s);
+	/* A message refused for what it is counts as a refused command
+	 * does: a client sending it again and again is cut at the limit
+	 * (it says 421 and closes). */
+	if (refused && smtp_session_error(s)) {
+		conn_flush(s->conn);
+		return;
+	}
 	if (s->draining) {
 		smtp_reply(s, "421 4.3.2 %s Service shutting down", hostname_now());
 		s->state = SMTP_S_CLOSING;
@@ -571,6 +579,8 @@ static void delivered(struct delivery *d, void *arg)
 				 store_refusals[i].reason, tx->data.len);
 			metrics_inc(METRIC_REJECTED);
 			smtp_reply(s, "%s", store_refusals[i].reply);
+			/* The recipient's quota; a full disk is ours. */
+			tx->refused = store_refusals[i].result != STORE_EFULL;
 		} else {
 			log_error("smtp", s->id, "event=delivery_failed result=%d", d->result);
 			smtp_reply(s, "451 4.3.0 Error: local storage failure, try again later");
@@ -815,6 +825,7 @@ static int sieve_stage(struct smtp_session *s, int junk)
 			 tx->data.len);
 		metrics_inc(METRIC_REJECTED);
 		smtp_reply(s, "550 5.7.1 %s", why);
+		tx->refused = 1;
 		for (unsigned i = 0; i < tx->nplans; i++)
 			deliver_sieve_reply_free(tx->sieve_replies[i]);
 		tx->sieve_replies = NULL;

@@ -230,6 +230,30 @@ def test_rcpt_4xx_counts_as_an_error():
         assert r.closed()
 
 
+def test_message_refused_after_data_counts_as_an_error():
+    """A message refused at the end of DATA (here the spam stage's 550 for
+    a blocked sender; DMARC's reject, a Sieve reject, a quota refusal the
+    same) is the client's error like a refused command: one that sends
+    the refused message again and again on one connection is cut at
+    TERN_SMTP_MAX_ERRORS, not answered for the session's hour."""
+    from httpc import admin_server
+    s, a = admin_server(accounts=ACCOUNTS, env={"TERN_SMTP_MAX_ERRORS": "3"})
+    with s:
+        st, _, body = a.call("PUT", "/spam/lists/global", {"block": ["blocked.test"]})
+        assert st == 200, body
+        r = Raw(s.smtp_port)
+        assert r.cmd("EHLO loop.test")[0] == 250
+        for i in range(3):
+            for cmd in ("MAIL FROM:<x@blocked.test>", "RCPT TO:<bob@example.test>", "DATA"):
+                assert r.cmd(cmd)[0] in (250, 354), (i, cmd)
+            code, lines = r.cmd(message("again %d" % i, sender="x@blocked.test") + "\r\n.")
+            assert code == 550 and "blocked" in lines[0], (i, lines)
+        code, lines = r.reply()
+        assert code == 421 and "too many errors" in lines[0], lines
+        assert r.closed()
+        assert s.wait_log("event=too_many_errors errors=3")
+
+
 def test_idle_timeout():
     with srv(env={"TERN_SMTP_TIMEOUT": "1"}) as s:
         r = Raw(s.smtp_port)
