@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -358,6 +359,7 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 	cfg->smtp_timeout_s = 300;
 	cfg->smtp_session_max_s = 3600;
 	cfg->smtp_max_errors = 10;
+	cfg->smtp_soft_errors = UINT_MAX; /* half of smtp_max_errors, below */
 	cfg->pop3_timeout_s = 600; /* RFC 1939 §3: at least 10 minutes */
 	cfg->send_rate = 500; /* submission, per account and hour */
 	cfg->auth_checks = 1;
@@ -576,6 +578,7 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 	    get_uint("TERN_SMTP_TIMEOUT", &cfg->smtp_timeout_s, 1, 86400, err, errsz) < 0 ||
 	    get_uint("TERN_SMTP_MAX_SESSION_TIME", &cfg->smtp_session_max_s, 1, 86400, err, errsz) < 0 ||
 	    get_uint("TERN_SMTP_MAX_ERRORS", &cfg->smtp_max_errors, 1, 1000, err, errsz) < 0 ||
+	    get_uint("TERN_SMTP_SOFT_ERRORS", &cfg->smtp_soft_errors, 0, 1000, err, errsz) < 0 ||
 	    get_uint("TERN_SMTP_GREET_DELAY", &cfg->smtp_greet_delay_ms, 0, 60000, err, errsz) < 0 ||
 	    get_uint("TERN_THREADS", &cfg->loops, 0, 256, err, errsz) < 0 ||
 	    get_uint("TERN_POP3_TIMEOUT", &cfg->pop3_timeout_s, 1, 86400, err, errsz) < 0 ||
@@ -587,6 +590,8 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 		     errsz) < 0 ||
 	    get_uint("TERN_IMAP_SAVE_LIMIT", &cfg->imap_save_limit, 1, 100000000, err, errsz) < 0)
 		return -1;
+	if (cfg->smtp_soft_errors == UINT_MAX)
+		cfg->smtp_soft_errors = cfg->smtp_max_errors / 2;
 	snprintf(cfg->metrics_allow, sizeof(cfg->metrics_allow), "127.0.0.0/8,::1/128");
 	if (get_str("TERN_METRICS_ALLOW", cfg->metrics_allow, sizeof(cfg->metrics_allow), err,
 		    errsz) < 0)

@@ -91,6 +91,10 @@ struct config {
 	unsigned smtp_timeout_s;      /* idle time between commands */
 	unsigned smtp_session_max_s;  /* total session time */
 	unsigned smtp_max_errors;
+	/* TERN_SMTP_SOFT_ERRORS: errors past which each command waits a
+	 * second (Postfix's smtpd_soft_error_limit); half of smtp_max_errors
+	 * unless set. */
+	unsigned smtp_soft_errors;
 	unsigned smtp_greet_delay_ms; /* TERN_SMTP_GREET_DELAY: pause before port 25's greeting */
 	unsigned loops; /* event loop threads; 0 = one per core */
 	unsigned pop3_timeout_s; /* TERN_POP3_TIMEOUT: idle time between commands */

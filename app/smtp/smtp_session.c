@@ -43,6 +43,10 @@
 #define SMTP_HANDSHAKE_TIMEOUT_MS 30000
 #define SMTP_JUNK_LIMIT 100 /* NOOP, RSET, VRFY, EXPN, HELP, HELO, EHLO, BDAT 0 between messages */
 #define SMTP_RCPT_OVERSHOOT 1000 /* RCPTs past TERN_SMTP_MAX_RECIPIENTS before each is an error */
+/* Past TERN_SMTP_SOFT_ERRORS, each command waits this long (Postfix's
+ * smtpd_error_sleep_time once over smtpd_soft_error_limit, 1 s): a client
+ * looping on refused commands makes one try a second until it is cut. */
+#define SMTP_ERROR_SLEEP_MS 1000
 /*
  * Under pressure a message must come at this many octets a second at
  * least, measured over windows of TERN_SMTP_STRESS_TIMEOUT: whole lines,
@@ -212,9 +216,10 @@ static void idle_timeout(struct loop *loop, void *arg)
 		return;
 	}
 	if (s->state == SMTP_S_WAIT_STORE || s->state == SMTP_S_WAIT_AUTH ||
-	    s->state == SMTP_S_WAIT_DNS) {
+	    s->state == SMTP_S_WAIT_DNS || s->pace_timer) {
 		/* Our side is working (the checks, the store; the password
-		 * check or its failure delay; a null MX check): not the
+		 * check or its failure delay; a null MX check; the error
+		 * sleep): not the
 		 * client's idle time.
 		 * Armed again, never dropped: a client silent after the
 		 * reply must still be timed out. */
@@ -1083,13 +1088,47 @@ static void dispatch(struct smtp_session *s, struct str line)
 	}
 }
 
+static void error_sleep_end(struct loop *loop, void *arg)
+{
+	struct smtp_session *s = arg;
+	(void)loop;
+	s->pace_timer = 0;
+	s->paced = 1;
+	conn_pause_read(s->conn, 0);
+	smtp_session_input(s);
+	if (s->conn) /* reading on may have ended the session's conn */
+		conn_flush(s->conn);
+}
+
+/*
+ * Past TERN_SMTP_SOFT_ERRORS every command line waits SMTP_ERROR_SLEEP_MS
+ * before it runs, so its reply (and the session's end at the limit)
+ * comes that much later: on a timer, the loop serving others meanwhile,
+ * the line left in the input. 1 when the session now waits.
+ */
+static int error_sleep(struct smtp_session *s)
+{
+	if (s->paced || s->errors <= smtp_cfg->smtp_soft_errors) {
+		s->paced = 0;
+		return 0;
+	}
+	if (!s->pace_logged) { /* once a session: the first wait says why */
+		log_info("smtp", s->id, "event=error_sleep errors=%u ms=%d", s->errors,
+			 SMTP_ERROR_SLEEP_MS);
+		s->pace_logged = 1;
+	}
+	conn_pause_read(s->conn, 1);
+	s->pace_timer = loop_timer_add(s->loop, SMTP_ERROR_SLEEP_MS, error_sleep_end, s);
+	return 1;
+}
+
 /* Reads and runs command lines until input runs out or the state changes to content. */
 void smtp_session_input(struct smtp_session *s)
 {
 	struct buf *in = &s->conn->in;
 
 	while (!s->conn_gone && s->state != SMTP_S_CLOSING && s->state != SMTP_S_WAIT_STORE &&
-	       s->state != SMTP_S_WAIT_AUTH && s->state != SMTP_S_WAIT_DNS) {
+	       s->state != SMTP_S_WAIT_AUTH && s->state != SMTP_S_WAIT_DNS && !s->pace_timer) {
 		if (s->state == SMTP_S_DATA) {
 			size_t avail = buf_len(in);
 			const char *nl = memchr(buf_data(in), '\n', avail);
@@ -1142,6 +1181,8 @@ void smtp_session_input(struct smtp_session *s)
 		}
 		int r = smtp_line_find(buf_data(in), buf_len(in), SMTP_LINE_MAX, &linelen, &consumed);
 		if (r == SMTP_LINE_MORE)
+			return;
+		if (error_sleep(s))
 			return;
 		record_progress(s, 0, 1); /* a line, or a bad one answered below */
 		if (r == SMTP_LINE_FOUND) {
@@ -1246,7 +1287,9 @@ static void session_closed(struct conn *c, void *arg, const char *reason)
 		loop_timer_del(s->loop, s->life_timer);
 	if (s->greet_timer)
 		loop_timer_del(s->loop, s->greet_timer);
-	s->idle_timer = s->life_timer = s->greet_timer = 0;
+	if (s->pace_timer)
+		loop_timer_del(s->loop, s->pace_timer);
+	s->idle_timer = s->life_timer = s->greet_timer = s->pace_timer = 0;
 	smtp_auth_closed(s);
 	if (s->limited)
 		limits_release(s->mode == SMTP_MODE_MX ? POOL_SMTP : POOL_SUBMISSION, c->peer_ip);

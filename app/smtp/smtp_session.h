@@ -204,6 +204,12 @@ struct smtp_session {
 	int esmtp;
 	char helo[256];
 	unsigned errors;
+	/* Past smtp_soft_errors, each command line waits
+	 * SMTP_ERROR_SLEEP_MS before it runs (Postfix's smtpd_error_sleep_time
+	 * over smtpd_soft_error_limit): the timer, and whether the line at
+	 * the head of the input has had its wait. */
+	uint64_t pace_timer;
+	int paced, pace_logged;
 	/* Lines after an AUTH command still to come that may be the SASL
 	 * responses of a refused exchange a client pipelined (a password in
 	 * base64): an unknown command among them is logged without its text. */

@@ -140,7 +140,8 @@ def test_pregreet_talker_rejected():
 
 
 def test_too_many_errors_disconnects():
-    with srv(env={"TERN_SMTP_MAX_ERRORS": "5"}) as s:
+    # The error sleep is test_errors_past_half_the_limit_slow_every_reply's.
+    with srv(env={"TERN_SMTP_MAX_ERRORS": "5", "TERN_SMTP_SOFT_ERRORS": "5"}) as s:
         r = Raw(s.smtp_port)
         codes = [r.cmd("BOGUS %d" % i)[0] for i in range(4)]
         assert codes == [500] * 4
@@ -228,6 +229,41 @@ def test_rcpt_4xx_counts_as_an_error():
         code, lines = r.reply()
         assert code == 421 and "too many errors" in lines[0], lines
         assert r.closed()
+
+
+def test_errors_past_half_the_limit_slow_every_reply():
+    """Past half of TERN_SMTP_MAX_ERRORS (Postfix's smtpd_soft_error_limit
+    under its hard limit), each further reply waits a second
+    (smtpd_error_sleep_time) before the session is cut at the limit: an
+    error-looping client makes one try a second, not thousands. The wait
+    is a timer (the session's loop serves others meanwhile), and a client
+    that pipelines gets its replies a second apart all the same. Elapsed
+    times are measured from the command's sending (at least, never at
+    most)."""
+    with srv(env={"TERN_SMTP_MAX_ERRORS": "8"}) as s:
+        r = Raw(s.smtp_port)
+        assert r.cmd("EHLO slow.test")[0] == 250
+        for i in range(4):  # errors 1..4: half the limit, answered at once
+            assert r.cmd("BOGUS %d" % i)[0] == 500
+        t0 = time.monotonic()
+        assert r.cmd("BOGUS 4")[0] == 500  # the 5th error: its reply is not held yet
+        t1 = time.monotonic()
+        assert r.cmd("NOOP")[0] == 250  # past the soft limit: every reply waits
+        assert time.monotonic() - t1 >= 0.99, time.monotonic() - t1
+        # Pipelined: one second each.
+        t2 = time.monotonic()
+        r.send("BOGUS 5\r\nBOGUS 6\r\n")
+        assert [r.reply()[0] for _ in range(2)] == [500, 500]
+        assert time.monotonic() - t2 >= 1.98, time.monotonic() - t2
+        t3 = time.monotonic()
+        r.send("BOGUS 7\r\n")
+        code, lines = r.reply()
+        assert code == 500 and time.monotonic() - t3 >= 0.99
+        code, lines = r.reply()
+        assert code == 421 and "too many errors" in lines[0], lines
+        assert r.closed()
+        assert t1 > t0
+        assert s.wait_log("event=error_sleep errors=5")
 
 
 def test_message_refused_after_data_counts_as_an_error():
@@ -368,7 +404,8 @@ def test_flood_of_pipelined_commands():
     # EHLO's reply is some 200 octets: 1,000 of them are a quarter of a
     # megabyte of replies. Past 100 they count as junk commands, each an
     # error, hence the error limit at its highest.
-    with srv(env={"TERN_SMTP_MAX_ERRORS": "1000"}) as s:
+    # (No error sleep either: it would answer the last 500 a second apart.)
+    with srv(env={"TERN_SMTP_MAX_ERRORS": "1000", "TERN_SMTP_SOFT_ERRORS": "1000"}) as s:
         r = Raw(s.smtp_port)
         r.cmd("EHLO flood.test")
         r.send("EHLO flood.test\r\n" * 1000)

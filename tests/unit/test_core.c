@@ -399,6 +399,20 @@ static void test_config(void)
 	setenv("TERN_SMTP_GREET_DELAY", "60001", 1);
 	CHECK_EQ_INT(config_load(&cfg, err, sizeof(err)), -1);
 	unsetenv("TERN_SMTP_GREET_DELAY");
+	/* The error sleep starts past half the error limit unless set. */
+	CHECK_EQ_INT(config_load(&cfg, err, sizeof(err)), 0);
+	CHECK_EQ_INT(cfg.smtp_soft_errors, 5);
+	setenv("TERN_SMTP_MAX_ERRORS", "30", 1);
+	CHECK_EQ_INT(config_load(&cfg, err, sizeof(err)), 0);
+	CHECK_EQ_INT(cfg.smtp_soft_errors, 15);
+	setenv("TERN_SMTP_SOFT_ERRORS", "0", 1);
+	CHECK_EQ_INT(config_load(&cfg, err, sizeof(err)), 0);
+	CHECK_EQ_INT(cfg.smtp_soft_errors, 0);
+	setenv("TERN_SMTP_SOFT_ERRORS", "1001", 1);
+	CHECK_EQ_INT(config_load(&cfg, err, sizeof(err)), -1);
+	CHECK(strstr(err, "TERN_SMTP_SOFT_ERRORS") && strstr(err, "0 to 1000"));
+	unsetenv("TERN_SMTP_SOFT_ERRORS");
+	unsetenv("TERN_SMTP_MAX_ERRORS");
 
 	/* ACME: directory names, challenge, External Account Binding pairs. */
 	CHECK_EQ_INT(config_load(&cfg, err, sizeof(err)), 0);
