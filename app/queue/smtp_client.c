@@ -548,8 +548,9 @@ static void envelope_free(struct smtp_client *s)
 }
 
 /*
- * The envelope of this transaction. An SMTPUTF8 message goes with
- * SMTPUTF8 to a server offering it. Else the envelope must be ASCII
+ * The envelope of this transaction. An SMTPUTF8 message, or one whose
+ * header section has 8-bit octets, goes with SMTPUTF8 to a server
+ * offering it. Else the envelope must be ASCII
  * (RFC 6531 §3.2 limits only what needs SMTPUTF8): a domain with U-labels
  * goes as its A-labels, as Postfix and Exim do, so mail to
  * user@bücher.example reaches a server without SMTPUTF8. A recipient
@@ -566,7 +567,11 @@ static int envelope_plan(struct smtp_client *s, char *st, size_t stsz)
 	envelope_free(s);
 	s->env_n = m->nrcpts;
 	s->env_rcpt = xcalloc(m->nrcpts ? m->nrcpts : 1, sizeof *s->env_rcpt);
-	s->smtputf8 = (m->flags & SQ_SMTPUTF8) && offered;
+	/* A header section with raw UTF-8 on mail that came without
+	 * SMTPUTF8 (a MUA's Subject; tern takes it, as Postfix does) needs
+	 * the extension too (RFC 6531 §3.4, RFC 6532 §3): declared to a
+	 * server offering it; to one without, it goes as it came. */
+	s->smtputf8 = offered && ((m->flags & SQ_SMTPUTF8) || header_8bit(m->data, m->len));
 	if (s->smtputf8)
 		return 0;
 	int sender_bad = ascii_address(m->sender, &s->env_sender) < 0, rcpt_bad = 0;

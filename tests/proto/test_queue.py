@@ -1344,3 +1344,23 @@ def test_quit_waits_for_the_remotes_221():
         assert no.quits == ["open"], (no.quits, no.commands)
         assert r.quits == ["open"], (r.quits, r.commands)
         assert w.srv.wait_log(re.compile(r"event=bounced id=\d+ rcpt=dave@refuses\.test"))
+
+
+def test_utf8_header_without_smtputf8_declared_to_a_remote_offering_it():
+    """A message whose header section has raw UTF-8 (a MUA's Subject:
+    café, submitted without the SMTPUTF8 parameter, which tern takes as
+    Postfix does) needs SMTPUTF8 on the next hop: RFC 6531 §3.4, the
+    client MUST supply it when the message requires the extension, and a
+    UTF-8 header field is valid only under it (RFC 6532 §3). To a remote
+    offering it, MAIL carries SMTPUTF8; a message whose header is ASCII
+    (8-bit body only) still goes without."""
+    with World(lambda ips: zone(mx(ips, 0))) as w:
+        r = w.receiver(0)
+        w.send(["carol@remote.test"], subject="caf\u00e9 au lait")
+        m = r.wait_messages(1)[0]
+        assert "SMTPUTF8" in m["mail_line"].upper(), m["mail_line"]
+        assert "Subject: caf\u00e9 au lait".encode() in m["data"], m["data"][:400]
+        w.send(["carol@remote.test"], subject="plain", body="caf\u00e9\r\n")
+        m = r.wait_messages(2)[1]
+        assert "SMTPUTF8" not in m["mail_line"].upper(), m["mail_line"]
+        assert "BODY=8BITMIME" in m["mail_line"].upper(), m["mail_line"]
