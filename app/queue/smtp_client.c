@@ -1325,7 +1325,13 @@ static void step_timeout(struct loop *loop, void *arg)
 		return;
 	}
 	if (s->parked) {
-		/* Idle long enough: say goodbye (on_close tells the owner). */
+		/* Idle long enough: the owner forgets it now, not when the
+		 * 221 came (its cache slot, freed then, may hold another
+		 * session by that time), and it says goodbye on its own. */
+		s->parked = 0;
+		if (s->gone)
+			s->gone(s->gone_arg);
+		s->gone = NULL;
 		quit(s);
 		return;
 	}

@@ -149,9 +149,10 @@ void smtp_client_abort(struct smtp_client *s);
 /*
  * Connection reuse. Called from done() after a verdict that ended the
  * transaction cleanly (the remote answered the end of data): instead of
- * QUIT the session stays open, idle, for idle_s seconds; gone(arg) runs if
- * it closes meanwhile (idle timeout, the remote hung up), after which the
- * session is freed. Returns 0, or -1 when the transaction did not end
+ * QUIT the session stays open, idle, for idle_s seconds; gone(arg) runs
+ * once it is no longer the owner's: the remote hung up (the session is
+ * then freed), or idle_s passed (it then quits on its own, still reading
+ * the 221, and frees itself). Returns 0, or -1 when the transaction did not end
  * cleanly (refused earlier, timeout): that session quits as before, as
  * does one not parked from done().
  */
