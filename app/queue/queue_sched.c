@@ -671,7 +671,9 @@ static int rest_to_next_host(struct job *j, struct smtp_client *c)
 		commit_group(j, j->cmsg.remote_dsn, host, 1);
 	snprintf(j->last_why, sizeof j->last_why, "%s", j->crcpts[first].status);
 	char qh[HOST_Q];
-	log_info("queue", NULL, "event=rcpts_to_next_host id=%llu host=%s rcpts=%zu",
+	/* From a kept session: a new lookup and connection, from the first host on. */
+	log_info("queue", NULL, "event=%s id=%llu host=%s rcpts=%zu",
+		 j->reused ? "rcpts_to_new_session" : "rcpts_to_next_host",
 		 (unsigned long long)j->e.id, log_q(host, qh, sizeof qh), k);
 	k = 0;
 	for (size_t i = 0; i < g->n; i++)

@@ -1321,6 +1321,7 @@ def test_rcpt_4xx_on_a_kept_connection_tried_on_a_fresh_one_and_the_next_mx():
         # The second message went on the kept session (one EHLO for both).
         assert [c.split(" ")[0] for c in first.commands[:8]].count("EHLO") == 1, first.commands
         assert w.srv.wait_log(re.compile(r"event=sent id=\d+ rcpt=b@kept\.test")), log()
+        assert w.srv.wait_log("event=rcpts_to_new_session"), log()
         assert not [l for l in log() if "event=deferred" in l], log()
         assert len(first.messages) == 2 and len(second.messages) == 1
 
