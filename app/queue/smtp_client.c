@@ -150,15 +150,19 @@ static void set_rcpt(struct smtp_client_rcpt *r, uint8_t verdict, const char *fm
 
 static void fail_next(struct smtp_client *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+static void fail_quit(struct smtp_client *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void quit(struct smtp_client *s);
 
-/* A failure before any verdict: the caller tries the next address. */
-static void fail_next(struct smtp_client *s, const char *fmt, ...)
+/*
+ * A failure before any verdict: the caller tries the next address. With
+ * bye, the remote refused in step (a reply to our command): QUIT and its
+ * 221 end the session, as after a transaction (RFC 5321 §3.1: a server
+ * greeting with 554 waits for it); else (lost, timed out, out of step, a
+ * 421, TLS gone wrong) it is closed at once.
+ */
+static void fail_end(struct smtp_client *s, int bye, const char *why)
 {
-	char why[SQ_STATUS_MAX];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(why, sizeof why, fmt, ap);
-	va_end(ap);
 	int decided = s->tx_ended;
 	if (s->state == ST_TX || s->state == ST_BODY || s->state == ST_DOT)
 		for (size_t i = 0; i < s->ntx; i++)
@@ -182,8 +186,31 @@ static void fail_next(struct smtp_client *s, const char *fmt, ...)
 	} else {
 		report(s, SMTPC_NEXT, why);
 	}
-	if (s->c)
+	if (s->c && bye && s->state != ST_QUIT)
+		quit(s);
+	else if (s->c)
 		client_close(s->c, "failed");
+}
+
+static void fail_next(struct smtp_client *s, const char *fmt, ...)
+{
+	char why[SQ_STATUS_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof why, fmt, ap);
+	va_end(ap);
+	fail_end(s, 0, why);
+}
+
+/* fail_next() for the remote's refusal of a command: the session QUITs. */
+static void fail_quit(struct smtp_client *s, const char *fmt, ...)
+{
+	char why[SQ_STATUS_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof why, fmt, ap);
+	va_end(ap);
+	fail_end(s, 1, why);
 }
 
 static void send_line(struct smtp_client *s, const char *fmt, ...)
@@ -811,7 +838,7 @@ static void tx_reply(struct smtp_client *s)
 			/* A 4xx to MAIL before any verdict is the host's trouble
 			 * (full, overloaded, greylisting the client): the next MX
 			 * is tried, as Postfix does; the last host's reply defers. */
-			fail_next(s, "%s (in reply to MAIL FROM, from %s)", st, s->where);
+			fail_quit(s, "%s (in reply to MAIL FROM, from %s)", st, s->where);
 			return;
 		}
 		if (!s->mail_ok) {
@@ -928,7 +955,7 @@ static void after_ehlo(struct smtp_client *s)
 		}
 		if (s->cfg.require_tls) {
 			s->msg->tls_outcome = SMTPC_TLS_NOT_OFFERED;
-			fail_next(s, "4.7.10 %s offers no STARTTLS, which %s requires", s->where,
+			fail_quit(s, "4.7.10 %s offers no STARTTLS, which %s requires", s->where,
 				  s->cfg.require_why ? s->cfg.require_why : "the relay set-up");
 			return;
 		}
@@ -937,7 +964,7 @@ static void after_ehlo(struct smtp_client *s)
 		char plain[600], b64[820];
 		size_t ul = strlen(s->cfg.auth_user), pl = strlen(s->cfg.auth_pass);
 		if (!client_tls_established(s->c)) {
-			fail_next(s, "4.7.10 will not send the relay password over plaintext to %s",
+			fail_quit(s, "4.7.10 will not send the relay password over plaintext to %s",
 				  s->where);
 			return;
 		}
@@ -945,7 +972,7 @@ static void after_ehlo(struct smtp_client *s)
 			/* A caller that did not ask for verification gets no
 			 * password sent either: the issue's relay got AUTH PLAIN
 			 * over TLS to a certificate for another name. */
-			fail_next(s, "4.7.5 will not send the relay password to %s over unverified TLS",
+			fail_quit(s, "4.7.5 will not send the relay password to %s over unverified TLS",
 				  s->where);
 			return;
 		}
@@ -989,7 +1016,7 @@ static void handle_reply(struct smtp_client *s)
 		if (code != 220) {
 			reply_status(s, st, sizeof st);
 			s->msg->refused_5xx = code / 100 == 5;
-			fail_next(s, "%s (greeting from %s)", st, s->where);
+			fail_quit(s, "%s (greeting from %s)", st, s->where);
 			return;
 		}
 		send_ehlo(s);
@@ -1007,13 +1034,13 @@ static void handle_reply(struct smtp_client *s)
 			return;
 		}
 		reply_status(s, st, sizeof st);
-		fail_next(s, "%s (EHLO to %s)", st, s->where);
+		fail_quit(s, "%s (EHLO to %s)", st, s->where);
 		return;
 	case ST_HELO:
 		if (code / 100 != 2) {
 			reply_status(s, st, sizeof st);
 			s->msg->refused_5xx = code / 100 == 5;
-			fail_next(s, "%s (HELO to %s)", st, s->where);
+			fail_quit(s, "%s (HELO to %s)", st, s->where);
 			return;
 		}
 		memset(&s->ehlo, 0, sizeof s->ehlo);
@@ -1024,7 +1051,7 @@ static void handle_reply(struct smtp_client *s)
 		if (code != 220) {
 			if (s->cfg.require_tls) {
 				reply_status(s, st, sizeof st);
-				fail_next(s, "%s (STARTTLS to %s)", st, s->where);
+				fail_quit(s, "%s (STARTTLS to %s)", st, s->where);
 				return;
 			}
 			after_ehlo(s); /* opportunistic: go on in plaintext */
@@ -1041,7 +1068,7 @@ static void handle_reply(struct smtp_client *s)
 	case ST_AUTH_PASS:
 		if (code != 235) {
 			reply_status(s, st, sizeof st);
-			fail_next(s, "%s (AUTH at %s)", st, s->where);
+			fail_quit(s, "%s (AUTH at %s)", st, s->where);
 			return;
 		}
 		start_tx(s);
@@ -1050,7 +1077,7 @@ static void handle_reply(struct smtp_client *s)
 		char b64[400];
 		if (code != 334) {
 			reply_status(s, st, sizeof st);
-			fail_next(s, "%s (AUTH LOGIN at %s)", st, s->where);
+			fail_quit(s, "%s (AUTH LOGIN at %s)", st, s->where);
 			return;
 		}
 		/* Two 334 prompts: the username, then the password. */

@@ -1365,3 +1365,33 @@ def test_utf8_header_without_smtputf8_declared_to_a_remote_offering_it():
         m = r.wait_messages(2)[1]
         assert "SMTPUTF8" not in m["mail_line"].upper(), m["mail_line"]
         assert "BODY=8BITMIME" in m["mail_line"].upper(), m["mail_line"]
+
+
+def test_quit_after_a_refused_greeting_or_mail():
+    """A session that ends on the remote's refusal (a 554 greeting, a 4xx
+    to MAIL before any verdict) ends with QUIT and its 221 too, not a
+    hang-up: RFC 5321 §3.1 has a server that greets with 554 wait for the
+    client's QUIT, and Postfix's client says QUIT after such replies. The
+    remote answers QUIT half a second late and looks whether the client
+    is still there; the mail goes on as before (bounced: the 554 host is
+    the last; the MAIL 451 one gives way to the next MX)."""
+    def records(ips):
+        z = zone(mx(ips, 0, name="nogreet.test"))
+        z.update({"busy.test": {"MX": [[10, "mx0.busy.test"], [20, "mx1.busy.test"]]},
+                  "mx0.busy.test": {"A": [ips[1]]}, "mx1.busy.test": {"A": [ips[2]]}})
+        return z
+    with World(records) as w:
+        no = w.receiver(0, quit_delay=0.5, greeting="554 5.7.1 no SMTP service here")
+        busy = w.receiver(1, quit_delay=0.5, pipelining=False,
+                          mail=lambda a: "451 4.3.2 busy, try later")
+        backup = w.receiver(2)
+        w.send(["dave@nogreet.test"], subject="greeting")
+        w.send(["erin@busy.test"], subject="busy")
+        assert [m["rcpts"] for m in backup.wait_messages(1)] == [["erin@busy.test"]]
+        assert w.srv.wait_log(re.compile(r"event=bounced id=\d+ rcpt=dave@nogreet\.test"))
+        deadline = time.time() + 10
+        while time.time() < deadline and not (no.quits and busy.quits):
+            time.sleep(0.1)
+        assert no.commands == ["QUIT"] and no.quits == ["open"], (no.commands, no.quits)
+        assert busy.quits == ["open"], (busy.commands, busy.quits)
+        assert busy.commands[-2:] == ["MAIL FROM:<alice@example.test>", "QUIT"], busy.commands
