@@ -1108,10 +1108,8 @@ static void error_sleep_end(struct loop *loop, void *arg)
  */
 static int error_sleep(struct smtp_session *s)
 {
-	if (s->paced || s->errors <= smtp_cfg->smtp_soft_errors) {
-		s->paced = 0;
-		return 0;
-	}
+	if (s->paced || s->errors <= smtp_cfg->smtp_soft_errors)
+		return 0; /* (paced is cleared when the line is consumed) */
 	if (!s->pace_logged) { /* once a session: the first wait says why */
 		log_info("smtp", s->id, "event=error_sleep errors=%u ms=%d", s->errors,
 			 SMTP_ERROR_SLEEP_MS);
@@ -1198,14 +1196,16 @@ void smtp_session_input(struct smtp_session *s)
 			else
 				dispatch(s, line);
 			if (s->state == SMTP_S_WAIT_DNS)
-				return; /* the line stays: it runs again (smtp_nullmx_relay) */
+				return; /* the line stays: it runs again (smtp_nullmx_relay), its wait had */
 			if (secret)
 				buf_consume_wipe(in, consumed);
 			else
 				buf_consume(in, consumed);
+			s->paced = 0;
 			continue;
 		}
 		buf_consume_wipe(in, consumed); /* a bad line: whatever it held */
+		s->paced = 0;
 		int in_auth = s->state == SMTP_S_AUTH;
 		if (in_auth)
 			s->state = SMTP_S_HELO; /* a broken SASL response ends the exchange */
