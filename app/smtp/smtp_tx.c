@@ -542,12 +542,21 @@ static void delivered(struct delivery *d, void *arg)
 	}
 	tx->sieve_replies = NULL;
 	/* Accounts whose scripts rejected it while others took it: the
-	 * verified sender is told, one DSN each (sieve_stage). */
-	for (unsigned i = 0; d->result == STORE_OK && tx->sieve_rejects && i < tx->nplans; i++)
-		if (tx->sieve_rejects[i])
+	 * verified sender is told, one DSN each (sieve_stage), unless the
+	 * one recipient such a transaction has asked for no failure notice
+	 * (NOTIFY=NEVER, or NOTIFY without FAILURE: RFC 3461 §4.1). */
+	unsigned notify = tx->nrcpts ? tx->rcpts[0].notify : 0;
+	int told = !notify || (notify & SMTP_NOTIFY_FAILURE);
+	for (unsigned i = 0; d->result == STORE_OK && tx->sieve_rejects && i < tx->nplans; i++) {
+		if (tx->sieve_rejects[i] && !told) {
+			char q[600];
+			log_info("smtp", s->id, "event=notice_skipped reason=notify rcpt=%s kind=sieve_reject",
+				 log_q(tx->rcpts[0].address, q, sizeof(q)));
+		} else if (tx->sieve_rejects[i])
 			queue_reject_notice(smtp_store, s->loop, tx->mail_from, tx->envid,
 					    tx->rcpts[0].address, tx->sieve_rejects[i],
 					    tx->data.p + tx->header_len, tx->data.len - tx->header_len);
+	}
 	tx->sieve_rejects = NULL;
 	if (s->conn_gone) {
 		log_info("smtp", s->id, "event=delivered_after_disconnect result=%d", d->result);

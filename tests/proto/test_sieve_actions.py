@@ -57,6 +57,7 @@
   rejecting account keeps the message instead)."""
 import atexit
 import re
+import smtplib
 import time
 
 from harness import Server
@@ -491,6 +492,27 @@ def test_yx_alias_reject():
     assert srv.wait_log("reason=unverified_sender")
     time.sleep(0.5)
     assert len(remote.messages) == before + 1, remote.messages[before + 1:]
+    # RCPT NOTIFY=NEVER (RFC 3461 §4.1: no DSN under any conditions) or a
+    # NOTIFY without FAILURE: Kim's reject is carried out, nobody is told.
+    for i, notify in enumerate(("NEVER", "SUCCESS,DELAY")):
+        c = smtplib.SMTP("127.0.0.1", srv.smtp_port, timeout=20, source_address=("127.0.0.9", 0))
+        c.ehlo("mta.origin.test")
+        assert c.mail("bob@remote.test")[0] == 250
+        assert c.rcpt("band@example.test", ["NOTIFY=" + notify])[0] == 250
+        assert c.data(message("gig%d" % (5 + i), to="band@example.test",
+                              sender="bob@remote.test"))[0] == 250
+        c.quit()
+        assert srv.wait_log("event=notice_skipped reason=notify rcpt=band@example.test "
+                            "kind=sieve_reject"), srv.log_text()[-2000:]
+    assert subjects(srv, MAX[0], "Gigs") == ["gig2", "gig3", "gig5", "gig6"]
+    assert subjects(srv, KIM[0]) == ["gig3"]
+    # A notice still goes without NOTIFY: the ones above would be before it.
+    codes, end = send(srv, "bob@remote.test", ["band@example.test"],
+                      message("gig7", to="band@example.test", sender="bob@remote.test"),
+                      source="127.0.0.9")
+    assert end[0] == 250, end
+    got = remote.wait_messages(before + 2)
+    assert len(got) == before + 2 and b"gig7" in got[-1]["data"], [m["data"][-300:] for m in got[before:]]
 
 
 def test_y_notify():
