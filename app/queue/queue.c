@@ -268,10 +268,22 @@ void queue_reject_notice(struct store *st, struct loop *loop, const char *sender
 }
 
 /* A local recipient's script rejected the submitted message: the
- * authenticated sender is told, once the rest is stored. */
+ * authenticated sender is told, once the rest is stored, unless that
+ * RCPT asked for no failure notice (NOTIFY=NEVER, or NOTIFY without
+ * FAILURE: RFC 3461 §4.1). An account a redirect reached has no RCPT
+ * of its own: told as before. */
 static void reject_notice(struct submit_job *j, const char *rcpt, const char *reason)
 {
 	const struct queue_request *r = j->r;
+	for (size_t k = 0; k < r->nrcpts; k++) {
+		unsigned n = r->rcpts[k].notify;
+		if (r->rcpts[k].addr != rcpt || !n || (n & QUEUE_NOTIFY_FAILURE))
+			continue;
+		char q[2 * 320 + 8];
+		log_info("queue", NULL, "event=notice_skipped reason=notify rcpt=%s kind=sieve_reject",
+			 log_q(rcpt, q, sizeof q));
+		return;
+	}
 	queue_reject_notice(j->st, r->loop, r->sender, r->envid, rcpt, reason, r->data, r->len);
 }
 

@@ -250,6 +250,23 @@ def test_submission_runs_scripts():
     m.select("INBOX", readonly=True)
     assert len(m.search(None, "ALL")[1][0].split()) == 1
     m.logout()
+    # RCPT NOTIFY=NEVER (RFC 3461 §4.1): Fay's reject stands, no notice.
+    with smtplib.SMTP("127.0.0.1", s.submission_port, timeout=30) as sm:
+        sm.starttls(context=c)
+        sm.login(*ANN)
+        sm.sendmail(ANN[0], ["team@example.test"],
+                    message(subject="meeting at 4", sender=ANN[0], to="team@example.test"),
+                    rcpt_options=["NOTIFY=NEVER"])
+    assert s.wait_log("event=notice_skipped reason=notify rcpt=team@example.test "
+                      "kind=sieve_reject"), s.log_text()[-2000:]
+    m = imap(s, GIL)
+    assert sorted(fetch_all(m, "Team", "FLAGS")) == ["meeting at 3", "meeting at 4"]
+    m.logout()
+    m = imap(s, ANN)
+    m.select("INBOX", readonly=True)
+    assert len(m.search(None, "ALL")[1][0].split()) == 1
+    m.logout()
+    assert s.messages(FAY[0]) == [], s.messages(FAY[0])
 
 
 def test_submission_redirect_carries_edits():
