@@ -781,8 +781,9 @@ static struct str edited_message(const struct sieve_result *res, struct str msg,
 }
 
 void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str msg,
-                        struct str env_from, struct str env_to, int spam_score, struct arena *a,
-                        const char *session, int may_reject, const struct deliver_sieve_dsn *dsn,
+                        struct str head, struct str env_from, struct str env_to, int spam_score,
+                        struct arena *a, const char *session, int may_reject,
+                        const struct deliver_sieve_dsn *dsn,
                         struct deliver_sieve_out *out)
 {
 	char name[STORE_SIEVE_NAME_MAX + 1], q[STORE_SIEVE_NAME_MAX * 4 + 8];
@@ -797,6 +798,12 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 		.specialuse_exists = specialuse_exists, .mailboxid_exists = mailboxid_exists,
 		.metadata = metadata_get,
 		.spam_score = spam_score,
+		/* What the store writes in front: the head, then this
+		 * account's own verdict fields (deliver.c's compose order). */
+		.head = plan->own_fields.len
+		            ? str_c(arena_printf(a, "%.*s%.*s", (int)head.len, head.p,
+		                                 (int)plan->own_fields.len, plan->own_fields.p))
+		            : head,
 	};
 	if (dsn) {
 		env.dsn_notify = dsn->notify;

@@ -16,8 +16,9 @@
  * each keep/fileinto (imap4flags) as that copy's keywords, and
  * editheader (RFC 5293): the header the script left becomes this
  * account's own copy (deliver_plan.own_header; Received and
- * Auto-Submitted cannot be deleted, the fields delivery prepends are
- * not the script's to see). vacation and notify give their :from only
+ * Auto-Submitted cannot be deleted, nor the fields delivery prepends:
+ * the script reads those, sieve_env.head, but they stay the server's).
+ * vacation and notify give their :from only
  * when the account owns it as port 587 judges a From (smtp_submit_owned:
  * its address, +tags, aliases; no display name showing another), else
  * the recipient's address (logged event=sieve_from_refused); each of
@@ -102,7 +103,10 @@ struct deliver_sieve_dsn {
 
 /*
  * Applies the active script of plan->account (if any) to plan. msg is
- * the message as received; env_from the MAIL FROM (empty for <>), env_to
+ * the message as received; head the fields the store puts in front of it
+ * (deliver.h's delivery.head: Return-Path, our Received, the stages'
+ * fields), which the script reads before msg's own with the plan's
+ * own_fields after them, as the stored copy has them; env_from the MAIL FROM (empty for <>), env_to
  * the RCPT TO that reached the account, dsn its DSN parameters (NULL:
  * none). spam_score is what the spamtest
  * and spamtestplus tests see (RFC 5235: 1..10, 0 = not tested): the spam
@@ -117,8 +121,9 @@ struct deliver_sieve_dsn {
  */
 struct deliver_sieve_reply;
 void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str msg,
-                        struct str env_from, struct str env_to, int spam_score, struct arena *a,
-                        const char *session, int may_reject, const struct deliver_sieve_dsn *dsn,
+                        struct str head, struct str env_from, struct str env_to, int spam_score,
+                        struct arena *a, const char *session, int may_reject,
+                        const struct deliver_sieve_dsn *dsn,
                         struct deliver_sieve_out *out);
 
 /* 1 when the account's active script can reject (requires "reject" or

@@ -219,6 +219,15 @@ struct sieve_result {
 struct sieve_env {
 	const char *msg; /* the whole message, header and body */
 	size_t len;
+	/* Header fields the server puts in front of msg when it stores it
+	 * (Return-Path, its Received, Authentication-Results, the spam
+	 * verdict), CRLF lines; may be empty. Tests read them as the first
+	 * fields of the header, as a script under Dovecot reads what the MTA,
+	 * its milters and LMTP added, and size counts them; they are the
+	 * server's: deleteheader leaves them and the result's header
+	 * (fields, message) does not hold them, so the caller writes them
+	 * once, in front, as before. */
+	struct str head;
 	struct str env_from;   /* MAIL FROM (empty for the null path) */
 	struct str env_to;     /* the recipient (RCPT TO) */
 	struct str auth;       /* authenticated sender, if any */

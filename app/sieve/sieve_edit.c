@@ -80,7 +80,7 @@ static int put_fields(struct run *r, struct buf *out, int subject, int from)
 	msg_headers(r);
 	for (uint32_t i = 0; i < r->nhf; i++) {
 		const struct hfield *f = &r->hf[i];
-		if (f->deleted || content_field(f->name) ||
+		if (f->deleted || f->fixed || content_field(f->name) ||
 		    (subject && str_eq_ci(f->name, STR_LIT("Subject"))) ||
 		    (from && str_eq_ci(f->name, STR_LIT("From"))))
 			continue;
@@ -156,7 +156,7 @@ static void replace_part(struct run *r, const struct sv_node *n, struct str text
 	 * the rest. */
 	msg_headers(r);
 	for (uint32_t i = 0; i < r->nhf; i++)
-		if (!r->hf[i].deleted)
+		if (!r->hf[i].deleted && !r->hf[i].fixed)
 			rc |= put_field(&b, r->hf[i].name, r->hf[i].value, r->hf[i].added);
 	rc |= buf_append_c(&b, "\r\n");
 	rc |= buf_append(&b, r->env->msg + top, start - top);
@@ -318,7 +318,7 @@ void cmd_enclose(struct run *r, const struct sv_node *n)
 	/* The enclosed message as the script sees it: its edited header. */
 	msg_headers(r);
 	for (uint32_t i = 0; i < r->nhf; i++)
-		if (!r->hf[i].deleted)
+		if (!r->hf[i].deleted && !r->hf[i].fixed)
 			rc |= put_field(&b, r->hf[i].name, r->hf[i].value, r->hf[i].added);
 	rc |= buf_append_c(&b, "\r\n");
 	rc |= buf_append(&b, r->env->msg + body, r->env->len - (size_t)body);

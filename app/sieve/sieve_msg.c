@@ -35,27 +35,26 @@ static void push_field(struct run *r, struct str name, struct str value, int fro
 	}
 	if (front) {
 		memmove(r->hf + 1, r->hf, r->nhf * sizeof(*r->hf));
-		r->hf[0] = (struct hfield){ name, value, 0, (uint8_t)added };
+		r->hf[0] = (struct hfield){ name, value, 0, (uint8_t)added, 0 };
 	} else {
-		r->hf[r->nhf] = (struct hfield){ name, value, 0, (uint8_t)added };
+		r->hf[r->nhf] = (struct hfield){ name, value, 0, (uint8_t)added, 0 };
 	}
 	r->nhf++;
 }
 
-void msg_headers(struct run *r)
+/* The fields of text (a header section, or the server's head without
+ * the empty line) at the end of the list; fixed marks the head's. */
+static void parse_fields(struct run *r, const char *text, size_t len, int fixed)
 {
 	struct rfc5322_parser p;
 	struct rfc5322_field f;
-	size_t len = r->env->len, off = 0, used;
+	size_t off = 0, used;
 
-	if (r->headers_parsed)
-		return;
-	r->headers_parsed = 1;
 	if (len > SIEVE_HEADER_BYTES_MAX)
 		len = SIEVE_HEADER_BYTES_MAX;
 	rfc5322_init(&p);
 	while (r->nhf < HFIELDS_MAX) {
-		int rc = rfc5322_parse(&p, r->env->msg + off, len - off, 1, &used, &f);
+		int rc = rfc5322_parse(&p, text + off, len - off, 1, &used, &f);
 		off += used;
 		if (rc != RFC5322_FIELD)
 			break;
@@ -65,8 +64,21 @@ void msg_headers(struct run *r)
 		struct str name = str_make(arena_strndup(r->a, f.name.p, f.name.len), f.name.len);
 		struct str value = str_make(arena_strndup(r->a, f.value.p, f.value.len), f.value.len);
 		push_field(r, name, value, 0, 0);
+		r->hf[r->nhf - 1].fixed = (uint8_t)fixed;
 	}
 	rfc5322_clear(&p);
+}
+
+void msg_headers(struct run *r)
+{
+	if (r->headers_parsed)
+		return;
+	r->headers_parsed = 1;
+	/* The server's fields first, as the stored message has them; a
+	 * replace keeps them (they stay in front of the new message). */
+	if (r->env->head.len)
+		parse_fields(r, r->env->head.p, r->env->head.len, 1);
+	parse_fields(r, r->env->msg, r->env->len, 0);
 }
 
 int msg_header_add(struct run *r, struct str name, struct str value, int last)
@@ -245,6 +257,7 @@ uint32_t msg_part_fields(struct run *r, uint32_t i, struct hfield **out)
 		v[n].value = str_make(arena_strndup(r->a, f.value.p, f.value.len), f.value.len);
 		v[n].deleted = 0;
 		v[n].added = 0;
+		v[n].fixed = 0;
 		n++;
 	}
 	rfc5322_clear(&ps);

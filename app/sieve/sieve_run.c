@@ -554,7 +554,9 @@ static void cmd_deleteheader(struct run *r, const struct sv_node *n)
 				del = rc;
 			}
 		}
-		if (!del)
+		/* The server's own fields are not the script's to delete
+		 * (RFC 5293 §6: silently ignored). */
+		if (!del || r->hf[i].fixed)
 			continue;
 		r->hf[i].deleted = 1;
 		r->size_delta -= (int64_t)field_size(&r->hf[i]);
@@ -879,7 +881,7 @@ static void export_fields(struct run *r)
 	msg_headers(r); /* a replace since the last test: the new message's */
 	struct sieve_field *f = arena_alloc(r->a, (r->nhf + 1) * sizeof *f);
 	for (uint32_t i = 0; i < r->nhf; i++)
-		if (!r->hf[i].deleted)
+		if (!r->hf[i].deleted && !r->hf[i].fixed)
 			f[n++] = (struct sieve_field){ r->hf[i].name, r->hf[i].value, r->hf[i].added };
 	r->res->fields = f;
 	r->res->nfields = n;

@@ -14,6 +14,7 @@
 struct hfield {
 	struct str name, value; /* value raw (folded) */
 	uint8_t deleted, added;
+	uint8_t fixed; /* one of env->head's: read, never edited or written */
 };
 
 struct var {

@@ -868,7 +868,7 @@ int test_eval(struct run *r, const struct sv_node *t)
 		/* The message as editheader left it (RFC 5293 §2: later tests
 		 * see the changed message; Pigeonhole's suite checks size). */
 		const struct sv_arg *o = node_tag(t, G_OVER);
-		int64_t len = (int64_t)r->env->len + r->size_delta;
+		int64_t len = (int64_t)(r->env->head.len + r->env->len) + r->size_delta;
 		uint64_t size = len < 0 ? 0 : (uint64_t)len;
 		if (o)
 			return size > o->num;

@@ -736,7 +736,21 @@ static int junk_of(const struct smtp_tx *tx, unsigned i, int junk)
  * forwarded copy, or a plan for the local account it names). Returns -1
  * when a Sieve reject answered the message.
  */
-static int sieve_stage(struct smtp_session *s, int junk)
+/*
+ * The fields the store writes in front of the message (deliver.h's
+ * delivery.head): Return-Path, our Received, then the stages' fields (as
+ * Postfix with OpenDMARC orders them; the spam verdict last). Our
+ * Received moves from the data's front into the head, so the
+ * forged-field removal never sees it. The scripts read these too.
+ */
+static const char *store_head(struct smtp_tx *tx, const char *fields)
+{
+	return arena_printf(tx->arena, "Return-Path: <%s>\r\n%.*s%s%s", tx->mail_from,
+			    (int)tx->header_len, tx->data.p, fields ? fields : "",
+			    tx->spam_fields ? tx->spam_fields : "");
+}
+
+static int sieve_stage(struct smtp_session *s, const char *fields, int junk)
 {
 	struct smtp_tx *tx = &s->tx;
 	unsigned cap = tx->naccounts + REDIRECT_PLANS_MAX;
@@ -801,6 +815,7 @@ static int sieve_stage(struct smtp_session *s, int junk)
 	struct str seen = deliver_clean(str_make(tx->data.p + tx->header_len,
 						 tx->data.len - tx->header_len),
 					hostname_now(), tx->arena);
+	struct str head = str_c(store_head(tx, fields));
 	/* The accounts' scripts, then those of accounts their redirects
 	 * reached (the list grows as it is walked). */
 	for (unsigned i = 0; i < tx->nplans; i++) {
@@ -810,7 +825,7 @@ static int sieve_stage(struct smtp_session *s, int junk)
 		int spamtest = tx->spam_own && i < tx->naccounts ? tx->spam_own[i].spamtest
 								 : tx->sieve_spamtest;
 		deliver_sieve_plan(smtp_store, &tx->plans[i],
-				   tx->plan_msg[i].p ? tx->plan_msg[i] : seen,
+				   tx->plan_msg[i].p ? tx->plan_msg[i] : seen, head,
 				   str_c(tx->mail_from), str_c(to[i]), spamtest, tx->arena, s->id,
 				   may_reject && i < tx->naccounts, dsn_of(tx, via[i]), &out);
 		tx->sieve_replies[i] = out.after;
@@ -871,17 +886,9 @@ static void store_go(struct smtp_session *s, const char *fields, int junk)
 	struct delivery *d = &tx->dl;
 
 	(void)junk;
-	/* Return-Path, our Received, then the stages' fields (as Postfix with
-	 * OpenDMARC orders them; the spam verdict last): our Received moves
-	 * from the data's front into the head, so the forged-field removal
-	 * never sees it. */
-	char *head = arena_printf(tx->arena, "Return-Path: <%s>\r\n%.*s%s%s", tx->mail_from,
-				  (int)tx->header_len, tx->data.p, fields ? fields : "",
-				  tx->spam_fields ? tx->spam_fields : "");
-
 	memset(d, 0, sizeof(*d));
 	d->data = str_make(tx->data.p + tx->header_len, tx->data.len - tx->header_len);
-	d->head = str_c(head);
+	d->head = str_c(store_head(tx, fields));
 	d->authserv_id = hostname_now();
 	d->plans = tx->plans;
 	d->nplans = tx->nplans;
@@ -932,7 +939,7 @@ void smtp_tx_store(struct smtp_session *s, const char *fields, int junk)
 {
 	struct smtp_tx *tx = &s->tx;
 
-	if (sieve_stage(s, junk) < 0) {
+	if (sieve_stage(s, fields, junk) < 0) {
 		smtp_tx_committed(s);
 		return;
 	}

@@ -51,6 +51,11 @@
 - include (RFC 6609) at delivery: a personal name is one of the
   account's scripts, a :global one the administrator's; the same name in
   both is two scripts.
+- A script reads the fields tern puts in front of the message it stores
+  (Return-Path, our Received, Authentication-Results, the spam verdict),
+  as a script under Dovecot reads what Postfix, its milters and LMTP
+  added; deleteheader leaves them (they are the server's, as Received),
+  and the stored copy has each once.
 - An alias to several accounts whose scripts reject: all reject, DATA
   gets 550; some reject, the others deliver and a sender DMARC verified
   gets a failure DSN per rejecting account (an unverified one: the
@@ -87,6 +92,7 @@ TIM = ("tim@example.test", "tim-pw-sieve-1")
 UNA = ("una@example.test", "una-pw-sieve-1")
 VIC = ("vic@example.test", "vic-pw-sieve-1")
 XAN = ("xan@example.test", "xan-pw-sieve-1")
+ZOE = ("zoe@example.test", "zoe-pw-sieve-1")
 
 _env = None
 
@@ -107,7 +113,7 @@ def env():
         dns = DnsServer(zone)
         remote = Receiver(ips[0], port, dsn=True, extra_ehlo=("DELIVERBY",))
         srv = Server(accounts=[ANN, BEN, CAL, DOT, EVE, FAY, GIL, HAL, IVO, JON, KIM, LEO, MAX, NED,
-                               OLA, PIA, QUA, RAY, SAM, TIM, UNA, VIC, XAN],
+                               OLA, PIA, QUA, RAY, SAM, TIM, UNA, VIC, XAN, ZOE],
                      http=True, submission=True, env={
             "TERN_DNS_SERVERS": dns.servers, "TERN_QUEUE_MX_PORT": str(port),
             "TERN_QUEUE_RETRY_SCHEDULE": "1", "TERN_QUEUE_TIMEOUT": "5",
@@ -686,6 +692,27 @@ def test_yz_include_personal_and_global():
         assert subjects(srv, XAN[0]) == []
     finally:
         srv.cli("sieve", "del", "global", "lib")
+
+
+def test_yr_script_reads_our_fields():
+    srv, _, _ = env()
+    script(srv, ZOE[0], 'require ["fileinto", "variables", "editheader", "mailbox"];\n'
+           'if header :matches "Received" "*by mx.example.test (tern)*" { set "r" "rcvd"; }\n'
+           'if header :contains "Authentication-Results" "spf=pass" { set "a" "spf"; }\n'
+           'if header :matches "X-Spam-Status" "*, score=*" { set "s" "${1}"; }\n'
+           'if header :is "Return-Path" "<alice@origin.test>" { set "p" "rp"; }\n'
+           'deleteheader "X-Spam-Status";\n'
+           'addheader "X-Seen" "${r}-${a}-${s}-${p}";\n'
+           'fileinto :create "Read";\n')
+    codes, end = send(srv, "alice@origin.test", [ZOE[0]], message("ours1", to=ZOE[0]),
+                      source="127.0.0.9")
+    assert end[0] == 250, end
+    got = srv.messages(ZOE[0], "Read")
+    assert len(got) == 1, (got, srv.log_text()[-2000:])
+    head = srv.raw(ZOE[0], got[0][0]).split(b"\r\n\r\n", 1)[0] + b"\r\n"
+    assert b"\r\nX-Seen: rcvd-spf-No-rp\r\n" in head, head
+    for name in (b"Return-Path", b"Received", b"Authentication-Results", b"X-Spam-Status"):
+        assert len(re.findall(rb"(?m)^" + name + rb":", head)) == 1, (name, head)
 
 
 def test_zz_stop():

@@ -66,6 +66,9 @@ static int fake_mbox(void *ctx, struct str name)
 }
 
 static struct fake fk;
+/* The server's fields in front of the message (sieve_env.head) for the
+ * runs below; empty but where a test sets it. */
+static struct str head_fields;
 
 /* Compiles and runs script on msg; returns the printed result ("error"
  * when it does not compile, "runerror: ..." on a run-time error). */
@@ -85,6 +88,7 @@ static const char *run_env(const char *script, const char *msg, const char *from
 	memset(&env, 0, sizeof(env));
 	env.msg = msg;
 	env.len = strlen(msg);
+	env.head = head_fields;
 	env.env_from = str_c(from);
 	env.env_to = str_c(to);
 	env.domain = STR_LIT("example.com");
@@ -1296,6 +1300,7 @@ static const char *edited(const char *script, const char *msg)
 	memset(&env, 0, sizeof(env));
 	env.msg = msg;
 	env.len = strlen(msg);
+	env.head = head_fields;
 	out[0] = '\0';
 	buf_init(&b, sizeof out - 1);
 	if (s && sieve_run(s, &env, a, &res) == 0) {
@@ -1325,6 +1330,41 @@ static void test_header_text(void)
 	const char *h = edited(script, "A: b\r\n\r\nbody\r\n");
 	CHECK(strncmp(h, "X-Long: word00 word01", 21) == 0);
 	CHECK(strstr(h, "\r\n word") != NULL && strstr(h, "word59\r\nA: b\r\n\r\n") != NULL);
+}
+
+/* The fields the server puts in front (sieve_env.head): the tests read
+ * them first, size counts them; deleteheader leaves them and the edited
+ * header or replaced message never holds them (the store writes them). */
+static void test_server_head(void)
+{
+	const char *m = "From: a@b.example\r\nSubject: s\r\n\r\nbody\r\n";
+	head_fields = STR_LIT("Return-Path: <a@b.example>\r\nReceived: by mx.example.com\r\n"
+	                      "X-Spam-Status: Yes, score=9\r\n");
+	CHECK_EQ_STR(run_env("require [\"fileinto\", \"variables\", \"index\"];"
+	                     "if header :matches \"x-spam-status\" \"*,*\" { fileinto \"${1}\"; }"
+	                     "if header :index 1 :is \"received\" \"by mx.example.com\" { fileinto \"ours\"; }"
+	                     "if address :is \"return-path\" \"a@b.example\" { fileinto \"rp\"; }",
+	                     m, "a@b.example", "bob@example.com"),
+	             "fileinto \"Yes\"\nfileinto \"ours\"\nfileinto \"rp\"");
+	char s[160];
+	snprintf(s, sizeof s, "require \"fileinto\"; if size :over %zu { fileinto \"all\"; }",
+	         strlen(m) + head_fields.len - 1);
+	CHECK_EQ_STR(run_env(s, m, "a@b.example", "bob@example.com"), "fileinto \"all\"");
+	CHECK_EQ_STR(edited("require [\"editheader\", \"fileinto\"]; deleteheader \"x-spam-status\";"
+	                    "deleteheader \"subject\"; addheader \"X-New\" \"v\";"
+	                    "if not exists \"x-spam-status\" { fileinto \"gone\"; }", m),
+	             "X-New: v\r\nFrom: a@b.example\r\n\r\n");
+	CHECK_EQ_STR(run_env("require [\"editheader\", \"fileinto\"]; deleteheader \"x-spam-status\";"
+	                     "if exists \"x-spam-status\" { fileinto \"kept\"; }",
+	                     m, "a@b.example", "bob@example.com"),
+	             "fileinto \"kept\"");
+	const char *r = edited("require [\"replace\", \"fileinto\"]; replace \"new\";", m);
+	CHECK(strncmp(r, "msg:From: a@b.example\r\nSubject: s\r\n", 34) == 0 && !strstr(r, "X-Spam") && !strstr(r, "Received"));
+	CHECK_EQ_STR(run_env("require [\"replace\", \"fileinto\"]; replace \"new\";"
+	                     "if header :contains \"x-spam-status\" \"Yes\" { fileinto \"still\"; }",
+	                     m, "a@b.example", "bob@example.com"),
+	             "replace\nfileinto \"still\"");
+	head_fields = STR_NULL;
 }
 
 static void test_edit_write(void)
@@ -1941,6 +1981,7 @@ int main(void)
 	test_mime();
 	test_extracttext();
 	test_edit_write();
+	test_server_head();
 	test_header_text();
 	test_envelope_dsn();
 	test_once_per_run();
