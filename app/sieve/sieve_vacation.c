@@ -60,6 +60,23 @@ static int addr_eq(struct str a, struct str b)
 	return a.len && str_eq_ci(a, b);
 }
 
+/*
+ * An Auto-Submitted value other than "no" (RFC 3834 §5: [CFWS] value
+ * [CFWS] *(";" param), so "no (a person)" is "no"): read as MIME reads a
+ * Content-Disposition, comments skipped and parameters apart. No token at
+ * all is automatic too.
+ */
+static int automatic(struct str v)
+{
+	struct arena *a = arena_new(0);
+	struct str t;
+	struct mime_param *params;
+	uint32_t np;
+	int no = mime_field_params(a, v, &t, NULL, &params, &np, 8) == 0 && str_eq_ci(t, STR_LIT("no"));
+	arena_free(&a);
+	return !no;
+}
+
 struct skip_ctx {
 	const struct str *ours;
 	uint32_t nours;
@@ -71,11 +88,7 @@ static int skip_field(void *arg, struct str name, struct str v)
 {
 	struct skip_ctx *c = arg;
 	if (str_eq_ci(name, STR_LIT("Auto-Submitted"))) {
-		struct str t = str_trim(v);
-		ptrdiff_t semi = str_chr(t, ';');
-		if (semi >= 0)
-			t = str_trim(str_make(t.p, (size_t)semi));
-		if (!str_eq_ci(t, STR_LIT("no"))) {
+		if (automatic(v)) {
 			c->why = "auto_submitted";
 			return 1;
 		}
@@ -384,11 +397,7 @@ static int notify_field(void *arg, struct str name, struct str v)
 	struct notify_skip *c = arg;
 	if (!str_eq_ci(name, STR_LIT("Auto-Submitted")))
 		return 0;
-	struct str t = str_trim(v);
-	ptrdiff_t semi = str_chr(t, ';');
-	if (semi >= 0)
-		t = str_trim(str_make(t.p, (size_t)semi));
-	if (!str_eq_ci(t, STR_LIT("no"))) {
+	if (automatic(v)) {
 		c->why = "auto_submitted";
 		return 1;
 	}

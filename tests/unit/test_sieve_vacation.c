@@ -71,6 +71,17 @@ int main(void)
 	CHECK_EQ_STR(skip("To: bob@example.com\r\n", ""), "null_sender");
 	CHECK_EQ_STR(skip("To: bob@example.com\r\nAuto-Submitted: auto-replied\r\n", "a@x.org"), "auto_submitted");
 	CHECK(skip("To: bob@example.com\r\nAuto-Submitted: no\r\n", "a@x.org") == NULL);
+	/* RFC 3834 §5: "no" with CFWS around it (a comment) and
+	 * parameters after ";" is still "no" (tern took it for automatic and
+	 * sent no reply); other values in any form are not. */
+	CHECK(skip("To: bob@example.com\r\nAuto-Submitted: No (sent by a person)\r\n", "a@x.org") == NULL);
+	CHECK(skip("To: bob@example.com\r\nAuto-Submitted: (typed) no ; x=y\r\n", "a@x.org") == NULL);
+	CHECK_EQ_STR(skip("To: bob@example.com\r\nAuto-Submitted: auto-generated (cron)\r\n", "a@x.org"),
+	             "auto_submitted");
+	CHECK_EQ_STR(skip("To: bob@example.com\r\nAuto-Submitted: (no) auto-replied\r\n", "a@x.org"),
+	             "auto_submitted");
+	CHECK(sieve_notify_skip("Auto-Submitted: no (by hand)\r\n\r\n", 32) == NULL);
+	CHECK_EQ_STR(sieve_notify_skip("Auto-Submitted: auto-notified\r\n\r\n", 33), "auto_submitted");
 	CHECK_EQ_STR(skip("To: bob@example.com\r\nList-Id: <dev.lists.x.org>\r\n", "a@x.org"), "list");
 	CHECK_EQ_STR(skip("To: bob@example.com\r\nList-Unsubscribe: <mailto:u@x.org>\r\n", "a@x.org"), "list");
 	CHECK_EQ_STR(skip("To: bob@example.com\r\nPrecedence: bulk\r\n", "a@x.org"), "bulk");
