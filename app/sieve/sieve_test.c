@@ -345,17 +345,152 @@ static void each_address(struct run *r, struct str raw, struct vals *vs, int add
 	}
 }
 
-/* Splits an envelope address "local@domain" (without <>). */
-static struct str env_part(struct run *r, int part, struct str addr)
+/* ---- the envelope's addresses as SMTP paths (RFC 5321 §4.1.2) ---- */
+
+struct path_cur {
+	const char *p, *e;
+	char *o; /* where the normalized local part or domain goes */
+	size_t n;
+};
+
+static void path_ws(struct path_cur *c)
 {
-	ptrdiff_t at = str_rchr(addr, '@');
-	if (addr.len == 0)
-		return part == AP_ALL || part == AP_LOCALPART || part == AP_USER || part == AP_DOMAIN ?
-		       STR_LIT("") : STR_NULL;
-	if (at < 0)
-		return addr_part(r, part, addr, STR_NULL);
-	return addr_part(r, part, str_make(addr.p, (size_t)at),
-	                 str_make(addr.p + at + 1, addr.len - (size_t)at - 1));
+	while (c->p < c->e && (*c->p == ' ' || *c->p == '\t'))
+		c->p++;
+}
+
+static int path_atext(unsigned char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       ch >= 0x80 || strchr("!#$%&'*+-/=?^_`{|}~", ch) != NULL;
+}
+
+/* A domain (labels of letters, digits and "-" joined by ".", white space
+ * around them skipped, as Pigeonhole reads it) or an address literal,
+ * appended to c->o. 0, or -1 when there is none or a label is empty. */
+static int path_domain(struct path_cur *c)
+{
+	path_ws(c);
+	if (c->p < c->e && *c->p == '[') {
+		const char *end = memchr(c->p, ']', (size_t)(c->e - c->p));
+		if (!end)
+			return -1;
+		memcpy(c->o + c->n, c->p, (size_t)(end + 1 - c->p));
+		c->n += (size_t)(end + 1 - c->p);
+		c->p = end + 1;
+		return 0;
+	}
+	for (;;) {
+		size_t start = c->n;
+		while (c->p < c->e && (path_atext((unsigned char)*c->p) && *c->p != '@'))
+			c->o[c->n++] = *c->p++;
+		if (c->n == start)
+			return -1;
+		path_ws(c);
+		if (c->p >= c->e || *c->p != '.')
+			return 0;
+		c->o[c->n++] = *c->p++;
+		path_ws(c);
+	}
+}
+
+/*
+ * Reads addr as an SMTP path: white space around it, optional angle
+ * brackets, a source route "@a,@b:" (dropped), then local-part ["@"
+ * domain]; a quoted local part is unquoted. 1 with *local_r and *domain_r
+ * (p NULL without a domain), 0 for the null path, -1 when addr is not a
+ * path.
+ */
+static int env_path(struct run *r, struct str addr, struct str *local_r, struct str *domain_r)
+{
+	struct path_cur c = { addr.p, addr.p + addr.len, arena_alloc(r->a, 2 * addr.len + 2), 0 };
+	int angle;
+	size_t local_end;
+
+	path_ws(&c);
+	if ((angle = c.p < c.e && *c.p == '<'))
+		c.p++;
+	path_ws(&c);
+	if (c.p == c.e || (angle && *c.p == '>')) {
+		c.p += c.p < c.e;
+		path_ws(&c);
+		return c.p == c.e && (angle || !addr.len || !str_trim(addr).len) ? 0 : -1;
+	}
+	if (*c.p == '@') { /* a source route, dropped */
+		for (;;) {
+			c.p++;
+			size_t mark = c.n;
+			if (path_domain(&c) < 0)
+				return -1;
+			c.n = mark;
+			path_ws(&c);
+			if (c.p < c.e && *c.p == ',') {
+				c.p++;
+				path_ws(&c);
+				if (c.p >= c.e || *c.p != '@')
+					return -1;
+				continue;
+			}
+			if (c.p >= c.e || *c.p != ':')
+				return -1;
+			c.p++;
+			path_ws(&c);
+			break;
+		}
+	}
+	if (c.p < c.e && *c.p == '"') {
+		for (c.p++; c.p < c.e && *c.p != '"'; c.p++) {
+			if (*c.p == '\\' && c.p + 1 < c.e)
+				c.p++;
+			c.o[c.n++] = *c.p;
+		}
+		if (c.p >= c.e)
+			return -1;
+		c.p++;
+	} else {
+		while (c.p < c.e && (path_atext((unsigned char)*c.p) || *c.p == '.'))
+			c.o[c.n++] = *c.p++;
+	}
+	local_end = c.n;
+	if (!local_end)
+		return -1;
+	path_ws(&c);
+	*domain_r = STR_NULL;
+	if (c.p < c.e && *c.p == '@') {
+		c.p++;
+		if (path_domain(&c) < 0)
+			return -1;
+		*domain_r = str_make(c.o + local_end, c.n - local_end);
+		path_ws(&c);
+	}
+	if (angle) {
+		if (c.p >= c.e || *c.p != '>')
+			return -1;
+		c.p++;
+		path_ws(&c);
+	}
+	if (c.p != c.e)
+		return -1;
+	*local_r = str_make(c.o, local_end);
+	return 1;
+}
+
+/*
+ * A part of an envelope address, read as an SMTP path. The null reverse
+ * path is "" to every part (RFC 5228 §5.4), a null forward path nothing;
+ * one that is not a path is matched by :all as written and by no other
+ * part (§2.7.4).
+ */
+static struct str env_part(struct run *r, int part, struct str addr, int reverse)
+{
+	struct str local, domain;
+	int rc = env_path(r, addr, &local, &domain);
+	if (rc == 0)
+		return reverse && (part == AP_ALL || part == AP_LOCALPART || part == AP_USER ||
+		                   part == AP_DOMAIN) ? STR_LIT("") : STR_NULL;
+	if (rc < 0)
+		return part == AP_ALL ? addr : STR_NULL;
+	return addr_part(r, part, local, domain);
 }
 
 /*
@@ -381,7 +516,7 @@ static void envelope_dsn(struct run *r, const struct sv_node *t, struct str part
 		if (semi > 0 && str_eq_ci(str_make(e->dsn_orcpt.p, (size_t)semi), STR_LIT("rfc822"))) {
 			struct str v = env_part(r, t->addrpart,
 			                        str_trim(str_make(e->dsn_orcpt.p + semi + 1,
-			                                          e->dsn_orcpt.len - (size_t)semi - 1)));
+			                                          e->dsn_orcpt.len - (size_t)semi - 1)), 0);
 			if (v.p)
 				vals_add(r, vs, v);
 		}
@@ -903,11 +1038,11 @@ int test_eval(struct run *r, const struct sv_node *t)
 		for (uint32_t k = 0; k < t->pos[0].n; k++) {
 			struct str part = arg_str(r, &t->pos[0], k), v = STR_NULL;
 			if (str_eq_ci(part, STR_LIT("from")))
-				v = env_part(r, t->addrpart, r->env->env_from);
+				v = env_part(r, t->addrpart, r->env->env_from, 1);
 			else if (str_eq_ci(part, STR_LIT("to")))
-				v = env_part(r, t->addrpart, r->env->env_to);
+				v = env_part(r, t->addrpart, r->env->env_to, 0);
 			else if (str_eq_ci(part, STR_LIT("auth")) && r->env->auth.len)
-				v = env_part(r, t->addrpart, r->env->auth);
+				v = env_part(r, t->addrpart, r->env->auth, 0);
 			else if (str_has_prefix_ci(part, "by") &&
 			         (r->frame->script->exts >> EXT_ENVELOPE_DELIVERBY & 1))
 				envelope_by(r, part, &vs);

@@ -1257,6 +1257,60 @@ static const char *run_dsn(const char *script, const char *notify, const char *o
 	return out;
 }
 
+/* Which of :all, :localpart, :domain match envelope "from" given as
+ * want: "a" for ":all :is all", "l" for ":localpart :is local", "d" for
+ * ":domain :is domain", "-" for :domain :contains "" (any domain). */
+static const char *env_parts(const char *from, const char *all, const char *local, const char *domain)
+{
+	static char out[32];
+	char sc[512];
+	snprintf(sc, sizeof sc, "require [\"envelope\", \"fileinto\"];"
+	         "if envelope :all :is \"from\" \"%s\" { fileinto \"a\"; }"
+	         "if envelope :localpart :is \"from\" \"%s\" { fileinto \"l\"; }"
+	         "if envelope :domain :is \"from\" \"%s\" { fileinto \"d\"; }"
+	         "if envelope :domain :contains \"from\" \"\" { fileinto \"-\"; }",
+	         all, local, domain);
+	const char *r = run_env(sc, msg1, from, "bob@example.com");
+	size_t n = 0;
+	for (const char *p = r; *p && n + 1 < sizeof out; p++)
+		if (p[0] == '"' && p[1] && p[2] == '"')
+			out[n++] = p[1], p += 2;
+	out[n] = '\0';
+	return out;
+}
+
+/* The envelope as an SMTP path (RFC 5321 §4.1.2): angle brackets and a
+ * source route go; a path that is not one is matched by :all as written
+ * and by no local part or domain (RFC 5228 §2.7.4, §5.4); the null path
+ * is "" to every part. As Pigeonhole's suite (envelope.svtest) has it. */
+static void test_envelope_paths(void)
+{
+	CHECK_EQ_STR(env_parts("s@example.org", "s@example.org", "s", "example.org"), "ald-");
+	CHECK_EQ_STR(env_parts("<s@example.org>", "s@example.org", "s", "example.org"), "ald-");
+	CHECK_EQ_STR(env_parts("", "", "", ""), "ald-");
+	CHECK_EQ_STR(env_parts("<>", "", "", ""), "ald-");
+	CHECK_EQ_STR(env_parts("<@cola.example.org,@mx.example.nl:s@example.org>", "s@example.org", "s",
+	                       "example.org"), "ald-");
+	CHECK_EQ_STR(env_parts("@a.example:s@example.org", "s@example.org", "s", "example.org"), "ald-");
+	CHECK_EQ_STR(env_parts("  < @ a . example , @ b.example :  s \t@  example . org >  ", "s@example.org",
+	                       "s", "example.org"), "ald-");
+	CHECK_EQ_STR(env_parts("\"x y\"@example.org", "x y@example.org", "x y", "example.org"), "ald-");
+	CHECK_EQ_STR(env_parts(".jp..x.@example.com", ".jp..x.@example.com", ".jp..x.", "example.com"), "ald-");
+	/* Not paths: :all sees them as written, nothing else matches. */
+	const char *bad[] = { "s@", "<<s@example.org>", "s@example.org>", "<s@example.org", "<s example.org>",
+	                      "<s@@example.org>", "<cola.example.org:s@example.org>", "<@.example.org:s@example.org>",
+	                      "<@cola..nl:s@example.org>", "<@a.example,b.example:s@example.org>",
+	                      "<@a.example,@b.example,s@example.org>", "<@a.example@b.example:s@example.org>" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		const char *got = env_parts(bad[i], bad[i], "s", "example.org");
+		if (strcmp(got, "a"))
+			fprintf(stderr, "%s: %s\n", bad[i], got);
+		CHECK_EQ_STR(got, "a");
+	}
+	/* A local part alone (RFC 5321's <postmaster>) is one. */
+	CHECK_EQ_STR(env_parts("<MAILER-DAEMON  >", "MAILER-DAEMON", "MAILER-DAEMON", ""), "ald-");
+}
+
 static void test_envelope_dsn(void)
 {
 	const char *sc = "require [\"envelope\", \"envelope-dsn\"];\n"
@@ -1984,6 +2038,7 @@ int main(void)
 	test_server_head();
 	test_header_text();
 	test_envelope_dsn();
+	test_envelope_paths();
 	test_once_per_run();
 	test_deliverby();
 	test_metadata();
