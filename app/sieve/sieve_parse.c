@@ -174,7 +174,7 @@ static long decode_one(struct str s, size_t i, char *o, size_t *on)
 	} else {
 		return 0;
 	}
-	int any = 0;
+	int any = 0, bad = 0;
 	for (;;) {
 		while (j < s.len && is_blank(s.p[j]))
 			j++;
@@ -184,10 +184,12 @@ static long decode_one(struct str s, size_t i, char *o, size_t *on)
 			break;
 		k = j;
 		uint32_t v = 0;
+		size_t digits = 0; /* past the leading zeros: unicode-hex = 1*HEXDIG */
 		while (k < s.len && hex_digit(s.p[k]) >= 0) {
-			if (k - j >= 8)
-				goto malformed;
-			v = v << 4 | (uint32_t)hex_digit(s.p[k]);
+			if (digits || hex_digit(s.p[k]))
+				digits++;
+			if (digits <= 7)
+				v = v << 4 | (uint32_t)hex_digit(s.p[k]);
 			k++;
 		}
 		if (k == j || (k < s.len && !is_blank(s.p[k]) && s.p[k] != '}'))
@@ -196,11 +198,11 @@ static long decode_one(struct str s, size_t i, char *o, size_t *on)
 			if (k - j > 2) /* hex-pair = 1*2HEXDIG */
 				goto malformed;
 			o[(*on)++] = (char)v;
+		} else if (digits > 6 || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)) {
+			/* An error only once the encoding is known to be one:
+			 * "${unicode:D800" unterminated stays as written. */
+			bad = 1;
 		} else {
-			if (k - j > 6)
-				goto malformed;
-			if (v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-				return -1;
 			*on += put_utf8(o + *on, v);
 		}
 		any = 1;
@@ -208,6 +210,10 @@ static long decode_one(struct str s, size_t i, char *o, size_t *on)
 	}
 	if (!any)
 		goto malformed;
+	if (bad) {
+		*on = start_on;
+		return -1;
+	}
 	return (long)(j + 1 - i);
 malformed:
 	*on = start_on;

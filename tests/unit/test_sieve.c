@@ -617,6 +617,15 @@ static void test_extensions(void)
 	/* hex-pair = 1*2HEXDIG: one digit is an octet too, three are not */
 	EXPECT("require [\"encoded-character\", \"fileinto\"]; fileinto \"${hex:41 4 42}${hex:414}\";",
 	       "fileinto \"A\x04" "B${hex:414}\"");
+	/* unicode-hex = 1*HEXDIG (RFC 5228 §2.4.2.4): leading zeros are
+	 * fine, a value past 10FFFF is an error, and only an encoding that
+	 * is well formed to its "}" is one (else it stays as written). */
+	EXPECT("require [\"encoded-character\", \"fileinto\"]; fileinto \"${UnICoDE:0000040}${unicode:000000000000041}\";",
+	       "fileinto \"@A\"");
+	CHECK_EQ_STR(run("require [\"encoded-character\", \"fileinto\"]; fileinto \"${unicode:1234567}\";"),
+	             "error: line 1, column 53: encoded character is not a Unicode code point");
+	EXPECT("require [\"encoded-character\", \"fileinto\"]; fileinto \"${unicode:110000 zz}${unicode:D800\";",
+	       "fileinto \"${unicode:110000 zz}${unicode:D800\"");
 	/* set names a variable with a constant identifier */
 	EXPECT("require \"variables\"; set \"${a}\" \"x\";",
 	       "error: line 1, column 22: invalid variable name \"${a}\"");
