@@ -4,8 +4,9 @@
  * message. Checks: a run ends within its step budget; the action count
  * and the redirect count stay within their limits; a run-time error
  * leaves the implicit keep alone (no edited header, no new message); the
- * header editheader left is written within its bound; the printed result
- * is bounded text.
+ * header editheader left is written within its bound and never holds the
+ * server's fields in front (sieve_env.head, on every other message); the
+ * printed result is bounded text.
  */
 #include <assert.h>
 #include <stdint.h>
@@ -45,7 +46,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		                 /* Deliver By on odd-sized messages (envelope-deliverby). */
 		                 .by = (int)(mlen & 1), .by_return = (int)(mlen >> 1 & 1),
 		                 .by_trace = (int)(mlen >> 2 & 1), .by_deadline = 1794787200 - 30 + (int64_t)mlen,
-		                 .metadata = metadata };
+		                 .metadata = metadata,
+		                 .head = mlen >> 3 & 1 ? STR_LIT("Received: by head.example\r\n"
+		                                                 "X-Fuzz-Head: 7f3a\r\n")
+		                                       : STR_NULL };
 	struct sieve_result res;
 	struct arena *a = arena_new(0);
 	int rc = sieve_run(s, &env, a, &res);
@@ -63,8 +67,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		 * with the empty line. */
 		struct buf h;
 		buf_init(&h, SIEVE_HEADER_BYTES_MAX + 64 * 1024);
-		if (sieve_header_write(&res, &h) == 0)
+		if (sieve_header_write(&res, &h) == 0) {
 			assert(buf_len(&h) >= 2 && memcmp(buf_data(&h) + buf_len(&h) - 2, "\r\n", 2) == 0);
+			assert(!env.head.len || memmem(msg, mlen, "7f3a", 4) ||
+			       !memmem(buf_data(&h), buf_len(&h), "X-Fuzz-Head: 7f3a", 17));
+		}
 		buf_free(&h);
 	}
 	if (rc == 0 && res.message.p) /* replace/enclose: within the new message's room */
