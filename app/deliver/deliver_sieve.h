@@ -99,6 +99,9 @@ struct deliver_sieve_dsn {
 	 * (0: none) and its deadline (seconds since the epoch). */
 	unsigned by;
 	int64_t by_deadline;
+	/* environment (RFC 5183 §4.1): the SMTP client's address and the
+	 * name iprev verified for it; empty when unknown. */
+	struct str remote_ip, remote_host;
 };
 
 /*

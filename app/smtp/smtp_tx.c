@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/iprev.h"
 #include "core/arena.h"
 #include "core/config.h"
 #include "core/hostname.h"
@@ -693,16 +694,20 @@ static void redirect_route(struct smtp_session *s, const char **to, unsigned fro
 
 /* The DSN parameters that reached a recipient account, for envelope-dsn
  * (RFC 6009 §3); rc NULL (an account a redirect reached) has none. MAIL's
- * BY= (envelope-deliverby, §4) reaches every account. */
-static const struct deliver_sieve_dsn *dsn_of(struct smtp_tx *tx, const struct smtp_rcpt *rc)
+ * BY= (envelope-deliverby, §4) and the client (environment, RFC 5183)
+ * reach every account. */
+static const struct deliver_sieve_dsn *dsn_of(struct smtp_session *s, const struct smtp_rcpt *rc)
 {
+	struct smtp_tx *tx = &s->tx;
 	static const struct { unsigned bit; const char *name; } kw[] = {
 		{ SMTP_NOTIFY_NEVER, "NEVER" }, { SMTP_NOTIFY_SUCCESS, "SUCCESS" },
 		{ SMTP_NOTIFY_FAILURE, "FAILURE" }, { SMTP_NOTIFY_DELAY, "DELAY" },
 	};
-	if (!rc && !tx->by)
-		return NULL;
 	struct deliver_sieve_dsn *d = arena_zalloc(tx->arena, sizeof *d);
+	d->remote_ip = str_c(s->conn->peer_ip);
+	const char *name = s->iprev && iprev_eval_result(s->iprev) == IPREV_PASS
+	                       ? iprev_eval_name(s->iprev) : NULL;
+	d->remote_host = name && *name ? str_c(name) : STR_NULL;
 	if (tx->by) {
 		d->by = DELIVER_BY | (tx->by_return ? DELIVER_BY_RETURN : 0) |
 			(tx->by_trace ? DELIVER_BY_TRACE : 0);
@@ -827,7 +832,7 @@ static int sieve_stage(struct smtp_session *s, const char *fields, int junk)
 		deliver_sieve_plan(smtp_store, &tx->plans[i],
 				   tx->plan_msg[i].p ? tx->plan_msg[i] : seen, head,
 				   str_c(tx->mail_from), str_c(to[i]), spamtest, tx->arena, s->id,
-				   may_reject && i < tx->naccounts, dsn_of(tx, via[i]), &out);
+				   may_reject && i < tx->naccounts, dsn_of(s, via[i]), &out);
 		tx->sieve_replies[i] = out.after;
 		if (out.reject) {
 			tx->sieve_rejects[i] = out.reject;
