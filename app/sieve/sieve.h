@@ -50,7 +50,7 @@
 #define SIEVE_VARS_MAX 128                    /* variables per script */
 #define SIEVE_VAR_NAME_MAX 64                 /* octets of a variable's name */
 #define SIEVE_VAR_VALUE_MAX 4096              /* octets of a variable's value */
-#define SIEVE_MATCH_VARS_MAX 9                /* ${0}..${9}: higher is refused (RFC 5229 §6) */
+#define SIEVE_MATCH_VARS_MAX 32               /* ${0}..${32}, as Pigeonhole: higher is refused (RFC 5229 §6) */
 /* octets that "${...}" expansion may produce in one run: each expanded
  * string is a copy kept until the run ends, and "${a}" (4 octets of
  * script) stands for up to SIEVE_VAR_VALUE_MAX, so without a total one

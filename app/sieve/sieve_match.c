@@ -6,7 +6,7 @@
  * :matches is the linear-backtracking wildcard match (back up to the last
  * "*" only), which is complete for patterns of "*", "?" and literals and
  * makes each "*" match as little as it can, left to right; the span each
- * wildcard covered becomes ${1}..${9} (RFC 5229 §3.2). Every octet
+ * wildcard covered becomes ${1}..${32} (RFC 5229 §3.2). Every octet
  * compared costs a step of the run's budget, so a hostile pattern cannot
  * run for long. "?" matches one UTF-8 character.
  */
@@ -138,7 +138,7 @@ static size_t utf8_len(const char *p, size_t avail)
 
 static void set_cap(struct sv_matcher *m, int i, const char *p, size_t len)
 {
-	if (!m->want_caps || i < 0 || i > 9)
+	if (!m->want_caps || i < 0 || i > SIEVE_MATCH_VARS_MAX)
 		return;
 	if (len > SIEVE_VAR_VALUE_MAX)
 		len = SIEVE_VAR_VALUE_MAX;
@@ -205,7 +205,7 @@ static int wildcard(struct sv_matcher *m, struct str v, struct str k, char *err)
 		ti = star_ti;
 		pi = star_pi + 1;
 		w = star_w + 1;
-		if (m->want_caps && star_w + 1 <= 9)
+		if (m->want_caps && star_w + 1 <= SIEVE_MATCH_VARS_MAX)
 			m->caps[1 + star_w].len = star_ti - (size_t)(m->caps[1 + star_w].p - v.p);
 	}
 	while (pi < k.len && k.p[pi] == '*') {
@@ -416,7 +416,7 @@ static int regex(struct sv_matcher *m, struct str v, struct str k, char *err)
 {
 	regex_t own;
 	const regex_t *re = m->re;
-	regmatch_t pm[10];
+	regmatch_t pm[SIEVE_MATCH_VARS_MAX + 1];
 	char *pat, *val;
 	int rc;
 
@@ -445,10 +445,12 @@ static int regex(struct sv_matcher *m, struct str v, struct str k, char *err)
 		re = &own;
 	}
 	val = xstrndup(v.p, v.len);
-	rc = regexec(re, val, 10, pm, 0);
+	/* Groups only when a variable may read them: each costs the
+	 * matcher work. */
+	rc = regexec(re, val, m->want_caps ? SIEVE_MATCH_VARS_MAX + 1 : 0, m->want_caps ? pm : NULL, 0);
 	if (rc == 0 && m->want_caps) {
 		m->ncaps = 0;
-		for (int i = 0; i < 10; i++)
+		for (int i = 0; i <= SIEVE_MATCH_VARS_MAX; i++)
 			if (pm[i].rm_so >= 0)
 				set_cap(m, i, v.p + pm[i].rm_so, (size_t)(pm[i].rm_eo - pm[i].rm_so));
 			else

@@ -143,8 +143,8 @@ struct sv_matcher {
 	uint8_t match, cmp, rel;
 	uint64_t *steps; /* shared budget, decremented */
 	/* :matches / :regex captures, when wanted (variables) */
-	struct str caps[10];
-	char *capbuf;   /* SIEVE_VAR_VALUE_MAX * 10 octets the captures are copied to */
+	struct str caps[SIEVE_MATCH_VARS_MAX + 1];
+	char *capbuf;   /* SIEVE_VAR_VALUE_MAX * (SIEVE_MATCH_VARS_MAX + 1) octets the captures are copied to */
 	int want_caps;
 	int ncaps;
 	const void *re; /* the key's regex_t when compiled ahead (:regex) */

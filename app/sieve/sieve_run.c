@@ -908,8 +908,8 @@ int sieve_run(const struct sieve_script *s, const struct sieve_env *env, struct 
 	 * that can use them pay for it (an included script may require
 	 * variables when the main one does not). */
 	if (s->exts & (1ull << EXT_VARIABLES | 1ull << EXT_INCLUDE)) {
-		r->capbuf = arena_alloc(a, 10 * SIEVE_VAR_VALUE_MAX);
-		r->mcapbuf = arena_alloc(a, 10 * SIEVE_VAR_VALUE_MAX);
+		r->capbuf = arena_alloc(a, (SIEVE_MATCH_VARS_MAX + 1) * SIEVE_VAR_VALUE_MAX);
+		r->mcapbuf = arena_alloc(a, (SIEVE_MATCH_VARS_MAX + 1) * SIEVE_VAR_VALUE_MAX);
 	}
 	r->frame = arena_zalloc(a, sizeof(*r->frame));
 	r->frame->script = s;

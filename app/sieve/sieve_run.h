@@ -54,9 +54,9 @@ struct run {
 	struct var globals[SIEVE_VARS_MAX];
 	int nglobals;
 	struct buf flags; /* the internal flags variable (imap4flags) */
-	struct str caps[10];
+	struct str caps[SIEVE_MATCH_VARS_MAX + 1];
 	int ncaps;
-	char *capbuf; /* 10 * SIEVE_VAR_VALUE_MAX */
+	char *capbuf; /* (SIEVE_MATCH_VARS_MAX + 1) * SIEVE_VAR_VALUE_MAX */
 	char *mcapbuf;
 	/* actions */
 	uint32_t maxactions;

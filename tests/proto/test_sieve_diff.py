@@ -381,11 +381,13 @@ SCRIPTS = {
     "eh_bare_lf": ('require ["editheader","fileinto"]; addheader "X-T" "a\nb"; '
                    'if header :is "x-t" "a" { fileinto "cut"; } if header :contains "x-t" "b" { fileinto "hasb"; }'),
     # Match variables with leading zeroes (RFC 5229 §3.2: ignored, however
-    # many; tern left "${0000001}" as written). "${10}" is not here: tern
-    # supports ${0}..${9} and refuses a higher one at compile time (RFC
-    # 5229 §6), Pigeonhole supports up to ${32}.
+    # many; tern left "${0000001}" as written). Both support ${0}..${32}
+    # and refuse a higher one at compile time (RFC 5229 §6).
     "vars_lead_zero": ('require ["variables","fileinto"]; if header :matches "subject" "?*" '
                        '{ fileinto "${0000001}-${09}-${0}"; }'),
+    # Past ${9}: tern refused the script (it supported ${0}..${9}).
+    "vars_past_9": ('require ["variables","fileinto"]; if header :matches "subject" "*e*e*i*g* *b*u* *o*e*" '
+                    '{ fileinto "${9}${10}-${11}-${12}-${32}"; }'),
     # A redirect's sieve-address may have a display name (RFC 5228
     # §2.4.2.3: phrase "<" addr-spec ">"; tern refused the script).
     "redirect_display": 'redirect "Bob Example <bob@example.net>"; redirect "\\"B, Jr.\\" <bjr@example.net>";',

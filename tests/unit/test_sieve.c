@@ -324,11 +324,26 @@ static void test_variables(void)
 	       "if header :matches \"subject\" \"nomatch*\" {}"
 	       "fileinto \"${2}\";",
 	       "fileinto \" about MONEY\"");
-	/* RFC 5229 §6: match variables above those supported (${9}) are a
-	 * syntax error, found at compile time (tern expanded "${10}" to
-	 * nothing); leading zeroes are ignored (§3.2), however many */
-	EXPECT("require [\"variables\", \"fileinto\"]; if header :matches \"subject\" \"*\" { fileinto \"${10}\"; }",
-	       "error: line 1, column 80: match variable \"${10}\" is out of range (at most ${9})");
+	/* RFC 5229 §6: match variables above those supported (${32}, as
+	 * Pigeonhole: its suite's "Alphabet ?" reads ${26}, which tern
+	 * refused past ${9}) are a syntax error, found at compile time;
+	 * leading zeroes are ignored (§3.2), however many */
+	EXPECT("require [\"variables\", \"fileinto\"]; if header :matches \"subject\" \"*\" { fileinto \"${33}\"; }",
+	       "error: line 1, column 80: match variable \"${33}\" is out of range (at most ${32})");
+	EXPECT("require [\"variables\", \"fileinto\"]; set \"s\" \"The quick brown fox jumps over the lazy dog.\";"
+	       "if string :matches \"${s}\" \"T?? ????? ????? ?o? ?u??? o?er ?he ???? ?o?.\" {"
+	       "fileinto \"${22}${8}${6}${25}${2}${13}${26}${1}${5}${15}${7}${21}${16}${12}${10}${17}${3}${9}${18}${20}${4}"
+	       "${19}${11}${14}${24}${23}\"; }",
+	       "fileinto \"abcdefghijklmnopqrstuvwxyz\"");
+	/* 32 wildcards capture ${1}..${32}; a 33rd takes its part of the
+	 * value but holds no variable. */
+	EXPECT("require [\"variables\", \"fileinto\"]; if string :matches \"abcdefghijklmnopqrstuvwxyzABCDEFGHIJ\" "
+	       "\"????????????????????????????????*\" { fileinto \"${1}${31}${32}-${0}\"; }",
+	       "fileinto \"aEF-abcdefghijklmnopqrstuvwxyzABCDEFGHIJ\"");
+	/* A regex gives its groups up to ${32} too. */
+	EXPECT("require [\"variables\", \"regex\", \"fileinto\"]; if string :regex \"abcdefghijkl\" "
+	       "\"(a)(b)(c)(d)(e)(f)(g)(h)(i)(j)(k)(l)\" { fileinto \"${9}${10}${12}\"; }",
+	       "fileinto \"ijl\"");
 	CHECK(strstr(run("require \"variables\"; if string \"a${99999999999999999999}\" \"a\" { discard; }"),
 	             "is out of range") != NULL);
 	EXPECT("require [\"variables\", \"fileinto\"]; if header :matches \"subject\" \"?*\" "
