@@ -47,6 +47,7 @@
 #include "core/arena.h"
 #include "core/xalloc.h"
 #include "core/buf.h"
+#include "core/hostname.h"
 #include "sieve/sieve.h"
 #include "store/store.h"
 
@@ -273,6 +274,7 @@ static int bench(const struct sieve_script *s, const char **files, int nfiles, l
 				                 .ctx = ic, .include_text = include_file,
 			                 .metadata = metadata_arg, .script_name = ic->self };
 			struct sieve_result res;
+			sieve_env_host(&env, hostname_now());
 			if (sieve_run(s, &env, a, &res) < 0 && !rc) {
 				fprintf(stderr, "%s: run-time error: %s\n", files[i], res.error);
 				rc = 1;
@@ -314,6 +316,7 @@ static int test_files(const struct sieve_script *s, const char **files, int nfil
 			                 .ctx = ic, .include_text = include_file,
 			                 .metadata = metadata_arg, .script_name = ic->self };
 		struct sieve_result res;
+		sieve_env_host(&env, hostname_now()); /* environment "host", "domain" */
 		if (sieve_run(s, &env, a, &res) < 0)
 			fprintf(stderr, "%s: %s: run-time error: %s\n", files[0], files[i], res.error);
 		sieve_result_format(&res, out, 65536);

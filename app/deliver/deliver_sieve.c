@@ -818,13 +818,7 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 		env.remote_ip = dsn->remote_ip;
 		env.remote_host = dsn->remote_host;
 	}
-	/* environment "host" is ours; "domain" its domain (what follows
-	 * its first label), the host itself when it has one label. */
-	env.host = str_c(hostname_now());
-	ptrdiff_t dot = str_chr(env.host, '.');
-	env.domain = dot > 0 && (size_t)dot + 1 < env.host.len
-	                 ? str_make(env.host.p + dot + 1, env.host.len - (size_t)dot - 1)
-	                 : env.host;
+	sieve_env_host(&env, hostname_now()); /* environment "host", "domain" */
 	struct sieve_result res, gres;
 	/* The administrator's global script first: when it decides (an
 	 * explicit keep, fileinto, discard, redirect, reject), that is the

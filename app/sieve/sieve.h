@@ -274,6 +274,13 @@ struct sieve_env {
 };
 
 /*
+ * Sets env's environment items "host" (host, which must outlive the run)
+ * and "domain" (RFC 5183 §4.1: what follows host's first label, host
+ * itself when it has one label).
+ */
+void sieve_env_host(struct sieve_env *env, const char *host);
+
+/*
  * Runs s against env's message. Everything the result points to is
  * allocated from a. Returns 0, or -1 on a run-time error (res->error says
  * why; the actions gathered so far are dropped and res->implicit_keep is

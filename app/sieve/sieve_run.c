@@ -887,6 +887,15 @@ static void export_fields(struct run *r)
 	r->res->nfields = n;
 }
 
+void sieve_env_host(struct sieve_env *env, const char *host)
+{
+	env->host = str_c(host);
+	ptrdiff_t dot = str_chr(env->host, '.');
+	env->domain = dot > 0 && (size_t)dot + 1 < env->host.len
+	                  ? str_make(env->host.p + dot + 1, env->host.len - (size_t)dot - 1)
+	                  : env->host;
+}
+
 int sieve_run(const struct sieve_script *s, const struct sieve_env *env, struct arena *a,
               struct sieve_result *res)
 {

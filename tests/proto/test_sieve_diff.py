@@ -312,6 +312,12 @@ SCRIPTS = {
     # ihave (RFC 5463), environment (RFC 5183), duplicate (RFC 7352), vacation
     # :seconds (RFC 6131), mime :param (RFC 5703), extracttext, enotify.
     "ihave_unknown": 'require "ihave"; if ihave "x-frob" { frob "a"; } else { discard; }',
+    # environment's "host" and "domain" (RFC 5183 §4.1) are there in
+    # `tern sieve test` too (Pigeonhole's environment/rfc.svtest counts
+    # "host" as one value; tern had none).
+    "env_host": ('require ["environment","relational","fileinto"]; '
+                 'if environment :count "eq" "host" "1" { fileinto "h1"; } '
+                 'if environment :count "eq" "domain" "1" { fileinto "d1"; }'),
     "env_unknown": ('require ["environment","fileinto"]; '
                     'if environment :contains "x-nothing" "" { fileinto "yes"; } else { fileinto "no"; }'),
     "dup_basic": ('require ["duplicate","fileinto"]; if duplicate { fileinto "dup"; } '
