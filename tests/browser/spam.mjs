@@ -232,6 +232,23 @@ await finish(b, async () => {
 	await check('thresholds 7.5 13 41');
 	log('spam: a save after another tab signed in again took the new CSRF token');
 
+	// The same for a file upload (XMLHttpRequest, not fetch): the
+	// phishing list sent once more with the current token.
+	const again2 = await page.context().request.post(cfg.url + '/api/v1/session', { data: { password: cfg.admin_password } });
+	if (again2.status() !== 200)
+		throw new Error(`POST /session answered ${again2.status()}`);
+	await byId('spam-phish-file').setInputFiles({
+		name: 'feed2.txt', mimeType: 'text/plain',
+		buffer: Buffer.from('https://evil.example/login/\nhttps://phish.test/\nhttps://third.test/x\n'),
+	});
+	await Promise.all([
+		page.waitForResponse((r) => r.request().method() === 'PUT' && /\/api\/v1\/spam\/phish\?/.test(r.url()) && r.status() === 200),
+		byId('spam-phish-upload').click(),
+	]);
+	await byId('spam-phish').getByText('Loaded 3 URLs.').waitFor();
+	await check('phish list 3 from upload feed2.txt');
+	log('spam: an upload after another tab signed in again took the new CSRF token');
+
 	// Escape cancels the dialog: the login page, as before.
 	await byId('spam-junk').fill('8');
 	await endSession();

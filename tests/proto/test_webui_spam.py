@@ -13,9 +13,9 @@ API says days_left -2 (whole days, rounded down) and the Settings page
 "expired 1 day ago", in red. A save whose session was ended meanwhile
 (DELETE /session from another client with the cookie) shows a sign-in
 dialog over the page and goes through after it, the form kept; Escape in
-the dialog goes to the login page. A save after another client with the
-cookie signed in again (the page's CSRF token is the old session's) goes
-through. After each change the browser waits
+the dialog goes to the login page. A save and a file upload after another client
+with the cookie signed in again (the page's CSRF token is the old
+session's) go through. After each change the browser waits
 while this side reads the setting back through the REST API, so a save
 the server did not keep fails; the button's training is checked by
 training the same decision again through the API: the message is then
@@ -119,6 +119,8 @@ def test_webui_spam_page():
             "phish list 2 from upload feed.txt": lambda: (lambda p: (
                 p["entries"], p["source"], p["loaded_at"] > 0) == (2, "upload feed.txt", True))(
                 api.call("GET", "/spam")[2]["phish"]),
+            "phish list 3 from upload feed2.txt": lambda: (lambda p: (p["entries"], p["source"]) == (
+                3, "upload feed2.txt"))(api.call("GET", "/spam")[2]["phish"]),
             "phish url saved": lambda: api.call("GET", "/spam")[2]["phish_url"] == PHISH_URL,
             "hash lists saved": lambda: api.call("GET", "/spam")[2]["hashbl"] == HASHBL,
             "hashes list 2 from upload full_sha256.txt": lambda: (lambda p: (

@@ -82,6 +82,18 @@ async function freshCsrf(sent) {
 // their answer, not an expired session.
 const signInPath = (path) => path === '/session' || path === '/me/session';
 
+// Whether a call that failed with err is to be sent again, for api() and
+// upload() alike: after the user signed in again (401 on a signed-in
+// page), or once with the session's current CSRF token (403 csrf, when
+// another tab signed in again; retry is false on that second try).
+async function sendAgain(err, path, sent, retry) {
+	if (err.status === 401 && !signInPath(path))
+		return signInAgain();
+	if (err.status === 403 && err.code === 'csrf' && retry)
+		return freshCsrf(sent);
+	return false;
+}
+
 // retry: false on the second try after a stale CSRF token (one retry).
 export async function api(method, path, body, retry = true) {
 	const headers = { Accept: 'application/json, application/problem+json' };
@@ -111,10 +123,8 @@ export async function api(method, path, body, retry = true) {
 	if (!r.ok) {
 		const err = new ApiError(r.status, data);
 		err.retryAfter = Number(r.headers.get('Retry-After')) || 0;
-		if (r.status === 401 && !signInPath(path) && await signInAgain())
-			return api(method, path, body);
-		if (r.status === 403 && err.code === 'csrf' && retry && await freshCsrf(sent))
-			return api(method, path, body, false);
+		if (await sendAgain(err, path, sent, retry))
+			return api(method, path, body, r.status !== 403);
 		throw err;
 	}
 	return data;
@@ -123,15 +133,18 @@ export async function api(method, path, body, retry = true) {
 // POSTs a file as the raw request body (a streamed upload on the server,
 // app/http/http_upload.h), reporting progress as onProgress(sent, total).
 // fetch() cannot tell how much of a body went out, so this is the one
-// place that uses XMLHttpRequest; errors are ApiErrors as with api().
-export function upload(path, file, onProgress, method = 'POST') {
+// place that uses XMLHttpRequest; errors are ApiErrors as with api(), and
+// sent again as api() sends them (a File can be read again: the upload
+// starts over).
+export function upload(path, file, onProgress, method = 'POST', retry = true) {
 	return new Promise((resolve, reject) => {
 		const x = new XMLHttpRequest();
+		const sent = csrf;
 		x.open(method, '/api/v1' + path);
 		x.setRequestHeader('Accept', 'application/json, application/problem+json');
 		x.setRequestHeader('Content-Type', file.type || 'application/octet-stream');
-		if (csrf)
-			x.setRequestHeader('X-CSRF-Token', csrf);
+		if (sent)
+			x.setRequestHeader('X-CSRF-Token', sent);
 		x.withCredentials = true;
 		if (onProgress)
 			x.upload.onprogress = (e) => onProgress(e.loaded, e.lengthComputable ? e.total : file.size);
@@ -149,12 +162,8 @@ export function upload(path, file, onProgress, method = 'POST') {
 				return;
 			}
 			const err = new ApiError(x.status, data);
-			if (x.status !== 401) {
-				reject(err);
-				return;
-			}
-			// A File can be read again: the upload starts over.
-			signInAgain().then((ok) => (ok ? upload(path, file, onProgress, method) : Promise.reject(err)))
+			sendAgain(err, path, sent, retry)
+				.then((again) => (again ? upload(path, file, onProgress, method, x.status !== 403) : Promise.reject(err)))
 				.then(resolve, reject);
 		};
 		x.send(file);
