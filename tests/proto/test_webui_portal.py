@@ -8,7 +8,9 @@ over the page and goes through), creates an app password, sets forwarding
 (an address of ours refused, an outside one stored), makes a JMAP token
 (used here as a bearer token), turns on TOTP,
 changes the password, downloads the Apple profile and signs in again with
-a code; the admin turns on TOTP in Settings and signs in with a code. The
+a code; the admin turns on TOTP in Settings and signs in with a code,
+and, its session ended, in the sign-in dialog over a page (the code field
+takes the focus: typed with the keyboard alone). The
 codes are computed here, with hmac (RFC 6238), never by tern's code; the
 QR codes the page draws are screenshotted and read back with zbarimg.
 Meanwhile, with 2FA on, IMAP and submission take the app password and
@@ -193,7 +195,8 @@ def test_webui_portal_and_admin_totp():
                        "portal: layout at 390 and 1280 px checked",
                        "portal: signed in again with a code", "admin: two-factor sign-in on",
                        "admin: signed in with a code", "admin: display name shown as text",
-                       "admin: encryption seen and turned off"):
+                       "admin: encryption seen and turned off",
+                       "admin: signed in again in the dialog with a code"):
             assert ("browser: " + needed) in text, (needed, text)
         # What the browser did is real: the new password, the name.
         assert refused(s, USER, NEWPW, "imap") == []  # 2FA still on: app passwords only

@@ -45,8 +45,9 @@ export function StrengthMeter({ password, testid = 'pw-meter' }) {
 }
 
 // A labelled input. `error` is shown under it and tied to it for screen
-// readers; `locked` shows the value read-only with the variable that set it.
-export function Field({ label, value, onInput, type = 'text', error: given, hint, locked, lockedBy, testid, ...rest }) {
+// readers; `locked` shows the value read-only with the variable that set it;
+// inputRef is the <input>'s ref (to focus it).
+export function Field({ label, value, onInput, type = 'text', error: given, hint, locked, lockedBy, testid, inputRef, ...rest }) {
 	const id = useId('f');
 	// An error is about the value it was given for: once the field is
 	// corrected it goes, rather than staying under the right value.
@@ -59,6 +60,7 @@ export function Field({ label, value, onInput, type = 'text', error: given, hint
 			<label for={id}>{label}</label>
 			<input
 				id={id}
+				ref={inputRef}
 				type={type}
 				value={value}
 				onInput={(e) => onInput && onInput(e.currentTarget.value)}

@@ -5,7 +5,7 @@
 // POST /session or /me/session, so the rate limits and the second factor
 // (401 totp_required: ask for the code, then send both) are the server's
 // one flow; the new session's CSRF token is kept here for the next call.
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { post, setCsrf } from './api.js';
 import { ErrorBox, Field, useAction } from './components.jsx';
 
@@ -46,10 +46,18 @@ export function signInError(error, wrong401) {
 	return error.status === 401 ? wrong401 : error;
 }
 
-// The code field, once the server asked for it.
+// The code field, once the server asked for it. It takes the focus when it
+// appears: autofocus acts only when a page loads or a dialog opens, and
+// here the focus is still in the password field (a keyboard user would
+// type the code there, then send it as the password).
 export function CodeField({ s, testid }) {
+	const ref = useRef(null);
+	useLayoutEffect(() => {
+		if (s.askCode && ref.current)
+			ref.current.focus();
+	}, [s.askCode]);
 	return s.askCode ? <Field label="Code from the authenticator app (or a recovery code)" value={s.code} onInput={s.setCode}
-		autoComplete="one-time-code" required autoFocus testid={testid} /> : null;
+		autoComplete="one-time-code" required testid={testid} inputRef={ref} /> : null;
 }
 
 // The modal dialog asking for the password again over the page (whose
