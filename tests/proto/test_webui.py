@@ -251,6 +251,7 @@ def test_webui_wizard_accounts_mail():
         assert checks.seen == ["APPPASS", "REVOKED", "SECOND_DOMAIN"], (checks.seen, out)
         # The domain with an account was not removed (nor asked about).
         assert "browser: domain with an account: removal refused at once" in out, out
+        assert "browser: wizard: signed in again in the dialog, the step kept" in out, out
         assert b"second.test" in srv.cli("domain", "list").stdout
         assert "browser: app password made, used over IMAP and revoked from the account panel" in out, out
         assert "browser: accounts: found by name, then all shown again" in out, out

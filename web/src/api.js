@@ -31,6 +31,10 @@ export function setCsrf(token) {
 	csrf = token || null;
 }
 
+// Whether this page holds a session (its CSRF token): a 401 then means
+// that session ended, not that the user has yet to sign in.
+export const signedIn = () => csrf !== null;
+
 export function setSetupCode(code) {
 	setupCode = code || null;
 }

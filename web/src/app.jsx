@@ -1,8 +1,10 @@
 // app.jsx - the app shell: asks the server where we are (GET /setup,
 // GET /session) and shows the first-run wizard, the login page or the
-// admin pages.
+// admin pages. A session that ends under the admin pages, or under the
+// wizard once it signed in, is asked for again in the sign-in dialog
+// over the page (signin.jsx), which keeps what was typed.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { del, get, setCsrf, setCsrfSource, setUnauthorizedHandler, errorText } from './api.js';
+import { del, get, setCsrf, setCsrfSource, setUnauthorizedHandler, signedIn, errorText } from './api.js';
 import { Link, navigate, usePath } from './router.jsx';
 import { ErrorBox, Field, PageTitle, useTitle } from './components.jsx';
 import { CodeField, SignInDialog, signInError, useSignIn } from './signin.jsx';
@@ -59,7 +61,10 @@ function AdminApp() {
 	useEffect(() => {
 		setCsrfSource('/session');
 		setUnauthorizedHandler(() => {
-			if (modeRef.current !== 'admin') {
+			// The wizard's first steps have no session to lose (their
+			// setup code or password is the sign-in).
+			const m = modeRef.current;
+			if (m !== 'admin' && !(m === 'wizard' && signedIn())) {
 				setCsrf(null);
 				return false;
 			}
@@ -78,23 +83,35 @@ function AdminApp() {
 				<button class="btn" onClick={boot}>Try again</button>
 			</main>
 		);
-	if (mode === 'wizard')
-		return <main class="center-wide"><Wizard initial={setup} authed={authed} onDone={() => { navigate('/', true); setMode('admin'); }} /></main>;
 	if (mode === 'login')
 		return <Login onLogin={() => setMode('admin')} />;
+	// Cancelled: the login page, or the wizard from its sign-in step.
 	const reloginDone = (ok) => {
 		setRelogin(null);
 		if (!ok) {
 			setCsrf(null);
-			setMode('login');
+			if (mode === 'wizard') {
+				setMode('loading');
+				boot();
+			} else {
+				setMode('login');
+			}
 		}
 		relogin.resolve(ok);
 	};
 	// The page stays mounted under the dialog, with what was typed in it.
+	const dialog = relogin ? <SignInDialog path="/session" onDone={reloginDone} /> : null;
+	if (mode === 'wizard')
+		return (
+			<>
+				<main class="center-wide"><Wizard initial={setup} authed={authed} onDone={() => { navigate('/', true); setMode('admin'); }} /></main>
+				{dialog}
+			</>
+		);
 	return (
 		<>
 			<Admin onLogout={() => setMode('login')} />
-			{relogin ? <SignInDialog path="/session" onDone={reloginDone} /> : null}
+			{dialog}
 		</>
 	);
 }
