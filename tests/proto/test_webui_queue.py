@@ -1,0 +1,98 @@
+"""test_webui_queue.py — the web admin's Queue page with an entry a
+restore held, in a real browser.
+
+A message waits for a remote domain whose DNS answers SERVFAIL; the store
+is backed up and restored into a new folder (tern restore holds every
+queued entry: the message may have left since the backup), and tern
+starts on it. tests/browser/queue.mjs signs in and finds the entry marked
+"held" (the API's held: true, next_attempt 2^53-1: the date would read
+Invalid Date), the page fitting 360 px, then presses Retry now: the badge
+goes, the next attempt is a date, and the API says it is no longer held.
+Screenshots land in build/artifacts/webui-queue/.
+"""
+import json
+import os
+import shutil
+import smtplib
+import ssl
+import subprocess
+import time
+
+from harness import ROOT, Server
+from httpc import Api
+from test_webui import BROWSER_DIR, CHROMIUM, FakeDns, npm_install
+
+ARTIFACTS = os.path.join(ROOT, "build", "artifacts", "webui-queue")
+ADMIN_PW = "queue-page-admin-Zr4m"
+USER, PW = "me@example.net", "queue-user-pw-1"
+RCPT = "bob@remote.test"
+
+
+def queue_entry(api):
+    st, _, body = api.call("GET", "/queue")
+    assert st == 200, body
+    got = [m for m in body["messages"] if RCPT in (m.get("to") or [])]
+    return got[0] if got else None
+
+
+def test_webui_queue_held_entry():
+    for tool in (CHROMIUM, shutil.which("node"), shutil.which("npm")):
+        assert tool and os.path.exists(tool), "needs chromium, node and npm (scripts/install-test-deps)"
+    npm_install()
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)
+    dns = FakeDns({}, servfail=("remote.test",))
+    srv = Server(domains=("example.net",), accounts=((USER, PW),), http=True, submission=True,
+                 env={"TERN_DNS_SERVERS": "127.0.0.1:%d" % dns.port, "TERN_ADMIN_PASSWORD": ADMIN_PW})
+    try:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        with smtplib.SMTP_SSL("127.0.0.1", srv.submissions_port, context=ctx, timeout=20) as c:
+            c.login(USER, PW)
+            c.sendmail(USER, [RCPT], b"From: me@example.net\r\nTo: bob@remote.test\r\nSubject: held\r\n\r\nwaits\r\n")
+        api = Api(srv)
+        api.login(ADMIN_PW)
+        st, _, body = api.call("POST", "/setup/complete", {})
+        assert st == 200, body
+        m = queue_entry(api)
+        assert m and not m["held"], m
+        backup = os.path.join(srv.tmp, "backup")
+        srv.cli("backup", backup)
+        srv.stop()
+        restored = os.path.join(srv.tmp, "restored")
+        r = subprocess.run([srv.binary, "restore", backup], env=dict(srv.env, TERN_DATA_DIR=restored),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+        assert r.returncode == 0, r.stderr
+        srv.data = srv.env["TERN_DATA_DIR"] = restored
+        srv.start()
+        api = Api(srv)
+        api.login(ADMIN_PW)
+        m = queue_entry(api)
+        assert m and m["held"], m
+        cfg = {"url": "https://127.0.0.1:%d" % srv.https_port, "admin_password": ADMIN_PW, "rcpt": RCPT,
+               "artifacts": ARTIFACTS, "chromium": CHROMIUM}
+        p = subprocess.Popen(["node", os.path.join(BROWSER_DIR, "queue.mjs"), json.dumps(cfg)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out = []
+        try:
+            for raw in p.stdout:
+                line = raw.decode("utf-8", "replace").rstrip("\n")
+                out.append(line)
+                if line == "CHECK released":
+                    e = queue_entry(api)
+                    answer = "OK" if e and not e["held"] and e["next_attempt"] < time.time() + 86400 else "API: %r" % e
+                    p.stdin.write((answer + "\n").encode())
+                    p.stdin.flush()
+            p.wait(60)
+        finally:
+            if p.poll() is None:
+                p.kill()
+        err = p.stderr.read().decode("utf-8", "replace")
+        text = "\n".join(out)
+        assert p.returncode == 0 and text.endswith("DONE"), "%s\n%s\n--- server log\n%s" % (
+            text, err, srv.log_text()[-4000:])
+        for needed in ("queue: the restored entry shows held", "queue: Retry now released it"):
+            assert "browser: " + needed in text, (needed, text)
+    finally:
+        srv.cleanup()
+        dns.close()
