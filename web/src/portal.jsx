@@ -5,7 +5,7 @@
 // Apple profile, a QR code of this page for the phone). Separate from the
 // admin: its own session cookie, no admin page reachable from here.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { del, get, patch, post, put, seg, setCsrf, setCsrfSource, setUnauthorizedHandler } from './api.js';
+import { del, errorText, get, patch, post, put, seg, setCsrf, setCsrfSource, setUnauthorizedHandler } from './api.js';
 import { CodeField, SignInDialog, signInError, useSignIn } from './signin.jsx';
 import { ConfirmButton, CopyButton, ErrorBox, Field, Loading, Notice, StrengthMeter, useAction, useLoad, useTitle } from './components.jsx';
 import { bytes, dateTime } from './format.js';
@@ -20,13 +20,21 @@ export function Portal() {
 	meRef.current = me;
 	// The portal is the account's, not the admin's: its own window title.
 	useTitle(me ? 'Your account' : 'Sign in', 'tern mail');
+	// GET /me failing other than 401 (the server unreachable, 503) is
+	// said with a way to try again: a sign-in form would tell a signed-in
+	// user their session ended. After a save (me set) the page stays.
+	const [error, setError] = useState(null);
 	const load = async () => {
+		setError(null);
 		try {
 			const m = await get('/me');
 			setCsrf(m.csrf);
 			setMe(m);
 		} catch (e) {
-			setMe(null);
+			if (e.status === 401)
+				setMe(null);
+			else
+				setError(e);
 		}
 	};
 	useEffect(() => {
@@ -40,6 +48,14 @@ export function Portal() {
 		});
 		load();
 	}, []);
+	if (me === undefined && error)
+		return (
+			<main class="center">
+				<h1>Your mail account</h1>
+				<p class="alert alert-error" role="alert">{errorText(error)}</p>
+				<button class="btn" onClick={load} data-testid="portal-retry">Try again</button>
+			</main>
+		);
 	if (me === undefined)
 		return <main class="center"><p class="muted" aria-busy="true">Loading…</p></main>;
 	if (me === null)
@@ -249,7 +265,7 @@ export function AppPasswords({ kind = 'apppass', base = '/me', admin = false }) 
 						</tbody>
 					</table>
 				</div>
-			) : list.data ? <p class="muted">{k.none}</p> : <Loading />}
+			) : list.data ? <p class="muted">{k.none}</p> : list.error ? null : <Loading />}
 			<form onSubmit={add} class="inline-form">
 				<Field label={k.label} value={name} onInput={setName} maxLength={64} required testid={`${id}-name`}
 					error={a.error && a.error.field === 'name' ? a.error.message : undefined} />

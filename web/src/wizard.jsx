@@ -392,7 +392,7 @@ function DnsStep({ st, onDone, back }) {
 				</button>
 			</div>
 			<ErrorBox error={load.error || check.error} />
-			{dns ? <DnsRecords dns={dns} checking={checking} /> : <p class="muted" aria-busy="true">Loading records…</p>}
+			{dns ? <DnsRecords dns={dns} checking={checking} /> : load.busy || checking ? <p class="muted" aria-busy="true">Loading records…</p> : null}
 			<ErrorBox error={finish.error} />
 			<Buttons busy={finish.busy} back={back} nextLabel="Finish setup" />
 		</form>
