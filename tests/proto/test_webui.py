@@ -124,12 +124,12 @@ def setup_code(srv):
     raise AssertionError("no setup code in the log:\n" + srv.log_text())
 
 
-def run_browser(cfg, srv, answer=None):
-    """Runs tests/browser/wizard.mjs with cfg; its stdout, or fails with both logs.
+def run_browser(cfg, srv, answer=None, script="wizard.mjs"):
+    """Runs tests/browser/<script> with cfg; its stdout, or fails with both logs.
 
     answer(word, rest) answers the browser's questions (a stdout line
-    `WORD REST`; None: not a question), within the same 120 s."""
-    p = subprocess.Popen(["node", os.path.join(BROWSER_DIR, "wizard.mjs"), json.dumps(cfg)],
+    `WORD REST`; None: not a question), within the same 240 s."""
+    p = subprocess.Popen(["node", os.path.join(BROWSER_DIR, script), json.dumps(cfg)],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     killer = threading.Timer(240, p.kill)
     killer.start()

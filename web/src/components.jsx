@@ -177,7 +177,10 @@ export function ConfirmButton({ label, confirm = 'Really?', onConfirm, testid, d
 	);
 }
 
-// Runs an async action, tracking busy state and the error.
+// Runs an async action, tracking busy state and the error. A problem that
+// names a field (API.md: `field`) belongs under that field:
+// fieldError(name) is its message for <Field error=>, other(...names) the
+// error left for the form's ErrorBox when none of those fields shows it.
 export function useAction() {
 	const [busy, setBusy] = useState(false);
 	const [error, setError] = useState(null);
@@ -193,7 +196,9 @@ export function useAction() {
 			setBusy(false);
 		}
 	};
-	return { busy, error, setError, run };
+	const fieldError = (name) => (error && error.field === name ? error.message : undefined);
+	const other = (...names) => (error && !names.includes(error.field) ? error : null);
+	return { busy, error, setError, run, fieldError, other };
 }
 
 // Loads data from the API; reload() fetches again.

@@ -254,16 +254,17 @@ function AccountPanel({ account, onChange }) {
 			</form>
 			<form onSubmit={setPassword} class="inline-form">
 				<Field label={`New password for ${account.email}`} type="password" value={pw} onInput={setPw} required
-					minLength={8} maxLength={256} autoComplete="new-password" testid="reset-password" />
+					minLength={8} maxLength={256} autoComplete="new-password" testid="reset-password" error={pwAction.fieldError('password')} />
 				<StrengthMeter password={pw} testid="reset-password-meter" />
 				<Field label="Admin password" type="password" value={current} onInput={setCurrent} required autoComplete="current-password"
-					testid="reset-password-current" error={pwAction.error && pwAction.error.field === 'current' ? pwAction.error.message : undefined} />
-				<ErrorBox error={pwAction.error && pwAction.error.field !== 'current' ? pwAction.error : null} />
+					testid="reset-password-current" error={pwAction.fieldError('current')} />
+				<ErrorBox error={pwAction.other('password', 'current')} />
 				<button class="btn" type="submit" disabled={pwAction.busy} data-testid="reset-password-submit">Set password</button>
 			</form>
 			<form onSubmit={setQuotaValue} class="inline-form">
-				<Field label="Quota in MiB (empty: no limit)" type="number" min={0} step="any" value={quota} onInput={setQuota} testid="quota" />
-				<ErrorBox error={qAction.error} />
+				<Field label="Quota in MiB (empty: no limit)" type="number" min={0} step="any" value={quota} onInput={setQuota} testid="quota"
+					error={qAction.fieldError('quota')} />
+				<ErrorBox error={qAction.other('quota')} />
 				<button class="btn" type="submit" disabled={qAction.busy}>Save quota</button>
 			</form>
 			<AppPasswords base={`/accounts/${seg(account.email)}`} admin />

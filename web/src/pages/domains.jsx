@@ -65,8 +65,9 @@ export function Domains() {
 			) : null}
 			<form class="card inline-form" onSubmit={submit}>
 				<h2>Add a domain</h2>
-				<Field label="Domain name" value={name} onInput={setName} placeholder="example.org" required testid="domain-name" />
-				<ErrorBox error={add.error} />
+				<Field label="Domain name" value={name} onInput={setName} placeholder="example.org" required testid="domain-name"
+					error={add.fieldError('name')} />
+				<ErrorBox error={add.other('name')} />
 				<div class="buttons"><button class="btn btn-primary" type="submit" disabled={add.busy} data-testid="domain-add">Add domain</button></div>
 			</form>
 		</>

@@ -405,13 +405,16 @@ function Tokens() {
 		});
 	};
 	const now = Date.now() / 1000;
-	const drop = (id, password) => a.run(async () => { await del(`/tokens/${seg(id)}`, { password }); list.reload(); });
+	// Its own action: a revoke's wrong password is said over the list,
+	// not under the new token's password field.
+	const r = useAction();
+	const drop = (id, password) => r.run(async () => { await del(`/tokens/${seg(id)}`, { password }); list.reload(); });
 	const tokens = (list.data && list.data.tokens) || [];
 	return (
 		<section class="card">
 			<h2>API tokens</h2>
 			<p>For scripts: send <code>Authorization: Bearer &lt;token&gt;</code> to <code>/api/v1</code> or <code>/metrics</code>. A read-only token can read but change nothing.</p>
-			<ErrorBox error={list.error || (a.error && a.error.field !== 'password' ? a.error : null)} />
+			<ErrorBox error={list.error || r.error} />
 			{tokens.length || pages.page ? (
 				<div class="table-wrap">
 					<table>
@@ -435,14 +438,17 @@ function Tokens() {
 				</div>
 			) : null}
 			<form class="inline-form" onSubmit={submit}>
-				<Field label="New token name" value={name} onInput={setName} required maxLength={64} placeholder="backup" testid="token-name" />
-				<Field label="Expires after (days, empty: never)" type="number" min="1" value={days} onInput={setDays} placeholder="90" testid="token-days" />
+				<Field label="New token name" value={name} onInput={setName} required maxLength={64} placeholder="backup" testid="token-name"
+					error={a.fieldError('name')} />
+				<Field label="Expires after (days, empty: never)" type="number" min="1" value={days} onInput={setDays} placeholder="90" testid="token-days"
+					error={a.fieldError('expires')} />
 				<div class="field checkbox">
 					<input type="checkbox" id="token-read" data-testid="token-read" checked={readOnly} onChange={(e) => setReadOnly(e.currentTarget.checked)} />
 					<label for="token-read">Read only (monitoring)</label>
 				</div>
 				<Field label="Admin password" type="password" value={password} onInput={setPassword} autoComplete="current-password"
-					required testid="token-password" error={a.error && a.error.field === 'password' ? a.error.message : undefined} />
+					required testid="token-password" error={a.fieldError('password')} />
+				<ErrorBox error={a.other('name', 'expires', 'password')} />
 				<button class="btn" type="submit" disabled={a.busy} data-testid="token-add">Create token</button>
 			</form>
 		</section>
