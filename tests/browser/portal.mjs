@@ -304,7 +304,7 @@ await finish(b, async () => {
 
 	// The portal at a phone's width and a laptop's, with its tables filled:
 	// nothing sticks out (the same check as the admin pages').
-	for (const width of [390, 1280]) {
+	for (const width of [360, 1280]) {
 		await page.setViewportSize({ width, height: 900 });
 		await byId('portal-email').waitFor();
 		const over = await overflow(page);
@@ -313,7 +313,7 @@ await finish(b, async () => {
 			throw new Error(`/account at ${width} px overflows: ${over}`);
 	}
 	await page.setViewportSize({ width: 1280, height: 900 });
-	log('portal: layout at 390 and 1280 px checked');
+	log('portal: layout at 360 and 1280 px checked');
 
 	// Signed out, the portal asks for the code after the new password.
 	await byId('portal-logout').click();

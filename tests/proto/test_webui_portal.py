@@ -192,7 +192,7 @@ def test_webui_portal_and_admin_totp():
                        "portal: filter deleted, the question keyboard-usable",
                        "portal: vacation reply off",
                        "titles: each page names itself",
-                       "portal: layout at 390 and 1280 px checked",
+                       "portal: layout at 360 and 1280 px checked",
                        "portal: signed in again with a code", "admin: two-factor sign-in on",
                        "admin: signed in with a code", "admin: display name shown as text",
                        "admin: encryption seen and turned off",
