@@ -16,3 +16,11 @@ export async function ask(what) {
 		throw new Error(`no answer to ${what}`);
 	return r.value.trim();
 }
+
+// "CHECK <what>": the Python side reads a change back through the REST
+// API and answers OK, or what it found instead (spam.mjs, queue.mjs).
+export async function check(what) {
+	const answer = await ask(`CHECK ${what}`);
+	if (answer !== 'OK')
+		throw new Error(`${what}: ${answer}`);
+}

@@ -15,16 +15,10 @@
 // not keep fails here); "TRAINED <seq>" names the decision the button
 // trained. Fails (exit 1) on a step that does not show what it should, a
 // console error, or a request to another host.
-import { ask } from './ask.mjs';
+import { check } from './ask.mjs';
 import { config, finish, log, open } from './browser.mjs';
 
 const cfg = config(['url', 'admin_password', 'rcpt', 'mail_from', 'allow_entry', 'block_entry', 'phish_url', 'artifacts']);
-// Python reads the setting back through the API and answers OK.
-async function check(what) {
-	const answer = await ask(`CHECK ${what}`);
-	if (answer !== 'OK')
-		throw new Error(`${what}: ${answer}`);
-}
 const b = await open(cfg);
 const { page, byId, screenshot } = b;
 const lineList = (text) => text.split('\n').map((x) => x.trim()).filter(Boolean);
@@ -191,7 +185,8 @@ await finish(b, async () => {
 	await byId('spam-junk').fill('7.5');
 	await byId('spam-reject').fill('13');
 	await endSession();
-	await byId('spam-save').click();
+	// Saved as a keyboard user does: Enter in the field just typed in.
+	await byId('spam-reject').press('Enter');
 	const dialog = byId('relogin');
 	await dialog.waitFor();
 	const a11y = await page.evaluate(() => {
@@ -213,6 +208,10 @@ await finish(b, async () => {
 	]);
 	await byId('spam-form').getByText('Saved. Applies to the next message.').waitFor();
 	await dialog.waitFor({ state: 'detached' });
+	// The focus is back in that field, not on the page's body.
+	const back = await page.evaluate(() => document.activeElement && (document.activeElement.dataset.testid || document.activeElement.tagName));
+	if (back !== 'spam-reject')
+		throw new Error(`after the dialog the focus is on ${back}, not back in the field`);
 	if ((await byId('spam-junk').inputValue()) !== '7.5' || (await byId('spam-reject').inputValue()) !== '13')
 		throw new Error('the form lost what was typed across the sign-in');
 	await check('thresholds 7.5 13 40');

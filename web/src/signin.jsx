@@ -5,7 +5,7 @@
 // POST /session or /me/session, so the rate limits and the second factor
 // (401 totp_required: ask for the code, then send both) are the server's
 // one flow; the new session's CSRF token is kept here for the next call.
-import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
+import { useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { post, setCsrf } from './api.js';
 import { ErrorBox, Field, useAction } from './components.jsx';
 
@@ -69,10 +69,21 @@ export function SignInDialog({ path, email, onDone }) {
 	const ref = useRef(null);
 	const [pw, setPw] = useState('');
 	const s = useSignIn(path, () => (email ? { email, password: pw } : { password: pw }), () => onDone(true));
-	useEffect(() => {
+	// Focus goes back where it was (the field where Enter saved into the
+	// ended session) when the dialog goes: removed while open, it left the
+	// focus on the page's body. close() first: the page is inert while the
+	// modal is open.
+	useLayoutEffect(() => {
 		const d = ref.current;
+		const before = document.activeElement;
 		if (d && !d.open)
 			d.showModal();
+		return () => {
+			if (d && d.open)
+				d.close();
+			if (before && before.isConnected && before !== document.body)
+				before.focus();
+		};
 	}, []);
 	const cancel = (e) => {
 		if (e)
