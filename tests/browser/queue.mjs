@@ -10,16 +10,11 @@
 // answered "OK" on stdin once the REST API agrees. Fails (exit 1) on a
 // step that does not show what it should, a console error, or a request
 // to another host.
-import { ask } from './ask.mjs';
+import { check } from './ask.mjs';
 import { config, finish, log, open } from './browser.mjs';
 import { overflow } from './layout.mjs';
 
 const cfg = config(['url', 'admin_password', 'rcpt', 'artifacts']);
-async function check(what) {
-	const answer = await ask(`CHECK ${what}`);
-	if (answer !== 'OK')
-		throw new Error(`${what}: ${answer}`);
-}
 const b = await open(cfg);
 const { page, byId, screenshot } = b;
 

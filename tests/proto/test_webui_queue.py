@@ -10,7 +10,6 @@ Invalid Date), the page fitting 360 px, then presses Retry now: the badge
 goes, the next attempt is a date, and the API says it is no longer held.
 Screenshots land in build/artifacts/webui-queue/.
 """
-import json
 import os
 import shutil
 import smtplib
@@ -20,7 +19,7 @@ import time
 
 from harness import ROOT, Server
 from httpc import Api
-from test_webui import BROWSER_DIR, CHROMIUM, FakeDns, npm_install
+from test_webui import CHROMIUM, FakeDns, npm_install, run_browser
 
 ARTIFACTS = os.path.join(ROOT, "build", "artifacts", "webui-queue")
 ADMIN_PW = "queue-page-admin-Zr4m"
@@ -69,30 +68,16 @@ def test_webui_queue_held_entry():
         api.login(ADMIN_PW)
         m = queue_entry(api)
         assert m and m["held"], m
-        cfg = {"url": "https://127.0.0.1:%d" % srv.https_port, "admin_password": ADMIN_PW, "rcpt": RCPT,
-               "artifacts": ARTIFACTS, "chromium": CHROMIUM}
-        p = subprocess.Popen(["node", os.path.join(BROWSER_DIR, "queue.mjs"), json.dumps(cfg)],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        out = []
-        try:
-            for raw in p.stdout:
-                line = raw.decode("utf-8", "replace").rstrip("\n")
-                out.append(line)
-                if line == "CHECK released":
-                    e = queue_entry(api)
-                    answer = "OK" if e and not e["held"] and e["next_attempt"] < time.time() + 86400 else "API: %r" % e
-                    p.stdin.write((answer + "\n").encode())
-                    p.stdin.flush()
-            p.wait(60)
-        finally:
-            if p.poll() is None:
-                p.kill()
-        err = p.stderr.read().decode("utf-8", "replace")
-        text = "\n".join(out)
-        assert p.returncode == 0 and text.endswith("DONE"), "%s\n%s\n--- server log\n%s" % (
-            text, err, srv.log_text()[-4000:])
+
+        def answer(word, rest):
+            if word != "CHECK" or rest != "released":
+                return None
+            e = queue_entry(api)
+            return "OK" if e and not e["held"] and e["next_attempt"] < time.time() + 86400 else "API: %r" % e
+        out = run_browser({"url": "https://127.0.0.1:%d" % srv.https_port, "admin_password": ADMIN_PW,
+                           "rcpt": RCPT, "artifacts": ARTIFACTS, "chromium": CHROMIUM}, srv, answer, "queue.mjs")
         for needed in ("queue: the restored entry shows held", "queue: Retry now released it"):
-            assert "browser: " + needed in text, (needed, text)
+            assert "browser: " + needed in out, (needed, out)
     finally:
         srv.cleanup()
         dns.close()
