@@ -5,7 +5,9 @@
 // stdin once it is down). Then an account's panel and every page of the
 // navigation (the app is loaded: only their API calls fail) must each end
 // with the error said ("The server cannot be reached.") and nothing still
-// marked busy: no "Loading…" left spinning over an error.
+// marked busy: no "Loading…" left spinning over an error. Before that, a
+// reverse proxy's 502 page (Playwright answers as one would) is said in
+// words, not as "HTTP 502".
 //
 //   node tests/browser/gone.mjs '{"url":..., "admin_password":..., "email":..., "artifacts":...}'
 //
@@ -86,6 +88,20 @@ await finish(b, async () => {
 	await byId('login-submit').click();
 	await byId('nav-accounts').click();
 	const row = page.locator(`[data-testid=account-row][data-email="${cfg.email}"]`);
+	await row.waitFor();
+	// A reverse proxy in front of tern answers for it while tern restarts:
+	// its own HTML page, no problem document. The page says what it means.
+	await page.route('**/api/v1/queue?*', (route) => route.fulfill({
+		status: 502, contentType: 'text/html', body: '<html><body><h1>502 Bad Gateway</h1></body></html>',
+	}));
+	await byId('nav-queue').click();
+	await page.getByRole('alert').filter({ hasText: 'The server is not answering right now (HTTP 502)' }).waitFor({ timeout: 5000 })
+		.catch(async () => {
+			throw new Error(`a proxy's 502 is shown as: ${(await page.getByRole('alert').allTextContents()).join(' | ')}`);
+		});
+	await page.unroute('**/api/v1/queue?*');
+	log('gone: a proxy\'s 502 is said plainly');
+	await byId('nav-accounts').click();
 	await row.waitFor();
 	if ((await ask('STOP')) !== 'OK')
 		throw new Error('the server did not stop');

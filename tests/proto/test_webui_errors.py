@@ -4,7 +4,8 @@ browser.
 tests/browser/gone.mjs signs in and opens the Accounts page; then tern is
 stopped. An account's panel and every page of the navigation must say
 that the server cannot be reached, with nothing left marked busy (a
-"Loading…" that never ends over the error); the first-run wizard's DNS
+"Loading…" that never ends over the error), and before that a reverse
+proxy's 502 page is said in words; the first-run wizard's DNS
 step too, whose two loads both fail, and the account portal, whose first
 GET /me fails: an error and Try again, not its sign-in form.
 tests/browser/fields.mjs: a refusal naming a field is said under that
@@ -54,6 +55,7 @@ def test_webui_server_gone():
     out = browse("gone.mjs", {}, {})
     for page in ("the account panel", "the settings page", "the dashboard page"):
         assert "browser: gone: %s says the server cannot be reached" % page in out, out
+    assert "browser: gone: a proxy's 502 is said plainly" in out, out
 
 
 def test_webui_wizard_server_gone():

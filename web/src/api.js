@@ -207,5 +207,12 @@ export function errorText(e) {
 		return 'Not available in this build of tern.';
 	if (e.status === 404 && !e.code)
 		return 'This server does not offer that API yet.';
+	// No problem document: not tern's answer but a proxy's in front of it
+	// (its HTML page for 502, 503, 504), which "HTTP 502" alone does not
+	// explain. tern's own 503 and 507 carry their detail.
+	if (!e.code && e.status === 507)
+		return 'The server\'s disk is full: free some space, then try again.';
+	if (!e.code && e.status >= 500)
+		return `The server is not answering right now (HTTP ${e.status}): it may be restarting. Try again in a moment.`;
 	return e.message;
 }
