@@ -25,10 +25,6 @@ function firstStep(st, authed) {
 	return st.code_required ? 'code' : 'admin';
 }
 
-function fieldError(error, name) {
-	return error && error.field === name ? error.message : undefined;
-}
-
 export function Wizard({ initial, authed, onDone }) {
 	const [st, setSt] = useState(initial);
 	const [step, setStep] = useState(firstStep(initial, authed));
@@ -166,7 +162,7 @@ function AdminStep({ st, onNext }) {
 			<StepTitle>Choose the admin password</StepTitle>
 			<p>This password signs you in to this admin page. Use at least 8 characters that are not easy to guess; a long passphrase of unrelated words is best. The meter under the field says how strong it is.</p>
 			<Field label="Admin password" type="password" value={pw} onInput={setPw} testid="admin-password"
-				autoComplete="new-password" required minLength={8} maxLength={256} error={fieldError(a.error, 'password')} />
+				autoComplete="new-password" required minLength={8} maxLength={256} error={a.fieldError('password')} />
 			<StrengthMeter password={pw} testid="admin-password-meter" />
 			<Field label="Repeat the password" type="password" value={pw2} onInput={setPw2} testid="admin-password2"
 				autoComplete="new-password" required error={mismatch ? 'The passwords differ.' : undefined} />
@@ -202,7 +198,7 @@ function HostnameStep({ st, setSt, onNext, back }) {
 			<StepTitle>Host name</StepTitle>
 			<p>The public name of this server: mail clients connect to it, other servers see it in greetings, and the TLS certificate is made for it. It needs an A (and AAAA) record pointing here.</p>
 			<Field label="Host name" value={value} onInput={setValue} locked={h.locked} lockedBy="TERN_HOSTNAME"
-				testid="hostname" placeholder="mail.example.com" required error={fieldError(a.error, 'hostname')} />
+				testid="hostname" placeholder="mail.example.com" required error={a.fieldError('hostname')} />
 			<div class="field">
 				<label>
 					<input type="checkbox" checked={acme} disabled={c.locked} data-testid="acme-tick"
@@ -214,7 +210,7 @@ function HostnameStep({ st, setSt, onNext, back }) {
 			{acme ? (
 				<Field label="E-mail for Let's Encrypt (expiry notices)" type="email" value={email} onInput={setEmail}
 					locked={c.locked} lockedBy="TERN_ACME_EMAIL" testid="acme-email" placeholder="you@example.com" required
-					error={fieldError(a.error, 'acme_email')} />
+					error={a.fieldError('acme_email')} />
 			) : null}
 			{h.value && h.fqdn === false ? <Notice kind="warn" testid="hostname-not-fqdn">{h.value} is not a fully qualified name (such as mail.example.com): other servers refuse mail from a bare name.</Notice> : null}
 			{h.restart_required ? <Notice kind="info" testid="hostname-restart">The new host name is in use now (greeting, autoconfig, the Apple profile, Message-IDs, DNS records). The TLS certificate takes it when tern restarts.</Notice> : null}
@@ -243,7 +239,7 @@ function DomainStep({ st, setSt, onNext, back }) {
 			<StepTitle>Primary mail domain</StepTitle>
 			<p>The domain in your addresses (the part after @). tern makes its DKIM signing keys now; you can add more domains later.</p>
 			<Field label="Mail domain" value={value} onInput={setValue} locked={d.locked} lockedBy="TERN_DOMAIN"
-				testid="domain" placeholder="example.com" required error={fieldError(a.error, 'domain')} />
+				testid="domain" placeholder="example.com" required error={a.fieldError('domain')} />
 			<ErrorBox error={a.error && !a.error.field ? a.error : null} />
 			<Buttons busy={a.busy} back={back} />
 		</form>
@@ -279,14 +275,14 @@ function AccountStep({ st, setSt, onNext, back }) {
 			<p>The mailbox you will read with your mail app. Its password is separate from the admin password.</p>
 			{count ? <Notice kind="info">{count} account{count > 1 ? 's exist' : ' exists'} already; you may skip this step.</Notice> : null}
 			<Field label="Email address" type="email" value={email} onInput={setEmail} testid="account-email"
-				placeholder={`you@${domain}`} required autoComplete="off" error={fieldError(a.error, 'email')} />
+				placeholder={`you@${domain}`} required autoComplete="off" error={a.fieldError('email')} />
 			<Field label="Your name (optional: shown beside your address)" value={name} onInput={setName} testid="account-display-name"
-				maxLength={128} autoComplete="name" error={fieldError(a.error, 'display_name')} />
+				maxLength={128} autoComplete="name" error={a.fieldError('display_name')} />
 			<Field label="Password" type="password" value={pw} onInput={setPw} testid="account-password"
-				autoComplete="new-password" required minLength={8} maxLength={256} error={fieldError(a.error, 'password')} />
+				autoComplete="new-password" required minLength={8} maxLength={256} error={a.fieldError('password')} />
 			<StrengthMeter password={pw} testid="account-password-meter" />
 			{askAdmin ? <Field label="Your admin password (to confirm)" type="password" value={cur} onInput={setCur} testid="account-current"
-				autoComplete="current-password" required error={fieldError(a.error, 'current')} /> : null}
+				autoComplete="current-password" required error={a.fieldError('current')} /> : null}
 			<ErrorBox error={a.error && !a.error.field ? a.error : null} />
 			<Buttons busy={a.busy} back={back} nextLabel="Create account"
 				extra={count ? <button type="button" class="btn" onClick={onNext} data-testid="wizard-skip">Skip</button> : null} />
@@ -327,14 +323,14 @@ function RelayStep({ st, setSt, onNext, back }) {
 				provider's SMTP server (a "smarthost"). Leave the host empty to deliver directly.
 			</p>
 			<Field label="Relay host and port" value={host} onInput={setHost} locked={r.locked} lockedBy="TERN_RELAY_HOST"
-				testid="relay-host" placeholder="smtp.provider.net:587" error={fieldError(a.error, 'host')} />
+				testid="relay-host" placeholder="smtp.provider.net:587" error={a.fieldError('host')} />
 			<Field label="User name" value={user} onInput={setUser} locked={r.locked} lockedBy="TERN_RELAY_USER"
-				testid="relay-user" autoComplete="off" error={fieldError(a.error, 'user')} />
+				testid="relay-user" autoComplete="off" error={a.fieldError('user')} />
 			<Field label="Password" type="password" value={pw} onInput={setPw} locked={r.locked} lockedBy="TERN_RELAY_PASSWORD"
 				testid="relay-password" autoComplete="new-password"
-				placeholder={r.password_set ? (r.locked ? '(set)' : '(unchanged)') : ''} error={fieldError(a.error, 'password')} />
+				placeholder={r.password_set ? (r.locked ? '(set)' : '(unchanged)') : ''} error={a.fieldError('password')} />
 			{askAdmin && !r.locked ? <Field label="Your admin password (to confirm)" type="password" value={cur} onInput={setCur} testid="relay-current"
-				autoComplete="current-password" required error={fieldError(a.error, 'current')} /> : null}
+				autoComplete="current-password" required error={a.fieldError('current')} /> : null}
 			{st.restart_required ? <Notice kind="info">Relay settings take effect when tern restarts.</Notice> : null}
 			<ErrorBox error={a.error && !a.error.field ? a.error : null} />
 			<Buttons busy={a.busy} back={back} nextLabel={r.locked ? 'Continue' : host.trim() ? 'Save relay' : 'Continue without relay'} />

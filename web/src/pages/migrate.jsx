@@ -56,13 +56,12 @@ export function MigratePanel({ email }) {
 			setCurrent('');
 		});
 	};
-	const fieldError = (f) => (act.error && act.error.field === f ? act.error.message : undefined);
 	return (
 		<form onSubmit={start} class="inline-form" data-testid="migrate-form">
 			<Field label="Copy mail from another server (imaps://user@imap.example.net)" value={from} onInput={setFrom}
-				required maxLength={400} testid="migrate-from" error={fieldError('from')} />
+				required maxLength={400} testid="migrate-from" error={act.fieldError('from')} />
 			<Field label="Its password" type="password" value={pw} onInput={setPw} required maxLength={500}
-				autoComplete="off" testid="migrate-password" error={fieldError('password')} />
+				autoComplete="off" testid="migrate-password" error={act.fieldError('password')} />
 			<label class="check">
 				<input type="checkbox" checked={sieve} onChange={(e) => setSieve(e.currentTarget.checked)} data-testid="migrate-sieve" />
 				{' '}also its Sieve filters (ManageSieve)
@@ -71,7 +70,7 @@ export function MigratePanel({ email }) {
 			    out: the server asks the admin password then (api_jobs.c). */}
 			{sieve ? (
 				<Field label="Admin password (to copy filters)" type="password" value={current} onInput={setCurrent} required
-					autoComplete="current-password" testid="migrate-current" error={fieldError('current')} />
+					autoComplete="current-password" testid="migrate-current" error={act.fieldError('current')} />
 			) : null}
 			<ErrorBox error={act.error && !act.error.field ? act.error : null} />
 			<button class="btn" type="submit" disabled={act.busy || (job && job.state === 'running')} data-testid="migrate-start">Copy mail</button>
@@ -108,7 +107,6 @@ export function ImportPanel({ email }) {
 			}
 		});
 	};
-	const fieldError = (f) => (act.error && act.error.field === f ? act.error.message : undefined);
 	const uploading = sent !== null;
 	return (
 		<form onSubmit={start} class="inline-form" data-testid="import-form">
@@ -117,7 +115,7 @@ export function ImportPanel({ email }) {
 				<input id="import-file" type="file" accept=".mbox,.mbx,application/mbox,text/plain" onChange={pick} required data-testid="import-file" />
 			</div>
 			<Field label="Into the folder" value={mailbox} onInput={setMailbox} required maxLength={200}
-				testid="import-mailbox" error={fieldError('mailbox')} />
+				testid="import-mailbox" error={act.fieldError('mailbox')} />
 			<ErrorBox error={act.error && !act.error.field ? act.error : null} />
 			<button class="btn" type="submit" disabled={!file || act.busy || (job && job.state === 'running')} data-testid="import-start">Import</button>
 			{uploading && (

@@ -199,28 +199,27 @@ function ServerForm({ settings, onSaved }) {
 				: 'Saved. The host name is in use now; the relay and the certificate take the changes when tern restarts.');
 		});
 	};
-	const fe = (f) => (a.error && a.error.field === f ? a.error.message : undefined);
 	return (
 		<form class="card" onSubmit={submit} data-testid="settings-form">
 			<h2>Server</h2>
 			<Field label="Host name" value={hostname} onInput={setHostname} locked={h.locked} lockedBy="TERN_HOSTNAME"
-				hint={h.running && h.running !== h.value ? `Running as ${h.running} until the next start.` : undefined} error={fe('hostname')} testid="settings-hostname" />
+				hint={h.running && h.running !== h.value ? `Running as ${h.running} until the next start.` : undefined} error={a.fieldError('hostname')} testid="settings-hostname" />
 			<p>Primary domain: <strong>{settings.domain && settings.domain.value}</strong>{settings.domain && settings.domain.locked ? ' (set by TERN_DOMAIN)' : ''}</p>
 			<h3>Relay host</h3>
 			<Field label="Relay host and port (empty: deliver directly)" value={relayHost} onInput={setRelayHost} locked={r.locked}
-				lockedBy="TERN_RELAY_HOST" placeholder="smtp.provider.net:587" error={fe('relay_host')} testid="settings-relay-host" />
-			<Field label="Relay user name" value={relayUser} onInput={setRelayUser} locked={r.locked} lockedBy="TERN_RELAY_USER" error={fe('relay_user')} />
+				lockedBy="TERN_RELAY_HOST" placeholder="smtp.provider.net:587" error={a.fieldError('relay_host')} testid="settings-relay-host" />
+			<Field label="Relay user name" value={relayUser} onInput={setRelayUser} locked={r.locked} lockedBy="TERN_RELAY_USER" error={a.fieldError('relay_user')} />
 			<Field label="Relay password" type="password" value={relayPw} onInput={setRelayPw} locked={r.locked} lockedBy="TERN_RELAY_PASSWORD"
-				placeholder={r.password_set ? '(set; leave empty to keep)' : ''} autoComplete="new-password" error={fe('relay_password')} />
+				placeholder={r.password_set ? '(set; leave empty to keep)' : ''} autoComplete="new-password" error={a.fieldError('relay_password')} />
 			{newRelay ? (
 				<Field label="Admin password (to change the relay host)" type="password" value={adminPw} onInput={setAdminPw} required
-					autoComplete="current-password" error={fe('password')} testid="settings-admin-password" />
+					autoComplete="current-password" error={a.fieldError('password')} testid="settings-admin-password" />
 			) : null}
 			<h3>DMARC and TLS reports</h3>
 			<Field label="Send daily DMARC and TLS-RPT reports from (empty: the default; off: send none)" value={reportFrom} onInput={setReportFrom}
 				locked={dr.locked} lockedBy="TERN_DMARC_REPORT_FROM" placeholder={dr.effective || 'postmaster@example.com'}
 				hint={dr.effective ? `Reports go out from ${dr.effective}, signed with its domain's DKIM keys.` : 'No reports are sent.'}
-				error={fe('dmarc_report_from')} testid="settings-dmarc-from" />
+				error={a.fieldError('dmarc_report_from')} testid="settings-dmarc-from" />
 			<label class="checkbox"><input type="checkbox" checked={failReports} onChange={(e) => setFailReports(e.currentTarget.checked)}
 				data-testid="settings-dmarc-failure" /> Send DMARC failure reports (ruf=; the failing message's header only, at most one per sender address and domain an hour)</label>
 			<h3>MTA-STS policy</h3>
@@ -262,18 +261,17 @@ function AuthForm({ auth, onSaved }) {
 			setDone('Saved. Applies to the next message.');
 		});
 	};
-	const fe = (f) => (a.error && a.error.field === f ? a.error.message : undefined);
 	return (
 		<form class="card" onSubmit={submit} data-testid="auth-form">
 			<h2>Inbound mail checks</h2>
 			<p class="muted">Port 25 checks SPF, DKIM and DMARC: mail failing a sender's <code>p=reject</code> is refused,
 				<code>p=quarantine</code> goes to Junk, and mail claiming one of your domains without passing is refused.</p>
 			<TextArea label="Tolerated sending domains (one a line): DMARC failures accepted anyway" value={tolerated}
-				onInput={setTolerated} error={fe('dmarc_tolerated')} testid="auth-tolerated" placeholder="lists.example.org" />
+				onInput={setTolerated} error={a.fieldError('dmarc_tolerated')} testid="auth-tolerated" placeholder="lists.example.org" />
 			<TextArea label="Trusted ARC sealers (one a line): their ARC seal showing DMARC pass overrides a local failure" value={trusted}
-				onInput={setTrusted} error={fe('arc_trusted')} testid="auth-arc-trusted" />
+				onInput={setTrusted} error={a.fieldError('arc_trusted')} testid="auth-arc-trusted" />
 			<Field label="Postmaster account (gets postmaster@ mail for every domain)" value={postmaster} onInput={setPostmaster}
-				error={fe('postmaster')} testid="auth-postmaster" placeholder="admin@example.com" />
+				error={a.fieldError('postmaster')} testid="auth-postmaster" placeholder="admin@example.com" />
 			<ErrorBox error={a.error && !a.error.field ? a.error : null} />
 			<Notice>{done}</Notice>
 			<div class="buttons"><button class="btn btn-primary" type="submit" disabled={a.busy} data-testid="auth-save">Save</button></div>

@@ -108,29 +108,28 @@ function SpamForm({ cfg, onSaved }) {
 			setDone('Saved. Applies to the next message.');
 		});
 	};
-	const fe = (f) => (a.error && a.error.field === f ? a.error.message : undefined);
 	return (
 		<form class="card" onSubmit={submit} data-testid="spam-form">
 			<h2>Filter</h2>
 			<p class="muted">Every message arriving on port 25 gets one score, the sum of the rules that fired
 				(shown in its X-Spam-Result field). Mail sent by your users is never scored.</p>
 			<Check label="Score incoming mail" checked={enabled} onChange={setEnabled} testid="spam-enabled" />
-			<Field label="Junk from score" value={junk} onInput={setJunk} error={fe('junk')} testid="spam-junk" inputMode="decimal" />
-			<Field label="Refuse (550) from score (0: never)" value={reject} onInput={setReject} error={fe('reject')} testid="spam-reject" inputMode="decimal" />
-			<Field label="Discard from score (0: never)" value={discard} onInput={setDiscard} error={fe('discard')} testid="spam-discard" inputMode="decimal" />
+			<Field label="Junk from score" value={junk} onInput={setJunk} error={a.fieldError('junk')} testid="spam-junk" inputMode="decimal" />
+			<Field label="Refuse (550) from score (0: never)" value={reject} onInput={setReject} error={a.fieldError('reject')} testid="spam-reject" inputMode="decimal" />
+			<Field label="Discard from score (0: never)" value={discard} onInput={setDiscard} error={a.fieldError('discard')} testid="spam-discard" inputMode="decimal" />
 			<TextArea label="IP blocklists (ZONE [WEIGHT] [127.x.x.x[-127.x.x.x]=WEIGHT ...], one a line)" value={dnsbl}
-				onInput={setDnsbl} error={fe('dnsbl')} testid="spam-dnsbl" />
-			<TextArea label="Domain blocklists (senders' and links' domains)" value={uribl} onInput={setUribl} error={fe('uribl')} testid="spam-uribl" rows={2} />
+				onInput={setDnsbl} error={a.fieldError('dnsbl')} testid="spam-dnsbl" />
+			<TextArea label="Domain blocklists (senders' and links' domains)" value={uribl} onInput={setUribl} error={a.fieldError('uribl')} testid="spam-uribl" rows={2} />
 			<TextArea label="Hash lists (email[/md5|/sha256], wallet or file, then ZONE as above; name=NAME names the rule when the zone holds a key)"
-				value={hashbl} onInput={setHashbl} error={fe('hashbl')} testid="spam-hashbl" rows={2} />
+				value={hashbl} onInput={setHashbl} error={a.fieldError('hashbl')} testid="spam-hashbl" rows={2} />
 			<Check label="Greylisting (new senders are asked to retry)" checked={grey} onChange={setGrey} testid="spam-greylist" />
-			<Field label="Greylisting delay (seconds)" value={delay} onInput={setDelay} error={fe('greylist_delay')} testid="spam-greylist-delay" inputMode="numeric" />
-			<TextArea label="Never greylisted when SPF passes (domains)" value={good} onInput={setGood} error={fe('greylist_good')} testid="spam-greylist-good" />
+			<Field label="Greylisting delay (seconds)" value={delay} onInput={setDelay} error={a.fieldError('greylist_delay')} testid="spam-greylist-delay" inputMode="numeric" />
+			<TextArea label="Never greylisted when SPF passes (domains)" value={good} onInput={setGood} error={a.fieldError('greylist_good')} testid="spam-greylist-good" />
 			<Check label="Sender reputation (the verdicts each network and authenticated domain earned)" checked={rep} onChange={setRep} testid="spam-reputation" />
 			<TextArea label="Allow list for everyone (addresses, domains, networks): beats every rule" value={allow}
-				onInput={setAllow} error={fe('allow')} testid="spam-allow" />
-			<TextArea label="Block list for everyone: refused" value={block} onInput={setBlock} error={fe('block')} testid="spam-block" />
-			<TextArea label="Spam traps (addresses whose mail is spam by definition)" value={traps} onInput={setTraps} error={fe('traps')} testid="spam-traps" rows={2} />
+				onInput={setAllow} error={a.fieldError('allow')} testid="spam-allow" />
+			<TextArea label="Block list for everyone: refused" value={block} onInput={setBlock} error={a.fieldError('block')} testid="spam-block" />
+			<TextArea label="Spam traps (addresses whose mail is spam by definition)" value={traps} onInput={setTraps} error={a.fieldError('traps')} testid="spam-traps" rows={2} />
 			<ErrorBox error={a.error && !a.error.field ? a.error : null} />
 			<Notice>{done}</Notice>
 			<div class="buttons"><button class="btn btn-primary" type="submit" disabled={a.busy} data-testid="spam-save">Save</button></div>
@@ -183,7 +182,6 @@ function FeedList({ name, cfg, onSaved }) {
 			setDone(`Loaded ${r.entries} ${t.what}` + (r.bad ? ` (${r.bad} lines without one)` : '') + '.');
 		});
 	};
-	const fe = (f) => (a.error && a.error.field === f ? a.error.message : undefined);
 	return (
 		<section class="card" data-testid={`spam-${name}`}>
 			<h2>{t.title}</h2>
@@ -191,7 +189,7 @@ function FeedList({ name, cfg, onSaved }) {
 				<strong>{st.entries}</strong> {t.what} from {st.source}, loaded {dateTime(st.loaded_at)}. {t.score}</>
 				: 'No list is loaded.'}</p>
 			<form onSubmit={saveUrl}>
-				<Field label={t.urlLabel} value={url} onInput={setUrl} error={fe(name + '_url')}
+				<Field label={t.urlLabel} value={url} onInput={setUrl} error={a.fieldError(name + '_url')}
 					testid={`spam-${name}-url`} placeholder={t.placeholder} />
 				<div class="buttons"><button class="btn" type="submit" disabled={a.busy} data-testid={`spam-${name}-url-save`}>Save URL</button></div>
 			</form>
