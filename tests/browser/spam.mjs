@@ -67,6 +67,19 @@ await finish(b, async () => {
 	}
 	log('spam: thresholds saved and shown after a reload');
 
+	// A keyboard user saves with the button itself: the focus stays on it
+	// (disabled while the save runs, it lost the focus to the page's body).
+	await byId('spam-save').focus();
+	await Promise.all([
+		page.waitForResponse((r) => r.request().method() === 'PUT' && /\/api\/v1\/spam$/.test(r.url()) && r.status() === 200),
+		page.keyboard.press('Enter'),
+	]);
+	await page.waitForFunction(() => !document.querySelector('[data-testid=spam-save]').disabled);
+	const kept = await page.evaluate(() => document.activeElement && (document.activeElement.dataset.testid || document.activeElement.tagName));
+	if (kept !== 'spam-save')
+		throw new Error(`after a save from the keyboard the focus is on ${kept}, not the Save button`);
+	log('spam: the focus stays on Save across a save');
+
 	// The global allow list: an entry added, then removed.
 	const allow = byId('spam-allow');
 	const before = await allow.inputValue();

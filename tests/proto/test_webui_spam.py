@@ -158,6 +158,7 @@ def test_webui_spam_page():
         text = "\n".join(out)
         assert p.returncode == 0 and text.endswith("DONE"), "%s\n%s\n--- server log\n%s" % (
             text, err, s.log_text()[-4000:])
+        assert "browser: spam: the focus stays on Save across a save" in text, text
         assert set(checks) <= seen and any(w.startswith("trained ") for w in seen), seen
         assert s.log_text().count("kind=spam what=trained") == 1, s.log_text()[-3000:]
     finally:

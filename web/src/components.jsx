@@ -184,7 +184,21 @@ export function ConfirmButton({ label, confirm = 'Really?', onConfirm, testid, d
 export function useAction() {
 	const [busy, setBusy] = useState(false);
 	const [error, setError] = useState(null);
+	// The buttons an action disables while it runs lose the focus to the
+	// page's body (Chromium's focus fixup): a keyboard user who pressed
+	// Save was sent to the top of the page. The element focused when the
+	// action started gets it back once it is done, if nothing else took it.
+	const back = useRef(null);
+	useLayoutEffect(() => {
+		const el = back.current;
+		if (busy || !el)
+			return;
+		back.current = null;
+		if (document.activeElement === document.body && el.isConnected && !el.disabled)
+			el.focus();
+	}, [busy]);
 	const run = async (fn) => {
+		back.current = document.activeElement;
 		setBusy(true);
 		setError(null);
 		try {
