@@ -102,15 +102,23 @@ static int write_whole(const char *dir, const char *name, const char *text, int 
 	return rc;
 }
 
-/* Whether the data directory's list names dir (1), or not (0). */
-static int dirs_has(const char *list, const char *dir)
+/* Whether the data directory's list names the directory whose resolved
+ * path (file_path_resolve) is key (1), or not (0). Each line is resolved
+ * too: a list written before the lines were (TERN_BACKUP_DIR as set,
+ * "/backups/" or through a symlink) names the same directory. */
+static int dirs_has(const char *list, const char *key)
 {
-	size_t n = strlen(dir);
+	char line[4200], res[4200];
 	for (const char *p = list; *p;) {
 		const char *nl = strchr(p, '\n');
 		size_t len = nl ? (size_t)(nl - p) : strlen(p);
-		if (len == n && memcmp(p, dir, n) == 0)
-			return 1;
+		if (len < sizeof line) {
+			memcpy(line, p, len);
+			line[len] = '\0';
+			if (strcmp(line, key) == 0 ||
+			    (file_path_resolve(line, res, sizeof res) == 0 && strcmp(res, key) == 0))
+				return 1;
+		}
 		p += len + (nl != NULL);
 	}
 	return 0;
@@ -199,6 +207,16 @@ int backup_mark_check(const char *dir, const char *data_dir, char *err, size_t e
 			         path, file_strerror(errno));
 		list[0] = '\0';
 	}
+	/* The list holds each directory by its resolved path: the same one
+	 * written "/backups/", "//backups" or through a symlink (to a mount
+	 * point that is there or not) is one directory, and not mounted when
+	 * its marker is gone. */
+	char key[4200];
+	int ke = file_path_resolve(dir, key, sizeof key);
+	if (ke != 0) {
+		snprintf(err, errsz, "cannot resolve %s: %s", dir, file_strerror(ke));
+		goto out;
+	}
 	snprintf(path, sizeof path, "%s/" BACKUP_MARK_FILE, dir);
 	for (int tries = 0; tries < 2; tries++) {
 		n = read_small(path, mark, sizeof mark);
@@ -221,7 +239,7 @@ int backup_mark_check(const char *dir, const char *data_dir, char *err, size_t e
 			snprintf(err, errsz, "cannot read %s: %s", path, file_strerror(errno));
 			goto out;
 		}
-		if (n < 0 && dirs_has(list, dir)) {
+		if (n < 0 && dirs_has(list, key)) {
 			snprintf(err, errsz, "%s has no " BACKUP_MARK_FILE " marker, yet this server made "
 			         "backups there: is its disk not mounted? (nothing is written there, not to "
 			         "fill the disk below; a new disk there on purpose: create an empty %s)",
@@ -242,8 +260,8 @@ int backup_mark_check(const char *dir, const char *data_dir, char *err, size_t e
 		rc = 0;
 		break;
 	}
-	if (rc == 0 && !dirs_has(list, dir)) {
-		int e = dirs_add(data_dir, list, dir);
+	if (rc == 0 && !dirs_has(list, key)) {
+		int e = dirs_add(data_dir, list, key);
 		if (e != 0)
 			log_warn("backup", NULL, "event=backup_dirs_unwritable dir=\"%s\" error=\"%s\" "
 			         "hint=\"an unmounted backup disk is not noticed\"", data_dir,

@@ -217,3 +217,79 @@ int file_sync_parent(const char *path)
 	parent[n] = '\0';
 	return file_sync_dir(parent);
 }
+
+/* Takes the last name off an absolute path held in res (length *n). */
+static void path_pop(char *res, size_t *n)
+{
+	while (*n > 0 && res[*n - 1] != '/')
+		(*n)--;
+	if (*n > 0)
+		(*n)--; /* its '/'; the root stays as "" */
+	res[*n] = '\0';
+}
+
+int file_path_resolve(const char *path, char *out, size_t outsz)
+{
+	char res[4096], todo[8192], link[4096];
+	size_t n = 0;
+	int hops = 0, missing = 0;
+
+	res[0] = '\0';
+	if (path[0] != '/') {
+		if (getcwd(res, sizeof res) == NULL)
+			return errno;
+		n = strlen(res);
+		if (n == 1)
+			res[n = 0] = '\0'; /* "/" */
+	}
+	if (strlen(path) >= sizeof todo)
+		return ENAMETOOLONG;
+	memcpy(todo, path, strlen(path) + 1);
+	for (const char *p = todo; *p;) {
+		size_t len = strcspn(p, "/");
+		const char *name = p;
+		p += len;
+		p += *p == '/';
+		if (len == 0 || (len == 1 && name[0] == '.'))
+			continue;
+		if (len == 2 && name[0] == '.' && name[1] == '.') {
+			path_pop(res, &n);
+			continue;
+		}
+		if (n + 1 + len >= sizeof res)
+			return ENAMETOOLONG;
+		res[n++] = '/';
+		memcpy(res + n, name, len);
+		res[n += len] = '\0';
+		struct stat sb;
+		/* Past the first name that is not there, nothing further can
+		 * be a symlink: the rest is text. */
+		if (missing || lstat(res, &sb) != 0) {
+			missing = 1;
+			continue;
+		}
+		if (!S_ISLNK(sb.st_mode))
+			continue;
+		if (++hops > 40)
+			return ELOOP;
+		ssize_t ln = readlink(res, link, sizeof link - 1);
+		if (ln < 0)
+			return errno;
+		link[ln] = '\0';
+		/* The link's target, then what followed it, read next. */
+		size_t rest = strlen(p);
+		if ((size_t)ln + 1 + rest >= sizeof todo)
+			return ENAMETOOLONG;
+		memmove(todo + ln + 1, p, rest + 1);
+		memcpy(todo, link, (size_t)ln);
+		todo[ln] = '/';
+		p = todo;
+		if (link[0] == '/')
+			res[n = 0] = '\0';
+		else
+			path_pop(res, &n);
+	}
+	if ((size_t)snprintf(out, outsz, "%s", n ? res : "/") >= outsz)
+		return ENAMETOOLONG;
+	return 0;
+}

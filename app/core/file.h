@@ -65,4 +65,16 @@ int file_sync_dir(const char *path);
  * an errno (ENAMETOOLONG past 4 KiB). */
 int file_sync_parent(const char *path);
 
+/*
+ * The absolute path path names, as realpath(3) gives it (symlinks
+ * followed, no "." or ".." or "//" or trailing '/'), but also for a path
+ * whose end does not exist: the missing part is cleaned as text (GNU
+ * `realpath -m`). One name for a directory however it is written and
+ * whether or not it is there (a backup disk not mounted). A relative
+ * path is taken from the working directory. Into out (outsz bytes): 0,
+ * or an errno (ELOOP past 40 symlinks, ENAMETOOLONG when out or 4 KiB is
+ * too small).
+ */
+int file_path_resolve(const char *path, char *out, size_t outsz);
+
 #endif

@@ -71,6 +71,37 @@ int main(void)
 	CHECK_EQ_INT(check("bk", "a", err, sizeof err), 0);
 	CHECK(stat(p, &sb) == 0 && sb.st_size > 0);
 
+	/* The same directory however TERN_BACKUP_DIR writes it (a trailing
+	 * '/', "//", "./", a symlink to it): its marker gone, not mounted. */
+	path(p, sizeof p, "bk/" BACKUP_MARK_FILE);
+	unlink(p);
+	CHECK_EQ_INT(check("bk/", "a", err, sizeof err), -1);
+	CHECK(strstr(err, "not mounted") != NULL);
+	CHECK_EQ_INT(check("./bk//", "a", err, sizeof err), -1);
+	CHECK(strstr(err, "not mounted") != NULL);
+	path(q, sizeof q, "ln");
+	CHECK_EQ_INT(symlink("bk", q), 0);
+	CHECK_EQ_INT(check("ln", "a", err, sizeof err), -1);
+	CHECK(strstr(err, "not mounted") != NULL);
+	CHECK(stat(p, &sb) != 0);
+	CHECK_EQ_INT(unit_write_file(p, "", 0), 0);
+	CHECK_EQ_INT(check("bk", "a", err, sizeof err), 0);
+	/* Marked through a symlink to a mount point that is then gone (the
+	 * symlink dangling): still this server's directory, not mounted. */
+	path(q, sizeof q, "disk");
+	mkdir(q, 0700);
+	path(q, sizeof q, "lnd");
+	CHECK_EQ_INT(symlink("disk", q), 0);
+	CHECK_EQ_INT(check("lnd/", "a", err, sizeof err), 0);
+	path(p, sizeof p, "disk");
+	path(q, sizeof q, "disk.away");
+	CHECK_EQ_INT(rename(p, q), 0);
+	CHECK_EQ_INT(check("lnd", "a", err, sizeof err), -1);
+	CHECK(strstr(err, "not mounted") != NULL);
+	CHECK(stat(p, &sb) != 0); /* nothing made there */
+	CHECK_EQ_INT(check("disk", "a", err, sizeof err), -1);
+	CHECK(strstr(err, "not mounted") != NULL);
+
 	/* Not a marker: refused, left alone. */
 	path(q, sizeof q, "other/" BACKUP_MARK_FILE);
 	path(p, sizeof p, "other");
