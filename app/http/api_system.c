@@ -39,7 +39,7 @@ void api_stats(struct http_ctx *x)
 	uint64_t domains = 0, accounts = 0, mapsize = 0, used = 0;
 	struct metrics_hour hours[METRICS_HOURS];
 	int64_t now = (int64_t)time(NULL);
-	long q = http_queue_size();
+	long q = http_queue_size(NULL);
 	struct jw w;
 
 	store_domain_list(http_store, count_domain, &domains);
@@ -798,7 +798,7 @@ static void queue_list_page(struct http_ctx *x)
 
 	if (queue_page_args(x, &pg, &after) < 0)
 		return;
-	int rc = store_queue_count(http_store, &total);
+	int rc = store_queue_count(http_store, &total, NULL);
 	http_json_begin(x, &w, 200);
 	pg.w = &w;
 	pg.out = &x->out;
@@ -887,10 +887,13 @@ void api_queue_del(struct http_ctx *x)
 	http_no_content(x);
 }
 
-long http_queue_size(void)
+long http_queue_size(long *held_r)
 {
-	uint64_t n = 0;
+	uint64_t n = 0, held = 0;
 	/* Counted by the store, not by reading every entry: the dashboard
 	 * and /metrics ask often, and a long queue is when they matter. */
-	return store_queue_count(http_store, &n) == STORE_OK ? (long)n : -1;
+	int rc = store_queue_count(http_store, &n, held_r ? &held : NULL);
+	if (held_r)
+		*held_r = rc == STORE_OK ? (long)held : 0;
+	return rc == STORE_OK ? (long)n : -1;
 }

@@ -424,8 +424,10 @@ int api_restart_required(void);
 int api_store_relay(struct http_ctx *x, const char *fhost, const char *fuser, const char *fpass,
 		    const char *current);
 
-/* Entries in the outbound queue, -1 on a store error. */
-long http_queue_size(void);
+/* Entries in the outbound queue, -1 on a store error; *held_r (when not
+ * NULL) gets how many of them are held (restored from a backup), 0 on
+ * an error. */
+long http_queue_size(long *held_r);
 
 /* 1 when the server finished starting (listeners up). */
 int http_is_ready(void);

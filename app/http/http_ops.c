@@ -119,7 +119,7 @@ void http_metrics(struct http_ctx *x)
 	}
 	struct buf *b = &x->out;
 	uint64_t mapsize = 0, used = 0;
-	long q = http_queue_size();
+	long held = 0, q = http_queue_size(&held);
 	static const struct {
 		const char *proto;
 		enum metric m;
@@ -177,6 +177,10 @@ void http_metrics(struct http_ctx *x)
 			   limits_pressure(p));
 	family(b, "tern_queue_size", "gauge", "Messages in the outbound queue.");
 	buf_printf(b, "tern_queue_size %ld\n", q < 0 ? 0 : q);
+	family(b, "tern_queue_held", "gauge",
+	       "Of those, messages held (restored from a backup): never sent nor expired until "
+	       "released (tern queue flush, the API's retry) or deleted.");
+	buf_printf(b, "tern_queue_held %ld\n", held);
 	store_map_info(http_store, &mapsize, &used);
 	family(b, "tern_store_bytes", "gauge", "Bytes of the store in use.");
 	buf_printf(b, "tern_store_bytes %llu\n", (unsigned long long)used);

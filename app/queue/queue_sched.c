@@ -1728,6 +1728,15 @@ int queue_sched_start(const struct config *cfg, struct store *st, struct loop *l
 	loop_post(loop, start_on_loop, s);
 	log_info("queue", NULL, "event=scheduler_started relay=%s lifetime=%u",
 		 s->relay_host[0] ? s->relay_host : "none", s->lifetime_s);
+	/* Held entries never expire (as Postfix's hold queue): said at each
+	 * start, so a restore's held mail is not forgotten for good. */
+	uint64_t queued = 0, held = 0;
+	if (store_queue_count(st, &queued, &held) == STORE_OK && held)
+		log_warn("queue", NULL,
+			 "event=queue_held held=%llu queued=%llu hint=\"restored from a backup: "
+			 "never sent nor expired until released (tern queue flush) or deleted (tern "
+			 "queue del)\"",
+			 (unsigned long long)held, (unsigned long long)queued);
 	return 0;
 }
 

@@ -345,6 +345,15 @@ int store_queue_due(struct store *st, int64_t now, uint64_t *ids_r, size_t max, 
 	return rc == 0 || rc == MDB_NOTFOUND ? STORE_OK : STORE_ETEMP;
 }
 
+/* Whether txn sees a restored store not yet opened read-write: its
+ * queue is the backup's, held at that first open (store_restore.c), so
+ * a read-only reader (tern queue list) shows every entry held already. */
+static int restore_pending(struct store *st, MDB_txn *txn)
+{
+	MDB_val k = {sizeof RESTORE_MARK - 1, (void *)RESTORE_MARK}, v;
+	return mdb_get(txn, st->db[DB_META], &k, &v) == 0;
+}
+
 int store_queue_list(struct store *st, store_queue_cb *cb, void *arg)
 {
 	MDB_txn *txn;
@@ -354,6 +363,7 @@ int store_queue_list(struct store *st, store_queue_cb *cb, void *arg)
 
 	if (rc)
 		return STORE_ETEMP;
+	int held = restore_pending(st, txn);
 	rc = mdb_cursor_open(txn, st->db[DB_QUEUE], &cur);
 	if (rc == 0) {
 		for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
@@ -361,6 +371,8 @@ int store_queue_list(struct store *st, store_queue_cb *cb, void *arg)
 			struct store_queue_entry e;
 			if (entry_dec(&k, &v, &e) != 0)
 				continue;
+			if (held)
+				e.next_attempt = SQ_HELD_AT;
 			cb(arg, &e);
 			store_queue_entry_free(&e);
 		}
@@ -383,6 +395,7 @@ int store_queue_walk(struct store *st, uint64_t after, store_queue_walk_cb *cb, 
 	if (store_rd_begin(st, &txn))
 		return STORE_ETEMP;
 	be64_put(kb, after + 1);
+	int held = restore_pending(st, txn);
 	rc = mdb_cursor_open(txn, st->db[DB_QUEUE], &cur);
 	if (rc == 0) {
 		for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
@@ -390,6 +403,8 @@ int store_queue_walk(struct store *st, uint64_t after, store_queue_walk_cb *cb, 
 			struct store_queue_entry e;
 			if (entry_dec(&k, &v, &e) != 0)
 				continue;
+			if (held)
+				e.next_attempt = SQ_HELD_AT;
 			int stop = cb(arg, &e);
 			store_queue_entry_free(&e);
 			if (stop)
@@ -401,16 +416,35 @@ int store_queue_walk(struct store *st, uint64_t after, store_queue_walk_cb *cb, 
 	return rc == 0 || rc == MDB_NOTFOUND ? STORE_OK : STORE_ETEMP;
 }
 
-int store_queue_count(struct store *st, uint64_t *n_r)
+int store_queue_count(struct store *st, uint64_t *n_r, uint64_t *held_r)
 {
 	MDB_txn *txn;
 	MDB_stat ms;
 	int rc;
 
 	*n_r = 0;
+	if (held_r)
+		*held_r = 0;
 	if (store_rd_begin(st, &txn))
 		return STORE_ETEMP;
 	rc = mdb_stat(txn, st->db[DB_QUEUE], &ms);
+	if (rc == 0 && held_r && restore_pending(st, txn)) {
+		*held_r = ms.ms_entries;
+	} else if (rc == 0 && held_r) {
+		/* Held entries sort last in the schedule index: only they are
+		 * read. */
+		MDB_cursor *cur;
+		uint8_t db[16];
+		MDB_val k = due_key(db, SQ_HELD_AT, 0), v;
+		if ((rc = mdb_cursor_open(txn, st->db[DB_QUEUE_DUE], &cur)) == 0) {
+			for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+			     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+				(*held_r)++;
+			mdb_cursor_close(cur);
+		}
+		if (rc == MDB_NOTFOUND)
+			rc = 0;
+	}
 	store_rd_end(st, txn);
 	if (rc)
 		return STORE_ETEMP;

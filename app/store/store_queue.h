@@ -134,7 +134,9 @@ int store_queue_get(struct store *st, uint64_t id, struct store_queue_entry *e);
 int store_queue_due(struct store *st, int64_t now, uint64_t *ids_r, size_t max, size_t *n_r,
 		    int64_t *next_r);
 
-/* Calls cb for every entry in id order (read transaction). */
+/* Calls cb for every entry in id order (read transaction); in a
+ * restored store no server opened yet, each shows held (next_attempt
+ * SQ_HELD_AT), as the first open will make it. */
 typedef void store_queue_cb(void *arg, const struct store_queue_entry *e);
 int store_queue_list(struct store *st, store_queue_cb *cb, void *arg);
 
@@ -148,9 +150,11 @@ int store_queue_list(struct store *st, store_queue_cb *cb, void *arg);
 typedef int store_queue_walk_cb(void *arg, const struct store_queue_entry *e);
 int store_queue_walk(struct store *st, uint64_t after, store_queue_walk_cb *cb, void *arg);
 
-/* How many entries the queue holds, without reading them (*n_r).
- * STORE_OK or STORE_ETEMP. */
-int store_queue_count(struct store *st, uint64_t *n_r);
+/* How many entries the queue holds, without reading them (*n_r), and,
+ * when held_r is not NULL, how many of them are held (SQ_HELD_AT; every
+ * one in a restored store no server opened yet). STORE_OK or
+ * STORE_ETEMP. */
+int store_queue_count(struct store *st, uint64_t *n_r, uint64_t *held_r);
 
 /*
  * Copies the message bytes of blob_id into a malloc'ed buffer (*data_r,

@@ -1162,9 +1162,13 @@ def test_restore_holds_the_restored_queue():
     as held, never tried) until the admin releases them with `tern queue
     flush` or drops them with `tern queue del`, as `postsuper -h` would:
     the remote must not get a message twice because a backup was restored.
-    Mail queued after the restore leaves as usual."""
+    Mail queued after the restore leaves as usual. Held entries never
+    expire (as Postfix's hold queue): `tern queue list` says so from the
+    restore on (before any server opened the store), each start logs how
+    many wait, and /metrics counts them (tern_queue_held)."""
+    from httpc import Api
     from test_queue import World, mx, zone
-    with World(lambda ips: zone(mx(ips, 0))) as w, tempfile.TemporaryDirectory() as tmp:
+    with World(lambda ips: zone(mx(ips, 0)), http=True) as w, tempfile.TemporaryDirectory() as tmp:
         # Nothing listens: retried every second, so the backup's entry
         # is due again at once when its server comes back.
         w.send(["carol@remote.test"], subject="before the backup")
@@ -1178,11 +1182,20 @@ def test_restore_holds_the_restored_queue():
         # Said at the restore, before any server starts on it.
         assert kv(r.stdout)["queue-held"] == "1", r.stdout
         assert b"tern queue flush" in r.stderr, r.stderr
+        # Listed as held before a server opened the restored store (the
+        # hold is written at that first open): read-only, it showed the
+        # backup's next attempt, a time long past.
+        r = tern(w.srv, "queue", "list", data=restored)
+        assert r.returncode == 0 and b"next held" in r.stdout, r.stdout
         w.srv.data = w.srv.env["TERN_DATA_DIR"] = restored
         rcv = w.receiver(0)
         w.srv.start()
         out = w.wait_list("held")
         assert "carol@remote.test" in out, out
+        assert w.srv.wait_log("event=queue_held held=1"), w.srv.log_text()[-2000:]
+        a = Api(w.srv)
+        a.token = w.srv.cli("token", "add", "metrics").stdout.decode().strip()
+        assert metric(a, "tern_queue_held") == 1
         # A message sent now leaves; the held one, due long before it on
         # the old code, has not gone with it.
         w.send(["dave@remote.test"], subject="after the restore")
@@ -1194,6 +1207,7 @@ def test_restore_holds_the_restored_queue():
         got = rcv.wait_messages(2, timeout=20)
         assert len(got) == 2 and b"before the backup" in got[1]["data"], got
         assert w.wait_queue_empty()
+        assert metric(a, "tern_queue_held") == 0
 
 
 def backup_now(s, n_ok, n_failed=0):

@@ -36,7 +36,7 @@ def ctx():
 class World:
     """DNS + tern (submission on) + a port for the remotes on n addresses."""
 
-    def __init__(self, records=None, nips=3, env=None, start=True, imap=False):
+    def __init__(self, records=None, nips=3, env=None, start=True, imap=False, http=False):
         self.ips = unique_ips(nips)
         self.port = free_port_on(self.ips)
         self.dns = DnsServer(records(self.ips) if callable(records) else (records or {}))
@@ -50,7 +50,7 @@ class World:
         e.update(env or {})
         try:
             self.srv = Server(submission=True, accounts=[(ALICE, ALICE_PW), (BOB, BOB_PW)],
-                              env=e, start=start, imap=imap)
+                              env=e, start=start, imap=imap, http=http)
         except BaseException:
             self.dns.stop()  # no __exit__ will run: do not leave it behind
             raise

@@ -310,7 +310,7 @@ static void test_walk_pages(void)
 	uint64_t count = 0;
 
 	CHECK_EQ_INT(store_write(st, fill_fn, NULL), STORE_OK);
-	CHECK_EQ_INT(store_queue_count(st, &count), STORE_OK);
+	CHECK_EQ_INT(store_queue_count(st, &count, NULL), STORE_OK);
 	CHECK_EQ_INT(count, LONG_QUEUE);
 
 	struct page p = {.seen = calloc(LONG_QUEUE + 1, sizeof(uint64_t)), .limit = 997};
