@@ -363,7 +363,7 @@ unsigned dmarc_fail_send(struct store *st, const char *from, const char *hostnam
 
 /* One record per report: the fields in struct order, each ended by a
  * NUL (none holds one: they are C strings), then the arrival time. */
-#define SAVED_PREFIX "dmarc/fail-pending/"
+#define SAVED_PREFIX STORE_DMARC_FAIL_PREFIX
 #define SAVED_FIELDS 11
 
 void dmarc_fail_stop(void)

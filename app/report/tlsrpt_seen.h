@@ -32,13 +32,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store/store.h"
 #include "tlspol/tlsrpt.h"
 
 struct store;
 
 #define TLSRPT_SEEN_MEM_MAX 2048
 #define TLSRPT_SEEN_ROWS_MAX 200
-#define TLSRPT_SEEN_PREFIX "tlsrpt-seen/"
+#define TLSRPT_SEEN_PREFIX STORE_TLSRPT_SEEN_PREFIX
 
 /* One outcome (strings the caller's, read during the call). */
 struct tlsrpt_seen_sess {

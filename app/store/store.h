@@ -962,6 +962,13 @@ int store_expunge(struct store *st, uint32_t account, uint32_t mailbox, uint32_t
  */
 int store_meta_get(struct store *st, const char *name, void *val, size_t valsz, size_t *len_r);
 int store_meta_put(struct store *st, const char *name, const void *val, size_t len, int excl);
+/* Meta names of reports waiting to be sent (SCHEMA.md): TLS-RPT counts
+ * of a day (report/tlsrpt_seen.h) and DMARC failure reports kept across
+ * a stop (report/dmarc_fail.h). The first open of a restored store drops
+ * them with the DMARC results of DB dmarc_seen (store_restore.c): the
+ * lost store may have sent them since the backup. */
+#define STORE_TLSRPT_SEEN_PREFIX "tlsrpt-seen/"
+#define STORE_DMARC_FAIL_PREFIX "dmarc/fail-pending/"
 /*
  * Writes n values in one write transaction: all of them or none (a
  * certificate and its key, which must never be stored apart). Names and

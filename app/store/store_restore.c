@@ -31,7 +31,15 @@
  *     queue is what had not left then, and much of it may have left
  *     since; sent again, the remote would get it twice. The admin
  *     releases them (`tern queue flush`) or drops them (`tern queue
- *     del`), as with Postfix's postsuper -h / -H.
+ *     del`), as with Postfix's postsuper -h / -H;
+ *   - the reports waiting to be sent are dropped: the DMARC results of
+ *     DB dmarc_seen, the TLS-RPT counts (STORE_TLSRPT_SEEN_PREFIX) and
+ *     the DMARC failure reports kept across a stop
+ *     (STORE_DMARC_FAIL_PREFIX). The lost store reported those days (or
+ *     sent those reports) once they were over, and the receivers would
+ *     count the same mail twice; a day the restore cuts in two is
+ *     reported with what is counted after it. (The report messages
+ *     already in the queue are held with the rest of it.)
  * The backup's own UIDs stay (under the new UIDVALIDITY) and so do the
  * messages' modseqs and each mailbox's HIGHESTMODSEQ.
  *
@@ -236,10 +244,41 @@ static int hold_queue(struct store *st, MDB_txn *txn, unsigned *n_r)
 	return rc;
 }
 
+static int count_one(void *arg, const MDB_val *v)
+{
+	(void)v;
+	(*(unsigned *)arg)++;
+	return 0;
+}
+
+/* The reports waiting to be sent dropped (see above); *dmarc_r gets the
+ * DMARC result rows, *tlsrpt_r the TLS-RPT day records, *fail_r the
+ * failure reports. */
+static int drop_reports(struct store *st, MDB_txn *txn, unsigned *dmarc_r, unsigned *tlsrpt_r,
+                        unsigned *fail_r)
+{
+	static const char tp[] = STORE_TLSRPT_SEEN_PREFIX, fp[] = STORE_DMARC_FAIL_PREFIX;
+	MDB_stat ms;
+	int rc = mdb_stat(txn, st->db[DB_DMARC_SEEN], &ms);
+
+	*dmarc_r = *tlsrpt_r = *fail_r = 0;
+	if (rc == 0) {
+		*dmarc_r = (unsigned)ms.ms_entries;
+		rc = mdb_drop(txn, st->db[DB_DMARC_SEEN], 0);
+	}
+	if (rc == 0)
+		rc = db_del_prefix(txn, st->db[DB_META], (const uint8_t *)tp, sizeof tp - 1, count_one,
+		                   tlsrpt_r);
+	if (rc == 0)
+		rc = db_del_prefix(txn, st->db[DB_META], (const uint8_t *)fp, sizeof fp - 1, count_one,
+		                   fail_r);
+	return rc;
+}
+
 int store_restore_renew(struct store *st, MDB_txn *txn)
 {
 	MDB_val k = {sizeof RESTORE_MARK - 1, (void *)RESTORE_MARK}, v;
-	unsigned nts = 0, nq = 0;
+	unsigned nts = 0, nq = 0, nd = 0, nt = 0, nf = 0;
 	int rc = mdb_get(txn, st->db[DB_META], &k, &v);
 
 	if (rc == MDB_NOTFOUND)
@@ -253,12 +292,16 @@ int store_restore_renew(struct store *st, MDB_txn *txn)
 	if (rc == 0)
 		rc = hold_queue(st, txn, &nq);
 	if (rc == 0)
+		rc = drop_reports(st, txn, &nd, &nt, &nf);
+	if (rc == 0)
 		rc = mdb_del(txn, st->db[DB_META], &k, NULL);
 	if (rc == 0)
 		log_info("store", NULL,
-		         "event=restore_renewed type_states=%u queue_held=%u reason=\"new "
+		         "event=restore_renewed type_states=%u queue_held=%u dmarc_rows_dropped=%u "
+		         "tlsrpt_days_dropped=%u dmarc_failure_reports_dropped=%u reason=\"new "
 		         "UIDVALIDITYs, ids and states after a restore; the restored queue held "
-		         "(tern queue flush releases it)\"",
-		         nts, nq);
+		         "(tern queue flush releases it); the reports pending in the backup dropped "
+		         "(the lost server sent them)\"",
+		         nts, nq, nd, nt, nf);
 	return rc;
 }

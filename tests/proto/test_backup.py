@@ -1210,6 +1210,56 @@ def test_restore_holds_the_restored_queue():
         assert metric(a, "tern_queue_held") == 0
 
 
+def test_restore_drops_the_reports_pending_in_the_backup():
+    """A backup holds the DMARC results and TLS-RPT outcomes not reported
+    yet when it was taken; by the restore, the lost server has reported
+    those days (RFC 9990, RFC 8460: a report per day and domain), and sent
+    again the receivers would count the same mail twice. The first open
+    of the restored store drops them (and says how many); what is counted
+    after the restore is reported as usual."""
+    from test_queue import World, mx, zone
+
+    def records(ips):
+        return zone(mx(ips, 0), {
+            "example.org": {"TXT": ["v=spf1 ip4:127.0.0.2 -all"]},
+            "_dmarc.example.org": {"TXT": ["v=DMARC1; p=none; rua=mailto:dmarc@example.org"]}})
+
+    with World(records) as w, tempfile.TemporaryDirectory() as tmp:
+        rcv = w.receiver(0)
+        # A TLS-RPT session (no-policy-found) and a DMARC result.
+        w.send(["carol@remote.test"], subject="counted")
+        assert len(rcv.wait_messages(1, timeout=20)) == 1
+        path = os.path.join(tmp, "m.eml")
+        with open(path, "wb") as f:
+            f.write(b"From: a@example.org\r\nTo: b@example.test\r\nSubject: s\r\n\r\nHi.\r\n")
+
+        def record():
+            r = w.srv.cli("check", "auth", "--ip", "127.0.0.2", "--helo", "mail.example.org",
+                          "--mail-from", "a@example.org", "--record", path)
+            assert "recorded: example.org" in r.stdout.decode(), r.stdout
+        record()
+        w.srv.proc.send_signal(signal.SIGHUP)
+        assert w.srv.wait_log(re.compile(r"module=tlsrpt event=seen_flushed rows=[1-9]")), \
+            w.srv.log_text()[-2000:]
+        assert "example.org" in w.srv.cli("dmarc", "report").stdout.decode()
+        assert "remote.test" in w.srv.cli("tlsrpt", "report").stdout.decode()
+        b = os.path.join(tmp, "b")
+        w.srv.cli("backup", b)
+        w.srv.stop()
+        restored = os.path.join(tmp, "restored")
+        r = tern(w.srv, "restore", b, data=restored)
+        assert r.returncode == 0, r.stderr
+        w.srv.data = w.srv.env["TERN_DATA_DIR"] = restored
+        w.srv.start()
+        assert w.srv.wait_log(re.compile(r"event=restore_renewed .*dmarc_rows_dropped=1 "
+                                         r"tlsrpt_days_dropped=1 ")), w.srv.log_text()[-2000:]
+        assert w.srv.cli("dmarc", "report").stdout.decode() == "nothing to report\n"
+        assert w.srv.cli("tlsrpt", "report").stdout.decode() == "nothing to report\n"
+        # Counted after the restore: there to report.
+        record()
+        assert "example.org" in w.srv.cli("dmarc", "report").stdout.decode()
+
+
 def backup_now(s, n_ok, n_failed=0):
     """Starts a scheduled-style backup on s from the web admin and waits
     for it to end: the GET /backups answer."""

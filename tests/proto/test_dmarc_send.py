@@ -13,6 +13,7 @@ comes from TERN_DMARC_REPORT_FROM; a bad value stops the start."""
 import gzip
 import os
 import re
+import shutil
 import signal
 import smtplib
 import tempfile
@@ -337,6 +338,7 @@ def test_failure_reports_kept_across_a_stop():
                env={"TERN_DNS_SERVERS": dns.servers, "TERN_QUEUE_MX_PORT": str(port),
                     "TERN_QUEUE_RETRY_SCHEDULE": "1", "TERN_QUEUE_TIMEOUT": "3",
                     "TERN_DMARC_REPORT_FROM": FROM})
+    tmp = tempfile.mkdtemp(prefix="tern-dmarc-fail-")
     try:
         with s:
             for src in ("127.0.0.1", "127.0.0.3"):  # two spoofs: DMARC fails
@@ -349,6 +351,9 @@ def test_failure_reports_kept_across_a_stop():
             log = s.log_text()
             assert "event=failure_reports_saved count=2" in log, log[-3000:]
             assert "event=failure_report_skipped" not in log, log[-3000:]
+            # A backup of the stopped server carries the two as well.
+            bk = os.path.join(tmp, "b")
+            s.cli("backup", bk)
             zone["example.org._report._dmarc.reports.test"] = {"TXT": ["v=DMARC1"]}
             dns.zone(zone)
             s.start()
@@ -358,7 +363,17 @@ def test_failure_reports_kept_across_a_stop():
                               for m in got)
             assert ips_seen == ["127.0.0.1", "127.0.0.3"], ips_seen
             assert "event=failure_reports_restored count=2" in s.log_text()
+            # Restored, the server does not send them a second time: the
+            # first open drops them (the lost server sent them).
+            s.stop()
+            restored = os.path.join(tmp, "restored")
+            s.data = s.env["TERN_DATA_DIR"] = restored
+            s.cli("restore", bk)
+            s.start()
+            assert s.wait_log("dmarc_failure_reports_dropped=2 "), s.log_text()[-3000:]
+            assert s.log_text().count("event=failure_reports_restored") == 1, s.log_text()[-3000:]
     finally:
         s.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
         rcv.stop()
         dns.stop()
