@@ -1156,6 +1156,19 @@ def test_upgrade_kill9_and_newer_schema():
         s.cleanup()
 
 
+def backup_stop_restore(s, tmp):
+    """`tern backup` of server s into tmp/b, s stopped, the backup
+    restored into tmp/restored: (that data directory, the restore's
+    CompletedProcess)."""
+    b = os.path.join(tmp, "b")
+    s.cli("backup", b)
+    s.stop()
+    restored = os.path.join(tmp, "restored")
+    r = tern(s, "restore", b, data=restored)
+    assert r.returncode == 0, r.stderr
+    return restored, r
+
+
 def test_restore_holds_the_restored_queue():
     """A backup holds the outbound queue as it was; by the restore, those
     messages may well have left. The restored server holds them (listed
@@ -1173,12 +1186,7 @@ def test_restore_holds_the_restored_queue():
         # is due again at once when its server comes back.
         w.send(["carol@remote.test"], subject="before the backup")
         w.wait_list("connection refused")
-        b = os.path.join(tmp, "b")
-        w.srv.cli("backup", b)
-        w.srv.stop()
-        restored = os.path.join(tmp, "restored")
-        r = tern(w.srv, "restore", b, data=restored)
-        assert r.returncode == 0, r.stderr
+        restored, r = backup_stop_restore(w.srv, tmp)
         # Said at the restore, before any server starts on it.
         assert kv(r.stdout)["queue-held"] == "1", r.stdout
         assert b"tern queue flush" in r.stderr, r.stderr
@@ -1243,12 +1251,7 @@ def test_restore_drops_the_reports_pending_in_the_backup():
             w.srv.log_text()[-2000:]
         assert "example.org" in w.srv.cli("dmarc", "report").stdout.decode()
         assert "remote.test" in w.srv.cli("tlsrpt", "report").stdout.decode()
-        b = os.path.join(tmp, "b")
-        w.srv.cli("backup", b)
-        w.srv.stop()
-        restored = os.path.join(tmp, "restored")
-        r = tern(w.srv, "restore", b, data=restored)
-        assert r.returncode == 0, r.stderr
+        restored, _ = backup_stop_restore(w.srv, tmp)
         w.srv.data = w.srv.env["TERN_DATA_DIR"] = restored
         w.srv.start()
         assert w.srv.wait_log(re.compile(r"event=restore_renewed .*dmarc_rows_dropped=1 "
