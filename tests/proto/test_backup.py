@@ -1500,3 +1500,42 @@ def test_stop_during_a_scheduled_backup():
                         os.kill(int(pid), signal.SIGKILL)
             s.cleanup()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_backup_and_restore_across_file_systems():
+    """An incremental backup whose base lies on another file system (a
+    hard link cannot cross it: the blobs are copied and checked instead)
+    and a restore into a data directory on a third one: the restored
+    server serves every message, and the copies are whole backups."""
+    if os.geteuid() != 0:
+        print("  (needs root to mount a small tmpfs)")
+        return "skip"
+    s = None
+    with small_tmpfs("32m", "tern-bfs1-") as fs1, small_tmpfs("64m", "tern-bfs2-") as fs2:
+        try:
+            s = Server(accounts=ACCOUNTS)
+            deliver(s, 12)
+            wait_count(s, 12)
+            base = os.path.join(s.tmp, "base")
+            r = tern(s, "backup", base)
+            assert r.returncode == 0, r.stderr
+            deliver(s, 3, subject="later %d")
+            wait_count(s, 15)
+            before = sorted(line for _, line in s.messages(BOB))
+            inc = os.path.join(fs1, "inc")
+            r = tern(s, "backup", "--base", base, inc)
+            assert r.returncode == 0, r.stderr
+            out = kv(r.stdout)
+            assert out["reused"] == "12" and out["emails"] == "15", r.stdout
+            r = tern(s, "backup", "--verify", inc)
+            assert r.returncode == 0, r.stdout
+            s.stop()
+            restored = os.path.join(fs2, "data")
+            r = tern(s, "restore", inc, data=restored)
+            assert r.returncode == 0, r.stderr
+            s.data = s.env["TERN_DATA_DIR"] = restored
+            s.start()
+            assert sorted(line for _, line in s.messages(BOB)) == before
+        finally:
+            if s:
+                s.cleanup()
