@@ -414,6 +414,12 @@ int store_dmarc_seen_list(struct store *st, uint32_t before, store_dmarc_seen_cb
 		store_rd_end(st, txn);
 		return STORE_ETEMP;
 	}
+	/* A restored store's rows go at its first open: none to report. */
+	if (store_restore_pending(st, txn)) {
+		mdb_cursor_close(cur);
+		store_rd_end(st, txn);
+		return STORE_OK;
+	}
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		if (k.mv_size < 4 + 2 + 16)

@@ -131,6 +131,12 @@ int store_meta_list_page(struct store *st, const char *prefix, char *cursor, siz
 		return STORE_EINVAL;
 	if (store_rd_begin(st, &txn) != 0)
 		return STORE_ETEMP;
+	/* A restored store's pending reports go at its first open. */
+	if (store_restore_drops(prefix) && store_restore_pending(st, txn)) {
+		cursor[0] = '\0';
+		store_rd_end(st, txn);
+		return STORE_OK;
+	}
 	int rc = mdb_cursor_open(txn, st->db[DB_META], &cur);
 	if (rc == 0) {
 		for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;

@@ -607,6 +607,14 @@ int store_restore_mark(MDB_txn *txn, MDB_dbi meta);
  * cut to a floor, and the mark deleted, all inside txn (store_open's).
  * 0 (also when there is no mark) or an LMDB error. */
 int store_restore_renew(struct store *st, MDB_txn *txn);
+/* Whether txn sees a restored store no read-write open has renewed yet
+ * (RESTORE_MARK there): a read-only reader (tern queue list, tern dmarc
+ * report) then shows what the first open will make of it, the queue
+ * held and the pending reports gone, not the backup's. 1 or 0. */
+int store_restore_pending(struct store *st, MDB_txn *txn);
+/* Whether every meta name under prefix is one the first open of a
+ * restored store drops (its pending reports): 1 or 0. */
+int store_restore_drops(const char *prefix);
 
 /* Deletes every meta entry whose name starts with prefix (store_meta.c):
  * 0 or an LMDB error. */

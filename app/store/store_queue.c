@@ -345,15 +345,6 @@ int store_queue_due(struct store *st, int64_t now, uint64_t *ids_r, size_t max, 
 	return rc == 0 || rc == MDB_NOTFOUND ? STORE_OK : STORE_ETEMP;
 }
 
-/* Whether txn sees a restored store not yet opened read-write: its
- * queue is the backup's, held at that first open (store_restore.c), so
- * a read-only reader (tern queue list) shows every entry held already. */
-static int restore_pending(struct store *st, MDB_txn *txn)
-{
-	MDB_val k = {sizeof RESTORE_MARK - 1, (void *)RESTORE_MARK}, v;
-	return mdb_get(txn, st->db[DB_META], &k, &v) == 0;
-}
-
 int store_queue_list(struct store *st, store_queue_cb *cb, void *arg)
 {
 	MDB_txn *txn;
@@ -363,7 +354,7 @@ int store_queue_list(struct store *st, store_queue_cb *cb, void *arg)
 
 	if (rc)
 		return STORE_ETEMP;
-	int held = restore_pending(st, txn);
+	int held = store_restore_pending(st, txn);
 	rc = mdb_cursor_open(txn, st->db[DB_QUEUE], &cur);
 	if (rc == 0) {
 		for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
@@ -395,7 +386,7 @@ int store_queue_walk(struct store *st, uint64_t after, store_queue_walk_cb *cb, 
 	if (store_rd_begin(st, &txn))
 		return STORE_ETEMP;
 	be64_put(kb, after + 1);
-	int held = restore_pending(st, txn);
+	int held = store_restore_pending(st, txn);
 	rc = mdb_cursor_open(txn, st->db[DB_QUEUE], &cur);
 	if (rc == 0) {
 		for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
@@ -428,7 +419,7 @@ int store_queue_count(struct store *st, uint64_t *n_r, uint64_t *held_r)
 	if (store_rd_begin(st, &txn))
 		return STORE_ETEMP;
 	rc = mdb_stat(txn, st->db[DB_QUEUE], &ms);
-	if (rc == 0 && held_r && restore_pending(st, txn)) {
+	if (rc == 0 && held_r && store_restore_pending(st, txn)) {
 		*held_r = ms.ms_entries;
 	} else if (rc == 0 && held_r) {
 		/* Held entries sort last in the schedule index: only they are

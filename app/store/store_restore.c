@@ -275,6 +275,21 @@ static int drop_reports(struct store *st, MDB_txn *txn, unsigned *dmarc_r, unsig
 	return rc;
 }
 
+int store_restore_pending(struct store *st, MDB_txn *txn)
+{
+	MDB_val k = {sizeof RESTORE_MARK - 1, (void *)RESTORE_MARK}, v;
+	return mdb_get(txn, st->db[DB_META], &k, &v) == 0;
+}
+
+int store_restore_drops(const char *prefix)
+{
+	static const char *const dropped[] = {STORE_TLSRPT_SEEN_PREFIX, STORE_DMARC_FAIL_PREFIX};
+	for (size_t i = 0; i < sizeof dropped / sizeof dropped[0]; i++)
+		if (strncmp(prefix, dropped[i], strlen(dropped[i])) == 0)
+			return 1;
+	return 0;
+}
+
 int store_restore_renew(struct store *st, MDB_txn *txn)
 {
 	MDB_val k = {sizeof RESTORE_MARK - 1, (void *)RESTORE_MARK}, v;

@@ -1252,6 +1252,10 @@ def test_restore_drops_the_reports_pending_in_the_backup():
         assert "example.org" in w.srv.cli("dmarc", "report").stdout.decode()
         assert "remote.test" in w.srv.cli("tlsrpt", "report").stdout.decode()
         restored, _ = backup_stop_restore(w.srv, tmp)
+        # Read-only before any server opened it: as the first open makes it.
+        for what in ("dmarc", "tlsrpt"):
+            r = tern(w.srv, what, "report", data=restored)
+            assert r.stdout == b"nothing to report\n", (what, r.stdout, r.stderr)
         w.srv.data = w.srv.env["TERN_DATA_DIR"] = restored
         w.srv.start()
         assert w.srv.wait_log(re.compile(r"event=restore_renewed .*dmarc_rows_dropped=1 "
