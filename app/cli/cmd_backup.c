@@ -16,6 +16,7 @@
 
 #include "backup/backup.h"
 #include "cli/cli.h"
+#include "core/file.h"
 #include "store/store.h"
 
 static int usage(void)
@@ -66,13 +67,22 @@ int cli_backup(const struct config *cfg, int argc, char **argv)
 		return 0;
 	}
 
+	/* DIR a symlink to a directory (/backup pointing at a mounted
+	 * disk): the backup goes where it points, as cp or tar would write.
+	 * backup_run locks the directory it writes without following one. */
+	char target[4200];
+	int re = file_path_resolve(dir, target, sizeof target);
+	if (re != 0) {
+		fprintf(stderr, "tern: backup failed: cannot resolve %s: %s\n", dir, strerror(re));
+		return 1;
+	}
 	struct store *st = cli_store_open(cfg, CLI_STORE_READ);
 	int code;
 	if (st == NULL)
 		return 1;
 	cli_progress_init(&pr, "backup");
 	m.run = 0; /* a run of the schedule's sequence only */
-	int rc = backup_run(st, cfg->data_dir, dir, base, &m, &p, &code, err, sizeof err);
+	int rc = backup_run(st, cfg->data_dir, target, base, &m, &p, &code, err, sizeof err);
 	store_close(&st);
 	if (rc != 0) {
 		fprintf(stderr, "tern: backup failed: %s\n", err);

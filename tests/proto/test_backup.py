@@ -1543,3 +1543,34 @@ def test_backup_and_restore_across_file_systems():
         finally:
             if s:
                 s.cleanup()
+
+
+def test_backup_into_a_symlinked_directory():
+    """`tern backup LINK` where LINK is a symlink to an empty directory
+    (/backup pointing at a mounted disk): the backup goes into the
+    directory it names, as cp or tar would write there; it refused with
+    "cannot lock (another run, or removed) ...: Not a directory". The
+    backup verifies and restores through the link too."""
+    s = Server(accounts=ACCOUNTS)
+    try:
+        deliver(s, 3)
+        wait_count(s, 3)
+        real = os.path.join(s.tmp, "disk")
+        os.mkdir(real)
+        link = os.path.join(s.tmp, "backup")
+        os.symlink(real, link)
+        r = tern(s, "backup", link)
+        assert r.returncode == 0, r.stderr
+        assert kv(r.stdout)["emails"] == "3", r.stdout
+        assert os.path.isfile(os.path.join(real, "MANIFEST")) and os.path.islink(link)
+        r = tern(s, "backup", "--verify", link)
+        assert r.returncode == 0, r.stdout
+        s.stop()
+        restored = os.path.join(s.tmp, "restored")
+        r = tern(s, "restore", link, data=restored)
+        assert r.returncode == 0, r.stderr
+        s.data = s.env["TERN_DATA_DIR"] = restored
+        s.start()
+        assert len(s.messages(BOB)) == 3
+    finally:
+        s.cleanup()
