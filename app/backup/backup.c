@@ -113,10 +113,13 @@ static int rm_tree(const char *path)
 	return nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-int backup_remove(const char *dir)
+/* What a backup writes in its directory. */
+static const char *const parts[] = {BACKUP_MANIFEST_FILE, BACKUP_MANIFEST_FILE ".tmp", STORE_FILE,
+                                    "blobs", KEYS_DIR};
+
+/* Removes the parts a backup wrote in dir (not dir): 0 or -1. */
+static int remove_parts(const char *dir)
 {
-	static const char *const parts[] = {BACKUP_MANIFEST_FILE, BACKUP_MANIFEST_FILE ".tmp",
-	                                    STORE_FILE, "blobs", KEYS_DIR};
 	char path[4200];
 	int rc = 0;
 
@@ -125,9 +128,40 @@ int backup_remove(const char *dir)
 		if (rm_tree(path) != 0)
 			rc = -1;
 	}
+	return rc;
+}
+
+int backup_remove(const char *dir)
+{
+	int rc = remove_parts(dir);
 	if (rc == 0 && dir_empty(dir) == 1 && rmdir(dir) != 0)
 		rc = -1;
 	return rc;
+}
+
+/* Whether dir holds what a backup cut short (killed, a power loss) left
+ * and nothing else: no MANIFEST, some of the other parts, and at most a
+ * lost+found. Only a run writing it holds its lock (backup_lock). */
+static int backup_leftover(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int found = 0, other = 0;
+
+	if (d == NULL)
+		return 0;
+	while (!other && (de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+		    strcmp(de->d_name, "lost+found") == 0)
+			continue;
+		int ours = 0;
+		for (size_t i = 1; !ours && i < sizeof parts / sizeof parts[0]; i++)
+			ours = strcmp(de->d_name, parts[i]) == 0; /* parts[0]: the MANIFEST */
+		found |= ours;
+		other = !ours;
+	}
+	closedir(d);
+	return found && !other;
 }
 
 /* ---- key files ---- */
@@ -360,6 +394,14 @@ static int backup_run_locked(struct store *st, const char *data_dir, const char 
                              const struct backup_progress *p, int *code_r, char *err,
                              size_t errsz, int made);
 
+static int refuse_not_empty(const char *dir, int *code_r, char *err, size_t errsz)
+{
+	if (code_r)
+		*code_r = STORE_EEXIST;
+	snprintf(err, errsz, "%s is not empty: a backup goes into a new or empty directory", dir);
+	return -1;
+}
+
 int backup_run(struct store *st, const char *data_dir, const char *dir, const char *base,
                struct backup_manifest *m_r, const struct backup_progress *p, int *code_r,
                char *err, size_t errsz)
@@ -380,11 +422,8 @@ int backup_run(struct store *st, const char *data_dir, const char *dir, const ch
 		}
 	}
 	int e = dir_unused(dir);
-	if (e == 0) {
-		if (code_r)
-			*code_r = STORE_EEXIST;
-		snprintf(err, errsz, "%s is not empty: a backup goes into a new or empty directory", dir);
-		return -1;
+	if (e == 0 && !backup_leftover(dir)) {
+		return refuse_not_empty(dir, code_r, err, errsz);
 	}
 	if (e < 0) {
 		if (mkdir(dir, 0700) != 0)
@@ -403,6 +442,16 @@ int backup_run(struct store *st, const char *data_dir, const char *dir, const ch
 		if (lfd >= 0)
 			close(lfd);
 		return errno_fail(err, errsz, code_r, le, "cannot lock (another run, or removed)", dir);
+	}
+	/* A backup cut short there is made again from the start (as a
+	 * restore cut short is): what it left goes first, under the lock,
+	 * looked at again (a run may have finished in between). */
+	if (e == 0) {
+		if (!backup_leftover(dir) || remove_parts(dir) != 0) {
+			close(lfd);
+			return refuse_not_empty(dir, code_r, err, errsz);
+		}
+		log_info("backup", NULL, "event=backup_leftover_removed dir=\"%s\"", dir);
 	}
 	int rc = backup_run_locked(st, data_dir, dir, base, m_r, p, code_r, err, errsz, made);
 	close(lfd);

@@ -40,7 +40,9 @@ struct backup_progress {
 
 /*
  * Backs up the store st (opened on data_dir) into dir, which must not
- * exist or be empty (created 0700). base may name an earlier backup
+ * exist or be empty (created 0700), or hold only what a backup cut short
+ * there left (no MANIFEST; no run holding its lock): removed first, and
+ * the backup made from the start. base may name an earlier backup
  * (incremental: its blobs are reused). m_r->run, set by the caller, is
  * the run number the manifest records (0: none). On success *m_r is the
  * manifest written. -1 with err on failure, after removing what it wrote; *code_r

@@ -502,6 +502,23 @@ def test_backup_refusals_and_damage():
         # A target that is not empty is refused, and so is a data directory.
         r = tern(s, "backup", b)
         assert r.returncode == 2 and b"not empty" in r.stderr, r.stderr
+        # What a backup cut short left (killed: no MANIFEST) is no other
+        # data: the next backup there starts over, and is whole.
+        half = os.path.join(tmp, "half")
+        shutil.copytree(b, half)
+        os.unlink(os.path.join(half, "MANIFEST"))
+        open(os.path.join(half, "MANIFEST.tmp"), "w").close()
+        r = tern(s, "backup", half)
+        assert r.returncode == 0, r.stderr
+        r = tern(s, "backup", "--verify", half)
+        assert r.returncode == 0 and kv(r.stdout)["emails"] == "5", r.stdout
+        # Beside anything else, it is still refused and left as it was.
+        os.unlink(os.path.join(half, "MANIFEST"))
+        open(os.path.join(half, "notes.txt"), "w").close()
+        before = sorted(os.listdir(half))
+        r = tern(s, "backup", half)
+        assert r.returncode == 2 and b"not empty" in r.stderr, r.stderr
+        assert sorted(os.listdir(half)) == before
         r = tern(s, "restore", b)  # the live server's own data directory
         assert r.returncode == 2 and b"in use by a running tern serve" in r.stderr, r.stderr
 
