@@ -14,6 +14,7 @@ the lost time again. Then the
 refusals and failures: a non-empty target, a damaged blob, a manifest cut
 short, a backup of a newer schema, and a disk that fills up during a
 backup (a clear error, nothing left that looks like a backup)."""
+import contextlib
 import ctypes
 import ctypes.util
 import hashlib
@@ -1430,6 +1431,41 @@ def keep_one_through_a_failed_run(bdir):
             s.cleanup()
 
 
+@contextlib.contextmanager
+def strace_server(prefix, strace_args):
+    """(server, its TERN_BACKUP_DIR) for a server with http run under
+    strace, which strace_args(that directory) tells what to trace and
+    inject; killed, removed and its directory with it at the end.
+    LeakSanitizer cannot run under ptrace (at an ASan build's exit: the
+    commands that set the server up run under strace too)."""
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    bdir = os.path.join(tmp, "backups")
+    asan = (os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0").lstrip(":")
+    s = None
+    try:
+        s = Server(accounts=ACCOUNTS, http=True, env={"TERN_BACKUP_DIR": bdir, "ASAN_OPTIONS": asan},
+                   wrap=["strace", "-f", "-qq", "-o", "/dev/null"] + strace_args(bdir))
+        yield s, bdir
+    finally:
+        if s:
+            kill_under_strace(s)
+            s.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def strace_tracees(s):
+    """The pids strace (s.proc) runs, the server first."""
+    with open("/proc/%d/task/%d/children" % (s.proc.pid, s.proc.pid)) as fh:
+        return [int(pid) for pid in fh.read().split()]
+
+
+def kill_under_strace(s):
+    """strace killed leaves its tracee running: the server is killed first."""
+    if s.proc and s.proc.poll() is None:
+        for pid in strace_tracees(s):
+            os.kill(pid, signal.SIGKILL)
+
+
 def test_backup_dir_without_hard_links_is_marked():
     """A backup share whose file system has no hard links (CIFS/SMB, some
     FUSE mounts: link(2) fails EPERM) still gets its TERN-BACKUPS marker:
@@ -1438,50 +1474,29 @@ def test_backup_dir_without_hard_links_is_marked():
     if shutil.which("strace") is None:
         print("  (no strace: skipped)")
         return "skip"
-    tmp = tempfile.mkdtemp(prefix="tern-bnolink-")
-    bdir = os.path.join(tmp, "backups")
-    s = None
-    try:
-        # LeakSanitizer cannot run under ptrace (at an ASan build's exit:
-        # the commands that set the server up run under strace too).
-        asan = (os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0").lstrip(":")
-        s = Server(accounts=ACCOUNTS, http=True, env={"TERN_BACKUP_DIR": bdir, "ASAN_OPTIONS": asan},
-                   wrap=["strace", "-f", "-qq", "-o", "/dev/null", "-P", os.path.join(bdir, "TERN-BACKUPS"),
-                         "-e", "trace=link,linkat", "-e", "inject=link,linkat:error=EPERM"])
+    with strace_server("tern-bnolink-", lambda bdir: [
+            "-P", os.path.join(bdir, "TERN-BACKUPS"), "-e", "trace=link,linkat",
+            "-e", "inject=link,linkat:error=EPERM"]) as (s, bdir):
         d = backup_now(s, 1)
         assert d["backups"][0]["result"] == "ok", d
         with open(os.path.join(bdir, "TERN-BACKUPS")) as fh:
             assert fh.read().startswith("tern-backups 1\nowner "), os.listdir(bdir)
         assert [n for n in os.listdir(bdir) if n.startswith(".")] == [], os.listdir(bdir)
-    finally:
-        if s:
-            # strace killed leaves its tracee running: the server first.
-            with open("/proc/%d/task/%d/children" % (s.proc.pid, s.proc.pid)) as fh:
-                for pid in fh.read().split():
-                    os.kill(int(pid), signal.SIGKILL)
-            s.cleanup()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def test_stop_during_a_scheduled_backup():
     """tern serve stopped (SIGTERM) while a scheduled backup writes its
     blobs (strace slows each link(2), by which an incremental run takes
     the previous run's blobs, by 1 s): the run ends at its next message
-    and what it wrote goes,
-    so nothing there looks like a whole backup but the good one made
-    before; after the restart the next run is good and verifies."""
+    and what it wrote goes, so nothing there looks like a whole backup
+    but the good one made before; after the restart the next run is good
+    and verifies."""
     if shutil.which("strace") is None:
         print("  (no strace: skipped)")
         return "skip"
     from httpc import Api
-    tmp = tempfile.mkdtemp(prefix="tern-bstop-")
-    bdir = os.path.join(tmp, "backups")
-    s = None
-    try:
-        asan = (os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0").lstrip(":")
-        s = Server(accounts=ACCOUNTS, http=True, env={"TERN_BACKUP_DIR": bdir, "ASAN_OPTIONS": asan},
-                   wrap=["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=link,linkat",
-                         "-e", "inject=link,linkat:delay_enter=1000000"])
+    with strace_server("tern-bstop-", lambda bdir: [
+            "-e", "trace=link,linkat", "-e", "inject=link,linkat:delay_enter=1000000"]) as (s, bdir):
         deliver(s, 5)
         wait_count(s, 5)
         good = backup_now(s, 1)["backups"][0]["name"]
@@ -1501,9 +1516,7 @@ def test_stop_during_a_scheduled_backup():
         assert run and run["done_bytes"] > 0, run
         assert len(runs(bdir)) == 2, os.listdir(bdir)  # the run, half written
         # The server itself (strace passes no signal on to it).
-        with open("/proc/%d/task/%d/children" % (s.proc.pid, s.proc.pid)) as fh:
-            tern_pid = int(fh.read().split()[0])
-        os.kill(tern_pid, signal.SIGTERM)
+        os.kill(strace_tracees(s)[0], signal.SIGTERM)
         s.proc.wait(timeout=60)
         assert "event=backup_failed" in s.log_text(), s.log_text()[-2000:]
         assert runs(bdir) == [good], os.listdir(bdir)
@@ -1513,14 +1526,6 @@ def test_stop_during_a_scheduled_backup():
         assert newest["name"] != good and newest["emails"] == 45, d
         r = tern(s, "backup", "--verify", os.path.join(bdir, newest["name"]))
         assert r.returncode == 0 and kv(r.stdout)["emails"] == "45", r.stdout
-    finally:
-        if s:
-            if s.proc and s.proc.poll() is None:
-                with open("/proc/%d/task/%d/children" % (s.proc.pid, s.proc.pid)) as fh:
-                    for pid in fh.read().split():
-                        os.kill(int(pid), signal.SIGKILL)
-            s.cleanup()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def test_backup_and_restore_across_file_systems():
