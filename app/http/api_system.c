@@ -794,11 +794,11 @@ static void queue_list_page(struct http_ctx *x)
 {
 	struct queue_page pg = { 0 };
 	struct jw w;
-	uint64_t after, total = 0;
+	uint64_t after, total = 0, held = 0;
 
 	if (queue_page_args(x, &pg, &after) < 0)
 		return;
-	int rc = store_queue_count(http_store, &total, NULL);
+	int rc = store_queue_count(http_store, &total, &held);
 	http_json_begin(x, &w, 200);
 	pg.w = &w;
 	pg.out = &x->out;
@@ -813,6 +813,9 @@ static void queue_list_page(struct http_ctx *x)
 	char next[24];
 	snprintf(next, sizeof next, "%llu", (unsigned long long)pg.last);
 	http_page_end(&w, total, pg.more ? next : NULL);
+	/* Held entries (a restore's) never expire: counted here, so a page
+	 * of the web admin says they wait whichever page they are on. */
+	jw_kuint(&w, "held", held);
 	jw_obj_end(&w);
 	if (rc != STORE_OK)
 		http_store_problem(x, rc, "cannot read the queue");

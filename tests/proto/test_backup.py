@@ -1222,6 +1222,8 @@ def test_restore_holds_the_restored_queue():
         a = Api(w.srv)
         a.token = w.srv.cli("token", "add", "metrics").stdout.decode().strip()
         assert metric(a, "tern_queue_held") == 1
+        st, _, page = a.call("GET", "/queue?limit=100")
+        assert st == 200 and page["held"] == 1 and page["total"] == 1, page
         # A message sent now leaves; the held one, due long before it on
         # the old code, has not gone with it.
         w.send(["dave@remote.test"], subject="after the restore")
@@ -1234,6 +1236,7 @@ def test_restore_holds_the_restored_queue():
         assert len(got) == 2 and b"before the backup" in got[1]["data"], got
         assert w.wait_queue_empty()
         assert metric(a, "tern_queue_held") == 0
+        assert a.call("GET", "/queue?limit=100")[2]["held"] == 0
 
 
 def test_restore_drops_the_reports_pending_in_the_backup():

@@ -96,7 +96,7 @@ def test_queue_listed_page_by_page():
     n = 200  # the 20,000 of a real outage page alike (test_queue.c walks them)
     with s:
         st, _, q = a.call("GET", "/queue?limit=10")
-        assert st == 200 and q == {"messages": [], "total": 0, "next": None}, q
+        assert st == 200 and q == {"messages": [], "total": 0, "held": 0, "next": None}, q
         threads = [threading.Thread(target=fill_queue, args=(s.submission_port, n // 4, j * n // 4))
                    for j in range(4)]
         for t in threads:

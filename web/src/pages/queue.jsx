@@ -38,6 +38,7 @@ export function Queue() {
 	const unavailable = list.error && list.error.code === 'not_implemented';
 	const messages = (list.data && list.data.messages) || [];
 	const total = (list.data && list.data.total) || 0;
+	const held = (list.data && list.data.held) || 0;
 	const next = list.data && list.data.next;
 	const first = page * QUEUE_PAGE + 1;
 	const search = (e) => {
@@ -58,6 +59,7 @@ export function Queue() {
 					<p data-testid="queue-count">{total ? `${total} message${total > 1 ? 's' : ''} waiting.` : 'The queue is empty.'}
 						{messages.length && (page || next) ? ` Showing ${filter ? `those for ${filter}, ` : ''}${first}–${first + messages.length - 1}.` : ''}
 						{filter && !messages.length && total ? ` None for ${filter}.` : ''}</p>
+					{held ? <p class="alert alert-info" role="status" data-testid="queue-held-count">{held} held: restored from a backup, they may have been delivered before it was lost. They wait (they never expire) until Retry now sends one or Delete drops it; <code>tern queue flush</code> sends them all.</p> : null}
 					<form class="filters" onSubmit={search} role="search">
 						<label>Recipient domain <input type="search" value={domain} onInput={(e) => setDomain(e.currentTarget.value)} data-testid="queue-domain" placeholder="e.g. example.com" /></label>
 						<button class="btn" type="submit" disabled={list.loading}>Apply</button>
