@@ -604,7 +604,8 @@ int totp_del_txn(MDB_txn *txn, struct store *st, uint32_t owner);
 int store_restore_mark(MDB_txn *txn, MDB_dbi meta);
 /* When RESTORE_MARK is there: new UIDVALIDITYs, counters and JMAP states
  * moved past anything the lost store can have handed out, the change log
- * cut to a floor, and the mark deleted, all inside txn (store_open's).
+ * cut to a floor, the outbound queue held, the reports waiting to be sent
+ * dropped, and the mark deleted, all inside txn (store_open's).
  * 0 (also when there is no mark) or an LMDB error. */
 int store_restore_renew(struct store *st, MDB_txn *txn);
 /* Whether txn sees a restored store no read-write open has renewed yet
