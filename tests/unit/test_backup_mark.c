@@ -6,6 +6,7 @@
  * is adopted, and the data directory's list of marked directories stays
  * bounded with the latest kept.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "backup/backup_mark.h"
+#include "core/file.h"
 #include "unit.h"
 
 static char root[] = "/tmp/tern-test-mark-XXXXXX";
@@ -101,6 +103,26 @@ int main(void)
 	CHECK(stat(p, &sb) != 0); /* nothing made there */
 	CHECK_EQ_INT(check("disk", "a", err, sizeof err), -1);
 	CHECK(strstr(err, "not mounted") != NULL);
+
+	/* The resolver itself: "..", "." and "//" cleaned, symlinks
+	 * followed, relative targets from the link's directory, a missing
+	 * tail kept as text, a loop refused. */
+	char real[600], want[700], got[700];
+	CHECK(realpath(root, real) != NULL);
+	path(p, sizeof p, "a/..//bk/./");
+	snprintf(want, sizeof want, "%s/bk", real);
+	CHECK_EQ_INT(file_path_resolve(p, got, sizeof got), 0);
+	CHECK_EQ_STR(got, want);
+	path(p, sizeof p, "lnd/x/../y");
+	snprintf(want, sizeof want, "%s/disk/y", real);
+	CHECK_EQ_INT(file_path_resolve(p, got, sizeof got), 0);
+	CHECK_EQ_STR(got, want);
+	path(p, sizeof p, "loop");
+	CHECK_EQ_INT(symlink("loop", p), 0);
+	CHECK_EQ_INT(file_path_resolve(p, got, sizeof got), ELOOP);
+	CHECK_EQ_INT(file_path_resolve("/", got, sizeof got), 0);
+	CHECK_EQ_STR(got, "/");
+	CHECK_EQ_INT(file_path_resolve(root, got, 4), ENAMETOOLONG);
 
 	/* Not a marker: refused, left alone. */
 	path(q, sizeof q, "other/" BACKUP_MARK_FILE);
