@@ -412,6 +412,12 @@ static int write_blobs(struct store *st, MDB_txn *txn, const char *dir, const ch
 	if ((rc = mkdir_ok(path)) != 0)
 		goto out;
 	for (unsigned d = 0; d < 256; d++) {
+		/* A stop is heard here too: on a slow network share the 256
+		 * directories can take longer than a container's stop waits. */
+		if (n && progress && progress(arg, 0, total, 0, n)) {
+			rc = ECANCELED;
+			goto out;
+		}
 		snprintf(path, sizeof path, "%s/blobs/%02x", dir, d);
 		if ((rc = mkdir_ok(path)) != 0)
 			goto out;

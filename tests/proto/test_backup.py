@@ -1438,7 +1438,8 @@ def keep_one_through_a_failed_run(bdir):
 def strace_server(prefix, strace_args):
     """(server, its TERN_BACKUP_DIR) for a server with http run under
     strace, which strace_args(that directory) tells what to trace and
-    inject; killed, removed and its directory with it at the end.
+    inject (and where to write, -o, else nowhere); killed, removed and its
+    directory with it at the end.
     LeakSanitizer cannot run under ptrace (at an ASan build's exit: the
     commands that set the server up run under strace too)."""
     tmp = tempfile.mkdtemp(prefix=prefix)
@@ -1446,8 +1447,9 @@ def strace_server(prefix, strace_args):
     asan = (os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0").lstrip(":")
     s = None
     try:
+        args = strace_args(bdir)
         s = Server(accounts=ACCOUNTS, http=True, env={"TERN_BACKUP_DIR": bdir, "ASAN_OPTIONS": asan},
-                   wrap=["strace", "-f", "-qq", "-o", "/dev/null"] + strace_args(bdir))
+                   wrap=["strace", "-f", "-qq"] + ([] if "-o" in args else ["-o", "/dev/null"]) + args)
         yield s, bdir
     finally:
         if s:
@@ -1599,3 +1601,42 @@ def test_backup_into_a_symlinked_directory():
         assert len(s.messages(BOB)) == 3
     finally:
         s.cleanup()
+
+
+def test_stop_while_a_scheduled_backup_makes_its_directories():
+    """A stop reaches a scheduled backup while it makes the 256 blobs/XX
+    directories too (each mkdir slowed by 0.2 s under strace, as on a
+    slow network share): it used to look for the stop only between
+    messages, so tern serve went on making all of them before it could
+    stop (51 s here, past a container's 10 s before SIGKILL)."""
+    if shutil.which("strace") is None:
+        print("  (no strace: skipped)")
+        return "skip"
+    from httpc import Api
+    out = tempfile.mktemp(prefix="tern-bmkdir-", suffix=".strace")
+    try:
+        with strace_server("tern-bmkdir-", lambda bdir: [
+                "-o", out, "-e", "trace=mkdir,mkdirat",
+                "-e", "inject=mkdir,mkdirat:delay_enter=200000"]) as (s, bdir):
+            with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+                c.sendmail("alice@remote.test", [BOB], message(subject="one", to=BOB, body="x\r\n"))
+            a = Api(s)
+            a.token = tern(s, "token", "add", "mkdir", check=True).stdout.decode().strip()
+            assert a.call("POST", "/backups", {})[0] == 202
+
+            def blob_dirs():
+                with open(out, errors="replace") as fh:
+                    return len(re.findall(r'mkdir(?:at)?\([^"]*"[^"]*/blobs/[0-9a-f]{2}"', fh.read()))
+            deadline = time.time() + 30
+            while time.time() < deadline and blob_dirs() < 2:
+                time.sleep(0.05)
+            assert blob_dirs() >= 2
+            os.kill(strace_tracees(s)[0], signal.SIGTERM)
+            s.proc.wait(timeout=120)
+            assert "event=backup_failed" in s.log_text(), s.log_text()[-2000:]
+            assert runs(bdir) == [], os.listdir(bdir)
+            # Stopped at the next directory, not after all 256.
+            assert blob_dirs() < 64, blob_dirs()
+    finally:
+        if os.path.exists(out):
+            os.unlink(out)
