@@ -10,6 +10,7 @@ is kept beside it, and new mail gets the next UID, never a reused one.
 MAILBOXIDs changed scheme (earlier builds: M and the UIDVALIDITY; now the
 JMAP Mailbox id, imap_session.h): after the upgrade they are the new ones,
 and a Sieve script holding an old one still files into that mailbox."""
+import contextlib
 import glob
 import imaplib
 import importlib.machinery
@@ -81,56 +82,74 @@ def _objectid_upgrade(s, want):
     assert len(s.messages(alice, "Archive")) == before + 1, s.messages(alice, "INBOX")[-2:]
 
 
+@contextlib.contextmanager
+def _extracted(path, prefix):
+    """The fixture tarball at path extracted: (its directory, its
+    expected.json, a list for the servers started on it); the servers
+    and the directory are removed at the end."""
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    servers = []
+    try:
+        with tarfile.open(path) as t:
+            t.extractall(tmp)
+        with open(os.path.join(tmp, "expected.json")) as f:
+            want = json.load(f)
+        yield tmp, want, servers
+    finally:
+        for s in servers:
+            s.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _scripts_aliases_next_uid(s, gen, want, path):
+    """What a fixture's store must still have on server s (expected.json
+    want, from the fixture at path): Sieve scripts (fixtures of schema 13
+    on record them: names, the active one and every text), aliases, and
+    new mail (through the alias too) gets the next UID. The INBOX's
+    messages after that mail."""
+    for owner, scripts in want.get("sieve", {}).items():
+        listed = s.cli("sieve", "list", owner).stdout.decode().splitlines()
+        assert sorted(listed) == sorted(n + (" ACTIVE" if a else "") for n, a, _ in scripts), \
+            (path, owner, listed)
+        for n, _, text in scripts:
+            assert s.cli("sieve", "get", owner, n).stdout.decode() == text, (path, owner, n)
+    aliases = s.cli("alias", "list").stdout.decode()
+    for a, t in want["aliases"]:
+        assert re.search(r"%s\s.*%s" % (re.escape(a), re.escape(t)), aliases), (path, aliases)
+    alice, alice_pw = want["accounts"][0]
+    uidnext = want["state"][alice]["mailboxes"]["INBOX"]["uidnext"]
+    import smtplib
+    with smtplib.SMTP("127.0.0.1", s.smtp_port) as c:
+        c.sendmail("x@remote.test", ["sales@example.test"],
+                   b"From: x@remote.test\r\nSubject: after\r\n\r\nafter the upgrade\r\n")
+    got = gen.state(s.imaps_port, alice, alice_pw)["mailboxes"]["INBOX"]["messages"]
+    assert got[-1]["uid"] == uidnext, (path, got[-1], uidnext)
+    return got
+
+
 def test_fixture_stores_migrate():
     gen = _generator()
     files = sorted(glob.glob(os.path.join(FIXTURES, "schema-*.tar.gz")))
     assert len(files) >= 3, files
     newest = max(int(re.search(r"schema-(\d+)", f).group(1)) for f in files)
     for path in files:
-        tmp = tempfile.mkdtemp(prefix="tern-fixture-")
-        s = None
-        try:
-            with tarfile.open(path) as t:
-                t.extractall(tmp)
-            with open(os.path.join(tmp, "expected.json")) as f:
-                want = json.load(f)
+        with _extracted(path, "tern-fixture-") as (tmp, want, servers):
             data = os.path.join(tmp, "data")
             s = Server(data_dir=data, domains=(), imap=True)
+            servers.append(s)
             assert os.path.isdir(os.path.join(data, "backup-schema-%d" % want["schema"])), \
                 (path, os.listdir(data))
             for addr, pw in want["accounts"]:
                 got = gen.state(s.imaps_port, addr, pw)
                 assert got == want["state"][addr], (path, addr, got, want["state"][addr])
-            # Sieve scripts (fixtures of schema 13 on record them): names,
-            # the active one and every text as they were.
-            for owner, scripts in want.get("sieve", {}).items():
-                listed = s.cli("sieve", "list", owner).stdout.decode().splitlines()
-                assert sorted(listed) == sorted(n + (" ACTIVE" if a else "") for n, a, _ in scripts), \
-                    (path, owner, listed)
-                for n, _, text in scripts:
-                    assert s.cli("sieve", "get", owner, n).stdout.decode() == text, (path, owner, n)
-            aliases = s.cli("alias", "list").stdout.decode()
-            for a, t in want["aliases"]:
-                assert re.search(r"%s\s.*%s" % (re.escape(a), re.escape(t)), aliases), (path, aliases)
-            # New mail after the upgrade: the next UID, through the alias too.
-            alice, alice_pw = want["accounts"][0]
-            uidnext = want["state"][alice]["mailboxes"]["INBOX"]["uidnext"]
-            import smtplib
-            with smtplib.SMTP("127.0.0.1", s.smtp_port) as c:
-                c.sendmail("x@remote.test", ["sales@example.test"],
-                           b"From: x@remote.test\r\nSubject: after\r\n\r\nafter the upgrade\r\n")
-            got = gen.state(s.imaps_port, alice, alice_pw)["mailboxes"]["INBOX"]["messages"]
-            assert got[-1]["uid"] == uidnext, (path, got[-1], uidnext)
+            got = _scripts_aliases_next_uid(s, gen, want, path)
             # A second start is a plain start.
             s.stop()
             s.start()
+            alice, alice_pw = want["accounts"][0]
             assert gen.state(s.imaps_port, alice, alice_pw)["mailboxes"]["INBOX"]["messages"] == got
             if want["schema"] == newest:
                 _objectid_upgrade(s, want)
-        finally:
-            if s:
-                s.cleanup()
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def test_older_builds_backup_restores():
@@ -145,15 +164,10 @@ def test_older_builds_backup_restores():
     files = sorted(glob.glob(os.path.join(ROOT, "tests", "data", "backups", "schema-*.tar.gz")))
     assert files, "no backup fixtures"
     for path in files:
-        tmp = tempfile.mkdtemp(prefix="tern-bfixture-")
-        s = None
-        try:
-            with tarfile.open(path) as t:
-                t.extractall(tmp)
-            with open(os.path.join(tmp, "expected.json")) as f:
-                want = json.load(f)
+        with _extracted(path, "tern-bfixture-") as (tmp, want, servers):
             data = os.path.join(tmp, "data")
             s = Server(data_dir=data, domains=(), imap=True, start=False)
+            servers.append(s)
             r = s.cli("backup", "--verify", os.path.join(tmp, "backup"), check=False)
             assert r.returncode == 0 and b"schema: %d\n" % want["schema"] in r.stdout, (path, r.stdout)
             r = s.cli("restore", os.path.join(tmp, "backup"), check=False)
@@ -166,22 +180,4 @@ def test_older_builds_backup_restores():
                     assert got["mailboxes"][name]["uidvalidity"] > box["uidvalidity"], (path, name)
                     got["mailboxes"][name]["uidvalidity"] = box["uidvalidity"]
                 assert got == want["state"][addr], (path, addr, got, want["state"][addr])
-            for owner, scripts in want.get("sieve", {}).items():
-                listed = s.cli("sieve", "list", owner).stdout.decode().splitlines()
-                assert sorted(listed) == sorted(n + (" ACTIVE" if a else "") for n, a, _ in scripts), \
-                    (path, owner, listed)
-            aliases = s.cli("alias", "list").stdout.decode()
-            for a, t in want["aliases"]:
-                assert re.search(r"%s\s.*%s" % (re.escape(a), re.escape(t)), aliases), (path, aliases)
-            alice, alice_pw = want["accounts"][0]
-            uidnext = want["state"][alice]["mailboxes"]["INBOX"]["uidnext"]
-            import smtplib
-            with smtplib.SMTP("127.0.0.1", s.smtp_port) as c:
-                c.sendmail("x@remote.test", ["sales@example.test"],
-                           b"From: x@remote.test\r\nSubject: after\r\n\r\nafter the restore\r\n")
-            got = gen.state(s.imaps_port, alice, alice_pw)["mailboxes"]["INBOX"]["messages"]
-            assert got[-1]["uid"] == uidnext, (path, got[-1], uidnext)
-        finally:
-            if s:
-                s.cleanup()
-            shutil.rmtree(tmp, ignore_errors=True)
+            _scripts_aliases_next_uid(s, gen, want, path)
