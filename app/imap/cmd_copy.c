@@ -3,8 +3,12 @@
  * UIDPLUS COPYUID of RFC 4315).
  *
  * store_email_copy() (store_copy.c) does the work on the worker pool in
- * one transaction: a new membership with a new UID per message in the
- * target, and for MOVE the end of the old one. Then, on the loop:
+ * one transaction: for COPY a new message per message in the target (an
+ * email of its own on the same stored bytes, whose flags change apart
+ * from the original's, RFC 9051 §6.4.7, keeping its EMAILID, RFC 8474
+ * §5.1), for MOVE the same email with a new UID in the target and the
+ * end of the old membership (RFC 6851 keeps the message's identity,
+ * flags and MODSEQ history). Then, on the loop:
  * COPY answers "OK [COPYUID v src dst]"; MOVE sends the COPYUID in an
  * untagged OK first (RFC 6851 §4.3), then the view sync reports the moved
  * messages as EXPUNGE (VANISHED with QRESYNC), then the tagged OK. A
@@ -65,7 +69,8 @@ static void copy_start(struct imap_job *j)
 {
 	j->copy = xcalloc(1, sizeof(*j->copy));
 	store_email_copy_async(imap_store, j->s->loop, j->account, j->mailbox, j->uidvalidity,
-			       j->uids, j->n, j->target, j->op | STORE_COPY_ALL, j->copy,
+			       j->uids, j->n, j->target,
+			       j->op | STORE_COPY_ALL | (j->op ? 0 : STORE_COPY_NEW), j->copy,
 			       imap_job_store_done, j);
 	/* More than a step's worth: say so at once (the client knows the
 	 * command is long before its answer, and when to expect it), then
@@ -93,6 +98,9 @@ static void copy_done(struct imap_session *s, struct imap_job *j)
 		 * client may retry without it. */
 		imap_session_sync(s);
 		imap_tagged(s, "NO [EXPUNGEISSUED] Some of the requested messages no longer exist.");
+	} else if (j->result == STORE_EQUOTA) {
+		/* A copy is a message of its own and counts (RFC 9208 §4.3). */
+		imap_tagged(s, "NO [OVERQUOTA] Quota exceeded.");
 	} else if (j->result == STORE_EFULL) {
 		imap_tagged(s, "NO [OVERQUOTA] Not enough disk space on the server.");
 	} else if (j->result != STORE_OK) {

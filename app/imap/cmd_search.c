@@ -470,7 +470,7 @@ static int eval(const struct node *n, const struct msg_ctx *x)
 	case N_SAVEDBEFORE: return day_of(m->saved_at) < n->day;
 	case N_SAVEDON: return day_of(m->saved_at) == n->day;
 	case N_SAVEDSINCE: return day_of(m->saved_at) >= n->day;
-	case N_EMAILID: return m->email_id == n->num;
+	case N_EMAILID: return m->object_id == n->num;
 	case N_THREADID: return m->thread_id == n->num;
 	case N_SENTBEFORE: return x->sent_day < n->day;
 	case N_SENTON: return x->sent_day == n->day;

@@ -8,8 +8,9 @@
  * of 1024 octets as the STORAGE resource, rounded up as its usage; a
  * server with QUOTA=RES-STORAGE must know it: the stored octets of the
  * \Deleted messages whose email goes with the expunge, i.e. whose every
- * membership is \Deleted here; an email another mailbox still holds (a
- * COPY shares the email and counts once in the quota) frees nothing).
+ * membership is \Deleted here; an email another mailbox still holds (JMAP
+ * mailboxIds, or an IMAP COPY made by a build before copies were emails
+ * of their own: one email, counted once in the quota) frees nothing).
  * UNSEEN and DELETED count the messages without $seen / with \Deleted;
  * RECENT counts the messages no SELECT has claimed yet (RFC 3501 §2.3.2,
  * store_mailbox_claim_recent_async()) and, for the mailbox this session

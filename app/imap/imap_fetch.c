@@ -436,7 +436,7 @@ static void emit_item(struct imap_session *s, struct imap_fetch *f, size_t i)
 		break;
 	}
 	case IMAP_FI_EMAILID:
-		snprintf(line, sizeof(line), "%sEMAILID (" IMAP_EMAILID_FMT ")", sp, m->email_id);
+		snprintf(line, sizeof(line), "%sEMAILID (" IMAP_EMAILID_FMT ")", sp, m->object_id);
 		break;
 	case IMAP_FI_THREADID:
 		snprintf(line, sizeof(line), "%sTHREADID (" IMAP_THREADID_FMT ")", sp, m->thread_id);

@@ -110,6 +110,7 @@ static void msg_from_info(struct imap_msg *m, const struct store_email_info *inf
 {
 	*m = (struct imap_msg){ .uid = info->uid,
 				.email_id = info->email_id,
+				.object_id = info->object_id,
 				.size = info->size,
 				.received_at = info->received_at,
 				.modseq = info->modseq,

@@ -33,6 +33,7 @@ struct store;
 struct imap_msg {
 	uint32_t uid;
 	uint32_t email_id;
+	uint32_t object_id;  /* EMAILID: email_id, or a COPY's source's */
 	uint64_t size;
 	int64_t received_at; /* seconds since the epoch: INTERNALDATE */
 	uint64_t modseq;     /* the email's last change */

@@ -675,6 +675,8 @@ int store_mailbox_get(struct store *st, uint32_t account, uint32_t mailbox, stor
 		      void *arg);
 struct store_email_info {
 	uint32_t email_id;
+	uint32_t object_id; /* IMAP EMAILID (RFC 8474): email_id, or for an IMAP
+	                     * COPY's copy the EMAILID of the email it was made from */
 	uint32_t uid;
 	int64_t received_at;
 	uint64_t size;
@@ -1202,13 +1204,15 @@ int store_mailbox_role_valid(const char *role);
  * mailbox from, under UIDVALIDITY uidvalidity, into mailbox to
  * (store_copy.c): each email gets a membership with a new UID in to (and,
  * for a move, loses the one in from) in one transaction. Keywords are the
- * email's, so copies share them; no bytes are added to the quota. UIDs no
+ * email's, so such copies share them and add no bytes to the quota; with
+ * STORE_COPY_NEW (below) each copy is an email of its own. UIDs no
  * longer in from are skipped (without STORE_COPY_ALL, below). r (the caller's) gets the target's
  * UIDVALIDITY, the pairs copied (src_uids[i] -> dst_uids[i], malloc'ed;
  * free with store_copy_result_free() whatever the result) and the modseq.
  * Returns STORE_OK (r->n may be 0), STORE_ENOTFOUND (no mailbox to),
  * STORE_EINVAL (no account or mailbox from, another UIDVALIDITY, an email
- * in 65535 mailboxes), STORE_EGONE (STORE_COPY_ALL), STORE_ETEMP.
+ * in 65535 mailboxes), STORE_EGONE (STORE_COPY_ALL), STORE_EQUOTA
+ * (STORE_COPY_NEW), STORE_ETEMP.
  */
 struct store_copy_result {
 	uint32_t uidvalidity;
@@ -1228,6 +1232,15 @@ struct store_copy_result {
  * STORE_EGONE with nothing copied or moved (IMAP COPY and MOVE, RFC 9051
  * §6.4.7: a failed COPY leaves the target as it was). */
 #define STORE_COPY_ALL 4
+/* | STORE_COPY_NEW (copies only): each copy is a new email of its own
+ * (IMAP COPY, RFC 9051 §6.4.7: its flags are its own from then on) on
+ * the same stored bytes, with the source's keywords, received date and
+ * thread, shown with the source's IMAP EMAILID (RFC 8474 §5.1). It counts
+ * against the quota: STORE_EQUOTA when the account would go over, nothing
+ * copied. The source email and its mailbox do not change. Without it a
+ * copy is one more membership of the same email, sharing its keywords
+ * (JMAP mailboxIds, RFC 8621 §4.1.1). */
+#define STORE_COPY_NEW 8
 int store_email_copy(struct store *st, uint32_t account, uint32_t from, uint32_t uidvalidity,
 		     const uint32_t *uids, size_t n, uint32_t to, int move,
 		     struct store_copy_result *r);

@@ -314,6 +314,8 @@ void email_enc(struct rec_w *w, const void *rec)
 	rw_bytes(w, e->members, (size_t)e->nmembers * 8);
 	rw_u32(w, e->metalen);
 	rw_bytes(w, e->meta, e->metalen);
+	if (e->origin)
+		rw_u32(w, e->origin);
 }
 
 int email_dec(const MDB_val *v, struct email_rec *e)
@@ -336,6 +338,8 @@ int email_dec(const MDB_val *v, struct email_rec *e)
 	e->members = rr_bytes(&r, (size_t)e->nmembers * 8);
 	e->metalen = rr_u32(&r);
 	e->meta = rr_bytes(&r, e->metalen);
+	/* Optional (IMAP COPY's copies only): absent in every other record. */
+	e->origin = !r.bad && r.len - r.off >= 4 ? rr_u32(&r) : 0;
 	return r.bad ? MDB_CORRUPTED : 0;
 }
 
@@ -555,6 +559,7 @@ void email_info_fill(struct store_email_info *info, const struct email_rec *e,
 {
 	*info = (struct store_email_info){
 	    .email_id = email_id,
+	    .object_id = e->origin ? e->origin : email_id,
 	    .uid = uid,
 	    .received_at = e->received_at,
 	    .size = e->size,

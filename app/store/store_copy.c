@@ -1,25 +1,33 @@
 /*
- * store_copy.c — IMAP COPY and MOVE (RFC 9051 §6.4.7, RFC 6851) in the
- * data model of DESIGN.md §4: an email may sit in several mailboxes, so a
- * copy is a new membership (target mailbox, new UID) of the same email,
- * not a new email. Keywords belong to the email and are therefore shared
- * by its copies, as JMAP's mailboxIds/keywords are, except \Deleted: that
- * flag is the membership's (store_flags.c says why), and the new one
- * starts with the source's.
+ * store_copy.c — IMAP COPY and MOVE (RFC 9051 §6.4.7, RFC 6851) and
+ * JMAP's mailboxIds changes in the data model of DESIGN.md §4.
  *
- * Quota: a copy stores no new bytes (one email, one blob), so it costs
- * nothing against the quota and COPY is never refused for it. Dovecot
- * counts each copy because each is a file of its own; here the account's
- * used is what the disk holds. Documented in SCHEMA.md.
+ * IMAP COPY (STORE_COPY_NEW) makes a new email per message, on the same
+ * stored bytes (one more blob reference, nothing copied): the copy is a
+ * message of its own, whose flags change apart from the original's
+ * (RFC 9051 §6.4.7; Dovecot and Cyrus do so, and a STORE on a copy that
+ * showed on the original broke imaptest-style checks). It shows the
+ * source's EMAILID (email_rec.origin, RFC 8474 §5.1) and counts against
+ * the quota as a new message, as Dovecot counts a copy; a COPY past the
+ * quota fails whole (STORE_EQUOTA). The source does not change.
+ *
+ * MOVE, and a copy without STORE_COPY_NEW (JMAP: one Email in several
+ * mailboxes, RFC 8621 §4.1.1), is a new membership (target mailbox, new
+ * UID) of the same email: it keeps its identity, so its keywords are
+ * shared by all its memberships, except \Deleted: that flag is the
+ * membership's (store_flags.c says why), and the new one starts with the
+ * source's. Emails older builds copied this way stay shared.
  *
  * One write transaction through store_write_grouped() (call it from a
- * worker, never a loop; it joins the writer's group commit): the new memberships and, for a move, the removal
- * of the old ones commit together, so a client never sees a moved message
- * in both mailboxes or in neither. One change record at one new modseq
- * (another per 65535 entries) lists a kind "email updated" entry per new
- * membership and, for a move, one per removed membership; each email
- * takes that modseq, and so does every mailbox it is in (CONDSTORE's
- * HIGHESTMODSEQ stays above the MODSEQ of every message).
+ * worker, never a loop; it joins the writer's group commit): the new
+ * emails or memberships and, for a move, the removal of the old ones
+ * commit together, so a client never sees a moved message in both
+ * mailboxes or in neither. One change record at one new modseq (another
+ * per 65535 entries) lists a kind "email created" entry per new email, a
+ * kind "email updated" entry per new membership and, for a move, one per
+ * removed membership; each email changed takes that modseq, and so does
+ * every mailbox it is in (CONDSTORE's HIGHESTMODSEQ stays above the
+ * MODSEQ of every message).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +47,8 @@ struct touched {
 struct copy_ctx {
 	uint32_t account, from, uidvalidity, to;
 	int move;
-	int all; /* STORE_COPY_ALL: a uid gone fails the whole copy */
+	int all;   /* STORE_COPY_ALL: a uid gone fails the whole copy */
+	int fresh; /* STORE_COPY_NEW: each copy is an email of its own */
 	const uint32_t *uids;
 	size_t n;
 	struct store_copy_result *r;
@@ -87,11 +96,11 @@ static int flush_changes(struct store *st, MDB_txn *txn, struct copy_ctx *c)
 	return mdb_put(txn, st->db[DB_CHANGE], &k, &v, 0);
 }
 
-static int add_entry(struct store *st, MDB_txn *txn, struct copy_ctx *c, uint32_t email_id,
-		     uint32_t mailbox, uint32_t uid)
+static int add_entry(struct store *st, MDB_txn *txn, struct copy_ctx *c, unsigned kind,
+		     uint32_t email_id, uint32_t mailbox, uint32_t uid)
 {
 	uint8_t *e = c->crec + 3 + c->nentries * CHANGE_ENTRY_SIZE;
-	e[0] = CHANGE_EMAIL_UPDATED;
+	e[0] = (uint8_t)kind;
 	be32_put(e + 1, email_id);
 	be32_put(e + 5, mailbox);
 	be32_put(e + 9, uid);
@@ -101,6 +110,69 @@ static int add_entry(struct store *st, MDB_txn *txn, struct copy_ctx *c, uint32_
 		return rc;
 	}
 	return 0;
+}
+
+/*
+ * IMAP COPY (STORE_COPY_NEW): a new email of its own in the target, made
+ * from email_id with the same bytes (one more reference to the blob, no
+ * data copied), received date, thread and, for a start, keywords and
+ * \Deleted (uflags). From then on its flags are its own: RFC 9051 §6.4.7
+ * makes the copy a message of its own, and a STORE on it must not show
+ * up on the original (Dovecot and Cyrus keep flags per mailbox message).
+ * It keeps the source's EMAILID (origin; RFC 8474 §5.1) and counts
+ * against the quota as a new message (as Dovecot counts a copy); the
+ * caller refuses the whole COPY when the account goes over it. The
+ * source email is not touched: no new modseq for it.
+ */
+static int copy_new(struct store *st, MDB_txn *txn, struct copy_ctx *c, uint32_t email_id,
+		    unsigned uflags, uint32_t nuid)
+{
+	uint8_t kb[12], urec[UID_REC_MAX], member[8];
+	struct email_rec e;
+	struct blobref_rec br;
+	uint8_t *copy;
+	MDB_val k = key_u32_u32(kb, c->account, email_id);
+	int rc = email_get_copy(txn, st, &k, &e, &copy);
+
+	if (rc)
+		return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+	uint32_t id = c->a.next_email_id++;
+	c->a.emails++;
+	c->a.used += e.size;
+	if (!e.origin)
+		e.origin = email_id; /* a copy of a copy shows the first one's */
+	be32_put(member, c->to);
+	be32_put(member + 4, nuid);
+	e.members = member;
+	e.nmembers = 1;
+	e.modseq = c->modseq;
+	k = key_u32_u32(kb, c->account, id);
+	rc = rec_put(txn, st->db[DB_EMAIL], &k, email_size(&e), email_enc, &e, MDB_NOOVERWRITE);
+	if (rc == MDB_KEYEXIST)
+		rc = MDB_CORRUPTED;
+	if (rc == 0) {
+		/* Counters, thread index and blobown: an email created. */
+		struct email_shape shape;
+		email_shape_of(&shape, &e);
+		rc = counts_email(txn, st, c->account, id, NULL, &shape);
+		email_shape_free(&shape);
+	}
+	if (rc == 0 && (rc = blobref_get(txn, st, e.blob_id, &br)) == 0) {
+		br.refs++;
+		rc = blobref_put(txn, st, e.blob_id, &br);
+	} else if (rc == MDB_NOTFOUND) {
+		rc = MDB_CORRUPTED; /* an email whose bytes are gone */
+	}
+	free(copy);
+	if (rc)
+		return rc;
+	/* The copy's save date (IMAP SAVEDATE) is now. */
+	k = key_u32_u32_u32(kb, c->account, c->to, nuid);
+	MDB_val v = {uid_rec_encode(urec, id, (int64_t)time(NULL), uflags), urec};
+	if ((rc = mdb_put(txn, st->db[DB_UID], &k, &v, MDB_NOOVERWRITE)) != 0)
+		return rc == MDB_KEYEXIST ? MDB_CORRUPTED : rc;
+	c->last_email = id;
+	return add_entry(st, txn, c, CHANGE_EMAIL_CREATED, id, c->to, nuid);
 }
 
 /* Copies (moves) one membership; *new_uid_r 0 when the uid is gone. */
@@ -130,19 +202,24 @@ static int copy_one(struct store *st, MDB_txn *txn, struct copy_ctx *c, uint32_t
 		return rc;
 	uint32_t nuid = to->uidnext++;
 	to->messages++;
+	if (c->fresh && !c->move) {
+		if ((rc = copy_new(st, txn, c, email_id, uflags, nuid)) == 0)
+			*new_uid_r = nuid;
+		return rc;
+	}
 	/* The copy's save date (IMAP SAVEDATE) is now. */
 	k = key_u32_u32_u32(kb, c->account, c->to, nuid);
 	v = (MDB_val){uid_rec_encode(urec, email_id, (int64_t)time(NULL), uflags), urec};
 	if ((rc = mdb_put(txn, st->db[DB_UID], &k, &v, MDB_NOOVERWRITE)) != 0)
 		return rc == MDB_KEYEXIST ? MDB_CORRUPTED : rc;
-	if ((rc = add_entry(st, txn, c, email_id, c->to, nuid)) != 0)
+	if ((rc = add_entry(st, txn, c, CHANGE_EMAIL_UPDATED, email_id, c->to, nuid)) != 0)
 		return rc;
 	if (c->move) {
 		if ((rc = touch(st, txn, c, c->from, &from)) != 0)
 			return rc;
 		if (from->messages)
 			from->messages--;
-		if ((rc = add_entry(st, txn, c, email_id, c->from, uid)) != 0)
+		if ((rc = add_entry(st, txn, c, CHANGE_EMAIL_UPDATED, email_id, c->from, uid)) != 0)
 			return rc;
 	}
 
@@ -218,6 +295,10 @@ static int copy_fn(struct store *st, MDB_txn *txn, void *arg)
 			return rc;
 		if (!nuid && c->all)
 			return STORE_EGONE; /* the nested transaction is dropped */
+		/* A COPY the quota cannot take fails whole (RFC 9208 §4.3:
+		 * NO [OVERQUOTA]); the nested transaction is dropped. */
+		if (nuid && c->fresh && c->a.quota && c->a.used > c->a.quota)
+			return STORE_EQUOTA;
 		if (nuid) {
 			c->emails[c->r->n] = c->last_email;
 			c->r->src_uids[c->r->n] = c->uids[i];
@@ -230,6 +311,9 @@ static int copy_fn(struct store *st, MDB_txn *txn, void *arg)
 	if ((rc = flush_changes(st, txn, c)) != 0)
 		return rc;
 	for (size_t i = 0; i < c->nt; i++) {
+		/* A COPY of emails of their own leaves the source as it was. */
+		if (c->fresh && !c->move && c->t[i].id != c->to)
+			continue;
 		c->t[i].m.highest_modseq = c->a.modseq;
 		if ((rc = mbox_put(txn, st, c->account, c->t[i].id, &c->t[i].m)) != 0)
 			return rc;
@@ -249,6 +333,7 @@ int store_email_copy(struct store *st, uint32_t account, uint32_t from, uint32_t
 	    .to = to,
 	    .move = move & 1,
 	    .all = !!(move & STORE_COPY_ALL),
+	    .fresh = !!(move & STORE_COPY_NEW),
 	    .uids = uids,
 	    .n = n,
 	    .r = r,
@@ -334,6 +419,7 @@ void store_email_copy_async(struct store *st, struct loop *loop, uint32_t accoun
 	    .to = to,
 	    .move = move & 1,
 	    .all = !!(move & STORE_COPY_ALL),
+	    .fresh = !!(move & STORE_COPY_NEW),
 	    .uids = uids,
 	    .n = n,
 	    .r = r,

@@ -466,6 +466,11 @@ struct email_rec {
 	const uint8_t *members; /* nmembers x (u32 mailbox, u32 uid) */
 	const uint8_t *meta;
 	uint32_t metalen;
+	/* IMAP's EMAILID when not this email's id: the email an IMAP COPY
+	 * was made from (RFC 8474 §5.1 wants the copy to show the source's
+	 * EMAILID). 0: the email's own id. A trailing field, written only
+	 * when set. */
+	uint32_t origin;
 };
 void email_enc(struct rec_w *w, const void *rec);
 

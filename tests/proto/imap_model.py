@@ -52,7 +52,8 @@ STORE whose tagged reply came before that sync is in force unless
 another STORE of that flag might have come after it; the session's own
 STOREs done before show, and so does a STORE in its own FETCH. A change
 to a message that may have been removed under it proves nothing.
-Copies share flags when World(shared_copies=True) (tern's model). Then
+Copies share flags when World(shared_copies=True) (tern's model until an
+IMAP COPY made a message of its own; kept for the checker's own test). Then
 (the test does this) all sessions, each after a NOOP, must see the same
 UIDs and flags.
 """
@@ -150,10 +151,9 @@ class World:
     def __init__(self, shared_copies=False):
         """shared_copies: a COPY or MOVE makes no new message but puts the
         same one in a second mailbox, whose flags are the same in both
-        but \\Deleted (tern: "Keywords belong to the Email", DESIGN.md
-        §4, and \\Deleted is the membership's, store/SCHEMA.md);
+        but \\Deleted (JMAP's mailboxIds: one Email in two mailboxes);
         otherwise a copy's flags are its own from the COPY on (RFC 3501
-        §6.4.7)."""
+        §6.4.7; tern's IMAP COPY, Dovecot)."""
         self.shared_copies = shared_copies
         self.lock = threading.Lock()
         self.t0 = time.monotonic()

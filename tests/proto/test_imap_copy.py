@@ -1,9 +1,9 @@
 """IMAP COPY / MOVE / UID COPY / UID MOVE: COPYUID (UIDPLUS), the copy is
-the same email with a new UID in the target (content, internal date and
-the email's keywords; \\Deleted is per mailbox), MOVE expunges from the
-source (the moving session gets COPYUID then EXPUNGE, a second session on
-the source sees EXPUNGE at its next NOOP and one on the target sees
-EXISTS), [TRYCREATE], and the quota (a copy adds no bytes)."""
+a new message in the target (content, internal date, flags and EMAILID of
+the source, then flags of its own), MOVE expunges from the source (the
+moving session gets COPYUID then EXPUNGE, a second session on the source
+sees EXPUNGE at its next NOOP and one on the target sees EXISTS),
+[TRYCREATE], and the quota (a copy counts, a move does not)."""
 import imaplib
 import re
 
@@ -31,14 +31,16 @@ def test_imap_copy_copyuid_and_content():
         m.select("INBOX")
         m.store("2", "+FLAGS", "(\\Flagged)")
         before = used(s)
+        sizes = [int(re.search(rb"RFC822.SIZE (\d+)", d).group(1))
+                 for d in m.fetch("2:3", "(RFC822.SIZE)")[1]]
         typ, data = m.copy("2:3", "Archive2")
         assert typ == "OK", data
         v, src, dst = copyuid(data[0])
         assert src == "2:3" and dst == "1:2", data
         typ, st = m.status("Archive2", "(MESSAGES UIDVALIDITY UIDNEXT)")
         assert b"MESSAGES 2" in st[0] and b"UIDVALIDITY %d" % v in st[0] and b"UIDNEXT 3" in st[0]
-        # One email, two memberships: no new bytes.
-        assert used(s) == before, (used(s), before)
+        # Two new messages on the same stored bytes, counted as Dovecot does.
+        assert used(s) == (before[0] + 2, before[1] + sum(sizes)), (used(s), before, sizes)
         # UID COPY, non-contiguous, with a UID that does not exist.
         typ, data = m._simple_command("UID", "COPY", "1,4,99", "Archive2")
         assert typ == "OK"
@@ -66,9 +68,9 @@ def test_imap_copy_copyuid_and_content():
 def test_imap_copy_then_delete_original_keeps_the_copy():
     """How clients without MOVE save a message to a folder (neomutt's save,
     Thunderbird's "mark as deleted" mode): COPY, then \\Deleted on the
-    original, then EXPUNGE. \\Deleted is the message's in that mailbox
-    only, so the copy is not \\Deleted and an EXPUNGE in its mailbox keeps
-    it. Other flags are the email's, shared by its copies."""
+    original, then EXPUNGE. The copy is a message of its own, so it is not
+    \\Deleted and an EXPUNGE in its mailbox keeps it; nor does it get the
+    \\Seen set on the original after the COPY."""
     with srv() as s:
         deliver(s, 2)
         wait_count(s, 2)
@@ -87,11 +89,12 @@ def test_imap_copy_then_delete_original_keeps_the_copy():
         assert st.endswith(b"(MESSAGES 2 DELETED 1)"), st
         assert m.search(None, "DELETED")[1][0] == b"1"
         m.expunge()
-        # A session on the copy's mailbox sees it arrive, \\Seen (shared)
-        # and not \\Deleted, and it survives an EXPUNGE there.
+        # A session on the copy's mailbox sees it arrive, neither \\Seen
+        # nor \\Deleted (both came after the COPY), and it survives an
+        # EXPUNGE there.
         watcher.noop()
         typ, data = watcher.fetch("1", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
-        assert b"\\Seen" in data[0][0] and b"\\Deleted" not in data[0][0], data
+        assert b"\\Seen" not in data[0][0] and b"\\Deleted" not in data[0][0], data
         assert b"msg 0" in data[0][1], data
         assert watcher.search(None, "DELETED")[1][0] == b""
         watcher.expunge()
@@ -104,7 +107,7 @@ def test_imap_copy_then_delete_original_keeps_the_copy():
         assert typ == "OK", data
         m.noop()
         typ, data = m.fetch("2", "(FLAGS)")
-        assert b"\\Deleted" in data[0] and b"\\Seen" in data[0], data
+        assert b"\\Deleted" in data[0] and b"\\Seen" not in data[0], data
         m.logout()
         watcher.logout()
         assert len(s.messages(BOB)) == 2
@@ -225,3 +228,71 @@ def test_imap_copy_move_of_message_expunged_elsewhere():
         assert typ == "OK", data
         assert a.status("Dst", "(MESSAGES)")[1][0].endswith(b"(MESSAGES 5)")
         assert len(s.messages(BOB)) == 1 and len(s.messages(BOB, "Dst")) == 5
+
+
+def test_imap_copy_is_a_message_of_its_own():
+    """COPY makes a new message in the target (RFC 9051 §6.4.7): it starts
+    with the source's flags, then its flags are its own. A STORE on the
+    copy, \\Seen set by a BODY[] fetch of it, or its EXPUNGE leave the
+    original's FLAGS and MODSEQ as they were (RFC 7162: MODSEQ moves only
+    when that message changes), and a session on the original's mailbox
+    hears nothing of them; a STORE on the original leaves the copy alone
+    (Dovecot and Cyrus do the same). The copy keeps the source's EMAILID
+    (RFC 8474 §5.1: a MUST for the COPYUID pairing) and THREADID, and
+    counts against the quota as Dovecot counts a copy. Before, keywords
+    were the shared email's: the copy's STORE changed the original."""
+    with srv() as s:
+        deliver(s, 2)
+        wait_count(s, 2)
+        m = login(s)
+        m.create("Saved")
+        m.select("INBOX")
+        m.store("1", "+FLAGS", "(\\Flagged)")
+        other = login(s)
+        other.select("INBOX")
+
+        def state(c, seq="1"):
+            typ, data = c.fetch(seq, "(UID FLAGS MODSEQ EMAILID THREADID)")
+            assert typ == "OK", data
+            return data[0]
+
+        before = state(other)
+        emails_before, used_before = used(s)
+        size = int(re.search(rb"RFC822.SIZE (\d+)", m.fetch("1", "(RFC822.SIZE)")[1][0]).group(1))
+        typ, data = m._simple_command("UID", "COPY", "1", "Saved")
+        assert typ == "OK", data
+        assert copyuid(data[0])[1:] == ("1", "1"), data
+        counted = used(s)
+        m.select("Saved")
+        copy = state(m)
+        assert b"\\Flagged" in copy, copy
+        ident = re.compile(rb"(EMAILID \(\w+\) THREADID \(\w+\))")
+        assert ident.search(copy).group(1) == ident.search(before).group(1), (copy, before)
+        assert m.store("1", "+FLAGS", "(\\Answered $Label1)")[0] == "OK"
+        assert m.store("1", "-FLAGS", "(\\Flagged)")[0] == "OK"
+        typ, data = m.fetch("1", "(BODY[])")  # sets \\Seen on the copy
+        assert typ == "OK", data
+        copy = state(m)
+        assert b"\\Seen" in copy and b"\\Answered" in copy and b"\\Flagged" not in copy, copy
+        other.untagged_responses.pop("FETCH", None)
+        assert other.noop()[0] == "OK"
+        assert "FETCH" not in other.untagged_responses, other.untagged_responses
+        assert state(other) == before, (state(other), before)
+        # The other way round: the original's STORE leaves the copy alone.
+        assert other.store("1", "+FLAGS", "(\\Draft)")[0] == "OK"
+        m.untagged_responses.pop("FETCH", None)
+        assert m.noop()[0] == "OK"
+        assert "FETCH" not in m.untagged_responses, m.untagged_responses
+        assert b"\\Draft" not in state(m), state(m)
+        before = state(other)
+        # Expunging the copy: the original stays as it is.
+        assert m.store("1", "+FLAGS.SILENT", "(\\Deleted)")[0] == "OK"
+        assert m.expunge()[0] == "OK"
+        other.untagged_responses.pop("FETCH", None)
+        assert other.noop()[0] == "OK"
+        assert "FETCH" not in other.untagged_responses, other.untagged_responses
+        assert state(other) == before, (state(other), before)
+        assert counted == (emails_before + 1, used_before + size), (counted, used_before, size)
+        assert used(s) == (emails_before, used_before), used(s)
+        m.logout()
+        other.logout()

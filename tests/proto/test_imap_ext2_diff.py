@@ -534,12 +534,6 @@ KNOWN_QUOTA = {
         ['T NO [NOPERM]'],
         'RFC 9208 §4.1.3 (paraphrased): SETQUOTA that the user may not do is NO, and RFC 5530 §3 '
         'NOPERM is that code; Dovecot gives the NO no code'),
-    'copy past quota': (
-        ['* 6 EXISTS', '* 6 RECENT', 'T OK [COPYUID V 1,3:4 5:7]'],
-        "RFC 9208 §5.1 (paraphrased): STORAGE usage is the server's estimate of physical space "
-        'and "additional messages might not increase the usage"; tern\'s copy is a second '
-        'membership of the same stored email (store_copy.c, SCHEMA.md) and costs nothing, Dovecot '
-        'copies the file and refuses [OVERQUOTA]'),
 }
 
 

@@ -450,19 +450,20 @@ def check_counts(s, box, seed):
 
 def check_usage(s, seed):
     """The account's counters (`tern account list`) agree
-    with its mailboxes: one email per EMAILID however many copies, and
-    the storage used is their sizes (a copy costs nothing)."""
+    with its mailboxes: one email per message in a mailbox (an IMAP COPY
+    is a message of its own, though it shows its source's EMAILID), and
+    the storage used is their sizes (a copy counts, as in Dovecot)."""
     f = Session(s, "usage")
     emails = {}
     out, _ = f.cmd('LIST "" "*"')
     for name in [t.rsplit(" ", 1)[1].strip('"') for t, _ in out if t.startswith("* LIST")]:
         f.select(name)
         if f.view:
-            out, _ = f.cmd("FETCH 1:* (EMAILID RFC822.SIZE)", seq=True)
+            out, _ = f.cmd("FETCH 1:* (UID RFC822.SIZE)", seq=True)
             for t, _ in out:
-                m = re.search(r"EMAILID \((\S+)\)", t)
+                m = re.search(r"UID (\d+)", t)
                 if m:
-                    emails[m.group(1)] = int(re.search(r"RFC822.SIZE (\d+)", t).group(1))
+                    emails[name, m.group(1)] = int(re.search(r"RFC822.SIZE (\d+)", t).group(1))
     f.close()
     line = [x for x in s.cli("account", "list").stdout.decode().splitlines() if BOB in x][0]
     got = dict(re.findall(r"(emails|used)=(\d+)", line))

@@ -1,7 +1,8 @@
 """IMAP QUOTA (RFC 9208, STORAGE): GETQUOTAROOT and GETQUOTA follow what
 APPEND and expunge do to the account's usage, SETQUOTA is refused, an
 account without a limit has no quota root, and APPEND past the limit is
-refused with [OVERQUOTA] without storing anything. STATUS
+refused with [OVERQUOTA] without storing anything, and so is a COPY (a
+copy is a message of its own and counts). STATUS
 DELETED-STORAGE tells what an EXPUNGE would free."""
 from harness import Server
 from test_imap import BOB, BOB_PW, CAROL, CAROL_PW, login
@@ -43,25 +44,29 @@ def test_imap_quota_roots_and_usage():
         typ, data = m.status("INBOX", "(DELETED-STORAGE)")
         assert typ == "OK" and data[0].endswith(b"(DELETED-STORAGE 0)"), data
         assert m.getquota('"User quota"')[1] == [b'"User quota" (STORAGE 0 10)']
-        # A COPY shares the email (it counts once in the quota): expunging
-        # one \Deleted copy frees nothing while another mailbox, or an
-        # undeleted copy in the same one, still holds it (RFC 9208: the
-        # storage an EXPUNGE would reclaim); the last one frees it.
+        # A COPY is a message of its own on the same stored bytes and
+        # counts as one (as Dovecot counts it), so each \\Deleted copy
+        # frees its size (RFC 9208: the storage an EXPUNGE would reclaim);
+        # a COPY past the limit is refused whole with [OVERQUOTA].
         m.create("Keep")
         assert m.append("INBOX", None, None, msg)[0] == "OK"
         assert m.copy("1", "Keep")[0] == "OK" and m.copy("1", "INBOX")[0] == "OK"
+        three = (3 * len(msg) + 1023) // 1024
+        assert m.getquota('"User quota"')[1] == [b'"User quota" (STORAGE %d 10)' % three]
+        typ, data = m.copy("1:2", "Keep")
+        assert typ == "NO" and b"[OVERQUOTA]" in data[0], data
+        assert m.status("Keep", "(MESSAGES)")[1][0].endswith(b"(MESSAGES 1)")
         m.store("1", "+FLAGS.SILENT", "(\\Deleted)")
         typ, data = m.status("INBOX", "(DELETED DELETED-STORAGE)")
-        assert typ == "OK" and data[0].endswith(b"(DELETED 1 DELETED-STORAGE 0)"), data
+        assert typ == "OK" and data[0].endswith(b"(DELETED 1 DELETED-STORAGE %d)" % kib), data
         m.store("2", "+FLAGS.SILENT", "(\\Deleted)")
+        two = (2 * len(msg) + 1023) // 1024
         typ, data = m.status("INBOX", "(DELETED DELETED-STORAGE)")
-        assert typ == "OK" and data[0].endswith(b"(DELETED 2 DELETED-STORAGE 0)"), data
+        assert typ == "OK" and data[0].endswith(b"(DELETED 2 DELETED-STORAGE %d)" % two), data
+        m.expunge()
+        assert m.getquota('"User quota"')[1] == [b'"User quota" (STORAGE %d 10)' % kib]
         m.select("Keep")
         m.store("1", "+FLAGS.SILENT", "(\\Deleted)")
-        m.expunge()
-        typ, data = m.status("INBOX", "(DELETED DELETED-STORAGE)")
-        assert typ == "OK" and data[0].endswith(b"(DELETED 2 DELETED-STORAGE %d)" % kib), data
-        m.select("INBOX")
         m.expunge()
         assert m.getquota('"User quota"')[1] == [b'"User quota" (STORAGE 0 10)']
         m.logout()
