@@ -14,14 +14,18 @@
  * UNSEEN and DELETED count the messages without $seen / with \Deleted;
  * RECENT counts the messages no SELECT has claimed yet (RFC 3501 §2.3.2,
  * store_mailbox_claim_recent_async()) and, for the mailbox this session
- * has selected, those it claimed (once each: EXAMINE shows unclaimed ones). SIZE sums the stored octets, which
- * is what RFC822.SIZE reports.
+ * has selected, those it claimed (once each: EXAMINE shows unclaimed ones).
+ * SIZE sums RFC822.SIZE as FETCH gives it to this session (RFC 8438 §1):
+ * the stored octets, but for a session without UTF-8 each message whose
+ * header has UTF-8 fields at its downgraded size (imap_downgrade.h), read
+ * and measured per STATUS (rare: the MIME record rules out nearly all).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/xalloc.h"
 #include "imap/imap_session.h"
+#include "mime/mime_cache.h"
 
 enum { ST_MESSAGES = 1, ST_UIDNEXT = 2, ST_UIDVALIDITY = 4, ST_UNSEEN = 8, ST_RECENT = 16,
        ST_SIZE = 32, ST_DELETED = 64 };
@@ -49,6 +53,11 @@ struct status_ctx {
 	struct store_mailbox_info info;
 	uint64_t size, deleted_size;
 	uint32_t counted, unseen, deleted, recent;
+	/* SIZE for a session without UTF-8: the emails whose header may
+	 * have UTF-8 fields (their MIME record says so, or cannot tell). */
+	int ascii;
+	uint32_t *dg;
+	size_t ndg, capdg;
 	/* \Deleted memberships here of emails with several memberships:
 	 * their bytes are freed only if all of them are here. */
 	struct shared_del {
@@ -100,6 +109,15 @@ static void email_cb(void *arg, const struct store_email_info *info)
 	struct status_ctx *c = arg;
 	c->size += info->size;
 	c->counted++;
+	/* A session without UTF-8 gets these at their downgraded size
+	 * (imap_downgrade.h), worked out after the walk: rare, each read. */
+	if (c->ascii && mime_cache_header_utf8(info->meta, info->metalen, info->size) != 0) {
+		if (c->ndg == c->capdg) {
+			c->capdg = c->capdg ? c->capdg * 2 : 16;
+			c->dg = xrealloc(c->dg, c->capdg * sizeof(c->dg[0]));
+		}
+		c->dg[c->ndg++] = info->email_id;
+	}
 	struct str kw = str_make(info->keywords, info->keywords_len);
 	int seen = 0;
 	for (size_t i = 0; i < kw.len;) {
@@ -192,15 +210,22 @@ int imap_status_append(struct imap_session *s, const char *name,
 		       const struct store_mailbox_info *info, const struct imap_arg *list, size_t n,
 		       unsigned want, struct buf *out)
 {
-	struct status_ctx c = { .mailbox = info->id, .info = *info };
+	struct status_ctx c = { .mailbox = info->id, .info = *info,
+				.ascii = (want & ST_SIZE) && !s->utf8 };
 	unsigned listed = ST_SIZE | ST_UNSEEN | ST_DELETED | ST_RECENT | ST_DELETED_STORAGE;
 	if ((want & listed) &&
 	    store_email_list(imap_store, s->account, c.mailbox, email_cb, &c) != STORE_OK) {
 		free(c.shared);
+		free(c.dg);
 		return -1;
 	}
 	c.deleted_size += shared_freed(&c);
 	free(c.shared);
+	/* RFC 8438 §1: SIZE is the sum of RFC822.SIZE, which FETCH gives
+	 * such a session downgraded. */
+	int64_t dg = imap_dg_size_delta(s->account, c.dg, c.ndg);
+	c.size = dg < 0 && (uint64_t)-dg > c.size ? 0 : c.size + (uint64_t)dg;
+	free(c.dg);
 	uint32_t messages = (want & listed) ? c.counted : c.info.messages;
 	/* The selected mailbox's messages this session claimed are \Recent
 	 * to it (RFC 3501 §2.3.2), as its SELECT and EXISTS told it: those

@@ -674,6 +674,7 @@ void imap_view_note_downgrade(struct imap_session *s, uint32_t idx, const struct
 struct size_ctx {
 	struct arena *a;
 	struct imap_dg dg;
+	uint64_t len; /* the stored size */
 };
 
 /* Inside the store's read transaction: the message as sent, measured. */
@@ -682,6 +683,7 @@ static void size_cb(void *arg, const void *meta, size_t metalen, const char *d, 
 	struct size_ctx *c = arg;
 	struct mime_tree t;
 
+	c->len = len;
 	arena_reset(c->a);
 	mime_cache_load(meta, metalen, d, len, c->a, &t);
 	imap_dg_build(&c->dg, d, len, imap_header_end(d, len), &t);
@@ -706,6 +708,23 @@ void imap_view_size_downgrades(struct imap_session *s, uint32_t from, uint32_t t
 	}
 	if (c.a)
 		arena_free(&c.a);
+}
+
+int64_t imap_dg_size_delta(uint32_t account, const uint32_t *ids, size_t n)
+{
+	struct size_ctx c = { 0 };
+	int64_t d = 0;
+
+	if (n == 0)
+		return 0;
+	c.a = arena_new(65536);
+	for (size_t i = 0; i < n; i++) {
+		if (store_email_content(imap_store, account, ids[i], size_cb, &c) == STORE_OK)
+			d += (int64_t)c.dg.size - (int64_t)c.len;
+		imap_dg_free(&c.dg); /* a vanished message adds nothing */
+	}
+	arena_free(&c.a);
+	return d;
 }
 
 void imap_fetch_start(struct imap_session *s, struct imap_fetch *f)

@@ -390,6 +390,10 @@ void imap_view_note_downgrade(struct imap_session *s, uint32_t idx, const struct
  * message of the view in [from, to) whose record does not rule it out,
  * reading it once (imap_msg_size() then gives it). Nothing with UTF-8. */
 void imap_view_size_downgrades(struct imap_session *s, uint32_t from, uint32_t to);
+/* What the downgrade adds to the stored sizes of account's emails
+ * ids[0..n), summed (may be negative), each read once: STATUS SIZE for a
+ * session without UTF-8. An email gone meanwhile adds nothing. */
+int64_t imap_dg_size_delta(uint32_t account, const uint32_t *ids, size_t n);
 /* Adds FETCH output while below IMAP_OUT_HIGH; s->fetch is NULL when done. */
 void imap_fetch_refill(struct imap_session *s);
 /* Drops a FETCH under way (session end). */

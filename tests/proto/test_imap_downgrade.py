@@ -203,3 +203,38 @@ def test_search_larger_smaller_and_sort_size_use_the_sent_size():
         assert m.sort("(SIZE)", "UTF-8", "ALL") == ("OK", [b"2 1"])
         assert m.sort("(REVERSE SIZE)", "UTF-8", "ALL") == ("OK", [b"1 2"])
         m.logout()
+
+
+def test_status_size_is_the_sum_of_the_sent_sizes():
+    """STATUS (SIZE) is the mailbox's total RFC822.SIZE (RFC 8438 §1): for a
+    session without UTF-8, the downgraded sizes FETCH gives, whether or not
+    the mailbox is selected; a UTF-8 session gets the stored ones. Before,
+    STATUS summed the stored octets while FETCH RFC822.SIZE gave the
+    downgraded ones."""
+    u = ("Subject: Gr\u00fc\u00dfe aus M\u00fcnchen, \u00e9t\u00e9\r\n"
+         "From: J\u00f6rg <j\u00f6rg@b\u00fccher.test>\r\n\r\nbody\r\n").encode()
+    a = b"Subject: plain\r\n\r\nplain body\r\n"
+    with srv() as s:
+        r = Raw(s)
+        r.login()
+        r.send(b"a APPEND INBOX UTF8 (~{%d+}\r\n%s)\r\n" % (len(u), u))
+        assert r.until_tag("a")[-1].startswith(b"a OK")
+        r.send(b"b APPEND INBOX {%d+}\r\n%s\r\n" % (len(a), a))
+        assert r.until_tag("b")[-1].startswith(b"b OK")
+        r.send(b"c ENABLE UTF8=ACCEPT\r\n")
+        assert r.until_tag("c")[-1].startswith(b"c OK")
+        r.send(b"d STATUS INBOX (SIZE)\r\n")
+        got = r.until_tag("d")
+        assert any(b"(SIZE %d)" % (len(u) + len(a)) in x for x in got), got
+        r.close()
+        m = login(s)
+        typ, data = m.status("INBOX", "(SIZE)")
+        unselected = int(data[0].split(b"SIZE ")[1].rstrip(b")"))
+        m.select("INBOX")
+        typ, data = m.fetch("1:*", "(RFC822.SIZE)")
+        sizes = [int(d.split(b"RFC822.SIZE ")[1].rstrip(b")")) for d in data]
+        assert sizes[0] > len(u) and sizes[1] == len(a), (sizes, len(u))
+        typ, data = m.status("INBOX", "(SIZE)")
+        selected = int(data[0].split(b"SIZE ")[1].rstrip(b")"))
+        assert unselected == selected == sum(sizes), (unselected, selected, sizes)
+        m.logout()
