@@ -296,3 +296,49 @@ def test_imap_copy_is_a_message_of_its_own():
         assert used(s) == (emails_before, used_before), used(s)
         m.logout()
         other.logout()
+
+
+def test_imap_copy_as_jmap_sees_it():
+    """What JMAP shows of an IMAP COPY: a new Email (Email/changes lists
+    it as created, the original not even as updated: it did not change),
+    in the target mailbox only, with the original's keywords, whose
+    keywords an IMAP STORE on the copy changes apart from the original's
+    (RFC 8621 §4.1.1: keywords are the Email's, and each is an Email).
+    A MOVE keeps the Email's id (RFC 6851: the message moves)."""
+    from jmapc import Jmap
+    with srv(http=True) as s:
+        deliver(s, 1)
+        wait_count(s, 1)
+        j = Jmap(s, BOB, "bob-pw-1")
+        _, r = j.one("Email/query", {})
+        orig = r["ids"][0]
+        m = login(s)
+        m.create("Saved")
+        _, r = j.one("Mailbox/get", {"properties": ["name"]})
+        box = {x["name"]: x["id"] for x in r["list"]}
+        m.select("INBOX")
+        m.store("1", "+FLAGS", "(\\Flagged)")
+        _, r = j.one("Email/get", {"ids": [], "properties": ["id"]})
+        since = r["state"]
+        typ, data = m.copy("1", "Saved")
+        assert typ == "OK", data
+        _, r = j.one("Email/changes", {"sinceState": since})
+        assert r["updated"] == [] and r["destroyed"] == [] and len(r["created"]) == 1, r
+        copy = r["created"][0]
+        assert copy != orig
+        _, r = j.one("Email/get", {"ids": [orig, copy], "properties": ["mailboxIds", "keywords",
+                                                                        "threadId", "blobId"]})
+        o, c = r["list"]
+        assert o["mailboxIds"] == {box["INBOX"]: True} and c["mailboxIds"] == {box["Saved"]: True}
+        assert o["keywords"] == c["keywords"] == {"$flagged": True}, r
+        assert o["threadId"] == c["threadId"] and o["blobId"] == c["blobId"], r
+        m.select("Saved")
+        m.store("1", "+FLAGS", "(\\Seen)")
+        _, r = j.one("Email/get", {"ids": [orig, copy], "properties": ["keywords"]})
+        assert [x["keywords"] for x in r["list"]] == [
+            {"$flagged": True}, {"$flagged": True, "$seen": True}], r
+        typ, data = m._simple_command("MOVE", "1", "INBOX")
+        assert typ == "OK", data
+        _, r = j.one("Email/get", {"ids": [copy], "properties": ["mailboxIds"]})
+        assert r["list"][0]["mailboxIds"] == {box["INBOX"]: True}, r
+        m.logout()
