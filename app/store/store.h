@@ -446,12 +446,12 @@ struct store_bytes {
 };
 
 /*
- * Where one copy of a delivery goes. Copies for the same account with
- * the same bytes (bytes equal, NULL included) and the same keywords
- * become one email with a membership in each mailbox (as IMAP COPY
- * makes), in the order given; a second copy into a mailbox the email is
- * already in is dropped. Copies that differ in bytes or keywords are
- * emails of their own (keywords belong to the email).
+ * Where one copy of a delivery goes. Each copy is an email of its own
+ * (its flags are its own, as an IMAP COPY's), in the order given; copies
+ * for the same account with the same bytes (bytes equal, NULL included)
+ * and the same keywords share one blob (a reference each) and show the
+ * first one's IMAP EMAILID, and a second such copy into a mailbox one
+ * went to already is dropped.
  */
 struct store_target {
 	enum store_target_role role;

@@ -416,11 +416,6 @@ int mbox_find_role(MDB_txn *txn, struct store *st, uint32_t account, unsigned ro
  * (store_mailbox_ops.c). */
 int mbox_for_delivery(struct store *st, MDB_txn *txn, uint32_t account, const char *name,
                       int create, uint32_t *mailbox_r, const char **why_r);
-/* One more membership (mailbox, a new UID) of email_id, an email a
- * delivery just created, in that delivery's transaction: 0 with
- * *modseq_r, or an LMDB error (store_copy.c). */
-int email_member_add(struct store *st, MDB_txn *txn, uint32_t account, uint32_t email_id,
-                     uint32_t mailbox, int64_t received_at, uint64_t *modseq_r);
 
 /*
  * Subscriptions (DB_SUBSCRIPTION, store_subscription.c): key u32 account and

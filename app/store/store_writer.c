@@ -309,8 +309,8 @@ static void note_change(struct batch *b, uint32_t account, uint64_t modseq)
 
 static int put_email(struct store *st, MDB_txn *txn, const struct store_delivery *d,
                      uint32_t account, uint32_t mailbox, const char *keywords,
-                     unsigned uflags, const char *envelope, uint32_t *email_id_r,
-                     uint64_t *modseq_r);
+                     unsigned uflags, const char *envelope, uint32_t origin,
+                     uint32_t *email_id_r, uint64_t *modseq_r);
 
 /* The copies a delivery made so far, to merge further copies into
  * (struct store_target says when). */
@@ -326,9 +326,12 @@ static int same_kw(const char *a, const char *b)
 }
 
 /*
- * Copy i of d into its account: a new email, or one more membership of
- * an email an earlier copy created (pl[0..np)), or nothing when that
- * email is in the mailbox already (*created_r 0, *modseq_r 0).
+ * Copy i of d into its account: a new email, or nothing when an earlier
+ * copy (pl[0..np)) of the same bytes and keywords went to the same
+ * mailbox (*created_r 0, *modseq_r 0). A further copy into another
+ * mailbox (Sieve fileinto :copy) is an email of its own on the same
+ * blob, as IMAP COPY makes (store_copy.c): its flags are its own, as in
+ * Dovecot, where each is a message.
  * MDB_NOTFOUND means the account is gone (deleted since resolution);
  * other errors fail the batch. On success pl[np] describes the copy.
  */
@@ -376,17 +379,19 @@ static int deliver_account(struct store *st, MDB_txn *txn, const struct store_de
 		kw = NULL;
 	}
 	pl[np] = (struct placed){account, 0, mailbox, bytes, kw};
-	/* An earlier copy of the same message for this account: one email. */
+	/* The same message for this account into the same mailbox again:
+	 * dropped. Into another: shown with the first copy's EMAILID, as an
+	 * IMAP COPY is (email_rec.origin, RFC 8474 §5.1). */
+	uint32_t origin = 0;
 	for (size_t j = 0; j < np; j++) {
 		if (pl[j].account != account || pl[j].bytes != bytes || !same_kw(pl[j].kw, kw))
 			continue;
-		*email_id_r = pl[np].email = pl[j].email;
-		for (size_t k = 0; k < np; k++)
-			if (pl[k].email == pl[j].email && pl[k].account == account &&
-			    pl[k].mailbox == mailbox)
-				return 0; /* already there */
-		return email_member_add(st, txn, account, pl[j].email, mailbox, d->received_at,
-		                        modseq_r);
+		if (pl[j].mailbox == mailbox) {
+			*email_id_r = pl[np].email = pl[j].email;
+			return 0;
+		}
+		if (!origin)
+			origin = pl[j].email;
 	}
 	struct store_delivery own;
 	const struct store_delivery *src = d;
@@ -400,7 +405,8 @@ static int deliver_account(struct store *st, MDB_txn *txn, const struct store_de
 		own.metalen = bytes->metalen;
 		src = &own;
 	}
-	rc = put_email(st, txn, src, account, mailbox, kw, 0, envelope, email_id_r, modseq_r);
+	rc = put_email(st, txn, src, account, mailbox, kw, 0, envelope, origin, email_id_r,
+	               modseq_r);
 	if (rc == 0) {
 		pl[np].email = *email_id_r;
 		*created_r = 1;
@@ -442,13 +448,14 @@ int mbox_find_role(MDB_txn *txn, struct store *st, uint32_t account, unsigned ro
 /*
  * Stores d as a new email of account in mailbox with keywords (normalized,
  * without $deleted, may be NULL) and the membership flags uflags (an
- * APPEND's \Deleted); fills d's uidvalidity_r/uid_r (d is the caller's, so
+ * APPEND's \Deleted), shown with origin's EMAILID when not 0 (a
+ * delivery's further copy); fills d's uidvalidity_r/uid_r (d is the caller's, so
  * it may be written even though it is const for SMTP deliveries: see below).
  */
 static int put_email(struct store *st, MDB_txn *txn, const struct store_delivery *d,
                      uint32_t account, uint32_t mailbox, const char *keywords,
-                     unsigned uflags, const char *envelope, uint32_t *email_id_r,
-                     uint64_t *modseq_r)
+                     unsigned uflags, const char *envelope, uint32_t origin,
+                     uint32_t *email_id_r, uint64_t *modseq_r)
 {
 	struct acct_rec a;
 	struct mbox_rec m;
@@ -483,6 +490,7 @@ static int put_email(struct store *st, MDB_txn *txn, const struct store_delivery
 	    .metalen = (uint32_t)d->metalen,
 	    .keywords = keywords,
 	    .keywords_len = keywords ? (uint16_t)strlen(keywords) : 0,
+	    .origin = origin,
 	};
 	memcpy(e.blob_id, d->blob_id, 32);
 	MDB_val k = key_u32_u32(kb, account, email_id);
@@ -679,7 +687,7 @@ static int append_one(struct store *st, MDB_txn *txn, struct store_delivery *d, 
 		         : NULL;
 		size_t kl;
 		unsigned uflags = kw && store_keywords_take_deleted(kw, &kl) ? UID_F_DELETED : 0;
-		rc = put_email(st, txn, x, account, d->mailbox, kw, uflags, NULL, &email_id,
+		rc = put_email(st, txn, x, account, d->mailbox, kw, uflags, NULL, 0, &email_id,
 		               &modseq);
 		free(kw);
 		if (rc)

@@ -342,3 +342,27 @@ def test_imap_copy_as_jmap_sees_it():
         _, r = j.one("Email/get", {"ids": [copy], "properties": ["mailboxIds"]})
         assert r["list"][0]["mailboxIds"] == {box["INBOX"]: True}, r
         m.logout()
+
+
+def test_sieve_fileinto_copy_is_a_message_of_its_own():
+    """A Sieve fileinto :copy (RFC 3894) puts a second message in the
+    folder, as an IMAP COPY does: its flags are its own, so reading the
+    INBOX's leaves the folder's unread (Dovecot stores two messages).
+    Before, a delivery's copies in one account were one email with shared
+    keywords: \\Seen on the INBOX's showed on the Archive's."""
+    with srv() as s:
+        s.cli("sieve", "put", BOB, "s", input='require ["fileinto", "copy"];\r\n'
+              'fileinto :copy "Archive";\r\n')
+        s.cli("sieve", "activate", BOB, "s")
+        deliver(s, 1)
+        wait_count(s, 1)
+        m = login(s)
+        assert m.status("Archive", "(MESSAGES UNSEEN)")[1][0].endswith(b"(MESSAGES 1 UNSEEN 1)")
+        m.select("INBOX")
+        assert m.store("1", "+FLAGS", "(\\Seen \\Flagged)")[0] == "OK"
+        st = m.status("Archive", "(MESSAGES UNSEEN)")[1][0]
+        assert st.endswith(b"(MESSAGES 1 UNSEEN 1)"), st
+        m.select("Archive")
+        typ, data = m.fetch("1", "(FLAGS)")
+        assert b"\\Flagged" not in data[0], data
+        m.logout()

@@ -8,10 +8,9 @@ check.
   in the script see the change; Received cannot be deleted; :index with
   :last picks from the end; a value that is not ASCII is stored as RFC
   2047 words.
-- Two fileinto copies (fileinto :copy "A"; fileinto "B") are one email in
-  two mailboxes: the same EMAILID (RFC 8474) in both, one blob. Copies
-  whose flags differ are emails of their own (keywords belong to the
-  email).
+- Two fileinto copies (fileinto :copy "A"; fileinto "B") are two
+  messages on one blob showing the same EMAILID (RFC 8474), as an IMAP
+  COPY's are; copies whose flags differ show EMAILIDs of their own.
 - replace and enclose (RFC 5703): the account stores the new message
   (replace: the script's text as the body, :subject; enclose: a
   multipart/mixed with the text and the original as message/rfc822), and
@@ -142,18 +141,19 @@ def test_fileinto_copies_one_email():
         for subj, (meta, _) in fetch_all(m, box, "EMAILID FLAGS").items():
             ids.setdefault(subj, {})[box] = (re.search(r"EMAILID \((\S+)\)", meta).group(1),
                                              "\\Flagged" in meta)
-    # fileinto :copy "A"; fileinto "B": one email, in A and B only.
+    # fileinto :copy "A"; fileinto "B": in A and B only, one EMAILID (each
+    # a message of its own, as an IMAP COPY makes it: its flags apart).
     two = ids["two"]
     assert sorted(two) == ["A", "B"] and two["A"] == two["B"], ids
-    # With the implicit keep too: one email in A, B and the INBOX.
+    # With the implicit keep too: one EMAILID in A, B and the INBOX.
     three = ids["three"]
     assert sorted(three) == ["A", "B", "INBOX"], ids
     assert three["A"] == three["B"] == three["INBOX"], ids
-    # Flags differ: two emails (A flagged, C not).
+    # Flags differ: two EMAILIDs (A flagged, C not).
     fl = ids["flags"]
     assert sorted(fl) == ["A", "C"] and fl["A"][0] != fl["C"][0], ids
     assert fl["A"][1] and not fl["C"][1], ids
-    # STATUS counts each membership; the store holds one email for "two".
+    # STATUS counts each message.
     for box, n in (("A", 3), ("B", 2), ("C", 1), ("INBOX", 1)):
         typ, data = m.status('"%s"' % box, "(MESSAGES)")
         assert ("MESSAGES %d)" % n).encode() in data[0], (box, data)

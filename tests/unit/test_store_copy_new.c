@@ -10,7 +10,9 @@
  * counts a copy) and a COPY over the quota is refused whole (nothing
  * copied); the source email's modseq does not move; a MOVE keeps the
  * email's identity (RFC 6851). The plain copy (no flag: JMAP mailboxIds)
- * still shares the email.
+ * still shares the email. A delivery's further copy (Sieve fileinto
+ * :copy) is made the same way: an email of its own showing the first
+ * copy's EMAILID, on one more blob reference.
  */
 #include <stdio.h>
 #include <string.h>
@@ -208,6 +210,29 @@ int main(void)
 	CHECK_EQ_INT((int)refs(st, blob), 0);
 	usage(st, acc, &emails, &used);
 	CHECK(emails == 0 && used == 0);
+
+	/* A delivery into the INBOX and Archive: two emails, one EMAILID. */
+	{
+		struct store_delivery d;
+		uint32_t accs[2] = { acc, acc }, ids[2] = { 0, 0 };
+		struct store_target tg[2] = { { STORE_TARGET_INBOX, NULL, NULL, 0, NULL },
+			                      { STORE_TARGET_INBOX, NULL, "Archive", 0, NULL } };
+		unit_delivery_init(&d, text, accs, 1700000100);
+		d.naccounts = 2;
+		d.targets = tg;
+		d.email_ids = ids;
+		CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);
+		CHECK(ids[0] != 0 && ids[1] != 0 && ids[0] != ids[1]);
+		list(st, acc, ARCHIVE, &ar);
+		list(st, acc, INBOX, &in);
+		CHECK(ar.n == 1 && in.n == 1 && ar.email[0] == ids[1] && in.email[0] == ids[0]);
+		CHECK_EQ_INT((int)ar.object[0], (int)ids[0]);
+		CHECK_EQ_INT((int)in.object[0], (int)ids[0]);
+		CHECK_EQ_INT((int)refs(st, blob), 2);
+		kw(st, acc, INBOX, in.uid[0], STORE_KW_ADD, "$seen");
+		list(st, acc, ARCHIVE, &ar);
+		CHECK(strcmp(ar.kw[0], "") == 0);
+	}
 	store_close(&st);
 	unit_rmrf(base);
 	return unit_done("test_store_copy_new");
