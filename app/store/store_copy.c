@@ -29,6 +29,7 @@
  * every mailbox it is in (CONDSTORE's HIGHESTMODSEQ stays above the
  * MODSEQ of every message).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -113,6 +114,34 @@ static int add_entry(struct store *st, MDB_txn *txn, struct copy_ctx *c, unsigne
 }
 
 /*
+ * What the spam filter saw of the sender of email (spamfrom/, only for
+ * mail tern received on port 25), given to its copy id too: a lesson on
+ * the copy corrects the sender's reputation as one on the original
+ * would (a client without MOVE files to Junk by COPY, then EXPUNGE of
+ * the original, which drops the original's record). It goes with the
+ * copy (spam_email_drop_txn).
+ */
+static int copy_spam_from(struct store *st, MDB_txn *txn, uint32_t account, uint32_t email,
+			  uint32_t id)
+{
+	char name[48];
+	MDB_val k = {(size_t)snprintf(name, sizeof name, "spamfrom/%u/%u", account, email), name},
+		v;
+	int rc = mdb_get(txn, st->db[DB_META], &k, &v);
+
+	if (rc)
+		return rc == MDB_NOTFOUND ? 0 : rc;
+	/* Out of the map before the put may move pages. */
+	uint8_t *val = xmalloc(v.mv_size);
+	memcpy(val, v.mv_data, v.mv_size);
+	MDB_val nv = {v.mv_size, val};
+	k.mv_size = (size_t)snprintf(name, sizeof name, "spamfrom/%u/%u", account, id);
+	rc = mdb_put(txn, st->db[DB_META], &k, &nv, 0);
+	free(val);
+	return rc;
+}
+
+/*
  * IMAP COPY (STORE_COPY_NEW): a new email of its own in the target, made
  * from email_id with the same bytes (one more reference to the blob, no
  * data copied), received date, thread and, for a start, keywords and
@@ -164,7 +193,7 @@ static int copy_new(struct store *st, MDB_txn *txn, struct copy_ctx *c, uint32_t
 		rc = MDB_CORRUPTED; /* an email whose bytes are gone */
 	}
 	free(copy);
-	if (rc)
+	if (rc || (rc = copy_spam_from(st, txn, c->account, email_id, id)) != 0)
 		return rc;
 	/* The copy's save date (IMAP SAVEDATE) is now. */
 	k = key_u32_u32_u32(kb, c->account, c->to, nuid);

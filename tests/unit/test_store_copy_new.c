@@ -12,7 +12,11 @@
  * email's identity (RFC 6851). The plain copy (no flag: JMAP mailboxIds)
  * still shares the email. A delivery's further copy (Sieve fileinto
  * :copy) is made the same way: an email of its own showing the first
- * copy's EMAILID, on one more blob reference.
+ * copy's EMAILID, on one more blob reference. A copy of a message tern
+ * received on port 25 keeps what the filter saw of its sender
+ * (spamfrom/), so a lesson on the copy (a client without MOVE puts a
+ * message in Junk by COPY and EXPUNGE) still corrects the reputation;
+ * the record goes with the copy.
  */
 #include <stdio.h>
 #include <string.h>
@@ -232,6 +236,34 @@ int main(void)
 		kw(st, acc, INBOX, in.uid[0], STORE_KW_ADD, "$seen");
 		list(st, acc, ARCHIVE, &ar);
 		CHECK(strcmp(ar.kw[0], "") == 0);
+	}
+
+	/* The sender as the filter saw it goes with each copy. */
+	{
+		struct store_delivery d;
+		const char *t2 = "Message-ID: <s@x>\r\nSubject: Spam?\r\n\r\n2\r\n";
+		uint32_t id = 0;
+		char name[64], val[64];
+		size_t vl = 0;
+		CHECK_EQ_INT(store_account_set_quota(st, "c@example.test", 0, err, sizeof err),
+			     STORE_OK);
+		unit_delivery_init(&d, t2, &acc, 1700000200);
+		d.spam_from = "192.0.2.0/24\nspam.test";
+		d.email_ids = &id;
+		CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);
+		list(st, acc, INBOX, &in);
+		CHECK(in.n == 2 && in.email[1] == id);
+		CHECK_EQ_INT(copy(st, acc, INBOX, in.uid[1], ARCHIVE, STORE_COPY_NEW | STORE_COPY_ALL),
+			     STORE_OK);
+		list(st, acc, ARCHIVE, &ar);
+		CHECK(ar.n == 2 && ar.email[1] != id);
+		snprintf(name, sizeof name, "spamfrom/%u/%u", acc, ar.email[1]);
+		CHECK_EQ_INT(store_meta_get(st, name, val, sizeof val, &vl), STORE_OK);
+		CHECK(vl == strlen(d.spam_from) && memcmp(val, d.spam_from, vl) == 0);
+		expunge(st, acc, ARCHIVE, ar.uid[1]);
+		CHECK_EQ_INT(store_meta_get(st, name, val, sizeof val, &vl), STORE_ENOTFOUND);
+		snprintf(name, sizeof name, "spamfrom/%u/%u", acc, id);
+		CHECK_EQ_INT(store_meta_get(st, name, val, sizeof val, &vl), STORE_OK);
 	}
 	store_close(&st);
 	unit_rmrf(base);
