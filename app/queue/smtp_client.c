@@ -192,25 +192,32 @@ static void fail_end(struct smtp_client *s, int bye, const char *why)
 		client_close(s->c, "failed");
 }
 
-static void fail_next(struct smtp_client *s, const char *fmt, ...)
+static void fail_endv(struct smtp_client *s, int bye, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+/* fail_end() with the reason formatted (fail_next, fail_quit). */
+static void fail_endv(struct smtp_client *s, int bye, const char *fmt, va_list ap)
 {
 	char why[SQ_STATUS_MAX];
+	vsnprintf(why, sizeof why, fmt, ap);
+	fail_end(s, bye, why);
+}
+
+static void fail_next(struct smtp_client *s, const char *fmt, ...)
+{
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(why, sizeof why, fmt, ap);
+	fail_endv(s, 0, fmt, ap);
 	va_end(ap);
-	fail_end(s, 0, why);
 }
 
 /* fail_next() for the remote's refusal of a command: the session QUITs. */
 static void fail_quit(struct smtp_client *s, const char *fmt, ...)
 {
-	char why[SQ_STATUS_MAX];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(why, sizeof why, fmt, ap);
+	fail_endv(s, 1, fmt, ap);
 	va_end(ap);
-	fail_end(s, 1, why);
 }
 
 static void send_line(struct smtp_client *s, const char *fmt, ...)
