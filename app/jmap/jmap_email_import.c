@@ -1,7 +1,8 @@
 /*
  * jmap_email_import.c — Email/import (RFC 8621 §4.8): messages from blobs
  * (an upload, or an Email's bytes) into the store, each into its
- * mailboxIds with its keywords and receivedAt, through jmap_email_store
+ * mailboxIds with its keywords and receivedAt (by default the date of the
+ * topmost Received field, RFC 8621 §4.8), through jmap_email_store
  * (the writer, as IMAP APPEND). Also the checks Email/set create shares:
  * mailboxIds and keywords of a new email (jmap_new_targets).
  *
@@ -20,6 +21,8 @@
 #include "jmap/jmap_email.h"
 #include "jmap/jmap_mailbox.h"
 #include "jmap/jmap_private.h"
+#include "mime/mime_date.h"
+#include "mime/rfc5322.h"
 #include "store/store.h"
 
 int jmap_new_targets(struct jmap_call *c, struct jmap_mailboxes *m, const struct json_value *mbs,
@@ -120,6 +123,31 @@ static const struct jmap_arg import_args[] = {
     {"emails", JA_OBJECT, JA_REQUIRED},
 };
 
+/* The date of msg's most recent (topmost) Received field, the date-time
+ * after its last ";" (RFC 5321 §4.4), into *t_r: RFC 8621 §4.8's default
+ * receivedAt. Leaves *t_r alone (the time of the import) when there is no
+ * Received field or its date does not parse. */
+static void received_at_default(const char *msg, size_t len, int64_t *t_r)
+{
+	struct rfc5322_parser p;
+	struct rfc5322_field f;
+	size_t off = 0, used;
+
+	rfc5322_init(&p);
+	while (rfc5322_parse(&p, msg + off, len - off, 1, &used, &f) == RFC5322_FIELD) {
+		off += used;
+		if (!str_eq_ci_c(f.name, "Received"))
+			continue;
+		const char *semi = memrchr(f.value.p, ';', f.value.len);
+		int64_t t;
+		if (semi && mime_date_parse(str_make(semi + 1, f.value.len - (size_t)(semi + 1 - f.value.p)),
+					    &t, NULL) == 0)
+			*t_r = t;
+		break;
+	}
+	rfc5322_clear(&p);
+}
+
 /* One EmailImport object: created or not, written to ok or bad. */
 static void import_one(struct jmap_call *c, struct jmap_mailboxes *m, const struct json_value *o,
 		       struct jw *ok, struct jw *bad)
@@ -175,6 +203,8 @@ static void import_one(struct jmap_call *c, struct jmap_mailboxes *m, const stru
 	if (!jmap_looks_like_email(b.p, b.len)) {
 		jmap_w_set_error(bad, o->key, "invalidEmail", "the blob is not a message", NULL);
 	} else {
+		if (!recv)
+			received_at_default(b.p, b.len, &at);
 		struct jmap_new_email e = {
 			.data = b.p, .len = b.len, .mailboxes = t.mb, .nmailboxes = t.n,
 			.keywords = buf_len(&t.kw) ? buf_data(&t.kw) : NULL, .received_at = at,

@@ -485,6 +485,42 @@ def test_jmap_import():
     assert name == "error" and res == {"type": "stateMismatch"}, res
 
 
+def test_jmap_import_received_at_default():
+    """Email/import without receivedAt takes the date of the most recent
+    (topmost) Received field, or the time of the import when there is none
+    or its date does not parse (RFC 8621 §4.8); one given is kept."""
+    import calendar
+    s = srv()
+    j = Jmap(s, *CAT)
+    _, mb = j.one("Mailbox/get", {"properties": ["role"]})
+    inbox = [m["id"] for m in mb["list"] if m["role"] == "inbox"][0]
+    head = b"From: dan@remote.test\r\nTo: cat@example.test\r\nSubject: when\r\n\r\nHi.\r\n"
+    msgs = {
+        "two": (b"Received: from mx.remote.test by mx.example.test;\r\n"
+                b"\tTue, 2 Jan 2024 11:00:00 +0100 (CET)\r\n"
+                b"Received: from a by b; Mon, 1 Jan 2024 09:00:00 +0000\r\n" + head),
+        "none": head,
+        "bad": b"Received: from a by b; not a date\r\n" + head,
+        "given": b"Received: from a by b; Mon, 1 Jan 2024 09:00:00 +0000\r\n" + head,
+    }
+    emails = {}
+    for k, m in msgs.items():
+        _, _, up = j.request("POST", "/jmap/upload/%s/" % j.account, m, {"Content-Type": "message/rfc822"})
+        emails[k] = {"blobId": up["blobId"], "mailboxIds": {inbox: True}}
+    emails["given"]["receivedAt"] = "2025-05-05T05:05:05Z"
+    before = int(time.time())
+    _, res = j.one("Email/import", {"emails": emails})
+    after = int(time.time()) + 1
+    assert sorted(res["created"]) == sorted(msgs), res
+    ids = [res["created"][k]["id"] for k in msgs]
+    _, g = j.one("Email/get", {"ids": ids, "properties": ["receivedAt"]})
+    got = {k: e["receivedAt"] for k, e in zip(msgs, g["list"])}
+    assert got["two"] == "2024-01-02T10:00:00Z" and got["given"] == "2025-05-05T05:05:05Z", got
+    for k in ("none", "bad"):
+        t = calendar.timegm(time.strptime(got[k], "%Y-%m-%dT%H:%M:%SZ"))
+        assert before <= t <= after, (k, got[k], before, after)
+
+
 def test_jmap_import_bare_lf():
     """A blob with bare LF line ends is stored with CRLF, as IMAP APPEND
     stores a plain literal: the Email's size and blob and IMAP's BODY[]
