@@ -25,6 +25,7 @@
 
 #include "core/arena.h"
 #include "core/log.h"
+#include "core/xalloc.h"
 #include "jmap/jmap_email_match.h"
 #include "mime/mime_cache.h"
 #include "mime/mime_date.h"
@@ -621,31 +622,53 @@ void jmap_email_query(struct jmap_call *c)
  * it; the *InThreadHaveKeyword conditions and sorts: whether and where
  * every email of it shows), a change to one email changes its thread's
  * others too: every email of a thread holding a changed email is
- * removed, and re-added where it is in today's results; a destroyed
- * email (whose thread is no longer known) answers
- * cannotCalculateChanges. */
+ * removed, and re-added where it is in today's results. A destroyed
+ * email's thread is the one the log's thread entry after it names
+ * (STORE_CHANGE_EMAIL_THREAD), so the thread it stood for gets its next
+ * email; a destroy logged without one (records older than the entry)
+ * answers cannotCalculateChanges. */
+
+struct u32s {
+	uint32_t *v;
+	size_t n, cap;
+};
+
+static void u32s_add(struct u32s *a, uint32_t x)
+{
+	if (a->n == a->cap) {
+		a->cap = a->cap ? a->cap * 2 : 64;
+		a->v = xrealloc(a->v, a->cap * sizeof *a->v);
+	}
+	a->v[a->n++] = x;
+}
 
 struct qchanges {
-	uint32_t *ids; /* emails changed since, sorted, each once after */
-	size_t n, cap;
-	int destroyed;
+	struct u32s ids;       /* emails changed since, sorted, each once after */
+	struct u32s gone;      /* threads of the emails destroyed since */
+	uint32_t destroyed;    /* the destroyed email whose thread entry is next */
+	int pending, unknown;  /* pending: destroyed is set; unknown: a destroy
+	                        * had no thread entry */
 };
 
 static int qchange_cb(void *arg, const struct store_change *sc)
 {
 	struct qchanges *q = arg;
 
+	if (sc->kind == STORE_CHANGE_EMAIL_THREAD && q->pending && sc->uid == q->destroyed) {
+		u32s_add(&q->gone, sc->id);
+		q->pending = 0;
+		return 0;
+	}
+	q->unknown |= q->pending;
+	q->pending = 0;
 	if (sc->kind != STORE_CHANGE_EMAIL_CREATED && sc->kind != STORE_CHANGE_EMAIL_UPDATED &&
 	    sc->kind != STORE_CHANGE_EMAIL_DESTROYED)
 		return 0;
-	q->destroyed |= sc->kind == STORE_CHANGE_EMAIL_DESTROYED;
-	if (q->n == q->cap) {
-		q->cap = q->cap ? q->cap * 2 : 64;
-		q->ids = realloc(q->ids, q->cap * sizeof *q->ids);
-		if (!q->ids)
-			abort();
+	if (sc->kind == STORE_CHANGE_EMAIL_DESTROYED) {
+		q->destroyed = sc->id;
+		q->pending = 1;
 	}
-	q->ids[q->n++] = sc->id;
+	u32s_add(&q->ids, sc->id);
 	return 0;
 }
 
@@ -703,40 +726,44 @@ void jmap_email_query_changes(struct jmap_call *c)
 	int by_thread = collapse || filter_on_thread(jmap_arg(c, "filter"), 0) ||
 			sort_on_thread(jmap_arg(c, "sort"));
 	struct qchanges ch = {0};
-	if (store_changes_since(c->r->st, c->r->account, since, qchange_cb, &ch) != STORE_OK) {
-		free(ch.ids);
-		jmap_error(c, "serverFail", NULL);
+	int rc = store_changes_since(c->r->st, c->r->account, since, qchange_cb, &ch);
+	if (rc != STORE_OK || (by_thread && (ch.unknown || ch.pending))) {
+		free(ch.ids.v);
+		free(ch.gone.v);
+		if (rc != STORE_OK)
+			jmap_error(c, "serverFail", NULL);
+		else
+			jmap_error(c, "cannotCalculateChanges", "an email was destroyed since, thread unknown");
 		return;
 	}
-	if (by_thread && ch.destroyed) {
-		free(ch.ids);
-		jmap_error(c, "cannotCalculateChanges", "an email was destroyed since");
-		return;
-	}
-	ch.n = jmap_u32_sort_unique(ch.ids, ch.n);
+	size_t nid = jmap_u32_sort_unique(ch.ids.v, ch.ids.n);
 	struct ems all;
 	struct em **hit;
 	size_t n;
 	if (query_run(c, &all, &hit, &n) < 0) {
 		free(all.v);
-		free(ch.ids);
+		free(ch.ids.v);
+		free(ch.gone.v);
 		return;
 	}
-	/* Threads touched, when by thread: those of changed emails. */
-	uint32_t *threads = arena_alloc(c->r->a, (ch.n + 1) * sizeof *threads);
+	/* Threads touched, when by thread: those of changed emails, and
+	 * those destroyed emails were in. */
+	uint32_t *threads = arena_alloc(c->r->a, (nid + ch.gone.n + 1) * sizeof *threads);
 	size_t nt = 0;
 	for (size_t i = 0; by_thread && i < all.n; i++)
-		if (jmap_u32_has(ch.ids, ch.n, all.v[i].id))
+		if (jmap_u32_has(ch.ids.v, nid, all.v[i].id))
 			threads[nt++] = all.v[i].thread;
+	for (size_t i = 0; by_thread && i < ch.gone.n; i++)
+		threads[nt++] = ch.gone.v[i];
 	nt = jmap_u32_sort_unique(threads, nt);
 	/* Changed: every changed email, and by thread every email of a
 	 * touched thread, in today's results or not (it may have left
 	 * them): all removed, those in today's results added. */
-	uint32_t *changed = arena_alloc(c->r->a, (ch.n + all.n + 1) * sizeof *changed),
+	uint32_t *changed = arena_alloc(c->r->a, (nid + all.n + 1) * sizeof *changed),
 		 *res = arena_alloc(c->r->a, (n + 1) * sizeof *res);
-	size_t nc = ch.n;
-	if (ch.n)
-		memcpy(changed, ch.ids, ch.n * sizeof *changed);
+	size_t nc = nid;
+	if (nid)
+		memcpy(changed, ch.ids.v, nid * sizeof *changed);
 	for (size_t i = 0; nt && i < all.n; i++)
 		if (jmap_u32_has(threads, nt, all.v[i].thread))
 			changed[nc++] = all.v[i].id;
@@ -744,5 +771,6 @@ void jmap_email_query_changes(struct jmap_call *c)
 		res[i] = hit[i]->id;
 	jmap_query_changes_end(c, state, 'E', changed, nc, res, n);
 	free(all.v);
-	free(ch.ids);
+	free(ch.ids.v);
+	free(ch.gone.v);
 }

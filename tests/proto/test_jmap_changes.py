@@ -567,3 +567,52 @@ def test_jmap_mailbox_changes_trash_moved():
     u2, _ = unread_threads()
     _, r = j.one("Mailbox/changes", {"sinceState": st1})
     assert u2 == 1 and tx in r["updated"], (u2, r)
+
+
+def test_jmap_query_changes_collapsed_after_destroy():
+    """Email/queryChanges with collapseThreads across destroys (RFC 8620
+    §5.6, RFC 8621 §4.4): destroying the email that stood for its thread
+    brings the thread's next one in, destroying a thread's first email
+    leaves the thread where it was, destroying a thread's last takes it
+    out. The old results patched with removed and added equal a fresh
+    query's, from each state and from the first (the destroyed email's
+    thread is in the change log); it was cannotCalculateChanges."""
+    s = srv()
+    j = Jmap(s, *ANN)
+    _, m = j.one("Mailbox/set", {"create": {"m": {"name": "collapsed"}}})
+    mb = m["created"]["m"]["id"]
+
+    def imp(subj, mid, at, refs=None):
+        raw = "From: joe@remote.test\r\nTo: %s\r\nSubject: %s\r\nMessage-ID: <%s>\r\n" % (ANN[0], subj, mid)
+        if refs:
+            raw += "In-Reply-To: <%s>\r\nReferences: <%s>\r\n" % (refs, refs)
+        _, _, up = j.request("POST", "/jmap/upload/%s/" % j.account, (raw + "\r\nx\r\n").encode(),
+                             {"Content-Type": "message/rfc822"})
+        _, r = j.one("Email/import", {"emails": {"k": {"blobId": up["blobId"], "mailboxIds": {mb: True},
+                                                      "receivedAt": at}}})
+        return r["created"]["k"]["id"]
+
+    p = imp("Topic", "qc-topic@remote.test", "2024-01-01T00:00:00Z")
+    o = imp("Other", "qc-other@remote.test", "2024-01-02T00:00:00Z")
+    r1 = imp("Re: Topic", "qc-r1@remote.test", "2024-01-03T00:00:00Z", "qc-topic@remote.test")
+    r2 = imp("Re: Topic", "qc-r2@remote.test", "2024-01-04T00:00:00Z", "qc-topic@remote.test")
+    q = {"filter": {"inMailbox": mb}, "collapseThreads": True,
+         "sort": [{"property": "receivedAt", "isAscending": False}]}
+    _, q0 = j.one("Email/query", q)
+    assert q0["ids"] == [r2, o], (q0, p, o, r1, r2)
+
+    def patched(old):
+        name, ch = j.one("Email/queryChanges", dict(q, sinceQueryState=old["queryState"]))
+        assert name == "Email/queryChanges", ch
+        ids = [x for x in old["ids"] if x not in ch["removed"]]
+        for add in sorted(ch["added"], key=lambda x: x["index"]):
+            ids.insert(add["index"], add["id"])
+        return ids
+
+    prev = q0
+    for gone, want in (([r2], [r1, o]), ([p], [r1, o]), ([o], [r1]), ([r1], [])):
+        destroy(j, gone)
+        _, now = j.one("Email/query", q)
+        assert now["ids"] == want, (gone, now)
+        assert patched(prev) == want and patched(q0) == want, gone
+        prev = now
