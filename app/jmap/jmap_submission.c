@@ -989,16 +989,17 @@ static int create_one(struct jmap_call *c, const struct json_value *o, const cha
 
 /*
  * The submission's email id for a key of onSuccess* (an id or "#cid"):
- * only a submission this call created or destroyed (RFC 8621 §7.5: "if
- * the create/update/destroy succeeds"; none is ever updated). Another
- * one of the account's, sent long ago, is not named by this call's
- * success, and its email is left alone.
+ * only a submission this call created, updated or destroyed (RFC 8621
+ * §7.5: "if the create/update/destroy succeeds"; an update succeeds only
+ * when it changes nothing, undoStatus "final" as it is). Another one of
+ * the account's, sent long ago, is not named by this call's success, and
+ * its email is left alone.
  */
 struct then_ctx {
 	struct jmap_request *r;
 	const char **cids, **cemails;
 	size_t ncr;
-	const char **dids, **demails; /* destroyed here, with their emails */
+	const char **dids, **demails; /* updated or destroyed here, with their emails */
 	size_t nde;
 };
 
@@ -1087,6 +1088,10 @@ void jmap_submission_set(struct jmap_call *c)
 			jw_obj_end(&okw[0]);
 		}
 	}
+	/* The submissions updated or destroyed here, with their emails. */
+	size_t nde = 0, dcap = (up ? up->count : 0) + (de ? de->count : 0);
+	const char **dids = arena_zalloc(c->r->a, (dcap + 1) * sizeof *dids);
+	const char **demails = arena_zalloc(c->r->a, (dcap + 1) * sizeof *demails);
 	for (const struct json_value *o = up ? up->first : NULL; o; o = o->next) {
 		struct jmap_set_err e = {.type = "notFound"};
 		const char *id = jmap_id_ref(c->r, o->key);
@@ -1110,6 +1115,10 @@ void jmap_submission_set(struct jmap_call *c)
 			if (!bad.n) {
 				jw_key(&okw[1], id);
 				jw_null(&okw[1]);
+				if (*rec_str(x, "emailId")) {
+					dids[nde] = x->id;
+					demails[nde++] = rec_str(x, "emailId");
+				}
 				continue;
 			}
 		}
@@ -1124,9 +1133,6 @@ void jmap_submission_set(struct jmap_call *c)
 		}
 		jmap_w_set_err(&badw[1], id ? id : o->key, &e);
 	}
-	size_t nde = 0, dcap = de ? de->count : 0;
-	const char **dids = arena_zalloc(c->r->a, (dcap + 1) * sizeof *dids);
-	const char **demails = arena_zalloc(c->r->a, (dcap + 1) * sizeof *demails);
 	for (const struct json_value *o = de ? de->first : NULL; o; o = o->next) {
 		char key[64];
 		const char *id = jmap_id_ref(c->r, o->str);

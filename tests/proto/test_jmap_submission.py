@@ -376,10 +376,10 @@ def test_jmap_submission_keeps_the_newest():
 
 def test_jmap_submission_on_success_this_call_only():
     """onSuccessUpdateEmail and onSuccessDestroyEmail (RFC 8621 section
-    7.5) apply to the submissions this call created or destroyed: an
-    older submission named by its id leaves its email alone (it was
-    updated and destroyed), one destroyed in the call has its email
-    updated. Two submissions of one email give that email one patch,
+    7.5) apply to the submissions this call created, updated or
+    destroyed: an older submission named by its id leaves its email alone
+    (it was updated and destroyed), one updated or destroyed in the call
+    has its email updated, one whose update was refused does not. Two submissions of one email give that email one patch,
     the first key's value where both set a path (the implicit Email/set
     had the email's key twice, no JSON object, and was dropped)."""
     s = srv()
@@ -413,13 +413,28 @@ def test_jmap_submission_on_success_this_call_only():
     assert keywords(old) == {"$draft": True}, keywords(old)
     assert keywords(new) == {"$draft": True, "$flagged": True}, keywords(new)
 
+    # An update of it that succeeds (undoStatus "final", as it is) is a
+    # success of this call too; one refused (canceled) is not.
+    r = j.call([["EmailSubmission/set", {
+        "accountId": acc, "update": {osub: {"undoStatus": "canceled"}},
+        "onSuccessUpdateEmail": {osub: {"keywords/$flagged": True}}}, "u"]], USING)["methodResponses"]
+    assert r[0][1]["notUpdated"][osub]["type"] == "cannotUnsend", r
+    assert [x[0] for x in r] == ["EmailSubmission/set"], r
+    r = j.call([["EmailSubmission/set", {
+        "accountId": acc, "update": {osub: {"undoStatus": "final"}},
+        "onSuccessUpdateEmail": {osub: {"keywords/$answered": True}}}, "u"]], USING)["methodResponses"]
+    assert r[0][1]["updated"] == {osub: None}, r
+    assert [x[0] for x in r] == ["EmailSubmission/set", "Email/set"], r
+    assert r[1][1]["updated"] == {old: None}, r[1]
+    assert keywords(old) == {"$draft": True, "$answered": True}, keywords(old)
+
     r = j.call([["EmailSubmission/set", {
         "accountId": acc, "destroy": [osub],
         "onSuccessUpdateEmail": {osub: {"keywords/$seen": True}}}, "d"]], USING)["methodResponses"]
     assert r[0][1]["destroyed"] == [osub], r
     assert [x[0] for x in r] == ["EmailSubmission/set", "Email/set"], r
     assert r[1][1]["updated"] == {old: None}, r[1]
-    assert keywords(old) == {"$draft": True, "$seen": True}, keywords(old)
+    assert keywords(old) == {"$draft": True, "$answered": True, "$seen": True}, keywords(old)
 
     shared = mk("shared")
     r = j.call([["EmailSubmission/set", {
