@@ -651,7 +651,7 @@ static int migrate_threads(struct store *st, MDB_txn *txn)
 			rc = 0;
 		else if (rc == 0)
 			rc = thread_assign(txn, st, be32_get(keys + i * 8), be32_get(keys + i * 8 + 4),
-			                   bytes.mv_data, bytes.mv_size, &thread);
+			                   bytes.mv_data, bytes.mv_size, 0, &thread);
 		if (rc == 0 && thread != e.thread_id) {
 			e.thread_id = thread;
 			rc = rec_put(txn, st->db[DB_EMAIL], &k, email_size(&e), email_enc, &e, 0);

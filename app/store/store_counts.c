@@ -443,6 +443,16 @@ int counts_mailbox_get(MDB_txn *txn, struct store *st, uint32_t account, uint32_
 	return 0;
 }
 
+int counts_thread_emails(MDB_txn *txn, struct store *st, uint32_t account, uint32_t thread,
+			 uint32_t *n_r)
+{
+	struct tsum t;
+	int rc = tsum_get(txn, st, account, thread, &t);
+
+	*n_r = t.emails;
+	return rc;
+}
+
 int store_thread_emails(struct store *st, uint32_t account, uint32_t thread,
 			store_thread_email_cb *cb, void *arg)
 {

@@ -504,6 +504,10 @@ int counts_rebuild_all(MDB_txn *txn, struct store *st);
 int sieve_migrate_hashed(MDB_txn *txn, struct store *st);
 /* Removes the account's counters and thread records. */
 int counts_drop_account(MDB_txn *txn, struct store *st, uint32_t account);
+/* How many emails thread has in *n_r (0: none, all destroyed, or no
+ * thread index yet: before schema 13). 0 or an LMDB error. */
+int counts_thread_emails(MDB_txn *txn, struct store *st, uint32_t account, uint32_t thread,
+			 uint32_t *n_r);
 /* A mailbox's totalEmails, unreadEmails, totalThreads, unreadThreads. */
 int counts_mailbox_get(MDB_txn *txn, struct store *st, uint32_t account, uint32_t mailbox,
 		       uint32_t c[4]);
@@ -548,10 +552,13 @@ int blob_unref(MDB_txn *txn, struct store *st, const uint8_t id[32]);
  * Threads (store_thread.c): the thread a new email email_id of account
  * joins, from its bytes data[0..len) (only the header is read), into
  * *thread_r (its own id when it starts one); records its message ids in
- * DB_THREADREF. 0 or an LMDB error.
+ * DB_THREADREF. With live (the thread index is kept: every caller but the
+ * schema 10 migration, which runs before it exists) a thread whose emails
+ * are all gone is not joined, and its ids' entries move to the new
+ * email's thread. 0 or an LMDB error.
  */
 int thread_assign(MDB_txn *txn, struct store *st, uint32_t account, uint32_t email_id,
-                  const char *data, size_t len, uint32_t *thread_r);
+                  const char *data, size_t len, int live, uint32_t *thread_r);
 
 /* ---- Deferred freeing of blob bytes (store_hold.c) ---- */
 /* Puts seq in blobgc with the time; the sweep deletes its bytes later. */

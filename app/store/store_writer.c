@@ -469,7 +469,7 @@ static int put_email(struct store *st, MDB_txn *txn, const struct store_delivery
 
 	uint32_t email_id = a.next_email_id++;
 	uint32_t uid = m.uidnext++, thread_id;
-	if ((rc = thread_assign(txn, st, account, email_id, d->data, d->len, &thread_id)) != 0)
+	if ((rc = thread_assign(txn, st, account, email_id, d->data, d->len, 1, &thread_id)) != 0)
 		return rc;
 	uint64_t modseq = ++a.modseq;
 	m.highest_modseq = modseq;

@@ -616,3 +616,30 @@ def test_jmap_query_changes_collapsed_after_destroy():
         assert now["ids"] == want, (gone, now)
         assert patched(prev) == want and patched(q0) == want, gone
         prev = now
+
+
+def test_jmap_emptied_thread_id_not_reused():
+    """A thread whose emails were all destroyed stays destroyed: a reply
+    to its message that arrives later starts a thread of its own, which
+    Thread/changes tells created, and a second reply to the same message
+    joins that one. The reply joined the destroyed thread's id, so a
+    client told that thread destroyed was then told it updated (RFC 8620
+    §5.2: a record it no longer had), and Thread/get showed again an id
+    it had dropped."""
+    s = srv()
+    j = Jmap(s, *ANN)
+    (lone,) = deliver(s, j, [("Lonely", "<lonely@remote.test>", "")])
+    (t0,) = threads(j, [lone])
+    _, st = j.one("Thread/get", {"ids": []})
+    destroy(j, [lone])
+    _, st1 = j.one("Thread/get", {"ids": []})
+    assert tchanges(j, st["state"]) == ([], [], [t0])
+    refs = "In-Reply-To: <lonely@remote.test>\r\nReferences: <lonely@remote.test>\r\n"
+    r1, r2 = deliver(s, j, [("Re: Lonely", "<lonely-r1@remote.test>", refs),
+                            ("Re: Lonely", "<lonely-r2@remote.test>", refs)])
+    t1, t2 = threads(j, [r1, r2])
+    assert t1 != t0 and t2 == t1, (t0, t1, t2)
+    assert tchanges(j, st1["state"]) == ([t1], [], [])
+    assert tchanges(j, st["state"]) == ([t1], [], [t0])
+    _, g = j.one("Thread/get", {"ids": [t0, t1]})
+    assert g["notFound"] == [t0] and g["list"] == [{"id": t1, "emailIds": [r1, r2]}], g

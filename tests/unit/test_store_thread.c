@@ -133,6 +133,45 @@ static int unthread_fn(struct store *st, MDB_txn *txn, void *ctx)
 	return 0;
 }
 
+/* A thread whose emails were all expunged is not joined again: the next
+ * reply to its message starts a thread (of its own id), and a later
+ * reply whose References name that message joins that one. */
+static void test_emptied_thread(const char *dir)
+{
+	uint32_t acc = 0;
+	struct threads t;
+	struct store *st = unit_store_with_account(dir, 0, "e@example.test", &acc);
+
+	if (!st)
+		return;
+	unit_deliver(st, acc, "Message-ID: <g@x>\r\nSubject: Gone\r\n\r\n1\r\n", 1700000000, NULL);
+	unit_deliver(st, acc, "Message-ID: <h@x>\r\nIn-Reply-To: <g@x>\r\nSubject: Re: Gone\r\n\r\n2\r\n",
+		     1700000001, NULL);
+	list(st, acc, &t);
+	CHECK_EQ_INT((int)t.thread[1], 1);
+	CHECK_EQ_INT(store_expunge(st, acc, 1, t.uidvalidity, (uint32_t[]){1, 2}, 2, NULL, NULL),
+		     STORE_OK);
+	unit_deliver(st, acc, "Message-ID: <i@x>\r\nIn-Reply-To: <g@x>\r\nSubject: Re: Gone\r\n\r\n3\r\n",
+		     1700000002, NULL);
+	unit_deliver(st, acc, "Message-ID: <j@x>\r\nIn-Reply-To: <h@x>\r\nReferences: <g@x> <h@x>\r\n"
+		     "Subject: Re: Gone\r\n\r\n4\r\n",
+		     1700000003, NULL);
+	list(st, acc, &t);
+	CHECK_EQ_INT(t.n, 2);
+	CHECK_EQ_INT((int)t.id[0], 3);
+	CHECK_EQ_INT((int)t.thread[0], 3);
+	CHECK_EQ_INT((int)t.thread[1], 3);
+	/* With one email left, a reply joins as before. */
+	CHECK_EQ_INT(store_expunge(st, acc, 1, t.uidvalidity, (uint32_t[]){3}, 1, NULL, NULL),
+		     STORE_OK);
+	unit_deliver(st, acc, "Message-ID: <k@x>\r\nIn-Reply-To: <g@x>\r\nSubject: Re: Gone\r\n\r\n5\r\n",
+		     1700000004, NULL);
+	list(st, acc, &t);
+	CHECK_EQ_INT(t.n, 2);
+	CHECK_EQ_INT((int)t.thread[1], 3);
+	store_close(&st);
+}
+
 int main(void)
 {
 	char dir[300], err[256];
@@ -172,6 +211,8 @@ int main(void)
 		CHECK_EQ_INT(store_account_del(st, "t@example.test", err, sizeof err), STORE_OK);
 		store_close(&st);
 	}
+	snprintf(dir, sizeof dir, "%s/e", base);
+	test_emptied_thread(dir);
 	unit_rmrf(base);
 	return unit_done("test_store_thread");
 }
