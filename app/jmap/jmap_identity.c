@@ -355,6 +355,40 @@ static int addrs_valid(const struct json_value *v)
 	return 1;
 }
 
+/* An identity is kept as one meta value, which store_meta_put takes up
+ * to 64 KiB. */
+#define IDENT_STORED_MAX 65536
+
+/* When x, as save() writes it, is over IDENT_STORED_MAX, names in bad
+ * the properties of o that made it so (each over a 64th of the limit, or
+ * every one it gives when none is), so the client hears which to shorten
+ * rather than serverFail. */
+static void too_large(const struct ident *x, const struct json_value *o, struct jmap_bad *bad)
+{
+	static const char *const vars[] = {"name", "textSignature", "htmlSignature", "replyTo",
+					   "bcc"};
+	static const char why[] = "the Identity would be over the 64 KiB the server keeps of one";
+	struct buf b;
+	struct jw w;
+
+	buf_init(&b, 1024 * 1024);
+	jw_init(&w, &b);
+	w_ident(&w, x, 0);
+	int big = jw_failed(&w) || buf_len(&b) > IDENT_STORED_MAX;
+	for (int pass = 0; big && pass < 2 && !bad->n; pass++)
+		for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+			const struct json_value *p = json_get(o, vars[i]);
+			if (!p)
+				continue;
+			buf_reset(&b);
+			jw_init(&w, &b);
+			jw_value(&w, p);
+			if (pass || jw_failed(&w) || buf_len(&b) > IDENT_STORED_MAX / 64)
+				jmap_bad_member(bad, vars[i], why);
+		}
+	buf_free(&b);
+}
+
 /* Applies the properties of o to x; every bad one goes into bad (RFC
  * 8620 §5.3: invalidProperties names them all), x is then not to be
  * saved. */
@@ -404,6 +438,8 @@ static void apply(struct ident *x, const struct json_value *o, int create, struc
 			jmap_bad_member(bad, k, "not an Identity property");
 		}
 	}
+	if (!bad->n)
+		too_large(x, o, bad);
 }
 
 static void set_error(struct jw *w, const char *key, const char *type, const char *prop,

@@ -55,6 +55,19 @@ def test_jmap_set_props_identity():
         "name": 5, "email": "other@example.test", "mayDelete": False, "id": "Ix",
         "htmlSignature": None, "bogus": "x"}}}, use)
     bad(r["notUpdated"][iid], ["name", "email", "mayDelete", "id", "bogus"])
+    # An identity too large to keep (64 KiB stored) names the properties
+    # that made it so; it was serverFail. Nothing is changed.
+    big = "x" * 40000
+    _, r = j.one("Identity/set", {"update": {iid: {"textSignature": big, "htmlSignature": big,
+                                                   "name": "Bob"}}}, use)
+    bad(r["notUpdated"][iid], ["textSignature", "htmlSignature"])
+    _, r = j.one("Identity/set", {"create": {"big": {"email": BOB[0], "htmlSignature": big * 2}}},
+                 use)
+    bad(r["notCreated"]["big"], ["htmlSignature"])
+    _, g = j.one("Identity/get", {"ids": [iid]}, use)
+    assert g["list"][0]["textSignature"] == "" and g["list"][0]["name"] == "", g
+    _, r = j.one("Identity/set", {"update": {iid: {"textSignature": big}}}, use)
+    assert r["updated"] == {iid: None}, r
 
 
 SIEVE = "urn:ietf:params:jmap:sieve"
