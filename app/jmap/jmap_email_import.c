@@ -124,7 +124,8 @@ static const struct jmap_arg import_args[] = {
 };
 
 /* The date of msg's most recent (topmost) Received field, the date-time
- * after its last ";" (RFC 5321 §4.4), into *t_r: RFC 8621 §4.8's default
+ * after its last ";" (RFC 5321 §4.4; an earlier ";" when the last one is
+ * inside a comment after the date), into *t_r: RFC 8621 §4.8's default
  * receivedAt. Leaves *t_r alone (the time of the import) when there is no
  * Received field or its date does not parse. */
 static void received_at_default(const char *msg, size_t len, int64_t *t_r)
@@ -138,11 +139,16 @@ static void received_at_default(const char *msg, size_t len, int64_t *t_r)
 		off += used;
 		if (!str_eq_ci_c(f.name, "Received"))
 			continue;
-		const char *semi = memrchr(f.value.p, ';', f.value.len);
+		size_t n = f.value.len;
+		const char *semi;
 		int64_t t;
-		if (semi && mime_date_parse(str_make(semi + 1, f.value.len - (size_t)(semi + 1 - f.value.p)),
-					    &t, NULL) == 0)
-			*t_r = t;
+		while ((semi = memrchr(f.value.p, ';', n)) != NULL) {
+			n = (size_t)(semi - f.value.p);
+			if (mime_date_parse(str_make(semi + 1, f.value.len - n - 1), &t, NULL) == 0) {
+				*t_r = t;
+				break;
+			}
+		}
 		break;
 	}
 	rfc5322_clear(&p);

@@ -499,6 +499,7 @@ def test_jmap_import_received_at_default():
         "two": (b"Received: from mx.remote.test by mx.example.test;\r\n"
                 b"\tTue, 2 Jan 2024 11:00:00 +0100 (CET)\r\n"
                 b"Received: from a by b; Mon, 1 Jan 2024 09:00:00 +0000\r\n" + head),
+        "comment": b"Received: from a by b; Wed, 3 Jan 2024 12:00:00 +0000 (UTC; via x)\r\n" + head,
         "none": head,
         "bad": b"Received: from a by b; not a date\r\n" + head,
         "given": b"Received: from a by b; Mon, 1 Jan 2024 09:00:00 +0000\r\n" + head,
@@ -516,6 +517,7 @@ def test_jmap_import_received_at_default():
     _, g = j.one("Email/get", {"ids": ids, "properties": ["receivedAt"]})
     got = {k: e["receivedAt"] for k, e in zip(msgs, g["list"])}
     assert got["two"] == "2024-01-02T10:00:00Z" and got["given"] == "2025-05-05T05:05:05Z", got
+    assert got["comment"] == "2024-01-03T12:00:00Z", got
     for k in ("none", "bad"):
         t = calendar.timegm(time.strptime(got[k], "%Y-%m-%dT%H:%M:%SZ"))
         assert before <= t <= after, (k, got[k], before, after)
