@@ -229,16 +229,35 @@ static int own_copy(const struct delivery *dl, size_t i)
 	return dl->own_ && (has_own(&dl->plans[i]) || dl->own_[i].key);
 }
 
+/* A further copy with a header of its own (deliver_copy.own_header). */
+static int has_own_more(const struct deliver_plan *p, size_t j)
+{
+	return !p->discard && p->more[j].own_header.len;
+}
+
+/* dl->own_ when it is still NULL: a slot per plan, then one per further
+ * copy (nown_), in the order deliver_submit() lists them. */
+static void own_alloc(struct delivery *dl)
+{
+	if (dl->own_)
+		return;
+	dl->nown_ = dl->nplans;
+	for (size_t i = 0; i < dl->nplans; i++)
+		dl->nown_ += dl->plans[i].discard ? 0 : dl->plans[i].nmore;
+	dl->own_ = xcalloc(dl->nown_, sizeof *dl->own_);
+}
+
 static void free_private(struct delivery *dl)
 {
-	for (size_t i = 0; dl->own_ && i < dl->nplans; i++) {
+	for (size_t i = 0; dl->own_ && i < dl->nown_; i++) {
 		spool_free(&dl->own_[i].msg);
 		buf_free(&dl->own_[i].meta);
 		spool_free(&dl->own_[i].enc);
-		crypt_key_release(dl->own_[i].key);
+		crypt_key_release(dl->own_[i].key); /* the plans' slots hold them */
 	}
 	free(dl->own_);
 	dl->own_ = NULL;
+	dl->nown_ = 0;
 	spool_free(&dl->msg_);
 	buf_free(&dl->meta_);
 	free(dl->accounts_);
@@ -285,6 +304,51 @@ static void stored(struct store_delivery *d, void *arg)
 	finish(dl, d->result);
 }
 
+/*
+ * One own slot's store view: its composed bytes (composed 1: o->msg) or
+ * the shared ones, sealed with key when the account has one (encryption
+ * at rest: one sealed copy a blob), and their structure record. -1 with
+ * dl->result STORE_ETEMP when that failed.
+ */
+static int own_finish(struct delivery *dl, struct deliver_own *o, int composed,
+                      struct crypt_key *key)
+{
+	struct store_delivery *d = &dl->sd_;
+	struct str bytes;
+
+	if (composed) {
+		if (spool_finish(&o->msg, &bytes) < 0) {
+			dl->result = STORE_ETEMP;
+			return -1;
+		}
+		o->sb.data = bytes.p;
+		o->sb.len = bytes.len;
+		spool_blob_id(&o->msg, o->sb.blob_id);
+	} else {
+		o->sb.data = d->data;
+		o->sb.len = d->len;
+		memcpy(o->sb.blob_id, d->blob_id, sizeof o->sb.blob_id);
+	}
+	int sealed = key ? crypt_seal(key, o->sb.data, o->sb.len, &o->enc, &bytes) : 0;
+	if (sealed < 0) {
+		dl->result = STORE_ETEMP;
+		return -1;
+	}
+	if (sealed) {
+		o->sb.data = bytes.p;
+		o->sb.len = bytes.len;
+		spool_blob_id(&o->enc, o->sb.blob_id);
+	}
+	if (o->sb.data == d->data) {
+		o->sb.meta = d->meta;
+		o->sb.metalen = d->metalen;
+	} else if (mime_cache_build(o->sb.data, o->sb.len, &o->meta) == 0) {
+		o->sb.meta = buf_data(&o->meta);
+		o->sb.metalen = buf_len(&o->meta);
+	}
+	return 0;
+}
+
 /* The linear work: off the loop for big messages. Sets dl->result. */
 static void prepare(struct delivery *dl)
 {
@@ -307,48 +371,32 @@ static void prepare(struct delivery *dl)
 	}
 	/* Plans with their own header: head, their own fields, that header
 	 * (the same forged fields removed), then the body; with their own
-	 * fields only: head, the fields, then the message. */
+	 * fields only: head, the fields, then the message. Further copies
+	 * with their own header likewise, sealed with their plan's key. */
+	size_t slot = dl->nplans;
 	for (size_t i = 0; dl->own_ && i < dl->nplans; i++) {
 		const struct deliver_plan *p = &dl->plans[i];
-		struct deliver_own *o = &dl->own_[i];
-		if (!own_copy(dl, i) || p->discard)
+		if (p->discard)
 			continue;
-		if (has_own(p)) {
-			int rc = p->own_header.len
-					 ? compose(&o->msg, dl->head, p->own_fields, p->own_header,
-						   p->own_body, dl->authserv_id)
-					 : compose(&o->msg, dl->head, p->own_fields, dl->data, STR_NULL,
-						   dl->authserv_id);
-			if (rc < 0 || spool_finish(&o->msg, &bytes) < 0) {
-				dl->result = STORE_ETEMP;
+		struct deliver_own *o = &dl->own_[i];
+		if (own_copy(dl, i)) {
+			int rc = !has_own(p) ? 0
+			         : p->own_header.len
+			                 ? compose(&o->msg, dl->head, p->own_fields, p->own_header,
+			                           p->own_body, dl->authserv_id)
+			                 : compose(&o->msg, dl->head, p->own_fields, dl->data, STR_NULL,
+			                           dl->authserv_id);
+			if (rc < 0 || own_finish(dl, o, has_own(p), o->key) < 0)
 				return;
-			}
-			o->sb.data = bytes.p;
-			o->sb.len = bytes.len;
-			spool_blob_id(&o->msg, o->sb.blob_id);
-		} else {
-			o->sb.data = d->data;
-			o->sb.len = d->len;
-			memcpy(o->sb.blob_id, d->blob_id, sizeof o->sb.blob_id);
 		}
-		/* Encryption at rest: the bytes as they would be stored, sealed
-		 * to the account's key (one copy for all its mailboxes). */
-		int sealed = o->key ? crypt_seal(o->key, o->sb.data, o->sb.len, &o->enc, &bytes) : 0;
-		if (sealed < 0) {
-			dl->result = STORE_ETEMP;
-			return;
-		}
-		if (sealed) {
-			o->sb.data = bytes.p;
-			o->sb.len = bytes.len;
-			spool_blob_id(&o->enc, o->sb.blob_id);
-		}
-		if (o->sb.data == d->data) {
-			o->sb.meta = d->meta;
-			o->sb.metalen = d->metalen;
-		} else if (mime_cache_build(o->sb.data, o->sb.len, &o->meta) == 0) {
-			o->sb.meta = buf_data(&o->meta);
-			o->sb.metalen = buf_len(&o->meta);
+		for (size_t j = 0; j < p->nmore; j++, slot++) {
+			struct deliver_own *c = &dl->own_[slot];
+			if (!has_own_more(p, j))
+				continue;
+			if (compose(&c->msg, dl->head, p->own_fields, p->more[j].own_header, p->own_body,
+			            dl->authserv_id) < 0 ||
+			    own_finish(dl, c, 1, o->key) < 0)
+				return;
 		}
 	}
 }
@@ -384,8 +432,7 @@ static int load_keys(struct delivery *dl)
 			return -1;
 		if (!k)
 			continue;
-		if (!dl->own_)
-			dl->own_ = xcalloc(dl->nplans, sizeof *dl->own_);
+		own_alloc(dl);
 		dl->own_[i].key = k;
 	}
 	return 0;
@@ -413,13 +460,19 @@ void deliver_submit(struct store *st, struct delivery *dl)
 	dl->targets_ = xcalloc(total, sizeof *dl->targets_);
 	dl->envelopes_ = xcalloc(total, sizeof *dl->envelopes_);
 	dl->own_ = NULL;
-	for (size_t i = 0; i < dl->nplans; i++)
-		if (has_own(&dl->plans[i]) && !dl->own_)
-			dl->own_ = xcalloc(dl->nplans, sizeof *dl->own_);
+	dl->nown_ = 0;
+	for (size_t i = 0; i < dl->nplans; i++) {
+		if (has_own(&dl->plans[i]))
+			own_alloc(dl);
+		for (size_t j = 0; j < dl->plans[i].nmore; j++)
+			if (has_own_more(&dl->plans[i], j))
+				own_alloc(dl);
+	}
 	if (load_keys(dl) < 0) {
 		finish_soon(dl, STORE_ETEMP);
 		return;
 	}
+	size_t slot = dl->nplans;
 	for (size_t i = 0; i < dl->nplans; i++) {
 		const struct deliver_plan *p = &dl->plans[i];
 		if (p->discard)
@@ -432,8 +485,10 @@ void deliver_submit(struct store *st, struct delivery *dl)
 		n++;
 		for (size_t j = 0; j < p->nmore; j++) {
 			const struct deliver_copy *c = &p->more[j];
+			const struct store_bytes *cown = has_own_more(p, j) ? &dl->own_[slot].sb : own;
+			slot++;
 			dl->accounts_[n] = p->account;
-			dl->targets_[n] = (struct store_target){c->folder, c->keywords, c->mailbox, c->create, own};
+			dl->targets_[n] = (struct store_target){c->folder, c->keywords, c->mailbox, c->create, cown};
 			dl->envelopes_[n] = p->envelope;
 			n++;
 		}

@@ -71,6 +71,11 @@ struct deliver_copy {
 	const char *mailbox; /* non-NULL: by name (store_target.mailbox) */
 	int create;
 	const char *keywords;
+	/* Not empty: this copy's own header (a whole header section), on the
+	 * plan's own_body, a blob of its own: a Sieve script's edits after
+	 * the plan's own copy was filed, or before this one (RFC 5293 §5).
+	 * Empty: the plan's bytes. The caller's, as data. */
+	struct str own_header;
 };
 
 /* What one recipient account gets (stage 5). */
@@ -85,10 +90,12 @@ struct deliver_plan {
 	int discard;                   /* 1: no copy for this account */
 	const char *envelope;          /* MAIL FROM and the RCPT TO lines that reached it, or NULL */
 	/* Sieve editheader (deliver_sieve.h): when own_header is not empty,
-	 * this account's copies (the further ones too) are own_header (a
-	 * whole header section, its empty line included) then own_body,
-	 * composed with head as data is, a blob of their own; the other
-	 * accounts still share data's. Both the caller's, as data. */
+	 * this account's copies (the further ones too, unless they have
+	 * their own) are own_header (a whole header section, its empty line
+	 * included) then own_body, composed with head as data is, a blob of
+	 * their own; the other accounts still share data's. own_body is set
+	 * too when only a further copy has its own header. Both the
+	 * caller's, as data. */
 	struct str own_header, own_body;
 	/* Header fields for this account only (its own spam verdict when the
 	 * recipients' models disagreed, smtp_spam.c), each ending in CRLF,
@@ -143,7 +150,10 @@ struct delivery {
 	uint32_t *email_ids_;
 	struct store_target *targets_;
 	const char **envelopes_;
-	struct deliver_own *own_; /* per plan, for plans with own_header */
+	/* per plan (plans with own_header or encryption), then per further
+	 * copy (those with own_header): nown_ of them */
+	struct deliver_own *own_;
+	size_t nown_;
 };
 
 /*

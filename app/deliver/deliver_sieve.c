@@ -649,6 +649,7 @@ struct dest {
 	const char *name; /* NULL: by role */
 	int create, is_default;
 	struct str flags;
+	uint32_t edits; /* the script's edits when it was filed (sieve_action.edits) */
 };
 
 /*
@@ -657,7 +658,7 @@ struct dest {
  * a later :create is kept). Returns the new count.
  */
 static uint32_t dest_add(struct arena *a, struct dest *d, uint32_t n, enum store_target_role folder,
-                         struct str name, int create, struct str flags)
+                         struct str name, int create, struct str flags, uint32_t edits)
 {
 	for (uint32_t i = 0; i < n; i++) {
 		int same = name.len ? d[i].name && strlen(d[i].name) == name.len &&
@@ -668,7 +669,8 @@ static uint32_t dest_add(struct arena *a, struct dest *d, uint32_t n, enum store
 			return n;
 		}
 	}
-	d[n] = (struct dest){ folder, name.len ? arena_strndup(a, name.p, name.len) : NULL, create, 0, flags };
+	d[n] = (struct dest){ folder, name.len ? arena_strndup(a, name.p, name.len) : NULL, create, 0, flags,
+		              edits };
 	return n + 1;
 }
 
@@ -715,49 +717,115 @@ static int run_active(struct store *st, uint32_t script_acc, uint32_t account,
 }
 
 /*
- * editheader: this account's copies get the header the script left
- * (res->fields) on the message's body, a blob of their own; the other
- * recipients' copies and what is forwarded stay as received. A header
- * longer than the script could see is left alone (logged).
+ * editheader: the header of a copy filed after edits edits of res (an
+ * action's, SIEVE_EDITS_LAST: as the script left it) into *hdr and the
+ * body it goes on into *body, both in a; the other recipients' copies
+ * stay as received. *hdr empty when the header is longer than the
+ * script could see or the edited one would not fit (logged): the copy
+ * is then msg as it is.
  */
-static void own_copy(struct deliver_plan *plan, const struct sieve_result *res, struct str msg,
-                     struct arena *a, const char *session)
+static void header_at(const struct sieve_result *res, uint32_t edits, struct str msg,
+                      struct arena *a, uint32_t account, const char *session, struct str *hdr,
+                      struct str *body)
 {
 	if (res->message.p)
 		msg = res->message; /* replace/enclose: the script's new message */
-	ptrdiff_t body = sieve_body_offset(msg.p, msg.len);
+	ptrdiff_t off = sieve_body_offset(msg.p, msg.len);
 	struct buf h;
 
-	if (body >= 0 && !res->fields) {
-		/* Replaced, not edited since: the new message as it is. */
-		plan->own_header = str_make(msg.p, (size_t)body);
-		plan->own_body = str_make(msg.p + body, msg.len - (size_t)body);
+	*hdr = STR_NULL;
+	if (off < 0) {
+		log_info("deliver", session, "event=sieve_action_skipped account=%u action=editheader reason=header_too_long",
+		         account);
 		return;
 	}
-	if (body < 0) {
-		log_info("deliver", session, "event=sieve_action_skipped account=%u action=editheader reason=header_too_long",
-		         plan->account);
+	*body = str_make(msg.p + off, msg.len - (size_t)off);
+	if (!res->fields) {
+		/* Replaced, not edited since: the new message as it is. */
+		*hdr = str_make(msg.p, (size_t)off);
 		return;
 	}
 	buf_init(&h, SIEVE_HEADER_BYTES_MAX + 64 * 1024);
-	if (sieve_header_write(res, &h) < 0) {
+	if (sieve_header_write_at(res, edits, &h) < 0)
 		log_info("deliver", session, "event=sieve_action_skipped account=%u action=editheader reason=too_large",
-		         plan->account);
-		buf_free(&h);
-		return;
-	}
-	plan->own_header = str_make(arena_strndup(a, buf_data(&h), buf_len(&h)), buf_len(&h));
-	plan->own_body = str_make(msg.p + body, msg.len - (size_t)body);
+		         account);
+	else
+		*hdr = str_make(arena_strndup(a, buf_data(&h), buf_len(&h)), buf_len(&h));
 	buf_free(&h);
 }
 
+/* The plan's copies are the message as res left it. */
+static void own_copy(struct deliver_plan *plan, const struct sieve_result *res, struct str msg,
+                     struct arena *a, const char *session)
+{
+	struct str hdr, body;
+	header_at(res, SIEVE_EDITS_LAST, msg, a, plan->account, session, &hdr, &body);
+	if (hdr.len) {
+		plan->own_header = hdr;
+		plan->own_body = body;
+	}
+}
+
 /*
- * The message as res left it, contiguous in a: the edited header on the
- * body, or the replacement (replace/enclose). msg itself when the script
- * changed nothing, or when the header is longer than it could see or
- * the edited one would not fit (as own_copy() leaves such copies).
+ * The headers of the plan's copies when the account's script edited
+ * (res): each copy the message as edited when its action ran (RFC 5293
+ * §5), d[i].edits; the copy of a keep or fileinto before any edit is
+ * seen as the account's script got it (the global script's edits, gres,
+ * when gedit). One header a distinct point of the script (at most its
+ * edits + 1); a copy whose header is the plan's own shares its blob.
  */
-static struct str edited_message(const struct sieve_result *res, struct str msg, struct arena *a)
+static void own_copies(struct deliver_plan *plan, struct deliver_copy *more, const struct dest *d,
+                       uint32_t nd, const struct sieve_result *res, const struct sieve_result *gres,
+                       struct str msg, struct str seen, struct arena *a, const char *session)
+{
+	uint32_t n = res->edits + 1;
+	struct str *hc = arena_zalloc(a, n * sizeof *hc), body = STR_NULL, b;
+	uint8_t *done = arena_zalloc(a, n);
+	struct str base = STR_NULL; /* the copy before any edit; p NULL: as received */
+
+	if (gres) {
+		header_at(gres, SIEVE_EDITS_LAST, msg, a, plan->account, session, &base, &b);
+		if (base.len)
+			body = b;
+	}
+	for (uint32_t i = 0; i < nd; i++) {
+		uint32_t v = d[i].edits < res->edits ? d[i].edits : res->edits;
+		if (!done[v]) {
+			done[v] = 1;
+			if (v == 0 && !res->message.p)
+				hc[v] = base; /* nothing the script did yet */
+			else {
+				header_at(res, v, seen, a, plan->account, session, &hc[v], &b);
+				if (hc[v].len)
+					body = b;
+			}
+		}
+		struct str h = hc[v];
+		if (i == 0) {
+			plan->own_header = h;
+		} else if (h.p == plan->own_header.p) {
+			more[i - 1].own_header = STR_NULL; /* the plan's blob */
+		} else if (!h.len) {
+			/* As received while the plan's is edited: that header,
+			 * written as the script saw it before its edits. */
+			header_at(res, 0, seen, a, plan->account, session, &h, &b);
+			more[i - 1].own_header = h;
+		} else {
+			more[i - 1].own_header = h;
+		}
+	}
+	plan->own_body = body;
+}
+
+/*
+ * The message as res left it (edited_message), or as it was after edits
+ * edits (edited_at), contiguous in a: the edited header on the body, or
+ * the replacement (replace/enclose). msg itself when the script changed
+ * nothing, or when the header is longer than it could see or the edited
+ * one would not fit (as own_copy() leaves such copies).
+ */
+static struct str edited_at(const struct sieve_result *res, uint32_t edits, struct str msg,
+                            struct arena *a)
 {
 	if (res->message.p)
 		msg = res->message;
@@ -768,7 +836,7 @@ static struct str edited_message(const struct sieve_result *res, struct str msg,
 	if (body < 0)
 		return msg;
 	buf_init(&h, SIEVE_HEADER_BYTES_MAX + 64 * 1024);
-	if (sieve_header_write(res, &h) < 0) {
+	if (sieve_header_write_at(res, edits, &h) < 0) {
 		buf_free(&h);
 		return msg;
 	}
@@ -779,6 +847,29 @@ static struct str edited_message(const struct sieve_result *res, struct str msg,
 	p[hl + bl] = '\0';
 	buf_free(&h);
 	return str_make(p, hl + bl);
+}
+
+static struct str edited_message(const struct sieve_result *res, struct str msg, struct arena *a)
+{
+	return edited_at(res, SIEVE_EDITS_LAST, msg, a);
+}
+
+/*
+ * What a redirect run after edits edits carries (RFC 5293 §5): seen
+ * before any edit of the script, cur (the message as left) at its last,
+ * else the message at that point, written once for each point (cache:
+ * res->edits + 1 entries) so that redirects of one point share it.
+ */
+static struct str redirect_message(const struct sieve_result *res, uint32_t edits, struct str seen,
+                                   struct str cur, struct str *cache, struct arena *a)
+{
+	if (edits >= res->edits || !res->fields)
+		return cur;
+	if (edits == 0 && !res->message.p)
+		return seen;
+	if (!cache[edits].p)
+		cache[edits] = edited_at(res, edits, seen, a);
+	return cache[edits];
 }
 
 void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str msg,
@@ -846,10 +937,12 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 		}
 		return;
 	}
-	/* What redirects and notifications carry: the message as edited. */
+	/* What notifications carry: the message as edited; redirects, as
+	 * it was when each ran. */
 	struct str cur = res.fields || res.message.p ? edited_message(&res, seen, a) : seen;
 	if (cur.p != msg.p)
 		out->edited = cur;
+	struct str *rcache = arena_zalloc(a, (res.edits + 1) * sizeof *rcache);
 
 	/* Where copies go, in the order of the actions: the first becomes
 	 * the plan's own, the others its further copies. */
@@ -860,7 +953,7 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 		const struct sieve_action *x = &res.actions[i];
 		switch (x->kind) {
 		case SIEVE_ACT_KEEP:
-			nd = dest_add(a, d, nd, STORE_TARGET_INBOX, STR_NULL, 0, x->flags);
+			nd = dest_add(a, d, nd, STORE_TARGET_INBOX, STR_NULL, 0, x->flags, x->edits);
 			break;
 		case SIEVE_ACT_FILEINTO: {
 			/* :mailboxid (RFC 9042 §4) and :specialuse (RFC 8579
@@ -876,17 +969,17 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 			if (found)
 				t = str_c(arena_strdup(a, f.found));
 			if (str_eq_ci(t, STR_LIT("INBOX")))
-				nd = dest_add(a, d, nd, STORE_TARGET_INBOX, STR_NULL, 0, x->flags);
+				nd = dest_add(a, d, nd, STORE_TARGET_INBOX, STR_NULL, 0, x->flags, x->edits);
 			else if (!found && is_junk(x))
-				nd = dest_add(a, d, nd, STORE_TARGET_JUNK, STR_NULL, 0, x->flags);
+				nd = dest_add(a, d, nd, STORE_TARGET_JUNK, STR_NULL, 0, x->flags, x->edits);
 			else if (t.len > 1000 || memchr(t.p, '\0', t.len)) {
 				/* Not a name the store could hold: the INBOX (RFC 5228 §4.1). */
 				log_info("deliver", session, "event=fileinto_fallback account=%u reason=bad_name",
 				         plan->account);
-				nd = dest_add(a, d, nd, STORE_TARGET_INBOX, STR_NULL, 0, x->flags);
+				nd = dest_add(a, d, nd, STORE_TARGET_INBOX, STR_NULL, 0, x->flags, x->edits);
 			} else
 				nd = dest_add(a, d, nd, STORE_TARGET_INBOX, t, found ? 0 : x->create,
-				              x->flags);
+				              x->flags, x->edits);
 			break;
 		}
 		case SIEVE_ACT_DISCARD:
@@ -917,6 +1010,8 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 						(x->by_trace ? DELIVER_BY_TRACE : 0)
 				      : 0;
 			out->redirect_by_deadline[out->nredirects] = x->by_deadline;
+			struct str rm = redirect_message(&res, x->edits, seen, cur, rcache, a);
+			out->redirect_msg[out->nredirects] = rm.p != msg.p ? rm : STR_NULL;
 			out->redirects[out->nredirects++] = arena_strndup(a, x->target.p, x->target.len);
 			break;
 		}
@@ -978,10 +1073,10 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 	 * folder, Junk for a quarantine. */
 	if (res.implicit_keep) {
 		struct str none = STR_NULL;
-		nd = dest_add(a, d, nd, plan->folder, none, 0, res.keep_flags);
+		nd = dest_add(a, d, nd, plan->folder, none, 0, res.keep_flags, SIEVE_EDITS_LAST);
 		d[nd - 1].is_default = 1;
 	} else if (!nd && fallback) {
-		nd = dest_add(a, d, nd, STORE_TARGET_INBOX, STR_NULL, 0, STR_NULL);
+		nd = dest_add(a, d, nd, STORE_TARGET_INBOX, STR_NULL, 0, STR_NULL, SIEVE_EDITS_LAST);
 	}
 	const char *base = plan->keywords;
 	if (!nd) {
@@ -1006,13 +1101,14 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 				plan->create = d[i].create;
 				plan->keywords = kw;
 			} else {
-				more[i - 1] = (struct deliver_copy){ d[i].folder, d[i].name, d[i].create, kw };
+				more[i - 1] = (struct deliver_copy){ d[i].folder, d[i].name, d[i].create, kw,
+				                                     STR_NULL };
 			}
 		}
 		plan->more = more;
 		plan->nmore = nd - 1;
 		if (res.fields || res.message.p)
-			own_copy(plan, &res, seen, a, session);
+			own_copies(plan, more, d, nd, &res, gedit ? &gres : NULL, msg, seen, a, session);
 		else if (gedit)
 			own_copy(plan, &gres, msg, a, session);
 	}

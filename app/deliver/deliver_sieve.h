@@ -78,9 +78,13 @@ struct deliver_sieve_out {
 	int64_t redirect_by_deadline[DELIVER_SIEVE_REDIRECTS_MAX];
 	unsigned nredirects;
 	/* The message as the scripts left it (editheader, replace, enclose;
-	 * the global script's edits included), contiguous in the arena: what
-	 * redirects carry (RFC 5293 §4). p NULL: as received. */
+	 * the global script's edits included), contiguous in the arena. p
+	 * NULL: as received. */
 	struct str edited;
+	/* Per redirect, what it carries (RFC 5293 §5): the message as edited
+	 * when the redirect ran, in the arena; redirects run at one point
+	 * share one pointer. p NULL: as received. */
+	struct str redirect_msg[DELIVER_SIEVE_REDIRECTS_MAX];
 };
 #define DELIVER_BY 1u        /* a deadline was given */
 #define DELIVER_BY_RETURN 2u /* R mode ("return"), else N ("notify") */

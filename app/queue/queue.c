@@ -321,7 +321,6 @@ static void sieve_stage(struct submit_job *j)
 		deliver_sieve_plan(j->st, &j->plans[i], pmsg[i].p ? pmsg[i] : clean, str_c(j->head),
 				   str_c(r->sender), str_c(j->rcpt_of[i]), 0, j->arena, NULL, 1,
 				   by.by ? &by : NULL, &out);
-		struct str edited = out.edited.p ? out.edited : pmsg[i];
 		j->after[i] = out.after;
 		if (out.reject) {
 			j->rejected[i] = out.reject;
@@ -332,6 +331,8 @@ static void sieve_stage(struct submit_job *j)
 			struct store_forward fw[FORWARD_TARGETS_MAX];
 			size_t n = 0, nf = 0;
 			const char *t = out.redirects[k];
+			/* What this redirect carries (RFC 5293 §5). */
+			struct str edited = out.redirect_msg[k].p ? out.redirect_msg[k] : pmsg[i];
 			enum store_rcpt res = store_resolve_forwards(j->st, t, acc, LOCAL_MAX_PER_RCPT, &n,
 								     fw, FORWARD_TARGETS_MAX, &nf);
 			if (res == STORE_RCPT_NOT_LOCAL) {

@@ -189,22 +189,33 @@ struct sieve_action {
 	 * default), :bytrace. */
 	unsigned by : 1, by_return : 1, by_trace : 1;
 	int64_t by_deadline;
+	/* The editheader edits the message had had when the action ran
+	 * (RFC 5293 §5: an action that stores or sends the message takes it
+	 * as edited up to that point, as Pigeonhole's): its header is
+	 * sieve_header_write_at(res, edits); SIEVE_EDITS_LAST when a replace
+	 * or enclose followed (tern keeps only the last message: such an
+	 * action gets the message as the script left it). */
+	uint32_t edits;
 };
+#define SIEVE_EDITS_LAST UINT32_MAX
 
-/* A header field as a script left it (editheader). */
+/* A header field of the message a script edited (editheader). */
 struct sieve_field {
 	struct str name, value; /* value raw, folds kept; an added one as the script gave it */
-	unsigned added : 1;
+	/* The edit (from 1) that added it, 0 for the message's own; the edit
+	 * that deleted it, 0 when it is still there. */
+	uint32_t added, deleted;
 };
 
 struct sieve_result {
 	struct sieve_action *actions;
 	uint32_t nactions;
 	/* editheader (RFC 5293): when the script added or deleted a field,
-	 * the message's header fields as it left them, in order; NULL and 0
-	 * otherwise (also after a run-time error). */
+	 * the message's header fields in order, those it deleted included
+	 * (each says when it came and went); NULL and 0 otherwise (also
+	 * after a run-time error). edits: how many edits the script made. */
 	struct sieve_field *fields;
-	uint32_t nfields;
+	uint32_t nfields, edits;
 	/* replace/enclose (RFC 5703): the whole new message (header and body,
 	 * CRLF lines) the later tests saw; fields, when set, are its header
 	 * as edited since. p NULL when the message was not replaced. */
@@ -295,8 +306,12 @@ int sieve_run(const struct sieve_script *s, const struct sieve_env *env, struct 
  * that is not ASCII as RFC 2047 words, then the empty line. Lines the
  * header parser could not read as fields are not in res->fields and so
  * not written. 0, or -1 when out's maximum refused it.
+ * sieve_header_write() writes the header as the script left it,
+ * sieve_header_write_at() as it was after edits edits (an action's
+ * edits; SIEVE_EDITS_LAST: as left).
  */
 int sieve_header_write(const struct sieve_result *res, struct buf *out);
+int sieve_header_write_at(const struct sieve_result *res, uint32_t edits, struct buf *out);
 
 /*
  * Where msg's body starts (after the empty line ending its header), or

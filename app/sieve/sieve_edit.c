@@ -54,9 +54,16 @@ size_t field_size(const struct hfield *f)
 
 int sieve_header_write(const struct sieve_result *res, struct buf *out)
 {
+	return sieve_header_write_at(res, SIEVE_EDITS_LAST, out);
+}
+
+int sieve_header_write_at(const struct sieve_result *res, uint32_t edits, struct buf *out)
+{
 	for (uint32_t i = 0; i < res->nfields; i++) {
 		const struct sieve_field *f = &res->fields[i];
-		if (put_field(out, f->name, f->value, f->added) < 0)
+		if (f->added > edits || (f->deleted && f->deleted <= edits))
+			continue;
+		if (put_field(out, f->name, f->value, f->added != 0) < 0)
 			return -1;
 	}
 	return buf_append_c(out, "\r\n");
@@ -97,6 +104,10 @@ static void set_message(struct run *r, struct buf *b)
 	r->menv.msg = m.p;
 	r->menv.len = m.len;
 	r->res->message = m;
+	/* The actions so far saw a message tern does not keep: they get
+	 * the one the script leaves (sieve.h's SIEVE_EDITS_LAST). */
+	for (uint32_t i = 0; i < r->res->nactions; i++)
+		r->res->actions[i].edits = SIEVE_EDITS_LAST;
 	r->headers_parsed = 0;
 	r->size_delta = 0;
 	r->nhf = 0;

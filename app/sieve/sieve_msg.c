@@ -35,9 +35,9 @@ static void push_field(struct run *r, struct str name, struct str value, int fro
 	}
 	if (front) {
 		memmove(r->hf + 1, r->hf, r->nhf * sizeof(*r->hf));
-		r->hf[0] = (struct hfield){ name, value, 0, (uint8_t)added, 0 };
+		r->hf[0] = (struct hfield){ name, value, 0, (uint16_t)added, 0 };
 	} else {
-		r->hf[r->nhf] = (struct hfield){ name, value, 0, (uint8_t)added, 0 };
+		r->hf[r->nhf] = (struct hfield){ name, value, 0, (uint16_t)added, 0 };
 	}
 	r->nhf++;
 }
@@ -86,7 +86,7 @@ int msg_header_add(struct run *r, struct str name, struct str value, int last)
 	msg_headers(r);
 	if (r->nhf >= HFIELDS_MAX)
 		return -1;
-	push_field(r, name, value, !last, 1);
+	push_field(r, name, value, !last, (int)++r->edits);
 	r->size_delta += (int64_t)field_size(&r->hf[last ? r->nhf - 1 : 0]);
 	return 0;
 }

@@ -68,6 +68,7 @@ static struct sieve_action *add_action(struct run *r, const struct sv_node *n,
 	struct sieve_action *a = &r->res->actions[r->res->nactions++];
 	memset(a, 0, sizeof(*a));
 	a->kind = k;
+	a->edits = r->edits;
 	return a;
 }
 
@@ -518,7 +519,7 @@ static void cmd_deleteheader(struct run *r, const struct sv_node *n)
 	struct str name = keep_str(r, arg_str(r, &n->pos[0], 0));
 	const struct sv_arg *ix = node_tag(n, G_INDEX);
 	int last = node_tag(n, G_LAST) != NULL;
-	uint32_t count = 0, seen = 0, want = 0;
+	uint32_t count = 0, seen = 0, want = 0, edited = 0;
 	struct sv_matcher m;
 
 	if (!valid_header_name(name) || protected_header(name))
@@ -558,7 +559,9 @@ static void cmd_deleteheader(struct run *r, const struct sv_node *n)
 		 * (RFC 5293 §6: silently ignored). */
 		if (!del || r->hf[i].fixed)
 			continue;
-		r->hf[i].deleted = 1;
+		if (!edited)
+			edited = ++r->edits;
+		r->hf[i].deleted = (uint16_t)edited;
 		r->size_delta -= (int64_t)field_size(&r->hf[i]);
 		struct sieve_action *a = add_action(r, n, SIEVE_ACT_DELETEHEADER);
 		if (!a)
@@ -867,8 +870,9 @@ static void run_block(struct run *r, const struct sv_node *n)
 	}
 }
 
-/* editheader's work as the result's fields: those still there, in order,
- * when some action added or deleted one. */
+/* editheader's work as the result's fields, in order, the deleted ones too
+ * (each with the edits that added and deleted it: an action's header is
+ * the fields there at its point), when some action added or deleted one. */
 static void export_fields(struct run *r)
 {
 	uint32_t n = 0;
@@ -881,10 +885,12 @@ static void export_fields(struct run *r)
 	msg_headers(r); /* a replace since the last test: the new message's */
 	struct sieve_field *f = arena_alloc(r->a, (r->nhf + 1) * sizeof *f);
 	for (uint32_t i = 0; i < r->nhf; i++)
-		if (!r->hf[i].deleted && !r->hf[i].fixed)
-			f[n++] = (struct sieve_field){ r->hf[i].name, r->hf[i].value, r->hf[i].added };
+		if (!r->hf[i].fixed)
+			f[n++] = (struct sieve_field){ r->hf[i].name, r->hf[i].value, r->hf[i].added,
+			                               r->hf[i].deleted };
 	r->res->fields = f;
 	r->res->nfields = n;
+	r->res->edits = r->edits;
 }
 
 void sieve_env_host(struct sieve_env *env, const char *host)

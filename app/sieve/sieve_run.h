@@ -13,7 +13,10 @@
 
 struct hfield {
 	struct str name, value; /* value raw (folded) */
-	uint8_t deleted, added;
+	/* the edit (r->edits, from 1) that deleted or added the field, 0
+	 * none: what the message was after edit e (an action's, RFC 5293
+	 * §5) is the fields with added <= e and deleted 0 or above e */
+	uint16_t deleted, added;
 	uint8_t fixed; /* one of env->head's: read, never edited or written */
 };
 
@@ -44,6 +47,7 @@ struct run {
 	uint32_t nhf, caphf;
 	int headers_parsed;
 	int64_t size_delta; /* octets editheader added (removed) since the message was set */
+	uint32_t edits;     /* addheader and deleteheader commands that changed the header */
 	struct mime_tree tree;
 	int tree_parsed;
 	uint64_t body_seen; /* body octets examined so far */

@@ -843,7 +843,7 @@ static int sieve_stage(struct smtp_session *s, const char *fields, int junk)
 			redirect_route(s, to, i, out.redirects[k], junk_of(tx, i, junk),
 				       out.redirect_notify[k], out.redirect_ret[k], out.redirect_by[k],
 				       out.redirect_by_deadline[k],
-				       out.edited.p ? out.edited : tx->plan_msg[i]);
+				       out.redirect_msg[k].p ? out.redirect_msg[k] : tx->plan_msg[i]);
 	}
 	if (nrej && nrej == tx->naccounts && tx->nplans == tx->naccounts) {
 		/* Refused, never accepted and bounced (RFC 5429 §2.1). */

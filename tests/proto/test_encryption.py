@@ -231,6 +231,25 @@ def test_encryption_at_rest():
         send(s, inline, [USER])
         assert stored(s, USER, "inline").endswith(inline)
 
+        # A Sieve script that files before and after an edit: each copy is
+        # the message as edited when its action ran (RFC 5293 §5), each
+        # sealed; the edit shows in the clear header of the later one.
+        s.cli("sieve", "put", USER, "s", input='require ["editheader", "fileinto", "mailbox"];\n'
+              'fileinto :create "First"; addheader "X-Step" "two"; keep;\n')
+        s.cli("sieve", "activate", USER, "s")
+        send(s, message("sieve-steps"), [USER])
+        first = [s.raw(USER, mid) for mid, line in s.messages(USER, "First") if "sieve-steps" in line]
+        kept = stored(s, USER, "sieve-steps")
+        assert len(first) == 1, s.messages(USER, "First")
+        for raw, stepped in ((first[0], False), (kept, True)):
+            head, body = header_and_body(raw)
+            assert (b"X-Step: two\r\n" in head) == stepped and b"launch code" not in raw, head
+            armored = body[body.index(b"-----BEGIN PGP MESSAGE-----"):
+                           body.index(b"-----END PGP MESSAGE-----") + 25]
+            r = gpg(home, "--decrypt", input=armored)
+            assert r.returncode == 0 and r.stdout == ENTITY, r.stderr.decode()
+        s.cli("sieve", "deactivate", USER)
+
         # S/MIME: an RSA certificate, AES-128.
         key, cert = os.path.join(tmp, "k.pem"), os.path.join(tmp, "c.pem")
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",

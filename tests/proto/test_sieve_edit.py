@@ -21,7 +21,13 @@ check.
   outcome: a rejecting account stores nothing and the (authenticated)
   sender gets a failure DSN for that recipient, the others deliver.
   A submitted copy an account's script edits and redirects to another
-  local account reaches it edited (RFC 5293 §4)."""
+  local account reaches it edited (RFC 5293 §4).
+- Each action that stores the message stores it as edited up to that
+  action: an addheader after a fileinto is not in that fileinto's copy,
+  a deleteheader after it does not take the field out of it (the message
+  is captured when the action runs, as Pigeonhole stores it); the
+  implicit keep stores the message as the script left it. A redirect
+  likewise carries the message as edited when it ran."""
 import atexit
 import imaplib
 import re
@@ -40,6 +46,10 @@ FAY = ("fay@example.test", "fay-pw-edit-1")
 GIL = ("gil@example.test", "gil-pw-edit-1")
 HAL = ("hal@example.test", "hal-pw-edit-1")
 IVY = ("ivy@example.test", "ivy-pw-edit-1")
+JAY = ("jay@example.test", "jay-pw-edit-1")
+KIT = ("kit@example.test", "kit-pw-edit-1")
+LEE = ("lee@example.test", "lee-pw-edit-1")
+MAY = ("may@example.test", "may-pw-edit-1")
 
 _srv = None
 
@@ -47,7 +57,7 @@ _srv = None
 def srv():
     global _srv
     if _srv is None:
-        _srv = Server(accounts=[ANN, BEN, CAL, DOT, EVE, FAY, GIL, HAL, IVY], imap=True,
+        _srv = Server(accounts=[ANN, BEN, CAL, DOT, EVE, FAY, GIL, HAL, IVY, JAY, KIT, LEE, MAY], imap=True,
                       submission=True)
     return _srv
 
@@ -290,6 +300,61 @@ def test_submission_redirect_carries_edits():
     raw = s.raw(IVY[0], got[0][0])
     assert b"X-Via: hal\r\n" in raw and b"X-Private" not in raw, raw[:2000]
     assert s.messages(HAL[0]) == []
+
+
+def test_each_fileinto_stores_the_message_as_edited_so_far():
+    s = srv()
+    script(s, JAY[0], 'require ["editheader", "fileinto", "mailbox"];\n'
+           'fileinto :create "First";\n'
+           'addheader "X-Step" "two";\n'
+           'fileinto :create "Second";\n'
+           'deleteheader "X-Orig";\n'
+           'keep;\n'
+           'fileinto :create "First";\n')  # a duplicate: the first stands
+    with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+        c.sendmail("alice@remote.test", [JAY[0]],
+                   message(subject="steps", to=JAY[0], extra="X-Orig: here\r\n",
+                           body="Same body.\r\n"))
+    assert s.wait_log("event=sieve account=")
+    m = imap(s, JAY)
+    heads = {}
+    for box in ("First", "Second", "INBOX"):
+        got = fetch_all(m, box, "FLAGS")
+        assert list(got) == ["steps"], (box, got)
+        heads[box] = got["steps"][1]
+        m.select('"%s"' % box, readonly=True)
+        typ, data = m.fetch("1", "(BODY.PEEK[TEXT])")
+        assert data[0][1] == b"Same body.\r\n", (box, data)
+    assert "X-Step" not in heads["First"] and "X-Orig: here\r\n" in heads["First"], heads
+    assert "X-Step: two\r\n" in heads["Second"] and "X-Orig: here\r\n" in heads["Second"], heads
+    assert "X-Step: two\r\n" in heads["INBOX"] and "X-Orig" not in heads["INBOX"], heads
+    for h in heads.values():
+        assert h.startswith("Return-Path: <alice@remote.test>\r\nReceived: from "), h
+    m.logout()
+
+
+def test_each_redirect_carries_the_message_as_edited_so_far():
+    s = srv()
+    script(s, KIT[0], 'require ["editheader", "copy"];\n'
+           'redirect :copy "%s";\n'
+           'addheader "X-Step" "two";\n'
+           'redirect :copy "%s";\n'
+           'deleteheader "X-Orig";\n' % (LEE[0], MAY[0]))
+    with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+        c.sendmail("alice@remote.test", [KIT[0]],
+                   message(subject="hops", to=KIT[0], extra="X-Orig: here\r\n"))
+    heads = {}
+    for who in (LEE, MAY, KIT):
+        # Our accounts a redirect reaches are copies of the same
+        # commit: stored when the SMTP reply came.
+        m = imap(s, who)
+        got = fetch_all(m, "INBOX", "FLAGS")
+        assert list(got) == ["hops"], (who, got, s.log_text()[-2000:])
+        heads[who[0]] = got["hops"][1]
+        m.logout()
+    assert "X-Step" not in heads[LEE[0]] and "X-Orig: here\r\n" in heads[LEE[0]], heads
+    assert "X-Step: two\r\n" in heads[MAY[0]] and "X-Orig: here\r\n" in heads[MAY[0]], heads
+    assert "X-Step: two\r\n" in heads[KIT[0]] and "X-Orig" not in heads[KIT[0]], heads
 
 
 def test_zz_stop():

@@ -1410,6 +1410,72 @@ static void test_header_text(void)
 	CHECK(strstr(h, "\r\n word") != NULL && strstr(h, "word59\r\nA: b\r\n\r\n") != NULL);
 }
 
+/* Each action knows the edits made before it (RFC 5293 §5): the header
+ * written at that point is the message its copy stores; a deleteheader
+ * that removes several fields is one edit; a replace makes the earlier
+ * actions take the message as left. */
+static void test_edit_points(void)
+{
+	const char *script =
+		"require [\"editheader\", \"fileinto\", \"copy\", \"replace\"];"
+		"fileinto \"A\"; addheader \"X-1\" \"one\"; redirect :copy \"r@b.example\";"
+		"deleteheader \"X-D\"; fileinto \"B\"; addheader :last \"X-2\" \"two\"; keep;";
+	const char *msg = "X-D: a\r\nSubject: s\r\nX-D: b\r\n\r\nbody\r\n";
+	char err[SIEVE_ERROR_MAX];
+	struct sieve_script *s = sieve_compile(script, strlen(script), err);
+	struct sieve_env env;
+	struct sieve_result res;
+	struct arena *a = arena_new(0);
+	static const char *want[] = {
+		"X-D: a\r\nSubject: s\r\nX-D: b\r\n\r\n",
+		"X-1: one\r\nX-D: a\r\nSubject: s\r\nX-D: b\r\n\r\n",
+		"X-1: one\r\nSubject: s\r\n\r\n",
+		"X-1: one\r\nSubject: s\r\nX-2: two\r\n\r\n",
+	};
+
+	CHECK(s != NULL);
+	memset(&env, 0, sizeof env);
+	env.msg = msg;
+	env.len = strlen(msg);
+	CHECK(s && sieve_run(s, &env, a, &res) == 0);
+	CHECK(res.edits == 3);
+	uint32_t at[4] = { 99, 99, 99, 99 };
+	for (uint32_t i = 0; i < res.nactions; i++) {
+		const struct sieve_action *x = &res.actions[i];
+		if (x->kind == SIEVE_ACT_FILEINTO && x->target.len == 1)
+			at[x->target.p[0] == 'A' ? 0 : 2] = x->edits;
+		else if (x->kind == SIEVE_ACT_REDIRECT)
+			at[1] = x->edits;
+		else if (x->kind == SIEVE_ACT_KEEP)
+			at[3] = x->edits;
+	}
+	CHECK(at[0] == 0 && at[1] == 1 && at[2] == 2 && at[3] == 3);
+	for (int i = 0; i < 4; i++) {
+		struct buf b;
+		buf_init(&b, 4096);
+		CHECK(sieve_header_write_at(&res, at[i], &b) == 0);
+		(void)buf_append(&b, "", 1);
+		CHECK_EQ_STR(buf_data(&b), want[i]);
+		buf_free(&b);
+	}
+	arena_free(&a);
+	sieve_script_free(&s);
+
+	/* fileinto, addheader, replace, fileinto: the first stores what the
+	 * script leaves (tern keeps one message). */
+	script = "require [\"editheader\", \"fileinto\", \"replace\"];"
+	         "fileinto \"A\"; addheader \"X-1\" \"one\"; replace \"new\"; fileinto \"B\";";
+	s = sieve_compile(script, strlen(script), err);
+	a = arena_new(0);
+	CHECK(s && sieve_run(s, &env, a, &res) == 0);
+	CHECK(res.message.p != NULL);
+	for (uint32_t i = 0; i < res.nactions; i++)
+		if (res.actions[i].kind == SIEVE_ACT_FILEINTO && res.actions[i].target.p[0] == 'A')
+			CHECK(res.actions[i].edits == SIEVE_EDITS_LAST);
+	arena_free(&a);
+	sieve_script_free(&s);
+}
+
 /* The fields the server puts in front (sieve_env.head): the tests read
  * them first, size counts them; deleteheader leaves them and the edited
  * header or replaced message never holds them (the store writes them). */
@@ -2060,6 +2126,7 @@ int main(void)
 	test_extracttext();
 	test_edit_write();
 	test_server_head();
+	test_edit_points();
 	test_header_text();
 	test_envelope_dsn();
 	test_envelope_paths();
