@@ -908,6 +908,7 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 		env.by_deadline = dsn->by_deadline;
 		env.remote_ip = dsn->remote_ip;
 		env.remote_host = dsn->remote_host;
+		env.auth = dsn->auth;
 	}
 	sieve_env_host(&env, hostname_now()); /* environment "host", "domain" */
 	struct sieve_result res, gres;

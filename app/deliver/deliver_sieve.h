@@ -106,6 +106,10 @@ struct deliver_sieve_dsn {
 	/* environment (RFC 5183 §4.1): the SMTP client's address and the
 	 * name iprev verified for it; empty when unknown. */
 	struct str remote_ip, remote_host;
+	/* envelope "auth" (RFC 4954 §5's AUTH= identity): the address of the
+	 * account that signed in and submitted the message; empty for mail
+	 * from port 25, whose AUTH= nobody vouches for. */
+	struct str auth;
 };
 
 /*

@@ -309,6 +309,10 @@ static void sieve_stage(struct submit_job *j)
 					      ((r->flags & QUEUE_BY_TRACE) ? DELIVER_BY_TRACE : 0)
 					: 0,
 	    .by_deadline = r->by_deadline};
+	/* envelope "auth": the account that signed in (RFC 4954 §5). */
+	char login[STORE_ADDR_MAX + 1];
+	if (r->account && store_account_email(j->st, r->account, login, sizeof login) == STORE_OK)
+		by.auth = str_c(arena_strdup(j->arena, login));
 	/* Per plan: the message as the script that redirected it here left
 	 * it (RFC 5293 §4; p NULL: as submitted). */
 	struct str *pmsg = arena_zalloc(j->arena, cap * sizeof *pmsg);
@@ -320,7 +324,7 @@ static void sieve_stage(struct submit_job *j)
 		 * can be told as a DSN for this recipient alone. */
 		deliver_sieve_plan(j->st, &j->plans[i], pmsg[i].p ? pmsg[i] : clean, str_c(j->head),
 				   str_c(r->sender), str_c(j->rcpt_of[i]), 0, j->arena, NULL, 1,
-				   by.by ? &by : NULL, &out);
+				   by.by || by.auth.len ? &by : NULL, &out);
 		j->after[i] = out.after;
 		if (out.reject) {
 			j->rejected[i] = out.reject;

@@ -93,6 +93,7 @@ UNA = ("una@example.test", "una-pw-sieve-1")
 VIC = ("vic@example.test", "vic-pw-sieve-1")
 XAN = ("xan@example.test", "xan-pw-sieve-1")
 ZOE = ("zoe@example.test", "zoe-pw-sieve-1")
+WYN = ("wyn@example.test", "wyn-pw-sieve-1")
 
 _env = None
 
@@ -113,7 +114,7 @@ def env():
         dns = DnsServer(zone)
         remote = Receiver(ips[0], port, dsn=True, extra_ehlo=("DELIVERBY",))
         srv = Server(accounts=[ANN, BEN, CAL, DOT, EVE, FAY, GIL, HAL, IVO, JON, KIM, LEO, MAX, NED,
-                               OLA, PIA, QUA, RAY, SAM, TIM, UNA, VIC, XAN, ZOE],
+                               OLA, PIA, QUA, RAY, SAM, TIM, UNA, VIC, XAN, ZOE, WYN],
                      http=True, submission=True, env={
             "TERN_DNS_SERVERS": dns.servers, "TERN_QUEUE_MX_PORT": str(port),
             "TERN_QUEUE_RETRY_SCHEDULE": "1", "TERN_QUEUE_TIMEOUT": "5",
@@ -459,6 +460,22 @@ def test_yu_submission_duplicate():
     script(srv, TIM[0], 'require "duplicate";\nif duplicate { discard; }\n')
     submit(srv, ANN, TIM[0], [message("subdup", to=TIM[0], sender=ANN[0])] * 2)
     assert subjects(srv, TIM[0]) == ["subdup"], srv.log_text()[-2000:]
+
+
+def test_yu_submission_envelope_auth():
+    """envelope "auth" (RFC 4954 §5's AUTH=, what Cyrus and Pigeonhole
+    give scripts): the signed-in sender of a submitted message; mail
+    from port 25 has none, so the test is false."""
+    srv, _, _ = env()
+    script(srv, WYN[0], 'require ["envelope", "fileinto", "mailbox", "variables"];\n'
+           'if envelope :localpart :matches "auth" "*" { fileinto :create "auth-${1}"; }\n'
+           'elsif envelope :domain :is "auth" "example.test" { fileinto :create "nolocal"; }\n')
+    submit(srv, ANN, WYN[0], [message("byann", to=WYN[0], sender=ANN[0])])
+    assert subjects(srv, WYN[0], "auth-ann") == ["byann"], srv.log_text()[-2000:]
+    codes, end = send(srv, "bob@remote.test", [WYN[0]],
+                      message("by25", to=WYN[0], sender="bob@remote.test"), source="127.0.0.9")
+    assert end[0] == 250, end
+    assert subjects(srv, WYN[0]) == ["by25"], srv.log_text()[-2000:]
 
 
 def test_yx_alias_reject():
