@@ -1124,8 +1124,9 @@ static int do_require(struct parser *ps, struct sv_node *n)
 	return 0;
 }
 
-/* ihave with only constant known extensions enables them for the block;
- * with an unknown one the block is parsed leniently (it never runs). */
+/* ihave with only known extensions it may grant (sv_ihave_grants)
+ * enables them for the block; with another one the block is parsed
+ * leniently (it never runs: the test is false, names taken as written). */
 static int ihave_scope(struct parser *ps, struct sv_node *test, uint64_t *exts_r)
 {
 	int all_known = 1;
@@ -1133,10 +1134,11 @@ static int ihave_scope(struct parser *ps, struct sv_node *test, uint64_t *exts_r
 	if (!test || test->id != T_IHAVE)
 		return 1;
 	for (uint32_t i = 0; i < test->pos[0].n; i++) {
-		int x = sv_ext_find(test->pos[0].v[i].s);
-		if (x < 0)
-			all_known &= sieve_extension_known(test->pos[0].v[i].s);
-		else
+		struct str name = test->pos[0].v[i].s;
+		int x = sv_ext_find(name);
+		int grants = sv_ihave_grants(name);
+		all_known &= grants;
+		if (x >= 0 && grants)
 			*exts_r |= 1ull << x;
 	}
 	return all_known;

@@ -137,6 +137,9 @@ enum sv_argtype sv_tag_argtype(int tag);
 int sv_tag_ext(int tag, uint16_t cmd); /* extension a tag needs on cmd, -1 none */
 int sv_ext_find(struct str name);
 const char *sv_ext_name(int ext);
+/* 1 when ihave (RFC 5463) grants the extension: known, and not one that
+ * changes how a script is read (§4: variables, encoded-character). */
+int sv_ihave_grants(struct str name);
 
 /* sieve_match.c */
 struct sv_matcher {

@@ -77,6 +77,15 @@ int sieve_extension_known(struct str name)
 	return sv_ext_find(name) >= 0;
 }
 
+int sv_ihave_grants(struct str name)
+{
+	/* RFC 5463 §4: not extensions that change how a script is read
+	 * (variables, encoded-character): the test fails, the block is not
+	 * read with them. */
+	return sieve_extension_known(name) && !str_eq(name, STR_LIT("variables")) &&
+	       !str_eq(name, STR_LIT("encoded-character"));
+}
+
 const char *sv_ext_name(int ext)
 {
 	return ext >= 0 && ext < EXT_COUNT ? ext_names[ext] : "";

@@ -1068,8 +1068,11 @@ int test_eval(struct run *r, const struct sv_node *t)
 	case T_HASFLAG:
 		return test_hasflag(r, t);
 	case T_IHAVE:
+		/* The names as written, as the compiler read the block (RFC
+		 * 5463: ihave decides how the block is read, so a "${name}"
+		 * is no extension's name): a block read leniently never runs. */
 		for (uint32_t k = 0; k < t->pos[0].n; k++)
-			if (!sieve_extension_known(arg_str(r, &t->pos[0], k)))
+			if (!sv_ihave_grants(t->pos[0].v[k].s))
 				return 0;
 		return 1;
 	case T_ENVIRONMENT: {

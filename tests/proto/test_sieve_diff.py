@@ -312,6 +312,19 @@ SCRIPTS = {
     # ihave (RFC 5463), environment (RFC 5183), duplicate (RFC 7352), vacation
     # :seconds (RFC 6131), mime :param (RFC 5703), extracttext, enotify.
     "ihave_unknown": 'require "ihave"; if ihave "x-frob" { frob "a"; } else { discard; }',
+    # RFC 5463 §4: ihave of variables or encoded-character fails (they
+    # change how the block is read), and its names are taken as written,
+    # when the script compiles (tern made both true; "${e}" was expanded
+    # at run time, so a block read for an extension it lacked ran and
+    # failed with 'command "fileinto" is not supported').
+    "ihave_variables": ('require ["ihave","fileinto"]; if ihave "variables" { set "a" "b"; fileinto "in${a}"; } '
+                        'else { fileinto "else"; }'),
+    "ihave_enc_char": ('require ["ihave","fileinto"]; if ihave ["fileinto", "encoded-character"] '
+                       '{ fileinto "${hex:41}"; } else { fileinto "else"; }'),
+    "ihave_var_name": ('require ["ihave","variables","fileinto"]; set "e" "fileinto"; '
+                       'if ihave "${e}" { fileinto "v"; } else { fileinto "literal"; }'),
+    "ihave_var_lenient": ('require ["ihave","variables"]; set "e" "fileinto"; '
+                          'if ihave "${e}" { fileinto "ran"; }'),
     # environment's "host" and "domain" (RFC 5183 §4.1) are there in
     # `tern sieve test` too (Pigeonhole's environment/rfc.svtest counts
     # "host" as one value; tern had none).
