@@ -79,6 +79,7 @@ struct run {
 	uint32_t part;          /* the current MIME part: 0, the message, outside loops */
 	uint64_t part_hdr_seen; /* part header octets examined (:mime) */
 	const struct sv_node *cur_test; /* header :mime options being read */
+	struct str cur_field;           /* the name of the field a test's callback reads */
 	int loops;              /* foreverypart loops running */
 	const struct sv_node *pending_enclose; /* enclose inside a loop: done when the loops end */
 	int breaking;           /* a break is leaving loops... */

@@ -156,6 +156,7 @@ static void fields_named(struct run *r, const struct sv_node *n, const struct sv
 			seen++;
 			if (ix && seen != want)
 				continue;
+			r->cur_field = hf[i].name;
 			each(r, hf[i].value, vs, extra);
 		}
 	}
@@ -212,36 +213,52 @@ static void each_value(struct run *r, struct str raw, struct vals *vs, int decod
 }
 
 /* header :mime with :type, :subtype, :contenttype or :param (RFC 5703
- * §4.1.1): the value read as a MIME structured field. The node is found
- * through the run's current test. */
+ * §4.1.1): a Content-Type field read as "type/subtype; params", a
+ * Content-Disposition as "type; params". As Pigeonhole: each field gives
+ * one value, or with :param each parameter of it named (in the field's
+ * order); the empty string for what it has not (no parameter of those
+ * names, a Content-Type that is no type/subtype, any other field), so a
+ * field is never missing from `:count` and `:matches "*"` holds for it.
+ * The node is found through the run's current test. */
 static void each_mime_value(struct run *r, struct str raw, struct vals *vs, int unused)
 {
 	const struct sv_node *n = r->cur_test;
 	const struct sv_arg *pa = node_tag(n, G_PARAM);
-	struct str v = msg_field_value(r, raw, 0), val, sub;
-	struct mime_param *params;
-	uint32_t np;
+	struct str v = msg_field_value(r, raw, 0), val = STR_LIT(""), sub = STR_LIT("");
+	struct mime_param *params = NULL;
+	uint32_t np = 0;
 	int has_slash = memchr(v.p, '/', v.len) != NULL;
+	int ct = str_eq_ci(r->cur_field, STR_LIT("Content-Type"));
 
 	(void)unused;
-	if (mime_field_params(r->a, v, &val, has_slash ? &sub : NULL, &params, &np, 64) < 0)
-		return;
-	if (!has_slash)
-		sub = STR_LIT("");
+	if ((ct && has_slash) || str_eq_ci(r->cur_field, STR_LIT("Content-Disposition"))) {
+		if (mime_field_params(r->a, v, &val, has_slash ? &sub : NULL, &params, &np, 64) < 0) {
+			val = sub = STR_LIT("");
+			params = NULL;
+			np = 0;
+		}
+		if (!has_slash)
+			sub = STR_LIT("");
+	}
 	if (node_tag(n, G_TYPE)) {
 		vals_add(r, vs, val);
 	} else if (node_tag(n, G_SUBTYPE)) {
 		vals_add(r, vs, sub);
 	} else if (node_tag(n, G_CONTENTTYPE)) {
-		vals_add(r, vs, has_slash ? str_c(arena_printf(r->a, "%.*s/%.*s", (int)val.len, val.p,
-		                                                (int)sub.len, sub.p)) : val);
+		vals_add(r, vs, sub.len ? str_c(arena_printf(r->a, "%.*s/%.*s", (int)val.len, val.p,
+		                                              (int)sub.len, sub.p)) : val);
 	} else {
-		for (uint32_t k = 0; k < pa->n; k++) {
-			struct str pv = mime_param_get(params, np, arena_strndup(r->a, arg_str(r, pa, k).p,
-			                                                          arg_str(r, pa, k).len));
-			if (pv.p)
-				vals_add(r, vs, pv);
-		}
+		/* The field's parameters named, in the field's order. */
+		uint32_t found = 0;
+		for (uint32_t i = 0; i < np; i++)
+			for (uint32_t k = 0; k < pa->n; k++)
+				if (str_eq_ci(params[i].name, arg_str(r, pa, k))) {
+					vals_add(r, vs, params[i].value);
+					found++;
+					break;
+				}
+		if (!found)
+			vals_add(r, vs, STR_LIT(""));
 	}
 }
 

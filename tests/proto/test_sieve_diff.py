@@ -580,6 +580,14 @@ CORNER_MESSAGES = {
     # domain, an empty field, a group with no member.
     "badaddr": ("From: stephan@\r\nTo: @example.org\r\nCc: nonsense\r\nResent-To:\r\n"
                 "Bcc: undisclosed-recipients:;\r\nReply-To: SPAM@MYDOMAIN\r\nSubject: Invalid\r\n\r\nTest.\r\n"),
+    # Content-Type fields for header :mime's :type and :param (RFC 5703
+    # §4.1.1): no subtype, parameters or none, in another order than a
+    # script names them.
+    "ct_noslash": ("From: a@example.org\r\nSubject: s\r\nMIME-Version: 1.0\r\n"
+                   "Content-Type: text; charset=utf-8\r\n\r\nbody\r\n"),
+    "ct_plain": "From: a@example.org\r\nSubject: s\r\nContent-Type: text/plain\r\n\r\nbody\r\n",
+    "ct_params": ("From: a@example.org\r\nSubject: s\r\nContent-Type: Text/HTML; Charset=\"UTF-8\"; name=a.htm\r\n"
+                  "Content-Disposition: inline; filename=x.htm\r\n\r\nbody\r\n"),
 }
 CORNER_SCRIPTS = {
     # tern read "@example.org" as MISSING_MAILBOX@example.org: its domain
@@ -597,6 +605,22 @@ CORNER_SCRIPTS = {
     "ba_empty": 'require "fileinto"; if address :is :all "resent-to" "" { fileinto "empty"; }',
     "ba_group": ('require "fileinto"; if address :is :domain "bcc" "undisclosed-recipients:;" { fileinto "d"; } '
                  'if address :is :localpart "bcc" "undisclosed-recipients:;" { fileinto "l"; }'),
+    # header :mime gives each field one value, or one a parameter named
+    # in the field's order, the empty string for what it has not (no
+    # such parameter, a Content-Type with no subtype, another field), as
+    # Pigeonhole; tern gave nothing there (":count" 0, ":matches "*""
+    # false), "text" for :type of "text; charset=...", and the
+    # parameters in the script's order.
+    "mt_invalid": ('require ["mime","fileinto","variables"]; if header :mime :type :matches "Content-Type" "*" '
+                   '{ fileinto "t-${1}"; } if header :mime :param "charset" :matches "Content-Type" "*" '
+                   '{ fileinto "c-${1}"; }'),
+    "mt_other_field": ('require ["mime","fileinto"]; if header :mime :type "Subject" "s" { fileinto "is-s"; } '
+                       'if header :mime :param "x" :matches "Subject" "*" { fileinto "px"; }'),
+    "mt_param_count": ('require ["mime","fileinto","relational","comparator-i;ascii-numeric"]; '
+                       + " ".join('if header :mime :param ["nope","name"] :count "eq" :comparator "i;ascii-numeric" '
+                                  '"Content-Type" "%d" { fileinto "n%d"; }' % (k, k) for k in range(3))),
+    "mt_param_order": ('require ["mime","fileinto","variables"]; '
+                       'if header :mime :param ["name","charset"] :matches "Content-Type" "*" { fileinto "m-${1}"; }'),
 }
 CORNER_KNOWN = {}
 
