@@ -73,6 +73,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			       !memmem(buf_data(&h), buf_len(&h), "X-Fuzz-Head: 7f3a", 17));
 		}
 		buf_free(&h);
+		/* Each action's point (RFC 5293 §5) writes a header too, with
+		 * no more fields than the message and the script's edits. */
+		for (uint32_t i = 0; i < res.nactions; i++) {
+			assert(res.actions[i].edits <= res.edits ||
+			       res.actions[i].edits == SIEVE_EDITS_LAST);
+			buf_init(&h, SIEVE_HEADER_BYTES_MAX + 64 * 1024);
+			if (sieve_header_write_at(&res, res.actions[i].edits, &h) == 0)
+				assert(buf_len(&h) >= 2 &&
+				       memcmp(buf_data(&h) + buf_len(&h) - 2, "\r\n", 2) == 0);
+			buf_free(&h);
+		}
 	}
 	if (rc == 0 && res.message.p) /* replace/enclose: within the new message's room */
 		assert(res.message.len <= mlen + 4 * (SIEVE_HEADER_BYTES_MAX + 4 * SIEVE_STRING_MAX));
