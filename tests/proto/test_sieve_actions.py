@@ -94,7 +94,7 @@ VIC = ("vic@example.test", "vic-pw-sieve-1")
 XAN = ("xan@example.test", "xan-pw-sieve-1")
 ZOE = ("zoe@example.test", "zoe-pw-sieve-1")
 WYN = ("wyn@example.test", "wyn-pw-sieve-1")
-YAN = ("yan@example.test", "yan-pw-sieve-1")
+KAY = ("kay@example.test", "kay-pw-sieve-1")
 
 _env = None
 
@@ -115,7 +115,7 @@ def env():
         dns = DnsServer(zone)
         remote = Receiver(ips[0], port, dsn=True, extra_ehlo=("DELIVERBY",))
         srv = Server(accounts=[ANN, BEN, CAL, DOT, EVE, FAY, GIL, HAL, IVO, JON, KIM, LEO, MAX, NED,
-                               OLA, PIA, QUA, RAY, SAM, TIM, UNA, VIC, XAN, ZOE, WYN, YAN],
+                               OLA, PIA, QUA, RAY, SAM, TIM, UNA, VIC, XAN, ZOE, WYN, KAY],
                      http=True, submission=True, env={
             "TERN_DNS_SERVERS": dns.servers, "TERN_QUEUE_MX_PORT": str(port),
             "TERN_QUEUE_RETRY_SCHEDULE": "1", "TERN_QUEUE_TIMEOUT": "5",
@@ -336,16 +336,16 @@ def test_yv_edits_travel():
         # A fileinto before the account's own edit stores the message as
         # the global script left it (RFC 5293 §5); the keep after it, with
         # the edit too.
-        script(srv, YAN[0], 'require ["editheader", "fileinto", "mailbox"];\n'
+        script(srv, KAY[0], 'require ["editheader", "fileinto", "mailbox"];\n'
                'fileinto :create "Early"; addheader "X-Own" "y"; keep;\n')
-        codes, end = send(srv, "alice@origin.test", [YAN[0]], message("glob5", to=YAN[0]),
+        codes, end = send(srv, "alice@origin.test", [KAY[0]], message("glob5", to=KAY[0]),
                           source="127.0.0.9")
         assert end[0] == 250, end
-        early, kept = srv.messages(YAN[0], "Early"), srv.messages(YAN[0])
+        early, kept = srv.messages(KAY[0], "Early"), srv.messages(KAY[0])
         assert len(early) == 1 and len(kept) == 1, (early, kept)
-        raw = srv.raw(YAN[0], early[0][0])
+        raw = srv.raw(KAY[0], early[0][0])
         assert b"X-Global: g\r\n" in raw and b"X-Own" not in raw, raw[:2000]
-        raw = srv.raw(YAN[0], kept[0][0])
+        raw = srv.raw(KAY[0], kept[0][0])
         assert b"X-Global: g\r\n" in raw and b"X-Own: y\r\n" in raw, raw[:2000]
     finally:
         srv.cli("sieve", "deactivate", "global")
