@@ -932,17 +932,13 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 	if (!global && !run_active(st, plan->account, plan->account, &env, a, &res, name, session)) {
 		/* No active script, or it failed: the plan stands, with the
 		 * global script's edits. */
-		if (gedit) {
+		if (gedit)
 			own_copy(plan, &gres, msg, a, session);
-			out->edited = seen;
-		}
 		return;
 	}
 	/* What notifications carry: the message as edited; redirects, as
 	 * it was when each ran. */
 	struct str cur = res.fields || res.message.p ? edited_message(&res, seen, a) : seen;
-	if (cur.p != msg.p)
-		out->edited = cur;
 	struct str *rcache = arena_zalloc(a, (res.edits + 1) * sizeof *rcache);
 
 	/* Where copies go, in the order of the actions: the first becomes

@@ -77,13 +77,11 @@ struct deliver_sieve_out {
 	unsigned redirect_by[DELIVER_SIEVE_REDIRECTS_MAX];
 	int64_t redirect_by_deadline[DELIVER_SIEVE_REDIRECTS_MAX];
 	unsigned nredirects;
-	/* The message as the scripts left it (editheader, replace, enclose;
-	 * the global script's edits included), contiguous in the arena. p
-	 * NULL: as received. */
-	struct str edited;
-	/* Per redirect, what it carries (RFC 5293 §5): the message as edited
-	 * when the redirect ran, in the arena; redirects run at one point
-	 * share one pointer. p NULL: as received. */
+	/* Per redirect, what it carries (RFC 5293 §5): the message as the
+	 * scripts had edited it when the redirect ran (editheader, replace,
+	 * enclose; the global script's edits included), contiguous in the
+	 * arena; redirects run at one point share one pointer. p NULL: as
+	 * received. */
 	struct str redirect_msg[DELIVER_SIEVE_REDIRECTS_MAX];
 };
 #define DELIVER_BY 1u        /* a deadline was given */
