@@ -508,18 +508,22 @@ static void job_target(void *arg, int kind, struct str target, int create, uint3
                        uint32_t col)
 {
 	struct ms_job *j = arg;
-	if (kind == SIEVE_TARGET_INCLUDE) {
+	if (kind == SIEVE_TARGET_INCLUDE || kind == SIEVE_TARGET_INCLUDE_GLOBAL) {
 		char name[STORE_SIEVE_NAME_MAX + 1];
-		/* the script being stored may include itself */
+		int global = kind == SIEVE_TARGET_INCLUDE_GLOBAL;
+		/* the script being stored may include itself (a personal one) */
 		if (create || target.len == 0 || target.len >= sizeof name ||
-		    memchr(target.p, '\0', target.len) || str_eq(target, str_c(j->name)))
+		    memchr(target.p, '\0', target.len) || (!global && str_eq(target, str_c(j->name))))
 			return;
 		memcpy(name, target.p, target.len);
 		name[target.len] = '\0';
-		if (store_sieve_get(ms_store, j->account, name, NULL, NULL) == STORE_ENOTFOUND)
+		if (store_sieve_get(ms_store, global ? STORE_SIEVE_GLOBAL : j->account, name, NULL,
+		                    NULL) == STORE_ENOTFOUND)
 			job_warn(j, line, col,
-			         "no such personal script to include (without :optional the script "
-			         "fails when it runs)",
+			         global ? "no such global script to include (without :optional the "
+			                  "script fails when it runs)"
+			                : "no such personal script to include (without :optional the "
+			                  "script fails when it runs)",
 			         target);
 		return;
 	}

@@ -104,10 +104,12 @@ const char *sieve_script_warnings(const struct sieve_script *s);
  * SIEVE_TARGET_FILEINTO, create 1 with :create, or with :specialuse or
  * :mailboxid, where the name is only a fallback), each redirect whose
  * address is one (SIEVE_TARGET_REDIRECT) and each include of a personal
- * script (SIEVE_TARGET_INCLUDE, create 1 with :optional), with its line
- * and column: ManageSieve warns of a mailbox or an included script that
- * does not exist and of a redirect to the owner. */
-enum { SIEVE_TARGET_FILEINTO, SIEVE_TARGET_REDIRECT, SIEVE_TARGET_INCLUDE };
+ * script (SIEVE_TARGET_INCLUDE, create 1 with :optional) or a global one
+ * (SIEVE_TARGET_INCLUDE_GLOBAL, likewise), with its line and column:
+ * ManageSieve warns of a mailbox or an included script that does not
+ * exist and of a redirect to the owner. */
+enum { SIEVE_TARGET_FILEINTO, SIEVE_TARGET_REDIRECT, SIEVE_TARGET_INCLUDE,
+       SIEVE_TARGET_INCLUDE_GLOBAL };
 typedef void sieve_target_fn(void *arg, int kind, struct str target, int create, uint32_t line,
                              uint32_t col);
 void sieve_script_targets(const struct sieve_script *s, sieve_target_fn *fn, void *arg);

@@ -1456,17 +1456,16 @@ static void targets(const struct sv_node *n, const struct guard *g, sieve_target
 				                       : SIEVE_TARGET_FILEINTO,
 				   e->pos[0].v[0].s, create, e->line, e->col);
 			}
-			/* RFC 6609 §3.2: a personal script included without
-			 * :optional must exist when the script runs */
+			/* RFC 6609 §3.2: a script included without :optional
+			 * must exist when the script runs */
 			if (e->id == C_INCLUDE && !e->pos[0].v[0].dyn) {
 				int optional = 0, global = 0;
 				for (uint16_t i = 0; i < e->ntags; i++) {
 					optional |= e->tags[i].tag == G_OPTIONAL;
 					global |= e->tags[i].tag == G_GLOBAL;
 				}
-				if (!global)
-					fn(arg, SIEVE_TARGET_INCLUDE, e->pos[0].v[0].s, optional,
-					   e->line, e->col);
+				fn(arg, global ? SIEVE_TARGET_INCLUDE_GLOBAL : SIEVE_TARGET_INCLUDE,
+				   e->pos[0].v[0].s, optional, e->line, e->col);
 			}
 			struct guard in = {
 			    (e->id == C_IF || e->id == C_ELSIF) && e->ntests ? e->tests[0] : NULL,

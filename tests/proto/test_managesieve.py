@@ -200,6 +200,17 @@ def test_warnings():
     r = c.cmd(b'CHECKSCRIPT {%d+}\r\n' % len(script) + script + b"\r\n")
     assert r == [b'OK (WARNINGS) "line 3, column 1: warning: no such personal script to include '
                  b'(without :optional the script fails when it runs) \\"nope\\""\r\n'], r
+    # The same for a global script (RFC 6609 §3.2; Pigeonhole refuses
+    # the script): tern answered a plain OK, then every delivery failed.
+    srv().cli("sieve", "put", "global", "glib", input='require "fileinto"; fileinto "g";')
+    try:
+        script = (b'require "include";\r\ninclude :global "glib"; include :global :optional "nope";\r\n'
+                  b'include :global "nope";\r\n')
+        r = c.cmd(b'CHECKSCRIPT {%d+}\r\n' % len(script) + script + b"\r\n")
+        assert r == [b'OK (WARNINGS) "line 3, column 1: warning: no such global script to include '
+                     b'(without :optional the script fails when it runs) \\"nope\\""\r\n'], r
+    finally:
+        srv().cli("sieve", "del", "global", "glib")
     script = b'require "include"; include "warned"; include :once "self";'
     r = c.cmd(b'PUTSCRIPT "self" {%d+}\r\n' % len(script) + script + b"\r\n")
     assert r == [b'OK "Putscript completed."\r\n'], r
