@@ -89,7 +89,10 @@ static void mailbox_done(struct imap_session *s, struct imap_job *j)
 		return;
 	case STORE_EINVAL:
 		if (j->op == IMAP_CMD_DELETE)
-			imap_tagged(s, "NO INBOX can't be deleted.");
+			/* RFC 5530 CANNOT: it can never succeed (Dovecot
+			 * gives no code, and a client cannot tell it from
+			 * a failure worth retrying). */
+			imap_tagged(s, "NO [CANNOT] INBOX can't be deleted.");
 		else
 			imap_tagged(s, "NO [CANNOT] Invalid mailbox name");
 		return;

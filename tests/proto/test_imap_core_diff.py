@@ -368,6 +368,10 @@ KNOWN_MAILBOX = {
         "'SHOULD disallow the DELETE command by returning a tagged NO response' (the other "
         "choice, Dovecot's, sets \\Noselect); tern says [HASCHILDREN] to IMAP4rev2 sessions and "
         "RFC 5530's [CANNOT] to IMAP4rev1 ones, which know no HASCHILDREN"),
+    "delete inbox": (
+        ['T NO [CANNOT]'],
+        "RFC 5530 §3: 'CANNOT: The operation violates some invariant of the server and can never "
+        "succeed' (paraphrased); Dovecot gives the NO no code"),
     "delete again with children": (['T NO [CANNOT]'], "as 'delete with children' (Dovecot deleted it)"),
     "list after delete child": (['* LIST (\\HasNoChildren) "/" mb4', 'T OK'],
                                 "as 'delete with children': mb4 is still there on tern"),
