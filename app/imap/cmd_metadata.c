@@ -19,6 +19,9 @@
  * METADATA at all. Values go out as quoted strings, or literals when
  * they cannot be quoted (literal8 when they hold NUL).
  *
+ * A mailbox that is not there is NO [NONEXISTENT] to both (RFC 5530 §3),
+ * as to SELECT and STATUS; Dovecot gives that NO no code.
+ *
  * SETMETADATA mailbox (entry value|NIL ...): all or nothing, on the
  * worker pool. Limits: a value of at most IMAP_METADATA_VALUE_MAX octets
  * (a longer literal is refused before "+": NO [METADATA MAXSIZE n]), and
@@ -91,7 +94,7 @@ static int mailbox_id(struct imap_session *s, const struct imap_arg *a, char *na
 		return -1;
 	int r = store_mailbox_find(imap_store, s->account, name, id_r);
 	if (r == STORE_ENOTFOUND) {
-		imap_tagged(s, "NO Mailbox doesn't exist: %s", name);
+		imap_tagged(s, "NO [NONEXISTENT] Mailbox doesn't exist: %s", name);
 		return -1;
 	}
 	if (r != STORE_OK) {
@@ -340,7 +343,7 @@ static void set_done(struct imap_session *s, struct imap_job *j)
 		imap_tagged(s, "OK Setmetadata completed.");
 		break;
 	case STORE_ENOTFOUND:
-		imap_tagged(s, "NO Mailbox doesn't exist: %s", j->name);
+		imap_tagged(s, "NO [NONEXISTENT] Mailbox doesn't exist: %s", j->name);
 		break;
 	case STORE_ELIMIT:
 		imap_tagged(s, "NO [METADATA TOOMANY] Too many metadata entries.");

@@ -54,3 +54,13 @@ def test_delete_inbox_is_cannot():
     assert code(tagged(c, "DELETE INBOX")) == "NO [CANNOT]"
     assert code(tagged(c, "DELETE inbox")) == "NO [CANNOT]"
     c.close()
+
+
+def test_metadata_of_a_missing_mailbox_is_nonexistent():
+    # As SELECT, STATUS, DELETE and RENAME say it (RFC 5530 §3
+    # NONEXISTENT); GETMETADATA and SETMETADATA said a bare NO.
+    c = session()
+    assert code(tagged(c, "GETMETADATA nosuch /private/comment")) == "NO [NONEXISTENT]"
+    assert code(tagged(c, 'SETMETADATA nosuch (/private/comment "x")')) == "NO [NONEXISTENT]"
+    assert code(tagged(c, "GETMETADATA INBOX /private/comment")) == "OK"
+    c.close()

@@ -441,7 +441,12 @@ def test_imap_qresync_matches_dovecot():
 
 # ---- METADATA (RFC 5464) ----------------------------------------------
 
+NONEXISTENT_MD = ("RFC 5530 §3: 'NONEXISTENT: The operation attempts to affect something (a "
+                  "mailbox) that does not exist' (paraphrased), as tern answers SELECT and STATUS; "
+                  "Dovecot gives this NO no code")
 KNOWN_METADATA = {
+    'missing mailbox get': (['T NO [NONEXISTENT]'], NONEXISTENT_MD),
+    'missing mailbox set': (['T NO [NONEXISTENT]'], NONEXISTENT_MD),
     'set value 8bit': (
         ['T OK'],
         "a quoted string with 8-bit octets (the client's error without UTF8=ACCEPT); tern stores "

@@ -86,8 +86,8 @@ def errors(r):
                       ("j", 'SETMETADATA INBOX (/private//x "y")'), ("k", "SETMETADATA INBOX /private/x")):
         u, t = cmd(r, tag, line)
         assert t.startswith(tag.encode() + b" BAD") and not u, (line, u, t)
-    assert cmd(r, "l", 'SETMETADATA Nope (/private/x "a")')[1] == b"l NO Mailbox doesn't exist: Nope"
-    assert cmd(r, "m", "GETMETADATA Nope /private/x")[1] == b"m NO Mailbox doesn't exist: Nope"
+    assert cmd(r, "l", 'SETMETADATA Nope (/private/x "a")')[1] == b"l NO [NONEXISTENT] Mailbox doesn't exist: Nope"
+    assert cmd(r, "m", "GETMETADATA Nope /private/x")[1] == b"m NO [NONEXISTENT] Mailbox doesn't exist: Nope"
     # Not before login.
     r2 = Raw.__new__(Raw)
     Raw.__init__(r2, r.srv)
