@@ -79,9 +79,7 @@ static void mailbox_done(struct imap_session *s, struct imap_job *j)
 		imap_tagged(s, "NO [NONEXISTENT] Mailbox doesn't exist: %s", j->name);
 		return;
 	case STORE_ETOOBIG:
-		/* RFC 5530 TOOBIG: the client sent more than we take. */
-		imap_tagged(s, "NO [TOOBIG] Mailbox name too long (at most %u octets).",
-			    imap_cfg->max_mailbox_name);
+		imap_mailbox_too_long(s); /* RFC 5530 LIMIT */
 		return;
 	case STORE_ELIMIT:
 		/* RFC 5530 LIMIT: an implementation limit, here per account. */
@@ -153,8 +151,13 @@ void imap_cmd_mailbox(struct imap_session *s, const struct imap_cmd *cmd)
 	j = imap_job_new(s);
 	if (role)
 		snprintf(j->name2, sizeof(j->name2), "%s", role);
-	if (imap_mailbox_arg(s, &cmd->args[0], j->name, sizeof(j->name)) < 0 ||
-	    (want == 2 && imap_mailbox_arg(s, &cmd->args[1], j->name2, sizeof(j->name2)) < 0)) {
+	/* CREATE and SUBSCRIBE make the name, RENAME its second one: a
+	 * name that cannot be is LIMIT or CANNOT to them, NONEXISTENT to
+	 * the others (imap_mailbox_new_arg). */
+	int makes = cmd->id == IMAP_CMD_CREATE || cmd->id == IMAP_CMD_SUBSCRIBE;
+	if ((makes ? imap_mailbox_new_arg : imap_mailbox_arg)(s, &cmd->args[0], j->name,
+							      sizeof(j->name)) < 0 ||
+	    (want == 2 && imap_mailbox_new_arg(s, &cmd->args[1], j->name2, sizeof(j->name2)) < 0)) {
 		free(j);
 		return;
 	}

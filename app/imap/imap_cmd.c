@@ -14,6 +14,7 @@
 
 #include "imap/imap_session.h"
 #include "http/http_server.h"
+#include "core/config.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/utf8.h"
@@ -310,81 +311,98 @@ static int name_text_ok(const char *p, size_t n)
 	return 1;
 }
 
-int imap_mailbox_name(struct imap_session *s, const struct imap_arg *arg, char *out, size_t outsz)
+/* Why a mailbox name argument is not one (mailbox_decode). */
+enum name_fault { NAME_OK, NAME_NOT_ASTRING, NAME_TOO_LONG, NAME_INVALID };
+
+/* The argument as a UTF-8 name in out (outsz octets with the NUL):
+ * modified UTF-7 decoded (RFC 3501 §5.1.3), taken as sent after ENABLE
+ * UTF8=ACCEPT or IMAP4rev2 (RFC 6855 §3, RFC 9051 §5.1); INBOX in any
+ * case is "INBOX". */
+static enum name_fault mailbox_decode(struct imap_session *s, const struct imap_arg *arg, char *out,
+				      size_t outsz)
 {
 	struct str name;
 	struct buf b;
 
 	if (imap_arg_astring(arg, &name) < 0)
-		return -1;
+		return NAME_NOT_ASTRING;
 	if (str_eq_ci_c(name, "INBOX")) {
 		snprintf(out, outsz, "INBOX");
-		return 0;
+		return NAME_OK;
 	}
 	if (s->utf8) {
-		if (name.len >= outsz || !utf8_valid(name) || !name_text_ok(name.p, name.len))
-			return -1;
+		if (name.len >= outsz)
+			return NAME_TOO_LONG;
+		if (!utf8_valid(name) || !name_text_ok(name.p, name.len))
+			return NAME_INVALID;
 		memcpy(out, name.p, name.len);
 		out[name.len] = '\0';
-		return 0;
+		return NAME_OK;
 	}
 	buf_init(&b, outsz - 1);
 	int r = imap_utf7_to_utf8(name, &b);
-	if (r != IMAP_UTF7_OK || !name_text_ok(buf_data(&b), buf_len(&b))) {
-		buf_free(&b);
+	enum name_fault f = r == IMAP_UTF7_NO_ROOM ? NAME_TOO_LONG
+			    : r != IMAP_UTF7_OK || !name_text_ok(buf_data(&b), buf_len(&b)) ? NAME_INVALID
+											      : NAME_OK;
+	if (f == NAME_OK) {
+		memcpy(out, buf_data(&b), buf_len(&b));
+		out[buf_len(&b)] = '\0';
+	}
+	buf_free(&b);
+	return f;
+}
+
+int imap_mailbox_name(struct imap_session *s, const struct imap_arg *arg, char *out, size_t outsz)
+{
+	return mailbox_decode(s, arg, out, outsz) == NAME_OK ? 0 : -1;
+}
+
+/*
+ * The replies to a name that is not one (RFC 5530 §3): a name to be made
+ * (CREATE, RENAME's new name, SUBSCRIBE) longer than the server takes
+ * hit an implementation limit, LIMIT, and one it can never take is
+ * CANNOT; a name looked up cannot be there, NONEXISTENT (not TRYCREATE
+ * for APPEND, COPY and MOVE: a CREATE of it fails too). TOOBIG, which
+ * this said, is a message too large (RFC 4469 §5, RFC 7889).
+ */
+static int mailbox_arg(struct imap_session *s, const struct imap_arg *arg, char *out, size_t outsz,
+		       int making)
+{
+	switch (mailbox_decode(s, arg, out, outsz)) {
+	case NAME_OK:
+		return 0;
+	case NAME_NOT_ASTRING:
+		imap_tagged(s, "BAD Invalid mailbox name argument.");
+		imap_session_error(s);
+		return -1;
+	case NAME_TOO_LONG:
+		if (making)
+			imap_mailbox_too_long(s);
+		else
+			imap_tagged(s, "NO [NONEXISTENT] Mailbox doesn't exist (name too long).");
+		return -1;
+	case NAME_INVALID:
+		imap_tagged(s, making ? "NO [CANNOT] Invalid mailbox name"
+				      : "NO [NONEXISTENT] Mailbox doesn't exist (invalid name).");
 		return -1;
 	}
-	memcpy(out, buf_data(&b), buf_len(&b));
-	out[buf_len(&b)] = '\0';
-	buf_free(&b);
-	return 0;
+	return -1;
 }
 
 int imap_mailbox_arg(struct imap_session *s, const struct imap_arg *arg, char *out, size_t outsz)
 {
-	struct str name;
-	struct buf b;
+	return mailbox_arg(s, arg, out, outsz, 0);
+}
 
-	if (imap_arg_astring(arg, &name) < 0) {
-		imap_tagged(s, "BAD Invalid mailbox name argument.");
-		imap_session_error(s);
-		return -1;
-	}
-	if (str_eq_ci_c(name, "INBOX")) {
-		snprintf(out, outsz, "INBOX");
-		return 0;
-	}
-	/* After ENABLE UTF8=ACCEPT or IMAP4rev2 names are UTF-8 (RFC 6855
-	 * §3, RFC 9051 §5.1): taken as sent. */
-	if (s->utf8) {
-		if (name.len >= outsz) {
-			imap_tagged(s, "NO [TOOBIG] Mailbox name too long.");
-			return -1;
-		}
-		if (!utf8_valid(name) || !name_text_ok(name.p, name.len)) {
-			imap_tagged(s, "NO Mailbox doesn't exist (invalid name).");
-			return -1;
-		}
-		memcpy(out, name.p, name.len);
-		out[name.len] = '\0';
-		return 0;
-	}
-	/* Clients that did not enable UTF8 send modified UTF-7 (RFC 3501
-	 * §5.1.3); names are UTF-8 in the store. */
-	buf_init(&b, outsz - 1);
-	int r = imap_utf7_to_utf8(name, &b);
-	if (r != IMAP_UTF7_OK || !name_text_ok(buf_data(&b), buf_len(&b))) {
-		buf_free(&b);
-		if (r == IMAP_UTF7_NO_ROOM)
-			imap_tagged(s, "NO [TOOBIG] Mailbox name too long.");
-		else
-			imap_tagged(s, "NO Mailbox doesn't exist (invalid name).");
-		return -1;
-	}
-	memcpy(out, buf_data(&b), buf_len(&b));
-	out[buf_len(&b)] = '\0';
-	buf_free(&b);
-	return 0;
+int imap_mailbox_new_arg(struct imap_session *s, const struct imap_arg *arg, char *out, size_t outsz)
+{
+	return mailbox_arg(s, arg, out, outsz, 1);
+}
+
+void imap_mailbox_too_long(struct imap_session *s)
+{
+	imap_tagged(s, "NO [LIMIT] Mailbox name too long (at most %u octets).",
+		    imap_cfg->max_mailbox_name);
 }
 
 /* 1 when s can go out as an atom (astring without quoting). */

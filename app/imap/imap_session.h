@@ -719,6 +719,14 @@ struct imap_arg *imap_args_copy(struct arena *a, const struct imap_arg *src, siz
  * after a tagged BAD/NO reply.
  */
 int imap_mailbox_arg(struct imap_session *s, const struct imap_arg *arg, char *out, size_t outsz);
+/* The same for a name to be made (CREATE, RENAME's new name, SUBSCRIBE):
+ * NO [LIMIT] for one too long, NO [CANNOT] for one that cannot be a name
+ * (imap_mailbox_arg says NO [NONEXISTENT] to both). */
+int imap_mailbox_new_arg(struct imap_session *s, const struct imap_arg *arg, char *out,
+			 size_t outsz);
+/* Tagged NO [LIMIT]: a name to be made is longer than the server takes
+ * (imap_cfg->max_mailbox_name octets). */
+void imap_mailbox_too_long(struct imap_session *s);
 /* The same without any reply: 0, or -1 for a name that cannot be one. */
 int imap_mailbox_name(struct imap_session *s, const struct imap_arg *arg, char *out, size_t outsz);
 /* Set by imap_dispatch() to the session's utf8 before each handler runs:

@@ -64,3 +64,43 @@ def test_metadata_of_a_missing_mailbox_is_nonexistent():
     assert code(tagged(c, 'SETMETADATA nosuch (/private/comment "x")')) == "NO [NONEXISTENT]"
     assert code(tagged(c, "GETMETADATA INBOX /private/comment")) == "OK"
     c.close()
+
+
+def test_names_the_server_refuses():
+    # A name that cannot be made is CANNOT to CREATE and RENAME (as
+    # "a*" already was), never NONEXISTENT; one that cannot exist is
+    # NONEXISTENT to the commands that look a mailbox up (it said a bare
+    # NO "Mailbox doesn't exist (invalid name)" to all of them, CREATE
+    # included). Bad modified UTF-7 (RFC 3501 §5.1.3), and a control
+    # character in a UTF-8 name.
+    c, u = session(), session(utf8=True)
+    assert code(tagged(c, "CREATE src")) == "OK"
+    for name in ('"&AOk"', '"&Jjo!"', '"a&AGE-"'):
+        assert code(tagged(c, "CREATE %s" % name)) == "NO [CANNOT]", name
+        assert code(tagged(c, "RENAME src %s" % name)) == "NO [CANNOT]", name
+        for q in ("SELECT %s", "EXAMINE %s", "STATUS %s (MESSAGES)", "DELETE %s",
+                  "RENAME %s dst", "GETMETADATA %s /private/comment"):
+            assert code(tagged(c, q % name)) == "NO [NONEXISTENT]", q % name
+    bad = b"{5+}\r\nx\x01y\xc3\xa9"
+    assert code(tagged(u, b"CREATE " + bad)) == "NO [CANNOT]"
+    assert code(tagged(u, b"SELECT " + bad)) == "NO [NONEXISTENT]"
+    c.close()
+    u.close()
+
+
+def test_names_longer_than_the_server_takes():
+    # RFC 5530 §3 LIMIT ("an implementation limit of some kind") to
+    # CREATE, RENAME and SUBSCRIBE; a name that long cannot exist, so
+    # the lookups say NONEXISTENT. It said [TOOBIG], which RFC 4469 and
+    # RFC 7889 define for a message too large, not a name.
+    c = session()
+    assert code(tagged(c, "CREATE src2")) == "OK"
+    for n in (256, 2000):  # past TERN_MAX_MAILBOX_NAME; past the name buffer
+        name = "n" * n
+        assert code(tagged(c, "CREATE %s" % name)) == "NO [LIMIT]", n
+        assert code(tagged(c, "RENAME src2 %s" % name)) == "NO [LIMIT]", n
+        assert code(tagged(c, "SUBSCRIBE %s" % name)) == "NO [LIMIT]", n
+        for q in ("SELECT %s", "STATUS %s (MESSAGES)", "DELETE %s", "RENAME %s dst"):
+            assert code(tagged(c, q % name)) == "NO [NONEXISTENT]", (q[:6], n)
+    assert code(tagged(c, "CREATE %s" % ("n" * 255))) == "OK"
+    c.close()

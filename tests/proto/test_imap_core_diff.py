@@ -382,6 +382,15 @@ KNOWN_MAILBOX = {
         "fail with 'NO - create failure: cannot create mailbox with that name'; tern refuses "
         "them (RFC 5530 CANNOT), Dovecot creates them"),
     "create percent": (['T NO [CANNOT]'], "as 'create star'"),
+    "create control char": (
+        ['T NO [CANNOT]'],
+        "RFC 5530 §3: 'CANNOT: The operation violates some invariant of the server and can never "
+        "succeed' (paraphrased): a name the server can never take; Dovecot gives the NO no code"),
+    "create tab": (['T NO [CANNOT]'], "as 'create control char'"),
+    "create mutf7 unterminated": (['T NO [CANNOT]'], "as 'create control char' (RFC 3501 §5.1.3)"),
+    "create mutf7 ascii encoded": (['T NO [CANNOT]'], "as 'create mutf7 unterminated'"),
+    "create mutf7 bad base64": (['T NO [CANNOT]'], "as 'create mutf7 unterminated'"),
+    "create 8bit without utf8": (['T NO [CANNOT]'], "as 'create mutf7 unterminated'"),
     "list after rename with children": (
         ['* LIST (\\HasChildren) "/" rn5', '* LIST (\\HasNoChildren) "/" rn1',
          '* LIST (\\HasNoChildren) "/" rn2', '* LIST (\\HasNoChildren) "/" rn5/x', 'T OK'],

@@ -172,7 +172,7 @@ def test_submission_resent_and_display_name():
 
 def test_mailbox_limits():
     """No account grows its mailbox list without bound: new names of at
-    most TERN_MAX_MAILBOX_NAME octets (255 by default) get NO [TOOBIG]
+    most TERN_MAX_MAILBOX_NAME octets (255 by default) get NO [LIMIT]
     beyond, and at most TERN_MAX_MAILBOXES mailboxes (1000 by default; 12
     here) get NO [LIMIT] beyond (RFC 5530 codes). A bad value stops start-up."""
     import imaplib
@@ -192,12 +192,12 @@ def test_mailbox_limits():
             return data[0].decode()
 
         assert c.create("n" * 255)[0] == "OK"
-        assert no("create", "n" * 256).startswith("[TOOBIG]")
-        assert no("create", "n" * 3000).startswith("[TOOBIG]")
-        assert no("create", "a/" + "n" * 254).startswith("[TOOBIG]")
+        assert no("create", "n" * 256).startswith("[LIMIT]")
+        assert no("create", "n" * 3000).startswith("[LIMIT]")
+        assert no("create", "a/" + "n" * 254).startswith("[LIMIT]")
         assert c.create("Parent")[0] == "OK" and c.create("Parent/" + "k" * 200)[0] == "OK"
         # A rename whose children's names would pass the limit changes nothing.
-        assert no("rename", "Parent", "P" * 60).startswith("[TOOBIG]")
+        assert no("rename", "Parent", "P" * 60).startswith("[LIMIT]")
         # 6 default mailboxes + 3 = 9 of 12: a path with 4 new levels does
         # not fit and creates none of them; 3 more fit, then no more.
         assert no("create", "w/x/y/z").startswith("[LIMIT]")
