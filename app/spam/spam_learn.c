@@ -161,19 +161,32 @@ static int vote(struct store *st, uint32_t account, const char *hex, const struc
  * user wrote every byte of such a message, Received and
  * Authentication-Results included, so it must not move a global table.
  */
-static int sender_of(struct store *st, uint32_t account, uint32_t email, char *ip, char *dom)
+static int sender_of(struct store *st, uint32_t account, uint32_t email, char *ip, char *dom,
+		     uint32_t *origin_r)
 {
-	char name[48], v[2 * SPAM_REP_KEY_MAX + 1];
+	char name[48], v[2 * SPAM_REP_KEY_MAX + 16];
 	size_t n = 0;
 	ip[0] = dom[0] = '\0';
+	*origin_r = 0;
 	snprintf(name, sizeof name, "spamfrom/%u/%u", account, email);
 	if (!email || store_meta_get(st, name, v, sizeof v - 1, &n) != STORE_OK)
 		return -1;
 	v[n] = '\0';
 	char *nl = strchr(v, '\n');
-	if (!nl || (size_t)(nl - v) >= SPAM_REP_KEY_MAX || strlen(nl + 1) >= SPAM_REP_KEY_MAX)
+	if (!nl)
 		return -1;
 	*nl = '\0';
+	/* A copy's record names its origin on a third line (store_copy.c). */
+	char *nl2 = strchr(nl + 1, '\n');
+	if (nl2) {
+		char *end;
+		unsigned long o = strtoul(nl2 + 1, &end, 10);
+		*nl2 = '\0';
+		if (*end == '\0' && o <= UINT32_MAX && o != email)
+			*origin_r = (uint32_t)o;
+	}
+	if ((size_t)(nl - v) >= SPAM_REP_KEY_MAX || strlen(nl + 1) >= SPAM_REP_KEY_MAX)
+		return -1;
 	memcpy(ip, v, (size_t)(nl - v) + 1);
 	memcpy(dom, nl + 1, strlen(nl + 1) + 1);
 	return 0;
@@ -304,13 +317,26 @@ static int learn_locked(struct store *st, uint32_t account, uint32_t email, cons
 	hex_of(msg, len, hex);
 	snprintf(name, sizeof name, "spamtrained/%u/%s", account, hex);
 	was = trained_read(st, name, &refs);
+	/* A copy's lesson is its origin's too (the email tern received,
+	 * sender_of): both name it and stand at one correction, so a copy
+	 * filed into Junk, expunged there and copied again finds the lesson
+	 * known, and one moved back out takes the correction back. */
+	uint32_t origin = 0;
+	int named_o = 0, ours = sender_of(st, account, email, ip, dom, &origin) == 0;
 	uint8_t stands = lesson_stands(st, account, email, hex, &named);
+	uint8_t stands_o = origin ? lesson_stands(st, account, origin, hex, &named_o) : 0;
+	if (!named && named_o)
+		stands = stands_o;
 	if (email && !named)
 		refs++; /* this email names the lesson from now on */
+	if (origin && !named_o)
+		refs++; /* and so does its origin */
 	if (was == what) {
 		if (what_r)
 			*what_r = "known";
-		rc = named ? 0 : trained_write(st, name, what, refs);
+		rc = named && (!origin || named_o) ? 0 : trained_write(st, name, what, refs);
+		if (rc == 0 && origin)
+			rc = lesson_index(st, account, origin, hex, stands);
 		return rc ? rc : lesson_index(st, account, email, hex, stands);
 	}
 	spam_msg_new(msg, len, &m);
@@ -323,9 +349,11 @@ static int learn_locked(struct store *st, uint32_t account, uint32_t email, cons
 		rc = spam_train(st, account, m, is_spam);
 	if (rc == 0)
 		rc = trained_write(st, name, what, refs);
-	int global = 0, ours = sender_of(st, account, email, ip, dom) == 0;
+	int global = 0;
 	if (rc == 0)
 		rc = lesson_index(st, account, email, hex, ours ? what : 0);
+	if (rc == 0 && origin)
+		rc = lesson_index(st, account, origin, hex, ours ? what : 0);
 	if (rc == 0 && ours)
 		rc = vote(st, account, hex, m, what, &global);
 	spam_msg_free(&m);

@@ -42,6 +42,13 @@
  * first did, and the other, moved out of Junk, learned ham on top of a
  * spam lesson nobody took back).
  *
+ * A copy (IMAP COPY makes an email of its own) learns for the email tern
+ * received too: its spamfrom/ names that origin (store_copy.c), and its
+ * lesson is named under both, standing at one correction. Before, a
+ * message copied into Junk, expunged there and copied again was learned
+ * and corrected the sender's reputation once per copy; a MOVE counts once.
+ * An origin already expunged gets a name the sweep drops.
+ *
  * Caveats: an email read fails (expunged meanwhile) are skipped. An
  * email expunged between the lesson's read and its spamlesson/ write
  * leaves that name, until the sweep after the next lessons

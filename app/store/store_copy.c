@@ -119,7 +119,11 @@ static int add_entry(struct store *st, MDB_txn *txn, struct copy_ctx *c, unsigne
  * the copy corrects the sender's reputation as one on the original
  * would (a client without MOVE files to Junk by COPY, then EXPUNGE of
  * the original, which drops the original's record). It goes with the
- * copy (spam_email_drop_txn).
+ * copy (spam_email_drop_txn). A third line names the email tern received
+ * (the origin: the source, or the source's own origin when the source is
+ * a copy): a lesson on any copy is the origin's lesson too (spam_learn.h),
+ * so copying a message into Junk, expunging the copy and copying it again
+ * counts once, as a MOVE does.
  */
 static int copy_spam_from(struct store *st, MDB_txn *txn, uint32_t account, uint32_t email,
 			  uint32_t id)
@@ -132,9 +136,12 @@ static int copy_spam_from(struct store *st, MDB_txn *txn, uint32_t account, uint
 	if (rc)
 		return rc == MDB_NOTFOUND ? 0 : rc;
 	/* Out of the map before the put may move pages. */
-	uint8_t *val = xmalloc(v.mv_size);
+	uint8_t *val = xmalloc(v.mv_size + 12);
 	memcpy(val, v.mv_data, v.mv_size);
 	MDB_val nv = {v.mv_size, val};
+	const uint8_t *nl = memchr(val, '\n', v.mv_size);
+	if (nl && !memchr(nl + 1, '\n', v.mv_size - (size_t)(nl + 1 - val)))
+		nv.mv_size += (size_t)snprintf((char *)val + v.mv_size, 12, "\n%u", email);
 	k.mv_size = (size_t)snprintf(name, sizeof name, "spamfrom/%u/%u", account, id);
 	rc = mdb_put(txn, st->db[DB_META], &k, &nv, 0);
 	free(val);

@@ -295,6 +295,83 @@ static void test_shared(struct store *st)
 	CHECK_EQ_INT((int)meta_count(st, name), 0);
 }
 
+/* The last email of a mailbox: uid and email id. */
+struct last_email {
+	uint32_t uid, email;
+};
+
+static void last_cb(void *arg, const struct store_email_info *i)
+{
+	struct last_email *l = arg;
+	l->uid = i->uid;
+	l->email = i->email_id;
+}
+
+static struct last_email last_in(struct store *st, uint32_t acc, uint32_t mb)
+{
+	struct last_email l = {0, 0};
+	CHECK_EQ_INT(store_email_list(st, acc, mb, last_cb, &l), STORE_OK);
+	return l;
+}
+
+static void validity_of(void *arg, const struct store_mailbox_info *i)
+{
+	*(uint32_t *)arg = i->uidvalidity;
+}
+
+/* IMAP COPY to Junk, then EXPUNGE of the copy there, again and again:
+ * each copy is an email of its own (STORE_COPY_NEW) and its lesson's
+ * records went with it, so the next copy of the same received message
+ * trained the model and corrected the sender's reputation once more,
+ * where a MOVE counts once. A copy's lesson is the original's too
+ * (spamfrom/'s origin), so it counts once per message received; one
+ * moved back out takes that one correction back. */
+static void test_copy_once(struct store *st)
+{
+	static const char m[] =
+	    "From: a@copy.example\r\nSubject: copied\r\n\r\nCheap copied pills.\r\n";
+	char err[256], name[80];
+	const char *what = NULL;
+	double ham = 0, spam = 0;
+	uint32_t acc = 0, junk = 0, uv = 0, inbox_uv = 0;
+	CHECK_EQ_INT(store_account_add(st, "gil@example.test", "pw", 0, &acc, err, sizeof err),
+	             STORE_OK);
+	CHECK_EQ_INT(store_mailbox_create(st, acc, "Spam", &junk), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_get(st, acc, junk, validity_of, &uv), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_get(st, acc, INBOX_ID, validity_of, &inbox_uv), STORE_OK);
+	spam_rep_reset();
+	uint32_t orig = put(st, acc, m, "\ndom:copy.example");
+	uint32_t orig_uid = last_in(st, acc, INBOX_ID).uid;
+	for (int i = 0; i < 3; i++) {
+		struct store_copy_result r;
+		CHECK_EQ_INT(store_email_copy(st, acc, INBOX_ID, inbox_uv, &orig_uid, 1, junk,
+		                              STORE_COPY_NEW | STORE_COPY_ALL, &r),
+		             STORE_OK);
+		store_copy_result_free(&r);
+		struct last_email c = last_in(st, acc, junk);
+		CHECK(c.email != 0 && c.email != orig);
+		CHECK_EQ_INT(spam_learn_message(st, acc, c.email, m, sizeof m - 1, 1, &what), 0);
+		CHECK_EQ_STR(what, i ? "known" : "trained");
+		CHECK_EQ_INT(store_expunge(st, acc, junk, uv, &c.uid, 1, NULL, NULL), STORE_OK);
+	}
+	CHECK_EQ_INT(spam_rep_get("dom:copy.example", time(NULL), &ham, &spam), 0);
+	CHECK(spam > 3.9 && spam < 4.1 && ham == 0); /* one correction, not three */
+	if (!(spam > 3.9 && spam < 4.1))
+		fprintf(stderr, "copy_once: ham %.1f spam %.1f\n", ham, spam);
+	/* The original taken out of Junk's verdict (a lesson on it) takes
+	 * the one correction back before it corrects the other way. */
+	CHECK_EQ_INT(spam_learn_message(st, acc, orig, m, sizeof m - 1, 0, &what), 0);
+	CHECK_EQ_STR(what, "retrained");
+	CHECK_EQ_INT(spam_rep_get("dom:copy.example", time(NULL), &ham, &spam), 0);
+	CHECK(ham > 3.9 && ham < 4.1 && spam < 0.01);
+	/* The records go with the last email naming them. */
+	CHECK_EQ_INT(store_expunge(st, acc, INBOX_ID, inbox_uv, &orig_uid, 1, NULL, NULL), STORE_OK);
+	snprintf(name, sizeof name, "spamtrained/%u/", acc);
+	CHECK_EQ_INT((int)meta_count(st, name), 0);
+	snprintf(name, sizeof name, "spamlesson/%u/", acc);
+	CHECK_EQ_INT((int)meta_count(st, name), 0);
+}
+
 /* On a server of more than ten accounts the global model learns a
  * message once three users agree, not two. */
 static void test_many(struct store *st)
@@ -490,6 +567,7 @@ int main(void)
 	test_flip(st, acc);
 	test_race(st, acc);
 	test_shared(st);
+	test_copy_once(st);
 	test_unvote(st, acc);
 	test_many(st);
 	test_sweep(st);

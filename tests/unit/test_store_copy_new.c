@@ -259,7 +259,21 @@ int main(void)
 		CHECK(ar.n == 2 && ar.email[1] != id);
 		snprintf(name, sizeof name, "spamfrom/%u/%u", acc, ar.email[1]);
 		CHECK_EQ_INT(store_meta_get(st, name, val, sizeof val, &vl), STORE_OK);
-		CHECK(vl == strlen(d.spam_from) && memcmp(val, d.spam_from, vl) == 0);
+		/* the source's record, and the origin: the email received */
+		char want[64];
+		snprintf(want, sizeof want, "%s\n%u", d.spam_from, id);
+		CHECK(vl == strlen(want) && memcmp(val, want, vl) == 0);
+		/* a copy of the copy names the same origin */
+		CHECK_EQ_INT(copy(st, acc, ARCHIVE, ar.uid[1], INBOX, STORE_COPY_NEW | STORE_COPY_ALL),
+			     STORE_OK);
+		list(st, acc, INBOX, &in);
+		CHECK(in.n == 3);
+		char name2[64], val2[64];
+		size_t vl2 = 0;
+		snprintf(name2, sizeof name2, "spamfrom/%u/%u", acc, in.email[2]);
+		CHECK_EQ_INT(store_meta_get(st, name2, val2, sizeof val2, &vl2), STORE_OK);
+		CHECK(vl2 == strlen(want) && memcmp(val2, want, vl2) == 0);
+		expunge(st, acc, INBOX, in.uid[2]);
 		expunge(st, acc, ARCHIVE, ar.uid[1]);
 		CHECK_EQ_INT(store_meta_get(st, name, val, sizeof val, &vl), STORE_ENOTFOUND);
 		snprintf(name, sizeof name, "spamfrom/%u/%u", acc, id);
