@@ -190,7 +190,7 @@ static void append_stored(struct store_delivery *d, void *arg)
 		imap_tagged(s, "NO [OVERQUOTA] Not enough disk space on the server.");
 		break;
 	case STORE_EINVAL:
-		imap_tagged(s, "NO Too many keywords on a message.");
+		imap_keywords_too_many(s);
 		break;
 	default:
 		imap_tagged(s, "NO [UNAVAILABLE] Temporary failure storing the message.");

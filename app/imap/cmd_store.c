@@ -65,7 +65,7 @@ static void store_start(struct imap_job *j)
 static void store_done(struct imap_session *s, struct imap_job *j)
 {
 	if (j->result == STORE_EINVAL) {
-		imap_tagged(s, "NO Too many keywords on a message.");
+		imap_keywords_too_many(s);
 		return;
 	}
 	if (j->result == STORE_ENOTFOUND) {

@@ -399,6 +399,13 @@ int imap_mailbox_new_arg(struct imap_session *s, const struct imap_arg *arg, cha
 	return mailbox_arg(s, arg, out, outsz, 1);
 }
 
+/* RFC 5530 §3 LIMIT, whose own example is "the number of flags on a
+ * single message": STORE and APPEND past STORE_KEYWORDS_MAX. */
+void imap_keywords_too_many(struct imap_session *s)
+{
+	imap_tagged(s, "NO [LIMIT] Too many keywords on a message (at most %d).", STORE_KEYWORDS_MAX);
+}
+
 void imap_mailbox_too_long(struct imap_session *s)
 {
 	imap_tagged(s, "NO [LIMIT] Mailbox name too long (at most %u octets).",

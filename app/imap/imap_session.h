@@ -727,7 +727,11 @@ int imap_mailbox_new_arg(struct imap_session *s, const struct imap_arg *arg, cha
 /* Tagged NO [LIMIT]: a name to be made is longer than the server takes
  * (imap_cfg->max_mailbox_name octets). */
 void imap_mailbox_too_long(struct imap_session *s);
-/* The same without any reply: 0, or -1 for a name that cannot be one. */
+/* Tagged NO [LIMIT]: a message would carry more than STORE_KEYWORDS_MAX
+ * keywords (STORE, APPEND). */
+void imap_keywords_too_many(struct imap_session *s);
+/* imap_mailbox_arg without any reply: 0, or -1 for a name that cannot
+ * be one. */
 int imap_mailbox_name(struct imap_session *s, const struct imap_arg *arg, char *out, size_t outsz);
 /* Set by imap_dispatch() to the session's utf8 before each handler runs:
  * imap_append_mailbox() then writes UTF-8 names instead of modified

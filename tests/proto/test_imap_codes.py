@@ -104,3 +104,21 @@ def test_names_longer_than_the_server_takes():
             assert code(tagged(c, q % name)) == "NO [NONEXISTENT]", (q[:6], n)
     assert code(tagged(c, "CREATE %s" % ("n" * 255))) == "OK"
     c.close()
+
+
+def test_too_many_keywords_is_limit():
+    # RFC 5530 §3's own example of LIMIT: "the number of flags on a
+    # single message"; STORE and APPEND past STORE_KEYWORDS_MAX (64)
+    # said a bare NO "Too many keywords on a message."
+    c = session()
+    assert code(tagged(c, "CREATE kw")) == "OK"
+    many = " ".join("$k%d" % i for i in range(65))
+    msg = b"Subject: kw\r\n\r\nx\r\n"
+    lit = b"{%d+}\r\n%s" % (len(msg), msg)
+    assert code(tagged(c, b"APPEND kw (" + many.encode() + b") " + lit)) == "NO [LIMIT]"
+    assert code(tagged(c, b"APPEND kw " + lit)) == "OK"
+    assert code(tagged(c, "SELECT kw")) == "OK"
+    assert code(tagged(c, "STORE 1 +FLAGS.SILENT (%s)" % many)) == "NO [LIMIT]"
+    assert code(tagged(c, "STORE 1 +FLAGS.SILENT (%s)" % many.rsplit(" ", 1)[0])) == "OK"
+    assert code(tagged(c, "STORE 1 +FLAGS.SILENT ($one_more)")) == "NO [LIMIT]"
+    c.close()
