@@ -494,11 +494,6 @@ static void cmd_mail(struct smtp_session *s, struct smtp_cmd *cmd)
 		smtp_session_error(s);
 		return;
 	}
-	if ((p->seen & SMTP_PARAM_SMTPUTF8) && !s->esmtp) {
-		smtp_reply(s, "555 5.5.4 SMTPUTF8 requires EHLO");
-		smtp_session_error(s);
-		return;
-	}
 	if ((p->seen & SMTP_PARAM_REQUIRETLS) && !s->conn->tls) {
 		smtp_reply(s, "530 5.7.10 REQUIRETLS needs a TLS session");
 		smtp_session_error(s);
@@ -923,16 +918,16 @@ static const struct smtp_verb_rule verb_rules[] = {
  * After the reply to a BDAT that was refused: its chunk follows, and must
  * not be read as commands (RFC 3030 §2: the data are sent right after the
  * command line, whatever the reply). With its size known, it is skipped,
- * and a transaction it was part of is failed, so that a later BDAT LAST
- * cannot deliver the message without it. Without, nothing says where
+ * and (fail_tx) a transaction it was part of is failed, so that a later
+ * BDAT LAST cannot deliver the message without it. Without, nothing says where
  * the commands start again: the session ends (RFC 5321 §3.8 allows a
  * close after a 421).
  */
-static void bdat_refused(struct smtp_session *s, const struct smtp_cmd *cmd)
+static void bdat_refused(struct smtp_session *s, const struct smtp_cmd *cmd, int fail_tx)
 {
 	if (cmd->bdat_sized) {
 		s->skip_bytes = cmd->bdat_size;
-		if (s->in_tx && s->state == SMTP_S_RCPT) {
+		if (fail_tx && s->in_tx && s->state == SMTP_S_RCPT) {
 			s->tx.used_bdat = 1;
 			s->tx.data_failed = 1;
 		}
@@ -960,6 +955,34 @@ static void bad_syntax(struct smtp_session *s, struct smtp_cmd *cmd, int r)
 		break;
 	}
 	smtp_session_error(s);
+}
+
+/*
+ * A session opened with HELO was offered no extension (RFC 5321
+ * §4.1.1.1: EHLO is how a client asks for them; RFC 1869 §4.5): what
+ * only an extension defines is refused, as Exim does, rather than run
+ * half-negotiated. MAIL and RCPT parameters are ones this session does
+ * not implement (555, RFC 5321 §4.1.1.11); BDAT and BURL are out of
+ * sequence (503), and a BDAT's chunk, which follows whatever the reply,
+ * is skipped without failing the transaction: DATA may still carry it.
+ * 1 when cmd was refused.
+ */
+static int helo_refuses(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	if ((cmd->verb == SMTP_VERB_MAIL || cmd->verb == SMTP_VERB_RCPT) && cmd->params.seen) {
+		smtp_reply(s, "555 5.5.4 Error: %s parameters need EHLO",
+			   cmd->verb == SMTP_VERB_MAIL ? "MAIL FROM" : "RCPT TO");
+		smtp_session_error(s);
+		return 1;
+	}
+	if (cmd->verb != SMTP_VERB_BDAT && cmd->verb != SMTP_VERB_BURL)
+		return 0;
+	smtp_reply(s, "503 5.5.1 Error: %s was not offered; send EHLO first",
+		   cmd->verb == SMTP_VERB_BDAT ? "CHUNKING" : "BURL");
+	smtp_session_error(s);
+	if (cmd->verb == SMTP_VERB_BDAT)
+		bdat_refused(s, cmd, 0);
+	return 1;
 }
 
 static void dispatch(struct smtp_session *s, struct str line)
@@ -995,13 +1018,15 @@ static void dispatch(struct smtp_session *s, struct str line)
 		smtp_reply(s, "%s", why);
 		smtp_session_error(s);
 		if (cmd.verb == SMTP_VERB_BDAT)
-			bdat_refused(s, &cmd);
+			bdat_refused(s, &cmd, 1);
 		return;
 	}
+	if (!s->esmtp && helo_refuses(s, &cmd))
+		return;
 	if (r != SMTP_PARSE_OK) {
 		bad_syntax(s, &cmd, r);
 		if (cmd.verb == SMTP_VERB_BDAT)
-			bdat_refused(s, &cmd);
+			bdat_refused(s, &cmd, 1);
 		return;
 	}
 	switch (cmd.verb) {

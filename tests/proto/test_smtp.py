@@ -157,6 +157,45 @@ def test_bdat_refused_chunk_is_skipped():
         assert r.cmd("NOOP")[0] == 250
 
 
+def test_helo_session_has_no_extensions():
+    # A client that greets with HELO was offered no extension (RFC 5321
+    # §4.1.1.1, RFC 1869 §4.5): its MAIL and RCPT parameters are ones this
+    # session does not implement (555, RFC 5321 §4.1.1.11), and BDAT,
+    # CHUNKING's verb (RFC 3030 §2), is out of sequence (503) with its
+    # chunk skipped. EHLO offers them again. (Ten refusals: no error
+    # limit or error sleep in the way.)
+    with srv(env={"TERN_SMTP_MAX_ERRORS": "100", "TERN_SMTP_SOFT_ERRORS": "100"}) as s:
+        r = Raw(s.smtp_port)
+        assert r.cmd("HELO old.test")[0] == 250
+        for params in ("BODY=8BITMIME", "SIZE=100", "SMTPUTF8", "RET=HDRS", "ENVID=x",
+                       "BY=600;N", "AUTH=<>"):
+            code, lines = r.cmd("MAIL FROM:<a@remote.test> " + params)
+            assert code == 555 and lines[0].startswith("555 5.5.4 "), (params, lines)
+        assert r.cmd("MAIL FROM:<a@remote.test>")[0] == 250
+        for params in ("NOTIFY=SUCCESS", "ORCPT=rfc822;bob@example.test"):
+            code, lines = r.cmd("RCPT TO:<bob@example.test> " + params)
+            assert code == 555 and lines[0].startswith("555 5.5.4 "), (params, lines)
+        assert r.cmd("RCPT TO:<bob@example.test>")[0] == 250
+        chunk = "Subject: chunk\r\n\r\nx\r\n"
+        r.send("BDAT %d LAST\r\n%s" % (len(chunk), chunk))
+        code, lines = r.reply()
+        assert code == 503 and lines[0].startswith("503 5.5.1 "), lines
+        assert r.cmd("NOOP")[0] == 250  # the chunk was not read as commands
+        # The transaction goes on with DATA, which HELO's protocol has.
+        assert r.cmd("DATA")[0] == 354
+        code, lines = r.cmd("Subject: plain\r\n\r\nhello\r\n.")
+        assert code == 250, lines
+        assert r.cmd("EHLO new.test")[0] == 250
+        assert r.cmd("MAIL FROM:<a@remote.test> BODY=8BITMIME SIZE=100")[0] == 250
+        assert r.cmd("RCPT TO:<bob@example.test> NOTIFY=SUCCESS")[0] == 250
+        r.send("BDAT %d LAST\r\n%s" % (len(chunk), chunk))
+        assert r.reply()[0] == 250
+        r.close()
+        subjects = sorted(s.raw("bob@example.test", m[0]).split(b"Subject: ")[1].split(b"\r\n")[0]
+                          for m in s.messages("bob@example.test"))
+        assert subjects == [b"chunk", b"plain"], subjects
+
+
 def test_utf8_addresses():
     with srv() as s:
         s.cli("account", "add", "jörg@example.test", input="pw-jörg-123\n")
