@@ -38,6 +38,7 @@
 #include "store/store_queue.h"
 
 #define SMTP_LINE_MAX 4096 /* command line limit, RFC 5321 allows us more than 512 */
+#define SMTP_REPLY_LINE_MAX 512 /* RFC 5321 §4.5.3.1.5, with the CRLF */
 #define SMTP_IN_MAX 65536
 #define SMTP_OUT_MAX 65536
 #define SMTP_HANDSHAKE_TIMEOUT_MS 30000
@@ -118,8 +119,15 @@ void smtp_reply(struct smtp_session *s, const char *fmt, ...)
 	}
 	if (n < 0)
 		return;
-	if ((size_t)n > sizeof(line) - 3)
-		n = (int)sizeof(line) - 3;
+	/* RFC 5321 §4.5.3.1.5: 512 octets a reply line, code and CRLF
+	 * included. Only the text can be longer (an address, the client's
+	 * EHLO name echoed beside ours), and it is for humans: it is cut,
+	 * on a UTF-8 character boundary. */
+	if (n > SMTP_REPLY_LINE_MAX - 2) {
+		n = SMTP_REPLY_LINE_MAX - 2;
+		while (n > 4 && ((unsigned char)line[n] & 0xC0) == 0x80)
+			n--;
+	}
 	line[n++] = '\r';
 	line[n++] = '\n';
 	/* The client's next record is due from our answer, not from its

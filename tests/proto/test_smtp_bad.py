@@ -53,6 +53,26 @@ def test_nul_and_bare_line_ends_in_commands():
         r.close()
 
 
+def test_reply_lines_fit_512_octets():
+    # RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets with its
+    # code and CRLF. EHLO's first line echoes the client's name beside
+    # ours: with both long (a host name may have 253 octets, the EHLO
+    # argument is kept to 255) it came to 567.
+    host = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 61])
+    with srv(env={"TERN_HOSTNAME": host}) as s:
+        r = Raw(s.smtp_port)
+        assert r.greeting[0] == 220
+        helo = ".".join(["e" * 63, "f" * 63, "g" * 63, "h" * 63])
+        code, lines = r.cmd("EHLO " + helo)
+        assert code == 250, lines
+        assert lines[0].startswith("250-" + host), lines[0][:80]
+        assert "250-PIPELINING" in lines, lines
+        too_long = [len(l) + 2 for l in lines if len(l) + 2 > 512]
+        assert not too_long, too_long
+        assert r.cmd("NOOP")[0] == 250
+        r.close()
+
+
 def test_bare_lf_in_data_refused():
     with srv() as s:
         r = Raw(s.smtp_port)
