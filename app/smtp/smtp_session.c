@@ -400,7 +400,15 @@ static void cmd_helo(struct smtp_session *s, struct smtp_cmd *cmd, int esmtp)
 		smtp_reply(s, "250 %s", hostname_now());
 		return;
 	}
-	smtp_reply(s, "250-%s Hello %s [%s]", hostname_now(), s->helo, s->conn->peer_ip);
+	/* The name is echoed as reply text, which is printable ASCII (RFC
+	 * 5321 §4.2 textstring): a control octet (a terminal's escape
+	 * sequence) or one past ASCII goes back as '?'. */
+	char shown[sizeof(s->helo)];
+	size_t i;
+	for (i = 0; s->helo[i]; i++)
+		shown[i] = s->helo[i] >= ' ' && s->helo[i] < 0x7f ? s->helo[i] : '?';
+	shown[i] = '\0';
+	smtp_reply(s, "250-%s Hello %s [%s]", hostname_now(), shown, s->conn->peer_ip);
 	smtp_reply(s, "250-PIPELINING");
 	smtp_reply(s, "250-SIZE %llu", (unsigned long long)smtp_cfg->max_message_size);
 	if (!s->conn->tls)

@@ -73,6 +73,24 @@ def test_reply_lines_fit_512_octets():
         r.close()
 
 
+def test_ehlo_reply_echoes_only_printable_ascii():
+    # RFC 5321 §4.2: reply text is "textstring = 1*(%d09 / %d32-126)".
+    # EHLO's first line echoed the client's name as sent: control octets
+    # (an ANSI escape sequence for the terminal of whoever reads the
+    # session with swaks or telnet) and octets past ASCII went back raw.
+    with srv() as s:
+        r = Raw(s.smtp_port)
+        for name, shown in ((b"a\x01b", "a?b"), (b"\x1b[31mred", "?[31mred"),
+                            (b"caf\xc3\xa9.test", "caf??.test"), (b"\xff.test", "?.test"),
+                            (b"a\x7fb", "a?b")):
+            r.send(b"EHLO " + name + b"\r\n")
+            code, lines = r.reply()
+            assert code == 250, lines
+            first = lines[0]
+            assert first == "250-mx.example.test Hello %s [127.0.0.1]" % shown, (name, first)
+        r.close()
+
+
 def test_bare_lf_in_data_refused():
     with srv() as s:
         r = Raw(s.smtp_port)
