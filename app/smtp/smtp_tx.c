@@ -266,6 +266,35 @@ static int content_refused(struct smtp_session *s, int bare, int nul)
 	return 1;
 }
 
+/*
+ * A BDAT message past the size limit: 552 for the chunk that passed it
+ * and for each chunk after, the LAST one included, which ends the
+ * transaction as DATA's 552 does. A client pipelines its chunks (RFC
+ * 3030 §4.2), so those after the first refusal were sent before it came:
+ * the message is refused, logged and counted as an error once, as with
+ * DATA, not once a chunk (ten chunks cut the session with 421, which the
+ * client takes for "try again later", for ever).
+ */
+static int bdat_too_big(struct smtp_session *s)
+{
+	struct smtp_tx *tx = &s->tx;
+	int first = !tx->data_failed;
+
+	smtp_reply(s, "552 5.3.4 Message size exceeds fixed maximum message size");
+	tx->data_failed = 1; /* nothing more goes into the spool (tx_append) */
+	s->state = SMTP_S_RCPT;
+	if (first) {
+		log_info("smtp", s->id, "event=message_rejected reason=too_big limit=%llu",
+			 (unsigned long long)smtp_cfg->max_message_size);
+		metrics_inc(METRIC_REJECTED);
+	}
+	if (tx->bdat_last)
+		smtp_tx_end(s);
+	if (first)
+		smtp_session_error(s);
+	return 1;
+}
+
 int smtp_tx_feed_bdat(struct smtp_session *s)
 {
 	struct smtp_tx *tx = &s->tx;
@@ -289,16 +318,12 @@ int smtp_tx_feed_bdat(struct smtp_session *s)
 		tx_spool_failed(s);
 		return 1;
 	}
+	if (tx->too_big)
+		return bdat_too_big(s);
 	if (tx->data_failed) {
 		smtp_reply(s, "503 5.5.1 Error: transaction failed, send RSET");
 		s->state = SMTP_S_RCPT;
 		smtp_session_error(s);
-		return 1;
-	}
-	if (tx->too_big) {
-		smtp_reply(s, "552 5.3.4 Message size exceeds fixed maximum message size");
-		tx->data_failed = 1;
-		s->state = SMTP_S_RCPT;
 		return 1;
 	}
 	if (!tx->bdat_last) {

@@ -652,6 +652,41 @@ def test_size_limit():
         assert len(got) == 1 and "exact" in got[0][1], got
 
 
+def test_bdat_chunks_past_the_size_limit_are_one_refusal():
+    # A client that pipelines a message in chunks (RFC 3030 §4.2) and
+    # passes SIZE with one gets 552 5.3.4 for that chunk and for each it
+    # had sent behind it, LAST included, counted as one error as DATA's
+    # one 552 is; LAST ends the transaction as DATA's end does. Before,
+    # each later chunk was "503 ... send RSET" and one more error, so a
+    # message of a dozen chunks was cut with 421 (TERN_SMTP_MAX_ERRORS),
+    # which a client takes as "try again later", for ever.
+    with srv(env={"TERN_MAX_MESSAGE_SIZE": "100000"}) as s:
+        r = Raw(s.smtp_port)
+        r.cmd("EHLO chunks.test")
+        assert r.cmd("MAIL FROM:<a@remote.test>")[0] == 250
+        assert r.cmd("RCPT TO:<bob@example.test>")[0] == 250
+        chunk = b"y" * 30000 + b"\r\n"
+        r.send((b"BDAT %d\r\n" % len(chunk) + chunk) * 13 + b"BDAT 2 LAST\r\n\r\n")
+        codes = []
+        for _ in range(14):
+            try:
+                code, lines = r.reply()
+            except EOFError:
+                code = "closed"
+            codes.append(code)
+            if code == "closed":
+                break
+            if code == 552:
+                assert lines[0].startswith("552 5.3.4 "), lines
+        assert codes == [250] * 3 + [552] * 11, codes
+        assert r.cmd("NOOP")[0] == 250
+        # The transaction is over: a new one needs no RSET.
+        assert r.cmd("MAIL FROM:<a@remote.test>")[0] == 250
+        r.close()
+        assert s.messages("bob@example.test") == []
+        assert "event=message_rejected reason=too_big" in s.log_text()
+
+
 def test_dsn_parameters_accepted():
     with srv() as s:
         with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=10) as c:
