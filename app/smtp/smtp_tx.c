@@ -267,8 +267,8 @@ static int content_refused(struct smtp_session *s, int bare, int nul)
 }
 
 /*
- * A BDAT message past the size limit: 552 for the chunk that passed it
- * and for each chunk after, the LAST one included, which ends the
+ * A BDAT (or BURL) message past the size limit: 552 for the chunk that
+ * passed it and for each chunk after, the LAST one included, which ends the
  * transaction as DATA's 552 does. A client pipelines its chunks (RFC
  * 3030 §4.2), so those after the first refusal were sent before it came:
  * the message is refused, logged and counted as an error once, as with
@@ -382,6 +382,12 @@ void smtp_tx_burl(struct smtp_session *s, struct str url, int last)
 	int r = s->authenticated && !tx->data_failed
 			? imap_urlauth_fetch(NULL, s->login, 1, url, &b)
 			: -1;
+	if (tx->too_big) { /* an earlier chunk passed the limit */
+		buf_free(&b);
+		tx->bdat_last = last;
+		bdat_too_big(s);
+		return;
+	}
 	if (tx->data_failed) {
 		buf_free(&b);
 		smtp_reply(s, "503 5.5.1 Error: transaction failed, send RSET");
@@ -390,8 +396,9 @@ void smtp_tx_burl(struct smtp_session *s, struct str url, int last)
 	}
 	if (r == -2) {
 		buf_free(&b);
-		smtp_reply(s, "552 5.3.4 Message size exceeds fixed maximum message size");
-		tx->data_failed = 1;
+		tx->too_big = 1;
+		tx->bdat_last = last;
+		bdat_too_big(s);
 		return;
 	}
 	if (r < 0) {
@@ -407,8 +414,8 @@ void smtp_tx_burl(struct smtp_session *s, struct str url, int last)
 		return;
 	}
 	if (tx->too_big) {
-		smtp_reply(s, "552 5.3.4 Message size exceeds fixed maximum message size");
-		tx->data_failed = 1;
+		tx->bdat_last = last;
+		bdat_too_big(s);
 		return;
 	}
 	if (!last) {

@@ -112,3 +112,32 @@ def test_smtp_burl():
         assert m.docmd("BURL", url + " LAST")[0] == 500
         m.quit()
         r.close()
+
+
+def test_burl_past_the_size_limit_ends_its_transaction():
+    # A draft that takes a message past TERN_MAX_MESSAGE_SIZE (a BDAT
+    # chunk, then "BURL url LAST") is refused 552 5.3.4 and, being the
+    # last chunk, ends the transaction as DATA's and BDAT's 552 do (it
+    # stayed open: the next MAIL was "503 nested MAIL command"), logged
+    # as a rejected message.
+    big = DRAFT + b"x" * 1500 + b"\r\n"
+    with srv(submission=True, env={"TERN_MAX_MESSAGE_SIZE": "2K"}) as s:
+        r = Raw(s)
+        r.login()
+        r.send(b"a APPEND Drafts (\\Draft) {%d+}\r\n%s\r\n" % (len(big), big))
+        uid = int(re.search(rb"APPENDUID \d+ (\d+)", r.until_tag("a")[-1]).group(1))
+        u, t = cmd(r, "g", 'GENURLAUTH "imap://bob%%40example.test@mx.example.test/Drafts/;UID=%d'
+                   ';URLAUTH=submit+bob%%40example.test" INTERNAL' % uid)
+        url = re.fullmatch(rb'\* GENURLAUTH "([^"]+)"', u[0]).group(1).decode()
+        r.close()
+        c = submission(s)
+        c.mail(BOB)
+        c.rcpt(CAROL)
+        c.send(b"BDAT 1000\r\n" + b"y" * 998 + b"\r\n")
+        assert c.getreply()[0] == 250
+        code, text = c.docmd("BURL", url + " LAST")
+        assert (code, text[:5]) == (552, b"5.3.4"), (code, text)
+        code, text = c.docmd("MAIL", "FROM:<%s>" % BOB)
+        assert code == 250, (code, text)
+        c.quit()
+        assert "event=message_rejected reason=too_big" in s.log_text()
