@@ -20,7 +20,7 @@ schemas = {
     "SessionInfo": {"type": "object", "properties": {"csrf": S, "expires": I, "via": {"enum": ["session", "token"]}}},
     "SetupState": {"type": "object", "properties": {
         "completed": B, "admin_exists": B, "code_required": B, "restart_required": B,
-        "admin": {"type": "object", "properties": {"done": B, "locked": B}},
+        "admin": {"type": "object", "properties": {"done": B, "locked": B, "weak": B}},
         "hostname": {"type": "object", "properties": {"value": S, "locked": B, "fqdn": B, "restart_required": B}},
         "domain": {"type": "object", "properties": {"value": S, "locked": B, "done": B}},
         "account": {"type": "object", "properties": {"done": B, "count": I}},
@@ -62,9 +62,11 @@ schemas = {
         "dnsbl": S, "uribl": S, "hashbl": S, "greylist": B, "greylist_delay": I, "greylist_good": arr(S),
         "traps": arr(S), "allow": arr(S), "block": arr(S), "reputation": B,
         "phish_url": S, "phish": ref("SpamFeed"), "hashes_url": S, "hashes": ref("SpamFeed"),
-        "classifier": {"type": "object", "properties": {"spam": I, "ham": I, "tokens": I, "bytes": I, "usable": B, "min_learned": I}}}},
+        "classifier": {"type": "object", "properties": {"spam": I, "ham": I, "tokens": I, "bytes": I, "usable": B, "min_learned": I,
+                                                        "grams_spam": I, "grams_ham": I, "grams_min": I, "grams_fitted": B}}}},
     "SpamFeed": {"type": "object", "properties": {"entries": I, "loaded_at": I, "source": S}},
-    "SpamFeedLoaded": {"type": "object", "properties": {"entries": I, "bad": I, "dropped": I}},
+    "SpamFeedLoaded": {"type": "object", "properties": {"entries": I, "bad": I, "dropped": I,
+                       "phish_url": S, "phish": ref("SpamFeed"), "hashes_url": S, "hashes": ref("SpamFeed")}},
     "SpamLists": {"type": "object", "properties": {"scope": S, "allow": arr(S), "block": arr(S)}},
     "SpamDecisions": {"type": "object", "properties": {"decisions": arr({"type": "object", "properties": {
         "seq": I, "at": I, "ip": S, "mail_from": S, "rcpt": S, "score": {"type": "number"},
@@ -85,7 +87,9 @@ schemas = {
     "TotpState": {"type": "object", "properties": {"enabled": B}},
     "TotpEnrolment": {"type": "object", "properties": {"uri": S, "secret": S}},
     "TotpRecovery": {"type": "object", "properties": {"recovery_codes": arr(S)}},
-    "Me": {"type": "object", "properties": {"email": S, "display_name": S, "quota": I, "used": I, "totp": B, "csrf": S}},
+    "Me": {"type": "object", "properties": {"email": S, "display_name": S, "quota": I, "used": I, "totp": B, "csrf": S,
+           "servers": {"type": "object", "properties": {"hostname": S, "imaps": I, "imap": I, "pop3s": I,
+                                                        "submissions": I, "submission": I, "sieve": I}}}},
     "AppPassword": {"type": "object", "properties": {"name": S, "created_at": I, "last_used": I, "scope": {"enum": ["mail", "jmap"]}}},
     "Forwarding": {"type": "object", "properties": {"addresses": arr(S), "keep": B}},
     "Encryption": {"type": "object", "properties": {
@@ -147,9 +151,10 @@ def page(key, item):
                [key, "total", "next"])
 
 ERR = problem(400, 401, 403)
+DAYS = {"type": "integer", "minimum": 1, "maximum": 366, "default": 30}
 paths = {
     "/setup": {"get": op("Wizard state", [resp(200, "state", ref("SetupState"))], auth=False)},
-    "/setup/code": {"post": op("Check the setup code", [resp(204, "right code"), problem(403, 409, 429)], obj({"code": S}, ["code"]), auth=False)},
+    "/setup/code": {"post": op("Check the setup code", [resp(204, "right code"), problem(400, 403, 409, 429)], obj({"code": S}, ["code"]), auth=False)},
     "/setup/admin": {"post": op("Create the admin (logs in)", [resp(201, "session", ref("SessionInfo")), problem(400, 403, 409)], obj({"password": S}, ["password"]), setup=True)},
     "/setup/hostname": {"put": op("Store the host name", [resp(200, "state", ref("SetupState")), problem(400, 403, 409)], obj({"hostname": S}, ["hostname"]), setup=True)},
     "/setup/domain": {"put": op("Create and store the primary domain", [resp(200, "state", ref("SetupState")), problem(400, 403, 409)], obj({"domain": S}, ["domain"]), setup=True)},
@@ -159,19 +164,19 @@ paths = {
     "/setup/dns": {"get": op("DNS records of the primary domain, checked", [resp(200, "records", ref("Dns")), problem(403, 404)], setup=True)},
     "/setup/complete": {"post": op("Finish the wizard", [resp(200, "state", ref("SetupState")), ERR], obj({}))},
     "/password/strength": {"post": op("The password rule's verdict on a password (the live strength meter; nothing kept)", [resp(200, "verdict", {"type": "object", "properties": {"acceptable": B, "score": I, "min_score": I, "log10_guesses": {"type": "number"}, "weakness": S, "message": S}}), problem(400)], obj({"password": S}, ["password"]), auth=False)},
-    "/session": {"post": op("Log in (code: the TOTP or recovery code once the admin has 2FA; 401 totp_required without it)", [resp(200, "session (cookie set)", ref("SessionInfo")), problem(400, 401, 429)], obj({"password": S, "code": S}, ["password"]), auth=False),
+    "/session": {"post": op("Log in (code: the TOTP or recovery code once the admin has 2FA; 401 totp_required without it)", [resp(200, "session (cookie set)", ref("SessionInfo")), problem(400, 401, 429, 503)], obj({"password": S, "code": S}, ["password"]), auth=False),
                  "get": op("Current session", [resp(200, "session", ref("SessionInfo")), ERR]),
                  "delete": op("Log out", [resp(204, "logged out"), ERR])},
     "/stats": {"get": op("Dashboard figures", [resp(200, "stats", ref("Stats")), ERR])},
     "/domains": {"get": op("List domains: a page in name order (API.md \"Pages\")", [resp(200, "domains", page("domains", ref("Domain"))), problem(400), ERR], params=PAGE_PARAMS),
-                 "post": op("Add a domain (with DKIM keys)", [resp(201, "domain", ref("Domain")), problem(400, 401, 403, 409)], obj({"name": S, "scope": {"enum": ["admin", "read"]}, "expires": I}, ["name"]))},
+                 "post": op("Add a domain (with DKIM keys)", [resp(201, "domain", ref("Domain")), problem(400, 401, 403, 409)], obj({"name": S}, ["name"]))},
     "/domains/{name}": {"get": op("One domain", [resp(200, "domain", ref("Domain")), problem(404)], params=[pp("name")]),
                         "delete": op("Remove a domain", [resp(204, "removed"), problem(404, 409)], params=[pp("name")])},
     "/domains/{name}/dns": {"get": op("Records to publish", [resp(200, "records", ref("Dns")), problem(404)], params=[pp("name")])},
     "/domains/{name}/dns/check": {"get": op("Records to publish, checked live", [resp(200, "records", ref("Dns")), problem(404)], params=[pp("name")])},
     "/domains/{name}/dkim": {"get": op("DKIM keys", [resp(200, "keys", ref("DkimKeys")), problem(404)], params=[pp("name")])},
-    "/domains/{name}/dmarc-reports": {"get": op("DMARC aggregate reports received (RFC 9990)", [resp(200, "reports, sources and messages per day", ref("DmarcReports")), problem(400, 404)], params=[pp("name"), qp("days", I)])},
-    "/domains/{name}/tlsrpt-reports": {"get": op("TLS-RPT reports received (RFC 8460)", [resp(200, "reports with their policies and failures, and totals", ref("TlsrptReports")), problem(400, 404)], params=[pp("name"), qp("days", I)])},
+    "/domains/{name}/dmarc-reports": {"get": op("DMARC aggregate reports received (RFC 9990)", [resp(200, "reports, sources and messages per day", ref("DmarcReports")), problem(400, 404)], params=[pp("name"), qp("days", DAYS)])},
+    "/domains/{name}/tlsrpt-reports": {"get": op("TLS-RPT reports received (RFC 8460)", [resp(200, "reports with their policies and failures, and totals", ref("TlsrptReports")), problem(400, 404)], params=[pp("name"), qp("days", DAYS)])},
     "/accounts": {"get": op("List accounts: a page in the order they were added (API.md \"Pages\"); q: only those whose address or display name holds it, any case", [resp(200, "accounts", page("accounts", ref("Account"))), problem(400), ERR], params=PAGE_PARAMS + [qp("q", {"type": "string", "maxLength": 320})]),
                   "post": op("Add an account (with a session, the admin password in current)", [resp(201, "account", ref("Account")), problem(400, 404, 409, 429)], obj({"email": S, "password": S, "quota": I, "display_name": S, "current": S}, ["email", "password"]))},
     "/accounts/{email}": {"get": op("One account", [resp(200, "account", ref("Account")), problem(404)], params=[pp("email")]),
@@ -184,7 +189,7 @@ paths = {
     "/admin/totp/confirm": {"post": op("Turn TOTP on with a first code and the admin password: the recovery codes are in this answer only", [resp(200, "on", ref("TotpRecovery")), problem(400, 409, 429)], obj({"code": S, "password": S}, ["code", "password"]))},
     "/admin/totp/disable": {"post": op("Turn TOTP off (a code or a recovery code, and the admin password)", [resp(204, "off"), problem(400, 429)], obj({"code": S, "password": S}, ["code", "password"]))},
     "/accounts/{email}/totp": {"delete": op("Remove an account's two-factor sign-in (a lost phone)", [resp(204, "removed"), problem(404)], params=[pp("email")])},
-    "/me/session": {"post": op("Portal: an account signs in (cookie tern_account); code when its 2FA is on", [resp(200, "session", ref("SessionInfo")), problem(400, 401, 429)], obj({"email": S, "password": S, "code": S}, ["email", "password"]), auth=False),
+    "/me/session": {"post": op("Portal: an account signs in (cookie tern_account); code when its 2FA is on", [resp(200, "session", ref("SessionInfo")), problem(400, 401, 429, 503)], obj({"email": S, "password": S, "code": S}, ["email", "password"]), auth=False),
                     "delete": op("Portal: sign out", [resp(204, "signed out"), problem(401)], portal=True)},
     "/me": {"get": op("Portal: the signed-in account", [resp(200, "account", ref("Me")), problem(401)], portal=True),
             "patch": op("Portal: change the display name", [resp(200, "account", ref("Me")), problem(400, 401, 403)], obj({"display_name": S}), portal=True)},
@@ -293,7 +298,7 @@ paths = {
     "/tokens": {"get": op("List API tokens: a page in id order (API.md \"Pages\")", [resp(200, "tokens", page("tokens", ref("Token"))), problem(400), ERR], params=PAGE_PARAMS),
                 "post": op("Create a token (secret shown once); with a session, the admin password too", [resp(201, "token", ref("Token")), problem(400, 429)], obj({"name": S, "scope": {"enum": ["admin", "read"]}, "expires": I, "password": S}, ["name"]))},
     "/tokens/{id}": {"delete": op("Revoke a token", [resp(204, "revoked"), problem(404)], params=[pp("id")])},
-    "/openapi.json": {"get": op("This document", [resp(200, "OpenAPI 3")], auth=False)},
+    "/openapi.json": {"get": op("This document", [resp(200, "OpenAPI 3", {"type": "object"})], auth=False)},
 }
 
 # Every DELETE but signing out destroys or revokes something: with a
@@ -324,6 +329,26 @@ for path, item in paths.items():
         if method == "get" or (path, method) in NO_STORE_WRITE:
             continue
         o["responses"].update(problem(507))
+        o["responses"] = dict(sorted(o["responses"].items()))
+
+# What any operation may answer besides its own statuses, documented on
+# each so that a client (or a validator) meets no status its operation
+# does not list: with credentials to give, 401 without them (or wrong),
+# 403 for a session's missing CSRF token or the wrong kind of session,
+# 429 once an address sent too many wrong ones; with a JSON body, 400
+# for one that does not parse or fit, 413 past 64 KiB, 415 for another
+# Content-Type (API.md "Conventions"); and with a store write, 503 when
+# the store failed for a moment (http_store_problem).
+for path, item in paths.items():
+    for method, o in item.items():
+        extra = []
+        if o.get("security", ["auth"]) != []:
+            extra += [401, 403, 429]
+        if "application/json" in o.get("requestBody", {}).get("content", {}):
+            extra += [400, 413, 415]
+        if "507" in o["responses"]:
+            extra.append(503)
+        o["responses"].update(problem(*[c for c in extra if str(c) not in o["responses"]]))
         o["responses"] = dict(sorted(o["responses"].items()))
 
 doc = {

@@ -20,8 +20,10 @@ def tls_ctx(cafile=None):
 
 
 class Api:
-    def __init__(self, server, https=True, source=None):
+    def __init__(self, server, https=True, source=None, cookie_name="tern_session"):
         self.s = server
+        # tern_session: the admin's; tern_account: an account's portal session.
+        self.cookie_name = cookie_name
         self.https = https
         self.source = (source, 0) if source else None  # a loopback address of its own
         self.cookie = None
@@ -54,7 +56,7 @@ class Api:
         h = dict(headers or {})
         data = None
         if (body is None and method == "DELETE" and self.cookie and self.password and
-                path.split("?")[0] != "/session"):
+                not path.split("?")[0].endswith("/session")):
             body = {"password": self.password}
         if body is not None:
             data = body if isinstance(body, (bytes, str)) else json.dumps(body)
@@ -62,7 +64,7 @@ class Api:
         if auth and self.token:
             h["Authorization"] = "Bearer " + self.token
         if auth and self.cookie:
-            h["Cookie"] = "tern_session=" + self.cookie
+            h["Cookie"] = "%s=%s" % (self.cookie_name, self.cookie)
             if csrf and self.csrf:
                 h["X-CSRF-Token"] = self.csrf
         if self.setup_code:
@@ -70,7 +72,7 @@ class Api:
         st, hd, raw = self.raw(method, "/api/v1" + path if path.startswith("/") else path, data, h)
         ct = hd.get("content-type", "")
         out = json.loads(raw) if raw and "json" in ct else raw
-        if "set-cookie" in hd and hd["set-cookie"].startswith("tern_session="):
+        if hd.get("set-cookie", "").startswith(self.cookie_name + "="):
             val = hd["set-cookie"].split(";")[0].split("=", 1)[1]
             self.cookie = val or None
         if isinstance(out, dict) and "csrf" in out:
