@@ -14,8 +14,17 @@ def obj(props, required=()):
 S = {"type": "string"}; I = {"type": "integer", "minimum": 0}; B = {"type": "boolean"}
 def arr(x): return {"type": "array", "items": x}
 
+# The stable, machine-readable problem codes (API.md "Conventions"): a
+# script branches on these, so a new one is added here and there.
+PROBLEM_CODES = ["bad_json", "bad_request", "invalid_field", "unknown_field", "missing_field", "too_large",
+                 "unauthorized", "csrf", "setup_code", "forbidden", "wrong_password", "wrong_code",
+                 "totp_required", "not_found", "method", "exists", "in_use", "locked", "limit", "busy",
+                 "active", "invalid_script", "setup_done", "not_configured", "not_started", "not_stored",
+                 "not_mbox", "rate_limited", "temporary", "storage_full"]
+
 schemas = {
-    "Problem": {"type": "object", "properties": {"type": S, "title": S, "status": I, "detail": S, "code": S, "field": S},
+    "Problem": {"type": "object", "properties": {"type": S, "title": S, "status": {"type": "integer", "minimum": 400, "maximum": 599},
+                "detail": S, "code": {"enum": PROBLEM_CODES}, "field": S},
                 "required": ["type", "title", "status", "detail", "code"]},
     "SessionInfo": {"type": "object", "properties": {"csrf": S, "expires": I, "via": {"enum": ["session", "token"]}}},
     "SetupState": {"type": "object", "properties": {

@@ -102,7 +102,7 @@ void api_domain_tlsrpt(struct http_ctx *x)
 		char *end;
 		days = strtol(q, &end, 10);
 		if (*q == '\0' || *end != '\0' || days < 1 || days > DAYS_MAX) {
-			http_problem(x, 400, "invalid", "days", "days must be 1 to %d", DAYS_MAX);
+			http_problem(x, 400, "invalid_field", "days", "days must be 1 to %d", DAYS_MAX);
 			return;
 		}
 	}

@@ -141,9 +141,11 @@ def test_every_operation_answers_as_documented():
         k(a, "GET", "/domains/other.test/dns/check", expect=200)
         k(a, "GET", "/domains/other.test/dkim", expect=200)
         k(a, "GET", "/domains/other.test/dmarc-reports", expect=200)
-        k(a, "GET", "/domains/other.test/dmarc-reports?days=0", expect=400)
+        st, _, bad = k(a, "GET", "/domains/other.test/dmarc-reports?days=0", expect=400)
+        assert (bad["code"], bad["field"]) == ("invalid_field", "days"), bad
         k(a, "GET", "/domains/other.test/tlsrpt-reports", expect=200)
-        k(a, "GET", "/domains/other.test/tlsrpt-reports?days=400", expect=400)
+        st, _, bad = k(a, "GET", "/domains/other.test/tlsrpt-reports?days=400", expect=400)
+        assert (bad["code"], bad["field"]) == ("invalid_field", "days"), bad
 
         # Accounts and what hangs off them.
         k(a, "GET", "/accounts", expect=200)
