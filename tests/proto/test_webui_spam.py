@@ -13,7 +13,9 @@ API says days_left -2 (whole days, rounded down) and the Settings page
 "expired 1 day ago", in red. A save whose session was ended meanwhile
 (DELETE /session from another client with the cookie) shows a sign-in
 dialog over the page and goes through after it, the form kept; Escape in
-the dialog goes to the login page. A save and a file upload after another client
+the dialog closes it alone (the page, its form and what was typed
+stay, the save says the session ended, and saving again signs in and
+saves); Cancel goes to the login page. A save and a file upload after another client
 with the cookie signed in again (the page's CSRF token is the old
 session's) go through. After each change the browser waits
 while this side reads the setting back through the REST API, so a save
@@ -110,6 +112,8 @@ def test_webui_spam_page():
             "thresholds 7.5 13 40": lambda: (lambda c: (c["junk"], c["reject"], c["discard"]) == (7.5, 13, 40))(
                 api.call("GET", "/spam")[2]),
             "thresholds 7.5 13 41": lambda: (lambda c: (c["junk"], c["reject"], c["discard"]) == (7.5, 13, 41))(
+                api.call("GET", "/spam")[2]),
+            "thresholds 8 13 41": lambda: (lambda c: (c["junk"], c["reject"], c["discard"]) == (8, 13, 41))(
                 api.call("GET", "/spam")[2]),
             "allow has " + allow_entry: lambda: allow_entry in api.call("GET", "/spam")[2]["allow"],
             "allow lacks " + allow_entry: lambda: allow_entry not in api.call("GET", "/spam")[2]["allow"],

@@ -203,6 +203,10 @@ export function errorText(e) {
 		return String(e && e.message ? e.message : e);
 	if (e.code === 'rate_limited')
 		return `Too many failed attempts. Try again in ${Math.ceil((e.retryAfter || 900) / 60)} minutes.`;
+	// A signed-in page's call after its session ended and the sign-in
+	// dialog was dismissed (the sign-in forms say "Wrong password" instead).
+	if (e.status === 401 && e.code === 'unauthorized')
+		return 'Your session has ended. Try again to sign in: what you entered is kept.';
 	if (e.code === 'not_implemented')
 		return 'Not available in this build of tern.';
 	if (e.status === 404 && !e.code)

@@ -85,10 +85,11 @@ function AdminApp() {
 		);
 	if (mode === 'login')
 		return <Login onLogin={() => setMode('admin')} />;
-	// Cancelled: the login page, or the wizard from its sign-in step.
+	// Cancelled: the login page, or the wizard from its sign-in step;
+	// dismissed (null, Escape): the page as it is.
 	const reloginDone = (ok) => {
 		setRelogin(null);
-		if (!ok) {
+		if (ok === false) {
 			setCsrf(null);
 			if (mode === 'wizard') {
 				setMode('loading');
@@ -97,7 +98,7 @@ function AdminApp() {
 				setMode('login');
 			}
 		}
-		relogin.resolve(ok);
+		relogin.resolve(!!ok);
 	};
 	// The page stays mounted under the dialog, with what was typed in it.
 	const dialog = relogin ? <SignInDialog path="/session" onDone={reloginDone} /> : null;

@@ -60,13 +60,14 @@ export function Portal() {
 		return <main class="center"><p class="muted" aria-busy="true">Loading…</p></main>;
 	if (me === null)
 		return <PortalLogin onLogin={load} />;
+	// As the admin's (app.jsx): Cancel signs out, Escape (null) keeps the page.
 	const reloginDone = (ok) => {
 		setRelogin(null);
-		if (!ok) {
+		if (ok === false) {
 			setCsrf(null);
 			setMe(null);
 		}
-		relogin.resolve(ok);
+		relogin.resolve(!!ok);
 	};
 	const logout = async () => {
 		try {

@@ -63,7 +63,11 @@ export function CodeField({ s, testid }) {
 // The modal dialog asking for the password again over the page (whose
 // form keeps what was typed). `email` is the portal's account, shown and
 // sent as it is; onDone(true) once signed in, onDone(false) when the user
-// cancels (the button or Escape). A native <dialog> opened with
+// cancels with the button (the login page), onDone(null) when Escape
+// dismisses it: only the dialog goes, the page stays with what was typed
+// (Escape is pressed by reflex, to close a dialog, and must not throw a
+// form away); the call that waited fails, and the next one that meets
+// the ended session opens the dialog again. A native <dialog> opened with
 // showModal(): the page behind is inert and focus moves to the password.
 export function SignInDialog({ path, email, onDone }) {
 	const ref = useRef(null);
@@ -85,14 +89,15 @@ export function SignInDialog({ path, email, onDone }) {
 				before.focus();
 		};
 	}, []);
-	const cancel = (e) => {
-		if (e)
-			e.preventDefault();
-		onDone(false);
+	// The dialog's cancel event (Escape): unmounted by onDone, not closed
+	// by the browser under Preact.
+	const dismiss = (e) => {
+		e.preventDefault();
+		onDone(null);
 	};
 	return (
 		<dialog ref={ref} class="card login relogin" aria-labelledby="relogin-title" aria-describedby="relogin-why"
-			onCancel={cancel} data-testid="relogin">
+			onCancel={dismiss} data-testid="relogin">
 			<form onSubmit={s.submit}>
 				<h2 id="relogin-title">Sign in again</h2>
 				<p id="relogin-why">Your session has ended. Sign in to continue: what you entered on this page is kept.</p>
@@ -103,7 +108,7 @@ export function SignInDialog({ path, email, onDone }) {
 				<ErrorBox error={signInError(s.error, 'Wrong password.')} />
 				<div class="buttons">
 					<button class="btn btn-primary" type="submit" disabled={s.busy} data-testid="relogin-submit">Sign in</button>
-					<button class="btn" type="button" onClick={() => cancel()} data-testid="relogin-cancel">Cancel</button>
+					<button class="btn" type="button" onClick={() => onDone(false)} data-testid="relogin-cancel">Cancel</button>
 				</div>
 			</form>
 		</dialog>
