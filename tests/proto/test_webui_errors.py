@@ -9,7 +9,10 @@ proxy's 502 page is said in words; the first-run wizard's DNS
 step too, whose two loads both fail, and the account portal, whose first
 GET /me fails: an error and Try again, not its sign-in form.
 tests/browser/fields.mjs: a refusal naming a field is said under that
-field (a bad domain name, a weak new password). Screenshots land in
+field (a bad domain name, a weak new password).
+tests/browser/a11y.mjs: on every page of the admin and the portal each
+control has an accessible name, Tab reaches each in turn and shows where
+the focus is. Screenshots land in
 build/artifacts/webui-errors*/.
 """
 import os
@@ -67,6 +70,11 @@ def test_webui_wizard_server_gone():
 def test_webui_portal_server_gone():
     out = browse("gone.mjs", {}, {"portal": True, "suffix": "-portal"})
     assert "browser: gone: the portal says the server cannot be reached" in out, out
+
+
+def test_webui_keyboard_and_labels():
+    out = browse("a11y.mjs", {}, {"password": "errors-user-pw-1", "suffix": "-a11y"})
+    assert "browser: a11y: portal: " in out, out
 
 
 def test_webui_refusal_under_its_field():
