@@ -3,7 +3,9 @@
 // `field`) is said under that field, in headless Chromium: marked
 // aria-invalid and described by the server's own words, as a screen
 // reader reads them. A new domain that is not a domain name (Domains), a
-// weak new password on an account's panel (Accounts).
+// weak new password on an account's panel (Accounts), a bad entry in a
+// list typed in a text area (Spam: the global block list and a scope's
+// allow list; Settings: the tolerated DMARC domains).
 //
 //   node tests/browser/fields.mjs '{"url":..., "admin_password":..., "email":..., "artifacts":...}'
 //
@@ -52,4 +54,18 @@ await finish(b, async () => {
 	await byId('reset-password-current').fill(cfg.admin_password);
 	await refusedUnder('reset-password', () => byId('reset-password-submit').click());
 	await screenshot('refused-password');
+
+	// The lists in text areas: the Spam page's global block list, a scope's
+	// allow list, and Settings' tolerated DMARC domains.
+	await byId('nav-spam').click();
+	await byId('spam-block').fill('not valid!!');
+	await refusedUnder('spam-block', () => byId('spam-save').click());
+	await byId('spam-block').fill('');
+	await byId('spam-scope-name').fill(cfg.email);
+	await byId('spam-scope-load').click();
+	await byId('spam-scope-allow').fill('not valid!!');
+	await refusedUnder('spam-scope-allow', () => byId('spam-scope-save').click());
+	await byId('nav-settings').click();
+	await byId('auth-tolerated').fill('not a domain!!');
+	await refusedUnder('auth-tolerated', () => byId('auth-save').click());
 });

@@ -9,7 +9,9 @@ proxy's 502 page is said in words; the first-run wizard's DNS
 step too, whose two loads both fail, and the account portal, whose first
 GET /me fails: an error and Try again, not its sign-in form.
 tests/browser/fields.mjs: a refusal naming a field is said under that
-field (a bad domain name, a weak new password).
+field (a bad domain name, a weak new password, a bad entry in a list:
+the Spam page's block list and a scope's allow list, Settings' tolerated
+domains).
 tests/browser/a11y.mjs: on every page of the admin and the portal each
 control has an accessible name, Tab reaches each in turn and shows where
 the focus is. Screenshots land in
@@ -79,5 +81,5 @@ def test_webui_keyboard_and_labels():
 
 def test_webui_refusal_under_its_field():
     out = browse("fields.mjs", {}, {"suffix": "-fields"})
-    for testid in ("domain-name", "reset-password"):
+    for testid in ("domain-name", "reset-password", "spam-block", "spam-scope-allow", "auth-tolerated"):
         assert "browser: fields: %s says" % testid in out, out

@@ -81,6 +81,21 @@ export function Field({ label, value, onInput, type = 'text', error: given, hint
 	);
 }
 
+// A labelled text area (a list, one entry a line; a script): `error` as
+// Field's, shown under it and tied to it for screen readers.
+export function TextArea({ label, value, onInput, error, testid, rows = 3, ...rest }) {
+	const id = useId('ta');
+	const hintId = error ? `${id}-hint` : undefined;
+	return (
+		<div class={'field' + (error ? ' field-error' : '')}>
+			<label for={id}>{label}</label>
+			<textarea id={id} rows={rows} value={value} onInput={(e) => onInput(e.currentTarget.value)}
+				aria-invalid={error ? 'true' : undefined} aria-describedby={hintId} data-testid={testid} {...rest} />
+			{error ? <p class="hint error-text" id={hintId}>{error}</p> : null}
+		</div>
+	);
+}
+
 export function Lock() {
 	return (
 		<svg class="icon" viewBox="0 0 16 16" aria-hidden="true" width="14" height="14">

@@ -7,7 +7,7 @@
 // before every account's own), and API tokens for scripts.
 import { useEffect, useState } from 'preact/hooks';
 import { del, get, post, put, seg } from '../api.js';
-import { ConfirmButton, CopyButton, ErrorBox, Field, Loading, Notice, PageTitle, Pager, StrengthMeter, useAction, useLoad, usePages } from '../components.jsx';
+import { ConfirmButton, CopyButton, ErrorBox, Field, Loading, Notice, PageTitle, Pager, StrengthMeter, TextArea, useAction, useLoad, usePages } from '../components.jsx';
 import { bytes, dateTime } from '../format.js';
 import { TwoFactor } from '../twofactor.jsx';
 
@@ -276,18 +276,6 @@ function AuthForm({ auth, onSaved }) {
 			<Notice>{done}</Notice>
 			<div class="buttons"><button class="btn btn-primary" type="submit" disabled={a.busy} data-testid="auth-save">Save</button></div>
 		</form>
-	);
-}
-
-function TextArea({ label, value, onInput, error, testid, ...rest }) {
-	const id = 'ta-' + testid;
-	return (
-		<div class={'field' + (error ? ' field-error' : '')}>
-			<label for={id}>{label}</label>
-			<textarea id={id} rows="3" value={value} onInput={(e) => onInput(e.currentTarget.value)}
-				aria-invalid={error ? 'true' : undefined} data-testid={testid} {...rest} />
-			{error ? <p class="hint error-text">{error}</p> : null}
-		</div>
 	);
 }
 

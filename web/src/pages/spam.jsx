@@ -9,23 +9,11 @@
 // filter").
 import { useEffect, useState } from 'preact/hooks';
 import { get, post, put, seg, upload } from '../api.js';
-import { ErrorBox, Field, Loading, Notice, PageTitle, useAction, useLoad } from '../components.jsx';
+import { ErrorBox, Field, Loading, Notice, PageTitle, TextArea, useAction, useLoad } from '../components.jsx';
 import { bytes, dateTime } from '../format.js';
 
 const lines = (list) => (list || []).join('\n');
 const entries = (text) => text.split(/[\s,]+/).map((x) => x.trim()).filter(Boolean);
-
-function TextArea({ label, value, onInput, error, testid, rows = 3, ...rest }) {
-	const id = 'ta-' + testid;
-	return (
-		<div class={'field' + (error ? ' field-error' : '')}>
-			<label for={id}>{label}</label>
-			<textarea id={id} rows={rows} value={value} onInput={(e) => onInput(e.currentTarget.value)}
-				aria-invalid={error ? 'true' : undefined} data-testid={testid} {...rest} />
-			{error ? <p class="hint error-text">{error}</p> : null}
-		</div>
-	);
-}
 
 function Check({ label, checked, onChange, testid }) {
 	const id = 'cb-' + testid;
@@ -242,12 +230,12 @@ function ScopeLists() {
 			</form>
 			{loaded ? (
 				<form onSubmit={save}>
-					<TextArea label={`Allow list of ${loaded}`} value={allow} onInput={setAllow} testid="spam-scope-allow" />
-					<TextArea label={`Block list of ${loaded}`} value={block} onInput={setBlock} testid="spam-scope-block" />
+					<TextArea label={`Allow list of ${loaded}`} value={allow} onInput={setAllow} error={a.fieldError('allow')} testid="spam-scope-allow" />
+					<TextArea label={`Block list of ${loaded}`} value={block} onInput={setBlock} error={a.fieldError('block')} testid="spam-scope-block" />
 					<div class="buttons"><button class="btn btn-primary" type="submit" disabled={a.busy} data-testid="spam-scope-save">Save</button></div>
 				</form>
 			) : null}
-			<ErrorBox error={a.error} />
+			<ErrorBox error={a.other('allow', 'block')} />
 			<Notice>{done}</Notice>
 		</section>
 	);
