@@ -629,13 +629,20 @@ await finish(b, async () => {
 	} else {
 		// The wizard's session ends mid-way (expired, or signed out
 		// elsewhere): the step asks for the password in the dialog over
-		// the page. Escape goes back to the wizard's own sign-in; the
+		// the page. Escape closes the dialog alone (the step stays, as
+		// typed); Cancel goes back to the wizard's own sign-in; the
 		// dialog's sign-in sends the step's answer, as typed, again.
 		await byId('domain').fill(cfg.domain);
 		await endSession();
 		await byId('wizard-next').click();
 		await byId('relogin-password').waitFor();
 		await page.keyboard.press('Escape');
+		await byId('relogin').waitFor({ state: 'detached' });
+		await step('domain');
+		if ((await byId('domain').inputValue()) !== cfg.domain)
+			throw new Error('Escape in the sign-in dialog lost the step as typed');
+		await byId('wizard-next').click();
+		await byId('relogin-cancel').click();
 		await step('admin');
 		await byId('admin-password').fill(cfg.admin_password);
 		await byId('wizard-next').click();
