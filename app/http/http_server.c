@@ -6,6 +6,7 @@
  */
 #include "auth/password_policy.h"
 #include "core/cidr.h"
+#include "core/hex.h"
 #include "core/hostname.h"
 #include "http/http_server.h"
 
@@ -726,6 +727,33 @@ static unsigned unreachable_limit(unsigned threads)
 	return total > UINT_MAX / 2 ? UINT_MAX / 2 : (unsigned)total;
 }
 
+/*
+ * The path's and the query values' percent-decoding (MHD's default, but
+ * for %00). Handlers read what the daemon decoded as C strings: a %00
+ * decoded to NUL ended the value there, so /accounts/bob@example.test%00x
+ * named bob (and a DELETE of it deleted him), and ?q=bob%00x searched for
+ * bob. %00 stays as sent, three characters no name holds. In place, never
+ * longer (the daemon's contract); invalid escapes stay as sent, as MHD's.
+ */
+static size_t unescape_keep_nul(void *cls, struct MHD_Connection *c, char *s)
+{
+	(void)cls;
+	(void)c;
+	char *out = s;
+	for (const char *in = s; *in;) {
+		int hi = in[0] == '%' ? hex_digit((unsigned char)in[1]) : -1;
+		int lo = hi >= 0 ? hex_digit((unsigned char)in[2]) : -1;
+		if (lo >= 0 && (hi | lo) != 0) {
+			*out++ = (char)(hi << 4 | lo);
+			in += 3;
+		} else {
+			*out++ = *in++;
+		}
+	}
+	*out = 0;
+	return (size_t)(out - s);
+}
+
 static struct MHD_Daemon *daemon_start(int https, unsigned threads)
 {
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
@@ -734,6 +762,7 @@ static struct MHD_Daemon *daemon_start(int https, unsigned threads)
 		{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL },
 		{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL },
 		{ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, NULL },
+		{ MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape_keep_nul, NULL },
 		{ MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL },
 		{ MHD_OPTION_CONNECTION_LIMIT, unreachable_limit(threads), NULL },
 		{ MHD_OPTION_PER_IP_CONNECTION_LIMIT, 0, NULL }, /* ours, per /64 */

@@ -816,3 +816,26 @@ def test_settings_logs_queue():
             assert st == 404 and p["code"] == "not_found", (method, path, p)
         st, _, doc = a.call("GET", "/openapi.json")
         assert "/domains/{name}/dns/check" in doc["paths"]
+
+
+def test_percent_encoded_nul_ends_nothing():
+    """A %00 in a path parameter or a query value is not the end of it: the
+    server decoded it to NUL and read the C string up to there, so
+    /domains/example.test%00x was example.test, a DELETE of
+    /accounts/bob@example.test%00x deleted bob, and ?q=bob%00zzz searched
+    for bob. Now %00 stays as it was sent: no such domain, no such
+    account, no match."""
+    s, a = admin_server(accounts=[("bob@example.test", "bob-password-1")])
+    with s:
+        st, _, p = a.call("GET", "/domains/example.test%00x")
+        assert st == 404 and p["code"] == "not_found", (st, p)
+        st, _, p = a.call("DELETE", "/accounts/bob@example.test%00x")
+        assert st == 404, (st, p)
+        assert a.call("GET", "/accounts/bob@example.test")[0] == 200
+        st, _, page = a.call("GET", "/accounts?q=bob%00zzz")
+        assert st == 200 and page["total"] == 0, page
+        # Other escapes are decoded as before.
+        st, _, acct = a.call("GET", "/accounts/bob%40example.test")
+        assert st == 200 and acct["email"] == "bob@example.test", acct
+        st, _, page = a.call("GET", "/accounts?q=b%6Fb")
+        assert page["total"] == 1, page
