@@ -6,7 +6,7 @@
  * a CSR -> poll the order -> download the chain (and the CA's alternate
  * chains in turn while it does not lead to TERN_ACME_PREFERRED_CHAIN's
  * root) -> install and store.
- * post() is the one way a signed request goes out: it fetches a nonce
+ * acme_post() is the one way a signed request goes out: it fetches a nonce
  * when none is at hand, keeps the Replay-Nonce of every answer, and
  * resends on badNonce; the answer then goes to the handler of the state.
  */
@@ -44,15 +44,7 @@
  * turning valid) before the attempt is given up: Let's Encrypt finalizes
  * in seconds, and in minutes at its busiest. */
 #define POLL_BUDGET 1800
-/* Authorizations whose challenge is answered and not valid yet, polled
- * together (in turn, one request at a time, a round each Retry-After):
- * the CA validates them all at once instead of one after the other. A
- * bound: TLS-ALPN-01 answers wait in a table of 16 (tls_sni.c); DNS-01
- * takes one at a time (one record, A.dns_owner). */
-#define AUTHZ_PARALLEL 12
-#define BACKOFF_MIN 60
 #define RETRY_SOON 5 /* after a name was held out of the order */
-#define BACKOFF_MAX 86400
 /* How long DNS-01 waits for its record on every authoritative server
  * (acme_dnsprop.h): secondaries refresh on NOTIFY in seconds, without
  * it at the SOA refresh, often minutes. lego waits one minute. */
@@ -68,110 +60,11 @@ static unsigned dns_propagation_max(void)
 	return s > 0 && s < DNS_PROPAGATION_MAX ? (unsigned)s : DNS_PROPAGATION_MAX;
 }
 
-/* One request is in flight at a time and its answer goes to the handler of
- * A.state; so an order and a renewal-information check never overlap (an
- * order started while the check was out read its answer as theirs). */
-enum state {
-	S_OFF,
-	S_NAMES, /* finding the names to order (DNS), no request out yet */
-	S_DIRECTORY,
-	S_ACCOUNT,
-	S_ORDER,
-	S_AUTHZ,
-	S_CHALLENGE,
-	S_AUTHZ_POLL,
-	S_FINALIZE,
-	S_ORDER_POLL,
-	S_CERT,
-	S_CERT_ALT, /* fetching an alternate chain (RFC 8555 §7.4.2) */
-	S_ARI_DIR,
-	S_ARI,
-	S_CONTACT, /* updating the account's contact (RFC 8555 §7.3.2) */
-};
-
-static const char *const state_name[] = {"off",       "names",      "directory",  "account",  "order",
+const char *const acme_state_name[] = {"off",       "names",      "directory",  "account",  "order",
                                          "authz",     "challenge",  "authz_poll", "finalize",
                                          "order_poll", "certificate", "alternate_chain", "ari_directory", "renewal_info", "account_contact"};
 
-static struct acme {
-	struct loop *loop;
-	struct store *st;
-	struct dns *dns;
-	char directory[512], email[256], challenge[16], hostname[256], data_dir[512];
-	char eab_kid[256];
-	char dns_server[128], dns_zone[256];
-	struct tsig_key tsig;
-	char dns_owner[300], dns_txt[64]; /* the record DNS-01 put, removed afterwards */
-	struct acme_dnsprop *dns_prop;    /* waiting for it on the zone's servers */
-	unsigned char eab_key[128];
-	size_t eab_len;
-
-	struct acme_key account;
-	int have_account_key;
-	int account_replaced; /* this attempt made a new key for a deactivated account */
-	int account_unsaved;  /* the key in use is that new one, its account not yet created */
-	char kid[1024];
-	char url_nonce[512], url_account[512], url_order[512];
-	int eab_required;
-	char nonce[256];
-
-	char names[ACME_NAMES_MAX][256];
-	size_t nnames;
-	char order_url[1024], finalize_url[1024], cert_url[1024];
-	char authz[ACME_NAMES_MAX][512];
-	size_t nauthz, iauthz; /* iauthz: the next to start */
-	struct {
-		size_t idx; /* in authz */
-		char name[256];
-	} pend[AUTHZ_PARALLEL];
-	size_t npend, ipoll; /* ipoll: the next of pend to poll this round */
-	long pend_retry;     /* the CA's Retry-After for the next round */
-	char chall_url[512], chall_name[256];
-	unsigned polls, poll_waited; /* polls and their seconds since the last progress */
-
-	struct acme_key certkey;
-	enum state state;
-
-	/* TERN_ACME_PREFERRED_CHAIN: the CN of the root the chain should
-	 * lead to; the CA's other chains (its Link rel="alternate") are
-	 * fetched in turn while the default leads elsewhere, and the
-	 * default, kept here, is installed when none does. */
-	char preferred_chain[256];
-	char alts[ACME_ALTERNATES_MAX][512];
-	size_t nalts, ialt;
-	struct buf chain_default;
-
-	/* the signed request in flight (resent on badNonce) */
-	char post_url[1024];
-	struct buf post_payload;
-	int post_jwk, tries, want_nonce;
-
-	uint64_t timer;
-	unsigned backoff;
-	/* RFC 9773: the CA's renewal window for the certificate in use */
-	char url_ari[512], ari_id[200];
-	uint64_t ari_timer;
-	int64_t renew_planned; /* Unix time the renewal timer is set for */
-	int64_t not_before;    /* after a failure: no attempt before this Unix time, 0 none */
-	int64_t hold_until;    /* after an install: no renewal before this Unix time (acme_renew_hold) */
-	uint32_t ari_rnd;      /* the certificate's random moment in an ARI window */
-	int attempt_deferred;  /* an attempt came due while the ARI check or a contact update was out */
-	int contact_only;      /* this run updates the account's contact, no order (contact_check) */
-	int retry_soon;        /* the failure held a name out: retry in RETRY_SOON */
-	int retry_kept;        /* "acme/retry" is in the store (retry_keep) */
-	char settings_fp[33];  /* the TERN_ACME_* settings' fingerprint (settings_fingerprint) */
-	int no_replaces;       /* this attempt's order goes without "replaces" (on_order) */
-	/* Names the certificate in use carries, and a look-up of the names it
-	 * should carry (a domain added, or its DNS now pointing here). */
-	char cert_names[ACME_NAMES_MAX * 256];
-	char chk_names[ACME_NAMES_MAX][256];
-	size_t chk_n;
-	int chk_pending;
-	uint64_t names_timer;
-	int dir_public; /* the directory's address is public: every other URL's must be */
-	int running;
-	struct acme_http_req *req; /* the request on its way (one at a time), until on_response */
-} A;
+struct acme_client acme_client;
 
 /* Shared with other threads (HTTP-01 answers, the status). */
 static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -181,14 +74,8 @@ static struct {
 	char keyauth[256];
 } http01[ACME_NAMES_MAX];
 
-static void attempt(struct loop *loop, void *arg);
-static void post(enum state next, const char *url, const char *payload, int jwk);
-static void get_as_post(enum state next, const char *url);
-static int request_directory(void);
-static int request(const char *method, const char *url, const char *content_type,
-                   const void *body, size_t len);
 
-static void status_set(const char *state, const char *error, int64_t next)
+void acme_status_set(const char *state, const char *error, int64_t next)
 {
 	pthread_mutex_lock(&shared_lock);
 	snprintf(status.state, sizeof status.state, "%s", state);
@@ -196,6 +83,13 @@ static void status_set(const char *state, const char *error, int64_t next)
 		snprintf(status.last_error, sizeof status.last_error, "%s", error);
 	if (next >= 0)
 		status.next_run = next;
+	pthread_mutex_unlock(&shared_lock);
+}
+
+void acme_status_succeeded(int64_t now)
+{
+	pthread_mutex_lock(&shared_lock);
+	status.last_success = now;
 	pthread_mutex_unlock(&shared_lock);
 }
 
@@ -230,7 +124,7 @@ static void dns01_removed(void *arg, int rcode, const char *error)
 		         error ? error : "-");
 }
 
-static void challenges_clear(void)
+void acme_challenges_clear(void)
 {
 	acme_dnsprop_cancel(A.dns_prop);
 	A.dns_prop = NULL;
@@ -246,21 +140,19 @@ static void challenges_clear(void)
 		tls_alpn_challenge_put(A.names[i], NULL);
 }
 
-static void schedule(unsigned secs)
+void acme_schedule(unsigned secs)
 {
 	if (A.timer)
 		loop_timer_del(A.loop, A.timer);
-	A.timer = loop_timer_add(A.loop, (uint64_t)secs * 1000, attempt, NULL);
+	A.timer = loop_timer_add(A.loop, (uint64_t)secs * 1000, acme_attempt, NULL);
 }
 
-static void ari_settled(void);
-
 /* A contact-only run is over: an attempt that came due meanwhile starts. */
-static void contact_done(void)
+void acme_contact_done(void)
 {
 	A.contact_only = 0;
 	A.state = S_OFF;
-	ari_settled();
+	acme_ari_settled();
 }
 
 /*
@@ -270,7 +162,7 @@ static void contact_done(void)
  * DNS-01 server, another directory) and restarted sees an attempt at
  * once. Secrets go into the hash only, never stored as such.
  */
-static void settings_fingerprint(const struct config *cfg, char out[33])
+void acme_settings_fingerprint(const struct config *cfg, char out[33])
 {
 	const char *const v[] = {cfg->acme_directory, cfg->acme_email,    cfg->acme_challenge,
 	                         cfg->hostname,       cfg->acme_eab_kid,  cfg->acme_eab_hmac,
@@ -296,7 +188,7 @@ static void settings_fingerprint(const struct config *cfg, char out[33])
  * cannot pass spent the CA's failed validations (Let's Encrypt: 5 an
  * hour) at every start.
  */
-static void retry_keep(const char *why)
+void acme_retry_keep(const char *why)
 {
 	char v[1200];
 	int n = snprintf(v, sizeof v, "%lld %u\n%s\n%s", (long long)A.not_before, A.backoff,
@@ -310,7 +202,7 @@ static void retry_keep(const char *why)
 }
 
 /* A certificate came: no wait is kept. */
-static void retry_forget(void)
+void acme_retry_forget(void)
 {
 	if (A.retry_kept && store_meta_del(A.st, "acme/retry") == STORE_OK)
 		A.retry_kept = 0;
@@ -324,7 +216,7 @@ static void retry_forget(void)
  * planned (the renewal of a certificate loaded, 0 without one): returns
  * it, with A.not_before and the status set to it; else 0.
  */
-static int64_t retry_restore(int64_t planned)
+int64_t acme_retry_restore(int64_t planned)
 {
 	char v[1200];
 	size_t len;
@@ -351,14 +243,13 @@ static int64_t retry_restore(int64_t planned)
 	log_info("acme", NULL, "event=attempt_held retry_in=%lld error=%s hint=\"the wait after "
 	                       "the last failure; tern acme renew tries now\"",
 	         (long long)(nb - now), log_q(why, q, sizeof q));
-	status_set("failed", why, nb);
+	acme_status_set("failed", why, nb);
 	A.not_before = nb;
 	return nb;
 }
 
 /* Ends an attempt that failed: one log line, the status, the next try. */
-static void fail(long retry_after, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void fail(long retry_after, const char *fmt, ...)
+void acme_fail(long retry_after, const char *fmt, ...)
 {
 	char why[512], q[600];
 	va_list ap;
@@ -371,11 +262,11 @@ static void fail(long retry_after, const char *fmt, ...)
 		 * stays the old one, so the next order's account step tries
 		 * again (on_account). */
 		log_warn("acme", NULL, "event=account_contact_update_failed step=%s error=%s",
-		         state_name[A.state], log_q(why, q, sizeof q));
-		contact_done();
+		         acme_state_name[A.state], log_q(why, q, sizeof q));
+		acme_contact_done();
 		return;
 	}
-	challenges_clear();
+	acme_challenges_clear();
 	unsigned wait = A.backoff ? A.backoff : BACKOFF_MIN;
 	/* Retry-After is honoured between the first minute and a day: a CA or
 	 * a proxy answering every failure "Retry-After: 1" would otherwise get
@@ -393,28 +284,28 @@ static void fail(long retry_after, const char *fmt, ...)
 		A.backoff = wait * 2 > BACKOFF_MAX ? BACKOFF_MAX : wait * 2;
 	}
 	log_warn("acme", NULL, "event=attempt_failed step=%s error=%s retry_in=%u",
-	         state_name[A.state], log_q(why, q, sizeof q), wait);
+	         acme_state_name[A.state], log_q(why, q, sizeof q), wait);
 	A.state = S_OFF;
-	status_set("failed", why, time_wall() + wait);
-	schedule(wait);
+	acme_status_set("failed", why, time_wall() + wait);
+	acme_schedule(wait);
 	/* The retry is the renewal planned now; renewal information may not
 	 * bring it earlier (acme_ari_renew_at). */
 	A.not_before = A.renew_planned = time_wall() + wait;
-	retry_keep(why);
+	acme_retry_keep(why);
 }
 
 /* Fails the attempt with the CA's answer r (not a success). */
-static void fail_resp(const struct acme_http_resp *r)
+void acme_fail_resp(const struct acme_http_resp *r)
 {
 	char type[64], detail[400];
 
 	if (r->status == 0) {
-		fail(-1, "%s", r->error);
+		acme_fail(-1, "%s", r->error);
 		return;
 	}
 	acme_msg_problem(r->body, r->body_len, type, sizeof type, detail, sizeof detail);
 	if (strcmp(type, "rateLimited") == 0) {
-		fail(r->retry_after,
+		acme_fail(r->retry_after,
 		     "rate limited by the CA (HTTP %d): %s; the current certificate is kept", r->status,
 		     detail);
 	} else if (strcmp(type, "userActionRequired") == 0) {
@@ -422,21 +313,21 @@ static void fail_resp(const struct acme_http_resp *r)
 		 * is the page where the operator acts, the only way on. */
 		char url[512];
 		acme_msg_problem_instance(r->body, r->body_len, url, sizeof url);
-		fail(r->retry_after, "HTTP %d userActionRequired: %s; visit %s", r->status,
+		acme_fail(r->retry_after, "HTTP %d userActionRequired: %s; visit %s", r->status,
 		     detail[0] ? detail : "the CA asks the account holder to act",
 		     url[0] ? url : "the CA's site");
 	} else if (strcmp(type, "externalAccountRequired") == 0) {
-		fail(r->retry_after, "HTTP %d externalAccountRequired: %s; set TERN_ACME_EAB_KID and "
+		acme_fail(r->retry_after, "HTTP %d externalAccountRequired: %s; set TERN_ACME_EAB_KID and "
 		     "TERN_ACME_EAB_HMAC_KEY", r->status, detail[0] ? detail : "(no detail)");
 	} else
-		fail(r->retry_after, "HTTP %d %s: %s", r->status, type,
+		acme_fail(r->retry_after, "HTTP %d %s: %s", r->status, type,
 		     detail[0] ? detail : "(no problem document)");
 }
 
 /* ---- storing keys and the certificate ---- */
 
 /* k's scalar, base64url, sealed with the data directory's secrets.key. */
-static int key_seal(const struct acme_key *k, char *sealed, size_t sealedsz)
+int acme_key_seal(const struct acme_key *k, char *sealed, size_t sealedsz)
 {
 	char b64[64];
 	acme_b64url(k->kbuf, sizeof k->kbuf, b64, sizeof b64);
@@ -445,10 +336,10 @@ static int key_seal(const struct acme_key *k, char *sealed, size_t sealedsz)
 	return rc;
 }
 
-static int key_save(const char *name, const struct acme_key *k)
+int acme_key_save(const char *name, const struct acme_key *k)
 {
 	char sealed[512];
-	if (key_seal(k, sealed, sizeof sealed) < 0)
+	if (acme_key_seal(k, sealed, sizeof sealed) < 0)
 		return -1;
 	return store_meta_put(A.st, name, sealed, strlen(sealed), 0) == STORE_OK ? 0 : -1;
 }
@@ -473,7 +364,7 @@ static int key_load_from(struct store *st, const char *data_dir, const char *nam
 	return rc;
 }
 
-static int key_load(const char *name, struct acme_key *k)
+int acme_key_load(const char *name, struct acme_key *k)
 {
 	return key_load_from(A.st, A.data_dir, name, k);
 }
@@ -495,7 +386,7 @@ static struct {
 } failed_names[NAMES_FAILED_MAX];
 static size_t nfailed;
 
-static void names_failed_load(void)
+void acme_names_failed_load(void)
 {
 	char *v = xmalloc(NAMES_FAILED_MAX * 280 + 1);
 	size_t len;
@@ -521,7 +412,7 @@ static void names_failed_load(void)
 }
 
 /* 1 when name is held out of orders now. */
-static int name_failed(const char *name, int64_t now)
+int acme_name_failed(const char *name, int64_t now)
 {
 	for (size_t i = 0; i < nfailed; i++)
 		if (failed_names[i].until > now && strcasecmp(failed_names[i].name, name) == 0)
@@ -530,7 +421,7 @@ static int name_failed(const char *name, int64_t now)
 }
 
 /* Holds name out; 0, or -1 when the list is full (nothing held). */
-static int name_failed_add(const char *name, int64_t now)
+int acme_name_failed_add(const char *name, int64_t now)
 {
 	size_t i = 0, keep = 0;
 	for (; i < nfailed; i++) /* drop the expired and name's old entry */
@@ -581,11 +472,11 @@ static void renew_timer(struct loop *loop, void *arg)
 		A.timer = loop_timer_add(A.loop, (uint64_t)wait * 1000, renew_timer, NULL);
 		return;
 	}
-	attempt(loop, NULL);
+	acme_attempt(loop, NULL);
 }
 
 /* Plans the renewal for at (Unix time; in the past: at once). */
-static void renew_plan(int64_t at)
+void acme_renew_plan(int64_t at)
 {
 	A.renew_planned = at;
 	if (A.timer)
@@ -594,32 +485,28 @@ static void renew_plan(int64_t at)
 	                         renew_timer, NULL);
 }
 
-static void ari_check(struct loop *loop, void *arg);
-
-static void ari_schedule(unsigned secs)
+void acme_ari_schedule(unsigned secs)
 {
 	if (A.ari_timer)
 		loop_timer_del(A.loop, A.ari_timer);
-	A.ari_timer = loop_timer_add(A.loop, (uint64_t)secs * 1000, ari_check, NULL);
+	A.ari_timer = loop_timer_add(A.loop, (uint64_t)secs * 1000, acme_ari_check, NULL);
 }
 
 /* Makes conf current and puts it under each name; schedules its renewal. */
-static void names_check(struct loop *loop, void *arg);
-
-static void names_check_schedule(unsigned secs)
+void acme_names_check_schedule(unsigned secs)
 {
 	if (A.names_timer)
 		loop_timer_del(A.loop, A.names_timer);
-	A.names_timer = loop_timer_add(A.loop, (uint64_t)secs * 1000, names_check, NULL);
+	A.names_timer = loop_timer_add(A.loop, (uint64_t)secs * 1000, acme_names_check, NULL);
 }
 
-static void install(struct tls_conf *conf, const char *how)
+void acme_install(struct tls_conf *conf, const char *how)
 {
 	tls_install(conf);
 	snprintf(A.cert_names, sizeof A.cert_names, "%s", tls_conf_names(conf));
 	/* A stored certificate may predate a domain added since: look soon.
 	 * A new one has just been ordered with the names found: in a day. */
-	names_check_schedule(strcmp(how, "installed") == 0 ? ACME_RENEW_RECHECK : 2);
+	acme_names_check_schedule(strcmp(how, "installed") == 0 ? ACME_RENEW_RECHECK : 2);
 	/* SNI: each name the certificate carries, and only those: a name the
 	 * previous certificate had and this one lacks must not keep it (it
 	 * would be served after it expired). Meanwhile a handshake gets conf,
@@ -656,12 +543,10 @@ static void install(struct tls_conf *conf, const char *how)
 	log_info("acme", NULL, "event=certificate_%s subject=%s expires=%lld renew_in=%lld", how,
 	         log_q(tls_conf_subject(conf), q, sizeof q), (long long)tls_conf_not_after(conf),
 	         (long long)wait);
-	pthread_mutex_lock(&shared_lock);
 	if (strcmp(how, "installed") == 0)
-		status.last_success = now;
-	pthread_mutex_unlock(&shared_lock);
-	status_set("idle", NULL, now + wait);
-	renew_plan(now + wait);
+		acme_status_succeeded(now);
+	acme_status_set("idle", NULL, now + wait);
+	acme_renew_plan(now + wait);
 	A.not_before = 0;
 	/* Then ask the CA whether it wants the renewal earlier (RFC 9773).
 	 * The moment in its window is drawn once per certificate, from its
@@ -678,7 +563,7 @@ static void install(struct tls_conf *conf, const char *how)
 	A.ari_rnd = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
 	if (acme_ari_cert_id(conf->chain[0].data, conf->chain[0].data_len, A.ari_id,
 	                     sizeof A.ari_id) == 0)
-		ari_schedule(1);
+		acme_ari_schedule(1);
 	else
 		A.ari_id[0] = '\0';
 }
@@ -746,8 +631,6 @@ static int cert_acceptable(const struct tls_conf *conf, char *why, size_t whysz)
 	return 0;
 }
 
-static void wait_then(enum state st, const char *url, long retry_after);
-
 /*
  * A failure to hear back once the CA has, or may have, issued (polling the
  * order after finalize, fetching the certificate): no answer (a timeout, a
@@ -757,14 +640,14 @@ static void wait_then(enum state st, const char *url, long retry_after);
  * issues 5 a week; a CA busy for half an hour used them all and left the
  * old certificate to expire). Returns 1 when a retry is planned.
  */
-static int retry_transient(enum state st, const char *url, const struct acme_http_resp *r)
+static int retry_transient(enum acme_state st, const char *url, const struct acme_http_resp *r)
 {
 	if (r->status != 0 && r->status < 500)
 		return 0;
 	char q[300];
-	log_info("acme", NULL, "event=retry step=%s status=%d error=%s", state_name[A.state],
+	log_info("acme", NULL, "event=retry step=%s status=%d error=%s", acme_state_name[A.state],
 	         r->status, log_q(r->status ? "server error" : r->error, q, sizeof q));
-	wait_then(st, url, r->retry_after);
+	acme_wait_then(st, url, r->retry_after);
 	return 1;
 }
 
@@ -803,7 +686,7 @@ static void chain_install(const char *body, size_t len, struct tls_conf *conf)
 	 * failure (or a kill) between two writes would leave a chain that
 	 * does not match the stored key, and the next start with nothing. */
 	char sealed[512];
-	int stored = key_seal(&A.certkey, sealed, sizeof sealed) == 0;
+	int stored = acme_key_seal(&A.certkey, sealed, sizeof sealed) == 0;
 	if (stored) {
 		struct store_meta_item pair[3] = {{"acme/cert", body, len},
 		                                  {"acme/cert-key", sealed, strlen(sealed)},
@@ -814,12 +697,12 @@ static void chain_install(const char *body, size_t len, struct tls_conf *conf)
 		log_warn("acme", NULL, "event=store_failed hint=\"the certificate is used but not "
 		                       "kept: a restart loads the pair stored before, or orders "
 		                       "again\"");
-	challenges_clear();
+	acme_challenges_clear();
 	A.backoff = 0;
-	retry_forget();
+	acme_retry_forget();
 	A.state = S_OFF;
-	status_set("idle", "", -1);
-	install(conf, "installed");
+	acme_status_set("idle", "", -1);
+	acme_install(conf, "installed");
 }
 
 /* No chain offered leads to the preferred root: the CA's default is
@@ -830,7 +713,7 @@ static void chain_default_install(void)
 	struct tls_conf *conf = chain_load(buf_data(&A.chain_default), buf_len(&A.chain_default),
 	                                   err, sizeof err);
 	if (conf == NULL) { /* it loaded a moment ago */
-		fail(-1, "%s", err);
+		acme_fail(-1, "%s", err);
 		return;
 	}
 	log_info("acme", NULL, "event=preferred_chain_not_offered preferred=%s installed=%s",
@@ -840,18 +723,18 @@ static void chain_default_install(void)
 	tls_conf_unref(&conf);
 }
 
-static void on_cert(const struct acme_http_resp *r)
+void acme_on_cert(const struct acme_http_resp *r)
 {
 	char err[256];
 
 	if (r->status != 200) {
 		if (!retry_transient(S_CERT, A.cert_url, r))
-			fail_resp(r);
+			acme_fail_resp(r);
 		return;
 	}
 	struct tls_conf *conf = chain_load(r->body, r->body_len, err, sizeof err);
 	if (conf == NULL) {
-		fail(-1, "%s", err);
+		acme_fail(-1, "%s", err);
 		return;
 	}
 	if (chain_preferred(conf) || r->nalternates == 0) {
@@ -871,19 +754,19 @@ static void on_cert(const struct acme_http_resp *r)
 	 * to the preferred root; the default waits here meanwhile. */
 	buf_reset(&A.chain_default);
 	if (buf_append(&A.chain_default, r->body, r->body_len) < 0) {
-		fail(-1, "the CA's certificate chain is too large");
+		acme_fail(-1, "the CA's certificate chain is too large");
 		return;
 	}
 	A.nalts = r->nalternates;
 	memcpy(A.alts, r->alternates, sizeof A.alts);
 	A.ialt = 0;
-	get_as_post(S_CERT_ALT, A.alts[0]);
+	acme_get_as_post(S_CERT_ALT, A.alts[0]);
 }
 
 /* One alternate chain: installed when it leads to the preferred root,
  * else the next is asked for (one that fails or does not load is passed
  * over: the default is at hand), then the default installed. */
-static void on_cert_alt(const struct acme_http_resp *r)
+void acme_on_cert_alt(const struct acme_http_resp *r)
 {
 	char err[300], q[400], u[600];
 	struct tls_conf *conf = NULL;
@@ -905,13 +788,13 @@ static void on_cert_alt(const struct acme_http_resp *r)
 		         log_q(A.alts[A.ialt], u, sizeof u), log_q(err, q, sizeof q));
 	tls_conf_unref(&conf);
 	if (++A.ialt < A.nalts) {
-		get_as_post(S_CERT_ALT, A.alts[A.ialt]);
+		acme_get_as_post(S_CERT_ALT, A.alts[A.ialt]);
 		return;
 	}
 	chain_default_install();
 }
 
-static void on_order_poll(const struct acme_http_resp *r)
+void acme_on_order_poll(const struct acme_http_resp *r)
 {
 	/* Static, as A: ACME_NAMES_MAX authorization URLs (50 KiB) are too
 	 * much for a loop thread's stack (musl's 128 KiB). */
@@ -923,27 +806,27 @@ static void on_order_poll(const struct acme_http_resp *r)
 		if ((A.state == S_ORDER_POLL || (A.state == S_FINALIZE && r->status == 0)) &&
 		    retry_transient(S_ORDER_POLL, A.order_url, r))
 			return;
-		fail_resp(r);
+		acme_fail_resp(r);
 		return;
 	}
 	if (strcmp(o.status, "valid") == 0) {
 		if (o.certificate[0] == '\0') {
-			fail(-1, "order valid without a certificate URL");
+			acme_fail(-1, "order valid without a certificate URL");
 			return;
 		}
 		snprintf(A.cert_url, sizeof A.cert_url, "%s", o.certificate);
-		get_as_post(S_CERT, A.cert_url);
+		acme_get_as_post(S_CERT, A.cert_url);
 	} else if (strcmp(o.status, "processing") == 0 || strcmp(o.status, "ready") == 0 ||
 	           strcmp(o.status, "pending") == 0) {
-		wait_then(S_ORDER_POLL, A.order_url, r->retry_after);
+		acme_wait_then(S_ORDER_POLL, A.order_url, r->retry_after);
 	} else {
 		/* RFC 8555 §7.1.3: an invalid order's error says why (a CAA
 		 * record refusing the CA, a key it will not sign, ...). */
-		fail(-1, "order became %s%s%s", o.status, o.error[0] ? ": " : "", o.error);
+		acme_fail(-1, "order became %s%s%s", o.status, o.error[0] ? ": " : "", o.error);
 	}
 }
 
-static void finalize(void)
+void acme_finalize(void)
 {
 	const char *names[ACME_NAMES_MAX];
 	unsigned char *csr = xmalloc(ACME_CSR_MAX);
@@ -955,7 +838,7 @@ static void finalize(void)
 	if (acme_key_generate(&A.certkey) < 0 ||
 	    acme_csr(&A.certkey, names, A.nnames, csr, ACME_CSR_MAX, &len) < 0) {
 		free(csr);
-		fail(-1, "cannot make the key or CSR");
+		acme_fail(-1, "cannot make the key or CSR");
 		return;
 	}
 	A.polls = A.poll_waited = 0;
@@ -965,7 +848,7 @@ static void finalize(void)
 	buf_append_c(&p, "\"}");
 	buf_append(&p, "", 1);
 	free(csr);
-	post(S_FINALIZE, A.finalize_url, buf_data(&p), 0);
+	acme_post(S_FINALIZE, A.finalize_url, buf_data(&p), 0);
 	buf_free(&p);
 }
 
@@ -979,22 +862,22 @@ static size_t authz_parallel(void)
 static void next_authz(void)
 {
 	if (A.iauthz < A.nauthz && A.npend < authz_parallel()) {
-		get_as_post(S_AUTHZ, A.authz[A.iauthz]);
+		acme_get_as_post(S_AUTHZ, A.authz[A.iauthz]);
 	} else if (A.npend > 0) {
 		A.ipoll = 0;
-		wait_then(S_AUTHZ_POLL, A.authz[A.pend[0].idx], A.pend_retry);
+		acme_wait_then(S_AUTHZ_POLL, A.authz[A.pend[0].idx], A.pend_retry);
 	} else {
-		finalize();
+		acme_finalize();
 	}
 }
 
-static void on_authz_poll(const struct acme_http_resp *r)
+void acme_on_authz_poll(const struct acme_http_resp *r)
 {
 	struct acme_authz z;
 	const char *name = A.pend[A.ipoll].name;
 
 	if (r->status != 200 || acme_msg_authz(r->body, r->body_len, A.challenge, &z) < 0) {
-		fail_resp(r);
+		acme_fail_resp(r);
 		return;
 	}
 	if (strcmp(z.status, "valid") == 0) {
@@ -1017,23 +900,23 @@ static void on_authz_poll(const struct acme_http_resp *r)
 		A.ipoll++;
 	} else {
 		/* invalid: the challenge's error says why (RFC 8555 §7.1.5). */
-		if (strcasecmp(name, A.hostname) != 0 && name_failed_add(name, time_wall()) == 0)
+		if (strcasecmp(name, A.hostname) != 0 && acme_name_failed_add(name, time_wall()) == 0)
 			A.retry_soon = 1;
-		fail(-1, "%s challenge for %s failed: %s", A.challenge, name,
+		acme_fail(-1, "%s challenge for %s failed: %s", A.challenge, name,
 		     z.error[0] ? z.error : z.status);
 		return;
 	}
 	/* The round goes on at once; at its end, more start or a new round waits. */
 	if (A.ipoll < A.npend)
-		get_as_post(S_AUTHZ_POLL, A.authz[A.pend[A.ipoll].idx]);
+		acme_get_as_post(S_AUTHZ_POLL, A.authz[A.pend[A.ipoll].idx]);
 	else
 		next_authz();
 }
 
-static void on_challenge(const struct acme_http_resp *r)
+void acme_on_challenge(const struct acme_http_resp *r)
 {
 	if (r->status != 200) {
-		fail_resp(r);
+		acme_fail_resp(r);
 		return;
 	}
 	/* Answered: polled with the others (next_authz), the next one
@@ -1100,7 +983,7 @@ static void dns01_propagated(void *arg, int ok, size_t nservers, const char *why
 		return;
 	char q[600];
 	if (!ok) {
-		fail(-1, "the TXT record for %s is not on every server of zone %s after %u s: %s",
+		acme_fail(-1, "the TXT record for %s is not on every server of zone %s after %u s: %s",
 		     A.chall_name, A.dns_zone, dns_propagation_max(), why);
 		return;
 	}
@@ -1109,7 +992,7 @@ static void dns01_propagated(void *arg, int ok, size_t nservers, const char *why
 		         log_q(why, q, sizeof q));
 	else
 		log_info("acme", NULL, "event=dns01_propagated name=%s servers=%zu", A.chall_name, nservers);
-	post(S_CHALLENGE, A.chall_url, "{}", 0);
+	acme_post(S_CHALLENGE, A.chall_url, "{}", 0);
 }
 
 /* DNS-01's update answered: wait for the record, or fail naming the server's RCODE. */
@@ -1121,7 +1004,7 @@ static void dns01_added(void *arg, int rcode, const char *error)
 		return;
 	if (rcode != 0) {
 		A.dns_owner[0] = '\0'; /* nothing to remove */
-		fail(-1, "DNS update for %s at %s failed: %s", A.chall_name, A.dns_server,
+		acme_fail(-1, "DNS update for %s at %s failed: %s", A.chall_name, A.dns_server,
 		     rcode < 0 ? error : acme_dnsupd_rcode_name(rcode, rb, sizeof rb));
 		return;
 	}
@@ -1139,7 +1022,7 @@ static void dns01_setup(const char *name, const char *token)
 
 	if (acme_thumbprint(&A.account, tp) < 0 ||
 	    (size_t)snprintf(ka, sizeof ka, "%s.%s", token, tp) >= sizeof ka) {
-		fail(-1, "cannot compute the key authorization");
+		acme_fail(-1, "cannot compute the key authorization");
 		return;
 	}
 	br_sha256_init(&sc);
@@ -1150,17 +1033,17 @@ static void dns01_setup(const char *name, const char *token)
 	if (acme_dnsupd_send(A.loop, A.dns_server, A.dns_zone, A.dns_owner, A.dns_txt, 0, &A.tsig,
 	                     dns01_added, NULL) < 0) {
 		A.dns_owner[0] = '\0';
-		fail(-1, "cannot send a DNS update for %s to %s (zone %s)", name, A.dns_server,
+		acme_fail(-1, "cannot send a DNS update for %s to %s (zone %s)", name, A.dns_server,
 		     A.dns_zone);
 	}
 }
 
-static void on_authz(const struct acme_http_resp *r)
+void acme_on_authz(const struct acme_http_resp *r)
 {
 	struct acme_authz z;
 
 	if (r->status != 200 || acme_msg_authz(r->body, r->body_len, A.challenge, &z) < 0) {
-		fail_resp(r);
+		acme_fail_resp(r);
 		return;
 	}
 	/* Only names we ordered: a challenge answer for another name would go
@@ -1170,7 +1053,7 @@ static void on_authz(const struct acme_http_resp *r)
 	while (i < A.nnames && strcasecmp(A.names[i], z.name) != 0)
 		i++;
 	if (i == A.nnames) {
-		fail(-1, "the CA's authorization is for %s, a name not ordered", z.name);
+		acme_fail(-1, "the CA's authorization is for %s, a name not ordered", z.name);
 		return;
 	}
 	snprintf(A.chall_name, sizeof A.chall_name, "%s", z.name);
@@ -1182,11 +1065,11 @@ static void on_authz(const struct acme_http_resp *r)
 	/* RFC 8555 §7.1.6: only a pending authorization can still be won;
 	 * invalid, expired, deactivated or revoked ones end the attempt. */
 	if (strcmp(z.status, "pending") != 0) {
-		fail(-1, "the authorization for %s is %s", A.chall_name, z.status);
+		acme_fail(-1, "the authorization for %s is %s", A.chall_name, z.status);
 		return;
 	}
 	if (z.chall_url[0] == '\0' || z.token[0] == '\0') {
-		fail(-1, "the CA offers no usable %s challenge for %s", A.challenge, A.chall_name);
+		acme_fail(-1, "the CA offers no usable %s challenge for %s", A.challenge, A.chall_name);
 		return;
 	}
 	snprintf(A.chall_url, sizeof A.chall_url, "%s", z.chall_url);
@@ -1195,15 +1078,13 @@ static void on_authz(const struct acme_http_resp *r)
 		return;
 	}
 	if (challenge_setup(A.chall_name, z.token) < 0) {
-		fail(-1, "cannot prepare the %s answer for %s", A.challenge, A.chall_name);
+		acme_fail(-1, "cannot prepare the %s answer for %s", A.challenge, A.chall_name);
 		return;
 	}
-	post(S_CHALLENGE, A.chall_url, "{}", 0);
+	acme_post(S_CHALLENGE, A.chall_url, "{}", 0);
 }
 
-static void new_order(void);
-
-static void on_order(const struct acme_http_resp *r)
+void acme_on_order(const struct acme_http_resp *r)
 {
 	static struct acme_order o; /* as in on_order_poll */
 
@@ -1219,13 +1100,13 @@ static void on_order(const struct acme_http_resp *r)
 		if (strcmp(type, "alreadyReplaced") == 0) {
 			log_info("acme", NULL, "event=replaces_dropped reason=alreadyReplaced");
 			A.no_replaces = 1;
-			new_order();
+			acme_new_order();
 			return;
 		}
 	}
 	if ((r->status != 201 && r->status != 200) || r->location[0] == '\0' ||
 	    acme_msg_order(r->body, r->body_len, &o) < 0) {
-		fail_resp(r);
+		acme_fail_resp(r);
 		return;
 	}
 	snprintf(A.order_url, sizeof A.order_url, "%s", r->location);
@@ -1238,7 +1119,7 @@ static void on_order(const struct acme_http_resp *r)
 	next_authz();
 }
 
-static void new_order(void)
+void acme_new_order(void)
 {
 	struct buf p;
 	struct jw w;
@@ -1261,13 +1142,13 @@ static void new_order(void)
 		jw_kstr(&w, "replaces", A.ari_id);
 	jw_obj_end(&w);
 	buf_append(&p, "", 1);
-	post(S_ORDER, A.url_order, buf_data(&p), 0);
+	acme_post(S_ORDER, A.url_order, buf_data(&p), 0);
 	buf_free(&p);
 }
 
 /* The account's contact as stored when it was created or last updated
  * ("acme/account-contact"): TERN_ACME_EMAIL then. */
-static int contact_stored_same(void)
+int acme_contact_stored_same(void)
 {
 	char v[sizeof A.email];
 	size_t len;
@@ -1277,7 +1158,7 @@ static int contact_stored_same(void)
 	return strcmp(v, A.email) == 0;
 }
 
-static void contact_stored_put(void)
+void acme_contact_stored_put(void)
 {
 	if (store_meta_put(A.st, "acme/account-contact", A.email, strlen(A.email), 0) != STORE_OK)
 		log_warn("acme", NULL, "event=store_failed key=acme/account-contact");
@@ -1325,24 +1206,24 @@ static int account_replace(const struct acme_http_resp *r)
 	return 1;
 }
 
-static void on_account(const struct acme_http_resp *r)
+void acme_on_account(const struct acme_http_resp *r)
 {
 	if (account_replace(r))
 		return;
 	if ((r->status != 200 && r->status != 201) || r->location[0] == '\0' ||
 	    strlen(r->location) >= sizeof A.kid) {
-		fail_resp(r);
+		acme_fail_resp(r);
 		return;
 	}
 	snprintf(A.kid, sizeof A.kid, "%s", r->location);
 	log_info("acme", NULL, "event=account %s", r->status == 201 ? "created=1" : "existing=1");
-	if (A.account_unsaved && key_save("acme/account-key", &A.account) < 0)
+	if (A.account_unsaved && acme_key_save("acme/account-key", &A.account) < 0)
 		log_warn("acme", NULL, "event=store_failed hint=\"the new account key is used but "
 		                       "not kept: a restart makes another account\"");
 	A.account_unsaved = 0;
 	if (r->status == 201)
-		contact_stored_put(); /* created with it */
-	else if (!contact_stored_same()) {
+		acme_contact_stored_put(); /* created with it */
+	else if (!acme_contact_stored_same()) {
 		/* RFC 8555 §7.3.2: the contact TERN_ACME_EMAIL names now. */
 		struct buf p;
 		struct jw w;
@@ -1352,17 +1233,17 @@ static void on_account(const struct acme_http_resp *r)
 		contact_key(&w);
 		jw_obj_end(&w);
 		buf_append(&p, "", 1);
-		post(S_CONTACT, A.kid, buf_data(&p), 0);
+		acme_post(S_CONTACT, A.kid, buf_data(&p), 0);
 		buf_free(&p);
 		return;
 	}
 	if (A.contact_only)
-		contact_done();
+		acme_contact_done();
 	else
-		new_order();
+		acme_new_order();
 }
 
-static void on_contact(const struct acme_http_resp *r)
+void acme_on_contact(const struct acme_http_resp *r)
 {
 	if (r->status != 200) {
 		char type[64], detail[400];
@@ -1371,14 +1252,14 @@ static void on_contact(const struct acme_http_resp *r)
 		log_warn("acme", NULL, "event=account_contact_update_failed status=%d error=%s",
 		         r->status, log_q(r->status ? detail : r->error, q, sizeof q));
 	} else {
-		contact_stored_put();
+		acme_contact_stored_put();
 		log_info("acme", NULL, "event=account_contact_updated contact=mailto:%s", A.email);
 	}
 	/* Either way the order goes on: a contact is no reason to miss one. */
 	if (A.contact_only)
-		contact_done();
+		acme_contact_done();
 	else
-		new_order();
+		acme_new_order();
 }
 
 static void new_account(void)
@@ -1387,7 +1268,7 @@ static void new_account(void)
 	struct jw w;
 
 	if (A.eab_required && A.eab_len == 0) {
-		fail(-1, "the CA requires External Account Binding: set TERN_ACME_EAB_KID and "
+		acme_fail(-1, "the CA requires External Account Binding: set TERN_ACME_EAB_KID and "
 		         "TERN_ACME_EAB_HMAC_KEY");
 		return;
 	}
@@ -1409,20 +1290,20 @@ static void new_account(void)
 	}
 	jw_obj_end(&w);
 	buf_append(&p, "", 1);
-	post(S_ACCOUNT, A.url_account, buf_data(&p), 1);
+	acme_post(S_ACCOUNT, A.url_account, buf_data(&p), 1);
 	buf_free(&p);
 	buf_free(&eab);
 }
 
-static void on_directory(const struct acme_http_resp *r)
+void acme_on_directory(const struct acme_http_resp *r)
 {
 	struct acme_dir d;
 
 	if (r->status != 200 || acme_msg_directory(r->body, r->body_len, &d) < 0) {
 		if (r->status == 200)
-			fail(-1, "%s is not an ACME directory", A.directory);
+			acme_fail(-1, "%s is not an ACME directory", A.directory);
 		else
-			fail_resp(r);
+			acme_fail_resp(r);
 		return;
 	}
 	snprintf(A.url_nonce, sizeof A.url_nonce, "%s", d.new_nonce);
@@ -1434,9 +1315,7 @@ static void on_directory(const struct acme_http_resp *r)
 
 /* ---- renewal information (RFC 9773) ---- */
 
-static void on_response(void *arg, const struct acme_http_resp *r);
-
-static void on_ari(const struct acme_http_resp *r)
+void acme_on_ari(const struct acme_http_resp *r)
 {
 	int64_t start, end, now = time_wall();
 	char why[512], q[600];
@@ -1449,7 +1328,7 @@ static void on_ari(const struct acme_http_resp *r)
 		again = 86400;
 	if (r->status != 200 || acme_ari_window(r->body, r->body_len, &start, &end, why, sizeof why) < 0) {
 		log_info("acme", NULL, "event=ari_unavailable status=%d", r->status);
-		ari_schedule((unsigned)again);
+		acme_ari_schedule((unsigned)again);
 		return;
 	}
 	/* The certificate's moment in the window (RFC 9773 §4.2), now when it is past. */
@@ -1468,19 +1347,19 @@ static void on_ari(const struct acme_http_resp *r)
 	if (at < A.renew_planned) {
 		int64_t wait = at > now ? at - now : 0;
 		log_info("acme", NULL, "event=renewal_moved_by_ari renew_in=%lld", (long long)wait);
-		status_set("idle", NULL, now + wait);
-		renew_plan(now + wait);
+		acme_status_set("idle", NULL, now + wait);
+		acme_renew_plan(now + wait);
 	}
-	ari_schedule((unsigned)again);
+	acme_ari_schedule((unsigned)again);
 }
 
-static void on_ari_directory(const struct acme_http_resp *r)
+void acme_on_ari_directory(const struct acme_http_resp *r)
 {
 	struct acme_dir d;
 
 	A.state = S_OFF;
 	if (r->status != 200 || acme_msg_directory(r->body, r->body_len, &d) < 0) {
-		ari_schedule(6 * 3600);
+		acme_ari_schedule(6 * 3600);
 		return;
 	}
 	snprintf(A.url_ari, sizeof A.url_ari, "%s", d.renewal_info);
@@ -1489,11 +1368,11 @@ static void on_ari_directory(const struct acme_http_resp *r)
 	char url[800];
 	snprintf(url, sizeof url, "%s/%s", A.url_ari, A.ari_id);
 	A.state = S_ARI;
-	if (request("GET", url, NULL, NULL, 0) < 0)
+	if (acme_request("GET", url, NULL, NULL, 0) < 0)
 		A.state = S_OFF;
 }
 
-static void ari_check(struct loop *loop, void *arg)
+void acme_ari_check(struct loop *loop, void *arg)
 {
 	(void)loop;
 	(void)arg;
@@ -1501,25 +1380,25 @@ static void ari_check(struct loop *loop, void *arg)
 	if (!A.running || A.ari_id[0] == '\0')
 		return;
 	if (A.state != S_OFF) { /* an order is under way */
-		ari_schedule(60);
+		acme_ari_schedule(60);
 		return;
 	}
 	if (A.dns == NULL)
 		A.dns = dns_thread();
 	A.state = S_ARI_DIR;
-	if (request_directory() < 0) {
+	if (acme_request_directory() < 0) {
 		A.state = S_OFF;
-		ari_settled();
+		acme_ari_settled();
 	}
 }
 
 /* The ARI check is over (or went on to its next request): an attempt that
  * came due meanwhile starts now. */
-static void ari_settled(void)
+void acme_ari_settled(void)
 {
 	if (A.state == S_OFF && A.attempt_deferred) {
 		A.attempt_deferred = 0;
-		schedule(0);
+		acme_schedule(0);
 	}
 }
 
@@ -1545,63 +1424,63 @@ static int ca_addr_ok(const struct sockaddr *sa)
 }
 
 /* GETs the directory (answer to on_response), noting where it is. */
-static int request_directory(void)
+int acme_request_directory(void)
 {
 	return acme_http_request_opts(A.loop, A.dns, "GET", A.directory, NULL, NULL, 0, TIMEOUT_MS,
-	                              NULL, dir_addr_note, 0, on_response, NULL, &A.req);
+	                              NULL, dir_addr_note, 0, acme_on_response, NULL, &A.req);
 }
 
 /* Any other request to the CA (answer to on_response). */
-static int request(const char *method, const char *url, const char *content_type,
+int acme_request(const char *method, const char *url, const char *content_type,
                    const void *body, size_t len)
 {
 	return acme_http_request_opts(A.loop, A.dns, method, url, content_type, body, len,
-	                              TIMEOUT_MS, NULL, ca_addr_ok, 0, on_response, NULL, &A.req);
+	                              TIMEOUT_MS, NULL, ca_addr_ok, 0, acme_on_response, NULL, &A.req);
 }
 
-static void dispatch(const struct acme_http_resp *r)
+void acme_dispatch(const struct acme_http_resp *r)
 {
 	switch (A.state) {
 	case S_DIRECTORY:
-		on_directory(r);
+		acme_on_directory(r);
 		break;
 	case S_ACCOUNT:
-		on_account(r);
+		acme_on_account(r);
 		break;
 	case S_ORDER:
-		on_order(r);
+		acme_on_order(r);
 		break;
 	case S_AUTHZ:
-		on_authz(r);
+		acme_on_authz(r);
 		break;
 	case S_CHALLENGE:
-		on_challenge(r);
+		acme_on_challenge(r);
 		break;
 	case S_AUTHZ_POLL:
-		on_authz_poll(r);
+		acme_on_authz_poll(r);
 		break;
 	case S_FINALIZE:
-		on_order_poll(r);
+		acme_on_order_poll(r);
 		break;
 	case S_ORDER_POLL:
-		on_order_poll(r);
+		acme_on_order_poll(r);
 		break;
 	case S_CERT:
-		on_cert(r);
+		acme_on_cert(r);
 		break;
 	case S_CERT_ALT:
-		on_cert_alt(r);
+		acme_on_cert_alt(r);
 		break;
 	case S_CONTACT:
-		on_contact(r);
+		acme_on_contact(r);
 		break;
 	case S_ARI_DIR:
-		on_ari_directory(r);
-		ari_settled();
+		acme_on_ari_directory(r);
+		acme_ari_settled();
 		break;
 	case S_ARI:
-		on_ari(r);
-		ari_settled();
+		acme_on_ari(r);
+		acme_ari_settled();
 		break;
 	case S_OFF:
 	case S_NAMES:
@@ -1611,7 +1490,7 @@ static void dispatch(const struct acme_http_resp *r)
 
 static void send_post(void);
 
-static void on_response(void *arg, const struct acme_http_resp *r)
+void acme_on_response(void *arg, const struct acme_http_resp *r)
 {
 	(void)arg;
 	A.req = NULL;
@@ -1623,7 +1502,7 @@ static void on_response(void *arg, const struct acme_http_resp *r)
 		/* The HEAD newNonce before a signed request. */
 		A.want_nonce = 0;
 		if (A.nonce[0] == '\0') {
-			fail(-1, "no Replay-Nonce from %s (%s)", A.url_nonce,
+			acme_fail(-1, "no Replay-Nonce from %s (%s)", A.url_nonce,
 			     r->status ? "no header" : r->error);
 			return;
 		}
@@ -1634,13 +1513,13 @@ static void on_response(void *arg, const struct acme_http_resp *r)
 		char type[64], detail[8];
 		acme_msg_problem(r->body, r->body_len, type, sizeof type, detail, sizeof detail);
 		if (strcmp(type, "badNonce") == 0 && ++A.tries < BAD_NONCE_TRIES) {
-			log_info("acme", NULL, "event=bad_nonce step=%s retry=%d", state_name[A.state],
+			log_info("acme", NULL, "event=bad_nonce step=%s retry=%d", acme_state_name[A.state],
 			         A.tries);
 			send_post();
 			return;
 		}
 	}
-	dispatch(r);
+	acme_dispatch(r);
 }
 
 static void send_post(void)
@@ -1649,25 +1528,25 @@ static void send_post(void)
 
 	if (A.nonce[0] == '\0') {
 		A.want_nonce = 1;
-		if (request("HEAD", A.url_nonce, NULL, NULL, 0) < 0)
-			fail(-1, "bad newNonce URL %s", A.url_nonce);
+		if (acme_request("HEAD", A.url_nonce, NULL, NULL, 0) < 0)
+			acme_fail(-1, "bad newNonce URL %s", A.url_nonce);
 		return;
 	}
 	buf_init(&body, 256 * 1024);
 	if (acme_jws(&A.account, A.post_jwk ? NULL : A.kid, A.nonce, A.post_url,
 	             buf_data(&A.post_payload), &body) < 0) {
 		buf_free(&body);
-		fail(-1, "cannot sign the request");
+		acme_fail(-1, "cannot sign the request");
 		return;
 	}
 	A.nonce[0] = '\0'; /* each nonce is good for one request */
-	if (request("POST", A.post_url, "application/jose+json", buf_data(&body),
+	if (acme_request("POST", A.post_url, "application/jose+json", buf_data(&body),
 	            buf_len(&body)) < 0)
-		fail(-1, "bad URL %s", A.post_url);
+		acme_fail(-1, "bad URL %s", A.post_url);
 	buf_free(&body);
 }
 
-static void post(enum state next, const char *url, const char *payload, int jwk)
+void acme_post(enum acme_state next, const char *url, const char *payload, int jwk)
 {
 	A.state = next;
 	A.tries = 0;
@@ -1680,9 +1559,9 @@ static void post(enum state next, const char *url, const char *payload, int jwk)
 	send_post();
 }
 
-static void get_as_post(enum state next, const char *url)
+void acme_get_as_post(enum acme_state next, const char *url)
 {
-	post(next, url, "", 0);
+	acme_post(next, url, "", 0);
 }
 
 static void poll_timer(struct loop *loop, void *arg)
@@ -1690,18 +1569,18 @@ static void poll_timer(struct loop *loop, void *arg)
 	(void)loop;
 	(void)arg;
 	A.timer = 0;
-	get_as_post(A.state, A.post_url);
+	acme_get_as_post(A.state, A.post_url);
 }
 
 /* Polls url in state st after Retry-After, or backing off without one
  * (acme_poll_wait), while the waits add up to POLL_BUDGET at most. It
  * once polled every second without Retry-After, capped a longer one at
  * 10 s, and gave up after 60 polls: a minute, for a CA that said nothing. */
-static void wait_then(enum state st, const char *url, long retry_after)
+void acme_wait_then(enum acme_state st, const char *url, long retry_after)
 {
 	unsigned s = acme_poll_wait(retry_after, A.polls);
 	if (A.poll_waited + s > POLL_BUDGET) {
-		fail(-1, "the CA did not finish after %u polls in %u s", A.polls, A.poll_waited);
+		acme_fail(-1, "the CA did not finish after %u polls in %u s", A.polls, A.poll_waited);
 		return;
 	}
 	A.polls++;
@@ -1717,7 +1596,7 @@ static void wait_then(enum state st, const char *url, long retry_after)
 static void names_found(void *arg);
 
 /* 1 when name is one of the comma-separated names in list. */
-static int names_has(const char *list, const char *name)
+int acme_names_has(const char *list, const char *name)
 {
 	size_t n = strlen(name);
 	for (const char *p = list; *p;) {
@@ -1739,21 +1618,21 @@ static void names_checked(void *arg)
 	if (!A.running)
 		return;
 	for (size_t i = 0; i < A.chk_n; i++) {
-		if (names_has(A.cert_names, A.chk_names[i]) || name_failed(A.chk_names[i], time_wall()))
+		if (acme_names_has(A.cert_names, A.chk_names[i]) || acme_name_failed(A.chk_names[i], time_wall()))
 			continue;
 		int64_t now = time_wall();
 		int wait = A.state != S_OFF || now < A.not_before || now < A.hold_until;
 		log_info("acme", NULL, "event=name_added name=%s renew=%s", A.chk_names[i],
 		         wait ? "later" : "now");
 		if (!wait)
-			schedule(0);
+			acme_schedule(0);
 		return;
 	}
 }
 
 /* Daily, and soon after a stored certificate is loaded: are there names
  * the certificate should carry and does not? */
-static void names_check(struct loop *loop, void *arg)
+void acme_names_check(struct loop *loop, void *arg)
 {
 	(void)loop;
 	(void)arg;
@@ -1761,10 +1640,10 @@ static void names_check(struct loop *loop, void *arg)
 	if (!A.running)
 		return;
 	if (A.state != S_OFF) { /* the ARI check, or an order, under way: after it */
-		names_check_schedule(A.state == S_ARI_DIR || A.state == S_ARI ? 5 : 60);
+		acme_names_check_schedule(A.state == S_ARI_DIR || A.state == S_ARI ? 5 : 60);
 		return;
 	}
-	names_check_schedule(ACME_RENEW_RECHECK);
+	acme_names_check_schedule(ACME_RENEW_RECHECK);
 	if (A.chk_pending)
 		return;
 	if (A.dns == NULL)
@@ -1773,7 +1652,7 @@ static void names_check(struct loop *loop, void *arg)
 	acme_names_find(A.dns, A.st, A.hostname, A.chk_names, &A.chk_n, names_checked, NULL);
 }
 
-static void attempt(struct loop *loop, void *arg)
+void acme_attempt(struct loop *loop, void *arg)
 {
 	(void)loop;
 	(void)arg;
@@ -1787,18 +1666,18 @@ static void attempt(struct loop *loop, void *arg)
 	if (A.dns == NULL)
 		A.dns = dns_thread();
 	if (!A.have_account_key) {
-		if (key_load("acme/account-key", &A.account) == 0) {
+		if (acme_key_load("acme/account-key", &A.account) == 0) {
 			A.have_account_key = 1;
 		} else if (acme_key_generate(&A.account) == 0 &&
-		           key_save("acme/account-key", &A.account) == 0) {
+		           acme_key_save("acme/account-key", &A.account) == 0) {
 			A.have_account_key = 1;
 			log_info("acme", NULL, "event=account_key_created");
 		} else {
-			fail(-1, "cannot make or store the account key");
+			acme_fail(-1, "cannot make or store the account key");
 			return;
 		}
 	}
-	status_set("ordering", NULL, 0);
+	acme_status_set("ordering", NULL, 0);
 	A.account_replaced = A.no_replaces = 0;
 	A.state = S_NAMES;
 	acme_names_find(A.dns, A.st, A.hostname, A.names, &A.nnames, names_found, NULL);
@@ -1812,7 +1691,7 @@ static void names_found(void *arg)
 	int64_t now = time_wall();
 	size_t keep = 1; /* names[0], the host name, always */
 	for (size_t i = 1; i < A.nnames; i++) {
-		if (name_failed(A.names[i], now))
+		if (acme_name_failed(A.names[i], now))
 			log_info("acme", NULL, "event=name_skipped name=%s reason=challenge_failed",
 			         A.names[i]);
 		else if (keep != i)
@@ -1828,8 +1707,8 @@ static void names_found(void *arg)
 	         log_q(A.directory, q, sizeof q), A.nnames, A.names[0], A.challenge);
 	A.state = S_DIRECTORY;
 	A.want_nonce = 0;
-	if (request_directory() < 0)
-		fail(-1, "bad directory URL %s", A.directory);
+	if (acme_request_directory() < 0)
+		acme_fail(-1, "bad directory URL %s", A.directory);
 }
 
 /*
@@ -1841,10 +1720,10 @@ static void names_found(void *arg)
  */
 static void contact_check(void)
 {
-	if (contact_stored_same())
+	if (acme_contact_stored_same())
 		return;
 	if (!A.have_account_key) {
-		if (key_load("acme/account-key", &A.account) < 0)
+		if (acme_key_load("acme/account-key", &A.account) < 0)
 			return;
 		A.have_account_key = 1;
 	}
@@ -1855,27 +1734,27 @@ static void contact_check(void)
 	A.nonce[0] = '\0';
 	A.want_nonce = 0;
 	A.state = S_DIRECTORY;
-	if (request_directory() < 0)
-		fail(-1, "bad directory URL %s", A.directory);
+	if (acme_request_directory() < 0)
+		acme_fail(-1, "bad directory URL %s", A.directory);
 }
 
 static void start_on_loop(void *arg)
 {
 	(void)arg;
-	names_failed_load();
+	acme_names_failed_load();
 	struct tls_conf *conf = acme_stored_conf(A.st, A.data_dir);
 	/* Ours when it names the host name (a changed TERN_HOSTNAME orders
 	 * anew). By its subjectAltName, not its Common Name: CAs leave the
 	 * CN out (Let's Encrypt's tlsserver and shortlived profiles), and
 	 * such a certificate was ordered again at every restart. */
 	if (conf != NULL && tls_conf_not_after(conf) > time_wall() &&
-	    names_has(tls_conf_names(conf), A.hostname)) {
-		install(conf, "loaded");
+	    acme_names_has(tls_conf_names(conf), A.hostname)) {
+		acme_install(conf, "loaded");
 		tls_conf_unref(&conf);
 		/* A renewal that failed before the restart waits on. */
-		int64_t held = retry_restore(A.renew_planned);
+		int64_t held = acme_retry_restore(A.renew_planned);
 		if (held)
-			renew_plan(held);
+			acme_renew_plan(held);
 		/* From another CA than TERN_ACME_DIRECTORY names now (staging
 		 * for a trial, then production; a change of CA): it serves
 		 * until the new CA's certificate comes, ordered now rather
@@ -1892,7 +1771,7 @@ static void start_on_loop(void *arg)
 				         log_q(dir, q1, sizeof q1), log_q(A.directory, q2, sizeof q2));
 				A.ari_id[0] = '\0';
 				/* its account step updates the contact */
-				schedule(held > 0 ? (unsigned)(held - time_wall()) : 0);
+				acme_schedule(held > 0 ? (unsigned)(held - time_wall()) : 0);
 				return;
 			}
 		}
@@ -1900,14 +1779,14 @@ static void start_on_loop(void *arg)
 		return;
 	}
 	tls_conf_unref(&conf);
-	int64_t held = retry_restore(0);
-	schedule(held ? (unsigned)(held - time_wall()) : 0);
+	int64_t held = acme_retry_restore(0);
+	acme_schedule(held ? (unsigned)(held - time_wall()) : 0);
 }
 
 int acme_start(const struct config *cfg, struct store *st, struct loop *loop)
 {
 	if (cfg->acme_email[0] == '\0' || cfg->tls_cert[0] != '\0') {
-		status_set("off", NULL, 0);
+		acme_status_set("off", NULL, 0);
 		return 0;
 	}
 	memset(&A, 0, sizeof A);
@@ -1920,7 +1799,7 @@ int acme_start(const struct config *cfg, struct store *st, struct loop *loop)
 	snprintf(A.data_dir, sizeof A.data_dir, "%s", cfg->data_dir);
 	snprintf(A.eab_kid, sizeof A.eab_kid, "%s", cfg->acme_eab_kid);
 	snprintf(A.preferred_chain, sizeof A.preferred_chain, "%s", cfg->acme_preferred_chain);
-	settings_fingerprint(cfg, A.settings_fp);
+	acme_settings_fingerprint(cfg, A.settings_fp);
 	if (cfg->acme_eab_hmac[0] &&
 	    acme_b64url_decode(cfg->acme_eab_hmac, strlen(cfg->acme_eab_hmac), A.eab_key,
 	                       sizeof A.eab_key, &A.eab_len) < 0)
@@ -1953,12 +1832,12 @@ void acme_renew_now_on_loop(void *unused)
 	(void)unused;
 	if (!A.running)
 		return;
-	log_info("acme", NULL, "event=renew_requested state=%s", state_name[A.state]);
+	log_info("acme", NULL, "event=renew_requested state=%s", acme_state_name[A.state]);
 	if (A.state == S_OFF || A.state == S_ARI_DIR || A.state == S_ARI || A.contact_only) {
 		A.backoff = 0;
 		A.not_before = 0;
 		A.hold_until = 0;
-		schedule(0);
+		acme_schedule(0);
 	}
 }
 
@@ -1978,7 +1857,7 @@ void acme_stop_on_loop(void *unused)
 	if (A.names_timer)
 		loop_timer_del(A.loop, A.names_timer);
 	A.names_timer = 0;
-	challenges_clear();
+	acme_challenges_clear();
 	acme_key_wipe(&A.account);
 	acme_key_wipe(&A.certkey);
 	explicit_bzero(A.eab_key, sizeof A.eab_key);
