@@ -55,7 +55,7 @@ class Pebble:
     """pebble + pebble-challtestsrv on loopback, validating against tern's ports."""
 
     def __init__(self, http_port, tls_port, validity=None, dns_server=None, eab=None,
-                 alternate_roots=0):
+                 alternate_roots=0, nonce_reject=15):
         need("pebble")
         need("pebble-challtestsrv")
         self.tmp = tempfile.mkdtemp(prefix="tern-pebble-")
@@ -98,7 +98,7 @@ class Pebble:
              "-https01", "", "-tlsalpn01", "", "-management", "127.0.0.1:%d" % self.dns_mgmt,
              "-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""],
             stdout=self.log, stderr=subprocess.STDOUT)
-        env = dict(os.environ, PEBBLE_VA_NOSLEEP="1", PEBBLE_WFE_NONCEREJECT="15",
+        env = dict(os.environ, PEBBLE_VA_NOSLEEP="1", PEBBLE_WFE_NONCEREJECT=str(nonce_reject),
                    PEBBLE_ALTERNATE_ROOTS=str(alternate_roots))
         self.proc = subprocess.Popen(
             ["pebble", "-strict", "-config", os.path.join(self.tmp, "pebble.json"),
@@ -278,6 +278,29 @@ def test_acme_tls_alpn_01():
 
 def test_acme_http_01():
     run_challenge("http-01")
+
+
+def test_acme_order_goes_through_a_ca_rejecting_most_nonces():
+    """pebble rejecting 60% of nonces at random (RFC 8555 §6.5: the client
+    retries with the nonce of the badNonce answer): the first attempt
+    gets the certificate for the three names, many badNonce retries on
+    the way. At 5 sends a request, one in 13 requests failed and about
+    two attempts in three with it."""
+    s = Server(imap=True, submission=True, http=True, start=False)
+    pebble = Pebble(s.http_port, s.https_port, nonce_reject=60)
+    try:
+        s.env.update(acme_server(pebble, "tls-alpn-01"))
+        pebble.add_a("autodiscover.example.test", "127.0.0.2")
+        s.start()
+        wait_cert(s, pebble, timeout=90)
+        log = s.log_text()
+        assert "event=attempt_failed" not in log, log[-3000:]
+        assert len(re.findall(r"event=bad_nonce ", log)) >= 5, log[-3000:]
+        check_served(s)
+    finally:
+        s.stop()
+        s.cleanup()
+        pebble.close()
 
 
 def test_acme_many_domains_every_name_looked_up():
@@ -890,7 +913,7 @@ class AcmeStub:
     def __init__(self, mode="ratelimit", ari_open_first=True, ari_hold=None, renewal_order_delay=0,
                  bad_leaf=None, retry_after="3600", authz=("evil.example", "pending"),
                  first_leaf=None, cert_fail=0, processing=None, deactivated_first_key=False,
-                 already_replaced=False):
+                 already_replaced=False, bad_nonces=0):
         import base64
         import http.server
         import ssl as _ssl
@@ -917,6 +940,10 @@ class AcmeStub:
         # a newOrder naming "replaces" is refused 409 alreadyReplaced (RFC 9773 §5)
         self.already_replaced = already_replaced
         self.ari_ids = []
+        # the first bad_nonces POSTs to /order answered badNonce (RFC 8555 §6.5)
+        self.bad_nonces = bad_nonces
+        self.given_nonces = []  # the Replay-Nonce of each answer, in order
+        self.post_nonces = []  # (path, the nonce its JWS carried, the last nonce given before)
         # the window for later certificates: a month out, the same in every answer
         self.ari_later = (time.time() + 30 * 86400, time.time() + 31 * 86400)
         self.orders = []  # newOrder payloads (JSON)
@@ -946,7 +973,8 @@ class AcmeStub:
 
             def reply(self, code, body=b"", headers=()):
                 self.send_response(code)
-                self.send_header("Replay-Nonce", "nonce-%d" % len(stub.requests))
+                stub.given_nonces.append("nonce-%d" % len(stub.requests))
+                self.send_header("Replay-Nonce", stub.given_nonces[-1])
                 for k, v in headers:
                     self.send_header(k, v)
                 self.send_header("Content-Length", str(len(body)))
@@ -993,8 +1021,18 @@ class AcmeStub:
                     b64 = lambda t: base64.urlsafe_b64decode(t + "=" * (-len(t) % 4))
                     pl = b64(json.loads(body)["payload"])
                     stub.posts.append((self.path, json.loads(pl) if pl else ""))
+                    prot = json.loads(b64(json.loads(body)["protected"]))
+                    stub.post_nonces.append((self.path, prot.get("nonce"),
+                                             stub.given_nonces[-1] if stub.given_nonces else None))
                 except ValueError:
                     stub.posts.append((self.path, None))
+                if self.path == "/order" and stub.bad_nonces > 0:
+                    stub.bad_nonces -= 1
+                    self.reply(400, json.dumps({
+                        "type": "urn:ietf:params:acme:error:badNonce",
+                        "detail": "JWS has an invalid anti-replay nonce"}).encode(),
+                        [("Content-Type", "application/problem+json")])
+                    return
                 if self.path == "/acct" and stub.deactivated_first_key:
                     prot = json.loads(b64(json.loads(body)["protected"]))
                     x = prot.get("jwk", {}).get("x")
@@ -1413,6 +1451,34 @@ def test_acme_certificate_download_retried_not_reordered():
         assert stub.issued == 1 and stub.cert_fail == 0, stub.issued
         assert [r for r in stub.requests if r == ("POST", "/order")] == [("POST", "/order")]
         assert "stub CA" in served_cert(s.imaps_port)[0]
+    finally:
+        s.stop()
+        s.cleanup()
+        stub.close()
+
+
+def test_acme_bad_nonce_retried_with_the_error_nonce():
+    """RFC 8555 §6.5: a badNonce answer carries a fresh nonce, and the
+    client retries with it. The CA rejects the nonces of twelve newOrder
+    POSTs in a row (pebble rejects 15% by default, and a CA behind a
+    balancer whose nonces do not travel more): each resend carries the
+    nonce of the rejection before it (no newNonce request between), and
+    the order goes through. tern used to give up after 5 sends, failing
+    the attempt for a minute's back-off."""
+    stub = AcmeStub(mode="ari", ari_open_first=False, bad_nonces=12)
+    s = stub_server(stub)
+    try:
+        assert s.wait_log("event=certificate_installed", timeout=20), s.log_text()[-3000:]
+        log = s.log_text()
+        assert "event=attempt_failed" not in log, log[-3000:]
+        assert stub.bad_nonces == 0
+        orders = [(sent, given) for path, sent, given in stub.post_nonces if path == "/order"]
+        assert len(orders) == 13, orders
+        # Every resend: the nonce of the rejection just before it.
+        assert all(sent == given for sent, given in orders[1:]), orders
+        first = stub.requests.index(("POST", "/order"))
+        assert ("HEAD", "/nonce") not in stub.requests[first:], stub.requests
+        assert len(re.findall(r"event=bad_nonce step=order", log)) == 12, log[-3000:]
     finally:
         s.stop()
         s.cleanup()
