@@ -301,11 +301,39 @@ static void contact_check(void)
 		acme_fail(-1, "bad directory URL %s", A.directory);
 }
 
+/*
+ * Says why the stored certificate is not served at start (conf NULL and
+ * err "": none stored, nothing to say): it does not load, it expired
+ * (the server was down past its end), or it does not name the host name
+ * (TERN_HOSTNAME changed). A new one is ordered; until it comes, the
+ * self-signed certificate serves, and this line is the reason why.
+ */
+static void stored_unused(const struct tls_conf *conf, const char *err)
+{
+	char q[600];
+	if (conf == NULL) {
+		if (err[0])
+			log_warn("acme", NULL, "event=stored_certificate_unused reason=unusable error=%s "
+			                       "hint=\"a new certificate is ordered\"",
+			         log_q(err, q, sizeof q));
+	} else if (tls_conf_not_after(conf) <= time_wall()) {
+		log_warn("acme", NULL, "event=stored_certificate_unused reason=expired not_after=%lld "
+		                       "hint=\"a new certificate is ordered\"",
+		         (long long)tls_conf_not_after(conf));
+	} else {
+		char h[300];
+		log_info("acme", NULL, "event=stored_certificate_unused reason=other_names names=%s "
+		                       "hostname=%s hint=\"a new certificate is ordered\"",
+		         log_q(tls_conf_names(conf), q, sizeof q), log_q(A.hostname, h, sizeof h));
+	}
+}
+
 static void start_on_loop(void *arg)
 {
 	(void)arg;
 	acme_names_failed_load();
-	struct tls_conf *conf = acme_stored_conf(A.st, A.data_dir);
+	char err[300];
+	struct tls_conf *conf = acme_stored_conf(A.st, A.data_dir, err, sizeof err);
 	/* Ours when it names the host name (a changed TERN_HOSTNAME orders
 	 * anew). By its subjectAltName, not its Common Name: CAs leave the
 	 * CN out (Let's Encrypt's tlsserver and shortlived profiles), and
@@ -341,6 +369,7 @@ static void start_on_loop(void *arg)
 		contact_check();
 		return;
 	}
+	stored_unused(conf, err);
 	tls_conf_unref(&conf);
 	int64_t held = acme_retry_restore(0);
 	acme_schedule(held ? (unsigned)(held - time_wall()) : 0);

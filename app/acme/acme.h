@@ -81,11 +81,14 @@ struct tls_conf;
 
 /*
  * The certificate ACME stored in st (with its key, unsealed with
- * data_dir's secrets.key), or NULL when there is none or it does not
- * load. The caller drops it with tls_conf_unref(). For tern acme status
- * and the server's start; reads only.
+ * data_dir's secrets.key), or NULL: with err "" when none is stored,
+ * with why in err[errsz] when one is and does not load (its key cannot
+ * be unsealed, the chain does not parse, the key does not match it).
+ * Dates are not checked. The caller drops it with tls_conf_unref(). For
+ * tern acme status and the server's start; reads only.
  */
-struct tls_conf *acme_stored_conf(struct store *st, const char *data_dir);
+struct tls_conf *acme_stored_conf(struct store *st, const char *data_dir, char *err,
+                                  size_t errsz);
 
 /* What the web admin and the API show. */
 struct acme_status {

@@ -236,22 +236,29 @@ int acme_name_failed_add(const char *name, int64_t now)
 	return 0;
 }
 
-struct tls_conf *acme_stored_conf(struct store *st, const char *data_dir)
+struct tls_conf *acme_stored_conf(struct store *st, const char *data_dir, char *err,
+                                  size_t errsz)
 {
 	size_t len;
 	struct acme_key k;
 	unsigned char der[256];
-	char err[256];
 	struct tls_conf *conf = NULL;
 	char *pem = xmalloc(65537);
 
-	if (store_meta_get(st, "acme/cert", pem, 65536, &len) == STORE_OK &&
-	    key_load_from(st, data_dir, "acme/cert-key", &k) == 0) {
+	err[0] = '\0';
+	if (store_meta_get(st, "acme/cert", pem, 65536, &len) != STORE_OK) {
+		free(pem);
+		return NULL;
+	}
+	if (key_load_from(st, data_dir, "acme/cert-key", &k) == 0) {
 		size_t dlen = br_encode_ec_raw_der(der, &k.sk, &k.pk);
 		conf = tls_conf_from_pem(pem, len, "acme/cert", der, dlen, "acme/cert-key", err,
-		                         sizeof err);
+		                         errsz);
 		explicit_bzero(der, sizeof der);
 		acme_key_wipe(&k);
+	} else {
+		snprintf(err, errsz, "its key (acme/cert-key) is missing or does not open with "
+		                     "secrets.key");
 	}
 	free(pem);
 	return conf;

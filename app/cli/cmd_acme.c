@@ -51,8 +51,11 @@ int cli_acme(const struct config *cfg, int argc, char **argv)
 	struct store *st = cli_store_open(cfg, CLI_STORE_READ);
 	if (st == NULL)
 		return 1;
-	struct tls_conf *c = acme_stored_conf(st, cfg->data_dir);
-	if (c == NULL) {
+	char err[300];
+	struct tls_conf *c = acme_stored_conf(st, cfg->data_dir, err, sizeof err);
+	if (c == NULL && err[0]) {
+		printf("unusable: %s\n", err);
+	} else if (c == NULL) {
 		printf("none\n");
 	} else {
 		int64_t nb = tls_conf_not_before(c), na = tls_conf_not_after(c);

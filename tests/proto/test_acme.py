@@ -1485,6 +1485,70 @@ def test_acme_bad_nonce_retried_with_the_error_nonce():
         stub.close()
 
 
+def stored_certificate_replaced(spoil, first_leaf=None):
+    """Gets a certificate from the stub, stops the server, spoil(s)
+    makes the stored one unfit and returns the log line (a pattern)
+    expected at the next start; then checks that start says so, loads
+    nothing and serves a new certificate."""
+    stub = AcmeStub(mode="ari", ari_open_first=False, first_leaf=first_leaf)
+    s = stub_server(stub)
+    try:
+        assert s.wait_log("event=certificate_installed", timeout=20), s.log_text()[-3000:]
+        first = served_cert(s.imaps_port)[3]
+        s.stop()
+        want = spoil(s)
+        mark = len(s.log_text())
+        s.start()
+        assert s.wait_log(re.compile(r"(?s)event=certificate_installed.*"
+                                     r"event=certificate_installed"), timeout=20), \
+            s.log_text()[-3000:]
+        after = s.log_text()[mark:]  # this start's
+        assert re.search(want, after), after[-3000:]
+        assert "event=certificate_loaded" not in after, after[-3000:]
+        assert stub.issued == 2, stub.issued
+        assert served_cert(s.imaps_port)[3] != first
+    finally:
+        s.stop()
+        s.cleanup()
+        stub.close()
+
+
+def test_acme_stored_certificate_expired_at_start_is_logged_and_replaced():
+    """A server down while its certificate ran out: at start the stored
+    certificate is not served, a log line says why (it expired, and
+    when), and a new one is ordered and served. The stored one used to
+    be passed over without a word: an operator saw an order and, until
+    it came, the self-signed certificate, with nothing saying why."""
+    def expire(s):
+        out = s.cli("acme", "status").stdout.decode()
+        na = calendar.timegm(time.strptime(
+            re.search(r"not_after: (\S+)", out).group(1), "%Y-%m-%dT%H:%M:%SZ"))
+        while time.time() <= na + 1:  # the stored certificate runs out meanwhile
+            time.sleep(0.2)
+        assert s.cli("acme", "status").stdout.decode().startswith("expired"), out
+        return r"level=warn module=acme event=stored_certificate_unused reason=expired " \
+               r"not_after=%d " % na
+    stored_certificate_replaced(expire, first_leaf=(-3600, 5))
+
+
+def test_acme_stored_certificate_that_does_not_load_is_logged_and_replaced():
+    """secrets.key replaced (a restore that missed it, a new volume): the
+    stored certificate's key no longer opens. The start says so, tern
+    acme status says so (it said "none", as if nothing were stored), and
+    a new certificate is ordered."""
+    def new_secrets(s):
+        path = os.path.join(s.data, "secrets.key")
+        size = os.path.getsize(path)
+        with open(path, "wb") as f:
+            f.write(os.urandom(size))
+        out = s.cli("acme", "status").stdout.decode()
+        assert out.startswith("unusable: its key (acme/cert-key) is missing or does not "
+                              "open with secrets.key\n"), out
+        return r"level=warn module=acme event=stored_certificate_unused reason=unusable " \
+               r"error=\"its key \(acme/cert-key\)"
+    stored_certificate_replaced(new_secrets)
+
+
 def order_polls(stub):
     return len([r for r in stub.requests if r == ("POST", "/order/1")])
 
