@@ -1549,6 +1549,78 @@ def test_acme_stored_certificate_that_does_not_load_is_logged_and_replaced():
     stored_certificate_replaced(new_secrets)
 
 
+def listener_fingerprints(s, sieve_port):
+    """{service: SHA-256 of the leaf served} on each TLS listener, a new
+    connection each: implicit TLS on 465, 993, 995 and HTTPS, STARTTLS
+    on 25, 587, 143 and 110, and ManageSieve's STARTTLS on sieve_port."""
+    import hashlib
+    import poplib
+    import smtplib
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    fp = lambda sock: hashlib.sha256(sock.getpeercert(binary_form=True)).hexdigest()
+    out = {}
+    for name, port in (("smtps", s.submissions_port), ("imaps", s.imaps_port),
+                       ("pop3s", s.pop3s_port), ("https", s.https_port)):
+        with socket.create_connection(("127.0.0.1", port), 10) as raw:
+            with ctx.wrap_socket(raw, server_hostname=HOST) as t:
+                out[name] = fp(t)
+    for name, port in (("smtp", s.smtp_port), ("submission", s.submission_port)):
+        c = smtplib.SMTP("127.0.0.1", port, timeout=10)
+        c.starttls(context=ctx)
+        out[name] = fp(c.sock)
+        c.quit()
+    c = imaplib.IMAP4("127.0.0.1", s.imap_port, timeout=10)
+    c.starttls(ssl_context=ctx)
+    out["imap"] = fp(c.sock)
+    c.logout()
+    c = poplib.POP3("127.0.0.1", s.pop3_port, timeout=10)
+    c.stls(context=ctx)
+    out["pop3"] = fp(c.sock)
+    c.quit()
+    with socket.create_connection(("127.0.0.1", sieve_port), 10) as raw:
+        f = raw.makefile("rb")
+        while not f.readline().startswith(b"OK"):  # the capabilities, then OK
+            pass
+        raw.sendall(b"STARTTLS\r\n")
+        assert f.readline().startswith(b"OK"), "STARTTLS refused"
+        with ctx.wrap_socket(raw, server_hostname=HOST) as t:
+            out["sieve"] = fp(t)
+    return out
+
+
+def test_acme_renewed_certificate_on_every_listener():
+    """tern acme renew on a running server: every TLS listener (SMTP,
+    submission, IMAP, POP3 and ManageSieve STARTTLS; 465, 993, 995 and
+    HTTPS) serves the new certificate to its next connection, without a
+    restart; before, each served the first."""
+    stub = AcmeStub(mode="ari", ari_open_first=False)
+    sieve_port = free_port()
+    s = Server(imap=True, pop3=True, submission=True, http=True, domains=(), env={
+        "TERN_HOSTNAME": HOST, "TERN_ADMIN_PASSWORD": ADMIN_PW,
+        "TERN_ACME_EMAIL": "admin@acme.test", "TERN_TLS_CA_FILE": stub.ca,
+        "TERN_ACME_DIRECTORY": "https://127.0.0.1:%d/dir" % stub.port,
+        "TERN_LISTEN_SIEVE": "127.0.0.1:%d" % sieve_port})
+    try:
+        assert s.wait_log("event=certificate_installed", timeout=20), s.log_text()[-3000:]
+        first = listener_fingerprints(s, sieve_port)
+        assert len(set(first.values())) == 1 and len(first) == 9, first
+        mark = len(s.log_text())
+        assert s.cli("acme", "renew").returncode == 0
+        assert s.wait_log(re.compile(r"(?s)event=certificate_installed.*"
+                                     r"event=certificate_installed"), timeout=30), \
+            s.log_text()[mark:][-3000:]
+        assert stub.issued == 2
+        second = listener_fingerprints(s, sieve_port)
+        assert len(set(second.values())) == 1, second
+        assert set(second.values()) != set(first.values()), (first, second)
+    finally:
+        s.stop()
+        s.cleanup()
+        stub.close()
+
+
 def order_polls(stub):
     return len([r for r in stub.requests if r == ("POST", "/order/1")])
 
