@@ -74,6 +74,26 @@ static void header_copy(char *dst, size_t dstsz, const char *v, size_t n)
 	dst[n] = '\0';
 }
 
+/*
+ * RFC 8555 §6.5.1: a Replay-Nonce is base64url, and the client ignores
+ * an invalid one. One too long for dst is ignored too: cut, it went out
+ * as another nonce and came back badNonce, a resend each time. Ignored,
+ * the next signed request fetches a fresh nonce (newNonce).
+ */
+static void nonce_copy(char *dst, size_t dstsz, const char *v, size_t n)
+{
+	dst[0] = '\0';
+	if (n == 0 || n >= dstsz)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)v[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_'))
+			return;
+	}
+	header_copy(dst, dstsz, v, n);
+}
+
 static int parse_ulong(const char *p, size_t n, int hex, unsigned long *v_r)
 {
 	unsigned long v = 0;
@@ -336,7 +356,7 @@ int acme_http_parse(const char *p, size_t n, struct acme_http_resp *r, struct bu
 		if (IS("Location")) {
 			header_copy(r->location, sizeof r->location, v, vlen);
 		} else if (IS("Replay-Nonce")) {
-			header_copy(r->nonce, sizeof r->nonce, v, vlen);
+			nonce_copy(r->nonce, sizeof r->nonce, v, vlen);
 		} else if (IS("Content-Type")) {
 			size_t k = strcspn(v, ";\r");
 			if (k > vlen)

@@ -34,7 +34,7 @@ struct dns;
 struct acme_http_resp {
 	int status;             /* HTTP status; 0 when no response (error says why) */
 	char location[1024];    /* Location, "" when none */
-	char nonce[256];        /* Replay-Nonce, "" when none */
+	char nonce[256];        /* Replay-Nonce, "" when none, not base64url or too long */
 	char content_type[128]; /* Content-Type, lower case, parameters dropped */
 	long retry_after;       /* Retry-After in seconds from now (acme_retry_after_parse), -1 when none */
 	char error[256];        /* transport or parse failure, "" when status != 0 */

@@ -129,6 +129,31 @@ int main(void)
 	CHECK_EQ_STR(r.location, "https://ca/acct/1");
 	CHECK_EQ_STR(r.content_type, "application/json");
 	CHECK(r.retry_after == 120);
+	/* RFC 8555 §6.5.1: a Replay-Nonce that is not base64url is ignored
+	 * (the client fetches a fresh one), and so is one too long to keep
+	 * whole: cut, it would be sent as another, rejected, nonce. */
+	const char *bad_nonce[] = {"abc=", "ab cd", "ab\"c", "ab+/", "a.b", "", NULL};
+	for (size_t i = 0; bad_nonce[i] != NULL; i++) {
+		char resp[300];
+		snprintf(resp, sizeof resp, "HTTP/1.1 200 OK\r\nReplay-Nonce: %s\r\nContent-Length: 0\r\n\r\n",
+		         bad_nonce[i]);
+		CHECK(parse(resp, &r, &b) == 0);
+		CHECK_EQ_STR(r.nonce, "");
+	}
+	{
+		char resp[1200], nonce[sizeof r.nonce + 1];
+		memset(nonce, 'A', sizeof nonce - 1);
+		nonce[sizeof nonce - 1] = '\0';
+		snprintf(resp, sizeof resp, "HTTP/1.1 200 OK\r\nReplay-Nonce: %s\r\nContent-Length: 0\r\n\r\n",
+		         nonce);
+		CHECK(parse(resp, &r, &b) == 0);
+		CHECK_EQ_STR(r.nonce, "");
+		nonce[sizeof r.nonce - 1] = '\0'; /* the longest kept */
+		snprintf(resp, sizeof resp, "HTTP/1.1 200 OK\r\nReplay-Nonce: %s\r\nContent-Length: 0\r\n\r\n",
+		         nonce);
+		CHECK(parse(resp, &r, &b) == 0);
+		CHECK_EQ_STR(r.nonce, nonce);
+	}
 	/* Chunked, with a chunk extension-free hex size and an empty trailer. */
 	CHECK(parse("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\nA\r\n0123456789\r\n0\r\n\r\n",
 	            &r, &b) == 0);
