@@ -20,7 +20,9 @@
  * Kept in the store (meta, sealed with admin_secret.h): the account key
  * ("acme/account-key") and the certificate's key ("acme/cert-key"); the
  * chain in the clear ("acme/cert"). A restart installs the stored
- * certificate at once and renews when due: at two thirds of its lifetime
+ * certificate at once (one expired, that does not load or that does not
+ * name TERN_HOSTNAME is logged, event=stored_certificate_unused, and a
+ * new one ordered) and renews when due: at two thirds of its lifetime
  * plus up to 1% jitter, or at a random moment (one per certificate) of
  * the renewal window the CA suggests through ACME Renewal Information
  * (RFC 9773, acme_ari.h) when that comes earlier; but never sooner after
