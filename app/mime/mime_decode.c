@@ -342,7 +342,6 @@ uint64_t mime_decoded_size(enum mime_cte cte, struct str in)
 enum charset {
 	CS_UNKNOWN,
 	CS_UTF8,
-	CS_LATIN1,
 	CS_LATIN9,
 	CS_CP1252,
 	CS_UTF7, /* RFC 2152, decoded here: neither musl's iconv nor the
@@ -415,21 +414,22 @@ static const struct {
  * musl's iconv and glibc's know (glibc's CP874 is windows-874; musl has
  * only TIS-620, its subset without the punctuation at 0x80..0x9F).
  * Other spellings of the ISO 8859 and windows-125x names are made these
- * by canon_charset().
+ * by canon_charset(). ISO-8859-9 is read as windows-1254, its superset,
+ * as ISO-8859-1 is as windows-1252 (charset_of()).
  */
 static const struct {
 	const char *alias, *iconv_name, *alt;
 } legacy_names[] = {
     {"iso-8859-3", "ISO-8859-3", NULL},   {"iso-8859-4", "ISO-8859-4", NULL},
     {"iso-8859-6", "ISO-8859-6", NULL},   {"iso-8859-7", "ISO-8859-7", NULL},
-    {"iso-8859-8", "ISO-8859-8", NULL},   {"iso-8859-9", "ISO-8859-9", NULL},
+    {"iso-8859-8", "ISO-8859-8", NULL},   {"iso-8859-9", "WINDOWS-1254", NULL},
     {"iso-8859-10", "ISO-8859-10", NULL}, {"iso-8859-11", "ISO-8859-11", NULL},
     {"iso-8859-13", "ISO-8859-13", NULL}, {"iso-8859-14", "ISO-8859-14", NULL},
     {"iso-8859-16", "ISO-8859-16", NULL}, {"windows-1253", "WINDOWS-1253", NULL},
     {"windows-1254", "WINDOWS-1254", NULL}, {"windows-1255", "WINDOWS-1255", NULL},
     {"windows-1256", "WINDOWS-1256", NULL}, {"windows-1257", "WINDOWS-1257", NULL},
     {"windows-1258", "WINDOWS-1258", NULL}, {"latin3", "ISO-8859-3", NULL},
-    {"latin4", "ISO-8859-4", NULL},       {"latin5", "ISO-8859-9", NULL},
+    {"latin4", "ISO-8859-4", NULL},       {"latin5", "WINDOWS-1254", NULL},
     {"latin6", "ISO-8859-10", NULL},      {"latin7", "ISO-8859-13", NULL},
     {"latin8", "ISO-8859-14", NULL},      {"latin10", "ISO-8859-16", NULL},
     {"greek", "ISO-8859-7", NULL},        {"hebrew", "ISO-8859-8", NULL},
@@ -535,14 +535,21 @@ static enum charset charset_of(struct str cs)
 		enum charset cs;
 	} names[] = {
 	    {"utf-8", CS_UTF8},          {"utf8", CS_UTF8},         {"us-ascii", CS_UTF8},
-	    {"ascii", CS_UTF8},          {"iso-8859-1", CS_LATIN1}, {"iso8859-1", CS_LATIN1},
+	    {"ascii", CS_UTF8},
 	    /* US-ASCII's other IANA names; ANSI_X3.4-1968 is what glibc's C
 	     * locale calls it, so cron's and scripts' mail says that */
 	    {"ansi_x3.4-1968", CS_UTF8}, {"ansi_x3.4-1986", CS_UTF8}, {"iso646-us", CS_UTF8},
 	    {"iso_646.irv:1991", CS_UTF8}, {"csascii", CS_UTF8},    {"cp367", CS_UTF8},
 	    {"ibm367", CS_UTF8},         {"iso-ir-6", CS_UTF8},     {"us", CS_UTF8},
-	    {"iso_8859-1", CS_LATIN1},   {"latin1", CS_LATIN1},     {"l1", CS_LATIN1},
-	    {"iso-8859-15", CS_LATIN9},  {"iso8859-15", CS_LATIN9}, {"latin9", CS_LATIN9},
+	    /* ISO-8859-1 by all its IANA names is read as windows-1252, its
+	     * superset, as the WHATWG Encoding Standard's label table says and
+	     * every mail reader does: Outlook and Word label their curly
+	     * quotes, dashes and euro sign (0x80..0x9F) ISO-8859-1, where
+	     * strict Latin-1 has invisible C1 controls */
+	    {"iso-8859-1", CS_CP1252},   {"iso_8859-1:1987", CS_CP1252}, {"latin1", CS_CP1252},
+	    {"l1", CS_CP1252},           {"cp819", CS_CP1252},      {"ibm819", CS_CP1252},
+	    {"iso-ir-100", CS_CP1252},   {"csisolatin1", CS_CP1252},
+	    {"iso-8859-15", CS_LATIN9},  {"latin9", CS_LATIN9},
 	    {"windows-1252", CS_CP1252}, {"cp1252", CS_CP1252},
 	    {"utf-7", CS_UTF7},          {"utf7", CS_UTF7},         {"unicode-1-1-utf-7", CS_UTF7},
 	    {"csunicode11utf7", CS_UTF7},
@@ -824,9 +831,6 @@ ptrdiff_t mime_charset_to_utf8(struct str charset, const char *in, size_t len, c
 				i += k;
 			}
 			continue;
-		case CS_LATIN1:
-			n += put_cp(out + n, c);
-			break;
 		case CS_LATIN9:
 			n += put_cp(out + n, latin9_cp(c));
 			break;

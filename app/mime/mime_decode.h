@@ -24,7 +24,9 @@
  * Caveats: 7bit, 8bit, binary and unknown encodings are passed through
  * unchanged; it is the caller's business to refuse an unknown one
  * (IMAP BINARY answers NO [UNKNOWN-CTE]). Charset conversion covers
- * UTF-8, US-ASCII, ISO-8859-1, ISO-8859-15, windows-1252 and the
+ * UTF-8, US-ASCII, ISO-8859-15, windows-1252 (ISO-8859-1 by any of its
+ * IANA names too, read as windows-1252 as the WHATWG Encoding Standard
+ * and mail readers do; ISO-8859-9 as windows-1254 likewise) and the
  * single-octet tables of mime_charset_tables.c (KOI8-R, KOI8-U,
  * windows-1251, ISO-8859-5, windows-1250, ISO-8859-2), and through libc's
  * iconv the East Asian multi-octet charsets (GB2312/GBK/GB18030, Big5,

@@ -254,8 +254,7 @@ enum charset {
 	CS_NONE,
 	CS_ASCII,
 	CS_UTF8,
-	CS_LATIN1,
-	CS_OTHER, /* another charset mime_charset_to_utf8() knows (the one table) */
+	CS_OTHER, /* another charset mime_charset_to_utf8() knows */
 };
 
 /* Longest encoded-word text we decode. */
@@ -311,10 +310,8 @@ static int eword_parse(struct str s, struct eword *w)
 		w->cs = CS_UTF8;
 	else if (str_eq_ci_c(cs, "us-ascii"))
 		w->cs = CS_ASCII;
-	else if (str_eq_ci_c(cs, "iso-8859-1") || str_eq_ci_c(cs, "latin1"))
-		w->cs = CS_LATIN1;
 	else if (mime_charset_known(cs))
-		w->cs = CS_OTHER; /* windows-1252, iso-8859-15: common in real headers */
+		w->cs = CS_OTHER; /* iso-8859-1 (read as windows-1252), iso-8859-15... */
 	else
 		w->cs = CS_NONE;
 	w->charset = cs;
@@ -393,11 +390,10 @@ static int append_decoded(struct buf *out, enum charset cs, struct str name,
 {
 	static const char repl[] = "\xEF\xBF\xBD";
 	size_t i = 0, k;
-	char two[2];
 
 	if (cs == CS_OTHER) {
-		/* Converted by the one charset table, then checked as UTF-8 below
-		 * (a C1 control it maps to becomes a space, as in Latin-1). */
+		/* Converted by mime_charset_to_utf8(), then checked as UTF-8
+		 * below (a C1 control it maps to becomes a space). */
 		char *u = xmalloc(n * 3 + 1);
 		ptrdiff_t un = mime_charset_to_utf8(name, (const char *)d, n, u);
 		int r = un < 0 ? -1 : append_decoded(out, CS_UTF8, name, (unsigned char *)u, (size_t)un);
@@ -416,19 +412,6 @@ static int append_decoded(struct buf *out, enum charset cs, struct str name,
 		if (c < 0x80) {
 			if (buf_append(out, &d[i], 1) < 0)
 				return -1;
-			i++;
-			continue;
-		}
-		if (cs == CS_LATIN1) {
-			if (c < 0xA0) {
-				if (buf_append(out, " ", 1) < 0)
-					return -1;
-			} else {
-				two[0] = (char)(0xC0 | (c >> 6));
-				two[1] = (char)(0x80 | (c & 0x3F));
-				if (buf_append(out, two, 2) < 0)
-					return -1;
-			}
 			i++;
 			continue;
 		}

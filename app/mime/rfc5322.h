@@ -126,7 +126,7 @@ size_t rfc5322_unfold(struct str value, char *dst);
 /*
  * Decodes RFC 2047 encoded-words ("=?charset?B|Q?text?=") in an unfolded
  * unstructured value to UTF-8, appending to out. Charsets us-ascii, utf-8,
- * iso-8859-1 and the others mime_charset_to_utf8() knows (windows-125x,
+ * iso-8859-1 (as windows-1252) and the others mime_charset_to_utf8() knows (windows-125x,
  * the ISO 8859 family, the East Asian ones) are decoded (with an RFC 2231
  * "*lang" suffix ignored);
  * a word in another charset, or malformed, is copied as it is. White space

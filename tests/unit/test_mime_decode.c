@@ -219,7 +219,20 @@ static void test_charsets(void)
 	char out[16];
 
 	check_cs("ISO-8859-1", "caf\xE9", 4, "caf\xC3\xA9");
-	check_cs("latin1", "\xA4\x80", 2, "\xC2\xA4\xC2\x80");
+	/* ISO-8859-1 labels are windows-1252 (WHATWG Encoding Standard), as
+	 * every mail reader takes them: 0x80..0x9F are its punctuation */
+	check_cs("latin1", "\xA4\x80", 2, "\xC2\xA4\xE2\x82\xAC");
+	check_cs("ISO-8859-1", "\x93q\x94 \x96 \x81", 7,
+	         "\xE2\x80\x9Cq\xE2\x80\x9D \xE2\x80\x93 \xC2\x81");
+	check_cs("iso_8859-1:1987", "\x85\xE9", 2, "\xE2\x80\xA6\xC3\xA9");
+	check_cs("IBM819", "\x99", 1, "\xE2\x84\xA2");
+	check_cs("cp819", "\x99", 1, "\xE2\x84\xA2");
+	check_cs("csISOLatin1", "\x99", 1, "\xE2\x84\xA2");
+	check_cs("iso-ir-100", "\x99", 1, "\xE2\x84\xA2");
+	check_cs("iso88591", "\x99", 1, "\xE2\x84\xA2");
+	/* ISO-8859-9 is windows-1254 the same way */
+	check_cs("iso-8859-9", "\x80\x9C\xFE", 3, "\xE2\x82\xAC\xC5\x93\xC5\x9F");
+	check_cs("latin5", "\x8A", 1, "\xC5\xA0");
 	check_cs("iso-8859-15", "\xA4", 1, "\xE2\x82\xAC");
 	check_cs("windows-1252", "\x80\x93x\x94\x81\xFF", 6,
 	         "\xE2\x82\xAC\xE2\x80\x9Cx\xE2\x80\x9D\xC2\x81\xC3\xBF");

@@ -413,7 +413,12 @@ static void test_words(void)
 	/* decoded controls and bad UTF-8 are neutralised */
 	WORDS("=?utf-8?q?a=0D=0Ab=00c=09d?=", "a  b c\td");
 	WORDS("=?utf-8?q?=FF=C0=AF?=", "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
-	WORDS("=?iso-8859-1?q?=85?=", " ");
+	/* ISO-8859-1 is read as windows-1252, as the WHATWG Encoding
+	 * Standard and every mail reader do: Outlook's quotes and dashes */
+	WORDS("=?iso-8859-1?q?=93hi=94_=96_=80?=", "“hi” – €");
+	WORDS("=?latin1?q?=85?=", "…");
+	WORDS("=?ISO_8859-1:1987?q?caf=E9?= =?cp819?q?=99?=", "café™");
+	WORDS("=?iso-8859-1?q?=81?=", " "); /* a hole of windows-1252: C1, a space */
 	WORDS("=?utf-8?q?=3D=3f_=ZZ=?=", "=? =ZZ=");
 	WORDS("=?utf-8?q?\?=", "");
 
