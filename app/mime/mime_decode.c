@@ -660,56 +660,167 @@ static void iconv_run(iconv_t cd, const char *in, size_t len, char *out, size_t 
 }
 
 /*
+ * The codes a charset's walk decodes here rather than by iconv: given the
+ * input at s (len >= 1 octets left) and the walk's shift state, 1 with
+ * the code point in *cp (a U+FFFD for a bad one), or 0 for iconv's; *adv
+ * is the code's length either way, so the walk stays in step with the
+ * charset's own octet boundaries.
+ */
+typedef int own_fn(const unsigned char *s, size_t len, size_t *adv, uint32_t *cp, int *state);
+
+/* GB18030's 4-octet codes for U+10000 and up (the emoji), which musl 1.2.3
+ * decodes wrongly: from the standard's linear mapping. */
+static int gb18030_own(const unsigned char *s, size_t len, size_t *adv, uint32_t *cp, int *state)
+{
+	(void)state;
+	*adv = 1;
+	if (s[0] < 0x81 || s[0] == 0xFF || len < 2)
+		return 0;
+	*adv = 2;
+	if (s[1] < 0x30 || s[1] > 0x39 || len < 4)
+		return 0;
+	*adv = 4;
+	if (s[0] < 0x90 || s[0] > 0xE3 || s[2] < 0x81 || s[2] > 0xFE || s[3] < 0x30 || s[3] > 0x39)
+		return 0;
+	*cp = 0x10000 + (uint32_t)(s[0] - 0x90) * 12600 + (uint32_t)(s[1] - 0x30) * 1260 +
+	      (uint32_t)(s[2] - 0x81) * 10 + (uint32_t)(s[3] - 0x30);
+	return 1; /* past U+10FFFF: utf8_encode() makes it U+FFFD */
+}
+
+/*
+ * A Shift_JIS code with lead l and trail t as CP932 has it beyond JIS X
+ * 0208 (mime_cp932_ext), as the WHATWG Encoding Standard decodes it:
+ * leads 0x87 and 0xEB..0xFC, where musl's iconv has nothing or, from 0xEB
+ * on, JIS X 0213's characters in place of Windows' (髙 became ㈲). The
+ * user-defined rows 0xF0..0xF9 are the Private Use Area from U+E000.
+ * Returns 0 for another lead (iconv's), else 1 with *cp, U+FFFD where
+ * CP932 has no character; *adv is 1 when that U+FFFD leaves an ASCII
+ * trail to be read again, else 2.
+ */
+static int cp932_ext(unsigned l, unsigned t, size_t *adv, uint32_t *cp)
+{
+	static const unsigned char rows[] = {0x87, 0xED, 0xEE, 0xFA, 0xFB, 0xFC};
+	int ti = t >= 0x40 && t <= 0x7E ? (int)t - 0x40 : t >= 0x80 && t <= 0xFC ? (int)t - 0x41 : -1;
+
+	if (l != 0x87 && (l < 0xEB || l > 0xFC))
+		return 0;
+	*cp = 0xFFFD;
+	*adv = ti >= 0 || t >= 0x80 ? 2 : 1;
+	if (ti < 0)
+		return 1;
+	for (size_t r = 0; r < sizeof(rows); r++)
+		if (rows[r] == l && mime_cp932_ext[r][ti])
+			*cp = mime_cp932_ext[r][ti];
+	if (l >= 0xF0 && l <= 0xF9)
+		*cp = 0xE000 + (l - 0xF0) * 188 + (uint32_t)ti;
+	if (*cp == 0xFFFD && t < 0x80)
+		*adv = 1;
+	return 1;
+}
+
+static int sjis_own(const unsigned char *s, size_t len, size_t *adv, uint32_t *cp, int *state)
+{
+	(void)state;
+	*adv = 1;
+	if (s[0] < 0x81 || (s[0] >= 0xA0 && s[0] <= 0xDF) || s[0] > 0xFC || len < 2)
+		return 0;
+	if (cp932_ext(s[0], s[1], adv, cp))
+		return 1;
+	*adv = (s[1] >= 0x40 && s[1] <= 0xFC && s[1] != 0x7F) ? 2 : 1;
+	return 0;
+}
+
+/* A JIS X 0208 row and cell (1..94) in rows 13 or 89..92, CP932's
+ * additions, as ISO-2022-JP and EUC-JP carry them: by their Shift_JIS
+ * code. 0 for the rest. */
+static int jis_own(unsigned row, unsigned cell, uint32_t *cp)
+{
+	unsigned l = (row + 1) / 2 + (row <= 62 ? 0x80 : 0xC0);
+	unsigned t = row % 2 ? cell + 0x3F + (cell >= 64) : cell + 0x9E;
+	size_t adv;
+
+	if (row != 13 && (row < 89 || row > 92))
+		return 0;
+	return cp932_ext(l, t, &adv, cp);
+}
+
+/* ISO-2022-JP (RFC 1468): *state is 1 inside JIS X 0208 (ESC $ @, ESC $
+ * B), 2 inside another two-octet set (JIS X 0212), 0 in a one-octet one. */
+static int iso2022jp_own(const unsigned char *s, size_t len, size_t *adv, uint32_t *cp,
+                         int *state)
+{
+	*adv = 1;
+	if (s[0] == 0x1B && len >= 3) {
+		if (s[1] == '$' && (s[2] == '@' || s[2] == 'B'))
+			*state = 1, *adv = 3;
+		else if (s[1] == '$' && s[2] == '(' && len >= 4)
+			*state = 2, *adv = 4;
+		else if (s[1] == '(')
+			*state = 0, *adv = 3;
+		return 0;
+	}
+	if (*state == 0 || s[0] < 0x21 || s[0] > 0x7E || len < 2 || s[1] < 0x21 || s[1] > 0x7E)
+		return 0;
+	*adv = 2;
+	return *state == 1 && jis_own(s[0] - 0x20u, s[1] - 0x20u, cp);
+}
+
+/* EUC-JP: JIS X 0208 as two octets 0xA1..0xFE, 0x8E and a half-width
+ * katakana, 0x8F and two of JIS X 0212. */
+static int eucjp_own(const unsigned char *s, size_t len, size_t *adv, uint32_t *cp, int *state)
+{
+	(void)state;
+	*adv = 1;
+	if (s[0] == 0x8E || s[0] == 0x8F) {
+		size_t k = s[0] == 0x8E ? 2 : 3;
+		*adv = len < k ? len : k;
+		return 0;
+	}
+	if (s[0] < 0xA1 || s[0] > 0xFE || len < 2 || s[1] < 0xA1 || s[1] > 0xFE)
+		return 0;
+	*adv = 2;
+	return jis_own(s[0] - 0xA0u, s[1] - 0xA0u, cp);
+}
+
+/*
  * Converts by iconv within the caller's 3 * len octets, which is enough:
  * no charset here makes more than 3 UTF-8 octets of one input octet (2-octet
  * codes give at most 4, Big5-HKSCS's two-code-point ones too; 4-octet
- * GB18030 codes at most 4), nor does a U+FFFD. musl 1.2.3 decodes GB18030's
- * 4-octet codes for U+10000 and up wrongly (the emoji), so those are
- * computed here from the standard's linear mapping and iconv sees the rest
- * in pieces; GB18030 has no shift state to lose between them.
+ * GB18030 codes at most 4), nor does a U+FFFD. The codes an own_fn above
+ * takes are decoded here and iconv sees the rest in pieces, through one
+ * descriptor, so a shift state (ISO-2022-JP's) carries across them.
  */
 static ptrdiff_t iconv_to_utf8(const char *name, const char *alt, const char *in, size_t len,
                                char *out)
 {
 	const unsigned char *s = (const unsigned char *)in;
 	iconv_t cd = iconv_open("UTF-8", name);
-	size_t n = 0, i = 0, from = 0, cap = 3 * len;
-	int gb = strcmp(name, "GB18030") == 0;
+	size_t n = 0, i = 0, from = 0, cap = 3 * len, adv, k;
+	own_fn *own = strcmp(name, "GB18030") == 0       ? gb18030_own
+	              : strcmp(name, "CP932") == 0       ? sjis_own
+	              : strcmp(name, "ISO-2022-JP") == 0 ? iso2022jp_own
+	              : strcmp(name, "EUC-JP") == 0      ? eucjp_own
+	                                                 : NULL;
+	uint32_t cp;
+	int state = 0;
+	char u[4];
 
 	if (cd == (iconv_t)-1 && alt)
 		cd = iconv_open("UTF-8", alt);
 	if (cd == (iconv_t)-1)
 		return -1; /* a libc without the charset: as if unknown */
-	while (gb && i < len) {
-		if (s[i] < 0x81 || s[i] == 0xFF || i + 1 >= len) {
-			i++;
+	while (own && i < len) {
+		if (!own(s + i, len - i, &adv, &cp, &state)) {
+			i += adv;
 			continue;
 		}
-		if (s[i + 1] < 0x30 || s[i + 1] > 0x39 || i + 3 >= len) {
-			i += 2;
-			continue;
+		iconv_run(cd, in + from, i - from, out, &n, cap);
+		k = utf8_encode(cp, u);
+		if (n + k <= cap) {
+			memcpy(out + n, u, k);
+			n += k;
 		}
-		if (s[i] >= 0x90 && s[i] <= 0xE3 && s[i + 2] >= 0x81 && s[i + 2] <= 0xFE &&
-		    s[i + 3] >= 0x30 && s[i + 3] <= 0x39 && n + 4 <= cap) {
-			unsigned cp = 0x10000 + (unsigned)(s[i] - 0x90) * 12600 +
-			              (unsigned)(s[i + 1] - 0x30) * 1260 +
-			              (unsigned)(s[i + 2] - 0x81) * 10 +
-			              (unsigned)(s[i + 3] - 0x30);
-
-			iconv_run(cd, in + from, i - from, out, &n, cap);
-			if (cp <= 0x10FFFF && n + 4 <= cap) {
-				out[n++] = (char)(0xF0 | cp >> 18);
-				out[n++] = (char)(0x80 | ((cp >> 12) & 0x3F));
-				out[n++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-				out[n++] = (char)(0x80 | (cp & 0x3F));
-			} else if (n + 3 <= cap) {
-				memcpy(out + n, "\xEF\xBF\xBD", 3);
-				n += 3;
-			}
-			from = i += 4;
-			continue;
-		}
-		i += 4;
+		from = i += adv;
 	}
 	iconv_run(cd, in + from, len - from, out, &n, cap);
 	{

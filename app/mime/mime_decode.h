@@ -31,7 +31,8 @@
  * windows-1251, ISO-8859-5, windows-1250, ISO-8859-2), and through libc's
  * iconv the East Asian multi-octet charsets (GB2312/GBK/GB18030, Big5,
  * Big5-HKSCS, EUC-KR/CP949, Shift_JIS/CP932, EUC-JP, ISO-2022-JP and their
- * usual aliases) and the other single-octet ones mail uses (ISO-8859-3, -4,
+ * usual aliases; the Japanese ones with CP932's NEC and IBM characters,
+ * which musl's lacks, decoded here) and the other single-octet ones mail uses (ISO-8859-3, -4,
  * -6 to -11, -13, -14, -16, windows-1253 to -1258, TIS-620/windows-874,
  * IBM866; "iso8859-7", "ISO_8859-7", "cp1253" spellings too), and UTF-7
  * (RFC 2152) decoded here; other charsets (UTF-16, ISO-2022-KR...) are
@@ -134,6 +135,10 @@ struct mime_charset_table {
 };
 /* mime_charset_tables.c; ends with a NULL name. */
 extern const struct mime_charset_table mime_charset_tables[];
+/* mime_charset_tables.c: CP932's code points for Shift_JIS leads 0x87,
+ * 0xED, 0xEE, 0xFA, 0xFB, 0xFC (rows 0..5), by trail 0x40..0x7E,
+ * 0x80..0xFC; 0 for none. */
+extern const uint16_t mime_cp932_ext[6][188];
 
 
 /*

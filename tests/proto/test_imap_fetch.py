@@ -307,6 +307,14 @@ def search_literal(r, tag, key, value):
     return [l for l in lines if l.startswith(b"* SEARCH")][0]
 
 
+def append_literal(r, tag, msg):
+    """APPEND INBOX of msg's octets as a literal."""
+    r.send("%s APPEND INBOX {%d}\r\n" % (tag, len(msg)))
+    assert r.line().startswith(b"+")
+    r.send(msg + b"\r\n")
+    assert r.until_tag(tag)[-1].startswith(tag.encode() + b" OK")
+
+
 def test_imap_search_text():
     with Server(accounts=ACCOUNTS, imap=True) as s:
         deliver_all(s)
@@ -367,11 +375,43 @@ def test_imap_search_text():
         gb = (b"From: x@example.com\r\nSubject: =?gb2312?B?w+K30Q==?=\r\nMIME-Version: 1.0\r\n"
               b"Content-Type: text/plain; charset=gb2312\r\nContent-Transfer-Encoding: 8bit\r\n"
               b"\r\n\xc4\xe3\xba\xc3\xa3\xac\xd6\xd0\xce\xc4\xd3\xca\xbc\xfe\xb2\xe2\xca\xd4\r\n")
-        r.send("p APPEND INBOX {%d}\r\n" % len(gb))
-        assert r.line().startswith(b"+")
-        r.send(gb + b"\r\n")
-        assert r.until_tag("p")[-1].startswith(b"p OK")
+        append_literal(r, "p", gb)
         assert search_literal(r, "f", "BODY", "中文邮件") == b"* SEARCH 4"
         assert search_literal(r, "g", "SUBJECT", "免费") == b"* SEARCH 4"
         assert search_literal(r, "h", "BODY", "日本語") == b"* SEARCH"
+        r.close()
+
+
+def test_imap_search_japanese_vendor_characters():
+    """The characters Windows adds to JIS X 0208 (CP932: NEC row 13's ①
+    ㈱ №, the IBM kanji 髙 﨑 at both their codes) in Shift_JIS,
+    ISO-2022-JP and EUC-JP mail are decoded as the WHATWG Encoding
+    Standard's index-jis0208 and every mail reader decode them: SEARCH
+    finds them, and the text around them."""
+    sj = ("①会議 ㈱テスト №1 ".encode("cp932") + b"\xfb\xfc" + "橋 ".encode("cp932") +
+          b"\xfa\xb1" + "山".encode("cp932"))
+    jis = b"\x1b$B-!2q5D\x1b(B jis-line \x1b$Byu\x1b(B"  # ①会議 jis-line 﨑 (row 89)
+    euc = b"\xad\xa1\xb2\xf1\xb5\xc4 euc-line"  # ①会議
+    msgs = [
+        (b"Subject: =?shift_jis?B?" + base64.b64encode("№".encode("cp932") + b"\xfb\xfc") +
+         b"?=\r\nContent-Type: text/plain; charset=Shift_JIS\r\n", sj),
+        (b"Subject: =?ISO-2022-JP?B?" + base64.b64encode(b"\x1b$B-j\x1b(B") +
+         b"?=\r\nContent-Type: text/plain; charset=ISO-2022-JP\r\n", jis),  # ㈱
+        (b"Subject: euc\r\nContent-Type: text/plain; charset=EUC-JP\r\n", euc),
+    ]
+    with Server(accounts=ACCOUNTS, imap=True) as s:
+        r = Raw(s)
+        r.login()
+        for i, (head, body) in enumerate(msgs):
+            msg = (b"From: x@example.com\r\nMIME-Version: 1.0\r\n" + head +
+                   b"Content-Transfer-Encoding: 8bit\r\n\r\n" + body + b"\r\n")
+            append_literal(r, "p%d" % i, msg)
+        r.send("s SELECT INBOX\r\n")
+        r.until_tag("s")
+        assert search_literal(r, "a", "BODY", "①会議") == b"* SEARCH 1 2 3"
+        assert search_literal(r, "b", "BODY", "㈱テスト №1 髙橋") == b"* SEARCH 1"
+        assert search_literal(r, "c", "BODY", "﨑山") == b"* SEARCH 1"
+        assert search_literal(r, "d", "SUBJECT", "№髙") == b"* SEARCH 1"
+        assert search_literal(r, "e", "SUBJECT", "㈱") == b"* SEARCH 2"
+        assert search_literal(r, "f", "BODY", "jis-line 﨑") == b"* SEARCH 2"
         r.close()

@@ -5,6 +5,7 @@
  * Each decoding is done three ways: the input whole, one octet at a time,
  * and in random chunks; the outputs and error counts must agree.
  */
+#include <iconv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -322,6 +323,49 @@ static void test_cjk(void)
 	         "\xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E"); /* 日本語 */
 	check_cs("ISO-2022-JP", "\x1B\x24\x42\x46\x7C\x4B\x5C\x38\x6C\x1B\x28\x42 mail", 17,
 	         "\xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E mail"); /* 日本語 mail */
+	/* CP932's NEC and IBM characters (the WHATWG index-jis0208's), which
+	 * musl's iconv lacks: in Shift_JIS, and by row and cell in
+	 * ISO-2022-JP and EUC-JP (①会議, ㈱, 﨑 in row 89) */
+	check_cs("Shift_JIS", "\x87\x40\x87\x8A\xEE\xE0\xFB\xFC\xED\x95\xFA\xB1", 12,
+	         "\xE2\x91\xA0\xE3\x88\xB1\xE9\xAB\x99\xE9\xAB\x99\xEF\xA8\x91\xEF\xA8\x91");
+	check_cs("ISO-2022-JP", "\x1B$B-!2q5D-jyu\x1B(B ok", 19,
+	         "\xE2\x91\xA0\xE4\xBC\x9A\xE8\xAD\xB0\xE3\x88\xB1\xEF\xA8\x91 ok");
+	check_cs("ISO-2022-JP", "\x1B(B-!\x1B$@-!", 10, "-!\xE2\x91\xA0");
+	check_cs("EUC-JP", "\xAD\xA1\xB2\xF1\x8E\xB1\xF9\xF5", 8,
+	         "\xE2\x91\xA0\xE4\xBC\x9A\xEF\xBD\xB1\xEF\xA8\x91");
+	/* the user-defined rows are the Private Use Area; no character, a
+	 * U+FFFD, an ASCII trail after it read again */
+	check_cs("cp932", "\xF0\x40\xF9\xFC", 4, "\xEE\x80\x80\xEE\x9D\x97");
+	check_cs("cp932", "\xEB\x40\xEF\x80\x87\x20", 6,
+	         "\xEF\xBF\xBD@\xEF\xBF\xBD\xEF\xBF\xBD ");
+	/* every entry of the table is what glibc's CP932 says */
+	{
+		static const unsigned char leads[] = {0x87, 0xED, 0xEE, 0xFA, 0xFB, 0xFC};
+		iconv_t cd = iconv_open("UTF-8", "CP932");
+		int bad = 0;
+
+		CHECK(cd != (iconv_t)-1);
+		for (size_t r = 0; cd != (iconv_t)-1 && r < sizeof(leads); r++)
+			for (unsigned t = 0x40; t <= 0xFC; t++) {
+				char two[2] = {(char)leads[r], (char)t}, want[8], *ip = two, *op = want;
+				size_t il = 2, ol = sizeof(want);
+				ptrdiff_t n;
+
+				if (t == 0x7F)
+					continue;
+				n = mime_charset_to_utf8(STR_LIT("cp932"), two, 2, out);
+				/* none: U+FFFD, and an ASCII trail after it */
+				if (iconv(cd, &ip, &il, &op, &ol) == (size_t)-1)
+					bad += !(n == 3 + (t < 0x80) &&
+					         memcmp(out, "\xEF\xBF\xBD", 3) == 0 &&
+					         (t >= 0x80 || out[3] == (char)t));
+				else
+					bad += !(n == op - want && memcmp(out, want, (size_t)n) == 0);
+			}
+		CHECK_EQ_INT(bad, 0);
+		if (cd != (iconv_t)-1)
+			iconv_close(cd);
+	}
 	/* an octet no charset has, and a pair cut off at the end */
 	check_cs("GB2312",
 	         "a\xFF"
