@@ -1183,7 +1183,7 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd)
 		esearch = 1;
 	}
 	if (count >= 2 && imap_arg_atom_is(&args[0], "CHARSET")) {
-		if (imap_arg_astring(&args[1], &cs) < 0 || !mime_charset_known(cs)) {
+		if (imap_arg_astring(&args[1], &cs) < 0 || !imap_search_charset_ok(cs)) {
 			if (ret.opts & IMAP_RET_SAVE)
 				imap_searchres_clear(s);
 			imap_tagged(s, "NO [BADCHARSET " IMAP_SEARCH_CHARSETS "] Unsupported charset.");
@@ -1202,4 +1202,9 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd)
 		if (ret.opts & IMAP_RET_SAVE)
 			imap_searchres_clear(s);
 	}
+}
+
+int imap_search_charset_ok(struct str cs)
+{
+	return mime_charset_known(cs) && !mime_charset_utf16(cs, NULL, 0);
 }

@@ -271,7 +271,7 @@ static int charset_ok(struct imap_session *s, const char *cmd, const struct imap
 		bad(s, cmd, "Invalid charset.");
 		return -1;
 	}
-	if (!mime_charset_known(*cs_r)) {
+	if (!imap_search_charset_ok(*cs_r)) {
 		imap_tagged(s, "NO [BADCHARSET " IMAP_SEARCH_CHARSETS "] Unsupported charset.");
 		return -1;
 	}

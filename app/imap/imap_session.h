@@ -674,7 +674,7 @@ int imap_search_start(struct imap_session *s, const char *cmd_name, struct str c
  * *nhits_r their count and *modseq_r (may be NULL) set when a MODSEQ key
  * was given; or -1 after a tagged BAD/NO naming cmd_name (BAD [UIDREQUIRED]
  * for a sequence set key under UIDONLY). charset: of
- * the search strings (a known one, mime_charset_known()), or STR_NULL.
+ * the search strings (a known one, imap_search_charset_ok()), or STR_NULL.
  */
 int imap_search_eval(struct imap_session *s, const char *cmd_name, struct str charset,
 		     const struct imap_arg *args, size_t count, uint32_t **hits_r, size_t *nhits_r,
@@ -688,6 +688,10 @@ int imap_search_eval(struct imap_session *s, const char *cmd_name, struct str ch
 #define IMAP_SEARCH_LIMIT_PART 1
 #define IMAP_SEARCH_LIMIT_ALL 2
 /* The CHARSETs SEARCH, SORT and THREAD take, for NO [BADCHARSET (...)]. */
+/* 1 when SEARCH/SORT/THREAD take search strings in charset cs: one
+ * mime_charset_known() converts, but not UTF-16, whose strings hold NUL
+ * octets no IMAP string may carry (RFC 9051 §4.3). */
+int imap_search_charset_ok(struct str cs);
 #define IMAP_SEARCH_CHARSETS                                                             \
 	"(UTF-8 US-ASCII ISO-8859-1 ISO-8859-15 WINDOWS-1252 ISO-8859-2 WINDOWS-1250 "   \
 	"ISO-8859-5 WINDOWS-1251 KOI8-R KOI8-U GB2312 GBK GB18030 BIG5 BIG5-HKSCS EUC-KR " \

@@ -344,6 +344,9 @@ enum charset {
 	CS_UTF8,
 	CS_LATIN9,
 	CS_CP1252,
+	CS_UTF16, /* RFC 2781, decoded here: big-endian unless a BOM says */
+	CS_UTF16LE,
+	CS_UTF16BE,
 	CS_UTF7, /* RFC 2152, decoded here: neither musl's iconv nor the
 	          * standard's list of iconv names has it */
 	CS_TABLE, /* mime_charset_tables[] */
@@ -553,6 +556,8 @@ static enum charset charset_of(struct str cs)
 	    {"windows-1252", CS_CP1252}, {"cp1252", CS_CP1252},
 	    {"utf-7", CS_UTF7},          {"utf7", CS_UTF7},         {"unicode-1-1-utf-7", CS_UTF7},
 	    {"csunicode11utf7", CS_UTF7},
+	    {"utf-16", CS_UTF16},        {"utf16", CS_UTF16},       {"utf-16le", CS_UTF16LE},
+	    {"utf-16be", CS_UTF16BE},
 	};
 	size_t k;
 
@@ -578,6 +583,15 @@ int mime_charset_known(struct str charset)
 int mime_charset_is_utf7(struct str charset)
 {
 	return charset.p && charset.len && charset_of(charset) == CS_UTF7;
+}
+
+int mime_charset_utf16(struct str charset, const char *p, size_t n)
+{
+	enum charset cs = charset.p && charset.len ? charset_of(charset) : CS_UNKNOWN;
+
+	if (cs == CS_UTF16 && n >= 2 && (unsigned char)p[0] == 0xFF && (unsigned char)p[1] == 0xFE)
+		return 2;
+	return cs == CS_UTF16LE ? 2 : cs == CS_UTF16 || cs == CS_UTF16BE ? 1 : 0;
 }
 
 /* windows-1252 0x80..0x9F; the five holes map to the C1 code point, as
@@ -835,6 +849,38 @@ static ptrdiff_t iconv_to_utf8(const char *name, const char *alt, const char *in
 }
 
 /*
+ * UTF-16 (RFC 2781), little-endian when le: a leading BOM in either order
+ * sets the order (for the -LE/-BE labels too: a reader drops it as the
+ * WHATWG decoders do), a surrogate pair is one character, a lone
+ * surrogate and a final odd octet U+FFFD; at most 3 octets out per 2 in.
+ */
+static size_t utf16_to_utf8(const unsigned char *s, size_t len, char *out, int le)
+{
+	size_t i = 0, n = 0;
+
+	if (len >= 2 && ((s[0] == 0xFF && s[1] == 0xFE) || (s[0] == 0xFE && s[1] == 0xFF))) {
+		le = s[0] == 0xFF;
+		i = 2;
+	}
+	for (; i + 1 < len; i += 2) {
+		uint32_t u = le ? (uint32_t)s[i + 1] << 8 | s[i] : (uint32_t)s[i] << 8 | s[i + 1];
+
+		if (u >= 0xD800 && u <= 0xDBFF && i + 3 < len) {
+			uint32_t lo = le ? (uint32_t)s[i + 3] << 8 | s[i + 2]
+			                 : (uint32_t)s[i + 2] << 8 | s[i + 3];
+			if (lo >= 0xDC00 && lo <= 0xDFFF) {
+				u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+				i += 2;
+			}
+		}
+		n += utf8_encode(u, out + n); /* a lone surrogate: U+FFFD */
+	}
+	if (i < len)
+		n += utf8_encode(0xFFFD, out + n);
+	return n;
+}
+
+/*
  * UTF-7 (RFC 2152): ASCII as itself; "+" starts base64 of UTF-16 code
  * units, ended by the first octet outside base64 (a "-" there is
  * absorbed, "+-" is "+"). A lone surrogate, an 8-bit octet and a
@@ -914,6 +960,8 @@ ptrdiff_t mime_charset_to_utf8(struct str charset, const char *in, size_t len, c
 		return -1;
 	if (cs == CS_UTF7)
 		return (ptrdiff_t)utf7_to_utf8(s, len, out);
+	if (cs == CS_UTF16 || cs == CS_UTF16LE || cs == CS_UTF16BE)
+		return (ptrdiff_t)utf16_to_utf8(s, len, out, cs == CS_UTF16LE);
 	if (charset.p)
 		charset = canon_charset(charset, canon);
 	hi = cs == CS_TABLE ? table_of(charset) : NULL;

@@ -35,8 +35,8 @@
  * which musl's lacks, decoded here) and the other single-octet ones mail uses (ISO-8859-3, -4,
  * -6 to -11, -13, -14, -16, windows-1253 to -1258, TIS-620/windows-874,
  * IBM866; "iso8859-7", "ISO_8859-7", "cp1253" spellings too), and UTF-7
- * (RFC 2152) decoded here; other charsets (UTF-16, ISO-2022-KR...) are
- * unknown.
+ * (RFC 2152) and UTF-16 (RFC 2781) decoded here; other charsets (UTF-32,
+ * ISO-2022-KR...) are unknown.
  */
 #ifndef TERN_MIME_DECODE_H
 #define TERN_MIME_DECODE_H
@@ -127,6 +127,13 @@ int mime_charset_known(struct str charset);
  * cut for conversion in pieces after an octet outside base64 ("+" and
  * "/" are in it, so mime_search cuts it by its own rule). */
 int mime_charset_is_utf7(struct str charset);
+
+/* For UTF-16 (by any of its names), whose text may only be cut for
+ * conversion at an even octet and not inside a surrogate pair, and whose
+ * BOM only the first piece has: 2 when its octets are little-endian
+ * (the label, or a BOM at p[0..n) for plain "UTF-16"), 1 when
+ * big-endian; 0 for another charset. */
+int mime_charset_utf16(struct str charset, const char *p, size_t n);
 
 /* A single-octet charset by table: hi[i] is the code point of 0x80 + i. */
 struct mime_charset_table {

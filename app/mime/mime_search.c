@@ -439,10 +439,22 @@ static int visit_addresses(void *arg, const struct rfc5322_field *f)
  * East Asian ones' second octets are 0x40 and up, GB18030's four-octet
  * form has digits second and fourth); else, in a run without either,
  * before a UTF-8 lead octet among the last four; else all of it. UTF-7
- * (utf7) has a rule of its own, below.
+ * (utf7) and UTF-16 (utf16: mime_charset_utf16()'s order) have rules of
+ * their own, below.
  */
-static size_t safe_cut(const char *p, size_t n, int utf7)
+static size_t safe_cut(const char *p, size_t n, int utf7, int utf16)
 {
+	if (utf16) {
+		/* at a unit's start, not after a high surrogate (0xD8..0xDB
+		 * its high octet, last or second last by the order) */
+		size_t i = n & ~(size_t)1;
+		if (i >= 2) {
+			unsigned char hi = (unsigned char)p[utf16 == 2 ? i - 1 : i - 2];
+			if (hi >= 0xD8 && hi <= 0xDB)
+				i -= 2;
+		}
+		return i;
+	}
 	if (utf7) {
 		/* UTF-7: after an octet that ends a base64 run (RFC 2152),
 		 * which a line end is too; never after "+", "/" or a letter */
@@ -608,7 +620,7 @@ static void add_part(struct mime_search *sm, const struct mime_part *p, size_t *
 {
 	size_t n = (size_t)(p->body_end - p->body_off), at = 0, np = 0;
 	struct str cs = mime_param_get(p->params, p->nparams, "charset");
-	int utf7 = mime_charset_is_utf7(cs);
+	int utf7 = mime_charset_is_utf7(cs), utf16 = -1; /* -1: not yet seen */
 	struct mime_decoder d;
 	if (n > *budget)
 		n = *budget;
@@ -640,8 +652,14 @@ static void add_part(struct mime_search *sm, const struct mime_part *p, size_t *
 		at += k;
 		if (!last && np < PART_CHUNK)
 			continue;
-		size_t cut = last ? np : safe_cut(pend, np, utf7);
+		if (utf16 < 0)
+			utf16 = mime_charset_utf16(cs, pend, np); /* by the BOM */
+		size_t cut = last ? np : safe_cut(pend, np, utf7, utf16);
 		ptrdiff_t ul = mime_charset_to_utf8(cs, pend, cut, u);
+		/* Only the first piece has UTF-16's BOM: the others are
+		 * converted in the order it gave. */
+		if (utf16 > 0)
+			cs = utf16 == 2 ? STR_LIT("utf-16le") : STR_LIT("utf-16be");
 		/* a charset we cannot convert: its octets as they are */
 		struct str t = ul < 0 ? str_make(pend, cut) : str_make(u, (size_t)ul);
 		if (html)

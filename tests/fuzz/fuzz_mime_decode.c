@@ -63,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	{
 		static const char *const cs[] = {
 		    "utf-8",  "euc-jp",     "windows-1252", "latin9",     "gb2312",       "big5",
-		    "shift_jis", "iso-2022-jp", "utf-7",   "windows-1258", "tis-620",     "iso-8859-7",
+		    "shift_jis", "iso-2022-jp", "utf-7",   "windows-1258", "tis-620",     "utf-16",
 		    "windows-1255", "big5-hkscs", "gb18030", "koi8-u"};
 		ptrdiff_t r = mime_charset_to_utf8(str_c(cs[data[0] & 15]), in, len, o2);
 		size_t i = 0, k;

@@ -415,3 +415,24 @@ def test_imap_search_japanese_vendor_characters():
         assert search_literal(r, "e", "SUBJECT", "㈱") == b"* SEARCH 2"
         assert search_literal(r, "f", "BODY", "jis-line 﨑") == b"* SEARCH 2"
         r.close()
+
+
+def test_imap_search_utf16_text():
+    """A UTF-16 text part (RFC 2781; Windows programs write it, with a
+    BOM) and a UTF-16 encoded-word are decoded: SEARCH finds their words.
+    SEARCH CHARSET UTF-16 stays BADCHARSET (test_imap_search_text): its
+    strings would hold NUL octets, which no IMAP string may."""
+    body = base64.encodebytes("Grüße aus Köln 😀\r\n".encode("utf-16")).replace(b"\n", b"\r\n")
+    msg = (b"From: x@example.com\r\nMIME-Version: 1.0\r\nSubject: =?utf-16be?b?" +
+           base64.b64encode("Bücher".encode("utf-16-be")) + b"?=\r\n"
+           b"Content-Type: text/plain; charset=\"utf-16\"\r\n"
+           b"Content-Transfer-Encoding: base64\r\n\r\n" + body)
+    with Server(accounts=ACCOUNTS, imap=True) as s:
+        r = Raw(s)
+        r.login()
+        append_literal(r, "p", msg)
+        r.send("s SELECT INBOX\r\n")
+        r.until_tag("s")
+        assert search_literal(r, "a", "BODY", "grüße aus köln 😀") == b"* SEARCH 1"
+        assert search_literal(r, "b", "SUBJECT", "Bücher") == b"* SEARCH 1"
+        r.close()

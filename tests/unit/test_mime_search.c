@@ -12,6 +12,7 @@
 
 #include "core/arena.h"
 #include "core/buf.h"
+#include "mime/mime_decode.h"
 #include "mime/mime_html.h"
 #include "mime/mime_search.h"
 #include "mime/mime_tree.h"
@@ -168,6 +169,52 @@ static void test_html_long(void)
 	buf_free(&want);
 }
 
+/* The body text mime_search builds of msg is exactly want. */
+static void check_body_text(const struct buf *msg, const struct buf *want)
+{
+	struct arena *a = arena_new(0);
+	struct mime_tree t;
+	struct mime_search sm;
+	mime_tree_parse(buf_data(msg), buf_len(msg), a, &t);
+	mime_search_init(&sm, buf_data(msg), buf_len(msg), &t);
+	sm.keep = 1;
+	struct str got = mime_search_body_text(&sm);
+	CHECK_EQ_INT(got.len, buf_len(want));
+	CHECK(got.len == buf_len(want) && memcmp(got.p, buf_data(want), got.len) == 0);
+	mime_search_clear(&sm);
+	arena_free(&a);
+}
+
+/* A long UTF-16 part (RFC 2781) is cut for conversion at even octets
+ * and never inside a surrogate pair, and its BOM's order holds for every
+ * piece: the text is what converting it whole gives. */
+static void test_utf16_long(void)
+{
+	struct buf units, msg, want;
+	buf_init(&units, 1u << 20);
+	buf_init(&msg, 2u << 20);
+	buf_init(&want, 1u << 20);
+	buf_append(&units, "\xFF\xFE", 2); /* little-endian by its BOM */
+	for (unsigned i = 0; buf_len(&units) < 300000; i++) {
+		/* "a", U+1F600 (a pair), "é", and every 7th time "\n" */
+		buf_append(&units, "a\0\x3D\xD8\x00\xDE\xE9\0", 8);
+		buf_append_c(&want, "a\xF0\x9F\x98\x80\xC3\xA9");
+		if (i % 7 == 6) {
+			buf_append(&units, "\n\0", 2);
+			buf_append(&want, "\n", 1);
+		}
+	}
+	buf_append(&want, "\n", 1);
+	buf_append_c(&msg, HTML_HDR "Content-Type: text/plain; charset=UTF-16\r\n"
+			   "Content-Transfer-Encoding: base64\r\n\r\n");
+	mime_base64_lines(&msg, buf_data(&units), buf_len(&units));
+
+	check_body_text(&msg, &want);
+	buf_free(&units);
+	buf_free(&msg);
+	buf_free(&want);
+}
+
 /* The body text of msg (kept, unfolded) into out. */
 static void body_text(const char *msg, char *out, size_t cap)
 {
@@ -289,17 +336,7 @@ static void test_flowed_long(void)
 	buf_append_c(&msg, "\r\n cd \r\n>> q1 \r\n>> q2\r\nend\r\n");
 	/* ">> q1" is two quote marks deeper: a hard break (RFC 3676 §4.5) */
 	buf_append_c(&want, "cd \r\n>>q1 q2\r\nend\r\n\n");
-	struct arena *a = arena_new(0);
-	struct mime_tree t;
-	struct mime_search sm;
-	mime_tree_parse(buf_data(&msg), buf_len(&msg), a, &t);
-	mime_search_init(&sm, buf_data(&msg), buf_len(&msg), &t);
-	sm.keep = 1;
-	struct str got = mime_search_body_text(&sm);
-	CHECK_EQ_INT(got.len, buf_len(&want));
-	CHECK(got.len == buf_len(&want) && memcmp(got.p, buf_data(&want), got.len) == 0);
-	mime_search_clear(&sm);
-	arena_free(&a);
+	check_body_text(&msg, &want);
 	buf_free(&msg);
 	buf_free(&want);
 }
@@ -338,6 +375,7 @@ int main(void)
 {
 	test_html();
 	test_html_long();
+	test_utf16_long();
 	test_flowed();
 	test_flowed_long();
 	test_normalisation();
