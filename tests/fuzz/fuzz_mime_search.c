@@ -1,14 +1,19 @@
 /*
  * fuzz_mime_search.c — IMAP SEARCH's text matching on arbitrary messages
  * (mime_search.h). The first two octets place a needle; the rest is the
- * message, parsed with mime_tree_parse(). Checks: folding is idempotent
- * (a folded needle and folded text agree on what is equal); an empty
+ * message, parsed with mime_tree_parse(). Checks: an empty
  * needle matches any body, and any header exactly when the header has a
  * field; any piece of the body text built for the search is found in it;
  * a header field's value, unfolded and decoded, contains any piece of
  * itself (mime_search_header() by name); and mime_search_value() gives
  * what decoding, folding and memmem() give, on the short path (at most
  * 512 octets, no encoded-word) as on the long one.
+ *
+ * Folding is not idempotent, and nothing here asks it to be: RFC 5051
+ * titlecases a character and then decomposes it, and what the
+ * decomposition gives is not titlecased again, so U+03B0 keys as a small
+ * upsilon and two marks, which a second fold capitalises (test_unorm's
+ * "ǅ" is the RFC's own example). Needle and text are each folded once.
  */
 #include <assert.h>
 #include <stdint.h>
@@ -69,16 +74,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	msg = malloc(size ? size : 1);
 	memcpy(msg, data + 2, size);
 	struct str whole = str_make(msg, size);
-
-	/* Folding twice changes nothing more. */
-	char *f1 = malloc(MIME_SEARCH_FOLD_ROOM(size)), *f2 = malloc(MIME_SEARCH_FOLD_ROOM(size));
-	memcpy(f1, msg, size);
-	size_t l1 = mime_search_fold(f1, size);
-	memcpy(f2, f1, l1);
-	assert(mime_search_fold(f2, l1) == l1);
-	assert(memcmp(f1, f2, l1) == 0);
-	free(f1);
-	free(f2);
 
 	a = arena_new(0);
 	mime_tree_parse(msg, size, a, &t);

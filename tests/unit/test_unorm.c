@@ -49,6 +49,11 @@ static void test_casemap_examples(void)
 	CHECK_EQ_STR(cm("\xc7\x84"), "Dz\xcc\x8c");
 	CHECK_EQ_STR(cm("\xc7\x86"), "Dz\xcc\x8c");  /* ǆ */
 	CHECK_EQ_STR(cm("\xc7\x85"), "Dz\xcc\x8c");  /* ǅ */
+	/* ΰ (U+03B0) has no simple titlecase and decomposes to a small
+	 * upsilon and two marks: its key keeps the small letter, which a
+	 * second casemap would capitalise (the key is not idempotent) */
+	CHECK_EQ_STR(cm("\xce\xb0"), "\xcf\x85\xcc\x88\xcc\x81");
+	CHECK_EQ_STR(cm("\xcf\x85\xcc\x88\xcc\x81"), "\xce\xa5\xcc\x88\xcc\x81");
 	CHECK_EQ_STR(cm("D\xc5\xbd"), "DZ\xcc\x8c"); /* D + Ž: two letters */
 	/* é precomposed and decomposed, either case */
 	CHECK_EQ_STR(cm("\xc3\xa9"), "E\xcc\x81");
