@@ -553,8 +553,8 @@ void http_bridge_accept(struct loop *loop, int fd, void *arg)
 	int lim = limits_acquire(POOL_HTTP, proxy ? NULL : b->c->peer_ip);
 	if (lim < 0) {
 		/* Refused before a byte is read: nothing reaches the daemon. */
-		log_info("http", NULL, "event=refused peer=%s reason=%s", b->c->peer_ip,
-			 lim == -2 ? "per_ip_limit" : "connection_limit");
+		limits_log_refused(POOL_HTTP, "http", NULL, b->c->peer_ip, b->c->peer_port,
+				   lim == -2 ? "per_ip_limit" : "connection_limit");
 		conn_close(b->c, "connection_limit");
 		return;
 	}

@@ -764,9 +764,12 @@ static void session_closed(struct conn *c, void *arg, const char *reason)
 	struct imap_session *s = arg;
 	char q[IMAP_USER_MAX * 2 + 8];
 
-	log_info("imap", s->id, "event=disconnect reason=%s user=%s in=%llu out=%llu fetched=%u",
-		 reason, s->login[0] ? log_q(s->login, q, sizeof(q)) : "-",
-		 (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out, s->fetched);
+	if (s->limited) /* a refused connection logged its one line */
+		log_info("imap", s->id,
+			 "event=disconnect reason=%s user=%s in=%llu out=%llu fetched=%u", reason,
+			 s->login[0] ? log_q(s->login, q, sizeof(q)) : "-",
+			 (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out,
+			 s->fetched);
 	if (s->idle_timer)
 		loop_timer_del(s->loop, s->idle_timer);
 	s->idle_timer = 0;
@@ -816,9 +819,6 @@ static void accept_session(struct loop *loop, int fd, int implicit, uint32_t acc
 		loop_sessions->prev = s;
 	loop_sessions = s;
 	metrics_inc(METRIC_CONN_IMAP);
-	log_info("imap", s->id, "event=connect peer=%s port=%u tls=%s", s->conn->peer_ip,
-		 s->conn->peer_port, implicit ? "implicit" : "no");
-
 	int lim = limits_acquire(POOL_IMAP, s->conn->peer_ip);
 	if (lim < 0 || loop_draining) {
 		const char *why = loop_draining ? "shutdown"
@@ -827,8 +827,20 @@ static void accept_session(struct loop *loop, int fd, int implicit, uint32_t acc
 		s->refused = loop_draining ? "Server shutting down."
 			     : lim == -2   ? "Too many connections from your address."
 					   : "Too many connections.";
-		log_info("imap", s->id, "event=refused reason=%s", why);
+		/* One line at most (limits.h); no connect or disconnect line. */
+		limits_log_refused(POOL_IMAP, "imap", s->id, s->conn->peer_ip, s->conn->peer_port,
+				   why);
+		if (implicit) {
+			/* Closed at once, as port 465 and HTTPS do: saying BYE
+			 * takes a handshake, and a connection that holds no slot
+			 * must not wait for one (up to the handshake timeout,
+			 * any number of them from one address). */
+			conn_close(s->conn, "connection_limit"); /* frees s */
+			return;
+		}
 	} else {
+		log_info("imap", s->id, "event=connect peer=%s port=%u tls=%s", s->conn->peer_ip,
+			 s->conn->peer_port, implicit ? "implicit" : "no");
 		s->limited = 1;
 		/* Until LOGIN/AUTHENTICATE succeeds, whatever the client does. */
 		conn_deadline(s->conn, (uint64_t)imap_cfg->login_timeout_s * 1000,

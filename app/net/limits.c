@@ -11,6 +11,7 @@
 
 #include "core/cidr.h"
 #include "core/log.h"
+#include "core/loop.h"
 #include "core/xalloc.h"
 
 /* Per-client counts: a small chained hash under one mutex. Accepts are rare
@@ -28,6 +29,12 @@ static struct client_count *table[BUCKETS];
 static struct pool_limits lim[POOL_COUNT];
 static unsigned total[POOL_COUNT];
 static int stressed[POOL_COUNT];
+/* Per pool: the second being counted, refusals logged in it, refusals
+ * left out since the last one logged. Under the lock. */
+static struct {
+	uint64_t second;
+	unsigned logged, left_out;
+} refusals[POOL_COUNT];
 
 /* Under the lock: the pressure state after a change of total[p]. Returns
  * 1 when it flipped (the caller logs it once the lock is released). */
@@ -198,4 +205,38 @@ unsigned limits_current(enum conn_pool p)
 int limits_pressure(enum conn_pool p)
 {
 	return __atomic_load_n(&stressed[p], __ATOMIC_RELAXED);
+}
+
+int limits_refusal_admit(enum conn_pool p, uint64_t now_ms, unsigned *suppressed_r)
+{
+	pthread_mutex_lock(&lock);
+	if (refusals[p].second != now_ms / 1000) {
+		refusals[p].second = now_ms / 1000;
+		refusals[p].logged = 0;
+	}
+	int log = refusals[p].logged < LIMITS_REFUSAL_LOG_PER_S;
+	if (log) {
+		refusals[p].logged++;
+		*suppressed_r = refusals[p].left_out;
+		refusals[p].left_out = 0;
+	} else {
+		refusals[p].left_out++;
+	}
+	pthread_mutex_unlock(&lock);
+	return log;
+}
+
+void limits_log_refused(enum conn_pool p, const char *module, const char *session,
+			const char *peer, unsigned port, const char *reason)
+{
+	unsigned left_out;
+
+	if (!limits_refusal_admit(p, loop_now_ms(), &left_out))
+		return;
+	if (left_out)
+		log_info(module, session, "event=refused peer=%s port=%u reason=%s suppressed=%u", peer,
+			 port, reason, left_out);
+	else
+		log_info(module, session, "event=refused peer=%s port=%u reason=%s", peer, port,
+			 reason);
 }

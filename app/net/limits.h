@@ -13,10 +13,19 @@
  * port 25 then shortens its idle timeout (Postfix's stress mode) so that
  * slow or idle senders make room for live ones.
  *
+ * A refused connection is logged as one line, event=refused, and a pool
+ * logs at most LIMITS_REFUSAL_LOG_PER_S of them a second: a client
+ * reconnecting as fast as it can past its share (thousands a second on
+ * one address) would otherwise write the log as fast as it connects. The
+ * refusals left out are counted and the next line logged carries their
+ * number (suppressed=N), so every refusal is still accounted for.
+ *
  * Thread-safe: any loop may call any function.
  */
 #ifndef TERN_NET_LIMITS_H
 #define TERN_NET_LIMITS_H
+
+#include <stdint.h>
 
 #include "core/config.h"
 
@@ -40,6 +49,20 @@ void limits_client_release(enum conn_pool p, const char *ip);
 unsigned limits_current(enum conn_pool p);
 /* 1 while pool p is under pressure (see the top of the file). */
 int limits_pressure(enum conn_pool p);
+/* Refusals a pool logs in one second; the rest are counted. */
+#define LIMITS_REFUSAL_LOG_PER_S 10
+
+/* Logs that a connection of pool p from peer:port was refused (reason:
+ * per_ip_limit, connection_limit, shutdown), as
+ *   module=M session=S event=refused peer=IP port=N reason=R [suppressed=N]
+ * unless the pool has logged its share of this second (see the top). A
+ * refused connection logs nothing else: no connect or disconnect line. */
+void limits_log_refused(enum conn_pool p, const char *module, const char *session,
+			const char *peer, unsigned port, const char *reason);
+/* The decision behind limits_log_refused at monotonic time now_ms: 1 to
+ * log, with *suppressed_r the refusals left out since the pool's last
+ * logged one; 0 to leave this one out (it is counted). For tests. */
+int limits_refusal_admit(enum conn_pool p, uint64_t now_ms, unsigned *suppressed_r);
 /* The hash bucket of ip's count in pool p (keyed per process): for tests. */
 unsigned limits_bucket(enum conn_pool p, const char *ip);
 

@@ -288,6 +288,14 @@ static void proxy_wait_start(struct loop *loop, struct listener *ls, int fd)
 	w->timer = loop_timer_add(loop, PROXY_HEADER_MS, on_proxy_timeout, w);
 }
 
+/* Whether a line about a flood (logged_at: when the last one went out)
+ * is due: at most one a second, from whichever loop comes first. */
+static int log_due(_Atomic uint64_t *logged_at)
+{
+	uint64_t now = loop_now_ms(), last = atomic_load(logged_at);
+	return now >= last + 1000 && atomic_compare_exchange_strong(logged_at, &last, now);
+}
+
 /*
  * Memory is short (the reserve is drawn and not yet taken back): a new
  * connection is refused before anything is allocated for it, with its
@@ -303,8 +311,7 @@ static void shed(struct listener *ls, int fd)
 		(void)send(fd, ls->busy_line, strlen(ls->busy_line), MSG_DONTWAIT | MSG_NOSIGNAL);
 	close(fd);
 	uint64_t n = atomic_fetch_add(&shed_count, 1) + 1;
-	uint64_t now = loop_now_ms(), last = atomic_load(&logged_at);
-	if (now >= last + 1000 && atomic_compare_exchange_strong(&logged_at, &last, now))
+	if (log_due(&logged_at))
 		log_warn("net", NULL, "event=connection_shed listener=%s reason=memory_short total=%llu",
 			 ls->name, (unsigned long long)n);
 }
@@ -377,6 +384,45 @@ static void handoff_run(void *arg)
 	free(h);
 }
 
+/*
+ * At the descriptor limit (EMFILE, ENFILE) accept() fails while the
+ * connection stays queued, so the listening socket stays readable: a loop
+ * going straight back to it spins (a core and, with a warning each time,
+ * 130,000 log lines a second). So the loop stops watching the listener
+ * for ACCEPT_PAUSE_MS (nginx does the same), and the failure is logged
+ * once a second at most, with the count of pauses so far (total=N).
+ * The queued clients are accepted when the loop watches again.
+ */
+#define ACCEPT_PAUSE_MS 100
+
+static void on_accept(struct loop *loop, int fd, unsigned events, void *arg);
+
+static void accept_resume(struct loop *loop, void *arg)
+{
+	struct listener_pause *w = arg;
+	w->timer = 0;
+	if (w->ls->fd >= 0)
+		loop_add_fd(loop, w->ls->fd, LOOP_READ | LOOP_EXCLUSIVE, on_accept, w->ls);
+}
+
+static void accept_pause(struct listener *ls, struct loop *loop, int err)
+{
+	int n = atomic_load(&ls->nloops);
+	for (int i = 0; i < n; i++) {
+		if (atomic_load(&ls->loops[i]) != loop || ls->pause_[i].timer)
+			continue;
+		loop_del_fd(loop, ls->fd);
+		ls->pause_[i] = (struct listener_pause){ls, loop, 0};
+		ls->pause_[i].timer = loop_timer_add(loop, ACCEPT_PAUSE_MS, accept_resume,
+						     &ls->pause_[i]);
+	}
+	static _Atomic uint64_t pauses, logged_at;
+	uint64_t total = atomic_fetch_add(&pauses, 1) + 1;
+	if (log_due(&logged_at))
+		log_warn("net", NULL, "event=accept_failed listener=%s error=%s paused_ms=%d total=%llu",
+			 ls->name, strerror(err), ACCEPT_PAUSE_MS, (unsigned long long)total);
+}
+
 static void on_accept(struct loop *loop, int fd, unsigned events, void *arg)
 {
 	struct listener *ls = arg;
@@ -388,8 +434,7 @@ static void on_accept(struct loop *loop, int fd, unsigned events, void *arg)
 				SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (c < 0) {
 			if (errno == EMFILE || errno == ENFILE)
-				log_warn("net", NULL, "event=accept_failed listener=%s error=%s",
-					 ls->name, strerror(errno));
+				accept_pause(ls, loop, errno);
 			return;
 		}
 		if (mem_reserve_short()) {
@@ -429,8 +474,12 @@ void listener_detach(struct listener *ls, struct loop *loop)
 {
 	int n = atomic_load(&ls->nloops);
 	for (int i = 0; i < n; i++)
-		if (atomic_load(&ls->loops[i]) == loop)
+		if (atomic_load(&ls->loops[i]) == loop) {
 			atomic_store(&ls->loops[i], NULL);
+			if (ls->pause_[i].timer)
+				loop_timer_del(loop, ls->pause_[i].timer);
+			ls->pause_[i].timer = 0;
+		}
 	loop_del_fd(loop, ls->fd);
 	for (struct proxy_wait *w = waits, *next; w; w = next) {
 		next = w->next;

@@ -16,6 +16,8 @@
  * another loop (one post per connection, not per command).
  *
  * Connection limits are net/limits.h's, taken by each service's accept.
+ * At the descriptor limit (EMFILE) a loop stops watching the socket for
+ * a moment rather than spin on it (listener.c, accept_pause).
  */
 #ifndef TERN_NET_LISTENER_H
 #define TERN_NET_LISTENER_H
@@ -55,6 +57,12 @@ struct listener {
 	/* The loops it is attached to (NULL once detached from one). */
 	struct loop *_Atomic loops[LISTENER_LOOPS_MAX];
 	_Atomic int nloops;
+	/* private: per loop, accepting paused after EMFILE (listener.c) */
+	struct listener_pause {
+		struct listener *ls;
+		struct loop *loop;
+		uint64_t timer;
+	} pause_[LISTENER_LOOPS_MAX];
 };
 
 /*

@@ -436,11 +436,13 @@ static void session_closed(struct conn *c, void *arg, const char *reason)
 	struct pop3_session *s = arg;
 	char q[POP3_USER_MAX * 2 + 8];
 
-	log_info("pop3", s->id,
-		 "event=disconnect reason=%s user=%s in=%llu out=%llu retrieved=%u expunged=%u",
-		 reason, s->login[0] ? log_q(s->login, q, sizeof(q)) : "-",
-		 (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out, s->retrieved,
-		 s->expunged);
+	if (s->limited) /* a refused connection logged its one line */
+		log_info("pop3", s->id,
+			 "event=disconnect reason=%s user=%s in=%llu out=%llu retrieved=%u "
+			 "expunged=%u",
+			 reason, s->login[0] ? log_q(s->login, q, sizeof(q)) : "-",
+			 (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out,
+			 s->retrieved, s->expunged);
 	if (s->idle_timer)
 		loop_timer_del(s->loop, s->idle_timer);
 	s->idle_timer = 0;
@@ -478,9 +480,6 @@ void pop3_server_accept(struct loop *loop, int fd, void *arg)
 		loop_sessions->prev = s;
 	loop_sessions = s;
 	metrics_inc(METRIC_CONN_POP3);
-	log_info("pop3", s->id, "event=connect peer=%s port=%u tls=%s", s->conn->peer_ip,
-		 s->conn->peer_port, implicit ? "implicit" : "no");
-
 	int lim = limits_acquire(POOL_POP3, s->conn->peer_ip);
 	if (lim < 0 || loop_draining) {
 		const char *why = loop_draining ? "shutdown"
@@ -489,8 +488,20 @@ void pop3_server_accept(struct loop *loop, int fd, void *arg)
 		s->refused = loop_draining ? "Server shutting down."
 			     : lim == -2   ? "Too many connections from your address."
 					   : "Too many connections.";
-		log_info("pop3", s->id, "event=refused reason=%s", why);
+		/* One line at most (limits.h); no connect or disconnect line. */
+		limits_log_refused(POOL_POP3, "pop3", s->id, s->conn->peer_ip, s->conn->peer_port,
+				   why);
+		if (implicit) {
+			/* Closed at once, as port 465 and HTTPS do: saying BYE
+			 * takes a handshake, and a connection that holds no slot
+			 * must not wait for one (up to the handshake timeout,
+			 * any number of them from one address). */
+			conn_close(s->conn, "connection_limit"); /* frees s */
+			return;
+		}
 	} else {
+		log_info("pop3", s->id, "event=connect peer=%s port=%u tls=%s", s->conn->peer_ip,
+			 s->conn->peer_port, implicit ? "implicit" : "no");
 		s->limited = 1;
 		/* Until USER/PASS or AUTH succeeds, whatever the client does. */
 		conn_deadline(s->conn, (uint64_t)pop3_cfg->login_timeout_s * 1000,

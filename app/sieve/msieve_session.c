@@ -1142,9 +1142,10 @@ static void session_closed(struct conn *c, void *arg, const char *reason)
 	struct ms_session *s = arg;
 	char q[LOGIN_USER_MAX * 4 + 8];
 
-	log_info("sieve", s->id, "event=disconnect reason=%s user=%s in=%llu out=%llu", reason,
-	         s->login[0] ? log_q(s->login, q, sizeof(q)) : "-",
-	         (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out);
+	if (s->limited) /* a refused connection logged its one line */
+		log_info("sieve", s->id, "event=disconnect reason=%s user=%s in=%llu out=%llu",
+		         reason, s->login[0] ? log_q(s->login, q, sizeof(q)) : "-",
+		         (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out);
 	if (s->idle_timer)
 		loop_timer_del(s->loop, s->idle_timer);
 	s->idle_timer = 0;
@@ -1177,15 +1178,19 @@ void msieve_server_accept(struct loop *loop, int fd, void *arg)
 		loop_sessions->prev = s;
 	loop_sessions = s;
 	metrics_inc(METRIC_CONN_SIEVE);
-	log_info("sieve", s->id, "event=connect peer=%s port=%u", s->conn->peer_ip, s->conn->peer_port);
 	int lim = limits_acquire(POOL_SIEVE, s->conn->peer_ip);
 	if (lim < 0 || loop_draining) {
 		s->refused = loop_draining ? "Server shutting down."
 		             : lim == -2   ? "Too many connections from your address."
 		                           : "Too many connections.";
-		log_info("sieve", s->id, "event=refused reason=%s",
-		         loop_draining ? "shutdown" : lim == -2 ? "per_ip_limit" : "connection_limit");
+		/* One line at most (limits.h); no connect or disconnect line. */
+		limits_log_refused(POOL_SIEVE, "sieve", s->id, s->conn->peer_ip, s->conn->peer_port,
+		                   loop_draining ? "shutdown"
+		                   : lim == -2   ? "per_ip_limit"
+		                                 : "connection_limit");
 	} else {
+		log_info("sieve", s->id, "event=connect peer=%s port=%u", s->conn->peer_ip,
+		         s->conn->peer_port);
 		s->limited = 1;
 		conn_deadline(s->conn, (uint64_t)ms_cfg->login_timeout_s * 1000,
 		              "BYE \"Login timeout.\"\r\n", "login_timeout");

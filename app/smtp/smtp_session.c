@@ -1319,9 +1319,10 @@ static void session_closed(struct conn *c, void *arg, const char *reason)
 {
 	struct smtp_session *s = arg;
 
-	log_info("smtp", s->id, "event=disconnect reason=%s in=%llu out=%llu messages=%u", reason,
-		 (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out,
-		 s->tx_count);
+	if (s->limited) /* a refused connection logged its one line */
+		log_info("smtp", s->id, "event=disconnect reason=%s in=%llu out=%llu messages=%u",
+			 reason, (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out,
+			 s->tx_count);
 	if (s->idle_timer)
 		loop_timer_del(s->loop, s->idle_timer);
 	if (s->life_timer)
@@ -1377,31 +1378,29 @@ void smtp_server_accept(struct loop *loop, int fd, void *arg)
 		loop_sessions->prev = s;
 	loop_sessions = s;
 	static const char *const mode_names[] = { "mx", "submission", "submissions" };
-	log_info("smtp", s->id, "event=connect peer=%s port=%u service=%s", s->conn->peer_ip,
-		 s->conn->peer_port, mode_names[s->mode]);
 	metrics_inc(s->mode == SMTP_MODE_MX ? METRIC_CONN_SMTP : METRIC_CONN_SUBMISSION);
 
-	int lim = limits_acquire(s->mode == SMTP_MODE_MX ? POOL_SMTP : POOL_SUBMISSION,
-				 s->conn->peer_ip);
-	if ((lim < 0 || loop_draining) && s->mode == SMTP_MODE_SUBMISSIONS) {
-		/* Nothing can be said before the handshake: just close. */
-		log_info("smtp", s->id, "event=refused reason=%s",
-			 loop_draining ? "shutdown" : lim == -2 ? "per_ip_limit" : "connection_limit");
-		conn_close(s->conn, "connection_limit");
-		return;
-	}
+	enum conn_pool pool = s->mode == SMTP_MODE_MX ? POOL_SMTP : POOL_SUBMISSION;
+	int lim = limits_acquire(pool, s->conn->peer_ip);
 	if (lim < 0 || loop_draining) {
+		/* One line at most (limits.h); no connect or disconnect line. */
+		limits_log_refused(pool, "smtp", s->id, s->conn->peer_ip, s->conn->peer_port,
+				   loop_draining ? "shutdown"
+				   : lim == -2	 ? "per_ip_limit"
+						 : "connection_limit");
+		if (s->mode == SMTP_MODE_SUBMISSIONS) {
+			/* Nothing can be said before the handshake: just close. */
+			conn_close(s->conn, "connection_limit");
+			return;
+		}
 		smtp_reply(s, "421 4.7.0 %s Error: too many connections%s", hostname_now(),
 			   lim == -2 ? " from your address" : "");
-		if (loop_draining)
-			log_info("smtp", s->id, "event=refused reason=shutdown");
-		else
-			log_info("smtp", s->id, "event=refused reason=%s",
-				 lim == -2 ? "per_ip_limit" : "connection_limit");
 		close_with(s, "connection_limit");
 		conn_flush(s->conn);
 		return;
 	}
+	log_info("smtp", s->id, "event=connect peer=%s port=%u service=%s", s->conn->peer_ip,
+		 s->conn->peer_port, mode_names[s->mode]);
 	s->limited = 1;
 	if (s->mode != SMTP_MODE_MX)
 		/* Submission: until AUTH succeeds, whatever the client does. */

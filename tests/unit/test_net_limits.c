@@ -3,7 +3,8 @@
  * (net/limits.h): the total and the per-client share are enforced and
  * given back, an IPv6 /64 is one client, and the table's buckets are
  * keyed: addresses that all share one bucket under an unkeyed FNV-1a
- * (which a client could pick) spread out.
+ * (which a client could pick) spread out; refusals are logged a few a
+ * second per pool, the rest counted.
  */
 #include <stdio.h>
 #include <string.h>
@@ -74,11 +75,32 @@ static void test_keyed_buckets(void)
 	CHECK(same < 8);
 }
 
+/* A pool logs LIMITS_REFUSAL_LOG_PER_S refusals a second; the next one
+ * logged counts those left out; pools are counted apart. */
+static void test_refusal_log(void)
+{
+	unsigned left = 99;
+	uint64_t t = 5000000;
+	for (unsigned i = 0; i < LIMITS_REFUSAL_LOG_PER_S; i++) {
+		CHECK_EQ_INT(limits_refusal_admit(POOL_SMTP, t + i, &left), 1);
+		CHECK_EQ_INT(left, 0);
+	}
+	for (unsigned i = 0; i < 500; i++)
+		CHECK_EQ_INT(limits_refusal_admit(POOL_SMTP, t + 100 + i, &left), 0);
+	CHECK_EQ_INT(limits_refusal_admit(POOL_IMAP, t + 999, &left), 1);
+	CHECK_EQ_INT(left, 0);
+	CHECK_EQ_INT(limits_refusal_admit(POOL_SMTP, t + 1000, &left), 1);
+	CHECK_EQ_INT(left, 500);
+	CHECK_EQ_INT(limits_refusal_admit(POOL_SMTP, t + 1001, &left), 1);
+	CHECK_EQ_INT(left, 0);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
 		return 1;
 	test_slots();
 	test_keyed_buckets();
+	test_refusal_log();
 	return unit_done("test_net_limits");
 }
