@@ -163,49 +163,63 @@ static uint64_t bare_lfs(const char *p, size_t n)
 	return k;
 }
 
-struct header_size {
-	int downgrade;
-	int64_t delta; /* octets the downgraded header adds (or takes) */
+struct sent_size {
+	int check_utf8;  /* no UTF8 command: UTF-8 header fields are downgraded */
+	int downgrade;   /* they are, for this message */
+	int64_t delta;   /* octets sending adds to (or takes from) the size */
 };
 
-/* On the message's bytes: whether its header has UTF-8 fields, and what
- * their downgrade (pop3_downgrade_header) changes the size by. */
-static void header_size(void *arg, const char *data, size_t len)
+/*
+ * On the message's bytes: what RETR sends beyond the stored size with
+ * its bare LFs counted as CRLF. Without UTF8, a header with UTF-8 fields
+ * goes out downgraded (pop3_mail.c), longer or shorter. And a message
+ * whose last octet is not an LF (IMAP APPEND takes that, a bare CR too)
+ * has a CRLF added to end its last line before the "." (refill_body):
+ * RFC 1939 §5 and §11 make the scan listing the exact size as sent,
+ * every line end counted as CRLF, so that CRLF is counted too.
+ */
+static void sent_size(void *arg, const char *data, size_t len)
 {
-	struct header_size *hs = arg;
-	size_t hl = mime_header_section_len(data, len);
-	if (!mime_header_needs_downgrade(data, hl))
-		return;
-	struct buf out;
-	buf_init(&out, MIME_HEADER_DOWNGRADE_MAX(hl));
-	if (mime_header_downgrade(data, hl, &out) == 0) {
-		hs->downgrade = 1;
-		hs->delta = (int64_t)(buf_len(&out) + bare_lfs(buf_data(&out), buf_len(&out))) -
-			    (int64_t)(hl + bare_lfs(data, hl));
+	struct sent_size *ss = arg;
+	char last = len ? data[len - 1] : '\n'; /* an empty message: nothing added */
+	size_t hl = ss->check_utf8 ? mime_header_section_len(data, len) : 0;
+
+	if (ss->check_utf8 && mime_header_needs_downgrade(data, hl)) {
+		struct buf out;
+		buf_init(&out, MIME_HEADER_DOWNGRADE_MAX(hl));
+		if (mime_header_downgrade(data, hl, &out) == 0) {
+			ss->downgrade = 1;
+			ss->delta = (int64_t)(buf_len(&out) + bare_lfs(buf_data(&out), buf_len(&out))) -
+				    (int64_t)(hl + bare_lfs(data, hl));
+			/* All header: what is sent ends where the downgraded one does. */
+			if (hl == len)
+				last = buf_len(&out) ? buf_data(&out)[buf_len(&out) - 1] : '\n';
+		}
+		buf_free(&out);
 	}
-	buf_free(&out);
+	if (last != '\n')
+		ss->delta += 2;
 }
 
 /*
- * For a session without UTF8 (RFC 6856 §3): each message whose header has
- * UTF-8 fields is sent with them downgraded, and listed at the size it is
- * sent with. Reads each message's header (zero-copy, up to its empty
- * line) once, here on the worker; a vanished message keeps its size.
+ * Sizes each message as RETR sends it (sent_size). Reads each message
+ * (zero-copy: its header when checking UTF-8, and its last octet) once,
+ * here on the worker; a vanished message keeps its size.
  */
-static void size_downgrades(struct store *st, struct maildrop *d)
+static void size_as_sent(struct store *st, struct maildrop *d, int utf8)
 {
 	for (uint32_t i = 0; i < d->nmsgs; i++) {
 		struct pop3_msg *m = &d->msgs[i];
-		struct header_size hs = { 0 };
-		if (store_email_raw(st, d->account, m->email_id, header_size, &hs) != STORE_OK ||
-		    !hs.downgrade)
+		struct sent_size ss = { .check_utf8 = !utf8 };
+		if (store_email_raw(st, d->account, m->email_id, sent_size, &ss) != STORE_OK ||
+		    (ss.delta == 0 && !ss.downgrade))
 			continue;
-		int64_t size = (int64_t)m->size + hs.delta;
+		int64_t size = (int64_t)m->size + ss.delta;
 		if (size < 0 || size > UINT32_MAX)
 			continue;
 		d->total = d->total - m->size + (uint64_t)size;
 		m->size = (uint32_t)size;
-		m->downgrade = 1;
+		m->downgrade = (uint8_t)ss.downgrade;
 	}
 }
 
@@ -227,8 +241,7 @@ static enum login_outcome open_maildrop_with(struct store *st, uint32_t account,
 		maildrop_free(d);
 		return LOGIN_TEMP;
 	}
-	if (!utf8)
-		size_downgrades(st, d);
+	size_as_sent(st, d, utf8);
 	*extra_r = d;
 	return LOGIN_OK;
 }

@@ -4,12 +4,12 @@
  *
  * Message numbers index the snapshot taken at login (pop3_auth.c): mail
  * delivered during the session is not shown, and numbers never shift.
- * Sizes are the stored octet counts, which is what RETR sends before
- * dot-stuffing (RFC 1939 does not count the stuffed dots, and Dovecot
- * reports the same). Messages are stored with CRLF line ends, so the count
- * is exact; a message whose last line lacks its CRLF gets one added, as
- * Dovecot does. The one exception, a literal8 APPEND with bare LFs, has
- * them sent as CRLF (pop3_stuff), a little longer than its size says.
+ * Sizes are the octets RETR sends before dot-stuffing (RFC 1939 §11: the
+ * stuffed dots are not counted, every line end is counted as its CRLF),
+ * worked out at login (pop3_auth.c): the stored size, plus a CR for each
+ * bare LF a literal8 APPEND kept (sent as CRLF by pop3_stuff), plus the
+ * CRLF added to a last line that has none (Dovecot sends that CRLF too
+ * but does not count it).
  *
  * Without the UTF8 command (RFC 6856 §3) a message whose header has UTF-8
  * fields is sent with its header downgraded (mime_header_downgrade.h):

@@ -58,7 +58,7 @@ enum pop3_mech { POP3_MECH_NONE, POP3_MECH_USER, POP3_MECH_PLAIN, POP3_MECH_LOGI
 struct pop3_msg {
 	uint32_t uid;
 	uint32_t email_id;
-	uint32_t size; /* octets as stored: what RETR sends before stuffing */
+	uint32_t size; /* octets RETR sends before stuffing (pop3_auth.c) */
 	uint8_t deleted;
 	uint8_t read; /* RETR answered since login or RSET: \Seen at the end */
 	uint8_t downgrade; /* no UTF8 given, UTF-8 header fields: sent downgraded

@@ -85,6 +85,8 @@ MSGS = [
     b"From: a@remote.test\r\nSubject: .dot header\r\n.X-Dot: 1\r\n\r\n\r\n.\r\n",
 ]
 N = len(MSGS)
+# STAT's total in tern: MSGS as sent, MSGS[2]'s added CRLF counted (sized_alike).
+SENT_TOTAL = sum(map(len, MSGS)) + 2
 
 # Extended response codes RFC 2449 §8 and RFC 3206 define.
 CODES = {"LOGIN-DELAY", "IN-USE", "SYS/TEMP", "SYS/PERM", "AUTH", "UTF8"}
@@ -424,9 +426,33 @@ def sides():
     return _pair["t"], _pair["d"]
 
 
+# A size in a STAT, LIST or RETR answer: "+OK 8 1700", "+OK 3 62",
+# "3 62", "+OK 62 octets".
+SIZE = re.compile(r"(\+OK (?:\d+ )?|\d+ )(\d+)( octets)?")
+
+
+def sized_alike(a, b):
+    """Two answers alike but for one size: RFC 1939 §11 makes a scan
+    listing the exact size as sent, every line end counted as CRLF.
+    MSGS[2], the one message whose last line has no line end, is sent
+    with a CRLF added by both servers; tern counts those 2 octets in
+    LIST, STAT and RETR's "+OK n octets", Dovecot does not."""
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b):
+        if x == y:
+            continue
+        mx = SIZE.fullmatch(x) if isinstance(x, str) else None
+        my = SIZE.fullmatch(y) if isinstance(y, str) else None
+        if not (mx and my and mx.group(1, 3) == my.group(1, 3)
+                and int(mx.group(2)) == int(my.group(2)) + 2):
+            return False
+    return True
+
+
 def check(run, known):
     """diffcheck.verdict() over the run's steps (against Dovecot)."""
-    diffcheck.verdict(run.steps, known)
+    diffcheck.verdict(run.steps, known, same=sized_alike)
 
 
 def available():
@@ -807,9 +833,9 @@ KNOWN_LINES = {
                          "with -ERR; Dovecot answers -ERR too, or, when its input buffer fills "
                          "before it has answered, hangs up without a word (seen once, in a "
                          "fresh-clone CI run)"),
-    "stat after 8200": (["+OK %d %d" % (N, sum(map(len, MSGS)))], LONG_LINE_SYNC),
-    "stat after 20000": (["+OK %d %d" % (N, sum(map(len, MSGS)))], LONG_LINE_SYNC),
-    "stat after long line in two writes": (["+OK %d %d" % (N, sum(map(len, MSGS)))],
+    "stat after 8200": (["+OK %d %d" % (N, SENT_TOTAL)], LONG_LINE_SYNC),
+    "stat after 20000": (["+OK %d %d" % (N, SENT_TOTAL)], LONG_LINE_SYNC),
+    "stat after long line in two writes": (["+OK %d %d" % (N, SENT_TOTAL)],
                                            LONG_LINE_SYNC),
     "plain = continuation 1": (
         ["-ERR"],

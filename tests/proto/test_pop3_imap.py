@@ -55,15 +55,7 @@ def test_pop3_imap_same_mailbox():
         # does: it used to pass the LFs through, so a client waiting for
         # CRLF "." CRLF never saw the end of RETR or TOP.
         bare = b"From: a@remote.test\nSubject: bare\n\n.dot\nline\n"
-        tag = m._new_tag()
-        m.send(tag + b" APPEND INBOX ~{%d}\r\n" % len(bare))
-        assert m.readline().startswith(b"+")
-        m.send(bare + b"\r\n")
-        while True:
-            ln = m.readline()
-            if ln.startswith(tag):
-                break
-        assert ln.startswith(tag + b" OK"), ln
+        imap_append_raw(m, bare)
         r = pop3_t.Raw(s)
         r.cmd("USER " + imap_t.BOB)
         assert r.cmd("PASS " + imap_t.BOB_PW) == b"+OK Logged in."
@@ -81,6 +73,62 @@ def test_pop3_imap_same_mailbox():
         assert r.multi() == [b"From: a@remote.test", b"Subject: bare", b""]
         assert r.cmd("QUIT").startswith(b"+OK")
         m.logout()
+
+
+def imap_append_raw(m, data):
+    """APPEND data as a literal8 (RFC 3516): stored octet for octet."""
+    tag = m._new_tag()
+    m.send(tag + b" APPEND INBOX ~{%d}\r\n" % len(data))
+    assert m.readline().startswith(b"+")
+    m.send(data + b"\r\n")
+    while True:
+        ln = m.readline()
+        if ln.startswith(tag):
+            break
+    assert ln.startswith(tag + b" OK"), ln
+
+
+def test_sizes_count_the_line_end_added_at_the_end():
+    """RFC 1939 §5 and §11: a scan listing gives the exact size of the
+    message, counting every line end as the CRLF it is sent as (the
+    stuffed dots aside). A message whose last line has no line end (IMAP
+    APPEND takes one, and so does a bare CR at the very end) is sent with
+    a CRLF added to end that line before the ".": LIST, STAT and RETR's
+    "+OK n octets" said 2 octets fewer than RETR sent. Checked with and
+    without the UTF8 command (without it a UTF-8 header is downgraded,
+    which a header-only message without its CRLF goes through too)."""
+    msgs = [
+        b"From: a@remote.test\r\nSubject: no final line end\r\n\r\nfirst\r\n.last",
+        b"From: a@remote.test\r\nSubject: header only, no line end",
+        b"From: a@remote.test\r\nSubject: bare cr at the end\r\n\r\nline\r",
+        "From: a@remote.test\r\nSubject: Grüße, no line end".encode(),
+        "From: a@remote.test\r\nSubject: Grüße\r\n\r\nbody".encode(),
+        b"From: a@remote.test\r\nSubject: complete\r\n\r\nbody\r\n",
+    ]
+    with Server(accounts=ACCOUNTS, imap=True, pop3=True) as s:
+        m = imap_t.login(s)
+        m.select("INBOX")
+        for msg in msgs:
+            imap_append_raw(m, msg)
+        m.logout()
+        for utf8 in (False, True):
+            r = pop3_t.Raw(s)
+            if utf8:
+                assert r.cmd("UTF8").startswith(b"+OK")
+            r.cmd("USER " + imap_t.BOB)
+            assert r.cmd("PASS " + imap_t.BOB_PW) == b"+OK Logged in."
+            total = 0
+            for n in range(1, len(msgs) + 1):
+                listed = int(r.cmd("LIST %d" % n).split()[2])
+                assert r.cmd("RETR %d" % n) == b"+OK %d octets" % listed
+                body = r.multi()
+                # The octets of the message as sent: its lines and their
+                # CRLFs, one stuffed dot per line that starts with one off.
+                sent = sum(len(ln) + 2 - ln.startswith(b".") for ln in body)
+                assert sent == listed, (utf8, n, sent, listed, body)
+                total += listed
+            assert r.cmd("STAT") == b"+OK %d %d" % (len(msgs), total)
+            assert r.cmd("QUIT").startswith(b"+OK")
 
 
 def test_pop3_retr_of_a_message_imap_expunged_meanwhile():
