@@ -38,7 +38,9 @@
  * (set[i].aar, its ARC-Authentication-Results) are authentic; arc_trusted()
  * finds the newest set sealed by a trusted domain whose AAR shows, e.g.,
  * dmarc=pass. Note that a pass vouches for what that sealer saw: hops
- * after it may have changed the message (that is what ARC is for).
+ * after it may have changed the message (that is what ARC is for), so
+ * it counts only while the message is the one it sealed (its AMS still
+ * verifies) or every later hop is a trusted sealer too.
  *
  * Caveats: the AS and AMS are read with DKIM's strict tag-list parser;
  * an AMS without c= is relaxed/relaxed, as dkimpy and OpenARC read it. At
@@ -214,7 +216,11 @@ void arc_verifier_free(struct arc_verifier **v);
  * and, when author is not NULL, with header.from= equal to author (the
  * message's Author Domain, lowercase): a pass the sealer saw for another
  * From domain says nothing of this one (a later hop can rewrite From and
- * seal again). Returns that instance, or 0 (chain not pass, or no such
+ * seal again). The set counts only when its AMS still verifies
+ * (r->oldest_pass is 0 or at most its instance) or every later set's
+ * sealer is trusted too: else a hop nobody trusts may have rewritten the
+ * body and Subject under the same From and sealed again (a replay of a
+ * list's copy). Returns that instance, or 0 (chain not pass, or no such
  * set).
  */
 unsigned arc_trusted(const struct arc_result *r, int (*trusted)(void *arg, const char *domain),

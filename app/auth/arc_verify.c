@@ -579,9 +579,17 @@ unsigned arc_trusted(const struct arc_result *r, int (*trusted)(void *arg, const
 
 	if (r == NULL || r->cv != ARC_CV_PASS)
 		return 0;
+	int later_trusted = 1; /* every set after i is a trusted sealer's */
 	for (unsigned i = r->nsets; i >= 1; i--) {
 		const struct arc_set_info *s = &r->set[i - 1];
+		if (i < r->nsets)
+			later_trusted &= trusted(arg, r->set[i].d) != 0;
 		if (!trusted(arg, s->d))
+			continue;
+		/* The message is still the one set i sealed (its AMS verifies),
+		 * or only trusted sealers came after it: else an untrusted hop
+		 * may have rewritten what the pass was for, keeping its From. */
+		if (!later_trusted && r->oldest_pass != 0 && i < r->oldest_pass)
 			continue;
 		if (arc_authres_property(s->aar, method, "header.from", result, sizeof result, from,
 		                         sizeof from) != 1 ||

@@ -40,6 +40,29 @@ static int put_pvalue(struct buf *b, const char *v)
 	return r;
 }
 
+/*
+ * header.b (RFC 6008 §4): the first 8 characters of the signature's b=,
+ * more when another signature of the message starts the same, so that
+ * two signatures with one d= and s= (a relay that signs again, a key
+ * rotation's overlap) each get their own result. Base64's "/" and "="
+ * are tspecials, which a token cannot hold: a quoted-string then.
+ */
+static int put_header_b(struct buf *out, const struct auth_results *r, size_t i)
+{
+	const char *b = r->dkim[i]->b;
+	size_t blen = strlen(b), n = blen < 8 ? blen : 8;
+
+	for (size_t k = 0; k < r->ndkim; k++) {
+		const char *o = r->dkim[k]->b;
+		if (k == i || strcmp(o, b) == 0)
+			continue; /* the same b= twice is one signature copied */
+		while (n < blen && strncmp(o, b, n) == 0)
+			n++;
+	}
+	int quote = strcspn(b, "/=") < n;
+	return buf_printf(out, " header.b=%s%.*s%s", quote ? "\"" : "", (int)n, b, quote ? "\"" : "");
+}
+
 int auth_results_field(const struct auth_results *r, struct buf *out)
 {
 	int e = 0;
@@ -67,6 +90,8 @@ int auth_results_field(const struct auth_results *r, struct buf *out)
 			e |= buf_printf(out, " header.d=%s", s->d);
 		if (s->d[0] && s->s[0])
 			e |= buf_printf(out, " header.s=%s", s->s);
+		if (s->b[0])
+			e |= put_header_b(out, r, i);
 	}
 	if (r->arc) {
 		e |= buf_printf(out, ";\r\n\t");
@@ -202,4 +227,18 @@ int auth_author_domain(const char *msg, size_t len, char *out, size_t outsz)
 	for (size_t i = 0; i < n; i++)
 		free(copies[i]);
 	return rc;
+}
+
+void auth_dkim_for_dmarc(const struct dkim_verifier *v, const char **pass, size_t *np,
+			 const char **temp, size_t *nt, size_t max)
+{
+	size_t n = dkim_verifier_count(v);
+	*np = *nt = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct dkim_sig_result *r = dkim_verifier_result(v, i);
+		if (dkim_result_authenticates(r) && *np < max)
+			pass[(*np)++] = r->d;
+		else if (r->result == DKIM_RESULT_TEMPERROR && r->d[0] && *nt < max)
+			temp[(*nt)++] = r->d;
+	}
 }

@@ -80,4 +80,13 @@ void auth_results_observe(const struct auth_results *r);
  */
 int auth_author_domain(const char *msg, size_t len, char *out, size_t outsz);
 
+/*
+ * DMARC's DKIM inputs from a verifier's results: the d= of each signature
+ * that authenticates (dkim_result_authenticates) into pass, and of each
+ * whose result is temperror into temp, at most max of each. Sets *np and
+ * *nt; the strings are the verifier's.
+ */
+void auth_dkim_for_dmarc(const struct dkim_verifier *v, const char **pass, size_t *np,
+			 const char **temp, size_t *nt, size_t max);
+
 #endif

@@ -34,9 +34,13 @@ struct dmarc_eval {
 	char author[DMARC_DOMAIN_MAX];
 	int author_ok;
 	char spf_domain[DMARC_DOMAIN_MAX];
-	int spf_pass;
+	int spf_pass, spf_temp;
 	char dkim[DMARC_DKIM_MAX][DMARC_DOMAIN_MAX];
 	size_t ndkim;
+	/* Identifiers whose check failed temporarily (dmarc_input): the MAIL
+	 * FROM domain first when SPF's did, then the DKIM d=. */
+	char temp[DMARC_DKIM_MAX][DMARC_DOMAIN_MAX]; /* SPF's and up to DMARC_DKIM_MAX - 1 d= */
+	size_t ntemp;
 
 	struct entry tab[DMARC_QUERIES_MAX];
 	unsigned n;
@@ -351,9 +355,15 @@ static void advance(struct dmarc_eval *e)
 		finish(e, DMARC_RESULT_PASS, e->v.spf_aligned ? "SPF pass aligned" : "DKIM pass aligned");
 		return;
 	}
-	if (temp) {
-		finish(e, DMARC_RESULT_TEMPERROR, "a DNS lookup for alignment failed temporarily");
-		return;
+	/* An identifier whose own check failed temporarily and that would
+	 * align: its pass was not ruled out, so the result is not a fail. */
+	int temp_id = 0;
+	for (size_t i = 0; !temp_id && i < e->ntemp; i++) {
+		r = aligned(e, e->temp[i], i == 0 && e->spf_temp ? rec->aspf : rec->adkim, w.org, &yes);
+		if (r == NEED)
+			goto stop;
+		temp |= r == TEMP;
+		temp_id = r == READY && yes;
 	}
 	/*
 	 * An identifier the budget left unchecked counts as not aligned: a
@@ -364,6 +374,12 @@ static void advance(struct dmarc_eval *e)
 	 * failing mail, the next less strict one to the rest, as t=y does. */
 	e->v.sampled_out = !e->v.testing && e->v.pct < 100 && e->sample >= e->v.pct;
 	e->v.disposition = e->v.testing || e->v.sampled_out ? lower(e->v.policy) : e->v.policy;
+	if (temp || temp_id) {
+		e->v.temp_moot = e->v.disposition == DMARC_POLICY_NONE;
+		finish(e, DMARC_RESULT_TEMPERROR, temp_id ? "an SPF or DKIM check that could align failed temporarily"
+							  : "a DNS lookup for alignment failed temporarily");
+		return;
+	}
 	finish(e, DMARC_RESULT_FAIL, budget ? "no identifier aligned within the DNS query budget"
 				     : e->spf_pass || e->ndkim ? "no authenticated identifier aligned"
 							       : "no SPF or DKIM pass");
@@ -466,6 +482,22 @@ static int canon_domain(const char *in, char *out, size_t outsz)
 	}
 }
 
+/* Adds the usable names of in[0..n) to list (*len entries), each once, up to max. */
+static void add_domains(char list[][DMARC_DOMAIN_MAX], size_t *len, size_t max, const char *const *in,
+			size_t n)
+{
+	for (size_t i = 0; i < n && *len < max; i++) {
+		char d[DMARC_DOMAIN_MAX];
+		if (canon_domain(in[i], d, sizeof d) < 0)
+			continue;
+		size_t k;
+		for (k = 0; k < *len && strcmp(list[k], d) != 0; k++)
+			;
+		if (k == *len)
+			memcpy(list[(*len)++], d, sizeof d);
+	}
+}
+
 struct dmarc_eval *dmarc_eval_new(const struct dmarc_input *in)
 {
 	struct dmarc_eval *e = xcalloc(1, sizeof *e);
@@ -478,16 +510,14 @@ struct dmarc_eval *dmarc_eval_new(const struct dmarc_input *in)
 	e->sample = in->sample;
 	e->spf_pass = in->spf == SPF_PASS &&
 		      canon_domain(in->spf_domain, e->spf_domain, sizeof e->spf_domain) == 0;
-	for (size_t i = 0; i < in->ndkim && e->ndkim < DMARC_DKIM_MAX; i++) {
-		char d[DMARC_DOMAIN_MAX];
-		if (canon_domain(in->dkim_pass_domains[i], d, sizeof d) < 0)
-			continue;
-		size_t k;
-		for (k = 0; k < e->ndkim && strcmp(e->dkim[k], d) != 0; k++)
-			;
-		if (k == e->ndkim)
-			memcpy(e->dkim[e->ndkim++], d, sizeof d);
-	}
+	add_domains(e->dkim, &e->ndkim, DMARC_DKIM_MAX, in->dkim_pass_domains, in->ndkim);
+	/* temp[0] is SPF's when it failed temporarily (aligned by aspf=),
+	 * kept apart from the DKIM d= (adkim=) even when the same name. */
+	e->spf_temp = in->spf == SPF_TEMPERROR &&
+		      canon_domain(in->spf_domain, e->temp[0], sizeof e->temp[0]) == 0;
+	add_domains(e->temp + e->spf_temp, &e->ntemp, DMARC_DKIM_MAX - 1, in->dkim_temp_domains,
+		    in->ndkim_temp);
+	e->ntemp += (size_t)e->spf_temp;
 	return e;
 }
 

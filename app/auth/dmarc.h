@@ -37,7 +37,8 @@
  *
  * Results (RFC 8601 §2.7.2 names): none (no record applies, or the
  * Author Domain is unusable), pass, fail, temperror (a DNS lookup that
- * mattered failed temporarily), permerror (the record chosen has an
+ * mattered failed temporarily, or an identifier that would have aligned
+ * has an SPF or DKIM temperror), permerror (the record chosen has an
  * invalid p=, sp= or np= and no valid rua=, so §4.10.1 allows no DMARC
  * processing; or the per-evaluation query budget ran out).
  *
@@ -91,6 +92,13 @@ struct dmarc_input {
 	 * value in tests): a failing message is sampled in by an old record's
 	 * pct=N when sample < N, so 0 always applies the policy. */
 	unsigned sample;
+	/* The d= of each DKIM signature whose result is temperror (its key
+	 * lookup failed temporarily). Such a domain, or the MAIL FROM
+	 * domain when spf is SPF_TEMPERROR, that would have aligned makes a
+	 * message with no aligned pass temperror, not fail: the pass that a
+	 * retry may find was not ruled out (rspamd's DMARC_DNSFAIL). */
+	const char *const *dkim_temp_domains;
+	size_t ndkim_temp;
 };
 
 /* The outcome, as data (valid while the evaluation is). */
@@ -98,7 +106,14 @@ struct dmarc_verdict {
 	enum dmarc_result result;
 	enum dmarc_policy policy;      /* the Domain Owner's policy for this message (none when no record) */
 	const char *policy_tag;        /* "p", "sp" or "np": which tag gave it ("" without a record) */
-	enum dmarc_policy disposition; /* what to do: none on pass; policy lowered one step when testing */
+	/* What to do: none on pass; policy lowered one step when testing.
+	 * On a temperror once the record is read (an alignment lookup or an
+	 * identifier's own check failed), what a fail would get. */
+	enum dmarc_policy disposition;
+	/* temperror, but the record was read and a fail would get
+	 * disposition none (p=none, or lowered to it): a retry cannot change
+	 * what is done with the message, so there is no reason to defer it. */
+	int temp_moot;
 	int testing;                   /* t=y (or pct=0) on the record used */
 	unsigned pct;                  /* the record's pct= without t= (100 when neither) */
 	int sampled_out;               /* fail, and pct= left it out: disposition lowered one step */

@@ -13,65 +13,10 @@
 #include <string.h>
 
 #include "core/arena.h"
-#include "core/punycode.h"
-#include "core/ucase.h"
-#include "core/utf8.h"
+#include "auth/alabels.h"
 #include "mime/mime_field.h"
 
 #define FROM_ADDRESSES_MAX 32
-
-/* p[0..n) with every letter lowercased (Unicode's simple mapping) into
- * out (outsz octets): ill-formed octets are kept, for
- * punycode_label_ascii() to refuse. The length, or 0 when it does not fit. */
-static size_t label_lower(const char *p, size_t n, char *out, size_t outsz)
-{
-	size_t o = 0;
-	for (size_t i = 0; i < n;) {
-		size_t l = utf8_seq((const unsigned char *)p + i, n - i);
-		char u[4];
-		size_t ul = 1;
-		if (l == 0) {
-			u[0] = p[i];
-			l = 1;
-		} else {
-			ul = utf8_encode(ucase_lower(utf8_decode((const unsigned char *)p + i, l, &l)), u);
-		}
-		if (o + ul > outsz)
-			return 0;
-		memcpy(out + o, u, ul);
-		o += ul;
-		i += l;
-	}
-	return o;
-}
-
-/* d with each U-label as its A-label (RFC 7489 §3.2: the policy is
- * published at the A-label name; a From written in UTF-8 must find it).
- * A U-label is lowercased first, as an ASCII label is: a capital
- * letter changes the Punycode, and BÄNK.example must find bänk.example's
- * policy (and be the same domain as it) as EXAMPLE finds example's.
- * 0, or -1 when a label has no A-label or the name does not fit. */
-static int a_labels(const char *d, char *out, size_t outsz)
-{
-	size_t o = 0;
-	for (const char *p = d;;) {
-		const char *dot = strchr(p, '.');
-		size_t n = dot ? (size_t)(dot - p) : strlen(p);
-		char label[PUNYCODE_LABEL_MAX], low[DMARC_DOMAIN_MAX * 2];
-		size_t lown = label_lower(p, n, low, sizeof low);
-		size_t ln = lown ? punycode_label_ascii(low, lown, label) : 0;
-		if (ln == 0 || o + ln + 2 > outsz)
-			return -1;
-		memcpy(out + o, label, ln);
-		o += ln;
-		if (!dot)
-			break;
-		out[o++] = '.';
-		p = dot + 1;
-	}
-	out[o] = '\0';
-	return 0;
-}
 
 int dmarc_author_domain(const struct str *from_values, size_t n, char *out, size_t outsz)
 {
@@ -98,7 +43,7 @@ int dmarc_author_domain(const struct str *from_values, size_t n, char *out, size
 			for (const char *c = d; *c; c++)
 				utf8 |= (unsigned char)*c >= 0x80;
 			char alab[DMARC_DOMAIN_MAX];
-			if (utf8 && a_labels(d, alab, sizeof alab) == 0)
+			if (utf8 && auth_domain_alabels(d, alab, sizeof alab) == 0)
 				memcpy(d, alab, strlen(alab) + 1);
 			else if (utf8)
 				d[0] = '\0'; /* no A-label: unusable */

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth/alabels.h"
 #include "auth/spf_record.h"
 #include "core/xalloc.h"
 
@@ -125,6 +126,26 @@ static int domain_ok(const char *d)
 	return labels >= 2;
 }
 
+/*
+ * An address where the identity's domain should be: a literal
+ * ("[192.0.2.1]", a HELO of many clients without a name, or a MAIL FROM
+ * domain) or a bare IPv4 address (a last label all digits, which no
+ * top-level domain is). §2.3 and §4.3: no domain, "none", nothing asked.
+ * Only for the identity: a domain-spec's target may be any name.
+ */
+static int address_literal(const char *d)
+{
+	size_t n = strlen(d);
+	if (d[0] == '[')
+		return 1;
+	if (n && d[n - 1] == '.')
+		n--;
+	size_t i = n;
+	while (i > 0 && d[i - 1] >= '0' && d[i - 1] <= '9')
+		i--;
+	return i < n && (i == 0 || d[i - 1] == '.');
+}
+
 static void ask(struct spf_eval *e, const char *name, uint16_t type, enum wait w)
 {
 	if (++e->queries > SPF_QUERIES_MAX) {
@@ -191,9 +212,10 @@ static void start_frame(struct spf_eval *e, const char *domain, int redirect, ch
 	size_t n = strlen(f->domain);
 	if (n > 1 && f->domain[n - 1] == '.')
 		f->domain[n - 1] = '\0';
-	if (!domain_ok(domain)) {
+	int top_frame = e->depth == 1 && !redirect;
+	if (!domain_ok(domain) || (top_frame && address_literal(domain))) {
 		/* Malformed: "none" (§4.3), which an include or redirect turns into permerror. */
-		if (e->depth == 1 && !redirect)
+		if (top_frame)
 			finish(e, SPF_NONE, "the domain is not a valid name");
 		else
 			finish(e, SPF_PERMERROR, "an include or redirect names an invalid domain");
@@ -666,6 +688,14 @@ void spf_eval_answer(struct spf_eval *e, const struct dns_answer *a)
 	on_answer(e, a);
 }
 
+static int ascii(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s >= 0x80)
+			return 0;
+	return 1;
+}
+
 struct spf_eval *spf_eval_new(enum spf_identity id, const char *ip, const char *sender,
 			      const char *helo, const char *host, int64_t now)
 {
@@ -707,7 +737,18 @@ struct spf_eval *spf_eval_new(enum spf_identity id, const char *ip, const char *
 	 * result is "none" (§4.3). */
 	if (n < 0 || (size_t)n >= sizeof e->sender)
 		snprintf(e->sender, sizeof e->sender, "postmaster@");
-	snprintf(e->top_domain, sizeof e->top_domain, "%s", strrchr(e->sender, '@') + 1);
+	char *dom = strrchr(e->sender, '@') + 1;
+	if (!ascii(dom)) {
+		/* RFC 8616 §4: an SMTPUTF8 sender's domain is checked at its
+		 * A-labels (and %{d}, %{o}, %{s} say them); the local-part
+		 * stays as sent. No A-label: no domain to check, "none". */
+		char a[NAME_MAX_];
+		if (auth_domain_alabels(dom, a, sizeof a) < 0 ||
+		    (size_t)(dom - e->sender) + strlen(a) >= sizeof e->sender)
+			a[0] = '\0';
+		memcpy(dom, a, strlen(a) + 1);
+	}
+	snprintf(e->top_domain, sizeof e->top_domain, "%s", dom);
 	return e;
 }
 

@@ -57,7 +57,9 @@ struct spf_eval;
  * IPv4-mapped IPv6 address counts as IPv4, §5). sender: the MAIL FROM
  * address without brackets ("" for the null path, which checks
  * postmaster@HELO, §2.4); a sender without '@' is taken as a domain with
- * local-part "postmaster" (§4.3). helo: the HELO/EHLO name. host: our host
+ * local-part "postmaster" (§4.3). A domain in U-labels (SMTPUTF8) is
+ * checked at its A-labels, lowercased (RFC 8616 §4; auth/alabels.h), and
+ * spf_eval_domain() says that form. helo: the HELO/EHLO name. host: our host
  * name for %{r} (NULL: "unknown"). now: seconds since the epoch for %{t}.
  * Returns NULL when ip is not an address. Never fails otherwise: a
  * malformed domain ends in SPF_NONE at the first step.

@@ -304,13 +304,9 @@ int cli_check_auth(const struct config *cfg, int argc, char **argv)
 	/* The DNS timeouts (c-ares' tries) bound the wait, as in tern check dkim. */
 	while (dkim_verifier_run(v, dkim_wake, st[1].loop) == DKIM_VERIFY_WAIT)
 		loop_run(st[1].loop);
-	size_t nsig = dkim_verifier_count(v), npass = 0;
-	const char **pass = xcalloc(nsig + 1, sizeof *pass);
-	for (size_t i = 0; i < nsig; i++) {
-		const struct dkim_sig_result *s = dkim_verifier_result(v, i);
-		if (dkim_result_authenticates(s))
-			pass[npass++] = s->d;
-	}
+	size_t nsig = dkim_verifier_count(v), npass, ntemp;
+	const char **pass = xcalloc(2 * nsig + 2, sizeof *pass), **temp = pass + nsig + 1;
+	auth_dkim_for_dmarc(v, pass, &npass, temp, &ntemp, nsig);
 
 	/* ARC: the chain's cv=, as port 25 finds it (its own loop: a
 	 * stopped loop stays stopped). */
@@ -334,7 +330,7 @@ int cli_check_auth(const struct config *cfg, int argc, char **argv)
 	/* RFC 9989 §4.4.2: only the MAIL FROM identity counts; the null path's HELO check does not. */
 	struct dmarc_input in = { author, *sender ? spf_eval_result(spf) : SPF_NONE,
 				  spf_eval_domain(spf), pass, npass,
-				  0 /* a pct= sample always in: the policy as published */ };
+				  0 /* a pct= sample always in: the policy as published */, temp, ntemp };
 	struct dmarc_eval *de = dmarc_eval_new(&in);
 	if (stage_open(&st[2], cfg) < 0) {
 		free(pass);

@@ -168,11 +168,15 @@ int dkim_key_import(struct dkim_key *k, enum dkim_alg alg, const char *selector,
 int dkim_key_sign_digest(const struct dkim_key *k, const uint8_t digest[32], uint8_t *sig,
                          size_t sigsz, size_t *siglen_r);
 
-/* 1 when s is a valid selector: dot-separated labels of letters, digits
- * and inner hyphens, at most DKIM_SELECTOR_MAX octets. */
+/* 1 when s is a valid selector: dot-separated labels of letters, digits,
+ * "_" and inner hyphens, at most DKIM_SELECTOR_MAX octets. RFC 6376
+ * §3.1's grammar has no "_", but DNS labels may hold it (RFC 2181 §11),
+ * sites publish keys under such selectors ("mail_2024") and dkimpy,
+ * OpenDKIM and Rspamd verify them: refusing one would fail their mail. */
 int dkim_selector_ok(const char *s);
-/* 1 when s is an ASCII domain name DKIM can sign for (d=): same syntax,
- * at least two labels, at most DKIM_DOMAIN_MAX octets. */
+/* 1 when s is an ASCII domain name DKIM can sign for (d=): letters,
+ * digits and inner hyphens in each label, at least two labels, at most
+ * DKIM_DOMAIN_MAX octets. */
 int dkim_domain_ok(const char *s);
 /* The d= form of domain in (RFC 6376 §3.5 and RFC 8616 §4: A-labels):
  * U-labels converted, ASCII lowercased, into out (DKIM_DOMAIN_MAX + 1

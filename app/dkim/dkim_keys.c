@@ -76,9 +76,10 @@ static int label_char(unsigned char c)
 	       c == '-';
 }
 
-/* Dot-separated labels of [A-Za-z0-9-], no hyphen at either end of a
- * label, each 1..63 octets; returns the number of labels, or -1. */
-static int labels_ok(const char *s, size_t max)
+/* Dot-separated labels of [A-Za-z0-9-] (and "_" when underscore), no
+ * hyphen at either end of a label, each 1..63 octets; returns the number
+ * of labels, or -1. */
+static int labels_ok(const char *s, size_t max, int underscore)
 {
 	size_t n = strlen(s), llen = 0;
 	int labels = 0;
@@ -91,7 +92,7 @@ static int labels_ok(const char *s, size_t max)
 				return -1;
 			labels++;
 			llen = 0;
-		} else if (label_char((unsigned char)s[i])) {
+		} else if (label_char((unsigned char)s[i]) || (underscore && s[i] == '_')) {
 			llen++;
 		} else {
 			return -1;
@@ -102,12 +103,12 @@ static int labels_ok(const char *s, size_t max)
 
 int dkim_selector_ok(const char *s)
 {
-	return s && labels_ok(s, DKIM_SELECTOR_MAX) >= 1;
+	return s && labels_ok(s, DKIM_SELECTOR_MAX, 1) >= 1;
 }
 
 int dkim_domain_ok(const char *s)
 {
-	return s && labels_ok(s, DKIM_DOMAIN_MAX) >= 2;
+	return s && labels_ok(s, DKIM_DOMAIN_MAX, 0) >= 2;
 }
 
 int dkim_domain_ascii(const char *in, char out[DKIM_DOMAIN_MAX + 1])

@@ -395,6 +395,11 @@ int dkim_sig_parse_ex(struct str value, unsigned flags, struct dkim_sig *sig,
 		FAIL(DKIM_RESULT_PERMERROR, "missing required tag b=");
 	if (b64(*t, sig->b, sizeof sig->b, &sig->blen) != 0)
 		FAIL(DKIM_RESULT_PERMERROR, "bad b=");
+	size_t bt = 0;
+	for (size_t k = 0; k < t->len && bt < DKIM_BTEXT_MAX; k++)
+		if (!is_fws_octet(t->p[k]))
+			sig->btext[bt++] = t->p[k];
+	sig->btext[bt] = '\0';
 
 	if (!arc && (t = tag_get(tags, n, "i")) != NULL) {
 		if (copy_c(*t, sig->i, sizeof sig->i, 0) != 0)

@@ -148,6 +148,7 @@ static void add_sig(struct dkim_verifier *v, size_t fi)
 	memcpy(s->res.d, s->sig.d, sizeof s->res.d);
 	memcpy(s->res.s, s->sig.s, sizeof s->res.s);
 	memcpy(s->res.i, s->sig.i, sizeof s->res.i);
+	memcpy(s->res.b, s->sig.btext, sizeof s->res.b);
 }
 
 static void begin_body(struct dkim_verifier *v)

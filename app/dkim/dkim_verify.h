@@ -61,6 +61,9 @@
 #define DKIM_SIG_MAX 1024        /* decoded b=: an RSA-8192 signature */
 #define DKIM_REASON_MAX 128
 #define DKIM_IDENTITY_MAX 320    /* i=: local part, @, domain */
+/* The start of b= kept to name a signature in Authentication-Results
+ * (header.b, RFC 6008: 8 characters, more when two signatures share them). */
+#define DKIM_BTEXT_MAX 64
 /* Names in one h= at most (more: permerror). Bounds the header hash's
  * search, names x fields; heavy over-signers list about 40. */
 #define DKIM_H_NAMES_MAX 128
@@ -113,6 +116,7 @@ struct dkim_sig {
 	uint8_t bh[32];
 	uint8_t b[DKIM_SIG_MAX];
 	size_t blen;
+	char btext[DKIM_BTEXT_MAX + 1];  /* b= as written, FWS removed, cut */
 };
 
 /*
@@ -237,6 +241,7 @@ struct dkim_sig_result {
 	char d[DKIM_DOMAIN_MAX + 1];   /* "" when it did not parse */
 	char s[DKIM_SELECTOR_MAX + 1];
 	char i[DKIM_IDENTITY_MAX + 1]; /* the AUID (i=, or "@d") */
+	char b[DKIM_BTEXT_MAX + 1];    /* the start of b= (header.b); "" when it did not parse */
 	int alg;                       /* enum dkim_alg, 0 unknown */
 	uint8_t testing;               /* the key says t=y: treat as unsigned (§3.6.1) */
 	uint8_t services;              /* the key's DKIM_SVC_* (0: no key) */

@@ -19,7 +19,8 @@
  * (hook_arg: the struct forward_copy) that adds the entry.
  *
  * Caveats: a message that has ARC sets the caller did not validate
- * (arc_known 0) is not sealed: a seal would vouch for what nobody
+ * (arc_known 0, also when a temporary failure left the chain unjudged)
+ * is not sealed: a seal would vouch for, or condemn, what nobody
  * checked. A chain whose newest seal says cv=fail is not sealed again.
  * Linear in the message size and signs with RSA: run it on the worker
  * pool. Strings in the result are malloc'ed (forward_copy_free).

@@ -19,8 +19,12 @@
  *   1. DMARC pass, or an Author Domain of ours with an aligned SPF or
  *      DKIM pass: accept.
  *   2. DMARC temperror (a DNS lookup failed that could change the
- *      outcome): 451 4.7.1, as OpenDMARC with Postfix does, so the
- *      sender retries rather than we guess.
+ *      outcome, or the SPF or DKIM check of an identifier that would
+ *      align failed temporarily): 451 4.7.1, as OpenDMARC with Postfix
+ *      does, so the sender retries rather than we guess, never a 550
+ *      for a DNS error. Not when the record was read and a fail would
+ *      get none (temp_moot) for a domain not ours: accepted, as a
+ *      retry could not change what is done.
  *   3. the Author Domain is on the tolerated list, or a trusted ARC
  *      sealer's chain (cv=pass) shows a pass upstream for that same
  *      Author Domain (arc_trusted): accept (logged).
@@ -64,6 +68,7 @@ struct policy_auth_in {
 	int tolerated;       /* the Author Domain is on the admin's tolerated list */
 	int arc_override;    /* a trusted sealer's cv=pass chain showed a pass upstream */
 	int from_ambiguous;  /* auth_author_domain() said -2 */
+	int temp_moot;       /* dmarc_verdict.temp_moot: temperror, but a fail would get none */
 };
 
 struct policy_decision {

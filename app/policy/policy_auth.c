@@ -42,7 +42,7 @@ void policy_auth_decide(const struct policy_auth_in *in, struct policy_decision 
 		set(out, POLICY_ACCEPT, &v_accept, "own_domain_aligned");
 		return;
 	}
-	if (in->dmarc == DMARC_RESULT_TEMPERROR) {
+	if (in->dmarc == DMARC_RESULT_TEMPERROR && (!in->temp_moot || in->from_ours)) {
 		set(out, POLICY_REFUSE, &v_temp, v_temp.reason);
 		return;
 	}
@@ -70,7 +70,10 @@ void policy_auth_decide(const struct policy_auth_in *in, struct policy_decision 
 		set(out, POLICY_ACCEPT, &v_accept, "dmarc_fail_none");
 		return;
 	}
-	set(out, POLICY_ACCEPT, &v_accept, in->dmarc == DMARC_RESULT_PERMERROR ? "dmarc_permerror" : "dmarc_none");
+	set(out, POLICY_ACCEPT, &v_accept,
+	    in->dmarc == DMARC_RESULT_PERMERROR	    ? "dmarc_permerror"
+	    : in->dmarc == DMARC_RESULT_TEMPERROR ? "dmarc_temperror_policy_none"
+						    : "dmarc_none");
 }
 
 /* b is a or a subdomain of it. */

@@ -59,8 +59,10 @@ int dmarc_seen_row_text(const struct dmarc_seen_msg *m, char *out, size_t outsz)
 	snprintf(cnt, sizeof cnt, "%zu", nd);
 	out[0] = '\0';
 	rc |= field(out, outsz, &n, m->source_ip, '\t');
+	/* Without what was applied: a fail's disposition; anything else
+	 * (a temperror carries what a fail would get) none. */
 	rc |= field(out, outsz, &n, m->applied ? m->applied
-	                            : v->result == DMARC_RESULT_PASS ? "none"
+	                            : v->result != DMARC_RESULT_FAIL ? "none"
 	                            : dmarc_policy_name(v->disposition), '\t');
 	rc |= field(out, outsz, &n, v->dkim_aligned ? "pass" : "fail", '\t');
 	rc |= field(out, outsz, &n, v->spf_aligned ? "pass" : "fail", '\t');

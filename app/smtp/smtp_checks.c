@@ -297,7 +297,11 @@ static void decide(struct smtp_checks *c)
 	tx->report_dkim = arena_printf(tx->arena, "%s", rd);
 
 	r.arc = arc_verifier_result(c->arc);
-	if (r.arc) { /* the forwarded copy's seal says what was found */
+	/* The forwarded copy's seal says what was found. A fail that a key
+	 * lookup's temporary failure (or the stage's deadline) caused judged
+	 * nothing: sealing it cv=fail would end a sound chain for every later
+	 * hop (RFC 8617 §5.1.2), so the copy passes the chain on unsealed. */
+	if (r.arc && !r.arc->temporary) {
 		tx->arc_known = 1;
 		tx->arc_cv = (int)r.arc->cv;
 	}
@@ -305,7 +309,7 @@ static void decide(struct smtp_checks *c)
 	/* The policy's inputs. */
 	char list[SETTING_LIST_MAX];
 	struct policy_auth_in in = {.dmarc = dv->result, .disposition = dv->disposition,
-				    .from_ambiguous = c->author_ambiguous};
+				    .from_ambiguous = c->author_ambiguous, .temp_moot = dv->temp_moot};
 	if (c->author[0]) {
 		in.from_ours = domain_ours(c->author);
 		if (in.from_ours) {
@@ -382,9 +386,14 @@ static void decide(struct smtp_checks *c)
 		   : r.arc->cv == ARC_CV_PASS ? SPAM_AUTH_PASS
 		   : r.arc->cv == ARC_CV_FAIL ? SPAM_AUTH_FAIL : SPAM_AUTH_NONE,
 	};
+	/* A pass counts when it speaks for the message (not one that leaves
+	 * octets after l= unsigned, or under a second Subject); a key in
+	 * testing mode makes its signature count as none, pass or fail (RFC
+	 * 6376 §3.6.1 t=y: "MUST NOT treat messages from Signers in testing
+	 * mode differently from unsigned email"). */
 	for (size_t i = 0; i < r.ndkim; i++) {
-		sin.dkim_pass += r.dkim[i]->result == DKIM_RESULT_PASS;
-		sin.dkim_fail += r.dkim[i]->result == DKIM_RESULT_FAIL;
+		sin.dkim_pass += dkim_result_authenticates(r.dkim[i]);
+		sin.dkim_fail += r.dkim[i]->result == DKIM_RESULT_FAIL && !r.dkim[i]->testing;
 	}
 	s->tx.dmarc_pass = dv->result == DMARC_RESULT_PASS;
 	smtp_spam_message(s, &sin, c->author, fields, pd.action == POLICY_JUNK);
@@ -488,23 +497,19 @@ static uint64_t deadline_ms(void)
 static void start_dmarc(struct smtp_checks *c)
 {
 	struct smtp_tx *tx = &c->s->tx;
-	size_t n = dkim_verifier_count(c->dkim), np = 0;
-	const char *pass[DKIM_VERIFY_SIGS_MAX];
+	size_t np, nt;
+	const char *pass[DKIM_VERIFY_SIGS_MAX], *temp[DKIM_VERIFY_SIGS_MAX];
 
 	/* Keys in testing mode (t=y) count as unsigned (RFC 6376 §3.6.1),
 	 * and so does a pass that left body octets unsigned (l=). */
-	for (size_t i = 0; i < n && np < DKIM_VERIFY_SIGS_MAX; i++) {
-		const struct dkim_sig_result *r = dkim_verifier_result(c->dkim, i);
-		if (dkim_result_authenticates(r))
-			pass[np++] = r->d;
-	}
+	auth_dkim_for_dmarc(c->dkim, pass, &np, temp, &nt, DKIM_VERIFY_SIGS_MAX);
 	c->author_ambiguous = auth_author_domain(tx->data.p, tx->data.len, c->author,
 						 sizeof c->author) == -2;
 	/* RFC 9989 §4.4.2: only the MAIL FROM identity counts for DMARC. */
 	struct dmarc_input in = {c->author,
 				 tx->spf && tx->mail_from[0] ? spf_eval_result(tx->spf) : SPF_NONE,
 				 tx->spf ? spf_eval_domain(tx->spf) : "", pass, np,
-				 randombytes_uniform(100)};
+				 randombytes_uniform(100), temp, nt};
 	c->dmarc = dmarc_eval_new(&in);
 	c->phase = PH_DMARC;
 	c->starting = 1;

@@ -165,7 +165,8 @@ struct smtp_tx {
 	const char *spf_result;          /* "pass", ... once known (static), else NULL */
 	struct forward_copy *fwd; /* the forwarded copy and its queue entry (smtp_forward.c), or NULL */
 	int fwd_pending;      /* end of data: something is forwarded (smtp_forward_check) */
-	int arc_known;        /* the checks validated the message's ARC chain: */
+	int arc_known;        /* the checks validated the message's ARC chain (not when a
+			       * temporary failure left it unjudged): */
 	int arc_cv;           /* its enum arc_cv, for the forwarded copy's seal */
 	/* Port 25, end of DATA: the authentication stages (smtp_checks.c). */
 	struct smtp_checks *checks;

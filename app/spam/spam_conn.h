@@ -39,6 +39,8 @@ struct spam_conn_in {
 	int has_iprev;
 	int iprev;           /* enum iprev_result (auth/iprev.h) */
 	enum spam_auth spf;  /* of MAIL FROM (SOFT: softfail, ERROR: permerror) */
+	/* Signatures that authenticate the message (dkim_result_authenticates)
+	 * and that fail; one under a key in testing mode (t=y) is neither. */
 	size_t dkim_pass, dkim_fail;
 	enum spam_auth dmarc;
 	int dmarc_policy;    /* enum dmarc_policy of a failing message's record */

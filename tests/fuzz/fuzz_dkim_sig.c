@@ -3,7 +3,8 @@
  * whole verifier over the input as a message (keys from a small
  * dns_table). Oracles: a parse either succeeds with every tag inside the input
  * or fails with a reason and a result; a parsed signature has d=, s=, a
- * From in h= and an i= ending in d= or under it; the verifier gives the
+ * From in h=, an i= ending in d= or under it and the start of its b=
+ * without FWS; the verifier gives the
  * same results whole and split at a point taken from the data.
  */
 #include <assert.h>
@@ -52,6 +53,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (dkim_sig_parse(in, &sig, &res, &why) == 0) {
 		assert(sig.d[0] && sig.s[0] && strchr(sig.i, '@'));
 		assert(sig.h.p >= in.p && sig.h.p + sig.h.len <= in.p + in.len);
+		/* header.b's source: the start of b=, no FWS, no ";". */
+		assert(sig.btext[0] && strlen(sig.btext) <= DKIM_BTEXT_MAX &&
+		       strpbrk(sig.btext, " \t\r\n;") == NULL);
 	} else {
 		assert(why != NULL && (res == DKIM_RESULT_PERMERROR || res == DKIM_RESULT_NEUTRAL));
 	}

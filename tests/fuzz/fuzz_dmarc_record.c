@@ -58,7 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *dk[] = { "mail.example.com", "example.net", "x.y.example.com" };
 	for (int i = 0; i < 2; i++) {
 		struct dmarc_input din = { froms[i], SPF_PASS, "bounce.example.com", dk, 3,
-					   (unsigned)(size % 100) /* a pct= sample */ };
+					   (unsigned)(size % 100) /* a pct= sample */, NULL, 0 };
 		struct dmarc_eval *e = dmarc_eval_new(&din);
 		ended = 0;
 		unsigned before = dns_table_queries(tab);

@@ -3,14 +3,17 @@ served by the loopback DNS server (dns_server.py) and a DKIM signature made
 by dkimpy (python3-dkim, as test_check_dkim.py): the Authentication-Results
 field: iprev (pass, and permerror without PTR), and DMARC (RFC 9989) pass by aligned SPF (strict and relaxed) and by
 aligned DKIM, the spoofing case (fail, p=reject), a tampered signature,
-t=y, a subdomain's np= policy, no record, a DNS failure (temperror), two
+t=y, a subdomain's np= policy, no record, a DNS failure (temperror), an
+SPF temperror for the From domain (temperror, not fail), two
 From domains (none), the null path, an IPv6 client (its address quoted, the
 field read by Python's authres), a From domain literal that tries to add a
-result of its own (quoted), a UTF-8 From domain (its A-label's policy), and
+result of its own (quoted), a UTF-8 From domain (its A-label's policy, and
+its UTF-8 MAIL FROM's SPF record at the A-label, RFC 8616), and
 usage errors; arc= for a chain
 sealed by dkimpy's arc_sign (pass, then fail once the body changed)."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -66,7 +69,10 @@ def test_check_auth():
             "helo.test": {"TXT": ["v=spf1 ip4:127.0.0.2 -all"]},
             "_dmarc.helo.test": {"TXT": ["v=DMARC1; p=reject"]},
             "_dmarc.tmp.test": {"SERVFAIL": True},
+            "spfdown.test": {"SERVFAIL": True},
+            "_dmarc.spfdown.test": {"TXT": ["v=DMARC1; p=reject"]},
             "_dmarc.xn--bnk-qla.test": {"TXT": ["v=DMARC1; p=reject"]},
+            "xn--bnk-qla.test": {"TXT": ["v=spf1 ip4:127.0.0.2 -all"]},
             "2.0.0.127.in-addr.arpa": {"PTR": ["mail.example.org."]},
             "mail.example.org": {"A": ["127.0.0.2"]},
         }
@@ -108,15 +114,39 @@ def test_check_auth():
                                "dmarc=fail header.from=example.org policy.dmarc=reject"), out
         assert "dmarc-disposition: reject" in out, out
         # DKIM aligned, SPF passing for another domain.
+        def bprefix(field):
+            b = re.search(rb"\bb=([^;]*)", re.sub(rb"\s+", b"", field)).group(1).decode()[:8]
+            return '"%s"' % b if "/" in b or "=" in b else b
         signed = subprocess.run([SYSTEM_PYTHON, "-c", SIGNER, os.path.join(tmp, "rsa.key")], input=ann,
                                 stdout=subprocess.PIPE, timeout=60).stdout
         out = check(signed, mail_from="x@other.test")
         assert out[0] == ar + ("spf=pass smtp.mailfrom=x@other.test; dkim=pass header.d=example.org "
-                               "header.s=rsa; arc=none smtp.remote-ip=127.0.0.2; "
-                               "dmarc=pass header.from=example.org policy.dmarc=reject"), out
+                               "header.s=rsa header.b=%s; arc=none smtp.remote-ip=127.0.0.2; "
+                               "dmarc=pass header.from=example.org policy.dmarc=reject") % bprefix(signed), out
+        # Two signatures by the same d= and s= (a re-signing relay, a
+        # key rotation's overlap), one broken by a body change that only
+        # simple canonicalization sees: each result names its signature
+        # by header.b (RFC 6008 §4), the first 8 characters of its b= (a
+        # quoted-string when they hold "/", which a token cannot).
+        twice = subprocess.run([SYSTEM_PYTHON, "-c", SIGNER.replace('(b"relaxed", b"relaxed")', '(b"relaxed", b"simple")'),
+                                os.path.join(tmp, "rsa.key")], input=signed, stdout=subprocess.PIPE,
+                               timeout=60).stdout.replace(b"place?\r\n", b"place? \r\n")
+
+        sigs = re.findall(rb"DKIM-Signature:.*?(?=\r\n\S)", twice, re.S)
+        assert len(sigs) == 2, twice[:300]
+        out = check(twice, mail_from="x@other.test")
+        assert "dkim=fail header.d=example.org header.s=rsa header.b=%s;" % bprefix(sigs[0]) in out[0], out
+        assert "dkim=pass header.d=example.org header.s=rsa header.b=%s;" % bprefix(sigs[1]) in out[0], out
+        assert "dmarc=pass" in out[0], out
+        r = subprocess.run([SYSTEM_PYTHON, "-c", "import sys, authres\n"
+                            "h = authres.AuthenticationResultsHeader.parse(sys.stdin.read())\n"
+                            "print(' '.join(p.value for x in h.results for p in x.properties if p.name == 'b'))"],
+                           input=out[0], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0 and r.stdout.split() == [bprefix(f).strip('"') for f in sigs], (out[0], r)
         tampered = signed.replace(b"Noon", b"Nine")
         out = check(tampered, mail_from="x@other.test")
-        assert "; dkim=fail header.d=example.org header.s=rsa; arc=none smtp.remote-ip=127.0.0.2; dmarc=fail" in out[0], out
+        assert ("; dkim=fail header.d=example.org header.s=rsa header.b=%s; arc=none smtp.remote-ip=127.0.0.2; dmarc=fail"
+                % bprefix(signed)) in out[0], out
         # An ARC chain (RFC 8617): a list's set made by dkimpy's arc_sign
         # validates (arc=pass with the sealer), and fails once the body changed.
         sealed = subprocess.run([SYSTEM_PYTHON, "-c", ARC_SIGNER, os.path.join(tmp, "rsa.key")],
@@ -145,6 +175,16 @@ def test_check_auth():
         assert out[0].endswith("; dmarc=none header.from=nobody.test"), out
         out = check(message("a@tmp.test"), mail_from="a@tmp.test")
         assert out[0].endswith("; dmarc=temperror header.from=tmp.test"), out
+        # The sender's SPF record could not be fetched (SERVFAIL) and no
+        # DKIM pass: the aligned SPF pass was not ruled out, so temperror
+        # (a retry), not a fail that p=reject would refuse.
+        out = check(message("a@spfdown.test"), mail_from="a@spfdown.test")
+        assert "spf=temperror smtp.mailfrom=a@spfdown.test" in out[0], out
+        assert out[0].endswith("; dmarc=temperror header.from=spfdown.test"), out
+        assert "dmarc-reason: an SPF or DKIM check that could align failed temporarily" in out, out
+        # ... but an SPF error for a domain that could not align is no excuse.
+        out = check(message("a@example.org"), mail_from="a@spfdown.test")
+        assert out[0].endswith("; dmarc=fail header.from=example.org policy.dmarc=reject"), out
         out = check(message("a@example.org, b@other.test"))
         assert out[0].endswith("; dmarc=none"), out
         assert "dmarc-reason: not exactly one From domain" in out, out
@@ -169,6 +209,11 @@ def test_check_auth():
         # A From domain in UTF-8 (bänk.test) is looked up at its A-label.
         out = check(message("CEO <ceo@b\u00e4nk.test>"))
         assert out[0].endswith("; dmarc=fail header.from=xn--bnk-qla.test policy.dmarc=reject"), out
+        # Its own SMTPUTF8 MAIL FROM is checked at the A-label (RFC 8616
+        # §4): SPF passes and aligns, so DMARC passes.
+        out = check(message("CEO <ceo@b\u00e4nk.test>"), mail_from="ceo@b\u00e4nk.test")
+        assert 'spf=pass smtp.mailfrom="ceo@b\u00e4nk.test"' in out[0], out
+        assert out[0].endswith("; dmarc=pass header.from=xn--bnk-qla.test policy.dmarc=reject"), out
         # In capitals (BÄNK.test) it is the same domain and the same policy.
         out = check(message("CEO <ceo@B\u00c4NK.test>"))
         assert out[0].endswith("; dmarc=fail header.from=xn--bnk-qla.test policy.dmarc=reject"), out

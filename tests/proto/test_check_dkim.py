@@ -106,6 +106,7 @@ def test_check_dkim():
             "rsa._domainkey." + DOMAIN: {"TXT": [zone_txt(txt_value(os.path.join(tmp, "rsa.dns")))]},
             "ed._domainkey." + DOMAIN: {"TXT": [zone_txt(txt_value(os.path.join(tmp, "ed.dns")))]},
             "odk._domainkey." + DOMAIN: {"TXT": [zone_txt(txt_value(os.path.join(tmp, "odk.txt")))]},
+            "mail_2024._domainkey." + DOMAIN: {"TXT": [zone_txt(txt_value(os.path.join(tmp, "rsa.dns")))]},
             "gone._domainkey." + DOMAIN: {"TXT": ["v=DKIM1; k=rsa; p="]},
             "broken._domainkey." + DOMAIN: {"SERVFAIL": True},
         }
@@ -126,6 +127,7 @@ def test_check_dkim():
             {"sel": "nokey", "key": rsa},
             {"sel": "gone", "key": rsa},
             {"sel": "broken", "key": ed, "alg": "ed25519-sha256"},
+            {"sel": "mail_2024", "key": rsa},
         ]
         signed = dkimsign(jobs)
 
@@ -177,6 +179,12 @@ def test_check_dkim():
         out = check(signed[n_canon + 5])
         assert out[0] == "temperror d=%s s=broken" % DOMAIN, out
         assert "key lookup failed" in out[1], out
+
+        # A selector with "_" (DNS allows it in a label, RFC 2181 §11;
+        # sites name selectors so, and dkimpy, OpenDKIM and Rspamd verify
+        # them): verified, not a malformed s=.
+        out = check(signed[n_canon + 6])
+        assert out[:2] == ["pass d=%s s=mail_2024" % DOMAIN, "signature 1: verified"], out
 
         # No signature at all.
         assert check(MSG.encode()) == ["none"]

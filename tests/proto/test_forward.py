@@ -413,6 +413,57 @@ def test_forward_srs_bounce_loop_rate():
         dns.stop()
 
 
+def test_forward_arc_chain_unjudged_is_passed_on_unsealed():
+    """A mailing list's ARC chain whose key lookup fails temporarily
+    (SERVFAIL) when it arrives could not be judged: the forwarded copy
+    keeps the chain as it came and gets no set of ours, rather than a
+    seal with cv=fail, which would end the chain for every later hop
+    (RFC 8617 §5.1.2: nothing after a cv=fail counts) though nothing was
+    wrong with it. The next hop, whose lookup works, finds it passing."""
+    ips = unique_ips(2)
+    port = free_port_on(ips)
+    zone = origin_zone(ips)
+    dns = DnsServer(zone)
+    remote = Receiver(ips[0], port)
+    srv = None
+    try:
+        srv = Server(accounts=[BOB], env={
+            "TERN_DNS_SERVERS": dns.servers, "TERN_QUEUE_MX_PORT": str(port),
+            "TERN_QUEUE_RETRY_SCHEDULE": "1", "TERN_QUEUE_TIMEOUT": "5"})
+        zone.update(dkim_zone(srv, "example.test"))
+        list_key = os.path.join(srv.tmp, "list")
+        subprocess.run(["dknewkey", list_key], capture_output=True, timeout=60, check=True)
+        pub = open(list_key + ".dns").read()
+        pub = "".join(pub.split('"')[1::2]) if '"' in pub else pub.strip()
+        zone["arc._domainkey.lists.origin.test"] = {"SERVFAIL": True}
+        dns.zone(zone)
+        srv.cli("alias", "add", "away@example.test", "far@remote.test")
+
+        listed = subprocess.run([SYSTEM_PYTHON, "-c", ARC_SEALER, list_key + ".key"],
+                                input=message("arctemp", to="away@example.test", extra=(
+                                    "Authentication-Results: lists.origin.test; spf=pass "
+                                    "smtp.mailfrom=alice@origin.test\r\n")),
+                                capture_output=True, timeout=60, check=True).stdout
+        codes, end = send(srv, "alice@origin.test", ["away@example.test"], listed)
+        assert codes[0][0] == 250 and end[0] == 250, (codes, end)
+        got = remote.wait_messages(1)
+        assert len(got) == 1, got
+        fwd = got[0]["data"]
+        assert fwd.count(b"ARC-Seal:") == 1 and b"ARC-Seal: i=1;" in fwd, fwd
+        assert re.search(r"event=forwarded .* arc=skipped_chain", srv.log_text()), srv.log_text()[-2000:]
+        # The chain itself was sound: with the key served, it passes.
+        zone["arc._domainkey.lists.origin.test"] = {
+            "TXT": ['" "'.join(pub[i:i + 255] for i in range(0, len(pub), 255))]}
+        dns.zone(zone)
+        cv = arc_result(dns.port, fwd)
+        assert cv[0] == "pass", cv
+    finally:
+        if srv:
+            srv.cleanup()
+        remote.stop()
+        dns.stop()
+
+
 def test_notice_to_a_utf8_sender_is_sent_with_smtputf8():
     """Our failure notice for a forwarded copy goes to the original
     sender: when that address is UTF-8 (it came with SMTPUTF8), the

@@ -7,7 +7,9 @@ one loopback DNS server (dns_server.py) for every case.
   domain (or field, or one hidden past a field the parser refuses) is
   added to lift it; p=quarantine: delivered
   to bob's Junk mailbox with $Junk; a DNS failure of the policy lookup:
-  451 4.7.1; a rejecting domain on the admin's tolerated list: delivered;
+  451 4.7.1, and of the sender's SPF record or its own DKIM key under
+  p=reject too (p=none: delivered); a rejecting domain on the admin's
+  tolerated list: delivered;
 - a message signed by dkimpy (python3-dkim) with aligned DKIM: stored with
   one Authentication-Results field showing dkim=pass and dmarc=pass (also
   a 2 MiB one, whose body is hashed on the worker pool); signed with l=
@@ -21,7 +23,9 @@ one loopback DNS server (dns_server.py) for every case.
   saw dmarc=pass: the p=reject failure is refused until the list is a
   trusted ARC sealer (settings API), then accepted with arc=pass shown;
   a replay of that list's set (dmarc=pass for another From domain)
-  under a From rewritten by a later hop that sealed again: refused;
+  under a From rewritten by a later hop that sealed again: refused; a
+  replay of its copy with the body rewritten under the same From by an
+  untrusted hop that sealed again: refused (relayed unchanged: delivered);
 - RCPT TO:<postmaster> and postmaster@ each served domain accepted and
   delivered to the administrator's account;
 - one log record per message with every result, /metrics counters, and
@@ -77,12 +81,12 @@ def zone_txt(v):
     return '" "'.join(v[i:i + 255] for i in range(0, len(v), 255))
 
 
-def send(s, mail_from, data, rcpts=("bob@example.test",)):
+def send(s, mail_from, data, rcpts=("bob@example.test",), options=()):
     """(code, text) of the reply to the end of DATA (or of the first refusal)."""
     c = smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30)
     try:
         c.ehlo("client.example.org")
-        code, text = c.mail(mail_from)
+        code, text = c.mail(mail_from, list(options))
         assert code == 250, (code, text)
         for r in rcpts:
             code, text = c.rcpt(r)
@@ -129,6 +133,8 @@ def test_inbound_auth():
             "_dmarc.example.org": {"TXT": ["v=DMARC1; p=reject"]},
             "rsa._domainkey.example.org": {"TXT": [zone_txt(txt_value(os.path.join(tmp, "rsa.dns")))]},
             "odk._domainkey.example.org": {"TXT": [zone_txt(txt_value(os.path.join(tmp, "odk.txt")))]},
+            "trial._domainkey.example.org": {"TXT": [zone_txt(txt_value(os.path.join(tmp, "rsa.dns"))
+                                                              .replace("v=DKIM1;", "v=DKIM1; t=y;"))]},
             "reject.test": {"TXT": ["v=spf1 -all"]},
             "_dmarc.reject.test": {"TXT": ["v=DMARC1; p=reject"]},
             "quar.test": {"TXT": ["v=spf1 -all"]},
@@ -138,6 +144,13 @@ def test_inbound_auth():
             "lenient.test": {"TXT": ["v=spf1 -all"]},
             "_dmarc.lenient.test": {"TXT": ["v=DMARC1; p=reject"]},
             "_dmarc.broken.test": {"SERVFAIL": True},
+            "keydown._domainkey.reject.test": {"SERVFAIL": True},
+            "spfdown.test": {"SERVFAIL": True},
+            "_dmarc.spfdown.test": {"TXT": ["v=DMARC1; p=reject"]},
+            "xn--bnk-qla.test": {"TXT": ["v=spf1 ip4:127.0.0.1 -all"]},
+            "_dmarc.xn--bnk-qla.test": {"TXT": ["v=DMARC1; p=reject"]},
+            "monitor.test": {"SERVFAIL": True},
+            "_dmarc.monitor.test": {"TXT": ["v=DMARC1; p=none"]},
             "arc._domainkey.lists.example.org": {"TXT": [zone_txt(txt_value(os.path.join(tmp, "rsa.dns")))]},
             "arc._domainkey.evil.test": {"TXT": [zone_txt(txt_value(os.path.join(tmp, "rsa.dns")))]},
             "1.0.0.127.in-addr.arpa": {"PTR": ["client.example.org."]},
@@ -172,6 +185,20 @@ def test_inbound_auth():
         assert not s.messages("bob@example.test") and not s.messages("bob@example.test", "Junk")
         # A DNS failure of the policy lookup: try again later.
         code, text = send(s, "ann@broken.test", message("Ann <ann@broken.test>", "dns down"))
+        assert (code, text[:5]) == (451, b"4.7.1"), (code, text)
+        # The sender's SPF lookup failed (SERVFAIL) under p=reject: a pass
+        # was not ruled out, so try again later, never a 550 for it.
+        code, text = send(s, "ann@spfdown.test", message("Ann <ann@spfdown.test>", "spf dns down"))
+        assert (code, text[:5]) == (451, b"4.7.1"), (code, text)
+        # ... and so does a DKIM key lookup that failed for the From
+        # domain's own signature, SPF failing: 451, not 550.
+        keydown = subprocess.run([SYSTEM_PYTHON, "-c", SIGNER.replace('b"rsa", b"example.org"',
+                                                                      'b"keydown", b"reject.test"'),
+                                  os.path.join(tmp, "rsa.key")],
+                                 input=message("Ann <ann@reject.test>", "key dns down"),
+                                 capture_output=True, timeout=60).stdout
+        assert keydown.startswith(b"DKIM-Signature:"), keydown[:200]
+        code, text = send(s, "ann@reject.test", keydown)
         assert (code, text[:5]) == (451, b"4.7.1"), (code, text)
         # p=quarantine: Junk, with $Junk.
         code, text = send(s, "ann@quar.test", message("Ann <ann@quar.test>", "quarantined"))
@@ -236,6 +263,21 @@ def test_inbound_auth():
         assert resealed.startswith(b"ARC-Seal: i=2;"), resealed[:300]
         code, text = send(s, "eve@evil.test", resealed)
         assert (code, text[:5]) == (550, b"5.7.1"), (code, text)
+        # A replay of the list's own copy for reject.test, From kept, the
+        # body and Subject rewritten by a hop nobody trusts, which sealed
+        # again: the chain passes, but the list's set no longer covers the
+        # message (its AMS fails): refused. The same hop relaying the copy
+        # unchanged leaves the list's pass standing: delivered.
+        forged = listed.replace(b"Noon at the usual place?", b"Wire the money to account 123") \
+                       .replace(b"Subject: via the list", b"Subject: urgent payment")
+        for body, want in ((forged, 550), (listed, 250)):
+            resealed = subprocess.run([SYSTEM_PYTHON, "-c", ARC_SEALER.replace("lists.example.org", "evil.test"),
+                                       os.path.join(tmp, "rsa.key")],
+                                      input=b"Authentication-Results: evil.test; arc=pass\r\n" + body,
+                                      capture_output=True, timeout=60).stdout
+            assert resealed.startswith(b"ARC-Seal: i=2;"), resealed[:300]
+            code, text = send(s, "eve@evil.test", resealed)
+            assert code == want, (want, code, text)
 
         # dkimpy: aligned DKIM (and SPF) pass; forged fields for us removed.
         signed = subprocess.run([SYSTEM_PYTHON, "-c", SIGNER, os.path.join(tmp, "rsa.key")],
@@ -272,8 +314,27 @@ def test_inbound_auth():
         assert (code, text[:5]) == (550, b"5.7.1"), (code, text)
         code, text = send(s, "ann@example.org", short + b"Appended by a list\r\n")
         assert code == 250, (code, text)
-        a = field(last(s, "bob@example.test"), "Authentication-Results")[0]
+        raw = last(s, "bob@example.test")
+        a = field(raw, "Authentication-Results")[0]
         assert "dkim=pass header.d=example.org" in a and "dmarc=pass" in a, a
+        # Nor does it earn the spam filter's DKIM_PASS: the appended part
+        # is nobody's.
+        spam = field(raw, "X-Spam-Result")
+        assert len(spam) == 1 and "SPF_PASS" in spam[0] and "DKIM_PASS" not in spam[0], spam
+        # A key in testing mode (t=y): its signature, failing here, counts
+        # as no signature (RFC 6376 §3.6.1: "MUST NOT treat messages from
+        # Signers in testing mode differently from unsigned email, even
+        # should the signature fail to verify"), so no DKIM_FAIL.
+        trial = subprocess.run([SYSTEM_PYTHON, "-c", SIGNER.replace('b"rsa"', 'b"trial"'),
+                                os.path.join(tmp, "rsa.key")],
+                               input=message("Ann <ann@example.org>", "signed in testing mode"),
+                               capture_output=True, timeout=60).stdout
+        code, text = send(s, "ann@example.org", trial.replace(b"Noon at", b"Ten at"))
+        assert code == 250, (code, text)
+        raw = last(s, "bob@example.test")
+        assert "dkim=fail header.d=example.org header.s=trial" in field(raw, "Authentication-Results")[0], raw[:900]
+        spam = field(raw, "X-Spam-Result")
+        assert len(spam) == 1 and "SPF_PASS" in spam[0] and "DKIM_FAIL" not in spam[0], spam
         # A second From field of the same domain on top of a signed message:
         # the signature (bottom-up, RFC 6376 §5.4.2) vouches for the From
         # below while a mail client shows the one on top. Refused.
@@ -336,6 +397,23 @@ def test_inbound_auth():
         assert any("to postmaster" in m[1] for m in s.messages("admin@example.test")), \
             s.messages("admin@example.test")
 
+        # A failed SPF lookup under p=none: nothing a retry could change: delivered.
+        code, text = send(s, "ann@monitor.test", message("Ann <ann@monitor.test>", "monitored"))
+        assert code == 250, (code, text)
+        raw = last(s, "bob@example.test")
+        assert "spf=temperror" in field(raw, "Authentication-Results")[0], field(raw, "Authentication-Results")
+        assert "dmarc=temperror header.from=monitor.test" in field(raw, "Authentication-Results")[0]
+        assert s.wait_log("policy=dmarc_temperror_policy_none"), s.log_text()[-2000:]
+
+        # An SMTPUTF8 sender of an IDN domain from its own server: SPF is
+        # checked at the A-label (RFC 8616 §4), passes and aligns, so its
+        # p=reject does not refuse it.
+        code, text = send(s, "ceo@b\u00e4nk.test", message("CEO <ceo@b\u00e4nk.test>", "idn sender"),
+                          options=("SMTPUTF8",))
+        assert code == 250, (code, text)
+        a = field(last(s, "bob@example.test"), "Authentication-Results")[0]
+        assert "spf=pass" in a and "dmarc=pass header.from=xn--bnk-qla.test" in a, a
+
         # The results are counted for the DMARC aggregate reports tern
         # sends (report/dmarc_seen.h): SIGHUP moves the counts to the store.
         s.proc.send_signal(signal.SIGHUP)
@@ -343,8 +421,8 @@ def test_inbound_auth():
         pending = s.cli("dmarc", "report").stdout.decode()
         assert re.search(r"quar\.test rows=1 messages=1", pending), pending
         assert re.search(r"trial\.test rows=1 messages=1", pending), pending
-        assert re.search(r"reject\.test rows=\d+ messages=4", pending), pending
-        assert re.search(r"example\.org rows=\d+ messages=7", pending), pending
+        assert re.search(r"reject\.test rows=\d+ messages=6", pending), pending
+        assert re.search(r"example\.org rows=\d+ messages=8", pending), pending
 
         # One record per message with every result, and the counters.
         log = s.log_text()

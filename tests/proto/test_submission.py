@@ -3,8 +3,12 @@ Python's smtplib and swaks: AUTH PLAIN/LOGIN only over TLS, sending only
 when authenticated and only as the account's own addresses, Date and
 Message-ID added, the hourly rate limit, and a message to a local
 recipient that arrives in the INBOX signed with both DKIM keys (checked by
-dkimpy, Debian python3-dkim). Remote delivery is tested with the queue."""
+dkimpy, Debian python3-dkim, and by OpenDKIM's milter). Remote delivery
+is tested with the queue."""
 import base64
+import json
+import os
+import tempfile
 import re
 import smtplib
 import ssl
@@ -682,3 +686,72 @@ def test_recipients_past_what_the_queue_holds_are_put_off():
         assert codes[:1000] == [250] * 1000 and codes[1000] == 452, codes[995:]
         assert c.data(msg(to="r0@remote.test").encode())[0] == 250
         c.quit()
+
+
+# ---- DKIM, checked by OpenDKIM ----
+
+ODK_VERIFY_CONF = """Syslog no
+Mode v
+Socket inet:{port}@127.0.0.1
+PidFile {dir}/opendkim.pid
+TestPublicKeys {dir}/keys
+AuthservID verifier.test
+AlwaysAddARHeader yes
+"""
+
+
+def opendkim_verify(s, raw, domain="example.test"):
+    """The Authentication-Results OpenDKIM's milter (Debian's opendkim,
+    verifying, keys from its TestPublicKeys file) adds to raw, which
+    miltertest (opendkim-tools) hands it."""
+    from mailpeers import free_port_on
+    d = tempfile.mkdtemp(prefix="tern-odkv-", dir=s.tmp)
+    with open(os.path.join(d, "keys"), "w") as f:
+        for k in dkim_keys(s, domain):
+            name, val = k.split("=", 1)
+            f.write("%s %s\n" % (name.rstrip("."), val))
+    port = free_port_on(["127.0.0.1"])
+    with open(os.path.join(d, "opendkim.conf"), "w") as f:
+        f.write(ODK_VERIFY_CONF.format(port=port, dir=d))
+    odk = subprocess.Popen(["/usr/sbin/opendkim", "-f", "-x", os.path.join(d, "opendkim.conf")],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        head, body = raw.decode().split("\r\n\r\n", 1)
+        fields = re.split(r"\r\n(?![ \t])", head)
+        lines = ['local conn = mt.connect("inet:%d@127.0.0.1", 120, 0.25)' % port,
+                 'assert(conn ~= nil, "no connection to opendkim")',
+                 'assert(mt.conninfo(conn, "localhost", "127.0.0.1") == nil)',
+                 'assert(mt.mailfrom(conn, "alice@example.test") == nil)',
+                 'assert(mt.rcptto(conn, "bob@example.test") == nil)']
+        for h in fields:
+            k, _, v = h.partition(":")
+            lines.append('assert(mt.header(conn, %s, %s) == nil)' % (json.dumps(k), json.dumps(v.lstrip(" "))))
+        lines += ['assert(mt.eoh(conn) == nil)',
+                  'assert(mt.bodystring(conn, %s) == nil)' % json.dumps(body),
+                  'assert(mt.eom(conn) == nil)',
+                  'print(mt.getheader(conn, "Authentication-Results", 0))',
+                  'mt.disconnect(conn)']
+        script = os.path.join(d, "verify.lua")
+        with open(script, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        r = subprocess.run(["miltertest", "-s", script], capture_output=True, timeout=60)
+        assert r.returncode == 0, (r.stdout, r.stderr)
+        return " ".join(r.stdout.decode().split())
+    finally:
+        odk.terminate()
+        odk.wait(timeout=10)
+
+
+def test_opendkim_verifies_both_signatures():
+    """OpenDKIM, the verifier behind most Postfix set-ups, accepts both of
+    tern's signatures (RSA and Ed25519, RFC 8463) on a submitted message,
+    and fails them once a signed field changed."""
+    with srv() as s:
+        c = smtp587(s, (ALICE, ALICE_PW))
+        c.sendmail(ALICE, [BOB], msg(subject="for opendkim", body="Line one.  \r\n\r\nLine  three\t\r\n"))
+        c.quit()
+        raw = s.raw(BOB, inbox(s, BOB, 1)[0][0])
+        ar = opendkim_verify(s, raw)
+        assert ar.count("dkim=pass") == 2 and "a=rsa-sha256" in ar and "a=ed25519-sha256" in ar, ar
+        ar = opendkim_verify(s, raw.replace(b"Subject: for opendkim", b"Subject: for Opendkim"))
+        assert "dkim=pass" not in ar and "dkim=fail" in ar, ar

@@ -218,6 +218,12 @@ static int trust_list(void *arg, const char *d)
 	return strcmp(d, "example.org") == 0;
 }
 
+static int trust_both(void *arg, const char *d)
+{
+	(void)arg;
+	return strcmp(d, "example.org") == 0 || strcmp(d, "fwd.example.net") == 0;
+}
+
 /* A resolver that never answers (arc_verifier_expire). */
 static int silent_started, silent_cancelled;
 static void *silent_start(void *ctx, const char *name, uint16_t type, dns_answer_cb *cb, void *arg)
@@ -317,6 +323,29 @@ static void test_chain_pass(void)
 	CHECK_EQ_INT(arc_verifier_run(v, NULL, NULL), ARC_VERIFY_DONE);
 	CHECK_EQ_INT(arc_trusted(arc_verifier_result(v), trust_list, NULL, "dmarc", "pass", "example.com"), 1);
 	arc_verifier_free(&v);
+
+	/* A replay: the list's set 1 (dmarc=pass for example.com) taken from
+	 * a copy the list sent, the body and Subject rewritten, sealed again
+	 * by a hop nobody trusts. The chain verifies (only AMS 2 covers the
+	 * message) but set 1's AMS no longer does: what the list vouched for
+	 * is not this message, so its pass lifts nothing. */
+	char *alt0 = replace(m1, "Noon at the usual place?", "Wire the money to account 123");
+	char *alt = replace(alt0, "Subject: lunch on Friday", "Subject: urgent payment");
+	char *m2x = seal(alt, &keys_fwd, "fwd.example.net", ARC_CV_PASS,
+	                 "mx.fwd.example.net; dmarc=fail header.from=example.com", &rc);
+	CHECK_EQ_INT(rc, ARC_OK);
+	v = arc_verifier_new(&res, NOW);
+	arc_verifier_update(v, m2x, strlen(m2x));
+	CHECK_EQ_INT(arc_verifier_run(v, NULL, NULL), ARC_VERIFY_DONE);
+	CHECK_EQ_INT(arc_verifier_result(v)->cv, ARC_CV_PASS);
+	CHECK_EQ_INT(arc_verifier_result(v)->oldest_pass, 2);
+	CHECK_EQ_INT(arc_trusted(arc_verifier_result(v), trust_list, NULL, "dmarc", "pass", "example.com"), 0);
+	/* ... unless that later hop is trusted too: it vouches for its change. */
+	CHECK_EQ_INT(arc_trusted(arc_verifier_result(v), trust_both, NULL, "dmarc", "pass", "example.com"), 1);
+	arc_verifier_free(&v);
+	free(m2x);
+	free(alt);
+	free(alt0);
 
 	/* Broken AS: a seal's signature altered (instance 1's, under a valid set 2). */
 	char *as1 = field_text(m2, "ARC-Seal: i=1;");

@@ -305,6 +305,9 @@ static void test_keys(struct dkim_keys *keys, int64_t now)
 	/* Names. */
 	CHECK(dkim_selector_ok("tern-rsa-202501"));
 	CHECK(dkim_selector_ok("a.b"));
+	CHECK(dkim_selector_ok("mail_2024"));
+	CHECK(dkim_selector_ok("_a.b_"));
+	CHECK(!dkim_domain_ok("mail_2024.example.org"));
 	CHECK(!dkim_selector_ok("-a"));
 	CHECK(!dkim_selector_ok("a-"));
 	CHECK(!dkim_selector_ok("a..b"));

@@ -222,23 +222,27 @@ static const char *const base_zone =
 
 static struct logres lr;
 static unsigned sample; /* dmarc_input.sample of the next eval() */
+static const char *dkim_temp; /* d= of the next eval()'s DKIM temperrors, space-separated */
 
 /* Evaluates with the base zone plus extra; dkim is a space-separated list of passing d=. */
 static struct outcome eval(const char *extra, const char *from, enum spf_result spf,
 			   const char *spf_domain, const char *dkim)
 {
-	char dk[512];
-	const char *doms[DMARC_DKIM_MAX + 8];
-	size_t nd = 0, zsz = strlen(base_zone) + (extra ? strlen(extra) : 0) + 1;
+	char dk[512], dt[512];
+	const char *doms[DMARC_DKIM_MAX + 8], *temps[8];
+	size_t nd = 0, nt = 0, zsz = strlen(base_zone) + (extra ? strlen(extra) : 0) + 1;
 	char *zone = malloc(zsz);
 	snprintf(zone, zsz, "%s%s", base_zone, extra ? extra : "");
 	snprintf(dk, sizeof dk, "%s", dkim ? dkim : "");
 	for (char *tok = strtok(dk, " "); tok && nd < DMARC_DKIM_MAX + 8; tok = strtok(NULL, " "))
 		doms[nd++] = tok;
+	snprintf(dt, sizeof dt, "%s", dkim_temp ? dkim_temp : "");
+	for (char *tok = strtok(dt, " "); tok && nt < 8; tok = strtok(NULL, " "))
+		temps[nt++] = tok;
 	memset(&lr, 0, sizeof lr);
 	lr.t = dns_table_new(zone, strlen(zone));
 	struct dns_resolver r = { log_start, log_cancel, &lr };
-	struct dmarc_input in = { from, spf, spf_domain, doms, nd, sample };
+	struct dmarc_input in = { from, spf, spf_domain, doms, nd, sample, temps, nt };
 	struct dmarc_eval *e = dmarc_eval_new(&in);
 	struct outcome o = { 0 };
 	CHECK(dmarc_run(&r, e, done, &o) == NULL);
@@ -620,6 +624,58 @@ static void test_failures(void)
 	CHECK_EQ_STR(dmarc_result_name(DMARC_RESULT_PERMERROR), "permerror");
 }
 
+/*
+ * An SPF or DKIM check that failed temporarily for an identifier that
+ * would have aligned: its pass was not ruled out, so no aligned pass is
+ * temperror, not fail (rspamd's DMARC_DNSFAIL); the disposition says what
+ * a fail would get, and temp_moot that a retry cannot change what is done.
+ */
+static void test_temporary_identifiers(void)
+{
+	struct outcome o;
+	/* SPF temperror for the Author Domain, nothing else: not a fail to reject. */
+	o = eval(NULL, "example.com", SPF_TEMPERROR, "example.com", NULL);
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_TEMPERROR);
+	CHECK_EQ_INT(o.v.disposition, DMARC_POLICY_REJECT);
+	CHECK(!o.v.temp_moot);
+	CHECK_EQ_STR(o.v.policy_domain, "example.com");
+	/* ... for a domain aligned in relaxed mode only: the same. */
+	o = eval(NULL, "example.com", SPF_TEMPERROR, "bounce.example.com", NULL);
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_TEMPERROR);
+	/* ... for another organisation's domain: its pass would not align. */
+	o = eval(NULL, "example.com", SPF_TEMPERROR, "example.net", NULL);
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_FAIL);
+	/* ... strict aspf=s and a subdomain: would not align. */
+	o = eval("_dmarc.strict.test TXT v=DMARC1; p=reject; aspf=s\n", "strict.test", SPF_TEMPERROR,
+		 "child.strict.test", NULL);
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_FAIL);
+	/* An aligned pass is a pass whatever else failed temporarily. */
+	dkim_temp = "example.com";
+	o = eval(NULL, "example.com", SPF_PASS, "example.com", NULL);
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_PASS);
+	/* A DKIM key lookup that failed temporarily for an aligned d=. */
+	o = eval(NULL, "child.example.com", SPF_FAIL, "example.com", NULL);
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_TEMPERROR);
+	CHECK_EQ_INT(o.v.disposition, DMARC_POLICY_REJECT);
+	dkim_temp = "example.net";
+	o = eval(NULL, "child.example.com", SPF_FAIL, "example.com", NULL);
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_FAIL);
+	dkim_temp = NULL;
+	/* p=none (or t=y lowering quarantine): a retry changes nothing done. */
+	o = eval("_dmarc.mon.test TXT v=DMARC1; p=none\n", "mon.test", SPF_TEMPERROR, "mon.test", NULL);
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_TEMPERROR);
+	CHECK_EQ_INT(o.v.disposition, DMARC_POLICY_NONE);
+	CHECK(o.v.temp_moot);
+	o = eval("_dmarc.mon.test TXT v=DMARC1; p=quarantine; t=y\n", "mon.test", SPF_TEMPERROR,
+		 "mon.test", NULL);
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_TEMPERROR);
+	CHECK(o.v.temp_moot);
+	/* A policy lookup that failed: nothing known, never moot. */
+	o = eval("_dmarc.down.test TXT SERVFAIL\n", "down.test", SPF_NONE, NULL, NULL);
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_TEMPERROR);
+	CHECK(!o.v.temp_moot);
+}
+
 /* Deferred answers: the same result; cancelling in flight: done never runs. */
 static void test_async(void)
 {
@@ -628,7 +684,7 @@ static void test_async(void)
 	lr.defer = 1;
 	struct dns_resolver r = { log_start, log_cancel, &lr };
 	const char *d[] = { "example.com" };
-	struct dmarc_input in = { "a.child.example.com", SPF_FAIL, "example.com", d, 1, 0 };
+	struct dmarc_input in = { "a.child.example.com", SPF_FAIL, "example.com", d, 1, 0, NULL, 0 };
 	struct dmarc_eval *e = dmarc_eval_new(&in);
 	struct outcome o = { 0 };
 	struct dmarc_run *run = dmarc_run(&r, e, done, &o);
@@ -674,6 +730,7 @@ int main(void)
 	test_subdomain_policy();
 	test_testing();
 	test_failures();
+	test_temporary_identifiers();
 	test_async();
 	return unit_done("test_dmarc");
 }

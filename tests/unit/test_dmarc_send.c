@@ -82,6 +82,12 @@ static void test_row_text(void)
 	CHECK_EQ_INT(r.nspf, 1);
 	CHECK_EQ_INT(dmarc_seen_row_parse("1.2.3.4\tnone", &r), -1);
 	CHECK_EQ_INT(dmarc_seen_row_text(&m, t, 40), -1);
+	/* A temperror (tern check auth --record) carries what a fail would
+	 * get; nothing was done to the message: none. */
+	v.result = DMARC_RESULT_TEMPERROR;
+	CHECK_EQ_INT(dmarc_seen_row_text(&m, t, sizeof t), 0);
+	CHECK(strncmp(t, "192.0.2.1\tnone\t", 15) == 0);
+	v.result = DMARC_RESULT_FAIL;
 	/* The local policy's own disposition wins (a tolerated domain). */
 	m.applied = "none";
 	m.reason = "local_policy";

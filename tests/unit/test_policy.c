@@ -16,7 +16,7 @@
 static struct policy_decision decide(enum dmarc_result r, enum dmarc_policy disp, int ours,
 				     int aligned, int tolerated, int arc)
 {
-	struct policy_auth_in in = {r, disp, ours, aligned, tolerated, arc, 0};
+	struct policy_auth_in in = {r, disp, ours, aligned, tolerated, arc, 0, 0};
 	struct policy_decision d;
 	memset(&d, 0xff, sizeof d);
 	policy_auth_decide(&in, &d);
@@ -55,6 +55,16 @@ static void table(void)
 	       "dmarc_temperror");
 	EXPECT(decide(DMARC_RESULT_TEMPERROR, DMARC_POLICY_ABSENT, 0, 0, 1, 0), POLICY_REFUSE, 451,
 	       "dmarc_temperror");
+	/* ... unless the record was read and a fail would get none (p=none,
+	 * or t=y below quarantine): a retry changes nothing done. Our own
+	 * domain is still asked to retry, never refused for a DNS error. */
+	struct policy_auth_in moot = {DMARC_RESULT_TEMPERROR, N, 0, 0, 0, 0, 0, 1};
+	struct policy_decision dm;
+	policy_auth_decide(&moot, &dm);
+	EXPECT(dm, POLICY_ACCEPT, 250, "dmarc_temperror_policy_none");
+	moot.from_ours = 1;
+	policy_auth_decide(&moot, &dm);
+	EXPECT(dm, POLICY_REFUSE, 451, "dmarc_temperror");
 	/* Our own domains: the spoofing case, with or without a record. */
 	EXPECT(decide(DMARC_RESULT_NONE, DMARC_POLICY_ABSENT, 1, 0, 0, 0), POLICY_REFUSE, 550,
 	       "own_domain_unauthenticated");
@@ -75,7 +85,7 @@ static void table(void)
 
 	/* From fields naming a second domain beside one: refused, whatever
 	 * else holds (DMARC has no result for them). */
-	struct policy_auth_in amb = {DMARC_RESULT_NONE, DMARC_POLICY_ABSENT, 0, 0, 0, 1, 1};
+	struct policy_auth_in amb = {DMARC_RESULT_NONE, DMARC_POLICY_ABSENT, 0, 0, 0, 1, 1, 0};
 	struct policy_decision d;
 	policy_auth_decide(&amb, &d);
 	EXPECT(d, POLICY_REFUSE, 550, "from_ambiguous");
@@ -194,6 +204,28 @@ static void field(void)
 	                           "\tdkim=fail;\r\n"
 	                           "\tdkim=permerror header.d=example.org;\r\n"
 	                           "\tdmarc=pass header.from=example.org policy.dmarc=reject\r\n");
+	/* header.b (RFC 6008 §4): 8 characters of b=, more where two
+	 * signatures start alike, quoted when they hold "/" or "=". */
+	{
+		struct dkim_sig_result b1 = {.result = DKIM_RESULT_PASS, .d = "example.org", .s = "sel",
+		                             .b = "ab/defghXYZ0123"};
+		struct dkim_sig_result b2 = {.result = DKIM_RESULT_FAIL, .d = "example.org", .s = "sel",
+		                             .b = "ab/defghQRS0123"};
+		struct dkim_sig_result b3 = {.result = DKIM_RESULT_PASS, .d = "example.net", .s = "s2",
+		                             .b = "AbCd+EfGhIj"};
+		struct dkim_sig_result b4 = {.result = DKIM_RESULT_PASS, .d = "example.com", .s = "s3",
+		                             .b = "Ab=="};
+		struct auth_results rb = {.authserv_id = "mx.example.com", .ndkim = 4,
+		                          .dkim = {&b1, &b2, &b3, &b4}};
+		buf_reset(&b);
+		CHECK_EQ_INT(auth_results_field(&rb, &b), 0);
+		buf_append(&b, "", 1);
+		CHECK_EQ_STR(buf_data(&b), "Authentication-Results: mx.example.com;\r\n"
+		                           "\tdkim=pass header.d=example.org header.s=sel header.b=\"ab/defghX\";\r\n"
+		                           "\tdkim=fail header.d=example.org header.s=sel header.b=\"ab/defghQ\";\r\n"
+		                           "\tdkim=pass header.d=example.net header.s=s2 header.b=AbCd+EfG;\r\n"
+		                           "\tdkim=pass header.d=example.com header.s=s3 header.b=\"Ab==\"\r\n");
+	}
 	buf_reset(&b);
 	auth_results_log(&r, &b);
 	buf_append(&b, "", 1);

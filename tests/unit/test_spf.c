@@ -465,6 +465,47 @@ static void test_identities(void)
 	CHECK_EQ_INT(check("example.net TXT v=spf1 a//64 -all\nexample.net AAAA 2001:db8:1:2::1\n",
 			   "2001:db8:1:2:ffff::9", "a@example.net"), SPF_PASS);
 	CHECK(spf_eval_new(SPF_ID_MAILFROM, "not-an-ip", "a@b.c", "h", NULL, 0) == NULL);
+	/* RFC 8616 §4: a sender domain in U-labels (SMTPUTF8) is checked at
+	 * its A-labels, lowercased first as DMARC's Author Domain is; the
+	 * local-part stays as sent; %{d} and %{o} are the A-label form. */
+	const char *idn = "xn--bnk-qla.example TXT v=spf1 ip4:192.0.2.7 exists:%{l}.%{o} -all\n"
+			  "xn--bcher-kva.example TXT v=spf1 redirect=xn--bnk-qla.example\n"
+			  "j\xc3\xb6rg.xn--bnk-qla.example A 127.0.0.1\n";
+	CHECK_EQ_INT(check(idn, "192.0.2.7", "ann@b\xc3\xa4nk.example"), SPF_PASS);
+	CHECK_EQ_INT(check(idn, "192.0.2.7", "ann@B\xc3\x84NK.Example"), SPF_PASS);
+	CHECK_EQ_INT(check(idn, "192.0.2.8", "ann@b\xc3\xa4nk.example"), SPF_FAIL);
+	CHECK_EQ_INT(check(idn, "192.0.2.8", "j\xc3\xb6rg@b\xc3\xa4nk.example"), SPF_PASS);
+	CHECK_EQ_INT(check(idn, "192.0.2.7", "ann@b\xc3\xbc" "cher.example"), SPF_PASS);
+	CHECK_EQ_INT(check_id(SPF_ID_MAILFROM, idn, "192.0.2.7", "", "b\xc3\xa4nk.example").r, SPF_PASS);
+	{
+		struct spf_eval *e = spf_eval_new(SPF_ID_MAILFROM, "192.0.2.7", "ann@b\xc3\xa4nk.example",
+						  "h", NULL, 0);
+		CHECK_EQ_STR(spf_eval_domain(e), "xn--bnk-qla.example");
+		spf_eval_free(&e);
+	}
+	/* §2.3, §4.3: a HELO (or a MAIL FROM domain) that is an address
+	 * literal or a bare address is no domain name: "none", and nothing is
+	 * asked of the DNS (a query for "[192.0.2.1]" would go to the
+	 * resolver's upstreams for every bounce from such a client). */
+	{
+		const char *lits[] = { "[192.0.2.1]", "[IPv6:2001:db8::1]", "192.0.2.1" };
+		for (size_t i = 0; i < sizeof lits / sizeof lits[0]; i++) {
+			struct outcome o = check_id(SPF_ID_MAILFROM, "", "192.0.2.1", "", lits[i]);
+			CHECK_EQ_INT(o.r, SPF_NONE);
+			CHECK_EQ_INT(o.queries, 0);
+			o = check_id(SPF_ID_HELO, "", "192.0.2.1", "a@example.net", lits[i]);
+			CHECK_EQ_INT(o.r, SPF_NONE);
+			CHECK_EQ_INT(o.queries, 0);
+		}
+		struct outcome o = check_id(SPF_ID_MAILFROM, "", "192.0.2.1", "a@[192.0.2.1]", "h.example.org");
+		CHECK_EQ_INT(o.r, SPF_NONE);
+		CHECK_EQ_INT(o.queries, 0);
+		/* A name whose last label is not all digits is still asked. */
+		CHECK_EQ_INT(check_id(SPF_ID_HELO, "192.0.2.x1 TXT v=spf1 +all\n", "192.0.2.1", "", "192.0.2.x1").r,
+			     SPF_PASS);
+	}
+	/* Ill-formed UTF-8 has no A-label: no domain to check, "none". */
+	CHECK_EQ_INT(check(idn, "192.0.2.7", "ann@b\xc3nk.example"), SPF_NONE);
 	/* A sender longer than any SMTP path (tern check spf takes any): it
 	 * was cut before its "@" and crashed; now no domain, "none". */
 	char longs[700];
