@@ -32,7 +32,7 @@ struct login {
 	enum step step;
 	uint64_t timer;
 	int abandoned;
-	int rc; /* the worker's: 1, 0 or STORE_ETEMP */
+	int rc; /* the worker's: 1, 0, STORE_LOGIN_NOLOGIN or STORE_ETEMP */
 	struct login_result res;
 };
 
@@ -122,13 +122,15 @@ static void check_done(void *arg)
 {
 	struct login *l = arg;
 
-	if (l->rc == 0) {
+	if (l->rc == 0 || l->rc == STORE_LOGIN_NOLOGIN) {
 		if (l->abandoned) {
 			login_limit_failed(&l->ticket, loop_now_ms(), NULL);
 			destroy(l);
 			return;
 		}
-		failed(l, "password");
+		/* A failure all the same (counted, logged, answered late). */
+		l->res.nologin = l->rc == STORE_LOGIN_NOLOGIN;
+		failed(l, l->res.nologin ? "nologin" : "password");
 		return;
 	}
 	if (l->rc != 1) {
@@ -299,9 +301,10 @@ enum login_outcome login_check_wait(const struct login_request *rq, struct login
 		explicit_bzero(l->pass, sizeof l->pass);
 		if (rc == 1) {
 			login_limit_succeeded(&l->ticket, mono_now_ms());
-		} else if (rc == 0) {
+		} else if (rc == 0 || rc == STORE_LOGIN_NOLOGIN) {
 			o = LOGIN_FAILED;
-			delay = fail_record(l, "password", mono_now_ms());
+			r->nologin = rc == STORE_LOGIN_NOLOGIN;
+			delay = fail_record(l, r->nologin ? "nologin" : "password", mono_now_ms());
 		} else {
 			login_limit_cancel(&l->ticket);
 			log_warn(l->module, l->session[0] ? l->session : NULL,

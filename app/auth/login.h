@@ -61,6 +61,10 @@ struct login_result {
 	uint32_t apppass;  /* LOGIN_OK: the app password used, 0 = the account's own */
 	const char *user;  /* the name as checked, lowercased; valid during done */
 	const char *mech;  /* the request's */
+	/* LOGIN_FAILED: the password was right, but the account may not sign
+	 * in (STORE_LOGIN_NOLOGIN). A protocol with a word for it says so
+	 * (IMAP NO [CONTACTADMIN]); a wrong password never sets it. */
+	int nologin;
 	void *extra;       /* LOGIN_OK: after_ok's result, now the caller's */
 };
 

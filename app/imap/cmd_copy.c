@@ -183,7 +183,7 @@ void imap_cmd_copy(struct imap_session *s, const struct imap_cmd *cmd)
 		return;
 	}
 	if (move && s->view.readonly) {
-		imap_tagged(s, "NO [READ-ONLY] Mailbox is read-only.");
+		imap_tagged(s, IMAP_NO_READ_ONLY);
 		return;
 	}
 	struct imap_job *j = imap_job_new(s);

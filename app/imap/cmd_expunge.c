@@ -127,7 +127,7 @@ void imap_cmd_expunge(struct imap_session *s, const struct imap_cmd *cmd)
 		return;
 	}
 	if (s->view.readonly) {
-		imap_tagged(s, "NO Mailbox is read-only.");
+		imap_tagged(s, IMAP_NO_READ_ONLY);
 		return;
 	}
 	start(s, cmd->id == IMAP_CMD_UID_EXPUNGE ? &set : NULL, 0);

@@ -28,6 +28,8 @@ static const char *const replies[] = {
 	[LOGIN_IN_USE] = "NO [UNAVAILABLE] Temporary authentication failure; try again later.",
 };
 
+#define NO_LOGIN_DISABLED "NO [CONTACTADMIN] Login disabled for this user."
+
 static const char *const mech_names[] = { "login", "plain", "sasl-login" };
 
 int imap_auth_require_tls(struct imap_session *s)
@@ -91,7 +93,10 @@ static void login_done(void *arg, const struct login_result *r)
 			 log_q(s->login, q, sizeof(q)), r->mech, conn_tls_version(s->conn));
 		imap_tagged(s, "OK [CAPABILITY %s] Logged in", imap_capabilities(s));
 	} else {
-		imap_tagged(s, "%s", replies[r->outcome]);
+		/* The right password of an account that may not sign in:
+		 * retrying cannot help, its administrator can (RFC 5530 §3
+		 * CONTACTADMIN; Dovecot's answer for a nologin user). */
+		imap_tagged(s, "%s", r->nologin ? NO_LOGIN_DISABLED : replies[r->outcome]);
 		if (r->outcome == LOGIN_FAILED && imap_session_error(s)) {
 			s->wait = IMAP_W_NONE;
 			imap_flush(s);

@@ -38,7 +38,7 @@ void imap_cmd_replace(struct imap_session *s, const struct imap_cmd *cmd)
 		return;
 	}
 	if (s->view.readonly) {
-		imap_tagged(s, "NO [READ-ONLY] Mailbox is read-only.");
+		imap_tagged(s, IMAP_NO_READ_ONLY);
 		return;
 	}
 	struct imap_replace rep = {

@@ -18,7 +18,8 @@
  * SIZE sums RFC822.SIZE as FETCH gives it to this session (RFC 8438 §1):
  * the stored octets, but for a session without UTF-8 each message whose
  * header has UTF-8 fields at its downgraded size (imap_downgrade.h), read
- * and measured per STATUS (rare: the MIME record rules out nearly all).
+ * and measured once (rare: the MIME record rules out nearly all), then
+ * kept (imap_dg_cache.h).
  */
 #include <stdlib.h>
 #include <string.h>

@@ -227,7 +227,7 @@ void imap_cmd_store(struct imap_session *s, const struct imap_cmd *cmd)
 	}
 	if (s->view.readonly) {
 		buf_free(&kw);
-		imap_tagged(s, "NO Mailbox is read-only.");
+		imap_tagged(s, IMAP_NO_READ_ONLY);
 		return;
 	}
 	/* A keyword already in use here keeps the case it has: "$forwarded"

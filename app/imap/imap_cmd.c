@@ -365,10 +365,17 @@ int imap_mailbox_name(struct imap_session *s, const struct imap_arg *arg, char *
  * for APPEND, COPY and MOVE: a CREATE of it fails too). TOOBIG, which
  * this said, is a message too large (RFC 4469 §5, RFC 7889).
  */
+enum name_use { USE_LOOKUP, USE_MAKE, USE_WATCH };
+
 static int mailbox_arg(struct imap_session *s, const struct imap_arg *arg, char *out, size_t outsz,
-		       int making)
+		       enum name_use use)
 {
-	switch (mailbox_decode(s, arg, out, outsz)) {
+	enum name_fault r = mailbox_decode(s, arg, out, outsz);
+	int making = use == USE_MAKE;
+
+	if (use == USE_WATCH && (r == NAME_TOO_LONG || r == NAME_INVALID))
+		return 1;
+	switch (r) {
 	case NAME_OK:
 		return 0;
 	case NAME_NOT_ASTRING:
@@ -391,12 +398,24 @@ static int mailbox_arg(struct imap_session *s, const struct imap_arg *arg, char 
 
 int imap_mailbox_arg(struct imap_session *s, const struct imap_arg *arg, char *out, size_t outsz)
 {
-	return mailbox_arg(s, arg, out, outsz, 0);
+	return mailbox_arg(s, arg, out, outsz, USE_LOOKUP);
 }
 
 int imap_mailbox_new_arg(struct imap_session *s, const struct imap_arg *arg, char *out, size_t outsz)
 {
-	return mailbox_arg(s, arg, out, outsz, 1);
+	return mailbox_arg(s, arg, out, outsz, USE_MAKE);
+}
+
+int imap_mailbox_name_of(struct imap_session *s, const struct imap_arg *arg, char *out,
+			 size_t outsz)
+{
+	return mailbox_decode(s, arg, out, outsz) == NAME_OK ? 0 : -1;
+}
+
+int imap_mailbox_watch_arg(struct imap_session *s, const struct imap_arg *arg, char *out,
+			   size_t outsz)
+{
+	return mailbox_arg(s, arg, out, outsz, USE_WATCH);
 }
 
 /* RFC 5530 §3 LIMIT, whose own example is "the number of flags on a

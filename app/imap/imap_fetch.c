@@ -42,6 +42,7 @@
 
 #include "core/log.h"
 #include "core/xalloc.h"
+#include "imap/imap_dg_cache.h"
 #include "imap/imap_downgrade.h"
 #include "imap/imap_seqset.h"
 #include "imap/imap_session.h"
@@ -715,15 +716,23 @@ int64_t imap_dg_size_delta(uint32_t account, const uint32_t *ids, size_t n)
 	struct size_ctx c = { 0 };
 	int64_t d = 0;
 
-	if (n == 0)
-		return 0;
-	c.a = arena_new(65536);
 	for (size_t i = 0; i < n; i++) {
-		if (store_email_content(imap_store, account, ids[i], size_cb, &c) == STORE_OK)
-			d += (int64_t)c.dg.size - (int64_t)c.len;
+		int64_t one;
+		if (imap_dg_cache_get(imap_store, account, ids[i], &one)) {
+			d += one;
+			continue;
+		}
+		if (!c.a)
+			c.a = arena_new(65536);
+		if (store_email_content(imap_store, account, ids[i], size_cb, &c) == STORE_OK) {
+			one = (int64_t)c.dg.size - (int64_t)c.len;
+			imap_dg_cache_put(imap_store, account, ids[i], one);
+			d += one;
+		}
 		imap_dg_free(&c.dg); /* a vanished message adds nothing */
 	}
-	arena_free(&c.a);
+	if (c.a)
+		arena_free(&c.a);
 	return d;
 }
 

@@ -617,7 +617,9 @@ static int parse_events(struct imap_session *s, struct imap_notify *nt, const st
 	return 0;
 }
 
-/* SUBTREE / MAILBOXES: one mailbox or a list of them, as UTF-8 names. */
+/* SUBTREE / MAILBOXES: one mailbox or a list of them, as UTF-8 names; a
+ * name no mailbox can have is left out (RFC 5465 §3.1: "If the name does
+ * not refer to an existing mailbox, the server MUST ignore it"). */
 static int parse_names(struct imap_session *s, const struct imap_arg *a, struct filter *f)
 {
 	const struct imap_arg *l = a;
@@ -628,9 +630,11 @@ static int parse_names(struct imap_session *s, const struct imap_arg *a, struct 
 	f->names = xcalloc(n, sizeof(*f->names));
 	for (size_t i = 0; i < n; i++) {
 		char name[1024];
-		if (imap_mailbox_arg(s, &l[i], name, sizeof(name)) < 0)
+		int r = imap_mailbox_watch_arg(s, &l[i], name, sizeof(name));
+		if (r < 0)
 			return -1;
-		f->names[f->nnames++] = xstrndup(name, strlen(name));
+		if (r == 0)
+			f->names[f->nnames++] = xstrndup(name, strlen(name));
 	}
 	return 0;
 }

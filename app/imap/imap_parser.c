@@ -756,6 +756,16 @@ void imap_parser_literal_accept(struct imap_parser *p)
 		p->state = ST_LIT_DATA;
 }
 
+const struct imap_arg *imap_parser_first_arg(const struct imap_parser *p)
+{
+	const struct imap_frame *top = &p->frames[0];
+
+	/* No head: the literal being announced is the first argument. */
+	if (p->state != ST_LIT_WAIT || !top->head)
+		return NULL;
+	return &top->head->arg;
+}
+
 void imap_parser_literal_refuse(struct imap_parser *p)
 {
 	if (p->state != ST_LIT_WAIT)

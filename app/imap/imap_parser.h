@@ -405,6 +405,14 @@ int imap_parser_feed(struct imap_parser *p, const char *in, size_t len, size_t *
 void imap_parser_literal_accept(struct imap_parser *p);
 
 /*
+ * After IMAP_PARSE_LITERAL: the command's first argument when it was read
+ * whole before the literal announced (APPEND's mailbox, to refuse the
+ * message before "+"), else NULL. Valid until the literal is accepted or
+ * refused; lists have no elements yet.
+ */
+const struct imap_arg *imap_parser_first_arg(const struct imap_parser *p);
+
+/*
  * After IMAP_PARSE_LITERAL: the daemon refuses the literal and ends the
  * command with its tagged reply. Then, as after an error, it resets its
  * arena and calls imap_parser_next(): for a synchronizing literal the next

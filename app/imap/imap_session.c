@@ -32,6 +32,7 @@
 #include "core/metrics.h"
 #include "core/loop.h"
 #include "core/xalloc.h"
+#include "imap/imap_dg_cache.h"
 #include "imap/imap_server.h"
 #include "imap/imap_subject_cache.h"
 #include "imap/imap_view_cache.h"
@@ -64,6 +65,7 @@ void imap_server_init(const struct config *cfg, struct store *st)
 	imap_store = st;
 	imap_view_cache_clear(); /* snapshots of another store mean nothing here */
 	imap_subject_cache_clear();
+	imap_dg_cache_clear();
 	if (getrandom(&session_base, sizeof(session_base), 0) != sizeof(session_base))
 		session_base = (uint64_t)time_wall() << 20;
 }
@@ -554,16 +556,40 @@ int imap_cmd_carries_message(const struct imap_session *s)
 	       s->state != IMAP_S_NOT_AUTH;
 }
 
+/*
+ * APPEND's message announced for a mailbox that is not there: 1 with
+ * NO [TRYCREATE] (RFC 9051 §6.3.12) in *no_r, as Dovecot answers before
+ * "+", so the client creates it without sending the message twice. A
+ * name that is no mailbox name, or a store error, is left to cmd_append.
+ */
+static int append_to_missing(struct imap_session *s, char *no, size_t nosz)
+{
+	const struct imap_arg *a = imap_parser_first_arg(&s->parser);
+	char name[1024];
+	uint32_t id;
+
+	if (s->parser.cmd.id != IMAP_CMD_APPEND || !a ||
+	    imap_mailbox_name_of(s, a, name, sizeof name) < 0 ||
+	    store_mailbox_find(imap_store, s->account, name, &id) != STORE_ENOTFOUND)
+		return 0;
+	snprintf(no, nosz, "NO [TRYCREATE] Mailbox doesn't exist: %s", name); /* as cmd_append */
+	return 1;
+}
+
 /* A literal announced: within budget, or refused before any "+". */
 static void literal_decision(struct imap_session *s)
 {
 	struct imap_parser *p = &s->parser;
 	uint64_t budget = s->state == IMAP_S_NOT_AUTH ? IMAP_LITERAL_PREAUTH : IMAP_LITERAL_MAX;
 	const char *no = NULL;
+	char missing[1100];
 
 	if (imap_cmd_carries_message(s)) {
-		/* APPENDLIMIT and quota, before "+" (RFC 7889, RFC 9208). */
-		if (imap_append_literal_ok(s, p->cmd.literal.size, &no)) {
+		/* The mailbox, APPENDLIMIT and quota, before "+" (RFC 7889,
+		 * RFC 9208): no message sent for nothing. */
+		if (append_to_missing(s, missing, sizeof missing))
+			no = missing;
+		else if (imap_append_literal_ok(s, p->cmd.literal.size, &no)) {
 			if (!p->cmd.literal.nonsync)
 				imap_write(s, "+ Ready for literal data\r\n", 26);
 			imap_parser_literal_accept(p);

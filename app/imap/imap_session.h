@@ -391,8 +391,9 @@ void imap_view_note_downgrade(struct imap_session *s, uint32_t idx, const struct
  * reading it once (imap_msg_size() then gives it). Nothing with UTF-8. */
 void imap_view_size_downgrades(struct imap_session *s, uint32_t from, uint32_t to);
 /* What the downgrade adds to the stored sizes of account's emails
- * ids[0..n), summed (may be negative), each read once: STATUS SIZE for a
- * session without UTF-8. An email gone meanwhile adds nothing. */
+ * ids[0..n), summed (may be negative): STATUS SIZE for a session
+ * without UTF-8. Each is read and measured once, then kept
+ * (imap_dg_cache.h). An email gone meanwhile adds nothing. */
 int64_t imap_dg_size_delta(uint32_t account, const uint32_t *ids, size_t n);
 /* Adds FETCH output while below IMAP_OUT_HIGH; s->fetch is NULL when done. */
 void imap_fetch_refill(struct imap_session *s);
@@ -587,6 +588,9 @@ uint64_t imap_append_limit(void);
 int imap_append_literal_ok(struct imap_session *s, uint64_t size, const char **reply_r);
 /* The answer to a message over the APPENDLIMIT (RFC 7889), wherever it is found. */
 #define IMAP_NO_TOOBIG "NO [TOOBIG] Message is larger than the APPENDLIMIT."
+/* A change to the mailbox selected with EXAMINE (RFC 9051 §6.3.3): STORE,
+ * EXPUNGE, UID EXPUNGE, MOVE and REPLACE (§7.1 READ-ONLY says why). */
+#define IMAP_NO_READ_ONLY "NO [READ-ONLY] Mailbox is read-only."
 /* Whether the command being parsed carries a message to store (APPEND,
  * REPLACE, UID REPLACE: RFC 8508 §3.4) in a logged-in session. */
 int imap_cmd_carries_message(const struct imap_session *s);
@@ -723,6 +727,15 @@ struct imap_arg *imap_args_copy(struct arena *a, const struct imap_arg *src, siz
  * after a tagged BAD/NO reply.
  */
 int imap_mailbox_arg(struct imap_session *s, const struct imap_arg *arg, char *out, size_t outsz);
+/* The same decoding, nothing replied: 0, or -1 for an argument that is
+ * no mailbox name (not an astring, too long, invalid). */
+int imap_mailbox_name_of(struct imap_session *s, const struct imap_arg *arg, char *out,
+			 size_t outsz);
+/* The same for a name only watched (NOTIFY's SUBTREE and MAILBOXES; RFC
+ * 5465 §3.1: a name that refers to no mailbox is ignored): 1, nothing
+ * replied, for a name no mailbox can have (too long, invalid). */
+int imap_mailbox_watch_arg(struct imap_session *s, const struct imap_arg *arg, char *out,
+			   size_t outsz);
 /* The same for a name to be made (CREATE, RENAME's new name, SUBSCRIBE):
  * NO [LIMIT] for one too long, NO [CANNOT] for one that cannot be a name
  * (imap_mailbox_arg says NO [NONEXISTENT] to both). */

@@ -155,8 +155,12 @@ int store_account_check_password(struct store *st, const char *email, const char
  * when the password matches, with the id in *id_r, the credentials stamp
  * in *cred_r and the app password's id in *apppass_r (0: the account's
  * own password; any of the three may be NULL); 0 when not (an unknown
- * account costs the same); STORE_ETEMP on error.
+ * account costs the same); STORE_LOGIN_NOLOGIN when the password (or app
+ * password) matches but the account's state forbids sign-in (nothing is
+ * set, no app password use recorded): only who knows the password learns
+ * the account is disabled; STORE_ETEMP on error.
  */
+#define STORE_LOGIN_NOLOGIN 2
 int store_account_login(struct store *st, const char *email, const char *password,
 			uint32_t *id_r, uint64_t *cred_r, uint32_t *apppass_r);
 /* The same with scope STORE_APPPASS_JMAP: only the account's JMAP bearer

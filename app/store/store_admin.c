@@ -841,8 +841,12 @@ static uint64_t cred_stamp(const struct acct_rec *a, uint32_t apppass, int exist
  * Reads the account's id, hash and the app passwords whose tag matches
  * in one read transaction, then verifies outside it (argon2id takes far
  * longer than a read): the account password first, then those app
- * passwords (store_apppass.c), whose use is recorded. A disabled account
- * takes neither. 1, 0 or STORE_ETEMP.
+ * passwords (store_apppass.c), whose use is recorded. An account that
+ * may not sign in is checked the same way (nothing recorded), so that its
+ * right password can be told apart from a wrong one: STORE_LOGIN_NOLOGIN
+ * (a protocol says "contact your administrator", RFC 5530 CONTACTADMIN),
+ * where a wrong one is 0 as for any account. 1, 0, STORE_LOGIN_NOLOGIN
+ * or STORE_ETEMP.
  */
 static int login_check(struct store *st, const char *email, const char *password, uint32_t *id_r,
 		       uint64_t *cred_r, uint32_t *apppass_r, int apppass, int scope)
@@ -865,12 +869,11 @@ static int login_check(struct store *st, const char *email, const char *password
 		rc = name_lookup(txn, st, addr, &id);
 		if (rc == 0)
 			rc = acct_get(txn, st, id, &a);
-		/* An account that may not sign in has no password to check. */
-		if (rc == 0 && a.state == STORE_ACCOUNT_ACTIVE) {
-			active = 1;
+		if (rc == 0) {
+			active = a.state == STORE_ACCOUNT_ACTIVE;
 			memcpy(hash, a.hash, sizeof hash);
 		}
-		if (rc == 0 && active && apppass) {
+		if (rc == 0 && apppass) {
 			/* 2FA on: a mail protocol cannot ask for a code, so only
 			 * app passwords sign in there. */
 			totp = totp_on_txn(txn, st, id);
@@ -903,12 +906,14 @@ static int login_check(struct store *st, const char *email, const char *password
 			r = 1;
 			used = cand[i].id;
 			/* A failed record of the use must not fail the login. */
-			if (apppass_touch(st, id, cand[i].id) == STORE_ENOTFOUND)
+			if (active && apppass_touch(st, id, cand[i].id) == STORE_ENOTFOUND)
 				r = 0; /* revoked between the read and now */
 		}
 	}
 	explicit_bzero(cand, sizeof cand);
-	if (r == 1) {
+	if (r == 1 && !active) {
+		r = STORE_LOGIN_NOLOGIN; /* right, but no sign-in: no id, no stamp */
+	} else if (r == 1) {
 		if (id_r)
 			*id_r = id;
 		if (cred_r)
@@ -923,7 +928,8 @@ static int login_check(struct store *st, const char *email, const char *password
 
 int store_account_check_password(struct store *st, const char *email, const char *password)
 {
-	return login_check(st, email, password, NULL, NULL, NULL, 0, STORE_APPPASS_MAIL);
+	int r = login_check(st, email, password, NULL, NULL, NULL, 0, STORE_APPPASS_MAIL);
+	return r == STORE_LOGIN_NOLOGIN ? 0 : r;
 }
 
 int store_account_login(struct store *st, const char *email, const char *password,

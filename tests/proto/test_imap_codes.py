@@ -7,7 +7,7 @@ command, GETMETADATA and SETMETADATA included). Raw sessions over TLS,
 one server for the module's tests."""
 import atexit
 
-from test_imap import Raw, srv
+from test_imap import Raw, raw_response, srv
 from test_imap_compliance import cmd_rest
 
 _srv = []
@@ -121,4 +121,77 @@ def test_too_many_keywords_is_limit():
     assert code(tagged(c, "STORE 1 +FLAGS.SILENT (%s)" % many)) == "NO [LIMIT]"
     assert code(tagged(c, "STORE 1 +FLAGS.SILENT (%s)" % many.rsplit(" ", 1)[0])) == "OK"
     assert code(tagged(c, "STORE 1 +FLAGS.SILENT ($one_more)")) == "NO [LIMIT]"
+    c.close()
+
+
+def test_changes_in_an_examined_mailbox_are_read_only():
+    # RFC 9051 §6.3.3: after EXAMINE "no changes to the permanent state
+    # of the mailbox, including per-user state, are permitted", and §7.1
+    # READ-ONLY is the code that says why. MOVE and REPLACE said NO
+    # [READ-ONLY]; STORE, EXPUNGE and UID EXPUNGE a bare NO. (Dovecot
+    # answers STORE and EXPUNGE OK and changes nothing, and moves.)
+    c = session()
+    msg = b"Subject: ro\r\n\r\nx\r\n"
+    assert code(tagged(c, "CREATE ro")) == "OK"
+    assert code(tagged(c, "CREATE ro2")) == "OK"
+    assert code(tagged(c, b"APPEND ro (\\Deleted) {%d+}\r\n%s" % (len(msg), msg))) == "OK"
+    assert code(tagged(c, "EXAMINE ro")) == "OK"
+    for q in ("STORE 1 +FLAGS (\\Seen)", "UID STORE 1 -FLAGS.SILENT (\\Deleted)",
+              "STORE 1 (UNCHANGEDSINCE 1) +FLAGS (\\Seen)", "EXPUNGE", "UID EXPUNGE 1:*",
+              "MOVE 1 ro2", "UID MOVE 1 ro2"):
+        assert code(tagged(c, q)) == "NO [READ-ONLY]", q
+    assert code(tagged(c, "COPY 1 ro2")) == "OK"  # the source is not changed
+    assert code(tagged(c, "STATUS ro (MESSAGES DELETED)")) == "OK"
+    assert code(tagged(c, "SELECT ro")) == "OK"
+    assert code(tagged(c, "STORE 1 +FLAGS.SILENT (\\Seen)")) == "OK"
+    c.close()
+
+
+def test_notify_ignores_names_no_mailbox_can_have():
+    # RFC 5465 §3.1: "If the name does not refer to an existing mailbox,
+    # the server MUST ignore it." A name no mailbox can have (bad
+    # modified UTF-7, longer than the server takes) refers to none, as
+    # "nosuch" does, which was ignored; these failed the whole NOTIFY
+    # with NO [NONEXISTENT], INBOX beside them unwatched. (Dovecot
+    # answers OK.)
+    c = session()
+    for name in ('"&Jjo!"', "n" * 1200):
+        c.send("n NOTIFY SET STATUS (mailboxes (%s INBOX) (MessageNew MessageExpunge))\r\n" % name)
+        got = cmd_rest(c, "n")
+        assert got[-1][0].startswith(b"n OK"), (name[:8], got)
+        assert any(t.startswith(b"* STATUS INBOX ") for t, _ in got[:-1]), got
+        assert code(tagged(c, "NOTIFY SET (subtree %s (MailboxName))" % name)) == "OK", name[:8]
+    assert code(tagged(c, "NOTIFY SET (mailboxes (a (b)) (MailboxName))")) == "BAD"
+    assert code(tagged(c, "NOTIFY NONE")) == "OK"
+    c.close()
+
+
+def test_append_to_a_missing_mailbox_is_refused_before_the_message():
+    # APPEND to a mailbox that is not there is NO [TRYCREATE] (RFC 9051
+    # §6.3.12) before "+": the client does not send the message only to
+    # be told to create the mailbox and send it again (Dovecot answers
+    # so). tern said "+ Ready for literal data" and read the whole
+    # message first. A non-synchronizing literal is skipped, as any
+    # refused one, and the next command is read as one.
+    c = session()
+    c.send("a1 APPEND nosuch (\\Seen) {10}\r\n")
+    t, _ = raw_response(c)
+    assert t.startswith(b"a1 NO [TRYCREATE]"), t
+    assert code(tagged(c, b"APPEND nosuch {10+}\r\n0123456789", tag="a2")) == "NO [TRYCREATE]"
+    c.send("a3 APPEND \"&Jjo!\" {10}\r\n")  # no mailbox can have it: looked at later
+    t, _ = raw_response(c)
+    assert t.startswith(b"+"), t
+    c.send("0123456789\r\n")
+    assert cmd_rest(c, "a3")[-1][0].startswith(b"a3 NO"), "a3"
+    c.send("a4 APPEND {5}\r\n")  # the literal is the name itself
+    t, _ = raw_response(c)
+    assert t.startswith(b"+"), t
+    c.send(b"INBOX {3+}\r\nx\r\n\r\n")
+    assert cmd_rest(c, "a4")[-1][0].startswith(b"a4 OK"), "a4"
+    c.send("a5 APPEND INBOX {3}\r\n")
+    t, _ = raw_response(c)
+    assert t.startswith(b"+"), t
+    c.send(b"y\r\n\r\n")
+    assert cmd_rest(c, "a5")[-1][0].startswith(b"a5 OK"), "a5"
+    assert code(tagged(c, "NOOP")) == "OK"
     c.close()

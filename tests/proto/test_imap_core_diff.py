@@ -24,8 +24,10 @@ CHECK, LOGOUT, NAMESPACE and UNSELECT took arguments ("LOGOUT x" logged
 out).
 
 Connections: 0 to 5 are bob's (CoreRun replaces one after a few BADs),
-8 is not logged in, 9 is carol's (whose INBOX is renamed)."""
+8 is not logged in, 9 is carol's (whose INBOX is renamed). dan's account
+may not sign in (tern's cannot_sign_in, Dovecot's nologin)."""
 import atexit
+import base64
 import email.utils
 import re
 import socket
@@ -39,6 +41,7 @@ from test_imap_ext_diff import DOVECOT_EXTRA, MSG, SPECIAL, Run, Side, send_comm
 from test_imap_fetch_diff import Plain
 
 _pair = {}
+DAN, DAN_PW = "dan@example.test", "dan-pw-1"
 
 
 def sides():
@@ -48,7 +51,12 @@ def sides():
         s = srv()
         s.__enter__()
         atexit.register(s.cleanup)
-        d = dovecot_peer.DovecotPeer([(BOB, BOB_PW), (CAROL, CAROL_PW)], extra=DOVECOT_EXTRA)
+        # dan may not sign in: tern's state cannot_sign_in, Dovecot's
+        # passdb extra field nologin.
+        s.cli("account", "add", DAN, input=DAN_PW + "\n")
+        s.cli("account", "state", DAN, "cannot_sign_in")
+        d = dovecot_peer.DovecotPeer([(BOB, BOB_PW), (CAROL, CAROL_PW), (DAN, DAN_PW + "::::::nologin")],
+                                     extra=DOVECOT_EXTRA)
         atexit.register(d.stop)
 
         def tern_plain():
@@ -275,12 +283,13 @@ KNOWN_SELECT = {
         "RFC 3501 §6.3.10: 'the STATUS command SHOULD NOT be used on the currently selected "
         "mailbox'; Dovecot adds [CLIENTBUG] (RFC 5530, optional), tern does not"),
     "store read-only": (
-        ['T NO'],
+        ['T NO [READ-ONLY]'],
         "RFC 9051 §6.3.3: with EXAMINE 'no changes to the permanent state of the mailbox, "
         "including per-user state, are permitted' and §6.4.6 answers STORE 'NO - store error: "
-        "cannot store that data'; Dovecot says OK and changes nothing"),
+        "cannot store that data', with §7.1's READ-ONLY (as MOVE); Dovecot says OK and changes "
+        "nothing"),
     "expunge read-only": (
-        ['T NO'],
+        ['T NO [READ-ONLY]'],
         "as 'store read-only': RFC 9051 §6.4.3 'NO - expunge failure: can't expunge (e.g., "
         "permission denied)'; Dovecot says OK and expunges nothing"),
     "select extra argument": (
@@ -879,3 +888,28 @@ def test_imap_session_matches_dovecot():
         out.append([re.sub(r"^(\S+ (?:OK|NO|BAD|BYE)).*", r"\1", t.decode()) for t, _ in lines_until(c)])
     r.steps.append(("logout", out[0], out[1]))
     check(r, KNOWN_SESSION)
+
+
+KNOWN_DISABLED = {}
+
+
+def test_imap_disabled_account_matches_dovecot():
+    # An account that may not sign in, given its right password, is told
+    # so: NO [CONTACTADMIN] (RFC 5530 §3: "the user should contact their
+    # system administrator or support desk"), as Dovecot says for a
+    # nologin user, to LOGIN and to AUTHENTICATE alike; tern said
+    # [AUTHENTICATIONFAILED], so the user retyped a right password. A
+    # wrong password is AUTHENTICATIONFAILED, disabled or not: the code
+    # tells nothing to who does not know the password.
+    if not available():
+        return "skip"
+    r = CoreRun(sides(), "disabled")
+    plain = base64.b64encode(("\0%s\0%s" % (DAN, DAN_PW)).encode()).decode()
+    wrong = base64.b64encode(("\0%s\0%s" % (DAN, "wrong")).encode()).decode()
+    for q, label in (("LOGIN %s %s" % (DAN, DAN_PW), "login disabled"),
+                     ("AUTHENTICATE PLAIN " + plain, "authenticate disabled"),
+                     ("LOGIN %s wrong" % DAN, "login disabled wrong password"),
+                     ("AUTHENTICATE PLAIN " + wrong, "authenticate disabled wrong password")):
+        unauth(r, 8)
+        r.cmd(8, q, label=label)
+    check(r, KNOWN_DISABLED)

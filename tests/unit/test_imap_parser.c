@@ -909,6 +909,7 @@ static void test_lifecycle(void)
 	r = imap_parser_feed(&p, "c LOGIN {3}\r\nabc x\r\n", 20, &c);
 	CHECK_EQ_INT(r, IMAP_PARSE_LITERAL);
 	CHECK_EQ_INT(c, 13);
+	CHECK(imap_parser_first_arg(&p) == NULL); /* the literal is the first */
 	CHECK(p.cmd.literal.size == 3 && !p.cmd.literal.nonsync && !p.cmd.literal.binary);
 	CHECK_EQ_SLICE(p.cmd.tag, "c");
 	CHECK_EQ_INT(p.cmd.id, IMAP_CMD_LOGIN);
@@ -922,6 +923,10 @@ static void test_lifecycle(void)
 	/* refusing: tag kept for the reply, the next octet is a new command */
 	r = imap_parser_feed(&p, "d APPEND x {300}\r\n", 18, &c);
 	CHECK_EQ_INT(r, IMAP_PARSE_LITERAL);
+	const struct imap_arg *first = imap_parser_first_arg(&p); /* APPEND's mailbox */
+	CHECK(first && first->type == IMAP_ARG_ATOM);
+	if (first)
+		CHECK_EQ_SLICE(first->str, "x");
 	imap_parser_literal_refuse(&p);
 	CHECK_EQ_SLICE(p.cmd.tag, "d");
 	CHECK_EQ_INT(p.err_skip, 0);
@@ -936,6 +941,7 @@ static void test_lifecycle(void)
 	/* refusing a non-sync literal: err_skip says how much will be dropped */
 	r = imap_parser_feed(&p, "f APPEND x {7+}\r\n", 17, &c);
 	CHECK_EQ_INT(r, IMAP_PARSE_LITERAL);
+	CHECK(imap_parser_first_arg(&p) != NULL);
 	CHECK(p.cmd.literal.nonsync);
 	imap_parser_literal_refuse(&p);
 	CHECK_EQ_INT(p.err_skip, 7);

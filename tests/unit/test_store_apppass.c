@@ -114,9 +114,10 @@ int main(void)
 		CHECK_EQ_INT(store_account_email(st, 999, email, sizeof email), STORE_ENOTFOUND);
 	}
 
-	/* Disabled: none is taken; enabled again: it is. */
+	/* Disabled: none is taken (the right one says so: NOLOGIN); enabled
+	 * again: it is. */
 	CHECK_EQ_INT(store_account_set_disabled(st, u, 1, err, sizeof err), STORE_OK);
-	CHECK_EQ_INT(store_account_login(st, u, sec, NULL, NULL, NULL), 0);
+	CHECK_EQ_INT(store_account_login(st, u, sec, NULL, NULL, NULL), STORE_LOGIN_NOLOGIN);
 	CHECK_EQ_INT(store_account_set_disabled(st, u, 0, err, sizeof err), STORE_OK);
 	CHECK_EQ_INT(store_account_login(st, u, sec, NULL, NULL, NULL), 1);
 
