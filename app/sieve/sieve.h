@@ -104,12 +104,14 @@ const char *sieve_script_warnings(const struct sieve_script *s);
  * SIEVE_TARGET_FILEINTO, create 1 with :create, or with :specialuse or
  * :mailboxid, where the name is only a fallback), each redirect whose
  * address is one (SIEVE_TARGET_REDIRECT) and each include of a personal
- * script (SIEVE_TARGET_INCLUDE, create 1 with :optional) or a global one
+ * script (SIEVE_TARGET_INCLUDE; create has SIEVE_INCLUDE_OPTIONAL with
+ * :optional, SIEVE_INCLUDE_ONCE with :once) or a global one
  * (SIEVE_TARGET_INCLUDE_GLOBAL, likewise), with its line and column:
  * ManageSieve warns of a mailbox or an included script that does not
- * exist and of a redirect to the owner. */
+ * exist and of a redirect to the owner, and SETACTIVE walks includes. */
 enum { SIEVE_TARGET_FILEINTO, SIEVE_TARGET_REDIRECT, SIEVE_TARGET_INCLUDE,
        SIEVE_TARGET_INCLUDE_GLOBAL };
+enum { SIEVE_INCLUDE_OPTIONAL = 1, SIEVE_INCLUDE_ONCE = 2 };
 typedef void sieve_target_fn(void *arg, int kind, struct str target, int create, uint32_t line,
                              uint32_t col);
 void sieve_script_targets(const struct sieve_script *s, sieve_target_fn *fn, void *arg);

@@ -1459,13 +1459,16 @@ static void targets(const struct sv_node *n, const struct guard *g, sieve_target
 			/* RFC 6609 §3.2: a script included without :optional
 			 * must exist when the script runs */
 			if (e->id == C_INCLUDE && !e->pos[0].v[0].dyn) {
-				int optional = 0, global = 0;
+				int flags = 0, global = 0;
 				for (uint16_t i = 0; i < e->ntags; i++) {
-					optional |= e->tags[i].tag == G_OPTIONAL;
+					if (e->tags[i].tag == G_OPTIONAL)
+						flags |= SIEVE_INCLUDE_OPTIONAL;
+					if (e->tags[i].tag == G_ONCE)
+						flags |= SIEVE_INCLUDE_ONCE;
 					global |= e->tags[i].tag == G_GLOBAL;
 				}
 				fn(arg, global ? SIEVE_TARGET_INCLUDE_GLOBAL : SIEVE_TARGET_INCLUDE,
-				   e->pos[0].v[0].s, optional, e->line, e->col);
+				   e->pos[0].v[0].s, flags, e->line, e->col);
 			}
 			struct guard in = {
 			    (e->id == C_IF || e->id == C_ELSIF) && e->ntests ? e->tests[0] : NULL,

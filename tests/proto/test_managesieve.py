@@ -13,6 +13,7 @@ import atexit
 import base64
 import os
 import re
+import select
 import socket
 import ssl
 import subprocess
@@ -225,8 +226,13 @@ def test_warnings():
                  b'(without :optional the script fails when it runs) \\"cyc/b\\""\r\n'], r
     script = b'require "include"; include "cyc/a";'
     r = c.cmd(b'PUTSCRIPT "cyc/b" {%d+}\r\n' % len(script) + script + b"\r\n")
-    assert r == [b'OK "Putscript completed."\r\n'], r
-    assert c.cmd('SETACTIVE "cyc/a"')[-1].startswith(b"OK")
+    assert r == [b'OK (WARNINGS) "script \\"cyc/a\\", line 1, column 20: warning: the script fails '
+                 b'when it runs: recursive include of \\"cyc/b\\""\r\n'], r
+    # Made active, though, each delivery would fail on the recursion:
+    # SETACTIVE refuses it (Pigeonhole too).
+    r = c.cmd('SETACTIVE "cyc/a"')
+    assert r == [b'NO "script \\"cyc/b\\", line 1, column 20: recursive include of \\"cyc/a\\" '
+                 b'(the script fails when it runs)"\r\n'], r
     assert c.cmd('SETACTIVE ""')[-1].startswith(b"OK")
     for n in ("cyc/a", "cyc/b", "self", "warned"):
         assert c.cmd('DELETESCRIPT "%s"' % n)[-1].startswith(b"OK"), n
@@ -620,6 +626,170 @@ def test_preauth_literal_cap():
     assert c.response()[-1].startswith(b"BYE"), "unauthenticated again"
     c.close()
     assert srv().wait_log("event=literal_too_big state=unauthenticated size=600000")
+
+
+def test_unread_answers_stop_reading_before_auth():
+    """A client that pipelines commands and reads none of the answers is
+    read only while its answers fit the output: the session stops taking
+    commands once the output holds a large answer's room, and now stops
+    reading too until the client reads. Before authentication the input
+    held up to MSIEVE_IN_MAX (a script's size, 528 KiB) all the same, so
+    anyone who connects could park that much in each connection, what the
+    4096-octet pre-authentication literal limit is there to stop."""
+    s = srv()
+    k = socket.create_connection(("127.0.0.1", s.sieve_port), 10)
+    k.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    port = k.getsockname()[1]
+    connect = re.compile(r"module=sieve session=(\w+) event=connect peer=127\.0\.0\.1 port=%d\b" % port)
+    assert s.wait_log(connect)
+    sid = connect.search(s.log_text()).group(1)
+    # Send until the server reads no more (the socket stays full for 2 s).
+    k.setblocking(False)
+    chunk, sent = b"CAPABILITY\r\n" * 5000, 0
+    while True:
+        try:
+            sent += k.send(chunk)
+        except BlockingIOError:
+            if not select.select([], [k], [], 2)[1]:
+                break
+    k.close()
+    pat = re.compile(r"session=%s event=disconnect reason=\w+ user=- in=(\d+)" % sid)
+    assert s.wait_log(pat)
+    read = int(pat.search(s.log_text()).group(1))
+    # One read (16 KiB) past what the answers that fit the output took.
+    assert read < 128 * 1024, (read, sent)
+
+
+def test_setactive_checks_the_script():
+    """SETACTIVE of a script not active yet checks it again, as Pigeonhole
+    does: one that includes without :optional a script the account has
+    not got is refused and stays inactive (RFC 6609 §3.2: each delivery
+    would fail, every action dropped; PUTSCRIPT only warns, as scripts
+    come in any order), and warnings are answered OK (WARNINGS). tern
+    activated such a script with a plain OK."""
+    s = srv()
+    LEA = "lea@example.test"
+    s.cli("account", "add", LEA, input="lea-pw-sieve-1\n")
+    c = authed(LEA, "lea-pw-sieve-1")
+    inc = b'require "include"; include :personal "lib";'
+    assert c.cmd(b'PUTSCRIPT "main" {%d+}\r\n%s\r\n' % (len(inc), inc))[-1].startswith(b"OK (WARNINGS) ")
+    r = c.cmd('SETACTIVE "main"')
+    assert r == [b'NO "line 1, column 20: no such personal script to include \\"lib\\" (without '
+                 b':optional the script fails when it runs)"\r\n'], r
+    assert c.cmd("LISTSCRIPTS") == [b'"main"\r\n', b'OK "Listscripts completed."\r\n']
+    glob = b'require "include"; include :global "nope";'
+    assert c.cmd(b'PUTSCRIPT "g" {%d+}\r\n%s\r\n' % (len(glob), glob))[-1].startswith(b"OK (WARNINGS) ")
+    assert c.cmd('SETACTIVE "g"')[-1].startswith(b'NO "line 1, column 20: no such global script')
+    # Once the included script is there, or with :optional, it is activated.
+    assert c.cmd('PUTSCRIPT "lib" "keep;"')[-1] == b'OK "Putscript completed."\r\n'
+    assert c.cmd('SETACTIVE "main"') == [b'OK "Setactive completed."\r\n']
+    opt = b'require "include"; include :optional "gone";'
+    assert c.cmd(b'PUTSCRIPT "opt" {%d+}\r\n%s\r\n' % (len(opt), opt))[-1] == b'OK "Putscript completed."\r\n'
+    assert c.cmd('SETACTIVE "opt"') == [b'OK "Setactive completed."\r\n']
+    # Warnings as they are now: a mailbox deleted since the upload.
+    import imaplib
+    m = imaplib.IMAP4_SSL("127.0.0.1", s.imaps_port, ssl_context=ctx())
+    m.login(LEA, "lea-pw-sieve-1")
+    assert m.create("Work")[0] == "OK"
+    assert c.cmd('PUTSCRIPT "fi" "require \\"fileinto\\"; fileinto \\"Work\\";"')[-1] == \
+        b'OK "Putscript completed."\r\n'
+    assert m.delete("Work")[0] == "OK"
+    m.logout()
+    r = c.cmd('SETACTIVE "fi"')
+    assert len(r) == 1 and r[0].startswith(b'OK (WARNINGS) ') and b"no such mailbox" in r[0], r
+    vac = b'require "vacation"; vacation :days 0 "away";'
+    assert c.cmd(b'PUTSCRIPT "vac" {%d+}\r\n%s\r\n' % (len(vac), vac))[-1].startswith(b"OK (WARNINGS) ")
+    r = c.cmd('SETACTIVE "vac"')
+    assert len(r) == 1 and r[0].startswith(b'OK (WARNINGS) "line 1, column ') and b":days" in r[0], r
+    assert c.cmd("LISTSCRIPTS")[-2:] == [b'"vac" ACTIVE\r\n', b'OK "Listscripts completed."\r\n']
+    # Already active: not checked again (Pigeonhole neither).
+    assert c.cmd('SETACTIVE "vac"') == [b'OK "Setactive completed."\r\n']
+    # The deleted included script makes the active one fail to activate again.
+    assert c.cmd('SETACTIVE "main"') == [b'OK "Setactive completed."\r\n']
+    assert c.cmd('SETACTIVE ""')[-1].startswith(b"OK")
+    assert c.cmd('DELETESCRIPT "lib"')[-1].startswith(b"OK")
+    assert c.cmd('SETACTIVE "main"')[-1].startswith(b'NO "line 1, column 20: no such personal script')
+    assert c.cmd('SETACTIVE "nope"')[-1].startswith(b"NO (NONEXISTENT) ")
+    c.close()
+
+
+def test_setactive_walks_includes():
+    """SETACTIVE walks the personal scripts the one made active includes,
+    as a delivery reaches them (RFC 6609 §3.2): a missing script included
+    by an included one, recursion without :once, and nesting past
+    SIEVE_INCLUDE_DEPTH_MAX (5) each fail every delivery, so the script is
+    refused and stays inactive (Pigeonhole refuses the first two too);
+    :once cycles, diamonds and :optional are fine. Only the script's own
+    includes were checked."""
+    s = srv()
+    MAX = "max@example.test"
+    s.cli("account", "add", MAX, input="max-pw-sieve-1\n")
+    c = authed(MAX, "max-pw-sieve-1")
+
+    def put(name, text):
+        b = text.encode()
+        r = c.cmd(b'PUTSCRIPT "%s" {%d+}\r\n%s\r\n' % (name.encode(), len(b), b))
+        assert r[-1].startswith(b"OK"), (name, r)
+
+    inc = 'require "include"; '
+    put("a", inc + 'include "b";')
+    put("b", inc + 'if false { include "c"; }')
+    # Uploading or checking, what is wrong below is a warning.
+    r = c.cmd(b'CHECKSCRIPT "require \\"include\\"; include :optional \\"b\\";"\r\n')
+    assert r == [b'OK (WARNINGS) "script \\"b\\", line 1, column 31: warning: no such personal script '
+                 b'to include (without :optional the script fails when it runs) \\"c\\""\r\n'], r
+    r = c.cmd('SETACTIVE "a"')
+    assert r == [b'NO "script \\"b\\", line 1, column 31: no such personal script to include '
+                 b'\\"c\\" (without :optional the script fails when it runs)"\r\n'], r
+    assert c.cmd("LISTSCRIPTS") == [b'"a"\r\n', b'"b"\r\n', b'OK "Listscripts completed."\r\n']
+    # The included script's own warnings are its own (a missing mailbox).
+    put("c", 'require "fileinto"; fileinto "Nowhere";')
+    assert c.cmd('SETACTIVE "a"') == [b'OK "Setactive completed."\r\n']
+    assert c.cmd('SETACTIVE ""')[-1].startswith(b"OK")
+    # Recursion: c includes a, which includes b, which includes c.
+    put("c", inc + 'include "a";')
+    r = c.cmd('SETACTIVE "a"')
+    assert r == [b'NO "script \\"c\\", line 1, column 20: recursive include of \\"a\\" '
+                 b'(the script fails when it runs)"\r\n'], r
+    r = c.cmd('SETACTIVE "b"')
+    assert r[-1].startswith(b'NO "script \\"a\\", line 1, column 20: recursive include of \\"b\\"'), r
+    put("self", inc + 'include "self";')
+    assert c.cmd('SETACTIVE "self"')[-1].startswith(b'NO "line 1, column 20: recursive include of')
+    # With :once the cycle is skipped at delivery; a diamond is no cycle.
+    put("c", inc + 'include :once "a";')
+    assert c.cmd('SETACTIVE "a"') == [b'OK "Setactive completed."\r\n']
+    put("top", inc + 'include "l"; include "r";')
+    put("l", inc + 'include "leaf";')
+    put("r", inc + 'include "leaf";')
+    put("leaf", "keep;")
+    assert c.cmd('SETACTIVE "top"') == [b'OK "Setactive completed."\r\n']
+    # A script walked already is walked again when reached deeper: "e"
+    # fits under "a1" but not five down, where its include of "f" is
+    # past the depth a delivery runs (it was skipped as walked: OK). With
+    # :once there, a delivery skips "e" (included already): taken.
+    put("f", "keep;")
+    put("e", inc + 'include "f";')
+    put("a1", inc + 'include "e";')
+    for i in range(1, 4):
+        put("c%d" % i, inc + 'include "c%d";' % (i + 1))
+    put("c4", inc + 'include "e";')
+    put("root", inc + 'include "a1"; include "c1";')
+    r = c.cmd('SETACTIVE "root"')
+    assert r == [b'NO "script \\"e\\", line 1, column 20: include of \\"f\\" nested deeper than 5 '
+                 b'(the script fails when it runs)"\r\n'], r
+    put("c4", inc + 'include :once "e";')
+    assert c.cmd('SETACTIVE "root"') == [b'OK "Setactive completed."\r\n']
+    # Six scripts deep is the most a delivery runs: a seventh is refused.
+    for i in range(6):
+        put("d%d" % i, inc + 'include "d%d";' % (i + 1))
+    put("d6", "keep;")
+    r = c.cmd('SETACTIVE "d1"')
+    assert r == [b'OK "Setactive completed."\r\n'], r
+    r = c.cmd('SETACTIVE "d0"')
+    assert r == [b'NO "script \\"d5\\", line 1, column 20: include of \\"d6\\" nested deeper than 5 '
+                 b'(the script fails when it runs)"\r\n'], r
+    assert b'"d1" ACTIVE\r\n' in c.cmd("LISTSCRIPTS")
+    c.close()
 
 
 def test_cli_sieve_test():

@@ -52,6 +52,7 @@ CAROL, CAROL_PW = "carol@example.test", "carol-pw-msdiff-1"
 DAVE, DAVE_PW = "dave@example.test", "dave-pw-msdiff-1"      # failed logins
 ERIN, ERIN_PW = "erin@example.test", "erin-pw-msdiff-1"        # script names
 FRANK, FRANK_PW = "frank@example.test", "frank-pw-msdiff-1"    # session states
+GRACE, GRACE_PW = "grace@example.test", "grace-pw-msdiff-1"    # SETACTIVE's checks
 
 # Pigeonhole's limits made tern's: SIEVE_SCRIPT_MAX, STORE_SIEVE_SCRIPTS_MAX,
 # STORE_SIEVE_BYTES_MAX. Without Dovecot's flat two seconds a failed login
@@ -331,7 +332,8 @@ _pair = {}
 def sides():
     """(tern, Dovecot), started once per module, the same accounts on both."""
     if not _pair:
-        users = [(BOB, BOB_PW), (CAROL, CAROL_PW), (DAVE, DAVE_PW), (ERIN, ERIN_PW), (FRANK, FRANK_PW)]
+        users = [(BOB, BOB_PW), (CAROL, CAROL_PW), (DAVE, DAVE_PW), (ERIN, ERIN_PW), (FRANK, FRANK_PW),
+                 (GRACE, GRACE_PW)]
         tmp = tempfile.mkdtemp(prefix="tern-msdiff-")
         ca = make_ca(tmp)
         d = dovecot_peer.DovecotPeer(users, cert=ca_signed(tmp, ca, "localhost"), sieve=True,
@@ -509,6 +511,22 @@ def test_authenticate_matches_dovecot():
     r.cmd("bare line response", b'AUTHENTICATE "PLAIN"\r\n' + p + b"\r\n", read="resp")
     r.connect(source="127.0.0.14")
     r.cmd("bare star", b'AUTHENTICATE "PLAIN"\r\n*\r\n', read="resp")
+    # LOGIN's initial response is the user name (RFC 5804 §2.1 takes one
+    # for any mechanism); an empty continuation; PLAIN's authorization
+    # identity: the user's own is taken, another's refused (no master users).
+    r.connect(source="127.0.0.18")
+    r.cmd("LOGIN with an initial response", b'AUTHENTICATE "LOGIN" "%s"\r\n' % base64.b64encode(BOB.encode()),
+          read="line")
+    r.cmd("LOGIN password after an initial response", b'"%s"\r\n' % base64.b64encode(BOB_PW.encode()))
+    r.connect(source="127.0.0.19")
+    r.cmd("continuation 4", b'AUTHENTICATE "PLAIN"\r\n', read="line")
+    r.cmd("empty continuation", b'""\r\n')
+    r.connect(source="127.0.0.20")
+    r.cmd("authzid the user's own", b'AUTHENTICATE "PLAIN" "%s"\r\n'
+          % base64.b64encode(b"%s\0%s\0%s" % (BOB.encode(), BOB.encode(), BOB_PW.encode())))
+    r.connect(source="127.0.0.21")
+    r.cmd("authzid another user's", b'AUTHENTICATE "PLAIN" "%s"\r\n'
+          % base64.b64encode(b"%s\0%s\0%s" % (CAROL.encode(), BOB.encode(), BOB_PW.encode())))
     check(r, KNOWN_AUTH)
 
 
@@ -763,6 +781,47 @@ def test_quota_matches_dovecot():
     check(r, KNOWN_QUOTA)
 
 
+
+
+def test_setactive_matches_dovecot():
+    """SETACTIVE of a script not active yet checks it again (Pigeonhole
+    compiles it anew): an include without :optional of a script the
+    account has not got is refused, warnings come back as OK (WARNINGS);
+    an active script is not checked again. tern activated all of them
+    with a plain OK before this test."""
+    if not available():
+        return "skip"
+    r = sides()
+    r.connect(user=(GRACE, GRACE_PW))
+    r.cmd("PUTSCRIPT including a missing script",
+          b'PUTSCRIPT "main" "require \\"include\\"; include :personal \\"lib\\";"\r\n')
+    r.cmd("SETACTIVE including a missing script", b'SETACTIVE "main"\r\n')
+    r.cmd("LISTSCRIPTS after the refused SETACTIVE", b"LISTSCRIPTS\r\n", "list")
+    r.cmd("PUTSCRIPT the included", b'PUTSCRIPT "lib" "keep;"\r\n')
+    r.cmd("SETACTIVE with the included there", b'SETACTIVE "main"\r\n')
+    r.cmd("SETACTIVE of the active", b'SETACTIVE "main"\r\n')
+    r.cmd("PUTSCRIPT including optionally", b'PUTSCRIPT "opt" "require \\"include\\"; include :optional \\"gone\\";"\r\n')
+    r.cmd("SETACTIVE including optionally", b'SETACTIVE "opt"\r\n')
+    r.cmd("PUTSCRIPT with a warning", b'PUTSCRIPT "vac" "require \\"vacation\\"; vacation :days 0 \\"x\\";"\r\n')
+    r.cmd("SETACTIVE with a warning", b'SETACTIVE "vac"\r\n')
+    r.cmd("SETACTIVE with a warning again", b'SETACTIVE "vac"\r\n')
+    r.cmd("SETACTIVE none", b'SETACTIVE ""\r\n')
+    r.cmd("DELETESCRIPT the included", b'DELETESCRIPT "lib"\r\n')
+    r.cmd("SETACTIVE after the included went", b'SETACTIVE "main"\r\n')
+    # The included scripts are walked too: one they include that is not
+    # there, and recursion, fail every delivery (warned of at PUTSCRIPT).
+    r.cmd("PUTSCRIPT including another", b'PUTSCRIPT "na" "require \\"include\\"; include \\"nb\\";"\r\n')
+    r.cmd("PUTSCRIPT the other including a missing one",
+          b'PUTSCRIPT "nb" "require \\"include\\"; include \\"nc\\";"\r\n')
+    r.cmd("SETACTIVE with a missing script two down", b'SETACTIVE "na"\r\n')
+    r.cmd("PUTSCRIPT the missing one, including the first",
+          b'PUTSCRIPT "nc" "require \\"include\\"; include \\"na\\";"\r\n')
+    r.cmd("SETACTIVE of a recursive include", b'SETACTIVE "na"\r\n')
+    r.cmd("SETACTIVE of a recursive include from the middle", b'SETACTIVE "nb"\r\n')
+    r.cmd("PUTSCRIPT the last without the cycle", b'PUTSCRIPT "nc" "keep;"\r\n')
+    r.cmd("SETACTIVE with the chain whole", b'SETACTIVE "na"\r\n')
+    r.cmd("LISTSCRIPTS at the end", b"LISTSCRIPTS\r\n", "list")
+    check(r, {})
 
 
 def test_zz_stop():
