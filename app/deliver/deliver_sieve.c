@@ -1115,22 +1115,72 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 	         nd, out->nredirects, fallback ? " fallback=inbox" : "", (unsigned long long)res.steps);
 }
 
+/* The scripts one script includes by a constant name (RFC 6609). */
+struct includes {
+	uint32_t acc[SIEVE_INCLUDES_MAX], account;
+	char name[SIEVE_INCLUDES_MAX][STORE_SIEVE_NAME_MAX + 1];
+	size_t n;
+};
+
+static void include_cb(void *arg, int kind, struct str target, int create, uint32_t line, uint32_t col)
+{
+	struct includes *in = arg;
+	(void)create;
+	(void)line;
+	(void)col;
+	if ((kind != SIEVE_TARGET_INCLUDE && kind != SIEVE_TARGET_INCLUDE_GLOBAL) ||
+	    in->n == SIEVE_INCLUDES_MAX || target.len > STORE_SIEVE_NAME_MAX ||
+	    memchr(target.p, '\0', target.len))
+		return;
+	in->acc[in->n] = kind == SIEVE_TARGET_INCLUDE_GLOBAL ? STORE_SIEVE_GLOBAL : in->account;
+	memcpy(in->name[in->n], target.p, target.len);
+	in->name[in->n++][target.len] = '\0';
+}
+
+/*
+ * 1 when text, or a script it includes (as a run would, SIEVE_INCLUDES_MAX
+ * scripts SIEVE_INCLUDE_DEPTH_MAX deep at most: *budget counts them),
+ * requires reject or ereject. A filter the vacation response includes
+ * (jmap_vacation.c) can reject, though the active script cannot.
+ */
+static int text_may_reject(struct store *st, uint32_t account, const struct buf *text, int depth,
+                           int *budget)
+{
+	char err[SIEVE_ERROR_MAX];
+	struct sieve_ref *ref = NULL;
+	struct includes *in = NULL;
+	const struct sieve_script *s = sieve_cache_get(buf_data(text), buf_len(text), err, &ref);
+	int may = s && (sieve_script_requires(s, "reject") || sieve_script_requires(s, "ereject"));
+	if (s && !may && depth < SIEVE_INCLUDE_DEPTH_MAX && sieve_script_requires(s, "include")) {
+		in = xcalloc(1, sizeof *in);
+		in->account = account;
+		sieve_script_targets(s, include_cb, in);
+	}
+	sieve_cache_release(&ref);
+	for (size_t i = 0; in && i < in->n && !may && *budget > 0; i++) {
+		struct buf t;
+		(*budget)--;
+		buf_init(&t, STORE_SIEVE_BYTES_MAX);
+		if (store_sieve_get(st, in->acc[i], in->name[i], &t, NULL) == STORE_OK)
+			may = text_may_reject(st, account, &t, depth + 1, budget);
+		buf_free(&t);
+	}
+	free(in);
+	return may;
+}
+
 int deliver_sieve_may_reject(struct store *st, uint32_t account)
 {
 	struct buf text;
-	char err[SIEVE_ERROR_MAX];
-	struct sieve_ref *ref = NULL;
 	int may = 0;
 
 	/* The global script's reject counts for every account. */
 	uint32_t which[2] = { STORE_SIEVE_GLOBAL, account };
 	for (int i = 0; i < 2 && !may; i++) {
+		int budget = SIEVE_INCLUDES_MAX;
 		buf_init(&text, STORE_SIEVE_BYTES_MAX);
-		if (store_sieve_active(st, which[i], &text, NULL) == STORE_OK) {
-			const struct sieve_script *s = sieve_cache_get(buf_data(&text), buf_len(&text), err, &ref);
-			may = s && (sieve_script_requires(s, "reject") || sieve_script_requires(s, "ereject"));
-			sieve_cache_release(&ref);
-		}
+		if (store_sieve_active(st, which[i], &text, NULL) == STORE_OK)
+			may = text_may_reject(st, account, &text, 0, &budget);
 		buf_free(&text);
 	}
 	return may;

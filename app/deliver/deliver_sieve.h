@@ -135,9 +135,11 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
                         const struct deliver_sieve_dsn *dsn,
                         struct deliver_sieve_out *out);
 
-/* 1 when the account's active script can reject (requires "reject" or
- * "ereject"): RCPT answers a later recipient 452 4.5.3 so that each such
- * account comes back in a transaction of its own. */
+/* 1 when the account's active script can reject (it, or a script it
+ * includes by a constant name, RFC 6609, requires "reject" or "ereject";
+ * the global script's likewise): RCPT answers a later recipient 452
+ * 4.5.3 so that each such account comes back in a transaction of its
+ * own. */
 int deliver_sieve_may_reject(struct store *st, uint32_t account);
 
 /*

@@ -39,6 +39,8 @@
  * buffer). With push enabled, StateChange objects with "pushState" go
  * out between answers, never inside one. Pings are answered; a close is
  * echoed; a protocol error closes with its code; shutdown sends 1001.
+ * Messages under way share one memory budget (ws_mem_update): past it,
+ * 1013.
  *
  * Behind a trusted proxy (TERN_TRUSTED_PROXIES) a connection of either
  * kind holds the share of the client the proxy names for its whole life,
@@ -127,6 +129,7 @@ struct http_push {
 	struct buf resp;     /* an answer's frame going out in pieces */
 	size_t resp_off;
 	int push_on;         /* WebSocketPushEnable in effect */
+	size_t mem;          /* octets counted in ws_mem (ws_mem_update) */
 	char ip[48];         /* the client: the peer, or whom a trusted proxy names */
 };
 
@@ -649,6 +652,39 @@ static int ws_handshake(struct http_push *p, const struct http_head *h)
 	return 0;
 }
 
+/*
+ * A WebSocket message under way is held in memory whole, a frame in the
+ * connection's input and a fragmented message in the reader, up to
+ * maxSizeRequest each: without a bound, one client's 40 sockets each
+ * with a 4.9 MB message half sent held 221 MB for as long as they
+ * stayed open (an HTTP request's body goes to the spool instead). So
+ * what the sockets hold past WS_MEM_OWN each counts against one budget,
+ * TERN_MESSAGE_MEMORY, the one message bytes in memory have; a socket
+ * whose message takes it past the budget is closed with 1013 (try again
+ * later), and storage no message needs any more is given back.
+ */
+#define WS_MEM_OWN (64 * 1024)
+#define WS_CLOSE_TRY_LATER 1013
+static uint64_t ws_mem; /* all sockets' counted octets; atomic */
+
+/* Gives back what no message needs and counts what p holds now: 0, or
+ * -1 when it grew and the total is past the budget. */
+static int ws_mem_update(struct http_push *p)
+{
+	struct buf *in = &p->c->in;
+	if (buf_len(in) == 0 && in->cap > WS_MEM_OWN)
+		buf_free(in);
+	if (!p->rd.msg_op && p->rd.msg.cap)
+		buf_free(&p->rd.msg);
+	size_t now = (in->cap > WS_MEM_OWN ? in->cap - WS_MEM_OWN : 0) + p->rd.msg.cap;
+	uint64_t total = now >= p->mem
+				 ? __atomic_add_fetch(&ws_mem, now - p->mem, __ATOMIC_RELAXED)
+				 : __atomic_sub_fetch(&ws_mem, p->mem - now, __ATOMIC_RELAXED);
+	int grew = now > p->mem;
+	p->mem = now;
+	return grew && total > http_cfg->message_memory ? -1 : 0;
+}
+
 static void ws_open(struct http_push *p)
 {
 	p->state = PUSH_OPEN;
@@ -761,8 +797,20 @@ static void ws_job_done(void *arg)
 	free(j);
 }
 
-/* Reads the frames in the input until a message goes to the pool. */
+static void ws_frames(struct http_push *p);
+
+/* Reads the frames in the input until a message goes to the pool, then
+ * counts the memory the socket holds (ws_mem_update). */
 static void ws_input(struct http_push *p)
+{
+	ws_frames(p);
+	if (p->state == PUSH_OPEN && ws_mem_update(p) < 0) {
+		buf_consume(&p->c->in, buf_len(&p->c->in));
+		ws_close(p, WS_CLOSE_TRY_LATER, "ws_memory");
+	}
+}
+
+static void ws_frames(struct http_push *p)
 {
 	struct conn *c = p->c;
 
@@ -1039,6 +1087,7 @@ void http_push_free(struct http_push **pp)
 		p->job->p = NULL; /* ws_job_done frees it */
 	if (p->ws)
 		ws_reader_free(&p->rd);
+	__atomic_sub_fetch(&ws_mem, p->mem, __ATOMIC_RELAXED);
 	buf_free(&p->resp);
 	acct_leave(p);
 	if (p->calc)

@@ -23,7 +23,12 @@
  * Email/set call that follows the response (jmap_request.then).
  *
  * A submission is recorded in meta "jmapsub/ACCOUNT/ID" (JSON: identity,
- * email, thread, envelope, sendAt, the queue entry); deliveryStatus is
+ * email, thread, envelope, sendAt, the queue entry), in parts of 64 KiB
+ * (the most a meta value holds) when longer: "ID.1", "ID.2"... after it,
+ * written in one transaction, read back joined (an envelope of many
+ * recipients with parameters is longer: it was sent and not recorded).
+ * A record over SUB_PARTS parts is refused as tooLarge before anything
+ * is sent. deliveryStatus is
  * read from that queue entry while it exists (queued / yes / no with the
  * last reply), "yes" for recipients delivered locally, and "unknown" once
  * the entry is gone (the queue keeps no history). undoStatus is always
@@ -33,10 +38,12 @@
  * (jmap_typestate.c), deliveryStatus included, so a recipient the queue
  * delivered since is an update.
  *
- * An account keeps its newest SUB_MAX submissions: each new one past
- * that removes the oldest (subs_prune; RFC 8621 §7 lets a server delete
- * a submission once it is final, and tern's are final at once). A list
- * cut at SUB_MAX instead showed the oldest and hid every new one.
+ * An account keeps its newest SUB_MAX submissions, and SUB_BYTES of
+ * records: each new one past either removes the oldest (subs_prune; RFC
+ * 8621 §7 lets a server delete a submission once it is final, and
+ * tern's are final at once). A list cut at SUB_MAX instead showed the
+ * oldest and hid every new one; without the byte bound every /get read
+ * up to SUB_MAX records of SUB_PARTS parts.
  *
  * Caveats: no delayed sending, no SMTP parameters in the envelope (they
  * are refused), no Received field added.
@@ -67,6 +74,9 @@
 #include "store/store_queue.h"
 
 #define SUB_MAX 1000   /* submissions kept per account (subs_prune) */
+#define SUB_PART 65536 /* octets of a record's part: a meta value's most */
+#define SUB_PARTS 4    /* parts of a record at most (see the top) */
+#define SUB_BYTES (4 * 1024 * 1024) /* records' octets kept per account (subs_prune) */
 #define RCPT_MAX 1000  /* queue_submit's limit */
 
 /* ---- the message ---- */
@@ -130,21 +140,55 @@ struct subs {
 	struct jmap_request *r;
 	struct sub v[SUB_MAX];
 	size_t n;
+	char pend_id[32]; /* the record being joined from its parts */
+	struct buf pend;
 };
 
+/* The part name's ".N", or NULL for a record's first (or only) part. */
+static const char *part_of(const char *id)
+{
+	return strchr(id, '.');
+}
+
+/* Parses the joined record, when it is whole JSON. */
+static void sub_flush(struct subs *s)
+{
+	char err[64];
+	if (!s->pend_id[0] || s->n == SUB_MAX)
+		return;
+	struct json_value *o = json_parse(buf_data(&s->pend), buf_len(&s->pend), s->r->a, err, sizeof err);
+	if (o && o->type == JSON_OBJECT) {
+		s->v[s->n].account = s->r->account;
+		s->v[s->n].id = arena_strdup(s->r->a, s->pend_id);
+		s->v[s->n++].o = o;
+	}
+	s->pend_id[0] = '\0';
+	buf_reset(&s->pend);
+}
+
+/* Names come in order, a record's parts right after it (its id is of
+ * fixed width, so "ID.1" sorts before every later id). */
 static void sub_cb(void *arg, const char *name, const void *val, size_t len)
 {
 	struct subs *s = arg;
-	char err[64];
 	const char *id = strrchr(name, '/');
-	if (!id || s->n == SUB_MAX)
+	if (!id)
 		return;
-	struct json_value *o = json_parse(val, len, s->r->a, err, sizeof err);
-	if (!o || o->type != JSON_OBJECT)
+	id++;
+	const char *dot = part_of(id);
+	if (dot) {
+		size_t n = (size_t)(dot - id);
+		if (s->pend_id[0] && strlen(s->pend_id) == n && !memcmp(s->pend_id, id, n) &&
+		    buf_append(&s->pend, val, len) < 0)
+			s->pend_id[0] = '\0'; /* over SUB_PARTS: not one of ours */
 		return;
-	s->v[s->n].account = s->r->account;
-	s->v[s->n].id = arena_strdup(s->r->a, id + 1);
-	s->v[s->n++].o = o;
+	}
+	sub_flush(s);
+	if (strlen(id) >= sizeof s->pend_id)
+		return;
+	memcpy(s->pend_id, id, strlen(id) + 1);
+	if (buf_append(&s->pend, val, len) < 0)
+		s->pend_id[0] = '\0';
 }
 
 static int subs_load(struct jmap_request *r, struct subs *s)
@@ -152,45 +196,81 @@ static int subs_load(struct jmap_request *r, struct subs *s)
 	char prefix[48];
 	memset(s, 0, sizeof *s);
 	s->r = r;
+	buf_init(&s->pend, (size_t)SUB_PARTS * SUB_PART);
 	snprintf(prefix, sizeof prefix, "jmapsub/%u/", r->account);
-	return store_meta_list(r->st, prefix, sub_cb, s) == STORE_OK ? 0 : -1;
+	int rc = store_meta_list(r->st, prefix, sub_cb, s);
+	sub_flush(s);
+	buf_free(&s->pend);
+	return rc == STORE_OK ? 0 : -1;
 }
 
-/* The names of an account's submission records, oldest first (ids begin
- * with the time they were made in fixed-width hex). */
+/* Deletes a record and its parts: the first part's result. */
+static int sub_del(struct store *st, uint32_t account, const char *id)
+{
+	char key[64];
+	snprintf(key, sizeof key, "jmapsub/%u/%s", account, id);
+	int rc = store_meta_del(st, key);
+	for (int i = 1; i < SUB_PARTS; i++) {
+		snprintf(key, sizeof key, "jmapsub/%u/%s.%d", account, id, i);
+		if (store_meta_del(st, key) != STORE_OK)
+			break;
+	}
+	return rc;
+}
+
+/* An account's submission records, oldest first (ids begin with the
+ * time they were made in fixed-width hex), with their sizes. */
 struct sub_names {
 	struct arena *a;
-	size_t n;        /* names seen */
-	const char **v;  /* the first `want` of them */
-	size_t want, got;
+	size_t n, cap;
+	const char **v;  /* ids */
+	size_t *bytes;   /* each one's, its parts included */
+	size_t total;
 };
 
 static void sub_name_cb(void *arg, const char *name, const void *val, size_t len)
 {
 	struct sub_names *s = arg;
+	const char *id = strrchr(name, '/');
 	(void)val;
-	(void)len;
-	s->n++;
-	if (s->got < s->want)
-		s->v[s->got++] = arena_strdup(s->a, name);
+	if (!id)
+		return;
+	s->total += len;
+	if (part_of(id)) {
+		if (s->n)
+			s->bytes[s->n - 1] += len;
+		return;
+	}
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 64;
+		const char **v = arena_alloc(s->a, cap * sizeof *v);
+		size_t *b = arena_alloc(s->a, cap * sizeof *b);
+		if (s->n) {
+			memcpy(v, s->v, s->n * sizeof *v);
+			memcpy(b, s->bytes, s->n * sizeof *b);
+		}
+		s->v = v;
+		s->bytes = b;
+		s->cap = cap;
+	}
+	s->v[s->n] = arena_strdup(s->a, id + 1);
+	s->bytes[s->n++] = len;
 }
 
-/* Deletes the oldest records past SUB_MAX: one after each new
- * submission, unless an older store holds more. */
+/* Deletes the oldest records past SUB_MAX of them or SUB_BYTES in all:
+ * what every /get, /query and /changes reads and parses stays bounded.
+ * The newest always stays (SUB_PARTS parts are less than SUB_BYTES). */
 static void subs_prune(struct jmap_request *r)
 {
 	char prefix[48];
 	struct sub_names s = {.a = r->a};
 	snprintf(prefix, sizeof prefix, "jmapsub/%u/", r->account);
-	if (store_meta_list(r->st, prefix, sub_name_cb, &s) != STORE_OK || s.n <= SUB_MAX)
-		return;
-	s.want = s.n - SUB_MAX;
-	s.v = arena_zalloc(r->a, s.want * sizeof *s.v);
-	s.n = 0;
 	if (store_meta_list(r->st, prefix, sub_name_cb, &s) != STORE_OK)
 		return;
-	for (size_t i = 0; i < s.got; i++)
-		store_meta_del(r->st, s.v[i]);
+	for (size_t i = 0; i + 1 < s.n && (s.n - i > SUB_MAX || s.total > SUB_BYTES); i++) {
+		sub_del(r->st, r->account, s.v[i]);
+		s.total -= s.bytes[i];
+	}
 }
 
 static const char *rec_str(const struct sub *x, const char *k)
@@ -212,14 +292,18 @@ static void w_delivery(struct jw *w, struct store *st, const struct sub *x)
 	char *done = NULL;
 	size_t dlen = 0;
 	if (!have && q && q->type == JSON_NUMBER && q->integer > 0) {
-		char key[64];
-		done = malloc(65537);
-		snprintf(key, sizeof key, "qdone/%08x/%016llx", x->account,
-			 (unsigned long long)q->integer);
-		if (!done || store_meta_get(st, key, done, 65536, &dlen) != STORE_OK)
-			dlen = 0;
-		if (done)
-			done[dlen] = '\0';
+		/* Its parts in order, while they are there (store_queue.h). */
+		done = xmalloc((size_t)STORE_QDONE_PARTS * STORE_QDONE_PART + 1);
+		for (int i = 0; i < STORE_QDONE_PARTS; i++) {
+			char key[64];
+			size_t n;
+			snprintf(key, sizeof key, i ? "qdone/%08x/%016llx.%d" : "qdone/%08x/%016llx",
+				 x->account, (unsigned long long)q->integer, i);
+			if (store_meta_get(st, key, done + dlen, STORE_QDONE_PART, &n) != STORE_OK)
+				break;
+			dlen += n;
+		}
+		done[dlen] = '\0';
 	}
 
 	jw_obj_begin(w);
@@ -786,6 +870,86 @@ static int author_check(struct jmap_request *r, const struct msg *m, struct smtp
 					  au->field));
 }
 
+/* What a submission's record holds (see the top). */
+struct rec_in {
+	struct store *st;
+	const char *identity, *email, *mail_from;
+	uint32_t thread;
+	const struct json_value *mparams;
+	const struct rcpts *rc;
+};
+
+/* The record's JSON into b: 0, or -1 when it is over b's maximum. */
+static int rec_write(struct buf *b, const struct rec_in *in, int64_t at, uint64_t queue_id)
+{
+	struct jw rw;
+	jw_init(&rw, b);
+	jw_obj_begin(&rw);
+	jw_kstr(&rw, "identityId", in->identity);
+	jw_kstr(&rw, "emailId", in->email);
+	jw_key(&rw, "threadId");
+	jmap_w_id(&rw, 'T', in->thread);
+	jw_key(&rw, "envelope");
+	jw_obj_begin(&rw);
+	jw_key(&rw, "mailFrom");
+	jw_obj_begin(&rw);
+	jw_kstr(&rw, "email", in->mail_from);
+	jw_key(&rw, "parameters");
+	if (in->mparams && in->mparams->type == JSON_OBJECT)
+		jw_value(&rw, in->mparams);
+	else
+		jw_null(&rw);
+	jw_obj_end(&rw);
+	jw_key(&rw, "rcptTo");
+	jw_arr_begin(&rw);
+	for (size_t i = 0; i < in->rc->n; i++) {
+		jw_obj_begin(&rw);
+		jw_kstr(&rw, "email", in->rc->v[i]);
+		jw_key(&rw, "parameters");
+		if (in->rc->params[i])
+			jw_value(&rw, in->rc->params[i]);
+		else
+			jw_null(&rw);
+		jw_obj_end(&rw);
+	}
+	jw_arr_end(&rw);
+	jw_obj_end(&rw);
+	jw_key(&rw, "sendAt");
+	jmap_w_utcdate(&rw, at);
+	jw_kuint(&rw, "queueId", queue_id);
+	jw_key(&rw, "remote");
+	jw_arr_begin(&rw);
+	for (size_t i = 0; i < in->rc->n; i++) {
+		uint32_t ids[4];
+		size_t n = 0;
+		if (store_resolve_rcpt(in->st, in->rc->v[i], ids, 4, &n) != STORE_RCPT_OK || !n)
+			jw_str(&rw, in->rc->v[i]);
+	}
+	jw_arr_end(&rw);
+	jw_obj_end(&rw);
+	return jw_failed(&rw) ? -1 : 0;
+}
+
+/* Stores the record b in its parts, all or none. */
+static int rec_put(struct store *st, uint32_t account, const char *id, const struct buf *b)
+{
+	struct store_meta_item it[SUB_PARTS];
+	char names[SUB_PARTS][64];
+	size_t n = 0;
+	for (size_t off = 0; off < buf_len(b) || n == 0; off += SUB_PART) {
+		if (n == SUB_PARTS)
+			return STORE_EINVAL;
+		if (n)
+			snprintf(names[n], sizeof names[n], "jmapsub/%u/%s.%zu", account, id, n);
+		else
+			snprintf(names[n], sizeof names[n], "jmapsub/%u/%s", account, id);
+		size_t len = buf_len(b) - off < SUB_PART ? buf_len(b) - off : SUB_PART;
+		it[n] = (struct store_meta_item){names[n], buf_data(b) + off, len};
+		n++;
+	}
+	return store_meta_put_all(st, it, n);
+}
+
 /* Sends one creation; its record's id into *id_r. */
 static int create_one(struct jmap_call *c, const struct json_value *o, const char **id_r,
 		      const char **email_id_r, const struct json_value **rec_r,
@@ -900,11 +1064,29 @@ static int create_one(struct jmap_call *c, const struct json_value *o, const cha
 	/* The bytes that go out: without Bcc, signed by jmap_send. */
 	struct str body = without_bcc(a, m.data, m.len);
 	free(m.data);
+	/* The record is measured before anything is sent: one the store
+	 * cannot keep would be a message sent and then not to be found. A
+	 * queue id of 20 digits and any UTCDate are the longest the real
+	 * ones can be. */
+	uint32_t tid = 0;
+	store_emails_get(r->st, r->account, &enum_, 1, thread_cb, &tid);
+	struct rec_in ri = {.st = r->st, .identity = iid, .email = *email_id_r, .thread = tid,
+			    .mail_from = mail_from, .mparams = mparams, .rc = rc};
+	struct buf rec;
+	buf_init(&rec, (size_t)SUB_PARTS * SUB_PART);
+	if (rec_write(&rec, &ri, (int64_t)time(NULL), UINT64_MAX) < 0) {
+		buf_free(&rec);
+		return jmap_set_fail(e, "tooLarge", NULL,
+			    arena_printf(a, "the submission's record (its envelope, with every "
+					    "parameter) is over %d KiB", SUB_PARTS * SUB_PART / 1024));
+	}
 	const char *at = strrchr(au.from[0], '@');
 	struct jmap_outgoing q = {.mail_from = mail_from, .rcpts = rc->v, .nrcpts = rc->n,
 				  .notify = rc->notify, .orcpt = rc->orcpt, .envid = envid,
 				  .msg = body, .sign_domain = at ? at + 1 : NULL, .flags = qflags};
 	int sent = jmap_send(r, &q);
+	if (sent != JMAP_SEND_OK)
+		buf_free(&rec);
 	if (sent == JMAP_SEND_RATE)
 		return jmap_set_fail(e, "forbiddenToSend", NULL,
 			    "the account's hourly sending limit is reached; try again later");
@@ -912,65 +1094,16 @@ static int create_one(struct jmap_call *c, const struct json_value *o, const cha
 		return jmap_set_fail(e, sent == JMAP_SEND_REFUSED ? "invalidRecipients" : "serverFail", NULL,
 			    "the queue refused the message");
 	int signed_ = q.signed_;
-	/* The record. */
+	/* The record, as measured before (the same length or shorter). */
 	uint8_t rnd[2];
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	randombytes_buf(rnd, sizeof rnd);
 	uint64_t ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 	const char *id = arena_printf(a, "S%012llx%02x%02x", (unsigned long long)ms, rnd[0], rnd[1]);
-	uint32_t tid = 0;
-	store_emails_get(r->st, r->account, &enum_, 1, thread_cb, &tid);
-	struct buf rec;
-	struct jw rw;
-	buf_init(&rec, 1024 * 1024);
-	jw_init(&rw, &rec);
-	jw_obj_begin(&rw);
-	jw_kstr(&rw, "identityId", iid);
-	jw_kstr(&rw, "emailId", *email_id_r);
-	jw_key(&rw, "threadId");
-	jmap_w_id(&rw, 'T', tid);
-	jw_key(&rw, "envelope");
-	jw_obj_begin(&rw);
-	jw_key(&rw, "mailFrom");
-	jw_obj_begin(&rw);
-	jw_kstr(&rw, "email", mail_from);
-	jw_key(&rw, "parameters");
-	if (mparams && mparams->type == JSON_OBJECT)
-		jw_value(&rw, mparams);
-	else
-		jw_null(&rw);
-	jw_obj_end(&rw);
-	jw_key(&rw, "rcptTo");
-	jw_arr_begin(&rw);
-	for (size_t i = 0; i < rc->n; i++) {
-		jw_obj_begin(&rw);
-		jw_kstr(&rw, "email", rc->v[i]);
-		jw_key(&rw, "parameters");
-		if (rc->params[i])
-			jw_value(&rw, rc->params[i]);
-		else
-			jw_null(&rw);
-		jw_obj_end(&rw);
-	}
-	jw_arr_end(&rw);
-	jw_obj_end(&rw);
-	jw_key(&rw, "sendAt");
-	jmap_w_utcdate(&rw, q.at);
-	jw_kuint(&rw, "queueId", q.queue_id);
-	jw_key(&rw, "remote");
-	jw_arr_begin(&rw);
-	for (size_t i = 0; i < rc->n; i++) {
-		uint32_t ids[4];
-		size_t n = 0;
-		if (store_resolve_rcpt(r->st, rc->v[i], ids, 4, &n) != STORE_RCPT_OK || !n)
-			jw_str(&rw, rc->v[i]);
-	}
-	jw_arr_end(&rw);
-	jw_obj_end(&rw);
-	char key[64];
-	snprintf(key, sizeof key, "jmapsub/%u/%s", r->account, id);
-	int src = jw_failed(&rw) ? STORE_EINVAL : store_meta_put(r->st, key, buf_data(&rec), buf_len(&rec), 0);
+	buf_reset(&rec);
+	int src = rec_write(&rec, &ri, q.at, q.queue_id) < 0 ? STORE_EINVAL
+							       : rec_put(r->st, r->account, id, &rec);
 	char perr[64];
 	*rec_r = src == STORE_OK ? json_parse(buf_data(&rec), buf_len(&rec), a, perr, sizeof perr) : NULL;
 	buf_free(&rec);
@@ -1134,13 +1267,10 @@ void jmap_submission_set(struct jmap_call *c)
 		jmap_w_set_err(&badw[1], id ? id : o->key, &e);
 	}
 	for (const struct json_value *o = de ? de->first : NULL; o; o = o->next) {
-		char key[64];
 		const char *id = jmap_id_ref(c->r, o->str);
 		int rc = STORE_ENOTFOUND;
-		if (id && !strchr(id, '/')) {
-			snprintf(key, sizeof key, "jmapsub/%u/%s", c->r->account, id);
-			rc = store_meta_del(c->r->st, key);
-		}
+		if (id && !strchr(id, '/') && !part_of(id) && strlen(id) < 32)
+			rc = sub_del(c->r->st, c->r->account, id);
 		if (rc == STORE_OK) {
 			jw_str(&okw[2], id);
 			/* Its email, from the records read before (s). */

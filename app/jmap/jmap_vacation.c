@@ -27,10 +27,29 @@
  * such an entity back (a script written elsewhere with :mime too): the
  * first text/plain and text/html leaves, decoded.
  *
- * Caveats: no plain text is made from an HTML-only reply; activating
- * the vacation script makes it the account's one active script, as the
- * portal's form does, so a filter script active before stops running
- * until it is activated again.
+ * The user's own filters keep running while the reply is on: when
+ * isEnabled turns true with another script active, the vacation script
+ * includes that script (RFC 6609, :personal :optional) before its
+ * vacation command, and is made the active one; turning the reply off
+ * makes the included script active again (none when it has gone). The
+ * filters run first and unchanged: what they do to a message happens as
+ * before, and a filter that ends with "stop" ends there, without the
+ * reply (the order Nextcloud's form writes; the other one would answer
+ * senders a filter discards or rejects). A reject needs that stop: Sieve
+ * takes no vacation beside a reject (sieve_run.c fails the run, and the
+ * message is kept). Delivery looks into the included script for reject
+ * (deliver_sieve_may_reject). Which script is included is read back
+ * from the vacation script itself: there is no second record.
+ *
+ *   require ["vacation", "include"];
+ *   include :personal :optional "FILTERS";
+ *   vacation ...;
+ *
+ * Caveats: no plain text is made from an HTML-only reply; the include
+ * names the script, so one renamed while the reply is on is no longer
+ * run (:optional: the reply still is) until the reply is saved again.
+ * The portal's form (web/src/portal.jsx) writes the plain form and
+ * activates it in the filters' place.
  */
 #include <stdio.h>
 #include <string.h>
@@ -52,6 +71,7 @@
 struct vac {
 	int enabled;
 	const char *from, *to, *subject, *text, *html; /* NULL = null; dates "…Z" */
+	const char *filters; /* the script included before the reply, or NULL */
 };
 
 #define VAC_BOUNDARY "=_tern_vacation" /* '=' and '_': never in base64 */
@@ -82,7 +102,7 @@ static void vac_parse(struct arena *a, const char *text, size_t len, struct vac 
 {
 	struct sv_lexer lx;
 	struct sv_token t, prev[3];
-	int in_vacation = 0, have = 0, mime = 0;
+	int in_vacation = 0, in_include = 0, have = 0, mime = 0;
 
 	memset(prev, 0, sizeof prev);
 	sv_lex_init(&lx, text, len, a);
@@ -90,6 +110,13 @@ static void vac_parse(struct arena *a, const char *text, size_t len, struct vac 
 		if (t.type == TK_IDENT && str_eq_ci_c(t.text, "vacation")) {
 			in_vacation = 1;
 			have = 1;
+		} else if (t.type == TK_IDENT && str_eq_ci_c(t.text, "include")) {
+			in_include = 1;
+		} else if (in_include && t.type != TK_TAG) {
+			/* include [:personal] [:optional] "NAME"; (see the top) */
+			if (t.type == TK_STRING && !v->filters)
+				v->filters = arena_strndup(a, t.text.p, t.text.len);
+			in_include = 0;
 		} else if (in_vacation && t.type == TK_TAG && str_eq_ci_c(t.text, "subject")) {
 			sv_lex_next(&lx, &t);
 			if (t.type == TK_STRING)
@@ -304,11 +331,23 @@ static int vac_write(struct jmap_call *c, const struct vac *v)
 	struct buf b;
 	const char *from = v->from ? bound_of(c->r->a, v->from) : NULL;
 	const char *to = v->to ? bound_of(c->r->a, v->to) : NULL;
-	char err[SIEVE_ERROR_MAX];
+	char err[SIEVE_ERROR_MAX], active[STORE_SIEVE_NAME_MAX + 1];
+	struct store *st = c->r->st;
+	uint32_t acc = c->r->account;
 
+	/* The filters to keep running (see the top): the script active
+	 * now, or, when the reply is on already, the one it includes. */
+	int have = store_sieve_active(st, acc, NULL, active) == STORE_OK;
+	int on = have && !strcmp(active, VAC_NAME);
+	const char *filters = !v->enabled ? NULL : on ? v->filters : have ? active : NULL;
 	buf_init(&b, STORE_SIEVE_BYTES_MAX);
-	buf_append_c(&b, from || to ? "require [\"vacation\", \"date\", \"relational\"];\n"
-				    : "require [\"vacation\"];\n");
+	buf_printf(&b, "require [\"vacation\"%s%s];\n", filters ? ", \"include\"" : "",
+		   from || to ? ", \"date\", \"relational\"" : "");
+	if (filters) {
+		buf_append_c(&b, "include :personal :optional ");
+		sieve_quote(&b, filters, strlen(filters));
+		buf_append_c(&b, ";\n");
+	}
 	if (from || to) {
 		buf_append_c(&b, "if allof (");
 		if (from)
@@ -341,20 +380,20 @@ static int vac_write(struct jmap_call *c, const struct vac *v)
 	 * for its size (a string of SIEVE_STRING_MAX octets at most):
 	 * STORE_EINVAL then, which the caller tells as tooLarge. */
 	struct sieve_script *sc = sieve_compile(buf_data(&b), buf_len(&b), err);
-	int rc = sc ? store_sieve_put(c->r->st, c->r->account, VAC_NAME, buf_data(&b), buf_len(&b),
-				      (int64_t)time(NULL))
+	int rc = sc ? store_sieve_put(st, acc, VAC_NAME, buf_data(&b), buf_len(&b), (int64_t)time(NULL))
 		    : STORE_EINVAL;
 	sieve_script_free(&sc);
 	buf_free(&b);
 	if (rc != STORE_OK)
 		return rc;
 	if (v->enabled)
-		return store_sieve_activate(c->r->st, c->r->account, VAC_NAME);
-	char active[STORE_SIEVE_NAME_MAX + 1];
-	if (store_sieve_active(c->r->st, c->r->account, NULL, active) == STORE_OK &&
-	    !strcmp(active, VAC_NAME))
-		return store_sieve_activate(c->r->st, c->r->account, NULL);
-	return STORE_OK;
+		return store_sieve_activate(st, acc, VAC_NAME);
+	if (!on)
+		return STORE_OK;
+	/* Off: the filters it included are active again, as before. */
+	if (v->filters && store_sieve_activate(st, acc, v->filters) == STORE_OK)
+		return STORE_OK;
+	return store_sieve_activate(st, acc, NULL);
 }
 
 static void set_err(struct jw *w, const char *key, const char *type, const char *prop,

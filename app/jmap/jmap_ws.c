@@ -12,7 +12,8 @@
  * - "WebSocketPushEnable" (dataTypes: null or type names; pushState) and
  *   "WebSocketPushDisable": handed back to the transport.
  * Anything else, or a message that is not JSON, is a RequestError
- * (notRequest, notJSON).
+ * (notRequest, notJSON); so is a Request whose id is no String, and a
+ * WebSocketPushEnable whose members are not of their types.
  */
 #include <stdio.h>
 #include <string.h>
@@ -80,6 +81,21 @@ static struct json_value *strip(struct json_value *req, struct arena *a)
 	return copy;
 }
 
+/* A WebSocketPushEnable's members are of their types (RFC 8887
+ * §4.3.5.2): dataTypes null or String[], pushState a String (null taken
+ * as absent, as some clients send it). Another was taken for "every
+ * type", unanswered, where the client meant something else. */
+static int push_enable_ok(const struct json_value *dt, const struct json_value *ps)
+{
+	if (dt && dt->type != JSON_NULL && dt->type != JSON_ARRAY)
+		return 0;
+	for (const struct json_value *e = dt && dt->type == JSON_ARRAY ? dt->first : NULL; e;
+	     e = e->next)
+		if (e->type != JSON_STRING)
+			return 0;
+	return !ps || ps->type == JSON_NULL || ps->type == JSON_STRING;
+}
+
 void jmap_ws_message(struct store *st, const struct jmap_who *who, const char *client_ip,
 		     const char *text, size_t len, int busy, struct arena *a, struct buf *out,
 		     struct jmap_ws_verdict *v)
@@ -111,6 +127,12 @@ void jmap_ws_message(struct store *st, const struct jmap_who *who, const char *c
 			return;
 		}
 		const struct json_value *dt = json_get(msg, "dataTypes"), *ps = json_get(msg, "pushState");
+		if (!push_enable_ok(dt, ps)) {
+			request_error(out, "notRequest", NULL, NULL,
+				      "dataTypes is null or a list of type names, pushState a String "
+				      "(RFC 8887 section 4.3.5.2)");
+			return;
+		}
 		v->kind = JMAP_WS_PUSH_ENABLE;
 		v->types = JMAP_TYPES_ALL;
 		if (dt && dt->type == JSON_ARRAY) {
@@ -139,10 +161,11 @@ void jmap_ws_message(struct store *st, const struct jmap_who *who, const char *c
 	}
 	const struct json_value *idv = msg->type == JSON_OBJECT ? json_get(msg, "id") : NULL;
 	const char *id = idv && idv->type == JSON_STRING ? idv->str : NULL;
-	if (strcmp(type, "Request") != 0) {
+	if (strcmp(type, "Request") != 0 || (idv && !id)) {
 		request_error(out, "notRequest", NULL, id,
-			      "the message is not a Request, WebSocketPushEnable or "
-			      "WebSocketPushDisable object (RFC 8887 section 4.3)");
+			      idv && !id ? "a Request's id is a String (RFC 8887 section 4.3.2)"
+					 : "the message is not a Request, WebSocketPushEnable or "
+					   "WebSocketPushDisable object (RFC 8887 section 4.3)");
 		return;
 	}
 	if (busy) {

@@ -226,27 +226,25 @@ static int entry_finished(const struct store_queue_entry *e)
 /*
  * A finished entry an account submitted leaves its recipients' outcome
  * in meta "qdone/ACCOUNT/ID" (SCHEMA.md): JMAP's deliveryStatus reads it
- * once the entry is gone. The oldest go past QDONE_KEEP per account.
+ * once the entry is gone. Over 64 KiB (a meta value's most: a thousand
+ * recipients) it goes on in "ID.1".."ID.3", which sort right after it
+ * (ids are of fixed width). The oldest go past QDONE_KEEP per account.
  */
 #define QDONE_KEEP 1000
 
 static int qdone_put(struct store *st, MDB_txn *txn, const struct store_queue_entry *e)
 {
 	char key[64], prefix[32];
-	size_t len = 1;
+	size_t len = 0;
 	int rc;
 
 	snprintf(prefix, sizeof prefix, "qdone/%08x/", e->account);
 	snprintf(key, sizeof key, "%s%016llx", prefix, (unsigned long long)e->id);
 	for (size_t i = 0; i < e->nrcpts; i++)
 		len += 4 + strlen(e->rcpts[i].addr) + strlen(e->rcpts[i].status);
-	if (len > 65536)
+	if (len > (size_t)STORE_QDONE_PARTS * STORE_QDONE_PART)
 		return 0; /* too many to keep: deliveryStatus says unknown */
-	MDB_val k = {strlen(key), key}, v = {len, NULL};
-	if ((rc = mdb_put(txn, st->db[DB_META], &k, &v, MDB_RESERVE)) != 0)
-		return rc;
-	uint8_t *p = v.mv_data;
-	*p++ = REC_V1;
+	uint8_t *val = xmalloc(len + 1), *p = val;
 	/* One line per recipient: state digit, address, tab, last reply. */
 	for (size_t i = 0; i < e->nrcpts; i++) {
 		size_t a = strlen(e->rcpts[i].addr), s = strlen(e->rcpts[i].status);
@@ -258,9 +256,25 @@ static int qdone_put(struct store *st, MDB_txn *txn, const struct store_queue_en
 		p += s;
 		*p++ = '\n';
 	}
-	/* Bounded: count this account's, drop the oldest (ids grow). */
+	rc = 0;
+	for (size_t off = 0, n = 0; (off < len || n == 0) && rc == 0; off += STORE_QDONE_PART, n++) {
+		char pk[72];
+		int kl = n ? snprintf(pk, sizeof pk, "%s.%zu", key, n) : snprintf(pk, sizeof pk, "%s", key);
+		/* Each part a meta value: its version octet, then the text. */
+		size_t pl = len - off < STORE_QDONE_PART ? len - off : STORE_QDONE_PART;
+		MDB_val k = {(size_t)kl, pk}, v = {pl + 1, NULL};
+		if ((rc = mdb_put(txn, st->db[DB_META], &k, &v, MDB_RESERVE)) == 0) {
+			*(uint8_t *)v.mv_data = REC_V1;
+			memcpy((uint8_t *)v.mv_data + 1, val + off, pl);
+		}
+	}
+	free(val);
+	if (rc != 0)
+		return rc;
+	/* Bounded: count this account's, drop the oldest (ids grow) with its
+	 * parts. */
 	MDB_cursor *cur;
-	size_t plen = strlen(prefix), n = 0;
+	size_t plen = strlen(prefix), n = 0, klen = strlen(key);
 	if ((rc = mdb_cursor_open(txn, st->db[DB_META], &cur)) != 0)
 		return rc;
 	MDB_val ck = {plen, prefix}, cv;
@@ -268,14 +282,24 @@ static int qdone_put(struct store *st, MDB_txn *txn, const struct store_queue_en
 	     rc = mdb_cursor_get(cur, &ck, &cv, MDB_NEXT)) {
 		if (ck.mv_size < plen || memcmp(ck.mv_data, prefix, plen))
 			break;
-		n++;
+		n += ck.mv_size == klen; /* not a part */
 	}
 	rc = 0;
 	if (n > QDONE_KEEP) {
 		ck = (MDB_val){plen, prefix};
-		if (mdb_cursor_get(cur, &ck, &cv, MDB_SET_RANGE) == 0 && ck.mv_size >= plen &&
-		    !memcmp(ck.mv_data, prefix, plen))
+		char first[72];
+		if (mdb_cursor_get(cur, &ck, &cv, MDB_SET_RANGE) == 0 && ck.mv_size == klen &&
+		    !memcmp(ck.mv_data, prefix, plen)) {
+			memcpy(first, ck.mv_data, klen);
 			rc = mdb_cursor_del(cur, 0);
+			while (rc == 0) {
+				ck = (MDB_val){klen, first};
+				if (mdb_cursor_get(cur, &ck, &cv, MDB_SET_RANGE) != 0 || ck.mv_size <= klen ||
+				    memcmp(ck.mv_data, first, klen) || ((char *)ck.mv_data)[klen] != '.')
+					break;
+				rc = mdb_cursor_del(cur, 0);
+			}
+		}
 	}
 	mdb_cursor_close(cur);
 	return rc;

@@ -30,6 +30,13 @@
 
 struct store;
 
+/* A finished entry's outcome, meta "qdone/ACCOUNT/ID" (store_queue.c):
+ * parts of STORE_QDONE_PART octets, "ID" then "ID.1".., at most
+ * STORE_QDONE_PARTS; lines "<state digit><address>\t<last reply>\n"
+ * after a version octet. */
+#define STORE_QDONE_PART 65536
+#define STORE_QDONE_PARTS 4
+
 /* Recipient states. */
 #define SQ_PENDING 0 /* not yet delivered: will be tried again */
 #define SQ_SENT 1    /* a remote (or the local store) accepted it */

@@ -1197,3 +1197,108 @@ def test_jmap_address_sorts_fold_case():
         # i;unicode-casemap).
         _, q = j.one("Email/query", {"sort": [{"property": prop, "collation": "i;ascii-casemap"}]})
         assert [ids.index(i) for i in q["ids"]] == [3, 2, 0, 1], (prop, q)
+
+
+MAX = ("max@example.test", "max-password-1")
+MAX_RULES = ('require ["fileinto", "mailbox"];\n'
+             'if header :contains "subject" "[list]" { fileinto :create "Lists"; }\n')
+
+
+def test_jmap_vacation_keeps_filters():
+    """Turning the vacation response on keeps the user's own filters
+    running, and turning it off gives them back as they were: the
+    vacation script includes the script that was active (RFC 6609) and
+    is made the active one; off, that script is active again. Before,
+    VacationResponse/set activated the vacation script in the filters'
+    place, so a list's mail landed in the Inbox for as long as the user
+    was away, and stayed there after: nothing turned the filters back
+    on."""
+    s, j = hal(MAX)
+    va = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:vacationresponse"]
+    s.cli("sieve", "put", MAX[0], "rules", input=MAX_RULES)
+    s.cli("sieve", "activate", MAX[0], "rules")
+
+    def lists():
+        try:
+            return len(s.messages(MAX[0], "Lists"))
+        except AssertionError:  # tern fetch: no such mailbox (yet)
+            return 0
+
+    def send(n):
+        """Delivers list message n; the number in Lists once it is filed
+        (or in the Inbox)."""
+        before = lists() + len(s.messages(MAX[0]))
+        with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+            c.sendmail("joe@remote.test", [MAX[0]],
+                       "From: ann@remote.test\r\nTo: %s\r\nSubject: [list] n%d\r\n"
+                       "Message-ID: <list%d@remote.test>\r\n\r\nq\r\n" % (MAX[0], n, n))
+        deadline = time.time() + 10
+        while lists() + len(s.messages(MAX[0])) == before and time.time() < deadline:
+            time.sleep(0.05)
+        return lists()
+
+    _, st = j.one("VacationResponse/set", {"update": {"singleton": {
+        "isEnabled": True, "subject": "Away", "textBody": "Back Monday."}}}, using=va)
+    assert st["updated"] == {"singleton": None}, st
+    _, v = j.one("VacationResponse/get", {}, using=va)
+    assert v["list"][0]["isEnabled"] is True and v["list"][0]["textBody"] == "Back Monday.", v
+    assert s.cli("sieve", "list", MAX[0]).stdout == b"rules\nvacation ACTIVE\n"
+    # The filter files the message, and the away reply goes out.
+    sent = s.log_text().count("event=vacation_sent")
+    assert send(1) == 1, s.messages(MAX[0])
+    deadline = time.time() + 10
+    while s.log_text().count("event=vacation_sent") == sent and time.time() < deadline:
+        time.sleep(0.05)
+    assert s.log_text().count("event=vacation_sent") == sent + 1, s.log_text()[-2000:]
+    # Saving it again while on keeps the filters included.
+    _, st = j.one("VacationResponse/set", {"update": {"singleton": {"subject": "Still away"}}},
+                  using=va)
+    assert st["updated"] == {"singleton": None}, st
+    assert send(2) == 2, s.messages(MAX[0])
+    # Off: the filters are the active script again.
+    _, st = j.one("VacationResponse/set", {"update": {"singleton": {"isEnabled": False}}}, using=va)
+    assert st["updated"] == {"singleton": None}, st
+    assert s.cli("sieve", "list", MAX[0]).stdout == b"rules ACTIVE\nvacation\n"
+    _, v = j.one("VacationResponse/get", {}, using=va)
+    assert v["list"][0]["isEnabled"] is False and v["list"][0]["subject"] == "Still away", v
+    assert send(3) == 3, s.messages(MAX[0])
+    # On again with no script active: the vacation script alone, and off
+    # again nothing is active.
+    s.cli("sieve", "deactivate", MAX[0])
+    j.one("VacationResponse/set", {"update": {"singleton": {"isEnabled": True}}}, using=va)
+    assert s.cli("sieve", "list", MAX[0]).stdout == b"rules\nvacation ACTIVE\n"
+    j.one("VacationResponse/set", {"update": {"singleton": {"isEnabled": False}}}, using=va)
+    assert s.cli("sieve", "list", MAX[0]).stdout == b"rules\nvacation\n"
+
+
+NED = ("ned@example.test", "ned-password-1")
+
+
+def test_jmap_vacation_filters_may_reject():
+    """A filter that rejects still gets its own SMTP transaction while the
+    vacation response includes it: RCPT answers it 452 4.5.3 beside
+    another account's recipient (RFC 5429 §2.1: the refusal is a reply of
+    its own), and alone the reject is the answer to DATA. Only the active
+    script's own require was looked at, and the vacation script's has no
+    "reject": the recipient was taken with the other, and the reject
+    skipped (the message kept)."""
+    s, j = hal(NED)
+    va = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:vacationresponse"]
+    s.cli("sieve", "put", NED[0], "rules", input='require ["reject"];\n'
+          'if header :contains "subject" "[spam]" { reject "No spam, thanks."; stop; }\n')
+    s.cli("sieve", "activate", NED[0], "rules")
+    _, st = j.one("VacationResponse/set", {"update": {"singleton": {
+        "isEnabled": True, "textBody": "Away."}}}, using=va)
+    assert st["updated"] == {"singleton": None}, st
+    with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+        c.ehlo("client.remote.test")
+        assert c.mail("joe@remote.test")[0] == 250
+        assert c.rcpt(EVE[0])[0] == 250
+        code, msg = c.rcpt(NED[0])
+        assert code == 452 and b"4.5.3" in msg, (code, msg)
+        c.rset()
+        assert c.mail("joe@remote.test")[0] == 250
+        assert c.rcpt(NED[0])[0] == 250
+        code, msg = c.data(b"From: joe@remote.test\r\nTo: ned@example.test\r\n"
+                           b"Subject: [spam] x\r\n\r\nbuy\r\n")
+        assert code == 550 and b"No spam, thanks." in msg, (code, msg)

@@ -920,3 +920,81 @@ def test_websocket_npm_client():
     assert sc["changed"][j.account]["Email"] == r["methodResponses"][0][1]["newState"], out
     assert sc["pushState"] == sc["changed"][j.account]["Email"], out
     assert out["closeCode"] == 1000, out
+
+
+def test_websocket_malformed_messages():
+    """A Request whose id is no String, and a WebSocketPushEnable whose
+    dataTypes is neither null nor a list of type names (or whose
+    pushState is no String), are not the objects RFC 8887 §4.3 defines:
+    a RequestError notRequest answers each (§4.3.4). The Request ran and
+    its Response came back without the requestId the client would match
+    it by, and the enable took every type (no answer at all)."""
+    s = srv()
+    w = WebSocket(s, CAL)
+    echo = [["Core/echo", {"a": 1}, "c"]]
+    for bad in (5, True, ["r"], {"x": 1}):
+        w.send_json(dict(ws_request(echo), id=bad))
+        r = w.recv_json()
+        assert r["@type"] == "RequestError" and r["type"] == \
+            "urn:ietf:params:jmap:error:notRequest" and "requestId" not in r, (bad, r)
+    for bad in ({"dataTypes": "Email"}, {"dataTypes": [5]}, {"dataTypes": {"Email": True}},
+                {"dataTypes": None, "pushState": 7}):
+        w.send_json(dict(bad, **{"@type": "WebSocketPushEnable"}))
+        r = w.recv_json()
+        assert r["@type"] == "RequestError" and r["type"] == \
+            "urn:ietf:params:jmap:error:notRequest", (bad, r)
+    # What is well formed still goes through: an id, an enable.
+    w.send_json(ws_request(echo, "ok"))
+    r = w.recv_json()
+    assert r["@type"] == "Response" and r["requestId"] == "ok", r
+    w.send_json({"@type": "WebSocketPushEnable", "dataTypes": ["Email"]})
+    w.send_json(ws_request(echo, "ok2"))
+    assert w.recv_json()["requestId"] == "ok2"
+    w.sock.close()
+
+
+def test_websocket_messages_under_way_share_the_memory_budget():
+    """A WebSocket message under way is held in memory whole (a frame
+    waits in the input, fragments in the reader) up to maxSizeRequest,
+    5 MB: on 685ac539 nothing else bounded it, and one client's 40
+    sockets, each with a 4.9 MB message half sent and left there, held
+    221 MB of the server's memory for as long as they stayed open. Now
+    the messages under way count against TERN_MESSAGE_MEMORY together
+    (16 MB here), and a socket whose message would pass it is closed
+    with 1013 (try again later); what they held is given back, and a
+    whole 4.9 MB message is answered afterwards."""
+    s = Server(accounts=[ANN], http=True, env={"TERN_MESSAGE_MEMORY": "16M"})
+    try:
+        n = 4_900_000
+        head = bytes([0x81, 0xFF]) + n.to_bytes(8, "big") + b"\0\0\0\0"  # mask 0
+        socks = []
+        for _ in range(10):
+            w = WebSocket(s, ANN)
+            assert w.status == 101, w.status
+            try:
+                w.sock.sendall(head + b" " * (n // 2))
+            except OSError:
+                pass  # closed over the budget while it was sending
+            socks.append(w)
+        codes = []
+        for w in socks:
+            w.sock.settimeout(2)
+            try:
+                codes.append(w.recv(timeout=2))
+            except (socket.timeout, TimeoutError, ssl.SSLWantReadError):
+                codes.append(None)  # still open, its half message held
+        closed = [c for c in codes if c is not None]
+        assert all(c == (8, (1013).to_bytes(2, "big")) for c in closed), closed
+        # 2.45 MB each held by those left open: 16 MB takes at most six.
+        assert len(closed) >= 4, codes
+        assert s.wait_log("event=ws_close account=") and "reason=ws_memory" in s.log_text()
+        for w in socks:
+            w.sock.close()
+        # What they held is given back: a whole 4.9 MB message is answered.
+        w = WebSocket(s, ANN)
+        body = json.dumps(ws_request([["Core/echo", {"a": 1}, "e"]], "big")).encode()
+        w.send(1, body + b" " * (n - len(body)))
+        r = w.recv_json(timeout=30)
+        assert r["@type"] == "Response" and r["requestId"] == "big", r
+    finally:
+        s.cleanup()

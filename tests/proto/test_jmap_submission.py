@@ -11,6 +11,7 @@ import atexit
 import imaplib
 import json
 import os
+import re
 import shutil
 import smtplib
 import ssl
@@ -343,6 +344,14 @@ def test_jmap_submission_to_an_idn_domain_in_its_other_spelling_stays_here():
     assert len(_relay.messages) == relayed, _relay.messages[relayed:]
 
 
+def sender(s, subject):
+    """HAL's client on s, its identity, and a draft to IVY."""
+    j = Jmap(s, *HAL)
+    _, ids = j.one("Identity/get", {}, using=USING)
+    return j, ids["list"][0]["id"], append_draft(
+        s, "From: %s\r\nTo: %s\r\nSubject: %s\r\n\r\nhi\r\n" % (HAL[0], IVY[0], subject))
+
+
 def test_jmap_submission_keeps_the_newest():
     """An account keeps its newest 1,000 submissions: the 1,001st removes
     the oldest, and /get, /query and the state show the new one (a list
@@ -351,11 +360,7 @@ def test_jmap_submission_keeps_the_newest():
     s = Server(accounts=[HAL, IVY], http=True, imap=True, submission=True,
                env={"TERN_SEND_RATE": "0"})
     try:
-        j = Jmap(s, *HAL)
-        _, ids = j.one("Identity/get", {}, using=USING)
-        ident = ids["list"][0]["id"]
-        mine = append_draft(s, "From: %s\r\nTo: %s\r\nSubject: many\r\n\r\nhi\r\n"
-                            % (HAL[0], IVY[0]))
+        j, ident, mine = sender(s, "many")
         env = {"mailFrom": {"email": HAL[0]}, "rcptTo": [{"email": IVY[0]}]}
         made = []
         for call in range(5):
@@ -628,3 +633,122 @@ def test_jmap_submission_set_names_every_bad_property():
     assert err["type"] == "invalidProperties" and err.get("description"), err
     assert sorted(err["properties"]) == sorted(["emailId", "envelope", "sendAt", "bogus"]), err
     _relay.wait_messages(1)
+
+
+def test_jmap_submission_large_envelope_is_recorded():
+    """A submission whose record is over 64 KiB (the envelope as given:
+    700 recipients with NOTIFY and ORCPT, about 150 KB) is recorded in
+    parts: /get shows it, every recipient and parameter as sent. It was
+    sent and then not recorded (the store keeps 64 KiB a value): created
+    told the client it was, and /get said notFound. One whose record
+    would be over what is kept (1,000 ORCPTs of 400 octets) is tooLarge
+    before anything is sent."""
+    s = srv()
+    j = Jmap(s, *HAL)
+    _, ids = j.one("Identity/get", {}, using=USING)
+    ident = ids["list"][0]["id"]
+    mine = draft(s, HAL[0], "many")
+
+    def rcpt(i, orcpt):
+        a = "recipient-number-%04d-of-the-list@remote%d.test" % (i, i % 7)
+        return {"email": a, "parameters": {"NOTIFY": "SUCCESS,FAILURE,DELAY",
+                                           "ORCPT": "rfc822;" + (orcpt or a)}}
+    rcpts = [rcpt(i, None) for i in range(700)]
+    env = {"mailFrom": {"email": HAL[0], "parameters": None}, "rcptTo": rcpts}
+    assert len(json.dumps(env)) > 100000
+    _, st = j.one("EmailSubmission/set", {"create": {"big": {
+        "identityId": ident, "emailId": mine, "envelope": env}}}, using=USING)
+    assert "big" in (st["created"] or {}), st
+    sid = st["created"]["big"]["id"]
+    _, g = j.one("EmailSubmission/get", {"ids": [sid], "properties": ["envelope", "emailId"]},
+                 using=USING)
+    assert g["notFound"] == [], g["notFound"]
+    assert g["list"][0]["envelope"] == env and g["list"][0]["emailId"] == mine
+    _, q = j.one("EmailSubmission/query", {}, using=USING)
+    assert sid in q["ids"], q
+    # Over what a record holds: refused, and nothing queued.
+    sent = s.log_text().count("rcpts=1000 ")
+    huge = {"mailFrom": {"email": HAL[0]},
+            "rcptTo": [rcpt(i, "x%03d" % i + "y" * 400 + "@remote.test") for i in range(1000)]}
+    _, st = j.one("EmailSubmission/set", {"create": {"huge": {
+        "identityId": ident, "emailId": mine, "envelope": huge}, "small": {
+        "identityId": ident, "emailId": mine, "envelope": {
+            "mailFrom": {"email": HAL[0]}, "rcptTo": [{"email": "small@remote.test"}]}}}},
+        using=USING)
+    assert st["notCreated"]["huge"]["type"] == "tooLarge", st
+    small = st["created"]["small"]["id"]
+    assert s.wait_log("submission=%s " % small), s.log_text()[-2000:]
+    assert s.log_text().count("rcpts=1000 ") == sent
+    # Destroyed, its parts go with it: the id is free and the list has
+    # no trace of it.
+    _, st = j.one("EmailSubmission/set", {"destroy": [sid]}, using=USING)
+    assert st["destroyed"] == [sid], st
+    _, g = j.one("EmailSubmission/get", {"ids": [sid]}, using=USING)
+    assert g["notFound"] == [sid], g
+    _, q = j.one("EmailSubmission/query", {}, using=USING)
+    assert sid not in q["ids"] and not [i for i in q["ids"] if i.startswith(sid)], q
+
+
+def test_jmap_submission_records_bounded_in_bytes():
+    """An account keeps at most 4 MiB of submission records, the oldest
+    going first, as well as at most 1,000 of them: /get, /query and
+    /changes read them all, and 1,000 records of 256 KiB (an envelope of
+    recipients with long ORCPTs) were 256 MB read and parsed for every
+    such call. 18 records of about 250 KB each: the newest 16 stay."""
+    s = Server(accounts=[HAL, IVY], http=True, imap=True, submission=True,
+               env={"TERN_SEND_RATE": "0"})
+    try:
+        j, ident, mine = sender(s, "big")
+        # Control characters are six octets each in the JSON record.
+        env = {"mailFrom": {"email": HAL[0]}, "rcptTo": [
+            {"email": "ivy+%02d@example.test" % i,
+             "parameters": {"ORCPT": "rfc822;" + "\u0001" * 480}} for i in range(85)]}
+        made = []
+        for call in range(6):
+            _, st = j.one("EmailSubmission/set", {"create": {
+                "c%d" % i: {"identityId": ident, "emailId": mine, "envelope": env}
+                for i in range(3)}}, using=USING)
+            assert len(st["created"] or {}) == 3, st.get("notCreated")
+            made += sorted(x["id"] for x in st["created"].values())
+        _, q = j.one("EmailSubmission/query", {}, using=USING)
+        kept = [m for m in made if m in q["ids"]]
+        assert kept == made[-16:], (len(kept), made, q["ids"])
+        _, g = j.one("EmailSubmission/get", {"ids": [made[0], made[-1]]}, using=USING)
+        assert [x["id"] for x in g["list"]] == [made[-1]] and g["notFound"] == [made[0]], g
+    finally:
+        s.cleanup()
+
+
+def test_jmap_submission_delivery_status_of_many_recipients_outlives_queue():
+    """deliveryStatus of a submission to 1,000 recipients says "yes" for
+    each once the queue entry is gone: the queue leaves the outcome in
+    parts when it is over 64 KiB (1,000 lines of address and reply). It
+    kept none then, and every recipient the relay took became
+    "unknown"."""
+    s = srv()
+    j = Jmap(s, *HAL)
+    _, ids = j.one("Identity/get", {}, using=USING)
+    ident = ids["list"][0]["id"]
+    mine = draft(s, HAL[0], "outcome")
+    env = {"mailFrom": {"email": HAL[0]}, "rcptTo": [
+        {"email": "a-rather-long-recipient-address-number-%04d@remote.test" % i}
+        for i in range(1000)]}
+    _, st = j.one("EmailSubmission/set", {"create": {"m": {
+        "identityId": ident, "emailId": mine, "envelope": env}}}, using=USING)
+    sid = st["created"]["m"]["id"]
+    qid = re.search(r"submission=%s queue_id=(\d+) " % sid, wait_text(s, "submission=" + sid)).group(1)
+    assert s.wait_log("event=done id=%s " % qid, timeout=60), s.log_text()[-2000:]
+    deadline = time.time() + 20
+    while qid in s.cli("queue", "list").stdout.decode() and time.time() < deadline:
+        time.sleep(0.1)
+    assert qid not in s.cli("queue", "list").stdout.decode()
+    _, g = j.one("EmailSubmission/get", {"ids": [sid], "properties": ["deliveryStatus"]},
+                 using=USING)
+    ds = g["list"][0]["deliveryStatus"]
+    assert len(ds) == 1000 and {v["delivered"] for v in ds.values()} == {"yes"}, \
+        [(k, v) for k, v in ds.items() if v["delivered"] != "yes"][:5]
+
+
+def wait_text(s, needle):
+    assert s.wait_log(needle), s.log_text()[-2000:]
+    return s.log_text()
