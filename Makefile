@@ -108,7 +108,7 @@ comma       := ,
 JOBS        := $(shell nproc 2>/dev/null || echo 2)
 VERSION     := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
-.PHONY: FORCE all vendor run test unit proto proto-asan proto-tsan fuzz fuzz-check bench image clean
+.PHONY: FORCE all vendor run test unit proto proto-asan proto-tsan fuzz fuzz-check bench soak image clean
 # Keep objects that pattern chains would treat as intermediate.
 .SECONDARY:
 
@@ -374,6 +374,13 @@ run: build/tern
 
 bench: build/tern
 	@set -e; for b in scripts/bench-*; do echo "== $$b"; $$b; done
+
+# The long runs, with the latency bounds make test leaves out: a minute of
+# mixed abuse in which every operation of a legitimate user is answered
+# within a second, and five minutes of the IMAP stress model.
+soak: build/tern
+	TERN_SOAK_STRICT=1 python3 tests/proto/run.py test_soak_abuse
+	TERN_STRESS_SECONDS=300 TERN_STRESS_STEPS=1000000 python3 tests/proto/run.py test_imap_stress_model
 
 image:
 	docker build --build-arg TERN_VERSION=$(VERSION) -t tern .

@@ -1,11 +1,16 @@
-"""A one-minute soak under mixed abuse (issue 28): while other processes
-flood port 25, drip bytes, start big messages they never finish, guess
-passwords on IMAP, POP3 and submission and flood HTTP, a legitimate user
-keeps sending mail through submission, reading it over IMAP and POP3 and
-asking the web admin's health: every one of those operations is answered
-within a second (TERN_SOAK_SECONDS sets the length; 20 s against the
-sanitized build), every message sent arrives, and the server is alive at
-the end.
+"""A soak under mixed abuse (issue 28): while other processes flood port
+25, drip bytes, start big messages they never finish, guess passwords on
+IMAP, POP3 and submission and flood HTTP, a legitimate user keeps sending
+mail through submission, reading it over IMAP and POP3 and asking the web
+admin's health: every one of those operations succeeds, every message sent
+arrives, the abuse hit every limit it was meant to, and the server is alive
+at the end. The slowest operations are printed.
+
+`make soak` (TERN_SOAK_STRICT=1) is the product's promise: a minute of it,
+and every operation answered within a second (three against the sanitized
+build). `make test` runs 20 s (10 sanitized) and asserts no latency: a
+timing bound depends on what else the machine runs, and the suite runs
+on busy two-core CI machines. TERN_SOAK_SECONDS sets the length.
 
 The abusers are processes, not threads, so that Python's own lock does not
 make the legitimate client look slow."""
@@ -27,8 +32,9 @@ EXCLUSIVE = True
 
 BOB, BOB_PW = "bob@example.test", "bob-pw-1"
 EVE, EVE_PW = "eve@example.test", "eve-pw-1"
-# What the user waits for at most per operation. A sanitized build is
-# several times slower at everything, so it gets more.
+# make soak: what the user waits for at most per operation. A sanitized
+# build is several times slower at everything, so it gets more.
+STRICT = os.environ.get("TERN_SOAK_STRICT") == "1"
 LIMIT = 3.0 if SANITIZED else 1.0
 
 
@@ -220,10 +226,9 @@ def legit_round(s, t, n):
 
 def test_soak_mixed_abuse():
     # The sanitized run looks for memory errors under the same mix; the
-    # minute the soak must last is the product's (the plain run), and the
-    # sanitized run spends it with the rest of the machine idle (it runs
-    # alone), so it soaks a third of it.
-    seconds = int(os.environ.get("TERN_SOAK_SECONDS", "20" if SANITIZED else "60"))
+    # minute the soak must last is the product's (make soak's plain run).
+    default = (20 if SANITIZED else 60) if STRICT else (10 if SANITIZED else 20)
+    seconds = int(os.environ.get("TERN_SOAK_SECONDS", str(default)))
     s = Server(imap=True, pop3=True, submission=True, http=True,
                accounts=[(BOB, BOB_PW), (EVE, EVE_PW)],
                env={"TERN_LOG_LEVEL": "info",
@@ -295,8 +300,12 @@ def test_soak_mixed_abuse():
         for what in seen_abuse:
             assert seen_abuse[what] > 0, "no %s: the abuse did not happen" % what
         slow = [(k, round(w, 3)) for w, k, _ in report if w > LIMIT]
-        assert not slow, "operations slower than %.1fs: %s" % (LIMIT, slow)
-        assert n >= 5, "only %d rounds" % n
+        if STRICT:
+            assert not slow, "operations slower than %.1fs: %s" % (LIMIT, slow)
+        elif slow:
+            print("  slower than %.1fs (asserted by make soak only): %s" % (LIMIT, slow))
+        # At least one round under the abuse (the first ran before it).
+        assert n >= (5 if STRICT else 2), "only %d rounds" % n
 
         # Every message sent arrived (the abuse cost no mail).
         m = imaplib.IMAP4_SSL("127.0.0.1", s.imaps_port, ssl_context=ctx(), timeout=30)
