@@ -149,6 +149,16 @@ static struct {
 	long long v[6];
 } files_seen;
 
+/*
+ * When a pair a reload refused as not yet valid (outside_dates) becomes
+ * valid, 0 when none waits. The files need not change again for it to be
+ * loaded then: a renewal a clock a little behind the CA's saw as early
+ * was otherwise never looked at again, and once the certificate in use
+ * expired, that expired one was served with a valid one on disk.
+ * Guarded by tls_lock.
+ */
+static int64_t files_valid_at;
+
 static void files_stat(long long v[6])
 {
 	struct stat st;
@@ -174,6 +184,7 @@ int tls_init(const struct config *cfg, char *err, size_t errsz)
 	snprintf(tls_src.hostname, sizeof tls_src.hostname, "%s", cfg->hostname);
 	snprintf(tls_src.cert, sizeof tls_src.cert, "%s", cfg->tls_cert);
 	snprintf(tls_src.key, sizeof tls_src.key, "%s", cfg->tls_key);
+	files_valid_at = 0;
 	pthread_mutex_unlock(&tls_lock);
 
 	files_stat(files_seen.v);
@@ -192,10 +203,15 @@ int tls_files_changed(void)
 	if (tls_src.cert[0] == '\0')
 		return 0;
 	files_stat(now);
-	if (memcmp(now, files_seen.v, sizeof now) == 0)
-		return 0;
+	if (memcmp(now, files_seen.v, sizeof now) == 0) {
+		/* The reload sets files_valid_at again from what it finds. */
+		pthread_mutex_lock(&tls_lock);
+		int due = files_valid_at != 0 && (int64_t)time(NULL) >= files_valid_at;
+		pthread_mutex_unlock(&tls_lock);
+		return due ? 2 : 0;
+	}
 	/* Remembered now, so a pair that does not load is retried only
-	 * when it changes again, not every few seconds. */
+	 * when it changes again (or becomes valid), not every few seconds. */
 	memcpy(files_seen.v, now, sizeof now);
 	return 1;
 }
@@ -241,7 +257,13 @@ int tls_reload(char *err, size_t errsz)
 	files_stat(files_seen.v);
 	struct tls_conf *conf = load_source(err, errsz);
 
-	if (conf != NULL && outside_dates(conf, err, errsz)) {
+	int refused = conf != NULL && outside_dates(conf, err, errsz);
+
+	/* Only the pair just refused as early waits to become valid. */
+	pthread_mutex_lock(&tls_lock);
+	files_valid_at = refused && conf->not_before > (int64_t)time(NULL) ? conf->not_before : 0;
+	pthread_mutex_unlock(&tls_lock);
+	if (refused) {
 		tls_conf_unref(&conf);
 		log_warn("tls", NULL, "event=reload_refused error=%s", log_q(err, q, sizeof q));
 		return -1;

@@ -99,8 +99,10 @@ int tls_reload(char *err, size_t errsz);
 
 /*
  * 1 when TERN_TLS_CERT or TERN_TLS_KEY changed on disk (size, mtime or
- * inode) since the last load or check, else 0 (also without those
- * variables). The server then calls tls_reload(). Main thread only.
+ * inode) since the last load or check; 2 when they did not, but the pair
+ * the last tls_reload() refused as not yet valid is valid now; else 0
+ * (also without those variables). The server then calls tls_reload().
+ * Main thread only.
  */
 int tls_files_changed(void);
 

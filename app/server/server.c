@@ -504,8 +504,10 @@ int server_run(const struct config *cfg_env)
 				hours_keep(st);
 			spam_feed_fetch_tick(st, workers[0].loop, &spam_phish_kind);
 			spam_feed_fetch_tick(st, workers[0].loop, &spam_hashes_kind);
-			if (tls_files_changed() && tls_reload(err, sizeof(err)) == 0)
-				log_info("server", NULL, "event=tls_reloaded reason=files_changed");
+			int changed = tls_files_changed();
+			if (changed && tls_reload(err, sizeof(err)) == 0)
+				log_info("server", NULL, "event=tls_reloaded reason=%s",
+					 changed == 2 ? "now_valid" : "files_changed");
 			/* tern acme renew leaves its request in the store. */
 			char req[8];
 			size_t reqlen;

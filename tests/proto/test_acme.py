@@ -2148,6 +2148,57 @@ def test_user_certificate_files_reload_when_changed():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def test_user_certificate_not_yet_valid_loaded_when_valid():
+    """A renewed TERN_TLS_CERT/TERN_TLS_KEY pair not valid yet when it
+    lands (the CA's clock ahead of ours) is refused while the one in use is
+    valid, and loaded once it becomes valid, without another change to the
+    files: before, it was never looked at again, and the certificate in use
+    was served after it expired with a valid one on disk."""
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    tmp = tempfile.mkdtemp(prefix="tern-usercert-")
+    crt, key = os.path.join(tmp, "c.pem"), os.path.join(tmp, "k.pem")
+
+    def make(cn, not_before):
+        k = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                .public_key(k.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(not_before)
+                .not_valid_after(not_before + datetime.timedelta(days=5))
+                .add_extension(x509.SubjectAlternativeName([x509.DNSName(HOST)]), critical=False)
+                .sign(k, hashes.SHA256()))
+        with open(key + ".new", "wb") as f:
+            f.write(k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption()))
+        with open(crt + ".new", "wb") as f:
+            f.write(cert.public_bytes(serialization.Encoding.PEM))
+        os.replace(key + ".new", key)
+        os.replace(crt + ".new", crt)
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    make("first.acme.test", now - datetime.timedelta(days=1))
+    s = Server(imap=True, domains=(), env={
+        "TERN_HOSTNAME": HOST, "TERN_TLS_CERT": crt, "TERN_TLS_KEY": key})
+    try:
+        assert "first.acme.test" in served_cert(s.imaps_port)[1]
+        # Valid in a while: the 5-second check sees the files well before.
+        make("early.acme.test", datetime.datetime.now(datetime.timezone.utc) +
+             datetime.timedelta(seconds=15))
+        assert s.wait_log("event=reload_refused", timeout=15), s.log_text()[-2000:]
+        assert "not valid before" in s.log_text()
+        assert s.wait_log("event=tls_reloaded reason=now_valid", timeout=40), \
+            s.log_text()[-2000:]
+        assert "early.acme.test" in served_cert(s.imaps_port)[1]
+    finally:
+        s.stop()
+        s.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 EAB_KID = "kid-tern-1"
 EAB_KEY = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"
 

@@ -888,6 +888,72 @@ static void test_bad_input(void)
 	}
 }
 
+/* Writes a fresh self-signed pair for host, valid from not_before, to the files g and k. */
+static void write_pair(const char *g, const char *k, const char *host, int64_t not_before)
+{
+	unsigned char cert[2048], key[256];
+	size_t clen, klen;
+	char pem[4096];
+
+	/* tls_selfsigned_make() dates the certificate an hour before "now". */
+	CHECK_EQ_INT(tls_selfsigned_make(host, not_before + 3600, cert, sizeof cert, &clen, key,
+	                                 sizeof key, &klen),
+	             0);
+	br_pem_encode(pem, cert, clen, "CERTIFICATE", 0);
+	CHECK_EQ_INT(unit_write_file(g, pem, strlen(pem)), 0);
+	br_pem_encode(pem, key, klen, "EC PRIVATE KEY", 0);
+	CHECK_EQ_INT(unit_write_file(k, pem, strlen(pem)), 0);
+}
+
+/*
+ * A renewed pair refused at a reload as not yet valid (the CA's clock a
+ * little ahead of ours) is loaded once it is valid, though the files do
+ * not change again: before, the check never said so again, and once the
+ * certificate in use expired tern served it expired with a valid one on
+ * disk.
+ */
+static void test_reload_when_valid(void)
+{
+	char g[400], k[400], err[512];
+	struct config cfg;
+	struct tls_conf *cur;
+
+	path_in(g, sizeof g, "early.crt");
+	path_in(k, sizeof k, "early.key");
+	write_pair(g, k, "old.test", (int64_t)time(NULL) - 3600);
+	memset(&cfg, 0, sizeof cfg);
+	snprintf(cfg.tls_cert, sizeof cfg.tls_cert, "%s", g);
+	snprintf(cfg.tls_key, sizeof cfg.tls_key, "%s", k);
+	CHECK_EQ_INT(tls_init(&cfg, err, sizeof err), 0);
+	CHECK_EQ_INT(tls_files_changed(), 0);
+
+	int64_t valid_at = (int64_t)time(NULL) + 2;
+	write_pair(g, k, "renewed.test", valid_at);
+	CHECK_EQ_INT(tls_files_changed(), 1);
+	CHECK_EQ_INT(tls_reload(err, sizeof err), -1);
+	CHECK(strstr(err, "not valid before") != NULL);
+	CHECK_EQ_INT(tls_files_changed(), 0); /* nothing new, not valid yet */
+	cur = tls_current();
+	CHECK_EQ_STR(tls_conf_subject(cur), "old.test");
+	tls_conf_unref(&cur);
+
+	while ((int64_t)time(NULL) < valid_at)
+		sleep(1);
+	CHECK_EQ_INT(tls_files_changed(), 2);
+	CHECK_EQ_INT(tls_reload(err, sizeof err), 0);
+	cur = tls_current();
+	CHECK_EQ_STR(tls_conf_subject(cur), "renewed.test");
+	tls_conf_unref(&cur);
+	CHECK_EQ_INT(tls_files_changed(), 0); /* loaded: nothing waits any more */
+
+	/* A pair refused as expired waits for nothing. */
+	write_pair(g, k, "old.test", (int64_t)time(NULL) - 11LL * 366 * 86400);
+	CHECK_EQ_INT(tls_files_changed(), 1);
+	CHECK_EQ_INT(tls_reload(err, sizeof err), -1);
+	CHECK(strstr(err, "expired") != NULL);
+	CHECK_EQ_INT(tls_files_changed(), 0);
+}
+
 /* A fresh self-signed conf for host (with the acmeIdentifier when id). */
 static struct tls_conf *make_conf(const char *host, const unsigned char *id, unsigned char *der,
                                   size_t *der_len)
@@ -1035,6 +1101,7 @@ int main(void)
 	test_openssl_keys();
 	test_pem_banner_ends();
 	test_bad_input();
+	test_reload_when_valid();
 	test_sni_alpn();
 	tls_shutdown();
 
