@@ -2,7 +2,7 @@
 
 One server per certificate kind (P-256 EC, then RSA-2048) with every TLS
 port on: SMTP and submission (STARTTLS), submissions, IMAP (STARTTLS),
-IMAPS, POP3 (STLS), POP3S and HTTPS. On each port `openssl s_client`
+IMAPS, POP3 (STLS), POP3S, ManageSieve (STARTTLS) and HTTPS. On each port `openssl s_client`
 with -tls1 and -tls1_1 (at SECLEVEL=0, so the client would accept them)
 gets no session, a TLS 1.2 client gets an ECDHE AEAD suite, and a client
 offering only non-forward-secret or CBC suites is refused. Then nmap's
@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import tempfile
 
-from harness import Server
+from harness import Server, free_port
 
 INTENDED = {
     "ec": {"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
@@ -47,12 +47,13 @@ def make_cert(tmp, kind):
     return crt, key
 
 
-def tls_ports(s):
+def tls_ports(s, sieve_port):
     """(name, port, s_client -starttls protocol or None) of every TLS listener."""
     return [("smtp", s.smtp_port, "smtp"), ("submission", s.submission_port, "smtp"),
             ("submissions", s.submissions_port, None), ("imap", s.imap_port, "imap"),
             ("imaps", s.imaps_port, None), ("pop3", s.pop3_port, "pop3"),
-            ("pop3s", s.pop3s_port, None), ("https", s.https_port, None)]
+            ("pop3s", s.pop3s_port, None), ("sieve", sieve_port, "sieve"),
+            ("https", s.https_port, None)]
 
 
 def s_client(port, starttls, *opts):
@@ -73,10 +74,12 @@ def check_listeners(kind):
     tmp = tempfile.mkdtemp(prefix="tern-tls-listeners-")
     try:
         crt, key = make_cert(tmp, kind)
+        sieve = free_port()
         with Server(imap=True, pop3=True, submission=True, http=True,
                     env={"TERN_TLS_CERT": crt, "TERN_TLS_KEY": key,
-                         "TERN_HOSTNAME": "mail.example.test"}) as s:
-            for name, port, starttls in tls_ports(s):
+                         "TERN_HOSTNAME": "mail.example.test",
+                         "TERN_LISTEN_SIEVE": "127.0.0.1:%d" % sieve}) as s:
+            for name, port, starttls in tls_ports(s, sieve):
                 for old in ("-tls1", "-tls1_1"):
                     got = s_client(port, starttls, old, "-cipher", "DEFAULT@SECLEVEL=0")
                     assert got is None, "%s (%s) accepted %s with %s" % (name, kind, old, got)
@@ -86,7 +89,7 @@ def check_listeners(kind):
                 assert got is None, "%s (%s) accepted the weak suite %s" % (name, kind, got)
             if shutil.which("nmap") is None:
                 raise AssertionError("nmap is not installed (scripts/install-test-deps)")
-            ports = [p for n, p, st in tls_ports(s) if st is None]
+            ports = [p for n, p, st in tls_ports(s, sieve) if st is None]
             r = subprocess.run(["nmap", "-Pn", "-n", "-p", ",".join(str(p) for p in ports),
                                 "--script", "ssl-enum-ciphers", "127.0.0.1"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
