@@ -27,15 +27,15 @@ void dsn_date(char *out, size_t outsz, int64_t t)
 }
 
 /*
- * Appends s with CR/LF/control characters turned into spaces and, when
- * ascii, 8-bit octets into '?': an ASCII report (message/delivery-status,
- * a us-ascii text part) stays so whatever a remote's reply held.
+ * Appends s[0..n) with CR/LF/control characters turned into spaces and,
+ * when ascii, 8-bit octets into '?': an ASCII report (message/delivery-
+ * status, a us-ascii text part) stays so whatever a remote's reply held.
  */
-static int put_clean(struct buf *b, const char *s, int ascii)
+static int put_clean_n(struct buf *b, const char *s, size_t len, int ascii)
 {
 	char tmp[600];
 	size_t n = 0;
-	for (; *s; s++) {
+	for (const char *end = s + len; s < end && *s; s++) {
 		unsigned char c = (unsigned char)*s;
 		tmp[n++] = (c < 0x20 || c == 0x7f) ? ' ' : (ascii && c >= 0x80) ? '?' : (char)c;
 		if (n == sizeof tmp) {
@@ -45,6 +45,33 @@ static int put_clean(struct buf *b, const char *s, int ascii)
 		}
 	}
 	return buf_append(b, tmp, n);
+}
+
+static int put_clean(struct buf *b, const char *s, int ascii)
+{
+	return put_clean_n(b, s, strlen(s), ascii);
+}
+
+/* 1 when s begins with an SMTP reply code and a space ("450 4.2.0 ..."). */
+static int is_reply(const char *s)
+{
+	return s[0] >= '2' && s[0] <= '5' && s[1] >= '0' && s[1] <= '9' && s[2] >= '0' &&
+	       s[2] <= '9' && s[3] == ' ';
+}
+
+/*
+ * The remote's reply a recipient's status holds: the status itself, or
+ * what follows DSN_LAST_ERROR in a verdict of ours (the lifetime's end
+ * quoting the last 4xx); NULL when the status is ours alone.
+ */
+static const char *remote_reply(const char *status)
+{
+	if (is_reply(status))
+		return status;
+	const char *p = strstr(status, DSN_LAST_ERROR);
+	if (p && is_reply(p + strlen(DSN_LAST_ERROR)))
+		return p + strlen(DSN_LAST_ERROR);
+	return NULL;
 }
 
 /*
@@ -220,13 +247,26 @@ int dsn_build(const struct dsn_info *in, struct buf *b)
 		r |= buf_append_c(&line, "<");
 		r |= put_clean(&line, x->addr, !global);
 		r |= buf_append_c(&line, ">: ");
-		if (x->remote && *x->remote) {
+		/* "host X said:" goes before the remote's own words only: a
+		 * verdict of ours (5.3.4 over its SIZE, 5.4.7 at the lifetime's
+		 * end) was never said by the host. */
+		const char *st = x->status && *x->status ? x->status : action_name(x->action);
+		int remote = x->remote && *x->remote;
+		const char *reply = remote ? remote_reply(st) : NULL;
+		if (reply) {
+			r |= put_clean_n(&line, st, (size_t)(reply - st), !global);
 			r |= buf_append_c(&line, "host ");
 			r |= put_clean(&line, x->remote, !global);
 			r |= buf_append_c(&line, " said: ");
+			r |= put_clean(&line, reply, !global);
+		} else {
+			r |= put_clean(&line, st, !global);
+			if (remote) {
+				r |= buf_append_c(&line, " (host ");
+				r |= put_clean(&line, x->remote, !global);
+				r |= buf_append_c(&line, ")");
+			}
 		}
-		r |= put_clean(&line, x->status && *x->status ? x->status : action_name(x->action),
-			       !global);
 		r |= put_wrapped(b, buf_data(&line), buf_len(&line));
 	}
 	buf_free(&line);
@@ -275,10 +315,12 @@ int dsn_build(const struct dsn_info *in, struct buf *b)
 			r |= buf_append_c(b, "Remote-MTA: dns; ");
 			r |= put_clean(b, x->remote, !global);
 			r |= buf_append_c(b, "\r\n");
-			if (strlen(status) >= 4 && status[3] == ' ' && status[0] >= '2' &&
-			    status[0] <= '5') {
+			/* The remote's reply, also when our verdict quotes it
+			 * (RFC 3464 §2.3.6: the diagnostic the remote MTA gave). */
+			const char *reply = remote_reply(status);
+			if (reply) {
 				r |= buf_append_c(b, "Diagnostic-Code: smtp; ");
-				r |= put_clean(b, status, !global);
+				r |= put_clean(b, reply, !global);
 				r |= buf_append_c(b, "\r\n");
 			}
 		}

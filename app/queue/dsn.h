@@ -30,10 +30,17 @@ struct buf;
 
 enum dsn_action { DSN_FAILED, DSN_DELAYED, DSN_DELIVERED, DSN_RELAYED };
 
+/* What a recipient's status says after our own verdict to quote the
+ * remote's reply that led to it ("5.4.7 delivery time expired; last
+ * error: 450 4.2.0 busy"): the notice reports that reply as the
+ * Diagnostic-Code (RFC 3464 §2.3.6). queue_sched.c writes it. */
+#define DSN_LAST_ERROR "; last error: "
+
 struct dsn_rcpt {
 	const char *addr;   /* envelope recipient */
 	const char *orcpt;  /* "rfc822;addr" or "" */
-	const char *status; /* "550 5.1.1 text" from a remote, or "5.1.10 text" ours */
+	const char *status; /* "550 5.1.1 text" from a remote, or "5.1.10 text" ours
+			     * (maybe ending DSN_LAST_ERROR and a remote's reply) */
 	const char *remote; /* remote host that said it, or "" */
 	enum dsn_action action;
 };

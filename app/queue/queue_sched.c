@@ -1537,7 +1537,7 @@ static void finish_job(struct job *j)
 			char st[SQ_STATUS_MAX + 64];
 			snprintf(st, sizeof st, "5.4.7 delivery time expired%s%s%s",
 				 by_expired ? " (Deliver By)" : "",
-				 q->status[0] ? "; last error: " : "", q->status);
+				 q->status[0] ? DSN_LAST_ERROR : "", q->status);
 			st[SQ_STATUS_MAX] = '\0';
 			free(q->status);
 			q->status = xstrdup(st);

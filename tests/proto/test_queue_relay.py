@@ -198,11 +198,16 @@ def test_delay_notice_once_then_lifetime_failure():
         w.send(["carol@remote.test"])
         msgs = w.inbox(ALICE, 2, timeout=30)
         assert len(msgs) == 2, msgs
-        kinds = []
+        kinds, blocks = [], []
         for mid, _ in msgs:
             m = email.message_from_bytes(w.srv.raw(ALICE, mid), policy=email.policy.default)
-            kinds.append(status_fields(m)[1]["action"])
+            blocks.append(status_fields(m)[1])
+            kinds.append(blocks[-1]["action"])
         assert kinds == ["delayed", "failed"], kinds
+        # The failure at the lifetime's end (5.4.7) still reports what the
+        # remote last said as the Diagnostic-Code (RFC 3464 §2.3.6).
+        assert blocks[1]["status"] == "5.4.7", blocks
+        assert blocks[1]["diagnostic-code"] == "smtp; 450 4.2.0 mailbox busy", blocks
         assert w.wait_queue_empty()
 
 

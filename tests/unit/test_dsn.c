@@ -394,8 +394,50 @@ static void test_long_reply_wrapped(void)
 	buf_free(&b);
 }
 
+/*
+ * The lifetime's end: our 5.4.7 quotes the last 4xx a remote gave. The
+ * notice's Diagnostic-Code is that reply (RFC 3464 §2.3.6) and the text
+ * says the host said the reply, not our verdict; a verdict of ours with
+ * no reply in it (over the remote's SIZE) is not put in the host's mouth.
+ */
+static void test_expired_keeps_the_last_reply(void)
+{
+	struct dsn_rcpt r[] = {
+	    {"carol@remote.test", "",
+	     "5.4.7 delivery time expired" DSN_LAST_ERROR "450 4.2.0 mailbox busy",
+	     "mx0.remote.test", DSN_FAILED},
+	    {"dave@remote.test", "", "5.3.4 message size 3000 exceeds the remote's limit 1000",
+	     "mx1.remote.test", DSN_FAILED},
+	    {"erin@remote.test", "",
+	     "5.4.7 delivery time expired" DSN_LAST_ERROR "4.4.1 connection refused", "",
+	     DSN_FAILED},
+	};
+	struct dsn_info in = {
+	    .hostname = "mail.example.test", .to = "alice@example.test", .envid = "",
+	    .arrival = 1700000000, .now = 1700000100, .msg = MSG, .msglen = sizeof MSG - 1,
+	    .id = 7, .rcpts = r, .nrcpts = 3,
+	};
+	struct buf b;
+	buf_init(&b, 1 << 20);
+	CHECK_EQ_INT(dsn_build(&in, &b), 0);
+	CHECK(has(&b, "Final-Recipient: rfc822; carol@remote.test\r\nAction: failed\r\n"
+		      "Status: 5.4.7\r\nRemote-MTA: dns; mx0.remote.test\r\n"
+		      "Diagnostic-Code: smtp; 450 4.2.0 mailbox busy\r\n"));
+	CHECK(has(&b, "<carol@remote.test>: 5.4.7 delivery time expired; last error: host "
+		      "mx0.remote.test said: 450 4.2.0 mailbox busy\r\n"));
+	CHECK(has(&b, "Status: 5.3.4\r\nRemote-MTA: dns; mx1.remote.test\r\nLast-Attempt-Date"));
+	CHECK(has(&b, "<dave@remote.test>: 5.3.4 message size 3000 exceeds the remote's limit "
+		      "1000 (host mx1.remote.test)\r\n"));
+	CHECK(!has(&b, "said: 5."));
+	CHECK(has(&b, "<erin@remote.test>: 5.4.7 delivery time expired; last error: 4.4.1 "
+		      "connection refused\r\n"));
+	CHECK_EQ_INT(count(&b, "Diagnostic-Code:"), 1);
+	buf_free(&b);
+}
+
 int main(void)
 {
+	test_expired_keeps_the_last_reply();
 	test_8bit_original_returns_7bit();
 	test_long_reply_wrapped();
 	test_failure_headers_only();
