@@ -114,8 +114,9 @@ int forward_copy_build(const struct forward_copy_in *in, struct forward_copy *c)
 		if (k < e->nrcpts)
 			continue;
 		uint8_t notify = in->target_notify ? in->target_notify[i] : 0;
+		const char *orcpt = in->target_orcpt && in->target_orcpt[i] ? in->target_orcpt[i] : "";
 		e->rcpts[e->nrcpts++] = (struct store_queue_rcpt){
-		    xstrdup(in->targets[i]), xstrdup(""), xstrdup(""), xstrdup(""), SQ_PENDING,
+		    xstrdup(in->targets[i]), xstrdup(orcpt), xstrdup(""), xstrdup(""), SQ_PENDING,
 		    in->notify_ok ? notify : SQ_NOTIFY_NEVER, 0};
 	}
 	e->created_at = e->next_attempt = in->now;

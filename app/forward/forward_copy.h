@@ -59,6 +59,9 @@ struct forward_copy_in {
 	 * §5): SQ_NOTIFY_* bits for that recipient, 0 for the default. Only
 	 * with notify_ok: otherwise every recipient is NEVER. */
 	const uint8_t *target_notify;
+	/* Optional, parallel to targets: the ORCPT ("rfc822;addr", decoded)
+	 * that recipient goes with, NULL or "" for none. */
+	const char *const *target_orcpt;
 	int ret;                /* 1 RET=FULL, -1 HDRS (redirect :ret), 0 as flags say */
 	int64_t now;            /* seconds since the epoch */
 	int64_t by_deadline;    /* with SQ_BY in flags: Deliver By's deadline (RFC 2852) */

@@ -166,6 +166,23 @@ int smtp_forward_check(struct smtp_session *s)
 	return 0;
 }
 
+/*
+ * The ORCPT an alias's forwarded copy goes with: the one its RCPT gave,
+ * else the alias itself (RFC 3461 §4.2: one a relay adds MUST be the
+ * address it received), so the sender's notice names the address the
+ * sender wrote to. A UTF-8 alias without ORCPT gets none: its "utf-8"
+ * form is RFC 6533's, not made here.
+ */
+static const char *orcpt_of(const struct smtp_tx *tx, const struct smtp_rcpt *rc)
+{
+	if (rc->orcpt && *rc->orcpt)
+		return rc->orcpt;
+	for (const char *p = rc->address; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			return NULL;
+	return arena_printf(tx->arena, "rfc822;%s", rc->address);
+}
+
 /* The Authentication-Results the ARC set carries: this hop's findings. */
 static void authres(const struct smtp_session *s, char *out, size_t outsz)
 {
@@ -200,6 +217,7 @@ void smtp_forward_prepare(struct smtp_session *s, const char *fields)
 	const char **dt = arena_alloc(tx->arena, (tx->nrcpts + tx->nsfwd) * sizeof *dt);
 	const char **tg = arena_alloc(tx->arena, n * sizeof *tg);
 	uint8_t *tn = arena_zalloc(tx->arena, n);
+	const char **to = arena_zalloc(tx->arena, n * sizeof *to);
 	size_t ndt = 0, ntg = 0;
 	const char *dom = NULL;
 	for (unsigned i = 0; i < tx->nrcpts; i++) {
@@ -209,8 +227,16 @@ void smtp_forward_prepare(struct smtp_session *s, const char *fields)
 			if (!dom)
 				dom = strrchr(rc->address, '@') + 1;
 		}
-		for (unsigned j = 0; j < rc->nfwd; j++)
+		for (unsigned j = 0; j < rc->nfwd; j++) {
+			/* The alias's RCPT asked it for its targets: NOTIFY
+			 * (NEVER: no notice under any conditions) and ORCPT go
+			 * with the copy (RFC 3461 §4.1, §4.2), to the next hop
+			 * and into our own notices. SMTP_NOTIFY_* and
+			 * SQ_NOTIFY_* are the same bits. */
+			tn[ntg] = (uint8_t)rc->notify;
+			to[ntg] = orcpt_of(tx, rc);
 			tg[ntg++] = rc->fwd[j];
+		}
 	}
 	/* Sieve redirects (smtp_tx.c): the addresses whose scripts redirect
 	 * it are ours that forward it too. */
@@ -249,7 +275,7 @@ void smtp_forward_prepare(struct smtp_session *s, const char *fields)
 	    .message = message,
 	    .authserv_id = hostname_now(),
 	    .delivered_to = dt, .ndelivered_to = ndt,
-	    .targets = tg, .ntargets = ntg, .target_notify = tn,
+	    .targets = tg, .ntargets = ntg, .target_notify = tn, .target_orcpt = to,
 	    .sender = tx->mail_from,
 	    .fwd_domain = dom,
 	    .authres = ar,

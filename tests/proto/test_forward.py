@@ -28,12 +28,15 @@ the outside world, all shared by the checks of one test.
   message a mailing list sealed (dkimpy's arc_sign) gets i=2 with
   cv=pass and verifies whole; one whose chain broke on the way gets
   cv=fail."""
+import email
+import email.policy
 import json
 import os
 import re
 import smtplib
 import ssl
 import subprocess
+import time
 
 from harness import Server
 from mailpeers import SYSTEM_PYTHON, DnsServer, PostfixPeer, Receiver, free_port_on, unique_ips
@@ -510,6 +513,68 @@ def test_notice_to_a_utf8_sender_is_sent_with_smtputf8():
         assert "nöbody@remote.test".encode() in back[1]["data"], back
         mail = [l for l in origin.commands if l.upper().startswith("MAIL FROM:<>")]
         assert len(mail) == 2 and "BODY=8BITMIME" in mail[1].upper(), origin.commands
+    finally:
+        if srv:
+            srv.cleanup()
+        remote.stop()
+        origin.stop()
+        dns.stop()
+
+
+def test_alias_rcpt_notify_and_orcpt_go_with_the_forwarded_copy():
+    """RCPT TO an alias that forwards outside: its NOTIFY and ORCPT are
+    the sender's requests for that recipient (RFC 3461 §4.1, §4.2), so
+    they travel with the forwarded copy. NOTIFY=NEVER: the copy's 550
+    brings no notice; without NOTIFY the notice comes and its
+    Original-Recipient names the alias (an ORCPT a relay adds is the
+    address it received, §4.2); to a next hop offering DSN the RCPT
+    carries NOTIFY and ORCPT."""
+    ips = unique_ips(2)
+    port = free_port_on(ips)
+    dns = DnsServer(origin_zone(ips))
+    remote = Receiver(ips[0], port, dsn=True, rcpt=lambda a: "550 5.1.1 no such user"
+                      if a.startswith("nobody@") else "250 2.1.5 ok")
+    origin = Receiver(ips[1], port)
+    srv = None
+    try:
+        srv = Server(accounts=[BOB], env={
+            "TERN_DNS_SERVERS": dns.servers, "TERN_QUEUE_MX_PORT": str(port),
+            "TERN_QUEUE_RETRY_SCHEDULE": "1", "TERN_QUEUE_TIMEOUT": "5"})
+        srv.cli("alias", "add", "gone@example.test", "nobody@remote.test")
+        srv.cli("alias", "add", "keep@example.test", "dest@remote.test")
+
+        def rcpt_send(rcpt, subject, options):
+            c = smtplib.SMTP("127.0.0.1", srv.smtp_port, timeout=20, source_address=(CLIENT_IP, 0))
+            try:
+                c.ehlo("mta.origin.test")
+                assert c.mail("alice@origin.test")[0] == 250
+                assert c.rcpt(rcpt, options)[0] == 250
+                assert c.data(message(subject, to=rcpt))[0] == 250
+            finally:
+                c.quit()
+
+        rcpt_send("gone@example.test", "never", ["NOTIFY=NEVER"])
+        rcpt_send("gone@example.test", "default", [])
+        rcpt_send("keep@example.test", "asked", ["NOTIFY=SUCCESS,FAILURE",
+                                                 "ORCPT=rfc822;Keep+2Bme@example.test"])
+        back = origin.wait_messages(1)
+        deadline = time.time() + 20
+        while "queue is empty" not in srv.cli("queue", "list").stdout.decode():
+            assert time.time() < deadline, srv.cli("queue", "list").stdout
+            time.sleep(0.2)
+        back = origin.messages
+        # One notice: the default one; NOTIFY=NEVER's copy failed silently.
+        assert len(back) == 1, [m["data"][:400] for m in back]
+        m = email.message_from_bytes(back[0]["data"], policy=email.policy.default)
+        assert b"Subject: default" in back[0]["data"], back[0]["data"]
+        report = [p for p in m.walk() if p.get_content_type() == "message/delivery-status"][0]
+        block = dict((k.lower(), str(v)) for k, v in report.get_payload()[1].items())
+        assert block["final-recipient"] == "rfc822; nobody@remote.test", block
+        assert block["original-recipient"] == "rfc822;gone@example.test", block
+        rcpts = [l for l in remote.commands if l.upper().startswith("RCPT TO:")]
+        assert "RCPT TO:<nobody@remote.test> NOTIFY=NEVER ORCPT=rfc822;gone@example.test" in rcpts, rcpts
+        assert ("RCPT TO:<dest@remote.test> NOTIFY=SUCCESS,FAILURE "
+                "ORCPT=rfc822;Keep+2Bme@example.test") in rcpts, rcpts
     finally:
         if srv:
             srv.cleanup()
