@@ -146,6 +146,16 @@ int forward_has_arc(const char *msg, size_t len)
 	return found;
 }
 
+const char *forward_orcpt(const char *given, const char *alias, char *out, size_t outsz)
+{
+	const char *src = given && *given ? given : NULL;
+	for (const char *p = alias; !src && *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			return NULL;
+	int n = src ? snprintf(out, outsz, "%s", src) : snprintf(out, outsz, "rfc822;%s", alias);
+	return n > 0 && (size_t)n < outsz ? out : NULL;
+}
+
 int forward_sender(const char *sender, int sender_local, const char *fwd_domain, int64_t now,
 		   char *out, size_t outsz)
 {

@@ -97,6 +97,17 @@ int forward_has_arc(const char *msg, size_t len);
 int forward_sender(const char *sender, int sender_local, const char *fwd_domain, int64_t now,
 		   char *out, size_t outsz);
 
+/*
+ * The ORCPT an alias's outside target goes with, into out (outsz
+ * octets, SQ_ORCPT_MAX + 1 is enough): the one the alias's RCPT gave
+ * (given, decoded "type;addr"), else "rfc822;<alias>" (RFC 3461 §4.2:
+ * one a relay adds MUST be the address it received), so the sender's
+ * notice names the address the sender wrote to. Returns out, or NULL
+ * for none: a UTF-8 alias without ORCPT (its "utf-8" form is RFC
+ * 6533's, not made here) or one that does not fit.
+ */
+const char *forward_orcpt(const char *given, const char *alias, char *out, size_t outsz);
+
 struct store;
 /*
  * addr is one of our SRS addresses (an SRS local part at a domain of st):

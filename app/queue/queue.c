@@ -619,9 +619,14 @@ void queue_submit(struct store *st, struct queue_request *r)
 			for (size_t k = 0; k < n; k++)
 				add_account(j, acc[k], r->sender, r->rcpts[i].addr);
 			/* Outside targets of an alias: sent from here with the
-			 * sender as it is (ours, or the null sender). */
-			for (size_t k = 0; k < nf; k++)
-				add_remote(j, fw[k].addr, NULL, r->rcpts[i].notify, 1);
+			 * sender as it is (ours, or the null sender), and with
+			 * the RCPT's NOTIFY and ORCPT (RFC 3461 §4.2). */
+			for (size_t k = 0; k < nf; k++) {
+				char o[SQ_ORCPT_MAX + 1];
+				add_remote(j, fw[k].addr,
+					   forward_orcpt(r->rcpts[i].orcpt, r->rcpts[i].addr, o, sizeof o),
+					   r->rcpts[i].notify, 1);
+			}
 			if (n)
 				r->nlocal++;
 			if (nf)

@@ -166,21 +166,12 @@ int smtp_forward_check(struct smtp_session *s)
 	return 0;
 }
 
-/*
- * The ORCPT an alias's forwarded copy goes with: the one its RCPT gave,
- * else the alias itself (RFC 3461 §4.2: one a relay adds MUST be the
- * address it received), so the sender's notice names the address the
- * sender wrote to. A UTF-8 alias without ORCPT gets none: its "utf-8"
- * form is RFC 6533's, not made here.
- */
+/* The ORCPT an alias's forwarded copy goes with (forward_orcpt()). */
 static const char *orcpt_of(const struct smtp_tx *tx, const struct smtp_rcpt *rc)
 {
-	if (rc->orcpt && *rc->orcpt)
-		return rc->orcpt;
-	for (const char *p = rc->address; *p; p++)
-		if ((unsigned char)*p >= 0x80)
-			return NULL;
-	return arena_printf(tx->arena, "rfc822;%s", rc->address);
+	char o[SQ_ORCPT_MAX + 1];
+	const char *r = forward_orcpt(rc->orcpt, rc->address, o, sizeof o);
+	return r ? arena_strdup(tx->arena, r) : NULL;
 }
 
 /* The Authentication-Results the ARC set carries: this hop's findings. */

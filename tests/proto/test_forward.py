@@ -537,7 +537,7 @@ def test_alias_rcpt_notify_and_orcpt_go_with_the_forwarded_copy():
     origin = Receiver(ips[1], port)
     srv = None
     try:
-        srv = Server(accounts=[BOB], env={
+        srv = Server(accounts=[BOB], submission=True, env={
             "TERN_DNS_SERVERS": dns.servers, "TERN_QUEUE_MX_PORT": str(port),
             "TERN_QUEUE_RETRY_SCHEDULE": "1", "TERN_QUEUE_TIMEOUT": "5"})
         srv.cli("alias", "add", "gone@example.test", "nobody@remote.test")
@@ -557,6 +557,16 @@ def test_alias_rcpt_notify_and_orcpt_go_with_the_forwarded_copy():
         rcpt_send("gone@example.test", "default", [])
         rcpt_send("keep@example.test", "asked", ["NOTIFY=SUCCESS,FAILURE",
                                                  "ORCPT=rfc822;Keep+2Bme@example.test"])
+        # Submitted to the alias: the target goes with the RCPT's NOTIFY
+        # and, none given, ORCPT naming the alias.
+        ctx = ssl.create_default_context()
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+        with smtplib.SMTP("127.0.0.1", srv.submission_port, timeout=20) as c:
+            c.starttls(context=ctx)
+            c.login(*BOB)
+            c.sendmail(BOB[0], ["keep@example.test"], message("sub", to="keep@example.test",
+                                                             sender=BOB[0]),
+                       rcpt_options=["NOTIFY=SUCCESS"])
         back = origin.wait_messages(1)
         deadline = time.time() + 20
         while "queue is empty" not in srv.cli("queue", "list").stdout.decode():
@@ -575,6 +585,7 @@ def test_alias_rcpt_notify_and_orcpt_go_with_the_forwarded_copy():
         assert "RCPT TO:<nobody@remote.test> NOTIFY=NEVER ORCPT=rfc822;gone@example.test" in rcpts, rcpts
         assert ("RCPT TO:<dest@remote.test> NOTIFY=SUCCESS,FAILURE "
                 "ORCPT=rfc822;Keep+2Bme@example.test") in rcpts, rcpts
+        assert "RCPT TO:<dest@remote.test> NOTIFY=SUCCESS ORCPT=rfc822;keep@example.test" in rcpts, rcpts
     finally:
         if srv:
             srv.cleanup()

@@ -236,6 +236,21 @@ static void test_authors_same(void)
 	CHECK(!forward_authors_same(STR_LIT("From: a@x.test"), STR_LIT("From: a@x.test")));
 }
 
+/* An alias target's ORCPT: the RCPT's own, else the alias (RFC 3461 §4.2). */
+static void test_orcpt(void)
+{
+	char o[SQ_ORCPT_MAX + 1], small[16];
+	CHECK(strcmp(forward_orcpt("rfc822;Keep+me@ex.test", "keep@ex.test", o, sizeof o),
+		     "rfc822;Keep+me@ex.test") == 0);
+	CHECK(strcmp(forward_orcpt(NULL, "keep@ex.test", o, sizeof o), "rfc822;keep@ex.test") == 0);
+	CHECK(strcmp(forward_orcpt("", "keep@ex.test", o, sizeof o), "rfc822;keep@ex.test") == 0);
+	/* A UTF-8 alias has no rfc822 form; a given utf-8 ORCPT is kept. */
+	CHECK(forward_orcpt(NULL, "j\xc3\xb6rg@ex.test", o, sizeof o) == NULL);
+	CHECK(strcmp(forward_orcpt("utf-8;j\\x{F6}rg@ex.test", "j\xc3\xb6rg@ex.test", o, sizeof o),
+		     "utf-8;j\\x{F6}rg@ex.test") == 0);
+	CHECK(forward_orcpt(NULL, "a-long-alias@ex.test", small, sizeof small) == NULL);
+}
+
 int main(void)
 {
 	char base[256];
@@ -243,6 +258,7 @@ int main(void)
 	if (unit_env_begin(base, sizeof base, "forward") < 0)
 		return 1;
 	test_scan();
+	test_orcpt();
 	test_authors_same();
 	test_sender_and_rate(base);
 	test_copy(base);
