@@ -3,7 +3,9 @@
  *
  *   tern spam train spam|ham [--account EMAIL] PATH...
  *     learns every message of each PATH: a message file, an mbox file, a
- *     Maildir (cur/ and new/), or a directory of message files (walked
+ *     Maildir folder (the files of its cur/ and new/, nothing else of it:
+ *     the server's index files beside them are no mail), or a directory
+ *     of message files or Maildir folders (walked
  *     recursively); into the global model, or EMAIL's own. Messages are
  *     learned in batches, each batch one store write; then the model's
  *     size is printed. The global model's byte-gram regression keeps
@@ -159,6 +161,61 @@ static void learn_mbox(struct trainer *t, const char *p, size_t len)
 	buf_free(&b);
 }
 
+static void learn_path(struct trainer *t, const char *path, int depth);
+
+/* Is dir/name a directory? */
+static int is_subdir(const char *dir, const char *name)
+{
+	struct stat sb;
+	size_t l = strlen(dir) + strlen(name) + 2;
+	char *sub = xmalloc(l);
+	snprintf(sub, l, "%s/%s", dir, name);
+	int r = stat(sub, &sb) == 0 && S_ISDIR(sb.st_mode);
+	free(sub);
+	return r;
+}
+
+/*
+ * A Maildir folder (a directory with cur/ or new/) holds its messages
+ * there and only there: beside them a mail server keeps its own files
+ * (Dovecot's dovecot-uidlist, dovecot.index.log, dovecot.index.cache,
+ * dovecot-keywords, the empty maildirfolder; Courier's courierimapuiddb),
+ * which are no mail and would be learned as mail. tmp/ holds messages
+ * still being written; a Maildir++ subfolder (.Sent) starts with '.'.
+ */
+static int wanted_entry(const char *name, int maildir)
+{
+	if (name[0] == '.')
+		return 0;
+	if (maildir)
+		return strcmp(name, "cur") == 0 || strcmp(name, "new") == 0;
+	return strcmp(name, "tmp") != 0;
+}
+
+static void learn_dir(struct trainer *t, const char *path, int depth)
+{
+	if (depth > 16)
+		return;
+	DIR *d = opendir(path);
+	if (!d) {
+		fprintf(stderr, "tern: %s: %s\n", path, strerror(errno));
+		t->failed = 1;
+		return;
+	}
+	int maildir = is_subdir(path, "cur") || is_subdir(path, "new");
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (!wanted_entry(e->d_name, maildir))
+			continue;
+		size_t l = strlen(path) + strlen(e->d_name) + 2;
+		char *sub = xmalloc(l);
+		snprintf(sub, l, "%s/%s", path, e->d_name);
+		learn_path(t, sub, depth + 1);
+		free(sub);
+	}
+	closedir(d);
+}
+
 static void learn_path(struct trainer *t, const char *path, int depth)
 {
 	struct stat sb;
@@ -168,29 +225,11 @@ static void learn_path(struct trainer *t, const char *path, int depth)
 		return;
 	}
 	if (S_ISDIR(sb.st_mode)) {
-		if (depth > 16)
-			return;
-		DIR *d = opendir(path);
-		if (!d) {
-			fprintf(stderr, "tern: %s: %s\n", path, strerror(errno));
-			t->failed = 1;
-			return;
-		}
-		struct dirent *e;
-		while ((e = readdir(d))) {
-			/* Maildir's tmp/ holds messages still being written */
-			if (e->d_name[0] == '.' || strcmp(e->d_name, "tmp") == 0)
-				continue;
-			size_t l = strlen(path) + strlen(e->d_name) + 2;
-			char *sub = xmalloc(l);
-			snprintf(sub, l, "%s/%s", path, e->d_name);
-			learn_path(t, sub, depth + 1);
-			free(sub);
-		}
-		closedir(d);
+		learn_dir(t, path, depth);
 		return;
 	}
-	if (!S_ISREG(sb.st_mode))
+	/* an empty file is no message (a Maildir's maildirfolder marker) */
+	if (!S_ISREG(sb.st_mode) || sb.st_size == 0)
 		return;
 	size_t len;
 	char *p = slurp(path, &len);

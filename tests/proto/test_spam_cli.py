@@ -53,6 +53,21 @@ def test_spam_train_and_test():
             where = "Junk/cur" if i % 2 else "more"
             with open(os.path.join(d, where, f"{i}.eml"), "w") as f:
                 f.write(message(1, i))
+        # What Dovecot keeps beside a Maildir folder's messages (as a real
+        # one wrote them, abridged): no mail, so nothing learned from them;
+        # an empty file is no message either.
+        junk_files = {
+            "dovecot-uidlist": "3 V1795887048 N4 G35bf9c2ac80f0b6b\n1 :1795887048.M3P1.vm\n",
+            "dovecot-keywords": "0 $Junk\n",
+            "dovecot.index.log": "\x01\x03\x18\x00\xc8\x0f\x0b\x6b" * 40,
+            "maildirfolder": "",
+        }
+        for name, text in junk_files.items():
+            with open(os.path.join(d, "Junk", name), "w") as f:
+                f.write(text)
+        with open(os.path.join(d, "Junk/tmp", "9.eml"), "w") as f:
+            f.write(message(1, 9))  # still being written
+        open(os.path.join(d, "more", "empty.eml"), "w").close()
         r = tern(env, "spam", "train", "ham", os.path.join(d, "ham.mbox"))
         assert r.returncode == 0 and b"learned 30 ham" in r.stdout, (r.stdout, r.stderr)
         # the byte-gram regression waits for both classes
