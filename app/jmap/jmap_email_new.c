@@ -4,7 +4,8 @@
  * APPEND does (store_deliver with a mailbox: quota, UID, MODSEQ, thread,
  * the change feed IMAP IDLE and JMAP push read), into the first mailbox;
  * further mailboxes get a membership as IMAP COPY gives one
- * (store_email_copy). There is no second delivery path.
+ * (store_email_copy). There is no second delivery path. One in Junk is
+ * a lesson for the spam filter, as an APPEND there is.
  *
  * Line ends: an imported blob with bare LFs is stored with CRLF, as IMAP
  * APPEND stores a plain literal (buf_crlf_text): the Email's size, blobId
@@ -107,11 +108,17 @@ int jmap_email_store(struct store *st, uint32_t account, struct jmap_new_email *
 	for (size_t i = 1; i < e->nmailboxes; i++) {
 		struct store_copy_result cr = { 0 };
 		int rc = store_email_copy(st, account, e->mailboxes[0], d.uidvalidity_r, &d.uid_r, 1,
-					  e->mailboxes[i], 0, &cr);
+					  e->mailboxes[i], STORE_COPY_NO_LESSON, &cr);
 		store_copy_result_free(&cr);
 		if (rc != STORE_OK)
 			return rc == STORE_ENOTFOUND ? STORE_ENOTFOUND : STORE_ETEMP;
 	}
+	/* The spam filter's lesson, as IMAP APPEND's (store.h, "Junk
+	 * moves"): a new email in Junk is spam, whatever else holds it. The
+	 * copies above are memberships, not moves: told as copies, one from
+	 * Junk (listed first) taught ham and one into it spam. */
+	for (size_t i = 0; i < e->nmailboxes; i++)
+		store_junk_notify(st, account, 0, e->mailboxes[i], &email, 1);
 	struct thread_of t = { 0 };
 	store_emails_get(st, account, &email, 1, thread_cb, &t);
 	e->thread_id = t.thread;

@@ -78,3 +78,48 @@ def test_spam_jmap():
     move(ids[2], [junk])
     got = wait_lessons(s, 4)
     assert [k for _, k, _ in got].count("ham") == 1 and len(got) == 4, got
+
+
+DOG = ("dog@example.test", "dog-password-1")
+
+
+def test_spam_jmap_import():
+    """Email/import (and Email/set create, Email/copy: one path) puts a
+    new email in its mailboxIds as IMAP APPEND does, and is the same
+    lesson: into Junk is spam, whatever other mailboxes it goes to and
+    in whichever order mailboxIds names them; elsewhere none."""
+    s = shared_server([DOG])
+    j = Jmap(s, *DOG)
+    _, mb = j.one("Mailbox/get", {"properties": ["role"]})
+    role = {m["role"]: m["id"] for m in mb["list"]}
+    inbox, junk, archive = role["inbox"], role["junk"], role["archive"]
+
+    def imported(n, boxes):
+        st, _, up = j.request("POST", "/jmap/upload/%s/" % j.account, msg(n),
+                              {"Content-Type": "message/rfc822"})
+        assert st == 201, up
+        _, r = j.one("Email/import", {"emails": {"k": {
+            "blobId": up["blobId"], "mailboxIds": {b: True for b in boxes}}}})
+        assert "k" in (r.get("created") or {}), r
+        return r["created"]["k"]["id"]
+
+    def lesson_of(eid, before):
+        num = str(int(eid[1:], 16))
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            got = [x[1:] for x in lessons(s)[before:] if x[0] == num]
+            if got:
+                return got
+            time.sleep(0.02)
+        return []
+
+    for n, boxes in ((12, [inbox, junk]), (11, [junk]), (13, [junk, archive])):
+        before = len(lessons(s))
+        eid = imported(n, boxes)
+        assert lesson_of(eid, before) == [("spam", "trained")], (boxes, lessons(s))
+    # Not into Junk: no lesson; the next import into Junk marks its turn.
+    before = len(lessons(s))
+    plain = imported(14, [inbox, archive])
+    marker = imported(15, [junk])
+    assert lesson_of(marker, before) == [("spam", "trained")], lessons(s)
+    assert not [x for x in lessons(s)[before:] if x[0] == str(int(plain[1:], 16))], lessons(s)
