@@ -38,6 +38,7 @@
 #include "smtp/smtp_session.h"
 #include "smtp/smtp_spam.h"
 #include "spam/spam_grey.h"
+#include "spam/spam_learn.h"
 #include "spam/spam_lists.h"
 #include "spam/spam_pipeline.h"
 #include "spam/spam_sent.h"
@@ -392,8 +393,14 @@ static void learn(struct smtp_spam *sp)
 	}
 	if (!sp->msg || sp->flags.allowed || (!sp->flags.trap && strong < SPAM_LEARN_LISTINGS))
 		return;
-	log_info("smtp", sp->s->id, "event=spam_learn kind=spam model=global reason=%s",
-		 sp->flags.trap ? "trap" : "blocklists");
+	struct smtp_tx *tx = &sp->s->tx;
+	const char *reason = sp->flags.trap ? "trap" : "blocklists";
+	if (!spam_learn_own_first(tx->data.p + tx->header_len, tx->data.len - tx->header_len)) {
+		log_info("smtp", sp->s->id, "event=spam_learn kind=spam model=global reason=%s what=known",
+			 reason);
+		return; /* a retry or a campaign's next copy: learned already */
+	}
+	log_info("smtp", sp->s->id, "event=spam_learn kind=spam model=global reason=%s", reason);
 	struct learn_job *j = xcalloc(1, sizeof *j);
 	j->st = smtp_store;
 	j->msg = sp->msg;

@@ -38,24 +38,50 @@ static struct str field_line(const char *head, size_t len, const char *name)
 /*
  * The message's key: From, Subject and the body. Not the whole stored
  * bytes: the header we add (Return-Path, Received) differs for every
- * transaction, so two users' copies of one spam would never meet.
+ * transaction, so two users' copies of one spam would never meet. It is
+ * the first half of a 32-octet BLAKE2b (the output length is one of
+ * BLAKE2b's parameters: a 16-octet one would change the stored keys).
  */
-static void hex_of(const char *msg, size_t len, char out[KEY_HEX + 1])
+#define KEY_HASH 32
+static void key_of(const char *msg, size_t len, uint8_t id[KEY_HASH])
 {
-	uint8_t id[32];
 	crypto_generichash_state h;
 	const char *body = memmem(msg, len, "\r\n\r\n", 4);
 	size_t hlen = body ? (size_t)(body - msg) : len;
 	struct str from = field_line(msg, hlen, "From:"), subj = field_line(msg, hlen, "Subject:");
-	crypto_generichash_init(&h, NULL, 0, sizeof id);
+	crypto_generichash_init(&h, NULL, 0, KEY_HASH);
 	crypto_generichash_update(&h, (const uint8_t *)from.p, from.len);
 	crypto_generichash_update(&h, (const uint8_t *)"\n", 1);
 	crypto_generichash_update(&h, (const uint8_t *)subj.p, subj.len);
 	crypto_generichash_update(&h, (const uint8_t *)"\n", 1);
 	if (body)
 		crypto_generichash_update(&h, (const uint8_t *)body + 4, len - hlen - 4);
-	crypto_generichash_final(&h, id, sizeof id);
+	crypto_generichash_final(&h, id, KEY_HASH);
+}
+
+static void hex_of(const char *msg, size_t len, char out[KEY_HEX + 1])
+{
+	uint8_t id[KEY_HASH];
+	key_of(msg, len, id);
 	hex_encode(out, id, KEY_HEX / 2);
+}
+
+/* ---- the filter's own lessons: each message once ---- */
+
+static pthread_mutex_t own_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint8_t own_seen[SPAM_LEARN_OWN_SEEN][KEY_HEX / 2]; /* direct-mapped by the key */
+
+int spam_learn_own_first(const char *msg, size_t len)
+{
+	uint8_t id[KEY_HASH];
+	/* the caller is a loop: a 50 MB message is not hashed whole there */
+	key_of(msg, len < SPAM_LEARN_OWN_BYTES ? len : SPAM_LEARN_OWN_BYTES, id);
+	size_t slot = ((size_t)id[0] << 8 | id[1]) % SPAM_LEARN_OWN_SEEN;
+	pthread_mutex_lock(&own_lock);
+	int first = memcmp(own_seen[slot], id, KEY_HEX / 2) != 0;
+	memcpy(own_seen[slot], id, KEY_HEX / 2);
+	pthread_mutex_unlock(&own_lock);
+	return first;
 }
 
 struct votes {

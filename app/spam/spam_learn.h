@@ -101,4 +101,23 @@ size_t spam_learn_pending(void);
 int spam_learn_message(struct store *st, uint32_t account, uint32_t email, const char *msg,
 		       size_t len, int is_spam, const char **what_r);
 
+/*
+ * The global model's lessons from the filter's own signals (a spam trap,
+ * strong blocklist listings: smtp/smtp_spam.c) count each message once,
+ * as Rspamd's learn cache has it: 1 the first time msg[0..len) (the
+ * message as its sender wrote it; the key is the one above) comes, 0
+ * when it came recently. Without it a greylisted message learned at its
+ * 451 and again at its retry, and a campaign sending one text over and
+ * over to a trap was learned once a copy, its counts growing with each
+ * and its byte-gram lessons pushing the trained ones out (the regression
+ * keeps the newest SPAM_GRAM_LESSONS_MAX). Remembered in memory, one key
+ * in each of SPAM_LEARN_OWN_SEEN slots chosen by the key (a newer key in
+ * the slot forgets the older), not across a restart. Only the first
+ * SPAM_LEARN_OWN_BYTES octets are read (about 60 us of hashing: the SMTP
+ * stage asks on its loop); two texts alike that far are one. Thread-safe.
+ */
+#define SPAM_LEARN_OWN_SEEN 4096
+#define SPAM_LEARN_OWN_BYTES (64 * 1024)
+int spam_learn_own_first(const char *msg, size_t len);
+
 #endif
