@@ -79,7 +79,7 @@ schemas = {
     "SpamLists": {"type": "object", "properties": {"scope": S, "allow": arr(S), "block": arr(S)}},
     "SpamDecisions": {"type": "object", "properties": {"decisions": arr({"type": "object", "properties": {
         "seq": I, "at": I, "ip": S, "mail_from": S, "rcpt": S, "score": {"type": "number"},
-        "action": {"enum": ["ham", "spam", "reject", "discard"]}, "trainable": B, "rules": arr(S)}})}},
+        "action": {"enum": ["ham", "spam", "reject", "discard", "greylist"]}, "trainable": B, "rules": arr(S)}})}},
     "Settings": {"type": "object", "properties": {
         "hostname": {"type": "object", "properties": {"value": S, "stored": S, "running": S, "locked": B}},
         "hostname_status": {"type": "object", "properties": {"fqdn": B, "certificate_name": S, "restart_required": B}},

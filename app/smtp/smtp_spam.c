@@ -633,6 +633,7 @@ static void finish(struct smtp_spam *sp)
 	if (!all_discard && greylisted(sp)) {
 		free(first);
 		tx->spam_own = NULL;
+		spam_recent_set_action(tx->spam_recent_seq, "greylist");
 		refuse(sp, &v_grey);
 		return;
 	}

@@ -48,6 +48,15 @@ void spam_recent_set_email(uint64_t seq, uint32_t account, uint32_t email)
 	pthread_mutex_unlock(&lock);
 }
 
+void spam_recent_set_action(uint64_t seq, const char *action)
+{
+	pthread_mutex_lock(&lock);
+	struct spam_recent *e = &ring[seq % SPAM_RECENT_MAX];
+	if (seq && e->seq == seq)
+		snprintf(e->action, sizeof e->action, "%s", action);
+	pthread_mutex_unlock(&lock);
+}
+
 int spam_recent_get(uint64_t seq, struct spam_recent *out)
 {
 	int rc = -1;

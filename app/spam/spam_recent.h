@@ -32,7 +32,7 @@ struct spam_recent {
 	uint32_t account;  /* the first recipient's account */
 	uint32_t email;    /* its stored copy's email id; 0: not stored (yet) */
 	double score;
-	char action[8];    /* spam_verdict_name() */
+	char action[16];   /* spam_verdict_name(), or "greylist" */
 	char rules[1024];  /* "NAME=W NAME=W ..." */
 };
 
@@ -42,6 +42,11 @@ uint64_t spam_recent_add(const char *ip, const char *mail_from, const char *rcpt
 /* Notes that decision seq's message was stored as email in account (when
  * it is still in the ring and its account is account). Thread-safe. */
 void spam_recent_set_email(uint64_t seq, uint32_t account, uint32_t email);
+/* Sets decision seq's action to action: "greylist" for a message the
+ * verdict let through and greylisting answered 451 (Rspamd's history
+ * says "soft reject"): it was neither delivered nor refused for spam,
+ * and the Spam page must not show it as ham. Thread-safe. */
+void spam_recent_set_action(uint64_t seq, const char *action);
 /* Copies decision seq into *out: 0, or -1 when it left the ring. Thread-safe. */
 int spam_recent_get(uint64_t seq, struct spam_recent *out);
 /* Copies the newest decisions, newest first, at most max; returns how many. Thread-safe. */

@@ -316,6 +316,12 @@ def test_spam_wire():
         time.sleep(4.2)
         _, r = send(s, "127.0.0.1", "a@grey.test", msg("grey 3"))
         assert r[0] == 250, r
+        # The Spam page says the two 451s were greylisted, not "ham": the
+        # retry is the decision that delivered.
+        st, _, rec = api.call("GET", "/spam/recent")
+        grey = [(d["action"], d["trainable"]) for d in rec["decisions"]
+                if d["mail_from"] == "a@grey.test"]
+        assert grey[1:3] == [("greylist", False)] * 2 and grey[0][0] == "ham", grey
         _, r = send(s, "127.0.0.1", "a@friend.test", msg("known good"))
         assert r[0] == 250, r
         _, r = send(s, "127.0.0.1", "a@good.test", msg("allow-listed"), rcpts=("carol@example.test",))
