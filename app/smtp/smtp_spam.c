@@ -493,8 +493,10 @@ static void rep_save_done(void *arg)
 }
 
 /* Notes the verdict the message had without its reputation (so a
- * reputation never feeds itself): spam at or over the tag threshold.
- * Every SPAM_REP_SAVE_EVERY verdicts the table is saved, on the pool. */
+ * reputation never feeds itself): spam at or over the tag threshold, and
+ * a spam trap's message, spam by definition whatever it scored (counted
+ * by its score, a trap fed its low-scoring senders ham). Every
+ * SPAM_REP_SAVE_EVERY verdicts the table is saved, on the pool. */
 static void reputation_note(struct smtp_spam *sp, double score)
 {
 	char ip[SPAM_REP_KEY_MAX], dom[SPAM_REP_KEY_MAX];
@@ -502,7 +504,7 @@ static void reputation_note(struct smtp_spam *sp, double score)
 		return;
 	rep_keys(sp, ip, dom);
 	int64_t now = time_wall();
-	int is_spam = score >= sp->set.th.tag;
+	int is_spam = score >= sp->set.th.tag || (sp->flags.trap && !sp->flags.allowed);
 	spam_rep_note(ip, is_spam, now);
 	spam_rep_note(dom, is_spam, now);
 	if (!spam_rep_save_due() || !worker_pool_running())

@@ -7,6 +7,10 @@ as Rspamd's learn cache has it:
   trained byte-gram lessons out); another text is learned again;
 - a trap message answered 451 by greylisting and accepted at its retry
   is learned once (it was learned at the 451 and again at the retry).
+
+And sender reputation (when on) counts a trap's message as spam, as its
+verdict is, whatever it scored: clean-looking mail to a trap made its
+SPF-verified sender domain's reputation lean ham.
 """
 import re
 import smtplib
@@ -89,6 +93,41 @@ def test_spam_trap_learns_once():
         while time.time() < deadline and global_spam(api) != 3:
             time.sleep(0.05)
         assert global_spam(api) == 3, global_spam(api)
+    finally:
+        if s:
+            s.cleanup()
+        if dns:
+            dns.stop()
+
+
+def test_spam_trap_counts_as_spam_for_reputation():
+    dns = s = None
+    try:
+        dns = DnsServer({"remote.test": {"TXT": ["v=spf1 ip4:127.0.0.0/8 -all"]},
+                         "_dmarc.*": {"NXDOMAIN": True}})
+        s, api = admin_server(domains=("example.test",),
+                              accounts=[("admin@example.test", "admin-pw-1-Vq8r"),
+                                        ("bob@example.test", "bob-pw-1-Vq8r")],
+                              env={"TERN_DNS_SERVERS": dns.servers})
+        s.cli("alias", "add", "trap@example.test", "admin@example.test")
+        st, _, cfg = api.call("PUT", "/spam", {"traps": ["trap@example.test"], "dnsbl": "",
+                                                "uribl": "", "reputation": True})
+        assert st == 200 and cfg["reputation"], cfg
+        # Five plain messages from remote.test (SPF pass) to the trap.
+        for i in range(5):
+            assert send(s, msg("note %d" % i, "Just a short note number %d." % i)) == 250
+        # remote.test's next message to bob carries a spammy reputation.
+        data = msg("hello bob", "A short note for bob.").replace(
+            b"To: trap@example.test", b"To: bob@example.test")
+        with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+            c.ehlo("client.example.org")
+            c.sendmail("deals@remote.test", ["bob@example.test"], data)
+        # The decision is recorded before the 250 (smtp_spam.c note()).
+        st, _, rec = api.call("GET", "/spam/recent")
+        d = rec["decisions"][0]
+        assert d["rcpt"] == "bob@example.test", d
+        w = [float(r.split("=")[1]) for r in d["rules"] if r.startswith("DOMAIN_REPUTATION=")]
+        assert w and w[0] > 0, d
     finally:
         if s:
             s.cleanup()
