@@ -19,8 +19,9 @@
  *     the same for the malware attachment list (SHA-256 digests,
  *     spam_hashes.h).
  *   tern spam test [--account EMAIL] FILE...
- *     prints `VERDICT score=N` (ham|spam|reject|discard at the default
- *     thresholds), then every rule that fired, one a line:
+ *     prints `VERDICT score=N` (ham|spam|reject|discard at the thresholds
+ *     the server uses: the Spam page's, or the defaults), then every rule
+ *     that fired, one a line:
  *     `  NAME WEIGHT DESCRIPTION`. With several files each block starts
  *     with `file: PATH`.
  *
@@ -44,6 +45,7 @@
 #include "spam/spam_hashes.h"
 #include "spam/spam_phish.h"
 #include "spam/spam_private.h"
+#include "spam/spam_settings.h"
 #include "store/store.h"
 
 #define SPAM_FILE_MAX (256u * 1024 * 1024) /* an mbox may be big */
@@ -351,6 +353,10 @@ static int spam_test_cmd(const struct config *cfg, int argc, char **argv)
 	}
 	int rc = 0;
 	struct spam_result *res = xmalloc(sizeof *res);
+	/* The thresholds the server decides with (the Spam page's), so the
+	 * verdict printed is the one a delivery would get from this score. */
+	struct spam_settings *set = xmalloc(sizeof *set);
+	spam_settings_load(st, set, NULL);
 	for (int i = first; i < argc; i++) {
 		size_t len;
 		char *p = slurp(argv[i], &len);
@@ -364,7 +370,7 @@ static int spam_test_cmd(const struct config *cfg, int argc, char **argv)
 		spam_result_init(res);
 		if (spam_analyse(st, account, m, res) != 0)
 			fprintf(stderr, "tern: %s: the classifier's models could not be read\n", argv[i]);
-		spam_result_decide(res, NULL);
+		spam_result_decide(res, &set->th);
 		if (argc - first > 1)
 			printf("file: %s\n", argv[i]);
 		printf("%s score=%.2f\n", spam_verdict_name(res->verdict), res->score);
@@ -375,6 +381,7 @@ static int spam_test_cmd(const struct config *cfg, int argc, char **argv)
 		free(p);
 	}
 	free(res);
+	free(set);
 	store_close(&st);
 	return rc;
 }

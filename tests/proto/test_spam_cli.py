@@ -130,3 +130,36 @@ def test_spam_train_and_test():
         assert not any("FUZZY_JUNK" in l for l in after_v[2]), after_v
         r = tern(env, "spam", "test", "--account", "nobody@ours.example", near)
         assert r.returncode == 1 and b"no such account" in r.stderr
+
+
+def test_spam_test_uses_the_servers_thresholds():
+    """`tern spam test` decides with the thresholds the server uses (the
+    Spam page's), not the built-in defaults: the verdict it prints is the
+    one a delivery would get."""
+    from httpc import admin_server
+    s, api = admin_server(domains=("ours.example",))
+    try:
+        p = os.path.join(s.tmp, "exe.eml")
+        with open(p, "w") as f:
+            f.write("From: a@b.example\r\nSubject: invoice\r\n"
+                    "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+                    "Content-Type: text/plain\r\n\r\nthe invoice\r\n--b\r\n"
+                    "Content-Type: application/octet-stream\r\n"
+                    "Content-Disposition: attachment; filename=\"scan.pdf.exe\"\r\n\r\n"
+                    "MZ\r\n--b--\r\n")
+
+        def verdict_now():
+            r = s.cli("spam", "test", p)
+            first = r.stdout.decode().splitlines()[0]
+            return first.split()[0], float(first.split("score=")[1])
+
+        v, score = verdict_now()
+        assert v == "spam" and 5 <= score < 19, (v, score)  # the defaults: 5 and 19
+        st, _, cfg = api.call("PUT", "/spam", {"junk": score + 1, "reject": score + 2})
+        assert st == 200, cfg
+        assert verdict_now() == ("ham", score)
+        st, _, cfg = api.call("PUT", "/spam", {"junk": 1, "reject": score - 1})
+        assert st == 200, cfg
+        assert verdict_now() == ("reject", score)
+    finally:
+        s.cleanup()
