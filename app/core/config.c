@@ -16,6 +16,7 @@
 #include "acme/acme_jws.h"
 #include "cidr.h"
 #include "gen/config_vars.h"
+#include "hostname.h"
 #include "str.h"
 
 extern char **environ;
@@ -127,8 +128,6 @@ int config_parse_duration(const char *s, unsigned *secs_r)
 	return 0;
 }
 
-static int valid_hostname(const char *h);
-
 int config_backup_dir_valid(const char *dir)
 {
 	return dir[0] == '\0' || (dir[0] == '/' && strlen(dir) < sizeof ((struct config *)0)->backup_dir &&
@@ -160,7 +159,7 @@ int config_relay_host_valid(const char *rh)
 		size_t n = strlen(rh);
 		return n > 2 && rh[n - 1] == ']' && !memchr(rh + 1, ']', n - 2);
 	}
-	return valid_hostname(rh);
+	return hostname_syntax_ok(rh);
 }
 
 /* The outbound queue's settings (TERN_QUEUE_*, TERN_RELAY_HOST's form). */
@@ -262,7 +261,7 @@ static int load_queue(struct config *cfg, char *err, size_t errsz)
 		return bad(err, errsz, "TERN_RELAY_HOST", cfg->relay_host, CONFIG_RELAY_HOST_EXPECTED);
 	if (cfg->dmarc_report_from[0] && strcmp(cfg->dmarc_report_from, "off") != 0) {
 		const char *at = strrchr(cfg->dmarc_report_from, '@');
-		if (at == NULL || at == cfg->dmarc_report_from || !valid_hostname(at + 1) ||
+		if (at == NULL || at == cfg->dmarc_report_from || !hostname_syntax_ok(at + 1) ||
 		    strpbrk(cfg->dmarc_report_from, " \t<>,;\"") != NULL)
 			return bad(err, errsz, "TERN_DMARC_REPORT_FROM", cfg->dmarc_report_from,
 				   "an address of a served domain such as dmarc@example.com, or off");
@@ -323,21 +322,6 @@ static int get_uint(const char *var, unsigned *dst, unsigned min, unsigned max, 
 	return 0;
 }
 
-/* Host names: letters, digits, '-', '.', at most 253. */
-static int valid_hostname(const char *h)
-{
-	size_t n = strlen(h);
-	if (n == 0 || n > 253 || h[0] == '.' || h[0] == '-')
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = h[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '-' || c == '.'))
-			return 0;
-	}
-	return 1;
-}
-
 int config_load(struct config *cfg, char *err, size_t errsz)
 {
 	const char *v;
@@ -382,13 +366,13 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 		snprintf(cfg->hostname, sizeof(cfg->hostname), "%s", u.nodename);
 	if (get_str("TERN_HOSTNAME", cfg->hostname, sizeof(cfg->hostname), err, errsz) < 0)
 		return -1;
-	if (!valid_hostname(cfg->hostname))
+	if (!hostname_syntax_ok(cfg->hostname))
 		return bad(err, errsz, "TERN_HOSTNAME", cfg->hostname,
 			   "a host name such as mail.example.com");
 
 	if (get_str("TERN_DOMAIN", cfg->domain, sizeof(cfg->domain), err, errsz) < 0)
 		return -1;
-	if (cfg->domain[0] && !valid_hostname(cfg->domain))
+	if (cfg->domain[0] && !hostname_syntax_ok(cfg->domain))
 		return bad(err, errsz, "TERN_DOMAIN", cfg->domain, "a domain such as example.com");
 	if (get_str("TERN_ADMIN_PASSWORD", cfg->admin_password, sizeof(cfg->admin_password), err,
 		    errsz) < 0)
@@ -470,7 +454,7 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 		if (cfg->acme_dns_server[0] && acme_dns_server_parse(cfg->acme_dns_server, &ss, &sl) < 0)
 			return bad(err, errsz, "TERN_ACME_DNS_SERVER", cfg->acme_dns_server,
 				   "ip[:port] or [ipv6]:port (the DNS server taking RFC 2136 updates)");
-		if (cfg->acme_dns_zone[0] && !valid_hostname(cfg->acme_dns_zone))
+		if (cfg->acme_dns_zone[0] && !hostname_syntax_ok(cfg->acme_dns_zone))
 			return bad(err, errsz, "TERN_ACME_DNS_ZONE", cfg->acme_dns_zone,
 				   "a zone such as example.com");
 		if (cfg->acme_tsig_key[0] && acme_tsig_parse(cfg->acme_tsig_key, &k) < 0)

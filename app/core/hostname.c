@@ -43,3 +43,26 @@ int hostname_is_fqdn(const char *name)
 	const char *dot = strchr(name, '.');
 	return n >= 3 && dot && dot != name && name[n - 1] != '.';
 }
+
+int hostname_syntax_ok(const char *name)
+{
+	size_t n = strlen(name), label = 0;
+
+	if (n == 0 || n > 253)
+		return 0;
+	for (size_t i = 0; i <= n; i++) {
+		char c = name[i];
+		if (c == '.' || c == '\0') {
+			/* The label just ended: not empty, not too long, no '-' last. */
+			if (label == 0 || label > 63 || name[i - 1] == '-')
+				return 0;
+			label = 0;
+			continue;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      (c == '-' && label > 0)))
+			return 0;
+		label++;
+	}
+	return 1;
+}

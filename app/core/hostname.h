@@ -26,5 +26,12 @@ void hostname_set(const char *name);
 /* 1 when name is fully qualified (a dot inside, not at either end): a
  * container id or "mail" is not, and mail from it is refused by many. */
 int hostname_is_fqdn(const char *name);
+/* 1 when name is a host or domain name as DNS and SMTP take it (RFC 1035
+ * §2.3.4, RFC 1123 §2.1, RFC 5321 §4.1.2 Domain): ASCII labels of 1 to 63
+ * letters, digits and '-', none starting or ending with '-', joined by
+ * single dots, at most 253 octets, no final dot; 0 otherwise. The one
+ * check for every name the administrator gives (TERN_HOSTNAME,
+ * TERN_DOMAIN, the web admin's host name, ...). */
+int hostname_syntax_ok(const char *name);
 
 #endif

@@ -24,21 +24,10 @@
 #include "http/http_internal.h"
 #include "store/store.h"
 
-/* Host names: letters, digits, '-', '.', a dot inside, at most 253. */
+/* A public host name: fully qualified, in the one syntax (core/hostname.h). */
 static int valid_name(const char *h)
 {
-	size_t n = strlen(h);
-	if (n < 3 || n > 253 || h[0] == '.' || h[0] == '-' || h[n - 1] == '.' || !strchr(h, '.'))
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = h[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '-' || c == '.'))
-			return 0;
-		if (c == '.' && h[i + 1] == '.')
-			return 0;
-	}
-	return 1;
+	return hostname_syntax_ok(h) && hostname_is_fqdn(h);
 }
 
 void api_primary_domain(char *out, size_t outsz)

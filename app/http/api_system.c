@@ -444,13 +444,7 @@ void api_settings_put(struct http_ctx *x)
 			http_problem(x, 409, "locked", "hostname", "the host name is set by TERN_HOSTNAME");
 			return;
 		}
-		size_t n = strlen(h);
-		int ok = n >= 3 && n <= 253 && strchr(h, '.') && h[0] != '.' && h[0] != '-' &&
-			 h[n - 1] != '.';
-		for (size_t i = 0; ok && i < n; i++)
-			ok = (h[i] >= 'a' && h[i] <= 'z') || (h[i] >= 'A' && h[i] <= 'Z') ||
-			     (h[i] >= '0' && h[i] <= '9') || h[i] == '-' || h[i] == '.';
-		if (!ok) {
+		if (!hostname_syntax_ok(h) || !hostname_is_fqdn(h)) {
 			http_problem(x, 400, "invalid_field", "hostname",
 				     "field 'hostname' must be a host name such as mail.example.com");
 			return;

@@ -29,6 +29,9 @@ def test_bad_config_value_stops_startup():
         "TERN_DISK_RESERVE": "lots",
         "TERN_RELAY_TLS_VERIFY": "maybe",
         "TERN_IMAP_SAVE_LIMIT": "0",
+        # A name DNS cannot hold (an empty label) once started with a
+        # warning and no domain at all, the store refusing it.
+        "TERN_DOMAIN": "example..test",
     }
     for var, val in cases.items():
         env = {"PATH": "/usr/bin:/bin", "TERN_DATA_DIR": tempfile.mkdtemp(), var: val}

@@ -65,6 +65,12 @@ def test_hostname_live_everywhere():
         if "." not in system:
             assert "event=hostname_not_qualified hostname=%s" % system in s.log_text()
             assert d["hostname_status"]["fqdn"] is False, d
+        # Names DNS and EHLO cannot carry are refused, not stored and
+        # greeted with (an empty label, a '-' at a label's end, a label
+        # over 63 octets: RFC 1035 §2.3.4, RFC 5321 §4.1.2).
+        for bad in ("mail..new-name.test", "mail-.new-name.test", "a" * 64 + ".new-name.test"):
+            st, _, d = a.call("PUT", "/settings", {"hostname": bad})
+            assert st == 400 and d["code"] == "invalid_field", (bad, st, d)
         st, _, d = a.call("PUT", "/settings", {"hostname": NEW})
         assert st in (200, 204), d
         st, _, d = a.call("GET", "/settings")

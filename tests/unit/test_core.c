@@ -14,6 +14,7 @@
 #include "core/utf8.h"
 #include "core/varint.h"
 #include "core/config.h"
+#include "core/hostname.h"
 #include "core/idle_spin.h"
 #include "core/log.h"
 #include "core/loop.h"
@@ -413,6 +414,51 @@ static void test_config(void)
 	CHECK(strstr(err, "TERN_SMTP_SOFT_ERRORS") && strstr(err, "0 to 1000"));
 	unsetenv("TERN_SMTP_SOFT_ERRORS");
 	unsetenv("TERN_SMTP_MAX_ERRORS");
+
+	/* Host and domain names as DNS and SMTP take them (RFC 1035 §2.3.4,
+	 * RFC 1123 §2.1, RFC 5321 §4.1.2): an empty label, a label over 63
+	 * octets or one that starts or ends with '-', or a final dot, were
+	 * once taken and went into EHLO (TERN_HOSTNAME) or were dropped with
+	 * a warning at start (TERN_DOMAIN: the store refused the domain). */
+	{
+		static const char *const bad_names[] = {
+			"mail..example.com", "mail.example.com.", "mail-.example.com",
+			"mail.-example.com", "a.b-", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.example",
+		};
+		static const char *const vars[] = { "TERN_HOSTNAME", "TERN_DOMAIN", "TERN_ACME_DNS_ZONE" };
+		for (size_t i = 0; i < sizeof bad_names / sizeof bad_names[0]; i++)
+			for (size_t j = 0; j < sizeof vars / sizeof vars[0]; j++) {
+				char *old = getenv(vars[j]) ? strdup(getenv(vars[j])) : NULL;
+				setenv(vars[j], bad_names[i], 1);
+				CHECK_EQ_INT(config_load(&cfg, err, sizeof(err)), -1);
+				CHECK(strstr(err, vars[j]) && strstr(err, bad_names[i]) &&
+				      strstr(err, "expected"));
+				if (old)
+					setenv(vars[j], old, 1);
+				else
+					unsetenv(vars[j]);
+				free(old);
+			}
+		setenv("TERN_DMARC_REPORT_FROM", "dmarc@example..com", 1);
+		CHECK_EQ_INT(config_load(&cfg, err, sizeof(err)), -1);
+		CHECK(strstr(err, "TERN_DMARC_REPORT_FROM") != NULL);
+		unsetenv("TERN_DMARC_REPORT_FROM");
+		setenv("TERN_RELAY_HOST", "smtp..example.net", 1);
+		CHECK_EQ_INT(config_load(&cfg, err, sizeof(err)), -1);
+		CHECK(strstr(err, "TERN_RELAY_HOST") != NULL);
+		unsetenv("TERN_RELAY_HOST");
+		/* What is right stays right: 63-octet labels, digits, xn--. */
+		setenv("TERN_DOMAIN", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.xn--bcher-kva.example", 1);
+		setenv("TERN_HOSTNAME", "mx-1.0-9.example.test", 1);
+		CHECK_EQ_INT(config_load(&cfg, err, sizeof(err)), 0);
+		setenv("TERN_HOSTNAME", "localhost", 1);
+		CHECK_EQ_INT(config_load(&cfg, err, sizeof(err)), 0);
+		unsetenv("TERN_DOMAIN");
+		setenv("TERN_HOSTNAME", "mx.example.test", 1);
+		CHECK_EQ_INT(hostname_syntax_ok("mx.example.test"), 1);
+		CHECK_EQ_INT(hostname_syntax_ok("mx..example.test"), 0);
+		CHECK_EQ_INT(hostname_syntax_ok(""), 0);
+	}
 
 	/* ACME: directory names, challenge, External Account Binding pairs. */
 	CHECK_EQ_INT(config_load(&cfg, err, sizeof(err)), 0);
