@@ -5,7 +5,11 @@
  * store and the listeners are up); otherwise connects to the SMTP listener
  * and expects a 220 greeting. Either way the configured port is tried,
  * then the unprivileged fallback port, 5 s each. Used by the image's
- * HEALTHCHECK, so it needs no shell or tools.
+ * HEALTHCHECK, so it needs no shell or tools. When loopback is one of
+ * TERN_TRUSTED_PROXIES (a proxy on the same host), port 25 waits for a
+ * PROXY header from it: the probe then sends "PROXY UNKNOWN" (the
+ * protocol's line for a connection the sender itself makes), so the
+ * server keeps the real addresses and greets.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -16,11 +20,12 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "core/cidr.h"
 
 /* HTTP: the request to send and the status line prefix that means healthy. */
 static const char http_req[] = "GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n";
 
-static int probe(const char *host, uint16_t port, int http)
+static int probe(const char *host, uint16_t port, int http, int proxied)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
@@ -51,7 +56,9 @@ static int probe(const char *host, uint16_t port, int http)
 	}
 	char line[512];
 	size_t n = 0;
-	if (http && write(fd, http_req, sizeof(http_req) - 1) != (ssize_t)(sizeof(http_req) - 1)) {
+	static const char proxy_hdr[] = "PROXY UNKNOWN\r\n";
+	if ((proxied && write(fd, proxy_hdr, sizeof(proxy_hdr) - 1) != (ssize_t)(sizeof(proxy_hdr) - 1)) ||
+	    (http && write(fd, http_req, sizeof(http_req) - 1) != (ssize_t)(sizeof(http_req) - 1))) {
 		close(fd);
 		return -1;
 	}
@@ -98,9 +105,12 @@ int cli_health(const struct config *cfg, int argc, char **argv)
 		return 1;
 	}
 	const char *host = loopback_for(a);
-	if (probe(host, a->port, http) == 0 ||
+	/* HTTP from a trusted proxy needs no header (Forwarded fields are
+	 * optional); a mail port refuses a connection without one. */
+	int proxied = !http && cidr_list_match(cfg->trusted_proxies, host);
+	if (probe(host, a->port, http, proxied) == 0 ||
 	    (a->fallback_port && a->fallback_port != a->port &&
-	     probe(host, a->fallback_port, http) == 0)) {
+	     probe(host, a->fallback_port, http, proxied) == 0)) {
 		printf("ok\n");
 		return 0;
 	}

@@ -81,6 +81,15 @@ def test_version_and_health():
         assert s.cli("health").returncode == 0
         s.stop()
         assert s.cli("health", check=False).returncode == 1
+    # A proxy on the same host (HAProxy, nginx stream with PROXY protocol)
+    # makes loopback a trusted proxy: port 25 then waits for a PROXY
+    # header from 127.0.0.1, and the health check, sending none, was
+    # dropped after 5 s (exit 1, a healthy server marked unhealthy). It
+    # says it is the one speaking (PROXY UNKNOWN) and gets the greeting.
+    with Server(accounts=ACCOUNTS, env={"TERN_TRUSTED_PROXIES": "127.0.0.0/8,::1"}) as s:
+        r = s.cli("health", check=False)
+        assert r.returncode == 0 and r.stdout == b"ok\n", (r.returncode, r.stdout, r.stderr)
+        assert "event=proxy_refused" not in s.log_text(), s.log_text()
 
 
 def test_thread_names():
