@@ -140,6 +140,8 @@ int cli_account(const struct config *cfg, int argc, char **argv)
 		return app_password(cfg, argc - 1, argv + 1);
 	if (strcmp(verb, "list") == 0) {
 		int n = 0;
+		if (argc != 1)
+			return usage(); /* no filter: a word after list is a mistake */
 		if (!(st = cli_store_open(cfg, CLI_STORE_READ)))
 			return 1;
 		rc = store_account_list(st, print_account, &n) == STORE_OK ? 0 : 1;
@@ -153,6 +155,10 @@ int cli_account(const struct config *cfg, int argc, char **argv)
 		return account_set(cfg, verb, email, argc == 3 ? argv[2] : NULL);
 	uint64_t quota = 0;
 	for (int i = 2; i < argc; i++) {
+		/* Only add takes --quota: dropped elsewhere, it looked applied. */
+		if (strcmp(argv[i], "--quota") == 0 && strcmp(verb, "add") != 0)
+			return cli_bad_arg("account", argv[i], NULL,
+					   "only with add (tern account add EMAIL --quota SIZE)");
 		if (strcmp(argv[i], "--quota") != 0)
 			return cli_bad_arg("account", argv[i], NULL, "no such option (--quota SIZE)");
 		if (i + 1 == argc)

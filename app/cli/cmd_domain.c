@@ -73,6 +73,8 @@ int cli_domain(const struct config *cfg, int argc, char **argv)
 	if (argc < 1)
 		return usage();
 	if (strcmp(argv[0], "list") == 0) {
+		if (argc != 1)
+			return usage(); /* no filter: a word after list is a mistake */
 		if (!(st = cli_store_open(cfg, CLI_STORE_READ)))
 			return 1;
 		rc = store_domain_list(st, print_domain, NULL) == STORE_OK ? 0 : 1;

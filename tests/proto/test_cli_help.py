@@ -54,9 +54,19 @@ def test_help_on_stdout():
                        (["version", "x"], b"usage: tern version"),
                        (["tlsrpt", "bogus"], b"usage: tern tlsrpt"),
                        (["spam", "phish", "bogus"], b"usage: tern spam"),
-                       (["dmarc", "report", "--bogus"], b"usage: tern dmarc")):
+                       (["dmarc", "report", "--bogus"], b"usage: tern dmarc"),
+                       # `list` took any words after it and listed all
+                       # (`tern account list example.com` is no filter).
+                       (["account", "list", "example.com"], b"usage: tern account"),
+                       (["domain", "list", "x"], b"usage: tern domain"),
+                       (["alias", "list", "x"], b"usage: tern alias")):
         r = run(args, good)
         assert r.returncode == 2 and r.stderr.startswith(want) and not r.stdout, (args, r)
+    # An option the verb does not take is refused, not dropped: `del`,
+    # `passwd`, `disable` and `enable` ran with --quota and ignored it.
+    for verb in ("del", "passwd", "disable", "enable"):
+        r = run(["account", verb, "bob@example.test", "--quota", "1G"], good, input=b"a long password 12\n")
+        assert r.returncode == 2 and b"--quota" in r.stderr and not r.stdout, (verb, r)
 
 
 def test_every_readme_command_in_the_help():
