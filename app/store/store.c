@@ -853,7 +853,7 @@ static int open_readonly(struct store *st, char *err, size_t errsz)
  * writes). Returns the descriptor holding the lock, or -1 with err filled
  * (STORE_EBUSY in *code_r when another process holds it).
  */
-static int dir_lock(const char *dir, int *code_r, char *err, size_t errsz)
+int store_dir_lock(const char *dir, int *code_r, char *err, size_t errsz)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
@@ -918,7 +918,7 @@ int store_open(const char *dir, unsigned flags, struct store **st_r, char *err, 
 		                 restoring, dir);
 
 	int lock_fd = -1;
-	if ((flags & STORE_SERVER) && (lock_fd = dir_lock(dir, &rc, err, errsz)) < 0)
+	if ((flags & STORE_SERVER) && (lock_fd = store_dir_lock(dir, &rc, err, errsz)) < 0)
 		return rc;
 
 	static _Atomic uint32_t opened;
@@ -975,6 +975,12 @@ int store_open(const char *dir, unsigned flags, struct store **st_r, char *err, 
 	}
 	if (rc != STORE_OK)
 		goto fail;
+	/* A command took the server's lock for its migration only: a server
+	 * must be able to start beside it (store_upgrade_backup). */
+	if (!(flags & STORE_SERVER) && st->lock_fd >= 0) {
+		close(st->lock_fd);
+		st->lock_fd = -1;
+	}
 
 	if (flags & STORE_SERVER) {
 		store_room_open(st, dir);

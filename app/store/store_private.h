@@ -697,9 +697,17 @@ int store_room_between(struct store *st);
  * dir/backup-schema-N/data.mdb. STORE_OK (also
  * when no migration is due); STORE_EFULL when the file system has no
  * room for the copy, STORE_ETEMP when it failed: err says so in one line,
- * nothing was changed, and the open must stop.
+ * nothing was changed, and the open must stop. A command's open (not
+ * STORE_SERVER) that would migrate first takes the server's lock on dir
+ * into st->lock_fd (store_dir_lock), so no older server is running on
+ * the store it changes, and the open releases it once the migration is
+ * done; STORE_EBUSY when a server holds it (nothing changed).
  */
 int store_upgrade_backup(struct store *st, const char *dir, char *err, size_t errsz);
+/* The one-server-per-directory lock (flock on dir): its descriptor, or
+ * -1 with the error in err and its code (STORE_EBUSY: a server holds it)
+ * in *code_r. */
+int store_dir_lock(const char *dir, int *code_r, char *err, size_t errsz);
 /* A server is serving: marks the upgrade backups in dir as seen by a
  * first serve, and removes those a previous serve had marked. */
 void store_upgrade_release(const char *dir);

@@ -90,6 +90,23 @@ int store_upgrade_backup(struct store *st, const char *dir, char *err, size_t er
 		                 dir, mdb_strerror(rc));
 	if (ver == 0 || ver >= STORE_SCHEMA_VERSION)
 		return STORE_OK; /* fresh, current, or newer (open_fn refuses that) */
+	/* A command never migrates under a running server: that server is
+	 * an older build (this one would have migrated at its start), and it
+	 * would go on writing its schema's records into the migrated store.
+	 * Held until the migration is done (store_open releases it). */
+	if (!(st->flags & STORE_SERVER) && st->lock_fd < 0) {
+		int code = STORE_OK;
+		st->lock_fd = store_dir_lock(dir, &code, err, errsz);
+		if (st->lock_fd < 0 && code == STORE_EBUSY)
+			return store_err(err, errsz, STORE_EBUSY,
+			                 "the store in %s is of schema %u, older than this build's %u, "
+			                 "and a tern serve of the older build runs on it: stop it and "
+			                 "start this build's tern serve (it upgrades the store), then "
+			                 "run the command again",
+			                 dir, ver, STORE_SCHEMA_VERSION);
+		if (st->lock_fd < 0)
+			return code;
+	}
 
 	if (store_map_info(st, NULL, &used) != STORE_OK)
 		return store_err(err, errsz, STORE_ETEMP, "cannot size the store in %s", dir);

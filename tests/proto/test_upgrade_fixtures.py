@@ -181,3 +181,40 @@ def test_older_builds_backup_restores():
                     got["mailboxes"][name]["uidvalidity"] = box["uidvalidity"]
                 assert got == want["state"][addr], (path, addr, got, want["state"][addr])
             _scripts_aliases_next_uid(s, gen, want, path)
+
+
+def test_cli_never_migrates_under_a_running_older_server():
+    """A binary replaced under a running server (a source build's `make`,
+    a package upgrade before the restart): a command of the new binary
+    that writes opened the older store and migrated it in place while
+    the older server went on writing its own records into it, then read
+    by the new code as the new schema's. While a server holds the data
+    directory (its flock, emulated here as test_backup does) the command
+    is refused with one line and the store is left as it was; with the
+    server stopped the command migrates as tern serve does."""
+    import fcntl
+    import subprocess
+    path = os.path.join(FIXTURES, "schema-13.tar.gz")
+    with _extracted(path, "tern-fixture-cli-") as (tmp, want, servers):
+        data = os.path.join(tmp, "data")
+        domain = want["accounts"][0][0].split("@", 1)[1]
+        s = Server(data_dir=data, domains=(), start=False)
+        servers.append(s)
+        fd = os.open(data, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            r = s.cli("account", "add", "new@" + domain, input="a long password 12\n", check=False)
+            assert r.returncode != 0 and b"tern serve" in r.stderr, (r.returncode, r.stdout, r.stderr)
+            assert len(r.stderr.decode().strip().splitlines()) == 1, r.stderr
+            assert not os.path.exists(os.path.join(data, "backup-schema-13")), os.listdir(data)
+            r = s.cli("account", "list", check=False)
+            assert r.returncode != 0 and b"run tern serve once" in r.stderr, r.stderr
+        finally:
+            os.close(fd)
+        # No server: the command migrates (backup first) and does its work.
+        r = s.cli("account", "add", "new@" + domain, input="a long password 12\n", check=False)
+        assert r.returncode == 0, (r.returncode, r.stderr)
+        assert os.path.isdir(os.path.join(data, "backup-schema-13")), os.listdir(data)
+        # And the command kept no lock: a server starts on it.
+        s.start()
+        assert ("new@" + domain).encode() in s.cli("account", "list").stdout
