@@ -1,6 +1,7 @@
 """The appliance: configuration errors, signals, admin commands while the
 server runs, the empty chroot, durability across kill -9, a full disk."""
 import os
+import re
 import random
 import shutil
 import signal
@@ -11,6 +12,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.request
 
 from harness import Server, Raw, message, TERN, SANITIZED, default_dns, free_port, small_tmpfs
 from test_imap import raw_messages
@@ -330,19 +332,30 @@ def test_empty_chroot():
     try:
         shutil.copy(TERN, os.path.join(root, "tern"))
         os.mkdir(os.path.join(root, "data"))
+        # As the image runs it (README "Docker"): uid 10025 owns /data and
+        # runs every command; HTTP is on, so `tern health` asks /healthz
+        # as the image's HEALTHCHECK does.
+        os.chmod(root, 0o755)  # mkdtemp's 0700 would shut uid 10025 out of /
+        os.chown(os.path.join(root, "data"), 10025, 10025)
+        os.chmod(os.path.join(root, "data"), 0o700)
         assert sorted(os.listdir(root)) == ["data", "tern"]
-        port, sub_port = free_port(), free_port()
+        port, sub_port, http_port, https_port = free_port(), free_port(), free_port(), free_port()
         env = {"TERN_DATA_DIR": "/data", "TERN_HOSTNAME": "chroot.example.test",
                "TERN_LISTEN_SMTP": "127.0.0.1:%d" % port,
                "TERN_LISTEN_SUBMISSION": "127.0.0.1:%d" % sub_port,
+               "TERN_LISTEN_HTTP": "127.0.0.1:%d" % http_port,
+               "TERN_LISTEN_HTTPS": "127.0.0.1:%d" % https_port,
                # No resolv.conf in the chroot: the run's loopback DNS server,
                # so port 25's checks finish (DMARC none) instead of a 451.
                "TERN_DNS_SERVERS": default_dns()}
-        for k in ("SUBMISSIONS", "IMAP", "IMAPS", "POP3", "POP3S", "SIEVE", "HTTP", "HTTPS"):
+        for k in ("SUBMISSIONS", "IMAP", "IMAPS", "POP3", "POP3S", "SIEVE"):
             env["TERN_LISTEN_" + k] = ""
         def jail():
             os.chroot(root)
             os.chdir("/")
+            os.setgroups([])
+            os.setgid(10025)
+            os.setuid(10025)
 
         run = lambda *a, **kw: subprocess.run(["/tern"] + list(a), env=env, preexec_fn=jail,
                                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30, **kw)
@@ -371,10 +384,20 @@ def test_empty_chroot():
                 c.login("bob@example.test", "bob-password-1")
                 c.sendmail("bob@example.test", ["bob@example.test"],
                            message(subject="signed in the chroot", sender="bob@example.test"))
-            assert run("health").returncode == 0
+            r = run("health")
+            assert r.returncode == 0 and r.stdout == b"ok\n", (r.returncode, r.stdout, r.stderr)
+            # The web admin's page and the setup code the README has one
+            # read with `docker exec tern /tern setup-code`.
+            page = urllib.request.urlopen("https://127.0.0.1:%d/" % https_port, context=ctx, timeout=10)
+            assert page.status == 200 and b"<html" in page.read().lower()
+            code = run("setup-code")
+            assert code.returncode == 0 and re.fullmatch(rb"[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}\n", code.stdout), code
         finally:
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(15) == 0
+        for dp, dns, fns in os.walk(os.path.join(root, "data")):
+            for n in dns + fns:
+                assert os.lstat(os.path.join(dp, n)).st_uid == 10025, os.path.join(dp, n)
         out = run("fetch", "bob@example.test").stdout.decode()
         assert "from the chroot" in out, out
         signed = [line.split()[0] for line in out.splitlines() if "signed in the chroot" in line]
