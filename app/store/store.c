@@ -816,23 +816,27 @@ static int open_readonly(struct store *st, char *err, size_t errsz)
 	if (rc)
 		return store_err(err, errsz, STORE_ETEMP, "cannot read store: %s",
 		                 mdb_strerror(rc));
-	for (int i = 0; i < DB_COUNT && rc == 0; i++)
-		rc = mdb_dbi_open(txn, db_defs[i].name, db_defs[i].flags, &st->db[i]);
+	/* The version first: an older store lacks the databases later
+	 * schemas added, and is to be migrated, not "not initialised". */
+	rc = mdb_dbi_open(txn, db_defs[DB_META].name, db_defs[DB_META].flags, &st->db[DB_META]);
 	if (rc == 0)
 		rc = meta_get_u32(txn, st, "schema_version", &ver);
-	if (rc) {
-		store_rd_end(st, txn);
-		return store_err(err, errsz, rc == MDB_NOTFOUND ? STORE_ENOTFOUND : STORE_ETEMP,
-		                 "store is not initialised (%s): run tern serve once",
-		                 mdb_strerror(rc));
-	}
-	if (ver != STORE_SCHEMA_VERSION) {
+	if (rc == 0 && ver != STORE_SCHEMA_VERSION) {
 		store_rd_end(st, txn);
 		return store_err(err, errsz, STORE_EINVAL,
 		                 "store schema version %u, this build reads %u: %s", ver,
 		                 STORE_SCHEMA_VERSION,
 		                 ver > STORE_SCHEMA_VERSION ? "run a newer tern"
 		                                            : "run tern serve once to migrate");
+	}
+	for (int i = 0; i < DB_COUNT && rc == 0; i++)
+		if (i != DB_META)
+			rc = mdb_dbi_open(txn, db_defs[i].name, db_defs[i].flags, &st->db[i]);
+	if (rc) {
+		store_rd_end(st, txn);
+		return store_err(err, errsz, rc == MDB_NOTFOUND ? STORE_ENOTFOUND : STORE_ETEMP,
+		                 "store is not initialised (%s): run tern serve once",
+		                 mdb_strerror(rc));
 	}
 	/* Handles opened in a read transaction survive only if it commits. */
 	rc = mdb_txn_commit(txn);
