@@ -83,15 +83,16 @@ struct store *cli_store_open(const struct config *cfg, int mode);
  * prints the line and exits with CLI_EXIT_NO_STORE. For a command that
  * works a while before it opens the store (tern check auth --record). */
 void cli_store_require(const struct config *cfg, int mode);
-/* Reads one line (a password) from stdin without its newline; -1 on EOF/too long. */
+/* Reads one line (a password) from stdin without its newline; -1 on EOF,
+ * -3 when it does not fit OUTSZ (OUT wiped). */
 /* tern spam train spam|ham [--account EMAIL] PATH... | tern spam test [--account EMAIL] FILE...
  * (cmd_spam.c). */
 int cli_spam(const struct config *cfg, int argc, char **argv);
 /* A Sieve store error (STORE_* from store_sieve_*) in words (cmd_sieve.c). */
 const char *cli_sieve_store_msg(int rc);
 int cli_read_secret(char *out, size_t outsz);
-/* A new password: as cli_read_secret, but on a terminal asked twice;
- * -2 (message printed, OUT wiped) when the two differ. */
+/* A new password: as cli_read_secret (-1, -3 alike), but on a terminal
+ * asked twice; -2 (message printed, OUT wiped) when the two differ. */
 int cli_read_new_secret(char *out, size_t outsz);
 
 /*

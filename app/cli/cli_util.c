@@ -82,8 +82,10 @@ static int read_line(const char *prompt, char *out, size_t outsz)
 	if (!r)
 		return -1;
 	size_t n = strlen(out);
-	if (n && out[n - 1] != '\n' && !feof(stdin))
-		return -1; /* longer than the buffer */
+	if (n && out[n - 1] != '\n' && !feof(stdin)) {
+		explicit_bzero(out, outsz);
+		return -3; /* longer than the buffer: said so, not "no password" */
+	}
 	while (n && (out[n - 1] == '\n' || out[n - 1] == '\r'))
 		out[--n] = '\0';
 	return 0;
@@ -98,8 +100,9 @@ int cli_read_new_secret(char *out, size_t outsz)
 {
 	char again[1024];
 
-	if (read_line("New password: ", out, outsz) < 0)
-		return -1;
+	int rc = read_line("New password: ", out, outsz);
+	if (rc < 0)
+		return rc;
 	/* A typo in a password nobody can see would lock its owner out:
 	 * on a terminal it is typed twice. A pipe gives it once. */
 	if (!isatty(0) || out[0] == '\0')

@@ -88,7 +88,10 @@ int cli_admin(const struct config *cfg, int argc, char **argv)
 	}
 	int got = cli_read_new_secret(pw, sizeof pw);
 	if (got < 0 || pw[0] == '\0') {
-		if (got != -2)
+		if (got == -3) /* more than any allowed password holds */
+			fprintf(stderr, "tern admin passwd: a password must be %d to %d characters\n",
+				PASSWORD_MIN_CHARS, PASSWORD_MAX_CHARS);
+		else if (got != -2)
 			fprintf(stderr, "tern: a password is expected on standard input\n");
 		return 2;
 	}

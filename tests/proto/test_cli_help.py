@@ -107,6 +107,13 @@ def test_errors_name_the_argument():
             assert r.returncode == 2, (args, r)
             assert want in r.stderr and b"usage:" not in r.stderr, (args, r.stderr)
             assert len(r.stderr.splitlines()) == 1, (args, r.stderr)
+        # A password longer than any allowed is said to be too long, as
+        # one a little over the limit is; it was "a password is expected
+        # on standard input" (one had been given).
+        for pw in (b"Xy9-" * 70 + b"\n", b"Xy9-" * 3000 + b"\n"):
+            r = run(["account", "add", "a@example.test"], env, pw)
+            assert r.returncode == 2 and b"8 to 256 characters" in r.stderr, (len(pw), r.stderr)
+            assert len(r.stderr.splitlines()) == 1, r.stderr
 
 
 def on_terminal(args, env, typed):
