@@ -136,6 +136,26 @@ static int check_paths(const struct config *cfg)
 	return 0;
 }
 
+/*
+ * The relay's login, as merged from the variables and the web admin's
+ * settings: AUTH needs a user and a password. A password without a
+ * user was never sent, and a user without a password logged in with an
+ * empty one (the relay refuses, and the mail waits and bounces days
+ * later): from the environment either is a setup error, said at start.
+ */
+static int check_relay_login(const struct config *cfg)
+{
+	if (getenv("TERN_RELAY_PASSWORD") && cfg->relay_password[0] && !cfg->relay_user[0])
+		return refuse("TERN_RELAY_PASSWORD", "(hidden)", "cannot be used",
+			      "no relay user is set (TERN_RELAY_USER, or the web admin's relay "
+			      "settings): the password would never be sent");
+	if (getenv("TERN_RELAY_USER") && cfg->relay_user[0] && !cfg->relay_password[0])
+		return refuse("TERN_RELAY_USER", cfg->relay_user, "cannot be used",
+			      "no relay password is set (TERN_RELAY_PASSWORD, or the web admin's "
+			      "relay settings): the relay would get an empty one");
+	return 0;
+}
+
 /* The dashboard's hourly chart lives in memory; the store keeps a copy
  * (meta "stats/hours", written every minute and at stop) for restarts. */
 #define HOURS_KEY "stats/hours"
@@ -349,6 +369,11 @@ int server_run(const struct config *cfg_env)
 			 "in the clear until the next start\"");
 	store_reserve_set(st, cfg->disk_reserve); /* room kept for deletions; logs a failure */
 	admin_settings_merge(&merged, st);
+	rc = check_relay_login(cfg);
+	if (rc != 0) {
+		store_close(&st);
+		return rc;
+	}
 	hours_restore(st);
 	hostname_set(cfg->hostname);
 	if (!hostname_is_fqdn(cfg->hostname))

@@ -44,6 +44,29 @@ def test_bad_config_value_stops_startup():
         assert len(err.splitlines()) == 1 and var in err and val in err and "expected" in err, err
 
 
+def test_relay_login_halves_stop_startup():
+    """TERN_RELAY_PASSWORD without a relay user was dropped in silence
+    (no AUTH: the relay refuses the mail), and TERN_RELAY_USER without a
+    password logged in with an empty one: start-up stops with one line
+    naming the variable, exit 2 (the password itself never printed)."""
+    base = {"PATH": "/usr/bin:/bin", "TERN_HOSTNAME": "mx.example.test",
+            "TERN_RELAY_HOST": "smtp.example.net:587"}
+    for var, val in (("TERN_RELAY_PASSWORD", "relay-secret-9"), ("TERN_RELAY_USER", "relayuser")):
+        env = dict(base, TERN_DATA_DIR=tempfile.mkdtemp(), **{var: val})
+        for k in ("SMTP", "SUBMISSION", "SUBMISSIONS", "IMAP", "IMAPS", "POP3", "POP3S", "SIEVE",
+                  "HTTP", "HTTPS"):
+            env["TERN_LISTEN_" + k] = ""
+        try:
+            r = subprocess.run([TERN, "serve"], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=10)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("%s alone: the server started" % var)
+        lines = [l for l in r.stderr.decode().splitlines() if not l.startswith("time=")]
+        assert r.returncode == 2 and len(lines) == 1 and var in lines[0], (var, r.returncode, r.stderr)
+        assert "relay-secret-9" not in r.stderr.decode(), r.stderr
+        shutil.rmtree(env["TERN_DATA_DIR"], ignore_errors=True)
+
+
 def test_port_in_use_stops_startup_with_the_reason():
     # Another program holds the IMAP port: start-up stops (status 2, as a
     # bad variable, not a server half listening) and the last line names

@@ -59,7 +59,8 @@ def test_setup_state_before_admin():
     steps need; the rest needs the setup code (a wrong one counts as a
     failed login), and after the admin exists a session."""
     with Server(http=True, domains=(), env={"TERN_RELAY_HOST": "relay.env.test",
-                                            "TERN_RELAY_USER": "envuser"}) as s:
+                                            "TERN_RELAY_USER": "envuser",
+                                            "TERN_RELAY_PASSWORD": "env-secret-1"}) as s:
         a = Api(s)
         st, _, pub = a.call("GET", "/setup")
         assert pub == {"completed": False, "admin_exists": False, "code_required": True,
