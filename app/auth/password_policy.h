@@ -34,6 +34,11 @@
 
 #define PASSWORD_MIN_CHARS 8
 #define PASSWORD_MAX_CHARS 256
+/* The most octets a password the rule allows can take (four a character
+ * in UTF-8); a reader of a password line needs room for these, its line
+ * end (CR LF) and a NUL: PASSWORD_LINE_MAX. */
+#define PASSWORD_MAX_BYTES (PASSWORD_MAX_CHARS * 4)
+#define PASSWORD_LINE_MAX (PASSWORD_MAX_BYTES + 3)
 #define PASSWORD_MIN_SCORE 3 /* zxcvbn's score, 0..4 */
 
 /* What the rule says of a password, for the check and for the live

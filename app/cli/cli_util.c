@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "admin/admin_meta.h"
+#include "auth/password_policy.h"
 #include "core/hostname.h"
 #include "store/store.h"
 #include "store/store_backup.h"
@@ -98,7 +99,7 @@ int cli_read_secret(char *out, size_t outsz)
 
 int cli_read_new_secret(char *out, size_t outsz)
 {
-	char again[1024];
+	char again[PASSWORD_LINE_MAX]; /* as long as any new password may be */
 
 	int rc = read_line("New password: ", out, outsz);
 	if (rc < 0)

@@ -129,7 +129,7 @@ static int account_set(const struct config *cfg, const char *verb, const char *e
 
 int cli_account(const struct config *cfg, int argc, char **argv)
 {
-	char err[512], pw[1024];
+	char err[512], pw[PASSWORD_LINE_MAX];
 	struct store *st;
 	int rc = 1;
 

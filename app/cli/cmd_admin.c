@@ -73,7 +73,7 @@ static int admin_totp_off(const struct config *cfg)
 
 int cli_admin(const struct config *cfg, int argc, char **argv)
 {
-	char pw[1024];
+	char pw[PASSWORD_LINE_MAX];
 	struct store *st;
 
 	if (argc == 1 && strcmp(argv[0], "totp-off") == 0)

@@ -114,6 +114,14 @@ def test_errors_name_the_argument():
             r = run(["account", "add", "a@example.test"], env, pw)
             assert r.returncode == 2 and b"8 to 256 characters" in r.stderr, (len(pw), r.stderr)
             assert len(r.stderr.splitlines()) == 1, r.stderr
+        # The longest password the rule allows, 256 characters of four
+        # octets each (1 KiB), fits the line read: it was refused as too
+        # long (the 1 KiB buffer had no room for its newline).
+        pw = "".join(chr(0x1F600 + i % 79) for i in range(256))
+        r = run(["domain", "add", "example.test"], env)
+        assert r.returncode == 0, r.stderr
+        r = run(["account", "add", "a@example.test"], env, pw.encode() + b"\r\n")
+        assert r.returncode == 0 and b"added" in r.stdout, (r.returncode, r.stderr)
 
 
 def on_terminal(args, env, typed):
