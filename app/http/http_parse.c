@@ -288,3 +288,65 @@ int http_query_param(struct str target, const char *name, char *out, size_t outs
 	}
 	return 0;
 }
+
+/* The next non-empty element of a comma-separated list at *pp, without
+ * the blanks around it (RFC 9110 §5.6.1); 0 at the end. */
+static int list_next(const char **pp, struct str *el)
+{
+	const char *p = *pp;
+	while (*p) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		const char *b = p, *e;
+		while (*p && *p != ',')
+			p++;
+		for (e = p; e > b && (e[-1] == ' ' || e[-1] == '\t'); e--)
+			;
+		if (*p == ',')
+			p++;
+		if (e > b) {
+			*pp = p;
+			*el = str_make(b, (size_t)(e - b));
+			return 1;
+		}
+	}
+	*pp = p;
+	return 0;
+}
+
+/* Content-Length: every element the same run of digits. */
+static int length_sound(const char *cl)
+{
+	struct str first = { 0 }, el;
+	int n = 0;
+	while (list_next(&cl, &el)) {
+		for (size_t i = 0; i < el.len; i++)
+			if (el.p[i] < '0' || el.p[i] > '9')
+				return 0;
+		if (n++ && !str_eq(el, first))
+			return 0;
+		first = el;
+	}
+	return n > 0;
+}
+
+int http_framing_status(int http10, const char *cl, const char *te)
+{
+	if (!te)
+		return !cl || length_sound(cl) ? 0 : 400;
+	/* A front end that reads the other field, or an HTTP/1.0 one that
+	 * knows no Transfer-Encoding, frames the body differently. */
+	if (cl || http10)
+		return 400;
+	struct str el;
+	int codings = 0, chunked_last = 0;
+	while (list_next(&te, &el)) {
+		if (chunked_last)
+			return 400; /* chunked, then something: not final, or twice */
+		codings++;
+		chunked_last = str_eq_ci_c(el, "chunked");
+	}
+	if (!chunked_last)
+		return 400; /* no length to read the body by (§6.3) */
+	return codings == 1 ? 0 : 501;
+}

@@ -1,8 +1,9 @@
 /*
  * http_parse.h — the HTTP side's parsers of request data that need no
- * libmicrohttpd: the Host header, Accept-Encoding, If-None-Match, and the
- * e-mail address of an Outlook autodiscover request body; and the end of
- * a request header in the raw byte stream (for the bridge's deadline).
+ * libmicrohttpd: the Host header, Accept-Encoding, If-None-Match, the
+ * body framing fields (Content-Length, Transfer-Encoding), and the e-mail
+ * address of an Outlook autodiscover request body; and the end of a
+ * request header in the raw byte stream (for the bridge's deadline).
  *
  * Design: plain functions of NUL-terminated strings, split out of the
  * files that call them (http_server.c, http_static.c, autoconfig.c) so
@@ -101,5 +102,22 @@ int http_head_parse(const char *p, size_t n, struct http_head *h);
  * there, -1 when it is malformed (a bad %-escape, a NUL) or does not fit.
  */
 int http_query_param(struct str target, const char *name, char *out, size_t outsz);
+
+/*
+ * Whether a request's body framing can be trusted (RFC 9112 §6): http10
+ * for an HTTP/1.0 request; cl and te the Content-Length and
+ * Transfer-Encoding fields, each with all its lines joined by ", " (NULL
+ * when absent). 0 when the framing is sound: no Transfer-Encoding and
+ * either no Content-Length or one whose list elements are all the same
+ * digits (RFC 9110 §8.6), or in HTTP/1.1 a Transfer-Encoding whose only
+ * coding is chunked and no Content-Length. 400 when a front end could
+ * read the length otherwise than we would (request smuggling): both
+ * fields, differing or malformed lengths, chunked not last or given
+ * twice, or any Transfer-Encoding in HTTP/1.0 (§6.1). 501 for a coding
+ * other than chunked before it (§6.1: not understood). Coding names are
+ * compared without regard to case; blanks and empty list elements are
+ * skipped.
+ */
+int http_framing_status(int http10, const char *cl, const char *te);
 
 #endif

@@ -522,6 +522,37 @@ static enum MHD_Result stream_begin(struct http_req *r, struct http_ctx *x)
 	return respond(x);
 }
 
+/*
+ * RFC 9112 §6.3: a body whose length a front end could read otherwise
+ * than libmicrohttpd does is request smuggling's door. libmicrohttpd
+ * 0.9.75 reads the first of two Content-Length lines, lets
+ * Transfer-Encoding override Content-Length and keeps the connection,
+ * takes "chunked" from the first of two Transfer-Encoding lines, and
+ * reads an unknown coding's body until the client closes. Such a
+ * request's status (http_framing_status), else 0.
+ */
+static int framing_wrong(struct MHD_Connection *mc, struct arena *a, const char *version)
+{
+	return http_framing_status(version && strcmp(version, MHD_HTTP_VERSION_1_0) == 0,
+				   field_joined(mc, a, "Content-Length"),
+				   field_joined(mc, a, "Transfer-Encoding"));
+}
+
+/* Answers such a request at once, its body unread, and closes: whatever
+ * follows on the connection cannot be told apart from that body. */
+static enum MHD_Result framing_refuse(struct http_ctx *x, int status)
+{
+	if (status == 501)
+		http_problem(x, 501, "not_implemented", NULL,
+			     "the only transfer coding taken is chunked");
+	else
+		http_problem(x, 400, "bad_request", NULL,
+			     "the body's length is ambiguous: one Content-Length, or "
+			     "Transfer-Encoding: chunked alone (RFC 9112 section 6.3)");
+	http_header(x, "Connection", "close");
+	return respond(x);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **con_cls)
@@ -544,6 +575,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 				log_info("http", NULL,
 					 "event=refused peer=%s reason=per_ip_limit proxied=1", r->ip);
 			}
+		}
+		int framing = framing_wrong(mc, r->arena, version);
+		if (framing) {
+			r->answered = 1;
+			return framing_refuse(ctx_new(r, mc, url, method, cls), framing);
 		}
 		if (http_route_streamed(method, url) && !r->bad_host) {
 			buf_init(&r->body, 1);

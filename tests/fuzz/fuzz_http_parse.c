@@ -9,7 +9,10 @@
  * appended changes nothing. If-None-Match: a value matches itself and the
  * last member of a list. Autodiscover: what is found passes
  * http_safe_email() unchanged; an address taken from the input, escaped
- * into a request body as XML, comes back exactly.
+ * into a request body as XML, comes back exactly. Framing: a
+ * Content-Length judged the same as twice itself; a Transfer-Encoding is
+ * always refused beside a length or in HTTP/1.0, and one taken becomes
+ * 501 with an unknown coding before it.
  */
 #include <assert.h>
 #include <stdint.h>
@@ -108,6 +111,26 @@ static void check_pox(struct arena *a, const char *body, const char *addr)
 		assert(*e == '\0');
 }
 
+static void check_framing(const char *v, size_t n)
+{
+	char *twice = malloc(2 * n + 3);
+	int cl = http_framing_status(0, v, NULL), te = http_framing_status(0, NULL, v);
+
+	assert(cl == 0 || cl == 400);
+	assert(te == 0 || te == 400 || te == 501);
+	memcpy(twice, v, n);
+	memcpy(twice + n, ", ", 2);
+	memcpy(twice + n + 2, v, n + 1);
+	assert(http_framing_status(0, twice, NULL) == cl);
+	assert(http_framing_status(1, NULL, v) == 400 && http_framing_status(0, "1", v) == 400);
+	if (te == 0) {
+		memcpy(twice, "gzip, ", 6);
+		memcpy(twice + 6, v, n + 1);
+		assert(http_framing_status(0, NULL, twice) == 501);
+	}
+	free(twice);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *p = malloc(size + 1);
@@ -121,6 +144,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_gzip(p, n);
 	check_etag(p, n);
 	check_pox(a, p, p);
+	check_framing(p, n);
 	arena_free(&a);
 	free(p);
 	return 0;

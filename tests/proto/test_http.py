@@ -372,6 +372,46 @@ def raw_https(s, data, whole=False):
         t.close()
 
 
+def test_request_smuggling_shapes():
+    """A body whose length a front end could read otherwise than we do
+    (RFC 9112 section 6.3): two Content-Lengths that differ, both
+    Content-Length and Transfer-Encoding, chunked not the last coding or
+    given twice, an unknown coding, Transfer-Encoding in HTTP/1.0. Each
+    is answered 400 (501 for a coding before chunked that is not
+    implemented) as a problem, its body unread, and the connection closed,
+    so the request hidden in the body is never served. libmicrohttpd took
+    the first length, let chunked override the length and kept the
+    connection, and read an unknown coding's body until the client left."""
+    hidden = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    with Server(http=True) as s:
+        for fields, body, status in [
+                (b"Content-Length: 5\r\nContent-Length: 38\r\n", b"hello", 400),
+                (b"Content-Length: 38\r\nTransfer-Encoding: chunked\r\n", b"0\r\n\r\n", 400),
+                (b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n", b"0\r\n\r\n", 400),
+                (b"Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n", b"0\r\n\r\n", 400),
+                (b"Transfer-Encoding: chunked, chunked\r\n", b"0\r\n\r\n0\r\n\r\n", 400),
+                (b"Transfer-Encoding: xchunked\r\n", b"0\r\n\r\n", 400),
+                (b"Transfer-Encoding: gzip, chunked\r\n", b"0\r\n\r\n", 501)]:
+            for path in (b"/api/v1/session", b"/jmap/api"):
+                req = b"POST " + path + b" HTTP/1.1\r\nHost: x\r\n" + fields + b"\r\n" + body + hidden
+                st, head, rest = raw_https(s, req, whole=True)
+                assert st == status, (req, st, head)
+                assert b"Connection: close" in head and b"X-Content-Type-Options: nosniff" in head, head
+                problem, _, after = rest.partition(b"}")
+                assert json.loads(problem + b"}")["status"] == status and after == b"", rest
+        st, head, rest = raw_https(s, b"POST /healthz HTTP/1.0\r\nConnection: keep-alive\r\n"
+                                   b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + hidden, whole=True)
+        assert st == 400 and b"HTTP/1.1 200" not in rest, (st, head, rest)
+        # Sound framings keep the connection: the next request is served.
+        for fields, body in [(b"Content-Length: 5\r\n", b"hello"),
+                             (b"Content-Length: 5\r\nContent-Length: 5\r\n", b"hello"),
+                             (b"Transfer-Encoding: Chunked\r\n", b"5\r\nhello\r\n0\r\n\r\n")]:
+            req = (b"POST /healthz HTTP/1.1\r\nHost: x\r\n" + fields + b"\r\n" + body +
+                   b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            st, head, rest = raw_https(s, req, whole=True)
+            assert st == 405 and rest.endswith(b"\r\n\r\nok\n"), (fields, st, rest)
+
+
 def test_domains_accounts_aliases():
     s, a = admin_server(imap=True)
     with s:
