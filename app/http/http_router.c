@@ -205,6 +205,14 @@ int http_route_streamed(const char *method, const char *path)
 	return 0;
 }
 
+/* 405 with the methods the resource takes (RFC 9110 §15.5.6: the Allow
+ * field is required there). */
+static void method_refused(struct http_ctx *x, const char *allow)
+{
+	http_problem(x, 405, "method", NULL, "%s is not allowed here", x->method);
+	http_header(x, "Allow", allow);
+}
+
 static int content_type_json(struct http_ctx *x)
 {
 	const char *ct = http_req_header(x, "Content-Type");
@@ -236,8 +244,7 @@ static void api(struct http_ctx *x)
 	}
 	if (!hit) {
 		if (allow[0]) {
-			http_problem(x, 405, "method", NULL, "%s is not allowed here", x->method);
-			http_header(x, "Allow", arena_strdup(x->arena, allow));
+			method_refused(x, arena_strdup(x->arena, allow));
 		} else {
 			http_problem(x, 404, "not_found", NULL, "no such endpoint");
 		}
@@ -295,9 +302,12 @@ void http_route(struct http_ctx *x)
 		http_autoconfig(x);
 		return;
 	}
-	if (strcasecmp(p, "/autodiscover/autodiscover.xml") == 0 &&
-	    (strcmp(x->method, "POST") == 0 || get)) {
-		http_autodiscover(x);
+	if (strcasecmp(p, "/autodiscover/autodiscover.xml") == 0) {
+		/* Outlook POSTs its request; a GET gets the same settings. */
+		if (strcmp(x->method, "POST") == 0 || get)
+			http_autodiscover(x);
+		else
+			method_refused(x, "GET, HEAD, POST");
 		return;
 	}
 	if (strcmp(p, "/.well-known/mta-sts.txt") == 0 && get && x->https &&
@@ -312,15 +322,16 @@ void http_route(struct http_ctx *x)
 	if (strncmp(p, "/.well-known/acme-challenge/", 28) == 0) {
 		/* HTTP-01 (RFC 8555 §8.3): the key authorization of a pending challenge. */
 		char ka[256];
-		if (get && acme_http01_answer(p + 28, ka, sizeof ka) == 0)
+		if (!get)
+			method_refused(x, "GET, HEAD");
+		else if (acme_http01_answer(p + 28, ka, sizeof ka) == 0)
 			http_text(x, 200, "application/octet-stream", ka);
 		else
 			http_text(x, 404, "text/plain; charset=utf-8", "no such challenge\n");
 		return;
 	}
 	if (!get) {
-		http_problem(x, 405, "method", NULL, "%s is not allowed here", x->method);
-		http_header(x, "Allow", "GET, HEAD");
+		method_refused(x, "GET, HEAD");
 		return;
 	}
 	http_static(x);

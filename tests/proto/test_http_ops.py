@@ -274,6 +274,13 @@ def test_autoconfig_autodiscover_mobileconfig():
         names = {p.find("r:LoginName", ns).text
                  for p in ET.fromstring(body).findall(".//r:Protocol", ns)}
         assert names == {"o'neil&co@example.test"}, names
+        # A method the resource does not take: 405 whose Allow names the
+        # ones it does (RFC 9110 section 15.5.6), POST here included.
+        for method, path, allow in [("PUT", "/autodiscover/autodiscover.xml", {"GET", "HEAD", "POST"}),
+                                    ("DELETE", "/mail/config-v1.1.xml", {"GET", "HEAD"}),
+                                    ("POST", "/.well-known/acme-challenge/abc", {"GET", "HEAD"})]:
+            st, hd, _ = Api(s).raw(method, path, b"", {"Content-Length": "0"})
+            assert st == 405 and {m.strip() for m in hd["allow"].split(",")} == allow, (path, st, hd)
 
         st, hd, body = a.call("GET", "/accounts/bob@example.test/mobileconfig")
         assert st == 200 and hd["content-type"] == "application/x-apple-aspen-config", hd
