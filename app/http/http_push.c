@@ -103,6 +103,7 @@ struct http_push {
 	struct conn *c;
 	struct loop *loop;
 	int ws;             /* WebSocket, else EventSource */
+	int https;          /* the client's scheme: our answers then carry HSTS */
 	enum push_state state;
 	struct login *login;
 	uint32_t account;
@@ -181,9 +182,8 @@ static void push_answer(struct http_push *p, int status, const char *reason, con
 	conn_printf(p->c,
 		    "HTTP/1.1 %d %s\r\nContent-Type: application/problem+json\r\n"
 		    "Content-Length: %d\r\nCache-Control: no-store\r\n"
-		    "X-Content-Type-Options: nosniff\r\n" /* as every response MHD sends */
-		    "Access-Control-Allow-Origin: *\r\n%sConnection: close\r\n\r\n%s",
-		    status, reason, n, extra ? extra : "", body);
+		    "%sAccess-Control-Allow-Origin: *\r\n%sConnection: close\r\n\r\n%s",
+		    status, reason, n, http_security_header_lines(p->https), extra ? extra : "", body);
 	p->state = PUSH_DONE;
 	conn_close_after_flush(p->c, "http_done");
 }
@@ -434,7 +434,7 @@ static void base_done(void *arg)
 		p->state = PUSH_OPEN;
 		conn_printf(p->c, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
 				  "Cache-Control: no-cache, no-store\r\nAccess-Control-Allow-Origin: *\r\n"
-				  "X-Content-Type-Options: nosniff\r\n\r\n");
+				  "%s\r\n", http_security_header_lines(p->https));
 		log_info("jmap", NULL,
 			 "event=push_open kind=eventsource client=%s account=%u types=%u ping=%u",
 			 p->ip, p->account, p->types, p->ping_s);
@@ -696,8 +696,8 @@ static void ws_open(struct http_push *p)
 	conn_printf(p->c,
 		    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
 		    "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n"
-		    "Sec-WebSocket-Protocol: jmap\r\n\r\n",
-		    p->ws_accept);
+		    "Sec-WebSocket-Protocol: jmap\r\n%s\r\n",
+		    p->ws_accept, http_security_header_lines(p->https));
 	log_info("jmap", NULL, "event=push_open kind=websocket client=%s account=%u", p->ip,
 		 p->account);
 	push_watch(p);
@@ -952,6 +952,10 @@ struct http_push *http_push_start(struct conn *c, const struct http_head *h)
 	p->c = c;
 	p->loop = c->loop;
 	int proxied = client_ip(c, h, p->ip, sizeof p->ip);
+	/* As http_server.c judges a request's scheme: what a trusted proxy
+	 * says the client used, else our listener's. */
+	struct forwarded_origin o;
+	p->https = http_push_origin(c->peer_ip, h, &o) && o.https >= 0 ? o.https : c->tls != NULL;
 	p->ws = at_path(h->target, "/jmap/ws");
 	buf_init(&p->resp, JMAP_RESPONSE_MAX + WS_HEADER_MAX);
 	__atomic_add_fetch(&push_alive, 1, __ATOMIC_SEQ_CST);

@@ -163,6 +163,14 @@ class EventStream:
         self.sock.close()
 
 
+def security_headers(headers):
+    """The headers every HTTPS answer carries (http_security_header_lines)."""
+    assert headers["strict-transport-security"].startswith("max-age="), headers
+    assert headers["x-frame-options"] == "DENY" and headers["x-content-type-options"] == "nosniff"
+    assert "frame-ancestors 'none'" in headers["content-security-policy"], headers
+    assert headers["referrer-policy"] == "no-referrer", headers
+
+
 def test_eventsource_push():
     s = srv()
     j = Jmap(s, *BEN)
@@ -176,6 +184,9 @@ def test_eventsource_push():
     assert e.status == 401 and e.headers["www-authenticate"].startswith("Basic"), e.headers
     # A JSON answer as every other: never sniffed into something to run.
     assert e.headers["x-content-type-options"] == "nosniff", e.headers
+    # And the security headers of every other HTTPS answer, HSTS among
+    # them (the push answers, written by the bridge, had only nosniff).
+    security_headers(e.headers)
     assert e.closed()
     e = EventStream(s, (BEN[0], "wrong"))
     assert e.status == 401 and e.closed()
@@ -189,6 +200,7 @@ def test_eventsource_push():
 
     e = EventStream(s, BEN)
     assert e.status == 200 and e.headers["content-type"] == "text/event-stream", e.headers
+    security_headers(e.headers)
     # SMTP delivery -> a state event naming every type that changed.
     deliver(s, BEN, 1, "es")
     ev = e.event()
@@ -729,6 +741,7 @@ def test_websocket():
         w.sock.close()
     w = WebSocket(s, CAL, extra="X: y\r\n")
     assert w.status == 101, (w.status, w.headers)
+    security_headers(w.headers)
     want = base64.b64encode(hashlib.sha1((w.key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")
                                          .encode()).digest()).decode()
     assert w.headers["sec-websocket-accept"] == want, w.headers
