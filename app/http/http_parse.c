@@ -350,3 +350,22 @@ int http_framing_status(int http10, const char *cl, const char *te)
 		return 400; /* no length to read the body by (§6.3) */
 	return codings == 1 ? 0 : 501;
 }
+
+int http_absolute_target(struct arena *a, const char *target, const char **authority_r,
+			 const char **path_r)
+{
+	size_t skip;
+	if (strncasecmp(target, "http://", 7) == 0)
+		skip = 7;
+	else if (strncasecmp(target, "https://", 8) == 0)
+		skip = 8;
+	else
+		return 0;
+	const char *auth = target + skip;
+	size_t n = strcspn(auth, "/?#");
+	if (n == 0 || memchr(auth, '@', n))
+		return -1;
+	*authority_r = arena_strndup(a, auth, n);
+	*path_r = auth[n] == '/' ? arena_strdup(a, auth + n) : "/";
+	return 1;
+}

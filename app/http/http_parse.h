@@ -120,4 +120,16 @@ int http_query_param(struct str target, const char *name, char *out, size_t outs
  */
 int http_framing_status(int http10, const char *cl, const char *te);
 
+/*
+ * A request target in absolute-form ("http://host[:port]/path" or
+ * https, the scheme in any case: RFC 9112 §3.2.2, which a server MUST
+ * accept) split into its authority and its path, both copied into a:
+ * the path "/" when the target has none (RFC 9110 §4.2.3). 1 when split,
+ * 0 when target is not in absolute-form (origin-form, "*", or another
+ * scheme: left as it is), -1 when it is but has no host or carries
+ * userinfo ("user@host", an error by RFC 9110 §4.2.4).
+ */
+int http_absolute_target(struct arena *a, const char *target, const char **authority_r,
+			 const char **path_r);
+
 #endif

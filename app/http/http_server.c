@@ -100,6 +100,8 @@ struct http_req {
 	struct http_ctx *x;        /* a streamed request's context (http_upload.h) */
 	int answered_upload;       /* its answer was queued */
 	int bad_host;              /* HTTP/1.1 without exactly one Host field */
+	const char *path;          /* the target's path (http_absolute_target) */
+	const char *target_host;   /* an absolute-form target's authority, else NULL */
 	int proxied;               /* the peer is a trusted proxy */
 	struct forwarded_origin origin; /* what the client asked that proxy for */
 };
@@ -480,23 +482,26 @@ static const char *host_field(struct MHD_Connection *mc)
 }
 
 /* The request context of a request whose header just arrived. */
-static struct http_ctx *ctx_new(struct http_req *r, struct MHD_Connection *mc, const char *url,
+static struct http_ctx *ctx_new(struct http_req *r, struct MHD_Connection *mc,
 				const char *method, void *cls)
 {
 	struct http_ctx *x = arena_zalloc(r->arena, sizeof(*x));
 	x->mc = mc;
 	x->method = method;
-	x->path = url;
+	x->path = r->path;
 	x->arena = r->arena;
 	buf_init(&x->out, HTTP_RESP_MAX);
 	x->https = r->origin.https >= 0 ? r->origin.https : cls == &https_marker;
 	x->proxied = r->proxied;
 	x->ip = r->ip;
 	x->loopback = r->loopback;
-	x->authority = r->origin.host[0] ? r->origin.host : host_field(mc);
-	x->host = http_host_normalize(x->arena, r->origin.host[0] ? r->origin.host
-								  : MHD_lookup_connection_value(
-									mc, MHD_HEADER_KIND, "Host"));
+	/* RFC 9112 §3.2.2: an absolute-form target's host stands in for
+	 * the Host field's. */
+	const char *host = r->origin.host[0] ? r->origin.host : r->target_host;
+	x->authority = host ? host : host_field(mc);
+	x->host = http_host_normalize(x->arena, host ? host
+						     : MHD_lookup_connection_value(
+							       mc, MHD_HEADER_KIND, "Host"));
 	return x;
 }
 
@@ -538,8 +543,14 @@ static int framing_wrong(struct MHD_Connection *mc, struct arena *a, const char 
 				   field_joined(mc, a, "Transfer-Encoding"));
 }
 
-/* Answers such a request at once, its body unread, and closes: whatever
- * follows on the connection cannot be told apart from that body. */
+/* Answers a request refused from its header at once, its body unread,
+ * and closes: whatever follows on the connection may be that body. */
+static enum MHD_Result refuse_unread(struct http_ctx *x)
+{
+	http_header(x, "Connection", "close");
+	return respond(x);
+}
+
 static enum MHD_Result framing_refuse(struct http_ctx *x, int status)
 {
 	if (status == 501)
@@ -549,8 +560,7 @@ static enum MHD_Result framing_refuse(struct http_ctx *x, int status)
 		http_problem(x, 400, "bad_request", NULL,
 			     "the body's length is ambiguous: one Content-Length, or "
 			     "Transfer-Encoding: chunked alone (RFC 9112 section 6.3)");
-	http_header(x, "Connection", "close");
-	return respond(x);
+	return refuse_unread(x);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const char *url,
@@ -564,6 +574,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 		r->arena = arena_new(16384);
 		*con_cls = r;
 		r->bad_host = host_wrong(mc, version);
+		/* libmicrohttpd hands an absolute-form target over whole:
+		 * routed by its path, as RFC 9112 §3.2.2 asks. */
+		int target = http_absolute_target(r->arena, url, &r->target_host, &r->path);
+		if (target == 0)
+			r->path = url;
 		if (client_of(mc, r)) {
 			/* The connection is a trusted proxy's and took no share
 			 * (http_bridge.c): the request takes its client's. */
@@ -579,11 +594,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 		int framing = framing_wrong(mc, r->arena, version);
 		if (framing) {
 			r->answered = 1;
-			return framing_refuse(ctx_new(r, mc, url, method, cls), framing);
+			return framing_refuse(ctx_new(r, mc, method, cls), framing);
 		}
-		if (http_route_streamed(method, url) && !r->bad_host) {
+		if (target < 0) {
+			r->answered = 1;
+			r->path = "/";
+			struct http_ctx *x = ctx_new(r, mc, method, cls);
+			http_problem(x, 400, "bad_request", NULL,
+				     "the request target has no host, or carries user information");
+			return refuse_unread(x);
+		}
+		if (http_route_streamed(method, r->path) && !r->bad_host) {
 			buf_init(&r->body, 1);
-			return stream_begin(r, ctx_new(r, mc, url, method, cls));
+			return stream_begin(r, ctx_new(r, mc, method, cls));
 		}
 		/*
 		 * Every other body is held in memory before its handler runs,
@@ -636,7 +659,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 		return MHD_YES;
 	r->answered = 1;
 
-	struct http_ctx *x = ctx_new(r, mc, url, method, cls);
+	struct http_ctx *x = ctx_new(r, mc, method, cls);
 	x->body = buf_data(&r->body);
 	x->body_len = buf_len(&r->body);
 

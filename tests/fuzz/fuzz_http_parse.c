@@ -12,7 +12,9 @@
  * into a request body as XML, comes back exactly. Framing: a
  * Content-Length judged the same as twice itself; a Transfer-Encoding is
  * always refused beside a length or in HTTP/1.0, and one taken becomes
- * 501 with an unknown coding before it.
+ * 501 with an unknown coding before it. Absolute-form: a split target
+ * gives a host without '/', '?', '#' or '@' and a path starting with '/',
+ * and "http://" before that host and path splits the same way.
  */
 #include <assert.h>
 #include <stdint.h>
@@ -131,6 +133,20 @@ static void check_framing(const char *v, size_t n)
 	free(twice);
 }
 
+static void check_target(struct arena *a, const char *t)
+{
+	const char *auth = NULL, *path = NULL;
+	int r = http_absolute_target(a, t, &auth, &path);
+
+	assert(r >= -1 && r <= 1);
+	if (r != 1)
+		return;
+	assert(*auth && !strpbrk(auth, "/?#@") && path[0] == '/');
+	const char *again = arena_printf(a, "http://%s%s", auth, path), *auth2, *path2;
+	assert(http_absolute_target(a, again, &auth2, &path2) == 1);
+	assert(strcmp(auth2, auth) == 0 && (strcmp(path2, path) == 0 || strchr(path, '#')));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *p = malloc(size + 1);
@@ -145,6 +161,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_etag(p, n);
 	check_pox(a, p, p);
 	check_framing(p, n);
+	check_target(a, p);
 	arena_free(&a);
 	free(p);
 	return 0;

@@ -412,6 +412,39 @@ def test_request_smuggling_shapes():
             assert st == 405 and rest.endswith(b"\r\n\r\nok\n"), (fields, st, rest)
 
 
+def test_absolute_form_target():
+    """RFC 9112 section 3.2.2: a server MUST accept a request target in
+    absolute-form, and takes the host from it rather than from Host. tern
+    routed it as a path, so "GET https://host/healthz" was 404 and an API
+    call the web admin's page; now it is routed by its path (the host
+    too: the MTA-STS policy, the plain-HTTP redirect). A target with
+    user information or no host is refused 400 (RFC 9110 section 4.2.4)."""
+    with Server(http=True) as s:
+        st, _, body = raw_https(s, b"GET https://mx.example.test/healthz HTTP/1.1\r\n"
+                                b"Host: mx.example.test\r\nConnection: close\r\n\r\n", whole=True)
+        assert (st, body) == (200, b"ok\n"), (st, body)
+        st, _, body = raw_https(s, b"GET HTTPS://mx.example.test/api/v1/stats HTTP/1.1\r\n"
+                                b"Host: mx.example.test\r\nConnection: close\r\n\r\n", whole=True)
+        assert st == 401 and json.loads(body)["code"] == "unauthorized", (st, body)
+        st, _, body = raw_https(s, b"GET https://mta-sts.example.test/.well-known/mta-sts.txt HTTP/1.1\r\n"
+                                b"Host: mx.example.test\r\nConnection: close\r\n\r\n", whole=True)
+        assert st == 200 and body.startswith(b"version: STSv1\r\n"), (st, body)
+        for target in (b"https://u@mx.example.test/healthz", b"https:///healthz"):
+            st, head, body = raw_https(s, b"GET " + target + b" HTTP/1.1\r\nHost: mx.example.test\r\n\r\n",
+                                       whole=True)
+            assert st == 400 and json.loads(body)["code"] == "bad_request", (target, st, body)
+            assert b"Connection: close" in head, head
+        sock = socket.create_connection(("127.0.0.1", s.http_port), 10)
+        try:
+            sock.sendall(b"GET http://mx.example.test/account HTTP/1.1\r\nHost: elsewhere.test\r\n"
+                         b"Connection: close\r\n\r\n")
+            head = sock.recv(65536).split(b"\r\n\r\n")[0]
+        finally:
+            sock.close()
+        assert head.startswith(b"HTTP/1.1 301") and (
+            b"\r\nLocation: https://mx.example.test:%d/account" % s.https_port) in head, head
+
+
 def test_domains_accounts_aliases():
     s, a = admin_server(imap=True)
     with s:

@@ -2,10 +2,12 @@
  * test_http_head.c — the request header the bridge reads itself for push
  * requests (http_head_parse) and query parameters (http_query_param):
  * the fields kept, blanks trimmed, LF-only lines, and every malformed
- * shape refused; percent-decoding and its failures.
+ * shape refused; percent-decoding and its failures; an absolute-form
+ * request target split into authority and path (http_absolute_target).
  */
 #include <string.h>
 
+#include "core/arena.h"
 #include "http/http_parse.h"
 #include "unit.h"
 
@@ -73,5 +75,27 @@ int main(void)
 	CHECK_EQ_INT(http_query_param(str_c("/p"), "a", v, sizeof v), 0);
 	CHECK_EQ_INT(http_query_param(str_c("/p?a="), "a", v, sizeof v), 1);
 	CHECK_EQ_STR(v, "");
+
+	/* RFC 9112 §3.2.2: absolute-form, any case of the scheme; no path is "/". */
+	struct arena *a = arena_new(0);
+	const char *auth = NULL, *path = NULL;
+	CHECK_EQ_INT(http_absolute_target(a, "https://mx.example.test:8443/api/v1/stats", &auth, &path), 1);
+	CHECK_EQ_STR(auth, "mx.example.test:8443");
+	CHECK_EQ_STR(path, "/api/v1/stats");
+	CHECK_EQ_INT(http_absolute_target(a, "HTTP://[::1]", &auth, &path), 1);
+	CHECK_EQ_STR(auth, "[::1]");
+	CHECK_EQ_STR(path, "/");
+	CHECK_EQ_INT(http_absolute_target(a, "http://h#frag", &auth, &path), 1);
+	CHECK_EQ_STR(path, "/");
+	/* Not absolute-form: left alone. */
+	CHECK_EQ_INT(http_absolute_target(a, "/healthz", &auth, &path), 0);
+	CHECK_EQ_INT(http_absolute_target(a, "*", &auth, &path), 0);
+	CHECK_EQ_INT(http_absolute_target(a, "ftp://h/x", &auth, &path), 0);
+	CHECK_EQ_INT(http_absolute_target(a, "/http://h/x", &auth, &path), 0);
+	/* No host, or userinfo (RFC 9110 §4.2.4). */
+	CHECK_EQ_INT(http_absolute_target(a, "https:///x", &auth, &path), -1);
+	CHECK_EQ_INT(http_absolute_target(a, "http://", &auth, &path), -1);
+	CHECK_EQ_INT(http_absolute_target(a, "http://u:p@h/x", &auth, &path), -1);
+	arena_free(&a);
 	return unit_done("test_http_head");
 }
