@@ -193,8 +193,12 @@ static void deadline_passed(struct loop *loop, void *arg)
  * The request line and field lines, byte by byte (RFC 9112 §3: method
  * token SP target SP HTTP-version CRLF, empty lines before it ignored,
  * §2.2; §5: each field line a token, a colon with no blank before it,
- * the value; a line starting with a blank, obs-fold, is the daemon's).
- * RL_DONE at the empty line that ends the header. What breaks them is
+ * the value). RL_DONE at the empty line that ends the header. A line
+ * starting with a blank (obs-fold) is refused too, as RFC 9112 §5.2
+ * allows: libmicrohttpd 0.9.75 glued it to the line before without the
+ * SP the RFC asks for ("chun" + " ked" read as chunked, where a front
+ * end that follows the RFC reads "chun ked"), and lost a folded Host
+ * field. What breaks them is
  * answered 400 here, with the security headers every response
  * of ours carries: libmicrohttpd's own 400 has none and cannot be given
  * any. The version's digits are the daemon's to judge (505).
@@ -221,8 +225,7 @@ static int request_line_step(int st, unsigned char ch)
 	case RL_EOL: return ch == '\r' ? RL_LF : ch == '\n' ? FL_START : RL_BAD;
 	case RL_LF: return ch == '\n' ? FL_START : RL_BAD;
 	case FL_START:
-		return ch == '\r' ? FL_END : ch == '\n' ? RL_DONE : ch == ' ' || ch == '\t' ? FL_VALUE
-		       : is_tchar(ch) ? FL_NAME : RL_BAD;
+		return ch == '\r' ? FL_END : ch == '\n' ? RL_DONE : is_tchar(ch) ? FL_NAME : RL_BAD;
 	case FL_NAME: return ch == ':' ? FL_VALUE : is_tchar(ch) ? FL_NAME : RL_BAD;
 	case FL_VALUE: return ch == '\n' ? FL_START : FL_VALUE;
 	case FL_END: return ch == '\n' ? RL_DONE : RL_BAD;

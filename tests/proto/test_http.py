@@ -315,7 +315,13 @@ def test_bad_requests():
                     b"GET /a\x01b HTTP/1.1\r\nHost: x\r\n\r\n", b"GET / HTTP/1.1 x\r\n\r\n",
                     b"GET  / HTTP/1.1\r\nHost: x\r\n\r\n", b"GET / HTTP/1.1\r\nHost x\r\n\r\n",
                     b"GET / HTTP/1.1\r\nHost: x\r\nBad Name: y\r\n\r\n",
-                    b"GET / HTTP/1.1\r\nHost: x\r\nX-A : y\r\n\r\n"):
+                    b"GET / HTTP/1.1\r\nHost: x\r\nX-A : y\r\n\r\n",
+                    # obs-fold (§5.2): the daemon glued "chun" and "ked"
+                    # into chunked where the RFC reads "chun ked", and lost
+                    # a folded Host.
+                    b"POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chun\r\n ked\r\n\r\n0\r\n\r\n",
+                    b"GET /healthz HTTP/1.1\r\nHost: mx.exa\r\n\tmple.test\r\n\r\n",
+                    b"GET /healthz HTTP/1.1\r\n X-A: y\r\nHost: x\r\n\r\n"):
             st, head, body = raw_https(s, req, whole=True)
             assert st == 400 and json.loads(body)["code"] == "bad_request", (req, st, head, body)
             for h in (b"X-Content-Type-Options: nosniff", b"Content-Security-Policy: default-src 'self'",
