@@ -96,7 +96,7 @@
 #define HOLD_MAX 8192
 
 enum { RL_START, RL_METHOD, RL_TARGET0, RL_TARGET, RL_VERSION /* .. +7 */, RL_EOL = RL_VERSION + 8,
-       RL_LF, FL_START, FL_NAME, FL_VALUE, FL_END, RL_DONE, RL_BAD };
+       RL_LF, FL_START, FL_NAME, FL_VALUE, FL_VALUE_CR, FL_END, RL_DONE, RL_BAD };
 
 enum bridge_phase {
 	PHASE_HEADER,  /* waiting for a complete request header */
@@ -227,7 +227,14 @@ static int request_line_step(int st, unsigned char ch)
 	case FL_START:
 		return ch == '\r' ? FL_END : ch == '\n' ? RL_DONE : is_tchar(ch) ? FL_NAME : RL_BAD;
 	case FL_NAME: return ch == ':' ? FL_VALUE : is_tchar(ch) ? FL_NAME : RL_BAD;
-	case FL_VALUE: return ch == '\n' ? FL_START : FL_VALUE;
+	case FL_VALUE:
+		/* RFC 9110 §5.5, RFC 9112 §2.2: NUL, a bare CR, any control but
+		 * HTAB in a value is refused (libmicrohttpd cut the value at a
+		 * NUL, so "Bearer TOKEN\0junk" was the token, and kept a bare
+		 * CR), as the push path's parser refuses them. */
+		return ch == '\n' ? FL_START : ch == '\r' ? FL_VALUE_CR
+		       : (ch < 0x20 && ch != '\t') || ch == 0x7f ? RL_BAD : FL_VALUE;
+	case FL_VALUE_CR: return ch == '\n' ? FL_START : RL_BAD;
 	case FL_END: return ch == '\n' ? RL_DONE : RL_BAD;
 	default: {
 		char want = version[st - RL_VERSION];

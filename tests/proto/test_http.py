@@ -321,7 +321,12 @@ def test_bad_requests():
                     # a folded Host.
                     b"POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chun\r\n ked\r\n\r\n0\r\n\r\n",
                     b"GET /healthz HTTP/1.1\r\nHost: mx.exa\r\n\tmple.test\r\n\r\n",
-                    b"GET /healthz HTTP/1.1\r\n X-A: y\r\nHost: x\r\n\r\n"):
+                    b"GET /healthz HTTP/1.1\r\n X-A: y\r\nHost: x\r\n\r\n",
+                    # NUL, a bare CR, another control in a value (RFC 9110
+                    # §5.5): the daemon cut the value at the NUL.
+                    b"GET /api/v1/stats HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer x\x00y\r\n\r\n",
+                    b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\rContent-Length: 5\r\n\r\n",
+                    b"GET /healthz HTTP/1.1\r\nHost: x\x01\r\n\r\n"):
             st, head, body = raw_https(s, req, whole=True)
             assert st == 400 and json.loads(body)["code"] == "bad_request", (req, st, head, body)
             for h in (b"X-Content-Type-Options: nosniff", b"Content-Security-Policy: default-src 'self'",
