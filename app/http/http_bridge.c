@@ -39,10 +39,17 @@
  * is an open descriptor, so that branch cannot be reached.
  *
  * The daemon's own error answers carry none of the security headers
- * (0.9.75 has no hook that adds headers to them), so the bridge answers
- * what it can see in the header as it passes: 431 (too large), 400 (a
- * malformed request line or field line). Left to the daemon, without
- * those headers: 505 for an HTTP version other than 1.x and 413 for a
+ * (0.9.75 has no hook that adds headers to them), so the bridge judges
+ * every request's header before the daemon sees it: 431 (too large), 400
+ * (a malformed request line or field line). It follows the request
+ * stream (http_stream_feed, http_parse.h): each body is skipped by its
+ * framing, so a request pipelined behind another is judged as the first
+ * was, not passed unchecked. A header is held back until it is complete;
+ * one refused is replaced by a stand-in request (HTTP_BRIDGE_REFUSAL)
+ * that the daemon answers with the problem in its turn, after the
+ * requests before it, and then closes. A chunked body whose framing
+ * breaks is answered 400 here. Left to the daemon, without those
+ * headers: 505 for an HTTP version other than 1.x and 413 for a
  * Content-Length past 2^64; both fixed text, nothing of the request in
  * them.
  *
@@ -59,6 +66,7 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -84,19 +92,9 @@
 #define REQUEST_DEADLINE_MS 60000
 /* Request bytes within one REQUEST_DEADLINE_MS that push it back. */
 #define BRIDGE_PROGRESS_MIN (64 * 1024)
-/* A request header larger than this, or of more lines, is answered 431
- * here, with the security headers every response of ours carries:
- * libmicrohttpd's own 431 (past its 32 KiB connection pool, less with
- * many short lines) has none and cannot be given any. Both are well
- * below what fills the pool. */
-#define HEADER_BYTES_MAX (16 * 1024)
-#define HEADER_LINES_MAX 100
 /* A request header that may be a push request (http_push.h) is held
  * back from the daemon until it is complete, up to this size. */
 #define HOLD_MAX 8192
-
-enum { RL_START, RL_METHOD, RL_TARGET0, RL_TARGET, RL_VERSION /* .. +7 */, RL_EOL = RL_VERSION + 8,
-       RL_LF, FL_START, FL_NAME, FL_VALUE, FL_VALUE_CR, FL_END, RL_DONE, RL_BAD };
 
 enum bridge_phase {
 	PHASE_HEADER,  /* waiting for a complete request header */
@@ -112,9 +110,9 @@ struct bridge {
 	int proxy; /* the peer is a trusted proxy */
 	int limited; /* holds a POOL_HTTP slot: 1 with the peer's share, 2 without */
 	enum bridge_phase phase;
-	unsigned line_len; /* bytes in the header line being read */
-	unsigned head_bytes, head_lines; /* of the header being read */
-	int rline;          /* request_line_step's state over the bytes sent */
+	struct http_stream stream; /* over the bytes sent to the daemon */
+	int refusal;               /* a header refused: 400 or 431, its stand-in being sent */
+	unsigned refusal_sent;     /* bytes of the stand-in request sent */
 	uint64_t timer;
 	uint64_t out_mark; /* c->bytes_out when the deadline was set */
 	uint64_t in_mark;  /* c->bytes_in then */
@@ -157,11 +155,6 @@ static void deadline_set(struct bridge *b, enum bridge_phase phase)
 	uint64_t ms = phase == PHASE_HEADER ? (uint64_t)http_cfg->http_header_timeout_s * 1000
 					    : REQUEST_DEADLINE_MS;
 	b->phase = phase;
-	if (phase == PHASE_HEADER) {
-		b->line_len = HTTP_HEADER_START;
-		b->head_bytes = b->head_lines = 0;
-		b->rline = RL_START;
-	}
 	b->out_mark = b->c->bytes_out;
 	b->in_mark = b->c->bytes_in;
 	if (b->timer)
@@ -190,116 +183,56 @@ static void deadline_passed(struct loop *loop, void *arg)
 }
 
 /*
- * The request line and field lines, byte by byte (RFC 9112 §3: method
- * token SP target SP HTTP-version CRLF, empty lines before it ignored,
- * §2.2; §5: each field line a token, a colon with no blank before it,
- * the value). RL_DONE at the empty line that ends the header. A line
- * starting with a blank (obs-fold) is refused too, as RFC 9112 §5.2
- * allows: libmicrohttpd 0.9.75 glued it to the line before without the
- * SP the RFC asks for ("chun" + " ked" read as chunked, where a front
- * end that follows the RFC reads "chun ked"), and lost a folded Host
- * field. What breaks them is
- * answered 400 here, with the security headers every response
- * of ours carries: libmicrohttpd's own 400 has none and cannot be given
- * any. The version's digits are the daemon's to judge (505).
+ * How many of the n request bytes at p may go to the daemon: those up to
+ * the end of the last complete request header or body byte among them.
+ * A request's header is held back (in c->in, HTTP_HEAD_BYTES_MAX at most)
+ * until it is complete and checked, so that the daemon never holds a
+ * part of one we refuse. *ev says what stopped the stream after them: a
+ * refusal (400, 431, at the first byte not sendable), HTTP_STREAM_STOP,
+ * or HTTP_STREAM_MORE (a header still incomplete, or all of p taken).
  */
-
-static int is_tchar(unsigned char ch)
+static size_t stream_room(const struct bridge *b, const char *p, size_t n, int *ev)
 {
-	return (ch >= '0' && ch <= '9') || ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z') ||
-	       (ch && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+	struct http_stream probe = b->stream;
+	size_t off = 0, room = 0;
+	*ev = HTTP_STREAM_MORE;
+	while (off < n) {
+		off += http_stream_feed(&probe, p + off, n - off, ev);
+		int boundary = *ev == HTTP_STREAM_HEAD_END || *ev == HTTP_STREAM_BODY_END;
+		if (*ev != HTTP_STREAM_MORE && !boundary)
+			break; /* refused or stopped: nothing of it goes */
+		if (boundary || !http_stream_in_header(&probe))
+			room = off;
+		*ev = HTTP_STREAM_MORE;
+	}
+	return room;
 }
 
-static int request_line_step(int st, unsigned char ch)
+/* The n bytes at p went to the daemon: each header's end starts its
+ * request's deadline. */
+static void stream_sent(struct bridge *b, const char *p, size_t n)
 {
-	static const char version[] = "HTTP/#.#";
-	switch (st) {
-	case RL_DONE: return RL_DONE;
-	case RL_START: return ch == '\r' || ch == '\n' ? RL_START : is_tchar(ch) ? RL_METHOD : RL_BAD;
-	case RL_METHOD: return ch == ' ' ? RL_TARGET0 : is_tchar(ch) ? RL_METHOD : RL_BAD;
-	case RL_TARGET0:
-	case RL_TARGET:
-		if (ch == ' ' && st == RL_TARGET)
-			return RL_VERSION;
-		return ch > 0x20 && ch != 0x7f ? RL_TARGET : RL_BAD;
-	case RL_EOL: return ch == '\r' ? RL_LF : ch == '\n' ? FL_START : RL_BAD;
-	case RL_LF: return ch == '\n' ? FL_START : RL_BAD;
-	case FL_START:
-		return ch == '\r' ? FL_END : ch == '\n' ? RL_DONE : is_tchar(ch) ? FL_NAME : RL_BAD;
-	case FL_NAME: return ch == ':' ? FL_VALUE : is_tchar(ch) ? FL_NAME : RL_BAD;
-	case FL_VALUE:
-		/* RFC 9110 §5.5, RFC 9112 §2.2: NUL, a bare CR, any control but
-		 * HTAB in a value is refused (libmicrohttpd cut the value at a
-		 * NUL, so "Bearer TOKEN\0junk" was the token, and kept a bare
-		 * CR), as the push path's parser refuses them. */
-		return ch == '\n' ? FL_START : ch == '\r' ? FL_VALUE_CR
-		       : (ch < 0x20 && ch != '\t') || ch == 0x7f ? RL_BAD : FL_VALUE;
-	case FL_VALUE_CR: return ch == '\n' ? FL_START : RL_BAD;
-	case FL_END: return ch == '\n' ? RL_DONE : RL_BAD;
-	default: {
-		char want = version[st - RL_VERSION];
-		int ok = want == '#' ? ch >= '0' && ch <= '9' : ch == (unsigned char)want;
-		return !ok ? RL_BAD : st + 1;
+	size_t off = 0;
+	while (off < n) {
+		int ev;
+		off += http_stream_feed(&b->stream, p + off, n - off, &ev);
+		if (ev == HTTP_STREAM_HEAD_END)
+			deadline_set(b, PHASE_REQUEST);
+		else if (ev != HTTP_STREAM_MORE && ev != HTTP_STREAM_BODY_END)
+			break;
 	}
-	}
-}
-
-/* Looks for the end of the request header in bytes going to the daemon. */
-static void scan_header(struct bridge *b, const char *p, size_t n)
-{
-	for (size_t i = 0; i < n && b->rline != RL_DONE; i++)
-		b->rline = request_line_step(b->rline, (unsigned char)p[i]);
-	long end = http_header_end(&b->line_len, p, n);
-	size_t in = end >= 0 ? (size_t)end : n;
-	b->head_bytes += (unsigned)in;
-	for (const char *q = p; (q = memchr(q, '\n', (size_t)(p + in - q))) != NULL; q++)
-		b->head_lines++;
-	if (end >= 0)
-		/* Whatever follows is body (or a pipelined request, which the
-		 * next answer's deadline covers). */
-		deadline_set(b, PHASE_REQUEST);
-}
-
-/*
- * How many of the n header bytes at p may go to the daemon: all, or those
- * before the byte that takes the header past HEADER_BYTES_MAX or its line
- * count past HEADER_LINES_MAX, or the first that makes the request line
- * not one (the daemon acts on whole lines, so the rest of such a line
- * never reaches it).
- */
-static size_t header_room(const struct bridge *b, const char *p, size_t n, int *bad_line)
-{
-	unsigned line = b->line_len, bytes = b->head_bytes, lines = b->head_lines;
-	int rline = b->rline;
-	for (size_t i = 0; i < n; i++) {
-		if (++bytes > HEADER_BYTES_MAX)
-			return i;
-		if (rline != RL_DONE && (rline = request_line_step(rline, (unsigned char)p[i])) == RL_BAD) {
-			*bad_line = 1;
-			return i;
-		}
-		if (p[i] == '\n') {
-			if (line == 0)
-				return n; /* the end: the rest is body */
-			if (++lines > HEADER_LINES_MAX)
-				return i;
-			line = 0;
-		} else if (p[i] != '\r') {
-			line++;
-		}
-	}
-	return n;
 }
 
 static void sp_close(struct bridge *b);
 
 /* An answer of ours in place of the daemon's (a problem, with the
- * security headers), then close. */
+ * security headers), then close: for a request the daemon holds a part
+ * of (a chunked body whose framing broke). */
 static void refuse(struct bridge *b, const char *status, const char *body, const char *event)
 {
 	struct conn *c = b->c;
-	log_info("http", NULL, "event=%s peer=%s bytes=%u lines=%u", event, c->peer_ip, b->head_bytes,
-		 b->head_lines);
+	log_info("http", NULL, "event=%s peer=%s bytes=%u lines=%u", event, c->peer_ip, b->stream.bytes,
+		 b->stream.lines);
 	sp_close(b);
 	if (b->timer)
 		loop_timer_del(b->loop, b->timer);
@@ -314,42 +247,84 @@ static void refuse(struct bridge *b, const char *status, const char *body, const
 	conn_close_after_flush(c, event);
 }
 
-/* 431 for a request header over our limits (RFC 6585 §5); 400 for a
- * request line that is not one (RFC 9112 §3). */
-static void header_refused(struct bridge *b, int bad_line)
+/* A chunked body whose chunk lines are not (RFC 9112 §7.1), or whose
+ * trailer section breaks the field-line rules or limits. */
+static void body_refused(struct bridge *b, int status)
 {
-	if (bad_line)
-		refuse(b, "400 Bad Request",
-		       "{\"type\":\"about:blank\",\"title\":\"Bad Request\",\"status\":400,"
-		       "\"detail\":\"the request line or a header field line is malformed\","
-		       "\"code\":\"bad_request\"}",
-		       "bad_request_line");
-	else
+	if (status == 431)
 		refuse(b, "431 Request Header Fields Too Large",
 		       "{\"type\":\"about:blank\",\"title\":\"Request Header Fields Too Large\","
-		       "\"status\":431,\"detail\":\"the request header is over 16384 bytes or 100 lines\","
+		       "\"status\":431,\"detail\":\"the trailer section is over 16384 bytes or 100 lines\","
 		       "\"code\":\"too_large\"}",
-		       "header_too_large");
+		       "trailer_too_large");
+	else
+		refuse(b, "400 Bad Request",
+		       "{\"type\":\"about:blank\",\"title\":\"Bad Request\",\"status\":400,"
+		       "\"detail\":\"the chunked body's framing or trailer section is malformed\","
+		       "\"code\":\"bad_request\"}",
+		       "bad_chunked_body");
+}
+
+/*
+ * Sends the stand-in of a refused header (HTTP_BRIDGE_REFUSAL): the
+ * daemon answers the requests before it, then this one with the problem
+ * (431 for a header over our limits, RFC 6585 §5; 400 for a request line
+ * or field line that is not one, RFC 9112 §3, §5) and closes. Nothing of
+ * the client's reaches it any more. 1 when sent.
+ */
+static int refusal_send(struct bridge *b)
+{
+	char req[160];
+	int n = snprintf(req, sizeof req,
+			 "GET / HTTP/1.1\r\nHost: refused.invalid\r\n" HTTP_BRIDGE_REFUSAL
+			 ": %d\r\nConnection: close\r\n\r\n",
+			 b->refusal);
+	while (b->refusal_sent < (unsigned)n) {
+		ssize_t w = send(b->sp, req + b->refusal_sent, (size_t)n - b->refusal_sent, MSG_NOSIGNAL);
+		if (w > 0)
+			b->refusal_sent += (unsigned)w;
+		else if (w < 0 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		else
+			return 1; /* the daemon is gone */
+	}
+	return 1;
+}
+
+static void header_refused(struct bridge *b, int status)
+{
+	log_info("http", NULL, "event=%s peer=%s bytes=%u lines=%u",
+		 status == 431 ? "header_too_large" : "bad_request_line", b->c->peer_ip,
+		 b->stream.bytes, b->stream.lines);
+	b->refusal = status;
 }
 
 /* Moves request bytes from the conn to the daemon. 1 when all went. */
 static int push_request(struct bridge *b)
 {
 	struct conn *c = b->c;
-	while (buf_len(&c->in) > 0) {
-		int bad_line = 0;
-		size_t room = b->phase == PHASE_HEADER
-				      ? header_room(b, buf_data(&c->in), buf_len(&c->in), &bad_line)
-				      : buf_len(&c->in);
+	while (buf_len(&c->in) > 0 && !b->refusal) {
+		int ev;
+		size_t room = stream_room(b, buf_data(&c->in), buf_len(&c->in), &ev);
 		if (room == 0) {
-			header_refused(b, bad_line);
-			return 1;
+			if (ev == HTTP_STREAM_MORE)
+				return 1; /* a header still coming */
+			if (ev == HTTP_STREAM_STOP) {
+				/* A body we cannot delimit: the daemon refuses that
+				 * request and closes; what follows is no request. */
+				buf_consume(&c->in, buf_len(&c->in));
+				return 1;
+			}
+			if (!http_stream_in_header(&b->stream)) {
+				body_refused(b, ev);
+				return 1;
+			}
+			header_refused(b, ev);
+			break;
 		}
 		ssize_t w = send(b->sp, buf_data(&c->in), room, MSG_NOSIGNAL);
 		if (w > 0) {
-			/* Each byte is looked at once, as it goes. */
-			if (b->phase == PHASE_HEADER)
-				scan_header(b, buf_data(&c->in), (size_t)w);
+			stream_sent(b, buf_data(&c->in), (size_t)w);
 			buf_consume(&c->in, (size_t)w);
 			continue;
 		}
@@ -358,6 +333,11 @@ static int push_request(struct bridge *b)
 		/* The daemon is gone: nothing more will be answered. */
 		buf_consume(&c->in, buf_len(&c->in));
 		return 1;
+	}
+	if (b->refusal) {
+		/* What the client sends after a refused header is dropped. */
+		buf_consume(&c->in, buf_len(&c->in));
+		return refusal_send(b);
 	}
 	return 1;
 }
@@ -377,7 +357,10 @@ static int push_check(struct bridge *b)
 	unsigned line = HTTP_HEADER_START;
 	struct http_head h;
 
-	if (b->phase != PHASE_HEADER || memcmp(d, pfx, m) != 0 || n > HOLD_MAX)
+	/* Only where a request starts (not in a body that looks like one)
+	 * and once the daemon answered the one before. */
+	if (b->phase != PHASE_HEADER || !http_stream_at_start(&b->stream) || memcmp(d, pfx, m) != 0 ||
+	    n > HOLD_MAX)
 		return 0;
 	/* Plain HTTP carries them when it is all there is, or from a proxy
 	 * that ended the client's TLS (it says https); else the daemon
@@ -488,10 +471,14 @@ static void sp_event(struct loop *loop, int fd, unsigned events, void *arg)
 			if (r > 0) {
 				/* Stopping: the request is whole (it is being
 				 * answered), the daemon closes after the answer. */
-				if (loop_draining && b->phase == PHASE_REQUEST)
+				if (loop_draining && b->phase == PHASE_REQUEST &&
+				    !http_stream_in_body(&b->stream))
 					shutdown(b->sp, SHUT_WR);
-				/* An answer: the next request's header is due. */
-				deadline_set(b, PHASE_HEADER);
+				/* An answer: the next request's header is due,
+				 * unless this is an interim one (100 Continue) or
+				 * an early one while the body still comes. */
+				deadline_set(b, http_stream_in_body(&b->stream) ? PHASE_REQUEST
+										: PHASE_HEADER);
 				if (conn_write(c, tmp, (size_t)r) < 0) {
 					eof = 1;
 					break;
@@ -569,6 +556,7 @@ void http_bridge_accept(struct loop *loop, int fd, void *arg)
 		return;
 	}
 	b->limited = proxy ? 2 : 1;
+	http_stream_init(&b->stream);
 	deadline_set(b, PHASE_HEADER);
 
 	struct MHD_Daemon *d = http_daemon(b->https);

@@ -369,3 +369,296 @@ int http_absolute_target(struct arena *a, const char *target, const char **autho
 	*path_r = auth[n] == '/' ? arena_strdup(a, auth + n) : "/";
 	return 1;
 }
+
+/*
+ * The request stream (http_parse.h). The header's states first: the
+ * request line, then field lines; a trailer section runs through the
+ * field-line states too. Then the body's.
+ */
+enum { RL_START, RL_METHOD, RL_TARGET0, RL_TARGET, RL_VERSION /* .. +7 */, RL_EOL = RL_VERSION + 8,
+       RL_LF, FL_START, FL_NAME, FL_VALUE, FL_VALUE_CR, FL_END, RL_DONE, RL_BAD,
+       ST_BODY, CH_SIZE0, CH_SIZE, CH_EXT, CH_LF, CH_DATA, CH_DCR, CH_DLF, ST_STOP, ST_BAD };
+
+static const char *const framing_names[2] = {"content-length", "transfer-encoding"};
+
+static int line_step(int st, unsigned char ch)
+{
+	static const char version[] = "HTTP/#.#";
+	switch (st) {
+	case RL_START: return ch == '\r' || ch == '\n' ? RL_START : tchar(ch) ? RL_METHOD : RL_BAD;
+	case RL_METHOD: return ch == ' ' ? RL_TARGET0 : tchar(ch) ? RL_METHOD : RL_BAD;
+	case RL_TARGET0:
+	case RL_TARGET:
+		if (ch == ' ' && st == RL_TARGET)
+			return RL_VERSION;
+		return ch > 0x20 && ch != 0x7f ? RL_TARGET : RL_BAD;
+	case RL_EOL: return ch == '\r' ? RL_LF : ch == '\n' ? FL_START : RL_BAD;
+	case RL_LF: return ch == '\n' ? FL_START : RL_BAD;
+	case FL_START:
+		/* A blank first is an obs-fold (RFC 9112 §5.2): libmicrohttpd
+		 * glued it to the line before without the SP the RFC asks for
+		 * ("chun" + " ked" read as chunked). */
+		return ch == '\r' ? FL_END : ch == '\n' ? RL_DONE : tchar(ch) ? FL_NAME : RL_BAD;
+	case FL_NAME: return ch == ':' ? FL_VALUE : tchar(ch) ? FL_NAME : RL_BAD;
+	case FL_VALUE:
+		/* RFC 9110 §5.5, RFC 9112 §2.2: NUL, a bare CR, any control but
+		 * HTAB in a value is refused (libmicrohttpd cut the value at a
+		 * NUL, so "Bearer TOKEN\0junk" was the token, and kept a bare
+		 * CR), as http_head_parse() refuses them. */
+		return ch == '\n' ? FL_START : ch == '\r' ? FL_VALUE_CR
+		       : (ch < 0x20 && ch != '\t') || ch == 0x7f ? RL_BAD : FL_VALUE;
+	case FL_VALUE_CR: return ch == '\n' ? FL_START : RL_BAD;
+	case FL_END: return ch == '\n' ? RL_DONE : RL_BAD;
+	default: {
+		char want = version[st - RL_VERSION];
+		int ok = want == '#' ? ch >= '0' && ch <= '9' : ch == (unsigned char)want;
+		return !ok ? RL_BAD : st + 1;
+	}
+	}
+}
+
+static void request_done(struct http_stream *s)
+{
+	memset(s, 0, sizeof *s);
+	s->st = RL_START;
+}
+
+void http_stream_init(struct http_stream *s)
+{
+	request_done(s);
+}
+
+/* Keeps what the header says of Content-Length and Transfer-Encoding,
+ * each field's lines joined by ", " as http_framing_status() takes them.
+ * 400 when one is longer than we keep. */
+static int framing_capture(struct http_stream *s, int prev, int st, unsigned char ch)
+{
+	if (prev == FL_START && st == FL_NAME) {
+		s->name = 0;
+		s->cands = 3;
+	}
+	if (st == FL_NAME) {
+		for (int k = 0; k < 2; k++)
+			if (s->name >= strlen(framing_names[k]) ||
+			    (ch | 0x20) != (unsigned char)framing_names[k][s->name])
+				s->cands &= (unsigned char)~(1u << k);
+		s->name++;
+	} else if (prev == FL_NAME && st == FL_VALUE) {
+		s->field = 0;
+		for (int k = 0; k < 2; k++)
+			if ((s->cands & (1u << k)) && s->name == strlen(framing_names[k]))
+				s->field = (unsigned char)(k + 1);
+		if (!s->field)
+			return 0;
+		int k = s->field - 1;
+		if (s->seen & (1u << k)) {
+			if (s->len[k] + 2 > HTTP_FRAMING_FIELD_MAX)
+				return 400;
+			s->val[k][s->len[k]++] = ',';
+			s->val[k][s->len[k]++] = ' ';
+		}
+		s->seen |= (unsigned char)(1u << k);
+	} else if (prev == FL_VALUE && st == FL_VALUE && s->field) {
+		int k = s->field - 1;
+		if (s->len[k] + 1 > HTTP_FRAMING_FIELD_MAX)
+			return 400;
+		s->val[k][s->len[k]++] = (char)ch;
+	} else if (st != FL_VALUE) {
+		s->field = 0;
+	}
+	return 0;
+}
+
+/* The first element of a sound Content-Length as a number; 0 past 2^64-1. */
+static int length_value(const char *cl, uint64_t *len_r)
+{
+	struct str el;
+	uint64_t v = 0;
+	if (!list_next(&cl, &el))
+		return 0;
+	for (size_t i = 0; i < el.len; i++) {
+		unsigned d = (unsigned)(el.p[i] - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return 0;
+		v = v * 10 + d;
+	}
+	*len_r = v;
+	return 1;
+}
+
+/* The header ended: where its body ends (RFC 9112 §6.3). */
+static void head_done(struct http_stream *s)
+{
+	const char *cl = s->seen & 1 ? s->val[0] : NULL, *te = s->seen & 2 ? s->val[1] : NULL;
+	uint64_t len = 0;
+	if (http_framing_status(s->major == '1' && s->minor == '0', cl, te) != 0 ||
+	    (cl && !length_value(cl, &len))) {
+		s->st = ST_STOP; /* the daemon refuses it and closes */
+		return;
+	}
+	s->field = 0;
+	s->bytes = 0;
+	if (te)
+		s->st = CH_SIZE0;
+	else if (len)
+		s->st = ST_BODY, s->left = len;
+	else
+		request_done(s);
+}
+
+/* One octet of a header or trailer section. */
+static int head_step(struct http_stream *s, unsigned char ch)
+{
+	if (++s->bytes > HTTP_HEAD_BYTES_MAX)
+		return 431;
+	int prev = s->st, st = line_step(prev, ch);
+	if (st == RL_BAD)
+		return 400;
+	if (ch == '\n' && st != RL_DONE && ++s->lines > HTTP_HEAD_LINES_MAX)
+		return 431;
+	s->st = st;
+	if (prev >= RL_VERSION && prev < RL_EOL) {
+		if (prev - RL_VERSION == 5)
+			s->major = (char)ch;
+		else if (prev - RL_VERSION == 7)
+			s->minor = (char)ch;
+	}
+	if (!s->trailer && framing_capture(s, prev, st, ch))
+		return 400;
+	if (st != RL_DONE)
+		return HTTP_STREAM_MORE;
+	if (s->trailer) {
+		request_done(s);
+		return HTTP_STREAM_BODY_END;
+	}
+	head_done(s);
+	return HTTP_STREAM_HEAD_END;
+}
+
+/* The end of a chunk-size line: its data, or the trailer section after
+ * the last chunk. */
+static void chunk_line_end(struct http_stream *s)
+{
+	if (s->left) {
+		s->st = CH_DATA;
+		return;
+	}
+	s->st = FL_START;
+	s->trailer = 1;
+	s->bytes = s->lines = 0;
+}
+
+/* One octet of a chunked body outside chunk data (RFC 9112 §7.1:
+ * chunk-size [chunk-ext] CRLF, chunk-data CRLF). No blank between the
+ * size and a ';' (the BWS §7.1.1 allows there): libmicrohttpd 0.9.75
+ * refuses it with its own page, without the security headers, so it is
+ * refused here first. */
+static int chunk_step(struct http_stream *s, unsigned char ch)
+{
+	if (++s->bytes > HTTP_HEAD_BYTES_MAX)
+		return 400; /* a chunk line without end */
+	int h = hex_digit(ch);
+	switch (s->st) {
+	case CH_SIZE0:
+		if (h < 0)
+			return 400;
+		s->left = (uint64_t)h;
+		s->digits = 1;
+		s->st = CH_SIZE;
+		return HTTP_STREAM_MORE;
+	case CH_SIZE:
+		if (h >= 0) {
+			if (++s->digits > 16)
+				return 400; /* past 2^64 */
+			s->left = s->left << 4 | (uint64_t)h;
+			return HTTP_STREAM_MORE;
+		}
+		if (ch == ';') {
+			s->st = CH_EXT;
+			return HTTP_STREAM_MORE;
+		}
+		break;
+	case CH_EXT:
+		if (ch == '\t' || (ch >= 0x20 && ch != 0x7f))
+			return HTTP_STREAM_MORE;
+		break;
+	case CH_LF:
+		if (ch != '\n')
+			return 400;
+		chunk_line_end(s);
+		return HTTP_STREAM_MORE;
+	case CH_DCR:
+	case CH_DLF:
+		if (ch == '\r' && s->st == CH_DCR) {
+			s->st = CH_DLF;
+			return HTTP_STREAM_MORE;
+		}
+		if (ch != '\n')
+			return 400;
+		s->st = CH_SIZE0;
+		s->bytes = 0;
+		return HTTP_STREAM_MORE;
+	}
+	/* The end of the chunk-size line. */
+	if (ch == '\r') {
+		s->st = CH_LF;
+		return HTTP_STREAM_MORE;
+	}
+	if (ch != '\n')
+		return 400;
+	chunk_line_end(s);
+	return HTTP_STREAM_MORE;
+}
+
+size_t http_stream_feed(struct http_stream *s, const char *p, size_t n, int *ev)
+{
+	*ev = HTTP_STREAM_MORE;
+	for (size_t i = 0; i < n;) {
+		if (s->st == ST_BAD || s->st == ST_STOP) {
+			*ev = s->st == ST_BAD ? s->status : HTTP_STREAM_STOP;
+			return i;
+		}
+		if (s->st == ST_BODY || s->st == CH_DATA) {
+			size_t k = (uint64_t)(n - i) < s->left ? n - i : (size_t)s->left;
+			s->left -= k;
+			i += k;
+			if (s->left == 0 && s->st == CH_DATA) {
+				s->st = CH_DCR;
+			} else if (s->left == 0) {
+				request_done(s);
+				*ev = HTTP_STREAM_BODY_END;
+				return i;
+			}
+			continue;
+		}
+		int r = s->st <= RL_DONE ? head_step(s, (unsigned char)p[i])
+					 : chunk_step(s, (unsigned char)p[i]);
+		if (r >= 400) {
+			s->status = r;
+			s->st = ST_BAD;
+			*ev = r;
+			return i;
+		}
+		i++;
+		if (r != HTTP_STREAM_MORE) {
+			*ev = r;
+			return i;
+		}
+	}
+	return n;
+}
+
+int http_stream_in_body(const struct http_stream *s)
+{
+	return s->trailer || (s->st >= ST_BODY && s->st <= CH_DLF);
+}
+
+int http_stream_in_header(const struct http_stream *s)
+{
+	return s->st <= RL_DONE && !s->trailer;
+}
+
+int http_stream_at_start(const struct http_stream *s)
+{
+	return s->st == RL_START;
+}

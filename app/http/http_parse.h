@@ -2,8 +2,9 @@
  * http_parse.h — the HTTP side's parsers of request data that need no
  * libmicrohttpd: the Host header, Accept-Encoding, If-None-Match, the
  * body framing fields (Content-Length, Transfer-Encoding), and the e-mail
- * address of an Outlook autodiscover request body; and the end of a
- * request header in the raw byte stream (for the bridge's deadline).
+ * address of an Outlook autodiscover request body; the end of a request
+ * header in the raw byte stream; and the request stream itself, header
+ * checks and body framing (for the bridge).
  *
  * Design: plain functions of NUL-terminated strings, split out of the
  * files that call them (http_server.c, http_static.c, autoconfig.c) so
@@ -17,6 +18,7 @@
 #define TERN_HTTP_HTTP_PARSE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/str.h"
 
@@ -131,5 +133,76 @@ int http_framing_status(int http10, const char *cl, const char *te);
  */
 int http_absolute_target(struct arena *a, const char *target, const char **authority_r,
 			 const char **path_r);
+
+/*
+ * A client's request stream on one connection, byte by byte, as the
+ * bridge passes it to libmicrohttpd (http_bridge.c): each request's
+ * header checked, then its body skipped by its framing, then the next
+ * request's header checked the same way, so a request pipelined behind
+ * another (in the same packet or later on a keep-alive connection) meets
+ * the checks the first one met.
+ *
+ * The header: the request line (RFC 9112 §3: method token, SP, target
+ * without controls, SP, "HTTP/d.d", CRLF; empty lines before it ignored,
+ * §2.2) and field lines (§5: a token, a colon with no blank before it, a
+ * value without NUL, bare CR or any control but HTAB, RFC 9110 §5.5; no
+ * line starting with a blank, the obs-fold §5.2 allows a server to
+ * refuse), within HTTP_HEAD_BYTES_MAX octets and HTTP_HEAD_LINES_MAX
+ * lines (else 431). Its Content-Length and Transfer-Encoding are kept
+ * (HTTP_FRAMING_FIELD_MAX octets each, joined; more is 400) and judged
+ * by http_framing_status() at its end: a body of that many octets, a
+ * chunked body (§7.1: chunk sizes of at most 16 hex digits, then ';'
+ * and extensions, any text but controls, on their line, no blank before
+ * the ';'; data followed by CRLF; the last chunk; a trailer section
+ * checked as field lines are), or none when neither is given.
+ * A framing that http_framing_status() refuses, or a length past 2^64,
+ * stops the stream: libmicrohttpd answers that request with an error and
+ * closes, and nothing after its header may be read as a request.
+ *
+ * Line ends are CRLF or a bare LF (§2.2), in chunk lines too. Memory is
+ * this struct, whatever the client sends.
+ */
+/* Well below what fills libmicrohttpd's 32 KiB connection pool, whose
+ * own 431 carries none of our security headers. */
+#define HTTP_HEAD_BYTES_MAX (16 * 1024)
+#define HTTP_HEAD_LINES_MAX 100
+#define HTTP_FRAMING_FIELD_MAX 128
+
+struct http_stream {
+	int st;                /* where in the request (http_parse.c) */
+	int status;            /* once refused: 400 or 431 */
+	unsigned bytes, lines; /* of the header, trailer section or chunk line being read */
+	unsigned name;         /* octets of the field name read */
+	unsigned char cands;   /* framing fields the name may still be */
+	unsigned char field;   /* the framing field whose value is being read */
+	unsigned char seen;    /* framing fields given */
+	unsigned char trailer; /* the field lines are a chunked body's trailer section */
+	char major, minor;     /* the request's HTTP version digits */
+	uint64_t left;         /* octets of the body or the chunk's data to come */
+	unsigned digits;       /* of the chunk size */
+	unsigned short len[2]; /* of cl, te */
+	char val[2][HTTP_FRAMING_FIELD_MAX + 1]; /* Content-Length, Transfer-Encoding */
+};
+
+/* What http_stream_feed() stopped at, besides a refusal status (400 or
+ * 431: the octet at the returned offset is refused, and so is all that
+ * follows). */
+#define HTTP_STREAM_MORE 0     /* all n octets taken */
+#define HTTP_STREAM_HEAD_END 1 /* a request header ended at the last octet taken */
+#define HTTP_STREAM_STOP 2     /* stopped: nothing more is a request (nothing taken) */
+#define HTTP_STREAM_BODY_END 3 /* a request's body ended at the last octet taken */
+
+void http_stream_init(struct http_stream *s);
+/* Takes octets of p[0..n) up to the first event (*ev, above); returns how
+ * many. Bodies are skipped in bulk. A request without a body ends with
+ * its header (HTTP_STREAM_HEAD_END alone). */
+size_t http_stream_feed(struct http_stream *s, const char *p, size_t n, int *ev);
+/* 1 between a request's header end and its body's end. */
+int http_stream_in_body(const struct http_stream *s);
+/* 1 in a request's header (its first octet to come included), not in a
+ * chunked body's trailer section. */
+int http_stream_in_header(const struct http_stream *s);
+/* 1 when no octet of the next request (but empty lines) has come. */
+int http_stream_at_start(const struct http_stream *s);
 
 #endif

@@ -563,6 +563,29 @@ static enum MHD_Result framing_refuse(struct http_ctx *x, int status)
 	return refuse_unread(x);
 }
 
+/*
+ * The bridge's stand-in for a request whose header it refused
+ * (HTTP_BRIDGE_REFUSAL): answered here so that it comes after the
+ * answers to the requests before it on the connection, and the
+ * connection closed (what the client sent after it was dropped).
+ */
+static enum MHD_Result bridge_refusal(struct http_req *r, struct MHD_Connection *mc,
+				      const char *method, void *cls)
+{
+	const char *v = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, HTTP_BRIDGE_REFUSAL);
+	client_of(mc, r); /* the address; the scheme is the listener's */
+	r->path = "/";
+	r->answered = 1;
+	struct http_ctx *x = ctx_new(r, mc, method, cls);
+	if (v && strcmp(v, "431") == 0)
+		http_problem(x, 431, "too_large", NULL,
+			     "the request header is over 16384 bytes or 100 lines");
+	else
+		http_problem(x, 400, "bad_request", NULL,
+			     "the request line or a header field line is malformed");
+	return refuse_unread(x);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **con_cls)
@@ -573,6 +596,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 		r = xcalloc(1, sizeof(*r));
 		r->arena = arena_new(16384);
 		*con_cls = r;
+		if (MHD_lookup_connection_value(mc, MHD_HEADER_KIND, HTTP_BRIDGE_REFUSAL))
+			return bridge_refusal(r, mc, method, cls);
 		r->bad_host = host_wrong(mc, version);
 		/* libmicrohttpd hands an absolute-form target over whole:
 		 * routed by its path, as RFC 9112 §3.2.2 asks. */

@@ -56,6 +56,14 @@ void http_server_stop(void);
  * HTTP_BRIDGE_TLS for the HTTPS one, else NULL. */
 #define HTTP_BRIDGE_TLS ((void *)1)
 void http_bridge_accept(struct loop *loop, int fd, void *arg);
+/*
+ * The field of the request the bridge hands the daemon in place of one
+ * whose header it refused (400 or 431, its value), so that the refusal
+ * is answered in its turn, after the requests before it on the
+ * connection (http_bridge.c). A client that sends it itself is refused
+ * the same way; it opens nothing.
+ */
+#define HTTP_BRIDGE_REFUSAL "Tern-Bridge-Refusal"
 
 /*
  * The JMAP session resource (RFC 8620 §2): its path, where

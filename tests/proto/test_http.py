@@ -423,6 +423,104 @@ def test_request_smuggling_shapes():
             assert st == 405 and rest.endswith(b"\r\n\r\nok\n"), (fields, st, rest)
 
 
+def responses(data):
+    """The (status, head, body) of each HTTP/1.1 response in data, bodies
+    framed by Content-Length (every answer of ours has one)."""
+    out = []
+    while data:
+        head, sep, rest = data.partition(b"\r\n\r\n")
+        m = re.match(rb"HTTP/1\.[01] (\d{3})", head)
+        assert sep and m, data
+        n = re.search(rb"(?im)^content-length: *(\d+)", head)
+        n = int(n.group(1)) if n else 0
+        out.append((int(m.group(1)), head, rest[:n]))
+        data = rest[n:]
+    return out
+
+
+def test_pipelined_requests_checked():
+    """A request pipelined behind another (RFC 9112 section 9.3), in the
+    same packet or later on the keep-alive connection, meets the header
+    checks the first one meets: the bridge skips each body by its framing
+    (Content-Length, or chunk sizes, extensions and trailer section,
+    section 7.1) and checks the next header. It passed every byte after
+    the first header unchecked: a fold or a NUL in the second request
+    reached libmicrohttpd and was answered 200, and the 16 KiB header
+    limit did not apply."""
+    good = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    bad = [(b"GET /healthz HTTP/1.1\r\nHost: mx.exa\r\n\tmple.test\r\n\r\n", 400),
+           (b"POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chun\r\n ked\r\n\r\n0\r\n\r\n", 400),
+           (b"GET /api/v1/stats HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer x\x00y\r\n\r\n", 400),
+           (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n", 431)]
+    with Server(http=True) as s:
+        for second, status in bad:
+            # Behind a request without a body, one with a length, one
+            # chunked (with an extension and a trailer field).
+            for first in (good, b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\n\r\n"
+                          b"X: a\x00\r\n b\r\n\r\n",
+                          b"POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                          b"4;ext=\"a b\"\r\n\x00\r\n \r\n10\r\n" + b"GET / HTTP/1.1\r\n" +
+                          b"\r\n0\r\nX-Trailer: 1\r\n\r\n"):
+                st, head, rest = raw_https(s, first + second, whole=True)
+                answers = responses(head + b"\r\n\r\n" + rest)
+                assert [a[0] for a in answers] == [st, status] and st in (200, 405), (first, second, answers)
+                assert answers[1][2].startswith(b"{"), answers
+                code = json.loads(answers[1][2])["code"]
+                assert code == ("bad_request" if status == 400 else "too_large"), answers[1]
+                for h in (b"X-Content-Type-Options: nosniff", b"Connection: close"):
+                    assert h in answers[1][1], (h, answers[1])
+        # Later on the same keep-alive connection.
+        sock = socket.create_connection(("127.0.0.1", s.https_port), 10)
+        t = tls_ctx().wrap_socket(sock, server_hostname="mx.example.test")
+        with t:
+            t.sendall(good)
+            buf = b""
+            while not buf.endswith(b"ok\n"):
+                buf += t.recv(65536)
+            t.sendall(bad[2][0])
+            while True:
+                chunk = t.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+            assert [a[0] for a in responses(buf)] == [200, 400], buf
+        # Two good ones with bodies, the body's bytes no header: both
+        # answered, the second read as a request of its own.
+        for fields, body in [(b"Content-Length: 9\r\n", b"{\x00}\r\n X\r\n"),
+                             (b"Transfer-Encoding: chunked\r\n", b"3\r\n{\x00}\r\n2;a=b;c\r\n\r\n\r\n0\r\n\r\n"),
+                             (b"Transfer-Encoding: chunked\r\n", b"A\n0123456789\n0\n\n")]:
+            req = (b"POST /healthz HTTP/1.1\r\nHost: x\r\n" + fields + b"\r\n" + body +
+                   b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n{" +
+                   b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            st, head, rest = raw_https(s, req, whole=True)
+            answers = responses(head + b"\r\n\r\n" + rest)
+            assert [a[0] for a in answers] == [405, 405, 200], (fields, answers)
+        # Broken chunked framing: 400 from the bridge, nothing after it
+        # read as a request.
+        for body in (b"5\r\nhelloXX0\r\n\r\n", b"zz\r\n", b"11111111111111111\r\n", b"2 ;a=b\r\nab\r\n0\r\n\r\n",
+                     b"3\r\nabc\r\n0\r\nBad Trailer: 1\r\n\r\n"):
+            req = b"POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + body + good
+            st, head, rest = raw_https(s, req, whole=True)
+            assert st == 400 and b"Connection: close" in head and b"ok\n" not in rest, (body, st, rest)
+            assert json.loads(rest)["code"] == "bad_request", rest
+        # Expect: 100-continue: the interim answer comes before the body,
+        # which is still a body, not the next header.
+        sock = socket.create_connection(("127.0.0.1", s.https_port), 10)
+        t = tls_ctx().wrap_socket(sock, server_hostname="mx.example.test")
+        with t:
+            t.sendall(b"POST /healthz HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                      b"Content-Length: 3\r\nConnection: close\r\n\r\n")
+            buf = t.recv(65536)
+            assert buf.startswith(b"HTTP/1.1 100"), buf
+            t.sendall(b"{x}")
+            while True:
+                chunk = t.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+            assert b"HTTP/1.1 405" in buf, buf
+
+
 def test_absolute_form_target():
     """RFC 9112 section 3.2.2: a server MUST accept a request target in
     absolute-form, and takes the host from it rather than from Host. tern
