@@ -426,10 +426,21 @@ def test_acme_name_whose_challenge_fails_is_held_out():
         s.cli("domain", "add", "example.test")
         s.stop()
         s.start()
-        wait_cert(s, pebble, timeout=90)
-        log = s.log_text()
+        # The first start may have got a certificate for the host name
+        # alone before the domain was added (a fast CA); the restart then
+        # finds the domain's names missing and orders again. Either way
+        # the order with mta-sts. fails, the name is held out, and the
+        # retry without it installs a certificate.
+        skipped = "event=name_skipped name=mta-sts.example.test reason=challenge_failed"
+        wait_cert(s, pebble, skipped, timeout=90)
+        deadline = time.time() + 60
+        while True:
+            log = s.log_text()
+            if "event=certificate_installed" in log[log.index(skipped):]:
+                break
+            assert time.time() < deadline, log[-3000:]
+            time.sleep(0.2)
         assert "event=name_held_out name=mta-sts.example.test" in log, log[-3000:]
-        assert "event=name_skipped name=mta-sts.example.test reason=challenge_failed" in log
         sans = re.findall(r"DNS:([^,\s]+)", served_cert(s.imaps_port)[2])
         assert HOST in sans and "mta-sts.example.test" not in sans, sans
         # A restart: the certificate is loaded, and its missing name does
