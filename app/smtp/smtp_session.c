@@ -1001,12 +1001,15 @@ static int helo_refuses(struct smtp_session *s, const struct smtp_cmd *cmd)
 	return 1;
 }
 
-static void dispatch(struct smtp_session *s, struct str line)
+/* Runs one command line; *verb_r says which verb it was. */
+static void dispatch(struct smtp_session *s, struct str line, enum smtp_verb *verb_r)
 {
 	struct smtp_cmd cmd;
 	int r = smtp_cmd_parse(line, &cmd);
 	const struct smtp_verb_rule *rule = NULL;
 	unsigned quiet = s->sasl_quiet;
+
+	*verb_r = cmd.verb;
 
 	/* AUTH LOGIN's two responses at most. */
 	s->sasl_quiet = cmd.verb == SMTP_VERB_AUTH ? 2 : quiet ? quiet - 1 : 0;
@@ -1031,6 +1034,12 @@ static void dispatch(struct smtp_session *s, struct str line)
 			why = "503 5.5.1 Error: nested MAIL command"; /* a transaction is open */
 		if (cmd.verb == SMTP_VERB_STARTTLS && (s->state == SMTP_S_MAIL || s->state == SMTP_S_RCPT))
 			why = "503 5.5.1 Error: MAIL transaction in progress";
+		/* A transaction with no recipient accepted (none sent, or all
+		 * refused): RFC 5321 §3.3's "no valid recipients", the reply
+		 * RFC 2920 §3.2's example gives so that a client that pipelined
+		 * its RCPTs sends no message. */
+		if ((cmd.verb == SMTP_VERB_DATA || cmd.verb == SMTP_VERB_BDAT) && s->state == SMTP_S_MAIL)
+			why = "554 5.5.1 Error: no valid recipients";
 		smtp_reply(s, "%s", why);
 		smtp_session_error(s);
 		if (cmd.verb == SMTP_VERB_BDAT)
@@ -1161,6 +1170,27 @@ static int error_sleep(struct smtp_session *s)
 	return 1;
 }
 
+/*
+ * A DATA that was refused with input already waiting behind it: the
+ * client did not wait for the reply, as RFC 2920 §3.1 says it must (DATA
+ * ends a pipelined group), so what waits is the message text. Read as
+ * commands, its lines would run as such (a "RCPT TO:" or "DATA" line of
+ * the message, and a transaction nobody sent): the session ends instead,
+ * as Postfix's smtpd_forbid_unauth_pipelining does. 1 when it ended.
+ */
+static int data_refused_with_text(struct smtp_session *s)
+{
+	if (s->state == SMTP_S_DATA || s->state == SMTP_S_CLOSING || s->conn_gone ||
+	    buf_len(&s->conn->in) == 0)
+		return 0;
+	log_info("smtp", s->id, "event=pipelining_violation after=DATA pending=%zu",
+		 buf_len(&s->conn->in));
+	smtp_reply(s, "421 4.5.0 %s Error: message text sent before the reply to DATA, closing connection",
+		   hostname_now());
+	close_with(s, "data_pipelined");
+	return 1;
+}
+
 /* Reads and runs command lines until input runs out or the state changes to content. */
 void smtp_session_input(struct smtp_session *s)
 {
@@ -1232,10 +1262,11 @@ void smtp_session_input(struct smtp_session *s)
 			int secret = s->state == SMTP_S_AUTH || str_has_prefix_ci(line, "AUTH");
 			/* Dispatch before consuming: the line points into the buffer,
 			 * and replies never touch the input buffer. */
+			enum smtp_verb verb = SMTP_VERB_UNKNOWN;
 			if (s->state == SMTP_S_AUTH)
 				smtp_auth_line(s, line); /* a SASL response, not a command */
 			else
-				dispatch(s, line);
+				dispatch(s, line, &verb);
 			if (s->state == SMTP_S_WAIT_DNS)
 				return; /* the line stays: it runs again (smtp_nullmx_relay), its wait had */
 			if (secret)
@@ -1243,6 +1274,8 @@ void smtp_session_input(struct smtp_session *s)
 			else
 				buf_consume(in, consumed);
 			s->paced = 0;
+			if (verb == SMTP_VERB_DATA && data_refused_with_text(s))
+				return;
 			continue;
 		}
 		buf_consume_wipe(in, consumed); /* a bad line: whatever it held */

@@ -122,6 +122,35 @@ def test_pipelining_many_messages_one_session():
         assert len(s.messages("bob@example.test")) == 5
 
 
+def test_refused_data_with_text_behind_it_ends_the_session():
+    # RFC 2920 §3.1: DATA ends a pipelined group, the client waits for its
+    # reply. One that sent its message behind a DATA refused for want of
+    # recipients (554 5.5.1, RFC 2920 §3.2's example) would have the text
+    # read as commands: here its own "RCPT TO:" and "DATA" lines, which
+    # before delivered the message to bob in a transaction nobody sent.
+    with srv() as s:
+        r = Raw(s.smtp_port)
+        r.cmd("EHLO pipe.test")
+        text = ("RCPT TO:<bob@example.test>\r\nDATA\r\n" +
+                message(subject="smuggled") + ".\r\n")
+        r.send("MAIL FROM:<a@remote.test>\r\nRCPT TO:<nobody@example.test>\r\nDATA\r\n" + text)
+        replies = [r.reply() for _ in range(4)]
+        codes = [(c, lines[0][4:9]) for c, lines in replies]
+        assert codes == [(250, "2.1.0"), (550, "5.1.1"), (554, "5.5.1"), (421, "4.5.0")], replies
+        assert r.closed()
+        assert s.messages("bob@example.test") == []
+        # A DATA refused with nothing behind it leaves the session as it was.
+        r = Raw(s.smtp_port)
+        r.cmd("EHLO pipe.test")
+        r.cmd("MAIL FROM:<a@remote.test>")
+        assert r.cmd("DATA")[1][0].startswith("554 5.5.1 ")
+        assert r.cmd("RCPT TO:<bob@example.test>")[0] == 250
+        assert r.cmd("DATA")[0] == 354
+        assert r.cmd(message(subject="waited") + ".")[0] == 250
+        r.close()
+        assert len(s.messages("bob@example.test")) == 1
+
+
 def test_bdat_chunking():
     with srv() as s:
         r = Raw(s.smtp_port)
@@ -575,7 +604,7 @@ def test_recipient_policy():
         code, lines = r.cmd("RCPT TO:<someone@elsewhere.test>")
         assert code == 554 and "5.7.1" in lines[0], lines
         code, lines = r.cmd("DATA")
-        assert code == 503, lines
+        assert code == 554 and "5.5.1" in lines[0], lines  # no valid recipients
         # Postmaster at a literal of the address the client connected to
         # is ours (RFC 1123 §5.2.17: "An SMTP MUST accept and recognize a
         # domain literal for any of its own IP addresses"); at another
