@@ -757,8 +757,12 @@ static int parse_param(struct smtp_cmd *cmd, struct str tok, int is_mail, struct
 		if (val_utf8 && !str_eq_ci_c(prm->orcpt_type, "utf-8"))
 			return fail(cmd, SMTP_PARSE_BAD_PARAM, "bad ORCPT value", tok);
 		prm->orcpt_utf8 = val_utf8;
+		/* RFC 3461 §4.2: the address before xtext encoding is printable
+		 * US-ASCII, as ENVID's (§4.4): an escape may not hide a CR, LF,
+		 * NUL (which would cut the value as kept) or an 8-bit octet. */
 		if (prm->orcpt_addr.len == 0 ||
-		    !(val_utf8 ? utf8_addr_text_valid(prm->orcpt_addr) : xtext_valid(prm->orcpt_addr, NULL)))
+		    !(val_utf8 ? utf8_addr_text_valid(prm->orcpt_addr) : xtext_valid(prm->orcpt_addr, NULL)) ||
+		    !xtext_printable(prm->orcpt_addr))
 			return fail(cmd, SMTP_PARSE_BAD_PARAM, "bad ORCPT value", tok);
 	} else {
 		return fail(cmd, SMTP_PARSE_UNKNOWN_PARAM, "unknown parameter", tok);

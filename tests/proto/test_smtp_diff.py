@@ -693,6 +693,10 @@ KNOWN = {
     "rcpt dsn notify repeated": (["501 5.5.4"], "RFC 3461 §4.1 (paraphrased): NOTIFY is NEVER or a "
                                  "list of SUCCESS, FAILURE and DELAY; tern refuses a keyword given twice "
                                  "as it refuses a parameter given twice. Postfix takes it"),
+    "rcpt dsn orcpt control": (["501 5.5.4"], "RFC 3461 §4.2 (paraphrased): the original recipient "
+                               "address before xtext encoding is printable US-ASCII (graphic "
+                               "characters and space), as ENVID's (§4.4); '+0D' decodes to a CR. "
+                               "Postfix takes it"),
     "rcpt dsn orcpt empty address": (["501 5.5.4"], "RFC 3461 §4.2: the xtext 'MUST contain an encoded "
                                      "\"original-recipient-address\"' of its type, and an empty one is "
                                      "no rfc822 address. Postfix takes it"),

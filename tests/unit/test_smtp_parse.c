@@ -568,6 +568,21 @@ static const struct cmd_case cmd_cases[] = {
     {"RCPT TO:<b@c.example> ORCPT=rfc822;", SMTP_PARSE_BAD_PARAM, "bad ORCPT value"},
     {"RCPT TO:<b@c.example> ORCPT=rf(c;b", SMTP_PARSE_BAD_PARAM, "bad ORCPT value"},
     {"RCPT TO:<b@c.example> ORCPT=rfc822;a+", SMTP_PARSE_BAD_PARAM, "bad ORCPT value"},
+    /* RFC 3461 §4.2: the address decodes to printable US-ASCII (graphic
+     * and space), as ENVID's: no control octet, NUL, DEL or 8-bit one
+     * hidden in an escape, in either type's "+XX". */
+    {"RCPT TO:<b@c.example> ORCPT=rfc822;a+20b@c.example", 0,
+     "RCPT path=b@c.example orcpt=rfc822;a+20b@c.example"},
+    {"RCPT TO:<b@c.example> ORCPT=rfc822;a+0D+0AX:+20y@c.example", SMTP_PARSE_BAD_PARAM,
+     "bad ORCPT value"},
+    {"RCPT TO:<b@c.example> ORCPT=rfc822;a+00@c.example", SMTP_PARSE_BAD_PARAM,
+     "bad ORCPT value"},
+    {"RCPT TO:<b@c.example> ORCPT=rfc822;a+7F@c.example", SMTP_PARSE_BAD_PARAM,
+     "bad ORCPT value"},
+    {"RCPT TO:<b@c.example> ORCPT=rfc822;caf+C3+A9@c.example", SMTP_PARSE_BAD_PARAM,
+     "bad ORCPT value"},
+    {"RCPT TO:<b@c.example> ORCPT=utf-8;caf\xC3\xA9+0A@c.example", SMTP_PARSE_BAD_PARAM,
+     "bad ORCPT value"},
     {"RCPT TO:<b@c.example> NOTIFY=DELAY ORCPT=rfc822;b@c.example", 0,
      "RCPT path=b@c.example notify=8 orcpt=rfc822;b@c.example"},
     {"RCPT TO:<b@c.example> SIZE=1", SMTP_PARSE_UNKNOWN_PARAM, "unknown parameter"},
