@@ -645,6 +645,14 @@ static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 	size_t n = 0;
 	struct smtp_tx *tx = &s->tx;
 
+	/* The message has begun (RFC 3030 §2: BDAT follows the envelope, as
+	 * DATA does): a recipient added between its chunks would get content
+	 * whose Received field and checks were made for the others. */
+	if (tx->used_bdat) {
+		smtp_reply(s, "503 5.5.1 Error: RCPT after BDAT");
+		smtp_session_error(s);
+		return;
+	}
 	/* Submission hands the whole envelope to the queue, whose entry
 	 * holds at most SQ_RCPTS_MAX: past it the RCPT is put off (452, the
 	 * client sends the rest in another transaction), not the message

@@ -175,6 +175,27 @@ def test_bdat_chunking():
         assert len(s.messages("carol@example.test")) == 1
 
 
+def test_rcpt_between_bdat_chunks_is_refused():
+    # RFC 3030 §2: the chunks follow the envelope. A RCPT after the first
+    # chunk was taken, and carol got the message whose Received field
+    # ("for <bob@...>") and checks were made without her; Postfix says 503.
+    with srv() as s:
+        r = Raw(s.smtp_port)
+        r.cmd("EHLO chunk.test")
+        r.cmd("MAIL FROM:<a@remote.test>")
+        assert r.cmd("RCPT TO:<bob@example.test>")[0] == 250
+        head = "Subject: chunks\r\n\r\n"
+        r.send("BDAT %d\r\n%s" % (len(head), head))
+        assert r.reply()[0] == 250
+        code, lines = r.cmd("RCPT TO:<carol@example.test>")
+        assert code == 503 and lines[0].startswith("503 5.5.1 "), lines
+        r.send("BDAT 5 LAST\r\nend\r\n")
+        assert r.reply()[0] == 250  # the message goes on, to bob alone
+        r.close()
+        assert len(s.messages("bob@example.test")) == 1
+        assert s.messages("carol@example.test") == []
+
+
 def test_bdat_refused_chunk_is_skipped():
     # A BDAT without recipients is refused, and its bytes must not be read as commands.
     with srv() as s:

@@ -554,6 +554,7 @@ def sc_bdat(x):
     x.cmd("RCPT TO:<%s>" % BOB)
     body = b"Subject: chunked\r\n\r\nfirst "
     x.raw(b"BDAT %d\r\n%s" % (len(body), body), 1, "bdat chunk")
+    x.cmd("RCPT TO:<postmaster@example.test>", "rcpt after bdat")
     x.cmd("DATA", "data after bdat")
     x.raw(b"BDAT 6 LAST\r\nend.\r\n", 1, "bdat last chunk")
     x.cmd("MAIL FROM:<alice@remote.test>")

@@ -184,9 +184,9 @@ class Client:
 
     def rcpt(self, addr):
         code = self.cmd("RCPT TO:<%s>" % addr)
-        if not self.mail:
-            if code != 503:
-                self.fail("RCPT without MAIL -> %d" % code)
+        if not self.mail or self.bdat is not None:
+            if code != 503:  # (RFC 3030: no RCPT once the chunks began)
+                self.fail("RCPT without MAIL or after BDAT -> %d" % code)
             return
         want = REFUSED.get(addr, 250)
         account = LOCAL.get(addr)
