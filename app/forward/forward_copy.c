@@ -120,7 +120,9 @@ int forward_copy_build(const struct forward_copy_in *in, struct forward_copy *c)
 		    in->notify_ok ? notify : SQ_NOTIFY_NEVER, 0};
 	}
 	e->created_at = e->next_attempt = in->now;
-	e->flags = in->ret > 0 ? in->flags | SQ_RET_FULL : in->ret < 0 ? in->flags & ~SQ_RET_FULL : in->flags;
+	/* A redirect's :ret replaces whatever RET the message came with. */
+	uint32_t other = in->flags & ~(uint32_t)(SQ_RET_FULL | SQ_RET_HDRS);
+	e->flags = in->ret > 0 ? other | SQ_RET_FULL : in->ret < 0 ? other | SQ_RET_HDRS : in->flags;
 	e->by_deadline = (in->flags & SQ_BY) ? in->by_deadline : 0;
 	e->size = c->len;
 	e->sender = xstrdup(sender);

@@ -722,7 +722,7 @@ static int mail_params(const struct json_value *pa, unsigned *flags, const char 
 		else if (!strcasecmp(p->key, "SMTPUTF8") && !*v)
 			*flags |= QUEUE_SMTPUTF8;
 		else if (!strcasecmp(p->key, "RET") && (!strcasecmp(v, "FULL") || !strcasecmp(v, "HDRS")))
-			*flags |= !strcasecmp(v, "FULL") ? QUEUE_RET_FULL : 0;
+			*flags |= !strcasecmp(v, "FULL") ? QUEUE_RET_FULL : QUEUE_RET_HDRS;
 		else if (!strcasecmp(p->key, "ENVID") && *v && strlen(v) <= 100)
 			*envid = v;
 		else if (!strcasecmp(p->key, "REQUIRETLS") && !*v)

@@ -156,6 +156,7 @@ static uint32_t entry_flags(const struct queue_request *r)
 	return ((r->flags & QUEUE_8BITMIME) ? SQ_8BITMIME : 0) |
 	       ((r->flags & QUEUE_SMTPUTF8) ? SQ_SMTPUTF8 : 0) |
 	       ((r->flags & QUEUE_RET_FULL) ? SQ_RET_FULL : 0) |
+	       ((r->flags & QUEUE_RET_HDRS) ? SQ_RET_HDRS : 0) |
 	       ((r->flags & QUEUE_REQUIRETLS) ? SQ_REQUIRETLS
 		: tls_optional(r->data, r->len) ? SQ_TLS_OPTIONAL : 0) |
 	       ((r->flags & QUEUE_BY) ? SQ_BY : 0) | ((r->flags & QUEUE_BY_RETURN) ? SQ_BY_RETURN : 0) |

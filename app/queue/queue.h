@@ -41,7 +41,7 @@ struct config;
 /* struct queue_request.flags */
 #define QUEUE_8BITMIME 1u /* MAIL FROM had BODY=8BITMIME */
 #define QUEUE_SMTPUTF8 2u /* MAIL FROM had SMTPUTF8 */
-#define QUEUE_RET_FULL 4u /* RET=FULL (default: RET=HDRS) */
+#define QUEUE_RET_FULL 4u /* RET=FULL (default: the header only) */
 #define QUEUE_REQUIRETLS 8u /* MAIL FROM had REQUIRETLS (RFC 8689) */
 /* Run each local account's active Sieve script on its copy (submission's
  * local copies, as Pigeonhole's LMTP does; the sender is authenticated):
@@ -55,6 +55,8 @@ struct config;
 #define QUEUE_BY 32u
 #define QUEUE_BY_RETURN 64u
 #define QUEUE_BY_TRACE 128u
+/* RET=HDRS was given (passed on; without either RET bit none is). */
+#define QUEUE_RET_HDRS 256u
 
 struct queue_rcpt {
 	const char *addr;  /* envelope recipient, without angle brackets */

@@ -407,7 +407,12 @@ static void send_mail(struct smtp_client *s)
 			   (m->flags & SQ_BY_TRACE) ? "T" : "");
 	}
 	if (s->ehlo.ext & SMTP_EXT_DSN) {
-		buf_append_c(b, (m->flags & SQ_RET_FULL) ? " RET=FULL" : " RET=HDRS");
+		/* What the sender said, or nothing: RET is optional and the
+		 * next hop then decides (RFC 3461 §4.3), as Postfix passes on. */
+		if (m->flags & SQ_RET_FULL)
+			buf_append_c(b, " RET=FULL");
+		else if (m->flags & SQ_RET_HDRS)
+			buf_append_c(b, " RET=HDRS");
 		if (m->envid && *m->envid) {
 			buf_append_c(b, " ENVID=");
 			xtext(b, m->envid);

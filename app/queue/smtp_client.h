@@ -61,7 +61,7 @@ struct smtp_client_msg {
 	size_t len;
 	const char *sender; /* "" null sender */
 	const char *envid;  /* "" none */
-	uint32_t flags;     /* SQ_8BITMIME, SQ_SMTPUTF8, SQ_RET_FULL, SQ_BY* */
+	uint32_t flags;     /* SQ_8BITMIME, SQ_SMTPUTF8, SQ_RET_FULL, SQ_RET_HDRS, SQ_BY* */
 	int64_t by_deadline; /* with SQ_BY: BY= to a server offering DELIVERBY (RFC 2852) */
 	struct smtp_client_rcpt *rcpts;
 	size_t nrcpts;

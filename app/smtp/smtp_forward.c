@@ -276,6 +276,7 @@ void smtp_forward_prepare(struct smtp_session *s, const char *fields)
 	    .notify_ok = tx->mail_from[0] && tx->spf_result && strcmp(tx->spf_result, "pass") == 0,
 	    .flags = (tx->body == SMTP_BODY_8BITMIME ? SQ_8BITMIME : 0) |
 		     (tx->smtputf8 ? SQ_SMTPUTF8 : 0) | (tx->ret == SMTP_RET_FULL ? SQ_RET_FULL : 0) |
+		     (tx->ret == SMTP_RET_HDRS ? SQ_RET_HDRS : 0) |
 		     (tx->requiretls ? SQ_REQUIRETLS : 0) |
 		     (tx->sfwd_by_flags ? tx->sfwd_by_flags
 		      : (tx->by ? SQ_BY : 0) | (tx->by_return ? SQ_BY_RETURN : 0) |

@@ -398,6 +398,7 @@ static void sign_done(void *arg)
 	r->envid = tx->envid;
 	r->flags = (tx->body == SMTP_BODY_8BITMIME ? QUEUE_8BITMIME : 0) |
 		   (tx->smtputf8 ? QUEUE_SMTPUTF8 : 0) | (tx->ret == SMTP_RET_FULL ? QUEUE_RET_FULL : 0) |
+		   (tx->ret == SMTP_RET_HDRS ? QUEUE_RET_HDRS : 0) |
 		   (tx->requiretls ? QUEUE_REQUIRETLS : 0) |
 		   (tx->by ? QUEUE_BY : 0) | (tx->by_return ? QUEUE_BY_RETURN : 0) |
 		   (tx->by_trace ? QUEUE_BY_TRACE : 0) |

@@ -52,6 +52,10 @@ struct store;
 #define SQ_8BITMIME 1u /* BODY=8BITMIME was given */
 #define SQ_SMTPUTF8 2u /* SMTPUTF8 was given */
 #define SQ_RET_FULL 4u /* RET=FULL (else headers only) */
+/* RET=HDRS was given: passed on as such. With neither RET bit the sender
+ * gave no RET, and none is passed on (RFC 3461 §4.3: the receiving MTA
+ * then decides; our own notices return the header). */
+#define SQ_RET_HDRS 512u
 #define SQ_DELAY_SENT 8u /* the one delay notice went out */
 #define SQ_REQUIRETLS 16u /* MAIL FROM had REQUIRETLS (RFC 8689) */
 #define SQ_TLS_OPTIONAL 32u /* "TLS-Required: No" without REQUIRETLS: no MTA-STS/DANE */

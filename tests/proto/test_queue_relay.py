@@ -179,6 +179,22 @@ def test_notify_never_and_success_ret_full_envid_orcpt():
         assert status_fields(m)[1]["original-recipient"] == "utf-8;\\x{E9}rin@remote.test"
 
 
+def test_ret_passed_on_as_the_sender_gave_it():
+    """RET is optional (RFC 3461 §4.3): a sender that gave none leaves the
+    choice to the next hop, so none is passed on (as Postfix relays);
+    RET=HDRS and RET=FULL go as given. The queue sent RET=HDRS for none."""
+    with World(lambda ips: zone(mx(ips, 0))) as w:
+        r = w.receiver(0, dsn=True)
+        for i, opts in enumerate(([], ["RET=HDRS"], ["RET=FULL"])):
+            w.send(["carol@remote.test"], subject="ret %d" % i, mail_options=opts)
+            r.wait_messages(i + 1)
+        lines = [m["mail_line"] for m in r.messages]
+        assert len(lines) == 3, lines
+        assert lines[0].startswith("MAIL FROM:<%s>" % ALICE), lines
+        assert "RET=" not in lines[0].upper(), lines
+        assert " RET=HDRS" in lines[1] and " RET=FULL" in lines[2], lines
+
+
 def test_size_over_remote_limit_fails_at_once():
     with World(lambda ips: zone(mx(ips, 0))) as w:
         r = w.receiver(0, size=1000)
