@@ -317,10 +317,14 @@ static void addresses_done(struct dns_lookup *l)
 
 	for (size_t h = 0; h < l->nhosts; h++) {
 		const struct mx_host *m = &l->hosts[h];
-		for (size_t i = 0; i < m->n4 && n < DNS_ADDRS_MAX; i++)
-			dns_addr_put(&out[n++], m->name, AF_INET, m->v4[i], l->port);
-		for (size_t i = 0; i < m->n6 && n < DNS_ADDRS_MAX; i++)
-			dns_addr_put(&out[n++], m->name, AF_INET6, m->v6[i], l->port);
+		for (size_t i = 0; i < m->n4 && n < DNS_ADDRS_MAX; i++) {
+			dns_addr_put(&out[n], m->name, AF_INET, m->v4[i], l->port);
+			out[n++].pref = m->pref;
+		}
+		for (size_t i = 0; i < m->n6 && n < DNS_ADDRS_MAX; i++) {
+			dns_addr_put(&out[n], m->name, AF_INET6, m->v6[i], l->port);
+			out[n++].pref = m->pref;
+		}
 	}
 	if (n) {
 		finish(l, DNS_OK, out, n, "");

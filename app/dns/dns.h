@@ -44,6 +44,10 @@ struct dns_addr {
 	char host[256]; /* the exchanger (or host) name the address belongs to */
 	struct sockaddr_storage sa; /* with the port filled in */
 	socklen_t salen;
+	/* The MX preference of host (0 for an implicit MX, an address
+	 * literal or a host route): the queue drops what is not better
+	 * than ourselves (RFC 5321 §5.1). */
+	unsigned pref;
 };
 
 enum dns_status {

@@ -40,6 +40,7 @@
 #include "deliver/deliver.h"
 #include "queue/dsn.h"
 #include "queue/queue_7bit.h"
+#include "queue/queue_self.h"
 #include "queue/queue_tlsrpt.h"
 #include "queue/smtp_client.h"
 #include "queue/sts.h"
@@ -1064,6 +1065,26 @@ static void try_addr_go(struct job *j)
 		job_client(j, c);
 }
 
+/*
+ * RFC 5321 §5.1: the MX hosts not better than ourselves go (queue_self.h).
+ * When none is left the mail would come back to us: its recipients fail
+ * (5.4.6, as Postfix says it) and -1 is returned.
+ */
+static int drop_self(struct job *j)
+{
+	int self = 0;
+	const char *dom = j->groups[j->cur].domain;
+	j->naddrs = queue_self_drop(j->addrs, j->naddrs, hostname_now(), &self);
+	if (j->naddrs > 0)
+		return 0;
+	char status[SQ_STATUS_MAX];
+	snprintf(status, sizeof status, "5.4.6 mail for %s loops back to myself", dom);
+	log_warn("queue", NULL, "event=mx_loops_back id=%llu domain=%s", (unsigned long long)j->e.id,
+		 dom);
+	group_outcome(j, SQ_FAILED, status);
+	return -1;
+}
+
 static void route_done(void *arg, enum dns_status st, const struct dns_addr *a, size_t n,
 		       const char *why)
 {
@@ -1080,6 +1101,8 @@ static void route_done(void *arg, enum dns_status st, const struct dns_addr *a, 
 		j->rtls_skipped = 0;
 		memcpy(j->addrs, a, n * sizeof *a);
 		j->naddrs = n;
+		if (!j->s->relay_host[0] && drop_self(j) < 0)
+			return;
 		if (sts_filter(j) < 0)
 			return;
 		if (j->naddrs > MX_ADDRS_MAX)
@@ -1716,6 +1739,7 @@ int queue_sched_start(const struct config *cfg, struct store *st, struct loop *l
 	s->delay_notice_s = cfg->queue_delay_notice_s;
 	s->timeout_s = cfg->queue_timeout_s;
 	s->mx_port = cfg->queue_mx_port;
+	queue_self_init(&cfg->listen[LISTEN_SMTP]);
 	s->sts_port = cfg->mta_sts_port;
 	s->nretry = cfg->queue_nretry;
 	memcpy(s->retry, cfg->queue_retry_s, sizeof s->retry);

@@ -253,6 +253,39 @@ def test_5xx_bounces_with_dsn_in_sender_inbox():
         assert w.wait_queue_empty()
 
 
+def test_mx_pointing_back_at_us_is_never_used():
+    """RFC 5321 §5.1: MX hosts as preferred as ours or less are dropped;
+    when ours is the best, the mail loops back: 5.4.6 at once, as Postfix
+    bounces it. Ourselves: our host name (TERN_HOSTNAME) or the address
+    and port our SMTP listener takes (the MX port is tern's own here)."""
+    def records(ips):
+        return {
+            "loop.test": {"MX": [[10, "mx.loop.test"]]}, "mx.loop.test": {"A": ["127.0.0.1"]},
+            "ok.test": {"MX": [[10, "mx.ok.test"], [20, "self.ok.test"]]},
+            "mx.ok.test": {"A": [ips[0]]}, "self.ok.test": {"A": ["127.0.0.1"]},
+            "worse.test": {"MX": [[10, "self.worse.test"], [20, "mx.worse.test"]]},
+            "self.worse.test": {"A": ["127.0.0.1"]}, "mx.worse.test": {"A": [ips[0]]},
+            "named.test": {"MX": [[10, "mail.example.test"]]},
+            "mail.example.test": {"A": [ips[0]]},
+        }
+    with World(records, nips=1, start=False) as w:
+        w.srv.env["TERN_QUEUE_MX_PORT"] = str(w.srv.smtp_port)
+        w.srv.start()
+        r = Receiver(w.ips[0], w.srv.smtp_port)
+        w.receivers.append(r)
+        w.send(["carol@loop.test", "dave@worse.test", "erin@named.test", "finn@ok.test"])
+        msgs = r.wait_messages(1)
+        assert [m["rcpts"] for m in msgs] == [["finn@ok.test"]], msgs
+        m, raw = dsn_of(w)
+        blocks = status_fields(m)[1:]
+        got = sorted((b["final-recipient"], b["status"]) for b in blocks)
+        assert got == [("rfc822; carol@loop.test", "5.4.6"), ("rfc822; dave@worse.test", "5.4.6"),
+                       ("rfc822; erin@named.test", "5.4.6")], got
+        assert b"mail for loop.test loops back to myself" in raw, raw
+        assert w.wait_queue_empty()
+        assert "event=mx_loops_back" in w.srv.log_text()
+
+
 def test_refused_connection_tries_next_mx():
     def records(ips):
         return {"remote.test": {"MX": [[10, "mx0.remote.test"], [20, "mx1.remote.test"]]},

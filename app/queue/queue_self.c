@@ -1,0 +1,107 @@
+/*
+ * queue_self.c — is a next hop ourselves (RFC 5321 §5.1)? See queue_self.h.
+ */
+#include "queue/queue_self.h"
+
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/config.h"
+#include "dns/dns.h"
+
+static struct listen_addr self_smtp;
+
+void queue_self_init(const struct listen_addr *smtp)
+{
+	self_smtp = *smtp;
+}
+
+/* The address octets of sa (4 or 16) and its port; 0 when neither family. */
+static size_t sa_octets(const struct sockaddr *sa, const uint8_t **p_r, uint16_t *port_r)
+{
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s = (const struct sockaddr_in *)sa;
+		*p_r = (const uint8_t *)&s->sin_addr;
+		*port_r = ntohs(s->sin_port);
+		return 4;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)sa;
+		*p_r = (const uint8_t *)&s->sin6_addr;
+		*port_r = ntohs(s->sin6_port);
+		return 16;
+	}
+	return 0;
+}
+
+/* Loopback: all of 127/8 reaches this host (Linux), and ::1. */
+static int is_loopback(const uint8_t *p, size_t len)
+{
+	static const uint8_t one[16] = {[15] = 1};
+	return len == 4 ? p[0] == 127 : memcmp(p, one, 16) == 0;
+}
+
+/* 1 when p (len octets) is an address of a local interface. */
+static int is_local_interface(const uint8_t *p, size_t len)
+{
+	struct ifaddrs *ifs = NULL;
+	int found = 0;
+	if (getifaddrs(&ifs) != 0)
+		return 0;
+	for (struct ifaddrs *i = ifs; i && !found; i = i->ifa_next) {
+		const uint8_t *q;
+		uint16_t port;
+		if (i->ifa_addr && sa_octets(i->ifa_addr, &q, &port) == len &&
+		    memcmp(p, q, len) == 0)
+			found = 1;
+	}
+	freeifaddrs(ifs);
+	return found;
+}
+
+/* 1 when our SMTP listener takes connections at p (len octets). */
+static int listener_has(const uint8_t *p, size_t len)
+{
+	if (!self_smtp.host[0])
+		return is_loopback(p, len) || is_local_interface(p, len);
+	uint8_t bin[16];
+	int fam = len == 4 ? AF_INET : AF_INET6;
+	return inet_pton(fam, self_smtp.host, bin) == 1 && memcmp(bin, p, len) == 0;
+}
+
+int queue_self_is(const struct dns_addr *a, const char *hostname)
+{
+	if (hostname && *hostname && strcasecmp(a->host, hostname) == 0)
+		return 1;
+	const uint8_t *p;
+	uint16_t port;
+	size_t len = sa_octets((const struct sockaddr *)&a->sa, &p, &port);
+	if (len == 0 || self_smtp.port == 0)
+		return 0;
+	if (port != self_smtp.port &&
+	    (self_smtp.fallback_port == 0 || port != self_smtp.fallback_port))
+		return 0;
+	return listener_has(p, len);
+}
+
+size_t queue_self_drop(struct dns_addr *a, size_t n, const char *hostname, int *self_r)
+{
+	unsigned ours = 0;
+	*self_r = 0;
+	for (size_t i = 0; i < n; i++)
+		if (queue_self_is(&a[i], hostname) && (!*self_r || a[i].pref < ours)) {
+			ours = a[i].pref;
+			*self_r = 1;
+		}
+	if (!*self_r)
+		return n;
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (a[i].pref < ours)
+			a[k++] = a[i];
+	return k;
+}
