@@ -178,6 +178,14 @@ static int put_original(struct buf *b, const char *p, size_t n)
 	return 0;
 }
 
+unsigned dsn_needs(const char *to, const char *msg, size_t len)
+{
+	size_t head = header_len(msg, len);
+	if (!is_ascii(to) || mime_has_8bit(msg, head))
+		return DSN_NEEDS_SMTPUTF8 | DSN_NEEDS_8BITMIME;
+	return mime_has_8bit(msg, len) ? DSN_NEEDS_8BITMIME : 0;
+}
+
 int dsn_build(const struct dsn_info *in, struct buf *b)
 {
 	char date[64], arrival[64], boundary[96], code[16];

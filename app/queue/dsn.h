@@ -69,6 +69,20 @@ struct dsn_info {
  */
 int dsn_build(const struct dsn_info *in, struct buf *out);
 
+/* What a notice needs of the hop it is sent to (dsn_needs()). */
+#define DSN_NEEDS_8BITMIME 1u /* 8-bit octets: BODY=8BITMIME (RFC 6152 §3) */
+#define DSN_NEEDS_SMTPUTF8 2u /* a UTF-8 recipient or header field (RFC 6531 §3.4) */
+
+/*
+ * What the notice msg[0..len) (dsn_build()'s output) for the envelope
+ * recipient to asks of the next hop: DSN_NEEDS_* bits, 0 for a 7-bit
+ * notice. A global notice (RFC 6533) has 8-bit parts; one to a UTF-8
+ * address has it in its To field too, and needs SMTPUTF8 (which implies
+ * 8BITMIME, RFC 6531 §3.1). Every notice is queued with these declared,
+ * so no hop gets one it cannot take (it fails at that hop instead).
+ */
+unsigned dsn_needs(const char *to, const char *msg, size_t len);
+
 /* RFC 5322 date of t (UTC) into out (>= 32 octets). */
 void dsn_date(char *out, size_t outsz, int64_t t);
 

@@ -260,6 +260,7 @@ void queue_reject_notice(struct store *st, struct loop *loop, const char *sender
 	n->req.data = buf_data(&n->msg);
 	n->req.len = buf_len(&n->msg);
 	n->req.sender = "";
+	n->req.flags = queue_notice_flags(sender, &n->msg);
 	n->req.rcpts = &n->rcpt;
 	n->req.nrcpts = 1;
 	n->req.loop = loop;

@@ -129,6 +129,14 @@ struct dsn_info;
  */
 void queue_notify_delivered(struct store *st, struct loop *loop, const char *session_id,
 			    const struct dsn_info *in);
+/*
+ * The queue_request flags (QUEUE_SMTPUTF8, QUEUE_8BITMIME) a notice made
+ * by dsn_build() into msg for the envelope recipient to is submitted
+ * with (dsn_needs()), so the queue declares them to the next hop or
+ * fails it at a hop without them (queue_notify.c).
+ */
+struct buf;
+unsigned queue_notice_flags(const char *to, const struct buf *msg);
 
 /*
  * Starts the scheduler on loop (the server's first loop): reads the

@@ -55,6 +55,13 @@ static void notice_done(struct queue_request *r, void *arg)
 	free(n);
 }
 
+unsigned queue_notice_flags(const char *to, const struct buf *msg)
+{
+	unsigned needs = dsn_needs(to, buf_data(msg), buf_len(msg));
+	return ((needs & DSN_NEEDS_SMTPUTF8) ? QUEUE_SMTPUTF8 : 0) |
+	       ((needs & DSN_NEEDS_8BITMIME) ? QUEUE_8BITMIME : 0);
+}
+
 void queue_notify_delivered(struct store *st, struct loop *loop, const char *session_id,
 			    const struct dsn_info *in)
 {
@@ -87,7 +94,7 @@ void queue_notify_delivered(struct store *st, struct loop *loop, const char *ses
 	    .nrcpts = 1, .loop = loop, .done = notice_done, .arg = n,
 	    /* RFC 8689 §5: the notice quotes a REQUIRETLS message (its header
 	     * at least): it is sent as the original was. */
-	    .flags = in->requiretls ? QUEUE_REQUIRETLS : 0,
+	    .flags = (in->requiretls ? QUEUE_REQUIRETLS : 0) | queue_notice_flags(in->to, &n->msg),
 	};
 	queue_submit(st, &n->req);
 }

@@ -1501,24 +1501,11 @@ static void build_notice(struct job *j, struct upd *u, int64_t now)
 		 * it travels under the same requirement. */
 		if (e->flags & SQ_REQUIRETLS)
 			u->dsn.flags |= SQ_REQUIRETLS;
-		/* A UTF-8 sender (the original came with SMTPUTF8) can only be
-		 * a RCPT TO under SMTPUTF8 (RFC 6531 §3.4): without it the next
-		 * hop refuses the address and the notice is lost. Such a hop
-		 * has 8BITMIME too (§3.1), which the notice's 8-bit header
-		 * lines then declare. */
-		for (const char *c = to; *c; c++)
-			if ((unsigned char)*c >= 0x80) {
-				u->dsn.flags |= SQ_SMTPUTF8 | SQ_8BITMIME;
-				break;
-			}
-		/* A notice is 7 bit unless it is RFC 6533's global one (a UTF-8
-		 * recipient, the sender maybe ASCII): its 8-bit octets go only
-		 * under BODY=8BITMIME, never to a hop without it (RFC 6152 §3). */
-		for (size_t i = 0; i < u->dsn_len; i++)
-			if ((unsigned char)u->dsn_data[i] >= 0x80) {
-				u->dsn.flags |= SQ_8BITMIME;
-				break;
-			}
+		/* A UTF-8 sender can only be a RCPT TO under SMTPUTF8, and a
+		 * global notice's 8-bit octets go only under BODY=8BITMIME. */
+		unsigned needs = dsn_needs(to, u->dsn_data, u->dsn_len);
+		u->dsn.flags |= ((needs & DSN_NEEDS_SMTPUTF8) ? SQ_SMTPUTF8 : 0) |
+				((needs & DSN_NEEDS_8BITMIME) ? SQ_8BITMIME : 0);
 		u->dsn.sender = xstrdup("");
 		u->dsn.envid = xstrdup("");
 		u->dsn.size = u->dsn_len;

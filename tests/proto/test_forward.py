@@ -521,6 +521,60 @@ def test_notice_to_a_utf8_sender_is_sent_with_smtputf8():
         dns.stop()
 
 
+def test_delivered_notice_declares_its_utf8_and_8bit():
+    """A "delivered" notice (NOTIFY=SUCCESS to a local mailbox) for an
+    SMTPUTF8 message from a UTF-8 sender of ours (an alias that forwards
+    outside) is RFC 6533's global notice: a UTF-8 To field, 8-bit parts.
+    It needs SMTPUTF8 and 8BITMIME at the next hop (RFC 6531 §3.4, RFC
+    6152 §3): declared to one offering them, never sent undeclared to one
+    without (it was: the failure notices declared theirs, this one not)."""
+    ips = unique_ips(2)
+    port = free_port_on(ips)
+    dns = DnsServer(origin_zone(ips))
+    origin = Receiver(ips[1], port, ext8bit=False)
+    srv = None
+    try:
+        srv = Server(accounts=[BOB], env={
+            "TERN_DNS_SERVERS": dns.servers, "TERN_QUEUE_MX_PORT": str(port),
+            "TERN_QUEUE_RETRY_SCHEDULE": "1", "TERN_QUEUE_TIMEOUT": "5"})
+        sender = "j\u00f6rg@example.test"
+        srv.cli("alias", "add", sender, "ann@origin.test")
+
+        def send(subject):
+            c = smtplib.SMTP("127.0.0.1", srv.smtp_port, timeout=20, source_address=("127.0.0.1", 0))
+            c.ehlo("mail.example.test")
+            assert c.mail(sender, ["SMTPUTF8", "BODY=8BITMIME"])[0] == 250
+            assert c.rcpt(BOB[0], ["NOTIFY=SUCCESS"])[0] == 250
+            assert c.data(("From: J\u00f6rg <%s>\r\nTo: %s\r\nSubject: %s\r\n"
+                           "Message-ID: <%s@example.test>\r\n\r\nHallo.\r\n"
+                           % (sender, BOB[0], subject, subject)).encode())[0] == 250
+            c.quit()
+
+        # A next hop without SMTPUTF8 and 8BITMIME: the notice cannot go.
+        send("gr\u00fc\u00dfe")
+        assert srv.wait_log("event=notice kind=delivered to=remote")
+        deadline = time.time() + 10
+        while time.time() < deadline and "queue is empty" not in srv.cli("queue", "list").stdout.decode():
+            time.sleep(0.2)
+        assert "queue is empty" in srv.cli("queue", "list").stdout.decode()
+        assert origin.messages == [], origin.messages
+        assert "5.6.7" in srv.log_text() or "5.6.3" in srv.log_text(), srv.log_text()[-3000:]
+        origin.stop()
+        # One offering both: MAIL declares them.
+        origin = Receiver(ips[1], port, ext8bit=True)
+        send("hallo")
+        back = origin.wait_messages(1)
+        assert len(back) == 1 and back[0]["rcpts"] == ["ann@origin.test"], back
+        mail = back[0]["mail_line"].upper()
+        assert "SMTPUTF8" in mail and "BODY=8BITMIME" in mail, mail
+        assert ("To: <%s>" % sender).encode() in back[0]["data"], back
+    finally:
+        if srv:
+            srv.cleanup()
+        origin.stop()
+        dns.stop()
+
+
 def test_alias_rcpt_notify_and_orcpt_go_with_the_forwarded_copy():
     """RCPT TO an alias that forwards outside: its NOTIFY and ORCPT are
     the sender's requests for that recipient (RFC 3461 §4.1, §4.2), so

@@ -217,6 +217,16 @@ static void test_utf8_global(void)
 	in.ret_full = 1;
 	CHECK_EQ_INT(dsn_build(&in, &b), 0);
 	CHECK(has(&b, "Content-Type: message/global\r\n"));
+	/* A UTF-8 sender: its To field and RCPT need SMTPUTF8 (and 8BITMIME). */
+	CHECK_EQ_INT((int)dsn_needs(in.to, buf_data(&b), buf_len(&b)),
+		     DSN_NEEDS_SMTPUTF8 | DSN_NEEDS_8BITMIME);
+	/* An ASCII sender, a UTF-8 recipient: 8-bit parts under an ASCII
+	 * header, BODY=8BITMIME alone. */
+	buf_reset(&b);
+	in.to = "joerg@origin.test";
+	CHECK_EQ_INT(dsn_build(&in, &b), 0);
+	CHECK_EQ_INT((int)dsn_needs(in.to, buf_data(&b), buf_len(&b)), DSN_NEEDS_8BITMIME);
+	in.to = "j\xc3\xb6rg@origin.test";
 
 	/* The same 8-bit header for ASCII addresses: RFC 3464 as before. */
 	buf_reset(&b);
@@ -229,6 +239,8 @@ static void test_utf8_global(void)
 	CHECK(has(&b, "Content-Type: text/plain; charset=us-ascii\r\n"));
 	CHECK(has(&b, "Content-Type: text/rfc822-headers\r\n"));
 	CHECK(!has(&b, "utf-8;"));
+	/* A 7-bit notice asks nothing of the next hop. */
+	CHECK_EQ_INT((int)dsn_needs(in.to, buf_data(&b), buf_len(&b)), 0);
 	buf_free(&b);
 }
 
