@@ -270,20 +270,18 @@ static void txt_done(void *arg, const struct dns_answer *a)
 {
 	struct sts_lookup *l = arg;
 	struct mta_sts_policy *pol = xmalloc(sizeof *pol);
-	char id[MTA_STS_ID_MAX + 1] = "", one[MTA_STS_ID_MAX + 1], cached_id[MTA_STS_ID_MAX + 1];
-	int nrec = 0;
+	char id[MTA_STS_ID_MAX + 1] = "", cached_id[MTA_STS_ID_MAX + 1];
 
 	l->q = NULL;
-	if (a->status == DNS_ANS_OK)
-		for (size_t i = 0; i < a->nrr; i++) {
-			const char *t = dns_rr_text(a, i);
-			if (a->rr[i].type == DNS_T_TXT && mta_sts_txt_parse(t, strlen(t), one)) {
-				memcpy(id, one, sizeof one);
-				nrec++;
-			}
-		}
-	if (nrec != 1) /* §3.1: several STSv1 records count as none */
-		id[0] = '\0';
+	if (a->status == DNS_ANS_OK) {
+		const char **texts = xcalloc(a->nrr ? a->nrr : 1, sizeof *texts);
+		size_t n = 0;
+		for (size_t i = 0; i < a->nrr; i++)
+			if (a->rr[i].type == DNS_T_TXT)
+				texts[n++] = dns_rr_text(a, i);
+		mta_sts_txt_pick(texts, n, id); /* §3.1: one STSv1 record, valid */
+		free(texts);
+	}
 	int cached = cache_get(l->domain, pol, cached_id);
 	if (l->refresh && id[0])
 		fetch_join(l, id); /* the sweep: fetched again even under the same id */

@@ -80,22 +80,20 @@ static void net_run(struct net *n)
 static void txt_done(void *arg, const struct dns_answer *a)
 {
 	struct net *n = arg;
-	int found = 0;
 	n->state = REC_NONE;
 	if (a->status == DNS_ANS_TEMP)
 		n->state = REC_TEMP;
-	else if (a->status == DNS_ANS_OK)
-		for (size_t i = 0; i < a->nrr; i++) {
-			const char *t = dns_rr_text(a, i);
-			struct tlsrpt_record r;
-			if (a->rr[i].type == DNS_T_TXT && tlsrpt_txt_parse(t, strlen(t), &r) == 0) {
-				*n->rec = r;
-				found++;
-			}
-		}
-	/* §3: several TLSRPT records are treated as none. */
-	if (n->state == REC_NONE && found == 1)
-		n->state = REC_OK;
+	else if (a->status == DNS_ANS_OK) {
+		const char **texts = xcalloc(a->nrr ? a->nrr : 1, sizeof *texts);
+		size_t k = 0;
+		for (size_t i = 0; i < a->nrr; i++)
+			if (a->rr[i].type == DNS_T_TXT)
+				texts[k++] = dns_rr_text(a, i);
+		/* §3: one TLSRPTv1 record, valid; several are none. */
+		if (tlsrpt_txt_pick(texts, k, n->rec) == 0)
+			n->state = REC_OK;
+		free(texts);
+	}
 	loop_stop(n->loop);
 }
 

@@ -67,6 +67,27 @@ int mta_sts_txt_parse(const char *p, size_t n, char id[MTA_STS_ID_MAX + 1])
 	return have_id;
 }
 
+int mta_sts_txt_versioned(const char *p, size_t n, const char *version)
+{
+	size_t vl = strlen(version);
+	return n >= vl && memcmp(p, version, vl) == 0 && (n == vl || p[vl] == ';' || is_wsp(p[vl]));
+}
+
+int mta_sts_txt_pick(const char *const *texts, size_t n, char id[MTA_STS_ID_MAX + 1])
+{
+	const char *one = NULL;
+	size_t count = 0;
+	for (size_t i = 0; i < n; i++)
+		if (mta_sts_txt_versioned(texts[i], strlen(texts[i]), "v=STSv1")) {
+			one = texts[i];
+			count++;
+		}
+	id[0] = '\0';
+	/* An invalid STSv1 record counts: with a valid one beside it, the
+	 * domain's intent is unclear, and §3.1 says no policy. */
+	return count == 1 && mta_sts_txt_parse(one, strlen(one), id);
+}
+
 /* A policy mx pattern: a host name, or "*." and a host name; stored lower case. */
 static int mx_pattern(const char *v, size_t l, char out[MTA_STS_HOST_MAX + 1])
 {

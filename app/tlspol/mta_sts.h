@@ -39,6 +39,19 @@ struct mta_sts_policy {
  * else 0. Unknown fields are ignored (§3.1).
  */
 int mta_sts_txt_parse(const char *p, size_t n, char id[MTA_STS_ID_MAX + 1]);
+/*
+ * 1 when the TXT text p[0..n) begins with version ("v=STSv1", or RFC
+ * 8460's "v=TLSRPTv1") followed by its end, ';' or white space: a record
+ * of that kind, valid or not. 0 for another kind ("v=spf1", "v=STSv10").
+ */
+int mta_sts_txt_versioned(const char *p, size_t n, const char *version);
+/*
+ * The policy id a domain's _mta-sts TXT answer texts[0..n) (NUL-ended)
+ * gives (§3.1): records not beginning with "v=STSv1" are skipped; of the
+ * rest there must be exactly one, and it must be valid, else the domain
+ * has no policy. 1 with id filled, else 0.
+ */
+int mta_sts_txt_pick(const char *const *texts, size_t n, char id[MTA_STS_ID_MAX + 1]);
 
 /*
  * The policy body: 0 and *pol filled when valid (version STSv1, a mode,

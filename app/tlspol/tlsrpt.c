@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "http/json.h"
+#include "tlspol/mta_sts.h"
 
 static int is_wsp(char c)
 {
@@ -83,6 +84,22 @@ int tlsrpt_txt_parse(const char *p, size_t n, struct tlsrpt_record *r)
 		}
 	}
 	return field > 0 && r->nrua > 0 ? 0 : -1;
+}
+
+int tlsrpt_txt_pick(const char *const *texts, size_t n, struct tlsrpt_record *r)
+{
+	const char *one = NULL;
+	size_t count = 0;
+	for (size_t i = 0; i < n; i++)
+		if (mta_sts_txt_versioned(texts[i], strlen(texts[i]), "v=TLSRPTv1")) {
+			one = texts[i];
+			count++;
+		}
+	if (count != 1) {
+		memset(r, 0, sizeof *r);
+		return -1;
+	}
+	return tlsrpt_txt_parse(one, strlen(one), r);
 }
 
 static const char *const result_names[] = {

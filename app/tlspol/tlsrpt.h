@@ -36,6 +36,13 @@ struct tlsrpt_record {
  * ignored), else -1.
  */
 int tlsrpt_txt_parse(const char *p, size_t n, struct tlsrpt_record *r);
+/*
+ * The record a domain's _smtp._tls TXT answer texts[0..n) (NUL-ended)
+ * gives (§3): records not beginning with "v=TLSRPTv1" are skipped; of
+ * the rest there must be exactly one, and valid, else the domain has
+ * none. 0 with *r filled, else -1.
+ */
+int tlsrpt_txt_pick(const char *const *texts, size_t n, struct tlsrpt_record *r);
 
 /* Policy types (§4.4 "policy-type"). */
 enum tlsrpt_policy_type { TLSRPT_STS, TLSRPT_TLSA, TLSRPT_NO_POLICY };

@@ -7,6 +7,8 @@
  * aside) and every plain mx pattern matches itself. The whole input is
  * also read as the queue's cache record (queue/sts.c): an accepted one
  * has an id of at most 32 characters and a policy within the same bounds.
+ * The first line as a whole TXT answer is picked (mta_sts_txt_pick)
+ * exactly when it is an STSv1 record that parses; twice over, never.
  */
 #include <assert.h>
 #include <stdint.h>
@@ -26,6 +28,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t l = strlen(id);
 		assert(memmem(in, rlen, "v=STSv1", 7) != NULL);
 		assert(l >= 1 && l <= MTA_STS_ID_MAX);
+	}
+
+	/* A whole answer of that one record (NUL-ended, no NUL inside):
+	 * picked exactly when it is of the kind and parses. */
+	char rec[512];
+	if (rlen < sizeof rec && !memchr(in, '\0', rlen)) {
+		memcpy(rec, in, rlen);
+		rec[rlen] = '\0';
+		const char *texts[2] = {rec, rec};
+		char pid[MTA_STS_ID_MAX + 1];
+		int want = mta_sts_txt_versioned(rec, rlen, "v=STSv1") && mta_sts_txt_parse(rec, rlen, id);
+		assert(mta_sts_txt_pick(texts, 1, pid) == want);
+		assert(!want || strcmp(pid, id) == 0);
+		/* Twice: two records of the kind are no policy. */
+		assert(mta_sts_txt_pick(texts, 2, pid) == 0);
 	}
 
 	struct mta_sts_policy p;

@@ -124,5 +124,26 @@ int main(void)
 	};
 	for (size_t i = 0; i < sizeof badrec / sizeof badrec[0]; i++)
 		CHECK_EQ_INT(sts_record_parse(badrec[i], strlen(badrec[i]), &p, cid, &exp), -1);
+	/* §3.1 over a whole answer: records of other kinds skipped; exactly
+	 * one STSv1 record, and valid, else no policy. */
+	const char *one[] = {"v=spf1 -all", "v=STSv1; id=abc;", "v=STSv10; id=x;"};
+	CHECK_EQ_INT(mta_sts_txt_pick(one, 3, id), 1);
+	CHECK_EQ_STR(id, "abc");
+	/* An invalid STSv1 record beside a valid one: two records, none
+	 * (the valid one was taken alone before). */
+	const char *bad_too[] = {"v=STSv1; id=abc;", "v=STSv1; id=a-b;"};
+	CHECK_EQ_INT(mta_sts_txt_pick(bad_too, 2, id), 0);
+	CHECK_EQ_STR(id, "");
+	const char *no_id_too[] = {"v=STSv1 ; ext=1", "v=STSv1; id=abc;"};
+	CHECK_EQ_INT(mta_sts_txt_pick(no_id_too, 2, id), 0);
+	const char *two[] = {"v=STSv1; id=abc;", "v=STSv1; id=def;"};
+	CHECK_EQ_INT(mta_sts_txt_pick(two, 2, id), 0);
+	const char *bare[] = {"v=STSv1"};
+	CHECK_EQ_INT(mta_sts_txt_pick(bare, 1, id), 0);
+	CHECK_EQ_INT(mta_sts_txt_pick(NULL, 0, id), 0);
+	CHECK_EQ_INT(mta_sts_txt_versioned("v=STSv1", 7, "v=STSv1"), 1);
+	CHECK_EQ_INT(mta_sts_txt_versioned("v=STSv1\t;", 9, "v=STSv1"), 1);
+	CHECK_EQ_INT(mta_sts_txt_versioned("v=STSv", 6, "v=STSv1"), 0);
+	CHECK_EQ_INT(mta_sts_txt_versioned("V=STSv1;", 8, "v=STSv1"), 0);
 	return unit_done("test_mta_sts");
 }

@@ -50,6 +50,20 @@ static void test_record(void)
 	const char *full = "v=TLSRPTv1; rua=mailto:r@example.com";
 	for (size_t i = 0; i < strlen(full) - 12; i++)
 		CHECK_EQ_INT(tlsrpt_txt_parse(full, i, &r), -1);
+
+	/* §3 over a whole answer: other kinds skipped; exactly one TLSRPTv1
+	 * record, and valid, else none (an invalid one beside a valid one
+	 * counts: the valid one was taken alone before). */
+	const char *one[] = {"v=spf1 -all", "v=TLSRPTv1; rua=mailto:r@example.com", "v=TLSRPTv10; x"};
+	CHECK_EQ_INT(tlsrpt_txt_pick(one, 3, &r), 0);
+	CHECK_EQ_STR(r.rua[0], "mailto:r@example.com");
+	const char *bad_too[] = {"v=TLSRPTv1; rua=mailto:r@example.com", "v=TLSRPTv1;rua=ftp://x"};
+	CHECK_EQ_INT(tlsrpt_txt_pick(bad_too, 2, &r), -1);
+	const char *two[] = {"v=TLSRPTv1; rua=mailto:a@example.com", "v=TLSRPTv1 ; rua=mailto:b@x"};
+	CHECK_EQ_INT(tlsrpt_txt_pick(two, 2, &r), -1);
+	const char *invalid[] = {"v=TLSRPTv1"};
+	CHECK_EQ_INT(tlsrpt_txt_pick(invalid, 1, &r), -1);
+	CHECK_EQ_INT(tlsrpt_txt_pick(NULL, 0, &r), -1);
 }
 
 static const struct json_value *get(const struct json_value *o, const char *k)
