@@ -372,8 +372,13 @@ int dsn_build(const struct dsn_info *in, struct buf *b)
 		qp = 1;
 		eight = 0;
 	}
+	/* Only a failure returns an undelivered message; a delay or
+	 * success notice says what it returns and no more. */
 	r |= buf_printf(b, "--%s\r\nContent-Description: %s\r\nContent-Type: %s\r\n%s\r\n", boundary,
-			full ? "Undelivered Message" : "Undelivered Message Headers",
+			full			? "Undelivered Message"
+			: kind == DSN_FAILED	? "Undelivered Message Headers"
+			: kind == DSN_DELAYED	? "Headers of the Delayed Message"
+						: "Headers of the Delivered Message",
 			full ? (global && eight ? "message/global" : "message/rfc822")
 			     : (global && eight ? "message/global-headers" : "text/rfc822-headers"),
 			eight ? "Content-Transfer-Encoding: 8bit\r\n"

@@ -114,9 +114,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* The two report parts: from the top to the third part's delimiter. */
 	char third[sizeof(boundary) + 40];
-	snprintf(third, sizeof(third), "--%s\r\nContent-Description: Undelivered", boundary);
-	const char *t3 = memmem(o, n, third, strlen(third));
-	assert(t3);
+	snprintf(third, sizeof(third), "--%s\r\nContent-Description: ", boundary);
+	const char *t3 = o;
+	for (int k = 0; k < 3; k++) { /* the third delimiter line */
+		if (k)
+			t3++;
+		t3 = memmem(t3, n - (size_t)(t3 - o), third, strlen(third));
+		assert(t3);
+	}
 	size_t rep = (size_t)(t3 - o);
 	for (size_t i = 0; i < rep; i++) {
 		unsigned char c = (unsigned char)o[i];

@@ -156,6 +156,9 @@ static void test_delay_and_full(void)
 	/* RET=FULL is for failures: a delay notice returns the header only. */
 	CHECK(has(&b, "Content-Type: text/rfc822-headers\r\n"));
 	CHECK(!has(&b, "Body line"));
+	/* Nothing in it is undelivered for good. */
+	CHECK(has(&b, "Content-Description: Headers of the Delayed Message\r\n"));
+	CHECK(!has(&b, "Undelivered"));
 	/* A CR LF smuggled into a field cannot start a header. */
 	CHECK(!has(&b, "\r\nBcc: x@y"));
 	buf_free(&b);
@@ -170,6 +173,8 @@ static void test_delay_and_full(void)
 	/* Nor does a success notice carry the message (issue 28, finding 10). */
 	CHECK(has(&b, "Content-Type: text/rfc822-headers\r\n"));
 	CHECK(!has(&b, "message/rfc822") && !has(&b, "Body line"));
+	CHECK(has(&b, "Content-Description: Headers of the Delivered Message\r\n"));
+	CHECK(!has(&b, "Undelivered"));
 	buf_free(&b);
 
 	/* A failure notice returns it all when asked. */
@@ -177,6 +182,7 @@ static void test_delay_and_full(void)
 	buf_init(&b, 1 << 20);
 	CHECK_EQ_INT(dsn_build(&in, &b), 0);
 	CHECK(has(&b, "Content-Type: message/rfc822\r\n"));
+	CHECK(has(&b, "Content-Description: Undelivered Message\r\n"));
 	CHECK(has(&b, "Body line\r\n.dot line\r\n"));
 	buf_free(&b);
 	buf_init(&b, 200);
