@@ -59,13 +59,39 @@ int deliver_ar_claims(struct str value, const char *authserv_id)
 	return i - start == n && strncasecmp(value.p + start, authserv_id, n) == 0;
 }
 
+/*
+ * Is name a spam filter's verdict field? Ours (X-Spam-*) and those of
+ * the filters mail clients can be told to trust or users' rules read:
+ * SpamAssassin (X-Spam-*, bare X-Spam), Rspamd (X-Spamd-*, X-Rspamd-*),
+ * DSPAM, bogofilter, SpamPal, POPFile, SpamBayes, SpamCatcher. Past our
+ * border none is from a filter of ours, so a sender's is a forgery that
+ * would mark spam as clean in the user's client.
+ */
+static int verdict_field(struct str name)
+{
+	static const char *const prefixes[] = {"X-Spam-", "X-Spamd-", "X-Rspamd-", "X-DSPAM-"};
+	static const char *const names[] = {"X-Spam",
+	                                    "X-Bogosity",
+	                                    "X-SpamPal",
+	                                    "X-Text-Classification",
+	                                    "X-Spambayes-Classification",
+	                                    "X-SpamCatcher-Score"};
+	for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++)
+		if (str_has_prefix_ci(name, prefixes[i]))
+			return 1;
+	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+		if (str_eq_ci_c(name, names[i]))
+			return 1;
+	return 0;
+}
+
 /* Is the field name (with its value) one clean_ranges() leaves out? */
 static int unwanted(struct str name, struct str value, const char *authserv_id)
 {
 	/* Our spam verdict comes in the head; whatever the sender wrote
-	 * under those names goes (issue 34's hygiene). */
-	return str_has_prefix_ci(name, "X-Spam-") || (str_eq_ci_c(name, "Authentication-Results") &&
-	                                              deliver_ar_claims(value, authserv_id));
+	 * under a filter's verdict names goes (issue 34's hygiene). */
+	return verdict_field(name) || (str_eq_ci_c(name, "Authentication-Results") &&
+	                               deliver_ar_claims(value, authserv_id));
 }
 
 /*
@@ -106,10 +132,10 @@ static int clean_rest(struct str data, size_t off, size_t *kept, const char *aut
 
 /*
  * Hands emit the ranges of data to keep: all of it but the
- * Authentication-Results fields that claim authserv_id and any X-Spam-*
- * field. Past a field the parser gives up on (over its limits), the rest
- * of the header section is read by clean_rest(). 0, or -1 when emit
- * failed.
+ * Authentication-Results fields that claim authserv_id and any spam
+ * filter's verdict field (verdict_field()). Past a field the parser
+ * gives up on (over its limits), the rest of the header section is read
+ * by clean_rest(). 0, or -1 when emit failed.
  */
 static int clean_ranges(struct str data, const char *authserv_id,
 			int (*emit)(void *arg, const char *p, size_t n), void *arg)

@@ -167,6 +167,19 @@ static void clean(void)
 	free(longm);
 	/* Only a forged field: nothing left. */
 	CHECK_EQ_INT(deliver_clean(str_c("Authentication-Results: mx.example.com; none\r\n"), "mx.example.com", a).len, 0);
+	/* Other filters' verdicts, which mail clients and users' rules
+	 * trust, go as ours do; look-alike names stay. */
+	c = deliver_clean(str_c("X-Spamd-Result: default: False [-5.00 / 15.00]\r\n"
+				"X-Spamd-Bar: /\r\nX-Rspamd-Action: no action\r\n"
+				"X-Spam: No\r\nX-DSPAM-Result: Innocent\r\n"
+				"X-Bogosity: Ham, tests=bogofilter\r\nX-SpamPal: PASS\r\n"
+				"X-Text-Classification: ham\r\n"
+				"X-Spambayes-Classification: ham\r\nX-SpamCatcher-Score: 1\r\n"
+				"X-Spammy-Note: kept\r\nX-Spamd: kept\r\nX-Rspamdx: kept\r\n"
+				"Subject: hi\r\n\r\nX-Spamd-Bar: body\r\n"),
+			  "mx.example.com", a);
+	CHECK_EQ_SLICE(c, "X-Spammy-Note: kept\r\nX-Spamd: kept\r\nX-Rspamdx: kept\r\n"
+			  "Subject: hi\r\n\r\nX-Spamd-Bar: body\r\n");
 	arena_free(&a);
 }
 
