@@ -42,9 +42,11 @@
  * (dns_resolver.h, so unit tests answer from a table) and share the
  * process-wide DNS cache; each answer is at most one A lookup.
  *
- * Caveats: private addresses (RFC 1918, RFC 4193, link-local) are never
- * sent to a list: nobody lists them and the query would leak them.
- * Loopback is looked up (127.0.0.2 is every list's test entry).
+ * Caveats: an address that is not globally reachable (cidr_addr_global:
+ * RFC 1918, RFC 6598's CGNAT, RFC 4193, link-local, documentation, ...)
+ * is never sent to a list: nobody lists it and the query would leak it.
+ * IPv4 loopback is looked up (127.0.0.2 is every list's test entry, RFC
+ * 5782 §5); IPv6 loopback is not.
  */
 #ifndef TERN_SPAM_SPAM_DNSBL_H
 #define TERN_SPAM_SPAM_DNSBL_H
@@ -109,8 +111,8 @@ int spam_hashbl_parse(const char *text, struct spam_dnsbl_conf *out, char *err, 
 /*
  * The name to look up for a client address under zone: the IPv4 octets
  * reversed ("2.0.0.127.zone", also for "::ffff:127.0.0.2"), or the
- * IPv6 nibbles reversed. 0, or -1 when ip is not an address, is private,
- * or the name does not fit outsz.
+ * IPv6 nibbles reversed. 0, or -1 when ip is not an address, is not
+ * global (above), or the name does not fit outsz.
  */
 int spam_dnsbl_ip_name(const char *ip, const char *zone, char *out, size_t outsz);
 /* "domain.zone" (domain lowercased, no trailing dot). 0 or -1 (too long, empty). */

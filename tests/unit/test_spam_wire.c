@@ -74,20 +74,35 @@ static void zones(void)
 static void names(void)
 {
 	char n[DNS_NAME_MAX];
-	CHECK_EQ_INT(spam_dnsbl_ip_name("192.0.2.7", "zen.test", n, sizeof n), 0);
-	CHECK_EQ_STR(n, "7.2.0.192.zen.test");
+	CHECK_EQ_INT(spam_dnsbl_ip_name("93.184.215.7", "zen.test", n, sizeof n), 0);
+	CHECK_EQ_STR(n, "7.215.184.93.zen.test");
 	CHECK_EQ_INT(spam_dnsbl_ip_name("::ffff:127.0.0.2", "zen.test", n, sizeof n), 0);
 	CHECK_EQ_STR(n, "2.0.0.127.zen.test");
-	CHECK_EQ_INT(spam_dnsbl_ip_name("2001:db8::1", "zen.test", n, sizeof n), 0);
-	CHECK_EQ_STR(n, "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.zen.test");
-	/* Private addresses are never sent out. */
-	CHECK_EQ_INT(spam_dnsbl_ip_name("10.1.2.3", "zen.test", n, sizeof n), -1);
-	CHECK_EQ_INT(spam_dnsbl_ip_name("192.168.1.1", "zen.test", n, sizeof n), -1);
-	CHECK_EQ_INT(spam_dnsbl_ip_name("172.20.0.1", "zen.test", n, sizeof n), -1);
-	CHECK_EQ_INT(spam_dnsbl_ip_name("fd00::1", "zen.test", n, sizeof n), -1);
-	CHECK_EQ_INT(spam_dnsbl_ip_name("fe80::1", "zen.test", n, sizeof n), -1);
+	CHECK_EQ_INT(spam_dnsbl_ip_name("2a00:1450::1", "zen.test", n, sizeof n), 0);
+	CHECK_EQ_STR(n, "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.5.4.1.0.0.a.2.zen.test");
+	/* The lists' test entries (RFC 5782 §5) are looked up. */
+	CHECK_EQ_INT(spam_dnsbl_ip_name("127.0.0.1", "zen.test", n, sizeof n), 0);
+	/* No address that is not globally reachable is sent out (RFC 6890
+	 * registries): private, shared (CGNAT), link-local, unique-local,
+	 * documentation, benchmarking, reserved, this-network, IPv6
+	 * loopback, and an IPv4 one inside NAT64 or 6to4. */
+	static const char *const inside[] = {
+	    "10.1.2.3",       "192.168.1.1",      "172.20.0.1",     "100.64.0.1",
+	    "100.127.255.254", "169.254.1.1",     "0.1.2.3",        "192.0.2.7",
+	    "198.51.100.9",   "203.0.113.1",      "198.18.0.1",     "240.0.0.1",
+	    "192.0.0.9",      "::ffff:100.64.1.1", "fd00::1",       "fe80::1",
+	    "::1",            "2001:db8::1",      "64:ff9b::a00:1", "2002:c0a8:101::1",
+	    "ff02::1",        "::"};
+	for (size_t i = 0; i < sizeof inside / sizeof *inside; i++)
+		if (spam_dnsbl_ip_name(inside[i], "zen.test", n, sizeof n) != -1) {
+			fprintf(stderr, "looked up: %s\n", inside[i]);
+			CHECK(0);
+		}
+	/* The shared range's neighbours are global. */
+	CHECK_EQ_INT(spam_dnsbl_ip_name("100.63.255.255", "zen.test", n, sizeof n), 0);
+	CHECK_EQ_INT(spam_dnsbl_ip_name("100.128.0.1", "zen.test", n, sizeof n), 0);
 	CHECK_EQ_INT(spam_dnsbl_ip_name("not an ip", "zen.test", n, sizeof n), -1);
-	CHECK_EQ_INT(spam_dnsbl_ip_name("192.0.2.7", "zen.test", n, 10), -1);
+	CHECK_EQ_INT(spam_dnsbl_ip_name("93.184.215.7", "zen.test", n, 10), -1);
 	CHECK_EQ_INT(spam_dnsbl_domain_name("Spam.Example.", "dbl.test", n, sizeof n), 0);
 	CHECK_EQ_STR(n, "spam.example.dbl.test");
 	CHECK_EQ_INT(spam_dnsbl_domain_name("", "dbl.test", n, sizeof n), -1);
