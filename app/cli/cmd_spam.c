@@ -6,9 +6,14 @@
  *     Maildir folder (the files of its cur/ and new/, nothing else of it:
  *     the server's index files beside them are no mail), or a directory
  *     of message files or Maildir folders (walked
- *     recursively); into the global model, or EMAIL's own. Messages are
- *     learned in batches, each batch one store write; then the model's
- *     size is printed. The global model's byte-gram regression keeps
+ *     recursively); into the global model, or EMAIL's own. Each message
+ *     once (by the key spam_learn.h names, as a Junk move): one learned
+ *     as this class already (an earlier run, a copy) is counted as
+ *     already learned, one learned as the other class is moved (its
+ *     lesson forgotten first, fuzzy entry and byte-gram lesson too).
+ *     Messages are learned in batches, each batch one store write of the
+ *     model and one of the learned marks; then the counts and the
+ *     model's size are printed. The global model's byte-gram regression keeps
  *     every message's grams as a lesson and is fitted once at the end.
  *   tern spam phish load FILE | tern spam phish status
  *     replaces the local phishing URL list with FILE's URLs (spam_phish.h),
@@ -43,6 +48,7 @@
 #include "spam/spam.h"
 #include "spam/spam_feed.h"
 #include "spam/spam_hashes.h"
+#include "spam/spam_learn.h"
 #include "spam/spam_phish.h"
 #include "spam/spam_private.h"
 #include "spam/spam_settings.h"
@@ -75,7 +81,11 @@ struct trainer {
 	int is_spam;
 	struct spam_delta *d;
 	size_t n, cap;
-	int32_t msgs, total;
+	int32_t dspam, dham; /* the batch's message counts (a move: -1 and +1) */
+	int32_t total, known, moved;
+	/* the batch's messages, marked learned once the model took them */
+	struct spam_learn_mark *marks;
+	size_t nmarks;
 	uint64_t tok[SPAM_TOKENS_MAX];
 	/* the global model's byte-gram lessons, stored GRAM_BATCH at a time
 	 * and fitted once at the end (spam_grams.c) */
@@ -85,6 +95,7 @@ struct trainer {
 };
 
 #define GRAM_BATCH 512
+#define MARK_BATCH 4096 /* messages before a store write */
 
 static int flush_grams(struct trainer *t)
 {
@@ -102,12 +113,14 @@ static int flush_grams(struct trainer *t)
 
 static int flush(struct trainer *t)
 {
-	if (!t->msgs)
+	if (!t->nmarks)
 		return 0;
-	int rc = spam_learn_batch(t->st, t->account, t->d, t->n, t->is_spam ? t->msgs : 0,
-	                          t->is_spam ? 0 : t->msgs);
+	int rc = spam_learn_batch(t->st, t->account, t->d, t->n, t->dspam, t->dham);
+	if (rc == 0)
+		rc = spam_learn_trained_set(t->st, t->account, t->marks, t->nmarks);
 	t->n = 0;
-	t->msgs = 0;
+	t->dspam = t->dham = 0;
+	t->nmarks = 0;
 	if (rc != 0) {
 		fprintf(stderr, "tern: spam train: the store failed (%d)\n", rc);
 		t->failed = 1;
@@ -116,11 +129,55 @@ static int flush(struct trainer *t)
 	return 0;
 }
 
+/* What the model learned from the message of key hex: this batch's
+ * mark, else the store's ('s', 'h', 0). */
+static uint8_t learned_as(struct trainer *t, const char *hex)
+{
+	for (size_t i = t->nmarks; i-- > 0;)
+		if (memcmp(t->marks[i].hex, hex, SPAM_LEARN_KEY_HEX) == 0)
+			return t->marks[i].what;
+	return spam_learn_trained(t->st, t->account, hex);
+}
+
+/* Takes back the fuzzy entry and byte-gram lesson of m learned as the
+ * other class (the counts are taken back in the batch's deltas). */
+static void forget_extras(struct trainer *t, const struct spam_msg *m, int was_spam)
+{
+	if (t->account && was_spam && spam_fuzzy_learn(t->st, t->account, m, -1) != 0)
+		t->failed = 1;
+	if (t->account || flush_grams(t) != 0)
+		return;
+	struct spam_gram_lesson l;
+	l.g = xmalloc(SPAM_GRAM_TEXT * sizeof *l.g);
+	spam_gram_lesson_of(m, was_spam, &l);
+	if (spam_grams_change(t->st, &l, 1, -1) != 0)
+		t->failed = 1;
+	free(l.g);
+}
+
+/*
+ * Learns the message once: one the model learned as this class already
+ * (an earlier run, or the same message twice in this one) is counted
+ * as known and skipped; one it learned as the other class is forgotten
+ * from that class first (moved), as a user's move out of Junk does.
+ */
 static void learn_one(struct trainer *t, const char *msg, size_t len)
 {
+	char hex[SPAM_LEARN_KEY_HEX + 1];
+	uint8_t what = t->is_spam ? 's' : 'h';
+	spam_learn_key(msg, len, hex);
+	uint8_t was = learned_as(t, hex);
+	if (was == what) {
+		t->known++;
+		return;
+	}
 	struct spam_msg *m;
 	spam_msg_new(msg, len, &m);
 	size_t n = spam_tokens(m, t->tok, SPAM_TOKENS_MAX);
+	if (was) {
+		forget_extras(t, m, was == 's');
+		t->moved++;
+	}
 	/* a user's spam also enters their fuzzy memory, as spam_train does */
 	if (t->account && t->is_spam && spam_fuzzy_learn(t->st, t->account, m, 1) != 0)
 		t->failed = 1;
@@ -139,11 +196,17 @@ static void learn_one(struct trainer *t, const char *msg, size_t len)
 		t->cap = t->n + n > BATCH_DELTAS ? t->n + n : BATCH_DELTAS;
 		t->d = xrealloc(t->d, t->cap * sizeof *t->d);
 	}
+	int32_t ds = t->is_spam - (was == 's'), dh = !t->is_spam - (was == 'h');
 	for (size_t i = 0; i < n; i++)
-		t->d[t->n++] = (struct spam_delta){t->tok[i], t->is_spam, !t->is_spam};
-	t->msgs++;
+		t->d[t->n++] = (struct spam_delta){t->tok[i], ds, dh};
+	t->dspam += ds;
+	t->dham += dh;
+	if (!t->marks)
+		t->marks = xmalloc(MARK_BATCH * sizeof *t->marks);
+	memcpy(t->marks[t->nmarks].hex, hex, sizeof hex);
+	t->marks[t->nmarks++].what = what;
 	t->total++;
-	if (t->n >= BATCH_DELTAS)
+	if (t->n >= BATCH_DELTAS || t->nmarks == MARK_BATCH)
 		flush(t);
 }
 
@@ -306,8 +369,9 @@ static int spam_train_cmd(const struct config *cfg, int argc, char **argv)
 	for (int i = first; i < argc; i++)
 		learn_path(t, argv[i], 0);
 	flush(t);
-	printf("learned %d %s (%s)\n", t->total, is_spam ? "spam" : "ham",
-	       email ? email : "global model");
+	printf("learned %d %s (%s), %d already learned, %d moved from %s\n", t->total,
+	       is_spam ? "spam" : "ham", email ? email : "global model", t->known, t->moved,
+	       is_spam ? "ham" : "spam");
 	store_spam_get(st, &t->account, 1, STORE_SPAM_MODEL, print_model, NULL);
 	if (!t->account && flush_grams(t) == 0) {
 		uint32_t ns, nh;
@@ -326,6 +390,7 @@ static int spam_train_cmd(const struct config *cfg, int argc, char **argv)
 		for (size_t i = 0; i < GRAM_BATCH; i++)
 			free(t->lessons[i].g);
 	free(t->lessons);
+	free(t->marks);
 	free(t->d);
 	free(t);
 	store_close(&st);

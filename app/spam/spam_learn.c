@@ -288,6 +288,41 @@ static int trained_write(struct store *st, const char *name, uint8_t what, uint3
 	return store_meta_put(st, name, v, sizeof v, 0);
 }
 
+void spam_learn_key(const char *msg, size_t len, char hex[SPAM_LEARN_KEY_HEX + 1])
+{
+	hex_of(msg, len, hex);
+}
+
+uint8_t spam_learn_trained(struct store *st, uint32_t account, const char *hex)
+{
+	char name[80];
+	uint32_t refs;
+	snprintf(name, sizeof name, "spamtrained/%u/%.*s", account, KEY_HEX, hex);
+	return trained_read(st, name, &refs);
+}
+
+int spam_learn_trained_set(struct store *st, uint32_t account, const struct spam_learn_mark *v,
+			   size_t n)
+{
+	struct store_meta_item *it = xmalloc((n ? n : 1) * sizeof *it);
+	char (*names)[80] = xmalloc((n ? n : 1) * sizeof *names);
+	uint8_t (*vals)[5] = xmalloc((n ? n : 1) * sizeof *vals);
+	for (size_t i = 0; i < n; i++) {
+		uint32_t refs;
+		snprintf(names[i], sizeof names[i], "spamtrained/%u/%.*s", account, KEY_HEX, v[i].hex);
+		trained_read(st, names[i], &refs);
+		uint8_t rec[5] = {v[i].what, (uint8_t)(refs >> 24), (uint8_t)(refs >> 16),
+		                  (uint8_t)(refs >> 8), (uint8_t)refs};
+		memcpy(vals[i], rec, sizeof rec);
+		it[i] = (struct store_meta_item){names[i], vals[i], sizeof rec};
+	}
+	int rc = n ? store_meta_put_all(st, it, n) : 0;
+	free(it);
+	free(names);
+	free(vals);
+	return rc;
+}
+
 /* Names the lesson's key under the email it was learned from
  * (spamlesson/ACCOUNT/EMAIL), so that the store removes the lesson's
  * records and the account's vote with the email (store_spam.c), and the

@@ -102,6 +102,27 @@ int spam_learn_message(struct store *st, uint32_t account, uint32_t email, const
 		       size_t len, int is_spam, const char **what_r);
 
 /*
+ * What `tern spam train` needs to learn each message once (its lessons
+ * have no stored email): the message's key as above, in hex, into
+ * hex[SPAM_LEARN_KEY_HEX + 1]; what account's model (0: the global one)
+ * learned from the key ('s', 'h'; 0: nothing), read from and written to
+ * spamtrained/ACCOUNT/HEX (written after the model took the lessons:
+ * a failed write learns them again next time, never loses them). The write keeps the count of emails naming
+ * the lesson, so a message a user filed into Junk and the CLI then
+ * trains as ham stays one lesson. Returns 0 or a store error.
+ */
+#define SPAM_LEARN_KEY_HEX 32
+void spam_learn_key(const char *msg, size_t len, char hex[SPAM_LEARN_KEY_HEX + 1]);
+uint8_t spam_learn_trained(struct store *st, uint32_t account, const char *hex);
+struct spam_learn_mark {
+	char hex[SPAM_LEARN_KEY_HEX + 1];
+	uint8_t what; /* 's' or 'h' */
+};
+/* Writes the n marks in one store transaction (all or none). */
+int spam_learn_trained_set(struct store *st, uint32_t account, const struct spam_learn_mark *v,
+			   size_t n);
+
+/*
  * The global model's lessons from the filter's own signals (a spam trap,
  * strong blocklist listings: smtp/smtp_spam.c) count each message once,
  * as Rspamd's learn cache has it: 1 the first time msg[0..len) (the

@@ -163,3 +163,69 @@ def test_spam_test_uses_the_servers_thresholds():
         assert verdict_now() == ("reject", score)
     finally:
         s.cleanup()
+
+
+def model_line(out):
+    return [l for l in out.decode().splitlines() if l.startswith("model: ")][0]
+
+
+def test_training_again_learns_each_message_once():
+    """`tern spam train` run again on the same files learns nothing new
+    (each message once, as Rspamd's learn cache), and the same message
+    given twice in one run counts once; training the other class moves
+    the messages (the first lesson forgotten, the counts unchanged), for
+    the global model and for an account's own, whose fuzzy memory lets a
+    message go when it is moved to ham."""
+    with tempfile.TemporaryDirectory() as d:
+        env = {"PATH": "/usr/bin:/bin", "TERN_DATA_DIR": os.path.join(d, "data")}
+        os.makedirs(os.path.join(d, "spam"))
+        for i in range(5):
+            with open(os.path.join(d, "spam", f"{i}.eml"), "w") as f:
+                f.write(message(1, i))
+        copy = os.path.join(d, "copy.eml")
+        with open(copy, "w") as f:
+            f.write(message(1, 0))  # a copy of spam/0.eml
+        spam_dir = os.path.join(d, "spam")
+        r = tern(env, "spam", "train", "spam", spam_dir, copy)
+        assert r.returncode == 0, r.stderr
+        assert b"learned 5 spam (global model), 1 already learned, 0 moved from ham" in r.stdout, r.stdout
+        first = model_line(r.stdout)
+        assert "5 spam and 0 ham learned" in first, first
+        assert b"byte grams: 5 spam and 0 ham lessons" in r.stdout, r.stdout
+        r = tern(env, "spam", "train", "spam", spam_dir)
+        assert r.returncode == 0, r.stderr
+        assert b"learned 0 spam (global model), 5 already learned" in r.stdout, r.stdout
+        assert model_line(r.stdout) == first, (model_line(r.stdout), first)
+        assert b"byte grams: 5 spam and 0 ham lessons" in r.stdout, r.stdout
+        # the other class: moved, not learned on top
+        r = tern(env, "spam", "train", "ham", os.path.join(spam_dir, "0.eml"),
+                 os.path.join(spam_dir, "1.eml"))
+        assert r.returncode == 0, r.stderr
+        assert b"learned 2 ham (global model), 0 already learned, 2 moved from spam" in r.stdout, r.stdout
+        assert "3 spam and 2 ham learned" in model_line(r.stdout), r.stdout
+        assert b"byte grams: 3 spam and 2 ham lessons" in r.stdout, r.stdout
+        r = tern(env, "spam", "train", "ham", os.path.join(spam_dir, "0.eml"))
+        assert b"learned 0 ham (global model), 1 already learned" in r.stdout, r.stdout
+
+        # an account's model, and its fuzzy memory
+        subprocess.run([TERN, "domain", "add", "ours.example"], env=env, capture_output=True)
+        subprocess.run([TERN, "account", "add", "u@ours.example"], env=env,
+                       input=b"Velvet-Otter-Harbor-47\n", capture_output=True, check=True)
+        acct = ("--account", "u@ours.example")
+        copy = os.path.join(d, "parcel.eml")  # long enough for a fuzzy hash
+        with open(copy, "w") as f:
+            f.write("From: Post <post@parcel.example>\r\nSubject: your parcel\r\n"
+                    "Date: Mon, 2 Sep 2024 10:00:00 +0000\r\nMessage-ID: <1@parcel.example>\r\n\r\n"
+                    "Dear friend I am writing to you about the shipment of the parcel number 4471 "
+                    "that is waiting for you at our depot in the city please confirm your address "
+                    "and pay the small handling fee today so that we can deliver it\r\n")
+        r = tern(env, "spam", "train", "spam", *acct, copy)
+        assert b"learned 1 spam (u@ours.example), 0 already learned" in r.stdout, r.stdout
+        assert any("FUZZY_JUNK" in l for l in verdict(env, copy, *acct)[2])
+        r = tern(env, "spam", "train", "spam", *acct, copy)
+        assert b"learned 0 spam (u@ours.example), 1 already learned" in r.stdout, r.stdout
+        assert "1 spam and 0 ham learned" in model_line(r.stdout), r.stdout
+        r = tern(env, "spam", "train", "ham", *acct, copy)
+        assert b"learned 1 ham (u@ours.example), 0 already learned, 1 moved from spam" in r.stdout, r.stdout
+        assert "0 spam and 1 ham learned" in model_line(r.stdout), r.stdout
+        assert not any("FUZZY_JUNK" in l for l in verdict(env, copy, *acct)[2])
