@@ -295,3 +295,16 @@ void api_me_sieve_del(struct http_ctx *x)
 {
 	as_admin_route(x, api_sieve_del);
 }
+
+/* The account's own allow and block lists: the admin's
+ * /spam/lists/{email} with the signed-in address as the scope, so the
+ * same checks and no way to name another account's. */
+void api_me_spam_lists_get(struct http_ctx *x)
+{
+	as_admin_route(x, api_spam_lists_get);
+}
+
+void api_me_spam_lists_put(struct http_ctx *x)
+{
+	as_admin_route(x, api_spam_lists_put);
+}

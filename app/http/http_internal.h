@@ -279,6 +279,8 @@ void api_me_sieve_list(struct http_ctx *x);
 void api_me_sieve_get(struct http_ctx *x);
 void api_me_sieve_put(struct http_ctx *x);
 void api_me_sieve_del(struct http_ctx *x);
+void api_me_spam_lists_get(struct http_ctx *x);
+void api_me_spam_lists_put(struct http_ctx *x);
 void api_session_get(struct http_ctx *x);
 void api_session_delete(struct http_ctx *x);
 void api_setup_get(struct http_ctx *x);

@@ -83,6 +83,8 @@ static const struct route api_routes[] = {
 	{ "GET", "/api/v1/me/sieve/*", api_me_sieve_get, R_USER },
 	{ "PUT", "/api/v1/me/sieve/*", api_me_sieve_put, R_USER | R_JSON },
 	{ "DELETE", "/api/v1/me/sieve/*", api_me_sieve_del, R_USER | R_REAUTH },
+	{ "GET", "/api/v1/me/spam-lists", api_me_spam_lists_get, R_USER },
+	{ "PUT", "/api/v1/me/spam-lists", api_me_spam_lists_put, R_USER | R_JSON },
 	{ "GET", "/api/v1/stats", api_stats, R_AUTH },
 	{ "GET", "/api/v1/domains", api_domains_list, R_AUTH },
 	{ "POST", "/api/v1/domains", api_domains_add, R_AUTH | R_JSON },

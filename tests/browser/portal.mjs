@@ -172,6 +172,20 @@ await finish(b, async () => {
 		throw new Error('the forwarding form does not show what was stored');
 	log('portal: forwarding set');
 
+	// The account's own allow and block lists: a bad entry is refused
+	// under its field, good ones come back lowercased and sorted.
+	await byId('portal-block').fill('bad!entry');
+	await byId('portal-lists-save').click();
+	await page.getByText('not an address, domain or network').waitFor();
+	await byId('portal-allow').fill('Friend.Example\n192.0.2.0/24');
+	await byId('portal-block').fill('Spammer.Example');
+	await byId('portal-lists-save').click();
+	await page.getByText('Lists saved.').waitFor();
+	if ((await byId('portal-allow').inputValue()) !== '192.0.2.0/24\nfriend.example' ||
+	    (await byId('portal-block').inputValue()) !== 'spammer.example')
+		throw new Error('the lists form does not show what was stored');
+	log('portal: allow and block lists set');
+
 	// A Sieve script with a redirect is forwarding by another road: it
 	// takes the password too (this one never redirects: mail stays here).
 	await byId('sieve-name').fill('away');

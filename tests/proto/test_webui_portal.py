@@ -5,7 +5,8 @@ tests/browser/portal.mjs drives headless Chromium: a user signs in at
 /account, sets a display name (its session ended meanwhile by DELETE
 /me/session from another client: the save signs in again in the dialog
 over the page and goes through), creates an app password, sets forwarding
-(an address of ours refused, an outside one stored), makes a JMAP token
+(an address of ours refused, an outside one stored), sets its allow and
+block lists (a bad entry refused), makes a JMAP token
 (used here as a bearer token), turns on TOTP,
 changes the password, downloads the Apple profile and signs in again with
 a code; the admin turns on TOTP in Settings and signs in with a code,
@@ -187,6 +188,7 @@ def test_webui_portal_and_admin_totp():
                        "portal: strength meter shown",
                        "portal: password changed", "portal: profile downloaded",
                        "portal: forwarding set", "portal: jmap token made",
+                       "portal: allow and block lists set",
                        "portal: encryption on and off",
                        "portal: vacation reply on",
                        "portal: filter deleted, the question keyboard-usable",
@@ -204,6 +206,9 @@ def test_webui_portal_and_admin_totp():
         admin.cookie, admin.token = None, tok["token"]
         st, _, body = admin.call("GET", "/accounts/%s/forwarding" % USER)
         assert body == {"addresses": ["pat.away@remote.test"], "keep": False}, body
+        st, _, body = admin.call("GET", "/spam/lists/%s" % USER)
+        assert st == 200 and body["allow"] == ["192.0.2.0/24", "friend.example"], body
+        assert body["block"] == ["spammer.example"], body
         assert s.log_text().count("event=encryption_set account_id=1 method=openpgp") == 2
         assert s.log_text().count("event=encryption_set account_id=1 method=none") == 2
         st, _, body = admin.call("GET", "/accounts/%s/encryption" % USER)

@@ -1,13 +1,13 @@
 // portal.jsx - the account's own pages at /account (API: /api/v1/me,
 // app/http/api_me.c): sign in with address and password (and a TOTP code
 // when on), then profile and usage, password, app passwords, JMAP tokens, forwarding
-// to outside addresses, encryption at rest, two-factor sign-in, Sieve filters, and mail app set-up (settings in words, the
+// to outside addresses, the spam filter's allow and block lists, encryption at rest, two-factor sign-in, Sieve filters, and mail app set-up (settings in words, the
 // Apple profile, a QR code of this page for the phone). Separate from the
 // admin: its own session cookie, no admin page reachable from here.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { del, errorText, get, patch, post, put, seg, setCsrf, setCsrfSource, setUnauthorizedHandler } from './api.js';
 import { CodeField, SignInDialog, signInError, useSignIn } from './signin.jsx';
-import { ConfirmButton, CopyButton, ErrorBox, Field, Loading, Notice, StrengthMeter, useAction, useLoad, useTitle } from './components.jsx';
+import { ConfirmButton, CopyButton, ErrorBox, Field, Loading, Notice, StrengthMeter, TextArea, useAction, useLoad, useTitle } from './components.jsx';
 import { bytes, dateTime } from './format.js';
 import { QrCode, TwoFactor } from './twofactor.jsx';
 
@@ -92,6 +92,7 @@ export function Portal() {
 				<AppPasswords />
 				<AppPasswords kind="token" />
 				<Forwarding />
+				<SenderLists />
 				<Encryption />
 				<TwoFactor base="/me/totp" who="Your account" />
 				<Filters />
@@ -337,6 +338,49 @@ function Forwarding() {
 			<ErrorBox error={a.error && a.error.field !== 'addresses' && a.error.field !== 'password' ? a.error : null} />
 			<Notice testid="forward-saved">{msg}</Notice>
 			<div class="buttons"><button class="btn" type="submit" disabled={a.busy} data-testid="forward-save">Save</button></div>
+		</form>
+	);
+}
+
+// The account's own allow and block lists (GET/PUT /me/spam-lists: the
+// lists the administrator sees for the account, with the same checks;
+// the server names the field of a bad entry).
+function SenderLists() {
+	const cur = useLoad(() => get('/me/spam-lists'));
+	const [allow, setAllow] = useState(null);
+	const [block, setBlock] = useState(null);
+	const [msg, setMsg] = useState('');
+	const a = useAction();
+	const lines = (list) => (list || []).join('\n');
+	const entries = (text) => (text || '').split(/[\s,]+/).filter((x) => x);
+	useEffect(() => {
+		if (cur.data && allow === null) {
+			setAllow(lines(cur.data.allow));
+			setBlock(lines(cur.data.block));
+		}
+	}, [cur.data]);
+	const save = (e) => {
+		e.preventDefault();
+		setMsg('');
+		a.run(async () => {
+			const got = await put('/me/spam-lists', { allow: entries(allow), block: entries(block) });
+			setAllow(lines(got.allow));
+			setBlock(lines(got.block));
+			setMsg('Lists saved.');
+		});
+	};
+	if (!cur.data)
+		return <section class="card"><h2>Allowed and blocked senders</h2><ErrorBox error={cur.error} />{cur.error ? null : <Loading />}</section>;
+	return (
+		<form class="card" onSubmit={save} data-testid="portal-spam-lists">
+			<h2>Allowed and blocked senders</h2>
+			<p>Addresses, domains (with their subdomains) or networks, one a line. Mail from an allowed sender is never
+				treated as spam (an address or domain counts only when the sender proved it); mail from a blocked one is refused.</p>
+			<TextArea label="Allowed senders" value={allow || ''} onInput={setAllow} error={a.fieldError('allow')} testid="portal-allow" />
+			<TextArea label="Blocked senders" value={block || ''} onInput={setBlock} error={a.fieldError('block')} testid="portal-block" />
+			<ErrorBox error={a.other('allow', 'block')} />
+			<Notice testid="portal-lists-saved">{msg}</Notice>
+			<div class="buttons"><button class="btn" type="submit" disabled={a.busy} data-testid="portal-lists-save">Save</button></div>
 		</form>
 	);
 }
