@@ -200,3 +200,14 @@ int cidr_addr_global(const struct sockaddr *sa)
 		v4[12 + i] = a[sp->v4_at + i] ^ sp->mask;
 	return special_of(v4) == NULL;
 }
+
+int cidr_ip_global(const char *ip)
+{
+	struct sockaddr_in s4 = {.sin_family = AF_INET};
+	struct sockaddr_in6 s6 = {.sin6_family = AF_INET6};
+	if (ip && inet_pton(AF_INET, ip, &s4.sin_addr) == 1)
+		return cidr_addr_global((const struct sockaddr *)&s4);
+	if (ip && inet_pton(AF_INET6, ip, &s6.sin6_addr) == 1)
+		return cidr_addr_global((const struct sockaddr *)&s6);
+	return 0;
+}

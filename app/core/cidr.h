@@ -37,5 +37,10 @@ int cidr_client_key(const char *ip, char *out, size_t outsz);
  */
 struct sockaddr;
 int cidr_addr_global(const struct sockaddr *sa);
+/* cidr_addr_global() of a literal address ("192.0.2.1", "::ffff:10.0.0.1",
+ * "2001:db8::1"); 0 for anything else. The spam filter's rule for which
+ * client addresses are a sender's public network (DNS blocklists,
+ * reputation). */
+int cidr_ip_global(const char *ip);
 
 #endif

@@ -4,7 +4,6 @@
  * (spam_dnsbl.h).
  */
 #include <arpa/inet.h>
-#include <netinet/in.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -214,44 +213,27 @@ int spam_hashbl_parse(const char *text, struct spam_dnsbl_conf *out, char *err, 
 	return conf_parse(text, 1, out, err, errsz);
 }
 
-/*
- * May the address (family AF_INET with 4 octets in a, or AF_INET6 with
- * 16) be sent to a list? Only a globally reachable one (cidr_addr_global:
- * RFC 6890's registries, so RFC 1918, CGNAT's 100.64.0.0/10 of RFC 6598,
- * link-local, unique-local, documentation, benchmarking, reserved, and the
- * IPv4 inside a NAT64 or 6to4 address alike): nobody lists the others,
- * an answer about them means nothing and the query leaks the network's
- * inside. IPv4 loopback is the one exception: a list's test entries live
- * there (RFC 5782 §5, 127.0.0.2 listed, 127.0.0.1 never), the same on
- * every host, so the query tells nothing.
- */
-static int lookup_allowed(int family, const uint8_t *a)
-{
-	if (family == AF_INET) {
-		if (a[0] == 127)
-			return 1;
-		struct sockaddr_in sin = {.sin_family = AF_INET};
-		memcpy(&sin.sin_addr, a, 4);
-		return cidr_addr_global((const struct sockaddr *)&sin);
-	}
-	struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6};
-	memcpy(sin6.sin6_addr.s6_addr, a, 16);
-	return cidr_addr_global((const struct sockaddr *)&sin6);
-}
-
 int spam_dnsbl_ip_name(const char *ip, const char *zone, char *out, size_t outsz)
 {
 	uint8_t a[16];
 	int n;
+	/* Only a globally reachable address (cidr_ip_global: RFC 6890's
+	 * registries, so RFC 1918, CGNAT's 100.64.0.0/10 of RFC 6598,
+	 * link-local, unique-local, documentation, benchmarking, reserved,
+	 * and the IPv4 inside a NAT64 or 6to4 address alike): nobody lists
+	 * the others, an answer about them means nothing and the query leaks
+	 * the network's inside. IPv4 loopback is the one exception: a list's
+	 * test entries live there (RFC 5782 §5, 127.0.0.2 listed, 127.0.0.1
+	 * never), the same on every host, so the query tells nothing. */
 	if (inet_pton(AF_INET, ip, a) == 1 ||
 	    (inet_pton(AF_INET6, ip, a) == 1 && memcmp(a, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0 &&
 	     (memmove(a, a + 12, 4), 1))) {
-		if (!lookup_allowed(AF_INET, a))
+		if (a[0] != 127 && !cidr_ip_global(ip))
 			return -1;
 		n = snprintf(out, outsz, "%u.%u.%u.%u.%s", a[3], a[2], a[1], a[0], zone);
 		return n > 0 && (size_t)n < outsz ? 0 : -1;
 	}
-	if (inet_pton(AF_INET6, ip, a) != 1 || !lookup_allowed(AF_INET6, a))
+	if (inet_pton(AF_INET6, ip, a) != 1 || !cidr_ip_global(ip))
 		return -1;
 	if (outsz < 64 + strlen(zone) + 1)
 		return -1;

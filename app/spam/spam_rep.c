@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/cidr.h"
 #include "core/xalloc.h"
 #include "spam/spam_private.h"
 #include "spam/spam_rep.h"
@@ -34,17 +35,16 @@ int spam_rep_ip_key(const char *ip, char *out, size_t outsz)
 	unsigned char a[16];
 	char txt[INET6_ADDRSTRLEN];
 	out[0] = '\0';
-	if (ip && inet_pton(AF_INET, ip, a) == 1) {
-		if (a[0] == 127 || a[0] == 10 || a[0] == 0 || (a[0] == 172 && (a[1] & 0xf0) == 16) ||
-		    (a[0] == 192 && a[1] == 168) || (a[0] == 169 && a[1] == 254))
-			return -1;
+	/* The DNS blocklists' rule (cidr_ip_global): behind an address that
+	 * is not globally reachable are our own relays and fetchers, or a
+	 * carrier's shared CGNAT range, not a sender's network. */
+	if (!cidr_ip_global(ip))
+		return -1;
+	if (inet_pton(AF_INET, ip, a) == 1) {
 		snprintf(out, outsz, "ip:%u.%u.%u.0/24", a[0], a[1], a[2]);
 		return 0;
 	}
-	if (ip && inet_pton(AF_INET6, ip, a) == 1) {
-		static const unsigned char lo[16] = {[15] = 1};
-		if (!memcmp(a, lo, 16) || (a[0] & 0xfe) == 0xfc || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80))
-			return -1;
+	if (inet_pton(AF_INET6, ip, a) == 1) {
 		if (!memcmp(a, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12)) /* v4-mapped: as v4 */
 			return snprintf(txt, sizeof txt, "%u.%u.%u.%u", a[12], a[13], a[14], a[15]),
 			       spam_rep_ip_key(txt, out, outsz);

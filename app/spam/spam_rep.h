@@ -36,7 +36,8 @@
  * a good reputation helps less than a bad one hurts, as one forged
  * message from a good network must not slip through on it.
  *
- * Loopback and private addresses have no IP reputation here: behind
+ * Addresses that are not globally reachable (cidr_ip_global: loopback,
+ * private, CGNAT, link-local, ...) have no IP reputation here: behind
  * them are our own relays and fetchers, not senders. Thread-safe (one
  * mutex; a note or a lookup is a few dozen instructions).
  */
@@ -64,7 +65,7 @@ struct store;
 /*
  * The key of ip's network ("ip:192.0.2.0/24", "ip:2001:db8:1:2::/64")
  * into out; 0, or -1 when ip is not an address or has no reputation
- * (loopback, private, link-local): out is then "".
+ * (not globally reachable: cidr_ip_global): out is then "".
  */
 int spam_rep_ip_key(const char *ip, char *out, size_t outsz);
 /* The key of a domain ("dom:example.org", lowercase); -1 and "" when empty. */

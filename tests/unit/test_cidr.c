@@ -10,20 +10,15 @@
 #include <string.h>
 #include <sys/socket.h>
 
-/* cidr_addr_global() of a literal address. */
+/* cidr_addr_global() of a literal address: cidr_ip_global(). */
 static int global(const char *ip)
 {
-	struct sockaddr_in s4 = {.sin_family = AF_INET};
-	struct sockaddr_in6 s6 = {.sin6_family = AF_INET6};
-	if (inet_pton(AF_INET, ip, &s4.sin_addr) == 1)
-		return cidr_addr_global((const struct sockaddr *)&s4);
-	if (inet_pton(AF_INET6, ip, &s6.sin6_addr) == 1)
-		return cidr_addr_global((const struct sockaddr *)&s6);
-	return -1;
+	return cidr_ip_global(ip);
 }
 
 int main(void)
 {
+	CHECK(!cidr_ip_global("not an address") && !cidr_ip_global("") && !cidr_ip_global(NULL));
 	CHECK(cidr_list_valid("127.0.0.0/8,::1/128"));
 	CHECK(cidr_list_valid(" 10.0.0.0/8 , 192.168.1.7 ,2001:db8::/32"));
 	CHECK(cidr_list_valid(""));

@@ -18,14 +18,19 @@
 static void keys(void)
 {
 	char k[SPAM_REP_KEY_MAX];
-	CHECK_EQ_INT(spam_rep_ip_key("192.0.2.77", k, sizeof k), 0);
-	CHECK_EQ_STR(k, "ip:192.0.2.0/24");
-	CHECK_EQ_INT(spam_rep_ip_key("2001:db8:1:2:3:4:5:6", k, sizeof k), 0);
-	CHECK_EQ_STR(k, "ip:2001:db8:1:2::/64");
-	CHECK_EQ_INT(spam_rep_ip_key("::ffff:198.51.100.9", k, sizeof k), 0);
-	CHECK_EQ_STR(k, "ip:198.51.100.0/24");
-	const char *none[] = {"127.0.0.1", "10.1.2.3", "172.16.0.1", "172.31.9.9", "192.168.1.1",
-			      "169.254.0.1", "::1", "fd00::1", "fe80::1", "not an address", ""};
+	CHECK_EQ_INT(spam_rep_ip_key("93.184.215.77", k, sizeof k), 0);
+	CHECK_EQ_STR(k, "ip:93.184.215.0/24");
+	CHECK_EQ_INT(spam_rep_ip_key("2a00:1450:1:2:3:4:5:6", k, sizeof k), 0);
+	CHECK_EQ_STR(k, "ip:2a00:1450:1:2::/64");
+	CHECK_EQ_INT(spam_rep_ip_key("::ffff:8.8.4.9", k, sizeof k), 0);
+	CHECK_EQ_STR(k, "ip:8.8.4.0/24");
+	/* No network that is not globally reachable (the DNS blocklists'
+	 * rule, cidr_ip_global): CGNAT, documentation, 6to4 of a private
+	 * address too. */
+	const char *none[] = {"127.0.0.1",   "10.1.2.3",       "172.16.0.1",   "172.31.9.9",
+			      "192.168.1.1", "169.254.0.1",    "100.64.0.1",   "192.0.2.77",
+			      "::1",         "fd00::1",        "fe80::1",      "2001:db8::1",
+			      "::ffff:100.100.1.1", "2002:c0a8:101::1", "not an address", ""};
 	for (size_t i = 0; i < sizeof none / sizeof none[0]; i++) {
 		CHECK_EQ_INT(spam_rep_ip_key(none[i], k, sizeof k), -1);
 		CHECK_EQ_STR(k, "");
