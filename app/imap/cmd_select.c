@@ -29,7 +29,8 @@
  * modseq [known-uids] [seq-match]))", once QRESYNC is enabled, adds after
  * the usual answer a "VANISHED (EARLIER)" of the known UIDs expunged since
  * modseq (from the store's change log) and a FETCH (UID FLAGS MODSEQ) of
- * every message changed since then (known-uids and seq-match may each
+ * every known message changed since then (without known-uids every UID
+ * is known, RFC 7162 §3.2.5; known-uids and seq-match may each
  * come without the other); the seq-match hint is checked (sets
  * without "*", as many message numbers as UIDs) and not needed, since the
  * change log is exact. Closing the
@@ -167,7 +168,11 @@ static void qresync_answer(struct imap_session *s, const struct qresync *q)
 	buf_init(&b, 16384);
 	for (uint32_t i = 0; i < v->count; i++) {
 		const struct imap_msg *m = &v->msgs[i];
-		if (m->modseq <= q->modseq)
+		/* Known UIDs bound the flag changes told as they bound the
+		 * VANISHED (RFC 7162 §3.2.5): a client caching only some
+		 * messages of a big mailbox names them, and is not sent the
+		 * changes of all the others. */
+		if (m->modseq <= q->modseq || (q->known && !imap_seqset_contains(&known, m->uid)))
 			continue;
 		buf_reset(&b);
 		if (s->uidonly)

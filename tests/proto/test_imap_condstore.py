@@ -2,7 +2,8 @@
 and STATUS, FETCH MODSEQ and CHANGEDSINCE, STORE UNCHANGEDSINCE with
 MODIFIED and MODSEQ in the answers, a second session's flag change seen
 with its MODSEQ, SELECT (QRESYNC ...) giving VANISHED (EARLIER) and the
-changed messages (seq-match-data with known-uids or without them), UID
+changed messages (seq-match-data with known-uids or without them; known
+UIDs limit both), UID
 FETCH (CHANGEDSINCE VANISHED), and VANISHED
 instead of EXPUNGE once QRESYNC is on (EXPUNGE and MOVE)."""
 import re
@@ -124,6 +125,13 @@ def test_imap_qresync_select_and_vanished():
         # Known UIDs limit VANISHED; another UIDVALIDITY gets none.
         out = cmd(r, "d", "SELECT INBOX (QRESYNC (%d %d 1:3))" % (uv, h0))
         assert [l for l in out if b"VANISHED" in l] == [b"* VANISHED (EARLIER) 2"], out
+        assert len([l for l in out if b"FETCH" in l and b"UID 3" in l]) == 1, out
+        # ... and the flag changes told (RFC 7162 §3.2.5: only those of
+        # the known messages): UID 3 changed, but the client knows 1:2.
+        out = cmd(r, "d2", "SELECT INBOX (QRESYNC (%d %d 1:2))" % (uv, h0))
+        assert [l for l in out if b"VANISHED" in l] == [b"* VANISHED (EARLIER) 2"], out
+        assert not [l for l in out if b"FETCH" in l], out
+        assert out[-1].startswith(b"d2 OK"), out
         # seq-match-data without known-uids (RFC 7162 §7: "[SP known-uids]
         # [SP seq-match-data]"): all UIDs are known.
         out = cmd(r, "d3", "SELECT INBOX (QRESYNC (%d %d (1,3 1,3)))" % (uv, h0))

@@ -506,14 +506,18 @@ def check_text_search(s, box, seed, rnd):
 
 def check_qresync(s, box, before, seed):
     """A client that knew box as `before` (full_state earlier) catches up
-    with one SELECT (QRESYNC ...): VANISHED (EARLIER) and the FETCHes it
+    with one SELECT (QRESYNC ...) naming the UIDs it knows, then a UID
+    FETCH of those past them (the known UIDs bound what the SELECT tells,
+    RFC 7162 §3.2.5, so new messages are the client's to fetch, as it
+    fetches their contents anyway): VANISHED (EARLIER) and the FETCHes it
     gets must turn its old copy into what a new session sees."""
     validity, highest, old = before
     f = Session(s, "qresync", qresync=True)
     known = ",".join(map(str, sorted(old))) or "1"
     out, _ = f.cmd("SELECT %s (QRESYNC (%d %d %s))" % (box, validity, highest, known))
+    new, _ = f.cmd("UID FETCH %d:* (FLAGS)" % (max(old, default=0) + 1))
     mine = {u: fl for u, (fl, _, _) in old.items()}
-    for t, _ in out:
+    for t, _ in out + new:
         m = re.match(r"\* VANISHED \(EARLIER\) (\S+)", t)
         if m:
             for u in uid_set(m.group(1)):
