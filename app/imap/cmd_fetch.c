@@ -14,7 +14,7 @@
  * positions among the messages it selects. MODSEQ and the (CHANGEDSINCE n [VANISHED]) modifiers of
  * RFC 7162. Room is kept past
  * FETCH_MAX_ITEMS for the items added implicitly (MODSEQ of CHANGEDSINCE,
- * FLAGS and MODSEQ of the implicit \Seen).
+ * FLAGS, MODSEQ and UID of the implicit \Seen, imap_job.c).
  */
 #include <ctype.h>
 #include <stdlib.h>

@@ -167,6 +167,39 @@ static void seen_start(struct imap_job *j)
 				   imap_job_store_done, j);
 }
 
+/*
+ * The items a FETCH that set \Seen gains, told only for the messages whose
+ * flags changed (the others did not change): FLAGS unless asked for (RFC
+ * 3501 §6.4.5: the changed flags go out with the FETCH), and, as for any
+ * flag change, MODSEQ under CONDSTORE and the UID under QRESYNC, unless
+ * asked for (RFC 7162 §3.2.4: "a FETCH/UID FETCH that implicitly set the
+ * \Seen flag"). At most three, within the room kept (IMAP_FETCH_ITEMS_ROOM).
+ */
+static void seen_items(struct imap_session *s, struct imap_job *j, struct imap_fetch *f)
+{
+	int has_flags = 0, has_uid = s->uidonly; /* UIDFETCH carries the UID */
+
+	for (size_t i = 0; i < f->nitems; i++) {
+		has_flags |= f->items[i].kind == IMAP_FI_FLAGS;
+		has_uid |= f->items[i].kind == IMAP_FI_UID;
+	}
+	if (has_flags && (f->has_modseq || !s->condstore) && (has_uid || !s->qresync))
+		return;
+	f->seen_uids = xmalloc((j->n + 1) * sizeof(*f->seen_uids));
+	for (size_t i = 0; i < j->n; i++)
+		if (j->res[i].status == STORE_KW_CHANGED)
+			f->seen_uids[f->nseen++] = j->res[i].uid;
+	if (!has_flags)
+		f->items[f->nitems++] = (struct imap_fetch_item){
+		    .kind = IMAP_FI_FLAGS, .name = "FLAGS", .implicit = 1};
+	if (s->condstore && !f->has_modseq)
+		f->items[f->nitems++] = (struct imap_fetch_item){
+		    .kind = IMAP_FI_MODSEQ, .name = "MODSEQ", .implicit = 1};
+	if (s->qresync && !has_uid)
+		f->items[f->nitems++] = (struct imap_fetch_item){
+		    .kind = IMAP_FI_UID, .name = "UID", .implicit = 1};
+}
+
 static void seen_done(struct imap_session *s, struct imap_job *j)
 {
 	if (j->result == STORE_OK)
@@ -180,24 +213,8 @@ static void seen_done(struct imap_session *s, struct imap_job *j)
 		}
 	struct imap_fetch *f = j->fetch;
 	j->fetch = NULL;
-	/* RFC 3501 §6.4.5: the changed flags go out with the FETCH. */
-	int has_flags = 0;
-	for (size_t i = 0; i < f->nitems; i++)
-		if (f->items[i].kind == IMAP_FI_FLAGS)
-			has_flags = 1;
-	/* Only the messages whose flags changed get FLAGS (and, under
-	 * CONDSTORE, MODSEQ) added: the others did not change. */
-	if (!has_flags && j->modseq) {
-		f->seen_uids = xmalloc((j->n + 1) * sizeof(*f->seen_uids));
-		for (size_t i = 0; i < j->n; i++)
-			if (j->res[i].status == STORE_KW_CHANGED)
-				f->seen_uids[f->nseen++] = j->res[i].uid;
-		f->items[f->nitems++] = (struct imap_fetch_item){
-		    .kind = IMAP_FI_FLAGS, .name = "FLAGS", .implicit = 1};
-		if (s->condstore && !f->has_modseq)
-			f->items[f->nitems++] = (struct imap_fetch_item){
-			    .kind = IMAP_FI_MODSEQ, .name = "MODSEQ", .implicit = 1};
-	}
+	if (j->modseq)
+		seen_items(s, j, f);
 	imap_fetch_start(s, f);
 }
 

@@ -5,7 +5,8 @@ with its MODSEQ, SELECT (QRESYNC ...) giving VANISHED (EARLIER) and the
 changed messages (seq-match-data with known-uids or without them; known
 UIDs limit both), UID
 FETCH (CHANGEDSINCE VANISHED), and VANISHED
-instead of EXPUNGE once QRESYNC is on (EXPUNGE and MOVE)."""
+instead of EXPUNGE once QRESYNC is on (EXPUNGE and MOVE); a FETCH's
+implicit \\Seen told with its MODSEQ and, under QRESYNC, the UID."""
 import re
 
 from test_imap import Raw, deliver, srv, wait_count
@@ -93,6 +94,37 @@ def test_imap_condstore_fetch_store_status():
         r2.close()
         r.close()
 
+
+
+def test_imap_implicit_seen_tells_modseq_and_uid():
+    """The \\Seen a FETCH of a body sets is a flag change like a STORE's:
+    under CONDSTORE its FETCH response carries the new MODSEQ, FLAGS
+    asked for or not, and under QRESYNC the UID too (RFC 7162 §3.2.4,
+    "a FETCH/UID FETCH that implicitly set the \\Seen flag"); a FETCH
+    that changes nothing gets neither."""
+    with srv() as s:
+        deliver(s, 3)
+        wait_count(s, 3)
+        r = Raw(s)
+        r.login()
+        cmd(r, "a", "ENABLE CONDSTORE")
+        h0 = hms(cmd(r, "b", "SELECT INBOX"))
+        # FLAGS asked for: the \Seen goes out in it, the MODSEQ too.
+        out = b"\n".join(cmd(r, "c", "FETCH 1 (FLAGS BODY[TEXT])"))
+        m = re.search(rb"MODSEQ \((\d+)\)", out)
+        assert b"\\Seen" in out and m and int(m.group(1)) > h0, out
+        st = cmd(r, "d", "STATUS INBOX (HIGHESTMODSEQ)")
+        assert b"HIGHESTMODSEQ %s)" % m.group(1) in st[0], (st, out)
+        # QRESYNC: the UID as well, FLAGS asked for or not.
+        cmd(r, "e", "ENABLE QRESYNC")
+        for tag, seq, items in (("f", 2, "BODY[TEXT]"), ("g", 3, "FLAGS BODY[TEXT]")):
+            out = b"\n".join(cmd(r, tag, "FETCH %d (%s)" % (seq, items)))
+            assert b"UID %d" % seq in out and b"\\Seen" in out, out
+            assert re.search(rb"MODSEQ \(\d+\)", out), out
+        # Nothing changes the second time: nothing is added.
+        out = b"\n".join(cmd(r, "h", "FETCH 3 (BODY[TEXT])"))
+        assert b"UID" not in out and b"MODSEQ" not in out and b"FLAGS" not in out, out
+        r.close()
 
 def test_imap_qresync_select_and_vanished():
     with srv() as s:
