@@ -771,24 +771,9 @@ static void search_answer(struct imap_session *s, int uid, int esearch,
 			  int modseq)
 {
 	unsigned ret = r->opts;
-	uint64_t high = 0;
-	size_t from = 0, to = nhits;
+	uint64_t high = modseq ? imap_return_modseq(&s->view, esearch, r, hits, nhits) : 0;
 	struct buf out;
 
-	if (esearch && (ret & IMAP_RET_PARTIAL) && !(ret & IMAP_RET_COUNT))
-		imap_partial_window(&r->partial, nhits, &from, &to);
-	for (size_t i = 0; modseq && i < nhits; i++) {
-		/* RFC 7162 §3.1.5: with MIN, MAX and/or PARTIAL alone (COUNT
-		 * and ALL return every match), the highest of the messages
-		 * returned. */
-		if (esearch && nhits && (ret & (IMAP_RET_MIN | IMAP_RET_MAX | IMAP_RET_PARTIAL)) &&
-		    !(ret & (IMAP_RET_ALL | IMAP_RET_COUNT)) &&
-		    !((ret & IMAP_RET_MIN) && i == 0) && !((ret & IMAP_RET_MAX) && i == nhits - 1) &&
-		    !((ret & IMAP_RET_PARTIAL) && i >= from && i < to))
-			continue;
-		if (s->view.msgs[hits[i] - 1].modseq > high)
-			high = s->view.msgs[hits[i] - 1].modseq;
-	}
 	/* The values the client sees: UIDs or sequence numbers, ascending. */
 	uint32_t *v = xmalloc((nhits ? nhits : 1) * sizeof(*v));
 	for (size_t i = 0; i < nhits; i++)

@@ -366,7 +366,6 @@ static void sort_answer(struct imap_session *s, void *arg, uint32_t *hits, size_
 	uint32_t *idx = xmalloc((n ? n : 1) * sizeof(*idx));
 	struct buf out;
 
-	(void)modseq;
 	if (!sc->keys) /* no match: the gather step never ran */
 		sc->keys = arena_zalloc(sc->a, sizeof(*sc->keys));
 	memcpy(c.key, sc->spec.key, sc->spec.n);
@@ -382,12 +381,16 @@ static void sort_answer(struct imap_session *s, void *arg, uint32_t *hits, size_
 		idx[i] = sc->uid ? s->view.msgs[hits[i] - 1].uid : hits[i];
 	if (sc->ret.opts & IMAP_RET_SAVE)
 		save_sorted(s, sc->uid, &sc->ret, idx, n);
+	/* A MODSEQ key: the mod-sequence follows, as after SEARCH's. */
+	uint64_t high = modseq ? imap_return_modseq(&s->view, sc->esort, &sc->ret, hits, n) : 0;
 	if (sc->esort && (sc->ret.opts & ~IMAP_RET_SAVE)) {
-		imap_esearch_append(&out, s->tag, sc->uid, &sc->ret, idx, n, 0, 0);
+		imap_esearch_append(&out, s->tag, sc->uid, &sc->ret, idx, n, modseq, high);
 	} else if (!sc->esort) {
 		buf_append_c(&out, "* SORT");
 		for (size_t i = 0; i < n; i++)
 			buf_printf(&out, " %u", idx[i]);
+		if (modseq && n)
+			buf_printf(&out, " (MODSEQ %llu)", (unsigned long long)high);
 		buf_append_c(&out, "\r\n");
 	}
 	if (buf_len(&out))

@@ -187,6 +187,27 @@ void imap_esearch_append(struct buf *out, const char *tag, int uid, const struct
 	buf_append_c(out, "\r\n");
 }
 
+uint64_t imap_return_modseq(const struct imap_mailbox_view *view, int esearch,
+			    const struct imap_return *r, const uint32_t *hits, size_t n)
+{
+	unsigned ret = r->opts;
+	int some = esearch && (ret & (IMAP_RET_MIN | IMAP_RET_MAX | IMAP_RET_PARTIAL)) &&
+		   !(ret & (IMAP_RET_ALL | IMAP_RET_COUNT));
+	size_t from = 0, to = 0;
+	uint64_t high = 0;
+
+	if (some && (ret & IMAP_RET_PARTIAL))
+		imap_partial_window(&r->partial, n, &from, &to);
+	for (size_t i = 0; i < n; i++) {
+		if (some && !((ret & IMAP_RET_MIN) && i == 0) && !((ret & IMAP_RET_MAX) && i == n - 1) &&
+		    !(i >= from && i < to))
+			continue;
+		if (view->msgs[hits[i] - 1].modseq > high)
+			high = view->msgs[hits[i] - 1].modseq;
+	}
+	return high;
+}
+
 size_t imap_return_saved(const struct imap_return *r, uint32_t *u, size_t n)
 {
 	unsigned ret = r->opts;

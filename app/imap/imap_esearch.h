@@ -61,6 +61,17 @@ int imap_return_parse(const struct imap_arg *list, size_t n, struct imap_return 
  */
 void imap_esearch_append(struct buf *out, const char *tag, int uid, const struct imap_return *r,
 			 const uint32_t *v, size_t n, int modseq, uint64_t high);
+/*
+ * The mod-sequence an answer to a search with a MODSEQ key carries (RFC
+ * 7162 §3.1.5, SEARCH and SORT alike: its search-sort-mod-seq and ESEARCH
+ * MODSEQ): the highest of the messages returned, hits[0..n) being their
+ * sequence numbers in the order the command returns them (ascending for
+ * SEARCH, sort order for SORT). With MIN, MAX and/or PARTIAL alone those
+ * are the messages they name; otherwise (no RETURN, ALL, COUNT) every hit.
+ */
+struct imap_mailbox_view;
+uint64_t imap_return_modseq(const struct imap_mailbox_view *view, int esearch,
+			    const struct imap_return *r, const uint32_t *hits, size_t n);
 /* Appends v[0..n) in the given order, ascending runs as ranges ("2,6,4:5"). */
 void imap_esearch_list(struct buf *out, const uint32_t *v, size_t n);
 /*

@@ -3,6 +3,8 @@ ORDEREDSUBJECT): exact responses over a raw connection, on messages whose
 Date, Subject, addresses, Message-ID, References and In-Reply-To are
 chosen so every rule shows (base subjects with Re:/Fwd:/[blob], a missing
 parent, a reply without references, REVERSE, ties in sequence order)."""
+import re
+
 from test_imap import Raw, srv
 from test_imap_search_ext import cmd, send_raw
 
@@ -121,6 +123,30 @@ def test_imap_sort():
         i18n(s, r)
         r.close()
 
+
+
+def test_imap_sort_tells_modseq():
+    """A MODSEQ search key makes SORT answer "(MODSEQ n)" after the
+    numbers as SEARCH does (RFC 7162 §3.1.5 and its search-sort-mod-seq),
+    and ESORT "MODSEQ n": the highest mod-sequence of the messages
+    returned (MIN: the first in sort order). THREAD answers as ever."""
+    with srv() as s:
+        send_raw(s, [mail(1, "c"), mail(2, "a"), mail(3, "b")])
+        r = session(s)
+        assert cmd(r, "a", "STORE 2 +FLAGS.SILENT (\\Flagged)")[1].startswith(b"a OK")
+        u, t = cmd(r, "b", "FETCH 1:3 (MODSEQ)")
+        ms = {int(n): int(m) for n, m in re.findall(rb"\* (\d) FETCH \(MODSEQ \((\d+)\)\)", b"\n".join(u))}
+        high = max(ms.values())
+        assert sorted(ms) == [1, 2, 3] and ms[2] == high > ms[1], u
+        assert cmd(r, "c", "SORT (SUBJECT) UTF-8 MODSEQ 1")[0] == [b"* SORT 2 3 1 (MODSEQ %d)" % high]
+        assert cmd(r, "d", "UID SORT (SUBJECT) UTF-8 MODSEQ %d" % ms[2])[0] == [b"* SORT 2 (MODSEQ %d)" % high]
+        assert cmd(r, "e", "SORT (SUBJECT) UTF-8 MODSEQ %d" % (high + 1))[0] == [b"* SORT"]
+        u, t = cmd(r, "f", "SORT RETURN (MIN) (REVERSE SUBJECT) UTF-8 MODSEQ 1")
+        assert u == [b'* ESEARCH (TAG "f") MIN 1 MODSEQ %d' % ms[1]], u
+        u, t = cmd(r, "g", "SORT RETURN (COUNT ALL) (SUBJECT) UTF-8 MODSEQ 1")
+        assert u == [b'* ESEARCH (TAG "g") COUNT 3 ALL 2:3,1 MODSEQ %d' % high], u
+        assert cmd(r, "h", "THREAD ORDEREDSUBJECT UTF-8 MODSEQ 1")[0] == [b"* THREAD (1)(2)(3)"]
+        r.close()
 
 # Pairs of subjects i;unicode-casemap (RFC 5051 §2: each code point's
 # simple titlecase mapping, then its full decomposition of any type) makes
