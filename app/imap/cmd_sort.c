@@ -412,6 +412,16 @@ static const struct imap_search_then sort_then = {
 	.what = "Sorting",
 };
 
+/* A SORT RETURN (SAVE ...) that fails, NO or BAD, empties "$" as a
+ * failed SEARCH ... SAVE does (RFC 5182 §2.1; RFC 5267 §3 gives SORT the
+ * SAVE option): a "$" that outlived it would name the result before. The
+ * tagged answer follows (imap_searchres_clear() sends nothing). */
+static void sort_refused(struct imap_session *s, const struct imap_return *ret)
+{
+	if (ret->opts & IMAP_RET_SAVE)
+		imap_searchres_clear(s);
+}
+
 void imap_cmd_sort(struct imap_session *s, const struct imap_cmd *cmd)
 {
 	int uid = cmd->id == IMAP_CMD_UID_SORT;
@@ -439,12 +449,14 @@ void imap_cmd_sort(struct imap_session *s, const struct imap_cmd *cmd)
 		nargs -= 2;
 	}
 	if (nargs < 3 || imap_arg_list(&args[0], &l, &ln) < 0 || ln == 0) {
+		sort_refused(s, &ret);
 		bad(s, name, "Invalid sort criteria.");
 		return;
 	}
 	for (size_t i = 0; i < ln; i++) {
 		int rev = imap_arg_atom_is(&l[i], "REVERSE");
 		if (rev && ++i >= ln) {
+			sort_refused(s, &ret);
 			bad(s, name, "REVERSE without a sort key.");
 			return;
 		}
@@ -453,6 +465,7 @@ void imap_cmd_sort(struct imap_session *s, const struct imap_cmd *cmd)
 			if (imap_arg_atom_is(&l[i], key_names[k]))
 				break;
 		if (k == K_COUNT || spec.n == SORT_MAX_KEYS) {
+			sort_refused(s, &ret);
 			bad(s, name, k == K_COUNT ? "Unknown sort key." : "Too many sort keys.");
 			return;
 		}
@@ -461,15 +474,19 @@ void imap_cmd_sort(struct imap_session *s, const struct imap_cmd *cmd)
 		spec.want |= 1u << k;
 	}
 	struct str cs;
-	if (charset_ok(s, name, &args[1], &cs) < 0)
+	if (charset_ok(s, name, &args[1], &cs) < 0) {
+		sort_refused(s, &ret);
 		return;
+	}
 	struct sort_cmd *sc = xcalloc(1, sizeof(*sc));
 	*sc = (struct sort_cmd){ .name = name, .uid = uid, .esort = esort, .spec = spec,
 				 .ret = ret, .charset = cs, .args = args + 2, .nargs = nargs - 2,
 				 .a = arena_new(65536) };
 	if (imap_search_start(s, name, cs, args + 2, nargs - 2, IMAP_SEARCH_LIMIT_ALL, &sort_then,
-			      sc) < 0)
+			      sc) < 0) {
+		sort_refused(s, &ret);
 		sort_cmd_free(sc);
+	}
 }
 
 static void thread_answer(struct imap_session *s, void *arg, uint32_t *hits, size_t n,

@@ -98,6 +98,14 @@ def test_imap_searchres_dollar():
         u, t = cmd(r, "o", "SEARCH RETURN (SAVE) NOSUCHKEY")
         assert t.startswith(b"o BAD"), t
         assert cmd(r, "p", "SEARCH $")[0] == [b"* SEARCH"]
+        # So does a failed SORT ... RETURN (SAVE) (RFC 5267 §3 gives SORT
+        # the SAVE of RFC 5182), however it fails.
+        for i, bad in enumerate(("(SUBJECT) UTF-8 NOSUCHKEY", "(NOSUCHKEY) UTF-8 ALL",
+                                 "(SUBJECT) NO-SUCH-CHARSET ALL", "(REVERSE) UTF-8 ALL")):
+            assert cmd(r, "p%da" % i, "SEARCH RETURN (SAVE) ALL")[1].startswith(b"p%da OK" % i)
+            u, t = cmd(r, "p%db" % i, "SORT RETURN (SAVE) " + bad)
+            assert t.startswith(b"p%db BAD" % i) or t.startswith(b"p%db NO" % i), (bad, t)
+            assert cmd(r, "p%dc" % i, "SEARCH $")[0] == [b"* SEARCH"], bad
         # UID EXPUNGE $
         cmd(r, "q", "SEARCH RETURN (SAVE) 1")
         cmd(r, "r", "STORE $ +FLAGS.SILENT (\\Deleted)")
