@@ -56,7 +56,7 @@ static const char top_help[] =
 static const struct cli_help helps[] = {
 	{ "serve", "usage: tern serve   (configuration from TERN_* variables, see README)\n" },
 	{ "version", "usage: tern version   prints the version\n" },
-	{ "health", "usage: tern health   exit 0 when the local server answers (HTTP /healthz, else SMTP)\n" },
+	{ "health", "usage: tern health   exit 0 when the local server answers (HTTP /healthz, else the first mail listener configured)\n" },
 	{ "account",
 	  "usage: tern account add EMAIL [--quota SIZE]   (password on stdin)\n"
 	  "       tern account passwd EMAIL                (password on stdin)\n"

@@ -117,6 +117,25 @@ def test_version_and_health():
         assert "event=proxy_refused" not in s.log_text(), s.log_text()
 
 
+def test_health_checks_the_listener_that_runs():
+    """`tern health` asks the listener configured to run. With HTTP and
+    SMTP off it answered "the HTTP and SMTP listeners are disabled" and
+    exit 1 for a server serving IMAP (or POP3, or ManageSieve) only: the
+    image's HEALTHCHECK marked a working IMAP-only server unhealthy."""
+    only = {"imap": "TERN_LISTEN_IMAP", "pop3": "TERN_LISTEN_POP3", "sieve": "TERN_LISTEN_SIEVE",
+            "imaps": "TERN_LISTEN_IMAPS"}
+    for name, var in only.items():
+        env = {k: "" for k in only.values()}
+        env["TERN_LISTEN_SMTP"] = ""
+        env[var] = "127.0.0.1:%d" % free_port()
+        with Server(accounts=ACCOUNTS, env=env) as s:
+            r = s.cli("health", check=False)
+            assert r.returncode == 0 and r.stdout == b"ok\n", (name, r.returncode, r.stdout, r.stderr)
+            s.stop()
+            r = s.cli("health", check=False)
+            assert r.returncode == 1 and b"port" in r.stderr, (name, r.returncode, r.stderr)
+
+
 def test_thread_names():
     """top -H, ps -L and perf tell tern's threads apart by name."""
     with Server(accounts=ACCOUNTS, env={"TERN_THREADS": "2"}) as s:
