@@ -872,10 +872,8 @@ static void accept_session(struct loop *loop, int fd, int implicit, uint32_t acc
 		conn_deadline(s->conn, (uint64_t)imap_cfg->login_timeout_s * 1000,
 			      "* BYE Login timeout.\r\n", "login_timeout");
 	}
-	if (implicit) {
-		s->idle_timer = loop_timer_add(loop, IMAP_HANDSHAKE_TIMEOUT_MS, idle_timeout, s);
+	if (implicit) /* greeted after the handshake, which the conn bounds */
 		return;
-	}
 	if (account) {
 		s->account = account;
 		snprintf(s->login, sizeof(s->login), "%s", login);

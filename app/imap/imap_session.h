@@ -50,8 +50,6 @@ struct loop;
 #define IMAP_PEND_MAX (64u * 1024 * 1024)
 /* RFC 9051 §5.4: at least 30 minutes of inactivity before autologout. */
 #define IMAP_AUTOLOGOUT_MS (30u * 60u * 1000u)
-/* IMAPS: time for the TLS handshake before the greeting. */
-#define IMAP_HANDSHAKE_TIMEOUT_MS 30000
 #define IMAP_MAX_ERRORS 20 /* bad commands before "* BYE" (Dovecot's count) */
 #define IMAP_USER_MAX 320  /* an address: 64 + 1 + 255 */
 #define IMAP_PASS_MAX 1024

@@ -104,6 +104,36 @@ static int tls_begin(struct conn *c)
 	return 0;
 }
 
+static void handshake_timeout(struct loop *loop, void *arg)
+{
+	struct conn *c = arg;
+	(void)loop;
+	c->handshake_timer_ = 0;
+	if (c->dead_ || c->tls_done_)
+		return;
+	/* Nothing can be said before the handshake ends. */
+	log_info("net", NULL, "event=timeout kind=tls_handshake peer=%s", c->peer_ip);
+	conn_close(c, "tls_handshake_timeout");
+}
+
+/*
+ * One bound for every handshake a client owes us: the implicit-TLS ports'
+ * and the one after STARTTLS, which otherwise only the login deadline (or
+ * ManageSieve's idle time) ended, a slot held for minutes by a peer that
+ * sends nothing after "220 Ready to start TLS".
+ */
+static void handshake_arm(struct conn *c)
+{
+	c->handshake_timer_ = loop_timer_add(c->loop, CONN_HANDSHAKE_MS, handshake_timeout, c);
+}
+
+static void handshake_disarm(struct conn *c)
+{
+	if (c->handshake_timer_)
+		loop_timer_del(c->loop, c->handshake_timer_);
+	c->handshake_timer_ = 0;
+}
+
 struct conn *conn_new(struct loop *loop, int fd, int tls, size_t in_max, size_t out_max,
 		      const struct conn_ops *ops, void *arg)
 {
@@ -142,6 +172,8 @@ struct conn *conn_new(struct loop *loop, int fd, int tls, size_t in_max, size_t 
 		free(c);
 		return NULL;
 	}
+	if (c->tls)
+		handshake_arm(c);
 	return c;
 }
 
@@ -159,6 +191,7 @@ static void conn_destroy(struct conn *c)
 	if (c->deadline_timer_)
 		loop_timer_del(c->loop, c->deadline_timer_);
 	c->close_timer_ = c->deadline_timer_ = 0;
+	handshake_disarm(c);
 	if (c->ops_->on_close)
 		c->ops_->on_close(c, c->arg_, c->close_reason_ ? c->close_reason_ : "closed");
 	log_defer_flush(); /* the session's last lines before the peer's EOF */
@@ -259,8 +292,10 @@ static int pump_tls(struct conn *c, unsigned events)
 			}
 			return flags;
 		}
-		if ((st & (BR_SSL_SENDAPP | BR_SSL_RECVAPP)) && !c->tls_done_)
+		if ((st & (BR_SSL_SENDAPP | BR_SSL_RECVAPP)) && !c->tls_done_) {
 			c->tls_done_ = 1;
+			handshake_disarm(c);
+		}
 		if ((st & BR_SSL_SENDREC) && !write_blocked) {
 			p = br_ssl_engine_sendrec_buf(eng, &len);
 			log_defer_flush(); /* the log says it before the peer hears it */
@@ -332,10 +367,12 @@ static int pump_transport(struct conn *c, unsigned events)
 			c->starttls_pending_ = 0;
 			buf_reset(&c->in);
 			flags &= ~PUMP_GOT_DATA;
-			if (tls_begin(c) < 0)
+			if (tls_begin(c) < 0) {
 				mark_dead(c, "tls_unavailable");
-			else
+			} else {
+				handshake_arm(c);
 				flags |= pump_tls(c, events);
+			}
 		}
 		return flags;
 	}

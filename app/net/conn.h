@@ -71,7 +71,13 @@ struct conn {
 	uint64_t close_timer_;
 	uint64_t deadline_timer_;
 	const char *deadline_bye_, *deadline_reason_;
+	uint64_t handshake_timer_; /* while a TLS handshake runs */
 };
+
+/* Time a TLS handshake gets, on an implicit-TLS port from the connection
+ * and after STARTTLS from the switch; the connection is closed (reason
+ * tls_handshake_timeout) when it has not completed by then. */
+#define CONN_HANDSHAKE_MS 30000
 
 /*
  * Wraps an accepted, non-blocking socket. in_max/out_max bound the buffers.
@@ -96,6 +102,7 @@ void conn_flush(struct conn *c);
  * STARTTLS: once everything queued so far has been sent in plaintext, the
  * connection switches to TLS. Input buffered before the switch is discarded
  * (it was sent before the handshake and must not be trusted: RFC 3207 §5).
+ * The handshake is bounded by CONN_HANDSHAKE_MS, as on implicit-TLS ports.
  * Returns -1 when TLS is already on or no certificate is available.
  */
 int conn_starttls(struct conn *c);

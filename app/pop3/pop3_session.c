@@ -507,12 +507,8 @@ void pop3_server_accept(struct loop *loop, int fd, void *arg)
 		conn_deadline(s->conn, (uint64_t)pop3_cfg->login_timeout_s * 1000,
 			      "-ERR [SYS/TEMP] Login timeout.\r\n", "login_timeout");
 	}
-	if (implicit) {
-		/* The greeting waits for the handshake (greet()), which gets
-		 * less time than an idle client. */
-		s->idle_timer = loop_timer_add(loop, POP3_HANDSHAKE_TIMEOUT_MS, idle_timeout, s);
+	if (implicit) /* greet() waits for the handshake, which the conn bounds */
 		return;
-	}
 	greet(s);
 	conn_flush(s->conn); /* last use of s: a refused session may be gone */
 }

@@ -40,8 +40,6 @@ struct store;
 #define POP3_OUT_HIGH 65536
 #define POP3_USER_MAX 320 /* an address: 64 + 1 + 255 */
 #define POP3_MAX_ERRORS 10
-/* POP3S: time for the TLS handshake before the greeting. */
-#define POP3_HANDSHAKE_TIMEOUT_MS 30000
 
 enum pop3_state {
 	POP3_S_AUTHORIZATION, /* before login; USER may have been given */

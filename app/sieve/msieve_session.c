@@ -64,7 +64,6 @@ _Static_assert((SASL_RESPONSE_MAX + 2) / 3 * 4 <= MSIEVE_LITERAL_PREAUTH &&
 _Static_assert(STORE_SIEVE_SCRIPTS_MAX * (2 * STORE_SIEVE_NAME_MAX + 16) + 1024 <= MSIEVE_ANSWER_MAX,
                "LISTSCRIPTS' answer fits MSIEVE_ANSWER_MAX");
 #define MSIEVE_IDLE_MS (30u * 60 * 1000) /* RFC 5804 suggests no limit; Dovecot: 30 min */
-#define MSIEVE_HANDSHAKE_MS 30000
 #define MSIEVE_MAX_ERRORS 10
 
 enum ms_state { MS_NONAUTH, MS_SASL, MS_WAIT_AUTH, MS_AUTH, MS_WAIT_STORE, MS_CLOSING };

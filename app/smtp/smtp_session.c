@@ -41,7 +41,6 @@
 #define SMTP_REPLY_LINE_MAX 512 /* RFC 5321 §4.5.3.1.5, with the CRLF */
 #define SMTP_IN_MAX 65536
 #define SMTP_OUT_MAX 65536
-#define SMTP_HANDSHAKE_TIMEOUT_MS 30000
 #define SMTP_JUNK_LIMIT 100 /* NOOP, RSET, VRFY, EXPN, HELP, HELO, EHLO, BDAT 0 between messages */
 #define SMTP_RCPT_OVERSHOOT 1000 /* RCPTs past TERN_SMTP_MAX_RECIPIENTS before each is an error */
 /* Past TERN_SMTP_SOFT_ERRORS, each command waits this long (Postfix's
@@ -1325,7 +1324,7 @@ static int greet_after_handshake(struct smtp_session *s)
 	if (!conn_tls_established(s->conn))
 		return -1;
 	send_greeting(s);
-	idle_rearm(s); /* the handshake timer becomes the idle timer */
+	idle_rearm(s); /* the client's idle time starts with the greeting */
 	return 0;
 }
 
@@ -1450,10 +1449,9 @@ void smtp_server_accept(struct loop *loop, int fd, void *arg)
 	s->life_timer = loop_timer_add(loop, (uint64_t)smtp_cfg->smtp_session_max_s * 1000,
 				       life_timeout, s);
 	if (s->mode == SMTP_MODE_SUBMISSIONS) {
-		/* greet_after_handshake() greets; the handshake gets less time
-		 * than an idle client. */
+		/* greet_after_handshake() greets; the conn bounds the
+		 * handshake (CONN_HANDSHAKE_MS). */
 		s->state = SMTP_S_GREETING;
-		s->idle_timer = loop_timer_add(loop, SMTP_HANDSHAKE_TIMEOUT_MS, idle_timeout, s);
 		return;
 	}
 	s->record_since = loop_now_ms();

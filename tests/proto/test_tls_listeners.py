@@ -12,8 +12,10 @@ ports it knows) lists TLS 1.2 alone with only the intended suites.
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
+import time
 
 from harness import Server, free_port
 
@@ -117,3 +119,67 @@ def test_tls_listeners_ec_certificate():
 
 def test_tls_listeners_rsa_certificate():
     check_listeners("rsa")
+
+
+def read_until(sock, done):
+    """Reads until done(data) holds; the data."""
+    data = b""
+    while not done(data):
+        chunk = sock.recv(4096)
+        assert chunk, data
+        data += chunk
+    return data
+
+
+def test_stalled_handshake_after_starttls_is_bounded():
+    """A client that says STARTTLS, gets its go-ahead and then sends no
+    ClientHello is closed when the handshake time (30 s) runs out, as on
+    the implicit-TLS ports. Before, the switch had no bound of its own: the
+    connection waited for the login deadline (submission, IMAP, POP3,
+    ManageSieve: here 600 s) or port 25's idle time (300 s), holding a
+    slot; the socket was still open after 60 s."""
+    sieve = free_port()
+    with Server(imap=True, pop3=True, submission=True,
+                env={"TERN_LOGIN_TIMEOUT": "600",
+                     "TERN_LISTEN_SIEVE": "127.0.0.1:%d" % sieve}) as s:
+        line_end = lambda d: d.endswith(b"\r\n")
+        dialogs = {
+            "smtp": (s.smtp_port, [(None, lambda d: b"220 " in d), (b"EHLO c.test\r\n", lambda d: b"\n250 " in d),
+                                   (b"STARTTLS\r\n", lambda d: d.startswith(b"220 ") and line_end(d))]),
+            "submission": (s.submission_port,
+                           [(None, lambda d: b"220 " in d), (b"EHLO c.test\r\n", lambda d: b"\n250 " in d),
+                            (b"STARTTLS\r\n", lambda d: d.startswith(b"220 ") and line_end(d))]),
+            "imap": (s.imap_port, [(None, line_end), (b"a STARTTLS\r\n", lambda d: b"a OK" in d and line_end(d))]),
+            "pop3": (s.pop3_port, [(None, line_end), (b"STLS\r\n", lambda d: d.startswith(b"+OK") and line_end(d))]),
+            "sieve": (sieve, [(None, lambda d: re.search(rb"(^|\n)OK.*\r\n$", d)),
+                              (b"STARTTLS\r\n", lambda d: d.startswith(b"OK") and line_end(d))]),
+            "imaps": (s.imaps_port, []),
+        }
+        socks = {}
+        for name, (port, steps) in dialogs.items():
+            c = socket.create_connection(("127.0.0.1", port), timeout=10)
+            for send, done in steps:
+                if send:
+                    c.sendall(send)
+                read_until(c, done)
+            socks[name] = c
+        # Now each server side waits for a ClientHello that never comes.
+        closed = {}
+        deadline = time.time() + 60
+        while len(closed) < len(socks) and time.time() < deadline:
+            for name, c in socks.items():
+                if name in closed:
+                    continue
+                c.settimeout(0.5)
+                try:
+                    closed[name] = c.recv(1) == b""
+                except socket.timeout:
+                    pass
+                except ConnectionError:
+                    closed[name] = True
+        for c in socks.values():
+            c.close()
+        assert sorted(n for n, v in closed.items() if v) == sorted(socks), (closed, s.log_text()[-3000:])
+        # A loop writes its log lines together: the last may follow the EOF.
+        assert s.wait_log(re.compile("(reason=tls_handshake_timeout.*){%d}" % len(socks), re.S)), \
+            s.log_text()[-3000:]
