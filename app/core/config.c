@@ -18,6 +18,7 @@
 #include "gen/config_vars.h"
 #include "hostname.h"
 #include "str.h"
+#include "store/store.h"
 
 extern char **environ;
 
@@ -72,6 +73,23 @@ static int bad(char *err, size_t errsz, const char *var, const char *val, const 
 {
 	snprintf(err, errsz, "config: %s=\"%s\" is invalid: expected %s", var, val, expected);
 	return -1;
+}
+
+/*
+ * TERN_DOMAIN in the form the store keeps it, in place: the rule of
+ * `tern domain add` (store_domain_canonical), so an IDN is taken as a
+ * U-label (stored and advertised as given, NFC, ASCII lowercased) or as
+ * an A-label alike, where an ASCII-only check refused bücher.example at
+ * start-up that the command line accepted. 0, or -1 when not a domain.
+ */
+static int config_domain(char *domain, size_t size)
+{
+	char canon[512];
+
+	if (size > sizeof canon || store_domain_canonical(domain, canon, size) != 0)
+		return -1;
+	memcpy(domain, canon, strlen(canon) + 1);
+	return 0;
 }
 
 int config_parse_listen(const char *s, struct listen_addr *a)
@@ -372,8 +390,9 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 
 	if (get_str("TERN_DOMAIN", cfg->domain, sizeof(cfg->domain), err, errsz) < 0)
 		return -1;
-	if (cfg->domain[0] && !hostname_syntax_ok(cfg->domain))
-		return bad(err, errsz, "TERN_DOMAIN", cfg->domain, "a domain such as example.com");
+	if (cfg->domain[0] && config_domain(cfg->domain, sizeof cfg->domain) < 0)
+		return bad(err, errsz, "TERN_DOMAIN", cfg->domain,
+			   "a domain such as example.com or bücher.example");
 	if (get_str("TERN_ADMIN_PASSWORD", cfg->admin_password, sizeof(cfg->admin_password), err,
 		    errsz) < 0)
 		return -1;

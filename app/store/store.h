@@ -105,6 +105,12 @@ int store_reserve_set(struct store *st, uint64_t bytes);
 uint32_t store_schema_version(void);
 
 /* ---- Domains ---- */
+/* The form the store keeps domain in (store_names.c: ASCII letters
+ * lowercased, UTF-8 in NFC, so a U-label stays a U-label and an A-label
+ * an A-label) into out (outsz octets): 0, or -1 when domain is not a name
+ * the store takes. The one rule for every domain the administrator gives:
+ * `tern domain add`, the web admin and TERN_DOMAIN. */
+int store_domain_canonical(const char *domain, char *out, size_t outsz);
 int store_domain_add(struct store *st, const char *domain, char *err, size_t errsz);
 /* Refuses (STORE_EEXIST) while accounts of the domain exist. */
 int store_domain_del(struct store *st, const char *domain, char *err, size_t errsz);

@@ -100,6 +100,11 @@ int name_domain(const char *in, char *out, size_t outsz)
 	return 0;
 }
 
+int store_domain_canonical(const char *domain, char *out, size_t outsz)
+{
+	return name_domain(domain, out, outsz);
+}
+
 int name_local_ok(const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;

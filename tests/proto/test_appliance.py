@@ -136,6 +136,34 @@ def test_health_checks_the_listener_that_runs():
             assert r.returncode == 1 and b"port" in r.stderr, (name, r.returncode, r.stderr)
 
 
+def test_idn_tern_domain_taken_as_the_command_line_takes_it():
+    """TERN_DOMAIN follows `tern domain add`'s rule: an IDN given as a
+    U-label (in any case, in NFD) is the domain stored as the command line
+    stores it (NFC, ASCII lowercased, still a U-label), and the same
+    domain named by its A-label later is not added again. Before, start-up
+    refused 'TERN_DOMAIN="Bücher.Example" is invalid' while `tern domain
+    add Bücher.Example` stored bücher.example."""
+    given = "Bu\u0308cher.Example"  # NFD, as a macOS keyboard types it
+    cli = Server(domains=(), start=False)
+    try:
+        cli.cli("domain", "add", given)
+        by_cli = cli.cli("domain", "list").stdout.decode().split()
+    finally:
+        cli.cleanup()
+    assert by_cli == ["bücher.example"], by_cli
+    with Server(domains=(), env={"TERN_DOMAIN": given}) as s:
+        assert s.cli("domain", "list").stdout.decode().split() == by_cli
+        assert "event=domain_added domain=bücher.example source=TERN_DOMAIN" in s.log_text()
+        s.stop()
+        s.env["TERN_DOMAIN"] = "xn--bcher-kva.example"
+        s.start()
+        assert s.cli("domain", "list").stdout.decode().split() == by_cli
+        assert "domain_add_failed" not in s.log_text(), s.log_text()
+    # Not a domain by that rule either way: refused at start-up.
+    r = subprocess.run([TERN, "serve"], env={"TERN_DOMAIN": "bücher..example", "TERN_DATA_DIR": "/nonexistent"},
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=10)
+    assert r.returncode != 0 and b"TERN_DOMAIN" in r.stderr, r.stderr
+
 def test_thread_names():
     """top -H, ps -L and perf tell tern's threads apart by name."""
     with Server(accounts=ACCOUNTS, env={"TERN_THREADS": "2"}) as s:
