@@ -6,7 +6,8 @@
  * All three describe the same thing: IMAP and POP3 with implicit TLS
  * first, STARTTLS as the alternative, and submission, on the ports this
  * server listens on, with the full address as the user name. Only
- * listeners that are enabled are offered. The Apple profile is unsigned
+ * listeners that are enabled are offered, and only for a domain this
+ * server serves (asked_domain: others get 404). The Apple profile is unsigned
  * (iOS shows it as "Not Verified"; signing needs a code-signing key this
  * server does not have). The profile's EmailAccountName is the account's
  * display name (the address when it has none).
@@ -37,14 +38,36 @@ static void tb_server(struct buf *b, const char *kind, const char *type, uint16_
 		   (unsigned)p, sock, kind);
 }
 
+/*
+ * The domain a client asks settings for, into domain: its address's; with
+ * no address, the one its Host names (Thunderbird asks
+ * autoconfig.DOMAIN), else the primary domain. 0 when this server serves
+ * it; -1 (the caller answers 404) when not: settings for mail this server
+ * does not take would send a user's password for another provider here.
+ */
+static int asked_domain(const struct http_ctx *x, const char *email, char *domain, size_t size)
+{
+	const char *at = strchr(email, '@');
+
+	if (at)
+		snprintf(domain, size, "%s", at + 1);
+	else if (strncmp(x->host, "autoconfig.", 11) == 0 || strncmp(x->host, "autodiscover.", 13) == 0)
+		snprintf(domain, size, "%s", strchr(x->host, '.') + 1);
+	else
+		snprintf(domain, size, "%s", http_cfg->domain);
+	return domain[0] && store_domain_served(http_store, domain) == 1 ? 0 : -1;
+}
+
 void http_autoconfig(struct http_ctx *x)
 {
 	const char *email = http_safe_email(x->arena, http_query(x, "emailaddress"));
-	const char *at = strchr(email, '@');
 	char domain[256];
 	struct buf *b = &x->out;
 
-	snprintf(domain, sizeof(domain), "%s", at ? at + 1 : (http_cfg->domain[0] ? http_cfg->domain : hostname_now()));
+	if (asked_domain(x, email, domain, sizeof domain) < 0) {
+		http_problem(x, 404, "not_found", NULL, "no mail domain served here");
+		return;
+	}
 	buf_reset(b);
 	buf_append_c(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<clientConfig version=\"1.1\">\n"
 			"  <emailProvider id=\"");
@@ -91,8 +114,13 @@ static void pox_protocol(struct buf *b, const char *type, uint16_t p, const char
 void http_autodiscover(struct http_ctx *x)
 {
 	const char *email = http_pox_email(x->arena, x->body);
+	char domain[256];
 	struct buf *b = &x->out;
 
+	if (asked_domain(x, email, domain, sizeof domain) < 0) {
+		http_problem(x, 404, "not_found", NULL, "no mail domain served here");
+		return;
+	}
 	buf_reset(b);
 	buf_append_c(b, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
 			"<Autodiscover xmlns=\"http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006\">\n"

@@ -23,8 +23,6 @@
 #include "core/hostname.h"
 #include "core/log.h"
 #include "core/metrics.h"
-#include "core/punycode.h"
-#include "core/str.h"
 #include "core/loop.h"
 #include "core/spool.h"
 #include "jmap/jmap_blob.h"
@@ -273,13 +271,10 @@ static void close_all_on_loop(void *arg)
 /* Creates the primary domain named by TERN_DOMAIN on first start. */
 static void seed_domain(const struct config *cfg, struct store *st)
 {
-	char err[256], other[STORE_DOMAIN_MAX + 1];
-	if (!cfg->domain[0] || store_domain_is_local(st, cfg->domain) == 1)
-		return;
-	/* Served in its other IDN spelling (added as bücher.example, named
+	char err[256];
+	/* Served in either IDN spelling (added as bücher.example, named
 	 * xn--bcher-kva.example here, or the reverse): the same domain. */
-	if (punycode_domain_other(str_c(cfg->domain), other, sizeof other) &&
-	    store_domain_is_local(st, other) == 1)
+	if (!cfg->domain[0] || store_domain_served(st, cfg->domain) == 1)
 		return;
 	struct dkim_keys keys;
 	int rc = admin_domain_add(st, cfg->domain, &keys, err, sizeof(err));

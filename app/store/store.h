@@ -116,6 +116,10 @@ int store_domain_add(struct store *st, const char *domain, char *err, size_t err
 int store_domain_del(struct store *st, const char *domain, char *err, size_t errsz);
 /* 1 when domain is local, 0 when not, STORE_ETEMP on error. */
 int store_domain_is_local(struct store *st, const char *domain);
+/* As store_domain_is_local, in either IDN spelling: 1 also when domain's
+ * A-label form is served as a U-label or the reverse (RFC 5890 §2.3.2.1:
+ * one domain). */
+int store_domain_served(struct store *st, const char *domain);
 /*
  * An internationalised domain is one domain in either spelling (RFC 5890
  * §2.3.2.1): most senders write it in A-labels (no SMTPUTF8 needed), one

@@ -220,6 +220,16 @@ int store_domain_is_local(struct store *st, const char *domain)
 	return rc == MDB_NOTFOUND ? 0 : STORE_ETEMP;
 }
 
+int store_domain_served(struct store *st, const char *domain)
+{
+	char alt[STORE_DOMAIN_MAX + 1];
+	int rc = store_domain_is_local(st, domain);
+
+	if (rc != 0 || punycode_domain_other(str_c(domain), alt, sizeof alt) == 0)
+		return rc;
+	return store_domain_is_local(st, alt);
+}
+
 void store_served_spelling(struct store *st, char *addr, size_t addrsz)
 {
 	char *at = strrchr(addr, '@'), alt[STORE_DOMAIN_MAX + 1];

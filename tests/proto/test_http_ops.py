@@ -73,7 +73,8 @@ def test_curl_https_redirect_and_headers():
         assert curl(s, "-o", "/dev/null", "-w", "%{http_code}",
                     http + "/.well-known/acme-challenge/abc").stdout.decode() == "404"
         assert curl(s, "-o", "/dev/null", "-w", "%{http_code}",
-                    http + "/.well-known/autoconfig/mail/config-v1.1.xml").stdout.decode() == "200"
+                    http + "/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress=bob%40example.test"
+                    ).stdout.decode() == "200"
         assert curl(s, "-o", "/dev/null", "-w", "%{http_code}", http + "/metrics").stdout.decode() == "200"
         # HEAD and a method the UI never uses.
         r = curl(s, "-I", https + "/healthz")
@@ -252,6 +253,14 @@ def test_autoconfig_autodiscover_mobileconfig():
         assert all(x.find("hostname").text == HOST for x in prov.iter() if x.tag.endswith("Server"))
         assert Api(s).raw("GET", "/mail/config-v1.1.xml",
                           headers={"Host": "autoconfig.example.test"})[0] == 200
+        # Only for a domain this server serves: settings for another
+        # provider's addresses would bring their passwords here. Before,
+        # every one below was answered 200 with our servers.
+        for query, host in [("?emailaddress=eve%40elsewhere.test", None), ("", "autoconfig.elsewhere.test"),
+                            ("", None)]:
+            st, _, body = Api(s).raw("GET", "/mail/config-v1.1.xml" + query,
+                                     headers={"Host": host} if host else None)
+            assert st == 404 and b"clientConfig" not in body, (query, host, st, body)
 
         req = (b'<?xml version="1.0"?><Autodiscover xmlns="http://schemas.microsoft.com/exchange/'
                b'autodiscover/outlook/requestschema/2006"><Request><EMailAddress>bob@example.test'
@@ -274,6 +283,10 @@ def test_autoconfig_autodiscover_mobileconfig():
         names = {p.find("r:LoginName", ns).text
                  for p in ET.fromstring(body).findall(".//r:Protocol", ns)}
         assert names == {"o'neil&co@example.test"}, names
+        for who in (b"eve@elsewhere.test", b"", b"example.test@elsewhere.test"):
+            st, _, body = Api(s).raw("POST", "/autodiscover/autodiscover.xml",
+                                     req.replace(b"bob@example.test", who), {"Content-Type": "text/xml"})
+            assert st == 404 and b"<Protocol>" not in body, (who, st, body)
         # A method the resource does not take: 405 whose Allow names the
         # ones it does (RFC 9110 section 15.5.6), POST here included.
         for method, path, allow in [("PUT", "/autodiscover/autodiscover.xml", {"GET", "HEAD", "POST"}),
