@@ -60,6 +60,22 @@
  * closes the other: the daemon closing its end (keep-alive over, timeout,
  * error) makes us flush and close the connection (TLS with close_notify);
  * the client going away closes our end, which the daemon sees as EOF.
+ *
+ * Caveats: the bridge counts the requests it passes on (their header
+ * ends) but not the answers the daemon completes, so "the daemon answered
+ * them all" is guessed from the first answer byte after the last header.
+ * Two known consequences, both only for a client that pipelines: at a
+ * SIGTERM drain, the end of input (shutdown of the socketpair) is given
+ * once an answer starts, and requests pipelined behind it that the daemon
+ * already holds may get no answer (libmicrohttpd closes after the answer
+ * in progress once its input ended; whether it ran them first is not
+ * measured), so the client sees the close and must retry them (RFC 9112
+ * §9.3.2); and a JMAP push request pipelined behind a long streaming
+ * answer is taken over while that answer may still be coming (push_check
+ * closes the daemon's end), cutting it short. Browsers do not pipeline.
+ * The fix is to count completed answers (MHD_OPTION_NOTIFY_COMPLETED,
+ * matched to the bridge by the socketpair's daemon end) and act only at
+ * sent == completed.
  */
 #include <arpa/inet.h>
 #include <errno.h>
