@@ -393,13 +393,15 @@ void api_setup_domain(struct http_ctx *x)
 		http_problem(x, 409, "locked", "domain", "the primary domain is set by TERN_DOMAIN");
 		return;
 	}
+	/* The rule of `tern domain add` and TERN_DOMAIN (store.h): an IDN as
+	 * a U-label or an A-label, kept in the store's form. */
 	const char *d = http_body_str(x, "domain");
-	if (!valid_name(d) || str_lower_into(str_c(d), dom, sizeof(dom)) != 0) {
+	if (store_domain_canonical(d, dom, sizeof dom) != 0 || !hostname_is_fqdn(dom)) {
 		http_problem(x, 400, "invalid_field", "domain",
-			     "field 'domain' must be a domain such as example.com");
+			     "field 'domain' must be a domain such as example.com or bücher.example");
 		return;
 	}
-	int rc = store_domain_is_local(http_store, dom) == 1
+	int rc = store_domain_served(http_store, dom) == 1
 			 ? admin_domain_keys(http_store, dom, &keys, err, sizeof(err))
 			 : admin_domain_add(http_store, dom, &keys, err, sizeof(err));
 	dkim_keys_wipe(&keys);

@@ -53,6 +53,12 @@ def test_wizard_flow():
         # The code is spent: the CLI says so, and a second admin is refused.
         assert s.cli("setup-code", check=False).returncode == 1
         assert a.call("POST", "/setup/admin", {"password": ADMIN_PW})[0] == 409
+        # An IDN by the rule of `tern domain add` and TERN_DOMAIN: a
+        # U-label kept as one (NFC, ASCII lowercased); refused 400 before.
+        st, _, state = a.call("PUT", "/setup/domain", {"domain": "Bu\u0308cher.Example"})
+        assert st == 200 and state["domain"]["value"] == "bücher.example", state
+        st, _, p = a.call("PUT", "/setup/domain", {"domain": "bücher..example"})
+        assert st == 400 and p["field"] == "domain", p
         st, _, state = a.call("PUT", "/setup/domain", {"domain": "Example.TEST"})
         assert st == 200 and state["domain"] == {"value": "example.test", "locked": False,
                                                  "done": True}, state
