@@ -518,6 +518,47 @@ static int utf8_addr_text_valid(struct str s)
 	return 1;
 }
 
+/* One RFC 6533 §3 HEXPOINT, the hex digits d[0..n): at most six, no
+ * leading zero, no surrogate, none past 10FFFF, and two digits only for
+ * the characters that may not stand literally ("\", "+", "=", SP, and
+ * 80..FF). The grammar's controls (01..1F, 7F) are refused too: the
+ * address, once dequoted, must be a Mailbox (§3), as "+XX"'s must be
+ * printable (RFC 3461 §4.2). */
+static int hexpoint_valid(const char *d, size_t n)
+{
+	uint32_t cp = 0;
+	if (n < 2 || n > 6 || d[0] == '0')
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		int h = hex_digit((unsigned char)d[i]);
+		if (h < 0)
+			return 0;
+		cp = cp * 16 + (uint32_t)h;
+	}
+	if (n == 2)
+		return cp >= 0x80 || cp == 0x20 || cp == '+' || cp == '=' || cp == '\\';
+	return !(cp >= 0xD800 && cp <= 0xDFFF) && cp <= 0x10FFFF;
+}
+
+/* Every "\" of a utf-8 type ORCPT address starts an EmbeddedUnicodeChar,
+ * "\x{" HEXPOINT "}" (RFC 6533 §3: QCHAR and QUCHAR exclude "\"). */
+static int utf8_addr_escapes_valid(struct str s)
+{
+	for (size_t i = 0; i < s.len; i++) {
+		if (s.p[i] != '\\')
+			continue;
+		if (s.len - i < 5 || s.p[i + 1] != 'x' || s.p[i + 2] != '{')
+			return 0;
+		size_t j = i + 3;
+		while (j < s.len && s.p[j] != '}')
+			j++;
+		if (j == s.len || !hexpoint_valid(s.p + i + 3, j - i - 3))
+			return 0;
+		i = j;
+	}
+	return 1;
+}
+
 int smtp_orcpt_decode(struct str type, struct str addr, char *dst, size_t dstsz)
 {
 	size_t n = 0;
@@ -762,7 +803,8 @@ static int parse_param(struct smtp_cmd *cmd, struct str tok, int is_mail, struct
 		 * NUL (which would cut the value as kept) or an 8-bit octet. */
 		if (prm->orcpt_addr.len == 0 ||
 		    !(val_utf8 ? utf8_addr_text_valid(prm->orcpt_addr) : xtext_valid(prm->orcpt_addr, NULL)) ||
-		    !xtext_printable(prm->orcpt_addr))
+		    !xtext_printable(prm->orcpt_addr) ||
+		    (str_eq_ci_c(prm->orcpt_type, "utf-8") && !utf8_addr_escapes_valid(prm->orcpt_addr)))
 			return fail(cmd, SMTP_PARSE_BAD_PARAM, "bad ORCPT value", tok);
 	} else {
 		return fail(cmd, SMTP_PARSE_UNKNOWN_PARAM, "unknown parameter", tok);
