@@ -5,9 +5,12 @@
  * An account has one quota, on the bytes of its emails (the account
  * record's quota and used, SCHEMA.md), so there is one quota root for
  * every mailbox, named "User quota" as Dovecot names it. STORAGE is in
- * units of 1024 octets, rounded up for usage. An account without a limit
- * has no quota root: GETQUOTAROOT lists none (RFC 9208 §4.3.2) and
- * GETQUOTA of the name says it does not exist. Limits are set by the
+ * units of 1024 octets (RFC 9208 §5.1), usage and limit both rounded up
+ * as Dovecot rounds them: the limit is enforced in octets, so rounding
+ * it down would show a usage APPEND allowed above the limit (10000
+ * octets: usage 10 of 9) and a limit under 1024 octets as 0. An
+ * account without a limit has no quota root: GETQUOTAROOT lists none
+ * (RFC 9208 §4.3.2) and GETQUOTA of the name says it does not exist. Limits are set by the
  * administrator (`tern account add --quota`), so SETQUOTA is refused.
  */
 #include "imap/imap_session.h"
@@ -20,7 +23,7 @@ static int write_quota(struct imap_session *s, uint64_t quota, uint64_t used)
 	if (!quota)
 		return -1;
 	imap_reply(s, "* QUOTA \"%s\" (STORAGE %llu %llu)", QUOTA_ROOT,
-		   (unsigned long long)((used + 1023) / 1024), (unsigned long long)(quota / 1024));
+		   (unsigned long long)((used + 1023) / 1024), (unsigned long long)((quota + 1023) / 1024));
 	return 0;
 }
 

@@ -75,3 +75,25 @@ def test_imap_quota_roots_and_usage():
         typ, data = c.getquotaroot("INBOX")
         assert typ == "OK" and data[0] == [b"INBOX"] and data[1] == [None], data
         c.logout()
+
+
+def test_imap_quota_limit_not_whole_kib():
+    """A limit that is no whole number of KiB is rounded up as usage is
+    (as Dovecot rounds both), so the STORAGE usage of what APPEND took
+    never shows above the STORAGE limit, and a limit under 1024 octets is
+    no limit of 0 (RFC 9208 §5.1: both in units of 1024 octets, of one
+    resource whose usage the server keeps within its limit)."""
+    with Server(accounts=[(CAROL, CAROL_PW)], imap=True, start=False) as s:
+        s.cli("account", "add", BOB, "--quota", "10000", input=BOB_PW + "\n")
+        s.cli("account", "add", "dave@example.test", "--quota", "500", input="dave-pw-1\n")
+        s.start()
+        m = login(s)
+        msg = b"Subject: q\r\n\r\n" + b"x" * 9500 + b"\r\n"
+        assert len(msg) <= 10000 and m.append("INBOX", None, None, msg)[0] == "OK"
+        typ, data = m.getquota('"User quota"')
+        assert typ == "OK" and data == [b'"User quota" (STORAGE 10 10)'], data
+        m.logout()
+        d = login(s, user="dave@example.test", pw="dave-pw-1")
+        typ, data = d.getquotaroot("INBOX")
+        assert typ == "OK" and data[1] == [b'"User quota" (STORAGE 0 1)'], data
+        d.logout()
