@@ -698,12 +698,38 @@ static int rest_to_next_host(struct job *j, struct smtp_client *c)
 	return 1;
 }
 
+/*
+ * The host answered EHLO with our own name (smtp_client.h's loops_back):
+ * at a best exchanger (or the relay host) the mail would loop, and its
+ * recipients fail with 5.4.6 as when the MX list names us (drop_self);
+ * behind a better one the session's 4.4.6 stands for this host and the
+ * next is tried, as Postfix decides between 5.4.6 and 4.4.6. 1 when the
+ * recipients failed.
+ */
+static int ehlo_loops_back(struct job *j)
+{
+	const struct dns_addr *a = &j->addrs[j->cur_addr];
+	const char *dom = j->groups[j->cur].domain;
+	char qh[HOST_Q];
+	log_warn("queue", NULL, "event=ehlo_loops_back id=%llu domain=%s host=%s",
+		 (unsigned long long)j->e.id, dom, log_q(a->host, qh, sizeof qh));
+	if (a->pref > j->addrs[0].pref)
+		return 0;
+	char status[SQ_STATUS_MAX];
+	snprintf(status, sizeof status, "5.4.6 mail for %s loops back to myself",
+		 j->s->relay_host[0] ? j->s->relay_host : dom);
+	group_outcome(j, SQ_FAILED, status);
+	return 1;
+}
+
 static void client_done(void *arg, enum smtp_client_result res, const char *why)
 {
 	struct job *j = arg;
 	struct smtp_client *c = j->client;
 	job_client(j, NULL);
 	tlsrpt_count(j, res);
+	if (res == SMTPC_NEXT && j->cmsg.loops_back && ehlo_loops_back(j))
+		return;
 	if (res == SMTPC_NEXT && j->reused) {
 		/* A kept session failed (the remote timed it out): start over
 		 * with a lookup and a new connection. */
@@ -1052,6 +1078,7 @@ static void try_addr_go(struct job *j)
 	}
 	j->cmsg.tls_outcome = SMTPC_TLS_UNKNOWN;
 	j->cmsg.refused_5xx = 0;
+	j->cmsg.loops_back = 0;
 	j->cmsg.session_up = 0;
 	j->cmsg.tls_err = 0;
 	if (!j->plain_retry && !j->verify_retry)

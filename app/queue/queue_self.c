@@ -73,9 +73,17 @@ static int listener_has(const uint8_t *p, size_t len)
 	return inet_pton(fam, self_smtp.host, bin) == 1 && memcmp(bin, p, len) == 0;
 }
 
+int queue_self_named(const char *name, size_t len, const char *hostname)
+{
+	if (len && name[len - 1] == '.')
+		len--;
+	return hostname && *hostname && len && strlen(hostname) == len &&
+	       strncasecmp(name, hostname, len) == 0;
+}
+
 int queue_self_is(const struct dns_addr *a, const char *hostname)
 {
-	if (hostname && *hostname && strcasecmp(a->host, hostname) == 0)
+	if (queue_self_named(a->host, strlen(a->host), hostname))
 		return 1;
 	const uint8_t *p;
 	uint16_t port;

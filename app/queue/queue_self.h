@@ -22,7 +22,9 @@
  * Caveats: only what the route holds is judged (DNS_MX_MAX exchangers,
  * DNS_ADDRS_MAX addresses): an MX of ours past those limits is not seen.
  * A public address that a NAT forwards to us, with an exchanger not
- * named as our host name, is not known as ours.
+ * named as our host name, is not known as ours here: the session finds
+ * it when the host answers EHLO with our host name (smtp_client.h's
+ * loops_back), as Postfix does.
  */
 #ifndef TERN_QUEUE_QUEUE_SELF_H
 #define TERN_QUEUE_QUEUE_SELF_H
@@ -34,6 +36,10 @@ struct listen_addr;
 
 /* Remembers the SMTP listener (copied); before it, no address is ours. */
 void queue_self_init(const struct listen_addr *smtp);
+
+/* 1 when name[0..len) (an exchanger's name, the name a host gave in its
+ * reply to EHLO) is our host name (case aside, a final dot ignored). */
+int queue_self_named(const char *name, size_t len, const char *hostname);
 
 /* 1 when a (a route's entry) is this server, by name or address; 0 if not.
  * hostname: our current host name (hostname_now()). */

@@ -23,6 +23,7 @@
 #include "core/xalloc.h"
 #include "mime/mime_downgrade.h"
 #include "net/client.h"
+#include "queue/queue_self.h"
 #include "queue/smtp_reply.h"
 
 #define IN_MAX (64 * 1024)
@@ -1013,6 +1014,26 @@ static void after_ehlo(struct smtp_client *s)
 	start_tx(s);
 }
 
+/*
+ * The reply to EHLO or HELO starts with the host's name (RFC 5321
+ * §4.1.1.1): when that is our own, the host is this server (a NAT
+ * address that leads back here, which no MX check sees) and mail sent
+ * would come back to the queue. Nothing is sent: the session ends before
+ * MAIL with a 4.4.6 (RFC 3463 §3.5, routing loop) and loops_back set, as
+ * Postfix ends it; the caller decides between failing and another host.
+ * 1 when so.
+ */
+static int loops_back(struct smtp_client *s)
+{
+	const char *name = s->reply.text;
+	size_t len = strcspn(name, " \n");
+	if (!queue_self_named(name, len, s->cfg.helo))
+		return 0;
+	s->msg->loops_back = 1;
+	fail_quit(s, "4.4.6 %s answered EHLO with our own host name %s", s->where, s->cfg.helo);
+	return 1;
+}
+
 static void handle_reply(struct smtp_client *s)
 {
 	int code = s->reply.code;
@@ -1035,6 +1056,8 @@ static void handle_reply(struct smtp_client *s)
 		return;
 	case ST_EHLO:
 		if (code / 100 == 2) {
+			if (loops_back(s))
+				return;
 			smtp_ehlo_parse(&s->reply, &s->ehlo);
 			after_ehlo(s);
 			return;
@@ -1055,6 +1078,8 @@ static void handle_reply(struct smtp_client *s)
 			fail_quit(s, "%s (HELO to %s)", st, s->where);
 			return;
 		}
+		if (loops_back(s))
+			return;
 		memset(&s->ehlo, 0, sizeof s->ehlo);
 		after_ehlo(s);
 		return;

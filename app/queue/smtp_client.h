@@ -90,6 +90,11 @@ struct smtp_client_msg {
 	 * from us, a final answer when no other host is left (Postfix
 	 * bounces then too). The caller clears it before each session. */
 	int refused_5xx;
+	/* Output with SMTPC_NEXT: 1 when the host answered EHLO (or HELO)
+	 * with our own name (cfg.helo, our host name): it is ourselves, as
+	 * behind a NAT address, and nothing was sent (queue_self.h). The
+	 * caller clears it before each session. */
+	int loops_back;
 	/* Output: 1 once the session got past EHLO, TLS and AUTH to its
 	 * first MAIL (what Postfix's smtp_mx_session_limit counts). The
 	 * caller clears it before each session. */

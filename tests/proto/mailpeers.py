@@ -164,7 +164,8 @@ class Receiver:
     session: "close" (hangs up), "garbage" (a line of text), "silent"
     (says nothing till the client gives up); the session without
     STARTTLS after it is served as usual. mail(addr) -> reply line for
-    MAIL FROM (default 250). quit_delay: the 221 to QUIT goes this many
+    MAIL FROM (default 250). ehlo_name: the host name the reply to EHLO
+    and HELO gives. quit_delay: the 221 to QUIT goes this many
     seconds late, and .quits records for each QUIT whether the client was
     still there to read it ("open") or had hung up already ("closed").
     A 421 reply does not close the connection:
@@ -178,8 +179,10 @@ class Receiver:
                  dsn=False, hangup_after_data=False, tls13_only=False, data_delay=0,
                  cert=None, extra_ehlo=(), max_rcpts=None, dot_354=False, read_rate=None,
                  data_extra=None, talk_ahead=None, early_reply=None, greeting=None,
-                 tls_break=None, mail=None, early_hold=False, quit_delay=0):
+                 tls_break=None, mail=None, early_hold=False, quit_delay=0,
+                 ehlo_name="mx.remote.test"):
         self.ip, self.port = ip, port
+        self.ehlo_name = ehlo_name
         self.extra_ehlo = list(extra_ehlo)
         self.rcpt_fn = rcpt or (lambda a: "250 2.1.5 ok")
         self.mail_fn = mail or (lambda a: "250 2.1.0 ok")
@@ -270,7 +273,7 @@ class Receiver:
             if cmd in ("EHLO", "HELO"):
                 helo = line[5:].strip()
             if cmd == "EHLO":
-                ext = ["250-mx.remote.test"]
+                ext = ["250-" + self.ehlo_name]
                 if self.pipelining:
                     ext.append("250-PIPELINING")
                 if self.size:
@@ -287,7 +290,7 @@ class Receiver:
                 ext.append("250 ENHANCEDSTATUSCODES")
                 out("\r\n".join(ext))
             elif cmd == "HELO":
-                out("250 mx.remote.test")
+                out("250 " + self.ehlo_name)
             elif cmd == "STARTTLS" and self.tls and not tls_on:
                 out("220 2.0.0 go ahead")
                 if self.tls_break == "garbage":

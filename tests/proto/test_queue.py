@@ -286,6 +286,43 @@ def test_mx_pointing_back_at_us_is_never_used():
         assert "event=mx_loops_back" in w.srv.log_text()
 
 
+def test_ehlo_with_our_own_name_loops_back():
+    """A host that answers EHLO with our own host name is ourselves (a NAT
+    address pointing back at us, which no MX check sees): as Postfix does,
+    the mail is not sent to it. At a best MX the recipients fail with
+    5.4.6 "mail for X loops back to myself" (RFC 3463 §3.5); behind a
+    better MX that did not answer it is a 4.4.6 for that host, and the
+    recipient waits for the better one (here it then takes it). Nothing
+    but EHLO and QUIT reaches the looping host."""
+    def records(ips):
+        return {
+            "loop.test": {"MX": [[10, "nat.loop.test"], [20, "mx.loop.test"]]},
+            "nat.loop.test": {"A": [ips[0]]}, "mx.loop.test": {"A": [ips[1]]},
+            "behind.test": {"MX": [[10, "down.behind.test"], [20, "nat.behind.test"]]},
+            "down.behind.test": {"A": [ips[2]]}, "nat.behind.test": {"A": [ips[0]]},
+        }
+    with World(records) as w:
+        nat = w.receiver(0, ehlo_name="MAIL.example.test")
+        good = w.receiver(1)
+        w.send(["carol@loop.test"])
+        m, raw = dsn_of(w)
+        blocks = status_fields(m)[1:]
+        assert [(b["final-recipient"], b["status"]) for b in blocks] == \
+            [("rfc822; carol@loop.test", "5.4.6")], blocks
+        assert b"mail for loop.test loops back to myself" in raw, raw
+        assert nat.messages == [] and good.messages == []
+        assert "event=ehlo_loops_back" in w.srv.log_text()
+        w.send(["dave@behind.test"])
+        out = w.wait_list("4.4.6")
+        assert "answered EHLO with our own host name mail.example.test" in out, out
+        assert nat.messages == []
+        w.receiver(2)
+        msgs = w.receivers[-1].wait_messages(1)
+        assert [x["rcpts"] for x in msgs] == [["dave@behind.test"]], msgs
+        assert nat.messages == [] and not any(c.startswith("MAIL") for c in nat.commands)
+        assert w.wait_queue_empty()
+
+
 def test_refused_connection_tries_next_mx():
     def records(ips):
         return {"remote.test": {"MX": [[10, "mx0.remote.test"], [20, "mx1.remote.test"]]},
