@@ -277,6 +277,22 @@ static size_t msgid_end(struct str v, size_t i)
 	return j;
 }
 
+/* Reverses ids[0..n). */
+static void ids_reverse(struct str *ids, size_t n)
+{
+	for (size_t i = 0; i < n / 2; i++) {
+		struct str t = ids[i];
+		ids[i] = ids[n - 1 - i];
+		ids[n - 1 - i] = t;
+	}
+}
+
+/*
+ * The ids are kept in a ring of max slots (slot n % max for the n-th), so
+ * an id past max costs one store: moving the kept ones down for each
+ * (100 slices an id) made a References header of 10,000 ids twice as
+ * slow to read. At the end the ring is turned so the oldest kept is first.
+ */
 size_t mime_msgids(struct str v, struct str *ids, size_t max)
 {
 	size_t n = 0, depth = 0;
@@ -312,14 +328,16 @@ size_t mime_msgids(struct str v, struct str *ids, size_t max)
 		size_t j = msgid_end(v, i);
 		if (j == 0)
 			continue;
-		if (n == max) { /* keep the last ones */
-			memmove(ids, ids + 1, (max - 1) * sizeof(*ids));
-			n--;
-		}
-		ids[n++] = str_make(v.p + i, j - i + 1);
+		ids[n++ % max] = str_make(v.p + i, j - i + 1); /* keep the last ones */
 		i = j;
 	}
-	return n;
+	if (n <= max)
+		return n;
+	size_t first = n % max; /* the oldest kept: rotate it to ids[0] */
+	ids_reverse(ids, first);
+	ids_reverse(ids + first, max - first);
+	ids_reverse(ids, max);
+	return max;
 }
 
 size_t mime_msgid_norm(struct str id, char *out)

@@ -138,6 +138,33 @@ static void test_collate_numeric(void)
 	CHECK_EQ_INT(mime_collate_numeric(str_c(""), str_c("1")), 1);
 }
 
+/* A References header of 10,000 ids (in a time linear in them): the
+ * last max are kept, in order, for every max and count around it. */
+static void test_msgids_many(void)
+{
+	struct buf b;
+	static struct str ids[MIME_THREAD_REFS_MAX];
+	static const size_t maxes[] = {1, 2, 7, MIME_THREAD_REFS_MAX};
+	static const size_t counts[] = {1, 6, 7, 8, 13, 14, 99, 100, 101, 10000};
+	char want[32];
+
+	for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+		buf_init(&b, 1 << 20);
+		for (size_t i = 0; i < counts[c]; i++)
+			buf_printf(&b, "<id%zu@x.example>%s", i, i % 3 ? " " : "\r\n\t");
+		for (size_t m = 0; m < sizeof maxes / sizeof maxes[0]; m++) {
+			size_t max = maxes[m], n = mime_msgids(str_make(buf_data(&b), buf_len(&b)), ids, max);
+			size_t keep = counts[c] < max ? counts[c] : max;
+			CHECK_EQ_INT(n, keep);
+			for (size_t k = 0; k < n && k < keep; k++) {
+				snprintf(want, sizeof want, "<id%zu@x.example>", counts[c] - keep + k);
+				CHECK(str_eq(ids[k], str_c(want)));
+			}
+		}
+		buf_free(&b);
+	}
+}
+
 static void test_msgids(void)
 {
 	struct str ids[3];
@@ -148,6 +175,7 @@ static void test_msgids(void)
 	CHECK_EQ_INT(mime_msgids(str_c("<a b@x> <> <x"), ids, 3), 0);
 	CHECK_EQ_INT(mime_msgids(STR_NULL, ids, 3), 0);
 	CHECK_EQ_INT(mime_msgids(str_c("<a@x>"), ids, 0), 0);
+	test_msgids_many();
 
 	/* Quoted phrases (obsolete In-Reply-To) hide what is inside them, a
 	 * '(' too; a quoted local part may hold white space; an unclosed
