@@ -61,21 +61,18 @@
  * error) makes us flush and close the connection (TLS with close_notify);
  * the client going away closes our end, which the daemon sees as EOF.
  *
- * Caveats: the bridge counts the requests it passes on (their header
- * ends) but not the answers the daemon completes, so "the daemon answered
- * them all" is guessed from the first answer byte after the last header.
- * Two known consequences, both only for a client that pipelines: at a
- * SIGTERM drain, the end of input (shutdown of the socketpair) is given
- * once an answer starts, and requests pipelined behind it that the daemon
- * already holds may get no answer (libmicrohttpd closes after the answer
- * in progress once its input ended; whether it ran them first is not
- * measured), so the client sees the close and must retry them (RFC 9112
- * §9.3.2); and a JMAP push request pipelined behind a long streaming
- * answer is taken over while that answer may still be coming (push_check
- * closes the daemon's end), cutting it short. Browsers do not pipeline.
- * The fix is to count completed answers (MHD_OPTION_NOTIFY_COMPLETED,
- * matched to the bridge by the socketpair's daemon end) and act only at
- * sent == completed.
+ * Answers in order, none cut (RFC 9112 §9.3): the bridge counts the
+ * requests it passes on (their header ends) and the daemon's threads the
+ * answers they complete (struct bridge_tally, matched to the bridge by
+ * the socketpair's daemon end), so a JMAP push request pipelined behind
+ * others (even a download of megabytes) is held in c->in until every
+ * answer before it was completed and relayed, then taken over.
+ *
+ * Caveats: at a SIGTERM drain the end of input (shutdown of the
+ * socketpair) is still given once an answer starts, not at sent ==
+ * completed. Measured with libmicrohttpd 0.9.75: requests pipelined
+ * behind a 4 MiB download, in its packet or while it streams, are all
+ * answered before the daemon closes.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -85,6 +82,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -133,8 +131,32 @@ struct bridge {
 	uint64_t out_mark; /* c->bytes_out when the deadline was set */
 	uint64_t in_mark;  /* c->bytes_in then */
 	struct http_push *push; /* taken over: EventSource or WebSocket */
+	unsigned sent; /* requests passed to the daemon (header ends) */
+	struct bridge_tally *tally; /* the answers the daemon completed */
 	struct bridge *prev, *next;
 };
+
+/*
+ * The answers the daemon completed on a bridge's connection. Threads: the
+ * bridge's loop thread creates it and alone reads or clears b; a daemon
+ * worker thread adds to completed (on_completed, http_server.c) and posts
+ * a wake-up to the loop for each; both read loop and fd, set before the
+ * daemon sees the connection. The bridge, the daemon's connection and
+ * each wake-up on its way hold a reference (atomics), so it outlives
+ * whichever of them goes first.
+ */
+struct bridge_tally {
+	struct loop *loop;
+	struct bridge *b; /* loop thread only; NULL once the bridge is gone */
+	int fd;           /* the daemon's end of the socketpair */
+	unsigned completed;
+	unsigned refs;
+	struct bridge_tally *next; /* in pending, under pending_lock */
+};
+
+/* Added to the daemon, not yet started by it (http_bridge_tally_take). */
+static struct bridge_tally *pending;
+static pthread_mutex_t pending_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static _Thread_local struct bridge *loop_bridges;
 /* SIGTERM (http_server_drain): connections end after their answer. */
@@ -154,6 +176,90 @@ static const struct conn_ops bridge_ops = {
 unsigned http_server_sessions(void)
 {
 	return __atomic_load_n(&bridges_alive, __ATOMIC_SEQ_CST);
+}
+
+static void tally_unref(struct bridge_tally *t)
+{
+	if (t && __atomic_sub_fetch(&t->refs, 1, __ATOMIC_SEQ_CST) == 0)
+		free(t);
+}
+
+/* The pending tally of the daemon's end fd (only if it is this one, when
+ * this is given), unlinked (its reference is the caller's), or NULL. */
+static struct bridge_tally *tally_unpend(int fd, const struct bridge_tally *this)
+{
+	struct bridge_tally *t = NULL;
+	pthread_mutex_lock(&pending_lock);
+	for (struct bridge_tally **pp = &pending; *pp; pp = &(*pp)->next)
+		if ((*pp)->fd == fd && (!this || *pp == this)) {
+			t = *pp;
+			*pp = t->next;
+			break;
+		}
+	pthread_mutex_unlock(&pending_lock);
+	return t;
+}
+
+/* Before MHD_add_connection(): the daemon's connection will take t by its
+ * fd. One left with that fd is of a connection the daemon closed without
+ * starting it (the fd number is free again): dropped. */
+static void tally_pend(struct bridge_tally *t)
+{
+	tally_unref(tally_unpend(t->fd, NULL));
+	__atomic_add_fetch(&t->refs, 1, __ATOMIC_SEQ_CST);
+	pthread_mutex_lock(&pending_lock);
+	t->next = pending;
+	pending = t;
+	pthread_mutex_unlock(&pending_lock);
+}
+
+struct bridge_tally *http_bridge_tally_take(int fd)
+{
+	return tally_unpend(fd, NULL);
+}
+
+void http_bridge_tally_put(struct bridge_tally *t)
+{
+	tally_unref(t);
+}
+
+static void bridge_feed(struct bridge *b);
+
+/* On the bridge's loop: an answer completed, perhaps the last one a push
+ * request held in c->in waits for. */
+static void tally_wake(void *arg)
+{
+	struct bridge_tally *t = arg;
+	struct bridge *b = t->b;
+	if (b && !b->push && b->sp >= 0 && buf_len(&b->c->in) > 0) {
+		struct conn *c = b->c;
+		conn_hold(c);
+		bridge_feed(b);
+		conn_release(c); /* b may be gone */
+	}
+	tally_unref(t);
+}
+
+void http_bridge_answered(struct bridge_tally *t)
+{
+	if (!t)
+		return;
+	__atomic_add_fetch(&t->completed, 1, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&t->refs, 1, __ATOMIC_SEQ_CST);
+	loop_post(t->loop, tally_wake, t);
+}
+
+/*
+ * Every request passed to the daemon was answered, and the answers are
+ * all ours (the daemon writes an answer whole before it counts it
+ * complete, so nothing unread on the socketpair means none still to
+ * relay): what the client sends next may be answered by someone else.
+ */
+static int answers_done(const struct bridge *b)
+{
+	int unread = -1;
+	return b->tally && b->sent == __atomic_load_n(&b->tally->completed, __ATOMIC_SEQ_CST) &&
+	       ioctl(b->sp, FIONREAD, &unread) == 0 && unread == 0;
 }
 
 static void sp_interest(struct bridge *b, unsigned want)
@@ -207,6 +313,8 @@ static void deadline_passed(struct loop *loop, void *arg)
  * refusal (400, 431, at the first byte not sendable), HTTP_STREAM_STOP,
  * or HTTP_STREAM_MORE (a header still incomplete, or all of p taken).
  */
+static int push_candidate(const struct bridge *b, const char *p, size_t n);
+
 static size_t stream_room(const struct bridge *b, const char *p, size_t n, int *ev)
 {
 	struct http_stream probe = b->stream;
@@ -220,6 +328,10 @@ static size_t stream_room(const struct bridge *b, const char *p, size_t n, int *
 		if (boundary || !http_stream_in_header(&probe))
 			room = off;
 		*ev = HTTP_STREAM_MORE;
+		/* A request that may be a push one stops here: push_check's. */
+		if (boundary && http_stream_at_start(&probe) && off < n &&
+		    push_candidate(b, p + off, n - off))
+			break;
 	}
 	return room;
 }
@@ -232,9 +344,10 @@ static void stream_sent(struct bridge *b, const char *p, size_t n)
 	while (off < n) {
 		int ev;
 		off += http_stream_feed(&b->stream, p + off, n - off, &ev);
-		if (ev == HTTP_STREAM_HEAD_END)
+		if (ev == HTTP_STREAM_HEAD_END) {
+			b->sent++;
 			deadline_set(b, PHASE_REQUEST);
-		else if (ev != HTTP_STREAM_MORE && ev != HTTP_STREAM_BODY_END)
+		} else if (ev != HTTP_STREAM_MORE && ev != HTTP_STREAM_BODY_END)
 			break;
 	}
 }
@@ -342,6 +455,9 @@ static int push_request(struct bridge *b)
 		if (w > 0) {
 			stream_sent(b, buf_data(&c->in), (size_t)w);
 			buf_consume(&c->in, (size_t)w);
+			if (http_stream_at_start(&b->stream) &&
+			    push_candidate(b, buf_data(&c->in), buf_len(&c->in)))
+				return 1; /* push_check's to judge (bridge_feed) */
 			continue;
 		}
 		if (w < 0 && (errno == EAGAIN || errno == EINTR))
@@ -358,42 +474,51 @@ static int push_request(struct bridge *b)
 	return 1;
 }
 
-/*
- * Between requests on the HTTPS listener: is this one for http_push?
- * Its bytes stay in c->in (not sent to the daemon) while it may be: they
- * start like "GET /jmap/" and the header is not complete yet. 1 while
- * held, 2 when taken over, 0 for the daemon.
- */
-static int push_check(struct bridge *b)
+/* Could the request whose first n bytes are at p be one for http_push:
+ * does it start like "GET /jmap/" on a connection that may carry one? */
+static int push_candidate(const struct bridge *b, const char *p, size_t n)
 {
 	static const char pfx[] = "GET /jmap/";
-	struct conn *c = b->c;
-	const char *d = buf_data(&c->in);
-	size_t n = buf_len(&c->in), m = n < sizeof pfx - 1 ? n : sizeof pfx - 1;
-	unsigned line = HTTP_HEADER_START;
-	struct http_head h;
-
-	/* Only where a request starts (not in a body that looks like one)
-	 * and once the daemon answered the one before. */
-	if (b->phase != PHASE_HEADER || !http_stream_at_start(&b->stream) || memcmp(d, pfx, m) != 0 ||
-	    n > HOLD_MAX)
-		return 0;
+	size_t m = n < sizeof pfx - 1 ? n : sizeof pfx - 1;
 	/* Plain HTTP carries them when it is all there is, or from a proxy
 	 * that ended the client's TLS (it says https); else the daemon
 	 * redirects them to HTTPS. */
 	if (!b->https && http_https_port() && !b->proxy)
 		return 0;
-	long end = http_header_end(&line, d, n);
+	return memcmp(p, pfx, m) == 0;
+}
+
+/*
+ * Where a request starts: is this one for http_push? Its bytes stay in
+ * c->in (not sent to the daemon) while it may be (push_candidate, and
+ * its header, within HOLD_MAX, is not complete yet), and while one is
+ * waits for the answers to the requests before it (pipelined behind
+ * them: answers_done; RFC 9112 §9.3). 1 while held, 2 when taken over,
+ * 0 for the daemon.
+ */
+static int push_check(struct bridge *b)
+{
+	struct conn *c = b->c;
+	const char *d = buf_data(&c->in);
+	size_t n = buf_len(&c->in);
+	unsigned line = HTTP_HEADER_START;
+	struct http_head h;
+
+	/* Only where a request starts, not in a body that looks like one. */
+	if (!http_stream_at_start(&b->stream) || !push_candidate(b, d, n))
+		return 0;
+	long end = http_header_end(&line, d, n < HOLD_MAX ? n : HOLD_MAX);
 	if (end < 0)
-		return 1;
+		return n < HOLD_MAX;
 	if (http_head_parse(d, (size_t)end, &h) < 0 || !http_push_wants(&h))
 		return 0;
 	struct forwarded_origin o;
 	if (!b->https && http_https_port() &&
 	    (!http_push_origin(b->c->peer_ip, &h, &o) || o.https != 1))
 		return 0;
-	/* Ours: the daemon sees its end close (it answered every earlier
-	 * request, or the client would not have sent this one). */
+	if (!answers_done(b))
+		return 1; /* tally_wake or sp_event comes back to it */
+	/* Ours: the daemon, idle, sees its end close. */
 	sp_close(b);
 	if (b->timer)
 		loop_timer_del(b->loop, b->timer);
@@ -406,23 +531,38 @@ static int push_check(struct bridge *b)
 	return 2;
 }
 
-static void bridge_data(struct conn *c, void *arg)
+/* Hands the client's bytes on: to the push session or the daemon, or
+ * holds them (a header still coming, a push request waiting). */
+static void bridge_feed(struct bridge *b)
 {
-	struct bridge *b = arg;
+	struct conn *c = b->c;
 	if (b->push) {
 		http_push_data(b->push);
 		return;
 	}
-	if (b->sp >= 0 && push_check(b))
-		return;
-	if (b->sp < 0) {
-		buf_consume(&c->in, buf_len(&c->in));
-		return;
+	for (;;) {
+		if (b->sp < 0) {
+			buf_consume(&c->in, buf_len(&c->in));
+			return;
+		}
+		size_t before = buf_len(&c->in);
+		if (before == 0 || push_check(b))
+			return;
+		if (!push_request(b)) {
+			conn_pause_read(c, 1);
+			sp_interest(b, b->sp_want | LOOP_WRITE);
+			return;
+		}
+		/* Stopped before a push candidate (judged next), else done. */
+		if (buf_len(&c->in) == before)
+			return;
 	}
-	if (!push_request(b)) {
-		conn_pause_read(c, 1);
-		sp_interest(b, b->sp_want | LOOP_WRITE);
-	}
+}
+
+static void bridge_data(struct conn *c, void *arg)
+{
+	(void)c;
+	bridge_feed(arg);
 }
 
 static void bridge_drained(struct conn *c, void *arg)
@@ -450,6 +590,9 @@ static void bridge_closed(struct conn *c, void *arg, const char *reason)
 	(void)reason;
 	sp_close(b);
 	http_push_free(&b->push);
+	if (b->tally)
+		b->tally->b = NULL;
+	tally_unref(b->tally);
 	if (b->timer)
 		loop_timer_del(b->loop, b->timer);
 	if (b->limited)
@@ -513,6 +656,9 @@ static void sp_event(struct loop *loop, int fd, unsigned events, void *arg)
 		sp_close(b);
 		conn_pause_read(c, 0);
 		conn_close_after_flush(c, "http_done");
+	} else if (b->sp >= 0 && !b->push && buf_len(&c->in) > 0 && !(b->sp_want & LOOP_WRITE)) {
+		/* The last answer relayed, perhaps: a push request held. */
+		bridge_feed(b);
 	}
 	/* Sends what was queued and hands over input the TLS engine already
 	 * holds; b and c may be gone afterwards. */
@@ -582,13 +728,21 @@ void http_bridge_accept(struct loop *loop, int fd, void *arg)
 		conn_close(b->c, "bridge_failed");
 		return;
 	}
+	b->tally = xcalloc(1, sizeof(*b->tally));
+	b->tally->loop = loop;
+	b->tally->b = b;
+	b->tally->fd = sp[1];
+	b->tally->refs = 1;
+	tally_pend(b->tally);
 	struct sockaddr_storage ss;
 	socklen_t sl = peer_sockaddr(b->c, &ss);
 	pthread_mutex_lock(&add_lock);
 	enum MHD_Result ok = MHD_add_connection(d, sp[1], sl ? (struct sockaddr *)&ss : NULL, sl);
 	pthread_mutex_unlock(&add_lock);
 	if (ok != MHD_YES) {
-		/* MHD closed sp[1] already. */
+		/* MHD closed sp[1] already, never starting it (its number
+		 * may be another bridge's by now: ours only). */
+		tally_unref(tally_unpend(sp[1], b->tally));
 		close(sp[0]);
 		log_warn("http", NULL, "event=refused peer=%s reason=daemon error=\"%s\"",
 			 b->c->peer_ip, strerror(errno));

@@ -405,6 +405,17 @@ void http_static(struct http_ctx *x);
 /* The HTTPS (https 1) or plain daemon, which the bridge adds connections to,
  * or NULL; and the bound ports. */
 struct MHD_Daemon *http_daemon(int https);
+/*
+ * The answers the daemon completed on one bridged connection, so that the
+ * bridge acts only once every request it passed on was answered
+ * (http_bridge.c). Called from the daemon's threads: at its connection's
+ * start (fd: the daemon's end of the socketpair; the result is kept as
+ * the socket context), at each request's completion, and at its close.
+ */
+struct bridge_tally;
+struct bridge_tally *http_bridge_tally_take(int fd);
+void http_bridge_answered(struct bridge_tally *t);
+void http_bridge_tally_put(struct bridge_tally *t);
 /* The security headers every response carries (CSP, nosniff, ...; HSTS
  * with https), as CRLF-ended header lines. */
 const char *http_security_header_lines(int https);

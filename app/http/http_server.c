@@ -718,9 +718,13 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
 	struct http_req *r = *con_cls;
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	(void)cls;
-	(void)mc;
 	(void)toe;
+	/* Every request the handler saw, answered or cut: the bridge counts. */
+	if (ci)
+		http_bridge_answered(ci->socket_context);
 	if (!r)
 		return;
 	if (r->share)
@@ -741,10 +745,15 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
 			  enum MHD_ConnectionNotificationCode toe)
 {
 	(void)cls;
-	(void)mc;
-	(void)socket_context;
-	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+		*socket_context = ci ? http_bridge_tally_take(ci->connect_fd) : NULL;
 		metrics_inc(METRIC_CONN_HTTP);
+	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		http_bridge_tally_put(*socket_context);
+		*socket_context = NULL;
+	}
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)

@@ -1011,3 +1011,59 @@ def test_websocket_messages_under_way_share_the_memory_budget():
         assert r["@type"] == "Response" and r["requestId"] == "big", r
     finally:
         s.cleanup()
+
+
+def test_eventsource_pipelined_behind_download():
+    """An EventSource request pipelined behind a large download (RFC 9112
+    §9.3: answers in order, none cut): sent while the download streams,
+    or in the same write as its request. The download arrives whole,
+    then the event stream's answer, which tells a delivery. Before, the
+    first was taken over mid-download (measured: 3,931,994 of 4,194,304
+    bytes, then the stream), the second went to the daemon (404)."""
+    s = srv()
+    j = Jmap(s, *DEE)
+    data = os.urandom(4 << 20)
+    _, _, up = j.request("POST", "/jmap/upload/%s/" % j.account, data)
+    cred = "Authorization: Basic %s\r\n" % base64.b64encode(("%s:%s" % DEE).encode()).decode()
+    download = ("GET /jmap/download/%s/%s/big.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n"
+                % (j.account, up["blobId"], cred)).encode()
+    events = ("GET /jmap/eventsource/?types=*&closeafter=no&ping=0 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+              "Accept: text/event-stream\r\n%s\r\n" % cred).encode()
+
+    def answer_head(sock, buf):
+        while b"\r\n\r\n" not in buf:
+            d = sock.recv(65536)
+            assert d, "closed; buffered %r" % buf[:300]
+            buf += d
+        head, rest = buf.split(b"\r\n\r\n", 1)
+        lines = head.decode().split("\r\n")
+        return int(lines[0].split()[1]), {k.lower(): v.strip() for k, v in
+                                          (l.split(":", 1) for l in lines[1:])}, rest
+
+    for same_write in (False, True):
+        raw = socket.create_connection(("127.0.0.1", s.https_port), 20)
+        c = _ctx().wrap_socket(raw, server_hostname="mx.example.test")
+        c.settimeout(20)
+        try:
+            c.sendall(download + events if same_write else download)
+            st, hd, body = answer_head(c, b"")
+            assert st == 200 and int(hd["content-length"]) == len(data), (st, hd)
+            if not same_write:
+                # Most of the download is still to come (we read none of it).
+                c.sendall(events)
+            while len(body) < len(data):
+                d = c.recv(65536)
+                assert d, "closed after %d of %d bytes" % (len(body), len(data))
+                body += d
+            rest = body[len(data):]
+            assert body[:len(data)] == data
+            st, hd, rest = answer_head(c, rest)
+            assert st == 200 and hd["content-type"] == "text/event-stream", (same_write, st, hd, rest)
+            deliver(s, DEE, 1, "pipelined")
+            while b"\n\n" not in rest:
+                d = c.recv(65536)
+                assert d, "closed; buffered %r" % rest
+                rest += d
+            assert b"event: state" in rest, rest
+        finally:
+            c.close()
