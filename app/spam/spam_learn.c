@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "core/buf.h"
 #include "core/hex.h"
 #include "core/log.h"
 #include "core/str.h"
@@ -43,7 +44,25 @@ static struct str field_line(const char *head, size_t len, const char *name)
  * BLAKE2b's parameters: a 16-octet one would change the stored keys).
  */
 #define KEY_HASH 32
+static void key_of_crlf(const char *msg, size_t len, uint8_t id[KEY_HASH]);
+
+/* The key of the message's CRLF form, the one the store keeps: a file
+ * with bare LF line ends (an mbox or Maildir on disk, given to `tern spam
+ * train`) has the key its stored copy has. Without this its header's end
+ * ("\r\n\r\n") was never found and the key was of From and Subject
+ * alone, so every message with the From and Subject of another was taken
+ * as that one. No memory for the copy: the text as given. */
 static void key_of(const char *msg, size_t len, uint8_t id[KEY_HASH])
+{
+	struct buf fixed;
+	buf_init(&fixed, 2 * len + 2);
+	if (buf_crlf_text(&fixed, &msg, &len) < 0)
+		buf_init(&fixed, 0);
+	key_of_crlf(msg, len, id);
+	buf_free(&fixed);
+}
+
+static void key_of_crlf(const char *msg, size_t len, uint8_t id[KEY_HASH])
 {
 	crypto_generichash_state h;
 	const char *body = memmem(msg, len, "\r\n\r\n", 4);

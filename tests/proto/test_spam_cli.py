@@ -169,6 +169,32 @@ def model_line(out):
     return [l for l in out.decode().splitlines() if l.startswith("model: ")][0]
 
 
+def test_files_with_lf_line_ends_are_known_by_their_body():
+    """Message files as mbox and Maildir keep them on disk, with LF line
+    ends: each is known by its From, Subject and body, as its stored
+    (CRLF) copy is, so messages that share a From and Subject (a list's
+    digests, a sender's notices) are all learned, and the CRLF copy of
+    one is the same message."""
+    with tempfile.TemporaryDirectory() as d:
+        env = {"PATH": "/usr/bin:/bin", "TERN_DATA_DIR": os.path.join(d, "data")}
+        ham = os.path.join(d, "ham")
+        os.makedirs(ham)
+        for i in range(4):
+            with open(os.path.join(ham, f"{i}.eml"), "w", newline="") as f:
+                f.write("From: List <list@team.example>\nSubject: weekly digest\n"
+                        f"Message-ID: <{i}@team.example>\n\nissue {i}: the build notes\n")
+        r = tern(env, "spam", "train", "ham", ham)
+        assert r.returncode == 0, r.stderr
+        assert b"learned 4 ham (global model), 0 already learned" in r.stdout, r.stdout
+        crlf = os.path.join(d, "crlf.eml")
+        with open(os.path.join(ham, "2.eml"), newline="") as f:
+            text = f.read()
+        with open(crlf, "w", newline="") as f:
+            f.write(text.replace("\n", "\r\n"))
+        r = tern(env, "spam", "train", "ham", crlf)
+        assert b"learned 0 ham (global model), 1 already learned" in r.stdout, r.stdout
+
+
 def test_training_again_learns_each_message_once():
     """`tern spam train` run again on the same files learns nothing new
     (each message once, as Rspamd's learn cache), and the same message
