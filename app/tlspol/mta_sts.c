@@ -73,19 +73,25 @@ int mta_sts_txt_versioned(const char *p, size_t n, const char *version)
 	return n >= vl && memcmp(p, version, vl) == 0 && (n == vl || p[vl] == ';' || is_wsp(p[vl]));
 }
 
-int mta_sts_txt_pick(const char *const *texts, size_t n, char id[MTA_STS_ID_MAX + 1])
+const char *mta_sts_txt_only(const char *const *texts, size_t n, const char *version)
 {
 	const char *one = NULL;
-	size_t count = 0;
 	for (size_t i = 0; i < n; i++)
-		if (mta_sts_txt_versioned(texts[i], strlen(texts[i]), "v=STSv1")) {
+		if (mta_sts_txt_versioned(texts[i], strlen(texts[i]), version)) {
+			if (one)
+				return NULL;
 			one = texts[i];
-			count++;
 		}
-	id[0] = '\0';
+	return one;
+}
+
+int mta_sts_txt_pick(const char *const *texts, size_t n, char id[MTA_STS_ID_MAX + 1])
+{
 	/* An invalid STSv1 record counts: with a valid one beside it, the
 	 * domain's intent is unclear, and §3.1 says no policy. */
-	return count == 1 && mta_sts_txt_parse(one, strlen(one), id);
+	const char *one = mta_sts_txt_only(texts, n, "v=STSv1");
+	id[0] = '\0';
+	return one && mta_sts_txt_parse(one, strlen(one), id);
 }
 
 /* A policy mx pattern: a host name, or "*." and a host name; stored lower case. */

@@ -45,6 +45,10 @@ int mta_sts_txt_parse(const char *p, size_t n, char id[MTA_STS_ID_MAX + 1]);
  * of that kind, valid or not. 0 for another kind ("v=spf1", "v=STSv10").
  */
 int mta_sts_txt_versioned(const char *p, size_t n, const char *version);
+/* The one text of texts[0..n) (NUL-ended) of that version, valid or not;
+ * NULL when none is, or more than one (RFC 8461 §3.1 and RFC 8460 §3:
+ * more than one record of the kind means none). */
+const char *mta_sts_txt_only(const char *const *texts, size_t n, const char *version);
 /*
  * The policy id a domain's _mta-sts TXT answer texts[0..n) (NUL-ended)
  * gives (§3.1): records not beginning with "v=STSv1" are skipped; of the

@@ -88,14 +88,8 @@ int tlsrpt_txt_parse(const char *p, size_t n, struct tlsrpt_record *r)
 
 int tlsrpt_txt_pick(const char *const *texts, size_t n, struct tlsrpt_record *r)
 {
-	const char *one = NULL;
-	size_t count = 0;
-	for (size_t i = 0; i < n; i++)
-		if (mta_sts_txt_versioned(texts[i], strlen(texts[i]), "v=TLSRPTv1")) {
-			one = texts[i];
-			count++;
-		}
-	if (count != 1) {
+	const char *one = mta_sts_txt_only(texts, n, "v=TLSRPTv1");
+	if (!one) {
 		memset(r, 0, sizeof *r);
 		return -1;
 	}
