@@ -157,19 +157,15 @@ int arc_seal_parse(struct str value, struct arc_seal_sig *as, const char **why_r
 	int n = dkim_tags_parse(value, tags, DKIM_TAGS_MAX, why_r);
 	if (n < 0)
 		return -1;
-	if ((t = tag_get(tags, n, "d")) == NULL || t->len >= sizeof as->d ||
-	    str_lower_into(*t, as->d, sizeof as->d) != 0 || !dkim_domain_ok(as->d)) {
+	/* d= and s= as DKIM's (§4.1.3), U-labels too (RFC 8616 §5). */
+	if ((t = tag_get(tags, n, "d")) == NULL || dkim_tag_name(*t, 1, as->d, sizeof as->d) != 0 ||
+	    !dkim_domain_ok(as->d)) {
 		as->d[0] = '\0';
 		*why_r = "missing or bad d=";
 		return -1;
 	}
-	if ((t = tag_get(tags, n, "s")) == NULL || t->len >= sizeof as->s) {
-		*why_r = "missing or bad s=";
-		return -1;
-	}
-	memcpy(as->s, t->p, t->len);
-	as->s[t->len] = '\0';
-	if (!dkim_selector_ok(as->s)) {
+	if ((t = tag_get(tags, n, "s")) == NULL || dkim_tag_name(*t, 0, as->s, sizeof as->s) != 0 ||
+	    !dkim_selector_ok(as->s)) {
 		as->s[0] = '\0';
 		*why_r = "missing or bad s=";
 		return -1;

@@ -6,11 +6,14 @@
  * parser that guesses at a malformed one would let a forger choose which
  * reading we verify. What the RFC allows is taken (folds anywhere FWS is
  * allowed, a final ";", unknown tags), anything else is refused. The one
- * widening is octets over 0x7F in values: RFC 8616 allows UTF-8 in i=.
+ * widening is octets over 0x7F in values: RFC 8616 §5 lets the signature
+ * of an internationalized message write d=, s= and i= in UTF-8 (U-labels,
+ * a UTF-8 local part); dkim_tag_name turns such names into A-labels.
  */
 #include <sodium.h>
 #include <string.h>
 
+#include "auth/alabels.h"
 #include "dkim/dkim_verify.h"
 
 static int is_alpha(unsigned char c)
@@ -210,6 +213,30 @@ static int b64(struct str s, uint8_t *out, size_t cap, size_t *len_r)
 	return 0;
 }
 
+int dkim_tag_name(struct str v, int lower, char *dst, size_t dstsz)
+{
+	char in[4 * DKIM_DOMAIN_MAX];
+	size_t i = 0;
+
+	while (i < v.len && (unsigned char)v.p[i] < 0x80)
+		i++;
+	if (i == v.len) {
+		if (v.len >= dstsz || memchr(v.p, '\0', v.len) != NULL)
+			return -1;
+		if (lower)
+			return str_lower_into(v, dst, dstsz);
+		memcpy(dst, v.p, v.len);
+		dst[v.len] = '\0';
+		return 0;
+	}
+	/* U-labels: lowercased and as A-labels, the one spelling DNS knows. */
+	if (v.len >= sizeof in || memchr(v.p, '\0', v.len) != NULL)
+		return -1;
+	memcpy(in, v.p, v.len);
+	in[v.len] = '\0';
+	return auth_domain_alabels(in, dst, dstsz);
+}
+
 /* Copies s into dst as a C string (no NUL inside), 0 or -1. */
 static int copy_c(struct str s, char *dst, size_t dstsz, int lower)
 {
@@ -272,20 +299,20 @@ static int check_h(struct str h, const char **why_r)
 	return 0;
 }
 
-/* i= must end in @d or in a subdomain of d (§3.5 i=). */
+/* i= must end in @d or in a subdomain of d (§3.5 i=), in either spelling
+ * of an internationalized domain (RFC 8616 §5); i_sub says which. */
 static int check_i(struct dkim_sig *sig, struct str i)
 {
+	char dom[DKIM_DOMAIN_MAX + 1];
 	ptrdiff_t at = str_rchr(i, '@');
-	if (at < 0)
+	if (at < 0 ||
+	    dkim_tag_name(str_make(i.p + at + 1, i.len - (size_t)at - 1), 1, dom, sizeof dom) != 0)
 		return -1;
-	struct str dom = str_make(i.p + at + 1, i.len - (size_t)at - 1);
-	size_t dl = strlen(sig->d);
-	if (str_eq_ci_c(dom, sig->d))
+	size_t dl = strlen(sig->d), n = strlen(dom);
+	if (strcmp(dom, sig->d) == 0)
 		return 0;
-	if (dom.len > dl + 1 && dom.p[dom.len - dl - 1] == '.' &&
-	    str_eq_ci_c(str_make(dom.p + dom.len - dl, dl), sig->d))
-		return 0;
-	return -1;
+	sig->i_sub = 1;
+	return n > dl + 1 && dom[n - dl - 1] == '.' && strcmp(dom + n - dl, sig->d) == 0 ? 0 : -1;
 }
 
 static int parse_c(struct dkim_sig *sig, struct str c)
@@ -340,13 +367,13 @@ int dkim_sig_parse_ex(struct str value, unsigned flags, struct dkim_sig *sig,
 	/* d= and s= first, so that even a failing signature has a name. */
 	if ((t = tag_get(tags, n, "d")) == NULL)
 		FAIL(DKIM_RESULT_PERMERROR, "missing required tag d=");
-	if (copy_c(*t, sig->d, sizeof sig->d, 1) != 0 || !dkim_domain_ok(sig->d)) {
+	if (dkim_tag_name(*t, 1, sig->d, sizeof sig->d) != 0 || !dkim_domain_ok(sig->d)) {
 		sig->d[0] = '\0';
 		FAIL(DKIM_RESULT_PERMERROR, "bad d=");
 	}
 	if ((t = tag_get(tags, n, "s")) == NULL)
 		FAIL(DKIM_RESULT_PERMERROR, "missing required tag s=");
-	if (copy_c(*t, sig->s, sizeof sig->s, 0) != 0 || !dkim_selector_ok(sig->s)) {
+	if (dkim_tag_name(*t, 0, sig->s, sizeof sig->s) != 0 || !dkim_selector_ok(sig->s)) {
 		sig->s[0] = '\0';
 		FAIL(DKIM_RESULT_PERMERROR, "bad s=");
 	}

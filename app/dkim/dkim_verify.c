@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "core/xalloc.h"
 #include "dkim/dkim_rsa.h"
@@ -231,11 +230,8 @@ static const char *key_refuses(const struct vsig *s)
 		return s->key_why;
 	if ((why = dkim_pubkey_refuses(&s->key, sig->alg)) != NULL && why != dkim_key_not_email)
 		return why;
-	if (s->key.strict) {
-		const char *at = strrchr(sig->i, '@');
-		if (at == NULL || strcasecmp(at + 1, sig->d) != 0)
-			return "key t=s: the i= domain must be d= itself";
-	}
+	if (s->key.strict && sig->i_sub)
+		return "key t=s: the i= domain must be d= itself";
 	return why; /* NULL or dkim_key_not_email, checked last */
 }
 

@@ -109,9 +109,10 @@ struct dkim_sig {
 	uint8_t has_l, has_t, has_x;
 	uint64_t l;
 	int64_t t, x;
-	char d[DKIM_DOMAIN_MAX + 1];     /* lowercased */
-	char s[DKIM_SELECTOR_MAX + 1];
+	char d[DKIM_DOMAIN_MAX + 1];     /* lowercased, U-labels as A-labels (dkim_tag_name) */
+	char s[DKIM_SELECTOR_MAX + 1];   /* as written, U-labels as A-labels */
 	char i[DKIM_IDENTITY_MAX + 1];   /* as written; "@d" when absent */
+	uint8_t i_sub;                   /* i='s domain is a subdomain of d= (not d= itself) */
 	struct str h;                    /* the h= value, slice into the text */
 	uint8_t bh[32];
 	uint8_t b[DKIM_SIG_MAX];
@@ -169,6 +170,17 @@ int dkim_pubkey_parse(struct str record, struct dkim_pubkey *k, const char **why
  */
 int dkim_sig_parse_ex(struct str value, unsigned flags, struct dkim_sig *sig,
                       unsigned *instance_r, enum dkim_result *res_r, const char **why_r);
+
+/*
+ * The DNS form of a d= or s= value (or of i='s domain): ASCII as written
+ * (lowercased when lower is set), or, with octets over 0x7F, every label
+ * lowercased and each U-label as its A-label (auth/alabels.h): RFC 8616
+ * §5 lets an internationalized message's signature write these names in
+ * UTF-8, and its key record is published under the A-labels. Into dst
+ * (dstsz octets, NUL-terminated); 0, or -1 when it does not fit, holds a
+ * NUL or a label has no A-label (not UTF-8). Not otherwise checked.
+ */
+int dkim_tag_name(struct str v, int lower, char *dst, size_t dstsz);
 
 /* A header section split into fields and indexed by name (dkim_hindex.c),
  * so that the instances of a name are found by binary search. */

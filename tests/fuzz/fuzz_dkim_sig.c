@@ -2,7 +2,8 @@
  * fuzz_dkim_sig.c — the DKIM-Signature tag list and field parser, then the
  * whole verifier over the input as a message (keys from a small
  * dns_table). Oracles: a parse either succeeds with every tag inside the input
- * or fails with a reason and a result; a parsed signature has d=, s=, a
+ * or fails with a reason and a result; a parsed signature has d=, s= (in
+ * ASCII: U-labels as A-labels), a
  * From in h=, an i= ending in d= or under it and the start of its b=
  * without FWS; the verifier gives the
  * same results whole and split at a point taken from the data.
@@ -52,6 +53,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		assert(tags[i].name.p >= in.p && tags[i].value.p + tags[i].value.len <= in.p + in.len);
 	if (dkim_sig_parse(in, &sig, &res, &why) == 0) {
 		assert(sig.d[0] && sig.s[0] && strchr(sig.i, '@'));
+		/* d= and s= in their DNS form: U-labels became A-labels. */
+		for (const char *c = sig.d; *c; c++)
+			assert((unsigned char)*c < 0x80);
+		for (const char *c = sig.s; *c; c++)
+			assert((unsigned char)*c < 0x80);
 		assert(sig.h.p >= in.p && sig.h.p + sig.h.len <= in.p + in.len);
 		/* header.b's source: the start of b=, no FWS, no ";". */
 		assert(sig.btext[0] && strlen(sig.btext) <= DKIM_BTEXT_MAX &&

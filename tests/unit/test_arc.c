@@ -654,6 +654,11 @@ static void test_parse(void)
 	CHECK_EQ_STR(s.d, "example.org");
 	CHECK_EQ_INT(s.cv, ARC_CV_NONE);
 	CHECK_EQ_INT(s.blen, 3);
+	/* d= and s= in U-labels (RFC 8616 §5): the key is at the A-labels. */
+	CHECK_EQ_INT(arc_seal_parse(str_c("i=1; a=rsa-sha256; cv=none; d=B\xc3\x9c" "cher.example; s=schl\xc3\xbcssel; b=AAAA"), &s, &why), 0);
+	CHECK_EQ_STR(s.d, "xn--bcher-kva.example");
+	CHECK_EQ_STR(s.s, "xn--schlssel-95a");
+	CHECK_EQ_INT(arc_seal_parse(str_c("i=1; a=rsa-sha256; cv=none; d=b\xff.example; s=sel; b=AAAA"), &s, &why), -1);
 	CHECK_EQ_INT(arc_seal_parse(str_c("i=1; a=rsa-sha256; cv=none; d=example.org; s=sel; h=from; b=AAAA"), &s, &why), -1);
 	CHECK_EQ_STR(why, "h= in an ARC-Seal (RFC 8617 §4.1.3)");
 	CHECK_EQ_INT(arc_seal_parse(str_c("i=1; a=rsa-sha256; cv=maybe; d=example.org; s=sel; b=AAAA"), &s, &why), -1);

@@ -544,6 +544,66 @@ static void test_branches(void)
 	RSA_free(rsa_short);
 }
 
+/*
+ * RFC 8616 §5: the signature of an internationalized message may write
+ * d=, s= and the domain of i= as U-labels (A-labels stay valid). The key
+ * is looked up at the A-label name, the header hash is over the field as
+ * written, and d= and s= are reported as A-labels: what DNS and DMARC
+ * (which aligns the From domain's A-labels) know the domain by. Runs
+ * after test_branches (its Ed25519 key signs).
+ */
+static void test_idn(void)
+{
+	static const char msg[] = "From: Ann <ann@b\xc3\xbc" "cher.example>\r\n"
+	                          "To: Bob <bob@example.net>\r\n"
+	                          "Subject: lunch\r\n"
+	                          "\r\n"
+	                          "Noon?\r\n";
+	char m[4096];
+	struct dkim_sig_result r[2];
+
+	table_set("ed._domainkey.xn--bcher-kva.example", rfc_ed_key);
+	table_set("xn--schlssel-95a._domainkey.xn--bcher-kva.example", rfc_ed_key);
+	table_set("strict._domainkey.xn--bcher-kva.example",
+	          "v=DKIM1; k=ed25519; t=s; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=");
+
+#define IDN_TAGS(extra) "v=1; a=ed25519-sha256; c=relaxed/relaxed; h=from:to:subject; " extra
+	sign_with(msg, IDN_TAGS("d=b\xc3\xbc" "cher.example; s=ed"), 0, m, sizeof m);
+	CHECK_EQ_INT(verify(m, strlen(m), 0, NOW, r, 2), 1);
+	CHECK_EQ_STR(dkim_result_name(r[0].result), "pass");
+	CHECK_EQ_STR(r[0].d, "xn--bcher-kva.example");
+	CHECK_EQ_STR(r[0].s, "ed");
+	/* Capitals are the same domain, as in ASCII. */
+	sign_with(msg, IDN_TAGS("d=B\xc3\x9c" "CHER.example; s=ed"), 0, m, sizeof m);
+	expect1("U-label d= in capitals", m, DKIM_RESULT_PASS, NULL);
+	/* A U-label selector, and i= in U-labels (RFC 6532 local part). */
+	sign_with(msg, IDN_TAGS("d=b\xc3\xbc" "cher.example; s=schl\xc3\xbcssel; i=ann@b\xc3\xbc" "cher.example"),
+	          0, m, sizeof m);
+	CHECK_EQ_INT(verify(m, strlen(m), 0, NOW, r, 2), 1);
+	CHECK_EQ_STR(dkim_result_name(r[0].result), "pass");
+	CHECK_EQ_STR(r[0].s, "xn--schlssel-95a");
+	/* i= in either spelling is d= itself for t=s, or a subdomain of it. */
+	sign_with(msg, IDN_TAGS("d=xn--bcher-kva.example; s=strict; i=@b\xc3\xbc" "cher.example"), 0, m,
+	          sizeof m);
+	expect1("U-label i=, A-label d=, t=s", m, DKIM_RESULT_PASS, NULL);
+	sign_with(msg, IDN_TAGS("d=b\xc3\xbc" "cher.example; s=strict; i=@xn--bcher-kva.example"), 0, m,
+	          sizeof m);
+	expect1("A-label i=, U-label d=, t=s", m, DKIM_RESULT_PASS, NULL);
+	sign_with(msg, IDN_TAGS("d=b\xc3\xbc" "cher.example; s=ed; i=@post.b\xc3\xbc" "cher.example"), 0, m,
+	          sizeof m);
+	expect1("U-label i= in a subdomain", m, DKIM_RESULT_PASS, NULL);
+	sign_with(msg, IDN_TAGS("d=b\xc3\xbc" "cher.example; s=strict; i=@post.b\xc3\xbc" "cher.example"), 0,
+	          m, sizeof m);
+	expect1("t=s, U-label i= in a subdomain", m, DKIM_RESULT_PERMERROR, "t=s");
+	sign_with(msg, IDN_TAGS("d=b\xc3\xbc" "cher.example; s=ed; i=@b\xc3\xa4" "cher.example"), 0, m,
+	          sizeof m);
+	expect1("U-label i= of another domain", m, DKIM_RESULT_PERMERROR, "i= not in d=");
+	/* Not UTF-8: no A-label, no domain. */
+	sign_with(msg, IDN_TAGS("d=b\xff" "cher.example; s=ed"), 0, m, sizeof m);
+	expect1("d= not UTF-8", m, DKIM_RESULT_PERMERROR, "bad d=");
+#undef IDN_TAGS
+}
+
 /* tern's own signer (both algorithms, over-signing) verifies. */
 static void test_own_signer(void)
 {
@@ -811,6 +871,7 @@ int main(void)
 	test_simple_canon();
 	test_rfc8463();
 	test_branches();
+	test_idn();
 	test_own_signer();
 	test_async();
 	test_limits();
