@@ -28,17 +28,22 @@ int report_queue_signed(struct store *st, const char *log_module, const char *fr
 			int64_t now, uint64_t *queue_id_r)
 {
 	const char *fd = strrchr(from, '@');
-	struct dkim_keys keys;
+	struct str whole = str_make(msg, len);
 	struct buf out;
+	unsigned nsigs;
 
-	if (fd == NULL || store_dkim_get(st, fd + 1, &keys) != STORE_OK) {
+	/* Signed as submission signs (store_dkim_sign): the From domain's
+	 * keys in either spelling of an internationalized domain, d= in
+	 * A-labels, so a TERN_DOMAIN written as a U-label has its reports
+	 * signed too. */
+	buf_init(&out, SIGNED_MAX + 8192);
+	int sr = fd ? store_dkim_sign(st, fd + 1, &whole, 1, &out, &nsigs) : STORE_ENOTFOUND;
+	if (sr == STORE_ENOTFOUND) {
 		log_error(log_module, NULL,
 			  "event=report_unsigned from=%s reason=\"no DKIM keys for the From domain\"", from);
+		buf_free(&out);
 		return -1;
 	}
-	buf_init(&out, SIGNED_MAX + 8192);
-	int sr = dkim_sign(&keys, fd + 1, msg, len, now, &out);
-	dkim_keys_wipe(&keys);
 	if (sr != DKIM_OK || buf_append(&out, msg, len) != 0) {
 		log_error(log_module, NULL, "event=report_sign_failed from=%s result=%d", from, sr);
 		buf_free(&out);

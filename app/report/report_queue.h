@@ -15,8 +15,10 @@
 struct store;
 
 /*
- * Signs msg[0..len) for from's domain and queues it from `from` to
- * rcpts[0..n) (NOTIFY=NEVER). log_module names the log lines' module.
+ * Signs msg[0..len) for from's domain (store_dkim_sign: either spelling
+ * of an internationalized domain, t= the wall clock) and queues it from
+ * `from` to rcpts[0..n) (NOTIFY=NEVER), arrived at now. log_module names
+ * the log lines' module.
  * 0 with *queue_id_r, or -1 (logged: no keys, signing or queueing failed).
  */
 int report_queue_signed(struct store *st, const char *log_module, const char *from,

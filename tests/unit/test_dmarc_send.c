@@ -27,6 +27,7 @@
 #include "report/dmarc_out.h"
 #include "report/dmarc_seen.h"
 #include "report/dmarc_send.h"
+#include "report/report_queue.h"
 #include "store/store_queue.h"
 #include "unit_env.h"
 
@@ -511,6 +512,46 @@ static void test_failure(void)
 	CHECK_EQ_INT(dmarc_fail_pending(), 0);
 }
 
+/*
+ * A report From an internationalized domain (TERN_DOMAIN may be a U-label)
+ * is signed as submission signs: with the domain's keys in either
+ * spelling, d= in A-labels (RFC 8616). report_queue_signed refused it.
+ */
+static void test_signed_idn(void)
+{
+	char dir[256], err[256];
+	if (unit_env_begin(dir, sizeof dir, "report-idn") != 0)
+		return;
+	struct store *st = NULL;
+	CHECK_EQ_INT(store_open(dir, 0, &st, err, sizeof err), STORE_OK);
+	if (!st)
+		return;
+	struct dkim_keys k;
+	CHECK_EQ_INT(admin_domain_add(st, "b\xc3\xbc" "cher.example", &k, err, sizeof err), STORE_OK);
+	dkim_keys_wipe(&k);
+	static const char msg[] = "From: postmaster@xn--bcher-kva.example\r\nTo: r@example.net\r\n"
+	                          "Subject: Report\r\n\r\nbody\r\n";
+	const char *rcpts[] = {"r@example.net"};
+	const char *froms[] = {"postmaster@b\xc3\xbc" "cher.example", "postmaster@xn--bcher-kva.example"};
+	for (size_t i = 0; i < 2; i++) {
+		uint64_t id = 0;
+		CHECK_EQ_INT(report_queue_signed(st, "dmarc", froms[i], rcpts, 1, msg, sizeof msg - 1,
+		                                 1700000000, &id),
+		             0);
+		struct entries q = {0};
+		q.st = st;
+		CHECK_EQ_INT(store_queue_list(st, on_entry, &q), STORE_OK);
+		CHECK_EQ_INT(q.n, (int)i + 1);
+		if (q.data) {
+			CHECK(strncmp(q.data, "DKIM-Signature:", 15) == 0);
+			CHECK(strstr(q.data, "d=xn--bcher-kva.example;") != NULL);
+		}
+		free(q.data);
+	}
+	store_close(&st);
+	unit_rmrf(dir);
+}
+
 int main(void)
 {
 	test_row_text();
@@ -518,5 +559,6 @@ int main(void)
 	test_observe();
 	test_send();
 	test_failure();
+	test_signed_idn();
 	return unit_done("test_dmarc_send");
 }
