@@ -247,7 +247,9 @@ struct arc_seal_params {
 	/* The signing key: the served domain's RSA key (arc_key_pick) — ARC
 	 * verifiers at large know rsa-sha256 only. */
 	const struct dkim_key *key;
-	const char *domain; /* d= of the AMS and AS: the served domain */
+	/* d= of the AMS and AS: the served domain, in either spelling of an
+	 * internationalized one (d= gets its A-labels). */
+	const char *domain;
 	/* The Authentication-Results this hop computed: the field's value,
 	 * starting with the authserv-id ("mail.example.org; spf=pass
 	 * smtp.mailfrom=...; arc=pass ..."), or the whole field as prepended

@@ -67,10 +67,14 @@ static struct str authres_value(const char *s)
 
 int arc_sealer_init(struct arc_sealer *s, const struct arc_seal_params *p)
 {
+	char d[DKIM_DOMAIN_MAX + 1];
+
 	memset(s, 0, sizeof *s);
 	s->state = 2;
+	/* The domain as served, in either spelling: d= is its A-labels
+	 * (dkim_domain_ascii, as the DKIM signature's; RFC 8616 §4). */
 	if (p == NULL || p->key == NULL || p->domain == NULL ||
-	    !dkim_domain_ok(p->domain) || !dkim_selector_ok(p->key->selector) ||
+	    dkim_domain_ascii(p->domain, d) != 0 || !dkim_selector_ok(p->key->selector) ||
 	    (p->key->alg != DKIM_ALG_RSA_SHA256 && p->key->alg != DKIM_ALG_ED25519_SHA256) ||
 	    (p->authres != NULL && authres_value(p->authres).p == NULL))
 		return ARC_EINVAL;
@@ -272,7 +276,7 @@ int arc_sealer_final(struct arc_sealer *s, struct buf *out)
 	enum arc_cv cv = c.n == 0                            ? ARC_CV_NONE
 	                 : s->p.cv == ARC_CV_PASS && c.whole ? ARC_CV_PASS
 	                                                     : ARC_CV_FAIL;
-	(void)str_lower_into(str_c(s->p.domain), lower, sizeof lower);
+	(void)dkim_domain_ascii(s->p.domain, lower); /* checked by init */
 
 	/* AAR: this hop's results under the new instance. */
 	struct str ar = authres_value(s->p.authres);

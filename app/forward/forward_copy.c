@@ -59,7 +59,7 @@ static void seal(const struct forward_copy_in *in, struct forward_copy *c)
 	}
 	struct dkim_keys *keys = xmalloc(sizeof *keys);
 	const struct dkim_key *key = NULL;
-	if (store_dkim_get(in->st, in->fwd_domain, keys) == STORE_OK)
+	if (store_dkim_get_either(in->st, in->fwd_domain, keys) == STORE_OK)
 		key = arc_key_pick(keys);
 	c->arc = "no_key";
 	if (key) {

@@ -798,6 +798,32 @@ static void test_ed25519_chain(void)
 	dkim_keys_wipe(&ed);
 }
 
+/* A served domain written as a U-label (TERN_DOMAIN, an alias's domain)
+ * seals with d= its A-labels (RFC 8616 §4), where its key is published:
+ * the sealer refused the domain and forwarded copies went unsealed. */
+static void test_seal_idn(void)
+{
+	int rc = 0;
+	char *m1 = seal(MSG, &keys_fwd, "b\xc3\xbc" "cher.example", ARC_CV_NONE,
+	                "mx.b\xc3\xbc" "cher.example; arc=none", &rc);
+	CHECK_EQ_INT(rc, ARC_OK);
+	if (m1 == NULL)
+		return;
+	CHECK(strstr(m1, "ARC-Seal: i=1; a=rsa-sha256; t=") == m1);
+	CHECK(strstr(m1, "d=xn--bcher-kva.example;") != NULL);
+	struct arc_result r = verify(m1);
+	CHECK_EQ_INT(r.cv, ARC_CV_PASS);
+	CHECK_EQ_STR(r.set[0].d, "xn--bcher-kva.example");
+	CHECK_EQ_STR(r.set[0].ams_d, "xn--bcher-kva.example");
+	/* The A-label spelling seals the same. */
+	char *m2 = seal(MSG, &keys_fwd, "XN--BCHER-KVA.example", ARC_CV_NONE, "mx.example; arc=none", &rc);
+	CHECK_EQ_INT(rc, ARC_OK);
+	if (m2)
+		CHECK_EQ_INT(verify(m2).cv, ARC_CV_PASS);
+	free(m1);
+	free(m2);
+}
+
 int main(void)
 {
 	CHECK_EQ_INT(dkim_keys_generate(&keys_list, NOW), DKIM_OK);
@@ -816,11 +842,15 @@ int main(void)
 	buf_append_c(&tt, "fwd2026._domainkey.fwd.example.net TXT ");
 	dkim_key_txt(&keys_fwd.key[0], &tt);
 	buf_append_c(&tt, "\n");
+	buf_append_c(&tt, "fwd2026._domainkey.xn--bcher-kva.example TXT ");
+	dkim_key_txt(&keys_fwd.key[0], &tt);
+	buf_append_c(&tt, "\n");
 	table = dns_table_new(buf_data(&tt), buf_len(&tt));
 	buf_free(&tt);
 
 	test_parse();
 	test_seal_args();
+	test_seal_idn();
 	test_seal_late_results();
 	test_chain_pass();
 	test_oldest_pass_and_fail();

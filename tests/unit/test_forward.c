@@ -205,9 +205,23 @@ static void test_copy(const char *base)
 	CHECK_EQ_STR(c.arc, "chain_closed");
 	CHECK(strncmp(c.data, "Delivered-To:", 13) == 0);
 	forward_copy_free(&c);
-	/* No key for the domain. */
+	/* An internationalized domain seals in either spelling, d= its
+	 * A-labels (RFC 8616 §4): "failed" and "no_key" before. */
 	in.arc_known = 0;
 	in.message = str_make(msg, sizeof msg - 1);
+	CHECK_EQ_INT(store_domain_add(st, "b\xc3\xbc" "cher.test", err, sizeof err), STORE_OK);
+	CHECK_EQ_INT(dkim_keys_generate(&keys, now), DKIM_OK);
+	CHECK_EQ_INT(store_dkim_put(st, "b\xc3\xbc" "cher.test", &keys, 0, err, sizeof err), STORE_OK);
+	dkim_keys_wipe(&keys);
+	const char *idn[] = {"b\xc3\xbc" "cher.test", "xn--bcher-kva.test"};
+	for (size_t i = 0; i < 2; i++) {
+		in.fwd_domain = idn[i];
+		CHECK_EQ_INT(forward_copy_build(&in, &c), 0);
+		CHECK_EQ_STR(c.arc, "sealed");
+		CHECK(has(&c, "d=xn--bcher-kva.test;"));
+		forward_copy_free(&c);
+	}
+	/* No key for the domain. */
 	in.fwd_domain = "nokeys.test";
 	CHECK_EQ_INT(forward_copy_build(&in, &c), 0);
 	CHECK_EQ_STR(c.arc, "no_key");
