@@ -45,29 +45,47 @@ static int is_loopback(const uint8_t *p, size_t len)
 	return len == 4 ? p[0] == 127 : memcmp(p, one, 16) == 0;
 }
 
-/* 1 when p (len octets) is an address of a local interface. */
-static int is_local_interface(const uint8_t *p, size_t len)
+/*
+ * The local interfaces' addresses, dumped (getifaddrs(): a netlink
+ * request) at most once for a route however many of its addresses ask,
+ * and only when one does: one delivery judges each of its MX addresses.
+ */
+struct ifs_snap {
+	struct ifaddrs *ifs;
+	int taken; /* ifs is the dump (NULL when it failed: no interface) */
+};
+
+static void ifs_snap_free(struct ifs_snap *snap)
 {
-	struct ifaddrs *ifs = NULL;
-	int found = 0;
-	if (getifaddrs(&ifs) != 0)
-		return 0;
-	for (struct ifaddrs *i = ifs; i && !found; i = i->ifa_next) {
+	if (snap->ifs)
+		freeifaddrs(snap->ifs);
+	snap->ifs = NULL;
+	snap->taken = 0;
+}
+
+/* 1 when p (len octets) is an address of a local interface. */
+static int is_local_interface(const uint8_t *p, size_t len, struct ifs_snap *snap)
+{
+	if (!snap->taken) {
+		snap->taken = 1;
+		if (getifaddrs(&snap->ifs) != 0)
+			snap->ifs = NULL;
+	}
+	for (struct ifaddrs *i = snap->ifs; i; i = i->ifa_next) {
 		const uint8_t *q;
 		uint16_t port;
 		if (i->ifa_addr && sa_octets(i->ifa_addr, &q, &port) == len &&
 		    memcmp(p, q, len) == 0)
-			found = 1;
+			return 1;
 	}
-	freeifaddrs(ifs);
-	return found;
+	return 0;
 }
 
 /* 1 when our SMTP listener takes connections at p (len octets). */
-static int listener_has(const uint8_t *p, size_t len)
+static int listener_has(const uint8_t *p, size_t len, struct ifs_snap *snap)
 {
 	if (!self_smtp.host[0])
-		return is_loopback(p, len) || is_local_interface(p, len);
+		return is_loopback(p, len) || is_local_interface(p, len, snap);
 	uint8_t bin[16];
 	int fam = len == 4 ? AF_INET : AF_INET6;
 	return inet_pton(fam, self_smtp.host, bin) == 1 && memcmp(bin, p, len) == 0;
@@ -81,7 +99,8 @@ int queue_self_named(const char *name, size_t len, const char *hostname)
 	       strncasecmp(name, hostname, len) == 0;
 }
 
-int queue_self_is(const struct dns_addr *a, const char *hostname)
+/* queue_self_is() with the interfaces' dump of the route being judged. */
+static int self_is(const struct dns_addr *a, const char *hostname, struct ifs_snap *snap)
 {
 	if (queue_self_named(a->host, strlen(a->host), hostname))
 		return 1;
@@ -93,18 +112,28 @@ int queue_self_is(const struct dns_addr *a, const char *hostname)
 	if (port != self_smtp.port &&
 	    (self_smtp.fallback_port == 0 || port != self_smtp.fallback_port))
 		return 0;
-	return listener_has(p, len);
+	return listener_has(p, len, snap);
+}
+
+int queue_self_is(const struct dns_addr *a, const char *hostname)
+{
+	struct ifs_snap snap = {0};
+	int r = self_is(a, hostname, &snap);
+	ifs_snap_free(&snap);
+	return r;
 }
 
 size_t queue_self_drop(struct dns_addr *a, size_t n, const char *hostname, int *self_r)
 {
+	struct ifs_snap snap = {0};
 	unsigned ours = 0;
 	*self_r = 0;
 	for (size_t i = 0; i < n; i++)
-		if (queue_self_is(&a[i], hostname) && (!*self_r || a[i].pref < ours)) {
+		if (self_is(&a[i], hostname, &snap) && (!*self_r || a[i].pref < ours)) {
 			ours = a[i].pref;
 			*self_r = 1;
 		}
+	ifs_snap_free(&snap);
 	if (!*self_r)
 		return n;
 	size_t k = 0;

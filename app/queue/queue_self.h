@@ -15,7 +15,8 @@
  * an address), or an address at which our SMTP listener (TERN_LISTEN_SMTP,
  * its port or the fallback port) takes connections: the listener's own
  * address, or with one bound to every address (":25") any address of a
- * local interface (getifaddrs) and the loopback ranges. The port counts:
+ * local interface (getifaddrs, read once for a route however many of its
+ * addresses ask) and the loopback ranges. The port counts:
  * a route's port is TERN_QUEUE_MX_PORT (25), and another port on one of
  * our addresses is another server.
  *

@@ -4,6 +4,8 @@
  * go when one is.
  */
 #include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <string.h>
 
 #include "core/config.h"
@@ -12,6 +14,34 @@
 #include "unit.h"
 
 #define ME "mail.example.test"
+
+/*
+ * This host's interfaces, as queue_self.c sees them: the test's own
+ * getifaddrs() and freeifaddrs() stand in for the C library's (the
+ * executable's definitions come first), so that an interface address is
+ * known (192.0.2.7) and the number of interface dumps taken is counted.
+ */
+static unsigned ifaddrs_calls;
+static struct sockaddr_in fake_sa;
+static struct ifaddrs fake_if;
+
+int getifaddrs(struct ifaddrs **ifap)
+{
+	ifaddrs_calls++;
+	memset(&fake_if, 0, sizeof(fake_if));
+	memset(&fake_sa, 0, sizeof(fake_sa));
+	fake_sa.sin_family = AF_INET;
+	inet_pton(AF_INET, "192.0.2.7", &fake_sa.sin_addr);
+	fake_if.ifa_name = (char *)"eth0";
+	fake_if.ifa_addr = (struct sockaddr *)&fake_sa;
+	*ifap = &fake_if;
+	return 0;
+}
+
+void freeifaddrs(struct ifaddrs *ifa)
+{
+	(void)ifa;
+}
 
 static struct dns_addr at(const char *host, const char *ip, unsigned port, unsigned pref)
 {
@@ -105,5 +135,34 @@ int main(void)
 	r[3] = at("self2.test", "127.0.0.2", 25, 30);
 	CHECK_EQ_INT((int)queue_self_drop(r, 4, ME, &self), 1);
 	CHECK_EQ_STR(r[0].host, "a.test");
+
+	/* An interface's address is ours with a listener on every address. */
+	r[0] = at("a.test", "192.0.2.7", 25, 10);
+	CHECK_EQ_INT(queue_self_is(&r[0], ME), 1);
+
+	/* One interface dump for a whole route, not one per address: the
+	 * outbound path judges every MX address of every delivery. */
+	for (int i = 0; i < 6; i++) {
+		char ip[32];
+		snprintf(ip, sizeof ip, "203.0.113.%d", i + 1);
+		r[i] = at("x.test", ip, 25, (unsigned)(10 * (i + 1)));
+	}
+	ifaddrs_calls = 0;
+	CHECK_EQ_INT((int)queue_self_drop(r, 6, ME, &self), 6);
+	CHECK_EQ_INT(self, 0);
+	CHECK_EQ_INT((int)ifaddrs_calls, 1);
+	/* None when no address needs it (loopback, another port, a name). */
+	r[0] = at("a.test", "127.0.0.1", 25, 10);
+	r[1] = at("b.test", "203.0.113.2", 587, 20);
+	r[2] = at(ME, "203.0.113.3", 25, 30);
+	ifaddrs_calls = 0;
+	CHECK_EQ_INT((int)queue_self_drop(r, 3, ME, &self), 0);
+	CHECK_EQ_INT((int)ifaddrs_calls, 0);
+	/* Ours by an interface address within a route. */
+	r[0] = at("a.test", "203.0.113.1", 25, 10);
+	r[1] = at("b.test", "192.0.2.7", 25, 20);
+	r[2] = at("c.test", "203.0.113.3", 25, 30);
+	CHECK_EQ_INT((int)queue_self_drop(r, 3, ME, &self), 1);
+	CHECK_EQ_INT(self, 1);
 	return unit_done("test_queue_self");
 }
