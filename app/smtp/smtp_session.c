@@ -1008,8 +1008,59 @@ static int helo_refuses(struct smtp_session *s, const struct smtp_cmd *cmd)
 	return 1;
 }
 
-/* Runs one command line; *verb_r says which verb it was. */
-static void dispatch(struct smtp_session *s, struct str line, enum smtp_verb *verb_r)
+/*
+ * RFC 2920 §3.1: a client may send a command before the reply to the one
+ * before only once EHLO offered PIPELINING, and EHLO, HELO, DATA, VRFY,
+ * EXPN and NOOP end a group (their reply changes what it sends next). 1
+ * when verb, with more input already behind its line, breaks that: a
+ * client talking over our replies, as spam engines blasting a script do.
+ * QUIT ends the session anyway; a BDAT's chunk follows its line; the
+ * plaintext behind STARTTLS is dropped (RFC 3207 §4.2, smtp_session_input).
+ */
+static int pipelined_out_of_turn(const struct smtp_session *s, enum smtp_verb verb)
+{
+	switch (verb) {
+	case SMTP_VERB_QUIT:
+	case SMTP_VERB_BDAT:
+	case SMTP_VERB_STARTTLS:
+		return 0;
+	case SMTP_VERB_EHLO:
+	case SMTP_VERB_HELO:
+	case SMTP_VERB_DATA:
+	case SMTP_VERB_VRFY:
+	case SMTP_VERB_EXPN:
+	case SMTP_VERB_NOOP:
+		return 1;
+	default:
+		return !s->esmtp;
+	}
+}
+
+/*
+ * Port 25 refuses such a command unrun and ends the session, with
+ * Postfix's reply (smtpd_forbid_unauth_pipelining, its default since
+ * 3.9): the input behind it was written blind, and a message sent behind
+ * its DATA, read as commands, would run as such. Submission leaves it
+ * to data_refused_with_text(): its clients log in, and some pipeline
+ * before they do. 1 when the session ended.
+ */
+static int refuse_out_of_turn(struct smtp_session *s, const struct smtp_cmd *cmd, int more)
+{
+	if (!more || s->mode != SMTP_MODE_MX || !pipelined_out_of_turn(s, cmd->verb))
+		return 0;
+	/* A known verb's name is letters; an unknown one is the client's. */
+	int known = cmd->verb != SMTP_VERB_UNKNOWN;
+	log_info("smtp", s->id, "event=pipelining_violation after=%.*s pending=%zu",
+		 known ? (int)cmd->verb_str.len : 7, known ? cmd->verb_str.p : "unknown",
+		 buf_len(&s->conn->in));
+	smtp_reply(s, "554 5.5.0 Error: SMTP protocol synchronization");
+	close_with(s, "pipelining");
+	return 1;
+}
+
+/* Runs one command line; *verb_r says which verb it was. more: input
+ * follows the line. */
+static void dispatch(struct smtp_session *s, struct str line, int more, enum smtp_verb *verb_r)
 {
 	struct smtp_cmd cmd;
 	int r = smtp_cmd_parse(line, &cmd);
@@ -1017,6 +1068,8 @@ static void dispatch(struct smtp_session *s, struct str line, enum smtp_verb *ve
 	unsigned quiet = s->sasl_quiet;
 
 	*verb_r = cmd.verb;
+	if (refuse_out_of_turn(s, &cmd, more))
+		return;
 
 	/* AUTH LOGIN's two responses at most. */
 	s->sasl_quiet = cmd.verb == SMTP_VERB_AUTH ? 2 : quiet ? quiet - 1 : 0;
@@ -1273,7 +1326,7 @@ void smtp_session_input(struct smtp_session *s)
 			if (s->state == SMTP_S_AUTH)
 				smtp_auth_line(s, line); /* a SASL response, not a command */
 			else
-				dispatch(s, line, &verb);
+				dispatch(s, line, buf_len(in) > consumed, &verb);
 			if (s->state == SMTP_S_WAIT_DNS)
 				return; /* the line stays: it runs again (smtp_nullmx_relay), its wait had */
 			if (secret)

@@ -84,6 +84,21 @@ def test_starttls_discards_pipelined_plaintext():
         t.close()
 
 
+def pipeline_messages(r, subjects):
+    """Sends a message per subject as RFC 2920 §3.1 lets a client: MAIL,
+    RCPT and DATA in one write, the text once the 354 came, and behind
+    its final dot the next transaction's group (QUIT after the last).
+    The replies' codes, in order."""
+    group = "MAIL FROM:<a@remote.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n"
+    r.send(group)
+    codes = [r.reply()[0] for _ in range(3)]
+    for i, subject in enumerate(subjects):
+        last = i == len(subjects) - 1
+        r.send(message(subject=subject) + ".\r\n" + ("QUIT\r\n" if last else group))
+        codes += [r.reply()[0] for _ in range(2 if last else 4)]
+    return codes
+
+
 def test_pipelining_over_tls():
     # Commands pipelined behind the data must be answered once the store
     # commits, even when TLS already decrypted them (no socket event follows).
@@ -96,13 +111,8 @@ def test_pipelining_over_tls():
         ctx.verify_mode = ssl.CERT_NONE
         r.sock = ctx.wrap_socket(r.sock, server_hostname="mx.example.test")
         r.cmd("EHLO pipe.test")
-        batch = ""
-        for i in range(3):
-            batch += "MAIL FROM:<a@remote.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n"
-            batch += message(subject="tls pipe %d" % i) + ".\r\n"
-        r.send(batch + "QUIT\r\n")
-        codes = [r.reply()[0] for _ in range(3 * 4 + 1)]
-        assert codes == [250, 250, 354, 250] * 3 + [221], codes
+        codes = pipeline_messages(r, ["tls pipe %d" % i for i in range(3)])
+        assert codes == [250, 250, 354] + [250, 250, 250, 354] * 2 + [250, 221], codes
         assert len(s.messages("bob@example.test")) == 3
 
 
@@ -110,16 +120,49 @@ def test_pipelining_many_messages_one_session():
     with srv() as s:
         r = Raw(s.smtp_port)
         r.cmd("EHLO pipe.test")
-        batch = ""
-        for i in range(5):
-            body = message(subject="pipe %d" % i)
-            batch += "MAIL FROM:<a@remote.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n"
-            batch += body + ".\r\n"
-        batch += "QUIT\r\n"
-        r.send(batch)
-        codes = [r.reply()[0] for _ in range(5 * 4 + 1)]
-        assert codes == [250, 250, 354, 250] * 5 + [221], codes
+        codes = pipeline_messages(r, ["pipe %d" % i for i in range(5)])
+        assert codes == [250, 250, 354] + [250, 250, 250, 354] * 4 + [250, 221], codes
         assert len(s.messages("bob@example.test")) == 5
+
+
+def test_port25_refuses_commands_pipelined_past_a_sync_point():
+    # RFC 2920 §3.1: a client pipelines only once EHLO offered PIPELINING,
+    # and EHLO, DATA, VRFY, EXPN and NOOP end a group (the client waits for
+    # their reply). On port 25 one that does not wait, a spam engine
+    # blasting its script, is answered 554 5.5.0 instead of the command and
+    # cut, as Postfix 3.9's smtpd_forbid_unauth_pipelining (its default).
+    def cut(first, group, before=()):
+        with srv() as s:
+            r = Raw(s.smtp_port)
+            for line in first:
+                r.cmd(line)
+            r.send(group)
+            assert [r.reply()[0] for _ in before] == list(before), group
+            code, lines = r.reply()
+            assert (code, lines[0][4:9]) == (554, "5.5.0"), (group, lines)
+            assert r.closed(), group
+            assert s.messages("bob@example.test") == []
+    cut([], "EHLO pipe.test\r\nMAIL FROM:<a@remote.test>\r\n")
+    cut([], "HELO pipe.test\r\nMAIL FROM:<a@remote.test>\r\n")
+    cut([], "MAIL FROM:<a@remote.test>\r\nNOOP\r\n")  # before any EHLO
+    # HELO offers no PIPELINING: each command waits for its reply.
+    cut(["HELO pipe.test"], "MAIL FROM:<a@remote.test>\r\nRCPT TO:<bob@example.test>\r\n")
+    cut(["EHLO pipe.test"], "NOOP\r\nRSET\r\n")
+    cut(["EHLO pipe.test"], "VRFY bob\r\nRSET\r\n")
+    cut(["EHLO pipe.test"], "EHLO pipe.test\r\nMAIL FROM:<a@remote.test>\r\n")
+    # The message sent behind an accepted DATA, before its 354.
+    cut(["EHLO pipe.test"], "MAIL FROM:<a@remote.test>\r\nRCPT TO:<bob@example.test>\r\n"
+        "DATA\r\n" + message(subject="early") + ".\r\n", before=(250, 250))
+    # What RFC 2920 allows goes on: RSET, MAIL, RCPT in a group ending with
+    # DATA, the text after the 354, QUIT behind the final dot.
+    with srv() as s:
+        r = Raw(s.smtp_port)
+        r.cmd("EHLO pipe.test")
+        r.send("RSET\r\nMAIL FROM:<a@remote.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n")
+        assert [r.reply()[0] for _ in range(4)] == [250, 250, 250, 354]
+        r.send(message(subject="waited") + ".\r\nQUIT\r\n")
+        assert [r.reply()[0] for _ in range(2)] == [250, 221]
+        assert len(s.messages("bob@example.test")) == 1
 
 
 def test_refused_data_with_text_behind_it_ends_the_session():
@@ -128,15 +171,17 @@ def test_refused_data_with_text_behind_it_ends_the_session():
     # recipients (554 5.5.1, RFC 2920 §3.2's example) would have the text
     # read as commands: here its own "RCPT TO:" and "DATA" lines, which
     # before delivered the message to bob in a transaction nobody sent.
+    # On port 25 the DATA is not run at all (554 5.5.0, as Postfix's
+    # smtpd_forbid_unauth_pipelining); on submission it is, then 421.
     with srv() as s:
         r = Raw(s.smtp_port)
         r.cmd("EHLO pipe.test")
         text = ("RCPT TO:<bob@example.test>\r\nDATA\r\n" +
                 message(subject="smuggled") + ".\r\n")
         r.send("MAIL FROM:<a@remote.test>\r\nRCPT TO:<nobody@example.test>\r\nDATA\r\n" + text)
-        replies = [r.reply() for _ in range(4)]
+        replies = [r.reply() for _ in range(3)]
         codes = [(c, lines[0][4:9]) for c, lines in replies]
-        assert codes == [(250, "2.1.0"), (550, "5.1.1"), (554, "5.5.1"), (421, "4.5.0")], replies
+        assert codes == [(250, "2.1.0"), (550, "5.1.1"), (554, "5.5.0")], replies
         assert r.closed()
         assert s.messages("bob@example.test") == []
         # A DATA refused with nothing behind it leaves the session as it was.

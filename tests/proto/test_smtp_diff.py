@@ -51,6 +51,7 @@ smtpd_error_sleep_time = 0
 smtpd_soft_error_limit = 100
 smtpd_hard_error_limit = 100
 smtpd_junk_command_limit = 1000
+smtpd_forbid_unauth_pipelining = yes
 """ % (SIZE, RCPT_LIMIT)
 
 
@@ -597,17 +598,48 @@ def sc_bdat_bad4(x):
 
 
 def sc_pipeline_data(x):
-    x.raw(b"EHLO pipe.test\r\nMAIL FROM:<alice@remote.test>\r\nRCPT TO:<bob@example.test>\r\n"
-          b"RCPT TO:<nobody@example.test>\r\nDATA\r\nSubject: piped\r\n\r\nx\r\n.\r\nQUIT\r\n",
-          6, "whole transaction in one write")
+    hello(x)
+    x.raw(b"MAIL FROM:<alice@remote.test>\r\nRCPT TO:<bob@example.test>\r\n"
+          b"RCPT TO:<nobody@example.test>\r\nDATA\r\n", 4, "transaction in one write")
+    x.raw(b"Subject: piped\r\n\r\nx\r\n.\r\nQUIT\r\n", 2, "text and quit in one write")
     x.closed("closed after pipelined quit")
 
 
 def sc_pipeline_bdat(x):
     body = b"Subject: piped bdat\r\n\r\nx\r\n"
-    x.raw(b"EHLO pipe.test\r\nMAIL FROM:<alice@remote.test>\r\nRCPT TO:<bob@example.test>\r\n"
+    hello(x)
+    x.raw(b"MAIL FROM:<alice@remote.test>\r\nRCPT TO:<bob@example.test>\r\n"
           b"BDAT %d LAST\r\n%sMAIL FROM:<>\r\nRCPT TO:<nobody@example.test>\r\nBDAT 3 LAST\r\nabcQUIT\r\n"
-          % (len(body), body), 8, "bdat transactions in one write")
+          % (len(body), body), 7, "bdat transactions in one write")
+
+
+# RFC 2920 §3.1: no pipelining before EHLO offered it, and EHLO, DATA,
+# VRFY, EXPN and NOOP end a group. Both servers cut a client that does
+# not wait (Postfix: smtpd_forbid_unauth_pipelining, its 3.9 default).
+def sc_pipeline_ehlo(x):
+    x.raw(b"EHLO pipe.test\r\nMAIL FROM:<alice@remote.test>\r\n", 1, "mail behind ehlo")
+    x.closed("closed after mail behind ehlo")
+
+
+def sc_pipeline_helo(x):
+    x.cmd("HELO client.remote.test")
+    x.raw(b"MAIL FROM:<alice@remote.test>\r\nRCPT TO:<bob@example.test>\r\n", 1,
+          "pipelining after helo")
+    x.closed("closed after pipelining after helo")
+
+
+def sc_pipeline_noop(x):
+    hello(x)
+    x.raw(b"RSET\r\nNOOP\r\n", 2, "noop last in a group")
+    x.raw(b"NOOP\r\nRSET\r\n", 1, "rset behind noop")
+    x.closed("closed after rset behind noop")
+
+
+def sc_pipeline_text(x):
+    hello(x)
+    x.raw(b"MAIL FROM:<alice@remote.test>\r\nRCPT TO:<bob@example.test>\r\n"
+          b"DATA\r\nSubject: early\r\n\r\nx\r\n.\r\n", 3, "text behind data")
+    x.closed("closed after text behind data")
 
 
 def sc_starttls_early(x):
@@ -637,7 +669,8 @@ def sc_starttls_helo(x):
 
 SCENARIOS = [sc_helo, sc_mail, sc_rcpt, sc_rcpt_utf8, sc_too_many, sc_misc, sc_long, sc_bare,
              sc_data, sc_bdat_early, sc_bdat, sc_bdat_bad, sc_bdat_bad2, sc_bdat_bad3, sc_bdat_bad4,
-             sc_pipeline_data, sc_pipeline_bdat, sc_starttls_early, sc_starttls_tx, sc_starttls, sc_starttls_helo]
+             sc_pipeline_data, sc_pipeline_bdat, sc_pipeline_ehlo, sc_pipeline_helo,
+             sc_pipeline_noop, sc_pipeline_text, sc_starttls_early, sc_starttls_tx, sc_starttls, sc_starttls_helo]
 
 # Reasons shared by several entries of KNOWN.
 GRAMMAR = ("RFC 5321 §4.1.2: 'Reverse-path = Path / \"<>\"', 'Path = \"<\" [ A-d-l \":\" ] Mailbox "
