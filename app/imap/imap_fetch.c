@@ -27,9 +27,13 @@
  * message. Sizes are given as if line ends were CRLF (IMAP_BS_CRLF); mail
  * arriving over SMTP always has CRLF, so they equal the octets sent. A
  * part that does not exist, or HEADER/TEXT of a part that is not a
- * message, is NIL. BINARY decodes base64 and quoted-printable into memory
- * (at most the part's size); a part in an encoding we do not know leaves
- * its message out and ends the command with NO [UNKNOWN-CTE]. PREVIEW
+ * message, is NIL (an nstring, RFC 9051 §7.5.2: Gmail answers so, and
+ * clients take it; Dovecot sends ""). BINARY decodes base64 and
+ * quoted-printable into memory (at most the part's size); a multipart or
+ * message part goes as it is, its own encoding being an identity (RFC
+ * 2045 §6.4) and its parts keeping the headers that name theirs; a part
+ * in an encoding we do not know leaves its message out and ends the
+ * command with NO [UNKNOWN-CTE]. PREVIEW
  * is computed the same way, from the tree and the message (mime_preview.h).
  * A NUL in a plain literal (a binary part APPENDed as literal8) goes out
  * as 0x80; BINARY sends the real octets as literal8 (write_literal()).
