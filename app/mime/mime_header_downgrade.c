@@ -28,12 +28,20 @@ static int is_blank_line(const char *h, size_t i, size_t e)
 
 size_t mime_header_section_len(const char *msg, size_t len)
 {
-	size_t i = 0;
+	size_t i = 0, field = 0;
 	while (i < len) {
 		size_t e = line_end(msg, len, i);
-		if (e <= len && msg[e - 1] == '\n' && is_blank_line(msg, i, e))
+		/* Past rfc5322.h's limit the header ends, as the MIME parser
+		 * ends it: before the field that crosses it. Without this a
+		 * message with no empty line is all header, and its
+		 * downgrade (up to six times its size) is built whole. */
+		if (e > RFC5322_HEADER_MAX)
+			return field;
+		if (msg[e - 1] == '\n' && is_blank_line(msg, i, e))
 			return e;
 		i = e;
+		if (i < len && msg[i] != ' ' && msg[i] != '\t')
+			field = i;
 	}
 	return len;
 }

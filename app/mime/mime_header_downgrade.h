@@ -42,7 +42,10 @@
 #include "core/buf.h"
 
 /* The length of msg[0..len)'s header section, its empty line included
- * (CRLF or a bare LF); len when the message has no empty line. */
+ * (CRLF or a bare LF); len when the message has no empty line. At most
+ * RFC5322_HEADER_MAX (rfc5322.h): a header section that runs past it
+ * ends before the field that crosses it (0 when that is the first), as
+ * the MIME parser ends it, so what the downgrade builds stays bounded. */
 size_t mime_header_section_len(const char *msg, size_t len);
 
 /* 1 when the header section h[0..n) has a field the downgrade rewrites

@@ -15,7 +15,9 @@
  * fields is sent with its header downgraded (mime_header_downgrade.h):
  * the snapshot (pop3_auth.c) sized it so, RETR and TOP build that header
  * when they start (struct pop3_send's head), send it through the same
- * stuffing, then the body from where the stored header ended.
+ * stuffing, then the body from where the stored header ended. That
+ * header is at most 1 MiB of the stored one (mime_header_section_len),
+ * so what a session holds stays a few MiB whatever the message.
  *
  * UIDLs are Dovecot's default format, "%08x%08x" of the IMAP UID and the
  * INBOX's UIDVALIDITY: stable across sessions, and the same pair IMAP will

@@ -131,6 +131,48 @@ def test_sizes_count_the_line_end_added_at_the_end():
             assert r.cmd("QUIT").startswith(b"+OK")
 
 
+def test_huge_header_downgrade_is_bounded():
+    """RFC 6856 §3: without UTF8 a UTF-8 header is sent downgraded, and
+    that downgrade is built in memory. The header section was all of the
+    message up to its empty line, however far: a message with 12 MB of
+    UTF-8 fields (IMAP APPEND takes it; SMTP refuses such a header) had a
+    34 MB downgrade built at login to size it, and again by RETR, which
+    held it to the end. The header now ends where the MIME parser ends it, before the
+    field that crosses rfc5322.h's 1 MiB; the fields after it go out as
+    stored, and LIST still gives what RETR sends."""
+    field = ("X-Note: " + "\u00e9t\u00e9 " * 20 + "\r\n").encode()
+    head = field * (12_000_000 // len(field))
+    msg = head + b"\r\nbody\r\n"
+    with Server(accounts=ACCOUNTS, imap=True, pop3=True, env={"TERN_FTS": "off"}) as s:
+        m = imap_t.login(s)
+        m.select("INBOX")
+        imap_append_raw(m, msg)
+        m.logout()
+        r = pop3_t.Raw(s)
+        r.cmd("USER " + imap_t.BOB)
+        assert r.cmd("PASS " + imap_t.BOB_PW) == b"+OK Logged in."
+        listed = int(r.cmd("LIST 1").split()[2])
+        # From here on the server has nothing else to do (the APPEND and
+        # the login's sizing are behind us): what grows is the RETR's.
+        before = s.rss_kib("RssAnon")
+        assert r.cmd("RETR 1") == b"+OK %d octets" % listed
+        first = r.line()
+        assert first.startswith(b"X-Note: =?utf-8?q?=C3=A9t=C3=A9"), first[:80]
+        # The body's head is out; what the session holds is measured now.
+        grown = s.rss_kib("RssAnon") - before
+        assert grown < 16 * 1024, grown
+        body = [first] + r.multi()
+        sent = sum(len(ln) + 2 - ln.startswith(b".") for ln in body)
+        assert sent == listed, (sent, listed)
+        assert body[-2:] == [b"", b"body"]
+        # Fields past the first MiB as stored; the ones before, in ASCII.
+        tail = b"\r\n".join(body[-4:]) + b"\r\n"
+        assert tail == field + field + b"\r\nbody\r\n", tail[:200]
+        downgraded = sum(1 for ln in body if ln.startswith(b"X-Note: =?utf-8?"))
+        assert 0 < downgraded <= (1 << 20) // len(field), downgraded
+        assert r.cmd("QUIT").startswith(b"+OK")
+
+
 def test_pop3_retr_of_a_message_imap_expunged_meanwhile():
     """POP3 keeps the maildrop it read at login, and IMAP may expunge from
     it meanwhile: RETR and TOP of such a message get -ERR and the session

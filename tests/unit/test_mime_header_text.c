@@ -4,11 +4,13 @@
  * the downgrade of UTF-8 header fields (mime/mime_header_downgrade.h).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/buf.h"
 #include "mime/mime_header_downgrade.h"
 #include "mime/mime_header_text.h"
+#include "mime/rfc5322.h"
 #include "unit.h"
 
 /* The longest line of s (without its CRLF). */
@@ -172,10 +174,42 @@ static void test_downgrade(void)
 	CHECK(mime_header_section_len("A: b\r\n", 6) == 6);
 }
 
+/* A header section past RFC5322_HEADER_MAX (no empty line before it, as
+ * in a message that has none) ends before the field crossing the limit,
+ * as the MIME parser ends it: POP3 downgraded the whole message as its
+ * header, and built that downgrade (up to six times the size) in memory. */
+static void test_section_limit(void)
+{
+	const char field[] = "X-A: \xc3\xa9t\xc3\xa9\r\n\tmore\r\n"; /* 19 octets, folded */
+	size_t fl = sizeof(field) - 1, n = 3 * RFC5322_HEADER_MAX, k = 0;
+	char *m = malloc(n);
+
+	for (; k + fl <= n; k += fl)
+		memcpy(m + k, field, fl);
+	memset(m + k, 'x', n - k);
+	size_t hl = mime_header_section_len(m, n);
+	CHECK(hl <= RFC5322_HEADER_MAX && hl > RFC5322_HEADER_MAX - fl);
+	CHECK(hl % fl == 0); /* at a field's start, not at its folded line */
+	/* The empty line ending at the limit still counts; one past it not. */
+	size_t at = RFC5322_HEADER_MAX - 2;
+	memset(m, 'x', at);
+	m[0] = 'A', m[1] = ':', m[at - 2] = '\r', m[at - 1] = '\n';
+	m[at] = '\r', m[at + 1] = '\n';
+	CHECK(mime_header_section_len(m, n) == RFC5322_HEADER_MAX);
+	m[at - 2] = m[at - 1] = 'x';
+	m[at + 1] = '\r', m[at + 2] = '\n';
+	m[at + 3] = '\r', m[at + 4] = '\n';
+	CHECK(mime_header_section_len(m, n) == 0); /* one field across the limit */
+	/* A short message without an empty line is still all header. */
+	CHECK(mime_header_section_len(m, 1000) == 1000);
+	free(m);
+}
+
 int main(void)
 {
 	test_text();
 	test_fold();
 	test_downgrade();
+	test_section_limit();
 	return unit_done("test_mime_header_text");
 }
