@@ -40,7 +40,9 @@
 #define POP3_LINE_MAX 253
 /*
  * A SASL continuation line (RFC 5034 §4) is not a command; it carries a
- * base64 PLAIN message of up to two 320-octet names and a password.
+ * base64 PLAIN message of up to two 320-octet names and a password. The
+ * session takes the lines of USER, PASS and AUTH (its initial response)
+ * up to this length too: a password may be longer than 255 octets allow.
  */
 #define POP3_SASL_LINE_MAX 2048
 /* Longest decoded SASL message accepted (base64 of POP3_SASL_LINE_MAX). */

@@ -314,6 +314,25 @@ static int line_is_secret(const struct pop3_session *s, struct str line)
 	       str_has_prefix_ci(line, "AUTH");
 }
 
+/*
+ * The longest line taken now: RFC 2449's 255 octets for a command, but
+ * as long as a SASL response for a line that carries credentials (USER,
+ * PASS, AUTH with its initial response). A password may have up to
+ * PASSWORD_MAX_BYTES octets (password_policy.h), which "PASS " and 255
+ * octets refused, with no other way in for a USER/PASS client; Dovecot
+ * takes such lines too. Looked at from the line's first octets: fewer
+ * than five buffered and no line end yet is always "more".
+ */
+static size_t line_max(const struct pop3_session *s, const struct buf *in)
+{
+	struct str head = str_make(buf_data(in), buf_len(in) < 5 ? buf_len(in) : 5);
+
+	if (s->state == POP3_S_SASL || str_has_prefix_ci(head, "PASS ") ||
+	    str_has_prefix_ci(head, "USER ") || str_has_prefix_ci(head, "AUTH "))
+		return POP3_SASL_LINE_MAX;
+	return POP3_LINE_MAX;
+}
+
 void pop3_session_input(struct pop3_session *s)
 {
 	struct buf *in;
@@ -349,8 +368,7 @@ void pop3_session_input(struct pop3_session *s)
 				s->discarding = 0;
 			continue;
 		}
-		size_t max = s->state == POP3_S_SASL ? POP3_SASL_LINE_MAX : POP3_LINE_MAX;
-		int r = pop3_line_find(buf_data(in), buf_len(in), max, &linelen, &consumed);
+		int r = pop3_line_find(buf_data(in), buf_len(in), line_max(s, in), &linelen, &consumed);
 		if (r == POP3_LINE_MORE)
 			return;
 		if (r == POP3_LINE_FOUND) {

@@ -5,6 +5,7 @@ import base64
 import os
 import poplib
 import pwd
+import random
 import re
 import shutil
 import signal
@@ -386,6 +387,38 @@ def test_sasl_plain_and_login():
         assert time.time() - t >= 0.9
         r.cmd("QUIT")
         assert "event=auth_failed" in s.log_text() and "reason=authzid" in s.log_text()
+
+
+def test_long_passwords_log_in():
+    """tern takes passwords of up to 256 characters, 1 KiB in UTF-8
+    (password_policy.h), but a POP3 line over RFC 2449's 255 octets was
+    refused: "PASS " and a password over 248 octets got "-ERR Line too
+    long.", and so did a USER/PASS client whose password is 100 Chinese
+    characters (300 octets), with no way to log in. A line that carries
+    credentials (USER, PASS, AUTH and its initial response) now may be as
+    long as a SASL response line; other commands keep the 255 octets."""
+    rnd = random.Random(11)
+    ascii_pw = "".join(rnd.choice("abcdefghijkmnopqrstuvwxyzACDEFGHJKLMNPQRTUVWXY34679")
+                       for _ in range(256))
+    cjk_pw = "".join(chr(rnd.randint(0x4E00, 0x9FA5)) for _ in range(100))
+    dave, erin = "dave@example.test", "erin@example.test"
+    with Server(accounts=[(dave, ascii_pw), (erin, cjk_pw)], pop3=True) as s:
+        for user, pw in ((dave, ascii_pw), (erin, cjk_pw)):
+            r = Raw(s)
+            assert r.cmd("USER " + user) == b"+OK"
+            r.send(b"PASS " + pw.encode() + b"\r\n")
+            assert r.line() == b"+OK Logged in.", (user, len(pw.encode()))
+            assert r.cmd("QUIT") == b"+OK Logging out."
+            # AUTH PLAIN with its initial response on the command line.
+            r = Raw(s)
+            ir = base64.b64encode(b"\0" + user.encode() + b"\0" + pw.encode()).decode()
+            assert r.cmd("AUTH PLAIN " + ir) == b"+OK Logged in."
+            assert r.cmd("QUIT") == b"+OK Logging out."
+        r = Raw(s)
+        assert r.cmd("NOOP " + "x" * 300) == b"-ERR Line too long."  # not credentials
+        assert r.cmd("PASS " + "x" * 2100) == b"-ERR Line too long."
+        assert r.cmd("USER " + "x" * 400) == b"-ERR [AUTH] User name too long."
+        r.close()
 
 
 def test_failed_login_delay_and_log():
