@@ -879,6 +879,32 @@ int store_dir_lock(const char *dir, int *code_r, char *err, size_t errsz)
 	return fd;
 }
 
+/*
+ * A store file shorter than its pages (a copy that ran out of room, a disk
+ * that lost the file's tail): LMDB reads the two meta pages with read(),
+ * so mdb_env_open succeeds, and the first page read past the end of the
+ * file is a SIGBUS through the map that ended tern serve and every
+ * command without a word. The meta page says which page is the last in
+ * use; the file must reach past it. Only the meta is read here.
+ */
+int store_env_whole(MDB_env *env, uint64_t *have_r, uint64_t *need_r)
+{
+	MDB_envinfo info;
+	MDB_stat stat;
+	struct stat sb;
+	int fd, rc;
+
+	*have_r = *need_r = 0;
+	if ((rc = mdb_env_get_fd(env, &fd)) != 0 || (rc = mdb_env_info(env, &info)) != 0 ||
+	    (rc = mdb_env_stat(env, &stat)) != 0)
+		return rc;
+	if (fstat(fd, &sb) != 0)
+		return errno;
+	*have_r = (uint64_t)sb.st_size;
+	*need_r = ((uint64_t)info.me_last_pgno + 1) * stat.ms_psize;
+	return *have_r < *need_r ? MDB_CORRUPTED : 0;
+}
+
 /* First map size: the default or the test override, at least the file's. */
 static uint64_t initial_map(const char *dir)
 {
@@ -959,6 +985,19 @@ int store_open(const char *dir, unsigned flags, struct store **st_r, char *err, 
 	if (rc) {
 		store_err(err, errsz, STORE_ETEMP, "cannot open store in %s: %s", dir,
 		          mdb_strerror(rc));
+		goto fail;
+	}
+	uint64_t have, need;
+	if ((rc = store_env_whole(st->env, &have, &need)) != 0) {
+		if (rc == MDB_CORRUPTED)
+			store_err(err, errsz, STORE_EINVAL,
+			          "%s/data.mdb is cut short (%llu bytes, its pages need %llu): "
+			          "restore the data directory from a backup",
+			          dir, (unsigned long long)have, (unsigned long long)need);
+		else
+			store_err(err, errsz, STORE_ETEMP, "cannot open store in %s: %s", dir,
+			          mdb_strerror(rc));
+		rc = rc == MDB_CORRUPTED ? STORE_EINVAL : STORE_ETEMP;
 		goto fail;
 	}
 

@@ -78,7 +78,9 @@ static int fail(char *err, size_t errsz, int rc, const char *what, const char *p
 {
 	int code = rc == ENOSPC ? STORE_EFULL : rc == MDB_CORRUPTED ? STORE_EINVAL : STORE_ETEMP;
 	return store_err(err, errsz, code, "%s %s: %s", what, path,
-	                 rc == ENOSPC ? "no space left on device" : mdb_strerror(rc));
+	                 rc == ENOSPC          ? "no space left on device"
+	                 : rc == MDB_CORRUPTED ? "damaged (cut short or corrupt)"
+	                                       : mdb_strerror(rc));
 }
 
 void store_backup_blob_path(char *out, size_t outsz, const char *dir, const uint8_t id[32])
@@ -555,6 +557,9 @@ static int env_open_ro(const char *file, MDB_env **env_r)
 		rc = mdb_env_set_mapsize(*env_r, (size_t)sb.st_size + (1u << 20));
 	if (rc == 0)
 		rc = mdb_env_open(*env_r, file, MDB_NOSUBDIR | MDB_NOLOCK | MDB_RDONLY, 0600);
+	uint64_t have, need;
+	if (rc == 0)
+		rc = store_env_whole(*env_r, &have, &need);
 	if (rc) {
 		mdb_env_close(*env_r);
 		*env_r = NULL;
@@ -858,6 +863,9 @@ int store_backup_restore(const char *dir, const char *data_dir, uint64_t want_si
 		rc = mdb_env_set_maxdbs(env, 64);
 	if (rc == 0)
 		rc = mdb_env_open(env, to, MDB_NOSUBDIR | MDB_NOSYNC, 0600);
+	uint64_t have, need;
+	if (rc == 0)
+		rc = store_env_whole(env, &have, &need);
 	if (rc == 0) {
 		/* The blob bytes' total is known once blobref is read: size the
 		 * map for it before writing them. */

@@ -293,6 +293,14 @@ int store_write_ex(struct store *st, store_write_fn *fn, void *ctx, unsigned wfl
  * disk once it returns 0. */
 int store_sync(struct store *st);
 
+/*
+ * 0 when env's file holds every page its meta page names; else
+ * MDB_CORRUPTED with the file's size and the size those pages need (an
+ * errno when the file cannot be looked at). Asked right after
+ * mdb_env_open, before any page is read: see store.c.
+ */
+int store_env_whole(MDB_env *env, uint64_t *have_r, uint64_t *need_r);
+
 /* Maps an LMDB result to a STORE_* code (MDB_NOTFOUND -> ENOTFOUND, ...). */
 int store_mdb_code(int rc);
 /* err helper: formats into err (may be NULL) and returns code. */

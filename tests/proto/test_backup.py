@@ -773,6 +773,37 @@ def test_backup_refusals_and_damage():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def test_backup_store_cut_short_is_refused():
+    # A backup whose store.mdb lost its tail, the manifest made to match
+    # (it proves nothing): verify and restore died of SIGBUS reading a
+    # page past the end. Verify now says "bad" and damaged, restore
+    # refuses in one line and leaves nothing behind.
+    tmp = tempfile.mkdtemp(prefix="tern-backup-")
+    s = Server(accounts=ACCOUNTS, imap=True)
+    try:
+        deliver(s, 5)
+        wait_count(s, 5)
+        b = os.path.join(tmp, "b")
+        assert tern(s, "backup", b).returncode == 0
+        store = os.path.join(b, "store.mdb")
+        with open(store, "r+b") as fh:
+            fh.truncate(3 * 4096)
+        rehash_in_manifest(b, "store.mdb")
+        r = tern(s, "backup", "--verify", b, timeout=30)
+        print("  verify: %d %s" % (r.returncode, r.stdout.decode().strip().splitlines()))
+        assert r.returncode == 1 and r.stdout.startswith(b"bad\n") and b"damaged" in r.stdout, \
+            (r.returncode, r.stdout, r.stderr)
+        target = os.path.join(tmp, "r")
+        r = tern(s, "restore", b, data=target, timeout=30)
+        print("  restore: %d %s" % (r.returncode, r.stderr.decode().strip()))
+        assert r.returncode == 2 and b"damaged" in r.stderr, (r.returncode, r.stderr)
+        assert not os.path.exists(target) or not os.listdir(target), \
+            "a failed restore leaves nothing"
+    finally:
+        s.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def test_backup_disk_full():
     if os.geteuid() != 0:
         print("  (needs root to mount a small tmpfs)")

@@ -470,3 +470,34 @@ def test_upgrade_backs_up_the_store_first():
             s.start()
             assert not os.path.exists(backup)  # the next start removed it
             assert sorted(line for _, line in s.messages("bob@example.test")) == before
+
+
+def test_store_file_cut_short_is_refused_in_one_line():
+    # A data.mdb that lost its tail (a copy to a disk that ran out of
+    # room, a file system that lost blocks): tern serve and the CLI died
+    # of SIGBUS, without a word, at the first page read past the end.
+    # Each now stops in one line that says what is wrong and what to do;
+    # nothing is written. The whole file back, the mail is all there.
+    with Server(accounts=ACCOUNTS) as s:
+        for i in range(20):
+            assert send_one(s, "kept %d" % i, 5000)[0] == 250
+        s.stop()
+        path = os.path.join(s.data, "data.mdb")
+        with open(path, "rb") as f:
+            whole = f.read()
+        for cut in (3 * 4096, 8 * 4096 + 100):
+            with open(path, "wb") as f:
+                f.write(whole[:cut])
+            for args in (["serve"], ["account", "list"], ["fetch", "bob@example.test"]):
+                r = subprocess.run([s.binary] + args, env=s.env, stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+                err = r.stderr.decode().strip().splitlines()
+                print("  cut at %d, tern %s: %d %s" % (cut, args[0], r.returncode, err[-1:]))
+                assert r.returncode > 0, (args, r.returncode, err)
+                assert err and "data.mdb is cut short (%d bytes" % cut in err[-1] and \
+                    "restore the data directory from a backup" in err[-1], (args, err)
+                assert os.path.getsize(path) == cut, "a refused open wrote to the store"
+        with open(path, "wb") as f:
+            f.write(whole)
+        s.start()
+        assert len(s.messages("bob@example.test")) == 20
