@@ -189,7 +189,13 @@ struct job {
 	int dest_busy;     /* counts against DEST_MAX for its group's destination */
 	int waiting;       /* its current group waits for a DEST_MAX slot */
 	int finished;      /* the final commit was sent */
-	int store_pending; /* writer requests not yet completed */
+	int store_pending; /* writer requests not yet completed (held ones too) */
+	/* Updates the store refused, oldest first, tried again (see upd_hold). */
+	struct upd *held;
+	uint64_t held_timer;
+	unsigned held_ms;   /* the wait before the next try */
+	int held_busy;      /* one of them is with the writer again */
+	uint64_t upd_seq;   /* order of this job's updates */
 	/* The message's 7-bit form for remotes without 8BITMIME (made once,
 	 * when the first such remote is met; queue_7bit.h). */
 	int conv;           /* CONV_* */
@@ -237,6 +243,9 @@ struct upd {
 	size_t dsn_len;
 	char *local_data; /* notice for a local sender (INBOX copy) */
 	struct deliver_plan *plans;
+	uint64_t seq;     /* the job's upd_seq when it was made */
+	int retried;      /* sent again from the job's held list */
+	struct upd *next; /* in the job's held list */
 };
 
 static void upd_free(struct upd *u)
@@ -311,15 +320,106 @@ static void job_client(struct job *j, struct smtp_client *c)
 	j->client = c;
 }
 
+/*
+ * An update the store refused for now (a full disk, an I/O error) is
+ * kept and tried again, not dropped. Dropped, the entry kept in the
+ * store what it had before the attempt: its recipients still pending and
+ * its next_attempt past, so the next tick sent the message again to the
+ * remotes that had accepted it, and failed to record that again: with
+ * the store's writes failing for 8 s, one remote got the message 477
+ * times. Held, the job lives on (job_active keeps the entry from being
+ * started again) until its updates are in, oldest first, the wait
+ * doubling from HELD_MS_MIN to HELD_MS_MAX. Only a stop drops them; the
+ * entry is then sent again after the restart, as after a crash.
+ */
+#define HELD_MS_MIN 1000u
+#define HELD_MS_MAX 60000u
+
+static void held_fire(struct loop *loop, void *arg);
+
+/* Into the held list, in the order the job made its updates. */
+static void held_insert(struct job *j, struct upd *u)
+{
+	struct upd **pp = &j->held;
+	while (*pp && (*pp)->seq < u->seq)
+		pp = &(*pp)->next;
+	u->next = *pp;
+	*pp = u;
+}
+
+/* u was refused: held, and the next try is armed (unless one is under way). */
+static void upd_hold(struct job *j, struct upd *u)
+{
+	held_insert(j, u);
+	if (u->retried) { /* a try failed: wait longer */
+		j->held_busy = 0;
+		j->held_ms = j->held_ms * 2 > HELD_MS_MAX ? HELD_MS_MAX : j->held_ms * 2;
+	}
+	if (j->held_ms == 0)
+		j->held_ms = HELD_MS_MIN;
+	if (!j->held_busy && !j->held_timer)
+		j->held_timer = loop_timer_add(j->s->loop, j->held_ms, held_fire, j);
+}
+
+/* Sends the oldest held update to the writer again. */
+static void held_next(struct job *j)
+{
+	struct upd *u = j->held;
+	j->held = u->next;
+	u->next = NULL;
+	u->retried = 1;
+	j->held_busy = 1;
+	deliver_submit(j->s->st, &u->d);
+}
+
+static void held_fire(struct loop *loop, void *arg)
+{
+	struct job *j = arg;
+	(void)loop;
+	j->held_timer = 0;
+	if (j->held && !j->held_busy)
+		held_next(j);
+}
+
+/* At a stop: the held updates are given up (see upd_hold). */
+static void held_drop(struct job *j)
+{
+	if (j->held_timer)
+		loop_timer_del(j->s->loop, j->held_timer);
+	j->held_timer = 0;
+	if (j->held)
+		log_warn("queue", NULL, "event=queue_update_dropped id=%llu reason=stopping",
+			 (unsigned long long)j->e.id);
+	while (j->held) {
+		struct upd *u = j->held;
+		j->held = u->next;
+		upd_free(u);
+		j->store_pending--;
+	}
+}
+
 static void upd_done(struct delivery *d, void *arg)
 {
 	struct upd *u = arg;
 	struct job *j = u->job;
-	if (d->result != STORE_OK)
-		log_error("queue", NULL, "event=queue_update_failed id=%llu result=%d",
-			  (unsigned long long)u->id, d->result);
-	else if (u->dsn_data && u->dsn.nrcpts)
+	if (d->result != STORE_OK) {
+		/* What the store says to try later (store.h); any other answer
+		 * would be the same the next time. */
+		int later = !j->s->stopping && (d->result == STORE_ETEMP || d->result == STORE_EFULL ||
+						 d->result == STORE_EQUOTA);
+		log_error("queue", NULL, "event=queue_update_failed id=%llu result=%d%s",
+			  (unsigned long long)u->id, d->result, later ? " action=retry" : "");
+		if (later) {
+			upd_hold(j, u);
+			return;
+		}
+	} else if (u->dsn_data && u->dsn.nrcpts)
 		queue_sched_kick();
+	if (u->retried) {
+		j->held_busy = 0;
+		if (d->result == STORE_OK)
+			j->held_ms = 0;
+	}
 	/* What an account sent: its EmailSubmission's deliveryStatus (or
 	 * undoStatus) moved, which JMAP push tells its clients now. */
 	uint64_t ms;
@@ -328,6 +428,8 @@ static void upd_done(struct delivery *d, void *arg)
 		store_publish_change(j->s->st, j->e.account, ms);
 	upd_free(u);
 	j->store_pending--;
+	if (j->held && !j->held_busy && !j->held_timer && !j->s->stopping)
+		held_next(j); /* the store takes writes again: the next one now */
 	job_maybe_free(j);
 }
 
@@ -342,8 +444,12 @@ static void upd_submit(struct job *j, struct upd *u)
 	u->d.hook_arg = u;
 	u->d.keep_always = 1; /* a full disk must not lose what was sent */
 	u->d.received_at = time_wall();
+	u->seq = j->upd_seq++;
 	j->store_pending++;
-	deliver_submit(j->s->st, &u->d);
+	if (j->held) /* after those the store refused, in order */
+		held_insert(j, u);
+	else
+		deliver_submit(j->s->st, &u->d);
 }
 
 /* ---- jobs ---- */
@@ -1799,6 +1905,7 @@ void queue_sched_stop(void)
 		if (j->client)
 			smtp_client_abort(j->client);
 		job_client(j, NULL);
+		held_drop(j);
 		j->finished = 1;
 		job_maybe_free(j);
 	}
