@@ -32,6 +32,11 @@ static time_t last_sweep; /* 0: not since start */
 
 static uint64_t max_message;
 
+/* The temporary name an upload is written under (jmap_upload_put). */
+#define TMP_PREFIX ".tmp-"
+
+static void sweep_all(time_t now, int partial_too);
+
 uint64_t jmap_max_message(void)
 {
 	return max_message;
@@ -47,6 +52,12 @@ int jmap_upload_setup(const char *dir, uint64_t max_msg)
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return -1;
 	snprintf(updir, sizeof updir, "%s", dir);
+	/* An upload killed (kill -9, a power cut) between creating its
+	 * temporary file and renaming it left the file, which no sweep
+	 * removed (they pass over dot files): up to TERN_MAX_MESSAGE_SIZE
+	 * of disk lost for good at each such kill. No upload runs yet (one
+	 * server per data directory), so every one there is such a file. */
+	sweep_all(time(NULL), 1);
 	return 0;
 }
 
@@ -86,8 +97,12 @@ int jmap_part_parse(const char *s, uint32_t *email_r, unsigned *part_r)
 	return 0;
 }
 
-/* Removes the expired uploads of one account's directory. */
-static void sweep_dir(const char *path, time_t now)
+/*
+ * Removes the expired uploads of one account's directory; with
+ * partial_too, also the files of uploads cut short (see
+ * jmap_upload_setup).
+ */
+static void sweep_dir(const char *path, time_t now, int partial_too)
 {
 	DIR *d = opendir(path);
 	struct dirent *e;
@@ -97,6 +112,11 @@ static void sweep_dir(const char *path, time_t now)
 	if (!d)
 		return;
 	while ((e = readdir(d)) != NULL) {
+		if (partial_too && strncmp(e->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0 &&
+		    unlinkat(dirfd(d), e->d_name, 0) == 0) {
+			n++;
+			continue;
+		}
 		if (e->d_name[0] == '.')
 			continue;
 		if (fstatat(dirfd(d), e->d_name, &sb, 0) == 0 && S_ISREG(sb.st_mode) &&
@@ -108,7 +128,7 @@ static void sweep_dir(const char *path, time_t now)
 		log_info("jmap", NULL, "event=uploads_expired dir=%s files=%u", path, n);
 }
 
-static void sweep_all(time_t now)
+static void sweep_all(time_t now, int partial_too)
 {
 	DIR *d = opendir(updir);
 	struct dirent *e;
@@ -120,7 +140,7 @@ static void sweep_all(time_t now)
 		if (e->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof path, "%s/%s", updir, e->d_name);
-		sweep_dir(path, now);
+		sweep_dir(path, now, partial_too);
 	}
 	closedir(d);
 }
@@ -141,9 +161,9 @@ int jmap_upload_put(uint32_t account, const char *data, size_t len, const uint8_
 	pthread_mutex_unlock(&sweep_mu);
 	snprintf(dir, sizeof dir, "%s/%08x", updir, account);
 	if (all)
-		sweep_all(now);
+		sweep_all(now, 0);
 	else
-		sweep_dir(dir, now);
+		sweep_dir(dir, now, 0);
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return -1;
 	hex_encode(h, id, 32);
@@ -151,7 +171,7 @@ int jmap_upload_put(uint32_t account, const char *data, size_t len, const uint8_
 	/* The same bytes again: only the time to live starts over. */
 	if (utimensat(AT_FDCWD, path, NULL, 0) == 0)
 		return 0;
-	snprintf(tmp, sizeof tmp, "%s/.tmp-XXXXXX", dir);
+	snprintf(tmp, sizeof tmp, "%s/" TMP_PREFIX "XXXXXX", dir);
 	int fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return -1;
