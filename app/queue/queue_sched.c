@@ -1728,6 +1728,34 @@ static int job_active(struct sched *s, uint64_t id)
 	return 0;
 }
 
+/*
+ * The entry's message is not in the store (a damaged store: its blob
+ * record is gone). Nothing can be sent, not even a notice quoting it;
+ * left due, the entry was started again at every tick, an error line a
+ * second for ever, and never expired (finish_job never ran). It is held
+ * instead (SQ_HELD_AT, as a restore holds entries), its pending
+ * recipients saying why, for the administrator to see in `tern queue
+ * list` and delete; a flush tries it again. Through the job's update, so
+ * a store that refuses the write is tried again (upd_hold).
+ */
+static void hold_lost(struct job *j)
+{
+	static const char why[] = "4.3.0 the message is missing from the store (damaged): held";
+	struct upd *u = xcalloc(1, sizeof *u);
+
+	log_error("queue", NULL, "event=queue_blob_missing id=%llu action=hold",
+		  (unsigned long long)j->e.id);
+	u->r = xcalloc(j->e.nrcpts ? j->e.nrcpts : 1, sizeof *u->r);
+	for (size_t i = 0; i < j->e.nrcpts; i++)
+		if (j->e.rcpts[i].state == SQ_PENDING)
+			u->r[u->nr++] = (struct upd_rcpt){i, SQ_PENDING, j->e.rcpts[i].dsn_done,
+							  xstrdup(why), xstrdup("")};
+	u->final = 1;
+	u->next_attempt = SQ_HELD_AT;
+	j->finished = 1;
+	upd_submit(j, u);
+}
+
 /* Starts a job for entry id; 0, or -1 when the byte budget is used up. */
 static int start_job(struct sched *s, uint64_t id)
 {
@@ -1742,8 +1770,10 @@ static int start_job(struct sched *s, uint64_t id)
 		free(j);
 		return -1;
 	}
-	if (store_queue_blob(s->st, j->e.blob_id, &j->data, &j->len) != STORE_OK) {
-		log_error("queue", NULL, "event=queue_blob_missing id=%llu", (unsigned long long)id);
+	int brc = store_queue_blob(s->st, j->e.blob_id, &j->data, &j->len);
+	if (brc != STORE_OK && brc != STORE_ENOTFOUND) { /* a read that failed: next tick */
+		log_error("queue", NULL, "event=queue_blob_unreadable id=%llu result=%d",
+			  (unsigned long long)id, brc);
 		store_queue_entry_free(&j->e);
 		free(j);
 		return 0;
@@ -1752,6 +1782,10 @@ static int start_job(struct sched *s, uint64_t id)
 	s->jobs = j;
 	active_bytes += j->len;
 	atomic_fetch_add(&active_jobs, 1);
+	if (brc == STORE_ENOTFOUND) {
+		hold_lost(j);
+		return 0;
+	}
 	group_rcpts(j);
 	j->cur = 0;
 	/* Deliver By's R mode (RFC 2852 §4): past the deadline nothing more

@@ -478,6 +478,11 @@ int store_queue_blob(struct store *st, const uint8_t blob_id[32], char **data_r,
 	if (rc)
 		return STORE_ETEMP;
 	rc = blob_get(txn, st, blob_id, &v, NULL);
+	/* A record without its bytes (or bytes not as written): damage, as
+	 * lasting as a missing record, and said the same way (ENOTFOUND),
+	 * not as a read to try again (the queue holds such an entry). */
+	if (rc == MDB_CORRUPTED)
+		rc = MDB_NOTFOUND;
 	if (rc == 0) {
 		*len_r = v.mv_size;
 		*data_r = xmalloc(*len_r + 1);

@@ -169,7 +169,8 @@ int store_queue_count(struct store *st, uint64_t *n_r, uint64_t *held_r);
 
 /*
  * Copies the message bytes of blob_id into a malloc'ed buffer (*data_r,
- * *len_r; the caller frees). STORE_OK, STORE_ENOTFOUND, STORE_ETEMP.
+ * *len_r; the caller frees). STORE_OK, STORE_ENOTFOUND (the store has no
+ * such bytes, or only damaged ones), STORE_ETEMP.
  */
 int store_queue_blob(struct store *st, const uint8_t blob_id[32], char **data_r, size_t *len_r);
 

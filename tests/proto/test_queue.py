@@ -9,6 +9,8 @@ null MX, and `tern queue list|flush|del` while the server runs.
 Short retry intervals come from TERN_QUEUE_RETRY_SCHEDULE and
 TERN_QUEUE_TIMEOUT; TERN_QUEUE_MX_PORT points MX delivery at the
 receivers' port (all test-only settings)."""
+import ctypes
+import ctypes.util
 import email
 import email.policy
 import os
@@ -542,6 +544,75 @@ def test_store_refusing_the_update_sends_no_copy_again():
         assert w.wait_queue_empty(timeout=30), w.queue_list()
         dave = [m for m in r.messages if m["rcpts"] == ["dave@remote.test"]]
         assert len(dave) == 2, len(dave)
+
+
+def drop_blob_records(data_dir, db="blobref"):
+    """Deletes every record of db (blobref: the blobs' records; blobdata:
+    their bytes) in a stopped server's data.mdb (through the system's
+    liblmdb): the store then lacks the bytes its records name, as a
+    damaged one does."""
+    lib = ctypes.CDLL(ctypes.util.find_library("lmdb") or "liblmdb.so.0")
+
+    class Val(ctypes.Structure):
+        _fields_ = [("mv_size", ctypes.c_size_t), ("mv_data", ctypes.c_void_p)]
+
+    path = os.path.join(data_dir, "data.mdb")
+    env, txn, cur, dbi = ctypes.c_void_p(), ctypes.c_void_p(), ctypes.c_void_p(), ctypes.c_uint()
+    assert lib.mdb_env_create(ctypes.byref(env)) == 0
+    lib.mdb_env_set_maxdbs(env, 64)
+    lib.mdb_env_set_mapsize(env, ctypes.c_size_t(os.path.getsize(path) + (16 << 20)))
+    assert lib.mdb_env_open(env, path.encode(), 0x4000 | 0x400000, 0o600) == 0  # NOSUBDIR|NOLOCK
+    assert lib.mdb_txn_begin(env, None, 0, ctypes.byref(txn)) == 0
+    assert lib.mdb_dbi_open(txn, db.encode(), 0, ctypes.byref(dbi)) == 0
+    assert lib.mdb_cursor_open(txn, dbi, ctypes.byref(cur)) == 0
+    k, v = Val(), Val()
+    n = 0
+    while lib.mdb_cursor_get(cur, ctypes.byref(k), ctypes.byref(v), 0) == 0:  # MDB_FIRST
+        assert lib.mdb_cursor_del(cur, 0) == 0
+        n += 1
+    lib.mdb_cursor_close(cur)
+    assert lib.mdb_txn_commit(txn) == 0
+    lib.mdb_env_close(env)
+    return n
+
+
+def test_queued_message_missing_from_the_store_is_held():
+    # A damaged store: a queue entry whose message bytes have no record.
+    # The scheduler started it again every second, logging
+    # queue_blob_missing each time, for ever (the entry never expired:
+    # nothing was tried). Now it is held, its recipient saying why, with
+    # one error line; a flush tries it once more, and `queue del` removes it.
+    with World(lambda ips: zone(mx(ips, 0)), env={"TERN_QUEUE_RETRY_SCHEDULE": "1"}) as w:
+        r = w.receiver(0, rcpt=lambda a: "451 4.3.0 not yet")
+        w.send(["carol@remote.test"])
+        assert w.srv.wait_log("event=retry_later id=1 pending=1 attempts=1")
+        w.srv.stop()
+        assert drop_blob_records(w.srv.data) >= 1
+        w.srv.start()
+        out = w.wait_list("next held")
+        assert "<carol@remote.test> pending: 4.3.0 the message is missing from the store" in out, out
+        time.sleep(3)  # three ticks: the old code logged a line at each
+        log = w.srv.log_text()
+        assert log.count("event=queue_blob_missing") == 1, log.count("event=queue_blob_missing")
+        assert len(r.messages) == 0
+        w.srv.cli("queue", "flush", "1")
+        deadline = time.time() + 10
+        while w.srv.log_text().count("event=queue_blob_missing") < 2 and time.time() < deadline:
+            time.sleep(0.2)
+        w.wait_list("next held")
+        assert w.srv.log_text().count("event=queue_blob_missing") == 2
+        w.srv.cli("queue", "del", "1")
+        assert w.wait_queue_empty()
+        # The blob's record there, its bytes gone: the same.
+        w.send(["dave@remote.test"])
+        assert w.srv.wait_log("event=retry_later id=2 pending=1 attempts=1")
+        w.srv.stop()
+        assert drop_blob_records(w.srv.data, "blobdata") >= 1
+        w.srv.start()
+        out = w.wait_list("next held")
+        assert "<dave@remote.test> pending: 4.3.0 the message is missing from the store" in out, out
+        assert len(r.messages) == 0
+        assert w.srv.proc.poll() is None
 
 
 def test_kill9_while_the_queue_delivers():
