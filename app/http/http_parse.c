@@ -155,6 +155,46 @@ long http_header_end(unsigned *line_r, const char *p, size_t n)
 	return -2;
 }
 
+/* RFC 3986 §2.3 unreserved or §2.2 sub-delims. */
+static int host_char(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c && strchr("-._~!$&'()*+,;=", c));
+}
+
+int http_host_valid(const char *p, size_t n)
+{
+	size_t i = 0;
+	if (n && p[0] == '[') {
+		/* IP-literal: what the brackets hold is the address's business;
+		 * only characters a literal can have, and something. */
+		for (i = 1; i < n && p[i] != ']'; i++)
+			if (!host_char((unsigned char)p[i]) && p[i] != ':')
+				return 0;
+		if (i == n || i == 1)
+			return 0;
+		i++;
+	} else {
+		for (; i < n && p[i] != ':'; i++) {
+			if (p[i] == '%') {
+				if (i + 2 >= n || hex_digit(p[i + 1]) < 0 || hex_digit(p[i + 2]) < 0)
+					return 0;
+				i += 2;
+			} else if (!host_char((unsigned char)p[i])) {
+				return 0;
+			}
+		}
+	}
+	if (i == n)
+		return 1;
+	if (p[i] != ':')
+		return 0;
+	for (i++; i < n; i++)
+		if (p[i] < '0' || p[i] > '9')
+			return 0;
+	return 1;
+}
+
 /* RFC 9110 §5.6.2 tchar. */
 static int tchar(unsigned char c)
 {
@@ -251,7 +291,8 @@ int http_head_parse(const char *p, size_t n, struct http_head *h)
 		if (head_field(h, name, v) < 0)
 			return -1;
 	}
-	return 0;
+	/* RFC 9112 §3.2: a Host field with an invalid value is refused. */
+	return h->host.p && !http_host_valid(h->host.p, h->host.len) ? -1 : 0;
 }
 
 int http_query_param(struct str target, const char *name, char *out, size_t outsz)
@@ -363,7 +404,7 @@ int http_absolute_target(struct arena *a, const char *target, const char **autho
 		return 0;
 	const char *auth = target + skip;
 	size_t n = strcspn(auth, "/?#");
-	if (n == 0 || memchr(auth, '@', n))
+	if (n == 0 || memchr(auth, '@', n) || !http_host_valid(auth, n))
 		return -1;
 	*authority_r = arena_strndup(a, auth, n);
 	*path_r = auth[n] == '/' ? arena_strdup(a, auth + n) : "/";

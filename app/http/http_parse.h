@@ -123,13 +123,25 @@ int http_query_param(struct str target, const char *name, char *out, size_t outs
 int http_framing_status(int http10, const char *cl, const char *te);
 
 /*
+ * Whether [p, p+n) is a valid Host field value (RFC 9110 §7.2: uri-host
+ * [":" port], RFC 3986 §3.2.2 and §3.2.3): an IP-literal in brackets or a
+ * reg-name (unreserved, pct-encoded and sub-delims characters; an IPv4
+ * address is one, and so is the empty name a target without an authority
+ * sends), then digits after a colon. A blank, '/', '?', '#', '@', a
+ * second colon outside brackets or a non-ASCII byte make it invalid,
+ * which RFC 9112 §3.2 says a server MUST answer with 400.
+ */
+int http_host_valid(const char *p, size_t n);
+
+/*
  * A request target in absolute-form ("http://host[:port]/path" or
  * https, the scheme in any case: RFC 9112 §3.2.2, which a server MUST
  * accept) split into its authority and its path, both copied into a:
  * the path "/" when the target has none (RFC 9110 §4.2.3). 1 when split,
  * 0 when target is not in absolute-form (origin-form, "*", or another
- * scheme: left as it is), -1 when it is but has no host or carries
- * userinfo ("user@host", an error by RFC 9110 §4.2.4).
+ * scheme: left as it is), -1 when it is but has no host, carries
+ * userinfo ("user@host", an error by RFC 9110 §4.2.4) or an authority
+ * http_host_valid() refuses.
  */
 int http_absolute_target(struct arena *a, const char *target, const char **authority_r,
 			 const char **path_r);

@@ -99,7 +99,7 @@ struct http_req {
 	int over_share;            /* refused: that client's share was taken */
 	struct http_ctx *x;        /* a streamed request's context (http_upload.h) */
 	int answered_upload;       /* its answer was queued */
-	int bad_host;              /* HTTP/1.1 without exactly one Host field */
+	int bad_host;              /* host_wrong(): HOST_COUNT, HOST_VALUE */
 	const char *path;          /* the target's path (http_absolute_target) */
 	const char *target_host;   /* an absolute-form target's authority, else NULL */
 	int proxied;               /* the peer is a trusted proxy */
@@ -118,17 +118,23 @@ static enum MHD_Result count_host(void *cls, enum MHD_ValueKind kind, const char
 
 /*
  * RFC 9112 section 3.2: a server MUST answer 400 to an HTTP/1.1 request
- * without a Host field or with more than one. libmicrohttpd checks the
- * first only in its strict mode, and then answers with its own HTML page;
- * this keeps the answer a problem like every other.
+ * without a Host field or with more than one (HOST_COUNT), and to any
+ * request whose Host field has an invalid value (HOST_VALUE: "a b",
+ * "a/b", "u@h"), which was otherwise taken as no host at all and the
+ * request served. libmicrohttpd checks the first only in its strict
+ * mode, and then answers with its own HTML page; this keeps the answer
+ * a problem like every other.
  */
+enum { HOST_OK, HOST_COUNT, HOST_VALUE };
+
 static int host_wrong(struct MHD_Connection *mc, const char *version)
 {
 	int n = 0;
-	if (!version || strcmp(version, MHD_HTTP_VERSION_1_1) != 0)
-		return 0;
 	MHD_get_connection_values(mc, MHD_HEADER_KIND, count_host, &n);
-	return n != 1;
+	if (version && strcmp(version, MHD_HTTP_VERSION_1_1) == 0 && n != 1)
+		return HOST_COUNT;
+	const char *h = n == 1 ? MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Host") : NULL;
+	return h && !http_host_valid(h, strlen(h)) ? HOST_VALUE : HOST_OK;
 }
 
 /* http_defer's jobs in flight: stopping waits for them (each is bounded). */
@@ -694,9 +700,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 	} else if (r->too_big)
 		http_problem(x, 413, "too_large", NULL, "the request body is over %d bytes",
 			     HTTP_BODY_MAX);
-	else if (r->bad_host)
+	else if (r->bad_host == HOST_COUNT)
 		http_problem(x, 400, "bad_request", NULL,
 			     "an HTTP/1.1 request needs one Host field (RFC 9112 section 3.2)");
+	else if (r->bad_host)
+		http_problem(x, 400, "bad_request", NULL,
+			     "the Host field is not a host name or address with an optional port "
+			     "(RFC 9112 section 3.2)");
 	else
 		handle(x);
 	if (x->defer_work && !x->status) {

@@ -351,6 +351,26 @@ def test_bad_requests():
             assert json.loads(body)["code"] == "bad_request", body
         st, _, body = raw_https(s, b"GET /healthz HTTP/1.0\r\n\r\n", whole=True)
         assert st == 200, (st, body)
+        # A Host field whose value is not uri-host [":" port]: 400 too
+        # (RFC 9112 section 3.2), whatever the version; it was taken as
+        # no host and the request served (a session, a redirect).
+        for host in (b"a b", b"a/b?c", b"u@evil.test", b"a:b", b"[::1"):
+            for req in (b"GET /api/v1/stats HTTP/1.1\r\nHost: " + host + b"\r\nConnection: close\r\n\r\n",
+                        b"GET /healthz HTTP/1.0\r\nHost: " + host + b"\r\n\r\n"):
+                st, head, body = raw_https(s, req, whole=True)
+                assert st == 400 and b"application/problem+json" in head, (req, st, head)
+                assert json.loads(body)["code"] == "bad_request", body
+        st, _, body = raw_https(s, b"GET /api/v1/stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                                b"Authorization: Bearer x\r\n\r\n", whole=True)
+        assert st == 401, st  # a valid Host goes on to the route
+        # The same rule for an absolute-form target's authority.
+        st, head, body = raw_https(s, b"GET http://a:b/healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                                   whole=True)
+        assert st == 400 and json.loads(body)["code"] == "bad_request", (st, body)
+        for host in (b"", b"tern_mail_1:8443", b"[::1]", b"192.0.2.1"):
+            st, _, body = raw_https(s, b"GET /healthz HTTP/1.1\r\nHost: " + host +
+                                    b"\r\nConnection: close\r\n\r\n", whole=True)
+            assert st == 200, (host, st, body)
         st, _, p = a.call("GET", "/nope")
         assert st == 404 and p["code"] == "not_found"
         st, hd, p = a.call("PUT", "/domains")

@@ -3,7 +3,8 @@
  * requests (http_head_parse) and query parameters (http_query_param):
  * the fields kept, blanks trimmed, LF-only lines, and every malformed
  * shape refused; percent-decoding and its failures; an absolute-form
- * request target split into authority and path (http_absolute_target).
+ * request target split into authority and path (http_absolute_target);
+ * which Host values are valid (http_host_valid).
  */
 #include <string.h>
 
@@ -57,6 +58,10 @@ int main(void)
 	CHECK_EQ_INT(parse("GET  / HTTP/1.1\r\n\r\n", &h), -1);
 	CHECK_EQ_INT(parse("GET /\x7f HTTP/1.1\r\n\r\n", &h), -1);
 	CHECK_EQ_INT(parse("G(T / HTTP/1.1\r\n\r\n", &h), -1);
+	/* A Host field with an invalid value is malformed (RFC 9112 §3.2). */
+	CHECK_EQ_INT(parse("GET / HTTP/1.1\r\nHost: a b\r\n\r\n", &h), -1);
+	CHECK_EQ_INT(parse("GET / HTTP/1.1\r\nHost: u@a\r\n\r\n", &h), -1);
+	CHECK_EQ_INT(parse("GET / HTTP/1.1\r\nHost: [::1]:8443\r\n\r\n", &h), 0);
 	/* Unknown fields may repeat. */
 	CHECK_EQ_INT(parse("GET / HTTP/1.1\r\nX: a\r\nX: b\r\n\r\n", &h), 0);
 
@@ -96,6 +101,24 @@ int main(void)
 	CHECK_EQ_INT(http_absolute_target(a, "https:///x", &auth, &path), -1);
 	CHECK_EQ_INT(http_absolute_target(a, "http://", &auth, &path), -1);
 	CHECK_EQ_INT(http_absolute_target(a, "http://u:p@h/x", &auth, &path), -1);
+	CHECK_EQ_INT(http_absolute_target(a, "http://a b/x", &auth, &path), -1);
+	CHECK_EQ_INT(http_absolute_target(a, "http://h:8x/", &auth, &path), -1);
+
+	/* Host values (RFC 9110 §7.2, RFC 3986 §3.2.2): a reg-name of
+	 * unreserved, sub-delims and pct-encoded characters, an IPv4 or a
+	 * bracketed literal, an optional port of digits; empty is allowed. */
+	static const char *const good[] = {
+		"", "mx.example.test", "MX.Example.Test:443", "tern_mail_1", "a:", "192.0.2.1:80",
+		"[::1]", "[2001:db8::1]:8443", "[v1.x]", "xn--bcher-kva.example", "a%2Db", "a~b!$&'()*+,;=",
+	};
+	static const char *const bad[] = {
+		"a b", "a/b", "a?b", "a#b", "u@h", "a:b", "a:1:2", "[::1", "[]", "[::1]x", "[::1]:x",
+		"a%2", "a%zz", "b\xc3\xbc" "cher.example", "a\tb", "::1", "a\"b", "<a>",
+	};
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+		CHECK(http_host_valid(good[i], strlen(good[i])));
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		CHECK(!http_host_valid(bad[i], strlen(bad[i])));
 	arena_free(&a);
 	return unit_done("test_http_head");
 }
