@@ -203,7 +203,8 @@ static struct login *flow_new(const struct login_request *rq, const char **malfo
 	return l;
 }
 
-/* The gate: 0 admitted (with *wait_r), -1 refused (logged). */
+/* The gate: 0 admitted (with *wait_r), -1 refused (logged; the result
+ * says how long to wait). */
 static int flow_admit(struct login *l, uint64_t now_ms, unsigned *wait_r)
 {
 	char q[LOGIN_USER_MAX * 4 + 8];
@@ -211,6 +212,7 @@ static int flow_admit(struct login *l, uint64_t now_ms, unsigned *wait_r)
 
 	if (g == LOGIN_GATE_GO)
 		return 0;
+	l->res.retry_after_s = login_gate_retry_s(g);
 	explicit_bzero(l->pass, sizeof l->pass);
 	log_info(l->module, l->session[0] ? l->session : NULL,
 		 "event=auth_refused reason=%s mech=%s user=%s ip=%s",
@@ -315,6 +317,7 @@ enum login_outcome login_check_wait(const struct login_request *rq, struct login
 	if (delay)
 		sleep_ms(delay);
 	r->outcome = o;
+	r->retry_after_s = l->res.retry_after_s;
 	r->user = NULL;
 	r->mech = NULL;
 	destroy(l);

@@ -65,6 +65,9 @@ struct login_result {
 	 * in (STORE_LOGIN_NOLOGIN). A protocol with a word for it says so
 	 * (IMAP NO [CONTACTADMIN]); a wrong password never sets it. */
 	int nologin;
+	/* LOGIN_REFUSED: how long to wait (login_gate_retry_s), for HTTP's
+	 * Retry-After. */
+	unsigned retry_after_s;
 	void *extra;       /* LOGIN_OK: after_ok's result, now the caller's */
 };
 

@@ -319,3 +319,8 @@ void login_limit_reset(void)
 	memset(tables, 0, sizeof tables);
 	pthread_mutex_unlock(&lock);
 }
+
+unsigned login_gate_retry_s(enum login_gate g)
+{
+	return g == LOGIN_GATE_IP ? LOGIN_WINDOW_MS / 1000u : LOGIN_ACCOUNT_MAX_GAP_MS / 1000u;
+}

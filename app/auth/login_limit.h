@@ -73,6 +73,14 @@ enum login_gate {
 	LOGIN_GATE_ACCOUNT, /* the account's next slot is too far: refuse, no check */
 };
 
+/*
+ * The seconds a refused client is told to wait (HTTP's Retry-After): the
+ * window for an address over its budget (its failures are forgotten
+ * that long after the last; a refusal adds none), the widest spacing of
+ * an account's checks for an account whose next check is too far.
+ */
+unsigned login_gate_retry_s(enum login_gate g);
+
 /* An admitted attempt's reservation; settle it exactly once. */
 struct login_ticket {
 	uint8_t ip[16], account[16], pair[16];

@@ -116,6 +116,7 @@ struct jmap_job {
 	/* results */
 	int status;
 	int unauthorized; /* 401: ask for credentials */
+	unsigned retry_after; /* 429 or 503 from authenticate(): seconds to wait */
 	struct buf out;
 	uint32_t account;
 	uint32_t apppass; /* the login's, for PushSubscription (struct jmap_who) */
@@ -221,6 +222,7 @@ static int authenticate(struct jmap_job *j)
 	}
 	j->status = o == LOGIN_TEMP ? 503 : o == LOGIN_REFUSED ? 429 : 401;
 	j->unauthorized = j->status == 401;
+	j->retry_after = o == LOGIN_REFUSED ? r.retry_after_s : o == LOGIN_TEMP ? 5 : 0;
 	/* Not a JMAP error type: a plain problem (RFC 7807). */
 	struct jw w;
 	jw_init(&w, &j->out);
@@ -254,6 +256,17 @@ static void job_work(void *arg)
 	}
 }
 
+/* The headers of an answer authenticate() refused: a 401 asks for
+ * credentials, a 429 (too many failures) or a 503 says when to come back
+ * (RFC 9110 §10.2.3), as the REST API's sign-ins do. */
+static void auth_headers(struct http_ctx *x, const struct jmap_job *j)
+{
+	if (j->unauthorized)
+		http_header(x, "WWW-Authenticate", "Basic realm=\"tern\", charset=\"UTF-8\"");
+	if (j->retry_after)
+		http_header(x, "Retry-After", arena_printf(x->arena, "%u", j->retry_after));
+}
+
 static void job_finish(struct http_ctx *x, void *arg)
 {
 	struct jmap_job *j = arg;
@@ -263,8 +276,7 @@ static void job_finish(struct http_ctx *x, void *arg)
 	x->status = j->status;
 	x->type = j->status == 200 ? "application/json" : "application/problem+json";
 	http_header(x, "Cache-Control", "no-cache, no-store, must-revalidate");
-	if (j->unauthorized)
-		http_header(x, "WWW-Authenticate", "Basic realm=\"tern\", charset=\"UTF-8\"");
+	auth_headers(x, j);
 	explicit_bzero(j->user, sizeof j->user);
 }
 
@@ -335,8 +347,7 @@ static int auth_answer(struct http_ctx *x, struct jmap_job *j)
 		x->out = j->out;
 		x->status = j->status;
 		x->type = "application/problem+json";
-		if (j->unauthorized)
-			http_header(x, "WWW-Authenticate", "Basic realm=\"tern\", charset=\"UTF-8\"");
+		auth_headers(x, j);
 		return -1;
 	}
 	buf_free(&j->out);
@@ -810,8 +821,7 @@ static void dl_finish(struct http_ctx *x, void *arg)
 		x->out = j->out;
 		x->status = j->status;
 		x->type = "application/problem+json";
-		if (j->unauthorized)
-			http_header(x, "WWW-Authenticate", "Basic realm=\"tern\", charset=\"UTF-8\"");
+		auth_headers(x, j);
 		return;
 	}
 	buf_free(&j->out);

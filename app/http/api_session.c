@@ -268,7 +268,7 @@ int http_login_admit(struct http_ctx *x, const char *who, struct login_ticket *t
 	log_info("http", NULL, "event=auth_refused reason=%s ip=%s",
 		 g == LOGIN_GATE_IP ? "too_many_failures" : "account_busy", x->ip);
 	http_problem(x, 429, "rate_limited", NULL, "too many failed attempts, try again later");
-	http_header(x, "Retry-After", g == LOGIN_GATE_IP ? "900" : "60");
+	http_header(x, "Retry-After", arena_printf(x->arena, "%u", login_gate_retry_s(g)));
 	return -1;
 }
 

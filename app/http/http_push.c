@@ -486,8 +486,9 @@ static void login_done(void *arg, const struct login_result *r)
 	} else if (r->outcome == LOGIN_TEMP) {
 		push_answer(p, 503, "Service Unavailable", "Retry-After: 5\r\n", "try again later");
 	} else if (r->outcome == LOGIN_REFUSED) {
-		push_answer(p, 429, "Too Many Requests", NULL,
-			    "too many failed attempts, try again later");
+		char ra[32];
+		snprintf(ra, sizeof ra, "Retry-After: %u\r\n", r->retry_after_s);
+		push_answer(p, 429, "Too Many Requests", ra, "too many failed attempts, try again later");
 	} else {
 		push_answer(p, 401, "Unauthorized",
 			    "WWW-Authenticate: Basic realm=\"tern\", charset=\"UTF-8\"\r\n",

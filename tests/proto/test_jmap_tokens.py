@@ -222,3 +222,37 @@ def test_refused_logins_do_not_hold_the_jmap_threads():
             st, sess = jmap(s, basic(USER, PW), other)
             assert st == 200 and sess["username"] == USER, (st, sess)
             assert [h.result()[0] for h in held] == [429] * 16
+
+
+def test_refused_logins_say_when_to_come_back():
+    """A JMAP request refused because its address is over the failure
+    budget says when to come back (Retry-After, RFC 9110 §10.2.3), as the
+    REST API's sign-ins do: the session resource, the API (whose
+    credentials are checked before its body is read), a download and
+    the EventSource channel answered 429 without it."""
+    from harness import Server
+    s = Server(http=True, accounts=[(USER, PW)])
+    with s:
+        ip, = unique_ips(1)
+        malformed = "Basic " + base64.b64encode(b"no-colon").decode()
+        with ThreadPoolExecutor(10) as ex:
+            assert list(ex.map(lambda _: jmap(s, malformed, ip)[0], range(10))) == [401] * 10
+        right = basic(USER, PW)
+        for method, path, body, accept in (
+                ("GET", "/jmap/session", None, "application/json"),
+                ("POST", "/jmap/api/", b'{"using":[],"methodCalls":[]}', "application/json"),
+                ("GET", "/jmap/download/x/y/z?accept=text/plain", None, "*/*"),
+                ("GET", "/jmap/eventsource/?types=*&closeafter=no&ping=1", None, "text/event-stream")):
+            c = http.client.HTTPSConnection("127.0.0.1", s.https_port, timeout=30, context=tls_ctx(),
+                                            source_address=(ip, 0))
+            try:
+                h = {"Authorization": right, "Accept": accept}
+                if body:
+                    h["Content-Type"] = "application/json"
+                c.request(method, path, body=body, headers=h)
+                r = c.getresponse()
+                r.read()
+                assert r.status == 429, (path, r.status)
+                assert r.getheader("Retry-After") == "900", (path, r.getheaders())
+            finally:
+                c.close()
