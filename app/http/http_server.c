@@ -376,9 +376,40 @@ static void redirect_https(struct http_ctx *x)
 	http_text(x, x->status, "text/plain; charset=utf-8", "Use HTTPS.\n");
 }
 
+/*
+ * A request target that is none of RFC 9112 §3.2's forms: origin-form
+ * starts with "/", asterisk-form is "*" and for OPTIONS only (§3.2.4);
+ * absolute-form was taken apart before (http_absolute_target), and the
+ * authority-form is CONNECT's, which no origin server serves (§3.2.3:
+ * refused as a method, 405). Anything else ("foo", "@evil.test/x") was
+ * served as a file path, or on plain HTTP redirected to https://HOST +
+ * target, which made "https://HOST@evil.test/x" of it: another site.
+ */
+static int target_form_wrong(const char *method, const char *path)
+{
+	if (path[0] == '/')
+		return 0;
+	if (strcmp(path, "*") == 0)
+		return strcmp(method, "OPTIONS") != 0;
+	return strcmp(method, "CONNECT") != 0;
+}
+
+/* OPTIONS * asks about the server as a whole (RFC 9110 §9.3.7). */
+static void server_options(struct http_ctx *x)
+{
+	http_no_content(x);
+	http_header(x, "Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
+}
+
 static void handle(struct http_ctx *x)
 {
-	if (!x->https && !plain_allowed(x)) {
+	if (strcmp(x->path, "*") == 0) {
+		server_options(x);
+		return;
+	}
+	/* CONNECT's authority-form is no path to redirect: refused as a
+	 * method (405) on either port. */
+	if (!x->https && x->path[0] == '/' && !plain_allowed(x)) {
 		if (!https_port) {
 			/* No HTTPS listener: plain HTTP is all there is. */
 			http_route(x);
@@ -633,6 +664,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 			struct http_ctx *x = ctx_new(r, mc, method, cls);
 			http_problem(x, 400, "bad_request", NULL,
 				     "the request target has no host, or carries user information");
+			return refuse_unread(x);
+		}
+		if (target_form_wrong(method, r->path)) {
+			r->answered = 1;
+			r->path = "/";
+			struct http_ctx *x = ctx_new(r, mc, method, cls);
+			http_problem(x, 400, "bad_request", NULL,
+				     "the request target is not a path starting with '/', an absolute "
+				     "URI, or '*' for OPTIONS (RFC 9112 section 3.2)");
 			return refuse_unread(x);
 		}
 		if (http_route_streamed(method, r->path) && !r->bad_host) {

@@ -367,6 +367,26 @@ def test_bad_requests():
         st, head, body = raw_https(s, b"GET http://a:b/healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
                                    whole=True)
         assert st == 400 and json.loads(body)["code"] == "bad_request", (st, body)
+        # A request target is a path from "/", an absolute URI, or "*"
+        # for OPTIONS (RFC 9112 section 3.2): anything else is 400 on
+        # either port. On plain HTTP "GET @evil.test/x" was redirected
+        # to https://127.0.0.1:PORT@evil.test/x, another site.
+        for tls in (True, False):
+            for target in (b"@evil.test/x", b".evil.test/x", b"foo", b"*"):
+                st, head, body = raw_https(s, b"GET " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                           b"Connection: close\r\n\r\n", whole=True, tls=tls)
+                assert st == 400 and json.loads(body)["code"] == "bad_request", (tls, target, st, head)
+                assert b"location" not in head.lower(), head
+            # OPTIONS * asks about the server (RFC 9110 section 9.3.7).
+            st, head, _ = raw_https(s, b"OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                                    whole=True, tls=tls)
+            assert st == 204 and b"Allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS" in head, (tls, head)
+            # CONNECT's authority-form is a method this server has not.
+            st, head, _ = raw_https(s, b"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\nConnection: close\r\n\r\n",
+                                    whole=True, tls=tls)
+            assert st == 405 and b"location" not in head.lower(), (tls, head)
+        st, head, _ = raw_https(s, b"GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", tls=False)
+        assert st == 301 and b"Location: https://x:%d/x" % s.https_port in head, head
         for host in (b"", b"tern_mail_1:8443", b"[::1]", b"192.0.2.1"):
             st, _, body = raw_https(s, b"GET /healthz HTTP/1.1\r\nHost: " + host +
                                     b"\r\nConnection: close\r\n\r\n", whole=True)
@@ -386,11 +406,12 @@ def test_bad_requests():
         assert a.call("GET", "/stats")[0] == 200
 
 
-def raw_https(s, data, whole=False):
-    """Sends raw bytes over TLS; returns (status, head, body) of the first
-    response (whole: reads until the server closes, for all the body)."""
-    sock = socket.create_connection(("127.0.0.1", s.https_port), 10)
-    t = tls_ctx().wrap_socket(sock, server_hostname="mx.example.test")
+def raw_https(s, data, whole=False, tls=True):
+    """Sends raw bytes over TLS (tls=False: to the plain HTTP port);
+    returns (status, head, body) of the first response (whole: reads
+    until the server closes, for all the body)."""
+    sock = socket.create_connection(("127.0.0.1", s.https_port if tls else s.http_port), 10)
+    t = tls_ctx().wrap_socket(sock, server_hostname="mx.example.test") if tls else sock
     try:
         try:
             t.sendall(data)
