@@ -938,6 +938,18 @@ static int cross_site(struct http_ctx *x, int upload)
 	return 1;
 }
 
+/*
+ * The push channels' paths (RFC 8620 §7.3 EventSource, RFC 8887
+ * WebSocket): the bridge takes their GET requests over (http_push.c), so
+ * only another method reaches the daemon. The resource exists and that
+ * method is not one of its: 405 with Allow (RFC 9110 §15.5.6), not 404.
+ */
+static int push_channel(const char *p)
+{
+	return !strcmp(p, "/jmap/eventsource") || !strcmp(p, "/jmap/eventsource/") ||
+	       !strcmp(p, "/jmap/ws") || !strcmp(p, "/jmap/ws/");
+}
+
 void http_jmap(struct http_ctx *x)
 {
 	const char *p = x->path;
@@ -1007,6 +1019,11 @@ void http_jmap(struct http_ctx *x)
 				upload(x, arena_strndup(x->arena, acct, n));
 			return;
 		}
+	}
+	if (push_channel(p) && strcmp(x->method, "GET") != 0) {
+		http_problem(x, 405, "method", NULL, "%s is not allowed here", x->method);
+		http_header(x, "Allow", "GET");
+		return;
 	}
 	http_problem(x, 404, "not_found", NULL, "no such JMAP endpoint");
 }

@@ -15,6 +15,7 @@ npm `eventsource` and `ws` packages drive both as Node clients
 shutdown and the proxy)."""
 import base64
 import hashlib
+import http.client
 import json
 import os
 import shutil
@@ -1067,3 +1068,27 @@ def test_eventsource_pipelined_behind_download():
             assert b"event: state" in rest, rest
         finally:
             c.close()
+
+
+def test_push_channels_refuse_other_methods_with_405():
+    """The EventSource and WebSocket resources exist for GET only: another
+    method is 405 with Allow: GET (RFC 9110 §15.5.6), as every other JMAP
+    resource answers it. The bridge takes only GET over, and any other
+    method fell through to the daemon's 404 'no such JMAP endpoint'."""
+    s = srv()
+    auth = "Basic " + base64.b64encode(("%s:%s" % BEN).encode()).decode()
+    for path in ("/jmap/eventsource/?types=*&closeafter=no&ping=0", "/jmap/eventsource",
+                 "/jmap/ws/", "/jmap/ws"):
+        for method in ("HEAD", "POST", "PUT", "DELETE"):
+            c = http.client.HTTPSConnection("127.0.0.1", s.https_port, timeout=30, context=_ctx())
+            try:
+                c.request(method, path, headers={"Authorization": auth})
+                r = c.getresponse()
+                r.read()
+                assert r.status == 405 and r.getheader("Allow") == "GET", (method, path, r.status)
+            finally:
+                c.close()
+    # GET is still the push channel.
+    e = EventStream(s, BEN, "types=*&closeafter=no&ping=0")
+    assert e.status == 200, e.status
+    e.sock.close()
