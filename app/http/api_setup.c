@@ -166,6 +166,11 @@ static int gate(struct http_ctx *x, int write)
 	return 0;
 }
 
+int http_setup_gate(struct http_ctx *x)
+{
+	return gate(x, 1);
+}
+
 /*
  * Who may read the whole state: the admin (session or token), or, before
  * an admin exists, whoever holds the setup code (a wrong code counts as a
@@ -329,7 +334,7 @@ void api_setup_hostname(struct http_ctx *x)
 {
 	static const struct json_field f[] = { { "hostname", JK_STRING, 1 } };
 
-	if (gate(x, 1) < 0 || http_body_check(x, f, 1) < 0)
+	if (http_body_check(x, f, 1) < 0)
 		return;
 	if (admin_setting_locked(SETTING_HOSTNAME)) {
 		http_problem(x, 409, "locked", "hostname", "the host name is set by TERN_HOSTNAME");
@@ -358,7 +363,7 @@ void api_setup_certificate(struct http_ctx *x)
 {
 	static const struct json_field f[] = { { "acme_email", JK_STRING, 1 } };
 
-	if (gate(x, 1) < 0 || http_body_check(x, f, 1) < 0)
+	if (http_body_check(x, f, 1) < 0)
 		return;
 	if (admin_setting_locked(SETTING_ACME_EMAIL)) {
 		http_problem(x, 409, "locked", "acme_email", "the ACME e-mail is set by TERN_ACME_EMAIL");
@@ -387,7 +392,7 @@ void api_setup_domain(struct http_ctx *x)
 	char err[256], dom[256];
 	struct dkim_keys keys;
 
-	if (gate(x, 1) < 0 || http_body_check(x, f, 1) < 0)
+	if (http_body_check(x, f, 1) < 0)
 		return;
 	if (admin_setting_locked(SETTING_DOMAIN)) {
 		http_problem(x, 409, "locked", "domain", "the primary domain is set by TERN_DOMAIN");
@@ -427,7 +432,7 @@ void api_setup_account(struct http_ctx *x)
 		{ "current", JK_STRING, 0 },
 	};
 
-	if (gate(x, 1) < 0 || http_body_check(x, f, 5) < 0)
+	if (http_body_check(x, f, 5) < 0)
 		return;
 	/* Once an admin exists the wizard's session is an admin session like
 	 * any other (perhaps a stolen cookie): a new account is a lasting way
@@ -518,7 +523,7 @@ void api_setup_relay(struct http_ctx *x)
 		{ "current", JK_STRING, 0 },
 	};
 
-	if (gate(x, 1) < 0 || http_body_check(x, f, 4) < 0)
+	if (http_body_check(x, f, 4) < 0)
 		return;
 	/* A new relay host from a session takes the admin password in
 	 * "current", as PUT /settings does (api_store_relay). */

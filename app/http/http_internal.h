@@ -283,6 +283,11 @@ void api_me_spam_lists_get(struct http_ctx *x);
 void api_me_spam_lists_put(struct http_ctx *x);
 void api_session_get(struct http_ctx *x);
 void api_session_delete(struct http_ctx *x);
+/* The wizard's gate for a write (api_setup.c): the admin's credentials
+ * (session with CSRF, or token) once an admin exists, else the setup
+ * code; and closed (409) once the setup is complete. 0 to proceed, -1
+ * after answering. The router runs it before the body is looked at. */
+int http_setup_gate(struct http_ctx *x);
 void api_setup_get(struct http_ctx *x);
 void api_setup_code(struct http_ctx *x);
 void api_setup_admin(struct http_ctx *x);

@@ -29,6 +29,13 @@
  * An admin bearer token is not asked. Implies R_JSON_OPT.
  */
 #define R_REAUTH 16u
+/*
+ * A wizard write (api_setup.c): its gate, the admin's credentials or
+ * the setup code (http_setup_gate), runs before the body is read, as
+ * R_AUTH's does; before, a caller with neither had its JSON checked
+ * (400 bad_json, 415) before it was told 401 or 403.
+ */
+#define R_SETUP 32u
 
 struct route {
 	const char *method;
@@ -42,11 +49,11 @@ static const struct route api_routes[] = {
 	{ "GET", "/api/v1/setup", api_setup_get, 0 },
 	{ "POST", "/api/v1/setup/code", api_setup_code, R_JSON },
 	{ "POST", "/api/v1/setup/admin", api_setup_admin, R_JSON },
-	{ "PUT", "/api/v1/setup/hostname", api_setup_hostname, R_JSON },
-	{ "PUT", "/api/v1/setup/domain", api_setup_domain, R_JSON },
-	{ "POST", "/api/v1/setup/account", api_setup_account, R_JSON },
-	{ "PUT", "/api/v1/setup/relay", api_setup_relay, R_JSON },
-	{ "PUT", "/api/v1/setup/certificate", api_setup_certificate, R_JSON },
+	{ "PUT", "/api/v1/setup/hostname", api_setup_hostname, R_SETUP | R_JSON },
+	{ "PUT", "/api/v1/setup/domain", api_setup_domain, R_SETUP | R_JSON },
+	{ "POST", "/api/v1/setup/account", api_setup_account, R_SETUP | R_JSON },
+	{ "PUT", "/api/v1/setup/relay", api_setup_relay, R_SETUP | R_JSON },
+	{ "PUT", "/api/v1/setup/certificate", api_setup_certificate, R_SETUP | R_JSON },
 	{ "GET", "/api/v1/setup/dns", api_setup_dns, 0 },
 	{ "POST", "/api/v1/setup/complete", api_setup_complete, R_AUTH | R_JSON_OPT },
 	{ "POST", "/api/v1/password/strength", api_password_strength, R_JSON },
@@ -256,6 +263,8 @@ static void api(struct http_ctx *x)
 	if ((hit->flags & R_AUTH) && http_auth_require(x) < 0)
 		return;
 	if ((hit->flags & R_USER) && http_user_require(x) < 0)
+		return;
+	if ((hit->flags & R_SETUP) && http_setup_gate(x) < 0)
 		return;
 	if (hit->flags & (R_JSON | R_JSON_OPT | R_REAUTH)) {
 		char err[128];

@@ -36,6 +36,14 @@ def test_wizard_flow():
         # Without the code nothing moves; a wrong code is refused.
         st, _, p = a.call("POST", "/setup/admin", {"password": ADMIN_PW})
         assert st == 403 and p["code"] == "setup_code", p
+        # Credentials before the body (API.md, Conventions): without the
+        # code a wizard write is 403 whatever its body; it was checked
+        # first (400 malformed JSON, 415 another type). Each counts as a
+        # wrong code (the address's budget is 10).
+        st, _, p = a.call("PUT", "/setup/hostname", '{"hostname":')
+        assert st == 403 and p["code"] == "setup_code", p
+        st, _, p = a.call("POST", "/setup/account", "[", ctype="text/plain")
+        assert st == 403 and p["code"] == "setup_code", p
         assert a.call("POST", "/setup/code", {"code": "AAAA-BBBB-CCCC"})[0] == 403
         assert a.call("POST", "/setup/code", {"code": code + "-X"})[0] == 403
         assert a.call("POST", "/setup/code", {"code": code.lower()})[0] == 204
@@ -50,6 +58,16 @@ def test_wizard_flow():
         for attr in ("HttpOnly", "Secure", "SameSite=Strict", "Path=/", "Max-Age="):
             assert attr in cookie, cookie
         a.setup_code = None
+        # Once the admin exists, a caller without its credentials is 401
+        # before the body is looked at.
+        stranger = Api(s)
+        for path in ("/setup/hostname", "/setup/domain", "/setup/relay", "/setup/certificate"):
+            for body, ctype in (('{"hostname":', None), ("x", "text/plain")):
+                st, _, p = stranger.call("PUT", path, body, ctype=ctype)
+                assert st == 401 and p["code"] == "unauthorized", (path, body, st, p)
+        # The session without its CSRF token is 403 csrf, body or not.
+        st, _, p = a.call("PUT", "/setup/domain", "{", csrf=False)
+        assert st == 403 and p["code"] == "csrf", p
         # The code is spent: the CLI says so, and a second admin is refused.
         assert s.cli("setup-code", check=False).returncode == 1
         assert a.call("POST", "/setup/admin", {"password": ADMIN_PW})[0] == 409
