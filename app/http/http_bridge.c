@@ -79,6 +79,7 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -474,18 +475,32 @@ static int push_request(struct bridge *b)
 	return 1;
 }
 
+/* Whether the first n bytes at p agree with pfx (as far as both go),
+ * its bytes from fold on without regard to ASCII case. */
+static int starts_like(const char *p, size_t n, const char *pfx, size_t fold)
+{
+	for (size_t i = 0; i < n && pfx[i]; i++) {
+		char c = p[i];
+		if (i >= fold && c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		if (c != pfx[i])
+			return 0;
+	}
+	return 1;
+}
+
 /* Could the request whose first n bytes are at p be one for http_push:
- * does it start like "GET /jmap/" on a connection that may carry one? */
+ * does it start like "GET /jmap/", or like an absolute-form target
+ * ("GET http..." with the scheme in any case, RFC 9112 §3.2.2, which
+ * http_head_parse takes apart), on a connection that may carry one? */
 static int push_candidate(const struct bridge *b, const char *p, size_t n)
 {
-	static const char pfx[] = "GET /jmap/";
-	size_t m = n < sizeof pfx - 1 ? n : sizeof pfx - 1;
 	/* Plain HTTP carries them when it is all there is, or from a proxy
 	 * that ended the client's TLS (it says https); else the daemon
 	 * redirects them to HTTPS. */
 	if (!b->https && http_https_port() && !b->proxy)
 		return 0;
-	return memcmp(p, pfx, m) == 0;
+	return starts_like(p, n, "GET /jmap/", SIZE_MAX) || starts_like(p, n, "GET http", 4);
 }
 
 /*

@@ -245,6 +245,32 @@ static int head_field(struct http_head *h, struct str name, struct str value)
 	return 0;
 }
 
+/*
+ * RFC 9112 §3.2.2: a server MUST accept an absolute-form target, whose
+ * authority then stands for the Host field and whose path and query are
+ * the target: h is made to say so, and a push request in that form is
+ * one like any other (it was not taken over, and answered 404). -1 for
+ * the authorities http_absolute_target() refuses.
+ */
+static int head_absolute(struct http_head *h)
+{
+	struct str t = h->target;
+	size_t skip = t.len >= 7 && !strncasecmp(t.p, "http://", 7)    ? 7
+		      : t.len >= 8 && !strncasecmp(t.p, "https://", 8) ? 8
+								       : 0;
+	if (!skip)
+		return 0;
+	struct str rest = str_make(t.p + skip, t.len - skip);
+	size_t n = 0;
+	while (n < rest.len && rest.p[n] != '/' && rest.p[n] != '?' && rest.p[n] != '#')
+		n++;
+	if (n == 0 || memchr(rest.p, '@', n) || !http_host_valid(rest.p, n))
+		return -1;
+	h->host = str_make(rest.p, n);
+	h->target = str_make(rest.p + n, rest.len - n);
+	return 0;
+}
+
 int http_head_parse(const char *p, size_t n, struct http_head *h)
 {
 	const char *e = p + n;
@@ -292,7 +318,9 @@ int http_head_parse(const char *p, size_t n, struct http_head *h)
 			return -1;
 	}
 	/* RFC 9112 §3.2: a Host field with an invalid value is refused. */
-	return h->host.p && !http_host_valid(h->host.p, h->host.len) ? -1 : 0;
+	if (h->host.p && !http_host_valid(h->host.p, h->host.len))
+		return -1;
+	return head_absolute(h);
 }
 
 int http_query_param(struct str target, const char *name, char *out, size_t outsz)

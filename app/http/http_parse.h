@@ -80,7 +80,9 @@ long http_header_end(unsigned *line_r, const char *p, size_t n);
  * the caller's bytes (empty when absent), valid as long as they are.
  */
 struct http_head {
-	struct str method, target; /* target: path and query as sent */
+	/* target: path and query as sent (an absolute-form target's: its
+	 * authority is then host, RFC 9112 §3.2.2) */
+	struct str method, target;
 	struct str authorization, upgrade, connection, last_event_id;
 	struct str ws_key, ws_version, ws_protocol;
 	struct str host, origin;

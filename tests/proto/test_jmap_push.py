@@ -1092,3 +1092,32 @@ def test_push_channels_refuse_other_methods_with_405():
     e = EventStream(s, BEN, "types=*&closeafter=no&ping=0")
     assert e.status == 200, e.status
     e.sock.close()
+
+
+def test_push_channel_absolute_form_target():
+    """A request target in absolute-form (RFC 9112 §3.2.2, which a server
+    MUST accept; every other route takes it) opens the EventSource
+    channel too: the bridge looked for the path at the target's start,
+    did not take the request over, and the daemon answered 404."""
+    s = srv()
+    sock = socket.create_connection(("127.0.0.1", s.https_port), 10)
+    t = _ctx().wrap_socket(sock, server_hostname="mx.example.test")
+    try:
+        auth = base64.b64encode(("%s:%s" % BEN).encode()).decode()
+        t.sendall(("GET https://127.0.0.1:%d/jmap/eventsource/?types=*&closeafter=no&ping=1 HTTP/1.1\r\n"
+                   "Host: 127.0.0.1:%d\r\nAccept: text/event-stream\r\nAuthorization: Basic %s\r\n\r\n"
+                   % (s.https_port, s.https_port, auth)).encode())
+        buf = b""
+        t.settimeout(10)
+        while b"event: " not in buf:
+            try:
+                d = t.recv(65536)
+            except TimeoutError:
+                raise AssertionError((buf, s.log_text()[-3000:]))
+            if not d:
+                break
+            buf += d
+        assert buf.startswith(b"HTTP/1.1 200") and b"text/event-stream" in buf, buf[:300]
+        assert b"event: " in buf, buf
+    finally:
+        t.close()

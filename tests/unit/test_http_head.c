@@ -62,6 +62,16 @@ int main(void)
 	CHECK_EQ_INT(parse("GET / HTTP/1.1\r\nHost: a b\r\n\r\n", &h), -1);
 	CHECK_EQ_INT(parse("GET / HTTP/1.1\r\nHost: u@a\r\n\r\n", &h), -1);
 	CHECK_EQ_INT(parse("GET / HTTP/1.1\r\nHost: [::1]:8443\r\n\r\n", &h), 0);
+	/* An absolute-form target (RFC 9112 §3.2.2): its authority is the
+	 * host (the Host field's value is still checked), its path the target. */
+	CHECK_EQ_INT(parse("GET https://mx.example.test:8443/jmap/ws/?x HTTP/1.1\r\nHost: other\r\n\r\n", &h),
+		     0);
+	CHECK(eq(h.host, "mx.example.test:8443") && eq(h.target, "/jmap/ws/?x"));
+	CHECK_EQ_INT(parse("GET HTTP://h HTTP/1.1\r\n\r\n", &h), 0);
+	CHECK(eq(h.host, "h") && eq(h.target, ""));
+	CHECK_EQ_INT(parse("GET http://u@h/ HTTP/1.1\r\nHost: h\r\n\r\n", &h), -1);
+	CHECK_EQ_INT(parse("GET http:///x HTTP/1.1\r\nHost: h\r\n\r\n", &h), -1);
+	CHECK_EQ_INT(parse("GET http://h/x HTTP/1.1\r\nHost: a b\r\n\r\n", &h), -1);
 	/* Unknown fields may repeat. */
 	CHECK_EQ_INT(parse("GET / HTTP/1.1\r\nX: a\r\nX: b\r\n\r\n", &h), 0);
 
