@@ -220,8 +220,11 @@ static void lex_multiline(struct sv_lexer *lx, struct sv_token *t)
 		}
 		if (ll == 1 && ls[0] == '.')
 			break;
-		if (ll && ls[0] == '.')
-			ls++, ll--; /* dot-stuffing */
+		/* dot-stuffing: ".." stands for "."; a line of ".foo" is
+		 * ".foo" as written (RFC 5228 §2.4.2, the grammar's
+		 * multiline-dotstart); its dot was dropped */
+		if (ll >= 2 && ls[0] == '.' && ls[1] == '.')
+			ls++, ll--;
 		memcpy(o.p + o.n, ls, ll);
 		o.n += ll;
 		o.p[o.n++] = '\r';

@@ -295,6 +295,11 @@ static void test_errors(void)
 
 static void test_variables(void)
 {
+	/* RFC 5228 §2.4.2: ".." is a stuffed "."; ".y" stays ".y" (its dot
+	 * was dropped, so the string below read "y") */
+	EXPECT("require \"variables\"; set \"a\" text: # note\r\n..x\r\n.y\r\n...\r\n.\r\n;\r\n"
+	       "if string :is \"${a}\" \".x\r\n.y\r\n..\r\n\" { discard; }",
+	       "discard");
 	EXPECT("require [\"variables\", \"fileinto\"];\r\n"
 	       "if header :matches \"List-Id\" \"<*.lists.*>\" { fileinto \"Lists/${1}\"; }",
 	       "fileinto \"Lists/dev\"");
