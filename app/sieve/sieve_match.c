@@ -84,6 +84,15 @@ static struct str numeric_part(struct str s)
 	return str_make(s.p + i, j - i);
 }
 
+/* i;ascii-casemap's ordering maps a-z to A-Z, not A-Z to a-z (RFC 4790
+ * §9.2.1): the six octets between 'Z' and 'a' ([ \ ] ^ _ `) sort after
+ * the letters, not before them. Equality and substrings come out the
+ * same either way, so fold() serves those. */
+static unsigned char upper(unsigned char c)
+{
+	return c >= 'a' && c <= 'z' ? (unsigned char)(c - 32) : c;
+}
+
 int sv_cmp_order(uint8_t cmp, struct str a, struct str b)
 {
 	if (cmp == CMP_NUMERIC) {
@@ -100,7 +109,7 @@ int sv_cmp_order(uint8_t cmp, struct str a, struct str b)
 	for (size_t i = 0; i < n; i++) {
 		unsigned char x = (unsigned char)a.p[i], y = (unsigned char)b.p[i];
 		if (cmp == CMP_CASEMAP)
-			x = fold(x), y = fold(y);
+			x = upper(x), y = upper(y);
 		if (x != y)
 			return x < y ? -1 : 1;
 	}

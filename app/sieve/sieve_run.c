@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 
 #include "core/hex.h"
 #include "core/utf8.h"
@@ -958,10 +959,16 @@ int sieve_run(const struct sieve_script *s, const struct sieve_env *env, struct 
 
 /* ---- the `tern sieve test` rendering ---- */
 
+/* Flags in the order the rendering has always listed them ("\\seen"
+ * before "a"): a display order, not the comparator's (sv_cmp_order). */
 static int cmp_ci(const void *a, const void *b)
 {
 	const struct str *x = a, *y = b;
-	return sv_cmp_order(CMP_CASEMAP, *x, *y);
+	size_t n = x->len < y->len ? x->len : y->len;
+	int c = strncasecmp(x->p, y->p, n);
+	if (c)
+		return c;
+	return x->len == y->len ? 0 : x->len < y->len ? -1 : 1;
 }
 
 static void put_flags(char *out, size_t outsz, size_t *o, struct str flags)

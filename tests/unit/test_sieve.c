@@ -388,6 +388,16 @@ static void test_extensions(void)
 	EXPECT("require \"vacation\"; vacation \"a\"; vacation \"b\";",
 	       "runerror: line 1: more than one vacation action");
 	/* relational */
+	/* i;ascii-casemap orders as i;octet once a-z are made A-Z (RFC 4790
+	 * §9.2.1), so "_" (0x5F) and "[" sort after "a" (as "A"); they were
+	 * put before it, folded to lower case */
+	EXPECT("require [\"relational\", \"variables\"]; if string :value \"gt\" \"_x\" \"a\" { discard; }",
+	       "discard");
+	EXPECT("require [\"relational\", \"variables\"]; if string :value \"lt\" \"[\" \"a\" { discard; }",
+	       "keep");
+	EXPECT("require [\"relational\", \"fileinto\"]; if header :value \"ge\" \"x-spam-level\" \"**\" { fileinto \"a\"; }"
+	       "if address :value \"lt\" :localpart \"from\" \"ALICE_\" { fileinto \"b\"; }",
+	       "fileinto \"a\"\nfileinto \"b\"");
 	EXPECT("require [\"relational\", \"comparator-i;ascii-numeric\"];"
 	       "if header :value \"lt\" :comparator \"i;ascii-numeric\" \"x-priority\" \"3\" { discard; }",
 	       "discard");
