@@ -32,7 +32,12 @@
 /* "{4294967295+}" CR: the longest literal announcement before its LF. A
  * line dropped in pieces keeps that many last octets for the next piece. */
 #define MSIEVE_ANNOUNCE_MAX 14
-#define MSIEVE_QUOTED_MAX 1024     /* one quoted string, decoded */
+/* One quoted string, decoded. A SASL response is a quoted string as
+ * often as a literal (sieve-connect, Thunderbird's sieve add-on): the
+ * longest the login flow takes, base64-encoded, is 2048 octets (a PLAIN
+ * response with a 256-character password of 4-octet characters is about
+ * 1400), so a string must hold that (msieve_session.c asserts it). */
+#define MSIEVE_QUOTED_MAX 2048
 #define MSIEVE_LITERAL_MAX SIEVE_SCRIPT_MAX
 /* Before authentication a literal can only carry a SASL response or a
  * NOOP tag: 4096 octets hold the longest PLAIN or LOGIN response the

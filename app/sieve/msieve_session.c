@@ -48,10 +48,13 @@
 #include "store/store.h"
 
 /* The longest SASL response, base64-encoded, fits the literal a client
- * may send before authentication. */
+ * may send before authentication, and a quoted string. */
 _Static_assert((SASL_RESPONSE_MAX + 2) / 3 * 4 <= MSIEVE_LITERAL_PREAUTH &&
                    (LOGIN_PASS_MAX + 2) / 3 * 4 <= MSIEVE_LITERAL_PREAUTH,
                "a SASL response must fit a pre-authentication literal");
+_Static_assert((SASL_RESPONSE_MAX + 2) / 3 * 4 <= MSIEVE_QUOTED_MAX &&
+                   (LOGIN_PASS_MAX + 2) / 3 * 4 <= MSIEVE_QUOTED_MAX,
+               "a SASL response must fit a quoted string");
 
 #define MSIEVE_IN_MAX (MSIEVE_LITERAL_MAX + 2 * MSIEVE_LINE_MAX)
 #define MSIEVE_OUT_MAX (MSIEVE_LITERAL_MAX + 64 * 1024)

@@ -12,6 +12,7 @@ Pigeonhole found are also carried end to end here (test_rfc_points_end_to_end)."
 import atexit
 import base64
 import os
+import random
 import re
 import select
 import socket
@@ -26,6 +27,9 @@ from harness import SANITIZED, TERN, Server, free_port, keep_sanitizer_output
 BOB, BOB_PW = "bob@example.test", "bob-pw-sieve-1"
 CAROL, CAROL_PW = "carol@example.test", "carol-pw-sieve-1"
 DAVE, DAVE_PW = "dave@example.test", "dave-pw-sieve-1"  # sieve-connect's own
+# The longest password tern allows: 256 characters of 4 octets (1 KiB).
+_rnd = random.Random(7)
+LONG, LONG_PW = "long-pw@example.test", "".join(chr(_rnd.randrange(0x1F300, 0x1F600)) for _ in range(256))
 
 _srv = None
 _relay = None
@@ -39,7 +43,7 @@ def srv():
         from mailpeers import Receiver
         port, rport = free_port(), free_port()
         _relay = Receiver("127.0.0.1", rport, tls=True)
-        _srv = Server(accounts=[(BOB, BOB_PW), (CAROL, CAROL_PW), (DAVE, DAVE_PW)], http=True, imap=True,
+        _srv = Server(accounts=[(BOB, BOB_PW), (CAROL, CAROL_PW), (DAVE, DAVE_PW), (LONG, LONG_PW)], http=True, imap=True,
                       env={"TERN_LISTEN_SIEVE": "127.0.0.1:%d" % port,
                            "TERN_RELAY_HOST": "127.0.0.1:%d" % rport,
                            # The relay is verified: its own certificate is the anchor.
@@ -359,6 +363,34 @@ def test_sasl_literals():
     c.send('AUTHENTICATE "PLAIN"\r\n')
     assert c.f.readline() == b'""\r\n'
     assert c.cmd("{x}")[-1] == b'NO "Bad SASL response."\r\n'
+    assert c.login() == b'OK "Logged in."\r\n'
+    c.close()
+
+
+def test_long_password_as_quoted_strings():
+    """A quoted string was held to 1024 octets, so a PLAIN initial
+    response or a LOGIN password sent quoted (as sieve-connect sends them)
+    with a long password got 'NO "Quoted string too long"' or 'NO "Bad
+    SASL response."': tern allows 256 characters, 1 KiB of UTF-8. A quoted
+    string now holds any SASL response the login flow takes."""
+    assert len(LONG_PW) == 256 and len(LONG_PW.encode()) == 1024
+    c = Conn(srv())
+    c.starttls()
+    assert c.login(LONG, LONG_PW) == b'OK "Logged in."\r\n'
+    c.close()
+    c = Conn(srv())
+    c.starttls()
+    c.send('AUTHENTICATE "LOGIN"\r\n')
+    assert c.f.readline() == b'"VXNlcm5hbWU6"\r\n'
+    c.send('"%s"\r\n' % base64.b64encode(LONG.encode()).decode())
+    assert c.f.readline() == b'"UGFzc3dvcmQ6"\r\n'
+    c.send('"%s"\r\n' % base64.b64encode(LONG_PW.encode()).decode())
+    assert c.response()[-1] == b'OK "Logged in."\r\n'
+    c.close()
+    # Past any SASL response: still refused, the session goes on.
+    c = Conn(srv())
+    c.starttls()
+    assert c.cmd('NOOP "%s"' % ("x" * 2049))[-1] == b'NO "Quoted string too long"\r\n'
     assert c.login() == b'OK "Logged in."\r\n'
     c.close()
 
