@@ -4,8 +4,11 @@
  */
 #include "admin/admin_secret.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -119,6 +122,46 @@ static int key_make(const char *dir, const char *path)
 		close(fd);
 	}
 	return ok ? 0 : -1;
+}
+
+/* The PID in a key_make() temporary name ("secrets.key." digits ".tmp"),
+ * or 0 when name is anything else. */
+static long key_tmp_pid(const char *name)
+{
+	static const char pre[] = "secrets.key.";
+	char *end;
+
+	if (strncmp(name, pre, sizeof pre - 1) != 0)
+		return 0;
+	name += sizeof pre - 1;
+	if (*name < '1' || *name > '9')
+		return 0;
+	errno = 0;
+	long pid = strtol(name, &end, 10);
+	return errno == 0 && pid > 0 && strcmp(end, ".tmp") == 0 ? pid : 0;
+}
+
+int admin_secret_sweep(const char *dir)
+{
+	char path[4200];
+	struct dirent *de;
+	int n = 0;
+	DIR *d = opendir(dir);
+
+	if (d == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		long pid = key_tmp_pid(de->d_name);
+		/* kill(pid, 0) fails with ESRCH only when no such process
+		 * exists (EPERM: it does, as another user). */
+		if (pid == 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) < (int)sizeof path &&
+		    unlink(path) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
 }
 
 static int key_load(const char *dir, int create, uint8_t key[ADMIN_SECRET_KEY_BYTES])

@@ -57,6 +57,12 @@ int admin_secret_open_with(const uint8_t key[ADMIN_SECRET_KEY_BYTES], const char
 int admin_secret_seal(const char *dir, const char *plain, char *out, size_t outsz);
 int admin_secret_open(const char *dir, const char *sealed, char *out, size_t outsz);
 
+/* At the server's start: removes from dir the temporary key files
+ * (secrets.key.PID.tmp, exactly that pattern) whose process is gone, left
+ * by a kill while the key was first written; a live PID's file is another
+ * command making the key now, and stays. Returns how many were removed. */
+int admin_secret_sweep(const char *dir);
+
 /*
  * A key of its own for one purpose, derived from the key file of data
  * directory dir (made when missing): libsodium's crypto_kdf (BLAKE2b) with

@@ -19,6 +19,7 @@
 #include "admin/admin_domain.h"
 #include "admin/admin_jobs.h"
 #include "admin/admin_meta.h"
+#include "admin/admin_secret.h"
 #include "backup/backup_sched.h"
 #include "core/hostname.h"
 #include "core/log.h"
@@ -363,6 +364,10 @@ int server_run(const struct config *cfg_env)
 	if (jmap_upload_setup(updir, cfg->max_message_size) < 0)
 		log_error("server", NULL, "event=upload_dir_failed dir=%s error=\"%s\"", updir,
 			  strerror(errno));
+	/* A key file cut short by a kill at the first start (admin_secret.h). */
+	int swept = admin_secret_sweep(cfg->data_dir);
+	if (swept > 0)
+		log_info("server", NULL, "event=secret_tmp_removed files=%d", swept);
 	store_mailbox_limits(st, cfg->max_mailboxes, cfg->max_mailbox_name);
 	/* Before the merge reads them: a relay password an older build
 	 * stored in the clear is sealed now (it stays usable either way). */

@@ -261,3 +261,29 @@ def test_relay_password_sealed_apart_from_the_store():
         finally:
             r.stop()
         assert secret not in s.log_text()
+
+
+def test_key_file_left_half_made_is_removed_at_start():
+    """The key file is written as secrets.key.PID.tmp, fsynced and linked
+    into place; a kill in between (the first start's, or a command's) left
+    the temporary file for good. A start now removes those whose process
+    is gone, and nothing else: another process's file while it lives,
+    names not of that pattern."""
+    import os
+    import subprocess
+    p = subprocess.Popen(["true"])
+    p.wait()
+    dead = p.pid  # a PID no process has now
+    stale = "secrets.key.%d.tmp" % dead
+    kept = ["secrets.key.%d.tmp" % os.getpid(), "secrets.key.x%d.tmp" % dead,
+            "secrets.key.%d.tmpx" % dead, "secrets.key.%d" % dead, "other.%d.tmp" % dead]
+    with Server() as s:
+        s.stop()
+        for name in [stale] + kept:
+            with open(os.path.join(s.data, name), "wb") as f:
+                f.write(b"k" * 7)
+        s.start()
+        left = set(os.listdir(s.data))
+        assert stale not in left, left
+        assert set(kept) <= left, left
+        assert "event=secret_tmp_removed files=1" in s.log_text()
