@@ -925,6 +925,41 @@ static uint64_t initial_map(const char *dir)
 	return map;
 }
 
+/*
+ * What a server writes into its data directory beside data.mdb when it
+ * first starts, each after data.mdb exists (the map reserve, the key
+ * file, the spool and upload directories; not LMDB's lock.mdb, made just
+ * before data.mdb, so a kill between the two is no lost store). One of them there without data.mdb is
+ * a store that was lost (deleted by mistake, a copy or a volume that
+ * left it out), not a new directory: opening it would make an empty
+ * store, and every sender would be told for good that no account
+ * exists. A new or empty directory (or one holding only lost+found or
+ * files of the operator's) has none of them.
+ */
+static const char *const first_start_made[] = {"reserve", "secrets.key", "spool", "upload"};
+
+/* STORE_EINVAL with a sentence in err when data.mdb is missing from a
+ * directory a server has used; else STORE_OK. */
+static int store_lost(const char *dir, char *err, size_t errsz)
+{
+	char path[4200];
+	struct stat sb;
+
+	snprintf(path, sizeof path, "%s/data.mdb", dir);
+	if (lstat(path, &sb) == 0 || errno != ENOENT)
+		return STORE_OK;
+	for (size_t i = 0; i < sizeof first_start_made / sizeof first_start_made[0]; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, first_start_made[i]);
+		if (lstat(path, &sb) == 0)
+			return store_err(err, errsz, STORE_EINVAL,
+			                 "%s/data.mdb is missing but %s is there: the store was "
+			                 "lost; restore the data directory from a backup (or move "
+			                 "the directory aside to start with an empty one)",
+			                 dir, path);
+	}
+	return STORE_OK;
+}
+
 int store_open(const char *dir, unsigned flags, struct store **st_r, char *err, size_t errsz)
 {
 	struct store *st;
@@ -946,6 +981,8 @@ int store_open(const char *dir, unsigned flags, struct store **st_r, char *err, 
 		                 "%s: a restore into %s was cut short; run tern restore again (it "
 		                 "starts over)",
 		                 restoring, dir);
+	if (!(flags & STORE_READONLY) && (rc = store_lost(dir, err, errsz)) != STORE_OK)
+		return rc;
 
 	int lock_fd = -1;
 	if ((flags & STORE_SERVER) && (lock_fd = store_dir_lock(dir, &rc, err, errsz)) < 0)

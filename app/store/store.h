@@ -64,7 +64,9 @@ struct store;
  * Opens (creating if needed) the environment in dir: sets up the schema or
  * runs migrations up to the current version, after copying the store to
  * dir/backup-schema-N (STORE_EFULL, nothing changed, when there is no
- * room for that copy); refuses a newer schema (STORE_EINVAL).
+ * room for that copy); refuses a newer schema (STORE_EINVAL), and a
+ * directory a server has used whose data.mdb is gone (STORE_EINVAL: an
+ * empty store there would lose every account), unless read-only.
  * With STORE_SERVER it first takes an exclusive lock on dir (flock on the
  * directory, held until store_close): one server per data directory, while
  * other openers (the CLI) never take it. Returns STORE_OK and *st_r, or an

@@ -472,6 +472,42 @@ def test_upgrade_backs_up_the_store_first():
             assert sorted(line for _, line in s.messages("bob@example.test")) == before
 
 
+def test_store_file_missing_is_refused_in_one_line():
+    """data.mdb gone from a directory a server has used (deleted by
+    mistake, a copy or a volume that left it out) while secrets.key,
+    spool/ and upload/ are there: tern serve made a new empty store and
+    started, and every sender was then told 550 no such user. It now
+    stops in one line (exit 2) as for a store cut short, and so does a
+    command that would write; nothing is created. A new or empty
+    directory still starts."""
+    with Server(accounts=ACCOUNTS) as s:
+        assert send_one(s, "kept", 100)[0] == 250
+        s.stop()
+        path = os.path.join(s.data, "data.mdb")
+        aside = path + ".aside"
+        os.rename(path, aside)
+        for args in (["serve"], ["account", "add", "new@example.test"]):
+            r = subprocess.run([s.binary] + args, env=s.env, input=b"Vt8-quill-harbor-9Lx\n",
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+            err = r.stderr.decode().strip().splitlines()
+            print("  tern %s: %d %s" % (args[0], r.returncode, err[-1:]))
+            assert r.returncode == 2 or (args[0] != "serve" and r.returncode > 0), (args, r.returncode, err)
+            assert err and "data.mdb is missing but" in err[-1] and "the store was lost" in err[-1], \
+                (args, err)
+            assert not os.path.exists(path), "a refused open made a new store"
+        os.rename(aside, path)
+        s.start()
+        assert len(s.messages("bob@example.test")) == 1
+    # An existing empty directory (a new volume) is a first start.
+    tmp = tempfile.mkdtemp(prefix="tern-empty-")
+    try:
+        os.mkdir(os.path.join(tmp, "data"))
+        with Server(data_dir=os.path.join(tmp, "data"), accounts=ACCOUNTS) as s:
+            assert send_one(s, "first", 100)[0] == 250
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def test_store_file_cut_short_is_refused_in_one_line():
     # A data.mdb that lost its tail (a copy to a disk that ran out of
     # room, a file system that lost blocks): tern serve and the CLI died
