@@ -182,6 +182,35 @@ static int idents_load(struct jmap_request *r, struct idents *s)
 	return store_meta_list(r->st, prefix, stored_cb, s) == STORE_OK ? 0 : -1;
 }
 
+/* An EmailAddress[] or null as kept: every address with both its
+ * properties (RFC 8621 §4.1.2.3: name is String|null), so one the
+ * client gave as {"email": ...} alone reads back with "name": null. */
+static void w_addrs(struct jw *w, const char *key, const struct json_value *v)
+{
+	jw_key(w, key);
+	if (!v) {
+		jw_null(w);
+		return;
+	}
+	jw_arr_begin(w);
+	for (const struct json_value *e = v->first; e; e = e->next) {
+		const struct json_value *n = json_get(e, "name"), *m = json_get(e, "email");
+		jw_obj_begin(w);
+		jw_key(w, "name");
+		if (n && n->type == JSON_STRING)
+			jw_strn(w, n->str, n->len);
+		else
+			jw_null(w);
+		jw_key(w, "email");
+		if (m && m->type == JSON_STRING) /* always: addrs_valid checked it */
+			jw_strn(w, m->str, m->len);
+		else
+			jw_str(w, "");
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+}
+
 static void w_ident(struct jw *w, const struct ident *x, int with_id)
 {
 	jw_obj_begin(w);
@@ -191,16 +220,8 @@ static void w_ident(struct jw *w, const struct ident *x, int with_id)
 	}
 	jw_kstr(w, "name", x->name);
 	jw_kstr(w, "email", x->email);
-	jw_key(w, "replyTo");
-	if (x->reply_to)
-		jw_value(w, x->reply_to);
-	else
-		jw_null(w);
-	jw_key(w, "bcc");
-	if (x->bcc)
-		jw_value(w, x->bcc);
-	else
-		jw_null(w);
+	w_addrs(w, "replyTo", x->reply_to);
+	w_addrs(w, "bcc", x->bcc);
 	jw_kstr(w, "textSignature", x->text_sig);
 	jw_kstr(w, "htmlSignature", x->html_sig);
 	jw_obj_end(w);

@@ -1209,3 +1209,31 @@ def test_mailbox_changes_within_max_changes():
         assert r["newState"] != state and n < 5, r
         state = r["newState"]
     assert seen == {inbox, other, later} and n == 2, (seen, n)
+
+
+def test_identity_addresses_read_back_with_name():
+    """An EmailAddress is {name, email} (RFC 8621 §4.1.2.3, name
+    String|null): an Identity's replyTo and bcc given as {"email": ...}
+    alone read back with "name": null. They were kept and shown as the client sent them, without the
+    name (a client reading name as a property found none)."""
+    j = Jmap(srv(), *AMY)
+    _, r = j.one("Identity/set", {"create": {"i": {
+        "email": AMY[0], "name": "Amy alias",
+        "replyTo": [{"email": "reply@example.test"}],
+        "bcc": [{"email": "keep@example.test"}, {"name": "Log", "email": "log@example.test"}]}}},
+        using=USING)
+    ident = r["created"]["i"]["id"]
+    _, g = j.one("Identity/get", {"ids": [ident], "properties": ["replyTo", "bcc"]}, using=USING)
+    assert g["list"] == [{"id": ident,
+                          "replyTo": [{"name": None, "email": "reply@example.test"}],
+                          "bcc": [{"name": None, "email": "keep@example.test"},
+                                  {"name": "Log", "email": "log@example.test"}]}], g
+    # Replaced whole (a patch may not point inside an array, RFC 8620
+    # §5.3), the new list reads back the same way.
+    _, r = j.one("Identity/set", {"update": {ident: {"replyTo": [{"email": "r2@example.test"}]}}},
+                 using=USING)
+    assert r["updated"] == {ident: None}, r
+    _, g = j.one("Identity/get", {"ids": [ident], "properties": ["replyTo"]}, using=USING)
+    assert g["list"][0]["replyTo"] == [{"name": None, "email": "r2@example.test"}], g
+    _, r = j.one("Identity/set", {"destroy": [ident]}, using=USING)
+    assert r["destroyed"] == [ident], r
