@@ -213,30 +213,6 @@ static int b64(struct str s, uint8_t *out, size_t cap, size_t *len_r)
 	return 0;
 }
 
-int dkim_tag_name(struct str v, int lower, char *dst, size_t dstsz)
-{
-	char in[4 * DKIM_DOMAIN_MAX];
-	size_t i = 0;
-
-	while (i < v.len && (unsigned char)v.p[i] < 0x80)
-		i++;
-	if (i == v.len) {
-		if (v.len >= dstsz || memchr(v.p, '\0', v.len) != NULL)
-			return -1;
-		if (lower)
-			return str_lower_into(v, dst, dstsz);
-		memcpy(dst, v.p, v.len);
-		dst[v.len] = '\0';
-		return 0;
-	}
-	/* U-labels: lowercased and as A-labels, the one spelling DNS knows. */
-	if (v.len >= sizeof in || memchr(v.p, '\0', v.len) != NULL)
-		return -1;
-	memcpy(in, v.p, v.len);
-	in[v.len] = '\0';
-	return auth_domain_alabels(in, dst, dstsz);
-}
-
 /* Copies s into dst as a C string (no NUL inside), 0 or -1. */
 static int copy_c(struct str s, char *dst, size_t dstsz, int lower)
 {
@@ -247,6 +223,23 @@ static int copy_c(struct str s, char *dst, size_t dstsz, int lower)
 	memcpy(dst, s.p, s.len);
 	dst[s.len] = '\0';
 	return 0;
+}
+
+int dkim_tag_name(struct str v, int lower, char *dst, size_t dstsz)
+{
+	char in[4 * DKIM_DOMAIN_MAX];
+	size_t i = 0;
+
+	while (i < v.len && (unsigned char)v.p[i] < 0x80)
+		i++;
+	if (i == v.len)
+		return copy_c(v, dst, dstsz, lower);
+	/* U-labels: lowercased and as A-labels, the one spelling DNS knows. */
+	if (v.len >= sizeof in || memchr(v.p, '\0', v.len) != NULL)
+		return -1;
+	memcpy(in, v.p, v.len);
+	in[v.len] = '\0';
+	return auth_domain_alabels(in, dst, dstsz);
 }
 
 static int time_tag(struct str s, int64_t *v_r)
