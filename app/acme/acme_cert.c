@@ -2,7 +2,8 @@
  * acme_cert.c — from finalize to the certificate in use (RFC 8555 §7.4):
  * a fresh EC P-256 key and its CSR sent to finalize, the order polled
  * until valid (no answer or a 5xx retried within the poll budget: a new
- * attempt would be a new order, another certificate issued), the chain
+ * attempt would be a new order, another certificate issued; a finalize
+ * without an answer whose order is still "ready" sent again), the chain
  * downloaded and checked (it loads with the key, is valid now and names
  * every name ordered), the CA's alternate chains (§7.4.2) tried in turn
  * while TERN_ACME_PREFERRED_CHAIN asks for another root, then the chain
@@ -229,6 +230,8 @@ void acme_on_cert_alt(const struct acme_http_resp *r)
 	chain_default_install();
 }
 
+static void finalize_send(void);
+
 void acme_on_order_poll(const struct acme_http_resp *r)
 {
 	/* Static, as A: ACME_NAMES_MAX authorization URLs (50 KiB) are too
@@ -238,6 +241,8 @@ void acme_on_order_poll(const struct acme_http_resp *r)
 	if (r->status != 200 || acme_msg_order(r->body, r->body_len, &o) < 0) {
 		/* A finalize without an answer may have reached the CA: poll
 		 * the order (a 5xx to it is the CA's refusal, as before). */
+		if (A.state == S_FINALIZE && r->status == 0)
+			A.finalize_lost = 1;
 		if ((A.state == S_ORDER_POLL || (A.state == S_FINALIZE && r->status == 0)) &&
 		    retry_transient(S_ORDER_POLL, A.order_url, r))
 			return;
@@ -251,6 +256,14 @@ void acme_on_order_poll(const struct acme_http_resp *r)
 		}
 		snprintf(A.cert_url, sizeof A.cert_url, "%s", o.certificate);
 		acme_get_as_post(S_CERT, A.cert_url);
+	} else if (strcmp(o.status, "ready") == 0 && A.finalize_lost) {
+		/* RFC 8555 §7.1.6: "ready" is the CA waiting for finalize, so the
+		 * one that got no answer never reached it: sent again (polling
+		 * on waited out the poll budget, half an hour, for nothing).
+		 * The polls' count and wait go on, bounding a CA that never
+		 * answers a finalize. */
+		log_info("acme", NULL, "event=finalize_resent reason=order_still_ready");
+		finalize_send();
 	} else if (strcmp(o.status, "processing") == 0 || strcmp(o.status, "ready") == 0 ||
 	           strcmp(o.status, "pending") == 0) {
 		acme_wait_then(S_ORDER_POLL, A.order_url, r->retry_after);
@@ -261,7 +274,10 @@ void acme_on_order_poll(const struct acme_http_resp *r)
 	}
 }
 
-void acme_finalize(void)
+/* Sends finalize with the CSR of A.certkey for A.names. The same key
+ * when sent again: a finalize that reached the CA after all is then
+ * issued for the key at hand either way. */
+static void finalize_send(void)
 {
 	const char *names[ACME_NAMES_MAX];
 	unsigned char *csr = xmalloc(ACME_CSR_MAX);
@@ -270,13 +286,12 @@ void acme_finalize(void)
 
 	for (size_t i = 0; i < A.nnames; i++)
 		names[i] = A.names[i];
-	if (acme_key_generate(&A.certkey) < 0 ||
-	    acme_csr(&A.certkey, names, A.nnames, csr, ACME_CSR_MAX, &len) < 0) {
+	if (acme_csr(&A.certkey, names, A.nnames, csr, ACME_CSR_MAX, &len) < 0) {
 		free(csr);
-		acme_fail(-1, "cannot make the key or CSR");
+		acme_fail(-1, "cannot make the CSR");
 		return;
 	}
-	A.polls = A.poll_waited = 0;
+	A.finalize_lost = 0;
 	buf_init(&p, ACME_CSR_MAX * 2);
 	buf_append_c(&p, "{\"csr\":\"");
 	acme_b64url_buf(&p, csr, len);
@@ -285,4 +300,14 @@ void acme_finalize(void)
 	free(csr);
 	acme_post(S_FINALIZE, A.finalize_url, buf_data(&p), 0);
 	buf_free(&p);
+}
+
+void acme_finalize(void)
+{
+	if (acme_key_generate(&A.certkey) < 0) {
+		acme_fail(-1, "cannot make the key");
+		return;
+	}
+	A.polls = A.poll_waited = 0;
+	finalize_send();
 }

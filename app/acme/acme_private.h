@@ -145,6 +145,7 @@ struct acme_client {
 	int retry_kept;        /* "acme/retry" is in the store (retry_keep) */
 	char settings_fp[33];  /* the TERN_ACME_* settings' fingerprint (settings_fingerprint) */
 	int no_replaces;       /* this attempt's order goes without "replaces" (on_order) */
+	int finalize_lost;     /* the last finalize got no answer: the CA may not have it */
 	/* Names the certificate in use carries, and a look-up of the names it
 	 * should carry (a domain added, or its DNS now pointing here). */
 	char cert_names[ACME_NAMES_MAX * 256];

@@ -924,7 +924,7 @@ class AcmeStub:
     def __init__(self, mode="ratelimit", ari_open_first=True, ari_hold=None, renewal_order_delay=0,
                  bad_leaf=None, retry_after="3600", authz=("evil.example", "pending"),
                  first_leaf=None, cert_fail=0, processing=None, deactivated_first_key=False,
-                 already_replaced=False, bad_nonces=0):
+                 already_replaced=False, bad_nonces=0, finalize_lost=0):
         import base64
         import http.server
         import ssl as _ssl
@@ -954,6 +954,10 @@ class AcmeStub:
         # the first bad_nonces POSTs to /order answered badNonce (RFC 8555 §6.5)
         self.bad_nonces = bad_nonces
         self.given_nonces = []  # the Replay-Nonce of each answer, in order
+        # the first finalize_lost finalize requests get no answer (the
+        # connection closed before the CA took them): the order stays "ready"
+        self.finalize_lost = finalize_lost
+        self.csrs = []  # the CSR (DER) of each finalize taken
         self.post_nonces = []  # (path, the nonce its JWS carried, the last nonce given before)
         # the window for later certificates: a month out, the same in every answer
         self.ari_later = (time.time() + 30 * 86400, time.time() + 31 * 86400)
@@ -1127,9 +1131,17 @@ class AcmeStub:
                 elif stub.mode == "authz_other" and self.path == "/chall/1":
                     self.reply(200, b'{"type":"tls-alpn-01","status":"processing"}',
                                [("Content-Type", "application/json")])
+                elif stub.mode == "ari" and self.path == "/finalize" and stub.finalize_lost:
+                    stub.finalize_lost -= 1
+                    self.close_connection = True  # no answer: tern reads a closed connection
+                elif stub.mode == "ari" and self.path == "/order/1" and not stub.issued:
+                    self.reply(200, json.dumps({"status": "ready", "finalize": base + "/finalize",
+                                                "authorizations": []}).encode(),
+                               [("Content-Type", "application/json")])
                 elif stub.mode == "ari" and self.path == "/finalize":
                     b64 = lambda t: base64.urlsafe_b64decode(t + "=" * (-len(t) % 4))
                     csr = b64(json.loads(b64(json.loads(body)["payload"]))["csr"])
+                    stub.csrs.append(csr)
                     stub.issued += 1
                     n = stub.issued
                     with open(os.path.join(stub.tmp, "req.der"), "wb") as f:
@@ -1461,6 +1473,30 @@ def test_acme_certificate_download_retried_not_reordered():
         assert len(re.findall(r"event=retry step=certificate status=503", log)) == 2, log[-3000:]
         assert stub.issued == 1 and stub.cert_fail == 0, stub.issued
         assert [r for r in stub.requests if r == ("POST", "/order")] == [("POST", "/order")]
+        assert "stub CA" in served_cert(s.imaps_port)[0]
+    finally:
+        s.stop()
+        s.cleanup()
+        stub.close()
+
+
+def test_acme_finalize_lost_is_sent_again():
+    """The finalize request gets no answer (the connection closes before
+    the CA took it), and the order, polled, is still "ready" (RFC 8555
+    §7.1.6: waiting for finalize): tern sends finalize again, with the
+    same key, and installs the certificate. It used to poll the "ready"
+    order for half an hour (the poll budget) before giving the attempt
+    up and starting a new order."""
+    stub = AcmeStub(mode="ari", ari_open_first=False, finalize_lost=2)
+    s = stub_server(stub)
+    try:
+        assert s.wait_log("event=certificate_installed", timeout=40), s.log_text()[-3000:]
+        log = s.log_text()
+        assert "event=attempt_failed" not in log, log[-3000:]
+        assert len(re.findall(r"event=finalize_resent", log)) == 2, log[-3000:]
+        assert [r for r in stub.requests if r == ("POST", "/order")] == [("POST", "/order")]
+        assert stub.requests.count(("POST", "/finalize")) == 3, stub.requests
+        assert stub.issued == 1 and len(stub.csrs) == 1, stub.issued
         assert "stub CA" in served_cert(s.imaps_port)[0]
     finally:
         s.stop()
