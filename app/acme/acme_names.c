@@ -2,7 +2,8 @@
  * acme_names.c — which names the certificate covers.
  *
  * TERN_HOSTNAME always (the subject). Then mta-sts., autoconfig. and
- * autodiscover. of each served domain, each only when its DNS points
+ * autodiscover. of each served domain (in A-labels: bücher.test's as
+ * xn--bcher-kva.test), each only when its DNS points
  * here: each of its addresses is one of TERN_HOSTNAME's (one elsewhere,
  * an AAAA at a web host beside an A here, is where the CA may look: Let's
  * Encrypt tries IPv6 first). A name whose record is missing or points
@@ -26,6 +27,7 @@
 #include <sys/socket.h>
 
 #include "core/log.h"
+#include "core/punycode.h"
 #include "core/xalloc.h"
 #include "dns/dns.h"
 #include "store/store.h"
@@ -52,10 +54,31 @@ struct names_job {
 	void *arg;
 };
 
-static void add_domain(void *arg, const char *domain)
+/* 1 when d has a non-ASCII octet (a U-label, stored as the admin wrote it). */
+static int has_utf8(const char *d)
+{
+	for (; *d; d++)
+		if ((unsigned char)*d >= 0x80)
+			return 1;
+	return 0;
+}
+
+static void add_domain(void *arg, const char *stored)
 {
 	static const char *const prefixes[] = {"mta-sts.", "autoconfig.", "autodiscover."};
 	struct names_job *j = arg;
+	/* RFC 8555 §7.1.4: an identifier's U-labels go as A-labels, which is
+	 * also what the resolver asks and a client's SNI carries; as stored
+	 * (UTF-8) the look-ups found nothing and the names were left out. */
+	char alabels[256];
+	const char *domain = stored;
+	if (has_utf8(stored)) {
+		if (punycode_domain_other(str_c(stored), alabels, sizeof alabels) == 0) {
+			log_info("acme", NULL, "event=name_skipped domain=%s reason=no_a_label", stored);
+			return;
+		}
+		domain = alabels;
+	}
 	for (size_t i = 0; i < 3; i++) {
 		if (j->n == CANDS_MAX) {
 			log_info("acme", NULL, "event=name_skipped name=%s%s reason=too_many",

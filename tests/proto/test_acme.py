@@ -349,6 +349,35 @@ def test_acme_many_domains_every_name_looked_up():
         pebble.close()
 
 
+def test_acme_internationalised_domain_names_ordered_as_a_labels():
+    """A served domain written in Unicode (bücher.test): its names go into
+    the order, the look-ups and the certificate as A-labels
+    (mta-sts.xn--bcher-kva.test), as RFC 8555 §7.1.4 asks of an
+    identifier and as a client's SNI carries them. They were looked up
+    in UTF-8 as stored, which the resolver cannot ask, and so left out
+    as pointing nowhere (event=name_skipped reason=no_address) at every
+    order: the domain's MTA-STS policy and autoconfig were served under
+    a certificate without its names."""
+    s = Server(imap=True, http=True, start=False, domains=("d1.test", "bücher.test"))
+    pebble = Pebble(s.http_port, s.https_port)
+    try:
+        s.env.update(acme_server(pebble, "tls-alpn-01"))
+        s.start()
+        wait_cert(s, pebble, timeout=40)
+        want = [HOST] + [p + d for d in ("d1.test", "xn--bcher-kva.test")
+                         for p in ("mta-sts.", "autoconfig.", "autodiscover.")]
+        sans = re.findall(r"DNS:([^,\s]+)", served_cert(s.imaps_port)[2])
+        assert sorted(sans) == sorted(want), (sorted(set(want) ^ set(sans)),
+                                              s.log_text()[-3000:])
+        assert "mta-sts.xn--bcher-kva.test" in \
+            served_cert(s.imaps_port, "mta-sts.xn--bcher-kva.test")[2]
+        assert "event=name_skipped" not in s.log_text(), s.log_text()[-3000:]
+    finally:
+        s.stop()
+        s.cleanup()
+        pebble.close()
+
+
 def test_acme_domain_added_joins_the_certificate_at_start():
     """A domain added after the certificate was issued: its mta-sts. name
     (once its DNS points here) must join the certificate, or senders
