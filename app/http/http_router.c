@@ -322,9 +322,11 @@ void http_route(struct http_ctx *x)
 		return;
 	}
 	if (strcmp(p, "/.well-known/mta-sts.txt") == 0 && get && x->https &&
-	    strncmp(x->host, "mta-sts.", 8) == 0 && store_domain_is_local(http_store, x->host + 8) == 1) {
+	    strncmp(x->host, "mta-sts.", 8) == 0 && store_domain_served(http_store, x->host + 8) == 1) {
 		/* Our MTA-STS policy (RFC 8461 §3.3), HTTPS only, and only for
-		 * the domains we serve: any other name is none of our business. */
+		 * the domains we serve: any other name is none of our business.
+		 * In either IDN spelling: senders ask at the A-label name, and a
+		 * domain may be served as its U-label (bücher.test). */
 		char pol[MTA_STS_OWN_MAX], id[MTA_STS_ID_MAX + 1];
 		mta_sts_own_policy(hostname_now(), admin_mta_sts_mode(http_store), pol, id);
 		http_text(x, 200, "text/plain", pol);

@@ -72,3 +72,17 @@ def test_mode_setting_api_and_env():
         assert r.returncode == 2 and b"TERN_MTA_STS_MODE" in r.stderr, r
     finally:
         bad.cleanup()
+
+
+def test_own_policy_served_for_an_internationalised_domain():
+    """A domain served in Unicode (bücher.test): senders fetch its policy
+    at its A-label name, https://mta-sts.xn--bcher-kva.test/ (the Host
+    and SNI a client sends; RFC 8461 §3.3, RFC 5890 §2.3.2.1). The look-up
+    took the A-label spelling as another domain and answered 404, so
+    such a domain's MTA-STS was never in force."""
+    with Server(http=True, domains=("bücher.test",),
+                env={"TERN_HOSTNAME": "mail.example.test"}) as s:
+        st, _, body = _get(s, "mta-sts.xn--bcher-kva.test")
+        assert st == 200 and body.startswith("version: STSv1\r\n"), (st, body)
+        st, _, body = _get(s, "mta-sts.xn--mller-kva.test")
+        assert st == 404 and "STSv1" not in body, (st, body)
