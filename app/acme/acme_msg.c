@@ -26,6 +26,32 @@ static int copy_str(const struct json_value *o, const char *key, char *dst, size
 	return 0;
 }
 
+/* The length of s[0..len) cut to at most max octets at a UTF-8
+ * character's start (never inside one). */
+static size_t utf8_cut(const char *s, size_t len, size_t max)
+{
+	size_t n = len < max ? len : max;
+	while (n > 0 && n < len && ((unsigned char)s[n] & 0xC0) == 0x80)
+		n--;
+	return n;
+}
+
+/* As copy_str, but a string longer than dst is cut to fit (utf8_cut)
+ * instead of refused: a CA's detail ("During secondary validation:
+ * ADDRESS: Fetching URL: ...") runs long, and the start of it says more
+ * to the operator than nothing. */
+static int copy_str_cut(const struct json_value *o, const char *key, char *dst, size_t dstsz)
+{
+	const struct json_value *v = o && o->type == JSON_OBJECT ? json_get(o, key) : NULL;
+	dst[0] = '\0';
+	if (v == NULL || v->type != JSON_STRING || v->len != strlen(v->str))
+		return -1;
+	size_t n = utf8_cut(v->str, v->len, dstsz - 1);
+	memcpy(dst, v->str, n);
+	dst[n] = '\0';
+	return 0;
+}
+
 int acme_msg_directory(const char *body, size_t len, struct acme_dir *d)
 {
 	struct arena *a = arena_new(0);
@@ -59,12 +85,19 @@ static void problem_text(const struct json_value *p, char *out, size_t outsz)
 	if (p == NULL || p->type != JSON_OBJECT)
 		return;
 	copy_str(p, "type", t, sizeof t);
-	copy_str(p, "detail", d, sizeof d);
+	copy_str_cut(p, "detail", d, sizeof d);
 	const char *ts = strncmp(t, problem_prefix, sizeof problem_prefix - 1) == 0
 	                     ? t + sizeof problem_prefix - 1
 	                     : t;
-	if (snprintf(out, outsz, "%s%s%s", ts, ts[0] && d[0] ? ": " : "", d) < 0) /* cut to fit */
+	const char *sep = ts[0] && d[0] ? ": " : "";
+	size_t head = strlen(ts) + strlen(sep);
+	if (head >= outsz) {
 		out[0] = '\0';
+		return;
+	}
+	/* The detail cut to the room left, not inside a character. */
+	d[utf8_cut(d, strlen(d), outsz - 1 - head)] = '\0';
+	snprintf(out, outsz, "%s%s%s", ts, sep, d);
 }
 
 int acme_msg_order(const char *body, size_t len, struct acme_order *o)
@@ -103,14 +136,22 @@ int acme_msg_authz(const char *body, size_t len, const char *want, struct acme_a
 	if (v != NULL && copy_str(v, "status", z->status, sizeof z->status) == 0 &&
 	    copy_str(json_get(v, "identifier"), "value", z->name, sizeof z->name) == 0) {
 		const struct json_value *cs = json_get(v, "challenges");
+		int own_error = 0; /* z->error is the wanted challenge's */
 		for (const struct json_value *c = cs && cs->type == JSON_ARRAY ? cs->first : NULL; c;
 		     c = c->next) {
-			char type[32], detail[400];
+			char type[32];
 			if (c->type != JSON_OBJECT)
 				continue;
-			if (copy_str(json_get(c, "error"), "detail", detail, sizeof detail) == 0)
-				memcpy(z->error, detail, sizeof z->error);
-			if (copy_str(c, "type", type, sizeof type) < 0 || strcmp(type, want) != 0)
+			int wanted = copy_str(c, "type", type, sizeof type) == 0 && strcmp(type, want) == 0;
+			/* RFC 8555 §8: the error of the challenge we answered says
+			 * why the name failed ("caa: ...", "connection: ..."); another
+			 * challenge's only when it has none. */
+			const struct json_value *e = json_get(c, "error");
+			if (e && !own_error && (wanted || z->error[0] == '\0')) {
+				problem_text(e, z->error, sizeof z->error);
+				own_error = wanted && z->error[0];
+			}
+			if (!wanted)
 				continue;
 			copy_str(c, "url", z->chall_url, sizeof z->chall_url);
 			/* RFC 8555 §8.1: base64url; it goes into a URL path and a digest. */
@@ -141,12 +182,7 @@ void acme_msg_problem(const char *body, size_t len, char *type, size_t typesz, c
 			memcpy(type, s, n);
 			type[n] = '\0';
 		}
-		char d[512];
-		if (copy_str(v, "detail", d, sizeof d) == 0) {
-			size_t n = strlen(d) < detailsz ? strlen(d) : detailsz - 1;
-			memcpy(detail, d, n);
-			detail[n] = '\0';
-		}
+		copy_str_cut(v, "detail", detail, detailsz);
 	}
 	arena_free(&a);
 }

@@ -35,7 +35,7 @@ struct acme_authz {
 	char name[256];         /* identifier.value */
 	char chall_url[512];    /* of the challenge of the wanted type, "" when none */
 	char token[128];        /* its token: base64url only, else "" */
-	char error[400];        /* a challenge's error.detail, "" when none */
+	char error[400];        /* the wanted challenge's error (else another's), "type: detail", "" none */
 };
 
 /* 0 when body is a directory with newNonce, newAccount and newOrder; else -1. */

@@ -305,7 +305,8 @@ void acme_on_authz(const struct acme_http_resp *r)
 	/* RFC 8555 §7.1.6: only a pending authorization can still be won;
 	 * invalid, expired, deactivated or revoked ones end the attempt. */
 	if (strcmp(z.status, "pending") != 0) {
-		acme_fail(-1, "the authorization for %s is %s", A.chall_name, z.status);
+		acme_fail(-1, "the authorization for %s is %s%s%s", A.chall_name, z.status,
+		          z.error[0] ? ": " : "", z.error);
 		return;
 	}
 	if (z.chall_url[0] == '\0' || z.token[0] == '\0') {

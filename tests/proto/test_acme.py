@@ -617,6 +617,8 @@ def test_acme_errors_logged_once_and_certificate_kept():
         lines = [l for l in s.log_text().splitlines() if "event=attempt_failed" in l]
         assert len(lines) == 1, lines
         assert "step=authz_poll" in lines[0] and "http-01 challenge for %s failed" % HOST in lines[0], lines[0]
+        # The challenge's error with its type (RFC 8555 §8): what kind of failure.
+        assert "http-01 challenge for %s failed: connection: " % HOST in lines[0], lines[0]
         assert "certificate_installed" not in s.log_text()
         assert served_cert(s.imaps_port)[0].endswith(HOST)
     finally:

@@ -299,11 +299,38 @@ int main(void)
 	const char *evil = "{\"status\":\"pending\",\"identifier\":{\"value\":\"a.example\"},"
 	                   "\"challenges\":[{\"type\":\"http-01\",\"url\":\"u\",\"token\":\"../../x\"}]}";
 	CHECK(acme_msg_authz(evil, strlen(evil), "http-01", &z) == 0 && z.token[0] == '\0');
+	/* An invalid challenge's error: the type with the detail (what kind of
+	 * failure: caa, dns, connection...), the wanted challenge's before
+	 * another's, and a long detail cut to fit rather than dropped. */
+	char longd[700];
+	memset(longd, 'x', sizeof longd - 1);
+	longd[sizeof longd - 1] = '\0';
+	char failed[1200];
+	snprintf(failed, sizeof failed,
+	         "{\"status\":\"invalid\",\"identifier\":{\"value\":\"a.example\"},"
+	         "\"challenges\":[{\"type\":\"dns-01\",\"error\":{\"detail\":\"other\"}},"
+	         "{\"type\":\"http-01\",\"url\":\"u\",\"token\":\"t\",\"error\":{\"type\":"
+	         "\"urn:ietf:params:acme:error:connection\",\"detail\":\"%s\"}},"
+	         "{\"type\":\"tls-alpn-01\",\"error\":{\"detail\":\"later\"}}]}", longd);
+	CHECK(acme_msg_authz(failed, strlen(failed), "http-01", &z) == 0);
+	CHECK(strncmp(z.error, "connection: xxxx", 16) == 0 && strlen(z.error) == sizeof z.error - 1);
+	const char *caa = "{\"status\":\"invalid\",\"identifier\":{\"value\":\"a.example\"},"
+	                  "\"challenges\":[{\"type\":\"tls-alpn-01\",\"status\":\"invalid\",\"error\":"
+	                  "{\"type\":\"urn:ietf:params:acme:error:caa\",\"detail\":\"CAA forbids\"}}]}";
+	CHECK(acme_msg_authz(caa, strlen(caa), "tls-alpn-01", &z) == 0);
+	CHECK_EQ_STR(z.error, "caa: CAA forbids");
 	char type[64], detail[128];
 	const char *prob = "{\"type\":\"urn:ietf:params:acme:error:badNonce\",\"detail\":\"stale\"}";
 	acme_msg_problem(prob, strlen(prob), type, sizeof type, detail, sizeof detail);
 	CHECK_EQ_STR(type, "badNonce");
 	CHECK_EQ_STR(detail, "stale");
+	/* A detail longer than the room is cut to fit (at a character), not lost. */
+	char longp[1600];
+	snprintf(longp, sizeof longp, "{\"type\":\"urn:ietf:params:acme:error:rateLimited\","
+	         "\"detail\":\"%.126s\\u00e9%s\"}", longd, longd);
+	acme_msg_problem(longp, strlen(longp), type, sizeof type, detail, sizeof detail);
+	CHECK_EQ_STR(type, "rateLimited");
+	CHECK(strlen(detail) == 126 && detail[0] == 'x');
 	acme_msg_problem("not json", 8, type, sizeof type, detail, sizeof detail);
 	CHECK(type[0] == '\0' && detail[0] == '\0');
 	char url[32];
