@@ -89,6 +89,13 @@ void acme_on_response(void *arg, const struct acme_http_resp *r)
 	if (A.want_nonce) {
 		/* The HEAD newNonce before a signed request. */
 		A.want_nonce = 0;
+		if (A.nonce[0] == '\0' && r->status >= 400) {
+			/* RFC 8555 §6.6: a CA down (503) or limiting (429) says
+			 * when to come back; the back-off's minute ignored it. */
+			acme_fail(r->retry_after, "no Replay-Nonce from %s (HTTP %d)", A.url_nonce,
+			     r->status);
+			return;
+		}
 		if (A.nonce[0] == '\0') {
 			acme_fail(-1, "no Replay-Nonce from %s (%s)", A.url_nonce,
 			     r->status ? "no header" : r->error);

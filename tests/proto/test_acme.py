@@ -955,7 +955,7 @@ class AcmeStub:
     def __init__(self, mode="ratelimit", ari_open_first=True, ari_hold=None, renewal_order_delay=0,
                  bad_leaf=None, retry_after="3600", authz=("evil.example", "pending"),
                  first_leaf=None, cert_fail=0, processing=None, deactivated_first_key=False,
-                 already_replaced=False, bad_nonces=0, finalize_lost=0):
+                 already_replaced=False, bad_nonces=0, finalize_lost=0, nonce_down=False):
         import base64
         import http.server
         import ssl as _ssl
@@ -988,6 +988,9 @@ class AcmeStub:
         # the first finalize_lost finalize requests get no answer (the
         # connection closed before the CA took them): the order stays "ready"
         self.finalize_lost = finalize_lost
+        # newNonce answers 503 with retry_after and no nonce (the API down
+        # for maintenance while a cache still serves the directory)
+        self.nonce_down = nonce_down
         self.csrs = []  # the CSR (DER) of each finalize taken
         self.post_nonces = []  # (path, the nonce its JWS carried, the last nonce given before)
         # the window for later certificates: a month out, the same in every answer
@@ -1020,7 +1023,8 @@ class AcmeStub:
             def reply(self, code, body=b"", headers=()):
                 self.send_response(code)
                 stub.given_nonces.append("nonce-%d" % len(stub.requests))
-                self.send_header("Replay-Nonce", stub.given_nonces[-1])
+                if not stub.nonce_down:  # then none anywhere: the directory gave one
+                    self.send_header("Replay-Nonce", stub.given_nonces[-1])
                 for k, v in headers:
                     self.send_header(k, v)
                 self.send_header("Content-Length", str(len(body)))
@@ -1031,6 +1035,13 @@ class AcmeStub:
 
             def do_HEAD(self):
                 stub.requests.append(("HEAD", self.path))
+                if stub.nonce_down:
+                    self.send_response(503)
+                    self.send_header("Retry-After", stub.retry_after)
+                    self.send_header("Content-Length", "0")
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    return
                 self.reply(200)
 
             def do_GET(self):
@@ -1308,6 +1319,29 @@ def test_acme_rate_limited_waits_retry_after():
         assert "rate limited" in js["acme"]["last_error"]
         assert 3500 < js["acme"]["next_run"] - time.time() <= 3600
         assert js["tls"]["self_signed"] is True
+    finally:
+        s.stop()
+        s.cleanup()
+        stub.close()
+
+
+def test_acme_new_nonce_unavailable_waits_retry_after():
+    """newNonce answers 503 with Retry-After: 7200 and no nonce (the CA's
+    API down for maintenance while a cache still serves its directory):
+    the next attempt waits the CA's two hours (RFC 8555 §6.6: a client
+    honours Retry-After), the failure naming the status. It waited the
+    back-off's first minute, as for a CA that said nothing, and went on
+    doubling from there while the CA had said when to come back."""
+    stub = AcmeStub(nonce_down=True, retry_after="7200")
+    s = stub_server(stub)
+    try:
+        assert s.wait_log("event=attempt_failed", timeout=20), s.log_text()[-3000:]
+        lines = [l for l in s.log_text().splitlines() if "event=attempt_failed" in l]
+        assert len(lines) == 1, lines
+        assert "HTTP 503" in lines[0] and "retry_in=7200" in lines[0], lines[0]
+        assert ("POST", "/acct") not in stub.requests, stub.requests
+        js = settings(s)
+        assert 7100 < js["acme"]["next_run"] - time.time() <= 7200, js["acme"]
     finally:
         s.stop()
         s.cleanup()
