@@ -282,9 +282,11 @@ def test_memory_spool_failure_ends_only_that_session():
         # the literal is sent, then the client reads; if the server's close
         # came with data unread it is a reset, which may beat the two lines
         # to the client. So: the lines when they come through, the log's
-        # record always.
-        m.send(big[:600 * 1024])
+        # record always. The close may even come while the part is still
+        # being sent (the send then fails: seen under ASan on a loaded
+        # machine).
         try:
+            m.send(big[:600 * 1024])
             lines = [m.line(), m.line()]
             assert lines[0].startswith(b"b NO [UNAVAILABLE]"), lines
             assert lines[1].startswith(b"* BYE"), lines
