@@ -779,6 +779,17 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 		return;
 	if (r->share)
 		limits_client_release(POOL_HTTP, r->ip);
+	if (r->deferred && http_job_done(&r->deferred_done)) {
+		/* Ended after its work did but before the resumed handler
+		 * answered (the daemon stopping at a drain's end): the finish
+		 * still frees what the work holds, and its answer goes nowhere.
+		 * Left, that was a leak at every such stop. */
+		struct http_ctx *x = r->deferred;
+		r->deferred = NULL;
+		x->defer_finish(x, x->defer_arg);
+		if (x->stream_free)
+			x->stream_free(x->stream_cls);
+	}
 	if (r->x) {
 		/* A streamed body ends here however the request ended (a
 		 * stalled client cut, the connection gone): its file goes. */
