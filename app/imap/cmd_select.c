@@ -31,9 +31,9 @@
  * modseq (from the store's change log) and a FETCH (UID FLAGS MODSEQ) of
  * every known message changed since then (without known-uids every UID
  * is known, RFC 7162 §3.2.5; known-uids and seq-match may each
- * come without the other); the seq-match hint is checked (sets
- * without "*", as many message numbers as UIDs) and not needed, since the
- * change log is exact. Closing the
+ * come without the other); the seq-match data is checked (sets
+ * without "*", as many message numbers as UIDs) and spares the client
+ * the UIDs it already saw vanish (qresync_match_floor()). Closing the
  * previous mailbox says "[CLOSED]" first, QRESYNC enabled or not (a server
  * offering QRESYNC always does, RFC 7162 §3.2.11), even when the new
  * SELECT fails.
@@ -52,6 +52,7 @@ struct qresync {
 	uint32_t uidvalidity;
 	uint64_t modseq;
 	const struct imap_arg *known; /* known-uids, or NULL */
+	const struct imap_arg *match; /* (seq-set uid-set) seq-match data, or NULL */
 };
 
 /*
@@ -124,6 +125,7 @@ static int select_params(struct imap_session *s, const struct imap_cmd *cmd, str
 			imap_session_error(s);
 			return -1;
 		}
+		q->match = match;
 		q->given = 1;
 		i++;
 	}
@@ -132,6 +134,42 @@ bad:
 	imap_tagged(s, "BAD Error in IMAP command %s: Invalid arguments.", imap_cmd_name(cmd->id));
 	imap_session_error(s);
 	return -1;
+}
+
+/*
+ * The seq-match data (RFC 7162 §3.2.5.2) pairs message numbers with the
+ * UIDs the client had there. Where a pair still holds in the mailbox, the
+ * client's view below that UID is the mailbox's: UIDs only grow, so as
+ * many messages below it means the same ones, and nothing under it has
+ * vanished that the client still shows. A client that saw expunges after
+ * the modseq it stored (a session cut before its next HIGHESTMODSEQ) is
+ * thus not told them again. The pairs are walked in ascending order up to
+ * the first that no longer holds (at most count + 1 steps: the message
+ * numbers grow and one past the count cannot hold). Returns the UID of
+ * the last pair that holds: the VANISHED UIDs below it are left out.
+ * 0 when there is no data or no pair holds.
+ */
+static uint32_t qresync_match_floor(struct imap_session *s, const struct qresync *q)
+{
+	const struct imap_mailbox_view *v = &s->view;
+	struct imap_seqset seqs, uids;
+	struct imap_seqset_iter is, iu;
+	uint32_t seq, uid, floor = 0;
+
+	if (!q->match ||
+	    imap_seqset_parse(q->match->list[0].str, UINT32_MAX, IMAP_MAX_RANGES, s->cmd_arena,
+			      &seqs) != IMAP_SEQSET_OK ||
+	    imap_seqset_parse(q->match->list[1].str, UINT32_MAX, IMAP_MAX_RANGES, s->cmd_arena,
+			      &uids) != IMAP_SEQSET_OK)
+		return 0;
+	imap_seqset_iter_init(&is, &seqs);
+	imap_seqset_iter_init(&iu, &uids);
+	while (imap_seqset_iter_next(&is, &seq) && imap_seqset_iter_next(&iu, &uid)) {
+		if (seq > v->count || v->msgs[seq - 1].uid != uid)
+			break;
+		floor = uid;
+	}
+	return floor;
 }
 
 /* The QRESYNC answer: VANISHED (EARLIER) and the changed messages. */
@@ -147,11 +185,12 @@ static void qresync_answer(struct imap_session *s, const struct qresync *q)
 	if (q->known && imap_seqset_parse(q->known->str, v->uidnext ? v->uidnext - 1 : 0,
 					  IMAP_MAX_RANGES, s->cmd_arena, &known) != IMAP_SEQSET_OK)
 		return;
+	uint32_t floor = qresync_match_floor(s, q);
 	if (store_mailbox_vanished(imap_store, s->account, v->mailbox, q->modseq, &gone, &n) ==
 	    STORE_OK) {
 		size_t w = 0;
 		for (size_t i = 0; i < n; i++)
-			if (!q->known || imap_seqset_contains(&known, gone[i]))
+			if (gone[i] > floor && (!q->known || imap_seqset_contains(&known, gone[i])))
 				gone[w++] = gone[i];
 		if (w) {
 			struct buf b;

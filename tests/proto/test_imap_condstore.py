@@ -3,7 +3,8 @@ and STATUS, FETCH MODSEQ and CHANGEDSINCE, STORE UNCHANGEDSINCE with
 MODIFIED and MODSEQ in the answers, a second session's flag change seen
 with its MODSEQ, SELECT (QRESYNC ...) giving VANISHED (EARLIER) and the
 changed messages (seq-match-data with known-uids or without them; known
-UIDs limit both), UID
+UIDs limit both; the UIDs below the last seq-match pair that holds are
+not told vanished again), UID
 FETCH (CHANGEDSINCE VANISHED), and VANISHED
 instead of EXPUNGE once QRESYNC is on (EXPUNGE and MOVE); a FETCH's
 implicit \\Seen told with its MODSEQ and, under QRESYNC, the UID."""
@@ -225,4 +226,50 @@ def test_imap_qresync_select_and_vanished():
         out = cmd(r3, "a", "SELECT INBOX (QRESYNC (%d %d))" % (uv, h0))
         assert out[-1].startswith(b"a BAD"), out
         r3.close()
+        r.close()
+
+
+def test_imap_qresync_seq_match_spares_seen_vanished():
+    """RFC 7162 §3.2.5.2: a client that saw an expunge after the modseq it
+    stored says so with its sequence match data (its message numbers now
+    pair with later UIDs); where the pairs still hold, the UIDs below them
+    are not told vanished again. Past the first pair that no longer holds,
+    VANISHED reports as before."""
+    with srv() as s:
+        deliver(s, 6)
+        wait_count(s, 6)
+        r = Raw(s)
+        r.login()
+        cmd(r, "a", "ENABLE QRESYNC")
+        out = cmd(r, "b", "SELECT INBOX")
+        uv = int(re.search(rb"UIDVALIDITY (\d+)", b"\n".join(out)).group(1))
+        h0 = hms(out)
+        r2 = Raw(s)
+        r2.login()
+        cmd(r2, "a", "SELECT INBOX")
+        cmd(r2, "b", "UID STORE 2 +FLAGS.SILENT (\\Deleted)")
+        cmd(r2, "c", "EXPUNGE")
+        # The QRESYNC session sees UID 2 go; it keeps h0 as its modseq.
+        out = cmd(r, "c", "NOOP")
+        assert b"* VANISHED 2" in out, out
+        # Its view now: 1:5 are UIDs 1,3,4,5,6; every pair holds.
+        out = cmd(r, "d", "SELECT INBOX (QRESYNC (%d %d 1:6 (1:5 1,3:6)))" % (uv, h0))
+        assert out[-1].startswith(b"d OK"), out
+        assert not [l for l in out if b"VANISHED" in l], out
+        # Without the match data, the change log tells UID 2 again.
+        out = cmd(r, "e", "SELECT INBOX (QRESYNC (%d %d 1:6))" % (uv, h0))
+        assert [l for l in out if b"VANISHED" in l] == [b"* VANISHED (EARLIER) 2"], out
+        # UID 5 goes too, unseen by the client: its pair (4, 5) no longer
+        # holds, so it and what follows are told; 2, below the last pair
+        # that holds (3, 4), is not.
+        cmd(r2, "d", "UID STORE 5 +FLAGS.SILENT (\\Deleted)")
+        cmd(r2, "e", "EXPUNGE")
+        r2.close()
+        out = cmd(r, "f", "SELECT INBOX (QRESYNC (%d %d 1:6 (1:5 1,3:6)))" % (uv, h0))
+        assert [l for l in out if b"VANISHED" in l] == [b"* VANISHED (EARLIER) 5"], out
+        # Pairs that never held (the client's numbers are off from the
+        # first) spare nothing.
+        out = cmd(r, "g", "SELECT INBOX (QRESYNC (%d %d 1:6 (1:2 2:3)))" % (uv, h0))
+        assert [l for l in out if b"VANISHED" in l] == [b"* VANISHED (EARLIER) 2,5"], out
+        assert out[-1].startswith(b"g OK"), out
         r.close()

@@ -339,6 +339,13 @@ def test_imap_condstore_matches_dovecot():
 # ---- QRESYNC (RFC 7162 §3.2) ------------------------------------------
 
 KNOWN_QRESYNC = {
+    'qresync seq-match-data mismatch': (
+        ['* OK [CLOSED]', '* FLAGS (\\Answered \\Deleted \\Draft \\Flagged \\Seen)', '* OK [PERMANENTFLAGS (\\* \\Answered \\Deleted \\Draft \\Flagged \\Seen)]', '* 6 EXISTS', '* 0 RECENT', '* OK [UNSEEN 1]', '* OK [UIDVALIDITY V]', '* OK [UIDNEXT 9]', '* OK [HIGHESTMODSEQ m2{>ms_h0}]', '* VANISHED (EARLIER) 5', '* 2 FETCH (FLAGS (\\Flagged) MODSEQ (m1{>ms_h0}) UID 3)', 'T OK [READ-WRITE]'],
+        'RFC 7162 §3.2.5.2 (paraphrased): the server uses the sequence match data to send fewer '
+        'VANISHED UIDs. The client pairs message 3 with UID 4, which still holds (UIDs 1 and 3 '
+        'are below it on both sides), so it knows UID 2 is gone and tern leaves it out; the pair '
+        '(5, 6) no longer holds, so 5 is told. Dovecot uses the data only when its expunge log '
+        'does not reach back to the modseq, and repeats 2'),
     'other expunge seen with qresync': (
         ['* 2 FETCH (FLAGS (\\Flagged \\Recent) MODSEQ (m1{>ms_h0}) UID 3)', '* 6 RECENT', '* OK [HIGHESTMODSEQ m2{>ms_h0}]', '* VANISHED 2,5', 'T OK'],
         'the events are compared sorted: tern sends VANISHED 2,5 first and then the flag change '
