@@ -28,6 +28,8 @@ void run_fail(struct run *r, const struct sv_node *n, const char *fmt, ...)
 	if (r->failed)
 		return;
 	r->failed = 1;
+	if (!n)
+		n = r->at;
 	if (n)
 		off = snprintf(r->err, SIEVE_ERROR_MAX, "line %u: ", n->line);
 	va_start(ap, fmt);
@@ -548,9 +550,10 @@ static void cmd_deleteheader(struct run *r, const struct sv_node *n)
 		if (!del) {
 			struct str v = msg_header_value(r, i, 1);
 			for (uint32_t k = 0; k < n->pos[1].n && !del; k++) {
-				int rc = sv_match_one(&m, v, arg_str(r, &n->pos[1], k), r->err);
+				char why[SIEVE_ERROR_MAX];
+				int rc = sv_match_one(&m, v, arg_str(r, &n->pos[1], k), why);
 				if (rc < 0) {
-					r->failed = 1;
+					run_fail(r, n, "%s", why);
 					return;
 				}
 				del = rc;
@@ -865,6 +868,7 @@ static void run_command(struct run *r, const struct sv_node *n)
 static void run_block(struct run *r, const struct sv_node *n)
 {
 	for (; n && !r->failed && !r->stopped && !r->returned && !r->breaking; n = n->next) {
+		r->at = n;
 		if (run_spend(r, 1) < 0)
 			return;
 		run_command(r, n);

@@ -42,6 +42,10 @@ struct run {
 	size_t expand_left; /* octets of expansion left (SIEVE_EXPAND_BYTES_MAX) */
 	char *err;
 	int failed, stopped, returned;
+	/* the command or test being evaluated, innermost: the line a
+	 * run-time error without a node of its own (a matcher's, a limit's)
+	 * is reported at, as compile-time errors are */
+	const struct sv_node *at;
 	/* the message */
 	struct hfield *hf;
 	uint32_t nhf, caphf;

@@ -104,9 +104,10 @@ static int match_vals(struct run *r, const struct sv_node *n, const struct vals 
 		}
 		m.re = keys->v[k].re;
 		for (uint32_t i = 0; i < vs->n && !ret; i++) {
-			int rc = sv_match_one(&m, v[i], key, r->err);
+			char why[SIEVE_ERROR_MAX];
+			int rc = sv_match_one(&m, v[i], key, why);
 			if (rc < 0) {
-				r->failed = 1;
+				run_fail(r, n, "%s", why);
 				ret = -1;
 			} else if (rc == 1) {
 				if (m.want_caps) {
@@ -989,7 +990,7 @@ static int test_score(struct run *r, const struct sv_node *t)
 	return match_vals(r, t, &vs, &key);
 }
 
-int test_eval(struct run *r, const struct sv_node *t)
+static int test_node(struct run *r, const struct sv_node *t)
 {
 	struct vals vs = { 0 };
 	int rc;
@@ -1128,4 +1129,13 @@ int test_eval(struct run *r, const struct sv_node *t)
 		run_fail(r, t, "test \"%.*s\" is not supported", (int)t->name.len, t->name.p);
 		return -1;
 	}
+}
+
+int test_eval(struct run *r, const struct sv_node *t)
+{
+	const struct sv_node *outer = r->at;
+	r->at = t;
+	int rc = test_node(r, t);
+	r->at = outer;
+	return rc;
 }

@@ -514,11 +514,11 @@ static void test_extensions(void)
 	EXPECT("require \"regex\"; if header :regex \"subject\" \"(\" { discard; }",
 	       "error: line 1, column 21: invalid regular expression \"(\"");
 	EXPECT("require \"regex\"; if header :regex \"subject\" \"a++\" { discard; }",
-	       "runerror: regular expression \"a++\" is too complex");
+	       "runerror: line 1: regular expression \"a++\" is too complex");
 	EXPECT("require \"regex\"; if header :regex \"subject\" \"(a)\\\\1\" { discard; }",
-	       "runerror: regular expression \"(a)\\1\" is too complex");
+	       "runerror: line 1: regular expression \"(a)\\1\" is too complex");
 	EXPECT("require \"regex\"; if header :regex \"subject\" \"a{1,33}\" { discard; }",
-	       "runerror: regular expression \"a{1,33}\" is too complex");
+	       "runerror: line 1: regular expression \"a{1,33}\" is too complex");
 	EXPECT("require \"regex\"; if header :regex \"subject\" \"[+*]?M{1,2}O\" { discard; }",
 	       "discard");
 	/* include */
@@ -914,7 +914,7 @@ static void test_regex_cost(void)
 	                  "\"(((a|b)(a|b)(a|b)(a|b)(a|b)(a|b)(a|b)(a|b)(a|b)(a|b)){32}){32}\"; "
 	                  "if header :regex \"subject\" \"${k}\" { discard; }";
 	CHECK_EQ_STR(run_env(dyn, m, "", "bob@example.com"),
-	             "runerror: the script ran past its budget of 2000000 steps");
+	             "runerror: line 1: the script ran past its budget of 2000000 steps");
 	r = run(dyn);
 	CHECK(strstr(r, "too complex") != NULL);
 	if (!strstr(r, "too complex"))
@@ -1958,7 +1958,15 @@ static void test_once_per_run(void)
 	       "discard");
 	CHECK_EQ_STR(run("require [\"regex\", \"variables\"]; set \"p\" \"((\";"
 	                 "if header :regex \"subject\" [\"^x\", \"${p}\"] { discard; }"),
-	             "runerror: invalid regular expression \"((\"");
+	             "runerror: line 1: invalid regular expression \"((\"");
+	/* a run-time error of a matcher gives the line of its test, as a
+	 * compile-time error does: here the third line's */
+	CHECK_EQ_STR(run("require [\"regex\", \"variables\"];\r\nset \"p\" \"((\";\r\n"
+	                 "if allof(true,\r\n  header :regex \"subject\" \"${p}\") { discard; }"),
+	             "runerror: line 4: invalid regular expression \"((\"");
+	CHECK_EQ_STR(run("require [\"editheader\", \"regex\", \"variables\"];\r\nset \"p\" \"((\";\r\n"
+	                 "keep;\r\ndeleteheader :regex \"subject\" \"${p}\";"),
+	             "runerror: line 4: invalid regular expression \"((\"");
 	CHECK_EQ_STR(run("require \"regex\"; if header :regex \"subject\" [\"^x\", \"((\"] { discard; }"),
 	             "error: line 1, column 21: invalid regular expression \"((\"");
 }
