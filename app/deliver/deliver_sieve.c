@@ -990,7 +990,14 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 				tail = &(*tail)->next;
 			break;
 		case SIEVE_ACT_REDIRECT: {
-			const char *why = redirect_refused(msg, env_to, x->target);
+			/* The address as RCPT TO would have written it: the
+			 * store's key for a local one, the queue's RCPT TO
+			 * for an outside one ("john doe"@d keeps its quotes,
+			 * "bob"@d is bob@d, RFC 5321 §4.1.2). */
+			char tbuf[SMTP_ADDRESS_BUF];
+			int tn = smtp_mailbox_address(x->target, tbuf, sizeof tbuf);
+			struct str target = str_make(tbuf, tn > 0 ? (size_t)tn : 0);
+			const char *why = tn > 0 ? redirect_refused(msg, env_to, target) : "bad_recipient";
 			if (!why && out->nredirects >= DELIVER_SIEVE_REDIRECTS_MAX)
 				why = "too_many";
 			if (why) {
@@ -1009,7 +1016,7 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 			out->redirect_by_deadline[out->nredirects] = x->by_deadline;
 			struct str rm = redirect_message(&res, x->edits, seen, cur, rcache, a);
 			out->redirect_msg[out->nredirects] = rm.p != msg.p ? rm : STR_NULL;
-			out->redirects[out->nredirects++] = arena_strndup(a, x->target.p, x->target.len);
+			out->redirects[out->nredirects++] = arena_strndup(a, target.p, target.len);
 			break;
 		}
 		case SIEVE_ACT_REJECT:

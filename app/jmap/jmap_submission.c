@@ -640,16 +640,11 @@ void jmap_submission_query_changes(struct jmap_call *c)
  */
 int jmap_addr_valid(const char *addr, size_t len)
 {
-	char line[STORE_ADDR_MAX + 16];
-	struct smtp_cmd cmd;
+	char canon[SMTP_ADDRESS_BUF];
 
-	if (len > STORE_ADDR_MAX || memchr(addr, '\0', len) || strpbrk(addr, "\r\n") ||
-	    !memchr(addr, '@', len))
+	if (len > STORE_ADDR_MAX || memchr(addr, '\0', len) || strpbrk(addr, "\r\n"))
 		return 0;
-	int n = snprintf(line, sizeof line, "RCPT TO:<%s>", addr);
-	return smtp_cmd_parse(str_make(line, (size_t)n), &cmd) == SMTP_PARSE_OK &&
-	       cmd.verb == SMTP_VERB_RCPT && !cmd.params.seen && !cmd.path.had_route &&
-	       !cmd.path.is_postmaster && cmd.path.raw.len == len;
+	return smtp_mailbox_address(str_make(addr, len), canon, sizeof canon) >= 0;
 }
 
 /* An envelope Address's email (its parameters are read apart). */

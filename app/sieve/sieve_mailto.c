@@ -43,9 +43,10 @@ static int is_letdig(unsigned char c)
 
 /*
  * Local-part = Dot-string / Quoted-string (RFC 5321 §4.1.2). A quoted
- * one is taken without white space, backslashes, angle brackets or
- * commas: valid SMTP, but what a header field, an envelope line or a
- * recipient list could not carry as one address.
+ * one holds qtextSMTP (spaces included: "john doe") and quoted-pairs
+ * ("a\"b"), UTF-8 too (RFC 6531); the envelope carries it with its
+ * quotes. Angle brackets and commas are refused even quoted: a
+ * sieve-address's "<...>" and a mailto URI's list would split there.
  */
 static int local_part_valid(struct str l)
 {
@@ -56,7 +57,14 @@ static int local_part_valid(struct str l)
 			return 0;
 		for (size_t i = 1; i + 1 < l.len; i++) {
 			unsigned char c = (unsigned char)l.p[i];
-			if (c <= ' ' || c == 127 || strchr("\"\\<>,", c))
+			if (c == '\\') { /* quoted-pairSMTP: %d92 %d32-126 */
+				if (i + 2 >= l.len || (unsigned char)l.p[i + 1] > 126)
+					return 0;
+				c = (unsigned char)l.p[++i];
+			} else if (c == '"') {
+				return 0;
+			}
+			if (c < ' ' || c == 127 || strchr("<>,", c))
 				return 0;
 		}
 		return 1;

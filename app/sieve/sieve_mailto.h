@@ -38,11 +38,12 @@ struct sieve_mailto {
 
 /*
  * 1 when addr is an RFC 5321 §4.1.2 Mailbox: a Dot-string or
- * Quoted-string local part of at most 64 octets (a quoted one without
- * white space, backslash, quote, angle bracket or comma), "@", a domain of
- * letter-digit-hyphen labels (UTF-8 allowed, RFC 6531) or an address
- * literal in brackets; at most SIEVE_MAILTO_ADDR_MAX octets. No source
- * route ("@a,@b:x@y"), comment, display name, white space or control.
+ * Quoted-string local part of at most 64 octets (a quoted one may hold
+ * spaces and quoted-pairs, "john doe" or "a\"b", but no angle bracket or
+ * comma), "@", a domain of letter-digit-hyphen labels (UTF-8 allowed,
+ * RFC 6531) or an address literal in brackets; at most
+ * SIEVE_MAILTO_ADDR_MAX octets. No source route ("@a,@b:x@y"), comment,
+ * display name, control, nor white space outside the quotes.
  */
 int sieve_mailbox_valid(struct str addr);
 /* 1 when s is a mailbox a :from may give (RFC 5230 §4.4, RFC 5435

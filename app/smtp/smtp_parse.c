@@ -11,6 +11,7 @@
 #include "core/utf8.h"
 
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <string.h>
 
 static int is_wsp(char c)
@@ -1073,4 +1074,22 @@ int smtp_path_address(const struct smtp_path *path, char *dst, size_t dstsz)
 	}
 	dst[n] = '\0';
 	return (int)n;
+}
+
+int smtp_mailbox_address(struct str addr, char *dst, size_t dstsz)
+{
+	char line[SMTP_ADDRESS_BUF + 16];
+	struct smtp_cmd cmd;
+
+	if (dstsz)
+		dst[0] = '\0';
+	if (addr.len + 12 > sizeof line || memchr(addr.p, '\0', addr.len) ||
+	    !memchr(addr.p, '@', addr.len))
+		return -1;
+	int n = snprintf(line, sizeof line, "RCPT TO:<%.*s>", (int)addr.len, addr.p);
+	if (smtp_cmd_parse(str_make(line, (size_t)n), &cmd) != SMTP_PARSE_OK ||
+	    cmd.verb != SMTP_VERB_RCPT || cmd.params.seen || cmd.path.had_route ||
+	    cmd.path.is_postmaster || cmd.path.raw.len != addr.len)
+		return -1;
+	return smtp_path_address(&cmd.path, dst, dstsz);
 }

@@ -285,6 +285,16 @@ int smtp_utf8_valid(struct str s);
 int smtp_path_address(const struct smtp_path *path, char *dst, size_t dstsz);
 
 /*
+ * The address a bare mailbox addr (a Sieve redirect's, no angle brackets)
+ * stands for, as smtp_path_address() writes a RCPT TO path's: RCPT's own
+ * parser reads it, so "bob"@d is bob@d and "john doe"@d keeps its quotes,
+ * the form the store keys and the queue's RCPT TO carries. Returns the
+ * length, or -1 when addr is no Mailbox RCPT TO would take (a source
+ * route, parameters, a line end) or dst (SMTP_ADDRESS_BUF) is too small.
+ */
+int smtp_mailbox_address(struct str addr, char *dst, size_t dstsz);
+
+/*
  * Decodes RFC 3461 xtext ("+XX" hex escapes; lower-case hex accepted) into
  * dst, NUL-terminated. Returns the decoded length, or -1 when s is not
  * valid xtext or does not fit.

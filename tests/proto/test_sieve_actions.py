@@ -95,6 +95,8 @@ XAN = ("xan@example.test", "xan-pw-sieve-1")
 ZOE = ("zoe@example.test", "zoe-pw-sieve-1")
 WYN = ("wyn@example.test", "wyn-pw-sieve-1")
 KAY = ("kay@example.test", "kay-pw-sieve-1")
+LIV = ("liv@example.test", "liv-pw-sieve-1")
+MIA = ("mia@example.test", "mia-pw-sieve-1")
 
 _env = None
 
@@ -115,7 +117,8 @@ def env():
         dns = DnsServer(zone)
         remote = Receiver(ips[0], port, dsn=True, extra_ehlo=("DELIVERBY",))
         srv = Server(accounts=[ANN, BEN, CAL, DOT, EVE, FAY, GIL, HAL, IVO, JON, KIM, LEO, MAX, NED,
-                               OLA, PIA, QUA, RAY, SAM, TIM, UNA, VIC, XAN, ZOE, WYN, KAY],
+                               OLA, PIA, QUA, RAY, SAM, TIM, UNA, VIC, XAN, ZOE, WYN, KAY, LIV,
+                               MIA],
                      http=True, submission=True, env={
             "TERN_DNS_SERVERS": dns.servers, "TERN_QUEUE_MX_PORT": str(port),
             "TERN_QUEUE_RETRY_SCHEDULE": "1", "TERN_QUEUE_TIMEOUT": "5",
@@ -197,6 +200,34 @@ def test_redirect_outside_and_local():
                                                      ["far@remote.test"]], remote.messages
     assert subjects(srv, ANN[0]) == ["copyme2", "loop4", "rate7"]
     assert srv.wait_log("reason=rate")
+
+
+def test_redirect_quoted_local_part():
+    """RFC 5321 §4.1.2: "john doe"@remote.test is a Mailbox (a quoted
+    local part may hold spaces). Before: the script was refused at compile
+    time ("redirect to an invalid address"); "mia"@example.test (from a
+    variable) is mia@example.test, and was logged unknown_user and
+    dropped. Now the first leaves with its quotes in RCPT TO, the second
+    reaches Mia's INBOX."""
+    srv, _, remote = env()
+    script(srv, LIV[0], 'require ["copy", "variables"];\n'
+           'if header :contains "subject" "quoted-out" {\n'
+           '  redirect :copy "\\"john doe\\"@remote.test";\n'
+           '} elsif header :contains "subject" "quoted-local" {\n'
+           '  set "u" "\\"mia\\"";\n  redirect :copy "${u}@Example.test";\n}\n')
+    before = len(remote.messages)
+    codes, end = send(srv, "alice@origin.test", [LIV[0]], message("quoted-out", to=LIV[0]),
+                      source="127.0.0.9")
+    assert end[0] == 250, (end, srv.log_text()[-2000:])
+    got = remote.wait_messages(before + 1)
+    out = [m for m in got[before:] if b"Subject: quoted-out" in m["data"]]
+    assert len(out) == 1 and out[0]["rcpts"] == ['"john doe"@remote.test'], \
+        (got[before:], srv.log_text()[-2000:])
+    codes, end = send(srv, "alice@origin.test", [LIV[0]], message("quoted-local", to=LIV[0]),
+                      source="127.0.0.9")
+    assert end[0] == 250, end
+    assert subjects(srv, MIA[0]) == ["quoted-local"], srv.log_text()[-2000:]
+    assert subjects(srv, LIV[0]) == ["quoted-local", "quoted-out"]
 
 
 def test_duplicate():

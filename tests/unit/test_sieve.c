@@ -770,7 +770,13 @@ static void test_limits(void)
 			{ "a@-b.example", 0 }, { "a@b-.example", 0 }, { "a@b..example", 0 },
 			{ "a@.b.example", 0 }, { "a@b.example.", 0 }, { "a@b_c.example", 0 },
 			{ "a@[1.2.3.4", 0 }, { "a@", 0 }, { "@b.example", 0 }, { "a", 0 },
-			{ "\\\"a@b.example", 0 }, { "a\\\"b@b.example", 0 }, { "\\\"a b\\\"@b.example", 0 },
+			{ "\\\"a@b.example", 0 }, { "a\\\"b@b.example", 0 },
+			/* RFC 5321 §4.1.2: a quoted local part may hold spaces
+			 * and quoted-pairs (qtextSMTP, quoted-pairSMTP) */
+			{ "\\\"a b\\\"@b.example", 1 }, { "\\\"john  doe\\\"@b.example", 1 },
+			{ "\\\"a\\\\\\\"b\\\"@b.example", 1 }, { "\\\"a\\\\\\\\b\\\"@b.example", 1 },
+			{ "\\\"a\\\"b\\\"@b.example", 0 }, { "\\\"a\\\\\\\"@b.example", 0 },
+			{ "\\\"a\tb\\\"@b.example", 0 },
 			{ "\\\"a<b\\\"@b.example", 0 }, { "\\\"\\\"@b.example", 0 },
 			{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@b.example", 0 },
 		};
