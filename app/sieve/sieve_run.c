@@ -30,8 +30,18 @@ void run_fail(struct run *r, const struct sv_node *n, const char *fmt, ...)
 	r->failed = 1;
 	if (!n)
 		n = r->at;
-	if (n)
+	/* A line of an included script names that script: the line alone
+	 * would point into the script the user runs (as Pigeonhole names
+	 * the script of every error). */
+	if (n && r->include_depth > 0) {
+		int i = r->include_stack[r->include_depth - 1];
+		struct str name = r->included[i];
+		off = snprintf(r->err, SIEVE_ERROR_MAX, "%sscript \"%.*s\", line %u: ",
+		               r->includes_global[i] ? "global " : "", (int)(name.len > 64 ? 64 : name.len),
+		               name.p, n->line);
+	} else if (n) {
 		off = snprintf(r->err, SIEVE_ERROR_MAX, "line %u: ", n->line);
+	}
 	va_start(ap, fmt);
 	vsnprintf(r->err + off, SIEVE_ERROR_MAX - (size_t)off, fmt, ap);
 	va_end(ap);

@@ -526,6 +526,13 @@ static void test_extensions(void)
 	fk.incl_text = "require [\"fileinto\", \"include\", \"variables\"]; global \"box\"; fileinto \"${box}\"; return; discard;";
 	EXPECT("require [\"include\", \"variables\"]; global \"box\"; set \"box\" \"Shared\"; include \"common\"; include :once \"common\";",
 	       "fileinto \"Shared\"");
+	/* a run-time error in an included script gives its name with the
+	 * line (the line alone pointed into the main script) */
+	fk.incl_text = "require [\"regex\", \"variables\"];\r\nset \"p\" \"((\";\r\n"
+	               "if header :regex \"subject\" \"${p}\" { keep; }";
+	CHECK_EQ_STR(run("require \"include\";\r\ninclude \"common\";"),
+	             "runerror: script \"common\", line 3: invalid regular expression \"((\"");
+	fk.incl_text = "require [\"fileinto\", \"include\", \"variables\"]; global \"box\"; fileinto \"${box}\"; return; discard;";
 	EXPECT("require \"include\"; include :optional \"missing\";", "keep");
 	EXPECT("require \"include\"; include \"missing\";",
 	       "runerror: line 1: include: no script \"missing\"");
@@ -534,7 +541,7 @@ static void test_extensions(void)
 	 * script again until the depth limit); :once skips a script already
 	 * in the include tree, the running one included (tern ran it again) */
 	CHECK_EQ_STR(run("require \"include\"; include \"common\";"),
-	             "runerror: line 1: include: recursive include of \"common\"");
+	             "runerror: script \"common\", line 1: include: recursive include of \"common\"");
 	fk.self = "main";
 	fk.incl_text = "require [\"include\", \"fileinto\"]; fileinto \"lib\"; include :once \"main\"; "
 	               "include :once \"common\";";
@@ -542,7 +549,7 @@ static void test_extensions(void)
 	       "fileinto \"main\"\nfileinto \"lib\"");
 	fk.incl_text = "require \"include\"; include :optional \"main\";";
 	CHECK_EQ_STR(run("require [\"include\", \"fileinto\"]; fileinto \"main\"; include \"common\";"),
-	             "runerror: line 1: include: recursive include of \"main\"");
+	             "runerror: script \"common\", line 1: include: recursive include of \"main\"");
 	/* a :global "main" is another script than the running personal one */
 	fk.incl_gname = "main";
 	fk.incl_gtext = "require \"fileinto\"; fileinto \"Global\";";
