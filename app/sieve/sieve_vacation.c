@@ -219,6 +219,19 @@ static void put_clean(struct buf *out, struct str s)
 	}
 }
 
+/* s as a MIME parameter's quoted-string (RFC 2045 §5.1, RFC 5322
+ * §3.2.4): controls as spaces, '"' and '\\' as quoted-pairs. */
+static void put_quoted(struct buf *out, struct str s)
+{
+	(void)buf_append(out, "\"", 1);
+	for (size_t i = 0; i < s.len; i++) {
+		if (s.p[i] == '"' || s.p[i] == '\\')
+			(void)buf_append(out, "\\", 1);
+		put_clean(out, str_make(s.p + i, 1));
+	}
+	(void)buf_append(out, "\"", 1);
+}
+
 /* t with its line ends as CRLF, whatever the script wrote (a bare LF
  * is no line end in a message, RFC 5322 §2.3, and next hops refuse it). */
 static void put_crlf(struct buf *out, struct str t)
@@ -469,7 +482,12 @@ int sieve_notify_message(const struct sieve_action *a, const struct sieve_mailto
 		buf_free(&s);
 	}
 	(void)buf_printf(out, "\r\nDate: %s\r\nMessage-ID: <%s>\r\n", date, msgid);
-	(void)buf_append_c(out, "Auto-Submitted: auto-notified\r\n");
+	/* RFC 5436 §2.7.1 and §3: auto-notified names the script's owner
+	 * (owner-email or owner-token, one at least), so whoever gets a
+	 * notification can tell whose script sent it. */
+	(void)buf_append_c(out, "Auto-Submitted: auto-notified; owner-email=");
+	put_quoted(out, from_default);
+	(void)buf_append_c(out, "\r\n");
 	if (str_eq(a->importance, STR_LIT("1")))
 		(void)buf_append_c(out, "Importance: high\r\nX-Priority: 1 (Highest)\r\n");
 	else if (str_eq(a->importance, STR_LIT("3")))

@@ -599,7 +599,8 @@ def test_y_notify():
     n = got[-1]
     assert n["from"] == "" and sorted(n["rcpts"]) == ["pager@remote.test", "pal@remote.test"], n
     head, body = n["data"].split(b"\r\n\r\n", 1)
-    assert b"\r\nAuto-Submitted: auto-notified\r\n" in head, head
+    # RFC 5436 §2.7.1: the owner of the script that sent it
+    assert b'\r\nAuto-Submitted: auto-notified; owner-email="gil@example.test"\r\n' in head, head
     assert b"From: gil@example.test\r\n" in head and b"evil" not in head, head
     assert b"Subject: Ping hello9\r\n" in head and b"Importance: high" in head, head
     assert b"Mail: hello9" in body, body

@@ -264,7 +264,10 @@ int main(void)
 	r = buf_data(&out);
 	CHECK(strstr(r, "From: bob@example.com\r\nTo: <p@x.org>\r\nSubject: =?utf-8?q?New_mail=3A_Caf=C3=A9_plans?=\r\n") == r);
 	CHECK(strstr(r, "h@x.org") == NULL);
-	CHECK(strstr(r, "\r\nAuto-Submitted: auto-notified\r\n") != NULL);
+	/* RFC 5436 §2.7.1: auto-notified names the owner (it had no owner-email) */
+	CHECK(strstr(r, "\r\nAuto-Submitted: auto-notified; owner-email=\"bob@example.com\"\r\n") != NULL);
+	/* and is itself automatic: a notification about it is not sent */
+	CHECK_EQ_STR(sieve_notify_skip(r, strlen(r)), "auto_submitted");
 	CHECK(strstr(r, "\r\nImportance: low\r\n") != NULL);
 	CHECK(strstr(r, "\r\n\r\nNew mail from Ann <ann@example.org>\r\nSubject: Caf\xc3\xa9 plans\r\n") != NULL);
 	/* :message as the subject and the body's first line; no injection. */
