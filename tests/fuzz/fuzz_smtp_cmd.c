@@ -2,7 +2,8 @@
  * fuzz_smtp_cmd.c — smtp_line_find() + smtp_cmd_parse() on a byte stream.
  * The stream is framed whole and again in two feeds split at a point taken
  * from the data; both must find the same lines. Every line is parsed, and
- * accepted paths must fit SMTP_ADDRESS_BUF and read back as themselves,
+ * accepted paths must fit SMTP_ADDRESS_BUF and read back as themselves
+ * (as a RCPT path and as a bare mailbox, smtp_mailbox_address),
  * and their domain's other IDN spelling, if any, must be a valid domain.
  */
 #include <assert.h>
@@ -24,6 +25,11 @@ static void check_again(const char *addr, size_t n)
 	assert(smtp_cmd_parse(str_make(line, 10 + n), &cmd) == 0);
 	assert(smtp_path_address(&cmd.path, again, sizeof(again)) == (int)n);
 	assert(memcmp(again, addr, n) == 0);
+	/* Read as a bare mailbox (a Sieve redirect's), it is the same. */
+	if (!cmd.path.is_postmaster) {
+		assert(smtp_mailbox_address(str_make(addr, n), again, sizeof(again)) == (int)n);
+		assert(memcmp(again, addr, n) == 0);
+	}
 	/* An IDN domain's other spelling is a domain that fits. */
 	if (!cmd.path.domain_literal && cmd.path.domain.len) {
 		char alt[SMTP_DOMAIN_MAX + 1];
