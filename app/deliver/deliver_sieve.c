@@ -685,7 +685,9 @@ static int run_active(struct store *st, uint32_t script_acc, uint32_t account,
                       char name[STORE_SIEVE_NAME_MAX + 1], const char *session)
 {
 	struct buf text;
-	char err[SIEVE_ERROR_MAX], q[STORE_SIEVE_NAME_MAX * 4 + 8];
+	/* The error holds quotes ("unknown command \"kep\""): quoted as a
+	 * whole, escaped, so the record stays one key=value pair. */
+	char err[SIEVE_ERROR_MAX], q[STORE_SIEVE_NAME_MAX * 4 + 8], eq[SIEVE_ERROR_MAX * 2 + 8];
 	struct sieve_ref *ref = NULL;
 	const char *g = script_acc == STORE_SIEVE_GLOBAL ? " global=1" : "";
 
@@ -697,8 +699,8 @@ static int run_active(struct store *st, uint32_t script_acc, uint32_t account,
 	const struct sieve_script *s = sieve_cache_get(buf_data(&text), buf_len(&text), err, &ref);
 	buf_free(&text);
 	if (!s) {
-		log_warn("deliver", session, "event=sieve_failed account=%u script=%s%s error=\"%s\"",
-		         account, log_q(name, q, sizeof q), g, err);
+		log_warn("deliver", session, "event=sieve_failed account=%u script=%s%s error=%s",
+		         account, log_q(name, q, sizeof q), g, log_quoted(err, eq, sizeof eq));
 		return 0;
 	}
 	/* The script is the root of its include tree (RFC 6609 §3.2). */
@@ -709,8 +711,8 @@ static int run_active(struct store *st, uint32_t script_acc, uint32_t account,
 	/* The result's strings are a's: the script may go back. */
 	sieve_cache_release(&ref);
 	if (rc < 0) {
-		log_warn("deliver", session, "event=sieve_failed account=%u script=%s%s error=\"%s\"",
-		         account, log_q(name, q, sizeof q), g, res->error);
+		log_warn("deliver", session, "event=sieve_failed account=%u script=%s%s error=%s",
+		         account, log_q(name, q, sizeof q), g, log_quoted(res->error, eq, sizeof eq));
 		return 0;
 	}
 	return 1;

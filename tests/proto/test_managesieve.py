@@ -1030,6 +1030,16 @@ def test_delivery_runs_active_script():
         c.sendmail("ann@remote.test", [GINA], message(subject="after error 7", to=GINA))
     assert "after error 7" in " ".join(m[1] for m in s.messages(GINA))
     assert s.wait_log("event=sieve_failed")
+    # An error with quotes in it is one quoted value, its quotes escaped
+    # (it was error="line 2: invalid regular expression "((""), with its line.
+    s.cli("sieve", "put", GINA, "badre", input='require ["regex", "variables"];\nset "p" "((";\n'
+          'if header :regex "subject" "${p}" { discard; }\n')
+    s.cli("sieve", "activate", GINA, "badre")
+    with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+        c.sendmail("ann@remote.test", [GINA], message(subject="after error 8", to=GINA))
+    assert "after error 8" in " ".join(m[1] for m in s.messages(GINA))
+    assert s.wait_log('script=badre error="line 3: invalid regular expression \\"((\\""'), \
+        [l for l in s.log_text().splitlines() if "sieve_failed" in l]
 
 
 def test_fileinto_named_mailboxes():
