@@ -944,6 +944,28 @@ static void test_domain_other_form(void)
 	CHECK_EQ_INT(smtp_domain_other_form(str_make(big, 254), d, sizeof d), 0);
 }
 
+/* A bare mailbox (a Sieve redirect's) read as RCPT TO reads a path. */
+static void test_mailbox_address(void)
+{
+	char buf[SMTP_ADDRESS_BUF];
+
+	CHECK_EQ_INT(smtp_mailbox_address(str_c("\"bob\"@Example.TEST"), buf, sizeof buf), 16);
+	CHECK_EQ_STR(buf, "bob@example.test");
+	CHECK_EQ_INT(smtp_mailbox_address(str_c("\"john doe\"@x.test"), buf, sizeof buf), 17);
+	CHECK_EQ_STR(buf, "\"john doe\"@x.test");
+	CHECK_EQ_INT(smtp_mailbox_address(str_c("\"a\\\"b\"@x.test"), buf, sizeof buf), 13);
+	CHECK_EQ_STR(buf, "\"a\\\"b\"@x.test");
+	/* nothing RCPT would not take as one path, nor more than the path */
+	static const char *const bad[] = { "<a@x.test>", "a@x.test> NOTIFY=NEVER", "@r.test:a@x.test",
+		                           "postmaster", "a b@x.test", "a@x.test\r\nDATA", "\"a@x.test",
+		                           "a@", "" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		CHECK_EQ_INT(smtp_mailbox_address(str_c(bad[i]), buf, sizeof buf), -1);
+		CHECK_EQ_STR(buf, "");
+	}
+	CHECK_EQ_INT(smtp_mailbox_address(str_c("a@x.test"), buf, 4), -1);
+}
+
 int main(void)
 {
 	test_line_find();
@@ -951,5 +973,6 @@ int main(void)
 	test_cmd_limits();
 	test_helpers();
 	test_domain_other_form();
+	test_mailbox_address();
 	return unit_done("test_smtp_parse");
 }
