@@ -147,6 +147,8 @@ static int enqueue_hook(struct store *st, void *txn, struct store_delivery *d)
 		rc = store_queue_add_txn(st, txn, &j->e, j->r->data, j->r->len);
 	if (rc == 0 && j->fwd)
 		rc = store_queue_add_txn(st, txn, &j->fwd->e, j->fwd->data, j->fwd->len);
+	if (rc == 0 && j->r->txn_also)
+		rc = j->r->txn_also(st, txn, j->r->txn_also_arg);
 	return rc;
 }
 
@@ -689,7 +691,7 @@ void queue_submit(struct store *st, struct queue_request *r)
 		j->e.sender = xstrdup(r->sender);
 		j->e.envid = xstrdup(r->envid ? r->envid : "");
 	}
-	if (j->e.nrcpts || j->fwd_in) {
+	if (j->e.nrcpts || j->fwd_in || r->txn_also) {
 		d->txn_hook = enqueue_hook;
 		d->hook_arg = j;
 		/* the queue's copies of the message (a forwarded one is a

@@ -81,6 +81,15 @@ struct queue_request {
 	 * redirected outside is signed again with them: the edits may
 	 * have changed what the first signatures cover. */
 	const char *signed_by;
+	/* Optional: runs inside the commit that stores and queues the
+	 * message, after it (txn: the MDB_txn *), so what it writes is
+	 * written if and only if the message is queued: a report consumes
+	 * its pending records there (report_queue.h), and a failed delete
+	 * afterwards can no longer send it twice. It may run more than once
+	 * (store_delivery.txn_hook). 0, or an LMDB error that fails the
+	 * request (STORE_ETEMP, nothing written). */
+	int (*txn_also)(struct store *st, void *txn, void *arg);
+	void *txn_also_arg;
 
 	/* Output, valid in done(). */
 	int result;        /* STORE_OK, STORE_ETEMP (say 451) or STORE_EINVAL (say 554) */

@@ -308,7 +308,7 @@ static int send_one(struct store *st, const char *from, const char *hostname,
 	uint64_t qid = 0;
 	if (n > 0 && buf_len(&msg) > 0 &&
 	    report_queue_signed(st, "dmarc", from, rcpt, n, buf_data(&msg), buf_len(&msg), now,
-				&qid) == 0) {
+				NULL, NULL, &qid) == 0) {
 		char qt[2048];
 		log_info("dmarc", NULL,
 			 "event=failure_report_queued domain=%s source_ip=%s to=%s size=%zu queue_id=%llu",

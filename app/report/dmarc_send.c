@@ -24,6 +24,8 @@ struct group {
 	size_t nrows;
 	uint64_t skipped; /* messages in unreadable rows */
 	unsigned part;    /* 0, or the n-th further report of the same day and domain */
+	uint8_t last;     /* the day's last part: its commit consumes the day's rows */
+	uint8_t consumed; /* set when it did (queued with them deleted) */
 };
 
 struct groups {
@@ -61,8 +63,19 @@ static void on_seen(void *arg, uint32_t day, const char *pdomain, const char *ro
 	cur->rows[cur->nrows++] = w;
 }
 
+/* Inside the commit that queues the day's last report: its rows go with
+ * it, so they are gone if and only if the report is queued. A delete of
+ * its own after the queue's commit could fail (a full disk, a crash in
+ * between) and the next run sent the same rows again: counted twice by
+ * the receiver, under a new Report-ID. */
+static int consume_rows(struct store *st, void *txn, void *arg)
+{
+	const struct group *g = arg;
+	return store_dmarc_seen_del_txn(st, txn, g->day, g->pdomain);
+}
+
 /* Signs and queues one report message. 0 or -1 (logged). */
-static int submit(struct store *st, const struct dmarc_send_opts *o, const struct group *g,
+static int submit(struct store *st, const struct dmarc_send_opts *o, struct group *g,
 		  const char *to_list, const struct dmarc_dest *d, struct buf *msg)
 {
 	const char *rc_[DMARC_DEST_MAX];
@@ -72,8 +85,9 @@ static int submit(struct store *st, const struct dmarc_send_opts *o, const struc
 		if (strstr(to_list, d->dest[i].addr) != NULL && d->dest[i].state == 1)
 			rc_[n++] = d->dest[i].addr;
 	if (report_queue_signed(st, "dmarc", o->from, rc_, n, buf_data(msg), buf_len(msg), o->now,
-				&qid) < 0)
+				g->last ? consume_rows : NULL, g, &qid) < 0)
 		return -1;
+	g->consumed = g->last;
 	/* The addresses are the rua= of the reported domain's own record:
 	 * quoted and escaped, so a quote or a space in one cannot add pairs
 	 * of its own to the record. */
@@ -85,7 +99,7 @@ static int submit(struct store *st, const struct dmarc_send_opts *o, const struc
 }
 
 /* One (day, domain): 1 reported, 0 nobody to report to, 2 deferred, -1 failed. */
-static int one(struct store *st, const struct dmarc_send_opts *o, const struct group *g)
+static int one(struct store *st, const struct dmarc_send_opts *o, struct group *g)
 {
 	struct dmarc_dest *d = xcalloc(1, sizeof *d);
 	int rc;
@@ -178,6 +192,8 @@ int dmarc_send_reports(struct store *st, const struct dmarc_send_opts *o,
 	}
 	int first_rc = 0;
 	for (size_t i = 0; i < g.n; i++) {
+		int last = i + 1 == g.n || g.v[i + 1].part == 0;
+		g.v[i].last = (uint8_t)last;
 		/* Further parts follow their day's first: sent when it was,
 		 * else left with the rows for the next run. */
 		if (g.v[i].part == 0 || first_rc == 1) {
@@ -194,9 +210,10 @@ int dmarc_send_reports(struct store *st, const struct dmarc_send_opts *o,
 				res->failed++;
 		}
 		/* Deferred or failed rows wait for the next run, but not forever;
-		 * a day of several parts is forgotten after its last. */
-		int last = i + 1 == g.n || g.v[i + 1].part == 0;
-		if (last && (first_rc == 0 || first_rc == 1 ||
+		 * a day of several parts is forgotten after its last (when an
+		 * earlier part went and the last did not, here: the parts
+		 * sent would go again). Queued, the last took them with it. */
+		if (last && !g.v[i].consumed && (first_rc == 0 || first_rc == 1 ||
 		             g.v[i].day + DMARC_SEND_RETRY_DAYS < o->before_day))
 			store_dmarc_seen_del(st, g.v[i].day, g.v[i].pdomain);
 		free(g.v[i].rows);

@@ -25,7 +25,8 @@ static void queued(struct queue_request *r, void *arg)
 
 int report_queue_signed(struct store *st, const char *log_module, const char *from,
 			const char *const *rcpts, size_t n, const char *msg, size_t len,
-			int64_t now, uint64_t *queue_id_r)
+			int64_t now, int (*consume)(struct store *st, void *txn, void *arg),
+			void *consume_arg, uint64_t *queue_id_r)
 {
 	const char *fd = strrchr(from, '@');
 	struct str whole = str_make(msg, len);
@@ -60,6 +61,8 @@ int report_queue_signed(struct store *st, const char *log_module, const char *fr
 	q.rcpts = qr;
 	q.nrcpts = n;
 	q.received_at = now;
+	q.txn_also = consume;
+	q.txn_also_arg = consume_arg;
 	q.done = queued;
 	q.arg = &w;
 	queue_submit(st, &q);

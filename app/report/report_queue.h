@@ -18,12 +18,17 @@ struct store;
  * Signs msg[0..len) for from's domain (store_dkim_sign: either spelling
  * of an internationalized domain, t= the wall clock) and queues it from
  * `from` to rcpts[0..n) (NOTIFY=NEVER), arrived at now. log_module names
- * the log lines' module.
- * 0 with *queue_id_r, or -1 (logged: no keys, signing or queueing failed).
+ * the log lines' module. consume (may be NULL) runs with consume_arg
+ * inside the queue's commit (queue_request.txn_also): the report's
+ * pending records are deleted there, so they are gone if and only if
+ * the report is queued.
+ * 0 with *queue_id_r, or -1 (logged: no keys, signing or queueing failed;
+ * nothing consumed).
  */
 int report_queue_signed(struct store *st, const char *log_module, const char *from,
 			const char *const *rcpts, size_t n, const char *msg, size_t len,
-			int64_t now, uint64_t *queue_id_r);
+			int64_t now, int (*consume)(struct store *st, void *txn, void *arg),
+			void *consume_arg, uint64_t *queue_id_r);
 
 /*
  * The unique-id of a report attachment's file name (RFC 7489 §7.2.1.1,

@@ -209,6 +209,7 @@ struct group {
 	char key[300];
 	char *text;
 	size_t len;
+	uint8_t consumed; /* the report's commit deleted the record (consume_record) */
 };
 
 struct groups {
@@ -237,6 +238,17 @@ static void on_meta(void *arg, const char *name, const void *val, size_t len)
 	memcpy(x->text, val, len);
 	x->text[len] = '\0';
 	x->len = len;
+	x->consumed = 0;
+}
+
+/* Inside the commit that queues the mailed report: the day's record goes
+ * with it, so it is gone if and only if the report is queued. A delete of
+ * its own after the commit could fail and the next run sent the same
+ * results again, counted twice by the receiver. */
+static int consume_record(struct store *st, void *txn, void *arg)
+{
+	const struct group *g = arg;
+	return store_meta_del_txn(st, txn, g->key);
 }
 
 /* 1 sent somewhere, 0 nobody to send to, 2 deferred (DNS), -1 every destination failed. */
@@ -309,7 +321,8 @@ static int one(struct store *st, const struct tlsrpt_send_opts *o, struct group 
 		if (tlsrpt_message(o->from, tolist, o->hostname, g->domain, rid, r->start, r->end,
 				   o->now, gz, gzlen, &msg) == 0 &&
 		    report_queue_signed(st, "tlsrpt", o->from, to, nto, buf_data(&msg), buf_len(&msg),
-					o->now, &qid) == 0) {
+					o->now, consume_record, g, &qid) == 0) {
+			g->consumed = 1;
 			char qt[sizeof tolist * 2 + 8];
 			log_info("tlsrpt", NULL,
 				 "event=report_queued domain=%s day=%u to=%s size=%zu queue_id=%llu",
@@ -345,7 +358,8 @@ int tlsrpt_send_reports(struct store *st, const struct tlsrpt_send_opts *o,
 		else if (rc == 2 || rc < 0)
 			res->deferred++;
 		/* What could not go waits for the next run, but not forever. */
-		if (rc == 0 || rc == 1 || g.v[i].day + TLSRPT_SEND_RETRY_DAYS < o->before_day)
+		if (!g.v[i].consumed &&
+		    (rc == 0 || rc == 1 || g.v[i].day + TLSRPT_SEND_RETRY_DAYS < o->before_day))
 			store_meta_del(st, g.v[i].key);
 	}
 	tlsrpt_seen_unlock(fd);

@@ -304,8 +304,12 @@ int store_write_ex(struct store *st, store_write_fn *fn, void *ctx, unsigned wfl
 		rc = fn(st, txn, ctx);
 		if (rc == 0) {
 			int fail = atomic_load(&st->fail_commit);
-			if (!fail)
+			if (fail && atomic_load(&st->fail_skip) > 0) {
+				atomic_fetch_sub(&st->fail_skip, 1);
+				fail = 0;
+			} else if (!fail) {
 				fail = atomic_exchange(&st->fail_once, 0);
+			}
 			if (fail) {
 				mdb_txn_abort(txn);
 				rc = fail;
@@ -1178,6 +1182,12 @@ void store_test_set_gc_poll(unsigned ms)
 
 void store_test_fail_commits(struct store *st, int e)
 {
+	atomic_store(&st->fail_commit, e);
+}
+
+void store_test_fail_commits_after(struct store *st, int n, int e)
+{
+	atomic_store(&st->fail_skip, n);
 	atomic_store(&st->fail_commit, e);
 }
 

@@ -1001,6 +1001,10 @@ struct store_meta_item {
 };
 int store_meta_put_all(struct store *st, const struct store_meta_item *items, size_t n);
 int store_meta_del(struct store *st, const char *name);
+/* store_meta_del inside the caller's write transaction (txn: an MDB_txn *,
+ * e.g. queue_request.txn_also); an absent name is no error. 0, or an LMDB
+ * error. */
+int store_meta_del_txn(struct store *st, void *txn, const char *name);
 typedef void store_meta_cb(void *arg, const char *name, const void *val, size_t len);
 int store_meta_list(struct store *st, const char *prefix, store_meta_cb *cb, void *arg);
 /*
@@ -1402,6 +1406,10 @@ typedef void store_dmarc_seen_cb(void *arg, uint32_t day, const char *pdomain,
 int store_dmarc_seen_list(struct store *st, uint32_t before, store_dmarc_seen_cb *cb, void *arg);
 /* Removes the rows of (day, pdomain): reported, or given up. STORE_OK, STORE_ETEMP. */
 int store_dmarc_seen_del(struct store *st, uint32_t day, const char *pdomain);
+/* The same inside the caller's write transaction (txn: an MDB_txn *): the
+ * commit that queues the report (queue_request.txn_also). 0, or an LMDB
+ * error (MDB_BAD_VALSIZE for a bad pdomain). */
+int store_dmarc_seen_del_txn(struct store *st, void *txn, uint32_t day, const char *pdomain);
 
 /*
  * METADATA entries (RFC 5464, store_metadata.c): per account, on the

@@ -470,14 +470,30 @@ static int seen_del_fn(struct store *st, MDB_txn *txn, void *ctx)
 	return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
 }
 
+/* The key prefix of (day, pdomain)'s rows. 0 or -1 (no domain). */
+static int seen_del_prefix(struct seen_del_ctx *c, uint32_t day, const char *pdomain)
+{
+	char d[STORE_DOMAIN_MAX + 1];
+	if (name_domain(pdomain, d, sizeof d) != 0)
+		return -1;
+	be32_put(c->prefix, day);
+	memcpy(c->prefix + 4, d, strlen(d) + 1);
+	c->plen = 4 + strlen(d) + 1;
+	return 0;
+}
+
 int store_dmarc_seen_del(struct store *st, uint32_t day, const char *pdomain)
 {
 	struct seen_del_ctx c;
-	char d[STORE_DOMAIN_MAX + 1];
-	if (name_domain(pdomain, d, sizeof d) != 0)
+	if (seen_del_prefix(&c, day, pdomain) != 0)
 		return STORE_EINVAL;
-	be32_put(c.prefix, day);
-	memcpy(c.prefix + 4, d, strlen(d) + 1);
-	c.plen = 4 + strlen(d) + 1;
 	return store_write(st, seen_del_fn, &c);
+}
+
+int store_dmarc_seen_del_txn(struct store *st, void *txn, uint32_t day, const char *pdomain)
+{
+	struct seen_del_ctx c;
+	if (seen_del_prefix(&c, day, pdomain) != 0)
+		return MDB_BAD_VALSIZE;
+	return seen_del_fn(st, txn, &c);
 }

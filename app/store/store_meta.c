@@ -116,6 +116,15 @@ int store_meta_del(struct store *st, const char *name)
 	return store_write(st, meta_put_fn, &m);
 }
 
+int store_meta_del_txn(struct store *st, void *txn, const char *name)
+{
+	struct meta_put m = {.name = name, .del = 1};
+	if (!name_ok(name))
+		return MDB_BAD_VALSIZE;
+	int rc = meta_put_fn(st, txn, &m);
+	return rc == STORE_ENOTFOUND ? 0 : rc;
+}
+
 int store_meta_list_page(struct store *st, const char *prefix, char *cursor, size_t cursorsz,
                          size_t max, store_meta_cb *cb, void *arg)
 {

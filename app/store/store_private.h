@@ -236,6 +236,7 @@ struct store {
 	atomic_ullong grows;    /* map growths performed by this process */
 	atomic_int fail_commit; /* test hook: errno the next commits fail with */
 	atomic_int fail_once;   /* test hook: errno the next commit fails with */
+	atomic_int fail_skip;   /* test hook: commits that pass before fail_commit applies */
 	atomic_int fail_sync_once; /* test hook: errno the next store_sync fails with */
 	atomic_ullong syncs;    /* store_sync calls (the flushes apart from commits') */
 
@@ -762,6 +763,10 @@ void store_test_gc_grace(struct store *st, unsigned ms);
 void store_test_set_gc_poll(unsigned ms);
 /* Makes every following commit fail as if with errno e (0 to stop). */
 void store_test_fail_commits(struct store *st, int e);
+/* Lets the next n commits pass, then makes every following one fail as
+ * if with errno e, until store_test_fail_commits(st, 0): the failure of
+ * what comes after a given write (the delete after a report's queueing). */
+void store_test_fail_commits_after(struct store *st, int n, int e);
 /* Makes the next commit (one only) fail as if with errno e. */
 void store_test_fail_commit_once(struct store *st, int e);
 /* Test hooks: the next store_sync fails with errno e; how many ran. */

@@ -11,6 +11,7 @@
  * (auth_results_observe) counting what was done, with the override
  * reason when that differs from the policy.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <string.h>
@@ -28,6 +29,7 @@
 #include "report/dmarc_seen.h"
 #include "report/dmarc_send.h"
 #include "report/report_queue.h"
+#include "store/store_private.h"
 #include "store/store_queue.h"
 #include "unit_env.h"
 
@@ -444,6 +446,29 @@ static void test_send(void)
 	/* Both sent, the day is forgotten. */
 	CHECK_EQ_INT(dmarc_send_reports(st, &o, &r), 0);
 	CHECK_EQ_INT(r.reports + r.no_dest + r.deferred + r.failed, 0);
+	/* Queued if and only if its rows are consumed: every write after the
+	 * queue's commit failing (a full disk, a crash in between), the rows
+	 * were left and the next run queued the same report again. */
+	note("example.net", "192.0.2.1", 1, now + 3 * 86400);
+	CHECK_EQ_INT(dmarc_seen_flush(st), 1);
+	o.before_day = (uint32_t)day + 4;
+	o.now += 60;
+	store_test_fail_commits_after(st, 1, EIO);
+	CHECK_EQ_INT(dmarc_send_reports(st, &o, &r), 0);
+	store_test_fail_commits(st, 0);
+	CHECK_EQ_INT(r.reports, 1);
+	o.now += 60;
+	CHECK_EQ_INT(dmarc_send_reports(st, &o, &r), 0);
+	CHECK_EQ_INT(r.reports + r.no_dest + r.deferred + r.failed, 0);
+	/* And a report whose commit fails takes nothing: the rows wait. */
+	note("example.net", "192.0.2.1", 1, now + 4 * 86400);
+	CHECK_EQ_INT(dmarc_seen_flush(st), 1);
+	o.before_day = (uint32_t)day + 5;
+	store_test_fail_commit_once(st, EIO);
+	CHECK_EQ_INT(dmarc_send_reports(st, &o, &r), 0);
+	CHECK_EQ_INT(r.failed, 1);
+	CHECK_EQ_INT(dmarc_send_reports(st, &o, &r), 0);
+	CHECK_EQ_INT(r.reports, 1);
 	dns_table_free(&tab);
 	store_close(&st);
 	unit_rmrf(dir);
@@ -536,7 +561,7 @@ static void test_signed_idn(void)
 	for (size_t i = 0; i < 2; i++) {
 		uint64_t id = 0;
 		CHECK_EQ_INT(report_queue_signed(st, "dmarc", froms[i], rcpts, 1, msg, sizeof msg - 1,
-		                                 1700000000, &id),
+		                                 1700000000, NULL, NULL, &id),
 		             0);
 		struct entries q = {0};
 		q.st = st;
