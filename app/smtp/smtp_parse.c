@@ -498,23 +498,17 @@ static int xtext_valid(struct str s, size_t *decoded_len_r)
 	return 1;
 }
 
-/* RFC 6533 §3's utf-8-addr-unitext, as leniently as xtext is read here:
- * printable ASCII but "=" (and "+" only as "+XX"), and UTF-8 (checked
- * well-formed by the caller). */
+/* RFC 6533 §3's utf-8-addr-xtext and utf-8-addr-unitext: QCHAR
+ * (printable ASCII but "+", "=" and "\"), UTF-8 (checked well-formed by
+ * the caller) and "\x{HEX}" (utf8_addr_escapes_valid checks those). "+XX"
+ * is the rfc822 type's xtext, not this type's: "utf-8;b+2Bx@..." was read
+ * as b+x where the grammar has no such escape (its "+" is "\x{2B}"). */
 static int utf8_addr_text_valid(struct str s)
 {
 	for (size_t i = 0; i < s.len; i++) {
 		unsigned char c = (unsigned char)s.p[i];
-		if (c >= 0x80)
-			continue;
-		if (c == '+') {
-			if (i + 2 >= s.len || hex_digit((unsigned char)s.p[i + 1]) < 0 ||
-			    hex_digit((unsigned char)s.p[i + 2]) < 0)
-				return 0;
-			i += 2;
-		} else if (c < 33 || c > 126 || c == '=') {
+		if (c < 0x80 && (c < 33 || c > 126 || c == '=' || c == '+'))
 			return 0;
-		}
 	}
 	return 1;
 }
@@ -583,9 +577,6 @@ int smtp_orcpt_decode(struct str type, struct str addr, char *dst, size_t dstsz)
 			for (int k = d - 1; k >= 0; k--)
 				esc[el++] = hex[(cp >> (4 * k)) & 15];
 			esc[el++] = '}';
-		} else if (*p == '+') { /* an xtext escape, decoded as xtext's */
-			esc[0] = (char)(hex_digit(p[1]) * 16 + hex_digit(p[2]));
-			l = 3;
 		} else {
 			esc[0] = (char)*p;
 		}
@@ -802,10 +793,11 @@ static int parse_param(struct smtp_cmd *cmd, struct str tok, int is_mail, struct
 		/* RFC 3461 §4.2: the address before xtext encoding is printable
 		 * US-ASCII, as ENVID's (§4.4): an escape may not hide a CR, LF,
 		 * NUL (which would cut the value as kept) or an 8-bit octet. */
+		int type_utf8 = str_eq_ci_c(prm->orcpt_type, "utf-8");
 		if (prm->orcpt_addr.len == 0 ||
-		    !(val_utf8 ? utf8_addr_text_valid(prm->orcpt_addr) : xtext_valid(prm->orcpt_addr, NULL)) ||
+		    !(type_utf8 ? utf8_addr_text_valid(prm->orcpt_addr) : xtext_valid(prm->orcpt_addr, NULL)) ||
 		    !xtext_printable(prm->orcpt_addr) ||
-		    (str_eq_ci_c(prm->orcpt_type, "utf-8") && !utf8_addr_escapes_valid(prm->orcpt_addr)))
+		    (type_utf8 && !utf8_addr_escapes_valid(prm->orcpt_addr)))
 			return fail(cmd, SMTP_PARSE_BAD_PARAM, "bad ORCPT value", tok);
 	} else {
 		return fail(cmd, SMTP_PARSE_UNKNOWN_PARAM, "unknown parameter", tok);

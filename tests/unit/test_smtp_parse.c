@@ -549,8 +549,14 @@ static const struct cmd_case cmd_cases[] = {
     {"RCPT TO:<b@c.example> NOTIFY", SMTP_PARSE_BAD_PARAM, "bad NOTIFY value"},
     {"RCPT TO:<b@c.example> ORCPT=rfc822;b@c.example", 0,
      "RCPT path=b@c.example orcpt=rfc822;b@c.example"},
-    {"RCPT TO:<b@c.example> ORCPT=utf-8;b+2Bx@c.example", 0,
-     "RCPT path=b@c.example orcpt=utf-8;b+2Bx@c.example"},
+    /* RFC 6533 §3: the utf-8 type's "+" is "\x{2B}"; xtext's "+XX" is
+     * the rfc822 type's, malformed here (it was read as "b+x"). */
+    {"RCPT TO:<b@c.example> ORCPT=utf-8;b\\x{2B}x@c.example", 0,
+     "RCPT path=b@c.example orcpt=utf-8;b\\x{2B}x@c.example"},
+    {"RCPT TO:<b@c.example> ORCPT=utf-8;b+2Bx@c.example", SMTP_PARSE_BAD_PARAM,
+     "bad ORCPT value"},
+    {"RCPT TO:<b@c.example> ORCPT=utf-8;caf\xC3\xA9+2B@c.example", SMTP_PARSE_BAD_PARAM,
+     "bad ORCPT value"},
     /* RFC 6533 §3 utf-8-addr-unitext: UTF-8 in the utf-8 type only
      * (the session asks for SMTPUTF8), well formed, in no other param. */
     {"RCPT TO:<b@c.example> ORCPT=utf-8;caf\xC3\xA9@c.example", 0,
