@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "admin/admin_secret.h"
+#include "auth/alabels.h"
 #include "auth/arc.h"
 #include "core/log.h"
 #include "core/loop.h"
@@ -166,7 +167,14 @@ int forward_sender(const char *sender, int sender_local, const char *fwd_domain,
 		snprintf(out, outsz, "%s", sender);
 		return SRS_OK;
 	}
-	rc = k ? srs_forward(k, sender, fwd_domain, now, out, outsz) : SRS_EINVAL;
+	/* A-labels: an alias written with a U-label domain gave a UTF-8
+	 * envelope sender, which a next hop without SMTPUTF8 refuses (and
+	 * the original message may need no SMTPUTF8 at all). */
+	char dom[256];
+	if (auth_domain_alabels(fwd_domain, dom, sizeof dom) != 0)
+		rc = SRS_EINVAL;
+	else
+		rc = k ? srs_forward(k, sender, dom, now, out, outsz) : SRS_EINVAL;
 	if (rc != SRS_OK)
 		snprintf(out, outsz, "%s", sender);
 	return rc;
@@ -182,8 +190,10 @@ int forward_reverse_local(struct store *st, const char *addr, char *out, size_t 
 
 	if (outsz)
 		out[0] = '\0';
+	/* Served: bounces come back to the A-labels forward_sender wrote,
+	 * while the domain may be kept as its U-labels. */
 	if (!at || srs_parse(addr, (size_t)(at - addr), &p) == SRS_NOT_SRS ||
-	    store_domain_is_local(st, at + 1) != 1)
+	    store_domain_served(st, at + 1) != 1)
 		return 0;
 	rc = k ? srs_reverse(k, addr, (int64_t)time_wall(), out, outsz) : SRS_EINVAL;
 	if (why_r)

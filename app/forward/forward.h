@@ -89,10 +89,11 @@ int forward_has_arc(const char *msg, size_t len);
 /*
  * The envelope sender of a forwarded copy, into out (outsz octets):
  * "" for the null sender; sender itself when sender_local (one of our
- * domains); else its SRS rewrite into fwd_domain at now (seconds). When
- * SRS cannot rewrite it (a quoted local part, too long) the sender is
- * kept as it is. Returns the srs.h result of the rewrite (SRS_OK also
- * when none was needed), for the log.
+ * domains); else its SRS rewrite into fwd_domain's A-labels (an ASCII
+ * sender whatever spelling the alias was written in) at now (seconds).
+ * When SRS cannot rewrite it (a quoted local part, too long, a domain
+ * with no A-labels) the sender is kept as it is. Returns the srs.h
+ * result of the rewrite (SRS_OK also when none was needed), for the log.
  */
 int forward_sender(const char *sender, int sender_local, const char *fwd_domain, int64_t now,
 		   char *out, size_t outsz);
@@ -110,7 +111,8 @@ const char *forward_orcpt(const char *given, const char *alias, char *out, size_
 
 struct store;
 /*
- * addr is one of our SRS addresses (an SRS local part at a domain of st):
+ * addr is one of our SRS addresses (an SRS local part at a domain of st,
+ * in either spelling of an internationalized one):
  * 1 and out set to where it reverses when it verifies, -1 when it does
  * not (bad hash, expired, malformed, no key), 0 when addr is no SRS
  * address of ours (out ""). *why_r (may be NULL) gets srs_reverse()'s

@@ -13,6 +13,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "auth/arc.h"
 #include "dkim/dkim.h"
@@ -216,9 +217,20 @@ static void test_copy(const char *base)
 	const char *idn[] = {"b\xc3\xbc" "cher.test", "xn--bcher-kva.test"};
 	for (size_t i = 0; i < 2; i++) {
 		in.fwd_domain = idn[i];
+		in.sender = "a@origin.test";
+		in.now = (int64_t)time(NULL); /* forward_reverse_local's clock */
 		CHECK_EQ_INT(forward_copy_build(&in, &c), 0);
 		CHECK_EQ_STR(c.arc, "sealed");
 		CHECK(has(&c, "d=xn--bcher-kva.test;"));
+		/* The SRS sender in A-labels (it was SRS0=...@bücher.test: a
+		 * UTF-8 envelope sender, refused by a next hop without
+		 * SMTPUTF8), and a bounce to it reverses though the domain is
+		 * kept as its U-labels. */
+		const char *sat = strrchr(c.e.sender, '@');
+		CHECK(strncmp(c.e.sender, "SRS0=", 5) == 0 && sat && strcmp(sat, "@xn--bcher-kva.test") == 0);
+		char back[SRS_ADDR_MAX + 1];
+		CHECK_EQ_INT(forward_reverse_local(st, c.e.sender, back, sizeof back, NULL), 1);
+		CHECK_EQ_STR(back, "a@origin.test");
 		forward_copy_free(&c);
 	}
 	/* No key for the domain. */
