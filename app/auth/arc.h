@@ -130,7 +130,7 @@ struct arc_seal_sig {
 	int64_t t;
 	uint8_t has_t;
 	char d[DKIM_DOMAIN_MAX + 1]; /* lowercased */
-	char s[DKIM_SELECTOR_MAX + 1];
+	char s[DKIM_SIG_SELECTOR_MAX + 1];
 	uint8_t b[DKIM_SIG_MAX];
 	size_t blen;
 };
@@ -150,9 +150,9 @@ struct arc_set_info {
 	unsigned instance;
 	enum arc_cv cv;                  /* what the AS claims (cv=) */
 	char d[DKIM_DOMAIN_MAX + 1];     /* the sealer: the AS's d=, "" when unparsed */
-	char s[DKIM_SELECTOR_MAX + 1];   /* the AS's s= */
+	char s[DKIM_SIG_SELECTOR_MAX + 1]; /* the AS's s= */
 	char ams_d[DKIM_DOMAIN_MAX + 1]; /* the AMS's d= */
-	char ams_s[DKIM_SELECTOR_MAX + 1];
+	char ams_s[DKIM_SIG_SELECTOR_MAX + 1];
 	/* The AAR payload (arc_aar_payload): a slice into the verifier's copy
 	 * of the header section, valid until arc_verifier_free. */
 	struct str aar;

@@ -165,7 +165,7 @@ int arc_seal_parse(struct str value, struct arc_seal_sig *as, const char **why_r
 		return -1;
 	}
 	if ((t = tag_get(tags, n, "s")) == NULL || dkim_tag_name(*t, 0, as->s, sizeof as->s) != 0 ||
-	    !dkim_selector_ok(as->s)) {
+	    !dkim_sig_selector_ok(as->s, as->d)) {
 		as->s[0] = '\0';
 		*why_r = "missing or bad s=";
 		return -1;

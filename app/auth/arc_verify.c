@@ -34,7 +34,7 @@ enum vstate { V_HEAD, V_BODY, V_LOOKUP, V_DONE };
 /* One distinct key name. */
 struct akey {
 	struct arc_verifier *v;
-	char name[DKIM_SELECTOR_MAX + DKIM_DOMAIN_MAX + 16];
+	char name[DKIM_SIG_SELECTOR_MAX + DKIM_DOMAIN_MAX + 16];
 	int state; /* 1 pending, 2 answered */
 	void *handle;
 	enum dkim_keyans ans;

@@ -64,8 +64,13 @@
 #define DKIM_HEADER_MAX (256 * 1024)
 /* Keys per domain: two today, room for an old and a new pair while rotating. */
 #define DKIM_KEYS_MAX 4
-#define DKIM_SELECTOR_MAX 63 /* one DNS label */
+#define DKIM_SELECTOR_MAX 63 /* our own keys': one DNS label */
 #define DKIM_DOMAIN_MAX 253
+/* A signature's s= (RFC 6376 §3.1: labels, dots allowed): the key's name
+ * "s._domainkey.d" must be a DNS name (253 octets), so with the shortest
+ * d= ("a.b") 253 - 12 - 3 octets; dkim_sig_selector_ok checks the name
+ * with the signature's real d=. */
+#define DKIM_SIG_SELECTOR_MAX 238
 #define DKIM_RSA_BITS 2048     /* size of generated RSA keys */
 #define DKIM_RSA_MAX_BITS 4096 /* largest RSA key accepted on import */
 /* Private RSA elements p, q, dp, dq, iq at most: BR_RSA_KBUF_PRIV_SIZE(4096). */
@@ -174,6 +179,12 @@ int dkim_key_sign_digest(const struct dkim_key *k, const uint8_t digest[32], uin
  * sites publish keys under such selectors ("mail_2024") and dkimpy,
  * OpenDKIM and Rspamd verify them: refusing one would fail their mail. */
 int dkim_selector_ok(const char *s);
+/* 1 when s is a selector a signature may name for domain d (its A-label
+ * form): labels as dkim_selector_ok's, as many as fit, the key's name
+ * "s._domainkey.d" at most DKIM_DOMAIN_MAX octets (RFC 6376 §3.1 lets a
+ * selector have several labels, §3.6.2.1 looks the key up at that name).
+ * DKIM_SELECTOR_MAX is only the size of our own keys' selectors. */
+int dkim_sig_selector_ok(const char *s, const char *d);
 /* 1 when s is an ASCII domain name DKIM can sign for (d=): letters,
  * digits and inner hyphens in each label, at least two labels, at most
  * DKIM_DOMAIN_MAX octets. */

@@ -106,6 +106,12 @@ int dkim_selector_ok(const char *s)
 	return s && labels_ok(s, DKIM_SELECTOR_MAX, 1) >= 1;
 }
 
+int dkim_sig_selector_ok(const char *s, const char *d)
+{
+	return s && d && labels_ok(s, DKIM_SIG_SELECTOR_MAX, 1) >= 1 &&
+	       strlen(s) + strlen("._domainkey.") + strlen(d) <= DKIM_DOMAIN_MAX;
+}
+
 int dkim_domain_ok(const char *s)
 {
 	return s && labels_ok(s, DKIM_DOMAIN_MAX, 0) >= 2;

@@ -366,7 +366,7 @@ int dkim_sig_parse_ex(struct str value, unsigned flags, struct dkim_sig *sig,
 	}
 	if ((t = tag_get(tags, n, "s")) == NULL)
 		FAIL(DKIM_RESULT_PERMERROR, "missing required tag s=");
-	if (dkim_tag_name(*t, 0, sig->s, sizeof sig->s) != 0 || !dkim_selector_ok(sig->s)) {
+	if (dkim_tag_name(*t, 0, sig->s, sizeof sig->s) != 0 || !dkim_sig_selector_ok(sig->s, sig->d)) {
 		sig->s[0] = '\0';
 		FAIL(DKIM_RESULT_PERMERROR, "bad s=");
 	}

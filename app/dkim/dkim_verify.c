@@ -195,7 +195,7 @@ static void key_answer(void *arg, const struct dns_answer *a)
 
 static void start_lookups(struct dkim_verifier *v)
 {
-	char name[DKIM_SELECTOR_MAX + DKIM_DOMAIN_MAX + 16];
+	char name[DKIM_SIG_SELECTOR_MAX + DKIM_DOMAIN_MAX + 16];
 
 	v->starting = 1;
 	for (size_t i = 0; i < v->nsigs; i++) {

@@ -110,7 +110,7 @@ struct dkim_sig {
 	uint64_t l;
 	int64_t t, x;
 	char d[DKIM_DOMAIN_MAX + 1];     /* lowercased, U-labels as A-labels (dkim_tag_name) */
-	char s[DKIM_SELECTOR_MAX + 1];   /* as written, U-labels as A-labels */
+	char s[DKIM_SIG_SELECTOR_MAX + 1]; /* as written, U-labels as A-labels */
 	char i[DKIM_IDENTITY_MAX + 1];   /* as written; "@d" when absent */
 	uint8_t i_sub;                   /* i='s domain is a subdomain of d= (not d= itself) */
 	struct str h;                    /* the h= value, slice into the text */
@@ -251,7 +251,7 @@ enum dkim_result dkim_sig_check(const struct dkim_pubkey *k, int alg, const uint
 struct dkim_sig_result {
 	enum dkim_result result;
 	char d[DKIM_DOMAIN_MAX + 1];   /* "" when it did not parse */
-	char s[DKIM_SELECTOR_MAX + 1];
+	char s[DKIM_SIG_SELECTOR_MAX + 1];
 	char i[DKIM_IDENTITY_MAX + 1]; /* the AUID (i=, or "@d") */
 	char b[DKIM_BTEXT_MAX + 1];    /* the start of b= (header.b); "" when it did not parse */
 	int alg;                       /* enum dkim_alg, 0 unknown */

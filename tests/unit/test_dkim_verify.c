@@ -342,6 +342,26 @@ static void test_branches(void)
 	sign_with(base_msg, TAGS("h=from:to:subject"), 0, m, sizeof m);
 	expect1("good", m, DKIM_RESULT_PASS, "verified");
 
+	/* A selector of several labels past 63 octets (RFC 6376 §3.1 lets
+	 * s= have dots): a permerror "bad s=" while DKIM_SELECTOR_MAX, one
+	 * label, was its size. Verified up to the key name's 253 octets;
+	 * one octet more is no DNS name. */
+	for (int over = 0; over < 2; over++) {
+		char sel[300], name[400], tags[600];
+		size_t n = 253 - strlen("._domainkey.example.org") + (size_t)over;
+		for (size_t i = 0; i < n; i++)
+			sel[i] = i % 61 == 60 ? '.' : (char)('a' + i % 26);
+		sel[n] = '\0';
+		snprintf(name, sizeof name, "%s._domainkey.example.org", sel);
+		table_set(name, rfc_ed_key);
+		snprintf(tags, sizeof tags, "v=1; a=ed25519-sha256; d=example.org; s=%s; h=from", sel);
+		sign_with(base_msg, tags, 0, m, sizeof m);
+		if (over)
+			expect1("selector over the name", m, DKIM_RESULT_PERMERROR, "bad s=");
+		else
+			expect1("long selector", m, DKIM_RESULT_PASS, "verified");
+	}
+
 	/* simple/simple, and the default c= (simple/simple). */
 	sign_with(base_msg, "v=1; a=ed25519-sha256; c=simple/simple; d=example.org; s=ed; h=from:subject",
 	          0, m, sizeof m);
