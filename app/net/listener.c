@@ -30,6 +30,30 @@ void listener_trust_proxies(const char *cidrs)
 	trusted_proxies = cidrs ? cidrs : "";
 }
 
+/*
+ * TCP keepalive on every accepted socket (they inherit it from the
+ * listening one, Linux): a client that vanished without a FIN (a laptop
+ * that left the Wi-Fi, a NAT that forgot the flow) otherwise held its
+ * session, and POP3 its maildrop lock, until the protocol's idle
+ * timeout (10 minutes for POP3, 30 for IMAP). Probes start after
+ * KEEPALIVE_IDLE_S idle seconds and end the connection when
+ * KEEPALIVE_COUNT go unanswered KEEPALIVE_INTVL_S apart (4 minutes); a
+ * live client's kernel answers them, its session sees nothing.
+ */
+#define KEEPALIVE_IDLE_S 120
+#define KEEPALIVE_INTVL_S 30
+#define KEEPALIVE_COUNT 4
+
+static void keepalive_set(int fd)
+{
+	int one = 1, idle = KEEPALIVE_IDLE_S, intvl = KEEPALIVE_INTVL_S, cnt = KEEPALIVE_COUNT;
+
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+}
+
 static int bind_port(const char *host, uint16_t port, char *err, size_t errsz, int *errno_r)
 {
 	struct sockaddr_storage ss;
@@ -79,6 +103,7 @@ static int bind_port(const char *host, uint16_t port, char *err, size_t errsz, i
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	/* Accepted sockets inherit it (Linux), so conn_new need not set it. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	keepalive_set(fd);
 	if (family == AF_INET6) {
 		int zero = 0; /* dual stack for the wildcard */
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));

@@ -647,3 +647,42 @@ def test_descriptor_limit_pauses_accepting():
         r.close()
     finally:
         s.cleanup()
+
+
+def keepalive_timers(port):
+    """The timer kind of each established socket whose local port is port
+    (the server's side), from /proc/net/tcp: "02" is TCP's keepalive
+    timer, armed only on a socket with SO_KEEPALIVE; "00" is none."""
+    kinds = []
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            x = line.split()
+            if x[3] == "01" and int(x[1].split(":")[1], 16) == port:
+                kinds.append(x[5].split(":")[0])
+    return kinds
+
+
+def test_accepted_sockets_keep_alive():
+    """A client that vanished without a FIN (a laptop that left the
+    Wi-Fi) held its session, and POP3 its maildrop lock, until the idle
+    timeout: every accepted socket now has TCP keepalive (the timer is
+    armed on the server's side of each), while the session goes on."""
+    with Server(accounts=[(BOB, BOB_PW)], pop3=True, imap=True, submission=True,
+                http=True) as s:
+        ports = (s.smtp_port, s.submission_port, s.pop3_port, s.imap_port, s.http_port)
+        conns = [socket.create_connection(("127.0.0.1", p), timeout=30) for p in ports]
+        try:
+            for c in conns[:4]:
+                assert c.recv(512)  # the greeting: the session is running
+            for p in ports:
+                assert keepalive_timers(p) == ["02"], (p, keepalive_timers(p))
+        finally:
+            for c in conns:
+                c.close()
+        p = poplib.POP3("127.0.0.1", s.pop3_port, timeout=30)
+        p.stls(ctx())
+        p.user(BOB)
+        p.pass_(BOB_PW)
+        assert p.stat()[0] == 0
+        p.quit()
