@@ -1058,6 +1058,24 @@ static int refuse_out_of_turn(struct smtp_session *s, const struct smtp_cmd *cmd
 	return 1;
 }
 
+/*
+ * An unknown command right after a DATA refused in a transaction (every
+ * RCPT refused: 554 no valid recipients; or DATA after BDAT): the client
+ * sent its message anyway, in a packet after the refusal (the one right
+ * behind the DATA is data_refused_with_text's). Read on as commands, its
+ * lines would run as such (a "RCPT TO:" and "DATA" line of the message, a
+ * transaction nobody sent, as smuggled mail): the session ends at its
+ * first line, which a message's header field is and no command is. A
+ * client that read the refusal goes on with a command (RSET, MAIL, QUIT).
+ */
+static void text_after_refused_data(struct smtp_session *s)
+{
+	log_info("smtp", s->id, "event=protocol_violation reason=text_after_refused_data");
+	smtp_reply(s, "421 4.5.0 %s Error: message text sent after DATA was refused, closing connection",
+		   hostname_now());
+	close_with(s, "data_refused_text");
+}
+
 /* Runs one command line; *verb_r says which verb it was. more: input
  * follows the line. */
 static void dispatch(struct smtp_session *s, struct str line, int more, enum smtp_verb *verb_r)
@@ -1066,8 +1084,10 @@ static void dispatch(struct smtp_session *s, struct str line, int more, enum smt
 	int r = smtp_cmd_parse(line, &cmd);
 	const struct smtp_verb_rule *rule = NULL;
 	unsigned quiet = s->sasl_quiet;
+	int after_refused_data = s->data_refused;
 
 	*verb_r = cmd.verb;
+	s->data_refused = 0;
 	if (refuse_out_of_turn(s, &cmd, more))
 		return;
 
@@ -1077,6 +1097,10 @@ static void dispatch(struct smtp_session *s, struct str line, int more, enum smt
 	 * is no command there, whatever the state (not "503 need RCPT"). */
 	if (cmd.verb == SMTP_VERB_BURL && s->mode == SMTP_MODE_MX)
 		cmd.verb = SMTP_VERB_UNKNOWN;
+	if (cmd.verb == SMTP_VERB_UNKNOWN && after_refused_data) {
+		text_after_refused_data(s);
+		return;
+	}
 	if (cmd.verb == SMTP_VERB_UNKNOWN) {
 		log_unknown_command("smtp", s->id, cmd.verb_str.p, cmd.verb_str.len, line.len,
 				    quiet != 0);
@@ -1336,6 +1360,11 @@ void smtp_session_input(struct smtp_session *s)
 			s->paced = 0;
 			if (verb == SMTP_VERB_DATA && data_refused_with_text(s))
 				return;
+			/* In a transaction (MAIL accepted): the client had a
+			 * message to send, RFC 2920 §3.2's case of every RCPT
+			 * refused (554 no valid recipients). */
+			s->data_refused = verb == SMTP_VERB_DATA && !s->conn_gone &&
+					  (s->state == SMTP_S_MAIL || s->state == SMTP_S_RCPT);
 			continue;
 		}
 		buf_consume_wipe(in, consumed); /* a bad line: whatever it held */

@@ -215,6 +215,8 @@ struct smtp_session {
 	 * responses of a refused exchange a client pipelined (a password in
 	 * base64): an unknown command among them is logged without its text. */
 	unsigned sasl_quiet;
+	/* The last command was a DATA that was refused (text_after_refused_data). */
+	int data_refused;
 	unsigned junk_cmds; /* NOOP, RSET, VRFY, EXPN, HELP, HELO, EHLO, BDAT 0 since the last message accepted */
 	unsigned tx_count;
 	int discarding;  /* dropping the rest of an over-long line */

@@ -196,6 +196,40 @@ def test_refused_data_with_text_behind_it_ends_the_session():
         assert len(s.messages("bob@example.test")) == 1
 
 
+def test_refused_data_with_text_after_the_reply_ends_the_session():
+    # The same message sent in a packet after the 554 (the client did not
+    # read it): its lines were read as commands, the header fields got
+    # 500 each and its "RCPT TO:" line was run (250 2.1.5: a recipient
+    # nobody sent; a "DATA" line in a packet of its own would then have
+    # taken the rest as a message). Now its first line, no command, ends
+    # the session with 421; a client that goes on with a command is served.
+    with srv() as s:
+        r = Raw(s.smtp_port)
+        r.cmd("EHLO late.test")
+        assert r.cmd("MAIL FROM:<a@remote.test>")[0] == 250
+        assert r.cmd("RCPT TO:<nobody@example.test>")[0] == 550
+        code, lines = r.cmd("DATA")
+        assert code == 554 and lines[0].startswith("554 5.5.1 "), lines
+        r.send("From: a@remote.test\r\nSubject: smuggled\r\n\r\n"
+               "RCPT TO:<bob@example.test>\r\nDATA\r\nhi\r\n.\r\n")
+        code, lines = r.reply()
+        assert code == 421 and lines[0].startswith("421 4.5.0 "), lines
+        assert r.closed()
+        assert s.messages("bob@example.test") == []
+        r = Raw(s.smtp_port)
+        r.cmd("EHLO late.test")
+        r.cmd("MAIL FROM:<a@remote.test>")
+        assert r.cmd("DATA")[0] == 554
+        assert r.cmd("RSET")[0] == 250
+        assert r.cmd("FOO")[0] == 500  # only right after the refused DATA
+        assert r.cmd("MAIL FROM:<a@remote.test>")[0] == 250
+        assert r.cmd("RCPT TO:<bob@example.test>")[0] == 250
+        assert r.cmd("DATA")[0] == 354
+        assert r.cmd(message(subject="waited") + ".")[0] == 250
+        r.close()
+        assert len(s.messages("bob@example.test")) == 1
+
+
 def test_bdat_chunking():
     with srv() as s:
         r = Raw(s.smtp_port)

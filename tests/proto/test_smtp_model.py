@@ -79,6 +79,7 @@ class Client:
             self.fail("greeting %r" % (self.conn.greeting,))
         self.helo = self.esmtp = False
         self.errors = 0
+        self.data_refused = False  # the last command was a refused DATA
         self.reset()
 
     def reset(self):
@@ -92,7 +93,10 @@ class Client:
     def cmd_lines(self, text):
         self.trace.append("C: " + text[:100])
         self.conn.send(text + "\r\n")
-        return self.reply()
+        code, lines = self.reply()
+        # (in a transaction: the server takes what follows for its text)
+        self.data_refused = text[:4].upper() == "DATA" and code != 354 and self.mail
+        return code, lines
 
     def reply(self):
         """The next reply. Every 5xx counts as an error; past
@@ -172,7 +176,15 @@ class Client:
             self.expect("HELP", 214)
         elif op == "unknown":
             # (DATA in a transaction with no recipient: 554, no valid recipients)
-            self.expect(r.choice(["XYZZY", "MAIL", "RCPT TO:", "DATA now"]), 500, 501, 502, 503, 554)
+            text = r.choice(["XYZZY", "MAIL", "RCPT TO:", "DATA now"])
+            if text == "XYZZY" and self.data_refused:
+                # No command right after a refused DATA: message text the
+                # client sent anyway, which ends the session (421).
+                self.expect(text, 421)
+                self.conn.close()
+                self.connect()
+            else:
+                self.expect(text, 500, 501, 502, 503, 554)
         elif op == "pipeline" and self.esmtp and not self.mail:
             self.pipeline()
         elif op == "drop" and self.esmtp:
@@ -241,6 +253,7 @@ class Client:
         chunk = text[off:end]
         self.trace.append("C: BDAT %d%s" % (len(chunk), " LAST" if last else ""))
         self.conn.send(b"BDAT %d%s\r\n" % (len(chunk), b" LAST" if last else b"") + chunk)
+        self.data_refused = False
         code, lines = self.reply()
         if code != 250:
             self.fail("BDAT -> %d %s" % (code, lines))
@@ -271,6 +284,7 @@ class Client:
         if not accounts:
             if codes[-1] not in (503, 554):
                 self.fail("pipelined DATA without recipients -> %d" % codes[-1])
+            self.data_refused = True
             self.mail = True  # the transaction stays open (RSET or RCPT next)
             return
         if codes[-1] != 354:
