@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "backup/backup_manifest.h"
 #include "core/hex.h"
 
@@ -67,7 +69,13 @@ int backup_manifest_format(const struct backup_manifest *m, char *out, size_t ou
 		hex_encode(h, m->files[i].hash, 32);
 		PUT("file %s %llu %s\n", m->files[i].path, (unsigned long long)m->files[i].size, h);
 	}
-	PUT("end\n");
+	/* The check covers every byte above it: a manifest changed by hand
+	 * or by a bad disk is refused instead of read for what it says. */
+	uint8_t sum[32];
+	char h[65];
+	crypto_generichash(sum, sizeof sum, (const unsigned char *)out, len, NULL, 0);
+	hex_encode(h, sum, 32);
+	PUT("check %s\nend\n", h);
 #undef PUT
 	return (int)len;
 }
@@ -174,13 +182,36 @@ static int field(const char *key, size_t kn, const char *v, size_t vn, struct ba
 	return 0; /* a key from a newer writer */
 }
 
+/* The format a first line names (1 or 2), or 0. */
+static int first_line(const char *p, size_t n)
+{
+	static const char first[] = "tern-backup ";
+	size_t fn = sizeof first - 1;
+	if (n != fn + 1 || memcmp(p, first, fn) != 0 || p[fn] < '1' || p[fn] > '0' + BACKUP_FORMAT)
+		return 0;
+	return p[fn] - '0';
+}
+
+/* "check HEX": HEX (lowercase) is the BLAKE2b-256 of the len bytes of
+ * text above the line. 0, or -1 when it differs. A format 1 manifest
+ * has none, but one found there is checked the same (a format 2
+ * manifest whose first line was changed to 1). */
+static int check_line(const char *text, size_t len, const char *v, size_t vn)
+{
+	uint8_t want[32], got[32];
+	if (unhex(v, vn, want) != 0)
+		return -1;
+	crypto_generichash(got, sizeof got, (const unsigned char *)text, len, NULL, 0);
+	return sodium_memcmp(want, got, 32) == 0 ? 0 : -1;
+}
+
 int backup_manifest_parse(const char *text, size_t len, struct backup_manifest *m, char *err,
                           size_t errsz)
 {
 	size_t off = 0;
 	unsigned line = 0;
 	uint32_t seen = 0;
-	int ended = 0;
+	int ended = 0, format = 0, checked = 0;
 
 	memset(m, 0, sizeof *m);
 	if (len > BACKUP_MANIFEST_MAX) {
@@ -206,15 +237,28 @@ int backup_manifest_parse(const char *text, size_t len, struct backup_manifest *
 			return -1;
 		}
 		if (line == 1) {
-			static const char first[] = "tern-backup 1";
-			if (n != sizeof first - 1 || memcmp(p, first, n) != 0) {
-				snprintf(err, errsz, "not a tern backup manifest of format %d", BACKUP_FORMAT);
+			if ((format = first_line(p, n)) == 0) {
+				snprintf(err, errsz, "not a tern backup manifest of format 1 to %d",
+				         BACKUP_FORMAT);
 				return -1;
 			}
 			continue;
 		}
 		if (n == 3 && memcmp(p, "end", 3) == 0) {
 			ended = 1;
+			continue;
+		}
+		if (checked) {
+			snprintf(err, errsz, "line %u: text after the check line", line);
+			return -1;
+		}
+		if (n > 6 && memcmp(p, "check ", 6) == 0) {
+			if (check_line(text, (size_t)(p - text), p + 6, n - 6) != 0) {
+				snprintf(err, errsz, "line %u: the manifest was changed (its check differs)",
+				         line);
+				return -1;
+			}
+			checked = 1;
 			continue;
 		}
 		const char *sp = memchr(p, ' ', n);
@@ -229,6 +273,10 @@ int backup_manifest_parse(const char *text, size_t len, struct backup_manifest *
 	}
 	if (!ended) {
 		snprintf(err, errsz, "no end line (manifest cut short)");
+		return -1;
+	}
+	if (format >= 2 && !checked) {
+		snprintf(err, errsz, "no check line (the manifest was changed)");
 		return -1;
 	}
 	if (m->schema == 0) {
