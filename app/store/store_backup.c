@@ -661,6 +661,125 @@ static int check_counters(MDB_txn *txn, char *err, size_t errsz)
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+/* Offset of blob_id in a queue record (SCHEMA.md "queue"): version,
+ * created_at, next_attempt, account, attempts, flags, size. */
+#define QUEUE_BLOB_OFF (1 + 8 + 8 + 4 + 4 + 4 + 8)
+
+static int id_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, 32);
+}
+
+/* Appends the blob id of every record of db name (email records, or
+ * queue entries) to *ids. 0 or an LMDB error (MDB_CORRUPTED: a record
+ * that does not decode). */
+static int refs_collect(MDB_txn *txn, const char *name, uint8_t (**ids)[32], size_t *n,
+                        size_t *cap)
+{
+	MDB_dbi dbi;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc = mdb_dbi_open(txn, name, 0, &dbi);
+
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc || (rc = mdb_cursor_open(txn, dbi, &c)) != 0)
+		return rc;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		const uint8_t *id;
+		struct email_rec e;
+		if (name[0] == 'e') {
+			if (email_dec(&v, &e) != 0) {
+				rc = MDB_CORRUPTED;
+				break;
+			}
+			id = e.blob_id;
+		} else {
+			if (v.mv_size < QUEUE_BLOB_OFF + 32 || ((uint8_t *)v.mv_data)[0] != REC_V1) {
+				rc = MDB_CORRUPTED;
+				break;
+			}
+			id = (uint8_t *)v.mv_data + QUEUE_BLOB_OFF;
+		}
+		if (*n == *cap) {
+			*cap = *cap ? *cap * 2 : 1024;
+			*ids = xrealloc(*ids, *cap * sizeof **ids);
+		}
+		memcpy((*ids)[(*n)++], id, 32);
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Every blobref record's refcount against the email records and queue
+ * entries naming its blob (SCHEMA.md invariant 6): a count too high
+ * keeps bytes nothing refers to for ever (an orphan blob), one too low
+ * frees them while a message still names them (its bytes lost at the
+ * next expunge of a copy), and a queue entry without a record sends
+ * nothing. Both lists are in key order: one merge. Memory: 32 bytes per
+ * email and queue entry. STORE_OK, STORE_EINVAL with err, or an LMDB
+ * error. */
+static int check_blob_refs(MDB_txn *txn, char *err, size_t errsz)
+{
+	uint8_t (*ids)[32] = NULL;
+	size_t n = 0, cap = 0, i = 0;
+	MDB_dbi rdb;
+	MDB_cursor *c;
+	MDB_val k, v;
+	char hex[65];
+	int rc = refs_collect(txn, "email", &ids, &n, &cap);
+
+	if (rc == 0)
+		rc = refs_collect(txn, "queue", &ids, &n, &cap);
+	if (rc == 0 && (rc = mdb_dbi_open(txn, "blobref", 0, &rdb)) == MDB_NOTFOUND && n == 0)
+		rc = MDB_NOTFOUND; /* no blobs, nothing naming one */
+	if (rc == 0 && (rc = mdb_cursor_open(txn, rdb, &c)) == 0) {
+		if (n)
+			qsort(ids, n, sizeof *ids, id_cmp);
+		for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+		     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+			struct rec_r r = rr_init(&v);
+			(void)rr_u8(&r);
+			uint64_t refs = rr_u64(&r), named = 0;
+			if (k.mv_size != 32 || r.bad) {
+				rc = MDB_CORRUPTED;
+				break;
+			}
+			if (i < n && memcmp(ids[i], k.mv_data, 32) < 0)
+				break; /* named, but no record: said below */
+			while (i < n && memcmp(ids[i], k.mv_data, 32) == 0)
+				i++, named++;
+			if (refs != named) {
+				sodium_bin2hex(hex, sizeof hex, k.mv_data, 32);
+				mdb_cursor_close(c);
+				free(ids);
+				return store_err(err, errsz, STORE_EINVAL,
+				                 "blob %s: %llu references recorded but %llu emails and "
+				                 "queue entries refer to it", hex, (unsigned long long)refs,
+				                 (unsigned long long)named);
+			}
+		}
+		mdb_cursor_close(c);
+	}
+	if ((rc == 0 || rc == MDB_NOTFOUND) && i < n) {
+		sodium_bin2hex(hex, sizeof hex, ids[i], 32);
+		free(ids);
+		return store_err(err, errsz, STORE_EINVAL,
+		                 "blob %s: an email or queue entry refers to it, but the backup "
+		                 "has no record of it (its message bytes are not in the backup)", hex);
+	}
+	free(ids);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* The records add up: each account's counters, every email's bytes
+ * (check_counters), every blob's references (check_blob_refs). */
+static int check_records(MDB_txn *txn, char *err, size_t errsz)
+{
+	int code = check_counters(txn, err, errsz);
+	return code ? code : check_blob_refs(txn, err, errsz);
+}
+
 int store_backup_check(const char *dir, struct store_backup_info *info,
                        store_backup_progress_fn *progress, void *arg, char *err, size_t errsz)
 {
@@ -700,7 +819,7 @@ int store_backup_check(const char *dir, struct store_backup_info *info,
 			goto out;
 		count_into(info, counted[i], cnt);
 	}
-	if ((code = check_counters(txn, err, errsz)) != 0) {
+	if ((code = check_records(txn, err, errsz)) != 0) {
 		if (code != STORE_EINVAL)
 			rc = code, code = STORE_OK;
 		goto out;
@@ -907,7 +1026,7 @@ int store_backup_restore(const char *dir, const char *data_dir, uint64_t want_si
 	MDB_txn *ctxn;
 	int code = STORE_OK;
 	if ((rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &ctxn)) == 0) {
-		code = check_counters(ctxn, err, errsz);
+		code = check_records(ctxn, err, errsz);
 		mdb_txn_abort(ctxn);
 		if (code != STORE_OK && code != STORE_EINVAL)
 			rc = code, code = STORE_OK;

@@ -58,8 +58,11 @@ int store_backup_write(struct store *st, const char *dir, const char *base,
 
 /*
  * Checks the backup in dir without changing it: store.mdb opens, every
- * account's counters (emails, bytes) match its email records, and every
+ * account's counters (emails, bytes) match its email records, every
+ * blobref record's refcount is the number of email records and queue
+ * entries naming its blob (and each one named has a record), and every
  * blob named by a blobref record is there with its size and checksum.
+ * Memory: 32 bytes per email and queue entry, for that count.
  * STORE_OK with *info's counts; STORE_EINVAL when something does not
  * match (err says what), STORE_ETEMP when it cannot be read.
  */
@@ -72,7 +75,8 @@ int store_backup_check(const char *dir, struct store_backup_info *info,
  * checked against its name on the way). store.mdb is hashed as it is
  * copied and refused (STORE_EINVAL) unless it has want_size and
  * want_hash (the manifest's): one read, no window between a check and
- * the copy. data_dir must exist and hold no
+ * the copy; its records are checked as store_backup_check does before
+ * any blob is written. data_dir must exist and hold no
  * data.mdb; the caller checks it is empty. The store is built, synced,
  * as data_dir/STORE_RESTORING_FILE: the caller renames it to data.mdb
  * once the rest of the data directory is in place too, and removes it

@@ -385,6 +385,12 @@ def test_restore_of_older_backup_reuses_no_uid_id_or_state():
 def set_first_blob_size(store_mdb, size):
     """Writes size into the first blobref record of a backup's store.mdb
     (through the system's liblmdb: a record no tern writes)."""
+    set_first_blob_u64(store_mdb, 9, size)  # version, refs, then the size
+
+
+def set_first_blob_u64(store_mdb, at, value):
+    """Writes value (8 octets, big-endian) at offset at of the first
+    blobref record of a backup's store.mdb: 1 its refcount, 9 its size."""
     lib = ctypes.CDLL(ctypes.util.find_library("lmdb") or "liblmdb.so.0")
 
     class Val(ctypes.Structure):
@@ -401,7 +407,7 @@ def set_first_blob_size(store_mdb, size):
     k, v = Val(), Val()
     assert lib.mdb_cursor_get(cur, ctypes.byref(k), ctypes.byref(v), 0) == 0  # MDB_FIRST
     rec = bytearray(ctypes.string_at(v.mv_data, v.mv_size))
-    rec[9:17] = size.to_bytes(8, "big")  # version, refs, then the size
+    rec[at:at + 8] = value.to_bytes(8, "big")
     buf = ctypes.create_string_buffer(bytes(rec), len(rec))
     nv = Val(len(rec), ctypes.cast(buf, ctypes.c_void_p))
     assert lib.mdb_cursor_put(cur, ctypes.byref(k), ctypes.byref(nv), 0x40) == 0  # MDB_CURRENT
@@ -697,6 +703,23 @@ def test_backup_refusals_and_damage():
         r = tern(s, "restore", orphan, data=os.path.join(tmp, "r-orphan"))
         assert r.returncode == 2 and b"not in the backup" in r.stderr, (r.returncode, r.stderr)
         assert not os.listdir(os.path.join(tmp, "r-orphan")), "a failed restore leaves nothing"
+
+        # A blob's refcount that is not the number of emails and queue
+        # entries naming it (the rest agreeing: counts, checksums): one
+        # too many keeps bytes nothing refers to for ever, one too few
+        # frees them while a message still names them. verify said ok
+        # and restore made that store.
+        for refs in (2, 0):
+            wrong = os.path.join(tmp, "refs-%d" % refs)
+            shutil.copytree(b, wrong)
+            set_first_blob_u64(os.path.join(wrong, "store.mdb"), 1, refs)
+            rehash_in_manifest(wrong, "store.mdb")
+            r = tern(s, "backup", "--verify", wrong)
+            assert r.returncode == 1 and b"references recorded but" in r.stdout, (refs, r.stdout)
+            r = tern(s, "restore", wrong, data=os.path.join(tmp, "r-refs-%d" % refs))
+            assert r.returncode == 2 and b"references recorded but" in r.stderr, \
+                (refs, r.returncode, r.stderr)
+            assert not os.listdir(os.path.join(tmp, "r-refs-%d" % refs)), "a failed restore leaves nothing"
 
         cut = os.path.join(tmp, "cut")
         shutil.copytree(b, cut)
