@@ -513,7 +513,19 @@ def test_backup_refusals_and_damage():
         deliver(s, 5)
         wait_count(s, 5)
         b = os.path.join(tmp, "b")
-        assert tern(s, "backup", b).returncode == 0
+        r = subprocess.run([s.binary, "backup", b], env=s.env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=120, preexec_fn=lambda: os.umask(0))
+        assert r.returncode == 0, r.stderr
+        # It holds the server's secrets (secrets.key, the TLS key, DKIM
+        # keys in store.mdb): only its owner reads any of it, even made
+        # with umask 0.
+        with open(os.path.join(s.data, "secrets.key"), "rb") as fh:
+            assert open(os.path.join(b, "keys", "secrets.key"), "rb").read() == fh.read()
+        for dp, dns, fns in os.walk(b):
+            assert os.stat(dp).st_mode & 0o777 == 0o700, (dp, oct(os.stat(dp).st_mode))
+            for n in fns:
+                mode = os.stat(os.path.join(dp, n)).st_mode & 0o777
+                assert mode == 0o600, (os.path.join(dp, n), oct(mode))
 
         # A target that is not empty is refused, and so is a data directory.
         r = tern(s, "backup", b)
