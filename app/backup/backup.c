@@ -792,7 +792,7 @@ int backup_restore(const char *dir, const char *data_dir, const struct backup_pr
 	for (size_t i = 0; i < m->nfiles && !sf; i++)
 		if (strcmp(m->files[i].path, STORE_FILE) == 0)
 			sf = &m->files[i];
-	rc = store_backup_restore(dir, data_dir, sf->size, sf->hash, p ? p->fn : NULL,
+	rc = store_backup_restore(dir, data_dir, sf->size, sf->hash, schema, p ? p->fn : NULL,
 	                          p ? p->arg : NULL, err, errsz);
 	if (rc == STORE_OK) {
 		char from[4200], to[4200];

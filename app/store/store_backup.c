@@ -661,6 +661,26 @@ static int check_counters(MDB_txn *txn, char *err, size_t errsz)
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+/* The schema version the records of a backup's store.mdb are written
+ * in (meta "schema_version"): 0 or an LMDB error (MDB_CORRUPTED). */
+static int snapshot_schema(MDB_txn *txn, uint32_t *ver_r)
+{
+	MDB_val k = {sizeof "schema_version" - 1, (void *)"schema_version"}, v;
+	MDB_dbi dbi;
+	int rc = mdb_dbi_open(txn, "meta", 0, &dbi);
+
+	if (rc == 0)
+		rc = mdb_get(txn, dbi, &k, &v);
+	if (rc == 0) {
+		struct rec_r r = rr_init(&v);
+		uint8_t ver = rr_u8(&r);
+		*ver_r = rr_u32(&r);
+		if (r.bad || ver != REC_V1)
+			rc = MDB_CORRUPTED;
+	}
+	return rc;
+}
+
 /* Offset of blob_id in a queue record (SCHEMA.md "queue"): version,
  * created_at, next_attempt, account, attempts, flags, size. */
 #define QUEUE_BLOB_OFF (1 + 8 + 8 + 4 + 4 + 4 + 8)
@@ -798,21 +818,8 @@ int store_backup_check(const char *dir, struct store_backup_info *info,
 		return fail(err, errsz, rc, "cannot open", file);
 	if ((rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) != 0)
 		goto out;
-	{
-		MDB_val k = {sizeof "schema_version" - 1, (void *)"schema_version"}, v;
-		rc = mdb_dbi_open(txn, "meta", 0, &dbi);
-		if (rc == 0)
-			rc = mdb_get(txn, dbi, &k, &v);
-		if (rc == 0) {
-			struct rec_r r = rr_init(&v);
-			uint8_t ver = rr_u8(&r);
-			info->schema = rr_u32(&r);
-			if (r.bad || ver != REC_V1)
-				rc = MDB_CORRUPTED;
-		}
-		if (rc)
-			goto out;
-	}
+	if ((rc = snapshot_schema(txn, &info->schema)) != 0)
+		goto out;
 	static const char *const counted[] = {"principal", "mailbox", "email", "queue"};
 	for (size_t i = 0; i < sizeof counted / sizeof counted[0]; i++) {
 		if ((rc = dbi_count(txn, counted[i], &dbi, &cnt)) != 0)
@@ -950,9 +957,30 @@ static int restore_blobs(MDB_env *env, const char *dir, const char *data_dir,
 	return rc ? fail(err, errsz, rc, "cannot restore the blobs into", "the store") : STORE_OK;
 }
 
+/* The store's own schema, not only the manifest's word for it (a
+ * manifest of format 1 has no check of itself): one newer than this
+ * build's would be restored into a directory no server of this build
+ * opens. STORE_OK, STORE_EINVAL with err, or an LMDB error. */
+static int check_schema(MDB_txn *txn, uint32_t want, const char *file, char *err, size_t errsz)
+{
+	uint32_t ver = 0;
+	int rc = snapshot_schema(txn, &ver);
+
+	if (rc)
+		return rc;
+	if (ver > STORE_SCHEMA_VERSION)
+		return store_err(err, errsz, STORE_EINVAL, "%s holds store schema %u, newer than this "
+		                 "build's %u: restore it with a newer tern", file, ver,
+		                 STORE_SCHEMA_VERSION);
+	if (ver != want)
+		return store_err(err, errsz, STORE_EINVAL, "%s: damaged (it holds store schema %u, "
+		                 "the manifest says %u)", file, ver, want);
+	return STORE_OK;
+}
+
 int store_backup_restore(const char *dir, const char *data_dir, uint64_t want_size,
-                         const uint8_t want_hash[32], store_backup_progress_fn *progress,
-                         void *arg, char *err, size_t errsz)
+                         const uint8_t want_hash[32], uint32_t want_schema,
+                         store_backup_progress_fn *progress, void *arg, char *err, size_t errsz)
 {
 	uint64_t got_size;
 	uint8_t got_hash[32];
@@ -1021,12 +1049,15 @@ int store_backup_restore(const char *dir, const char *data_dir, uint64_t want_si
 			mdb_env_close(env);
 		return fail(err, errsz, rc, "cannot open the restored store in", data_dir);
 	}
-	/* The records add up (as backup --verify checks): no account whose
+	/* The records are of the schema the manifest says, one this build
+	 * reads, and add up (as backup --verify checks): no account whose
 	 * counters disagree with its emails, no email without its bytes. */
 	MDB_txn *ctxn;
 	int code = STORE_OK;
 	if ((rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &ctxn)) == 0) {
-		code = check_records(ctxn, err, errsz);
+		code = check_schema(ctxn, want_schema, from, err, errsz);
+		if (code == STORE_OK)
+			code = check_records(ctxn, err, errsz);
 		mdb_txn_abort(ctxn);
 		if (code != STORE_OK && code != STORE_EINVAL)
 			rc = code, code = STORE_OK;

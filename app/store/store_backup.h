@@ -76,7 +76,8 @@ int store_backup_check(const char *dir, struct store_backup_info *info,
  * copied and refused (STORE_EINVAL) unless it has want_size and
  * want_hash (the manifest's): one read, no window between a check and
  * the copy; its records are checked as store_backup_check does before
- * any blob is written. data_dir must exist and hold no
+ * any blob is written, and its schema version must be want_schema (the
+ * manifest's) and no newer than this build's (STORE_EINVAL). data_dir must exist and hold no
  * data.mdb; the caller checks it is empty. The store is built, synced,
  * as data_dir/STORE_RESTORING_FILE: the caller renames it to data.mdb
  * once the rest of the data directory is in place too, and removes it
@@ -89,8 +90,8 @@ int store_backup_check(const char *dir, struct store_backup_info *info,
 #define STORE_RESTORING_FILE "restoring.mdb"
 
 int store_backup_restore(const char *dir, const char *data_dir, uint64_t want_size,
-                         const uint8_t want_hash[32], store_backup_progress_fn *progress,
-                         void *arg, char *err, size_t errsz);
+                         const uint8_t want_hash[32], uint32_t want_schema,
+                         store_backup_progress_fn *progress, void *arg, char *err, size_t errsz);
 
 /* dir/blobs/XX/<64 hex digits of id> into out. */
 void store_backup_blob_path(char *out, size_t outsz, const char *dir, const uint8_t id[32]);

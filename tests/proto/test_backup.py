@@ -416,6 +416,30 @@ def set_first_blob_u64(store_mdb, at, value):
     lib.mdb_env_close(env)
 
 
+def set_meta_u32(store_mdb, key, value):
+    """Writes a meta record (version 1, then value as u32 big-endian)
+    into a backup's store.mdb through the system's liblmdb."""
+    lib = ctypes.CDLL(ctypes.util.find_library("lmdb") or "liblmdb.so.0")
+
+    class Val(ctypes.Structure):
+        _fields_ = [("mv_size", ctypes.c_size_t), ("mv_data", ctypes.c_void_p)]
+
+    env, txn, dbi = ctypes.c_void_p(), ctypes.c_void_p(), ctypes.c_uint()
+    assert lib.mdb_env_create(ctypes.byref(env)) == 0
+    lib.mdb_env_set_maxdbs(env, 64)
+    lib.mdb_env_set_mapsize(env, ctypes.c_size_t(os.path.getsize(store_mdb) + (16 << 20)))
+    assert lib.mdb_env_open(env, store_mdb.encode(), 0x4000 | 0x400000, 0o600) == 0  # NOSUBDIR|NOLOCK
+    assert lib.mdb_txn_begin(env, None, 0, ctypes.byref(txn)) == 0
+    assert lib.mdb_dbi_open(txn, b"meta", 0, ctypes.byref(dbi)) == 0
+    kb = ctypes.create_string_buffer(key, len(key))
+    vb = ctypes.create_string_buffer(b"\x01" + value.to_bytes(4, "big"), 5)
+    k = Val(len(key), ctypes.cast(kb, ctypes.c_void_p))
+    v = Val(5, ctypes.cast(vb, ctypes.c_void_p))
+    assert lib.mdb_put(txn, dbi, ctypes.byref(k), ctypes.byref(v), 0) == 0
+    assert lib.mdb_txn_commit(txn) == 0
+    lib.mdb_env_close(env)
+
+
 def drop_first_blob_record(backup):
     """Deletes the first blobref record of a backup's store.mdb (through
     the system's liblmdb) and makes the MANIFEST agree: its counts and
@@ -834,6 +858,17 @@ def test_backup_refusals_and_damage():
             fh.write(text)
         r = tern(s, "restore", newer, data=os.path.join(tmp, "r-newer"))
         assert r.returncode == 2 and b"newer" in r.stderr, r.stderr
+        # The store.mdb of a newer schema under a manifest saying this
+        # one (a manifest of format 1 has no check; a bug): the restore
+        # made a data directory no server of this build starts on. It
+        # reads the schema in the store itself.
+        lying = os.path.join(tmp, "lying")
+        shutil.copytree(b, lying)
+        set_meta_u32(os.path.join(lying, "store.mdb"), b"schema_version", 999)
+        rehash_in_manifest(lying, "store.mdb")
+        r = tern(s, "restore", lying, data=os.path.join(tmp, "r-lying"))
+        assert r.returncode == 2 and b"newer" in r.stderr, (r.returncode, r.stderr)
+        assert not os.listdir(os.path.join(tmp, "r-lying")), "a failed restore leaves nothing"
     finally:
         s.cleanup()
         shutil.rmtree(tmp, ignore_errors=True)
