@@ -578,7 +578,14 @@ static int check_files(const char *dir, struct backup_manifest *m, int hash_stor
 		uint8_t hash[32];
 		snprintf(path, sizeof path, "%s/%s", dir, m->files[i].path);
 		if (!plain_file(dir, m->files[i].path)) {
-			snprintf(err, errsz, "%s: not a regular file (a backup holds no symlinks)", path);
+			struct stat sb;
+			/* Gone (a copy that left it out, a disk that lost it) is
+			 * not the same trouble as a symlink put there. */
+			if (lstat(path, &sb) != 0 && errno == ENOENT)
+				snprintf(err, errsz, "%s: missing (the manifest lists it)", path);
+			else
+				snprintf(err, errsz, "%s: not a regular file (a backup holds no symlinks)",
+				         path);
 			return -1;
 		}
 		if (strcmp(m->files[i].path, STORE_FILE) == 0) {

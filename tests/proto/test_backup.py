@@ -714,6 +714,15 @@ def test_backup_refusals_and_damage():
         os.symlink(os.path.join(tmp, "outside"), key)
         r = tern(s, "backup", "--verify", sym)
         assert r.returncode == 1 and b"not a regular file" in r.stdout, r.stdout
+        # A file the manifest lists that is not there is said missing,
+        # not taken for a symlink.
+        gone = os.path.join(tmp, "gone")
+        shutil.copytree(b, gone)
+        os.unlink(os.path.join(gone, "keys", "secrets.key"))
+        r = tern(s, "backup", "--verify", gone)
+        assert r.returncode == 1 and b"secrets.key: missing" in r.stdout, r.stdout
+        r = tern(s, "restore", gone, data=os.path.join(tmp, "r-gone"))
+        assert r.returncode == 2 and b"secrets.key: missing" in r.stderr, (r.returncode, r.stderr)
         r = tern(s, "restore", sym, data=os.path.join(tmp, "r-sym"))
         assert r.returncode == 2 and b"not a regular file" in r.stderr, r.stderr
 
