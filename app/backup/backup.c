@@ -584,7 +584,8 @@ static int check_files(const char *dir, struct backup_manifest *m, int hash_stor
 			if (lstat(path, &sb) != 0 && errno == ENOENT)
 				snprintf(err, errsz, "%s: missing (the manifest lists it)", path);
 			else
-				snprintf(err, errsz, "%s: not a regular file (a backup holds no symlinks)",
+				snprintf(err, errsz,
+				         "%s: not a regular file (a backup holds no symlinks)",
 				         path);
 			return -1;
 		}

@@ -254,7 +254,8 @@ int backup_manifest_parse(const char *text, size_t len, struct backup_manifest *
 		}
 		if (n > 6 && memcmp(p, "check ", 6) == 0) {
 			if (check_line(text, (size_t)(p - text), p + 6, n - 6) != 0) {
-				snprintf(err, errsz, "line %u: the manifest was changed (its check differs)",
+				snprintf(err, errsz,
+				         "line %u: the manifest was changed (its check differs)",
 				         line);
 				return -1;
 			}

@@ -693,8 +693,7 @@ static int id_cmp(const void *a, const void *b)
 /* Appends the blob id of every record of db name (email records, or
  * queue entries) to *ids. 0 or an LMDB error (MDB_CORRUPTED: a record
  * that does not decode). */
-static int refs_collect(MDB_txn *txn, const char *name, uint8_t (**ids)[32], size_t *n,
-                        size_t *cap)
+static int refs_collect(MDB_txn *txn, const char *name, uint8_t (**ids)[32], size_t *n, size_t *cap)
 {
 	MDB_dbi dbi;
 	MDB_cursor *c;
@@ -705,7 +704,8 @@ static int refs_collect(MDB_txn *txn, const char *name, uint8_t (**ids)[32], siz
 		return 0;
 	if (rc || (rc = mdb_cursor_open(txn, dbi, &c)) != 0)
 		return rc;
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		const uint8_t *id;
 		struct email_rec e;
 		if (name[0] == 'e') {
@@ -715,7 +715,8 @@ static int refs_collect(MDB_txn *txn, const char *name, uint8_t (**ids)[32], siz
 			}
 			id = e.blob_id;
 		} else {
-			if (v.mv_size < QUEUE_BLOB_OFF + 32 || ((uint8_t *)v.mv_data)[0] != REC_V1) {
+			if (v.mv_size < QUEUE_BLOB_OFF + 32 ||
+			    ((uint8_t *)v.mv_data)[0] != REC_V1) {
 				rc = MDB_CORRUPTED;
 				break;
 			}
@@ -773,10 +774,11 @@ static int check_blob_refs(MDB_txn *txn, char *err, size_t errsz)
 				sodium_bin2hex(hex, sizeof hex, k.mv_data, 32);
 				mdb_cursor_close(c);
 				free(ids);
-				return store_err(err, errsz, STORE_EINVAL,
-				                 "blob %s: %llu references recorded but %llu emails and "
-				                 "queue entries refer to it", hex, (unsigned long long)refs,
-				                 (unsigned long long)named);
+				return store_err(
+				    err, errsz, STORE_EINVAL,
+				    "blob %s: %llu references recorded but %llu emails and "
+				    "queue entries refer to it",
+				    hex, (unsigned long long)refs, (unsigned long long)named);
 			}
 		}
 		mdb_cursor_close(c);
@@ -786,7 +788,8 @@ static int check_blob_refs(MDB_txn *txn, char *err, size_t errsz)
 		free(ids);
 		return store_err(err, errsz, STORE_EINVAL,
 		                 "blob %s: an email or queue entry refers to it, but the backup "
-		                 "has no record of it (its message bytes are not in the backup)", hex);
+		                 "has no record of it (its message bytes are not in the backup)",
+		                 hex);
 	}
 	free(ids);
 	return rc == MDB_NOTFOUND ? 0 : rc;
@@ -969,12 +972,15 @@ static int check_schema(MDB_txn *txn, uint32_t want, const char *file, char *err
 	if (rc)
 		return rc;
 	if (ver > STORE_SCHEMA_VERSION)
-		return store_err(err, errsz, STORE_EINVAL, "%s holds store schema %u, newer than this "
-		                 "build's %u: restore it with a newer tern", file, ver,
-		                 STORE_SCHEMA_VERSION);
+		return store_err(err, errsz, STORE_EINVAL,
+		                 "%s holds store schema %u, newer than this "
+		                 "build's %u: restore it with a newer tern",
+		                 file, ver, STORE_SCHEMA_VERSION);
 	if (ver != want)
-		return store_err(err, errsz, STORE_EINVAL, "%s: damaged (it holds store schema %u, "
-		                 "the manifest says %u)", file, ver, want);
+		return store_err(err, errsz, STORE_EINVAL,
+		                 "%s: damaged (it holds store schema %u, "
+		                 "the manifest says %u)",
+		                 file, ver, want);
 	return STORE_OK;
 }
 

@@ -92,7 +92,8 @@ static void test_cut_and_appended(void)
 		memcpy(bad, text, (size_t)n);
 		memcpy(bad + n, tails[i], strlen(tails[i]));
 		CHECK_EQ_INT(backup_manifest_parse(bad, (size_t)n + strlen(tails[i]), &back, err,
-		                                   sizeof err), -1);
+		                                   sizeof err),
+		             -1);
 	}
 }
 
@@ -102,7 +103,8 @@ static void test_check_line_placement(void)
 {
 	char err[300];
 	static const char no_check[] = "tern-backup 2\nschema 5\nend\n";
-	CHECK_EQ_INT(backup_manifest_parse(no_check, sizeof no_check - 1, &back, err, sizeof err), -1);
+	CHECK_EQ_INT(backup_manifest_parse(no_check, sizeof no_check - 1, &back, err, sizeof err),
+	             -1);
 	CHECK(strstr(err, "check") != NULL);
 
 	int n = sample();
@@ -122,12 +124,13 @@ static void test_check_line_placement(void)
 static void test_format_1_read(void)
 {
 	char err[300];
-	static const char old[] = "tern-backup 1\ncreated 1763850000\nrun 3\ntern-version v0.8\n"
-	                          "schema 12\naccounts 1\nmailboxes 5\nemails 0\nqueue 0\nblobs 0\n"
-	                          "blob-bytes 0\nreused 0\nduration-ms 10\nstore-growth 0\n"
-	                          "file store.mdb 4096 "
-	                          "0000000000000000000000000000000000000000000000000000000000000000\n"
-	                          "end\n";
+	static const char old[] =
+	    "tern-backup 1\ncreated 1763850000\nrun 3\ntern-version v0.8\n"
+	    "schema 12\naccounts 1\nmailboxes 5\nemails 0\nqueue 0\nblobs 0\n"
+	    "blob-bytes 0\nreused 0\nduration-ms 10\nstore-growth 0\n"
+	    "file store.mdb 4096 "
+	    "0000000000000000000000000000000000000000000000000000000000000000\n"
+	    "end\n";
 	CHECK_EQ_INT(backup_manifest_parse(old, sizeof old - 1, &back, err, sizeof err), 0);
 	CHECK(back.run == 3 && back.schema == 12 && back.nfiles == 1);
 }
