@@ -182,20 +182,8 @@ static int field(const char *key, size_t kn, const char *v, size_t vn, struct ba
 	return 0; /* a key from a newer writer */
 }
 
-/* The format a first line names (1 or 2), or 0. */
-static int first_line(const char *p, size_t n)
-{
-	static const char first[] = "tern-backup ";
-	size_t fn = sizeof first - 1;
-	if (n != fn + 1 || memcmp(p, first, fn) != 0 || p[fn] < '1' || p[fn] > '0' + BACKUP_FORMAT)
-		return 0;
-	return p[fn] - '0';
-}
-
 /* "check HEX": HEX (lowercase) is the BLAKE2b-256 of the len bytes of
- * text above the line. 0, or -1 when it differs. A format 1 manifest
- * has none, but one found there is checked the same (a format 2
- * manifest whose first line was changed to 1). */
+ * text above the line. 0, or -1 when it differs. */
 static int check_line(const char *text, size_t len, const char *v, size_t vn)
 {
 	uint8_t want[32], got[32];
@@ -211,7 +199,11 @@ int backup_manifest_parse(const char *text, size_t len, struct backup_manifest *
 	size_t off = 0;
 	unsigned line = 0;
 	uint32_t seen = 0;
-	int ended = 0, format = 0, checked = 0;
+	/* What the line before `end` was: the check line, or a file line
+	 * (a manifest written before the check line: its files came last),
+	 * anything else meaning the check line was changed or left out. */
+	enum { LAST_OTHER, LAST_FILE, LAST_CHECK } last = LAST_OTHER;
+	int ended = 0;
 
 	memset(m, 0, sizeof *m);
 	if (len > BACKUP_MANIFEST_MAX) {
@@ -237,18 +229,23 @@ int backup_manifest_parse(const char *text, size_t len, struct backup_manifest *
 			return -1;
 		}
 		if (line == 1) {
-			if ((format = first_line(p, n)) == 0) {
-				snprintf(err, errsz, "not a tern backup manifest of format 1 to %d",
-				         BACKUP_FORMAT);
+			static const char first[] = "tern-backup 1";
+			if (n != sizeof first - 1 || memcmp(p, first, n) != 0) {
+				snprintf(err, errsz, "not a tern backup manifest of format %d", BACKUP_FORMAT);
 				return -1;
 			}
 			continue;
 		}
 		if (n == 3 && memcmp(p, "end", 3) == 0) {
+			if (last == LAST_OTHER) {
+				snprintf(err, errsz, "line %u: no check line before end (the manifest "
+				         "was changed)", line);
+				return -1;
+			}
 			ended = 1;
 			continue;
 		}
-		if (checked) {
+		if (last == LAST_CHECK) {
 			snprintf(err, errsz, "line %u: text after the check line", line);
 			return -1;
 		}
@@ -259,9 +256,10 @@ int backup_manifest_parse(const char *text, size_t len, struct backup_manifest *
 				         line);
 				return -1;
 			}
-			checked = 1;
+			last = LAST_CHECK;
 			continue;
 		}
+		last = n > 5 && memcmp(p, "file ", 5) == 0 ? LAST_FILE : LAST_OTHER;
 		const char *sp = memchr(p, ' ', n);
 		if (sp == NULL || sp == p || field(p, (size_t)(sp - p), sp + 1, n - (size_t)(sp - p) - 1, m, &seen) != 0) {
 			snprintf(err, errsz, "line %u: malformed", line);
@@ -274,10 +272,6 @@ int backup_manifest_parse(const char *text, size_t len, struct backup_manifest *
 	}
 	if (!ended) {
 		snprintf(err, errsz, "no end line (manifest cut short)");
-		return -1;
-	}
-	if (format >= 2 && !checked) {
-		snprintf(err, errsz, "no check line (the manifest was changed)");
 		return -1;
 	}
 	if (m->schema == 0) {

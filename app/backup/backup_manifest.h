@@ -5,7 +5,7 @@
  *
  * Format: text, one `key value` per line, LF-terminated, written last:
  *
- *   tern-backup 2                 format version (first line)
+ *   tern-backup 1                 format version (first line)
  *   created 1763850000            seconds since the epoch
  *   run N                         the scheduled run's sequence number in
  *                                 its directory (1 + the highest there):
@@ -21,7 +21,7 @@
  *                                 snapshot was held
  *   file PATH SIZE HEX            one per file (store.mdb, keys/...)
  *   check HEX                     BLAKE2b-256 of every byte above this
- *                                 line (format 2 on)
+ *                                 line (absent from older builds' ones)
  *   end                           last line: the manifest is whole
  *
  * Unknown keys are skipped (a newer writer may add some); a key given
@@ -31,8 +31,12 @@
  * The check line makes any other change invalid too (a digit of
  * `created` or `run`, a key made unknown, a line added): the other
  * fields are checked against the files, but these are checked against
- * nothing else. It must be the line before `end`; format 2 requires
- * it, format 1 (builds before it) has none and is read as before.
+ * nothing else. It must be the line before `end`. A manifest of a
+ * build before it has none: the line before its `end` is a `file` line
+ * (they were written last), and it is read as before; any other line
+ * there (a check line whose key was changed) is refused. The format
+ * stays 1: older builds skip the check line as an unknown key, and
+ * read these backups too.
  * The reader never trusts a length: lines are capped, numbers checked for
  * overflow digit by digit, at most BACKUP_FILES_MAX files.
  */
@@ -42,7 +46,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BACKUP_FORMAT 2 /* the one written; 1 is still read */
+#define BACKUP_FORMAT 1
 #define BACKUP_FILES_MAX 64
 #define BACKUP_PATH_MAX 200
 #define BACKUP_LINE_MAX 512

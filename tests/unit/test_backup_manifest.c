@@ -3,8 +3,8 @@
  * when it was changed: any one byte of it changed to any other value,
  * the manifest cut at any length, or anything added after its end is
  * refused by the reader, so `tern backup --verify` never says ok for a
- * manifest that is not the one the backup wrote. A manifest of format 1
- * (written by builds before the check line) is still read.
+ * manifest that is not the one the backup wrote. A manifest written by
+ * builds before the check line (its file lines last) is still read.
  */
 #include <stdio.h>
 #include <string.h>
@@ -97,12 +97,12 @@ static void test_cut_and_appended(void)
 	}
 }
 
-/* A line moved after the check line, or the check line left out of a
- * format 2 manifest: refused. */
+/* A line moved after the check line, or no check line while the line
+ * before end is not a file line: refused. */
 static void test_check_line_placement(void)
 {
 	char err[300];
-	static const char no_check[] = "tern-backup 2\nschema 5\nend\n";
+	static const char no_check[] = "tern-backup 1\nschema 5\nend\n";
 	CHECK_EQ_INT(backup_manifest_parse(no_check, sizeof no_check - 1, &back, err, sizeof err),
 	             -1);
 	CHECK(strstr(err, "check") != NULL);
@@ -120,7 +120,7 @@ static void test_check_line_placement(void)
 	(void)n;
 }
 
-/* Format 1, as builds before the check line wrote it: read. */
+/* As builds before the check line wrote it: read. */
 static void test_format_1_read(void)
 {
 	char err[300];
