@@ -170,9 +170,11 @@ const char *dmarc_result_name(enum dmarc_result r);
  * fields (n of them, unfolded or not): exactly one distinct domain, written
  * lowercase into out (outsz bytes). Returns 0; -1 when no address has a
  * usable domain (no DMARC evaluation: result none); -2 when one has but
- * another address names a second domain or none usable (also no DMARC
- * evaluation, and a message the caller refuses: a forged second address
- * must not lift the policy of the domain a reader sees, RFC 7489 §6.6.1).
+ * another address names a second domain or none usable, or when a field
+ * holds more than 32 addresses and group markers, past which it is not
+ * read (also no DMARC evaluation, and a message the caller refuses: a
+ * forged second address must not lift the policy of the domain a reader
+ * sees, RFC 7489 §6.6.1).
  * out is meaningful only on 0.
  */
 int dmarc_author_domain(const struct str *from_values, size_t n, char *out, size_t outsz);

@@ -21,12 +21,20 @@
 int dmarc_author_domain(const struct str *from_values, size_t n, char *out, size_t outsz)
 {
 	struct arena *a = arena_new(4096);
-	int found = 0, unusable = 0, several = 0;
+	int found = 0, unusable = 0, several = 0, cut = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		struct mime_address *list;
 		uint32_t cnt;
-		mime_field_addresses(a, from_values[i], &list, &cnt, FROM_ADDRESSES_MAX);
+		/* One entry more than we read: a field cut at the limit would
+		 * leave the addresses after it unseen, where a reader's client
+		 * shows them (a forger's 32 addresses, or 16 empty groups, in
+		 * front of the domain it spoofs). Such a field is ambiguous. */
+		mime_field_addresses(a, from_values[i], &list, &cnt, FROM_ADDRESSES_MAX + 1);
+		if (cnt > FROM_ADDRESSES_MAX) {
+			cut = 1;
+			cnt = FROM_ADDRESSES_MAX;
+		}
 		for (uint32_t k = 0; k < cnt; k++) {
 			char d[DMARC_DOMAIN_MAX];
 			if (!list[k].host.p || !list[k].mailbox.p)
@@ -59,8 +67,8 @@ int dmarc_author_domain(const struct str *from_values, size_t n, char *out, size
 	}
 	arena_free(&a);
 	if (!found)
-		return -1;
+		return cut ? -2 : -1;
 	/* Beside the domain a reader sees, another one, or an address
 	 * without one: the forger's way to lift that domain's policy. */
-	return unusable || several ? -2 : 0;
+	return unusable || several || cut ? -2 : 0;
 }

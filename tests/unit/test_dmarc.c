@@ -124,6 +124,32 @@ static int author(const char *a, const char *b, char *out)
 	return dmarc_author_domain(v, b ? 2 : (a ? 1 : 0), out, DMARC_DOMAIN_MAX);
 }
 
+/*
+ * A From field with more addresses than are read: the ones past the
+ * limit must not go unseen, or 32 addresses of a forger's domain (or 16
+ * empty groups) in front hide the domain a reader also sees after them.
+ */
+static void test_author_many(void)
+{
+	char d[DMARC_DOMAIN_MAX], v[4096];
+	size_t n = 0;
+	for (int i = 0; i < 32; i++)
+		n += (size_t)snprintf(v + n, sizeof v - n, "a%d@evil.example, ", i);
+	snprintf(v + n, sizeof v - n, "CEO <ceo@bank.example>");
+	CHECK_EQ_INT(author(v, NULL, d), -2);
+	n = 0;
+	for (int i = 0; i < 16; i++)
+		n += (size_t)snprintf(v + n, sizeof v - n, "g%d:;, ", i);
+	snprintf(v + n, sizeof v - n, "ceo@bank.example");
+	CHECK_EQ_INT(author(v, NULL, d), -2);
+	/* 32 addresses of one domain are read whole: that domain. */
+	n = 0;
+	for (int i = 0; i < 32; i++)
+		n += (size_t)snprintf(v + n, sizeof v - n, "%sa%d@Bank.example", i ? ", " : "", i);
+	CHECK_EQ_INT(author(v, NULL, d), 0);
+	CHECK_EQ_STR(d, "bank.example");
+}
+
 static void test_author(void)
 {
 	char d[DMARC_DOMAIN_MAX];
@@ -139,6 +165,7 @@ static void test_author(void)
 	CHECK_EQ_INT(author("a@example.com, no-domain", NULL, d), -2);
 	CHECK_EQ_INT(author("no-domain", "a@example.com", d), -2);
 	CHECK_EQ_INT(author("undisclosed-recipients:;", NULL, d), -1);
+	test_author_many();
 	/* A U-label From finds the policy at its A-label (RFC 7489 §3.2),
 	 * and is the same domain as the A-label form. */
 	CHECK_EQ_INT(author("CEO <ceo@B\xc3\xa4nk.Test>", NULL, d), 0);
