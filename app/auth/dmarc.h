@@ -169,12 +169,13 @@ const char *dmarc_result_name(enum dmarc_result r);
  * The Author Domain of a message (§5.3.1) from the values of its From
  * fields (n of them, unfolded or not): exactly one distinct domain, written
  * lowercase into out (outsz bytes). Returns 0; -1 when no address has a
- * usable domain (no DMARC evaluation: result none); -2 when one has but
- * another address names a second domain or none usable, or when a field
- * holds more than 32 addresses and group markers, past which it is not
- * read (also no DMARC evaluation, and a message the caller refuses: a
- * forged second address must not lift the policy of the domain a reader
- * sees, RFC 7489 §6.6.1).
+ * usable domain (no DMARC evaluation: result none); -2 when the author is
+ * ambiguous: an address names a domain and another a second one or none
+ * usable, or a field holds more than 32 addresses and group markers (past
+ * which it is not read), or an address of another domain the parser
+ * skipped as malformed. Also no DMARC evaluation, and a message
+ * the caller refuses: a forged second address must not lift the policy
+ * of the domain a reader sees (RFC 7489 §6.6.1).
  * out is meaningful only on 0.
  */
 int dmarc_author_domain(const struct str *from_values, size_t n, char *out, size_t outsz);

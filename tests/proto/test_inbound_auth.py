@@ -175,12 +175,15 @@ def test_inbound_auth():
         # "none", so it lifted p=reject (and our own domain's refusal):
         # a From listing two domains, two From fields, an address without
         # a domain, a From hidden after a field name the header parser
-        # gives up on, and a From whose addresses past the 32 read are
-        # Ann's (behind 32 of another domain, or 16 empty groups). All refused.
+        # gives up on, a From whose addresses past the 32 read are Ann's
+        # (behind 32 of another domain, or 16 empty groups), and one the
+        # parser skips as malformed where a lenient client shows Ann's
+        # ("x@nobody.test <ann@...>": no phrase). All refused.
         for data in (message("Ann <ann@reject.test>, x@nobody.test", "two domains"),
                      message(", ".join(["x%d@nobody.test" % i for i in range(32)] + ["Ann <ann@reject.test>"]),
                              "past 32"),
                      message("g:;, " * 16 + "Ann <ann@reject.test>", "past 16 groups"),
+                     message("x@nobody.test <ann@reject.test>", "skipped address"),
                      message("Alice <alice@example.test>", "two fields", extra="From: x@nobody.test\r\n"),
                      message("Ann <ann@reject.test>, undisclosed", "no domain"),
                      message("Ann <ann@reject.test>", "hidden", extra="X-" + "a" * 300 + ": v\r\n")):

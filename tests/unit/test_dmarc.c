@@ -150,6 +150,33 @@ static void test_author_many(void)
 	CHECK_EQ_STR(d, "bank.example");
 }
 
+/*
+ * An address the parser skips as malformed, which a lenient client shows
+ * (the text before "<" as a display name, a second address after the
+ * first): the author is ambiguous. An "@" quoted, in a comment or in a
+ * source route is no address.
+ */
+static void test_author_skipped(void)
+{
+	char d[DMARC_DOMAIN_MAX];
+	CHECK_EQ_INT(author("x@evil.example <ceo@bank.example>", NULL, d), -2);
+	CHECK_EQ_INT(author("ceo@bank.example <x@evil.example>", NULL, d), -2);
+	CHECK_EQ_INT(author("x@evil.example ceo@bank.example", NULL, d), -2);
+	CHECK_EQ_INT(author("CEO <ceo@bank.example", NULL, d), 0); /* read as the reader sees it */
+	CHECK_EQ_STR(d, "bank.example");
+	CHECK_EQ_INT(author("\"x@evil.example\" <ceo@Bank.example>", NULL, d), 0);
+	CHECK_EQ_STR(d, "bank.example");
+	CHECK_EQ_INT(author("\"a\\\"@\" (c (x@evil.example) \\)@) <ceo@bank.example>", NULL, d), 0);
+	CHECK_EQ_INT(author("<@r1.example,@r2.example:ceo@bank.example>", NULL, d), 0);
+	CHECK_EQ_INT(author("\"a@b\"@bank.example, ceo@[192.0.2.1]", NULL, d), -2); /* a literal: unusable */
+	CHECK_EQ_INT(author("g: a@bank.example, b@bank.example;", NULL, d), 0);
+	CHECK_EQ_STR(d, "bank.example");
+	/* The address again as the display name (careless scripts): one domain. */
+	CHECK_EQ_INT(author("noreply@Shop.example. <noreply@shop.example>", NULL, d), 0);
+	CHECK_EQ_STR(d, "shop.example");
+	CHECK_EQ_INT(author("x@[192.0.2.1] <ceo@bank.example>", NULL, d), -2);
+}
+
 static void test_author(void)
 {
 	char d[DMARC_DOMAIN_MAX];
@@ -166,6 +193,7 @@ static void test_author(void)
 	CHECK_EQ_INT(author("no-domain", "a@example.com", d), -2);
 	CHECK_EQ_INT(author("undisclosed-recipients:;", NULL, d), -1);
 	test_author_many();
+	test_author_skipped();
 	/* A U-label From finds the policy at its A-label (RFC 7489 §3.2),
 	 * and is the same domain as the A-label form. */
 	CHECK_EQ_INT(author("CEO <ceo@B\xc3\xa4nk.Test>", NULL, d), 0);
