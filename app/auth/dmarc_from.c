@@ -43,6 +43,13 @@ static struct str domain_after(struct str v, size_t at)
 	return no_final_dot(str_make(v.p + at + 1, i - at - 1));
 }
 
+/* Has the domain name d (its one final dot removed) an empty label? */
+static int empty_label(const char *d)
+{
+	size_t n = strlen(d);
+	return n && (d[0] == '.' || d[n - 1] == '.' || strstr(d, ".."));
+}
+
 /* Is d the domain of one of the parsed addresses? */
 static int parsed_domain(struct str d, const struct mime_address *list, uint32_t cnt)
 {
@@ -148,6 +155,10 @@ int dmarc_author_domain(const struct str *from_values, size_t n, char *out, size
 			size_t dl = strlen(d);
 			if (dl && d[dl - 1] == '.')
 				d[dl - 1] = '\0';
+			if (empty_label(d)) {
+				unusable = 1; /* "a..b", ".b", "b..": no domain */
+				continue;
+			}
 			int utf8 = 0;
 			for (const char *c = d; *c; c++)
 				utf8 |= (unsigned char)*c >= 0x80;

@@ -192,6 +192,13 @@ static void test_author(void)
 	CHECK_EQ_INT(author("a@example.com, no-domain", NULL, d), -2);
 	CHECK_EQ_INT(author("no-domain", "a@example.com", d), -2);
 	CHECK_EQ_INT(author("undisclosed-recipients:;", NULL, d), -1);
+	/* A domain with an empty label is none (one final dot is allowed). */
+	CHECK_EQ_INT(author("alice@example.com..", NULL, d), -1);
+	CHECK_EQ_INT(author("alice@example..com", NULL, d), -1);
+	CHECK_EQ_INT(author("alice@.example.com", NULL, d), -1);
+	CHECK_EQ_INT(author("alice@example.com..", "bob@example.com", d), -2);
+	CHECK_EQ_INT(author("alice@example.com.", NULL, d), 0);
+	CHECK_EQ_STR(d, "example.com");
 	test_author_many();
 	test_author_skipped();
 	/* A U-label From finds the policy at its A-label (RFC 7489 §3.2),
