@@ -40,6 +40,7 @@
 #include "mime/mime_decode.h"
 #include "mime/mime_tree.h"
 #include "http/http_internal.h"
+#include "http/http_parse.h"
 #include "http/http_server.h"
 #include "http/http_upload.h"
 #include "jmap/jmap_blob.h"
@@ -826,7 +827,11 @@ static void dl_finish(struct http_ctx *x, void *arg)
 	}
 	buf_free(&j->out);
 	x->status = 200;
-	x->type = j->accept ? quoted_safe(x->arena, j->accept) : "application/octet-stream";
+	/* The admin pages' origin: nothing downloaded may run or render as a
+	 * page there (http_download_type), and the download's own policy
+	 * lets nothing run nor reach the origin even if a browser showed it. */
+	x->type = http_download_type(j->accept);
+	x->csp = "default-src 'none'; frame-ancestors 'none'; sandbox";
 	/* Blobs never change: a client may keep what it fetched. */
 	http_header(x, "Cache-Control", "private, immutable, max-age=31536000");
 	http_header(x, "Content-Disposition",

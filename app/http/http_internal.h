@@ -76,6 +76,9 @@ struct http_ctx {
 	const void *static_body;
 	size_t static_len;
 	int no_security_headers_; /* private */
+	/* This response's Content-Security-Policy when not the pages' one
+	 * (a download's sandbox), NULL for theirs. */
+	const char *csp;
 	/* Work deferred by http_defer (private to http_server.c). */
 	void (*defer_work)(void *arg);
 	void (*defer_finish)(struct http_ctx *x, void *arg);

@@ -202,6 +202,50 @@ static int tchar(unsigned char c)
 	       (c && strchr("!#$%&'*+-.^_`|~", c));
 }
 
+/* 1 when the lowercase media type essence m (token "/" token) is one a
+ * browser runs or renders as a document of the origin that serves it. */
+static int active_type(const char *m)
+{
+	static const char *const words[] = { "javascript", "ecmascript", "jscript", "livescript" };
+	static const char *const exact[] = { "text/html", "text/css", "text/xsl", "text/xml",
+					     "application/xml", "multipart/x-mixed-replace" };
+	const char *sub = strchr(m, '/') + 1;
+	size_t n = strlen(sub);
+
+	for (size_t i = 0; i < sizeof words / sizeof *words; i++)
+		if (strstr(sub, words[i]))
+			return 1;
+	for (size_t i = 0; i < sizeof exact / sizeof *exact; i++)
+		if (!strcmp(m, exact[i]))
+			return 1;
+	/* Any XML one (RFC 7303 §4.2: +xml): SVG, XHTML, XSLT, feeds. */
+	return !strcmp(sub, "xml") || (n >= 4 && !strcmp(sub + n - 4, "+xml"));
+}
+
+const char *http_download_type(const char *t)
+{
+	static const char octets[] = "application/octet-stream";
+	char m[256];
+	size_t i = 0, slash = 0; /* where '/' is; 0: none (or first, as bad) */
+
+	if (!t || strlen(t) >= sizeof m || strpbrk(t, ",\"\\"))
+		return octets;
+	for (const char *p = t; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+			return octets;
+	const char *p = t + strspn(t, " ");
+	for (; tchar((unsigned char)*p) || (*p == '/' && !slash && i); p++, i++) {
+		if (*p == '/')
+			slash = i;
+		m[i] = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+	}
+	m[i] = '\0';
+	p += strspn(p, " ");
+	if (!slash || slash + 1 == i || (*p && *p != ';'))
+		return octets;
+	return active_type(m) ? octets : t;
+}
+
 /* Takes the next line of [*pp, e) without its CR LF (or bare LF). */
 static struct str next_line(const char **pp, const char *e)
 {

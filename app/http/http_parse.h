@@ -53,6 +53,19 @@ int http_etag_match(const char *inm, const char *etag);
 const char *http_safe_email(struct arena *a, const char *e);
 
 /*
+ * The Content-Type to send a JMAP download (RFC 8620 §6.2) with, for the
+ * type t the client named (or the part's own; NULL for none): t itself
+ * when it is passive, else "application/octet-stream". A download is
+ * served on the origin of the admin pages: a type a browser would run or
+ * render as a document there (JavaScript, HTML, XML and every +xml type
+ * such as SVG and XHTML, CSS, XSL, multipart/x-mixed-replace) is not
+ * kept, nor is a value it could read otherwise (not printable ASCII, a
+ * comma, which makes a list whose last member wins, a quote or a
+ * backslash, an essence that is not token "/" token).
+ */
+const char *http_download_type(const char *t);
+
+/*
  * The text of the first <EMailAddress> element of an autodiscover request
  * body (NULL allowed), with the five predefined XML entities decoded, when
  * its raw text is at most 254 octets and http_safe_email() accepts the

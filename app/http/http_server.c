@@ -258,9 +258,9 @@ const char *http_security_header_lines(int https)
 #undef SEC_LINES
 }
 
-static void add_security_headers(struct MHD_Response *resp, int https)
+static void add_security_headers(struct MHD_Response *resp, int https, const char *own_csp)
 {
-	MHD_add_response_header(resp, "Content-Security-Policy", csp);
+	MHD_add_response_header(resp, "Content-Security-Policy", own_csp ? own_csp : csp);
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
 	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
@@ -286,7 +286,7 @@ static enum MHD_Result send_ctx(struct http_ctx *x)
 						       MHD_RESPMEM_MUST_COPY);
 	if (!resp)
 		return MHD_NO;
-	add_security_headers(resp, x->https);
+	add_security_headers(resp, x->https, x->csp);
 	if (x->type)
 		MHD_add_response_header(resp, "Content-Type", x->type);
 	int cache_set = 0;

@@ -14,7 +14,9 @@
  * always refused beside a length or in HTTP/1.0, and one taken becomes
  * 501 with an unknown coding before it. Absolute-form: a split target
  * gives a host without '/', '?', '#' or '@' and a path starting with '/',
- * and "http://" before that host and path splits the same way.
+ * and "http://" before that host and path splits the same way. A
+ * download's type: the value itself (printable, no comma, quote or
+ * backslash, a '/') or octets, and octets with ",text/html" appended.
  */
 #include <assert.h>
 #include <stdint.h>
@@ -147,6 +149,22 @@ static void check_target(struct arena *a, const char *t)
 	assert(strcmp(auth2, auth) == 0 && (strcmp(path2, path) == 0 || strchr(path, '#')));
 }
 
+static void check_download_type(struct arena *a, const char *t)
+{
+	const char *o = http_download_type(t);
+
+	if (o == t) {
+		assert(!strpbrk(t, ",\"\\") && strchr(t, '/'));
+		for (const char *p = t; *p; p++)
+			assert((unsigned char)*p >= 0x20 && (unsigned char)*p <= 0x7e);
+	} else {
+		assert(strcmp(o, "application/octet-stream") == 0);
+	}
+	/* A list's last member is what a browser takes: never kept. */
+	o = http_download_type(arena_printf(a, "%s,text/html", t));
+	assert(strcmp(o, "application/octet-stream") == 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *p = malloc(size + 1);
@@ -162,6 +180,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_pox(a, p, p);
 	check_framing(p, n);
 	check_target(a, p);
+	check_download_type(a, p);
 	arena_free(&a);
 	free(p);
 	return 0;

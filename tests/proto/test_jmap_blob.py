@@ -14,6 +14,7 @@ import socket
 import subprocess
 import ssl
 import time
+import urllib.parse
 
 from jmapc import CORE, MAIL, Jmap, shared_server
 
@@ -1028,3 +1029,68 @@ def test_jmap_download_while_an_email_holds_it():
         assert r["destroyed"] == [q["ids"][k]], r
         st, _, body = j.request("GET", path)
         assert st == left and (left == 404 or body == msg), (k, st)
+
+
+SCRIPTED = ("From: alice@remote.test\r\nTo: dee@example.test\r\nSubject: scripted\r\n"
+            "Message-ID: <dl-active@remote.test>\r\nMIME-Version: 1.0\r\n"
+            "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+            "--b\r\nContent-Type: text/plain\r\n\r\nsee the files\r\n"
+            "--b\r\nContent-Type: text/html\r\nContent-Disposition: attachment; filename=p.html\r\n\r\n"
+            "<script>alert(document.cookie)</script>\r\n"
+            "--b\r\nContent-Type: image/svg+xml\r\nContent-Disposition: attachment; filename=i.svg\r\n\r\n"
+            "<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>\r\n"
+            "--b\r\nContent-Type: image/png\r\nContent-Disposition: attachment; filename=i.png\r\n"
+            "Content-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n"
+            "--b--\r\n")
+
+
+def test_jmap_download_never_active_on_the_origin():
+    """A download is served on the origin of the admin pages, whose policy
+    lets scripts of that origin run: a mail attachment fetched as
+    text/javascript (the client names the type, RFC 8620 §6.2) could run
+    as a script there, text/html, SVG or XHTML as a page. Such types are
+    sent as application/octet-stream (nosniff then keeps the browser from
+    running or rendering it), and every download carries a policy of its
+    own, a sandbox with nothing allowed. Passive types (images, PDF, plain
+    text, a message) keep theirs, so a webmail client still shows them."""
+    from test_imap_search_ext import wait_count
+    dee = ("dee@example.test", "dee-password-1")
+    s = shared_server([dee])  # its own: the message below is the mailbox's
+    j = Jmap(s, *dee)
+    data = b"alert(document.cookie)\n"
+    _, _, up = j.request("POST", "/jmap/upload/%s/" % j.account, data)
+    active = ("text/javascript", "application/javascript; charset=utf-8", "TEXT/HTML",
+              "text/html;charset=utf-8", "application/xhtml+xml", "image/svg+xml",
+              "text/xml", "application/xml", "application/rss+xml", "text/css",
+              "application/x-ecmascript", "text/xsl", "text/plain, text/html",
+              "text/plain,text/javascript", "multipart/x-mixed-replace; boundary=x",
+              "text /html", "text/html\t")
+    for t in active:
+        path = "/jmap/download/%s/%s/x?accept=%s" % (j.account, up["blobId"],
+                                                    urllib.parse.quote(t))
+        st, hd, body = j.request("GET", path)
+        assert st == 200 and body == data, (t, st, body)
+        assert hd["content-type"] == "application/octet-stream", (t, hd)
+        assert hd["x-content-type-options"] == "nosniff", hd
+        assert hd["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'; sandbox", (t, hd)
+        assert hd["content-disposition"].startswith("attachment;"), hd
+    for t in ("image/png", "image/jpeg", "application/pdf", "text/plain; charset=utf-8",
+              "message/rfc822", "application/zip", "audio/ogg"):
+        path = "/jmap/download/%s/%s/x?accept=%s" % (j.account, up["blobId"],
+                                                    urllib.parse.quote(t))
+        st, hd, body = j.request("GET", path)
+        assert st == 200 and hd["content-type"] == t, (t, hd)
+        assert hd["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'; sandbox", (t, hd)
+    # The parts' own types, when the client names none.
+    deliver(s, dee[0], SCRIPTED)
+    wait_count(s, 1, account=dee[0])
+    _, q = j.one("Email/query", {"filter": {"subject": "scripted"}})
+    _, g = j.one("Email/get", {"ids": q["ids"], "properties": ["attachments"]})
+    got = {}
+    for a in g["list"][0]["attachments"]:
+        st, hd, body = j.request("GET", "/jmap/download/%s/%s/f" % (j.account, a["blobId"]))
+        assert st == 200, (a, st)
+        got[a["type"]] = hd["content-type"]
+    assert got == {"text/html": "application/octet-stream",
+                   "image/svg+xml": "application/octet-stream",
+                   "image/png": "image/png"}, got

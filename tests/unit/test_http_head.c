@@ -4,7 +4,8 @@
  * the fields kept, blanks trimmed, LF-only lines, and every malformed
  * shape refused; percent-decoding and its failures; an absolute-form
  * request target split into authority and path (http_absolute_target);
- * which Host values are valid (http_host_valid).
+ * which Host values are valid (http_host_valid); the type a JMAP download
+ * is sent with (http_download_type).
  */
 #include <string.h>
 
@@ -129,6 +130,28 @@ int main(void)
 		CHECK(http_host_valid(good[i], strlen(good[i])));
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		CHECK(!http_host_valid(bad[i], strlen(bad[i])));
+
+	/* A download's Content-Type: what a browser would run or render as
+	 * a page of the origin, or could read as another type, goes as
+	 * octets; passive types stay as the client named them. */
+	static const char *const active[] = {
+		"text/javascript", "Application/JavaScript; charset=utf-8", "text/x-ecmascript",
+		"text/jscript", "text/html", "TEXT/HTML ;charset=x", "application/xhtml+xml",
+		"image/svg+xml", "text/xml", "application/xml", "application/rss+xml", "text/css",
+		"text/xsl", "multipart/x-mixed-replace; boundary=x", "text/plain, text/html",
+		"text/plain; x=\"a,b\"", "text/html\t", "text /html", "/html", "text/", "text",
+		"/a/b", "a/b/c", "", "text/plain\x80", "image/png\\",
+	};
+	static const char *const passive[] = {
+		"image/png", "image/jpeg", "application/pdf", "text/plain; charset=utf-8",
+		"message/rfc822", "application/octet-stream", "application/x-test", " audio/ogg ",
+		"application/json", "application/xml-dtd",
+	};
+	CHECK_EQ_STR(http_download_type(NULL), "application/octet-stream");
+	for (size_t i = 0; i < sizeof active / sizeof active[0]; i++)
+		CHECK_EQ_STR(http_download_type(active[i]), "application/octet-stream");
+	for (size_t i = 0; i < sizeof passive / sizeof passive[0]; i++)
+		CHECK_EQ_STR(http_download_type(passive[i]), passive[i]);
 	arena_free(&a);
 	return unit_done("test_http_head");
 }
