@@ -10,7 +10,9 @@
  * also rests on the password it signed in with: an admin one ends when
  * the admin password changes (admin_password_stamp()) or, signed in
  * without a code, when the admin's 2FA turns on; a portal one when its
- * account's credentials stamp does (2FA on included). Ids and tokens are
+ * account's credentials stamp does (2FA on included); the session that
+ * made such a change goes on under a new id (session_renew), and a
+ * sign-in ends the session its cookie named. Ids and tokens are
  * compared in constant time. When the table is full the session used least recently
  * is dropped; an account holds at most HTTP_SESSIONS_PER_ACCOUNT portal
  * sessions (a new one replaces its own oldest), so no account can push
@@ -193,6 +195,15 @@ int http_auth_present(struct http_ctx *x)
 	return who < 0 ? -1 : who != 0;
 }
 
+/* The session cookie of kind user (as find()) naming id for max_age
+ * seconds (0: cleared). */
+static void set_cookie(struct http_ctx *x, int user, const char *id, int64_t max_age)
+{
+	http_header(x, "Set-Cookie",
+		    arena_printf(x->arena, "%s=%s; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=%lld",
+				 user ? "tern_account" : "tern_session", id, (long long)max_age));
+}
+
 void http_session_start(struct http_ctx *x, int status)
 {
 	http_session_start_for(x, status, 0, NULL);
@@ -218,6 +229,13 @@ void http_session_start_for(struct http_ctx *x, int status, uint32_t account, co
 		/* Called after the code was checked when 2FA is on. */
 		s.tfa = twofactor_enabled(http_store, STORE_TOTP_ADMIN) == 1;
 	}
+	/* A sign-in always makes a new id; the session the browser's cookie
+	 * named (its cookie is replaced here) ends rather than wait out its
+	 * expiry in the table. */
+	const char *was = MHD_lookup_connection_value(x->mc, MHD_COOKIE_KIND,
+						      account ? "tern_account" : "tern_session");
+	if (was)
+		session_end(was, account != 0);
 	pthread_mutex_lock(&sessions_lock);
 	/*
 	 * A full table drops its least recently used session. Without the
@@ -246,10 +264,7 @@ void http_session_start_for(struct http_ctx *x, int status, uint32_t account, co
 	pthread_mutex_unlock(&sessions_lock);
 
 	http_json_begin(x, &w, status);
-	http_header(x, "Set-Cookie",
-		    arena_printf(x->arena,
-				 "%s=%s; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=%d",
-				 account ? "tern_account" : "tern_session", s.id, SESSION_TTL_S));
+	set_cookie(x, account != 0, s.id, SESSION_TTL_S);
 	jw_obj_begin(&w);
 	jw_kstr(&w, "csrf", s.csrf);
 	jw_kint(&w, "expires", now + SESSION_TTL_S);
@@ -435,19 +450,37 @@ void api_session_get(struct http_ctx *x)
 	jw_obj_end(&w);
 }
 
+/*
+ * Gives x's session (user as find()) the credentials stamp cred and 2FA
+ * state tfa after a change made through it, and a new id (the new cookie
+ * is set on x's answer): whoever learnt the old id, or planted it before
+ * (session fixation), holds nothing now, as the other sessions of the
+ * password that was. The CSRF token stays, so the page goes on: without
+ * the cookie it opens nothing.
+ */
+static void session_renew(struct http_ctx *x, int user, uint64_t cred, int tfa)
+{
+	int64_t now = now_s(), left = 0;
+	pthread_mutex_lock(&sessions_lock);
+	int i = find(x->session_id, now, user);
+	if (i >= 0) {
+		sessions[i].cred = cred;
+		sessions[i].tfa = tfa;
+		random_hex(sessions[i].id);
+		memcpy(x->session_id, sessions[i].id, 65);
+		left = sessions[i].created + SESSION_TTL_S - now;
+	}
+	pthread_mutex_unlock(&sessions_lock);
+	if (i >= 0)
+		set_cookie(x, user, x->session_id, left);
+}
+
 void http_admin_session_refresh(struct http_ctx *x)
 {
 	if (x->auth != AUTH_SESSION)
 		return;
-	uint64_t c = admin_password_stamp(http_store);
-	int tfa = twofactor_enabled(http_store, STORE_TOTP_ADMIN) == 1;
-	pthread_mutex_lock(&sessions_lock);
-	int i = find(x->session_id, now_s(), 0);
-	if (i >= 0) {
-		sessions[i].cred = c;
-		sessions[i].tfa = tfa;
-	}
-	pthread_mutex_unlock(&sessions_lock);
+	session_renew(x, 0, admin_password_stamp(http_store),
+		      twofactor_enabled(http_store, STORE_TOTP_ADMIN) == 1);
 }
 
 void api_session_delete(struct http_ctx *x)
@@ -511,12 +544,7 @@ int http_user_require(struct http_ctx *x)
 
 void http_user_session_refresh(struct http_ctx *x)
 {
-	uint64_t c = stamp_now(x->account);
-	pthread_mutex_lock(&sessions_lock);
-	int i = find(x->session_id, now_s(), 1);
-	if (i >= 0)
-		sessions[i].cred = c;
-	pthread_mutex_unlock(&sessions_lock);
+	session_renew(x, 1, stamp_now(x->account), 0);
 }
 
 void http_user_sessions_end_one(const char *id)

@@ -518,3 +518,79 @@ def test_refused_sign_ins_do_not_lock_the_account():
         assert s.log_text().count("event=auth_failed what=account_login") == 5 + statuses.count(401)
         # The user's new phone waits out one slot of the spacing, then gets in.
         assert imap_ok(s, USER, PW, source="127.0.3.30"), s.log_text()[-2000:]
+
+
+def test_credential_changes_give_the_session_a_new_id():
+    """Session fixation (OWASP): the session that changes its password or
+    turns 2FA on goes on under a new id, set in a new cookie; the id it
+    had opens nothing any more, as the other sessions of the old password.
+    A sign-in always makes a new id, and the session whose cookie the
+    browser sent with it ends. Before, the id stayed the same across the
+    change."""
+    from httpc import Api
+    s, admin = admin_server(password=ADMIN_PW, accounts=[(USER, PW)])
+    with s:
+        def gone(name, cookie):
+            st, _, _ = Api(s).raw("GET", "/api/v1/me" if name == "tern_account" else
+                                  "/api/v1/accounts", None, {"Cookie": "%s=%s" % (name, cookie)})
+            return st == 401
+
+        # The admin's password.
+        old = admin.cookie
+        st, _, out = admin.call("PUT", "/admin/password", {"current": ADMIN_PW,
+                                                            "password": ADMIN_PW + "-2"})
+        assert st == 204, out
+        assert admin.cookie and admin.cookie != old and gone("tern_session", old)
+        assert admin.call("GET", "/accounts")[0] == 200
+        admin.password = ADMIN_PW + "-2"
+        # The admin's 2FA on.
+        old = admin.cookie
+        st, _, en = admin.call("POST", "/admin/totp")
+        assert st == 200, en
+        st, _, out = admin.call("POST", "/admin/totp/confirm",
+                                {"code": Codes(secret_of(en["uri"])).fresh(),
+                                 "password": ADMIN_PW + "-2"})
+        assert st == 200, out
+        assert admin.cookie != old and gone("tern_session", old)
+        assert admin.call("GET", "/accounts")[0] == 200
+        # The same CSRF token goes on with the new cookie: a write passes.
+        st, _, out = admin.call("PUT", "/admin/password", {"current": ADMIN_PW + "-2",
+                                                            "password": ADMIN_PW})
+        assert st == 204, out
+
+        # An account's password, then its 2FA.
+        p = Portal(s)
+        assert p.login()[0] == 200
+        old = p.cookie
+        st, out = p.call("PUT", "/me/password", {"current": PW, "password": NEWPW})
+        assert st == 204, out
+        assert p.cookie != old and gone("tern_account", old)
+        assert p.call("GET", "/me")[0] == 200
+        old = p.cookie
+        st, en = p.call("POST", "/me/totp")
+        pcodes = Codes(secret_of(en["uri"]))
+        st, out = p.call("POST", "/me/totp/confirm", {"code": pcodes.fresh(),
+                                                      "password": NEWPW})
+        assert st == 200, out
+        assert p.cookie != old and gone("tern_account", old)
+        assert p.call("GET", "/me")[0] == 200
+
+        # A sign-in with a session's cookie: a new id, and that one ends.
+        again = Api(s)
+        assert again.login(ADMIN_PW)[0] == 401  # 2FA on: the code is asked
+        old = admin.cookie
+        st, _, out = admin.call("POST", "/session", {"password": ADMIN_PW})
+        assert st == 401 and out["code"] == "totp_required", out
+        assert not gone("tern_session", old)  # no sign-in: it stays
+        b = Portal(s, source="127.0.0.7")
+        b.cookie = p.cookie  # the browser still holds the first one
+        old = p.cookie
+        st, out = b.call("POST", "/me/session", {"email": USER, "password": NEWPW})
+        assert st == 401 and out.get("code") == "totp_required", out
+        assert not gone("tern_account", old)
+        assert p.call("POST", "/me/totp/disable", {"code": pcodes.fresh(),
+                                                   "password": NEWPW})[0] == 204
+        b.cookie = old = p.cookie
+        st, out = b.call("POST", "/me/session", {"email": USER, "password": NEWPW})
+        assert st == 200 and b.cookie != old, out
+        assert gone("tern_account", old) and not gone("tern_account", b.cookie)
