@@ -13,10 +13,12 @@
  * account's credentials stamp does (2FA on included); the session that
  * made such a change goes on under a new id (session_renew), and a
  * sign-in ends the session its cookie named. Ids and tokens are
- * compared in constant time. When the table is full the session used least recently
- * is dropped; an account holds at most HTTP_SESSIONS_PER_ACCOUNT portal
- * sessions (a new one replaces its own oldest), so no account can push
- * the admin's or other accounts' sessions out.
+ * compared in constant time. Every account, the admin too, holds at most
+ * HTTP_SESSIONS_PER_ACCOUNT sessions (a new one replaces its own oldest);
+ * portal sessions never take the admin's share of the table, and when
+ * they fill the rest the account holding the most gives one up
+ * (slot_for), so no account can push the admin's out, nor another
+ * account's but by holding as many.
  *
  * Logins, setup codes and bearer tokens go through the limits every
  * protocol shares (auth/login_limit.h): the attempt is admitted and
@@ -42,8 +44,8 @@
 #include "store/store.h"
 
 #define HTTP_SESSIONS_MAX 256
-/* An account's portal sessions at most: its next sign-in takes the place
- * of its own least recently used one, never another's. */
+/* An account's sessions at most, the admin's too: its next sign-in takes
+ * the place of its own least recently used one (slot_for). */
 #define HTTP_SESSIONS_PER_ACCOUNT 8
 #define SESSION_TTL_S (12 * 3600)
 #define SESSION_IDLE_S 3600
@@ -195,6 +197,61 @@ int http_auth_present(struct http_ctx *x)
 	return who < 0 ? -1 : who != 0;
 }
 
+/* Live sessions of account (0: the admin's). Caller holds the lock. */
+static int count_of(uint32_t account, int64_t now)
+{
+	int n = 0;
+	for (int i = 0; i < HTTP_SESSIONS_MAX; i++)
+		n += alive(&sessions[i], now) && sessions[i].account == account;
+	return n;
+}
+
+/*
+ * The slot for a new session of account (0: the admin), caller holding
+ * the lock. Every account, the admin too, holds at most
+ * HTTP_SESSIONS_PER_ACCOUNT: past that its own least recently used one
+ * goes. Portal sessions together take at most all but the admin's share,
+ * so nothing a mail account does pushes the admin out; when they fill it,
+ * the one to go is the least recently used of the account holding the
+ * most, so an account that signs in as often as it may takes the place of
+ * its own or of another that does the same, never of one signed in once.
+ * Before, the admin was not capped and a full table dropped its least
+ * recently used session whoever's it was: the admin signing in a few
+ * hundred times ended every portal session, 32 accounts' 8 the admin's.
+ */
+static int slot_for(uint32_t account, int64_t now)
+{
+	int free_slot = -1, own = -1, mine = 0, portal = 0, victim = -1, victim_n = 0;
+
+	for (int i = 0; i < HTTP_SESSIONS_MAX; i++) {
+		if (!alive(&sessions[i], now)) {
+			if (free_slot < 0)
+				free_slot = i;
+			continue;
+		}
+		if (sessions[i].account == account) {
+			mine++;
+			if (own < 0 || sessions[i].last < sessions[own].last)
+				own = i;
+		}
+		if (!sessions[i].account)
+			continue;
+		portal++;
+		int n = count_of(sessions[i].account, now);
+		if (n > victim_n || (n == victim_n && sessions[i].last < sessions[victim].last)) {
+			victim = i;
+			victim_n = n;
+		}
+	}
+	if (mine >= HTTP_SESSIONS_PER_ACCOUNT)
+		return own;
+	if (account && portal >= HTTP_SESSIONS_MAX - HTTP_SESSIONS_PER_ACCOUNT)
+		return victim;
+	/* A free one is there: the admin's share is never full here, and
+	 * portal sessions leave it free. */
+	return free_slot >= 0 ? free_slot : victim;
+}
+
 /* The session cookie of kind user (as find()) naming id for max_age
  * seconds (0: cleared). */
 static void set_cookie(struct http_ctx *x, int user, const char *id, int64_t max_age)
@@ -237,29 +294,7 @@ void http_session_start_for(struct http_ctx *x, int status, uint32_t account, co
 	if (was)
 		session_end(was, account != 0);
 	pthread_mutex_lock(&sessions_lock);
-	/*
-	 * A full table drops its least recently used session. Without the
-	 * per-account cap, one mail account signing in to its portal a few
-	 * hundred times (a few seconds) dropped every other session, the
-	 * admin's included, again and again.
-	 */
-	int slot = -1, mine = 0, own = -1;
-	for (int i = 0; i < HTTP_SESSIONS_MAX; i++) {
-		if (!alive(&sessions[i], now)) {
-			if (slot < 0 || alive(&sessions[slot], now))
-				slot = i;
-			continue;
-		}
-		if (account && sessions[i].account == account) {
-			mine++;
-			if (own < 0 || sessions[i].last < sessions[own].last)
-				own = i;
-		}
-		if (slot < 0 || (alive(&sessions[slot], now) && sessions[i].last < sessions[slot].last))
-			slot = i;
-	}
-	if (mine >= HTTP_SESSIONS_PER_ACCOUNT)
-		slot = own;
+	int slot = slot_for(account, now);
 	sessions[slot] = s;
 	pthread_mutex_unlock(&sessions_lock);
 

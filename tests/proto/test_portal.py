@@ -594,3 +594,40 @@ def test_credential_changes_give_the_session_a_new_id():
         st, out = b.call("POST", "/me/session", {"email": USER, "password": NEWPW})
         assert st == 200 and b.cookie != old, out
         assert gone("tern_account", old) and not gone("tern_account", b.cookie)
+
+
+def test_no_account_pushes_out_anothers_sessions():
+    """Every account holds at most 8 sessions of the 256 the table has,
+    the admin too, and portal sessions leave the admin's 8 alone. Before,
+    the admin was not capped and a full table dropped the least recently
+    used session, whoever's: the admin signing in 260 times ended every
+    portal session (and 32 accounts signing in 8 times each would end the
+    admin's). Now the admin's own oldest go; 32 accounts filling their
+    share leave the admin's session and an account signed in once alone."""
+    from concurrent.futures import ThreadPoolExecutor
+    from httpc import Api
+    users = [("u%02d@example.test" % i, PW) for i in range(33)]
+    s, admin = admin_server(password=ADMIN_PW, accounts=users)
+    with s:
+        once = Portal(s, source="127.0.0.6")
+        assert once.login(email=users[0][0])[0] == 200
+
+        def admin_sign_in(_):
+            return Api(s, source="127.0.0.7").call("POST", "/session", {"password": ADMIN_PW})[0]
+
+        # Two at a time: the HTTP side checks two passwords at once.
+        with ThreadPoolExecutor(2) as ex:
+            statuses = list(ex.map(admin_sign_in, range(260)))
+        assert set(statuses) == {200}, statuses
+        assert once.call("GET", "/me")[0] == 200
+        assert admin.call("GET", "/accounts")[0] == 401  # the admin's own oldest went
+        assert admin.login(ADMIN_PW)[0] == 200
+
+        def user_sign_in(u):
+            return Portal(s).call("POST", "/me/session", {"email": u, "password": PW})[0]
+
+        with ThreadPoolExecutor(2) as ex:
+            statuses = list(ex.map(user_sign_in, [u for u, _ in users[1:] for _ in range(8)]))
+        assert set(statuses) == {200}, statuses
+        assert admin.call("GET", "/accounts")[0] == 200
+        assert once.call("GET", "/me")[0] == 200
