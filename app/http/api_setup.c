@@ -250,16 +250,20 @@ void api_setup_code(struct http_ctx *x)
 	http_no_content(x);
 }
 
+int http_setup_admin_gate(struct http_ctx *x)
+{
+	if (http_cfg->admin_password[0]) {
+		http_problem(x, 409, "locked", "password", "the admin password is set by TERN_ADMIN_PASSWORD");
+		return -1;
+	}
+	return gate(x, 1);
+}
+
+/* Its gate ran first (http_setup_admin_gate). */
 void api_setup_admin(struct http_ctx *x)
 {
 	static const struct json_field f[] = { { "password", JK_STRING, 1 } };
 
-	if (http_cfg->admin_password[0]) {
-		http_problem(x, 409, "locked", "password", "the admin password is set by TERN_ADMIN_PASSWORD");
-		return;
-	}
-	if (gate(x, 1) < 0)
-		return;
 	if (admin_exists(http_store)) {
 		http_problem(x, 409, "exists", NULL, "an admin exists already: log in instead");
 		return;

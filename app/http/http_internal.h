@@ -291,6 +291,10 @@ void api_session_delete(struct http_ctx *x);
  * code; and closed (409) once the setup is complete. 0 to proceed, -1
  * after answering. The router runs it before the body is looked at. */
 int http_setup_gate(struct http_ctx *x);
+/* POST /setup/admin's: 409 locked while TERN_ADMIN_PASSWORD is set (the
+ * variable wins, whoever asks), then http_setup_gate's. The router runs
+ * it before the body is looked at. */
+int http_setup_admin_gate(struct http_ctx *x);
 void api_setup_get(struct http_ctx *x);
 void api_setup_code(struct http_ctx *x);
 void api_setup_admin(struct http_ctx *x);

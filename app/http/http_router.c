@@ -36,6 +36,9 @@
  * (400 bad_json, 415) before it was told 401 or 403.
  */
 #define R_SETUP 32u
+/* The wizard's first write (POST /setup/admin): R_SETUP's gate, after its
+ * 409 while TERN_ADMIN_PASSWORD is set (http_setup_admin_gate). */
+#define R_SETUP_ADMIN 64u
 
 struct route {
 	const char *method;
@@ -48,7 +51,7 @@ static const struct route api_routes[] = {
 	{ "GET", "/api/v1/openapi.json", api_openapi, 0 },
 	{ "GET", "/api/v1/setup", api_setup_get, 0 },
 	{ "POST", "/api/v1/setup/code", api_setup_code, R_JSON },
-	{ "POST", "/api/v1/setup/admin", api_setup_admin, R_JSON },
+	{ "POST", "/api/v1/setup/admin", api_setup_admin, R_SETUP_ADMIN | R_JSON },
 	{ "PUT", "/api/v1/setup/hostname", api_setup_hostname, R_SETUP | R_JSON },
 	{ "PUT", "/api/v1/setup/domain", api_setup_domain, R_SETUP | R_JSON },
 	{ "POST", "/api/v1/setup/account", api_setup_account, R_SETUP | R_JSON },
@@ -265,6 +268,8 @@ static void api(struct http_ctx *x)
 	if ((hit->flags & R_USER) && http_user_require(x) < 0)
 		return;
 	if ((hit->flags & R_SETUP) && http_setup_gate(x) < 0)
+		return;
+	if ((hit->flags & R_SETUP_ADMIN) && http_setup_admin_gate(x) < 0)
 		return;
 	if (hit->flags & (R_JSON | R_JSON_OPT | R_REAUTH)) {
 		char err[128];

@@ -44,6 +44,11 @@ def test_wizard_flow():
         assert st == 403 and p["code"] == "setup_code", p
         st, _, p = a.call("POST", "/setup/account", "[", ctype="text/plain")
         assert st == 403 and p["code"] == "setup_code", p
+        # The first write, the admin's password, too (it was 400, 415).
+        st, _, p = a.call("POST", "/setup/admin", '{"password":')
+        assert st == 403 and p["code"] == "setup_code", p
+        st, _, p = a.call("POST", "/setup/admin", "x", ctype="text/plain")
+        assert st == 403 and p["code"] == "setup_code", p
         assert a.call("POST", "/setup/code", {"code": "AAAA-BBBB-CCCC"})[0] == 403
         assert a.call("POST", "/setup/code", {"code": code + "-X"})[0] == 403
         assert a.call("POST", "/setup/code", {"code": code.lower()})[0] == 204
@@ -136,6 +141,12 @@ def test_admin_password_from_env_locks_wizard():
         st, _, state = a.call("GET", "/setup")
         assert state["admin"] == {"done": True, "locked": True} and not state["code_required"]
         assert "relay" not in state, state
+        # The variable wins over the wizard's first write, whatever its
+        # body, before the setup code or a sign-in is asked for.
+        for body, ctype in (({"password": "x" * 12}, None), ('{"password":', None),
+                            ("x", "text/plain")):
+            st, _, p = a.call("POST", "/setup/admin", body, ctype=ctype)
+            assert st == 409 and p["code"] == "locked", (body, p)
         assert a.login("wrong-password")[0] == 401
         assert a.login("env-admin-pw")[0] == 200
         st, _, state = a.call("GET", "/setup")
