@@ -7,7 +7,9 @@
  * keyword change names one membership of the email, but the counts of
  * every mailbox the email is in move, and a thread's unread state shows
  * in every mailbox the thread is in: those mailboxes are read from the
- * emails and threads as they are when asked. updatedProperties is the
+ * emails and threads as they are when asked. A step of keyword changes
+ * that moved no count (its record says so, STORE_CHANGE_EMAIL_QUIET)
+ * names no mailbox: a flag is no Mailbox property. updatedProperties is the
  * four counts when every mailbox told updated was named by email
  * changes alone, else null.
  *
@@ -293,6 +295,14 @@ static int step_cb(void *arg, const struct store_change *sc)
 		mark(&w->step, &w->threads, sc->id); /* an email of it destroyed */
 		return 0;
 	}
+	if (sc->kind == STORE_CHANGE_EMAIL_QUIET) {
+		/* The step's keyword changes moved no count: no mailbox changed
+		 * (a record of keyword changes holds nothing else). */
+		mset_clear(&w->step);
+		return 0;
+	}
+	if (sc->kind > STORE_CHANGE_EMAIL_THREAD)
+		return 0; /* a kind this reader does not know */
 	if (sc->kind >= STORE_CHANGE_MAILBOX_CREATED) {
 		struct mb_change *m = mset_of(&w->step, sc->id);
 		m->created |= sc->kind == STORE_CHANGE_MAILBOX_CREATED;

@@ -112,6 +112,9 @@ static int walk_cb(void *arg, const struct store_change *c)
 	case STORE_CHANGE_EMAIL_THREAD:
 		bits = JMAP_TYPE_THREAD;
 		break;
+	case STORE_CHANGE_EMAIL_QUIET:
+		bits = 0; /* the record's other entries say what changed */
+		break;
 	default:
 		bits = JMAP_TYPE_MAILBOX;
 		break;

@@ -860,6 +860,8 @@ int store_fts_candidates(struct store *st, uint32_t account, const struct fts_co
 /* The thread (id) of the email (uid) an EMAIL_DESTROYED entry just before
  * it named; mailbox 0. Records written before it have none. */
 #define STORE_CHANGE_EMAIL_THREAD 7
+/* The record's keyword changes moved no mailbox count (id 0). */
+#define STORE_CHANGE_EMAIL_QUIET 8
 #define STORE_CHANGE_MAILBOX_DESTROYED 6
 struct store_change {
 	uint64_t modseq;

@@ -25,7 +25,8 @@
  * store_expunge.c does: the caller (an IMAP session's worker job) answers
  * after the commit. Every email whose keywords really change takes the
  * call's new modseq; one change record at that modseq lists each changed
- * (email, mailbox, uid) as "email updated"; every mailbox the email is in
+ * (email, mailbox, uid) as "email updated", ended by an "email quiet"
+ * entry when no email's unread state changed; every mailbox the email is in
  * and the account carry the modseq as their highest. An email whose
  * keywords would not change is left alone (no modseq spent), as is one
  * modified after the caller's UNCHANGEDSINCE value (RFC 7162).
@@ -199,6 +200,7 @@ struct kw_ctx {
 	size_t changed;
 	uint8_t *crec;
 	size_t nentries;
+	int moved;         /* an email of the record changed its unread state */
 	uint32_t *touched; /* mailboxes of the changed emails */
 	size_t ntouched, touched_cap;
 };
@@ -209,6 +211,14 @@ static int flush_changes(struct store *st, MDB_txn *txn, struct kw_ctx *c)
 
 	if (c->nentries == 0)
 		return 0;
+	/* No count moved: say so, so that Mailbox/changes names no mailbox
+	 * for a flag (RFC 8621 §2.2, only the counts change through emails). */
+	if (!c->moved) {
+		uint8_t *ent = c->crec + 3 + c->nentries++ * CHANGE_ENTRY_SIZE;
+		memset(ent, 0, CHANGE_ENTRY_SIZE);
+		ent[0] = CHANGE_EMAIL_QUIET;
+	}
+	c->moved = 0;
 	c->crec[0] = REC_V1;
 	be16_put(c->crec + 1, (uint16_t)c->nentries);
 	MDB_val k = key_u32_u64(kb, c->account, c->modseq);
@@ -342,8 +352,10 @@ static int change_one(struct store *st, MDB_txn *txn, struct kw_ctx *c, struct a
 	rc = rec_put(txn, st->db[DB_EMAIL], &k, email_size(&e), email_enc, &e, 0);
 	email_shape_of(&after, &e);
 	/* Only $seen and $draft move the counters. */
-	if (rc == 0 && before.unread != after.unread)
+	if (rc == 0 && before.unread != after.unread) {
+		c->moved = 1;
 		rc = counts_email(txn, st, c->account, email_id, &before, &after);
+	}
 	email_shape_free(&before);
 	email_shape_free(&after);
 	free(ekw);
@@ -374,7 +386,7 @@ static int change_one(struct store *st, MDB_txn *txn, struct kw_ctx *c, struct a
 	r->status = STORE_KW_CHANGED;
 	r->modseq = c->modseq;
 	r->keywords = joined;
-	if (c->nentries == CHANGE_ENTRIES_MAX)
+	if (c->nentries == CHANGE_ENTRIES_MAX - 1) /* room for the quiet entry */
 		rc = flush_changes(st, txn, c);
 out:
 	kwset_free(&cur);
@@ -394,6 +406,7 @@ static int kw_fn(struct store *st, MDB_txn *txn, void *arg)
 	c->modseq = 0;
 	c->changed = 0;
 	c->nentries = 0;
+	c->moved = 0;
 	c->ntouched = 0;
 	store_kw_results_free(c->res, c->n);
 	for (size_t i = 0; i < c->n; i++)
@@ -458,7 +471,7 @@ int store_email_keywords(struct store *st, uint32_t account, uint32_t mailbox,
 		kwset_free(&c.arg);
 		return STORE_EINVAL;
 	}
-	c.crec = xmalloc(3 + (per ? per : 1) * CHANGE_ENTRY_SIZE);
+	c.crec = xmalloc(3 + (per + 1) * CHANGE_ENTRY_SIZE); /* + the quiet entry */
 	int rc = store_write(st, kw_fn, &c);
 	free(c.crec);
 	free(c.touched);
@@ -575,7 +588,7 @@ void store_email_keywords_async(struct store *st, struct loop *loop, uint32_t ac
 		store_async_fail(st, &k->a, loop, &k->code);
 		return;
 	}
-	k->c.crec = xmalloc(3 + (per ? per : 1) * CHANGE_ENTRY_SIZE);
+	k->c.crec = xmalloc(3 + (per + 1) * CHANGE_ENTRY_SIZE); /* + the quiet entry */
 	k->a.fn = kw_fn;
 	k->a.ctx = &k->c;
 	store_async_submit(st, &k->a, loop);

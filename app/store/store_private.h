@@ -107,6 +107,10 @@ enum change_kind {
 	/* Follows each CHANGE_EMAIL_DESTROYED in its record: the thread the
 	 * email was in (id), the email (uid field); mailbox 0. */
 	CHANGE_EMAIL_THREAD = 7,
+	/* Ends a record of keyword changes (store_flags.c) none of which
+	 * moved a mailbox count (no email's unread state changed): JMAP's
+	 * Mailbox/changes then has no mailbox to tell. id, mailbox, uid 0. */
+	CHANGE_EMAIL_QUIET = 8,
 };
 
 struct store_feed; /* subscriptions; refcounted, outlives st (store_writer.c) */

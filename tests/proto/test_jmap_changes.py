@@ -4,7 +4,9 @@ left is updated, one with none destroyed, one created and destroyed in
 the range not named); Identity, EmailSubmission and SieveScript /changes
 from older states. And expired PushSubscriptions removed. One server for
 the module."""
+import imaplib
 import smtplib
+import ssl
 import time
 
 from jmapc import CORE, MAIL, Jmap, shared_server
@@ -643,3 +645,53 @@ def test_jmap_emptied_thread_id_not_reused():
     assert tchanges(j, st["state"]) == ([t1], [], [t0])
     _, g = j.one("Thread/get", {"ids": [t0, t1]})
     assert g["notFound"] == [t0] and g["list"] == [{"id": t1, "emailIds": [r1, r2]}], g
+
+
+def test_jmap_mailbox_changes_quiet_keyword():
+    """A keyword change that moves no count ($flagged, or $seen on an
+    email already seen) changes no Mailbox property (RFC 8621 2.2: only
+    the counts can change through an email): Mailbox/changes names no
+    mailbox for it (it named the email's mailboxes, and their threads',
+    so a client refetched them for every flag). A change of $seen still
+    names them, with the counts as updatedProperties; so does IMAP STORE
+    of \\Seen, and not STORE of \\Flagged."""
+    s = srv()
+    j = Jmap(s, *ANN)
+    _, r = j.one("Mailbox/set", {"create": {"q": {"name": "quietQ"}}})
+    mq = r["created"]["q"]["id"]
+    _, r = j.one("Email/set", {"create": {"e": {
+        "mailboxIds": {mq: True}, "subject": "quiet", "messageId": ["q1@quiet.test"]}}})
+    e = r["created"]["e"]["id"]
+
+    def state():
+        _, g = j.one("Mailbox/get", {"ids": [mq], "properties": ["unreadEmails"]})
+        return g["state"]
+
+    def told(since):
+        _, r = j.one("Mailbox/changes", {"sinceState": since})
+        assert r["created"] == [] and r["destroyed"] == [], r
+        return r["updated"], r["updatedProperties"]
+
+    st = state()
+    _, r = j.one("Email/set", {"update": {e: {"keywords/$flagged": True}}})
+    assert e in r["updated"], r
+    assert told(st) == ([], None), told(st)
+    st = state()
+    j.one("Email/set", {"update": {e: {"keywords/$seen": True}}})
+    up, props = told(st)
+    assert up == [mq] and sorted(props) == sorted(
+        ["totalEmails", "unreadEmails", "totalThreads", "unreadThreads"]), (up, props)
+    st = state()
+    j.one("Email/set", {"update": {e: {"keywords": {"$seen": True, "work": True}}}})
+    assert told(st) == ([], None), told(st)
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with imaplib.IMAP4_SSL("127.0.0.1", s.imaps_port, ssl_context=ctx) as im:
+        im.login(*ANN)
+        im.select("quietQ")
+        st = state()
+        im.store("1", "+FLAGS", "(\\Flagged)")
+        assert told(st) == ([], None), told(st)
+        im.store("1", "-FLAGS", "(\\Seen)")
+        assert told(st)[0] == [mq], told(st)
