@@ -88,8 +88,8 @@ int import_account_mailboxes(struct store *st, const char *email, const char *pa
  * are made).
  *
  * import_roles_give gives each mailbox v[i].name (existing: create it
- * first) the role v[i].role ("sent", "drafts", "trash", "junk" or
- * "archive"; another is named on stderr and left; INBOX is skipped): the
+ * first) the role v[i].role (one store_mailbox_role_valid() knows;
+ * another is named on stderr and left; INBOX is skipped): the
  * role goes to it if the account has no mailbox with it or only the one
  * account creation made under the default name, still empty
  * (store_mailbox_set_role), and a line on stdout says it moved; else the

@@ -171,7 +171,9 @@ static int has_attr(const char *attrs, size_t an, const char *attr)
 }
 
 /* tern's role for the folder's special-use attribute (RFC 6154), or NULL:
- * \All and \Flagged have none here: tern has no such roles. */
+ * \All and \Flagged are not carried: on the servers that have them they
+ * are views (Gmail's All Mail and Starred), and the copy is a plain
+ * folder. */
 static const char *special_use(const char *attrs, size_t an)
 {
 	static const char *const su[][2] = {{"\\Sent", "sent"},

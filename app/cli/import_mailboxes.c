@@ -39,7 +39,10 @@
 #include "http/json.h"
 #include "store/store.h"
 
-static const char *const roles[] = {"sent", "drafts", "trash", "junk", "archive"};
+/* Every role a mailbox can be given (store_mailbox_role_valid). */
+static const char *const roles[] = {"sent",    "drafts",    "trash",   "junk",
+                                    "archive", "important", "flagged", "all",
+                                    "memos",   "scheduled", "snoozed"};
 #define NROLES (sizeof roles / sizeof roles[0])
 
 /* The account's mailboxes as they are now (names and roles copied). */

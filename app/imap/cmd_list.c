@@ -285,15 +285,29 @@ static int match_run(const struct cpat *cp, const char *name, size_t len, size_t
 	return r;
 }
 
+/* The roles (the store's, JMAP's names) and their special-use
+ * attributes (RFC 6154 §2, RFC 8457, RFC 9979): the registry's names,
+ * the JMAP role lowercase. */
+static const char *const role_attrs[][2] = {
+    {"sent", "\\Sent"},           {"drafts", "\\Drafts"},   {"trash", "\\Trash"},
+    {"junk", "\\Junk"},           {"archive", "\\Archive"}, {"important", "\\Important"},
+    {"flagged", "\\Flagged"},     {"all", "\\All"},         {"memos", "\\Memos"},
+    {"scheduled", "\\Scheduled"}, {"snoozed", "\\Snoozed"},
+};
+
 const char *imap_role_attr(const char *role)
 {
-	static const char *const map[][2] = {
-		{ "sent", "\\Sent" },   { "drafts", "\\Drafts" },   { "trash", "\\Trash" },
-		{ "junk", "\\Junk" },   { "archive", "\\Archive" },
-	};
-	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if (strcmp(role, map[i][0]) == 0)
-			return map[i][1];
+	for (size_t i = 0; i < sizeof(role_attrs) / sizeof(role_attrs[0]); i++)
+		if (strcmp(role, role_attrs[i][0]) == 0)
+			return role_attrs[i][1];
+	return NULL;
+}
+
+const char *imap_attr_role(const struct imap_arg *attr)
+{
+	for (size_t i = 0; i < sizeof(role_attrs) / sizeof(role_attrs[0]); i++)
+		if (imap_arg_atom_is(attr, role_attrs[i][1]))
+			return role_attrs[i][0];
 	return NULL;
 }
 

@@ -107,10 +107,6 @@ static void mailbox_done(struct imap_session *s, struct imap_job *j)
  * attribute at most: a mailbox has one role in the store. */
 static int create_use(struct imap_session *s, const struct imap_arg *arg, const char **role_r)
 {
-	static const char *const map[][2] = {
-		{ "\\Sent", "sent" },   { "\\Drafts", "drafts" }, { "\\Trash", "trash" },
-		{ "\\Junk", "junk" },   { "\\Archive", "archive" },
-	};
 	const struct imap_arg *l, *u;
 	size_t ln, un;
 
@@ -122,12 +118,8 @@ static int create_use(struct imap_session *s, const struct imap_arg *arg, const 
 	}
 	if (un == 0)
 		return 0;
-	if (un == 1)
-		for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-			if (imap_arg_atom_is(&u[0], map[i][0])) {
-				*role_r = map[i][1];
-				return 0;
-			}
+	if (un == 1 && (*role_r = imap_attr_role(&u[0])) != NULL)
+		return 0;
 	imap_tagged(s, "NO [USEATTR] Unsupported special-use attribute.");
 	return -1;
 }

@@ -758,6 +758,8 @@ int imap_append_mailbox(struct buf *b, const char *name);
 /* The special-use attribute of a store role ("sent" -> "\Sent"), or NULL
  * for none (cmd_list.c: LIST, and METADATA's /private/specialuse). */
 const char *imap_role_attr(const char *role);
+/* The store role of a special-use attribute atom (CREATE's USE), or NULL. */
+const char *imap_attr_role(const struct imap_arg *attr);
 /* Appends s as a quoted string, or a literal when it cannot be quoted. */
 int imap_append_string(struct buf *b, struct str s);
 

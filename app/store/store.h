@@ -1188,8 +1188,8 @@ void store_mailbox_limits(struct store *st, unsigned max_mailboxes, unsigned max
  */
 int store_mailbox_delete(struct store *st, uint32_t account, const char *name);
 /*
- * As store_mailbox_create(), and the new mailbox takes role ("sent",
- * "drafts", "trash", "junk" or "archive"; IMAP CREATE-SPECIAL-USE). Other
+ * As store_mailbox_create(), and the new mailbox takes role (one
+ * store_mailbox_role_valid() knows; IMAP CREATE-SPECIAL-USE). Other
  * mailboxes may hold the same role. STORE_EINVAL for another role.
  */
 int store_mailbox_create_role(struct store *st, uint32_t account, const char *name,
@@ -1218,8 +1218,11 @@ int store_mailbox_set_role(struct store *st, uint32_t account, const char *name,
  * role, or name is the INBOX), STORE_ENOTFOUND, STORE_ETEMP.
  */
 int store_mailbox_role(struct store *st, uint32_t account, const char *name, const char *role);
-/* 1 when role is one store_mailbox_role() can give ("sent", "drafts",
- * "trash", "junk", "archive"), else 0. */
+/* 1 when role is one store_mailbox_role() can give: "sent", "drafts",
+ * "trash", "junk", "archive" (RFC 6154), and the rest of the IANA "IMAP
+ * Mailbox Name Attributes" registry's names JMAP uses (RFC 8621 §2):
+ * "important" (RFC 8457), "flagged", "all" (RFC 6154), "memos",
+ * "scheduled", "snoozed" (RFC 9979); else 0. */
 int store_mailbox_role_valid(const char *role);
 /*
  * COPY (move 0) or MOVE (move 1) of the messages at uids (ascending) of

@@ -233,7 +233,8 @@ int acct_put(MDB_txn *txn, struct store *st, uint32_t id, const struct acct_rec 
 /* ---- mailbox ---- */
 
 static const char *const role_names[ROLE_COUNT] = {
-    "", "inbox", "sent", "drafts", "trash", "junk", "archive",
+    "",          "inbox",   "sent", "drafts", "trash",     "junk",    "archive",
+    "important", "flagged", "all",  "memos",  "scheduled", "snoozed",
 };
 
 const char *mbox_role_name(unsigned role)

@@ -1017,7 +1017,7 @@ int store_mailbox_sort_order(struct store *st, uint32_t account, const char *nam
 	return run_op(st, &c, NULL);
 }
 
-/* A role a mailbox can be given ("sent" .. "archive"), ROLE_NONE for
+/* A role a mailbox can be given ("sent" .. "snoozed"), ROLE_NONE for
  * another (INBOX's is its own). */
 static unsigned role_given(const char *role)
 {

@@ -93,6 +93,15 @@ enum mailbox_role {
 	ROLE_TRASH,
 	ROLE_JUNK,
 	ROLE_ARCHIVE,
+	/* The rest of the IANA "IMAP Mailbox Name Attributes" registry's
+	 * names JMAP uses (RFC 8621 §2): a client's label, which tern keeps
+	 * and shows (LIST, Mailbox/get) but gives no meaning of its own. */
+	ROLE_IMPORTANT, /* RFC 8457 */
+	ROLE_FLAGGED,   /* RFC 6154 */
+	ROLE_ALL,       /* RFC 6154 */
+	ROLE_MEMOS,     /* RFC 9979 */
+	ROLE_SCHEDULED, /* RFC 9979 */
+	ROLE_SNOOZED,   /* RFC 9979 */
 	ROLE_COUNT
 };
 

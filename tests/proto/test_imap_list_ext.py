@@ -142,7 +142,7 @@ def test_imap_create_special_use():
         ok(r, "a", "CREATE MySent (USE (\\Sent))")
         ok(r, "b", 'CREATE "Old/Archive 2020" (USE (\\Archive))')
         ok(r, "c", "CREATE Plain (USE ())")
-        u, t = cmd(r, "d", "CREATE Everything (USE (\\All))")
+        u, t = cmd(r, "d", "CREATE Everything (USE (\\Noselect))")
         assert t.startswith(b"d NO [USEATTR]"), t
         u, t = cmd(r, "e", "CREATE Two (USE (\\Sent \\Drafts))")
         assert t.startswith(b"e NO [USEATTR]"), t

@@ -64,7 +64,8 @@ Where RFC 9051 leaves the choice, the model holds the server's:
 - Special-use: roles live with the mailbox: RENAME moves the attribute
   to the new name, DELETE removes it, a mailbox CREATEd later under the
   old name has none; several mailboxes may have the same use;
-  CREATE ... (USE (\\All)) is NO [USEATTR].
+  CREATE ... (USE (\\Bogus)) is NO [USEATTR] (every use of the IANA
+  registry JMAP has as a role is taken, \\All and \\Flagged among them).
 - A session whose selected mailbox is deleted (by any session, itself
   included) gets "* BYE" at its next NOOP and is closed; one whose
   selected mailbox is renamed stays on it under the new name. A SELECT
@@ -93,7 +94,8 @@ from test_imap import BOB, BOB_PW, Raw, ctx, raw_response, srv
 
 DEFAULTS = [("INBOX", None), ("Sent", "\\Sent"), ("Drafts", "\\Drafts"), ("Trash", "\\Trash"),
             ("Junk", "\\Junk"), ("Archive", "\\Archive")]
-USES = ["\\Sent", "\\Drafts", "\\Trash", "\\Junk", "\\Archive"]
+USES = ["\\Sent", "\\Drafts", "\\Trash", "\\Junk", "\\Archive", "\\Important", "\\Flagged",
+        "\\All", "\\Memos", "\\Scheduled", "\\Snoozed"]
 L1 = ["Work", "work", "Home", "Ärger", "R&D", "Trips 2024", "日本語", 'Q"t', "Back\\slash",
       "\U0001F4C1 Files", "Sent", "Archive", "INBOX"]
 L2 = ["a", "B", "Old", "ä", "x&y", "Q1", "Drafts", "sp ace"]
@@ -585,7 +587,7 @@ class Run:
         if kind == "create_existing":
             return ("CREATE", r.choice(names + ["inbox"]), None)
         if kind == "create_use":
-            use = r.choice(USES) if r.random() < 0.85 else r.choice(["\\All", "\\Flagged"])
+            use = r.choice(USES) if r.random() < 0.85 else r.choice(["\\Bogus", "\\Noselect"])
             return ("CREATE", self.new_name(model), use)
         if kind == "create_invalid":
             return ("CREATE", r.choice(INVALID), None)

@@ -23,7 +23,8 @@ ERIN = ("erin@example.test", "erin-password-4Wd9")
 FRED = ("fred@example.test", "fred-password-8Hn3")
 GINA = ("gina@example.test", "gina-password-3Tz6")
 HANK = ("hank@example.test", "hank-password-5Rm1")
-ACCOUNTS = [BOB, ANN, CAROL, DAVE, ERIN, FRED, GINA, HANK]
+IVY = ("ivy@example.test", "ivy-password-2Gx7")
+ACCOUNTS = [BOB, ANN, CAROL, DAVE, ERIN, FRED, GINA, HANK, IVY]
 
 HDR = "From: alice@remote.test\r\nTo: %s\r\nSubject: %s\r\n"
 MSGS = [
@@ -524,6 +525,54 @@ def test_jmap_mailbox_role_update():
     arch = [x for x in u if b"\\Archive" in x]
     assert len(arch) == 1 and arch[0].endswith(b" Receipts"), u
     r.close()
+
+
+def test_jmap_mailbox_registered_roles():
+    """Every role of the IANA "IMAP Mailbox Name Attributes" registry that
+    JMAP uses can be given (RFC 8621 §2: a role is one of its names in
+    lowercase), "important" (RFC 8457), "flagged" and "all" (RFC 6154)
+    among them (they were invalidProperties), once per account, at
+    create and at update; IMAP LIST shows them as the attributes and
+    CREATE ... (USE (\\Important)) gives the role. Names the registry
+    marks "not used by JMAP" stay refused."""
+    s = srv()
+    user, pw = IVY
+    j = Jmap(s, user, pw)
+    roles = ["important", "flagged", "all", "memos", "scheduled", "snoozed"]
+    _, st = j.one("Mailbox/set", {"create": {
+        r: {"name": "R-" + r, "role": r} for r in roles[:3]}})
+    assert set(st["created"]) == set(roles[:3]) and st["notCreated"] is None, st
+    made = {r: st["created"][r]["id"] for r in roles[:3]}
+    _, st = j.one("Mailbox/set", {"create": {
+        r: {"name": "R-" + r} for r in roles[3:] + ["dup", "bad"]}})
+    ids = {r: st["created"][r]["id"] for r in roles[3:] + ["dup", "bad"]}
+    _, st = j.one("Mailbox/set", {"update": {
+        ids["memos"]: {"role": "memos"}, ids["scheduled"]: {"role": "scheduled"},
+        ids["snoozed"]: {"role": "snoozed"}, ids["dup"]: {"role": "flagged"},
+        ids["bad"]: {"role": "noselect"}}})
+    assert set(st["updated"]) == {ids[r] for r in roles[3:]}, st
+    assert {k: (v["type"], v["properties"]) for k, v in st["notUpdated"].items()} == {
+        ids["dup"]: ("invalidProperties", ["role"]),
+        ids["bad"]: ("invalidProperties", ["role"])}, st
+    made.update({r: ids[r] for r in roles[3:]})
+    _, g = j.one("Mailbox/get", {"ids": list(made.values()), "properties": ["role"]})
+    assert {m["id"]: m["role"] for m in g["list"]} == {v: k for k, v in made.items()}, g
+    _, q = j.one("Mailbox/query", {"filter": {"role": "flagged"}})
+    assert q["ids"] == [made["flagged"]], q
+    r = imap(s, user, pw)
+    u, _ = cmd(r, "l", 'LIST "" "R-*" RETURN (SPECIAL-USE)')
+    attrs = {x.rsplit(b" ", 1)[1].decode(): x for x in u}
+    for role, attr in [("important", b"\\Important"), ("flagged", b"\\Flagged"),
+                       ("all", b"\\All"), ("memos", b"\\Memos"),
+                       ("scheduled", b"\\Scheduled"), ("snoozed", b"\\Snoozed")]:
+        assert attr in attrs["R-" + role], (role, u)
+    j.one("Mailbox/set", {"update": {made["important"]: {"role": None}}})
+    _, t = cmd(r, "c", "CREATE Imp (USE (\\Important))")
+    assert t.startswith(b"c OK"), t
+    r.close()
+    _, q = j.one("Mailbox/query", {"filter": {"role": "important"}})
+    _, g = j.one("Mailbox/get", {"ids": q["ids"], "properties": ["name"]})
+    assert [m["name"] for m in g["list"]] == ["Imp"], g
 
 
 def test_jmap_imap_one_id_per_object():
