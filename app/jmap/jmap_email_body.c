@@ -104,9 +104,15 @@ static int inline_media(const struct mime_part *p)
 	       str_eq_ci_c(p->type, "video");
 }
 
+/* RFC 8621 §4.1.4 size: the octets of the content after transfer
+ * decoding. A multipart's content is its body as it stands (its
+ * encoding can only be an identity one, RFC 2045 §6.4): the bytes
+ * after its header, to the CRLF its enclosing boundary takes. */
 static uint64_t decoded_size(const char *data, const struct mime_part *p)
 {
 	struct str body = str_make(data + p->body_off, p->body_end - p->body_off);
+	if (!leaf(p))
+		return body.len;
 	return mime_decoded_size(mime_cte_parse(p->encoding), body);
 }
 
@@ -167,7 +173,7 @@ static void w_part(struct ctx *c, uint32_t i, int with_sub, int depth)
 				jw_null(w);
 			}
 			break;
-		case 2: jw_uint(w, is_leaf ? decoded_size(c->data, p) : 0); break;
+		case 2: jw_uint(w, decoded_size(c->data, p)); break;
 		case 3: {
 			struct str n = part_name(p);
 			if (n.p) {

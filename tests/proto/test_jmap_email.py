@@ -232,10 +232,18 @@ def test_jmap_email_body():
     text = leaf("2", "text/plain", 35, "iso-8859-1")  # decoded; the CRLF before "--a" is the boundary's
     html = leaf("3", "text/html", 24, "utf-8")
     pdf = leaf("4", "application/pdf", 9, None, "report.pdf", "attachment", "c1@x")
-    multi = {"partId": None, "blobId": None, "size": 0, "name": None, "charset": None,
+    multi = {"partId": None, "blobId": None, "name": None, "charset": None,
              "disposition": None, "cid": None, "language": None, "location": None}
-    assert e["bodyStructure"] == dict(multi, type="multipart/mixed", subParts=[
-        dict(multi, type="multipart/alternative", subParts=[text, html]), pdf]), e["bodyStructure"]
+    # A multipart's size is that of its content (RFC 8621 4.1.4: the
+    # octets after transfer decoding, none for a multipart): the body
+    # after its header, to the CRLF its enclosing boundary takes (it was
+    # 0, which a client showing a part's size, or checking it, took for
+    # an empty part).
+    outer = MULTI.split("\r\n\r\n", 1)[1]
+    inner = outer[outer.index("\r\n\r\n") + 4:outer.index("\r\n--m\r\nContent-Type: application")]
+    assert e["bodyStructure"] == dict(multi, type="multipart/mixed", size=len(outer), subParts=[
+        dict(multi, type="multipart/alternative", size=len(inner), subParts=[text, html]),
+        pdf]), e["bodyStructure"]
     assert e["textBody"] == [text] and e["htmlBody"] == [html] and e["attachments"] == [pdf], e
     assert e["hasAttachment"] is True
     # Decoded (quoted-printable, Latin-1), cut at 13 octets on a character boundary.

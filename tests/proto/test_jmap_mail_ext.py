@@ -573,10 +573,14 @@ def test_jmap_body_part_properties():
                 {"name": "Content-ID", "value": " <img1@x>"},
                 {"name": "Content-Transfer-Encoding", "value": " base64"}],
                name="b\u00e4r.png", disposition="inline", cid="img1@x")
-    alt = part(None, 0, "multipart/alternative",
+    # A multipart's size is its body's (RFC 8621 4.1.4), to the CRLF of
+    # the boundary after it.
+    outer = NESTED.split("\r\n\r\n", 1)[1]
+    alt_body = outer[outer.index("\r\n\r\n") + 4:outer.index("\r\n--outer\r\nContent-Type: message")]
+    alt = part(None, len(alt_body), "multipart/alternative",
                [{"name": "Content-Type", "value": " multipart/alternative; boundary=alt"}],
                subParts=[plain, html])
-    want = part(None, 0, "multipart/mixed", e["headers"], subParts=[alt, msg, img],
+    want = part(None, len(outer), "multipart/mixed", e["headers"], subParts=[alt, msg, img],
                 **{"header:Content-Type:asText": "multipart/mixed; boundary=\"outer\""})
     assert root == want, (root, want)
     # textBody/htmlBody/attachments take bodyProperties too (no subParts);
