@@ -626,7 +626,16 @@ void jmap_email_query(struct jmap_call *c)
  * email's thread is the one the log's thread entry after it names
  * (STORE_CHANGE_EMAIL_THREAD), so the thread it stood for gets its next
  * email; a destroy logged without one (records older than the entry)
- * answers cannotCalculateChanges. */
+ * answers cannotCalculateChanges.
+ *
+ * upToId (§5.6): when filter and sort look only at what an email never
+ * changes (no mailbox, keyword or thread condition, no collapse), an
+ * email's place in the results is fixed from its creation to its
+ * destruction. Then only creations and destructions change them, and
+ * a creation placed after upToId in today's results is left out (the
+ * client has not cached that far). A destroyed email's old place is
+ * unknown, so it is told removed wherever it stood; an upToId not in
+ * today's results cuts nothing. */
 
 struct u32s {
 	uint32_t *v;
@@ -643,11 +652,12 @@ static void u32s_add(struct u32s *a, uint32_t x)
 }
 
 struct qchanges {
-	struct u32s ids;       /* emails changed since, sorted, each once after */
-	struct u32s gone;      /* threads of the emails destroyed since */
-	uint32_t destroyed;    /* the destroyed email whose thread entry is next */
-	int pending, unknown;  /* pending: destroyed is set; unknown: a destroy
-	                        * had no thread entry */
+	struct u32s ids;        /* emails changed since, sorted, each once after */
+	struct u32s born, died; /* of those, the ones created, destroyed */
+	struct u32s gone;       /* threads of the emails destroyed since */
+	uint32_t destroyed;     /* the destroyed email whose thread entry is next */
+	int pending, unknown;   /* pending: destroyed is set; unknown: a destroy
+	                         * had no thread entry */
 };
 
 static int qchange_cb(void *arg, const struct store_change *sc)
@@ -667,7 +677,10 @@ static int qchange_cb(void *arg, const struct store_change *sc)
 	if (sc->kind == STORE_CHANGE_EMAIL_DESTROYED) {
 		q->destroyed = sc->id;
 		q->pending = 1;
+		u32s_add(&q->died, sc->id);
 	}
+	if (sc->kind == STORE_CHANGE_EMAIL_CREATED)
+		u32s_add(&q->born, sc->id);
 	u32s_add(&q->ids, sc->id);
 	return 0;
 }
@@ -700,6 +713,64 @@ static int sort_on_thread(const struct json_value *sort)
 	return 0;
 }
 
+/* 1 when filter (checked already) has a condition an email's change
+ * can flip: its mailboxes, its keywords or its thread's. */
+static int filter_mutable(const struct json_value *f, int depth)
+{
+	static const char *const mut[] = {"inMailbox", "inMailboxOtherThan", "hasKeyword",
+					  "notKeyword"};
+	if (!f || f->type != JSON_OBJECT || depth > JSON_DEPTH_MAX)
+		return 0;
+	const struct json_value *conds = json_get(f, "conditions");
+	if (conds && json_get(f, "operator")) {
+		for (const struct json_value *e = conds->first; e; e = e->next)
+			if (filter_mutable(e, depth + 1))
+				return 1;
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof mut / sizeof mut[0]; i++)
+		if (json_get(f, mut[i]))
+			return 1;
+	return filter_on_thread(f, depth);
+}
+
+/* 1 when sort (checked already) compares by keywords. */
+static int sort_mutable(const struct json_value *sort)
+{
+	for (const struct json_value *e = sort ? sort->first : NULL; e; e = e->next) {
+		const struct json_value *p = json_get(e, "property");
+		if (p && p->type == JSON_STRING && !strcmp(p->str, "hasKeyword"))
+			return 1;
+	}
+	return sort_on_thread(sort);
+}
+
+/* With upToId at index k of today's results res (n) and filter and sort
+ * fixed: into changed, the emails destroyed since and those created
+ * since at index k or before; their count, or SIZE_MAX when upToId does
+ * not apply (not given, not in res, or the query may move emails). */
+static size_t up_to_changes(struct jmap_call *c, const struct qchanges *ch, const uint32_t *res,
+			    size_t n, uint32_t *changed)
+{
+	const struct json_value *up = jmap_arg(c, "upToId"), *v;
+	size_t k = 0, nc = 0;
+
+	if (!up || up->type != JSON_STRING || ((v = jmap_arg(c, "collapseThreads")) && v->boolean) ||
+	    filter_mutable(jmap_arg(c, "filter"), 0) || sort_mutable(jmap_arg(c, "sort")))
+		return SIZE_MAX;
+	uint32_t id = jmap_ref_num(c->r, up->str, 'E');
+	while (k < n && res[k] != id)
+		k++;
+	if (k == n)
+		return SIZE_MAX;
+	for (size_t i = 0; i < ch->died.n; i++)
+		changed[nc++] = ch->died.v[i];
+	for (size_t i = 0; i <= k; i++)
+		if (jmap_u32_has(ch->born.v, ch->born.n, res[i]))
+			changed[nc++] = res[i];
+	return nc;
+}
+
 static const struct jmap_arg qc_args[] = {
     {"accountId", JA_ID, JA_REQUIRED},    {"filter", JA_OBJECT, JA_NULLABLE},
     {"sort", JA_ARRAY, JA_NULLABLE},      {"sinceQueryState", JA_STRING, JA_REQUIRED},
@@ -730,6 +801,8 @@ void jmap_email_query_changes(struct jmap_call *c)
 	if (rc != STORE_OK || (by_thread && (ch.unknown || ch.pending))) {
 		free(ch.ids.v);
 		free(ch.gone.v);
+		free(ch.born.v);
+		free(ch.died.v);
 		if (rc != STORE_OK)
 			jmap_error(c, "serverFail", NULL);
 		else
@@ -744,6 +817,8 @@ void jmap_email_query_changes(struct jmap_call *c)
 		free(all.v);
 		free(ch.ids.v);
 		free(ch.gone.v);
+		free(ch.born.v);
+		free(ch.died.v);
 		return;
 	}
 	/* Threads touched, when by thread: those of changed emails, and
@@ -759,7 +834,7 @@ void jmap_email_query_changes(struct jmap_call *c)
 	/* Changed: every changed email, and by thread every email of a
 	 * touched thread, in today's results or not (it may have left
 	 * them): all removed, those in today's results added. */
-	uint32_t *changed = arena_alloc(c->r->a, (nid + all.n + 1) * sizeof *changed),
+	uint32_t *changed = arena_alloc(c->r->a, (nid + all.n + ch.died.n + 1) * sizeof *changed),
 		 *res = arena_alloc(c->r->a, (n + 1) * sizeof *res);
 	size_t nc = nid;
 	if (nid)
@@ -769,8 +844,14 @@ void jmap_email_query_changes(struct jmap_call *c)
 			changed[nc++] = all.v[i].id;
 	for (size_t i = 0; i < n; i++)
 		res[i] = hit[i]->id;
+	ch.born.n = jmap_u32_sort_unique(ch.born.v, ch.born.n);
+	size_t nup = up_to_changes(c, &ch, res, n, changed);
+	if (nup != SIZE_MAX)
+		nc = nup;
 	jmap_query_changes_end(c, state, 'E', changed, nc, res, n);
 	free(all.v);
 	free(ch.ids.v);
 	free(ch.gone.v);
+	free(ch.born.v);
+	free(ch.died.v);
 }

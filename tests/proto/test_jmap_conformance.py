@@ -822,6 +822,48 @@ def test_query_changes_by_thread_keywords():
         assert ids == now["ids"], (q, old["ids"], ch, now["ids"])
 
 
+def test_query_changes_up_to_id():
+    """Email/queryChanges with upToId (RFC 8620 5.6): when filter and sort
+    are on immutable properties only, changes after upToId in the results
+    are left out, and an email's keyword change (which cannot move it)
+    is no change; with a mutable one upToId is ignored. Applied to the
+    client's cached head of the old results, the answer gives the head
+    of a fresh query's (tern ignored upToId: every change was told)."""
+    j = Jmap(srv(), *CLEO)
+    a = import_msg(j, msg("upto a"), "2026-03-01T00:01:00Z")
+    b = import_msg(j, msg("upto b"), "2026-03-01T00:03:00Z")
+    c = import_msg(j, msg("upto c"), "2026-03-01T00:05:00Z")
+    fixed = {"filter": {"subject": "upto"}, "sort": [{"property": "receivedAt"}]}
+    moving = {"filter": {"subject": "upto", "notKeyword": "$junk"},
+              "sort": [{"property": "receivedAt"}]}
+    _, old = j.one("Email/query", fixed)
+    _, old_m = j.one("Email/query", moving)
+    assert old["ids"] == [a, b, c] and old_m["ids"] == [a, b, c], (old, old_m)
+    d = import_msg(j, msg("upto d"), "2026-03-01T00:02:00Z")
+    e = import_msg(j, msg("upto e"), "2026-03-01T00:09:00Z")
+    _, r = j.one("Email/set", {"destroy": [c], "update": {a: {"keywords/$flagged": True}}})
+    assert r["destroyed"] == [c] and a in r["updated"], r
+    _, now = j.one("Email/query", fixed)
+    assert now["ids"] == [a, d, b, e], now
+    name, ch = j.one("Email/queryChanges", dict(fixed, sinceQueryState=old["queryState"],
+                                                 upToId=b))
+    assert name == "Email/queryChanges", ch
+    assert sorted(ch["removed"]) == sorted([c, d]), ch
+    assert ch["added"] == [{"id": d, "index": 1}], ch
+    head = [x for x in old["ids"][:2] if x not in ch["removed"]]
+    for add in sorted(ch["added"], key=lambda x: x["index"]):
+        head.insert(add["index"], add["id"])
+    assert head == now["ids"][:3], (head, now)
+    # upToId no longer in the results: no cut.
+    _, ch = j.one("Email/queryChanges", dict(fixed, sinceQueryState=old["queryState"],
+                                             upToId=c))
+    assert {x["id"] for x in ch["added"]} >= {d, e}, ch
+    # A mutable condition: upToId ignored, every change told.
+    _, ch = j.one("Email/queryChanges", dict(moving, sinceQueryState=old_m["queryState"],
+                                             upToId=b))
+    assert {x["id"] for x in ch["added"]} >= {d, e} and c in ch["removed"], ch
+
+
 def test_server_set_sent_unchanged_in_every_set():
     """RFC 8620 §5.3: an update naming a server-set or immutable property
     is rejected "unless the value is the same as the current value"
