@@ -123,6 +123,12 @@ static int patch_parse(struct jmap_call *c, struct jmap_mailboxes *m, uint32_t e
 	for (const struct json_value *x = p->first; x; x = x->next) {
 		const char *k = x->key;
 		if (!strcmp(k, "keywords")) {
+			/* null: the default, none (RFC 8620 §5.3, RFC 8621
+			 * §4.1.1 keywords default {}). */
+			if (x->type == JSON_NULL) {
+				w->kw_whole = 1;
+				continue;
+			}
 			if (x->type != JSON_OBJECT) {
 				jmap_bad_member(&bad, k, kw_bad);
 				continue;

@@ -124,9 +124,17 @@ static struct set_err store_err(int rc, int create)
 }
 
 /* sortOrder is an UnsignedInt (RFC 8621 §2), kept in 32 bits. */
+/* sortOrder given: an UnsignedInt below 2^32, or null for the default
+ * (RFC 8620 §5.3; RFC 8621 §2, default 0). */
 static int sort_order_ok(const struct json_value *v)
 {
-	return v->type == JSON_NUMBER && v->is_int && v->integer >= 0 && v->integer <= UINT32_MAX;
+	return v->type == JSON_NULL ||
+	       (v->type == JSON_NUMBER && v->is_int && v->integer >= 0 && v->integer <= UINT32_MAX);
+}
+
+static uint32_t sort_order_of(const struct json_value *v)
+{
+	return v && v->type == JSON_NUMBER ? (uint32_t)v->integer : 0;
 }
 
 static int create_one(struct jmap_call *c, struct jmap_mailboxes *m, const struct json_value *o,
@@ -192,8 +200,8 @@ static int create_one(struct jmap_call *c, struct jmap_mailboxes *m, const struc
 	*sub_r = !sub || sub->boolean;
 	if (*sub_r)
 		store_mailbox_subscribe(c->r->st, c->r->account, full, 1);
-	if (order && order->integer)
-		store_mailbox_sort_order(c->r->st, c->r->account, full, (uint32_t)order->integer);
+	if (sort_order_of(order))
+		store_mailbox_sort_order(c->r->st, c->r->account, full, sort_order_of(order));
 	/* The list gains it here, not by loading every mailbox again: that
 	 * made n creates cost n loads of the account's mailboxes. */
 	struct jmap_mailbox *nb = jmap_mailboxes_add(m);
@@ -203,7 +211,7 @@ static int create_one(struct jmap_call *c, struct jmap_mailboxes *m, const struc
 	nb->parent = (uint32_t)pid;
 	nb->role = arena_strdup(m->a, role && role->type == JSON_STRING ? role->str : "");
 	nb->subscribed = *sub_r;
-	nb->sort_order = order ? (uint32_t)order->integer : 0;
+	nb->sort_order = sort_order_of(order);
 	return 0;
 }
 
@@ -327,7 +335,7 @@ static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, struct jmap
 		      : STORE_OK;
 	if (src == STORE_OK && order)
 		src = store_mailbox_sort_order(c->r->st, c->r->account, b->full,
-					       (uint32_t)order->integer);
+					       sort_order_of(order));
 	if (src != STORE_OK) {
 		*e = err_of(jmap_store_fail_type(src, 0), jmap_store_fail_desc(src), NULL);
 		return -1;
@@ -335,7 +343,7 @@ static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, struct jmap
 	if (sub)
 		b->subscribed = sub->boolean;
 	if (order)
-		b->sort_order = (uint32_t)order->integer;
+		b->sort_order = sort_order_of(order);
 	return renamed;
 }
 

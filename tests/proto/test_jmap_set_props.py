@@ -227,3 +227,29 @@ def test_jmap_set_props_email_create_part_size_charset():
     assert list(r["created"]) == ["ok"], r
     _, g = j.one("Email/get", {"ids": [r["created"]["ok"]["id"]], "properties": ["attachments"]})
     assert g["list"][0]["attachments"][0]["size"] == 4, g
+
+
+def test_jmap_set_null_is_default():
+    """A PatchObject's null sets a property to its default (RFC 8620
+    5.3): Email keywords to {} (RFC 8621 4.1.1, default {}) and Mailbox
+    sortOrder to 0 (RFC 8621 2, default 0). Both were invalidProperties,
+    so a client clearing them so (one patch for every property it
+    resets) failed."""
+    j = Jmap(srv(), *BOB)
+    _, r = j.one("Mailbox/set", {"create": {"m": {"name": "NullDefault", "sortOrder": 9}}})
+    mid = r["created"]["m"]["id"]
+    _, r = j.one("Email/set", {"create": {"e": {
+        "mailboxIds": {mid: True}, "subject": "null default",
+        "keywords": {"$seen": True, "$flagged": True}}}})
+    eid = r["created"]["e"]["id"]
+    _, r = j.one("Email/set", {"update": {eid: {"keywords": None}}})
+    assert r["updated"] == {eid: None}, r
+    _, r = j.one("Mailbox/set", {"update": {mid: {"sortOrder": None}}})
+    assert r["updated"] == {mid: None}, r
+    _, g = j.one("Email/get", {"ids": [eid], "properties": ["keywords"]})
+    assert g["list"][0]["keywords"] == {}, g
+    _, g = j.one("Mailbox/get", {"ids": [mid], "properties": ["sortOrder", "unreadEmails"]})
+    assert g["list"][0]["sortOrder"] == 0 and g["list"][0]["unreadEmails"] == 1, g
+    # A property without a default stays refused.
+    _, r = j.one("Mailbox/set", {"update": {mid: {"isSubscribed": None}}})
+    bad(r["notUpdated"][mid], ["isSubscribed"])
