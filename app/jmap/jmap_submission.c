@@ -492,15 +492,22 @@ static int sub_cond(struct jmap_call *c, const struct json_value *f, void *arg)
 			if (x && !any)
 				return 0;
 		} else if (!strcmp(k, "undoStatus")) {
-			if (p->type != JSON_STRING)
+			/* RFC 8621 §7: one of the three; every one here is final. */
+			if (p->type != JSON_STRING || (strcmp(p->str, "pending") &&
+						       strcmp(p->str, "final") &&
+						       strcmp(p->str, "canceled")))
 				goto bad;
 			if (x && strcmp(p->str, "final"))
 				return 0;
 		} else if (!strcmp(k, "before") || !strcmp(k, "after")) {
-			if (p->type != JSON_STRING)
+			/* UTCDates, compared as times, not as text (a client's
+			 * may have fractions of a second). */
+			int64_t t, sent = 0;
+			if (p->type != JSON_STRING || jmap_utcdate_parse(p->str, &t) < 0)
 				goto bad;
-			int cmp = x ? strcmp(rec_str(x, "sendAt"), p->str) : 0;
-			if (x && (k[0] == 'b' ? cmp >= 0 : cmp < 0))
+			if (x && jmap_utcdate_parse(rec_str(x, "sendAt"), &sent) < 0)
+				return 0;
+			if (x && (k[0] == 'b' ? sent >= t : sent < t))
 				return 0;
 		} else {
 			jmap_error(c, "unsupportedFilter", k);

@@ -608,6 +608,37 @@ def test_jmap_submission_query_sorts():
     assert name == "error" and r["type"] == "unsupportedSort", r
 
 
+def test_jmap_submission_query_filter_values():
+    """EmailSubmission/query's before and after are UTCDates (RFC 8621
+    7.3), compared as times (one with fractions of a second is the same
+    instant); a value that is no UTCDate, or an undoStatus that is none
+    of pending, final, canceled, is invalidArguments (they were compared
+    as text, matching nothing or everything)."""
+    s = srv()
+    j = Jmap(s, *HAL)
+    _, ids = j.one("Identity/get", {}, using=USING)
+    ident = ids["list"][0]["id"]
+    e = draft(s, HAL[0], "filter-dates")
+    env = {"mailFrom": {"email": HAL[0]}, "rcptTo": [{"email": IVY[0]}]}
+    _, st = j.one("EmailSubmission/set", {"create": {"k": {
+        "identityId": ident, "emailId": e, "envelope": env}}}, using=USING)
+    sid = st["created"]["k"]["id"]
+    sent = st["created"]["k"]["sendAt"]
+    assert sent.endswith("Z") and "." not in sent, st
+
+    def q(**f):
+        return j.one("EmailSubmission/query", {"filter": dict(f, emailIds=[e])}, using=USING)
+    frac = sent[:-1] + ".000Z"
+    _, r = q(after=frac)
+    assert r["ids"] == [sid], (frac, r)
+    _, r = q(before=frac)
+    assert r["ids"] == [], (frac, r)
+    for bad in ({"before": "yesterday"}, {"after": "2026-01-01"}, {"undoStatus": "sent"}):
+        name, r = q(**bad)
+        assert name == "error" and r["type"] == "invalidArguments" and \
+            r["arguments"] == ["filter"], (bad, r)
+
+
 def test_jmap_submission_set_names_every_bad_property():
     """invalidProperties names every bad property of a create or update
     (RFC 8620 §5.3), not the first one met."""
