@@ -304,7 +304,6 @@ static struct jmap_job *job_new(struct http_ctx *x, enum jmap_kind kind)
 	if (!http_req_header(x, "Authorization")) {
 		/* No credentials at all: ask for them, nothing counted. */
 		http_problem(x, 401, "unauthorized", NULL, "authentication required");
-		http_header(x, "WWW-Authenticate", "Basic realm=\"tern\", charset=\"UTF-8\"");
 		return NULL;
 	}
 	return j;
@@ -863,7 +862,6 @@ static void download(struct http_ctx *x, const char *rest)
 	snprintf(j->ip, sizeof j->ip, "%s", x->ip);
 	if (!http_req_header(x, "Authorization")) {
 		http_problem(x, 401, "unauthorized", NULL, "authentication required");
-		http_header(x, "WWW-Authenticate", "Basic realm=\"tern\", charset=\"UTF-8\"");
 		return;
 	}
 	/* Either scheme job_new() takes: a client on a bearer token gets

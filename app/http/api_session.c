@@ -177,7 +177,6 @@ int http_auth_require(struct http_ctx *x)
 		return -1;
 	if (!who) {
 		http_problem(x, 401, "unauthorized", NULL, "log in or send a bearer token");
-		http_header(x, "WWW-Authenticate", "Bearer realm=\"tern\"");
 		return -1;
 	}
 	if (unsafe_method(x->method) && !csrf_ok) {

@@ -53,6 +53,26 @@ static const char *reason(int status)
 	}
 }
 
+/*
+ * The challenge a 401 carries (RFC 9110 §15.5.2: it MUST, with one that
+ * applies to the target), by how one signs in there: JMAP takes Basic
+ * (and its tokens as Bearer), the account portal only the session cookie
+ * its sign-in form sets (the "Cookie" scheme of the HTTP cookie
+ * authentication draft, which no client mistakes for a password prompt),
+ * the admin API a bearer token (or the admin's session).
+ */
+static const char *challenge(const struct http_ctx *x)
+{
+	const char *p = x->path ? x->path : "";
+
+	if (strncmp(p, "/jmap/", 6) == 0 || strcmp(p, "/.well-known/jmap") == 0)
+		return "Basic realm=\"tern\", charset=\"UTF-8\"";
+	if (strcmp(p, "/api/v1/me") == 0 || strncmp(p, "/api/v1/me/", 11) == 0)
+		return "Cookie realm=\"tern-account\", form-action=\"/api/v1/me/session\", "
+		       "cookie-name=\"tern_account\"";
+	return "Bearer realm=\"tern\"";
+}
+
 void http_problem(struct http_ctx *x, int status, const char *code, const char *field,
 		  const char *fmt, ...)
 {
@@ -66,6 +86,8 @@ void http_problem(struct http_ctx *x, int status, const char *code, const char *
 	x->nheaders = 0;
 	http_json_begin(x, &w, status);
 	x->type = "application/problem+json";
+	if (status == 401)
+		http_header(x, "WWW-Authenticate", challenge(x));
 	jw_obj_begin(&w);
 	jw_kstr(&w, "type", "about:blank");
 	jw_kstr(&w, "title", reason(status));

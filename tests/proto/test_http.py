@@ -179,7 +179,7 @@ def test_authentication_required_everywhere():
     s, a = admin_server(accounts=[("bob@example.test", "bob-password-1")])
     with s:
         anon = Api(s)
-        checked = limited = 0
+        checked = limited = challenged = 0
         for path, method, op, doc in openapi_ops(a):
             sec = op.get("security", doc["security"])
             body = {} if method in ("POST", "PUT", "PATCH") else None
@@ -187,20 +187,38 @@ def test_authentication_required_everywhere():
             if sec == []:
                 assert st != 401, (method, path, st)
                 continue
-            # Every protected operation refuses an anonymous client.
+            # Every protected operation refuses an anonymous client; a
+            # 401 says how to sign in (RFC 9110 §15.5.2: a challenge MUST
+            # come with it): a token on the admin API, the sign-in form's
+            # cookie on the portal, which takes no token.
             assert st in (401, 403), (method, path, st, p)
             assert hd["content-type"] == "application/problem+json", (method, path)
-            if sec == [{"account": [], "csrf": []}]:
+            portal = sec == [{"account": [], "csrf": []}]
+            if st == 401:
+                want = 'Cookie realm="tern-account"' if portal else 'Bearer realm="tern"'
+                assert hd.get("www-authenticate", "").startswith(want), (method, path, hd)
+                challenged += 1
+            if portal:
                 continue  # the portal's: only its own cookie, never a token
             checked += 1
             # A wrong bearer token is no better; after ten from one
             # address they are refused without a look (429).
             bad = Api(s)
             bad.token = "tern_00000000_" + "0" * 64
-            st = bad.call(method, concrete(path), body)[0]
+            st, hd, _ = bad.call(method, concrete(path), body)
             assert st in (401, 403, 429), (method, path)
+            assert st != 401 or hd["www-authenticate"] == 'Bearer realm="tern"', (method, path, hd)
             limited += st == 429
-        assert checked >= 30, checked
+        assert checked >= 30 and challenged > checked, (checked, challenged)
+        # So does a refused sign-in, the admin's and an account's (from
+        # an address of their own: this one is over its budget now).
+        other = Api(s, source="127.0.0.9")
+        st, hd, _ = other.call("POST", "/session", {"password": "not-the-password"})
+        assert st == 401 and hd["www-authenticate"] == 'Bearer realm="tern"', (st, hd)
+        st, hd, _ = other.call("POST", "/me/session", {"email": "bob@example.test",
+                                                       "password": "not-the-password"})
+        assert st == 401 and hd["www-authenticate"].startswith('Cookie realm="tern-account"'), \
+            (st, hd)
         assert limited == checked - 10, (limited, checked)
         assert len(re.findall(r"event=auth_failed what=token failures=\d+ ip=127\.0\.0\.1\n",
                               s.log_text())) == 10
