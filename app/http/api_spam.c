@@ -195,7 +195,13 @@ static int put_text(struct http_ctx *x, const char *name, const char *text)
 	return 0;
 }
 
-static int put_number(struct http_ctx *x, const char *field, const char *name, double max)
+/*
+ * The put_* helpers check one field of a PUT; with store set they store
+ * it too. A PUT calls its chain twice, checking every field first, so a
+ * 400 for one leaves all of them as they were (as PUT /settings does).
+ */
+static int put_number(struct http_ctx *x, const char *field, const char *name, double max,
+		      int store)
 {
 	const struct json_value *v = json_get(x->json, field);
 	char t[64];
@@ -206,23 +212,25 @@ static int put_number(struct http_ctx *x, const char *field, const char *name, d
 			     field, max);
 		return -1;
 	}
+	if (!store)
+		return 0;
 	snprintf(t, sizeof t, "%g", v->number);
 	return store_meta_put(http_store, name, t, strlen(t), 0) == STORE_OK
 		       ? 0
 		       : (http_store_problem(x, STORE_ETEMP, "cannot store the setting"), -1);
 }
 
-static int put_bool(struct http_ctx *x, const char *field, const char *name)
+static int put_bool(struct http_ctx *x, const char *field, const char *name, int store)
 {
 	const struct json_value *v = json_get(x->json, field);
-	if (!v)
+	if (!v || !store)
 		return 0;
 	return put_text(x, name, v->boolean ? "on" : "off");
 }
 
 /* parse: spam_dnsbl_parse or spam_hashbl_parse */
 static int put_zones(struct http_ctx *x, const char *field, const char *name,
-		     int (*parse)(const char *, struct spam_dnsbl_conf *, char *, size_t))
+		     int (*parse)(const char *, struct spam_dnsbl_conf *, char *, size_t), int store)
 {
 	const struct json_value *v = json_get(x->json, field);
 	struct spam_dnsbl_conf *conf;
@@ -240,6 +248,8 @@ static int put_zones(struct http_ctx *x, const char *field, const char *name,
 		http_problem(x, 400, "invalid_field", field, "field '%s': %s", field, err);
 		return -1;
 	}
+	if (!store)
+		return 0;
 	/* Stored even when empty: "" means no zones, absent the defaults. */
 	rc = store_meta_put(http_store, name, v->str, v->len, 0);
 	if (rc != STORE_OK) {
@@ -249,20 +259,44 @@ static int put_zones(struct http_ctx *x, const char *field, const char *name,
 	return 0;
 }
 
-static int put_list_field(struct http_ctx *x, const char *field, const char *name, int addresses)
+static int put_list_field(struct http_ctx *x, const char *field, const char *name, int addresses,
+			  int store)
 {
 	const struct json_value *v = json_get(x->json, field);
 	if (!v)
 		return 0;
 	char *text = xmalloc(SPAM_LIST_MAX);
 	int rc = list_text(x, field, v, text, SPAM_LIST_MAX, addresses);
-	if (rc == 0)
+	if (rc == 0 && store)
 		rc = put_text(x, name, text);
 	free(text);
 	return rc;
 }
 
-static int put_feed_url(struct http_ctx *x, const struct spam_feed_kind *k);
+static int put_feed_url(struct http_ctx *x, const struct spam_feed_kind *k, int store);
+
+/* PUT /spam's fields, in the order a 400 names the first bad one. */
+static int spam_put_fields(struct http_ctx *x, const char *allow, const char *block, int store)
+{
+	/* The zone lists first: the likeliest typo. */
+	if (put_zones(x, "dnsbl", "setting/spam_dnsbl", spam_dnsbl_parse, store) < 0 ||
+	    put_zones(x, "uribl", "setting/spam_uribl", spam_dnsbl_parse, store) < 0 ||
+	    put_zones(x, "hashbl", "setting/spam_hashbl", spam_hashbl_parse, store) < 0 ||
+	    put_number(x, "junk", "setting/spam_junk", 1000, store) < 0 ||
+	    put_number(x, "reject", "setting/spam_reject", 1000, store) < 0 ||
+	    put_number(x, "discard", "setting/spam_discard", 1000, store) < 0 ||
+	    put_number(x, "greylist_delay", "setting/spam_greylist_delay", 86400, store) < 0 ||
+	    put_bool(x, "enabled", "setting/spam_filter", store) < 0 ||
+	    put_bool(x, "greylist", "setting/spam_greylist", store) < 0 ||
+	    put_bool(x, "reputation", "setting/spam_reputation", store) < 0 ||
+	    put_list_field(x, "greylist_good", "setting/spam_greylist_good", 0, store) < 0 ||
+	    put_list_field(x, "traps", "setting/spam_traps", 1, store) < 0 ||
+	    put_list_field(x, "allow", allow, 0, store) < 0 ||
+	    put_list_field(x, "block", block, 0, store) < 0 ||
+	    put_feed_url(x, &spam_phish_kind, store) < 0 || put_feed_url(x, &spam_hashes_kind, store) < 0)
+		return -1;
+	return 0;
+}
 
 void api_spam_put(struct http_ctx *x)
 {
@@ -279,23 +313,7 @@ void api_spam_put(struct http_ctx *x)
 		return;
 	spam_list_name(1, "*", allow, sizeof allow);
 	spam_list_name(0, "*", block, sizeof block);
-	/* The zone lists first: the likeliest typo. Each field is checked
-	 * before it is stored; a 400 names the field it stopped at (those
-	 * before it are stored). */
-	if (put_zones(x, "dnsbl", "setting/spam_dnsbl", spam_dnsbl_parse) < 0 ||
-	    put_zones(x, "uribl", "setting/spam_uribl", spam_dnsbl_parse) < 0 ||
-	    put_zones(x, "hashbl", "setting/spam_hashbl", spam_hashbl_parse) < 0 ||
-	    put_number(x, "junk", "setting/spam_junk", 1000) < 0 ||
-	    put_number(x, "reject", "setting/spam_reject", 1000) < 0 ||
-	    put_number(x, "discard", "setting/spam_discard", 1000) < 0 ||
-	    put_number(x, "greylist_delay", "setting/spam_greylist_delay", 86400) < 0 ||
-	    put_bool(x, "enabled", "setting/spam_filter") < 0 ||
-	    put_bool(x, "greylist", "setting/spam_greylist") < 0 ||
-	    put_bool(x, "reputation", "setting/spam_reputation") < 0 ||
-	    put_list_field(x, "greylist_good", "setting/spam_greylist_good", 0) < 0 ||
-	    put_list_field(x, "traps", "setting/spam_traps", 1) < 0 ||
-	    put_list_field(x, "allow", allow, 0) < 0 || put_list_field(x, "block", block, 0) < 0 ||
-	    put_feed_url(x, &spam_phish_kind) < 0 || put_feed_url(x, &spam_hashes_kind) < 0)
+	if (spam_put_fields(x, allow, block, 0) < 0 || spam_put_fields(x, allow, block, 1) < 0)
 		return;
 	api_spam_get(x);
 }
@@ -303,7 +321,7 @@ void api_spam_put(struct http_ctx *x)
 /* A local list's feed URL ("phish_url", "hashes_url"): https (the one
  * client tern has), "" for none. The server downloads it within seconds
  * and then every few hours. */
-static int put_feed_url(struct http_ctx *x, const struct spam_feed_kind *k)
+static int put_feed_url(struct http_ctx *x, const struct spam_feed_kind *k, int store)
 {
 	char field[32], host[256];
 	snprintf(field, sizeof field, "%s_url", k->name);
@@ -320,7 +338,7 @@ static int put_feed_url(struct http_ctx *x, const struct spam_feed_kind *k)
 			     field);
 		return -1;
 	}
-	return put_text(x, k->url_setting, v->str);
+	return store ? put_text(x, k->url_setting, v->str) : 0;
 }
 
 /* ---- PUT /spam/phish, /spam/hashes: a feed file replaces a local list ---- */
@@ -438,8 +456,11 @@ void api_spam_lists_put(struct http_ctx *x)
 		http_problem(x, 400, "invalid_field", NULL, "the scope's name is too long");
 		return;
 	}
-	if (put_list_field(x, "allow", allow, 0) < 0 || put_list_field(x, "block", block, 0) < 0)
-		return;
+	/* Both checked before either is stored: a 400 changes nothing. */
+	for (int store = 0; store <= 1; store++)
+		if (put_list_field(x, "allow", allow, 0, store) < 0 ||
+		    put_list_field(x, "block", block, 0, store) < 0)
+			return;
 	write_scope_lists(x, scope);
 }
 

@@ -80,3 +80,30 @@ def test_account_edits_its_own_spam_lists():
         st, body = p.call("PUT", "/me/spam-lists", {"block": []})
         assert st == 200 and body["block"] == [] and body["allow"] == ["192.0.2.0/24", "friend.test"], body
         assert rcpt_reply(s, "x@blocked.test", PAT) == 250
+
+
+def test_a_refused_put_changes_nothing():
+    """A PUT of the spam settings or of a scope's lists whose last field
+    is bad is 400 naming that field, and the good fields before it are
+    not stored either: the client was told the request failed. The admin's
+    PUT /spam, its PUT /spam/lists/{scope} and the portal's own lists."""
+    s, admin = admin_server(accounts=[(PAT, PAT_PW)])
+    with s:
+        st, _, before = admin.call("GET", "/spam")
+        assert st == 200, before
+        st, _, body = admin.call("PUT", "/spam", {
+            "dnsbl": "", "junk": 7, "greylist": not before["greylist"],
+            "allow": ["friend.test"], "hashes_url": "http://feeds.test/not-https.txt"})
+        assert st == 400 and body["field"] == "hashes_url", body
+        st, _, after = admin.call("GET", "/spam")
+        assert st == 200 and after == before, (before, after)
+
+        st, _, body = admin.call("PUT", "/spam/lists/" + PAT,
+                                 {"allow": ["friend.test"], "block": ["not a domain!"]})
+        assert st == 400 and body["field"] == "block", body
+        p = Portal(s)
+        assert p.login(PAT, PAT_PW)[0] == 200
+        st, body = p.call("PUT", "/me/spam-lists", {"allow": ["pal.test"], "block": ["10.0.0.0/99"]})
+        assert st == 400 and body["field"] == "block", body
+        st, _, body = admin.call("GET", "/spam/lists/" + PAT)
+        assert st == 200 and body["allow"] == [] and body["block"] == [], body
