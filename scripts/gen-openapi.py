@@ -20,7 +20,7 @@ PROBLEM_CODES = ["bad_json", "bad_request", "invalid_field", "unknown_field", "m
                  "unauthorized", "csrf", "setup_code", "forbidden", "wrong_password", "wrong_code",
                  "totp_required", "not_found", "method", "exists", "in_use", "locked", "limit", "busy",
                  "active", "invalid_script", "setup_done", "not_configured", "not_started", "not_stored",
-                 "not_mbox", "rate_limited", "temporary", "storage_full"]
+                 "not_mbox", "rate_limited", "temporary", "storage_full", "not_implemented"]
 
 schemas = {
     "Problem": {"type": "object", "properties": {"type": S, "title": S, "status": {"type": "integer", "minimum": 400, "maximum": 599},

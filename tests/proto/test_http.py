@@ -489,6 +489,9 @@ def test_request_smuggling_shapes():
     connection, and read an unknown coding's body until the client left."""
     hidden = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
     with Server(http=True) as s:
+        # Each code is one the OpenAPI document's Problem schema lists (API.md: no other is sent).
+        st, _, doc = Api(s).raw("GET", "/api/v1/openapi.json")
+        codes = json.loads(doc)["components"]["schemas"]["Problem"]["properties"]["code"]["enum"]
         for fields, body, status in [
                 (b"Content-Length: 5\r\nContent-Length: 38\r\n", b"hello", 400),
                 (b"Content-Length: 38\r\nTransfer-Encoding: chunked\r\n", b"0\r\n\r\n", 400),
@@ -504,6 +507,7 @@ def test_request_smuggling_shapes():
                 assert b"Connection: close" in head and b"X-Content-Type-Options: nosniff" in head, head
                 problem, _, after = rest.partition(b"}")
                 assert json.loads(problem + b"}")["status"] == status and after == b"", rest
+                assert json.loads(problem + b"}")["code"] in codes, rest
         st, head, rest = raw_https(s, b"POST /healthz HTTP/1.0\r\nConnection: keep-alive\r\n"
                                    b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + hidden, whole=True)
         assert st == 400 and b"HTTP/1.1 200" not in rest, (st, head, rest)
