@@ -225,13 +225,26 @@ static void method_refused(struct http_ctx *x, const char *allow)
 	http_header(x, "Allow", allow);
 }
 
+/* application/json, with parameters or none: media-type parameters are
+ * *( OWS ";" OWS parameter ), OWS spaces or tabs (RFC 9110 §8.3.1,
+ * §5.6.3). */
 static int content_type_json(struct http_ctx *x)
 {
 	const char *ct = http_req_header(x, "Content-Type");
 	if (!ct)
 		return x->body_len == 0;
-	return strncasecmp(ct, "application/json", 16) == 0 &&
-	       (ct[16] == '\0' || ct[16] == ';' || ct[16] == ' ');
+	if (strncasecmp(ct, "application/json", 16) != 0)
+		return 0;
+	ct += 16 + strspn(ct + 16, " \t");
+	return *ct == '\0' || *ct == ';';
+}
+
+/* 415: the type the resource takes, in Accept (RFC 9110 §15.5.16,
+ * §12.5.1), and for a PATCH in Accept-Patch (RFC 5789 §2.2). */
+static void type_refused(struct http_ctx *x)
+{
+	http_problem(x, 415, "bad_json", NULL, "Content-Type must be application/json");
+	http_header(x, strcmp(x->method, "PATCH") == 0 ? "Accept-Patch" : "Accept", "application/json");
 }
 
 static void api(struct http_ctx *x)
@@ -276,7 +289,7 @@ static void api(struct http_ctx *x)
 		if (x->body_len == 0 && (hit->flags & (R_JSON_OPT | R_REAUTH))) {
 			x->json = json_parse("{}", 2, x->arena, err, sizeof(err));
 		} else if (!content_type_json(x)) {
-			http_problem(x, 415, "bad_json", NULL, "Content-Type must be application/json");
+			type_refused(x);
 			return;
 		} else if (x->body_len == 0) {
 			http_problem(x, 400, "bad_json", NULL, "a JSON object body is required");

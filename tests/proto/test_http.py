@@ -334,8 +334,21 @@ def test_bad_requests():
         assert st == 400 and p["field"] == "email" and p["code"] == "missing_field", p
         st, _, p = a.call("PATCH", "/accounts/x@example.test", {"disabled": "yes"})
         assert st == 400 and p["field"] == "disabled", p
-        st, _, p = a.call("POST", "/domains", "name=x", ctype="application/x-www-form-urlencoded")
-        assert st == 415, p
+        # Another type: 415 saying which one is taken (RFC 9110 §15.5.16;
+        # for a PATCH in Accept-Patch, RFC 5789 §2.2).
+        st, hd, p = a.call("POST", "/domains", "name=x", ctype="application/x-www-form-urlencoded")
+        assert st == 415 and hd["accept"] == "application/json", (p, hd)
+        st, hd, p = a.call("PATCH", "/accounts/x@example.test", '{"quota":1}',
+                           ctype="application/merge-patch+json")
+        assert st == 415 and hd["accept-patch"] == "application/json", (p, hd)
+        # Parameters after optional whitespace, a tab being whitespace (RFC 9110 §5.6.3, §8.3.1).
+        for ctype in ("application/json;charset=utf-8", "Application/JSON \t; charset=utf-8",
+                      "application/json\t"):
+            st, _, p = a.call("POST", "/domains", {"name": "ct.example.test"}, ctype=ctype)
+            assert st == 409 or st == 201, (ctype, st, p)
+        for ctype in ("application/jsonx", "application/json x", "application/json-seq"):
+            st, _, p = a.call("POST", "/domains", {"name": "ct.example.test"}, ctype=ctype)
+            assert st == 415, (ctype, st, p)
         # Over the 64 KiB body limit: 413, with and without Content-Length.
         big = json.dumps({"name": "x" * 70000})
         st, _, p = a.call("POST", "/domains", big)
