@@ -431,8 +431,9 @@ int json_check_object(const struct json_value *v, const struct json_field *field
 		      const char **field_r, const char **code_r, char *detail, size_t detailsz)
 {
 	if (!v || v->type != JSON_OBJECT) {
+		/* The body's fault, as an empty or malformed one is: no field. */
 		*field_r = "";
-		*code_r = "invalid_field";
+		*code_r = "bad_json";
 		snprintf(detail, detailsz, "the request body must be a JSON object");
 		return -1;
 	}

@@ -315,10 +315,11 @@ def test_login_rate_limit_and_fail2ban_line():
 def test_bad_requests():
     s, a = admin_server()
     with s:
+        # Malformed, or no object: bad_json, as an empty body (no field to name).
         for raw, field in [('{"name":', None), ("[1,2]", None), ('{"name":"a",}', None),
-                           ('{"name":"\\ud800"}', None), ("\xff", None)]:
+                           ('{"name":"\\ud800"}', None), ("\xff", None), ("null", None), ('"x"', None)]:
             st, hd, p = a.call("POST", "/domains", raw)
-            assert st == 400 and p["code"] in ("bad_json", "invalid_field"), (raw, p)
+            assert st == 400 and p["code"] == "bad_json" and "field" not in p, (raw, p)
             assert hd["content-type"] == "application/problem+json"
             assert p["status"] == 400 and p["type"] == "about:blank" and p["title"]
         st, _, p = a.call("POST", "/accounts", {"email": "x@example.test", "password": "long-enough-1",

@@ -115,7 +115,12 @@ int main(void)
 	      strcmp(field, "zz") == 0 && strcmp(code, "unknown_field") == 0);
 	CHECK(json_check_object(parse(a, "{}"), f, 2, &field, &code, detail, sizeof detail) < 0 &&
 	      strcmp(field, "email") == 0 && strcmp(code, "missing_field") == 0);
-	CHECK(json_check_object(parse(a, "[]"), f, 2, &field, &code, detail, sizeof detail) < 0);
+	/* A body that is no object is the body's fault, as an empty one is
+	 * (bad_json), not a field's: no field to name. */
+	CHECK(json_check_object(parse(a, "[]"), f, 2, &field, &code, detail, sizeof detail) < 0 &&
+	      strcmp(code, "bad_json") == 0 && field[0] == '\0');
+	CHECK(json_check_object(parse(a, "null"), f, 2, &field, &code, detail, sizeof detail) < 0 &&
+	      strcmp(code, "bad_json") == 0 && field[0] == '\0');
 	CHECK(json_check_object(parse(a, "{\"email\":\"a\\u0000b\"}"), f, 2, &field, &code, detail, sizeof detail) < 0);
 
 	/* Writer: commas, escapes, invalid UTF-8 replaced, bound respected. */
