@@ -8,6 +8,7 @@ import gzip
 import os
 import plistlib
 import re
+import shutil
 import smtplib
 import subprocess
 import xml.etree.ElementTree as ET
@@ -156,6 +157,12 @@ def test_metrics_prometheus_text():
         head, _, body = r.stdout.decode().partition("\r\n\r\n")
         assert "content-type: text/plain; version=0.0.4" in head.lower(), head
         samples, types = parse_prometheus(body)
+        # Prometheus's own checker too, where it is installed (Debian's prometheus package).
+        promtool = shutil.which("promtool")
+        if promtool:
+            r = subprocess.run([promtool, "check", "metrics"], input=body.encode(),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+            assert r.returncode == 0 and not r.stdout.strip(), (r.stdout, r.stderr)
         assert samples[("tern_messages_received_total", "")] == 1, samples
         assert samples[("tern_messages_rejected_total", "")] == 1, samples
         assert samples[("tern_connections_total", 'protocol="smtp"')] == 1
