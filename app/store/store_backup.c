@@ -661,26 +661,6 @@ static int check_counters(MDB_txn *txn, char *err, size_t errsz)
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-/* The schema version the records of a backup's store.mdb are written
- * in (meta "schema_version"): 0 or an LMDB error (MDB_CORRUPTED). */
-static int snapshot_schema(MDB_txn *txn, uint32_t *ver_r)
-{
-	MDB_val k = {sizeof "schema_version" - 1, (void *)"schema_version"}, v;
-	MDB_dbi dbi;
-	int rc = mdb_dbi_open(txn, "meta", 0, &dbi);
-
-	if (rc == 0)
-		rc = mdb_get(txn, dbi, &k, &v);
-	if (rc == 0) {
-		struct rec_r r = rr_init(&v);
-		uint8_t ver = rr_u8(&r);
-		*ver_r = rr_u32(&r);
-		if (r.bad || ver != REC_V1)
-			rc = MDB_CORRUPTED;
-	}
-	return rc;
-}
-
 /* Offset of blob_id in a queue record (SCHEMA.md "queue"): version,
  * created_at, next_attempt, account, attempts, flags, size. */
 #define QUEUE_BLOB_OFF (1 + 8 + 8 + 4 + 4 + 4 + 8)
@@ -821,7 +801,7 @@ int store_backup_check(const char *dir, struct store_backup_info *info,
 		return fail(err, errsz, rc, "cannot open", file);
 	if ((rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) != 0)
 		goto out;
-	if ((rc = snapshot_schema(txn, &info->schema)) != 0)
+	if ((rc = store_meta_schema(txn, &info->schema)) != 0)
 		goto out;
 	static const char *const counted[] = {"principal", "mailbox", "email", "queue"};
 	for (size_t i = 0; i < sizeof counted / sizeof counted[0]; i++) {
@@ -967,7 +947,7 @@ static int restore_blobs(MDB_env *env, const char *dir, const char *data_dir,
 static int check_schema(MDB_txn *txn, uint32_t want, const char *file, char *err, size_t errsz)
 {
 	uint32_t ver = 0;
-	int rc = snapshot_schema(txn, &ver);
+	int rc = store_meta_schema(txn, &ver);
 
 	if (rc)
 		return rc;

@@ -600,6 +600,9 @@ int email_with_blob(struct store *st, MDB_txn *txn, uint32_t account, uint32_t e
 
 /* Small u32 record in DB_META (counters, schema version). */
 int meta_get_u32(MDB_txn *txn, struct store *st, const char *name, uint32_t *v_r);
+/* The environment's schema version (store_upgrade.c): 0, MDB_NOTFOUND
+ * for a fresh one, or an LMDB error. */
+int store_meta_schema(MDB_txn *txn, uint32_t *ver_r);
 int meta_put_u32(MDB_txn *txn, struct store *st, const char *name, uint32_t v);
 
 /* ---- App passwords (store_apppass.c) ---- */

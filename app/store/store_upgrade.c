@@ -42,19 +42,19 @@
  * the store's growth in the first minutes must still fit. */
 #define BACKUP_MARGIN ((uint64_t)8 << 20)
 
-/* The version stored in dir's environment, read without writing: 0 for a
- * fresh one. 0 or an LMDB error. */
-static int stored_version(struct store *st, uint32_t *ver_r)
+/*
+ * The schema version the records of an environment are written in (meta
+ * "schema_version"), read with the environment's own "meta" handle, so
+ * it works on a snapshot no struct store holds (a backup's store.mdb).
+ * 0, MDB_NOTFOUND for a fresh environment, or an LMDB error
+ * (MDB_CORRUPTED for a record this build cannot read).
+ */
+int store_meta_schema(MDB_txn *txn, uint32_t *ver_r)
 {
-	MDB_txn *txn;
-	MDB_dbi dbi;
 	MDB_val k = {sizeof "schema_version" - 1, (void *)"schema_version"}, v;
-	int rc = store_rd_begin(st, &txn);
+	MDB_dbi dbi;
+	int rc = mdb_dbi_open(txn, "meta", 0, &dbi);
 
-	*ver_r = 0;
-	if (rc)
-		return rc;
-	rc = mdb_dbi_open(txn, "meta", 0, &dbi);
 	if (rc == 0)
 		rc = mdb_get(txn, dbi, &k, &v);
 	if (rc == 0) {
@@ -64,6 +64,20 @@ static int stored_version(struct store *st, uint32_t *ver_r)
 		if (r.bad || ver != REC_V1)
 			rc = MDB_CORRUPTED;
 	}
+	return rc;
+}
+
+/* The version stored in dir's environment, read without writing: 0 for a
+ * fresh one. 0 or an LMDB error. */
+static int stored_version(struct store *st, uint32_t *ver_r)
+{
+	MDB_txn *txn;
+	int rc = store_rd_begin(st, &txn);
+
+	*ver_r = 0;
+	if (rc)
+		return rc;
+	rc = store_meta_schema(txn, ver_r);
 	store_rd_end(st, txn); /* also discards the handle opened here */
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
