@@ -45,6 +45,11 @@
  *   include :personal :optional "FILTERS";
  *   vacation ...;
  *
+ * textBody and htmlBody both null are written as an empty reason, and
+ * read back as null; the reply then has a default text (RFC 8621 §8
+ * SHOULD; sieve_vacation_reply makes it). A textBody of "" is no body
+ * either: it is stored the same way and told back as null.
+ *
  * Caveats: no plain text is made from an HTML-only reply; the include
  * names the script, so one renamed while the reply is on is no longer
  * run (:optional: the reply still is) until the reply is saved again.
@@ -141,6 +146,10 @@ static void vac_parse(struct arena *a, const char *text, size_t len, struct vac 
 		prev[0] = t;
 	}
 	v->enabled &= have;
+	/* An empty reason is how no body is written (vac_write): textBody
+	 * null, as set (RFC 8621 §8); Sieve sends a default text for it. */
+	if (!mime && v->text && !v->text[0])
+		v->text = NULL;
 	if (mime && v->text) {
 		struct mime_tree tree;
 		const char *reason = v->text;
@@ -498,8 +507,8 @@ void jmap_vacation_set(struct jmap_call *c)
 			set_err(nu, id, jmap_store_fail_type(rc, 0), NULL, jmap_store_fail_desc(rc));
 			continue;
 		}
-		/* What is stored (a date to the second, an empty text for
-		 * none): the state is of that, and the properties it has
+		/* What is stored (a date to the second, a "" text as
+		 * null): the state is of that, and the properties it has
 		 * other than set are told (RFC 8620 §5.3). */
 		struct vac st;
 		if (vac_read(c, &st) < 0)

@@ -348,6 +348,37 @@ void sieve_mime_entity(struct buf *out, struct str text)
 	put_crlf(out, body);
 }
 
+/* Nothing but spaces, tabs and line ends: no text for a person. */
+static int blank(struct str t)
+{
+	for (size_t i = 0; i < t.len; i++)
+		if (t.p[i] != ' ' && t.p[i] != '\t' && t.p[i] != '\r' && t.p[i] != '\n')
+			return 0;
+	return 1;
+}
+
+/* The reply's text when the reason is blank (see the header): the
+ * user's subject as its first line, when there is one, then which
+ * message this answers and that no one wrote it. */
+static void default_text(struct buf *out, struct str subject, struct str orig)
+{
+	struct buf b;
+	buf_init(&b, subject.len + orig.len + 256);
+	if (str_trim(subject).len) {
+		put_clean(&b, subject);
+		(void)buf_append_c(&b, "\n\n");
+	}
+	(void)buf_append_c(&b, "This is an automatic reply to your message");
+	if (str_trim(orig).len) {
+		(void)buf_append_c(&b, " \"");
+		put_clean(&b, str_trim(orig));
+		(void)buf_append_c(&b, "\"");
+	}
+	(void)buf_append_c(&b, ".\nIt has been received, and will be read later.\n");
+	sieve_text_entity(out, buf_str(&b));
+	buf_free(&b);
+}
+
 int sieve_vacation_reply(const struct sieve_action *a, const char *msg, size_t len,
                          struct str sender, struct str from_default, const char *date,
                          const char *msgid, struct buf *out)
@@ -391,6 +422,8 @@ int sieve_vacation_reply(const struct sieve_action *a, const char *msg, size_t l
 	if (a->mime) {
 		/* RFC 5230 §5.8: the reason is a MIME entity, its header included. */
 		sieve_mime_entity(out, a->text);
+	} else if (blank(a->text)) {
+		default_text(out, a->subject, buf_str(&o.subject));
 	} else {
 		sieve_text_entity(out, a->text);
 	}

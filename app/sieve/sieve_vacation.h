@@ -44,8 +44,10 @@ void sieve_vacation_key(const struct sieve_action *a, struct str sender, uint8_t
  * Appends the reply to out: From (the action's :from, else from_default),
  * To the sender, Subject (:subject, else "Auto: " and the original's),
  * In-Reply-To and References from the original's Message-ID, Date,
- * Message-ID, Auto-Submitted: auto-replied, MIME fields, then the reason.
- * date is an RFC 5322 date, msgid without angle brackets. Returns 0, or
+ * Message-ID, Auto-Submitted: auto-replied, MIME fields, then the reason
+ * (a plain one that is empty or blank: a default text naming the
+ * original's subject, as JMAP's textBody and htmlBody null ask, RFC 8621
+ * §8; an empty reply tells the sender nothing). date is an RFC 5322 date, msgid without angle brackets. Returns 0, or
  * -1 when out's ceiling was reached.
  */
 int sieve_vacation_reply(const struct sieve_action *a, const char *msg, size_t len,

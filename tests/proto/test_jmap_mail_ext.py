@@ -1161,13 +1161,13 @@ def test_jmap_vacation_set_state_is_stored_state():
     """VacationResponse/set's newState is the state a /get then tells, and
     a following set with ifInState of it goes through: the state is of
     what was stored. It was of the patched value, which the stored one can
-    differ from (no textBody stored as empty, a fromDate to the second),
+    differ from (an empty textBody read as null, a fromDate to the second),
     so the next read moved the state and ifInState failed with
     stateMismatch. Such properties come back in "updated" (RFC 8620 §5.3)."""
     s, j = hal(KIT)
     va = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:vacationresponse"]
     state = j.one("VacationResponse/get", {}, using=va)[1]["state"]
-    for patch, told in (({"isEnabled": True, "subject": "Away"}, {"textBody": ""}),
+    for patch, told in (({"isEnabled": True, "subject": "Away", "textBody": ""}, {"textBody": None}),
                         ({"fromDate": "2026-02-01T00:00:00.5Z"}, {"fromDate": "2026-02-01T00:00:00Z"}),
                         ({"textBody": "Back soon."}, None)):
         name, st = j.one("VacationResponse/set", {"ifInState": state,
@@ -1306,3 +1306,46 @@ def test_jmap_vacation_filters_may_reject():
         code, msg = c.data(b"From: joe@remote.test\r\nTo: ned@example.test\r\n"
                            b"Subject: [spam] x\r\n\r\nbuy\r\n")
         assert code == 550 and b"No spam, thanks." in msg, (code, msg)
+
+
+OLA = ("ola@example.test", "ola-password-1")
+PIP = ("pip@example.test", "pip-password-1")
+
+
+def test_jmap_vacation_null_bodies():
+    """A VacationResponse with textBody and htmlBody both null reads back
+    null (RFC 8621 §8: what was set), and the reply sent has a default
+    body, which the RFC wants generated then, with the default subject
+    "Auto: " and the original's (RFC 3834 §3.1.5) when subject is null
+    too. Before, textBody read back "" and the reply's body was empty."""
+    s, j = hal(OLA)
+    va = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:vacationresponse"]
+    _, st = j.one("VacationResponse/set", {"update": {"singleton": {
+        "isEnabled": True, "subject": None, "textBody": None, "htmlBody": None}}}, using=va)
+    assert st["updated"] == {"singleton": None}, st
+    _, v = j.one("VacationResponse/get", {}, using=va)
+    assert v["list"] == [{"id": "singleton", "isEnabled": True, "fromDate": None, "toDate": None,
+                          "subject": None, "textBody": None, "htmlBody": None}], v
+    # An empty text is no body either: it is told back as null.
+    _, st = j.one("VacationResponse/set", {"update": {"singleton": {"textBody": ""}}}, using=va)
+    assert st["updated"] == {"singleton": {"textBody": None}}, st
+    s.cli("account", "add", PIP[0], input=PIP[1] + "\n")
+    tls = ssl.create_default_context()
+    tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
+    with smtplib.SMTP_SSL("127.0.0.1", s.submissions_port, context=tls, timeout=30) as c:
+        c.login(*PIP)
+        c.sendmail(PIP[0], [OLA[0]], ("From: pip@example.test\r\nTo: ola@example.test\r\n"
+                                      "Subject: lunch on Friday?\r\n\r\nq\r\n").encode())
+    f = Jmap(s, *PIP)
+    deadline, got = time.time() + 15, []
+    while not got and time.time() < deadline:
+        _, q = f.one("Email/query", {"filter": {"subject": "Auto: lunch on Friday?"}})
+        got = q["ids"]
+        time.sleep(0.1)
+    assert got, s.log_text()[-2000:]
+    _, g = f.one("Email/get", {"ids": got, "properties": ["subject", "textBody", "bodyValues"],
+                               "fetchTextBodyValues": True})
+    r = g["list"][0]
+    assert r["subject"] == "Auto: lunch on Friday?", r
+    text = r["bodyValues"][r["textBody"][0]["partId"]]["value"]
+    assert "lunch on Friday?" in text and "automatic" in text, r

@@ -174,6 +174,17 @@ int main(void)
 	                                  STR_LIT("bob@example.com"), "d", "v6@t", &out), 0);
 	CHECK(strstr(buf_data(&out), "Content-Transfer-Encoding: 8bit\r\n\r\nCaf\xc3\xa9 ferm\xc3\xa9.\r\n")
 	      != NULL);
+	/* A blank reason (JMAP's textBody and htmlBody null) is a default
+	 * text naming the original's subject, the :subject first: it was
+	 * an empty body. */
+	buf_reset(&out);
+	a.text = STR_LIT(" \n");
+	a.subject = STR_LIT("Away until Monday");
+	CHECK_EQ_INT(sieve_vacation_reply(&a, base, strlen(base), STR_LIT("ann@example.org"),
+	                                  STR_LIT("bob@example.com"), "d", "v8@t", &out), 0);
+	CHECK(strstr(buf_data(&out), "Content-Transfer-Encoding: 8bit\r\n\r\nAway until Monday\r\n\r\n"
+	                             "This is an automatic reply to your message \"Caf\xc3\xa9 plans\".\r\n"
+	                             "It has been received, and will be read later.\r\n") != NULL);
 	/* :mime: the entity's Content-* fields (folds kept) and body; any
 	 * other field there would join the reply's header (a second From). */
 	buf_reset(&out);
