@@ -21,8 +21,8 @@
  * compare as text with currentdate's "2026-12-24T00:00:00+00:00".
  *
  * With an htmlBody the reason is a MIME entity (RFC 5230 §5.8, :mime):
- * multipart/alternative of the text and the HTML (the HTML alone when
- * textBody is null), each part UTF-8 in base64, so any text goes through
+ * multipart/alternative of the text (one made from the HTML when
+ * textBody is null, below) and the HTML, each part UTF-8 in base64, so any text goes through
  * unchanged and no line of it can be taken for the boundary. get reads
  * such an entity back (a script written elsewhere with :mime too): the
  * first text/plain and text/html leaves, decoded.
@@ -50,13 +50,18 @@
  * SHOULD; sieve_vacation_reply makes it). A textBody of "" is no body
  * either: it is stored the same way and told back as null.
  *
- * Caveats: no plain text is made from an HTML-only reply; the include
+ * An HTML-only reply (textBody null) gets a text part made from the
+ * HTML (its visible text, mime_html's), under a boundary of its own
+ * (VAC_BOUNDARY_MADE) that get reads as textBody null.
+ *
+ * Caveats: the include
  * names the script, so one renamed while the reply is on is no longer
  * run (:optional: the reply still is) until the reply is saved again.
  * The portal's form (web/src/portal.jsx) writes the plain form and
  * activates it in the filters' place.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -65,7 +70,9 @@
 #include "jmap/jmap_email.h"
 #include "jmap/jmap_private.h"
 #include "jmap/jmap_typestate.h"
+#include "core/xalloc.h"
 #include "mime/mime_decode.h"
+#include "mime/mime_html.h"
 #include "mime/mime_tree.h"
 #include "sieve/sieve.h"
 #include "sieve/sieve_lex.h"
@@ -80,6 +87,9 @@ struct vac {
 };
 
 #define VAC_BOUNDARY "=_tern_vacation" /* '=' and '_': never in base64 */
+/* The boundary when the text part was made from the HTML (textBody
+ * null): get reads no textBody from such an entity. */
+#define VAC_BOUNDARY_MADE "=_tern_vacation_html"
 
 /* The decoded text of the first leaf of type text/SUB in a :mime
  * reason; NULL when none. */
@@ -154,27 +164,50 @@ static void vac_parse(struct arena *a, const char *text, size_t len, struct vac 
 		struct mime_tree tree;
 		const char *reason = v->text;
 		mime_tree_parse(reason, strlen(reason), a, &tree);
-		v->text = mime_text(a, &tree, reason, "plain");
+		v->text = strstr(reason, "boundary=\"" VAC_BOUNDARY_MADE "\"") == NULL
+				  ? mime_text(a, &tree, reason, "plain")
+				  : NULL;
 		v->html = mime_text(a, &tree, reason, "html");
 	}
 }
 
-/* The :mime reason for an HTML reply (see the top): its text in b. */
+/* The text a reader sees in html (mime_html's, the hidden text left
+ * out), into b. */
+static void html_plain(struct buf *b, const char *html)
+{
+	struct buf hidden;
+	struct mime_html *h = xmalloc(sizeof *h);
+	buf_init(&hidden, STORE_SIEVE_BYTES_MAX);
+	mime_html_init(h, b, &hidden, NULL, NULL);
+	mime_html_feed(h, html, strlen(html));
+	mime_html_finish(h);
+	free(h);
+	buf_free(&hidden);
+}
+
+/* The :mime reason for an HTML reply (see the top): its text in b.
+ * Without a text, one is made from the HTML (RFC 8621 §8: a plaintext
+ * part SHOULD be generated from htmlBody), under the boundary that says
+ * so, so that textBody still reads back null. */
 static void mime_reason(struct buf *b, const char *text, const char *html)
 {
-	if (text)
-		buf_append_c(b, "Content-Type: multipart/alternative; boundary=\"" VAC_BOUNDARY
-				"\"\r\n\r\n--" VAC_BOUNDARY "\r\n");
+	struct buf made;
+	const char *bd = text ? VAC_BOUNDARY : VAC_BOUNDARY_MADE;
+	buf_init(&made, STORE_SIEVE_BYTES_MAX);
+	if (!text) {
+		html_plain(&made, html);
+		text = buf_data(&made);
+	}
+	buf_printf(b, "Content-Type: multipart/alternative; boundary=\"%s\"\r\n\r\n--%s\r\n", bd,
+		   bd);
 	const char *parts[2] = {text, html}, *types[2] = {"plain", "html"};
 	for (int i = 0; i < 2; i++) {
-		if (!parts[i])
-			continue;
 		buf_printf(b, "Content-Type: text/%s; charset=utf-8\r\n"
 			      "Content-Transfer-Encoding: base64\r\n\r\n", types[i]);
 		mime_base64_lines(b, parts[i], strlen(parts[i]));
-		if (text)
-			buf_append_c(b, i == 0 ? "--" VAC_BOUNDARY "\r\n" : "--" VAC_BOUNDARY "--\r\n");
+		buf_printf(b, i == 0 ? "--%s\r\n" : "--%s--\r\n", bd);
 	}
+	buf_free(&made);
 }
 
 /* The settings as stored: 0, or -1 on a store error. */

@@ -1329,7 +1329,8 @@ def test_jmap_vacation_null_bodies():
     # An empty text is no body either: it is told back as null.
     _, st = j.one("VacationResponse/set", {"update": {"singleton": {"textBody": ""}}}, using=va)
     assert st["updated"] == {"singleton": {"textBody": None}}, st
-    s.cli("account", "add", PIP[0], input=PIP[1] + "\n")
+    if s.cli("account", "list").stdout.decode().find(PIP[0]) < 0:
+        s.cli("account", "add", PIP[0], input=PIP[1] + "\n")
     tls = ssl.create_default_context()
     tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
     with smtplib.SMTP_SSL("127.0.0.1", s.submissions_port, context=tls, timeout=30) as c:
@@ -1349,3 +1350,44 @@ def test_jmap_vacation_null_bodies():
     assert r["subject"] == "Auto: lunch on Friday?", r
     text = r["bodyValues"][r["textBody"][0]["partId"]]["value"]
     assert "lunch on Friday?" in text and "automatic" in text, r
+
+
+RAY = ("ray@example.test", "ray-password-1")
+
+
+def test_jmap_vacation_html_only_has_text():
+    """An HTML-only VacationResponse (textBody null) sends a text/plain
+    alternative made from the HTML (RFC 8621 §8: a plaintext body part
+    SHOULD be generated from htmlBody), and textBody still reads back
+    null. Before, the reply was text/html alone."""
+    s, j = hal(RAY)
+    va = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:vacationresponse"]
+    html = "<p>Gone <b>fishing</b> &amp; back Monday</p><style>p{}</style>"
+    _, st = j.one("VacationResponse/set", {"update": {"singleton": {
+        "isEnabled": True, "subject": "Fishing", "htmlBody": html}}}, using=va)
+    assert st["updated"] == {"singleton": None}, st
+    _, v = j.one("VacationResponse/get", {}, using=va)
+    assert v["list"][0]["textBody"] is None and v["list"][0]["htmlBody"] == html, v
+    if s.cli("account", "list").stdout.decode().find(PIP[0]) < 0:
+        s.cli("account", "add", PIP[0], input=PIP[1] + "\n")
+    tls = ssl.create_default_context()
+    tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
+    with smtplib.SMTP_SSL("127.0.0.1", s.submissions_port, context=tls, timeout=30) as c:
+        c.login(*PIP)
+        c.sendmail(PIP[0], [RAY[0]], ("From: pip@example.test\r\nTo: ray@example.test\r\n"
+                                      "Subject: boat?\r\n\r\nq\r\n").encode())
+    f = Jmap(s, *PIP)
+    deadline, got = time.time() + 15, []
+    while not got and time.time() < deadline:
+        _, q = f.one("Email/query", {"filter": {"subject": "Fishing"}})
+        got = q["ids"]
+        time.sleep(0.1)
+    assert got, s.log_text()[-2000:]
+    _, g = f.one("Email/get", {"ids": got, "properties": ["textBody", "htmlBody", "bodyValues"],
+                               "fetchTextBodyValues": True, "fetchHTMLBodyValues": True})
+    r = g["list"][0]
+    assert [p["type"] for p in r["textBody"]] == ["text/plain"], r
+    assert [p["type"] for p in r["htmlBody"]] == ["text/html"], r
+    text = r["bodyValues"][r["textBody"][0]["partId"]]["value"]
+    assert "Gone fishing & back Monday" in text and "<" not in text and "p{}" not in text, r
+    assert r["bodyValues"][r["htmlBody"][0]["partId"]]["value"] == html, r
