@@ -185,29 +185,46 @@ static void html_plain(struct buf *b, const char *html)
 	buf_free(&hidden);
 }
 
-/* The :mime reason for an HTML reply (see the top): its text in b.
- * Without a text, one is made from the HTML (RFC 8621 §8: a plaintext
- * part SHOULD be generated from htmlBody), under the boundary that says
- * so, so that textBody still reads back null. */
-static void mime_reason(struct buf *b, const char *text, const char *html)
+/* A :mime reason: multipart/alternative of text and html under the
+ * boundary bd, or the HTML part alone when text is NULL. */
+static void reason_parts(struct buf *b, const char *text, const char *html, const char *bd)
 {
-	struct buf made;
-	const char *bd = text ? VAC_BOUNDARY : VAC_BOUNDARY_MADE;
-	buf_init(&made, STORE_SIEVE_BYTES_MAX);
-	if (!text) {
-		html_plain(&made, html);
-		text = buf_data(&made);
-	}
-	buf_printf(b, "Content-Type: multipart/alternative; boundary=\"%s\"\r\n\r\n--%s\r\n", bd,
-		   bd);
+	if (text)
+		buf_printf(b, "Content-Type: multipart/alternative; boundary=\"%s\"\r\n\r\n--%s\r\n",
+			   bd, bd);
 	const char *parts[2] = {text, html}, *types[2] = {"plain", "html"};
 	for (int i = 0; i < 2; i++) {
+		if (!parts[i])
+			continue;
 		buf_printf(b, "Content-Type: text/%s; charset=utf-8\r\n"
 			      "Content-Transfer-Encoding: base64\r\n\r\n", types[i]);
 		mime_base64_lines(b, parts[i], strlen(parts[i]));
-		buf_printf(b, i == 0 ? "--%s\r\n" : "--%s--\r\n", bd);
+		if (text)
+			buf_printf(b, i == 0 ? "--%s\r\n" : "--%s--\r\n", bd);
 	}
+}
+
+/* The :mime reason for an HTML reply (see the top): its text in b.
+ * Without a text, one is made from the HTML (RFC 8621 §8: a plaintext
+ * part SHOULD be generated from htmlBody), under the boundary that says
+ * so, so that textBody still reads back null; the HTML alone (the MAY)
+ * when the two would not fit in one Sieve string, so that an HTML that
+ * fits alone is not refused as tooLarge for the text added to it. */
+static void mime_reason(struct buf *b, const char *text, const char *html)
+{
+	if (text) {
+		reason_parts(b, text, html, VAC_BOUNDARY);
+		return;
+	}
+	struct buf made;
+	buf_init(&made, STORE_SIEVE_BYTES_MAX);
+	html_plain(&made, html);
+	reason_parts(b, buf_data(&made), html, VAC_BOUNDARY_MADE);
 	buf_free(&made);
+	if (buf_len(b) > SIEVE_STRING_MAX) {
+		buf_reset(b);
+		reason_parts(b, NULL, html, NULL);
+	}
 }
 
 /* The settings as stored: 0, or -1 on a store error. */

@@ -1391,3 +1391,10 @@ def test_jmap_vacation_html_only_has_text():
     text = r["bodyValues"][r["textBody"][0]["partId"]]["value"]
     assert "Gone fishing & back Monday" in text and "<" not in text and "p{}" not in text, r
     assert r["bodyValues"][r["htmlBody"][0]["partId"]]["value"] == html, r
+    # An HTML that fits the Sieve string alone but not beside its text
+    # goes alone (the MAY), rather than being refused as tooLarge.
+    big = "<p>" + "y" * 40000 + "</p>"
+    _, st = j.one("VacationResponse/set", {"update": {"singleton": {"htmlBody": big}}}, using=va)
+    assert st["updated"] == {"singleton": None}, st
+    _, v = j.one("VacationResponse/get", {}, using=va)
+    assert v["list"][0]["textBody"] is None and v["list"][0]["htmlBody"] == big, v
