@@ -248,14 +248,9 @@ static void check_orcpt(struct str s)
 					cp = cp << 6 | ((unsigned char)s.p[i + k] & 63);
 				o += (size_t)snprintf(want + o, 12, "\\x{%02X}", cp);
 				i += l;
-			} else if (c == '+') {
-				if (s.len - i < 3 || hexv((unsigned char)s.p[i + 1]) < 0 ||
-				    hexv((unsigned char)s.p[i + 2]) < 0)
-					break;
-				want[o++] = (char)(hexv((unsigned char)s.p[i + 1]) << 4 |
-						   hexv((unsigned char)s.p[i + 2]));
-				i += 3;
-			} else if (c >= '!' && c <= '~' && c != '=') {
+			} else if (c >= '!' && c <= '~' && c != '=' && c != '+') {
+				/* "+" is the rfc822 type's xtext, no escape of this
+				 * type's (RFC 6533 §3): the address is malformed. */
 				want[o++] = (char)c;
 				i++;
 			} else {
