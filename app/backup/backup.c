@@ -225,14 +225,12 @@ static int key_copy_one(void *arg, const char *rel, const char *path)
 	if ((rc = file_copy(path, to, 1)) != 0)
 		return rc;
 	if (k->m) {
-		struct backup_file *f;
-		if (k->m->nfiles >= BACKUP_FILES_MAX)
-			return E2BIG;
-		f = &k->m->files[k->m->nfiles];
+		struct backup_file *f = backup_manifest_add(k->m);
+		if (f == NULL)
+			return E2BIG; /* more than BACKUP_FILES_MAX */
 		snprintf(f->path, sizeof f->path, KEYS_DIR "/%s", rel);
 		if ((rc = file_hash(to, &f->size, f->hash)) != 0)
 			return rc;
-		k->m->nfiles++;
 	}
 	return 0;
 }
@@ -290,12 +288,13 @@ static int restore_keys(const char *dir, const char *data_dir, const struct back
 static int write_manifest(const char *dir, const struct backup_manifest *m)
 {
 	char path[4200], tmp[4200];
-	char *text = malloc(BACKUP_MANIFEST_MAX);
+	size_t cap = BACKUP_MANIFEST_SIZE(m->nfiles);
+	char *text = malloc(cap);
 	int rc = 0, fd;
 
 	if (text == NULL)
 		return ENOMEM;
-	int len = backup_manifest_format(m, text, BACKUP_MANIFEST_MAX);
+	int len = backup_manifest_format(m, text, cap);
 	if (len < 0) {
 		free(text);
 		return E2BIG;
@@ -361,7 +360,7 @@ static int backup_into(struct store *st, const char *data_dir, const char *dir, 
 	m->reused = info.blobs_reused;
 	m->growth = info.used_end > info.used_start ? info.used_end - info.used_start : 0;
 
-	struct backup_file *f = &m->files[m->nfiles++];
+	struct backup_file *f = backup_manifest_add(m);
 	snprintf(f->path, sizeof f->path, STORE_FILE);
 	snprintf(path, sizeof path, "%s/" STORE_FILE, dir);
 	if ((rc = file_hash(path, &f->size, f->hash)) != 0)
@@ -420,6 +419,7 @@ int backup_run(struct store *st, const char *data_dir, const char *dir, const ch
 			snprintf(err, errsz, "base backup %s: %s", base, why);
 			return -1;
 		}
+		backup_manifest_free(&bm); /* read to know it whole */
 	}
 	int e = dir_unused(dir);
 	if (e == 0 && !backup_leftover(dir)) {
@@ -473,6 +473,7 @@ static int backup_run_locked(struct store *st, const char *data_dir, const char 
 		return 0;
 	}
 	/* Nothing half-written stays behind looking like a backup. */
+	backup_manifest_free(m_r);
 	backup_remove(dir);
 	if (!made)
 		mkdir(dir, 0700); /* the caller's empty directory stays */
@@ -516,7 +517,7 @@ int backup_manifest_read(const char *dir, struct backup_manifest *m, char *err, 
 		snprintf(err, errsz, "%s: %s (not a whole backup)", path, file_strerror(errno));
 		return -1;
 	}
-	if (fstat(fd, &sb) != 0 || sb.st_size > BACKUP_MANIFEST_MAX) {
+	if (fstat(fd, &sb) != 0 || (uint64_t)sb.st_size > BACKUP_MANIFEST_MAX) {
 		close(fd);
 		snprintf(err, errsz, "%s: not a manifest (too large)", path);
 		return -1;
@@ -611,7 +612,8 @@ static int check_files(const char *dir, struct backup_manifest *m, int hash_stor
 	return 0;
 }
 
-int backup_verify(const char *dir, struct backup_manifest *m, const struct backup_progress *p,
+/* backup_verify but for releasing m's list when it fails. */
+static int verify(const char *dir, struct backup_manifest *m, const struct backup_progress *p,
                   char *err, size_t errsz)
 {
 	struct store_backup_info info;
@@ -637,6 +639,16 @@ int backup_verify(const char *dir, struct backup_manifest *m, const struct backu
 		return -1;
 	}
 	return 0;
+}
+
+int backup_verify(const char *dir, struct backup_manifest *m, const struct backup_progress *p,
+                  char *err, size_t errsz)
+{
+	memset(m, 0, sizeof *m);
+	if (verify(dir, m, p, err, errsz) == 0)
+		return 0;
+	backup_manifest_free(m);
+	return -1;
 }
 
 /* ---- restore ---- */
@@ -707,15 +719,14 @@ static int restore_leftover(const char *data_dir)
 int backup_restore(const char *dir, const char *data_dir, const struct backup_progress *p,
                    uint64_t *queue_r, int *code_r, char *err, size_t errsz)
 {
-	struct backup_manifest *m = malloc(sizeof *m);
+	struct backup_manifest bm, *m = &bm;
 	int rc;
 
+	memset(m, 0, sizeof *m);
 	if (code_r)
 		*code_r = STORE_OK;
-	if (m == NULL)
-		return errno_fail(err, errsz, code_r, ENOMEM, "cannot restore", dir);
 	if (check_files(dir, m, 0, err, errsz) != 0) {
-		free(m);
+		backup_manifest_free(m);
 		if (code_r)
 			*code_r = STORE_EINVAL;
 		return -1;
@@ -724,7 +735,7 @@ int backup_restore(const char *dir, const char *data_dir, const struct backup_pr
 	if (queue_r)
 		*queue_r = m->queue;
 	if (schema > store_schema_version()) {
-		free(m);
+		backup_manifest_free(m);
 		if (code_r)
 			*code_r = STORE_EINVAL;
 		snprintf(err, errsz, "%s holds store schema %u, newer than this build's %u: restore it "
@@ -734,7 +745,7 @@ int backup_restore(const char *dir, const char *data_dir, const struct backup_pr
 	int e = dir_unused(data_dir);
 	int made = e < 0;
 	if (e < 0 && mkdir(data_dir, 0700) != 0) {
-		free(m);
+		backup_manifest_free(m);
 		return errno_fail(err, errsz, code_r, errno, "cannot create", data_dir);
 	}
 	/* The lock tern serve holds on its data directory, taken for the
@@ -745,7 +756,7 @@ int backup_restore(const char *dir, const char *data_dir, const struct backup_pr
 	int lfd = data_dir_lock(data_dir);
 	if (lfd < 0) {
 		int le = errno;
-		free(m);
+		backup_manifest_free(m);
 		if (le != EWOULDBLOCK)
 			return errno_fail(err, errsz, code_r, le, "cannot lock", data_dir);
 		if (code_r)
@@ -763,7 +774,7 @@ int backup_restore(const char *dir, const char *data_dir, const struct backup_pr
 		log_info("backup", NULL, "event=restore_leftover_removed dir=\"%s\"", data_dir);
 	}
 	if (!made && dir_unused(data_dir) != 1) {
-		free(m);
+		backup_manifest_free(m);
 		close(lfd);
 		if (code_r)
 			*code_r = STORE_EEXIST;
@@ -781,7 +792,7 @@ int backup_restore(const char *dir, const char *data_dir, const struct backup_pr
 		need += m->files[i].size;
 	struct statvfs vs;
 	if (statvfs(data_dir, &vs) == 0 && (uint64_t)vs.f_bavail * vs.f_frsize < need) {
-		free(m);
+		backup_manifest_free(m);
 		close(lfd);
 		if (code_r)
 			*code_r = STORE_EFULL;
@@ -821,7 +832,7 @@ int backup_restore(const char *dir, const char *data_dir, const struct backup_pr
 			rc = errno_fail(err, errsz, code_r, rc ? rc : errno, "cannot flush", data_dir)
 			         ? STORE_ETEMP : 0;
 	}
-	free(m);
+	backup_manifest_free(m);
 	if (rc != STORE_OK) {
 		if (code_r && *code_r == STORE_OK)
 			*code_r = rc;

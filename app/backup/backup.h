@@ -45,7 +45,7 @@ struct backup_progress {
  * the backup made from the start. base may name an earlier backup
  * (incremental: its blobs are reused). m_r->run, set by the caller, is
  * the run number the manifest records (0: none). On success *m_r is the
- * manifest written. -1 with err on failure, after removing what it wrote; *code_r
+ * manifest written (its list released with backup_manifest_free). -1 with err on failure, after removing what it wrote; *code_r
  * (may be NULL) is the store code (STORE_EFULL for a full disk).
  */
 int backup_run(struct store *st, const char *data_dir, const char *dir, const char *base,
@@ -57,7 +57,8 @@ int backup_run(struct store *st, const char *data_dir, const char *dir, const ch
  * has its size and checksum, the store's records open and add up (each
  * account's counters, a blob record for every email's bytes), every
  * blob is there with its checksum, and the counts equal the manifest's.
- * 0 with *m_r, or -1 with err saying the first thing wrong.
+ * 0 with *m_r (its list released with backup_manifest_free), or -1 with
+ * err saying the first thing wrong.
  */
 int backup_verify(const char *dir, struct backup_manifest *m_r, const struct backup_progress *p,
                   char *err, size_t errsz);
@@ -81,8 +82,8 @@ int backup_restore(const char *dir, const char *data_dir, const struct backup_pr
                    uint64_t *queue_r, int *code_r, char *err, size_t errsz);
 
 /*
- * Reads and parses dir/MANIFEST: 0, or -1 with err (missing, cut short,
- * malformed).
+ * Reads and parses dir/MANIFEST: 0 (m's list released with
+ * backup_manifest_free), or -1 with err (missing, cut short, malformed).
  */
 int backup_manifest_read(const char *dir, struct backup_manifest *m, char *err, size_t errsz);
 

@@ -5,12 +5,14 @@
  */
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
 
 #include "backup/backup_manifest.h"
 #include "core/hex.h"
+#include "core/xalloc.h"
 
 int backup_path_ok(const char *path)
 {
@@ -33,6 +35,30 @@ int backup_path_ok(const char *path)
 		p += l + (e != NULL);
 	}
 	return 1;
+}
+
+struct backup_file *backup_manifest_add(struct backup_manifest *m)
+{
+	if (m->nfiles >= BACKUP_FILES_MAX)
+		return NULL;
+	if (m->nfiles == m->cap) {
+		/* Doubled: a list of n files costs O(n) copying in all. */
+		size_t cap = m->cap ? m->cap * 2 : 16;
+		if (cap > BACKUP_FILES_MAX)
+			cap = BACKUP_FILES_MAX;
+		m->files = xrealloc(m->files, cap * sizeof *m->files);
+		m->cap = cap;
+	}
+	struct backup_file *f = &m->files[m->nfiles++];
+	memset(f, 0, sizeof *f);
+	return f;
+}
+
+void backup_manifest_free(struct backup_manifest *m)
+{
+	free(m->files);
+	m->files = NULL;
+	m->nfiles = m->cap = 0;
 }
 
 int backup_manifest_format(const struct backup_manifest *m, char *out, size_t outsz)
@@ -64,7 +90,7 @@ int backup_manifest_format(const struct backup_manifest *m, char *out, size_t ou
 	    (unsigned long long)m->blob_bytes, (unsigned long long)m->reused);
 	PUT("duration-ms %llu\nstore-growth %llu\n", (unsigned long long)m->duration_ms,
 	    (unsigned long long)m->growth);
-	for (size_t i = 0; i < m->nfiles && i < BACKUP_FILES_MAX; i++) {
+	for (size_t i = 0; i < m->nfiles; i++) {
 		char h[65];
 		hex_encode(h, m->files[i].hash, 32);
 		PUT("file %s %llu %s\n", m->files[i].path, (unsigned long long)m->files[i].size, h);
@@ -106,8 +132,9 @@ static int unhex(const char *s, size_t n, uint8_t out[32])
 /* "file PATH SIZE HEX": the value after "file ". */
 static int file_line(const char *v, size_t n, struct backup_manifest *m)
 {
+	struct backup_file f, *slot;
 	const char *sp1 = memchr(v, ' ', n);
-	if (sp1 == NULL || m->nfiles >= BACKUP_FILES_MAX)
+	if (sp1 == NULL)
 		return -1;
 	size_t pl = (size_t)(sp1 - v);
 	const char *rest = sp1 + 1;
@@ -115,17 +142,38 @@ static int file_line(const char *v, size_t n, struct backup_manifest *m)
 	const char *sp2 = memchr(rest, ' ', rn);
 	if (sp2 == NULL || pl > BACKUP_PATH_MAX)
 		return -1;
-	struct backup_file *f = &m->files[m->nfiles];
-	memcpy(f->path, v, pl);
-	f->path[pl] = '\0';
-	if (!backup_path_ok(f->path) || num(rest, (size_t)(sp2 - rest), &f->size) != 0 ||
-	    unhex(sp2 + 1, rn - (size_t)(sp2 - rest) - 1, f->hash) != 0)
+	memset(&f, 0, sizeof f);
+	memcpy(f.path, v, pl);
+	if (!backup_path_ok(f.path) || num(rest, (size_t)(sp2 - rest), &f.size) != 0 ||
+	    unhex(sp2 + 1, rn - (size_t)(sp2 - rest) - 1, f.hash) != 0 ||
+	    (slot = backup_manifest_add(m)) == NULL)
 		return -1;
-	for (size_t i = 0; i < m->nfiles; i++)
-		if (strcmp(m->files[i].path, f->path) == 0)
-			return -1; /* twice: which one is right? */
-	m->nfiles++;
+	*slot = f;
 	return 0;
+}
+
+static int path_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* A path m lists twice (which one is right?), or NULL. Sorted, not
+ * compared pair by pair: 100,000 files would be 5e9 comparisons, a
+ * hostile manifest holding the web admin's list of backups for long. */
+static const char *listed_twice(const struct backup_manifest *m)
+{
+	const char *twice = NULL;
+	if (m->nfiles < 2)
+		return NULL;
+	const char **p = xmalloc(m->nfiles * sizeof *p);
+	for (size_t i = 0; i < m->nfiles; i++)
+		p[i] = m->files[i].path;
+	qsort(p, m->nfiles, sizeof *p, path_cmp);
+	for (size_t i = 1; i < m->nfiles && twice == NULL; i++)
+		if (strcmp(p[i - 1], p[i]) == 0)
+			twice = p[i];
+	free(p);
+	return twice;
 }
 
 /* Each key but `file` at most once (seen: a bit per key): a manifest
@@ -193,8 +241,8 @@ static int check_line(const char *text, size_t len, const char *v, size_t vn)
 	return sodium_memcmp(want, got, 32) == 0 ? 0 : -1;
 }
 
-int backup_manifest_parse(const char *text, size_t len, struct backup_manifest *m, char *err,
-                          size_t errsz)
+/* backup_manifest_parse but for releasing m's list when it fails. */
+static int parse(const char *text, size_t len, struct backup_manifest *m, char *err, size_t errsz)
 {
 	size_t off = 0;
 	unsigned line = 0;
@@ -205,7 +253,6 @@ int backup_manifest_parse(const char *text, size_t len, struct backup_manifest *
 	enum { LAST_OTHER, LAST_FILE, LAST_CHECK } last = LAST_OTHER;
 	int ended = 0;
 
-	memset(m, 0, sizeof *m);
 	if (len > BACKUP_MANIFEST_MAX) {
 		snprintf(err, errsz, "manifest too large (%zu bytes)", len);
 		return -1;
@@ -278,5 +325,20 @@ int backup_manifest_parse(const char *text, size_t len, struct backup_manifest *
 		snprintf(err, errsz, "no schema line");
 		return -1;
 	}
+	const char *twice = listed_twice(m);
+	if (twice) {
+		snprintf(err, errsz, "file %s listed twice", twice);
+		return -1;
+	}
 	return 0;
+}
+
+int backup_manifest_parse(const char *text, size_t len, struct backup_manifest *m, char *err,
+                          size_t errsz)
+{
+	memset(m, 0, sizeof *m);
+	if (parse(text, len, m, err, errsz) == 0)
+		return 0;
+	backup_manifest_free(m);
+	return -1;
 }

@@ -38,7 +38,13 @@
  * stays 1: older builds skip the check line as an unknown key, and
  * read these backups too.
  * The reader never trusts a length: lines are capped, numbers checked for
- * overflow digit by digit, at most BACKUP_FILES_MAX files.
+ * overflow digit by digit, at most BACKUP_FILES_MAX files (and so at most
+ * BACKUP_MANIFEST_MAX bytes read, the file list growing with what is
+ * there: a hostile manifest costs at most about 25 MB of list).
+ *
+ * The file list is allocated: a manifest filled by backup_manifest_parse,
+ * backup_manifest_add or the functions of backup.h is released with
+ * backup_manifest_free (a zeroed one needs nothing).
  */
 #ifndef TERN_BACKUP_BACKUP_MANIFEST_H
 #define TERN_BACKUP_BACKUP_MANIFEST_H
@@ -47,10 +53,17 @@
 #include <stdint.h>
 
 #define BACKUP_FORMAT 1
-#define BACKUP_FILES_MAX 64
+/* Files a backup lists: store.mdb and the key files (every file of the
+ * data directory's tls/ and acme/, which an operator's certificates for
+ * many names fill). Far more than any data directory holds, and what
+ * bounds the memory a manifest from anywhere takes. */
+#define BACKUP_FILES_MAX 100000
 #define BACKUP_PATH_MAX 200
 #define BACKUP_LINE_MAX 512
-#define BACKUP_MANIFEST_MAX (BACKUP_LINE_MAX * (BACKUP_FILES_MAX + 32))
+/* The text of a manifest listing nfiles files fits in this (every line
+ * at most BACKUP_LINE_MAX, at most 32 lines not `file`). */
+#define BACKUP_MANIFEST_SIZE(nfiles) ((size_t)BACKUP_LINE_MAX * ((size_t)(nfiles) + 32))
+#define BACKUP_MANIFEST_MAX BACKUP_MANIFEST_SIZE(BACKUP_FILES_MAX)
 
 struct backup_file {
 	char path[BACKUP_PATH_MAX + 1]; /* relative to the backup directory */
@@ -65,9 +78,18 @@ struct backup_manifest {
 	uint32_t schema;
 	uint64_t accounts, mailboxes, emails, queue, blobs, blob_bytes, reused;
 	uint64_t duration_ms, growth;
-	size_t nfiles;
-	struct backup_file files[BACKUP_FILES_MAX];
+	size_t nfiles, cap;
+	struct backup_file *files; /* nfiles of cap, allocated */
 };
+
+/*
+ * A new zeroed entry at the end of m's file list (grown as needed), or
+ * NULL when m lists BACKUP_FILES_MAX files already.
+ */
+struct backup_file *backup_manifest_add(struct backup_manifest *m);
+
+/* Releases m's file list (m then lists none; again is harmless). */
+void backup_manifest_free(struct backup_manifest *m);
 
 /*
  * Formats m into out (at most outsz bytes, NUL-terminated). Returns the
@@ -76,8 +98,9 @@ struct backup_manifest {
 int backup_manifest_format(const struct backup_manifest *m, char *out, size_t outsz);
 
 /*
- * Parses len bytes of manifest text into *m (zeroed first). 0, or -1 with a
- * one-line reason in err (line number and what is wrong).
+ * Parses len bytes of manifest text into *m (zeroed first: whatever m
+ * held must have been released). 0, or -1 with a one-line reason in err
+ * (line number and what is wrong) and m's list released.
  */
 int backup_manifest_parse(const char *text, size_t len, struct backup_manifest *m, char *err,
                           size_t errsz);

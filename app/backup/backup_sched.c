@@ -145,6 +145,15 @@ static size_t list_good(const char *dir, struct backup_sched_entry *e, size_t ma
 		/* is_backup_name: shorter than 64 */
 		snprintf(cand.name, sizeof cand.name, "%.63s", de->d_name);
 		cand.run = m->run;
+		cand.started = (int64_t)m->created;
+		cand.duration_ms = m->duration_ms;
+		cand.bytes = m->blob_bytes;
+		for (size_t i = 0; i < m->nfiles; i++)
+			cand.bytes += m->files[i].size;
+		cand.emails = m->emails;
+		cand.reused = m->reused;
+		cand.ok = 1;
+		backup_manifest_free(m);
 		if (n == max) {
 			/* Keep the newest max: replace the oldest when this is newer. */
 			qsort(e, n, sizeof *e, newest_first);
@@ -152,16 +161,7 @@ static size_t list_good(const char *dir, struct backup_sched_entry *e, size_t ma
 				continue;
 			n--;
 		}
-		struct backup_sched_entry *x = &e[n++];
-		*x = cand;
-		x->started = (int64_t)m->created;
-		x->duration_ms = m->duration_ms;
-		x->bytes = m->blob_bytes;
-		for (size_t i = 0; i < m->nfiles; i++)
-			x->bytes += m->files[i].size;
-		x->emails = m->emails;
-		x->reused = m->reused;
-		x->ok = 1;
+		e[n++] = cand;
 	}
 	closedir(d);
 	free(m);
@@ -296,7 +296,8 @@ static void note_failure(int64_t started, uint64_t ms, const char *why)
 static void run_one(void)
 {
 	struct backup_sched_entry newest;
-	struct backup_manifest *m = xmalloc(sizeof *m);
+	/* Zeroed: a run failing before the manifest leaves no list to free. */
+	struct backup_manifest *m = xcalloc(1, sizeof *m);
 	char path[1200], base[1200], err[1024], name[64];
 	int64_t started = (int64_t)time(NULL);
 	struct timespec t0, t1;
@@ -360,6 +361,7 @@ static void run_one(void)
 		pthread_mutex_unlock(&S.mu);
 		prune(name);
 	}
+	backup_manifest_free(m);
 	free(m);
 }
 

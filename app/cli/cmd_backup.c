@@ -53,7 +53,7 @@ int cli_backup(const struct config *cfg, int argc, char **argv)
 	if (dir == NULL || dir[0] == '\0' || (verify && base))
 		return usage();
 
-	struct backup_manifest m;
+	struct backup_manifest m = {0};
 	struct cli_progress pr;
 	struct backup_progress p = {cli_progress_step, &pr};
 	if (verify) {
@@ -64,6 +64,7 @@ int cli_backup(const struct config *cfg, int argc, char **argv)
 		}
 		printf("ok\n");
 		print_manifest(dir, &m);
+		backup_manifest_free(&m);
 		return 0;
 	}
 
@@ -93,6 +94,7 @@ int cli_backup(const struct config *cfg, int argc, char **argv)
 	printf("reused: %llu\nduration-ms: %llu\nstore-growth-bytes: %llu\n",
 	       (unsigned long long)m.reused, (unsigned long long)m.duration_ms,
 	       (unsigned long long)m.growth);
+	backup_manifest_free(&m);
 	return 0;
 }
 

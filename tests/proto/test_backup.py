@@ -1782,3 +1782,46 @@ def test_stop_while_a_scheduled_backup_makes_its_directories():
     finally:
         if os.path.exists(out):
             os.unlink(out)
+
+
+def test_backup_carries_hundreds_of_key_files():
+    """A data directory whose acme/ holds 300 files and tls/ 40 (what an
+    operator's per-name certificates and keys add up to): the backup
+    lists every one, verifies and restores them byte for byte. The
+    manifest held at most 64 files in all (store.mdb, secrets.key and
+    62 more), and a 63rd key file made every backup fail with
+    "cannot copy the key files into ...: Argument list too long"."""
+    s = Server(accounts=ACCOUNTS)
+    try:
+        deliver(s, 2)
+        wait_count(s, 2)
+        want = {}
+        for sub, n in (("acme", 300), ("tls", 40)):
+            os.makedirs(os.path.join(s.data, sub), exist_ok=True)
+            for i in range(n):
+                rel = "%s/name%03d.example.test.pem" % (sub, i)
+                body = ("%s %d\n" % (rel, i)).encode() * (i % 7 + 1)
+                with open(os.path.join(s.data, rel), "wb") as f:
+                    f.write(body)
+                want[rel] = body
+        out = os.path.join(s.tmp, "many")
+        r = tern(s, "backup", out)
+        assert r.returncode == 0, r.stderr
+        with open(os.path.join(out, "MANIFEST")) as f:
+            listed = [line.split()[1] for line in f if line.startswith("file ")]
+        for rel in want:
+            assert "keys/" + rel in listed, rel
+        r = tern(s, "backup", "--verify", out)
+        assert r.returncode == 0, r.stdout
+        s.stop()
+        restored = os.path.join(s.tmp, "restored")
+        r = tern(s, "restore", out, data=restored)
+        assert r.returncode == 0, r.stderr
+        for rel, body in want.items():
+            with open(os.path.join(restored, rel), "rb") as f:
+                assert f.read() == body, rel
+        s.data = s.env["TERN_DATA_DIR"] = restored
+        s.start()
+        assert len(s.messages(BOB)) == 2
+    finally:
+        s.cleanup()

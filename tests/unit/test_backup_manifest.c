@@ -7,16 +7,48 @@
  * builds before the check line (its file lines last) is still read.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "backup/backup_manifest.h"
 #include "unit.h"
 
+#define MANY 300
+
 static struct backup_manifest m, back;
-static char text[BACKUP_MANIFEST_MAX], bad[BACKUP_MANIFEST_MAX + 16];
+static char text[BACKUP_MANIFEST_SIZE(MANY)], bad[BACKUP_MANIFEST_SIZE(MANY) + 16];
+
+/* Whether a and b say the same: every field and every file, in order. */
+static int same(const struct backup_manifest *a, const struct backup_manifest *b)
+{
+	if (a->created != b->created || a->run != b->run || strcmp(a->version, b->version) != 0 ||
+	    a->schema != b->schema || a->accounts != b->accounts || a->mailboxes != b->mailboxes ||
+	    a->emails != b->emails || a->queue != b->queue || a->blobs != b->blobs ||
+	    a->blob_bytes != b->blob_bytes || a->reused != b->reused ||
+	    a->duration_ms != b->duration_ms || a->growth != b->growth || a->nfiles != b->nfiles)
+		return 0;
+	for (size_t i = 0; i < a->nfiles; i++)
+		if (strcmp(a->files[i].path, b->files[i].path) != 0 ||
+		    a->files[i].size != b->files[i].size ||
+		    memcmp(a->files[i].hash, b->files[i].hash, 32) != 0)
+			return 0;
+	return 1;
+}
+
+static void add_file(const char *path, uint64_t size, int fill)
+{
+	struct backup_file *f = backup_manifest_add(&m);
+	CHECK(f != NULL);
+	if (f == NULL)
+		return;
+	snprintf(f->path, sizeof f->path, "%s", path);
+	f->size = size;
+	memset(f->hash, fill, 32);
+}
 
 static int sample(void)
 {
+	backup_manifest_free(&m);
 	memset(&m, 0, sizeof m);
 	m.created = 1763850000;
 	m.run = 7;
@@ -31,13 +63,8 @@ static int sample(void)
 	m.reused = 1100;
 	m.duration_ms = 4321;
 	m.growth = 65536;
-	m.nfiles = 2;
-	snprintf(m.files[0].path, sizeof m.files[0].path, "store.mdb");
-	m.files[0].size = 1 << 20;
-	memset(m.files[0].hash, 0xab, 32);
-	snprintf(m.files[1].path, sizeof m.files[1].path, "keys/secrets.key");
-	m.files[1].size = 32;
-	memset(m.files[1].hash, 0x5c, 32);
+	add_file("store.mdb", 1 << 20, 0xab);
+	add_file("keys/secrets.key", 32, 0x5c);
 	return backup_manifest_format(&m, text, sizeof text);
 }
 
@@ -48,7 +75,65 @@ static void test_round_trip(void)
 
 	CHECK(n > 0);
 	CHECK_EQ_INT(backup_manifest_parse(text, (size_t)n, &back, err, sizeof err), 0);
-	CHECK(memcmp(&m, &back, sizeof m) == 0);
+	CHECK(same(&m, &back));
+	backup_manifest_free(&back);
+}
+
+/* A data directory whose acme/ holds 300 files: listed, written and read
+ * back whole. The list held 64 files in all, and a 65th made every
+ * backup fail. */
+static void test_many_files(void)
+{
+	char err[300], path[64];
+	sample();
+	for (int i = 0; i < MANY; i++) {
+		snprintf(path, sizeof path, "keys/acme/name%03d.example.test.pem", i);
+		add_file(path, (uint64_t)i * 100, i);
+	}
+	CHECK_EQ_INT(m.nfiles, MANY + 2);
+	int n = backup_manifest_format(&m, text, sizeof text);
+	CHECK(n > 0);
+	CHECK_EQ_INT(backup_manifest_parse(text, (size_t)n, &back, err, sizeof err), 0);
+	CHECK(same(&m, &back));
+	backup_manifest_free(&back);
+
+	/* The 300th made the same as the 1st: listed twice, refused. */
+	snprintf(m.files[MANY + 1].path, sizeof m.files[0].path, "keys/acme/name000.example.test.pem");
+	n = backup_manifest_format(&m, text, sizeof text);
+	CHECK(n > 0);
+	CHECK_EQ_INT(backup_manifest_parse(text, (size_t)n, &back, err, sizeof err), -1);
+	CHECK(strstr(err, "listed twice") != NULL);
+	CHECK(back.files == NULL && back.nfiles == 0);
+}
+
+/* More than BACKUP_FILES_MAX file lines (a manifest from anywhere):
+ * refused at the first one over, the list never larger. */
+static void test_too_many_files(void)
+{
+	char err[300];
+	size_t cap = (size_t)(BACKUP_FILES_MAX + 10) * 100, len = 0;
+	char *big = malloc(cap);
+	CHECK(big != NULL);
+	if (big == NULL)
+		return;
+	len += (size_t)snprintf(big, cap, "tern-backup 1\nschema 5\n");
+	for (int i = 0; i <= BACKUP_FILES_MAX; i++)
+		len += (size_t)snprintf(big + len, cap - len, "file k/%d 1 %064d\n", i, 0);
+	len += (size_t)snprintf(big + len, cap - len, "end\n");
+	CHECK_EQ_INT(backup_manifest_parse(big, len, &back, err, sizeof err), -1);
+	CHECK(strstr(err, "malformed") != NULL);
+	CHECK(back.files == NULL);
+	/* One fewer: read (an older build's format, no check line). */
+	char *last = strstr(big + len - 100, "file k/");
+	CHECK(last != NULL);
+	if (last) {
+		memcpy(last, "end\n", 4);
+		CHECK_EQ_INT(backup_manifest_parse(big, (size_t)(last - big) + 4, &back, err,
+		                                   sizeof err), 0);
+		CHECK_EQ_INT(back.nfiles, BACKUP_FILES_MAX);
+		backup_manifest_free(&back);
+	}
+	free(big);
 }
 
 /* Every byte, every other value: refused. Fields the reader checks
@@ -133,14 +218,18 @@ static void test_format_1_read(void)
 	    "end\n";
 	CHECK_EQ_INT(backup_manifest_parse(old, sizeof old - 1, &back, err, sizeof err), 0);
 	CHECK(back.run == 3 && back.schema == 12 && back.nfiles == 1);
+	backup_manifest_free(&back);
 }
 
 int main(void)
 {
 	test_round_trip();
+	test_many_files();
+	test_too_many_files();
 	test_any_byte_changed();
 	test_cut_and_appended();
 	test_check_line_placement();
 	test_format_1_read();
+	backup_manifest_free(&m);
 	return unit_done("test_backup_manifest");
 }

@@ -48,7 +48,7 @@ static void test_order(void)
 static void test_manifest_run(void)
 {
 	static struct backup_manifest m, back;
-	static char text[BACKUP_MANIFEST_MAX];
+	static char text[BACKUP_MANIFEST_SIZE(0)];
 	char err[200];
 
 	memset(&m, 0, sizeof m);
