@@ -187,17 +187,30 @@ static int each_key(const char *root, key_fn *fn, void *arg)
 		struct dirent *de;
 		if (d == NULL)
 			continue;
+		unsigned skipped = 0;
 		while ((de = readdir(d)) != NULL) {
+			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+				continue;
 			snprintf(rel, sizeof rel, "%s/%s", key_dirs[i], de->d_name);
 			snprintf(path, sizeof path, "%s/%s", root, rel);
-			if (!backup_path_ok(rel) || lstat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+			if (!backup_path_ok(rel) || lstat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+				skipped++;
 				continue;
+			}
 			if ((rc = fn(arg, rel, path)) != 0) {
 				closedir(d);
 				return rc;
 			}
 		}
 		closedir(d);
+		/* Said, not silent: a certificate the server reads through a
+		 * symlink there, or named with a character a manifest cannot
+		 * hold (the names are not logged: they may hold anything),
+		 * is not in the backup and not restored. */
+		if (skipped)
+			log_warn("backup", NULL, "event=backup_key_files_skipped dir=%s/%s count=%u "
+			         "hint=\"not regular files, or named outside [A-Za-z0-9._-]: "
+			         "not in the backup; copy them yourself\"", root, key_dirs[i], skipped);
 	}
 	return 0;
 }

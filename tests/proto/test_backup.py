@@ -1825,3 +1825,28 @@ def test_backup_carries_hundreds_of_key_files():
         assert len(s.messages(BOB)) == 2
     finally:
         s.cleanup()
+
+
+def test_backup_says_which_key_files_it_leaves_out():
+    """A symlink in tls/ (a certificate kept elsewhere) and a file whose
+    name a manifest cannot hold ("+") are not carried: the backup says
+    so, with how many and where, rather than leaving them out unsaid;
+    the regular files beside them are carried."""
+    s = Server(accounts=ACCOUNTS)
+    try:
+        tls = os.path.join(s.data, "tls")
+        os.makedirs(tls, exist_ok=True)
+        with open(os.path.join(s.tmp, "elsewhere.pem"), "w") as f:
+            f.write("cert\n")
+        os.symlink(os.path.join(s.tmp, "elsewhere.pem"), os.path.join(tls, "linked.pem"))
+        with open(os.path.join(tls, "a+b.pem"), "w") as f:
+            f.write("odd\n")
+        with open(os.path.join(tls, "plain.pem"), "w") as f:
+            f.write("plain\n")
+        out = os.path.join(s.tmp, "b")
+        r = tern(s, "backup", out)
+        assert r.returncode == 0, r.stderr
+        assert b"event=backup_key_files_skipped" in r.stderr and b"count=2" in r.stderr, r.stderr
+        assert os.path.isfile(os.path.join(out, "keys", "tls", "plain.pem"))
+    finally:
+        s.cleanup()
