@@ -127,16 +127,22 @@ def test_imap_implicit_seen_tells_modseq_and_uid():
         assert b"UID" not in out and b"MODSEQ" not in out and b"FLAGS" not in out, out
         r.close()
 
+def qresync_selected(s):
+    """Six messages delivered, and a session with QRESYNC on and INBOX
+    selected: (session, UIDVALIDITY, HIGHESTMODSEQ at the SELECT)."""
+    deliver(s, 6)
+    wait_count(s, 6)
+    r = Raw(s)
+    r.login()
+    cmd(r, "a", "ENABLE QRESYNC")
+    out = cmd(r, "b", "SELECT INBOX")
+    uv = int(re.search(rb"UIDVALIDITY (\d+)", b"\n".join(out)).group(1))
+    return r, uv, hms(out)
+
+
 def test_imap_qresync_select_and_vanished():
     with srv() as s:
-        deliver(s, 6)
-        wait_count(s, 6)
-        r = Raw(s)
-        r.login()
-        cmd(r, "a", "ENABLE QRESYNC")
-        out = cmd(r, "b", "SELECT INBOX")
-        uv = int(re.search(rb"UIDVALIDITY (\d+)", b"\n".join(out)).group(1))
-        h0 = hms(out)
+        r, uv, h0 = qresync_selected(s)
         # Meanwhile another session changes a flag, expunges 2 and 4, and
         # moves 5 away.
         r2 = Raw(s)
@@ -236,14 +242,7 @@ def test_imap_qresync_seq_match_spares_seen_vanished():
     are not told vanished again. Past the first pair that no longer holds,
     VANISHED reports as before."""
     with srv() as s:
-        deliver(s, 6)
-        wait_count(s, 6)
-        r = Raw(s)
-        r.login()
-        cmd(r, "a", "ENABLE QRESYNC")
-        out = cmd(r, "b", "SELECT INBOX")
-        uv = int(re.search(rb"UIDVALIDITY (\d+)", b"\n".join(out)).group(1))
-        h0 = hms(out)
+        r, uv, h0 = qresync_selected(s)
         r2 = Raw(s)
         r2.login()
         cmd(r2, "a", "SELECT INBOX")
