@@ -10,6 +10,7 @@
  */
 #include "http/dns_check.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,56 @@ const char *dns_status_name(enum dns_check_status s)
 struct check_run {
 	struct loop *loop;
 	size_t pending;
+	struct check_run *next; /* in runs */
 };
+
+/*
+ * The checks under way, so that a stopping server ends them at once
+ * (dns_check_stop_all) rather than waiting up to DNS_CHECK_TIMEOUT_MS:
+ * that was longer than the drain, so the answer was cut, and the HTTP
+ * daemon's stop gave up waiting for the check's thread.
+ */
+static pthread_mutex_t runs_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct check_run *runs;
+static int stopping;
+
+static void run_end(void *arg)
+{
+	loop_stop(arg);
+}
+
+void dns_check_stop_all(void)
+{
+	pthread_mutex_lock(&runs_mu);
+	stopping = 1;
+	for (struct check_run *r = runs; r; r = r->next)
+		loop_post(r->loop, run_end, r->loop);
+	pthread_mutex_unlock(&runs_mu);
+}
+
+/* Adds run to runs; -1 (not added) once the server is stopping. */
+static int run_enter(struct check_run *run)
+{
+	pthread_mutex_lock(&runs_mu);
+	int ok = !stopping;
+	if (ok) {
+		run->next = runs;
+		runs = run;
+	}
+	pthread_mutex_unlock(&runs_mu);
+	return ok ? 0 : -1;
+}
+
+static void run_leave(struct check_run *run)
+{
+	pthread_mutex_lock(&runs_mu);
+	for (struct check_run **p = &runs; *p; p = &(*p)->next)
+		if (*p == run) {
+			*p = run->next;
+			break;
+		}
+	pthread_mutex_unlock(&runs_mu);
+}
 
 struct query {
 	const struct admin_dns_record *rec;
@@ -113,10 +163,11 @@ void dns_check(const struct admin_dns *d, const char *servers, struct dns_result
 		q[i].q = dns_query_flags(dns, name, rr_type(d->rec[i].type), DNS_QUERY_FRESH, on_answer,
 					 &q[i]);
 	}
-	if (--run.pending > 0) {
+	if (--run.pending > 0 && run_enter(&run) == 0) {
 		uint64_t t = loop_timer_add(run.loop, DNS_CHECK_TIMEOUT_MS, deadline, NULL);
 		loop_run(run.loop);
 		loop_timer_del(run.loop, t);
+		run_leave(&run);
 	}
 	for (size_t i = 0; i < d->n; i++) {
 		if (!q[i].done) {

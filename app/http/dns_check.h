@@ -32,6 +32,10 @@ void dns_check(const struct admin_dns *d, const char *servers, struct dns_result
 
 const char *dns_status_name(enum dns_check_status s);
 
+/* Ends every check under way (its unanswered records: "timeout") and makes
+ * later ones end at once: the server is stopping. Any thread. */
+void dns_check_stop_all(void);
+
 /* ---- The comparison (dns_check_compare.c: no c-ares, fuzzed) ---- */
 
 /*

@@ -32,6 +32,7 @@
 #include "core/xalloc.h"
 #include "dns/dns.h"
 #include "forward/forward.h"
+#include "http/dns_check.h"
 #include "http/http_pushsub.h"
 #include "http/http_server.h"
 #include "imap/imap_server.h"
@@ -565,6 +566,9 @@ int server_run(const struct config *cfg_env)
 
 	log_info("server", NULL, "event=stopping sessions=%u deliveries=%u", sessions_alive(),
 		 queue_sched_talking());
+	/* An admin's DNS check waits up to 8 s for a silent server: ended
+	 * now, its request answers within the drain. */
+	dns_check_stop_all();
 	/* No delivery starts from now; those under way get the drain's time. */
 	loop_post(workers[0].loop, queue_quiesce_on_loop, NULL);
 	for (int i = 0; i < nloops; i++) {
