@@ -84,7 +84,7 @@ struct dmarc_fail_job {
 	char mail_from[320];
 	char delivery[16];
 	char alignment[16];     /* "none", "dkim", "spf" or "dkim, spf" */
-	char dkim_domain[254], dkim_selector[128];
+	char dkim_domain[254], dkim_selector[254]; /* a selector: up to 253 octets */
 	char *auth_results;     /* owned */
 	char *header;           /* owned: the header section, CRLF lines, no empty line */
 	int64_t arrived;

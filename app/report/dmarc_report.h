@@ -43,7 +43,7 @@
 
 struct dmarc_report_auth {
 	char domain[254];
-	char selector[64]; /* DKIM only */
+	char selector[254]; /* DKIM only: a signature's, up to 253 octets (dkim_sig_selector_ok) */
 	char scope[8];     /* SPF only: "mfrom", "helo" or "" */
 	char result[16];
 };

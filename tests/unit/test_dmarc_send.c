@@ -114,6 +114,34 @@ static void test_row_text(void)
 		CHECK_EQ_STR(back.rows[0].reason, "local_policy");
 	dmarc_report_free(&back);
 	buf_free(&xb);
+
+	/* Every name and selector at its longest (a signature's selector
+	 * may have several labels, up to 253 octets with the domain): the
+	 * row is made and comes back whole, through the report's XML too.
+	 * Rows over 2048 octets were dropped, selectors cut at 63. */
+	char dom[254], sel[254], ip[] = "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff";
+	for (int i = 0; i < 253; i++)
+		dom[i] = sel[i] = (i % 50 == 49) ? '.' : 'a' + i % 26;
+	dom[253] = sel[253] = '\0';
+	sel[200] = '\0';
+	struct dmarc_verdict lv = verdict(dom, dom, 0);
+	struct dmarc_seen_dkim ldk[3] = {{dom, sel, "fail"}, {dom, sel, "fail"}, {dom, sel, "neutral"}};
+	struct dmarc_seen_msg lm = {&lv, ip, dom, dom, "mfrom", "softfail", ldk, 3, NULL, NULL};
+	char lt[4001];
+	CHECK_EQ_INT(dmarc_seen_row_text(&lm, lt, sizeof lt), 0);
+	CHECK(strlen(lt) > 2048);
+	CHECK_EQ_INT(dmarc_seen_row_parse(lt, &r), 0);
+	CHECK_EQ_INT(r.ndkim, 3);
+	CHECK_EQ_STR(r.dkim_auth[2].selector, sel);
+	CHECK_EQ_STR(r.dkim_auth[2].domain, dom);
+	buf_init(&xb, 1 << 16);
+	CHECK_EQ_INT(dmarc_out_xml(&rep, &xb), 0);
+	CHECK_EQ_INT(dmarc_report_parse(buf_data(&xb), buf_len(&xb), &back, perr, sizeof perr), 0);
+	CHECK_EQ_INT(back.flags & DMARC_REPORT_CUT, 0);
+	if (back.nrows == 1)
+		CHECK_EQ_STR(back.rows[0].dkim_auth[0].selector, sel);
+	dmarc_report_free(&back);
+	buf_free(&xb);
 }
 
 static void set_done(void *arg)
@@ -249,7 +277,7 @@ static int table_lookup(void *arg, struct dmarc_dest *d)
 }
 
 struct rows {
-	char text[4096];
+	char text[8192];
 };
 
 static void on_row(void *arg, uint32_t day, const char *d, const char *row, uint32_t count)
@@ -301,6 +329,25 @@ static void test_observe(void)
 	      strstr(rows.text, "\tfail\t;") != NULL);
 	if (unit_failures)
 		fprintf(stderr, "rows: %s\n", rows.text);
+
+	/* A row over 2048 octets (three signatures with 253-octet domains
+	 * and 240-octet selectors) is counted, not dropped. */
+	char sel[241], envfrom[254];
+	for (int i = 0; i < 240; i++)
+		sel[i] = (i % 50 == 49) ? '.' : 'a' + i % 26;
+	sel[240] = '\0';
+	memset(envfrom, 'e', 253);
+	envfrom[253] = '\0';
+	for (int i = 50; i < 253; i += 50)
+		envfrom[i] = '.';
+	struct dmarc_seen_dkim ldk[3] = {{envfrom, sel, "fail"}, {envfrom, sel, "fail"},
+	                                 {envfrom, sel, "fail"}};
+	struct dmarc_seen_msg lm = {&v, "192.0.2.10", envfrom, envfrom, "mfrom", "fail", ldk, 3, NULL, NULL};
+	dmarc_seen_note(&lm, (int64_t)time(NULL));
+	CHECK_EQ_INT(dmarc_seen_flush(st), 1);
+	rows.text[0] = '\0';
+	CHECK_EQ_INT(store_dmarc_seen_list(st, UINT32_MAX, on_row, &rows), STORE_OK);
+	CHECK(strstr(rows.text, sel) != NULL && strstr(rows.text, "192.0.2.10\t") != NULL);
 	store_close(&st);
 	unit_rmrf(dir);
 }
