@@ -892,8 +892,11 @@ static int test_duplicate(struct run *r, const struct sv_node *t)
 		for (uint32_t i = 0; i < r->nhf && !id.p; i++)
 			if (!r->hf[i].deleted && str_eq_ci(r->hf[i].name, name))
 				id = msg_header_value(r, i, 0);
-		if (!id.p)
-			return 0; /* RFC 7352 §3.1: no such field, not a duplicate */
+		/* RFC 7352 §3.1: no such field, or an empty one, identifies
+		 * nothing: not a duplicate, and nothing is recorded (all the
+		 * messages without an id would be one another's). */
+		if (!id.p || !str_trim(id).len)
+			return 0;
 	}
 	if (r->env->duplicate_seen)
 		seen = r->env->duplicate_seen(r->env->ctx, handle, id) == 1;

@@ -646,6 +646,18 @@ static void test_extensions(void)
 	/* duplicate */
 	fk.seen_dup = 1;
 	EXPECT("require \"duplicate\"; if duplicate { discard; }", "discard");
+	/* RFC 7352 §3.1: a Message-ID that is absent or empty identifies
+	 * nothing, so the test is false (every such message was one
+	 * duplicate of the first: discarded here). */
+	CHECK_EQ_STR(run_env("require \"duplicate\"; if duplicate { discard; }",
+			     "From: a@example.org\r\nMessage-ID: \r\nSubject: x\r\n\r\nbody\r\n",
+			     "a@example.org", "bob@example.com"), "keep");
+	CHECK_EQ_STR(run_env("require \"duplicate\"; if duplicate :header \"X-Id\" { discard; }",
+			     "From: a@example.org\r\nX-Id:  \t \r\nSubject: x\r\n\r\nbody\r\n",
+			     "a@example.org", "bob@example.com"), "keep");
+	CHECK_EQ_STR(run_env("require \"duplicate\"; if duplicate { discard; }",
+			     "From: a@example.org\r\nSubject: x\r\n\r\nbody\r\n",
+			     "a@example.org", "bob@example.com"), "keep");
 	fk.seen_dup = 0;
 	EXPECT("require \"duplicate\"; if duplicate :uniqueid \"x\" :seconds 60 { discard; }", "keep");
 	/* encoded-character */
