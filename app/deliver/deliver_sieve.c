@@ -235,6 +235,24 @@ static struct str own_from(struct store *st, uint32_t account, struct str from, 
 	return STR_NULL;
 }
 
+struct owner {
+	struct store *st;
+	uint32_t account;
+};
+
+/* sieve_vacation_skip's question: is addr one that reaches the account
+ * (its own, +tags, an alias, a catch-all's), as submission judges a From. */
+static int owned_addr(void *arg, struct str addr)
+{
+	const struct owner *o = arg;
+	char a[STORE_ADDR_MAX + 1];
+	if (addr.len >= sizeof a)
+		return 0;
+	memcpy(a, addr.p, addr.len);
+	a[addr.len] = '\0';
+	return smtp_submit_owned(o->st, o->account, a);
+}
+
 /* The vacation action's reply, when RFC 5230 and the memory allow one. */
 static struct deliver_sieve_reply *vacation(struct store *st, const struct sieve_action *x,
                                             uint32_t account, struct str msg, struct str env_from,
@@ -257,7 +275,8 @@ static struct deliver_sieve_reply *vacation(struct store *st, const struct sieve
 		                 (int)(env_to.len - (size_t)at), env_to.p + at);
 		ours[n++] = str_make(plain, (size_t)k);
 	}
-	const char *why = sieve_vacation_skip(msg.p, msg.len, env_from, ours, n);
+	struct owner o = {st, account};
+	const char *why = sieve_vacation_skip(msg.p, msg.len, env_from, ours, n, owned_addr, &o);
 	if (!why) {
 		sieve_vacation_key(x, env_from, key);
 		if (store_sieve_seen(st, account, key, now) == 1)

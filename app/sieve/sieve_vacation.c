@@ -80,9 +80,24 @@ static int automatic(struct str v)
 struct skip_ctx {
 	const struct str *ours;
 	uint32_t nours;
+	sieve_owned_fn *owned;
+	void *owned_arg;
+	uint32_t asked; /* addresses owned was asked about (a store look-up each) */
 	int addressed;
 	const char *why;
 };
+
+/* 1 when full (an address of a To/Cc/... field) is the user's. */
+static int is_ours(struct skip_ctx *c, struct str full)
+{
+	for (uint32_t k = 0; k < c->nours; k++)
+		if (addr_eq(full, c->ours[k]))
+			return 1;
+	if (!c->owned || c->asked >= SIEVE_VACATION_OWNED_MAX)
+		return 0;
+	c->asked++;
+	return c->owned(c->owned_arg, full) == 1;
+}
 
 static int skip_field(void *arg, struct str name, struct str v)
 {
@@ -119,8 +134,7 @@ static int skip_field(void *arg, struct str name, struct str v)
 				continue;
 			char *full = arena_printf(a, "%.*s@%.*s", (int)list[i].mailbox.len, list[i].mailbox.p,
 			                          (int)list[i].host.len, list[i].host.p);
-			for (uint32_t k = 0; k < c->nours && !c->addressed; k++)
-				c->addressed = addr_eq(str_c(full), c->ours[k]);
+			c->addressed = is_ours(c, str_c(full));
 		}
 		arena_free(&a);
 	}
@@ -141,9 +155,10 @@ static int system_sender(struct str from)
 }
 
 const char *sieve_vacation_skip(const char *msg, size_t len, struct str env_from,
-                                const struct str *ours, uint32_t nours)
+                                const struct str *ours, uint32_t nours, sieve_owned_fn *owned,
+                                void *owned_arg)
 {
-	struct skip_ctx c = { ours, nours, 0, NULL };
+	struct skip_ctx c = { ours, nours, owned, owned_arg, 0, 0, NULL };
 
 	if (str_trim(env_from).len == 0)
 		return "null_sender";

@@ -31,10 +31,17 @@
  * *-request, LISTSERV, majordomo), "own_address" (the sender is one of
  * ours), "not_addressed" (none of our addresses in To, Cc, Bcc,
  * Resent-To, Resent-Cc or Resent-Bcc). ours[0..nours) are the recipient's addresses:
- * the envelope recipient and the action's :addresses.
+ * the envelope recipient and the action's :addresses. owned, when not
+ * NULL, is asked about each other address of those fields (at most
+ * SIEVE_VACATION_OWNED_MAX): 1 when it is the user's too (RFC 5230 §4.5:
+ * all of the user's addresses count, its aliases among them, with
+ * :addresses or without, as in Pigeonhole).
  */
+#define SIEVE_VACATION_OWNED_MAX 32
+typedef int sieve_owned_fn(void *arg, struct str addr);
 const char *sieve_vacation_skip(const char *msg, size_t len, struct str env_from,
-                                const struct str *ours, uint32_t nours);
+                                const struct str *ours, uint32_t nours, sieve_owned_fn *owned,
+                                void *owned_arg);
 
 /* The key remembering a reply to sender under the action's :handle (or,
  * without one, its reason, subject, from and mime flag: RFC 5230 §4.2). */

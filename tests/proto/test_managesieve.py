@@ -1198,6 +1198,42 @@ def test_vacation_replies():
     assert len(s.messages(HUGO)) == 4
 
 
+def test_vacation_counts_aliases():
+    """RFC 5230 §4.5: a message is answered when one of the user's own
+    addresses is in To/Cc, all of them, an alias included, :addresses or
+    not (Pigeonhole counts the user's addresses implicitly). Before, a
+    script without :addresses only knew the envelope recipient, so a
+    message to IVY whose To named her alias (a copy sent to both, a Bcc)
+    was skipped, reason=not_addressed, and got no reply."""
+    import smtplib
+    import time
+    from harness import message
+    s = srv()
+    IVY = "ivy@example.test"
+    s.cli("account", "add", IVY, input="ivy-pw-1\n")
+    s.cli("alias", "add", "ivy.desk@example.test", IVY)
+    s.cli("sieve", "put", IVY, "away", input='require "vacation"; vacation :days 2 "Ivy is away.";')
+    s.cli("sieve", "activate", IVY, "away")
+
+    def send(frm, to):
+        with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+            c.sendmail(frm, [IVY], message(subject="hi", to=to, sender=frm))
+
+    before = len(_relay.messages)
+    send("pat@remote.test", "Desk <ivy.desk@example.test>")
+    msgs = _relay.wait_messages(before + 1)
+    assert len(msgs) == before + 1, s.log_text()[-3000:]
+    assert msgs[before]["rcpts"] == ["pat@remote.test"], msgs[before]
+    # An address that is not hers is still not one.
+    skipped = s.log_text().count("reason=not_addressed")
+    send("quinn@remote.test", "someone@remote.test")
+    for _ in range(100):
+        if s.log_text().count("reason=not_addressed") > skipped:
+            break
+        time.sleep(0.1)
+    assert s.log_text().count("reason=not_addressed") == skipped + 1, s.log_text()[-2000:]
+
+
 def test_vacation_sees_edits():
     """RFC 5293: vacation examines the header as editheader left it, as
     notify does. Before, it read the message as received: it quoted the

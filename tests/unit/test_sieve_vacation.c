@@ -29,7 +29,7 @@ static const char *skip(const char *hdr, const char *from)
 	static char msg[2048];
 	struct str ours[2] = { STR_LIT("bob@example.com"), STR_LIT("bob.alias@example.com") };
 	snprintf(msg, sizeof msg, "%s\r\nbody\r\n", hdr);
-	return sieve_vacation_skip(msg, strlen(msg), str_c(from), ours, 2);
+	return sieve_vacation_skip(msg, strlen(msg), str_c(from), ours, 2, NULL, NULL);
 }
 
 /* The longest line of b (without its CRLF). */
@@ -67,7 +67,7 @@ int main(void)
 {
 	struct str ours[1] = { STR_LIT("bob@example.com") };
 
-	CHECK(sieve_vacation_skip(base, strlen(base), STR_LIT("ann@example.org"), ours, 1) == NULL);
+	CHECK(sieve_vacation_skip(base, strlen(base), STR_LIT("ann@example.org"), ours, 1, NULL, NULL) == NULL);
 	CHECK_EQ_STR(skip("To: bob@example.com\r\n", ""), "null_sender");
 	CHECK_EQ_STR(skip("To: bob@example.com\r\nAuto-Submitted: auto-replied\r\n", "a@x.org"), "auto_submitted");
 	CHECK(skip("To: bob@example.com\r\nAuto-Submitted: no\r\n", "a@x.org") == NULL);
