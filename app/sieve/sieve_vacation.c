@@ -411,6 +411,10 @@ int sieve_vacation_reply(const struct sieve_action *a, const char *msg, size_t l
 	(void)buf_append_c(out, ">\r\nSubject: ");
 	if (a->subject.len) {
 		mime_header_text(out, a->subject);
+	} else if (!str_trim(buf_str(&o.subject)).len) {
+		/* No subject to prefix (RFC 3834 §3.1.5): "Auto: " alone
+		 * would end the field in white space. */
+		(void)buf_append_c(out, "Automated reply");
 	} else {
 		struct buf s;
 		buf_init(&s, 4200);

@@ -167,6 +167,20 @@ int main(void)
 	CHECK(strstr(r, "\r\n <thread-59.abcdefghij@example.org> <m9@example.org>\r\n") != NULL);
 	CHECK(max_line(&out) <= 78);
 	CHECK(!has_8bit(&out));
+	/* An original without a subject, or a blank one: "Auto: " had
+	 * nothing after it, a Subject field ending in white space
+	 * (RFC 3834 §3.1.5 prefixes a subject there is not). */
+	const char *const nosubj[] = {
+	    "From: ann@example.org\r\nTo: bob@example.com\r\n\r\nhi\r\n",
+	    "From: ann@example.org\r\nTo: bob@example.com\r\nSubject:  \r\n\r\nhi\r\n"};
+	for (int i = 0; i < 2; i++) {
+		buf_reset(&out);
+		memset(&a, 0, sizeof a);
+		a.text = STR_LIT("away");
+		CHECK_EQ_INT(sieve_vacation_reply(&a, nosubj[i], strlen(nosubj[i]), STR_LIT("ann@example.org"),
+		                                  STR_LIT("bob@example.com"), "d", "v6@t", &out), 0);
+		CHECK(strstr(buf_data(&out), "\r\nSubject: Automated reply\r\n") != NULL);
+	}
 	buf_reset(&out);
 	a.text = STR_LIT("Caf\xc3\xa9 ferm\xc3\xa9.\n");
 	a.from = STR_LIT("bob@example.com");
