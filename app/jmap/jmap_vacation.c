@@ -499,6 +499,21 @@ static void vac_apply(struct arena *a, struct vac *v, const struct json_value *o
 	}
 }
 
+/*
+ * 1 when the dates leave no moment to reply in (fromDate not before
+ * toDate, to the second as stored). RFC 8621 §8 says nothing of the
+ * order; such a window is refused (invalidProperties, both named)
+ * rather than stored: isEnabled would read true for a reply that is
+ * never sent, and the client that swapped the dates would not know.
+ */
+static int empty_window(struct arena *a, const struct vac *v)
+{
+	if (!v->from || !v->to)
+		return 0;
+	const char *f = bound_of(a, v->from), *t = bound_of(a, v->to);
+	return f && t && strcmp(f, t) >= 0;
+}
+
 static const struct jmap_arg set_args[] = {
     {"accountId", JA_ID, JA_REQUIRED},   {"ifInState", JA_STRING, JA_NULLABLE},
     {"create", JA_OBJECT, JA_NULLABLE},  {"update", JA_OBJECT, JA_NULLABLE},
@@ -539,6 +554,10 @@ void jmap_vacation_set(struct jmap_call *c)
 		}
 		struct jmap_bad bad = {.a = c->r->a};
 		vac_apply(c->r->a, &n, e, &bad);
+		if (!bad.n && empty_window(c->r->a, &n)) {
+			jmap_bad_member(&bad, "fromDate", "fromDate is not before toDate");
+			jmap_bad_member(&bad, "toDate", "toDate is not after fromDate");
+		}
 		if (bad.n) {
 			jmap_w_set_error_bad(nu, id, &bad);
 			continue;

@@ -1178,6 +1178,29 @@ def test_jmap_vacation_set_state_is_stored_state():
         state = st["newState"]
 
 
+def test_jmap_vacation_dates_in_order():
+    """A fromDate not before toDate leaves no moment to reply in: the
+    update is refused, invalidProperties naming both (RFC 8620 §5.3), and
+    nothing changes. Before, it was stored and isEnabled read true for a
+    reply never sent."""
+    s, j = hal(("vera@example.test", "vera-password-1"))
+    va = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:vacationresponse"]
+    _, before = j.one("VacationResponse/get", {}, using=va)
+    for f, t in (("2026-03-01T00:00:00Z", "2026-02-01T00:00:00Z"),
+                 ("2026-03-01T00:00:00Z", "2026-03-01T00:00:00.5Z")):
+        _, st = j.one("VacationResponse/set", {"update": {"singleton": {
+            "isEnabled": True, "fromDate": f, "toDate": t}}}, using=va)
+        err = (st.get("notUpdated") or {}).get("singleton")
+        assert err and err["type"] == "invalidProperties", (f, t, st)
+        assert sorted(err["properties"]) == ["fromDate", "toDate"], err
+        _, g = j.one("VacationResponse/get", {}, using=va)
+        assert g["list"] == before["list"] and g["state"] == before["state"], (g, before)
+    # In order, it is taken.
+    _, st = j.one("VacationResponse/set", {"update": {"singleton": {
+        "fromDate": "2026-02-01T00:00:00Z", "toDate": "2026-03-01T00:00:00Z"}}}, using=va)
+    assert "singleton" in st["updated"], st
+
+
 LEO = ("leo@example.test", "leo-password-1")
 
 
