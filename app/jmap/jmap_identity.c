@@ -418,9 +418,10 @@ static void apply(struct ident *x, const struct json_value *o, int create, struc
 	for (const struct json_value *p = o->first; p; p = p->next) {
 		const char *k = p->key;
 		if (!strcmp(k, "name") || !strcmp(k, "textSignature") || !strcmp(k, "htmlSignature")) {
-			/* In a patch, null sets the default, "" for these
-			 * (RFC 8620 §5.3, RFC 8621 §6). */
-			if (p->type != JSON_STRING && (create || p->type != JSON_NULL)) {
+			/* null is the default, "" for these (RFC 8620 §5.3,
+			 * RFC 8621 §6): in a patch, and on create as when
+			 * left out (a client sends its whole object). */
+			if (p->type != JSON_STRING && p->type != JSON_NULL) {
 				jmap_bad_member(bad, k, "a String");
 				continue;
 			}
@@ -535,12 +536,13 @@ void jmap_identity_set(struct jmap_call *c)
 		jw_obj_begin(cw);
 		jw_kstr(cw, "id", x.id);
 		jw_kbool(cw, "mayDelete", 1);
-		/* And the defaults of what the client left out (RFC 8620
-		 * §5.3): "" or null. */
+		/* And the defaults of what the client left out, or gave
+		 * as null where the default is "" (RFC 8620 §5.3). */
 		static const char *const dflt[] = {"name", "textSignature", "htmlSignature",
 						   "replyTo", "bcc"};
 		for (size_t k = 0; k < sizeof dflt / sizeof dflt[0]; k++) {
-			if (json_get(e, dflt[k]))
+			const struct json_value *given = json_get(e, dflt[k]);
+			if (given && (k >= 3 || given->type != JSON_NULL))
 				continue;
 			jw_key(cw, dflt[k]);
 			if (k < 3)

@@ -235,6 +235,34 @@ PORTAL_VACATION = ('require ["vacation"];\nvacation :days 7 :subject "Portal awa
                    '"I am \\"out\\" today";\n')
 
 
+def test_jmap_identity_create_nulls():
+    """Identity/set create with properties given as null: null is the
+    property's default (RFC 8620 §5.3), "" for name and the signatures,
+    null for replyTo and bcc, as a client that sends its whole object
+    writes it. name, textSignature and htmlSignature null were refused
+    (invalidProperties, "a String") on create, though a patch took them.
+    The defaults a null stood for come back in created."""
+    nell = ("nell@example.test", "nell-password-1")
+    s, j = hal(nell)
+    sub = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail",
+           "urn:ietf:params:jmap:submission"]
+    _, st = j.one("Identity/set", {"create": {"n": {
+        "email": nell[0], "name": None, "replyTo": None, "bcc": None,
+        "textSignature": None, "htmlSignature": None}}}, using=sub)
+    assert not st["notCreated"], st
+    new = st["created"]["n"]["id"]
+    assert st["created"]["n"] == {"id": new, "mayDelete": True, "name": "",
+                                  "textSignature": "", "htmlSignature": ""}, st
+    _, g = j.one("Identity/get", {"ids": [new]}, using=sub)
+    assert g["list"] == [{"id": new, "mayDelete": True, "name": "", "email": nell[0],
+                          "replyTo": None, "bcc": None, "textSignature": "",
+                          "htmlSignature": ""}], g
+    # A wrong type is still refused.
+    _, st = j.one("Identity/set", {"create": {"x": {"email": nell[0], "name": 5}}}, using=sub)
+    assert st["notCreated"]["x"]["type"] == "invalidProperties", st
+    assert st["notCreated"]["x"]["properties"] == ["name"], st
+
+
 def test_jmap_identity_quota_vacation():
     s = srv()
     if s.cli("account", "list").stdout.decode().find(GUS[0]) < 0:
