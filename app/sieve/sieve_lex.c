@@ -4,6 +4,7 @@
 #include "sieve/sieve_lex.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <strings.h>
 
 void sv_lex_init(struct sv_lexer *lx, const char *text, size_t len, struct arena *a)
@@ -285,6 +286,16 @@ void sv_lex_next(struct sv_lexer *lx, struct sv_token *t)
 			adv(lx);
 		t->type = c == ':' ? TK_TAG : TK_IDENT;
 		t->text = str_make(s, (size_t)(lx->p - s));
+		return;
+	}
+	/* U+FEFF, which editors put first in "UTF-8 with BOM" files: no
+	 * Sieve text (RFC 5228 §8.1; RFC 3629 §6 has protocols that are
+	 * UTF-8 throughout forbid it), refused as Pigeonhole does, but
+	 * named, since the user cannot see it. */
+	if (lx->end - lx->p >= 3 && !memcmp(lx->p, "\xef\xbb\xbf", 3)) {
+		fail(lx, t, t->line, t->col,
+		     "a UTF-8 byte order mark (U+FEFF) is not allowed in a script: save it as UTF-8 "
+		     "without one");
 		return;
 	}
 	char msg[64];

@@ -612,6 +612,8 @@ def test_scripts_match_dovecot():
     r.cmd("PUTSCRIPT unknown command", b'PUTSCRIPT "bad" "kep;"\r\n')
     r.cmd("PUTSCRIPT unknown extension", b'PUTSCRIPT "bad" "require \\"nope\\"; keep;"\r\n')
     r.cmd("PUTSCRIPT unterminated block", b'PUTSCRIPT "bad" "if true {"\r\n')
+    # A UTF-8 byte order mark first: no Sieve text (RFC 5228 §8.1), both refuse it.
+    r.cmd("PUTSCRIPT byte order mark", b'PUTSCRIPT "bad" "\xef\xbb\xbfkeep;"\r\n')
     r.cmd("GETSCRIPT of the refused", b'GETSCRIPT "bad"\r\n')
     r.cmd("PUTSCRIPT replacing with a bad one", b'PUTSCRIPT "s1" "kep;"\r\n')
     r.cmd("GETSCRIPT of the kept", b'GETSCRIPT "s1"\r\n')

@@ -196,6 +196,14 @@ static void test_errors(void)
 		static const char nul2[] = "require \"fileinto\"; fileinto \"a\0\";";
 		CHECK(sieve_compile(nul2, sizeof(nul2) - 1, err) == NULL);
 		CHECK_EQ_STR(err, "line 1, column 32: NUL character in the script");
+		/* A UTF-8 byte order mark is no Sieve text (RFC 5228 §8.1's
+		 * grammar has no place for U+FEFF; Pigeonhole's sievec refuses
+		 * it too): refused, saying what it is ("unexpected octet 0xef"
+		 * told the user nothing they could see). */
+		static const char bom[] = "\xef\xbb\xbfkeep;";
+		CHECK(sieve_compile(bom, sizeof(bom) - 1, err) == NULL);
+		CHECK_EQ_STR(err, "line 1, column 1: a UTF-8 byte order mark (U+FEFF) is not allowed in a "
+				  "script: save it as UTF-8 without one");
 	}
 	CHECK_EQ_STR(run("keep"), "error: line 1, column 5: expected \";\", found end of script");
 	CHECK_EQ_STR(run("kep;"), "error: line 1, column 1: unknown command \"kep\"");
