@@ -160,7 +160,7 @@ struct str sieve_address_unwrap(struct str s)
 }
 
 /* Adds the comma-separated addresses of the encoded list s. */
-static int add_rcpts(struct str s, struct arena *a, struct sieve_mailto *m, int bcc)
+static int add_rcpts(struct str s, struct arena *a, struct sieve_mailto *m, int field)
 {
 	struct str d;
 	if (pct_decode(s, a, &d) < 0)
@@ -174,7 +174,7 @@ static int add_rcpts(struct str s, struct arena *a, struct sieve_mailto *m, int 
 		if (addr.len) {
 			if (!sieve_mailbox_valid(addr) || m->nrcpts >= SIEVE_MAILTO_RCPTS_MAX)
 				return -1;
-			m->bcc[m->nrcpts] = (uint8_t)bcc;
+			m->field[m->nrcpts] = (uint8_t)field;
 			m->rcpts[m->nrcpts++] = addr;
 		}
 		i = j + 1;
@@ -190,7 +190,7 @@ int sieve_mailto_parse(struct str uri, struct arena *a, struct sieve_mailto *m)
 	struct str rest = str_sub(uri, 7, uri.len);
 	ptrdiff_t q = str_chr(rest, '?');
 	struct str to = q < 0 ? rest : str_make(rest.p, (size_t)q);
-	if (add_rcpts(to, a, m, 0) < 0)
+	if (add_rcpts(to, a, m, SIEVE_MAILTO_TO) < 0)
 		return -1;
 	struct str hf = q < 0 ? STR_NULL : str_sub(rest, (size_t)q + 1, rest.len);
 	size_t i = 0;
@@ -206,7 +206,10 @@ int sieve_mailto_parse(struct str uri, struct arena *a, struct sieve_mailto *m)
 		struct str name = str_make(pair.p, (size_t)eq), value = str_sub(pair, (size_t)eq + 1, pair.len);
 		if (str_eq_ci(name, STR_LIT("to")) || str_eq_ci(name, STR_LIT("cc")) ||
 		    str_eq_ci(name, STR_LIT("bcc"))) {
-			if (add_rcpts(value, a, m, str_eq_ci(name, STR_LIT("bcc"))) < 0)
+			int field = str_eq_ci(name, STR_LIT("to"))   ? SIEVE_MAILTO_TO
+			            : str_eq_ci(name, STR_LIT("cc")) ? SIEVE_MAILTO_CC
+			                                             : SIEVE_MAILTO_BCC;
+			if (add_rcpts(value, a, m, field) < 0)
 				return -1;
 		} else if (str_eq_ci(name, STR_LIT("subject"))) {
 			if (pct_decode(value, a, &m->subject) < 0)

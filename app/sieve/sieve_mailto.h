@@ -29,10 +29,13 @@
 #define SIEVE_MAILTO_RCPTS_MAX 8  /* recipients of one notification */
 #define SIEVE_MAILTO_ADDR_MAX 320 /* octets of one address */
 
+enum { SIEVE_MAILTO_TO, SIEVE_MAILTO_CC, SIEVE_MAILTO_BCC };
+
 struct sieve_mailto {
 	struct str rcpts[SIEVE_MAILTO_RCPTS_MAX];
 	uint32_t nrcpts;
-	uint8_t bcc[SIEVE_MAILTO_RCPTS_MAX]; /* 1: from a bcc field, not shown */
+	/* The field each came in: shown in To or Cc, a bcc one not shown */
+	uint8_t field[SIEVE_MAILTO_RCPTS_MAX]; /* SIEVE_MAILTO_TO, _CC, _BCC */
 	struct str subject, body; /* empty when the URI has none */
 };
 

@@ -491,14 +491,17 @@ static int notify_orig_field(void *arg, struct str name, struct str v)
 }
 
 
-/* The recipients the URI shows (not its bcc), in one To field. */
-static void put_rcpts(struct buf *out, const struct sieve_mailto *m)
+/* The URI's recipients of one field (To or Cc; its bcc ones are not
+ * shown), as that field. */
+static void put_rcpts(struct buf *out, const struct sieve_mailto *m, int field, const char *name)
 {
 	int any = 0;
 	for (uint32_t i = 0; i < m->nrcpts; i++) {
-		if (m->bcc[i])
+		if (m->field[i] != field)
 			continue;
-		(void)buf_append_c(out, any ? ",\r\n\t<" : "To: <");
+		(void)buf_append_c(out, any ? ",\r\n\t<" : name);
+		if (!any)
+			(void)buf_append_c(out, ": <");
 		put_clean(out, m->rcpts[i]);
 		(void)buf_append_c(out, ">");
 		any = 1;
@@ -519,12 +522,18 @@ int sieve_notify_message(const struct sieve_action *a, const struct sieve_mailto
 	(void)buf_append_c(out, "From: ");
 	sieve_from_value(out, a->from.len ? a->from : from_default);
 	(void)buf_append_c(out, "\r\n");
-	put_rcpts(out, m);
+	put_rcpts(out, m, SIEVE_MAILTO_TO, "To");
+	put_rcpts(out, m, SIEVE_MAILTO_CC, "Cc");
+	/* RFC 5436 §2.6: :message is the subject, over any other (the
+	 * URI's subject= included, as in Pigeonhole); then the URI's; then
+	 * one naming the original's. */
 	(void)buf_append_c(out, "Subject: ");
-	if (m->subject.len) {
-		mime_header_text(out, m->subject);
-	} else if (a->text.len) {
+	if (a->text.len) {
 		mime_header_text(out, a->text);
+	} else if (m->subject.len) {
+		mime_header_text(out, m->subject);
+	} else if (!str_trim(buf_str(&o.subject)).len) {
+		(void)buf_append_c(out, "New mail"); /* nothing after ": " */
 	} else {
 		struct buf s;
 		buf_init(&s, 4200);

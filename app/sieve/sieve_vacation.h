@@ -72,9 +72,10 @@ const char *sieve_notify_skip(const char *msg, size_t len);
 struct sieve_mailto;
 /*
  * Appends the notification about msg to out: From (the action's :from,
- * else from_default), To the URI's recipients but its bcc, Subject
- * (the URI's subject, else the :message, else "New mail: " and the
- * original's), Date, Message-ID, Auto-Submitted: auto-notified with
+ * else from_default), To and Cc the URI's recipients of those fields
+ * (its bcc ones not shown), Subject (the :message, else the URI's
+ * subject, else "New mail: " and the original's, "New mail" when it has
+ * none: RFC 5436 §2.6), Date, Message-ID, Auto-Submitted: auto-notified with
  * owner-email= from_default (the script's owner, RFC 5436 §2.7.1),
  * Importance/X-Priority for :importance 1 or 3, then the URI's body, or
  * the :message and who sent what. date is an RFC 5322 date, msgid

@@ -602,7 +602,11 @@ def test_y_notify():
     # RFC 5436 §2.7.1: the owner of the script that sent it
     assert b'\r\nAuto-Submitted: auto-notified; owner-email="gil@example.test"\r\n' in head, head
     assert b"From: gil@example.test\r\n" in head and b"evil" not in head, head
-    assert b"Subject: Ping hello9\r\n" in head and b"Importance: high" in head, head
+    # RFC 5436 §2.6: the :message is the subject, over the URI's
+    # subject= (it was "Ping hello9"); the URI's cc is a Cc field (it
+    # was a second To address).
+    assert b"Subject: Mail: hello9\r\n" in head and b"Importance: high" in head, head
+    assert b"\r\nTo: <pager@remote.test>\r\nCc: <pal@remote.test>\r\n" in head, head
     assert b"Mail: hello9" in body, body
     assert subjects(srv, GIL[0]) == ["hello9"]
     # An automatic message causes none.

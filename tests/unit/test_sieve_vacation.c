@@ -260,7 +260,8 @@ int main(void)
 	CHECK_EQ_INT((int)m.nrcpts, 4);
 	CHECK(str_eq(m.rcpts[0], STR_LIT("timo@example.com")) && str_eq(m.rcpts[1], STR_LIT("stephan@x.example.net")));
 	CHECK(str_eq(m.rcpts[2], STR_LIT("pm@frop.example.org")) && str_eq(m.rcpts[3], STR_LIT("hid@x.org")));
-	CHECK(!m.bcc[2] && m.bcc[3]);
+	CHECK(m.field[0] == SIEVE_MAILTO_TO && m.field[1] == SIEVE_MAILTO_TO);
+	CHECK(m.field[2] == SIEVE_MAILTO_CC && m.field[3] == SIEVE_MAILTO_BCC);
 	CHECK(str_eq(m.subject, STR_LIT("Frop received")) && str_eq(m.body, STR_LIT("a\nb")));
 	CHECK_EQ_INT(sieve_mailto_parse(STR_LIT("mailto:?to=a@x.org"), ar, &m), 0);
 	CHECK_EQ_INT(sieve_mailto_parse(STR_LIT("mailto:"), ar, &m), -1);
@@ -305,6 +306,31 @@ int main(void)
 	CHECK(strstr(buf_data(&out), "Subject: Boss  Bcc: x@y.org\r\n") != NULL);
 	r = buf_data(&out);
 	CHECK(strstr(r, "\nBcc:") > strstr(r, "\r\n\r\n")); /* in the body only */
+	/* RFC 5436 §2.6: :message is the subject over the URI's subject=;
+	 * the URI's cc recipients are a Cc field, not more To (they were
+	 * one To field, and subject= won). */
+	CHECK_EQ_INT(sieve_mailto_parse(STR_LIT("mailto:p@x.org?cc=c@x.org&bcc=h@x.org&subject=Uri"),
+	                                ar, &m), 0);
+	buf_reset(&out);
+	a.text = STR_LIT("From the script");
+	a.from = STR_NULL;
+	CHECK_EQ_INT(sieve_notify_message(&a, &m, base, strlen(base), STR_LIT("bob@example.com"), "d",
+	                                  "n4@t", &out), 0);
+	CHECK(strstr(buf_data(&out), "From: bob@example.com\r\nTo: <p@x.org>\r\nCc: <c@x.org>\r\n"
+	                             "Subject: From the script\r\n") == buf_data(&out));
+	CHECK(strstr(buf_data(&out), "h@x.org") == NULL);
+	/* Without :message, the URI's; without either, the original's, or
+	 * "New mail" alone when it has none (no "New mail: " with nothing after). */
+	buf_reset(&out);
+	a.text = STR_NULL;
+	CHECK_EQ_INT(sieve_notify_message(&a, &m, base, strlen(base), STR_LIT("bob@example.com"), "d",
+	                                  "n5@t", &out), 0);
+	CHECK(strstr(buf_data(&out), "\r\nSubject: Uri\r\n") != NULL);
+	CHECK_EQ_INT(sieve_mailto_parse(STR_LIT("mailto:p@x.org"), ar, &m), 0);
+	buf_reset(&out);
+	CHECK_EQ_INT(sieve_notify_message(&a, &m, nosubj[0], strlen(nosubj[0]), STR_LIT("bob@example.com"),
+	                                  "d", "n6@t", &out), 0);
+	CHECK(strstr(buf_data(&out), "\r\nSubject: New mail\r\n") != NULL);
 	/* A mailto body= with a line no message may hold: quoted-printable. */
 	static char uri[1400];
 	snprintf(uri, sizeof uri, "mailto:p@x.org?body=%.1100s%%0Az", longline);
