@@ -1403,6 +1403,41 @@ def test_jmap_vacation_null_bodies():
     assert "lunch on Friday?" in text and "automatic" in text, r
 
 
+TESS = ("tess@example.test", "tess-password-1")
+PIA = ("pia@example.test", "pia-password-1")
+
+
+def test_jmap_vacation_answers_alias():
+    """The VacationResponse answers a message whose To names one of the
+    user's other addresses, an alias of the account (RFC 5230 §4.5: all
+    the user's addresses count). The script JMAP writes has no
+    :addresses; only the envelope recipient counted, so a message to
+    tess@ whose To was her alias tess.desk@ (a Bcc, a copy to both) was
+    skipped, reason=not_addressed, and pia got no reply."""
+    s, j = hal(TESS)
+    if s.cli("alias", "list").stdout.decode().find("tess.desk@example.test") < 0:
+        s.cli("alias", "add", "tess.desk@example.test", TESS[0])
+    if s.cli("account", "list").stdout.decode().find(PIA[0]) < 0:
+        s.cli("account", "add", PIA[0], input=PIA[1] + "\n")
+    va = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:vacationresponse"]
+    _, st = j.one("VacationResponse/set", {"update": {"singleton": {
+        "isEnabled": True, "textBody": "Tess is away."}}}, using=va)
+    assert st["updated"] == {"singleton": None}, st
+    tls = ssl.create_default_context()
+    tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
+    with smtplib.SMTP_SSL("127.0.0.1", s.submissions_port, context=tls, timeout=30) as c:
+        c.login(*PIA)
+        c.sendmail(PIA[0], [TESS[0]], ("From: pia@example.test\r\nTo: Desk <tess.desk@example.test>\r\n"
+                                       "Subject: desk question\r\n\r\nq\r\n").encode())
+    f = Jmap(s, *PIA)
+    deadline, got = time.time() + 15, []
+    while not got and time.time() < deadline:
+        _, q = f.one("Email/query", {"filter": {"subject": "Auto: desk question"}})
+        got = q["ids"]
+        time.sleep(0.1)
+    assert got, s.log_text()[-2000:]
+
+
 RAY = ("ray@example.test", "ray-password-1")
 
 
