@@ -474,19 +474,8 @@ def test_jmap_identity_quota_vacation():
     # A local sender gets the reply: its two parts are the two bodies.
     kim = ("kim@example.test", "kim-password-1")
     s.cli("account", "add", kim[0], input=kim[1] + "\n")
-    tls = ssl.create_default_context()
-    tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
-    with smtplib.SMTP_SSL("127.0.0.1", s.submissions_port, context=tls, timeout=30) as c:
-        c.login(*kim)
-        c.sendmail(kim[0], [GUS[0]], ("From: kim@example.test\r\nTo: gus@example.test\r\n"
-                                       "Subject: html?\r\n\r\nq\r\n").encode())
-    f = Jmap(s, *kim)
-    deadline, got = time.time() + 15, []
-    while not got and time.time() < deadline:
-        _, q = f.one("Email/query", {"filter": {"subject": "Portal away"}})
-        got = q["ids"]
-        time.sleep(0.1)
-    assert got, s.log_text()[-2000:]
+    f, got = reply_to(s, kim, GUS[0], "From: kim@example.test\r\nTo: gus@example.test\r\n"
+                      "Subject: html?\r\n\r\nq\r\n", "Portal away")
     _, g = f.one("Email/get", {"ids": got, "properties": ["textBody", "htmlBody", "bodyValues"],
                                "fetchTextBodyValues": True, "fetchHTMLBodyValues": True})
     r = g["list"][0]
@@ -530,6 +519,25 @@ def hal(acct=HAL):
     if s.cli("account", "list").stdout.decode().find(acct[0]) < 0:
         s.cli("account", "add", acct[0], input=acct[1] + "\n")
     return s, Jmap(s, *acct)
+
+
+def reply_to(s, sender, rcpt, text, subject):
+    """Sends text from the local account sender (port 465) to rcpt and
+    waits up to 15 s for a message of that subject in the sender's
+    mailbox (a vacation reply): the sender's client and the ids."""
+    tls = ssl.create_default_context()
+    tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
+    with smtplib.SMTP_SSL("127.0.0.1", s.submissions_port, context=tls, timeout=30) as c:
+        c.login(*sender)
+        c.sendmail(sender[0], [rcpt], text.encode())
+    f = Jmap(s, *sender)
+    deadline, got = time.time() + 15, []
+    while not got and time.time() < deadline:
+        _, q = f.one("Email/query", {"filter": {"subject": subject}})
+        got = q["ids"]
+        time.sleep(0.1)
+    assert got, s.log_text()[-2000:]
+    return f, got
 
 
 def import_msgs(j, texts, keywords=None):
@@ -1382,19 +1390,8 @@ def test_jmap_vacation_null_bodies():
     assert st["updated"] == {"singleton": {"textBody": None}}, st
     if s.cli("account", "list").stdout.decode().find(PIP[0]) < 0:
         s.cli("account", "add", PIP[0], input=PIP[1] + "\n")
-    tls = ssl.create_default_context()
-    tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
-    with smtplib.SMTP_SSL("127.0.0.1", s.submissions_port, context=tls, timeout=30) as c:
-        c.login(*PIP)
-        c.sendmail(PIP[0], [OLA[0]], ("From: pip@example.test\r\nTo: ola@example.test\r\n"
-                                      "Subject: lunch on Friday?\r\n\r\nq\r\n").encode())
-    f = Jmap(s, *PIP)
-    deadline, got = time.time() + 15, []
-    while not got and time.time() < deadline:
-        _, q = f.one("Email/query", {"filter": {"subject": "Auto: lunch on Friday?"}})
-        got = q["ids"]
-        time.sleep(0.1)
-    assert got, s.log_text()[-2000:]
+    f, got = reply_to(s, PIP, OLA[0], "From: pip@example.test\r\nTo: ola@example.test\r\n"
+                      "Subject: lunch on Friday?\r\n\r\nq\r\n", "Auto: lunch on Friday?")
     _, g = f.one("Email/get", {"ids": got, "properties": ["subject", "textBody", "bodyValues"],
                                "fetchTextBodyValues": True})
     r = g["list"][0]
@@ -1423,19 +1420,8 @@ def test_jmap_vacation_answers_alias():
     _, st = j.one("VacationResponse/set", {"update": {"singleton": {
         "isEnabled": True, "textBody": "Tess is away."}}}, using=va)
     assert st["updated"] == {"singleton": None}, st
-    tls = ssl.create_default_context()
-    tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
-    with smtplib.SMTP_SSL("127.0.0.1", s.submissions_port, context=tls, timeout=30) as c:
-        c.login(*PIA)
-        c.sendmail(PIA[0], [TESS[0]], ("From: pia@example.test\r\nTo: Desk <tess.desk@example.test>\r\n"
-                                       "Subject: desk question\r\n\r\nq\r\n").encode())
-    f = Jmap(s, *PIA)
-    deadline, got = time.time() + 15, []
-    while not got and time.time() < deadline:
-        _, q = f.one("Email/query", {"filter": {"subject": "Auto: desk question"}})
-        got = q["ids"]
-        time.sleep(0.1)
-    assert got, s.log_text()[-2000:]
+    reply_to(s, PIA, TESS[0], "From: pia@example.test\r\nTo: Desk <tess.desk@example.test>\r\n"
+             "Subject: desk question\r\n\r\nq\r\n", "Auto: desk question")
 
 
 RAY = ("ray@example.test", "ray-password-1")
@@ -1456,19 +1442,8 @@ def test_jmap_vacation_html_only_has_text():
     assert v["list"][0]["textBody"] is None and v["list"][0]["htmlBody"] == html, v
     if s.cli("account", "list").stdout.decode().find(PIP[0]) < 0:
         s.cli("account", "add", PIP[0], input=PIP[1] + "\n")
-    tls = ssl.create_default_context()
-    tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
-    with smtplib.SMTP_SSL("127.0.0.1", s.submissions_port, context=tls, timeout=30) as c:
-        c.login(*PIP)
-        c.sendmail(PIP[0], [RAY[0]], ("From: pip@example.test\r\nTo: ray@example.test\r\n"
-                                      "Subject: boat?\r\n\r\nq\r\n").encode())
-    f = Jmap(s, *PIP)
-    deadline, got = time.time() + 15, []
-    while not got and time.time() < deadline:
-        _, q = f.one("Email/query", {"filter": {"subject": "Fishing"}})
-        got = q["ids"]
-        time.sleep(0.1)
-    assert got, s.log_text()[-2000:]
+    f, got = reply_to(s, PIP, RAY[0], "From: pip@example.test\r\nTo: ray@example.test\r\n"
+                      "Subject: boat?\r\n\r\nq\r\n", "Fishing")
     _, g = f.one("Email/get", {"ids": got, "properties": ["textBody", "htmlBody", "bodyValues"],
                                "fetchTextBodyValues": True, "fetchHTMLBodyValues": True})
     r = g["list"][0]
