@@ -1203,24 +1203,24 @@ def test_vacation_counts_aliases():
     addresses is in To/Cc, all of them, an alias included, :addresses or
     not (Pigeonhole counts the user's addresses implicitly). Before, a
     script without :addresses only knew the envelope recipient, so a
-    message to IVY whose To named her alias (a copy sent to both, a Bcc)
+    message to iris@ whose To named her alias (a copy sent to both, a Bcc)
     was skipped, reason=not_addressed, and got no reply."""
     import smtplib
     import time
     from harness import message
     s = srv()
-    IVY = "ivy@example.test"
-    s.cli("account", "add", IVY, input="ivy-pw-1\n")
-    s.cli("alias", "add", "ivy.desk@example.test", IVY)
-    s.cli("sieve", "put", IVY, "away", input='require "vacation"; vacation :days 2 "Ivy is away.";')
-    s.cli("sieve", "activate", IVY, "away")
+    IRIS = "iris@example.test"
+    s.cli("account", "add", IRIS, input="iris-pw-1\n")
+    s.cli("alias", "add", "iris.desk@example.test", IRIS)
+    s.cli("sieve", "put", IRIS, "away", input='require "vacation"; vacation :days 2 "Iris is away.";')
+    s.cli("sieve", "activate", IRIS, "away")
 
     def send(frm, to):
         with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
-            c.sendmail(frm, [IVY], message(subject="hi", to=to, sender=frm))
+            c.sendmail(frm, [IRIS], message(subject="hi", to=to, sender=frm))
 
     before = len(_relay.messages)
-    send("pat@remote.test", "Desk <ivy.desk@example.test>")
+    send("pat@remote.test", "Desk <iris.desk@example.test>")
     msgs = _relay.wait_messages(before + 1)
     assert len(msgs) == before + 1, s.log_text()[-3000:]
     assert msgs[before]["rcpts"] == ["pat@remote.test"], msgs[before]
