@@ -187,7 +187,7 @@ static int add_item(struct imap_session *s, struct imap_fetch *f, const struct i
  * CHANGEDSINCE 0 is accepted as Dovecot does: every modseq is above 0,
  * so it selects every message and still implies MODSEQ; *has_since
  * says it was given. */
-static int fetch_modifiers(struct imap_session *s, const struct imap_arg *a, uint64_t *since,
+static int fetch_modifiers(const struct imap_arg *a, uint64_t *since,
 			   int *has_since, int *vanished, struct imap_partial *partial)
 {
 	const struct imap_arg *l;
@@ -196,12 +196,13 @@ static int fetch_modifiers(struct imap_session *s, const struct imap_arg *a, uin
 	if (imap_arg_list(a, &l, &n) < 0 || n == 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		if (imap_arg_atom_is(&l[i], "CHANGEDSINCE") && i + 1 < n &&
+		/* A modifier given twice is a BAD (RFC 4466 §2.4: each
+		 * fetch-modifier names one thing), as the PARTIAL test below. */
+		if (imap_arg_atom_is(&l[i], "CHANGEDSINCE") && i + 1 < n && !*has_since &&
 		    imap_arg_number64(&l[i + 1], since) == 0) {
 			*has_since = 1;
-			imap_session_condstore(s);
 			i++;
-		} else if (imap_arg_atom_is(&l[i], "VANISHED")) {
+		} else if (imap_arg_atom_is(&l[i], "VANISHED") && !*vanished) {
 			*vanished = 1;
 		} else if (imap_arg_atom_is(&l[i], "PARTIAL") && i + 1 < n && !partial->lo) {
 			struct str w;
@@ -312,7 +313,7 @@ void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd)
 
 	if ((cmd->nargs != 2 && cmd->nargs != 3) || imap_arg_atom(&cmd->args[0], &set) < 0 ||
 	    !(cmd->args[0].flags & IMAP_ARGF_SEQSET) ||
-	    (cmd->nargs == 3 && fetch_modifiers(s, &cmd->args[2], &changedsince, &has_since, &vanished,
+	    (cmd->nargs == 3 && fetch_modifiers(&cmd->args[2], &changedsince, &has_since, &vanished,
 						  &partial) < 0)) {
 		bad(s, "Invalid arguments.");
 		return;
@@ -321,6 +322,9 @@ void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd)
 		bad(s, "VANISHED needs UID FETCH, QRESYNC and CHANGEDSINCE.");
 		return;
 	}
+	/* Only a command that is run turns CONDSTORE on (RFC 7162 §3.1). */
+	if (has_since)
+		imap_session_condstore(s);
 	struct imap_fetch *f = xcalloc(1, sizeof(*f));
 	f->changedsince = changedsince;
 	f->uid_mode = uid;

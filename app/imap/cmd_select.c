@@ -79,19 +79,20 @@ static int select_params(struct imap_session *s, const struct imap_cmd *cmd, str
 {
 	const struct imap_arg *l, *ql;
 	size_t n, qn;
+	int condstore = 0;
 
 	if (cmd->nargs == 1)
 		return 0;
 	if (cmd->nargs != 2 || imap_arg_list(&cmd->args[1], &l, &n) < 0)
 		goto bad;
+	/* Each parameter at most once: a repeated one is a BAD (RFC 4466
+	 * §2.1), and nothing takes effect unless the whole list is good. */
 	for (size_t i = 0; i < n; i++) {
-		if (imap_arg_atom_is(&l[i], "CONDSTORE")) {
-			/* Not imap_session_condstore(): the previous mailbox's
-			 * HIGHESTMODSEQ is no news; the new one's follows. */
-			s->condstore = 1;
+		if (imap_arg_atom_is(&l[i], "CONDSTORE") && !condstore) {
+			condstore = 1;
 			continue;
 		}
-		if (!imap_arg_atom_is(&l[i], "QRESYNC") || i + 1 >= n || !s->qresync ||
+		if (!imap_arg_atom_is(&l[i], "QRESYNC") || q->given || i + 1 >= n || !s->qresync ||
 		    imap_arg_list(&l[i + 1], &ql, &qn) < 0 || qn < 2 || qn > 4 ||
 		    imap_arg_number32(&ql[0], &q->uidvalidity) < 0 || q->uidvalidity == 0 ||
 		    imap_arg_number64(&ql[1], &q->modseq) < 0 || q->modseq == 0)
@@ -129,6 +130,10 @@ static int select_params(struct imap_session *s, const struct imap_cmd *cmd, str
 		q->given = 1;
 		i++;
 	}
+	/* Not imap_session_condstore(): the previous mailbox's
+	 * HIGHESTMODSEQ is no news; the new one's follows. */
+	if (condstore)
+		s->condstore = 1;
 	return 0;
 bad:
 	imap_tagged(s, "BAD Error in IMAP command %s: Invalid arguments.", imap_cmd_name(cmd->id));

@@ -272,3 +272,43 @@ def test_imap_qresync_seq_match_spares_seen_vanished():
         assert [l for l in out if b"VANISHED" in l] == [b"* VANISHED (EARLIER) 2,5"], out
         assert out[-1].startswith(b"g OK"), out
         r.close()
+
+
+def test_imap_repeated_modifiers_are_bad():
+    """A FETCH modifier or SELECT parameter given twice is a BAD (RFC 4466
+    §2.1/§2.4: each names one thing), and a refused command turns nothing
+    on: CONDSTORE stays off, so a later SELECT shows no HIGHESTMODSEQ
+    changes and FETCH FLAGS carries no MODSEQ. STORE's single modifier
+    and APPEND's fixed arguments were checked to refuse repeats too."""
+    with srv() as s:
+        r, uv, h0 = qresync_selected(s)
+        for tag, text in (
+                ("c1", "UID FETCH 1:* (FLAGS) (CHANGEDSINCE 1 CHANGEDSINCE 2)"),
+                ("c2", "UID FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED VANISHED)"),
+                ("c3", "FETCH 1:* (FLAGS) (PARTIAL 1:2 PARTIAL 1:3)"),
+                ("c4", "UID STORE 1 (UNCHANGEDSINCE %d UNCHANGEDSINCE %d) +FLAGS (\\Seen)"
+                 % (h0, h0)),
+                ("c5", "SELECT INBOX (CONDSTORE CONDSTORE)"),
+                ("c6", "SELECT INBOX (QRESYNC (%d %d) QRESYNC (%d %d))" % (uv, h0, uv, h0)),
+                ("c7", "APPEND INBOX (\\Seen) (\\Flagged) {3+}\r\nabc")):
+            out = cmd(r, tag, text)
+            assert out[-1].startswith(b"%s BAD" % tag.encode()), (text, out)
+        # Each once: accepted.
+        out = cmd(r, "d1", "UID FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED)")
+        assert out[-1].startswith(b"d1 OK"), out
+        out = cmd(r, "d2", "SELECT INBOX (QRESYNC (%d %d))" % (uv, h0))
+        assert out[-1].startswith(b"d2 OK"), out
+        r.close()
+        # Without CONDSTORE or QRESYNC enabled, a refused FETCH with
+        # CHANGEDSINCE leaves CONDSTORE off: FETCH FLAGS has no MODSEQ.
+        r = Raw(s)
+        r.login()
+        cmd(r, "a", "SELECT INBOX")
+        out = cmd(r, "b", "FETCH 1 (FLAGS) (CHANGEDSINCE 1 CHANGEDSINCE 1)")
+        assert out[-1].startswith(b"b BAD"), out
+        out = cmd(r, "c", "SELECT INBOX (CONDSTORE CONDSTORE)")
+        assert out[-1].startswith(b"c BAD"), out
+        cmd(r, "d", "SELECT INBOX")
+        out = cmd(r, "e", "FETCH 1 (FLAGS)")
+        assert b"MODSEQ" not in out[0] and out[-1].startswith(b"e OK"), out
+        r.close()
