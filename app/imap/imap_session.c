@@ -516,8 +516,22 @@ static void parse_error(struct imap_session *s, int r)
 		imap_close_with(s, "resources");
 		return;
 	}
+	/* A message literal past the parser's bound (a few times the
+	 * APPENDLIMIT) is a message over the APPENDLIMIT: NO [TOOBIG], as
+	 * literal_decision() answers one a little over it (RFC 7889; a
+	 * CATENATE TEXT part answered BAD before). */
+	int too_big_message = (r == IMAP_PARSE_ERR_LITERAL_TOO_BIG ||
+			       r == IMAP_PARSE_ERR_COMMAND_TOO_BIG) &&
+			      imap_cmd_carries_message(s);
 	if (r == IMAP_PARSE_ERR_DESYNC || p->err_close) {
-		imap_reply(s, "%s BAD %s%s", tag, toobig ? "[TOOBIG] " : "", msg);
+		/* A {N+} message too big even to skip (RFC 7888 §4 leaves the
+		 * server to read it or close): the same NO [TOOBIG] as a {N}
+		 * of that size, then the connection ends at once rather than
+		 * reading gigabytes for nothing. */
+		if (too_big_message)
+			imap_reply(s, "%s " IMAP_NO_TOOBIG, tag);
+		else
+			imap_reply(s, "%s BAD %s%s", tag, toobig ? "[TOOBIG] " : "", msg);
 		imap_reply(s, "* BYE Cannot resynchronise the command stream.");
 		log_info("imap", s->id, "event=protocol_error error=%d", r);
 		imap_close_with(s, "protocol_error");
@@ -532,13 +546,6 @@ static void parse_error(struct imap_session *s, int r)
 		arena_reset(s->cmd_arena);
 		return;
 	}
-	/* A message literal past the parser's bound (a few times the
-	 * APPENDLIMIT) is a message over the APPENDLIMIT: NO [TOOBIG], as
-	 * literal_decision() answers one a little over it (RFC 7889; a
-	 * CATENATE TEXT part answered BAD before). */
-	int too_big_message = (r == IMAP_PARSE_ERR_LITERAL_TOO_BIG ||
-			       r == IMAP_PARSE_ERR_COMMAND_TOO_BIG) &&
-			      imap_cmd_carries_message(s);
 	if (too_big_message)
 		imap_reply(s, "%s " IMAP_NO_TOOBIG, tag);
 	else

@@ -170,3 +170,52 @@ def test_imap_append_pipelined_many():
             assert b.append("INBOX", None, None, b"Subject: b%d\r\n\r\ny\r\n" % i)[0] == "OK"
         typ, data = a.status("INBOX", "(MESSAGES UIDNEXT)")
         assert b"MESSAGES 40" in data[0] and b"UIDNEXT 41" in data[0], data
+
+
+def test_imap_append_nonsync_literal_over_appendlimit():
+    """{N+} messages over the APPENDLIMIT (RFC 7888 §4 lets the server read
+    such a literal or close): one a few times the limit is answered
+    NO [TOOBIG] (RFC 9051 §7.1) at once, its octets are read and dropped
+    (nothing stored) and the session goes on; one past that (4 GiB) gets
+    the same NO [TOOBIG], then BYE, and the connection ends without
+    waiting for a single octet of it, in a single APPEND and as the
+    second message of a MULTIAPPEND. A {N} of 4 GiB is refused before
+    "+" with the same code."""
+    limit = 1024 * 1024
+    with srv(env={"TERN_MAX_MESSAGE_SIZE": str(limit)}) as s:
+        r = Raw(s)
+        r.login()
+        r.send(b"c CAPABILITY\r\n")
+        assert b"APPENDLIMIT=%d" % limit in b" ".join(r.until_tag("c"))
+        for n in (limit + 1, 3 * limit):
+            r.send(b"a APPEND INBOX {%d+}\r\n" % n)
+            line = r.line()
+            assert line.startswith(b"a NO [TOOBIG]"), line
+            r.send(MSG + b"x" * (n - len(MSG)) + b"\r\nb NOOP\r\n")
+            out = r.until_tag("b")
+            assert out[-1].startswith(b"b OK"), out
+        r.send(b"s STATUS INBOX (MESSAGES)\r\n")
+        out = r.until_tag("s")
+        assert b"MESSAGES 0" in out[0], out
+        r.send(b"d APPEND INBOX {4294967296}\r\n")
+        line = r.line()
+        assert line.startswith(b"d NO [TOOBIG]"), line
+        r.close()
+        for first in (b"", b"{%d+}\r\n%s " % (len(MSG), MSG)):
+            r = Raw(s)
+            r.login()
+            r.send(b"e APPEND INBOX " + first + b"{4294967296+}\r\n")
+            assert r.line().startswith(b"e NO [TOOBIG]"), r.buf
+            assert r.line().startswith(b"* BYE"), r.buf
+            try:
+                extra = r.line()
+            except (EOFError, OSError):
+                extra = None
+            assert extra is None, extra
+            r.close()
+        r = Raw(s)
+        r.login()
+        r.send(b"s STATUS INBOX (MESSAGES)\r\n")
+        out = r.until_tag("s")
+        assert b"MESSAGES 0" in out[0], out
+        r.close()
