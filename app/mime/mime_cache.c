@@ -653,18 +653,37 @@ static int read_root(const void *p, size_t len, struct arena *a, struct mime_tre
 	return get_part(&r, t, 0, &last_child, &prev_hdr);
 }
 
-int mime_cache_header_utf8(const void *p, size_t len, uint64_t size)
+/* The tree flags of a record for a message of size octets, read from its
+ * first octets alone: 0, or -1 when p is no such record. */
+static int tree_flags_of(const void *p, size_t len, uint64_t size, uint64_t *flags_r)
 {
 	struct rd r = {p, len, 1, NULL, 0, 1};
 
 	if (!p || len < 1 || r.p[0] != MIME_CACHE_VERSION)
 		return -1;
-	uint64_t tflags = get_varint(&r);
+	*flags_r = get_varint(&r);
 	uint64_t rsize = get_varint(&r);
-	if (r.bad || (tflags & ~(uint64_t)MIME_TREE_FLAGS) || rsize != size ||
-	    !(tflags & MIME_TREE_HDR_SCANNED))
+	if (r.bad || (*flags_r & ~(uint64_t)MIME_TREE_FLAGS) || rsize != size)
+		return -1;
+	return 0;
+}
+
+int mime_cache_header_utf8(const void *p, size_t len, uint64_t size)
+{
+	uint64_t tflags;
+
+	if (tree_flags_of(p, len, size, &tflags) < 0 || !(tflags & MIME_TREE_HDR_SCANNED))
 		return -1;
 	return (tflags & MIME_TREE_HDR_UTF8) ? 1 : 0;
+}
+
+int mime_cache_final_lf(const void *p, size_t len, uint64_t size)
+{
+	uint64_t tflags;
+
+	if (tree_flags_of(p, len, size, &tflags) < 0 || !(tflags & MIME_TREE_END_SCANNED))
+		return -1;
+	return (tflags & MIME_TREE_NO_FINAL_LF) ? 0 : 1;
 }
 
 int mime_cache_root_bare_lf(const void *p, size_t len, struct arena *a, uint64_t *size_r,

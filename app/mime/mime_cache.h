@@ -109,6 +109,14 @@ int mime_cache_root_bare_lf(const void *p, size_t len, struct arena *a, uint64_t
  * record cannot tell (none, another size, or written before the scan).
  */
 int mime_cache_header_utf8(const void *p, size_t len, uint64_t size);
+/*
+ * Whether the message of size octets ends with an LF (MIME_TREE_NO_FINAL_LF
+ * clear), from the record's first octets alone (POP3 sizes every message
+ * of a maildrop at login): 1 it does (or it is empty), 0 its last octet is
+ * something else, -1 the record cannot tell (none, another size, or
+ * written before the check).
+ */
+int mime_cache_final_lf(const void *p, size_t len, uint64_t size);
 /* The store's ceiling for one record, and the address-list cut of the
  * degraded (root part only) record used when the full one does not fit. */
 #define MIME_CACHE_META_MAX (256 * 1024)

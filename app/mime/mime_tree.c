@@ -652,7 +652,9 @@ void mime_tree_parse(const char *msg, size_t len, struct arena *a, struct mime_t
 	t->nparts = b.n;
 	t->parts = arena_alloc(a, b.n * sizeof(*t->parts));
 	memcpy(t->parts, b.parts, b.n * sizeof(*t->parts));
-	t->flags = b.tree_flags | MIME_TREE_HDR_SCANNED;
+	t->flags = b.tree_flags | MIME_TREE_HDR_SCANNED | MIME_TREE_END_SCANNED;
+	if (b.len && b.msg[b.len - 1] != '\n')
+		t->flags |= MIME_TREE_NO_FINAL_LF;
 	t->size = b.len;
 	/* Once here, at delivery, so a non-UTF-8 IMAP session knows from the
 	 * record alone which messages keep their sizes (imap_downgrade.h). */

@@ -143,8 +143,16 @@ struct mime_part {
  * MIME header) has a field mime_header_downgrade.h rewrites: a client
  * without UTF-8 (IMAP without UTF8=ACCEPT) gets it downgraded. */
 #define MIME_TREE_HDR_UTF8 0x8u
+/* Set by every parse since POP3 stopped reading each message at login:
+ * NO_FINAL_LF is meaningful. A record without it says nothing. */
+#define MIME_TREE_END_SCANNED 0x10u
+/* The message's last octet is not an LF (IMAP APPEND takes such a
+ * message): a sender that ends every line with CRLF (POP3's RETR) adds
+ * one, and counts it in the size it announces. */
+#define MIME_TREE_NO_FINAL_LF 0x20u
 #define MIME_TREE_FLAGS                                                                            \
-	(MIME_TREE_LIMITED | MIME_TREE_REPEATED_ENV | MIME_TREE_HDR_SCANNED | MIME_TREE_HDR_UTF8)
+	(MIME_TREE_LIMITED | MIME_TREE_REPEATED_ENV | MIME_TREE_HDR_SCANNED | MIME_TREE_HDR_UTF8 | \
+	 MIME_TREE_END_SCANNED | MIME_TREE_NO_FINAL_LF)
 
 struct mime_tree {
 	struct mime_part *parts; /* parts[0] is the root */

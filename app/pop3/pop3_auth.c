@@ -50,6 +50,10 @@ struct maildrop {
 	uint32_t nmsgs, cap;
 	uint64_t total;
 	struct arena *a; /* while listing: reading the MIME records */
+	int utf8;        /* the UTF8 command was given: no header downgrade */
+	/* While listing: indexes of the messages whose records cannot tell
+	 * their size as sent (size_as_sent() reads those). */
+	uint32_t *unsized, nunsized, capunsized;
 };
 
 static const char *const mech_names[] = { "none", "user", "plain", "login" };
@@ -138,6 +142,24 @@ static void snapshot_email(void *arg, const struct store_email_info *info)
 	    rsize == info->size)
 		size += bare;
 	arena_reset(d->a);
+	/* The rest comes from the record's flags when it has them: the CRLF
+	 * added to a last line without one (sent_size), and whether the
+	 * header is sent downgraded. Else the message is read, after the
+	 * listing (size_as_sent): on a cold cache that is a disk read each. */
+	int final_lf = mime_cache_final_lf(info->meta, info->metalen, info->size);
+	int hdr_utf8 = d->utf8 ? 0 : mime_cache_header_utf8(info->meta, info->metalen, info->size);
+	if (final_lf < 0 || hdr_utf8 != 0) {
+		if (d->nunsized == d->capunsized) {
+			d->capunsized = d->capunsized ? (d->capunsized > UINT32_MAX / 2
+							     ? UINT32_MAX
+							     : d->capunsized * 2)
+						      : 64;
+			d->unsized = xrealloc(d->unsized, (size_t)d->capunsized * sizeof(*d->unsized));
+		}
+		d->unsized[d->nunsized++] = d->nmsgs - 1;
+	} else if (final_lf == 0) {
+		size += 2;
+	}
 	/* A stored message is below 4 GiB (one LMDB value). */
 	m->size = size > UINT32_MAX ? UINT32_MAX : (uint32_t)size;
 	m->deleted = 0;
@@ -151,6 +173,7 @@ static void maildrop_free(void *extra)
 	struct maildrop *d = extra;
 	pop3_lock_release(d->account);
 	free(d->msgs);
+	free(d->unsized);
 	free(d);
 }
 
@@ -202,15 +225,17 @@ static void sent_size(void *arg, const char *data, size_t len)
 }
 
 /*
- * Sizes each message as RETR sends it (sent_size). Reads each message
- * (zero-copy: its header when checking UTF-8, and its last octet) once,
- * here on the worker; a vanished message keeps its size.
+ * Sizes as RETR sends them (sent_size) the messages whose records could
+ * not tell (d->unsized: records written before the flags, or a header to
+ * downgrade). Reads each (zero-copy: its header when checking UTF-8, and
+ * its last octet) once, here on the worker; a vanished message keeps its
+ * size.
  */
-static void size_as_sent(struct store *st, struct maildrop *d, int utf8)
+static void size_as_sent(struct store *st, struct maildrop *d)
 {
-	for (uint32_t i = 0; i < d->nmsgs; i++) {
-		struct pop3_msg *m = &d->msgs[i];
-		struct sent_size ss = { .check_utf8 = !utf8 };
+	for (uint32_t k = 0; k < d->nunsized; k++) {
+		struct pop3_msg *m = &d->msgs[d->unsized[k]];
+		struct sent_size ss = { .check_utf8 = !d->utf8 };
 		if (store_email_raw(st, d->account, m->email_id, sent_size, &ss) != STORE_OK ||
 		    (ss.delta == 0 && !ss.downgrade))
 			continue;
@@ -231,6 +256,7 @@ static enum login_outcome open_maildrop_with(struct store *st, uint32_t account,
 		return LOGIN_IN_USE;
 	struct maildrop *d = xcalloc(1, sizeof *d);
 	d->account = account;
+	d->utf8 = utf8;
 	d->a = arena_new(4096);
 	int rc = store_mailbox_find(st, account, "INBOX", &d->mailbox) != STORE_OK ||
 	         store_mailbox_list(st, account, snapshot_mailbox, d) != STORE_OK ||
@@ -241,7 +267,9 @@ static enum login_outcome open_maildrop_with(struct store *st, uint32_t account,
 		maildrop_free(d);
 		return LOGIN_TEMP;
 	}
-	size_as_sent(st, d, utf8);
+	size_as_sent(st, d);
+	free(d->unsized);
+	d->unsized = NULL;
 	*extra_r = d;
 	return LOGIN_OK;
 }

@@ -6,9 +6,10 @@
  * delivered during the session is not shown, and numbers never shift.
  * Sizes are the octets RETR sends before dot-stuffing (RFC 1939 §11: the
  * stuffed dots are not counted, every line end is counted as its CRLF),
- * worked out at login (pop3_auth.c): the stored size, plus a CR for each
- * bare LF a literal8 APPEND kept (sent as CRLF by pop3_stuff), plus the
- * CRLF added to a last line that has none (Dovecot sends that CRLF too
+ * worked out at login (pop3_auth.c) from each message's MIME record when
+ * it tells (the message is read when not): the stored size, plus a CR for
+ * each bare LF a literal8 APPEND kept (sent as CRLF by pop3_stuff), plus
+ * the CRLF added to a last line that has none (Dovecot sends that CRLF too
  * but does not count it).
  *
  * Without the UTF8 command (RFC 6856 §3) a message whose header has UTF-8

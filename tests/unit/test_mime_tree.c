@@ -1262,6 +1262,41 @@ static void test_cache_header_utf8(void)
 	}
 }
 
+/* Whether the last octet is an LF, noted in the record at parse time
+ * (mime_cache_final_lf(): POP3 sizes a maildrop at login from it). */
+static void test_cache_final_lf(void)
+{
+	static const char *const msgs[] = {
+		"Subject: a\r\n\r\nbody\r\n", "Subject: a\r\n\r\nbody", "Subject: a\r\n\r\nbody\r",
+		"Subject: a\n\nbody\n", "Subject: a", "\n",
+	};
+	const int want[] = { 1, 0, 0, 1, 0, 1 };
+	struct buf rec;
+
+	for (size_t i = 0; i < sizeof(msgs) / sizeof(msgs[0]); i++) {
+		size_t len = strlen(msgs[i]);
+		CHECK(mime_cache_build(msgs[i], len, &rec) == 0);
+		CHECK_EQ_INT(mime_cache_final_lf(buf_data(&rec), buf_len(&rec), len), want[i]);
+		/* Another message's record, or none, tells nothing. */
+		CHECK_EQ_INT(mime_cache_final_lf(buf_data(&rec), buf_len(&rec), len + 1), -1);
+		CHECK_EQ_INT(mime_cache_final_lf(NULL, 0, len), -1);
+		/* The flags survive a decode and encode (a tree read back). */
+		struct mime_tree t;
+		struct buf again;
+		CHECK(mime_cache_decode(buf_data(&rec), buf_len(&rec), A, &t) == 0);
+		buf_init(&again, MIME_CACHE_META_MAX);
+		CHECK(mime_cache_encode(&t, &again) == 0);
+		CHECK_EQ_INT(mime_cache_final_lf(buf_data(&again), buf_len(&again), len), want[i]);
+		buf_free(&again);
+		/* A record written before the check (no MIME_TREE_END_SCANNED). */
+		unsigned char *p = (unsigned char *)buf_data(&rec);
+		p[1] &= (unsigned char)~(MIME_TREE_END_SCANNED | MIME_TREE_NO_FINAL_LF);
+		CHECK_EQ_INT(mime_cache_final_lf(buf_data(&rec), buf_len(&rec), len), -1);
+		CHECK(mime_cache_header_utf8(buf_data(&rec), buf_len(&rec), len) >= 0);
+		buf_free(&rec);
+	}
+}
+
 static int search_has(const char *msg, int body, const char *name, const char *needle)
 {
 	struct mime_tree t;
@@ -1445,6 +1480,7 @@ int main(void)
 	test_cache_corrupt();
 	test_cache_load();
 	test_cache_header_utf8();
+	test_cache_final_lf();
 	test_search();
 	test_header_filter();
 	test_params();
