@@ -508,6 +508,12 @@ def test_dele_quit_removes_and_uidl_stable():
         assert p.stat()[0] == 2
         assert [l.split()[1] for l in p.uidl()[1]] == [uidls[1].split()[1], uidls[3].split()[1]]
         p.quit()
+        # And after a restart (RFC 1939 §7: "persist across sessions").
+        s.stop()
+        s.start()
+        p = login(s, implicit=True)
+        assert [l.split()[1] for l in p.uidl()[1]] == [uidls[1].split()[1], uidls[3].split()[1]]
+        p.quit()
 
 
 def test_drop_without_quit_deletes_nothing():

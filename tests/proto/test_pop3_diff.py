@@ -61,7 +61,9 @@ CAROL, CAROL_PW = "carol@example.test", "carol-pw-1"
 DAVE, DAVE_PW = "dave@example.test", "dave-pw-1"
 ERIN, ERIN_PW = "erin@example.test", "erin pw with spaces"
 FRANK, FRANK_PW = "frank@example.test", "frank-pw-1"
-ACCOUNTS = [(BOB, BOB_PW), (CAROL, CAROL_PW), (DAVE, DAVE_PW), (ERIN, ERIN_PW), (FRANK, FRANK_PW)]
+GRACE, GRACE_PW = "grace@example.test", "grace-pw-1"
+ACCOUNTS = [(BOB, BOB_PW), (CAROL, CAROL_PW), (DAVE, DAVE_PW), (ERIN, ERIN_PW), (FRANK, FRANK_PW),
+            (GRACE, GRACE_PW)]
 
 DOVECOT_EXTRA = """\
 disable_plaintext_auth = yes
@@ -1040,3 +1042,76 @@ def test_pop3_retr_marks_seen_as_dovecot():
         p.quit()
         want = [[], [], seen, [], [], seen] + [[]] * (N - 7)
         assert settle(side, want) == want, (side.name, flags(side))
+
+
+# ---- Long lines, SASL cancels, DELE and RSET (RFC 1939 §7, RFC 5034 §4) ---
+
+# Messages with lines far past RFC 5322's 998 octets (IMAP APPEND takes
+# them): TOP must count them as one line each, and send them whole.
+LONG = [
+    b"From: a@remote.test\r\nSubject: long lines\r\nX-Long: " + b"h" * 20000 + b"\r\n\r\n"
+    + b"x" * 100000 + b"\r\n." + b"y" * 5000 + b"\r\nshort\r\n" + b"z" * 70000 + b"\r\nend\r\n",
+    b"From: a@remote.test\r\nSubject: long last line\r\n\r\nfirst\r\n" + b"w" * 50000,
+]
+# STAT's total in tern here: SENT_TOTAL and LONG as sent, LONG[1]'s added
+# CRLF counted too: 4 octets over Dovecot's (sized_alike takes 2).
+LONG_STAT = ["+OK %d %d" % (N + 2, SENT_TOTAL + sum(map(len, LONG)) + 2)]
+LONG_WHY = ("RFC 1939 §11 (paraphrased): the size is that of the message as sent, every line "
+            "end counted as CRLF; MSGS[2] and LONG[1] end without a line end, both servers "
+            "send a CRLF there, tern counts the two, Dovecot neither")
+KNOWN_MORE = {
+    "stat after rsets": (LONG_STAT, LONG_WHY),
+    "stat: rset kept all": (LONG_STAT, LONG_WHY),
+    "stat after cancels": (LONG_STAT, LONG_WHY),
+}
+
+
+def test_pop3_long_lines_cancels_and_rset_match_dovecot():
+    if not available():
+        return "skip"
+    r = Run(sides(), GRACE)
+
+    def add_long(side):
+        m = imap(side, GRACE)
+        for msg in LONG:
+            typ, data = m.append("INBOX", None, None, msg)
+            assert typ == "OK", data
+        m.logout()
+        return ["added"]
+    both(r.sides, add_long)
+    r.login("a")
+    for i in (N + 1, N + 2):
+        r.cmd("a", "LIST %d" % i)
+        for n in (0, 1, 2, 3, 4, 5):
+            r.cmd("a", "TOP %d %d" % (i, n))
+        r.cmd("a", "RETR %d" % i)
+    # DELE, then RSET: the number names the message again, as before.
+    r.cmd("a", "DELE %d" % (N + 1), label="dele long")
+    r.cmd("a", "LIST %d" % (N + 1), label="list deleted long")
+    r.cmd("a", "UIDL %d" % (N + 1), label="uidl deleted long")
+    r.cmd("a", "TOP %d 0" % (N + 1), label="top deleted long")
+    r.cmd("a", "RSET", label="rset after dele long")
+    r.cmd("a", "UIDL %d" % (N + 1), label="uidl after rset")
+    r.cmd("a", "DELE %d" % (N + 1), label="dele long again")
+    r.cmd("a", "RSET", label="rset again")
+    r.cmd("a", "STAT", label="stat after rsets")
+    r.cmd("a", "QUIT", label="quit after rsets")
+    r.login("b")
+    r.cmd("b", "STAT", label="stat: rset kept all")
+    r.close("b")
+    # SASL cancelled at each step, with and without an initial response
+    # (RFC 5034 §4: "*" cancels, answered -ERR), then a login that works.
+    r.open("c", label="greeting c")
+    r.cmd("c", "AUTH LOGIN", label="login to cancel at user")
+    r.cmd("c", "*", label="cancel at user")
+    r.cmd("c", "AUTH LOGIN", label="login to cancel at password")
+    r.cmd("c", b64(GRACE), label="user before cancel")
+    r.cmd("c", "*", label="cancel at password")
+    r.cmd("c", "AUTH LOGIN " + b64(GRACE), label="login initial response to cancel")
+    r.cmd("c", "*", label="cancel after initial response")
+    r.cmd("c", "AUTH PLAIN =", label="plain empty initial response")
+    r.cmd("c", "USER " + GRACE, label="user after cancels")
+    r.cmd("c", "PASS " + GRACE_PW, label="pass after cancels")
+    r.cmd("c", "STAT", label="stat after cancels")
+    r.cmd("c", "QUIT", label="quit c")
+    check(r, KNOWN_MORE)
