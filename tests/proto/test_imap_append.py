@@ -17,6 +17,15 @@ MSG = (b"From: Alice <alice@remote.test>\r\nTo: bob@example.test\r\n"
        b"Content-Transfer-Encoding: base64\r\n\r\nAAECAw==\r\n--b1--\r\n")
 
 
+def inbox_count(r, tag):
+    """INBOX's MESSAGES, by STATUS on the Raw connection r."""
+    r.send(b"%s STATUS INBOX (MESSAGES)\r\n" % tag.encode())
+    out = r.until_tag(tag)
+    m = re.search(rb"MESSAGES (\d+)", out[0])
+    assert m and out[-1].startswith(b"%s OK" % tag.encode()), out
+    return int(m.group(1))
+
+
 def appenduid(m):
     """(uidvalidity, uids text) of the last APPENDUID response code."""
     code = m.untagged_responses.get("APPENDUID")
@@ -130,9 +139,7 @@ def test_imap_multiappend_atomic_and_literal_plus():
         r.send(big + b" {%d}\r\n" % len(big))
         line = r.line()
         assert line.startswith(b"b NO [OVERQUOTA]"), line
-        r.send(b"c STATUS INBOX (MESSAGES)\r\n")
-        lines = r.until_tag("c")
-        assert b"MESSAGES 3" in lines[0], lines
+        assert inbox_count(r, "c") == 3
         # Too big for the APPENDLIMIT: NO [TOOBIG] instead of "+".
         r.send(b"d APPEND INBOX {60000000}\r\n")
         line = r.line()
@@ -194,9 +201,7 @@ def test_imap_append_nonsync_literal_over_appendlimit():
             r.send(MSG + b"x" * (n - len(MSG)) + b"\r\nb NOOP\r\n")
             out = r.until_tag("b")
             assert out[-1].startswith(b"b OK"), out
-        r.send(b"s STATUS INBOX (MESSAGES)\r\n")
-        out = r.until_tag("s")
-        assert b"MESSAGES 0" in out[0], out
+        assert inbox_count(r, "s") == 0
         r.send(b"d APPEND INBOX {4294967296}\r\n")
         line = r.line()
         assert line.startswith(b"d NO [TOOBIG]"), line
@@ -215,7 +220,5 @@ def test_imap_append_nonsync_literal_over_appendlimit():
             r.close()
         r = Raw(s)
         r.login()
-        r.send(b"s STATUS INBOX (MESSAGES)\r\n")
-        out = r.until_tag("s")
-        assert b"MESSAGES 0" in out[0], out
+        assert inbox_count(r, "s") == 0
         r.close()
