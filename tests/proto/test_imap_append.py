@@ -2,7 +2,8 @@
 the appended message readable (BODYSTRUCTURE from the MIME cache) and
 seen by a second session, MULTIAPPEND all-or-nothing, LITERAL+, literal8
 and UTF8 data, [TRYCREATE], and APPENDLIMIT / quota refused before the
-"+" continuation."""
+"+" continuation; a {N+} message over APPENDLIMIT read and dropped, or,
+past four times it, refused with the connection closed."""
 import imaplib
 import re
 

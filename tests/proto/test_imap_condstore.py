@@ -7,7 +7,9 @@ UIDs limit both; the UIDs below the last seq-match pair that holds are
 not told vanished again), UID
 FETCH (CHANGEDSINCE VANISHED), and VANISHED
 instead of EXPUNGE once QRESYNC is on (EXPUNGE and MOVE); a FETCH's
-implicit \\Seen told with its MODSEQ and, under QRESYNC, the UID."""
+implicit \\Seen told with its MODSEQ and, under QRESYNC, the UID; a
+FETCH modifier or SELECT parameter given twice answered BAD, turning
+nothing on."""
 import re
 
 from test_imap import Raw, deliver, srv, wait_count
