@@ -72,6 +72,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	assert(mime_cache_encode(&d, &r2) == 0);
 	assert(buf_len(&r1) == buf_len(&r2) &&
 	       memcmp(buf_data(&r1), buf_data(&r2), buf_len(&r1)) == 0);
+	/* The record tells how the message ends (POP3 sizes from it). */
+	assert(mime_cache_final_lf(buf_data(&r1), buf_len(&r1), size) ==
+	       (size == 0 || data[size - 1] == '\n'));
 	render_all(&t, &o1);
 	render_all(&d, &o2);
 	assert(buf_len(&o1) == buf_len(&o2) &&
@@ -89,6 +92,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (mime_cache_decode(data, size, a, &t) == 0) {
 			assert(rr == 0 && rsize == t.size);
 			assert(rsubj.len == t.parts[0].env->subject.len);
+			/* The flag readers agree with the full decoder. */
+			int fl = mime_cache_final_lf(data, size, t.size);
+			assert(fl == (!(t.flags & MIME_TREE_END_SCANNED)
+					      ? -1
+					      : !(t.flags & MIME_TREE_NO_FINAL_LF)));
 		}
 	}
 	buf_reset(&r1);
