@@ -151,10 +151,66 @@ static int is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
+/*
+ * The value of the number text t (already checked against the grammar)
+ * into *out when it is exactly an integer within int64, whatever its
+ * spelling: JSON has numbers, not integers (RFC 8259 §6), so 1e5,
+ * 100000.0 and 1.5e3 are integers and 1.5, 1e-1 or 1e19 are not. Works
+ * on the digits, not on a double (100000.0000000000000001 is no integer
+ * though strtod rounds it to one). 1 when it is one, else 0.
+ */
+static int exact_int(const char *t, int64_t *out)
+{
+	int neg = *t == '-';
+	const char *d = t + neg, *frac = NULL, *e;
+	size_t nd = 0; /* significant digits, trailing zeros dropped */
+	long scale = 0, ex = 0;
+	char digits[JSON_NUMBER_MAX];
+
+	for (; *d && *d != 'e' && *d != 'E'; d++) {
+		if (*d == '.') {
+			frac = d;
+			continue;
+		}
+		if (nd || *d != '0')
+			digits[nd++] = *d;
+		if (frac)
+			scale--; /* each fraction digit divides by ten */
+	}
+	e = d;
+	if (*e) {
+		int eneg = e[1] == '-';
+		/* Saturated: past a few thousand the answer is known anyway. */
+		for (e += 1 + (e[1] == '-' || e[1] == '+'); *e; e++)
+			if (ex < 100000)
+				ex = ex * 10 + (*e - '0');
+		scale += eneg ? -ex : ex;
+	}
+	while (nd && digits[nd - 1] == '0') {
+		nd--;
+		scale++;
+	}
+	if (!nd) {
+		*out = 0; /* 0, -0.0, 0e99 */
+		return 1;
+	}
+	if (scale < 0)
+		return 0;
+	uint64_t acc = 0, lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+	for (size_t i = 0; i < nd + (size_t)(scale > 20 ? 20 : scale); i++) {
+		unsigned dv = i < nd ? (unsigned)(digits[i] - '0') : 0;
+		if (acc > (lim - dv) / 10)
+			return 0;
+		acc = acc * 10 + dv;
+	}
+	*out = neg ? (int64_t)(0 - acc) : (int64_t)acc;
+	return 1;
+}
+
 static int parse_number(struct parser *ps, struct json_value *v)
 {
 	size_t s = ps->off, i = s;
-	int integral = 1;
+	int plain = 1; /* digits only: no fraction, no exponent */
 	char stack[64], *tmp = stack;
 
 	if (i < ps->n && ps->p[i] == '-')
@@ -166,7 +222,7 @@ static int parse_number(struct parser *ps, struct json_value *v)
 	while (i < ps->n && is_digit(ps->p[i]))
 		i++;
 	if (i < ps->n && ps->p[i] == '.') {
-		integral = 0;
+		plain = 0;
 		i++;
 		if (i >= ps->n || !is_digit(ps->p[i]))
 			return fail(ps, "bad number");
@@ -174,7 +230,7 @@ static int parse_number(struct parser *ps, struct json_value *v)
 			i++;
 	}
 	if (i < ps->n && (ps->p[i] == 'e' || ps->p[i] == 'E')) {
-		integral = 0;
+		plain = 0;
 		i++;
 		if (i < ps->n && (ps->p[i] == '+' || ps->p[i] == '-'))
 			i++;
@@ -194,26 +250,11 @@ static int parse_number(struct parser *ps, struct json_value *v)
 	tmp[i - s] = '\0';
 	v->type = JSON_NUMBER;
 	v->number = strtod(tmp, NULL);
-	if (integral) {
-		/* Digit by digit: strtoll's saturation would hide an overflow. */
-		const char *q = tmp;
-		int neg = *q == '-';
-		uint64_t acc = 0, lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
-		int ok = 1;
-		for (q += neg; *q; q++) {
-			unsigned d = (unsigned)(*q - '0');
-			if (acc > (lim - d) / 10) {
-				ok = 0;
-				break;
-			}
-			acc = acc * 10 + d;
-		}
-		if (ok) {
-			v->is_int = 1;
-			v->integer = neg ? (int64_t)(0 - acc) : (int64_t)acc;
-		}
-	}
-	if (!v->is_int && !(v->num = tmp != stack ? tmp : arena_strndup(ps->a, tmp, i - s)))
+	v->is_int = exact_int(tmp, &v->integer);
+	/* Any spelling but plain digits is kept, so that jw_value writes
+	 * the number back as it came (1e5 stays 1e5, -0.0 stays -0.0). */
+	if ((!v->is_int || !plain) &&
+	    !(v->num = tmp != stack ? tmp : arena_strndup(ps->a, tmp, i - s)))
 		return fail(ps, "out of memory");
 	ps->off = i;
 	return 0;
@@ -628,10 +669,10 @@ void jw_value(struct jw *w, const struct json_value *v)
 	case JSON_NULL: jw_null(w); break;
 	case JSON_BOOL: jw_bool(w, v->boolean); break;
 	case JSON_NUMBER:
-		if (v->is_int)
-			jw_int(w, v->integer);
-		else if (v->num)
+		if (v->num)
 			jw_raw(w, v->num); /* checked by the parser: one number */
+		else if (v->is_int)
+			jw_int(w, v->integer);
 		else
 			jw_double(w, v->number);
 		break;

@@ -35,9 +35,11 @@ struct json_value {
 	enum json_type type;
 	int boolean;       /* JSON_BOOL */
 	double number;     /* JSON_NUMBER */
-	int is_int;        /* JSON_NUMBER: integral and within int64 */
+	int is_int;        /* JSON_NUMBER: exactly an integer within int64, however
+			    * written (1e5, 100000.0 and 1.5e3 are; 1.5 is not) */
 	int64_t integer;   /* JSON_NUMBER when is_int */
-	const char *num;   /* JSON_NUMBER not is_int: its text as given, or NULL */
+	const char *num;   /* JSON_NUMBER: its text as given unless it is plain
+			    * digits within int64, else NULL */
 	const char *str;   /* JSON_STRING: decoded, NUL-terminated */
 	size_t len;        /* JSON_STRING: bytes (may contain NUL from \u0000) */
 	struct json_value *first; /* JSON_ARRAY/OBJECT children */

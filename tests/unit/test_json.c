@@ -102,6 +102,30 @@ int main(void)
 	CHECK(v->first->next->is_int && v->first->next->integer == INT64_MAX);
 	CHECK(!v->first->next->next->is_int);
 
+	/* JSON has numbers, not integers (RFC 8259 §6): any spelling of an
+	 * exact integer within int64 is one (1e5 and 100000.0 were not, so
+	 * an API integer field refused them), and nothing else is. */
+	static const struct {
+		const char *text;
+		int is_int;
+		int64_t value;
+	} spell[] = {
+		{ "1e5", 1, 100000 }, { "100000.0", 1, 100000 }, { "1.5e3", 1, 1500 },
+		{ "1E+2", 1, 100 }, { "10e-1", 1, 1 }, { "0.0", 1, 0 }, { "-0.0", 1, 0 },
+		{ "0e999999999999", 1, 0 }, { "-2.50e1", 1, -25 }, { "1e18", 1, 1000000000000000000 },
+		{ "9.223372036854775807e18", 1, INT64_MAX }, { "-9.223372036854775808e18", 1, INT64_MIN },
+		{ "0.000100e4", 1, 1 }, { "0.000120e4", 0, 0 }, { "1.5", 0, 0 }, { "1e-1", 0, 0 }, { "1e19", 0, 0 },
+		{ "9.223372036854775808e18", 0, 0 }, { "100000.0000000000000001", 0, 0 },
+		{ "1e999999999999", 0, 0 }, { "1.0e-999999999999", 0, 0 }, { "0.5e1", 1, 5 },
+	};
+	for (size_t i = 0; i < sizeof spell / sizeof spell[0]; i++) {
+		v = parse(a, spell[i].text);
+		CHECK(v && v->type == JSON_NUMBER && v->is_int == spell[i].is_int);
+		CHECK(!spell[i].is_int || v->integer == spell[i].value);
+		CHECK(v->num && strcmp(v->num, spell[i].text) == 0); /* kept for jw_value */
+	}
+	CHECK(parse(a, "12")->num == NULL);
+
 	/* Field checks name the field. */
 	static const struct json_field f[] = { { "email", JK_STRING, 1 }, { "quota", JK_INT, 0 } };
 	const char *field, *code;
@@ -110,6 +134,12 @@ int main(void)
 	CHECK(json_check_object(parse(a, "{\"email\":\"x\",\"quota\":\"1\"}"), f, 2, &field, &code, detail, sizeof detail) < 0 &&
 	      strcmp(field, "quota") == 0 && strcmp(code, "invalid_field") == 0);
 	CHECK(json_check_object(parse(a, "{\"email\":\"x\",\"quota\":-1}"), f, 2, &field, &code, detail, sizeof detail) < 0 &&
+	      strcmp(field, "quota") == 0);
+	CHECK(json_check_object(parse(a, "{\"email\":\"x\",\"quota\":1e5}"), f, 2, &field, &code, detail, sizeof detail) == 0);
+	CHECK(json_check_object(parse(a, "{\"email\":\"x\",\"quota\":100000.0}"), f, 2, &field, &code, detail, sizeof detail) == 0);
+	CHECK(json_check_object(parse(a, "{\"email\":\"x\",\"quota\":1.5}"), f, 2, &field, &code, detail, sizeof detail) < 0 &&
+	      strcmp(field, "quota") == 0 && strcmp(code, "invalid_field") == 0);
+	CHECK(json_check_object(parse(a, "{\"email\":\"x\",\"quota\":1e19}"), f, 2, &field, &code, detail, sizeof detail) < 0 &&
 	      strcmp(field, "quota") == 0);
 	CHECK(json_check_object(parse(a, "{\"email\":\"x\",\"zz\":1}"), f, 2, &field, &code, detail, sizeof detail) < 0 &&
 	      strcmp(field, "zz") == 0 && strcmp(code, "unknown_field") == 0);

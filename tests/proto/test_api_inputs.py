@@ -1,0 +1,41 @@
+"""The admin REST API's reading of what a client sends (API.md,
+Conventions): integers however JSON spells them, numbers in the query
+and the path in one strict form, an account's credentials on an admin
+route (403, not 401), an alias whose local target reaches nobody, and
+who is told first, a client without credentials or one whose body is
+over the limit."""
+import json
+
+from httpc import Api, admin_server
+from test_http import openapi_ops, concrete
+from test_http_body_limits import ask
+
+BOB = ("bob@example.test", "bob-password-1")
+BODY_MAX = 64 * 1024
+
+
+def test_integer_fields_take_any_exact_spelling():
+    """RFC 8259 §6: JSON has numbers, and 1e5 and 100000.0 are the
+    integer 100000. Every integer field (the shared reader's JK_INT) took
+    only plain digits: 400 invalid_field for both."""
+    s, a = admin_server()
+    with s:
+        st, _, acct = a.call("POST", "/accounts", '{"email":"carol@example.test",'
+                             '"password":"carol-pw-123","current":"%s","quota":1e5}' % a.password)
+        assert st == 201 and acct["quota"] == 100000, (st, acct)
+        for text, want in (("100000.0", 100000), ("2.5e3", 2500), ("0.0", 0)):
+            st, _, acct = a.call("PATCH", "/accounts/carol@example.test", '{"quota":%s}' % text)
+            assert st == 200 and acct["quota"] == want, (text, st, acct)
+        # Not an integer, or not one within range: refused, naming the field.
+        for text in ("1.5", "1e-1", "-1", "1e19", "100000.0000000000000001"):
+            st, _, p = a.call("PATCH", "/accounts/carol@example.test", '{"quota":%s}' % text)
+            assert st == 400 and p["code"] == "invalid_field" and p["field"] == "quota", (text, p)
+        st, _, acct = a.call("GET", "/accounts/carol@example.test")
+        assert acct["quota"] == 0, acct
+        # Another integer field, the same rule: a token's expiry.
+        st, _, t = a.call("POST", "/tokens", '{"name":"later","password":"%s","expires":4.1e9}'
+                          % a.password)
+        assert st == 201, (st, t)
+        st, _, lst = a.call("GET", "/tokens")
+        assert [x["expires"] for x in lst["tokens"] if x["name"] == "later"] == [4100000000], lst
+
