@@ -170,11 +170,40 @@ static int identify(struct http_ctx *x, int *csrf_ok_r)
 	return 1;
 }
 
+static uint64_t stamp_now(uint32_t account);
+
+/* 1 when the request carries a live portal session (an account's, as
+ * http_user_require finds it), without touching it. */
+static int portal_signed_in(struct http_ctx *x)
+{
+	const char *cookie = MHD_lookup_connection_value(x->mc, MHD_COOKIE_KIND, "tern_account");
+	uint32_t account = 0;
+	uint64_t cred = 0;
+	if (!cookie)
+		return 0;
+	pthread_mutex_lock(&sessions_lock);
+	int i = find(cookie, now_s(), 1);
+	if (i >= 0) {
+		account = sessions[i].account;
+		cred = sessions[i].cred;
+	}
+	pthread_mutex_unlock(&sessions_lock);
+	return i >= 0 && cred != 0 && stamp_now(account) == cred;
+}
+
 int http_auth_require(struct http_ctx *x)
 {
 	int csrf_ok, who = identify(x, &csrf_ok);
 	if (who < 0)
 		return -1;
+	if (!who && portal_signed_in(x)) {
+		/* Known, but an account: not allowed here, which signing in
+		 * again as the same account will not change (RFC 9110
+		 * §15.5.4). It was 401, as if no one had signed in. */
+		http_problem(x, 403, "forbidden", NULL,
+			     "an account's portal session does not open the admin API");
+		return -1;
+	}
 	if (!who) {
 		http_problem(x, 401, "unauthorized", NULL, "log in or send a bearer token");
 		return -1;

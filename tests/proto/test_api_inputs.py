@@ -39,3 +39,32 @@ def test_integer_fields_take_any_exact_spelling():
         st, _, lst = a.call("GET", "/tokens")
         assert [x["expires"] for x in lst["tokens"] if x["name"] == "later"] == [4100000000], lst
 
+
+def test_account_credentials_on_admin_routes_are_403():
+    """An account signed in to its portal is known but not the admin:
+    403 (RFC 9110 §15.5.4) with the Problem body on every admin route,
+    not the 401 of a client nobody knows."""
+    s, a = admin_server(accounts=[BOB])
+    with s:
+        bob = Api(s, cookie_name="tern_account")
+        st, _, _ = bob.call("POST", "/me/session", {"email": BOB[0], "password": BOB[1]})
+        assert st == 200 and bob.cookie, st
+        n = 0
+        for path, method, op, doc in openapi_ops(a):
+            sec = op.get("security", doc["security"])
+            if sec == [] or sec == [{"account": [], "csrf": []}]:
+                continue
+            body = {} if method in ("POST", "PUT", "PATCH", "DELETE") else None
+            st, hd, p = bob.call(method, concrete(path), body)
+            assert st == 403 and p["code"] == "forbidden", (method, path, st, p)
+            assert hd["content-type"] == "application/problem+json", (method, path, hd)
+            n += 1
+        assert n >= 40, n
+        # Its own routes still take it; a client with nothing is still 401.
+        assert bob.call("GET", "/me")[0] == 200
+        assert Api(s).call("GET", "/stats")[0] == 401
+        # Signed out, the cookie names nobody: 401 again.
+        assert bob.call("DELETE", "/me/session")[0] == 204
+        bob.cookie = "0" * 64
+        assert bob.call("GET", "/stats")[0] == 401
+
