@@ -135,8 +135,7 @@ static int by_messages(const void *a, const void *b)
 void api_domain_dmarc(struct http_ctx *x)
 {
 	char d[256];
-	const char *q = http_query(x, "days");
-	long days = 30;
+	uint64_t days = 30;
 
 	if (!x->param[0] || str_lower_into(str_c(x->param[0]), d, sizeof d) != 0 ||
 	    store_domain_is_local(http_store, d) != 1) {
@@ -144,21 +143,15 @@ void api_domain_dmarc(struct http_ctx *x)
 		             x->param[0] ? x->param[0] : "");
 		return;
 	}
-	if (q) {
-		char *end;
-		days = strtol(q, &end, 10);
-		if (*q == '\0' || *end != '\0' || days < 1 || days > DAYS_MAX) {
-			http_problem(x, 400, "invalid_field", "days", "days must be 1 to %d", DAYS_MAX);
-			return;
-		}
-	}
+	if (http_query_u64(x, "days", 1, DAYS_MAX, &days) < 0)
+		return;
 
 	struct agg *g = xcalloc(1, sizeof *g);
 	struct jw w;
 	int64_t now = time_wall();
 	g->w = &w;
 	g->ndays = (int)days;
-	g->first_day = now / 86400 - days + 1;
+	g->first_day = now / 86400 - (int64_t)days + 1;
 	g->since = g->first_day * 86400;
 	g->src = xcalloc(SOURCES_MAX, sizeof *g->src);
 

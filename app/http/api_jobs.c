@@ -146,9 +146,9 @@ void api_job_get(struct http_ctx *x)
 {
 	struct admin_job j;
 	struct jw w;
-	char *end;
-	unsigned long id = strtoul(x->param[0], &end, 10);
-	if (*end || id == 0 || id > 0xffffffffu || admin_jobs_get((unsigned)id, &j) != 0) {
+	uint64_t id;
+	if (http_decimal(x->param[0], 1, 0xffffffffu, &id) < 0 ||
+	    admin_jobs_get((unsigned)id, &j) != 0) {
 		http_problem(x, 404, "not_found", NULL, "no job %.40s", x->param[0]);
 		return;
 	}

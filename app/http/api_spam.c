@@ -522,11 +522,10 @@ void api_spam_recent_train(struct http_ctx *x)
 {
 	static const struct json_field f[] = {{"spam", JK_BOOL, 1}};
 	struct spam_recent d;
-	char *end;
+	uint64_t seq;
 	if (http_body_check(x, f, 1) < 0)
 		return;
-	unsigned long long seq = strtoull(x->param[0], &end, 10);
-	if (*end || spam_recent_get(seq, &d) != 0) {
+	if (http_decimal(x->param[0], 0, UINT64_MAX, &seq) < 0 || spam_recent_get(seq, &d) != 0) {
 		http_problem(x, 404, "not_found", NULL, "no recent decision %s", x->param[0]);
 		return;
 	}

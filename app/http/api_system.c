@@ -120,7 +120,6 @@ static void log_cb(void *arg, uint64_t seq, double t, enum log_level lvl, const 
 void api_logs(struct http_ctx *x)
 {
 	const char *q = http_query(x, "q"), *level = http_query(x, "level"),
-		   *limit = http_query(x, "limit"), *before = http_query(x, "before"),
 		   *order = http_query(x, "order");
 	struct log_filter f = { .a = x->arena, .q = q ? q : "", .min = LOG_DEBUG };
 	uint64_t lim = 200;
@@ -130,14 +129,9 @@ void api_logs(struct http_ctx *x)
 		http_problem(x, 400, "invalid_field", "level", "level must be debug, info, warn or error");
 		return;
 	}
-	if (limit && (str_to_u64(str_c(limit), LOG_RING_SIZE, &lim) < 0 || lim == 0)) {
-		http_problem(x, 400, "invalid_field", "limit", "limit must be 1 to %d", LOG_RING_SIZE);
+	if (http_query_u64(x, "limit", 1, LOG_RING_SIZE, &lim) < 0 ||
+	    http_query_u64(x, "before", 0, UINT64_MAX, &f.before) < 0)
 		return;
-	}
-	if (before && str_to_u64(str_c(before), UINT64_MAX, &f.before) < 0) {
-		http_problem(x, 400, "invalid_field", "before", "before must be a line's seq");
-		return;
-	}
 	int newest = order && strcmp(order, "newest") == 0;
 	if (order && !newest && strcmp(order, "oldest") != 0) {
 		http_problem(x, 400, "invalid_field", "order", "order must be newest or oldest");
@@ -761,19 +755,13 @@ static int queue_page_cb(void *arg, const struct store_queue_entry *e)
 /* The paging parameters (limit, after, domain); -1 after a 400. */
 static int queue_page_args(struct http_ctx *x, struct queue_page *pg, uint64_t *after_r)
 {
-	const char *limit = http_query(x, "limit"), *after = http_query(x, "after"),
-		   *domain = http_query(x, "domain");
+	const char *domain = http_query(x, "domain");
 
 	pg->limit = QUEUE_PAGE_DEFAULT;
 	*after_r = 0;
-	if (limit && (str_to_u64(str_c(limit), QUEUE_PAGE_MAX, &pg->limit) < 0 || pg->limit == 0)) {
-		http_problem(x, 400, "invalid_field", "limit", "limit must be 1 to %d", QUEUE_PAGE_MAX);
+	if (http_query_u64(x, "limit", 1, QUEUE_PAGE_MAX, &pg->limit) < 0 ||
+	    http_query_u64(x, "after", 0, UINT64_MAX, after_r) < 0)
 		return -1;
-	}
-	if (after && str_to_u64(str_c(after), UINT64_MAX, after_r) < 0) {
-		http_problem(x, 400, "invalid_field", "after", "after must be a queue entry id");
-		return -1;
-	}
 	if (domain && (!domain[0] || strlen(domain) > 255 || strchr(domain, '@'))) {
 		http_problem(x, 400, "invalid_field", "domain", "domain must be a domain name");
 		return -1;

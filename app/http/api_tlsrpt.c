@@ -89,8 +89,7 @@ static void on_report(void *arg, const struct tlsrpt_report *r, int64_t received
 void api_domain_tlsrpt(struct http_ctx *x)
 {
 	char d[256];
-	const char *q = http_query(x, "days");
-	long days = 30;
+	uint64_t days = 30;
 
 	if (!x->param[0] || str_lower_into(str_c(x->param[0]), d, sizeof d) != 0 ||
 	    store_domain_is_local(http_store, d) != 1) {
@@ -98,16 +97,10 @@ void api_domain_tlsrpt(struct http_ctx *x)
 			     x->param[0] ? x->param[0] : "");
 		return;
 	}
-	if (q) {
-		char *end;
-		days = strtol(q, &end, 10);
-		if (*q == '\0' || *end != '\0' || days < 1 || days > DAYS_MAX) {
-			http_problem(x, 400, "invalid_field", "days", "days must be 1 to %d", DAYS_MAX);
-			return;
-		}
-	}
+	if (http_query_u64(x, "days", 1, DAYS_MAX, &days) < 0)
+		return;
 	struct jw w;
-	struct agg g = {&w, (time_wall() / 86400 - days + 1) * 86400, 0, 0, 0};
+	struct agg g = {&w, (time_wall() / 86400 - (int64_t)days + 1) * 86400, 0, 0, 0};
 	http_json_begin(x, &w, 200);
 	jw_obj_begin(&w);
 	jw_kstr(&w, "domain", d);

@@ -140,6 +140,16 @@ struct http_page {
 	const char *after; /* NULL: from the first */
 };
 int http_page_args(struct http_ctx *x, struct http_page *pg);
+/*
+ * A number in a query parameter or path segment: plain decimal digits,
+ * no sign, space or leading zero ("5", not " 5", "+5", "05" or "5x"),
+ * from min to max. http_decimal: 0 with *v_r, or -1. http_query_u64: 0
+ * when the parameter is absent (*v_r untouched), 1 with *v_r, -1 after
+ * answering 400 invalid_field naming it.
+ */
+int http_decimal(const char *s, uint64_t min, uint64_t max, uint64_t *v_r);
+int http_query_u64(struct http_ctx *x, const char *name, uint64_t min, uint64_t max,
+		   uint64_t *v_r);
 void http_page_end(struct jw *w, uint64_t total, const char *next);
 /* Request header, or NULL. */
 const char *http_req_header(struct http_ctx *x, const char *name);

@@ -120,16 +120,39 @@ const char *http_query(struct http_ctx *x, const char *name)
 	return MHD_lookup_connection_value(x->mc, MHD_GET_ARGUMENT_KIND, name);
 }
 
+int http_decimal(const char *s, uint64_t min, uint64_t max, uint64_t *v_r)
+{
+	uint64_t v;
+	/* One canonical spelling per number: "05" is not 5, as a cursor or
+	 * an id compared as text elsewhere would not be either. */
+	if (!s || (s[0] == '0' && s[1]) || str_to_u64(str_c(s), max, &v) < 0 || v < min)
+		return -1;
+	*v_r = v;
+	return 0;
+}
+
+int http_query_u64(struct http_ctx *x, const char *name, uint64_t min, uint64_t max,
+		   uint64_t *v_r)
+{
+	const char *q = http_query(x, name);
+	if (!q)
+		return 0;
+	if (http_decimal(q, min, max, v_r) < 0) {
+		http_problem(x, 400, "invalid_field", name, "%s must be a whole number from %llu to %llu",
+			     name, (unsigned long long)min, (unsigned long long)max);
+		return -1;
+	}
+	return 1;
+}
+
 int http_page_args(struct http_ctx *x, struct http_page *pg)
 {
-	const char *limit = http_query(x, "limit"), *after = http_query(x, "after");
+	const char *after = http_query(x, "after");
 
 	pg->limit = HTTP_PAGE_MAX;
 	pg->after = NULL;
-	if (limit && (str_to_u64(str_c(limit), HTTP_PAGE_MAX, &pg->limit) < 0 || pg->limit == 0)) {
-		http_problem(x, 400, "invalid_field", "limit", "limit must be 1 to %d", HTTP_PAGE_MAX);
+	if (http_query_u64(x, "limit", 1, HTTP_PAGE_MAX, &pg->limit) < 0)
 		return -1;
-	}
 	if (after && (!after[0] || strlen(after) > HTTP_PAGE_AFTER_MAX)) {
 		http_problem(x, 400, "invalid_field", "after", "after must be the next of a page");
 		return -1;

@@ -40,6 +40,39 @@ def test_integer_fields_take_any_exact_spelling():
         assert [x["expires"] for x in lst["tokens"] if x["name"] == "later"] == [4100000000], lst
 
 
+def test_query_and_path_numbers_strict():
+    """days= was read with strtol: " 5", "+5" and "05" were 5. Every
+    number the API reads from the query (days, limit, before, after) is
+    plain digits within its range, else 400 naming the parameter; a job
+    id in the path is the same or 404."""
+    s, a = admin_server(accounts=[BOB])
+    with s:
+        # A job to name: a migration from a port nobody listens on.
+        st, _, job = a.call("POST", "/accounts/%s/migrate" % BOB[0],
+                            {"from": "imap://bob@127.0.0.1:1", "password": "x"})
+        assert st == 202, (st, job)
+        jid = str(job["id"])
+        assert a.call("GET", "/jobs/" + jid)[0] == 200
+        for v in ("%20" + jid, "+" + jid, "0" + jid, jid + "x"):
+            st, _, p = a.call("GET", "/jobs/" + v)
+            assert st == 404, (v, st, p)
+        bad = ("%205", "5%20", "5x", "+5", "-5", "05", "0x5", "", "99999999999999999999999")
+        for path, name, good in (("/domains/example.test/dmarc-reports", "days", "5"),
+                                 ("/domains/example.test/tlsrpt-reports", "days", "366"),
+                                 ("/logs", "limit", "5"), ("/logs", "before", "0"),
+                                 ("/accounts", "limit", "5"), ("/queue", "limit", "5"),
+                                 ("/queue", "after", "10")):
+            st, _, body = a.call("GET", "%s?%s=%s" % (path, name, good))
+            assert st == 200, (path, name, st, body)
+            for v in bad:
+                st, _, p = a.call("GET", "%s?%s=%s" % (path, name, v))
+                assert st == 400 and p["code"] == "invalid_field" and p["field"] == name, \
+                    (path, name, v, st, p)
+        for v in ("0", "367"):
+            st, _, p = a.call("GET", "/domains/example.test/dmarc-reports?days=" + v)
+            assert st == 400 and p["field"] == "days", (v, p)
+
+
 def test_account_credentials_on_admin_routes_are_403():
     """An account signed in to its portal is known but not the admin:
     403 (RFC 9110 §15.5.4) with the Problem body on every admin route,
