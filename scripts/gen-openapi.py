@@ -256,7 +256,7 @@ paths = {
                   obj({"script": S, "active": B, "password": S}), params=[pp("name")]),
         "delete": op("Delete a global Sieve script (not the active one)", [resp(204, "deleted"), problem(404, 409)], params=[pp("name")])},
     "/aliases": {"get": op("List aliases: a page in alias order (API.md \"Pages\")", [resp(200, "aliases", page("aliases", ref("Alias"))), problem(400), ERR], params=PAGE_PARAMS),
-                 "post": op("Add an alias target (\"@domain\" is a catch-all; a target outside our domains is forwarded with SRS, and with a session needs the admin password)", [resp(201, "alias", ref("Alias")), problem(400, 404, 409, 429)], obj({"alias": S, "target": S, "password": S}, ["alias", "target"]))},
+                 "post": op("Add an alias target (\"@domain\" is a catch-all; a target outside our domains is forwarded with SRS, and with a session needs the admin password; one of our domains must reach an account, alias or catch-all, else 400 naming target)", [resp(201, "alias", ref("Alias")), problem(400, 404, 409, 429)], obj({"alias": S, "target": S, "password": S}, ["alias", "target"]))},
     "/aliases/{alias}": {"delete": op("Remove an alias (or one target)", [resp(204, "removed"), problem(404)], params=[pp("alias"), qp("target")])},
     "/queue": {"get": op("Outbound queue (a page with limit, after or domain)",
                          [resp(200, "messages; total, held and next only when paged",

@@ -532,7 +532,8 @@ void api_aliases_add(struct http_ctx *x)
 	if (at && at[1] && store_domain_is_local(http_store, at + 1) != 1 &&
 	    http_session_password_check(x, "password") < 0)
 		return;
-	int rc = store_alias_add(http_store, alias, target, err, sizeof(err));
+	/* A local target must exist, or the alias takes mail that bounces. */
+	int rc = store_alias_add_known(http_store, alias, target, err, sizeof(err));
 	if (rc == STORE_EINVAL) {
 		/* store_alias_add() names the alias in its message when that is
 		 * what is wrong; else the target is (malformed, or not local). */

@@ -322,6 +322,16 @@ int store_totp_recovery_use(struct store *st, uint32_t owner,
  */
 int store_alias_add(struct store *st, const char *alias, const char *target, char *err,
 		    size_t errsz);
+/*
+ * As store_alias_add, and a target in one of our domains must be exactly
+ * an account's address or an alias (as delivery resolves a target: no
+ * "+tag" stripped, no catch-all), else STORE_EINVAL ("invalid target
+ * ...") and nothing is stored: mail to the alias would bounce. Checked
+ * after the alias's own checks (STORE_ENOTFOUND, STORE_EEXIST). The API
+ * adds aliases with it; the CLI with store_alias_add.
+ */
+int store_alias_add_known(struct store *st, const char *alias, const char *target, char *err,
+			  size_t errsz);
 /* target NULL removes every target of the alias. */
 int store_alias_del(struct store *st, const char *alias, const char *target, char *err,
 		    size_t errsz);

@@ -1065,9 +1065,38 @@ struct alias_ctx {
 	size_t at;
 	uint8_t target[1 + STORE_ADDR_MAX]; /* the record: version byte + address */
 	size_t tlen;                        /* record length; 0 = every target */
+	int known;                          /* store_alias_add_known */
 	char *err;
 	size_t errsz;
 };
+
+/*
+ * For store_alias_add_known: a target in one of our domains must be an
+ * account's address or an alias, exactly, as delivery resolves a target
+ * (store_resolve.c: no "+tag" stripped, no catch-all); else the alias
+ * would take mail that bounces. 0, STORE_EINVAL or an LMDB error.
+ */
+static int alias_target_known(struct store *st, MDB_txn *txn, struct alias_ctx *c)
+{
+	char t[STORE_ADDR_MAX + 1];
+	uint32_t id;
+	MDB_val v;
+
+	memcpy(t, c->target + 1, c->tlen - 1);
+	t[c->tlen - 1] = '\0';
+	const char *at = strrchr(t, '@');
+	MDB_val dk = {strlen(at + 1), (void *)(at + 1)}, tk = {strlen(t), t};
+	int rc = mdb_get(txn, st->db[DB_DOMAIN], &dk, &v);
+	if (rc == MDB_NOTFOUND)
+		return 0; /* forwarded */
+	if (rc == 0 && (rc = mdb_get(txn, st->db[DB_ALIAS], &tk, &v)) == MDB_NOTFOUND)
+		rc = name_lookup(txn, st, t, &id);
+	if (rc == MDB_NOTFOUND)
+		return store_err(c->err, c->errsz, STORE_EINVAL,
+				 "invalid target: no account or alias has the address %s, so mail "
+				 "to the alias would bounce (add it first)", t);
+	return rc;
+}
 
 static int alias_add_fn(struct store *st, MDB_txn *txn, void *ctx)
 {
@@ -1091,7 +1120,24 @@ static int alias_add_fn(struct store *st, MDB_txn *txn, void *ctx)
 		return rc;
 	MDB_val k = {strlen(c->alias), c->alias};
 	v = (MDB_val){c->tlen, c->target};
-	rc = mdb_put(txn, st->db[DB_ALIAS], &k, &v, MDB_NODUPDATA);
+	rc = 0;
+	if (c->known) {
+		/* The pair there already is 409 whatever its target is now;
+		 * a new one names a target that exists (the alias itself not
+		 * yet: one to itself reaches nobody). */
+		MDB_cursor *cur;
+		MDB_val kk = k, vv = v;
+		if ((rc = mdb_cursor_open(txn, st->db[DB_ALIAS], &cur)) != 0)
+			return rc;
+		rc = mdb_cursor_get(cur, &kk, &vv, MDB_GET_BOTH);
+		mdb_cursor_close(cur);
+		if (rc == MDB_NOTFOUND)
+			rc = alias_target_known(st, txn, c);
+		else if (rc == 0)
+			rc = MDB_KEYEXIST;
+	}
+	if (rc == 0)
+		rc = mdb_put(txn, st->db[DB_ALIAS], &k, &v, MDB_NODUPDATA);
 	if (rc == MDB_KEYEXIST)
 		return store_err(c->err, c->errsz, STORE_EEXIST, "alias %s -> %.*s already exists",
 		                 c->alias, (int)c->tlen - 1, (char *)c->target + 1);
@@ -1124,10 +1170,10 @@ static int alias_args(struct alias_ctx *c, const char *alias, const char *target
 	return STORE_OK;
 }
 
-int store_alias_add(struct store *st, const char *alias, const char *target, char *err,
-                    size_t errsz)
+static int alias_add(struct store *st, const char *alias, const char *target, int known,
+		     char *err, size_t errsz)
 {
-	struct alias_ctx c = {.err = err, .errsz = errsz};
+	struct alias_ctx c = {.known = known, .err = err, .errsz = errsz};
 	int rc;
 
 	if (target == NULL)
@@ -1145,6 +1191,18 @@ int store_alias_add(struct store *st, const char *alias, const char *target, cha
 		publish_address(st, (char *)c.target + 1); /* a new Identity */
 	}
 	return rc;
+}
+
+int store_alias_add(struct store *st, const char *alias, const char *target, char *err,
+                    size_t errsz)
+{
+	return alias_add(st, alias, target, 0, err, errsz);
+}
+
+int store_alias_add_known(struct store *st, const char *alias, const char *target, char *err,
+                          size_t errsz)
+{
+	return alias_add(st, alias, target, 1, err, errsz);
 }
 
 /* The local targets of an alias, to tell after its removal. */

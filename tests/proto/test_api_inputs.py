@@ -101,3 +101,40 @@ def test_account_credentials_on_admin_routes_are_403():
         bob.cookie = "0" * 64
         assert bob.call("GET", "/stats")[0] == 401
 
+
+def test_alias_local_target_must_exist():
+    """An alias to an address of ours that is no account and no alias was
+    stored, and mail to it then bounced (delivery resolves a target by
+    its exact name: no "+tag" stripped, no catch-all): 400 naming
+    "target", and nothing stored."""
+    s, a = admin_server(accounts=[BOB])
+    with s:
+        def add(alias, target, **kw):
+            return a.call("POST", "/aliases", dict(alias=alias, target=target, **kw))
+
+        st, _, p = add("info@example.test", "nobody@example.test")
+        assert st == 400 and p["code"] == "invalid_field" and p["field"] == "target", (st, p)
+        assert "nobody@example.test" in p["detail"], p
+        assert a.call("GET", "/aliases")[2]["aliases"] == []
+        # An account, another alias, or an address elsewhere: taken.
+        assert add("info@example.test", "Bob@Example.test")[0] == 201
+        assert add("sales@example.test", "info@example.test")[0] == 201
+        assert add("out@example.test", "someone@remote.test", password=a.password)[0] == 201
+        # Not a +tag of an account, not an alias to itself, not an address
+        # only a catch-all takes: none reaches anyone as a target.
+        assert add("@example.test", BOB[0])[0] == 201
+        for alias, target in (("news@example.test", "bob+news@example.test"),
+                              ("loop@example.test", "loop@example.test"),
+                              ("help@example.test", "nobody@example.test")):
+            st, _, p = add(alias, target)
+            assert st == 400 and p["field"] == "target", (alias, target, st, p)
+        # The order of the other answers stays: a pair there already is 409.
+        st, _, p = add("info@example.test", BOB[0])
+        assert st == 409, (st, p)
+        # The CLI is not changed: it still stores what the operator says.
+        s.cli("alias", "add", "later@example.test", "notyet@example.test")
+        st, _, lst = a.call("GET", "/aliases")
+        assert sorted(x["alias"] for x in lst["aliases"]) == [
+            "@example.test", "info@example.test", "later@example.test", "out@example.test",
+            "sales@example.test"], lst
+

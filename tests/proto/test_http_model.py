@@ -718,10 +718,16 @@ class Run:
         res = self.call("POST", "/aliases", {"alias": mixcase(self.rnd, alias),
                                              "target": mixcase(self.rnd, target),
                                              "password": ADMIN_PW})
+        # The API (not the CLI) refuses a target of ours that is no
+        # account and no alias: mail to it would bounce.
+        unknown = (domain_of(target) in self.m.domains and target not in self.m.accounts
+                   and target not in self.m.aliases)
         if not alias_local:
             self.problem(res, 404, "not_found")
         elif taken:
             self.problem(res, 409, "exists", no_field=True)
+        elif unknown:
+            self.problem(res, 400, "invalid_field", field="target")
         else:
             self.check(res[0] == 201, "POST /aliases %s -> %s: %r" % (alias, target, res[2]))
             self.m.aliases.setdefault(alias, set()).add(target)
