@@ -168,6 +168,14 @@ void http_route(struct http_ctx *x);
 /* 1 when method and path name a streamed route (http_upload.h): its
  * handler runs before the body is read. */
 int http_route_streamed(const char *method, const char *path);
+/*
+ * For a request whose body is refused unread (413): the credential checks
+ * of the API route it names, all made from the header. 0 when they pass
+ * or the path is no API route (then the 413 is the answer); -1 after
+ * answering 401, 403 or 429, so that a client without credentials learns
+ * it needs them before anything about the body.
+ */
+int http_route_gate(struct http_ctx *x);
 
 /* ---- auth (api_session.c) ---- */
 /* Fills x->auth from the cookie or bearer token; checks CSRF for unsafe

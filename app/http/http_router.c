@@ -247,26 +247,59 @@ static void type_refused(struct http_ctx *x)
 	http_header(x, strcmp(x->method, "PATCH") == 0 ? "Accept-Patch" : "Accept", "application/json");
 }
 
-static void api(struct http_ctx *x)
+/* The API route for x's method and path, its parameters in x->param;
+ * NULL with the methods the path takes in allow (size 64), maybe none. */
+static const struct route *api_find(struct http_ctx *x, char allow[64])
 {
 	const char *method = strcmp(x->method, "HEAD") == 0 ? "GET" : x->method;
-	char allow[64] = "";
-	const struct route *hit = NULL;
 
+	allow[0] = '\0';
 	for (size_t i = 0; i < sizeof(api_routes) / sizeof(api_routes[0]); i++) {
 		const char *params[3] = { NULL, NULL, NULL };
 		if (!match(api_routes[i].pattern, x->path, params, x->arena))
 			continue;
 		if (strcmp(api_routes[i].method, method) == 0) {
-			hit = &api_routes[i];
 			memcpy(x->param, params, sizeof(params));
-			break;
+			return &api_routes[i];
 		}
 		/* Where GET is served, so is HEAD (RFC 9110 §9.3.2, §10.2.1). */
 		size_t n = strlen(allow);
-		snprintf(allow + n, sizeof(allow) - n, "%s%s%s", n ? ", " : "", api_routes[i].method,
+		snprintf(allow + n, 64 - n, "%s%s%s", n ? ", " : "", api_routes[i].method,
 			 strcmp(api_routes[i].method, "GET") == 0 ? ", HEAD" : "");
 	}
+	return NULL;
+}
+
+/* The route's credential checks, all from the header: 0, or -1 after
+ * answering (401, 403, 429). */
+static int api_gate(struct http_ctx *x, const struct route *hit)
+{
+	if ((hit->flags & R_AUTH) && http_auth_require(x) < 0)
+		return -1;
+	if ((hit->flags & R_USER) && http_user_require(x) < 0)
+		return -1;
+	if ((hit->flags & R_SETUP) && http_setup_gate(x) < 0)
+		return -1;
+	if ((hit->flags & R_SETUP_ADMIN) && http_setup_admin_gate(x) < 0)
+		return -1;
+	return 0;
+}
+
+int http_route_gate(struct http_ctx *x)
+{
+	char allow[64];
+	const struct route *hit;
+
+	if (strncmp(x->path, "/api/", 5) != 0 || !(hit = api_find(x, allow)))
+		return 0;
+	return api_gate(x, hit);
+}
+
+static void api(struct http_ctx *x)
+{
+	char allow[64];
+	const struct route *hit = api_find(x, allow);
+
 	if (!hit) {
 		if (allow[0]) {
 			method_refused(x, arena_strdup(x->arena, allow));
@@ -276,13 +309,7 @@ static void api(struct http_ctx *x)
 		return;
 	}
 	/* Credentials first: an anonymous client learns nothing from the body checks. */
-	if ((hit->flags & R_AUTH) && http_auth_require(x) < 0)
-		return;
-	if ((hit->flags & R_USER) && http_user_require(x) < 0)
-		return;
-	if ((hit->flags & R_SETUP) && http_setup_gate(x) < 0)
-		return;
-	if ((hit->flags & R_SETUP_ADMIN) && http_setup_admin_gate(x) < 0)
+	if (api_gate(x, hit) < 0)
 		return;
 	if (hit->flags & (R_JSON | R_JSON_OPT | R_REAUTH)) {
 		char err[128];

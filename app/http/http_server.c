@@ -737,10 +737,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 	if (r->over_share) {
 		http_problem(x, 429, "rate_limited", NULL,
 			     "too many requests in flight from this address");
-	} else if (r->too_big)
-		http_problem(x, 413, "too_large", NULL, "the request body is over %d bytes",
-			     HTTP_BODY_MAX);
-	else if (r->bad_host == HOST_COUNT)
+	} else if (r->too_big) {
+		/* Who asks first, from the header alone (the body is not
+		 * there): a client without credentials was told the limit
+		 * (413) before that it needs them (401). */
+		if (!r->bad_host && http_route_gate(x) == 0)
+			http_problem(x, 413, "too_large", NULL, "the request body is over %d bytes",
+				     HTTP_BODY_MAX);
+	} else if (r->bad_host == HOST_COUNT)
 		http_problem(x, 400, "bad_request", NULL,
 			     "an HTTP/1.1 request needs one Host field (RFC 9112 section 3.2)");
 	else if (r->bad_host)

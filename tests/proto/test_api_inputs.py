@@ -138,3 +138,37 @@ def test_alias_local_target_must_exist():
             "@example.test", "info@example.test", "later@example.test", "out@example.test",
             "sales@example.test"], lst
 
+
+def head(path, length, extra="", method="POST"):
+    return ("%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n%s"
+            "Content-Length: %d\r\n\r\n" % (method, path, extra, length)).encode()
+
+
+def test_credentials_before_body_limit():
+    """A body over HTTP_BODY_MAX on an admin route was 413 whoever sent
+    it: a client without credentials learned the limit before that it
+    needs credentials. The header's credentials are checked first (401),
+    and the body is still read and dropped or the connection closed, as
+    before; with credentials it is 413."""
+    s, a = admin_server()
+    with s:
+        tok = s.cli("token", "add", "big").stdout.decode().strip()
+        over = b"x" * (BODY_MAX + 1)
+        for length, data in ((len(over), over), (50 * 1000 * 1000, b"")):
+            st, body = ask(s, head("/api/v1/accounts", length) + data)
+            assert st == 401 and json.loads(body)["code"] == "unauthorized", (length, st, body)
+            st, body = ask(s, head("/api/v1/me/forwarding", length, method="PUT") + data)
+            assert st == 401, (length, st, body)
+            st, body = ask(s, head("/api/v1/accounts", length,
+                                   "Authorization: Bearer %s\r\n" % tok) + data)
+            assert st == 413 and json.loads(body)["code"] == "too_large", (length, st, body)
+        # A wrong token is a failed login as it is with a small body.
+        st, body = ask(s, head("/api/v1/accounts", len(over),
+                               "Authorization: Bearer tern_00000000_%s\r\n" % ("0" * 64)) + over)
+        assert st == 401, (st, body)
+        s.wait_log("event=auth_failed what=token")
+        # A path that takes no credentials: the limit, as before.
+        st, body = ask(s, head("/api/v1/session", len(over)) + over)
+        assert st == 413, (st, body)
+        # The server still answers on a new connection.
+        assert a.call("GET", "/stats")[0] == 200
