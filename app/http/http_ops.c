@@ -24,6 +24,7 @@
 #include "net/limits.h"
 #include "net/tls.h"
 #include "pop3/pop3_server.h"
+#include "sieve/msieve_server.h"
 #include "smtp/smtp_server.h"
 #include "store/store.h"
 
@@ -161,10 +162,15 @@ void http_metrics(struct http_ctx *x)
 				buf_printf(b, "tern_auth_results_total{check=\"%s\",result=\"%s\"} %llu\n", cn,
 					   rn, (unsigned long long)v);
 		}
+	/* The protocols of tern_connections_total but http (its requests
+	 * are not sessions): smtp is port 25 alone, as there. */
+	unsigned smtp_all = smtp_server_sessions(), sub = smtp_server_submission_sessions();
 	family(b, "tern_sessions", "gauge", "Sessions open now, per protocol.");
-	buf_printf(b, "tern_sessions{protocol=\"smtp\"} %u\n", smtp_server_sessions());
+	buf_printf(b, "tern_sessions{protocol=\"smtp\"} %u\n", smtp_all > sub ? smtp_all - sub : 0);
+	buf_printf(b, "tern_sessions{protocol=\"submission\"} %u\n", sub);
 	buf_printf(b, "tern_sessions{protocol=\"imap\"} %u\n", imap_server_sessions());
 	buf_printf(b, "tern_sessions{protocol=\"pop3\"} %u\n", pop3_server_sessions());
+	buf_printf(b, "tern_sessions{protocol=\"sieve\"} %u\n", msieve_server_sessions());
 	family(b, "tern_connection_slots", "gauge",
 	       "Connection slots taken now, per pool (TERN_<POOL>_MAX_CONNECTIONS).");
 	for (int p = 0; p < POOL_COUNT; p++)

@@ -32,7 +32,9 @@ void smtp_server_accept(struct loop *loop, int fd, void *arg);
 void smtp_server_drain(void);
 /* On a loop's thread: closes every session of that loop now. */
 void smtp_server_close_all(void);
-/* Sessions alive in the process (any thread). */
+/* Sessions alive in the process (any thread), on every port. */
 unsigned smtp_server_sessions(void);
+/* Of those, the ones on the submission ports (587, 465). */
+unsigned smtp_server_submission_sessions(void);
 
 #endif

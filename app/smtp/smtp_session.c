@@ -63,6 +63,7 @@ const struct config *smtp_cfg;
 static char login_bye[320];
 struct store *smtp_store;
 static unsigned sessions_alive;
+static unsigned submission_alive; /* of those, on a submission port */
 static uint64_t session_base;
 static uint64_t session_counter;
 static unsigned greet_delay_ms;
@@ -96,6 +97,11 @@ void smtp_server_init(const struct config *cfg, struct store *st)
 unsigned smtp_server_sessions(void)
 {
 	return __atomic_load_n(&sessions_alive, __ATOMIC_SEQ_CST);
+}
+
+unsigned smtp_server_submission_sessions(void)
+{
+	return __atomic_load_n(&submission_alive, __ATOMIC_SEQ_CST);
 }
 
 void smtp_reply(struct smtp_session *s, const char *fmt, ...)
@@ -201,6 +207,8 @@ void smtp_session_free(struct smtp_session *s)
 		loop_sessions = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
+	if (s->mode != SMTP_MODE_MX)
+		__atomic_sub_fetch(&submission_alive, 1, __ATOMIC_SEQ_CST);
 	free(s);
 	__atomic_sub_fetch(&sessions_alive, 1, __ATOMIC_SEQ_CST);
 }
@@ -1494,6 +1502,8 @@ void smtp_server_accept(struct loop *loop, int fd, void *arg)
 		free(s);
 		return;
 	}
+	if (s->mode != SMTP_MODE_MX)
+		__atomic_add_fetch(&submission_alive, 1, __ATOMIC_SEQ_CST);
 	__atomic_add_fetch(&sessions_alive, 1, __ATOMIC_SEQ_CST);
 	s->next = loop_sessions;
 	if (loop_sessions)

@@ -10,10 +10,11 @@ import plistlib
 import re
 import shutil
 import smtplib
+import socket
 import subprocess
 import xml.etree.ElementTree as ET
 
-from harness import Server, message
+from harness import Server, free_port, message
 from httpc import Api, admin_server
 
 HOST = "mx.example.test"
@@ -145,6 +146,15 @@ def check_histogram(samples, fam):
     assert samples[(fam + "_sum", "")] >= 0, fam
 
 
+def promtool_check(body):
+    """Prometheus's own checker too, where it is installed (Debian's prometheus package)."""
+    promtool = shutil.which("promtool")
+    if promtool:
+        r = subprocess.run([promtool, "check", "metrics"], input=body.encode(),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        assert r.returncode == 0 and not r.stdout.strip(), (r.stdout, r.stderr)
+
+
 def test_metrics_prometheus_text():
     with Server(http=True, pop3=True, accounts=[("bob@example.test", "bob-pw-1")]) as s:
         with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
@@ -157,12 +167,7 @@ def test_metrics_prometheus_text():
         head, _, body = r.stdout.decode().partition("\r\n\r\n")
         assert "content-type: text/plain; version=0.0.4" in head.lower(), head
         samples, types = parse_prometheus(body)
-        # Prometheus's own checker too, where it is installed (Debian's prometheus package).
-        promtool = shutil.which("promtool")
-        if promtool:
-            r = subprocess.run([promtool, "check", "metrics"], input=body.encode(),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
-            assert r.returncode == 0 and not r.stdout.strip(), (r.stdout, r.stderr)
+        promtool_check(body)
         assert samples[("tern_messages_received_total", "")] == 1, samples
         assert samples[("tern_messages_rejected_total", "")] == 1, samples
         assert samples[("tern_connections_total", 'protocol="smtp"')] == 1
@@ -194,6 +199,45 @@ def test_metrics_prometheus_text():
             except AssertionError:
                 continue
             raise AssertionError("parser accepted %r" % bad)
+
+
+def test_metrics_sessions_every_protocol():
+    """tern_sessions had smtp (port 25 and submission together), imap and
+    pop3: a submission or ManageSieve connection was invisible. Now one
+    session open on each of port 25, submission and ManageSieve shows as
+    one under its own label. A scraper asking for OpenMetrics first
+    (Prometheus's Accept) gets the text format it also takes, said so in
+    Content-Type, and a valid exposition."""
+    sieve_port = free_port()
+    with Server(http=True, submission=True,
+                env={"TERN_LISTEN_SIEVE": "127.0.0.1:%d" % sieve_port}) as s:
+        conns = []
+        try:
+            for port, greeting in ((s.smtp_port, b"220 "), (s.submission_port, b"220 "),
+                                   (sieve_port, b"\r\nOK")):
+                c = socket.create_connection(("127.0.0.1", port), timeout=20)
+                conns.append(c)
+                got = b""
+                while greeting not in got:  # the session exists once it greets
+                    chunk = c.recv(4096)
+                    assert chunk, got
+                    got += chunk
+            accept = ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
+                      "version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
+            for h in (accept, "application/openmetrics-text"):
+                r = curl(s, "-D", "-", "-H", "Accept: " + h,
+                         "https://%s:%d/metrics" % (HOST, s.https_port))
+                head, _, body = r.stdout.decode().partition("\r\n\r\n")
+                assert "content-type: text/plain; version=0.0.4; charset=utf-8" in head.lower(), head
+                samples, _ = parse_prometheus(body)
+                promtool_check(body)
+                for proto, n in (("smtp", 1), ("submission", 1), ("sieve", 1), ("imap", 0),
+                                 ("pop3", 0)):
+                    assert samples.get(("tern_sessions", 'protocol="%s"' % proto)) == n, \
+                        (proto, {k: v for k, v in samples.items() if k[0] == "tern_sessions"})
+        finally:
+            for c in conns:
+                c.close()
 
 
 def test_metrics_access_rule():
