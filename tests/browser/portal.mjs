@@ -106,10 +106,14 @@ await finish(b, async () => {
 		throw new Error('portal shows another address');
 	await title('Your account – tern mail');
 	await screenshot('portal');
-	// No admin page from here: the admin API says 401 to this session.
-	const adminStatus = await page.evaluate(async () => (await fetch('/api/v1/accounts')).status);
-	if (adminStatus !== 401)
-		throw new Error(`the portal session opened an admin route (${adminStatus})`);
+	// No admin page from here: the admin API says 403 forbidden to this
+	// session (known, not allowed; it said 401, as to nobody).
+	const admin = await page.evaluate(async () => {
+		const r = await fetch('/api/v1/accounts');
+		return [r.status, (await r.json()).code];
+	});
+	if (admin[0] !== 403 || admin[1] !== 'forbidden')
+		throw new Error(`the portal session on an admin route: ${admin}`);
 
 	// The name is the user's to choose and the admin sees it later: markup
 	// in it must stay text on both pages (and in the profile's XML).

@@ -86,12 +86,20 @@ async function freshCsrf(sent) {
 // their answer, not an expired session.
 const signInPath = (path) => path === '/session' || path === '/me/session';
 
+// An admin route's answer to a browser that holds no admin session but
+// an account's portal one (same site, another cookie): 403 forbidden,
+// known but not allowed. For the admin pages it means what 401 does:
+// sign in as the admin. (A portal route never answers it.)
+export const needsSignIn = (e) =>
+	e.status === 401 || (e.status === 403 && e.code === 'forbidden');
+
 // Whether a call that failed with err is to be sent again, for api() and
-// upload() alike: after the user signed in again (401 on a signed-in
-// page), or once with the session's current CSRF token (403 csrf, when
-// another tab signed in again; retry is false on that second try).
+// upload() alike: after the user signed in again (401, or the 403 above,
+// on a signed-in page), or once with the session's current CSRF token
+// (403 csrf, when another tab signed in again; retry is false on that
+// second try).
 async function sendAgain(err, path, sent, retry) {
-	if (err.status === 401 && !signInPath(path))
+	if (needsSignIn(err) && !signInPath(path))
 		return signInAgain();
 	if (err.status === 403 && err.code === 'csrf' && retry)
 		return freshCsrf(sent);

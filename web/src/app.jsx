@@ -4,7 +4,7 @@
 // wizard once it signed in, is asked for again in the sign-in dialog
 // over the page (signin.jsx), which keeps what was typed.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { del, get, setCsrf, setCsrfSource, setUnauthorizedHandler, signedIn, errorText } from './api.js';
+import { del, get, needsSignIn, setCsrf, setCsrfSource, setUnauthorizedHandler, signedIn, errorText } from './api.js';
 import { Link, navigate, usePath } from './router.jsx';
 import { ErrorBox, Field, PageTitle, useTitle } from './components.jsx';
 import { CodeField, SignInDialog, signInError, useSignIn } from './signin.jsx';
@@ -46,7 +46,7 @@ function AdminApp() {
 			try {
 				session = await get('/session');
 			} catch (e) {
-				if (e.status !== 401)
+				if (!needsSignIn(e))
 					throw e;
 			}
 			setCsrf(session && session.csrf);
