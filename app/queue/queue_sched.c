@@ -1592,9 +1592,15 @@ static void build_notice(struct job *j, struct upd *u, int64_t now)
 	const char *to = e->sender;
 	if (forward_reverse_local(s->st, e->sender, rev, sizeof rev, NULL) == 1)
 		to = rev;
+	/* The queue gives up at the lifetime's end, or sooner at a Deliver
+	 * By deadline in R mode (the message comes back then: by_returned):
+	 * Will-Retry-Until says the one that comes first (RFC 3464 §2.3.9). */
+	int64_t until = e->created_at + s->lifetime_s;
+	if ((e->flags & (SQ_BY | SQ_BY_RETURN)) == (SQ_BY | SQ_BY_RETURN) && e->by_deadline < until)
+		until = e->by_deadline;
 	struct dsn_info in = {
 	    .hostname = hostname_now(), .to = to, .envid = e->envid, .arrival = e->created_at,
-	    .now = now, .retry_until = e->created_at + s->lifetime_s,
+	    .now = now, .retry_until = until,
 	    .ret_full = (e->flags & SQ_RET_FULL) != 0, .msg = j->data, .msglen = j->len, .id = e->id,
 	    .rcpts = dr, .nrcpts = n,
 	};

@@ -15,6 +15,7 @@ from test_queue import ALICE, World, ctx, status_fields, zone, mx
 
 import email
 import email.policy
+import email.utils
 
 
 def _notices(w, n, timeout=25):
@@ -113,3 +114,25 @@ def test_deliverby_r_needs_the_next_hop():
         assert len(mails) == 1 and "BY=" not in mails[0].upper(), mails
         assert rcpts == [r for r in rcpts if "nmode@" in r] and rcpts, rcpts
         assert w.wait_queue_empty(), w.queue_list()
+
+
+def test_delay_notice_of_r_mode_names_the_deadline():
+    """A delay notice for a message in R mode says when the queue gives
+    up (RFC 3464 §2.3.9 Will-Retry-Until): at the Deliver By deadline,
+    when it comes before the queue's lifetime ends, since the message
+    is returned then. Before the fix it named the lifetime's end (a day
+    later here)."""
+    later = "451 4.3.0 try again later"
+    env = {"TERN_QUEUE_DELAY_NOTICE": "1s", "TERN_QUEUE_LIFETIME": "1d"}
+    with World(lambda ips: zone(mx(ips, 0)), env=env) as w:
+        w.receiver(0, extra_ehlo=("DELIVERBY",), rcpt=lambda a: later)
+        w.send(["late@remote.test"], subject="by delayed", mail_options=["BY=3600;R"])
+        got = _notices(w, 1)
+        assert len(got) == 1, got
+        m, raw = got[0]
+        st = status_fields(m)
+        assert st[1]["action"] == "delayed", st
+        arrival = email.utils.parsedate_to_datetime(st[0]["arrival-date"])
+        until = email.utils.parsedate_to_datetime(st[1]["will-retry-until"])
+        # The deadline counts from MAIL FROM, a moment before the arrival.
+        assert 3590 <= (until - arrival).total_seconds() <= 3600, (arrival, until)
