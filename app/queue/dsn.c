@@ -52,13 +52,6 @@ static int put_clean(struct buf *b, const char *s, int ascii)
 	return put_clean_n(b, s, strlen(s), ascii);
 }
 
-/* 1 when s begins with an SMTP reply code and a space ("450 4.2.0 ..."). */
-static int is_reply(const char *s)
-{
-	return s[0] >= '2' && s[0] <= '5' && s[1] >= '0' && s[1] <= '9' && s[2] >= '0' &&
-	       s[2] <= '9' && s[3] == ' ';
-}
-
 /*
  * The remote's reply a recipient's status holds: the status itself, or
  * what follows DSN_LAST_ERROR in a verdict of ours (the lifetime's end
@@ -66,12 +59,34 @@ static int is_reply(const char *s)
  */
 static const char *remote_reply(const char *status)
 {
-	if (is_reply(status))
+	if (smtp_status_is_reply(status))
 		return status;
 	const char *p = strstr(status, DSN_LAST_ERROR);
-	if (p && is_reply(p + strlen(DSN_LAST_ERROR)))
+	if (p && smtp_status_is_reply(p + strlen(DSN_LAST_ERROR)))
 		return p + strlen(DSN_LAST_ERROR);
 	return NULL;
+}
+
+/*
+ * Length of the remote's own words in reply: a reply that ended a session
+ * carries our note of when it came, " (greeting from HOST[IP])", " (in
+ * reply to RCPT TO, from HOST[IP])" (smtp_client.c), which the
+ * Diagnostic-Code leaves out: RFC 3464 §2.3.6 wants there the reply the
+ * remote gave, as Postfix writes it. The note is known by its ending in
+ * the remote's own name and address; a reply without it is whole.
+ */
+static size_t reply_own_len(const char *reply, const char *remote)
+{
+	size_t n = strlen(reply), rl = strlen(remote);
+	const char *open = NULL;
+	for (const char *p = strstr(reply, " ("); p; p = strstr(p + 2, " ("))
+		open = p;
+	if (!open || rl == 0 || n < 2 || reply[n - 1] != ')' || reply[n - 2] != ']')
+		return n;
+	for (const char *h = strstr(open, remote); h; h = strstr(h + 1, remote))
+		if (h[-1] == ' ' && h[rl] == '[' && !strchr(h + rl, ' ') && !strchr(h + rl, '('))
+			return (size_t)(open - reply);
+	return n;
 }
 
 /*
@@ -328,7 +343,7 @@ int dsn_build(const struct dsn_info *in, struct buf *b)
 			const char *reply = remote_reply(status);
 			if (reply) {
 				r |= buf_append_c(b, "Diagnostic-Code: smtp; ");
-				r |= put_clean(b, reply, !global);
+				r |= put_clean_n(b, reply, reply_own_len(reply, x->remote), !global);
 				r |= buf_append_c(b, "\r\n");
 			}
 		}

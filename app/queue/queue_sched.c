@@ -43,6 +43,7 @@
 #include "queue/queue_self.h"
 #include "queue/queue_tlsrpt.h"
 #include "queue/smtp_client.h"
+#include "queue/smtp_reply.h"
 #include "queue/sts.h"
 #include "tlspol/tlsa.h"
 #include "store/store.h"
@@ -183,6 +184,9 @@ struct job {
 	size_t rtls_skipped; /* addresses REQUIRETLS could not use (none: a permanent failure) */
 	struct smtp_client *client; /* set through job_client() */
 	char last_why[SQ_STATUS_MAX + 1];
+	/* The host whose reply last_why is, when it is one (a 4xx greeting,
+	 * a 421): the notice names it as the Remote-MTA. */
+	char last_host[sizeof ((struct dns_addr *)0)->host];
 	int last_refused; /* last_why is a host's 5xx greeting or HELO reply */
 	int reused;        /* the current session came from the cache */
 	int plain_retry;   /* this address failed TLS: try it once without */
@@ -622,15 +626,16 @@ static void commit_group(struct job *j, int remote_dsn, const char *remote, int 
 	upd_submit(j, u);
 }
 
-/* The whole group gets one outcome without talking to anyone. */
-static void group_outcome(struct job *j, uint8_t verdict, const char *status)
+/* The whole group gets one outcome: one without talking to anyone, or
+ * the reply of the last host that ended its session (remote: its name). */
+static void group_outcome(struct job *j, uint8_t verdict, const char *status, const char *remote)
 {
 	struct group *g = &j->groups[j->cur];
 	for (size_t i = 0; i < g->n; i++) {
 		j->crcpts[i].verdict = verdict;
 		snprintf(j->crcpts[i].status, sizeof j->crcpts[i].status, "%s", status);
 	}
-	commit_group(j, 0, "", 0);
+	commit_group(j, 0, remote, 0);
 	next_group(j);
 }
 
@@ -777,6 +782,7 @@ static int rest_to_next_host(struct job *j, struct smtp_client *c)
 	if (k < g->n)
 		commit_group(j, j->cmsg.remote_dsn, host, 1);
 	snprintf(j->last_why, sizeof j->last_why, "%s", j->crcpts[first].status);
+	snprintf(j->last_host, sizeof j->last_host, "%s", host);
 	char qh[HOST_Q];
 	/* From a kept session: a new lookup and connection, from the first host on. */
 	log_info("queue", NULL, "event=%s id=%llu host=%s rcpts=%zu",
@@ -824,7 +830,7 @@ static int ehlo_loops_back(struct job *j)
 	char status[SQ_STATUS_MAX];
 	snprintf(status, sizeof status, "5.4.6 mail for %s loops back to myself",
 		 j->s->relay_host[0] ? j->s->relay_host : dom);
-	group_outcome(j, SQ_FAILED, status);
+	group_outcome(j, SQ_FAILED, status, "");
 	return 1;
 }
 
@@ -877,6 +883,7 @@ static void client_done(void *arg, enum smtp_client_result res, const char *why)
 	j->verify_retry = 0;
 	if (res == SMTPC_NEXT) {
 		snprintf(j->last_why, sizeof j->last_why, "%s", why);
+		snprintf(j->last_host, sizeof j->last_host, "%s", j->addrs[j->cur_addr].host);
 		j->last_refused = j->cmsg.refused_5xx;
 		j->sessions += j->cmsg.session_up != 0;
 		char qw[2 * SQ_STATUS_MAX + 8], qh[HOST_Q];
@@ -1053,8 +1060,10 @@ static void try_addr(struct job *j)
 		 * mail"): waiting five days would not change it either, and
 		 * Postfix bounces then too. */
 		int failed = j->naddrs && (j->rtls_skipped == j->naddrs || j->last_refused);
+		/* A host's reply ended the last session: it said it. */
 		group_outcome(j, failed ? SQ_FAILED : SQ_PENDING,
-			      j->last_why[0] ? j->last_why : "4.4.1 no host answered");
+			      j->last_why[0] ? j->last_why : "4.4.1 no host answered",
+			      smtp_status_is_reply(j->last_why) ? j->last_host : "");
 		return;
 	}
 	const char *host = j->addrs[j->cur_addr].host;
@@ -1214,7 +1223,7 @@ static int drop_self(struct job *j)
 	snprintf(status, sizeof status, "5.4.6 mail for %s loops back to myself", dom);
 	log_warn("queue", NULL, "event=mx_loops_back id=%llu domain=%s", (unsigned long long)j->e.id,
 		 dom);
-	group_outcome(j, SQ_FAILED, status);
+	group_outcome(j, SQ_FAILED, status, "");
 	return -1;
 }
 
@@ -1249,15 +1258,15 @@ static void route_done(void *arg, enum dns_status st, const struct dns_addr *a, 
 		return;
 	case DNS_NULL_MX:
 		snprintf(status, sizeof status, "5.1.10 %s", why);
-		group_outcome(j, SQ_FAILED, status);
+		group_outcome(j, SQ_FAILED, status, "");
 		return;
 	case DNS_NOTFOUND:
 		snprintf(status, sizeof status, "5.1.2 %s", why);
-		group_outcome(j, SQ_FAILED, status);
+		group_outcome(j, SQ_FAILED, status, "");
 		return;
 	case DNS_TEMP:
 		snprintf(status, sizeof status, "4.4.3 %s", why);
-		group_outcome(j, SQ_PENDING, status);
+		group_outcome(j, SQ_PENDING, status, "");
 		return;
 	}
 }
@@ -1301,7 +1310,7 @@ static int sts_filter(struct job *j)
 	char status[SQ_STATUS_MAX];
 	snprintf(status, sizeof status, "4.7.5 no MX host of %s matches its MTA-STS policy",
 		 j->groups[j->cur].domain);
-	group_outcome(j, SQ_PENDING, status);
+	group_outcome(j, SQ_PENDING, status, "");
 	return -1;
 }
 
@@ -1413,7 +1422,7 @@ static void start_group(struct job *j)
 	if (d && j->e.next_attempt < d->since) {
 		log_info("queue", NULL, "event=deferred id=%llu domain=%s reason=destination_unreachable",
 			 (unsigned long long)j->e.id, g->domain[0] ? g->domain : "(relay)");
-		group_outcome(j, SQ_PENDING, d->why);
+		group_outcome(j, SQ_PENDING, d->why, "");
 		return;
 	}
 	if (!k && dest_active(s, dest_key(j)) >= DEST_MAX) {

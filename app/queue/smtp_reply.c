@@ -228,6 +228,12 @@ const char *smtp_reply_status(const struct smtp_reply *r, char *out, size_t outs
 	return fallback(cls, out, outsz);
 }
 
+int smtp_status_is_reply(const char *s)
+{
+	return s[0] >= '2' && s[0] <= '5' && s[1] >= '0' && s[1] <= '9' && s[2] >= '0' &&
+	       s[2] <= '9' && s[3] == ' ';
+}
+
 const char *smtp_status_code(const char *status, char *out, size_t outsz)
 {
 	size_t n = strlen(status);

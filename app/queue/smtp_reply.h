@@ -97,4 +97,11 @@ const char *smtp_reply_status(const struct smtp_reply *r, char *out, size_t outs
  */
 const char *smtp_status_code(const char *status, char *out, size_t outsz);
 
+/*
+ * 1 when a status string as the queue keeps it is a remote's reply: it
+ * begins with a reply code and a space ("450 4.2.0 ..."), not with an
+ * enhanced code of ours ("4.4.1 ..."); else 0.
+ */
+int smtp_status_is_reply(const char *status);
+
 #endif

@@ -1616,3 +1616,35 @@ def test_quit_after_a_refused_greeting_or_mail():
         assert no.commands == ["QUIT"] and no.quits == ["open"], (no.commands, no.quits)
         assert busy.quits == ["open"], (busy.commands, busy.quits)
         assert busy.commands[-2:] == ["MAIL FROM:<alice@example.test>", "QUIT"], busy.commands
+
+
+def test_notice_names_the_host_whose_reply_ended_the_session():
+    """A reply that ends a session (a 554 greeting at the last MX, a 4xx
+    to MAIL there) is the remote's diagnostic: the notice names that host
+    as the Remote-MTA and gives its reply, without our note of when it
+    came, as the Diagnostic-Code (RFC 3464 §2.3.5, §2.3.6), as Postfix's
+    does ("Diagnostic-Code: smtp; 554 5.7.1 ..." after a greeting it
+    refused). Before, the recipient was recorded with no host: the
+    failure notice for the 554 and the delay notice for the 451 had
+    neither field, only "Status"."""
+    def records(ips):
+        return zone(mx(ips, 0, name="nogreet.test"), mx(ips, 1, name="grey.test"))
+    with World(records, env={"TERN_QUEUE_DELAY_NOTICE": "1s"}) as w:
+        w.receiver(0, greeting="554 5.7.1 no SMTP service here")
+        w.receiver(1, mail=lambda a: "451 4.7.1 greylisted, try later")
+        w.send(["dave@nogreet.test"], subject="greeting")
+        w.send(["erin@grey.test"], subject="grey")
+        msgs = w.inbox(ALICE, 2)
+        assert len(msgs) == 2, msgs
+        blocks = {}
+        for uid, _ in msgs:
+            m = email.message_from_bytes(w.srv.raw(ALICE, uid), policy=email.policy.default)
+            for b in status_fields(m)[1:]:
+                blocks[b["final-recipient"]] = b
+        dave, erin = blocks["rfc822; dave@nogreet.test"], blocks["rfc822; erin@grey.test"]
+        assert dave["action"] == "failed" and dave["status"] == "5.7.1", dave
+        assert dave.get("remote-mta") == "dns; mx0.nogreet.test", dave
+        assert dave.get("diagnostic-code") == "smtp; 554 5.7.1 no SMTP service here", dave
+        assert erin["action"] == "delayed" and erin["status"] == "4.7.1", erin
+        assert erin.get("remote-mta") == "dns; mx1.grey.test", erin
+        assert erin.get("diagnostic-code") == "smtp; 451 4.7.1 greylisted, try later", erin

@@ -453,8 +453,50 @@ static void test_expired_keeps_the_last_reply(void)
 	buf_free(&b);
 }
 
+/*
+ * A reply that ended a session carries the client's note of when it came
+ * ("(greeting from HOST[IP])"): the Diagnostic-Code is the remote's words
+ * alone (RFC 3464 §2.3.6), the text part keeps the note. A remote's own
+ * parenthesis, or one naming another host, stays.
+ */
+static void test_session_reply_without_our_note(void)
+{
+	struct dsn_rcpt r[] = {
+	    {"carol@remote.test", "",
+	     "554 5.7.1 no service (greeting from mx0.remote.test[192.0.2.1])", "mx0.remote.test",
+	     DSN_FAILED},
+	    {"dave@remote.test", "",
+	     "5.4.7 delivery time expired" DSN_LAST_ERROR
+	     "421 4.3.2 closing (in reply to RCPT TO, from mx0.remote.test[2001:db8::1])",
+	     "mx0.remote.test", DSN_FAILED},
+	    {"erin@remote.test", "", "550 5.7.1 blocked (see mx0.remote.test[192.0.2.1] docs)",
+	     "mx0.remote.test", DSN_FAILED},
+	    {"finn@remote.test", "", "550 5.7.1 listed (by mx9.other.test[192.0.2.9])",
+	     "mx0.remote.test", DSN_FAILED},
+	};
+	struct dsn_info in = {
+	    .hostname = "mail.example.test", .to = "alice@example.test", .envid = "",
+	    .arrival = 1700000000, .now = 1700000100, .msg = MSG, .msglen = sizeof MSG - 1,
+	    .id = 8, .rcpts = r, .nrcpts = 4,
+	};
+	struct buf b;
+	buf_init(&b, 1 << 20);
+	CHECK_EQ_INT(dsn_build(&in, &b), 0);
+	CHECK(has(&b, "Remote-MTA: dns; mx0.remote.test\r\n"
+		      "Diagnostic-Code: smtp; 554 5.7.1 no service\r\n"));
+	CHECK(has(&b, "Status: 5.4.7\r\nRemote-MTA: dns; mx0.remote.test\r\n"
+		      "Diagnostic-Code: smtp; 421 4.3.2 closing\r\n"));
+	CHECK(has(&b, "Diagnostic-Code: smtp; 550 5.7.1 blocked (see mx0.remote.test[192.0.2.1] "
+		      "docs)\r\n"));
+	CHECK(has(&b, "Diagnostic-Code: smtp; 550 5.7.1 listed (by mx9.other.test[192.0.2.9])\r\n"));
+	CHECK(has(&b, "<carol@remote.test>: host mx0.remote.test said: 554 5.7.1 no service "
+		      "(greeting from mx0.remote.test[192.0.2.1])\r\n"));
+	buf_free(&b);
+}
+
 int main(void)
 {
+	test_session_reply_without_our_note();
 	test_expired_keeps_the_last_reply();
 	test_8bit_original_returns_7bit();
 	test_long_reply_wrapped();
