@@ -1057,8 +1057,9 @@ static void try_addr(struct job *j)
 		 * by waiting (RFC 8689 §5), the message fails now. So does one
 		 * whose last host refused us with a 5xx greeting or HELO reply
 		 * ("554 no SMTP service here", RFC 7504's "521 does not accept
-		 * mail"): waiting five days would not change it either, and
-		 * Postfix bounces then too. */
+		 * mail"): waiting five days would not change it either
+		 * (Postfix bounces then with smtp_skip_5xx_greeting=no; its
+		 * default defers, with a 4.x.x status). */
 		int failed = j->naddrs && (j->rtls_skipped == j->naddrs || j->last_refused);
 		/* A host's reply ended the last session: it said it. */
 		group_outcome(j, failed ? SQ_FAILED : SQ_PENDING,
