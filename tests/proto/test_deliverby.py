@@ -134,5 +134,7 @@ def test_delay_notice_of_r_mode_names_the_deadline():
         assert st[1]["action"] == "delayed", st
         arrival = email.utils.parsedate_to_datetime(st[0]["arrival-date"])
         until = email.utils.parsedate_to_datetime(st[1]["will-retry-until"])
-        # The deadline counts from MAIL FROM, a moment before the arrival.
-        assert 3590 <= (until - arrival).total_seconds() <= 3600, (arrival, until)
+        # The deadline counts from MAIL FROM, a moment before the arrival
+        # (a loaded machine may take a while between the two); the
+        # lifetime's end would be 86400 s after it.
+        assert 3300 <= (until - arrival).total_seconds() <= 3600, (arrival, until)
