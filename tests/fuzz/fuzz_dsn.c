@@ -100,9 +100,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			assert(i > 0 && o[i - 1] == '\r');
 	/* The boundary, from the header: id, time, a hash of the returned
 	 * octets, host. */
-	static const char ct[] = "report-type=delivery-status;\r\n\tboundary=\"";
+	/* "report-type=delivery-status" or, for a global notice (a UTF-8
+	 * address), "report-type=global-delivery-status" (RFC 6533 §6.4). */
+	static const char ct[] = "delivery-status;\r\n\tboundary=\"";
 	const char *bq = memmem(o, n, ct, sizeof ct - 1); /* inputs hold no CR */
 	assert(bq);
+	const char *rtype = bq;
 	bq += sizeof ct - 1;
 	const char *be = memchr(bq, '"', n - (size_t)(bq - o));
 	assert(be && (size_t)(be - bq) < sizeof(boundary));
@@ -154,6 +157,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (const char *c = r[i].orcpt; *c; c++)
 			global |= (unsigned char)*c >= 0x80;
 	}
+	assert((rtype - o >= 19 && memcmp(rtype - 19, "report-type=global-", 19) == 0) == global);
+	assert(global || (rtype - o >= 12 && memcmp(rtype - 12, "report-type=", 12) == 0));
 	size_t ret = in.ret_full && act == DSN_FAILED ? in.msglen : header_len(in.msg, in.msglen);
 	int eight = 0;
 	for (size_t i = 0; i < ret; i++)
@@ -174,7 +179,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	mime_tree_parse(o, n, a, &t);
 	assert(t.parts[0].flags & MIME_PART_MULTIPART);
 	assert(str_eq_ci_c(t.parts[0].subtype, "report") && t.parts[0].nchildren == 3);
-	assert(str_eq_ci_c(t.parts[2].subtype, "delivery-status"));
+	assert(str_eq_ci_c(t.parts[2].subtype,
+			   global ? "global-delivery-status" : "delivery-status"));
 	arena_free(&a);
 
 	/* Exactly enough room, then one octet too little. */
