@@ -370,8 +370,15 @@ int dsn_build(const struct dsn_info *in, struct buf *b)
 	 * header goes back as RFC 6533's message/global (or its header as
 	 * message/global-headers, §6.3), 8 bit: such a notice only leaves
 	 * under SMTPUTF8, which implies 8BITMIME. */
+	/* The 7-bit form can be 3 times the original (quoted-printable):
+	 * it may take no more than the notice has room for, with the margin
+	 * mime_downgrade_7bit wants free before it encodes a header field
+	 * (4 octets for one), else a large 8-bit original was held whole in
+	 * memory (120 MB for 40 MB) only to be found too big. One that does
+	 * not fit returns as its header, as the caller's second try would. */
+	size_t cap = buf_room(b) + 4 * header_len(in->msg, in->msglen) + 4096;
 	struct buf seven;
-	buf_init(&seven, in->msglen * 4 + 4096); /* quoted-printable's worst case */
+	buf_init(&seven, cap < in->msglen * 4 + 4096 ? cap : in->msglen * 4 + 4096);
 	int qp = 0;
 	if (eight && !global && full) {
 		if (mime_downgrade_7bit(in->msg, n, &seven) == 0) {

@@ -65,7 +65,9 @@ struct dsn_info {
 
 /*
  * Writes the notice into out (its maximum must allow the original message
- * plus about 4 KB per recipient). Returns 0, or -1 when out is full.
+ * plus about 4 KB per recipient). Returns 0, or -1 when out is full (the
+ * caller may try again with ret_full 0). An 8-bit original whose 7-bit
+ * form would not fit in out returns as its header instead (0).
  */
 int dsn_build(const struct dsn_info *in, struct buf *out);
 

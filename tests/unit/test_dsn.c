@@ -4,6 +4,7 @@
  * with the Action, CR/LF in inputs neutralised, the size limit.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/buf.h"
@@ -494,8 +495,49 @@ static void test_session_reply_without_our_note(void)
 	buf_free(&b);
 }
 
+/*
+ * An 8-bit original under RET=FULL whose 7-bit form would not fit in the
+ * notice: its header comes back, and the conversion stopped at the
+ * notice's room (it held the whole quoted-printable form, three times
+ * the original, only to fail: dsn_build returned -1 with 2 MB of "é"
+ * lines and 1 MB of room).
+ */
+static void test_8bit_full_too_big_returns_its_header(void)
+{
+	static const char head[] = "From: alice@example.test\r\nSubject: big\r\n"
+				   "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+				   "Content-Transfer-Encoding: 8bit\r\n\r\n";
+	size_t len = sizeof head - 1 + 2 * 1024 * 1024;
+	char *msg = malloc(len);
+	CHECK(msg != NULL);
+	if (!msg)
+		return;
+	memcpy(msg, head, sizeof head - 1);
+	for (size_t i = sizeof head - 1; i < len; i++) {
+		size_t k = (i - (sizeof head - 1)) % 78;
+		msg[i] = k == 76 ? '\r' : k == 77 ? '\n' : (k % 2 == 0 ? (char)0xc3 : (char)0xa9);
+	}
+	struct dsn_rcpt r[] = {
+	    {"carol@remote.test", "", "550 5.1.1 no such user", "mx.remote.test", DSN_FAILED},
+	};
+	struct dsn_info in = {
+	    .hostname = "mail.example.test", .to = "alice@example.test", .envid = "",
+	    .arrival = 1700000000, .now = 1700000100, .ret_full = 1, .msg = msg, .msglen = len,
+	    .id = 9, .rcpts = r, .nrcpts = 1,
+	};
+	struct buf b;
+	buf_init(&b, 1024 * 1024);
+	CHECK_EQ_INT(dsn_build(&in, &b), 0);
+	CHECK(has(&b, "Content-Type: text/rfc822-headers\r\n"));
+	CHECK(has(&b, "Subject: big\r\n"));
+	CHECK(!has(&b, "message/rfc822"));
+	buf_free(&b);
+	free(msg);
+}
+
 int main(void)
 {
+	test_8bit_full_too_big_returns_its_header();
 	test_session_reply_without_our_note();
 	test_expired_keeps_the_last_reply();
 	test_8bit_original_returns_7bit();
