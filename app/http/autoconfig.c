@@ -7,10 +7,11 @@
  * first, STARTTLS as the alternative, and submission, on the ports this
  * server listens on, with the full address as the user name. Only
  * listeners that are enabled are offered, and only for a domain this
- * server serves (asked_domain: others get 404). The Apple profile is unsigned
- * (iOS shows it as "Not Verified"; signing needs a code-signing key this
- * server does not have). The profile's EmailAccountName is the account's
- * display name (the address when it has none).
+ * server serves (asked_domain: others get 404, an address that is none
+ * 400). The Apple profile is unsigned (iOS shows it as "Not Verified";
+ * signing needs a code-signing key this server does not have). The
+ * profile's EmailAccountName is the account's display name (the address
+ * when it has none).
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -39,35 +40,48 @@ static void tb_server(struct buf *b, const char *kind, const char *type, uint16_
 }
 
 /*
- * The domain a client asks settings for, into domain: its address's; with
- * no address, the one its Host names (Thunderbird asks
- * autoconfig.DOMAIN), else the primary domain. 0 when this server serves
- * it; -1 (the caller answers 404) when not: settings for mail this server
- * does not take would send a user's password for another provider here.
+ * The domain a client asks settings for, into domain (lowercase): its
+ * address's; with none given (email NULL), the one its Host names
+ * (Thunderbird asks autoconfig.DOMAIN), else the primary domain. 0 when
+ * this server serves it; else it answers: 400 for an address given that is
+ * none (a quoted local part with a space, 300 octets: falling back to our
+ * own domain would tell the client to bring that address's password
+ * here), 404 for a domain not served (that would send a user's password
+ * for another provider here); the accounts are never looked at, so
+ * neither answer tells who has one.
  */
-static int asked_domain(const struct http_ctx *x, const char *email, char *domain, size_t size)
+static int asked_domain(struct http_ctx *x, const char *email, char *domain, size_t size)
 {
-	const char *at = strchr(email, '@');
+	const char *at = email ? strrchr(email, '@') : NULL;
 
+	if (email && !at) {
+		http_problem(x, 400, "bad_request", NULL, "not an email address");
+		return -1;
+	}
 	if (at)
 		snprintf(domain, size, "%s", at + 1);
 	else if (strncmp(x->host, "autoconfig.", 11) == 0 || strncmp(x->host, "autodiscover.", 13) == 0)
 		snprintf(domain, size, "%s", strchr(x->host, '.') + 1);
 	else
 		snprintf(domain, size, "%s", http_cfg->domain);
-	return domain[0] && store_domain_served(http_store, domain) == 1 ? 0 : -1;
+	for (char *c = domain; *c; c++)
+		if (*c >= 'A' && *c <= 'Z')
+			*c = (char)(*c - 'A' + 'a');
+	if (domain[0] && store_domain_served(http_store, domain) == 1)
+		return 0;
+	http_problem(x, 404, "not_found", NULL, "no mail domain served here");
+	return -1;
 }
 
 void http_autoconfig(struct http_ctx *x)
 {
-	const char *email = http_safe_email(x->arena, http_query(x, "emailaddress"));
+	const char *q = http_query(x, "emailaddress");
+	const char *email = q && q[0] ? http_safe_email(x->arena, q) : NULL;
 	char domain[256];
 	struct buf *b = &x->out;
 
-	if (asked_domain(x, email, domain, sizeof domain) < 0) {
-		http_problem(x, 404, "not_found", NULL, "no mail domain served here");
+	if (asked_domain(x, email, domain, sizeof domain) < 0)
 		return;
-	}
 	buf_reset(b);
 	buf_append_c(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<clientConfig version=\"1.1\">\n"
 			"  <emailProvider id=\"");
@@ -101,9 +115,14 @@ static void pox_protocol(struct buf *b, const char *type, uint16_t p, const char
 {
 	buf_printf(b, "      <Protocol>\n        <Type>%s</Type>\n        <Server>", type);
 	buf_append_xml(b, hostname_now());
-	buf_printf(b, "</Server>\n        <Port>%u</Port>\n        <LoginName>", (unsigned)p);
-	buf_append_xml(b, user);
-	buf_printf(b, "</LoginName>\n        <DomainRequired>off</DomainRequired>\n"
+	buf_printf(b, "</Server>\n        <Port>%u</Port>\n", (unsigned)p);
+	/* No address asked (a GET): no login name rather than an empty one. */
+	if (user) {
+		buf_append_c(b, "        <LoginName>");
+		buf_append_xml(b, user);
+		buf_append_c(b, "</LoginName>\n");
+	}
+	buf_printf(b, "        <DomainRequired>off</DomainRequired>\n"
 		      "        <SPA>off</SPA>\n        <SSL>%s</SSL>\n",
 		   ssl ? "on" : "off");
 	if (encryption)
@@ -117,10 +136,8 @@ void http_autodiscover(struct http_ctx *x)
 	char domain[256];
 	struct buf *b = &x->out;
 
-	if (asked_domain(x, email, domain, sizeof domain) < 0) {
-		http_problem(x, 404, "not_found", NULL, "no mail domain served here");
+	if (asked_domain(x, email, domain, sizeof domain) < 0)
 		return;
-	}
 	buf_reset(b);
 	buf_append_c(b, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
 			"<Autodiscover xmlns=\"http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006\">\n"
@@ -132,6 +149,8 @@ void http_autodiscover(struct http_ctx *x)
 		pox_protocol(b, "IMAP", port(LISTEN_IMAP), email, 1, "TLS");
 	if (port(LISTEN_POP3S))
 		pox_protocol(b, "POP3", port(LISTEN_POP3S), email, 1, "SSL");
+	else if (port(LISTEN_POP3))
+		pox_protocol(b, "POP3", port(LISTEN_POP3), email, 1, "TLS");
 	if (port(LISTEN_SUBMISSIONS))
 		pox_protocol(b, "SMTP", port(LISTEN_SUBMISSIONS), email, 1, "SSL");
 	else if (port(LISTEN_SUBMISSION))

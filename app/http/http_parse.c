@@ -116,10 +116,17 @@ const char *http_pox_email(struct arena *a, const char *body)
 		     { "&apos;", '\'' } };
 	const char *s = body ? strstr(body, "<EMailAddress>") : NULL;
 	if (!s)
-		return "";
+		return NULL;
 	s += 14;
 	const char *e = strstr(s, "</EMailAddress>");
-	if (!e || e - s > 254)
+	if (!e)
+		return "";
+	/* XML whitespace around the text is layout, not address. */
+	while (s < e && strchr(" \t\r\n", *s))
+		s++;
+	while (e > s && strchr(" \t\r\n", e[-1]))
+		e--;
+	if (e - s > 254)
 		return "";
 	char *out = arena_strndup(a, s, (size_t)(e - s)), *w = out;
 	for (const char *r = out; *r;) {

@@ -67,9 +67,11 @@ const char *http_download_type(const char *t);
 
 /*
  * The text of the first <EMailAddress> element of an autodiscover request
- * body (NULL allowed), with the five predefined XML entities decoded, when
- * its raw text is at most 254 octets and http_safe_email() accepts the
- * result; else "". Allocated from a.
+ * body (NULL allowed), surrounding whitespace trimmed and the five
+ * predefined XML entities decoded, when its raw text is at most 254 octets
+ * and http_safe_email() accepts the result; "" when the element is there
+ * but holds no such address (or is not closed); NULL when there is none.
+ * Allocated from a.
  */
 const char *http_pox_email(struct arena *a, const char *body);
 

