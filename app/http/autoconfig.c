@@ -160,11 +160,24 @@ void http_autodiscover(struct http_ctx *x)
 	x->type = "application/xml; charset=utf-8";
 }
 
-static void uuid(char out[37])
+/*
+ * A PayloadUUID that is the same at every download of one account's
+ * profile: iOS and macOS replace an installed profile whose identifiers
+ * match and install a second account beside it when they do not. Named
+ * by host, address and payload (BLAKE2b, RFC 9562 version 8: a UUID of
+ * our own making); nothing secret goes in, none can be read out.
+ */
+static void uuid(char out[37], const char *email, const char *payload)
 {
 	uint8_t r[16];
-	randombytes_buf(r, sizeof(r));
-	r[6] = (uint8_t)((r[6] & 0x0f) | 0x40);
+	crypto_generichash_state h;
+
+	crypto_generichash_init(&h, NULL, 0, sizeof r);
+	crypto_generichash_update(&h, (const uint8_t *)hostname_now(), strlen(hostname_now()) + 1);
+	crypto_generichash_update(&h, (const uint8_t *)email, strlen(email) + 1);
+	crypto_generichash_update(&h, (const uint8_t *)payload, strlen(payload));
+	crypto_generichash_final(&h, r, sizeof r);
+	r[6] = (uint8_t)((r[6] & 0x0f) | 0x80);
 	r[8] = (uint8_t)((r[8] & 0x3f) | 0x80);
 	snprintf(out, 37, "%02X%02X%02X%02X-%02X%02X-%02X%02X-%02X%02X-%02X%02X%02X%02X%02X%02X",
 		 r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12],
@@ -192,8 +205,8 @@ void api_account_mobileconfig(struct http_ctx *x)
 	int imaps = port(LISTEN_IMAPS) != 0, smtps = port(LISTEN_SUBMISSIONS) != 0;
 	uint16_t in = imaps ? port(LISTEN_IMAPS) : port(LISTEN_IMAP);
 	uint16_t out = smtps ? port(LISTEN_SUBMISSIONS) : port(LISTEN_SUBMISSION);
-	uuid(u1);
-	uuid(u2);
+	uuid(u1, email, "mail");
+	uuid(u2, email, "profile");
 	buf_reset(b);
 	buf_append_c(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 			"<!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" "

@@ -102,3 +102,30 @@ def test_autodiscover_address_forms():
         assert st == 200, body
         protos = ET.fromstring(body).findall(".//r:Protocol", POX_NS)
         assert protos and all(p.find("r:LoginName", POX_NS) is None for p in protos), body
+
+
+def test_mobileconfig_identifiers_stable_per_account():
+    """iOS replaces an installed profile whose identifiers match; with new
+    random ones at each download (before), installing it again added a
+    second copy of the account."""
+    s, a = admin_server(imap=True, submission=True,
+                        accounts=[("bob@example.test", "bob-password-1"),
+                                  ("carol@example.test", "Wq7-carol-kept-9z")])
+    with s:
+        def ids(email):
+            st, _, body = a.call("GET", "/accounts/%s/mobileconfig" % email)
+            assert st == 200, body
+            prof = plistlib.loads(body)
+            assert not [k for p in [prof] + prof["PayloadContent"] for k in p if "Password" in k
+                        and k != "OutgoingPasswordSameAsIncomingPassword"], prof
+            mail = prof["PayloadContent"][0]
+            got = (prof["PayloadUUID"], prof["PayloadIdentifier"], mail["PayloadUUID"],
+                   mail["PayloadIdentifier"])
+            for u in (got[0], got[2]):
+                assert str(uuid.UUID(u)).upper() == u, u
+            return got
+        bob = ids("bob@example.test")
+        assert ids("bob@example.test") == bob
+        assert bob[0] != bob[2]
+        carol = ids("carol@example.test")
+        assert not set(bob) & set(carol), (bob, carol)
