@@ -16,6 +16,7 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/arena.h"
 #include "core/hostname.h"
@@ -158,6 +159,43 @@ void http_autodiscover(struct http_ctx *x)
 	buf_append_c(b, "    </Account>\n  </Response>\n</Autodiscover>\n");
 	x->status = 200;
 	x->type = "application/xml; charset=utf-8";
+}
+
+/*
+ * Outlook's "Autodiscover v2" (not specified by Microsoft; as Exchange and
+ * the servers that mimic it answer): Protocol=AutodiscoverV1 asks where
+ * the POX document is, and gets a JSON object with its URL; Outlook then
+ * POSTs there. Other protocols (ActiveSync, EWS) are not offered: 400.
+ */
+void http_autodiscover_json(struct http_ctx *x)
+{
+	const char *q = http_query(x, "Email"), *proto = http_query(x, "Protocol");
+	const char *email = q && q[0] ? http_safe_email(x->arena, q) : NULL;
+	uint16_t https = port(LISTEN_HTTPS);
+	char domain[256], url[320];
+	struct jw w;
+
+	if (!proto || strcasecmp(proto, "AutodiscoverV1") != 0) {
+		http_problem(x, 400, "bad_request", "Protocol",
+			     "only Protocol=AutodiscoverV1 is offered here");
+		return;
+	}
+	if (asked_domain(x, email, domain, sizeof domain) < 0)
+		return;
+	if (!https) {
+		http_problem(x, 404, "not_found", NULL, "no HTTPS listener");
+		return;
+	}
+	if (https == 443)
+		snprintf(url, sizeof url, "https://%s/autodiscover/autodiscover.xml", hostname_now());
+	else
+		snprintf(url, sizeof url, "https://%s:%u/autodiscover/autodiscover.xml", hostname_now(),
+			 (unsigned)https);
+	http_json_begin(x, &w, 200);
+	jw_obj_begin(&w);
+	jw_kstr(&w, "Protocol", "AutodiscoverV1");
+	jw_kstr(&w, "Url", url);
+	jw_obj_end(&w);
 }
 
 /*

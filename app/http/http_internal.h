@@ -429,6 +429,9 @@ int http_origin_own(const char *origin, size_t olen, const char *host, size_t hl
 int http_jmap_request_enter(uint32_t account);
 void http_jmap_request_leave(uint32_t account);
 void http_autodiscover(struct http_ctx *x);
+/* GET /autodiscover/autodiscover.json?Email=&Protocol=AutodiscoverV1:
+ * where the POX document is (Outlook asks this first). */
+void http_autodiscover_json(struct http_ctx *x);
 /* GET of a UI path: the asset or the SPA index. */
 void http_static(struct http_ctx *x);
 

@@ -358,6 +358,13 @@ void http_route(struct http_ctx *x)
 		http_autoconfig(x);
 		return;
 	}
+	if (strcasecmp(p, "/autodiscover/autodiscover.json") == 0) {
+		if (get)
+			http_autodiscover_json(x);
+		else
+			method_refused(x, "GET, HEAD");
+		return;
+	}
 	if (strcasecmp(p, "/autodiscover/autodiscover.xml") == 0) {
 		/* Outlook POSTs its request; a GET gets the same settings. */
 		if (strcmp(x->method, "POST") == 0 || get)

@@ -104,6 +104,32 @@ def test_autodiscover_address_forms():
         assert protos and all(p.find("r:LoginName", POX_NS) is None for p in protos), body
 
 
+def test_autodiscover_json_points_at_pox():
+    """Outlook first asks autodiscover.json?Protocol=AutodiscoverV1 and
+    POSTs to the Url it gets. Before, the path was 404."""
+    s = Server(http=True, imap=True)
+    with s:
+        for path in ("/autodiscover/autodiscover.json", "/AutoDiscover/AutoDiscover.json"):
+            st, hd, body = Api(s).raw(
+                "GET", path + "?Email=bob%40example.test&Protocol=AutodiscoverV1&RedirectCount=1")
+            assert st == 200 and hd["content-type"].startswith("application/json"), (path, st, body)
+            doc = json.loads(body)
+            assert doc == {"Protocol": "AutodiscoverV1",
+                           "Url": "https://%s:%d/autodiscover/autodiscover.xml" % (HOST, s.https_port)}
+        url = urllib.parse.urlsplit(doc["Url"])
+        st, body = pox(s, "bob@example.test")
+        assert st == 200 and url.path == "/autodiscover/autodiscover.xml", body
+        # Protocol names are compared without case, as Exchange does.
+        assert Api(s).raw("GET", "/autodiscover/autodiscover.json?Email=bob%40example.test"
+                                 "&Protocol=autodiscoverv1")[0] == 200
+        for query, want in [("Email=bob%40example.test&Protocol=ActiveSync", 400),
+                            ("Email=bob%40example.test", 400),
+                            ("Email=bob%40elsewhere.test&Protocol=AutodiscoverV1", 404),
+                            ("Email=%22a+b%22%40example.test&Protocol=AutodiscoverV1", 400)]:
+            st, _, body = Api(s).raw("GET", "/autodiscover/autodiscover.json?" + query)
+            assert st == want and b"Url" not in body, (query, st, body)
+
+
 def test_mobileconfig_identifiers_stable_per_account():
     """iOS replaces an installed profile whose identifiers match; with new
     random ones at each download (before), installing it again added a
