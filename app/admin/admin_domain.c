@@ -105,6 +105,7 @@ void admin_dns_records(const struct config *cfg, struct store *st, const char *h
 	snprintf(r->value, sizeof(r->value), "v=spf1 mx -all");
 
 	buf_init(&txt, ADMIN_DNS_VALUE_MAX - 1);
+	/* Room for the 15 records after the DKIM keys. */
 	for (unsigned i = 0; i < k->n && d->n < ADMIN_DNS_MAX - 15; i++) {
 		buf_reset(&txt);
 		if (dkim_key_txt(&k->key[i], &txt) != DKIM_OK)
@@ -146,6 +147,10 @@ void admin_dns_records(const struct config *cfg, struct store *st, const char *h
 	r = add(d, "CNAME", "Outlook autodiscover", NULL);
 	snprintf(r->name, sizeof(r->name), "autodiscover.%s.", domain);
 	snprintf(r->value, sizeof(r->value), "%s.", hostname);
+	/* Outlook's last try, after https://autodiscover.DOMAIN: this SRV
+	 * sends it to the host name, whose certificate it matches even
+	 * when none carries autodiscover.DOMAIN. */
+	srv(d, cfg, hostname, domain, "autodiscover", 0, LISTEN_HTTPS, "Outlook autodiscover (SRV)", NULL);
 	/* MTA-STS (RFC 8461): the policy is served over HTTPS at
 	 * mta-sts.DOMAIN (the certificate must carry that name). */
 	char pol[MTA_STS_OWN_MAX], id[MTA_STS_ID_MAX + 1];

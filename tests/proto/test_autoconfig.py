@@ -155,3 +155,29 @@ def test_mobileconfig_identifiers_stable_per_account():
         assert bob[0] != bob[2]
         carol = ids("carol@example.test")
         assert not set(bob) & set(carol), (bob, carol)
+
+
+def test_dns_records_match_the_listeners():
+    """The SRV records GET /domains/{d}/dns recommends name the ports tern
+    listens on, "." for a service that is off, implicit TLS before
+    STARTTLS (RFC 8314 section 5.1), IMAP before POP3 (RFC 6186 section
+    3.4); and Outlook's _autodiscover._tcp SRV, which was missing."""
+    s, a = admin_server(imap=True, pop3=True, submission=True)
+    with s:
+        st, _, d = a.call("GET", "/domains/example.test/dns")
+        assert st == 200, d
+        srv = {r["name"]: r["value"].split() for r in d["records"] if r["type"] == "SRV"}
+        ports = {"submissions": s.submissions_port, "submission": s.submission_port,
+                 "imaps": s.imaps_port, "imap": s.imap_port, "pop3s": s.pop3s_port,
+                 "pop3": s.pop3_port, "jmap": s.https_port, "autodiscover": s.https_port}
+        prio = {}
+        for name, port in ports.items():
+            pr, _, p, target = srv.pop("_%s._tcp.example.test." % name)
+            assert (int(p), target) == (port, HOST + "."), (name, p, target)
+            prio[name] = int(pr)
+        assert srv == {"_sieve._tcp.example.test.": ["0", "0", "0", "."]}, srv  # off here
+        assert prio["submissions"] < prio["submission"], prio
+        assert prio["imaps"] < prio["imap"] < prio["pop3s"] < prio["pop3"], prio
+        cname = {r["name"]: r["value"] for r in d["records"] if r["type"] == "CNAME"}
+        for host in ("autoconfig", "autodiscover", "mta-sts"):
+            assert cname["%s.example.test." % host] == HOST + ".", cname
