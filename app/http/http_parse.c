@@ -14,6 +14,7 @@
 
 #include "core/arena.h"
 #include "core/hex.h"
+#include "core/utf8.h"
 
 const char *http_host_normalize(struct arena *a, const char *h)
 {
@@ -99,6 +100,10 @@ const char *http_safe_email(struct arena *a, const char *e)
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)e[i] <= 0x20 || e[i] == '<' || e[i] == '>' || e[i] == '"')
 			return "";
+	/* An address is UTF-8 (RFC 6531), and the documents that carry it
+	 * say so: an octet that is none would make them ill-formed XML. */
+	if (!utf8_valid(str_make(e, n)))
+		return "";
 	return arena_strdup(a, e);
 }
 

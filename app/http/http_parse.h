@@ -46,8 +46,9 @@ int http_gzip_ok(const char *ae);
 int http_etag_match(const char *inm, const char *etag);
 
 /*
- * e when it is a plausible address (at most 254 octets, an '@', no space,
- * control octet, '<', '>' or '"'), copied into a; else "" (also for NULL).
+ * e when it is a plausible address (at most 254 octets of UTF-8, an '@',
+ * no space, control octet, '<', '>' or '"'), copied into a; else "" (also
+ * for NULL).
  * Used only to fill response templates, never trusted.
  */
 const char *http_safe_email(struct arena *a, const char *e);

@@ -95,6 +95,16 @@ def test_autodiscover_address_forms():
         for bad in ('"eve smith"@elsewhere.test', "", "x" * 300 + "@example.test"):
             st, body = pox(s, bad)
             assert st == 400 and b"<Protocol>" not in body, (bad[:40], st, body[:200])
+        # Nor is one that is not UTF-8: before, it was copied into
+        # LoginName and the answer was not well-formed XML (ParseError).
+        st, _, body = Api(s).raw("POST", "/autodiscover/autodiscover.xml",
+                                 (POX_REQ % "b\xffob@example.test").encode("latin-1"),
+                                 {"Content-Type": "text/xml"})
+        assert st == 400 and b"<Protocol>" not in body, (st, body[:200])
+        # A U-label address is UTF-8 and taken as it is.
+        st, body = pox(s, "jörg@example.test")
+        assert st == 200 and {p.find("r:LoginName", POX_NS).text for p in
+                              ET.fromstring(body).findall(".//r:Protocol", POX_NS)} == {"jörg@example.test"}
         # No address asked (a GET at the autodiscover host): the domain's
         # settings and no LoginName rather than an empty one.
         st, _, body = Api(s).raw("GET", "/autodiscover/autodiscover.xml",
