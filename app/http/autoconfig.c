@@ -140,6 +140,20 @@ void http_autodiscover(struct http_ctx *x)
 	if (asked_domain(x, email, domain, sizeof domain) < 0)
 		return;
 	buf_reset(b);
+	if (!http_pox_schema_ok(x->body)) {
+		/* An ActiveSync client (mobilesync schema) would misread
+		 * Outlook's settings: it is told, as Exchange tells it, that no
+		 * provider serves that schema (601), and the user can then
+		 * choose IMAP. */
+		buf_append_c(b, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+				"<Autodiscover xmlns=\"http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006\">\n"
+				"  <Response>\n    <Error>\n      <ErrorCode>601</ErrorCode>\n"
+				"      <Message>Provider is not available</Message>\n      <DebugData />\n"
+				"    </Error>\n  </Response>\n</Autodiscover>\n");
+		x->status = 200;
+		x->type = "application/xml; charset=utf-8";
+		return;
+	}
 	buf_append_c(b, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
 			"<Autodiscover xmlns=\"http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006\">\n"
 			"  <Response xmlns=\"http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a\">\n"

@@ -9,6 +9,7 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -107,6 +108,42 @@ const char *http_safe_email(struct arena *a, const char *e)
 	return arena_strdup(a, e);
 }
 
+/* The text of the first <tag> element in body, XML whitespace around it
+ * trimmed, into *s and *e: 1; 0 when it is not closed; -1 when there is
+ * none. */
+static int pox_text(const char *body, const char *tag, const char **s, const char **e)
+{
+	char open[48], close[48];
+
+	snprintf(open, sizeof open, "<%s>", tag);
+	snprintf(close, sizeof close, "</%s>", tag);
+	*s = body ? strstr(body, open) : NULL;
+	if (!*s)
+		return -1;
+	*s += strlen(open);
+	*e = strstr(*s, close);
+	if (!*e)
+		return 0;
+	while (*s < *e && strchr(" \t\r\n", **s))
+		(*s)++;
+	while (*e > *s && strchr(" \t\r\n", (*e)[-1]))
+		(*e)--;
+	return 1;
+}
+
+int http_pox_schema_ok(const char *body)
+{
+	static const char outlook[] =
+		"http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a";
+	const char *s, *e;
+	int rc = pox_text(body, "AcceptableResponseSchema", &s, &e);
+
+	if (rc < 0)
+		return 1;
+	return rc == 1 && (size_t)(e - s) == sizeof outlook - 1 &&
+	       memcmp(s, outlook, sizeof outlook - 1) == 0;
+}
+
 /*
  * Its text is XML: the five predefined entities are decoded (an address
  * may hold "&" or "'"), so the answer, escaped again, does not escape them
@@ -119,19 +156,12 @@ const char *http_pox_email(struct arena *a, const char *body)
 		char c;
 	} ents[] = { { "&amp;", '&' }, { "&lt;", '<' }, { "&gt;", '>' }, { "&quot;", '"' },
 		     { "&apos;", '\'' } };
-	const char *s = body ? strstr(body, "<EMailAddress>") : NULL;
-	if (!s)
+	const char *s, *e;
+	int rc = pox_text(body, "EMailAddress", &s, &e);
+
+	if (rc < 0)
 		return NULL;
-	s += 14;
-	const char *e = strstr(s, "</EMailAddress>");
-	if (!e)
-		return "";
-	/* XML whitespace around the text is layout, not address. */
-	while (s < e && strchr(" \t\r\n", *s))
-		s++;
-	while (e > s && strchr(" \t\r\n", e[-1]))
-		e--;
-	if (e - s > 254)
+	if (rc == 0 || e - s > 254)
 		return "";
 	char *out = arena_strndup(a, s, (size_t)(e - s)), *w = out;
 	for (const char *r = out; *r;) {

@@ -75,6 +75,12 @@ const char *http_download_type(const char *t);
  * Allocated from a.
  */
 const char *http_pox_email(struct arena *a, const char *body);
+/*
+ * 1 when an autodiscover request body (NULL allowed) accepts the Outlook
+ * response schema (.../outlook/responseschema/2006a) or names none, 0 when
+ * its <AcceptableResponseSchema> asks another (ActiveSync's mobilesync).
+ */
+int http_pox_schema_ok(const char *body);
 
 /*
  * Finds where a request header ends in a byte stream fed in any chunking:

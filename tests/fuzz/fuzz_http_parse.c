@@ -9,7 +9,8 @@
  * appended changes nothing. If-None-Match: a value matches itself and the
  * last member of a list. Autodiscover: what is found passes
  * http_safe_email() unchanged; an address taken from the input, escaped
- * into a request body as XML, comes back exactly. Framing: a
+ * into a request body as XML, comes back exactly, and that body (no
+ * schema named) is taken as Outlook's. Framing: a
  * Content-Length judged the same as twice itself; a Transfer-Encoding is
  * always refused beside a length or in HTTP/1.0, and one taken becomes
  * 501 with an unknown coding before it. Absolute-form: a split target
@@ -110,6 +111,10 @@ static void check_pox(struct arena *a, const char *body, const char *addr)
 	snprintf(req + o, sizeof(req) - o, "</EMailAddress></Request></Autodiscover>");
 	e = http_pox_email(a, req);
 	assert(e != NULL);
+	/* No schema named: Outlook's; the mobilesync one: not ours. */
+	assert(http_pox_schema_ok(req) == 1);
+	assert(http_pox_schema_ok("<AcceptableResponseSchema> http://schemas.microsoft.com/exchange/"
+				  "autodiscover/mobilesync/responseschema/2006</AcceptableResponseSchema>") == 0);
 	if (esc <= 254)
 		assert(strcmp(e, s) == 0);
 	else

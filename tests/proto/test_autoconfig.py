@@ -101,6 +101,22 @@ def test_autodiscover_address_forms():
                                  (POX_REQ % "b\xffob@example.test").encode("latin-1"),
                                  {"Content-Type": "text/xml"})
         assert st == 400 and b"<Protocol>" not in body, (st, body[:200])
+        # An entity a DTD declares is not expanded: "&x;" is no address.
+        st, _, body = Api(s).raw("POST", "/autodiscover/autodiscover.xml",
+                                 b'<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x "bob@example.test">]>'
+                                 b'<Autodiscover><Request><EMailAddress>&x;</EMailAddress></Request>'
+                                 b'</Autodiscover>', {"Content-Type": "text/xml"})
+        assert st == 400 and b"<Protocol>" not in body, (st, body[:200])
+        # An ActiveSync client asks the mobilesync schema: Exchange's
+        # "provider not available" (601), not Outlook settings it would
+        # misread (before: the IMAP/POP3/SMTP document).
+        req = (POX_REQ % "bob@example.test").replace(
+            "outlook/responseschema/2006a", "mobilesync/responseschema/2006")
+        st, _, body = Api(s).raw("POST", "/autodiscover/autodiscover.xml", req.encode(),
+                                 {"Content-Type": "text/xml"})
+        ns = {"a": "http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006"}
+        assert st == 200 and b"<Protocol>" not in body, body
+        assert ET.fromstring(body).find("a:Response/a:Error/a:ErrorCode", ns).text == "601", body
         # A U-label address is UTF-8 and taken as it is.
         st, body = pox(s, "jörg@example.test")
         assert st == 200 and {p.find("r:LoginName", POX_NS).text for p in
