@@ -254,9 +254,19 @@ void api_account_mobileconfig(struct http_ctx *x)
 		http_problem(x, 404, "not_found", NULL, "no account %.100s", x->param[0]);
 		return;
 	}
-	int imaps = port(LISTEN_IMAPS) != 0, smtps = port(LISTEN_SUBMISSIONS) != 0;
-	uint16_t in = imaps ? port(LISTEN_IMAPS) : port(LISTEN_IMAP);
+	/* IMAP, else POP3 (Mail takes either); implicit TLS first. */
+	int imap = port(LISTEN_IMAPS) || port(LISTEN_IMAP);
+	enum listen_kind tls = imap ? LISTEN_IMAPS : LISTEN_POP3S, plain = imap ? LISTEN_IMAP : LISTEN_POP3;
+	int ssl = port(tls) != 0, smtps = port(LISTEN_SUBMISSIONS) != 0;
+	uint16_t in = ssl ? port(tls) : port(plain);
 	uint16_t out = smtps ? port(LISTEN_SUBMISSIONS) : port(LISTEN_SUBMISSION);
+	if (!in || !out) {
+		/* A profile with port 0 installs an account that never works. */
+		http_problem(x, 409, "not_configured", NULL,
+			     "no %s listener: a mail profile needs one (TERN_LISTEN_*)",
+			     in ? "submission" : "IMAP or POP3");
+		return;
+	}
 	uuid(u1, email, "mail");
 	uuid(u2, email, "profile");
 	buf_reset(b);
@@ -272,13 +282,13 @@ void api_account_mobileconfig(struct http_ctx *x)
 	char name[STORE_DISPLAY_NAME_MAX + 1];
 	int named = store_account_name(http_store, id, name, sizeof name) == STORE_OK && name[0];
 	plist_str(b, "EmailAccountName", named ? name : email);
-	plist_str(b, "EmailAccountType", "EmailTypeIMAP");
+	plist_str(b, "EmailAccountType", imap ? "EmailTypeIMAP" : "EmailTypePOP");
 	plist_str(b, "EmailAddress", email);
 	plist_str(b, "IncomingMailServerAuthentication", "EmailAuthPassword");
 	plist_str(b, "IncomingMailServerHostName", hostname_now());
 	buf_printf(b, "      <key>IncomingMailServerPortNumber</key>\n      <integer>%u</integer>\n"
 		      "      <key>IncomingMailServerUseSSL</key>\n      <%s/>\n",
-		   (unsigned)in, imaps ? "true" : "false");
+		   (unsigned)in, ssl ? "true" : "false");
 	plist_str(b, "IncomingMailServerUsername", email);
 	plist_str(b, "OutgoingMailServerAuthentication", "EmailAuthPassword");
 	plist_str(b, "OutgoingMailServerHostName", hostname_now());

@@ -207,3 +207,22 @@ def test_dns_records_match_the_listeners():
         cname = {r["name"]: r["value"] for r in d["records"] if r["type"] == "CNAME"}
         for host in ("autoconfig", "autodiscover", "mta-sts"):
             assert cname["%s.example.test." % host] == HOST + ".", cname
+
+
+def test_mobileconfig_follows_the_listeners():
+    """With IMAP off the profile is a POP3 account on the POP3S port; with
+    no mail listener at all, 409 rather than a profile whose port is 0
+    (before: EmailTypeIMAP on port 0 in both cases)."""
+    s, a = admin_server(pop3=True, submission=True,
+                        accounts=[("bob@example.test", "bob-password-1")])
+    with s:
+        st, _, body = a.call("GET", "/accounts/bob@example.test/mobileconfig")
+        assert st == 200, body
+        mail = plistlib.loads(body)["PayloadContent"][0]
+        assert mail["EmailAccountType"] == "EmailTypePOP", mail
+        assert mail["IncomingMailServerPortNumber"] == s.pop3s_port and mail["IncomingMailServerUseSSL"]
+        assert mail["OutgoingMailServerPortNumber"] == s.submissions_port
+    s, a = admin_server(submission=True, accounts=[("bob@example.test", "bob-password-1")])
+    with s:
+        st, _, body = a.call("GET", "/accounts/bob@example.test/mobileconfig")
+        assert st == 409 and b"plist" not in body, (st, body)

@@ -51,7 +51,8 @@ def check_name(s, a, name):
 
 
 def test_hostname_live_everywhere():
-    s = Server(http=True, submission=True, accounts=[BOB], start=False)
+    # IMAP on: a profile needs an incoming server (test_autoconfig).
+    s = Server(http=True, submission=True, imap=True, accounts=[BOB], start=False)
     del s.env["TERN_HOSTNAME"]  # the system's name, as a container has
     s.env["TERN_DOMAIN"] = "example.test"
     s.start()
