@@ -128,6 +128,7 @@ struct bridge {
 	struct http_stream stream; /* over the bytes sent to the daemon */
 	int refusal;               /* a header refused: 400 or 431, its stand-in being sent */
 	unsigned refusal_sent;     /* bytes of the stand-in request sent */
+	int daemon_gone;           /* its end refused bytes: it reads no more */
 	uint64_t timer;
 	uint64_t out_mark; /* c->bytes_out when the deadline was set */
 	uint64_t in_mark;  /* c->bytes_in then */
@@ -433,6 +434,15 @@ static void header_refused(struct bridge *b, int status)
 static int push_request(struct bridge *b)
 {
 	struct conn *c = b->c;
+	if (b->daemon_gone) {
+		/* The daemon closed in the middle of a request (a body it
+		 * refused to read on, http_server.c): the rest is no request,
+		 * and read as one it was out of step with b->stream, which
+		 * then found the "framing" broken and answered 400 in place of
+		 * the daemon's answer still on its way. */
+		buf_consume(&c->in, buf_len(&c->in));
+		return 1;
+	}
 	while (buf_len(&c->in) > 0 && !b->refusal) {
 		int ev;
 		size_t room = stream_room(b, buf_data(&c->in), buf_len(&c->in), &ev);
@@ -464,6 +474,7 @@ static int push_request(struct bridge *b)
 		if (w < 0 && (errno == EAGAIN || errno == EINTR))
 			return 0;
 		/* The daemon is gone: nothing more will be answered. */
+		b->daemon_gone = 1;
 		buf_consume(&c->in, buf_len(&c->in));
 		return 1;
 	}

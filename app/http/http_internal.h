@@ -26,7 +26,10 @@ struct arena;
 struct store;
 
 #define HTTP_BODY_MAX (64 * 1024)
-#define HTTP_DISCARD_MAX (8 * 1024 * 1024) /* over this, 413 before reading the body */
+/* A body over the limit is read and dropped up to this (so that a client
+ * sending it whole sees the 413); one declared longer is refused before
+ * it is read, and a chunked one is cut here (413, then the close). */
+#define HTTP_DISCARD_MAX (8 * 1024 * 1024)
 #define HTTP_RESP_MAX (4 * 1024 * 1024)
 #define HTTP_HEADERS_MAX 8
 

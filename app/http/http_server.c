@@ -89,6 +89,7 @@ void http_hash_leave(void)
 struct http_req {
 	struct arena *arena;
 	struct buf body;
+	uint64_t seen; /* body bytes read, kept or dropped */
 	int too_big;
 	int answered; /* a response was queued on the first call */
 	struct http_ctx *deferred; /* suspended for http_defer's work */
@@ -712,10 +713,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 		r->answered_upload = 1;
 		return respond(r->x);
 	} else if (*upload_data_size) {
+		r->seen += *upload_data_size;
 		if (!r->too_big && buf_append(&r->body, upload_data, *upload_data_size) < 0)
 			r->too_big = 1;
 		*upload_data_size = 0;
-		return MHD_YES;
+		/*
+		 * Dropping a body costs reading it: not past HTTP_DISCARD_MAX.
+		 * A chunked body declares no length for the check above, so
+		 * one that never ends was read and dropped for as long as its
+		 * client kept sending, before anyone proved who they are. It
+		 * is answered now, its rest unread, and the connection closed.
+		 */
+		if (!r->too_big || r->seen <= (uint64_t)HTTP_BODY_MAX + HTTP_DISCARD_MAX)
+			return MHD_YES;
+		if (r->answered)
+			return MHD_NO;
+		r->answered = 1;
+		struct http_ctx *x = ctx_new(r, mc, method, cls);
+		http_problem(x, 413, "too_large", NULL, "the request body is over %d bytes",
+			     HTTP_BODY_MAX);
+		return refuse_unread(x);
 	}
 	if (r->deferred) {
 		/* Called again after a resume: the work is done, answer. */

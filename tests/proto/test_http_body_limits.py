@@ -110,6 +110,54 @@ def test_anonymous_bodies_cost_no_memory():
             c.close()
 
 
+def test_endless_chunked_body_is_cut():
+    """A chunked body declares no length, so the Content-Length check that
+    refuses a huge body at once never saw it: one over HTTP_BODY_MAX was
+    read and dropped for as long as its client sent it, before anyone
+    proved who they are (measured: 12 MB in 2 s to /api/login, no answer,
+    the connection kept). Past HTTP_DISCARD_MAX (8 MiB) dropped it is now
+    answered 413 and the connection closed, as a declared one is. A
+    client that never stops sending meets the close as a reset, which
+    takes the answer with it, so the 413 is read from the log. What the
+    client sent after the daemon closed is no request: the bridge took it
+    for one, found its "chunk lines" broken and answered 400 in place of
+    the 413 (event=bad_chunked_body)."""
+    s = srv()
+    answered = s.log_text().count("method=POST status=413")
+    refused = s.log_text().count("event=bad_chunked_body")
+    c = tls(s)
+    sent, limit = 0, 40 * 1024 * 1024
+    chunk = b"%x\r\n%s\r\n" % (65536, b"x" * 65536)
+    try:
+        c.sendall(b"POST /api/login HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                  b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+        while sent < limit:
+            try:
+                c.sendall(chunk)
+            except OSError:
+                break
+            sent += 65536
+    finally:
+        c.close()
+    print("endless chunked body: cut after %d octets sent" % sent)
+    assert sent < limit, "the server read %d octets of an anonymous body" % sent
+    assert _answered_413(s, answered), "no 413 in the log"
+    assert s.log_text().count("event=bad_chunked_body") == refused, s.log_text()[-2000:]
+    # The server goes on.
+    st, body = ask(s, head("/jmap/nope", 10) + b"x" * 10)
+    assert st == 404, (st, body)
+
+
+def _answered_413(s, before, timeout=10):
+    """Whether the log shows a POST answered 413 beyond the first before."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if s.log_text().count("method=POST status=413") > before:
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def test_jmap_request_values_bounded():
     """A parsed JSON value costs a node of some 80 octets, so within
     maxSizeRequest a request of "[0,0,...]" parsed into 250 MB, and four
