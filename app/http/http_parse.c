@@ -730,12 +730,12 @@ static int chunk_step(struct http_stream *s, unsigned char ch)
 		}
 		if (ch == ';') {
 			s->st = CH_EXT;
-			return HTTP_STREAM_MORE;
+			return ++s->ext > HTTP_CHUNK_EXT_MAX ? 400 : HTTP_STREAM_MORE;
 		}
 		break;
 	case CH_EXT:
 		if (ch == '\t' || (ch >= 0x20 && ch != 0x7f))
-			return HTTP_STREAM_MORE;
+			return ++s->ext > HTTP_CHUNK_EXT_MAX ? 400 : HTTP_STREAM_MORE;
 		break;
 	case CH_LF:
 		if (ch != '\n')

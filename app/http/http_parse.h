@@ -189,8 +189,9 @@ int http_absolute_target(struct arena *a, const char *target, const char **autho
  * by http_framing_status() at its end: a body of that many octets, a
  * chunked body (§7.1: chunk sizes of at most 16 hex digits, then ';'
  * and extensions, any text but controls, on their line, no blank before
- * the ';'; data followed by CRLF; the last chunk; a trailer section
- * checked as field lines are), or none when neither is given.
+ * the ';', HTTP_CHUNK_EXT_MAX octets of them in the body; data followed
+ * by CRLF; the last chunk; a trailer section checked as field lines are),
+ * or none when neither is given.
  * A framing that http_framing_status() refuses, or a length past 2^64,
  * stops the stream: libmicrohttpd answers that request with an error and
  * closes, and nothing after its header may be read as a request.
@@ -203,6 +204,12 @@ int http_absolute_target(struct arena *a, const char *target, const char **autho
 #define HTTP_HEAD_BYTES_MAX (16 * 1024)
 #define HTTP_HEAD_LINES_MAX 100
 #define HTTP_FRAMING_FIELD_MAX 128
+/* Chunk-extension octets (';' on) in one chunked body, all its chunk
+ * lines together: nothing reads them, and a body of one-octet chunks
+ * each carrying a chunk line's worth of them made its sender's 8 MiB of
+ * data (HTTP_DISCARD_MAX) cost 128 GiB of reading. Node.js has kept the
+ * same total since CVE-2024-22019. */
+#define HTTP_CHUNK_EXT_MAX (16 * 1024)
 
 struct http_stream {
 	int st;                /* where in the request (http_parse.c) */
@@ -216,6 +223,7 @@ struct http_stream {
 	char major, minor;     /* the request's HTTP version digits */
 	uint64_t left;         /* octets of the body or the chunk's data to come */
 	unsigned digits;       /* of the chunk size */
+	unsigned ext;          /* chunk-extension octets of this body */
 	unsigned short len[2]; /* of cl, te */
 	char val[2][HTTP_FRAMING_FIELD_MAX + 1]; /* Content-Length, Transfer-Encoding */
 };

@@ -168,6 +168,23 @@ static void limits(void)
 	memset(big + n, 'e', 20000);
 	snprintf(want, sizeof want, "h47 x400@%d", 47 + HTTP_HEAD_BYTES_MAX);
 	same_every_way(big, n + 20000, want);
+	/* Chunk extensions: HTTP_CHUNK_EXT_MAX octets in a body, whatever
+	 * the number of chunks that carry them; one more is refused. */
+	_Static_assert(HTTP_CHUNK_EXT_MAX == 128 * 128, "128 chunks of 128 below");
+	n = (size_t)snprintf(big, 40000, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+	for (int i = 0; i < 128; i++) {
+		n += (size_t)snprintf(big + n, 40000 - n, "1;");
+		memset(big + n, 'e', 127); /* with the ';', 128 octets */
+		n += 127;
+		n += (size_t)snprintf(big + n, 40000 - n, "\r\nx\r\n");
+	}
+	size_t chunks = n;
+	n += (size_t)snprintf(big + n, 40000 - n, "0\r\n\r\n");
+	snprintf(want, sizeof want, "h47 e%zu .", n);
+	same_every_way(big, n, want);
+	n = chunks + (size_t)snprintf(big + chunks, 40000 - chunks, "1;e\r\nx\r\n0\r\n\r\n");
+	snprintf(want, sizeof want, "h47 x400@%zu", chunks + 1);
+	same_every_way(big, n, want);
 	/* A framing field longer than kept: refused, not misread. */
 	n = (size_t)snprintf(big, 40000, "POST / HTTP/1.1\r\nContent-Length: 1");
 	for (int i = 0; i < 100; i++)
