@@ -130,7 +130,7 @@ struct bridge {
 	unsigned refusal_sent;     /* bytes of the stand-in request sent */
 	int daemon_gone;           /* its end refused bytes: it reads no more */
 	uint64_t timer;
-	uint64_t out_mark; /* c->bytes_out when the deadline was set */
+	uint64_t out_mark; /* c->out_taken when the deadline was set */
 	uint64_t in_mark;  /* c->bytes_in then */
 	struct http_push *push; /* taken over: EventSource or WebSocket */
 	unsigned sent; /* requests passed to the daemon (header ends) */
@@ -279,7 +279,7 @@ static void deadline_set(struct bridge *b, enum bridge_phase phase)
 	uint64_t ms = phase == PHASE_HEADER ? (uint64_t)http_cfg->http_header_timeout_s * 1000
 					    : REQUEST_DEADLINE_MS;
 	b->phase = phase;
-	b->out_mark = b->c->bytes_out;
+	b->out_mark = b->c->out_taken;
 	b->in_mark = b->c->bytes_in;
 	if (b->timer)
 		loop_timer_del(b->loop, b->timer);
@@ -291,8 +291,12 @@ static void deadline_passed(struct loop *loop, void *arg)
 	struct bridge *b = arg;
 	(void)loop;
 	b->timer = 0;
-	if (b->c->bytes_out != b->out_mark) {
-		/* The client is taking a response: not the client's delay. */
+	if (b->c->out_taken != b->out_mark) {
+		/* The client is taking a response: not the client's delay.
+		 * Answers only: counted in bytes_out, the TLS handshake on an
+		 * HTTPS connection pushed its first header deadline back once
+		 * (twice TERN_HTTP_HEADER_TIMEOUT), and a TLS alert a client
+		 * can draw at will (a renegotiation refused) again each time. */
 		deadline_set(b, b->phase);
 		return;
 	}

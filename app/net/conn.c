@@ -253,6 +253,7 @@ static int pump_plain(struct conn *c, unsigned events)
 		if (w > 0) {
 			buf_consume(out, (size_t)w);
 			c->bytes_out += (uint64_t)w;
+			c->out_taken += (uint64_t)w;
 		} else {
 			if (w < 0 && errno != EAGAIN && errno != EINTR)
 				mark_dead(c, "write_error");
@@ -329,6 +330,7 @@ static int pump_tls(struct conn *c, unsigned events)
 				len = buf_len(out);
 			memcpy(p, buf_data(out), len);
 			buf_consume(out, len);
+			c->out_taken += len;
 			br_ssl_engine_sendapp_ack(eng, len);
 			if (buf_len(out) == 0)
 				br_ssl_engine_flush(eng, 0);

@@ -58,6 +58,11 @@ struct conn {
 	char peer_ip[48];
 	uint16_t peer_port;
 	uint64_t bytes_in, bytes_out;
+	/* Octets of output the transport took from the session's side,
+	 * before TLS: what the peer is taking of our answers. Unlike
+	 * bytes_out, none of TLS's own records (the handshake, an alert)
+	 * is in it, which a peer can make us send without asking anything. */
+	uint64_t out_taken;
 
 	/* private */
 	const struct conn_ops *ops_;

@@ -269,6 +269,38 @@ def test_http_per_client_limit_and_header_deadline():
         s.cleanup()
 
 
+def test_https_header_deadline_counts_the_handshake():
+    """The header deadline runs from the connection, the TLS handshake
+    included, and a deadline that passes while the client takes an answer
+    is pushed back. That check looked at every octet sent, TLS's own
+    records too: the handshake pushed an HTTPS connection's first deadline
+    back once (measured with TERN_HTTP_HEADER_TIMEOUT=3: a header dripped
+    over HTTPS cut at 6.0 s, over HTTP at 3.0 s), and a TLS alert a client
+    draws at will (a renegotiation refused) would have pushed it again each
+    time. An idle HTTPS connection now ends with a plain HTTP one opened
+    after it (the order, not seconds, is what is asserted: the plain one's
+    deadline is the later one)."""
+    s = Server(http=True, env={"TERN_HTTP_HEADER_TIMEOUT": "8"})
+    try:
+        tls = ctx().wrap_socket(socket.create_connection(("127.0.0.1", s.https_port)))
+        tls.sendall(b"GET /healthz HTTP/1.1\r\n")
+        time.sleep(4)
+        plain = socket.create_connection(("127.0.0.1", s.http_port))
+        plain.sendall(b"GET /healthz HTTP/1.1\r\n")
+        assert closed_within(plain, 60)[0], "the plain connection outlived its header deadline"
+        # The HTTPS deadline passed 4 s before the plain one; it came 4 s
+        # after it when the handshake pushed it back.
+        assert closed_within(tls, 2.0)[0], "the HTTPS connection outlived the plain one"
+        tls.close()
+        plain.close()
+        # Both ended by the deadline (a loop writes its log lines late).
+        wait = time.time() + 10
+        while s.log_text().count("kind=request_header") < 2 and time.time() < wait:
+            time.sleep(0.05)
+        assert s.log_text().count("kind=request_header") == 2, s.log_text()[-2000:]
+    finally:
+        s.cleanup()
+
 def test_port25_flood_leaves_other_services_and_login_deadline():
     s = Server(imap=True, pop3=True, submission=True, accounts=[(BOB, BOB_PW)],
                env={"TERN_SMTP_MAX_CONNECTIONS": "40",
