@@ -110,6 +110,25 @@ def test_anonymous_bodies_cost_no_memory():
             c.close()
 
 
+def send_chunks(s, chunk, limit):
+    """An anonymous chunked POST whose body is chunk again and again, never
+    ended, until limit octets went or the server cut it: how many went."""
+    c = tls(s)
+    sent = 0
+    try:
+        c.sendall(b"POST /api/login HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                  b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+        while sent < limit:
+            try:
+                c.sendall(chunk)
+            except OSError:
+                break
+            sent += len(chunk)
+    finally:
+        c.close()
+    return sent
+
+
 def test_endless_chunked_body_is_cut():
     """A chunked body declares no length, so the Content-Length check that
     refuses a huge body at once never saw it: one over HTTP_BODY_MAX was
@@ -125,20 +144,8 @@ def test_endless_chunked_body_is_cut():
     s = srv()
     answered = s.log_text().count("method=POST status=413")
     refused = s.log_text().count("event=bad_chunked_body")
-    c = tls(s)
-    sent, limit = 0, 40 * 1024 * 1024
-    chunk = b"%x\r\n%s\r\n" % (65536, b"x" * 65536)
-    try:
-        c.sendall(b"POST /api/login HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                  b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
-        while sent < limit:
-            try:
-                c.sendall(chunk)
-            except OSError:
-                break
-            sent += 65536
-    finally:
-        c.close()
+    limit = 40 * 1024 * 1024
+    sent = send_chunks(s, b"%x\r\n%s\r\n" % (65536, b"x" * 65536), limit)
     print("endless chunked body: cut after %d octets sent" % sent)
     assert sent < limit, "the server read %d octets of an anonymous body" % sent
     assert _logged_more(s, "method=POST status=413", answered), "no 413 in the log"
@@ -156,20 +163,8 @@ def test_chunk_extensions_bounded():
     are now at most HTTP_CHUNK_EXT_MAX (16 KiB) together, else 400."""
     s = srv()
     refused = s.log_text().count("event=bad_chunked_body")
-    c = tls(s)
-    sent, limit = 0, 64 * 1024 * 1024
-    chunk = b"1;" + b"e" * 16000 + b"\r\nx\r\n"
-    try:
-        c.sendall(b"POST /api/login HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                  b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
-        while sent < limit:
-            try:
-                c.sendall(chunk)
-            except OSError:
-                break
-            sent += len(chunk)
-    finally:
-        c.close()
+    limit = 64 * 1024 * 1024
+    sent = send_chunks(s, b"1;" + b"e" * 16000 + b"\r\nx\r\n", limit)
     print("chunk extensions: cut after %d octets sent" % sent)
     assert sent < limit, "the server read %d octets of chunk extensions" % sent
     assert _logged_more(s, "event=bad_chunked_body", refused), "no bad_chunked_body in the log"
