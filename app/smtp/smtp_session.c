@@ -40,6 +40,13 @@
 #define SMTP_LINE_MAX 4096 /* command line limit, RFC 5321 allows us more than 512 */
 #define SMTP_REPLY_LINE_MAX 512 /* RFC 5321 §4.5.3.1.5, with the CRLF */
 #define SMTP_IN_MAX 65536
+/* Input read only to be thrown away, the rest of an over-long command line
+ * or a refused BDAT chunk: past this the session ends with a 421. Unbounded,
+ * one connection kept the loop reading 1.4 GB in 3 s of an endless line (or
+ * of "BDAT 18446744073709551615") for up to TERN_SMTP_MAX_SESSION_TIME, as
+ * one error. No honest client sends a command line or a refused chunk this
+ * long; a chunk past the message size limit is refused at its size anyway. */
+#define SMTP_DROP_MAX ((uint64_t)16 << 20)
 #define SMTP_OUT_MAX 65536
 #define SMTP_JUNK_LIMIT 100 /* NOOP, RSET, VRFY, EXPN, HELP, HELO, EHLO, BDAT 0 between messages */
 #define SMTP_RCPT_OVERSHOOT 1000 /* RCPTs past TERN_SMTP_MAX_RECIPIENTS before each is an error */
@@ -886,6 +893,17 @@ static void cmd_data(struct smtp_session *s, struct smtp_cmd *cmd)
 
 static void cmd_bdat(struct smtp_session *s, struct smtp_cmd *cmd)
 {
+	/* A chunk that alone overshoots the size limit by SMTP_DROP_MAX is
+	 * not read through to answer 552 at its end (RFC 3030 §2 has the
+	 * reply follow the chunk): it is answered now, and the session ends,
+	 * since nothing else would bring the commands back in step. */
+	if (cmd->bdat_size > smtp_cfg->max_message_size + SMTP_DROP_MAX) {
+		smtp_reply(s, "552 5.3.4 Message size exceeds fixed maximum message size");
+		smtp_reply(s, "421 4.5.0 %s Error: that BDAT chunk is too big to read through, closing "
+			   "connection", hostname_now());
+		close_with(s, "bdat_too_big");
+		return;
+	}
 	if (!s->tx.used_bdat)
 		rate_start(s);
 	if (!s->tx.used_bdat && smtp_tx_begin_data(s, 1) < 0) {
@@ -956,6 +974,14 @@ static const struct smtp_verb_rule verb_rules[] = {
  */
 static void bdat_refused(struct smtp_session *s, const struct smtp_cmd *cmd, int fail_tx)
 {
+	if (cmd->bdat_sized && cmd->bdat_size > SMTP_DROP_MAX) {
+		if (s->state == SMTP_S_CLOSING)
+			return;
+		smtp_reply(s, "421 4.5.0 %s Error: that BDAT chunk is too big to read through, closing "
+			   "connection", hostname_now());
+		close_with(s, "bdat_too_big");
+		return;
+	}
 	if (cmd->bdat_sized) {
 		s->skip_bytes = cmd->bdat_size;
 		if (fail_tx && s->in_tx && s->state == SMTP_S_RCPT) {
@@ -1336,8 +1362,15 @@ void smtp_session_input(struct smtp_session *s)
 			int found = smtp_line_discard(buf_data(in), buf_len(in), &consumed);
 			buf_consume_wipe(in, consumed); /* it may be a SASL response's rest */
 			record_progress(s, consumed, found);
+			s->dropped += consumed;
 			if (found)
 				s->discarding = 0;
+			else if (s->dropped > SMTP_DROP_MAX && s->state != SMTP_S_CLOSING) {
+				smtp_reply(s, "421 4.5.0 %s Error: line too long, closing connection",
+					   hostname_now());
+				close_with(s, "line_too_long");
+				return;
+			}
 			continue;
 		}
 		int r = smtp_line_find(buf_data(in), buf_len(in), SMTP_LINE_MAX, &linelen, &consumed);
@@ -1383,6 +1416,7 @@ void smtp_session_input(struct smtp_session *s)
 		switch (r) {
 		case SMTP_LINE_TOO_LONG:
 			s->discarding = 1;
+			s->dropped = consumed;
 			/* X.5.6 is registered for a SASL response only (RFC 4954
 			 * §6); a command line too long is a syntax error. */
 			if (in_auth)

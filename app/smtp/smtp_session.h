@@ -220,6 +220,7 @@ struct smtp_session {
 	unsigned junk_cmds; /* NOOP, RSET, VRFY, EXPN, HELP, HELO, EHLO, BDAT 0 since the last message accepted */
 	unsigned tx_count;
 	int discarding;  /* dropping the rest of an over-long line */
+	uint64_t dropped; /* octets of that line dropped so far (SMTP_DROP_MAX) */
 	int starttls_pending; /* 220 sent: nothing is read until TLS is up */
 	uint64_t skip_bytes; /* chunk bytes of a refused BDAT still to drop */
 	int conn_gone;   /* conn closed while the store still works for us */

@@ -34,6 +34,55 @@ def test_long_command_line():
         assert r.cmd("NOOP")[0] == 250  # resynchronised after the long line
         r.send("MAIL FROM:<" + "x" * 100000)  # never ends
         assert r.reply()[0] == 500
+        # Dropped, but not for ever: past 16 MiB of one line the session
+        # ends (it read 1.4 GB in 3 s of such a line, for up to an hour).
+        assert _flood_until_closed(r, 40 << 20), "still reading an endless line after 40 MiB"
+        r.close()
+        assert "line_too_long" in s.log_text()
+        assert alive(s)
+
+
+def _flood_until_closed(r, total):
+    """Sends up to total octets of "x" with no line end; True when the
+    server closed the connection before all were sent, or right after."""
+    piece = b"x" * (256 << 10)
+    try:
+        for _ in range(total // len(piece)):
+            r.sock.sendall(piece)
+    except (BrokenPipeError, ConnectionResetError):
+        return True
+    return r.closed(10)
+
+
+def test_bdat_chunk_too_big_to_read_through():
+    """A refused BDAT chunk is read through to stay in step (RFC 3030),
+    but one past 16 MiB is not: 421 and the close, not hours of reading
+    "BDAT 18446744073709551615"'s octets."""
+    with srv() as s:
+        r = Raw(s.smtp_port)
+        r.cmd("EHLO big.test")
+        assert r.cmd("MAIL FROM:<a@remote.test>")[0] == 250
+        assert r.cmd("RCPT TO:<bob@example.test>")[0] == 250
+        code, lines = r.cmd("BDAT 18446744073709551615")
+        assert code == 552, lines
+        code, lines = r.reply()
+        assert code == 421, lines
+        assert r.closed(10)
+        r.close()
+        # Refused at once (no transaction): its octets are not read
+        # through either; one of honest size still is.
+        r = Raw(s.smtp_port)
+        r.cmd("EHLO big.test")
+        assert r.cmd("BDAT 18446744073709551615")[0] == 503
+        code, lines = r.reply()
+        assert code == 421, lines
+        assert r.closed(10)
+        r.close()
+        r = Raw(s.smtp_port)
+        r.cmd("EHLO big.test")
+        r.send("BDAT 5\r\nhello")
+        assert r.reply()[0] == 503
+        assert r.cmd("NOOP")[0] == 250
         r.close()
         assert alive(s)
 
