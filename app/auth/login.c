@@ -10,11 +10,14 @@
 #include <time.h>
 
 #include "auth/login_limit.h"
+#include "auth/scram_login.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/worker.h"
 #include "core/xalloc.h"
 #include "store/store.h"
+
+_Static_assert(LOGIN_USER_MAX == SCRAM_USER_MAX, "a SCRAM user name is a login name");
 
 enum step {
 	STEP_WAIT,    /* the account's spacing: the timer submits the check */
@@ -28,6 +31,10 @@ struct login {
 	char module[8], session[24], ip[48], mech[16];
 	char user[LOGIN_USER_MAX + 1];
 	char pass[LOGIN_PASS_MAX + 1];
+	size_t pass_len;
+	int has_scram;
+	struct scram_server scram;
+	char scram_final[64];
 	struct login_ticket ticket;
 	enum step step;
 	uint64_t timer;
@@ -60,6 +67,7 @@ static void finish(struct login *l)
 	if (!l->abandoned) {
 		l->res.user = l->user;
 		l->res.mech = l->mech;
+		l->res.scram_final = l->scram_final;
 		l->rq.done(l->rq.arg, &l->res);
 		l->res.extra = NULL; /* the caller's now */
 	}
@@ -108,9 +116,15 @@ static void check_run(void *arg)
 {
 	struct login *l = arg;
 
-	l->rc = store_account_login_scoped(l->rq.store, l->user, l->pass, l->rq.scope,
-					   &l->res.account, &l->res.cred, &l->res.apppass);
+	if (l->has_scram)
+		l->rc = scram_login_check(l->rq.store, &l->scram, str_make(l->pass, l->pass_len),
+					  l->scram_final, sizeof l->scram_final, &l->res.account,
+					  &l->res.cred);
+	else
+		l->rc = store_account_login_scoped(l->rq.store, l->user, l->pass, l->rq.scope,
+						   &l->res.account, &l->res.cred, &l->res.apppass);
 	explicit_bzero(l->pass, sizeof l->pass);
+	explicit_bzero(&l->scram, sizeof l->scram);
 	l->res.outcome = LOGIN_OK;
 	if (l->rc == 1 && l->rq.after_ok)
 		l->res.outcome = l->rq.after_ok(l->rq.store, l->res.account, &l->res.extra);
@@ -197,8 +211,18 @@ static struct login *flow_new(const struct login_request *rq, const char **malfo
 	 * sends the A-labels) is that account, and counts as it. */
 	if (!malformed && l->rq.store)
 		store_served_spelling(l->rq.store, l->user, sizeof l->user);
-	if (!malformed && rq->pass.len)
+	if (!malformed && rq->pass.len) {
 		memcpy(l->pass, rq->pass.p, rq->pass.len);
+		l->pass_len = rq->pass.len;
+	}
+	if (rq->scram) {
+		/* The name as checked (lowercased, our spelling): AuthMessage
+		 * keeps the one the client sent. */
+		l->scram = *rq->scram;
+		memcpy(l->scram.user, l->user, sizeof l->scram.user);
+		l->has_scram = 1;
+	}
+	l->rq.scram = NULL;
 	*malformed_r = malformed;
 	return l;
 }

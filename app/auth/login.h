@@ -36,6 +36,7 @@
 
 #include <stdint.h>
 
+#include "auth/scram.h"
 #include "core/metrics.h"
 #include "core/str.h"
 
@@ -68,6 +69,9 @@ struct login_result {
 	/* LOGIN_REFUSED: how long to wait (login_gate_retry_s), for HTTP's
 	 * Retry-After. */
 	unsigned retry_after_s;
+	/* LOGIN_OK of a SCRAM request: the server-final message ("v=...",
+	 * RFC 5802 §3) the protocol sends before its success reply; "" else. */
+	const char *scram_final;
 	void *extra;       /* LOGIN_OK: after_ok's result, now the caller's */
 };
 
@@ -87,6 +91,11 @@ struct login_request {
 	/* Non-NULL: the attempt cannot succeed (SASL said so); the reason for
 	 * the log ("malformed", "authzid"). Nothing is checked. */
 	const char *malformed;
+	/* Non-NULL: a SCRAM exchange (auth/scram_login.h) after its server-
+	 * first message, copied here; pass is then the client-final message
+	 * (decoded) and user the exchange's. The proof is checked where a
+	 * password would be, through the same gate, delay and log. */
+	const struct scram_server *scram;
 	/* Optional, on the worker after the password matched: returns
 	 * LOGIN_OK (with *extra_r), LOGIN_IN_USE or LOGIN_TEMP. Must not touch
 	 * the session (it may be gone). extra_free frees an extra nobody took. */

@@ -107,6 +107,33 @@ int sasl_plain_split(struct str msg, struct str *authzid_r, struct str *authcid_
 
 /* ---- The server side of PLAIN and LOGIN ---- */
 
+const char *sasl_mech_log_name(enum sasl_mech m)
+{
+	switch (m) {
+	case SASL_MECH_PLAIN:
+		return "plain";
+	case SASL_MECH_LOGIN:
+		return "login";
+	case SASL_MECH_SCRAM_SHA1:
+		return "scram-sha-1";
+	case SASL_MECH_SCRAM_SHA256:
+		return "scram-sha-256";
+	default:
+		return "none";
+	}
+}
+
+int sasl_login_start_scram(struct sasl_login *x, struct str mech)
+{
+	enum scram_hash h;
+
+	if (scram_mech_parse(mech, &h) < 0)
+		return sasl_login_start(x, mech);
+	sasl_login_end(x);
+	x->mech = h == SCRAM_SHA256 ? SASL_MECH_SCRAM_SHA256 : SASL_MECH_SCRAM_SHA1;
+	return 0;
+}
+
 int sasl_login_start(struct sasl_login *x, struct str mech)
 {
 	sasl_login_end(x);
@@ -123,6 +150,7 @@ void sasl_login_end(struct sasl_login *x)
 {
 	explicit_bzero(x, sizeof(*x));
 	x->mech = SASL_MECH_NONE;
+	scram_server_end(&x->scram);
 }
 
 enum sasl_step sasl_login_step(struct sasl_login *x, struct str b64, int initial,
@@ -149,6 +177,22 @@ enum sasl_step sasl_login_step(struct sasl_login *x, struct str b64, int initial
 			return SASL_STEP_AUTHZID;
 		}
 		return SASL_STEP_DONE;
+	}
+	if (x->mech == SASL_MECH_SCRAM_SHA1 || x->mech == SASL_MECH_SCRAM_SHA256) {
+		if (x->user_given) {
+			*user_r = str_c(x->scram.user);
+			*pass_r = str_make(buf, n);
+			return SASL_STEP_SCRAM;
+		}
+		enum scram_hash h = x->mech == SASL_MECH_SCRAM_SHA256 ? SCRAM_SHA256 : SCRAM_SHA1;
+		int rc = scram_client_first(&x->scram, h, str_make(buf, n));
+		*user_r = str_c(x->scram.user);
+		if (rc == SCRAM_BAD_AUTHZID)
+			return SASL_STEP_AUTHZID;
+		if (rc < 0)
+			return SASL_STEP_MALFORMED;
+		x->user_given = 1;
+		return SASL_STEP_CHALLENGE;
 	}
 	if (x->mech != SASL_MECH_LOGIN)
 		return SASL_STEP_MALFORMED;

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 
+#include "auth/scram.h"
 #include "core/str.h"
 
 /*
@@ -36,14 +37,26 @@ int sasl_plain_split(struct str msg, struct str *authzid_r, struct str *authcid_
 #define SASL_USER_MAX 320      /* an address: 64 + 1 + 255 */
 #define SASL_RESPONSE_MAX 1536 /* a decoded response: authzid, user, password */
 
-enum sasl_mech { SASL_MECH_NONE, SASL_MECH_PLAIN, SASL_MECH_LOGIN };
+enum sasl_mech {
+	SASL_MECH_NONE,
+	SASL_MECH_PLAIN,
+	SASL_MECH_LOGIN,
+	SASL_MECH_SCRAM_SHA1,   /* RFC 5802 */
+	SASL_MECH_SCRAM_SHA256, /* RFC 7677 */
+};
 
 /* What a session keeps between a challenge and the client's response. */
 struct sasl_login {
 	enum sasl_mech mech;          /* SASL_MECH_NONE: no exchange running */
-	int user_given;               /* LOGIN: the user name came, password next */
+	int user_given;               /* LOGIN: the user name came, password next;
+				       * SCRAM: the client-first message came */
 	char user[SASL_USER_MAX + 1]; /* LOGIN: the user name */
+	struct scram_server scram;    /* SCRAM: the exchange so far */
 };
+
+/* The mechanisms offered over TLS, strongest first, as a capability lists
+ * them; those that sasl_login_start_scram() takes. */
+#define SASL_MECHS_SCRAM "SCRAM-SHA-256 SCRAM-SHA-1 PLAIN LOGIN"
 
 enum sasl_step {
 	SASL_STEP_DONE,       /* the credentials are in *user_r and *pass_r */
@@ -51,6 +64,12 @@ enum sasl_step {
 	SASL_STEP_BAD_BASE64, /* not base64: a protocol error, the exchange is over */
 	SASL_STEP_MALFORMED,  /* a shape no password check can pass: a failed attempt */
 	SASL_STEP_AUTHZID,    /* PLAIN asked to act as someone else: a failed attempt */
+	/* SCRAM: the client-first message was taken (*user_r its user):
+	 * send the challenge scram_login_challenge() makes, then wait. */
+	SASL_STEP_CHALLENGE,
+	/* SCRAM: the client-final message is in *pass_r (*user_r the user):
+	 * start the login with login_request.scram = &x->scram. */
+	SASL_STEP_SCRAM,
 };
 
 #define SASL_LOGIN_USERNAME "VXNlcm5hbWU6" /* base64 "Username:" */
@@ -62,6 +81,12 @@ enum sasl_step {
  * SASL_MECH_NONE).
  */
 int sasl_login_start(struct sasl_login *x, struct str mech);
+/* The same, also taking SCRAM-SHA-256 and SCRAM-SHA-1: for a protocol
+ * that offers them (SASL_MECHS_SCRAM) and handles SASL_STEP_CHALLENGE
+ * and SASL_STEP_SCRAM. */
+int sasl_login_start_scram(struct sasl_login *x, struct str mech);
+/* The mechanism's name for the log: "plain", "login", "scram-sha-256"... */
+const char *sasl_mech_log_name(enum sasl_mech m);
 
 /*
  * Takes one client response, base64 as sent; initial says it came with the

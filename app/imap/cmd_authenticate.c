@@ -1,25 +1,77 @@
 /*
  * cmd_authenticate.c — AUTHENTICATE PLAIN and LOGIN (RFC 9051 §6.2.2,
- * RFC 4616), with an initial response (SASL-IR, RFC 4959).
+ * RFC 4616), SCRAM-SHA-256 and SCRAM-SHA-1 (RFC 7677, RFC 5802, through
+ * auth/sasl.h's exchange), with an initial response (SASL-IR, RFC 4959).
  *
  * The exchange reads raw continuation lines (imap_parser_line()) while
  * s->wait is IMAP_W_SASL; the check itself is imap_auth_begin()'s.
  * Continuation lines carry passwords: imap_session.c wipes them from the
  * input buffer, and the decoded message is wiped here.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "auth/sasl.h"
+#include "auth/scram_login.h"
+#include "core/xalloc.h"
 #include "core/log.h"
 #include "imap/imap_session.h"
 #include "pop3/pop3_parse.h" /* SASL base64 and PLAIN helpers, protocol-neutral */
+
+static void scram_free(struct imap_session *s)
+{
+	if (s->scram) {
+		sasl_login_end(s->scram);
+		free(s->scram);
+		s->scram = NULL;
+	}
+}
 
 static void sasl_end(struct imap_session *s)
 {
 	s->wait = IMAP_W_NONE;
 	s->sasl_user_given = 0;
 	explicit_bzero(s->sasl_user, sizeof(s->sasl_user));
+	scram_free(s);
 	imap_cmd_end(s);
+}
+
+/* One SCRAM message (initial or continuation), base64 as sent. */
+static void scram_step(struct imap_session *s, struct str b64, int initial)
+{
+	char msg[IMAP_SASL_MAX], ch[SCRAM_CHALLENGE_MAX];
+	struct str user, pass;
+	enum sasl_step step = sasl_login_step(s->scram, b64, initial, msg, &user, &pass);
+
+	switch (step) {
+	case SASL_STEP_CHALLENGE:
+		if (scram_login_challenge(imap_store, &s->scram->scram, ch, sizeof ch) == 0) {
+			imap_reply(s, "+ %s", ch);
+			break;
+		}
+		s->wait = IMAP_W_NONE;
+		imap_auth_begin(s, s->mech, user, STR_NULL, "malformed");
+		break;
+	case SASL_STEP_SCRAM:
+		/* login_start() copies the exchange: it may go now. */
+		s->wait = IMAP_W_NONE;
+		imap_auth_begin_scram(s, s->mech, user, pass, &s->scram->scram);
+		scram_free(s);
+		break;
+	case SASL_STEP_BAD_BASE64:
+		imap_tagged(s, "BAD Invalid base64 data in %s response.",
+			    initial ? "initial" : "continued");
+		sasl_end(s);
+		imap_session_error(s);
+		break;
+	default:
+		s->wait = IMAP_W_NONE;
+		imap_auth_begin(s, s->mech, user, STR_NULL,
+				step == SASL_STEP_AUTHZID ? "authzid" : "malformed");
+		scram_free(s);
+		break;
+	}
+	explicit_bzero(msg, sizeof(msg));
 }
 
 /* One SASL response (initial or continuation), base64 as sent. */
@@ -28,6 +80,10 @@ static void sasl_step(struct imap_session *s, struct str b64, int initial)
 	char msg[IMAP_SASL_MAX];
 	size_t n = 0;
 
+	if (s->scram) {
+		scram_step(s, b64, initial);
+		return;
+	}
 	if (initial && str_eq(b64, STR_LIT("="))) {
 		n = 0; /* RFC 4959 §3: "=" is an empty initial response */
 	} else if (sasl_base64_decode(b64, msg, sizeof(msg), &n) < 0) {
@@ -87,10 +143,16 @@ void imap_cmd_authenticate(struct imap_session *s, const struct imap_cmd *cmd)
 		imap_session_error(s);
 		return;
 	}
+	enum scram_hash h;
 	if (str_eq_ci_c(mech, "PLAIN")) {
 		s->mech = IMAP_MECH_PLAIN;
 	} else if (str_eq_ci_c(mech, "LOGIN")) {
 		s->mech = IMAP_MECH_LOGIN;
+	} else if (scram_mech_parse(mech, &h) == 0) {
+		s->mech = h == SCRAM_SHA256 ? IMAP_MECH_SCRAM_SHA256 : IMAP_MECH_SCRAM_SHA1;
+		scram_free(s);
+		s->scram = xcalloc(1, sizeof *s->scram);
+		sasl_login_start_scram(s->scram, mech);
 	} else {
 		imap_tagged(s, "NO Unsupported authentication mechanism.");
 		imap_session_error(s);
@@ -105,12 +167,16 @@ void imap_cmd_authenticate(struct imap_session *s, const struct imap_cmd *cmd)
 		sasl_step(s, ir, 1);
 		return;
 	}
-	/* PLAIN has an empty challenge; LOGIN asks "Username:". */
-	imap_reply(s, s->mech == IMAP_MECH_PLAIN ? "+ " : "+ VXNlcm5hbWU6");
+	/* PLAIN and SCRAM have an empty challenge; LOGIN asks "Username:". */
+	imap_reply(s, s->mech == IMAP_MECH_LOGIN ? "+ VXNlcm5hbWU6" : "+ ");
 }
 
 void imap_sasl_line(struct imap_session *s, struct str line)
 {
+	if (s->scram_ok) {
+		imap_auth_scram_ack(s, line);
+		return;
+	}
 	if (str_eq(line, STR_LIT("*"))) {
 		imap_tagged(s, "BAD Authentication aborted by client.");
 		sasl_end(s);

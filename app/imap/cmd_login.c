@@ -9,10 +9,14 @@
  * the conn is paused so pipelined commands wait behind the answer.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "auth/login.h"
+#include "auth/sasl.h"
+#include "auth/scram_login.h"
 #include "core/log.h"
+#include "core/xalloc.h"
 #include "imap/imap_session.h"
 #include "net/conn.h"
 
@@ -30,7 +34,17 @@ static const char *const replies[] = {
 
 #define NO_LOGIN_DISABLED "NO [CONTACTADMIN] Login disabled for this user."
 
-static const char *const mech_names[] = { "login", "plain", "sasl-login" };
+static const char *const mech_names[] = { "login", "plain", "sasl-login", "scram-sha-1",
+					  "scram-sha-256" };
+
+/* A SCRAM login whose proof held, until the client answers the
+ * server-final challenge (RFC 4422 §4: IMAP has no success data). */
+struct imap_scram_ok {
+	uint32_t account, apppass;
+	uint64_t cred;
+	char user[IMAP_USER_MAX + 1];
+	char mech[16];
+};
 
 int imap_auth_require_tls(struct imap_session *s)
 {
@@ -44,6 +58,16 @@ int imap_auth_require_tls(struct imap_session *s)
 void imap_auth_cancel(struct imap_session *s)
 {
 	login_abandon(&s->auth);
+	if (s->scram) {
+		sasl_login_end(s->scram);
+		free(s->scram);
+		s->scram = NULL;
+	}
+	if (s->scram_ok) {
+		explicit_bzero(s->scram_ok, sizeof *s->scram_ok);
+		free(s->scram_ok);
+		s->scram_ok = NULL;
+	}
 	session_watch_leave(&s->watch);
 }
 
@@ -74,24 +98,64 @@ static void revoked(void *arg, int gone)
 	imap_flush(s);
 }
 
+static void logged_in(struct imap_session *s, const char *user, uint32_t account,
+		      uint32_t apppass, uint64_t cred, const char *mech)
+{
+	char q[IMAP_USER_MAX * 4 + 8];
+
+	snprintf(s->login, sizeof(s->login), "%s", user);
+	s->account = account;
+	imap_session_logged_in(s);
+	session_watch_join(&s->watch, imap_store, s->loop, account, apppass, cred, revoked, s);
+	log_info("imap", s->id, "event=login user=%s mech=%s tls=%s", log_q(s->login, q, sizeof(q)),
+		 mech, conn_tls_version(s->conn));
+	imap_tagged(s, "OK [CAPABILITY %s] Logged in", imap_capabilities(s));
+}
+
+void imap_auth_scram_ack(struct imap_session *s, struct str line)
+{
+	struct imap_scram_ok *k = s->scram_ok;
+
+	s->scram_ok = NULL;
+	s->wait = IMAP_W_NONE;
+	if (line.len == 0)
+		logged_in(s, k->user, k->account, k->apppass, k->cred, k->mech);
+	else
+		imap_tagged(s, "BAD Authentication aborted by client.");
+	explicit_bzero(k, sizeof *k);
+	free(k);
+	imap_cmd_end(s);
+}
+
 static void login_done(void *arg, const struct login_result *r)
 {
 	struct imap_session *s = arg;
-	char q[IMAP_USER_MAX * 4 + 8];
 
 	s->auth = NULL;
 	/* AUTHENTICATE LOGIN kept the user name here between its two steps. */
 	s->sasl_user_given = 0;
 	explicit_bzero(s->sasl_user, sizeof(s->sasl_user));
+	if (r->outcome == LOGIN_OK && r->scram_final && r->scram_final[0]) {
+		/* SCRAM: the server-final message goes as a challenge; the
+		 * login completes on the client's empty response. */
+		char b64[SCRAM_FINAL_B64_MAX];
+		struct imap_scram_ok *k = xcalloc(1, sizeof *k);
+		k->account = r->account;
+		k->apppass = r->apppass;
+		k->cred = r->cred;
+		snprintf(k->user, sizeof k->user, "%s", r->user);
+		snprintf(k->mech, sizeof k->mech, "%s", r->mech);
+		s->scram_ok = k;
+		sasl_base64_encode(r->scram_final, strlen(r->scram_final), b64, sizeof b64);
+		imap_reply(s, "+ %s", b64);
+		s->wait = IMAP_W_SASL;
+		conn_pause_read(s->conn, 0);
+		imap_session_input(s);
+		imap_flush(s);
+		return;
+	}
 	if (r->outcome == LOGIN_OK) {
-		snprintf(s->login, sizeof(s->login), "%s", r->user);
-		s->account = r->account;
-		imap_session_logged_in(s);
-		session_watch_join(&s->watch, imap_store, s->loop, r->account, r->apppass, r->cred, revoked,
-				   s);
-		log_info("imap", s->id, "event=login user=%s mech=%s tls=%s",
-			 log_q(s->login, q, sizeof(q)), r->mech, conn_tls_version(s->conn));
-		imap_tagged(s, "OK [CAPABILITY %s] Logged in", imap_capabilities(s));
+		logged_in(s, r->user, r->account, r->apppass, r->cred, r->mech);
 	} else {
 		/* The right password of an account that may not sign in:
 		 * retrying cannot help, its administrator can (RFC 5530 §3
@@ -110,8 +174,8 @@ static void login_done(void *arg, const struct login_result *r)
 	imap_flush(s);
 }
 
-void imap_auth_begin(struct imap_session *s, enum imap_mech mech, struct str user, struct str pass,
-		     const char *malformed)
+static void auth_begin(struct imap_session *s, enum imap_mech mech, struct str user,
+		       struct str pass, const char *malformed, const struct scram_server *scram)
 {
 	struct login_request rq = {
 		.store = imap_store,
@@ -124,6 +188,7 @@ void imap_auth_begin(struct imap_session *s, enum imap_mech mech, struct str use
 		.user = user,
 		.pass = pass,
 		.malformed = malformed,
+		.scram = scram,
 		.done = login_done,
 		.arg = s,
 	};
@@ -131,6 +196,18 @@ void imap_auth_begin(struct imap_session *s, enum imap_mech mech, struct str use
 	s->wait = IMAP_W_AUTH;
 	conn_pause_read(s->conn, 1);
 	s->auth = login_start(&rq);
+}
+
+void imap_auth_begin(struct imap_session *s, enum imap_mech mech, struct str user, struct str pass,
+		     const char *malformed)
+{
+	auth_begin(s, mech, user, pass, malformed, NULL);
+}
+
+void imap_auth_begin_scram(struct imap_session *s, enum imap_mech mech, struct str user,
+			   struct str pass, const struct scram_server *scram)
+{
+	auth_begin(s, mech, user, pass, NULL, scram);
 }
 
 void imap_cmd_login(struct imap_session *s, const struct imap_cmd *cmd)

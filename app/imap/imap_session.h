@@ -78,7 +78,16 @@ enum imap_wait {
 	IMAP_W_STORE,    /* a store write on the worker pool (imap_job.c) */
 };
 
-enum imap_mech { IMAP_MECH_LOGIN_CMD, IMAP_MECH_PLAIN, IMAP_MECH_LOGIN };
+enum imap_mech {
+	IMAP_MECH_LOGIN_CMD,
+	IMAP_MECH_PLAIN,
+	IMAP_MECH_LOGIN,
+	IMAP_MECH_SCRAM_SHA1,
+	IMAP_MECH_SCRAM_SHA256,
+};
+struct sasl_login;
+struct scram_server;
+struct imap_scram_ok;
 
 struct imap_append;
 struct login;
@@ -110,6 +119,10 @@ struct imap_session {
 	enum imap_mech mech;        /* AUTHENTICATE in progress (IMAP_W_SASL) */
 	int sasl_user_given;        /* AUTHENTICATE LOGIN: user name came */
 	char sasl_user[IMAP_USER_MAX + 1];
+	struct sasl_login *scram;   /* AUTHENTICATE SCRAM-*: the exchange (malloc'd) */
+	/* SCRAM's proof held: the login waits for the client's empty
+	 * response to the server-final challenge (cmd_login.c). */
+	struct imap_scram_ok *scram_ok;
 	struct login *auth;         /* in flight (auth/login.h) */
 	struct imap_job *job;       /* store write in flight (imap_job.c) */
 	struct imap_append *append; /* APPEND in flight (cmd_append.c) */
@@ -228,9 +241,16 @@ void imap_cmd_login(struct imap_session *s, const struct imap_cmd *cmd);
  */
 void imap_auth_begin(struct imap_session *s, enum imap_mech mech, struct str user,
 		     struct str pass, const char *malformed);
+/* The same for SCRAM's client-final message pass of exchange scram (copied). */
+void imap_auth_begin_scram(struct imap_session *s, enum imap_mech mech, struct str user,
+			   struct str pass, const struct scram_server *scram);
+/* The client's response to SCRAM's server-final challenge: empty, the
+ * login completes (tagged OK); anything else abandons it. */
+void imap_auth_scram_ack(struct imap_session *s, struct str line);
 /* 0 over TLS; else replies NO [PRIVACYREQUIRED] and returns -1. */
 int imap_auth_require_tls(struct imap_session *s);
-/* Session end: abandons a login in flight, stops watching the credentials. */
+/* Session end: abandons a login in flight (and a SCRAM exchange), stops
+ * watching the credentials. */
 void imap_auth_cancel(struct imap_session *s);
 
 /* cmd_authenticate.c */

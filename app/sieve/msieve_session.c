@@ -32,6 +32,7 @@
 
 #include "auth/login.h"
 #include "auth/sasl.h"
+#include "auth/scram_login.h"
 #include "auth/session_watch.h"
 #include "core/buf.h"
 #include "core/log.h"
@@ -232,7 +233,7 @@ static void capabilities(struct ms_session *s)
 {
 	char maxr[32];
 	ms_write(s, "\"IMPLEMENTATION\" \"tern\"\r\n", 25);
-	ms_printf(s, "\"SASL\" \"%s\"\r\n", secure(s) ? "PLAIN LOGIN" : "");
+	ms_printf(s, "\"SASL\" \"%s\"\r\n", secure(s) ? SASL_MECHS_SCRAM : "");
 	ms_printf(s, "\"SIEVE\" \"%s\"\r\n", sieve_extensions());
 	ms_write(s, "\"NOTIFY\" \"mailto\"\r\n", 19);
 	snprintf(maxr, sizeof(maxr), "%d", SIEVE_REDIRECTS_MAX);
@@ -351,7 +352,15 @@ static void login_done(void *arg, const struct login_result *r)
 				   s);
 		log_info("sieve", s->id, "event=login user=%s mech=%s tls=%s",
 		         log_q(s->login, q, sizeof(q)), r->mech, conn_tls_version(s->conn));
-		ms_reply(s, "OK", NULL, "Logged in.");
+		if (r->scram_final && r->scram_final[0]) {
+			/* RFC 5804 §2.1: SCRAM's server-final message rides on
+			 * the OK as a SASL response code. */
+			char b64[SCRAM_FINAL_B64_MAX];
+			sasl_base64_encode(r->scram_final, strlen(r->scram_final), b64, sizeof b64);
+			ms_printf(s, "OK (SASL \"%s\") \"Logged in.\"\r\n", b64);
+		} else {
+			ms_reply(s, "OK", NULL, "Logged in.");
+		}
 	} else if (r->outcome == LOGIN_FAILED) {
 		ms_reply(s, "NO", NULL, "Authentication failed.");
 		session_error(s);
@@ -365,7 +374,8 @@ static void login_done(void *arg, const struct login_result *r)
 	conn_flush(s->conn);
 }
 
-static void auth_begin(struct ms_session *s, struct str user, struct str pass, const char *malformed)
+static void auth_begin(struct ms_session *s, struct str user, struct str pass, const char *malformed,
+		       const struct scram_server *scram)
 {
 	struct login_request rq = {
 		.store = ms_store,
@@ -373,11 +383,12 @@ static void auth_begin(struct ms_session *s, struct str user, struct str pass, c
 		.module = "sieve",
 		.session = s->id,
 		.ip = s->conn->peer_ip,
-		.mech = s->sasl.mech == SASL_MECH_PLAIN ? "plain" : "login",
+		.mech = sasl_mech_log_name(s->sasl.mech),
 		.metric = METRIC_AUTHFAIL_SIEVE,
 		.user = user,
 		.pass = pass,
 		.malformed = malformed,
+		.scram = scram,
 		.done = login_done,
 		.arg = s,
 	};
@@ -398,8 +409,22 @@ static void sasl_step(struct ms_session *s, struct str b64, int initial)
 		s->state = MS_SASL;
 		ms_write(s, "\"" SASL_LOGIN_PASSWORD "\"\r\n", sizeof(SASL_LOGIN_PASSWORD) + 3);
 		break;
+	case SASL_STEP_CHALLENGE: {
+		char ch[SCRAM_CHALLENGE_MAX];
+		s->state = MS_SASL;
+		/* A literal, as Cyrus timsieved sends it: Cyrus's clients
+		 * (sivtest) wait forever after a quoted challenge. */
+		if (scram_login_challenge(ms_store, &s->sasl.scram, ch, sizeof ch) == 0)
+			ms_printf(s, "{%zu}\r\n%s\r\n", strlen(ch), ch);
+		else
+			auth_begin(s, user, STR_NULL, "malformed", NULL);
+		break;
+	}
+	case SASL_STEP_SCRAM:
+		auth_begin(s, user, pass, NULL, &s->sasl.scram);
+		break;
 	case SASL_STEP_DONE:
-		auth_begin(s, user, pass, NULL);
+		auth_begin(s, user, pass, NULL, NULL);
 		break;
 	case SASL_STEP_BAD_BASE64:
 		s->state = MS_NONAUTH;
@@ -408,7 +433,7 @@ static void sasl_step(struct ms_session *s, struct str b64, int initial)
 		session_error(s);
 		break;
 	default:
-		auth_begin(s, user, STR_NULL, step == SASL_STEP_AUTHZID ? "authzid" : "malformed");
+		auth_begin(s, user, STR_NULL, step == SASL_STEP_AUTHZID ? "authzid" : "malformed", NULL);
 		break;
 	}
 	explicit_bzero(msg, sizeof(msg));
@@ -927,7 +952,7 @@ static void run_command(struct ms_session *s, struct msieve_cmd *c)
 			session_error(s);
 			return;
 		}
-		if (sasl_login_start(&s->sasl, mech) < 0) {
+		if (sasl_login_start_scram(&s->sasl, mech) < 0) {
 			ms_reply(s, "NO", NULL, "Unsupported authentication mechanism.");
 			session_error(s);
 			return;
@@ -937,7 +962,7 @@ static void run_command(struct ms_session *s, struct msieve_cmd *c)
 			return;
 		}
 		s->state = MS_SASL;
-		if (s->sasl.mech == SASL_MECH_PLAIN)
+		if (s->sasl.mech != SASL_MECH_LOGIN) /* PLAIN and SCRAM: the client speaks first */
 			ms_write(s, "\"\"\r\n", 4);
 		else
 			ms_write(s, "\"" SASL_LOGIN_USERNAME "\"\r\n", sizeof(SASL_LOGIN_USERNAME) + 3);

@@ -233,6 +233,27 @@ int store_account_list(struct store *st, store_account_cb *cb, void *arg);
 /* How many accounts the store holds (one LMDB stat, no walk). */
 int store_account_count(struct store *st, size_t *n_r);
 
+/* ---- SCRAM keys (store_scram.c; auth/scram_login.h uses them) ---- */
+/*
+ * Each account's SCRAM-SHA-1 and SCRAM-SHA-256 keys (RFC 5803 form),
+ * sealed by the caller, written by store_account_add and
+ * store_account_passwd beside the password hash, or at the account's
+ * next password login when it has none (a password set before).
+ */
+#define STORE_SCRAM_SEALED_MAX 600
+/* What a SCRAM login rests on, read in one transaction. */
+struct store_scram {
+	uint32_t id;
+	uint64_t cred;  /* the stamp a login with the account's password gets */
+	int active;     /* the account may sign in (STORE_ACCOUNT_ACTIVE) */
+	int totp;       /* two-factor sign-in is on: SCRAM cannot carry a code */
+	char sealed[STORE_SCRAM_SEALED_MAX]; /* "" when the account has no keys yet */
+};
+/* Reads account email's record for hash which (enum scram_hash): STORE_OK,
+ * STORE_ENOTFOUND (no such account, or one without a password),
+ * STORE_ETEMP. */
+int store_account_scram(struct store *st, const char *email, int which, struct store_scram *r);
+
 /* ---- App passwords (store_apppass.c) ---- */
 /*
  * Passwords for mail clients, per account: each has a name (unique in the

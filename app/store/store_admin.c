@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "auth/password.h"
+#include "auth/scram_login.h"
 #include "core/log.h"
 #include "core/punycode.h"
 #include "core/utf8.h"
@@ -48,7 +49,7 @@ static int in_domain(const void *s, size_t n, const char *domain, size_t dn)
 }
 
 /* Account id of a canonical address through the name index. */
-static int name_lookup(MDB_txn *txn, struct store *st, const char *addr, uint32_t *id_r)
+int name_lookup(MDB_txn *txn, struct store *st, const char *addr, uint32_t *id_r)
 {
 	MDB_val k = {strlen(addr), (void *)addr}, v;
 	int rc = mdb_get(txn, st->db[DB_PRINCIPAL_NAME], &k, &v);
@@ -277,6 +278,7 @@ struct acct_ctx {
 	char addr[STORE_ADDR_MAX + 1];
 	size_t at;
 	char hash[STORE_HASH_MAX];
+	char scram[2][STORE_SCRAM_SEALED_MAX]; /* the SCRAM keys, sealed ("": none) */
 	uint64_t quota;
 	uint32_t id;
 	char *err;
@@ -377,6 +379,10 @@ static int account_add_fn(struct store *st, MDB_txn *txn, void *ctx)
 	memcpy(a.hash, c->hash, strlen(c->hash) + 1);
 	if ((rc = acct_put(txn, st, id, &a)) != 0)
 		return rc;
+	/* A store made before (an id reused is never: a stale record stays
+	 * unused all the same, its digest names another hash). */
+	if ((rc = scram_set_txn(txn, st, id, c->hash, c->scram)) != 0)
+		return rc;
 
 	uint8_t nrec[6] = {REC_V1, 1};
 	be32_put(nrec + 2, id);
@@ -408,7 +414,11 @@ int store_account_add(struct store *st, const char *email, const char *password,
 		return store_err(err, errsz, STORE_EINVAL, "invalid address");
 	if (password && password[0] && password_hash(password, c.hash, sizeof c.hash) != 0)
 		return store_err(err, errsz, STORE_ETEMP, "cannot hash password (out of memory)");
+	/* Keys that cannot be sealed now are made at the first login. */
+	if (password && password[0])
+		scram_login_seal(store_data_dir(st), password, c.scram);
 	int rc = store_write(st, account_add_fn, &c);
+	explicit_bzero(c.scram, sizeof c.scram);
 	if (rc == STORE_ETEMP || rc == STORE_EFULL)
 		store_err(err, errsz, rc,
 			  rc == STORE_EFULL ? STORE_EFULL_TEXT : "store error, see the log");
@@ -545,6 +555,8 @@ static int account_del_fn(struct store *st, MDB_txn *txn, void *ctx)
 		return rc;
 	if ((rc = totp_del_txn(txn, st, id)) != 0)
 		return rc;
+	if ((rc = scram_del_txn(txn, st, id)) != 0)
+		return rc;
 	if ((rc = fwd_del_txn(txn, st, id)) != 0)
 		return rc;
 	if ((rc = enc_del_txn(txn, st, id)) != 0)
@@ -639,8 +651,11 @@ static int account_update_fn(struct store *st, MDB_txn *txn, void *ctx)
 	if (rc || (rc = acct_get(txn, st, id, &a)) != 0)
 		return rc;
 	u->id = id;
-	if (u->set_hash)
+	if (u->set_hash) {
 		memcpy(a.hash, u->c.hash, strlen(u->c.hash) + 1);
+		if ((rc = scram_set_txn(txn, st, id, u->c.hash, u->c.scram)) != 0)
+			return rc;
+	}
 	if (u->set_state)
 		a.state = (uint8_t)u->state;
 	if (u->set_name) {
@@ -667,7 +682,10 @@ int store_account_passwd(struct store *st, const char *email, const char *passwo
 		return store_err(err, errsz, STORE_EINVAL, "invalid address");
 	if (password && password[0] && password_hash(password, u.c.hash, sizeof u.c.hash) != 0)
 		return store_err(err, errsz, STORE_ETEMP, "cannot hash password (out of memory)");
+	if (password && password[0])
+		scram_login_seal(store_data_dir(st), password, u.c.scram);
 	int rc = store_write(st, account_update_fn, &u);
+	explicit_bzero(u.c.scram, sizeof u.c.scram);
 	if (rc == STORE_ETEMP || rc == STORE_EFULL)
 		store_err(err, errsz, rc,
 			  rc == STORE_EFULL ? STORE_EFULL_TEXT : "store error, see the log");
@@ -827,7 +845,7 @@ int store_account_id(struct store *st, const char *email, uint32_t *id_r)
  * password (apppass 0) with 2FA off or on (existing = totp). Never 0 (0
  * means "gone").
  */
-static uint64_t cred_stamp(const struct acct_rec *a, uint32_t apppass, int existing)
+uint64_t cred_stamp(const struct acct_rec *a, uint32_t apppass, int existing)
 {
 	crypto_generichash_state h;
 	uint8_t d[8], extra[5];
@@ -867,7 +885,7 @@ static int login_check(struct store *st, const char *email, const char *password
 	size_t ncand = 0, at;
 	struct acct_rec a;
 	uint32_t id = 0, used = 0;
-	int totp = 0, active = 0;
+	int totp = 0, active = 0, scram_missing = 0;
 	MDB_txn *txn;
 	int rc;
 
@@ -893,6 +911,11 @@ static int login_check(struct store *st, const char *email, const char *password
 		if (rc == 0 && apppass && hash[0])
 			rc = apppass_candidates(txn, st, id, scope, tag, cand, LOGIN_APPPASS_TRIES,
 						&ncand);
+		if (rc == 0 && hash[0]) {
+			char sealed[STORE_SCRAM_SEALED_MAX];
+			rc = scram_get_txn(txn, st, id, hash, 0, sealed, sizeof sealed);
+			scram_missing = sealed[0] == '\0';
+		}
 		store_rd_end(st, txn);
 		if (rc && rc != MDB_NOTFOUND) {
 			explicit_bzero(&a, sizeof a);
@@ -921,6 +944,15 @@ static int login_check(struct store *st, const char *email, const char *password
 		}
 	}
 	explicit_bzero(cand, sizeof cand);
+	/* A password set before SCRAM (or keys that could not be sealed then):
+	 * made now from the password just proven, so the account gains SCRAM
+	 * without a reset. A failure costs nothing but SCRAM. */
+	if (r == 1 && used == 0 && scram_missing && active) {
+		char sealed[2][STORE_SCRAM_SEALED_MAX];
+		if (scram_login_seal(store_data_dir(st), password, sealed) == 0)
+			scram_store_later(st, id, hash, sealed);
+		explicit_bzero(sealed, sizeof sealed);
+	}
 	if (r == 1 && !active) {
 		r = STORE_LOGIN_NOLOGIN; /* right, but no sign-in: no id, no stamp */
 	} else if (r == 1) {

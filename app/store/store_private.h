@@ -623,6 +623,37 @@ int apppass_touch(struct store *st, uint32_t account, uint32_t id);
 /* 1 when the app password (account, id) exists, 0 when not, or an LMDB error. */
 int apppass_exists(MDB_txn *txn, struct store *st, uint32_t account, uint32_t id);
 
+/* ---- Accounts (store_admin.c) ---- */
+/* The id of account addr (canonical): 0 or an LMDB error (MDB_NOTFOUND). */
+int name_lookup(MDB_txn *txn, struct store *st, const char *addr, uint32_t *id_r);
+/* The credentials stamp of a login (see store_account_creds). */
+uint64_t cred_stamp(const struct acct_rec *a, uint32_t apppass, int existing);
+
+/* ---- SCRAM keys (store_scram.c) ---- */
+#define SCRAM_BIND 8
+/* The digest of a password hash a record is bound to. */
+void scram_bind(const char *hash, uint8_t out[SCRAM_BIND]);
+/* Writes account id's record for password hash hash (both sealed texts
+ * non-empty): 0 or an LMDB error. */
+int scram_put_txn(MDB_txn *txn, struct store *st, uint32_t id, const char *hash,
+		  const char sealed[2][STORE_SCRAM_SEALED_MAX]);
+/* Removes it (none is fine): 0 or an LMDB error. */
+int scram_del_txn(MDB_txn *txn, struct store *st, uint32_t id);
+/* scram_put_txn when hash and both texts are non-empty, else scram_del_txn:
+ * what a password change writes. */
+int scram_set_txn(MDB_txn *txn, struct store *st, uint32_t id, const char *hash,
+		  const char sealed[2][STORE_SCRAM_SEALED_MAX]);
+/* The sealed text of hash which (0 SHA-1... as enum scram_hash) into
+ * sealed, "" when there is no record or it was made beside another
+ * password hash than hash: 0 or an LMDB error. */
+int scram_get_txn(MDB_txn *txn, struct store *st, uint32_t id, const char *hash, int which,
+		  char *sealed, size_t sealedsz);
+/* Writes the record in its own transaction, only while account id's
+ * password hash is still hash (a login's derivation racing a password
+ * change loses). STORE_* code. */
+int scram_store_later(struct store *st, uint32_t id, const char *hash,
+		      const char sealed[2][STORE_SCRAM_SEALED_MAX]);
+
 /* ---- Two-factor records (store_totp.c) ---- */
 /* 1 when owner (0: the admin) has TOTP on, 0 when not, -1 on an error. */
 int totp_on_txn(MDB_txn *txn, struct store *st, uint32_t owner);

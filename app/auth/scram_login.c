@@ -1,0 +1,134 @@
+/*
+ * scram_login.c — SCRAM's keys sealed in the store, the fake salts of
+ * unknown users, and the proof check of the login flow (see
+ * scram_login.h).
+ */
+#include "auth/scram_login.h"
+
+#include <sodium.h>
+#include <string.h>
+
+#include "admin/admin_secret.h"
+#include "auth/sasl.h"
+
+_Static_assert(STORE_SCRAM_SEALED_MAX >= ADMIN_SECRET_SEALED_MAX, "a sealed text fits");
+_Static_assert(SCRAM_STORED_MAX <= ADMIN_SECRET_VALUE_MAX, "the stored form can be sealed");
+
+int scram_login_seal(const char *dir, const char *password,
+		     char sealed[2][STORE_SCRAM_SEALED_MAX])
+{
+	char text[SCRAM_STORED_MAX];
+	struct scram_keys k;
+	int rc = 0;
+
+	for (int h = 0; h < SCRAM_HASHES && rc == 0; h++) {
+		scram_keys_new((enum scram_hash)h, password, strlen(password), &k);
+		if (scram_keys_format(&k, text, sizeof text) < 0 ||
+		    admin_secret_seal(dir, text, sealed[h], STORE_SCRAM_SEALED_MAX) < 0)
+			rc = -1;
+	}
+	sodium_memzero(&k, sizeof k);
+	sodium_memzero(text, sizeof text);
+	if (rc)
+		sealed[0][0] = sealed[1][0] = '\0';
+	return rc;
+}
+
+/* The account's keys for hash h: 0, or -1 when it has none usable. */
+static int real_keys(struct store *st, const struct store_scram *r, enum scram_hash h,
+		     struct scram_keys *k)
+{
+	char text[SCRAM_STORED_MAX + 1];
+	int rc = -1;
+
+	if (r->sealed[0] &&
+	    admin_secret_open(store_data_dir(st), r->sealed, text, sizeof text) == 0 &&
+	    scram_keys_parse(text, k) == 0 && k->hash == h)
+		rc = 0;
+	sodium_memzero(text, sizeof text);
+	return rc;
+}
+
+/* A salt no one without secrets.key can tell from a real one, the same for
+ * the same name and hash every time; keys that match no proof. */
+static void fake_keys(struct store *st, const char *user, enum scram_hash h,
+		      struct scram_keys *k)
+{
+	uint8_t key[ADMIN_SECRET_KEY_BYTES], tag = (uint8_t)h;
+	crypto_generichash_state g;
+
+	memset(k, 0, sizeof *k);
+	k->hash = h;
+	k->iter = SCRAM_ITERATIONS;
+	k->salt_len = SCRAM_SALT_LEN;
+	if (admin_secret_derive(store_data_dir(st), 1, "tern-scr", key) < 0)
+		randombytes_buf(key, sizeof key); /* no key file: nothing stable to hide */
+	crypto_generichash_init(&g, key, sizeof key, SCRAM_SALT_LEN);
+	crypto_generichash_update(&g, &tag, 1);
+	for (const char *p = user; *p; p++) {
+		uint8_t c = (uint8_t)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+		crypto_generichash_update(&g, &c, 1);
+	}
+	crypto_generichash_final(&g, k->salt, SCRAM_SALT_LEN);
+	randombytes_buf(k->stored_key, sizeof k->stored_key);
+	randombytes_buf(k->server_key, sizeof k->server_key);
+	sodium_memzero(key, sizeof key);
+}
+
+void scram_login_keys(struct store *st, const char *user, enum scram_hash h,
+		      struct scram_keys *k)
+{
+	struct store_scram r;
+
+	if (store_account_scram(st, user, (int)h, &r) != STORE_OK || real_keys(st, &r, h, k) < 0)
+		fake_keys(st, user, h, k);
+	sodium_memzero(&r, sizeof r);
+}
+
+int scram_login_challenge(struct store *st, struct scram_server *s, char *b64, size_t b64sz)
+{
+	struct scram_keys k;
+	char msg[SCRAM_MSG_MAX];
+
+	scram_login_keys(st, s->user, s->hash, &k);
+	int rc = scram_server_first(s, &k, msg, sizeof msg);
+	if (rc == 0)
+		rc = sasl_base64_encode(msg, strlen(msg), b64, b64sz);
+	sodium_memzero(&k, sizeof k);
+	return rc;
+}
+
+int scram_login_check(struct store *st, struct scram_server *s, struct str msg, char *sfinal,
+		      size_t sfinalsz, uint32_t *id_r, uint64_t *cred_r)
+{
+	struct store_scram r;
+	struct scram_keys k;
+	int rc = store_account_scram(st, s->user, (int)s->hash, &r);
+
+	if (rc == STORE_ETEMP)
+		return STORE_ETEMP;
+	/* No account or no keys: the proof is checked against fake keys all
+	 * the same, so the time taken does not tell. */
+	int real = rc == STORE_OK && real_keys(st, &r, s->hash, &k) == 0;
+	if (!real)
+		fake_keys(st, s->user, s->hash, &k);
+	int ok = scram_client_final(s, &k, msg, sfinal, sfinalsz) == 1 && real;
+	sodium_memzero(&k, sizeof k);
+	/* SCRAM cannot carry a second factor: refused like a wrong proof. */
+	if (ok && r.totp)
+		ok = 0;
+	if (ok && !r.active)
+		rc = STORE_LOGIN_NOLOGIN;
+	else if (ok)
+		rc = 1;
+	else
+		rc = 0;
+	if (rc == 1) {
+		*id_r = r.id;
+		*cred_r = r.cred;
+	}
+	if (rc != 1)
+		sodium_memzero(sfinal, sfinalsz);
+	sodium_memzero(&r, sizeof r);
+	return rc;
+}

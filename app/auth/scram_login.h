@@ -1,0 +1,69 @@
+/*
+ * scram_login.h — SCRAM (auth/scram.h) against the store: the keys made
+ * and sealed when a password is set, the salt and iteration count a
+ * client-first message is answered with, and the proof check the login
+ * flow (auth/login.h) runs on its worker.
+ *
+ * Design. The keys are sealed with the data directory's secrets.key
+ * (admin/admin_secret.h) like the TOTP secrets, and kept per account by
+ * store_scram.c. A user name with no keys (no such account, an account
+ * without a password, one whose password predates SCRAM and has not been
+ * used since) is answered with a fake salt that is stable per name: a
+ * BLAKE2b keyed with a key derived from secrets.key, so two tries show
+ * the same salt, as for a real account, and nobody without the key can
+ * tell it from one. The iteration count is SCRAM_ITERATIONS either way.
+ *
+ * Caveats. SCRAM proves one password per user: an account with
+ * two-factor sign-in on (its own password is refused on mail protocols)
+ * and app passwords cannot sign in with it; that fails like a wrong
+ * password. Unsealing reads secrets.key (a small file) on the caller's
+ * thread.
+ */
+#ifndef TERN_AUTH_SCRAM_LOGIN_H
+#define TERN_AUTH_SCRAM_LOGIN_H
+
+#include <stdint.h>
+
+#include "auth/scram.h"
+#include "store/store.h"
+
+/*
+ * Derives both hashes' keys from password (fresh salts) and seals each
+ * for data directory dir into sealed[SCRAM_SHA1] and sealed[SCRAM_SHA256].
+ * 0, or -1 (both "") when the key file cannot be read or made.
+ */
+int scram_login_seal(const char *dir, const char *password,
+		     char sealed[2][STORE_SCRAM_SEALED_MAX]);
+
+/* The keys whose salt and iteration count answer user's client-first
+ * message for hash h: the account's, or fake ones (see above; their
+ * StoredKey matches no proof). Always fills *k. */
+void scram_login_keys(struct store *st, const char *user, enum scram_hash h,
+		      struct scram_keys *k);
+
+/* The base64 of a server-final message ("v=" and 32 octets in base64),
+ * NUL included. */
+#define SCRAM_FINAL_B64_MAX 96
+/* The base64 of a server-first message, NUL included. */
+#define SCRAM_CHALLENGE_MAX ((SCRAM_MSG_MAX + 2) / 3 * 4 + 1)
+/*
+ * The challenge after SCRAM's client-first message (auth/sasl.h's
+ * SASL_STEP_CHALLENGE): the server-first message for s, with the keys of
+ * scram_login_keys() for s->user, base64 into b64 (size >=
+ * SCRAM_CHALLENGE_MAX). 0, or -1 when s is not waiting for it.
+ */
+int scram_login_challenge(struct store *st, struct scram_server *s, char *b64, size_t b64sz);
+
+/*
+ * On a worker: checks client-final message msg of exchange s (user
+ * s->user) against the account's keys read now. Returns 1 when the proof
+ * holds and the account may sign in, with *id_r, *cred_r and the
+ * server-final message in sfinal (size >= 64); STORE_LOGIN_NOLOGIN when
+ * the proof holds but the account may not sign in; 0 for anything else
+ * (a wrong or malformed message, a replayed nonce, no keys, two-factor
+ * on); STORE_ETEMP when the store failed.
+ */
+int scram_login_check(struct store *st, struct scram_server *s, struct str msg, char *sfinal,
+		      size_t sfinalsz, uint32_t *id_r, uint64_t *cred_r);
+
+#endif

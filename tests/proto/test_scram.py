@@ -1,0 +1,482 @@
+"""SCRAM-SHA-256 and SCRAM-SHA-1 (RFC 5802, RFC 7677) on every login that
+offers them: Cyrus SASL's clients (sivtest, imtest from cyrus-clients,
+with libsasl2-modules' SCRAM plugin) sign in for real, and a client
+written here from RFC 5802 (hashlib's PBKDF2 and HMAC, nothing of tern's)
+drives the cases a real client never sends: a wrong password, an unknown
+user (its salt stable per name, like a real one's), a two-factor account,
+a replayed nonce, a forged proof, bad base64, a '*' cancel. Each failure
+must look like a failed PLAIN (same reply, the auth_failed line with its
+mech). An account from a store written before SCRAM (the newest fixture
+under tests/data/stores) gains SCRAM after one PLAIN login."""
+import atexit
+import base64
+import glob
+import hashlib
+import hmac
+import json
+import os
+import re
+import shutil
+import socket
+import ssl
+import subprocess
+import tarfile
+import tempfile
+
+
+import logins
+from harness import ROOT, Server, free_port
+
+BOB, BOB_PW = "bob@example.test", "bob-scram-pw-1"
+TWO, TWO_PW = "two@example.test", "two-scram-pw-1"
+CYRUS = "/usr/lib/cyrus/bin"
+HASHES = {"SCRAM-SHA-256": "sha256", "SCRAM-SHA-1": "sha1"}
+
+_srv = None
+
+
+def srv():
+    global _srv
+    if _srv is None:
+        env, port = logins.sieve_env()
+        _srv = Server(accounts=[(BOB, BOB_PW), (TWO, TWO_PW)], imap=True, env=env)
+        _srv.sieve_port = port
+    return _srv
+
+
+def ctx():
+    c = ssl.create_default_context()
+    c.check_hostname = False
+    c.verify_mode = ssl.CERT_NONE
+    return c
+
+
+class Client:
+    """The client side of RFC 5802 §3, for one exchange."""
+
+    def __init__(self, mech, user, pw, gs2="n,,"):
+        self.h = HASHES[mech]
+        self.user, self.pw, self.gs2 = user, pw, gs2
+        self.cnonce = base64.b64encode(os.urandom(18)).decode()
+        self.bare = "n=%s,r=%s" % (user.replace("=", "=3D").replace(",", "=2C"), self.cnonce)
+
+    def first(self):
+        return (self.gs2 + self.bare).encode()
+
+    def final(self, server_first, nonce=None, proof_xor=0):
+        """The client-final message for server_first (bytes); nonce replaces
+        the combined nonce (a replay), proof_xor flips proof bits."""
+        sf = server_first.decode()
+        attrs = dict(a.split("=", 1) for a in sf.split(","))
+        assert attrs["r"].startswith(self.cnonce), sf
+        self.salt, self.iter = base64.b64decode(attrs["s"]), int(attrs["i"])
+        salted = hashlib.pbkdf2_hmac(self.h, self.pw.encode(), self.salt, self.iter)
+        ck = hmac.new(salted, b"Client Key", self.h).digest()
+        sk = hashlib.new(self.h, ck).digest()
+        without = "c=%s,r=%s" % (base64.b64encode(self.gs2.encode()).decode(), nonce or attrs["r"])
+        auth = ("%s,%s,%s" % (self.bare, sf, without)).encode()
+        sig = hmac.new(sk, auth, self.h).digest()
+        proof = bytes(a ^ b for a, b in zip(ck, sig))
+        proof = bytes([proof[0] ^ proof_xor]) + proof[1:]
+        server_key = hmac.new(salted, b"Server Key", self.h).digest()
+        self.verifier = b"v=" + base64.b64encode(hmac.new(server_key, auth, self.h).digest())
+        return ("%s,p=%s" % (without, base64.b64encode(proof).decode())).encode()
+
+
+def b64(b):
+    return base64.b64encode(b).decode()
+
+
+# ---- ManageSieve (RFC 5804 §2.1) ----
+
+class Sieve:
+    def __init__(self, s, source=logins.DEVICE):
+        self.sock = socket.create_connection(("127.0.0.1", s.sieve_port), 30,
+                                             source_address=(source, 0))
+        self.f = self.sock.makefile("rb")
+        self.caps = self.response()
+        self.sock.sendall(b"STARTTLS\r\n")
+        assert self.response()[-1].startswith(b"OK")
+        self.sock = ctx().wrap_socket(self.sock)
+        self.f = self.sock.makefile("rb")
+        self.caps = self.response()
+
+    def response(self):
+        out = []
+        while True:
+            line = self.f.readline()
+            assert line, "closed after %r" % out
+            out.append(line)
+            if line.startswith((b"OK", b"NO", b"BYE")):
+                return out
+
+    def line(self):
+        return self.f.readline()
+
+    def challenge(self):
+        """A SASL challenge: a string, quoted or (as tern sends SCRAM's,
+        like Cyrus timsieved) a literal; decoded."""
+        line = self.f.readline()
+        m = re.match(rb"\{(\d+)\}\r\n$", line)
+        if m:
+            data = self.f.read(int(m.group(1)))
+            assert self.f.readline() == b"\r\n"
+            return base64.b64decode(data)
+        assert line.startswith(b'"'), line
+        return base64.b64decode(line.strip().strip(b'"'))
+
+    def send(self, text):
+        self.sock.sendall(text.encode() + b"\r\n")
+
+    def close(self):
+        self.sock.close()
+
+
+def sieve_scram(s, mech, user, pw, source=logins.DEVICE, **final_kw):
+    """One exchange; returns the last line (OK ... / NO ...) and the client."""
+    c, cl = Sieve(s, source), Client(mech, user, pw)
+    try:
+        c.send('AUTHENTICATE "%s" "%s"' % (mech, b64(cl.first())))
+        c.send('"%s"' % b64(cl.final(c.challenge(), **final_kw)))
+        return c.response()[-1], cl
+    finally:
+        c.close()
+
+
+def test_sieve_advertises_scram_over_tls_only():
+    s = srv()
+    c = socket.create_connection(("127.0.0.1", s.sieve_port), 30)
+    f, pre = c.makefile("rb"), b""
+    while not pre.endswith(b'ready."\r\n'):
+        line = f.readline()
+        assert line, pre
+        pre += line
+    c.close()
+    assert b'"SASL" ""' in pre, pre
+    t = Sieve(s)
+    sasl = [l for l in t.caps if l.startswith(b'"SASL"')]
+    t.close()
+    assert sasl == [b'"SASL" "SCRAM-SHA-256 SCRAM-SHA-1 PLAIN LOGIN"\r\n'], sasl
+
+
+def test_sieve_scram_both_hashes():
+    s = srv()
+    for mech in HASHES:
+        last, cl = sieve_scram(s, mech, BOB, BOB_PW)
+        m = re.match(rb'OK \(SASL "([^"]+)"\)', last)
+        assert m, last
+        # The server proved it holds the keys (RFC 5802 §3, ServerSignature).
+        assert base64.b64decode(m.group(1)) == cl.verifier, last
+        assert cl.iter == 10000 and len(cl.salt) == 16
+
+
+def test_sieve_sivtest_signs_in():
+    """Cyrus SASL's client: SCRAM-SHA-256 and SCRAM-SHA-1, STARTTLS."""
+    s = srv()
+    for mech in HASHES:
+        p = subprocess.run([CYRUS + "/sivtest", "-t", "", "-m", mech, "-a", BOB, "-u", BOB,
+                            "-w", BOB_PW, "-p", str(s.sieve_port), "127.0.0.1"],
+                           input=b"LOGOUT\r\n", capture_output=True, timeout=60)
+        out = p.stdout.decode(errors="replace") + p.stderr.decode(errors="replace")
+        assert "Authenticated." in out and 'OK (SASL "' in out, out
+    assert s.wait_log("mech=scram-sha-1 tls=")
+
+
+def _failed(s, mech, user):
+    """The auth_failed line for user with mech (as fail2ban reads it)."""
+    s.wait_log('event=auth_failed mech=%s' % mech.lower())
+    lines = [l for l in s.log_text().splitlines()
+             if "event=auth_failed mech=%s " % mech.lower() in l and 'user="%s"' % user in l]
+    assert lines, s.log_text()[-2000:]
+    return lines[-1]
+
+
+def test_sieve_wrong_password_unknown_user_look_alike():
+    s = srv()
+    wrong, _ = sieve_scram(s, "SCRAM-SHA-256", BOB, "not-it", source=next(logins.SOURCES))
+    nobody, _ = sieve_scram(s, "SCRAM-SHA-256", "nobody@example.test", "x",
+                            source=next(logins.SOURCES))
+    plain = logins.sieve_ok(s, BOB, "not-it", next(logins.SOURCES))
+    assert not plain
+    assert wrong == nobody == b'NO "Authentication failed."\r\n', (wrong, nobody)
+    line = _failed(s, "SCRAM-SHA-256", BOB)
+    assert "reason=password" in line and "module=sieve" in line, line
+    _failed(s, "SCRAM-SHA-256", "nobody@example.test")
+
+
+def _server_first(s, mech, user):
+    c, cl = Sieve(s), Client(mech, user, "x")
+    try:
+        c.send('AUTHENTICATE "%s" "%s"' % (mech, b64(cl.first())))
+        sf = c.challenge().decode()
+        c.send('"*"')
+        c.response()
+    finally:
+        c.close()
+    attrs = dict(a.split("=", 1) for a in sf.split(","))
+    return attrs["s"], attrs["i"]
+
+
+def test_unknown_user_salt_stable_and_shaped_like_a_real_one():
+    s = srv()
+    a = _server_first(s, "SCRAM-SHA-256", "ghost@example.test")
+    b = _server_first(s, "SCRAM-SHA-256", "GHOST@example.test")
+    c = _server_first(s, "SCRAM-SHA-256", "ghost2@example.test")
+    real = _server_first(s, "SCRAM-SHA-256", BOB)
+    assert a == b, (a, b)
+    assert a != c
+    assert a[1] == real[1] == "10000"
+    assert len(base64.b64decode(a[0])) == len(base64.b64decode(real[0])) == 16
+    assert _server_first(s, "SCRAM-SHA-1", "ghost@example.test") != a
+
+
+def test_sieve_replayed_nonce_and_forged_proof_fail():
+    s = srv()
+    # A final message whose nonce is another exchange's (or cut) fails.
+    last, _ = sieve_scram(s, "SCRAM-SHA-256", BOB, BOB_PW, source=next(logins.SOURCES),
+                          nonce="AAAA")
+    assert last == b'NO "Authentication failed."\r\n', last
+    last, _ = sieve_scram(s, "SCRAM-SHA-1", BOB, BOB_PW, source=next(logins.SOURCES),
+                          proof_xor=1)
+    assert last == b'NO "Authentication failed."\r\n', last
+    # A whole exchange replayed on a new connection: its server nonce is new.
+    c1, cl = Sieve(s), Client("SCRAM-SHA-256", BOB, BOB_PW)
+    c1.send('AUTHENTICATE "SCRAM-SHA-256" "%s"' % b64(cl.first()))
+    final = cl.final(c1.challenge())
+    c1.send('"%s"' % b64(final))
+    assert c1.response()[-1].startswith(b"OK (SASL")
+    c1.close()
+    c2 = Sieve(s, next(logins.SOURCES))
+    c2.send('AUTHENTICATE "SCRAM-SHA-256" "%s"' % b64(cl.first()))
+    c2.challenge()
+    c2.send('"%s"' % b64(final))
+    assert c2.response()[-1] == b'NO "Authentication failed."\r\n'
+    c2.close()
+
+
+def test_sieve_bad_base64_cancel_and_refusals():
+    s = srv()
+    c = Sieve(s)
+    c.send('AUTHENTICATE "SCRAM-SHA-256" "%s"' % b64(Client("SCRAM-SHA-256", BOB, "x").first()))
+    c.challenge()
+    c.send('"not base64!"')
+    assert c.response()[-1].startswith(b'NO "Invalid base64'), "bad base64"
+    c.send('AUTHENTICATE "SCRAM-SHA-256" "%s"' % b64(Client("SCRAM-SHA-256", BOB, "x").first()))
+    c.challenge()
+    c.send('"*"')
+    assert c.response()[-1].startswith(b"NO"), "cancel"
+    c.close()
+    # Channel binding asked for (no -PLUS offered), an authzid of another
+    # user, the reserved m=: each a failed login.
+    for gs2 in ("p=tls-unique,,", "n,a=carol@example.test,"):
+        c = Sieve(s, next(logins.SOURCES))
+        cl = Client("SCRAM-SHA-256", BOB, BOB_PW, gs2=gs2)
+        c.send('AUTHENTICATE "SCRAM-SHA-256" "%s"' % b64(cl.first()))
+        assert c.response()[-1] == b'NO "Authentication failed."\r\n', gs2
+        c.close()
+    c = Sieve(s, next(logins.SOURCES))
+    c.send('AUTHENTICATE "SCRAM-SHA-256" "%s"' % b64(b"n,,m=x,n=bob@example.test,r=abc"))
+    assert c.response()[-1] == b'NO "Authentication failed."\r\n'
+    c.close()
+    assert "reason=authzid" in _failed(s, "SCRAM-SHA-256", BOB)
+
+
+def test_two_factor_account_cannot_scram():
+    """SCRAM proves one password: with TOTP on, the account's own password
+    is refused on mail logins, and so is its SCRAM proof (the app
+    password, which PLAIN takes, has no SCRAM keys)."""
+    from httpc import admin_server
+    from test_portal import Codes, Portal, secret_of
+    env, port = logins.sieve_env()
+    s, _ = admin_server(accounts=[(TWO, TWO_PW)], env=env)
+    s.sieve_port = port
+    with s:
+        last, _ = sieve_scram(s, "SCRAM-SHA-256", TWO, TWO_PW)
+        assert last.startswith(b"OK (SASL"), last
+        p = Portal(s)
+        assert p.login(TWO, TWO_PW)[0] == 200
+        st, ap = p.call("POST", "/me/app-passwords", {"name": "phone", "password": TWO_PW})
+        assert st == 201, ap
+        st, en = p.call("POST", "/me/totp")
+        assert st == 200, en
+        st, body = p.call("POST", "/me/totp/confirm",
+                          {"code": Codes(secret_of(en["uri"])).fresh(), "password": TWO_PW})
+        assert st == 200, body
+        for mech in HASHES:
+            last, _ = sieve_scram(s, mech, TWO, TWO_PW, source=next(logins.SOURCES))
+            assert last == b'NO "Authentication failed."\r\n', last
+            last, _ = sieve_scram(s, mech, TWO, ap["password"], source=next(logins.SOURCES))
+            assert last == b'NO "Authentication failed."\r\n', last
+        assert "reason=password" in _failed(s, "SCRAM-SHA-1", TWO)
+        # PLAIN with the app password still works.
+        assert logins.sieve_ok(s, TWO, ap["password"])
+
+
+def test_store_before_scram_gains_it_at_one_plain_login():
+    """The newest store fixture was written before SCRAM: its accounts have
+    no keys, so SCRAM fails like a wrong password until one PLAIN login
+    with the password derives them."""
+    path = max(glob.glob(os.path.join(ROOT, "tests", "data", "stores", "schema-*.tar.gz")),
+               key=lambda f: int(re.search(r"schema-(\d+)", f).group(1)))
+    tmp = tempfile.mkdtemp(prefix="tern-scram-")
+    try:
+        with tarfile.open(path) as t:
+            t.extractall(tmp)
+        with open(os.path.join(tmp, "expected.json")) as f:
+            user, pw = json.load(f)["accounts"][0]
+        env, port = logins.sieve_env()
+        s = Server(data_dir=os.path.join(tmp, "data"), domains=(), env=env)
+        s.sieve_port = port
+        with s:
+            last, _ = sieve_scram(s, "SCRAM-SHA-256", user, pw, source=next(logins.SOURCES))
+            assert last == b'NO "Authentication failed."\r\n', last
+            assert logins.sieve_ok(s, user, pw)
+            for mech in HASHES:
+                last, _ = sieve_scram(s, mech, user, pw)
+                assert last.startswith(b"OK (SASL"), (mech, last)
+            # Kept: after a restart too.
+            s.stop()
+            s.start()
+            last, _ = sieve_scram(s, "SCRAM-SHA-256", user, pw)
+            assert last.startswith(b"OK (SASL"), last
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_password_change_replaces_the_keys():
+    """`tern account passwd`: the old password's proof fails, the new one's
+    passes (the keys are written with the hash, in one transaction)."""
+    s = srv()
+    user = "carol@example.test"
+    s.cli("account", "add", user, input="carol-old-pw-1\n")
+    last, _ = sieve_scram(s, "SCRAM-SHA-256", user, "carol-old-pw-1")
+    assert last.startswith(b"OK (SASL"), last
+    s.cli("account", "passwd", user, input="carol-new-pw-2\n")
+    last, _ = sieve_scram(s, "SCRAM-SHA-256", user, "carol-old-pw-1", source=next(logins.SOURCES))
+    assert last == b'NO "Authentication failed."\r\n', last
+    last, _ = sieve_scram(s, "SCRAM-SHA-256", user, "carol-new-pw-2")
+    assert last.startswith(b"OK (SASL"), last
+
+
+# ---- IMAP (RFC 9051 §6.2.2, SASL-IR RFC 4959) ----
+
+class Imap:
+    def __init__(self, s, source=logins.DEVICE):
+        sock = socket.create_connection(("127.0.0.1", s.imaps_port), 30, source_address=(source, 0))
+        self.sock = ctx().wrap_socket(sock)
+        self.f = self.sock.makefile("rb")
+        self.greeting = self.f.readline()
+
+    def send(self, text):
+        self.sock.sendall(text.encode() + b"\r\n")
+
+    def line(self):
+        line = self.f.readline()
+        assert line, "closed"
+        return line
+
+    def tagged(self, tag):
+        while True:
+            line = self.line()
+            if line.startswith(tag.encode() + b" "):
+                return line
+
+    def close(self):
+        self.sock.close()
+
+
+def imap_scram(s, mech, user, pw, source=logins.DEVICE, ir=True, ack=b"", **final_kw):
+    """One AUTHENTICATE; returns (tagged reply, the client, the server-final
+    challenge or None)."""
+    c, cl = Imap(s, source), Client(mech, user, pw)
+    try:
+        if ir:
+            c.send("a AUTHENTICATE %s %s" % (mech, b64(cl.first())))
+        else:
+            c.send("a AUTHENTICATE %s" % mech)
+            assert c.line() == b"+ \r\n"
+            c.send(b64(cl.first()))
+        ch = c.line()
+        assert ch.startswith(b"+ "), ch
+        c.send(b64(cl.final(base64.b64decode(ch[2:].strip()), **final_kw)))
+        r = c.line()
+        if not r.startswith(b"+ "):
+            return r, cl, None
+        sfinal = base64.b64decode(r[2:].strip())
+        c.sock.sendall(ack + b"\r\n")
+        return c.tagged("a"), cl, sfinal
+    finally:
+        c.close()
+
+
+def test_imap_advertises_scram_strongest_first():
+    s = srv()
+    c = Imap(s)
+    c.send("a CAPABILITY")
+    caps = c.line()
+    c.close()
+    auth = re.findall(rb"AUTH=(\S+)", caps)
+    assert auth == [b"SCRAM-SHA-256", b"SCRAM-SHA-1", b"PLAIN", b"LOGIN"], caps
+    plain = socket.create_connection(("127.0.0.1", s.imap_port), 30)
+    g = plain.makefile("rb").readline()
+    plain.close()
+    assert b"AUTH=" not in g and b"LOGINDISABLED" in g, g
+
+
+def test_imap_imtest_signs_in():
+    s = srv()
+    for mech in HASHES:
+        p = subprocess.run([CYRUS + "/imtest", "-s", "-m", mech, "-a", BOB, "-w", BOB_PW,
+                            "-p", str(s.imaps_port), "127.0.0.1"],
+                           input=b"a LOGOUT\r\n", capture_output=True, timeout=60)
+        out = p.stdout.decode(errors="replace") + p.stderr.decode(errors="replace")
+        assert "Authenticated." in out and "Logged in" in out, out
+    assert s.wait_log("mech=scram-sha-256 tls=")
+
+
+def test_imap_scram_exchange_and_failures():
+    s = srv()
+    for mech in HASHES:
+        for ir in (True, False):
+            r, cl, sfinal = imap_scram(s, mech, BOB, BOB_PW, ir=ir)
+            assert r.startswith(b"a OK [CAPABILITY"), r
+            assert sfinal == cl.verifier
+    # Aborting after the server-final challenge: not signed in.
+    r, _, sfinal = imap_scram(s, "SCRAM-SHA-256", BOB, BOB_PW, ack=b"*")
+    assert sfinal and r.startswith(b"a BAD"), r
+    # A wrong password, an unknown user, a forged proof, a replayed nonce:
+    # the reply of a wrong PLAIN password.
+    plain = Imap(s, next(logins.SOURCES))
+    plain.send("a AUTHENTICATE PLAIN %s" % b64(b"\0" + BOB.encode() + b"\0wrong"))
+    want = plain.tagged("a")
+    plain.close()
+    assert want == b"a NO [AUTHENTICATIONFAILED] Authentication failed.\r\n", want
+    for user, pw, kw in ((BOB, "wrong", {}), ("nobody@example.test", "x", {}),
+                         (BOB, BOB_PW, {"proof_xor": 4}), (BOB, BOB_PW, {"nonce": "x"})):
+        r, _, sfinal = imap_scram(s, "SCRAM-SHA-1", user, pw, source=next(logins.SOURCES), **kw)
+        assert r == want and sfinal is None, (user, kw, r)
+    assert "module=imap" in _failed(s, "SCRAM-SHA-1", "nobody@example.test")
+    # '*' cancels; bad base64 is BAD.
+    c = Imap(s)
+    c.send("a AUTHENTICATE SCRAM-SHA-256 %s" % b64(Client("SCRAM-SHA-256", BOB, "x").first()))
+    assert c.line().startswith(b"+ ")
+    c.send("*")
+    assert c.tagged("a").startswith(b"a BAD"), "cancel"
+    c.send("b AUTHENTICATE SCRAM-SHA-256 %s" % b64(Client("SCRAM-SHA-256", BOB, "x").first()))
+    assert c.line().startswith(b"+ ")
+    c.send("%%%")
+    assert c.tagged("b").startswith(b"b BAD Invalid base64"), "bad base64"
+    c.close()
+
+
+def test_zz_stop():
+    global _srv
+    if _srv is not None:
+        _srv.stop()
+        _srv.cleanup()
+        _srv = None
+
+
+# A run of chosen tests leaves test_zz_stop out: the process stops the
+# server when it exits all the same.
+atexit.register(test_zz_stop)
