@@ -347,3 +347,36 @@ enum login_outcome login_check_wait(const struct login_request *rq, struct login
 	destroy(l);
 	return o;
 }
+
+struct login_held *login_hold(const struct login_result *r)
+{
+	struct login_held *h = xcalloc(1, sizeof *h);
+
+	h->account = r->account;
+	h->apppass = r->apppass;
+	h->cred = r->cred;
+	copy_c(h->user, sizeof h->user, r->user);
+	copy_c(h->mech, sizeof h->mech, r->mech);
+	return h;
+}
+
+void login_held_result(const struct login_held *h, struct login_result *r)
+{
+	memset(r, 0, sizeof *r);
+	r->outcome = LOGIN_OK;
+	r->account = h->account;
+	r->apppass = h->apppass;
+	r->cred = h->cred;
+	r->user = h->user;
+	r->mech = h->mech;
+	r->scram_final = "";
+}
+
+void login_held_free(struct login_held **hp)
+{
+	if (*hp) {
+		explicit_bzero(*hp, sizeof **hp);
+		free(*hp);
+		*hp = NULL;
+	}
+}

@@ -105,6 +105,24 @@ struct login_request {
 	void *arg;
 };
 
+/*
+ * A success kept past done(): SCRAM's proof held, and the protocol sends
+ * the server-final message as a challenge and completes the login only
+ * on the client's empty response (RFC 4422 §4: IMAP, POP3 and SMTP have
+ * no success data). login_hold copies r (malloc'd, the caller's);
+ * login_held_result gives it back as a result whose strings point into h;
+ * login_held_free wipes and frees *hp and sets it to NULL (NULL is fine).
+ */
+struct login_held {
+	uint32_t account, apppass;
+	uint64_t cred;
+	char user[LOGIN_USER_MAX + 1];
+	char mech[16];
+};
+struct login_held *login_hold(const struct login_result *r);
+void login_held_result(const struct login_held *h, struct login_result *r);
+void login_held_free(struct login_held **hp);
+
 /* Starts a login; returns its handle (the caller keeps it to abandon). */
 struct login *login_start(const struct login_request *rq);
 

@@ -7,7 +7,10 @@
  */
 #include "auth/sasl.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+#include "core/xalloc.h"
 
 static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -131,6 +134,7 @@ int sasl_login_start_scram(struct sasl_login *x, struct str mech)
 		return sasl_login_start(x, mech);
 	sasl_login_end(x);
 	x->mech = h == SCRAM_SHA256 ? SASL_MECH_SCRAM_SHA256 : SASL_MECH_SCRAM_SHA1;
+	x->scram = xcalloc(1, sizeof *x->scram);
 	return 0;
 }
 
@@ -148,9 +152,12 @@ int sasl_login_start(struct sasl_login *x, struct str mech)
 
 void sasl_login_end(struct sasl_login *x)
 {
+	if (x->scram) {
+		scram_server_end(x->scram);
+		free(x->scram);
+	}
 	explicit_bzero(x, sizeof(*x));
 	x->mech = SASL_MECH_NONE;
-	scram_server_end(&x->scram);
 }
 
 enum sasl_step sasl_login_step(struct sasl_login *x, struct str b64, int initial,
@@ -180,13 +187,13 @@ enum sasl_step sasl_login_step(struct sasl_login *x, struct str b64, int initial
 	}
 	if (x->mech == SASL_MECH_SCRAM_SHA1 || x->mech == SASL_MECH_SCRAM_SHA256) {
 		if (x->user_given) {
-			*user_r = str_c(x->scram.user);
+			*user_r = str_c(x->scram->user);
 			*pass_r = str_make(buf, n);
 			return SASL_STEP_SCRAM;
 		}
 		enum scram_hash h = x->mech == SASL_MECH_SCRAM_SHA256 ? SCRAM_SHA256 : SCRAM_SHA1;
-		int rc = scram_client_first(&x->scram, h, str_make(buf, n));
-		*user_r = str_c(x->scram.user);
+		int rc = scram_client_first(x->scram, h, str_make(buf, n));
+		*user_r = str_c(x->scram->user);
 		if (rc == SCRAM_BAD_AUTHZID)
 			return SASL_STEP_AUTHZID;
 		if (rc < 0)

@@ -5,7 +5,9 @@
  *
  * Everything works on caller memory: decoded output goes to a caller
  * buffer with a size, slices point into the caller's message. Nothing
- * allocates and nothing logs (the input holds passwords).
+ * logs (the input holds passwords); only a SCRAM exchange allocates its
+ * state (a few KiB every session would otherwise carry), which
+ * sasl_login_end() frees: a struct sasl_login starts zeroed.
  */
 #ifndef TERN_AUTH_SASL_H
 #define TERN_AUTH_SASL_H
@@ -51,7 +53,7 @@ struct sasl_login {
 	int user_given;               /* LOGIN: the user name came, password next;
 				       * SCRAM: the client-first message came */
 	char user[SASL_USER_MAX + 1]; /* LOGIN: the user name */
-	struct scram_server scram;    /* SCRAM: the exchange so far */
+	struct scram_server *scram;   /* SCRAM: the exchange so far (malloc'd) */
 };
 
 /* The mechanisms offered over TLS, strongest first, as a capability lists
@@ -68,7 +70,7 @@ enum sasl_step {
 	 * send the challenge scram_login_challenge() makes, then wait. */
 	SASL_STEP_CHALLENGE,
 	/* SCRAM: the client-final message is in *pass_r (*user_r the user):
-	 * start the login with login_request.scram = &x->scram. */
+	 * start the login with login_request.scram = x->scram. */
 	SASL_STEP_SCRAM,
 };
 

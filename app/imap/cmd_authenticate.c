@@ -45,7 +45,7 @@ static void scram_step(struct imap_session *s, struct str b64, int initial)
 
 	switch (step) {
 	case SASL_STEP_CHALLENGE:
-		if (scram_login_challenge(imap_store, &s->scram->scram, ch, sizeof ch) == 0) {
+		if (scram_login_challenge(imap_store, s->scram->scram, ch, sizeof ch) == 0) {
 			imap_reply(s, "+ %s", ch);
 			break;
 		}
@@ -55,7 +55,7 @@ static void scram_step(struct imap_session *s, struct str b64, int initial)
 	case SASL_STEP_SCRAM:
 		/* login_start() copies the exchange: it may go now. */
 		s->wait = IMAP_W_NONE;
-		imap_auth_begin_scram(s, s->mech, user, pass, &s->scram->scram);
+		imap_auth_begin_scram(s, s->mech, user, pass, s->scram->scram);
 		scram_free(s);
 		break;
 	case SASL_STEP_BAD_BASE64:

@@ -16,7 +16,6 @@
 #include "auth/sasl.h"
 #include "auth/scram_login.h"
 #include "core/log.h"
-#include "core/xalloc.h"
 #include "imap/imap_session.h"
 #include "net/conn.h"
 
@@ -37,14 +36,6 @@ static const char *const replies[] = {
 static const char *const mech_names[] = { "login", "plain", "sasl-login", "scram-sha-1",
 					  "scram-sha-256" };
 
-/* A SCRAM login whose proof held, until the client answers the
- * server-final challenge (RFC 4422 §4: IMAP has no success data). */
-struct imap_scram_ok {
-	uint32_t account, apppass;
-	uint64_t cred;
-	char user[IMAP_USER_MAX + 1];
-	char mech[16];
-};
 
 int imap_auth_require_tls(struct imap_session *s)
 {
@@ -63,11 +54,7 @@ void imap_auth_cancel(struct imap_session *s)
 		free(s->scram);
 		s->scram = NULL;
 	}
-	if (s->scram_ok) {
-		explicit_bzero(s->scram_ok, sizeof *s->scram_ok);
-		free(s->scram_ok);
-		s->scram_ok = NULL;
-	}
+	login_held_free(&s->scram_ok);
 	session_watch_leave(&s->watch);
 }
 
@@ -98,32 +85,32 @@ static void revoked(void *arg, int gone)
 	imap_flush(s);
 }
 
-static void logged_in(struct imap_session *s, const char *user, uint32_t account,
-		      uint32_t apppass, uint64_t cred, const char *mech)
+static void logged_in(struct imap_session *s, const struct login_result *r)
 {
 	char q[IMAP_USER_MAX * 4 + 8];
 
-	snprintf(s->login, sizeof(s->login), "%s", user);
-	s->account = account;
+	snprintf(s->login, sizeof(s->login), "%s", r->user);
+	s->account = r->account;
 	imap_session_logged_in(s);
-	session_watch_join(&s->watch, imap_store, s->loop, account, apppass, cred, revoked, s);
+	session_watch_join(&s->watch, imap_store, s->loop, r->account, r->apppass, r->cred, revoked,
+			   s);
 	log_info("imap", s->id, "event=login user=%s mech=%s tls=%s", log_q(s->login, q, sizeof(q)),
-		 mech, conn_tls_version(s->conn));
+		 r->mech, conn_tls_version(s->conn));
 	imap_tagged(s, "OK [CAPABILITY %s] Logged in", imap_capabilities(s));
 }
 
 void imap_auth_scram_ack(struct imap_session *s, struct str line)
 {
-	struct imap_scram_ok *k = s->scram_ok;
+	struct login_result r;
 
-	s->scram_ok = NULL;
 	s->wait = IMAP_W_NONE;
-	if (line.len == 0)
-		logged_in(s, k->user, k->account, k->apppass, k->cred, k->mech);
-	else
+	if (line.len == 0) {
+		login_held_result(s->scram_ok, &r);
+		logged_in(s, &r);
+	} else {
 		imap_tagged(s, "BAD Authentication aborted by client.");
-	explicit_bzero(k, sizeof *k);
-	free(k);
+	}
+	login_held_free(&s->scram_ok);
 	imap_cmd_end(s);
 }
 
@@ -139,13 +126,7 @@ static void login_done(void *arg, const struct login_result *r)
 		/* SCRAM: the server-final message goes as a challenge; the
 		 * login completes on the client's empty response. */
 		char b64[SCRAM_FINAL_B64_MAX];
-		struct imap_scram_ok *k = xcalloc(1, sizeof *k);
-		k->account = r->account;
-		k->apppass = r->apppass;
-		k->cred = r->cred;
-		snprintf(k->user, sizeof k->user, "%s", r->user);
-		snprintf(k->mech, sizeof k->mech, "%s", r->mech);
-		s->scram_ok = k;
+		s->scram_ok = login_hold(r);
 		sasl_base64_encode(r->scram_final, strlen(r->scram_final), b64, sizeof b64);
 		imap_reply(s, "+ %s", b64);
 		s->wait = IMAP_W_SASL;
@@ -155,7 +136,7 @@ static void login_done(void *arg, const struct login_result *r)
 		return;
 	}
 	if (r->outcome == LOGIN_OK) {
-		logged_in(s, r->user, r->account, r->apppass, r->cred, r->mech);
+		logged_in(s, r);
 	} else {
 		/* The right password of an account that may not sign in:
 		 * retrying cannot help, its administrator can (RFC 5530 §3

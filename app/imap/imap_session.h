@@ -87,7 +87,7 @@ enum imap_mech {
 };
 struct sasl_login;
 struct scram_server;
-struct imap_scram_ok;
+struct login_held;
 
 struct imap_append;
 struct login;
@@ -122,7 +122,7 @@ struct imap_session {
 	struct sasl_login *scram;   /* AUTHENTICATE SCRAM-*: the exchange (malloc'd) */
 	/* SCRAM's proof held: the login waits for the client's empty
 	 * response to the server-final challenge (cmd_login.c). */
-	struct imap_scram_ok *scram_ok;
+	struct login_held *scram_ok;
 	struct login *auth;         /* in flight (auth/login.h) */
 	struct imap_job *job;       /* store write in flight (imap_job.c) */
 	struct imap_append *append; /* APPEND in flight (cmd_append.c) */

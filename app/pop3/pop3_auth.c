@@ -22,6 +22,7 @@
 
 #include "auth/login.h"
 #include "auth/sasl.h"
+#include "auth/scram_login.h"
 #include "core/arena.h"
 #include "core/log.h"
 #include "core/utf8.h"
@@ -56,7 +57,8 @@ struct maildrop {
 	uint32_t *unsized, nunsized, capunsized;
 };
 
-static const char *const mech_names[] = { "none", "user", "plain", "login" };
+static const char *const mech_names[] = { "none", "user", "plain", "login", "scram-sha-1",
+					  "scram-sha-256" };
 
 /* ---- the account lock table ---- */
 
@@ -105,10 +107,24 @@ void pop3_auth_release(struct pop3_session *s)
 	s->locked = 0;
 }
 
+static void maildrop_free(void *extra);
+
+/* A SCRAM success held for the client's last response goes: its maildrop
+ * is unlocked and freed. */
+static void scram_ok_drop(struct pop3_session *s)
+{
+	if (s->scram_drop)
+		maildrop_free(s->scram_drop);
+	s->scram_drop = NULL;
+	login_held_free(&s->scram_ok);
+}
+
 void pop3_auth_cancel_delay(struct pop3_session *s)
 {
 	login_abandon(&s->auth);
 	session_watch_leave(&s->watch);
+	sasl_login_end(&s->sasl);
+	scram_ok_drop(s);
 }
 
 /* ---- on the worker ---- */
@@ -298,6 +314,31 @@ static void revoked(void *arg, int gone)
 		conn_close(s->conn, gone ? "account_deleted" : "credentials_changed");
 }
 
+/* The maildrop r->extra (now ours) is the session's: TRANSACTION state. */
+static void logged_in(struct pop3_session *s, const struct login_result *r)
+{
+	char q[POP3_USER_MAX * 4 + 8];
+	struct maildrop *d = r->extra;
+
+	conn_deadline(s->conn, 0, NULL, NULL); /* the login deadline */
+	s->state = POP3_S_TRANSACTION;
+	snprintf(s->login, sizeof(s->login), "%s", r->user);
+	s->account = d->account;
+	s->mailbox = d->mailbox;
+	s->uidvalidity = d->uidvalidity;
+	s->locked = 1;
+	s->msgs = d->msgs;
+	s->nmsgs = d->nmsgs;
+	s->total_size = d->total;
+	free(d);
+	session_watch_join(&s->watch, pop3_store, s->loop, r->account, r->apppass, r->cred, revoked,
+			   s);
+	log_info("pop3", s->id, "event=login user=%s mech=%s messages=%u size=%llu tls=%s",
+		 log_q(s->login, q, sizeof(q)), r->mech, s->nmsgs,
+		 (unsigned long long)s->total_size, conn_tls_version(s->conn));
+	pop3_reply(s, "+OK Logged in.");
+}
+
 static void login_done(void *arg, const struct login_result *r)
 {
 	struct pop3_session *s = arg;
@@ -305,25 +346,17 @@ static void login_done(void *arg, const struct login_result *r)
 
 	s->auth = NULL;
 	s->state = POP3_S_AUTHORIZATION;
-	if (r->outcome == LOGIN_OK) {
-		struct maildrop *d = r->extra;
-		conn_deadline(s->conn, 0, NULL, NULL); /* the login deadline */
-		s->state = POP3_S_TRANSACTION;
-		snprintf(s->login, sizeof(s->login), "%s", r->user);
-		s->account = d->account;
-		s->mailbox = d->mailbox;
-		s->uidvalidity = d->uidvalidity;
-		s->locked = 1;
-		s->msgs = d->msgs;
-		s->nmsgs = d->nmsgs;
-		s->total_size = d->total;
-		free(d);
-		session_watch_join(&s->watch, pop3_store, s->loop, r->account, r->apppass, r->cred, revoked,
-				   s);
-		log_info("pop3", s->id, "event=login user=%s mech=%s messages=%u size=%llu tls=%s",
-			 log_q(s->login, q, sizeof(q)), r->mech, s->nmsgs,
-			 (unsigned long long)s->total_size, conn_tls_version(s->conn));
-		pop3_reply(s, "+OK Logged in.");
+	if (r->outcome == LOGIN_OK && r->scram_final && r->scram_final[0]) {
+		/* SCRAM: the server-final message is a last challenge; the
+		 * maildrop stays locked for the empty response (RFC 5034 §4). */
+		char b64[SCRAM_FINAL_B64_MAX];
+		s->scram_ok = login_hold(r);
+		s->scram_drop = r->extra;
+		sasl_base64_encode(r->scram_final, strlen(r->scram_final), b64, sizeof b64);
+		s->state = POP3_S_SASL;
+		pop3_reply(s, "+ %s", b64);
+	} else if (r->outcome == LOGIN_OK) {
+		logged_in(s, r);
 	} else {
 		if (r->outcome == LOGIN_IN_USE)
 			log_info("pop3", s->id, "event=login_refused user=%s reason=in_use",
@@ -341,7 +374,7 @@ static void login_done(void *arg, const struct login_result *r)
 
 /* Hands the credentials (or a reason they cannot succeed) to auth/login. */
 static void auth_begin(struct pop3_session *s, enum pop3_mech mech, struct str user,
-		       struct str pass, const char *malformed)
+		       struct str pass, const char *malformed, const struct scram_server *scram)
 {
 	struct login_request rq = {
 		.store = pop3_store,
@@ -354,6 +387,7 @@ static void auth_begin(struct pop3_session *s, enum pop3_mech mech, struct str u
 		.user = user,
 		.pass = pass,
 		.malformed = malformed,
+		.scram = scram,
 		.after_ok = s->utf8 ? open_maildrop : open_maildrop_ascii,
 		.extra_free = maildrop_free,
 		.done = login_done,
@@ -410,7 +444,7 @@ void pop3_cmd_pass(struct pop3_session *s, struct pop3_cmd *cmd)
 	}
 	char user[POP3_USER_MAX + 1];
 	memcpy(user, s->user, sizeof(user));
-	auth_begin(s, POP3_MECH_USER, str_c(user), cmd->arg, NULL);
+	auth_begin(s, POP3_MECH_USER, str_c(user), cmd->arg, NULL, NULL);
 	explicit_bzero(user, sizeof(user));
 }
 
@@ -426,7 +460,10 @@ static void sasl_step(struct pop3_session *s, struct str b64, int initial)
 {
 	char msg[SASL_RESPONSE_MAX];
 	struct str user, pass;
-	enum pop3_mech mech = s->sasl.mech == SASL_MECH_PLAIN ? POP3_MECH_PLAIN : POP3_MECH_LOGIN;
+	enum pop3_mech mech = s->sasl.mech == SASL_MECH_PLAIN	      ? POP3_MECH_PLAIN
+			      : s->sasl.mech == SASL_MECH_SCRAM_SHA1   ? POP3_MECH_SCRAM_SHA1
+			      : s->sasl.mech == SASL_MECH_SCRAM_SHA256 ? POP3_MECH_SCRAM_SHA256
+								       : POP3_MECH_LOGIN;
 	enum sasl_step step = sasl_login_step(&s->sasl, b64, initial, msg, &user, &pass);
 
 	switch (step) {
@@ -434,8 +471,21 @@ static void sasl_step(struct pop3_session *s, struct str b64, int initial)
 		s->state = POP3_S_SASL;
 		pop3_reply(s, "+ " SASL_LOGIN_PASSWORD);
 		break;
+	case SASL_STEP_CHALLENGE: {
+		char ch[SCRAM_CHALLENGE_MAX];
+		if (scram_login_challenge(pop3_store, s->sasl.scram, ch, sizeof ch) == 0) {
+			s->state = POP3_S_SASL;
+			pop3_reply(s, "+ %s", ch);
+		} else {
+			auth_begin(s, mech, user, STR_NULL, "malformed", NULL);
+		}
+		break;
+	}
+	case SASL_STEP_SCRAM:
+		auth_begin(s, mech, user, pass, NULL, s->sasl.scram);
+		break;
 	case SASL_STEP_DONE:
-		auth_begin(s, mech, user, pass, NULL);
+		auth_begin(s, mech, user, pass, NULL, NULL);
 		break;
 	case SASL_STEP_BAD_BASE64:
 		s->state = POP3_S_AUTHORIZATION;
@@ -448,7 +498,7 @@ static void sasl_step(struct pop3_session *s, struct str b64, int initial)
 	case SASL_STEP_MALFORMED:
 	default:
 		auth_begin(s, mech, user, STR_NULL,
-			   step == SASL_STEP_AUTHZID ? "authzid" : "malformed");
+			   step == SASL_STEP_AUTHZID ? "authzid" : "malformed", NULL);
 		break;
 	}
 	explicit_bzero(msg, sizeof(msg));
@@ -459,14 +509,15 @@ void pop3_cmd_auth(struct pop3_session *s, struct pop3_cmd *cmd)
 	if (cmd->arg.len == 0) {
 		/* Bare AUTH lists the mechanisms (as Dovecot does); none in clear. */
 		if (pop3_secure(s))
-			pop3_write(s, "+OK\r\nPLAIN\r\nLOGIN\r\n.\r\n", 22);
+			pop3_write(s, "+OK\r\nSCRAM-SHA-256\r\nSCRAM-SHA-1\r\nPLAIN\r\nLOGIN\r\n.\r\n",
+				   50);
 		else
 			pop3_write(s, "+OK\r\n.\r\n", 8);
 		return;
 	}
 	if (require_tls(s) < 0)
 		return;
-	if (sasl_login_start(&s->sasl, cmd->arg) < 0) {
+	if (sasl_login_start_scram(&s->sasl, cmd->arg) < 0) {
 		pop3_reply(s, "-ERR Unsupported authentication mechanism.");
 		pop3_session_error(s);
 		return;
@@ -477,12 +528,27 @@ void pop3_cmd_auth(struct pop3_session *s, struct pop3_cmd *cmd)
 		return;
 	}
 	s->state = POP3_S_SASL;
-	/* PLAIN has an empty challenge; LOGIN asks "Username:". */
-	pop3_reply(s, s->sasl.mech == SASL_MECH_PLAIN ? "+ " : "+ " SASL_LOGIN_USERNAME);
+	/* PLAIN and SCRAM have an empty challenge; LOGIN asks "Username:". */
+	pop3_reply(s, s->sasl.mech != SASL_MECH_LOGIN ? "+ " : "+ " SASL_LOGIN_USERNAME);
 }
 
 void pop3_sasl_line(struct pop3_session *s, struct str line)
 {
+	if (s->scram_ok) {
+		/* The answer to SCRAM's server-final challenge. */
+		struct login_result r;
+		s->state = POP3_S_AUTHORIZATION;
+		if (line.len == 0) {
+			login_held_result(s->scram_ok, &r);
+			r.extra = s->scram_drop;
+			s->scram_drop = NULL;
+			logged_in(s, &r);
+		} else {
+			pop3_reply(s, "-ERR Authentication aborted by client.");
+		}
+		scram_ok_drop(s);
+		return;
+	}
 	if (str_eq(line, STR_LIT("*"))) {
 		/* RFC 5034 §4: the client cancels; the AUTH command fails. */
 		s->state = POP3_S_AUTHORIZATION;

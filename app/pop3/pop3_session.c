@@ -201,7 +201,7 @@ static void cmd_capa(struct pop3_session *s, struct pop3_cmd *cmd)
 		 "+OK\r\nCAPA\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nPIPELINING\r\nAUTH-RESP-CODE\r\n"
 		 "EXPIRE NEVER\r\nUTF8 USER\r\n%s%s%sIMPLEMENTATION tern\r\n.\r\n",
 		 stls ? "STLS\r\n" : "", pre && tls ? "USER\r\n" : "",
-		 pre && tls ? "SASL PLAIN LOGIN\r\n" : "");
+		 pre && tls ? "SASL " SASL_MECHS_SCRAM "\r\n" : "");
 	pop3_write(s, buf, strlen(buf));
 }
 

@@ -30,6 +30,7 @@
 #include "store/store.h"
 
 struct config;
+struct login_held;
 struct conn;
 struct loop;
 struct store;
@@ -50,7 +51,14 @@ enum pop3_state {
 	POP3_S_CLOSING,       /* final reply queued */
 };
 
-enum pop3_mech { POP3_MECH_NONE, POP3_MECH_USER, POP3_MECH_PLAIN, POP3_MECH_LOGIN };
+enum pop3_mech {
+	POP3_MECH_NONE,
+	POP3_MECH_USER,
+	POP3_MECH_PLAIN,
+	POP3_MECH_LOGIN,
+	POP3_MECH_SCRAM_SHA1,
+	POP3_MECH_SCRAM_SHA256,
+};
 
 /* One message of the maildrop snapshot. */
 struct pop3_msg {
@@ -102,6 +110,10 @@ struct pop3_session {
 	/* AUTHORIZATION */
 	char user[POP3_USER_MAX + 1]; /* from USER, "" when none */
 	struct sasl_login sasl;       /* AUTH in progress (POP3_S_SASL) */
+	/* SCRAM proven, waiting for the empty response to the server-final
+	 * challenge: the login and its maildrop (locked), held. */
+	struct login_held *scram_ok;
+	void *scram_drop;
 	struct login *auth;           /* in flight (POP3_S_WAIT_AUTH, auth/login.h) */
 
 	/* TRANSACTION */

@@ -414,14 +414,14 @@ static void sasl_step(struct ms_session *s, struct str b64, int initial)
 		s->state = MS_SASL;
 		/* A literal, as Cyrus timsieved sends it: Cyrus's clients
 		 * (sivtest) wait forever after a quoted challenge. */
-		if (scram_login_challenge(ms_store, &s->sasl.scram, ch, sizeof ch) == 0)
+		if (scram_login_challenge(ms_store, s->sasl.scram, ch, sizeof ch) == 0)
 			ms_printf(s, "{%zu}\r\n%s\r\n", strlen(ch), ch);
 		else
 			auth_begin(s, user, STR_NULL, "malformed", NULL);
 		break;
 	}
 	case SASL_STEP_SCRAM:
-		auth_begin(s, user, pass, NULL, &s->sasl.scram);
+		auth_begin(s, user, pass, NULL, s->sasl.scram);
 		break;
 	case SASL_STEP_DONE:
 		auth_begin(s, user, pass, NULL, NULL);

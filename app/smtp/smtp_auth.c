@@ -1,6 +1,9 @@
 /*
- * smtp_auth.c — AUTH (RFC 4954) on the submission ports: PLAIN (RFC 4616)
- * and LOGIN, only over TLS; the check itself is auth/login.h's.
+ * smtp_auth.c — AUTH (RFC 4954) on the submission ports: SCRAM-SHA-256
+ * and SCRAM-SHA-1 (RFC 7677, RFC 5802), PLAIN (RFC 4616) and LOGIN, only
+ * over TLS; the check itself is auth/login.h's. SCRAM's server-final
+ * message is a last 334 challenge, answered with an empty line before
+ * the 235 (RFC 4954 has no success data; RFC 4422 §4).
  *
  * Before TLS nothing is offered and AUTH gets Postfix's "530 5.7.0 Must
  * issue a STARTTLS command first": a password in clear text on any network
@@ -14,12 +17,10 @@
 
 #include "auth/login.h"
 #include "auth/sasl.h"
+#include "auth/scram_login.h"
 #include "core/log.h"
 #include "net/conn.h"
 #include "smtp/smtp_session.h"
-
-/* Indexed by enum sasl_mech. */
-static const char *const mech_names[] = { "none", "plain", "login" };
 
 /* The reply for each login outcome, indexed by enum login_outcome. */
 static const char *const replies[] = {
@@ -33,6 +34,8 @@ static const char *const replies[] = {
 void smtp_auth_closed(struct smtp_session *s)
 {
 	login_abandon(&s->auth);
+	sasl_login_end(&s->sasl);
+	login_held_free(&s->scram_ok);
 	session_watch_leave(&s->watch);
 }
 
@@ -60,24 +63,37 @@ static void revoked(void *arg, int gone)
 	smtp_auth_revoked(arg, gone);
 }
 
+static void logged_in(struct smtp_session *s, const struct login_result *r)
+{
+	char q[SASL_USER_MAX * 4 + 8];
+
+	conn_deadline(s->conn, 0, NULL, NULL); /* the login deadline */
+	s->authenticated = 1;
+	s->account = r->account;
+	snprintf(s->login, sizeof(s->login), "%s", r->user);
+	session_watch_join(&s->watch, smtp_store, s->loop, r->account, r->apppass, r->cred, revoked,
+			   s);
+	log_info("smtp", s->id, "event=login user=%s mech=%s tls=%s", log_q(s->login, q, sizeof(q)),
+		 r->mech, conn_tls_version(s->conn));
+}
+
 static void login_done(void *arg, const struct login_result *r)
 {
 	struct smtp_session *s = arg;
-	char q[SASL_USER_MAX * 4 + 8];
 
 	s->auth = NULL;
 	s->state = SMTP_S_HELO;
-	if (r->outcome == LOGIN_OK) {
-		conn_deadline(s->conn, 0, NULL, NULL); /* the login deadline */
-		s->authenticated = 1;
-		s->account = r->account;
-		snprintf(s->login, sizeof(s->login), "%s", r->user);
-		session_watch_join(&s->watch, smtp_store, s->loop, r->account, r->apppass, r->cred, revoked,
-				   s);
-		log_info("smtp", s->id, "event=login user=%s mech=%s tls=%s",
-			 log_q(s->login, q, sizeof(q)), r->mech, conn_tls_version(s->conn));
+	if (r->outcome == LOGIN_OK && r->scram_final && r->scram_final[0]) {
+		char b64[SCRAM_FINAL_B64_MAX];
+		s->scram_ok = login_hold(r);
+		sasl_base64_encode(r->scram_final, strlen(r->scram_final), b64, sizeof b64);
+		s->state = SMTP_S_AUTH;
+		smtp_reply(s, "334 %s", b64);
+	} else {
+		if (r->outcome == LOGIN_OK)
+			logged_in(s, r);
+		smtp_reply(s, "%s", replies[r->outcome]);
 	}
-	smtp_reply(s, "%s", replies[r->outcome]);
 	if (r->outcome == LOGIN_FAILED && smtp_session_error(s)) {
 		conn_flush(s->conn);
 		return;
@@ -89,7 +105,7 @@ static void login_done(void *arg, const struct login_result *r)
 
 /* Hands the credentials (or a reason they cannot succeed) to auth/login. */
 static void auth_begin(struct smtp_session *s, enum sasl_mech mech, struct str user,
-		       struct str pass, const char *malformed)
+		       struct str pass, const char *malformed, const struct scram_server *scram)
 {
 	struct login_request rq = {
 		.store = smtp_store,
@@ -97,11 +113,12 @@ static void auth_begin(struct smtp_session *s, enum sasl_mech mech, struct str u
 		.module = "smtp",
 		.session = s->id,
 		.ip = s->conn->peer_ip,
-		.mech = mech_names[mech],
+		.mech = sasl_mech_log_name(mech),
 		.metric = METRIC_AUTHFAIL_SUBMISSION,
 		.user = user,
 		.pass = pass,
 		.malformed = malformed,
+		.scram = scram,
 		.done = login_done,
 		.arg = s,
 	};
@@ -126,8 +143,21 @@ static void sasl_step(struct smtp_session *s, struct str b64, int initial)
 		s->state = SMTP_S_AUTH;
 		smtp_reply(s, "334 " SASL_LOGIN_PASSWORD);
 		break;
+	case SASL_STEP_CHALLENGE: {
+		char ch[SCRAM_CHALLENGE_MAX];
+		if (scram_login_challenge(smtp_store, s->sasl.scram, ch, sizeof ch) == 0) {
+			s->state = SMTP_S_AUTH;
+			smtp_reply(s, "334 %s", ch);
+		} else {
+			auth_begin(s, mech, user, STR_NULL, "malformed", NULL);
+		}
+		break;
+	}
+	case SASL_STEP_SCRAM:
+		auth_begin(s, mech, user, pass, NULL, s->sasl.scram);
+		break;
 	case SASL_STEP_DONE:
-		auth_begin(s, mech, user, pass, NULL);
+		auth_begin(s, mech, user, pass, NULL, NULL);
 		break;
 	case SASL_STEP_BAD_BASE64:
 		s->state = SMTP_S_HELO;
@@ -139,7 +169,7 @@ static void sasl_step(struct smtp_session *s, struct str b64, int initial)
 	case SASL_STEP_MALFORMED:
 	default:
 		auth_begin(s, mech, user, STR_NULL,
-			   step == SASL_STEP_AUTHZID ? "authzid" : "malformed");
+			   step == SASL_STEP_AUTHZID ? "authzid" : "malformed", NULL);
 		break;
 	}
 	explicit_bzero(msg, sizeof(msg));
@@ -163,7 +193,7 @@ void smtp_auth_cmd(struct smtp_session *s, struct smtp_cmd *cmd)
 		smtp_session_error(s);
 		return;
 	}
-	if (sasl_login_start(&s->sasl, cmd->auth_mech) < 0) {
+	if (sasl_login_start_scram(&s->sasl, cmd->auth_mech) < 0) {
 		smtp_reply(s, "504 5.5.4 Error: unsupported authentication mechanism");
 		smtp_session_error(s);
 		return;
@@ -173,12 +203,27 @@ void smtp_auth_cmd(struct smtp_session *s, struct smtp_cmd *cmd)
 		return;
 	}
 	s->state = SMTP_S_AUTH;
-	/* PLAIN has an empty challenge; LOGIN asks "Username:". */
-	smtp_reply(s, s->sasl.mech == SASL_MECH_PLAIN ? "334 " : "334 " SASL_LOGIN_USERNAME);
+	/* PLAIN and SCRAM have an empty challenge; LOGIN asks "Username:". */
+	smtp_reply(s, s->sasl.mech != SASL_MECH_LOGIN ? "334 " : "334 " SASL_LOGIN_USERNAME);
 }
 
 void smtp_auth_line(struct smtp_session *s, struct str line)
 {
+	if (s->scram_ok) {
+		/* The answer to SCRAM's server-final challenge: empty, or
+		 * the client gives up (it did not trust our signature). */
+		struct login_result r;
+		s->state = SMTP_S_HELO;
+		if (line.len == 0) {
+			login_held_result(s->scram_ok, &r);
+			logged_in(s, &r);
+			smtp_reply(s, "%s", replies[LOGIN_OK]);
+		} else {
+			smtp_reply(s, "501 5.7.0 Error: authentication aborted");
+		}
+		login_held_free(&s->scram_ok);
+		return;
+	}
 	if (str_eq(line, STR_LIT("*"))) {
 		/* RFC 4954 §4: the client cancels; the AUTH command fails. */
 		s->state = SMTP_S_HELO;

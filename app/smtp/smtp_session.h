@@ -31,6 +31,7 @@
 #include "store/store.h"
 
 struct arena;
+struct login_held;
 struct config;
 struct spf_eval;
 struct spf_run;
@@ -242,6 +243,7 @@ struct smtp_session {
 	uint32_t account;     /* once authenticated */
 	char login[SASL_USER_MAX + 1]; /* the account's address, once authenticated */
 	struct sasl_login sasl; /* the AUTH exchange in progress (SMTP_S_AUTH) */
+	struct login_held *scram_ok; /* SCRAM proven: waits for the empty response */
 	struct login *auth;   /* AUTH in flight (auth/login.h): the session waits */
 	struct session_watch watch; /* once authenticated: ends us when credentials change */
 

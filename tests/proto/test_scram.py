@@ -469,8 +469,185 @@ def test_imap_scram_exchange_and_failures():
     c.close()
 
 
+
+# ---- SMTP submission (RFC 4954) and POP3 (RFC 5034) ----
+
+class Lines:
+    """A line protocol over implicit TLS (submissions, POP3S) or after
+    STARTTLS/STLS on the plain port."""
+
+    def __init__(self, port, source=logins.DEVICE, starttls=None):
+        sock = socket.create_connection(("127.0.0.1", port), 30, source_address=(source, 0))
+        if starttls:
+            f = sock.makefile("rb")
+            self.sock, self.f = sock, f
+            for cmd in starttls:
+                self.send(cmd)
+                self.reply()
+            sock = ctx().wrap_socket(sock)
+        else:
+            sock = ctx().wrap_socket(sock)
+        self.sock = sock
+        self.f = sock.makefile("rb")
+
+    def send(self, text):
+        self.sock.sendall((text if isinstance(text, bytes) else text.encode()) + b"\r\n")
+
+    def reply(self):
+        """One reply; SMTP's multiline ones whole (their last line)."""
+        while True:
+            line = self.f.readline()
+            assert line, "closed"
+            if not re.match(rb"\d{3}-", line):
+                return line
+
+    def close(self):
+        self.sock.close()
+
+
+def smtp_open(s, source=logins.DEVICE):
+    sock = socket.create_connection(("127.0.0.1", s.submission_port), 30,
+                                    source_address=(source, 0))
+    c = Lines.__new__(Lines)
+    c.sock, c.f = sock, sock.makefile("rb")
+    assert c.reply().startswith(b"220")
+    c.send("EHLO client.test")
+    c.reply()
+    c.send("STARTTLS")
+    assert c.reply().startswith(b"220")
+    c.sock = ctx().wrap_socket(sock)
+    c.f = c.sock.makefile("rb")
+    c.send("EHLO client.test")
+    c.ehlo = b""
+    while True:
+        line = c.f.readline()
+        c.ehlo += line
+        if not line.startswith(b"250-"):
+            break
+    return c
+
+
+def pop3_open(s, source=logins.DEVICE):
+    sock = socket.create_connection(("127.0.0.1", s.pop3s_port), 30, source_address=(source, 0))
+    c = Lines.__new__(Lines)
+    c.sock = ctx().wrap_socket(sock)
+    c.f = c.sock.makefile("rb")
+    assert c.f.readline().startswith(b"+OK")
+    return c
+
+
+# What each protocol sends: (open, AUTH command, challenge prefix).
+LINE_PROTOS = {
+    "smtp": (smtp_open, "AUTH %s", b"334 "),
+    "pop3": (pop3_open, "AUTH %s", b"+ "),
+}
+
+
+def line_scram(s, proto, mech, user, pw, source=logins.DEVICE, ir=True, ack=b"", **kw):
+    """One AUTH over SMTP or POP3: (the final reply, the client, the
+    server-final message or None)."""
+    opener, cmd, cont = LINE_PROTOS[proto]
+    c, cl = opener(s, source), Client(mech, user, pw)
+    try:
+        if ir:
+            c.send((cmd % mech) + " " + b64(cl.first()))
+        else:
+            c.send(cmd % mech)
+            assert c.f.readline() == cont.rstrip(b" ") + b" \r\n"
+            c.send(b64(cl.first()))
+        ch = c.f.readline()
+        assert ch.startswith(cont), ch
+        c.send(b64(cl.final(base64.b64decode(ch[len(cont):].strip()), **kw)))
+        r = c.f.readline()
+        if not r.startswith(cont):
+            return r, cl, None
+        sfinal = base64.b64decode(r[len(cont):].strip())
+        c.send(ack)
+        return c.f.readline(), cl, sfinal
+    finally:
+        c.close()
+
+
+def line_srv():
+    """A server with submission and POP3 (the shared one has neither)."""
+    global _line
+    if _line is None:
+        _line = Server(accounts=[(BOB, BOB_PW)], submission=True, pop3=True)
+    return _line
+
+
+_line = None
+
+
+def test_smtp_pop3_advertise_scram():
+    s = line_srv()
+    c = smtp_open(s)
+    assert b"250-AUTH SCRAM-SHA-256 SCRAM-SHA-1 PLAIN LOGIN\r\n" in c.ehlo, c.ehlo
+    c.close()
+    p = pop3_open(s)
+    p.send("CAPA")
+    capa = b"".join(iter(p.f.readline, b".\r\n"))
+    p.close()
+    assert b"SASL SCRAM-SHA-256 SCRAM-SHA-1 PLAIN LOGIN\r\n" in capa, capa
+
+
+def test_smtp_pop3_cyrus_clients_sign_in():
+    s = line_srv()
+    for tool, port, extra in (("smtptest", s.submission_port, ["-t", ""]),
+                              ("pop3test", s.pop3_port, ["-t", ""])):
+        for mech in HASHES:
+            p = subprocess.run([CYRUS + "/" + tool] + extra +
+                               ["-m", mech, "-a", BOB, "-w", BOB_PW, "-p", str(port), "127.0.0.1"],
+                               input=b"QUIT\r\n", capture_output=True, timeout=60)
+            out = p.stdout.decode(errors="replace") + p.stderr.decode(errors="replace")
+            assert "Authenticated." in out, (tool, mech, out)
+    assert s.wait_log("module=smtp") and s.wait_log("mech=scram-sha-1 messages=")
+
+
+def test_smtp_pop3_scram_failures_look_like_plain():
+    s = line_srv()
+    for proto, plain_cmd in (("smtp", "AUTH PLAIN %s"), ("pop3", "AUTH PLAIN %s")):
+        for mech in HASHES:
+            for ir in (True, False):
+                r, cl, sfinal = line_scram(s, proto, mech, BOB, BOB_PW, ir=ir)
+                assert r.startswith((b"235", b"+OK")), (proto, r)
+                assert sfinal == cl.verifier
+        c = LINE_PROTOS[proto][0](s, next(logins.SOURCES))
+        c.send(plain_cmd % b64(b"\0" + BOB.encode() + b"\0wrong"))
+        want = c.f.readline()
+        c.close()
+        assert want.startswith((b"535", b"-ERR")), want
+        for user, pw, kw in ((BOB, "wrong", {}), ("nobody@example.test", "x", {}),
+                             (BOB, BOB_PW, {"proof_xor": 2}), (BOB, BOB_PW, {"nonce": "zz"})):
+            r, _, sfinal = line_scram(s, proto, "SCRAM-SHA-256", user, pw,
+                                      source=next(logins.SOURCES), **kw)
+            assert r == want and sfinal is None, (proto, user, kw, r, want)
+        assert "module=%s" % proto in _failed(s, "SCRAM-SHA-256", "nobody@example.test")
+        # Aborting after the server-final challenge: no login...
+        r, _, sfinal = line_scram(s, proto, "SCRAM-SHA-1", BOB, BOB_PW, ack=b"*")
+        assert sfinal and r.startswith((b"501", b"-ERR")), (proto, r)
+        # ... and, for POP3, the maildrop it had locked is free again.
+        r, _, _ = line_scram(s, proto, "SCRAM-SHA-1", BOB, BOB_PW)
+        assert r.startswith((b"235", b"+OK")), (proto, r)
+        # '*' cancels; bad base64 is a protocol error.
+        c = LINE_PROTOS[proto][0](s)
+        c.send("AUTH SCRAM-SHA-256 " + b64(Client("SCRAM-SHA-256", BOB, "x").first()))
+        assert c.f.readline().startswith(LINE_PROTOS[proto][2])
+        c.send("*")
+        assert c.f.readline().startswith((b"501", b"-ERR")), proto
+        c.send("AUTH SCRAM-SHA-256 " + b64(Client("SCRAM-SHA-256", BOB, "x").first()))
+        assert c.f.readline().startswith(LINE_PROTOS[proto][2])
+        c.send("%%%")
+        assert c.f.readline().startswith((b"501", b"-ERR Invalid base64")), proto
+        c.close()
+
+
 def test_zz_stop():
-    global _srv
+    global _srv, _line
+    if _line is not None:
+        _line.stop()
+        _line.cleanup()
+        _line = None
     if _srv is not None:
         _srv.stop()
         _srv.cleanup()
