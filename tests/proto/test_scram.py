@@ -18,13 +18,13 @@ import os
 import re
 import shutil
 import socket
-import ssl
 import subprocess
 import tarfile
 import tempfile
 
 
 import logins
+from logins import ctx
 from harness import ROOT, Server, free_port
 
 BOB, BOB_PW = "bob@example.test", "bob-scram-pw-1"
@@ -42,13 +42,6 @@ def srv():
         _srv = Server(accounts=[(BOB, BOB_PW), (TWO, TWO_PW)], imap=True, env=env)
         _srv.sieve_port = port
     return _srv
-
-
-def ctx():
-    c = ssl.create_default_context()
-    c.check_hostname = False
-    c.verify_mode = ssl.CERT_NONE
-    return c
 
 
 class Client:

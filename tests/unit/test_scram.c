@@ -118,8 +118,44 @@ static void refuse_final(const char *final)
 	CHECK_EQ_INT(rc, -1);
 }
 
+/* The shared SASL exchange (auth/sasl.h) drives SCRAM: the first message
+ * asks for the challenge, the second is handed on for the check. */
+static void check_sasl_steps(void)
+{
+	struct sasl_login x;
+	char buf[SASL_RESPONSE_MAX], b64[256];
+	struct str u, p;
+
+	memset(&x, 0, sizeof x);
+	CHECK_EQ_INT(sasl_login_start(&x, str_c("SCRAM-SHA-256")), -1); /* PLAIN/LOGIN only */
+	CHECK_EQ_INT(sasl_login_start_scram(&x, str_c("scram-sha-256")), 0);
+	CHECK(x.mech == SASL_MECH_SCRAM_SHA256 && x.scram != NULL);
+	CHECK_EQ_STR(sasl_mech_log_name(x.mech), "scram-sha-256");
+	sasl_base64_encode(rfc7677.first, strlen(rfc7677.first), b64, sizeof b64);
+	CHECK_EQ_INT(sasl_login_step(&x, str_c(b64), 1, buf, &u, &p), SASL_STEP_CHALLENGE);
+	CHECK_EQ_SLICE(u, "user");
+	sasl_base64_encode(rfc7677.final, strlen(rfc7677.final), b64, sizeof b64);
+	CHECK_EQ_INT(sasl_login_step(&x, str_c(b64), 0, buf, &u, &p), SASL_STEP_SCRAM);
+	CHECK_EQ_SLICE(p, rfc7677.final);
+	sasl_login_end(&x);
+	CHECK(x.scram == NULL && x.mech == SASL_MECH_NONE);
+
+	CHECK_EQ_INT(sasl_login_start_scram(&x, str_c("SCRAM-SHA-1")), 0);
+	CHECK_EQ_INT(sasl_login_step(&x, str_c("bixhPWJvYixuPWFsaWNlLHI9YWJj"), 1, buf, &u, &p),
+		     SASL_STEP_AUTHZID); /* "n,a=bob,n=alice,r=abc" */
+	CHECK_EQ_SLICE(u, "alice");
+	CHECK_EQ_INT(sasl_login_start_scram(&x, str_c("SCRAM-SHA-1")), 0);
+	CHECK_EQ_INT(sasl_login_step(&x, str_c("="), 1, buf, &u, &p), SASL_STEP_MALFORMED);
+	CHECK_EQ_INT(sasl_login_start_scram(&x, str_c("SCRAM-SHA-1")), 0);
+	CHECK_EQ_INT(sasl_login_step(&x, str_c("bi,x"), 0, buf, &u, &p), SASL_STEP_BAD_BASE64);
+	sasl_login_end(&x);
+	CHECK_EQ_INT(sasl_login_start_scram(&x, str_c("SCRAM-SHA-1-PLUS")), -1);
+	CHECK(x.scram == NULL);
+}
+
 int main(void)
 {
+	check_sasl_steps();
 	check_vector(&rfc5802);
 	check_vector(&rfc7677);
 
