@@ -50,7 +50,8 @@ static int real_keys(struct store *st, const struct store_scram *r, enum scram_h
 }
 
 /* A salt no one without secrets.key can tell from a real one, the same for
- * the same name and hash every time; keys that match no proof. */
+ * the same name (lowercased by the caller, as login.c checks it) and hash
+ * every time; keys that match no proof. */
 static void fake_keys(struct store *st, const char *user, enum scram_hash h,
 		      struct scram_keys *k)
 {
@@ -65,10 +66,7 @@ static void fake_keys(struct store *st, const char *user, enum scram_hash h,
 		randombytes_buf(key, sizeof key); /* no key file: nothing stable to hide */
 	crypto_generichash_init(&g, key, sizeof key, SCRAM_SALT_LEN);
 	crypto_generichash_update(&g, &tag, 1);
-	for (const char *p = user; *p; p++) {
-		uint8_t c = (uint8_t)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
-		crypto_generichash_update(&g, &c, 1);
-	}
+	crypto_generichash_update(&g, (const uint8_t *)user, strlen(user));
 	crypto_generichash_final(&g, k->salt, SCRAM_SALT_LEN);
 	randombytes_buf(k->stored_key, sizeof k->stored_key);
 	randombytes_buf(k->server_key, sizeof k->server_key);
@@ -79,9 +77,17 @@ void scram_login_keys(struct store *st, const char *user, enum scram_hash h,
 		      struct scram_keys *k)
 {
 	struct store_scram r;
+	char name[SCRAM_USER_MAX + 1];
 
-	if (store_account_scram(st, user, (int)h, &r) != STORE_OK || real_keys(st, &r, h, k) < 0)
-		fake_keys(st, user, h, k);
+	/* The account the login flow will check (login.c): one of our IDN
+	 * domains in the spelling it was not added in is that account. */
+	size_t n = strnlen(user, SCRAM_USER_MAX);
+	for (size_t i = 0; i < n; i++)
+		name[i] = (char)(user[i] >= 'A' && user[i] <= 'Z' ? user[i] + 32 : user[i]);
+	name[n] = '\0';
+	store_served_spelling(st, name, sizeof name);
+	if (store_account_scram(st, name, (int)h, &r) != STORE_OK || real_keys(st, &r, h, k) < 0)
+		fake_keys(st, name, h, k);
 	sodium_memzero(&r, sizeof r);
 }
 

@@ -351,6 +351,18 @@ def test_password_change_replaces_the_keys():
     assert last.startswith(b"OK (SASL"), last
 
 
+
+def test_idn_domain_in_the_other_spelling():
+    """An address at an IDN domain signs in in either spelling (RFC 5890
+    §2.3.2.1, as PLAIN does): the challenge carries the account's salt,
+    not a stranger's."""
+    s = srv()
+    s.cli("domain", "add", "b\u00fccher.test")
+    s.cli("account", "add", "ann@b\u00fccher.test", input="ann-idn-pw-1\n")
+    for user in ("ann@b\u00fccher.test", "ann@xn--bcher-kva.test"):
+        last, _ = sieve_scram(s, "SCRAM-SHA-256", user, "ann-idn-pw-1")
+        assert last.startswith(b"OK (SASL"), (user, last)
+
 # ---- IMAP (RFC 9051 §6.2.2, SASL-IR RFC 4959) ----
 
 class Imap:
