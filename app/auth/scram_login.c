@@ -34,6 +34,18 @@ int scram_login_seal(const char *dir, const char *password,
 	return rc;
 }
 
+int scram_login_opens(const char *dir, const char *sealed)
+{
+	char text[SCRAM_STORED_MAX + 1];
+	struct scram_keys k;
+	int ok = sealed[0] && admin_secret_open(dir, sealed, text, sizeof text) == 0 &&
+		 scram_keys_parse(text, &k) == 0;
+
+	sodium_memzero(text, sizeof text);
+	sodium_memzero(&k, sizeof k);
+	return ok;
+}
+
 /* The account's keys for hash h: 0, or -1 when it has none usable. */
 static int real_keys(struct store *st, const struct store_scram *r, enum scram_hash h,
 		     struct scram_keys *k)

@@ -35,6 +35,11 @@
 int scram_login_seal(const char *dir, const char *password,
 		     char sealed[2][STORE_SCRAM_SEALED_MAX]);
 
+/* 1 when sealed (a store record's text for one hash) opens with data
+ * directory dir's key and holds keys, else 0 ("" included): the login
+ * makes them again from the password then. */
+int scram_login_opens(const char *dir, const char *sealed);
+
 /* The keys whose salt and iteration count answer user's client-first
  * message for hash h: the account's, or fake ones (see above; their
  * StoredKey matches no proof). Always fills *k. */

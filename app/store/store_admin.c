@@ -885,7 +885,8 @@ static int login_check(struct store *st, const char *email, const char *password
 	size_t ncand = 0, at;
 	struct acct_rec a;
 	uint32_t id = 0, used = 0;
-	int totp = 0, active = 0, scram_missing = 0;
+	int totp = 0, active = 0;
+	char scram[STORE_SCRAM_SEALED_MAX] = ""; /* the account's SCRAM record, sealed */
 	MDB_txn *txn;
 	int rc;
 
@@ -911,11 +912,8 @@ static int login_check(struct store *st, const char *email, const char *password
 		if (rc == 0 && apppass && hash[0])
 			rc = apppass_candidates(txn, st, id, scope, tag, cand, LOGIN_APPPASS_TRIES,
 						&ncand);
-		if (rc == 0 && hash[0]) {
-			char sealed[STORE_SCRAM_SEALED_MAX];
-			rc = scram_get_txn(txn, st, id, hash, 0, sealed, sizeof sealed);
-			scram_missing = sealed[0] == '\0';
-		}
+		if (rc == 0 && hash[0])
+			rc = scram_get_txn(txn, st, id, hash, 0, scram, sizeof scram);
 		store_rd_end(st, txn);
 		if (rc && rc != MDB_NOTFOUND) {
 			explicit_bzero(&a, sizeof a);
@@ -944,10 +942,11 @@ static int login_check(struct store *st, const char *email, const char *password
 		}
 	}
 	explicit_bzero(cand, sizeof cand);
-	/* A password set before SCRAM (or keys that could not be sealed then):
-	 * made now from the password just proven, so the account gains SCRAM
-	 * without a reset. A failure costs nothing but SCRAM. */
-	if (r == 1 && used == 0 && scram_missing && active) {
+	/* A password set before SCRAM, keys that could not be sealed then, or
+	 * sealed with a secrets.key since lost or replaced: made now from the
+	 * password just proven, so the account gains SCRAM without a reset.
+	 * A failure costs nothing but SCRAM. */
+	if (r == 1 && used == 0 && active && !scram_login_opens(store_data_dir(st), scram)) {
 		char sealed[2][STORE_SCRAM_SEALED_MAX];
 		if (scram_login_seal(store_data_dir(st), password, sealed) == 0)
 			scram_store_later(st, id, hash, sealed);
@@ -965,6 +964,7 @@ static int login_check(struct store *st, const char *email, const char *password
 	}
 	explicit_bzero(&a, sizeof a);
 	explicit_bzero(hash, sizeof hash);
+	explicit_bzero(scram, sizeof scram);
 	return r;
 }
 

@@ -11,7 +11,8 @@
  * not know SCRAM, a store restored under another password) are then
  * never used, whatever path changed the password. store_account_add and
  * store_account_passwd write it in their own transaction; an account
- * without one gains it at its next password login (store_admin.c).
+ * without one, or with one that no longer opens (secrets.key lost or
+ * replaced), gains a new one at its next password login (store_admin.c).
  */
 #include <sodium.h>
 #include <stdio.h>

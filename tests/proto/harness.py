@@ -311,8 +311,13 @@ class Server:
             finally:
                 self.env["TERN_DATA_DIR"] = data
             _templates[key] = template
-        # Not LMDB's lock file: the server makes its own.
-        shutil.copytree(template, self.data, ignore=shutil.ignore_patterns("lock.mdb"))
+        # Not LMDB's lock file: the server makes its own. Nor secrets.key
+        # (`tern account add` makes it, to seal the SCRAM keys): each
+        # server has its own, as two installs do; the template accounts'
+        # SCRAM keys then do not open, and their first PLAIN/LOGIN login
+        # makes them again (store_scram.c).
+        shutil.copytree(template, self.data,
+                        ignore=shutil.ignore_patterns("lock.mdb", "secrets.key"))
 
     # ---- process control ----
     def start(self, timeout=10):

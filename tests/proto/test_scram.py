@@ -39,9 +39,18 @@ def srv():
     global _srv
     if _srv is None:
         env, port = logins.sieve_env()
-        _srv = Server(accounts=[(BOB, BOB_PW), (TWO, TWO_PW)], imap=True, env=env)
+        _srv = Server(imap=True, env=env)
         _srv.sieve_port = port
+        add_accounts(_srv, (BOB, BOB_PW), (TWO, TWO_PW))
     return _srv
+
+
+def add_accounts(s, *accounts):
+    """`tern account add` on the running server's data directory: the
+    SCRAM keys are sealed with its secrets.key. (Server(accounts=...)
+    copies a template whose secrets.key stays behind: see harness.py.)"""
+    for user, pw in accounts:
+        s.cli("account", "add", user, input=pw + "\n")
 
 
 class Client:
@@ -281,9 +290,10 @@ def test_two_factor_account_cannot_scram():
     from httpc import admin_server
     from test_portal import Codes, Portal, secret_of
     env, port = logins.sieve_env()
-    s, _ = admin_server(accounts=[(TWO, TWO_PW)], env=env)
+    s, _ = admin_server(env=env)
     s.sieve_port = port
     with s:
+        add_accounts(s, (TWO, TWO_PW))
         last, _ = sieve_scram(s, "SCRAM-SHA-256", TWO, TWO_PW)
         assert last.startswith(b"OK (SASL"), last
         p = Portal(s)
@@ -334,6 +344,29 @@ def test_store_before_scram_gains_it_at_one_plain_login():
             assert last.startswith(b"OK (SASL"), last
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_secrets_key_replaced_keys_made_again_at_plain_login():
+    """Keys sealed with a secrets.key that is gone (lost, or a data
+    directory copied without it) do not open: SCRAM fails like a wrong
+    password, and the next PLAIN login makes them again."""
+    env, port = logins.sieve_env()
+    s = Server(env=env)
+    s.sieve_port = port
+    with s:
+        add_accounts(s, ("dan@example.test", "dan-scram-pw-1"))
+        last, _ = sieve_scram(s, "SCRAM-SHA-1", "dan@example.test", "dan-scram-pw-1")
+        assert last.startswith(b"OK (SASL"), last
+        s.stop()
+        os.unlink(os.path.join(s.data, "secrets.key"))
+        s.start()
+        last, _ = sieve_scram(s, "SCRAM-SHA-1", "dan@example.test", "dan-scram-pw-1",
+                              source=next(logins.SOURCES))
+        assert last == b'NO "Authentication failed."\r\n', last
+        assert logins.sieve_ok(s, "dan@example.test", "dan-scram-pw-1")
+        for mech in HASHES:
+            last, _ = sieve_scram(s, mech, "dan@example.test", "dan-scram-pw-1")
+            assert last.startswith(b"OK (SASL"), (mech, last)
 
 
 def test_password_change_replaces_the_keys():
@@ -577,7 +610,8 @@ def line_srv():
     """A server with submission and POP3 (the shared one has neither)."""
     global _line
     if _line is None:
-        _line = Server(accounts=[(BOB, BOB_PW)], submission=True, pop3=True)
+        _line = Server(submission=True, pop3=True)
+        add_accounts(_line, (BOB, BOB_PW))
     return _line
 
 
