@@ -11,8 +11,9 @@
  *      or refuses it (reply after LOGIN_MAX_DELAY_MS, no check at all);
  *   2. waits out the account's spacing, if any, on a loop timer;
  *   3. checks the password on the worker pool (argon2id, never on a
- *      loop) and, when it matched, runs the protocol's after_ok hook there
- *      too (POP3 locks the maildrop and lists it);
+ *      loop), or for SCRAM the client's proof against the account's keys
+ *      (auth/scram_login.h), and, when it matched, runs the protocol's
+ *      after_ok hook there too (POP3 locks the maildrop and lists it);
  *   4. settles the reservation; a failure is logged as the one event
  *      every protocol shares,
  *        module=M session=S event=auth_failed mech=.. reason=.. failures=N

@@ -204,6 +204,19 @@ def test_sieve_wrong_password_unknown_user_look_alike():
     line = _failed(s, "SCRAM-SHA-256", BOB)
     assert "reason=password" in line and "module=sieve" in line, line
     _failed(s, "SCRAM-SHA-256", "nobody@example.test")
+    # fail2ban's filter (scripts/fail2ban) bans on these lines as on PLAIN's.
+    from test_fail2ban import f2b, need_fail2ban
+    need_fail2ban()
+    lines = [l for l in s.log_text().splitlines()
+             if "event=auth_failed mech=scram-sha-256 " in l]
+    with tempfile.NamedTemporaryFile("w", suffix=".log", delete=False) as f:
+        f.write("\n".join(lines) + "\n")
+    try:
+        ips = f2b(f.name, "tern.conf")
+    finally:
+        os.unlink(f.name)
+    want = [re.search(r"ip=(\S+)$", l).group(1) for l in lines]
+    assert want and ips == want, (ips, want)
 
 
 def _server_first(s, mech, user):
