@@ -50,8 +50,10 @@ enum scram_hash { SCRAM_SHA1 = 0, SCRAM_SHA256 = 1 };
 /* The client's messages, decoded, are refused past this; the server's
  * first message fits in SCRAM_MSG_MAX too. */
 #define SCRAM_MSG_MAX 1024
-/* The stored form (RFC 5803) of one hash's keys, NUL included. */
-#define SCRAM_STORED_MAX 160
+/* The stored form (RFC 5803) of one hash's keys, NUL included: the name
+ * (13), '$', the iterations (7), ':', the salt (88 at SCRAM_SALT_MAX),
+ * '$', two keys of 44 with their ':' (201 in all). */
+#define SCRAM_STORED_MAX 224
 
 struct scram_keys {
 	enum scram_hash hash;

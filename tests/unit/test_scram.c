@@ -275,5 +275,13 @@ int main(void)
 				      &back),
 		     -1);
 	CHECK_EQ_INT(scram_keys_parse("", &back), -1);
+	/* The longest form taken (a 64-octet salt, 1000000 iterations) formats
+	 * back: SCRAM_STORED_MAX holds it (fuzz_scram found 160 did not). */
+	const char *longest = "SCRAM-SHA-256$1000000:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+Pw==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+	char again[SCRAM_STORED_MAX];
+	CHECK_EQ_INT(scram_keys_parse(longest, &back), 0);
+	CHECK_EQ_INT(back.salt_len, 64);
+	CHECK_EQ_INT(scram_keys_format(&back, again, sizeof again), 0);
+	CHECK_EQ_STR(again, longest);
 	return unit_done("test_scram");
 }
