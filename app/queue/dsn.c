@@ -220,6 +220,11 @@ int dsn_build(const struct dsn_info *in, struct buf *b)
 	 * only (RFC 3461 §4.3), so a success notice can never carry a whole
 	 * message to whoever MAIL FROM named. */
 	int full = in->ret_full && kind == DSN_FAILED;
+	/* A message over DSN_RETURN_MAX returns as its header, and the text
+	 * says so (RFC 3461 §4.3 and RFC 3464 §2 allow it). */
+	int cut = full && in->msglen > DSN_RETURN_MAX;
+	if (cut)
+		full = 0;
 	size_t n = full ? in->msglen : header_len(in->msg, in->msglen);
 	uint8_t h[8];
 	crypto_generichash(h, sizeof h, (const unsigned char *)in->msg, n, NULL, 0);
@@ -255,6 +260,10 @@ int dsn_build(const struct dsn_info *in, struct buf *b)
 	if (kind == DSN_FAILED)
 		r |= buf_append_c(b, "I'm sorry to have to inform you that your message could not\r\n"
 				     "be delivered to one or more recipients. It's attached below.\r\n");
+	if (cut)
+		r |= buf_printf(b, "\r\nYour message was %zu bytes, more than the %u a notice\r\n"
+				   "returns: only its header is attached below.\r\n",
+				in->msglen, (unsigned)DSN_RETURN_MAX);
 	else if (kind == DSN_DELAYED)
 		r |= buf_append_c(b, "Your message could not be delivered for some time. The mail\r\n"
 				     "system will keep trying; you do not have to resend it.\r\n");

@@ -9,9 +9,10 @@
  * fields, then one block per recipient: Final-Recipient, Original-
  * Recipient from ORCPT, Action, Status, Remote-MTA and Diagnostic-Code
  * when a remote said it, Will-Retry-Until for delays) and the original
- * message as message/rfc822 (RET=FULL, in failure notices only) or its
- * header as text/rfc822-headers (RET=HDRS, the default, and every delay
- * or success notice: RFC 3461 §4.3).
+ * message as message/rfc822 (RET=FULL, in failure notices only, up to
+ * DSN_RETURN_MAX) or its header as text/rfc822-headers (RET=HDRS, the
+ * default, every delay or success notice, RFC 3461 §4.3, and a larger
+ * message, the text part saying its size).
  *
  * Caveats: the returned bytes use CRLF and are 7 bit unless an address
  * the notice names is UTF-8 (RFC 6533's global notice, sent only under
@@ -29,6 +30,14 @@
 struct buf;
 
 enum dsn_action { DSN_FAILED, DSN_DELAYED, DSN_DELIVERED, DSN_RELAYED };
+
+/* The largest original a failure notice returns whole under RET=FULL
+ * (Exim's bounce_return_size_limit; Postfix's bounce_size_limit is
+ * 50,000). A larger one returns as its header: a notice carrying it all
+ * (up to 64 MB) was often over the sender's own provider's size limit
+ * (25 MB and less are common) and refused, and the bounce lost; the
+ * sender has the message and needs to know which one it was. */
+#define DSN_RETURN_MAX (100u * 1024)
 
 /* What a recipient's status says after our own verdict to quote the
  * remote's reply that led to it ("5.4.7 delivery time expired; last
@@ -64,8 +73,9 @@ struct dsn_info {
 };
 
 /*
- * Writes the notice into out (its maximum must allow the original message
- * plus about 4 KB per recipient). Returns 0, or -1 when out is full (the
+ * Writes the notice into out (its maximum must allow what it returns, the
+ * header or a message of at most DSN_RETURN_MAX in its 7-bit form, plus
+ * about 4 KB per recipient). Returns 0, or -1 when out is full (the
  * caller may try again with ret_full 0). An 8-bit original whose 7-bit
  * form would not fit in out returns as its header instead (0).
  */

@@ -159,7 +159,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	assert((rtype - o >= 19 && memcmp(rtype - 19, "report-type=global-", 19) == 0) == global);
 	assert(global || (rtype - o >= 12 && memcmp(rtype - 12, "report-type=", 12) == 0));
-	size_t ret = in.ret_full && act == DSN_FAILED ? in.msglen : header_len(in.msg, in.msglen);
+	/* What comes back: the message under RET=FULL in a failure notice, up
+	 * to DSN_RETURN_MAX, else its header. */
+	size_t ret = in.ret_full && act == DSN_FAILED && in.msglen <= DSN_RETURN_MAX
+			     ? in.msglen
+			     : header_len(in.msg, in.msglen);
 	int eight = 0;
 	for (size_t i = 0; i < ret; i++)
 		eight |= (unsigned char)in.msg[i] >= 0x80;

@@ -1648,3 +1648,26 @@ def test_notice_names_the_host_whose_reply_ended_the_session():
         assert erin["action"] == "delayed" and erin["status"] == "4.7.1", erin
         assert erin.get("remote-mta") == "dns; mx1.grey.test", erin
         assert erin.get("diagnostic-code") == "smtp; 451 4.7.1 greylisted, try later", erin
+
+
+
+def test_failure_notice_returns_a_large_message_as_its_header():
+    """RET=FULL returns the whole message only up to 100 KB: a larger one
+    comes back as its header (text/rfc822-headers), the text part saying
+    its size. Before, it came back whole (message/rfc822) up to 64 MB:
+    an 8 MB message made an 8.39 MB notice, over many providers' limits,
+    and the bounce was lost."""
+    with World(lambda ips: zone(mx(ips, 0, name="big.test"))) as w:
+        w.receiver(0, rcpt=lambda a: "550 5.1.1 no such user here")
+        body = "".join("line %06d of a large message ......................................\r\n"
+                       % i for i in range(2000))
+        w.send(["carol@big.test"], subject="large", body=body, mail_options=["RET=FULL"])
+        m, raw = dsn_of(w)
+        parts = [p.get_content_type() for p in m.iter_parts()]
+        assert parts == ["text/plain", "message/delivery-status", "text/rfc822-headers"], parts
+        assert b"Subject: large" in raw and b"line 000001" not in raw, len(raw)
+        text = list(m.iter_parts())[0].get_content()
+        assert re.search(r"Your message was \d+ bytes, more than the 102400 a notice\s+"
+                         r"returns: only its header is attached below", text), text
+        assert len(raw) < 8000, len(raw)
+

@@ -535,8 +535,75 @@ static void test_8bit_full_too_big_returns_its_header(void)
 	free(msg);
 }
 
+/*
+ * RET=FULL returns the whole message up to DSN_RETURN_MAX; above it the
+ * header alone, the text part saying how big the message was (an 8 MB
+ * message made an 8.39 MB notice, over many providers' limits). A UTF-8
+ * header comes back as message/global-headers (RFC 6533 §6.3).
+ */
+static void test_full_over_the_limit_returns_its_header(void)
+{
+	static const char head[] = "From: alice@example.test\r\nSubject: big\r\n\r\n";
+	size_t len = DSN_RETURN_MAX + 1;
+	char *msg = malloc(len);
+	CHECK(msg != NULL);
+	if (!msg)
+		return;
+	memcpy(msg, head, sizeof head - 1);
+	for (size_t i = sizeof head - 1; i < len; i++) {
+		size_t k = (i - (sizeof head - 1)) % 78;
+		msg[i] = k == 76 ? '\r' : k == 77 ? '\n' : 'x';
+	}
+	struct dsn_rcpt r[] = {
+	    {"carol@remote.test", "", "550 5.1.1 no such user", "mx.remote.test", DSN_FAILED},
+	};
+	struct dsn_info in = {
+	    .hostname = "mail.example.test", .to = "alice@example.test", .envid = "",
+	    .arrival = 1700000000, .now = 1700000100, .ret_full = 1, .msg = msg, .msglen = len,
+	    .id = 10, .rcpts = r, .nrcpts = 1,
+	};
+	char said[160];
+	snprintf(said, sizeof said, "Your message was %zu bytes, more than the %u a notice\r\n"
+		 "returns: only its header is attached below.\r\n", len, (unsigned)DSN_RETURN_MAX);
+	struct buf b;
+	buf_init(&b, 1 << 20);
+	CHECK_EQ_INT(dsn_build(&in, &b), 0);
+	CHECK(has(&b, "Content-Description: Undelivered Message Headers\r\n"
+		      "Content-Type: text/rfc822-headers\r\n"));
+	CHECK(has(&b, "Subject: big\r\n"));
+	CHECK(!has(&b, "message/rfc822") && !has(&b, "xxxxxxxx"));
+	CHECK(has(&b, said));
+	CHECK(buf_len(&b) < 4096);
+	buf_free(&b);
+
+	/* One octet less: all of it, and no such sentence. */
+	in.msglen = len - 1;
+	buf_init(&b, 1 << 20);
+	CHECK_EQ_INT(dsn_build(&in, &b), 0);
+	CHECK(has(&b, "Content-Type: message/rfc822\r\n"));
+	CHECK(has(&b, "xxxxxxxx"));
+	CHECK(!has(&b, "only its header"));
+	buf_free(&b);
+
+	/* A UTF-8 header to a UTF-8 sender: message/global-headers. */
+	static const char uhead[] = "From: j\xc3\xb6rg@example.test\r\nSubject: gr\xc3\xbc\xc3\x9f"
+				    "e\r\n\r\n";
+	memcpy(msg, uhead, sizeof uhead - 1);
+	in.msglen = len;
+	in.to = "j\xc3\xb6rg@example.test";
+	buf_init(&b, 1 << 20);
+	CHECK_EQ_INT(dsn_build(&in, &b), 0);
+	CHECK(has(&b, "Content-Type: message/global-headers\r\n"));
+	CHECK(has(&b, "Subject: gr\xc3\xbc\xc3\x9f" "e\r\n"));
+	CHECK(!has(&b, "message/global\r\n") && !has(&b, "xxxxxxxx"));
+	CHECK(has(&b, "only its header is attached below"));
+	buf_free(&b);
+	free(msg);
+}
+
 int main(void)
 {
+	test_full_over_the_limit_returns_its_header();
 	test_8bit_full_too_big_returns_its_header();
 	test_session_reply_without_our_note();
 	test_expired_keeps_the_last_reply();
