@@ -55,16 +55,19 @@ static int put_clean(struct buf *b, const char *s, int ascii)
 /*
  * The remote's reply a recipient's status holds: the status itself, or
  * what follows DSN_LAST_ERROR in a verdict of ours (the lifetime's end
- * quoting the last 4xx); NULL when the status is ours alone.
+ * quoting the last 4xx), either maybe after SMTP_UNEXPECTED_REPLY (a 2xx
+ * or 3xx that settled nothing, deferred with a status of ours); NULL
+ * when the status is ours alone.
  */
 static const char *remote_reply(const char *status)
 {
-	if (smtp_status_is_reply(status))
-		return status;
+	static const char unexpected[] = SMTP_UNEXPECTED_REPLY;
 	const char *p = strstr(status, DSN_LAST_ERROR);
-	if (p && smtp_status_is_reply(p + strlen(DSN_LAST_ERROR)))
-		return p + strlen(DSN_LAST_ERROR);
-	return NULL;
+	if (!smtp_status_is_reply(status) && p)
+		status = p + strlen(DSN_LAST_ERROR);
+	if (strncmp(status, unexpected, sizeof unexpected - 1) == 0)
+		status += sizeof unexpected - 1;
+	return smtp_status_is_reply(status) ? status : NULL;
 }
 
 /*

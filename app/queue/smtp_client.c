@@ -270,7 +270,7 @@ static void set_rcpt(struct smtp_client_rcpt *r, uint8_t verdict, const char *fm
 		 * a success code for mail that was not taken. */
 		char orig[SQ_STATUS_MAX + 1];
 		snprintf(orig, sizeof orig, "%s", st);
-		fmt_status(r->status, sizeof r->status, "4.5.0 unexpected reply: %s", orig);
+		fmt_status(r->status, sizeof r->status, SMTP_UNEXPECTED_REPLY "%s", orig);
 	}
 }
 

@@ -104,4 +104,9 @@ const char *smtp_status_code(const char *status, char *out, size_t outsz);
  */
 int smtp_status_is_reply(const char *status);
 
+/* How the queue keeps a 2xx or 3xx a remote gave where it settles nothing
+ * (a 250 to DATA, a 3xx to RCPT): a temporary status of ours, then the
+ * reply itself, which the notice gives as the Diagnostic-Code (dsn.c). */
+#define SMTP_UNEXPECTED_REPLY "4.5.0 unexpected reply: "
+
 #endif

@@ -1671,3 +1671,20 @@ def test_failure_notice_returns_a_large_message_as_its_header():
                          r"returns: only its header is attached below", text), text
         assert len(raw) < 8000, len(raw)
 
+
+def test_delay_notice_quotes_an_unexpected_reply():
+    """A 3xx to RCPT settles nothing: tern defers with "4.5.0 unexpected
+    reply: 354 ...", and the delay notice gives the remote's reply as the
+    Diagnostic-Code (RFC 3464 §2.3.6). Before, it had only "Status:
+    4.5.0" and the Remote-MTA."""
+    with World(lambda ips: zone(mx(ips, 0, name="odd.test")),
+               env={"TERN_QUEUE_DELAY_NOTICE": "1s"}) as w:
+        w.receiver(0, rcpt=lambda a: "354 go ahead")
+        w.send(["dave@odd.test"], subject="odd")
+        m, raw = dsn_of(w)
+        dave = status_fields(m)[1]
+        assert dave["action"] == "delayed" and dave["status"] == "4.5.0", dave
+        assert dave.get("remote-mta") == "dns; mx0.odd.test", dave
+        # (the status tern keeps puts a class-derived enhanced code in a
+        # reply that had none: "354 4.0.0 go ahead")
+        assert re.fullmatch(r"smtp; 354 (4\.0\.0 )?go ahead", dave.get("diagnostic-code", "")), dave

@@ -601,9 +601,50 @@ static void test_full_over_the_limit_returns_its_header(void)
 	free(msg);
 }
 
+/*
+ * A 2xx or 3xx where it settles nothing is deferred with a status of
+ * ours before the reply ("4.5.0 unexpected reply: 250 ..."): the reply
+ * is still the remote's, given as the Diagnostic-Code, also when the
+ * lifetime's end quotes it.
+ */
+static void test_unexpected_reply_is_the_diagnostic(void)
+{
+	struct dsn_rcpt r[] = {
+	    {"carol@remote.test", "", "4.5.0 unexpected reply: 250 2.0.0 ok", "mx0.remote.test",
+	     DSN_FAILED},
+	    {"dave@remote.test", "",
+	     "5.4.7 delivery time expired" DSN_LAST_ERROR "4.5.0 unexpected reply: 354 go ahead",
+	     "mx0.remote.test", DSN_FAILED},
+	};
+	struct dsn_info in = {
+	    .hostname = "mail.example.test", .to = "alice@example.test", .envid = "",
+	    .arrival = 1700000000, .now = 1700000100, .msg = MSG, .msglen = sizeof MSG - 1,
+	    .id = 11, .rcpts = r, .nrcpts = 2,
+	};
+	struct buf b;
+	buf_init(&b, 1 << 20);
+	CHECK_EQ_INT(dsn_build(&in, &b), 0);
+	CHECK(has(&b, "Status: 5.5.0\r\nRemote-MTA: dns; mx0.remote.test\r\n"
+		      "Diagnostic-Code: smtp; 250 2.0.0 ok\r\n"));
+	CHECK(has(&b, "Status: 5.4.7\r\nRemote-MTA: dns; mx0.remote.test\r\n"
+		      "Diagnostic-Code: smtp; 354 go ahead\r\n"));
+	CHECK(has(&b, "<carol@remote.test>: 4.5.0 unexpected reply: host mx0.remote.test said: "
+		      "250 2.0.0 ok\r\n"));
+	buf_free(&b);
+
+	r[0].action = DSN_DELAYED;
+	in.nrcpts = 1;
+	buf_init(&b, 1 << 20);
+	CHECK_EQ_INT(dsn_build(&in, &b), 0);
+	CHECK(has(&b, "Action: delayed\r\nStatus: 4.5.0\r\nRemote-MTA: dns; mx0.remote.test\r\n"
+		      "Diagnostic-Code: smtp; 250 2.0.0 ok\r\n"));
+	buf_free(&b);
+}
+
 int main(void)
 {
 	test_full_over_the_limit_returns_its_header();
+	test_unexpected_reply_is_the_diagnostic();
 	test_8bit_full_too_big_returns_its_header();
 	test_session_reply_without_our_note();
 	test_expired_keeps_the_last_reply();
