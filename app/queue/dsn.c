@@ -359,7 +359,11 @@ int dsn_build(const struct dsn_info *in, struct buf *b)
 				r |= buf_append_c(b, "\r\n");
 			}
 		}
-		r |= buf_printf(b, "Last-Attempt-Date: %s\r\n", date);
+		if (x->attempted > 0) {
+			char last[64];
+			dsn_date(last, sizeof last, x->attempted);
+			r |= buf_printf(b, "Last-Attempt-Date: %s\r\n", last);
+		}
 		if (x->action == DSN_DELAYED && in->retry_until > 0) {
 			char until[64];
 			dsn_date(until, sizeof until, in->retry_until);

@@ -8,7 +8,8 @@
  * human-readable part, the message/delivery-status part (per-message
  * fields, then one block per recipient: Final-Recipient, Original-
  * Recipient from ORCPT, Action, Status, Remote-MTA and Diagnostic-Code
- * when a remote said it, Will-Retry-Until for delays) and the original
+ * when a remote said it, Last-Attempt-Date when known, Will-Retry-Until
+ * for delays) and the original
  * message as message/rfc822 (RET=FULL, in failure notices only, up to
  * DSN_RETURN_MAX) or its header as text/rfc822-headers (RET=HDRS, the
  * default, every delay or success notice, RFC 3461 §4.3, and a larger
@@ -52,6 +53,10 @@ struct dsn_rcpt {
 			     * (maybe ending DSN_LAST_ERROR and a remote's reply) */
 	const char *remote; /* remote host that said it, or "" */
 	enum dsn_action action;
+	/* When delivery to it was last attempted (Last-Attempt-Date, RFC
+	 * 3464 §2.3.7); 0 when not known, and the field is left out (it
+	 * is optional): never the notice's own time in its place. */
+	int64_t attempted;
 };
 
 struct dsn_info {

@@ -245,7 +245,7 @@ void queue_reject_notice(struct store *st, struct loop *loop, const char *sender
 	if (!sender[0])
 		return; /* nobody to tell */
 	snprintf(status, sizeof status, "550 5.7.1 %s", reason);
-	struct dsn_rcpt dr = { rcpt, "", status, "", DSN_FAILED };
+	struct dsn_rcpt dr = { rcpt, "", status, "", DSN_FAILED, (int64_t)time_wall() };
 	struct reject_notice *n = xcalloc(1, sizeof *n);
 	struct dsn_info in = {
 		.hostname = hostname_now(), .to = sender, .envid = envid ? envid : "",

@@ -188,6 +188,11 @@ struct job {
 	 * a 421): the notice names it as the Remote-MTA. */
 	char last_host[sizeof ((struct dns_addr *)0)->host];
 	int last_refused; /* last_why is a host's 5xx greeting or HELO reply */
+	/* When each recipient (by index into e.rcpts) was last tried in this
+	 * attempt: its notice's Last-Attempt-Date. 0 for one not tried (the
+	 * record keeps no time of earlier attempts). */
+	int64_t *tried;
+	int skipped; /* the current group was deferred untried (a dead destination) */
 	int reused;        /* the current session came from the cache */
 	int plain_retry;   /* this address failed TLS: try it once without */
 	int dest_busy;     /* counts against DEST_MAX for its group's destination */
@@ -470,6 +475,7 @@ static void job_free(struct job *j)
 		free(j->groups[g].idx);
 	free(j->groups);
 	free(j->crcpts);
+	free(j->tried);
 	free(j->tlsa);
 	free(j->data);
 	free(j->data7);
@@ -597,6 +603,8 @@ static void commit_group(struct job *j, int remote_dsn, const char *remote, int 
 			continue;
 		q->state = c->verdict;
 		q->dsn_done = notice_done(&j->e, q, c->verdict, remote_dsn);
+		if (!j->skipped)
+			j->tried[g->idx[i]] = time_wall();
 		free(q->status);
 		free(q->remote);
 		q->status = xstrdup(c->status);
@@ -1393,6 +1401,7 @@ static void start_group(struct job *j)
 	struct sched *s = j->s;
 	if (s->stopping)
 		return;
+	j->skipped = 0;
 	if (j->cur >= j->ngroups) {
 		finish_job(j);
 		return;
@@ -1423,6 +1432,7 @@ static void start_group(struct job *j)
 	if (d && j->e.next_attempt < d->since) {
 		log_info("queue", NULL, "event=deferred id=%llu domain=%s reason=destination_unreachable",
 			 (unsigned long long)j->e.id, g->domain[0] ? g->domain : "(relay)");
+		j->skipped = 1;
 		group_outcome(j, SQ_PENDING, d->why, "");
 		return;
 	}
@@ -1589,7 +1599,8 @@ static void build_notice(struct job *j, struct upd *u, int64_t now)
 				act = DSN_RELAYED;
 			}
 			if (take)
-				dr[n++] = (struct dsn_rcpt){q->addr, q->orcpt, q->status, q->remote, act};
+				dr[n++] = (struct dsn_rcpt){q->addr, q->orcpt, q->status, q->remote, act,
+							    j->tried ? j->tried[i] : 0};
 		}
 	}
 	if (n == 0) {
@@ -1802,6 +1813,7 @@ static int start_job(struct sched *s, uint64_t id)
 		hold_lost(j);
 		return 0;
 	}
+	j->tried = xcalloc(j->e.nrcpts ? j->e.nrcpts : 1, sizeof *j->tried);
 	group_rcpts(j);
 	j->cur = 0;
 	/* Deliver By's R mode (RFC 2852 §4): past the deadline nothing more

@@ -504,6 +504,7 @@ void smtp_tx_notify_delivered(struct smtp_session *s, const char *msg, size_t le
 	}
 	dr = arena_alloc(tx->arena, n * sizeof(*dr));
 	n = 0;
+	int64_t now = (int64_t)time_wall(); /* the delivery just made */
 	for (unsigned i = 0; i < tx->nrcpts; i++) {
 		const struct smtp_rcpt *rc = &tx->rcpts[i];
 		if (!(rc->notify & SMTP_NOTIFY_SUCCESS))
@@ -520,11 +521,11 @@ void smtp_tx_notify_delivered(struct smtp_session *s, const char *msg, size_t le
 		}
 		if (nacc)
 			dr[n++] = (struct dsn_rcpt){rc->address, rc->orcpt ? rc->orcpt : "",
-						    "2.0.0 Ok: delivered to mailbox", "", DSN_DELIVERED};
+						    "2.0.0 Ok: delivered to mailbox", "", DSN_DELIVERED,
+						    now};
 	}
 	if (n == 0)
 		return;
-	int64_t now = (int64_t)time_wall();
 	struct dsn_info in = {
 	    .hostname = hostname_now(), .to = tx->mail_from, .envid = tx->envid ? tx->envid : "",
 	    .arrival = now, .now = now, .ret_full = tx->ret == SMTP_RET_FULL, .msg = msg,

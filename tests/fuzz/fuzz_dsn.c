@@ -85,6 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		r[i].status = next(&p, end);
 		r[i].remote = next(&p, end);
 		r[i].action = act;
+		r[i].attempted = data[0] & 0x40 ? 1700003000 : 0;
 	}
 	in.rcpts = r;
 	in.msg = p < end ? p : end;
@@ -134,6 +135,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char al[32];
 	snprintf(al, sizeof(al), "\r\nAction: %s\r\nStatus: ", actions[act]);
 	assert(count(o, rep, "\r\nAction: ") == in.nrcpts && count(o, rep, al) == in.nrcpts);
+	/* Last-Attempt-Date only with the time of an attempt. */
+	assert(count(o, rep, "\r\nLast-Attempt-Date: ") == (data[0] & 0x40 ? in.nrcpts : 0));
 	for (const char *s = o; (s = memmem(s, rep - (size_t)(s - o), al, strlen(al))) != NULL;) {
 		s += strlen(al);
 		char cls = act == DSN_FAILED ? '5' : act == DSN_DELAYED ? '4' : '2';

@@ -138,3 +138,34 @@ def test_delay_notice_of_r_mode_names_the_deadline():
         # (a loaded machine may take a while between the two); the
         # lifetime's end would be 86400 s after it.
         assert 3300 <= (until - arrival).total_seconds() <= 3600, (arrival, until)
+
+
+def test_return_without_an_attempt_names_no_last_attempt_date():
+    """Last-Attempt-Date is when delivery was last tried (RFC 3464
+    §2.3.7). An R-mode message returned at its deadline is not tried
+    then, and the queue keeps no time of the attempt before: its notice
+    has no Last-Attempt-Date (the field is optional). Before, every
+    notice gave its own time there, an attempt that never was. A
+    recipient refused in the attempt that makes the notice has it."""
+    def records(ips):
+        return zone(mx(ips, 0), mx(ips, 1, name="other.test"))
+    env = {"TERN_QUEUE_RETRY_SCHEDULE": "1h"}
+    with World(records, env=env) as w:
+        r0 = w.receiver(0, extra_ehlo=("DELIVERBY",),
+                        rcpt=lambda a: "451 4.3.0 try again later")
+        w.receiver(1, extra_ehlo=("DELIVERBY",), rcpt=lambda a: "550 5.1.1 no such user")
+        w.send(["late@remote.test", "gone@other.test"], subject="by untried",
+               mail_options=["BY=3;R"])
+        got = _notices(w, 2)
+        assert len(got) == 2, got
+        blocks = {}
+        for m, raw in got:
+            for b in status_fields(m)[1:]:
+                blocks[b["final-recipient"]] = b
+        gone, late = blocks["rfc822; gone@other.test"], blocks["rfc822; late@remote.test"]
+        assert gone["action"] == "failed" and gone["status"] == "5.1.1", gone
+        assert "last-attempt-date" in gone, gone
+        assert late["action"] == "failed" and late["status"] == "5.4.7", late
+        # Tried once, at submission; not at the deadline.
+        assert r0.connections == 1, r0.connections
+        assert "last-attempt-date" not in late, late

@@ -1021,6 +1021,23 @@ def test_bare_cr_never_reaches_the_next_hop():
         assert b"\r" not in data.replace(b"\r\n", b""), data
 
 
+def submit_pipelined(w, n, domain):
+    """n messages from ALICE to r0@domain .. r<n-1>@domain, sent in one
+    pipelined burst on one submission session: all queued at once."""
+    c = smtplib.SMTP("127.0.0.1", w.srv.submission_port, timeout=20)
+    c.starttls(context=ctx())
+    c.login(ALICE, ALICE_PW)
+    out = []
+    for i in range(n):
+        body = b"From: %s\r\nSubject: d%d\r\n\r\nx\r\n" % (ALICE.encode(), i)
+        out.append(b"MAIL FROM:<%s>\r\nRCPT TO:<r%d@%s>\r\nBDAT %d LAST\r\n%s"
+                   % (ALICE.encode(), i, domain.encode(), len(body), body))
+    c.sock.sendall(b"".join(out))
+    for _ in range(3 * n):
+        assert c.getreply()[0] == 250
+    c.quit()
+
+
 def test_a_dead_destination_does_not_hold_up_other_domains():
     """A domain whose MX hosts do not answer (here: they never greet)
     with many messages queued for it: once a session to it has failed,
@@ -1035,18 +1052,7 @@ def test_a_dead_destination_does_not_hold_up_other_domains():
         dead.bind((w.ips[1], w.port))
         dead.listen(64)
         try:
-            c = smtplib.SMTP("127.0.0.1", w.srv.submission_port, timeout=20)
-            c.starttls(context=ctx())
-            c.login(ALICE, ALICE_PW)
-            n, out = 200, []
-            for i in range(n):
-                body = b"From: %s\r\nSubject: d%d\r\n\r\nx\r\n" % (ALICE.encode(), i)
-                out.append(b"MAIL FROM:<%s>\r\nRCPT TO:<r%d@dead.test>\r\nBDAT %d LAST\r\n%s"
-                           % (ALICE.encode(), i, len(body), body))
-            c.sock.sendall(b"".join(out))
-            for _ in range(3 * n):
-                assert c.getreply()[0] == 250
-            c.quit()
+            submit_pipelined(w, 200, "dead.test")
             t0 = time.time()
             w.send(["bob@live.test"], subject="not held up")
             got = live.wait_messages(1, timeout=40)
@@ -1688,3 +1694,35 @@ def test_delay_notice_quotes_an_unexpected_reply():
         # (the status tern keeps puts a class-derived enhanced code in a
         # reply that had none: "354 4.0.0 go ahead")
         assert re.fullmatch(r"smtp; 354 (4\.0\.0 )?go ahead", dave.get("diagnostic-code", "")), dave
+
+
+def test_delay_notice_of_an_untried_message_names_no_last_attempt_date():
+    """Messages for a dead destination beyond the 20 sessions it gets are
+    deferred untried once it is found dead (reason=destination_unreachable):
+    their delay notices have no Last-Attempt-Date (RFC 3464 §2.3.7: when
+    delivery was last tried; the queue keeps no time of earlier tries),
+    those of the messages tried have one. Before, every notice gave its
+    own time there."""
+    env = {"TERN_QUEUE_RETRY_SCHEDULE": "1h", "TERN_QUEUE_DELAY_NOTICE": "1s"}
+    with World(lambda ips: zone(mx(ips, 0, name="dead.test")), nips=1, env=env) as w:
+        dead = socket.socket()  # takes connections, never greets
+        dead.bind((w.ips[0], w.port))
+        dead.listen(64)
+        try:
+            # All queued at once (pipelined), before the first session
+            # times out and finds the destination dead.
+            n = 24
+            submit_pipelined(w, n, "dead.test")
+            got = w.inbox(ALICE, n, timeout=60)
+            assert len(got) == n, len(got)
+            untried = set(re.findall(r"event=deferred id=(\d+) domain=dead\.test "
+                                     r"reason=destination_unreachable", w.srv.log_text()))
+            without = 0
+            for uid, _ in got:
+                m = email.message_from_bytes(w.srv.raw(ALICE, uid), policy=email.policy.default)
+                b = status_fields(m)[1]
+                assert b["action"] == "delayed", b
+                without += "last-attempt-date" not in b
+            assert untried and without == len(untried), (without, untried)
+        finally:
+            dead.close()

@@ -54,9 +54,9 @@ static void test_failure_headers_only(void)
 {
 	struct dsn_rcpt r[] = {
 	    {"carol@remote.test", "rfc822;Carol@Remote.test", "550 5.1.1 no such user",
-	     "mx.remote.test", DSN_FAILED},
+	     "mx.remote.test", DSN_FAILED, 0},
 	    {"dave@remote.test", "", "4.4.1 mx.remote.test[127.0.0.2]: connection refused", "",
-	     DSN_FAILED},
+	     DSN_FAILED, 0},
 	};
 	struct dsn_info in = {
 	    .hostname = "mail.example.test", .to = "alice@example.test", .envid = "ENV-1",
@@ -104,7 +104,7 @@ static void test_boundary_not_in_message(void)
 	static const char evil[] = "Subject: x\r\n\r\n--42.1700000100/mail.example.test\r\n"
 				   "Content-Type: text/plain\r\n\r\nforged part\r\n"
 				   "--42.1700000100/mail.example.test--\r\n";
-	struct dsn_rcpt r[] = {{"carol@remote.test", "", "550 5.1.1 no", "", DSN_FAILED}};
+	struct dsn_rcpt r[] = {{"carol@remote.test", "", "550 5.1.1 no", "", DSN_FAILED, 0}};
 	struct dsn_info in = {
 	    .hostname = "mail.example.test", .to = "alice@example.test", .envid = "",
 	    .arrival = 1700000000, .now = 1700000100, .ret_full = 1, .msg = evil,
@@ -141,7 +141,7 @@ static void test_boundary_not_in_message(void)
 static void test_delay_and_full(void)
 {
 	struct dsn_rcpt r[] = {{"carol@remote.test", "", "451 4.3.0 later", "mx.remote.test",
-				DSN_DELAYED}};
+				DSN_DELAYED, 0}};
 	struct dsn_info in = {
 	    .hostname = "h.test", .to = "alice@example.test\r\nBcc: x@y", .envid = "",
 	    .arrival = 0, .now = 14400, .retry_until = 432000, .ret_full = 1, .msg = MSG,
@@ -166,7 +166,7 @@ static void test_delay_and_full(void)
 
 	/* Success, and a buffer too small. */
 	r[0] = (struct dsn_rcpt){"carol@remote.test", "", "250 2.0.0 ok", "mx.remote.test",
-				 DSN_RELAYED};
+				 DSN_RELAYED, 0};
 	buf_init(&b, 1 << 20);
 	CHECK_EQ_INT(dsn_build(&in, &b), 0);
 	CHECK(has(&b, "Subject: Successful Mail Delivery Report\r\n"));
@@ -201,8 +201,8 @@ static void test_utf8_global(void)
 	static const char U8[] = "From: J\xc3\xb6rg <j\xc3\xb6rg@origin.test>\r\n"
 				 "Subject: gr\xc3\xbc\xc3\x9f""e\r\n\r\nHallo.\r\n";
 	struct dsn_rcpt r[] = {
-	    {"m\xc3\xbcller@remote.test", "", "550 5.1.1 no such user", "mx.remote.test", DSN_FAILED},
-	    {"carol@remote.test", "", "550 5.1.1 no such user", "mx.remote.test", DSN_FAILED},
+	    {"m\xc3\xbcller@remote.test", "", "550 5.1.1 no such user", "mx.remote.test", DSN_FAILED, 0},
+	    {"carol@remote.test", "", "550 5.1.1 no such user", "mx.remote.test", DSN_FAILED, 0},
 	};
 	struct dsn_info in = {
 	    .hostname = "mail.example.test", .to = "j\xc3\xb6rg@origin.test", .arrival = 1700000000,
@@ -276,7 +276,7 @@ static void test_8bit_original_returns_7bit(void)
 	static const char H8[] = "From: alice@example.test\r\nSubject: caf\xc3\xa9\r\n\r\n"
 				 "cr\xc3\xa8me\r\n";
 	struct dsn_rcpt r[] = {{"carol@remote.test", "", "550 5.1.1 no such user",
-				"mx.remote.test", DSN_FAILED}};
+				"mx.remote.test", DSN_FAILED, 0}};
 	struct dsn_info in = {
 	    .hostname = "h.test", .to = "alice@example.test", .arrival = 0, .now = 100,
 	    .ret_full = 1, .msg = MP, .msglen = sizeof MP - 1, .id = 9, .rcpts = r, .nrcpts = 1,
@@ -389,7 +389,7 @@ static void test_long_reply_wrapped(void)
 	memcpy(status, "550 5.7.1 ", 10);
 	for (size_t i = 10; i < 511; i++)
 		status[i] = i < 300 && i % 7 == 0 ? ' ' : 'w';
-	struct dsn_rcpt r[] = {{addr, "", status, host, DSN_FAILED}};
+	struct dsn_rcpt r[] = {{addr, "", status, host, DSN_FAILED, 0}};
 	struct dsn_info in = {
 	    .hostname = "mail.example.test", .to = "alice@example.test", .arrival = 1700000000,
 	    .now = 1700000100, .msg = MSG, .msglen = sizeof MSG - 1, .id = 7, .rcpts = r,
@@ -424,12 +424,12 @@ static void test_expired_keeps_the_last_reply(void)
 	struct dsn_rcpt r[] = {
 	    {"carol@remote.test", "",
 	     "5.4.7 delivery time expired" DSN_LAST_ERROR "450 4.2.0 mailbox busy",
-	     "mx0.remote.test", DSN_FAILED},
+	     "mx0.remote.test", DSN_FAILED, 0},
 	    {"dave@remote.test", "", "5.3.4 message size 3000 exceeds the remote's limit 1000",
-	     "mx1.remote.test", DSN_FAILED},
+	     "mx1.remote.test", DSN_FAILED, 1700000050},
 	    {"erin@remote.test", "",
 	     "5.4.7 delivery time expired" DSN_LAST_ERROR "4.4.1 connection refused", "",
-	     DSN_FAILED},
+	     DSN_FAILED, 0},
 	};
 	struct dsn_info in = {
 	    .hostname = "mail.example.test", .to = "alice@example.test", .envid = "",
@@ -465,15 +465,15 @@ static void test_session_reply_without_our_note(void)
 	struct dsn_rcpt r[] = {
 	    {"carol@remote.test", "",
 	     "554 5.7.1 no service (greeting from mx0.remote.test[192.0.2.1])", "mx0.remote.test",
-	     DSN_FAILED},
+	     DSN_FAILED, 0},
 	    {"dave@remote.test", "",
 	     "5.4.7 delivery time expired" DSN_LAST_ERROR
 	     "421 4.3.2 closing (in reply to RCPT TO, from mx0.remote.test[2001:db8::1])",
-	     "mx0.remote.test", DSN_FAILED},
+	     "mx0.remote.test", DSN_FAILED, 0},
 	    {"erin@remote.test", "", "550 5.7.1 blocked (see mx0.remote.test[192.0.2.1] docs)",
-	     "mx0.remote.test", DSN_FAILED},
+	     "mx0.remote.test", DSN_FAILED, 0},
 	    {"finn@remote.test", "", "550 5.7.1 listed (by mx9.other.test[192.0.2.9])",
-	     "mx0.remote.test", DSN_FAILED},
+	     "mx0.remote.test", DSN_FAILED, 0},
 	};
 	struct dsn_info in = {
 	    .hostname = "mail.example.test", .to = "alice@example.test", .envid = "",
@@ -518,7 +518,7 @@ static void test_8bit_full_too_big_returns_its_header(void)
 		msg[i] = k == 76 ? '\r' : k == 77 ? '\n' : (k % 2 == 0 ? (char)0xc3 : (char)0xa9);
 	}
 	struct dsn_rcpt r[] = {
-	    {"carol@remote.test", "", "550 5.1.1 no such user", "mx.remote.test", DSN_FAILED},
+	    {"carol@remote.test", "", "550 5.1.1 no such user", "mx.remote.test", DSN_FAILED, 0},
 	};
 	struct dsn_info in = {
 	    .hostname = "mail.example.test", .to = "alice@example.test", .envid = "",
@@ -555,7 +555,7 @@ static void test_full_over_the_limit_returns_its_header(void)
 		msg[i] = k == 76 ? '\r' : k == 77 ? '\n' : 'x';
 	}
 	struct dsn_rcpt r[] = {
-	    {"carol@remote.test", "", "550 5.1.1 no such user", "mx.remote.test", DSN_FAILED},
+	    {"carol@remote.test", "", "550 5.1.1 no such user", "mx.remote.test", DSN_FAILED, 0},
 	};
 	struct dsn_info in = {
 	    .hostname = "mail.example.test", .to = "alice@example.test", .envid = "",
@@ -611,10 +611,10 @@ static void test_unexpected_reply_is_the_diagnostic(void)
 {
 	struct dsn_rcpt r[] = {
 	    {"carol@remote.test", "", "4.5.0 unexpected reply: 250 2.0.0 ok", "mx0.remote.test",
-	     DSN_FAILED},
+	     DSN_FAILED, 0},
 	    {"dave@remote.test", "",
 	     "5.4.7 delivery time expired" DSN_LAST_ERROR "4.5.0 unexpected reply: 354 go ahead",
-	     "mx0.remote.test", DSN_FAILED},
+	     "mx0.remote.test", DSN_FAILED, 0},
 	};
 	struct dsn_info in = {
 	    .hostname = "mail.example.test", .to = "alice@example.test", .envid = "",
@@ -641,8 +641,40 @@ static void test_unexpected_reply_is_the_diagnostic(void)
 	buf_free(&b);
 }
 
+/*
+ * Last-Attempt-Date is when delivery to the recipient was last tried
+ * (RFC 3464 §2.3.7), not when the notice is written; a recipient not
+ * tried in the attempt that made the notice (a dead destination, a
+ * Deliver By return) has none, the queue keeping no time of earlier
+ * attempts. Before, every block said the notice's own time.
+ */
+static void test_last_attempt_is_the_attempt(void)
+{
+	struct dsn_rcpt r[] = {
+	    {"carol@remote.test", "", "550 5.1.1 no such user", "mx0.remote.test", DSN_FAILED,
+	     1700000040},
+	    {"dave@remote.test", "", "5.4.7 delivery time expired (Deliver By)", "", DSN_FAILED,
+	     0},
+	};
+	struct dsn_info in = {
+	    .hostname = "mail.example.test", .to = "alice@example.test", .envid = "",
+	    .arrival = 1700000000, .now = 1700000100, .msg = MSG, .msglen = sizeof MSG - 1,
+	    .id = 12, .rcpts = r, .nrcpts = 2,
+	};
+	struct buf b;
+	buf_init(&b, 1 << 20);
+	CHECK_EQ_INT(dsn_build(&in, &b), 0);
+	CHECK(has(&b, "Diagnostic-Code: smtp; 550 5.1.1 no such user\r\n"
+		      "Last-Attempt-Date: Tue, 14 Nov 2023 22:14:00 +0000\r\n"));
+	CHECK(has(&b, "Status: 5.4.7\r\n\r\n"));
+	CHECK_EQ_INT(count(&b, "Last-Attempt-Date:"), 1);
+	CHECK(!has(&b, "Last-Attempt-Date: Tue, 14 Nov 2023 22:15:00 +0000"));
+	buf_free(&b);
+}
+
 int main(void)
 {
+	test_last_attempt_is_the_attempt();
 	test_full_over_the_limit_returns_its_header();
 	test_unexpected_reply_is_the_diagnostic();
 	test_8bit_full_too_big_returns_its_header();
