@@ -1719,17 +1719,21 @@ static void finish_job(struct job *j)
 		if (q->state == SQ_PENDING)
 			pending++;
 	}
-	/* N mode's deadline calls for the delay notice too (RFC 2852 §4). */
-	int by_late = (e->flags & SQ_BY) && !(e->flags & SQ_BY_RETURN) && now >= e->by_deadline;
-	if (pending && !(e->flags & SQ_DELAY_SENT) &&
-	    (now - e->created_at >= (int64_t)s->delay_notice_s || by_late)) {
+	/* N mode's deadline calls for a delay notice of its own (RFC 2852
+	 * §4), also when the ordinary one (after TERN_QUEUE_DELAY_NOTICE)
+	 * went out before: each is sent once. */
+	int by_late = (e->flags & SQ_BY) && !(e->flags & SQ_BY_RETURN) && now >= e->by_deadline &&
+		      !(e->flags & SQ_BY_NOTIFIED);
+	int delay_due = !(e->flags & SQ_DELAY_SENT) &&
+			now - e->created_at >= (int64_t)s->delay_notice_s;
+	if (pending && (delay_due || by_late)) {
 		int any = 0;
 		for (size_t i = 0; i < e->nrcpts; i++)
 			if (e->rcpts[i].state == SQ_PENDING &&
 			    wants_notice(e, &e->rcpts[i], SQ_NOTIFY_DELAY))
 				any = 1;
 		if (any)
-			u->add_flags |= SQ_DELAY_SENT;
+			u->add_flags |= SQ_DELAY_SENT | (by_late ? SQ_BY_NOTIFIED : 0);
 	}
 	build_notice(j, u, now);
 	u->final = 1;
@@ -1738,7 +1742,7 @@ static void finish_job(struct job *j)
 	/* A Deliver By deadline before the next attempt: wake up then, to
 	 * return the message (R) or send the delay notice (N). */
 	if ((e->flags & SQ_BY) && e->by_deadline > now && e->by_deadline < u->next_attempt &&
-	    ((e->flags & SQ_BY_RETURN) || !(e->flags & SQ_DELAY_SENT)))
+	    ((e->flags & SQ_BY_RETURN) || !(e->flags & SQ_BY_NOTIFIED)))
 		u->next_attempt = e->by_deadline;
 	log_info("queue", NULL, "event=%s id=%llu pending=%zu attempts=%u",
 		 pending ? "retry_later" : "done", (unsigned long long)e->id, pending,

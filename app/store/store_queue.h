@@ -65,6 +65,9 @@ struct store;
 #define SQ_BY_RETURN 64u
 #define SQ_BY_TRACE 128u
 #define SQ_BY 256u
+/* Deliver By's N mode: the delay notice its deadline calls for went out
+ * (RFC 2852 §4); the ordinary one (SQ_DELAY_SENT) may have gone before. */
+#define SQ_BY_NOTIFIED 1024u
 
 /* Limits (octets) kept per field; longer input is refused or cut. */
 #define SQ_ADDR_MAX 320

@@ -169,3 +169,22 @@ def test_return_without_an_attempt_names_no_last_attempt_date():
         # Tried once, at submission; not at the deadline.
         assert r0.connections == 1, r0.connections
         assert "last-attempt-date" not in late, late
+
+
+def test_n_mode_deadline_notifies_after_the_ordinary_delay_notice():
+    """N mode asks for a delay notice when the Deliver By deadline passes
+    (RFC 2852 §4); the ordinary delay notice (TERN_QUEUE_DELAY_NOTICE,
+    here 1 s) going out first must not use it up. Before, only one delay
+    notice was ever sent, so the deadline's never came."""
+    env = {"TERN_QUEUE_DELAY_NOTICE": "1s"}
+    with World(lambda ips: zone(mx(ips, 0)), env=env) as w:
+        w.receiver(0, extra_ehlo=("DELIVERBY",), rcpt=lambda a: "451 4.3.0 try again later")
+        w.send(["late@remote.test"], subject="by n late", mail_options=["BY=8;N"])
+        got = _notices(w, 2, timeout=40)
+        assert len(got) == 2, got
+        for m, raw in got:
+            assert b"by n late" in raw, raw[:2000]
+            st = status_fields(m)
+            assert st[1]["action"] == "delayed", st
+        # Still tried: N mode does not give up at the deadline.
+        assert "late@remote.test" in w.queue_list()
