@@ -50,6 +50,21 @@ static int boundary_of(const struct buf *b, char *out, size_t outsz)
 	return 0;
 }
 
+/*
+ * The notice mail.example.test writes to alice@example.test about MSG
+ * for r[0..n), into b (1 MB of room): dsn_build's result.
+ */
+static int build_plain(const struct dsn_rcpt *r, size_t n, struct buf *b)
+{
+	struct dsn_info in = {
+	    .hostname = "mail.example.test", .to = "alice@example.test", .envid = "",
+	    .arrival = 1700000000, .now = 1700000100, .msg = MSG, .msglen = sizeof MSG - 1,
+	    .id = 7, .rcpts = r, .nrcpts = n,
+	};
+	buf_init(b, 1 << 20);
+	return dsn_build(&in, b);
+}
+
 static void test_failure_headers_only(void)
 {
 	struct dsn_rcpt r[] = {
@@ -431,14 +446,8 @@ static void test_expired_keeps_the_last_reply(void)
 	     "5.4.7 delivery time expired" DSN_LAST_ERROR "4.4.1 connection refused", "",
 	     DSN_FAILED, 0},
 	};
-	struct dsn_info in = {
-	    .hostname = "mail.example.test", .to = "alice@example.test", .envid = "",
-	    .arrival = 1700000000, .now = 1700000100, .msg = MSG, .msglen = sizeof MSG - 1,
-	    .id = 7, .rcpts = r, .nrcpts = 3,
-	};
 	struct buf b;
-	buf_init(&b, 1 << 20);
-	CHECK_EQ_INT(dsn_build(&in, &b), 0);
+	CHECK_EQ_INT(build_plain(r, 3, &b), 0);
 	CHECK(has(&b, "Final-Recipient: rfc822; carol@remote.test\r\nAction: failed\r\n"
 		      "Status: 5.4.7\r\nRemote-MTA: dns; mx0.remote.test\r\n"
 		      "Diagnostic-Code: smtp; 450 4.2.0 mailbox busy\r\n"));
@@ -475,14 +484,8 @@ static void test_session_reply_without_our_note(void)
 	    {"finn@remote.test", "", "550 5.7.1 listed (by mx9.other.test[192.0.2.9])",
 	     "mx0.remote.test", DSN_FAILED, 0},
 	};
-	struct dsn_info in = {
-	    .hostname = "mail.example.test", .to = "alice@example.test", .envid = "",
-	    .arrival = 1700000000, .now = 1700000100, .msg = MSG, .msglen = sizeof MSG - 1,
-	    .id = 8, .rcpts = r, .nrcpts = 4,
-	};
 	struct buf b;
-	buf_init(&b, 1 << 20);
-	CHECK_EQ_INT(dsn_build(&in, &b), 0);
+	CHECK_EQ_INT(build_plain(r, 4, &b), 0);
 	CHECK(has(&b, "Remote-MTA: dns; mx0.remote.test\r\n"
 		      "Diagnostic-Code: smtp; 554 5.7.1 no service\r\n"));
 	CHECK(has(&b, "Status: 5.4.7\r\nRemote-MTA: dns; mx0.remote.test\r\n"
@@ -616,14 +619,8 @@ static void test_unexpected_reply_is_the_diagnostic(void)
 	     "5.4.7 delivery time expired" DSN_LAST_ERROR "4.5.0 unexpected reply: 354 go ahead",
 	     "mx0.remote.test", DSN_FAILED, 0},
 	};
-	struct dsn_info in = {
-	    .hostname = "mail.example.test", .to = "alice@example.test", .envid = "",
-	    .arrival = 1700000000, .now = 1700000100, .msg = MSG, .msglen = sizeof MSG - 1,
-	    .id = 11, .rcpts = r, .nrcpts = 2,
-	};
 	struct buf b;
-	buf_init(&b, 1 << 20);
-	CHECK_EQ_INT(dsn_build(&in, &b), 0);
+	CHECK_EQ_INT(build_plain(r, 2, &b), 0);
 	CHECK(has(&b, "Status: 5.5.0\r\nRemote-MTA: dns; mx0.remote.test\r\n"
 		      "Diagnostic-Code: smtp; 250 2.0.0 ok\r\n"));
 	CHECK(has(&b, "Status: 5.4.7\r\nRemote-MTA: dns; mx0.remote.test\r\n"
@@ -633,9 +630,7 @@ static void test_unexpected_reply_is_the_diagnostic(void)
 	buf_free(&b);
 
 	r[0].action = DSN_DELAYED;
-	in.nrcpts = 1;
-	buf_init(&b, 1 << 20);
-	CHECK_EQ_INT(dsn_build(&in, &b), 0);
+	CHECK_EQ_INT(build_plain(r, 1, &b), 0);
 	CHECK(has(&b, "Action: delayed\r\nStatus: 4.5.0\r\nRemote-MTA: dns; mx0.remote.test\r\n"
 		      "Diagnostic-Code: smtp; 250 2.0.0 ok\r\n"));
 	buf_free(&b);
@@ -656,14 +651,8 @@ static void test_last_attempt_is_the_attempt(void)
 	    {"dave@remote.test", "", "5.4.7 delivery time expired (Deliver By)", "", DSN_FAILED,
 	     0},
 	};
-	struct dsn_info in = {
-	    .hostname = "mail.example.test", .to = "alice@example.test", .envid = "",
-	    .arrival = 1700000000, .now = 1700000100, .msg = MSG, .msglen = sizeof MSG - 1,
-	    .id = 12, .rcpts = r, .nrcpts = 2,
-	};
 	struct buf b;
-	buf_init(&b, 1 << 20);
-	CHECK_EQ_INT(dsn_build(&in, &b), 0);
+	CHECK_EQ_INT(build_plain(r, 2, &b), 0);
 	CHECK(has(&b, "Diagnostic-Code: smtp; 550 5.1.1 no such user\r\n"
 		      "Last-Attempt-Date: Tue, 14 Nov 2023 22:14:00 +0000\r\n"));
 	CHECK(has(&b, "Status: 5.4.7\r\n\r\n"));
