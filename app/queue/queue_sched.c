@@ -1599,7 +1599,8 @@ static void build_notice(struct job *j, struct upd *u, int64_t now)
 				act = DSN_RELAYED;
 			}
 			if (take)
-				dr[n++] = (struct dsn_rcpt){q->addr, q->orcpt, q->status, q->remote, act,
+				dr[n++] = (struct dsn_rcpt){q->addr, q->orcpt, q->status,
+							    q->remote, act,
 							    j->tried ? j->tried[i] : 0};
 		}
 	}

@@ -521,8 +521,8 @@ void smtp_tx_notify_delivered(struct smtp_session *s, const char *msg, size_t le
 		}
 		if (nacc)
 			dr[n++] = (struct dsn_rcpt){rc->address, rc->orcpt ? rc->orcpt : "",
-						    "2.0.0 Ok: delivered to mailbox", "", DSN_DELIVERED,
-						    now};
+						    "2.0.0 Ok: delivered to mailbox", "",
+						    DSN_DELIVERED, now};
 	}
 	if (n == 0)
 		return;

@@ -216,7 +216,8 @@ static void test_utf8_global(void)
 	static const char U8[] = "From: J\xc3\xb6rg <j\xc3\xb6rg@origin.test>\r\n"
 				 "Subject: gr\xc3\xbc\xc3\x9f""e\r\n\r\nHallo.\r\n";
 	struct dsn_rcpt r[] = {
-	    {"m\xc3\xbcller@remote.test", "", "550 5.1.1 no such user", "mx.remote.test", DSN_FAILED, 0},
+	    {"m\xc3\xbcller@remote.test", "", "550 5.1.1 no such user", "mx.remote.test",
+	     DSN_FAILED, 0},
 	    {"carol@remote.test", "", "550 5.1.1 no such user", "mx.remote.test", DSN_FAILED, 0},
 	};
 	struct dsn_info in = {
