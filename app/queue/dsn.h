@@ -3,7 +3,8 @@
  * entry's outcome: a pure function from the facts to the message bytes.
  *
  * Design. The scheduler decides who gets a notice and which recipients it
- * covers (NOTIFY, null sender, one delay notice); dsn_build() only writes
+ * covers (NOTIFY, null sender, one delay notice and one more at a Deliver
+ * By deadline in N mode); dsn_build() only writes
  * the message: a multipart/report; report-type=delivery-status with a
  * human-readable part, the message/delivery-status part (per-message
  * fields, then one block per recipient: Final-Recipient, Original-

@@ -56,7 +56,7 @@ struct store;
  * gave no RET, and none is passed on (RFC 3461 §4.3: the receiving MTA
  * then decides; our own notices return the header). */
 #define SQ_RET_HDRS 512u
-#define SQ_DELAY_SENT 8u /* the one delay notice went out */
+#define SQ_DELAY_SENT 8u /* the delay notice went out (see SQ_BY_NOTIFIED) */
 #define SQ_REQUIRETLS 16u /* MAIL FROM had REQUIRETLS (RFC 8689) */
 #define SQ_TLS_OPTIONAL 32u /* "TLS-Required: No" without REQUIRETLS: no MTA-STS/DANE */
 /* Deliver By (RFC 2852): by_deadline holds; R mode (return the message
