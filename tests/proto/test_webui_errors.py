@@ -14,15 +14,20 @@ the Spam page's block list and a scope's allow list, Settings' tolerated
 domains).
 tests/browser/a11y.mjs: on every page of the admin and the portal each
 control has an accessible name, Tab reaches each in turn and shows where
-the focus is. Screenshots land in
+the focus is.
+tests/browser/axe-walk.mjs: axe-core finds no serious or critical WCAG 2.2
+AA violation on any page or state of the wizard, the admin and the portal
+(sign-in errors, the sign-in dialog, two-factor enrolment, error pages),
+and the wizard works with the keyboard alone. Screenshots land in
 build/artifacts/webui-errors*/.
 """
 import os
+import re
 import shutil
 
 from harness import ROOT, Server
 from httpc import Api
-from test_webui import CHROMIUM, npm_install, run_browser
+from test_webui import CHROMIUM, npm_install, run_browser, setup_code
 
 ARTIFACTS = os.path.join(ROOT, "build", "artifacts", "webui-errors")
 ADMIN_PW = "errors-page-admin-Wq3n"
@@ -83,3 +88,31 @@ def test_webui_refusal_under_its_field():
     out = browse("fields.mjs", {}, {"suffix": "-fields"})
     for testid in ("domain-name", "reset-password", "spam-block", "spam-scope-allow", "auth-tolerated"):
         assert "browser: fields: %s says" % testid in out, out
+
+
+def test_webui_axe():
+    """A fresh server: the wizard from its setup code, then the admin and
+    the portal of the account the wizard made."""
+    srv = Server(domains=(), http=True)
+    try:
+        artifacts = ARTIFACTS + "-axe"
+        shutil.rmtree(artifacts, ignore_errors=True)
+        npm_install()
+        out = run_browser({"url": "https://127.0.0.1:%d" % srv.https_port, "code": setup_code(srv),
+                           "domain": "example.net", "admin_password": ADMIN_PW, "email": USER,
+                           "password": "errors-user-pw-1", "artifacts": artifacts, "chromium": CHROMIUM},
+                          srv, None, "axe-walk.mjs")
+        counts = dict(re.findall(r"^browser: axe: (.+?): (critical=\d+ serious=\d+ moderate=\d+ minor=\d+)$", out, re.M))
+        for state in ("wizard setup code", "wizard setup code, refused", "wizard admin password, passwords differ",
+                      "wizard host name", "wizard domain, refused", "wizard first account, refused", "wizard relay",
+                      "wizard DNS records", "admin dashboard", "admin logs", "admin settings", "admin account panel",
+                      "admin sign-in dialog, refused", "admin two-factor enrolment", "admin sign-in, refused",
+                      "admin not found", "admin error page", "portal sign-in, refused", "portal",
+                      "portal two-factor enrolment", "portal error page"):
+            assert state in counts, (state, out)
+        # Not even a moderate or minor finding (a missing h1, a landmark).
+        assert all(c == "critical=0 serious=0 moderate=0 minor=0" for c in counts.values()), counts
+        for step, field in (("admin", "admin-password2"), ("domain", "domain"), ("account", "account-email")):
+            assert "browser: axe: wizard %s: the focus moved to %s, which says " % (step, field) in out, out
+    finally:
+        srv.cleanup()

@@ -44,23 +44,48 @@ export function StrengthMeter({ password, testid = 'pw-meter' }) {
 	);
 }
 
+// A refusal shown under a field takes the focus to the field to fix (WCAG
+// 3.3.1): the form's first one in error, which is this one or one before
+// it. Without this, Enter in another field (the last one, or the password
+// after a refused address) left the focus where it was, and a keyboard
+// user had to look for what was wrong. `ref` is the control's, `error`
+// what it shows now (set once per refusal). A layout effect: the focus
+// moves in the render that marks the field invalid, before a paint.
+function useFocusOnError(ref, error) {
+	useLayoutEffect(() => {
+		const el = ref.current;
+		if (!error || !el)
+			return;
+		const first = (el.form && el.form.querySelector('[aria-invalid=true]')) || el;
+		first.focus();
+	}, [error]);
+}
+
 // A labelled input. `error` is shown under it and tied to it for screen
-// readers; `locked` shows the value read-only with the variable that set it;
-// inputRef is the <input>'s ref (to focus it).
+// readers, and takes the focus there (useFocusOnError); `locked` shows
+// the value read-only with the variable that set it; inputRef is the
+// <input>'s ref (to focus it).
 export function Field({ label, value, onInput, type = 'text', error: given, hint, locked, lockedBy, testid, inputRef, ...rest }) {
 	const id = useId('f');
+	const own = useRef(null);
 	// An error is about the value it was given for: once the field is
 	// corrected it goes, rather than staying under the right value.
 	const [errFor, setErrFor] = useState(null);
 	useEffect(() => setErrFor(given ? value : null), [given]);
 	const error = given && value === errFor ? given : undefined;
+	useFocusOnError(own, error);
 	const hintId = hint || error || locked ? `${id}-hint` : undefined;
+	const setRef = (el) => {
+		own.current = el;
+		if (inputRef)
+			inputRef.current = el;
+	};
 	return (
 		<div class={'field' + (error ? ' field-error' : '')}>
 			<label for={id}>{label}</label>
 			<input
 				id={id}
-				ref={inputRef}
+				ref={setRef}
 				type={type}
 				value={value}
 				onInput={(e) => onInput && onInput(e.currentTarget.value)}
@@ -82,14 +107,16 @@ export function Field({ label, value, onInput, type = 'text', error: given, hint
 }
 
 // A labelled text area (a list, one entry a line; a script): `error` as
-// Field's, shown under it and tied to it for screen readers.
+// Field's, shown under it, tied to it for screen readers and focused.
 export function TextArea({ label, value, onInput, error, testid, rows = 3, ...rest }) {
 	const id = useId('ta');
+	const ref = useRef(null);
+	useFocusOnError(ref, error);
 	const hintId = error ? `${id}-hint` : undefined;
 	return (
 		<div class={'field' + (error ? ' field-error' : '')}>
 			<label for={id}>{label}</label>
-			<textarea id={id} rows={rows} value={value} onInput={(e) => onInput(e.currentTarget.value)}
+			<textarea id={id} ref={ref} rows={rows} value={value} onInput={(e) => onInput(e.currentTarget.value)}
 				aria-invalid={error ? 'true' : undefined} aria-describedby={hintId} data-testid={testid} {...rest} />
 			{error ? <p class="hint error-text" id={hintId}>{error}</p> : null}
 		</div>

@@ -61,7 +61,8 @@ export function Wizard({ initial, authed, onDone }) {
 		<div class="wizard">
 			<header class="wizard-head">
 				<p class="brand">tern</p>
-				<p class="muted">First-run setup</p>
+				{/* The page's h1 (each step's title is an h2 under it), looking as the line it was. */}
+				<h1 class="muted">First-run setup</h1>
 			</header>
 			<nav aria-label="Setup steps">
 				<ol class="steps">

@@ -57,8 +57,10 @@ export function Logs() {
 			</form>
 			<ErrorBox error={a.error} />
 			{lines ? (
+				// Focusable, so that the keyboard scrolls it; a region, so
+				// that its name is said (a pre's role takes no aria-label).
 				lines.length ? (
-					<pre class="log" data-testid="log-lines" tabIndex={0} aria-label="Log lines">
+					<pre class="log" data-testid="log-lines" tabIndex={0} role="region" aria-label="Log lines">
 						{lines.map((l) => (
 							<div key={l.seq} class={`log-${l.level}`}>{stamp(l.time)} {l.level.padEnd(5)} {l.module} {l.text}</div>
 						))}
