@@ -20,7 +20,7 @@
 // and the elements, on a keyboard step that does not do as said, on a
 // console error, or a request to another host.
 import { audit, blocking } from './axe.mjs';
-import { config, finish, log, open } from './browser.mjs';
+import { config, endSession, finish, log, open } from './browser.mjs';
 
 const cfg = config(['url', 'code', 'domain', 'admin_password', 'email', 'password', 'artifacts']);
 const b = await open(cfg);
@@ -165,15 +165,6 @@ async function wizard() {
 	await byId('logout').waitFor();
 }
 
-// Ends the page's admin session from another client with its cookie (as
-// a sign-out in another tab would).
-async function endSession() {
-	const rq = page.context().request;
-	const s = await rq.get(cfg.url + '/api/v1/session');
-	const d = await rq.delete(cfg.url + '/api/v1/session', { headers: { 'X-CSRF-Token': (await s.json()).csrf } });
-	if (d.status() !== 204)
-		throw new Error(`DELETE /session answered ${d.status()}`);
-}
 
 async function admin() {
 	const navs = await page.locator('[data-testid^=nav-]').evaluateAll((els) => els.map((e) => e.dataset.testid));
@@ -203,7 +194,7 @@ async function admin() {
 	// The sign-in dialog over a page whose session ended.
 	await byId('nav-settings').click();
 	await byId('totp-start').waitFor();
-	await endSession();
+	await endSession(page, cfg.url);
 	await byId('totp-start').click();
 	await byId('relogin').waitFor();
 	await check('admin sign-in dialog');
@@ -241,6 +232,28 @@ async function admin() {
 	await page.unroute('**/api/v1/setup');
 }
 
+// An async result is read out: `region` (a role=status element) is in
+// the page before the action, empty, and the action's words land in that
+// very element (a status region inserted with its text is often not said).
+async function saidInRegion(name, region, act, words) {
+	if ((await region.count()) !== 1) {
+		problems.push(`${name}: no status region in the page before the action (found ${await region.count()})`);
+		return;
+	}
+	await region.evaluate((e) => { e.dataset.before = 'yes'; });
+	await act();
+	const before = page.locator('[data-before=yes]');
+	await page.waitForFunction((w) => {
+		const e = document.querySelector('[data-before=yes]');
+		return !e || e.textContent.includes(w);
+	}, words);
+	if (!(await before.count()))
+		problems.push(`${name}: the status region there before the action was replaced`);
+	else
+		log(`axe: ${name}: "${(await before.textContent()).trim()}" said in the status region`);
+	await before.evaluate((e) => { delete e.dataset.before; }).catch(() => {});
+}
+
 async function portal() {
 	await page.goto(cfg.url + '/account', { waitUntil: 'domcontentloaded' });
 	await byId('portal-login').waitFor();
@@ -254,9 +267,16 @@ async function portal() {
 	await byId('portal-login-submit').click();
 	await byId('portal-logout').waitFor();
 	await check('portal');
+	await saidInRegion('portal profile', byId('portal-profile').locator('[role=status]'), async () => {
+		await byId('portal-display-name').fill('Me Example');
+		await byId('portal-profile-save').click();
+	}, 'saved');
 	await byId('totp-start').click();
 	await byId('totp-qr').waitFor();
 	await check('portal two-factor enrolment');
+	const copy = page.getByRole('button', { name: /^Copy the key/ });
+	await saidInRegion('portal copy the key', copy.locator('xpath=following-sibling::*[@role="status"]'),
+		() => copy.click(), 'Copied');
 
 	await page.route('**/api/v1/me', (route) => route.abort('connectionrefused'));
 	await page.goto(cfg.url + '/account', { waitUntil: 'domcontentloaded' });

@@ -70,6 +70,17 @@ export async function open(cfg, { width = 1280, downloads = false, timeout = 150
 	};
 }
 
+// Ends the admin session of page (whose origin is url) from another
+// client with its cookie, as a sign-out in another tab, or an expiry,
+// would: the page's next call meets it ended.
+export async function endSession(page, url) {
+	const rq = page.context().request;
+	const s = await rq.get(url + '/api/v1/session');
+	const d = await rq.delete(url + '/api/v1/session', { headers: { 'X-CSRF-Token': (await s.json()).csrf } });
+	if (d.status() !== 204)
+		throw new Error(`DELETE /session answered ${d.status()}`);
+}
+
 // Runs the test's steps, then closes the browser and ends the process with
 // the verdict. A step that throws is a problem too; the page as it was
 // then is kept as the screenshot "failure".

@@ -16,7 +16,7 @@
 // trained. Fails (exit 1) on a step that does not show what it should, a
 // console error, or a request to another host.
 import { check } from './ask.mjs';
-import { config, finish, log, open } from './browser.mjs';
+import { config, endSession, finish, log, open } from './browser.mjs';
 
 const cfg = config(['url', 'admin_password', 'rcpt', 'mail_from', 'allow_entry', 'block_entry', 'phish_url', 'artifacts']);
 const b = await open(cfg);
@@ -186,18 +186,10 @@ await finish(b, async () => {
 	// The session ends while a form is being edited (another client with
 	// the same cookie signs it out): the save asks for the password in a
 	// dialog over the page, then goes through; nothing typed is lost.
-	const endSession = async () => {
-		const rq = page.context().request;
-		const s = await rq.get(cfg.url + '/api/v1/session');
-		const csrf = (await s.json()).csrf;
-		const d = await rq.delete(cfg.url + '/api/v1/session', { headers: { 'X-CSRF-Token': csrf } });
-		if (d.status() !== 204)
-			throw new Error(`DELETE /session answered ${d.status()}`);
-	};
 	await byId('nav-spam').click();
 	await byId('spam-junk').fill('7.5');
 	await byId('spam-reject').fill('13');
-	await endSession();
+	await endSession(page, cfg.url);
 	// Saved as a keyboard user does: Enter in the field just typed in.
 	await byId('spam-reject').press('Enter');
 	const dialog = byId('relogin');
@@ -265,7 +257,7 @@ await finish(b, async () => {
 	// typed and says why the save failed; saving again asks again and
 	// goes through. Cancel is the way to the login page.
 	await byId('spam-junk').fill('8');
-	await endSession();
+	await endSession(page, cfg.url);
 	await byId('spam-save').click();
 	await byId('relogin-password').waitFor();
 	await page.keyboard.press('Escape');
@@ -282,7 +274,7 @@ await finish(b, async () => {
 	]);
 	await check('thresholds 8 13 41');
 	log('spam: Escape in the sign-in dialog keeps the page and its form; saving again signs in');
-	await endSession();
+	await endSession(page, cfg.url);
 	await byId('spam-save').click();
 	await byId('relogin-cancel').click();
 	await byId('login').waitFor();

@@ -16,7 +16,7 @@
 // show what it should, on a console error or CSP violation, and on any
 // request to a host other than the server (the UI must work offline).
 import { ask } from './ask.mjs';
-import { config, finish, log, open } from './browser.mjs';
+import { config, endSession, finish, log, open } from './browser.mjs';
 import { overflow } from './layout.mjs';
 
 const cfg = config((c) => c.setup_only ? ['url', 'admin_password', 'domain', 'first_email', 'first_password', 'artifacts']
@@ -31,15 +31,6 @@ page.on('response', (r) => {
 		problems.push('index page without Content-Security-Policy');
 });
 
-// Ends the page's admin session from another client with its cookie (as
-// a sign-out in another tab, or an expiry, would).
-async function endSession() {
-	const rq = page.context().request;
-	const s = await rq.get(cfg.url + '/api/v1/session');
-	const d = await rq.delete(cfg.url + '/api/v1/session', { headers: { 'X-CSRF-Token': (await s.json()).csrf } });
-	if (d.status() !== 204)
-		throw new Error(`DELETE /session answered ${d.status()}`);
-}
 
 // An answer given by an environment variable: shown, read-only, and named.
 async function expectLocked(testid, value, variable) {
@@ -633,7 +624,7 @@ await finish(b, async () => {
 		// typed); Cancel goes back to the wizard's own sign-in; the
 		// dialog's sign-in sends the step's answer, as typed, again.
 		await byId('domain').fill(cfg.domain);
-		await endSession();
+		await endSession(page, cfg.url);
 		await byId('wizard-next').click();
 		await byId('relogin-password').waitFor();
 		await page.keyboard.press('Escape');
@@ -651,7 +642,7 @@ await finish(b, async () => {
 		await step('domain');
 		await byId('domain').fill(cfg.domain);
 		await screenshot('domain');
-		await endSession();
+		await endSession(page, cfg.url);
 		await byId('wizard-next').click();
 		await byId('relogin-password').fill(cfg.admin_password);
 		await screenshot('wizard-relogin');

@@ -138,9 +138,14 @@ export function ErrorBox({ error }) {
 	return <p class="alert alert-error" role="alert" data-testid="error">{typeof error === 'string' ? error : errorText(error)}</p>;
 }
 
+// A status message ("Saved."), said by screen readers when it appears.
+// With nothing to say it is still there, empty and out of the layout: a
+// status region must be in the page before its text changes to be read
+// out; one inserted with its text is often not (the forms that render
+// <Notice>{done}</Notice> keep theirs from the start).
 export function Notice({ children, kind = 'ok', testid }) {
 	if (!children)
-		return null;
+		return <p class="live-empty" role="status" />;
 	return <p class={`alert alert-${kind}`} role="status" data-testid={testid}>{children}</p>;
 }
 
@@ -169,10 +174,15 @@ export function CopyButton({ text, label = 'Copy', testid }) {
 		}
 		setDone(true);
 	};
+	// The button's name (aria-label) stays what it copies, so its text
+	// turning to "Copied" is not read out: a status region says it.
 	return (
-		<button type="button" class="btn btn-small" onClick={copy} data-testid={testid} aria-label={`${label}: ${text.length > 40 ? text.slice(0, 40) + '…' : text}`}>
-			{done ? 'Copied' : label}
-		</button>
+		<>
+			<button type="button" class="btn btn-small" onClick={copy} data-testid={testid} aria-label={`${label}: ${text.length > 40 ? text.slice(0, 40) + '…' : text}`}>
+				{done ? 'Copied' : label}
+			</button>
+			<span class="offscreen" role="status" data-testid={testid && `${testid}-status`}>{done ? 'Copied' : ''}</span>
+		</>
 	);
 }
 
