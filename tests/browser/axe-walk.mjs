@@ -69,10 +69,12 @@ async function tabTo(testid, step) {
 // user must fix), tied to it by aria-describedby.
 async function focusOnError(testid, step) {
 	const el = byId(testid);
-	await page.waitForFunction((id) => {
-		const f = document.querySelector(`[data-testid="${id}"]`);
-		return f && f.getAttribute('aria-invalid') === 'true';
-	}, testid);
+	// The refusal, under a field or over the form.
+	await page.locator('form [aria-invalid=true], form [role=alert]').first().waitFor();
+	if ((await el.getAttribute('aria-invalid')) !== 'true') {
+		problems.push(`wizard ${step}: the refusal is not under ${testid}: ${await page.locator('form [role=alert]').allTextContents()}`);
+		return;
+	}
 	const f = await focusedId();
 	const said = await el.evaluate((e) => (e.getAttribute('aria-describedby') || '').split(/\s+/)
 		.map((id) => document.getElementById(id)).filter(Boolean).map((d) => d.textContent).join(' ').trim());
@@ -97,8 +99,10 @@ async function wizard() {
 	// Keyboard only: Tab to the field, type, Enter.
 	await tabTo('setup-code', 'code');
 	await page.keyboard.type('AAAA-BBBB-CCCC');
+	// Sent with the button: the refusal takes the focus to the field.
+	await byId('wizard-next').focus();
 	await page.keyboard.press('Enter');
-	await byId('error').waitFor();
+	await focusOnError('setup-code', 'code');
 	await check('wizard setup code, refused');
 	await byId('setup-code').fill('');
 	await byId('setup-code').focus();

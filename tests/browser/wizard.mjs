@@ -593,7 +593,7 @@ await finish(b, async () => {
 		await screenshot('setup-code');
 		await byId('setup-code').fill('WRONG-CODE-0000');
 		await byId('wizard-next').click();
-		await byId('error').waitFor();
+		await page.locator('[data-testid=setup-code][aria-invalid=true]').waitFor();
 		await byId('setup-code').fill(cfg.code);
 		await byId('wizard-next').click();
 

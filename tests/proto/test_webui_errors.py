@@ -114,7 +114,8 @@ def test_webui_axe():
         assert all(c == "critical=0 serious=0 moderate=0 minor=0" for c in counts.values()), counts
         assert 'browser: axe: portal profile: "Name saved." said in the status region' in out, out
         assert 'browser: axe: portal copy the key: "Copied" said in the status region' in out, out
-        for step, field in (("admin", "admin-password2"), ("domain", "domain"), ("account", "account-email")):
+        for step, field in (("code", "setup-code"), ("admin", "admin-password2"), ("domain", "domain"),
+                            ("account", "account-email")):
             assert "browser: axe: wizard %s: the focus moved to %s, which says " % (step, field) in out, out
     finally:
         srv.cleanup()

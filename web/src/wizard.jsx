@@ -114,9 +114,10 @@ function CodeStep({ onNext }) {
 				<code data-testid="setup-code-line"> event=setup_code code=XXXX-XXXX-XXXX</code> (<code>docker logs tern</code> shows
 				the log). <code>tern setup-code</code> prints it too.
 			</p>
+			{/* A wrong code is said under the field (API: field "code"), which takes the focus. */}
 			<Field label="Setup code" value={code} onInput={setCode} testid="setup-code" autoComplete="off"
-				spellcheck={false} required placeholder="XXXX-XXXX-XXXX" />
-			<ErrorBox error={a.error} />
+				spellcheck={false} required placeholder="XXXX-XXXX-XXXX" error={a.fieldError('code')} />
+			<ErrorBox error={a.other('code')} />
 			<Buttons busy={a.busy} />
 		</form>
 	);
