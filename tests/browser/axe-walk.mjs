@@ -86,6 +86,15 @@ async function focusOnError(testid, step) {
 		log(`axe: wizard ${step}: the focus moved to ${testid}, which says "${said}"`);
 }
 
+// A step's refusal under `field`: the focus there, axe on the step as it
+// shows it; then the good value typed over it and Enter.
+async function refusedThenFixed(step, field, title, good) {
+	await focusOnError(field, step);
+	await check(`wizard ${title}, refused`);
+	await byId(field).fill(good);
+	await page.keyboard.press('Enter');
+}
+
 async function wizardStep(name) {
 	await byId(`wizard-step-${name}`).waitFor();
 	// The heading takes the focus on a new step (wizard.jsx).
@@ -137,10 +146,7 @@ async function wizard() {
 	await tabTo('domain', 'domain');
 	await page.keyboard.type('not a domain');
 	await page.keyboard.press('Enter');
-	await focusOnError('domain', 'domain');
-	await check('wizard domain, refused');
-	await byId('domain').fill(cfg.domain);
-	await page.keyboard.press('Enter');
+	await refusedThenFixed('domain', 'domain', 'domain', cfg.domain);
 
 	await wizardStep('account');
 	await check('wizard first account');
@@ -152,10 +158,7 @@ async function wizard() {
 	await byId('account-current').fill(cfg.admin_password);
 	await byId('account-password').focus();
 	await page.keyboard.press('Enter');
-	await focusOnError('account-email', 'account');
-	await check('wizard first account, refused');
-	await byId('account-email').fill(cfg.email);
-	await page.keyboard.press('Enter');
+	await refusedThenFixed('account', 'account-email', 'first account', cfg.email);
 
 	await wizardStep('relay');
 	await check('wizard relay');
