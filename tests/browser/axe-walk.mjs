@@ -6,7 +6,8 @@
 // page, Settings' two-factor enrolment with its QR code, the admin's
 // sign-in with a wrong password, the not-found page, the error page when
 // the server cannot be reached; then the account portal: its sign-in
-// (with an error), its page, its two-factor enrolment, its error page.
+// (with an error), its page, its two-factor enrolment and recovery codes,
+// its error page.
 // The wizard is also used with the keyboard alone: Tab from the step's
 // heading reaches its field, Enter in a field submits the step, and a
 // refusal moves the focus to the field it names.
@@ -19,6 +20,7 @@
 // and fails (exit 1) on a serious or critical violation, naming the rule
 // and the elements, on a keyboard step that does not do as said, on a
 // console error, or a request to another host.
+import { ask } from './ask.mjs';
 import { audit, blocking } from './axe.mjs';
 import { config, endSession, finish, log, open } from './browser.mjs';
 
@@ -284,6 +286,13 @@ async function portal() {
 	const copy = page.getByRole('button', { name: /^Copy the key/ });
 	await saidInRegion('portal copy the key', copy.locator('xpath=following-sibling::*[@role="status"]'),
 		() => copy.click(), 'Copied');
+	// Confirmed with a code the caller computes (`NEED_CODE SECRET`):
+	// the recovery codes, shown once.
+	await byId('totp-code').fill(await ask(`NEED_CODE ${(await byId('totp-secret').textContent()).trim()}`));
+	await byId('totp-password').fill(cfg.password);
+	await byId('totp-confirm').click();
+	await byId('totp-recovery').waitFor();
+	await check('portal two-factor recovery codes');
 
 	await page.route('**/api/v1/me', (route) => route.abort('connectionrefused'));
 	await page.goto(cfg.url + '/account', { waitUntil: 'domcontentloaded' });
