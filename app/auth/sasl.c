@@ -126,11 +126,29 @@ const char *sasl_mech_log_name(enum sasl_mech m)
 	}
 }
 
+/* Set once at startup, before any session (TERN_SASL_SCRAM). */
+static int scram_offered;
+
+void sasl_scram_offer(int on)
+{
+	scram_offered = on != 0;
+}
+
+int sasl_scram_offered(void)
+{
+	return scram_offered;
+}
+
+const char *sasl_mechs(void)
+{
+	return scram_offered ? "SCRAM-SHA-256 SCRAM-SHA-1 PLAIN LOGIN" : "PLAIN LOGIN";
+}
+
 int sasl_login_start_scram(struct sasl_login *x, struct str mech)
 {
 	enum scram_hash h;
 
-	if (scram_mech_parse(mech, &h) < 0)
+	if (!scram_offered || scram_mech_parse(mech, &h) < 0)
 		return sasl_login_start(x, mech);
 	sasl_login_end(x);
 	x->mech = h == SCRAM_SHA256 ? SASL_MECH_SCRAM_SHA256 : SASL_MECH_SCRAM_SHA1;

@@ -56,9 +56,20 @@ struct sasl_login {
 	struct scram_server *scram;   /* SCRAM: the exchange so far (malloc'd) */
 };
 
-/* The mechanisms offered over TLS, strongest first, as a capability lists
- * them; those that sasl_login_start_scram() takes. */
-#define SASL_MECHS_SCRAM "SCRAM-SHA-256 SCRAM-SHA-1 PLAIN LOGIN"
+/*
+ * SCRAM is offered only when the admin turns it on (TERN_SASL_SCRAM=1,
+ * sasl_scram_offer()). Clients that see it offered take it before PLAIN
+ * (mbsync, neomutt and sieve-connect through Cyrus SASL do), and it can
+ * only work for an account whose SCRAM keys exist: one whose password was
+ * set before this build (until its next PLAIN login), one with two-factor
+ * on, and every app password cannot do SCRAM, so offered by default it
+ * locked those clients out where PLAIN works.
+ */
+void sasl_scram_offer(int on);
+int sasl_scram_offered(void);
+/* The mechanisms offered over TLS, strongest first, space-separated as a
+ * capability lists them; those that sasl_login_start_scram() takes. */
+const char *sasl_mechs(void);
 
 enum sasl_step {
 	SASL_STEP_DONE,       /* the credentials are in *user_r and *pass_r */
@@ -84,7 +95,7 @@ enum sasl_step {
  */
 int sasl_login_start(struct sasl_login *x, struct str mech);
 /* The same, also taking SCRAM-SHA-256 and SCRAM-SHA-1: for a protocol
- * that offers them (SASL_MECHS_SCRAM) and handles SASL_STEP_CHALLENGE
+ * that offers them (sasl_mechs()) and handles SASL_STEP_CHALLENGE
  * and SASL_STEP_SCRAM. */
 int sasl_login_start_scram(struct sasl_login *x, struct str mech);
 /* The mechanism's name for the log: "plain", "login", "scram-sha-256"... */

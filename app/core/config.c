@@ -574,6 +574,7 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 			     errsz) < 0)
 			return -1;
 	if (get_uint("TERN_LOGIN_TIMEOUT", &cfg->login_timeout_s, 1, 3600, err, errsz) < 0 ||
+	    get_uint("TERN_SASL_SCRAM", &cfg->sasl_scram, 0, 1, err, errsz) < 0 ||
 	    get_uint("TERN_SMTP_STRESS_TIMEOUT", &cfg->smtp_stress_timeout_s, 1, 300, err, errsz) < 0 ||
 	    get_uint("TERN_HTTP_HEADER_TIMEOUT", &cfg->http_header_timeout_s, 1, 300, err, errsz) < 0)
 		return -1;

@@ -85,6 +85,7 @@ struct config {
 	/* Limits (TERN_<SERVICE>_MAX_CONNECTIONS[_PER_IP], TERN_SMTP_*): see README. */
 	struct pool_limits pools[POOL_COUNT];
 	unsigned login_timeout_s;       /* TERN_LOGIN_TIMEOUT: connect to login, IMAP/POP3/submission */
+	unsigned sasl_scram;            /* TERN_SASL_SCRAM: 1 offers SCRAM-SHA-256/-1 (sasl.h) */
 	unsigned smtp_stress_timeout_s; /* TERN_SMTP_STRESS_TIMEOUT: port 25 idle limit under pressure */
 	unsigned http_header_timeout_s; /* TERN_HTTP_HEADER_TIMEOUT: a complete request header */
 	unsigned max_recipients;

@@ -148,7 +148,7 @@ void imap_cmd_authenticate(struct imap_session *s, const struct imap_cmd *cmd)
 		s->mech = IMAP_MECH_PLAIN;
 	} else if (str_eq_ci_c(mech, "LOGIN")) {
 		s->mech = IMAP_MECH_LOGIN;
-	} else if (scram_mech_parse(mech, &h) == 0) {
+	} else if (sasl_scram_offered() && scram_mech_parse(mech, &h) == 0) {
 		s->mech = h == SCRAM_SHA256 ? IMAP_MECH_SCRAM_SHA256 : IMAP_MECH_SCRAM_SHA1;
 		scram_free(s);
 		s->scram = xcalloc(1, sizeof *s->scram);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth/sasl.h"
 #include "imap/imap_session.h"
 #include "http/http_server.h"
 #include "core/config.h"
@@ -71,8 +72,9 @@ const char *imap_capabilities(const struct imap_session *s)
 	/* APPENDLIMIT carries the configured size; one buffer per loop thread. */
 	static __thread char caps[1024];
 	const char *tail = s->state != IMAP_S_NOT_AUTH ? ""
-			   : imap_secure(s)            ? " AUTH=SCRAM-SHA-256 AUTH=SCRAM-SHA-1"
-									  " AUTH=PLAIN AUTH=LOGIN"
+			   : imap_secure(s) && sasl_scram_offered()
+				? " AUTH=SCRAM-SHA-256 AUTH=SCRAM-SHA-1 AUTH=PLAIN AUTH=LOGIN"
+			   : imap_secure(s) ? " AUTH=PLAIN AUTH=LOGIN"
 							/* Before TLS: no mechanism may be used
 							 * (loopback included). */
 							: " STARTTLS LOGINDISABLED";

@@ -508,9 +508,11 @@ void pop3_cmd_auth(struct pop3_session *s, struct pop3_cmd *cmd)
 {
 	if (cmd->arg.len == 0) {
 		/* Bare AUTH lists the mechanisms (as Dovecot does); none in clear. */
-		if (pop3_secure(s))
+		if (pop3_secure(s) && sasl_scram_offered())
 			pop3_write(s, "+OK\r\nSCRAM-SHA-256\r\nSCRAM-SHA-1\r\nPLAIN\r\nLOGIN\r\n.\r\n",
 				   50);
+		else if (pop3_secure(s))
+			pop3_write(s, "+OK\r\nPLAIN\r\nLOGIN\r\n.\r\n", 22);
 		else
 			pop3_write(s, "+OK\r\n.\r\n", 8);
 		return;

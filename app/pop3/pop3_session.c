@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "auth/sasl.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -199,9 +200,9 @@ static void cmd_capa(struct pop3_session *s, struct pop3_cmd *cmd)
 	 */
 	snprintf(buf, sizeof(buf),
 		 "+OK\r\nCAPA\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nPIPELINING\r\nAUTH-RESP-CODE\r\n"
-		 "EXPIRE NEVER\r\nUTF8 USER\r\n%s%s%sIMPLEMENTATION tern\r\n.\r\n",
+		 "EXPIRE NEVER\r\nUTF8 USER\r\n%s%s%s%s%sIMPLEMENTATION tern\r\n.\r\n",
 		 stls ? "STLS\r\n" : "", pre && tls ? "USER\r\n" : "",
-		 pre && tls ? "SASL " SASL_MECHS_SCRAM "\r\n" : "");
+		 pre && tls ? "SASL " : "", pre && tls ? sasl_mechs() : "", pre && tls ? "\r\n" : "");
 	pop3_write(s, buf, strlen(buf));
 }
 

@@ -20,6 +20,7 @@
 #include "admin/admin_jobs.h"
 #include "admin/admin_meta.h"
 #include "admin/admin_secret.h"
+#include "auth/sasl.h"
 #include "backup/backup_sched.h"
 #include "core/hostname.h"
 #include "core/log.h"
@@ -335,6 +336,7 @@ int server_run(const struct config *cfg_env)
 	}
 
 	merged = *cfg_env;
+	sasl_scram_offer(cfg->sasl_scram); /* before any listener */
 	int rc = check_paths(cfg);
 	if (rc != 0)
 		return rc;

@@ -233,7 +233,7 @@ static void capabilities(struct ms_session *s)
 {
 	char maxr[32];
 	ms_write(s, "\"IMPLEMENTATION\" \"tern\"\r\n", 25);
-	ms_printf(s, "\"SASL\" \"%s\"\r\n", secure(s) ? SASL_MECHS_SCRAM : "");
+	ms_printf(s, "\"SASL\" \"%s\"\r\n", secure(s) ? sasl_mechs() : "");
 	ms_printf(s, "\"SIEVE\" \"%s\"\r\n", sieve_extensions());
 	ms_write(s, "\"NOTIFY\" \"mailto\"\r\n", 19);
 	snprintf(maxr, sizeof(maxr), "%d", SIEVE_REDIRECTS_MAX);

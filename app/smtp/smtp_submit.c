@@ -38,6 +38,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "auth/sasl.h"
 #include "core/arena.h"
 #include "core/config.h"
 #include "core/hex.h"
@@ -80,7 +81,7 @@ void smtp_submit_ehlo(struct smtp_session *s)
 {
 	/* RFC 4954 §4 and RFC 3207 §4: no mechanism in clear text. */
 	if (conn_tls_established(s->conn))
-		smtp_reply(s, "250-AUTH " SASL_MECHS_SCRAM);
+		smtp_reply(s, "250-AUTH %s", sasl_mechs());
 	/* RFC 4468: message parts by URLAUTH URL of this server's IMAP. */
 	smtp_reply(s, "250-BURL imap");
 }

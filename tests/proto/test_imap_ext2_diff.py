@@ -339,6 +339,11 @@ def test_imap_condstore_matches_dovecot():
 # ---- QRESYNC (RFC 7162 §3.2) ------------------------------------------
 
 KNOWN_QRESYNC = {
+    'qresync twice': (
+        ['T BAD'],
+        'tern refuses a SELECT parameter given twice (BAD, as it refuses a repeated FETCH '
+        'modifier: which of two QRESYNC lists would hold?); Dovecot takes the command. RFC 4466 '
+        'has no word on repeats either way'),
     'qresync seq-match-data mismatch': (
         ['* OK [CLOSED]', '* FLAGS (\\Answered \\Deleted \\Draft \\Flagged \\Seen)', '* OK [PERMANENTFLAGS (\\* \\Answered \\Deleted \\Draft \\Flagged \\Seen)]', '* 6 EXISTS', '* 0 RECENT', '* OK [UNSEEN 1]', '* OK [UIDVALIDITY V]', '* OK [UIDNEXT 9]', '* OK [HIGHESTMODSEQ m2{>ms_h0}]', '* VANISHED (EARLIER) 5', '* 2 FETCH (FLAGS (\\Flagged) MODSEQ (m1{>ms_h0}) UID 3)', 'T OK [READ-WRITE]'],
         'RFC 7162 §3.2.5.2 (paraphrased): the server uses the sequence match data to send fewer '

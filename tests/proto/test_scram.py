@@ -35,10 +35,18 @@ HASHES = {"SCRAM-SHA-256": "sha256", "SCRAM-SHA-1": "sha1"}
 _srv = None
 
 
+def scram_env():
+    """A ManageSieve listener's settings, with SCRAM offered (it is off
+    unless TERN_SASL_SCRAM=1)."""
+    env, port = logins.sieve_env()
+    env["TERN_SASL_SCRAM"] = "1"
+    return env, port
+
+
 def srv():
     global _srv
     if _srv is None:
-        env, port = logins.sieve_env()
+        env, port = scram_env()
         _srv = Server(imap=True, env=env)
         _srv.sieve_port = port
         add_accounts(_srv, (BOB, BOB_PW), (TWO, TWO_PW))
@@ -302,7 +310,7 @@ def test_two_factor_account_cannot_scram():
     password, which PLAIN takes, has no SCRAM keys)."""
     from httpc import admin_server
     from test_portal import Codes, Portal, secret_of
-    env, port = logins.sieve_env()
+    env, port = scram_env()
     s, _ = admin_server(env=env)
     s.sieve_port = port
     with s:
@@ -340,7 +348,7 @@ def test_store_before_scram_gains_it_at_one_plain_login():
             t.extractall(tmp)
         with open(os.path.join(tmp, "expected.json")) as f:
             user, pw = json.load(f)["accounts"][0]
-        env, port = logins.sieve_env()
+        env, port = scram_env()
         s = Server(data_dir=os.path.join(tmp, "data"), domains=(), env=env)
         s.sieve_port = port
         with s:
@@ -363,7 +371,7 @@ def test_secrets_key_replaced_keys_made_again_at_plain_login():
     """Keys sealed with a secrets.key that is gone (lost, or a data
     directory copied without it) do not open: SCRAM fails like a wrong
     password, and the next PLAIN login makes them again."""
-    env, port = logins.sieve_env()
+    env, port = scram_env()
     s = Server(env=env)
     s.sieve_port = port
     with s:
@@ -623,7 +631,7 @@ def line_srv():
     """A server with submission and POP3 (the shared one has neither)."""
     global _line
     if _line is None:
-        _line = Server(submission=True, pop3=True)
+        _line = Server(submission=True, pop3=True, env={"TERN_SASL_SCRAM": "1"})
         add_accounts(_line, (BOB, BOB_PW))
     return _line
 
@@ -709,3 +717,39 @@ def test_zz_stop():
 # A run of chosen tests leaves test_zz_stop out: the process stops the
 # server when it exits all the same.
 atexit.register(test_zz_stop)
+
+
+def test_scram_is_off_unless_turned_on():
+    """Without TERN_SASL_SCRAM=1 no protocol offers or takes SCRAM:
+    clients that see it offered choose it before PLAIN (mbsync and
+    neomutt through Cyrus SASL do), and an account whose password predates
+    its keys, one with two-factor on, or an app password cannot do it."""
+    import imaplib
+    env, port = logins.sieve_env()
+    with Server(imap=True, submission=True, pop3=True, env=env) as s:
+        s.sieve_port = port
+        add_accounts(s, (BOB, BOB_PW))
+        i = imaplib.IMAP4_SSL("127.0.0.1", s.imaps_port, ssl_context=ctx())
+        assert "AUTH=PLAIN" in i.capabilities and not any("SCRAM" in c for c in i.capabilities)
+        typ, data = i._simple_command("AUTHENTICATE", "SCRAM-SHA-256")
+        assert typ == "NO", (typ, data)
+        i.logout()
+        c = smtp_open(s)
+        assert b"250-AUTH PLAIN LOGIN\r\n" in c.ehlo, c.ehlo
+        c.send("AUTH SCRAM-SHA-256")
+        assert c.reply().startswith(b"504"), "SCRAM taken"
+        c.close()
+        p = pop3_open(s)
+        p.send("AUTH")
+        assert b"".join(iter(p.f.readline, b".\r\n")) == b"+OK\r\nPLAIN\r\nLOGIN\r\n"
+        p.send("AUTH SCRAM-SHA-1")
+        assert p.f.readline().startswith(b"-ERR")
+        p.close()
+        t = Sieve(s)
+        sasl = [l for l in t.caps if l.startswith(b'"SASL"')]
+        assert sasl == [b'"SASL" "PLAIN LOGIN"\r\n'], sasl
+        t.send('AUTHENTICATE "SCRAM-SHA-256" "%s"' % b64(Client("SCRAM-SHA-256", BOB, BOB_PW).first()))
+        last = t.response()[-1]
+        t.close()
+        assert last.startswith(b"NO"), last
+        assert logins.sieve_ok(s, BOB, BOB_PW)

@@ -130,7 +130,7 @@ def test_starttls_plain_login_and_send_587():
         c = smtplib.SMTP("127.0.0.1", s.submission_port, timeout=10)
         c.starttls(context=ctx())
         code, text = c.ehlo()
-        assert b"AUTH SCRAM-SHA-256 SCRAM-SHA-1 PLAIN LOGIN" in text and b"STARTTLS" not in text, text
+        assert b"AUTH PLAIN LOGIN" in text and b"STARTTLS" not in text, text
         # Before AUTH: no MAIL.
         code, text = c.docmd("MAIL FROM:<%s>" % ALICE)
         assert (code, text) == (530, b"5.7.0 Authentication required"), (code, text)
@@ -151,7 +151,7 @@ def test_login_mechanism_465_and_case_insensitive_user():
     with srv() as s:
         c = smtplib.SMTP_SSL("127.0.0.1", s.submissions_port, timeout=10, context=ctx())
         code, text = c.ehlo()
-        assert b"AUTH SCRAM-SHA-256 SCRAM-SHA-1 PLAIN LOGIN" in text and b"STARTTLS" not in text, text
+        assert b"AUTH PLAIN LOGIN" in text and b"STARTTLS" not in text, text
         c.user, c.password = ALICE.upper(), ALICE_PW
         code, text = c.auth("LOGIN", c.auth_login, initial_response_ok=False)
         assert code == 235, (code, text)
