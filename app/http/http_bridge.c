@@ -40,8 +40,9 @@
  *
  * The daemon's own error answers carry none of the security headers
  * (0.9.75 has no hook that adds headers to them), so the bridge judges
- * every request's header before the daemon sees it: 431 (too large), 400
- * (a malformed request line or field line). It follows the request
+ * every request's header before the daemon sees it: 431 (too large), 414
+ * (the request target too long), 400 (a malformed request line or field
+ * line). It follows the request
  * stream (http_stream_feed, http_parse.h): each body is skipped by its
  * framing, so a request pipelined behind another is judged as the first
  * was, not passed unchecked. A header is held back until it is complete;
@@ -126,7 +127,7 @@ struct bridge {
 	int limited; /* holds a POOL_HTTP slot: 1 with the peer's share, 2 without */
 	enum bridge_phase phase;
 	struct http_stream stream; /* over the bytes sent to the daemon */
-	int refusal;               /* a header refused: 400 or 431, its stand-in being sent */
+	int refusal;               /* a header refused: 400, 414 or 431, its stand-in being sent */
 	unsigned refusal_sent;     /* bytes of the stand-in request sent */
 	int daemon_gone;           /* its end refused bytes: it reads no more */
 	uint64_t timer;
@@ -316,7 +317,7 @@ static void deadline_passed(struct loop *loop, void *arg)
  * A request's header is held back (in c->in, HTTP_HEAD_BYTES_MAX at most)
  * until it is complete and checked, so that the daemon never holds a
  * part of one we refuse. *ev says what stopped the stream after them: a
- * refusal (400, 431, at the first byte not sendable), HTTP_STREAM_STOP,
+ * refusal (400, 414, 431, at the first byte not sendable), HTTP_STREAM_STOP,
  * or HTTP_STREAM_MORE (a header still incomplete, or all of p taken).
  */
 static int push_candidate(const struct bridge *b, const char *p, size_t n);
@@ -403,7 +404,8 @@ static void body_refused(struct bridge *b, int status)
 /*
  * Sends the stand-in of a refused header (HTTP_BRIDGE_REFUSAL): the
  * daemon answers the requests before it, then this one with the problem
- * (431 for a header over our limits, RFC 6585 §5; 400 for a request line
+ * (431 for a header over our limits, RFC 6585 §5, 414 when its target
+ * alone passed them, RFC 9110 §15.5.15; 400 for a request line
  * or field line that is not one, RFC 9112 §3, §5) and closes. Nothing of
  * the client's reaches it any more. 1 when sent.
  */
@@ -429,7 +431,10 @@ static int refusal_send(struct bridge *b)
 static void header_refused(struct bridge *b, int status)
 {
 	log_info("http", NULL, "event=%s peer=%s bytes=%u lines=%u",
-		 status == 431 ? "header_too_large" : "bad_request_line", b->c->peer_ip,
+		 status == 431   ? "header_too_large"
+		 : status == 414 ? "target_too_long"
+				 : "bad_request_line",
+		 b->c->peer_ip,
 		 b->stream.bytes, b->stream.lines);
 	b->refusal = status;
 }

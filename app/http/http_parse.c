@@ -664,8 +664,10 @@ static void head_done(struct http_stream *s)
 /* One octet of a header or trailer section. */
 static int head_step(struct http_stream *s, unsigned char ch)
 {
+	/* Past the limit in the request target: 414 URI Too Long (RFC 9110
+	 * §15.5.15); 431 names the header fields (RFC 6585 §5). */
 	if (++s->bytes > HTTP_HEAD_BYTES_MAX)
-		return 431;
+		return s->st == RL_TARGET ? 414 : 431;
 	int prev = s->st, st = line_step(prev, ch);
 	if (st == RL_BAD)
 		return 400;

@@ -184,7 +184,7 @@ int http_absolute_target(struct arena *a, const char *target, const char **autho
  * value without NUL, bare CR or any control but HTAB, RFC 9110 §5.5; no
  * line starting with a blank, the obs-fold §5.2 allows a server to
  * refuse), within HTTP_HEAD_BYTES_MAX octets and HTTP_HEAD_LINES_MAX
- * lines (else 431). Its Content-Length and Transfer-Encoding are kept
+ * lines (else 431; 414 when the octets run out in the request target). Its Content-Length and Transfer-Encoding are kept
  * (HTTP_FRAMING_FIELD_MAX octets each, joined; more is 400) and judged
  * by http_framing_status() at its end: a body of that many octets, a
  * chunked body (§7.1: chunk sizes of at most 16 hex digits, then ';'
@@ -213,7 +213,7 @@ int http_absolute_target(struct arena *a, const char *target, const char **autho
 
 struct http_stream {
 	int st;                /* where in the request (http_parse.c) */
-	int status;            /* once refused: 400 or 431 */
+	int status;            /* once refused: 400, 414 or 431 */
 	unsigned bytes, lines; /* of the header, trailer section or chunk line being read */
 	unsigned name;         /* octets of the field name read */
 	unsigned char cands;   /* framing fields the name may still be */
@@ -228,8 +228,8 @@ struct http_stream {
 	char val[2][HTTP_FRAMING_FIELD_MAX + 1]; /* Content-Length, Transfer-Encoding */
 };
 
-/* What http_stream_feed() stopped at, besides a refusal status (400 or
- * 431: the octet at the returned offset is refused, and so is all that
+/* What http_stream_feed() stopped at, besides a refusal status (400,
+ * 414 or 431: the octet at the returned offset is refused, and so is all that
  * follows). */
 #define HTTP_STREAM_MORE 0     /* all n octets taken */
 #define HTTP_STREAM_HEAD_END 1 /* a request header ended at the last octet taken */

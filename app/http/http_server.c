@@ -618,6 +618,9 @@ static enum MHD_Result bridge_refusal(struct http_req *r, struct MHD_Connection 
 	if (v && strcmp(v, "431") == 0)
 		http_problem(x, 431, "too_large", NULL,
 			     "the request header is over 16384 bytes or 100 lines");
+	else if (v && strcmp(v, "414") == 0)
+		http_problem(x, 414, "too_large", NULL,
+			     "the request target is over 16384 bytes");
 	else
 		http_problem(x, 400, "bad_request", NULL,
 			     "the request line or a header field line is malformed");

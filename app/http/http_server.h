@@ -58,7 +58,7 @@ void http_server_stop(void);
 void http_bridge_accept(struct loop *loop, int fd, void *arg);
 /*
  * The field of the request the bridge hands the daemon in place of one
- * whose header it refused (400 or 431, its value), so that the refusal
+ * whose header it refused (400, 414 or 431, its value), so that the refusal
  * is answered in its turn, after the requests before it on the
  * connection (http_bridge.c). A client that sends it itself is refused
  * the same way; it opens nothing.
