@@ -97,7 +97,7 @@ schemas = {
     "TotpEnrolment": {"type": "object", "properties": {"uri": S, "secret": S}},
     "TotpRecovery": {"type": "object", "properties": {"recovery_codes": arr(S)}},
     "Me": {"type": "object", "properties": {"email": S, "display_name": S, "quota": I, "used": I, "totp": B, "csrf": S,
-           "servers": {"type": "object", "properties": {"hostname": S, "imaps": I, "imap": I, "pop3s": I,
+           "servers": {"type": "object", "properties": {"hostname": S, "imaps": I, "imap": I, "pop3s": I, "pop3": I,
                                                         "submissions": I, "submission": I, "sieve": I}}}},
     "AppPassword": {"type": "object", "properties": {"name": S, "created_at": I, "last_used": I, "scope": {"enum": ["mail", "jmap"]}}},
     "Forwarding": {"type": "object", "properties": {"addresses": arr(S), "keep": B}},

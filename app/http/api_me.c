@@ -122,13 +122,15 @@ void api_me_get(struct http_ctx *x)
 	jw_kuint(&w, "used", used);
 	jw_kbool(&w, "totp", totp);
 	jw_kstr(&w, "csrf", x->account_csrf);
-	/* What a mail app needs, for the set-up page (0: that port is off). */
+	/* What a mail app needs, for the set-up page (0: that port is off):
+	 * every mail listener, as autoconfig.c offers them. */
 	jw_key(&w, "servers");
 	jw_obj_begin(&w);
 	jw_kstr(&w, "hostname", hostname_now());
 	jw_kuint(&w, "imaps", http_cfg->listen[LISTEN_IMAPS].port);
 	jw_kuint(&w, "imap", http_cfg->listen[LISTEN_IMAP].port);
 	jw_kuint(&w, "pop3s", http_cfg->listen[LISTEN_POP3S].port);
+	jw_kuint(&w, "pop3", http_cfg->listen[LISTEN_POP3].port);
 	jw_kuint(&w, "submissions", http_cfg->listen[LISTEN_SUBMISSIONS].port);
 	jw_kuint(&w, "submission", http_cfg->listen[LISTEN_SUBMISSION].port);
 	jw_kuint(&w, "sieve", http_cfg->listen[LISTEN_SIEVE].port);

@@ -143,6 +143,13 @@ def test_portal_and_two_factor():
         st, me = p.call("GET", "/me")
         assert st == 200 and me["email"] == USER and me["totp"] is False, me
         assert me["quota"] == 0 and me["used"] == 0, me
+        # What a mail app needs: every listener that is on, as autoconfig
+        # gives them (0 for one that is off). Before, no "pop3" for the
+        # STARTTLS POP3 port.
+        assert me["servers"] == {"hostname": "mx.example.test", "imaps": s.imaps_port,
+                                 "imap": s.imap_port, "pop3s": s.pop3s_port, "pop3": s.pop3_port,
+                                 "submissions": s.submissions_port, "submission": s.submission_port,
+                                 "sieve": sieve_port}, me
 
         # The two kinds of session stay apart.
         assert admin.call("GET", "/me")[0] == 401
