@@ -78,6 +78,23 @@ static void srv(struct admin_dns *d, const struct config *cfg, const char *host,
 		snprintf(r->value, sizeof(r->value), "%u 1 %u %s.", prio, (unsigned)port, host);
 }
 
+/*
+ * Whether senders can fetch the MTA-STS policy: at
+ * https://mta-sts.DOMAIN/, port 443 (RFC 8461 §3.3), which tern answers
+ * on its HTTPS listener or behind a trusted proxy that ended TLS and
+ * says so (http_router.c serves it only to such requests). The proxy
+ * is taken to listen on 443; an HTTPS listener elsewhere is not reached.
+ * (mta_sts_port is 443 but in tests, where policies are fetched from
+ * another.)
+ */
+static int mta_sts_served(const struct config *cfg)
+{
+	if (cfg->listen[LISTEN_HTTPS].port == cfg->mta_sts_port)
+		return 1;
+	return cfg->trusted_proxies[0] &&
+	       (cfg->listen[LISTEN_HTTP].port || cfg->listen[LISTEN_HTTPS].port);
+}
+
 void admin_dns_records(const struct config *cfg, struct store *st, const char *hostname,
 		       const char *domain, const struct dkim_keys *k, struct admin_dns *d)
 {
@@ -141,27 +158,36 @@ void admin_dns_records(const struct config *cfg, struct store *st, const char *h
 	/* RFC 8620 §2.2: JMAP clients look up _jmap._tcp, then ask that host
 	 * for /.well-known/jmap over HTTPS. */
 	srv(d, cfg, hostname, domain, "jmap", 0, LISTEN_HTTPS, "mail clients: JMAP", NULL);
-	r = add(d, "CNAME", "Thunderbird autoconfig", NULL);
-	snprintf(r->name, sizeof(r->name), "autoconfig.%s.", domain);
-	snprintf(r->value, sizeof(r->value), "%s.", hostname);
-	r = add(d, "CNAME", "Outlook autodiscover", NULL);
-	snprintf(r->name, sizeof(r->name), "autodiscover.%s.", domain);
-	snprintf(r->value, sizeof(r->value), "%s.", hostname);
+	/* Names that lead only to a web listener: none when both are off
+	 * (Thunderbird asks over HTTP and HTTPS; Outlook's autodiscover
+	 * takes HTTPS, or a redirect to it over HTTP). */
+	if (cfg->listen[LISTEN_HTTP].port || cfg->listen[LISTEN_HTTPS].port) {
+		r = add(d, "CNAME", "Thunderbird autoconfig", NULL);
+		snprintf(r->name, sizeof(r->name), "autoconfig.%s.", domain);
+		snprintf(r->value, sizeof(r->value), "%s.", hostname);
+		r = add(d, "CNAME", "Outlook autodiscover", NULL);
+		snprintf(r->name, sizeof(r->name), "autodiscover.%s.", domain);
+		snprintf(r->value, sizeof(r->value), "%s.", hostname);
+	}
 	/* Outlook's last try, after https://autodiscover.DOMAIN: this SRV
 	 * sends it to the host name, whose certificate it matches even
 	 * when none carries autodiscover.DOMAIN. */
 	srv(d, cfg, hostname, domain, "autodiscover", 0, LISTEN_HTTPS, "Outlook autodiscover (SRV)", NULL);
 	/* MTA-STS (RFC 8461): the policy is served over HTTPS at
-	 * mta-sts.DOMAIN (the certificate must carry that name). */
-	char pol[MTA_STS_OWN_MAX], id[MTA_STS_ID_MAX + 1];
-	mta_sts_own_policy(hostname, admin_mta_sts_mode(st), pol, id);
-	r = add(d, "CNAME", "MTA-STS policy host",
-		"MTA-STS (RFC 8461): senders fetch https://mta-sts.<domain>/.well-known/mta-sts.txt");
-	snprintf(r->name, sizeof(r->name), "mta-sts.%s.", domain);
-	snprintf(r->value, sizeof(r->value), "%s.", hostname);
-	r = add(d, "TXT", "MTA-STS", NULL);
-	snprintf(r->name, sizeof(r->name), "_mta-sts.%s.", domain);
-	snprintf(r->value, sizeof(r->value), "v=STSv1; id=%s", id);
+	 * mta-sts.DOMAIN (the certificate must carry that name). Its TXT
+	 * record only with it: a sender that finds the TXT and cannot fetch
+	 * the policy retries the fetch for nothing. */
+	if (mta_sts_served(cfg)) {
+		char pol[MTA_STS_OWN_MAX], id[MTA_STS_ID_MAX + 1];
+		mta_sts_own_policy(hostname, admin_mta_sts_mode(st), pol, id);
+		r = add(d, "CNAME", "MTA-STS policy host",
+			"MTA-STS (RFC 8461): senders fetch https://mta-sts.<domain>/.well-known/mta-sts.txt");
+		snprintf(r->name, sizeof(r->name), "mta-sts.%s.", domain);
+		snprintf(r->value, sizeof(r->value), "%s.", hostname);
+		r = add(d, "TXT", "MTA-STS", NULL);
+		snprintf(r->name, sizeof(r->name), "_mta-sts.%s.", domain);
+		snprintf(r->value, sizeof(r->value), "v=STSv1; id=%s", id);
+	}
 	/* TLS-RPT (RFC 8460): senders' daily reports on their TLS sessions
 	 * to us, to the address DMARC reports go to (postmaster@). */
 	r = add(d, "TXT", "TLS reporting",

@@ -6,6 +6,8 @@ precedes it, and the Apple profile's identifiers across downloads.
 test_http_ops holds the basic shapes of all three."""
 import json
 import plistlib
+import re
+import subprocess
 import urllib.parse
 import uuid
 import xml.etree.ElementTree as ET
@@ -205,8 +207,42 @@ def test_dns_records_match_the_listeners():
         assert prio["submissions"] < prio["submission"], prio
         assert prio["imaps"] < prio["imap"] < prio["pop3s"] < prio["pop3"], prio
         cname = {r["name"]: r["value"] for r in d["records"] if r["type"] == "CNAME"}
-        for host in ("autoconfig", "autodiscover", "mta-sts"):
-            assert cname["%s.example.test." % host] == HOST + ".", cname
+        # HTTPS is on, but not on port 443, where senders fetch the
+        # MTA-STS policy (RFC 8461 section 3.3): no MTA-STS records.
+        assert cname == {"autoconfig.example.test.": HOST + ".",
+                         "autodiscover.example.test.": HOST + "."}, cname
+        assert not [r for r in d["records"] if "mta-sts" in r["name"]], d["records"]
+
+
+def test_dns_records_for_web_names_only_when_served():
+    """The autoconfig and autodiscover CNAMEs are recommended only when
+    an HTTP or HTTPS listener answers there, MTA-STS's CNAME and TXT only
+    when its policy can be fetched: HTTPS on port 443 (RFC 8461 section
+    3.3), or a trusted proxy in front (which ends TLS and says https).
+    Before, all of them whatever the listeners (tern domain dns with no
+    HTTP listener at all listed autoconfig, autodiscover and mta-sts)."""
+    s = Server(imap=True)
+    with s:
+        def names(**listen):
+            env = dict(s.env, TERN_LISTEN_HTTP=listen.get("http", ""),
+                       TERN_LISTEN_HTTPS=listen.get("https", ""),
+                       TERN_TRUSTED_PROXIES=listen.get("proxies", ""))
+            r = subprocess.run([s.binary, "domain", "dns", "example.test"], env=env,
+                               capture_output=True, timeout=60)
+            assert r.returncode == 0, r
+            out = r.stdout.decode()
+            assert "_imaps._tcp.example.test." in out, out  # the rest is there
+            return [n for n in ("autoconfig.example.test.", "autodiscover.example.test.",
+                                "mta-sts.example.test.", "_mta-sts.example.test.")
+                    if re.search(r"^%s\s" % re.escape(n), out, re.M)]
+        web = ["autoconfig.example.test.", "autodiscover.example.test."]
+        sts = ["mta-sts.example.test.", "_mta-sts.example.test."]
+        assert names() == [], names()
+        assert names(http="127.0.0.1:80") == web
+        assert names(https="127.0.0.1:8443") == web
+        assert names(https="127.0.0.1:443") == web + sts
+        assert names(http="127.0.0.1:80", https="127.0.0.1:443") == web + sts
+        assert names(http="127.0.0.1:8080", proxies="192.0.2.0/24") == web + sts
 
 
 def test_mobileconfig_follows_the_listeners():

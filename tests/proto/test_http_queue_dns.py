@@ -191,7 +191,8 @@ def test_dns_check_found_missing_different():
             assert want[("TXT", "_smtp._tls.example.test.")] == \
                 "v=TLSRPTv1; rua=mailto:postmaster@example.test", want
             assert status("TXT", "_smtp._tls.example.test.") == "found", got
-            assert status("TXT", "_mta-sts.example.test.") == "missing", got
+            # HTTPS is not on port 443 here: no MTA-STS records to check.
+            assert ("TXT", "_mta-sts.example.test.") not in want, want
 
             # The user fixes a record and checks again: answers are asked
             # fresh, not taken from the resolver's cache. A name that fails

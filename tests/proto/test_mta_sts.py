@@ -32,7 +32,11 @@ def test_own_policy_served_and_published():
         assert "STSv1" not in _get(s, "mail.example.test")[2]
         st, _, body = _get(s, "mta-sts.elsewhere.test")
         assert st == 404 and "STSv1" not in body, (st, body)
-        dns = s.cli("domain", "dns", "example.test").stdout.decode()
+        # Recommended where senders can fetch it: HTTPS on port 443
+        # (RFC 8461 section 3.3); this server's is on a free port.
+        env = dict(s.env, TERN_LISTEN_HTTPS="127.0.0.1:443")
+        dns = subprocess.run([s.binary, "domain", "dns", "example.test"], env=env,
+                             capture_output=True, check=True, timeout=60).stdout.decode()
         assert re.search(r"_mta-sts\.example\.test\.\s.*TXT\s.*v=STSv1; id=[0-9a-f]{16}", dns), dns
         assert re.search(r"mta-sts\.example\.test\.\s.*CNAME\s+mail\.example\.test\.", dns), dns
         # TLS-RPT (RFC 8460): where senders report, a record tern's own parser accepts.
@@ -45,7 +49,10 @@ def test_mode_setting_api_and_env():
     used at once, with the _mta-sts id following it; TERN_MTA_STS_MODE
     locks it, and a bad value stops start-up."""
     from httpc import admin_server
-    s, a = admin_server(env={"TERN_HOSTNAME": "mail.example.test"})
+    # A trusted proxy (which ends TLS on port 443) in front: the MTA-STS
+    # records are recommended with HTTPS on a free port.
+    s, a = admin_server(env={"TERN_HOSTNAME": "mail.example.test",
+                             "TERN_TRUSTED_PROXIES": "192.0.2.0/24"})
     with s:
         st, _, d = a.call("GET", "/settings")
         assert d["mta_sts"] == {"mode": "testing", "locked": False}, d
