@@ -280,7 +280,11 @@ static void set_rcpt(struct smtp_client_rcpt *r, uint8_t verdict, const char *fm
  * and the logs get the whole answer, as Postfix gives it; a provider's
  * first line is often only "the account you tried to reach"), the
  * enhanced code that most servers say again on each line kept once.
- * Cut at outsz (the reply text itself at SMTP_REPLY_TEXT_MAX).
+ * Nothing is added to the remote's words: a reply without an enhanced
+ * code stays without one (RFC 3464 §2.3.6: the Diagnostic-Code is the
+ * reply as received); smtp_status_code() derives the notice's Status
+ * from the reply code's class. Cut at outsz (the reply text itself at
+ * SMTP_REPLY_TEXT_MAX).
  */
 static void reply_status(struct smtp_client *s, char *out, size_t outsz)
 {
@@ -288,15 +292,14 @@ static void reply_status(struct smtp_client *s, char *out, size_t outsz)
 	const char *t = s->reply.text;
 	smtp_reply_status(&s->reply, code, sizeof code);
 	size_t cl = strlen(code), n = strcspn(t, "\n");
-	/* The enhanced code is part of the text when given. */
-	if (strncmp(t, code, cl) == 0)
-		fmt_status(out, outsz, "%d %.*s", s->reply.code, (int)n, t);
-	else
-		fmt_status(out, outsz, "%d %s %.*s", s->reply.code, code, (int)n, t);
+	/* Else code is a made-up x.0.0: a line that starts so is the remote's. */
+	int given = strncmp(t, code, cl) == 0;
+	fmt_status(out, outsz, "%d %.*s", s->reply.code, (int)n, t);
 	size_t len = strlen(out);
 	for (t += n; *t == '\n' && len + 1 < outsz; t += n) {
 		t++;
-		if (strncmp(t, code, cl) == 0 && (t[cl] == ' ' || t[cl] == '\0' || t[cl] == '\n'))
+		if (given && strncmp(t, code, cl) == 0 &&
+		    (t[cl] == ' ' || t[cl] == '\0' || t[cl] == '\n'))
 			t += cl + (t[cl] == ' ');
 		n = strcspn(t, "\n");
 		if (n == 0)
