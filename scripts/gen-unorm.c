@@ -11,7 +11,11 @@
  *   - its NFC_Quick_Check value (DerivedNormalizationProps, N or M),
  *   - the primary composites: every two-code-point canonical
  *     decomposition whose code point is not Full_Composition_Exclusion,
- *     as sorted (first, second, composite) triples.
+ *     as sorted (first, second, composite) triples,
+ *   - the assigned code points and their bidirectional category (field
+ *     4: R or AL, L, or another), as sorted ranges, for SASLprep
+ *     (core/saslprep.h: RFC 3454 §6's bidi rule and §7's unassigned
+ *     code points); the <..., First> and <..., Last> lines are ranges.
  *
  * The generator checks that no full decomposition passes UNORM_DECOMP_MAX
  * code points nor UNORM_GROWTH times its source's UTF-8 length, that a
@@ -36,6 +40,7 @@ static uint32_t (*dm)[2]; /* one level of canonical decomposition */
 static uint32_t *kpool, *kstart; /* one level of any decomposition: */
 static size_t kpn;               /* kpool[kstart[cp] + 0..kn[cp]) */
 static uint32_t *title; /* simple titlecase mapping (field 14), 0: none */
+static uint8_t *bidi;   /* UNORM_BIDI_* + 1 of an assigned code point, 0: unassigned */
 
 static void die(const char *what, const char *detail)
 {
@@ -162,7 +167,8 @@ int main(int argc, char **argv)
 	kpool = calloc(1u << 16, sizeof *kpool);
 	kstart = calloc(CP_MAX, sizeof *kstart);
 	title = calloc(CP_MAX, sizeof *title);
-	if (!ccc || !qc || !excl || !dn || !second || !dm || !kn || !kpool || !kstart || !title)
+	bidi = calloc(CP_MAX, 1);
+	if (!bidi || !ccc || !qc || !excl || !dn || !second || !dm || !kn || !kpool || !kstart || !title)
 		die("out of memory", "tables");
 
 	FILE *in = fopen(argv[1], "r");
@@ -170,6 +176,7 @@ int main(int argc, char **argv)
 		die("cannot read", argv[1]);
 	char line[1024];
 	size_t lines = 0, decomps = 0;
+	unsigned long first = CP_MAX; /* the open <..., First> line's code point */
 	while (fgets(line, sizeof line, in)) {
 		/* code;name;gc;ccc;bidi;decomposition;...;titlecase (14) */
 		char *f[15], *s = line;
@@ -190,6 +197,19 @@ int main(int argc, char **argv)
 		if (end == f[3] || *end || c > 254)
 			die("bad combining class", f[3]);
 		ccc[cp] = (uint8_t)c;
+		uint8_t bc = 1 + (strcmp(f[4], "R") == 0 || strcmp(f[4], "AL") == 0 ? UNORM_BIDI_RAL
+				  : strcmp(f[4], "L") == 0			  ? UNORM_BIDI_L
+										  : UNORM_BIDI_OTHER);
+		size_t nl = strlen(f[1]);
+		if (nl > 8 && strcmp(f[1] + nl - 8, ", First>") == 0)
+			first = cp;
+		else if (nl > 7 && strcmp(f[1] + nl - 7, ", Last>") == 0) {
+			if (first >= cp)
+				die("Last> without First>", f[1]);
+			memset(bidi + first, bc, cp - first);
+			first = CP_MAX;
+		}
+		bidi[cp] = bc;
 		/* Ranges (<CJK Ideograph, First>..Last>) have class 0 and no
 		 * decomposition: nothing to fill in. */
 		lines++;
@@ -414,6 +434,23 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < np; i++)
 		fprintf(out, "\t{ 0x%04X, 0x%04X, 0x%04X },\n", pairs[i].a, pairs[i].b, pairs[i].c);
 	fprintf(out, "};\n\nconst size_t unorm_npairs = %zu;\n", np);
+	/* Runs of assigned code points of one bidi category. */
+	size_t nb = 0;
+	fprintf(out, "\nconst struct unorm_range unorm_bidi[] = {\n");
+	for (uint32_t cp = 0; cp < CP_MAX;) {
+		uint32_t e = cp;
+		while (e + 1 < CP_MAX && bidi[e + 1] == bidi[cp])
+			e++;
+		if (bidi[cp]) {
+			fprintf(out, "\t{ 0x%04X, 0x%04X, %u },\n", cp, e, bidi[cp] - 1u);
+			nb++;
+		}
+		cp = e + 1;
+	}
+	fprintf(out, "};\n\nconst size_t unorm_nbidi = %zu;\n", nb);
+	if (nb < 500 || bidi[0x05d0] != 1 + UNORM_BIDI_RAL || bidi[0x4e00] != 1 + UNORM_BIDI_L ||
+	    bidi[0x0378])
+		die("bidi ranges look wrong", argv[1]);
 	fprintf(stderr, "gen-unorm: %zu records, %zu compatibility code points, growth %zu\n",
 		nrec, xn, kgrow);
 	if (fclose(out))

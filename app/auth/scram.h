@@ -19,9 +19,9 @@
  * and =3D only, a printable client nonce, the reserved 'm=' refused,
  * other extensions well-formed and ignored, every part bounded.
  *
- * Caveats. The password is used as given, without SASLprep (RFC 4013): a
- * client that normalises a non-ASCII password differently from how it was
- * typed at set time fails (ASCII passwords are unchanged by SASLprep).
+ * Caveats. scram_keys_derive uses the password as given: its caller
+ * applies SASLprep first (RFC 5802 §2.2; scram_login_seal does, with
+ * core/saslprep.h).
  */
 #ifndef TERN_AUTH_SCRAM_H
 #define TERN_AUTH_SCRAM_H

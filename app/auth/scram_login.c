@@ -6,10 +6,13 @@
 #include "auth/scram_login.h"
 
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "admin/admin_secret.h"
 #include "auth/sasl.h"
+#include "core/saslprep.h"
+#include "core/xalloc.h"
 
 _Static_assert(STORE_SCRAM_SEALED_MAX >= ADMIN_SECRET_SEALED_MAX, "a sealed text fits");
 _Static_assert(SCRAM_STORED_MAX <= ADMIN_SECRET_VALUE_MAX, "the stored form can be sealed");
@@ -17,18 +20,24 @@ _Static_assert(SCRAM_STORED_MAX <= ADMIN_SECRET_VALUE_MAX, "the stored form can 
 int scram_login_seal(const char *dir, const char *password,
 		     char sealed[2][STORE_SCRAM_SEALED_MAX])
 {
-	char text[SCRAM_STORED_MAX];
+	char text[SCRAM_STORED_MAX], *prepared = xmalloc(SASLPREP_OUT_MAX);
 	struct scram_keys k;
-	int rc = 0;
+	size_t plen;
+	/* RFC 5802 §2.2: the keys are of Normalize(password), as every client
+	 * derives them; a password SASLprep refuses gets none. */
+	int rc = saslprep(password, strlen(password), prepared, SASLPREP_OUT_MAX, &plen);
 
+	memset(&k, 0, sizeof k);
 	for (int h = 0; h < SCRAM_HASHES && rc == 0; h++) {
-		scram_keys_new((enum scram_hash)h, password, strlen(password), &k);
+		scram_keys_new((enum scram_hash)h, prepared, plen, &k);
 		if (scram_keys_format(&k, text, sizeof text) < 0 ||
 		    admin_secret_seal(dir, text, sealed[h], STORE_SCRAM_SEALED_MAX) < 0)
 			rc = -1;
 	}
 	sodium_memzero(&k, sizeof k);
 	sodium_memzero(text, sizeof text);
+	sodium_memzero(prepared, SASLPREP_OUT_MAX);
+	free(prepared);
 	if (rc)
 		sealed[0][0] = sealed[1][0] = '\0';
 	return rc;

@@ -28,9 +28,13 @@
 #include "store/store.h"
 
 /*
- * Derives both hashes' keys from password (fresh salts) and seals each
- * for data directory dir into sealed[SCRAM_SHA1] and sealed[SCRAM_SHA256].
- * 0, or -1 (both "") when the key file cannot be read or made.
+ * Derives both hashes' keys from SASLprep(password) (core/saslprep.h,
+ * RFC 5802 §2.2; fresh salts) and seals each for data directory dir into
+ * sealed[SCRAM_SHA1] and sealed[SCRAM_SHA256]. 0, or -1 (both "") when
+ * SASLprep refuses the password (a control character, a bidi mix, an
+ * unassigned code point: SCRAM then fails for it while PLAIN, which
+ * checks the argon2id hash of the password as typed, takes it) or the
+ * key file cannot be read or made.
  */
 int scram_login_seal(const char *dir, const char *password,
 		     char sealed[2][STORE_SCRAM_SEALED_MAX]);

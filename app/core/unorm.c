@@ -451,3 +451,17 @@ size_t unorm_casemap_char_len(const char *p, size_t n, size_t *len_r)
 		len += m[j] < 0x80 ? 1 : m[j] < 0x800 ? 2 : m[j] < 0x10000 ? 3 : 4;
 	return len;
 }
+
+int unorm_bidi_class(uint32_t cp)
+{
+	size_t lo = 0, hi = unorm_nbidi;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (unorm_bidi[mid].hi < cp)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < unorm_nbidi && unorm_bidi[lo].lo <= cp ? (int)unorm_bidi[lo].cls
+							     : UNORM_UNASSIGNED;
+}

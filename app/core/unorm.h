@@ -124,6 +124,17 @@ size_t unorm_ascii_upper(char *out, const char *in, size_t n, int up);
  * marks, it does not change lengths). */
 size_t unorm_casemap_char_len(const char *p, size_t n, size_t *len_r);
 
+/* A code point's bidirectional category as SASLprep (core/saslprep.h)
+ * needs it, from UnicodeData.txt field 4: R or AL (RFC 3454 table D.1),
+ * L (D.2), another; or UNORM_UNASSIGNED when the Unicode version of the
+ * tables has no such character (noncharacters, surrogates and unused
+ * code points; private use is assigned). */
+#define UNORM_BIDI_OTHER 0
+#define UNORM_BIDI_RAL 1
+#define UNORM_BIDI_L 2
+#define UNORM_UNASSIGNED (-1)
+int unorm_bidi_class(uint32_t cp);
+
 /* The generated tables (only unorm.c reads them): a code point's record
  * is unorm_recs[unorm_index[unorm_page[cp >> 8]][cp & 255]], 0 when it
  * has class 0, quick check Yes and no decomposition. */
@@ -154,5 +165,10 @@ struct unorm_two {
 extern const struct unorm_two unorm_casemap_two[0x800];
 extern const struct unorm_pair unorm_pairs[];
 extern const size_t unorm_npairs;
+struct unorm_range {
+	uint32_t lo, hi, cls; /* lo..hi have UNORM_BIDI_ cls; sorted */
+};
+extern const struct unorm_range unorm_bidi[];
+extern const size_t unorm_nbidi;
 
 #endif

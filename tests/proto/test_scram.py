@@ -390,6 +390,50 @@ def test_secrets_key_replaced_keys_made_again_at_plain_login():
             assert last.startswith(b"OK (SASL"), (mech, last)
 
 
+def saslprep(pw):
+    """RFC 4013 with the standard library's RFC 3454 tables (Unicode 3.2),
+    as client libraries (python-scramp, passlib) do it: what RFC 5802's
+    Normalize(password) gives; None when the password is refused."""
+    import stringprep
+    import unicodedata
+    pw = "".join(" " if stringprep.in_table_c12(c) else c
+                 for c in pw if not stringprep.in_table_b1(c))
+    pw = unicodedata.ucd_3_2_0.normalize("NFKC", pw)
+    bad = (stringprep.in_table_a1, stringprep.in_table_c12, stringprep.in_table_c21_c22,
+           stringprep.in_table_c3, stringprep.in_table_c4, stringprep.in_table_c5,
+           stringprep.in_table_c6, stringprep.in_table_c7, stringprep.in_table_c8,
+           stringprep.in_table_c9)
+    if not pw or any(t(c) for c in pw for t in bad):
+        return None
+    if any(map(stringprep.in_table_d1, pw)) and (
+            any(map(stringprep.in_table_d2, pw)) or
+            not (stringprep.in_table_d1(pw[0]) and stringprep.in_table_d1(pw[-1]))):
+        return None
+    return pw
+
+
+def test_saslprep_password():
+    """RFC 5802 §2.2: the keys are of SASLprep(password), as a client
+    derives them: a soft hyphen, an em space and a ligature sign in with
+    SCRAM as with PLAIN. A password SASLprep refuses (an Arabic letter
+    then Latin ones: RFC 3454 §6) has no SCRAM keys; PLAIN still takes
+    it."""
+    s = srv()
+    user, pw = "dora@example.test", "dora\u00ad-pw\u2003\ufb01ne-1"
+    assert saslprep(pw) == "dora-pw fine-1"
+    s.cli("account", "add", user, input=pw + "\n")
+    for mech in HASHES:
+        last, _ = sieve_scram(s, mech, user, saslprep(pw))
+        assert last.startswith(b"OK (SASL"), (mech, last)
+    assert logins.sieve_ok(s, user, pw)
+    user, pw = "eve@example.test", "\u0627eve-pw-1"
+    assert saslprep(pw) is None
+    s.cli("account", "add", user, input=pw + "\n")
+    assert logins.sieve_ok(s, user, pw)
+    last, _ = sieve_scram(s, "SCRAM-SHA-256", user, pw, source=next(logins.SOURCES))
+    assert last == b'NO "Authentication failed."\r\n', last
+
+
 def test_password_change_replaces_the_keys():
     """`tern account passwd`: the old password's proof fails, the new one's
     passes (the keys are written with the hash, in one transaction)."""
