@@ -197,6 +197,7 @@ static struct login *flow_new(const struct login_request *rq, const char **malfo
 	copy_c(l->session, sizeof l->session, rq->session);
 	copy_c(l->ip, sizeof l->ip, rq->ip);
 	copy_c(l->mech, sizeof l->mech, rq->mech);
+	l->res.aborted = malformed && strcmp(malformed, LOGIN_ABORTED) == 0;
 	if (!malformed && bad_shape(rq->user, rq->pass))
 		malformed = "malformed";
 	/* The name as sent (cut) for the log and the account's counter;
@@ -232,7 +233,10 @@ static struct login *flow_new(const struct login_request *rq, const char **malfo
 static int flow_admit(struct login *l, uint64_t now_ms, unsigned *wait_r)
 {
 	char q[LOGIN_USER_MAX * 4 + 8];
-	enum login_gate g = login_limit_admit(l->ip, l->user, now_ms, wait_r, &l->ticket);
+	/* A cancel guessed no password: it counts against the address only,
+	 * so nobody spaces out an account's checks with cancels. */
+	enum login_gate g =
+		login_limit_admit(l->ip, l->res.aborted ? "" : l->user, now_ms, wait_r, &l->ticket);
 
 	if (g == LOGIN_GATE_GO)
 		return 0;

@@ -48,6 +48,9 @@ struct login;
 #define LOGIN_USER_MAX 320  /* an address: 64 + 1 + 255 */
 #define LOGIN_PASS_MAX 1536 /* a SASL response can be no longer */
 
+/* login_request.malformed of a cancelled exchange (and its log reason). */
+#define LOGIN_ABORTED "aborted"
+
 enum login_outcome {
 	LOGIN_OK,      /* the password matched (and after_ok said LOGIN_OK) */
 	LOGIN_FAILED,  /* wrong password, unknown or disabled account, bad shape */
@@ -67,6 +70,12 @@ struct login_result {
 	 * in (STORE_LOGIN_NOLOGIN). A protocol with a word for it says so
 	 * (IMAP NO [CONTACTADMIN]); a wrong password never sets it. */
 	int nologin;
+	/* The request's malformed was LOGIN_ABORTED: the client cancelled an
+	 * exchange that had cost a store read (sasl_login_cancel_counts). It
+	 * was gated, counted and delayed as a failure of the address (not of
+	 * the account: it guessed nothing); the protocol answers with its
+	 * reply to a cancel, whatever the outcome. */
+	int aborted;
 	/* LOGIN_REFUSED: how long to wait (login_gate_retry_s), for HTTP's
 	 * Retry-After. */
 	unsigned retry_after_s;
@@ -90,7 +99,7 @@ struct login_request {
 	 * token's secret only (user is then the token's account). */
 	int scope;
 	/* Non-NULL: the attempt cannot succeed (SASL said so); the reason for
-	 * the log ("malformed", "authzid"). Nothing is checked. */
+	 * the log ("malformed", "authzid", LOGIN_ABORTED). Nothing is checked. */
 	const char *malformed;
 	/* Non-NULL: a SCRAM exchange (auth/scram_login.h) after its server-
 	 * first message, copied here; pass is then the client-final message

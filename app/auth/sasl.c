@@ -168,6 +168,16 @@ int sasl_login_start(struct sasl_login *x, struct str mech)
 	return 0;
 }
 
+int sasl_login_cancel_counts(const struct sasl_login *x, struct str *user_r)
+{
+	*user_r = str_make("", 0);
+	if ((x->mech != SASL_MECH_SCRAM_SHA1 && x->mech != SASL_MECH_SCRAM_SHA256) ||
+	    !x->user_given || !x->scram)
+		return 0;
+	*user_r = str_c(x->scram->user);
+	return 1;
+}
+
 void sasl_login_end(struct sasl_login *x)
 {
 	if (x->scram) {

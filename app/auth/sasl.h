@@ -114,6 +114,19 @@ const char *sasl_mech_log_name(enum sasl_mech m);
 enum sasl_step sasl_login_step(struct sasl_login *x, struct str b64, int initial,
 			       char buf[SASL_RESPONSE_MAX], struct str *user_r, struct str *pass_r);
 
+/*
+ * The client cancelled ("*"). 1 when the exchange is SCRAM's past its
+ * client-first message, which the challenge answered after reading the
+ * store and secrets.key for *user_r (a slice into x, valid until
+ * sasl_login_end): the protocol then hands the attempt to the login flow
+ * with login_request.malformed = LOGIN_ABORTED, so it is gated, counted,
+ * delayed and logged as a failed attempt (Dovecot counts an aborted
+ * exchange as a failed one) and a client cannot loop on those reads for
+ * free. 0 otherwise (PLAIN, LOGIN, SCRAM before its challenge: nothing
+ * was read): the protocol ends the exchange and answers at once.
+ */
+int sasl_login_cancel_counts(const struct sasl_login *x, struct str *user_r);
+
 /* Ends the exchange and wipes the user name. */
 void sasl_login_end(struct sasl_login *x);
 

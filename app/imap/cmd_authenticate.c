@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/login.h"
 #include "auth/sasl.h"
 #include "auth/scram_login.h"
 #include "core/xalloc.h"
@@ -178,7 +179,15 @@ void imap_sasl_line(struct imap_session *s, struct str line)
 		return;
 	}
 	if (str_eq(line, STR_LIT("*"))) {
-		imap_tagged(s, "BAD Authentication aborted by client.");
+		struct str user;
+		if (s->scram && sasl_login_cancel_counts(s->scram, &user)) {
+			/* Counted (auth/sasl.h); login_done answers BAD. */
+			s->wait = IMAP_W_NONE;
+			imap_auth_begin(s, s->mech, user, STR_NULL, LOGIN_ABORTED);
+			scram_free(s);
+			return;
+		}
+		imap_tagged(s, IMAP_AUTH_ABORTED);
 		sasl_end(s);
 		return;
 	}

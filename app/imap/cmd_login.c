@@ -108,7 +108,7 @@ void imap_auth_scram_ack(struct imap_session *s, struct str line)
 		login_held_result(s->scram_ok, &r);
 		logged_in(s, &r);
 	} else {
-		imap_tagged(s, "BAD Authentication aborted by client.");
+		imap_tagged(s, IMAP_AUTH_ABORTED);
 	}
 	login_held_free(&s->scram_ok);
 	imap_cmd_end(s);
@@ -141,7 +141,10 @@ static void login_done(void *arg, const struct login_result *r)
 		/* The right password of an account that may not sign in:
 		 * retrying cannot help, its administrator can (RFC 5530 §3
 		 * CONTACTADMIN; Dovecot's answer for a nologin user). */
-		imap_tagged(s, "%s", r->nologin ? NO_LOGIN_DISABLED : replies[r->outcome]);
+		imap_tagged(s, "%s",
+			    r->aborted   ? IMAP_AUTH_ABORTED
+			    : r->nologin ? NO_LOGIN_DISABLED
+					 : replies[r->outcome]);
 		if (r->outcome == LOGIN_FAILED && imap_session_error(s)) {
 			s->wait = IMAP_W_NONE;
 			imap_flush(s);

@@ -234,10 +234,13 @@ const char *imap_capabilities(const struct imap_session *s);
 
 /* cmd_login.c (LOGIN and the check shared with AUTHENTICATE) */
 void imap_cmd_login(struct imap_session *s, const struct imap_cmd *cmd);
+/* The tagged reply to a cancelled AUTHENTICATE (Dovecot's words). */
+#define IMAP_AUTH_ABORTED "BAD Authentication aborted by client."
 /*
  * Hands user/pass to the shared login flow and answers the command when it
  * ends; malformed (non-NULL) is why they cannot succeed ("malformed",
- * "authzid"), and the attempt fails like a wrong password.
+ * "authzid", LOGIN_ABORTED: answered IMAP_AUTH_ABORTED), and the attempt
+ * fails like a wrong password.
  */
 void imap_auth_begin(struct imap_session *s, enum imap_mech mech, struct str user,
 		     struct str pass, const char *malformed);

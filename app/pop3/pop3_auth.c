@@ -43,6 +43,8 @@ static const char *const replies[] = {
 	[LOGIN_TEMP] = "-ERR [SYS/TEMP] Temporary authentication failure; try again later.",
 	[LOGIN_IN_USE] = "-ERR [IN-USE] Mailbox is locked by another POP3 session",
 };
+/* RFC 5034 §4: a cancelled exchange fails. */
+#define POP3_AUTH_ABORTED "-ERR Authentication aborted by client."
 
 /* What after_ok hands over: the lock is held, the snapshot taken. */
 struct maildrop {
@@ -361,7 +363,7 @@ static void login_done(void *arg, const struct login_result *r)
 		if (r->outcome == LOGIN_IN_USE)
 			log_info("pop3", s->id, "event=login_refused user=%s reason=in_use",
 				 log_q(r->user, q, sizeof(q)));
-		pop3_reply(s, "%s", replies[r->outcome]);
+		pop3_reply(s, "%s", r->aborted ? POP3_AUTH_ABORTED : replies[r->outcome]);
 		if (r->outcome == LOGIN_FAILED && pop3_session_error(s)) {
 			pop3_flush(s);
 			return;
@@ -455,15 +457,21 @@ void pop3_cmd_apop(struct pop3_session *s, struct pop3_cmd *cmd)
 	pop3_session_error(s);
 }
 
+/* The running exchange's mechanism, as the log names it. */
+static enum pop3_mech sasl_pop3_mech(const struct pop3_session *s)
+{
+	return s->sasl.mech == SASL_MECH_PLAIN		? POP3_MECH_PLAIN
+	       : s->sasl.mech == SASL_MECH_SCRAM_SHA1	? POP3_MECH_SCRAM_SHA1
+	       : s->sasl.mech == SASL_MECH_SCRAM_SHA256 ? POP3_MECH_SCRAM_SHA256
+							: POP3_MECH_LOGIN;
+}
+
 /* One SASL response (initial or continuation), base64 as sent. */
 static void sasl_step(struct pop3_session *s, struct str b64, int initial)
 {
 	char msg[SASL_RESPONSE_MAX];
 	struct str user, pass;
-	enum pop3_mech mech = s->sasl.mech == SASL_MECH_PLAIN	      ? POP3_MECH_PLAIN
-			      : s->sasl.mech == SASL_MECH_SCRAM_SHA1   ? POP3_MECH_SCRAM_SHA1
-			      : s->sasl.mech == SASL_MECH_SCRAM_SHA256 ? POP3_MECH_SCRAM_SHA256
-								       : POP3_MECH_LOGIN;
+	enum pop3_mech mech = sasl_pop3_mech(s);
 	enum sasl_step step = sasl_login_step(&s->sasl, b64, initial, msg, &user, &pass);
 
 	switch (step) {
@@ -546,16 +554,21 @@ void pop3_sasl_line(struct pop3_session *s, struct str line)
 			s->scram_drop = NULL;
 			logged_in(s, &r);
 		} else {
-			pop3_reply(s, "-ERR Authentication aborted by client.");
+			pop3_reply(s, POP3_AUTH_ABORTED);
 		}
 		scram_ok_drop(s);
 		return;
 	}
 	if (str_eq(line, STR_LIT("*"))) {
 		/* RFC 5034 §4: the client cancels; the AUTH command fails. */
+		struct str user;
+		if (sasl_login_cancel_counts(&s->sasl, &user)) {
+			auth_begin(s, sasl_pop3_mech(s), user, STR_NULL, LOGIN_ABORTED, NULL);
+			return;
+		}
 		s->state = POP3_S_AUTHORIZATION;
 		sasl_login_end(&s->sasl);
-		pop3_reply(s, "-ERR Authentication aborted by client.");
+		pop3_reply(s, POP3_AUTH_ABORTED);
 		return;
 	}
 	sasl_step(s, line, 0);

@@ -361,9 +361,11 @@ static void login_done(void *arg, const struct login_result *r)
 		} else {
 			ms_reply(s, "OK", NULL, "Logged in.");
 		}
-	} else if (r->outcome == LOGIN_FAILED) {
-		ms_reply(s, "NO", NULL, "Authentication failed.");
-		session_error(s);
+	} else if (r->aborted || r->outcome == LOGIN_FAILED) {
+		ms_reply(s, "NO", NULL,
+			 r->aborted ? "Authentication aborted by client." : "Authentication failed.");
+		if (r->outcome == LOGIN_FAILED)
+			session_error(s);
 	} else {
 		ms_reply(s, "NO", "TRYLATER",
 		         r->outcome == LOGIN_REFUSED ? "Too many failed logins; try again later."
@@ -1156,8 +1158,11 @@ static void session_input(struct ms_session *s)
 				explicit_bzero(cmd, sizeof(*cmd));
 				break;
 			}
+			struct str user;
 			if (r == MSIEVE_OK && !str_eq(cmd->args[0].s, STR_LIT("*"))) {
 				sasl_step(s, cmd->args[0].s, 0);
+			} else if (r == MSIEVE_OK && sasl_login_cancel_counts(&s->sasl, &user)) {
+				auth_begin(s, user, STR_NULL, LOGIN_ABORTED, NULL); /* counted */
 			} else {
 				s->state = MS_NONAUTH;
 				sasl_login_end(&s->sasl);
@@ -1190,7 +1195,10 @@ static void session_input(struct ms_session *s)
 				line.len--;
 			if (line.len >= 2 && line.p[0] == '"' && line.p[line.len - 1] == '"')
 				line = str_make(line.p + 1, line.len - 2);
-			if (str_eq(line, STR_LIT("*"))) {
+			struct str user;
+			if (str_eq(line, STR_LIT("*")) && sasl_login_cancel_counts(&s->sasl, &user)) {
+				auth_begin(s, user, STR_NULL, LOGIN_ABORTED, NULL);
+			} else if (str_eq(line, STR_LIT("*"))) {
 				s->state = MS_NONAUTH;
 				sasl_login_end(&s->sasl);
 				ms_reply(s, "NO", NULL, "Authentication aborted by client.");

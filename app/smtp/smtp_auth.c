@@ -30,6 +30,8 @@ static const char *const replies[] = {
 	[LOGIN_TEMP] = "454 4.7.0 Temporary authentication failure",
 	[LOGIN_IN_USE] = "454 4.7.0 Temporary authentication failure",
 };
+/* RFC 4954 §4: a cancelled exchange is answered 501. */
+#define SMTP_AUTH_ABORTED "501 5.7.0 Error: authentication aborted"
 
 void smtp_auth_closed(struct smtp_session *s)
 {
@@ -92,7 +94,7 @@ static void login_done(void *arg, const struct login_result *r)
 	} else {
 		if (r->outcome == LOGIN_OK)
 			logged_in(s, r);
-		smtp_reply(s, "%s", replies[r->outcome]);
+		smtp_reply(s, "%s", r->aborted ? SMTP_AUTH_ABORTED : replies[r->outcome]);
 	}
 	if (r->outcome == LOGIN_FAILED && smtp_session_error(s)) {
 		conn_flush(s->conn);
@@ -219,16 +221,21 @@ void smtp_auth_line(struct smtp_session *s, struct str line)
 			logged_in(s, &r);
 			smtp_reply(s, "%s", replies[LOGIN_OK]);
 		} else {
-			smtp_reply(s, "501 5.7.0 Error: authentication aborted");
+			smtp_reply(s, SMTP_AUTH_ABORTED);
 		}
 		login_held_free(&s->scram_ok);
 		return;
 	}
 	if (str_eq(line, STR_LIT("*"))) {
 		/* RFC 4954 §4: the client cancels; the AUTH command fails. */
+		struct str user;
+		if (sasl_login_cancel_counts(&s->sasl, &user)) {
+			auth_begin(s, s->sasl.mech, user, STR_NULL, LOGIN_ABORTED, NULL);
+			return;
+		}
 		s->state = SMTP_S_HELO;
 		sasl_login_end(&s->sasl);
-		smtp_reply(s, "501 5.7.0 Error: authentication aborted");
+		smtp_reply(s, SMTP_AUTH_ABORTED);
 		return;
 	}
 	sasl_step(s, line, 0);

@@ -228,7 +228,8 @@ def test_sieve_wrong_password_unknown_user_look_alike():
 
 
 def _server_first(s, mech, user):
-    c, cl = Sieve(s), Client(mech, user, "x")
+    # (a cancel after the challenge is a failed attempt: a fresh address)
+    c, cl = Sieve(s, next(logins.SOURCES)), Client(mech, user, "x")
     try:
         c.send('AUTHENTICATE "%s" "%s"' % (mech, b64(cl.first())))
         sf = c.challenge().decode()
@@ -279,7 +280,7 @@ def test_sieve_replayed_nonce_and_forged_proof_fail():
 
 def test_sieve_bad_base64_cancel_and_refusals():
     s = srv()
-    c = Sieve(s)
+    c = Sieve(s, next(logins.SOURCES))
     c.send('AUTHENTICATE "SCRAM-SHA-256" "%s"' % b64(Client("SCRAM-SHA-256", BOB, "x").first()))
     c.challenge()
     c.send('"not base64!"')
@@ -733,9 +734,11 @@ def test_smtp_pop3_scram_failures_look_like_plain():
         # ... and, for POP3, the maildrop it had locked is free again.
         r, _, _ = line_scram(s, proto, "SCRAM-SHA-1", BOB, BOB_PW)
         assert r.startswith((b"235", b"+OK")), (proto, r)
-        # '*' cancels; bad base64 is a protocol error.
-        c = LINE_PROTOS[proto][0](s)
-        c.send("AUTH SCRAM-SHA-256 " + b64(Client("SCRAM-SHA-256", BOB, "x").first()))
+        # '*' cancels (a failed attempt: another name and address, so
+        # bob's own count does not space the next loop's checks); bad
+        # base64 is a protocol error.
+        c = LINE_PROTOS[proto][0](s, next(logins.SOURCES))
+        c.send("AUTH SCRAM-SHA-256 " + b64(Client("SCRAM-SHA-256", "gone@example.test", "x").first()))
         assert c.f.readline().startswith(LINE_PROTOS[proto][2])
         c.send("*")
         assert c.f.readline().startswith((b"501", b"-ERR")), proto
@@ -744,6 +747,56 @@ def test_smtp_pop3_scram_failures_look_like_plain():
         c.send("%%%")
         assert c.f.readline().startswith((b"501", b"-ERR Invalid base64")), proto
         c.close()
+
+
+def test_cancel_after_challenge_counts_as_a_failure():
+    """'*' after SCRAM's challenge (which read the store and secrets.key
+    for the user) is a failed attempt, as Dovecot counts an aborted
+    exchange: logged reason=aborted with the address's failure count, so
+    the login gate stops a client looping on client-first + '*'. The
+    reply stays the protocol's answer to a cancel. A PLAIN cancel read
+    nothing and is not counted. Checked on POP3; the decision is shared
+    (sasl_login_cancel_counts)."""
+    s = line_srv()
+    src = next(logins.SOURCES)
+    c = pop3_open(s, src)
+    c.send("AUTH PLAIN")
+    assert c.f.readline().startswith(b"+ ")
+    c.send("*")
+    assert c.f.readline() == b"-ERR Authentication aborted by client.\r\n"
+    for n in (1, 2):
+        c.send("AUTH SCRAM-SHA-256 " + b64(Client("SCRAM-SHA-256", BOB, "x").first()))
+        assert c.f.readline().startswith(b"+ ")
+        c.send("*")
+        assert c.f.readline() == b"-ERR Authentication aborted by client.\r\n", n
+    c.close()
+    # (the log may trail the reply: wait for the last line)
+    assert s.wait_log(re.compile(r"reason=aborted failures=2 .* ip=%s\n" % re.escape(src)))
+    lines = [l for l in s.log_text().splitlines()
+             if "event=auth_failed" in l and l.endswith(" ip=%s" % src)]
+    assert len(lines) == 2, lines
+    for n, l in enumerate(lines, 1):
+        assert "mech=scram-sha-256 reason=aborted failures=%d " % n in l, l
+        assert 'user="%s"' % BOB in l and "module=pop3" in l, l
+    # IMAP and ManageSieve answer with their cancel reply, and count it.
+    s, src = srv(), next(logins.SOURCES)
+    c = Imap(s, src)
+    c.send("a AUTHENTICATE SCRAM-SHA-1 " + b64(Client("SCRAM-SHA-1", BOB, "x").first()))
+    assert c.line().startswith(b"+ ")
+    c.send("*")
+    assert c.tagged("a") == b"a BAD Authentication aborted by client.\r\n"
+    c.close()
+    c = Sieve(s, src)
+    c.send('AUTHENTICATE "SCRAM-SHA-1" "%s"' % b64(Client("SCRAM-SHA-1", BOB, "x").first()))
+    c.challenge()
+    c.send('"*"')
+    assert c.response()[-1] == b'NO "Authentication aborted by client."\r\n'
+    c.close()
+    assert s.wait_log(re.compile(r"reason=aborted failures=2 .* ip=%s\n" % re.escape(src)))
+    lines = [l for l in s.log_text().splitlines()
+             if "event=auth_failed" in l and l.endswith(" ip=%s" % src)]
+    assert len(lines) == 2 and "module=imap" in lines[0] and "module=sieve" in lines[1], lines
+    assert "reason=aborted failures=1 " in lines[0], lines
 
 
 def test_zz_stop():
