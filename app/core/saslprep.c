@@ -84,23 +84,23 @@ static int check(const char *s, size_t n)
 	return 0;
 }
 
-int saslprep(const char *in, size_t n, char *out, size_t outsz, size_t *len_r)
+/* Wipes and frees p (size n). */
+static void drop(char *p, size_t n)
+{
+	explicit_bzero(p, n);
+	free(p);
+}
+
+/* §2.1 and §2.2 of in[0..n) (well-formed UTF-8, no NUL) into a new
+ * buffer (*sz_r octets, the caller drops it): the length. */
+static size_t map_nfkc(const char *in, size_t n, char **out_r, size_t *sz_r)
 {
 	const unsigned char *s = (const unsigned char *)in;
-	char mapped[SASLPREP_IN_MAX];
+	char *mapped = xmalloc(n + 1); /* mapping never lengthens the text */
 	size_t m = 0;
-	int rc = -1;
 
-	if (outsz)
-		out[0] = '\0';
-	*len_r = 0;
-	if (n > SASLPREP_IN_MAX)
-		return -1;
-	/* §2.1: mapping never lengthens the text. */
 	for (size_t i = 0; i < n;) {
-		size_t len = utf8_seq(s + i, n - i);
-		if (len == 0 || s[i] == 0)
-			return -1;
+		size_t len;
 		uint32_t cp = utf8_decode(s + i, n - i, &len);
 		/* U+200B is in both tables: it goes, as other implementations
 		 * (passlib, scramp) have it. */
@@ -114,22 +114,47 @@ int saslprep(const char *in, size_t n, char *out, size_t outsz, size_t *len_r)
 		}
 		i += len;
 	}
-	/* §2.2: NFKC is NFC of the NFKD. */
-	size_t kdsz = UNORM_KD_GROWTH * m + 1, kcsz = UNORM_GROWTH * kdsz;
-	char *kd = xmalloc(kdsz), *kc = xmalloc(kcsz);
-	{
-		size_t k = unorm_nfc(kd, unorm_nfkd(mapped, m, kd), kc);
-		if (k > 0 && k < outsz && check(kc, k) == 0) {
-			memcpy(out, kc, k);
-			out[k] = '\0';
-			*len_r = k;
-			rc = 0;
-		}
-		explicit_bzero(kd, kdsz);
-		explicit_bzero(kc, kcsz);
+	/* NFKC is NFC of the NFKD. */
+	size_t kdsz = UNORM_KD_GROWTH * m + 1;
+	char *kd = xmalloc(kdsz);
+	*sz_r = UNORM_GROWTH * kdsz;
+	*out_r = xmalloc(*sz_r);
+	size_t k = unorm_nfc(kd, unorm_nfkd(mapped, m, kd), *out_r);
+	drop(kd, kdsz);
+	drop(mapped, n + 1);
+	return k;
+}
+
+int saslprep(const char *in, size_t n, char *out, size_t outsz, size_t *len_r)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	int rc = -1;
+
+	if (outsz)
+		out[0] = '\0';
+	*len_r = 0;
+	if (n > SASLPREP_IN_MAX)
+		return -1;
+	for (size_t i = 0; i < n;) {
+		size_t len = utf8_seq(s + i, n - i);
+		if (len == 0 || s[i] == 0)
+			return -1;
+		i += len;
 	}
-	free(kd);
-	free(kc);
-	explicit_bzero(mapped, sizeof mapped);
+	char *p, *again;
+	size_t psz, asz, k = map_nfkc(in, n, &p, &psz);
+	/* core/unorm copies a segment past UNORM_SEGMENT_MAX code points (a
+	 * base with dozens of marks) unnormalised: such a text may prepare
+	 * differently a second time, and a client's NFKC would not give it
+	 * either. Only a fixed point is taken. */
+	size_t k2 = map_nfkc(p, k, &again, &asz);
+	if (k > 0 && k < outsz && k2 == k && memcmp(p, again, k) == 0 && check(p, k) == 0) {
+		memcpy(out, p, k);
+		out[k] = '\0';
+		*len_r = k;
+		rc = 0;
+	}
+	drop(again, asz);
+	drop(p, psz);
 	return rc;
 }

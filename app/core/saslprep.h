@@ -21,7 +21,12 @@
  * characters Unicode 3.2 had, so a password of those prepares alike
  * either way; a character assigned since 3.2 is taken here where a
  * strict 3.2 client (python's stringprep) refuses it, and a bidi
- * category that changed since follows the newer table.
+ * category that changed since follows the newer table. core/unorm
+ * leaves a segment past UNORM_SEGMENT_MAX code points (a base with
+ * dozens of combining marks) as it is: a text whose preparation is not
+ * a fixed point (prepared again, it changes) is refused. Preparing
+ * allocates (up to about 0.5 MiB for the longest input) and wipes what
+ * it allocated.
  */
 #ifndef TERN_CORE_SASLPREP_H
 #define TERN_CORE_SASLPREP_H
@@ -40,7 +45,8 @@
  * NUL-terminated, its length in *len_r. 0, or -1 when in is not
  * well-formed UTF-8, holds a NUL, is longer than SASLPREP_IN_MAX, prepares
  * to a prohibited or unassigned code point, fails the bidi rule, prepares
- * to the empty string, or does not fit (out is then "").
+ * to the empty string or to a text that prepares differently again, or
+ * does not fit (out is then "").
  */
 int saslprep(const char *in, size_t n, char *out, size_t outsz, size_t *len_r);
 
