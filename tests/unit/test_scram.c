@@ -128,6 +128,13 @@ static void check_sasl_steps(void)
 
 	memset(&x, 0, sizeof x);
 	CHECK_EQ_INT(sasl_login_start(&x, str_c("SCRAM-SHA-256")), -1); /* PLAIN/LOGIN only */
+	/* Not offered (TERN_SASL_SCRAM unset): not taken either. */
+	CHECK_EQ_STR(sasl_mechs(), "PLAIN LOGIN");
+	CHECK_EQ_INT(sasl_login_start_scram(&x, str_c("scram-sha-256")), -1);
+	CHECK_EQ_INT(sasl_login_start_scram(&x, str_c("PLAIN")), 0);
+	sasl_login_end(&x);
+	sasl_scram_offer(1);
+	CHECK_EQ_STR(sasl_mechs(), "SCRAM-SHA-256 SCRAM-SHA-1 PLAIN LOGIN");
 	CHECK_EQ_INT(sasl_login_start_scram(&x, str_c("scram-sha-256")), 0);
 	CHECK(x.mech == SASL_MECH_SCRAM_SHA256 && x.scram != NULL);
 	CHECK_EQ_STR(sasl_mech_log_name(x.mech), "scram-sha-256");
