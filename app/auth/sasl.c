@@ -7,6 +7,7 @@
  */
 #include "auth/sasl.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -142,6 +143,21 @@ int sasl_scram_offered(void)
 const char *sasl_mechs(void)
 {
 	return scram_offered ? "SCRAM-SHA-256 SCRAM-SHA-1 PLAIN LOGIN" : "PLAIN LOGIN";
+}
+
+void sasl_mechs_each(const char *pre, const char *post, char *out, size_t n)
+{
+	size_t k = 0;
+
+	out[0] = '\0';
+	for (const char *m = sasl_mechs(); *m && k < n;) {
+		size_t w = strcspn(m, " ");
+		int r = snprintf(out + k, n - k, "%s%.*s%s", pre, (int)w, m, post);
+		if (r < 0)
+			break;
+		k += (size_t)r;
+		m += w + (m[w] == ' ');
+	}
 }
 
 int sasl_login_start_scram(struct sasl_login *x, struct str mech)

@@ -70,6 +70,10 @@ int sasl_scram_offered(void);
 /* The mechanisms offered over TLS, strongest first, space-separated as a
  * capability lists them; those that sasl_login_start_scram() takes. */
 const char *sasl_mechs(void);
+/* The same list, each mechanism written as pre NAME post ("AUTH=" for an
+ * IMAP capability, a CRLF after each for POP3's AUTH): into out (size n,
+ * NUL-terminated; 128 octets always suffice). */
+void sasl_mechs_each(const char *pre, const char *post, char *out, size_t n);
 
 enum sasl_step {
 	SASL_STEP_DONE,       /* the credentials are in *user_r and *pass_r */

@@ -71,13 +71,13 @@ const char *imap_capabilities(const struct imap_session *s)
 {
 	/* APPENDLIMIT carries the configured size; one buffer per loop thread. */
 	static __thread char caps[1024];
+	char auth[128];
+	sasl_mechs_each(" AUTH=", "", auth, sizeof auth);
 	const char *tail = s->state != IMAP_S_NOT_AUTH ? ""
-			   : imap_secure(s) && sasl_scram_offered()
-				? " AUTH=SCRAM-SHA-256 AUTH=SCRAM-SHA-1 AUTH=PLAIN AUTH=LOGIN"
-			   : imap_secure(s) ? " AUTH=PLAIN AUTH=LOGIN"
-							/* Before TLS: no mechanism may be used
-							 * (loopback included). */
-							: " STARTTLS LOGINDISABLED";
+			   : imap_secure(s) ? auth
+					    /* Before TLS: no mechanism may be used
+					     * (loopback included). */
+					    : " STARTTLS LOGINDISABLED";
 	char url[320];
 	/* JMAPACCESS (RFC 9698) only where this process serves JMAP. */
 	int jmap = http_jmap_session_url(url, sizeof url) == 0;

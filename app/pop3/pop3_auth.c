@@ -516,13 +516,12 @@ void pop3_cmd_auth(struct pop3_session *s, struct pop3_cmd *cmd)
 {
 	if (cmd->arg.len == 0) {
 		/* Bare AUTH lists the mechanisms (as Dovecot does); none in clear. */
-		if (pop3_secure(s) && sasl_scram_offered())
-			pop3_write(s, "+OK\r\nSCRAM-SHA-256\r\nSCRAM-SHA-1\r\nPLAIN\r\nLOGIN\r\n.\r\n",
-				   50);
-		else if (pop3_secure(s))
-			pop3_write(s, "+OK\r\nPLAIN\r\nLOGIN\r\n.\r\n", 22);
-		else
-			pop3_write(s, "+OK\r\n.\r\n", 8);
+		char list[128] = "";
+		if (pop3_secure(s))
+			sasl_mechs_each("", "\r\n", list, sizeof list);
+		pop3_write(s, "+OK\r\n", 5);
+		pop3_write(s, list, strlen(list));
+		pop3_write(s, ".\r\n", 3);
 		return;
 	}
 	if (require_tls(s) < 0)

@@ -130,11 +130,18 @@ static void check_sasl_steps(void)
 	CHECK_EQ_INT(sasl_login_start(&x, str_c("SCRAM-SHA-256")), -1); /* PLAIN/LOGIN only */
 	/* Not offered (TERN_SASL_SCRAM unset): not taken either. */
 	CHECK_EQ_STR(sasl_mechs(), "PLAIN LOGIN");
+	char each[128];
+	sasl_mechs_each(" AUTH=", "", each, sizeof each);
+	CHECK_EQ_STR(each, " AUTH=PLAIN AUTH=LOGIN");
 	CHECK_EQ_INT(sasl_login_start_scram(&x, str_c("scram-sha-256")), -1);
 	CHECK_EQ_INT(sasl_login_start_scram(&x, str_c("PLAIN")), 0);
 	sasl_login_end(&x);
 	sasl_scram_offer(1);
 	CHECK_EQ_STR(sasl_mechs(), "SCRAM-SHA-256 SCRAM-SHA-1 PLAIN LOGIN");
+	sasl_mechs_each("", "\r\n", each, sizeof each);
+	CHECK_EQ_STR(each, "SCRAM-SHA-256\r\nSCRAM-SHA-1\r\nPLAIN\r\nLOGIN\r\n");
+	sasl_mechs_each(" AUTH=", "", each, 20); /* cut, still terminated */
+	CHECK(strlen(each) < 20);
 	CHECK_EQ_INT(sasl_login_start_scram(&x, str_c("scram-sha-256")), 0);
 	CHECK(x.mech == SASL_MECH_SCRAM_SHA256 && x.scram != NULL);
 	CHECK_EQ_STR(sasl_mech_log_name(x.mech), "scram-sha-256");
