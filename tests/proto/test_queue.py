@@ -624,7 +624,7 @@ def test_kill9_while_the_queue_delivers():
     each start. A message may come twice only when a kill fell between
     the remote's taking it and the queue's record of its 250 (RFC 5321
     §6.1 allows that): its first copy came less than 2 s before a kill,
-    and there are at most 20 such a kill (sessions to one destination)."""
+    and there are no more such copies than the remote took in those 2 s."""
     import random
     import threading
     seed = int(os.environ.get("TERN_KILL9_SEED") or random.randrange(1 << 30))
@@ -695,7 +695,15 @@ def test_kill9_while_the_queue_delivers():
                 print("  ", i, ["%.2f" % (t - t0) for t in copies[i]])
         assert not again, "seed %d: sent again long after the remote took them: %s" % (
             seed, again)
-        assert extra <= 20 * kills, "seed %d: %d extra copies" % (seed, extra)
+        # At most what the remote took in the 2 s before a kill can come
+        # again. (A fixed 20 a kill, "one per session", was wrong: a
+        # cached connection carries the next message before the last
+        # one's 250 is committed, so a session can have several in that
+        # window; seen: 44 over 2 kills with 636 messages, under ASan.)
+        window = sum(1 for c in copies.values() for t in c
+                     if any(0 <= k - t < 2.0 for k in kill_times))
+        assert extra <= window, "seed %d: %d extra copies, %d taken in the windows" % (
+            seed, extra, window)
         assert not re.search(r"corrupt|panic|level=error", w.srv.log_text(), re.I), \
             [line for line in w.srv.log_text().splitlines()
              if re.search(r"corrupt|panic|level=error", line, re.I)][:5]
