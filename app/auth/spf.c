@@ -74,7 +74,7 @@ struct spf_eval {
 
 	int pending;
 	enum wait wait;
-	char qname[NAME_MAX_ + 80];
+	char qname[DNS_NAME_MAX]; /* text form: \DDD escapes (dns_msg.h) */
 	uint16_t qtype;
 
 	int done;
@@ -146,7 +146,8 @@ static int address_literal(const char *d)
 	return i < n && (i == 0 || d[i - 1] == '.');
 }
 
-static void ask(struct spf_eval *e, const char *name, uint16_t type, enum wait w)
+/* Asks for a name already in DNS text form (one an answer gave: dns_msg.h). */
+static void ask_text(struct spf_eval *e, const char *name, uint16_t type, enum wait w)
 {
 	if (++e->queries > SPF_QUERIES_MAX) {
 		finish(e, SPF_PERMERROR, "DNS query budget of one evaluation exceeded");
@@ -156,6 +157,23 @@ static void ask(struct spf_eval *e, const char *name, uint16_t type, enum wait w
 	e->qtype = type;
 	e->wait = w;
 	e->pending = 1;
+}
+
+/*
+ * Asks for a name of raw label octets: a domain from the identity or a
+ * record, possibly macro-expanded. Any octet but '.' may be in a label
+ * (§7.3: %_ and %- put spaces and "%20" there, %{l} a backslash), so it
+ * goes into text form, where c-ares would read a backslash as an escape
+ * and the answer's owner name has a space as \032.
+ */
+static void ask(struct spf_eval *e, const char *raw, uint16_t type, enum wait w)
+{
+	char text[DNS_NAME_MAX];
+	if (dns_name_text(raw, text, sizeof text) < 0) {
+		finish(e, SPF_PERMERROR, "a name too long to ask for"); /* domain_ok() bounds it */
+		return;
+	}
+	ask_text(e, text, type, w);
 }
 
 static void macro_ctx(struct spf_eval *e, struct spf_macro_ctx *c)
@@ -528,7 +546,7 @@ static void next_ptr_name(struct spf_eval *e)
 		ptr_walk_done(e, NULL);
 		return;
 	}
-	ask(e, e->names[e->ni], e->ip6 ? DNS_T_AAAA : DNS_T_A, W_PTRADDR);
+	ask_text(e, e->names[e->ni], e->ip6 ? DNS_T_AAAA : DNS_T_A, W_PTRADDR);
 }
 
 static void next_mx_name(struct spf_eval *e)
@@ -537,7 +555,7 @@ static void next_mx_name(struct spf_eval *e)
 		e->wait = W_NONE; /* no exchanger had the address */
 		return;
 	}
-	ask(e, e->names[e->ni], e->ip6 ? DNS_T_AAAA : DNS_T_A, W_MXADDR);
+	ask_text(e, e->names[e->ni], e->ip6 ? DNS_T_AAAA : DNS_T_A, W_MXADDR);
 }
 
 /*

@@ -124,6 +124,47 @@ int dns_answer_null_mx(const struct dns_answer *a)
 	return root;
 }
 
+/*
+ * Appends one label octet in canonical text form at out[*o]: lowercase,
+ * printable ASCII as itself, and '.', '\\', space, controls and octets
+ * past 0x7e as \DDD (c-ares reads that form back to the same octet).
+ * -1 when it does not fit (with room for the NUL).
+ */
+static int put_octet(uint8_t c, char *out, size_t *o, size_t outsz)
+{
+	if (c >= 'A' && c <= 'Z')
+		c = (uint8_t)(c + 32);
+	if (c > 0x20 && c < 0x7f && c != '.' && c != '\\') {
+		if (*o + 1 >= outsz)
+			return -1;
+		out[(*o)++] = (char)c;
+		return 0;
+	}
+	if (*o + 4 >= outsz)
+		return -1;
+	snprintf(out + *o, 5, "\\%03u", c);
+	*o += 4;
+	return 0;
+}
+
+int dns_name_text(const char *raw, char *out, size_t outsz)
+{
+	size_t o = 0;
+	for (const char *p = raw; *p; p++) {
+		if (*p == '.') {
+			if (o + 1 >= outsz)
+				return -1;
+			out[o++] = '.';
+		} else if (put_octet((uint8_t)*p, out, &o, outsz) < 0) {
+			return -1;
+		}
+	}
+	if (o >= outsz)
+		return -1;
+	out[o] = '\0';
+	return 0;
+}
+
 int dns_name_canon(const char *in, char *out, size_t outsz)
 {
 	size_t n = strlen(in);
@@ -190,21 +231,9 @@ static int read_name(const uint8_t *msg, size_t len, size_t off, char *out, size
 			return -1;
 		if (o && o + 1 < outsz)
 			out[o++] = '.';
-		for (size_t i = 0; i < l; i++) {
-			uint8_t c = msg[pos + 1 + i];
-			if (c >= 'A' && c <= 'Z')
-				c = (uint8_t)(c + 32);
-			if (c > 0x20 && c < 0x7f && c != '.' && c != '\\') {
-				if (o + 1 >= outsz)
-					return -1;
-				out[o++] = (char)c;
-			} else {
-				if (o + 4 >= outsz)
-					return -1;
-				snprintf(out + o, 5, "\\%03u", c);
-				o += 4;
-			}
-		}
+		for (size_t i = 0; i < l; i++)
+			if (put_octet(msg[pos + 1 + i], out, &o, outsz) < 0)
+				return -1;
 		pos += 1 + (size_t)l;
 	}
 	if (o >= outsz)

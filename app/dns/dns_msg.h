@@ -131,6 +131,15 @@ int dns_answer_null_mx(const struct dns_answer *a);
 /* Name in canonical text form (lowercase, no trailing dot) into out (outsz >= 1). -1 when too long. */
 int dns_name_canon(const char *in, char *out, size_t outsz);
 /*
+ * A name given as raw label octets separated by dots (as an SPF macro
+ * expands one: a space or a backslash is an octet of the label) into the
+ * canonical text form answers are read in, so the query c-ares sends
+ * carries those octets and the answer's owner name compares equal:
+ * lowercase, '\\', space, controls and octets past 0x7e as \DDD. Every
+ * dot separates labels. 0, or -1 (out holds garbage) when it does not fit.
+ */
+int dns_name_text(const char *raw, char *out, size_t outsz);
+/*
  * The reverse-lookup name of an address (RFC 1035 §3.5, RFC 3596 §2.5):
  * "4.3.2.1.in-addr.arpa" for IPv4 (ip[0..4)), nibbles under "ip6.arpa"
  * for IPv6 (ip[0..16)). out needs 74 bytes for IPv6.

@@ -59,6 +59,39 @@ static unsigned short query_id(void)
 }
 
 /*
+ * A name in tern's text form (dns_msg.h: \DDD for an octet that is not
+ * printable ASCII, a space, '.' or '\\') in the form c-ares 1.18's
+ * ares_create_query() reads, which knows only "\c" (the next octet as it
+ * is): "a\032b" would go out as "a032b". -1 for a \DDD over 255 or of
+ * NUL, which no C string carries, or when out is too small.
+ */
+static int ares_name(const char *text, char *out, size_t outsz)
+{
+	size_t o = 0;
+	for (const char *p = text; *p; p++) {
+		unsigned v = (unsigned char)*p;
+		if (*p == '\\' && p[1] >= '0' && p[1] <= '9' && p[2] >= '0' && p[2] <= '9' &&
+		    p[3] >= '0' && p[3] <= '9') {
+			v = (unsigned)(p[1] - '0') * 100 + (unsigned)(p[2] - '0') * 10 + (unsigned)(p[3] - '0');
+			if (v == 0 || v > 255 || o + 2 >= outsz)
+				return -1;
+			out[o++] = '\\';
+			p += 3;
+		} else if (*p == '\\' && p[1]) {
+			if (o + 2 >= outsz)
+				return -1;
+			out[o++] = *p++; /* "\c" stays: c-ares reads it */
+			v = (unsigned char)*p;
+		}
+		if (o + 1 >= outsz)
+			return -1;
+		out[o++] = (char)v;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+/*
  * ares_query() with the AD bit set in the query: a validating resolver
  * then says whether it validated the answer (RFC 6840 §5.7), which DANE
  * needs; c-ares 1.18's ares_query() sends RD alone.
@@ -67,10 +100,15 @@ static void send_query(struct dns_query *q)
 {
 	unsigned char *buf = NULL;
 	int len = 0;
+	char name[DNS_NAME_MAX];
 	q->ch = dns_chan_take(q->d);
-	if (ares_create_query(q->target, ns_c_in, q->type, query_id(), 1, &buf, &len,
+	if (ares_name(q->target, name, sizeof name) < 0) {
+		raw_cb(q, ARES_EBADNAME, 0, NULL, 0); /* as c-ares answers a name it cannot encode */
+		return;
+	}
+	if (ares_create_query(name, ns_c_in, q->type, query_id(), 1, &buf, &len,
 			      q->no_edns ? 0 : DNS_EDNS_UDP) != ARES_SUCCESS) {
-		ares_query(q->ch, q->target, ns_c_in, q->type, raw_cb, q);
+		ares_query(q->ch, name, ns_c_in, q->type, raw_cb, q);
 		return;
 	}
 	buf[3] |= 0x20;

@@ -467,10 +467,12 @@ static void test_identities(void)
 	CHECK(spf_eval_new(SPF_ID_MAILFROM, "not-an-ip", "a@b.c", "h", NULL, 0) == NULL);
 	/* RFC 8616 §4: a sender domain in U-labels (SMTPUTF8) is checked at
 	 * its A-labels, lowercased first as DMARC's Author Domain is; the
-	 * local-part stays as sent; %{d} and %{o} are the A-label form. */
+	 * local-part stays as sent; %{d} and %{o} are the A-label form. The
+	 * local-part's octets are asked for, and listed in the table, in DNS
+	 * text form (\DDD), as an answer's owner name reads. */
 	const char *idn = "xn--bnk-qla.example TXT v=spf1 ip4:192.0.2.7 exists:%{l}.%{o} -all\n"
 			  "xn--bcher-kva.example TXT v=spf1 redirect=xn--bnk-qla.example\n"
-			  "j\xc3\xb6rg.xn--bnk-qla.example A 127.0.0.1\n";
+			  "j\\195\\182rg.xn--bnk-qla.example A 127.0.0.1\n";
 	CHECK_EQ_INT(check(idn, "192.0.2.7", "ann@b\xc3\xa4nk.example"), SPF_PASS);
 	CHECK_EQ_INT(check(idn, "192.0.2.7", "ann@B\xc3\x84NK.Example"), SPF_PASS);
 	CHECK_EQ_INT(check(idn, "192.0.2.8", "ann@b\xc3\xa4nk.example"), SPF_FAIL);
@@ -710,6 +712,41 @@ static void test_nul_record(void)
 	CHECK_EQ_INT(one_txt("v=spf1 -all", 11), SPF_FAIL);
 }
 
+/*
+ * Targets whose labels hold octets DNS text form escapes (§7.1: %% a '%',
+ * %_ a space, %- "%20"; %{l} a backslash from the local-part) are asked
+ * for in that form (dns_name_text()), so the answer's owner, read as
+ * "\\032", matches: the raw name found nothing (the RFC 7208 suite's
+ * macro-mania-in-domain), and c-ares would have read the backslash as an
+ * escape of the next octet.
+ */
+static void test_octet_targets(void)
+{
+	static const char rec[] =
+		"v=spf1 a:macro%%percent%_%_space%-url-space.example.com exists:%{l}.example.com -all";
+	struct spf_eval *e = spf_eval_new(SPF_ID_MAILFROM, "1.2.3.4", "a\\b@e1a.example.com",
+					  "mail.example.com", NULL, 0);
+	const char *name;
+	uint16_t type;
+	struct dns_answer *a = malloc(sizeof *a);
+	struct dns_rr rr = { .type = DNS_T_TXT, .ttl = 300 };
+
+	CHECK_EQ_INT(spf_eval_step(e, &name, &type), SPF_STEP_QUERY);
+	CHECK_EQ_STR(name, "e1a.example.com");
+	dns_answer_init(a, DNS_T_TXT, DNS_ANS_OK, 300);
+	dns_answer_add(a, &rr, rec, sizeof rec - 1);
+	spf_eval_answer(e, a);
+	CHECK_EQ_INT(spf_eval_step(e, &name, &type), SPF_STEP_QUERY);
+	CHECK_EQ_INT(type, DNS_T_A);
+	CHECK_EQ_STR(name, "macro%percent\\032\\032space%20url-space.example.com");
+	dns_answer_init(a, DNS_T_A, DNS_ANS_NXDOMAIN, 300);
+	spf_eval_answer(e, a);
+	CHECK_EQ_INT(spf_eval_step(e, &name, &type), SPF_STEP_QUERY);
+	CHECK_EQ_STR(name, "a\\092b.example.com");
+	spf_eval_free(&e);
+	free(a);
+}
+
 int main(void)
 {
 	test_rfc_simple();
@@ -725,6 +762,7 @@ int main(void)
 	test_ptr_macro();
 	test_async();
 	test_nul_record();
+	test_octet_targets();
 	CHECK_EQ_STR(spf_result_name(SPF_SOFTFAIL), "softfail");
 	CHECK_EQ_STR(spf_result_name(SPF_TEMPERROR), "temperror");
 	return unit_done("test_spf");
