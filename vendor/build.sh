@@ -81,6 +81,11 @@ usage: vendor/build.sh                  fetch, verify and build whatever is stal
        vendor/build.sh --hashes-deb NAME VERSION
                                         the same for a package pinned as a
                                         binary .deb (the mirror has no source)
+       vendor/build.sh --test-source NAME DIR
+                                        unpack the upstream tarball of the
+                                        newest Debian source package NAME into
+                                        DIR (test data, e.g. a conformance
+                                        suite; not pinned, nothing built)
 EOF
 }
 MODE=build
@@ -89,6 +94,7 @@ case ${1:-} in
     --fetch) [[ $# -eq 1 ]] || { usage >&2; exit 2; }; MODE=fetch ;;
     --hashes) [[ $# -eq 3 ]] || { usage >&2; exit 2; }; MODE=hashes ;;
     --hashes-deb) [[ $# -eq 3 ]] || { usage >&2; exit 2; }; MODE=hashes-deb ;;
+    --test-source) [[ $# -eq 3 ]] || { usage >&2; exit 2; }; MODE=test-source ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
 esac
@@ -854,6 +860,37 @@ if [[ $MODE == hashes ]]; then
         (cd "$tmp" && sha256sum ./*.dsc && sha256sum $(ls | grep -v '\.dsc$')) |
             awk '{ sub(/^\.\//, "", $2); print "sha256", $1, $2 }'
     } >&3
+    exit 0
+fi
+
+# --test-source NAME DIR: a test suite that ships inside a Debian source
+# package (pyspf's RFC 7208 suite for tests/proto/test_spf_suite.py), for
+# scripts/install-test-deps. The newest version apt offers, fetched as
+# `apt-get source --tar-only` (apt checks the tarball against Debian's
+# signed index): only the upstream tarball, so a mirror that lacks the
+# Debian part (this one answers 404 for pyspf's debian.tar.xz) does not
+# matter. DIR/.version names what DIR holds; a second run with nothing
+# newer does nothing.
+if [[ $MODE == test-source ]]; then
+    name=$2 dest=$3
+    exec 3>&1 1>&2
+    ensure_debsrc
+    ver=$(newest_version "$name")
+    [[ -n $ver ]] || { apt_update; ver=$(newest_version "$name"); }
+    [[ -n $ver ]] || die "apt-cache showsrc $name: no such source package"
+    [[ -f $dest/.version && $(<"$dest/.version") == "$ver" ]] && exit 0
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    (cd "$tmp" && apt-get source --download-only --tar-only -q "$name=$ver") \
+        >"$OUT/log/$name-src.log" 2>&1 ||
+        { tail -n 20 "$OUT/log/$name-src.log" >&2; die "apt-get source --tar-only $name=$ver failed"; }
+    tars=("$tmp"/*.orig.tar.*)
+    [[ ${#tars[@]} -eq 1 && -f ${tars[0]} ]] || die "$name $ver: expected one upstream tarball, got: $(ls "$tmp")"
+    rm -rf "$dest"
+    mkdir -p "$dest"
+    tar -xf "${tars[0]}" -C "$dest" --strip-components=1
+    echo "$ver" >"$dest/.version"
+    say "$name $ver unpacked into $dest"
     exit 0
 fi
 

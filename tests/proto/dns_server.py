@@ -15,13 +15,17 @@ A listed name without records of the asked type answers NOERROR with no
 answer (NODATA); a name not listed answers NXDOMAIN; a name listed as
 {"SERVFAIL": true} answers SERVFAIL (a temporary failure, at once), one
 listed as {"NXDOMAIN": true} NXDOMAIN, one listed as {"SILENT": true}
-gets no answer at all (a server that does not answer); a name with "CNAME": "target" is
+gets no answer at all (a server that does not answer), one with "SILENT":
+["TXT", ...] none to those types only; a name with "CNAME": "target" is
 an alias: asked for another type, the answer holds the CNAME and then
 what the target answers (as a recursive resolver gives it), with AD only
 when every name of the chain has it; "AD": true in a name's set marks its
 answers as DNSSEC-validated (the AD bit), as a validating resolver would. "$negative_ttl": N puts an SOA
 with that MINIMUM in negative answers, so they may be cached. "$edns_formerr": true makes it a
-server that knows no EDNS: FORMERR without OPT to every query with one. A name not listed is looked up as
+server that knows no EDNS: FORMERR without OPT to every query with one.
+A TXT record given as a list of strings is that many character-strings,
+taken octet for octet as UTF-8 (an empty list: a record of none); given as
+one string it is zone-file text ("a\\000b"). A name not listed is looked up as
 "PREFIX.*" (any name starting with "PREFIX.") and then "*". The file is re-read
 when it changes, so a test can change records while tern runs. Answers on
 UDP and TCP; prints "ready" once both sockets listen. A UDP answer larger
@@ -41,8 +45,10 @@ import dns.flags
 import dns.message
 import dns.name
 import dns.rcode
+import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
+import dns.rdtypes.ANY.TXT
 import dns.rrset
 
 PORT = int(sys.argv[1])
@@ -79,13 +85,14 @@ def answer(wire):
         return r.to_wire()
     qq = q.question[0]
     rtype = dns.rdatatype.to_text(qq.rdtype)
-    owner, name, ad = qq.name, qq.name.to_text().lower().rstrip("."), True
+    owner, name, ad = qq.name, key_of(qq.name), True
     for _hop in range(8):
         if name not in z:
             # Wildcards: "PREFIX.*" for names starting with PREFIX., then "*".
             key = next((k for k in z if k.endswith(".*") and name.startswith(k[:-1])), None)
             name = key or ("*" if "*" in z else name)
-        if name in z and z[name].get("SILENT"):
+        silent = z.get(name, {}).get("SILENT")
+        if silent is True or (isinstance(silent, list) and rtype in silent):
             return None
         if name not in z or z[name].get("NXDOMAIN"):
             r.set_rcode(dns.rcode.NXDOMAIN)
@@ -102,22 +109,26 @@ def answer(wire):
             break
         target = target.rstrip(".") + "."
         r.answer.append(dns.rrset.from_text_list(owner, 60, dns.rdataclass.IN, "CNAME", [target]))
-        owner, name = dns.name.from_text(target), target.lower().rstrip(".")
+        owner = dns.name.from_text(target)
+        name = key_of(owner)
     if ad:
         r.flags |= dns.flags.AD  # "validated" (RFC 4035 §3.2.3), for DANE tests
     recs = z[name].get(rtype, [])
     if rtype == "CNAME" and target:
         recs = [target.rstrip(".") + "."]
-    texts = []
+    rdatas = []
     for rec in recs:
         if rtype == "MX":
-            texts.append("%d %s" % (rec[0], rec[1] if rec[1].endswith(".") else rec[1] + "."))
+            rec = "%d %s" % (rec[0], rec[1] if rec[1].endswith(".") else rec[1] + ".")
+        elif rtype == "TXT" and isinstance(rec, list):
+            rdatas.append(dns.rdtypes.ANY.TXT.TXT(dns.rdataclass.IN, qq.rdtype,
+                                                  [t.encode() for t in rec]))
+            continue
         elif rtype == "TXT":
-            texts.append('"%s"' % rec)
-        else:
-            texts.append(rec)
-    if texts:
-        r.answer.append(dns.rrset.from_text_list(owner, 60, dns.rdataclass.IN, qq.rdtype, texts))
+            rec = '"%s"' % rec
+        rdatas.append(dns.rdata.from_text(dns.rdataclass.IN, qq.rdtype, rec))
+    if rdatas:
+        r.answer.append(dns.rrset.from_rdata_list(owner, 60, rdatas))
     else:
         negative_soa(z, r)
     # In the zone file's order (dnspython shuffles a record set by
@@ -126,6 +137,12 @@ def answer(wire):
     # query's payload size, over TCP too (raising TooBig); the UDP
     # handler truncates instead.
     return r.to_wire(want_shuffle=False, max_size=65535)
+
+
+def key_of(name):
+    """A name as the zone file spells it: its labels' octets as UTF-8 (not
+    dnspython's text form, which escapes a space as "\\032"), lowercase."""
+    return ".".join(l.decode("utf-8", "replace") for l in name.labels if l).lower()
 
 
 def negative_soa(z, r):
