@@ -604,6 +604,15 @@ struct store_delivery {
 	struct store_delivery *also;
 	uint32_t uidvalidity_r, uid_r;
 	/*
+	 * tern import and migrate (with mailbox set; store_mailbox_uids_keep
+	 * first): the UID the message keeps from its source, at least the
+	 * mailbox's UIDNEXT and above the UIDs kept by the messages before it
+	 * in the chain; UIDNEXT then goes past it. A UID that is not gets
+	 * STORE_EEXIST on the head and nothing is written, one past
+	 * STORE_UID_KEEP_MAX STORE_EINVAL. 0: the next UID, as APPEND gives.
+	 */
+	uint32_t uid;
+	/*
 	 * IMAP REPLACE (RFC 8508; optional, with mailbox set and no also):
 	 * with replace_uid set, message replace_uid of replace_mailbox of the
 	 * same account is expunged in the same write transaction as the
@@ -1193,6 +1202,26 @@ void store_kw_results_free(struct store_kw_result *res, size_t n);
  */
 int store_mailbox_create(struct store *st, uint32_t account, const char *name,
 			 uint32_t *mailbox_r);
+/*
+ * tern import and migrate keep a source mailbox's UIDs: mailbox name of
+ * account takes the UIDVALIDITY uidvalidity (non-zero) when it holds no
+ * message (its UIDs start again at 1), and its UIDNEXT goes up to uidnext
+ * when that is higher (0: not known). The same UIDVALIDITY again changes
+ * only UIDNEXT (a second or resumed run). Then each message appended with
+ * store_delivery.uid keeps that UID. *uidnext_r (may be NULL) gets the
+ * mailbox's UIDNEXT. Returns STORE_OK, STORE_EEXIST when the mailbox has
+ * messages under another UIDVALIDITY (nothing changed; *uidnext_r set:
+ * the caller may go on with new UIDs), STORE_ENOTFOUND, STORE_EINVAL
+ * (uidvalidity 0, uidnext past STORE_UID_KEEP_MAX + 1), STORE_ETEMP. A mailbox changed is a "mailbox updated"
+ * change.
+ */
+int store_mailbox_uids_keep(struct store *st, uint32_t account, const char *name,
+			    uint32_t uidvalidity, uint32_t uidnext, uint32_t *uidnext_r);
+/* The highest UID, and UIDNEXT, a source may give (store_mailbox_uids_keep,
+ * store_delivery.uid; more is STORE_EINVAL): the upper half of the UID
+ * space stays for the mailbox's own messages after the move, so that a
+ * source cannot bring UIDNEXT to the end of the 32 bits. */
+#define STORE_UID_KEEP_MAX 0x7fffffffu
 /*
  * Renames from to to; its children follow (their names change, ids and
  * UIDVALIDITY stay); missing parents of to are created. Renaming INBOX

@@ -1,7 +1,8 @@
 /*
  * store_mailbox_ops.c — creating, renaming, deleting and subscribing
- * mailboxes (IMAP CREATE/RENAME/DELETE/SUBSCRIBE, JMAP Mailbox/set), and
- * moving a role onto a mailbox (tern import).
+ * mailboxes (IMAP CREATE/RENAME/DELETE/SUBSCRIBE, JMAP Mailbox/set),
+ * moving a role onto a mailbox (tern import), and a mailbox taking a
+ * source's UIDVALIDITY and UIDNEXT (tern import and migrate keep UIDs).
  *
  * Names are full paths with "/" as the hierarchy delimiter, UTF-8, at
  * most STORE_MAILBOX_NAME_MAX octets (new ones at most the configured
@@ -502,7 +503,8 @@ static int create_path(struct store *st, MDB_txn *txn, uint32_t account, struct 
 	return 0;
 }
 
-enum op_kind { OP_CREATE, OP_RENAME, OP_DELETE, OP_SUBSCRIBE, OP_SORT, OP_ROLE, OP_ROLE_SET };
+enum op_kind { OP_CREATE, OP_RENAME, OP_DELETE, OP_SUBSCRIBE, OP_SORT, OP_ROLE, OP_ROLE_SET,
+	       OP_UIDS };
 
 struct op_ctx {
 	enum op_kind kind;
@@ -511,6 +513,7 @@ struct op_ctx {
 	int on;
 	unsigned role; /* OP_CREATE: ROLE_* for the new mailbox; OP_ROLE, OP_ROLE_SET: the one to give */
 	uint32_t sort_order; /* OP_SORT */
+	uint32_t uidvalidity, uidnext; /* OP_UIDS: the source's; out: the mailbox's UIDNEXT */
 	/* out */
 	uint32_t id;
 	uint64_t modseq;
@@ -712,6 +715,53 @@ static int set_role(struct store *st, MDB_txn *txn, struct op_ctx *c, struct mbx
 	return trash ? recount(st, txn, c->account, v, n, ch) : 0;
 }
 
+/*
+ * tern import and migrate: the source's UIDVALIDITY on f, so that the
+ * UIDs its messages keep (store_delivery.uid) mean what they meant there.
+ * Another UIDVALIDITY is taken only by a mailbox without messages, whose
+ * UIDs then start again at 1 (every UID below its old UIDNEXT belonged to
+ * the old UIDVALIDITY, RFC 9051 §2.3.1.1); the same one leaves the UIDs
+ * as they are (a second run, a resumed one). UIDNEXT goes up to c->uidnext
+ * when that is higher, never down. last_uidvalidity goes up to the value
+ * kept, so a mailbox made later never takes it (new_uidvalidity).
+ */
+static int keep_uids(struct store *st, MDB_txn *txn, struct op_ctx *c, struct mbx *f,
+		     struct changes *ch)
+{
+	struct mbox_rec *m = &f->m;
+	int changed = 0, rc;
+
+	if (c->uidvalidity != m->uidvalidity) {
+		if (m->messages) {
+			c->uidnext = m->uidnext;
+			return STORE_EEXIST;
+		}
+		uint32_t last;
+		if ((rc = meta_get_u32(txn, st, "last_uidvalidity", &last)) == MDB_NOTFOUND)
+			last = 0, rc = 0;
+		if (rc)
+			return rc;
+		if (c->uidvalidity > last &&
+		    (rc = meta_put_u32(txn, st, "last_uidvalidity", c->uidvalidity)) != 0)
+			return rc;
+		m->uidvalidity = c->uidvalidity;
+		m->uidnext = 1;
+		m->first_recent = 0; /* what comes in now is new to the account */
+		changed = 1;
+	}
+	if (c->uidnext > m->uidnext) {
+		m->uidnext = c->uidnext;
+		changed = 1;
+	}
+	c->uidnext = m->uidnext;
+	if (!changed)
+		return 0;
+	if ((rc = mbox_put(txn, st, c->account, f->id, m)) != 0)
+		return rc;
+	change_add(ch, CHANGE_MAILBOX_UPDATED, f->id, 0, 0);
+	return 0;
+}
+
 static int op_fn(struct store *st, MDB_txn *txn, void *arg)
 {
 	struct op_ctx *c = arg;
@@ -732,7 +782,8 @@ static int op_fn(struct store *st, MDB_txn *txn, void *arg)
 		       : c->kind == OP_RENAME ? name_levels(c->to) : 0;
 	/* SUBSCRIBE, DELETE and a sort order change their one mailbox (or
 	 * none); DELETE asks has_kids() about the rest. */
-	int one = c->kind == OP_SUBSCRIBE || c->kind == OP_SORT || c->kind == OP_DELETE;
+	int one = c->kind == OP_SUBSCRIBE || c->kind == OP_SORT || c->kind == OP_DELETE ||
+		  c->kind == OP_UIDS;
 	if ((rc = one ? load_one(st, txn, c->account, c->name, &v, &n, &cap, &ix)
 		      : load_all(st, txn, c->account, extra, &v, &n, &cap, &ix)) != 0)
 		return rc;
@@ -830,6 +881,10 @@ static int op_fn(struct store *st, MDB_txn *txn, void *arg)
 	case OP_ROLE_SET:
 		c->id = f->id;
 		rc = set_role(st, txn, c, v, n, f, &ch);
+		break;
+	case OP_UIDS:
+		c->id = f->id;
+		rc = keep_uids(st, txn, c, f, &ch);
 		break;
 	case OP_RENAME: {
 		size_t flen = strlen(c->name), tlen = strlen(c->to);
@@ -1048,6 +1103,21 @@ int store_mailbox_set_role(struct store *st, uint32_t account, const char *name,
 	if (name_norm(name, c.name) < 0)
 		return STORE_ENOTFOUND;
 	return run_op(st, &c, NULL);
+}
+
+int store_mailbox_uids_keep(struct store *st, uint32_t account, const char *name,
+			    uint32_t uidvalidity, uint32_t uidnext, uint32_t *uidnext_r)
+{
+	struct op_ctx c = { .kind = OP_UIDS, .account = account, .uidvalidity = uidvalidity,
+			    .uidnext = uidnext };
+	if (uidvalidity == 0 || uidnext > STORE_UID_KEEP_MAX + 1)
+		return STORE_EINVAL;
+	if (name_norm(name, c.name) < 0)
+		return STORE_ENOTFOUND;
+	int rc = run_op(st, &c, NULL);
+	if (uidnext_r && (rc == STORE_OK || rc == STORE_EEXIST))
+		*uidnext_r = c.uidnext;
+	return rc;
 }
 
 int store_mailbox_role_valid(const char *role)

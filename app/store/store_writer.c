@@ -468,7 +468,10 @@ static int put_email(struct store *st, MDB_txn *txn, const struct store_delivery
 		return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
 
 	uint32_t email_id = a.next_email_id++;
-	uint32_t uid = m.uidnext++, thread_id;
+	/* A UID kept from the source (append_one checked it is at least
+	 * UIDNEXT), else the next one. */
+	uint32_t uid = d->mailbox && d->uid ? d->uid : m.uidnext, thread_id;
+	m.uidnext = uid + 1;
 	if ((rc = thread_assign(txn, st, account, email_id, d->data, d->len, 1, &thread_id)) != 0)
 		return rc;
 	uint64_t modseq = ++a.modseq;
@@ -660,9 +663,16 @@ static int append_one(struct store *st, MDB_txn *txn, struct store_delivery *d, 
 		d->result = STORE_ENOTFOUND;
 		return 0;
 	}
+	uint32_t next = m.uidnext;
 	for (struct store_delivery *x = d; x; x = x->also) {
 		if (!delivery_valid(x))
 			return d->result = STORE_EINVAL, 0;
+		/* A kept UID (tern import): not below one the mailbox gave. */
+		if (x->uid > STORE_UID_KEEP_MAX)
+			return d->result = STORE_EINVAL, 0;
+		if (x->uid && x->uid < next)
+			return d->result = STORE_EEXIST, 0;
+		next = x->uid ? x->uid + 1 : next + 1;
 		rc = blobref_get(txn, st, x->blob_id, &br);
 		if (rc && rc != MDB_NOTFOUND)
 			return rc;
