@@ -373,3 +373,21 @@ int imapr_literal_at_end(const char *line, size_t len, uint64_t *n_r)
 	*n_r = v;
 	return 1;
 }
+
+int imapr_code_num(const char *p, size_t len, const char *code, uint32_t *v_r)
+{
+	size_t n = strlen(code), i;
+	uint64_t v = 0;
+
+	if (len < 7 + n || strncasecmp(p, "* OK [", 6) != 0 || strncasecmp(p + 6, code, n) != 0 ||
+	    p[6 + n] != ' ')
+		return 0;
+	/* Digit by digit, refused once past 32 bits. */
+	for (i = 7 + n; i < len && p[i] >= '0' && p[i] <= '9'; i++)
+		if ((v = v * 10 + (uint64_t)(p[i] - '0')) > UINT32_MAX)
+			return -1;
+	if (i == 7 + n || i >= len || p[i] != ']')
+		return -1;
+	*v_r = (uint32_t)v;
+	return 1;
+}

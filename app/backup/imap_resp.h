@@ -1,7 +1,7 @@
 /*
  * imap_resp.h — the few IMAP server responses `tern migrate` reads from
- * another server (RFC 9051 / RFC 3501 syntax): LIST and LSUB, and FETCH
- * with UID, FLAGS, INTERNALDATE and BODY[]. A response is given whole in its wire
+ * another server (RFC 9051 / RFC 3501 syntax): LIST and LSUB, FETCH with
+ * UID, FLAGS, INTERNALDATE and BODY[], and EXAMINE's numbered codes. A response is given whole in its wire
  * form: the line, each literal "{N}\r\n" followed by its N octets, and
  * the rest of the line after it (the reader in cmd_migrate.c gathers it,
  * with a cap on every literal before reading it).
@@ -78,5 +78,12 @@ int imapr_date(const char *p, size_t len, time_t *t_r);
  * "{N+}": 1 and *n_r, else 0 (-1 for a length of more than 19 digits).
  */
 int imapr_literal_at_end(const char *line, size_t len, uint64_t *n_r);
+
+/*
+ * "* OK [CODE n]" (a response code with a number, as SELECT and EXAMINE
+ * give UIDVALIDITY and UIDNEXT; code in any case): 1 and *v_r, 0 for
+ * another response, -1 when the number is missing or past 32 bits.
+ */
+int imapr_code_num(const char *p, size_t len, const char *code, uint32_t *v_r);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * fuzz_imap_resp.c — another IMAP server's responses as tern migrate
- * reads them (imap_resp.h): FETCH, LIST, NAMESPACE and strings (also
- * ManageSieve's) parse or are refused, every pointer handed out lies
+ * reads them (imap_resp.h): FETCH, LIST, NAMESPACE, EXAMINE's numbered
+ * codes and strings (also ManageSieve's) parse or are refused, every pointer handed out lies
  * inside the input, every prefix kept is a terminated string within its
  * bound, and a date that parses is one a 64-bit time holds.
  */
@@ -56,6 +56,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r = imapr_literal_at_end(p, size, &n);
 	assert(r >= -1 && r <= 1);
 	(void)imapr_date(p, size, &t);
+	uint32_t v = 7;
+	r = imapr_code_num(p, size, "UIDVALIDITY", &v);
+	assert(r >= -1 && r <= 1 && (r == 1 || v == 7));
 	free(p);
 	return 0;
 }
