@@ -291,8 +291,12 @@ fail:
 int admin_jobs_migrate(const char *email, const char *url, const char *password, int sieve,
                        unsigned *id_r, char *err, size_t errsz)
 {
-	char *argv[] = {"tern", "migrate", (char *)email, "--from", (char *)url, sieve ? "--sieve" : NULL,
-	                NULL};
+	/* --new-uids: the panel has no way to ask, and a folder the account
+	 * holds mail in already (its INBOX, once the MX points here) is
+	 * copied with new UIDs, as before UIDs were kept, rather than left
+	 * out; empty ones keep the source's UIDs either way. */
+	char *argv[] = {"tern", "migrate", (char *)email, "--from", (char *)url, "--new-uids",
+	                sieve ? "--sieve" : NULL, NULL};
 	return spawn_job("migrate", argv, email, url, password, NULL, id_r, err, errsz);
 }
 

@@ -43,8 +43,9 @@ struct admin_job {
 };
 
 /*
- * Starts `tern migrate EMAIL --from URL [--sieve]` with the password on
- * its stdin. 0 and *id_r; -1 with err (too many running, cannot spawn).
+ * Starts `tern migrate EMAIL --from URL --new-uids [--sieve]` with the
+ * password on its stdin (folders keep the source's UIDs where the
+ * account's mailbox is empty, README "Export, import, migration"). 0 and *id_r; -1 with err (too many running, cannot spawn).
  * The caller has checked that the account exists and the URL's form.
  */
 int admin_jobs_migrate(const char *email, const char *url, const char *password, int sieve,

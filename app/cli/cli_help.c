@@ -34,8 +34,8 @@ static const char top_help[] =
 	"       tern backup --verify DIR          check a backup\n"
 	"       tern restore DIR                  into an empty TERN_DATA_DIR\n"
 	"       tern export EMAIL|--all DIR [--format maildir|mbox]\n"
-	"       tern import EMAIL PATH [--mailbox NAME]   Maildir, Maildir++ or mbox\n"
-	"       tern migrate EMAIL --from imap[s]://USER@HOST[:PORT] [--password-file FILE] [--sieve]\n"
+	"       tern import EMAIL PATH [--mailbox NAME] [--new-uids]   Maildir, Maildir++ or mbox\n"
+	"       tern migrate EMAIL --from imap[s]://USER@HOST[:PORT] [--password-file FILE] [--sieve] [--new-uids]\n"
 	"       tern check dkim FILE              verify a message's DKIM signatures\n"
 	"       tern check arc FILE               validate a message's ARC chain (--seal DOMAIN adds a set)\n"
 	"       tern check spf IP SENDER HELO     the SPF result for a client, MAIL FROM and HELO\n"
@@ -93,12 +93,16 @@ static const struct cli_help helps[] = {
 	{ "restore", "usage: tern restore DIR   restore the backup in DIR into an empty TERN_DATA_DIR\n" },
 	{ "export", "usage: tern export EMAIL DIR [--format maildir|mbox]\n"
 		    "       tern export --all DIR [--format maildir|mbox]\n" },
-	{ "import", "usage: tern import EMAIL PATH [--mailbox NAME]   (a Maildir, a folder of Maildirs "
-		    "or mbox files, an mbox file)\n" },
+	{ "import", "usage: tern import EMAIL PATH [--mailbox NAME] [--new-uids]   (a Maildir, a folder "
+		    "of Maildirs or mbox files, an mbox file)\n"
+		    "       (a Dovecot Maildir's UIDVALIDITY and UIDs are kept, from dovecot-uidlist;\n"
+		    "       --new-uids copies a folder whose mailbox holds other mail with new UIDs)\n" },
 	{ "migrate", "usage: tern migrate EMAIL --from imap[s]://USER@HOST[:PORT] [--password-file FILE]\n"
-		     "                         [--sieve [--sieve-port PORT]]\n"
+		     "                         [--sieve [--sieve-port PORT]] [--new-uids]\n"
 		     "       (password on stdin without --password-file; imap:// uses STARTTLS when the\n"
-		     "       server offers it; --sieve also copies Sieve scripts over ManageSieve)\n" },
+		     "       server offers it; --sieve also copies Sieve scripts over ManageSieve; each\n"
+		     "       folder's UIDVALIDITY and UIDs are kept, and --new-uids copies a folder whose\n"
+		     "       mailbox holds other mail with new UIDs)\n" },
 	{ "check", "usage: tern check dkim|arc|spf|auth ...   (tern check dkim --help for each)\n" },
 	{ "check dkim", "usage: tern check dkim FILE\n" },
 	{ "check arc", "usage: tern check arc [--seal DOMAIN [--authres TEXT]] FILE\n" },

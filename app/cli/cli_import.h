@@ -9,6 +9,7 @@
 #define TERN_CLI_CLI_IMPORT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 struct imp;
@@ -33,7 +34,29 @@ int import_mailbox(struct imp *im, const char *name);
  * internal date (0: now). Stored with the next commit of the chain.
  */
 void import_add(struct imp *im, const char *raw, size_t len, int is_mbox, unsigned flags,
-                const char *others, time_t date);
+                const char *others, time_t date, uint32_t uid);
+/*
+ * The current mailbox keeps the source's UIDs: it takes the UIDVALIDITY
+ * uidvalidity (store_mailbox_uids_keep: when it holds no other mail, or
+ * the same UIDVALIDITY from a run before), each message import_add gives
+ * a uid keeps it when above the UIDs before it (the others, and messages
+ * without one, get the next past them and past uidnext, the source's
+ * UIDNEXT, 0 when not known), and when the mailbox is done its UIDNEXT
+ * goes up to uidnext. Prints a line saying so and returns 0; when the
+ * mailbox holds other mail: with import_new_uids, a line and 0 (new UIDs,
+ * as without this call), else 1 after an error on stderr that names
+ * --new-uids (the caller leaves the folder out; the exit status becomes
+ * 1); -1 for a store error.
+ */
+int import_mailbox_uids(struct imp *im, uint32_t uidvalidity, uint32_t uidnext);
+/* The source's mailbox could not be read to its end (a fetch failed):
+ * what is gathered is stored with its UIDs, and the mailbox's UIDNEXT
+ * is left where they put it, so that a later run gives the messages not
+ * copied their own UIDs too. */
+void import_mailbox_cut(struct imp *im);
+/* --new-uids: a mailbox that holds other mail takes the source's
+ * messages with new UIDs instead of being left out. */
+void import_new_uids(struct imp *im);
 /* Commits what is gathered. */
 void import_flush(struct imp *im);
 /* Whether a commit failed for good (quota, disk): stop. */

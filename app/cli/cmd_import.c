@@ -22,6 +22,15 @@
  * made CRLF, as the store keeps them) are already in the target mailbox,
  * by content id, is skipped; so a second run imports nothing, and a run
  * that was stopped goes on where it stopped.
+ *
+ * UIDs kept (import_mailbox_uids): a Maildir's dovecot-uidlist
+ * (backup/uidlist.h), or what tern migrate read off the source, gives the
+ * mailbox its UIDVALIDITY (store_mailbox_uids_keep) and each message its
+ * UID (store_delivery.uid: the one append path, with a UID given), so
+ * clients moved over download nothing again. The listed files go in by
+ * UID, the others after them; a UID not above the ones before (a gap an
+ * earlier run left) gives way to a new one, counted. A mailbox with
+ * other mail cannot change its UIDVALIDITY: left out unless --new-uids.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -36,6 +45,7 @@
 #include <unistd.h>
 
 #include "backup/mailfmt.h"
+#include "backup/uidlist.h"
 #include "cli/cli.h"
 #include "cli/cli_import.h"
 #include "core/buf.h"
@@ -72,6 +82,12 @@ struct imp {
 	struct cli_progress pr;
 	int fatal;
 	unsigned bad_folders; /* left out: names no mailbox can have, symlinks */
+	/* The source's UIDs kept in the current mailbox (import_mailbox_uids):
+	 * keep_next is the lowest UID the next message may keep, src_uidnext
+	 * the source's UIDNEXT (0: not known). */
+	int keeping, new_uids;
+	uint32_t uidvalidity, keep_next, src_uidnext;
+	uint64_t renumbered; /* messages whose UID could not be kept */
 };
 
 static int id_cmp(const void *a, const void *b)
@@ -129,6 +145,20 @@ void import_flush(struct imp *im)
 		d->also = i + 1 < im->np ? &im->p[i + 1].d : NULL;
 	}
 	int rc = store_deliver_sync(im->st, &im->p[0].d);
+	if (rc == STORE_EEXIST && im->keeping) {
+		/* A message came into the mailbox beside the import (a
+		 * delivery, a client's APPEND) and took the UIDs kept from
+		 * here on: the rest of the mailbox gets new ones, said. */
+		fprintf(stderr, "tern: warning: %s: mail came in during the import: its messages "
+		        "from here on get new UIDs\n", im->mailbox_name);
+		im->keeping = 0;
+		for (size_t i = 0; i < im->np; i++)
+			if (im->p[i].d.uid) {
+				im->p[i].d.uid = 0;
+				im->renumbered++;
+			}
+		rc = store_deliver_sync(im->st, &im->p[0].d);
+	}
 	if (rc == STORE_EINVAL && im->np > 1) {
 		/* One bad message (a keyword) fails its chain: one by one. */
 		for (size_t i = 0; i < im->np; i++) {
@@ -231,9 +261,30 @@ static int crlf_to_spool(struct spool *sp, const char *raw, size_t len)
 	return rc;
 }
 
+/* The UID a message the source gave uid (0: none) takes while the
+ * mailbox keeps the source's UIDs: its own when above the ones before it,
+ * else the next past them and past the source's UIDNEXT (what the source
+ * would have given it); 0 (the mailbox's next) when not keeping. */
+static uint32_t import_uid(struct imp *im, uint32_t uid)
+{
+	if (!im->keeping)
+		return 0;
+	if (uid == 0 || uid < im->keep_next || uid > STORE_UID_KEEP_MAX) {
+		if (uid)
+			im->renumbered++;
+		uid = im->keep_next > im->src_uidnext ? im->keep_next : im->src_uidnext;
+	}
+	if (uid > STORE_UID_KEEP_MAX) { /* past what a source may give: the store's own */
+		im->keeping = 0;
+		return 0;
+	}
+	im->keep_next = uid + 1;
+	return uid;
+}
+
 /* One message (raw bytes as found) into the current mailbox. */
 void import_add(struct imp *im, const char *raw, size_t len, int is_mbox, unsigned flags,
-                        const char *others, time_t date)
+                const char *others, time_t date, uint32_t uid)
 {
 	struct pending *pm;
 	char mkw[KW_OUT];
@@ -291,6 +342,7 @@ void import_add(struct imp *im, const char *raw, size_t len, int is_mbox, unsign
 	pm->d.accounts = &im->account;
 	pm->d.naccounts = 1;
 	pm->d.mailbox = im->mailbox;
+	pm->d.uid = import_uid(im, uid);
 	pm->d.keywords = pm->kw[0] ? pm->kw : NULL;
 	/* A date past 9999 (a Maildir's mtime is anything a tar archive or a
 	 * 64-bit-time file system says) is no IMAP date-time (4-digit year)
@@ -320,10 +372,66 @@ static void skip_link(struct imp *im, const char *path)
 	im->bad_folders++;
 }
 
+/* The mailbox done: its UIDNEXT past the source's, so a UID the source
+ * gave after the copy (mail a client saw there last) is never reused. */
+static void keep_end(struct imp *im)
+{
+	import_flush(im);
+	if (im->keeping && im->src_uidnext > im->keep_next &&
+	    store_mailbox_uids_keep(im->st, im->account, im->mailbox_name, im->uidvalidity,
+	                            im->src_uidnext, NULL) != STORE_OK)
+		fprintf(stderr, "tern: warning: %s: its UIDNEXT could not be set to %u\n",
+		        im->mailbox_name, im->src_uidnext);
+	im->keeping = 0;
+}
+
+int import_mailbox_uids(struct imp *im, uint32_t uidvalidity, uint32_t uidnext)
+{
+	uint32_t next = 0;
+	int rc = store_mailbox_uids_keep(im->st, im->account, im->mailbox_name, uidvalidity, 0,
+	                                 &next);
+	if (rc == STORE_OK) {
+		im->keeping = 1;
+		im->uidvalidity = uidvalidity;
+		im->keep_next = next;
+		/* A UIDNEXT past what a source may give is not followed. */
+		im->src_uidnext = uidnext <= STORE_UID_KEEP_MAX + 1 ? uidnext : 0;
+		printf("%s: UIDVALIDITY %u and the messages' UIDs kept\n", im->mailbox_name,
+		       uidvalidity);
+		return 0;
+	}
+	if (rc == STORE_EEXIST && im->new_uids) {
+		printf("%s: holds other mail already: new UIDs (--new-uids)\n", im->mailbox_name);
+		return 0;
+	}
+	if (rc == STORE_EEXIST) {
+		fprintf(stderr,
+		        "tern: %s holds other mail already, so the source's UIDs cannot be kept: "
+		        "left out (run again with --new-uids to copy it with new UIDs; clients "
+		        "then download it again)\n",
+		        im->mailbox_name);
+		im->bad_folders++;
+		return 1;
+	}
+	fprintf(stderr, "tern: %s: cannot keep its UIDs (%d)\n", im->mailbox_name, rc);
+	return -1;
+}
+
+void import_mailbox_cut(struct imp *im)
+{
+	import_flush(im);
+	im->keeping = 0;
+}
+
+void import_new_uids(struct imp *im)
+{
+	im->new_uids = 1;
+}
+
 /* Makes name the current mailbox (created when missing) and loads what it holds. */
 int import_mailbox(struct imp *im, const char *name)
 {
-	import_flush(im);
+	keep_end(im);
 	if (im->fatal)
 		return -1;
 	snprintf(im->mailbox_name, sizeof im->mailbox_name, "%s", name);
@@ -381,7 +489,7 @@ static int import_mbox(struct imp *im, const char *path, const char *mailbox)
 	if (p == MAP_FAILED)
 		return -1;
 	while (!im->fatal && mbox_next(p, (size_t)sb.st_size, &off, &m))
-		import_add(im, m.body, m.body_len, 1 + m.verbatim, 0, NULL, m.date);
+		import_add(im, m.body, m.body_len, 1 + m.verbatim, 0, NULL, m.date, 0);
 	import_flush(im);
 	munmap((void *)p, (size_t)sb.st_size);
 	return im->fatal ? -1 : 0;
@@ -430,102 +538,173 @@ static void load_keywords(const char *folder, char kw[26][256])
 	fclose(f);
 }
 
-static int name_cmp(const void *a, const void *b)
+/* A message file of a Maildir: cur/ or new/ (sub), its name, and the UID
+ * dovecot-uidlist gives it (0: none). */
+struct mfile {
+	char *name;
+	uint32_t uid;
+	int sub;
+};
+
+/* The files dovecot-uidlist names first, in the order of their UIDs; the
+ * others after them by name: the unique part starts with the delivery
+ * time, so the order of arrival is kept (and with it the UIDs' order). */
+static int mfile_cmp(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	const struct mfile *x = a, *y = b;
+	if ((x->uid == 0) != (y->uid == 0))
+		return x->uid == 0 ? 1 : -1;
+	if (x->uid != y->uid)
+		return x->uid < y->uid ? -1 : 1;
+	return strcmp(x->name, y->name);
 }
 
+/* folder's dovecot-uidlist into *ul (its text mapped at *map, the
+ * caller's to unmap): 1 when there is one that reads, 0 when none, a
+ * warning said for one that does not (new UIDs then). */
+static int load_uidlist(const char *folder, struct uidlist *ul, char **map, size_t *maplen)
+{
+	char path[4200];
+	struct stat sb;
+	snprintf(path, sizeof path, "%s/dovecot-uidlist", folder);
+	memset(ul, 0, sizeof *ul);
+	*map = NULL;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size == 0 ||
+	    (uint64_t)sb.st_size > MSG_MAX) {
+		close(fd);
+		return 0;
+	}
+	*maplen = (size_t)sb.st_size;
+	*map = mmap(NULL, *maplen, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (*map == MAP_FAILED) {
+		*map = NULL;
+		return 0;
+	}
+	if (uidlist_parse(*map, *maplen, ul) != 0) {
+		char shown[1024];
+		fprintf(stderr, "tern: warning: %s is no dovecot-uidlist tern reads: the messages "
+		        "get new UIDs\n", name_shown(path, shown, sizeof shown));
+		return 0;
+	}
+	return 1;
+}
+
+/* One file of the folder: read and handed to import_add. */
+static void import_file(struct imp *im, const char *dir, const struct mfile *mf,
+                        char kwnames[26][256])
+{
+	char path[4500];
+	struct stat sb;
+	unsigned flags;
+	uint32_t kwbits;
+	snprintf(path, sizeof path, "%s/%s", dir, mf->name);
+	/* O_NONBLOCK: a FIFO among the files is no message, and opening it
+	 * must not wait for a writer. */
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	int e = fd < 0 || fstat(fd, &sb) != 0 ? errno
+	        : S_ISREG(sb.st_mode) && (uint64_t)sb.st_size > MSG_MAX ? EFBIG : 0;
+	if (e || !S_ISREG(sb.st_mode)) {
+		/* A message that cannot be read is said and counted, never
+		 * left behind without a word. */
+		if (e) {
+			char shown[1024];
+			fprintf(stderr, "tern: cannot import %s: %s\n",
+			        name_shown(path, shown, sizeof shown),
+			        e == EFBIG ? "larger than a message may be"
+			        : e == ELOOP ? "a symbolic link (never followed)" : strerror(e));
+			im->failed++;
+		}
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	/* Mapped, not read into memory: its pages are the file's. */
+	size_t got = (size_t)sb.st_size;
+	char *buf = got ? mmap(NULL, got, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
+	close(fd);
+	if (buf == MAP_FAILED) {
+		im->failed++;
+		return;
+	}
+	char others[KW_OUT];
+	size_t on = 0;
+	others[0] = '\0';
+	maildir_info_parse(mf->name, strlen(mf->name), &flags, &kwbits);
+	for (int k = 0; k < 26; k++)
+		if ((kwbits & (1u << k)) && kwnames[k][0] &&
+		    on + strlen(kwnames[k]) + 2 < sizeof others) {
+			on += (size_t)snprintf(others + on, sizeof others - on, "%s%s",
+			                       on ? " " : "", kwnames[k]);
+		}
+	import_add(im, buf ? buf : "", got, 0, flags, others, sb.st_mtime, mf->uid);
+	if (buf)
+		munmap(buf, got);
+}
+
+/* A Maildir folder into mailbox: with a dovecot-uidlist, its UIDVALIDITY
+ * and the UIDs of its messages kept (import_mailbox_uids). */
 static int import_maildir(struct imp *im, const char *folder, const char *mailbox)
 {
-	char kwnames[26][256];
+	char kwnames[26][256], dirs[2][4200];
 	static const char *const subs[] = {"cur", "new"};
+	struct mfile *files = NULL;
+	size_t n = 0;
+	struct uidlist ul;
+	char *map;
+	size_t maplen = 0;
 	int rc = import_mailbox(im, mailbox);
 
 	if (rc != 0)
 		return rc > 0 ? 0 : -1;
+	int listed = load_uidlist(folder, &ul, &map, &maplen);
+	if (listed && (rc = import_mailbox_uids(im, ul.uidvalidity, ul.uidnext)) != 0)
+		goto out;
 	load_keywords(folder, kwnames);
-	for (int s = 0; s < 2 && !im->fatal; s++) {
-		char dir[4200];
-		snprintf(dir, sizeof dir, "%s/%s", folder, subs[s]);
-		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	for (int s = 0; s < 2; s++) {
+		snprintf(dirs[s], sizeof dirs[s], "%s/%s", folder, subs[s]);
+		int dfd = open(dirs[s], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
 		struct dirent *de;
 		if (!d) {
 			if (dfd >= 0)
 				close(dfd);
 			else if (errno == ELOOP || errno == ENOTDIR)
-				skip_link(im, dir);
+				skip_link(im, dirs[s]);
 			continue;
 		}
-		/* Sorted by name: the unique part starts with the delivery time,
-		 * so the order of arrival is kept (and with it the UIDs' order). */
-		char **names = NULL;
-		size_t n = 0;
 		while ((de = readdir(d)) != NULL) {
 			if (de->d_name[0] == '.')
 				continue;
-			names = realloc(names, (n + 1) * sizeof *names);
-			if (!names)
+			files = realloc(files, (n + 1) * sizeof *files);
+			if (!files)
 				abort();
-			names[n++] = strdup(de->d_name);
+			files[n].name = strdup(de->d_name);
+			if (!files[n].name)
+				abort();
+			files[n].uid = listed ? uidlist_find(&ul, de->d_name) : 0;
+			files[n++].sub = s;
 		}
 		closedir(d);
-		if (n)
-			qsort(names, n, sizeof *names, name_cmp);
-		for (size_t i = 0; i < n; i++) {
-			char path[4500];
-			struct stat sb;
-			unsigned flags;
-			uint32_t kwbits;
-			snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-			/* O_NONBLOCK: a FIFO among the files is no message, and
-			 * opening it must not wait for a writer. */
-			int fd = im->fatal ? -1 : open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-			int e = fd < 0 || fstat(fd, &sb) != 0 ? errno
-			        : S_ISREG(sb.st_mode) && (uint64_t)sb.st_size > MSG_MAX ? EFBIG : 0;
-			if (im->fatal || e || !S_ISREG(sb.st_mode)) {
-				/* A message that cannot be read is said and counted,
-				 * never left behind without a word. */
-				if (!im->fatal && e) {
-					char shown[1024];
-					fprintf(stderr, "tern: cannot import %s: %s\n",
-					        name_shown(path, shown, sizeof shown),
-					        e == EFBIG ? "larger than a message may be"
-					        : e == ELOOP ? "a symbolic link (never followed)" : strerror(e));
-					im->failed++;
-				}
-				if (fd >= 0)
-					close(fd);
-				free(names[i]);
-				continue;
-			}
-			/* Mapped, not read into memory: its pages are the file's. */
-			size_t got = (size_t)sb.st_size;
-			char *buf = got ? mmap(NULL, got, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
-			close(fd);
-			if (buf != MAP_FAILED) {
-				char others[KW_OUT];
-				size_t on = 0;
-				others[0] = '\0';
-				maildir_info_parse(names[i], strlen(names[i]), &flags, &kwbits);
-				for (int k = 0; k < 26; k++)
-					if ((kwbits & (1u << k)) && kwnames[k][0] &&
-					    on + strlen(kwnames[k]) + 2 < sizeof others) {
-						on += (size_t)snprintf(others + on, sizeof others - on, "%s%s",
-						                       on ? " " : "", kwnames[k]);
-					}
-				import_add(im, buf ? buf : "", got, 0, flags, others, sb.st_mtime);
-				if (buf)
-					munmap(buf, got);
-			} else {
-				im->failed++;
-			}
-			free(names[i]);
-		}
-		free(names);
 	}
+	if (n)
+		qsort(files, n, sizeof *files, mfile_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (!im->fatal)
+			import_file(im, dirs[files[i].sub], &files[i], kwnames);
+		free(files[i].name);
+	}
+	free(files);
 	import_flush(im);
-	return im->fatal ? -1 : 0;
+	rc = im->fatal ? -1 : 0;
+out:
+	uidlist_free(&ul);
+	if (map)
+		munmap(map, maplen);
+	return rc > 0 ? 0 : rc;
 }
 
 /* Whether dir holds a cur/ directory (not a symlink to one). */
@@ -667,10 +846,14 @@ struct imp *import_begin(const struct config *cfg, struct store *st, const char 
 
 int import_end(struct imp *im, const char *email, int rc)
 {
-	import_flush(im);
+	keep_end(im);
 	printf("%s: %llu imported, %llu already there, %llu failed\n", email,
 	       (unsigned long long)im->imported, (unsigned long long)im->skipped,
 	       (unsigned long long)im->failed);
+	if (im->renumbered)
+		printf("%s: %llu messages got new UIDs (their UID was below one their mailbox "
+		       "had given already)\n",
+		       email, (unsigned long long)im->renumbered);
 	int code = rc != 0 || im->fatal || im->bad_folders ? 1 : 0;
 	free(im->ids);
 	free(im->p);
@@ -687,10 +870,13 @@ int cli_import(const struct config *cfg, int argc, char **argv)
 {
 	const char *email = NULL, *path = NULL, *mailbox = NULL;
 	struct stat sb;
+	int new_uids = 0;
 
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--mailbox") == 0 && i + 1 < argc)
 			mailbox = argv[++i];
+		else if (strcmp(argv[i], "--new-uids") == 0)
+			new_uids = 1;
 		else if (argv[i][0] == '-')
 			goto usage;
 		else if (!email)
@@ -714,6 +900,8 @@ int cli_import(const struct config *cfg, int argc, char **argv)
 		store_close(&st);
 		return 1;
 	}
+	if (new_uids)
+		import_new_uids(im);
 	/* A folder tern export wrote: its roles and subscriptions first, so a
 	 * role is decided before the mail fills the account's mailboxes. */
 	int pre = S_ISDIR(sb.st_mode) ? import_account_mailboxes(st, email, path) : 0;

@@ -17,7 +17,9 @@
  * and handed to the import path (cli_import.h): folders created, messages stored as
  * APPEND stores them, and a message already in the target folder (same
  * bytes) skipped, so a second run copies only what is new and a run cut
- * short resumes.
+ * short resumes. Each folder keeps the UIDVALIDITY EXAMINE gave and each
+ * message its UID (import_mailbox_uids; --new-uids for a folder whose
+ * mailbox holds other mail), and UIDNEXT goes up to the source's.
  *
  * Before any mail, as tern import does (import_mailboxes.c, one policy):
  * every folder is created, each with a special-use attribute (\Sent,
@@ -52,6 +54,7 @@
  * that offers none gets the password in clear text, with a warning.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -344,8 +347,21 @@ static void fetch_cb(void *arg, const char *p, size_t len)
 			others[on] = '\0';
 		}
 	}
-	import_add(fc->im, f.body, f.body_len, 0, flags, others, f.internaldate);
+	import_add(fc->im, f.body, f.body_len, 0, flags, others, f.internaldate, f.uid);
 	fc->seen++;
+}
+
+/* What EXAMINE tells of the folder: its UIDVALIDITY and UIDNEXT (0 when
+ * not said). */
+struct examine {
+	uint32_t uidvalidity, uidnext;
+};
+
+static void examine_cb(void *arg, const char *p, size_t len)
+{
+	struct examine *ex = arg;
+	if (imapr_code_num(p, len, "UIDVALIDITY", &ex->uidvalidity) == 0)
+		imapr_code_num(p, len, "UIDNEXT", &ex->uidnext);
 }
 
 /* Fails the migration: prints why and returns 1. */
@@ -510,7 +526,7 @@ int cli_migrate(const struct config *cfg, int argc, char **argv)
 {
 	const char *email = NULL, *from = NULL, *pwfile = NULL, *sieve_port = "4190";
 	char user[512], host[256], port[16], pw[512], err[512], cmd[4096], q1[1100], q2[1100];
-	int tls, sieve = 0, rc = 0;
+	int tls, sieve = 0, new_uids = 0, rc = 0;
 	unsigned tag = 0;
 	struct imapr_ns ns;
 	struct listing fl = {.kind = LISTING_FOLDERS}, sb = {.kind = LISTING_LSUB};
@@ -523,6 +539,8 @@ int cli_migrate(const struct config *cfg, int argc, char **argv)
 			pwfile = argv[++i];
 		else if (strcmp(argv[i], "--sieve") == 0)
 			sieve = 1;
+		else if (strcmp(argv[i], "--new-uids") == 0)
+			new_uids = 1;
 		else if (strcmp(argv[i], "--sieve-port") == 0 && i + 1 < argc &&
 		         argv[i + 1][0] >= '1' && argv[i + 1][0] <= '9' &&
 		         strtoul(argv[i + 1], NULL, 10) <= 65535)
@@ -627,6 +645,8 @@ int cli_migrate(const struct config *cfg, int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
+	if (new_uids)
+		import_new_uids(im);
 	int pre = put_mailboxes(st, email, &fl, special, &sb, subscribed);
 	int irc = 0;
 	for (size_t i = 0; i < fl.n && irc == 0 && !import_fatal(im); i++) {
@@ -637,13 +657,26 @@ int cli_migrate(const struct config *cfg, int argc, char **argv)
 			break;
 		}
 		snprintf(cmd, sizeof cmd, "EXAMINE %s", q1);
-		if (src_cmd(s, &tag, cmd, NULL, NULL, &resp, err, sizeof err) != 0) {
+		struct examine ex = {0, 0};
+		if (src_cmd(s, &tag, cmd, examine_cb, &ex, &resp, err, sizeof err) != 0) {
 			fprintf(stderr, "tern: skipping %s: %s\n", fl.names[i], err);
 			continue;
+		}
+		/* The folder's UIDVALIDITY and the UIDs UID FETCH gives are
+		 * kept (import_mailbox_uids): clients moved over find the
+		 * mail they have. A folder holding other mail is left out
+		 * (without --new-uids). */
+		int ur = ex.uidvalidity ? import_mailbox_uids(im, ex.uidvalidity, ex.uidnext) : 0;
+		if (ur > 0)
+			continue;
+		if (ur < 0) {
+			irc = -1;
+			break;
 		}
 		if (src_cmd(s, &tag, "UID FETCH 1:* (UID FLAGS INTERNALDATE BODY.PEEK[])", fetch_cb,
 		            &fc, &resp, err, sizeof err) != 0) {
 			fprintf(stderr, "tern: fetching %s failed: %s\n", fl.names[i], err);
+			import_mailbox_cut(im);
 			irc = -1;
 		}
 		import_flush(im);
