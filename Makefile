@@ -108,7 +108,7 @@ comma       := ,
 JOBS        := $(shell nproc 2>/dev/null || echo 2)
 VERSION     := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
-.PHONY: FORCE all vendor run test unit proto proto-asan proto-tsan fuzz fuzz-check bench soak image clean
+.PHONY: FORCE all vendor run test unit sievesuite proto proto-asan proto-tsan fuzz fuzz-check bench soak image clean
 # Keep objects that pattern chains would treat as intermediate.
 .SECONDARY:
 
@@ -247,6 +247,25 @@ build/unit/%: tests/unit/%.c build/libtern-test.a
 	@echo "LD $@"
 	@$(CC_HOST) $(CFLAGS_TEST) -o $@ $< build/libtern-test.a $(LIBS_HOST)
 
+# build/sievesuite runs Pigeonhole's Sieve test suite (tests/sievesuite/):
+# it links its own copy of the Sieve engine, compiled with SIEVE_TESTSUITE
+# (the hook its vnd.dovecot.testsuite commands plug into); those objects
+# come before the archive, so the archive's plain ones are not taken.
+SIEVESUITE_OBJS := $(patsubst %.c,build/sievesuite-obj/%.o,$(wildcard app/sieve/sieve_*.c))
+
+build/sievesuite-obj/%.o: %.c $(VENDOR)/.done
+	@mkdir -p $(dir $@)
+	@echo "CC (sievesuite) $<"
+	@$(CC_HOST) $(CFLAGS_TEST) -DSIEVE_TESTSUITE -MMD -MP -c $< -o $@
+
+build/sievesuite: tests/sievesuite/sievesuite.c $(SIEVESUITE_OBJS) build/libtern-test.a
+	@echo "LD $@"
+	@$(CC_HOST) $(CFLAGS_TEST) -DSIEVE_TESTSUITE -o $@ $< $(SIEVESUITE_OBJS) build/libtern-test.a $(LIBS_HOST)
+
+# The suite's files listed in tests/sievesuite/passing.txt must all pass.
+sievesuite: build/sievesuite
+	tests/sievesuite/run.sh
+
 # Each fuzz target's entry points renamed after it, so that all of them
 # link into build/fuzz-replay beside tests/fuzz/replay.c; its table of them
 # is rewritten only when the list of targets changes.
@@ -332,8 +351,9 @@ test:
 	  wait $$deps; drc=$$?; cat build/install-test-deps.log; \
 	  [ $$rc -eq 0 ] && [ $$drc -eq 0 ]
 	@echo "make -j$(JOBS): the unit tests, build/fuzz-replay, build/tern and build/tern-asan"
-	@$(MAKE) -j$(JOBS) $(UNIT_BINS) build/fuzz-replay build/tern build/tern-asan
+	@$(MAKE) -j$(JOBS) $(UNIT_BINS) build/fuzz-replay build/sievesuite build/tern build/tern-asan
 	$(MAKE) unit
+	$(MAKE) sievesuite
 	$(MAKE) fuzz-check
 	$(MAKE) proto
 	$(MAKE) proto-asan
@@ -389,4 +409,4 @@ clean:
 	rm -rf build
 
 -include $(OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(ASAN_OBJS:.o=.d) $(TSAN_OBJS:.o=.d) \
-         $(FUZZ_OBJS:.o=.d) $(FUZZ_BINS:=.d) $(REPLAY_OBJS:.o=.d)
+         $(FUZZ_OBJS:.o=.d) $(FUZZ_BINS:=.d) $(REPLAY_OBJS:.o=.d) $(SIEVESUITE_OBJS:.o=.d)

@@ -74,6 +74,9 @@ usage: vendor/build.sh                  fetch, verify and build whatever is stal
                                         and the pinned sources (make test runs this
                                         first, then its own apt installs beside
                                         the compiling)
+       vendor/build.sh --debsrc         only make sure apt has bookworm's deb-src
+                                        (scripts/fetch-pigeonhole-tests' apt-get
+                                        source needs it)
        vendor/build.sh --hashes NAME VERSION
                                         download a Debian source package into a
                                         temporary directory and print its
@@ -92,6 +95,7 @@ MODE=build
 case ${1:-} in
     "") ;;
     --fetch) [[ $# -eq 1 ]] || { usage >&2; exit 2; }; MODE=fetch ;;
+    --debsrc) [[ $# -eq 1 ]] || { usage >&2; exit 2; }; MODE=debsrc ;;
     --hashes) [[ $# -eq 3 ]] || { usage >&2; exit 2; }; MODE=hashes ;;
     --hashes-deb) [[ $# -eq 3 ]] || { usage >&2; exit 2; }; MODE=hashes-deb ;;
     --test-source) [[ $# -eq 3 ]] || { usage >&2; exit 2; }; MODE=test-source ;;
@@ -827,6 +831,12 @@ package_job() { # pkg
     done
     return $rc
 }
+
+# --debsrc: the deb-src entry alone.
+if [[ $MODE == debsrc ]]; then
+    ensure_debsrc
+    exit 0
+fi
 
 # --hashes-deb NAME VERSION: the same for a binary package.
 if [[ $MODE == hashes-deb ]]; then

@@ -101,18 +101,12 @@ static int put_fields(struct run *r, struct buf *out, int subject, int from)
 static void set_message(struct run *r, struct buf *b)
 {
 	struct str m = str_make(arena_strndup(r->a, buf_data(b), buf_len(b)), buf_len(b));
-	r->menv.msg = m.p;
-	r->menv.len = m.len;
+	msg_set(r, m);
 	r->res->message = m;
 	/* The actions so far saw a message tern does not keep: they get
 	 * the one the script leaves (sieve.h's SIEVE_EDITS_LAST). */
 	for (uint32_t i = 0; i < r->res->nactions; i++)
 		r->res->actions[i].edits = SIEVE_EDITS_LAST;
-	r->headers_parsed = 0;
-	r->size_delta = 0;
-	r->nhf = 0;
-	r->tree_parsed = 0;
-	memset(&r->tree, 0, sizeof r->tree);
 }
 
 /*

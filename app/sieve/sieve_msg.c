@@ -108,6 +108,17 @@ struct str msg_field_value(struct run *r, struct str v, int decode)
 	                buf_len(&r->scratch));
 }
 
+void msg_set(struct run *r, struct str m)
+{
+	r->menv.msg = m.p;
+	r->menv.len = m.len;
+	r->headers_parsed = 0;
+	r->size_delta = 0;
+	r->nhf = 0;
+	r->tree_parsed = 0;
+	memset(&r->tree, 0, sizeof r->tree);
+}
+
 void msg_tree(struct run *r)
 {
 	if (r->tree_parsed)

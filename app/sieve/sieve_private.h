@@ -26,7 +26,11 @@ enum sv_ext {
 	EXT_SPECIAL_USE, EXT_MAILBOXID, EXT_FCC, EXT_SPAMTEST, EXT_SPAMTESTPLUS, EXT_VIRUSTEST,
 	EXT_REDIRECT_DSN, EXT_MIME, EXT_FOREVERYPART, EXT_EXTRACTTEXT, EXT_REPLACE, EXT_ENCLOSE,
 	EXT_ENVELOPE_DSN, EXT_ENVELOPE_DELIVERBY, EXT_REDIRECT_DELIVERBY, EXT_MBOXMETADATA,
-	EXT_SERVERMETADATA, EXT_COUNT
+	EXT_SERVERMETADATA,
+#ifdef SIEVE_TESTSUITE
+	EXT_HOOK, /* sv_hook's extension */
+#endif
+	EXT_COUNT
 };
 
 /* Commands and tests. */
@@ -35,13 +39,21 @@ enum sv_id {
 	C_REQUIRE, C_IF, C_ELSIF, C_ELSE, C_STOP, C_KEEP, C_DISCARD, C_FILEINTO, C_REDIRECT,
 	C_REJECT, C_EREJECT, C_VACATION, C_SET, C_ADDFLAG, C_SETFLAG, C_REMOVEFLAG, C_INCLUDE,
 	C_RETURN, C_GLOBAL, C_ADDHEADER, C_DELETEHEADER, C_NOTIFY, C_ERROR, C_FOREVERYPART, C_BREAK,
-	C_EXTRACTTEXT, C_REPLACE, C_ENCLOSE, C_UNKNOWN,
+	C_EXTRACTTEXT, C_REPLACE, C_ENCLOSE,
+#ifdef SIEVE_TESTSUITE
+	C_HOOK0, C_HOOK_END = C_HOOK0 + 16, /* sv_hook's commands */
+#endif
+	C_UNKNOWN,
 	/* tests */
 	T_ADDRESS, T_ALLOF, T_ANYOF, T_ENVELOPE, T_EXISTS, T_FALSE, T_HEADER, T_NOT, T_SIZE,
 	T_TRUE, T_BODY, T_STRING, T_HASFLAG, T_MAILBOXEXISTS, T_DATE, T_CURRENTDATE, T_IHAVE,
 	T_ENVIRONMENT, T_DUPLICATE, T_VALID_NOTIFY_METHOD, T_NOTIFY_METHOD_CAPABILITY,
 	T_SPECIALUSE_EXISTS, T_MAILBOXIDEXISTS, T_SPAMTEST, T_VIRUSTEST, T_METADATA, T_METADATAEXISTS,
-	T_SERVERMETADATA, T_SERVERMETADATAEXISTS, T_UNKNOWN, SV_ID_COUNT
+	T_SERVERMETADATA, T_SERVERMETADATAEXISTS,
+#ifdef SIEVE_TESTSUITE
+	T_HOOK0, T_HOOK_END = T_HOOK0 + 16, /* sv_hook's tests */
+#endif
+	T_UNKNOWN, SV_ID_COUNT
 };
 
 /* Tags. Each tag's argument type is fixed (sieve_spec.c). */
@@ -140,6 +152,27 @@ const char *sv_ext_name(int ext);
 /* 1 when ihave (RFC 5463) grants the extension: known, and not one that
  * changes how a script is read (§4: variables, encoded-character). */
 int sv_ihave_grants(struct str name);
+
+#ifdef SIEVE_TESTSUITE
+/*
+ * A test harness's own extension (tests/sievesuite/ runs Pigeonhole's
+ * suite, which is written in its vnd.dovecot.testsuite extension). Only
+ * the harness's copy of the engine is compiled with SIEVE_TESTSUITE: the
+ * product knows no hook and no vendor extension. The harness sets sv_hook
+ * before compiling; `require "<ext>"` enables the hook's commands and
+ * tests (ids from C_HOOK0 / T_HOOK0 in specs, which the parser checks like
+ * its own), which the interpreter hands to command() and test().
+ */
+struct run;
+struct sv_hook {
+	const char *ext;
+	const struct sv_spec *specs;
+	size_t nspecs;
+	void (*command)(struct run *r, const struct sv_node *n);
+	int (*test)(struct run *r, const struct sv_node *n); /* 1, 0, -1 (run_fail'ed) */
+};
+extern const struct sv_hook *sv_hook;
+#endif
 
 /* sieve_match.c */
 struct sv_matcher {

@@ -870,10 +870,23 @@ static void run_command(struct run *r, const struct sv_node *n)
 		break;
 	}
 	default:
+#ifdef SIEVE_TESTSUITE
+		if (n->id >= C_HOOK0 && n->id < C_HOOK_END && sv_hook) {
+			sv_hook->command(r, n);
+			break;
+		}
+#endif
 		run_fail(r, n, "command \"%.*s\" is not supported", (int)n->name.len, n->name.p);
 		break;
 	}
 }
+
+#ifdef SIEVE_TESTSUITE
+void sv_run_block(struct run *r, const struct sv_node *n)
+{
+	run_block(r, n);
+}
+#endif
 
 static void run_block(struct run *r, const struct sv_node *n)
 {

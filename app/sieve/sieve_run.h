@@ -96,6 +96,11 @@ void run_fail(struct run *r, const struct sv_node *n, const char *fmt, ...)
 int run_spend(struct run *r, uint64_t n);
 const struct sv_arg *node_tag(const struct sv_node *n, int tag);
 
+#ifdef SIEVE_TESTSUITE
+/* sv_hook's commands with a block run it with this (sieve_run.c) */
+void sv_run_block(struct run *r, const struct sv_node *n);
+#endif
+
 /* sieve_test.c: 1 true, 0 false, -1 run error (r->failed) */
 int test_eval(struct run *r, const struct sv_node *t);
 
@@ -110,6 +115,9 @@ struct str msg_header_value(struct run *r, uint32_t i, int decode);
 struct str msg_field_value(struct run *r, struct str raw, int decode);
 /* The header fields of MIME part i (the message's for 0); returns how many. */
 uint32_t msg_part_fields(struct run *r, uint32_t i, struct hfield **out);
+/* The message the later tests see becomes m (replace, enclose): what
+ * was parsed of the old one is forgotten. */
+void msg_set(struct run *r, struct str m);
 /* Parses the MIME structure once per run (again after replace/enclose). */
 void msg_tree(struct run *r);
 /* The text of body part parts[i] decoded to UTF-8 (fold: ASCII lower-cased),

@@ -60,9 +60,19 @@ const char *sieve_extensions(void)
 	return extension_list;
 }
 
+#ifdef SIEVE_TESTSUITE
+const struct sv_hook *sv_hook;
+#endif
+
 int sv_ext_find(struct str name)
 {
+#ifdef SIEVE_TESTSUITE
+	if (sv_hook && str_eq(name, str_c(sv_hook->ext)))
+		return EXT_HOOK;
+	for (int i = 0; i < EXT_HOOK; i++)
+#else
 	for (int i = 0; i < EXT_COUNT; i++)
+#endif
 		if (str_eq(name, str_c(ext_names[i])))
 			return i;
 	return -1;
@@ -88,6 +98,10 @@ int sv_ihave_grants(struct str name)
 
 const char *sv_ext_name(int ext)
 {
+#ifdef SIEVE_TESTSUITE
+	if (ext == EXT_HOOK)
+		return sv_hook ? sv_hook->ext : "";
+#endif
 	return ext >= 0 && ext < EXT_COUNT ? ext_names[ext] : "";
 }
 
@@ -359,6 +373,12 @@ const struct sv_spec *sv_spec_find(struct str name, int is_test)
 	for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++)
 		if (specs[i].is_test == is_test && str_eq_ci(name, str_c(specs[i].name)))
 			return &specs[i];
+#ifdef SIEVE_TESTSUITE
+	for (size_t i = 0; sv_hook && i < sv_hook->nspecs; i++)
+		if (sv_hook->specs[i].is_test == is_test &&
+		    str_eq_ci(name, str_c(sv_hook->specs[i].name)))
+			return &sv_hook->specs[i];
+#endif
 	return NULL;
 }
 
@@ -367,5 +387,10 @@ const struct sv_spec *sv_spec_by_id(uint16_t id)
 	for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++)
 		if (specs[i].id == id)
 			return &specs[i];
+#ifdef SIEVE_TESTSUITE
+	for (size_t i = 0; sv_hook && i < sv_hook->nspecs; i++)
+		if (sv_hook->specs[i].id == id)
+			return &sv_hook->specs[i];
+#endif
 	return NULL;
 }

@@ -1129,6 +1129,10 @@ static int test_node(struct run *r, const struct sv_node *t)
 	case T_SERVERMETADATAEXISTS:
 		return test_metadata(r, t);
 	default:
+#ifdef SIEVE_TESTSUITE
+		if (t->id >= T_HOOK0 && t->id < T_HOOK_END && sv_hook)
+			return sv_hook->test(r, t);
+#endif
 		run_fail(r, t, "test \"%.*s\" is not supported", (int)t->name.len, t->name.p);
 		return -1;
 	}

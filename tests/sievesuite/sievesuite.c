@@ -1,0 +1,264 @@
+/*
+ * sievesuite.c — runs Pigeonhole's Sieve test suite against tern's Sieve
+ * engine (app/sieve/).
+ *
+ * The suite (the .svtest files of pigeonhole/tests/ in Debian's dovecot source, which
+ * scripts/install-test-deps unpacks into build/pigeonhole-tests/) is
+ * written as Sieve scripts using Pigeonhole's vnd.dovecot.testsuite
+ * extension: `test "name" { ... }` blocks that call `test_fail` when the
+ * engine answers wrong, `test_set` to change the message or envelope
+ * between them. This program implements that part of the extension
+ * through sv_hook (sieve_private.h), which exists only in the copy of the
+ * engine the Makefile compiles for it with SIEVE_TESTSUITE: the product
+ * never learns a vendor extension.
+ *
+ * Usage: sievesuite FILE.svtest... — prints each test's outcome and a
+ * summary line per file; exits 1 when any test failed, a file did not
+ * compile (an unimplemented testsuite command among them) or its run
+ * stopped with an error. tests/sievesuite/run.sh runs it over the list of
+ * files that pass (passing.txt).
+ *
+ * Caveats: test_set "message" stores the message with CRLF line ends, as
+ * tern's delivery does; the envelope follows the new message as in
+ * Pigeonhole (Envelope-To or To; Return-Path, Sender or From).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+#include "mime/mime_field.h"
+#include "sieve/sieve_run.h"
+
+enum { H_TEST = C_HOOK0, H_TEST_FAIL, H_TEST_SET };
+
+static const uint8_t no_tags[] = { G_COUNT_TAGS };
+
+static const struct sv_spec hook_specs[] = {
+	{ "test", H_TEST, EXT_HOOK, 0, 0, 1, "S", no_tags },
+	{ "test_fail", H_TEST_FAIL, EXT_HOOK, 0, 0, 0, "S", no_tags },
+	{ "test_set", H_TEST_SET, EXT_HOOK, 0, 0, 0, "SS", no_tags },
+};
+
+/* The file being run: one at a time, so plain statics. */
+static const char *cur_file;
+static int in_test, test_failed, ntests, nfailed;
+static struct str test_name;
+
+static void report_fail(struct str reason)
+{
+	if (in_test)
+		printf("FAIL %s: test '%.*s': %.*s\n", cur_file, (int)test_name.len, test_name.p,
+		       (int)reason.len, reason.p);
+	else
+		printf("FAIL %s: %.*s\n", cur_file, (int)reason.len, reason.p);
+	nfailed++;
+}
+
+/* The first complete address of the first field named name, or STR_NULL. */
+static struct str header_address(struct run *r, const char *name)
+{
+	msg_headers(r);
+	for (uint32_t i = 0; i < r->nhf; i++) {
+		if (!str_eq_ci(r->hf[i].name, str_c(name)))
+			continue;
+		struct mime_address *list;
+		uint32_t n;
+		mime_field_addresses(r->a, msg_header_value(r, i, 0), &list, &n, 16);
+		for (uint32_t k = 0; k < n; k++)
+			if (mime_address_complete(&list[k]))
+				return str_c(mime_address_email(r->a, &list[k]));
+		return STR_NULL;
+	}
+	return STR_NULL;
+}
+
+/* As Pigeonhole's testsuite does for each new message: the envelope
+ * comes from its header, or the defaults. */
+static void envelope_from_header(struct run *r)
+{
+	struct str to = header_address(r, "Envelope-To");
+	if (!to.p)
+		to = header_address(r, "To");
+	struct str from = header_address(r, "Return-Path");
+	if (!from.p)
+		from = header_address(r, "Sender");
+	if (!from.p)
+		from = header_address(r, "From");
+	r->menv.env_to = to.p ? to : STR_LIT("recipient@example.com");
+	r->menv.env_from = from.p ? from : STR_LIT("sender@example.com");
+	r->menv.dsn_orcpt = STR_NULL;
+	r->menv.auth = STR_NULL;
+}
+
+static void set_message(struct run *r, struct str text)
+{
+	struct buf b;
+	buf_init(&b, 2 * text.len + 3);
+	(void)buf_append_crlf(&b, text.p, text.len);
+	msg_set(r, str_make(arena_strndup(r->a, buf_data(&b), buf_len(&b)), buf_len(&b)));
+	buf_free(&b);
+	r->body_seen = 0;
+	r->part_hdr_seen = 0;
+	envelope_from_header(r);
+}
+
+/* An SMTP path as tern's SMTP layer hands it on: without its angle
+ * brackets and source route; "" for the null path. */
+static struct str smtp_path(struct arena *a, struct str v)
+{
+	if (v.len >= 2 && v.p[0] == '<' && v.p[v.len - 1] == '>') {
+		v = str_make(v.p + 1, v.len - 2);
+		if (v.len && v.p[0] == '@') {
+			ptrdiff_t colon = str_chr(v, ':');
+			if (colon > 0)
+				v = str_make(v.p + colon + 1, v.len - (size_t)colon - 1);
+		}
+	}
+	return str_make(arena_strndup(a, v.p, v.len), v.len);
+}
+
+static void cmd_test_set(struct run *r, const struct sv_node *n)
+{
+	struct str obj = arg_str(r, &n->pos[0], 0), v = arg_str(r, &n->pos[1], 0);
+	if (str_eq(obj, STR_LIT("message")))
+		set_message(r, v);
+	else if (str_eq(obj, STR_LIT("envelope.from")))
+		r->menv.env_from = smtp_path(r->a, v);
+	else if (str_eq(obj, STR_LIT("envelope.to")))
+		r->menv.env_to = smtp_path(r->a, v);
+	else if (str_eq(obj, STR_LIT("envelope.orig_to")))
+		r->menv.dsn_orcpt = str_c(arena_printf(r->a, "rfc822;%s", str_dup(r->a, smtp_path(r->a, v))));
+	else if (str_eq(obj, STR_LIT("envelope.auth")))
+		r->menv.auth = smtp_path(r->a, v);
+	else
+		run_fail(r, n, "sievesuite: test_set \"%.*s\" is not implemented", (int)obj.len, obj.p);
+}
+
+static void hook_command(struct run *r, const struct sv_node *n)
+{
+	switch (n->id) {
+	case H_TEST:
+		if (in_test) {
+			run_fail(r, n, "sievesuite: tests cannot be nested");
+			return;
+		}
+		in_test = 1;
+		test_failed = 0;
+		ntests++;
+		test_name = arg_str(r, &n->pos[0], 0);
+		test_name = str_make(arena_strndup(r->a, test_name.p, test_name.len), test_name.len);
+		sv_run_block(r, n->block);
+		if (test_failed)
+			r->returned = 0; /* test_fail ended this test, not the script */
+		else if (!r->failed)
+			printf("pass %s: test '%.*s'\n", cur_file, (int)test_name.len, test_name.p);
+		in_test = 0;
+		break;
+	case H_TEST_FAIL:
+		report_fail(arg_str(r, &n->pos[0], 0));
+		/* Pigeonhole jumps to the end of the test block; outside one,
+		 * to the end of the script */
+		if (in_test) {
+			test_failed = 1;
+			r->returned = 1;
+		} else {
+			r->stopped = 1;
+		}
+		break;
+	case H_TEST_SET:
+		cmd_test_set(r, n);
+		break;
+	default:
+		run_fail(r, n, "sievesuite: no such command");
+	}
+}
+
+static int hook_test(struct run *r, const struct sv_node *t)
+{
+	run_fail(r, t, "sievesuite: no such test");
+	return -1;
+}
+
+static const struct sv_hook hook = {
+	.ext = "vnd.dovecot.testsuite",
+	.specs = hook_specs,
+	.nspecs = sizeof hook_specs / sizeof hook_specs[0],
+	.command = hook_command,
+	.test = hook_test,
+};
+
+/* Pigeonhole's testsuite starts with this message. */
+static const char default_message[] = "From: sender@example.com\r\n"
+                                      "To: recipient@example.org\r\n"
+                                      "Subject: Frop!\r\n"
+                                      "\r\n"
+                                      "Friep!\r\n";
+
+static char *read_file(const char *path, size_t *len_r)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	size_t cap = 1 << 16, len = 0;
+	char *p = malloc(cap);
+	for (size_t got; p && (got = fread(p + len, 1, cap - len, f)) > 0;) {
+		len += got;
+		if (len == cap && !(p = realloc(p, cap *= 2)))
+			break;
+	}
+	fclose(f);
+	*len_r = len;
+	return p;
+}
+
+/* 0 when every test of the file passed. */
+static int run_file(const char *path)
+{
+	size_t len;
+	char *text = read_file(path, &len);
+	char err[SIEVE_ERROR_MAX];
+	cur_file = path;
+	ntests = nfailed = in_test = 0;
+	if (!text) {
+		printf("FAIL %s: cannot read it\n", path);
+		return 1;
+	}
+	struct sieve_script *s = sieve_compile(text, len, err);
+	if (!s) {
+		printf("FAIL %s: does not compile: %s\n", path, err);
+		free(text);
+		return 1;
+	}
+	struct sieve_env env = { .msg = default_message, .len = sizeof default_message - 1 };
+	env.env_from = STR_LIT("sender@example.com");
+	env.env_to = STR_LIT("recipient@example.org");
+	env.now = 1262304000; /* 2010-01-01 */
+	sieve_env_host(&env, "mx.example.com");
+	struct arena *a = arena_new(1 << 20);
+	struct sieve_result res;
+	int rc = sieve_run(s, &env, a, &res);
+	if (rc < 0) {
+		printf("FAIL %s: run error: %s\n", path, res.error);
+		nfailed++;
+	}
+	printf("%s %s: %d tests, %d failed\n", nfailed ? "FAIL" : "PASS", path, ntests, nfailed);
+	arena_free(&a);
+	sieve_script_free(&s);
+	free(text);
+	return nfailed != 0;
+}
+
+int main(int argc, char **argv)
+{
+	int bad = 0;
+	sv_hook = &hook;
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s FILE.svtest...\n", argv[0]);
+		return 2;
+	}
+	for (int i = 1; i < argc; i++)
+		bad |= run_file(argv[i]);
+	return bad;
+}
