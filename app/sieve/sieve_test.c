@@ -722,6 +722,21 @@ static uint64_t multipart_outside(struct run *r, uint32_t i, struct str *pro, st
 	return seen;
 }
 
+/* 1 when an empty line ends the message's header: RFC 5173 §5, "If a
+ * message consists of a header only, not followed by an empty line, then
+ * that set is empty and all "body" tests return false, including those
+ * that test for an empty string." */
+static int has_body(struct run *r)
+{
+	const char *m = r->env->msg;
+	size_t b = r->tree.parts[0].body_off;
+	if (b == 0 || b > r->env->len || m[b - 1] != '\n')
+		return 0;
+	if (b == 1 || (b == 2 && m[0] == '\r'))
+		return 1; /* the message starts with the empty line */
+	return m[b - 2] == '\n' || (b >= 3 && m[b - 2] == '\r' && m[b - 3] == '\n');
+}
+
 static int test_body(struct run *r, const struct sv_node *t)
 {
 	struct vals vs = { 0 };
@@ -730,6 +745,8 @@ static int test_body(struct run *r, const struct sv_node *t)
 	int fold = t->match == M_CONTAINS && t->cmp == CMP_CASEMAP;
 
 	msg_tree(r);
+	if (!has_body(r))
+		return 0;
 	if (fold) /* a part gives at most two strings (a prologue and an epilogue) */
 		f = arena_zalloc(r->a, 2 * r->tree.nparts * sizeof(*f));
 	if (node_tag(t, G_RAW)) {

@@ -466,6 +466,23 @@ static void test_extensions(void)
 		CHECK_EQ_STR(run_env("require \"body\"; if body :contains \"PROLOGUEWORD\" { discard; }", m,
 		                     "a@b.example", "r@example.com"), "keep");
 	}
+	{
+		/* RFC 5173 §5: a header with no empty line after it has no
+		 * body, and every body test is false, even one for "" (each
+		 * matched the empty body; Pigeonhole's body/basic.svtest) */
+		const char *nobody = "From: a@b.example\r\nSubject: no body\r\n";
+		const char *empty = "From: a@b.example\r\nSubject: empty body\r\n\r\n";
+		static const char *const scripts[] = {
+			"require \"body\"; if body :raw :contains \"\" { discard; }",
+			"require \"body\"; if body :raw :matches \"*\" { discard; }",
+			"require \"body\"; if body :contains \"\" { discard; }",
+			"require \"body\"; if body :content \"\" :contains \"\" { discard; }",
+		};
+		for (size_t i = 0; i < sizeof scripts / sizeof scripts[0]; i++) {
+			CHECK_EQ_STR(run_env(scripts[i], nobody, "a@b.example", "r@example.com"), "keep");
+			CHECK_EQ_STR(run_env(scripts[i], empty, "a@b.example", "r@example.com"), "discard");
+		}
+	}
 	/* copy */
 	EXPECT("require [\"copy\", \"fileinto\"]; fileinto :copy \"A\"; redirect :copy \"x@example.net\";",
 	       "fileinto \"A\"\nredirect \"x@example.net\"\nkeep");
