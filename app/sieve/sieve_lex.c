@@ -148,7 +148,6 @@ static void lex_quoted(struct sv_lexer *lx, struct sv_token *t)
 
 	adv(lx); /* the opening quote */
 	start = lx->p;
-	/* The decoded string is never longer than the raw one. */
 	while (lx->p < lx->end && *lx->p != '"') {
 		if (*lx->p == '\\' && lx->p + 1 < lx->end)
 			adv(lx);
@@ -162,13 +161,24 @@ static void lex_quoted(struct sv_lexer *lx, struct sv_token *t)
 		fail(lx, t, t->line, t->col, "string is too long");
 		return;
 	}
-	out = arena_alloc(lx->arena, (size_t)(lx->p - start) + 1);
+	/* twice the raw length: a bare LF becomes CRLF */
+	out = arena_alloc(lx->arena, 2 * (size_t)(lx->p - start) + 1);
 	for (const char *q = start; q < lx->p; q++) {
 		if (*q == '\\')
 			q++; /* \" and \\ stand for themselves; so does any other (§2.4.2) */
+		/* A line break in a string is CRLF (RFC 5228 §2.4.2), as in a
+		 * multi-line one: a script saved with bare LFs would otherwise
+		 * give "a\nb" here and "a\r\nb" from text:, and a quoted
+		 * vacation reason bare LFs (Pigeonhole converts them too). */
+		if (*q == '\n' && (n == 0 || out[n - 1] != '\r'))
+			out[n++] = '\r';
 		out[n++] = *q;
 	}
 	out[n] = '\0';
+	if (n > SIEVE_STRING_MAX) {
+		fail(lx, t, t->line, t->col, "string is too long");
+		return;
+	}
 	adv(lx); /* closing quote */
 	t->type = TK_STRING;
 	t->text = str_make(out, n);

@@ -308,6 +308,14 @@ static void test_variables(void)
 	EXPECT("require \"variables\"; set \"a\" text: # note\r\n..x\r\n.y\r\n...\r\n.\r\n;\r\n"
 	       "if string :is \"${a}\" \".x\r\n.y\r\n..\r\n\" { discard; }",
 	       "discard");
+	/* A line break in a quoted string is CRLF, as in text: (a bare LF
+	 * stayed one; Pigeonhole's lexer.svtest compares the two forms) */
+	EXPECT("require \"variables\"; set \"a\" text:\n1\n.2\n.\n; set \"b\" \"1\n.2\n\";\n"
+	       "if string :comparator \"i;octet\" :is \"${a}\" \"${b}\" { discard; }",
+	       "discard");
+	EXPECT("require \"variables\";\n"
+	       "if string :comparator \"i;octet\" :is \"x\ny\r\nz\\\n\" \"x\r\ny\r\nz\r\n\" { discard; }",
+	       "discard");
 	EXPECT("require [\"variables\", \"fileinto\"];\r\n"
 	       "if header :matches \"List-Id\" \"<*.lists.*>\" { fileinto \"Lists/${1}\"; }",
 	       "fileinto \"Lists/dev\"");
