@@ -192,7 +192,8 @@ int msg_part_plain(struct run *r, uint32_t i, int fold, struct str *out)
 {
 	struct str *t = &r->htext[2 * i], html;
 
-	if (!mime_part_is(&r->tree.parts[i], "text", "html"))
+	if (!mime_part_is(&r->tree.parts[i], "text", "html") &&
+	    !mime_part_is(&r->tree.parts[i], "application", "xhtml+xml"))
 		return msg_part_text(r, i, fold, out);
 	if (!t->p) {
 		if (msg_part_text(r, i, 0, &html) < 0)

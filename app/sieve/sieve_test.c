@@ -9,6 +9,7 @@
 
 #include "core/xalloc.h"
 #include "mime/mime_date.h"
+#include "mime/mime_decode.h"
 #include "mime/mime_field.h"
 #include "sieve/sieve_mailto.h"
 #include "sieve/sieve_run.h"
@@ -762,9 +763,18 @@ static int test_body(struct run *r, const struct sv_node *t)
 	for (uint32_t i = 0; i < r->tree.nparts; i++) {
 		const struct mime_part *p = &r->tree.parts[i];
 		int want = 0;
+		/* RFC 2045 §6.4: a part whose transfer encoding is unknown "must
+		 * be treated as if it has a Content-Type of
+		 * application/octet-stream" (its text was searched as text) */
+		int opaque = p->encoding.p && mime_cte_parse(p->encoding) == MIME_CTE_UNKNOWN;
+		struct str type = opaque ? STR_LIT("application") : p->type;
+		struct str subtype = opaque ? STR_LIT("octet-stream") : p->subtype;
 		if (!ct) {
-			want = !(p->flags & (MIME_PART_MULTIPART | MIME_PART_MESSAGE)) &&
-			       mime_part_is(p, "text", NULL);
+			/* XHTML is HTML to a reader: its text is searched too
+			 * (§5.3's best effort, as Pigeonhole) */
+			want = !(p->flags & (MIME_PART_MULTIPART | MIME_PART_MESSAGE)) && !opaque &&
+			       (mime_part_is(p, "text", NULL) ||
+			        mime_part_is(p, "application", "xhtml+xml"));
 		} else {
 			for (uint32_t k = 0; k < ct->n && !want; k++) {
 				struct str c = arg_str(r, ct, k);
@@ -772,10 +782,10 @@ static int test_body(struct run *r, const struct sv_node *t)
 				if (c.len == 0)
 					want = 1;
 				else if (sl < 0)
-					want = str_eq_ci(p->type, c);
+					want = str_eq_ci(type, c);
 				else
-					want = str_eq_ci(p->type, str_make(c.p, (size_t)sl)) &&
-					       str_eq_ci(p->subtype, str_sub(c, (size_t)sl + 1, c.len));
+					want = str_eq_ci(type, str_make(c.p, (size_t)sl)) &&
+					       str_eq_ci(subtype, str_sub(c, (size_t)sl + 1, c.len));
 			}
 		}
 		if (!want)

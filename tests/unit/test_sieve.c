@@ -491,6 +491,31 @@ static void test_extensions(void)
 			CHECK_EQ_STR(run_env(scripts[i], empty, "a@b.example", "r@example.com"), "discard");
 		}
 	}
+	{
+		/* RFC 2045 §6.4: a part of an unknown transfer encoding is
+		 * application/octet-stream, whatever its Content-Type says (its
+		 * text was searched); RFC 5173 §5.3's best effort reads XHTML
+		 * as HTML (it was not searched). Pigeonhole's body/text.svtest. */
+		const char *m = "From: a@b.example\r\nContent-Type: multipart/mixed; boundary=o\r\n\r\n"
+		                "--o\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: multipart/related\r\n"
+		                "\r\nOPAQUEWORD\r\n--o\r\nContent-Type: application/xhtml+xml\r\n\r\n"
+		                "<html><body>XHTML <b>WORD</b></body></html>\r\n--o--\r\n";
+		static const struct {
+			const char *test, *want;
+		} c[] = {
+		    {"body :text :contains \"OPAQUEWORD\"", "keep"},
+		    {"body :content \"text\" :contains \"OPAQUEWORD\"", "keep"},
+		    {"body :content \"application/octet-stream\" :contains \"OPAQUEWORD\"", "discard"},
+		    {"body :raw :contains \"OPAQUEWORD\"", "discard"},
+		    {"body :text :contains \"XHTML WORD\"", "discard"},
+		    {"body :text :contains \"<b>\"", "keep"},
+		};
+		for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+			char script[256];
+			snprintf(script, sizeof script, "require \"body\"; if %s { discard; }", c[i].test);
+			CHECK_EQ_STR(run_env(script, m, "a@b.example", "r@example.com"), c[i].want);
+		}
+	}
 	/* copy */
 	EXPECT("require [\"copy\", \"fileinto\"]; fileinto :copy \"A\"; redirect :copy \"x@example.net\";",
 	       "fileinto \"A\"\nredirect \"x@example.net\"\nkeep");
