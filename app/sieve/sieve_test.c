@@ -805,7 +805,15 @@ static int test_body(struct run *r, const struct sv_node *t)
 		if (p->flags & MIME_PART_MESSAGE) {
 			if (p->nchildren == 1) {
 				const struct mime_part *m = &r->tree.parts[i + 1];
-				vals_add(r, &vs, str_make(r->env->msg + m->hdr_off, m->body_off - m->hdr_off));
+				const char *h = r->env->msg + m->hdr_off;
+				size_t n = m->body_off - m->hdr_off;
+				/* the header is its fields: the empty line after them
+				 * separates it from the body (RFC 5322 §2.1) */
+				if (n >= 3 && h[n - 1] == '\n' && h[n - 2] == '\r' && h[n - 3] == '\n')
+					n -= 2;
+				else if (n >= 2 && h[n - 1] == '\n' && h[n - 2] == '\n')
+					n--;
+				vals_add(r, &vs, str_make(h, n));
 			}
 			continue;
 		}

@@ -473,6 +473,11 @@ static void test_extensions(void)
 		}
 		CHECK_EQ_STR(run_env("require \"body\"; if body :contains \"PROLOGUEWORD\" { discard; }", m,
 		                     "a@b.example", "r@example.com"), "keep");
+		/* the nested header is its fields, without the empty line
+		 * after them (it had it: :is never matched the fields) */
+		CHECK_EQ_STR(run_env("require \"body\"; if body :content \"message/rfc822\" "
+		                     ":is \"Subject: PAPAYA\r\n\" { discard; }", m, "a@b.example",
+		                     "r@example.com"), "discard");
 	}
 	{
 		/* RFC 5173 §5: a header with no empty line after it has no
