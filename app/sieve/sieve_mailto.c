@@ -182,6 +182,16 @@ static int add_rcpts(struct str s, struct arena *a, struct sieve_mailto *m, int 
 	return 0;
 }
 
+int sieve_field_name_valid(struct str s)
+{
+	if (s.len == 0 || s.len > 998)
+		return 0;
+	for (size_t i = 0; i < s.len; i++)
+		if ((unsigned char)s.p[i] < 33 || (unsigned char)s.p[i] > 126 || s.p[i] == ':')
+			return 0;
+	return 1;
+}
+
 int sieve_mailto_parse(struct str uri, struct arena *a, struct sieve_mailto *m)
 {
 	memset(m, 0, sizeof *m);
@@ -204,6 +214,10 @@ int sieve_mailto_parse(struct str uri, struct arena *a, struct sieve_mailto *m)
 		if (eq <= 0)
 			continue;
 		struct str name = str_make(pair.p, (size_t)eq), value = str_sub(pair, (size_t)eq + 1, pair.len);
+		/* RFC 6068 §2's hfname is a header field's name: "header:"
+		 * names none, so no message can carry it */
+		if (pct_decode(name, a, &name) < 0 || !sieve_field_name_valid(name))
+			return -1;
 		if (str_eq_ci(name, STR_LIT("to")) || str_eq_ci(name, STR_LIT("cc")) ||
 		    str_eq_ci(name, STR_LIT("bcc"))) {
 			int field = str_eq_ci(name, STR_LIT("to"))   ? SIEVE_MAILTO_TO

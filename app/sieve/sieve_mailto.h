@@ -59,10 +59,14 @@ int sieve_from_valid(struct str s);
  * "Bob <a@b>" are a@b); points into s. */
 struct str sieve_address_unwrap(struct str s);
 
+/* 1 when s is a header field's name (RFC 5322 §3.6.8: printable
+ * US-ASCII but ':'), of at most 998 octets (§2.1.1's line). */
+int sieve_field_name_valid(struct str s);
+
 /*
  * Parses uri (case-insensitive "mailto:" first) into m, decoded strings
  * allocated from a. Returns 0, or -1 when it is not a mailto URI, a %
- * escape is malformed, an address is not plausible, there are more than
+ * escape is malformed, a header field's name is none (RFC 5322), an address is not plausible, there are more than
  * SIEVE_MAILTO_RCPTS_MAX recipients, or none.
  */
 int sieve_mailto_parse(struct str uri, struct arena *a, struct sieve_mailto *m);

@@ -471,16 +471,6 @@ static void cmd_flags(struct run *r, const struct sv_node *n)
 	}
 }
 
-static int valid_header_name(struct str s)
-{
-	if (s.len == 0 || s.len > 998)
-		return 0;
-	for (size_t i = 0; i < s.len; i++)
-		if ((unsigned char)s.p[i] < 33 || (unsigned char)s.p[i] > 126 || s.p[i] == ':')
-			return 0;
-	return 1;
-}
-
 /* RFC 5293 §6: fields whose change would hide where mail came from. */
 static int protected_header(struct str s)
 {
@@ -492,7 +482,7 @@ static void cmd_addheader(struct run *r, const struct sv_node *n)
 	struct str name = keep_str(r, arg_str(r, &n->pos[0], 0));
 	struct str value = keep_str(r, arg_str(r, &n->pos[1], 0));
 	int last = node_tag(n, G_LAST) != NULL;
-	if (!valid_header_name(name)) {
+	if (!sieve_field_name_valid(name)) {
 		run_fail(r, n, "addheader: invalid field name");
 		return;
 	}
@@ -535,7 +525,7 @@ static void cmd_deleteheader(struct run *r, const struct sv_node *n)
 	uint32_t count = 0, seen = 0, want = 0, edited = 0;
 	struct sv_matcher m;
 
-	if (!valid_header_name(name) || protected_header(name))
+	if (!sieve_field_name_valid(name) || protected_header(name))
 		return;
 	msg_headers(r);
 	for (uint32_t i = 0; i < r->nhf; i++)

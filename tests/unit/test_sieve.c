@@ -793,6 +793,14 @@ static void test_extensions(void)
 	EXPECT("require \"enotify\"; notify :message \"hi\" \"mailto:alice@example.org\";",
 	       "notify \"mailto:alice@example.org\"\nkeep");
 	EXPECT("require \"enotify\"; if valid_notify_method \"xmpp:a@b\" { discard; }", "keep");
+	/* RFC 6068's hfname must be a header field's name (a ':' in it
+	 * was accepted; Pigeonhole's enotify/valid_notify_method.svtest) */
+	EXPECT("require \"enotify\"; if valid_notify_method \"mailto:a@example.org?header:=x\" "
+	       "{ discard; }", "keep");
+	EXPECT("require \"enotify\"; if valid_notify_method \"mailto:a@example.org?x%3Ay=1\" "
+	       "{ discard; }", "keep");
+	EXPECT("require \"enotify\"; if valid_notify_method \"mailto:a@example.org?X-Tag=1\" "
+	       "{ discard; }", "discard");
 	EXPECT("require \"enotify\"; if notify_method_capability \"mailto:a@b.c\" \"online\" \"maybe\" { discard; }",
 	       "discard");
 	/* spamtest: no score yet means "not tested" (0) */
