@@ -736,7 +736,10 @@ static void cmd_extracttext(struct run *r, const struct sv_node *n)
 	msg_tree(r);
 	p = &r->tree.parts[r->part];
 	if (!(p->flags & (MIME_PART_MULTIPART | MIME_PART_MESSAGE)) && mime_part_is(p, "text", NULL)) {
-		if (msg_part_text(r, r->part, 0, &text) < 0)
+		/* RFC 5703 §7 stores the part's text: an HTML part's is what
+		 * a reader sees, as body :text has it (and Pigeonhole); it was
+		 * the markup */
+		if (msg_part_plain(r, r->part, 0, &text) < 0)
 			return;
 		const unsigned char *b = (const unsigned char *)text.p;
 		size_t len = text.len;

@@ -1353,6 +1353,13 @@ static void test_extracttext(void)
 	                     "Content-Transfer-Encoding: base64\r\n\r\n6Ont6/Q=\r\n",
 	                     "a@example.org", "b@example.com"),
 	             "fileinto \"\xc3\xa8\xc3\xa9\xc3\xad\"");
+	/* an HTML part's text is what a reader sees, as body :text's (it
+	 * was the markup; Pigeonhole's mime/extracttext.svtest) */
+	CHECK_EQ_STR(run_env("require [\"foreverypart\", \"variables\", \"extracttext\", \"fileinto\"];"
+	                     "foreverypart { extracttext \"t\"; fileinto \"${t}\"; }",
+	                     "Content-Type: text/html\r\n\r\n<html><body><b>Bold</b> move</body></html>\r\n",
+	                     "a@example.org", "b@example.com"),
+	             "fileinto \"Bold move \""); /* the block's line end, as the result prints it */
 	CHECK_EQ_STR(run("require [\"foreverypart\", \"variables\", \"extracttext\"]; extracttext \"x\";"),
 	             "error: line 1, column 55: extracttext outside foreverypart");
 	CHECK_EQ_STR(run("require [\"foreverypart\", \"extracttext\"]; foreverypart { extracttext \"x\"; }"),
