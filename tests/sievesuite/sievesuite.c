@@ -213,6 +213,30 @@ static char *read_file(const char *path, size_t *len_r)
 	return p;
 }
 
+/* include: as Pigeonhole's testsuite, a personal script is
+ * included/NAME.sieve beside the file, a global one
+ * included-global/NAME.sieve. The texts live until the file's run ends. */
+#define INCLUDED_MAX 64
+static char *included[INCLUDED_MAX];
+static int nincluded;
+static char cur_dir[4096];
+
+static int include_text(void *ctx, struct str name, int global, struct str *text_r)
+{
+	char path[8192];
+	size_t len;
+	if (nincluded >= INCLUDED_MAX || memchr(name.p, '/', name.len))
+		return -1;
+	snprintf(path, sizeof path, "%s%s/%.*s.sieve", cur_dir, global ? "included-global" : "included",
+	         (int)name.len, name.p);
+	char *text = read_file(path, &len);
+	if (!text)
+		return -1;
+	included[nincluded++] = text;
+	*text_r = str_make(text, len);
+	return 0;
+}
+
 /* 0 when every test of the file passed. */
 static int run_file(const char *path)
 {
@@ -231,7 +255,10 @@ static int run_file(const char *path)
 		free(text);
 		return 1;
 	}
+	const char *slash = strrchr(path, '/');
+	snprintf(cur_dir, sizeof cur_dir, "%.*s", slash ? (int)(slash - path + 1) : 0, path);
 	struct sieve_env env = { .msg = default_message, .len = sizeof default_message - 1 };
+	env.include_text = include_text;
 	env.env_from = STR_LIT("sender@example.com");
 	env.env_to = STR_LIT("recipient@example.org");
 	env.now = 1262304000; /* 2010-01-01 */
@@ -247,6 +274,8 @@ static int run_file(const char *path)
 	arena_free(&a);
 	sieve_script_free(&s);
 	free(text);
+	while (nincluded)
+		free(included[--nincluded]);
 	return nfailed != 0;
 }
 
