@@ -678,7 +678,10 @@ static void job_target(void *arg, int kind, struct str target, int create, uint3
 	if (j->walk->depth > 0)
 		return; /* an included script's own fileinto and redirect */
 	if (kind == SIEVE_TARGET_REDIRECT) {
-		struct str a = sieve_address_unwrap(target);
+		char buf[1024];
+		if (target.len >= sizeof buf)
+			return; /* no login is that long */
+		struct str a = sieve_address_unwrap(target, buf);
 		if (str_eq_ci(a, str_c(j->login)))
 			job_warn(j, line, col, "redirect to the script's own account", a);
 		return;

@@ -143,7 +143,8 @@ int sieve_from_valid(struct str s)
 	return sieve_mailbox_valid(s);
 }
 
-struct str sieve_address_unwrap(struct str s)
+/* s's addr-spec: s, or what the angle brackets that end it hold */
+static struct str addr_spec(struct str s)
 {
 	s = str_trim(s);
 	if (s.len < 2 || s.p[s.len - 1] != '>')
@@ -156,7 +157,27 @@ struct str sieve_address_unwrap(struct str s)
 	for (ptrdiff_t i = 0; i < lt; i++)
 		if (s.p[i] == '\r' || s.p[i] == '\n' || s.p[i] == '\0' || s.p[i] == '<' || s.p[i] == '>')
 			return s;
-	return str_make(s.p + lt + 1, s.len - (size_t)lt - 2);
+	return str_trim(str_make(s.p + lt + 1, s.len - (size_t)lt - 2));
+}
+
+struct str sieve_address_unwrap(struct str s, char *dst)
+{
+	s = addr_spec(s);
+	/* the last "@" is the one between local part and domain: a quoted
+	 * local part may hold one, a domain none */
+	ptrdiff_t at = s.len ? str_rchr(s, '@') : -1;
+	if (at < 0) {
+		if (!s.len)
+			return str_make(dst, 0);
+		memcpy(dst, s.p, s.len);
+		return str_make(dst, s.len);
+	}
+	struct str local = str_trim(str_make(s.p, (size_t)at));
+	struct str domain = str_trim(str_sub(s, (size_t)at + 1, s.len));
+	memcpy(dst, local.p, local.len);
+	dst[local.len] = '@';
+	memcpy(dst + local.len + 1, domain.p, domain.len);
+	return str_make(dst, local.len + 1 + domain.len);
 }
 
 /* Adds the comma-separated addresses of the encoded list s. */

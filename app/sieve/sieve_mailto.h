@@ -56,8 +56,10 @@ int sieve_from_valid(struct str s);
 /* The addr-spec of an RFC 5228 §2.4.2.3 sieve-address s (a redirect's):
  * s without the white space around it, or what is in the angle brackets
  * that end it after a display name on one line ("<a@b>" and
- * "Bob <a@b>" are a@b); points into s. */
-struct str sieve_address_unwrap(struct str s);
+ * "Bob <a@b>" are a@b), and without the white space RFC 5322 §3.4.1
+ * lets stand around its "@" (the CFWS of "[CFWS] dot-atom-text [CFWS]":
+ * "a @ b" is a@b). Written into dst, which has room for s.len octets. */
+struct str sieve_address_unwrap(struct str s, char *dst);
 
 /* 1 when s is a header field's name (RFC 5322 §3.6.8: printable
  * US-ASCII but ':'), of at most 998 octets (§2.1.1's line). */

@@ -498,7 +498,8 @@ static int check_addresses(struct parser *ps, struct sv_node *n)
 	 * constant one is checked now, so the error reaches the user who
 	 * uploads the script, not a log line at delivery */
 	if (n->id == C_REDIRECT && !n->pos[0].v[0].dyn &&
-	    !sieve_mailbox_valid(sieve_address_unwrap(n->pos[0].v[0].s))) {
+	    !sieve_mailbox_valid(sieve_address_unwrap(n->pos[0].v[0].s,
+	                                              arena_alloc(ps->a, n->pos[0].v[0].s.len + 1)))) {
 		struct str s = n->pos[0].v[0].s;
 		errf(ps, n->line, n->col, "redirect to an invalid address \"%.*s\"",
 		     (int)(s.len > 64 ? 64 : s.len), s.p);

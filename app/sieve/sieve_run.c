@@ -266,7 +266,8 @@ static int redirect_by(struct run *r, const struct sv_node *n, struct sieve_acti
 
 static void cmd_redirect(struct run *r, const struct sv_node *n)
 {
-	struct str to = sieve_address_unwrap(arg_str(r, &n->pos[0], 0));
+	struct str arg = arg_str(r, &n->pos[0], 0);
+	struct str to = sieve_address_unwrap(arg, arena_alloc(r->a, arg.len + 1));
 	int copy = node_tag(n, G_COPY) != NULL;
 
 	if (conflicts_with_reject(r, n, 0))

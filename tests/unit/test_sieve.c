@@ -897,6 +897,14 @@ static void test_limits(void)
 		 * name and the addr-spec in angle brackets (tern refused it); a
 		 * mailto URI's address may not (RFC 6068 §2) */
 		CHECK_EQ_STR(run("redirect \"Al Example <a@b.example>\";"), "redirect \"a@b.example\"");
+		/* RFC 5322 §3.4.1: white space may stand around the "@" (the
+		 * CFWS of local part and domain); it was refused, and is not
+		 * part of the address (Pigeonhole's compile/redirect.sieve) */
+		CHECK_EQ_STR(run("redirect \"a @b.example\";"), "redirect \"a@b.example\"");
+		CHECK_EQ_STR(run("redirect \" Al < a @ b.example > \";"), "redirect \"a@b.example\"");
+		CHECK_EQ_STR(run("require \"variables\"; set \"t\" \"a@ b.example\"; redirect \"${t}\";"),
+		             "redirect \"a@b.example\"");
+		CHECK(strncmp(run("redirect \"a b@b.example\";"), want, strlen(want)) == 0);
 		CHECK_EQ_STR(run("require \"variables\"; set \"t\" \"\\\"Al, Jr.\\\" <a@b.example>\"; redirect \"${t}\";"),
 		             "redirect \"a@b.example\"");
 		CHECK(strncmp(run("redirect \"Al <a@b.example> x\";"), want, strlen(want)) == 0);
