@@ -66,6 +66,9 @@ enum sv_tag {
 	G_GLOBAL, G_HEADER, G_UNIQUEID, G_IMPORTANCE, G_OPTIONS, G_MESSAGE, G_MAILBOXID,
 	G_SPECIALUSE, G_FCC, G_PERCENT, G_NOTIFY, G_RET, G_ANYCHILD, G_TYPE, G_SUBTYPE, G_CONTENTTYPE,
 	G_PARAM, G_NAME, G_FIRST, G_HEADERS, G_BYTIMERELATIVE, G_BYTIMEABSOLUTE, G_BYMODE, G_BYTRACE,
+#ifdef SIEVE_TESTSUITE
+	G_HOOK0, G_HOOK_END = G_HOOK0 + 8, /* sv_hook's tags */
+#endif
 	G_COUNT_TAGS
 };
 
@@ -161,13 +164,18 @@ int sv_ihave_grants(struct str name);
  * product knows no hook and no vendor extension. The harness sets sv_hook
  * before compiling; `require "<ext>"` enables the hook's commands and
  * tests (ids from C_HOOK0 / T_HOOK0 in specs, which the parser checks like
- * its own), which the interpreter hands to command() and test().
+ * its own, with tags of their own from G_HOOK0), which the interpreter
+ * hands to command() and test().
  */
 struct run;
 struct sv_hook {
 	const char *ext;
 	const struct sv_spec *specs;
 	size_t nspecs;
+	/* its tags, G_HOOK0 + i; each with its argument type */
+	const char *const *tags;
+	const uint8_t *tag_args; /* enum sv_argtype */
+	size_t ntags;
 	void (*command)(struct run *r, const struct sv_node *n);
 	int (*test)(struct run *r, const struct sv_node *n); /* 1, 0, -1 (run_fail'ed) */
 };

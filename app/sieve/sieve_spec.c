@@ -179,7 +179,14 @@ static const struct {
 
 int sv_tag_find(struct str name)
 {
+#ifdef SIEVE_TESTSUITE
+	for (size_t i = 0; sv_hook && i < sv_hook->ntags; i++)
+		if (str_eq_ci(name, str_c(sv_hook->tags[i])))
+			return G_HOOK0 + (int)i;
+	for (int i = 0; i < G_HOOK0; i++)
+#else
 	for (int i = 0; i < G_COUNT_TAGS; i++)
+#endif
 		if (str_eq_ci(name, str_c(tag_table[i].name)))
 			return i;
 	return -1;
@@ -187,11 +194,19 @@ int sv_tag_find(struct str name)
 
 const char *sv_tag_name(int tag)
 {
+#ifdef SIEVE_TESTSUITE
+	if (tag >= G_HOOK0 && tag < G_HOOK_END)
+		return sv_hook && (size_t)(tag - G_HOOK0) < sv_hook->ntags ? sv_hook->tags[tag - G_HOOK0] : "?";
+#endif
 	return tag >= 0 && tag < G_COUNT_TAGS ? tag_table[tag].name : "?";
 }
 
 enum sv_argtype sv_tag_argtype(int tag)
 {
+#ifdef SIEVE_TESTSUITE
+	if (tag >= G_HOOK0 && tag < G_HOOK_END)
+		return (enum sv_argtype)sv_hook->tag_args[tag - G_HOOK0];
+#endif
 	return (enum sv_argtype)tag_table[tag].arg;
 }
 

@@ -33,9 +33,14 @@
 
 enum {
 	H_TEST = C_HOOK0, H_TEST_FAIL, H_TEST_SET, H_TEST_RESULT_RESET, H_TEST_MAILBOX_CREATE,
+	H_TEST_MESSAGE_CMD,
 	H_TEST_SCRIPT_COMPILE = T_HOOK0, H_TEST_SCRIPT_RUN, H_TEST_ERROR, H_TEST_RESULT_ACTION,
-	H_TEST_RESULT_EXECUTE
+	H_TEST_RESULT_EXECUTE, H_TEST_MESSAGE
 };
+enum { G_FOLDER = G_HOOK0, G_SMTP };
+static const char *const hook_tags[] = { "folder", "smtp" };
+static const uint8_t hook_tag_args[] = { A_STR, A_NONE };
+static const uint8_t message_tags[] = { G_FOLDER, G_SMTP, G_COUNT_TAGS };
 
 static const uint8_t no_tags[] = { G_COUNT_TAGS };
 static const uint8_t match_tags[] = { G_IS, G_CONTAINS, G_MATCHES, G_REGEX, G_VALUE, G_COUNT,
@@ -52,6 +57,8 @@ static const struct sv_spec hook_specs[] = {
 	{ "test_error", H_TEST_ERROR, EXT_HOOK, 1, 0, 0, "L", match_tags },
 	{ "test_result_action", H_TEST_RESULT_ACTION, EXT_HOOK, 1, 0, 0, "L", match_tags },
 	{ "test_result_execute", H_TEST_RESULT_EXECUTE, EXT_HOOK, 1, 0, 0, "", no_tags },
+	{ "test_message", H_TEST_MESSAGE, EXT_HOOK, 1, 0, 0, "N", message_tags },
+	{ "test_message", H_TEST_MESSAGE_CMD, EXT_HOOK, 0, 0, 0, "N", message_tags },
 };
 
 /* The file being run: one at a time, so plain statics. */
@@ -71,6 +78,27 @@ static char *mailboxes[MAILBOXES_MAX];
 static int nmailboxes;
 
 static char *read_file(const char *path, size_t *len_r);
+
+/* What test_result_execute delivered: the messages stored, each with its
+ * folder, and those sent (redirect), in order; test_message reads them. */
+#define OUTBOX_MAX 64
+static struct outmsg {
+	char *folder; /* NULL: sent */
+	char *text;
+	size_t len;
+} outbox[OUTBOX_MAX];
+static int noutbox;
+
+static int test_message(struct run *r, const struct sv_node *t);
+
+static void outbox_clear(void)
+{
+	while (noutbox) {
+		noutbox--;
+		free(outbox[noutbox].folder);
+		free(outbox[noutbox].text);
+	}
+}
 
 static void report_fail(struct str reason)
 {
@@ -196,10 +224,16 @@ static void hook_command(struct run *r, const struct sv_node *n)
 	case H_TEST_SET:
 		cmd_test_set(r, n);
 		break;
+	case H_TEST_MESSAGE_CMD:
+		if (!test_message(r, n))
+			run_fail(r, n, "sievesuite: test_message: no such message");
+		break;
 	case H_TEST_RESULT_RESET:
+		/* a new result, as Pigeonhole makes: its limits start over */
 		have_sub_res = 0;
 		r->res->nactions = 0;
 		r->res->implicit_keep = 1;
+		r->redirects = r->vacations = 0;
 		break;
 	case H_TEST_MAILBOX_CREATE: {
 		struct str name = arg_str(r, &n->pos[0], 0);
@@ -230,6 +264,7 @@ static void sub_clear(void)
 	sub_error[0] = '\0';
 	while (nmailboxes)
 		free(mailboxes[--nmailboxes]);
+	outbox_clear();
 }
 
 static int test_script_compile(struct run *r, const struct sv_node *t)
@@ -267,6 +302,91 @@ static int test_script_run(struct run *r, const struct sv_node *t)
 	if (rc < 0)
 		snprintf(sub_error, sizeof sub_error, "%s", sub_res.error);
 	return rc == 0;
+}
+
+/* The message as action a (of res, or of the run r when res is r's)
+ * takes it: its header as edited up to the action's point (RFC 5293 §5),
+ * then the body. */
+static void outbox_add(struct run *r, const struct sieve_result *res, const struct sieve_action *a,
+                       const char *folder)
+{
+	if (noutbox >= OUTBOX_MAX)
+		return;
+	const char *msg = r->env->msg;
+	size_t len = r->env->len;
+	struct buf b;
+	buf_init(&b, 2 * len + 64 * 1024);
+	struct sieve_result view = *res;
+	if (res == r->res && r->edits) {
+		/* the run is not over: its fields are r's, as export_fields
+		 * would give them */
+		msg_headers(r);
+		view.fields = arena_alloc(r->a, (r->nhf + 1) * sizeof *view.fields);
+		view.nfields = 0;
+		for (uint32_t i = 0; i < r->nhf; i++)
+			view.fields[view.nfields++] = (struct sieve_field){ r->hf[i].name, r->hf[i].value,
+			                                                    r->hf[i].added, r->hf[i].deleted };
+		view.edits = r->edits;
+	}
+	ptrdiff_t body = sieve_body_offset(msg, len);
+	if (view.fields && body >= 0) {
+		(void)sieve_header_write_at(&view, a ? a->edits : SIEVE_EDITS_LAST, &b);
+		(void)buf_append(&b, msg + body, len - (size_t)body);
+	} else {
+		(void)buf_append(&b, msg, len);
+	}
+	struct outmsg *o = &outbox[noutbox++];
+	o->folder = folder ? strdup(folder) : NULL;
+	o->len = buf_len(&b);
+	o->text = malloc(o->len + 1);
+	memcpy(o->text, buf_data(&b), o->len);
+	buf_free(&b);
+}
+
+/* test_result_execute: what delivery would do with the result, as far as
+ * the later test_message needs it (keep and fileinto store the message,
+ * redirect sends it; tern's vacation, reject and notify messages are
+ * the delivery stage's, not made here). */
+static int result_execute(struct run *r)
+{
+	const struct sieve_result *res = have_sub_res ? &sub_res : r->res;
+	if (have_sub_res && sub_error[0])
+		return 0;
+	outbox_clear();
+	for (uint32_t i = 0; i < res->nactions; i++) {
+		const struct sieve_action *a = &res->actions[i];
+		if (a->kind == SIEVE_ACT_KEEP)
+			outbox_add(r, res, a, "INBOX");
+		else if (a->kind == SIEVE_ACT_FILEINTO)
+			outbox_add(r, res, a, str_dup(r->a, a->target));
+		else if (a->kind == SIEVE_ACT_REDIRECT)
+			outbox_add(r, res, a, NULL);
+	}
+	if (res->implicit_keep)
+		outbox_add(r, res, NULL, "INBOX");
+	return 1;
+}
+
+/* test_message :folder NAME N / :smtp N: the Nth (from 0) message
+ * stored in NAME or sent becomes the one the tests see. */
+static int test_message(struct run *r, const struct sv_node *t)
+{
+	const struct sv_arg *folder = node_tag(t, G_FOLDER);
+	struct str name = folder ? arg_str(r, folder, 0) : STR_NULL;
+	uint64_t want = t->pos[0].num, seen = 0;
+	for (int i = 0; i < noutbox; i++) {
+		struct outmsg *o = &outbox[i];
+		if (folder ? !o->folder || !str_eq(name, str_c(o->folder)) : o->folder != NULL)
+			continue;
+		if (seen++ == want) {
+			msg_set(r, str_make(arena_strndup(r->a, o->text, o->len), o->len));
+			r->body_seen = 0;
+			r->part_hdr_seen = 0;
+			r->edits = 0;
+			return 1;
+		}
+	}
+	return 0;
 }
 
 /* Pigeonhole's names of the actions a result holds. */
@@ -341,9 +461,9 @@ static int hook_test(struct run *r, const struct sv_node *t)
 		return match_values(r, t, names, n);
 	}
 	case H_TEST_RESULT_EXECUTE:
-		/* tern's engine executes nothing: the delivery stage carries
-		 * the result out. A run that ended in an error has nothing. */
-		return !have_sub_res || !sub_error[0];
+		return result_execute(r);
+	case H_TEST_MESSAGE:
+		return test_message(r, t);
 	default:
 		run_fail(r, t, "sievesuite: no such test");
 		return -1;
@@ -364,6 +484,9 @@ static const struct sv_hook hook = {
 	.ext = "vnd.dovecot.testsuite",
 	.specs = hook_specs,
 	.nspecs = sizeof hook_specs / sizeof hook_specs[0],
+	.tags = hook_tags,
+	.tag_args = hook_tag_args,
+	.ntags = sizeof hook_tags / sizeof hook_tags[0],
 	.command = hook_command,
 	.test = hook_test,
 };
