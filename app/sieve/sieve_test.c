@@ -417,10 +417,11 @@ static int path_domain(struct path_cur *c)
  * Reads addr as an SMTP path: white space around it, optional angle
  * brackets, a source route "@a,@b:" (dropped), then local-part ["@"
  * domain]; a quoted local part is unquoted. 1 with *local_r and *domain_r
- * (p NULL without a domain), 0 for the null path, -1 when addr is not a
- * path.
+ * (p NULL without a domain) and *quoted_r (the local part was a
+ * quoted string), 0 for the null path, -1 when addr is not a path.
  */
-static int env_path(struct run *r, struct str addr, struct str *local_r, struct str *domain_r)
+static int env_path(struct run *r, struct str addr, struct str *local_r, struct str *domain_r,
+                    int *quoted_r)
 {
 	struct path_cur c = { addr.p, addr.p + addr.len, arena_alloc(r->a, 2 * addr.len + 2), 0 };
 	int angle;
@@ -457,7 +458,8 @@ static int env_path(struct run *r, struct str addr, struct str *local_r, struct 
 			break;
 		}
 	}
-	if (c.p < c.e && *c.p == '"') {
+	*quoted_r = c.p < c.e && *c.p == '"';
+	if (*quoted_r) {
 		for (c.p++; c.p < c.e && *c.p != '"'; c.p++) {
 			if (*c.p == '\\' && c.p + 1 < c.e)
 				c.p++;
@@ -500,15 +502,44 @@ static int env_path(struct run *r, struct str addr, struct str *local_r, struct 
  * one that is not a path is matched by :all as written and by no other
  * part (§2.7.4).
  */
+/* A quoted local part as an address writes it: still quoted when it is
+ * no Dot-string (RFC 5321 §4.1.2), so :all gives an address
+ * ("\"S[r]us\"@b", not S[r]us@b), bare when it is one ("\"ab\"@b" is
+ * ab@b: §4.1.2 SHOULD NOT quote what needs none). As Pigeonhole's
+ * execute/address-normalize.svtest. */
+static struct str local_written(struct run *r, struct str local)
+{
+	int dot_string = local.len && local.p[0] != '.' && local.p[local.len - 1] != '.';
+	for (size_t i = 0; i < local.len && dot_string; i++) {
+		unsigned char c = (unsigned char)local.p[i];
+		dot_string = c == '.' ? local.p[i + 1] != '.' : path_atext(c);
+	}
+	if (dot_string)
+		return local;
+	char *o = arena_alloc(r->a, 2 * local.len + 2);
+	size_t n = 0;
+	o[n++] = '"';
+	for (size_t i = 0; i < local.len; i++) {
+		if (local.p[i] == '"' || local.p[i] == '\\')
+			o[n++] = '\\';
+		o[n++] = local.p[i];
+	}
+	o[n++] = '"';
+	return str_make(o, n);
+}
+
 static struct str env_part(struct run *r, int part, struct str addr, int reverse)
 {
 	struct str local, domain;
-	int rc = env_path(r, addr, &local, &domain);
+	int quoted = 0;
+	int rc = env_path(r, addr, &local, &domain, &quoted);
 	if (rc == 0)
 		return reverse && (part == AP_ALL || part == AP_LOCALPART || part == AP_USER ||
 		                   part == AP_DOMAIN) ? STR_LIT("") : STR_NULL;
 	if (rc < 0)
 		return part == AP_ALL ? addr : STR_NULL;
+	if (part == AP_ALL && quoted)
+		local = local_written(r, local);
 	return addr_part(r, part, local, domain);
 }
 

@@ -1444,7 +1444,15 @@ static void test_envelope_paths(void)
 	CHECK_EQ_STR(env_parts("@a.example:s@example.org", "s@example.org", "s", "example.org"), "ald-");
 	CHECK_EQ_STR(env_parts("  < @ a . example , @ b.example :  s \t@  example . org >  ", "s@example.org",
 	                       "s", "example.org"), "ald-");
-	CHECK_EQ_STR(env_parts("\"x y\"@example.org", "x y@example.org", "x y", "example.org"), "ald-");
+	/* :all of a quoted local part is an address: quoted where it must
+	 * be, not where it need not (it gave x y@example.org, no address;
+	 * Pigeonhole's execute/address-normalize.svtest) */
+	CHECK_EQ_STR(env_parts("\"x y\"@example.org", "\\\"x y\\\"@example.org", "x y", "example.org"),
+	             "ald-");
+	CHECK_EQ_STR(env_parts("\"S[r]us\"@example.org", "\\\"S[r]us\\\"@example.org", "S[r]us",
+	                       "example.org"), "ald-");
+	CHECK_EQ_STR(env_parts("<\"Sirius\"@example.org>", "Sirius@example.org", "Sirius", "example.org"),
+	             "ald-");
 	CHECK_EQ_STR(env_parts(".jp..x.@example.com", ".jp..x.@example.com", ".jp..x.", "example.com"), "ald-");
 	/* Not paths: :all sees them as written, nothing else matches. */
 	const char *bad[] = { "s@", "<<s@example.org>", "s@example.org>", "<s@example.org", "<s example.org>",
