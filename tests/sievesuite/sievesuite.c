@@ -86,18 +86,39 @@ static struct outmsg {
 	char *folder; /* NULL: sent */
 	char *text;
 	size_t len;
+	char *from, *to; /* sent: its envelope */
 } outbox[OUTBOX_MAX];
 static int noutbox;
 
 static int test_message(struct run *r, const struct sv_node *t);
+static int mailbox_exists(void *ctx, struct str name);
+
+static void outbox_free(struct outmsg *o)
+{
+	free(o->folder);
+	free(o->text);
+	free(o->from);
+	free(o->to);
+}
+
+/* test_result_reset: the messages sent go with the result; the mail
+ * store keeps what was stored (as Pigeonhole's testsuite) */
+static void outbox_clear_sent(void)
+{
+	int k = 0;
+	for (int i = 0; i < noutbox; i++) {
+		if (outbox[i].folder)
+			outbox[k++] = outbox[i];
+		else
+			outbox_free(&outbox[i]);
+	}
+	noutbox = k;
+}
 
 static void outbox_clear(void)
 {
-	while (noutbox) {
-		noutbox--;
-		free(outbox[noutbox].folder);
-		free(outbox[noutbox].text);
-	}
+	while (noutbox)
+		outbox_free(&outbox[--noutbox]);
 }
 
 static void report_fail(struct str reason)
@@ -158,18 +179,10 @@ static void set_message(struct run *r, struct str text)
 	envelope_from_header(r);
 }
 
-/* An SMTP path as tern's SMTP layer hands it on: without its angle
- * brackets and source route; "" for the null path. */
-static struct str smtp_path(struct arena *a, struct str v)
+/* The envelope's paths go to the engine as given: it reads them as SMTP
+ * paths (brackets, source route) itself (sieve_test.c, env_path). */
+static struct str keep_value(struct arena *a, struct str v)
 {
-	if (v.len >= 2 && v.p[0] == '<' && v.p[v.len - 1] == '>') {
-		v = str_make(v.p + 1, v.len - 2);
-		if (v.len && v.p[0] == '@') {
-			ptrdiff_t colon = str_chr(v, ':');
-			if (colon > 0)
-				v = str_make(v.p + colon + 1, v.len - (size_t)colon - 1);
-		}
-	}
 	return str_make(arena_strndup(a, v.p, v.len), v.len);
 }
 
@@ -179,13 +192,13 @@ static void cmd_test_set(struct run *r, const struct sv_node *n)
 	if (str_eq(obj, STR_LIT("message")))
 		set_message(r, v);
 	else if (str_eq(obj, STR_LIT("envelope.from")))
-		r->menv.env_from = smtp_path(r->a, v);
+		r->menv.env_from = keep_value(r->a, v);
 	else if (str_eq(obj, STR_LIT("envelope.to")))
-		r->menv.env_to = smtp_path(r->a, v);
+		r->menv.env_to = keep_value(r->a, v);
 	else if (str_eq(obj, STR_LIT("envelope.orig_to")))
-		r->menv.dsn_orcpt = str_c(arena_printf(r->a, "rfc822;%s", str_dup(r->a, smtp_path(r->a, v))));
+		r->menv.dsn_orcpt = str_c(arena_printf(r->a, "rfc822;%s", str_dup(r->a, keep_value(r->a, v))));
 	else if (str_eq(obj, STR_LIT("envelope.auth")))
-		r->menv.auth = smtp_path(r->a, v);
+		r->menv.auth = keep_value(r->a, v);
 	else
 		run_fail(r, n, "sievesuite: test_set \"%.*s\" is not implemented", (int)obj.len, obj.p);
 }
@@ -234,6 +247,7 @@ static void hook_command(struct run *r, const struct sv_node *n)
 		r->res->nactions = 0;
 		r->res->implicit_keep = 1;
 		r->redirects = r->vacations = 0;
+		outbox_clear_sent();
 		break;
 	case H_TEST_MAILBOX_CREATE: {
 		struct str name = arg_str(r, &n->pos[0], 0);
@@ -337,6 +351,9 @@ static void outbox_add(struct run *r, const struct sieve_result *res, const stru
 	}
 	struct outmsg *o = &outbox[noutbox++];
 	o->folder = folder ? strdup(folder) : NULL;
+	/* a redirect goes from the message's sender to its target */
+	o->from = strndup(r->env->env_from.p ? r->env->env_from.p : "", r->env->env_from.len);
+	o->to = a && !folder ? strndup(a->target.p, a->target.len) : strdup("");
 	o->len = buf_len(&b);
 	o->text = malloc(o->len + 1);
 	memcpy(o->text, buf_data(&b), o->len);
@@ -352,13 +369,18 @@ static int result_execute(struct run *r)
 	const struct sieve_result *res = have_sub_res ? &sub_res : r->res;
 	if (have_sub_res && sub_error[0])
 		return 0;
-	outbox_clear();
 	for (uint32_t i = 0; i < res->nactions; i++) {
 		const struct sieve_action *a = &res->actions[i];
 		if (a->kind == SIEVE_ACT_KEEP)
 			outbox_add(r, res, a, "INBOX");
-		else if (a->kind == SIEVE_ACT_FILEINTO)
+		else if (a->kind == SIEVE_ACT_FILEINTO) {
+			/* the mailbox must exist, or fileinto :create makes it */
+			if (!mailbox_exists(NULL, a->target) && (!a->create || nmailboxes >= MAILBOXES_MAX))
+				return 0;
+			if (!mailbox_exists(NULL, a->target))
+				mailboxes[nmailboxes++] = strndup(a->target.p, a->target.len);
 			outbox_add(r, res, a, str_dup(r->a, a->target));
+		}
 		else if (a->kind == SIEVE_ACT_REDIRECT)
 			outbox_add(r, res, a, NULL);
 	}
@@ -379,10 +401,12 @@ static int test_message(struct run *r, const struct sv_node *t)
 		if (folder ? !o->folder || !str_eq(name, str_c(o->folder)) : o->folder != NULL)
 			continue;
 		if (seen++ == want) {
-			msg_set(r, str_make(arena_strndup(r->a, o->text, o->len), o->len));
-			r->body_seen = 0;
-			r->part_hdr_seen = 0;
+			set_message(r, str_make(o->text, o->len));
 			r->edits = 0;
+			if (!o->folder) { /* the envelope it was sent with */
+				r->menv.env_from = str_c(arena_strdup(r->a, o->from));
+				r->menv.env_to = str_c(arena_strdup(r->a, o->to));
+			}
 			return 1;
 		}
 	}
