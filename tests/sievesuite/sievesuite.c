@@ -87,11 +87,24 @@ static struct outmsg {
 	char *text;
 	size_t len;
 	char *from, *to; /* sent: its envelope */
+	char *flags;     /* stored: its IMAP flags */
 } outbox[OUTBOX_MAX];
 static int noutbox;
 
 static int test_message(struct run *r, const struct sv_node *t);
 static int mailbox_exists(void *ctx, struct str name);
+
+/* INBOX is one name in any case, also as the first level of others
+ * ("Inbox.Junk" is INBOX.Junk, as Dovecot's namespaces have it). */
+static int same_mailbox(struct str a, struct str b)
+{
+	if (a.len != b.len)
+		return 0;
+	if (a.len >= 5 && str_has_prefix_ci(a, "INBOX") && str_has_prefix_ci(b, "INBOX") &&
+	    (a.len == 5 || a.p[5] == '.' || a.p[5] == '/'))
+		return str_eq(str_sub(a, 5, a.len), str_sub(b, 5, b.len));
+	return str_eq(a, b);
+}
 
 static void outbox_free(struct outmsg *o)
 {
@@ -99,6 +112,7 @@ static void outbox_free(struct outmsg *o)
 	free(o->text);
 	free(o->from);
 	free(o->to);
+	free(o->flags);
 }
 
 /* test_result_reset: the messages sent go with the result; the mail
@@ -177,6 +191,9 @@ static void set_message(struct run *r, struct str text)
 	r->body_seen = 0;
 	r->part_hdr_seen = 0;
 	envelope_from_header(r);
+	/* imap4flags' internal variable is the message's flags, as
+	 * Pigeonhole's testsuite has it: a new message has none */
+	buf_reset(&r->flags);
 }
 
 /* The envelope's paths go to the engine as given: it reads them as SMTP
@@ -354,6 +371,8 @@ static void outbox_add(struct run *r, const struct sieve_result *res, const stru
 	/* a redirect goes from the message's sender to its target */
 	o->from = strndup(r->env->env_from.p ? r->env->env_from.p : "", r->env->env_from.len);
 	o->to = a && !folder ? strndup(a->target.p, a->target.len) : strdup("");
+	struct str flags = a ? a->flags : res->keep_flags;
+	o->flags = strndup(flags.p ? flags.p : "", flags.len);
 	o->len = buf_len(&b);
 	o->text = malloc(o->len + 1);
 	memcpy(o->text, buf_data(&b), o->len);
@@ -398,11 +417,14 @@ static int test_message(struct run *r, const struct sv_node *t)
 	uint64_t want = t->pos[0].num, seen = 0;
 	for (int i = 0; i < noutbox; i++) {
 		struct outmsg *o = &outbox[i];
-		if (folder ? !o->folder || !str_eq(name, str_c(o->folder)) : o->folder != NULL)
+		if (folder ? !o->folder || !same_mailbox(name, str_c(o->folder)) : o->folder != NULL)
 			continue;
 		if (seen++ == want) {
 			set_message(r, str_make(o->text, o->len));
 			r->edits = 0;
+			/* hasflag reads the stored message's flags */
+			buf_reset(&r->flags);
+			flags_add(&r->flags, str_c(o->flags));
 			if (!o->folder) { /* the envelope it was sent with */
 				r->menv.env_from = str_c(arena_strdup(r->a, o->from));
 				r->menv.env_to = str_c(arena_strdup(r->a, o->to));
@@ -499,7 +521,7 @@ static int mailbox_exists(void *ctx, struct str name)
 	if (str_eq_ci(name, STR_LIT("INBOX")))
 		return 1;
 	for (int i = 0; i < nmailboxes; i++)
-		if (str_eq(name, str_c(mailboxes[i])))
+		if (same_mailbox(name, str_c(mailboxes[i])))
 			return 1;
 	return 0;
 }
