@@ -255,8 +255,15 @@ static void hook_command(struct run *r, const struct sv_node *n)
 		cmd_test_set(r, n);
 		break;
 	case H_TEST_MESSAGE_CMD:
-		if (!test_message(r, n))
-			run_fail(r, n, "sievesuite: test_message: no such message");
+		/* as a command, a message it cannot find fails the test */
+		if (!test_message(r, n)) {
+			report_fail(STR_LIT("test_message: no such message"));
+			test_failed = in_test;
+			if (in_test)
+				r->returned = 1;
+			else
+				r->stopped = 1;
+		}
 		break;
 	case H_TEST_RESULT_RESET:
 		/* a new result, as Pigeonhole makes: its limits start over */
