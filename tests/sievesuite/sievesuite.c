@@ -145,6 +145,18 @@ static void report_fail(struct str reason)
 	nfailed++;
 }
 
+/* Fails the test: Pigeonhole jumps to the end of the test block, or
+ * outside one to the end of the script. */
+static void fail_test(struct run *r, struct str reason)
+{
+	report_fail(reason);
+	test_failed = in_test;
+	if (in_test)
+		r->returned = 1;
+	else
+		r->stopped = 1;
+}
+
 /* The first complete address of the first field named name, or STR_NULL. */
 static struct str header_address(struct run *r, const char *name)
 {
@@ -241,29 +253,15 @@ static void hook_command(struct run *r, const struct sv_node *n)
 		in_test = 0;
 		break;
 	case H_TEST_FAIL:
-		report_fail(arg_str(r, &n->pos[0], 0));
-		/* Pigeonhole jumps to the end of the test block; outside one,
-		 * to the end of the script */
-		if (in_test) {
-			test_failed = 1;
-			r->returned = 1;
-		} else {
-			r->stopped = 1;
-		}
+		fail_test(r, arg_str(r, &n->pos[0], 0));
 		break;
 	case H_TEST_SET:
 		cmd_test_set(r, n);
 		break;
 	case H_TEST_MESSAGE_CMD:
 		/* as a command, a message it cannot find fails the test */
-		if (!test_message(r, n)) {
-			report_fail(STR_LIT("test_message: no such message"));
-			test_failed = in_test;
-			if (in_test)
-				r->returned = 1;
-			else
-				r->stopped = 1;
-		}
+		if (!test_message(r, n))
+			fail_test(r, STR_LIT("test_message: no such message"));
 		break;
 	case H_TEST_RESULT_RESET:
 		/* a new result, as Pigeonhole makes: its limits start over */
