@@ -30,6 +30,7 @@
 #include "core/buf.h"
 #include "mime/mime_field.h"
 #include "sieve/sieve_run.h"
+#include "sieve/sieve_vacation.h"
 
 enum {
 	H_TEST = C_HOOK0, H_TEST_FAIL, H_TEST_SET, H_TEST_RESULT_RESET, H_TEST_MAILBOX_CREATE,
@@ -92,6 +93,21 @@ static struct outmsg {
 static int noutbox;
 
 static int test_message(struct run *r, const struct sv_node *t);
+
+static void outbox_push(const char *folder, struct str text, struct str from, struct str to,
+                        struct str flags)
+{
+	if (noutbox >= OUTBOX_MAX)
+		return;
+	struct outmsg *o = &outbox[noutbox++];
+	o->folder = folder ? strdup(folder) : NULL;
+	o->from = strndup(from.p ? from.p : "", from.len);
+	o->to = strndup(to.p ? to.p : "", to.len);
+	o->flags = strndup(flags.p ? flags.p : "", flags.len);
+	o->len = text.len;
+	o->text = malloc(text.len + 1);
+	memcpy(o->text, text.p, text.len);
+}
 static int mailbox_exists(void *ctx, struct str name);
 
 /* INBOX is one name in any case, also as the first level of others
@@ -371,23 +387,47 @@ static void outbox_add(struct run *r, const struct sieve_result *res, const stru
 	} else {
 		(void)buf_append(&b, msg, len);
 	}
-	struct outmsg *o = &outbox[noutbox++];
-	o->folder = folder ? strdup(folder) : NULL;
 	/* a redirect goes from the message's sender to its target */
-	o->from = strndup(r->env->env_from.p ? r->env->env_from.p : "", r->env->env_from.len);
-	o->to = a && !folder ? strndup(a->target.p, a->target.len) : strdup("");
 	struct str flags = a ? a->flags : res->keep_flags;
-	o->flags = strndup(flags.p ? flags.p : "", flags.len);
-	o->len = buf_len(&b);
-	o->text = malloc(o->len + 1);
-	memcpy(o->text, buf_data(&b), o->len);
+	outbox_push(folder, buf_str(&b), r->env->env_from, a && !folder ? a->target : STR_LIT(""), flags);
+	buf_free(&b);
+}
+
+/* An SMTP path without its angle brackets ("<>" is ""). */
+static struct str bare_path(struct str v)
+{
+	v = str_trim(v);
+	if (v.len >= 2 && v.p[0] == '<' && v.p[v.len - 1] == '>')
+		v = str_make(v.p + 1, v.len - 2);
+	return v;
+}
+
+/* A vacation action's reply, made as the delivery stage makes it
+ * (sieve_vacation.c): none to a sender RFC 5230 §4.5-4.6 says not to
+ * answer. It goes from the null path to the sender. */
+static void outbox_vacation(struct run *r, const struct sieve_action *a)
+{
+	struct str sender = bare_path(r->env->env_from), ours[1 + 16];
+	uint32_t nours = 0;
+	ours[nours++] = bare_path(r->env->env_to);
+	for (uint32_t i = 0; i < a->naddresses && nours < 1 + 16; i++)
+		ours[nours++] = a->addresses[i];
+	if (noutbox >= OUTBOX_MAX ||
+	    sieve_vacation_skip(r->env->msg, r->env->len, sender, ours, nours, NULL, NULL))
+		return;
+	struct buf b;
+	buf_init(&b, r->env->len + 256 * 1024);
+	if (sieve_vacation_reply(a, r->env->msg, r->env->len, sender, ours[0],
+	                         "Sun, 29 Nov 2026 10:00:00 +0000", "vacation.1@sievesuite.example",
+	                         &b) == 0)
+		outbox_push(NULL, buf_str(&b), STR_LIT(""), sender, STR_LIT(""));
 	buf_free(&b);
 }
 
 /* test_result_execute: what delivery would do with the result, as far as
  * the later test_message needs it (keep and fileinto store the message,
- * redirect sends it; tern's vacation, reject and notify messages are
- * the delivery stage's, not made here). */
+ * redirect sends it, vacation sends its reply; reject and notify
+ * messages are not made here). */
 static int result_execute(struct run *r)
 {
 	const struct sieve_result *res = have_sub_res ? &sub_res : r->res;
@@ -407,6 +447,8 @@ static int result_execute(struct run *r)
 		}
 		else if (a->kind == SIEVE_ACT_REDIRECT)
 			outbox_add(r, res, a, NULL);
+		else if (a->kind == SIEVE_ACT_VACATION)
+			outbox_vacation(r, a);
 	}
 	if (res->implicit_keep)
 		outbox_add(r, res, NULL, "INBOX");
