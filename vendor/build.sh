@@ -74,9 +74,6 @@ usage: vendor/build.sh                  fetch, verify and build whatever is stal
                                         and the pinned sources (make test runs this
                                         first, then its own apt installs beside
                                         the compiling)
-       vendor/build.sh --debsrc         only make sure apt has bookworm's deb-src
-                                        (scripts/fetch-pigeonhole-tests' apt-get
-                                        source needs it)
        vendor/build.sh --hashes NAME VERSION
                                         download a Debian source package into a
                                         temporary directory and print its
@@ -84,21 +81,21 @@ usage: vendor/build.sh                  fetch, verify and build whatever is stal
        vendor/build.sh --hashes-deb NAME VERSION
                                         the same for a package pinned as a
                                         binary .deb (the mirror has no source)
-       vendor/build.sh --test-source NAME DIR
-                                        unpack the upstream tarball of the
-                                        newest Debian source package NAME into
-                                        DIR (test data, e.g. a conformance
-                                        suite; not pinned, nothing built)
+       vendor/build.sh --test-source NAME DIR [COMPONENT]
+                                        unpack the upstream tarball (or its
+                                        COMPONENT tarball) of the newest Debian
+                                        source package NAME into DIR (test data,
+                                        e.g. a conformance suite; not pinned,
+                                        nothing built)
 EOF
 }
 MODE=build
 case ${1:-} in
     "") ;;
     --fetch) [[ $# -eq 1 ]] || { usage >&2; exit 2; }; MODE=fetch ;;
-    --debsrc) [[ $# -eq 1 ]] || { usage >&2; exit 2; }; MODE=debsrc ;;
     --hashes) [[ $# -eq 3 ]] || { usage >&2; exit 2; }; MODE=hashes ;;
     --hashes-deb) [[ $# -eq 3 ]] || { usage >&2; exit 2; }; MODE=hashes-deb ;;
-    --test-source) [[ $# -eq 3 ]] || { usage >&2; exit 2; }; MODE=test-source ;;
+    --test-source) [[ $# -eq 3 || $# -eq 4 ]] || { usage >&2; exit 2; }; MODE=test-source ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
 esac
@@ -832,12 +829,6 @@ package_job() { # pkg
     return $rc
 }
 
-# --debsrc: the deb-src entry alone.
-if [[ $MODE == debsrc ]]; then
-    ensure_debsrc
-    exit 0
-fi
-
 # --hashes-deb NAME VERSION: the same for a binary package.
 if [[ $MODE == hashes-deb ]]; then
     name=$2 ver=$3
@@ -873,34 +864,49 @@ if [[ $MODE == hashes ]]; then
     exit 0
 fi
 
-# --test-source NAME DIR: a test suite that ships inside a Debian source
-# package (pyspf's RFC 7208 suite for tests/proto/test_spf_suite.py), for
-# scripts/install-test-deps. The newest version apt offers, fetched as
-# `apt-get source --tar-only` (apt checks the tarball against Debian's
-# signed index): only the upstream tarball, so a mirror that lacks the
-# Debian part (this one answers 404 for pyspf's debian.tar.xz) does not
-# matter. DIR/.version names what DIR holds; a second run with nothing
+# --test-source NAME DIR [COMPONENT]: a test suite that ships inside a
+# Debian source package (pyspf's RFC 7208 suite for
+# tests/proto/test_spf_suite.py, Pigeonhole's Sieve suite in dovecot's
+# "pigeonhole" component for make sievesuite), for scripts/install-test-deps.
+# Fetched as `apt-get source --tar-only` (apt checks the tarballs against
+# Debian's signed index): only upstream tarballs, so a mirror that lacks
+# the Debian part (this one answers 404 for pyspf's debian.tar.xz and
+# dovecot's newest .dsc) does not matter. The upstream tarball, or the
+# COMPONENT's (NAME_V.orig-COMPONENT.tar.*), is unpacked into DIR. Each
+# version apt offers is tried, newest first: a mirror may lag behind its
+# index. DIR/.version names what DIR holds; a second run with nothing
 # newer does nothing.
 if [[ $MODE == test-source ]]; then
-    name=$2 dest=$3
+    name=$2 dest=$3 comp=${4:-}
     exec 3>&1 1>&2
     ensure_debsrc
-    ver=$(newest_version "$name")
-    [[ -n $ver ]] || { apt_update; ver=$(newest_version "$name"); }
-    [[ -n $ver ]] || die "apt-cache showsrc $name: no such source package"
-    [[ -f $dest/.version && $(<"$dest/.version") == "$ver" ]] && exit 0
+    vers=$(src_versions "$name")
+    [[ -n $vers ]] || { apt_update; vers=$(src_versions "$name"); }
+    [[ -n $vers ]] || die "apt-cache showsrc $name: no such source package"
+    vers=$(sort -r -V <<<"$vers")
+    [[ -f $dest/.version && $(<"$dest/.version") == "$(head -n 1 <<<"$vers")" ]] && exit 0
     tmp=$(mktemp -d)
     trap 'rm -rf "$tmp"' EXIT
-    (cd "$tmp" && apt-get source --download-only --tar-only -q "$name=$ver") \
-        >"$OUT/log/$name-src.log" 2>&1 ||
-        { tail -n 20 "$OUT/log/$name-src.log" >&2; die "apt-get source --tar-only $name=$ver failed"; }
-    tars=("$tmp"/*.orig.tar.*)
-    [[ ${#tars[@]} -eq 1 && -f ${tars[0]} ]] || die "$name $ver: expected one upstream tarball, got: $(ls "$tmp")"
+    got=""
+    for ver in $vers; do
+        rm -rf "${tmp:?}"/*
+        if (cd "$tmp" && apt-get source --download-only --tar-only -q "$name=$ver") \
+            >"$OUT/log/$name-src.log" 2>&1; then
+            got=$ver
+            break
+        fi
+        say "$name $ver: apt-get source --tar-only failed, trying an older version"
+    done
+    [[ -n $got ]] || { tail -n 20 "$OUT/log/$name-src.log" >&2; die "no version of $name could be fetched"; }
+    if [[ -n $comp ]]; then tars=("$tmp"/*.orig-"$comp".tar.*)
+    else tars=("$tmp"/*.orig.tar.[gbx]z*); fi
+    [[ ${#tars[@]} -eq 1 && -f ${tars[0]} ]] ||
+        die "$name $got: expected one upstream tarball${comp:+ for $comp}, got: $(ls "$tmp")"
     rm -rf "$dest"
     mkdir -p "$dest"
     tar -xf "${tars[0]}" -C "$dest" --strip-components=1
-    echo "$ver" >"$dest/.version"
-    say "$name $ver unpacked into $dest"
+    echo "$got" >"$dest/.version"
+    say "$name $got${comp:+ ($comp)} unpacked into $dest"
     exit 0
 fi
 

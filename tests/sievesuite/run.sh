@@ -6,9 +6,9 @@
 # what could join the list; skipped.txt says why the others are not in it.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-suite="$root/build/pigeonhole-tests"
+suite="$root/build/testdata/pigeonhole/tests"
 bin="$root/build/sievesuite"
-[[ -f $suite/.done ]] || { echo "sievesuite: $suite missing: run scripts/install-test-deps" >&2; exit 1; }
+[[ -f $suite/../.version ]] || { echo "sievesuite: $suite missing: run scripts/install-test-deps" >&2; exit 1; }
 [[ -x $bin ]] || { echo "sievesuite: $bin missing: make build/sievesuite" >&2; exit 1; }
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1
 cd "$suite" || exit 1
@@ -31,5 +31,5 @@ while read -r f; do
         printf '%s\n' "$out" | grep -v '^pass '
     fi
 done <"$root/tests/sievesuite/passing.txt"
-echo "sievesuite: $n files of Pigeonhole's suite (dovecot $(cat "$suite/.done")), $failed failed"
+echo "sievesuite: $n files of Pigeonhole's suite (dovecot $(cat "$suite/../.version")), $failed failed"
 (( failed == 0 ))

@@ -3,7 +3,7 @@
  * engine (app/sieve/).
  *
  * The suite (the .svtest files of pigeonhole/tests/ in Debian's dovecot source, which
- * scripts/install-test-deps unpacks into build/pigeonhole-tests/) is
+ * scripts/install-test-deps unpacks into build/testdata/pigeonhole/tests/) is
  * written as Sieve scripts using Pigeonhole's vnd.dovecot.testsuite
  * extension: `test "name" { ... }` blocks that call `test_fail` when the
  * engine answers wrong, `test_set` to change the message or envelope
