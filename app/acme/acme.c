@@ -28,6 +28,7 @@
 #include "acme/acme_http.h"
 #include "acme/acme_msg.h"
 #include "acme/acme_private.h"
+#include "admin/admin_domain.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/loop.h"
@@ -243,7 +244,7 @@ void acme_attempt(struct loop *loop, void *arg)
 	acme_status_set("ordering", NULL, 0);
 	A.account_replaced = A.no_replaces = 0;
 	A.state = S_NAMES;
-	acme_names_find(A.dns, A.st, A.hostname, A.names, &A.nnames, names_found, NULL);
+	acme_names_find(A.dns, A.st, A.hostname, A.web_names, A.names, &A.nnames, names_found, NULL);
 }
 
 static void names_found(void *arg)
@@ -388,6 +389,14 @@ int acme_start(const struct config *cfg, struct store *st, struct loop *loop)
 	snprintf(A.email, sizeof A.email, "%s", cfg->acme_email);
 	snprintf(A.challenge, sizeof A.challenge, "%s", cfg->acme_challenge);
 	snprintf(A.hostname, sizeof A.hostname, "%s", cfg->hostname);
+	A.web_names = admin_web_names(cfg);
+	/* Said once: each look-up leaves these out without a word. */
+	if (!(A.web_names & ADMIN_WEB_MTA_STS))
+		log_info("acme", NULL, "event=names_not_ordered names=mta-sts. reason=%s",
+		         A.web_names ? "no_https_listener_on_443" : "no_web_listener");
+	if (!(A.web_names & ADMIN_WEB_AUTOCONFIG))
+		log_info("acme", NULL, "event=names_not_ordered names=autoconfig.,autodiscover. "
+		                       "reason=no_web_listener");
 	snprintf(A.data_dir, sizeof A.data_dir, "%s", cfg->data_dir);
 	snprintf(A.eab_kid, sizeof A.eab_kid, "%s", cfg->acme_eab_kid);
 	snprintf(A.preferred_chain, sizeof A.preferred_chain, "%s", cfg->acme_preferred_chain);

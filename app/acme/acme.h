@@ -6,7 +6,8 @@
  * queue) as an explicit state machine: each state sends one HTTPS request
  * (acme_http.h) and the answer picks the next state. The order for the
  * names (acme_names.c: TERN_HOSTNAME, plus mta-sts., autoconfig. and
- * autodiscover. of each served domain whose DNS points here) is
+ * autodiscover. of each served domain, those a listener serves as
+ * admin_web_names() says and whose DNS points here) is
  * authorized by the challenge TERN_ACME_CHALLENGE picks: tls-alpn-01 (the
  * challenge certificate on every TLS listener under ALPN acme-tls/1,
  * net/tls.h), http-01 (the HTTP listener answers

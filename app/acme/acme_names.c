@@ -3,7 +3,12 @@
  *
  * TERN_HOSTNAME always (the subject). Then mta-sts., autoconfig. and
  * autodiscover. of each served domain (in A-labels: bücher.test's as
- * xn--bcher-kva.test), each only when its DNS points
+ * xn--bcher-kva.test), each only when tern serves something there, as
+ * the DNS records the admin recommends say (admin_web_names(): no HTTPS
+ * listener where senders fetch an MTA-STS policy, no mta-sts. name; no
+ * web listener at all, none of the three: a name nothing answers on is
+ * one more authorization that can fail, for a certificate nobody asks
+ * for), and only when its DNS points
  * here: each of its addresses is one of TERN_HOSTNAME's (one elsewhere,
  * an AAAA at a web host beside an A here, is where the CA may look: Let's
  * Encrypt tries IPv6 first). A name whose record is missing or points
@@ -18,6 +23,7 @@
  * that does not fit is logged (reason=too_many), never dropped silently.
  */
 #include "acme/acme_private.h"
+#include "admin/admin_domain.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +54,7 @@ struct cand {
 struct names_job {
 	struct cand c[CANDS_MAX]; /* c[0] is the host name */
 	size_t n, pending;
+	unsigned web; /* admin_web_names(): which prefixes tern serves */
 	char (*names)[256];
 	size_t *n_r;
 	acme_names_cb *cb;
@@ -80,6 +87,8 @@ static void add_domain(void *arg, const char *stored)
 		domain = alabels;
 	}
 	for (size_t i = 0; i < 3; i++) {
+		if (!(j->web & (i == 0 ? ADMIN_WEB_MTA_STS : ADMIN_WEB_AUTOCONFIG)))
+			continue;
 		if (j->n == CANDS_MAX) {
 			log_info("acme", NULL, "event=name_skipped name=%s%s reason=too_many",
 			         prefixes[i], domain);
@@ -165,10 +174,11 @@ static void answered(void *arg, enum dns_status st, const struct dns_addr *addrs
 		finish(j);
 }
 
-void acme_names_find(struct dns *dns, struct store *st, const char *hostname,
+void acme_names_find(struct dns *dns, struct store *st, const char *hostname, unsigned web,
                      char names[ACME_NAMES_MAX][256], size_t *n_r, acme_names_cb *cb, void *arg)
 {
 	struct names_job *j = xcalloc(1, sizeof *j);
+	j->web = web;
 	j->names = names;
 	j->n_r = n_r;
 	j->cb = cb;

@@ -30,12 +30,14 @@ typedef void acme_names_cb(void *arg);
 
 /*
  * Finds the names to order (acme_names.c): hostname first (the subject),
- * then mta-sts., autoconfig. and autodiscover. of each of st's domains
- * that resolve to one of hostname's addresses. Fills names[0..*n_r) and
- * then calls cb(arg), on the loop of dns (at once when there is nothing
- * to look up). names and n_r must stay valid until then.
+ * then, of each of st's domains, those of mta-sts., autoconfig. and
+ * autodiscover. that tern serves (web: admin_web_names(), whose
+ * ADMIN_WEB_MTA_STS brings mta-sts., ADMIN_WEB_AUTOCONFIG the other two)
+ * and that resolve to hostname's addresses only. Fills names[0..*n_r)
+ * and then calls cb(arg), on the loop of dns (at once when there is
+ * nothing to look up). names and n_r must stay valid until then.
  */
-void acme_names_find(struct dns *dns, struct store *st, const char *hostname,
+void acme_names_find(struct dns *dns, struct store *st, const char *hostname, unsigned web,
                      char names[ACME_NAMES_MAX][256], size_t *n_r, acme_names_cb *cb, void *arg);
 
 /* Authorizations whose challenge is answered and not valid yet, polled
@@ -82,6 +84,7 @@ struct acme_client {
 	struct store *st;
 	struct dns *dns;
 	char directory[512], email[256], challenge[16], hostname[256], data_dir[512];
+	unsigned web_names; /* admin_web_names(): the served domains' names tern answers on */
 	char eab_kid[256];
 	char dns_server[128], dns_zone[256];
 	struct tsig_key tsig;

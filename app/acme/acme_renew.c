@@ -291,5 +291,6 @@ void acme_names_check(struct loop *loop, void *arg)
 	if (A.dns == NULL)
 		A.dns = dns_thread();
 	A.chk_pending = 1;
-	acme_names_find(A.dns, A.st, A.hostname, A.chk_names, &A.chk_n, names_checked, NULL);
+	acme_names_find(A.dns, A.st, A.hostname, A.web_names, A.chk_names, &A.chk_n, names_checked,
+	                NULL);
 }

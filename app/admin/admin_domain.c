@@ -78,21 +78,16 @@ static void srv(struct admin_dns *d, const struct config *cfg, const char *host,
 		snprintf(r->value, sizeof(r->value), "%u 1 %u %s.", prio, (unsigned)port, host);
 }
 
-/*
- * Whether senders can fetch the MTA-STS policy: at
- * https://mta-sts.DOMAIN/, port 443 (RFC 8461 §3.3), which tern answers
- * on its HTTPS listener or behind a trusted proxy that ended TLS and
- * says so (http_router.c serves it only to such requests). The proxy
- * is taken to listen on 443; an HTTPS listener elsewhere is not reached.
- * (mta_sts_port is 443 but in tests, where policies are fetched from
- * another.)
- */
-static int mta_sts_served(const struct config *cfg)
+unsigned admin_web_names(const struct config *cfg)
 {
-	if (cfg->listen[LISTEN_HTTPS].port == cfg->mta_sts_port)
-		return 1;
-	return cfg->trusted_proxies[0] &&
-	       (cfg->listen[LISTEN_HTTP].port || cfg->listen[LISTEN_HTTPS].port);
+	int web = cfg->listen[LISTEN_HTTP].port || cfg->listen[LISTEN_HTTPS].port;
+	unsigned names = web ? ADMIN_WEB_AUTOCONFIG : 0;
+
+	/* The proxy is taken to listen on 443; an HTTPS listener of ours
+	 * elsewhere is not reached. */
+	if (cfg->listen[LISTEN_HTTPS].port == cfg->mta_sts_port || (cfg->trusted_proxies[0] && web))
+		names |= ADMIN_WEB_MTA_STS;
+	return names;
 }
 
 void admin_dns_records(const struct config *cfg, struct store *st, const char *hostname,
@@ -161,7 +156,7 @@ void admin_dns_records(const struct config *cfg, struct store *st, const char *h
 	/* Names that lead only to a web listener: none when both are off
 	 * (Thunderbird asks over HTTP and HTTPS; Outlook's autodiscover
 	 * takes HTTPS, or a redirect to it over HTTP). */
-	if (cfg->listen[LISTEN_HTTP].port || cfg->listen[LISTEN_HTTPS].port) {
+	if (admin_web_names(cfg) & ADMIN_WEB_AUTOCONFIG) {
 		r = add(d, "CNAME", "Thunderbird autoconfig", NULL);
 		snprintf(r->name, sizeof(r->name), "autoconfig.%s.", domain);
 		snprintf(r->value, sizeof(r->value), "%s.", hostname);
@@ -177,7 +172,7 @@ void admin_dns_records(const struct config *cfg, struct store *st, const char *h
 	 * mta-sts.DOMAIN (the certificate must carry that name). Its TXT
 	 * record only with it: a sender that finds the TXT and cannot fetch
 	 * the policy retries the fetch for nothing. */
-	if (mta_sts_served(cfg)) {
+	if (admin_web_names(cfg) & ADMIN_WEB_MTA_STS) {
 		char pol[MTA_STS_OWN_MAX], id[MTA_STS_ID_MAX + 1];
 		mta_sts_own_policy(hostname, admin_mta_sts_mode(st), pol, id);
 		r = add(d, "CNAME", "MTA-STS policy host",

@@ -52,6 +52,24 @@ struct admin_dns {
 	char note_last[400];  /* PTR */
 };
 
+/* Names under a served domain that lead to a web listener (admin_web_names). */
+#define ADMIN_WEB_AUTOCONFIG 1u /* autoconfig. and autodiscover. */
+#define ADMIN_WEB_MTA_STS 2u    /* mta-sts. */
+
+/*
+ * Which of a served domain's web names tern answers on with cfg's
+ * listeners: ADMIN_WEB_AUTOCONFIG when the HTTP or HTTPS listener is on
+ * (Thunderbird asks over either; Outlook takes HTTPS, or a redirect to
+ * it over HTTP); ADMIN_WEB_MTA_STS when senders can fetch the MTA-STS
+ * policy, which they do at https://mta-sts.DOMAIN/ on port 443 (RFC
+ * 8461 §3.3): the HTTPS listener on cfg->mta_sts_port (443 but in
+ * tests), or TERN_TRUSTED_PROXIES set in front of a web listener (a
+ * proxy ending TLS on 443 and saying https). The one answer for both
+ * the DNS records recommended (admin_dns_records) and the names the
+ * ACME certificate asks for (acme_names.c).
+ */
+unsigned admin_web_names(const struct config *cfg);
+
 /* Fills *out (about 25 KB: allocate it, do not put it on a thread's stack)
  * with every record to publish for domain served by hostname; st gives
  * the MTA-STS mode setting (its policy id), NULL for the default. */

@@ -58,6 +58,7 @@ class Pebble:
                  alternate_roots=0, nonce_reject=15):
         need("pebble")
         need("pebble-challtestsrv")
+        self.tls_port = tls_port
         self.tmp = tempfile.mkdtemp(prefix="tern-pebble-")
         self.port = free_port()
         self.mgmt = free_port()
@@ -178,7 +179,11 @@ def acme_server(pebble, challenge, extra=None):
            "TERN_ACME_DIRECTORY": pebble.directory, "TERN_ACME_CHALLENGE": challenge,
            "TERN_TLS_CA_FILE": pebble.ca,
            # pebble's own DNS: every name is 127.0.0.1 unless add_a says otherwise.
-           "TERN_DNS_SERVERS": "127.0.0.1:%d" % pebble.dns_port}
+           "TERN_DNS_SERVERS": "127.0.0.1:%d" % pebble.dns_port,
+           # Where pebble validates TLS-ALPN-01 (tern's HTTPS port) is
+           # this test's port 443: where senders fetch MTA-STS policies,
+           # so mta-sts. names are served and ordered (admin_web_names).
+           "TERN_MTA_STS_PORT": str(pebble.tls_port)}
     env.update(extra or {})
     return env
 
@@ -372,6 +377,55 @@ def test_acme_internationalised_domain_names_ordered_as_a_labels():
         assert "mta-sts.xn--bcher-kva.test" in \
             served_cert(s.imaps_port, "mta-sts.xn--bcher-kva.test")[2]
         assert "event=name_skipped" not in s.log_text(), s.log_text()[-3000:]
+    finally:
+        s.stop()
+        s.cleanup()
+        pebble.close()
+
+
+def test_acme_names_only_where_a_web_listener_serves_them():
+    """A served domain's mta-sts., autoconfig. and autodiscover. names are
+    ordered only when tern answers there, as the DNS records it recommends
+    say (admin_web_names): mta-sts. needs HTTPS where senders fetch the
+    policy (port 443, RFC 8461 section 3.3), the other two an HTTP or
+    HTTPS listener. All three were ordered whatever the listeners: with
+    HTTPS elsewhere than 443 the certificate carried mta-sts.example.test,
+    and with no web listener at all, all three (each one more
+    authorization that could fail, for a name nothing serves)."""
+    # HTTPS on a port other than the one MTA-STS policies are fetched from.
+    s = Server(imap=True, http=True, start=False)
+    pebble = Pebble(s.http_port, s.https_port)
+    try:
+        s.env.update(acme_server(pebble, "tls-alpn-01"))
+        del s.env["TERN_MTA_STS_PORT"]  # 443, where nothing of ours listens
+        s.start()
+        wait_cert(s, pebble)
+        sans = re.findall(r"DNS:([^,\s]+)", served_cert(s.imaps_port)[2])
+        assert sorted(sans) == sorted([HOST, "autoconfig.example.test",
+                                       "autodiscover.example.test"]), sans
+        assert "event=names_not_ordered names=mta-sts. reason=no_https_listener_on_443" in \
+            s.log_text()
+        # The DNS records recommended agree: no MTA-STS ones.
+        dns = s.cli("domain", "dns", "example.test").stdout.decode()
+        assert "autoconfig.example.test." in dns and "mta-sts" not in dns, dns
+    finally:
+        s.stop()
+        s.cleanup()
+        pebble.close()
+    # No web listener: the host name alone. pebble validates TLS-ALPN-01
+    # on IMAPS, which answers acme-tls/1 as every TLS listener does.
+    s = Server(imap=True, start=False)
+    pebble = Pebble(free_port(), s.imaps_port)
+    try:
+        s.env.update(acme_server(pebble, "tls-alpn-01"))
+        s.start()
+        wait_cert(s, pebble)
+        sans = re.findall(r"DNS:([^,\s]+)", served_cert(s.imaps_port)[2])
+        assert sans == [HOST], sans
+        log = s.log_text()
+        assert "event=names_not_ordered names=autoconfig.,autodiscover. reason=no_web_listener" \
+            in log, log[-3000:]
+        assert "event=name_skipped" not in log, log[-3000:]
     finally:
         s.stop()
         s.cleanup()
