@@ -34,7 +34,7 @@
  * most a day late, and never early.
  *
  * Failures: a badNonce is retried with the fresh nonce of the error (up
- * to 31 times in a row, RFC 8555 §6.5); after finalize, no answer or a 5xx is retried within the poll budget (a new
+ * to 31 times in a row, RFC 8555 §6.5); after finalize, no answer, a 5xx or a 429 is retried within the poll budget (a new
  * attempt would be a new order, another certificate issued); other
  * errors end the attempt with one log line naming the step and the CA's
  * problem (type and detail; rateLimited said so plainly), and the next

@@ -1,7 +1,7 @@
 /*
  * acme_cert.c — from finalize to the certificate in use (RFC 8555 §7.4):
  * a fresh EC P-256 key and its CSR sent to finalize, the order polled
- * until valid (no answer or a 5xx retried within the poll budget: a new
+ * until valid (no answer, a 5xx or a 429 retried within the poll budget: a new
  * attempt would be a new order, another certificate issued; a finalize
  * without an answer whose order is still "ready" sent again), the chain
  * downloaded and checked (it loads with the key, is valid now and names
@@ -70,19 +70,23 @@ static int cert_acceptable(const struct tls_conf *conf, char *why, size_t whysz)
 /*
  * A failure to hear back once the CA has, or may have, issued (polling the
  * order after finalize, fetching the certificate): no answer (a timeout, a
- * lost connection) or a 5xx. The same request is tried again, within the
- * poll budget, instead of failing the attempt: the next attempt is a new
- * order, and so another certificate for the same names (Let's Encrypt
- * issues 5 a week; a CA busy for half an hour used them all and left the
- * old certificate to expire). Returns 1 when a retry is planned.
+ * lost connection), a 5xx, or a 429 (RFC 8555 §6.6: rateLimited, come
+ * back after Retry-After; a CA limits its request rate per client). The
+ * same request is tried again after Retry-After, within the poll budget,
+ * instead of failing the attempt: the next attempt is a new order, and so
+ * another certificate for the same names (Let's Encrypt issues 5 a week; a
+ * CA busy for half an hour used them all and left the old certificate to
+ * expire). Returns 1 when a retry is planned.
  */
 static int retry_transient(enum acme_state st, const char *url, const struct acme_http_resp *r)
 {
-	if (r->status != 0 && r->status < 500)
+	if (r->status != 0 && r->status < 500 && r->status != 429)
 		return 0;
 	char q[300];
 	log_info("acme", NULL, "event=retry step=%s status=%d error=%s", acme_state_name[A.state],
-	         r->status, log_q(r->status ? "server error" : r->error, q, sizeof q));
+	         r->status,
+	         log_q(r->status == 429 ? "rate limited" : r->status ? "server error" : r->error, q,
+	               sizeof q));
 	acme_wait_then(st, url, r->retry_after);
 	return 1;
 }
@@ -240,7 +244,7 @@ void acme_on_order_poll(const struct acme_http_resp *r)
 
 	if (r->status != 200 || acme_msg_order(r->body, r->body_len, &o) < 0) {
 		/* A finalize without an answer may have reached the CA: poll
-		 * the order (a 5xx to it is the CA's refusal, as before). */
+		 * the order (a 5xx or 429 to it is the CA's refusal, as before). */
 		if (A.state == S_FINALIZE && r->status == 0)
 			A.finalize_lost = 1;
 		if ((A.state == S_ORDER_POLL || (A.state == S_FINALIZE && r->status == 0)) &&

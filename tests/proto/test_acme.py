@@ -1009,7 +1009,8 @@ class AcmeStub:
     def __init__(self, mode="ratelimit", ari_open_first=True, ari_hold=None, renewal_order_delay=0,
                  bad_leaf=None, retry_after="3600", authz=("evil.example", "pending"),
                  first_leaf=None, cert_fail=0, processing=None, deactivated_first_key=False,
-                 already_replaced=False, bad_nonces=0, finalize_lost=0, nonce_down=False):
+                 already_replaced=False, bad_nonces=0, finalize_lost=0, nonce_down=False,
+                 limited=(0, 0)):
         import base64
         import http.server
         import ssl as _ssl
@@ -1045,6 +1046,10 @@ class AcmeStub:
         # newNonce answers 503 with retry_after and no nonce (the API down
         # for maintenance while a cache still serves the directory)
         self.nonce_down = nonce_down
+        # (polls, downloads): the first polls of the issued order and the
+        # first downloads of its certificate answered 429 rateLimited,
+        # Retry-After: 1
+        self.limited = list(limited)
         self.csrs = []  # the CSR (DER) of each finalize taken
         self.post_nonces = []  # (path, the nonce its JWS carried, the last nonce given before)
         # the window for later certificates: a month out, the same in every answer
@@ -1257,6 +1262,14 @@ class AcmeStub:
                     if stub.processing:
                         stub.processing_until = time.time() + stub.processing[0]
                     stub.order_reply(self, n)
+                elif stub.mode == "ari" and stub.issued and \
+                        ((self.path == "/order/1" and stub.limited[0]) or
+                         (self.path.startswith("/cert/") and stub.limited[1])):
+                    stub.limited[self.path != "/order/1"] -= 1
+                    self.reply(429, json.dumps({
+                        "type": "urn:ietf:params:acme:error:rateLimited",
+                        "detail": "too many requests from this client"}).encode(),
+                        [("Content-Type", "application/problem+json"), ("Retry-After", "1")])
                 elif stub.mode == "ari" and self.path == "/order/1" and stub.issued:
                     stub.order_reply(self, stub.issued)
                 elif stub.mode == "ari" and self.path.startswith("/cert/") and stub.cert_fail:
@@ -1592,6 +1605,31 @@ def test_acme_certificate_download_retried_not_reordered():
         assert len(re.findall(r"event=retry step=certificate status=503", log)) == 2, log[-3000:]
         assert stub.issued == 1 and stub.cert_fail == 0, stub.issued
         assert [r for r in stub.requests if r == ("POST", "/order")] == [("POST", "/order")]
+        assert "stub CA" in served_cert(s.imaps_port)[0]
+    finally:
+        s.stop()
+        s.cleanup()
+        stub.close()
+
+
+def test_acme_rate_limited_after_finalize_waits_not_reordered():
+    """After finalize the order is "processing"; its polls and then the
+    certificate's download are answered 429 rateLimited with Retry-After
+    (RFC 8555 section 6.6: a CA limiting its request rate). Each is tried
+    again after the Retry-After, as a 5xx is, and the one certificate
+    issued is installed. A 429 there failed the attempt, and the next
+    attempt after the back-off made a new order: another certificate
+    for the same names (Let's Encrypt issues 5 a week)."""
+    stub = AcmeStub(mode="ari", ari_open_first=False, processing=(1, 1), limited=(2, 1))
+    s = stub_server(stub)
+    try:
+        assert s.wait_log("event=certificate_installed", timeout=30), s.log_text()[-3000:]
+        log = s.log_text()
+        assert "event=attempt_failed" not in log, log[-3000:]
+        retries = re.findall(r"event=retry step=(\S+) status=429 error=\"?rate limited", log)
+        assert retries == ["order_poll", "order_poll", "certificate"], (retries, log[-3000:])
+        assert stub.issued == 1 and stub.limited == [0, 0], (stub.issued, stub.limited)
+        assert stub.requests.count(("POST", "/order")) == 1, stub.requests
         assert "stub CA" in served_cert(s.imaps_port)[0]
     finally:
         s.stop()
