@@ -594,6 +594,43 @@ def test_acme_renewal_swaps_without_dropping_connections():
         pebble.close()
 
 
+def test_acme_renewal_failing_keeps_the_certificate_and_backs_off():
+    """pebble has no renewal information (no renewalInfo in its directory):
+    a 20-second certificate is renewed by the two-thirds rule, about 13 s
+    in. With the CA gone by then the renewal fails at its first step: the
+    certificate in use is still served (not the self-signed one), the
+    status says failed, and the next attempt waits the back-off's first
+    minute, not a hot loop; no renewal information was asked for."""
+    s = Server(imap=True, http=True, start=False, domains=())
+    pebble = Pebble(s.http_port, s.https_port, validity=20)
+    try:
+        s.env.update(acme_server(pebble, "tls-alpn-01"))
+        s.start()
+        wait_cert(s, pebble)
+        first = served_cert(s.imaps_port)
+        assert "Pebble" in first[0], first
+        pebble.close()
+        assert s.wait_log("event=attempt_failed", timeout=40), s.log_text()[-3000:]
+        time.sleep(1)
+        log = s.log_text()
+        failed = [l for l in log.splitlines() if "event=attempt_failed" in l]
+        assert len(failed) == 1 and "step=directory" in failed[0] and "retry_in=60" in failed[0], \
+            failed
+        assert "event=ari_window" not in log and "event=renewal_moved_by_ari" not in log, log[-3000:]
+        assert served_cert(s.imaps_port)[3] == first[3]
+        js = settings(s)
+        assert js["acme"]["state"] == "failed" and js["tls"]["self_signed"] is False, js
+        # The next run is the failure's time plus the minute (read from
+        # its log line, so a slow machine does not matter).
+        t = re.match(r"time=(\S+?)(\.\d+)?Z", failed[0]).group(1)
+        at = calendar.timegm(time.strptime(t, "%Y-%m-%dT%H:%M:%S"))
+        assert 59 <= js["acme"]["next_run"] - at <= 61, (js["acme"], failed[0])
+    finally:
+        s.stop()
+        s.cleanup()
+        pebble.close()
+
+
 def test_acme_preferred_chain_among_the_alternates():
     """RFC 8555 §7.4.2: the CA may offer other chains for the certificate
     (Link: <url>;rel="alternate"); pebble offers one per alternate root.
