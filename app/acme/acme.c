@@ -438,6 +438,7 @@ void acme_renew_now_on_loop(void *unused)
 		A.backoff = 0;
 		A.not_before = 0;
 		A.hold_until = 0;
+		acme_names_failed_release();
 		acme_schedule(0);
 	}
 }

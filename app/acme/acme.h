@@ -65,7 +65,8 @@ int acme_start(const struct config *cfg, struct store *st, struct loop *loop);
 
 /*
  * Renews now (tern acme renew): starts an attempt at once unless one is
- * under way. On the client's loop (loop_post). The server calls it when
+ * under way, asking again for the names held out after a failed
+ * challenge. On the client's loop (loop_post). The server calls it when
  * the store holds "acme/renew-requested", which the command writes.
  */
 void acme_renew_now_on_loop(void *unused);

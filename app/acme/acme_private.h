@@ -209,6 +209,9 @@ void acme_names_failed_load(void);
 int acme_name_failed(const char *name, int64_t now);
 /* Holds name out for 30 days and stores the list; 0, or -1 when full. */
 int acme_name_failed_add(const char *name, int64_t now);
+/* Forgets every name held out, in memory and in the store (tern acme
+ * renew: the operator may have fixed what failed them). */
+void acme_names_failed_release(void);
 /* 1 when "acme/account-contact" is TERN_ACME_EMAIL. */
 int acme_contact_stored_same(void);
 /* Stores TERN_ACME_EMAIL as the account's contact. */

@@ -167,7 +167,9 @@ int acme_key_load(const char *name, struct acme_key *k)
  * certificate; the whole order used to fail at every attempt, until the
  * certificate in use expired. Kept in the store ("acme/names-failed":
  * lines "name unix-time-until"), so a restart neither asks again nor
- * renews early for them. TERN_HOSTNAME is never left out.
+ * renews early for them. TERN_HOSTNAME is never left out. tern acme
+ * renew releases them (acme_names_failed_release): the operator who
+ * fixed the record need not wait the 30 days out.
  */
 #define NAME_FAIL_HOLD (30 * 86400)
 #define NAMES_FAILED_MAX 64
@@ -234,6 +236,17 @@ int acme_name_failed_add(const char *name, int64_t now)
 	                       "the next orders leave it out for 30 days\"",
 	         name, NAME_FAIL_HOLD);
 	return 0;
+}
+
+void acme_names_failed_release(void)
+{
+	if (nfailed == 0)
+		return;
+	nfailed = 0;
+	int rc = store_meta_del(A.st, "acme/names-failed");
+	if (rc != STORE_OK && rc != STORE_ENOTFOUND)
+		log_warn("acme", NULL, "event=store_failed key=acme/names-failed");
+	log_info("acme", NULL, "event=names_released reason=renew_requested");
 }
 
 struct tls_conf *acme_stored_conf(struct store *st, const char *data_dir, char *err,

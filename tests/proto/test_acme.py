@@ -125,6 +125,14 @@ class Pebble:
             data=json.dumps({"host": host + ".", "addresses": addrs}).encode(), method="POST")
         urllib.request.urlopen(req, timeout=10).read()
 
+    def clear_a(self, host):
+        """Drops what add_a gave host (add_a adds to it): 127.0.0.1 again."""
+        import urllib.request
+        req = urllib.request.Request(
+            "http://127.0.0.1:%d/clear-a" % self.dns_mgmt,
+            data=json.dumps({"host": host + "."}).encode(), method="POST")
+        urllib.request.urlopen(req, timeout=10).read()
+
     def root_cn(self, i):
         """The CN of pebble's root i (0: the default chain's; 1...: the
         alternates' roots, each offered as Link rel="alternate")."""
@@ -474,7 +482,8 @@ def test_acme_name_whose_challenge_fails_is_held_out():
     lost its certificate too when the one in use expired. Now the name is
     held out of the orders for 30 days (event=name_held_out, kept in the
     store) and the retry gets the certificate without it; a restart
-    neither orders it again nor renews early for it. Here tern's resolver
+    neither orders it again nor renews early for it; tern acme renew, once
+    the operator fixed it, asks for it again. Here tern's resolver
     says mta-sts.example.test is 127.0.0.1, pebble's says 127.0.0.2, where
     nothing listens."""
     s = Server(imap=True, http=True, start=False, domains=())
@@ -534,6 +543,16 @@ def test_acme_name_whose_challenge_fails_is_held_out():
         time.sleep(3)
         after = s.log_text().split("event=certificate_loaded")[-1]
         assert "event=name_added" not in after and "event=attempt " not in after, after
+        # The operator fixes the name (pebble now finds it here) and runs
+        # tern acme renew: the name held out is asked for again and joins
+        # the certificate. It stayed out for the 30 days, renew or not.
+        pebble.clear_a("mta-sts.example.test")
+        assert s.cli("acme", "renew").returncode == 0
+        wait_cert(s, pebble, re.compile(r"event=certificate_loaded(.*\n)*.*event=renew_requested"
+                                        r"(.*\n)*.*event=certificate_installed"), 60)
+        sans = re.findall(r"DNS:([^,\s]+)", served_cert(s.imaps_port)[2])
+        assert sorted(sans) == [HOST, "mta-sts.example.test"], (sans, s.log_text()[-3000:])
+        assert "event=names_released reason=renew_requested" in s.log_text()
     finally:
         s.stop()
         s.cleanup()
