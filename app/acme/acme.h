@@ -45,6 +45,12 @@
  *
  * Caveats: start-up only through acme_start(); every state runs on its
  * loop. Store writes (a few per certificate) block that loop briefly.
+ * The certificate's key is EC P-256 only (the default of certbot 2,
+ * lego and Caddy): a client whose TLS has no ECDSA (stacks from before
+ * about 2010) cannot connect; serving it would take a second, RSA,
+ * certificate chosen per handshake by the client's signature algorithms.
+ * No account key rollover (RFC 8555 §7.3.5): the account key is made
+ * once and kept.
  */
 #ifndef TERN_ACME_ACME_H
 #define TERN_ACME_ACME_H
