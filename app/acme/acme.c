@@ -255,9 +255,9 @@ static void names_found(void *arg)
 	int64_t now = time_wall();
 	size_t keep = 1; /* names[0], the host name, always */
 	for (size_t i = 1; i < A.nnames; i++) {
-		if (acme_name_failed(A.names[i], now))
-			log_info("acme", NULL, "event=name_skipped name=%s reason=challenge_failed",
-			         A.names[i]);
+		const char *why = acme_name_unorderable(A.names[i], now);
+		if (why != NULL)
+			log_info("acme", NULL, "event=name_skipped name=%s reason=%s", A.names[i], why);
 		else if (keep != i)
 			memcpy(A.names[keep++], A.names[i], sizeof A.names[0]);
 		else

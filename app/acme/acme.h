@@ -13,7 +13,8 @@
  * net/tls.h), http-01 (the HTTP listener answers
  * /.well-known/acme-challenge/ from acme_http01_answer()) or dns-01 (a
  * TXT record added by an RFC 2136 update with TSIG, acme_dnsupd.h, and
- * removed once the name is authorized). Then a fresh EC P-256 key, a CSR, finalize, download; the
+ * removed once the name is authorized; names outside its one zone are
+ * left out of the order). Then a fresh EC P-256 key, a CSR, finalize, download; the
  * chain is installed as the current certificate and under each of its
  * names for SNI (tls_install, tls_sni_put): connections already open keep
  * the one they started with, new ones get the new one.

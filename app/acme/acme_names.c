@@ -151,6 +151,27 @@ static void finish(struct names_job *j)
 	cb(arg);
 }
 
+/* 1 when name is zone or a name under it (case aside). */
+static int name_in_zone(const char *name, const char *zone)
+{
+	size_t n = strlen(name), z = strlen(zone);
+	if (n == z)
+		return strcasecmp(name, zone) == 0;
+	return n > z && name[n - z - 1] == '.' && strcasecmp(name + n - z, zone) == 0;
+}
+
+const char *acme_name_unorderable(const char *name, int64_t now)
+{
+	if (acme_name_failed(name, now))
+		return "challenge_failed";
+	/* DNS-01 updates one zone, TERN_ACME_DNS_ZONE: another zone's name
+	 * gets NOTZONE from the update, which failed the whole order at
+	 * every attempt, the host name's certificate with it. */
+	if (strcmp(A.challenge, "dns-01") == 0 && !name_in_zone(name, A.dns_zone))
+		return "outside_dns_zone";
+	return NULL;
+}
+
 struct lookup_ctx {
 	struct names_job *j;
 	size_t i;

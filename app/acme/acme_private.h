@@ -40,6 +40,16 @@ typedef void acme_names_cb(void *arg);
 void acme_names_find(struct dns *dns, struct store *st, const char *hostname, unsigned web,
                      char names[ACME_NAMES_MAX][256], size_t *n_r, acme_names_cb *cb, void *arg);
 
+/*
+ * Why name (not the host name) is left out of an order at now (Unix
+ * time), or NULL when it can go in: "challenge_failed" (held out,
+ * acme_name_failed), "outside_dns_zone" (DNS-01, and name is not in the
+ * zone it updates). The one test of orders (acme.c) and of the names
+ * check (acme_renew.c), so the check never asks for a renewal to get a
+ * name the order then leaves out.
+ */
+const char *acme_name_unorderable(const char *name, int64_t now);
+
 /* Authorizations whose challenge is answered and not valid yet, polled
  * together (in turn, one request at a time, a round each Retry-After):
  * the CA validates them all at once instead of one after the other. A

@@ -260,7 +260,8 @@ static void names_checked(void *arg)
 	if (!A.running)
 		return;
 	for (size_t i = 0; i < A.chk_n; i++) {
-		if (acme_names_has(A.cert_names, A.chk_names[i]) || acme_name_failed(A.chk_names[i], time_wall()))
+		if (acme_names_has(A.cert_names, A.chk_names[i]) ||
+		    acme_name_unorderable(A.chk_names[i], time_wall()) != NULL)
 			continue;
 		int64_t now = time_wall();
 		int wait = A.state != S_OFF || now < A.not_before || now < A.hold_until;
@@ -270,6 +271,7 @@ static void names_checked(void *arg)
 			acme_schedule(0);
 		return;
 	}
+	log_debug("acme", NULL, "event=names_checked names=%zu missing=0", A.chk_n);
 }
 
 /* Daily, and soon after a stored certificate is loaded: are there names

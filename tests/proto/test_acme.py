@@ -755,7 +755,9 @@ class Knot:
     of it refreshing every 4 s, sent no NOTIFY: it serves an update up
     to 4 s after the primary."""
 
-    def __init__(self, ns2=False, primary=None):
+    def __init__(self, ns2=False, primary=None, other_zone=None):
+        """other_zone: one more zone it serves (no updates), whose
+        mta-sts., autoconfig. and autodiscover. are 127.0.0.1."""
         need("knotd")
         self.tmp = tempfile.mkdtemp(prefix="tern-knot-")
         self.port = free_port(udp=True)
@@ -768,6 +770,12 @@ class Knot:
                         "ns1 A %s\nmail A 127.0.0.1\n" % self.listen53)
                 if ns2:
                     f.write("@ NS ns2\nns2 A %s2\n" % self.net)
+        if other_zone:
+            with open(os.path.join(self.tmp, other_zone + ".zone"), "w") as f:
+                f.write("$ORIGIN %s.\n$TTL 60\n@ SOA ns1.acme.test. hostmaster 1 4 4 600 60\n"
+                        "@ NS ns1.acme.test.\n" % other_zone)
+                for p in ("mta-sts", "autoconfig", "autodiscover"):
+                    f.write("%s A 127.0.0.1\n" % p)
         zone = ("    master: primary\n" if primary else "    acl: [upd, xfr]\n")
         remote = ("remote:\n  - id: primary\n    address: 127.0.0.1@%d\n" % primary.port
                   if primary else "")
@@ -801,6 +809,8 @@ template:
 zone:
   - domain: acme.test
 {z}""".format(d=self.tmp, p=self.port, s=TSIG_SECRET, l=self.listen53, r=remote, z=zone))
+            if other_zone:
+                f.write("  - domain: %s\n" % other_zone)
         self.log = open(os.path.join(self.tmp, "knot.log"), "w")
         self.proc = subprocess.Popen(["knotd", "-c", os.path.join(self.tmp, "knot.conf")],
                                      stdout=self.log, stderr=subprocess.STDOUT)
@@ -860,6 +870,41 @@ def test_acme_dns_01():
         while txt_present(knot.port, "_acme-challenge." + HOST) and time.time() < deadline:
             time.sleep(0.2)
         assert not txt_present(knot.port, "_acme-challenge." + HOST)
+    finally:
+        s.stop()
+        s.cleanup()
+        if pebble:
+            pebble.close()
+        knot.close()
+
+
+def test_acme_dns_01_names_outside_the_zone_left_out():
+    """DNS-01 updates one zone (TERN_ACME_DNS_ZONE, else the host name's
+    parent, acme.test here). A served domain in another zone
+    (example.test, whose names point here): its names were ordered, the
+    update for _acme-challenge.mta-sts.example.test was refused NOTZONE
+    and the whole order failed, at every attempt, so the host name never
+    got its certificate. Now names outside the zone are left out
+    (reason=outside_dns_zone), and the names check after a restart does
+    not ask for a renewal to add them."""
+    knot = Knot(other_zone="example.test")
+    s = Server(imap=True, http=True, start=False)
+    pebble = None
+    try:
+        pebble = Pebble(s.http_port, s.https_port, dns_server="127.0.0.1:%d" % knot.port)
+        start_dns_01(s, pebble, knot, knot)
+        log = s.log_text()
+        assert "event=attempt_failed" not in log, log[-3000:]
+        for p in ("mta-sts.", "autoconfig.", "autodiscover."):
+            assert "event=name_skipped name=%sexample.test reason=outside_dns_zone" % p in log, \
+                log[-3000:]
+        assert re.findall(r"DNS:([^,\s]+)", served_cert(s.imaps_port)[2]) == [HOST]
+        s.stop()
+        s.start()
+        wait_cert(s, pebble, re.compile(r"event=certificate_loaded(.*\n)*.*event=names_checked "
+                                        r"names=4 missing=0"), 30)
+        after = s.log_text().split("event=certificate_loaded")[-1]
+        assert "event=name_added" not in after and "event=attempt " not in after, after
     finally:
         s.stop()
         s.cleanup()
