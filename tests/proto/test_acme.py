@@ -837,6 +837,15 @@ zone:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+def dns_01_close(s, pebble, knot):
+    """Stops what a DNS-01 test started (pebble None: it did not start)."""
+    s.stop()
+    s.cleanup()
+    if pebble:
+        pebble.close()
+    knot.close()
+
+
 def start_dns_01(s, pebble, primary, shown):
     """Starts s ordering by DNS-01 from pebble, its updates (TSIG) and
     lookups going to the knotd primary; waits for the certificate, or
@@ -871,11 +880,7 @@ def test_acme_dns_01():
             time.sleep(0.2)
         assert not txt_present(knot.port, "_acme-challenge." + HOST)
     finally:
-        s.stop()
-        s.cleanup()
-        if pebble:
-            pebble.close()
-        knot.close()
+        dns_01_close(s, pebble, knot)
 
 
 def test_acme_dns_01_names_outside_the_zone_left_out():
@@ -906,11 +911,7 @@ def test_acme_dns_01_names_outside_the_zone_left_out():
         after = s.log_text().split("event=certificate_loaded")[-1]
         assert "event=name_added" not in after and "event=attempt " not in after, after
     finally:
-        s.stop()
-        s.cleanup()
-        if pebble:
-            pebble.close()
-        knot.close()
+        dns_01_close(s, pebble, knot)
 
 
 def test_acme_dns_01_waits_for_every_authoritative_server():
@@ -1019,11 +1020,7 @@ def test_acme_dns_01_zone_without_ns_found_is_not_checked():
         assert "event=dns01_propagated " not in log
         check_served(s)
     finally:
-        s.stop()
-        s.cleanup()
-        if pebble:
-            pebble.close()
-        knot.close()
+        dns_01_close(s, pebble, knot)
 
 
 class ForgedUpdateServer:
