@@ -183,6 +183,21 @@ static int bad_shape(struct str user, struct str pass)
 	       pass.len > LOGIN_PASS_MAX || (pass.len && memchr(pass.p, '\0', pass.len));
 }
 
+void login_user_name(struct store *st, struct str user, char out[LOGIN_USER_MAX + 1])
+{
+	size_t n = user.len > LOGIN_USER_MAX ? LOGIN_USER_MAX : user.len;
+
+	for (size_t i = 0; i < n; i++) {
+		char c = user.p[i];
+		out[i] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+	}
+	out[n] = '\0';
+	/* An ASCII-only client sends an IDN domain's A-labels: still the
+	 * account, and counted as it. */
+	if (st)
+		store_served_spelling(st, out, LOGIN_USER_MAX + 1);
+}
+
 /* Copies rq into a new flow; *malformed_r is the reason the attempt
  * cannot succeed, or NULL. */
 static struct login *flow_new(const struct login_request *rq, const char **malformed_r)
@@ -200,18 +215,9 @@ static struct login *flow_new(const struct login_request *rq, const char **malfo
 	l->res.aborted = malformed && strcmp(malformed, LOGIN_ABORTED) == 0;
 	if (!malformed && bad_shape(rq->user, rq->pass))
 		malformed = "malformed";
-	/* The name as sent (cut) for the log and the account's counter;
-	 * addresses are stored lowercase. */
-	size_t n = rq->user.len > LOGIN_USER_MAX ? LOGIN_USER_MAX : rq->user.len;
-	for (size_t i = 0; i < n; i++) {
-		char c = rq->user.p[i];
-		l->user[i] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
-	}
-	/* An address at one of our IDN domains in the spelling it was not
-	 * added in (RFC 5890 §2.3.2.1: one domain; an ASCII-only client
-	 * sends the A-labels) is that account, and counts as it. */
-	if (!malformed && l->rq.store)
-		store_served_spelling(l->rq.store, l->user, sizeof l->user);
+	/* The name for the log and the account's counter; a malformed one
+	 * as sent (cut, lowercased): it names no account. */
+	login_user_name(malformed ? NULL : l->rq.store, rq->user, l->user);
 	if (!malformed && rq->pass.len) {
 		memcpy(l->pass, rq->pass.p, rq->pass.len);
 		l->pass_len = rq->pass.len;

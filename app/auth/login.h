@@ -133,6 +133,16 @@ struct login_held *login_hold(const struct login_result *r);
 void login_held_result(const struct login_held *h, struct login_result *r);
 void login_held_free(struct login_held **hp);
 
+/*
+ * The account name user is checked and counted as, into out (NUL-
+ * terminated): cut at LOGIN_USER_MAX, lowercased (addresses are stored
+ * lowercase) and, when st is not NULL, an address at one of our IDN
+ * domains in the spelling it was not added in turned into that account's
+ * (store_served_spelling: RFC 5890 §2.3.2.1, one domain). SCRAM's
+ * challenge looks up the same name (auth/scram_login.h).
+ */
+void login_user_name(struct store *st, struct str user, char out[LOGIN_USER_MAX + 1]);
+
 /* Starts a login; returns its handle (the caller keeps it to abandon). */
 struct login *login_start(const struct login_request *rq);
 

@@ -99,6 +99,12 @@ struct scram_server {
 	size_t auth_len;
 	char nonce[SCRAM_CNONCE_MAX + SCRAM_SNONCE_LEN + 1]; /* both parts */
 	size_t nonce_len;
+	/* The caller's, never read here: the keys the server-first message
+	 * was made with and the record they came from (scram_login.c keeps
+	 * them so that secrets.key is unsealed once per exchange). */
+	struct scram_keys keys;
+	uint32_t account;
+	uint64_t cred; /* 0: fake keys, which no proof matches */
 };
 
 /* Why a message was refused (for the log's reason=): */

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "admin/admin_secret.h"
+#include "auth/login.h"
 #include "auth/sasl.h"
 #include "core/saslprep.h"
 #include "core/xalloc.h"
@@ -94,34 +95,40 @@ static void fake_keys(struct store *st, const char *user, enum scram_hash h,
 	sodium_memzero(key, sizeof key);
 }
 
-void scram_login_keys(struct store *st, const char *user, enum scram_hash h,
-		      struct scram_keys *k)
+/* The keys that answer s's client-first message, into s: the account's,
+ * unsealed now, the one read of secrets.key in the exchange (the check
+ * takes them from s); else fake ones, with cred 0. */
+static void exchange_keys(struct store *st, struct scram_server *s)
 {
 	struct store_scram r;
-	char name[SCRAM_USER_MAX + 1];
+	char name[LOGIN_USER_MAX + 1];
 
-	/* The account the login flow will check (login.c): one of our IDN
-	 * domains in the spelling it was not added in is that account. */
-	size_t n = strnlen(user, SCRAM_USER_MAX);
-	for (size_t i = 0; i < n; i++)
-		name[i] = (char)(user[i] >= 'A' && user[i] <= 'Z' ? user[i] + 32 : user[i]);
-	name[n] = '\0';
-	store_served_spelling(st, name, sizeof name);
-	if (store_account_scram(st, name, (int)h, &r) != STORE_OK || real_keys(st, &r, h, k) < 0)
-		fake_keys(st, name, h, k);
+	/* The account the login flow will check. */
+	login_user_name(st, str_c(s->user), name);
+	s->account = 0;
+	s->cred = 0;
+	if (store_account_scram(st, name, (int)s->hash, &r) == STORE_OK &&
+	    real_keys(st, &r, s->hash, &s->keys) == 0) {
+		s->account = r.id;
+		s->cred = r.cred;
+	} else {
+		fake_keys(st, name, s->hash, &s->keys);
+	}
 	sodium_memzero(&r, sizeof r);
+	sodium_memzero(name, sizeof name);
 }
 
 int scram_login_challenge(struct store *st, struct scram_server *s, char *b64, size_t b64sz)
 {
-	struct scram_keys k;
 	char msg[SCRAM_MSG_MAX];
 
-	scram_login_keys(st, s->user, s->hash, &k);
-	int rc = scram_server_first(s, &k, msg, sizeof msg);
+	if (s->step != 0)
+		return -1;
+	exchange_keys(st, s);
+	int rc = scram_server_first(s, &s->keys, msg, sizeof msg);
 	if (rc == 0)
 		rc = sasl_base64_encode(msg, strlen(msg), b64, b64sz);
-	sodium_memzero(&k, sizeof k);
+	sodium_memzero(msg, sizeof msg);
 	return rc;
 }
 
@@ -129,16 +136,20 @@ int scram_login_check(struct store *st, struct scram_server *s, struct str msg, 
 		      size_t sfinalsz, uint32_t *id_r, uint64_t *cred_r)
 {
 	struct store_scram r;
-	struct scram_keys k;
+	struct scram_keys k = s->keys;
 	int rc = store_account_scram(st, s->user, (int)s->hash, &r);
 
-	if (rc == STORE_ETEMP)
+	sodium_memzero(&s->keys, sizeof s->keys);
+	if (rc == STORE_ETEMP) {
+		sodium_memzero(&k, sizeof k);
 		return STORE_ETEMP;
-	/* No account or no keys: the proof is checked against fake keys all
-	 * the same, so the time taken does not tell. */
-	int real = rc == STORE_OK && real_keys(st, &r, s->hash, &k) == 0;
-	if (!real)
-		fake_keys(st, s->user, s->hash, &k);
+	}
+	/* The proof is checked against the keys the challenge was made with,
+	 * fake ones too, so the time taken does not tell; it counts only
+	 * while the record is the one they came from: a password changed in
+	 * between changes the stamp (it covers the hash), and fails like a
+	 * wrong proof. */
+	int real = rc == STORE_OK && s->cred != 0 && r.id == s->account && r.cred == s->cred;
 	int ok = scram_client_final(s, &k, msg, sfinal, sfinalsz) == 1 && real;
 	sodium_memzero(&k, sizeof k);
 	/* SCRAM cannot carry a second factor: refused like a wrong proof. */

@@ -17,7 +17,7 @@
  * two-factor sign-in on (its own password is refused on mail protocols)
  * and app passwords cannot sign in with it; that fails like a wrong
  * password. Unsealing reads secrets.key (a small file) on the caller's
- * thread.
+ * thread, once per exchange (at the challenge).
  */
 #ifndef TERN_AUTH_SCRAM_LOGIN_H
 #define TERN_AUTH_SCRAM_LOGIN_H
@@ -44,12 +44,6 @@ int scram_login_seal(const char *dir, const char *password,
  * makes them again from the password then. */
 int scram_login_opens(const char *dir, const char *sealed);
 
-/* The keys whose salt and iteration count answer user's client-first
- * message for hash h: the account's, or fake ones (see above; their
- * StoredKey matches no proof). Always fills *k. */
-void scram_login_keys(struct store *st, const char *user, enum scram_hash h,
-		      struct scram_keys *k);
-
 /* The base64 of a server-final message ("v=" and 32 octets in base64),
  * NUL included. */
 #define SCRAM_FINAL_B64_MAX 96
@@ -57,15 +51,21 @@ void scram_login_keys(struct store *st, const char *user, enum scram_hash h,
 #define SCRAM_CHALLENGE_MAX ((SCRAM_MSG_MAX + 2) / 3 * 4 + 1)
 /*
  * The challenge after SCRAM's client-first message (auth/sasl.h's
- * SASL_STEP_CHALLENGE): the server-first message for s, with the keys of
- * scram_login_keys() for s->user, base64 into b64 (size >=
- * SCRAM_CHALLENGE_MAX). 0, or -1 when s is not waiting for it.
+ * SASL_STEP_CHALLENGE): the server-first message for s, base64 into b64
+ * (size >= SCRAM_CHALLENGE_MAX). Its salt and iteration count are those
+ * of the keys of the account login_user_name(s->user) names, unsealed
+ * now and kept in s for scram_login_check() (so secrets.key is read once
+ * an exchange), or of fake keys (see above; their StoredKey matches no
+ * proof). 0, or -1 when s is not waiting for it.
  */
 int scram_login_challenge(struct store *st, struct scram_server *s, char *b64, size_t b64sz);
 
 /*
  * On a worker: checks client-final message msg of exchange s (user
- * s->user) against the account's keys read now. Returns 1 when the proof
+ * s->user, as login_user_name() made it) against the keys
+ * scram_login_challenge() kept in s, and wipes them; the account's record
+ * is read again, and a proof counts only while it is the record those
+ * keys came from (the same password). Returns 1 when the proof
  * holds and the account may sign in, with *id_r, *cred_r and the
  * server-final message in sfinal (size >= 64); STORE_LOGIN_NOLOGIN when
  * the proof holds but the account may not sign in; 0 for anything else

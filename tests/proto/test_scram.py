@@ -391,6 +391,44 @@ def test_secrets_key_replaced_keys_made_again_at_plain_login():
             assert last.startswith(b"OK (SASL"), (mech, last)
 
 
+def test_secrets_key_read_once_per_exchange():
+    """The challenge unseals the account's keys and the proof is checked
+    against those: secrets.key is read once an exchange (the check read
+    and unsealed them again). Moved away between the two messages, the
+    proof still holds; a password changed between them fails like a wrong
+    one, though the keys the challenge unsealed would take it."""
+    env, port = scram_env()
+    s = Server(env=env)
+    s.sieve_port = port
+    user, pw = "erin@example.test", "erin-scram-pw-1"
+    key = os.path.join(s.data, "secrets.key")
+
+    def exchange(between, source):
+        c, cl = Sieve(s, source), Client("SCRAM-SHA-256", user, pw)
+        try:
+            c.send('AUTHENTICATE "SCRAM-SHA-256" "%s"' % b64(cl.first()))
+            sf = c.challenge()
+            between()
+            c.send('"%s"' % b64(cl.final(sf)))
+            return c.response()[-1]
+        finally:
+            c.close()
+
+    def key_away():
+        os.rename(key, key + ".away")
+
+    with s:
+        add_accounts(s, (user, pw))
+        try:
+            last = exchange(key_away, logins.DEVICE)
+        finally:
+            os.replace(key + ".away", key)
+        assert last.startswith(b"OK (SASL"), last
+        last = exchange(lambda: s.cli("account", "passwd", user, input="erin-new-pw-2\n"),
+                        next(logins.SOURCES))
+        assert last == b'NO "Authentication failed."\r\n', last
+
+
 def saslprep(pw):
     """RFC 4013 with the standard library's RFC 3454 tables (Unicode 3.2),
     as client libraries (python-scramp, passlib) do it: what RFC 5802's
