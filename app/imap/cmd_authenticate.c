@@ -13,7 +13,7 @@
 
 #include "auth/login.h"
 #include "auth/sasl.h"
-#include "auth/scram_login.h"
+#include "auth/sasl_next.h"
 #include "core/xalloc.h"
 #include "core/log.h"
 #include "imap/imap_session.h"
@@ -40,39 +40,33 @@ static void sasl_end(struct imap_session *s)
 /* One SCRAM message (initial or continuation), base64 as sent. */
 static void scram_step(struct imap_session *s, struct str b64, int initial)
 {
-	char msg[IMAP_SASL_MAX], ch[SCRAM_CHALLENGE_MAX];
-	struct str user, pass;
-	enum sasl_step step = sasl_login_step(s->scram, b64, initial, msg, &user, &pass);
+	char msg[SASL_RESPONSE_MAX];
+	struct sasl_next n;
 
-	switch (step) {
-	case SASL_STEP_CHALLENGE:
-		if (scram_login_challenge(imap_store, s->scram->scram, ch, sizeof ch) == 0) {
-			imap_reply(s, "+ %s", ch);
-			break;
-		}
-		s->wait = IMAP_W_NONE;
-		imap_auth_begin(s, s->mech, user, STR_NULL, "malformed");
+	sasl_next_step(s->scram, imap_store, b64, initial, msg, &n);
+	switch (n.what) {
+	case SASL_NEXT_CHALLENGE:
+		imap_reply(s, "+ %s", n.challenge);
 		break;
-	case SASL_STEP_SCRAM:
-		/* login_start() copies the exchange: it may go now. */
-		s->wait = IMAP_W_NONE;
-		imap_auth_begin_scram(s, s->mech, user, pass, s->scram->scram);
-		scram_free(s);
-		break;
-	case SASL_STEP_BAD_BASE64:
+	case SASL_NEXT_BAD_BASE64:
 		imap_tagged(s, "BAD Invalid base64 data in %s response.",
 			    initial ? "initial" : "continued");
 		sasl_end(s);
 		imap_session_error(s);
 		break;
-	default:
+	case SASL_NEXT_LOGIN:
+		/* login_start() copies the exchange: it may go now. */
 		s->wait = IMAP_W_NONE;
-		imap_auth_begin(s, s->mech, user, STR_NULL,
-				step == SASL_STEP_AUTHZID ? "authzid" : "malformed");
+		if (n.scram)
+			imap_auth_begin_scram(s, s->mech, n.user, n.pass, n.scram);
+		else
+			imap_auth_begin(s, s->mech, n.user, STR_NULL,
+					n.malformed ? n.malformed : "malformed");
 		scram_free(s);
 		break;
 	}
 	explicit_bzero(msg, sizeof(msg));
+	explicit_bzero(&n, sizeof(n));
 }
 
 /* One SASL response (initial or continuation), base64 as sent. */

@@ -22,6 +22,7 @@
 
 #include "auth/login.h"
 #include "auth/sasl.h"
+#include "auth/sasl_next.h"
 #include "auth/scram_login.h"
 #include "core/arena.h"
 #include "core/log.h"
@@ -470,46 +471,28 @@ static enum pop3_mech sasl_pop3_mech(const struct pop3_session *s)
 static void sasl_step(struct pop3_session *s, struct str b64, int initial)
 {
 	char msg[SASL_RESPONSE_MAX];
-	struct str user, pass;
+	struct sasl_next n;
 	enum pop3_mech mech = sasl_pop3_mech(s);
-	enum sasl_step step = sasl_login_step(&s->sasl, b64, initial, msg, &user, &pass);
 
-	switch (step) {
-	case SASL_STEP_PASSWORD:
+	sasl_next_step(&s->sasl, pop3_store, b64, initial, msg, &n);
+	switch (n.what) {
+	case SASL_NEXT_CHALLENGE:
 		s->state = POP3_S_SASL;
-		pop3_reply(s, "+ " SASL_LOGIN_PASSWORD);
+		pop3_reply(s, "+ %s", n.challenge);
 		break;
-	case SASL_STEP_CHALLENGE: {
-		char ch[SCRAM_CHALLENGE_MAX];
-		if (scram_login_challenge(pop3_store, s->sasl.scram, ch, sizeof ch) == 0) {
-			s->state = POP3_S_SASL;
-			pop3_reply(s, "+ %s", ch);
-		} else {
-			auth_begin(s, mech, user, STR_NULL, "malformed", NULL);
-		}
+	case SASL_NEXT_LOGIN:
+		auth_begin(s, mech, n.user, n.pass, n.malformed, n.scram);
 		break;
-	}
-	case SASL_STEP_SCRAM:
-		auth_begin(s, mech, user, pass, NULL, s->sasl.scram);
-		break;
-	case SASL_STEP_DONE:
-		auth_begin(s, mech, user, pass, NULL, NULL);
-		break;
-	case SASL_STEP_BAD_BASE64:
+	case SASL_NEXT_BAD_BASE64:
 		s->state = POP3_S_AUTHORIZATION;
 		sasl_login_end(&s->sasl);
 		pop3_reply(s, "-ERR Invalid base64 data in %s response.",
 			   initial ? "initial" : "continued");
 		pop3_session_error(s);
 		break;
-	case SASL_STEP_AUTHZID:
-	case SASL_STEP_MALFORMED:
-	default:
-		auth_begin(s, mech, user, STR_NULL,
-			   step == SASL_STEP_AUTHZID ? "authzid" : "malformed", NULL);
-		break;
 	}
 	explicit_bzero(msg, sizeof(msg));
+	explicit_bzero(&n, sizeof(n));
 }
 
 void pop3_cmd_auth(struct pop3_session *s, struct pop3_cmd *cmd)

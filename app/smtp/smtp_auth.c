@@ -17,6 +17,7 @@
 
 #include "auth/login.h"
 #include "auth/sasl.h"
+#include "auth/sasl_next.h"
 #include "auth/scram_login.h"
 #include "core/log.h"
 #include "net/conn.h"
@@ -135,46 +136,27 @@ static void auth_begin(struct smtp_session *s, enum sasl_mech mech, struct str u
 static void sasl_step(struct smtp_session *s, struct str b64, int initial)
 {
 	char msg[SASL_RESPONSE_MAX];
-	struct str user, pass;
+	struct sasl_next n;
 	enum sasl_mech mech = s->sasl.mech;
 
-	enum sasl_step step = sasl_login_step(&s->sasl, b64, initial, msg, &user, &pass);
-
-	switch (step) {
-	case SASL_STEP_PASSWORD:
+	sasl_next_step(&s->sasl, smtp_store, b64, initial, msg, &n);
+	switch (n.what) {
+	case SASL_NEXT_CHALLENGE:
 		s->state = SMTP_S_AUTH;
-		smtp_reply(s, "334 " SASL_LOGIN_PASSWORD);
+		smtp_reply(s, "334 %s", n.challenge);
 		break;
-	case SASL_STEP_CHALLENGE: {
-		char ch[SCRAM_CHALLENGE_MAX];
-		if (scram_login_challenge(smtp_store, s->sasl.scram, ch, sizeof ch) == 0) {
-			s->state = SMTP_S_AUTH;
-			smtp_reply(s, "334 %s", ch);
-		} else {
-			auth_begin(s, mech, user, STR_NULL, "malformed", NULL);
-		}
+	case SASL_NEXT_LOGIN:
+		auth_begin(s, mech, n.user, n.pass, n.malformed, n.scram);
 		break;
-	}
-	case SASL_STEP_SCRAM:
-		auth_begin(s, mech, user, pass, NULL, s->sasl.scram);
-		break;
-	case SASL_STEP_DONE:
-		auth_begin(s, mech, user, pass, NULL, NULL);
-		break;
-	case SASL_STEP_BAD_BASE64:
+	case SASL_NEXT_BAD_BASE64:
 		s->state = SMTP_S_HELO;
 		sasl_login_end(&s->sasl);
 		smtp_reply(s, "501 5.5.2 Error: cannot decode response");
 		smtp_session_error(s);
 		break;
-	case SASL_STEP_AUTHZID:
-	case SASL_STEP_MALFORMED:
-	default:
-		auth_begin(s, mech, user, STR_NULL,
-			   step == SASL_STEP_AUTHZID ? "authzid" : "malformed", NULL);
-		break;
 	}
 	explicit_bzero(msg, sizeof(msg));
+	explicit_bzero(&n, sizeof(n));
 }
 
 void smtp_auth_cmd(struct smtp_session *s, struct smtp_cmd *cmd)

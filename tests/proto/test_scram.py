@@ -181,15 +181,23 @@ def test_sieve_scram_both_hashes():
 
 
 def test_sieve_sivtest_signs_in():
-    """Cyrus SASL's client: SCRAM-SHA-256 and SCRAM-SHA-1, STARTTLS."""
+    """Cyrus SASL's client: SCRAM-SHA-256 and SCRAM-SHA-1, STARTTLS; and
+    LOGIN and PLAIN without an initial response (-i), whose challenges
+    ("Username:", "Password:", the empty one) sivtest reads only as
+    literals, as timsieved sends them: after a quoted one it waited for
+    ever."""
     s = srv()
-    for mech in HASHES:
+    runs = [(mech, []) for mech in HASHES] + [("LOGIN", []), ("PLAIN", ["-i"])]
+    for mech, extra in runs:
         p = subprocess.run([CYRUS + "/sivtest", "-t", "", "-m", mech, "-a", BOB, "-u", BOB,
-                            "-w", BOB_PW, "-p", str(s.sieve_port), "127.0.0.1"],
+                            "-w", BOB_PW] + extra + ["-p", str(s.sieve_port), "127.0.0.1"],
                            input=b"LOGOUT\r\n", capture_output=True, timeout=60)
         out = p.stdout.decode(errors="replace") + p.stderr.decode(errors="replace")
-        assert "Authenticated." in out and 'OK (SASL "' in out, out
+        assert "Authenticated." in out, (mech, out)
+        if mech in HASHES:
+            assert 'OK (SASL "' in out, out
     assert s.wait_log("mech=scram-sha-1 tls=")
+    assert s.wait_log("mech=login tls=")
 
 
 def _failed(s, mech, user):
