@@ -12,13 +12,13 @@
 #include "core/cidr.h"
 #include "core/xalloc.h"
 
-enum kind { K_IP, K_ACCOUNT, K_PAIR, K_COUNT };
+enum kind { K_IP, K_SITE, K_ACCOUNT, K_PAIR, K_COUNT };
 
 struct entry {
 	uint8_t key[16];
 	uint8_t used;
 	uint32_t failures, pending;
-	uint32_t pending_trusted; /* address: attempts in flight for trusted pairs */
+	uint32_t pending_trusted; /* address, site: attempts in flight for trusted pairs */
 	uint64_t last_ms; /* last failure (address, account) or success (pair) */
 	uint64_t next_ms; /* account: the next free check slot */
 };
@@ -45,6 +45,13 @@ static void ip_material(const char *ip, char out[CIDR_KEY_MAX])
 {
 	if (!ip || cidr_client_key(ip, out, CIDR_KEY_MAX) < 0)
 		out[0] = '\0';
+}
+
+/* The site part: an IPv6 client's /48 (cidr_site_key); 0, or -1 when
+ * the client has none (IPv4, a unix socket). */
+static int site_material(const char *ip, char out[CIDR_KEY_MAX])
+{
+	return ip ? cidr_site_key(ip, out, CIDR_KEY_MAX) : -1;
 }
 
 static void digest(enum kind k, const char *client, const char *user, uint8_t out[16])
@@ -143,13 +150,16 @@ static uint64_t account_gap(uint32_t f)
 static enum login_gate admit(const char *ip, const char *user, uint64_t now_ms, uint64_t max_wait,
 			     unsigned *wait_ms_r, struct login_ticket *t)
 {
-	char ipm[CIDR_KEY_MAX];
+	char ipm[CIDR_KEY_MAX], sitem[CIDR_KEY_MAX];
 	enum login_gate g = LOGIN_GATE_GO;
 
 	memset(t, 0, sizeof *t);
 	*wait_ms_r = 0;
 	ip_material(ip, ipm);
 	digest(K_IP, ipm, NULL, t->ip);
+	t->has_site = site_material(ip, sitem) == 0;
+	if (t->has_site)
+		digest(K_SITE, sitem, NULL, t->site);
 	t->has_account = user && user[0];
 	if (t->has_account) {
 		digest(K_ACCOUNT, NULL, user, t->account);
@@ -157,6 +167,7 @@ static enum login_gate admit(const char *ip, const char *user, uint64_t now_ms, 
 	}
 	pthread_mutex_lock(&lock);
 	struct entry *ie = lookup(K_IP, t->ip, now_ms, 1);
+	struct entry *se = t->has_site ? lookup(K_SITE, t->site, now_ms, 1) : NULL;
 	t->trusted = t->has_account && lookup(K_PAIR, t->pair, now_ms, 0) != NULL;
 	/*
 	 * A trusted pair's attempts in flight are not held against the
@@ -168,6 +179,16 @@ static enum login_gate admit(const char *ip, const char *user, uint64_t now_ms, 
 	if (t->trusted ? ie->failures >= LOGIN_IP_LIMIT ||
 				 ie->pending_trusted >= LOGIN_TRUSTED_PARALLEL
 		       : ie->failures + ie->pending >= LOGIN_IP_LIMIT) {
+		g = LOGIN_GATE_IP;
+		goto out;
+	}
+	/*
+	 * The /48 the /64 is in has a budget of its own for untrusted
+	 * attempts, LOGIN_SITE_LIMIT: one attacker may hold all 65,536 /64s
+	 * of a site. A pair that logged in lately is not refused for the
+	 * others' failures (its /64's budget still holds).
+	 */
+	if (se && !t->trusted && se->failures + se->pending >= LOGIN_SITE_LIMIT) {
 		g = LOGIN_GATE_IP;
 		goto out;
 	}
@@ -186,10 +207,15 @@ static enum login_gate admit(const char *ip, const char *user, uint64_t now_ms, 
 			*wait_ms_r = (unsigned)(slot - now_ms);
 		}
 	}
-	if (t->trusted)
+	if (t->trusted) {
 		ie->pending_trusted++;
-	else
+		if (se)
+			se->pending_trusted++;
+	} else {
 		ie->pending++;
+		if (se)
+			se->pending++;
+	}
 out:
 	pthread_mutex_unlock(&lock);
 	return g;
@@ -218,14 +244,24 @@ static struct entry *settle(enum kind k, const uint8_t key[16], uint64_t now, in
 	return e;
 }
 
-/* The same for the address, whose trusted reservations are apart. */
-static struct entry *settle_ip(const struct login_ticket *t, uint64_t now, int create)
+/* The same for the address (k K_IP) or its site (K_SITE), whose trusted
+ * reservations are apart. */
+static struct entry *settle_ip(enum kind k, const struct login_ticket *t, uint64_t now, int create)
 {
-	struct entry *e = lookup(K_IP, t->ip, now, create);
+	struct entry *e = lookup(k, k == K_SITE ? t->site : t->ip, now, create);
 	uint32_t *n = e ? (t->trusted ? &e->pending_trusted : &e->pending) : NULL;
 	if (n && *n)
 		(*n)--;
 	return e;
+}
+
+/* Counts a failure in an address or site entry. */
+static void count_failure(struct entry *e, uint64_t now)
+{
+	if (e->failures < UINT32_MAX)
+		e->failures++;
+	if (now > e->last_ms)
+		e->last_ms = now;
 }
 
 unsigned login_limit_failed(const struct login_ticket *t, uint64_t now_ms, unsigned *failures_r)
@@ -233,21 +269,17 @@ unsigned login_limit_failed(const struct login_ticket *t, uint64_t now_ms, unsig
 	unsigned n, delay = LOGIN_FIRST_DELAY_MS;
 
 	pthread_mutex_lock(&lock);
-	struct entry *ie = settle_ip(t, now_ms, 1);
-	if (ie->failures < UINT32_MAX)
-		ie->failures++;
-	if (now_ms > ie->last_ms)
-		ie->last_ms = now_ms;
+	struct entry *ie = settle_ip(K_IP, t, now_ms, 1);
+	count_failure(ie, now_ms);
 	n = ie->failures;
+	if (t->has_site)
+		count_failure(settle_ip(K_SITE, t, now_ms, 1), now_ms);
 	if (t->has_account) {
 		/* A trusted pair reserved nothing on the account, but its
 		 * failure still counts there. */
 		struct entry *ae = t->trusted ? lookup(K_ACCOUNT, t->account, now_ms, 1)
 					      : settle(K_ACCOUNT, t->account, now_ms, 1);
-		if (ae->failures < UINT32_MAX)
-			ae->failures++;
-		if (now_ms > ae->last_ms)
-			ae->last_ms = now_ms;
+		count_failure(ae, now_ms);
 	}
 	pthread_mutex_unlock(&lock);
 	if (failures_r)
@@ -260,7 +292,9 @@ unsigned login_limit_failed(const struct login_ticket *t, uint64_t now_ms, unsig
 void login_limit_succeeded(const struct login_ticket *t, uint64_t now_ms)
 {
 	pthread_mutex_lock(&lock);
-	settle_ip(t, now_ms, 0);
+	settle_ip(K_IP, t, now_ms, 0);
+	if (t->has_site)
+		settle_ip(K_SITE, t, now_ms, 0);
 	if (t->has_account) {
 		if (!t->trusted)
 			settle(K_ACCOUNT, t->account, now_ms, 0);
@@ -275,7 +309,9 @@ void login_limit_cancel(const struct login_ticket *t)
 {
 	pthread_mutex_lock(&lock);
 	/* Time 0 is never later than an entry: nothing looks expired. */
-	settle_ip(t, 0, 0);
+	settle_ip(K_IP, t, 0, 0);
+	if (t->has_site)
+		settle_ip(K_SITE, t, 0, 0);
 	if (t->has_account && !t->trusted) {
 		struct entry *ae = settle(K_ACCOUNT, t->account, 0, 0);
 		/* Its slot goes back too while no later one was taken after it:
@@ -303,6 +339,17 @@ unsigned login_limit_ip_failures(const char *ip, uint64_t now_ms)
 	ip_material(ip, ipm);
 	digest(K_IP, ipm, NULL, key);
 	return count(K_IP, key, now_ms);
+}
+
+unsigned login_limit_site_failures(const char *ip, uint64_t now_ms)
+{
+	char sitem[CIDR_KEY_MAX];
+	uint8_t key[16];
+
+	if (site_material(ip, sitem) < 0)
+		return 0;
+	digest(K_SITE, sitem, NULL, key);
+	return count(K_SITE, key, now_ms);
 }
 
 unsigned login_limit_account_failures(const char *user, uint64_t now_ms)

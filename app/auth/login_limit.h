@@ -14,6 +14,14 @@
  * failures (Dovecot resets its penalty on success; here that let one
  * attacker reset the counter with a login to its own account).
  *
+ * An IPv6 client is an address as its /64 (one host picks any address in
+ * it) and is also counted in its /48, which one site may hold whole
+ * (RFC 6177): the /48's failures plus attempts in flight are refused at
+ * LOGIN_SITE_LIMIT, ten /64s' worth, so a guesser cycling through the
+ * 65,536 /64s of its /48 gets LOGIN_SITE_LIMIT guesses a window, not 65,536
+ * times LOGIN_IP_LIMIT; the refusal is the address's (LOGIN_GATE_IP). A
+ * trusted pair (below) is not refused for its /48, only for its /64.
+ *
  * Attempts for an (address, account) pair that is trusted (below) are
  * reserved apart, up to LOGIN_TRUSTED_PARALLEL in flight: a client opening
  * many connections at once, or an office behind one NAT, is not refused
@@ -36,8 +44,8 @@
  * auth_failure_delay): a typo costs a second, a single-connection guesser
  * is slowed down.
  *
- * Memory is bounded: three fixed tables (addresses, accounts, trusted
- * pairs) of LOGIN_LIMIT_SLOTS entries, keyed by a BLAKE2b digest under a
+ * Memory is bounded: four fixed tables (addresses, /48 sites, accounts,
+ * trusted pairs) of LOGIN_LIMIT_SLOTS entries, keyed by a BLAKE2b digest under a
  * key drawn at start (an attacker cannot aim names at one bucket). A key
  * probes LOGIN_LIMIT_PROBE slots; when none is free or expired, the entry
  * with the fewest failures (then the stalest) is reused, so a flood of
@@ -55,6 +63,7 @@
 #include <stdint.h>
 
 #define LOGIN_IP_LIMIT 10u                     /* failures per address in the window */
+#define LOGIN_SITE_LIMIT 100u                  /* ... per IPv6 /48, untrusted attempts */
 #define LOGIN_WINDOW_MS (15u * 60u * 1000u)    /* failures forgotten this long after the last */
 #define LOGIN_FIRST_DELAY_MS 1000u             /* reply delay after a failure, doubling */
 #define LOGIN_MAX_DELAY_MS 5000u               /* ... up to this */
@@ -83,7 +92,8 @@ unsigned login_gate_retry_s(enum login_gate g);
 
 /* An admitted attempt's reservation; settle it exactly once. */
 struct login_ticket {
-	uint8_t ip[16], account[16], pair[16];
+	uint8_t ip[16], site[16], account[16], pair[16];
+	int has_site;    /* an IPv6 client: its /48 counts too */
 	int has_account; /* a user name was given */
 	int trusted;     /* the pair was trusted: the account's spacing did not apply */
 	uint64_t slot, slot_end; /* the account's check slot this attempt took */
@@ -124,6 +134,8 @@ void login_limit_cancel(const struct login_ticket *t);
 
 /* Failures counted for ip at now_ms (in flight ones not included). */
 unsigned login_limit_ip_failures(const char *ip, uint64_t now_ms);
+/* Failures counted for ip's IPv6 /48 at now_ms (0 for IPv4). */
+unsigned login_limit_site_failures(const char *ip, uint64_t now_ms);
 /* Failures counted for the account user at now_ms. */
 unsigned login_limit_account_failures(const char *user, uint64_t now_ms);
 

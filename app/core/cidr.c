@@ -106,6 +106,23 @@ int cidr_client_key(const char *ip, char *out, size_t outsz)
 	return 0;
 }
 
+int cidr_site_key(const char *ip, char *out, size_t outsz)
+{
+	uint8_t a[16];
+	unsigned bits;
+	char net[INET6_ADDRSTRLEN];
+
+	if (outsz)
+		out[0] = '\0';
+	if (parse(ip, strlen(ip), a, &bits) < 0 || bits != 128 ||
+	    memcmp(a, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0)
+		return -1;
+	memset(a + 6, 0, 10);
+	inet_ntop(AF_INET6, a, net, sizeof(net));
+	snprintf(out, outsz, "%s/48", net);
+	return 0;
+}
+
 /*
  * Every range of the IANA Special-Purpose Address Registries (IPv4 and
  * IPv6, as of 2025) that is not globally reachable, plus multicast and

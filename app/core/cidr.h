@@ -26,6 +26,17 @@ int cidr_list_match(const char *list, const char *ip);
 int cidr_client_key(const char *ip, char *out, size_t outsz);
 
 /*
+ * The wider key the limits also count an IPv6 client under: its /48
+ * ("2001:db8:1::/48"), the most a site is given (RFC 6177 §2), so a
+ * client that can pick among the 65,536 /64s of one is still one site. 0
+ * with the key in out (size outsz, CIDR_KEY_MAX is enough); -1 for an
+ * IPv4 address (also written IPv4-mapped: its own address is the key),
+ * and for anything that is no literal address: such a client has no
+ * wider key.
+ */
+int cidr_site_key(const char *ip, char *out, size_t outsz);
+
+/*
  * 1 when the address sa (AF_INET or AF_INET6) is one a request to a URL
  * a user gave may reach: not in any range of the IANA IPv4 and IPv6
  * Special-Purpose Address Registries that is not globally reachable

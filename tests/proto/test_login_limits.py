@@ -8,7 +8,10 @@ simulated attacker its own address):
     password checks, on SMTP AUTH, IMAP LOGIN and POP3 PASS alike;
 (c) many addresses guessing one account are spaced out, while the real
     user, who logged in from her address before, still gets in.
-All three run against one server at once, each from its own addresses."""
+All three run against one server at once, each from its own addresses.
+(d) IPv6 clients, as a trusted proxy names them (PROXY protocol): the
+    /64s of one /48 share a budget, so one attacker cannot take ten
+    guesses from each of its 65,536 /64s; another server."""
 import base64
 import re
 import socket
@@ -17,6 +20,7 @@ import threading
 import time
 
 from harness import Server
+from mailpeers import unique_ips
 
 ALICE, ALICE_PW = "alice@example.test", "alice-pw-1"
 MALLORY, MALLORY_PW = "mallory@example.test", "mallory-pw-1"
@@ -59,7 +63,11 @@ class Tls:
 
 def imap_login(s, source, user, pw):
     """The tagged reply to LOGIN: "OK ...", "NO [AUTHENTICATIONFAILED] ..."."""
-    c = Tls(s.imaps_port, source)
+    return imap_login_on(Tls(s.imaps_port, source), user, pw)
+
+
+def imap_login_on(c, user, pw):
+    """imap_login() on connection c (a Tls), which it closes."""
     try:
         assert c.line().startswith("* OK")
         c.send('a LOGIN "%s" "%s"' % (user, pw))
@@ -212,3 +220,37 @@ def test_login_limits_cannot_be_bypassed():
         assert 1 <= checked <= botnet_checks_max(res["botnet_s"]), (checked, res["botnet_s"], out)
         assert sum(failures_from(log, ip) for ip in bots) == checked
         assert "event=auth_refused reason=account_busy" in log
+
+
+SITE_LIMIT = 100  # LOGIN_SITE_LIMIT (app/auth/login_limit.h)
+
+
+def imap_login_via_proxy(s, proxy, client, user, pw):
+    """imap_login() through a trusted proxy that names client (PROXY v1,
+    before the TLS handshake of the implicit-TLS port)."""
+    raw = socket.create_connection(("127.0.0.1", s.imaps_port), timeout=30,
+                                   source_address=(proxy, 0))
+    raw.sendall(b"PROXY TCP6 %s ::1 40000 993\r\n" % client.encode())
+    c = Tls.__new__(Tls)
+    c.sock, c.buf = ctx().wrap_socket(raw), b""
+    return imap_login_on(c, user, pw)
+
+
+def test_ipv6_site_shares_a_budget():
+    """(d) One failure from each of SITE_LIMIT /64s of 2001:db8:7::/48 (none
+    near its own limit of 10) spends the /48's budget: a fresh /64 of it
+    is refused without a check, with the auth_refused line fail2ban can
+    read, while a /64 of another /48 is still checked."""
+    proxy, = unique_ips(1)
+    with Server(accounts=ACCOUNTS, imap=True, env={"TERN_TRUSTED_PROXIES": proxy}) as s:
+        args = [(s, proxy, "2001:db8:7:%x::1" % i, "x%d@example.test" % i, "guess")
+                for i in range(SITE_LIMIT)]
+        for at in range(0, SITE_LIMIT, 20):
+            out = parallel(imap_login_via_proxy, args[at:at + 20])
+            assert all(o.startswith("NO [AUTHENTICATIONFAILED]") for o in out), out
+        fresh = imap_login_via_proxy(s, proxy, "2001:db8:7:ffff::1", ALICE, ALICE_PW)
+        assert fresh.startswith("NO [UNAVAILABLE]"), fresh
+        assert s.wait_log("event=auth_refused reason=too_many_failures mech=login "
+                          'user="%s" ip=2001:db8:7:ffff::1' % ALICE)
+        other = imap_login_via_proxy(s, proxy, "2001:db8:8::1", ALICE, ALICE_PW)
+        assert other.startswith("OK"), other

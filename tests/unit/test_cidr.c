@@ -61,6 +61,17 @@ int main(void)
 	      strcmp(k, "ffff:ffff:ffff:ffff::/64") == 0 && strlen(k) < CIDR_KEY_MAX);
 	CHECK(cidr_client_key("not-an-ip", k, sizeof(k)) == -1 && strcmp(k, "not-an-ip") == 0);
 	CHECK(cidr_client_key("10.0.0.0/8", k, sizeof(k)) == -1);
+	/* ... and IPv6 also per /48 (a site); IPv4 has no wider key. */
+	CHECK(cidr_site_key("2001:db8:1:2:aaaa::1", k, sizeof(k)) == 0 &&
+	      strcmp(k, "2001:db8:1::/48") == 0);
+	CHECK(cidr_site_key("2001:DB8:1:ffff::9", k2, sizeof(k2)) == 0 && strcmp(k, k2) == 0);
+	CHECK(cidr_site_key("2001:db8:2::1", k2, sizeof(k2)) == 0 && strcmp(k, k2) != 0);
+	CHECK(cidr_site_key("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", k, sizeof(k)) == 0 &&
+	      strcmp(k, "ffff:ffff:ffff::/48") == 0);
+	CHECK(cidr_site_key("192.0.2.7", k, sizeof(k)) == -1 && k[0] == '\0');
+	CHECK(cidr_site_key("::ffff:192.0.2.7", k, sizeof(k)) == -1);
+	CHECK(cidr_site_key("not-an-ip", k, sizeof(k)) == -1);
+	CHECK(cidr_site_key("2001:db8::/32", k, sizeof(k)) == -1);
 
 	/* Push URLs: every special-purpose range that is not globally
 	 * reachable is refused (first and last address of each), and an IPv6

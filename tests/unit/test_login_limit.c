@@ -3,7 +3,7 @@
  * per-address limit and its window, reservations taken before the check
  * (parallel attempts), a success that does not reset another account's
  * failures, the per-account spacing and the trusted-pair exemption, IPv6
- * /64 grouping, bounded tables, and concurrent use. The clock is the
+ * /64 grouping and the /48 site budget, bounded tables, and concurrent use. The clock is the
  * caller's.
  */
 #include <pthread.h>
@@ -270,6 +270,53 @@ static void test_ipv6_prefix(void)
 	login_limit_cancel(&k);
 }
 
+/* An IPv6 /48 is one site: its /64s share a budget of LOGIN_SITE_LIMIT
+ * untrusted attempts, failures and ones in flight. */
+static void test_ipv6_site(void)
+{
+	uint64_t t = 35000000;
+	struct login_ticket k, k2;
+	unsigned wait;
+	char ip[64];
+
+	login_limit_reset();
+	/* A user of the site logged in from its /64 before the flood. */
+	CHECK_EQ_INT(login_limit_admit("2001:db8:7:ffff::1", "dave@x", t, &wait, &k), LOGIN_GATE_GO);
+	login_limit_succeeded(&k, t);
+	/* One failure from each of many /64s: none reaches its own limit. */
+	for (unsigned i = 0; i + 1 < LOGIN_SITE_LIMIT; i++) {
+		snprintf(ip, sizeof ip, "2001:db8:7:%x::1", i);
+		CHECK(fail_once(ip, NULL, t + i) != 0);
+	}
+	CHECK_EQ_INT(login_limit_site_failures("2001:db8:7:1234::99", t + 200), LOGIN_SITE_LIMIT - 1);
+	CHECK_EQ_INT(login_limit_ip_failures("2001:db8:7:5::1", t + 200), 1);
+	/* The last of the budget is in flight: the next /64 waits for it. */
+	CHECK_EQ_INT(login_limit_admit("2001:db8:7:aaaa::1", NULL, t + 200, &wait, &k), LOGIN_GATE_GO);
+	CHECK_EQ_INT(login_limit_admit("2001:db8:7:bbbb::1", NULL, t + 200, &wait, &k2), LOGIN_GATE_IP);
+	login_limit_cancel(&k);
+	CHECK_EQ_INT(login_limit_admit("2001:db8:7:bbbb::1", NULL, t + 200, &wait, &k2), LOGIN_GATE_GO);
+	login_limit_failed(&k2, t + 200, NULL);
+	/* Spent: a fresh /64 of the /48 is refused, with nothing checked. */
+	CHECK_EQ_INT(login_limit_admit("2001:db8:7:cccc::1", "eve@x", t + 201, &wait, &k), LOGIN_GATE_IP);
+	CHECK_EQ_INT(login_limit_site_failures("2001:db8:7::", t + 201), LOGIN_SITE_LIMIT);
+	/* Not another /48, not IPv4, not the trusted pair. */
+	CHECK_EQ_INT(login_limit_admit("2001:db8:8::1", NULL, t + 201, &wait, &k), LOGIN_GATE_GO);
+	login_limit_cancel(&k);
+	CHECK_EQ_INT(login_limit_site_failures("192.0.2.9", t + 201), 0);
+	CHECK_EQ_INT(login_limit_site_failures("::ffff:192.0.2.9", t + 201), 0);
+	CHECK_EQ_INT(login_limit_admit("2001:db8:7:ffff::2", "dave@x", t + 201, &wait, &k), LOGIN_GATE_GO);
+	CHECK_EQ_INT(k.trusted, 1);
+	login_limit_failed(&k, t + 201, NULL); /* counted all the same */
+	CHECK_EQ_INT(login_limit_site_failures("2001:db8:7::", t + 201), LOGIN_SITE_LIMIT + 1);
+	/* The window runs from the site's last failure. */
+	CHECK_EQ_INT(login_limit_admit("2001:db8:7:cccc::1", NULL, t + 201 + LOGIN_WINDOW_MS - 1, &wait,
+				       &k),
+		     LOGIN_GATE_IP);
+	CHECK_EQ_INT(login_limit_admit("2001:db8:7:cccc::1", NULL, t + 201 + LOGIN_WINDOW_MS, &wait, &k),
+		     LOGIN_GATE_GO);
+	login_limit_cancel(&k);
+}
+
 static void test_bounded(void)
 {
 	uint64_t t = 40000000;
@@ -336,6 +383,7 @@ int main(void)
 	test_account_spacing();
 	test_no_verdict_leaves_spacing();
 	test_ipv6_prefix();
+	test_ipv6_site();
 	test_bounded();
 	test_threads();
 	return unit_done("test_login_limit");
