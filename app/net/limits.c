@@ -96,13 +96,11 @@ void limits_init(const struct config *cfg)
 	pthread_mutex_unlock(&lock);
 }
 
-/* Under the lock: ip's entry in pool p (created when create), or NULL. */
-static struct client_count *entry(enum conn_pool p, const char *ip, int create)
+/* Under the lock: the count of key (a client's or a site's) in pool p
+ * (created when create), or NULL. */
+static struct client_count *entry(enum conn_pool p, const char *key, int create)
 {
-	char key[CIDR_KEY_MAX];
 	struct client_count *e;
-
-	cidr_client_key(ip, key, sizeof(key));
 	unsigned h = bucket(p, key);
 	for (e = table[h]; e; e = e->next)
 		if (e->pool == p && strcmp(e->key, key) == 0)
@@ -110,19 +108,17 @@ static struct client_count *entry(enum conn_pool p, const char *ip, int create)
 	if (!create)
 		return NULL;
 	e = xcalloc(1, sizeof(*e));
-	memcpy(e->key, key, sizeof(key));
+	snprintf(e->key, sizeof(e->key), "%s", key);
 	e->pool = p;
 	e->next = table[h];
 	table[h] = e;
 	return e;
 }
 
-/* Under the lock: drops one of ip's slots in pool p, freeing the entry at
- * zero. Returns 1 when there was one. */
-static int entry_drop(enum conn_pool p, const char *ip)
+/* Under the lock: drops one of key's slots in pool p, freeing the entry
+ * at zero. Returns 1 when there was one. */
+static int entry_drop(enum conn_pool p, const char *key)
 {
-	char key[CIDR_KEY_MAX];
-	cidr_client_key(ip, key, sizeof(key));
 	for (struct client_count **pp = &table[bucket(p, key)]; *pp; pp = &(*pp)->next) {
 		struct client_count *e = *pp;
 		if (e->pool != p || strcmp(e->key, key) != 0)
@@ -136,19 +132,61 @@ static int entry_drop(enum conn_pool p, const char *ip)
 	return 0;
 }
 
+/* A client's keys: its own (an IPv4 address, an IPv6 /64) and, for IPv6,
+ * its /48's ("" when it has none). */
+struct client_keys {
+	char own[CIDR_KEY_MAX], site[CIDR_KEY_MAX];
+};
+
+static void client_keys(const char *ip, struct client_keys *k)
+{
+	cidr_client_key(ip, k->own, sizeof(k->own));
+	cidr_site_key(ip, k->site, sizeof(k->site));
+}
+
+/* Under the lock: 1 when the client or its /48 has its share of pool p. */
+static int share_taken(enum conn_pool p, const struct client_keys *k)
+{
+	struct client_count *e = entry(p, k->own, 0);
+	struct client_count *site = k->site[0] ? entry(p, k->site, 0) : NULL;
+	uint64_t site_share = (uint64_t)lim[p].per_ip * LIMITS_SITE_SHARE;
+
+	return (e && e->n >= lim[p].per_ip) || (site && site->n >= site_share);
+}
+
+/* Under the lock: counts one more connection of the client. */
+static void share_take(enum conn_pool p, const struct client_keys *k)
+{
+	entry(p, k->own, 1)->n++;
+	if (k->site[0])
+		entry(p, k->site, 1)->n++;
+}
+
+/* Under the lock: gives one back; 1 when the client had one. */
+static int share_drop(enum conn_pool p, const struct client_keys *k)
+{
+	if (!entry_drop(p, k->own))
+		return 0;
+	if (k->site[0])
+		entry_drop(p, k->site);
+	return 1;
+}
+
 int limits_acquire(enum conn_pool p, const char *ip)
 {
+	struct client_keys k;
 	int r = 0;
 
+	if (ip)
+		client_keys(ip, &k);
 	pthread_mutex_lock(&lock);
-	struct client_count *e = ip ? entry(p, ip, 0) : NULL;
 	if (total[p] >= lim[p].max) {
 		r = -1;
-	} else if (e && e->n >= lim[p].per_ip) {
+	} else if (ip && share_taken(p, &k)) {
 		r = -2;
 	} else {
 		if (ip)
-			entry(p, ip, 1)->n++;
+			share_take(p, &k);
 		total[p]++;
 	}
 	int flip = r == 0 && stress_update(p), on = stressed[p];
@@ -161,9 +199,13 @@ int limits_acquire(enum conn_pool p, const char *ip)
 
 void limits_release(enum conn_pool p, const char *ip)
 {
+	struct client_keys k;
 	int flip = 0;
+
+	if (ip)
+		client_keys(ip, &k);
 	pthread_mutex_lock(&lock);
-	if (!ip || entry_drop(p, ip)) {
+	if (!ip || share_drop(p, &k)) {
 		total[p]--;
 		flip = stress_update(p);
 	}
@@ -176,21 +218,26 @@ void limits_release(enum conn_pool p, const char *ip)
 
 int limits_client_acquire(enum conn_pool p, const char *ip)
 {
+	struct client_keys k;
 	int r = 0;
+
+	client_keys(ip, &k);
 	pthread_mutex_lock(&lock);
-	struct client_count *e = entry(p, ip, 1);
-	if (e->n >= lim[p].per_ip)
+	if (share_taken(p, &k))
 		r = -2;
 	else
-		e->n++;
+		share_take(p, &k);
 	pthread_mutex_unlock(&lock);
 	return r;
 }
 
 void limits_client_release(enum conn_pool p, const char *ip)
 {
+	struct client_keys k;
+
+	client_keys(ip, &k);
 	pthread_mutex_lock(&lock);
-	entry_drop(p, ip);
+	share_drop(p, &k);
 	pthread_mutex_unlock(&lock);
 }
 

@@ -6,7 +6,9 @@
  * back when it ends. Separate pools are what keep a flood of port 25 from
  * locking users out of IMAP, submission, POP3 or the web admin. A client is
  * an IPv4 address or an IPv6 /64 (cidr_client_key), since an IPv6 host can
- * pick any address in its /64.
+ * pick any address in its /64; and the /64s of one /48 (cidr_site_key),
+ * which one site may hold whole, share LIMITS_SITE_SHARE times a client's
+ * share, so one holder of a /48 cannot take a whole pool a /64 at a time.
  *
  * A pool comes "under pressure" once three quarters of it are taken, and
  * stays so until less than half is (so that it does not flap at the line):
@@ -29,10 +31,13 @@
 
 #include "core/config.h"
 
+/* A /48's share of a pool, in clients' shares. */
+#define LIMITS_SITE_SHARE 4
+
 /* Sets every pool's limits from cfg->pools; call once before any acquire. */
 void limits_init(const struct config *cfg);
 /* Takes a slot in pool p for ip: 0, -1 when the pool is full, -2 when this
- * client's share is taken. Only a 0 is to be given back. ip NULL takes a
+ * client's share (or its /48's) is taken. Only a 0 is to be given back. ip NULL takes a
  * slot of the total only: a connection from a trusted reverse proxy, which
  * carries many clients' requests, each counted against its own client's
  * share with limits_client_acquire(). */

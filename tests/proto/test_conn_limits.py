@@ -4,7 +4,9 @@ logins working; port 25 shortens its idle timeout under pressure; a client
 that does not log in is closed after TERN_LOGIN_TIMEOUT whatever it sends;
 HTTP has per-client limits and a request-header deadline (a one-byte drip
 cannot hold a slot); and a flood of the HTTPS port leaves no connection
-behind, the admin answering and SIGTERM prompt."""
+behind, the admin answering and SIGTERM prompt. The /64s of one IPv6
+/48 share four clients' shares (the client addresses presented by a
+trusted proxy, PROXY protocol)."""
 import imaplib
 import os
 import poplib
@@ -16,6 +18,7 @@ import ssl
 import time
 
 from harness import Raw, Server, free_port
+from mailpeers import unique_ips
 from httpc import Api
 
 BOB, BOB_PW = "bob@example.test", "bob-pw-1"
@@ -718,3 +721,44 @@ def test_accepted_sockets_keep_alive():
         p.pass_(BOB_PW)
         assert p.stat()[0] == 0
         p.quit()
+
+
+def imap_via_proxy(s, proxy, client):
+    """An IMAP connection through a trusted proxy naming client (PROXY v1):
+    the socket and its first line (the greeting, or BYE when refused)."""
+    c = socket.create_connection(("127.0.0.1", s.imap_port), timeout=30,
+                                 source_address=(proxy, 0))
+    c.sendall(b"PROXY TCP6 %s ::1 40000 143\r\n" % client.encode())
+    return c, c.makefile("rb").readline()
+
+
+def test_ipv6_site_share():
+    """With one connection a client, four /64s of 2001:db8:7::/48 fill the
+    /48's share (LIMITS_SITE_SHARE, app/net/limits.h): a fifth /64 of it is
+    refused, a /64 of another /48 is not, and a slot given back is there
+    again."""
+    proxy, = unique_ips(1)
+    with Server(imap=True, env={"TERN_TRUSTED_PROXIES": proxy,
+                                "TERN_IMAP_MAX_CONNECTIONS_PER_IP": "1"}) as s:
+        held = []
+        for i in range(4):
+            c, first = imap_via_proxy(s, proxy, "2001:db8:7:%x::1" % i)
+            assert first.startswith(b"* OK"), first
+            held.append(c)
+        c, first = imap_via_proxy(s, proxy, "2001:db8:7:ffff::1")
+        assert first.startswith(b"* BYE [UNAVAILABLE]"), first
+        c.close()
+        assert s.wait_log("reason=per_ip_limit")
+        c, first = imap_via_proxy(s, proxy, "2001:db8:8::1")
+        assert first.startswith(b"* OK"), first
+        c.close()
+        held.pop().close()
+        deadline = time.time() + 30
+        while True:  # the slot comes back once the server saw the close
+            c, first = imap_via_proxy(s, proxy, "2001:db8:7:ffff::1")
+            c.close()
+            if first.startswith(b"* OK") or time.time() > deadline:
+                break
+        assert first.startswith(b"* OK"), first
+        for c in held:
+            c.close()

@@ -1,7 +1,8 @@
 /*
  * test_net_limits.c — connection slots per pool and per client
  * (net/limits.h): the total and the per-client share are enforced and
- * given back, an IPv6 /64 is one client, and the table's buckets are
+ * given back, an IPv6 /64 is one client and its /48 has a share of its
+ * own, and the table's buckets are
  * keyed: addresses that all share one bucket under an unkeyed FNV-1a
  * (which a client could pick) spread out; refusals are logged a few a
  * second per pool, the rest counted.
@@ -48,6 +49,54 @@ static void test_slots(void)
 	limits_release(POOL_POP3, "192.0.2.1");
 	CHECK_EQ_INT(limits_current(POOL_IMAP), 0);
 	CHECK_EQ_INT(limits_current(POOL_POP3), 0);
+}
+
+/* The /64s of one /48 share LIMITS_SITE_SHARE clients' shares; IPv4 and
+ * other /48s are not held to it; released slots come back. */
+static void test_site_share(void)
+{
+	static struct config cfg;
+	char ip[64];
+	unsigned site = 2 * LIMITS_SITE_SHARE;
+
+	memset(&cfg, 0, sizeof cfg);
+	for (int p = 0; p < POOL_COUNT; p++)
+		cfg.pools[p] = (struct pool_limits){1000, 2};
+	limits_init(&cfg);
+	for (unsigned i = 0; i < site; i++) {
+		snprintf(ip, sizeof ip, "2001:db8:7:%x::1", i / 2);
+		CHECK_EQ_INT(limits_acquire(POOL_IMAP, ip), 0);
+	}
+	CHECK_EQ_INT(limits_acquire(POOL_IMAP, "2001:db8:7:ffff::1"), -2); /* a fresh /64 */
+	CHECK_EQ_INT(limits_client_acquire(POOL_IMAP, "2001:db8:7:fffe::1"), -2);
+	CHECK_EQ_INT(limits_acquire(POOL_IMAP, "2001:db8:8::1"), 0);       /* another /48 */
+	CHECK_EQ_INT(limits_acquire(POOL_IMAP, "192.0.2.1"), 0);
+	CHECK_EQ_INT(limits_acquire(POOL_SIEVE, "2001:db8:7:ffff::1"), 0); /* another pool */
+	limits_release(POOL_IMAP, "2001:db8:7:0::1");
+	CHECK_EQ_INT(limits_client_acquire(POOL_IMAP, "2001:db8:7:ffff::1"), 0);
+	CHECK_EQ_INT(limits_acquire(POOL_IMAP, "2001:db8:7:fffe::1"), -2);
+	limits_client_release(POOL_IMAP, "2001:db8:7:ffff::1");
+	CHECK_EQ_INT(limits_acquire(POOL_IMAP, "2001:db8:7:fffe::1"), 0);
+	limits_release(POOL_IMAP, "2001:db8:7:fffe::1");
+	for (unsigned i = 1; i < site; i++) {
+		snprintf(ip, sizeof ip, "2001:db8:7:%x::1", i / 2);
+		limits_release(POOL_IMAP, ip);
+	}
+	limits_release(POOL_IMAP, "2001:db8:8::1");
+	limits_release(POOL_IMAP, "192.0.2.1");
+	limits_release(POOL_SIEVE, "2001:db8:7:ffff::1");
+	CHECK_EQ_INT(limits_current(POOL_IMAP), 0);
+	/* Nothing is left counted: the site's whole share is there again. */
+	for (unsigned i = 0; i < site; i++) {
+		snprintf(ip, sizeof ip, "2001:db8:7:%x::2", 100 + i);
+		CHECK_EQ_INT(limits_acquire(POOL_IMAP, ip), 0);
+	}
+	CHECK_EQ_INT(limits_acquire(POOL_IMAP, "2001:db8:7:ffff::3"), -2);
+	for (unsigned i = 0; i < site; i++) {
+		snprintf(ip, sizeof ip, "2001:db8:7:%x::2", 100 + i);
+		limits_release(POOL_IMAP, ip);
+	}
+	CHECK_EQ_INT(limits_current(POOL_IMAP), 0);
 }
 
 static void test_keyed_buckets(void)
@@ -100,6 +149,7 @@ int main(void)
 	if (sodium_init() < 0)
 		return 1;
 	test_slots();
+	test_site_share();
 	test_keyed_buckets();
 	test_refusal_log();
 	return unit_done("test_net_limits");
