@@ -33,6 +33,7 @@
 #include "auth/login.h"
 #include "auth/login_cache.h"
 #include "auth/sasl.h"
+#include "http/http_creds.h"
 #include "core/arena.h"
 #include "core/log.h"
 #include "core/xalloc.h"
@@ -106,12 +107,7 @@ enum jmap_kind { JK_SESSION, JK_API, JK_UPLOAD, JK_DOWNLOAD };
 
 struct jmap_job {
 	enum jmap_kind kind;
-	char user[LOGIN_USER_MAX + 1], pass[LOGIN_PASS_MAX + 1];
-	size_t ulen, plen;
-	int has_creds;
-	int bearer;             /* Authorization: Bearer (a JMAP token) */
-	uint32_t token_account; /* the account the token names */
-	char ip[48];
+	struct http_creds c;    /* the request's (http_creds.h) */
 	char base[300];
 	struct arena *a;
 	/* results */
@@ -157,65 +153,13 @@ int http_basic_parse(const char *h, char *user, size_t *ulen_r, char *pass, size
 	return 0;
 }
 
-/* The Authorization header's Basic credentials into j. 0 or -1. */
-static int basic_parse(const char *h, struct jmap_job *j)
-{
-	return http_basic_parse(h, j->user, &j->ulen, j->pass, &j->plen);
-}
-
-/* A bearer token (auth/bearer.h) into j: the secret now, the account's
- * address on the job's thread (a store read). 0 or -1. */
-static int bearer_parse(const char *h, struct jmap_job *j)
-{
-	h += 7;
-	while (*h == ' ')
-		h++;
-	if (bearer_token_parse(h, strlen(h), &j->token_account, j->pass, sizeof j->pass) < 0)
-		return -1;
-	j->plen = strlen(j->pass);
-	return 0;
-}
-
 /* On the job's thread: 0 with j->account, or -1 with the answer set. */
 static int authenticate(struct jmap_job *j)
 {
-	/* A token's account by its id. An id no account has becomes a name
-	 * no account has ("tj1.ID"), which the login flow checks against
-	 * nothing at the cost of a check and fails like a wrong password:
-	 * the time taken must not tell which ids exist (an empty name failed
-	 * at once, as malformed). */
-	if (j->bearer && j->has_creds) {
-		int rc = store_account_email(http_store, j->token_account, j->user, sizeof j->user);
-		if (rc == STORE_ENOTFOUND)
-			snprintf(j->user, sizeof j->user, "tj1.%x", j->token_account);
-		else if (rc != STORE_OK)
-			j->user[0] = '\0';
-		j->ulen = strlen(j->user);
-	}
-	struct str u = str_make(j->user, j->ulen), p = str_make(j->pass, j->plen);
-	/* The cache keys a token's pass under a name Basic cannot send (its
-	 * user-id has no ':'), so a token never opens Basic or the reverse. */
-	char ck[LOGIN_USER_MAX + 8];
-	int ckn = snprintf(ck, sizeof ck, "bearer:%s", j->user);
-	struct str cu = j->bearer ? str_make(ck, (size_t)ckn) : u;
-
-	if (j->has_creds && login_cache_get(http_store, cu, p, &j->account, &j->apppass, &j->cred))
-		return 0;
-	struct login_request rq = {
-		.store = http_store,
-		.module = "jmap",
-		.ip = j->ip,
-		.mech = j->bearer ? "bearer" : "basic",
-		.metric = METRIC_AUTHFAIL_HTTP,
-		.user = u,
-		.pass = p,
-		.malformed = j->has_creds ? NULL : "malformed",
-		.scope = j->bearer ? STORE_APPPASS_JMAP : STORE_APPPASS_MAIL,
-	};
 	struct login_result r;
-	enum login_outcome o = login_check_wait(&rq, &r);
+	enum login_outcome o = http_creds_login(&j->c, &r);
+
 	if (o == LOGIN_OK) {
-		login_cache_put(cu, p, r.account, r.apppass, r.cred);
 		j->account = r.account;
 		j->apppass = r.apppass;
 		j->cred = r.cred;
@@ -244,14 +188,14 @@ static void job_work(void *arg)
 
 	buf_init(&j->out, JMAP_RESPONSE_MAX);
 	int ok = authenticate(j) == 0;
-	explicit_bzero(j->pass, sizeof j->pass);
+	explicit_bzero(j->c.pass, sizeof j->c.pass);
 	if (!ok)
 		return;
 	/* Not counted against maxConcurrentRequests: RFC 8620 section 2
 	 * limits the requests to the API endpoint, and a client must be
 	 * able to fetch the session while its API requests run. */
 	j->status = 200;
-	if (jmap_session_write(http_store, j->account, j->user, j->base, &j->out) < 0) {
+	if (jmap_session_write(http_store, j->account, j->c.user, j->base, &j->out) < 0) {
 		j->status = 503;
 		jmap_problem(&j->out, 503, "serverUnavailable", NULL, "the store failed");
 	}
@@ -278,7 +222,7 @@ static void job_finish(struct http_ctx *x, void *arg)
 	x->type = j->status == 200 ? "application/json" : "application/problem+json";
 	http_header(x, "Cache-Control", "no-cache, no-store, must-revalidate");
 	auth_headers(x, j);
-	explicit_bzero(j->user, sizeof j->user);
+	explicit_bzero(j->c.user, sizeof j->c.user);
 }
 
 /* The URL prefix the client used: scheme and the host[:port] it asked
@@ -297,10 +241,7 @@ static struct jmap_job *job_new(struct http_ctx *x, enum jmap_kind kind)
 
 	j->kind = kind;
 	j->a = x->arena;
-	snprintf(j->ip, sizeof j->ip, "%s", x->ip);
-	const char *auth = http_req_header(x, "Authorization");
-	j->bearer = auth && strncasecmp(auth, "Bearer ", 7) == 0;
-	j->has_creds = (j->bearer ? bearer_parse(auth, j) : basic_parse(auth, j)) == 0;
+	http_creds_parse(&j->c, http_req_header(x, "Authorization"), x->ip);
 	if (!http_req_header(x, "Authorization")) {
 		/* No credentials at all: ask for them, nothing counted. */
 		http_problem(x, 401, "unauthorized", NULL, "authentication required");
@@ -317,7 +258,7 @@ static void session(struct http_ctx *x)
 		return;
 	base_url(x, j->base, sizeof j->base);
 	if (http_defer(x, job_work, job_finish, j) < 0) {
-		explicit_bzero(j->pass, sizeof j->pass);
+		explicit_bzero(j->c.pass, sizeof j->c.pass);
 		http_problem(x, 503, "temporary", NULL, "busy, try again");
 		http_header(x, "Retry-After", "1");
 	}
@@ -341,7 +282,7 @@ static int auth_answer(struct http_ctx *x, struct jmap_job *j)
 {
 	buf_init(&j->out, 4096);
 	int ok = authenticate(j) == 0;
-	explicit_bzero(j->pass, sizeof j->pass);
+	explicit_bzero(j->c.pass, sizeof j->c.pass);
 	if (!ok) {
 		buf_free(&x->out);
 		x->out = j->out;
@@ -429,8 +370,8 @@ static void stream_end(void *arg, int admitted)
 	(void)admitted;
 	if (j->entered)
 		running_leave(uploading, j->account);
-	explicit_bzero(j->pass, sizeof j->pass);
-	explicit_bzero(j->user, sizeof j->user);
+	explicit_bzero(j->c.pass, sizeof j->c.pass);
+	explicit_bzero(j->c.user, sizeof j->c.user);
 }
 
 static const struct http_upload_ops upload_ops = {
@@ -490,7 +431,7 @@ static void api_done(struct http_ctx *x, void *arg, const char *data, size_t len
 			     "too many requests at once for this account");
 	} else {
 		struct jmap_who who = {.account = j->account, .apppass = j->apppass, .cred = j->cred};
-		j->status = jmap_api(http_store, &who, j->ip, data, len, j->a, &j->out);
+		j->status = jmap_api(http_store, &who, j->c.ip, data, len, j->a, &j->out);
 		running_leave(running, j->account);
 	}
 	job_finish(x, j);
@@ -529,7 +470,7 @@ static void upload(struct http_ctx *x, const char *account)
 		ok = (unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f;
 	j->type = ok ? ct : "application/octet-stream";
 	if (http_upload_start(x, &upload_ops, j) < 0)
-		explicit_bzero(j->pass, sizeof j->pass); /* end will not run */
+		explicit_bzero(j->c.pass, sizeof j->c.pass); /* end will not run */
 }
 
 /* POST /jmap/api/: a streamed route (http_route_streamed). */
@@ -537,7 +478,7 @@ static void api(struct http_ctx *x)
 {
 	struct jmap_job *j = job_new(x, JK_API);
 	if (j && http_upload_start(x, &api_ops, j) < 0)
-		explicit_bzero(j->pass, sizeof j->pass);
+		explicit_bzero(j->c.pass, sizeof j->c.pass);
 }
 
 /* ---- download (RFC 8620 §6.2) ---- */
@@ -764,7 +705,7 @@ static void dl_work(void *arg)
 
 	buf_init(&j->out, 4096);
 	int ok = authenticate(j) == 0;
-	explicit_bzero(j->pass, sizeof j->pass);
+	explicit_bzero(j->c.pass, sizeof j->c.pass);
 	if (!ok)
 		return;
 	snprintf(want, sizeof want, "A%08x", j->account);
@@ -815,7 +756,7 @@ static void dl_finish(struct http_ctx *x, void *arg)
 	struct dl_job *q = arg;
 	struct jmap_job *j = &q->j;
 
-	explicit_bzero(j->user, sizeof j->user);
+	explicit_bzero(j->c.user, sizeof j->c.user);
 	if (j->status != 200) {
 		buf_free(&x->out);
 		x->out = j->out;
@@ -859,23 +800,20 @@ static void download(struct http_ctx *x, const char *rest)
 	struct jmap_job *j = &q->j;
 	j->a = x->arena;
 	j->kind = JK_DOWNLOAD;
-	snprintf(j->ip, sizeof j->ip, "%s", x->ip);
 	if (!http_req_header(x, "Authorization")) {
 		http_problem(x, 401, "unauthorized", NULL, "authentication required");
 		return;
 	}
 	/* Either scheme job_new() takes: a client on a bearer token gets
 	 * the downloadUrl in the session it opened with that token. */
-	const char *auth = http_req_header(x, "Authorization");
-	j->bearer = strncasecmp(auth, "Bearer ", 7) == 0;
-	j->has_creds = (j->bearer ? bearer_parse(auth, j) : basic_parse(auth, j)) == 0;
+	http_creds_parse(&j->c, http_req_header(x, "Authorization"), x->ip);
 	j->want = arena_strndup(x->arena, rest, (size_t)(s1 - rest));
 	j->blob = arena_strndup(x->arena, s1 + 1, (size_t)(s2 - s1 - 1));
 	j->name = s2 + 1;
 	const char *acc = http_query(x, "accept");
 	j->accept = acc && *acc && strlen(acc) < 256 && strchr(acc, '/') ? acc : NULL;
 	if (http_defer(x, dl_work, dl_finish, q) < 0) {
-		explicit_bzero(j->pass, sizeof j->pass);
+		explicit_bzero(j->c.pass, sizeof j->c.pass);
 		http_problem(x, 503, "temporary", NULL, "busy, try again");
 		http_header(x, "Retry-After", "1");
 	}

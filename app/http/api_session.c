@@ -38,6 +38,7 @@
 #include "auth/login_limit.h"
 #include "auth/twofactor.h"
 #include "core/arena.h"
+#include "http/http_creds.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "http/http_internal.h"
@@ -191,8 +192,64 @@ static int portal_signed_in(struct http_ctx *x)
 	return i >= 0 && cred != 0 && stamp_now(account) == cred;
 }
 
+/* An account's JMAP token on an admin route, checked on a job thread. */
+struct token_job {
+	struct http_creds c;
+	struct login_result r;
+	enum login_outcome o;
+};
+
+static void token_work(void *arg)
+{
+	struct token_job *t = arg;
+
+	t->o = http_creds_login(&t->c, &t->r);
+	explicit_bzero(&t->c, sizeof t->c);
+}
+
+static void token_finish(struct http_ctx *x, void *arg)
+{
+	struct token_job *t = arg;
+
+	if (t->o == LOGIN_OK) {
+		http_problem(x, 403, "forbidden", NULL, "an account's token does not open the admin API");
+	} else if (t->o == LOGIN_REFUSED) {
+		http_problem(x, 429, "rate_limited", NULL, "too many failed attempts, try again later");
+		http_header(x, "Retry-After", arena_printf(x->arena, "%u", t->r.retry_after_s));
+	} else if (t->o == LOGIN_TEMP) {
+		http_problem(x, 503, "temporary", NULL, "store error, try again");
+	} else {
+		http_problem(x, 401, "unauthorized", NULL, "log in or send a bearer token");
+	}
+}
+
+/*
+ * A JMAP bearer token (auth/bearer.h) names an account, which is not
+ * allowed here: once the login flow took it (its limits, delay and
+ * auth_failed line, module=jmap mech=bearer, as on JMAP) the answer is
+ * 403, which the same token will never change (RFC 9110 §15.5.4); a
+ * token that does not sign in is 401. It was 401 unchecked, counted as a
+ * wrong admin token. The check may hash and wait out delays: deferred
+ * to a job thread, the answer written then. -1 either way.
+ */
+static int account_token_refuse(struct http_ctx *x, const char *authz)
+{
+	struct token_job *t = arena_zalloc(x->arena, sizeof *t);
+
+	http_creds_parse(&t->c, authz, x->ip);
+	if (http_defer(x, token_work, token_finish, t) < 0) {
+		explicit_bzero(&t->c, sizeof t->c);
+		http_problem(x, 503, "temporary", NULL, "busy, try again");
+		http_header(x, "Retry-After", "1");
+	}
+	return -1;
+}
+
 int http_auth_require(struct http_ctx *x)
 {
+	const char *authz = http_req_header(x, "Authorization");
+	if (http_creds_is_account_token(authz))
+		return account_token_refuse(x, authz);
 	int csrf_ok, who = identify(x, &csrf_ok);
 	if (who < 0)
 		return -1;

@@ -182,7 +182,9 @@ int http_route_gate(struct http_ctx *x);
 
 /* ---- auth (api_session.c) ---- */
 /* Fills x->auth from the cookie or bearer token; checks CSRF for unsafe
- * methods with a session. Returns 0, or -1 after answering 401/403. */
+ * methods with a session. Returns 0, or -1 after answering 401/403, or
+ * after deferring the answer (http_defer: an account's JMAP token, which
+ * the login flow checks on a job thread, then 403 or 401). */
 int http_auth_require(struct http_ctx *x);
 /* 1 when the request carries a live session or a valid token (x->auth
  * filled), else 0; checks no CSRF (for reads only). Answers nothing,

@@ -549,6 +549,35 @@ static struct http_ctx *ctx_new(struct http_req *r, struct MHD_Connection *mc,
  * then never read and the connection closes after the answer) or starts
  * the upload, which takes the calls from here on.
  */
+/*
+ * A streamed route whose gate deferred its answer (an account's JMAP token
+ * on an admin route, api_session.c): the deferred work runs as an
+ * upload's admit, on a thread of its own, and refuses with its answer, so
+ * the body is never read, as after any refusal from the header.
+ */
+static int deferred_admit(struct http_ctx *x, void *arg, uint64_t *max_r)
+{
+	(void)arg;
+	*max_r = 0;
+	x->defer_work(x->defer_arg);
+	x->defer_finish(x, x->defer_arg);
+	x->defer_work = NULL;
+	job_end();
+	return -1;
+}
+
+static void deferred_done(struct http_ctx *x, void *arg, const char *data, size_t len,
+			  const uint8_t id[32])
+{
+	(void)x, (void)arg, (void)data, (void)len, (void)id; /* never admitted */
+}
+
+static const struct http_upload_ops deferred_ops = {
+	.pool = HTTP_POOL_REQUESTS,
+	.admit = deferred_admit,
+	.done = deferred_done,
+};
+
 static enum MHD_Result stream_begin(struct http_req *r, struct http_ctx *x)
 {
 	r->x = x;
@@ -558,6 +587,11 @@ static enum MHD_Result stream_begin(struct http_req *r, struct http_ctx *x)
 			     "too many requests in flight from this address");
 	else
 		handle(x);
+	if (!x->status && x->defer_work && !x->upload_ &&
+	    http_upload_start(x, &deferred_ops, NULL) < 0) {
+		x->defer_work = NULL; /* 503 answered: it will not run */
+		job_end();
+	}
 	if (!x->status && x->upload_) {
 		if (http_upload_call(x, NULL, NULL) == HTTP_UPLOAD_WAIT)
 			return MHD_YES;

@@ -74,25 +74,37 @@ def test_query_and_path_numbers_strict():
 
 
 def test_account_credentials_on_admin_routes_are_403():
-    """An account signed in to its portal is known but not the admin:
-    403 (RFC 9110 §15.5.4) with the Problem body on every admin route,
-    not the 401 of a client nobody knows."""
+    """An account signed in to its portal, or sending its JMAP bearer
+    token (tj1., checked by the login flow first), is known but not the
+    admin: 403 (RFC 9110 §15.5.4) with the Problem body on every admin
+    route, not the 401 of a client nobody knows. A token that does not
+    sign in is 401, and counted like a failed JMAP login."""
     s, a = admin_server(accounts=[BOB])
     with s:
         bob = Api(s, cookie_name="tern_account")
         st, _, _ = bob.call("POST", "/me/session", {"email": BOB[0], "password": BOB[1]})
         assert st == 200 and bob.cookie, st
+        st, _, t = bob.call("POST", "/me/jmap-tokens", {"name": "sync", "password": BOB[1]})
+        assert st == 201 and t["token"].startswith("tj1."), (st, t)
+        tok = Api(s)
+        tok.token = t["token"]
         n = 0
         for path, method, op, doc in openapi_ops(a):
             sec = op.get("security", doc["security"])
             if sec == [] or sec == [{"account": [], "csrf": []}]:
                 continue
             body = {} if method in ("POST", "PUT", "PATCH", "DELETE") else None
-            st, hd, p = bob.call(method, concrete(path), body)
-            assert st == 403 and p["code"] == "forbidden", (method, path, st, p)
-            assert hd["content-type"] == "application/problem+json", (method, path, hd)
+            for who in (bob, tok):
+                st, hd, p = who.call(method, concrete(path), body)
+                assert st == 403 and p["code"] == "forbidden", (who.token, method, path, st, p)
+                assert hd["content-type"] == "application/problem+json", (method, path, hd)
             n += 1
         assert n >= 40, n
+        wrong = Api(s)
+        wrong.token = t["token"][:-1] + ("a" if t["token"][-1] != "a" else "b")
+        st, _, p = wrong.call("GET", "/stats")
+        assert st == 401 and p["code"] == "unauthorized", (st, p)
+        assert s.wait_log("event=auth_failed mech=bearer reason=password")
         # Its own routes still take it; a client with nothing is still 401.
         assert bob.call("GET", "/me")[0] == 200
         assert Api(s).call("GET", "/stats")[0] == 401
