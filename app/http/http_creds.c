@@ -45,7 +45,7 @@ int http_creds_is_account_token(const char *authz)
 	return yes;
 }
 
-enum login_outcome http_creds_login(struct http_creds *c, struct login_result *r)
+struct str http_creds_name(struct http_creds *c, char *ck, size_t cksz)
 {
 	/* A token's account by its id. An id no account has becomes a name
 	 * no account has ("tj1.ID"), which the login flow checks against
@@ -60,29 +60,40 @@ enum login_outcome http_creds_login(struct http_creds *c, struct login_result *r
 			c->user[0] = '\0';
 		c->ulen = strlen(c->user);
 	}
-	struct str u = str_make(c->user, c->ulen), p = str_make(c->pass, c->plen);
 	/* The cache keys a token's pass under a name Basic cannot send (its
 	 * user-id has no ':'), so a token never opens Basic or the reverse. */
-	char ck[LOGIN_USER_MAX + 8];
-	int ckn = snprintf(ck, sizeof ck, "bearer:%s", c->user);
-	struct str cu = c->bearer ? str_make(ck, (size_t)ckn) : u;
+	if (!c->bearer)
+		return str_make(c->user, c->ulen);
+	int n = snprintf(ck, cksz, "bearer:%s", c->user);
+	return str_make(ck, n < 0 ? 0 : (size_t)n < cksz ? (size_t)n : cksz - 1);
+}
+
+void http_creds_request(const struct http_creds *c, struct login_request *rq)
+{
+	memset(rq, 0, sizeof *rq);
+	rq->store = http_store;
+	rq->module = "jmap";
+	rq->ip = c->ip;
+	rq->mech = c->bearer ? "bearer" : "basic";
+	rq->metric = METRIC_AUTHFAIL_HTTP;
+	rq->user = str_make(c->user, c->ulen);
+	rq->pass = str_make(c->pass, c->plen);
+	rq->malformed = c->has_creds ? NULL : "malformed";
+	rq->scope = c->bearer ? STORE_APPPASS_JMAP : STORE_APPPASS_MAIL;
+}
+
+enum login_outcome http_creds_login(struct http_creds *c, struct login_result *r)
+{
+	char ck[HTTP_CREDS_KEY_MAX];
+	struct str cu = http_creds_name(c, ck, sizeof ck), p = str_make(c->pass, c->plen);
+	struct login_request rq;
 
 	memset(r, 0, sizeof *r);
 	if (c->has_creds && login_cache_get(http_store, cu, p, &r->account, &r->apppass, &r->cred)) {
 		r->outcome = LOGIN_OK;
 		return LOGIN_OK;
 	}
-	struct login_request rq = {
-		.store = http_store,
-		.module = "jmap",
-		.ip = c->ip,
-		.mech = c->bearer ? "bearer" : "basic",
-		.metric = METRIC_AUTHFAIL_HTTP,
-		.user = u,
-		.pass = p,
-		.malformed = c->has_creds ? NULL : "malformed",
-		.scope = c->bearer ? STORE_APPPASS_JMAP : STORE_APPPASS_MAIL,
-	};
+	http_creds_request(c, &rq);
 	enum login_outcome o = login_check_wait(&rq, r);
 	if (o == LOGIN_OK)
 		login_cache_put(cu, p, r->account, r->apppass, r->cred);

@@ -9,8 +9,10 @@
  * daemon's thread (no store read, no hash); http_creds_login() runs on a
  * job thread (http_defer, an upload's admit thread), since it may wait
  * out the account's spacing and the reply delay (login_check_wait) and
- * hashes with argon2id. A pair that passed is remembered briefly
- * (auth/login_cache.h): clients send it with every request.
+ * hashes with argon2id; a push channel (http_push.c) runs the same
+ * request through login_start() on its loop. A pair that passed is
+ * remembered briefly (auth/login_cache.h): clients send it with every
+ * request.
  *
  * Caveats. A struct http_creds holds a password: the caller wipes it
  * (explicit_bzero) once the login ran or will not run.
@@ -40,6 +42,26 @@ void http_creds_parse(struct http_creds *c, const char *authz, const char *ip);
 /* 1 when authz is "Bearer " and a JMAP token's shape (auth/bearer.h):
  * an account's, never an admin token. */
 int http_creds_is_account_token(const char *authz);
+
+/* The login cache's key for a token's credentials ("bearer:" and the
+ * account's name), NUL included. */
+#define HTTP_CREDS_KEY_MAX (LOGIN_USER_MAX + 8)
+
+/*
+ * A store read (a job thread, or a loop for a push channel's one login):
+ * puts a token's account name in c->user ("tj1.ID" for an id no account
+ * has, so the check costs what a wrong token's does; "" when the store
+ * failed, which fails as malformed), and returns the name c is cached
+ * under (auth/login_cache.h): Basic's user, or for a token
+ * "bearer:NAME" written into ck (size cksz, HTTP_CREDS_KEY_MAX): a name
+ * Basic cannot send, so a token never opens Basic or the reverse.
+ */
+struct str http_creds_name(struct http_creds *c, char *ck, size_t cksz);
+
+/* The login request for c (module "jmap", mech "basic" or "bearer", its
+ * scope; malformed when c has no credentials); loop, done and arg are
+ * the caller's to set for login_start(). rq points into c. */
+void http_creds_request(const struct http_creds *c, struct login_request *rq);
 
 /*
  * On a job thread: signs c in through login_check_wait() (module "jmap",

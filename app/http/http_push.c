@@ -57,7 +57,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "auth/bearer.h"
 #include "auth/login.h"
 #include "auth/login_cache.h"
 #include "auth/session_watch.h"
@@ -69,6 +68,7 @@
 #include "core/worker.h"
 #include "core/loop.h"
 #include "core/xalloc.h"
+#include "http/http_creds.h"
 #include "http/http_internal.h"
 #include "http/http_parse.h"
 #include "http/http_push.h"
@@ -947,8 +947,7 @@ struct http_push *http_push_start(struct conn *c, const struct http_head *h)
 {
 	struct http_push *p = xcalloc(1, sizeof *p);
 	char authz[AUTH_MAX + 1];
-	char user[LOGIN_USER_MAX + 1] = "", pass[LOGIN_PASS_MAX + 1];
-	size_t ul = 0, pl = 0; /* an Authorization too long to read leaves both empty */
+	struct http_creds cr; /* an Authorization too long to read: none */
 
 	p->c = c;
 	p->loop = c->loop;
@@ -976,64 +975,31 @@ struct http_push *http_push_start(struct conn *c, const struct http_head *h)
 			    "authentication required");
 		return p;
 	}
-	int ok = h->authorization.len <= AUTH_MAX, bearer = 0;
-	if (ok) {
+	/* As /jmap/api/ takes them (http_creds.h), on this loop. */
+	memset(&cr, 0, sizeof cr);
+	snprintf(cr.ip, sizeof cr.ip, "%s", p->ip);
+	if (h->authorization.len <= AUTH_MAX) {
 		memcpy(authz, h->authorization.p, h->authorization.len);
 		authz[h->authorization.len] = '\0';
-		bearer = strncasecmp(authz, "Bearer ", 7) == 0;
-		if (bearer) {
-			/* A JMAP token (auth/bearer.h), as /jmap/api/ takes it:
-			 * the account's address by its id; an id no account has
-			 * becomes the name "tj1.ID", which no account has either,
-			 * so the check costs what a wrong token's does (the time
-			 * must not tell which ids exist). */
-			const char *t = authz + 7;
-			uint32_t acct = 0;
-			while (*t == ' ')
-				t++;
-			ok = bearer_token_parse(t, strlen(t), &acct, pass, sizeof pass) == 0;
-			pl = ok ? strlen(pass) : 0;
-			ul = 0;
-			int rc = ok ? store_account_email(http_store, acct, user, sizeof user)
-				    : STORE_ETEMP;
-			if (rc == STORE_ENOTFOUND)
-				snprintf(user, sizeof user, "tj1.%x", acct);
-			if (rc == STORE_OK || rc == STORE_ENOTFOUND)
-				ul = strlen(user);
-		} else {
-			ok = http_basic_parse(authz, user, &ul, pass, &pl) == 0;
-		}
+		http_creds_parse(&cr, authz, p->ip);
 		explicit_bzero(authz, sizeof authz);
 	}
-	struct str u = ok ? str_make(user, ul) : str_c(""), pw = ok ? str_make(pass, pl) : str_c("");
-	/* The login cache keys a token under a name Basic cannot send, as
-	 * api_jmap.c does, so a token never opens Basic or the reverse. */
-	char ck[LOGIN_USER_MAX + 8];
-	int ckn = snprintf(ck, sizeof ck, "bearer:%.*s", (int)ul, user);
-	struct str cu = bearer ? str_make(ck, (size_t)ckn) : u;
-	if (ok && login_cache_get(http_store, cu, pw, &p->account, &p->apppass, &p->cred)) {
-		explicit_bzero(pass, sizeof pass);
+	char ck[HTTP_CREDS_KEY_MAX];
+	struct str cu = http_creds_name(&cr, ck, sizeof ck), pw = str_make(cr.pass, cr.plen);
+	if (cr.has_creds && login_cache_get(http_store, cu, pw, &p->account, &p->apppass, &p->cred)) {
+		explicit_bzero(&cr, sizeof cr);
 		push_open(p);
 		return p;
 	}
-	struct login_request rq = {
-	    .store = http_store,
-	    .loop = p->loop,
-	    .module = "jmap",
-	    .ip = p->ip,
-	    .mech = bearer ? "bearer" : "basic",
-	    .metric = METRIC_AUTHFAIL_HTTP,
-	    .user = u,
-	    .pass = pw,
-	    .malformed = ok ? NULL : "malformed",
-	    .scope = bearer ? STORE_APPPASS_JMAP : STORE_APPPASS_MAIL,
-	    .done = login_done,
-	    .arg = p,
-	};
+	struct login_request rq;
+	http_creds_request(&cr, &rq);
+	rq.loop = p->loop;
+	rq.done = login_done;
+	rq.arg = p;
 	p->state = PUSH_LOGIN;
 	conn_pause_read(c, 1);
 	p->login = login_start(&rq);
-	explicit_bzero(pass, sizeof pass);
+	explicit_bzero(&cr, sizeof cr);
 	return p;
 }
 
