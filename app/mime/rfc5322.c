@@ -383,6 +383,17 @@ static ptrdiff_t eword_decode(const struct eword *w, unsigned char *dst)
 	return (ptrdiff_t)n;
 }
 
+/* Appends p[0..n); past out's ceiling, what fits of it and -1, so that
+ * out holds the prefix rfc5322_decode_words() promises. */
+static int append_fit(struct buf *out, const void *p, size_t n)
+{
+	if (buf_append(out, p, n) == 0)
+		return 0;
+	if (buf_room(out) < n)
+		(void)buf_append(out, p, buf_room(out));
+	return -1;
+}
+
 /* Appends decoded octets d[0..n) of charset cs (named name) as printable
  * UTF-8. */
 static int append_decoded(struct buf *out, enum charset cs, struct str name,
@@ -410,9 +421,13 @@ static int append_decoded(struct buf *out, enum charset cs, struct str name,
 			continue;
 		}
 		if (c < 0x80) {
-			if (buf_append(out, &d[i], 1) < 0)
+			/* A run of printable ASCII in one copy. */
+			k = i + 1;
+			while (k < n && d[k] >= 0x20 && d[k] < 0x7F)
+				k++;
+			if (append_fit(out, &d[i], k - i) < 0)
 				return -1;
-			i++;
+			i = k;
 			continue;
 		}
 		k = cs == CS_UTF8 ? utf8_seq(d + i, n - i) : 0;
@@ -497,8 +512,14 @@ int rfc5322_decode_words(struct str in, struct buf *out)
 				break;
 		}
 		last_word = 0;
-		r = buf_append(out, in.p + i, 1);
-		i++;
+		/* Plain text up to the next '=' (where an encoded-word may
+		 * begin) goes in one copy: a field is mostly such text, and
+		 * one append an octet was most of a header's decoding. */
+		j = i + 1;
+		while (j < in.len && in.p[j] != '=')
+			j++;
+		r = append_fit(out, in.p + i, j - i);
+		i = j;
 	}
 	if (r == 0 && buf_len(&run))
 		r = append_decoded(out, run_cs, run_name, (unsigned char *)buf_data(&run),

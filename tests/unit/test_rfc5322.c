@@ -429,7 +429,38 @@ static void test_words(void)
 	buf_free(&out);
 	buf_init(&out, 3);
 	CHECK_EQ_INT(rfc5322_decode_words(STR_LIT("abcdef"), &out), -1);
+	CHECK_EQ_STR(buf_data(&out), "abc"); /* the prefix that fits */
 	buf_free(&out);
+	buf_init(&out, 5);
+	CHECK_EQ_INT(rfc5322_decode_words(STR_LIT("ab =?utf-8?q?cdef?="), &out), -1);
+	CHECK_EQ_STR(buf_data(&out), "ab cd");
+	buf_free(&out);
+	buf_init(&out, 6);
+	CHECK_EQ_INT(rfc5322_decode_words(STR_LIT("=?utf-8?q?a=0Dbcdefgh?="), &out), -1);
+	CHECK_EQ_STR(buf_data(&out), "a bcde");
+	buf_free(&out);
+}
+
+/* Plain text is copied in runs up to each '=' and decoded ASCII in runs
+ * up to each control or non-ASCII octet: every boundary of a run. */
+static void test_words_runs(void)
+{
+	WORDS("a=b c==d =", "a=b c==d =");
+	WORDS("=?utf-8?q?x?==y", "x=y");
+	WORDS("x=?utf-8?q?y?=z", "xyz");
+	WORDS("=?utf-8?q?x?= plain text after", "x plain text after");
+	WORDS("=?utf-8?q?x?= =tail", "x =tail");
+	WORDS("=?utf-8?q?ab=09cd=C3=A9ef=7Fgh?=", "ab\tcd\xC3\xA9" "ef gh");
+	WORDS("=?iso-8859-1?q?ab=E9cd?= tail", "ab\xC3\xA9" "cd tail");
+	WORDS("\xC3\xA9t\xC3\xA9 =?utf-8?q?=C3=A9?= d\xC3\xA9j\xC3\xA0",
+	      "\xC3\xA9t\xC3\xA9 \xC3\xA9 d\xC3\xA9j\xC3\xA0");
+
+	/* A long field: one run, and each octet kept. */
+	char in[4000], want[4000]; /* check_words keeps 4096 */
+	for (size_t i = 0; i < sizeof in - 1; i++)
+		in[i] = want[i] = (char)('a' + i % 26);
+	in[sizeof in - 1] = want[sizeof want - 1] = '\0';
+	check_words(in, want, __LINE__);
 }
 
 static void test_summary(void)
@@ -559,6 +590,7 @@ int main(void)
 	test_limits();
 	test_unfold();
 	test_words();
+	test_words_runs();
 	test_summary();
 	return unit_done("test_rfc5322");
 }
