@@ -270,6 +270,7 @@ static void session_sync(struct imap_session *s, int tell_highest)
 		 * and no response can say so, so end the session as Dovecot
 		 * does (RFC 9051 §7.1.5 allows BYE at any time). */
 		buf_free(&out);
+		free(before);
 		log_info("imap", s->id, "event=selected_mailbox_deleted mailbox=%u", s->view.mailbox);
 		imap_reply(s, "* BYE Selected mailbox was deleted, have to disconnect.");
 		imap_session_unselect(s);

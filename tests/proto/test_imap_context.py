@@ -149,3 +149,20 @@ def check_sort(a, b):
     u, t = cmd(a, "n", "NOOP")
     assert u[0] == b'* ESEARCH (TAG "q") REMOVEFROM (3 1)' and b"* 1 EXPUNGE" in u, u
     assert cmd(a, "c", 'CANCELUPDATE "k" "q"')[1].startswith(b"c OK")
+
+
+def test_imap_context_mailbox_deleted():
+    """A session holding a SEARCH RETURN (UPDATE) context whose mailbox
+    another session deletes: BYE at its next NOOP, and nothing is left
+    allocated (the server is stopped cleanly so that, under --build asan,
+    LeakSanitizer checks it at exit: before, the UIDs copied for the
+    context's update were not freed on that BYE)."""
+    with srv() as s:
+        a, b = session(s), session(s)
+        assert cmd(b, "c", "CREATE Box")[1].startswith(b"c OK")
+        assert cmd(a, "s", "SELECT Box")[1].startswith(b"s OK")
+        assert cmd(a, "u", "SEARCH RETURN (UPDATE) ALL")[1].startswith(b"u OK")
+        assert cmd(b, "d", "DELETE Box")[1].startswith(b"d OK")
+        a.send("n NOOP\r\n")
+        assert a.line() == b"* BYE Selected mailbox was deleted, have to disconnect."
+        assert s.stop() == 0
