@@ -370,6 +370,10 @@ void imap_session_held_line(struct imap_session *s)
 static void change_cb(void *arg, uint32_t account, uint64_t modseq)
 {
 	struct imap_session *s = arg;
+	/* A sync may end the session (BYE: the selected mailbox was
+	 * deleted), and the flush after it may then find the connection
+	 * gone: s stays until this callback is done with it. */
+	s->flushing++;
 	if (s->wait == IMAP_W_IDLE && !s->conn_gone)
 		imap_idle_notify(s);
 	if (s->notify && !s->conn_gone) {
@@ -384,6 +388,8 @@ static void change_cb(void *arg, uint32_t account, uint64_t modseq)
 			s->notify_pending = 1;
 		}
 	}
+	if (--s->flushing == 0 && s->conn_gone)
+		imap_session_free(s);
 }
 
 void imap_session_logged_in(struct imap_session *s)

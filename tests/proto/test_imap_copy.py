@@ -7,7 +7,7 @@ sees EXPUNGE at its next NOOP and one on the target sees EXISTS),
 import imaplib
 import re
 
-from test_imap import BOB, deliver, login, srv, wait_count
+from test_imap import BOB, Raw, deliver, login, srv, wait_count
 
 
 def copyuid(text):
@@ -183,6 +183,33 @@ def test_imap_selected_mailbox_deleted_and_check():
             assert False, "session went on after its mailbox was deleted"
         except (imaplib.IMAP4.abort, OSError, EOFError) as e:
             assert "deleted" in str(e).lower() or "BYE" in str(e) or isinstance(e, OSError), e
+
+
+def test_imap_selected_mailbox_deleted_while_idle():
+    """Sessions in IDLE on a mailbox another session deletes are told BYE
+    at once, and the server stays sound: the BYE's flush may find the
+    connection gone and free the session inside the change feed's
+    callback, which then read it again (a heap-use-after-free in
+    change_cb under --build asan, in about half of the sessions; the
+    server is stopped cleanly to be sure it is still up)."""
+    with srv() as s:
+        a = login(s)
+        a.create("Doomed")
+        idlers = []
+        for _ in range(6):
+            r = Raw(s)
+            r.login()
+            r.send("s SELECT Doomed\r\ni IDLE\r\n")
+            r.until_tag("s")
+            assert r.line() == b"+ idling"
+            idlers.append(r)
+        assert a.delete("Doomed")[0] == "OK"
+        for r in idlers:
+            r.sock.settimeout(30)
+            assert r.line() == b"* BYE Selected mailbox was deleted, have to disconnect."
+            r.close()
+        a.logout()
+        assert s.stop() == 0
 
 
 def test_imap_copy_move_of_message_expunged_elsewhere():
