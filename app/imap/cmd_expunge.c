@@ -81,14 +81,20 @@ static void start(struct imap_session *s, const struct imap_seqset *set, int clo
 	 * tells nothing), and the store checks each again at the commit. */
 	if (!close) {
 		imap_session_sync(s);
-		if (s->state != IMAP_S_SELECTED) { /* deleted meanwhile: BYE sent */
+		if (s->state != IMAP_S_SELECTED) { /* deleted, or another UIDVALIDITY: BYE sent */
 			imap_tagged(s, "NO Mailbox was deleted.");
 			return;
 		}
-	} else if (imap_view_refresh(&s->view, imap_store) == -2) {
-		imap_session_unselect(s);
-		imap_tagged(s, "OK Close completed.");
-		return;
+	} else {
+		/* CLOSE: a mailbox deleted meanwhile (-2) has nothing left to
+		 * remove; one under another UIDVALIDITY (-3) holds only messages
+		 * this session was never shown, and they stay. */
+		int rr = imap_view_refresh(&s->view, imap_store);
+		if (rr == -2 || rr == -3) {
+			imap_session_unselect(s);
+			imap_tagged(s, "OK Close completed.");
+			return;
+		}
 	}
 	struct imap_job *j = imap_job_new(s);
 	j->mailbox = s->view.mailbox;

@@ -362,7 +362,7 @@ void imap_cmd_select(struct imap_session *s, const struct imap_cmd *cmd)
 			r = STORE_ENOTFOUND;
 		if (rr < 0)
 			imap_view_free(&s->view);
-		if (rr == -1)
+		if (rr == -1 || rr == -3) /* -3: another UIDVALIDITY, read afresh */
 			r = imap_view_load(&s->view, imap_store, s->account, mailbox);
 	} else if (r == STORE_OK) {
 		r = imap_view_load(&s->view, imap_store, s->account, mailbox);

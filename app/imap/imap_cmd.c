@@ -258,7 +258,7 @@ void imap_dispatch(struct imap_session *s, const struct imap_cmd *cmd)
 		 * FETCH 1:* FLAGS answered the flags as of the last NOOP. */
 		imap_session_sync(s);
 		if (s->state != IMAP_S_SELECTED)
-			return; /* the mailbox was deleted: BYE said it */
+			return; /* deleted, or another UIDVALIDITY: BYE said it */
 	} else if (s->state == IMAP_S_SELECTED &&
 		   (cmd->id == IMAP_CMD_FETCH || cmd->id == IMAP_CMD_STORE ||
 		    cmd->id == IMAP_CMD_SEARCH || cmd->id == IMAP_CMD_SORT ||

@@ -12,6 +12,11 @@
  * those and patches the snapshot (delta_apply), with the same responses.
  * A mailbox that changed a lot, or a log that does not add up, falls back
  * to the full read and diff (sync_full).
+ *
+ * Both facts hold only under one UIDVALIDITY: an empty mailbox that takes
+ * a source's (tern import, migrate: store_mailbox_uids_keep) numbers from
+ * 1 again. Every sync that finds another UIDVALIDITY ends in sync_full,
+ * which says so (-3) instead of diffing; the session decides what to do.
  */
 #include "imap/imap_mailbox_view.h"
 #include "imap/imap_view_cache.h"
@@ -172,7 +177,8 @@ int imap_view_load(struct imap_mailbox_view *v, struct store *st, uint32_t accou
 		   uint32_t mailbox)
 {
 	/* A snapshot another session closed: brought up to date from the
-	 * change log (imap_view_cache.h). */
+	 * change log (imap_view_cache.h); one from before the mailbox took
+	 * another UIDVALIDITY (-3) is dropped for the whole read below. */
 	if (imap_view_cache_get(st, account, mailbox, v)) {
 		int r = view_sync(v, st, NULL, NULL);
 		if (r == 0)
@@ -364,9 +370,9 @@ static int sync_full(struct imap_mailbox_view *v, struct store *st, struct buf *
 	nv.qresync = v->qresync;
 	nv.uidonly = v->uidonly;
 	int r = read_view(&nv, st);
-	if (r != STORE_OK) {
+	if (r != STORE_OK || nv.uidvalidity != v->uidvalidity) {
 		msgs_free(nv.msgs, nv.count);
-		return r == STORE_ENOTFOUND ? -2 : -1;
+		return r == STORE_OK ? -3 : r == STORE_ENOTFOUND ? -2 : -1;
 	}
 	if (!out) {
 		msgs_free(v->msgs, v->count);

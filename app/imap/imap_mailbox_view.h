@@ -146,7 +146,10 @@ void imap_view_close(struct imap_mailbox_view *v, struct store *st);
  * when told is given.
  * Returns 0, or -1 on a store error (v unchanged) or when out is full
  * (out then holds a prefix: the caller closes the session), or -2 when
- * the mailbox no longer exists (deleted by another session; v unchanged).
+ * the mailbox no longer exists (deleted by another session; v unchanged),
+ * or -3 when it has another UIDVALIDITY than v (tern import or migrate
+ * gave the empty mailbox a source's: its UIDs start again at 1, so no
+ * EXPUNGE or EXISTS can describe the change; v unchanged, nothing in out).
  */
 int imap_view_sync(struct imap_mailbox_view *v, struct store *st, struct buf *out,
 		   struct imap_view_told *told);
@@ -177,7 +180,8 @@ int imap_view_held_line(const struct imap_mailbox_view *v, struct buf *out);
 
 /*
  * As imap_view_sync() without responses: brings v up to date (SELECT of
- * the mailbox that is selected already). Same results.
+ * the mailbox that is selected already, CLOSE). Same results: on -3 the
+ * caller reads the mailbox afresh (imap_view_load) or leaves it.
  */
 int imap_view_refresh(struct imap_mailbox_view *v, struct store *st);
 

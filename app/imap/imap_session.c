@@ -265,16 +265,25 @@ static void session_sync(struct imap_session *s, int tell_highest)
 	if (r >= 0 && !imap_select_recent_sync(s, last_uid, &out) &&
 	    imap_view_recent_count(&s->view) != recent0)
 		buf_printf(&out, "* %u RECENT\r\n", imap_view_recent_count(&s->view));
-	if (r == -2) {
-		/* Deleted under us: its messages and UIDs mean nothing any more
-		 * and no response can say so, so end the session as Dovecot
-		 * does (RFC 9051 §7.1.5 allows BYE at any time). */
+	if (r == -2 || r == -3) {
+		/* Deleted under us (-2), or its UIDVALIDITY changed (-3: tern
+		 * import or migrate gave the empty mailbox a source's, and its
+		 * UIDs start again at 1): the UIDs the client holds mean nothing
+		 * any more, and no response can say so (a UID "MUST NOT change
+		 * during the session", RFC 9051 §2.3.1.1; UIDVALIDITY is told at
+		 * SELECT). So end the session before it sees any message of the
+		 * new state, as Dovecot does for both (RFC 9051 §7.1.5 allows
+		 * BYE at any time). */
+		int gone = r == -2;
 		buf_free(&out);
 		free(before);
-		log_info("imap", s->id, "event=selected_mailbox_deleted mailbox=%u", s->view.mailbox);
-		imap_reply(s, "* BYE Selected mailbox was deleted, have to disconnect.");
+		log_info("imap", s->id, "event=%s mailbox=%u",
+			 gone ? "selected_mailbox_deleted" : "selected_mailbox_uidvalidity_changed",
+			 s->view.mailbox);
+		imap_reply(s, gone ? "* BYE Selected mailbox was deleted, have to disconnect."
+				   : "* BYE Mailbox UIDVALIDITY changed, have to disconnect.");
 		imap_session_unselect(s);
-		imap_close_with(s, "mailbox_deleted");
+		imap_close_with(s, gone ? "mailbox_deleted" : "uidvalidity_changed");
 		return;
 	}
 	if (r < 0)
@@ -371,8 +380,9 @@ static void change_cb(void *arg, uint32_t account, uint64_t modseq)
 {
 	struct imap_session *s = arg;
 	/* A sync may end the session (BYE: the selected mailbox was
-	 * deleted), and the flush after it may then find the connection
-	 * gone: s stays until this callback is done with it. */
+	 * deleted or took another UIDVALIDITY), and the flush after it may
+	 * then find the connection gone: s stays until this callback is
+	 * done with it. */
 	s->flushing++;
 	if (s->wait == IMAP_W_IDLE && !s->conn_gone)
 		imap_idle_notify(s);

@@ -5,7 +5,9 @@
  * mailbox), expunges, COPY and MOVE, the patched snapshot equals a fresh
  * read of the mailbox and the untagged responses are the ones a full
  * re-read gives; a mailbox that changed a lot falls back to the full
- * read; a deleted mailbox is reported. Snapshots kept across sessions
+ * read; a deleted mailbox is reported, and so is one that took another
+ * UIDVALIDITY (tern import: its UIDs start again at 1, no diff can say
+ * it), which a new SELECT reads afresh. Snapshots kept across sessions
  * (imap_view_cache.h) are brought up to date the same way, a snapshot
  * newer than the store is not trusted, and an older one never replaces a
  * newer one.
@@ -317,6 +319,62 @@ static void test_twice_in_one_mailbox(struct store *st, uint32_t acc)
 	imap_view_cache_clear();
 }
 
+/*
+ * An empty mailbox takes another UIDVALIDITY and messages with UIDs from 1
+ * (store_mailbox_uids_keep, as tern import): a view of it from before is
+ * told -3 by imap_view_sync and imap_view_refresh, unchanged and with
+ * nothing written; imap_view_load, also from the snapshot the view left
+ * (imap_view_cache.h), gives the new state.
+ */
+static void test_uidvalidity_change(struct store *st, uint32_t acc)
+{
+	struct imap_mailbox_view v, n;
+	struct store_delivery d[2];
+	struct buf out;
+	uint32_t box, gone = 1;
+
+	CHECK_EQ_INT(store_mailbox_create(st, acc, "Moved", &box), STORE_OK);
+	unit_delivery_init(&d[0], "Subject: before\r\n\r\nx\r\n", &acc, 1700000000);
+	d[0].mailbox = box;
+	CHECK_EQ_INT(store_deliver_sync(st, &d[0]), STORE_OK);
+	CHECK_EQ_INT(imap_view_load(&v, st, acc, box), STORE_OK);
+	uint32_t uv = v.uidvalidity;
+	CHECK_EQ_INT(store_expunge(st, acc, box, uv, &gone, 1, NULL, NULL), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_uids_keep(st, acc, "Moved", 1234, 0, NULL), STORE_OK);
+	for (int i = 0; i < 2; i++) {
+		unit_delivery_init(&d[i], i ? "Subject: b\r\n\r\nb\r\n" : "Subject: a\r\n\r\na\r\n",
+				   &acc, 1700000000);
+		d[i].mailbox = box;
+		d[i].uid = (uint32_t)(1 + 4 * i); /* 1 (the expunged one's UID) and 5 */
+		d[i].also = i ? NULL : &d[1];
+	}
+	CHECK_EQ_INT(store_deliver_sync(st, &d[0]), STORE_OK);
+	/* The source's UIDNEXT once its messages are in, as tern import. */
+	CHECK_EQ_INT(store_mailbox_uids_keep(st, acc, "Moved", 1234, 9, NULL), STORE_OK);
+
+	buf_init(&out, 1 << 16);
+	CHECK_EQ_INT(imap_view_sync(&v, st, &out, NULL), -3);
+	CHECK_EQ_INT(buf_len(&out), 0);
+	CHECK_EQ_INT(v.uidvalidity, uv);
+	CHECK_EQ_INT(v.count, 1);
+	CHECK_EQ_INT(imap_view_refresh(&v, st), -3);
+	CHECK_EQ_INT(v.uidvalidity, uv);
+	imap_view_close(&v, st); /* its snapshot kept for the next SELECT */
+
+	CHECK_EQ_INT(imap_view_load(&n, st, acc, box), STORE_OK);
+	CHECK_EQ_INT(n.uidvalidity, 1234);
+	CHECK_EQ_INT(n.uidnext, 9);
+	CHECK_EQ_INT(n.count, 2);
+	CHECK_EQ_INT(n.count == 2 ? n.msgs[0].uid : 0, 1);
+	CHECK_EQ_INT(n.count == 2 ? n.msgs[1].uid : 0, 5);
+	check_same_as_fresh(st, &n);
+	buf_reset(&out);
+	CHECK_EQ_INT(imap_view_sync(&n, st, &out, NULL), 0);
+	CHECK_EQ_INT(buf_len(&out), 0);
+	imap_view_free(&n);
+	buf_free(&out);
+}
+
 int main(void)
 {
 	struct store *st = NULL;
@@ -329,6 +387,7 @@ int main(void)
 		test_delta(st, acc);
 		test_cache(st, acc);
 		test_twice_in_one_mailbox(st, acc);
+		test_uidvalidity_change(st, acc);
 		store_close(&st);
 	}
 	unit_rmrf(base);
