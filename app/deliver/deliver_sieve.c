@@ -276,7 +276,8 @@ static struct deliver_sieve_reply *vacation(struct store *st, const struct sieve
 		ours[n++] = str_make(plain, (size_t)k);
 	}
 	struct owner o = {st, account};
-	const char *why = sieve_vacation_skip(msg.p, msg.len, env_from, ours, n, owned_addr, &o);
+	char sent_to[SIEVE_VACATION_ADDR_MAX];
+	const char *why = sieve_vacation_skip(msg.p, msg.len, env_from, ours, n, owned_addr, &o, sent_to);
 	if (!why) {
 		sieve_vacation_key(x, env_from, key);
 		if (store_sieve_seen(st, account, key, now) == 1)
@@ -294,13 +295,24 @@ static struct deliver_sieve_reply *vacation(struct store *st, const struct sieve
 	 * does not depend on whether the address passed. */
 	struct sieve_action v = *x;
 	v.from = own_from(st, account, x->from, a, "vacation", session);
+	/* Without a :from, the reply goes from the user's address the
+	 * original was sent to, as its To or Cc shows (RFC 5230 §5.4, errata
+	 * 2035: an alias, or one of :addresses), not from the mailbox it was
+	 * delivered to; one of :addresses passes own_from's test first, since
+	 * the script names those. Else the envelope recipient, +detail off. */
+	struct str from_default = plain[0] && plus > 0 ? str_c(plain) : env_to;
+	struct str to_addr = str_c(sent_to);
+	if (to_addr.len && !str_eq_ci(to_addr, env_to) && !str_eq_ci(to_addr, from_default)) {
+		struct str f = own_from(st, account, to_addr, a, "vacation", session);
+		if (f.len)
+			from_default = f;
+	}
 	struct deliver_sieve_reply *r = xcalloc(1, sizeof *r);
 	char date[MIME_DATE_MAX], id[96];
 	make_msgid(id, sizeof id, "vacation", env_to, r);
 	mime_date_format(now, date);
 	buf_init(&r->msg, REPLY_MAX);
-	if (sieve_vacation_reply(&v, msg.p, msg.len, env_from, plain[0] && plus > 0 ? str_c(plain) : env_to,
-	                         date, id, &r->msg) < 0) {
+	if (sieve_vacation_reply(&v, msg.p, msg.len, env_from, from_default, date, id, &r->msg) < 0) {
 		log_warn("deliver", session, "event=vacation_skipped account=%u reason=too_large", account);
 		deliver_sieve_reply_free(r);
 		return NULL;

@@ -85,6 +85,7 @@ struct skip_ctx {
 	uint32_t asked; /* addresses owned was asked about (a store look-up each) */
 	int addressed;
 	const char *why;
+	char *found; /* the caller's, or NULL */
 };
 
 /* 1 when full (an address of a To/Cc/... field) is the user's. */
@@ -135,6 +136,8 @@ static int skip_field(void *arg, struct str name, struct str v)
 			char *full = arena_printf(a, "%.*s@%.*s", (int)list[i].mailbox.len, list[i].mailbox.p,
 			                          (int)list[i].host.len, list[i].host.p);
 			c->addressed = is_ours(c, str_c(full));
+			if (c->addressed && c->found && strlen(full) < SIEVE_VACATION_ADDR_MAX)
+				memcpy(c->found, full, strlen(full) + 1);
 		}
 		arena_free(&a);
 	}
@@ -156,9 +159,12 @@ static int system_sender(struct str from)
 
 const char *sieve_vacation_skip(const char *msg, size_t len, struct str env_from,
                                 const struct str *ours, uint32_t nours, sieve_owned_fn *owned,
-                                void *owned_arg)
+                                void *owned_arg, char found[SIEVE_VACATION_ADDR_MAX])
 {
-	struct skip_ctx c = { ours, nours, owned, owned_arg, 0, 0, NULL };
+	struct skip_ctx c = { ours, nours, owned, owned_arg, 0, 0, NULL, found };
+
+	if (found)
+		found[0] = '\0';
 
 	if (str_trim(env_from).len == 0)
 		return "null_sender";

@@ -36,12 +36,19 @@
  * SIEVE_VACATION_OWNED_MAX): 1 when it is the user's too (RFC 5230 §4.5:
  * all of the user's addresses count, its aliases among them, with
  * :addresses or without, as in Pigeonhole).
+ *
+ * found, when not NULL, receives the first address of those fields that
+ * was the user's (as written there, local@domain), or "" when none was
+ * or it is longer than SIEVE_VACATION_ADDR_MAX - 1 octets: the address
+ * the message was sent to, which the reply's From is best taken from
+ * when the script gives no :from (RFC 5230 §5.4 and its errata 2035).
  */
 #define SIEVE_VACATION_OWNED_MAX 32
+#define SIEVE_VACATION_ADDR_MAX 321
 typedef int sieve_owned_fn(void *arg, struct str addr);
 const char *sieve_vacation_skip(const char *msg, size_t len, struct str env_from,
                                 const struct str *ours, uint32_t nours, sieve_owned_fn *owned,
-                                void *owned_arg);
+                                void *owned_arg, char found[SIEVE_VACATION_ADDR_MAX]);
 
 /* The key remembering a reply to sender under the action's :handle (or,
  * without one, its reason, subject, from and mime flag: RFC 5230 §4.2). */

@@ -689,6 +689,30 @@ def test_yt_vacation_mime_keeps_its_own_from():
     assert body.startswith(b"Back soon."), body
 
 
+def test_yt_vacation_from_the_address_written():
+    """Without :from, the vacation reply goes from the user's address the
+    original was sent to, as its To shows (RFC 5230 §5.4 and errata 2035):
+    an alias of the account. One of :addresses the account does not own
+    is no From of ours: the reply then goes from the account's address.
+    Before, the reply always went from the envelope recipient."""
+    srv, _, remote = env()
+    YUL = "yul@example.test"
+    srv.cli("account", "add", YUL, input="yul-pw-sieve-1\n")
+    srv.cli("alias", "add", "yul.boss@example.test", YUL)
+    script(srv, YUL, 'require "vacation";\nvacation :addresses "ceo@bank.test" "Away.";\n')
+    for n, (to, want) in enumerate((("yul.boss@example.test", b"yul.boss@example.test"),
+                                    ("ceo@bank.test", YUL.encode()))):
+        before = len(remote.messages)
+        frm = "yulfan%d@remote.test" % n
+        codes, end = send(srv, frm, [YUL], message("yul%d" % n, to=to, sender=frm), source="127.0.0.9")
+        assert end[0] == 250, end
+        got = [m for m in remote.wait_messages(before + 1)[before:] if m["rcpts"] == [frm]]
+        assert len(got) == 1, srv.log_text()[-2000:]
+        head = got[0]["data"].split(b"\r\n\r\n", 1)[0]
+        assert [l for l in head.split(b"\r\n") if l.lower().startswith(b"from:")] == \
+            [b"From: " + want], head
+
+
 def test_yz_global_script():
     from httpc import Api
     srv, _, _ = env()

@@ -412,12 +412,14 @@ static void outbox_vacation(struct run *r, const struct sieve_action *a)
 	ours[nours++] = bare_path(r->env->env_to);
 	for (uint32_t i = 0; i < a->naddresses && nours < 1 + 16; i++)
 		ours[nours++] = a->addresses[i];
+	char sent_to[SIEVE_VACATION_ADDR_MAX];
 	if (noutbox >= OUTBOX_MAX ||
-	    sieve_vacation_skip(r->env->msg, r->env->len, sender, ours, nours, NULL, NULL))
+	    sieve_vacation_skip(r->env->msg, r->env->len, sender, ours, nours, NULL, NULL, sent_to))
 		return;
 	struct buf b;
 	buf_init(&b, r->env->len + 256 * 1024);
-	if (sieve_vacation_reply(a, r->env->msg, r->env->len, sender, ours[0],
+	if (sieve_vacation_reply(a, r->env->msg, r->env->len, sender,
+	                         sent_to[0] ? str_c(sent_to) : ours[0],
 	                         "Sun, 29 Nov 2026 10:00:00 +0000", "vacation.1@sievesuite.example",
 	                         &b) == 0)
 		outbox_push(NULL, buf_str(&b), STR_LIT(""), sender, STR_LIT(""));

@@ -29,7 +29,7 @@ static const char *skip(const char *hdr, const char *from)
 	static char msg[2048];
 	struct str ours[2] = { STR_LIT("bob@example.com"), STR_LIT("bob.alias@example.com") };
 	snprintf(msg, sizeof msg, "%s\r\nbody\r\n", hdr);
-	return sieve_vacation_skip(msg, strlen(msg), str_c(from), ours, 2, NULL, NULL);
+	return sieve_vacation_skip(msg, strlen(msg), str_c(from), ours, 2, NULL, NULL, NULL);
 }
 
 /* The longest line of b (without its CRLF). */
@@ -67,7 +67,7 @@ int main(void)
 {
 	struct str ours[1] = { STR_LIT("bob@example.com") };
 
-	CHECK(sieve_vacation_skip(base, strlen(base), STR_LIT("ann@example.org"), ours, 1, NULL, NULL) == NULL);
+	CHECK(sieve_vacation_skip(base, strlen(base), STR_LIT("ann@example.org"), ours, 1, NULL, NULL, NULL) == NULL);
 	CHECK_EQ_STR(skip("To: bob@example.com\r\n", ""), "null_sender");
 	CHECK_EQ_STR(skip("To: bob@example.com\r\nAuto-Submitted: auto-replied\r\n", "a@x.org"), "auto_submitted");
 	CHECK(skip("To: bob@example.com\r\nAuto-Submitted: no\r\n", "a@x.org") == NULL);
@@ -94,6 +94,21 @@ int main(void)
 	CHECK(skip("Resent-To: bob@example.com\r\n", "a@x.org") == NULL);
 	/* RFC 5230 §4.5 names Resent-Bcc too (tern did not read it) */
 	CHECK(skip("Resent-Bcc: bob@example.com\r\n", "a@x.org") == NULL);
+	/* found: the first of the user's addresses the message was sent to,
+	 * as written, which the reply goes from (RFC 5230 §5.4, errata 2035);
+	 * "" when none was. */
+	{
+		static const char m1[] = "To: carol@example.com, \"B\" <BOB.ALIAS@example.com>\r\n"
+		                         "Cc: bob@example.com\r\n\r\nhi\r\n";
+		static const char m2[] = "To: carol@example.com\r\n\r\nhi\r\n";
+		struct str two[2] = { STR_LIT("bob@example.com"), STR_LIT("bob.alias@example.com") };
+		char found[SIEVE_VACATION_ADDR_MAX] = "x";
+		CHECK(sieve_vacation_skip(m1, strlen(m1), STR_LIT("a@x.org"), two, 2, NULL, NULL, found) == NULL);
+		CHECK_EQ_STR(found, "BOB.ALIAS@example.com");
+		CHECK_EQ_STR(sieve_vacation_skip(m2, strlen(m2), STR_LIT("a@x.org"), two, 2, NULL, NULL, found),
+		             "not_addressed");
+		CHECK_EQ_STR(found, "");
+	}
 
 	/* Keys: per sender (any case), per handle, per reason without one. */
 	struct sieve_action a, b;
