@@ -77,6 +77,26 @@ static int automatic(struct str v)
 	return !no;
 }
 
+/*
+ * X-Auto-Response-Suppress (Microsoft, [MS-OXCMAIL] §2.2.3.2.20): a
+ * comma-separated list of the kinds of automatic reply the sender does
+ * not want; "OOF" (out of office) or "All" includes a vacation reply.
+ * Exchange sets it on meeting requests and its own notices; Pigeonhole
+ * honours it too.
+ */
+static int suppresses_oof(struct str v)
+{
+	while (v.len) {
+		ptrdiff_t comma = str_chr(v, ',');
+		size_t n = comma < 0 ? v.len : (size_t)comma;
+		struct str t = str_trim(str_make(v.p, n));
+		if (str_eq_ci(t, STR_LIT("All")) || str_eq_ci(t, STR_LIT("OOF")))
+			return 1;
+		v = comma < 0 ? str_make(v.p + v.len, 0) : str_make(v.p + n + 1, v.len - n - 1);
+	}
+	return 0;
+}
+
 struct skip_ctx {
 	const struct str *ours;
 	uint32_t nours;
@@ -115,6 +135,11 @@ static int skip_field(void *arg, struct str name, struct str v)
 	            str_eq_ci(name, STR_LIT("List-Owner")) || str_eq_ci(name, STR_LIT("List-Archive")))) {
 		c->why = "list";
 		return 1;
+	} else if (str_eq_ci(name, STR_LIT("X-Auto-Response-Suppress"))) {
+		if (suppresses_oof(v)) {
+			c->why = "suppressed";
+			return 1;
+		}
 	} else if (str_eq_ci(name, STR_LIT("Precedence"))) {
 		struct str t = str_trim(v);
 		if (str_eq_ci(t, STR_LIT("bulk")) || str_eq_ci(t, STR_LIT("list")) ||

@@ -27,7 +27,8 @@
  * Whether to answer msg (RFC 5230 §4.5-4.6, RFC 3834 §2): returns NULL to
  * reply, else the reason not to, for the log: "null_sender",
  * "auto_submitted", "list" (List-* fields, RFC 2369/2919), "bulk"
- * (Precedence bulk/list/junk), "system_sender" (MAILER-DAEMON, owner-*,
+ * (Precedence bulk/list/junk), "suppressed" (X-Auto-Response-Suppress
+ * All or OOF, Microsoft's), "system_sender" (MAILER-DAEMON, owner-*,
  * *-request, LISTSERV, majordomo), "own_address" (the sender is one of
  * ours), "not_addressed" (none of our addresses in To, Cc, Bcc,
  * Resent-To, Resent-Cc or Resent-Bcc). ours[0..nours) are the recipient's addresses:

@@ -85,6 +85,14 @@ int main(void)
 	CHECK_EQ_STR(skip("To: bob@example.com\r\nList-Id: <dev.lists.x.org>\r\n", "a@x.org"), "list");
 	CHECK_EQ_STR(skip("To: bob@example.com\r\nList-Unsubscribe: <mailto:u@x.org>\r\n", "a@x.org"), "list");
 	CHECK_EQ_STR(skip("To: bob@example.com\r\nPrecedence: bulk\r\n", "a@x.org"), "bulk");
+	/* Microsoft's X-Auto-Response-Suppress: All or OOF among its list
+	 * asks for no out-of-office reply (tern answered; Pigeonhole's
+	 * vacation/reply.svtest); other kinds do not. */
+	CHECK_EQ_STR(skip("To: bob@example.com\r\nX-Auto-Response-Suppress: All\r\n", "a@x.org"), "suppressed");
+	CHECK_EQ_STR(skip("To: bob@example.com\r\nX-Auto-Response-Suppress: DR, oof,\tRN\r\n", "a@x.org"),
+	             "suppressed");
+	CHECK(skip("To: bob@example.com\r\nX-Auto-Response-Suppress: DR, NDR, RN\r\n", "a@x.org") == NULL);
+	CHECK(skip("To: bob@example.com\r\nX-Auto-Response-Suppress: OOFx\r\n", "a@x.org") == NULL);
 	CHECK_EQ_STR(skip("To: bob@example.com\r\n", "MAILER-DAEMON@x.org"), "system_sender");
 	CHECK_EQ_STR(skip("To: bob@example.com\r\n", "owner-dev@x.org"), "system_sender");
 	CHECK_EQ_STR(skip("To: bob@example.com\r\n", "dev-request@x.org"), "system_sender");
