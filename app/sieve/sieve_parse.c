@@ -1118,9 +1118,12 @@ static int do_require(struct parser *ps, struct sv_node *n)
 		if (x >= 0)
 			ps->exts |= 1ull << x;
 		/* Extensions that imply others (RFC 5173 none; 5235 spamtestplus
-		 * includes spamtest; 5463's error comes with ihave). */
+		 * includes spamtest; 5463's error comes with ihave; 6131 §2
+		 * vacation-seconds includes vacation). */
 		if (x == EXT_SPAMTESTPLUS)
 			ps->exts |= 1ull << EXT_SPAMTEST;
+		if (x == EXT_VACATION_SECONDS)
+			ps->exts |= 1ull << EXT_VACATION;
 	}
 	return 0;
 }

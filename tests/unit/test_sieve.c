@@ -403,6 +403,10 @@ static void test_extensions(void)
 	       "vacation\nkeep");
 	EXPECT("require \"vacation\"; vacation \"a\"; vacation \"b\";",
 	       "runerror: line 1: more than one vacation action");
+	/* RFC 6131 §2: "vacation-seconds" implies "vacation"; a script may
+	 * require only it (Pigeonhole's vacation/execute/seconds.sieve did not
+	 * compile: "vacation needs require "vacation""). */
+	EXPECT("require \"vacation-seconds\"; vacation :seconds 120 \"back soon\";", "vacation\nkeep");
 	/* relational */
 	/* i;ascii-casemap orders as i;octet once a-z are made A-Z (RFC 4790
 	 * §9.2.1), so "_" (0x5F) and "[" sort after "a" (as "A"); they were
