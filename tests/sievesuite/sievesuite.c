@@ -34,14 +34,15 @@
 
 enum {
 	H_TEST = C_HOOK0, H_TEST_FAIL, H_TEST_SET, H_TEST_RESULT_RESET, H_TEST_MAILBOX_CREATE,
-	H_TEST_MESSAGE_CMD,
+	H_TEST_MESSAGE_CMD, H_TEST_CONFIG_SET, H_TEST_CONFIG_UNSET, H_TEST_CONFIG_RELOAD,
 	H_TEST_SCRIPT_COMPILE = T_HOOK0, H_TEST_SCRIPT_RUN, H_TEST_ERROR, H_TEST_RESULT_ACTION,
 	H_TEST_RESULT_EXECUTE, H_TEST_MESSAGE
 };
-enum { G_FOLDER = G_HOOK0, G_SMTP };
-static const char *const hook_tags[] = { "folder", "smtp" };
-static const uint8_t hook_tag_args[] = { A_STR, A_NONE };
+enum { G_FOLDER = G_HOOK0, G_SMTP, G_EXTENSION };
+static const char *const hook_tags[] = { "folder", "smtp", "extension" };
+static const uint8_t hook_tag_args[] = { A_STR, A_NONE, A_STR };
 static const uint8_t message_tags[] = { G_FOLDER, G_SMTP, G_COUNT_TAGS };
+static const uint8_t reload_tags[] = { G_EXTENSION, G_COUNT_TAGS };
 
 static const uint8_t no_tags[] = { G_COUNT_TAGS };
 static const uint8_t match_tags[] = { G_IS, G_CONTAINS, G_MATCHES, G_REGEX, G_VALUE, G_COUNT,
@@ -60,6 +61,9 @@ static const struct sv_spec hook_specs[] = {
 	{ "test_result_execute", H_TEST_RESULT_EXECUTE, EXT_HOOK, 1, 0, 0, "", no_tags },
 	{ "test_message", H_TEST_MESSAGE, EXT_HOOK, 1, 0, 0, "N", message_tags },
 	{ "test_message", H_TEST_MESSAGE_CMD, EXT_HOOK, 0, 0, 0, "N", message_tags },
+	{ "test_config_set", H_TEST_CONFIG_SET, EXT_HOOK, 0, 0, 0, "SS", no_tags },
+	{ "test_config_unset", H_TEST_CONFIG_UNSET, EXT_HOOK, 0, 0, 0, "S", no_tags },
+	{ "test_config_reload", H_TEST_CONFIG_RELOAD, EXT_HOOK, 0, 0, 0, "", reload_tags },
 };
 
 /* The file being run: one at a time, so plain statics. */
@@ -248,6 +252,32 @@ static void cmd_test_set(struct run *r, const struct sv_node *n)
 		run_fail(r, n, "sievesuite: test_set \"%.*s\" is not implemented", (int)obj.len, obj.p);
 }
 
+/*
+ * test_config_set/unset: Pigeonhole's settings. tern's engine has no
+ * settings of its own: its limits are constants (sieve.h). A key that
+ * changes nothing a file then looks at is accepted without effect, and
+ * said so here; any other fails the run with its name, so the file stays
+ * in skipped.txt with the reason.
+ */
+static const char *const inert_keys[] = {
+	/* Allows :seconds under a day in Pigeonhole; tern raises any period
+	 * to SIEVE_VACATION_MIN_SECONDS, a day (RFC 5230 §4.1 leaves the
+	 * minimum to the site). vacation/execute.svtest, which sets it,
+	 * checks the action, not its period. */
+	"sieve_vacation_min_period",
+	NULL,
+};
+
+static void cmd_test_config(struct run *r, const struct sv_node *n)
+{
+	struct str key = arg_str(r, &n->pos[0], 0);
+	for (int i = 0; inert_keys[i]; i++)
+		if (str_eq(key, str_c(inert_keys[i])))
+			return;
+	run_fail(r, n, "sievesuite: test_config \"%.*s\": no such tern setting",
+	         (int)(key.len > 100 ? 100 : key.len), key.p);
+}
+
 static void hook_command(struct run *r, const struct sv_node *n)
 {
 	switch (n->id) {
@@ -273,6 +303,12 @@ static void hook_command(struct run *r, const struct sv_node *n)
 		break;
 	case H_TEST_SET:
 		cmd_test_set(r, n);
+		break;
+	case H_TEST_CONFIG_SET:
+	case H_TEST_CONFIG_UNSET:
+		cmd_test_config(r, n);
+		break;
+	case H_TEST_CONFIG_RELOAD: /* the settings above take no reload */
 		break;
 	case H_TEST_MESSAGE_CMD:
 		/* as a command, a message it cannot find fails the test */
