@@ -93,9 +93,10 @@ static void sasl_step(struct imap_session *s, struct str b64, int initial)
 		s->wait = IMAP_W_NONE;
 		if (sasl_plain_split(str_make(msg, n), &authz, &authc, &pass) < 0) {
 			imap_auth_begin(s, IMAP_MECH_PLAIN, STR_NULL, STR_NULL, "malformed");
-		} else if (authz.len && !str_eq(authz, authc)) {
+		} else if (authz.len && !str_eq_ci(authz, authc)) {
 			/* No master users: acting as someone else is refused
-			 * like a wrong password. */
+			 * like a wrong password. Account names are case-
+			 * insensitive: "Bob@x" is bob@x, as in sasl.c. */
 			imap_auth_begin(s, IMAP_MECH_PLAIN, authc, STR_NULL, "authzid");
 		} else {
 			imap_auth_begin(s, IMAP_MECH_PLAIN, authc, pass, NULL);

@@ -254,6 +254,25 @@ def test_imap_login_and_authenticate():
         r.close()
 
 
+def test_imap_authenticate_plain_authzid():
+    # An authzid naming the authenticated account (in any case: account
+    # names are case-insensitive) is no other identity: the login succeeds,
+    # as it does over SMTP, POP3 and ManageSieve. Another account's name is
+    # refused like a wrong password and logged as reason=authzid.
+    with srv() as s:
+        r = Raw(s)
+        ir = base64.b64encode(BOB.upper().encode() + b"\0" + BOB.encode() + b"\0" + BOB_PW.encode())
+        r.send(b"a AUTHENTICATE PLAIN " + ir + b"\r\n")
+        assert r.until_tag("a")[-1].startswith(b"a OK [CAPABILITY")
+        r.close()
+        r = Raw(s)
+        ir = base64.b64encode(b"carol@example.test\0" + BOB.encode() + b"\0" + BOB_PW.encode())
+        r.send(b"b AUTHENTICATE PLAIN " + ir + b"\r\n")
+        assert r.until_tag("b")[-1] == b"b NO [AUTHENTICATIONFAILED] Authentication failed."
+        r.close()
+        assert "reason=authzid" in s.log_text()
+
+
 def test_imap_list_status_select():
     with srv() as s:
         deliver(s, 3)
