@@ -33,10 +33,6 @@ static const char *const replies[] = {
 
 #define NO_LOGIN_DISABLED "NO [CONTACTADMIN] Login disabled for this user."
 
-static const char *const mech_names[] = { "login", "plain", "sasl-login", "scram-sha-1",
-					  "scram-sha-256" };
-
-
 int imap_auth_require_tls(struct imap_session *s)
 {
 	if (imap_secure(s))
@@ -49,11 +45,7 @@ int imap_auth_require_tls(struct imap_session *s)
 void imap_auth_cancel(struct imap_session *s)
 {
 	login_abandon(&s->auth);
-	if (s->scram) {
-		sasl_login_end(s->scram);
-		free(s->scram);
-		s->scram = NULL;
-	}
+	sasl_login_end(&s->sasl);
 	login_held_free(&s->scram_ok);
 	session_watch_leave(&s->watch);
 }
@@ -119,9 +111,6 @@ static void login_done(void *arg, const struct login_result *r)
 	struct imap_session *s = arg;
 
 	s->auth = NULL;
-	/* AUTHENTICATE LOGIN kept the user name here between its two steps. */
-	s->sasl_user_given = 0;
-	explicit_bzero(s->sasl_user, sizeof(s->sasl_user));
 	if (r->outcome == LOGIN_OK && r->scram_final && r->scram_final[0]) {
 		/* SCRAM: the server-final message goes as a challenge; the
 		 * login completes on the client's empty response. */
@@ -158,8 +147,8 @@ static void login_done(void *arg, const struct login_result *r)
 	imap_flush(s);
 }
 
-static void auth_begin(struct imap_session *s, enum imap_mech mech, struct str user,
-		       struct str pass, const char *malformed, const struct scram_server *scram)
+void imap_auth_begin(struct imap_session *s, const char *mech, struct str user, struct str pass,
+		     const char *malformed, const struct scram_server *scram)
 {
 	struct login_request rq = {
 		.store = imap_store,
@@ -167,7 +156,7 @@ static void auth_begin(struct imap_session *s, enum imap_mech mech, struct str u
 		.module = "imap",
 		.session = s->id,
 		.ip = s->conn->peer_ip,
-		.mech = mech_names[mech],
+		.mech = mech,
 		.metric = METRIC_AUTHFAIL_IMAP,
 		.user = user,
 		.pass = pass,
@@ -182,18 +171,6 @@ static void auth_begin(struct imap_session *s, enum imap_mech mech, struct str u
 	s->auth = login_start(&rq);
 }
 
-void imap_auth_begin(struct imap_session *s, enum imap_mech mech, struct str user, struct str pass,
-		     const char *malformed)
-{
-	auth_begin(s, mech, user, pass, malformed, NULL);
-}
-
-void imap_auth_begin_scram(struct imap_session *s, enum imap_mech mech, struct str user,
-			   struct str pass, const struct scram_server *scram)
-{
-	auth_begin(s, mech, user, pass, NULL, scram);
-}
-
 void imap_cmd_login(struct imap_session *s, const struct imap_cmd *cmd)
 {
 	struct str user, pass;
@@ -206,5 +183,5 @@ void imap_cmd_login(struct imap_session *s, const struct imap_cmd *cmd)
 		imap_session_error(s);
 		return;
 	}
-	imap_auth_begin(s, IMAP_MECH_LOGIN_CMD, user, pass, NULL);
+	imap_auth_begin(s, "login", user, pass, NULL, NULL);
 }

@@ -440,7 +440,7 @@ void imap_session_free(struct imap_session *s)
 	if (s->next)
 		s->next->prev = s->prev;
 	free(s->told.uids);
-	explicit_bzero(s->sasl_user, sizeof(s->sasl_user));
+	sasl_login_end(&s->sasl);
 	free(s);
 	__atomic_sub_fetch(&sessions_alive, 1, __ATOMIC_SEQ_CST);
 }

@@ -28,6 +28,7 @@
 
 #include <stdint.h>
 
+#include "auth/sasl.h"
 #include "auth/session_watch.h"
 #include "core/arena.h"
 #include "core/buf.h"
@@ -53,7 +54,6 @@ struct loop;
 #define IMAP_MAX_ERRORS 20 /* bad commands before "* BYE" (Dovecot's count) */
 #define IMAP_USER_MAX 320  /* an address: 64 + 1 + 255 */
 #define IMAP_PASS_MAX 1024
-#define IMAP_SASL_MAX 1536 /* decoded SASL message */
 /* Literal budgets: before login only a user name or password fits; after
  * it a literal is a mailbox name or a search string (no APPEND yet). */
 #define IMAP_LITERAL_PREAUTH 4096
@@ -78,15 +78,6 @@ enum imap_wait {
 	IMAP_W_STORE,    /* a store write on the worker pool (imap_job.c) */
 };
 
-enum imap_mech {
-	IMAP_MECH_LOGIN_CMD,
-	IMAP_MECH_PLAIN,
-	IMAP_MECH_LOGIN,
-	IMAP_MECH_SCRAM_SHA1,
-	IMAP_MECH_SCRAM_SHA256,
-};
-struct sasl_login;
-struct scram_server;
 struct login_held;
 
 struct imap_append;
@@ -116,10 +107,7 @@ struct imap_session {
 	uint64_t idle_timer;
 
 	/* authentication */
-	enum imap_mech mech;        /* AUTHENTICATE in progress (IMAP_W_SASL) */
-	int sasl_user_given;        /* AUTHENTICATE LOGIN: user name came */
-	char sasl_user[IMAP_USER_MAX + 1];
-	struct sasl_login *scram;   /* AUTHENTICATE SCRAM-*: the exchange (malloc'd) */
+	struct sasl_login sasl;      /* AUTHENTICATE's exchange (auth/sasl.h) */
 	/* SCRAM's proof held: the login waits for the client's empty
 	 * response to the server-final challenge (cmd_login.c). */
 	struct login_held *scram_ok;
@@ -240,13 +228,11 @@ void imap_cmd_login(struct imap_session *s, const struct imap_cmd *cmd);
  * Hands user/pass to the shared login flow and answers the command when it
  * ends; malformed (non-NULL) is why they cannot succeed ("malformed",
  * "authzid", LOGIN_ABORTED: answered IMAP_AUTH_ABORTED), and the attempt
- * fails like a wrong password.
+ * fails like a wrong password. scram (non-NULL, copied): pass is the
+ * client-final message of that SCRAM exchange. mech is the log's name.
  */
-void imap_auth_begin(struct imap_session *s, enum imap_mech mech, struct str user,
-		     struct str pass, const char *malformed);
-/* The same for SCRAM's client-final message pass of exchange scram (copied). */
-void imap_auth_begin_scram(struct imap_session *s, enum imap_mech mech, struct str user,
-			   struct str pass, const struct scram_server *scram);
+void imap_auth_begin(struct imap_session *s, const char *mech, struct str user, struct str pass,
+		     const char *malformed, const struct scram_server *scram);
 /* The client's response to SCRAM's server-final challenge: empty, the
  * login completes (tagged OK); anything else abandons it. */
 void imap_auth_scram_ack(struct imap_session *s, struct str line);
