@@ -198,6 +198,28 @@ void login_user_name(struct store *st, struct str user, char out[LOGIN_USER_MAX 
 		store_served_spelling(st, out, LOGIN_USER_MAX + 1);
 }
 
+void login_request_init(struct login_request *rq, const struct login_proto *p, struct store *st,
+			struct loop *loop, const char *session, const char *ip, void *arg,
+			const struct login_creds *c)
+{
+	/* A compound literal: every field not named here is zero. */
+	*rq = (struct login_request){
+		.store = st,
+		.loop = loop,
+		.module = p->module,
+		.session = session,
+		.ip = ip,
+		.mech = c->mech,
+		.metric = p->metric,
+		.user = c->user,
+		.pass = c->pass,
+		.malformed = c->malformed,
+		.scram = c->scram,
+		.done = p->done,
+		.arg = arg,
+	};
+}
+
 /* Copies rq into a new flow; *malformed_r is the reason the attempt
  * cannot succeed, or NULL. */
 static struct login *flow_new(const struct login_request *rq, const char **malformed_r)

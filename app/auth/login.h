@@ -3,9 +3,9 @@
  * LOGIN/AUTHENTICATE, POP3 USER/PASS/AUTH, ManageSieve, and JMAP (Basic,
  * and bearer tokens with scope STORE_APPPASS_JMAP).
  *
- * Design. A protocol parses its own command and SASL exchange, then hands
- * the user name and password to login_start() and waits (its conn paused)
- * for done(). In between, this module:
+ * Design. A protocol parses its own command (its SASL exchange is
+ * auth/sasl_next.h's), builds the request with login_request_init(), hands
+ * it to login_start() and waits (its conn paused) for done(). In between, this module:
  *   1. asks login_limit_admit() (login_limit.h), which reserves the attempt
  *      against the client address and the account before any check runs,
  *      or refuses it (reply after LOGIN_MAX_DELAY_MS, no check at all);
@@ -114,6 +114,37 @@ struct login_request {
 	void (*done)(void *arg, const struct login_result *r);
 	void *arg;
 };
+
+/*
+ * A protocol's part of every login request it makes: one static const
+ * per protocol (SMTP, IMAP, POP3, ManageSieve, JMAP).
+ */
+struct login_proto {
+	const char *module; /* login_request.module */
+	enum metric metric; /* login_request.metric */
+	void (*done)(void *arg, const struct login_result *r); /* NULL: set later */
+};
+
+/* One attempt: the mechanism's log name and what its command or SASL
+ * exchange decoded (login_request's user, pass, malformed and scram). */
+struct login_creds {
+	const char *mech;
+	struct str user, pass;
+	const char *malformed;
+	const struct scram_server *scram;
+};
+
+/*
+ * The one constructor of a login request: attempt c of protocol p from the
+ * session whose log id is session (NULL for none) and client address ip,
+ * checked against st; done() runs on loop with arg. Every other field is
+ * zero (scope 0: the account's password or a mail app password; no
+ * after_ok): a caller that needs them sets them after. Nothing is copied:
+ * the strings must live until login_start().
+ */
+void login_request_init(struct login_request *rq, const struct login_proto *p, struct store *st,
+			struct loop *loop, const char *session, const char *ip, void *arg,
+			const struct login_creds *c);
 
 /*
  * A success kept past done(): SCRAM's proof held, and the protocol sends

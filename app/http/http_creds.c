@@ -68,17 +68,16 @@ struct str http_creds_name(struct http_creds *c, char *ck, size_t cksz)
 	return str_make(ck, n < 0 ? 0 : (size_t)n < cksz ? (size_t)n : cksz - 1);
 }
 
+/* JMAP's logins: no session id, no loop (login_check_wait, or
+ * http_push.c sets its own loop and done). */
+static const struct login_proto http_login = { "jmap", METRIC_AUTHFAIL_HTTP, NULL };
+
 void http_creds_request(const struct http_creds *c, struct login_request *rq)
 {
-	memset(rq, 0, sizeof *rq);
-	rq->store = http_store;
-	rq->module = "jmap";
-	rq->ip = c->ip;
-	rq->mech = c->bearer ? "bearer" : "basic";
-	rq->metric = METRIC_AUTHFAIL_HTTP;
-	rq->user = str_make(c->user, c->ulen);
-	rq->pass = str_make(c->pass, c->plen);
-	rq->malformed = c->has_creds ? NULL : "malformed";
+	struct login_creds cr = { c->bearer ? "bearer" : "basic", str_make(c->user, c->ulen),
+				  str_make(c->pass, c->plen), c->has_creds ? NULL : "malformed", NULL };
+
+	login_request_init(rq, &http_login, http_store, NULL, NULL, c->ip, NULL, &cr);
 	rq->scope = c->bearer ? STORE_APPPASS_JMAP : STORE_APPPASS_MAIL;
 }
 

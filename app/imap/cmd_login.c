@@ -147,24 +147,15 @@ static void login_done(void *arg, const struct login_result *r)
 	imap_flush(s);
 }
 
+static const struct login_proto imap_login = { "imap", METRIC_AUTHFAIL_IMAP, login_done };
+
 void imap_auth_begin(struct imap_session *s, const char *mech, struct str user, struct str pass,
 		     const char *malformed, const struct scram_server *scram)
 {
-	struct login_request rq = {
-		.store = imap_store,
-		.loop = s->loop,
-		.module = "imap",
-		.session = s->id,
-		.ip = s->conn->peer_ip,
-		.mech = mech,
-		.metric = METRIC_AUTHFAIL_IMAP,
-		.user = user,
-		.pass = pass,
-		.malformed = malformed,
-		.scram = scram,
-		.done = login_done,
-		.arg = s,
-	};
+	struct login_creds c = { mech, user, pass, malformed, scram };
+	struct login_request rq;
+
+	login_request_init(&rq, &imap_login, imap_store, s->loop, s->id, s->conn->peer_ip, s, &c);
 
 	s->wait = IMAP_W_AUTH;
 	conn_pause_read(s->conn, 1);

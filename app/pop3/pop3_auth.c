@@ -375,27 +375,18 @@ static void login_done(void *arg, const struct login_result *r)
 	pop3_flush(s);
 }
 
+static const struct login_proto pop3_login = { "pop3", METRIC_AUTHFAIL_POP3, login_done };
+
 /* Hands the credentials (or a reason they cannot succeed) to auth/login. */
 static void auth_begin(struct pop3_session *s, enum pop3_mech mech, struct str user,
 		       struct str pass, const char *malformed, const struct scram_server *scram)
 {
-	struct login_request rq = {
-		.store = pop3_store,
-		.loop = s->loop,
-		.module = "pop3",
-		.session = s->id,
-		.ip = s->conn->peer_ip,
-		.mech = mech_names[mech],
-		.metric = METRIC_AUTHFAIL_POP3,
-		.user = user,
-		.pass = pass,
-		.malformed = malformed,
-		.scram = scram,
-		.after_ok = s->utf8 ? open_maildrop : open_maildrop_ascii,
-		.extra_free = maildrop_free,
-		.done = login_done,
-		.arg = s,
-	};
+	struct login_creds c = { mech_names[mech], user, pass, malformed, scram };
+	struct login_request rq;
+
+	login_request_init(&rq, &pop3_login, pop3_store, s->loop, s->id, s->conn->peer_ip, s, &c);
+	rq.after_ok = s->utf8 ? open_maildrop : open_maildrop_ascii;
+	rq.extra_free = maildrop_free;
 
 	s->state = POP3_S_WAIT_AUTH;
 	conn_pause_read(s->conn, 1);

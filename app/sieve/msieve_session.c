@@ -377,24 +377,15 @@ static void login_done(void *arg, const struct login_result *r)
 	conn_flush(s->conn);
 }
 
+static const struct login_proto ms_login = { "sieve", METRIC_AUTHFAIL_SIEVE, login_done };
+
 static void auth_begin(struct ms_session *s, struct str user, struct str pass, const char *malformed,
 		       const struct scram_server *scram)
 {
-	struct login_request rq = {
-		.store = ms_store,
-		.loop = s->loop,
-		.module = "sieve",
-		.session = s->id,
-		.ip = s->conn->peer_ip,
-		.mech = sasl_mech_log_name(s->sasl.mech),
-		.metric = METRIC_AUTHFAIL_SIEVE,
-		.user = user,
-		.pass = pass,
-		.malformed = malformed,
-		.scram = scram,
-		.done = login_done,
-		.arg = s,
-	};
+	struct login_creds c = { sasl_mech_log_name(s->sasl.mech), user, pass, malformed, scram };
+	struct login_request rq;
+
+	login_request_init(&rq, &ms_login, ms_store, s->loop, s->id, s->conn->peer_ip, s, &c);
 	s->state = MS_WAIT_AUTH;
 	conn_pause_read(s->conn, 1);
 	s->auth = login_start(&rq);

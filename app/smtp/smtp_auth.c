@@ -106,25 +106,16 @@ static void login_done(void *arg, const struct login_result *r)
 	conn_flush(s->conn);
 }
 
+static const struct login_proto smtp_login = { "smtp", METRIC_AUTHFAIL_SUBMISSION, login_done };
+
 /* Hands the credentials (or a reason they cannot succeed) to auth/login. */
 static void auth_begin(struct smtp_session *s, enum sasl_mech mech, struct str user,
 		       struct str pass, const char *malformed, const struct scram_server *scram)
 {
-	struct login_request rq = {
-		.store = smtp_store,
-		.loop = s->loop,
-		.module = "smtp",
-		.session = s->id,
-		.ip = s->conn->peer_ip,
-		.mech = sasl_mech_log_name(mech),
-		.metric = METRIC_AUTHFAIL_SUBMISSION,
-		.user = user,
-		.pass = pass,
-		.malformed = malformed,
-		.scram = scram,
-		.done = login_done,
-		.arg = s,
-	};
+	struct login_creds c = { sasl_mech_log_name(mech), user, pass, malformed, scram };
+	struct login_request rq;
+
+	login_request_init(&rq, &smtp_login, smtp_store, s->loop, s->id, s->conn->peer_ip, s, &c);
 
 	s->state = SMTP_S_WAIT_AUTH;
 	conn_pause_read(s->conn, 1);
