@@ -338,6 +338,20 @@ void pop3_send_refill(struct pop3_session *s)
 
 /* ---- UPDATE: the expunge at QUIT ---- */
 
+/*
+ * QUIT's last answer. The maildrop is unlocked before it goes out: the
+ * UPDATE state is over (what it wrote is committed), and a client that
+ * logs in again as soon as it reads the answer must not find the lock
+ * still held until this connection is torn down (RFC 1939 §6: the
+ * server releases any lock and closes).
+ */
+static void quit_answer(struct pop3_session *s, const char *answer)
+{
+	pop3_auth_release(s);
+	pop3_reply(s, "%s", answer);
+	pop3_close_with(s, "quit");
+}
+
 static void expunge_run(void *arg)
 {
 	struct pop3_expunge_job *j = arg;
@@ -381,8 +395,7 @@ static void expunge_done(void *arg)
 			pop3_session_free(s);
 			return;
 		}
-		pop3_reply(s, "+OK Logging out.");
-		pop3_close_with(s, "quit");
+		quit_answer(s, "+OK Logging out.");
 		pop3_flush(s);
 		return;
 	}
@@ -406,13 +419,12 @@ static void expunge_done(void *arg)
 		return;
 	}
 	if (j->result == STORE_OK)
-		pop3_reply(s, "+OK Logging out, messages deleted.");
+		quit_answer(s, "+OK Logging out, messages deleted.");
 	else if (j->result == STORE_ENOTFOUND)
-		pop3_reply(s, "-ERR [SYS/PERM] The mailbox no longer exists.");
+		quit_answer(s, "-ERR [SYS/PERM] The mailbox no longer exists.");
 	else
-		pop3_reply(s, "-ERR [SYS/TEMP] Some deleted messages were not removed.");
+		quit_answer(s, "-ERR [SYS/TEMP] Some deleted messages were not removed.");
 	job_free(j);
-	pop3_close_with(s, "quit");
 	pop3_flush(s);
 }
 
@@ -470,8 +482,7 @@ void pop3_quit_transaction(struct pop3_session *s)
 	struct pop3_expunge_job *j = end_job(s, 1, 0);
 
 	if (!j) {
-		pop3_reply(s, "+OK Logging out.");
-		pop3_close_with(s, "quit");
+		quit_answer(s, "+OK Logging out.");
 		return;
 	}
 	s->expunge = j;
