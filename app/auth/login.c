@@ -5,6 +5,7 @@
  */
 #include "auth/login.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -19,10 +20,19 @@
 
 _Static_assert(LOGIN_USER_MAX == SCRAM_USER_MAX, "a SCRAM user name is a login name");
 
+/*
+ * A held attempt (LOGIN_GATE_HOLD) is admitted again when its pair's lead
+ * settles; should that never come (a bug), after this long anyway, through
+ * the gate as it stands. Past the longest a lead can take: its slot
+ * (LOGIN_WAIT_MAX_MS) and a password check.
+ */
+#define LOGIN_HOLD_MAX_MS (3u * LOGIN_WAIT_MAX_MS)
+
 enum step {
 	STEP_WAIT,    /* the account's spacing: the timer submits the check */
 	STEP_CHECK,   /* on the worker */
 	STEP_REPLY,   /* a failure or refusal: the timer calls done */
+	STEP_HOLD,    /* its pair's lead is in flight: on the held list */
 };
 
 struct login {
@@ -36,6 +46,9 @@ struct login {
 	struct scram_server scram;
 	char scram_final[64];
 	struct login_ticket ticket;
+	char malformed[16]; /* why the attempt cannot succeed, or "" */
+	struct login *held_prev, *held_next; /* STEP_HOLD, while on the list */
+	int held;                            /* on the held list (held_lock) */
 	enum step step;
 	uint64_t timer;
 	int abandoned;
@@ -59,6 +72,110 @@ static void destroy(struct login *l)
 		l->rq.extra_free(l->res.extra);
 	explicit_bzero(l, sizeof *l);
 	free(l);
+}
+
+/*
+ * The attempts held for their pairs' leads, from every loop: a list, as
+ * they are bounded by the connections that made them and walked only
+ * when a lead settles.
+ */
+static pthread_mutex_t held_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct login *held_head;
+
+static void flow_go(struct login *l, int may_hold);
+
+/* Takes l off the held list; 0 when it was not on it (a wake is posted). */
+static int held_unlink(struct login *l)
+{
+	if (!l->held)
+		return 0;
+	if (l->held_prev)
+		l->held_prev->held_next = l->held_next;
+	else
+		held_head = l->held_next;
+	if (l->held_next)
+		l->held_next->held_prev = l->held_prev;
+	l->held_prev = l->held_next = NULL;
+	l->held = 0;
+	return 1;
+}
+
+/* On l's loop: its lead settled (or it waited LOGIN_HOLD_MAX_MS). */
+static void held_wake(void *arg)
+{
+	struct login *l = arg;
+
+	if (l->timer)
+		loop_timer_del(l->rq.loop, l->timer);
+	l->timer = 0;
+	if (l->abandoned) {
+		destroy(l);
+		return;
+	}
+	flow_go(l, 0); /* held once at most: through the gate as it stands */
+}
+
+static void hold_timer(struct loop *loop, void *arg)
+{
+	struct login *l = arg;
+	int mine;
+
+	(void)loop;
+	l->timer = 0;
+	pthread_mutex_lock(&held_lock);
+	mine = held_unlink(l);
+	pthread_mutex_unlock(&held_lock);
+	if (mine) /* else the lead's wake is on its way */
+		held_wake(l);
+}
+
+static void hold(struct login *l)
+{
+	l->step = STEP_HOLD;
+	pthread_mutex_lock(&held_lock);
+	l->held_next = held_head;
+	if (held_head)
+		held_head->held_prev = l;
+	held_head = l;
+	l->held = 1;
+	pthread_mutex_unlock(&held_lock);
+	l->timer = loop_timer_add(l->rq.loop, LOGIN_HOLD_MAX_MS, hold_timer, l);
+}
+
+/* A lead settled: the attempts held for its pair go on, each on its loop. */
+static void release_held(const struct login_ticket *t)
+{
+	if (!t->lead)
+		return;
+	pthread_mutex_lock(&held_lock);
+	for (struct login *w = held_head, *next; w; w = next) {
+		next = w->held_next;
+		if (memcmp(w->ticket.pair, t->pair, sizeof t->pair) == 0) {
+			held_unlink(w);
+			loop_post(w->rq.loop, held_wake, w);
+		}
+	}
+	pthread_mutex_unlock(&held_lock);
+}
+
+/* The reservation's outcome, for both flows; a lead's releases the held. */
+static unsigned settle_failed(struct login *l, uint64_t now_ms, unsigned *failures_r)
+{
+	unsigned delay = login_limit_failed(&l->ticket, now_ms, failures_r);
+	release_held(&l->ticket);
+	return delay;
+}
+
+static void settle_ok(struct login *l, uint64_t now_ms)
+{
+	login_limit_succeeded(&l->ticket, now_ms);
+	release_held(&l->ticket);
+}
+
+static void settle_cancel(struct login *l)
+{
+	login_limit_cancel(&l->ticket);
+	release_held(&l->ticket);
 }
 
 /* Hands the outcome to the protocol (unless it left) and ends the flow. */
@@ -95,7 +212,7 @@ static unsigned fail_record(struct login *l, const char *reason, uint64_t now_ms
 {
 	char q[LOGIN_USER_MAX * 4 + 8];
 	unsigned failures;
-	unsigned delay = login_limit_failed(&l->ticket, now_ms, &failures);
+	unsigned delay = settle_failed(l, now_ms, &failures);
 
 	metrics_inc(l->rq.metric);
 	log_info(l->module, l->session[0] ? l->session : NULL,
@@ -138,7 +255,7 @@ static void check_done(void *arg)
 
 	if (l->rc == 0 || l->rc == STORE_LOGIN_NOLOGIN) {
 		if (l->abandoned) {
-			login_limit_failed(&l->ticket, loop_now_ms(), NULL);
+			settle_failed(l, loop_now_ms(), NULL);
 			destroy(l);
 			return;
 		}
@@ -148,13 +265,13 @@ static void check_done(void *arg)
 		return;
 	}
 	if (l->rc != 1) {
-		login_limit_cancel(&l->ticket);
+		settle_cancel(l);
 		log_warn(l->module, l->session[0] ? l->session : NULL,
 			 "event=auth_error reason=store_error ip=%s", l->ip);
 		l->res.outcome = LOGIN_TEMP;
 	} else {
 		/* The password was right, whatever after_ok said. */
-		login_limit_succeeded(&l->ticket, loop_now_ms());
+		settle_ok(l, loop_now_ms());
 	}
 	finish(l);
 }
@@ -252,23 +369,28 @@ static struct login *flow_new(const struct login_request *rq, const char **malfo
 		l->has_scram = 1;
 	}
 	l->rq.scram = NULL;
+	copy_c(l->malformed, sizeof l->malformed, malformed);
 	*malformed_r = malformed;
 	return l;
 }
 
-/* The gate: 0 admitted (with *wait_r), -1 refused (logged; the result
- * says how long to wait). */
-static int flow_admit(struct login *l, uint64_t now_ms, unsigned *wait_r)
+/* The gate: 0 admitted (with *wait_r), 1 held for its pair's lead (only
+ * when may_hold), -1 refused (logged; the result says how long to wait). */
+static int flow_admit(struct login *l, uint64_t now_ms, int may_hold, unsigned *wait_r)
 {
 	char q[LOGIN_USER_MAX * 4 + 8];
 	/* A cancel guessed no password: it counts against the address only,
 	 * so nobody spaces out an account's checks with cancels. */
-	enum login_gate g =
-		login_limit_admit(l->ip, l->res.aborted ? "" : l->user, now_ms, wait_r, &l->ticket);
+	const char *user = l->res.aborted ? "" : l->user;
+	enum login_gate g = may_hold ? login_limit_admit_or_hold(l->ip, user, now_ms, wait_r, &l->ticket)
+				     : login_limit_admit(l->ip, user, now_ms, wait_r, &l->ticket);
 
 	if (g == LOGIN_GATE_GO)
 		return 0;
+	if (g == LOGIN_GATE_HOLD)
+		return 1;
 	l->res.retry_after_s = login_gate_retry_s(g);
+	l->res.busy = g == LOGIN_GATE_ACCOUNT;
 	explicit_bzero(l->pass, sizeof l->pass);
 	log_info(l->module, l->session[0] ? l->session : NULL,
 		 "event=auth_refused reason=%s mech=%s user=%s ip=%s",
@@ -277,26 +399,39 @@ static int flow_admit(struct login *l, uint64_t now_ms, unsigned *wait_r)
 	return -1;
 }
 
-struct login *login_start(const struct login_request *rq)
+/* From the gate on; never calls done() itself (a timer or the worker does). */
+static void flow_go(struct login *l, int may_hold)
 {
-	const char *malformed;
-	struct login *l = flow_new(rq, &malformed);
 	unsigned wait;
+	int g = flow_admit(l, loop_now_ms(), may_hold, &wait);
 
-	if (flow_admit(l, loop_now_ms(), &wait) < 0) {
+	if (g < 0) {
 		reply_later(l, LOGIN_REFUSED, LOGIN_MAX_DELAY_MS);
-		return l;
+		return;
 	}
-	if (malformed) {
-		failed(l, malformed);
-		return l;
+	if (g > 0) {
+		hold(l);
+		return;
+	}
+	if (l->malformed[0]) {
+		failed(l, l->malformed);
+		return;
 	}
 	if (wait) {
 		l->step = STEP_WAIT;
 		l->timer = loop_timer_add(l->rq.loop, wait, wait_timer, l);
-		return l;
+		return;
 	}
 	submit(l);
+}
+
+struct login *login_start(const struct login_request *rq)
+{
+	const char *malformed;
+	struct login *l = flow_new(rq, &malformed);
+
+	(void)malformed; /* kept in l */
+	flow_go(l, 1);
 	return l;
 }
 
@@ -311,12 +446,23 @@ void login_abandon(struct login **lp)
 		l->abandoned = 1; /* check_done settles and frees */
 		return;
 	}
+	if (l->step == STEP_HOLD) {
+		/* Nothing reserved. Off the list, or its wake is posted and
+		 * frees it (the wake runs on this loop, after us). */
+		pthread_mutex_lock(&held_lock);
+		int mine = held_unlink(l);
+		pthread_mutex_unlock(&held_lock);
+		if (!mine) {
+			l->abandoned = 1;
+			return;
+		}
+	}
 	if (l->timer)
 		loop_timer_del(l->rq.loop, l->timer);
 	/* Waiting for its slot: the reservation stays as a failure, so
 	 * opening and dropping connections buys nothing. */
 	if (l->step == STEP_WAIT)
-		login_limit_failed(&l->ticket, loop_now_ms(), NULL);
+		settle_failed(l, loop_now_ms(), NULL);
 	destroy(l);
 }
 
@@ -342,7 +488,7 @@ enum login_outcome login_check_wait(const struct login_request *rq, struct login
 	enum login_outcome o = LOGIN_OK;
 
 	memset(r, 0, sizeof *r);
-	if (flow_admit(l, mono_now_ms(), &wait) < 0) {
+	if (flow_admit(l, mono_now_ms(), 0, &wait) < 0) {
 		/* Answered at once (HTTP says 429): nothing was checked, and a
 		 * thread asleep for each refusal let one address over its
 		 * budget hold every HTTP job, so JMAP answered everyone else
@@ -358,13 +504,13 @@ enum login_outcome login_check_wait(const struct login_request *rq, struct login
 						    &r->account, &r->cred, &r->apppass);
 		explicit_bzero(l->pass, sizeof l->pass);
 		if (rc == 1) {
-			login_limit_succeeded(&l->ticket, mono_now_ms());
+			settle_ok(l, mono_now_ms());
 		} else if (rc == 0 || rc == STORE_LOGIN_NOLOGIN) {
 			o = LOGIN_FAILED;
 			r->nologin = rc == STORE_LOGIN_NOLOGIN;
 			delay = fail_record(l, r->nologin ? "nologin" : "password", mono_now_ms());
 		} else {
-			login_limit_cancel(&l->ticket);
+			settle_cancel(l);
 			log_warn(l->module, l->session[0] ? l->session : NULL,
 				 "event=auth_error reason=store_error ip=%s", l->ip);
 			o = LOGIN_TEMP;
@@ -374,6 +520,7 @@ enum login_outcome login_check_wait(const struct login_request *rq, struct login
 		sleep_ms(delay);
 	r->outcome = o;
 	r->retry_after_s = l->res.retry_after_s;
+	r->busy = l->res.busy;
 	r->user = NULL;
 	r->mech = NULL;
 	destroy(l);

@@ -9,6 +9,13 @@
  *   1. asks login_limit_admit() (login_limit.h), which reserves the attempt
  *      against the client address and the account before any check runs,
  *      or refuses it (reply after LOGIN_MAX_DELAY_MS, no check at all);
+ *      a refusal for the account's spacing reads as a temporary failure.
+ *      login_start() asks through login_limit_admit_or_hold(), which also
+ *      holds an attempt, reserving nothing, while another attempt of the same
+ *      untrusted (address, account) pair is in flight, and asks again
+ *      when that one settled (a new client's burst of connections then
+ *      goes on as trusted after the first succeeded; loop_post() wakes
+ *      the held on their own loops);
  *   2. waits out the account's spacing, if any, on a loop timer;
  *   3. checks the password on the worker pool (argon2id, never on a
  *      loop), or for SCRAM the client's proof against the account's keys
@@ -79,11 +86,26 @@ struct login_result {
 	/* LOGIN_REFUSED: how long to wait (login_gate_retry_s), for HTTP's
 	 * Retry-After. */
 	unsigned retry_after_s;
+	/* LOGIN_REFUSED for the account's spacing (LOGIN_GATE_ACCOUNT: checks
+	 * under way or others' failures), not this address's failures: the
+	 * reply must not claim failed logins (login_reply_outcome). */
+	int busy;
 	/* LOGIN_OK of a SCRAM request: the server-final message ("v=...",
 	 * RFC 5802 §3) the protocol sends before its success reply; "" else. */
 	const char *scram_final;
 	void *extra;       /* LOGIN_OK: after_ok's result, now the caller's */
 };
+
+/*
+ * The outcome a protocol's reply shows: r's, except that a refusal for a
+ * busy account reads as a temporary failure (RFC 4954 §6 "454 4.7.0
+ * Temporary authentication failure", IMAP NO [UNAVAILABLE], RFC 5530),
+ * since nothing this client sent failed.
+ */
+static inline enum login_outcome login_reply_outcome(const struct login_result *r)
+{
+	return r->outcome == LOGIN_REFUSED && r->busy ? LOGIN_TEMP : r->outcome;
+}
 
 struct login_request {
 	struct store *store;

@@ -12,7 +12,9 @@
 #include "core/cidr.h"
 #include "core/xalloc.h"
 
-enum kind { K_IP, K_SITE, K_ACCOUNT, K_PAIR, K_COUNT };
+/* K_LEAD: a pair's lead in flight (pending 1), apart from K_PAIR so that
+ * guessers' leads never push a real user's trust out of its table. */
+enum kind { K_IP, K_SITE, K_ACCOUNT, K_PAIR, K_LEAD, K_COUNT };
 
 struct entry {
 	uint8_t key[16];
@@ -87,6 +89,8 @@ static int expired(enum kind k, const struct entry *e, uint64_t now)
 		return 1;
 	if (k == K_PAIR)
 		return older_than(e->last_ms, now, LOGIN_TRUST_MS);
+	if (k == K_LEAD)
+		return !e->pending;
 	if (e->pending || e->pending_trusted)
 		return 0;
 	if (k == K_ACCOUNT && e->next_ms > now)
@@ -146,9 +150,10 @@ static uint64_t account_gap(uint32_t f)
 }
 
 /* The gate for a caller that can wait up to max_wait ms for the account's
- * slot; a slot further away is refused and changes nothing. */
+ * slot; a slot further away is refused and changes nothing. may_hold: an
+ * untrusted pair's attempt leads, or is held while its lead is in flight. */
 static enum login_gate admit(const char *ip, const char *user, uint64_t now_ms, uint64_t max_wait,
-			     unsigned *wait_ms_r, struct login_ticket *t)
+			     int may_hold, unsigned *wait_ms_r, struct login_ticket *t)
 {
 	char ipm[CIDR_KEY_MAX], sitem[CIDR_KEY_MAX];
 	enum login_gate g = LOGIN_GATE_GO;
@@ -192,6 +197,14 @@ static enum login_gate admit(const char *ip, const char *user, uint64_t now_ms, 
 		g = LOGIN_GATE_IP;
 		goto out;
 	}
+	if (t->has_account && !t->trusted && may_hold) {
+		/* After the address's checks, so a refused address is not
+		 * held first; before the account's, which it would spend. */
+		if (lookup(K_LEAD, t->pair, now_ms, 0)) {
+			g = LOGIN_GATE_HOLD;
+			goto out;
+		}
+	}
 	if (t->has_account) {
 		if (!t->trusted) {
 			struct entry *ae = lookup(K_ACCOUNT, t->account, now_ms, 1);
@@ -205,6 +218,12 @@ static enum login_gate admit(const char *ip, const char *user, uint64_t now_ms, 
 			t->slot = slot;
 			t->slot_end = ae->next_ms;
 			*wait_ms_r = (unsigned)(slot - now_ms);
+			if (may_hold) {
+				struct entry *le = lookup(K_LEAD, t->pair, now_ms, 1);
+				le->pending = 1;
+				le->last_ms = now_ms; /* the stalest lead goes first */
+				t->lead = 1;
+			}
 		}
 	}
 	if (t->trusted) {
@@ -224,7 +243,13 @@ out:
 enum login_gate login_limit_admit(const char *ip, const char *user, uint64_t now_ms,
 				  unsigned *wait_ms_r, struct login_ticket *t)
 {
-	return admit(ip, user, now_ms, LOGIN_WAIT_MAX_MS, wait_ms_r, t);
+	return admit(ip, user, now_ms, LOGIN_WAIT_MAX_MS, 0, wait_ms_r, t);
+}
+
+enum login_gate login_limit_admit_or_hold(const char *ip, const char *user, uint64_t now_ms,
+					  unsigned *wait_ms_r, struct login_ticket *t)
+{
+	return admit(ip, user, now_ms, LOGIN_WAIT_MAX_MS, 1, wait_ms_r, t);
 }
 
 enum login_gate login_limit_admit_now(const char *ip, const char *user, uint64_t now_ms,
@@ -232,7 +257,7 @@ enum login_gate login_limit_admit_now(const char *ip, const char *user, uint64_t
 {
 	unsigned wait;
 
-	return admit(ip, user, now_ms, 0, &wait, t);
+	return admit(ip, user, now_ms, 0, 0, &wait, t);
 }
 
 /* Drops one reservation from an entry, if it is still there. */
@@ -255,6 +280,18 @@ static struct entry *settle_ip(enum kind k, const struct login_ticket *t, uint64
 	return e;
 }
 
+/* A lead settled: its pair's next attempt leads again. (A lead pushed out
+ * and taken again by a later attempt is dropped early: that attempt's
+ * pair is then not held, as before holds.) */
+static void settle_lead(const struct login_ticket *t)
+{
+	if (t->lead) {
+		struct entry *e = lookup(K_LEAD, t->pair, 0, 0);
+		if (e)
+			e->pending = 0;
+	}
+}
+
 /* Counts a failure in an address or site entry. */
 static void count_failure(struct entry *e, uint64_t now)
 {
@@ -269,6 +306,7 @@ unsigned login_limit_failed(const struct login_ticket *t, uint64_t now_ms, unsig
 	unsigned n, delay = LOGIN_FIRST_DELAY_MS;
 
 	pthread_mutex_lock(&lock);
+	settle_lead(t);
 	struct entry *ie = settle_ip(K_IP, t, now_ms, 1);
 	count_failure(ie, now_ms);
 	n = ie->failures;
@@ -292,6 +330,7 @@ unsigned login_limit_failed(const struct login_ticket *t, uint64_t now_ms, unsig
 void login_limit_succeeded(const struct login_ticket *t, uint64_t now_ms)
 {
 	pthread_mutex_lock(&lock);
+	settle_lead(t);
 	settle_ip(K_IP, t, now_ms, 0);
 	if (t->has_site)
 		settle_ip(K_SITE, t, now_ms, 0);
@@ -308,6 +347,7 @@ void login_limit_succeeded(const struct login_ticket *t, uint64_t now_ms)
 void login_limit_cancel(const struct login_ticket *t)
 {
 	pthread_mutex_lock(&lock);
+	settle_lead(t);
 	/* Time 0 is never later than an entry: nothing looks expired. */
 	settle_ip(K_IP, t, 0, 0);
 	if (t->has_site)

@@ -27,6 +27,20 @@
  * many connections at once, or an office behind one NAT, is not refused
  * for the logins it has under way (their failures still count).
  *
+ * A client that has not logged in yet opens its connections at once too
+ * (a phone on a new network, a mail app's eight connections, a sending
+ * tool's ten sessions), and each of its attempts in flight would count
+ * against the account like a failure: the sixth onward spaced, the ninth
+ * refused, although nothing failed. So the loop flow (login.c) admits
+ * through login_limit_admit_or_hold(): while one attempt of an untrusted
+ * (address, account) pair is in flight (the pair's lead), another of the
+ * same pair is told LOGIN_GATE_HOLD — after the address's checks, and
+ * reserving nothing — and admitted again with login_limit_admit() once
+ * the lead has settled: at once as trusted if it succeeded, through the
+ * account's spacing as today if it failed. A guesser thus gets no more
+ * checks in parallel than before (a held attempt is checked only after
+ * the lead's failure, through the same gate), only later.
+ *
  * Per account (the user name as sent, lowercased, so unknown names count
  * too) failures space out the checks rather than lock the account: after
  * LOGIN_ACCOUNT_FREE failures (in flight ones included) each further check
@@ -44,12 +58,13 @@
  * auth_failure_delay): a typo costs a second, a single-connection guesser
  * is slowed down.
  *
- * Memory is bounded: four fixed tables (addresses, /48 sites, accounts,
- * trusted pairs) of LOGIN_LIMIT_SLOTS entries, keyed by a BLAKE2b digest under a
+ * Memory is bounded: five fixed tables (addresses, /48 sites, accounts,
+ * trusted pairs, pairs' leads) of LOGIN_LIMIT_SLOTS entries, keyed by a BLAKE2b digest under a
  * key drawn at start (an attacker cannot aim names at one bucket). A key
  * probes LOGIN_LIMIT_PROBE slots; when none is free or expired, the entry
  * with the fewest failures (then the stalest) is reused, so a flood of
- * fresh names cannot push out the account actually under attack.
+ * fresh names cannot push out the account actually under attack. A lead
+ * pushed out only leaves its pair's next attempts unheld, as before holds.
  *
  * Caveats. Times are monotonic milliseconds passed in by the caller
  * (loop_now_ms()), which lets tests drive the clock; a time slightly
@@ -80,6 +95,7 @@ enum login_gate {
 	LOGIN_GATE_GO,      /* check now, or after *wait_ms_r */
 	LOGIN_GATE_IP,      /* the address has too many failures: refuse, no check */
 	LOGIN_GATE_ACCOUNT, /* the account's next slot is too far: refuse, no check */
+	LOGIN_GATE_HOLD,    /* the pair's lead is in flight: admit again when it settled */
 };
 
 /*
@@ -96,6 +112,7 @@ struct login_ticket {
 	int has_site;    /* an IPv6 client: its /48 counts too */
 	int has_account; /* a user name was given */
 	int trusted;     /* the pair was trusted: the account's spacing did not apply */
+	int lead;        /* its pair's lead: settling it releases the held (login.c) */
 	uint64_t slot, slot_end; /* the account's check slot this attempt took */
 };
 
@@ -107,6 +124,17 @@ struct login_ticket {
  */
 enum login_gate login_limit_admit(const char *ip, const char *user, uint64_t now_ms,
 				  unsigned *wait_ms_r, struct login_ticket *t);
+
+/*
+ * The same for the loop flow, which can hold an attempt: an untrusted
+ * pair's first attempt in flight becomes its lead (t->lead), and while it
+ * is in flight another of the same pair gets LOGIN_GATE_HOLD with only
+ * t->pair filled and nothing reserved. The caller keeps it until the lead
+ * settles (login_limit_failed, _succeeded or _cancel with t->lead set)
+ * and then admits it with login_limit_admit(), which never holds.
+ */
+enum login_gate login_limit_admit_or_hold(const char *ip, const char *user, uint64_t now_ms,
+					  unsigned *wait_ms_r, struct login_ticket *t);
 
 /*
  * The same for a caller that cannot wait (an HTTP thread, which answers

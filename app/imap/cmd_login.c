@@ -133,7 +133,7 @@ static void login_done(void *arg, const struct login_result *r)
 		imap_tagged(s, "%s",
 			    r->aborted   ? IMAP_AUTH_ABORTED
 			    : r->nologin ? NO_LOGIN_DISABLED
-					 : replies[r->outcome]);
+					 : replies[login_reply_outcome(r)]);
 		if (r->outcome == LOGIN_FAILED && imap_session_error(s)) {
 			s->wait = IMAP_W_NONE;
 			imap_flush(s);

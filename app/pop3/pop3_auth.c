@@ -364,7 +364,7 @@ static void login_done(void *arg, const struct login_result *r)
 		if (r->outcome == LOGIN_IN_USE)
 			log_info("pop3", s->id, "event=login_refused user=%s reason=in_use",
 				 log_q(r->user, q, sizeof(q)));
-		pop3_reply(s, "%s", r->aborted ? POP3_AUTH_ABORTED : replies[r->outcome]);
+		pop3_reply(s, "%s", r->aborted ? POP3_AUTH_ABORTED : replies[login_reply_outcome(r)]);
 		if (r->outcome == LOGIN_FAILED && pop3_session_error(s)) {
 			pop3_flush(s);
 			return;

@@ -369,7 +369,7 @@ static void login_done(void *arg, const struct login_result *r)
 			session_error(s);
 	} else {
 		ms_reply(s, "NO", "TRYLATER",
-		         r->outcome == LOGIN_REFUSED ? "Too many failed logins; try again later."
+		         login_reply_outcome(r) == LOGIN_REFUSED ? "Too many failed logins; try again later."
 		                                     : "Temporary authentication failure.");
 	}
 	conn_pause_read(s->conn, 0);

@@ -95,7 +95,7 @@ static void login_done(void *arg, const struct login_result *r)
 	} else {
 		if (r->outcome == LOGIN_OK)
 			logged_in(s, r);
-		smtp_reply(s, "%s", r->aborted ? SMTP_AUTH_ABORTED : replies[r->outcome]);
+		smtp_reply(s, "%s", r->aborted ? SMTP_AUTH_ABORTED : replies[login_reply_outcome(r)]);
 	}
 	if (r->outcome == LOGIN_FAILED && smtp_session_error(s)) {
 		conn_flush(s->conn);

@@ -61,15 +61,18 @@ class Tls:
         self.sock.close()
 
 
-def imap_login(s, source, user, pw):
-    """The tagged reply to LOGIN: "OK ...", "NO [AUTHENTICATIONFAILED] ..."."""
-    return imap_login_on(Tls(s.imaps_port, source), user, pw)
+def imap_login(s, source, user, pw, ready=None):
+    """The tagged reply to LOGIN: "OK ...", "NO [AUTHENTICATIONFAILED] ...".
+    ready: a threading.Barrier to wait at once greeted, before LOGIN."""
+    return imap_login_on(Tls(s.imaps_port, source), user, pw, ready)
 
 
-def imap_login_on(c, user, pw):
+def imap_login_on(c, user, pw, ready=None):
     """imap_login() on connection c (a Tls), which it closes."""
     try:
         assert c.line().startswith("* OK")
+        if ready:
+            ready.wait()
         c.send('a LOGIN "%s" "%s"' % (user, pw))
         while True:
             line = c.line()
@@ -91,15 +94,19 @@ def pop3_login(s, source, user, pw):
         c.close()
 
 
-def smtp_login(s, source, user, pw):
+def smtp_login(s, source, user, pw, ready=None, hang_up=False):
+    """The reply to AUTH PLAIN; hang_up: close once AUTH is sent, reply
+    unread ("sent")."""
     c = Tls(s.submissions_port, source)
     try:
         assert c.line().startswith("220")
         c.send("EHLO test")
         while c.line()[3] == "-":
             pass
+        if ready:
+            ready.wait()
         c.send("AUTH PLAIN " + base64.b64encode(b"\0%s\0%s" % (user.encode(), pw.encode())).decode())
-        return c.line()
+        return "sent" if hang_up else c.line()
     finally:
         c.close()
 
@@ -254,3 +261,69 @@ def test_ipv6_site_shares_a_budget():
                           'user="%s" ip=2001:db8:7:ffff::1' % ALICE)
         other = imap_login_via_proxy(s, proxy, "2001:db8:8::1", ALICE, ALICE_PW)
         assert other.startswith("OK"), other
+
+
+BURST = 12  # more than LOGIN_IP_LIMIT, under the per-address connection limit
+
+
+def burst(s, source, user, pws, login):
+    """len(pws) logins from source to user with login (smtp_login,
+    imap_login), each connection ready (greeted, EHLO answered) before any
+    sends its credentials, so they all arrive while the others are in
+    flight. Returns the replies."""
+    ready = threading.Barrier(len(pws))
+    return parallel(login, [(s, source, user, pw, ready) for pw in pws])
+
+
+def test_new_client_opening_many_connections_gets_in():
+    """A client that never logged in from its address (a phone on a new
+    network, a sending tool with parallel sessions) opens BURST
+    connections at once and logs in on each: all succeed, on submission
+    and IMAP. The first attempt of the (address, account) pair leads; the
+    others wait for it and, once it succeeded, go on as a trusted pair. A
+    guesser doing the same with wrong passwords still gets no more checks
+    than the address's limit, and a refusal for the busy account no longer
+    claims failed authentications."""
+    home_smtp, home_imap, bad_smtp, bad_imap = unique_ips(4)
+    with Server(accounts=ACCOUNTS, imap=True, submission=True) as s:
+        out = burst(s, home_smtp, ALICE, [ALICE_PW] * BURST, smtp_login)
+        assert all(o.startswith("235 ") for o in out), out
+        out = burst(s, home_imap, CAROL, [CAROL_PW] * BURST, imap_login)
+        assert all(o.startswith("OK") for o in out), out
+
+        # Unknown names count like accounts; one each, so the first
+        # burst's failures do not space out the second's checks.
+        for ip, login, failed, refused in (
+                (bad_smtp, smtp_login, "535 5.7.8", "454 4.7.0"),
+                (bad_imap, imap_login, "NO [AUTHENTICATIONFAILED]", "NO [UNAVAILABLE]")):
+            victim = "victim-%s@example.test" % ip
+            out = burst(s, ip, victim, ["guess-%d" % i for i in range(BURST)], login)
+            assert all(o.startswith(failed) or o.startswith(refused) for o in out), out
+            n_failed = sum(o.startswith(failed) for o in out)
+            assert 1 <= n_failed <= 10, (ip, n_failed, out)
+            log = s.log_text()
+            assert failures_from(log, ip) == n_failed, (ip, n_failed)
+            # Refused for the account's spacing (the burst had more than
+            # its free checks): a temporary failure, not "too many failed".
+            busy = len(re.findall(r"event=auth_refused reason=account_busy .* ip=%s\n"
+                                  % re.escape(ip), log))
+            temp = sum(o.startswith(refused) and "Temporary authentication failure" in o
+                       for o in out)
+            assert busy >= 1 and busy == temp, (ip, busy, out)
+
+
+def test_held_logins_that_hang_up_are_dropped():
+    """Half of a new client's burst hangs up right after AUTH, while
+    held behind the first attempt (a session paused for its login sees
+    the hang-up only when it answers: the held ones are woken, checked,
+    and their replies dropped): the others still get in, nothing counts
+    as a failure, and nothing is left behind (under ASan too)."""
+    ip, = unique_ips(1)
+    with Server(accounts=ACCOUNTS, submission=True) as s:
+        ready = threading.Barrier(BURST)
+        out = parallel(smtp_login, [(s, ip, ALICE, ALICE_PW, ready, i % 2 == 1)
+                                    for i in range(BURST)])
+        assert all(o.startswith("235 ") for o in out[0::2]), out
+        assert all(o == "sent" for o in out[1::2]), out
+        assert smtp_login(s, ip, ALICE, ALICE_PW).startswith("235 ")
+        assert failures_from(s.log_text(), ip) == 0

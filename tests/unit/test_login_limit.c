@@ -3,7 +3,8 @@
  * per-address limit and its window, reservations taken before the check
  * (parallel attempts), a success that does not reset another account's
  * failures, the per-account spacing and the trusted-pair exemption, IPv6
- * /64 grouping and the /48 site budget, bounded tables, and concurrent use. The clock is the
+ * /64 grouping and the /48 site budget, an untrusted pair's attempts held
+ * behind its lead, bounded tables, and concurrent use. The clock is the
  * caller's.
  */
 #include <pthread.h>
@@ -373,6 +374,90 @@ static void test_threads(void)
 	CHECK_EQ_INT(login_limit_admit("192.0.2.77", NULL, 50000000, &wait, &k), LOGIN_GATE_IP);
 }
 
+#define BURST 12
+
+/* Admits n attempts of one pair at t with login_limit_admit (no hold);
+ * returns how many got a check, settling them as failures. */
+static unsigned admit_burst(const char *ip, const char *user, uint64_t t, unsigned n)
+{
+	struct login_ticket k[BURST];
+	unsigned wait, go = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		if (login_limit_admit(ip, user, t, &wait, &k[go]) == LOGIN_GATE_GO)
+			go++;
+	for (unsigned i = 0; i < go; i++)
+		login_limit_failed(&k[i], t, NULL);
+	return go;
+}
+
+/* A new client's connections at once: one leads, the rest wait for it and
+ * then go on as trusted; a guesser's wait, then get the checks the gate
+ * gives today, no more. */
+static void test_pair_lead_holds(void)
+{
+	uint64_t t = 60000000;
+	struct login_ticket lead, k[BURST];
+	unsigned wait, go = 0;
+
+	login_limit_reset();
+	/* Success: everyone held goes on at once, trusted. */
+	CHECK_EQ_INT(login_limit_admit_or_hold("192.0.2.80", "new@x", t, &wait, &lead), LOGIN_GATE_GO);
+	CHECK(lead.lead && !lead.trusted);
+	for (unsigned i = 1; i < BURST; i++)
+		CHECK_EQ_INT(login_limit_admit_or_hold("192.0.2.80", "NEW@x", t, &wait, &k[i]),
+			     LOGIN_GATE_HOLD);
+	/* Held ones reserved nothing: the address still has nine untrusted
+	 * checks besides the lead's, and the account no spacing. */
+	CHECK_EQ_INT(login_limit_account_failures("new@x", t), 0);
+	login_limit_succeeded(&lead, t + 50);
+	for (unsigned i = 1; i < BURST; i++) {
+		CHECK_EQ_INT(login_limit_admit("192.0.2.80", "new@x", t + 50, &wait, &k[i]), LOGIN_GATE_GO);
+		CHECK(k[i].trusted && !k[i].lead && wait == 0);
+	}
+	for (unsigned i = 1; i < BURST; i++)
+		login_limit_succeeded(&k[i], t + 60);
+	/* A trusted pair is never held. */
+	CHECK_EQ_INT(login_limit_admit_or_hold("192.0.2.80", "new@x", t + 70, &wait, &k[0]), LOGIN_GATE_GO);
+	CHECK_EQ_INT(login_limit_admit_or_hold("192.0.2.80", "new@x", t + 70, &wait, &k[1]), LOGIN_GATE_GO);
+	CHECK(k[0].trusted && !k[0].lead);
+	login_limit_succeeded(&k[0], t + 70);
+	login_limit_succeeded(&k[1], t + 70);
+
+	/* Failure: the held go through the gate as a burst does today and
+	 * get no more checks than it: the baseline is a burst of another
+	 * address at another account, never held. */
+	unsigned today = admit_burst("192.0.2.82", "base@x", t, BURST);
+	CHECK_EQ_INT(login_limit_admit_or_hold("192.0.2.81", "guess@x", t, &wait, &lead), LOGIN_GATE_GO);
+	for (unsigned i = 1; i < BURST; i++)
+		CHECK_EQ_INT(login_limit_admit_or_hold("192.0.2.81", "guess@x", t, &wait, &k[i]),
+			     LOGIN_GATE_HOLD);
+	login_limit_failed(&lead, t + 50, NULL);
+	go = 1 + admit_burst("192.0.2.81", "guess@x", t + 50, BURST - 1);
+	CHECK(today > LOGIN_ACCOUNT_FREE && today < BURST);
+	CHECK_EQ_INT(go, today);
+
+	/* A lead without a verdict hands the lead on. */
+	CHECK_EQ_INT(login_limit_admit_or_hold("192.0.2.83", "c@x", t, &wait, &lead), LOGIN_GATE_GO);
+	login_limit_cancel(&lead);
+	CHECK_EQ_INT(login_limit_admit_or_hold("192.0.2.83", "c@x", t, &wait, &lead), LOGIN_GATE_GO);
+	CHECK(lead.lead);
+	/* login_limit_admit never leads (nobody would release the held). */
+	CHECK_EQ_INT(login_limit_admit("192.0.2.84", "d@x", t, &wait, &k[0]), LOGIN_GATE_GO);
+	CHECK(!k[0].lead);
+	CHECK_EQ_INT(login_limit_admit_or_hold("192.0.2.84", "d@x", t, &wait, &k[1]), LOGIN_GATE_GO);
+	CHECK(k[1].lead);
+
+	/* An address over its budget is refused, not held. */
+	for (unsigned i = 0; i < LOGIN_IP_LIMIT - 1; i++) {
+		char user[32];
+		snprintf(user, sizeof user, "w%u@x", i);
+		fail_once("192.0.2.85", user, t);
+	}
+	CHECK_EQ_INT(login_limit_admit_or_hold("192.0.2.85", "e@x", t, &wait, &lead), LOGIN_GATE_GO);
+	CHECK_EQ_INT(login_limit_admit_or_hold("192.0.2.85", "e@x", t, &wait, &k[0]), LOGIN_GATE_IP);
+}
+
 int main(void)
 {
 	test_delays();
@@ -384,6 +469,7 @@ int main(void)
 	test_no_verdict_leaves_spacing();
 	test_ipv6_prefix();
 	test_ipv6_site();
+	test_pair_lead_holds();
 	test_bounded();
 	test_threads();
 	return unit_done("test_login_limit");
