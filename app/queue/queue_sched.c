@@ -89,6 +89,18 @@ struct sched {
  * Idle sessions kept after a transaction, by destination (the domain, or
  * "" for the relay host), so the next message for it skips DNS, connect,
  * EHLO, TLS and AUTH. A session idles IDLE_S seconds at most.
+ *
+ * A kept session carries the next message only once the result of its
+ * last one is in the store (unsettled until the update's commit is
+ * done). Handed on at once, it carried the next message while the last
+ * one's 250 was still on its way to disk: a crash then lost the record
+ * of every message the session had taken meanwhile, and each was sent
+ * again after the restart. Waiting, a crash can catch one message per
+ * session unrecorded, as with Postfix, whose smtp process crosses the
+ * recipient off in the queue file (deliver_completed) before the session
+ * goes back to its cache. An unsettled session counts against DEST_MAX:
+ * it is a connection in use, and the job waiting for a slot gets it once
+ * settled (dest_wake).
  */
 #define CACHE_MAX 32
 #define IDLE_S 5
@@ -109,11 +121,15 @@ enum {
  * and may hold a quote or '='. */
 #define HOST_Q (2 * 256 + 3)
 
+struct upd;
+
 struct cached {
 	char key[256];
 	struct dns_addr addr;
 	struct smtp_client *c; /* NULL = free slot */
 	struct queue_tlsrpt_row row; /* what the session counted for TLS-RPT */
+	/* The update of its last message, not committed yet: not to be taken. */
+	const struct upd *unsettled;
 };
 
 static struct cached cache[CACHE_MAX];
@@ -255,6 +271,10 @@ struct upd {
 	uint64_t seq;     /* the job's upd_seq when it was made */
 	int retried;      /* sent again from the job's held list */
 	struct upd *next; /* in the job's held list */
+	/* A kept session waits for this commit (struct cached.unsettled):
+	 * the destination it goes on to, for the job waiting there. */
+	int parked;
+	char park_key[256];
 };
 
 static void upd_free(struct upd *u)
@@ -345,6 +365,8 @@ static void job_client(struct job *j, struct smtp_client *c)
 #define HELD_MS_MAX 60000u
 
 static void held_fire(struct loop *loop, void *arg);
+static void cache_settle(const struct upd *u, int committed);
+static void dest_wake(struct sched *s, const char *key);
 
 /* Into the held list, in the order the job made its updates. */
 static void held_insert(struct job *j, struct upd *u)
@@ -402,6 +424,7 @@ static void held_drop(struct job *j)
 	while (j->held) {
 		struct upd *u = j->held;
 		j->held = u->next;
+		cache_settle(u, 0);
 		upd_free(u);
 		j->store_pending--;
 	}
@@ -411,6 +434,10 @@ static void upd_done(struct delivery *d, void *arg)
 {
 	struct upd *u = arg;
 	struct job *j = u->job;
+	struct sched *s = j->s;
+	char key[sizeof u->park_key];
+	int parked = u->parked;
+	snprintf(key, sizeof key, "%s", u->park_key);
 	if (d->result != STORE_OK) {
 		/* What the store says to try later (store.h); any other answer
 		 * would be the same the next time. */
@@ -419,11 +446,12 @@ static void upd_done(struct delivery *d, void *arg)
 		log_error("queue", NULL, "event=queue_update_failed id=%llu result=%d%s",
 			  (unsigned long long)u->id, d->result, later ? " action=retry" : "");
 		if (later) {
-			upd_hold(j, u);
+			upd_hold(j, u); /* its kept session waits on (or idles out) */
 			return;
 		}
 	} else if (u->dsn_data && u->dsn.nrcpts)
 		queue_sched_kick();
+	cache_settle(u, d->result == STORE_OK);
 	if (u->retried) {
 		j->held_busy = 0;
 		if (d->result == STORE_OK)
@@ -440,6 +468,8 @@ static void upd_done(struct delivery *d, void *arg)
 	if (j->held && !j->held_busy && !j->held_timer && !j->s->stopping)
 		held_next(j); /* the store takes writes again: the next one now */
 	job_maybe_free(j);
+	if (parked) /* its session is free (or gone): a job waiting for one goes on */
+		dest_wake(s, key);
 }
 
 static void upd_submit(struct job *j, struct upd *u)
@@ -557,26 +587,23 @@ static void dead_clear(const char *key)
 		d->until = 0;
 }
 
+/* Sessions to key in use: jobs' and kept ones not settled. */
 static unsigned dest_active(const struct sched *s, const char *key)
 {
 	unsigned n = 0;
 	for (const struct job *j = s->jobs; j; j = j->next)
 		if (j->dest_busy && strcmp(dest_key(j), key) == 0)
 			n++;
+	for (size_t i = 0; i < CACHE_MAX; i++)
+		if (cache[i].c && cache[i].unsettled && strcmp(cache[i].key, key) == 0)
+			n++;
 	return n;
 }
 
-static void next_group(struct job *j)
+/* A slot for key may have come free: the oldest job waiting for one goes
+ * on (with a kept session, if one is settled). */
+static void dest_wake(struct sched *s, const char *key)
 {
-	struct sched *s = j->s;
-	char key[256];
-
-	snprintf(key, sizeof key, "%s", dest_key(j));
-	j->dest_busy = 0;
-	j->cur++;
-	start_group(j);
-	/* A slot for key came free: the oldest job waiting for it goes on
-	 * (with the session just parked, if there is one). */
 	if (s->stopping)
 		return;
 	struct job *w = NULL;
@@ -589,9 +616,23 @@ static void next_group(struct job *j)
 	}
 }
 
+static void next_group(struct job *j)
+{
+	struct sched *s = j->s;
+	char key[256];
+
+	snprintf(key, sizeof key, "%s", dest_key(j));
+	j->dest_busy = 0;
+	j->cur++;
+	start_group(j);
+	dest_wake(s, key);
+}
+
 /* Records the group's verdicts in the job and commits them; with
- * decided_only, not those of recipients going to another host. */
-static void commit_group(struct job *j, int remote_dsn, const char *remote, int decided_only)
+ * decided_only, not those of recipients going to another host. Returns
+ * the update (the job's until its upd_done()). */
+static struct upd *commit_group(struct job *j, int remote_dsn, const char *remote,
+				int decided_only)
 {
 	struct group *g = &j->groups[j->cur];
 	struct upd *u = xcalloc(1, sizeof *u);
@@ -632,6 +673,7 @@ static void commit_group(struct job *j, int remote_dsn, const char *remote, int 
 			 log_q(via, qv, sizeof qv), log_q(c->status, qs, sizeof qs));
 	}
 	upd_submit(j, u);
+	return u;
 }
 
 /* The whole group gets one outcome: one without talking to anyone, or
@@ -643,7 +685,7 @@ static void group_outcome(struct job *j, uint8_t verdict, const char *status, co
 		j->crcpts[i].verdict = verdict;
 		snprintf(j->crcpts[i].status, sizeof j->crcpts[i].status, "%s", status);
 	}
-	commit_group(j, 0, remote, 0);
+	(void)commit_group(j, 0, remote, 0);
 	next_group(j);
 }
 
@@ -719,6 +761,7 @@ static void cache_gone(void *arg)
 {
 	struct cached *slot = arg;
 	slot->c = NULL;
+	slot->unsettled = NULL; /* its update's upd_done() wakes who waits */
 }
 
 /* Whether the message goes to a domain's MX hosts without the domain's
@@ -730,13 +773,14 @@ static int tls_policy_skipped(const struct job *j)
 	       (j->e.flags & (SQ_TLS_OPTIONAL | SQ_REQUIRETLS)) == SQ_TLS_OPTIONAL;
 }
 
-/* Parks the job's session for the next message to the same destination.
- * The cache holds only sessions opened under the destination's policy:
- * the next message takes one before its own policy is looked up, so a
- * session that skipped the checks is not kept. */
-static void cache_put(struct job *j, struct smtp_client *c)
+/* Parks the job's session for the next message to the same destination,
+ * unsettled until u (the update of the message it carried, NULL when
+ * none) is committed. The cache holds only sessions opened under the
+ * destination's policy: the next message takes one before its own policy
+ * is looked up, so a session that skipped the checks is not kept. */
+static void cache_put(struct job *j, struct smtp_client *c, struct upd *u)
 {
-	const char *key = j->s->relay_host[0] ? "" : j->groups[j->cur].domain;
+	const char *key = dest_key(j);
 	if (tls_policy_skipped(j))
 		return; /* the session quits when done() returns */
 	for (size_t i = 0; i < CACHE_MAX; i++) {
@@ -748,15 +792,36 @@ static void cache_put(struct job *j, struct smtp_client *c)
 		cache[i].addr = j->addrs[j->cur_addr];
 		cache[i].row = j->tr_row;
 		cache[i].c = c;
+		cache[i].unsettled = u;
+		if (u) {
+			u->parked = 1;
+			snprintf(u->park_key, sizeof u->park_key, "%s", key);
+		}
 		return;
 	}
 	/* Full: the session quits when done() returns. */
 }
 
+/* u's commit is over: its kept session may carry the next message, or,
+ * when u was not committed, quits (what it carried will be sent again). */
+static void cache_settle(const struct upd *u, int committed)
+{
+	for (size_t i = 0; i < CACHE_MAX; i++) {
+		if (!cache[i].c || cache[i].unsettled != u)
+			continue;
+		cache[i].unsettled = NULL;
+		if (!committed) {
+			struct smtp_client *c = cache[i].c;
+			cache[i].c = NULL;
+			smtp_client_abort(c);
+		}
+	}
+}
+
 static struct cached *cache_take(const char *key)
 {
 	for (size_t i = 0; i < CACHE_MAX; i++)
-		if (cache[i].c && strcmp(cache[i].key, key) == 0)
+		if (cache[i].c && !cache[i].unsettled && strcmp(cache[i].key, key) == 0)
 			return &cache[i];
 	return NULL;
 }
@@ -787,8 +852,7 @@ static int rest_to_next_host(struct job *j, struct smtp_client *c)
 	    (!j->reused && (j->cur_addr + 1 >= j->naddrs || j->sessions + 1 >= MX_SESSIONS_MAX)))
 		return 0;
 	const char *host = j->addrs[j->cur_addr].host;
-	if (k < g->n)
-		commit_group(j, j->cmsg.remote_dsn, host, 1);
+	struct upd *u = k < g->n ? commit_group(j, j->cmsg.remote_dsn, host, 1) : NULL;
 	snprintf(j->last_why, sizeof j->last_why, "%s", j->crcpts[first].status);
 	snprintf(j->last_host, sizeof j->last_host, "%s", host);
 	char qh[HOST_Q];
@@ -804,7 +868,7 @@ static int rest_to_next_host(struct job *j, struct smtp_client *c)
 		}
 	g->n = j->cmsg.nrcpts = k;
 	if (c)
-		cache_put(j, c); /* clean for another message to this destination */
+		cache_put(j, c, u); /* clean for another message to this destination */
 	if (j->reused) {
 		j->reused = 0;
 		route_group(j);
@@ -912,9 +976,9 @@ static void client_done(void *arg, enum smtp_client_result res, const char *why)
 	dead_clear(dest_key(j)); /* a host answered */
 	if (rest_to_next_host(j, c))
 		return;
-	commit_group(j, j->cmsg.remote_dsn, j->addrs[j->cur_addr].host, 0);
+	struct upd *u = commit_group(j, j->cmsg.remote_dsn, j->addrs[j->cur_addr].host, 0);
 	if (c && !j->s->stopping && !j->s->quiescing)
-		cache_put(j, c); /* (stopping: it says QUIT now) */
+		cache_put(j, c, u); /* (stopping: it says QUIT now) */
 	next_group(j);
 }
 
@@ -1979,6 +2043,7 @@ void queue_sched_stop(void)
 	for (size_t i = 0; i < CACHE_MAX; i++) {
 		struct smtp_client *c = cache[i].c;
 		cache[i].c = NULL;
+		cache[i].unsettled = NULL;
 		if (c)
 			smtp_client_abort(c);
 	}
@@ -2005,6 +2070,7 @@ void queue_sched_quiesce(void)
 	for (size_t i = 0; i < CACHE_MAX; i++) {
 		struct smtp_client *c = cache[i].c;
 		cache[i].c = NULL;
+		cache[i].unsettled = NULL;
 		if (c)
 			smtp_client_abort(c);
 	}

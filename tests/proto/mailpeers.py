@@ -172,7 +172,8 @@ class Receiver:
     the peer reads on, as a hostile one would, so what the client still
     sends after it is in .commands.
     Received transactions are in .messages (dicts; "at" is the time.time()
-    the end of data was read, before data_delay and the reply)."""
+    the end of data was read, before data_delay and the reply; "conn" the
+    number of the connection that carried it, 1 for the first accepted)."""
 
     def __init__(self, ip, port, rcpt=None, data=None, stall=None, tls=False,
                  implicit_tls=False, auth=None, size=None, ext8bit=True, pipelining=True,
@@ -229,9 +230,10 @@ class Receiver:
             with self.lock:
                 self.connections += 1
                 self.conns.append(c)
-            threading.Thread(target=self._session, args=(c,), daemon=True).start()
+                n = self.connections
+            threading.Thread(target=self._session, args=(c, n), daemon=True).start()
 
-    def _session(self, c):
+    def _session(self, c, conn):
         with self.lock:
             self.open_sessions += 1
             self.max_open_sessions = max(self.max_open_sessions, self.open_sessions)
@@ -239,7 +241,7 @@ class Receiver:
             c.settimeout(30)
             if self.implicit_tls:
                 c = self.ctx.wrap_socket(c, server_side=True)
-            self._talk(c)
+            self._talk(c, conn)
         except (OSError, ssl.SSLError, ValueError):
             pass
         finally:
@@ -250,7 +252,7 @@ class Receiver:
             except OSError:
                 pass
 
-    def _talk(self, c):
+    def _talk(self, c, conn):
         f = c.makefile("rb")
         out = lambda line: c.sendall(line.encode() + b"\r\n")
         if self.stall == "greeting":
@@ -396,7 +398,7 @@ class Receiver:
                         self.messages.append({"from": mail, "rcpts": rcpts, "data": data,
                                               "mail_line": mail_line, "rcpt_lines": rcpt_lines,
                                               "tls": tls_on, "auth": authed, "peer": peer,
-                                              "helo": helo, "at": taken})
+                                              "helo": helo, "at": taken, "conn": conn})
                 out(reply + ("\r\n" + self.data_extra if self.data_extra else ""))
                 mail, rcpts = None, []
                 if self.hangup_after_data:
