@@ -726,10 +726,10 @@ def test_kill9_while_the_queue_delivers():
 
 def test_kept_connection_takes_the_next_message_once_the_last_is_recorded():
     """The store's flushes are slowed down (strace delays each fdatasync
-    of data.mdb by a second) while 30 queued messages go to one remote:
-    20 sessions (DEST_MAX), and 10 messages waiting for one of them. The
-    server is killed (SIGKILL) as soon as the remote has 21, and started
-    again. A kept connection used to take the next message at once, the
+    of data.mdb by half a second, well within a kept session's 5 s idle
+    time) while 30 queued messages go to one remote: 20 sessions
+    (DEST_MAX), and 10 messages waiting for one of them. The server is
+    killed (SIGKILL) as soon as the remote has 21, and started again. A kept connection used to take the next message at once, the
     last one's 250 not yet on disk: every connection that carried two had
     both sent again after the restart (10 of 20 connections, measured).
     Now the next message waits till the last one's record is flushed, so
@@ -755,7 +755,7 @@ def test_kept_connection_takes_the_next_message_once_the_last_is_recorded():
             time.sleep(0.1)
         assert w.srv.log_text().count("event=retry_later") == n, w.queue_list()
         r = w.receiver(0)
-        st = store_strace(w.srv, "fdatasync,fsync", "delay_exit=1000000")
+        st = store_strace(w.srv, "fdatasync,fsync", "delay_exit=500000")
         try:
             w.srv.cli("queue", "flush")
             before = r.wait_messages(21, timeout=60)
