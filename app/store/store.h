@@ -557,6 +557,19 @@ struct store_delivery {
 	struct loop *loop;
 	void (*done)(struct store_delivery *d, void *arg);
 	void *arg;
+	/*
+	 * Optional, with done: runs once, before done and the same way (on
+	 * loop, with arg), as soon as the request's transaction is
+	 * committed with result STORE_OK, before the flush that makes it
+	 * durable (store_writer.c, "One flush per commit"). The change is
+	 * then in the file: a killed process (kill -9) keeps it, the kernel
+	 * holds the pages, but a power cut may not. Not run for a request
+	 * that failed. done still comes after the flush, and may still say
+	 * STORE_ETEMP (the flush failed): what promises delivery (an SMTP
+	 * 250) waits for done. Until done, the writer still writes d's
+	 * outputs: applied reads none of them.
+	 */
+	void (*applied)(struct store_delivery *d, void *arg);
 
 	/*
 	 * Optional: runs in the same write transaction right after the

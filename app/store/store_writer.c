@@ -39,6 +39,15 @@
  * share each flush. With the writer under SCHED_BATCH throughout, mixed
  * 966-1,374 against 740-1,015 with two flushes.
  *
+ * Applied. A request may also ask to hear of its commit itself, before
+ * the flush (applied, store.h): the meta page is written then, in the
+ * kernel's page cache, so a killed tern loses nothing of it; only a power
+ * cut might. Its done still waits for the flush. The outbound queue
+ * waits for no more before a kept connection carries the next message
+ * (queue_sched.c): that step promises nobody delivery, and it guards
+ * against a crash of tern re-sending what the connection carried. Told
+ * on the completions' path (loop_post to the same loop, ahead of done).
+ *
  * No pause between commits. A loaded writer commits back to back, each
  * batch what arrived during the commit before, and each commit's flush
  * makes the batch before durable. An earlier version paused after a
@@ -997,6 +1006,28 @@ static void complete(struct store_delivery *d)
 		d->done(d, d->arg);
 }
 
+static void applied_run(void *arg)
+{
+	struct store_delivery *d = arg;
+	d->applied(d, d->arg);
+}
+
+/*
+ * d's transaction is committed, the flush to come: d is told now when it
+ * asked (store.h, applied). Posted before its done, to the same loop,
+ * which runs posts in order: applied runs first, and is covered by the
+ * count store_inflight keeps until done.
+ */
+static void applied_note(struct store_delivery *d)
+{
+	if (!d->applied || !d->done || d->result != STORE_OK)
+		return;
+	if (d->loop)
+		loop_post(d->loop, applied_run, d);
+	else
+		d->applied(d, d->arg);
+}
+
 int store_deliver_sync(struct store *st, struct store_delivery *d)
 {
 	struct batch b = {.head = d};
@@ -1229,6 +1260,9 @@ static void *writer_main(void *arg)
 		if (batch_apply(st, &b, STORE_W_DEFER_SYNC) != STORE_OK)
 			log_error("store", NULL, "event=batch_failed requests=%zu bytes=%zu", n,
 			          bytes);
+		else /* before any flush: those told wait for none */
+			for (struct store_delivery *d = b.head; d; d = d->next_)
+				applied_note(d);
 		uint64_t after = last_txnid(st);
 		if (pend.txnid) {
 			if (after > pend.txnid) {
@@ -1303,6 +1337,7 @@ void store_deliver(struct store *st, struct store_delivery *d)
 	if (!st->writer_started) {
 		/* No writer (CLI, tests): same semantics, in this thread. */
 		store_deliver_sync(st, d);
+		applied_note(d);
 		complete(d);
 		return;
 	}

@@ -8,7 +8,9 @@
  * after a flush of its own, and a failed flush answers STORE_ETEMP; a
  * request that changed nothing needs none. A worker's synchronous copy
  * (store_write_grouped) joins the writer's batch: two queued while the
- * writer waits commit together.
+ * writer waits commit together. A request that asks is told of its
+ * commit (applied) before the flush and before done, and not when it
+ * failed.
  */
 #include <fcntl.h>
 #include <ftw.h>
@@ -259,6 +261,101 @@ static void run_flush(struct store *st, uint32_t acc)
 	CHECK_EQ_INT((int)(store_test_syncs(st) - s0), 0);
 }
 
+/* A request that asks for applied (store.h): told when its commit is
+ * written, before the flush, once and ahead of done. */
+struct ap {
+	struct store_delivery d;
+	struct store *st;
+	uint32_t value;            /* what the hook writes (meta "test_applied") */
+	int fail;                  /* the hook fails the batch instead */
+	atomic_int applied, done;  /* calls */
+	int done_first;            /* done had run when applied ran */
+	int on_loop;               /* applied ran on the loop's thread */
+	unsigned long long syncs;  /* store_test_syncs() when applied ran */
+	uint32_t seen;             /* meta "test_applied" when applied ran */
+	int result;
+};
+
+static int ap_hook(struct store *st, void *txn, struct store_delivery *d)
+{
+	struct ap *a = d->hook_arg;
+	return a->fail ? STORE_EINVAL : meta_put_u32(txn, st, "test_applied", a->value);
+}
+
+static void ap_applied(struct store_delivery *d, void *arg)
+{
+	struct ap *a = arg;
+	MDB_txn *txn;
+	(void)d;
+	a->done_first = atomic_load(&a->done);
+	a->on_loop = pthread_equal(pthread_self(), loop_thread_id);
+	a->syncs = store_test_syncs(a->st);
+	if (store_rd_begin(a->st, &txn) == 0) {
+		if (meta_get_u32(txn, a->st, "test_applied", &a->seen) != 0)
+			a->seen = 0;
+		store_rd_end(a->st, txn);
+	}
+	atomic_fetch_add(&a->applied, 1);
+}
+
+static void ap_done(struct store_delivery *d, void *arg)
+{
+	struct ap *a = arg;
+	a->result = d->result;
+	atomic_fetch_add(&a->done, 1);
+}
+
+static void ap_submit(struct store *st, struct ap *a, struct loop *loop)
+{
+	a->d.txn_hook = ap_hook;
+	a->d.hook_arg = a;
+	a->d.loop = loop;
+	a->d.done = ap_done;
+	a->d.applied = ap_applied;
+	a->d.arg = a;
+	a->st = st;
+	store_deliver(st, &a->d);
+	for (int i = 0; i < 5000 && !atomic_load(&a->done); i++) {
+		struct timespec ts = {0, 1000000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+static void run_applied(struct store *st)
+{
+	/* On the writer's thread (no loop): applied comes right after the
+	 * commit, before the flush the lone request needs; done after it. */
+	struct ap a = {.value = 7};
+	unsigned long long s0 = store_test_syncs(st);
+	ap_submit(st, &a, NULL);
+	CHECK_EQ_INT(atomic_load(&a.done), 1);
+	CHECK_EQ_INT(a.result, STORE_OK);
+	CHECK_EQ_INT(atomic_load(&a.applied), 1);
+	CHECK_EQ_INT(a.done_first, 0);
+	CHECK_EQ_INT((int)a.seen, 7);                   /* committed when told */
+	CHECK_EQ_INT((int)(a.syncs - s0), 0);           /* not flushed yet */
+	CHECK_EQ_INT((int)(store_test_syncs(st) - s0), 1); /* done: flushed */
+
+	/* On the loop; the flush fails: applied said the commit is written,
+	 * done still says it is not known to be on disk. */
+	struct ap b = {.value = 8};
+	store_test_fail_sync_once(st, 5 /* EIO */);
+	ap_submit(st, &b, lp);
+	CHECK_EQ_INT(atomic_load(&b.done), 1);
+	CHECK_EQ_INT(b.result, STORE_ETEMP);
+	CHECK_EQ_INT(atomic_load(&b.applied), 1);
+	CHECK_EQ_INT(b.done_first, 0);
+	CHECK(b.on_loop);
+	CHECK_EQ_INT((int)b.seen, 8);
+
+	/* A request that failed is not told. */
+	struct ap c = {.value = 9, .fail = 1};
+	ap_submit(st, &c, lp);
+	CHECK_EQ_INT(atomic_load(&c.done), 1);
+	CHECK_EQ_INT(c.result, STORE_ETEMP);
+	CHECK_EQ_INT(atomic_load(&c.applied), 0);
+}
+
 struct copy_job {
 	struct store *st;
 	uint32_t acc, from, uv, uid, to;
@@ -370,6 +467,7 @@ int main(void)
 	if (st) {
 		run(st, acc);
 		run_flush(st, acc);
+		run_applied(st);
 		run_grouped(st, acc);
 		run_deleted(st, acc);
 		store_close(&st);
