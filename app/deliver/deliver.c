@@ -330,6 +330,13 @@ static void stored(struct store_delivery *d, void *arg)
 	finish(dl, d->result);
 }
 
+static void stored_applied(struct store_delivery *d, void *arg)
+{
+	struct delivery *dl = arg;
+	(void)d;
+	dl->applied(dl, dl->arg);
+}
+
 /*
  * One own slot's store view: its composed bytes (composed 1: o->msg) or
  * the shared ones, sealed with key when the account has one (encryption
@@ -541,6 +548,7 @@ void deliver_submit(struct store *st, struct delivery *dl)
 	d->nseen = n ? dl->nseen : 0;
 	d->loop = dl->loop;
 	d->done = stored;
+	d->applied = dl->applied ? stored_applied : NULL;
 	d->arg = dl;
 	if (n == 0) {
 		/* Only the hook: no message to build. */

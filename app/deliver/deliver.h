@@ -133,6 +133,11 @@ struct delivery {
 	struct loop *loop;
 	void (*done)(struct delivery *dl, void *arg);
 	void *arg;
+	/* Optional: once, before done, the same way, when the commit is
+	 * written but not yet flushed (store_delivery.applied: a killed
+	 * process keeps it, a power cut may not). Not when it failed, nor
+	 * when nothing went to the store. */
+	void (*applied)(struct delivery *dl, void *arg);
 
 	/* Output, valid in done(). */
 	int result;       /* as store_delivery.result; STORE_ETEMP also when the copy failed */

@@ -15,8 +15,8 @@
  * whose next attempt is due, delivers them (MX lookup or the relay host,
  * SMTP client, opportunistic TLS), marks recipients in a commit right
  * after the remote's 250 (a kept connection carries the next message
- * only once that commit is done, so a crash re-sends at most one message
- * per connection), retries with backoff for TERN_QUEUE_LIFETIME, and
+ * only once that commit is written, before its flush, so a crash of tern
+ * re-sends at most one message per connection), retries with backoff for TERN_QUEUE_LIFETIME, and
  * sends RFC 3464 notices. All its state is in LMDB: a restart resumes.
  *
  * Caveats: recipients in a local domain that resolve to no account

@@ -91,20 +91,23 @@ struct sched {
  * EHLO, TLS and AUTH. A session idles IDLE_S seconds at most.
  *
  * A kept session carries the next message only once the result of its
- * last one is in the store (unsettled until the update's commit is
- * done). Handed on at once, it carried the next message while the last
- * one's 250 was still on its way to disk: a crash then lost the record
- * of every message the session had taken meanwhile, and each was sent
- * again after the restart. Waiting, a crash can catch one message per
- * session unrecorded, as with Postfix, whose smtp process crosses the
- * recipient off in the queue file (deliver_completed) before the session
- * goes back to its cache. An unsettled session counts against DEST_MAX:
- * it is a connection in use, and the job waiting for a slot gets it once
- * settled (dest_wake). The price is the commit's latency (two flushes)
- * between a connection's messages: about a third of the drain rate to a
- * loopback sink on a loaded machine, little next to a real remote's
- * transaction; a store answer at commit, before the flush, would do for
- * crashes of the process alone.
+ * last one is in the store's file: unsettled until the update's commit
+ * is written (upd_applied: store.h's applied, which comes before the
+ * flush that makes the commit durable). Handed on at once, it carried
+ * the next message while the last one's 250 was not yet recorded: a
+ * crash then lost the record of every message the session had taken
+ * meanwhile, and each was sent again after the restart. Waiting, a crash
+ * of tern (kill -9 included: the kernel keeps the written pages) can
+ * catch one message per session unrecorded, as with Postfix, whose smtp
+ * process crosses the recipient off in the queue file (deliver_completed:
+ * a write, no fsync) before the session goes back to its cache. A power
+ * cut may lose records not yet flushed, here as there, and those
+ * messages go again (RFC 5321 §6.1 allows a duplicate). An unsettled
+ * session counts against DEST_MAX: it is a connection in use, and the
+ * job waiting for a slot gets it once settled (dest_wake). Waiting for
+ * the flush too (the update's done) cost about a third of the drain
+ * rate to a loopback sink on a loaded machine: each connection idled
+ * for a commit and a flush between messages.
  */
 #define CACHE_MAX 32
 #define IDLE_S 5
@@ -132,7 +135,7 @@ struct cached {
 	struct dns_addr addr;
 	struct smtp_client *c; /* NULL = free slot */
 	struct queue_tlsrpt_row row; /* what the session counted for TLS-RPT */
-	/* The update of its last message, not committed yet: not to be taken. */
+	/* The update of its last message, not written yet: not to be taken. */
 	const struct upd *unsettled;
 };
 
@@ -476,12 +479,27 @@ static void upd_done(struct delivery *d, void *arg)
 		dest_wake(s, key);
 }
 
+/* u's commit is written, its flush to come (store.h, applied): a crash
+ * of tern no longer loses it, so its kept session may carry the next
+ * message, and a job waiting for the destination may take it. */
+static void upd_applied(struct delivery *d, void *arg)
+{
+	struct upd *u = arg;
+	(void)d;
+	cache_settle(u, 1);
+	if (u->parked) {
+		u->parked = 0; /* upd_done() has no one to wake */
+		dest_wake(u->job->s, u->park_key);
+	}
+}
+
 static void upd_submit(struct job *j, struct upd *u)
 {
 	u->job = j;
 	u->id = j->e.id;
 	u->d.loop = j->s->loop;
 	u->d.done = upd_done;
+	u->d.applied = upd_applied;
 	u->d.arg = u;
 	u->d.txn_hook = upd_hook;
 	u->d.hook_arg = u;
@@ -765,7 +783,7 @@ static void cache_gone(void *arg)
 {
 	struct cached *slot = arg;
 	slot->c = NULL;
-	slot->unsettled = NULL; /* its update's upd_done() wakes who waits */
+	slot->unsettled = NULL; /* its update's upd_applied() or upd_done() wakes who waits */
 }
 
 /* Whether the message goes to a domain's MX hosts without the domain's
@@ -779,7 +797,7 @@ static int tls_policy_skipped(const struct job *j)
 
 /* Parks the job's session for the next message to the same destination,
  * unsettled until u (the update of the message it carried, NULL when
- * none) is committed. The cache holds only sessions opened under the
+ * none) is committed (upd_applied). The cache holds only sessions opened under the
  * destination's policy: the next message takes one before its own policy
  * is looked up, so a session that skipped the checks is not kept. */
 static void cache_put(struct job *j, struct smtp_client *c, struct upd *u)
@@ -806,8 +824,9 @@ static void cache_put(struct job *j, struct smtp_client *c, struct upd *u)
 	/* Full: the session quits when done() returns. */
 }
 
-/* u's commit is over: its kept session may carry the next message, or,
- * when u was not committed, quits (what it carried will be sent again). */
+/* u's commit is written (upd_applied) or over (upd_done, held_drop): its
+ * kept session may carry the next message, or, when u was not committed,
+ * quits (what it carried will be sent again). */
 static void cache_settle(const struct upd *u, int committed)
 {
 	for (size_t i = 0; i < CACHE_MAX; i++) {

@@ -705,8 +705,11 @@ def test_kill9_while_the_queue_delivers():
             seed, again)
         # Of what one connection carried, only its last message can come
         # again: the next goes out on a kept connection once the last one's
-        # 250 is on disk, as Postfix marks a recipient done in the queue
-        # file before its smtp process takes the next message. (The bound
+        # 250 is written to the store's file, as Postfix marks a recipient
+        # done in the queue file before its smtp process takes the next
+        # message; written, not yet flushed, is enough: the kernel keeps
+        # the pages of a killed process, and this kills tern, not the
+        # machine. (The bound
         # was what the remote took in the 2 s before a kill: a kept
         # connection carried the next message before the last one's 250
         # was committed, so one could have several in that window; seen:
@@ -729,11 +732,16 @@ def test_kept_connection_takes_the_next_message_once_the_last_is_recorded():
     of data.mdb by half a second, well within a kept session's 5 s idle
     time) while 30 queued messages go to one remote: 20 sessions
     (DEST_MAX), and 10 messages waiting for one of them. The server is
-    killed (SIGKILL) as soon as the remote has 21, and started again. A kept connection used to take the next message at once, the
-    last one's 250 not yet on disk: every connection that carried two had
+    killed (SIGKILL) as soon as the remote has 21, and started again. A
+    kept connection used to take the next message at once, the last
+    one's 250 not yet recorded: every connection that carried two had
     both sent again after the restart (10 of 20 connections, measured).
-    Now the next message waits till the last one's record is flushed, so
-    only the last message of a connection can come again."""
+    Now the next message waits till the last one's record is written to
+    the store's file (the commit, not the flush after it: the store's
+    "applied"), so only the last message of a connection can come again.
+    Written is enough here because the test kills tern, not the machine:
+    the kernel keeps a killed process's written pages (a power cut could
+    lose what was not flushed yet, as with Postfix)."""
     if os.geteuid() != 0 or not shutil.which("strace"):
         print("  (needs root and strace)")
         return "skip"
