@@ -107,7 +107,9 @@ struct sched {
  * job waiting for a slot gets it once settled (dest_wake). Waiting for
  * the flush too (the update's done) cost about a third of the drain
  * rate to a loopback sink on a loaded machine: each connection idled
- * for a commit and a flush between messages.
+ * for a commit and a flush between messages. Measured (4,000 x 10 KiB to
+ * smtp-sink on loopback, 13 interleaved rounds, load 13-24): no wait
+ * median 2,861 msg/s, waiting for done 2,202, for the commit 2,555.
  */
 #define CACHE_MAX 32
 #define IDLE_S 5
