@@ -16,8 +16,9 @@
  * SMTP client, opportunistic TLS), marks recipients in a commit right
  * after the remote's 250 (a kept connection carries the next message
  * only once that commit is written, before its flush, so a crash of tern
- * re-sends at most one message per connection), retries with backoff for TERN_QUEUE_LIFETIME, and
- * sends RFC 3464 notices. All its state is in LMDB: a restart resumes.
+ * re-sends at most one message per connection), retries with backoff for
+ * TERN_QUEUE_LIFETIME, and sends RFC 3464 notices. All its state is in
+ * LMDB: a restart resumes.
  *
  * Caveats: recipients in a local domain that resolve to no account
  * (STORE_RCPT_UNKNOWN) should have been refused at RCPT time; any that

@@ -785,7 +785,8 @@ static void cache_gone(void *arg)
 {
 	struct cached *slot = arg;
 	slot->c = NULL;
-	slot->unsettled = NULL; /* its update's upd_applied() or upd_done() wakes who waits */
+	/* Its update's upd_applied() or upd_done() wakes who waits. */
+	slot->unsettled = NULL;
 }
 
 /* Whether the message goes to a domain's MX hosts without the domain's
@@ -799,9 +800,10 @@ static int tls_policy_skipped(const struct job *j)
 
 /* Parks the job's session for the next message to the same destination,
  * unsettled until u (the update of the message it carried, NULL when
- * none) is committed (upd_applied). The cache holds only sessions opened under the
- * destination's policy: the next message takes one before its own policy
- * is looked up, so a session that skipped the checks is not kept. */
+ * none) is committed (upd_applied). The cache holds only sessions opened
+ * under the destination's policy: the next message takes one before its
+ * own policy is looked up, so a session that skipped the checks is not
+ * kept. */
 static void cache_put(struct job *j, struct smtp_client *c, struct upd *u)
 {
 	const char *key = dest_key(j);
