@@ -47,9 +47,56 @@ def keep_sanitizer_output(text, what):
         f.write("%s\n%s" % (what, text[start:]))
 
 
+# The test run.py is running (module:function), for name_report.
+current_test = None
+
+
+def name_report(pid, what):
+    """A sanitizer's report file for pid (log_path adds the pid to its
+    name), headed with what wrote it and the test that was running, so a
+    leak reported at the end of the run says which test shows it."""
+    if not SANITIZER_LOGS:
+        return
+    for kind in ("asan", "ubsan"):
+        path = os.path.join(SANITIZER_LOGS, "%s.%d" % (kind, pid))
+        if os.path.exists(path):
+            with open(path, "r+", errors="replace") as f:
+                text = f.read()
+                f.seek(0)
+                f.write("%s, stopped in or after %s\n%s" % (what, current_test or "?", text))
+
+
 # The CLI commands (first two words) a module has run under LeakSanitizer
 # (Server.cli).
 _cli_leak_checked = set()
+
+
+# How long Server.cleanup waits for a SIGTERM'd server: its stop is
+# bounded by the drain (6 s), the cut sessions (1 s), the deliveries'
+# stop (5 s) and the store's last requests (2 s), server.c.
+STOP_TIMEOUT = 20
+# The seconds each cleanup's stop took; with TERN_TEST_STOP_TIMES set, a
+# line "count seconds" per module is added to that file at its exit (to
+# measure what the clean stops cost a run).
+_stop_seconds = []
+
+
+# Servers started and not yet cleaned up: a test that never calls
+# cleanup (or a module-shared server whose module forgot it) is stopped
+# when the module's process exits, not left running without its reader.
+_live = set()
+
+
+def _at_exit():
+    for s in list(_live):
+        s.cleanup()
+    path = os.environ.get("TERN_TEST_STOP_TIMES")
+    if path and _stop_seconds:
+        with open(path, "a") as f:
+            f.write("%d %.2f\n" % (len(_stop_seconds), sum(_stop_seconds)))
+
+
+atexit.register(_at_exit)
 
 
 # Server._seed's data dirs, by what made them, and the folder that holds
@@ -325,6 +372,7 @@ class Server:
         self.proc = subprocess.Popen(self.wrap + [self.binary, "serve"], env=self.env,
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE)
+        _live.add(self)
         # A restarted server keeps its log; only this run's lines say it
         # has started (the first run's line would let a test connect early).
         with self.log_lock:
@@ -386,6 +434,7 @@ class Server:
             self.proc.wait()
             raise AssertionError("tern did not stop within %ss" % timeout)
         self.reader.join(2)
+        name_report(self.proc.pid, "tern serve (%s)" % self.tmp)
         return self.proc.returncode
 
     def kill9(self):
@@ -437,10 +486,22 @@ class Server:
         return self.cli("fetch", account, "--id", str(msg_id)).stdout
 
     def cleanup(self):
-        try:
-            self.stop(signal.SIGKILL)
-        except Exception:
-            pass
+        """Stops the server as an operator would (SIGTERM), so that under
+        `--build asan` LeakSanitizer checks it at its exit: killed, a
+        server's leaks went unseen. SIGKILL only when it does not stop in
+        time, said in the module's output (a stop that hangs is a defect
+        too, and a killed server's leaks are not checked)."""
+        if self.proc and self.proc.poll() is None:
+            t0 = time.time()
+            try:
+                self.stop(timeout=STOP_TIMEOUT)
+            except AssertionError:
+                print("harness: tern serve (pid %d, %s) did not stop within %d s of SIGTERM: "
+                      "killed (SIGKILL)%s" % (self.proc.pid, self.tmp, STOP_TIMEOUT,
+                                              ", its leaks unchecked" if SANITIZED else ""),
+                      flush=True)
+            _stop_seconds.append(time.time() - t0)
+        _live.discard(self)
         subprocess.run(["rm", "-rf", self.tmp])
 
 
