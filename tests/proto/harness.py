@@ -76,8 +76,8 @@ _cli_leak_checked = set()
 # stop (5 s) and the store's last requests (2 s), server.c.
 STOP_TIMEOUT = 20
 # The seconds each cleanup's stop took; with TERN_TEST_STOP_TIMES set, a
-# line "count seconds" per module is added to that file at its exit (to
-# measure what the clean stops cost a run).
+# line "module stops seconds longest" is added to that file at the
+# module's exit (to measure what the clean stops cost a run).
 _stop_seconds = []
 
 
@@ -93,7 +93,8 @@ def _at_exit():
     path = os.environ.get("TERN_TEST_STOP_TIMES")
     if path and _stop_seconds:
         with open(path, "a") as f:
-            f.write("%d %.2f\n" % (len(_stop_seconds), sum(_stop_seconds)))
+            f.write("%s %d %.2f %.2f\n" % ((current_test or "?").split(":")[0], len(_stop_seconds),
+                                            sum(_stop_seconds), max(_stop_seconds)))
 
 
 atexit.register(_at_exit)
@@ -501,6 +502,13 @@ class Server:
                                               ", its leaks unchecked" if SANITIZED else ""),
                       flush=True)
             _stop_seconds.append(time.time() - t0)
+            # A drain that ran out its time: something (a session, a
+            # delivery) the test left under way held the stop up.
+            held = [l.strip() for l in self.log_text().splitlines()
+                    if "event=stopping" in l or "event=drain_timeout" in l]
+            if any("drain_timeout" in l for l in held):
+                print("harness: tern serve (%s) stopped in %.1f s, after its drain timed out: %s"
+                      % (self.tmp, _stop_seconds[-1], " | ".join(held[-2:])), flush=True)
         _live.discard(self)
         subprocess.run(["rm", "-rf", self.tmp])
 
