@@ -494,6 +494,8 @@ class Server:
         too, and a killed server's leaks are not checked)."""
         if self.proc and self.proc.poll() is None:
             t0 = time.time()
+            with self.log_lock:
+                before = len(self.log)  # what this stop logs comes after
             try:
                 self.stop(timeout=STOP_TIMEOUT)
             except AssertionError:
@@ -504,7 +506,9 @@ class Server:
             _stop_seconds.append(time.time() - t0)
             # A drain that ran out its time: something (a session, a
             # delivery) the test left under way held the stop up.
-            held = [l.strip() for l in self.log_text().splitlines()
+            with self.log_lock:
+                since = self.log[before:]
+            held = [l.strip() for l in since
                     if "event=stopping" in l or "event=drain_timeout" in l]
             if any("drain_timeout" in l for l in held):
                 print("harness: tern serve (%s) stopped in %.1f s, after its drain timed out: %s"
