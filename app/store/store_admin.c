@@ -585,6 +585,10 @@ static int account_del_fn(struct store *st, MDB_txn *txn, void *ctx)
 	snprintf(mp, sizeof mp, "qdone/%08x/", id);
 	if ((rc = meta_del_prefix_txn(txn, st, mp)) != 0)
 		return rc;
+	/* Its mailboxes' UIDVALIDITYs taken from a source (store_mailbox_ops.c). */
+	snprintf(mp, sizeof mp, "uids_kept/%08x/", id);
+	if ((rc = meta_del_prefix_txn(txn, st, mp)) != 0)
+		return rc;
 	/* Its note of another process's change (store_xchg.c). */
 	snprintf(mp, sizeof mp, "xchg/%08x", id);
 	if ((rc = meta_del_prefix_txn(txn, st, mp)) != 0)

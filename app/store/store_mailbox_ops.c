@@ -31,6 +31,7 @@
  * messages first, at its own modseq, as store_expunge does) and the
  * change feed is told after the commit.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -730,8 +731,22 @@ static int keep_uids(struct store *st, MDB_txn *txn, struct op_ctx *c, struct mb
 {
 	struct mbox_rec *m = &f->m;
 	int changed = 0, rc;
+	/*
+	 * The same UIDVALIDITY again is a second or resumed run only when
+	 * this mailbox took it from a source (the meta key below). Both
+	 * Dovecot and tern make UIDVALIDITYs from the clock, so a mailbox of
+	 * our own, with mail, can have the source's by chance (both made in
+	 * the same second): its messages' UIDs are not the source's.
+	 */
+	char key[48];
+	uint32_t kept = 0;
+	snprintf(key, sizeof key, "uids_kept/%08x/%08x", c->account, f->id);
+	if ((rc = meta_get_u32(txn, st, key, &kept)) == MDB_NOTFOUND)
+		kept = 0, rc = 0;
+	if (rc)
+		return rc;
 
-	if (c->uidvalidity != m->uidvalidity) {
+	if (c->uidvalidity != m->uidvalidity || kept != c->uidvalidity) {
 		if (m->messages) {
 			c->uidnext = m->uidnext;
 			return STORE_EEXIST;
@@ -744,10 +759,14 @@ static int keep_uids(struct store *st, MDB_txn *txn, struct op_ctx *c, struct mb
 		if (c->uidvalidity > last &&
 		    (rc = meta_put_u32(txn, st, "last_uidvalidity", c->uidvalidity)) != 0)
 			return rc;
-		m->uidvalidity = c->uidvalidity;
-		m->uidnext = 1;
-		m->first_recent = 0; /* what comes in now is new to the account */
-		changed = 1;
+		if ((rc = meta_put_u32(txn, st, key, c->uidvalidity)) != 0)
+			return rc;
+		if (m->uidvalidity != c->uidvalidity) {
+			m->uidvalidity = c->uidvalidity;
+			m->uidnext = 1;
+			m->first_recent = 0; /* what comes in now is new to the account */
+			changed = 1;
+		}
 	}
 	if (c->uidnext > m->uidnext) {
 		m->uidnext = c->uidnext;

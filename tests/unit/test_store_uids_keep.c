@@ -7,7 +7,9 @@
  * the one before it in the chain, refuses the whole chain (STORE_EEXIST,
  * nothing written); UIDNEXT goes up to the source's, never down; the same
  * UIDVALIDITY again is fine (a resumed run) while another one on a
- * mailbox with messages is refused (STORE_EEXIST, the UIDNEXT told); a
+ * mailbox with messages is refused (STORE_EEXIST, the UIDNEXT told), and
+ * so is the mailbox's own UIDVALIDITY when it holds mail it did not get
+ * from a source (the same value by chance); a
  * UID or UIDNEXT past STORE_UID_KEEP_MAX is refused (STORE_EINVAL);
  * last_uidvalidity goes up to a kept value, so a mailbox made later
  * never takes it; an APPEND without a UID goes on after the kept ones.
@@ -147,6 +149,25 @@ int main(void)
 	/* A mailbox made now never takes the kept UIDVALIDITY. */
 	CHECK_EQ_INT(store_mailbox_create(st, acc, "Later", &later), STORE_OK);
 	CHECK(mbox(st, acc, later).uidvalidity > uv);
+	/*
+	 * A mailbox of our own with mail whose UIDVALIDITY is the source's by
+	 * chance (both made from the clock in the same second): not a resumed
+	 * run, its UIDs are not the source's. Refused like another
+	 * UIDVALIDITY. Empty, it may take it, and then a second run goes on.
+	 */
+	{
+		uint32_t z = 0, own = mbox(st, acc, later).uidvalidity;
+		CHECK_EQ_INT(store_mailbox_uids_keep(st, acc, "Later", own, 0, &next), STORE_OK);
+		CHECK_EQ_INT(append(st, &acc, later, t, &z, 1), STORE_OK);
+		CHECK_EQ_INT(store_mailbox_uids_keep(st, acc, "Later", own, 0, NULL), STORE_OK);
+		uint32_t mine = 0;
+		CHECK_EQ_INT(store_mailbox_create(st, acc, "Mine", &mine), STORE_OK);
+		CHECK_EQ_INT(append(st, &acc, mine, t + 1, &z, 1), STORE_OK);
+		uint32_t same = mbox(st, acc, mine).uidvalidity;
+		next = 0;
+		CHECK_EQ_INT(store_mailbox_uids_keep(st, acc, "Mine", same, 0, &next), STORE_EEXIST);
+		CHECK_EQ_INT((int)next, 2);
+	}
 
 	store_close(&st);
 	unit_rmrf(base);
