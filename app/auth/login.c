@@ -337,9 +337,9 @@ void login_request_init(struct login_request *rq, const struct login_proto *p, s
 	};
 }
 
-/* Copies rq into a new flow; *malformed_r is the reason the attempt
- * cannot succeed, or NULL. */
-static struct login *flow_new(const struct login_request *rq, const char **malformed_r)
+/* Copies rq into a new flow; l->malformed is the reason the attempt
+ * cannot succeed, or "". */
+static struct login *flow_new(const struct login_request *rq)
 {
 	struct login *l = xcalloc(1, sizeof *l);
 	const char *malformed = rq->malformed;
@@ -370,7 +370,6 @@ static struct login *flow_new(const struct login_request *rq, const char **malfo
 	}
 	l->rq.scram = NULL;
 	copy_c(l->malformed, sizeof l->malformed, malformed);
-	*malformed_r = malformed;
 	return l;
 }
 
@@ -427,10 +426,8 @@ static void flow_go(struct login *l, int may_hold)
 
 struct login *login_start(const struct login_request *rq)
 {
-	const char *malformed;
-	struct login *l = flow_new(rq, &malformed);
+	struct login *l = flow_new(rq);
 
-	(void)malformed; /* kept in l */
 	flow_go(l, 1);
 	return l;
 }
@@ -482,8 +479,7 @@ static void sleep_ms(unsigned ms)
 
 enum login_outcome login_check_wait(const struct login_request *rq, struct login_result *r)
 {
-	const char *malformed;
-	struct login *l = flow_new(rq, &malformed);
+	struct login *l = flow_new(rq);
 	unsigned wait, delay = 0;
 	enum login_outcome o = LOGIN_OK;
 
@@ -494,9 +490,9 @@ enum login_outcome login_check_wait(const struct login_request *rq, struct login
 		 * budget hold every HTTP job, so JMAP answered everyone else
 		 * 503 (a loop's timer costs nothing; a thread does). */
 		o = LOGIN_REFUSED;
-	} else if (malformed) {
+	} else if (l->malformed[0]) {
 		o = LOGIN_FAILED;
-		delay = fail_record(l, malformed, mono_now_ms());
+		delay = fail_record(l, l->malformed, mono_now_ms());
 	} else {
 		if (wait)
 			sleep_ms(wait); /* the account's spacing (LOGIN_WAIT_MAX_MS at most) */
