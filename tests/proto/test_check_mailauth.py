@@ -24,6 +24,8 @@ asks it through Node's own DNS client, tern through TERN_DNS_SERVERS.
   mailauth alike; tern's own sets (`tern check arc --seal`) on a fresh
   message, on top of mailauth's chain, on a broken chain (cv=fail),
   mailauth sealing on top of tern's set and tern on top of that;
+- every 10th message of the spam/ham corpus, signed and sealed by
+  mailauth, verified by both (and failed by both once its body changes);
 - the RFC 8463 Appendix A vectors (the same message signed with Ed25519
   and RSA) and RFC 6376 Appendix A's example, whose key RFC 6376
   Appendix C gives.
@@ -37,6 +39,7 @@ verdict is pass or not: mailauth says "neutral" where tern says
 import base64
 import json
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -684,6 +687,61 @@ def test_check_mailauth_rfc_vectors():
         ours, out = tern.dkim(RFC6376_MSG)
         print("RFC 6376 A.2: tern %s, mailauth %s" % (out, theirs[1]["dkim"]))
         assert ours == [verdict(r) for r in theirs[1]["dkim"]], (out, theirs[1]["dkim"])
+    finally:
+        if dns:
+            dns.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+SPAM = "/work/shared/corpora/spam/test"
+
+
+def test_check_mailauth_corpus():
+    """Real-world header sections and bodies (every 10th message of the
+    spam/ham corpus): each signed by mailauth under a drawn
+    canonicalization and key, then sealed (ARC set 1); tern and mailauth
+    pass the new signature and the chain, and fail both once the body is
+    changed after sealing (every third message)."""
+    assert shutil.which("node") and shutil.which("npm"), "needs node and npm (scripts/install-test-deps)"
+    npm_ci(PEER_DIR)
+    corpus = sorted(os.path.join(d, f) for d, _, fs in os.walk(SPAM) for f in fs if f.endswith(".eml"))[::10]
+    assert len(corpus) > 100, len(corpus)
+    tmp = tempfile.mkdtemp(prefix="tern-mailauth-corpus-")
+    dns = None
+    try:
+        keys = newkeys(tmp)
+        dns = DnsServer({"rsa._domainkey." + D: {"TXT": txt("v=DKIM1; k=rsa; p=" + keys["rsa"][1])},
+                         "ed._domainkey." + D: {"TXT": txt("v=DKIM1; k=ed25519; p=" + keys["ed"][1])},
+                         "arc._domainkey.hop1.test": {"TXT": txt("v=DKIM1; k=rsa; p=" + keys["rsa"][1])}})
+        peer, tern = Peer(tmp, dns), Tern(tmp, dns)
+        rng = random.Random(6376)
+        jobs = []
+        for p in corpus:
+            k = rng.choice(["rsa", "ed"])
+            jobs.append({"op": "sign", "msg": re.sub(rb"\r?\n", b"\r\n", open(p, "rb").read()),
+                         "signTime": 1795000000,
+                         "sigs": [{"domain": D, "selector": k, "key": keys[k][0],
+                                   "algorithm": "rsa-sha256" if k == "rsa" else "ed25519-sha256",
+                                   "canonicalization": rng.choice(["simple", "relaxed"]) + "/"
+                                   + rng.choice(["simple", "relaxed"])}]})
+        signed = [o["msg"] for o in peer(jobs)]
+        sealed = [o["msg"] for o in peer([{"op": "seal", "msg": m, "domain": "hop1.test", "selector": "arc",
+                                          "key": keys["rsa"][0], "srv": "mx.hop1.test"} for m in signed])]
+        final = [m.replace(b"\r\n\r\n", b"\r\n\r\nprepended to the body\r\n", 1) if i % 3 == 0 else m
+                 for i, m in enumerate(sealed)]
+        theirs = peer([{"op": "verify", "msg": m} for m in final])
+        bad = []
+        for i, (p, m, t) in enumerate(zip(corpus, final, theirs)):
+            want = "fail" if i % 3 == 0 else "pass"
+            # The new signature is the top one; the message's own ones
+            # below it have no key here.
+            ours = tern.dkim(m)[0][:1]
+            arc = tern.check("arc", m)[0]
+            got = (ours, arc, [verdict(r) for r in t["dkim"]][:1], t["arc"]["result"])
+            if got != ([want], "cv=" + want, [want], want):
+                bad.append((p, got))
+        print("corpus: %d messages signed and sealed by mailauth, %d disagreements" % (len(corpus), len(bad)))
+        assert not bad, "%d of %d; first: %r" % (len(bad), len(corpus), bad[0])
     finally:
         if dns:
             dns.stop()
