@@ -52,6 +52,16 @@ def zone_txt(value):
     return '" "'.join(value[i:i + 255] for i in range(0, len(value), 255))
 
 
+def domain_keys(text):
+    """The DKIM key records `tern domain dns` prints: {name: value}."""
+    keys = {}
+    for line in text.splitlines():
+        m = re.match(r"(\S+\._domainkey\.\S+?)\.?\tIN\tTXT\t(.*)$", line)
+        if m:
+            keys[m.group(1)] = "".join(m.group(2).split('"')[1::2])
+    return keys
+
+
 # dkimpy in one process: each job seals the previous output ("prev") or a
 # message, after an Authentication-Results field of its authserv-id.
 # Verify jobs run arc_verify with lookups sent to the loopback server.
@@ -92,11 +102,8 @@ def test_check_arc():
         env = dict(os.environ, TERN_DATA_DIR=os.path.join(tmp, "data"))
         # tern's own key: the served domain's, as forwarding would use it.
         run([TERN, "domain", "add", "fwd.example.net"], env=env)
-        zone = {}
-        for line in run([TERN, "domain", "dns", "fwd.example.net"], env=env).decode().splitlines():
-            m = re.match(r"(\S+\._domainkey\.\S+?)\.?\tIN\tTXT\t(.*)$", line)
-            if m:
-                zone[m.group(1)] = {"TXT": [zone_txt("".join(m.group(2).split('"')[1::2]))]}
+        zone = {k: {"TXT": [zone_txt(v)]}
+                for k, v in domain_keys(run([TERN, "domain", "dns", "fwd.example.net"], env=env).decode()).items()}
         assert any(k.startswith("tern-rsa-") for k in zone), zone
         # dkimpy's keys: the list's, and a second hop's.
         run(["dknewkey", os.path.join(tmp, "list")])
