@@ -405,6 +405,26 @@ def test_check_mailauth_dkim():
         assert not bad, "%d disagreements; first: %r" % (len(bad), bad[0])
         assert len(deviate) == len(PEER_DEVIATES), deviate
 
+        # A signature over the one below it (DKIM-Signature in h=, once,
+        # and twice: the second instance is absent, a null string, RFC
+        # 6376 §5.4.2), then that lower one respaced: a simple-header
+        # signature over it fails, a relaxed one passes.
+        rr = {"domain": D, "selector": "rsa", "key": keys["rsa"][0], "algorithm": "rsa-sha256",
+              "canonicalization": "relaxed/relaxed"}
+        ee = dict(rr, selector="ed", key=keys["ed"][0], algorithm="ed25519-sha256")
+        lower = peer.one({"op": "sign", "msg": PLAIN, "sigs": [rr]})["msg"]
+        over = []
+        for h in ("From:Subject:DKIM-Signature", "From:Subject:DKIM-Signature:DKIM-Signature"):
+            for c in ("relaxed/relaxed", "simple/simple"):
+                m = peer.one({"op": "sign", "msg": lower, "headerList": h,
+                              "sigs": [dict(ee, canonicalization=c)]})["msg"]
+                respaced = m.replace(b"DKIM-Signature: v=1; a=rsa-sha256", b"DKIM-Signature: v=1;  a=rsa-sha256")
+                assert respaced != m
+                over += [(m, ["pass", "pass"]), (respaced, ["pass" if c.startswith("relaxed") else "fail", "pass"])]
+        theirs = peer([{"op": "verify", "msg": m} for m, _ in over])
+        for (m, want), t in zip(over, theirs):
+            assert tern.dkim(m)[0] == want and [verdict(r) for r in t["dkim"]] == want, (want, t["dkim"], m[:700])
+
 
 # tern's own signatures: what submission signs for a local recipient,
 # over odd field shapes a client may send.
