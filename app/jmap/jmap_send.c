@@ -137,11 +137,19 @@ int jmap_send(struct jmap_request *r, struct jmap_outgoing *o)
 	q.signed_by = nsigs ? o->sign_domain : NULL;
 	q.done = enqueued;
 	q.arg = &w;
+	/* Replies to it will lean ham (spam/spam_sent.h): noted in the
+	 * message's own commit. */
+	struct spam_sent_note sent;
+	int noting = spam_sent_note_make(&sent, r->account, "", 0, out, total);
+	if (noting) {
+		q.txn_also = spam_sent_note_txn;
+		q.txn_also_arg = &sent;
+	}
 	queue_submit(r->st, &q);
 	latch_wait(&w);
-	/* Replies to it will lean ham (spam/spam_sent.h). */
 	if (q.result == STORE_OK) {
-		spam_sent_note(r->st, r->account, "", 0, out, total);
+		if (noting)
+			spam_sent_noted(r->st);
 		smtp_rate_record(r->account, loop_now_ms());
 	}
 	free(out);

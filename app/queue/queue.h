@@ -88,7 +88,8 @@ struct queue_request {
 	 * message, after it (txn: the MDB_txn *), so what it writes is
 	 * written if and only if the message is queued: a report consumes
 	 * its pending records there (report_queue.h), and a failed delete
-	 * afterwards can no longer send it twice. It may run more than once
+	 * afterwards can no longer send it twice; submission notes the
+	 * Message-ID it sent there (spam_sent.h), no commit of its own. It may run more than once
 	 * (store_delivery.txn_hook). 0, or an LMDB error that fails the
 	 * request (STORE_ETEMP, nothing written). */
 	int (*txn_also)(struct store *st, void *txn, void *arg);

@@ -74,6 +74,8 @@ struct submit_job {
 	int out_failed;                   /* out could not be built: no memory, disk error */
 	int sign_rc;                      /* DKIM_OK, STORE_ENOTFOUND, ... for the log */
 	unsigned nsigs;
+	struct spam_sent_note sent;       /* written in the queue's commit (spam_sent.h) */
+	int noting;                       /* sent holds a note */
 	struct queue_request req;
 };
 
@@ -374,9 +376,6 @@ static void sign_done(void *arg)
 	if (j->domain[0] && j->sign_rc != DKIM_OK)
 		log_warn("smtp", s->id, "event=dkim_unsigned domain=%s result=%d", j->domain,
 			 j->sign_rc);
-	/* Replies to it will lean ham (spam/spam_sent.h). */
-	spam_sent_note(smtp_store, s->account, j->added, strlen(j->added), tx->data.p + tx->header_len,
-		       tx->data.len - tx->header_len);
 	struct queue_rcpt *rc = arena_alloc(tx->arena, tx->nrcpts * sizeof(*rc));
 	for (unsigned i = 0; i < tx->nrcpts; i++) {
 		unsigned nf = tx->rcpts[i].notify;
@@ -413,6 +412,14 @@ static void sign_done(void *arg)
 	r->loop = s->loop;
 	r->done = enqueued;
 	r->arg = j;
+	/* Replies to it will lean ham (spam/spam_sent.h): the note goes in
+	 * the message's own commit, no commit of its own. */
+	j->noting = spam_sent_note_make(&j->sent, s->account, j->added, strlen(j->added),
+					tx->data.p + tx->header_len, tx->data.len - tx->header_len);
+	if (j->noting) {
+		r->txn_also = spam_sent_note_txn;
+		r->txn_also_arg = &j->sent;
+	}
 	queue_submit(smtp_store, r);
 }
 
@@ -428,6 +435,8 @@ static void enqueued(struct queue_request *r, void *arg)
 		/* Counted even when the client has gone: the message will go. */
 		smtp_rate_record(s->account, loop_now_ms());
 		metrics_inc(METRIC_SENT);
+		if (j->noting)
+			spam_sent_noted(smtp_store);
 		log_info("smtp", s->id, "event=submitted id=%s.%u queue_id=%" PRIu64 " user=%s from=%s "
 			 "rcpts=%u local=%zu remote=%zu size=%zu dkim=%u", s->id, tx->seq, r->queue_id,
 			 log_q(s->login, u, sizeof(u)), log_q(tx->mail_from, q, sizeof(q)), tx->nrcpts, r->nlocal, r->nremote,

@@ -10,7 +10,6 @@
 #include <strings.h>
 
 #include "core/hex.h"
-#include "core/log.h"
 #include "core/loop.h"
 #include "core/worker.h"
 #include "core/xalloc.h"
@@ -18,7 +17,6 @@
 #include "spam/spam_sent.h"
 #include "store/store.h"
 
-#define NAME_MAX_ 48
 #define SWEEP_MAX 2000 /* records a sweep reads */
 
 size_t spam_sent_ids(const char *msg, size_t len, const char *name, char (*ids)[256], size_t max)
@@ -52,7 +50,7 @@ size_t spam_sent_ids(const char *msg, size_t len, const char *name, char (*ids)[
 	return n;
 }
 
-static void key(uint32_t account, const char *id, char out[NAME_MAX_])
+static void key(uint32_t account, const char *id, char out[SPAM_SENT_NAME_MAX])
 {
 	uint8_t a[4] = {(uint8_t)(account >> 24), (uint8_t)(account >> 16), (uint8_t)(account >> 8),
 			(uint8_t)account};
@@ -81,13 +79,6 @@ static int64_t get64(const uint8_t *p)
 	return (int64_t)v;
 }
 
-struct note_job {
-	struct worker_job wj;
-	struct store *st;
-	char name[NAME_MAX_];
-	int64_t expires;
-};
-
 static int sent_expired(const void *val, size_t len, int64_t now)
 {
 	return len != 8 || get64(val) <= now;
@@ -95,49 +86,61 @@ static int sent_expired(const void *val, size_t len, int64_t now)
 
 size_t spam_sent_sweep(struct store *st, int64_t now, size_t visit)
 {
-	static struct spam_sweeper sw = {"sentid/", NAME_MAX_, sent_expired,
+	static struct spam_sweeper sw = {"sentid/", SPAM_SENT_NAME_MAX, sent_expired,
 	                                 PTHREAD_MUTEX_INITIALIZER, ""};
 	return spam_sweep(st, &sw, now, visit);
 }
 
-static void note_run(void *arg)
+/* The sweep every SPAM_SENT_SWEEP_EVERY notes, on the worker pool. */
+struct sweep_job {
+	struct worker_job wj;
+	struct store *st;
+};
+
+static void sweep_run(void *arg)
 {
-	static unsigned writes;
-	struct note_job *j = arg;
-	uint8_t v[8];
-	be64(v, j->expires);
-	if (store_meta_put(j->st, j->name, v, sizeof v, 0) == STORE_OK)
-		log_debug("spam", NULL, "event=sent_noted");
-	if (__atomic_add_fetch(&writes, 1, __ATOMIC_RELAXED) % SPAM_SENT_SWEEP_EVERY)
-		return;
+	struct sweep_job *j = arg;
 	spam_sent_sweep(j->st, time_wall(), SWEEP_MAX);
 }
 
-static void note_done(void *arg)
+static void sweep_done(void *arg)
 {
 	free(arg);
 }
 
-void spam_sent_note(struct store *st, uint32_t account, const char *a, size_t alen, const char *b,
-		    size_t blen)
+int spam_sent_note_make(struct spam_sent_note *n, uint32_t account, const char *a, size_t alen,
+			const char *b, size_t blen)
 {
 	char ids[1][256];
 	if (spam_sent_ids(a, alen, "Message-ID", ids, 1) == 0 &&
 	    spam_sent_ids(b, blen, "Message-ID", ids, 1) == 0)
+		return 0;
+	key(account, ids[0], n->name);
+	be64(n->expires, time_wall() + SPAM_SENT_TTL);
+	return 1;
+}
+
+int spam_sent_note_txn(struct store *st, void *txn, void *arg)
+{
+	const struct spam_sent_note *n = arg;
+	return store_meta_put_txn(st, txn, n->name, n->expires, sizeof n->expires);
+}
+
+void spam_sent_noted(struct store *st)
+{
+	static unsigned notes;
+	if (__atomic_add_fetch(&notes, 1, __ATOMIC_RELAXED) % SPAM_SENT_SWEEP_EVERY)
 		return;
-	struct note_job *j = xcalloc(1, sizeof *j);
-	j->st = st;
-	key(account, ids[0], j->name);
-	j->expires = time_wall() + SPAM_SENT_TTL;
-	j->wj.fn = note_run;
-	j->wj.done = note_done;
-	j->wj.arg = j;
-	if (worker_pool_running()) {
-		worker_submit(&j->wj);
-	} else {
-		note_run(j);
-		note_done(j);
+	if (!worker_pool_running()) {
+		spam_sent_sweep(st, time_wall(), SWEEP_MAX);
+		return;
 	}
+	struct sweep_job *j = xcalloc(1, sizeof *j);
+	j->st = st;
+	j->wj.fn = sweep_run;
+	j->wj.done = sweep_done;
+	j->wj.arg = j;
+	worker_submit(&j->wj);
 }
 
 int spam_sent_is_reply(struct store *st, uint32_t account, const char *msg, size_t len)
@@ -148,7 +151,7 @@ int spam_sent_is_reply(struct store *st, uint32_t account, const char *msg, size
 	int64_t now = time_wall();
 	int hit = 0;
 	for (size_t i = 0; i < n && !hit; i++) {
-		char name[NAME_MAX_];
+		char name[SPAM_SENT_NAME_MAX];
 		uint8_t v[8];
 		size_t vl = 0;
 		key(account, ids[i], name);

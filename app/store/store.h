@@ -1035,6 +1035,11 @@ int store_expunge(struct store *st, uint32_t account, uint32_t mailbox, uint32_t
  */
 int store_meta_get(struct store *st, const char *name, void *val, size_t valsz, size_t *len_r);
 int store_meta_put(struct store *st, const char *name, const void *val, size_t len, int excl);
+/* store_meta_put (excl 0) inside the caller's write transaction (txn: an
+ * MDB_txn *, e.g. queue_request.txn_also): what it writes commits with
+ * the rest of that transaction. 0, or an LMDB error (MDB_BAD_VALSIZE for
+ * a bad name or a value over 64 KiB). */
+int store_meta_put_txn(struct store *st, void *txn, const char *name, const void *val, size_t len);
 /* Meta names of reports waiting to be sent (SCHEMA.md): TLS-RPT counts
  * of a day (report/tlsrpt_seen.h) and DMARC failure reports kept across
  * a stop (report/dmarc_fail.h). The first open of a restored store drops

@@ -99,6 +99,14 @@ static int meta_put_all_fn(struct store *st, MDB_txn *txn, void *ctx)
 	return 0;
 }
 
+int store_meta_put_txn(struct store *st, void *txn, const char *name, const void *val, size_t len)
+{
+	struct meta_put m = {.name = name, .val = val, .len = len};
+	if (!name_ok(name) || len > 65536)
+		return MDB_BAD_VALSIZE;
+	return meta_put_fn(st, txn, &m);
+}
+
 int store_meta_put_all(struct store *st, const struct store_meta_item *items, size_t n)
 {
 	struct meta_put_all a = {.items = items, .n = n};

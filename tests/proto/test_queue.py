@@ -21,6 +21,7 @@ import signal
 import smtplib
 import socket
 import ssl
+import struct
 import subprocess
 import time
 
@@ -366,6 +367,40 @@ def test_stalling_remote_times_out_and_is_retried():
         r = w.receiver(0)
         assert len(r.wait_messages(1, timeout=20)) == 1
         assert w.wait_queue_empty()
+
+
+def store_txnid(data_dir):
+    """The store's last committed LMDB transaction: the newer of the two
+    meta pages at the start of data.mdb (mm_txnid at byte 144 of each,
+    64-bit build; the second page one OS page in)."""
+    psize = os.sysconf("SC_PAGE_SIZE")
+    with open(os.path.join(data_dir, "data.mdb"), "rb") as f:
+        b = f.read(2 * psize)
+    return max(struct.unpack_from("<Q", b, off + 144)[0] for off in (0, psize))
+
+
+def test_submission_is_one_commit_per_message():
+    """A submitted message is queued, and the Message-ID it carries noted
+    for the spam filter's replies (spam/spam_sent.h), in one commit: the
+    note had a write transaction of its own, two flushes outside the
+    group commit per message, taken on the worker pool that signs the
+    next messages. The remote stalls at its greeting (and the timeout is
+    long), so the queue's delivery commits nothing meanwhile; the count
+    starts after the login."""
+    with World(lambda ips: zone(mx(ips, 0)), env={"TERN_QUEUE_TIMEOUT": "120"}) as w:
+        w.receiver(0, stall="greeting")
+        c = smtplib.SMTP("127.0.0.1", w.srv.submission_port, timeout=20)
+        c.starttls(context=ctx())
+        c.login(ALICE, ALICE_PW)
+        n = 5
+        before = store_txnid(w.srv.data)
+        for i in range(n):
+            msg = ("From: %s\r\nTo: carol@remote.test\r\nSubject: c%d\r\n"
+                   "Message-ID: <commit-%d@client.test>\r\n\r\nHello.\r\n" % (ALICE, i, i))
+            c.sendmail(ALICE, ["carol@remote.test"], msg.encode())
+        commits = store_txnid(w.srv.data) - before
+        c.quit()
+        assert commits == n, (commits, n)
 
 
 NULL_MX = {"nullmx.test": {"MX": [[0, "."]]}}
