@@ -2101,6 +2101,24 @@ void queue_sched_quiesce(void)
 		if (c)
 			smtp_client_abort(c);
 	}
+	/*
+	 * A session that has not sent MAIL yet (connecting, or a remote that
+	 * accepted and never greets) has nothing to finish: it is cut now,
+	 * and its job waits for the stop, which leaves the entry due as it
+	 * is (nothing recorded, the message sent after the restart). Waited
+	 * for, a silent remote held every stop for the whole drain (6 s).
+	 * A session in its transaction keeps the drain's time to a verdict.
+	 */
+	unsigned cut = 0;
+	for (struct job *j = s->jobs; j; j = j->next) {
+		if (j->client && smtp_client_before_mail(j->client)) {
+			smtp_client_abort(j->client);
+			job_client(j, NULL);
+			cut++;
+		}
+	}
+	if (cut)
+		log_info("queue", NULL, "event=quiesce_cut sessions=%u reason=before_mail", cut);
 }
 
 unsigned queue_sched_talking(void)

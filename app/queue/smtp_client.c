@@ -48,7 +48,7 @@ enum {
 	R_DONE,   /* has its verdict */
 };
 
-enum state {
+enum state { /* ST_CONNECT .. ST_AUTH_PASS first: smtp_client_before_mail */
 	ST_CONNECT,
 	ST_TLS_WRAP, /* implicit TLS handshake */
 	ST_GREET,
@@ -1550,6 +1550,12 @@ int smtp_client_converted(struct smtp_client *s)
 	if (start_tx(s))
 		client_flush(s->c);
 	return 0;
+}
+
+int smtp_client_before_mail(const struct smtp_client *s)
+{
+	/* The states before ST_TX, in the order a session goes through them. */
+	return s->state < ST_TX;
 }
 
 const char *smtp_client_host(const struct smtp_client *s)

@@ -183,6 +183,13 @@ int smtp_client_converted(struct smtp_client *s);
  * them any more): the scheduler's stop, so that none outlives its loop.
  */
 void smtp_client_close_quitting(void);
+/*
+ * 1 while the session has not begun a mail transaction: connecting,
+ * in the TLS handshake, waiting for the greeting, EHLO, STARTTLS or AUTH
+ * (no MAIL sent, so nothing of the message has reached the remote);
+ * abandoning it then loses nothing and sends nothing twice.
+ */
+int smtp_client_before_mail(const struct smtp_client *s);
 /* The remote's name the session was opened to. */
 const char *smtp_client_host(const struct smtp_client *s);
 

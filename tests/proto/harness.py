@@ -73,7 +73,10 @@ _cli_leak_checked = set()
 
 # How long Server.cleanup waits for a SIGTERM'd server: its stop is
 # bounded by the drain (6 s), the cut sessions (1 s), the deliveries'
-# stop (5 s) and the store's last requests (2 s), server.c.
+# stop (5 s) and the store's last requests (2 s), server.c. The drain
+# waits only for sessions and for deliveries that have sent MAIL: one
+# still connecting or waiting for a silent remote's greeting is cut at
+# once (queue_sched_quiesce).
 STOP_TIMEOUT = 20
 # The seconds each cleanup's stop took; with TERN_TEST_STOP_TIMES set, a
 # line "module stops seconds longest" is added to that file at the

@@ -922,6 +922,38 @@ def test_sigterm_lets_a_delivery_in_flight_end_and_records_it():
         assert "event=quiescing talking=1" in w.srv.log_text()
 
 
+def test_sigterm_cuts_a_delivery_waiting_for_a_greeting():
+    """SIGTERM while a remote has accepted the connection and never greets:
+    nothing of the message has gone, so the stop cuts that session at once
+    instead of waiting out the whole drain for it (it used to: 6 s and
+    event=drain_timeout deliveries=1 at every stop with a silent remote).
+    The entry stays due as it was, no attempt counted: after the restart
+    the message is delivered once, when the remote answers."""
+    with World(lambda ips: zone(mx(ips, 0)),
+               env={"TERN_QUEUE_RETRY_SCHEDULE": "1h", "TERN_QUEUE_TIMEOUT": "120"}) as w:
+        silent = w.receiver(0, stall="greeting")
+        msgid = w.send(["carol@remote.test"], subject="silent at the stop")
+        deadline = time.time() + 20
+        while silent.connections == 0 and time.time() < deadline:
+            time.sleep(0.05)
+        assert silent.connections == 1, w.srv.log_text()
+        before = len(w.srv.log_text())
+        assert w.srv.stop() == 0
+        stop_log = w.srv.log_text()[before:]
+        assert "event=drain_timeout" not in stop_log, stop_log
+        assert "event=quiesce_cut sessions=1 reason=before_mail" in stop_log, stop_log
+        silent.stop()
+        w.receivers.remove(silent)
+        r = w.receiver(0)
+        w.srv.start()
+        assert len(r.wait_messages(1)) == 1
+        assert w.wait_queue_empty()
+        # Nothing more comes: the entry was recorded delivered.
+        w.srv.cli("queue", "flush")
+        assert "queue is empty" in w.queue_list()
+        assert [msgid.encode() in m["data"] for m in r.messages] == [True], r.messages
+        assert silent.messages == []
+
 EIGHT_BIT_MULTIPART = (
     "--b1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
     "caf\u00e9 cr\u00e8me\r\n.dot line and a long one " + "\u00e9" * 60 + "\r\n"
