@@ -22,9 +22,12 @@ _Static_assert(LOGIN_USER_MAX == SCRAM_USER_MAX, "a SCRAM user name is a login n
 
 /*
  * A held attempt (LOGIN_GATE_HOLD) is admitted again when its pair's lead
- * settles; should that never come (a bug), after this long anyway, through
- * the gate as it stands. Past the longest a lead can take: its slot
- * (LOGIN_WAIT_MAX_MS) and a password check.
+ * settles, one held for a busy address (LOGIN_GATE_BUSY, _SITE_BUSY) when
+ * any attempt of that address settles; should that never come (a bug, or
+ * an address kept busy), after this long from its first hold anyway,
+ * through the gate as it stands, refused as busy if the address still is.
+ * Past the longest a check can take: its slot (LOGIN_WAIT_MAX_MS) and a
+ * password check.
  */
 #define LOGIN_HOLD_MAX_MS (3u * LOGIN_WAIT_MAX_MS)
 
@@ -32,7 +35,7 @@ enum step {
 	STEP_WAIT,    /* the account's spacing: the timer submits the check */
 	STEP_CHECK,   /* on the worker */
 	STEP_REPLY,   /* a failure or refusal: the timer calls done */
-	STEP_HOLD,    /* its pair's lead is in flight: on the held list */
+	STEP_HOLD,    /* its pair's lead, or its address's checks, in flight: held */
 };
 
 struct login {
@@ -49,6 +52,9 @@ struct login {
 	char malformed[16]; /* why the attempt cannot succeed, or "" */
 	struct login *held_prev, *held_next; /* STEP_HOLD, while on the list */
 	int held;                            /* on the held list (held_lock) */
+	int held_busy;       /* held for its address's checks, not its pair's lead */
+	uint64_t hold_until; /* holds end here (LOGIN_HOLD_MAX_MS after the first) */
+	int hold_expired;    /* ... and that time came: a busy address is refused */
 	enum step step;
 	uint64_t timer;
 	int abandoned;
@@ -112,7 +118,9 @@ static void held_wake(void *arg)
 		destroy(l);
 		return;
 	}
-	flow_go(l, 0); /* held once at most: through the gate as it stands */
+	/* Through the gate as it stands: held for its pair's lead once at
+	 * most; one that waited for its busy address may still lead. */
+	flow_go(l, l->held_busy);
 }
 
 static void hold_timer(struct loop *loop, void *arg)
@@ -122,6 +130,7 @@ static void hold_timer(struct loop *loop, void *arg)
 
 	(void)loop;
 	l->timer = 0;
+	l->hold_expired = 1;
 	pthread_mutex_lock(&held_lock);
 	mine = held_unlink(l);
 	pthread_mutex_unlock(&held_lock);
@@ -129,9 +138,16 @@ static void hold_timer(struct loop *loop, void *arg)
 		held_wake(l);
 }
 
-static void hold(struct login *l)
+/* Onto the held list until its wake (busy: the address's next settle,
+ * else its pair's lead's), LOGIN_HOLD_MAX_MS after its first hold at most. */
+static void hold(struct login *l, int busy)
 {
+	uint64_t now = loop_now_ms();
+
+	if (!l->hold_until)
+		l->hold_until = now + LOGIN_HOLD_MAX_MS;
 	l->step = STEP_HOLD;
+	l->held_busy = busy;
 	pthread_mutex_lock(&held_lock);
 	l->held_next = held_head;
 	if (held_head)
@@ -139,18 +155,30 @@ static void hold(struct login *l)
 	held_head = l;
 	l->held = 1;
 	pthread_mutex_unlock(&held_lock);
-	l->timer = loop_timer_add(l->rq.loop, LOGIN_HOLD_MAX_MS, hold_timer, l);
+	l->timer = loop_timer_add(l->rq.loop, l->hold_until > now ? l->hold_until - now : 0,
+				  hold_timer, l);
 }
 
-/* A lead settled: the attempts held for its pair go on, each on its loop. */
+/* Whether the settle of t frees what held w waits for: its pair's lead,
+ * or a check of its busy address or /48 (all of these wake: each goes
+ * through the gate again, and those that find it busy still hold again). */
+static int held_for(const struct login *w, const struct login_ticket *t)
+{
+	const struct login_ticket *h = &w->ticket;
+
+	if (!w->held_busy)
+		return t->lead && memcmp(h->pair, t->pair, sizeof t->pair) == 0;
+	return memcmp(h->ip, t->ip, sizeof t->ip) == 0 ||
+	       (h->has_site && t->has_site && memcmp(h->site, t->site, sizeof t->site) == 0);
+}
+
+/* An attempt settled: the attempts held for it go on, each on its loop. */
 static void release_held(const struct login_ticket *t)
 {
-	if (!t->lead)
-		return;
 	pthread_mutex_lock(&held_lock);
 	for (struct login *w = held_head, *next; w; w = next) {
 		next = w->held_next;
-		if (memcmp(w->ticket.pair, t->pair, sizeof t->pair) == 0) {
+		if (held_for(w, t)) {
 			held_unlink(w);
 			loop_post(w->rq.loop, held_wake, w);
 		}
@@ -374,8 +402,10 @@ static struct login *flow_new(const struct login_request *rq)
 }
 
 /* The gate: 0 admitted (with *wait_r), 1 held for its pair's lead (only
- * when may_hold), -1 refused (logged; the result says how long to wait). */
-static int flow_admit(struct login *l, uint64_t now_ms, int may_hold, unsigned *wait_r)
+ * when may_hold), 2 to hold for its busy address (only when may_wait),
+ * -1 refused (logged; the result says how long to wait and whether it
+ * was for checks under way, busy, rather than failures). */
+static int flow_admit(struct login *l, uint64_t now_ms, int may_hold, int may_wait, unsigned *wait_r)
 {
 	char q[LOGIN_USER_MAX * 4 + 8];
 	/* A cancel guessed no password: it counts against the address only,
@@ -388,12 +418,13 @@ static int flow_admit(struct login *l, uint64_t now_ms, int may_hold, unsigned *
 		return 0;
 	if (g == LOGIN_GATE_HOLD)
 		return 1;
+	if ((g == LOGIN_GATE_BUSY || g == LOGIN_GATE_SITE_BUSY) && may_wait)
+		return 2;
 	l->res.retry_after_s = login_gate_retry_s(g);
-	l->res.busy = g == LOGIN_GATE_ACCOUNT;
+	l->res.busy = login_gate_busy(g);
 	explicit_bzero(l->pass, sizeof l->pass);
 	log_info(l->module, l->session[0] ? l->session : NULL,
-		 "event=auth_refused reason=%s mech=%s user=%s ip=%s",
-		 g == LOGIN_GATE_IP ? "too_many_failures" : "account_busy", l->mech,
+		 "event=auth_refused reason=%s mech=%s user=%s ip=%s", login_gate_reason(g), l->mech,
 		 log_quoted(l->user, q, sizeof q), l->ip);
 	return -1;
 }
@@ -402,14 +433,14 @@ static int flow_admit(struct login *l, uint64_t now_ms, int may_hold, unsigned *
 static void flow_go(struct login *l, int may_hold)
 {
 	unsigned wait;
-	int g = flow_admit(l, loop_now_ms(), may_hold, &wait);
+	int g = flow_admit(l, loop_now_ms(), may_hold, !l->hold_expired, &wait);
 
 	if (g < 0) {
 		reply_later(l, LOGIN_REFUSED, LOGIN_MAX_DELAY_MS);
 		return;
 	}
 	if (g > 0) {
-		hold(l);
+		hold(l, g == 2);
 		return;
 	}
 	if (l->malformed[0]) {
@@ -484,7 +515,7 @@ enum login_outcome login_check_wait(const struct login_request *rq, struct login
 	enum login_outcome o = LOGIN_OK;
 
 	memset(r, 0, sizeof *r);
-	if (flow_admit(l, mono_now_ms(), 0, &wait) < 0) {
+	if (flow_admit(l, mono_now_ms(), 0, 0, &wait) < 0) {
 		/* Answered at once (HTTP says 429): nothing was checked, and a
 		 * thread asleep for each refusal let one address over its
 		 * budget hold every HTTP job, so JMAP answered everyone else

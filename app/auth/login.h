@@ -15,7 +15,10 @@
  *      untrusted (address, account) pair is in flight, and asks again
  *      when that one settled (a new client's burst of connections then
  *      goes on as trusted after the first succeeded; loop_post() wakes
- *      the held on their own loops);
+ *      the held on their own loops). An attempt whose address is busy
+ *      (its budget taken by checks in flight, not failures) is held the
+ *      same way until one of that address's attempts settles, and
+ *      refused as busy only if LOGIN_HOLD_MAX_MS (30 s) pass first;
  *   2. waits out the account's spacing, if any, on a loop timer;
  *   3. checks the password on the worker pool (argon2id, never on a
  *      loop), or for SCRAM the client's proof against the account's keys
@@ -86,8 +89,9 @@ struct login_result {
 	/* LOGIN_REFUSED: how long to wait (login_gate_retry_s), for HTTP's
 	 * Retry-After. */
 	unsigned retry_after_s;
-	/* LOGIN_REFUSED for the account's spacing (LOGIN_GATE_ACCOUNT: checks
-	 * under way or others' failures), not this address's failures: the
+	/* LOGIN_REFUSED for checks under way, not this address's failures
+	 * (login_gate_busy: the account's spacing, or an address or /48 whose
+	 * budget is taken by checks in flight and whose hold ran out): the
 	 * reply must not claim failed logins (login_reply_outcome). */
 	int busy;
 	/* LOGIN_OK of a SCRAM request: the server-final message ("v=...",

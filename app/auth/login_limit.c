@@ -181,10 +181,15 @@ static enum login_gate admit(const char *ip, const char *user, uint64_t now_ms, 
 	 * have a budget of their own, so even they cannot start a flood of
 	 * checks; their failures count like any other.
 	 */
-	if (t->trusted ? ie->failures >= LOGIN_IP_LIMIT ||
-				 ie->pending_trusted >= LOGIN_TRUSTED_PARALLEL
-		       : ie->failures + ie->pending >= LOGIN_IP_LIMIT) {
+	if (ie->failures >= LOGIN_IP_LIMIT) {
 		g = LOGIN_GATE_IP;
+		goto out;
+	}
+	/* Its budget taken by checks under way (none failed yet): busy, so
+	 * that eleven correct logins at once are not called failures. */
+	if (t->trusted ? ie->pending_trusted >= LOGIN_TRUSTED_PARALLEL
+		       : ie->failures + ie->pending >= LOGIN_IP_LIMIT) {
+		g = LOGIN_GATE_BUSY;
 		goto out;
 	}
 	/*
@@ -194,7 +199,7 @@ static enum login_gate admit(const char *ip, const char *user, uint64_t now_ms, 
 	 * others' failures (its /64's budget still holds).
 	 */
 	if (se && !t->trusted && se->failures + se->pending >= LOGIN_SITE_LIMIT) {
-		g = LOGIN_GATE_IP;
+		g = se->failures >= LOGIN_SITE_LIMIT ? LOGIN_GATE_SITE : LOGIN_GATE_SITE_BUSY;
 		goto out;
 	}
 	if (t->has_account && !t->trusted && may_hold) {
@@ -407,7 +412,36 @@ void login_limit_reset(void)
 	pthread_mutex_unlock(&lock);
 }
 
+/* What each refusal is: its log reason, whether it is for checks under
+ * way (busy) rather than failures, and when to come back. */
+static const struct {
+	const char *reason;
+	int busy;
+	unsigned retry_s;
+} gates[] = {
+	[LOGIN_GATE_IP] = {"too_many_failures", 0, LOGIN_WINDOW_MS / 1000u},
+	[LOGIN_GATE_SITE] = {"site_failures", 0, LOGIN_WINDOW_MS / 1000u},
+	[LOGIN_GATE_ACCOUNT] = {"account_busy", 1, LOGIN_ACCOUNT_MAX_GAP_MS / 1000u},
+	[LOGIN_GATE_BUSY] = {"address_busy", 1, LOGIN_MAX_DELAY_MS / 1000u},
+	[LOGIN_GATE_SITE_BUSY] = {"site_busy", 1, LOGIN_MAX_DELAY_MS / 1000u},
+};
+
+static int gate_known(enum login_gate g)
+{
+	return (size_t)g < sizeof gates / sizeof gates[0] && gates[g].reason;
+}
+
 unsigned login_gate_retry_s(enum login_gate g)
 {
-	return g == LOGIN_GATE_IP ? LOGIN_WINDOW_MS / 1000u : LOGIN_ACCOUNT_MAX_GAP_MS / 1000u;
+	return gate_known(g) ? gates[g].retry_s : 0;
+}
+
+const char *login_gate_reason(enum login_gate g)
+{
+	return gate_known(g) ? gates[g].reason : "none";
+}
+
+int login_gate_busy(enum login_gate g)
+{
+	return gate_known(g) && gates[g].busy;
 }

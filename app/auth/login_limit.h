@@ -19,8 +19,18 @@
  * (RFC 6177): the /48's failures plus attempts in flight are refused at
  * LOGIN_SITE_LIMIT, ten /64s' worth, so a guesser cycling through the
  * 65,536 /64s of its /48 gets LOGIN_SITE_LIMIT guesses a window, not 65,536
- * times LOGIN_IP_LIMIT; the refusal is the address's (LOGIN_GATE_IP). A
- * trusted pair (below) is not refused for its /48, only for its /64.
+ * times LOGIN_IP_LIMIT; the refusal names its tier (LOGIN_GATE_SITE), so
+ * an admin reading the log sees a whole network refused. A trusted pair
+ * (below) is not refused for its /48, only for its /64.
+ *
+ * Attempts in flight are not failures: an address (or /48) whose budget
+ * is taken by checks still under way, not by failures, is busy
+ * (LOGIN_GATE_BUSY, LOGIN_GATE_SITE_BUSY). The loop flow (login.c) holds
+ * such an attempt until one of them settles and admits it again through
+ * the same gate (a family's phones behind one NAT logging in to eleven
+ * accounts at once all get in); a caller that cannot wait refuses it as
+ * busy, a temporary failure. Either way the address gets no more checks
+ * in parallel than LOGIN_IP_LIMIT, as before.
  *
  * Attempts for an (address, account) pair that is trusted (below) are
  * reserved apart, up to LOGIN_TRUSTED_PARALLEL in flight: a client opening
@@ -93,18 +103,34 @@
 
 enum login_gate {
 	LOGIN_GATE_GO,      /* check now, or after *wait_ms_r */
-	LOGIN_GATE_IP,      /* the address has too many failures: refuse, no check */
+	LOGIN_GATE_IP,      /* the address (IPv6: /64) has too many failures: refuse, no check */
+	LOGIN_GATE_SITE,    /* its IPv6 /48 has too many failures: refuse, no check */
 	LOGIN_GATE_ACCOUNT, /* the account's next slot is too far: refuse, no check */
 	LOGIN_GATE_HOLD,    /* the pair's lead is in flight: admit again when it settled */
+	/* The address's (or its /48's) budget is taken by checks under way,
+	 * not by failures: admit again when one of them settled, or refuse
+	 * as busy. Nothing reserved. */
+	LOGIN_GATE_BUSY,
+	LOGIN_GATE_SITE_BUSY,
 };
 
 /*
  * The seconds a refused client is told to wait (HTTP's Retry-After): the
- * window for an address over its budget (its failures are forgotten
- * that long after the last; a refusal adds none), the widest spacing of
- * an account's checks for an account whose next check is too far.
+ * window for an address or /48 over its budget (its failures are
+ * forgotten that long after the last; a refusal adds none), the widest
+ * spacing of an account's checks for an account whose next check is too
+ * far, the longest reply delay for an address whose checks are under way.
  */
 unsigned login_gate_retry_s(enum login_gate g);
+
+/* The refusal's log reason (event=auth_refused reason=...), naming the
+ * tier that refused: "too_many_failures" (the address), "site_failures"
+ * (its /48), "account_busy", "address_busy", "site_busy". Static. */
+const char *login_gate_reason(enum login_gate g);
+
+/* 1 when the refusal is for checks under way, not for failures: the
+ * reply must say "temporary" / "busy", never "failed" (login.h). */
+int login_gate_busy(enum login_gate g);
 
 /* An admitted attempt's reservation; settle it exactly once. */
 struct login_ticket {

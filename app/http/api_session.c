@@ -400,8 +400,7 @@ int http_login_admit(struct http_ctx *x, const char *who, struct login_ticket *t
 
 	if (g == LOGIN_GATE_GO)
 		return 0;
-	log_info("http", NULL, "event=auth_refused reason=%s ip=%s",
-		 g == LOGIN_GATE_IP ? "too_many_failures" : "account_busy", x->ip);
+	log_info("http", NULL, "event=auth_refused reason=%s ip=%s", login_gate_reason(g), x->ip);
 	http_problem(x, 429, "rate_limited", NULL, "too many failed attempts, try again later");
 	http_header(x, "Retry-After", arena_printf(x->arena, "%u", login_gate_retry_s(g)));
 	return -1;

@@ -13,7 +13,9 @@ All three run against one server at once, each from its own addresses.
     /64s of one /48 share a budget, so one attacker cannot take ten
     guesses from each of its 65,536 /64s; another server."""
 import base64
+import imaplib
 import re
+import smtplib
 import socket
 import ssl
 import threading
@@ -257,7 +259,8 @@ def test_ipv6_site_shares_a_budget():
             assert all(o.startswith("NO [AUTHENTICATIONFAILED]") for o in out), out
         fresh = imap_login_via_proxy(s, proxy, "2001:db8:7:ffff::1", ALICE, ALICE_PW)
         assert fresh.startswith("NO [UNAVAILABLE]"), fresh
-        assert s.wait_log("event=auth_refused reason=too_many_failures mech=login "
+        # The log names the tier that refused: the /48, not the /64.
+        assert s.wait_log("event=auth_refused reason=site_failures mech=login "
                           'user="%s" ip=2001:db8:7:ffff::1' % ALICE)
         other = imap_login_via_proxy(s, proxy, "2001:db8:8::1", ALICE, ALICE_PW)
         assert other.startswith("OK"), other
@@ -327,3 +330,87 @@ def test_held_logins_that_hang_up_are_dropped():
         assert all(o == "sent" for o in out[1::2]), out
         assert smtp_login(s, ip, ALICE, ALICE_PW).startswith("235 ")
         assert failures_from(s.log_text(), ip) == 0
+
+
+class ImapFrom(imaplib.IMAP4_SSL):
+    """imaplib's client on the implicit-TLS port, from a chosen source."""
+
+    def __init__(self, port, source):
+        self.source = source
+        super().__init__("127.0.0.1", port, ssl_context=ctx(), timeout=60)
+
+    def _create_socket(self, timeout):
+        sock = socket.create_connection((self.host, self.port), timeout,
+                                        source_address=(self.source, 0))
+        return self.ssl_context.wrap_socket(sock, server_hostname=self.host)
+
+
+def imaplib_login(s, source, user, pw, ready):
+    """"OK", or "NO <text>" of the refused LOGIN."""
+    c = ImapFrom(s.imaps_port, source)
+    try:
+        ready.wait()
+        try:
+            c.login(user, pw)
+            return "OK"
+        except imaplib.IMAP4.error as e:
+            return "NO %s" % e
+    finally:
+        c.shutdown()
+
+
+def smtplib_login(s, source, user, pw, ready):
+    """"235", or the code and text of the refused AUTH PLAIN (one attempt:
+    smtplib's login() would try the next mechanism after a refusal)."""
+    c = smtplib.SMTP_SSL("127.0.0.1", s.submissions_port, timeout=60, context=ctx(),
+                         source_address=(source, 0))
+    try:
+        c.ehlo("test")
+        ready.wait()
+        c.user, c.password = user, pw
+        try:
+            c.auth("PLAIN", c.auth_plain)
+            return "235"
+        except smtplib.SMTPAuthenticationError as e:
+            return "%d %s" % (e.smtp_code, e.smtp_error.decode())
+    finally:
+        c.close()
+
+
+HOUSEHOLD = 20  # more than LOGIN_IP_LIMIT accounts, under the connection limit
+MEMBERS = [("member%d@example.test" % i, "member-pw-%d" % i) for i in range(HOUSEHOLD)]
+
+
+def test_correct_logins_to_many_accounts_at_once_are_not_failures():
+    """A household's phones behind one NAT (or a webmail, an office)
+    reconnect at once after an outage: HOUSEHOLD correct logins from one
+    new address to HOUSEHOLD different accounts, with imaplib and smtplib
+    in parallel threads. All get in: the checks under way fill the
+    address's budget (10) but are not failures, so the others wait for
+    them (before, they were refused "Too many failed logins" although
+    nothing had failed). A guesser spraying as many accounts from one
+    address still gets LOGIN_IP_LIMIT password checks, no more: each
+    wrong one is an auth_failed line, counted here (10 before the fix,
+    10 after), and the rest are refused for those failures."""
+    imap_ip, smtp_ip, spray_imap, spray_smtp = unique_ips(4)
+    with Server(accounts=MEMBERS, imap=True, submission=True) as s:
+        for ip, login, ok in ((imap_ip, imaplib_login, "OK"), (smtp_ip, smtplib_login, "235")):
+            ready = threading.Barrier(HOUSEHOLD)
+            out = parallel(login, [(s, ip, u, pw, ready) for u, pw in MEMBERS])
+            assert out == [ok] * HOUSEHOLD, (ip, out)
+            log = s.log_text()
+            assert failures_from(log, ip) == 0, ip
+            assert not re.search(r"event=auth_refused .* ip=%s\n" % re.escape(ip), log), ip
+
+        for ip, login, failed, refused in (
+                (spray_imap, imaplib_login, "NO [AUTHENTICATIONFAILED]",
+                 "NO [UNAVAILABLE] Too many failed logins"),
+                (spray_smtp, smtplib_login, "535 5.7.8",
+                 "454 4.7.0 Too many failed authentications")):
+            ready = threading.Barrier(HOUSEHOLD)
+            out = parallel(login, [(s, ip, u, "guess", ready) for u, _ in MEMBERS])
+            out = [o.replace("NO b'", "NO ").replace('NO b"', "NO ") for o in out]
+            checks = failures_from(s.log_text(), ip)
+            assert checks == 10, (ip, checks, out)
+            assert sum(o.startswith(failed) for o in out) == 10, (ip, out)
+            assert sum(o.startswith(refused) for o in out) == HOUSEHOLD - 10, (ip, out)

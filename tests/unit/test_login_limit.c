@@ -3,8 +3,9 @@
  * per-address limit and its window, reservations taken before the check
  * (parallel attempts), a success that does not reset another account's
  * failures, the per-account spacing and the trusted-pair exemption, IPv6
- * /64 grouping and the /48 site budget, an untrusted pair's attempts held
- * behind its lead, bounded tables, and concurrent use. The clock is the
+ * /64 grouping and the /48 site budget, a budget taken by checks under way
+ * told apart from one spent by failures (busy, not failed), each refusal's
+ * reason naming its tier, an untrusted pair's attempts held behind its lead, bounded tables, and concurrent use. The clock is the
  * caller's.
  */
 #include <pthread.h>
@@ -102,6 +103,12 @@ static void test_parallel_reserved(void)
 			go++;
 	}
 	CHECK_EQ_INT(go, LOGIN_IP_LIMIT);
+	/* Ten checks under way and none failed: the next is told the address
+	 * is busy, never that it failed too often. */
+	CHECK_EQ_INT(login_limit_admit("192.0.2.50", "y@x", t, &wait, &k[go]), LOGIN_GATE_BUSY);
+	CHECK(login_gate_busy(LOGIN_GATE_BUSY));
+	CHECK_EQ_STR(login_gate_reason(LOGIN_GATE_BUSY), "address_busy");
+	CHECK_EQ_INT(login_limit_ip_failures("192.0.2.50", t), 0);
 	/* Successes free their reservations; failures keep them as failures. */
 	for (unsigned i = 0; i < go; i++) {
 		if (i < 4)
@@ -111,6 +118,18 @@ static void test_parallel_reserved(void)
 	}
 	CHECK_EQ_INT(login_limit_ip_failures("192.0.2.50", t), LOGIN_IP_LIMIT - 4);
 	CHECK_EQ_INT(login_limit_admit("192.0.2.50", "z@x", t, &wait, &k[0]), LOGIN_GATE_GO);
+	/* Six failed and four under way: busy; once they fail, failures. */
+	for (go = 1; go < 4; go++) {
+		char user[32];
+		snprintf(user, sizeof user, "z%u@x", go);
+		CHECK_EQ_INT(login_limit_admit("192.0.2.50", user, t, &wait, &k[go]), LOGIN_GATE_GO);
+	}
+	CHECK_EQ_INT(login_limit_admit("192.0.2.50", "y@x", t, &wait, &k[4]), LOGIN_GATE_BUSY);
+	for (unsigned i = 0; i < 4; i++)
+		login_limit_failed(&k[i], t, NULL);
+	CHECK_EQ_INT(login_limit_admit("192.0.2.50", "y@x", t, &wait, &k[4]), LOGIN_GATE_IP);
+	CHECK(!login_gate_busy(LOGIN_GATE_IP));
+	CHECK_EQ_STR(login_gate_reason(LOGIN_GATE_IP), "too_many_failures");
 }
 
 /* A trusted pair's logins in flight do not fill the address's budget. */
@@ -127,6 +146,8 @@ static void test_trusted_parallel(void)
 		if (login_limit_admit("192.0.2.60", "office@x", t, &wait, &k[go]) == LOGIN_GATE_GO)
 			go++;
 	CHECK_EQ_INT(go, LOGIN_TRUSTED_PARALLEL);
+	/* The one past them was told busy, not failed. */
+	CHECK_EQ_INT(login_limit_admit("192.0.2.60", "office@x", t, &wait, &k[go]), LOGIN_GATE_BUSY);
 	/* Untrusted attempts from the same address still get their ten. */
 	for (unsigned i = 0; i <= LOGIN_IP_LIMIT; i++) {
 		char user[32];
@@ -293,12 +314,20 @@ static void test_ipv6_site(void)
 	CHECK_EQ_INT(login_limit_ip_failures("2001:db8:7:5::1", t + 200), 1);
 	/* The last of the budget is in flight: the next /64 waits for it. */
 	CHECK_EQ_INT(login_limit_admit("2001:db8:7:aaaa::1", NULL, t + 200, &wait, &k), LOGIN_GATE_GO);
-	CHECK_EQ_INT(login_limit_admit("2001:db8:7:bbbb::1", NULL, t + 200, &wait, &k2), LOGIN_GATE_IP);
+	CHECK_EQ_INT(login_limit_admit("2001:db8:7:bbbb::1", NULL, t + 200, &wait, &k2),
+		     LOGIN_GATE_SITE_BUSY);
+	CHECK(login_gate_busy(LOGIN_GATE_SITE_BUSY));
+	CHECK_EQ_STR(login_gate_reason(LOGIN_GATE_SITE_BUSY), "site_busy");
 	login_limit_cancel(&k);
 	CHECK_EQ_INT(login_limit_admit("2001:db8:7:bbbb::1", NULL, t + 200, &wait, &k2), LOGIN_GATE_GO);
 	login_limit_failed(&k2, t + 200, NULL);
 	/* Spent: a fresh /64 of the /48 is refused, with nothing checked. */
-	CHECK_EQ_INT(login_limit_admit("2001:db8:7:cccc::1", "eve@x", t + 201, &wait, &k), LOGIN_GATE_IP);
+	CHECK_EQ_INT(login_limit_admit("2001:db8:7:cccc::1", "eve@x", t + 201, &wait, &k),
+		     LOGIN_GATE_SITE);
+	/* Its log line names the /48, not the /64 (which failed nothing). */
+	CHECK_EQ_STR(login_gate_reason(LOGIN_GATE_SITE), "site_failures");
+	CHECK(!login_gate_busy(LOGIN_GATE_SITE));
+	CHECK_EQ_INT(login_gate_retry_s(LOGIN_GATE_SITE), LOGIN_WINDOW_MS / 1000u);
 	CHECK_EQ_INT(login_limit_site_failures("2001:db8:7::", t + 201), LOGIN_SITE_LIMIT);
 	/* Not another /48, not IPv4, not the trusted pair. */
 	CHECK_EQ_INT(login_limit_admit("2001:db8:8::1", NULL, t + 201, &wait, &k), LOGIN_GATE_GO);
@@ -312,7 +341,7 @@ static void test_ipv6_site(void)
 	/* The window runs from the site's last failure. */
 	CHECK_EQ_INT(login_limit_admit("2001:db8:7:cccc::1", NULL, t + 201 + LOGIN_WINDOW_MS - 1, &wait,
 				       &k),
-		     LOGIN_GATE_IP);
+		     LOGIN_GATE_SITE);
 	CHECK_EQ_INT(login_limit_admit("2001:db8:7:cccc::1", NULL, t + 201 + LOGIN_WINDOW_MS, &wait, &k),
 		     LOGIN_GATE_GO);
 	login_limit_cancel(&k);
@@ -371,7 +400,8 @@ static void test_threads(void)
 	for (unsigned i = 0; i < LOGIN_IP_LIMIT; i++)
 		CHECK_EQ_INT(login_limit_admit("192.0.2.77", NULL, 50000000, &wait, &k),
 			     LOGIN_GATE_GO);
-	CHECK_EQ_INT(login_limit_admit("192.0.2.77", NULL, 50000000, &wait, &k), LOGIN_GATE_IP);
+	/* Ten under way, none failed: busy. */
+	CHECK_EQ_INT(login_limit_admit("192.0.2.77", NULL, 50000000, &wait, &k), LOGIN_GATE_BUSY);
 }
 
 #define BURST 12
@@ -448,13 +478,16 @@ static void test_pair_lead_holds(void)
 	CHECK_EQ_INT(login_limit_admit_or_hold("192.0.2.84", "d@x", t, &wait, &k[1]), LOGIN_GATE_GO);
 	CHECK(k[1].lead);
 
-	/* An address over its budget is refused, not held. */
+	/* An address whose budget is full is not held for the pair: busy
+	 * while the last check is under way, refused once it failed. */
 	for (unsigned i = 0; i < LOGIN_IP_LIMIT - 1; i++) {
 		char user[32];
 		snprintf(user, sizeof user, "w%u@x", i);
 		fail_once("192.0.2.85", user, t);
 	}
 	CHECK_EQ_INT(login_limit_admit_or_hold("192.0.2.85", "e@x", t, &wait, &lead), LOGIN_GATE_GO);
+	CHECK_EQ_INT(login_limit_admit_or_hold("192.0.2.85", "e@x", t, &wait, &k[0]), LOGIN_GATE_BUSY);
+	login_limit_failed(&lead, t, NULL);
 	CHECK_EQ_INT(login_limit_admit_or_hold("192.0.2.85", "e@x", t, &wait, &k[0]), LOGIN_GATE_IP);
 }
 
