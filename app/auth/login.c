@@ -554,6 +554,16 @@ enum login_outcome login_check_wait(const struct login_request *rq, struct login
 	return o;
 }
 
+const char *login_refused_text(const struct login_result *r)
+{
+	/* Indexed by busy: a refusal for checks under way claims no failure. */
+	static const char *const texts[2] = {
+		"too many failed attempts, try again later",
+		"too many logins under way, try again later",
+	};
+	return texts[r->busy != 0];
+}
+
 struct login_held *login_hold(const struct login_result *r)
 {
 	struct login_held *h = xcalloc(1, sizeof *h);

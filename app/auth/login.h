@@ -92,7 +92,8 @@ struct login_result {
 	/* LOGIN_REFUSED for checks under way, not this address's failures
 	 * (login_gate_busy: the account's spacing, or an address or /48 whose
 	 * budget is taken by checks in flight and whose hold ran out): the
-	 * reply must not claim failed logins (login_reply_outcome). */
+	 * reply must not claim failed logins (login_reply_outcome,
+	 * login_refused_text). */
 	int busy;
 	/* LOGIN_OK of a SCRAM request: the server-final message ("v=...",
 	 * RFC 5802 §3) the protocol sends before its success reply; "" else. */
@@ -110,6 +111,14 @@ static inline enum login_outcome login_reply_outcome(const struct login_result *
 {
 	return r->outcome == LOGIN_REFUSED && r->busy ? LOGIN_TEMP : r->outcome;
 }
+
+/*
+ * The words of a LOGIN_REFUSED for a protocol that states its own status
+ * (HTTP's 429, with Retry-After): "too many failed attempts" only when
+ * failures refused it, "too many logins under way" when it was busy.
+ * Static; one table for every HTTP answer.
+ */
+const char *login_refused_text(const struct login_result *r);
 
 struct login_request {
 	struct store *store;

@@ -175,7 +175,7 @@ static int authenticate(struct jmap_job *j)
 	jw_kstr(&w, "type", "about:blank");
 	jw_kint(&w, "status", j->status);
 	jw_kstr(&w, "detail", o == LOGIN_TEMP ? "try again later"
-			      : o == LOGIN_REFUSED ? "too many failed attempts, try again later"
+			      : o == LOGIN_REFUSED ? login_refused_text(&r)
 						   : "wrong user name or password");
 	jw_obj_end(&w);
 	return -1;

@@ -214,7 +214,7 @@ static void token_finish(struct http_ctx *x, void *arg)
 	if (t->o == LOGIN_OK) {
 		http_problem(x, 403, "forbidden", NULL, "an account's token does not open the admin API");
 	} else if (t->o == LOGIN_REFUSED) {
-		http_problem(x, 429, "rate_limited", NULL, "too many failed attempts, try again later");
+		http_problem(x, 429, "rate_limited", NULL, "%s", login_refused_text(&t->r));
 		http_header(x, "Retry-After", arena_printf(x->arena, "%u", t->r.retry_after_s));
 	} else if (t->o == LOGIN_TEMP) {
 		http_problem(x, 503, "temporary", NULL, "store error, try again");
@@ -400,8 +400,10 @@ int http_login_admit(struct http_ctx *x, const char *who, struct login_ticket *t
 
 	if (g == LOGIN_GATE_GO)
 		return 0;
+	struct login_result r = {.outcome = LOGIN_REFUSED, .busy = login_gate_busy(g)};
+
 	log_info("http", NULL, "event=auth_refused reason=%s ip=%s", login_gate_reason(g), x->ip);
-	http_problem(x, 429, "rate_limited", NULL, "too many failed attempts, try again later");
+	http_problem(x, 429, "rate_limited", NULL, "%s", login_refused_text(&r));
 	http_header(x, "Retry-After", arena_printf(x->arena, "%u", login_gate_retry_s(g)));
 	return -1;
 }

@@ -488,7 +488,7 @@ static void login_done(void *arg, const struct login_result *r)
 	} else if (r->outcome == LOGIN_REFUSED) {
 		char ra[32];
 		snprintf(ra, sizeof ra, "Retry-After: %u\r\n", r->retry_after_s);
-		push_answer(p, 429, "Too Many Requests", ra, "too many failed attempts, try again later");
+		push_answer(p, 429, "Too Many Requests", ra, login_refused_text(r));
 	} else {
 		push_answer(p, 401, "Unauthorized",
 			    "WWW-Authenticate: Basic realm=\"tern\", charset=\"UTF-8\"\r\n",

@@ -256,3 +256,35 @@ def test_refused_logins_say_when_to_come_back():
                 assert r.getheader("Retry-After") == "900", (path, r.getheaders())
             finally:
                 c.close()
+
+
+def test_busy_address_is_not_told_it_failed():
+    """A webmail (or a household behind one NAT) opens JMAP sessions for
+    sixteen accounts at once, all with the right password, from one
+    address. The HTTP side does not wait for the address's checks under
+    way: past ten in flight it answers 429, and that answer says the
+    logins are under way, not that attempts failed (it said "too many
+    failed attempts" when nothing had failed). A refusal for failures
+    keeps its words."""
+    from harness import Server
+    members = [("web%d@example.test" % i, "web-pw-%d" % i) for i in range(16)]
+    solo = ("solo@example.test", "solo-pw-1")  # never logged in: not in the login cache
+    s = Server(http=True, accounts=members + [solo])
+    with s:
+        ip, bad_ip = unique_ips(2)
+        with ThreadPoolExecutor(16) as ex:
+            out = list(ex.map(lambda m: jmap(s, basic(*m), ip), members))
+        assert all(st in (200, 429) for st, _ in out), out
+        refusals = [body["detail"] for st, body in out if st == 429]
+        print("busy refusals: %d of %d" % (len(refusals), len(out)))
+        assert set(refusals) <= {"too many logins under way, try again later"}, refusals
+        log = s.log_text()
+        assert not re.search(r"event=auth_failed .*ip=%s\n" % re.escape(ip), log)
+        assert len(re.findall(r"event=auth_refused reason=address_busy .*ip=%s\n"
+                              % re.escape(ip), log)) == len(refusals)
+
+        malformed = "Basic " + base64.b64encode(b"no-colon").decode()
+        with ThreadPoolExecutor(10) as ex:
+            assert list(ex.map(lambda _: jmap(s, malformed, bad_ip)[0], range(10))) == [401] * 10
+        st, body = jmap(s, basic(*solo), bad_ip)
+        assert st == 429 and body["detail"] == "too many failed attempts, try again later", body
