@@ -36,7 +36,9 @@ def ctx():
     return c
 
 
-class _Imap(imaplib.IMAP4_SSL):
+class Imap(imaplib.IMAP4_SSL):
+    """imaplib's client on the implicit-TLS port, from a chosen source."""
+
     def __init__(self, port, source):
         self.source = source
         super().__init__("127.0.0.1", port, ssl_context=ctx(), timeout=20)
@@ -59,7 +61,7 @@ class _Pop3(poplib.POP3_SSL):
 
 
 def imap_ok(s, user, pw, source=DEVICE):
-    c = _Imap(s.imaps_port, source)
+    c = Imap(s.imaps_port, source)
     try:
         c.login(user, pw)
         return True

@@ -22,6 +22,7 @@ import threading
 import time
 
 from harness import Server
+from logins import Imap
 from mailpeers import unique_ips
 
 ALICE, ALICE_PW = "alice@example.test", "alice-pw-1"
@@ -332,22 +333,9 @@ def test_held_logins_that_hang_up_are_dropped():
         assert failures_from(s.log_text(), ip) == 0
 
 
-class ImapFrom(imaplib.IMAP4_SSL):
-    """imaplib's client on the implicit-TLS port, from a chosen source."""
-
-    def __init__(self, port, source):
-        self.source = source
-        super().__init__("127.0.0.1", port, ssl_context=ctx(), timeout=60)
-
-    def _create_socket(self, timeout):
-        sock = socket.create_connection((self.host, self.port), timeout,
-                                        source_address=(self.source, 0))
-        return self.ssl_context.wrap_socket(sock, server_hostname=self.host)
-
-
 def imaplib_login(s, source, user, pw, ready):
     """"OK", or "NO <text>" of the refused LOGIN."""
-    c = ImapFrom(s.imaps_port, source)
+    c = Imap(s.imaps_port, source)
     try:
         ready.wait()
         try:
