@@ -165,8 +165,9 @@ class Receiver:
     (says nothing till the client gives up); the session without
     STARTTLS after it is served as usual. mail(addr) -> reply line for
     MAIL FROM (default 250). ehlo_name: the host name the reply to EHLO
-    and HELO gives. quit_delay: the 221 to QUIT goes this many
-    seconds late, and .quits records for each QUIT whether the client was
+    and HELO gives. esmtp=False: an RFC 821 server, EHLO refused with
+    500 (HELO still served), no extension offered. quit_delay: the 221
+    to QUIT goes this many seconds late, and .quits records for each QUIT whether the client was
     still there to read it ("open") or had hung up already ("closed").
     A 421 reply does not close the connection:
     the peer reads on, as a hostile one would, so what the client still
@@ -181,8 +182,9 @@ class Receiver:
                  cert=None, extra_ehlo=(), max_rcpts=None, dot_354=False, read_rate=None,
                  data_extra=None, talk_ahead=None, early_reply=None, greeting=None,
                  tls_break=None, mail=None, early_hold=False, quit_delay=0,
-                 ehlo_name="mx.remote.test"):
+                 ehlo_name="mx.remote.test", esmtp=True):
         self.ip, self.port = ip, port
+        self.esmtp = esmtp
         self.ehlo_name = ehlo_name
         self.extra_ehlo = list(extra_ehlo)
         self.rcpt_fn = rcpt or (lambda a: "250 2.1.5 ok")
@@ -274,7 +276,9 @@ class Receiver:
             cmd = line.split(" ", 1)[0].upper()
             if cmd in ("EHLO", "HELO"):
                 helo = line[5:].strip()
-            if cmd == "EHLO":
+            if cmd == "EHLO" and not self.esmtp:
+                out("500 command unrecognized")
+            elif cmd == "EHLO":
                 ext = ["250-" + self.ehlo_name]
                 if self.pipelining:
                     ext.append("250-PIPELINING")

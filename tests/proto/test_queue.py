@@ -1040,6 +1040,28 @@ def test_remote_without_8bitmime_gets_a_7bit_form_signed_again():
         assert len(r.wait_messages(5)) == 5
 
 
+def test_remote_without_esmtp_is_greeted_with_helo_and_sent_no_extension():
+    """RFC 5321 §3.2 and §4.1.4: a server that refuses EHLO as an
+    unknown command (an RFC 821 one) is greeted with HELO, and the
+    session then uses no extension (RFC 1869 §4.5): MAIL and RCPT carry
+    no parameter (SIZE, BODY, SMTPUTF8, RET, ENVID, NOTIFY, ORCPT), and
+    8-bit content goes in its 7-bit form (RFC 6152 §3)."""
+    with World(lambda ips: zone(mx(ips, 0))) as w:
+        r = w.receiver(0, esmtp=False)
+        w.send(["carol@remote.test"], subject="old peer", body="caf\u00e9\r\n",
+               mail_options=["BODY=8BITMIME", "RET=HDRS", "ENVID=old-1"],
+               rcpt_options=["NOTIFY=SUCCESS,FAILURE", "ORCPT=rfc822;carol@remote.test"])
+        got = r.wait_messages(1)
+        assert len(got) == 1, w.srv.log_text()[-2000:]
+        m = got[0]
+        verbs = [c.split(" ")[0].upper() for c in r.commands]
+        assert verbs[:3] == ["EHLO", "HELO", "MAIL"], r.commands
+        assert m["helo"] and m["mail_line"] == "MAIL FROM:<%s>" % ALICE, m["mail_line"]
+        assert m["rcpt_lines"] == ["RCPT TO:<carol@remote.test>"], m["rcpt_lines"]
+        assert all(c < 0x80 for c in m["data"]), m["data"]
+        assert b"Content-Transfer-Encoding: quoted-printable" in m["data"], m["data"]
+
+
 def test_line_over_998_octets_leaves_quoted_printable():
     """RFC 5322 §2.1.1 / RFC 5321 §4.5.3.1.6: a line is 998 octets at
     most. One longer (submission takes it) left as it came, to be
