@@ -166,7 +166,9 @@ class Receiver:
     STARTTLS after it is served as usual. mail(addr) -> reply line for
     MAIL FROM (default 250). ehlo_name: the host name the reply to EHLO
     and HELO gives. esmtp=False: an RFC 821 server, EHLO refused with
-    500 (HELO still served), no extension offered. quit_delay: the 221
+    500 (HELO still served), no extension offered. data_cmd(n) -> a
+    reply line refusing the DATA command of the n-th DATA (0-based), or
+    None to go ahead as usual. quit_delay: the 221
     to QUIT goes this many seconds late, and .quits records for each QUIT whether the client was
     still there to read it ("open") or had hung up already ("closed").
     A 421 reply does not close the connection:
@@ -182,9 +184,10 @@ class Receiver:
                  cert=None, extra_ehlo=(), max_rcpts=None, dot_354=False, read_rate=None,
                  data_extra=None, talk_ahead=None, early_reply=None, greeting=None,
                  tls_break=None, mail=None, early_hold=False, quit_delay=0,
-                 ehlo_name="mx.remote.test", esmtp=True):
+                 ehlo_name="mx.remote.test", esmtp=True, data_cmd=None):
         self.ip, self.port = ip, port
         self.esmtp = esmtp
+        self.data_cmd, self.data_cmds = data_cmd, 0
         self.ehlo_name = ehlo_name
         self.extra_ehlo = list(extra_ehlo)
         self.rcpt_fn = rcpt or (lambda a: "250 2.1.5 ok")
@@ -359,6 +362,13 @@ class Receiver:
                     continue
                 if not rcpts:
                     out("554 5.5.1 no valid recipients")
+                    continue
+                with self.lock:
+                    refusal = self.data_cmd(self.data_cmds) if self.data_cmd else None
+                    self.data_cmds += 1
+                if refusal:
+                    out(refusal)
+                    mail, rcpts = None, []
                     continue
                 out("354 go ahead")
                 if self.early_reply:

@@ -1062,6 +1062,32 @@ def test_remote_without_esmtp_is_greeted_with_helo_and_sent_no_extension():
         assert b"Content-Transfer-Encoding: quoted-printable" in m["data"], m["data"]
 
 
+def test_data_command_refused_fails_or_defers_only_the_accepted_recipients():
+    """RFC 5321 §4.1.1.4 and §3.3: a 5xx to the DATA command itself (not
+    to the end of data) fails every recipient the transaction had
+    accepted, with that reply in the notice, while one refused at RCPT
+    keeps its own; a 4xx defers them and the next try delivers."""
+    with World(lambda ips: zone(mx(ips, 0, name="no.test"), mx(ips, 1, name="later.test")),
+               nips=2) as w:
+        w.receiver(0, data_cmd=lambda n: "554 5.7.1 we take no data from you",
+                   rcpt=lambda a: "550 5.1.1 no such user" if a.startswith("gone") else "250 ok")
+        later = w.receiver(1, data_cmd=lambda n: "451 4.3.0 not now" if n == 0 else None)
+        w.send(["carol@no.test", "gone@no.test"], subject="refused data")
+        m, raw = dsn_of(w)
+        blocks = sorted(status_fields(m)[1:], key=lambda b: b["final-recipient"])
+        assert [(b["final-recipient"], b["action"], b["status"]) for b in blocks] == [
+            ("rfc822; carol@no.test", "failed", "5.7.1"),
+            ("rfc822; gone@no.test", "failed", "5.1.1")], blocks
+        assert "554 5.7.1 we take no data from you" in blocks[0]["diagnostic-code"], blocks[0]
+        assert "550 5.1.1 no such user" in blocks[1]["diagnostic-code"], blocks[1]
+        w.send(["dave@later.test"], subject="deferred data")
+        got = later.wait_messages(1, timeout=20)
+        assert len(got) == 1 and got[0]["rcpts"] == ["dave@later.test"], got
+        assert later.data_cmds == 2, later.data_cmds
+        assert w.wait_queue_empty()
+        assert len(w.srv.messages(ALICE)) == 1  # the first notice only: none for dave
+
+
 def test_line_over_998_octets_leaves_quoted_printable():
     """RFC 5322 §2.1.1 / RFC 5321 §4.5.3.1.6: a line is 998 octets at
     most. One longer (submission takes it) left as it came, to be
