@@ -89,9 +89,12 @@ static int verdict_field(struct str name)
 static int unwanted(struct str name, struct str value, const char *authserv_id)
 {
 	/* Our spam verdict comes in the head; whatever the sender wrote
-	 * under a filter's verdict names goes (issue 34's hygiene). */
-	return verdict_field(name) || (str_eq_ci_c(name, "Authentication-Results") &&
-	                               deliver_ar_claims(value, authserv_id));
+	 * under a filter's verdict names goes (issue 34's hygiene). The
+	 * Return-Path is the final delivery's (RFC 5321 §4.4), ours in the
+	 * head: one the sender wrote would stand under it as a second,
+	 * forged envelope sender (Postfix's cleanup drops it too). */
+	return verdict_field(name) || str_eq_ci_c(name, "Return-Path") ||
+	       (str_eq_ci_c(name, "Authentication-Results") && deliver_ar_claims(value, authserv_id));
 }
 
 /*
@@ -132,8 +135,8 @@ static int clean_rest(struct str data, size_t off, size_t *kept, const char *aut
 
 /*
  * Hands emit the ranges of data to keep: all of it but the
- * Authentication-Results fields that claim authserv_id and any spam
- * filter's verdict field (verdict_field()). Past a field the parser
+ * Authentication-Results fields that claim authserv_id, any spam
+ * filter's verdict field (verdict_field()) and the Return-Path fields. Past a field the parser
  * gives up on (over its limits), the rest of the header section is read
  * by clean_rest(). 0, or -1 when emit failed.
  */

@@ -27,7 +27,8 @@
  * Authentication-Results field that claims our authserv-id removed (RFC
  * 8601 §5: only we may speak for us) and, with an authserv_id, every
  * incoming spam filter verdict field (X-Spam-*, X-Spamd-*, X-Rspamd-*,
- * ...: the spam stage's verdict is in head); identical bytes share one
+ * ...: the spam stage's verdict is in head) and every Return-Path the
+ * sender wrote (RFC 5321 §4.4: the final delivery's is in head); identical bytes share one
  * blob however many accounts get them, so head must not name a recipient.
  *
  * The work linear in the size (the copy with the head, its blob id, the
@@ -173,15 +174,16 @@ void deliver_submit(struct store *st, struct delivery *dl);
 /*
  * The stored bytes: initialises out (no budget peer) and appends head,
  * then data without the Authentication-Results fields that claim
- * authserv_id and without spam filters' verdict fields (authserv_id
- * NULL: all kept). 0, or -1 when the spool refused (out must be
+ * authserv_id, spam filters' verdict fields and Return-Path fields
+ * (authserv_id NULL: all kept). 0, or -1 when the spool refused (out must be
  * spool_free()d either way). Linear in the size.
  */
 int deliver_compose(struct spool *out, struct str head, struct str data, const char *authserv_id);
 
 /*
  * data as deliver_compose() stores it (without the Authentication-Results
- * fields that claim authserv_id and without spam verdict fields), for what
+ * fields that claim authserv_id, spam verdict fields and Return-Path
+ * fields), for what
  * reads the message before it is stored (Sieve: RFC 8601 §5, a forged
  * field must not be relied on): a copy in a, or data itself when nothing
  * goes. authserv_id must not be NULL.

@@ -678,6 +678,10 @@ void queue_submit(struct store *st, struct queue_request *r)
 		d->plans = j->plans;
 		d->nplans = j->naccounts;
 		d->head = str_c(j->head);
+		/* Stored as the scripts read it (sieve_stage): without the
+		 * sender's Return-Path, forged Authentication-Results or spam
+		 * verdicts (deliver.h), as on port 25. */
+		d->authserv_id = hostname_now();
 	}
 	d->data = str_make(r->data, r->len);
 	d->received_at = now;

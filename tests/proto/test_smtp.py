@@ -8,7 +8,7 @@ import ssl
 import time
 
 from harness import Server, Raw, message
-from test_submission import inbox
+from test_submission import inbox, smtp587
 
 ACCOUNTS = [("bob@example.test", "bob-pw-1"), ("carol@example.test", "carol-pw-1"),
             ("dave@other.test", "dave-pw-1")]
@@ -37,6 +37,29 @@ def test_plain_delivery_and_headers():
         assert raw.startswith(b"Return-Path: <alice@remote.test>\r\nReceived: from client.remote.test ([127.0.0.1])"), raw[:200]
         assert b"with ESMTP id" in raw and b"for <bob@example.test>" in raw
         assert raw.endswith(b"Hello.\r\n"), raw[-50:]
+
+
+def test_senders_return_path_is_not_stored():
+    """The Return-Path is the final delivery's (RFC 5321 §4.4): one the
+    sender wrote is dropped, inbound and on a local copy of submitted
+    mail, so no second, forged envelope sender stands under ours."""
+    with srv(submission=True) as s:
+        forged = "Return-Path: <forged@evil.test>\r\nreturn-path:\r\n <other@evil.test>\r\n"
+        with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=10) as c:
+            c.sendmail("alice@remote.test", ["bob@example.test"],
+                       message(subject="forged rp", extra=forged))
+        with smtp587(s, ("carol@example.test", "carol-pw-1")) as c:
+            c.sendmail("carol@example.test", ["dave@other.test"],
+                       message(subject="submitted rp", sender="carol@example.test",
+                               to="dave@other.test", extra=forged))
+        for who, rp in (("bob@example.test", b"alice@remote.test"),
+                        ("dave@other.test", b"carol@example.test")):
+            msgs = inbox(s, who, 1)
+            raw = s.raw(who, msgs[0][0])
+            head = raw.partition(b"\r\n\r\n")[0]
+            assert head.lower().count(b"return-path:") == 1, head
+            assert head.startswith(b"Return-Path: <" + rp + b">\r\n"), head
+            assert b"evil.test" not in head and b"Message-ID:" in head, head
 
 
 def test_starttls_session():
