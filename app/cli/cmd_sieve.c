@@ -136,16 +136,18 @@ static int manage(const struct config *cfg, int argc, char **argv)
 		buf_free(&b);
 	} else if (strcmp(op, "put") == 0) {
 		struct buf b;
-		char chunk[65536], err[SIEVE_ERROR_MAX];
+		char chunk[65536], err[SIEVE_ERRORS_TEXT_MAX];
+		struct sieve_errors errs;
 		size_t got;
 		buf_init(&b, SIEVE_SCRIPT_MAX);
 		rc = STORE_OK;
 		while ((got = fread(chunk, 1, sizeof chunk, stdin)) > 0)
 			if (buf_append(&b, chunk, got) < 0)
 				rc = STORE_ETOOBIG;
-		struct sieve_script *s = rc == STORE_OK ? sieve_compile(buf_data(&b), buf_len(&b), err) : NULL;
+		struct sieve_script *s = rc == STORE_OK ? sieve_compile_errors(buf_data(&b), buf_len(&b), &errs) : NULL;
 		if (rc == STORE_OK && !s) {
-			fprintf(stderr, "tern sieve: %s\n", err);
+			fprintf(stderr, "tern sieve: %s\n",
+			        sieve_errors_format(&errs, "\ntern sieve: ", err, sizeof err));
 			buf_free(&b);
 			store_close(&st);
 			return 1;

@@ -97,7 +97,6 @@ static void put_of(struct http_ctx *x, uint32_t id, const char *name)
 		{ "active", JK_BOOL, 0 },
 		{ "password", JK_STRING, 0 },
 	};
-	char err[SIEVE_ERROR_MAX];
 	int rc, created = 0;
 
 	if (http_body_check(x, f, 3) < 0)
@@ -108,9 +107,12 @@ static void put_of(struct http_ctx *x, uint32_t id, const char *name)
 		return;
 	}
 	if (s) {
-		struct sieve_script *sc = sieve_compile(s->str, s->len, err);
+		struct sieve_errors errs;
+		char err[SIEVE_ERRORS_TEXT_MAX];
+		struct sieve_script *sc = sieve_compile_errors(s->str, s->len, &errs);
 		if (!sc) {
-			http_problem(x, 400, "invalid_script", "script", "%s", err);
+			http_problem(x, 400, "invalid_script", "script", "%s",
+			             sieve_errors_format(&errs, "\n", err, sizeof err));
 			return;
 		}
 		/* A redirect (or a notify) is forwarding by another road: with

@@ -376,7 +376,7 @@ void jmap_sieve_query(struct jmap_call *c)
 
 struct set_err {
 	const char *type;
-	char desc[SIEVE_ERROR_MAX + 64];
+	char desc[SIEVE_ERRORS_TEXT_MAX];
 	const char *prop;
 	uint32_t existing; /* alreadyExists: the script with that name */
 	struct jmap_bad bad; /* invalidProperties: every bad property, when n */
@@ -410,8 +410,6 @@ static int blob_script(struct jmap_call *c, const char *blob, struct jmap_bytes 
 {
 	uint8_t id[32];
 	int temp = 0;
-	char err[SIEVE_ERROR_MAX];
-
 	memset(e, 0, sizeof *e);
 	if (jmap_blob_parse(blob, id) < 0 || jmap_bytes_get(c->r->st, c->r->account, id, b, &temp) < 0)
 		return fail(e, temp ? "serverFail" : "blobNotFound", "blobId", NULL);
@@ -419,10 +417,15 @@ static int blob_script(struct jmap_call *c, const char *blob, struct jmap_bytes 
 		jmap_bytes_free(b);
 		return fail(e, "tooLarge", "blobId", "the script is larger than maxSizeScript");
 	}
-	struct sieve_script *sc = sieve_compile(b->p, b->len, err);
+	struct sieve_errors errs;
+	struct sieve_script *sc = sieve_compile_errors(b->p, b->len, &errs);
 	if (!sc) {
+		/* every error, one a line (RFC 9661 §2.2's description is
+		 * free text for the user) */
 		jmap_bytes_free(b);
-		return fail(e, "invalidSieve", NULL, err);
+		e->type = "invalidSieve";
+		sieve_errors_format(&errs, "\n", e->desc, sizeof e->desc);
+		return -1;
 	}
 	sieve_script_free(&sc);
 	return 0;

@@ -99,7 +99,9 @@ struct ms_job {
 	              * SETACTIVE: nor it, or an include fails (include_problem) */
 	int activating; /* SETACTIVE of a script not active yet */
 	struct ms_walk *walk; /* while job_check walks includes */
-	char err[SIEVE_ERROR_MAX];
+	/* why: the compile errors one a line (a literal, as Pigeonhole's),
+	 * or what SETACTIVE refuses */
+	char err[SIEVE_ERRORS_TEXT_MAX];
 	char warn[SIEVE_WARNINGS_MAX]; /* PUTSCRIPT, CHECKSCRIPT: its warnings, "" when none */
 	char login[LOGIN_USER_MAX + 1]; /* the owner's address (a redirect to it is warned of) */
 };
@@ -693,11 +695,15 @@ static void job_target(void *arg, int kind, struct str target, int create, uint3
  * into j->warn; j->invalid with j->err when it does not compile. */
 static void job_check(struct ms_job *j, const char *text, size_t len)
 {
-	struct sieve_script *sc = sieve_compile(text, len, j->err);
+	struct sieve_errors *errs = xmalloc(sizeof *errs);
+	struct sieve_script *sc = sieve_compile_errors(text, len, errs);
 	if (!sc) {
+		sieve_errors_format(errs, "\r\n", j->err, sizeof j->err);
+		free(errs);
 		j->invalid = 1;
 		return;
 	}
+	free(errs);
 	snprintf(j->warn, sizeof(j->warn), "%s", sieve_script_warnings(sc));
 	j->walk = xcalloc(1, sizeof *j->walk);
 	snprintf(j->walk->path[0], sizeof j->walk->path[0], "%s", j->name);

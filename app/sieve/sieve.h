@@ -5,8 +5,11 @@
  * Design: sieve_compile() turns a script's text into a tree of resolved
  * commands and tests (names looked up, arguments checked against each
  * command's table entry, extensions checked against `require`, constant
- * strings decoded), or gives one error with its line, column and what was
- * expected. The compiled script is immutable and owned by its own arena,
+ * strings decoded), or gives its errors, each with its line, column and
+ * what was expected: after an error the parser skips to the end of the
+ * failing command (its ";", or past its block, whose commands are still
+ * checked) and goes on, as Pigeonhole's does, so a user sees every
+ * mistake at once. The compiled script is immutable and owned by its own arena,
  * so one copy may serve many deliveries at once (sieve_cache.c keeps them
  * per script text). sieve_run() evaluates it against one message and
  * fills a struct sieve_result: the actions in order and whether the
@@ -74,6 +77,11 @@
  * kept in the store that long, so a longer one lets entries pile up */
 #define SIEVE_DUPLICATE_MAX_SECONDS (30 * 86400)
 #define SIEVE_ERROR_MAX 256                   /* error text, NUL included */
+/* compile errors whose text is kept (Pigeonhole's ManageSieve default,
+ * managesieve_max_compile_errors); those past it are only counted */
+#define SIEVE_ERRORS_MAX 5
+/* sieve_errors_format's longest output, NUL included */
+#define SIEVE_ERRORS_TEXT_MAX (SIEVE_ERRORS_MAX * (SIEVE_ERROR_MAX + 2) + 64)
 #define SIEVE_WARNINGS_MAX 1024               /* warnings' text, NUL included */
 
 struct sieve_script; /* compiled; opaque */
@@ -84,13 +92,29 @@ const char *sieve_extensions(void);
 /* 1 when name (case-sensitive, as RFC 5228 §3.2 says) is implemented. */
 int sieve_extension_known(struct str name);
 
+/* A script's compile errors, in the order of the text. */
+struct sieve_errors {
+	uint32_t n; /* errors found: the first SIEVE_ERRORS_MAX are in text */
+	/* "line L, column C: MESSAGE", MESSAGE saying what was expected or
+	 * what is wrong */
+	char text[SIEVE_ERRORS_MAX][SIEVE_ERROR_MAX];
+};
+
 /*
  * Compiles text[0..len). On success returns the script (free with
- * sieve_script_free) and leaves err untouched. On failure returns NULL
- * and writes "line L, column C: MESSAGE" to err (SIEVE_ERROR_MAX octets,
- * NUL-terminated), MESSAGE saying what was expected or what is wrong.
+ * sieve_script_free); errs->n is 0. On failure returns NULL with every
+ * error in errs (errs->n >= 1).
  */
+struct sieve_script *sieve_compile_errors(const char *text, size_t len, struct sieve_errors *errs);
+/* The same, for callers that report one error (logs, caches): the first
+ * one into err (SIEVE_ERROR_MAX octets, NUL-terminated). */
 struct sieve_script *sieve_compile(const char *text, size_t len, char err[SIEVE_ERROR_MAX]);
+/* The errors as a user reads them: each kept one, joined by sep (what a
+ * line break is where they are shown), then "(N more errors)" when some
+ * were only counted; into out (NUL-terminated, truncated to outsz,
+ * SIEVE_ERRORS_TEXT_MAX holds them all). Returns out. */
+const char *sieve_errors_format(const struct sieve_errors *errs, const char *sep, char *out,
+                                size_t outsz);
 void sieve_script_free(struct sieve_script **s);
 /* What the script does that compiles but likely is not what its author
  * meant (a vacation period the site raises or lowers, a flag that is no

@@ -88,6 +88,7 @@ static int skip_space(struct sv_lexer *lx, struct sv_token *t)
 			for (;;) {
 				if (lx->p + 1 >= lx->end) {
 					fail(lx, t, line, col, "comment \"/*\" is not closed by \"*/\"");
+					lx->p = lx->end; /* all of it is the comment */
 					return -1;
 				}
 				if (lx->p[0] == '*' && lx->p[1] == '/') {
@@ -294,6 +295,13 @@ void sv_lex_next(struct sv_lexer *lx, struct sv_token *t)
 		}
 		while (lx->p < lx->end && (is_alpha(*lx->p) || is_digit(*lx->p)))
 			adv(lx);
+		/* no name of a command, test or tag is near as long (RFC
+		 * 5228 sets no limit; Pigeonhole's is the same) */
+		if (lx->p - s > SV_IDENT_MAX) {
+			fail(lx, t, t->line, t->col, c == ':' ? "tag name is too long" :
+			                                        "identifier is too long");
+			return;
+		}
 		t->type = c == ':' ? TK_TAG : TK_IDENT;
 		t->text = str_make(s, (size_t)(lx->p - s));
 		return;
@@ -306,6 +314,8 @@ void sv_lex_next(struct sv_lexer *lx, struct sv_token *t)
 		fail(lx, t, t->line, t->col,
 		     "a UTF-8 byte order mark (U+FEFF) is not allowed in a script: save it as UTF-8 "
 		     "without one");
+		lx->p += 3; /* past it: the parser goes on after an error */
+		lx->col++;
 		return;
 	}
 	char msg[64];
@@ -314,4 +324,9 @@ void sv_lex_next(struct sv_lexer *lx, struct sv_token *t)
 	else
 		snprintf(msg, sizeof(msg), "unexpected octet 0x%02x", (unsigned char)c);
 	fail(lx, t, t->line, t->col, msg);
+	/* past it (a UTF-8 character whole), so the parser, which goes on
+	 * after an error, gets one error for it and then the next token */
+	adv(lx);
+	while (lx->p < lx->end && ((unsigned char)*lx->p & 0xc0) == 0x80)
+		adv(lx);
 }

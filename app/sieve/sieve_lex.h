@@ -16,6 +16,8 @@
 #include "core/str.h"
 #include "sieve/sieve.h"
 
+#define SV_IDENT_MAX 32 /* octets of an identifier or a tag's name */
+
 enum sv_tok {
 	TK_EOF, TK_IDENT, TK_TAG, TK_NUMBER, TK_STRING, TK_LBRACKET, TK_RBRACKET, TK_LPAREN,
 	TK_RPAREN, TK_LBRACE, TK_RBRACE, TK_COMMA, TK_SEMI, TK_ERROR

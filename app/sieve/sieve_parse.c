@@ -4,9 +4,13 @@
  * command is checked against the extensions required before it.
  *
  * Errors name the position of the token at fault and what was expected
- * there; the first error ends compilation.
+ * there. The first error in a command abandons it: parse_block() then
+ * skips to the command's end (recover()) and goes on with the next one,
+ * so a script's errors are all reported (sieve_errors keeps the first
+ * few and counts the rest); any error fails the compilation.
  */
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <strings.h>
 
@@ -31,8 +35,20 @@ struct parser {
 	int lenient; /* inside an ihave block for an unknown extension */
 	struct str loops[SIEVE_LOOPS_MAX]; /* names of the enclosing foreverypart loops */
 	int nloops;
-	char *err;
-	int failed;
+	/* errors of syntax (the text is no Sieve: lexer, grammar, nesting)
+	 * and the others (names, arguments): a script with the first is
+	 * reported with those alone, as Pigeonhole, which checks names and
+	 * arguments only on a script that parses, does (the others may be
+	 * of commands the parser misread) */
+	struct sieve_errors syntax, other;
+	/* unknown command and test names reported already: each once, as
+	 * Pigeonhole (a list of "frop" errors says nothing more) */
+	struct str unknown[16];
+	int nunknown;
+	int failed; /* the command being parsed has an error: unwinding to parse_block */
+	int recovering; /* recover() skips the failing command's tokens */
+	int open; /* "(" and "[" of the current command not closed yet */
+	int too_deep; /* the error was nesting too deep */
 	/* warnings (RFC 5804 §1.3's WARNINGS): "line L, column C: text"
 	 * joined by "; ", as many as fit */
 	char warn[SIEVE_WARNINGS_MAX];
@@ -56,16 +72,63 @@ struct raw_arg {
 static void errf(struct parser *ps, uint32_t line, uint32_t col, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/* Counts an error and returns where its text goes: NULL past the
+ * SIEVE_ERRORS_MAX kept (memory stays bounded whatever the script). */
+static char *add_error(struct sieve_errors *errs)
+{
+	return errs->n++ < SIEVE_ERRORS_MAX ? errs->text[errs->n - 1] : NULL;
+}
+
+static void verrf(struct parser *ps, int syntax, uint32_t line, uint32_t col, const char *fmt,
+                  va_list ap)
+{
+	char *e = add_error(syntax ? &ps->syntax : &ps->other);
+	if (!e)
+		return;
+	int n = snprintf(e, SIEVE_ERROR_MAX, "line %u, column %u: ", line, col);
+	vsnprintf(e + n, SIEVE_ERROR_MAX - (size_t)n, fmt, ap);
+}
+
+/* The command's first error (what follows from it is not news): the
+ * command is abandoned. */
 static void errf(struct parser *ps, uint32_t line, uint32_t col, const char *fmt, ...)
 {
 	va_list ap;
-	int n;
 	if (ps->failed)
 		return;
 	ps->failed = 1;
-	n = snprintf(ps->err, SIEVE_ERROR_MAX, "line %u, column %u: ", line, col);
 	va_start(ap, fmt);
-	vsnprintf(ps->err + n, SIEVE_ERROR_MAX - (size_t)n, fmt, ap);
+	verrf(ps, 0, line, col, fmt, ap);
+	va_end(ap);
+}
+
+static void synf(struct parser *ps, uint32_t line, uint32_t col, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* The same for an error of syntax. */
+static void synf(struct parser *ps, uint32_t line, uint32_t col, const char *fmt, ...)
+{
+	va_list ap;
+	if (ps->failed)
+		return;
+	ps->failed = 1;
+	va_start(ap, fmt);
+	verrf(ps, 1, line, col, fmt, ap);
+	va_end(ap);
+}
+
+static void soft_errf(struct parser *ps, uint32_t line, uint32_t col, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* An error that leaves the syntax readable (an unknown name): the
+ * command is parsed on, as one of unknown meaning, so the mistakes in
+ * its arguments and block are reported too (Pigeonhole parses first
+ * and checks names after, so it finds both). */
+static void soft_errf(struct parser *ps, uint32_t line, uint32_t col, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	verrf(ps, 0, line, col, fmt, ap);
 	va_end(ap);
 }
 
@@ -101,9 +164,13 @@ static void warnf(struct parser *ps, uint32_t line, uint32_t col, const char *fm
 static void next(struct parser *ps)
 {
 	sv_lex_next(&ps->lx, &ps->tok);
-	if (ps->tok.type == TK_ERROR && !ps->failed) {
+	/* a bad token is an error, but not one in a command already
+	 * reported and skipped: "$$$" is one mistake, not three */
+	if (ps->tok.type == TK_ERROR && !ps->recovering) {
+		char *e = add_error(&ps->syntax);
+		if (e)
+			snprintf(e, SIEVE_ERROR_MAX, "%s", ps->lx.err);
 		ps->failed = 1;
-		snprintf(ps->err, SIEVE_ERROR_MAX, "%s", ps->lx.err);
 	}
 }
 
@@ -112,7 +179,7 @@ static int expect(struct parser *ps, enum sv_tok t, const char *what)
 	if (ps->failed)
 		return -1;
 	if (ps->tok.type != t) {
-		errf(ps, ps->tok.line, ps->tok.col, "expected %s, found %s", what,
+		synf(ps, ps->tok.line, ps->tok.col, "expected %s, found %s", what,
 		     sv_tok_name(ps->tok.type));
 		return -1;
 	}
@@ -255,16 +322,17 @@ static int parse_string_list(struct parser *ps, struct raw_arg *ra)
 	uint32_t n = 0;
 
 	next(ps); /* '[' */
+	ps->open++;
 	for (;;) {
 		if (ps->failed)
 			return -1;
 		if (ps->tok.type != TK_STRING) {
-			errf(ps, ps->tok.line, ps->tok.col, "expected a string in the list, found %s",
+			synf(ps, ps->tok.line, ps->tok.col, "expected a string in the list, found %s",
 			     sv_tok_name(ps->tok.type));
 			return -1;
 		}
 		if (n >= SIEVE_LIST_MAX) {
-			errf(ps, ps->tok.line, ps->tok.col, "string list has more than %d strings",
+			synf(ps, ps->tok.line, ps->tok.col, "string list has more than %d strings",
 			     SIEVE_LIST_MAX);
 			return -1;
 		}
@@ -276,6 +344,7 @@ static int parse_string_list(struct parser *ps, struct raw_arg *ra)
 		}
 		if (expect(ps, TK_RBRACKET, "\",\" or \"]\"") < 0)
 			return -1;
+		ps->open--;
 		break;
 	}
 	ra->kind = A_LIST;
@@ -296,7 +365,7 @@ static int parse_args(struct parser *ps, struct raw_arg *args, int *nargs)
 		if (t != TK_LBRACKET && t != TK_STRING && t != TK_NUMBER && t != TK_TAG)
 			return 0;
 		if (*nargs >= ARGS_MAX) {
-			errf(ps, ps->tok.line, ps->tok.col, "more than %d arguments", ARGS_MAX);
+			synf(ps, ps->tok.line, ps->tok.col, "more than %d arguments", ARGS_MAX);
 			return -1;
 		}
 		ra = &args[(*nargs)++];
@@ -1001,12 +1070,13 @@ static int parse_tests(struct parser *ps, struct sv_node *n, const struct sv_spe
 	if (sp && sp->tests == 2) {
 		if (expect(ps, TK_LPAREN, "\"(\" starting a test list") < 0)
 			return -1;
+		ps->open++;
 		for (;;) {
 			struct sv_node *t = parse_test(ps);
 			if (!t)
 				return -1;
 			if (cnt >= TESTS_MAX) {
-				errf(ps, t->line, t->col, "more than %d tests in a list", TESTS_MAX);
+				synf(ps, t->line, t->col, "more than %d tests in a list", TESTS_MAX);
 				return -1;
 			}
 			tmp[cnt++] = t;
@@ -1016,6 +1086,7 @@ static int parse_tests(struct parser *ps, struct sv_node *n, const struct sv_spe
 			}
 			if (expect(ps, TK_RPAREN, "\",\" or \")\"") < 0)
 				return -1;
+			ps->open--;
 			break;
 		}
 	} else if (sp && sp->tests == 1) {
@@ -1026,11 +1097,12 @@ static int parse_tests(struct parser *ps, struct sv_node *n, const struct sv_spe
 	} else if (sp && sp->is_test) {
 		/* A test without tests: what follows is the caller's to judge. */
 	} else if (ps->tok.type == TK_IDENT || ps->tok.type == TK_LPAREN) {
-		if (!ps->lenient) {
-			errf(ps, ps->tok.line, ps->tok.col, "%s takes no test", sp ? sp->name : "command");
+		/* sp NULL: an unknown command (lenient, or reported) */
+		if (sp) {
+			errf(ps, ps->tok.line, ps->tok.col, "%s takes no test", sp->name);
 			return -1;
 		}
-		/* An unknown command in a lenient block: skip its tests. */
+		/* An unknown command: skip its tests. */
 		if (ps->tok.type == TK_LPAREN) {
 			struct sv_spec anyof = { "anyof", T_ANYOF, -1, 1, 2, 0, "", NULL };
 			return parse_tests(ps, n, &anyof);
@@ -1047,6 +1119,18 @@ static int parse_tests(struct parser *ps, struct sv_node *n, const struct sv_spe
 	return 0;
 }
 
+/* 1 the first time name is unknown (or not required), 0 after; past the
+ * names noted, each time. */
+static int first_unknown(struct parser *ps, struct str name)
+{
+	for (int i = 0; i < ps->nunknown; i++)
+		if (str_eq(ps->unknown[i], name))
+			return 0;
+	if (ps->nunknown < (int)(sizeof ps->unknown / sizeof ps->unknown[0]))
+		ps->unknown[ps->nunknown++] = name;
+	return 1;
+}
+
 static struct sv_node *parse_node(struct parser *ps, int is_test)
 {
 	struct raw_arg args[ARGS_MAX];
@@ -1057,29 +1141,30 @@ static struct sv_node *parse_node(struct parser *ps, int is_test)
 	if (ps->failed)
 		return NULL;
 	if (ps->tok.type != TK_IDENT) {
-		errf(ps, ps->tok.line, ps->tok.col, "expected %s, found %s",
+		synf(ps, ps->tok.line, ps->tok.col, "expected %s, found %s",
 		     is_test ? "a test" : "a command", sv_tok_name(ps->tok.type));
 		return NULL;
 	}
 	if (++ps->depth > SIEVE_NEST_MAX) {
-		errf(ps, ps->tok.line, ps->tok.col, "nesting deeper than %d", SIEVE_NEST_MAX);
+		synf(ps, ps->tok.line, ps->tok.col, "nesting deeper than %d", SIEVE_NEST_MAX);
+		ps->too_deep = 1;
 		return NULL;
 	}
 	n = arena_zalloc(ps->a, sizeof(*n));
 	n->line = ps->tok.line;
 	n->col = ps->tok.col;
 	sp = sv_spec_find(ps->tok.text, is_test);
-	if (!sp && !ps->lenient) {
-		errf(ps, n->line, n->col, "unknown %s \"%.*s\"", is_test ? "test" : "command",
-		     (int)ps->tok.text.len, ps->tok.text.p);
-		return NULL;
-	}
-	if (sp && sp->ext >= 0 && !has_ext(ps, sp->ext) && !ps->lenient) {
-		errf(ps, n->line, n->col, "%s needs require \"%s\"", sp->name, sv_ext_name(sp->ext));
-		return NULL;
+	if (!ps->lenient && (!sp || (sp->ext >= 0 && !has_ext(ps, sp->ext))) &&
+	    first_unknown(ps, ps->tok.text)) {
+		if (!sp)
+			soft_errf(ps, n->line, n->col, "unknown %s \"%.*s\"",
+			          is_test ? "test" : "command", (int)ps->tok.text.len, ps->tok.text.p);
+		else
+			soft_errf(ps, n->line, n->col, "%s needs require \"%s\"", sp->name,
+			          sv_ext_name(sp->ext));
 	}
 	if (sp && sp->ext >= 0 && !has_ext(ps, sp->ext))
-		sp = NULL; /* lenient: not enabled, so unknown */
+		sp = NULL; /* not enabled, so unknown (lenient, or reported) */
 	n->name = ps->tok.text;
 	next(ps);
 	if (parse_args(ps, args, &nargs) < 0)
@@ -1210,6 +1295,8 @@ static struct sv_node *parse_command(struct parser *ps, struct sv_node *prev)
 		uint64_t save = ps->exts, add = 0;
 		int save_lenient = ps->lenient;
 		if (ps->tok.type != TK_LBRACE) {
+			/* not of syntax: "foreverypart;" is a command as RFC
+			 * 5228 §8.2 writes one, of the wrong shape */
 			errf(ps, ps->tok.line, ps->tok.col, "expected \"{\" starting the block of %s, found %s",
 			     sp ? sp->name : "command", sv_tok_name(ps->tok.type));
 			return NULL;
@@ -1220,7 +1307,8 @@ static struct sv_node *parse_command(struct parser *ps, struct sv_node *prev)
 			ps->exts |= add;
 		}
 		if (++ps->depth > SIEVE_NEST_MAX) {
-			errf(ps, ps->tok.line, ps->tok.col, "nesting deeper than %d", SIEVE_NEST_MAX);
+			synf(ps, ps->tok.line, ps->tok.col, "nesting deeper than %d", SIEVE_NEST_MAX);
+		ps->too_deep = 1;
 			return NULL;
 		}
 		next(ps);
@@ -1233,8 +1321,12 @@ static struct sv_node *parse_command(struct parser *ps, struct sv_node *prev)
 			ps->nloops--;
 		ps->exts = save;
 		ps->lenient = save_lenient;
-		if (ps->failed || expect(ps, TK_RBRACE, "\"}\" or a command") < 0)
+		if (expect(ps, TK_RBRACE, "\"}\" or a command") < 0)
 			return NULL;
+	} else if (ps->tok.type == TK_LBRACE) {
+		/* likewise: recover() checks the block's commands */
+		errf(ps, ps->tok.line, ps->tok.col, "%s takes no block", sp ? sp->name : "command");
+		return NULL;
 	} else if (expect(ps, TK_SEMI, "\";\"") < 0) {
 		return NULL;
 	}
@@ -1243,19 +1335,90 @@ static struct sv_node *parse_command(struct parser *ps, struct sv_node *prev)
 	return n;
 }
 
-/* Commands up to "}" (or the end of the script at top level). */
+/*
+ * After an error: skips to the end of the failing command, its ";" (taken)
+ * or the "}" ending the block it is in (left for parse_block), as
+ * Pigeonhole's parser does. A block the command has ("if ... {") is
+ * parsed, its commands checked and thrown away, so their errors are
+ * reported too, unless the error was nesting too deep (the block is
+ * deeper still: skipped whole, one error for the lot). Brackets of any
+ * kind nest: a ";" or "}" inside them is not the end. The token after
+ * the end belongs to the next command: a lexical error in it is that
+ * command's (ps->failed set again).
+ */
+static void recover(struct parser *ps, int toplevel)
+{
+	int nest = ps->open; /* the error may be inside brackets */
+	int descend = !ps->too_deep, whole = 0;
+	ps->open = 0;
+	ps->too_deep = 0;
+	ps->recovering = 1;
+	for (;;) {
+		enum sv_tok t = ps->tok.type;
+		if (t == TK_EOF || (nest == 0 && t == TK_RBRACE && !toplevel))
+			break;
+		if (nest == 0 && (t == TK_SEMI || t == TK_RBRACE)) {
+			/* ";", or a stray "}" at the top (reported already) */
+			ps->recovering = ps->failed = 0;
+			next(ps);
+			return;
+		}
+		if (nest == 0 && t == TK_LBRACE && descend) {
+			ps->recovering = ps->failed = 0;
+			next(ps);
+			ps->depth++;
+			int seen = ps->seen_command;
+			ps->seen_command = 1;
+			parse_block(ps, 0);
+			ps->seen_command = seen;
+			ps->depth--;
+			if (ps->tok.type == TK_RBRACE)
+				next(ps);
+			return;
+		}
+		if (nest == 0 && t == TK_LBRACE)
+			whole = 1; /* the command's block, skipped whole */
+		if (t == TK_LBRACE || t == TK_LPAREN || t == TK_LBRACKET)
+			nest++;
+		else if (nest > 0 && (t == TK_RBRACE || t == TK_RPAREN || t == TK_RBRACKET))
+			nest--;
+		if (whole && nest == 0) {
+			ps->recovering = ps->failed = 0;
+			next(ps); /* its "}" */
+			return;
+		}
+		next(ps);
+	}
+	ps->recovering = ps->failed = 0;
+}
+
+/* Commands up to "}" (or the end of the script at top level). A command
+ * with an error is left out (recover), the state it changed restored. */
 static struct sv_node *parse_block(struct parser *ps, int toplevel)
 {
 	/* tail: the end of the block's chain so far, walked on from there
 	 * (never from first: a script of 80,000 commands took seconds of
 	 * CPU per compile, the walk quadratic). */
 	struct sv_node *first = NULL, *last = NULL, *tail = NULL;
-	while (!ps->failed) {
+	for (;;) {
+		if (ps->failed)
+			recover(ps, toplevel);
 		if (ps->tok.type == TK_EOF || (!toplevel && ps->tok.type == TK_RBRACE))
 			break;
+		int depth = ps->depth, nloops = ps->nloops;
+		ps->open = 0;
 		struct sv_node *n = parse_command(ps, last);
-		if (!n)
-			return NULL;
+		if (!n || ps->failed) {
+			/* what the command's unwinding left changed */
+			ps->depth = depth;
+			ps->nloops = nloops;
+			ps->failed = 1;
+			/* an elsif or else after it is not "without an if" (it
+			 * may have been one): a stand-in takes them */
+			last = arena_zalloc(ps->a, sizeof(*last));
+			last->id = C_IF;
+			continue;
+		}
 		/* elsif/else hang off their if; they are not commands of the block. */
 		if (n->id == C_ELSIF || n->id == C_ELSE) {
 			last = n;
@@ -1270,9 +1433,6 @@ static struct sv_node *parse_block(struct parser *ps, int toplevel)
 		}
 		last = n;
 	}
-	if (toplevel && !ps->failed && ps->tok.type != TK_EOF)
-		errf(ps, ps->tok.line, ps->tok.col, "expected a command, found %s",
-		     sv_tok_name(ps->tok.type));
 	return first;
 }
 
@@ -1296,9 +1456,17 @@ static void regex_walk(struct sieve_script *s, const struct sv_node *n)
 					int invalid;
 					if ((v->re = sv_regex_compile(v->s, n->cmp, &invalid)))
 						s->regexes[s->nregexes++] = v;
-					else if (invalid && !s->regex_bad) {
-						s->regex_bad = n;
-						s->regex_bad_key = v->s;
+					else if (invalid) {
+						/* no regular expression (as Pigeonhole
+						 * refuses it), where the script was taken
+						 * and failed at each delivery that reached
+						 * the test */
+						char *e = add_error(s->regex_errs);
+						int kl = (int)(v->s.len > 64 ? 64 : v->s.len);
+						if (e)
+							snprintf(e, SIEVE_ERROR_MAX,
+							         "line %u, column %u: invalid regular expression \"%.*s\"",
+							         n->line, n->col, kl, v->s.p);
 					}
 				}
 			}
@@ -1313,13 +1481,52 @@ static void regex_walk(struct sieve_script *s, const struct sv_node *n)
 
 struct sieve_script *sieve_compile(const char *text, size_t len, char err[SIEVE_ERROR_MAX])
 {
+	struct sieve_errors *errs = xmalloc(sizeof(*errs));
+	struct sieve_script *s = sieve_compile_errors(text, len, errs);
+	if (!s)
+		snprintf(err, SIEVE_ERROR_MAX, "%s", errs->text[0]);
+	free(errs);
+	return s;
+}
+
+const char *sieve_errors_format(const struct sieve_errors *errs, const char *sep, char *out,
+                                size_t outsz)
+{
+	size_t len = 0;
+	uint32_t kept = errs->n < SIEVE_ERRORS_MAX ? errs->n : SIEVE_ERRORS_MAX;
+	if (outsz == 0)
+		return out;
+	out[0] = '\0';
+	for (uint32_t i = 0; i < kept && len < outsz; i++) {
+		int n = snprintf(out + len, outsz - len, "%s%s", i ? sep : "", errs->text[i]);
+		len += n > 0 ? (size_t)n : 0;
+	}
+	if (errs->n > kept && len < outsz)
+		snprintf(out + len, outsz - len, "%s(%u more error%s)", sep, errs->n - kept,
+		         errs->n - kept == 1 ? "" : "s");
+	return out;
+}
+
+/* One error of the whole script (not of a command: nothing to recover). */
+static struct sieve_script *compile_error(struct sieve_errors *errs, uint32_t line, uint32_t col,
+                                          const char *what, const char *arg)
+{
+	errs->n = 1;
+	snprintf(errs->text[0], SIEVE_ERROR_MAX, "line %u, column %u: %s%s", line, col, what, arg);
+	return NULL;
+}
+
+struct sieve_script *sieve_compile_errors(const char *text, size_t len, struct sieve_errors *errs)
+{
 	struct parser ps;
 	struct sieve_script *s;
 	struct arena *a;
 
+	errs->n = 0;
 	if (len > SIEVE_SCRIPT_MAX) {
-		snprintf(err, SIEVE_ERROR_MAX, "line 1, column 1: script is larger than %d octets",
+		snprintf(errs->text[0], SIEVE_ERROR_MAX, "line 1, column 1: script is larger than %d octets",
 		         SIEVE_SCRIPT_MAX);
+		errs->n = 1;
 		return NULL;
 	}
 	/* RFC 5228 §8.1: no NUL anywhere (octet-not-crlf, not-star,
@@ -1330,18 +1537,16 @@ struct sieve_script *sieve_compile(const char *text, size_t len, char err[SIEVE_
 		for (const char *q = text; q < nul; q++, col++)
 			if (*q == '\n')
 				line++, col = 0;
-		snprintf(err, SIEVE_ERROR_MAX, "line %u, column %u: NUL character in the script", line,
-		         col);
-		return NULL;
+		return compile_error(errs, line, col, "NUL character in the script", "");
 	}
 	a = arena_new(16 * 1024);
 	memset(&ps, 0, sizeof(ps));
 	ps.a = a;
-	ps.err = err;
 	sv_lex_init(&ps.lx, text, len, a);
 	next(&ps);
 	struct sv_node *first = parse_block(&ps, 1);
-	if (ps.failed) {
+	if (ps.syntax.n) {
+		*errs = ps.syntax;
 		arena_free(&a);
 		return NULL;
 	}
@@ -1354,33 +1559,31 @@ struct sieve_script *sieve_compile(const char *text, size_t len, char err[SIEVE_
 	s->first = first;
 	s->exts = ps.exts;
 	s->warnings = arena_strndup(a, ps.warn, ps.warnlen);
+	/* the :regex keys of the commands that parsed, checked also when
+	 * others had errors: their errors are listed with those */
+	s->regex_errs = &ps.other;
 	if (s->exts >> EXT_REGEX & 1) {
 		regex_walk(s, first);
 		if (s->regex_over) {
 			/* Compiling them (here, and again after each cache
 			 * miss) would take the thread seconds to minutes. */
-			snprintf(err, SIEVE_ERROR_MAX,
-			         "line %u, column %u: regular expressions too many or too complex",
-			         s->regex_over->line, s->regex_over->col);
-			arena_free(&a);
-			return NULL;
-		}
-		if (s->nregexes) {
+			s->nregexes = 0; /* counted, none compiled */
+			char *e = add_error(&ps.other);
+			if (e)
+				snprintf(e, SIEVE_ERROR_MAX,
+				         "line %u, column %u: regular expressions too many or too complex",
+				         s->regex_over->line, s->regex_over->col);
+		} else if (s->nregexes) {
 			s->regexes = arena_alloc(a, s->nregexes * sizeof *s->regexes);
 			s->nregexes = 0;
 			regex_walk(s, first);
 		}
-		if (s->regex_bad) {
-			/* A constant key that is no regular expression (as
-			 * Pigeonhole refuses it), where the script was taken and
-			 * failed at each delivery that reached the test. */
-			struct str k = s->regex_bad_key;
-			snprintf(err, SIEVE_ERROR_MAX,
-			         "line %u, column %u: invalid regular expression \"%.*s\"",
-			         s->regex_bad->line, s->regex_bad->col, (int)(k.len > 64 ? 64 : k.len), k.p);
-			sieve_script_free(&s);
-			return NULL;
-		}
+	}
+	s->regex_errs = NULL;
+	if (ps.other.n) {
+		*errs = ps.other;
+		sieve_script_free(&s);
+		return NULL;
 	}
 	return s;
 }

@@ -122,8 +122,7 @@ struct sieve_script {
 	uint32_t nregexes;
 	uint64_t regex_cost;              /* compiling them: sv_regex_cost's sum */
 	const struct sv_node *regex_over; /* the test that took it past the limit */
-	const struct sv_node *regex_bad;  /* a test whose constant key does not compile */
-	struct str regex_bad_key;
+	struct sieve_errors *regex_errs;  /* while compiling: where a key that is none goes */
 };
 
 /* sieve_parse.c: may an included script be called s (RFC 6609 §3.2: a

@@ -1,8 +1,10 @@
 /*
  * fuzz_sieve_parse.c — the Sieve compiler on any text. Checks: a script
- * either compiles or gives one error that names its line and column; the
- * outcome is the same when compiled twice; a compiled script's run over a
- * small fixed message ends within the step budget.
+ * either compiles with no error or gives at least one, each naming its
+ * line and column, their text within SIEVE_ERRORS_TEXT_MAX; the outcome
+ * is the same when compiled twice, and sieve_compile's error is the
+ * first; a compiled script's run over a small fixed message ends within
+ * the step budget.
  */
 #include <assert.h>
 #include <stdint.h>
@@ -14,16 +16,23 @@ static const char msg[] = "From: a@example.org\r\nTo: b+x@example.com\r\nSubject
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char err[SIEVE_ERROR_MAX], err2[SIEVE_ERROR_MAX];
+	static struct sieve_errors errs;
+	static char all[SIEVE_ERRORS_TEXT_MAX + 1];
+	char err[SIEVE_ERROR_MAX];
 	struct sieve_script *s, *s2;
 
-	err[0] = err2[0] = '\0';
-	s = sieve_compile((const char *)data, size, err);
-	s2 = sieve_compile((const char *)data, size, err2);
+	err[0] = '\0';
+	s = sieve_compile_errors((const char *)data, size, &errs);
+	s2 = sieve_compile((const char *)data, size, err);
 	assert((s == NULL) == (s2 == NULL));
+	assert((s == NULL) == (errs.n > 0));
 	if (!s) {
-		assert(strncmp(err, "line ", 5) == 0);
-		assert(strcmp(err, err2) == 0);
+		for (uint32_t i = 0; i < errs.n && i < SIEVE_ERRORS_MAX; i++)
+			assert(strncmp(errs.text[i], "line ", 5) == 0);
+		assert(strcmp(err, errs.text[0]) == 0);
+		all[SIEVE_ERRORS_TEXT_MAX] = 'x';
+		sieve_errors_format(&errs, "\r\n", all, SIEVE_ERRORS_TEXT_MAX);
+		assert(all[SIEVE_ERRORS_TEXT_MAX] == 'x' && strlen(all) < SIEVE_ERRORS_TEXT_MAX - 1);
 		return 0;
 	}
 	struct sieve_env env = { .msg = msg, .len = sizeof(msg) - 1 };

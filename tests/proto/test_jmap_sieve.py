@@ -82,6 +82,11 @@ def test_jmap_sieve_scripts():
     assert v == {"accountId": j.account, "error": None}, v
     _, v = call(j, "SieveScript/validate", {"blobId": bad})
     assert v["error"]["type"] == "invalidSieve" and "line 2" in v["error"]["description"], v
+    # every error, one a line (the parser goes on after one)
+    _, v = call(j, "SieveScript/validate", {"blobId": upload(j, b"frop;\nkeep;\nstop 1;\n")})
+    assert v["error"]["type"] == "invalidSieve" and v["error"]["description"] == (
+        'line 1, column 1: unknown command "frop"\n'
+        'line 3, column 6: stop takes 0 positional arguments, found 1'), v
     _, v = call(j, "SieveScript/validate", {"blobId": blob_id(b"never uploaded")})
     assert v["error"]["type"] == "blobNotFound", v
 

@@ -428,6 +428,35 @@ def test_strings_are_utf8():
     c.close()
 
 
+def test_every_compile_error():
+    """CHECKSCRIPT and PUTSCRIPT answer with each of the script's errors,
+    one a line in a literal (as Pigeonhole does), not only the first:
+    the parser goes on at the next command after one with an error."""
+    c = authed()
+    script = b'keep;\r\nfrop;\r\nfileinto "x";\r\nif true { redirect; }\r\nkeep;\r\n'
+    want = (b'line 2, column 1: unknown command "frop"\r\n'
+            b'line 3, column 1: fileinto needs require "fileinto"\r\n'
+            b'line 4, column 11: redirect takes 1 positional argument, found 0')
+    for cmd in (b'CHECKSCRIPT {%d+}\r\n%s\r\n' % (len(script), script),
+                b'PUTSCRIPT "bad" {%d+}\r\n%s\r\n' % (len(script), script)):
+        c.send(cmd)
+        line = c.f.readline()
+        m = re.match(rb"NO \{(\d+)\}\r\n$", line)
+        assert m, line
+        assert c.f.read(int(m.group(1))) == want
+        assert c.f.readline() == b"\r\n"
+    # nothing was stored; past SIEVE_ERRORS_MAX (5) the rest are counted
+    assert c.cmd("LISTSCRIPTS") == [b'OK "Listscripts completed."\r\n']
+    script = b"keep 1;\r\n" * 8
+    c.send(b'CHECKSCRIPT {%d+}\r\n%s\r\n' % (len(script), script))
+    m = re.match(rb"NO \{(\d+)\}\r\n$", c.f.readline())
+    text = c.f.read(int(m.group(1)))
+    assert c.f.readline() == b"\r\n"
+    lines = text.split(b"\r\n")
+    assert len(lines) == 6 and lines[4].startswith(b"line 5, column 6: ") and lines[5] == b"(3 more errors)", lines
+    c.close()
+
+
 def test_refused_line_skips_its_literal():
     """A command refused before its line's end that announced a literal:
     the literal's octets are its data, skipped, never run as commands
@@ -974,6 +1003,9 @@ def test_api_scripts():
     st, _, d = a.call("PUT", base + "/main", {"script": "kep;"})
     assert st == 400 and d["code"] == "invalid_script" and d["field"] == "script", d
     assert d["detail"] == 'line 1, column 1: unknown command "kep"', d
+    st, _, d = a.call("PUT", base + "/main", {"script": "kep;\nkeep;\nstop 1;"})
+    assert st == 400 and d["detail"] == ('line 1, column 1: unknown command "kep"\n'
+                                         'line 3, column 6: stop takes 0 positional arguments, found 1'), d
     st, _, d = a.call("PUT", base + "/main", {"script": 'require "fileinto"; fileinto "F";', "active": True})
     assert st == 201 and d == {"name": "main", "active": True, "script": 'require "fileinto"; fileinto "F";'}, d
     st, _, d = a.call("PUT", base + "/main", {"script": "keep;"})

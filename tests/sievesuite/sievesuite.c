@@ -75,7 +75,10 @@ static struct sieve_script *sub;
 static struct arena *sub_arena;
 static struct sieve_result sub_res;
 static int have_sub_res;
-static char sub_error[SIEVE_ERROR_MAX];
+/* what test_error sees: the compile errors of the last
+ * test_script_compile, or the one error of test_script_run's run */
+static struct sieve_errors sub_errs;
+static int sub_compiled; /* sub_errs are test_script_compile's */
 static char cur_dir[4096];
 
 #define MAILBOXES_MAX 32
@@ -337,8 +340,8 @@ static void hook_command(struct run *r, const struct sv_node *n)
 /*
  * test_script_compile and test_script_run: a script beside the file,
  * compiled and run on the current message and envelope. Its compile
- * error, or its run's, is what test_error sees (tern stops at a script's
- * first error: there is never more than one); its result is what
+ * errors (all of them, SIEVE_ERRORS_MAX with their text), or its run's
+ * error, are what test_error sees; its result is what
  * test_result_action sees until test_result_reset, which goes back to
  * the suite's own (the actions its test blocks took).
  */
@@ -349,7 +352,7 @@ static void sub_clear(void)
 	if (sub_arena)
 		arena_free(&sub_arena);
 	have_sub_res = 0;
-	sub_error[0] = '\0';
+	sub_errs.n = 0;
 	while (nmailboxes)
 		free(mailboxes[--nmailboxes]);
 	outbox_clear();
@@ -361,17 +364,23 @@ static int test_script_compile(struct run *r, const struct sv_node *t)
 	char path[8192];
 	size_t len;
 	sieve_script_free(&sub);
-	sub_error[0] = '\0';
+	sub_errs.n = 0;
+	sub_compiled = 0;
 	snprintf(path, sizeof path, "%s%.*s", cur_dir, (int)name.len, name.p);
 	char *text = read_file(path, &len);
 	if (!text) {
-		snprintf(sub_error, sizeof sub_error, "cannot read %.200s", path);
+		sub_errs.n = 1;
+		snprintf(sub_errs.text[0], sizeof sub_errs.text[0], "cannot read %.200s", path);
 		return 0;
 	}
-	sub = sieve_compile(text, len, sub_error);
+	sub = sieve_compile_errors(text, len, &sub_errs);
+	sub_compiled = 1;
 	free(text);
-	if (!sub) /* many tests expect it: a note to read when the file fails */
-		printf("note %s: %.*s: %s\n", cur_file, (int)name.len, name.p, sub_error);
+	if (!sub) { /* many tests expect it: a note to read when the file fails */
+		char all[SIEVE_ERRORS_TEXT_MAX];
+		printf("note %s: %.*s: %u errors: %s\n", cur_file, (int)name.len, name.p, sub_errs.n,
+		       sieve_errors_format(&sub_errs, " | ", all, sizeof all));
+	}
 	return sub != NULL;
 }
 
@@ -384,11 +393,14 @@ static int test_script_run(struct run *r, const struct sv_node *t)
 	if (sub_arena)
 		arena_free(&sub_arena);
 	sub_arena = arena_new(1 << 16);
-	sub_error[0] = '\0';
+	sub_errs.n = 0;
+	sub_compiled = 0;
 	have_sub_res = 1;
 	int rc = sieve_run(sub, r->env, sub_arena, &sub_res);
-	if (rc < 0)
-		snprintf(sub_error, sizeof sub_error, "%s", sub_res.error);
+	if (rc < 0) {
+		sub_errs.n = 1;
+		snprintf(sub_errs.text[0], sizeof sub_errs.text[0], "%s", sub_res.error);
+	}
 	return rc == 0;
 }
 
@@ -469,7 +481,7 @@ static void outbox_vacation(struct run *r, const struct sieve_action *a)
 static int result_execute(struct run *r)
 {
 	const struct sieve_result *res = have_sub_res ? &sub_res : r->res;
-	if (have_sub_res && sub_error[0])
+	if (have_sub_res && sub_errs.n)
 		return 0;
 	for (uint32_t i = 0; i < res->nactions; i++) {
 		const struct sieve_action *a = &res->actions[i];
@@ -577,8 +589,16 @@ static int hook_test(struct run *r, const struct sv_node *t)
 	case H_TEST_SCRIPT_RUN:
 		return test_script_run(r, t);
 	case H_TEST_ERROR: {
-		struct str e = str_c(sub_error);
-		return match_values(r, t, &e, sub_error[0] ? 1 : 0);
+		/* those only counted (past SIEVE_ERRORS_MAX) have no text.
+		 * Pigeonhole closes a failed compile's errors with one more,
+		 * "parse failed" or "validation failed", which its files count
+		 * ("Total errors: 8 (+1 = 9)"): one more here too. */
+		uint32_t n = sub_errs.n + (sub == NULL && sub_compiled);
+		struct str *e = arena_alloc(r->a, (n + 1) * sizeof *e);
+		for (uint32_t i = 0; i < n; i++)
+			e[i] = i < SIEVE_ERRORS_MAX && i < sub_errs.n ? str_c(sub_errs.text[i]) :
+			       i == sub_errs.n ? STR_LIT("compile failed") : STR_LIT("");
+		return match_values(r, t, e, n);
 	}
 	case H_TEST_RESULT_ACTION: {
 		const struct sieve_result *res = have_sub_res ? &sub_res : r->res;

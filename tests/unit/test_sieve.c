@@ -2251,8 +2251,96 @@ static void test_warnings(void)
 	CHECK(strlen(w) >= 12 && !strcmp(w + strlen(w) - 12, "always false"));
 }
 
+/* Compiles script; its errors as sieve_errors_format gives them, with
+ * " | " between, "" when it compiles. */
+static const char *all_errors(const char *script, uint32_t *n_r)
+{
+	static char out[SIEVE_ERRORS_TEXT_MAX];
+	struct sieve_errors errs;
+	struct sieve_script *s = sieve_compile_errors(script, strlen(script), &errs);
+	*n_r = errs.n;
+	if (s) {
+		sieve_script_free(&s);
+		return "";
+	}
+	return sieve_errors_format(&errs, " | ", out, sizeof out);
+}
+
+/* The parser goes on after an error, to the end of the failing command,
+ * and reports every error (ManageSieve's users see them all). */
+static void test_error_recovery(void)
+{
+	uint32_t n;
+	/* three bad commands, each its own error; the good ones between
+	 * them do not hide the next */
+	CHECK_EQ_STR(all_errors("keep;\nfrop;\nkeep;\nfileinto \"x\";\nstop;\nredirect;\n", &n),
+	             "line 2, column 1: unknown command \"frop\" | "
+	             "line 4, column 1: fileinto needs require \"fileinto\" | "
+	             "line 6, column 1: redirect takes 1 positional argument, found 0");
+	CHECK(n == 3);
+	/* an error in an if's test: its block is still checked, its else
+	 * is not "without an if" */
+	all_errors("if header :frop \"a\" \"b\" {\n  frop;\n} else {\n  keep;\n  bar;\n}\n", &n);
+	CHECK(n == 3);
+	/* ";" and "}" inside brackets are no end; a script with errors of
+	 * syntax is reported with those alone (as Pigeonhole: the others
+	 * may come of what the parser misread), "keep takes no test" and
+	 * the unknown "frop" here */
+	CHECK_EQ_STR(all_errors("keep\nstop;\nif anyof (true; }) { keep; }\ndiscard;\nfrop;\n"
+	                        "if true { keep }", &n),
+	             "line 3, column 15: expected \",\" or \")\", found \";\" | "
+	             "line 6, column 16: expected \";\", found \"}\"");
+	CHECK(n == 2);
+	/* a stray "}" at the top, bad octets: each reported, then on */
+	CHECK_EQ_STR(all_errors("}\nkeep;\n\x01;\n@;\nkeep\n", &n),
+	             "line 1, column 1: expected a command, found \"}\" | "
+	             "line 3, column 1: unexpected octet 0x01 | "
+	             "line 4, column 1: unexpected character '@' | "
+	             "line 6, column 1: expected \";\", found end of script");
+	CHECK(n == 4);
+	/* an unknown name once, at its first use */
+	CHECK_EQ_STR(all_errors("frop;\nkeep;\nfrop;\nif frop { frop; }\nbar;", &n),
+	             "line 1, column 1: unknown command \"frop\" | "
+	             "line 5, column 1: unknown command \"bar\"");
+	CHECK(n == 2);
+	/* past SIEVE_ERRORS_MAX only counted; memory stays that bounded */
+	char big[4096] = "";
+	for (int i = 0; i < 200; i++)
+		strcat(big, "keep 1;");
+	const char *e = all_errors(big, &n);
+	CHECK(n == 200);
+	CHECK(strstr(e, "(195 more errors)") != NULL);
+	CHECK(strlen(e) < SIEVE_ERRORS_TEXT_MAX);
+	/* sieve_compile gives the first */
+	char err[SIEVE_ERROR_MAX];
+	CHECK(sieve_compile("keep;\nfrop;\nbar;", 16, err) == NULL);
+	CHECK_EQ_STR(err, "line 2, column 1: unknown command \"frop\"");
+	/* nesting past the limit in every command: one error each */
+	char deep[4096] = "";
+	for (int k = 0; k < 2; k++) {
+		for (int i = 0; i < 40; i++)
+			strcat(deep, "if true {");
+		for (int i = 0; i < 40; i++)
+			strcat(deep, "}");
+	}
+	CHECK_EQ_STR(all_errors(deep, &n), "line 1, column 283: nesting deeper than 32 | "
+	                                   "line 1, column 683: nesting deeper than 32");
+	CHECK(n == 2);
+	/* every :regex key that is none, with the other errors */
+	CHECK_EQ_STR(all_errors("require \"regex\";\nif header :regex \"a\" \"(\" {}\nkeep 1;\n"
+	                        "if header :regex \"a\" [\"x\", \"[\"] {}", &n),
+	             "line 3, column 6: keep takes 0 positional arguments, found 1 | "
+	             "line 2, column 4: invalid regular expression \"(\" | "
+	             "line 4, column 4: invalid regular expression \"[\"");
+	CHECK(n == 3);
+	/* a good script: none */
+	CHECK_EQ_STR(all_errors("if true { keep; } else { discard; }", &n), "");
+	CHECK(n == 0);
+}
+
 int main(void)
 {
+	test_error_recovery();
 	test_warnings();
 	test_sends_out();
 	test_cache();
