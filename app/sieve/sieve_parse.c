@@ -473,6 +473,29 @@ static int check_match_refs(struct parser *ps, const struct raw_arg *ra, struct 
 			return -1;
 		}
 	}
+	/* RFC 5229 §3: a reference into a namespace no extension required
+	 * gave is an error; tern's one namespace is include's "global"
+	 * (RFC 6609 §3.5). tern expanded "${namespace.frop}" to nothing. */
+	for (size_t i = 0; i + 2 < s.len; i++) {
+		if (s.p[i] != '$' || s.p[i + 1] != '{')
+			continue;
+		size_t e = i + 2, dot = 0;
+		while (e < s.len && s.p[e] != '}' && e - i - 2 <= SIEVE_VAR_NAME_MAX) {
+			if (s.p[e] == '.' && !dot)
+				dot = e;
+			e++;
+		}
+		struct str name = str_make(s.p + i + 2, e - i - 2);
+		if (!dot || e >= s.len || s.p[e] != '}' || !sv_namespaced_name_ok(name))
+			continue;
+		struct str ns = str_make(name.p, dot - i - 2);
+		if (!str_eq_ci(ns, STR_LIT("global")) || !has_ext(ps, EXT_INCLUDE)) {
+			errf(ps, ra->line, ra->col, "variable \"${%.*s}\": no namespace \"%.*s\" was required",
+			     (int)(name.len > 64 ? 64 : name.len), name.p, (int)(ns.len > 32 ? 32 : ns.len),
+			     ns.p);
+			return -1;
+		}
+	}
 	return 0;
 }
 

@@ -125,6 +125,10 @@ struct sieve_script {
 	struct sieve_errors *regex_errs;  /* while compiling: where a key that is none goes */
 };
 
+/* sieve_vars.c: is n (what "${...}" holds) a variable name, namespaced
+ * or not, as RFC 5229 §3's variable-ref has it */
+int sv_namespaced_name_ok(struct str n);
+
 /* sieve_parse.c: may an included script be called s (RFC 6609 §3.2: a
  * ManageSieve script name, RFC 5804 §1.6: UTF-8 with no control
  * character, U+2028 or U+2029) */

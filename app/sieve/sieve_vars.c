@@ -96,7 +96,7 @@ static int ident_char(char c, int first)
  * identifier "." *(variable-name ".") variable-name, each variable-name
  * an identifier or a num-variable. "${a.b.}" or "${a..b}" is no
  * reference and stays as written. */
-static int namespaced_name_ok(struct str n)
+int sv_namespaced_name_ok(struct str n)
 {
 	size_t i = 0;
 	for (int seg = 0; i <= n.len; seg++) {
@@ -146,7 +146,7 @@ struct str vars_expand(struct run *r, const struct sv_string *s)
 				for (k = j; k < in.len && (ident_char(in.p[k], 0) || in.p[k] == '.'); k++)
 					;
 				if (k > j && k < in.len && in.p[k] == '}' &&
-				    namespaced_name_ok(str_make(in.p + j, k - j))) {
+				    sv_namespaced_name_ok(str_make(in.p + j, k - j))) {
 					ok = 1;
 					struct buf *b = vars_find(r, str_make(in.p + j, k - j), 0);
 					if (b)

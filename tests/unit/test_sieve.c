@@ -335,8 +335,20 @@ static void test_variables(void)
 	/* RFC 5229 §3: a namespace's name is identifier "." ... variable-name;
 	 * "${a.b.}" and "${a..b}" are no references and stay as written (they
 	 * were taken as unknown namespaced names and expanded to nothing) */
-	EXPECT("require [\"variables\", \"fileinto\"]; fileinto \"${a.b.}|${a..b}|${.a}|${a.1b}|${a.b}|${a.1}|${x.y_2}\";",
-	       "fileinto \"${a.b.}|${a..b}|${.a}|${a.1b}|||\"");
+	EXPECT("require [\"variables\", \"fileinto\"]; fileinto \"${a.b.}|${a..b}|${.a}|${a.1b}\";",
+	       "fileinto \"${a.b.}|${a..b}|${.a}|${a.1b}\"");
+	/* and one into a namespace no require gave is an error (§3: MUST;
+	 * they were expanded to nothing); include's "global" is one
+	 * (RFC 6609 §3.5) */
+	EXPECT("require [\"variables\", \"fileinto\"]; fileinto \"${a}|${x.y_2}\";",
+	       "error: line 1, column 45: variable \"${x.y_2}\": no namespace \"x\" was required");
+	EXPECT("require [\"variables\", \"fileinto\"]; fileinto \"${a.1}\";",
+	       "error: line 1, column 45: variable \"${a.1}\": no namespace \"a\" was required");
+	EXPECT("require [\"variables\", \"fileinto\"]; fileinto \"${global.x}\";",
+	       "error: line 1, column 45: variable \"${global.x}\": no namespace \"global\" was required");
+	EXPECT("require [\"variables\", \"fileinto\", \"include\"]; set \"global.x\" \"v\"; "
+	       "fileinto \"${GLOBAL.x}\";",
+	       "fileinto \"v\"");
 	/* Without the variables extension ${} is literal. */
 	EXPECT("require \"fileinto\"; fileinto \"${x}\";", "fileinto \"${x}\"");
 	/* Captures survive a failed test (RFC 5229 §3.2). */
