@@ -173,6 +173,7 @@ int sv_ihave_grants(struct str name);
 struct run;
 struct sv_hook {
 	const char *ext;
+	const char *ns; /* a variable namespace it gives (RFC 5229 §3), or NULL */
 	const struct sv_spec *specs;
 	size_t nspecs;
 	/* its tags, G_HOOK0 + i; each with its argument type */

@@ -35,6 +35,7 @@
 enum {
 	H_TEST = C_HOOK0, H_TEST_FAIL, H_TEST_SET, H_TEST_RESULT_RESET, H_TEST_MAILBOX_CREATE,
 	H_TEST_MESSAGE_CMD, H_TEST_CONFIG_SET, H_TEST_CONFIG_UNSET, H_TEST_CONFIG_RELOAD,
+	H_TEST_BINARY_SAVE, H_TEST_BINARY_LOAD,
 	H_TEST_SCRIPT_COMPILE = T_HOOK0, H_TEST_SCRIPT_RUN, H_TEST_ERROR, H_TEST_RESULT_ACTION,
 	H_TEST_RESULT_EXECUTE, H_TEST_MESSAGE
 };
@@ -64,6 +65,8 @@ static const struct sv_spec hook_specs[] = {
 	{ "test_config_set", H_TEST_CONFIG_SET, EXT_HOOK, 0, 0, 0, "SS", no_tags },
 	{ "test_config_unset", H_TEST_CONFIG_UNSET, EXT_HOOK, 0, 0, 0, "S", no_tags },
 	{ "test_config_reload", H_TEST_CONFIG_RELOAD, EXT_HOOK, 0, 0, 0, "", reload_tags },
+	{ "test_binary_save", H_TEST_BINARY_SAVE, EXT_HOOK, 0, 0, 0, "S", no_tags },
+	{ "test_binary_load", H_TEST_BINARY_LOAD, EXT_HOOK, 0, 0, 0, "S", no_tags },
 };
 
 /* The file being run: one at a time, so plain statics. */
@@ -78,6 +81,17 @@ static int have_sub_res;
 /* what test_error sees: the compile errors of the last
  * test_script_compile, or the one error of test_script_run's run */
 static struct sieve_errors sub_errs;
+/* sub's text: tern's compiled form is made from it (sieve_cache.c
+ * compiles the text again after a miss), so it is what
+ * test_binary_save keeps under a name and test_binary_load compiles */
+static char *sub_text;
+static size_t sub_len;
+#define BINARIES_MAX 16
+static struct binary {
+	char *name, *text;
+	size_t len;
+} binaries[BINARIES_MAX];
+static int nbinaries;
 static int sub_compiled; /* sub_errs are test_script_compile's */
 static char cur_dir[4096];
 
@@ -281,6 +295,52 @@ static void cmd_test_config(struct run *r, const struct sv_node *n)
 	         (int)(key.len > 100 ? 100 : key.len), key.p);
 }
 
+/*
+ * test_binary_save NAME keeps the compiled script (test_script_compile's)
+ * under NAME; test_binary_load NAME makes it the compiled script again,
+ * as Pigeonhole saves and loads its .svbin. tern has no binary form: a
+ * script is compiled from its text wherever it is loaded (the cache
+ * compiles it again after a miss), so the text is kept and compiled
+ * again, which is what loading means in tern.
+ */
+static void binary(struct run *r, const struct sv_node *n)
+{
+	struct str name = arg_str(r, &n->pos[0], 0);
+	int i = 0;
+	while (i < nbinaries && !str_eq(str_c(binaries[i].name), name))
+		i++;
+	if (n->id == H_TEST_BINARY_SAVE) {
+		if (!sub) {
+			run_fail(r, n, "sievesuite: test_binary_save without a compiled script");
+			return;
+		}
+		if (i == nbinaries) {
+			if (nbinaries == BINARIES_MAX) {
+				run_fail(r, n, "sievesuite: more than %d saved binaries", BINARIES_MAX);
+				return;
+			}
+			binaries[nbinaries++].name = strndup(name.p, name.len);
+		}
+		free(binaries[i].text);
+		binaries[i].text = malloc(sub_len + 1);
+		memcpy(binaries[i].text, sub_text, sub_len);
+		binaries[i].len = sub_len;
+		return;
+	}
+	if (i == nbinaries) {
+		run_fail(r, n, "sievesuite: test_binary_load: no binary saved as \"%.*s\"",
+		         (int)name.len, name.p);
+		return;
+	}
+	sieve_script_free(&sub);
+	sub_errs.n = 0;
+	sub_compiled = 1;
+	sub = sieve_compile_errors(binaries[i].text, binaries[i].len, &sub_errs);
+	if (!sub)
+		run_fail(r, n, "sievesuite: test_binary_load \"%.*s\" does not compile", (int)name.len,
+		         name.p);
+}
+
 static void hook_command(struct run *r, const struct sv_node *n)
 {
 	switch (n->id) {
@@ -325,6 +385,10 @@ static void hook_command(struct run *r, const struct sv_node *n)
 		r->res->implicit_keep = 1;
 		r->redirects = r->vacations = 0;
 		outbox_clear_sent();
+		break;
+	case H_TEST_BINARY_SAVE:
+	case H_TEST_BINARY_LOAD:
+		binary(r, n);
 		break;
 	case H_TEST_MAILBOX_CREATE: {
 		struct str name = arg_str(r, &n->pos[0], 0);
@@ -375,7 +439,9 @@ static int test_script_compile(struct run *r, const struct sv_node *t)
 	}
 	sub = sieve_compile_errors(text, len, &sub_errs);
 	sub_compiled = 1;
-	free(text);
+	free(sub_text);
+	sub_text = text;
+	sub_len = len;
 	if (!sub) { /* many tests expect it: a note to read when the file fails */
 		char all[SIEVE_ERRORS_TEXT_MAX];
 		printf("note %s: %.*s: %u errors: %s\n", cur_file, (int)name.len, name.p, sub_errs.n,
@@ -633,6 +699,7 @@ static int mailbox_exists(void *ctx, struct str name)
 
 static const struct sv_hook hook = {
 	.ext = "vnd.dovecot.testsuite",
+	.ns = "tst", /* "${tst.path}": the suite's directory, expanded to nothing here */
 	.specs = hook_specs,
 	.nspecs = sizeof hook_specs / sizeof hook_specs[0],
 	.tags = hook_tags,
@@ -730,6 +797,14 @@ static int run_file(const char *path)
 	while (nincluded)
 		free(included[--nincluded]);
 	sub_clear();
+	free(sub_text);
+	sub_text = NULL;
+	while (nbinaries) {
+		nbinaries--;
+		free(binaries[nbinaries].name);
+		free(binaries[nbinaries].text);
+		binaries[nbinaries].text = NULL;
+	}
 	return nfailed != 0;
 }
 
