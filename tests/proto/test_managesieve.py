@@ -1082,6 +1082,19 @@ def test_delivery_runs_active_script():
     assert "after error 8" in " ".join(m[1] for m in s.messages(GINA))
     assert s.wait_log('script=badre error="line 3: invalid regular expression \\"((\\""'), \
         [l for l in s.log_text().splitlines() if "sieve_failed" in l]
+    # An include of a script the account has not got (without :optional),
+    # made active where nothing checks it (the CLI; SETACTIVE refuses it):
+    # each delivery keeps the message in the INBOX, nothing of the script
+    # done, and logs why (RFC 6609 §3.2; Pigeonhole's compile fails there
+    # alike and it keeps the message).
+    s.cli("sieve", "put", GINA, "inc", input='require ["include", "fileinto"];\n'
+          'fileinto "Elsewhere";\ninclude "nosuch";\n')
+    s.cli("sieve", "activate", GINA, "inc")
+    with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+        c.sendmail("ann@remote.test", [GINA], message(subject="after error 9", to=GINA))
+    assert "after error 9" in " ".join(m[1] for m in s.messages(GINA))
+    assert s.wait_log('script=inc error="line 3: include: no script \\"nosuch\\""'), \
+        [l for l in s.log_text().splitlines() if "sieve_failed" in l]
 
 
 def test_fileinto_named_mailboxes():
