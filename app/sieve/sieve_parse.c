@@ -80,6 +80,9 @@ static char *add_error(struct sieve_errors *errs)
 }
 
 static void verrf(struct parser *ps, int syntax, uint32_t line, uint32_t col, const char *fmt,
+                  va_list ap) __attribute__((format(printf, 5, 0)));
+
+static void verrf(struct parser *ps, int syntax, uint32_t line, uint32_t col, const char *fmt,
                   va_list ap)
 {
 	char *e = add_error(syntax ? &ps->syntax : &ps->other);
