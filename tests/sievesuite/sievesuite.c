@@ -35,13 +35,14 @@
 enum {
 	H_TEST = C_HOOK0, H_TEST_FAIL, H_TEST_SET, H_TEST_RESULT_RESET, H_TEST_MAILBOX_CREATE,
 	H_TEST_MESSAGE_CMD, H_TEST_CONFIG_SET, H_TEST_CONFIG_UNSET, H_TEST_CONFIG_RELOAD,
-	H_TEST_BINARY_SAVE, H_TEST_BINARY_LOAD,
+	H_TEST_BINARY_SAVE, H_TEST_BINARY_LOAD, H_TEST_IMAP_METADATA_SET,
 	H_TEST_SCRIPT_COMPILE = T_HOOK0, H_TEST_SCRIPT_RUN, H_TEST_ERROR, H_TEST_RESULT_ACTION,
 	H_TEST_RESULT_EXECUTE, H_TEST_MESSAGE
 };
-enum { G_FOLDER = G_HOOK0, G_SMTP, G_EXTENSION };
-static const char *const hook_tags[] = { "folder", "smtp", "extension" };
-static const uint8_t hook_tag_args[] = { A_STR, A_NONE, A_STR };
+enum { G_FOLDER = G_HOOK0, G_SMTP, G_EXTENSION, G_MAILBOX };
+static const char *const hook_tags[] = { "folder", "smtp", "extension", "mailbox" };
+static const uint8_t hook_tag_args[] = { A_STR, A_NONE, A_STR, A_STR };
+static const uint8_t metadata_tags[] = { G_MAILBOX, G_COUNT_TAGS };
 static const uint8_t message_tags[] = { G_FOLDER, G_SMTP, G_COUNT_TAGS };
 static const uint8_t reload_tags[] = { G_EXTENSION, G_COUNT_TAGS };
 
@@ -67,6 +68,7 @@ static const struct sv_spec hook_specs[] = {
 	{ "test_config_reload", H_TEST_CONFIG_RELOAD, EXT_HOOK, 0, 0, 0, "", reload_tags },
 	{ "test_binary_save", H_TEST_BINARY_SAVE, EXT_HOOK, 0, 0, 0, "S", no_tags },
 	{ "test_binary_load", H_TEST_BINARY_LOAD, EXT_HOOK, 0, 0, 0, "S", no_tags },
+	{ "test_imap_metadata_set", H_TEST_IMAP_METADATA_SET, EXT_HOOK, 0, 0, 0, "SS", metadata_tags },
 };
 
 /* The file being run: one at a time, so plain statics. */
@@ -341,6 +343,60 @@ static void binary(struct run *r, const struct sv_node *n)
 		         name.p);
 }
 
+/*
+ * test_imap_metadata_set [:mailbox NAME] ENTRY VALUE: an IMAP METADATA
+ * entry (RFC 5464) of the mailbox, or of the server without :mailbox,
+ * as an IMAP client's SETMETADATA leaves it; the engine reads it through
+ * sieve_env.metadata (entry names in any case, as RFC 5464 §3.2 has
+ * them). One value an entry: setting it again replaces it.
+ */
+#define METADATA_MAX 32
+static struct meta {
+	char *mailbox; /* NULL: the server's */
+	char *name, *value;
+} metas[METADATA_MAX];
+static int nmetas;
+
+static struct meta *meta_find(struct str mailbox, struct str name)
+{
+	for (int i = 0; i < nmetas; i++)
+		if ((mailbox.p ? metas[i].mailbox && same_mailbox(str_c(metas[i].mailbox), mailbox) :
+		                 !metas[i].mailbox) &&
+		    str_eq_ci(str_c(metas[i].name), name))
+			return &metas[i];
+	return NULL;
+}
+
+static void metadata_set(struct run *r, const struct sv_node *n)
+{
+	const struct sv_arg *mbox = node_tag(n, G_MAILBOX);
+	struct str mailbox = mbox ? arg_str(r, mbox, 0) : STR_NULL;
+	struct str name = arg_str(r, &n->pos[0], 0), value = arg_str(r, &n->pos[1], 0);
+	struct meta *m = meta_find(mailbox, name);
+	if (!m) {
+		if (nmetas == METADATA_MAX) {
+			run_fail(r, n, "sievesuite: more than %d metadata entries", METADATA_MAX);
+			return;
+		}
+		m = &metas[nmetas++];
+		m->mailbox = mailbox.p ? strndup(mailbox.p, mailbox.len) : NULL;
+		m->name = strndup(name.p, name.len);
+	}
+	free(m->value);
+	m->value = strndup(value.p, value.len);
+}
+
+static int metadata(void *ctx, struct str mailbox, struct str name, struct arena *a,
+                    struct str *value_r)
+{
+	(void)ctx;
+	struct meta *m = meta_find(mailbox, name);
+	if (!m)
+		return 0;
+	*value_r = str_c(arena_strdup(a, m->value));
+	return 1;
+}
+
 static void hook_command(struct run *r, const struct sv_node *n)
 {
 	switch (n->id) {
@@ -389,6 +445,9 @@ static void hook_command(struct run *r, const struct sv_node *n)
 	case H_TEST_BINARY_SAVE:
 	case H_TEST_BINARY_LOAD:
 		binary(r, n);
+		break;
+	case H_TEST_IMAP_METADATA_SET:
+		metadata_set(r, n);
 		break;
 	case H_TEST_MAILBOX_CREATE: {
 		struct str name = arg_str(r, &n->pos[0], 0);
@@ -779,6 +838,7 @@ static int run_file(const char *path)
 	struct sieve_env env = { .msg = default_message, .len = sizeof default_message - 1 };
 	env.include_text = include_text;
 	env.mailbox_exists = mailbox_exists;
+	env.metadata = metadata;
 	env.env_from = STR_LIT("sender@example.com");
 	env.env_to = STR_LIT("recipient@example.org");
 	env.now = 1262304000; /* 2010-01-01 */
@@ -799,6 +859,13 @@ static int run_file(const char *path)
 	sub_clear();
 	free(sub_text);
 	sub_text = NULL;
+	while (nmetas) {
+		nmetas--;
+		free(metas[nmetas].mailbox);
+		free(metas[nmetas].name);
+		free(metas[nmetas].value);
+		metas[nmetas].value = NULL;
+	}
 	while (nbinaries) {
 		nbinaries--;
 		free(binaries[nbinaries].name);
