@@ -668,6 +668,22 @@ static int check_names(struct parser *ps, struct sv_node *n)
 		errf(ps, n->line, n->col, "fileinto with a mailbox name that is not UTF-8");
 		return -1;
 	}
+	/* RFC 8579 §3, §4: a special-use attribute is RFC 6154's use-attr,
+	 * "\" and an atom; a constant that is none names no mailbox ever
+	 * (Pigeonhole refuses it too) */
+	const struct sv_arg *uses = n->id == T_SPECIALUSE_EXISTS ? &n->pos[n->npos - 1] : NULL;
+	for (uint16_t i = 0; !uses && i < n->ntags; i++)
+		if (n->tags[i].tag == G_SPECIALUSE)
+			uses = &n->tags[i].arg;
+	for (uint32_t k = 0; uses && k < uses->n; k++) {
+		struct str u = uses->v[k].s;
+		if (!uses->v[k].dyn &&
+		    !(u.len > 1 && u.p[0] == '\\' && u.p[1] != '\\' && imap_flag_ok(str_sub(u, 1, u.len)))) {
+			errf(ps, n->line, n->col, "\"%.*s\" is no special-use attribute (\"\\\" and an atom)",
+			     (int)(u.len > 64 ? 64 : u.len), u.p);
+			return -1;
+		}
+	}
 	for (uint16_t i = 0; i < n->ntags; i++) {
 		const struct sv_tagarg *at = &n->tags[i];
 		int64_t t;

@@ -824,6 +824,16 @@ static void test_extensions(void)
 	       "if spamtest :value \"eq\" :comparator \"i;ascii-numeric\" \"0\" { discard; }",
 	       "discard");
 	/* special-use, mailboxid, fcc, redirect-dsn */
+	/* a special-use attribute is "\\" and an atom (RFC 8579, RFC 6154):
+	 * a constant that is none is refused (it named no mailbox ever) */
+	EXPECT("require [\"fileinto\", \"special-use\"]; fileinto :specialuse \"Junk\" \"Spam\";",
+	       "error: line 1, column 38: \"Junk\" is no special-use attribute (\"\\\" and an atom)");
+	EXPECT("require \"special-use\"; if specialuse_exists \"INBOX\" [\"\\\\Sent\", \"\\\\a b\"] {}",
+	       "error: line 1, column 27: \"\\a b\" is no special-use attribute (\"\\\" and an atom)");
+	EXPECT("require \"special-use\"; if specialuse_exists \"\\\\\" {}",
+	       "error: line 1, column 27: \"\\\" is no special-use attribute (\"\\\" and an atom)");
+	EXPECT("require [\"special-use\", \"variables\"]; set \"u\" \"x\"; "
+	       "if specialuse_exists [\"\\\\Sent\", \"${u}\"] { discard; }", "keep");
 	EXPECT("require [\"fileinto\", \"special-use\"]; fileinto :specialuse \"\\\\Junk\" \"Spam\";",
 	       "fileinto \"Spam\"");
 	EXPECT("require [\"fileinto\", \"mailboxid\"]; fileinto :mailboxid \"F12\" \"A\";",
