@@ -69,9 +69,6 @@ struct raw_arg {
 	uint64_t num;
 };
 
-static void errf(struct parser *ps, uint32_t line, uint32_t col, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
 /* Counts an error and returns where its text goes: NULL past the
  * SIEVE_ERRORS_MAX kept (memory stays bounded whatever the script). */
 static char *add_error(struct sieve_errors *errs)
@@ -79,61 +76,37 @@ static char *add_error(struct sieve_errors *errs)
 	return errs->n++ < SIEVE_ERRORS_MAX ? errs->text[errs->n - 1] : NULL;
 }
 
-static void verrf(struct parser *ps, int syntax, uint32_t line, uint32_t col, const char *fmt,
-                  va_list ap) __attribute__((format(printf, 5, 0)));
+/* What an error does to the parse: ERR_CMD abandons the command (its
+ * first error: what follows from it is not news; recover() skips the
+ * rest), ERR_SYNTAX likewise for an error of syntax, ERR_SOFT leaves the
+ * syntax readable (an unknown name): the command is parsed on, as one
+ * of unknown meaning, so the mistakes in its arguments and block are
+ * reported too (Pigeonhole parses first and checks names after, so it
+ * finds both). */
+enum { ERR_CMD, ERR_SYNTAX, ERR_SOFT };
 
-static void verrf(struct parser *ps, int syntax, uint32_t line, uint32_t col, const char *fmt,
-                  va_list ap)
+static void report(struct parser *ps, int kind, uint32_t line, uint32_t col, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static void report(struct parser *ps, int kind, uint32_t line, uint32_t col, const char *fmt, ...)
 {
-	char *e = add_error(syntax ? &ps->syntax : &ps->other);
+	va_list ap;
+	if (kind != ERR_SOFT) {
+		if (ps->failed)
+			return;
+		ps->failed = 1;
+	}
+	char *e = add_error(kind == ERR_SYNTAX ? &ps->syntax : &ps->other);
 	if (!e)
 		return;
 	int n = snprintf(e, SIEVE_ERROR_MAX, "line %u, column %u: ", line, col);
+	va_start(ap, fmt);
 	vsnprintf(e + n, SIEVE_ERROR_MAX - (size_t)n, fmt, ap);
-}
-
-/* The command's first error (what follows from it is not news): the
- * command is abandoned. */
-static void errf(struct parser *ps, uint32_t line, uint32_t col, const char *fmt, ...)
-{
-	va_list ap;
-	if (ps->failed)
-		return;
-	ps->failed = 1;
-	va_start(ap, fmt);
-	verrf(ps, 0, line, col, fmt, ap);
 	va_end(ap);
 }
-
-static void synf(struct parser *ps, uint32_t line, uint32_t col, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-/* The same for an error of syntax. */
-static void synf(struct parser *ps, uint32_t line, uint32_t col, const char *fmt, ...)
-{
-	va_list ap;
-	if (ps->failed)
-		return;
-	ps->failed = 1;
-	va_start(ap, fmt);
-	verrf(ps, 1, line, col, fmt, ap);
-	va_end(ap);
-}
-
-static void soft_errf(struct parser *ps, uint32_t line, uint32_t col, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-/* An error that leaves the syntax readable (an unknown name): the
- * command is parsed on, as one of unknown meaning, so the mistakes in
- * its arguments and block are reported too (Pigeonhole parses first
- * and checks names after, so it finds both). */
-static void soft_errf(struct parser *ps, uint32_t line, uint32_t col, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	verrf(ps, 0, line, col, fmt, ap);
-	va_end(ap);
-}
+#define errf(ps, ...) report(ps, ERR_CMD, __VA_ARGS__)
+#define synf(ps, ...) report(ps, ERR_SYNTAX, __VA_ARGS__)
+#define soft_errf(ps, ...) report(ps, ERR_SOFT, __VA_ARGS__)
 
 static void warnf(struct parser *ps, uint32_t line, uint32_t col, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

@@ -1065,37 +1065,33 @@ def test_delivery_runs_active_script():
     typ, data = m.fetch(flagged[0], "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
     assert b"flagme" in data[0][1], data
     m.logout()
+
+    def fails_at_delivery(name, text, subject, logged):
+        """name, made active with text, keeps the mail in the INBOX and
+        logs logged (its sieve_failed line)."""
+        s.cli("sieve", "put", GINA, name, input=text)
+        s.cli("sieve", "activate", GINA, name)
+        with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+            c.sendmail("ann@remote.test", [GINA], message(subject=subject, to=GINA))
+        assert subject in " ".join(m[1] for m in s.messages(GINA))
+        assert s.wait_log(logged), [l for l in s.log_text().splitlines() if "sieve_failed" in l]
+
     # A script that fails at run time changes nothing: the INBOX, logged.
-    s.cli("sieve", "put", GINA, "broken", input='require "ihave"; error "boom"; discard;')
-    s.cli("sieve", "activate", GINA, "broken")
-    with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
-        c.sendmail("ann@remote.test", [GINA], message(subject="after error 7", to=GINA))
-    assert "after error 7" in " ".join(m[1] for m in s.messages(GINA))
-    assert s.wait_log("event=sieve_failed")
+    fails_at_delivery("broken", 'require "ihave"; error "boom"; discard;', "after error 7",
+                      "event=sieve_failed")
     # An error with quotes in it is one quoted value, its quotes escaped
     # (it was error="line 2: invalid regular expression "((""), with its line.
-    s.cli("sieve", "put", GINA, "badre", input='require ["regex", "variables"];\nset "p" "((";\n'
-          'if header :regex "subject" "${p}" { discard; }\n')
-    s.cli("sieve", "activate", GINA, "badre")
-    with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
-        c.sendmail("ann@remote.test", [GINA], message(subject="after error 8", to=GINA))
-    assert "after error 8" in " ".join(m[1] for m in s.messages(GINA))
-    assert s.wait_log('script=badre error="line 3: invalid regular expression \\"((\\""'), \
-        [l for l in s.log_text().splitlines() if "sieve_failed" in l]
+    fails_at_delivery("badre", 'require ["regex", "variables"];\nset "p" "((";\n'
+                      'if header :regex "subject" "${p}" { discard; }\n', "after error 8",
+                      'script=badre error="line 3: invalid regular expression \\"((\\""')
     # An include of a script the account has not got (without :optional),
     # made active where nothing checks it (the CLI; SETACTIVE refuses it):
     # each delivery keeps the message in the INBOX, nothing of the script
     # done, and logs why (RFC 6609 §3.2; Pigeonhole's compile fails there
     # alike and it keeps the message).
-    s.cli("sieve", "put", GINA, "inc", input='require ["include", "fileinto"];\n'
-          'fileinto "Elsewhere";\ninclude "nosuch";\n')
-    s.cli("sieve", "activate", GINA, "inc")
-    with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
-        c.sendmail("ann@remote.test", [GINA], message(subject="after error 9", to=GINA))
-    assert "after error 9" in " ".join(m[1] for m in s.messages(GINA))
-    assert s.wait_log('script=inc error="line 3: include: no script \\"nosuch\\""'), \
-        [l for l in s.log_text().splitlines() if "sieve_failed" in l]
-
+    fails_at_delivery("inc", 'require ["include", "fileinto"];\nfileinto "Elsewhere";\n'
+                      'include "nosuch";\n', "after error 9",
+                      'script=inc error="line 3: include: no script \\"nosuch\\""')
 
 def test_fileinto_named_mailboxes():
     """fileinto by name (issue 33): an existing folder, a new one with
