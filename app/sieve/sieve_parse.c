@@ -69,6 +69,19 @@ struct raw_arg {
 	uint64_t num;
 };
 
+/* s as one line (ManageSieve sends errors one a line): a control
+ * character the script wrote is "?", and with text 1 an octet of
+ * invalid UTF-8 too (warnings go in a quoted string; errors go in a
+ * literal, their octets as written) */
+static void one_line(char *s, int text)
+{
+	size_t len = strlen(s);
+	int utf8 = !text || utf8_valid(str_make(s, len));
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f || (!utf8 && (unsigned char)s[i] >= 0x80))
+			s[i] = '?';
+}
+
 /* Counts an error and returns where its text goes: NULL past the
  * SIEVE_ERRORS_MAX kept (memory stays bounded whatever the script). */
 static char *add_error(struct sieve_errors *errs)
@@ -103,6 +116,7 @@ static void report(struct parser *ps, int kind, uint32_t line, uint32_t col, con
 	va_start(ap, fmt);
 	vsnprintf(e + n, SIEVE_ERROR_MAX - (size_t)n, fmt, ap);
 	va_end(ap);
+	one_line(e, 0);
 }
 #define errf(ps, ...) report(ps, ERR_CMD, __VA_ARGS__)
 #define synf(ps, ...) report(ps, ERR_SYNTAX, __VA_ARGS__)
@@ -123,12 +137,7 @@ static void warnf(struct parser *ps, uint32_t line, uint32_t col, const char *fm
 	vsnprintf(one + n, sizeof(one) - (size_t)n, fmt, ap);
 	va_end(ap);
 	size_t len = strlen(one), sep = ps->warnlen ? 2 : 0;
-	/* one line of UTF-8 text (ManageSieve sends it quoted): a control
-	 * character or an octet of invalid UTF-8 the script wrote is "?" */
-	int utf8 = utf8_valid(str_make(one, len));
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)one[i] < 0x20 || one[i] == 0x7f || (!utf8 && (unsigned char)one[i] >= 0x80))
-			one[i] = '?';
+	one_line(one, 1);
 	if (ps->warnlen + sep + len + 1 > sizeof(ps->warn))
 		return;
 	if (sep)
@@ -591,8 +600,10 @@ static int check_addresses(struct parser *ps, struct sv_node *n)
 		}
 	}
 	/* RFC 5435 §3.5: :importance is "1", "2" or "3"; §3.7: each of
-	 * :options is "name=value"; §3.3 and RFC 5230 §4.4: a :from is a
-	 * mailbox (notify's and vacation's) */
+	 * :options is "name=value" (§3.5's option: the name a letter or
+	 * digit, then those, ".", "-" and "_"; the value on one line);
+	 * §3.3 and RFC 5230 §4.4: a :from is a mailbox (notify's and
+	 * vacation's) */
 	for (uint16_t i = 0; (n->id == C_NOTIFY || n->id == C_VACATION) && i < n->ntags; i++) {
 		const struct sv_tagarg *at = &n->tags[i];
 		struct str v = at->arg.type == A_STR ? at->arg.v[0].s : STR_NULL;
@@ -612,8 +623,10 @@ static int check_addresses(struct parser *ps, struct sv_node *n)
 			int ok = at->arg.v[k].dyn || eq > 0;
 			for (ptrdiff_t j = 0; ok && !at->arg.v[k].dyn && j < eq; j++)
 				ok = (o.p[j] >= 'a' && o.p[j] <= 'z') || (o.p[j] >= 'A' && o.p[j] <= 'Z') ||
-				     (o.p[j] >= '0' && o.p[j] <= '9') || o.p[j] == '-' || o.p[j] == '_' ||
-				     o.p[j] == '.';
+				     (o.p[j] >= '0' && o.p[j] <= '9') ||
+				     (j > 0 && (o.p[j] == '-' || o.p[j] == '_' || o.p[j] == '.'));
+			for (size_t j = (size_t)eq + 1; ok && !at->arg.v[k].dyn && j < o.len; j++)
+				ok = o.p[j] != '\r' && o.p[j] != '\n';
 			if (!ok) {
 				errf(ps, at->line, at->col, ":options \"%.*s\" is not \"name=value\"",
 				     (int)(o.len > 64 ? 64 : o.len), o.p);

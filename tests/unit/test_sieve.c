@@ -971,6 +971,14 @@ static void test_limits(void)
 		             "error: line 1, column 27: :options \"noequals\" is not \"name=value\"");
 		CHECK_EQ_STR(run("require \"enotify\"; notify :options \"=v\" \"mailto:a@b.example\";"),
 		             "error: line 1, column 27: :options \"=v\" is not \"name=value\"");
+		/* §3.5: the name starts with a letter or digit, the value is
+		 * one line */
+		CHECK_EQ_STR(run("require \"enotify\"; notify :options \"_k=v\" \"mailto:a@b.example\";"),
+		             "error: line 1, column 27: :options \"_k=v\" is not \"name=value\"");
+		CHECK_EQ_STR(run("require \"enotify\"; notify :options \"k=a\nb\" \"mailto:a@b.example\";"),
+		             "error: line 1, column 27: :options \"k=a??b\" is not \"name=value\"");
+		CHECK_EQ_STR(run("require \"enotify\"; notify :options \"9k._-=v=w\" \"mailto:a@b.example\";"),
+		             "notify \"mailto:a@b.example\"\nkeep");
 		CHECK_EQ_STR(run("require \"enotify\"; notify :options \"x-k=a=b\" \"mailto:a@b.example\";"),
 		             "notify \"mailto:a@b.example\"\nkeep");
 		CHECK_EQ_STR(run("require \"enotify\"; notify \"xmpp:a@b.example\";"),
