@@ -213,6 +213,20 @@ int sieve_field_name_valid(struct str s)
 	return 1;
 }
 
+/* 1 when every octet of s may stand in a URI (RFC 3986 §2: unreserved,
+ * reserved or "%"): "<", ">", a space, a quote or a control character
+ * must be written %XX in the header fields of a mailto URI (RFC 6068
+ * §2's qchar) */
+static int uri_chars_ok(struct str s)
+{
+	for (size_t i = 0; i < s.len; i++) {
+		unsigned char c = (unsigned char)s.p[i];
+		if (!(is_letdig(c) || strchr("-._~:/?#[]@!$&'()*+,;=%", c)) || c == '\0')
+			return 0;
+	}
+	return 1;
+}
+
 int sieve_mailto_parse(struct str uri, struct arena *a, struct sieve_mailto *m)
 {
 	memset(m, 0, sizeof *m);
@@ -224,6 +238,8 @@ int sieve_mailto_parse(struct str uri, struct arena *a, struct sieve_mailto *m)
 	if (add_rcpts(to, a, m, SIEVE_MAILTO_TO) < 0)
 		return -1;
 	struct str hf = q < 0 ? STR_NULL : str_sub(rest, (size_t)q + 1, rest.len);
+	if (!uri_chars_ok(hf))
+		return -1;
 	size_t i = 0;
 	while (i < hf.len) {
 		size_t j = i;

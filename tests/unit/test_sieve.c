@@ -817,6 +817,13 @@ static void test_extensions(void)
 	       "{ discard; }", "keep");
 	EXPECT("require \"enotify\"; if valid_notify_method \"mailto:a@example.org?X-Tag=1\" "
 	       "{ discard; }", "discard");
+	/* no URI holds "<", ">", a space or a quote as they are (RFC 3986
+	 * §2, RFC 6068 §2's qchar): they were taken in the header fields */
+	EXPECT("require \"enotify\"; if valid_notify_method [\"mailto:a@example.org?h<=1\", "
+	       "\"mailto:a@example.org?subject=a>b\", \"mailto:a@example.org?subject=a b\"] "
+	       "{ discard; }", "keep");
+	EXPECT("require \"enotify\"; if valid_notify_method \"mailto:a@example.org?subject=a%20b&body=(1)+[2]~\" "
+	       "{ discard; }", "discard");
 	EXPECT("require \"enotify\"; if notify_method_capability \"mailto:a@b.c\" \"online\" \"maybe\" { discard; }",
 	       "discard");
 	/* spamtest: no score yet means "not tested" (0) */
