@@ -1,8 +1,8 @@
 /*
  * api_sieve.c — an account's Sieve scripts through the REST API, for
  * administrators: list, read, store (checked by the compiler first: a
- * script that does not compile is 400 invalid_script with the parser's
- * "line L, column C: ..." message), activate or deactivate, delete (not
+ * script that does not compile is 400 invalid_script with the
+ * compiler's "line L, column C: ..." errors, one a line), activate or deactivate, delete (not
  * the active one: 409 active). The same store functions ManageSieve and
  * `tern sieve` use. A request body is at most HTTP_BODY_MAX, so scripts
  * over about 60 KiB go through ManageSieve. /sieve/global... does the
