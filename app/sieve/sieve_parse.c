@@ -664,7 +664,7 @@ static int check_names(struct parser *ps, struct sv_node *n)
 	for (uint32_t k = 0; uses && k < uses->n; k++) {
 		struct str u = uses->v[k].s;
 		if (!uses->v[k].dyn &&
-		    !(u.len > 1 && u.p[0] == '\\' && u.p[1] != '\\' && imap_flag_ok(str_sub(u, 1, u.len)))) {
+		    !(u.len > 1 && u.p[0] == '\\' && u.p[1] != '\\' && imap_flag_ok(str_sub(u, 1, u.len - 1)))) {
 			errf(ps, n->line, n->col, "\"%.*s\" is no special-use attribute (\"\\\" and an atom)",
 			     (int)(u.len > 64 ? 64 : u.len), u.p);
 			return -1;
@@ -966,13 +966,16 @@ static int check_semantics(struct parser *ps, struct sv_node *n)
 		}
 	if (check_addresses(ps, n) < 0 || check_names(ps, n) < 0)
 		return -1;
-	/* the name is a constant identifier: "${a}" names no variable (RFC 5229 §4);
-	 * with include, "global.NAME" is the global NAME (RFC 6609 §3.5) */
-	struct str setname = n->id == C_SET ? n->pos[0].v[0].s : STR_NULL;
-	if (n->id == C_SET && has_ext(ps, EXT_INCLUDE) && setname.len > 7 &&
+	/* the name is a constant identifier: "${a}" names no variable (RFC 5229 §4),
+	 * nor does "0" (a match variable is not set); extracttext's likewise
+	 * (RFC 5703 §7: as set's); with include, "global.NAME" is the global
+	 * NAME (RFC 6609 §3.5) */
+	int names_var = n->id == C_SET || n->id == C_EXTRACTTEXT;
+	struct str setname = names_var ? n->pos[0].v[0].s : STR_NULL;
+	if (names_var && has_ext(ps, EXT_INCLUDE) && setname.len > 7 &&
 	    str_has_prefix_ci(setname, "global."))
 		setname = str_sub(setname, 7, setname.len - 7);
-	if (n->id == C_SET && !is_identifier(setname)) {
+	if (names_var && !is_identifier(setname)) {
 		errf(ps, n->line, n->col, "invalid variable name \"%.*s\"", (int)n->pos[0].v[0].s.len,
 		     n->pos[0].v[0].s.p);
 		return -1;

@@ -1415,6 +1415,13 @@ static void test_extracttext(void)
 	             "error: line 1, column 57: extracttext needs require \"variables\"");
 	CHECK_EQ_STR(run("require [\"foreverypart\", \"variables\"]; foreverypart { extracttext \"x\"; }"),
 	             "error: line 1, column 55: extracttext needs require \"extracttext\"");
+	/* its name is a variable's, as set's (they were taken) */
+	CHECK_EQ_STR(run("require [\"foreverypart\", \"variables\", \"extracttext\"]; "
+	                 "foreverypart { extracttext \"${x}\"; }"),
+	             "error: line 1, column 70: invalid variable name \"${x}\"");
+	CHECK_EQ_STR(run("require [\"foreverypart\", \"variables\", \"extracttext\"]; "
+	                 "foreverypart { extracttext \"0\"; }"),
+	             "error: line 1, column 70: invalid variable name \"0\"");
 	CHECK(strstr(sieve_extensions(), " foreverypart extracttext") != NULL);
 }
 
