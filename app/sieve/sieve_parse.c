@@ -1375,8 +1375,8 @@ static struct sv_node *parse_command(struct parser *ps, struct sv_node *prev)
  * or the "}" ending the block it is in (left for parse_block), as
  * Pigeonhole's parser does. A block the command has ("if ... {") is
  * parsed, its commands checked and thrown away, so their errors are
- * reported too, unless the error was nesting too deep (the block is
- * deeper still: skipped whole, one error for the lot). Brackets of any
+ * reported too, unless the error was nesting too deep or the block
+ * would be (skipped whole, one error for the lot). Brackets of any
  * kind nest: a ";" or "}" inside them is not the end. The token after
  * the end belongs to the next command: a lexical error in it is that
  * command's (ps->failed set again).
@@ -1398,7 +1398,9 @@ static void recover(struct parser *ps, int toplevel)
 			next(ps);
 			return;
 		}
-		if (nest == 0 && t == TK_LBRACE && descend) {
+		/* within the nesting limit only: "{{{{..." recursed once a
+		 * brace, past the stack */
+		if (nest == 0 && t == TK_LBRACE && descend && ps->depth < SIEVE_NEST_MAX) {
 			ps->recovering = ps->failed = 0;
 			next(ps);
 			ps->depth++;

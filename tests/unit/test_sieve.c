@@ -2370,6 +2370,15 @@ static void test_error_recovery(void)
 	CHECK_EQ_STR(all_errors(deep, &n), "line 1, column 283: nesting deeper than 32 | "
 	                                   "line 1, column 683: nesting deeper than 32");
 	CHECK(n == 2);
+	/* recovery stays within the nesting limit: "{{{{..." recursed
+	 * once a brace (a stack overflow at 400,000 of them) */
+	size_t nb = 400000;
+	char *braces = malloc(nb + 1);
+	memset(braces, '{', nb);
+	braces[nb] = '\0';
+	CHECK(strncmp(all_errors(braces, &n), "line 1, column 1: expected a command, found \"{\"", 47) == 0);
+	CHECK(n >= 1 && n <= SIEVE_NEST_MAX + 1);
+	free(braces);
 	/* every :regex key that is none, with the other errors */
 	CHECK_EQ_STR(all_errors("require \"regex\";\nif header :regex \"a\" \"(\" {}\nkeep 1;\n"
 	                        "if header :regex \"a\" [\"x\", \"[\"] {}", &n),
