@@ -1436,7 +1436,7 @@ static struct sv_node *parse_block(struct parser *ps, int toplevel)
 	/* tail: the end of the block's chain so far, walked on from there
 	 * (never from first: a script of 80,000 commands took seconds of
 	 * CPU per compile, the walk quadratic). */
-	struct sv_node *first = NULL, *last = NULL, *tail = NULL;
+	struct sv_node *first = NULL, *last = NULL, *tail = NULL, standin;
 	for (;;) {
 		if (ps->failed)
 			recover(ps, toplevel);
@@ -1451,9 +1451,12 @@ static struct sv_node *parse_block(struct parser *ps, int toplevel)
 			ps->nloops = nloops;
 			ps->failed = 1;
 			/* an elsif or else after it is not "without an if" (it
-			 * may have been one): a stand-in takes them */
-			last = arena_zalloc(ps->a, sizeof(*last));
-			last->id = C_IF;
+			 * may have been one): a stand-in takes them, the
+			 * block's one (one a failure made a script of 500,000
+			 * ";" take 50 MB) */
+			memset(&standin, 0, sizeof standin);
+			standin.id = C_IF;
+			last = &standin;
 			continue;
 		}
 		/* elsif/else hang off their if; they are not commands of the block. */
