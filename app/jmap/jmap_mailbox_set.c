@@ -198,8 +198,10 @@ static int create_one(struct jmap_call *c, struct jmap_mailboxes *m, const struc
 	/* RFC 8621 §2: isSubscribed "SHOULD default ... true for any new
 	 * Mailboxes created by the user themself". */
 	*sub_r = !sub || sub->boolean;
-	if (*sub_r)
-		store_mailbox_subscribe(c->r->st, c->r->account, full, 1);
+	/* Set either way: IMAP's DELETE and RENAME leave a name subscribed
+	 * (store_mailbox_subscribe), and a new mailbox under such a name is
+	 * still what the client asked for. Not subscribed is ENOTFOUND. */
+	store_mailbox_subscribe(c->r->st, c->r->account, full, *sub_r);
 	if (sort_order_of(order))
 		store_mailbox_sort_order(c->r->st, c->r->account, full, sort_order_of(order));
 	/* The list gains it here, not by loading every mailbox again: that
@@ -233,6 +235,33 @@ static int patch_paths_check(struct jmap_call *c, const struct json_value *patch
 		return -1;
 	}
 	return 0;
+}
+
+/* isSubscribed belongs to the Mailbox object (RFC 8621 §2), the store's
+ * subscriptions to names (IMAP's RENAME leaves them where they were): a
+ * rename from `from` to `to` carries each moved mailbox's subscription to
+ * its new name, so neither it nor its children change isSubscribed. Runs
+ * after the store renamed, on m as loaded before. */
+static int subscriptions_follow(struct jmap_call *c, const struct jmap_mailboxes *m,
+				const char *from, const char *to)
+{
+	size_t fl = strlen(from);
+
+	for (size_t i = 0; i < m->n; i++) {
+		const struct jmap_mailbox *x = &m->v[i];
+		if (strncmp(x->full, from, fl) != 0 || (x->full[fl] && x->full[fl] != '/'))
+			continue;
+		/* The old name's goes first, so the count of subscriptions
+		 * never passes the limit (STORE_ELIMIT) on the way. */
+		int rc = x->subscribed ? store_mailbox_subscribe(c->r->st, c->r->account, x->full, 0)
+				       : STORE_OK;
+		const char *now = arena_printf(c->r->a, "%s%s", to, x->full + fl);
+		if (rc == STORE_OK || rc == STORE_ENOTFOUND)
+			rc = store_mailbox_subscribe(c->r->st, c->r->account, now, x->subscribed);
+		if (rc != STORE_OK && rc != STORE_ENOTFOUND)
+			return rc;
+	}
+	return STORE_OK;
 }
 
 /* One update: 1 when it renamed (children's names changed too), 0, or
@@ -315,6 +344,10 @@ static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, struct jmap
 			int rc = store_mailbox_rename(c->r->st, c->r->account, b->full, full);
 			if (rc != STORE_OK) {
 				*e = rc == STORE_EEXIST ? exists_err(m, full) : store_err(rc, 0);
+				return -1;
+			}
+			if ((rc = subscriptions_follow(c, m, b->full, full)) != STORE_OK) {
+				*e = store_err(rc, 0);
 				return -1;
 			}
 			b->full = full;

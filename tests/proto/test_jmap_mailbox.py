@@ -24,7 +24,8 @@ FRED = ("fred@example.test", "fred-password-8Hn3")
 GINA = ("gina@example.test", "gina-password-3Tz6")
 HANK = ("hank@example.test", "hank-password-5Rm1")
 IVY = ("ivy@example.test", "ivy-password-2Gx7")
-ACCOUNTS = [BOB, ANN, CAROL, DAVE, ERIN, FRED, GINA, HANK, IVY]
+JUNE = ("june@example.test", "june-password-6Pc4")
+ACCOUNTS = [BOB, ANN, CAROL, DAVE, ERIN, FRED, GINA, HANK, IVY, JUNE]
 
 HDR = "From: alice@remote.test\r\nTo: %s\r\nSubject: %s\r\n"
 MSGS = [
@@ -655,6 +656,47 @@ def test_jmap_mailbox_same_name_already_exists():
     _, g = j.one("Mailbox/get", {"ids": [b, k], "properties": ["name", "parentId"]})
     assert {m["id"]: (m["name"], m["parentId"]) for m in g["list"]} == {
         b: ("Twin", k), k: ("Kid", p)}, g
+
+
+def test_jmap_mailbox_rename_keeps_is_subscribed():
+    """isSubscribed is the Mailbox's (RFC 8621 §2) while the store keeps
+    IMAP's subscriptions by name: a rename by name or parentId keeps it,
+    for the mailbox and the children that move with it, subscribed or
+    not, and IMAP's LSUB follows to the new names. A mailbox created
+    under a name still subscribed from before (IMAP SUBSCRIBE, or DELETE
+    leaving it) is as isSubscribed asked."""
+    s = srv()
+    j = Jmap(s, *JUNE)
+    _, st = j.one("Mailbox/set", {"create": {
+        "p": {"name": "Plans"}, "k": {"name": "Kid", "parentId": "#p"},
+        "u": {"name": "Quiet", "parentId": "#p", "isSubscribed": False},
+        "o": {"name": "Other"}}})
+    ids = {k: v["id"] for k, v in st["created"].items()}
+    assert len(ids) == 4, st
+    r = imap(s, *JUNE)
+    try:
+        r.send('s SUBSCRIBE "Taken"\r\n')
+        assert r.until_tag("s")[-1].startswith(b"s OK")
+        _, st = j.one("Mailbox/set", {"update": {ids["p"]: {"name": "Plans2"},
+                                                 ids["o"]: {"parentId": ids["p"]}}})
+        assert set(st["updated"] or {}) == {ids["p"], ids["o"]}, st
+        _, st = j.one("Mailbox/set", {"update": {ids["u"]: {"name": "Taken", "parentId": None}},
+                                      "create": {"n": {"name": "Plans", "isSubscribed": False}}})
+        assert set(st["updated"] or {}) == {ids["u"]} and "n" in st["created"], st
+        ids["n"] = st["created"]["n"]["id"]
+        _, g = j.one("Mailbox/get", {"ids": list(ids.values()),
+                                     "properties": ["name", "isSubscribed"]})
+        got = {m["id"]: (m["name"], m["isSubscribed"]) for m in g["list"]}
+        assert got == {ids["p"]: ("Plans2", True), ids["k"]: ("Kid", True),
+                       ids["u"]: ("Taken", False), ids["o"]: ("Other", True),
+                       ids["n"]: ("Plans", False)}, got
+        r.send('l LSUB "" "*"\r\n')
+        lsub = {ln.split(b'"/" ', 1)[1].strip().strip(b'"').decode()
+                for ln in r.until_tag("l") if ln.startswith(b"* LSUB ")}
+        assert lsub == {"INBOX", "Sent", "Drafts", "Trash", "Junk", "Archive",
+                        "Plans2", "Plans2/Kid", "Plans2/Other"}, lsub
+    finally:
+        r.close()
 
 
 def test_jmap_mailbox_query_changes():
