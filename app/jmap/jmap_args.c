@@ -94,6 +94,18 @@ static int kind_ok(const struct json_value *v, enum jmap_kind k)
 	case JA_UINT: return is_int(v, 0);
 	case JA_INT: return is_int(v, -MAX_SAFE_INT);
 	case JA_OBJECT: return v->type == JSON_OBJECT;
+	case JA_IDMAP:
+	case JA_IDREFMAP:
+		/* A map's keys are Ids too (RFC 8620 §1.2, §5.3 "Id[Foo]"): a
+		 * creation id outside them could never be referenced as "#id". */
+		if (v->type != JSON_OBJECT)
+			return 0;
+		for (const struct json_value *m = v->first; m; m = m->next) {
+			const char *key = m->key + (k == JA_IDREFMAP && m->key[0] == '#');
+			if (!jmap_id_valid(key, strlen(key)))
+				return 0;
+		}
+		return 1;
 	case JA_ARRAY: return v->type == JSON_ARRAY;
 	case JA_ANY: return 1;
 	case JA_IDS:

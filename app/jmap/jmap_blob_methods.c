@@ -51,7 +51,7 @@ static int blob_read(struct jmap_call *c, const char *s, struct buf *out)
 
 static const struct jmap_arg upload_args[] = {
     {"accountId", JA_ID, JA_REQUIRED},
-    {"create", JA_OBJECT, JA_REQUIRED},
+    {"create", JA_IDMAP, JA_REQUIRED},
 };
 
 /*

@@ -39,7 +39,7 @@ static int from_account(struct jmap_call *c)
 static const struct jmap_arg email_copy_args[] = {
     {"fromAccountId", JA_ID, JA_REQUIRED},       {"ifFromInState", JA_STRING, JA_NULLABLE},
     {"accountId", JA_ID, JA_REQUIRED},           {"ifInState", JA_STRING, JA_NULLABLE},
-    {"create", JA_OBJECT, JA_REQUIRED},          {"onSuccessDestroyOriginal", JA_BOOL, 0},
+    {"create", JA_IDMAP, JA_REQUIRED},          {"onSuccessDestroyOriginal", JA_BOOL, 0},
     {"destroyFromIfInState", JA_STRING, JA_NULLABLE},
 };
 

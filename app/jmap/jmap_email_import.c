@@ -120,7 +120,7 @@ void jmap_w_created_email(struct jw *w, const char *key, const struct jmap_new_e
 static const struct jmap_arg import_args[] = {
     {"accountId", JA_ID, JA_REQUIRED},
     {"ifInState", JA_STRING, JA_NULLABLE},
-    {"emails", JA_OBJECT, JA_REQUIRED},
+    {"emails", JA_IDMAP, JA_REQUIRED},
 };
 
 /* The date of msg's most recent (topmost) Received field, the date-time

@@ -472,7 +472,7 @@ static void set_error(struct jw *w, const char *key, const char *type, const cha
 
 static const struct jmap_arg set_args[] = {
     {"accountId", JA_ID, JA_REQUIRED},   {"ifInState", JA_STRING, JA_NULLABLE},
-    {"create", JA_OBJECT, JA_NULLABLE},  {"update", JA_OBJECT, JA_NULLABLE},
+    {"create", JA_IDMAP, JA_NULLABLE},  {"update", JA_IDREFMAP, JA_NULLABLE},
     {"destroy", JA_IDREFS, JA_NULLABLE},
 };
 

@@ -413,7 +413,7 @@ static int destroy_one(struct jmap_call *c, struct jmap_mailboxes *m, struct jma
 
 static const struct jmap_arg set_args[] = {
     {"accountId", JA_ID, JA_REQUIRED},  {"ifInState", JA_STRING, JA_NULLABLE},
-    {"create", JA_OBJECT, JA_NULLABLE}, {"update", JA_OBJECT, JA_NULLABLE},
+    {"create", JA_IDMAP, JA_NULLABLE}, {"update", JA_IDREFMAP, JA_NULLABLE},
     {"destroy", JA_IDREFS, JA_NULLABLE},   {"onDestroyRemoveEmails", JA_BOOL, 0},
 };
 

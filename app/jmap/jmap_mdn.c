@@ -411,8 +411,8 @@ static const char *then_email(void *arg, const char *key)
 static const struct jmap_arg send_args[] = {
     {"accountId", JA_ID, JA_REQUIRED},
     {"identityId", JA_ID, JA_REQUIRED},
-    {"send", JA_OBJECT, JA_REQUIRED},
-    {"onSuccessUpdateEmail", JA_OBJECT, JA_NULLABLE},
+    {"send", JA_IDMAP, JA_REQUIRED},
+    {"onSuccessUpdateEmail", JA_IDREFMAP, JA_NULLABLE},
 };
 
 void jmap_mdn_send(struct jmap_call *c)

@@ -152,6 +152,8 @@ enum jmap_kind {
 	JA_IDREFS,   /* Id[] whose entries may be "#" and a creation id (/set destroy) */
 	JA_IDREF,    /* an Id, or "#" and a creation id (a /query anchor) */
 	JA_STRINGS,  /* String[] */
+	JA_IDMAP,    /* Id[X]: an object whose keys are Ids (a /set create's creation ids) */
+	JA_IDREFMAP, /* Id[X] whose keys may also be "#" and a creation id (/set update) */
 	JA_ARRAY,
 	JA_ANY,
 };

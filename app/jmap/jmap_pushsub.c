@@ -443,8 +443,8 @@ static int create_one(const struct json_value *o, struct rec *r, int64_t now,
 
 void jmap_pushsub_set(struct jmap_call *c)
 {
-	static const struct jmap_arg args[] = {{"create", JA_OBJECT, JA_NULLABLE},
-					       {"update", JA_OBJECT, JA_NULLABLE},
+	static const struct jmap_arg args[] = {{"create", JA_IDMAP, JA_NULLABLE},
+					       {"update", JA_IDREFMAP, JA_NULLABLE},
 					       {"destroy", JA_IDREFS, JA_NULLABLE}};
 	struct store *st = c->r->st;
 	uint32_t acc = c->r->account;

@@ -627,8 +627,8 @@ static int update_one(struct jmap_call *c, struct scripts *s, struct store_sieve
 static const struct jmap_arg set_args[] = {
     {"accountId", JA_ID, JA_REQUIRED},
     {"ifInState", JA_STRING, JA_NULLABLE},
-    {"create", JA_OBJECT, JA_NULLABLE},
-    {"update", JA_OBJECT, JA_NULLABLE},
+    {"create", JA_IDMAP, JA_NULLABLE},
+    {"update", JA_IDREFMAP, JA_NULLABLE},
     {"destroy", JA_IDREFS, JA_NULLABLE},
     {"onSuccessActivateScript", JA_STRING, JA_NULLABLE}, /* an Id or "#creation id" */
     {"onSuccessDeactivateScript", JA_BOOL, 0},

@@ -1160,8 +1160,8 @@ static const char *then_email(void *arg, const char *key)
 
 static const struct jmap_arg set_args[] = {
     {"accountId", JA_ID, JA_REQUIRED},        {"ifInState", JA_STRING, JA_NULLABLE},
-    {"create", JA_OBJECT, JA_NULLABLE},       {"update", JA_OBJECT, JA_NULLABLE},
-    {"destroy", JA_IDREFS, JA_NULLABLE},         {"onSuccessUpdateEmail", JA_OBJECT, JA_NULLABLE},
+    {"create", JA_IDMAP, JA_NULLABLE},       {"update", JA_IDREFMAP, JA_NULLABLE},
+    {"destroy", JA_IDREFS, JA_NULLABLE},         {"onSuccessUpdateEmail", JA_IDREFMAP, JA_NULLABLE},
     {"onSuccessDestroyEmail", JA_ARRAY, JA_NULLABLE},
 };
 

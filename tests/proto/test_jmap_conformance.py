@@ -990,6 +990,49 @@ def test_set_destroy_id_given_twice():
         assert d["destroyed"] == [oid] and d["notDestroyed"] is None, (method, d)
 
 
+def test_creation_ids_are_ids():
+    """RFC 8620 §5.3: a /set's create is an Id[Foo] and its update an
+    Id[PatchObject] (an id, or "#" and a creation id): a key that is no
+    Id (empty, a space, "#" in a creation id: §1.2's 1-255 URL-safe
+    base64 characters) is invalidArguments naming the map, and nothing
+    is written; so for Email/import's emails, Blob/upload's create,
+    MDN/send's send and EmailSubmission/set's onSuccessUpdateEmail. A
+    creation id such as "#c" could never be referenced (it would be
+    "##c"). Keys that are Ids still create."""
+    j = Jmap(srv(), *CLEO)
+    mdn, blob, sieve = ("urn:ietf:params:jmap:mdn", "urn:ietf:params:jmap:blob",
+                        "urn:ietf:params:jmap:sieve")
+    _, g = j.one("Mailbox/get", {"properties": ["name"]})
+    names = {m["name"] for m in g["list"]}
+    for bad in ("", "a b", "#c", "x" * 256, "caf\u00e9"):
+        calls = [
+            ("Mailbox/set", {"create": {bad: {"name": "NotAnId"}}}, "create", USING),
+            ("Mailbox/set", {"update": {bad: {"name": "NotAnId"}}}, "update", USING),
+            ("Email/set", {"create": {bad: {"mailboxIds": {"x": True}}}}, "create", USING),
+            ("Identity/set", {"create": {bad: {"email": CLEO[0]}}}, "create", USING),
+            ("EmailSubmission/set", {"create": {bad: {}}}, "create", USING),
+            ("EmailSubmission/set", {"onSuccessUpdateEmail": {bad: {}}},
+             "onSuccessUpdateEmail", USING),
+            ("Email/import", {"emails": {bad: {}}}, "emails", USING),
+            ("Blob/upload", {"create": {bad: {"data": [{"data:asText": "x"}]}}}, "create",
+             [CORE, blob]),
+            ("MDN/send", {"identityId": "I1", "send": {bad: {}}}, "send", USING + [mdn]),
+            ("SieveScript/set", {"create": {bad: {"name": "n", "blobId": "B1"}}}, "create",
+             [CORE, sieve]),
+        ]
+        if bad == "#c":  # a patch's key may be a creation id reference
+            calls = [x for x in calls if x[2] not in ("update", "onSuccessUpdateEmail")]
+        for method, args, arg, using in calls:
+            args["accountId"] = j.account
+            r = no_server_fail(j.call([[method, args, "c"]], using))["methodResponses"]
+            assert r[0][0] == "error" and r[0][1]["type"] == "invalidArguments" and \
+                r[0][1].get("arguments") == [arg], (bad, method, r)
+    _, g = j.one("Mailbox/get", {"properties": ["name"]})
+    assert {m["name"] for m in g["list"]} == names, g
+    _, st = j.one("Mailbox/set", {"create": {"A-z_09": {"name": "AnId"}}})
+    assert set(st["created"] or {}) == {"A-z_09"}, st
+
+
 def test_set_members_without_entries_are_null():
     """RFC 8620 §5.3: created, updated, destroyed and the notX members of
     a /set answer are null when they have no entry ("This argument is
