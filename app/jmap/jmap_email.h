@@ -81,8 +81,14 @@ void jmap_w_store_error(struct jw *w, const char *key, int rc);
  * (jmap_email_create.c): created (ok) or a SetError (bad). */
 void jmap_email_create(struct jmap_call *c, struct jmap_mailboxes *mbs, const char *cid,
 		       const struct json_value *em, struct jw *ok, struct jw *bad);
-/* key: {id, blobId, threadId, size} of a stored new email. */
-void jmap_w_created_email(struct jw *w, const char *key, const struct jmap_new_email *e);
+/* key: {id, blobId, threadId, size} of a stored new email (Email/import's
+ * created, RFC 8621 §4.8), and with defaults 1 its receivedAt and with 2
+ * its keywords too: Email/set's created names the properties the client
+ * left to their defaults (RFC 8620 §5.3). */
+#define JMAP_CREATED_RECEIVED_AT 1u
+#define JMAP_CREATED_KEYWORDS 2u
+void jmap_w_created_email(struct jw *w, const char *key, const struct jmap_new_email *e,
+			  unsigned defaults);
 /* {"$seen": true, ...} from the store's space-separated keywords. */
 void jmap_w_keywords(struct jw *w, const char *kw, size_t len);
 /* {"M00000001": true, ...} from the record's (mailbox, uid) pairs. */

@@ -1183,7 +1183,11 @@ void jmap_email_create(struct jmap_call *c, struct jmap_mailboxes *mbs, const ch
 		int rc = jmap_email_store(c->r->st, c->r->account, &e);
 		if (rc == STORE_OK) {
 			char eid[16];
-			jmap_w_created_email(ok, cid, &e);
+			/* Omitted, they took their defaults (RFC 8621 §4.1.1), which
+			 * created names (RFC 8620 §5.3). */
+			jmap_w_created_email(ok, cid, &e,
+					     (recv ? 0 : JMAP_CREATED_RECEIVED_AT) |
+						 (member(em, "keywords") ? 0 : JMAP_CREATED_KEYWORDS));
 			snprintf(eid, sizeof eid, "E%08x", e.email_id);
 			jmap_created_put(c->r, cid, eid);
 		} else {

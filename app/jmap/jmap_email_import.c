@@ -102,8 +102,10 @@ void jmap_w_store_error(struct jw *w, const char *key, int rc)
 	}
 }
 
-/* Writes the created Email's short form: id, blobId, threadId, size. */
-void jmap_w_created_email(struct jw *w, const char *key, const struct jmap_new_email *e)
+/* Writes the created Email's short form: id, blobId, threadId, size, and
+ * the defaults asked for. */
+void jmap_w_created_email(struct jw *w, const char *key, const struct jmap_new_email *e,
+			  unsigned defaults)
 {
 	jw_key(w, key);
 	jw_obj_begin(w);
@@ -114,6 +116,14 @@ void jmap_w_created_email(struct jw *w, const char *key, const struct jmap_new_e
 	jw_key(w, "threadId");
 	jmap_w_id(w, 'T', e->thread_id);
 	jw_kuint(w, "size", e->len);
+	if (defaults & JMAP_CREATED_RECEIVED_AT) {
+		jw_key(w, "receivedAt");
+		jmap_w_utcdate(w, e->received_at);
+	}
+	if (defaults & JMAP_CREATED_KEYWORDS) {
+		jw_key(w, "keywords");
+		jmap_w_keywords(w, e->keywords ? e->keywords : "", e->keywords ? strlen(e->keywords) : 0);
+	}
 	jw_obj_end(w);
 }
 
@@ -217,7 +227,7 @@ static void import_one(struct jmap_call *c, struct jmap_mailboxes *m, const stru
 		};
 		int rc = jmap_email_store(c->r->st, c->r->account, &e);
 		if (rc == STORE_OK) {
-			jmap_w_created_email(ok, o->key, &e);
+			jmap_w_created_email(ok, o->key, &e, 0);
 			char eid[16];
 			snprintf(eid, sizeof eid, "E%08x", e.email_id);
 			jmap_created_put(c->r, o->key, eid);

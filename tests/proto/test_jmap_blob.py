@@ -643,7 +643,8 @@ def test_jmap_email_create():
     }}})
     assert res["notCreated"] is None, res
     c = res["created"]["d1"]
-    assert set(c) == {"id", "blobId", "threadId", "size"}, c
+    # receivedAt left to its default is named too (RFC 8620 §5.3).
+    assert set(c) == {"id", "blobId", "threadId", "size", "receivedAt"}, c
     st, hd, raw = j.request("GET", "/jmap/download/%s/%s/m.eml" % (j.account, c["blobId"]))
     assert st == 200 and len(raw) == c["size"], (st, len(raw))
     m = email.message_from_bytes(raw, policy=email.policy.default)

@@ -1033,6 +1033,34 @@ def test_creation_ids_are_ids():
     assert set(st["created"] or {}) == {"A-z_09"}, st
 
 
+def test_email_created_names_its_defaults():
+    """RFC 8620 §5.3: created holds the server-set properties and those
+    the client omitted and the server gave their default; an Email's
+    receivedAt (default: the time of creation) and keywords (default {},
+    RFC 8621 §4.1.1) when left out of an Email/set create, as Email/get
+    reads them after. Email/import's created is id, blobId, threadId and
+    size (RFC 8621 §4.8)."""
+    j = Jmap(srv(), *CLEO)
+    _, q = j.one("Mailbox/query", {"filter": {"role": "inbox"}})
+    inbox = q["ids"][0]
+    _, r = j.one("Email/set", {"create": {
+        "a": {"mailboxIds": {inbox: True}, "subject": "defaults"},
+        "b": {"mailboxIds": {inbox: True}, "subject": "given", "keywords": {"$seen": True},
+              "receivedAt": "2025-05-05T05:05:05Z"}}})
+    a, b = r["created"]["a"], r["created"]["b"]
+    _, g = j.one("Email/get", {"ids": [a["id"], b["id"]], "properties": ["receivedAt", "keywords"]})
+    got = {e["id"]: e for e in g["list"]}
+    assert a["receivedAt"] == got[a["id"]]["receivedAt"] and a["keywords"] == {}, (a, g)
+    assert got[b["id"]]["receivedAt"] == "2025-05-05T05:05:05Z", g
+    assert {"id", "blobId", "threadId", "size"} <= set(b), b
+    st, _, up = j.request("POST", "/jmap/upload/%s/" % j.account, msg("imported defaults"),
+                          {"Content-Type": "message/rfc822"})
+    assert st == 201, up
+    _, r = j.one("Email/import", {"emails": {"i": {"blobId": up["blobId"],
+                                                   "mailboxIds": {inbox: True}}}})
+    assert set(r["created"]["i"]) == {"id", "blobId", "threadId", "size"}, r
+
+
 def test_set_members_without_entries_are_null():
     """RFC 8620 §5.3: created, updated, destroyed and the notX members of
     a /set answer are null when they have no entry ("This argument is
