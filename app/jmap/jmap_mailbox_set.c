@@ -6,7 +6,8 @@
  * response names it.
  *
  * What can change: name and parentId (a rename: children follow, ids
- * and UIDVALIDITY stay), isSubscribed, role (one mailbox's at most; the
+ * and UIDVALIDITY stay, and so does isSubscribed, though the store keeps
+ * subscriptions by name), isSubscribed, role (one mailbox's at most; the
  * INBOX keeps its own) and sortOrder, kept by the store
  * (store_mailbox_sort_order()). A sibling's name is alreadyExists with
  * its id as existingId. Destroying a mailbox with children
