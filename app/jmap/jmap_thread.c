@@ -3,7 +3,9 @@
  * is the emails whose record carries its id (store_thread.c assigns them
  * at creation), oldest receivedAt first.
  *
- * Thread/get reads the thread index (store_thread_emails). Thread/changes
+ * Thread/get reads the thread index (store_thread_emails); ids null lists
+ * every thread of the account's emails when there are at most
+ * maxObjectsInGet (more: requestTooLarge, RFC 8620 §5.1). Thread/changes
  * follows the change log: a created email creates its thread (when its
  * thread id is its own id) or updates it; a destroyed email's record is
  * followed by its thread's (STORE_CHANGE_EMAIL_THREAD): that thread is
@@ -74,52 +76,104 @@ static int thread_found(void *arg, const char *id)
 
 static const char *const props[] = {"id", "emailIds"};
 
+/* The distinct threads of the account's emails, in order, at most
+ * JMAP_MAX_OBJECTS_IN_GET (more: over): a sorted array, so memory stays
+ * that size whatever the account holds. */
+struct thread_set {
+	uint32_t *v;
+	size_t n;
+	int over;
+};
+
+static void thread_set_cb(void *arg, size_t i, const struct store_email_brief *b)
+{
+	struct thread_set *s = arg;
+	size_t lo = 0, hi = s->n;
+
+	(void)i;
+	if (!b || s->over)
+		return;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (s->v[mid] < b->thread_id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < s->n && s->v[lo] == b->thread_id)
+		return;
+	if (s->n == JMAP_MAX_OBJECTS_IN_GET) {
+		s->over = 1;
+		return;
+	}
+	memmove(&s->v[lo + 1], &s->v[lo], (s->n - lo) * sizeof *s->v);
+	s->v[lo] = b->thread_id;
+	s->n++;
+}
+
+/* Thread t into the list: 1, 0 when it holds no email, -1 with
+ * serverFail set. */
+static int w_thread(struct jmap_call *c, uint32_t t, int want_emails, struct members *g)
+{
+	g->n = 0;
+	if (t && store_thread_emails(c->r->st, c->r->account, t, member_cb, g) != STORE_OK) {
+		jmap_error(c, "serverFail", NULL);
+		return -1;
+	}
+	if (!g->n)
+		return 0;
+	qsort(g->v, g->n, sizeof *g->v, cmp_member);
+	jw_obj_begin(&c->w);
+	jw_key(&c->w, "id");
+	jmap_w_id(&c->w, 'T', t);
+	if (want_emails) {
+		jw_key(&c->w, "emailIds");
+		jw_arr_begin(&c->w);
+		for (size_t i = 0; i < g->n; i++)
+			jmap_w_id(&c->w, 'E', g->v[i].email);
+		jw_arr_end(&c->w);
+	}
+	jw_obj_end(&c->w);
+	return 1;
+}
+
 void jmap_thread_get(struct jmap_call *c)
 {
 	char state[24];
 	struct jmap_get gt;
+	struct thread_set all = {0};
 
 	if (jmap_get_begin(c, get_args, 3, props, 2, &gt) < 0)
 		return;
 	int want_emails = jmap_get_wants(&gt, "emailIds");
-	/* Listing every thread is not supported (RFC 8621 §3.1: ids null
-	 * may be refused with requestTooLarge for types with many objects). */
-	if (!gt.ids) {
-		jmap_error(c, "requestTooLarge", NULL);
-		return;
-	}
 	if (jmap_state(c, state) < 0)
 		return;
-	jmap_get_list(c, state);
-	struct missing miss = {arena_alloc(c->r->a, (gt.ids->count + 1) * sizeof *miss.v), 0};
-	struct members g = {0};
-	for (const struct json_value *e = gt.ids->first; e; e = e->next) {
-		uint32_t t = jmap_id_num(e->str, 'T');
-		g.n = 0;
-		if (t && store_thread_emails(c->r->st, c->r->account, t, member_cb, &g) != STORE_OK) {
-			free(g.v);
+	/* ids null: every thread, when there are at most maxObjectsInGet
+	 * (RFC 8620 §5.1), as Email/get lists every email. */
+	if (!gt.ids) {
+		all.v = arena_alloc(c->r->a, JMAP_MAX_OBJECTS_IN_GET * sizeof *all.v);
+		if (store_emails_all(c->r->st, c->r->account, thread_set_cb, &all) != STORE_OK) {
 			jmap_error(c, "serverFail", NULL);
 			return;
 		}
-		if (!g.n) {
-			miss.v[miss.n++] = e->str;
-			continue;
+		if (all.over) {
+			jmap_error(c, "requestTooLarge", NULL);
+			return;
 		}
-		qsort(g.v, g.n, sizeof *g.v, cmp_member);
-		jw_obj_begin(&c->w);
-		jw_key(&c->w, "id");
-		jmap_w_id(&c->w, 'T', t);
-		if (want_emails) {
-			jw_key(&c->w, "emailIds");
-			jw_arr_begin(&c->w);
-			for (size_t i = 0; i < g.n; i++)
-				jmap_w_id(&c->w, 'E', g.v[i].email);
-			jw_arr_end(&c->w);
-		}
-		jw_obj_end(&c->w);
 	}
+	jmap_get_list(c, state);
+	size_t nids = gt.ids ? gt.ids->count : 0;
+	struct missing miss = {arena_alloc(c->r->a, (nids + 1) * sizeof *miss.v), 0};
+	struct members g = {0};
+	int rc = 0;
+	for (size_t i = 0; rc >= 0 && i < all.n; i++)
+		rc = w_thread(c, all.v[i], want_emails, &g);
+	for (const struct json_value *e = gt.ids ? gt.ids->first : NULL; rc >= 0 && e; e = e->next)
+		if ((rc = w_thread(c, jmap_id_num(e->str, 'T'), want_emails, &g)) == 0)
+			miss.v[miss.n++] = e->str;
 	free(g.v);
-	jmap_get_end(c, &gt, thread_found, &miss);
+	if (rc >= 0)
+		jmap_get_end(c, &gt, thread_found, &miss);
 }
 
 /* ---- Thread/changes ---- */

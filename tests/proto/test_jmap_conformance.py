@@ -30,7 +30,8 @@ BOB = ("bob@example.test", "bob-password-1")
 ZED = ("zed@example.test", "zed-password-1")  # an account that stays empty
 AMY = ("amy@example.test", "amy-lantern-7q")
 CLEO = ("cleo@example.test", "cleo-harbour-4k")
-ACCOUNTS = [BOB, ZED, AMY, CLEO]
+DORA = ("dora@example.test", "dora-lantern-9v")  # Thread/get's ids null
+ACCOUNTS = [BOB, ZED, AMY, CLEO, DORA]
 SUB = "urn:ietf:params:jmap:submission"
 USING = [CORE, MAIL, SUB]
 
@@ -1059,6 +1060,45 @@ def test_email_created_names_its_defaults():
     _, r = j.one("Email/import", {"emails": {"i": {"blobId": up["blobId"],
                                                    "mailboxIds": {inbox: True}}}})
     assert set(r["created"]["i"]) == {"id", "blobId", "threadId", "size"}, r
+
+
+def test_thread_get_ids_null():
+    """RFC 8620 §5.1: /get with ids null returns every object of the type
+    when there are at most maxObjectsInGet: Thread/get lists the threads
+    of the account's emails (each with its emailIds, oldest first, as
+    asked by id), an empty account none; past maxObjectsInGet threads it
+    is requestTooLarge."""
+    j = Jmap(srv(), *DORA)
+    _, t = j.one("Thread/get", {"ids": None})
+    assert t["list"] == [] and t["notFound"] == [], t
+    for subject in ("alone", "pair"):
+        import_msg(j, msg(subject))
+    import_msg(j, msg("Re: pair", extra="In-Reply-To: <pair@remote.test>\r\n"), "2026-01-02T00:00:00Z")
+    _, e = j.one("Email/get", {"ids": None, "properties": ["threadId"]})
+    threads = {m["threadId"] for m in e["list"]}
+    assert len(e["list"]) == 3 and len(threads) == 2, e
+    _, t = j.one("Thread/get", {"ids": None})
+    _, by_id = j.one("Thread/get", {"ids": sorted(threads)})
+    assert sorted(t["list"], key=lambda x: x["id"]) == sorted(by_id["list"], key=lambda x: x["id"]), (t, by_id)
+    assert {x["id"] for x in t["list"]} == threads and t["notFound"] == [], t
+    _, q = j.one("Mailbox/query", {"filter": {"role": "inbox"}})
+    max_get = j.session()["capabilities"][CORE]["maxObjectsInGet"]
+
+    def more_threads(left):
+        while left > 0:
+            n = min(left, 400)
+            _, r = j.one("Email/set", {"create": {"c%d" % i: {
+                "mailboxIds": {q["ids"][0]: True}, "subject": "thread %d %d" % (left, i)}
+                for i in range(n)}})
+            assert len(r["created"] or {}) == n, r
+            left -= n
+
+    more_threads(max_get - len(threads))
+    _, t = j.one("Thread/get", {"ids": None, "properties": ["id"]})
+    assert len({x["id"] for x in t["list"]}) == max_get, len(t["list"])
+    more_threads(1)
+    _, e = j.one("Thread/get", {"ids": None})
+    assert e == {"type": "requestTooLarge"}, e
 
 
 def test_set_members_without_entries_are_null():
