@@ -628,6 +628,22 @@ int jmap_u32_has(const uint32_t *v, size_t n, uint32_t x)
 	return n && bsearch(&x, v, n, sizeof *v, cmp_u32) != NULL;
 }
 
+size_t jmap_u32_lower(const uint32_t *v, size_t n, uint32_t x)
+{
+	const uint32_t *base = v;
+
+	while (n) {
+		size_t half = n / 2;
+		if (v[half] < x) {
+			v += half + 1;
+			n -= half + 1;
+		} else {
+			n = half;
+		}
+	}
+	return (size_t)(v - base);
+}
+
 void jmap_query_changes_end(struct jmap_call *c, const char *state, char prefix, uint32_t *changed,
 			    size_t nc, const uint32_t *res, size_t n)
 {

@@ -403,6 +403,8 @@ void jmap_query_changes_end(struct jmap_call *c, const char *state, char prefix,
 size_t jmap_u32_sort_unique(uint32_t *v, size_t n);
 /* 1 when sorted v[0..n) holds x. */
 int jmap_u32_has(const uint32_t *v, size_t n, uint32_t x);
+/* The index of the first of v[0..n) (ascending) not below x: n when none. */
+size_t jmap_u32_lower(const uint32_t *v, size_t n, uint32_t x);
 
 /*
  * The /set skeleton (RFC 8620 §5.3) every type's /set follows:

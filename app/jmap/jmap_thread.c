@@ -88,18 +88,11 @@ struct thread_set {
 static void thread_set_cb(void *arg, size_t i, const struct store_email_brief *b)
 {
 	struct thread_set *s = arg;
-	size_t lo = 0, hi = s->n;
 
 	(void)i;
 	if (!b || s->over)
 		return;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (s->v[mid] < b->thread_id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	size_t lo = jmap_u32_lower(s->v, s->n, b->thread_id);
 	if (lo < s->n && s->v[lo] == b->thread_id)
 		return;
 	if (s->n == JMAP_MAX_OBJECTS_IN_GET) {
