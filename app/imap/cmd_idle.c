@@ -6,7 +6,9 @@
  * the change feed (store_subscribe, set up at login) syncs the selected
  * mailbox and sends "* n EXISTS" / "* n EXPUNGE" at once — a delivery
  * over SMTP shows up as soon as its commit is published. Changes that
- * happened before IDLE began are sent right after "+ idling".
+ * happened before IDLE began are sent right after "+ idling". While the
+ * client leaves earlier output unread, a change waits until it reads
+ * (feed_changed, imap_session.c): then one sync tells them all.
  */
 #include "imap/imap_session.h"
 
@@ -31,6 +33,10 @@ void imap_idle_notify(struct imap_session *s)
 void imap_idle_line(struct imap_session *s, struct str line)
 {
 	s->wait = IMAP_W_NONE;
+	/* Changes held back while the client left our output unread
+	 * (feed_changed, imap_session.c) are told before the IDLE ends. */
+	if (s->feed_pending)
+		imap_session_sync(s);
 	if (str_eq_ci_c(line, "DONE")) {
 		imap_tagged(s, "OK Idle completed.");
 	} else {

@@ -376,13 +376,33 @@ void imap_session_held_line(struct imap_session *s)
 	buf_free(&b);
 }
 
-static void change_cb(void *arg, uint32_t account, uint64_t modseq)
+/* 1 while output made earlier still waits for the client to read it. */
+static int output_backed_up(struct imap_session *s)
 {
-	struct imap_session *s = arg;
+	if (s->conn_gone)
+		return 0;
+	return s->fetch || buf_len(&s->pend) || buf_len(&s->conn->out) >= IMAP_OUT_HIGH;
+}
+
+/* The account changed: IDLE and NOTIFY tell the client now. Not while
+ * the client leaves earlier output unread: each sync adds a line per
+ * changed message to s->pend, so a client in IDLE that never reads,
+ * while another session flips the flags of the whole mailbox again and
+ * again, grew the session to IMAP_PEND_MAX (64 MiB, times 50 sessions
+ * an address). The change waits in s->feed_pending instead, and
+ * session_drained() tells it once the output is read: one sync then
+ * covers every change since, so what waits is one sync's worth. */
+static void feed_changed(struct imap_session *s)
+{
+	if (output_backed_up(s)) {
+		s->feed_pending = 1;
+		return;
+	}
+	s->feed_pending = 0;
 	/* A sync may end the session (BYE: the selected mailbox was
 	 * deleted or took another UIDVALIDITY), and the flush after it may
-	 * then find the connection gone: s stays until this callback is
-	 * done with it. */
+	 * then find the connection gone: s stays until this is done with
+	 * it. */
 	s->flushing++;
 	if (s->wait == IMAP_W_IDLE && !s->conn_gone)
 		imap_idle_notify(s);
@@ -400,6 +420,11 @@ static void change_cb(void *arg, uint32_t account, uint64_t modseq)
 	}
 	if (--s->flushing == 0 && s->conn_gone)
 		imap_session_free(s);
+}
+
+static void change_cb(void *arg, uint32_t account, uint64_t modseq)
+{
+	feed_changed(arg);
 }
 
 void imap_session_logged_in(struct imap_session *s)
@@ -805,6 +830,10 @@ static void session_drained(struct conn *c, void *arg)
 	/* A client that reads a long response is not idle. */
 	if (s->fetch || buf_len(&s->pend))
 		idle_rearm(s);
+	/* A change the feed held back while the client did not read, told
+	 * before any command of its behind it runs (DONE). */
+	if (s->feed_pending && s->state != IMAP_S_LOGOUT)
+		feed_changed(s);
 	if (s->fetch || buf_len(&s->pend) || buf_len(&c->in) > 0)
 		imap_session_input(s);
 }

@@ -152,6 +152,7 @@ struct imap_session {
 	struct imap_notify *notify;    /* NOTIFY SET in effect, or NULL */
 	struct imap_search_run *search; /* SEARCH going in steps (cmd_search.c) */
 	int notify_pending;            /* a change came while a command ran */
+	int feed_pending; /* a change came while output waited unread (feed_changed) */
 
 	/* output produced in steps */
 	struct imap_fetch *fetch; /* FETCH being streamed */
