@@ -14,7 +14,7 @@ what came before, and one sync tells every change since once it reads.
 import socket
 
 from harness import SANITIZED
-from test_imap import BOB, BOB_PW, ctx, srv
+from test_imap import BOB, BOB_PW, Raw, ctx, srv
 
 NMSG = 1000
 ROUNDS = 600  # some 25 octets a message a round: 15 MB a session, unheld
@@ -29,7 +29,7 @@ def socket_held_lines():
         return int(f.read().split()[2]) // 20
 
 
-class Slow:
+class Slow(Raw):
     """An IMAPS connection with a small receive buffer, read only when
     the test says so."""
 
@@ -40,26 +40,7 @@ class Slow:
         sock.connect(("127.0.0.1", s.imaps_port))
         self.sock = ctx().wrap_socket(sock, server_hostname="mx.example.test")
         self.buf = b""
-        self.line()
-
-    def send(self, data):
-        self.sock.sendall(data if isinstance(data, bytes) else data.encode())
-
-    def line(self):
-        while b"\r\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise EOFError("closed; buffered %r" % self.buf[-200:])
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line
-
-    def until_tag(self, tag):
-        out = []
-        while True:
-            out.append(self.line())
-            if out[-1].startswith(tag.encode() + b" "):
-                return out
+        self.greeting = self.line()
 
     def cmd(self, tag, text):
         self.send("%s %s\r\n" % (tag, text))
@@ -83,7 +64,11 @@ def never_read(watch, done):
     """IDLERS sessions watch INBOX (watch: the command that starts it,
     done: what ends it, or None) and read nothing while another session
     flips \\Flagged on every message ROUNDS times."""
-    s = srv()
+    with srv() as s:
+        watch_and_flip(s, watch, done)
+
+
+def watch_and_flip(s, watch, done):
     w = Slow(s)
     w.cmd("l", 'LOGIN "%s" "%s"' % (BOB, BOB_PW))
     msg = b"From: a@remote.test\r\nSubject: x\r\n\r\nhi\r\n"
