@@ -36,7 +36,8 @@
  * WebSocketPushEnable/Disable), one at a time per connection, reading
  * paused meanwhile; its answer goes out as one text frame, in pieces as
  * the client takes them (a Response may be far larger than the output
- * buffer). With push enabled, StateChange objects with "pushState" go
+ * buffer), waiting meanwhile in a spool (core/spool.h: a file past
+ * SPOOL_MEM_MAX or the message memory budget). With push enabled, StateChange objects with "pushState" go
  * out between answers, never inside one. Pings are answered; a close is
  * echoed; a protocol error closes with its code; shutdown sends 1001.
  * Messages under way share one memory budget (ws_mem_update): past it,
@@ -65,6 +66,7 @@
 #include "core/cidr.h"
 #include "core/hostname.h"
 #include "core/log.h"
+#include "core/spool.h"
 #include "core/worker.h"
 #include "core/loop.h"
 #include "core/xalloc.h"
@@ -127,7 +129,10 @@ struct http_push {
 	char ws_accept[32];  /* Sec-WebSocket-Accept */
 	struct ws_reader rd;
 	struct ws_job *job;  /* a message being answered on the pool */
-	struct buf resp;     /* an answer's frame going out in pieces */
+	/* An answer's frame going out in pieces: in a spool, the bytes in
+	 * resp_data (resp_data.p NULL: none under way). See ws_job_done. */
+	struct spool resp;
+	struct str resp_data;
 	size_t resp_off;
 	int push_on;         /* WebSocketPushEnable in effect */
 	size_t mem;          /* octets counted in ws_mem (ws_mem_update) */
@@ -299,7 +304,7 @@ static int push_apply(struct http_push *p, const struct push_calc *k)
 {
 	if (!push_ready(p))
 		return 0;
-	if (buf_len(&p->c->out) > PUSH_OUT_SLACK || p->resp.p) {
+	if (buf_len(&p->c->out) > PUSH_OUT_SLACK || p->resp_data.p) {
 		p->pending = 1; /* folded into the event sent at the drain */
 		return 0;
 	}
@@ -397,7 +402,7 @@ static void push_revoked(void *arg, int gone)
 	if (!p->ws) {
 		p->state = PUSH_DONE;
 		conn_close_after_flush(p->c, "credentials_changed");
-	} else if (p->resp.p || p->job) {
+	} else if (p->resp_data.p || p->job) {
 		/* Inside an answer no close frame can follow: just close. */
 		p->state = PUSH_DONE;
 		conn_close(p->c, "credentials_changed");
@@ -708,15 +713,16 @@ static void ws_open(struct http_push *p)
 /* Moves the answer under way to the output, as far as it takes it. */
 static void ws_resp_more(struct http_push *p)
 {
-	while (p->resp_off < buf_len(&p->resp)) {
-		size_t n = buf_len(&p->resp) - p->resp_off;
+	while (p->resp_off < p->resp_data.len) {
+		size_t n = p->resp_data.len - p->resp_off;
 		if (n > WS_CHUNK)
 			n = WS_CHUNK;
-		if (buf_room(&p->c->out) < n || conn_write(p->c, buf_data(&p->resp) + p->resp_off, n) < 0)
+		if (buf_room(&p->c->out) < n || conn_write(p->c, p->resp_data.p + p->resp_off, n) < 0)
 			return; /* the rest at the next drain */
 		p->resp_off += n;
 	}
-	buf_free(&p->resp);
+	spool_free(&p->resp);
+	p->resp_data = (struct str){ 0 };
 	p->resp_off = 0;
 }
 
@@ -747,9 +753,23 @@ static void ws_job_done(void *arg)
 		if (j->v.kind == JMAP_WS_REPLY) {
 			uint8_t hdr[WS_HEADER_MAX];
 			size_t h = ws_header(hdr, WS_OP_TEXT, buf_len(&j->out));
-			buf_append(&p->resp, hdr, h);
-			buf_append(&p->resp, buf_data(&j->out), buf_len(&j->out));
-			ws_resp_more(p);
+			/* The frame waits for the client in a spool, as an HTTP
+			 * answer does (http_server.c): held in memory, each
+			 * socket of a client that never read kept its answer
+			 * whole (6 sockets with a 16 MB answer each: RssAnon
+			 * +132 MiB), and a socket has no deadline. */
+			spool_init(&p->resp, h + buf_len(&j->out), p->ip);
+			if (spool_append(&p->resp, hdr, h) == 0 &&
+			    spool_append(&p->resp, buf_data(&j->out), buf_len(&j->out)) == 0 &&
+			    spool_finish(&p->resp, &p->resp_data) == 0) {
+				ws_resp_more(p);
+			} else {
+				log_warn("jmap", NULL, "event=ws_spool_failed size=%zu errno=%d",
+					 buf_len(&j->out), p->resp.error);
+				spool_free(&p->resp);
+				p->resp_data = (struct str){ 0 };
+				ws_close(p, WS_CLOSE_TRY_LATER, "ws_spool_failed");
+			}
 		} else if (j->v.kind == JMAP_WS_PUSH_ENABLE) {
 			/* What the client is taken to know: its pushState's
 			 * states, or the ones read now (jmap_ws_message). */
@@ -777,7 +797,7 @@ static void ws_job_done(void *arg)
 				}
 			}
 			acct_join(p);
-			if (!p->resp.p)
+			if (!p->resp_data.p)
 				push_update(p, changed, now, v->now_own_ok ? &v->now_own : NULL,
 					    v->types & JMAP_TYPES_OWN);
 			push_kick(p); /* changes that came since it was read */
@@ -785,7 +805,7 @@ static void ws_job_done(void *arg)
 			p->push_on = 0;
 			acct_leave(p);
 		}
-		if (!p->resp.p) {
+		if (!p->resp_data.p) {
 			conn_pause_read(p->c, 0);
 			ws_input(p);
 			if (p->pending)
@@ -815,7 +835,7 @@ static void ws_frames(struct http_push *p)
 {
 	struct conn *c = p->c;
 
-	while (p->state == PUSH_OPEN && !p->job && !p->resp.p && buf_len(&c->in)) {
+	while (p->state == PUSH_OPEN && !p->job && !p->resp_data.p && buf_len(&c->in)) {
 		struct ws_msg m;
 		long used = ws_read(&p->rd, buf_data(&c->in), buf_len(&c->in), &m);
 		if (used == -2)
@@ -957,7 +977,6 @@ struct http_push *http_push_start(struct conn *c, const struct http_head *h)
 	struct forwarded_origin o;
 	p->https = http_push_origin(c->peer_ip, h, &o) && o.https >= 0 ? o.https : c->tls != NULL;
 	p->ws = at_path(h->target, "/jmap/ws");
-	buf_init(&p->resp, JMAP_RESPONSE_MAX + WS_HEADER_MAX);
 	__atomic_add_fetch(&push_alive, 1, __ATOMIC_SEQ_CST);
 	if (proxied && proxied_share(p) < 0)
 		return p;
@@ -1019,9 +1038,9 @@ void http_push_data(struct http_push *p)
 
 void http_push_drained(struct http_push *p)
 {
-	if (p->resp.p) {
+	if (p->resp_data.p) {
 		ws_resp_more(p);
-		if (p->resp.p)
+		if (p->resp_data.p)
 			return;
 		conn_pause_read(p->c, 0);
 		ws_input(p); /* messages that came meanwhile */
@@ -1035,7 +1054,7 @@ int http_push_shutdown(struct http_push *p)
 	if (p->state != PUSH_OPEN)
 		return 0;
 	if (p->ws) {
-		if (p->resp.p)
+		if (p->resp_data.p)
 			return 0; /* inside a frame: no close frame can follow */
 		ws_close(p, WS_CLOSE_GOING_AWAY, "shutdown");
 	} else {
@@ -1059,7 +1078,7 @@ void http_push_free(struct http_push **pp)
 	if (p->ws)
 		ws_reader_free(&p->rd);
 	__atomic_sub_fetch(&ws_mem, p->mem, __ATOMIC_RELAXED);
-	buf_free(&p->resp);
+	spool_free(&p->resp);
 	acct_leave(p);
 	if (p->calc)
 		p->calc->arg = NULL; /* base_done frees it */

@@ -30,6 +30,7 @@ from harness import Server, message, npm_ci
 from jmapc import CORE, MAIL, Jmap, _ctx, shared_server
 from mailpeers import unique_ips
 from test_imap import Raw
+from test_http_body_limits import spool_maps
 from test_imap_search_ext import cmd, wait_count
 
 ANN = ("ann@example.test", "ann-password-1-Vq8r")
@@ -1121,3 +1122,36 @@ def test_push_channel_absolute_form_target():
         assert b"event: " in buf, buf
     finally:
         t.close()
+
+
+def test_websocket_answer_left_unread_waits_in_the_spool():
+    """A WebSocket answer goes out in pieces as its client takes them; the
+    rest was held in memory, and a socket has no deadline. Measured: 6
+    sockets of one user, each asking a 16 MB answer and reading nothing,
+    RssAnon +16 MiB a socket (+132 MiB), for as long as they stayed. Now
+    the answer waits in a spool as an HTTP one does (a file past 2 MiB),
+    and a client that reads at last gets it whole."""
+    s = srv()
+    big = "x" * 1000000
+    calls = [["Core/echo", {"a": big}, "0"]] + [
+        ["Core/echo", {"#a": {"resultOf": "0", "name": "Core/echo", "path": "/a"}}, str(k)]
+        for k in range(1, 16)]
+    n, socks = 3, []
+    try:
+        for _ in range(n):
+            w = WebSocket(s, ANN)
+            socks.append(w)
+            assert w.status == 101, w.status
+            w.send_json(ws_request(calls))
+            while not w.buf:  # the answer's first bytes: it is made
+                w._more()
+        held = spool_maps(s)
+        print("%d WebSocket answers of 16 MB left unread: %d spool files mapped" % (n, held))
+        assert held >= n, held
+        for w in socks:
+            r = w.recv_json(60)["methodResponses"]
+            assert [m[2] for m in r] == [str(k) for k in range(16)], [m[2] for m in r]
+            assert all(m[1]["a"] == big for m in r), "an answer differs"
+    finally:
+        for w in socks:
+            w.close()
