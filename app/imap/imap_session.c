@@ -832,8 +832,18 @@ static void session_drained(struct conn *c, void *arg)
 		idle_rearm(s);
 	/* A change the feed held back while the client did not read, told
 	 * before any command of its behind it runs (DONE). */
-	if (s->feed_pending && s->state != IMAP_S_LOGOUT)
+	if (s->feed_pending && s->state != IMAP_S_LOGOUT) {
+		/* Its sync may end the session (BYE) and close c: s and c
+		 * are not touched after that. */
+		s->flushing++;
 		feed_changed(s);
+		if (--s->flushing == 0 && s->conn_gone) {
+			imap_session_free(s);
+			return;
+		}
+		if (s->conn_gone)
+			return;
+	}
 	if (s->fetch || buf_len(&s->pend) || buf_len(&c->in) > 0)
 		imap_session_input(s);
 }
