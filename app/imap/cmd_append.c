@@ -391,7 +391,8 @@ void imap_append_run(struct imap_session *s, const struct imap_cmd *cmd, size_t 
 			/* RFC 4469: the message from TEXT and URL parts. */
 			size_t len;
 			if (rc == STORE_ENOTFOUND) {
-				imap_tagged(s, "NO [TRYCREATE] Mailbox doesn't exist: %s", name);
+				char no[sizeof name + 64];
+				imap_tagged(s, "%s", imap_missing_target(name, no, sizeof no));
 				goto fail;
 			}
 			if (imap_catenate_build(s, cmd->id, cmd->args[i + 1].list,
@@ -421,7 +422,8 @@ void imap_append_run(struct imap_session *s, const struct imap_cmd *cmd, size_t 
 	}
 
 	if (rc == STORE_ENOTFOUND) {
-		imap_tagged(s, "NO [TRYCREATE] Mailbox doesn't exist: %s", name);
+		char no[sizeof name + 64];
+		imap_tagged(s, "%s", imap_missing_target(name, no, sizeof no));
 		goto fail;
 	}
 	if (rc != STORE_OK) {

@@ -175,7 +175,8 @@ void imap_cmd_copy(struct imap_session *s, const struct imap_cmd *cmd)
 	}
 	int rc = store_mailbox_find(imap_store, s->account, name, &target);
 	if (rc == STORE_ENOTFOUND) {
-		imap_tagged(s, "NO [TRYCREATE] Mailbox doesn't exist: %s", name);
+		char no[sizeof name + 64];
+		imap_tagged(s, "%s", imap_missing_target(name, no, sizeof no));
 		return;
 	}
 	if (rc != STORE_OK) {

@@ -434,6 +434,27 @@ void imap_mailbox_too_long(struct imap_session *s)
 		    imap_cfg->max_mailbox_name);
 }
 
+/*
+ * TRYCREATE tells the client to CREATE the target and try again, so it is
+ * given only when that CREATE could work (RFC 9051 §6.3.12 and §6.4.7:
+ * "unless it is certain that the destination mailbox can not be
+ * created"). A name CREATE refuses ("", "a*", "a//b", "x/", one past the
+ * length limit) is NONEXISTENT, as it is to the lookups (imap_mailbox_arg):
+ * with TRYCREATE a client went round CREATE's NO and the copy again.
+ */
+const char *imap_missing_target(const char *name, char *buf, size_t bufsz)
+{
+	switch (store_mailbox_name_creatable(imap_store, name)) {
+	case STORE_ETOOBIG:
+		return "NO [NONEXISTENT] Mailbox doesn't exist (name too long).";
+	case STORE_EINVAL:
+		return "NO [NONEXISTENT] Mailbox doesn't exist (invalid name).";
+	default:
+		snprintf(buf, bufsz, "NO [TRYCREATE] Mailbox doesn't exist: %s", name);
+		return buf;
+	}
+}
+
 /* 1 when s can go out as an atom (astring without quoting). */
 static int is_atom(struct str s)
 {

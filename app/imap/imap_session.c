@@ -607,7 +607,8 @@ int imap_cmd_carries_message(const struct imap_session *s)
 
 /*
  * APPEND's message announced for a mailbox that is not there: 1 with
- * NO [TRYCREATE] (RFC 9051 §6.3.12) in *no_r, as Dovecot answers before
+ * NO [TRYCREATE] (RFC 9051 §6.3.12; NONEXISTENT for a name CREATE would
+ * refuse, imap_missing_target) in *no_r, as Dovecot answers before
  * "+", so the client creates it without sending the message twice. A
  * name that is no mailbox name, or a store error, is left to cmd_append.
  */
@@ -621,7 +622,9 @@ static int append_to_missing(struct imap_session *s, char *no, size_t nosz)
 	    imap_mailbox_name_of(s, a, name, sizeof name) < 0 ||
 	    store_mailbox_find(imap_store, s->account, name, &id) != STORE_ENOTFOUND)
 		return 0;
-	snprintf(no, nosz, "NO [TRYCREATE] Mailbox doesn't exist: %s", name); /* as cmd_append */
+	const char *text = imap_missing_target(name, no, nosz); /* as cmd_append */
+	if (text != no)
+		snprintf(no, nosz, "%s", text);
 	return 1;
 }
 

@@ -752,6 +752,10 @@ int imap_mailbox_new_arg(struct imap_session *s, const struct imap_arg *arg, cha
 /* Tagged NO [LIMIT]: a name to be made is longer than the server takes
  * (imap_cfg->max_mailbox_name octets). */
 void imap_mailbox_too_long(struct imap_session *s);
+/* The tagged reply's text (in buf or a constant) for APPEND, COPY or MOVE
+ * to name, a mailbox that is not there: NO [TRYCREATE] when a CREATE of it
+ * could succeed, NO [NONEXISTENT] otherwise. */
+const char *imap_missing_target(const char *name, char *buf, size_t bufsz);
 /* Tagged NO [LIMIT]: a message would carry more than STORE_KEYWORDS_MAX
  * keywords (STORE, APPEND). */
 void imap_keywords_too_many(struct imap_session *s);

@@ -700,6 +700,11 @@ int store_xchg_poll(struct store *st);
  */
 /* Mailbox id by name ("INBOX" case-insensitive, others exact). */
 int store_mailbox_find(struct store *st, uint32_t account, const char *name, uint32_t *mailbox_r);
+/* Whether store_mailbox_create could make a mailbox of that name (were it
+ * not there yet): STORE_OK, STORE_ETOOBIG past the name limit, STORE_EINVAL
+ * for a name no mailbox can have. Lets APPEND, COPY and MOVE tell a client
+ * to CREATE only a name it can (RFC 9051 §6.3.12, §6.4.7 TRYCREATE). */
+int store_mailbox_name_creatable(struct store *st, const char *name);
 /*
  * IMAP \Recent of a mailbox, read only: its first recent uid and its
  * uidnext (no recent message when they are equal; see

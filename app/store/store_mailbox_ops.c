@@ -88,6 +88,18 @@ static int name_levels_ok(const char *name)
 	return 1;
 }
 
+/* The name a new mailbox (CREATE, a RENAME's target) would have, NFC in
+ * out (STORE_MAILBOX_NAME_MAX + 1): STORE_ETOOBIG past the limit,
+ * STORE_EINVAL for a name no mailbox can have. */
+static int new_name(struct store *st, const char *name, char *out)
+{
+	if (strlen(name) > st->mailbox_name_max)
+		return STORE_ETOOBIG;
+	if (name_norm(name, out) < 0 || !name_levels_ok(out))
+		return STORE_EINVAL;
+	return STORE_OK;
+}
+
 /* One mailbox of the account, as found by a walk. */
 struct mbx {
 	uint32_t id;
@@ -1041,11 +1053,14 @@ void store_mailbox_limits(struct store *st, unsigned max_mailboxes, unsigned max
 int store_mailbox_create(struct store *st, uint32_t account, const char *name, uint32_t *mailbox_r)
 {
 	struct op_ctx c = { .kind = OP_CREATE, .account = account };
-	if (strlen(name) > st->mailbox_name_max)
-		return STORE_ETOOBIG;
-	if (name_norm(name, c.name) < 0 || !name_levels_ok(c.name))
-		return STORE_EINVAL;
-	return run_op(st, &c, mailbox_r);
+	int rc = new_name(st, name, c.name);
+	return rc == STORE_OK ? run_op(st, &c, mailbox_r) : rc;
+}
+
+int store_mailbox_name_creatable(struct store *st, const char *name)
+{
+	char norm[STORE_MAILBOX_NAME_MAX + 1];
+	return new_name(st, name, norm);
 }
 
 int store_mailbox_rename(struct store *st, uint32_t account, const char *from, const char *to)
@@ -1053,10 +1068,9 @@ int store_mailbox_rename(struct store *st, uint32_t account, const char *from, c
 	struct op_ctx c = { .kind = OP_RENAME, .account = account };
 	if (name_norm(from, c.name) < 0)
 		return STORE_ENOTFOUND;
-	if (strlen(to) > st->mailbox_name_max)
-		return STORE_ETOOBIG;
-	if (name_norm(to, c.to) < 0 || !name_levels_ok(c.to))
-		return STORE_EINVAL;
+	int rc = new_name(st, to, c.to);
+	if (rc != STORE_OK)
+		return rc;
 	if (strcmp(c.to, "INBOX") == 0)
 		return STORE_EEXIST;
 	/* RENAME INBOX INBOX/old is allowed: INBOX is not moved (its
@@ -1107,11 +1121,8 @@ int store_mailbox_create_role(struct store *st, uint32_t account, const char *na
 	struct op_ctx c = { .kind = OP_CREATE, .account = account, .role = role_given(role) };
 	if (!c.role)
 		return STORE_EINVAL;
-	if (strlen(name) > st->mailbox_name_max)
-		return STORE_ETOOBIG;
-	if (name_norm(name, c.name) < 0 || !name_levels_ok(c.name))
-		return STORE_EINVAL;
-	return run_op(st, &c, mailbox_r);
+	int rc = new_name(st, name, c.name);
+	return rc == STORE_OK ? run_op(st, &c, mailbox_r) : rc;
 }
 
 int store_mailbox_set_role(struct store *st, uint32_t account, const char *name, const char *role)

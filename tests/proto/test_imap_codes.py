@@ -195,3 +195,29 @@ def test_append_to_a_missing_mailbox_is_refused_before_the_message():
     assert cmd_rest(c, "a5")[-1][0].startswith(b"a5 OK"), "a5"
     assert code(tagged(c, "NOOP")) == "OK"
     c.close()
+
+
+def test_trycreate_only_for_a_name_create_takes():
+    # RFC 9051 §6.3.12 (APPEND) and §6.4.7 (COPY, MOVE by RFC 6851):
+    # "Unless it is certain that the destination mailbox can not be
+    # created, the server MUST send the response code [TRYCREATE]": it
+    # tells the client to CREATE and retry. It was sent for names CREATE
+    # refuses too (every one below), so a client went CREATE, NO, COPY,
+    # TRYCREATE again; such a name is NONEXISTENT, as to SELECT.
+    c = session()
+    assert tagged(c, "APPEND INBOX {3+}\r\nx\r\n").startswith(b"OK")
+    assert tagged(c, "SELECT INBOX").startswith(b"OK")
+    for name in ('""', '"a*"', '"a%b"', '"a//b"', '"/lead"', '"a/../b"', "n" * 300):
+        assert code(tagged(c, "CREATE %s" % name)) in ("NO [CANNOT]", "NO [LIMIT]"), name
+        for q in ("COPY 1 %s", "MOVE 1 %s", "UID COPY 1 %s", "UID MOVE 1 %s",
+                  "APPEND %s {3}", "APPEND %s {3+}\r\nx\r\n",
+                  'APPEND %s CATENATE (TEXT {3+}\r\nx\r\n)'):
+            assert code(tagged(c, q % name)) == "NO [NONEXISTENT]", q % name
+    # CREATE "trail/" makes "trail" (RFC 9051 §6.3.4), never "trail/".
+    assert code(tagged(c, 'COPY 1 "trail/"')) == "NO [NONEXISTENT]"
+    # A name CREATE takes still gets TRYCREATE, and the retry works.
+    for q in ("COPY 1 %s", "MOVE 1 %s", "APPEND %s {3}", "APPEND %s {3+}\r\nx\r\n"):
+        assert code(tagged(c, q % "fresh")) == "NO [TRYCREATE]", q
+    assert tagged(c, "CREATE fresh").startswith(b"OK")
+    assert tagged(c, "COPY 1 fresh").startswith(b"OK [COPYUID ")
+    c.close()
