@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sodium.h>
@@ -164,17 +165,74 @@ int admin_secret_sweep(const char *dir)
 	return n;
 }
 
-static int key_load(const char *dir, int create, uint8_t key[ADMIN_SECRET_KEY_BYTES])
+/*
+ * The key, kept once read: every login opened the account's SCRAM keys
+ * (store_admin.c) and read the file for it, an open, fstat, read and close
+ * on a worker each time. Nothing in the server rewrites an existing key
+ * file (key_make only makes a missing one; a restore needs the data
+ * directory unused), so the kept key is the file's until someone replaces
+ * the file by hand. For that case the paths that would go wrong read the
+ * file again: a seal, so a value sealed now opens with the key the file
+ * holds (a CLI command may have made a new one), and an open that fails
+ * with the kept key. One slot: a process serves one data directory.
+ */
+static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
+static char kept_dir[4096];
+static uint8_t kept_key[ADMIN_SECRET_KEY_BYTES];
+static int kept;
+
+void admin_secret_forget(void)
+{
+	pthread_mutex_lock(&kept_lock);
+	sodium_memzero(kept_key, sizeof kept_key);
+	kept_dir[0] = '\0';
+	kept = 0;
+	pthread_mutex_unlock(&kept_lock);
+}
+
+/* The kept key of dir into key: 1, or 0 when none is kept for dir. */
+static int kept_get(const char *dir, uint8_t key[ADMIN_SECRET_KEY_BYTES])
+{
+	int hit;
+
+	pthread_mutex_lock(&kept_lock);
+	hit = kept && strcmp(kept_dir, dir) == 0;
+	if (hit)
+		memcpy(key, kept_key, ADMIN_SECRET_KEY_BYTES);
+	pthread_mutex_unlock(&kept_lock);
+	return hit;
+}
+
+static void kept_set(const char *dir, const uint8_t key[ADMIN_SECRET_KEY_BYTES])
+{
+	size_t n = strlen(dir);
+
+	if (n >= sizeof kept_dir)
+		return;
+	pthread_mutex_lock(&kept_lock);
+	memcpy(kept_dir, dir, n + 1);
+	memcpy(kept_key, key, ADMIN_SECRET_KEY_BYTES);
+	kept = 1;
+	pthread_mutex_unlock(&kept_lock);
+}
+
+/* dir's key: the kept one, unless fresh (then the file's, made when
+ * missing if create, and kept). Returns 0, or -1 (key zeroed). */
+static int key_load(const char *dir, int create, int fresh, uint8_t key[ADMIN_SECRET_KEY_BYTES])
 {
 	char path[4096];
 
+	if (!fresh && kept_get(dir, key))
+		return 0;
 	if (snprintf(path, sizeof path, "%s/secrets.key", dir) >= (int)sizeof path)
 		return -1;
-	if (key_read(path, key) == 0)
-		return 0;
-	if (!create || errno != ENOENT || key_make(dir, path) != 0)
+	if (key_read(path, key) != 0 &&
+	    (!create || errno != ENOENT || key_make(dir, path) != 0 || key_read(path, key) != 0)) {
+		sodium_memzero(key, ADMIN_SECRET_KEY_BYTES);
 		return -1;
-	return key_read(path, key);
+	}
+	kept_set(dir, key);
+	return 0;
 }
 
 int admin_secret_seal(const char *dir, const char *plain, char *out, size_t outsz)
@@ -182,7 +240,7 @@ int admin_secret_seal(const char *dir, const char *plain, char *out, size_t outs
 	uint8_t key[ADMIN_SECRET_KEY_BYTES];
 	int rc = -1;
 
-	if (key_load(dir, 1, key) == 0)
+	if (key_load(dir, 1, 1, key) == 0)
 		rc = admin_secret_seal_with(key, plain, out, outsz);
 	sodium_memzero(key, sizeof key);
 	return rc;
@@ -190,14 +248,22 @@ int admin_secret_seal(const char *dir, const char *plain, char *out, size_t outs
 
 int admin_secret_open(const char *dir, const char *sealed, char *out, size_t outsz)
 {
-	uint8_t key[ADMIN_SECRET_KEY_BYTES];
+	uint8_t key[ADMIN_SECRET_KEY_BYTES], again[ADMIN_SECRET_KEY_BYTES];
 	int rc = -1;
 
 	if (outsz)
 		out[0] = '\0';
-	if (key_load(dir, 0, key) == 0)
+	int was_kept = kept_get(dir, key);
+	if (was_kept || key_load(dir, 0, 1, key) == 0)
 		rc = admin_secret_open_with(key, sealed, out, outsz);
+	/* Sealed with a key file made since the kept key was read: the
+	 * file's key, once. (A value that opens with neither, sealed with a
+	 * key since lost, costs this read each time, as every open did.) */
+	if (rc != 0 && was_kept && key_load(dir, 0, 1, again) == 0 &&
+	    sodium_memcmp(key, again, sizeof key) != 0)
+		rc = admin_secret_open_with(again, sealed, out, outsz);
 	sodium_memzero(key, sizeof key);
+	sodium_memzero(again, sizeof again);
 	return rc;
 }
 
@@ -209,7 +275,7 @@ int admin_secret_derive(const char *dir, uint64_t id, const char context[8],
 
 	_Static_assert(crypto_kdf_KEYBYTES == ADMIN_SECRET_KEY_BYTES, "kdf master key size");
 	memset(out, 0, ADMIN_SECRET_KEY_BYTES);
-	if (key_load(dir, 1, key) == 0)
+	if (key_load(dir, 1, 0, key) == 0)
 		rc = crypto_kdf_derive_from_key(out, ADMIN_SECRET_KEY_BYTES, id, context, key);
 	sodium_memzero(key, sizeof key);
 	return rc == 0 ? 0 : -1;

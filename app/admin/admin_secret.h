@@ -13,7 +13,14 @@
  * builds (admin_meta.c migrates them in place).
  *
  * The _with functions are pure (key given): the unit tests and the fuzz
- * target use them. The others read or make the key file under dir.
+ * target use them. The others read or make the key file under dir, and
+ * keep the key read in memory (one data directory's, zeroed by
+ * admin_secret_forget): opening and deriving use the kept key, so a login
+ * does not read the file; sealing reads the file again (what is sealed
+ * opens with the key the file holds, should someone have replaced it while
+ * the server runs), and so does an open that fails with the kept key.
+ * Nothing in tern rewrites an existing key file: it is made once when
+ * missing, and a restore writes only into an unused data directory.
  *
  * Caveats: losing secrets.key loses the sealed values (the relay password
  * must be entered again); tern says so in the log. Protection is against
@@ -56,6 +63,10 @@ int admin_secret_open_with(const uint8_t key[ADMIN_SECRET_KEY_BYTES], const char
  * sealing only). -1 also when the key file cannot be read or made. */
 int admin_secret_seal(const char *dir, const char *plain, char *out, size_t outsz);
 int admin_secret_open(const char *dir, const char *sealed, char *out, size_t outsz);
+
+/* Zeroes the kept key: the next use reads the file (as a new process
+ * would). At the server's end, and in tests. */
+void admin_secret_forget(void);
 
 /* At the server's start: removes from dir the temporary key files
  * (secrets.key.PID.tmp, exactly that pattern) whose process is gone, left

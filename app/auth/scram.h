@@ -101,7 +101,7 @@ struct scram_server {
 	size_t nonce_len;
 	/* The caller's, never read here: the keys the server-first message
 	 * was made with and the record they came from (scram_login.c keeps
-	 * them so that secrets.key is unsealed once per exchange). */
+	 * them so that they are unsealed once per exchange). */
 	struct scram_keys keys;
 	uint32_t account;
 	uint64_t cred; /* 0: fake keys, which no proof matches */

@@ -96,8 +96,8 @@ static void fake_keys(struct store *st, const char *user, enum scram_hash h,
 }
 
 /* The keys that answer s's client-first message, into s: the account's,
- * unsealed now, the one read of secrets.key in the exchange (the check
- * takes them from s); else fake ones, with cred 0. */
+ * unsealed now, the one unsealing in the exchange (the check takes them
+ * from s); else fake ones, with cred 0. */
 static void exchange_keys(struct store *st, struct scram_server *s)
 {
 	struct store_scram r;

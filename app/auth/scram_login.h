@@ -16,8 +16,9 @@
  * Caveats. SCRAM proves one password per user: an account with
  * two-factor sign-in on (its own password is refused on mail protocols)
  * and app passwords cannot sign in with it; that fails like a wrong
- * password. Unsealing reads secrets.key (a small file) on the caller's
- * thread, once per exchange (at the challenge).
+ * password. The keys are unsealed on the caller's thread, once per
+ * exchange (at the challenge), with the key admin_secret.h keeps in
+ * memory: secrets.key is read again only when they do not open with it.
  */
 #ifndef TERN_AUTH_SCRAM_LOGIN_H
 #define TERN_AUTH_SCRAM_LOGIN_H
@@ -54,7 +55,7 @@ int scram_login_opens(const char *dir, const char *sealed);
  * SASL_STEP_CHALLENGE): the server-first message for s, base64 into b64
  * (size >= SCRAM_CHALLENGE_MAX). Its salt and iteration count are those
  * of the keys of the account login_user_name(s->user) names, unsealed
- * now and kept in s for scram_login_check() (so secrets.key is read once
+ * now and kept in s for scram_login_check() (so they are unsealed once
  * an exchange), or of fake keys (see above; their StoredKey matches no
  * proof). 0, or -1 when s is not waiting for it.
  */

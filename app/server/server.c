@@ -638,6 +638,7 @@ int server_run(const struct config *cfg_env)
 	 * (ASan: heap-use-after-free in loop_post from the writer). */
 	for (int i = 0; i < nloops; i++)
 		loop_free(&workers[i].loop);
+	admin_secret_forget(); /* the key kept in memory (admin_secret.h) */
 	log_info("server", NULL, "event=stopped");
 	return 0;
 }

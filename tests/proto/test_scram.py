@@ -401,8 +401,8 @@ def test_secrets_key_replaced_keys_made_again_at_plain_login():
 
 def test_secrets_key_read_once_per_exchange():
     """The challenge unseals the account's keys and the proof is checked
-    against those: secrets.key is read once an exchange (the check read
-    and unsealed them again). Moved away between the two messages, the
+    against those: they are unsealed once an exchange (the check read
+    secrets.key and unsealed them again). Moved away between the two messages, the
     proof still holds; a password changed between them fails like a wrong
     one, though the keys the challenge unsealed would take it."""
     env, port = scram_env()
@@ -435,6 +435,36 @@ def test_secrets_key_read_once_per_exchange():
         last = exchange(lambda: s.cli("account", "passwd", user, input="erin-new-pw-2\n"),
                         next(logins.SOURCES))
         assert last == b'NO "Authentication failed."\r\n', last
+
+
+def test_secrets_key_kept_in_memory_and_a_new_one_seen():
+    """The server reads secrets.key once and keeps it (every login read it:
+    an open, fstat, read and close on a worker). Moved away while the
+    server runs, SCRAM logins go on with the kept key (before, each failed
+    like a wrong password). A key file another process makes then (`tern
+    account passwd` makes one when it is missing and seals the new keys
+    with it) is seen: an open that fails with the kept key reads the file
+    again, so SCRAM and PLAIN logins with the new password work."""
+    env, port = scram_env()
+    s = Server(env=env)
+    s.sieve_port = port
+    user, pw, pw2 = "fay@example.test", "fay-scram-pw-1", "fay-scram-pw-2"
+    key = os.path.join(s.data, "secrets.key")
+    with s:
+        add_accounts(s, (user, pw))
+        last, _ = sieve_scram(s, "SCRAM-SHA-256", user, pw)
+        assert last.startswith(b"OK (SASL"), last
+        os.rename(key, key + ".away")
+        for mech in HASHES:
+            last, _ = sieve_scram(s, mech, user, pw)
+            assert last.startswith(b"OK (SASL"), (mech, last)
+        s.cli("account", "passwd", user, input=pw2 + "\n")
+        with open(key, "rb") as new, open(key + ".away", "rb") as old:
+            assert new.read() != old.read()
+        for mech in HASHES:
+            last, _ = sieve_scram(s, mech, user, pw2)
+            assert last.startswith(b"OK (SASL"), (mech, last)
+        assert logins.sieve_ok(s, user, pw2)
 
 
 def saslprep(pw):

@@ -112,8 +112,10 @@ static void test_store_and_migration(const char *base)
 	 * it reuses them: admin_meta.h's caveat.) */
 	CHECK(!file_has(mdb, "relay-pw-1"));
 
-	/* Without the key the value is lost, not garbage: "" and a log line. */
+	/* Without the key the value is lost, not garbage: "" and a log line.
+	 * (At the next start: the running process keeps the key it read.) */
 	CHECK_EQ_INT(unlink(key), 0);
+	admin_secret_forget();
 	CHECK_EQ_INT(store_open(dir, 0, &st, err, sizeof err), STORE_OK);
 	if (!st)
 		return;
@@ -147,8 +149,9 @@ static void test_derive(const char *base)
 	if (f)
 		fclose(f);
 	CHECK(memcmp(a, raw, sizeof a) != 0);
-	/* A new key file, a new derived key. */
+	/* A new key file, a new derived key (at the next start). */
 	CHECK_EQ_INT(unlink(key), 0);
+	admin_secret_forget();
 	CHECK_EQ_INT(admin_secret_derive(dir, 1, "tern-srs", c), 0);
 	CHECK(memcmp(a, c, sizeof a) != 0);
 	/* No directory: -1 and a zeroed key. */
@@ -157,6 +160,76 @@ static void test_derive(const char *base)
 	CHECK_EQ_INT(admin_secret_derive(dir, 1, "tern-srs", c), -1);
 	memset(b, 0, sizeof b);
 	CHECK(memcmp(b, c, sizeof c) == 0);
+}
+
+/* Writes key to dir's key file, replacing it as a restore by hand would. */
+static void key_write(const char *dir, const uint8_t key[ADMIN_SECRET_KEY_BYTES])
+{
+	char path[700], tmp[720];
+
+	snprintf(path, sizeof path, "%s/secrets.key", dir);
+	snprintf(tmp, sizeof tmp, "%s.new", path);
+	FILE *f = fopen(tmp, "wb");
+	CHECK(f && fwrite(key, 1, ADMIN_SECRET_KEY_BYTES, f) == ADMIN_SECRET_KEY_BYTES);
+	if (f)
+		fclose(f);
+	CHECK_EQ_INT(chmod(tmp, 0600), 0);
+	CHECK_EQ_INT(rename(tmp, path), 0);
+}
+
+/* The key is read once and kept: opening and deriving do not read the
+ * file again (every login read it); a seal does, and so does an open the
+ * kept key fails, so a key file replaced while the process runs is seen
+ * where it matters. */
+static void test_kept(const char *base)
+{
+	char dir[600], key[700], out[64], sealed[ADMIN_SECRET_SEALED_MAX];
+	char other_sealed[ADMIN_SECRET_SEALED_MAX];
+	uint8_t a[ADMIN_SECRET_KEY_BYTES], b[ADMIN_SECRET_KEY_BYTES];
+	uint8_t k2[ADMIN_SECRET_KEY_BYTES], k3[ADMIN_SECRET_KEY_BYTES];
+
+	snprintf(dir, sizeof dir, "%s/kept", base);
+	snprintf(key, sizeof key, "%s/secrets.key", dir);
+	CHECK_EQ_INT(mkdir(dir, 0700), 0);
+	admin_secret_forget();
+	CHECK_EQ_INT(admin_secret_seal(dir, "v1", sealed, sizeof sealed), 0);
+	CHECK_EQ_INT(admin_secret_derive(dir, 1, "tern-tst", a), 0);
+
+	/* The file gone: opening and deriving go on with the kept key. */
+	CHECK_EQ_INT(unlink(key), 0);
+	CHECK_EQ_INT(admin_secret_open(dir, sealed, out, sizeof out), 0);
+	CHECK_EQ_STR(out, "v1");
+	CHECK_EQ_INT(admin_secret_derive(dir, 1, "tern-tst", b), 0);
+	CHECK(memcmp(a, b, sizeof a) == 0);
+
+	/* Replaced by another key (another process made it): a value sealed
+	 * with it opens (the failed open read the file), and from then on
+	 * the new key is the kept one. */
+	randombytes_buf(k2, sizeof k2);
+	key_write(dir, k2);
+	CHECK_EQ_INT(admin_secret_derive(dir, 1, "tern-tst", b), 0);
+	CHECK(memcmp(a, b, sizeof a) == 0); /* not read again */
+	CHECK_EQ_INT(admin_secret_seal_with(k2, "v2", other_sealed, sizeof other_sealed), 0);
+	CHECK_EQ_INT(admin_secret_open(dir, other_sealed, out, sizeof out), 0);
+	CHECK_EQ_STR(out, "v2");
+	CHECK_EQ_INT(admin_secret_derive(dir, 1, "tern-tst", b), 0);
+	CHECK(memcmp(a, b, sizeof a) != 0);
+
+	/* A seal reads the file: what it seals opens with the file's key. */
+	randombytes_buf(k3, sizeof k3);
+	key_write(dir, k3);
+	CHECK_EQ_INT(admin_secret_seal(dir, "v3", sealed, sizeof sealed), 0);
+	CHECK_EQ_INT(admin_secret_open_with(k3, sealed, out, sizeof out), 0);
+	CHECK_EQ_STR(out, "v3");
+
+	/* Forgotten (a new start): the file's key, read again. */
+	admin_secret_forget();
+	randombytes_buf(k2, sizeof k2);
+	key_write(dir, k2);
+	CHECK_EQ_INT(admin_secret_open(dir, sealed, out, sizeof out), -1);
+	CHECK_EQ_STR(out, "");
+	sodium_memzero(k2, sizeof k2);
+	sodium_memzero(k3, sizeof k3);
 }
 
 int main(void)
@@ -168,6 +241,7 @@ int main(void)
 	test_seal_open();
 	test_store_and_migration(base);
 	test_derive(base);
+	test_kept(base);
 	unit_rmrf(base);
 	return unit_done("test_admin_secret");
 }
