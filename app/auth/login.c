@@ -186,24 +186,25 @@ static void release_held(const struct login_ticket *t)
 	pthread_mutex_unlock(&held_lock);
 }
 
-/* The reservation's outcome, for both flows; a lead's releases the held. */
-static unsigned settle_failed(struct login *l, uint64_t now_ms, unsigned *failures_r)
+/* The reservation's outcome, for both flows and the HTTP sign-ins
+ * (login.h): a lead's, or any of a busy address's, releases the held. */
+unsigned login_settle_failed(const struct login_ticket *t, uint64_t now_ms, unsigned *failures_r)
 {
-	unsigned delay = login_limit_failed(&l->ticket, now_ms, failures_r);
-	release_held(&l->ticket);
+	unsigned delay = login_limit_failed(t, now_ms, failures_r);
+	release_held(t);
 	return delay;
 }
 
-static void settle_ok(struct login *l, uint64_t now_ms)
+void login_settle_ok(const struct login_ticket *t, uint64_t now_ms)
 {
-	login_limit_succeeded(&l->ticket, now_ms);
-	release_held(&l->ticket);
+	login_limit_succeeded(t, now_ms);
+	release_held(t);
 }
 
-static void settle_cancel(struct login *l)
+void login_settle_cancel(const struct login_ticket *t)
 {
-	login_limit_cancel(&l->ticket);
-	release_held(&l->ticket);
+	login_limit_cancel(t);
+	release_held(t);
 }
 
 /* Hands the outcome to the protocol (unless it left) and ends the flow. */
@@ -240,7 +241,7 @@ static unsigned fail_record(struct login *l, const char *reason, uint64_t now_ms
 {
 	char q[LOGIN_USER_MAX * 4 + 8];
 	unsigned failures;
-	unsigned delay = settle_failed(l, now_ms, &failures);
+	unsigned delay = login_settle_failed(&l->ticket, now_ms, &failures);
 
 	metrics_inc(l->rq.metric);
 	log_info(l->module, l->session[0] ? l->session : NULL,
@@ -283,7 +284,7 @@ static void check_done(void *arg)
 
 	if (l->rc == 0 || l->rc == STORE_LOGIN_NOLOGIN) {
 		if (l->abandoned) {
-			settle_failed(l, loop_now_ms(), NULL);
+			login_settle_failed(&l->ticket, loop_now_ms(), NULL);
 			destroy(l);
 			return;
 		}
@@ -293,13 +294,13 @@ static void check_done(void *arg)
 		return;
 	}
 	if (l->rc != 1) {
-		settle_cancel(l);
+		login_settle_cancel(&l->ticket);
 		log_warn(l->module, l->session[0] ? l->session : NULL,
 			 "event=auth_error reason=store_error ip=%s", l->ip);
 		l->res.outcome = LOGIN_TEMP;
 	} else {
 		/* The password was right, whatever after_ok said. */
-		settle_ok(l, loop_now_ms());
+		login_settle_ok(&l->ticket, loop_now_ms());
 	}
 	finish(l);
 }
@@ -490,7 +491,7 @@ void login_abandon(struct login **lp)
 	/* Waiting for its slot: the reservation stays as a failure, so
 	 * opening and dropping connections buys nothing. */
 	if (l->step == STEP_WAIT)
-		settle_failed(l, loop_now_ms(), NULL);
+		login_settle_failed(&l->ticket, loop_now_ms(), NULL);
 	destroy(l);
 }
 
@@ -531,13 +532,13 @@ enum login_outcome login_check_wait(const struct login_request *rq, struct login
 						    &r->account, &r->cred, &r->apppass);
 		explicit_bzero(l->pass, sizeof l->pass);
 		if (rc == 1) {
-			settle_ok(l, mono_now_ms());
+			login_settle_ok(&l->ticket, mono_now_ms());
 		} else if (rc == 0 || rc == STORE_LOGIN_NOLOGIN) {
 			o = LOGIN_FAILED;
 			r->nologin = rc == STORE_LOGIN_NOLOGIN;
 			delay = fail_record(l, r->nologin ? "nologin" : "password", mono_now_ms());
 		} else {
-			settle_cancel(l);
+			login_settle_cancel(&l->ticket);
 			log_warn(l->module, l->session[0] ? l->session : NULL,
 				 "event=auth_error reason=store_error ip=%s", l->ip);
 			o = LOGIN_TEMP;

@@ -47,6 +47,7 @@
 
 #include <stdint.h>
 
+#include "auth/login_limit.h"
 #include "auth/scram.h"
 #include "core/metrics.h"
 #include "core/str.h"
@@ -208,6 +209,20 @@ void login_held_free(struct login_held **hp);
  * challenge looks up the same name (auth/scram_login.h).
  */
 void login_user_name(struct store *st, struct str user, char out[LOGIN_USER_MAX + 1]);
+
+/*
+ * Settles an admitted attempt's reservation (auth/login_limit.h: failed,
+ * succeeded, or no verdict) and wakes the attempts the loop flow holds
+ * for it (its pair's lead, or its address's checks under way): the one
+ * settle of every login, this flow's and a caller's that admitted and
+ * checked on its own (the web admin's sign-ins, HTTP threads). Settling
+ * with login_limit.h directly left a held login waiting for another
+ * settle or its backstop. login_settle_failed returns the reply delay
+ * (login_limit_failed).
+ */
+unsigned login_settle_failed(const struct login_ticket *t, uint64_t now_ms, unsigned *failures_r);
+void login_settle_ok(const struct login_ticket *t, uint64_t now_ms);
+void login_settle_cancel(const struct login_ticket *t);
 
 /* Starts a login; returns its handle (the caller keeps it to abandon). */
 struct login *login_start(const struct login_request *rq);

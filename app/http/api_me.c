@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth/login.h"
 #include "auth/twofactor.h"
 #include "core/arena.h"
 #include "core/hostname.h"
@@ -61,7 +62,7 @@ void api_me_login(struct http_ctx *x)
 	if (http_login_admit(x, email[0] ? email : "(none)", &t) < 0)
 		return;
 	if (http_hash_try_enter() < 0) {
-		login_limit_cancel(&t);
+		login_settle_cancel(&t);
 		http_problem(x, 503, "temporary", NULL, "busy checking other logins, try again");
 		http_header(x, "Retry-After", "1");
 		return;
@@ -72,7 +73,7 @@ void api_me_login(struct http_ctx *x)
 	if (ok == 1 && store_account_id(http_store, email, &id) != STORE_OK)
 		ok = 0;
 	if (ok < 0) {
-		login_limit_cancel(&t);
+		login_settle_cancel(&t);
 		http_problem(x, 503, "temporary", NULL, "store error, try again");
 		return;
 	}
@@ -187,7 +188,7 @@ void api_me_password(struct http_ctx *x)
 		if (ok == 0)
 			http_login_failed(x, &t, "account_password");
 		else
-			login_limit_cancel(&t);
+			login_settle_cancel(&t);
 		http_problem(x, ok == 0 ? 400 : 503, ok == 0 ? "wrong_password" : "temporary",
 			     ok == 0 ? "current" : NULL, "%s",
 			     ok == 0 ? "the current password is wrong" : "store error, try again");

@@ -24,8 +24,11 @@
  * protocol shares (auth/login_limit.h): the attempt is admitted and
  * reserved before anything is checked, and an address over its budget (or
  * an admin account whose checks are spaced out) gets 429 without any
- * check. Each failure is logged as "module=http event=auth_failed what=W
- * failures=N ip=ADDR" (ip last) for fail2ban.
+ * check. The attempt settles through the login flow's one settle
+ * (auth/login.h: login_settle_*), which also wakes the mail logins held
+ * while this address's checks were under way. Each failure is logged as
+ * "module=http event=auth_failed what=W failures=N ip=ADDR" (ip last) for
+ * fail2ban.
  */
 #include <microhttpd.h>
 #include <pthread.h>
@@ -412,14 +415,14 @@ void http_login_failed(struct http_ctx *x, const struct login_ticket *t, const c
 {
 	unsigned failures;
 
-	login_limit_failed(t, mono_ms(), &failures);
+	login_settle_failed(t, mono_ms(), &failures);
 	metrics_inc(METRIC_AUTHFAIL_HTTP);
 	log_warn("http", NULL, "event=auth_failed what=%s failures=%u ip=%s", what, failures, x->ip);
 }
 
 void http_login_ok(struct http_ctx *x, const struct login_ticket *t)
 {
-	login_limit_succeeded(t, mono_ms());
+	login_settle_ok(t, mono_ms());
 }
 
 int http_current_password_check(struct http_ctx *x)
@@ -459,7 +462,7 @@ int http_session_password_check(struct http_ctx *x, const char *field)
 		http_login_failed(x, &t, who ? "account_password" : "admin_password");
 		http_problem(x, 400, "wrong_password", field, "the password is wrong");
 	} else {
-		login_limit_cancel(&t);
+		login_settle_cancel(&t);
 		http_problem(x, 503, "temporary", NULL, "store error, try again");
 	}
 	return -1;
@@ -495,7 +498,7 @@ void api_session_post(struct http_ctx *x)
 	const char *pw = http_body_str(x, "password");
 	if (http_hash_try_enter() < 0) {
 		/* No verdict: the reservation goes back, nothing is counted. */
-		login_limit_cancel(&t);
+		login_settle_cancel(&t);
 		http_problem(x, 503, "temporary", NULL, "busy checking other logins, try again");
 		http_header(x, "Retry-After", "1");
 		return;
@@ -522,14 +525,14 @@ int http_second_factor(struct http_ctx *x, struct login_ticket *t, uint32_t owne
 	if (on == 0)
 		return 0;
 	if (on < 0) {
-		login_limit_cancel(t);
+		login_settle_cancel(t);
 		http_problem(x, 503, "temporary", NULL, "store error, try again");
 		return -1;
 	}
 	if (!code || !code[0]) {
 		/* The password was right: no verdict yet, nothing counted; the
 		 * client asks for the code and sends both again. */
-		login_limit_cancel(t);
+		login_settle_cancel(t);
 		http_problem(x, 401, "totp_required", "code", "enter the code from your authenticator app");
 		return -1;
 	}
@@ -537,7 +540,7 @@ int http_second_factor(struct http_ctx *x, struct login_ticket *t, uint32_t owne
 	if (r == 1)
 		return 0;
 	if (r < 0) {
-		login_limit_cancel(t);
+		login_settle_cancel(t);
 		http_problem(x, 503, "temporary", NULL, "store error, try again");
 		return -1;
 	}

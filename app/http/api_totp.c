@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "admin/admin_meta.h"
+#include "auth/login.h"
 #include "auth/twofactor.h"
 #include "core/arena.h"
 #include "core/hostname.h"
@@ -91,7 +92,7 @@ static void code_settle(struct http_ctx *x, struct login_ticket *t, int rc)
 	else if (rc == 0)
 		http_login_failed(x, t, "totp");
 	else
-		login_limit_cancel(t);
+		login_settle_cancel(t);
 }
 
 /* The owner's current password (the body's "password") checked under
@@ -115,7 +116,7 @@ static int password_check(struct http_ctx *x, uint32_t owner, struct login_ticke
 		http_login_failed(x, t, "totp_password");
 		http_problem(x, 400, "wrong_password", "password", "the password is wrong");
 	} else {
-		login_limit_cancel(t);
+		login_settle_cancel(t);
 		http_problem(x, 503, "temporary", NULL, "store error, try again");
 	}
 	return -1;

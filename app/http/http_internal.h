@@ -219,7 +219,9 @@ void http_admin_session_refresh(struct http_ctx *x);
  * Admits one attempt (a login, a setup code, a token) from x->ip for who
  * (NULL: no account side) through auth/login_limit.h: 0 with *t reserved,
  * or -1 after answering 429 (too many failures, or the account's checks
- * spaced out). Settle *t with http_login_failed() or http_login_ok().
+ * spaced out). Settle *t with http_login_failed(), http_login_ok() or,
+ * without a verdict, login_settle_cancel(): all settle through the login
+ * flow's one path (auth/login.h), which wakes the logins held for it.
  */
 int http_login_admit(struct http_ctx *x, const char *who, struct login_ticket *t);
 /*
