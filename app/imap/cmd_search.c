@@ -1168,6 +1168,17 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd)
 		esearch = 1;
 	}
 	if (count >= 2 && imap_arg_atom_is(&args[0], "CHARSET")) {
+		/* RFC 9755 §3 (as RFC 6855): after ENABLE UTF8=ACCEPT the
+		 * strings are UTF-8, and a client must not label them; a label
+		 * conflicts, so BAD as the RFC recommends. IMAP4rev2
+		 * alone keeps CHARSET (RFC 9051 §6.4.4). */
+		if (s->utf8_enabled) {
+			if (ret.opts & IMAP_RET_SAVE)
+				imap_searchres_clear(s);
+			imap_tagged(s, "BAD CHARSET is not allowed after ENABLE UTF8=ACCEPT.");
+			imap_session_error(s);
+			return;
+		}
 		if (imap_arg_astring(&args[1], &cs) < 0 || !imap_search_charset_ok(cs)) {
 			if (ret.opts & IMAP_RET_SAVE)
 				imap_searchres_clear(s);

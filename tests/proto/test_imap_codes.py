@@ -221,3 +221,19 @@ def test_trycreate_only_for_a_name_create_takes():
     assert tagged(c, "CREATE fresh").startswith(b"OK")
     assert tagged(c, "COPY 1 fresh").startswith(b"OK [COPYUID ")
     c.close()
+
+
+def test_search_charset_after_utf8_accept_is_bad():
+    # RFC 9755 §3: once UTF8=ACCEPT is enabled a client must not label
+    # SEARCH strings with a CHARSET, and the server should answer BAD (the
+    # labels conflict); it answered OK. Without the ENABLE it stays OK.
+    c = session(utf8=True)
+    assert tagged(c, "SELECT INBOX").startswith(b"OK")
+    assert code(tagged(c, "SEARCH CHARSET UTF-8 SUBJECT x")) == "BAD"
+    assert code(tagged(c, "UID SEARCH RETURN (SAVE) CHARSET US-ASCII ALL")) == "BAD"
+    assert code(tagged(c, "SEARCH SUBJECT x")) == "OK"
+    c.close()
+    c = session()
+    assert tagged(c, "SELECT INBOX").startswith(b"OK")
+    assert code(tagged(c, "SEARCH CHARSET UTF-8 SUBJECT x")) == "OK"
+    c.close()
