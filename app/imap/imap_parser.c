@@ -1282,6 +1282,17 @@ static int step(struct imap_parser *p, unsigned char c)
 			p->state = ST_PARTIAL_LEN;
 			return R_CONT;
 		}
+		/* "<origin>" alone: RFC 9051's grammar wants a length, but
+		 * Dovecot takes the rest from the origin and clients (imaptest
+		 * among them) send it; the reply names it the same way. */
+		if (c == '>' && p->num_digits) {
+			p->sec->partial = 1;
+			p->sec->offset = p->num;
+			p->sec->length = UINT64_MAX;
+			p->sec = NULL;
+			p->state = ST_SEP;
+			return R_CONT;
+		}
 		return fail(p, c == 0 ? IMAP_PARSE_ERR_NUL : IMAP_PARSE_ERR_SECTION,
 		            "Invalid partial", c);
 

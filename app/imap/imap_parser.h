@@ -289,9 +289,11 @@ struct imap_section {
 	size_t nfields;
 	struct str spec;      /* text between "[" and the header list or "]",
 	                       * as sent, e.g. "1.2.HEADER.FIELDS" */
-	unsigned partial : 1; /* <offset.length> given (never for BINARY.SIZE) */
+	unsigned partial : 1; /* <offset.length> or <offset> given (never for
+	                       * BINARY.SIZE) */
 	uint64_t offset;      /* < 2^63 */
-	uint64_t length;      /* 1 .. 2^63-1 */
+	uint64_t length;      /* 1 .. 2^63-1; UINT64_MAX for <offset> alone:
+	                       * the rest from offset */
 };
 
 /*

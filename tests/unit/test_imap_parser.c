@@ -112,7 +112,9 @@ static void log_arg(struct log *l, const struct imap_arg *a)
 			logf_(l, ")");
 		}
 		logf_(l, "]");
-		if (sec->partial)
+		if (sec->partial && sec->length == UINT64_MAX)
+			logf_(l, "<%llu>", (unsigned long long)sec->offset);
+		else if (sec->partial)
 			logf_(l, "<%llu.%llu>", (unsigned long long)sec->offset,
 			      (unsigned long long)sec->length);
 		break;
@@ -605,7 +607,14 @@ static void test_malformed(void)
 	P("a FETCH 1 BODY[1.2.HEADER.X]\r\nb NOOP\r\n", "E(SECTION|a)C(b|NOOP|)");
 	P("a FETCH 1 BINARY[HEADER]\r\nb NOOP\r\n", "E(SECTION|a)C(b|NOOP|)");
 	P("a FETCH 1 BINARY[1.MIME]\r\nb NOOP\r\n", "E(SECTION|a)C(b|NOOP|)");
-	P("a FETCH 1 BODY[]<5>\r\nb NOOP\r\n", "E(SECTION|a)C(b|NOOP|)");
+	P("a FETCH 1 BODY[]<>\r\nb NOOP\r\n", "E(SECTION|a)C(b|NOOP|)");
+	P("a FETCH 1 BODY[]<5.>\r\nb NOOP\r\n", "E(SECTION|a)C(b|NOOP|)");
+	P("a FETCH 1 BODY[]<5\r\nb NOOP\r\n", "E(SECTION|a)C(b|NOOP|)");
+	P("a FETCH 1 BODY[]<5x>\r\nb NOOP\r\n", "E(SECTION|a)C(b|NOOP|)");
+	P("a FETCH 1 BINARY.SIZE[1]<5>\r\nb NOOP\r\n", "E(SECTION|a)C(b|NOOP|)");
+	/* origin alone, as Dovecot takes it: the rest from there */
+	P("a FETCH 1 BODY[]<5>\r\n", "C(a|FETCH|1 BODY[]<5>)");
+	P("a FETCH 1 BODY[]<9223372036854775808>\r\nb NOOP\r\n", "E(NUMBER|a)C(b|NOOP|)");
 	P("a FETCH 1 BODY[]<0.0>\r\nb NOOP\r\n", "E(SECTION|a)C(b|NOOP|)");
 	P("a FETCH 1 BODY[]<.5>\r\nb NOOP\r\n", "E(SECTION|a)C(b|NOOP|)");
 	P("a FETCH 1 BODY[]<1.2\r\nb NOOP\r\n", "E(SECTION|a)C(b|NOOP|)");
@@ -876,6 +885,17 @@ static void test_args(void)
 		sec = l[2].section;
 		CHECK(sec->att == IMAP_FETCH_BODY && sec->nparts == 0 &&
 		      sec->text == IMAP_SECTION_WHOLE && sec->spec.len == 0);
+	}
+	one_done(&o);
+
+	/* an origin alone: partial from there to the end */
+	CHECK_EQ_INT(ONE(&o, "t FETCH 1 BINARY.PEEK[1]<40>\r\n"), IMAP_PARSE_COMMAND);
+	{
+		const struct imap_section *sec = o.p.cmd.args[1].section;
+
+		CHECK_EQ_INT(o.p.cmd.args[1].type, IMAP_ARG_SECTION);
+		CHECK_EQ_INT(sec->att, IMAP_FETCH_BINARY_PEEK);
+		CHECK(sec->partial && sec->offset == 40 && sec->length == UINT64_MAX);
 	}
 	one_done(&o);
 }
