@@ -381,12 +381,9 @@ void imap_cmd_select(struct imap_session *s, const struct imap_cmd *cmd)
 	s->view.readonly = cmd->id == IMAP_CMD_EXAMINE;
 	/* FLAGS lists the keywords in use here, in the case first given
 	 * (RFC 9051 §7.3.5), as Dovecot does. */
-	s->view.kwnames_len = 0;
-	for (uint32_t i = 0; i < s->view.count; i++)
-		if (s->view.msgs[i].kw)
-			imap_view_kw_learn(&s->view, &s->view.msgs[i]);
+	imap_view_kw_reset(&s->view);
 	struct buf fl;
-	buf_init(&fl, IMAP_VIEW_FLAGS_LINES_MAX);
+	buf_init(&fl, 0); /* the lines bring their room */
 	imap_view_flags_lines(&s->view, &fl);
 	imap_write(s, buf_data(&fl), buf_len(&fl));
 	buf_free(&fl);

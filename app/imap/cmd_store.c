@@ -130,7 +130,7 @@ static void store_done(struct imap_session *s, struct imap_job *j)
 	}
 	if (new_kw) {
 		struct buf fl;
-		buf_init(&fl, IMAP_VIEW_FLAGS_LINES_MAX);
+		buf_init(&fl, 0); /* the lines bring their room */
 		imap_view_flags_lines(&s->view, &fl);
 		imap_write(s, buf_data(&fl), buf_len(&fl));
 		buf_free(&fl);

@@ -199,6 +199,7 @@ int imap_view_load(struct imap_mailbox_view *v, struct store *st, uint32_t accou
 void imap_view_free(struct imap_mailbox_view *v)
 {
 	msgs_free(v->msgs, v->count);
+	free(v->kwnames);
 	memset(v, 0, sizeof(*v));
 }
 
@@ -228,32 +229,81 @@ static int emit_vanished(struct buf *out, const uint32_t *gone, uint32_t expunge
 	return rc;
 }
 
-int imap_view_kw_learn(struct imap_mailbox_view *v, const struct imap_msg *m)
+/* 1 when v has announced the keyword p[0..l) (in any case). */
+static int kw_known(const struct imap_mailbox_view *v, const char *p, size_t l)
+{
+	for (size_t i = 0; i < v->kwnames_len;) {
+		size_t st = i;
+		while (i < v->kwnames_len && v->kwnames[i] != ' ')
+			i++;
+		if (str_eq_ci(str_make(v->kwnames + st, i - st), str_make(p, l)))
+			return 1;
+		i++;
+	}
+	return 0;
+}
+
+/* Appends the keywords of kw (space-separated) v has not announced yet;
+ * 1 when one was added. */
+static int kw_add(struct imap_mailbox_view *v, const char *kw)
 {
 	int added = 0;
 
-	for (const char *p = m->kw; p && *p;) {
+	for (const char *p = kw; p && *p;) {
 		const char *e = strchr(p, ' ');
-		size_t l = e ? (size_t)(e - p) : strlen(p), i = 0;
-		int known = 0;
-
-		while (i < v->kwnames_len && !known) {
-			size_t st = i;
-			while (i < v->kwnames_len && v->kwnames[i] != ' ')
-				i++;
-			known = str_eq_ci(str_make(v->kwnames + st, i - st), str_make(p, l));
-			i++;
-		}
-		if (!known && v->kwnames_len + l + 1 <= sizeof(v->kwnames)) {
+		size_t l = e ? (size_t)(e - p) : strlen(p);
+		if (l && !kw_known(v, p, l)) {
+			if (v->kwnames_len + l + 1 > v->kwnames_cap) {
+				v->kwnames_cap = 2 * (v->kwnames_len + l + 1);
+				v->kwnames = xrealloc(v->kwnames, v->kwnames_cap);
+			}
 			if (v->kwnames_len)
 				v->kwnames[v->kwnames_len++] = ' ';
 			memcpy(v->kwnames + v->kwnames_len, p, l);
-			v->kwnames_len = (uint16_t)(v->kwnames_len + l);
+			v->kwnames_len += l;
 			added = 1;
 		}
 		p = e ? e + 1 : NULL;
 	}
 	return added;
+}
+
+/* The list rebuilt from the keywords v's messages and also[0..nalso)
+ * carry: a session that keeps adding and removing new keywords, or sees
+ * others do so, keeps only what is in use, not every name ever seen. */
+static void kw_rebuild(struct imap_mailbox_view *v, const struct imap_msg *also, uint32_t nalso)
+{
+	v->kwnames_len = 0;
+	for (uint32_t i = 0; i < v->count; i++)
+		kw_add(v, v->msgs[i].kw);
+	for (uint32_t i = 0; i < nalso; i++)
+		kw_add(v, also[i].kw);
+	v->kwnames_keep = v->kwnames_len;
+}
+
+/* As imap_view_kw_learn(), m one of v's messages or of also (sync_full(),
+ * whose new list is not v's yet). */
+static int kw_learn(struct imap_mailbox_view *v, const struct imap_msg *also, uint32_t nalso,
+		    const struct imap_msg *m)
+{
+	size_t bound = v->kwnames_keep > IMAP_VIEW_KWNAMES_MAX / 2 ? 2 * v->kwnames_keep
+								   : IMAP_VIEW_KWNAMES_MAX;
+
+	if (!kw_add(v, m->kw))
+		return 0;
+	if (v->kwnames_len > bound)
+		kw_rebuild(v, also, nalso);
+	return 1;
+}
+
+int imap_view_kw_learn(struct imap_mailbox_view *v, const struct imap_msg *m)
+{
+	return kw_learn(v, NULL, 0, m);
+}
+
+void imap_view_kw_reset(struct imap_mailbox_view *v)
+{
+	kw_rebuild(v, NULL, 0);
 }
 
 void imap_view_kw_canon(const struct imap_mailbox_view *v, char *kw, size_t n)
@@ -279,6 +329,12 @@ void imap_view_kw_canon(const struct imap_mailbox_view *v, char *kw, size_t n)
 int imap_view_flags_lines(const struct imap_mailbox_view *v, struct buf *out)
 {
 	const char *sp = v->kwnames_len ? " " : "";
+	/* Both lines: the list twice and under 160 octets of fixed text. */
+	size_t room = 2 * v->kwnames_len + 160;
+
+	if (out->max > SIZE_MAX - room)
+		return -1;
+	out->max += room;
 
 	if (buf_printf(out, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft%s%.*s)\r\n", sp,
 		       (int)v->kwnames_len, v->kwnames) < 0)
@@ -294,13 +350,13 @@ int imap_view_flags_lines(const struct imap_mailbox_view *v, struct buf *out)
  * FLAGS / PERMANENTFLAGS before the first response of a sync that shows a
  * keyword not announced yet; keywords learnt after that are announced once
  * more at the end of the sync (announce_rest()), so a sync sends the two
- * lines at most twice whatever it brings (IMAP_VIEW_FLAGS_LINES_MAX).
+ * lines at most twice whatever it brings.
  * *state: 0 nothing sent, 1 sent, 2 sent and learnt more since.
  */
-static int announce(struct imap_mailbox_view *v, struct buf *out, const struct imap_msg *m,
-		    int *state)
+static int announce(struct imap_mailbox_view *v, struct buf *out, const struct imap_msg *also,
+		    uint32_t nalso, const struct imap_msg *m, int *state)
 {
-	if (!out || !m->kw || !imap_view_kw_learn(v, m))
+	if (!out || !m->kw || !kw_learn(v, also, nalso, m))
 		return 0;
 	if (*state) {
 		*state = 2;
@@ -338,8 +394,10 @@ static int emit_flags(const struct imap_mailbox_view *v, struct buf *out, uint32
 /* What a session announced and claimed stays with the view re-read. */
 static void keep_session_state(struct imap_mailbox_view *nv, const struct imap_mailbox_view *v)
 {
+	nv->kwnames = v->kwnames; /* moved: v is overwritten with nv next */
 	nv->kwnames_len = v->kwnames_len;
-	memcpy(nv->kwnames, v->kwnames, v->kwnames_len);
+	nv->kwnames_cap = v->kwnames_cap;
+	nv->kwnames_keep = v->kwnames_keep;
 	memcpy(nv->recent, v->recent, sizeof(nv->recent));
 	nv->nrecent = v->nrecent;
 	nv->show_recent = v->show_recent;
@@ -417,7 +475,7 @@ static int sync_full(struct imap_mailbox_view *v, struct store *st, struct buf *
 			continue;
 		}
 		if (flags_differ(o, n)) {
-			if (announce(v, out, n, &kw_state) < 0 || emit_flags(v, out, j + 1, n) < 0)
+			if (announce(v, out, nv.msgs, nv.count, n, &kw_state) < 0 || emit_flags(v, out, j + 1, n) < 0)
 				rc = -1;
 			told_add(told, n->uid);
 		}
@@ -427,7 +485,7 @@ static int sync_full(struct imap_mailbox_view *v, struct store *st, struct buf *
 	/* New messages: their keywords are announced before EXISTS. */
 	uint32_t last = v->count ? v->msgs[v->count - 1].uid : 0;
 	for (j = nv.count; j > 0 && nv.msgs[j - 1].uid > last; j--)
-		if (announce(v, out, &nv.msgs[j - 1], &kw_state) < 0)
+		if (announce(v, out, nv.msgs, nv.count, &nv.msgs[j - 1], &kw_state) < 0)
 			rc = -1;
 	if (announce_rest(v, out, kw_state) < 0)
 		rc = -1;
@@ -563,7 +621,7 @@ static int delta_apply(struct imap_mailbox_view *v, struct delta *d, struct buf 
 			*o = e->m;
 			e->m.kw = NULL;
 			if (changed && out &&
-			    (announce(v, out, o, &kw_state) < 0 || emit_flags(v, out, seq, o) < 0))
+			    (announce(v, out, NULL, 0, o, &kw_state) < 0 || emit_flags(v, out, seq, o) < 0))
 				rc = -1;
 			if (changed && out)
 				told_add(told, o->uid);
@@ -577,7 +635,7 @@ static int delta_apply(struct imap_mailbox_view *v, struct delta *d, struct buf 
 		}
 		v->msgs[v->count++] = e->m;
 		e->m.kw = NULL;
-		if (announce(v, out, &v->msgs[v->count - 1], &kw_state) < 0)
+		if (announce(v, out, NULL, 0, &v->msgs[v->count - 1], &kw_state) < 0)
 			rc = -1;
 	}
 	if (announce_rest(v, out, kw_state) < 0)
@@ -676,7 +734,7 @@ int imap_view_sync_flags(struct imap_mailbox_view *v, struct store *st, struct b
 		 * says the highest below it. */
 		if (rest && !v->condstore)
 			o->modseq = modseq;
-		if (changed && (announce(v, out, o, &kw_state) < 0 || emit_flags(v, out, seq, o) < 0))
+		if (changed && (announce(v, out, NULL, 0, o, &kw_state) < 0 || emit_flags(v, out, seq, o) < 0))
 			rc = -1;
 		if (changed)
 			told_add(told, o->uid); /* delta_unique(): ascending */

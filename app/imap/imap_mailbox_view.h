@@ -71,11 +71,11 @@ static inline uint64_t imap_msg_size(const struct imap_msg *m, int ascii)
 #define IMAP_F_SEEN 8u
 #define IMAP_F_DRAFT 16u
 
+/* Octets of announced keywords a view keeps before it drops those no
+ * message of it carries any more (imap_view_kw_learn()). */
 #define IMAP_VIEW_KWNAMES_MAX 2048
 /* Runs of \Recent uids a view keeps (struct imap_mailbox_view). */
 #define IMAP_VIEW_RECENT_RUNS 8
-/* Room the FLAGS and PERMANENTFLAGS lines take, twice per sync at most. */
-#define IMAP_VIEW_FLAGS_LINES_MAX (2 * IMAP_VIEW_KWNAMES_MAX + 256)
 
 struct imap_mailbox_view {
 	uint32_t account, mailbox;
@@ -93,11 +93,16 @@ struct imap_mailbox_view {
 	struct imap_msg *msgs; /* ascending UIDs; owned */
 	uint32_t count, cap;
 	/* Keywords announced in FLAGS / PERMANENTFLAGS (RFC 9051 §7.3.5),
-	 * space-separated, each in the case first seen; past the cap no
-	 * more are announced (clients may use any keyword: PERMANENTFLAGS
-	 * has \*). Inline so a snapshot (imap_view_cache.h) copies it. */
-	uint16_t kwnames_len;
-	char kwnames[IMAP_VIEW_KWNAMES_MAX];
+	 * space-separated, each in the case first seen; malloc'ed (kwnames_cap
+	 * octets), not NUL-terminated. Every keyword a response shows is in
+	 * it, however many there are: a client may not see a keyword FLAGS did
+	 * not list. Bounded by the messages' own keywords: once it passes
+	 * kwnames_keep twice (IMAP_VIEW_KWNAMES_MAX at least) it is rebuilt
+	 * from the keywords the messages carry. A snapshot (imap_view_cache.h)
+	 * keeps none: SELECT builds the list afresh. */
+	char *kwnames;
+	size_t kwnames_len, kwnames_cap;
+	size_t kwnames_keep; /* kwnames_len after the last rebuild */
 	/* IMAP \Recent (RFC 3501 §2.3.2) for IMAP4rev1 sessions: runs of
 	 * uids [lo, hi) this session claimed at SELECT (or saw at EXAMINE)
 	 * and as new mail came, ascending; none when show_recent is 0. A
@@ -202,10 +207,15 @@ const char *imap_flag_keyword(struct str flag);
 
 /*
  * Adds m's keywords that v has not announced yet (compared in any case) to
- * v->kwnames. Returns 1 when one was added: the caller then sends
- * imap_view_flags_lines() before any response that shows it.
+ * v->kwnames; m must be one of v's messages. When the list would grow past
+ * its bound it is first rebuilt from the keywords v's messages carry
+ * (those no message has any more are dropped). Returns 1 when the list
+ * changed: the caller then sends imap_view_flags_lines() before any
+ * response that shows m's keywords.
  */
 int imap_view_kw_learn(struct imap_mailbox_view *v, const struct imap_msg *m);
+/* Drops every announced keyword and learns those of v's messages. */
+void imap_view_kw_reset(struct imap_mailbox_view *v);
 /*
  * Rewrites, in place, each keyword of the space-separated list kw[0..n)
  * that v has announced in another case to the announced spelling.
@@ -213,8 +223,10 @@ int imap_view_kw_learn(struct imap_mailbox_view *v, const struct imap_msg *m);
 void imap_view_kw_canon(const struct imap_mailbox_view *v, char *kw, size_t n);
 /*
  * Appends "* FLAGS (...)" and "* OK [PERMANENTFLAGS (...)]" (empty for a
- * read-only view) with the system flags and v's announced keywords.
- * -1 when out is full.
+ * read-only view) with the system flags and v's announced keywords. The
+ * lines bring their own room: out's ceiling is raised by what they take
+ * (a sync cannot know beforehand how many keywords it will learn; the
+ * list itself is bounded, see kwnames). -1 only on overflow of size_t.
  */
 int imap_view_flags_lines(const struct imap_mailbox_view *v, struct buf *out);
 

@@ -87,8 +87,12 @@ void imap_view_cache_put(struct store *st, struct imap_mailbox_view *v)
 		e->account = v->account;
 		e->mailbox = v->mailbox;
 		e->used = ++clock_;
+		/* Per-session settings do not travel with the snapshot, nor
+		 * the keywords a session announced: SELECT lists them anew. */
+		free(v->kwnames);
+		v->kwnames = NULL;
+		v->kwnames_len = v->kwnames_cap = v->kwnames_keep = 0;
 		e->v = *v;
-		/* Per-session settings do not travel with the snapshot. */
 		e->v.readonly = 0;
 		e->v.condstore = 0;
 		e->v.qresync = 0;

@@ -237,3 +237,61 @@ def test_search_charset_after_utf8_accept_is_bad():
     assert tagged(c, "SELECT INBOX").startswith(b"OK")
     assert code(tagged(c, "SEARCH CHARSET UTF-8 SUBJECT x")) == "OK"
     c.close()
+
+
+class KeywordWatch:
+    """What a client holds of FLAGS: every keyword a FETCH shows must be
+    in the last untagged FLAGS list (RFC 9051 §7.3.5: FLAGS lists the
+    flags defined in the mailbox; imaptest: "Keyword used without being
+    in FLAGS")."""
+
+    def __init__(self, c):
+        self.c, self.flags = c, None
+
+    def run(self, line, tag="k"):
+        self.c.send("%s %s\r\n" % (tag, line))
+        lines = self.c.until_tag(tag)
+        for ln in lines[:-1]:
+            if ln.startswith(b"* FLAGS ("):
+                self.flags = set(ln[9:ln.rindex(b")")].lower().split())
+            elif b" FETCH (" in ln and b"FLAGS (" in ln:
+                shown = ln.split(b"FLAGS (", 1)[1].split(b")", 1)[0].lower().split()
+                missing = [k for k in shown if k not in self.flags and k != b"\\recent"]
+                assert not missing, (missing, ln[:120])
+        return lines
+
+
+def test_keywords_past_2048_octets_are_announced():
+    # 14 keywords of 193 octets (2,702 with spaces) ran past the session's
+    # fixed 2,048-octet list: STORE took them, PERMANENTFLAGS kept \*,
+    # FETCH FLAGS showed them, FLAGS never listed the last ones.
+    a, b = session(), session()
+    assert tagged(a, "CREATE kwcap").startswith(b"OK")
+    msg = b"Subject: k\r\n\r\nbody\r\n"
+    assert tagged(a, b"APPEND kwcap {%d+}\r\n%s" % (len(msg), msg)).startswith(b"OK")
+    wa, wb = KeywordWatch(a), KeywordWatch(b)
+    wa.run("SELECT kwcap")
+    wb.run("SELECT kwcap")
+    names = ["k%02d" % i + "x" * 190 for i in range(14)]
+    for n in names:
+        assert wa.run("STORE 1 +FLAGS (%s)" % n)[-1].startswith(b"k OK")
+    assert {n.lower().encode() for n in names} <= wa.flags
+    wb.run("NOOP")  # the other session learns them from its sync
+    assert {n.lower().encode() for n in names} <= wb.flags
+    b.close()
+    # A fresh SELECT lists every keyword in use.
+    c = session()
+    wc = KeywordWatch(c)
+    wc.run("SELECT kwcap")
+    assert {n.lower().encode() for n in names} <= wc.flags
+    c.close()
+    # Keywords set and taken away again do not pile up in the session:
+    # once the list passes its bound it keeps those in use.
+    for i in range(40):
+        n = "t%02d" % i + "y" * 190
+        assert wa.run("STORE 1 +FLAGS (%s)" % n)[-1].startswith(b"k OK")
+        assert wa.run("STORE 1 -FLAGS (%s)" % n)[-1].startswith(b"k OK")
+    stale = [f for f in wa.flags if f.startswith(b"t")]
+    assert len(stale) <= 2 * 14, len(stale)
+    assert {n.lower().encode() for n in names} <= wa.flags
+    a.close()
