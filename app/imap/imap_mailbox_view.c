@@ -284,10 +284,10 @@ static void kw_rebuild(struct imap_mailbox_view *v, const struct imap_msg *also,
 /* As imap_view_kw_learn(), m one of v's messages or of also (sync_full(),
  * whose new list is not v's yet). */
 static int kw_learn(struct imap_mailbox_view *v, const struct imap_msg *also, uint32_t nalso,
-		    const struct imap_msg *m)
+                    const struct imap_msg *m)
 {
 	size_t bound = v->kwnames_keep > IMAP_VIEW_KWNAMES_MAX / 2 ? 2 * v->kwnames_keep
-								   : IMAP_VIEW_KWNAMES_MAX;
+	                                                           : IMAP_VIEW_KWNAMES_MAX;
 
 	if (!kw_add(v, m->kw))
 		return 0;
@@ -354,7 +354,7 @@ int imap_view_flags_lines(const struct imap_mailbox_view *v, struct buf *out)
  * *state: 0 nothing sent, 1 sent, 2 sent and learnt more since.
  */
 static int announce(struct imap_mailbox_view *v, struct buf *out, const struct imap_msg *also,
-		    uint32_t nalso, const struct imap_msg *m, int *state)
+                    uint32_t nalso, const struct imap_msg *m, int *state)
 {
 	if (!out || !m->kw || !kw_learn(v, also, nalso, m))
 		return 0;
@@ -475,7 +475,8 @@ static int sync_full(struct imap_mailbox_view *v, struct store *st, struct buf *
 			continue;
 		}
 		if (flags_differ(o, n)) {
-			if (announce(v, out, nv.msgs, nv.count, n, &kw_state) < 0 || emit_flags(v, out, j + 1, n) < 0)
+			if (announce(v, out, nv.msgs, nv.count, n, &kw_state) < 0 ||
+			    emit_flags(v, out, j + 1, n) < 0)
 				rc = -1;
 			told_add(told, n->uid);
 		}
@@ -621,7 +622,8 @@ static int delta_apply(struct imap_mailbox_view *v, struct delta *d, struct buf 
 			*o = e->m;
 			e->m.kw = NULL;
 			if (changed && out &&
-			    (announce(v, out, NULL, 0, o, &kw_state) < 0 || emit_flags(v, out, seq, o) < 0))
+			    (announce(v, out, NULL, 0, o, &kw_state) < 0 ||
+			     emit_flags(v, out, seq, o) < 0))
 				rc = -1;
 			if (changed && out)
 				told_add(told, o->uid);
@@ -734,7 +736,8 @@ int imap_view_sync_flags(struct imap_mailbox_view *v, struct store *st, struct b
 		 * says the highest below it. */
 		if (rest && !v->condstore)
 			o->modseq = modseq;
-		if (changed && (announce(v, out, NULL, 0, o, &kw_state) < 0 || emit_flags(v, out, seq, o) < 0))
+		if (changed &&
+		    (announce(v, out, NULL, 0, o, &kw_state) < 0 || emit_flags(v, out, seq, o) < 0))
 			rc = -1;
 		if (changed)
 			told_add(told, o->uid); /* delta_unique(): ascending */
