@@ -326,9 +326,18 @@ void imap_view_kw_canon(const struct imap_mailbox_view *v, char *kw, size_t n)
 	}
 }
 
+/* " kw1 kw2..." of v after the system flags (appended, not printf'ed:
+ * the list is not NUL-terminated and may pass INT_MAX in theory). */
+static int append_kwnames(const struct imap_mailbox_view *v, struct buf *out)
+{
+	if (!v->kwnames_len)
+		return 0;
+	return buf_append_c(out, " ") < 0 ? -1 : buf_append(out, v->kwnames, v->kwnames_len);
+}
+
 int imap_view_flags_lines(const struct imap_mailbox_view *v, struct buf *out)
 {
-	const char *sp = v->kwnames_len ? " " : "";
+	static const char sys[] = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
 	/* Both lines: the list twice and under 160 octets of fixed text. */
 	size_t room = 2 * v->kwnames_len + 160;
 
@@ -336,14 +345,15 @@ int imap_view_flags_lines(const struct imap_mailbox_view *v, struct buf *out)
 		return -1;
 	out->max += room;
 
-	if (buf_printf(out, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft%s%.*s)\r\n", sp,
-		       (int)v->kwnames_len, v->kwnames) < 0)
+	if (buf_append_c(out, "* FLAGS (") < 0 || buf_append_c(out, sys) < 0 ||
+	    append_kwnames(v, out) < 0 || buf_append_c(out, ")\r\n") < 0)
 		return -1;
 	if (v->readonly)
 		return buf_append_c(out, "* OK [PERMANENTFLAGS ()] Read-only mailbox.\r\n");
-	return buf_printf(out, "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft%s%.*s "
-			       "\\*)] Flags permitted.\r\n",
-			  sp, (int)v->kwnames_len, v->kwnames);
+	if (buf_append_c(out, "* OK [PERMANENTFLAGS (") < 0 || buf_append_c(out, sys) < 0 ||
+	    append_kwnames(v, out) < 0 || buf_append_c(out, " \\*)] Flags permitted.\r\n") < 0)
+		return -1;
+	return 0;
 }
 
 /*
