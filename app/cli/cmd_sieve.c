@@ -33,7 +33,11 @@
  * account's stored scripts as ManageSieve does: list prints one name a
  * line with " ACTIVE" after the active one; get prints the text; put reads
  * the text from stdin and refuses (exit 1) one that does not compile, with
- * the parser's message; del refuses the active script. `global` in place
+ * the parser's message; activate refuses (exit 1, the reason on stderr)
+ * a script that would fail at every delivery, as ManageSieve's SETACTIVE
+ * does (script_check.h: an include without :optional of a script not
+ * there, a recursive include, nesting too deep); del refuses the active
+ * script. `global` in place
  * of EMAIL manages the administrator's global scripts (the active one
  * runs before every account's at delivery).
  */
@@ -48,6 +52,7 @@
 #include "core/xalloc.h"
 #include "core/buf.h"
 #include "core/hostname.h"
+#include "sieve/script_check.h"
 #include "sieve/sieve.h"
 #include "store/store.h"
 
@@ -157,7 +162,20 @@ static int manage(const struct config *cfg, int argc, char **argv)
 			rc = store_sieve_put(st, acc, name, buf_data(&b), buf_len(&b), (int64_t)time(NULL));
 		buf_free(&b);
 	} else if (strcmp(op, "activate") == 0 || strcmp(op, "deactivate") == 0) {
-		rc = store_sieve_activate(st, acc, name);
+		/* the check ManageSieve's SETACTIVE makes (script_check.h) */
+		struct script_check *chk = xcalloc(1, sizeof *chk);
+		chk->st = st;
+		chk->account = acc;
+		snprintf(chk->name, sizeof chk->name, "%s", name ? name : "");
+		rc = script_check_activate(chk);
+		if (rc == STORE_OK && chk->invalid) {
+			fprintf(stderr, "tern sieve activate: not made active: the script would fail at "
+			                "every delivery: %s\n", chk->err);
+			free(chk);
+			store_close(&st);
+			return 1;
+		}
+		free(chk);
 	} else if (strcmp(op, "del") == 0) {
 		rc = store_sieve_del(st, acc, name);
 	} else {

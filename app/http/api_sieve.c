@@ -2,21 +2,26 @@
  * api_sieve.c — an account's Sieve scripts through the REST API, for
  * administrators: list, read, store (checked by the compiler first: a
  * script that does not compile is 400 invalid_script with the
- * compiler's "line L, column C: ..." errors, one a line), activate or deactivate, delete (not
- * the active one: 409 active). The same store functions ManageSieve and
+ * compiler's "line L, column C: ..." errors, one a line), activate or
+ * deactivate (an activation refused by script_check_activate, the one
+ * check ManageSieve's SETACTIVE makes, is 400 invalid_script on field
+ * "active"), delete (not the active one: 409 active). The same store functions ManageSieve and
  * `tern sieve` use. A request body is at most HTTP_BODY_MAX, so scripts
  * over about 60 KiB go through ManageSieve. /sieve/global... does the
  * same for the administrator's global scripts (run before every
  * account's at delivery).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "core/buf.h"
 #include "core/log.h"
+#include "core/xalloc.h"
 #include "http/http_internal.h"
 #include "http/json.h"
+#include "sieve/script_check.h"
 #include "sieve/sieve.h"
 #include "store/store.h"
 
@@ -90,6 +95,14 @@ static void answer_script(struct http_ctx *x, uint32_t id, const char *name, int
 	buf_free(&b);
 }
 
+/* An activation refused (script_check.h): the include that would fail
+ * every delivery, or the compiler's errors; nothing was changed. */
+static void refused(struct http_ctx *x, const struct script_check *c)
+{
+	http_problem(x, 400, "invalid_script", "active",
+	             "not made active: the script would fail at every delivery: %s", c->err);
+}
+
 static void put_of(struct http_ctx *x, uint32_t id, const char *name)
 {
 	static const struct json_field f[] = {
@@ -97,7 +110,7 @@ static void put_of(struct http_ctx *x, uint32_t id, const char *name)
 		{ "active", JK_BOOL, 0 },
 		{ "password", JK_STRING, 0 },
 	};
-	int rc, created = 0;
+	int rc, created = 0, active = 0;
 
 	if (http_body_check(x, f, 3) < 0)
 		return;
@@ -106,6 +119,15 @@ static void put_of(struct http_ctx *x, uint32_t id, const char *name)
 		script_problem(x, STORE_EINVAL);
 		return;
 	}
+	/* The one check every activation takes (ManageSieve's SETACTIVE,
+	 * JMAP, tern sieve): a script not active yet that would fail every
+	 * delivery (an include of a script not there...) is refused. */
+	struct script_check *chk = xcalloc(1, sizeof *chk);
+	chk->st = http_store;
+	chk->account = id;
+	snprintf(chk->name, sizeof chk->name, "%s", name);
+	rc = store_sieve_get(http_store, id, name, NULL, &active);
+	created = rc == STORE_ENOTFOUND;
 	if (s) {
 		struct sieve_errors errs;
 		char err[SIEVE_ERRORS_TEXT_MAX];
@@ -113,7 +135,7 @@ static void put_of(struct http_ctx *x, uint32_t id, const char *name)
 		if (!sc) {
 			http_problem(x, 400, "invalid_script", "script", "%s",
 			             sieve_errors_format(&errs, "\n", err, sizeof err));
-			return;
+			goto out;
 		}
 		/* A redirect (or a notify) is forwarding by another road: with
 		 * a session (the portal's, or the admin's here and on the
@@ -123,27 +145,42 @@ static void put_of(struct http_ctx *x, uint32_t id, const char *name)
 		int out = sieve_script_sends_out(sc);
 		sieve_script_free(&sc);
 		if (out && http_session_password_check(x, "password") < 0)
-			return;
-		created = store_sieve_get(http_store, id, name, NULL, NULL) == STORE_ENOTFOUND;
+			goto out;
+		/* stored and activated at once: refused before it is stored */
+		if (a && a->boolean && !active) {
+			chk->activating = 1;
+			script_check_text(chk, s->str, s->len);
+			if (chk->invalid) {
+				refused(x, chk);
+				goto out;
+			}
+		}
 		rc = store_sieve_put(http_store, id, name, s->str, s->len, (int64_t)time(NULL));
 		if (rc != STORE_OK) {
 			script_problem(x, rc);
-			return;
+			goto out;
 		}
 	}
 	if (a) {
-		int active = 0;
 		rc = store_sieve_get(http_store, id, name, NULL, &active);
-		if (rc == STORE_OK && (a->boolean || active))
-			rc = store_sieve_activate(http_store, id, a->boolean ? name : NULL);
+		if (rc == STORE_OK && a->boolean)
+			rc = script_check_activate(chk);
+		else if (rc == STORE_OK && active)
+			rc = store_sieve_activate(http_store, id, NULL);
 		if (rc != STORE_OK) {
 			script_problem(x, rc);
-			return;
+			goto out;
+		}
+		if (chk->invalid) {
+			refused(x, chk);
+			goto out;
 		}
 	}
 	log_info("http", NULL, "event=sieve_script_stored ip=%s%s", x->ip,
 		 id == STORE_SIEVE_GLOBAL ? " global=1" : "");
 	answer_script(x, id, name, created ? 201 : 200);
+out:
+	free(chk);
 }
 
 static void del_of(struct http_ctx *x, uint32_t id, const char *name)

@@ -12,6 +12,9 @@
  * Text is checked by the one compiler (sieve_compile) before it is
  * stored, as ManageSieve's PUTSCRIPT does: a script that does not compile
  * is an invalidSieve SetError whose description says where and why.
+ * onSuccessActivateScript takes the check every activation takes
+ * (script_check.h): a script that would fail at every delivery stays
+ * inactive, an invalidSieve SetError in notUpdated (activate).
  *
  * State and /changes: snapshots of the scripts as /get renders them
  * (jmap_typestate.c: id, name, content, isActive), so /changes is exact
@@ -32,6 +35,7 @@
 #include "jmap/jmap_email.h"
 #include "jmap/jmap_private.h"
 #include "jmap/jmap_typestate.h"
+#include "sieve/script_check.h"
 #include "sieve/sieve.h"
 #include "store/store.h"
 
@@ -624,6 +628,51 @@ static int update_one(struct jmap_call *c, struct scripts *s, struct store_sieve
 	return 0;
 }
 
+static size_t ncreate_of(const struct json_value *cr)
+{
+	return cr ? cr->count : 0;
+}
+
+/*
+ * onSuccessActivateScript (i; NULL: deactivate only) through the one
+ * check every activation takes (script_check.h, ManageSieve's SETACTIVE
+ * too): a script not active yet that would fail at every delivery is
+ * refused with RFC 9661's invalidSieve SetError, reported in notUpdated
+ * under its id (the isActive it would have set), with where and why;
+ * onSuccessDeactivateScript (deact) still applies. An update of it in
+ * the same call, stored, carries the refusal instead of its success.
+ * 0, or -1 with a serverFail written.
+ */
+static int activate(struct jmap_call *c, const struct store_sieve_info *i, int deact,
+		    struct outcome *res, size_t *nres, size_t ncreate, size_t nupdate)
+{
+	struct script_check *chk = arena_zalloc(c->r->a, sizeof *chk);
+	chk->st = c->r->st;
+	chk->account = c->r->account;
+	snprintf(chk->name, sizeof chk->name, "%s", i ? i->name : "");
+	int rc = script_check_activate(chk);
+	if (rc == STORE_OK && chk->invalid) {
+		size_t j = ncreate;
+		while (j < ncreate + nupdate && !(res[j].ok && res[j].id == i->id))
+			j++;
+		struct outcome *r = j < ncreate + nupdate ? &res[j] : &res[(*nres)++];
+		r->ok = 0;
+		r->id = i->id;
+		r->key = arena_printf(c->r->a, "S%08x", i->id);
+		fail(&r->e, "invalidSieve", NULL, NULL);
+		snprintf(r->e.desc, sizeof r->e.desc,
+			 "%snot made active: the script would fail at every delivery: %.1200s",
+			 j < ncreate + nupdate ? "stored but " : "", chk->err);
+		if (deact)
+			rc = store_sieve_activate(c->r->st, c->r->account, NULL);
+	}
+	if (rc != STORE_OK) {
+		jmap_error(c, "serverFail", NULL);
+		return -1;
+	}
+	return 0;
+}
+
 static const struct jmap_arg set_args[] = {
     {"accountId", JA_ID, JA_REQUIRED},
     {"ifInState", JA_STRING, JA_NULLABLE},
@@ -714,11 +763,8 @@ void jmap_sieve_set(struct jmap_call *c)
 			i = aid ? by_id(s, aid) : NULL;
 		}
 		if (i || !act) {
-			if (store_sieve_activate(c->r->st, c->r->account, i ? i->name : NULL) != STORE_OK) {
-				jmap_error(c, "serverFail", NULL);
-				return;
-			}
-			if (load(c, s) < 0)
+			if (activate(c, i, deact && deact->boolean, res, &nres, ncreate_of(cr),
+				     up ? up->count : 0) < 0 || load(c, s) < 0)
 				return;
 		}
 	}
@@ -822,8 +868,9 @@ void jmap_sieve_set(struct jmap_call *c)
 			continue;
 		}
 		jw_obj_begin(w);
-		for (size_t j = first[k]; j < first[k + 1]; j++) {
-			if (res[j].ok)
+		/* an activation refused (activate) is after the destroys */
+		for (size_t j = first[k]; j < (k == 1 ? nres : first[k + 1]); j++) {
+			if (res[j].ok || (k == 1 && j >= first[2] && j < first[3]))
 				continue;
 			jw_key(w, res[j].key);
 			w_set_err(w, &res[j].e);

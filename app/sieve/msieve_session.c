@@ -45,7 +45,7 @@
 #include "net/conn.h"
 #include "net/limits.h"
 #include "sieve/msieve_parse.h"
-#include "sieve/sieve_mailto.h"
+#include "sieve/script_check.h"
 #include "sieve/sieve.h"
 #include "store/store.h"
 
@@ -75,16 +75,6 @@ enum ms_state { MS_NONAUTH, MS_SASL, MS_WAIT_AUTH, MS_AUTH, MS_WAIT_STORE, MS_CL
 
 enum ms_job_kind { MS_JOB_PUT, MS_JOB_CHECK, MS_JOB_ACTIVATE, MS_JOB_DELETE, MS_JOB_RENAME };
 
-/* The walk through the personal scripts that the one checked includes,
- * as a delivery reaches them (sieve_run.c, cmd_include). */
-struct ms_walk {
-	int depth; /* of the script whose includes come: 0 the one made active */
-	char path[SIEVE_INCLUDE_DEPTH_MAX + 1][STORE_SIEVE_NAME_MAX + 1];
-	int nseen; /* scripts walked already, each at the greatest depth seen */
-	char seen[STORE_SIEVE_SCRIPTS_MAX][STORE_SIEVE_NAME_MAX + 1];
-	int seen_depth[STORE_SIEVE_SCRIPTS_MAX];
-};
-
 /* A store write on the worker pool; everything it reads is its own copy. */
 struct ms_job {
 	struct worker_job wj;
@@ -95,14 +85,9 @@ struct ms_job {
 	char *text; /* PUTSCRIPT's and CHECKSCRIPT's script */
 	size_t len;
 	int rc;
-	int invalid; /* PUTSCRIPT, CHECKSCRIPT: the script does not compile (err);
-	              * SETACTIVE: nor it, or an include fails (include_problem) */
-	int activating; /* SETACTIVE of a script not active yet */
-	struct ms_walk *walk; /* while job_check walks includes */
-	/* why: the compile errors one a line (a literal, as Pigeonhole's),
-	 * or what SETACTIVE refuses */
-	char err[SIEVE_ERRORS_TEXT_MAX];
-	char warn[SIEVE_WARNINGS_MAX]; /* PUTSCRIPT, CHECKSCRIPT: its warnings, "" when none */
+	/* PUTSCRIPT, CHECKSCRIPT: the script's compile errors (one a line, a
+	 * literal, as Pigeonhole's) or warnings; SETACTIVE: why it is refused */
+	struct script_check chk;
 	char login[LOGIN_USER_MAX + 1]; /* the owner's address (a redirect to it is warned of) */
 };
 
@@ -514,226 +499,6 @@ static void store_failed(struct ms_session *s, int rc)
 
 /* ---- store writes and compiles on the worker pool ---- */
 
-/* Appends one warning to j->warn ("; "-separated, as the compiler's);
- * one that does not fit is dropped. */
-static void job_warn(struct ms_job *j, uint32_t line, uint32_t col, const char *what,
-                     struct str target)
-{
-	char one[SIEVE_ERROR_MAX], where[96] = "";
-	size_t have = strlen(j->warn);
-	if (j->walk && j->walk->depth)
-		snprintf(where, sizeof where, "script \"%.64s\", ", j->walk->path[j->walk->depth]);
-	snprintf(one, sizeof one, "%sline %u, column %u: warning: %s \"%.*s\"", where, line, col,
-	         what, (int)(target.len > 64 ? 64 : target.len), target.p);
-	if (have + 2 + strlen(one) + 1 > sizeof j->warn)
-		return;
-	/* one quoted line of UTF-8, as the compiler's warnings */
-	int utf8 = utf8_valid(str_c(one));
-	for (char *p = one; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f || (!utf8 && (unsigned char)*p >= 0x80))
-			*p = '?';
-	snprintf(j->warn + have, sizeof j->warn - have, "%s%s", have ? "; " : "", one);
-}
-
-/* SETACTIVE refuses the script: what it found, in the script made active
- * or (named) in one it includes. */
-static void activate_refuse(struct ms_job *j, uint32_t line, uint32_t col, const char *what,
-                            struct str target, const char *after)
-{
-	char where[96] = "";
-	if (j->walk->depth)
-		snprintf(where, sizeof where, "script \"%.64s\", ", j->walk->path[j->walk->depth]);
-	snprintf(j->err, sizeof j->err, "%sline %u, column %u: %s \"%.*s\"%s", where, line, col, what,
-	         (int)(target.len > 64 ? 64 : target.len), target.p, after);
-	j->invalid = 1;
-}
-
-/* An include that fails every run: SETACTIVE refuses the script,
- * PUTSCRIPT and CHECKSCRIPT warn (warn says it). */
-static void include_problem(struct ms_job *j, uint32_t line, uint32_t col, struct str target,
-                            const char *what, const char *after, const char *warn)
-{
-	if (j->activating)
-		activate_refuse(j, line, col, what, target, after);
-	else
-		job_warn(j, line, col, warn, target);
-}
-
-static void job_target(void *arg, int kind, struct str target, int create, uint32_t line,
-                       uint32_t col);
-
-/* The included script, text, is compiled and its includes walked in
- * turn, unless walked already as deep or deeper (with no more room for
- * nesting below it than now), or at all for an include with :once (a
- * delivery skips a script included already). A cycle below it was found
- * by its first walk, whatever the path. */
-static void walk_into(struct ms_job *j, const char *name, const struct buf *text, int once,
-                      uint32_t line, uint32_t col, struct str target)
-{
-	struct ms_walk *w = j->walk;
-	int i = 0;
-	while (i < w->nseen && strcmp(w->seen[i], name))
-		i++;
-	if (i < w->nseen && (once || w->seen_depth[i] >= w->depth + 1))
-		return;
-	if (w->depth >= SIEVE_INCLUDE_DEPTH_MAX) {
-		char after[96];
-		snprintf(after, sizeof after, " nested deeper than %d (the script fails when it runs)",
-		         SIEVE_INCLUDE_DEPTH_MAX);
-		include_problem(j, line, col, target, "include of", after,
-		                "the script fails when it runs: include nested too deep of");
-		return;
-	}
-	char err[SIEVE_ERROR_MAX];
-	struct sieve_script *sc = sieve_compile(buf_data(text), buf_len(text), err);
-	if (!sc) {
-		include_problem(j, line, col, target, "included script", " does not compile",
-		                "the included script does not compile:");
-		return;
-	}
-	w->depth++;
-	snprintf(w->path[w->depth], sizeof w->path[0], "%s", name);
-	sieve_script_targets(sc, job_target, j);
-	w->depth--;
-	sieve_script_free(&sc);
-	/* found again: the walk below may have added others */
-	for (i = 0; i < w->nseen && strcmp(w->seen[i], name); i++)
-		;
-	if (i == w->nseen && w->nseen < STORE_SIEVE_SCRIPTS_MAX)
-		snprintf(w->seen[w->nseen++], sizeof w->seen[0], "%s", name);
-	if (i < w->nseen)
-		w->seen_depth[i] = w->depth + 1;
-}
-
-/*
- * An include (RFC 6609 §3.2): without :optional of a script the owner has
- * not got, the run fails and every action is dropped, so PUTSCRIPT and
- * CHECKSCRIPT warn of it (Pigeonhole too; scripts are uploaded in any
- * order) and SETACTIVE refuses the script. The personal scripts included
- * are walked as a delivery reaches them, with the same verdicts: one
- * including, without :once, a script it is being included by is
- * recursion, and nesting past SIEVE_INCLUDE_DEPTH_MAX fails too.
- */
-static void job_include(struct ms_job *j, int global, struct str target, int flags, uint32_t line,
-                        uint32_t col)
-{
-	struct ms_walk *w = j->walk;
-	char name[STORE_SIEVE_NAME_MAX + 1];
-	if (target.len == 0 || target.len >= sizeof name || memchr(target.p, '\0', target.len))
-		return;
-	memcpy(name, target.p, target.len);
-	name[target.len] = '\0';
-	for (int d = 0; !global && d <= w->depth; d++)
-		if (!strcmp(w->path[d], name)) {
-			if (!(flags & SIEVE_INCLUDE_ONCE))
-				include_problem(j, line, col, target, "recursive include of",
-				                " (the script fails when it runs)",
-				                "the script fails when it runs: recursive include of");
-			return;
-		}
-	struct buf b;
-	buf_init(&b, STORE_SIEVE_BYTES_MAX);
-	int rc = store_sieve_get(ms_store, global ? STORE_SIEVE_GLOBAL : j->account, name,
-	                         global ? NULL : &b, NULL);
-	if (rc == STORE_ENOTFOUND && !(flags & SIEVE_INCLUDE_OPTIONAL))
-		include_problem(j, line, col, target,
-		                global ? "no such global script to include"
-		                       : "no such personal script to include",
-		                " (without :optional the script fails when it runs)",
-		                global ? "no such global script to include (without :optional the "
-		                         "script fails when it runs)"
-		                       : "no such personal script to include (without :optional the "
-		                         "script fails when it runs)");
-	else if (rc == STORE_OK && !global)
-		walk_into(j, name, &b, flags & SIEVE_INCLUDE_ONCE, line, col, target);
-	buf_free(&b);
-}
-
-/* What the compiler cannot know: a fileinto without :create into a
- * mailbox the owner has not got (the message goes to the INBOX, RFC
- * 5228 §4.1), a redirect to the owner's own address (nothing is
- * forwarded: the copy would come back), an include without :optional of
- * a personal script the owner has not got (RFC 6609 §3.2: the run fails
- * and every action is dropped; Pigeonhole warns of it too). */
-static void job_target(void *arg, int kind, struct str target, int create, uint32_t line,
-                       uint32_t col)
-{
-	struct ms_job *j = arg;
-	if (j->invalid)
-		return;
-	if (kind == SIEVE_TARGET_INCLUDE || kind == SIEVE_TARGET_INCLUDE_GLOBAL) {
-		job_include(j, kind == SIEVE_TARGET_INCLUDE_GLOBAL, target, create, line, col);
-		return;
-	}
-	if (j->walk->depth > 0)
-		return; /* an included script's own fileinto and redirect */
-	if (kind == SIEVE_TARGET_REDIRECT) {
-		char buf[1024];
-		if (target.len >= sizeof buf)
-			return; /* no login is that long */
-		struct str a = sieve_address_unwrap(target, buf);
-		if (str_eq_ci(a, str_c(j->login)))
-			job_warn(j, line, col, "redirect to the script's own account", a);
-		return;
-	}
-	uint32_t id;
-	char name[1024];
-	/* "Junk" in any case goes to the account's Junk mailbox at delivery
-	 * (deliver_sieve.c, is_junk), whatever its name */
-	if (create || target.len == 0 || target.len >= sizeof name ||
-	    memchr(target.p, '\0', target.len) || str_eq_ci(target, STR_LIT("Junk")))
-		return;
-	memcpy(name, target.p, target.len);
-	name[target.len] = '\0';
-	if (store_mailbox_find(ms_store, j->account, name, &id) == STORE_ENOTFOUND)
-		job_warn(j, line, col,
-		         "no such mailbox (without :create the message goes to the INBOX)", target);
-}
-
-/* Compiles text (on the worker pool: a 512 KiB script with its regular
- * expressions is up to a few hundred ms of CPU) and gathers its warnings
- * into j->warn; j->invalid with j->err when it does not compile. */
-static void job_check(struct ms_job *j, const char *text, size_t len)
-{
-	struct sieve_errors *errs = xmalloc(sizeof *errs);
-	struct sieve_script *sc = sieve_compile_errors(text, len, errs);
-	if (!sc) {
-		sieve_errors_format(errs, "\r\n", j->err, sizeof j->err);
-		free(errs);
-		j->invalid = 1;
-		return;
-	}
-	free(errs);
-	snprintf(j->warn, sizeof(j->warn), "%s", sieve_script_warnings(sc));
-	j->walk = xcalloc(1, sizeof *j->walk);
-	snprintf(j->walk->path[0], sizeof j->walk->path[0], "%s", j->name);
-	sieve_script_targets(sc, job_target, j);
-	free(j->walk);
-	j->walk = NULL;
-	sieve_script_free(&sc);
-}
-
-/*
- * SETACTIVE of a script not active yet checks it again against what the
- * account has now, as Pigeonhole does: it is answered with its warnings
- * (OK (WARNINGS)), and refused, left inactive, when an include would fail
- * at every delivery (RFC 6609 §3.2: its actions dropped; job_include),
- * which PUTSCRIPT only warns of.
- */
-static int activate_check(struct ms_job *j)
-{
-	struct buf b;
-	int active = 0;
-	buf_init(&b, STORE_SIEVE_BYTES_MAX);
-	int rc = store_sieve_get(ms_store, j->account, j->name, &b, &active);
-	if (rc == STORE_OK && !active) {
-		j->activating = 1;
-		job_check(j, buf_data(&b), buf_len(&b));
-	}
-	buf_free(&b);
-	return rc;
-}
-
 static void job_run(void *arg)
 {
 	struct ms_job *j = arg;
@@ -741,16 +506,15 @@ static void job_run(void *arg)
 	switch (j->kind) {
 	case MS_JOB_PUT:
 	case MS_JOB_CHECK:
-		job_check(j, j->text, j->len);
-		if (j->invalid || j->kind == MS_JOB_CHECK)
+		/* on the worker pool: a 512 KiB script with its regular
+		 * expressions is up to a few hundred ms of CPU */
+		script_check_text(&j->chk, j->text, j->len);
+		if (j->chk.invalid || j->kind == MS_JOB_CHECK)
 			return;
 		j->rc = store_sieve_put(ms_store, j->account, j->name, j->text, j->len, time_wall());
 		break;
 	case MS_JOB_ACTIVATE:
-		if (j->name[0] && (j->rc = activate_check(j)) != STORE_OK)
-			break;
-		if (!j->invalid)
-			j->rc = store_sieve_activate(ms_store, j->account, j->name);
+		j->rc = script_check_activate(&j->chk);
 		break;
 	case MS_JOB_DELETE:
 		j->rc = store_sieve_del(ms_store, j->account, j->name);
@@ -765,8 +529,8 @@ static void job_reply(struct ms_session *s, struct ms_job *j)
 {
 	char q[STORE_SIEVE_NAME_MAX * 4 + 8];
 
-	if (j->invalid) {
-		ms_reply(s, "NO", NULL, j->err);
+	if (j->chk.invalid) {
+		ms_reply(s, "NO", NULL, j->chk.err);
 		return;
 	}
 	if (j->rc == STORE_ELIMIT && j->kind == MS_JOB_PUT) {
@@ -783,20 +547,20 @@ static void job_reply(struct ms_session *s, struct ms_job *j)
 		         log_q(j->name, q, sizeof(q)), j->len);
 		/* RFC 5804 §2.6: a script stored that has warnings is
 		 * answered OK (WARNINGS) with them */
-		if (j->warn[0])
-			ms_reply(s, "OK", "WARNINGS", j->warn);
+		if (j->chk.warn[0])
+			ms_reply(s, "OK", "WARNINGS", j->chk.warn);
 		else
 			ms_reply(s, "OK", NULL, "Putscript completed.");
 		break;
 	case MS_JOB_CHECK:
-		if (j->warn[0])
-			ms_reply(s, "OK", "WARNINGS", j->warn);
+		if (j->chk.warn[0])
+			ms_reply(s, "OK", "WARNINGS", j->chk.warn);
 		else
 			ms_reply(s, "OK", NULL, "Script is valid.");
 		break;
 	case MS_JOB_ACTIVATE:
-		if (j->warn[0])
-			ms_reply(s, "OK", "WARNINGS", j->warn);
+		if (j->chk.warn[0])
+			ms_reply(s, "OK", "WARNINGS", j->chk.warn);
 		else
 			ms_reply(s, "OK", NULL,
 			         j->name[0] ? "Setactive completed." : "Active script is now deactivated.");
@@ -847,6 +611,11 @@ static void job_start(struct ms_session *s, enum ms_job_kind kind, const char *n
 	if (name2)
 		snprintf(j->name2, sizeof(j->name2), "%s", name2);
 	snprintf(j->login, sizeof(j->login), "%s", s->login);
+	j->chk.st = ms_store;
+	j->chk.account = s->account;
+	snprintf(j->chk.name, sizeof(j->chk.name), "%s", name);
+	j->chk.login = j->login;
+	j->chk.sep = "\r\n";
 	if (kind == MS_JOB_PUT || kind == MS_JOB_CHECK) {
 		/* The text lives in the conn's input buffer, which goes with
 		 * the conn if the client hangs up while the job runs. */

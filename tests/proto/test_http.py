@@ -836,6 +836,62 @@ def test_tokens_api_and_cli():
         assert c.call("GET", "/stats")[0] == 401
 
 
+def test_sieve_activation_is_checked_as_setactive_does():
+    """PUT .../sieve/{name} with "active": true takes the check ManageSieve's
+    SETACTIVE makes (script_check.c): a script not active yet that would
+    fail at every delivery (RFC 6609 §3.2: an include without :optional of
+    a script not there, a recursive include, nesting past 5) is refused,
+    400 invalid_script on field "active" with where and why, and nothing
+    changes: not stored when stored and activated at once, left inactive
+    otherwise. tern made such a script active (each delivery then logged
+    event=sieve_failed and filed into INBOX). A global script's personal
+    includes are each recipient's own: only its :global ones count."""
+    pat = "pat@example.test"
+    s, a = admin_server(password=ADMIN_PW, accounts=[(pat, "pat-password-1-Zt")])
+    with s:
+        base = "/accounts/%s/sieve" % pat
+        inc = 'require "include"; '
+
+        def refused(name, body, why):
+            st, _, p = a.call("PUT", base + "/" + name, body)
+            assert st == 400 and p["code"] == "invalid_script" and p["field"] == "active", p
+            assert why in p["detail"], p
+
+        def scripts():
+            return {x["name"]: x["active"] for x in a.call("GET", base)[2]["scripts"]}
+
+        refused("main", {"script": inc + 'include "lib";', "active": True},
+                'line 1, column 20: no such personal script to include "lib" (without '
+                ':optional the script fails when it runs)')
+        assert scripts() == {}
+        assert a.call("PUT", base + "/main", {"script": inc + 'include "lib";'})[0] == 201
+        refused("main", {"active": True}, 'no such personal script to include "lib"')
+        assert scripts() == {"main": False}
+        # A cycle: lib includes main back.
+        assert a.call("PUT", base + "/lib", {"script": inc + 'include "main";'})[0] == 201
+        refused("main", {"active": True},
+                'script "lib", line 1, column 20: recursive include of "main"')
+        # Nesting: n0 includes n1 ... includes n6, six deep.
+        for k in range(7):
+            text = inc + 'include "n%d";' % (k + 1) if k < 6 else "keep;"
+            assert a.call("PUT", base + "/n%d" % k, {"script": text})[0] == 201
+        refused("n0", {"active": True}, 'script "n5", line 1, column 20: include of "n6" '
+                'nested deeper than 5')
+        assert a.call("PUT", base + "/n1", {"active": True})[0] == 200
+        assert scripts()["n1"] is True and scripts()["n0"] is False
+        # Fixed: lib no longer includes main; main is taken.
+        assert a.call("PUT", base + "/lib", {"script": "keep;"})[0] == 200
+        st, _, p = a.call("PUT", base + "/main", {"active": True})
+        assert st == 200 and p["active"] is True, p
+        # Global scripts: a :global include is checked, a :personal one not.
+        st, _, p = a.call("PUT", "/sieve/global/g", {"script": inc + 'include :global "nope";',
+                                                     "active": True})
+        assert st == 400 and p["field"] == "active" and "no such global script" in p["detail"], p
+        st, _, p = a.call("PUT", "/sieve/global/g", {"script": inc + 'include :personal "mine";',
+                                                     "active": True})
+        assert st == 201 and p["active"] is True, p
+
+
 def test_lasting_access_made_by_a_session_needs_the_password():
     """An API token outlives a change of the admin password (and every
     session): a session makes one only with the admin password besides

@@ -201,3 +201,68 @@ def test_jmap_sieve_scripts():
     _, r = call(j, "SieveScript/set", {"create": {"n": {"name": "filters", "blobId": good}}})
     assert r["created"]["n"]["id"] not in (sid, bid), r
     assert json.dumps(r)  # a plain JSON object
+
+
+def test_activation_is_checked_as_setactive_does():
+    """onSuccessActivateScript takes the check ManageSieve's SETACTIVE makes
+    (script_check.c): a script not active yet that would fail at every
+    delivery (RFC 6609 §3.2: an include without :optional of a script
+    not there, a recursive include, nesting past 5) stays inactive, and
+    the refusal is RFC 9661's invalidSieve SetError in notUpdated under
+    its id, saying where and why; the creations and updates made stand,
+    the active script stays, onSuccessDeactivateScript still applies. tern
+    activated such a script (each delivery then failed, into INBOX)."""
+    s = srv()
+    amy = ("amy@example.test", "amy-pw-Sieve-7qz")
+    s.cli("account", "add", amy[0], input=amy[1] + "\n")
+    j = Jmap(s, *amy)
+    inc = b'require "include"; '
+
+    def refusal(r, sid, why):
+        e = r["notUpdated"][sid]
+        assert e["type"] == "invalidSieve" and why in e["description"], r
+
+    _, r = call(j, "SieveScript/set", {"create": {"k": {"name": "keep",
+                                                        "blobId": upload(j, OTHER)}},
+                                       "onSuccessActivateScript": "#k"})
+    keep = r["created"]["k"]["id"]
+    _, r = call(j, "SieveScript/set", {"create": {"m": {"name": "main",
+                                                        "blobId": upload(j, inc + b'include "lib";')}},
+                                       "onSuccessActivateScript": "#m"})
+    main = r["created"]["m"]["id"]
+    assert r["created"]["m"]["isActive"] is False and r["updated"] is None, r
+    refusal(r, main, 'line 1, column 20: no such personal script to include "lib" (without '
+            ':optional the script fails when it runs)')
+    _, g = call(j, "SieveScript/get", {"ids": None, "properties": ["name", "isActive"]})
+    assert {x["name"]: x["isActive"] for x in g["list"]} == {"keep": True, "main": False}, g
+    # A cycle, made in the same call that activates: lib includes main.
+    _, r = call(j, "SieveScript/set", {"create": {"l": {"name": "lib",
+                                                        "blobId": upload(j, inc + b'include "main";')}},
+                                       "onSuccessActivateScript": main})
+    assert r["created"]["l"]["isActive"] is False and r["updated"] is None, r
+    refusal(r, main, 'script "lib", line 1, column 20: recursive include of "main"')
+    # Nesting: n0 includes n1 ... includes n6, six deep.
+    made = {}
+    for k in range(7):
+        text = inc + b'include "n%d";' % (k + 1) if k < 6 else b"keep;"
+        _, r = call(j, "SieveScript/set", {"create": {"n": {"name": "n%d" % k,
+                                                            "blobId": upload(j, text)}}})
+        made[k] = r["created"]["n"]["id"]
+    _, r = call(j, "SieveScript/set", {"onSuccessActivateScript": made[0],
+                                       "onSuccessDeactivateScript": True})
+    refusal(r, made[0], 'script "n5", line 1, column 20: include of "n6" nested deeper than 5')
+    assert r["updated"] == {keep: {"isActive": False}}, r  # the deactivation stands
+    # An update of the script activated is stored; the refusal is its answer.
+    _, g = call(j, "SieveScript/query", {"filter": {"name": "lib"}})
+    lib = g["ids"][0]
+    _, r = call(j, "SieveScript/set", {"update": {lib: {"blobId": upload(j, inc + b'include "gone";')}},
+                                       "onSuccessActivateScript": lib})
+    refusal(r, lib, 'stored but not made active')
+    assert r["updated"] is None, r
+    # Fixed, it is taken.
+    _, r = call(j, "SieveScript/set", {"update": {lib: {"blobId": upload(j, OTHER)}},
+                                       "onSuccessActivateScript": main})
+    assert r["notUpdated"] is None, r
+    assert r["updated"] == {lib: None, main: {"isActive": True}}, r
+    out = s.cli("sieve", "list", amy[0]).stdout.decode()
+    assert "main ACTIVE" in out, out

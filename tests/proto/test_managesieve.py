@@ -784,6 +784,45 @@ def test_setactive_checks_the_script():
     c.close()
 
 
+def test_cli_activate_is_checked_as_setactive_does():
+    """`tern sieve activate` takes the check SETACTIVE makes
+    (script_check.c): a script not active yet that would fail at every
+    delivery (RFC 6609 §3.2: an include without :optional of a script
+    not there, a recursive include, nesting past 5) is refused, exit 1
+    with where and why on stderr, and stays inactive. tern activated it
+    (each delivery then failed, the message filed into INBOX). A global
+    script's :global includes are checked the same way."""
+    s = srv()
+    ivy = "iona@example.test"
+    s.cli("account", "add", ivy, input="iona-pw-sieve-1\n")
+    inc = 'require "include"; '
+
+    def put(name, text, who=ivy):
+        s.cli("sieve", "put", who, name, input=text)
+
+    def refused(name, why, who=ivy):
+        r = s.cli("sieve", "activate", who, name, check=False)
+        err = r.stderr.decode()
+        assert r.returncode == 1 and err.startswith("tern sieve activate: not made active") \
+            and why in err, (r.returncode, err)
+        assert " ACTIVE" not in s.cli("sieve", "list", who).stdout.decode()
+
+    put("main", inc + 'include "lib";')
+    refused("main", 'line 1, column 20: no such personal script to include "lib" (without '
+            ':optional the script fails when it runs)')
+    put("lib", inc + 'include "main";')
+    refused("main", 'script "lib", line 1, column 20: recursive include of "main"')
+    for k in range(7):
+        put("n%d" % k, inc + 'include "n%d";' % (k + 1) if k < 6 else "keep;")
+    refused("n0", 'script "n5", line 1, column 20: include of "n6" nested deeper than 5')
+    put("lib", "keep;")
+    s.cli("sieve", "activate", ivy, "main")
+    assert "main ACTIVE" in s.cli("sieve", "list", ivy).stdout.decode()
+    put("glob-x", inc + 'include :global "glob-none";', who="global")
+    refused("glob-x", 'no such global script to include "glob-none"', who="global")
+    s.cli("sieve", "del", "global", "glob-x")
+
+
 def test_setactive_walks_includes():
     """SETACTIVE walks the personal scripts the one made active includes,
     as a delivery reaches them (RFC 6609 §3.2): a missing script included
@@ -1066,11 +1105,16 @@ def test_delivery_runs_active_script():
     assert b"flagme" in data[0][1], data
     m.logout()
 
-    def fails_at_delivery(name, text, subject, logged):
+    def fails_at_delivery(name, text, subject, logged, gone=None):
         """name, made active with text, keeps the mail in the INBOX and
-        logs logged (its sieve_failed line)."""
+        logs logged (its sieve_failed line). gone: a script there while
+        name is activated, deleted after."""
         s.cli("sieve", "put", GINA, name, input=text)
+        if gone:
+            s.cli("sieve", "put", GINA, gone, input="keep;")
         s.cli("sieve", "activate", GINA, name)
+        if gone:
+            s.cli("sieve", "del", GINA, gone)
         with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
             c.sendmail("ann@remote.test", [GINA], message(subject=subject, to=GINA))
         assert subject in " ".join(m[1] for m in s.messages(GINA))
@@ -1084,14 +1128,15 @@ def test_delivery_runs_active_script():
     fails_at_delivery("badre", 'require ["regex", "variables"];\nset "p" "((";\n'
                       'if header :regex "subject" "${p}" { discard; }\n', "after error 8",
                       'script=badre error="line 3: invalid regular expression \\"((\\""')
-    # An include of a script the account has not got (without :optional),
-    # made active where nothing checks it (the CLI; SETACTIVE refuses it):
-    # each delivery keeps the message in the INBOX, nothing of the script
-    # done, and logs why (RFC 6609 §3.2; Pigeonhole's compile fails there
-    # alike and it keeps the message).
+    # An include of a script the account no longer has (without
+    # :optional; every activation refuses it while it is missing, but
+    # the included script may be deleted after): each delivery keeps the
+    # message in the INBOX, nothing of the script done, and logs why (RFC
+    # 6609 §3.2; Pigeonhole's compile fails there alike and it keeps the
+    # message).
     fails_at_delivery("inc", 'require ["include", "fileinto"];\nfileinto "Elsewhere";\n'
                       'include "nosuch";\n', "after error 9",
-                      'script=inc error="line 3: include: no script \\"nosuch\\""')
+                      'script=inc error="line 3: include: no script \\"nosuch\\""', gone="nosuch")
 
 def test_fileinto_named_mailboxes():
     """fileinto by name (issue 33): an existing folder, a new one with
