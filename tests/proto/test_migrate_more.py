@@ -127,6 +127,25 @@ def test_migrate_starttls_namespaces_sieve():
             r = s.cli("migrate", BOB, "--from", url, "--sieve-port", str(dc.sieve_port),
                       input="alice-pw\n", check=False)
             assert b"0 imported" in r.stdout and b"%d already there" % k in r.stdout, r.stdout
+
+            # An active script that would fail at every delivery here (an
+            # include of a script the source has not got) is copied but
+            # not made active, with where and why, as SETACTIVE refuses it
+            # (tern made it active: every delivery then failed).
+            with open(os.path.join(home, "sieve", "main.sieve"), "wb") as f:
+                f.write(b'require "include";\r\ninclude "nolib";\r\n')
+            os.lchown(os.path.join(home, "sieve", "main.sieve"), 65534, 65534)
+            os.remove(os.path.join(home, ".dovecot.sieve"))
+            os.symlink("sieve/main.sieve", os.path.join(home, ".dovecot.sieve"))
+            os.lchown(os.path.join(home, ".dovecot.sieve"), 65534, 65534)
+            r = s.cli("migrate", CAROL, "--from", url, "--sieve-port", str(dc.sieve_port),
+                      input="alice-pw\n", check=False)
+            assert r.returncode == 1, (r.stdout, r.stderr)
+            assert b'Sieve script "main" not made active: the script would fail at every ' \
+                b'delivery: line 2, column 1: no such personal script to include "nolib"' \
+                in r.stderr, r.stderr
+            lst = s.cli("sieve", "list", CAROL).stdout.decode().split("\n")
+            assert "main" in lst and "rules" in lst and " ACTIVE" not in " ".join(lst), lst
     finally:
         s.stop()
         shutil.rmtree(tmp, ignore_errors=True)
