@@ -242,10 +242,14 @@ build/libtern-fuzz.a: $(FUZZ_OBJS)
 	@rm -f $@
 	@ar rcs $@ $^
 
+# A unit test's own link flags: test_json counts the JSON code's calls
+# into buf_append and utf8_seq through the linker's --wrap.
+LDFLAGS_test_json := -Wl,--wrap=buf_append -Wl,--wrap=utf8_seq
+
 build/unit/%: tests/unit/%.c build/libtern-test.a
 	@mkdir -p $(dir $@)
 	@echo "LD $@"
-	@$(CC_HOST) $(CFLAGS_TEST) -o $@ $< build/libtern-test.a $(LIBS_HOST)
+	@$(CC_HOST) $(CFLAGS_TEST) -o $@ $< build/libtern-test.a $(LDFLAGS_$*) $(LIBS_HOST)
 
 # build/sievesuite runs Pigeonhole's Sieve test suite (tests/sievesuite/):
 # it links its own copy of the Sieve engine, compiled with SIEVE_TESTSUITE
