@@ -82,7 +82,7 @@ static void store_done(struct imap_session *s, struct imap_job *j)
 	}
 	struct buf out, modified;
 	int new_kw = 0;
-	buf_init(&out, (size_t)j->n * 1024 + 4096);
+	buf_init(&out, imap_sync_out_max(j->n));
 	buf_init(&modified, (size_t)j->n * 24 + 64);
 	for (size_t i = 0; i < j->n; i++) {
 		const struct store_kw_result *r = &j->res[i];

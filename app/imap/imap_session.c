@@ -233,7 +233,7 @@ static void session_sync(struct imap_session *s, int tell_highest)
 		return;
 	/* An EXPUNGE or a FETCH FLAGS line per message at most; FLAGS with
 	 * PERMANENTFLAGS (twice at most) bring their own room. */
-	buf_init(&out, (size_t)s->view.count * 1024 + 4096);
+	buf_init(&out, imap_sync_out_max(s->view.count));
 	/* CONTEXT=SEARCH needs the UIDs as the client knew them. */
 	uint32_t *before = NULL;
 	size_t nbefore = s->view.count;
@@ -332,7 +332,7 @@ int imap_session_sync_flags(struct imap_session *s)
 	/* CONTEXT and NOTIFY follow the full syncs only. */
 	if (s->state != IMAP_S_SELECTED || s->contexts || s->notify)
 		return 0;
-	buf_init(&out, (size_t)s->view.count * 1024 + 4096);
+	buf_init(&out, imap_sync_out_max(s->view.count));
 	int r = imap_view_sync_flags(&s->view, imap_store, &out,
 				     s->cmd_id == IMAP_CMD_STORE ? &s->told : NULL);
 	if (r < 0)

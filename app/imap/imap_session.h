@@ -49,6 +49,21 @@ struct loop;
 #define IMAP_OUT_HIGH 65536
 /* Prepared output waiting behind IMAP_OUT_HIGH (s->pend): past it the session ends. */
 #define IMAP_PEND_MAX (64u * 1024 * 1024)
+/* One "* n FETCH (UID n FLAGS (...) MODSEQ (n))" line at its longest,
+ * as the store lets a message be: STORE_KEYWORDS_MAX keywords of
+ * STORE_KEYWORD_MAX octets each after a space, then \Recent, the system
+ * flags, the numbers and the fixed text (under 160 octets). */
+#define IMAP_FLAGS_LINE_MAX (STORE_KEYWORDS_MAX * (STORE_KEYWORD_MAX + 1) + 256)
+
+/* The ceiling of a sync's (or a STORE's) output for n messages: such a
+ * line each (an EXPUNGE or a VANISHED number is shorter) and a few lines
+ * after them, but never past IMAP_PEND_MAX, which no output gets past
+ * anyway (imap_write_big() ends the session): one sync's worth, bounded. */
+static inline size_t imap_sync_out_max(size_t n)
+{
+	return n >= (IMAP_PEND_MAX - 4096) / IMAP_FLAGS_LINE_MAX ? IMAP_PEND_MAX
+								 : n * IMAP_FLAGS_LINE_MAX + 4096;
+}
 /* RFC 9051 §5.4: at least 30 minutes of inactivity before autologout. */
 #define IMAP_AUTOLOGOUT_MS (30u * 60u * 1000u)
 #define IMAP_MAX_ERRORS 20 /* bad commands before "* BYE" (Dovecot's count) */

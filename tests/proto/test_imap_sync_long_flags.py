@@ -1,0 +1,105 @@
+"""FETCH FLAGS lines at their longest: every message of a sync carries
+the most keywords the store lets one email have (STORE_KEYWORDS_MAX, 64),
+each of the most octets one keyword may have (STORE_KEYWORD_MAX, 255), so
+each "* n FETCH (FLAGS (...))" line is some 16 KiB.
+
+The sync's output used to be capped at 1,024 octets a message of the
+mailbox (plus 4,096), and so was STORE's own answer: with four such
+messages changed the FETCH lines past the cap were dropped, the session
+logged event=sync_failed, and its view moved on, so no later command told
+the client of those changes. Every session must hear of every change:
+the storing session (STORE answer), a plain one (NOOP), an IDLE one and a
+CONDSTORE/QRESYNC one (its lines widened by UID and MODSEQ), and each
+keeps going after.
+"""
+import re
+
+from test_imap import Raw, srv
+
+NMSG = 4
+KEYWORDS = ["k%02d" % i + "x" * (255 - 3) for i in range(64)]  # 255 octets each
+FETCH = re.compile(rb"^\* (\d+) FETCH \((.*)\)$")
+
+
+def cmd(r, tag, text):
+    r.send("%s %s\r\n" % (tag, text))
+    out = r.until_tag(tag)
+    assert out[-1].startswith(tag.encode() + b" OK"), out[-1][:200]
+    return out
+
+
+def fetched(lines):
+    """{seq: the FETCH line's items} of the FETCH lines among lines."""
+    out = {}
+    for line in lines:
+        m = FETCH.match(line)
+        if m:
+            out[int(m.group(1))] = m.group(2)
+    return out
+
+
+def full(items):
+    """1 when the FETCH items' FLAGS hold every keyword."""
+    m = re.search(rb"FLAGS \(([^)]*)\)", items)
+    return bool(m) and set(KEYWORDS) <= {f.decode() for f in m.group(1).split()}
+
+
+def check_all(got, who, modseq=False, uid=False):
+    assert sorted(got) == list(range(1, NMSG + 1)), (who, sorted(got))
+    for seq, items in got.items():
+        assert full(items), (who, seq, len(items))
+        if modseq:
+            assert re.search(rb"MODSEQ \(\d+\)", items), (who, seq)
+        if uid:
+            assert re.search(rb"UID \d+", items), (who, seq)
+
+
+def test_imap_sync_tells_every_longest_flags_line():
+    with srv() as s:
+        a, b, c, d = Raw(s), Raw(s), Raw(s), Raw(s)
+        for r in (a, b, c, d):
+            r.login()
+        for i in range(NMSG):
+            body = b"Subject: long %d\r\n\r\nbody %d\r\n" % (i, i)
+            a.send("p%d APPEND INBOX {%d}\r\n" % (i, len(body)))
+            assert a.line().startswith(b"+")
+            a.send(body + b"\r\n")
+            assert a.until_tag("p%d" % i)[-1].startswith(b"p%d OK" % i)
+        cmd(a, "s", "SELECT INBOX")
+        cmd(b, "s", "SELECT INBOX")
+        cmd(c, "s", "SELECT INBOX")
+        cmd(d, "e", "ENABLE QRESYNC")
+        cmd(d, "s", "SELECT INBOX (CONDSTORE)")
+        c.send("i IDLE\r\n")
+        assert c.line().startswith(b"+ ")
+
+        # The storing session is told each message's new flags (a STORE
+        # takes 8 KiB of flags, so half the keywords each time).
+        cmd(a, "t", "STORE 1:* +FLAGS.SILENT (%s)" % " ".join(KEYWORDS[:32]))
+        out = cmd(a, "t", "STORE 1:* +FLAGS (%s)" % " ".join(KEYWORDS[32:]))
+        check_all(fetched(out), "store")
+
+        # IDLE: lines until each message's last one has all the keywords
+        # (a line dropped leaves this waiting: the socket's timeout ends
+        # it), then DONE ends it.
+        lines = []
+        while not all(full(fetched(lines).get(n, b"")) for n in range(1, NMSG + 1)):
+            lines.append(c.line())
+        check_all(fetched(lines), "idle")
+        c.send("DONE\r\n")
+        assert c.until_tag("i")[-1].startswith(b"i OK")
+
+        check_all(fetched(cmd(b, "n", "NOOP")), "noop")
+        check_all(fetched(cmd(d, "n", "NOOP")), "qresync", modseq=True, uid=True)
+
+        # Each keeps going, and a change after is told as well.
+        cmd(a, "u", "STORE 2 -FLAGS.SILENT (%s)" % KEYWORDS[0])
+        for r, who in ((b, "noop"), (c, "idle"), (d, "qresync")):
+            got = fetched(cmd(r, "m", "NOOP"))
+            assert list(got) == [2], (who, got)
+            assert KEYWORDS[0].encode() not in got[2], who
+            assert KEYWORDS[1].encode() in got[2], who
+        for r in (a, b, c, d):
+            cmd(r, "z", "LOGOUT")
+            r.close()
+        assert "event=sync_failed" not in s.log_text()
