@@ -290,7 +290,7 @@ static int parse_flags(struct imap_session *s, enum imap_cmd_id cmd, const struc
 	struct buf b;
 
 	imap_arg_list(arg, &l, &n);
-	buf_init(&b, 8192);
+	buf_init(&b, IMAP_FLAGS_TEXT_MAX);
 	for (size_t i = 0; i < n; i++) {
 		if (imap_flags_add(&l[i], &b, &why) < 0) {
 			buf_free(&b);

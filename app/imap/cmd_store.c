@@ -17,8 +17,6 @@
 #include "imap/imap_seqset.h"
 #include "imap/imap_session.h"
 
-#define STORE_KW_TEXT_MAX 8192
-
 static void bad(struct imap_session *s, const char *why)
 {
 	imap_tagged(s, "BAD Error in IMAP command STORE: %s", why);
@@ -203,7 +201,7 @@ void imap_cmd_store(struct imap_session *s, const struct imap_cmd *cmd)
 		return;
 	}
 	struct buf kw;
-	buf_init(&kw, STORE_KW_TEXT_MAX);
+	buf_init(&kw, IMAP_FLAGS_TEXT_MAX);
 	if (cmd->args[ai].type == IMAP_ARG_LIST) {
 		const struct imap_arg *l;
 		size_t ln;

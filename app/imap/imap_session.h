@@ -620,6 +620,11 @@ int imap_cmd_carries_message(const struct imap_session *s);
 /* cmd_store.c: appends one flag argument as a store keyword to b ("\\Seen"
  * -> "$seen"); -1 with a BAD reason in *why. */
 int imap_flags_add(const struct imap_arg *a, struct buf *b, const char **why);
+/* The keyword text one flag list may give (STORE, APPEND): as many
+ * keywords of the longest kind as the store lets a message carry, and
+ * $deleted, which it keeps apart; the store answers a count past its own
+ * limit (NO [LIMIT]), this only bounds the text. */
+#define IMAP_FLAGS_TEXT_MAX ((STORE_KEYWORDS_MAX + 1) * (STORE_KEYWORD_MAX + 1))
 
 /* cmd_store.c, cmd_expunge.c, cmd_mailbox.c */
 void imap_cmd_store(struct imap_session *s, const struct imap_cmd *cmd);   /* and UID STORE */

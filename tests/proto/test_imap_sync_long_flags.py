@@ -103,3 +103,26 @@ def test_imap_sync_tells_every_longest_flags_line():
             cmd(r, "z", "LOGOUT")
             r.close()
         assert "event=sync_failed" not in s.log_text()
+
+
+def test_imap_one_flag_list_takes_the_most_keywords():
+    """STORE and APPEND take in one flag list every keyword the store lets
+    a message carry (64 of 255 octets: 16 KiB of text; the lists used to
+    stop at 8 KiB with BAD "Too many flags."), and one more keyword than
+    that is the store's NO [LIMIT], not a BAD."""
+    with srv() as s:
+        a = Raw(s)
+        a.login()
+        body = b"Subject: one list\r\n\r\nbody\r\n"
+        a.send("p APPEND INBOX (\\Seen %s) {%d}\r\n" % (" ".join(KEYWORDS[:63]), len(body)))
+        assert a.line().startswith(b"+")
+        a.send(body + b"\r\n")
+        assert a.until_tag("p")[-1].startswith(b"p OK")
+        cmd(a, "s", "SELECT INBOX")
+        items = fetched(cmd(a, "f", "FETCH 1 FLAGS"))[1]
+        assert b"\\Seen" in items and all(k.encode() in items for k in KEYWORDS[:63]), len(items)
+        assert full(fetched(cmd(a, "t", "STORE 1 FLAGS (%s)" % " ".join(KEYWORDS)))[1])
+        a.send("u STORE 1 +FLAGS (extra)\r\n")
+        assert a.until_tag("u")[-1].startswith(b"u NO [LIMIT]")
+        cmd(a, "z", "LOGOUT")
+        a.close()
