@@ -5,10 +5,11 @@ each "* n FETCH (FLAGS (...))" line is some 16 KiB.
 
 The sync's output used to be capped at 1,024 octets a message of the
 mailbox (plus 4,096), and so was STORE's own answer: with four such
-messages changed the FETCH lines past the cap were dropped, the session
-logged event=sync_failed, and its view moved on, so no later command told
-the client of those changes. Every session must hear of every change:
-the storing session (STORE answer), a plain one (NOOP), an IDLE one and a
+messages the STORE answered "* n FETCH (FLAGS (\\Recent))" (the keyword
+text did not fit, the parentheses did), and another session's NOOP
+logged event=sync_failed and got no tagged reply, its view moved on
+without the client told. Every session must hear of every change: the
+storing session (STORE answer), a plain one (NOOP), an IDLE one and a
 CONDSTORE/QRESYNC one (its lines widened by UID and MODSEQ), and each
 keeps going after.
 """
