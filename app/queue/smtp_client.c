@@ -992,7 +992,22 @@ static void after_ehlo(struct smtp_client *s)
 				  s->where);
 			return;
 		}
-		if (!(s->ehlo.ext & SMTP_EXT_AUTH_PLAIN) && (s->ehlo.ext & SMTP_EXT_AUTH_LOGIN)) {
+		if (!(s->ehlo.ext & (SMTP_EXT_AUTH_PLAIN | SMTP_EXT_AUTH_LOGIN))) {
+			/* AUTH only when offered (RFC 4954 §4). Postfix then
+			 * sends without it, and a relay that wanted it refuses
+			 * the mail for good; the credentials say the relay
+			 * needs them, so the mail waits (4xx) for a relay that
+			 * offers PLAIN or LOGIN again, and the log says why. */
+			char qw[2 * sizeof s->where + 3];
+			log_warn("queue", NULL,
+				 "event=relay_auth_not_offered remote=%s hint=\"the relay offers no "
+				 "AUTH PLAIN or LOGIN after TLS; nothing was sent, the mail waits\"",
+				 log_q(s->where, qw, sizeof qw));
+			fail_quit(s, "4.7.0 %s offers no AUTH PLAIN or LOGIN for the relay credentials",
+				  s->where);
+			return;
+		}
+		if (!(s->ehlo.ext & SMTP_EXT_AUTH_PLAIN)) {
 			s->state = ST_AUTH_USER;
 			arm(s, s->cfg.timeout_s);
 			send_line(s, "AUTH LOGIN");

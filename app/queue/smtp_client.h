@@ -118,7 +118,11 @@ struct smtp_client_cfg {
 	int require_tls;    /* no STARTTLS offered: fail */
 	const char *require_why; /* who requires TLS, for the status ("the relay set-up" when NULL) */
 	int no_starttls;    /* do not use STARTTLS (the retry after it failed) */
-	const char *auth_user, *auth_pass; /* AUTH after TLS when user is set */
+	/* AUTH after TLS when user is set; a remote that offers neither
+	 * PLAIN nor LOGIN then ends the session before MAIL (SMTPC_NEXT,
+	 * a 4.7.0 status): mail sent without the AUTH it asked for would
+	 * be refused. */
+	const char *auth_user, *auth_pass;
 	/* The TLS server must be verified (net/anchors.h's roots, the name in
 	 * server_name): a failed check ends the session before any command
 	 * (SMTPC_NEXT, a 4.7.5 status), and AUTH goes only over such a session. */

@@ -113,6 +113,34 @@ def test_relay_host_without_starttls_is_not_used_in_plaintext():
         assert not any(c.upper().startswith("AUTH") for c in r.commands)
 
 
+def test_relay_host_offering_no_auth_gets_none_and_the_mail_waits():
+    """Credentials set, and a relay that offers no AUTH after STARTTLS
+    (none at all, then only a mechanism we do not speak): AUTH PLAIN went
+    out all the same (RFC 4954 §4: only when offered). Now no AUTH is
+    sent, nor the mail, which a relay that wants AUTH would refuse for
+    good: it stays queued with a 4.7.0 status and a log line. (A relay
+    that offers AUTH only after STARTTLS gets it: the EHLO after TLS is
+    the one read, test_relay_host_starttls_and_auth.)"""
+    ips = unique_ips(1)
+    port = free_port_on(ips)
+    ca, crt = _relay_certs("relay.remote.test")
+    env = {"TERN_RELAY_HOST": "relay.remote.test:%d" % port, "TERN_RELAY_USER": "relayuser",
+           "TERN_RELAY_PASSWORD": "relay-secret-5", "TERN_TLS_CA_FILE": ca[0]}
+    for extra in ([], ["AUTH CRAM-MD5"]):
+        with World({"relay.remote.test": {"A": [ips[0]]}}, env=env) as w:
+            r = Receiver(ips[0], port, tls=True, cert=crt, extra_ehlo=extra)
+            w.receivers.append(r)
+            w.send(["carol@remote.test"])
+            out = w.wait_list("offers no AUTH")
+            assert "pending" in out and "4.7.0" in out, out
+            assert r.messages == []
+            assert "STARTTLS" in [c.upper() for c in r.commands], r.commands
+            assert not any(c.upper().startswith(("AUTH", "MAIL")) for c in r.commands), r.commands
+            log = w.srv.log_text()
+            assert "event=relay_auth_not_offered" in log, log
+            assert "relay-secret-5" not in log
+
+
 def test_relay_host_implicit_tls_on_465():
     ips = unique_ips(1)
     ca, crt = _relay_certs("relay.remote.test")
