@@ -31,7 +31,8 @@
  * isEnabled turns true with another script active, the vacation script
  * includes that script (RFC 6609, :personal :optional) before its
  * vacation command, and is made the active one; turning the reply off
- * makes the included script active again (none when it has gone). The
+ * makes the included script active again (none when it has gone, or
+ * would fail every delivery now: script_check_activate refuses it). The
  * filters run first and unchanged: what they do to a message happens as
  * before, and a filter that ends with "stop" ends there, without the
  * reply (the order Nextcloud's form writes; the other one would answer
@@ -74,6 +75,8 @@
 #include "mime/mime_decode.h"
 #include "mime/mime_html.h"
 #include "mime/mime_tree.h"
+#include "core/log.h"
+#include "sieve/script_check.h"
 #include "sieve/sieve.h"
 #include "sieve/sieve_lex.h"
 #include "store/store.h"
@@ -449,9 +452,27 @@ static int vac_write(struct jmap_call *c, const struct vac *v)
 		return store_sieve_activate(st, acc, VAC_NAME);
 	if (!on)
 		return STORE_OK;
-	/* Off: the filters it included are active again, as before. */
-	if (v->filters && store_sieve_activate(st, acc, v->filters) == STORE_OK)
-		return STORE_OK;
+	/* Off: the filters it included are active again, as before, through
+	 * the check every activation takes (script_check.h): one that broke
+	 * meanwhile (its include deleted) would fail every delivery, so
+	 * none is active then and mail goes to INBOX, as that failing run
+	 * would have filed it. The set still succeeds: RFC 8621 §8 has no
+	 * error for it, and the reply is off as asked. */
+	if (v->filters) {
+		struct script_check *chk = arena_zalloc(c->r->a, sizeof *chk);
+		chk->st = st;
+		chk->account = acc;
+		snprintf(chk->name, sizeof chk->name, "%s", v->filters);
+		rc = script_check_activate(chk);
+		if (rc == STORE_OK && !chk->invalid)
+			return STORE_OK;
+		if (rc == STORE_OK) {
+			char qn[2 * sizeof chk->name + 3], qe[2 * sizeof chk->err + 3];
+			log_warn("jmap", NULL,
+				 "event=vacation_filters_not_reactivated account=%u script=%s why=%s",
+				 acc, log_q(chk->name, qn, sizeof qn), log_q(chk->err, qe, sizeof qe));
+		}
+	}
 	return store_sieve_activate(st, acc, NULL);
 }
 

@@ -1334,6 +1334,47 @@ def test_jmap_vacation_keeps_filters():
     assert s.cli("sieve", "list", MAX[0]).stdout == b"rules\nvacation\n"
 
 
+OLGA = ("olga@example.test", "olga-password-1")
+
+
+def test_jmap_vacation_off_checks_the_filters_it_reactivates():
+    """Turning the reply off made the filters it included active again
+    with no check: filters whose include was deleted while the reply was
+    on came back active and failed every delivery. They now go through
+    the check every activation takes (script_check): refused, none is
+    active, the set still succeeds (RFC 8621 §8 has no error for it), the
+    log says why, and mail goes to the Inbox."""
+    s, j = hal(OLGA)
+    va = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:vacationresponse"]
+    s.cli("sieve", "put", OLGA[0], "helper", input='require ["fileinto"];\n')
+    s.cli("sieve", "put", OLGA[0], "rules",
+          input='require ["include"];\ninclude :personal "helper";\n')
+    s.cli("sieve", "activate", OLGA[0], "rules")
+    _, st = j.one("VacationResponse/set", {"update": {"singleton": {
+        "isEnabled": True, "subject": "Away", "textBody": "Back Monday."}}}, using=va)
+    assert st["updated"] == {"singleton": None}, st
+    assert s.cli("sieve", "list", OLGA[0]).stdout == b"helper\nrules\nvacation ACTIVE\n"
+    s.cli("sieve", "del", OLGA[0], "helper")
+    _, st = j.one("VacationResponse/set", {"update": {"singleton": {"isEnabled": False}}},
+                  using=va)
+    assert st["updated"] == {"singleton": None}, st
+    assert s.cli("sieve", "list", OLGA[0]).stdout == b"rules\nvacation\n"
+    _, v = j.one("VacationResponse/get", {}, using=va)
+    assert v["list"][0]["isEnabled"] is False, v
+    log = s.log_text()
+    assert "event=vacation_filters_not_reactivated" in log and "script=rules" in log, log[-2000:]
+    # With no script active, a message is filed in the Inbox.
+    before = len(s.messages(OLGA[0]))
+    with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+        c.sendmail("joe@remote.test", [OLGA[0]],
+                   "From: ann@remote.test\r\nTo: %s\r\nSubject: after\r\n"
+                   "Message-ID: <olga1@remote.test>\r\n\r\nq\r\n" % OLGA[0])
+    deadline = time.time() + 10
+    while len(s.messages(OLGA[0])) == before and time.time() < deadline:
+        time.sleep(0.05)
+    assert len(s.messages(OLGA[0])) == before + 1, s.log_text()[-2000:]
+
+
 NED = ("ned@example.test", "ned-password-1")
 
 
