@@ -344,7 +344,15 @@ def held_answers(s):
                 assert d, "closed before the answer"
                 first += d
             assert first == b"HTTP/1.1 200 OK", first
+        # The mappings, counted once each answer was made (its status
+        # line came), waited for up to 10 s: a count read at once was one
+        # short once in a loaded CI run (5 of 6; cause not found, so the
+        # answers' sizes go with a short count below).
+        deadline = time.time() + 10
         held = spool_maps(s)
+        while held < n and time.time() < deadline:
+            time.sleep(0.1)
+            held = spool_maps(s)
         print("%d answers of %d octets left unread: %d spool files mapped, RssAnon grew %.1f MiB"
               % (n, len(body), held, (s.rss_kib("RssAnon") - base) / 1024))
         # Each held answer is a file's mapping, not anonymous memory (the
@@ -353,11 +361,14 @@ def held_answers(s):
         # same figure stays after every connection closed), so it says
         # little about what the connections hold. Measured with these 6:
         # +173.6 MiB before, +95.7 MiB after.
-        assert held >= n, held
-        # Read at last, an answer is whole and right.
+        # Read at last, an answer is whole and right (before the count is
+        # judged, so that a short count shows what the answers were).
+        sizes = []
         for c in conns:
             rest = answer_body(c)
-            assert json.loads(rest) == json.loads(body), "a held answer differs"
+            sizes.append(len(rest))
+            assert json.loads(rest) == json.loads(body), ("a held answer differs", sizes)
+        assert held >= n, (held, sizes)
     finally:
         for c in conns:
             c.close()

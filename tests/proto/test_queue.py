@@ -544,7 +544,12 @@ def test_store_refusing_the_update_sends_no_copy_again():
         print("  (needs root and strace)")
         return "skip"
     ok = {"on": False}
-    with World(lambda ips: zone(mx(ips, 0)), env={"TERN_QUEUE_RETRY_SCHEDULE": "3"}) as w:
+    # 8 s between tries, so that the next try comes after strace has
+    # attached and the remote turned to accepting. With 3 s the test
+    # failed twice under load (the remote got nothing in 30 s), most
+    # likely so: a try while strace was attaching, refused by the remote
+    # still, its update refused by the store and kept, no try after it.
+    with World(lambda ips: zone(mx(ips, 0)), env={"TERN_QUEUE_RETRY_SCHEDULE": "8"}) as w:
         r = w.receiver(0, rcpt=lambda a: "250 2.1.5 ok" if ok["on"] else "451 4.3.0 not yet")
         w.send(["carol@remote.test"])
         assert w.srv.wait_log("event=retry_later id=1 pending=1 attempts=1")
