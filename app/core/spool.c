@@ -140,7 +140,14 @@ void spool_init(struct spool *sp, uint64_t max, const char *peer)
 	sp->slot = slot_of(peer);
 	sp->map = NULL;
 	sp->maplen = 0;
+	sp->unhashed = 0;
 	crypto_generichash_init(hstate(sp), NULL, 0, 32);
+}
+
+void spool_init_unhashed(struct spool *sp, uint64_t max, const char *peer)
+{
+	spool_init(sp, max, peer);
+	sp->unhashed = 1;
 }
 
 void spool_prealloc(struct spool *sp, size_t n)
@@ -269,7 +276,8 @@ int spool_append(struct spool *sp, const void *p, size_t n)
 	} else if (append_file(sp, p, n) < 0) {
 		return -1;
 	}
-	crypto_generichash_update(hstate(sp), p, n);
+	if (!sp->unhashed)
+		crypto_generichash_update(hstate(sp), p, n);
 	sp->len += n;
 	return 0;
 }

@@ -62,6 +62,7 @@ struct spool {
 	unsigned slot;       /* per-address budget slot */
 	void *map;           /* after spool_finish() of a spilled spool */
 	size_t maplen;
+	int unhashed;        /* spool_init_unhashed: no blob id kept */
 	unsigned char hash[448]; /* private: crypto_generichash_state, 64-aligned inside */
 };
 
@@ -97,6 +98,10 @@ uint64_t spool_files_open(void);
 void spool_init(struct spool *sp, uint64_t max, const char *peer);
 /* A head start of n bytes of memory for a message that will likely stay
  * there (saves the first doublings); ignored when memory is short. */
+/* As spool_init, for bytes that never become a blob (an HTTP or WebSocket
+ * answer waiting for its client): they are not hashed as they arrive, and
+ * spool_blob_id() must not be called. */
+void spool_init_unhashed(struct spool *sp, uint64_t max, const char *peer);
 void spool_prealloc(struct spool *sp, size_t n);
 /*
  * Appends n bytes. Returns 0; -1 when the result would pass max (nothing

@@ -758,7 +758,7 @@ static void ws_job_done(void *arg)
 			 * socket of a client that never read kept its answer
 			 * whole (6 sockets with a 16 MB answer each: RssAnon
 			 * +132 MiB), and a socket has no deadline. */
-			spool_init(&p->resp, h + buf_len(&j->out), p->ip);
+			spool_init_unhashed(&p->resp, h + buf_len(&j->out), p->ip);
 			if (spool_append(&p->resp, hdr, h) == 0 &&
 			    spool_append(&p->resp, buf_data(&j->out), buf_len(&j->out)) == 0 &&
 			    spool_finish(&p->resp, &p->resp_data) == 0) {

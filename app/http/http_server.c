@@ -297,7 +297,7 @@ static struct MHD_Response *response_from_out(struct http_ctx *x)
 	if (n > SPOOL_STAGE) {
 		struct spool *sp = xmalloc(sizeof(*sp));
 		struct str body;
-		spool_init(sp, n, x->ip);
+		spool_init_unhashed(sp, n, x->ip); /* no blob: no hash */
 		if (spool_append(sp, buf_data(&x->out), n) == 0 && spool_finish(sp, &body) == 0) {
 			struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback_cls(
 				n, (void *)body.p, spool_done, sp);
