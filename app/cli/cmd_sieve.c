@@ -163,10 +163,8 @@ static int manage(const struct config *cfg, int argc, char **argv)
 		buf_free(&b);
 	} else if (strcmp(op, "activate") == 0 || strcmp(op, "deactivate") == 0) {
 		/* the check ManageSieve's SETACTIVE makes (script_check.h) */
-		struct script_check *chk = xcalloc(1, sizeof *chk);
-		chk->st = st;
-		chk->account = acc;
-		snprintf(chk->name, sizeof chk->name, "%s", name ? name : "");
+		struct script_check *chk = xmalloc(sizeof *chk);
+		script_check_init(chk, st, acc, name);
 		rc = script_check_activate(chk);
 		if (rc == STORE_OK && chk->invalid) {
 			fprintf(stderr, "tern sieve activate: not made active: the script would fail at "

@@ -256,10 +256,8 @@ int migrate_sieve(struct store *st, const char *email, const char *host, const c
 	if (active_copied) {
 		/* the check every activation takes (script_check.h): one
 		 * that would fail at every delivery here stays inactive */
-		struct script_check *chk = xcalloc(1, sizeof *chk);
-		chk->st = st;
-		chk->account = account;
-		snprintf(chk->name, sizeof chk->name, "%s", l.names[l.active]);
+		struct script_check *chk = xmalloc(sizeof *chk);
+		script_check_init(chk, st, account, l.names[l.active]);
 		int r = script_check_activate(chk);
 		if (r != STORE_OK || chk->invalid) {
 			fprintf(stderr, "tern: Sieve script \"%s\" not made active: %s%s\n",

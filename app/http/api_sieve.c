@@ -122,10 +122,8 @@ static void put_of(struct http_ctx *x, uint32_t id, const char *name)
 	/* The one check every activation takes (ManageSieve's SETACTIVE,
 	 * JMAP, tern sieve): a script not active yet that would fail every
 	 * delivery (an include of a script not there...) is refused. */
-	struct script_check *chk = xcalloc(1, sizeof *chk);
-	chk->st = http_store;
-	chk->account = id;
-	snprintf(chk->name, sizeof chk->name, "%s", name);
+	struct script_check *chk = xmalloc(sizeof *chk);
+	script_check_init(chk, http_store, id, name);
 	rc = store_sieve_get(http_store, id, name, NULL, &active);
 	created = rc == STORE_ENOTFOUND;
 	if (s) {

@@ -646,10 +646,8 @@ static size_t ncreate_of(const struct json_value *cr)
 static int activate(struct jmap_call *c, const struct store_sieve_info *i, int deact,
 		    struct outcome *res, size_t *nres, size_t ncreate, size_t nupdate)
 {
-	struct script_check *chk = arena_zalloc(c->r->a, sizeof *chk);
-	chk->st = c->r->st;
-	chk->account = c->r->account;
-	snprintf(chk->name, sizeof chk->name, "%s", i ? i->name : "");
+	struct script_check *chk = arena_alloc(c->r->a, sizeof *chk);
+	script_check_init(chk, c->r->st, c->r->account, i ? i->name : NULL);
 	int rc = script_check_activate(chk);
 	if (rc == STORE_OK && chk->invalid) {
 		size_t j = ncreate;

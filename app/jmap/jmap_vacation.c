@@ -459,10 +459,8 @@ static int vac_write(struct jmap_call *c, const struct vac *v)
 	 * would have filed it. The set still succeeds: RFC 8621 §8 has no
 	 * error for it, and the reply is off as asked. */
 	if (v->filters) {
-		struct script_check *chk = arena_zalloc(c->r->a, sizeof *chk);
-		chk->st = st;
-		chk->account = acc;
-		snprintf(chk->name, sizeof chk->name, "%s", v->filters);
+		struct script_check *chk = arena_alloc(c->r->a, sizeof *chk);
+		script_check_init(chk, st, acc, v->filters);
 		rc = script_check_activate(chk);
 		if (rc == STORE_OK && !chk->invalid)
 			return STORE_OK;

@@ -611,9 +611,7 @@ static void job_start(struct ms_session *s, enum ms_job_kind kind, const char *n
 	if (name2)
 		snprintf(j->name2, sizeof(j->name2), "%s", name2);
 	snprintf(j->login, sizeof(j->login), "%s", s->login);
-	j->chk.st = ms_store;
-	j->chk.account = s->account;
-	snprintf(j->chk.name, sizeof(j->chk.name), "%s", name);
+	script_check_init(&j->chk, ms_store, s->account, name);
 	j->chk.login = j->login;
 	j->chk.sep = "\r\n";
 	if (kind == MS_JOB_PUT || kind == MS_JOB_CHECK) {

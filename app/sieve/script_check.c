@@ -200,6 +200,15 @@ static void check_target(void *arg, int kind, struct str target, int create, uin
 		           "no such mailbox (without :create the message goes to the INBOX)", target);
 }
 
+void script_check_init(struct script_check *c, struct store *st, uint32_t account,
+                       const char *name)
+{
+	memset(c, 0, sizeof *c);
+	c->st = st;
+	c->account = account;
+	snprintf(c->name, sizeof c->name, "%s", name ? name : "");
+}
+
 void script_check_text(struct script_check *c, const char *text, size_t len)
 {
 	struct sieve_errors *errs = xmalloc(sizeof *errs);

@@ -35,9 +35,10 @@
 
 struct script_walk;
 
-/* One check. The caller fills the inputs (the rest zeroed); the outputs
- * are the check's. Nothing is kept past the call: it may live on the
- * stack or in a job. */
+/* One check. script_check_init fills the inputs every caller has (the
+ * rest zeroed); login, sep and activating are set after it where they
+ * apply. The outputs are the check's. Nothing is kept past the call: it
+ * may live on the stack, in a job or in an arena. */
 struct script_check {
 	/* in */
 	struct store *st;
@@ -52,6 +53,11 @@ struct script_check {
 	char warn[SIEVE_WARNINGS_MAX]; /* "; "-separated on one line, "" when none */
 	struct script_walk *walk; /* private: while the includes are walked */
 };
+
+/* c zeroed, then the check of script name (NULL or "": none, which
+ * script_check_activate takes as deactivating) of account in st. */
+void script_check_init(struct script_check *c, struct store *st, uint32_t account,
+                       const char *name);
 
 /* Checks text[0..len) as an upload of c->name: c->invalid with c->err
  * when it does not compile, else its warnings (those of the includes
