@@ -30,9 +30,13 @@
  * The user's own filters keep running while the reply is on: when
  * isEnabled turns true with another script active, the vacation script
  * includes that script (RFC 6609, :personal :optional) before its
- * vacation command, and is made the active one; turning the reply off
- * makes the included script active again (none when it has gone, or
- * would fail every delivery now: script_check_activate refuses it). The
+ * vacation command, and is made the active one, through the check every
+ * activation takes (script_check.h): filters that would fail every
+ * delivery (an include of theirs gone, recursion back into the vacation
+ * script) refuse it, invalidSieve as SieveScript/set, nothing changed;
+ * turning the reply off makes the included script active again (none
+ * when it has gone, or would fail every delivery now:
+ * script_check_activate refuses it). The
  * filters run first and unchanged: what they do to a message happens as
  * before, and a filter that ends with "stop" ends there, without the
  * reply (the order Nextcloud's form writes; the other one would answer
@@ -388,7 +392,13 @@ static const char *bound_of(struct arena *a, const char *s)
 	return jmap_utcdate_parse(s, &t) < 0 ? NULL : arena_strndup(a, s, 19);
 }
 
-static int vac_write(struct jmap_call *c, const struct vac *v)
+/* VacationResponse/set's refusal of a reply whose script would fail
+ * every delivery (vac_write): chk->err says where and why. */
+#define VAC_REFUSED 1
+
+/* Writes v: STORE_OK, a store error, or VAC_REFUSED with chk filled
+ * (nothing changed then); chk is the check's room either way. */
+static int vac_write(struct jmap_call *c, const struct vac *v, struct script_check *chk)
 {
 	struct buf b;
 	const char *from = v->from ? bound_of(c->r->a, v->from) : NULL;
@@ -442,6 +452,24 @@ static int vac_write(struct jmap_call *c, const struct vac *v)
 	 * for its size (a string of SIEVE_STRING_MAX octets at most):
 	 * STORE_EINVAL then, which the caller tells as tooLarge. */
 	struct sieve_script *sc = sieve_compile(buf_data(&b), buf_len(&b), err);
+	/* Turned on, the script made active runs the filters it includes:
+	 * it takes the check every activation takes (script_check.h), before
+	 * anything is stored. :optional covers only filters that are gone;
+	 * ones that would fail every delivery (an include of theirs gone,
+	 * recursion back into this script, an included script that no longer
+	 * compiles) refuse it: the filters stay active as they are, the
+	 * reply off. A vacation script active already is taken as it is, as
+	 * SETACTIVE takes the active script. */
+	if (sc && v->enabled && !on) {
+		script_check_init(chk, st, acc, VAC_NAME);
+		chk->activating = 1;
+		script_check_text(chk, buf_data(&b), buf_len(&b));
+		if (chk->invalid) {
+			sieve_script_free(&sc);
+			buf_free(&b);
+			return VAC_REFUSED;
+		}
+	}
 	int rc = sc ? store_sieve_put(st, acc, VAC_NAME, buf_data(&b), buf_len(&b), (int64_t)time(NULL))
 		    : STORE_EINVAL;
 	sieve_script_free(&sc);
@@ -459,7 +487,6 @@ static int vac_write(struct jmap_call *c, const struct vac *v)
 	 * would have filed it. The set still succeeds: RFC 8621 §8 has no
 	 * error for it, and the reply is off as asked. */
 	if (v->filters) {
-		struct script_check *chk = arena_alloc(c->r->a, sizeof *chk);
 		script_check_init(chk, st, acc, v->filters);
 		rc = script_check_activate(chk);
 		if (rc == STORE_OK && !chk->invalid)
@@ -552,6 +579,7 @@ void jmap_vacation_set(struct jmap_call *c)
 	if (jmap_set_if_in_state(c, old) < 0)
 		return;
 	jmap_set_open(&set, 64 * 1024);
+	struct script_check *chk = arena_alloc(c->r->a, sizeof *chk);
 	for (const struct json_value *e = set.create ? set.create->first : NULL; e; e = e->next)
 		set_err(&set.w[JMAP_SET_NOT_CREATED], e->key, "singleton", NULL, NULL);
 	for (const struct json_value *e = set.destroy ? set.destroy->first : NULL; e; e = e->next)
@@ -581,7 +609,17 @@ void jmap_vacation_set(struct jmap_call *c)
 			jmap_w_set_error_bad(nu, id, &bad);
 			continue;
 		}
-		int rc = vac_write(c, &n);
+		int rc = vac_write(c, &n, chk);
+		if (rc == VAC_REFUSED) {
+			/* invalidSieve, as SieveScript/set's refused activation
+			 * (RFC 9661), with where and why */
+			char desc[1400];
+			snprintf(desc, sizeof desc,
+				 "not made active: the script would fail at every delivery: %.1200s",
+				 chk->err);
+			set_err(nu, id, "invalidSieve", NULL, desc);
+			continue;
+		}
 		if (rc == STORE_EINVAL || rc == STORE_ETOOBIG || rc == STORE_ELIMIT) {
 			/* Over a Sieve string, or the account's script bytes. */
 			set_err(nu, id, rc == STORE_ELIMIT ? "overQuota" : "tooLarge", NULL,

@@ -2,9 +2,9 @@
  * script_check.h — a stored Sieve script checked against what its
  * account has now: the one check behind ManageSieve's PUTSCRIPT,
  * CHECKSCRIPT and SETACTIVE, and the one activation every other road
- * takes (the REST API, JMAP's onSuccessActivateScript, `tern sieve
- * activate`), so a script that would fail every delivery cannot be made
- * active by any of them.
+ * takes (the REST API, JMAP's onSuccessActivateScript and
+ * VacationResponse on and off, `tern sieve activate`), so a script that
+ * would fail every delivery cannot be made active by any of them.
  *
  * Design: the script is compiled (its errors, or its warnings), then its
  * includes are walked as a delivery reaches them (sieve_run.c,

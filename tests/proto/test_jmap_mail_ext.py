@@ -1375,6 +1375,54 @@ def test_jmap_vacation_off_checks_the_filters_it_reactivates():
     assert len(s.messages(OLGA[0])) == before + 1, s.log_text()[-2000:]
 
 
+PIA = ("pia@example.test", "pia-password-1")
+
+
+def test_jmap_vacation_on_checks_the_filters_it_includes():
+    """Turning the reply on made the vacation script active with no check:
+    its include of the filters is :optional, which covers only filters
+    that are gone. Filters that include "vacation" back (recursion, no
+    :once) or whose own include was deleted made every delivery fail once
+    the reply was on. Now the activation takes the check every other one
+    takes: refused with invalidSieve (as SieveScript/set), saying where
+    and why, and nothing changes: the filters stay active, no vacation
+    script is stored, the reply reads off."""
+    s, j = hal(PIA)
+    va = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:vacationresponse"]
+    on = {"update": {"singleton": {"isEnabled": True, "subject": "Away",
+                                   "textBody": "Back Monday."}}}
+    # Recursion: the filters include the vacation script back.
+    s.cli("sieve", "put", PIA[0], "rules",
+          input='require ["include"];\ninclude :personal :optional "vacation";\n')
+    s.cli("sieve", "activate", PIA[0], "rules")
+    _, st = j.one("VacationResponse/set", on, using=va)
+    e = (st.get("notUpdated") or {}).get("singleton")
+    assert e and e["type"] == "invalidSieve", st
+    assert 'script "rules", line 2, column 1: recursive include of "vacation"' \
+        in e["description"], e
+    assert s.cli("sieve", "list", PIA[0]).stdout == b"rules ACTIVE\n"
+    _, v = j.one("VacationResponse/get", {}, using=va)
+    assert v["list"][0]["isEnabled"] is False and v["list"][0]["subject"] is None, v
+    # Filters whose own include was deleted while they were active.
+    s.cli("sieve", "put", PIA[0], "helper", input='require ["fileinto"];\n')
+    s.cli("sieve", "put", PIA[0], "rules",
+          input='require ["include"];\ninclude :personal "helper";\n')
+    s.cli("sieve", "del", PIA[0], "helper")
+    _, st = j.one("VacationResponse/set", on, using=va)
+    e = (st.get("notUpdated") or {}).get("singleton")
+    assert e and e["type"] == "invalidSieve", st
+    assert 'script "rules", line 2, column 1: no such personal script to include "helper"' \
+        in e["description"], e
+    assert s.cli("sieve", "list", PIA[0]).stdout == b"rules ACTIVE\n"
+    # Mended, the same set turns the reply on, the filters included.
+    s.cli("sieve", "put", PIA[0], "helper", input='require ["fileinto"];\n')
+    _, st = j.one("VacationResponse/set", on, using=va)
+    assert st["updated"] == {"singleton": None}, st
+    assert s.cli("sieve", "list", PIA[0]).stdout == b"helper\nrules\nvacation ACTIVE\n"
+    assert b'include :personal :optional "rules";' in \
+        s.cli("sieve", "get", PIA[0], "vacation").stdout
+
+
 NED = ("ned@example.test", "ned-password-1")
 
 
