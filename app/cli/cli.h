@@ -9,6 +9,8 @@
 #ifndef TERN_CLI_CLI_H
 #define TERN_CLI_CLI_H
 
+#include <stdint.h>
+
 #include "core/config.h"
 
 int cli_account(const struct config *cfg, int argc, char **argv);
@@ -90,6 +92,12 @@ void cli_store_require(const struct config *cfg, int mode);
 int cli_spam(const struct config *cfg, int argc, char **argv);
 /* A Sieve store error (STORE_* from store_sieve_*) in words (cmd_sieve.c). */
 const char *cli_sieve_store_msg(int rc);
+/* A script copied in (tern import, tern migrate --sieve) made active
+ * through the check every activation takes (script_check.h): 0, or 1
+ * with "tern: Sieve script "NAME" not made active: why" on stderr (it
+ * would fail at every delivery, or the store failed): it stays inactive
+ * and the command exits 1 (cmd_sieve.c). */
+int cli_sieve_activate(struct store *st, uint32_t account, const char *name);
 int cli_read_secret(char *out, size_t outsz);
 /* A new password: as cli_read_secret (-1, -3 alike), but on a terminal
  * asked twice; -2 (message printed, OUT wiped) when the two differ. */

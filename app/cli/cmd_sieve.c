@@ -108,6 +108,20 @@ const char *cli_sieve_store_msg(int rc)
 	}
 }
 
+int cli_sieve_activate(struct store *st, uint32_t account, const char *name)
+{
+	struct script_check *chk = xmalloc(sizeof *chk);
+	script_check_init(chk, st, account, name);
+	int r = script_check_activate(chk), bad = r != STORE_OK || chk->invalid;
+	if (bad)
+		fprintf(stderr, "tern: Sieve script \"%s\" not made active: %s%s\n", name,
+		        r != STORE_OK ? cli_sieve_store_msg(r)
+		                      : "the script would fail at every delivery: ",
+		        r != STORE_OK ? "" : chk->err);
+	free(chk);
+	return bad;
+}
+
 /* tern sieve list|get|put|activate|deactivate|del EMAIL [NAME] */
 static int manage(const struct config *cfg, int argc, char **argv)
 {

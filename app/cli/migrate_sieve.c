@@ -14,7 +14,7 @@
  * decides where mail goes. It is reported, and the run fails, so the user
  * knows to look; the other scripts are still copied. The source's active
  * script is made active here through the check every activation takes
- * (script_check.h): one that would fail at every delivery here (an
+ * (cli_sieve_activate): one that would fail at every delivery here (an
  * include of a script not copied...) is reported and stays inactive.
  */
 #include "cli/migrate_sieve.h"
@@ -30,8 +30,6 @@
 #include "cli/cli.h"
 #include "cli/cli_client.h"
 #include "core/buf.h"
-#include "core/xalloc.h"
-#include "sieve/script_check.h"
 #include "sieve/sieve.h"
 #include "store/store.h"
 
@@ -253,23 +251,11 @@ int migrate_sieve(struct store *st, const char *email, const char *host, const c
 		}
 	}
 	ms_cmd(c, "LOGOUT", NULL, NULL, &resp, err, sizeof err);
-	if (active_copied) {
-		/* the check every activation takes (script_check.h): one
-		 * that would fail at every delivery here stays inactive */
-		struct script_check *chk = xmalloc(sizeof *chk);
-		script_check_init(chk, st, account, l.names[l.active]);
-		int r = script_check_activate(chk);
-		if (r != STORE_OK || chk->invalid) {
-			fprintf(stderr, "tern: Sieve script \"%s\" not made active: %s%s\n",
-			        l.names[l.active],
-			        r != STORE_OK ? cli_sieve_store_msg(r)
-			                      : "the script would fail at every delivery: ",
-			        r != STORE_OK ? "" : chk->err);
-			bad = 1;
-		}
-		free(chk);
-	}
-	printf("sieve: %zu of %zu scripts copied%s%s%s\n", copied, l.n, l.active >= 0 ? " (active: " : "",
+	/* one that would fail at every delivery here stays inactive */
+	int made = active_copied && cli_sieve_activate(st, account, l.names[l.active]) == 0;
+	bad |= active_copied && !made;
+	printf("sieve: %zu of %zu scripts copied%s%s%s\n", copied, l.n,
+	       l.active < 0 ? "" : made ? " (active: " : " (not made active: ",
 	       l.active >= 0 ? l.names[l.active] : "", l.active >= 0 ? ")" : "");
 	rc = bad;
 out:

@@ -3,7 +3,8 @@
  * account has now: the one check behind ManageSieve's PUTSCRIPT,
  * CHECKSCRIPT and SETACTIVE, and the one activation every other road
  * takes (the REST API, JMAP's onSuccessActivateScript and
- * VacationResponse on and off, `tern sieve activate`), so a script that
+ * VacationResponse on and off, `tern sieve activate`, the active script
+ * of `tern import` and `tern migrate --sieve`), so a script that
  * would fail every delivery cannot be made active by any of them.
  *
  * Design: the script is compiled (its errors, or its warnings), then its

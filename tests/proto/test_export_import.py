@@ -542,6 +542,40 @@ def test_import_tree_bad_folder_names():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def test_import_leaves_a_failing_active_script_inactive():
+    """An archive's active script that would fail at every delivery here
+    (its include deleted while it was active: the export is faithful) was
+    made active by tern import with no check, and every delivery to the
+    account then failed. It now takes the check every activation takes,
+    as tern migrate --sieve does: stored with its text but not active, the
+    account's own active script left as it was, why on stderr, "not made
+    active" in the summary, exit 1; the other scripts are imported."""
+    tmp = tempfile.mkdtemp(prefix="tern-export-chk-")
+    s = Server(accounts=ACCOUNTS)
+    rules = b'require ["include"];\r\ninclude :personal "lib";\r\n'
+    try:
+        s.cli("sieve", "put", BOB, "lib", input="keep;\r\n")
+        s.cli("sieve", "put", BOB, "rules", input=rules.decode())
+        s.cli("sieve", "put", BOB, "other", input="keep;\r\n")
+        s.cli("sieve", "activate", BOB, "rules")
+        s.cli("sieve", "del", BOB, "lib")
+        out = os.path.join(tmp, "out")
+        s.cli("export", BOB, out)
+        s.cli("sieve", "put", CAROL, "mine", input="keep;\r\n")
+        s.cli("sieve", "activate", CAROL, "mine")
+        r = s.cli("import", CAROL, os.path.join(out, BOB), check=False)
+        assert r.returncode == 1, (r.stdout, r.stderr)
+        assert b'tern: Sieve script "rules" not made active: the script would fail at every ' \
+            b'delivery: line 2, column 1: no such personal script to include "lib"' \
+            in r.stderr, r.stderr
+        assert b"sieve: 2 scripts imported (not made active: rules)" in r.stdout, r.stdout
+        assert s.cli("sieve", "list", CAROL).stdout == b"mine ACTIVE\nother\nrules\n"
+        assert s.cli("sieve", "get", CAROL, "rules").stdout == rules
+    finally:
+        s.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def test_export_import_long_script_names():
     """Sieve script names of 128 characters (RFC 5804 §1.6), up to 512
     octets, survive export and import: a file name has at most 255 octets,

@@ -144,6 +144,7 @@ def test_migrate_starttls_namespaces_sieve():
             assert b'Sieve script "main" not made active: the script would fail at every ' \
                 b'delivery: line 2, column 1: no such personal script to include "nolib"' \
                 in r.stderr, r.stderr
+            assert b"scripts copied (not made active: main)" in r.stdout, r.stdout
             lst = s.cli("sieve", "list", CAROL).stdout.decode().split("\n")
             assert "main" in lst and "rules" in lst and " ACTIVE" not in " ".join(lst), lst
     finally:
