@@ -1391,16 +1391,21 @@ def test_jmap_vacation_on_checks_the_filters_it_includes():
     va = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:vacationresponse"]
     on = {"update": {"singleton": {"isEnabled": True, "subject": "Away",
                                    "textBody": "Back Monday."}}}
+
+    def refused(why):
+        """Turning the reply on is refused for why; rules stay active."""
+        _, st = j.one("VacationResponse/set", on, using=va)
+        e = (st.get("notUpdated") or {}).get("singleton")
+        assert e and e["type"] == "invalidSieve", st
+        assert 'not made active: the script would fail at every delivery: ' \
+            'script "rules", line 2, column 1: ' + why in e["description"], e
+        assert s.cli("sieve", "list", PIA[0]).stdout == b"rules ACTIVE\n"
+
     # Recursion: the filters include the vacation script back.
     s.cli("sieve", "put", PIA[0], "rules",
           input='require ["include"];\ninclude :personal :optional "vacation";\n')
     s.cli("sieve", "activate", PIA[0], "rules")
-    _, st = j.one("VacationResponse/set", on, using=va)
-    e = (st.get("notUpdated") or {}).get("singleton")
-    assert e and e["type"] == "invalidSieve", st
-    assert 'script "rules", line 2, column 1: recursive include of "vacation"' \
-        in e["description"], e
-    assert s.cli("sieve", "list", PIA[0]).stdout == b"rules ACTIVE\n"
+    refused('recursive include of "vacation"')
     _, v = j.one("VacationResponse/get", {}, using=va)
     assert v["list"][0]["isEnabled"] is False and v["list"][0]["subject"] is None, v
     # Filters whose own include was deleted while they were active.
@@ -1408,12 +1413,7 @@ def test_jmap_vacation_on_checks_the_filters_it_includes():
     s.cli("sieve", "put", PIA[0], "rules",
           input='require ["include"];\ninclude :personal "helper";\n')
     s.cli("sieve", "del", PIA[0], "helper")
-    _, st = j.one("VacationResponse/set", on, using=va)
-    e = (st.get("notUpdated") or {}).get("singleton")
-    assert e and e["type"] == "invalidSieve", st
-    assert 'script "rules", line 2, column 1: no such personal script to include "helper"' \
-        in e["description"], e
-    assert s.cli("sieve", "list", PIA[0]).stdout == b"rules ACTIVE\n"
+    refused('no such personal script to include "helper"')
     # Mended, the same set turns the reply on, the filters included.
     s.cli("sieve", "put", PIA[0], "helper", input='require ["fileinto"];\n')
     _, st = j.one("VacationResponse/set", on, using=va)
