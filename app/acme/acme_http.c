@@ -421,6 +421,7 @@ struct acme_http_req {
 	int (*addr_ok)(const struct sockaddr *sa);
 	size_t max; /* the largest response accepted */
 	int too_large; /* more than max arrived: closed without waiting for the rest */
+	int x509_err;  /* the certificate's BearSSL error, for the answer (x509_err) */
 	int started;   /* start() ran: until then only the posted call holds q */
 };
 
@@ -447,6 +448,7 @@ static void finish_error(struct acme_http_req *q, const char *fmt, ...)
 	memset(&r, 0, sizeof r);
 	r.retry_after = -1;
 	r.body = "";
+	r.x509_err = q->x509_err;
 	va_start(ap, fmt);
 	vsnprintf(r.error, sizeof r.error, fmt, ap);
 	va_end(ap);
@@ -492,13 +494,15 @@ static void on_close(struct client *c, void *arg, const char *reason)
 	if (!q->done) {
 		if (!client_tls_established(c)) {
 			int e = client_tls_error(c);
-			if (e >= BR_ERR_X509_OK + 1 && e < BR_ERR_X509_OK + 64)
+			if (e >= BR_ERR_X509_OK + 1 && e < BR_ERR_X509_OK + 64) {
+				q->x509_err = e;
 				finish_error(q, "certificate of %s not trusted (BearSSL X.509 error %d)",
 				             q->host, e);
-			else if (e != 0)
+			} else if (e != 0) {
 				finish_error(q, "TLS handshake with %s failed (BearSSL error %d)", q->host, e);
-			else
+			} else {
 				finish_error(q, "connection to %s:%u failed (%s)", q->host, q->port, reason);
+			}
 		} else if (q->too_large) {
 			/* Never parsed: a body without a length would look complete. */
 			finish_error(q, "response larger than %zu bytes", q->max);

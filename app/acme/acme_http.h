@@ -38,6 +38,8 @@ struct acme_http_resp {
 	char content_type[128]; /* Content-Type, lower case, parameters dropped */
 	long retry_after;       /* Retry-After in seconds from now (acme_retry_after_parse), -1 when none */
 	char error[256];        /* transport or parse failure, "" when status != 0 */
+	int x509_err;           /* BearSSL's X.509 error when the server's certificate was
+	                         * refused (status 0), else 0 */
 	/* Link: <url>;rel="alternate" targets, absolute https URLs in the
 	 * order sent; the first ACME_ALTERNATES_MAX kept, one longer than
 	 * 511 bytes left out */

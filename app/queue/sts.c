@@ -205,8 +205,10 @@ static void fetch_done(void *arg, const struct acme_http_resp *r)
 			 f->domain, r->status, log_q(why ? why : "invalid policy", qw, sizeof qw));
 		/* TLS-RPT (RFC 8460 §4.3.2.2): a policy host whose certificate
 		 * fails is sts-webpki-invalid, a body that is no policy
-		 * sts-policy-invalid, anything else sts-policy-fetch-error. */
-		fail.result = r->status == 0 && strstr(r->error, "TLS") ? TLSRPT_STS_WEBPKI_INVALID
+		 * sts-policy-invalid, anything else sts-policy-fetch-error.
+		 * Told by the certificate's error, not the words of the text
+		 * ("certificate of ... not trusted" was a fetch error). */
+		fail.result = r->status == 0 && r->x509_err ? TLSRPT_STS_WEBPKI_INVALID
 			      : r->status == 200 && !strcmp(r->content_type, "text/plain") &&
 				      r->body_len <= MTA_STS_POLICY_MAX
 				  ? TLSRPT_STS_POLICY_INVALID

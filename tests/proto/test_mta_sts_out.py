@@ -19,7 +19,8 @@ from test_queue import ALICE, World, dsn_of, status_fields
 
 
 class PolicyServer:
-    """HTTPS on ip:port answering /.well-known/mta-sts.txt by Host; counts fetches."""
+    """HTTPS on ip:port answering /.well-known/mta-sts.txt by Host; counts
+    fetches. A policy is its text, or (status, headers, body)."""
 
     def __init__(self, ip, port, cert, policies):
         self.policies, self.fetches = policies, {}
@@ -34,8 +35,13 @@ class PolicyServer:
                     self.send_response(404)
                     self.end_headers()
                     return
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; charset=utf-8")
+                # (status, {header: value}, body): an answer of another kind.
+                status, headers = 200, {"Content-Type": "text/plain; charset=utf-8"}
+                if isinstance(body, tuple):
+                    status, headers, body = body
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 try:

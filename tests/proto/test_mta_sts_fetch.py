@@ -1,0 +1,118 @@
+"""MTA-STS policy fetching (RFC 8461 §3.2, §3.3, §4.1) against a loopback
+HTTPS policy server, with what TLS-RPT (RFC 8460 §4.3.2.2) reports:
+
+- a policy of LF-ended lines is a policy; its `*.lf.test` names one
+  label only, so the better MX a.b.lf.test gets nothing, mx.lf.test the
+  mail;
+- a redirect is not followed (§3.3): the fetch fails and the mail goes
+  as without a policy (sts-policy-fetch-error);
+- a policy host whose certificate does not name mta-sts.<domain> gives
+  no policy (sts-webpki-invalid);
+- two STSv1 TXT records are no policy (§3.1): nothing is fetched;
+- a policy served as text/html is not taken."""
+import atexit
+import gzip
+import json
+import re
+import shutil
+import tempfile
+
+from mailpeers import ca_signed, test_ca
+from test_mta_sts_out import _policy
+from test_tlsrpt import flushed_counts, policy_world
+
+FROM = "tls-reports@example.test"
+
+
+def _records(ips, post_port):
+    rua = {"TXT": ["v=TLSRPTv1; rua=https://reports.test:%d/r" % post_port]}
+    z = {"reports.test": {"A": [ips[2]]}}
+    for dom, mxs in (("lf.test", [(10, "a.b.lf.test", 1), (20, "mx.lf.test", 0)]),
+                     ("redir.test", [(10, "mx.redir.test", 1)]),
+                     ("wrongcert.test", [(10, "mx.wrongcert.test", 1)]),
+                     ("two.test", [(10, "mx.two.test", 1)]),
+                     ("html.test", [(10, "mx.html.test", 1)])):
+        z[dom] = {"MX": [[p, h] for p, h, _ in mxs]}
+        for _, h, i in mxs:
+            z[h] = {"A": [ips[i]]}
+        z["mta-sts." + dom] = {"A": [ips[2]]}
+        z["_mta-sts." + dom] = {"TXT": ["v=STSv1; id=1;"]}
+        z["_smtp._tls." + dom] = rua
+    z["_mta-sts.two.test"] = {"TXT": ["v=STSv1; id=1;", "v=STSv1; id=2;"]}
+    return z
+
+
+def _posted(sink):
+    out = {}
+    for _, _, body in sink.posts:
+        for p in json.loads(gzip.decompress(body))["policies"]:
+            out[p["policy"]["policy-domain"]] = p
+    return out
+
+
+def _rcpts(r):
+    return sorted(a for m in r.messages for a in m["rcpts"])
+
+
+def test_lf_wildcard_redirect_certificate_and_duplicates():
+    tmp = tempfile.mkdtemp(prefix="tern-stsf-")
+    atexit.register(shutil.rmtree, tmp, True)
+    ca = test_ca(tmp)
+    # No mta-sts.wrongcert.test in the policy host's certificate.
+    web = ca_signed(tmp, ca, "mta-sts.lf.test", ("mta-sts.redir.test", "mta-sts.two.test",
+                                                "mta-sts.html.test", "reports.test"))
+    nowhere = _policy("enforce", "nowhere.test")
+    policies = {
+        "mta-sts.lf.test": "version: STSv1\nmode: enforce\nmx: *.lf.test\nmax_age: 86400\n",
+        "mta-sts.wrongcert.test": nowhere,
+        "mta-sts.two.test": nowhere,
+        "mta-sts.html.test": (200, {"Content-Type": "text/html"}, nowhere),
+    }
+    env = {"TERN_TLS_CA_FILE": ca[0], "TERN_DMARC_REPORT_FROM": FROM}
+    with policy_world(3, _records, policies, web, env) as (w, ips, sink):
+        port = w.srv.env["TERN_MTA_STS_PORT"]
+        # Followed, the redirect would give lf.test's policy, which does
+        # not name mx.redir.test.
+        policies["mta-sts.redir.test"] = (
+            302, {"Location": "https://mta-sts.lf.test:%s/.well-known/mta-sts.txt" % port,
+                  "Content-Length": "0"}, "")
+        ra = w.receiver(0, tls=True, cert=ca_signed(tmp, ca, "mx.lf.test"))
+        rb = w.receiver(1, tls=True)  # self-signed
+        w.send(["a@lf.test"], subject="lf")
+        ra.wait_messages(1)
+        w.send(["b@redir.test", "c@wrongcert.test", "d@two.test", "e@html.test"])
+        rb.wait_messages(4)
+        log = w.srv.log_text()
+        assert _rcpts(ra) == ["a@lf.test"], log
+        assert _rcpts(rb) == ["b@redir.test", "c@wrongcert.test", "d@two.test",
+                              "e@html.test"], log
+        assert re.search(r"event=mta_sts_failure mode=enforce id=\d+ domain=lf\.test "
+                         r"host=a\.b\.lf\.test", log), log
+        assert "event=mta_sts_fetch_failed domain=redir.test status=302" in log, log
+        assert "event=mta_sts_fetch_failed domain=wrongcert.test status=0" in log, log
+        assert "event=mta_sts_fetch_failed domain=html.test status=200" in log, log
+        assert "domain=two.test" not in log, log
+        w.wait_queue_empty()
+        flushed_counts(w)
+
+        r = w.srv.cli("tlsrpt", "report", "--send", "--today")
+        assert b"posted: 5" in r.stdout, r.stdout + r.stderr + log.encode()
+        got = _posted(sink)
+        assert sorted(got) == ["html.test", "lf.test", "redir.test", "two.test",
+                               "wrongcert.test"], got
+        assert got["two.test"]["policy"]["policy-type"] == "no-policy-found", got
+        p = got["lf.test"]
+        assert p["policy"]["policy-type"] == "sts", p
+        assert p["policy"]["mx-host"] == ["*.lf.test"], p
+        assert p["summary"] == {"total-successful-session-count": 1,
+                                "total-failure-session-count": 1}, p
+        [f] = p["failure-details"]
+        assert (f["result-type"], f["receiving-mx-hostname"]) == (
+            "validation-failure", "a.b.lf.test"), f
+        for dom, result in (("redir.test", "sts-policy-fetch-error"),
+                            ("wrongcert.test", "sts-webpki-invalid"),
+                            ("html.test", "sts-policy-fetch-error")):
+            p = got[dom]
+            assert p["policy"]["policy-type"] == "sts", p
+            [f] = p["failure-details"]
+            assert (f["result-type"], f["receiving-mx-hostname"]) == (result, "mx." + dom), p
