@@ -76,7 +76,10 @@ static void on_report(void *arg, const struct tlsrpt_report *r, int64_t received
 			jw_kstr(w, "ip", f->receiving_ip);
 			jw_kstr(w, "sending_ip", f->sending_mta_ip);
 			jw_kuint(w, "sessions", f->failed_session_count);
-			jw_kstr(w, "info", f->additional_information);
+			/* The URI of more, else the error in words (RFC 8460 §4.4). */
+			const char *info = f->additional_information[0] ? f->additional_information
+								      : f->failure_reason_code;
+			jw_kstr(w, "info", info);
 			jw_obj_end(w);
 		}
 		jw_arr_end(w);

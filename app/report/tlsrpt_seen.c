@@ -349,7 +349,9 @@ int tlsrpt_seen_parse(char *text, size_t len, const char *domain, struct tlsrpt_
 			x->result = res;
 			snprintf(x->receiving_mx_hostname, sizeof x->receiving_mx_hostname, "%s", f[3]);
 			snprintf(x->receiving_ip, sizeof x->receiving_ip, "%s", f[4]);
-			snprintf(x->additional_information, sizeof x->additional_information, "%s", f[5]);
+			/* Our words for the failure: a failure-reason-code
+			 * (RFC 8460 §4.4), not additional-information (a URI). */
+			snprintf(x->failure_reason_code, sizeof x->failure_reason_code, "%s", f[5]);
 			snprintf(x->sending_mta_ip, sizeof x->sending_mta_ip, "%s", f[6]);
 			x->failed_session_count = rec.count[k];
 		} else if (f[0][0] == 'P' && nf >= 3) {

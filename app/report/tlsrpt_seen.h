@@ -49,7 +49,7 @@ struct tlsrpt_seen_sess {
 	enum tlsrpt_result result;
 	const char *mx;     /* receiving-mx-hostname ("" none) */
 	const char *ip;     /* receiving-ip ("" not known) */
-	const char *info;   /* additional-information ("" none) */
+	const char *info;   /* the failure in words, its failure-reason-code ("" none) */
 	const char *sending_ip; /* our address (sending-mta-ip; "" not known) */
 	/* The policy in force: its strings, '\n'-separated (MTA-STS policy
 	 * lines or TLSA records in presentation form); NULL or "" none. */

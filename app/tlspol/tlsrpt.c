@@ -169,6 +169,8 @@ static void policy_json(struct jw *w, const struct tlsrpt_policy *p)
 			jw_kuint(w, "failed-session-count", f->failed_session_count);
 			if (f->additional_information[0])
 				jw_kstr(w, "additional-information", f->additional_information);
+			if (f->failure_reason_code[0])
+				jw_kstr(w, "failure-reason-code", f->failure_reason_code);
 			jw_obj_end(w);
 		}
 		jw_arr_end(w);

@@ -72,7 +72,10 @@ struct tlsrpt_failure {
 	char receiving_mx_hostname[256];
 	char receiving_ip[48];        /* "" when not known */
 	uint64_t failed_session_count;
+	/* RFC 8460 §4.4: additional-information is a URI pointing at more
+	 * (tern sends none), failure-reason-code the error in words. */
 	char additional_information[256]; /* "" none */
+	char failure_reason_code[256];    /* "" none */
 };
 
 struct tlsrpt_policy {

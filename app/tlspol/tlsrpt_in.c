@@ -100,6 +100,17 @@ static int copy_to(char *dst, size_t dstsz, const char *s)
 	return 0;
 }
 
+/* s (NULL: "") into dst, cut to its room, never inside a UTF-8 sequence. */
+static void copy_cut(char *dst, size_t dstsz, const char *s)
+{
+	snprintf(dst, dstsz, "%s", s ? s : "");
+	size_t l = strlen(dst);
+	/* s[l], the first byte left out, continues a sequence: drop its start. */
+	if (s)
+		while (l && ((unsigned char)s[l] & 0xC0) == 0x80)
+			dst[--l] = '\0';
+}
+
 static int failure(const struct json_value *f, struct tlsrpt_policy *p)
 {
 	const char *rt = str_of(f, "result-type", 64, 1);
@@ -125,14 +136,10 @@ static int failure(const struct json_value *f, struct tlsrpt_policy *p)
 		    str_of(f, "receiving-mx-hostname", 300, 0)) ||
 	    copy_to(x->receiving_ip, sizeof x->receiving_ip, str_of(f, "receiving-ip", 64, 0)))
 		return -1;
-	const char *info = known ? str_of(f, "additional-information", 4096, 0) : rt;
-	snprintf(x->additional_information, sizeof x->additional_information, "%s",
-		 info ? info : "");
-	/* Cut to its room: never inside a UTF-8 sequence. */
-	size_t il = strlen(x->additional_information);
-	if (info && il < strlen(info))
-		while (il && ((unsigned char)x->additional_information[il] & 0xC0) == 0x80)
-			x->additional_information[--il] = '\0';
+	copy_cut(x->additional_information, sizeof x->additional_information,
+		 known ? str_of(f, "additional-information", 4096, 0) : rt);
+	copy_cut(x->failure_reason_code, sizeof x->failure_reason_code,
+		 str_of(f, "failure-reason-code", 4096, 0));
 	if (!known)
 		x->result = TLSRPT_VALIDATION_FAILURE;
 	x->failed_session_count = n;

@@ -214,7 +214,9 @@ def test_reports_counted_mailed_and_posted():
         assert fd[0]["receiving-ip"] == ips[1], fd
         assert fd[0]["sending-mta-ip"].startswith("127."), fd
         assert fd[0]["failed-session-count"] == n, fd
-        assert "trusted" in fd[0]["additional-information"], fd
+        # §4.4: our words are a failure-reason-code; additional-information is a URI.
+        assert "trusted" in fd[0]["failure-reason-code"], fd
+        assert "additional-information" not in fd[0], fd
 
         # Mail: good.test's and plain.test's, to tls@reports.test (MX mxa).
         got = ra.wait_messages(3, timeout=30)
@@ -265,7 +267,8 @@ RFC_EXAMPLE = {
         "summary": {"total-successful-session-count": 5326, "total-failure-session-count": 303},
         "failure-details": [
             {"result-type": "certificate-expired", "sending-mta-ip": "2001:db8:abcd:0012::1",
-             "receiving-mx-hostname": "mx1.mail.example.test", "failed-session-count": 100},
+             "receiving-mx-hostname": "mx1.mail.example.test", "failed-session-count": 100,
+             "failure-reason-code": "X509_V_ERR_CERT_HAS_EXPIRED"},
             {"result-type": "starttls-not-supported", "sending-mta-ip": "2001:db8:abcd:0013::1",
              "receiving-mx-hostname": "mx2.mail.example.test", "receiving-ip": "203.0.113.56",
              "failed-session-count": 200, "additional-information": "see the report site"},
@@ -368,7 +371,8 @@ def test_reports_received_listed_and_shown():
         assert (p["type"], p["domain"]) == ("sts", "example.test"), p
         assert p["failures"] == [
             {"result": "certificate-expired", "mx": "mx1.mail.example.test", "ip": "",
-             "sending_ip": "2001:db8:abcd:0012::1", "sessions": 100, "info": ""},
+             "sending_ip": "2001:db8:abcd:0012::1", "sessions": 100,
+             "info": "X509_V_ERR_CERT_HAS_EXPIRED"},
             {"result": "starttls-not-supported", "mx": "mx2.mail.example.test", "ip": "203.0.113.56",
              "sending_ip": "2001:db8:abcd:0013::1", "sessions": 200, "info": "see the report site"},
             {"result": "validation-failure", "mx": "mx-backup.mail.example.test", "ip": "",

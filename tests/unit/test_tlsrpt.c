@@ -115,7 +115,7 @@ static void test_report(void)
 	p->nfailures = 1;
 	p->failures[0] = (struct tlsrpt_failure){TLSRPT_STARTTLS_NOT_SUPPORTED, "2001:db8:abcd:0012::1",
 						 ".mail.company-y.example", "203.0.113.56", 200,
-						 "https://reports.company-x.example/x"};
+						 "https://reports.company-x.example/x", "no STARTTLS"};
 	struct tlsrpt_policy *q = &r.policies[1];
 	q->type = TLSRPT_NO_POLICY;
 	snprintf(q->domain, sizeof q->domain, "plain.example");
@@ -162,6 +162,8 @@ static void test_report(void)
 	check_str(f0, "receiving-ip", "203.0.113.56");
 	check_int(f0, "failed-session-count", 200);
 	check_str(f0, "additional-information", "https://reports.company-x.example/x");
+	/* §4.4: the error in words is failure-reason-code. */
+	check_str(f0, "failure-reason-code", "no STARTTLS");
 	/* No policy: its type, domain and counts; no policy-string, no details. */
 	const struct json_value *p1 = p0->next, *pol1 = get(p1, "policy");
 	check_str(pol1, "policy-type", "no-policy-found");
@@ -213,7 +215,9 @@ static void test_seen_parse(void)
 	CHECK_EQ_STR(p->failures[0].receiving_mx_hostname, "mx1.example.net");
 	CHECK_EQ_STR(p->failures[0].receiving_ip, "192.0.2.1");
 	CHECK_EQ_STR(p->failures[0].sending_mta_ip, "198.51.100.7");
-	CHECK_EQ_STR(p->failures[0].additional_information, "expired");
+	/* Our words: a failure-reason-code; additional-information is a URI (§4.4). */
+	CHECK_EQ_STR(p->failures[0].failure_reason_code, "expired");
+	CHECK_EQ_STR(p->failures[0].additional_information, "");
 	CHECK_EQ_INT((int)p->failures[0].failed_session_count, 2);
 	CHECK_EQ_INT(q->type, TLSRPT_NO_POLICY);
 	CHECK_EQ_INT((int)q->failed, 5);
@@ -265,6 +269,29 @@ static void test_report_in(void)
 	CHECK_EQ_STR(r.policies[0].strings[0], "3 1 1 aa");
 	CHECK_EQ_INT(r.policies[0].failures[0].result, TLSRPT_VALIDATION_FAILURE);
 	CHECK_EQ_STR(r.policies[0].failures[0].additional_information, "novel");
+	/* A known type: its additional-information URI and failure-reason-code
+	 * text both kept; one longer than its room is cut between characters
+	 * (300 bytes of two-byte "\xc3\xa9": the old cut left a lone \xc3). */
+	{
+		struct buf tb;
+		buf_init(&tb, 8192);
+		const char *fd = strstr(ok, "\"failure-details\"");
+		buf_append(&tb, ok, (size_t)(fd - ok));
+		buf_append_c(&tb, "\"failure-details\":[{\"result-type\":\"certificate-expired\","
+				 "\"failed-session-count\":1,\"failure-reason-code\":\"X509_V_ERR\","
+				 "\"additional-information\":\"");
+		for (int i = 0; i < 150; i++)
+			buf_append_c(&tb, "\xc3\xa9");
+		buf_append_c(&tb, "\"}]}]}");
+		CHECK_EQ_INT(tlsrpt_report_parse(buf_data(&tb), buf_len(&tb), a, &r, err, sizeof err), 0);
+		const struct tlsrpt_failure *f = &r.policies[0].failures[0];
+		CHECK_EQ_INT(f->result, TLSRPT_CERTIFICATE_EXPIRED);
+		CHECK_EQ_STR(f->failure_reason_code, "X509_V_ERR");
+		size_t l = strlen(f->additional_information);
+		CHECK_EQ_INT((int)l, 254);
+		CHECK_EQ_INT((unsigned char)f->additional_information[l - 1], 0xa9);
+		buf_free(&tb);
+	}
 	/* An unknown member is skipped, but counts against the values parsed. */
 	for (int n = 1000; n <= TLSRPT_IN_VALUES_MAX; n += TLSRPT_IN_VALUES_MAX - 1000) {
 		struct buf big;
@@ -375,7 +402,7 @@ static void test_report_policy_failure(void)
 	snprintf(p->domain, sizeof p->domain, "example.net");
 	p->failed = 1;
 	p->nfailures = 1;
-	p->failures[0] = (struct tlsrpt_failure){TLSRPT_STS_POLICY_FETCH_ERROR, "", "", "", 1,
+	p->failures[0] = (struct tlsrpt_failure){TLSRPT_STS_POLICY_FETCH_ERROR, "", "", "", 1, "",
 						 "HTTP 404"};
 	struct buf b;
 	buf_init(&b, 64 * 1024);
@@ -390,6 +417,9 @@ static void test_report_policy_failure(void)
 	struct tlsrpt_report back;
 	char err[128];
 	CHECK_EQ_INT(tlsrpt_report_parse(buf_data(&b), buf_len(&b), a, &back, err, sizeof err), 0);
+	CHECK(strstr(buf_data(&b), "\"failure-reason-code\":\"HTTP 404\"") != NULL);
+	CHECK(strstr(buf_data(&b), "\"additional-information\"") == NULL);
+	CHECK_EQ_STR(back.policies[0].failures[0].failure_reason_code, "HTTP 404");
 	arena_free(&a);
 	buf_free(&b);
 }
