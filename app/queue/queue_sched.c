@@ -1052,6 +1052,9 @@ static void dane_tlsa_done(void *arg, const struct dns_answer *a)
 				    tlsa_usable(&j->tlsa[j->ntlsa]))
 					j->ntlsa++;
 			}
+			/* RFC 7671 §9: a weaker digest beside a stronger one for
+			 * the same usage and selector is not trusted. */
+			j->ntlsa = tlsa_strongest(j->tlsa, j->ntlsa);
 			j->dane = j->ntlsa ? DANE_VERIFY : nrec ? DANE_TLS : DANE_NONE;
 		}
 	}

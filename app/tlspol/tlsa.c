@@ -27,6 +27,24 @@ int tlsa_usable(const struct tlsa_rec *r)
 	return (r->usage == 2 || r->usage == 3) && r->selector <= 1 && r->mtype <= 2;
 }
 
+size_t tlsa_strongest(struct tlsa_rec *r, size_t n)
+{
+	/* best[usage - 2][selector]: the strongest matching type seen. */
+	int best[2][2] = {{-1, -1}, {-1, -1}};
+	for (size_t i = 0; i < n; i++)
+		if (tlsa_usable(&r[i]) && (int)r[i].mtype > best[r[i].usage - 2][r[i].selector])
+			best[r[i].usage - 2][r[i].selector] = r[i].mtype;
+	size_t kept = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!tlsa_usable(&r[i]) || (int)r[i].mtype != best[r[i].usage - 2][r[i].selector])
+			continue;
+		if (kept != i)
+			r[kept] = r[i];
+		kept++;
+	}
+	return kept;
+}
+
 /* One DER element at *p (before end): its tag, contents and the end of it. 0 or -1. */
 static int der_next(const uint8_t **p, const uint8_t *end, uint8_t *tag, const uint8_t **body,
 		    size_t *blen)

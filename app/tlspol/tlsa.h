@@ -31,6 +31,15 @@ int tlsa_rdata_parse(const uint8_t *p, size_t n, struct tlsa_rec *r);
 /* 1 when SMTP may use the record (RFC 7672 §3.1: usage 2 or 3, selector 0/1, matching 0/1/2). */
 int tlsa_usable(const struct tlsa_rec *r);
 
+/*
+ * Digest algorithm agility (RFC 7671 §9): of usable records r[0..n) of
+ * one RRset, keeps for each usage and selector only those of the
+ * strongest matching type present there (SHA2-512 over SHA2-256 over
+ * Full), in their order; returns how many are kept. A weak digest
+ * published beside a strong one during a migration then proves nothing.
+ */
+size_t tlsa_strongest(struct tlsa_rec *r, size_t n);
+
 /* The SubjectPublicKeyInfo of a DER certificate: 0 with *spki and *len inside der, or -1. */
 int tlsa_cert_spki(const uint8_t *der, size_t n, const uint8_t **spki, size_t *len);
 

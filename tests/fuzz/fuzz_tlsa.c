@@ -3,7 +3,8 @@
  * The input is read as RDATA and, whole, as a DER certificate. Checks: a
  * parsed record's data fits and hashes have their sizes; a found SPKI lies
  * inside the input and is a SEQUENCE; matching never reads outside (ASan)
- * and a selector-0 exact record made of the input matches it.
+ * and a selector-0 exact record made of the input matches it; a lone
+ * record survives tlsa_strongest() exactly when it is usable.
  */
 #include <assert.h>
 #include <stdint.h>
@@ -11,7 +12,7 @@
 
 #include "tlspol/tlsa.h"
 
-static struct tlsa_rec r;
+static struct tlsa_rec r, one;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -19,8 +20,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		assert(r.len == size - 3 && r.len <= TLSA_DATA_MAX);
 		assert(r.mtype != 1 || r.len == 32);
 		assert(r.mtype != 2 || r.len == 64);
-		(void)tlsa_usable(&r);
 		(void)tlsa_match(&r, data, size);
+		/* Alone in its RRset, a record is the strongest of its kind
+		 * exactly when it is usable at all. */
+		one = r;
+		assert(tlsa_strongest(&one, 1) == (size_t)tlsa_usable(&r));
 	}
 	const uint8_t *spki;
 	size_t len;

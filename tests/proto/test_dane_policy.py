@@ -9,6 +9,8 @@ receivers:
 - a TLSA lookup that fails (SERVFAIL) skips that host for the next MX
   (§2.2.1);
 - DANE-EE (3) checks neither the name nor the dates (§3.1.1);
+- of records with the same usage and selector, only those of the
+  strongest matching type count (RFC 7671 §9);
 - DANE-TA (2) accepts a wildcard certificate for the MX host (§3.2.3);
 - DANE over MTA-STS (RFC 8461 §2): a DANE-authenticated host gets the
   mail though the enforce policy's roots do not know its certificate,
@@ -17,6 +19,7 @@ receivers:
 import atexit
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 
@@ -91,7 +94,12 @@ def test_unusable_servfail_ee_ta_and_mta_sts():
                 ("old.test", "mx", ips[2], ["3 0 1 " + _sha(_der(old_crt))]),
                 ("both.test", "mx", ips[3], ["3 1 1 " + "cd" * 32]),
                 ("danests.test", "mx", ips[0], ["3 1 1 " + _sha(ee_spki)]),
-                ("wild.test", "mx", ips[4], ["2 0 1 " + _sha(ca_der)])):
+                ("wild.test", "mx", ips[4], ["2 0 1 " + _sha(ca_der)]),
+                # RFC 7671 §9: beside a SHA2-512 record of the same usage
+                # and selector, a SHA2-256 one is not trusted.
+                ("agility.test", "mx", ips[0], ["3 1 1 " + _sha(ee_spki), "3 1 2 " + "00" * 64]),
+                ("agility2.test", "mx", ips[0], ["3 1 1 " + "11" * 32,
+                                                 "3 1 2 " + hashlib.sha512(ee_spki).hexdigest()])):
             z[dom] = {"MX": [[10, host + "." + dom]], "AD": True}
             z[host + "." + dom] = {"A": [ip], "AD": True}
             z["_25._tcp.%s.%s" % (host, dom)] = {"TLSA": tlsa, "AD": True}
@@ -123,25 +131,35 @@ def test_unusable_servfail_ee_ta_and_mta_sts():
             r_both = w.receiver(3, tls=True, cert=(both_crt, both_key))
             r_wild = w.receiver(4, tls=True, cert=(wild_chain, wild_key))
             w.send(["a@unusable.test", "b@unusableplain.test", "c@eename.test", "d@old.test",
-                    "e@both.test", "f@danests.test", "g@wild.test", "h@servfail.test"])
-            out = w.wait_list("b@unusableplain.test")
-            r_ee.wait_messages(3)
+                    "e@both.test", "f@danests.test", "g@wild.test", "h@servfail.test",
+                    "i@agility.test", "j@agility2.test"])
+            # Each deferral as the queue logs it, with its reason.
+            deferred = {}
+            for rcpt, why in (("b@unusableplain.test", "4.7.10 mx.unusableplain.test"),
+                              ("e@both.test", "4.7.5 mx.both.test"),
+                              ("i@agility.test", "4.7.5 mx.agility.test")):
+                pat = re.compile(r"event=deferred id=\d+ rcpt=%s relay=none status=\"%s\S* "
+                                 r"(.*)\"" % (re.escape(rcpt), re.escape(why)))
+                assert w.srv.wait_log(pat), w.srv.log_text()
+                deferred[rcpt] = pat.search(w.srv.log_text()).group(1)
+            r_ee.wait_messages(4)
             r_old.wait_messages(2)
             r_wild.wait_messages(1)
-            out = w.wait_list("e@both.test")
             log = w.srv.log_text()
-            assert _rcpts(r_ee) == ["a@unusable.test", "c@eename.test", "f@danests.test"], \
-                out + log
+            assert _rcpts(r_ee) == ["a@unusable.test", "c@eename.test", "f@danests.test",
+                                    "j@agility2.test"], log
+            assert "host=mx.agility.test state=verify records=1" in log, log
+            assert "no TLSA record matches" in deferred["i@agility.test"], deferred
             assert all(m["tls"] for m in r_ee.messages + r_old.messages + r_wild.messages)
             assert "host=mx.unusable.test state=tls_only records=0" in log, log
             # No STARTTLS at a host with (unusable) TLSA records: nothing sent.
             assert r_plain.messages == [], log
-            assert "b@unusableplain.test" in out, out
-            assert _rcpts(r_old) == ["d@old.test", "h@servfail.test"], out + log
+            assert "offers no STARTTLS" in deferred["b@unusableplain.test"], deferred
+            assert _rcpts(r_old) == ["d@old.test", "h@servfail.test"], log
             assert "host=mx1.servfail.test state=lookup_failed" in log, log
-            assert _rcpts(r_wild) == ["g@wild.test"], out + log
+            assert _rcpts(r_wild) == ["g@wild.test"], log
             # The DANE mismatch stands though MTA-STS would accept mx.both.test.
             assert r_both.messages == [], log
-            assert "e@both.test" in out and "4.7.5" in out, out
+            assert "no TLSA record matches" in deferred["e@both.test"], deferred
         finally:
             ps.stop()

@@ -101,6 +101,26 @@ int main(void)
 	CHECK_EQ_INT(tlsa_rdata_parse(rd, 3 + 32, &bad), 0);
 	rd[2] = 2;
 	CHECK_EQ_INT(tlsa_rdata_parse(rd, 3 + 32, &bad), -1);
+	/* Digest agility (RFC 7671 §9): per usage and selector, only the
+	 * strongest matching type present counts; other pairs keep theirs. */
+	static struct tlsa_rec set[6];
+	set[0] = rec(3, 1, 1, h[0], 32);   /* weaker than set[1]: dropped */
+	set[1] = rec(3, 1, 2, h[3], 64);
+	set[2] = rec(3, 1, 0, spki, sn);   /* Full, weaker still: dropped */
+	set[3] = rec(3, 0, 1, h[0], 32);   /* the only 3 0 x: kept */
+	set[4] = rec(2, 1, 1, h[2], 32);   /* the only 2 1 x (two of them): kept */
+	set[5] = rec(2, 1, 1, h[0], 32);
+	CHECK_EQ_INT((int)tlsa_strongest(set, 6), 4);
+	CHECK(set[0].usage == 3 && set[0].selector == 1 && set[0].mtype == 2);
+	CHECK(set[1].usage == 3 && set[1].selector == 0 && set[1].mtype == 1);
+	CHECK(set[2].usage == 2 && set[2].mtype == 1 && memcmp(set[2].data, h[2], 32) == 0);
+	CHECK(set[3].usage == 2 && set[3].mtype == 1 && memcmp(set[3].data, h[0], 32) == 0);
+	set[0] = rec(1, 1, 2, h[3], 64);   /* unusable: neither kept nor stronger */
+	set[1] = rec(3, 1, 1, h[2], 32);
+	CHECK_EQ_INT((int)tlsa_strongest(set, 2), 1);
+	CHECK(set[0].usage == 3 && set[0].mtype == 1);
+	CHECK_EQ_INT((int)tlsa_strongest(set, 0), 0);
+
 	/* A truncated certificate has no SPKI. */
 	CHECK_EQ_INT(tlsa_cert_spki(cert, cn / 3, &sp, &sl), -1);
 
