@@ -23,11 +23,10 @@ import re
 import shutil
 import tempfile
 
-from mailpeers import ca_signed, self_signed, test_ca
-from test_dane import _der
+from mailpeers import ca_signed, free_port_on, self_signed, test_ca
+from test_dane import _der, _rcpts
 from test_mta_sts_out import PolicyServer, _policy
 from test_queue import World
-from mailpeers import free_port_on
 
 
 def _sha(b):
@@ -55,10 +54,6 @@ def _expired_self_signed(tmp, cn):
     with open(cp, "wb") as f:
         f.write(crt.public_bytes(serialization.Encoding.PEM))
     return cp, kp
-
-
-def _rcpts(r):
-    return sorted(a for m in r.messages for a in m["rcpts"])
 
 
 def test_unusable_servfail_ee_ta_and_mta_sts():

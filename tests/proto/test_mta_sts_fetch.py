@@ -18,6 +18,7 @@ import shutil
 import tempfile
 
 from mailpeers import ca_signed, test_ca
+from test_dane import _rcpts
 from test_mta_sts_out import _policy
 from test_tlsrpt import flushed_counts, policy_world
 
@@ -48,10 +49,6 @@ def _posted(sink):
         for p in json.loads(gzip.decompress(body))["policies"]:
             out[p["policy"]["policy-domain"]] = p
     return out
-
-
-def _rcpts(r):
-    return sorted(a for m in r.messages for a in m["rcpts"])
 
 
 def test_lf_wildcard_redirect_certificate_and_duplicates():
