@@ -1093,15 +1093,49 @@ static void dane_tlsa_base_done(void *arg, const struct dns_answer *a)
 	dane_tlsa_done(arg, a);
 }
 
+static void dane_insecure_address(struct job *j)
+{
+	char qh[HOST_Q];
+	log_info("queue", NULL, "event=dane id=%llu host=%s state=insecure_address",
+		 (unsigned long long)j->e.id, log_q(j->dane_host, qh, sizeof qh));
+	try_addr_go(j);
+}
+
+/* The MX host's own CNAME record, its address answer not validated: a
+ * validated first link still makes the host secure (RFC 7672 §2.2.2),
+ * its TLSA records then asked for at its own name. */
+static void dane_cname_done(void *arg, const struct dns_answer *a)
+{
+	struct job *j = arg;
+	j->dane_q = NULL;
+	int secure = 0;
+	for (size_t i = 0; a->ad && a->status == DNS_ANS_OK && i < a->nrr; i++)
+		secure |= a->rr[i].type == DNS_T_CNAME;
+	if (!secure) {
+		dane_insecure_address(j);
+		return;
+	}
+	char qh[HOST_Q];
+	log_info("queue", NULL, "event=dane id=%llu host=%s state=secure_alias_insecure_target",
+		 (unsigned long long)j->e.id, log_q(j->dane_host, qh, sizeof qh));
+	dane_tlsa_host(j);
+}
+
 static void dane_addr_done(void *arg, const struct dns_answer *a)
 {
 	struct job *j = arg;
 	j->dane_q = NULL;
+	if (!a->ad && a->status == DNS_ANS_OK && a->cname[0]) {
+		/* An alias whose chain is not validated end to end: is its
+		 * first link (the MX host's own CNAME) validated? */
+		struct dns_query *q = dns_query(j->s->dns, j->dane_host, DNS_T_CNAME,
+						dane_cname_done, j);
+		if (q)
+			j->dane_q = q;
+		return;
+	}
 	if (!a->ad || a->status != DNS_ANS_OK) {
-		char qh[HOST_Q];
-		log_info("queue", NULL, "event=dane id=%llu host=%s state=insecure_address",
-			 (unsigned long long)j->e.id, log_q(j->dane_host, qh, sizeof qh));
-		try_addr_go(j);
+		dane_insecure_address(j);
 		return;
 	}
 	char base[256];

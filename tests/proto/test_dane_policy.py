@@ -9,6 +9,8 @@ receivers:
 - a TLSA lookup that fails (SERVFAIL) skips that host for the next MX
   (§2.2.1);
 - DANE-EE (3) checks neither the name nor the dates (§3.1.1);
+- an MX host whose own CNAME is validated, its target in an unsigned
+  zone, is secure: its own TLSA records apply (§2.2.2);
 - of records with the same usage and selector, only those of the
   strongest matching type count (RFC 7671 §9);
 - DANE-TA (2) accepts a wildcard certificate for the MX host (§3.2.3);
@@ -105,6 +107,16 @@ def test_unusable_servfail_ee_ta_and_mta_sts():
         z["mx1.servfail.test"] = {"A": [ips[0]], "AD": True}
         z["_25._tcp.mx1.servfail.test"] = {"SERVFAIL": True}
         z["mx2.servfail.test"] = {"A": [ips[2]], "AD": True}
+        # MX hosts that are aliases into an unsigned zone (RFC 7672
+        # §2.2.2): with the alias itself validated, the host is secure and
+        # its own TLSA records apply; with it not validated, no DANE.
+        for dom, alias_ad, tlsa in (("partial.test", True, "3 1 1 " + "ee" * 32),
+                                    ("partialok.test", True, "3 1 1 " + _sha(ee_spki)),
+                                    ("unsignedalias.test", False, "3 1 1 " + "ee" * 32)):
+            z[dom] = {"MX": [[10, "mx." + dom]], "AD": True}
+            z["mx." + dom] = {"CNAME": "host.hoster-" + dom, "AD": alias_ad}
+            z["host.hoster-" + dom] = {"A": [ips[0]]}
+            z["_25._tcp.mx." + dom] = {"TLSA": [tlsa], "AD": True}
         for dom in ("both.test", "danests.test"):
             z["mta-sts." + dom] = {"A": [ips[5]]}
             z["_mta-sts." + dom] = {"TXT": ["v=STSv1; id=1;"]}
@@ -127,22 +139,28 @@ def test_unusable_servfail_ee_ta_and_mta_sts():
             r_wild = w.receiver(4, tls=True, cert=(wild_chain, wild_key))
             w.send(["a@unusable.test", "b@unusableplain.test", "c@eename.test", "d@old.test",
                     "e@both.test", "f@danests.test", "g@wild.test", "h@servfail.test",
-                    "i@agility.test", "j@agility2.test"])
+                    "i@agility.test", "j@agility2.test", "k@partial.test", "l@partialok.test",
+                    "m@unsignedalias.test"])
             # Each deferral as the queue logs it, with its reason.
             deferred = {}
             for rcpt, why in (("b@unusableplain.test", "4.7.10 mx.unusableplain.test"),
                               ("e@both.test", "4.7.5 mx.both.test"),
-                              ("i@agility.test", "4.7.5 mx.agility.test")):
+                              ("i@agility.test", "4.7.5 mx.agility.test"),
+                              ("k@partial.test", "4.7.5 mx.partial.test")):
                 pat = re.compile(r"event=deferred id=\d+ rcpt=%s relay=none status=\"%s\S* "
                                  r"(.*)\"" % (re.escape(rcpt), re.escape(why)))
                 assert w.srv.wait_log(pat), w.srv.log_text()
                 deferred[rcpt] = pat.search(w.srv.log_text()).group(1)
-            r_ee.wait_messages(4)
+            r_ee.wait_messages(6)
             r_old.wait_messages(2)
             r_wild.wait_messages(1)
             log = w.srv.log_text()
             assert _rcpts(r_ee) == ["a@unusable.test", "c@eename.test", "f@danests.test",
-                                    "j@agility2.test"], log
+                                    "j@agility2.test", "l@partialok.test",
+                                    "m@unsignedalias.test"], log
+            assert "no TLSA record matches" in deferred["k@partial.test"], deferred
+            assert "host=mx.partialok.test state=verify records=1" in log, log
+            assert "host=mx.unsignedalias.test state=insecure_address" in log, log
             assert "host=mx.agility.test state=verify records=1" in log, log
             assert "no TLSA record matches" in deferred["i@agility.test"], deferred
             assert all(m["tls"] for m in r_ee.messages + r_old.messages + r_wild.messages)
