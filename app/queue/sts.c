@@ -160,10 +160,14 @@ static void answer(struct sts_lookup *l, const struct mta_sts_policy *pol, const
 	l->cb = NULL;
 	if (l->listed)
 		refresh_unlink(l);
+	/* A policy in force (a cached one, when the fetch failed) stands
+	 * for the failure: the sessions are not the failure's. */
+	if (pol)
+		fail = NULL;
 	if (pol && pol->mode == MTA_STS_NONE)
 		pol = NULL; /* §5: mode none is a domain opting out */
 	if (cb)
-		cb(l->arg, pol, source, pol ? NULL : fail);
+		cb(l->arg, pol, source, fail);
 	if (l->in_start)
 		l->in_start = 2;
 	else

@@ -113,3 +113,51 @@ def test_lf_wildcard_redirect_certificate_and_duplicates():
             assert p["policy"]["policy-type"] == "sts", p
             [f] = p["failure-details"]
             assert (f["result-type"], f["receiving-mx-hostname"]) == (result, "mx." + dom), p
+
+
+def test_cached_none_policy_stands_for_a_failed_refetch():
+    """A domain's cached `mode: none` policy (it opted out) stays in force
+    when a new id's fetch fails (§5.1), as a cached enforce or testing one
+    does: the failure is counted once, the sessions as themselves, not
+    each as an sts-policy-fetch-error."""
+    tmp = tempfile.mkdtemp(prefix="tern-stsn-")
+    atexit.register(shutil.rmtree, tmp, True)
+    ca = test_ca(tmp)
+    web = ca_signed(tmp, ca, "mta-sts.optout.test", ("reports.test",))
+    ids = {"optout.test": "1"}
+    seen = {}
+
+    def records(ips, post_port):
+        seen["args"] = (ips, post_port)
+        return {
+            "reports.test": {"A": [ips[2]]},
+            "optout.test": {"MX": [[10, "mx.optout.test"]]},
+            "mx.optout.test": {"A": [ips[1]]},
+            "mta-sts.optout.test": {"A": [ips[2]]},
+            "_mta-sts.optout.test": {"TXT": ["v=STSv1; id=%s;" % ids["optout.test"]]},
+            "_smtp._tls.optout.test": {
+                "TXT": ["v=TLSRPTv1; rua=https://reports.test:%d/r" % post_port]},
+        }
+
+    policies = {"mta-sts.optout.test": "version: STSv1\r\nmode: none\r\nmax_age: 86400\r\n"}
+    env = {"TERN_TLS_CA_FILE": ca[0], "TERN_DMARC_REPORT_FROM": FROM}
+    with policy_world(3, records, policies, web, env) as (w, ips, sink):
+        rb = w.receiver(1, tls=True)
+        w.send(["a@optout.test"], subject="first")
+        rb.wait_messages(1)
+        assert "event=mta_sts_fetched domain=optout.test id=1 mode=none" in w.srv.log_text()
+        # A new id whose policy cannot be had; a restart forgets the
+        # cached TXT answer, not the stored policy.
+        ids["optout.test"] = "2"
+        policies["mta-sts.optout.test"] = None
+        w.dns.zone(records(*seen["args"]))
+        w.srv.stop()
+        w.srv.start()
+        w.send(["b@optout.test"], subject="second")
+        rb.wait_messages(2)
+        log = w.srv.log_text()
+        assert "event=mta_sts_fetch_failed domain=optout.test status=404" in log, log
+        w.wait_queue_empty()
+        listed = flushed_counts(w)
+        assert re.search(r"^\d{4}-\d\d-\d\d optout\.test successful=2 failed=1$", listed,
+                         re.M), listed + log
