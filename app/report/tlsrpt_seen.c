@@ -340,20 +340,15 @@ int tlsrpt_seen_parse(char *text, size_t len, const char *domain, struct tlsrpt_
 				continue;
 			}
 			p->failed += rec.count[k];
-			if (p->nfailures == TLSRPT_FAILURES_MAX) {
-				p->failures[p->nfailures - 1].failed_session_count += rec.count[k];
-				continue;
-			}
-			struct tlsrpt_failure *x = &p->failures[p->nfailures++];
-			memset(x, 0, sizeof *x);
-			x->result = res;
+			struct tlsrpt_failure *x = tlsrpt_failure_add(p, res, rec.count[k]);
+			if (!x)
+				continue; /* its count joined one of its type */
 			snprintf(x->receiving_mx_hostname, sizeof x->receiving_mx_hostname, "%s", f[3]);
 			snprintf(x->receiving_ip, sizeof x->receiving_ip, "%s", f[4]);
 			/* Our words for the failure: a failure-reason-code
 			 * (RFC 8460 §4.4), not additional-information (a URI). */
 			snprintf(x->failure_reason_code, sizeof x->failure_reason_code, "%s", f[5]);
 			snprintf(x->sending_mta_ip, sizeof x->sending_mta_ip, "%s", f[6]);
-			x->failed_session_count = rec.count[k];
 		} else if (f[0][0] == 'P' && nf >= 3) {
 			p->nstrings = split(f[2], 0x1f, (char **)p->strings, TLSRPT_POLICY_STRINGS_MAX);
 			if (p->nstrings == 1 && !p->strings[0][0])

@@ -114,6 +114,45 @@ const char *tlsrpt_policy_type_name(enum tlsrpt_policy_type t)
 	return t == TLSRPT_STS ? "sts" : t == TLSRPT_TLSA ? "tlsa" : "no-policy-found";
 }
 
+/* An entry of p, other than the one at skip, of result r: its index, or -1. */
+static long failure_of(const struct tlsrpt_policy *p, enum tlsrpt_result r, size_t skip)
+{
+	for (size_t i = p->nfailures; i-- > 0;)
+		if (i != skip && p->failures[i].result == r)
+			return (long)i;
+	return -1;
+}
+
+struct tlsrpt_failure *tlsrpt_failure_add(struct tlsrpt_policy *p, enum tlsrpt_result r,
+					  uint64_t n)
+{
+	size_t slot = p->nfailures;
+	if (slot == TLSRPT_FAILURES_MAX) {
+		long same = failure_of(p, r, TLSRPT_FAILURES_MAX);
+		if (same >= 0) {
+			p->failures[same].failed_session_count += n;
+			return NULL;
+		}
+		/* The last entry whose type another entry shares gives way. */
+		long into = -1;
+		for (slot = TLSRPT_FAILURES_MAX; slot-- > 0;)
+			if ((into = failure_of(p, p->failures[slot].result, slot)) >= 0)
+				break;
+		if (into < 0) { /* not with TLSRPT_FAILURES_MAX over the types */
+			p->failures[TLSRPT_FAILURES_MAX - 1].failed_session_count += n;
+			return NULL;
+		}
+		p->failures[into].failed_session_count += p->failures[slot].failed_session_count;
+	} else {
+		p->nfailures++;
+	}
+	struct tlsrpt_failure *x = &p->failures[slot];
+	memset(x, 0, sizeof *x);
+	x->result = r;
+	x->failed_session_count = n;
+	return x;
+}
+
 /* RFC 3339 date-time in UTC, as §4.4's examples ("2016-04-01T00:00:00Z"). */
 static void datetime(int64_t t, char out[32])
 {

@@ -106,6 +106,17 @@ const char *tlsrpt_result_name(enum tlsrpt_result r);
 const char *tlsrpt_policy_type_name(enum tlsrpt_policy_type t);
 
 /*
+ * Adds a failure of result r, n sessions, to p's details: returns its new
+ * entry (result and count set, the rest "") for the caller to fill, or
+ * NULL when p was full (TLSRPT_FAILURES_MAX) and the count joined an
+ * entry of the same result type. Full with none of that type, two
+ * entries of one type are merged to make room (there are fewer result
+ * types than entries), so every type's count stays its own.
+ */
+struct tlsrpt_failure *tlsrpt_failure_add(struct tlsrpt_policy *p, enum tlsrpt_result r,
+					  uint64_t n);
+
+/*
  * Appends the report as RFC 8460 §4.4 JSON to out. 0, or -1 when out's
  * maximum was reached (out then holds a partial text).
  */

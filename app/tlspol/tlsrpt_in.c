@@ -117,20 +117,18 @@ static int failure(const struct json_value *f, struct tlsrpt_policy *p)
 	uint64_t n;
 	if (!rt || f->type != JSON_OBJECT || count_of(f, "failed-session-count", &n) < 0)
 		return -1;
-	if (p->nfailures == TLSRPT_FAILURES_MAX) {
-		p->failures[TLSRPT_FAILURES_MAX - 1].failed_session_count += n;
-		return 0;
-	}
-	struct tlsrpt_failure *x = &p->failures[p->nfailures];
-	memset(x, 0, sizeof *x);
 	/* Result types outside §4.3's list are kept as validation-failure
 	 * with their name in additional-information: the count still tells. */
+	enum tlsrpt_result res = TLSRPT_VALIDATION_FAILURE;
 	int known = 0;
 	for (int i = TLSRPT_STARTTLS_NOT_SUPPORTED; i <= TLSRPT_STS_WEBPKI_INVALID; i++)
 		if (strcmp(rt, tlsrpt_result_name((enum tlsrpt_result)i)) == 0) {
-			x->result = (enum tlsrpt_result)i;
+			res = (enum tlsrpt_result)i;
 			known = 1;
 		}
+	struct tlsrpt_failure *x = tlsrpt_failure_add(p, res, n);
+	if (!x)
+		return 0; /* its count joined one of its type */
 	if (copy_to(x->sending_mta_ip, sizeof x->sending_mta_ip, str_of(f, "sending-mta-ip", 64, 0)) ||
 	    copy_to(x->receiving_mx_hostname, sizeof x->receiving_mx_hostname,
 		    str_of(f, "receiving-mx-hostname", 300, 0)) ||
@@ -140,10 +138,6 @@ static int failure(const struct json_value *f, struct tlsrpt_policy *p)
 		 known ? str_of(f, "additional-information", 4096, 0) : rt);
 	copy_cut(x->failure_reason_code, sizeof x->failure_reason_code,
 		 str_of(f, "failure-reason-code", 4096, 0));
-	if (!known)
-		x->result = TLSRPT_VALIDATION_FAILURE;
-	x->failed_session_count = n;
-	p->nfailures++;
 	return 0;
 }
 

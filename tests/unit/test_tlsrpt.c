@@ -224,7 +224,7 @@ static void test_seen_parse(void)
 	CHECK_EQ_INT(q->failures[0].result, TLSRPT_STARTTLS_NOT_SUPPORTED);
 	CHECK_EQ_STR(q->failures[0].receiving_ip, "");
 
-	/* More failure kinds than a policy holds: the rest join the last one's count. */
+	/* More failures than a policy holds: the rest join the last of their type. */
 	char many[4096] = "";
 	for (int i = 0; i < TLSRPT_FAILURES_MAX + 3; i++) {
 		char line[128];
@@ -236,6 +236,27 @@ static void test_seen_parse(void)
 	CHECK_EQ_INT((int)r.policies[0].nfailures, TLSRPT_FAILURES_MAX);
 	CHECK_EQ_INT((int)r.policies[0].failed, TLSRPT_FAILURES_MAX + 3);
 	CHECK_EQ_INT((int)r.policies[0].failures[TLSRPT_FAILURES_MAX - 1].failed_session_count, 4);
+	/* Past the room, a type with no entry yet gets one (two entries of
+	 * another type merged): before, its 7 sessions went to the last
+	 * entry, counted as validation-failure. */
+	many[0] = '\0'; /* the parse cut the text up in place */
+	for (int i = 0; i < TLSRPT_FAILURES_MAX + 3; i++) {
+		char line[128];
+		snprintf(line, sizeof line, "1\tF\ttlsa\tvalidation-failure\tmx%d.example.net\t\t\t\n", i);
+		strcat(many, line);
+	}
+	strcat(many, "5\tF\ttlsa\tcertificate-expired\tmx1.example.net\t\t\t\n"
+		     "2\tF\ttlsa\tcertificate-expired\tmx99.example.net\t\t\t\n");
+	memset(&r, 0, sizeof r);
+	CHECK_EQ_INT(tlsrpt_seen_parse(many, strlen(many), "example.net", &r), 0);
+	const struct tlsrpt_policy *mp = &r.policies[0];
+	CHECK_EQ_INT((int)mp->nfailures, TLSRPT_FAILURES_MAX);
+	CHECK_EQ_INT((int)mp->failed, TLSRPT_FAILURES_MAX + 3 + 7);
+	uint64_t per[TLSRPT_STS_WEBPKI_INVALID + 1] = {0};
+	for (size_t i = 0; i < mp->nfailures; i++)
+		per[mp->failures[i].result] += mp->failures[i].failed_session_count;
+	CHECK_EQ_INT((int)per[TLSRPT_VALIDATION_FAILURE], TLSRPT_FAILURES_MAX + 3);
+	CHECK_EQ_INT((int)per[TLSRPT_CERTIFICATE_EXPIRED], 7);
 }
 
 /* A received report: dates, required fields, bounds, unknown result types. */
