@@ -1093,12 +1093,12 @@ static void dane_tlsa_base_done(void *arg, const struct dns_answer *a)
 	dane_tlsa_done(arg, a);
 }
 
-static void dane_insecure_address(struct job *j)
+/* Logs the DANE state of the job's host, known before its TLSA records. */
+static void dane_state(const struct job *j, const char *state)
 {
 	char qh[HOST_Q];
-	log_info("queue", NULL, "event=dane id=%llu host=%s state=insecure_address",
-		 (unsigned long long)j->e.id, log_q(j->dane_host, qh, sizeof qh));
-	try_addr_go(j);
+	log_info("queue", NULL, "event=dane id=%llu host=%s state=%s", (unsigned long long)j->e.id,
+		 log_q(j->dane_host, qh, sizeof qh), state);
 }
 
 /* The MX host's own CNAME record, its address answer not validated: a
@@ -1112,12 +1112,11 @@ static void dane_cname_done(void *arg, const struct dns_answer *a)
 	for (size_t i = 0; a->ad && a->status == DNS_ANS_OK && i < a->nrr; i++)
 		secure |= a->rr[i].type == DNS_T_CNAME;
 	if (!secure) {
-		dane_insecure_address(j);
+		dane_state(j, "insecure_address");
+		try_addr_go(j);
 		return;
 	}
-	char qh[HOST_Q];
-	log_info("queue", NULL, "event=dane id=%llu host=%s state=secure_alias_insecure_target",
-		 (unsigned long long)j->e.id, log_q(j->dane_host, qh, sizeof qh));
+	dane_state(j, "secure_alias_insecure_target");
 	dane_tlsa_host(j);
 }
 
@@ -1135,7 +1134,8 @@ static void dane_addr_done(void *arg, const struct dns_answer *a)
 		return;
 	}
 	if (!a->ad || a->status != DNS_ANS_OK) {
-		dane_insecure_address(j);
+		dane_state(j, "insecure_address");
+		try_addr_go(j);
 		return;
 	}
 	char base[256];
