@@ -173,6 +173,10 @@ int sv_ihave_grants(struct str name);
 struct run;
 struct sv_hook {
 	const char *ext;
+	/* another extension name that gives the same commands, or NULL (the
+	 * harness's vnd.dovecot.debug, which some of the suite's files
+	 * require for their debug_log) */
+	const char *ext_also;
 	const char *ns; /* a variable namespace it gives (RFC 5229 §3), or NULL */
 	const struct sv_spec *specs;
 	size_t nspecs;

@@ -67,7 +67,8 @@ const struct sv_hook *sv_hook;
 int sv_ext_find(struct str name)
 {
 #ifdef SIEVE_TESTSUITE
-	if (sv_hook && str_eq(name, str_c(sv_hook->ext)))
+	if (sv_hook && (str_eq(name, str_c(sv_hook->ext)) ||
+	                (sv_hook->ext_also && str_eq(name, str_c(sv_hook->ext_also)))))
 		return EXT_HOOK;
 	for (int i = 0; i < EXT_HOOK; i++)
 #else

@@ -36,7 +36,7 @@
 enum {
 	H_TEST = C_HOOK0, H_TEST_FAIL, H_TEST_SET, H_TEST_RESULT_RESET, H_TEST_MAILBOX_CREATE,
 	H_TEST_MESSAGE_CMD, H_TEST_CONFIG_SET, H_TEST_CONFIG_UNSET, H_TEST_CONFIG_RELOAD,
-	H_TEST_BINARY_SAVE, H_TEST_BINARY_LOAD, H_TEST_IMAP_METADATA_SET,
+	H_TEST_BINARY_SAVE, H_TEST_BINARY_LOAD, H_TEST_IMAP_METADATA_SET, H_DEBUG_LOG,
 	H_TEST_SCRIPT_COMPILE = T_HOOK0, H_TEST_SCRIPT_RUN, H_TEST_ERROR, H_TEST_RESULT_ACTION,
 	H_TEST_RESULT_EXECUTE, H_TEST_MESSAGE
 };
@@ -70,6 +70,8 @@ static const struct sv_spec hook_specs[] = {
 	{ "test_binary_save", H_TEST_BINARY_SAVE, EXT_HOOK, 0, 0, 0, "S", no_tags },
 	{ "test_binary_load", H_TEST_BINARY_LOAD, EXT_HOOK, 0, 0, 0, "S", no_tags },
 	{ "test_imap_metadata_set", H_TEST_IMAP_METADATA_SET, EXT_HOOK, 0, 0, 0, "SS", metadata_tags },
+	/* vnd.dovecot.debug's one command: the file's own note, printed */
+	{ "debug_log", H_DEBUG_LOG, EXT_HOOK, 0, 0, 0, "S", no_tags },
 };
 
 /* The file being run: one at a time, so plain statics. */
@@ -288,9 +290,23 @@ static const char *const inert_keys[] = {
 	NULL,
 };
 
+/* sieve_user_email: the user's own address, as Pigeonhole names it. In
+ * tern that is the account's address, which delivery's vacation counts
+ * as the user's through smtp_submit_owned (deliver_sieve.c owned_addr);
+ * the harness has no account, so this setting stands for it. */
+static char user_email[SIEVE_VACATION_ADDR_MAX];
+
 static void cmd_test_config(struct run *r, const struct sv_node *n)
 {
 	struct str key = arg_str(r, &n->pos[0], 0);
+	if (str_eq(key, STR_LIT("sieve_user_email"))) {
+		struct str v = n->id == H_TEST_CONFIG_SET ? arg_str(r, &n->pos[1], 0) : STR_LIT("");
+		if (v.len >= sizeof user_email)
+			v.len = 0;
+		memcpy(user_email, v.p, v.len);
+		user_email[v.len] = '\0';
+		return;
+	}
 	for (int i = 0; inert_keys[i]; i++)
 		if (str_eq(key, str_c(inert_keys[i])))
 			return;
@@ -450,6 +466,11 @@ static void hook_command(struct run *r, const struct sv_node *n)
 	case H_TEST_IMAP_METADATA_SET:
 		metadata_set(r, n);
 		break;
+	case H_DEBUG_LOG: {
+		struct str m = arg_str(r, &n->pos[0], 0);
+		printf("debug %s: %.*s\n", cur_file, (int)(m.len > 200 ? 200 : m.len), m.p);
+		break;
+	}
 	case H_TEST_MAILBOX_CREATE: {
 		struct str name = arg_str(r, &n->pos[0], 0);
 		if (nmailboxes < MAILBOXES_MAX)
@@ -576,6 +597,14 @@ static struct str bare_path(struct str v)
 	return v;
 }
 
+/* sieve_vacation_skip's question, as delivery's owned_addr asks the
+ * store: is addr the account's (here sieve_user_email's)? */
+static int user_owned(void *arg, struct str addr)
+{
+	(void)arg;
+	return user_email[0] && str_eq_ci_c(addr, user_email);
+}
+
 /* A vacation action's reply, made as the delivery stage makes it
  * (sieve_vacation.c): none to a sender RFC 5230 §4.5-4.6 says not to
  * answer. It goes from the null path to the sender. */
@@ -588,7 +617,8 @@ static void outbox_vacation(struct run *r, const struct sieve_action *a)
 		ours[nours++] = a->addresses[i];
 	char sent_to[SIEVE_VACATION_ADDR_MAX];
 	if (noutbox >= OUTBOX_MAX ||
-	    sieve_vacation_skip(r->env->msg, r->env->len, sender, ours, nours, NULL, NULL, sent_to))
+	    sieve_vacation_skip(r->env->msg, r->env->len, sender, ours, nours, user_owned, NULL,
+	                        sent_to))
 		return;
 	struct buf b;
 	buf_init(&b, r->env->len + 256 * 1024);
@@ -759,6 +789,7 @@ static int mailbox_exists(void *ctx, struct str name)
 
 static const struct sv_hook hook = {
 	.ext = "vnd.dovecot.testsuite",
+	.ext_also = "vnd.dovecot.debug",
 	.ns = "tst", /* "${tst.path}": the suite's directory, expanded to nothing here */
 	.specs = hook_specs,
 	.nspecs = sizeof hook_specs / sizeof hook_specs[0],
