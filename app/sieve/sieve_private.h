@@ -188,6 +188,14 @@ struct sv_hook {
 	int (*test)(struct run *r, const struct sv_node *n); /* 1, 0, -1 (run_fail'ed) */
 };
 extern const struct sv_hook *sv_hook;
+/* Where vars_set cuts a value: the suite's setting
+ * sieve_variables_max_variable_size, which the harness keeps at most
+ * SIEVE_VAR_VALUE_MAX (the buffers' size); the product's cut is that
+ * constant. */
+extern size_t sv_var_value_cut;
+#define SV_VAR_VALUE_CUT sv_var_value_cut
+#else
+#define SV_VAR_VALUE_CUT SIEVE_VAR_VALUE_MAX
 #endif
 
 /* sieve_match.c */

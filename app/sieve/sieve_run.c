@@ -395,6 +395,14 @@ static void cmd_reject(struct run *r, const struct sv_node *n)
 	r->res->implicit_keep = 0;
 }
 
+/* RFC 3986 §2.3's unreserved characters: :encodeurl leaves them as
+ * they are. */
+static int url_unreserved(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c && strchr("-._~", c));
+}
+
 /* RFC 5229 §4.1 modifiers, applied from the highest precedence down. */
 static struct str set_modify(struct run *r, const struct sv_node *n, struct str v)
 {
@@ -426,17 +434,32 @@ static struct str set_modify(struct run *r, const struct sv_node *n, struct str 
 		v = str_make(o, k);
 	}
 	if (node_tag(n, G_ENCODEURL)) {
+		/* RFC 5435 §6 (RFC 3986 §2.1). The result goes into a
+		 * variable, which holds SV_VAR_VALUE_CUT octets: it ends
+		 * before the first character whose escapes would not all
+		 * fit, as vars_set's cut would split a "%XX" or a UTF-8
+		 * character's escapes, and the URI the variable is put in
+		 * would not decode. */
 		o = arena_alloc(r->a, v.len * 3 + 1);
 		size_t k = 0;
-		for (size_t i = 0; i < v.len; i++) {
-			unsigned char c = (unsigned char)v.p[i];
-			if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-			    strchr("-._~", c)) {
-				o[k++] = (char)c;
-			} else {
-				o[k++] = '%';
-				o[k++] = hex_upper[c >> 4];
-				o[k++] = hex_upper[c & 15];
+		for (size_t i = 0, j; i < v.len; i = j) {
+			size_t need = 0;
+			j = i + 1;
+			while (j < v.len && ((unsigned char)v.p[j] & 0xc0) == 0x80)
+				j++;
+			for (size_t x = i; x < j; x++)
+				need += url_unreserved((unsigned char)v.p[x]) ? 1 : 3;
+			if (k + need > SV_VAR_VALUE_CUT)
+				break;
+			for (size_t x = i; x < j; x++) {
+				unsigned char c = (unsigned char)v.p[x];
+				if (url_unreserved(c)) {
+					o[k++] = (char)c;
+				} else {
+					o[k++] = '%';
+					o[k++] = hex_upper[c >> 4];
+					o[k++] = hex_upper[c & 15];
+				}
 			}
 		}
 		v = str_make(o, k);

@@ -72,13 +72,17 @@ static struct str utf8_cut(struct str s, size_t max)
 	return str_make(s.p, n);
 }
 
+#ifdef SIEVE_TESTSUITE
+size_t sv_var_value_cut = SIEVE_VAR_VALUE_MAX;
+#endif
+
 int vars_set(struct run *r, struct str name, struct str value)
 {
 	struct buf *b = vars_find(r, name, 1);
 	if (!b)
 		return -1;
 	buf_reset(b);
-	value = utf8_cut(value, SIEVE_VAR_VALUE_MAX);
+	value = utf8_cut(value, SV_VAR_VALUE_CUT);
 	if (buf_append(b, value.p, value.len) < 0) {
 		run_fail(r, NULL, "out of memory for a variable");
 		return -1;

@@ -307,6 +307,20 @@ static void cmd_test_config(struct run *r, const struct sv_node *n)
 		user_email[v.len] = '\0';
 		return;
 	}
+	/* Where a variable's value is cut: tern's is SIEVE_VAR_VALUE_MAX,
+	 * and the engine's buffers are that size, so a smaller one can be
+	 * set (sv_var_value_cut) and a larger one is refused. */
+	if (str_eq(key, STR_LIT("sieve_variables_max_variable_size"))) {
+		uint64_t v = SIEVE_VAR_VALUE_MAX;
+		if (n->id == H_TEST_CONFIG_SET &&
+		    (str_to_u64(arg_str(r, &n->pos[1], 0), SIEVE_VAR_VALUE_MAX, &v) < 0 || v == 0)) {
+			run_fail(r, n, "sievesuite: sieve_variables_max_variable_size above tern's %d",
+			         SIEVE_VAR_VALUE_MAX);
+			return;
+		}
+		sv_var_value_cut = (size_t)v;
+		return;
+	}
 	for (int i = 0; inert_keys[i]; i++)
 		if (str_eq(key, str_c(inert_keys[i])))
 			return;
@@ -858,6 +872,8 @@ static int run_file(const char *path, int expect_failure)
 	char err[SIEVE_ERROR_MAX];
 	cur_file = path;
 	ntests = nfailed = in_test = 0;
+	user_email[0] = '\0'; /* each file starts with Pigeonhole's defaults */
+	sv_var_value_cut = SIEVE_VAR_VALUE_MAX;
 	if (!text) {
 		printf("FAIL %s: cannot read it\n", path);
 		return 1;

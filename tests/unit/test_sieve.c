@@ -391,6 +391,27 @@ static void test_variables(void)
 	         "require [\"variables\", \"fileinto\"]; set \"x\" \"%s\"; set :length \"n\" \"${x}\"; fileinto \"${n}\";",
 	         val);
 	CHECK_EQ_STR(run(script), "fileinto \"4096\"");
+	/* :encodeurl's result is cut before a character whose escapes do
+	 * not all fit (1366 "@" are 4098 octets encoded: 1365 of them, not
+	 * 4096 octets ending in a lone "%"), and so is a UTF-8 character's
+	 * (456 of U+4E03 are 4104: 455, not a partial "%E4%B8%83"). */
+	static const char *const urlcut[] = { "@", "\xe4\xb8\x83" };
+	static const char *const urlend[] = { "%40", "%83" };
+	static const int urlrep[] = { 1366, 456 };
+	for (int t = 0; t < 2; t++) {
+		size_t k = 0;
+		for (int i = 0; i < urlrep[t]; i++)
+			k += (size_t)snprintf(val + k, sizeof(val) - k, "%s", urlcut[t]);
+		snprintf(script, sizeof(script),
+		         "require [\"variables\", \"enotify\", \"fileinto\"]; set :encodeurl \"e\" \"%s\"; "
+		         "set :length \"n\" \"${e}\"; if string :matches \"${e}\" \"*%s\" { fileinto \"${n}\"; }",
+		         val, urlend[t]);
+		CHECK_EQ_STR(run(script), "fileinto \"4095\"");
+	}
+	/* A NUL is escaped too (strchr found the string's end). */
+	EXPECT("require [\"variables\", \"enotify\", \"encoded-character\", \"fileinto\"]; "
+	       "set :encodeurl \"e\" \"a${hex:00}b~\"; fileinto \"${e}\";",
+	       "fileinto \"a%00b~\"");
 }
 
 static void test_imap4flags(void)
