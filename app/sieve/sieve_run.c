@@ -403,6 +403,52 @@ static int url_unreserved(unsigned char c)
 	       (c && strchr("-._~", c));
 }
 
+/* Octets octet c takes quoted: a "\" before one of special
+ * (:quotewildcard, :quoteregex), or with special NULL a "%XX" for all
+ * but the unreserved (:encodeurl, RFC 5435 §6). */
+static size_t quoted_len(const char *special, unsigned char c)
+{
+	if (!special)
+		return url_unreserved(c) ? 1 : 3;
+	return c && strchr(special, c) ? 2 : 1;
+}
+
+/*
+ * v quoted (quoted_len). The result goes into a variable, which holds
+ * SV_VAR_VALUE_CUT octets; vars_set's cut would fall inside a "%XX" or
+ * between a "\" and what it quotes, leaving a URI that does not decode
+ * or a key that matches otherwise, so the result ends before the first
+ * character (a whole UTF-8 sequence) whose quoted form does not fit.
+ */
+static struct str quote_cut(struct run *r, struct str v, const char *special)
+{
+	char *o = arena_alloc(r->a, v.len * 3 + 1);
+	size_t k = 0;
+	for (size_t i = 0, j; i < v.len; i = j) {
+		size_t need = 0;
+		for (j = i + 1; j < v.len && ((unsigned char)v.p[j] & 0xc0) == 0x80; j++)
+			;
+		for (size_t x = i; x < j; x++)
+			need += quoted_len(special, (unsigned char)v.p[x]);
+		if (k + need > SV_VAR_VALUE_CUT)
+			break;
+		for (size_t x = i; x < j; x++) {
+			unsigned char c = (unsigned char)v.p[x];
+			if (quoted_len(special, c) == 1) {
+				o[k++] = (char)c;
+			} else if (special) {
+				o[k++] = '\\';
+				o[k++] = (char)c;
+			} else {
+				o[k++] = '%';
+				o[k++] = hex_upper[c >> 4];
+				o[k++] = hex_upper[c & 15];
+			}
+		}
+	}
+	return str_make(o, k);
+}
+
 /* RFC 5229 §4.1 modifiers, applied from the highest precedence down. */
 static struct str set_modify(struct run *r, const struct sv_node *n, struct str v)
 {
@@ -422,48 +468,12 @@ static struct str set_modify(struct run *r, const struct sv_node *n, struct str 
 			o[0] = (char)(o[0] ^ 0x20);
 		v = str_make(o, v.len);
 	}
-	if (node_tag(n, G_QUOTEWILDCARD) || node_tag(n, G_QUOTEREGEX)) {
-		const char *special = node_tag(n, G_QUOTEREGEX) ? "\\*?.+()[]{}|^$" : "\\*?";
-		o = arena_alloc(r->a, v.len * 2 + 1);
-		size_t k = 0;
-		for (size_t i = 0; i < v.len; i++) {
-			if (strchr(special, v.p[i]) && v.p[i])
-				o[k++] = '\\';
-			o[k++] = v.p[i];
-		}
-		v = str_make(o, k);
-	}
-	if (node_tag(n, G_ENCODEURL)) {
-		/* RFC 5435 §6 (RFC 3986 §2.1). The result goes into a
-		 * variable, which holds SV_VAR_VALUE_CUT octets: it ends
-		 * before the first character whose escapes would not all
-		 * fit, as vars_set's cut would split a "%XX" or a UTF-8
-		 * character's escapes, and the URI the variable is put in
-		 * would not decode. */
-		o = arena_alloc(r->a, v.len * 3 + 1);
-		size_t k = 0;
-		for (size_t i = 0, j; i < v.len; i = j) {
-			size_t need = 0;
-			j = i + 1;
-			while (j < v.len && ((unsigned char)v.p[j] & 0xc0) == 0x80)
-				j++;
-			for (size_t x = i; x < j; x++)
-				need += url_unreserved((unsigned char)v.p[x]) ? 1 : 3;
-			if (k + need > SV_VAR_VALUE_CUT)
-				break;
-			for (size_t x = i; x < j; x++) {
-				unsigned char c = (unsigned char)v.p[x];
-				if (url_unreserved(c)) {
-					o[k++] = (char)c;
-				} else {
-					o[k++] = '%';
-					o[k++] = hex_upper[c >> 4];
-					o[k++] = hex_upper[c & 15];
-				}
-			}
-		}
-		v = str_make(o, k);
-	}
+	if (node_tag(n, G_QUOTEREGEX)) /* one of the two: the same precedence */
+		v = quote_cut(r, v, "\\*?.+()[]{}|^$");
+	else if (node_tag(n, G_QUOTEWILDCARD))
+		v = quote_cut(r, v, "\\*?");
+	if (node_tag(n, G_ENCODEURL))
+		v = quote_cut(r, v, NULL);
 	if (node_tag(n, G_LENGTH)) {
 		size_t chars = 0;
 		for (size_t i = 0; i < v.len; i++)

@@ -408,6 +408,17 @@ static void test_variables(void)
 		         val, urlend[t]);
 		CHECK_EQ_STR(run(script), "fileinto \"4095\"");
 	}
+	/* :quotewildcard's likewise: "0" and 2048 "*" quote to 4097 octets;
+	 * the cut keeps 2047 "\\*" (4095), no lone "\\" at the end, so
+	 * the key matches 2047 stars literally and not 2046 plus one. */
+	memset(val + 1, '*', 2048);
+	val[0] = '0';
+	val[2049] = '\0';
+	snprintf(script, sizeof(script),
+	         "require [\"variables\", \"fileinto\"]; set :quotewildcard \"q\" \"%s\"; "
+	         "set :length \"n\" \"${q}\"; if string :matches \"%.2048s\" \"${q}\" { fileinto \"${n}\"; }",
+	         val, val);
+	CHECK_EQ_STR(run(script), "fileinto \"4095\"");
 	/* A NUL is escaped too (strchr found the string's end). */
 	EXPECT("require [\"variables\", \"enotify\", \"encoded-character\", \"fileinto\"]; "
 	       "set :encodeurl \"e\" \"a${hex:00}b~\"; fileinto \"${e}\";",
