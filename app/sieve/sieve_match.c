@@ -145,13 +145,24 @@ static size_t utf8_len(const char *p, size_t avail)
 	return n;
 }
 
+/* A capture's length as a variable holds it: at most SIEVE_VAR_VALUE_MAX
+ * octets, its slot of capbuf, cut before a UTF-8 character it would
+ * split (as vars_set cuts). */
+static size_t cap_len(const char *p, size_t len)
+{
+	if (len <= SIEVE_VAR_VALUE_MAX)
+		return len;
+	len = SIEVE_VAR_VALUE_MAX;
+	while (len && ((unsigned char)p[len] & 0xc0) == 0x80)
+		len--;
+	return len;
+}
+
 static void set_cap(struct sv_matcher *m, int i, const char *p, size_t len)
 {
 	if (!m->want_caps || i < 0 || i > SIEVE_MATCH_VARS_MAX)
 		return;
-	if (len > SIEVE_VAR_VALUE_MAX)
-		len = SIEVE_VAR_VALUE_MAX;
-	m->caps[i] = str_make(p, len); /* copied to capbuf once the match holds */
+	m->caps[i] = str_make(p, cap_len(p, len)); /* copied to capbuf once the match holds */
 	if (i + 1 > m->ncaps)
 		m->ncaps = i + 1;
 }
@@ -162,6 +173,8 @@ static void keep_caps(struct sv_matcher *m)
 		return;
 	for (int i = 0; i < m->ncaps; i++) {
 		char *dst = m->capbuf + (size_t)i * SIEVE_VAR_VALUE_MAX;
+		/* a "*" grows its capture past set_cap as it backs up */
+		m->caps[i].len = m->caps[i].p ? cap_len(m->caps[i].p, m->caps[i].len) : 0;
 		memmove(dst, m->caps[i].p ? m->caps[i].p : "", m->caps[i].len);
 		m->caps[i].p = dst;
 	}

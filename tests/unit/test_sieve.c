@@ -419,6 +419,29 @@ static void test_variables(void)
 	         "set :length \"n\" \"${q}\"; if string :matches \"%.2048s\" \"${q}\" { fileinto \"${n}\"; }",
 	         val, val);
 	CHECK_EQ_STR(run(script), "fileinto \"4095\"");
+	/* A "*" that takes more than a variable holds: its capture is cut
+	 * to SIEVE_VAR_VALUE_MAX as ${0}'s is. It was not, and ${32}'s
+	 * copy ran past the end of capbuf (ASan: heap-buffer-overflow in
+	 * keep_caps). */
+	memset(val, 'a', 4000);
+	val[4000] = '\0';
+	snprintf(script, sizeof(script),
+	         "require [\"variables\", \"fileinto\"]; set \"x\" \"%s\"; "
+	         "if string :matches \"${x}${x}${x}\" \"???????????????????????????????*\" { "
+	         "set :length \"n\" \"${32}\"; set :length \"m\" \"${0}\"; fileinto \"${n}-${m}\"; }",
+	         val);
+	CHECK_EQ_STR(run(script), "fileinto \"4096-4096\"");
+	/* ... and before a UTF-8 character it would split: ${1} of 2730
+	 * U+4E03 is 1365 of them (4095 octets). */
+	size_t u = 0;
+	for (int i = 0; i < 1365; i++)
+		u += (size_t)snprintf(val + u, sizeof(val) - u, "\xe4\xb8\x83");
+	snprintf(script, sizeof(script),
+	         "require [\"variables\", \"fileinto\"]; set \"x\" \"%s\"; "
+	         "if string :matches \"${x}${x}\" \"*\" { set :length \"n\" \"${1}\"; "
+	         "set :length \"m\" \"${0}\"; fileinto \"${n}-${m}\"; }",
+	         val);
+	CHECK_EQ_STR(run(script), "fileinto \"1365-1365\"");
 	/* A NUL is escaped too (strchr found the string's end). */
 	EXPECT("require [\"variables\", \"enotify\", \"encoded-character\", \"fileinto\"]; "
 	       "set :encodeurl \"e\" \"a${hex:00}b~\"; fileinto \"${e}\";",
