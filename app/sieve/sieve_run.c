@@ -422,7 +422,8 @@ static size_t quoted_len(const char *special, unsigned char c)
  */
 static struct str quote_cut(struct run *r, struct str v, const char *special)
 {
-	char *o = arena_alloc(r->a, v.len * 3 + 1);
+	/* k never passes the cut: no more room than that, whatever v's size */
+	char *o = arena_alloc(r->a, (v.len < SV_VAR_VALUE_CUT / 3 ? v.len * 3 : SV_VAR_VALUE_CUT) + 1);
 	size_t k = 0;
 	for (size_t i = 0, j; i < v.len; i = j) {
 		size_t need = 0;
