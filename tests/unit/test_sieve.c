@@ -5,6 +5,7 @@
  * every prefix of each valid script (the parser must answer something for
  * each, never crash), and the limits.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +117,28 @@ static const char *run_env(const char *script, const char *msg, const char *from
 static const char *run(const char *script)
 {
 	return run_env(script, msg1, "alice@example.org", "bob+lists@example.com");
+}
+
+/* run() of a script made with printf's format (the long values). */
+static const char *runf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static const char *runf(const char *fmt, ...)
+{
+	static char script[16384];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(script, sizeof(script), fmt, ap);
+	va_end(ap);
+	return run(script);
+}
+
+/* dst (size sz) made of n copies of unit; returns dst. */
+static char *repeat(char *dst, size_t sz, const char *unit, int n)
+{
+	size_t k = 0;
+	dst[0] = '\0';
+	for (int i = 0; i < n && k < sz; i++)
+		k += (size_t)snprintf(dst + k, sz - k, "%s", unit);
+	return dst;
 }
 
 /* Every prefix of a script compiles or fails with an error; never more. */
@@ -398,50 +421,36 @@ static void test_variables(void)
 	static const char *const urlcut[] = { "@", "\xe4\xb8\x83" };
 	static const char *const urlend[] = { "%40", "%83" };
 	static const int urlrep[] = { 1366, 456 };
-	for (int t = 0; t < 2; t++) {
-		size_t k = 0;
-		for (int i = 0; i < urlrep[t]; i++)
-			k += (size_t)snprintf(val + k, sizeof(val) - k, "%s", urlcut[t]);
-		snprintf(script, sizeof(script),
-		         "require [\"variables\", \"enotify\", \"fileinto\"]; set :encodeurl \"e\" \"%s\"; "
-		         "set :length \"n\" \"${e}\"; if string :matches \"${e}\" \"*%s\" { fileinto \"${n}\"; }",
-		         val, urlend[t]);
-		CHECK_EQ_STR(run(script), "fileinto \"4095\"");
-	}
+	for (int t = 0; t < 2; t++)
+		CHECK_EQ_STR(runf("require [\"variables\", \"enotify\", \"fileinto\"]; set :encodeurl \"e\" \"%s\"; "
+		                  "set :length \"n\" \"${e}\"; if string :matches \"${e}\" \"*%s\" { fileinto \"${n}\"; }",
+		                  repeat(val, sizeof(val), urlcut[t], urlrep[t]), urlend[t]),
+		             "fileinto \"4095\"");
 	/* :quotewildcard's likewise: "0" and 2048 "*" quote to 4097 octets;
 	 * the cut keeps 2047 "\\*" (4095), no lone "\\" at the end, so
 	 * the key matches 2047 stars literally and not 2046 plus one. */
-	memset(val + 1, '*', 2048);
 	val[0] = '0';
-	val[2049] = '\0';
-	snprintf(script, sizeof(script),
-	         "require [\"variables\", \"fileinto\"]; set :quotewildcard \"q\" \"%s\"; "
-	         "set :length \"n\" \"${q}\"; if string :matches \"%.2048s\" \"${q}\" { fileinto \"${n}\"; }",
-	         val, val);
-	CHECK_EQ_STR(run(script), "fileinto \"4095\"");
+	repeat(val + 1, sizeof(val) - 1, "*", 2048);
+	CHECK_EQ_STR(runf("require [\"variables\", \"fileinto\"]; set :quotewildcard \"q\" \"%s\"; "
+	                  "set :length \"n\" \"${q}\"; if string :matches \"%.2048s\" \"${q}\" { fileinto \"${n}\"; }",
+	                  val, val),
+	             "fileinto \"4095\"");
 	/* A "*" that takes more than a variable holds: its capture is cut
 	 * to SIEVE_VAR_VALUE_MAX as ${0}'s is. It was not, and ${32}'s
 	 * copy ran past the end of capbuf (ASan: heap-buffer-overflow in
 	 * keep_caps). */
-	memset(val, 'a', 4000);
-	val[4000] = '\0';
-	snprintf(script, sizeof(script),
-	         "require [\"variables\", \"fileinto\"]; set \"x\" \"%s\"; "
-	         "if string :matches \"${x}${x}${x}\" \"???????????????????????????????*\" { "
-	         "set :length \"n\" \"${32}\"; set :length \"m\" \"${0}\"; fileinto \"${n}-${m}\"; }",
-	         val);
-	CHECK_EQ_STR(run(script), "fileinto \"4096-4096\"");
+	CHECK_EQ_STR(runf("require [\"variables\", \"fileinto\"]; set \"x\" \"%s\"; "
+	                  "if string :matches \"${x}${x}${x}\" \"???????????????????????????????*\" { "
+	                  "set :length \"n\" \"${32}\"; set :length \"m\" \"${0}\"; fileinto \"${n}-${m}\"; }",
+	                  repeat(val, sizeof(val), "a", 4000)),
+	             "fileinto \"4096-4096\"");
 	/* ... and before a UTF-8 character it would split: ${1} of 2730
 	 * U+4E03 is 1365 of them (4095 octets). */
-	size_t u = 0;
-	for (int i = 0; i < 1365; i++)
-		u += (size_t)snprintf(val + u, sizeof(val) - u, "\xe4\xb8\x83");
-	snprintf(script, sizeof(script),
-	         "require [\"variables\", \"fileinto\"]; set \"x\" \"%s\"; "
-	         "if string :matches \"${x}${x}\" \"*\" { set :length \"n\" \"${1}\"; "
-	         "set :length \"m\" \"${0}\"; fileinto \"${n}-${m}\"; }",
-	         val);
-	CHECK_EQ_STR(run(script), "fileinto \"1365-1365\"");
+	CHECK_EQ_STR(runf("require [\"variables\", \"fileinto\"]; set \"x\" \"%s\"; "
+	                  "if string :matches \"${x}${x}\" \"*\" { set :length \"n\" \"${1}\"; "
+	                  "set :length \"m\" \"${0}\"; fileinto \"${n}-${m}\"; }",
+	                  repeat(val, sizeof(val), "\xe4\xb8\x83", 1365)),
+	             "fileinto \"1365-1365\"");
 	/* A NUL is escaped too (strchr found the string's end). */
 	EXPECT("require [\"variables\", \"enotify\", \"encoded-character\", \"fileinto\"]; "
 	       "set :encodeurl \"e\" \"a${hex:00}b~\"; fileinto \"${e}\";",
