@@ -93,6 +93,14 @@ void buf_reset(struct buf *b)
 		b->p[0] = '\0';
 }
 
+void buf_truncate(struct buf *b, size_t n)
+{
+	if (n >= b->len)
+		return;
+	b->len = n;
+	b->p[b->off + n] = '\0';
+}
+
 char *buf_reserve(struct buf *b, size_t n, size_t *avail_r)
 {
 	if (n > b->max - b->len)

@@ -34,6 +34,8 @@ void buf_init(struct buf *b, size_t max);
 void buf_free(struct buf *b);
 /* Drops content, keeps storage. */
 void buf_reset(struct buf *b);
+/* Drops all but the first n bytes (n <= len), keeps storage. */
+void buf_truncate(struct buf *b, size_t n);
 
 /* Data start and length. */
 static inline char *buf_data(const struct buf *b) { return b->p ? b->p + b->off : (char *)""; }

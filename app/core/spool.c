@@ -282,6 +282,24 @@ int spool_append(struct spool *sp, const void *p, size_t n)
 	return 0;
 }
 
+int spool_truncate(struct spool *sp, uint64_t len)
+{
+	if (sp->failed || sp->finished || !sp->unhashed || len > sp->len)
+		return -1;
+	/* In a file, the last buf_len(&sp->mem) bytes are still staged. */
+	uint64_t in_file = sp->len - buf_len(&sp->mem);
+	if (len >= in_file) {
+		buf_truncate(&sp->mem, (size_t)(len - in_file));
+	} else {
+		buf_reset(&sp->mem);
+		if (ftruncate(sp->file - 1, (off_t)len) < 0 ||
+		    lseek(sp->file - 1, (off_t)len, SEEK_SET) < 0)
+			return fail(sp, "truncate");
+	}
+	sp->len = len;
+	return 0;
+}
+
 int spool_finish(struct spool *sp, struct str *data_r)
 {
 	if (sp->failed)

@@ -110,6 +110,13 @@ void spool_prealloc(struct spool *sp, size_t n);
  */
 int spool_append(struct spool *sp, const void *p, size_t n);
 /*
+ * Drops the bytes past the first len of an unhashed spool (a JMAP answer
+ * takes back a method's partial response when the method fails). 0, or
+ * -1 when len is past the end, the spool is hashed, finished or failed,
+ * or the file cannot be cut (the spool is then failed).
+ */
+int spool_truncate(struct spool *sp, uint64_t len);
+/*
  * The whole content as one range, NUL-terminated one past the end; call
  * once, after the last append. Valid until spool_free(). Returns 0, or -1
  * (failed spool, or the file cannot be mapped).

@@ -36,6 +36,7 @@
 #include "http/http_creds.h"
 #include "core/arena.h"
 #include "core/log.h"
+#include "core/spool.h"
 #include "core/xalloc.h"
 #include "mime/mime_cache.h"
 #include "mime/mime_decode.h"
@@ -418,23 +419,68 @@ static int api_admit(struct http_ctx *x, void *arg, uint64_t *max_r)
 	return 0;
 }
 
+/*
+ * A Response past JW_FLUSH_AT octets is written into a spool as it is
+ * made (jmap_api_spooled) and sent from there, read as libmicrohttpd
+ * asks: it is never whole in anonymous memory (core/spool.h: in memory
+ * within TERN_MESSAGE_MEMORY and SPOOL_MEM_MAX, else an unlinked file).
+ */
+struct answer {
+	struct spool sp;
+	struct str body; /* spool_finish()'s */
+};
+
+static ssize_t answer_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct answer *an = cls;
+	if (pos >= an->body.len)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	if (max > an->body.len - pos)
+		max = (size_t)(an->body.len - pos);
+	memcpy(buf, an->body.p + pos, max);
+	return (ssize_t)max;
+}
+
+static void answer_free(void *cls)
+{
+	struct answer *an = cls;
+	spool_free(&an->sp);
+	free(an);
+}
+
 static void api_done(struct http_ctx *x, void *arg, const char *data, size_t len,
 		     const uint8_t id[32])
 {
 	struct jmap_job *j = arg;
+	struct answer *an = xmalloc(sizeof *an);
 	(void)id;
 
 	buf_init(&j->out, JMAP_RESPONSE_MAX);
+	spool_init_unhashed(&an->sp, JMAP_RESPONSE_MAX, j->c.ip);
 	if (!running_enter(running, j->account, JMAP_MAX_CONCURRENT_REQUESTS)) {
 		j->status = 400;
 		jmap_problem(&j->out, 400, "limit", "maxConcurrentRequests",
 			     "too many requests at once for this account");
 	} else {
 		struct jmap_who who = {.account = j->account, .apppass = j->apppass, .cred = j->cred};
-		j->status = jmap_api(http_store, &who, j->c.ip, data, len, j->a, &j->out);
+		j->status = jmap_api_spooled(http_store, &who, j->c.ip, data, len, j->a, &j->out,
+					     &an->sp);
 		running_leave(running, j->account);
 	}
 	job_finish(x, j);
+	if (j->status == 200 && an->sp.len && spool_finish(&an->sp, &an->body) == 0) {
+		x->stream_read = answer_read;
+		x->stream_free = answer_free;
+		x->stream_cls = an;
+		x->stream_size = an->body.len;
+		return;
+	}
+	if (j->status == 503 || an->sp.len) {
+		log_error("jmap", NULL, "event=answer_spool_failed account=%u error=\"%s\"",
+			  j->account, strerror(an->sp.error));
+		http_problem(x, 503, "temporary", NULL, "the answer could not be stored, try again");
+	}
+	answer_free(an);
 }
 
 static void api_problem(struct http_ctx *x, void *arg, int status, const char *what)

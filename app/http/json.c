@@ -528,9 +528,17 @@ void jw_init(struct jw *w, struct buf *b)
 	w->b = b;
 }
 
+void jw_flush_to(struct jw *w, int (*flush)(void *cls, struct buf *b), void *cls)
+{
+	w->flush = flush;
+	w->flush_cls = cls;
+}
+
 static void put(struct jw *w, const char *s, size_t n)
 {
 	if (!w->failed && buf_append(w->b, s, n) < 0)
+		w->failed = 1;
+	if (!w->failed && w->flush && buf_len(w->b) >= JW_FLUSH_AT && w->flush(w->flush_cls, w->b) < 0)
 		w->failed = 1;
 }
 

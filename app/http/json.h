@@ -90,8 +90,18 @@ struct jw {
 	unsigned char written[JSON_DEPTH_MAX]; /* 1: a value is already written at this depth */
 	int after_key;
 	int failed;
+	int (*flush)(void *cls, struct buf *b); /* jw_flush_to's */
+	void *flush_cls;
 };
 void jw_init(struct jw *w, struct buf *b);
+/*
+ * Once the buffer holds JW_FLUSH_AT octets or more, flush(cls, b) is
+ * called to move them on (into a spool): a long document then costs a
+ * small buffer, not its size. flush empties b and returns 0, or returns
+ * -1 and the writer fails. Set right after jw_init.
+ */
+#define JW_FLUSH_AT ((size_t)64 * 1024)
+void jw_flush_to(struct jw *w, int (*flush)(void *cls, struct buf *b), void *cls);
 void jw_obj_begin(struct jw *w);
 void jw_obj_end(struct jw *w);
 void jw_arr_begin(struct jw *w);

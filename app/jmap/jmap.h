@@ -35,6 +35,7 @@
 
 struct store;
 struct arena;
+struct spool;
 
 /* The limits advertised in the core capability and enforced. */
 #define JMAP_MAX_SIZE_REQUEST 5000000
@@ -97,6 +98,19 @@ struct jmap_who {
  */
 int jmap_api(struct store *st, const struct jmap_who *who, const char *client_ip,
 	     const char *body, size_t len, struct arena *a, struct buf *out);
+/*
+ * jmap_api, the Response written as it is made: once it passes
+ * JW_FLUSH_AT octets it moves to sink (an empty spool_init_unhashed
+ * spool, max JMAP_RESPONSE_MAX), each method's response as the method
+ * writes it, and only those a result reference of the request names are
+ * also kept. So a large Response costs a small buffer and the spool, not
+ * several copies of itself. The Response is in sink when sink->len > 0,
+ * else in out (a problem always is: sink is then emptied). 503 with out
+ * empty when the spool failed (the disk).
+ */
+int jmap_api_spooled(struct store *st, const struct jmap_who *who, const char *client_ip,
+		     const char *body, size_t len, struct arena *a, struct buf *out,
+		     struct spool *sink);
 
 /*
  * ---- Push (RFC 8620 §7, jmap_push.c) ----

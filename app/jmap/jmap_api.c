@@ -2,11 +2,20 @@
  * jmap_api.c — one API request (RFC 8620 §3): the Request object checked,
  * its method calls run in order with their result references resolved,
  * the Response written. See jmap.h.
+ *
+ * The Response is written as each call ends, not built at the end: over
+ * HTTP into the answer's spool (jmap_api_spooled), each call's response
+ * moving there as the method writes it, so a 29 MB answer costs a small
+ * buffer and the spool instead of the call's text, its copy, the whole
+ * Response and the spool (VmHWM +61 MiB for one, +244 MiB for four at
+ * once, measured). Only a response some result reference of the request
+ * names stays in memory for the calls after it.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "core/arena.h"
+#include "core/spool.h"
 #include "jmap/jmap_private.h"
 #include "store/store.h"
 
@@ -66,7 +75,7 @@ static int ref_resolve(struct jmap_request *r, const struct json_value *ref,
 	    nm->type != JSON_STRING || !path || path->type != JSON_STRING)
 		return -1;
 	struct jmap_resp *p = resp_find(r, of->str);
-	if (!p || strcmp(p->name, nm->str) != 0)
+	if (!p || strcmp(p->name, nm->str) != 0 || !p->is_kept)
 		return -1;
 	if (!p->tree) {
 		char err[64];
@@ -74,8 +83,8 @@ static int ref_resolve(struct jmap_request *r, const struct json_value *ref,
 		if (p->args_len > REF_PARSE_MAX - r->ref_parsed)
 			return -2;
 		r->ref_parsed += p->args_len;
-		p->tree = json_parse_capped(p->args, p->args_len, r->a, &r->ref_values, &over, err,
-					    sizeof err);
+		p->tree = json_parse_capped(buf_data(&p->kept), p->args_len, r->a, &r->ref_values,
+					    &over, err, sizeof err);
 		if (!p->tree)
 			return over ? -2 : -1;
 	}
@@ -259,7 +268,99 @@ static int request_shaped(const struct json_value *v)
 	return 1;
 }
 
-/* Runs one invocation; its response (or error) goes to the list. */
+/* ---- the Response, written as it is made ---- */
+
+/* Whether some result reference of the request names call id. */
+static int referenced(const struct jmap_request *r, const char *id)
+{
+	for (size_t i = 0; i < r->nrefd; i++)
+		if (strcmp(r->refd[i], id) == 0)
+			return 1;
+	return 0;
+}
+
+/* The ids of calls the references of the request name: their responses
+ * are all that must stay in memory once written. An implicit call's
+ * arguments are the server's, with no reference. */
+static void refs_scan(struct jmap_request *r, const struct json_value *calls)
+{
+	r->refd = arena_alloc(r->a, (calls->count + 1) * sizeof *r->refd);
+	for (const struct json_value *e = calls->first; e; e = e->next)
+		for (const struct json_value *m = e->first->next->first; m; m = m->next) {
+			const struct json_value *of =
+			    m->key[0] == '#' && m->type == JSON_OBJECT ? json_get(m, "resultOf") : NULL;
+			if (!of || of->type != JSON_STRING || referenced(r, of->str))
+				continue;
+			for (const struct json_value *k = calls->first; k; k = k->next)
+				if (strcmp(k->first->next->next->str, of->str) == 0) {
+					r->refd[r->nrefd++] = of->str;
+					break;
+				}
+		}
+}
+
+/* The Response's text so far, in all. */
+static uint64_t out_pos(const struct jmap_request *r)
+{
+	return (r->sink ? r->sink->len : 0) + buf_len(r->w->b);
+}
+
+/* jw_flush_to's for the Response's writer: its buffer into the spool. */
+static int out_flush(void *cls, struct buf *b)
+{
+	struct jmap_request *r = cls;
+	if (buf_len(b) && spool_append(r->sink, buf_data(b), buf_len(b)) < 0)
+		return -1;
+	buf_reset(b);
+	return 0;
+}
+
+/* A streamed call's: the Response's text before it, then its own. Its
+ * buffer's ceiling shrinks by what left it, so the call's budget holds. */
+static int call_flush(void *cls, struct buf *b)
+{
+	struct jmap_call *c = cls;
+	size_t n = buf_len(b);
+	if (out_flush(c->r, c->r->w->b) < 0 || out_flush(c->r, b) < 0)
+		return -1;
+	b->max -= n;
+	c->sunk += n;
+	return 0;
+}
+
+/* Takes the Response back to pos octets, its writer to saved. */
+static void out_rewind(struct jmap_request *r, uint64_t pos, const struct jw *saved)
+{
+	uint64_t sunk = r->sink ? r->sink->len : 0;
+	if (pos >= sunk) {
+		buf_truncate(r->w->b, (size_t)(pos - sunk));
+	} else {
+		buf_reset(r->w->b);
+		if (spool_truncate(r->sink, pos) < 0)
+			r->w->failed = 1;
+	}
+	*r->w = *saved;
+}
+
+/* One arguments object of the Response: past the writer's buffer
+ * straight into the spool when there is one. */
+static void out_args(struct jmap_request *r, const char *json, size_t n)
+{
+	if (!r->sink) {
+		jw_rawn(r->w, json, n);
+		return;
+	}
+	jw_rawn(r->w, "", 0); /* the comma before it */
+	if (out_flush(r, r->w->b) < 0 || spool_append(r->sink, json, n) < 0)
+		r->w->failed = 1;
+}
+
+/*
+ * Runs one invocation and writes its response (or error) to the
+ * Response. A call no reference names, with a spool to write to, is
+ * streamed: its arguments go to the spool as the method writes them
+ * (the invocation's name before them), and an error takes them back.
+ */
 static void call_run(struct jmap_request *r, const struct json_value *inv)
 {
 	struct jmap_call c = {.r = r};
@@ -268,9 +369,19 @@ static void call_run(struct jmap_request *r, const struct json_value *inv)
 
 	c.name = n->str;
 	c.id = id->str;
+	int keep = referenced(r, c.id), streamed = r->sink && !keep;
+	struct jw saved = *r->w;
+	uint64_t mark = out_pos(r);
 	size_t room = JMAP_RESPONSE_MAX > r->resp_used ? JMAP_RESPONSE_MAX - r->resp_used : 0;
-	buf_init(&c.out, room > CALL_ERR_ROOM ? room : CALL_ERR_ROOM);
+	room = room > CALL_ERR_ROOM ? room : CALL_ERR_ROOM;
+	buf_init(&c.out, room);
 	jw_init(&c.w, &c.out);
+	if (streamed) {
+		jw_arr_begin(r->w);
+		jw_str(r->w, c.name);
+		jw_rawn(r->w, "", 0); /* the comma before the arguments */
+		jw_flush_to(&c.w, call_flush, &c);
+	}
 	/* An implicit call runs on the capability of the call that asked
 	 * for it (EmailSubmission/set's Email/set under submission alone). */
 	if (!m || (!r->in_implicit && (m->cap & ~r->caps)))
@@ -294,8 +405,15 @@ static void call_run(struct jmap_request *r, const struct json_value *inv)
 	p = &r->resp[r->nresp++];
 	memset(p, 0, sizeof *p);
 	p->id = c.id;
+	p->name = c.err_type ? "error" : c.name;
 	if (c.err_type) {
-		buf_reset(&c.out);
+		if (streamed) {
+			out_rewind(r, mark, &saved);
+			streamed = 0;
+		}
+		buf_free(&c.out);
+		buf_init(&c.out, room);
+		c.sunk = 0;
 		jw_init(&c.w, &c.out);
 		jw_obj_begin(&c.w);
 		jw_kstr(&c.w, "type", c.err_type);
@@ -309,14 +427,25 @@ static void call_run(struct jmap_request *r, const struct json_value *inv)
 			jw_arr_end(&c.w);
 		}
 		jw_obj_end(&c.w);
-		p->name = "error";
-	} else {
-		p->name = c.name;
 	}
-	p->args = arena_strndup(r->a, buf_data(&c.out), buf_len(&c.out));
-	p->args_len = buf_len(&c.out);
+	p->args_len = c.sunk + buf_len(&c.out);
+	if (streamed) {
+		if (call_flush(&c, &c.out) < 0)
+			r->w->failed = 1;
+	} else {
+		jw_arr_begin(r->w);
+		jw_str(r->w, p->name);
+		out_args(r, buf_data(&c.out), buf_len(&c.out));
+	}
+	jw_str(r->w, c.id);
+	jw_arr_end(r->w);
 	r->resp_used += p->args_len;
-	buf_free(&c.out);
+	if (keep) {
+		p->kept = c.out; /* freed with the request (jmap_api_request) */
+		p->is_kept = 1;
+	} else {
+		buf_free(&c.out);
+	}
 	if (r->then) {
 		const struct json_value *next = r->then;
 		r->then = NULL;
@@ -326,34 +455,52 @@ static void call_run(struct jmap_request *r, const struct json_value *inv)
 	}
 }
 
-int jmap_api(struct store *st, const struct jmap_who *who, const char *client_ip,
-	     const char *body, size_t len, struct arena *a, struct buf *out)
+/* The request parsed from body; NULL with the problem written to out
+ * and *status_r set. */
+static struct json_value *request_parse(const char *body, size_t len, struct arena *a,
+					struct buf *out, int *status_r)
 {
 	char err[128], d[200];
 	size_t values = JMAP_JSON_VALUES_MAX;
 	int over;
 
 	struct json_value *req = json_parse_capped(body, len, a, &values, &over, err, sizeof err);
+	*status_r = 400;
 	if (!req && over) {
 		snprintf(d, sizeof d, "the request holds more than %d JSON values",
 			 JMAP_JSON_VALUES_MAX);
 		jmap_problem(out, 400, "limit", "maxSizeRequest", d);
-		return 400;
-	}
-	if (!req) {
+	} else if (!req) {
 		snprintf(d, sizeof d, "the request is not valid JSON: %s", err);
 		jmap_problem(out, 400, "notJSON", NULL, d);
-		return 400;
 	}
-	return jmap_api_request(st, who, client_ip, req, a, out);
+	return req;
+}
+
+int jmap_api(struct store *st, const struct jmap_who *who, const char *client_ip,
+	     const char *body, size_t len, struct arena *a, struct buf *out)
+{
+	return jmap_api_spooled(st, who, client_ip, body, len, a, out, NULL);
+}
+
+int jmap_api_spooled(struct store *st, const struct jmap_who *who, const char *client_ip,
+		     const char *body, size_t len, struct arena *a, struct buf *out,
+		     struct spool *sink)
+{
+	int status;
+	struct json_value *req = request_parse(body, len, a, out, &status);
+
+	return req ? jmap_api_request(st, who, client_ip, req, a, out, sink) : status;
 }
 
 int jmap_api_request(struct store *st, const struct jmap_who *who, const char *client_ip,
-		     const struct json_value *req, struct arena *a, struct buf *out)
+		     const struct json_value *req, struct arena *a, struct buf *out,
+		     struct spool *sink)
 {
+	struct jw w;
 	struct jmap_request r = {.st = st, .account = who->account, .apppass = who->apppass,
 				 .cred = who->cred, .client_ip = client_ip, .a = a,
-				 .ref_values = JMAP_JSON_VALUES_MAX};
+				 .ref_values = JMAP_JSON_VALUES_MAX, .w = &w, .sink = sink};
 	char d[200];
 
 	if (!request_shaped(req)) {
@@ -376,23 +523,20 @@ int jmap_api_request(struct store *st, const struct jmap_who *who, const char *c
 		for (const struct json_value *e = ci->first; e; e = e->next)
 			jmap_created_put(&r, e->key, e->str);
 	}
-	for (const struct json_value *e = calls->first; e; e = e->next)
-		call_run(&r, e);
+	refs_scan(&r, calls);
 
-	/* The Response (§3.4). */
-	struct jw w;
+	/* The Response (§3.4), each call's response written as it ends. */
 	buf_reset(out);
 	jw_init(&w, out);
+	if (sink)
+		jw_flush_to(&w, out_flush, &r);
 	jw_obj_begin(&w);
 	jw_key(&w, "methodResponses");
 	jw_arr_begin(&w);
-	for (size_t i = 0; i < r.nresp; i++) {
-		jw_arr_begin(&w);
-		jw_str(&w, r.resp[i].name);
-		jw_rawn(&w, r.resp[i].args, r.resp[i].args_len);
-		jw_str(&w, r.resp[i].id);
-		jw_arr_end(&w);
-	}
+	for (const struct json_value *e = calls->first; e; e = e->next)
+		call_run(&r, e);
+	for (size_t i = 0; i < r.nresp; i++)
+		buf_free(&r.resp[i].kept);
 	jw_arr_end(&w);
 	if (r.created_given) {
 		jw_key(&w, "createdIds");
@@ -404,7 +548,15 @@ int jmap_api_request(struct store *st, const struct jmap_who *who, const char *c
 	/* The session object changes with nothing a request does: fixed. */
 	jw_kstr(&w, "sessionState", "0");
 	jw_obj_end(&w);
+	if (sink && sink->len && out_flush(&r, out) < 0)
+		w.failed = 1;
+	if (sink && sink->failed) {
+		buf_reset(out);
+		return 503;
+	}
 	if (jw_failed(&w)) {
+		if (sink)
+			spool_truncate(sink, 0);
 		jmap_problem(out, 400, "limit", "maxSizeResponse", "the response is too large");
 		return 400;
 	}

@@ -20,12 +20,16 @@
 #include "jmap/jmap.h"
 
 struct arena;
+struct spool;
 struct store;
 
 /* A response already made in this request (for result references). */
 struct jmap_resp {
 	const char *name, *id;
-	const char *args; /* JSON text of its arguments */
+	/* The JSON text of its arguments, kept only when a call of the
+	 * request refers to its id (else written to the Response and gone). */
+	struct buf kept;
+	int is_kept;
 	size_t args_len;
 	struct json_value *tree; /* args parsed, on first reference */
 };
@@ -58,6 +62,14 @@ struct jmap_request {
 	size_t resp_used, ref_parsed;
 	/* JSON values references may still parse (JMAP_JSON_VALUES_MAX). */
 	size_t ref_values;
+	/* The Response as it is written (jmap_api.c): its writer, and the
+	 * spool its text moves to past JW_FLUSH_AT octets (NULL: it all
+	 * stays in the writer's buffer). */
+	struct jw *w;
+	struct spool *sink;
+	/* The call ids some result reference of the request names. */
+	const char **refd;
+	size_t nrefd;
 };
 
 #define JMAP_USING_CORE 1u
@@ -74,6 +86,7 @@ struct jmap_call {
 	const char *name, *id;
 	const struct json_value *args;
 	struct buf out; /* response arguments */
+	size_t sunk;    /* octets of them already moved to the Response's spool */
 	struct jw w;
 	const char *err_type, *err_desc;
 	const char *err_props[8]; /* invalidArguments / invalidProperties names */
@@ -88,7 +101,8 @@ struct jmap_method {
 
 /* jmap_api() on a request already parsed (from a): jmap_ws.c's way in. */
 int jmap_api_request(struct store *st, const struct jmap_who *who, const char *client_ip,
-		     const struct json_value *req, struct arena *a, struct buf *out);
+		     const struct json_value *req, struct arena *a, struct buf *out,
+		     struct spool *sink);
 
 /*
  * Writes through the store writer's group commit (jmap_write.c), for

@@ -174,7 +174,7 @@ void jmap_ws_message(struct store *st, const struct jmap_who *who, const char *c
 			      "too many requests at once for this account");
 		return;
 	}
-	int status = jmap_api_request(st, who, client_ip, strip(msg, a), a, out);
+	int status = jmap_api_request(st, who, client_ip, strip(msg, a), a, out, NULL);
 	/* A Response that fits JMAP_RESPONSE_MAX over HTTP may not once
 	 * tagged: over WebSocket the limit is the tagged message's. */
 	if (tag(out, status == 200 ? "Response" : "RequestError", id) < 0)

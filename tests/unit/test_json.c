@@ -105,11 +105,66 @@ static void test_long_strings(void)
 	arena_free(&a);
 }
 
+/* jw_flush_to: past JW_FLUSH_AT the buffer moves to the flush target,
+ * so a long document costs a small buffer and comes out whole. */
+static struct buf flushed;
+static int flushes;
+static int to_flushed(void *cls, struct buf *b)
+{
+	(void)cls;
+	flushes++;
+	if (buf_append(&flushed, buf_data(b), buf_len(b)) < 0)
+		return -1;
+	buf_reset(b);
+	return 0;
+}
+
+static void test_flush_to(void)
+{
+	struct buf b, whole;
+	struct jw w, ww;
+	char item[32];
+
+	buf_init(&b, 1u << 30);
+	buf_init(&whole, 1u << 30);
+	buf_init(&flushed, 1u << 30);
+	jw_init(&w, &b);
+	jw_flush_to(&w, to_flushed, NULL);
+	jw_init(&ww, &whole);
+	jw_arr_begin(&w);
+	jw_arr_begin(&ww);
+	for (int i = 0; i < 100000; i++) {
+		snprintf(item, sizeof item, "item %d", i);
+		jw_str(&w, item);
+		jw_str(&ww, item);
+		CHECK(buf_len(&b) < JW_FLUSH_AT);
+	}
+	jw_arr_end(&w);
+	jw_arr_end(&ww);
+	CHECK(!jw_failed(&w) && flushes > 10);
+	buf_append(&flushed, buf_data(&b), buf_len(&b));
+	CHECK(buf_len(&flushed) == buf_len(&whole) &&
+	      memcmp(buf_data(&flushed), buf_data(&whole), buf_len(&whole)) == 0);
+	/* A flush that fails fails the writer. */
+	buf_free(&flushed);
+	buf_init(&flushed, 10);
+	jw_init(&w, &b);
+	jw_flush_to(&w, to_flushed, NULL);
+	buf_reset(&b);
+	for (int i = 0; i < 100000 && !jw_failed(&w); i++)
+		jw_str(&w, "an item");
+	CHECK(jw_failed(&w));
+	buf_free(&b);
+	buf_free(&whole);
+	buf_free(&flushed);
+}
+
 int main(void)
 {
 	struct arena *a = arena_new(0);
 	struct json_value *v;
 
+	test_flush_to();
 	v = parse(a, " {\"email\":\"b@x.org\",\"quota\":10,\"on\":true,\"n\":null,\"l\":[1,2.5,\"\\u00e9\\ud83d\\ude00\"]} ");
 	CHECK(v && v->type == JSON_OBJECT && v->count == 5);
 	CHECK(strcmp(json_get(v, "email")->str, "b@x.org") == 0);

@@ -4,7 +4,8 @@
  * content and blob id come out the same either way whatever the chunking,
  * the budget is given back, files left in the directory are swept; and a
  * buffer whose memory cannot be had fails its append instead of ending
- * the process (issue 28, finding 1).
+ * the process (issue 28, finding 1); an unhashed spool cut back to a
+ * mark holds the bytes before it.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -90,6 +91,48 @@ static void test_spool_content(void)
 	check_content(3 * SPOOL_MEM_MAX, 200000, 1); /* pieces bigger than the stage */
 	/* The files are unlinked from the start: the directory stays empty. */
 	CHECK_EQ_INT(count_files(), 0);
+}
+
+/* An unhashed spool cut back to a mark, in memory and in its file (past
+ * the stage and within it), then appended to: the bytes are the prefix
+ * and what came after, as if the cut bytes had never been written (a
+ * JMAP answer takes back a failed method's partial response). */
+static void check_truncate(size_t len, size_t cut)
+{
+	struct spool sp;
+	struct str data;
+	int rc;
+
+	spool_init_unhashed(&sp, 64u << 20, "192.0.2.2");
+	char *all = fill(&sp, len, 65536, &rc);
+	CHECK_EQ_INT(rc, 0);
+	CHECK_EQ_INT(spool_truncate(&sp, len + 1), -1); /* past the end */
+	CHECK_EQ_INT(spool_truncate(&sp, cut), 0);
+	CHECK_EQ_INT(sp.len, cut);
+	CHECK_EQ_INT(spool_append(&sp, "tail", 4), 0);
+	CHECK_EQ_INT(spool_finish(&sp, &data), 0);
+	CHECK_EQ_INT(data.len, cut + 4);
+	CHECK(memcmp(data.p, all, cut) == 0 && memcmp(data.p + cut, "tail", 4) == 0);
+	CHECK_EQ_INT(data.p[cut + 4], '\0');
+	CHECK_EQ_INT(spool_truncate(&sp, 0), -1); /* finished */
+	spool_free(&sp);
+	free(all);
+	CHECK_EQ_INT(spool_mem_held(), 0);
+	CHECK_EQ_INT(spool_files_open(), 0);
+}
+
+static void test_spool_truncate(void)
+{
+	check_truncate(10 * 1024, 100);                       /* in memory */
+	check_truncate(3 * SPOOL_MEM_MAX, 3 * SPOOL_MEM_MAX - 10); /* in the stage */
+	check_truncate(3 * SPOOL_MEM_MAX, SPOOL_MEM_MAX + 5);  /* into the file */
+	check_truncate(3 * SPOOL_MEM_MAX, 0);
+	/* A hashed spool cannot take bytes back: its blob id has them. */
+	struct spool sp;
+	spool_init(&sp, 1024, NULL);
+	CHECK_EQ_INT(spool_append(&sp, "abc", 3), 0);
+	CHECK_EQ_INT(spool_truncate(&sp, 1), -1);
+	spool_free(&sp);
 }
 
 static void test_spool_budget(void)
@@ -178,6 +221,7 @@ int main(void)
 	snprintf(dir, sizeof(dir), "/tmp/tern-spool-test-%d", (int)getpid());
 	CHECK_EQ_INT(spool_setup(dir, 4u << 20), 0);
 	test_spool_content();
+	test_spool_truncate();
 	test_spool_budget();
 	test_spool_sweep();
 	test_buf_no_memory();

@@ -1,0 +1,143 @@
+"""What a large JMAP answer costs the server (app/jmap/jmap_api.c): the
+Response is written as each method call ends, into the answer's spool
+(core/spool.h), and only the responses a result reference of the request
+names stay in memory. It was built whole several times over: each call's
+text, its copy kept for references, the Response's buffer (grown by
+doubling) and then the spool: 29 MB answers took VmHWM up about 80 MB
+each.
+
+Core/echo makes the answers: one call echoes a 1 MB string and 28 more
+echo it again through a result reference, so only the first response
+needs keeping. Each test has a server of its own: peak memory (VmHWM,
+its mark reset first) is what is measured."""
+import json
+
+from harness import SANITIZED, Server
+from jmapc import CORE
+from test_http_body_limits import head
+from test_jmap_blob import tls
+
+BOB = ("bob@example.test", "bob-password-1")
+ECHOES = 28
+BIG = "x" * 1000000
+
+
+def echo_request(value=BIG, echoes=ECHOES):
+    calls = [["Core/echo", {"a": value}, "0"]] + [
+        ["Core/echo", {"#a": {"resultOf": "0", "name": "Core/echo", "path": "/a"}}, str(k)]
+        for k in range(1, echoes + 1)]
+    return json.dumps({"using": [CORE], "methodCalls": calls},
+                      separators=(",", ":")).encode()
+
+
+def read_all(c):
+    """(status, body) of one Content-Length framed answer, read in pieces
+    joined once (a 29 MB body appended to piece by piece costs the test
+    minutes)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        d = c.recv(65536)
+        assert d, "closed in the header"
+        data += d
+    hdr, body = data.split(b"\r\n\r\n", 1)
+    n = 0
+    for line in hdr.split(b"\r\n")[1:]:
+        k, _, v = line.partition(b":")
+        if k.strip().lower() == b"content-length":
+            n = int(v)
+    parts, got = [body], len(body)
+    while got < n:
+        d = c.recv(1 << 20)
+        assert d, "closed after %d of %d octets" % (got, n)
+        parts.append(d)
+        got += len(d)
+    return int(hdr.split(b" ")[1]), b"".join(parts)
+
+
+def check_echoes(st, body, echoes=ECHOES):
+    assert st == 200, (st, body[:300])
+    r = json.loads(body)
+    assert r["sessionState"] == "0" and len(r["methodResponses"]) == echoes + 1
+    for k, (name, args, cid) in enumerate(r["methodResponses"]):
+        assert (name, cid) == ("Core/echo", str(k)) and args == {"a": BIG}, (name, cid)
+
+
+def peak_growth(s, n):
+    """n answers of ECHOES + 1 echoes asked at once and read whole: how
+    far VmHWM rose (KiB)."""
+    req = echo_request()
+    # What the first such answer costs once (buffers, pools that stay).
+    c = tls(s)
+    c.sendall(head("/jmap/api/", len(req), BOB) + req)
+    check_echoes(*read_all(c))
+    c.close()
+    with open("/proc/%d/clear_refs" % s.proc.pid, "w") as f:
+        f.write("5")
+    base = s.rss_kib("VmHWM")
+    conns = []
+    try:
+        for _ in range(n):
+            c = tls(s)
+            c.settimeout(120)
+            c.sendall(head("/jmap/api/", len(req), BOB) + req)
+            conns.append(c)
+        answers = [read_all(c) for c in conns]
+    finally:
+        for c in conns:
+            c.close()
+    grew = s.rss_kib("VmHWM") - base
+    for st, body in answers:
+        check_echoes(st, body)
+    print("%d answers of %d octets: VmHWM grew %.1f MiB" % (n, len(answers[0][1]), grew / 1024))
+    return grew
+
+
+def test_one_large_answer_costs_about_its_size():
+    """One 29 MB answer: VmHWM grew 61 MiB before (Email/get of 28 bodies
+    of 1 MB: 56-127 MiB); 31 MiB now, its own size
+    (the spool file's pages, mapped while it is sent)."""
+    s = Server(accounts=[BOB], http=True)
+    try:
+        grew = peak_growth(s, 1)
+        assert grew < (90 if SANITIZED else 45) * 1024, grew
+    finally:
+        s.cleanup()
+
+
+def test_four_large_answers_at_once():
+    """Four at once (maxConcurrentRequests): 244 MiB before, 48 MiB now."""
+    s = Server(accounts=[BOB], http=True)
+    try:
+        grew = peak_growth(s, 4)
+        assert grew < (300 if SANITIZED else 120) * 1024, grew
+    finally:
+        s.cleanup()
+
+
+def test_call_over_budget_taken_back_whole():
+    """A call past the Response's budget fails after part of its response
+    went to the spool: that part is taken back, the error takes its place
+    and the Response is valid JSON with every other response whole."""
+    s = Server(accounts=[BOB], http=True)
+    try:
+        echoes = 31  # 38.4 MB asked for, JMAP_RESPONSE_MAX is 32 MiB
+        big = "y" * 1200000
+        req = echo_request(big, echoes)
+        c = tls(s)
+        c.settimeout(120)
+        c.sendall(head("/jmap/api/", len(req), BOB) + req)
+        st, body = read_all(c)
+        c.close()
+        assert st == 200, (st, body[:300])
+        r = json.loads(body)["methodResponses"]
+        assert len(r) == echoes + 1
+        ok = [x for x in r if x[0] == "Core/echo"]
+        bad = [x for x in r if x[0] == "error"]
+        assert ok and bad and r[:len(ok)] == ok, [x[0] for x in r]
+        for name, args, cid in ok:
+            assert args == {"a": big}, cid
+        for name, args, cid in bad:
+            assert args["type"] == "serverFail", args
+        assert [x[2] for x in r] == [str(k) for k in range(echoes + 1)]
+    finally:
+        s.cleanup()
