@@ -377,6 +377,7 @@ static void stream_end(void *arg, int admitted)
 
 static const struct http_upload_ops upload_ops = {
 	.pool = HTTP_POOL_UPLOADS,
+	.blob = 1,
 	.admit = upload_admit,
 	.done = upload_done,
 	.problem = upload_problem,

@@ -91,7 +91,7 @@ static void admit_main(void *arg)
 static void done_main(void *arg)
 {
 	struct http_upload *u = arg;
-	u->ops->done(u->x, u->arg, u->data.p, u->data.len, u->id);
+	u->ops->done(u->x, u->arg, u->data.p, u->data.len, u->ops->blob ? u->id : NULL);
 }
 
 /* Starts fn on a job; ANSWER with a 503 when no thread could run it. */
@@ -126,7 +126,10 @@ static enum http_upload_step admitted(struct http_upload *u)
 	 * is cut, a slow one that keeps coming is not. */
 	MHD_set_connection_option(u->x->mc, MHD_CONNECTION_OPTION_TIMEOUT,
 				  (unsigned)http_cfg->http_header_timeout_s);
-	spool_init(&u->sp, u->max, u->x->ip);
+	if (u->ops->blob)
+		spool_init(&u->sp, u->max, u->x->ip);
+	else
+		spool_init_unhashed(&u->sp, u->max, u->x->ip);
 	u->state = U_BODY;
 	return HTTP_UPLOAD_WAIT;
 }
@@ -168,7 +171,8 @@ static enum http_upload_step body_end(struct http_upload *u)
 	}
 	if (u->werr)
 		return write_failed(u);
-	spool_blob_id(&u->sp, u->id);
+	if (u->ops->blob)
+		spool_blob_id(&u->sp, u->id);
 	if (spool_finish(&u->sp, &u->data) < 0) {
 		u->werr = u->sp.error ? u->sp.error : EIO;
 		spool_free(&u->sp);

@@ -16,7 +16,8 @@
  *      a wrong password never costs us the upload);
  *   2. the body goes into a struct spool (core/spool.h: bounded memory,
  *      then an unlinked file under the data directory's spool/, hashed as
- *      it arrives) piece by piece as libmicrohttpd reads it;
+ *      it arrives when it becomes a blob: ops->blob) piece by piece as
+ *      libmicrohttpd reads it;
  *   3. ops->done gets the complete body as one read-only range (a mapping
  *      of the file, or the spool's small buffer) and its content id, and
  *      writes the answer.
@@ -79,11 +80,15 @@ struct http_upload_ops {
 	 * written (401, 429, a limit, ...). Never reads x->body.
 	 */
 	int (*admit)(struct http_ctx *x, void *arg, uint64_t *max_r);
+	/* 1: the body becomes a blob, hashed as it arrives for done's id;
+	 * 0: it is not hashed (an API request: the hash cost 14% of a large
+	 * one's CPU for nothing) and done's id is NULL. */
+	int blob;
 	/*
 	 * On a thread of its own, once the whole body arrived: data[0..len)
 	 * (valid during the call only, NUL-terminated one past the end),
-	 * id its BLAKE2b-256 (store_blob_id() of the bytes). Writes x's
-	 * answer.
+	 * id its BLAKE2b-256 (store_blob_id() of the bytes) when ops->blob,
+	 * else NULL. Writes x's answer.
 	 */
 	void (*done)(struct http_ctx *x, void *arg, const char *data, size_t len,
 		     const uint8_t id[32]);
