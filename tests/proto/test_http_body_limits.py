@@ -57,6 +57,26 @@ def ask(s, data, timeout=10):
         c.close()
 
 
+def asked_at_once(s, req, n, timeout=60):
+    """n connections each send the API request req, then their answers
+    are read: the (status, body) pairs and how far the server's peak
+    memory (VmHWM, its mark reset first) rose meanwhile, in KiB."""
+    with open("/proc/%d/clear_refs" % s.proc.pid, "w") as f:
+        f.write("5")
+    base = s.rss_kib("VmHWM")
+    conns = []
+    try:
+        for _ in range(n):
+            c = tls(s)
+            c.sendall(head("/jmap/api/", len(req), BOB) + req)
+            conns.append(c)
+        answers = [read_answer(c, timeout) for c in conns]
+    finally:
+        for c in conns:
+            c.close()
+    return answers, s.rss_kib("VmHWM") - base
+
+
 def test_jmap_api_credentials_before_body():
     s = srv()
     # No credentials, or wrong ones: answered from the header alone.
@@ -247,20 +267,7 @@ def test_jmap_request_values_bounded():
     big = b'{"using":["%s"],"methodCalls":[["Core/echo",{"a":[' % CORE.encode()
     tail = b'0]},"0"]]}'
     big += b"0," * ((MAX_REQUEST - len(big) - len(tail)) // 2) + tail
-    with open("/proc/%d/clear_refs" % s.proc.pid, "w") as f:
-        f.write("5")
-    base = s.rss_kib("VmHWM")
-    conns, answers = [], []
-    try:
-        for _ in range(4):
-            c = tls(s)
-            c.sendall(head("/jmap/api/", len(big), BOB) + big)
-            conns.append(c)
-        answers = [read_answer(c, 60) for c in conns]
-    finally:
-        for c in conns:
-            c.close()
-    grew = s.rss_kib("VmHWM") - base
+    answers, grew = asked_at_once(s, big, 4)
     print("4 requests of %d octets of values: VmHWM grew %.1f MiB" % (len(big), grew / 1024))
     assert grew < (200 if SANITIZED else 80) * 1024, grew
     for st, body in answers:

@@ -14,7 +14,7 @@ import json
 
 from harness import SANITIZED, Server
 from jmapc import CORE
-from test_http_body_limits import head
+from test_http_body_limits import asked_at_once, head
 from test_jmap_blob import read_answer, tls
 
 BOB = ("bob@example.test", "bob-password-1")
@@ -43,25 +43,8 @@ def peak_growth(s, n):
     far VmHWM rose (KiB)."""
     req = echo_request()
     # What the first such answer costs once (buffers, pools that stay).
-    c = tls(s)
-    c.sendall(head("/jmap/api/", len(req), BOB) + req)
-    check_echoes(*read_answer(c, 120))
-    c.close()
-    with open("/proc/%d/clear_refs" % s.proc.pid, "w") as f:
-        f.write("5")
-    base = s.rss_kib("VmHWM")
-    conns = []
-    try:
-        for _ in range(n):
-            c = tls(s)
-            c.settimeout(120)
-            c.sendall(head("/jmap/api/", len(req), BOB) + req)
-            conns.append(c)
-        answers = [read_answer(c, 120) for c in conns]
-    finally:
-        for c in conns:
-            c.close()
-    grew = s.rss_kib("VmHWM") - base
+    check_echoes(*asked_at_once(s, req, 1, 120)[0][0])
+    answers, grew = asked_at_once(s, req, n, 120)
     for st, body in answers:
         check_echoes(st, body)
     print("%d answers of %d octets: VmHWM grew %.1f MiB" % (n, len(answers[0][1]), grew / 1024))
