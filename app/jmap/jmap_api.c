@@ -342,11 +342,11 @@ static void out_rewind(struct jmap_request *r, uint64_t pos, const struct jw *sa
 	*r->w = *saved;
 }
 
-/* One arguments object of the Response: past the writer's buffer
- * straight into the spool when there is one. */
+/* One arguments object of the Response: a large one past the writer's
+ * buffer straight into the spool when there is one. */
 static void out_args(struct jmap_request *r, const char *json, size_t n)
 {
-	if (!r->sink) {
+	if (!r->sink || n < JW_FLUSH_AT) {
 		jw_rawn(r->w, json, n);
 		return;
 	}
@@ -430,7 +430,10 @@ static void call_run(struct jmap_request *r, const struct json_value *inv)
 	}
 	p->args_len = c.sunk + buf_len(&c.out);
 	if (streamed) {
-		if (call_flush(&c, &c.out) < 0)
+		/* A small response joins the Response's buffer: an answer
+		 * that stays small never touches the spool. */
+		if (c.sunk ? call_flush(&c, &c.out) < 0
+			   : buf_append(r->w->b, buf_data(&c.out), buf_len(&c.out)) < 0)
 			r->w->failed = 1;
 	} else {
 		jw_arr_begin(r->w);
