@@ -156,18 +156,26 @@ static void ms_write(struct ms_session *s, const char *p, size_t n)
 }
 
 static void ms_printf(struct ms_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A line of any length: one past the stack buffer (a "SIEVE" capability
+ * grown with extensions) is formatted again into the heap, never cut (a
+ * cut lost its closing quote and CRLF, and a literal's count its octets). */
 static void ms_printf(struct ms_session *s, const char *fmt, ...)
 {
-	char line[1024];
-	va_list ap;
+	char line[1024], *p = line;
+	va_list ap, again;
 	va_start(ap, fmt);
+	va_copy(again, ap);
 	int n = vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n >= sizeof(line))
-		n = (int)sizeof(line) - 1;
-	ms_write(s, line, (size_t)n);
+	if (n >= 0 && (size_t)n >= sizeof(line)) {
+		p = xmalloc((size_t)n + 1);
+		n = vsnprintf(p, (size_t)n + 1, fmt, again);
+	}
+	va_end(again);
+	if (n >= 0)
+		ms_write(s, p, (size_t)n);
+	if (p != line)
+		free(p);
 }
 
 /* A string as ManageSieve writes it: quoted when it can be, else a
