@@ -21,14 +21,31 @@
  * guesses against offline without that key. Only successes are cached, so
  * wrong guesses still pay full price; a changed password changes the
  * stored hash and so misses. A hit is a fixed-size compare of digests.
+ *
+ * SASLprep. PLAIN (RFC 4616 §2), POP3 UTF8 USER (RFC 6856 §3), IMAP
+ * (RFC 6855) and SMTP AUTH compare passwords after SASLprep (RFC 4013),
+ * as SCRAM derives its keys (scram_login.c): a Mac sends "ä" decomposed
+ * (NFD), a phone a no-break space where the admin typed a space. So a
+ * new hash is of the prepared form (what SCRAM's keys are of), and a
+ * check that fails as given is tried once more with the prepared form
+ * when preparing changes it. Hashes made before (of the text as typed)
+ * still match that text; a password SASLprep refuses (a control
+ * character, a bidi mix) is hashed and checked as given. The second
+ * argon2id run happens only when the first failed and the text is not
+ * plain ASCII; the dummy check of an unknown user runs twice in the same
+ * case, so the time still does not say whether the name exists, and a
+ * success through the prepared form caches the form as given too, so
+ * the client that sends it pays one run a TTL, as everyone else.
  */
 #include "auth/password.h"
 
 #include <pthread.h>
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "core/saslprep.h"
 #include "core/xalloc.h"
 
 #define PASSWORD_OPSLIMIT 2ULL
@@ -67,15 +84,52 @@ static void password_init(void)
 		fatal("auth event=pthread_once_failed");
 }
 
+/*
+ * SASLprep(password) in malloc'd memory (*sz_r octets, for prep_free)
+ * when it is a different text, else NULL: SASLprep refused it, or it is
+ * its own preparation. Printable ASCII and spaces prepare to themselves
+ * (RFC 4013 maps and forbids none of them): no allocation for those.
+ */
+static char *prepared(const char *password, size_t *sz_r)
+{
+	size_t n = strlen(password), len;
+	const unsigned char *p = (const unsigned char *)password;
+	size_t i = 0;
+
+	while (i < n && p[i] >= 0x20 && p[i] < 0x7f)
+		i++;
+	if (i == n)
+		return NULL;
+	char *out = xmalloc(SASLPREP_OUT_MAX);
+	*sz_r = SASLPREP_OUT_MAX;
+	if (saslprep(password, n, out, SASLPREP_OUT_MAX, &len) == 0 &&
+	    (len != n || memcmp(out, password, n) != 0))
+		return out;
+	sodium_memzero(out, SASLPREP_OUT_MAX);
+	free(out);
+	return NULL;
+}
+
+static void prep_free(char *p, size_t sz)
+{
+	if (p) {
+		sodium_memzero(p, sz);
+		free(p);
+	}
+}
+
 int password_hash(const char *password, char *out, size_t outsz)
 {
 	password_init();
 	if (outsz < crypto_pwhash_STRBYTES)
 		return -1;
-	if (crypto_pwhash_str_alg(out, password, strlen(password), PASSWORD_OPSLIMIT,
-	                          PASSWORD_MEMLIMIT, crypto_pwhash_ALG_ARGON2ID13) != 0)
-		return -1;
-	return 0;
+	size_t psz = 0;
+	char *prep = prepared(password, &psz);
+	const char *what = prep ? prep : password;
+	int rc = crypto_pwhash_str_alg(out, what, strlen(what), PASSWORD_OPSLIMIT,
+	                               PASSWORD_MEMLIMIT, crypto_pwhash_ALG_ARGON2ID13);
+	prep_free(prep, psz);
+	return rc == 0 ? 0 : -1;
 }
 
 static int64_t now_s(void)
@@ -143,14 +197,26 @@ int password_verify(const char *hash, const char *password)
 	/* libsodium reads the string up to its NUL; refuse anything unbounded. */
 	if (hash == NULL || memchr(hash, '\0', crypto_pwhash_STRBYTES) == NULL)
 		return password_verify_dummy(password);
-	unsigned char d[32];
+	unsigned char d[32], dp[32];
 	struct cache_slot *slot = cache_lookup(hash, password, d);
 	if (slot)
 		return 1;
-	if (crypto_pwhash_str_verify(hash, password, strlen(password)) != 0)
-		return 0;
-	cache_store(d);
-	return 1;
+	if (crypto_pwhash_str_verify(hash, password, strlen(password)) == 0) {
+		cache_store(d);
+		return 1;
+	}
+	/* Failed as given: the prepared form, when it is another text. */
+	size_t psz = 0;
+	char *prep = prepared(password, &psz);
+	int ok = prep && (cache_lookup(hash, prep, dp) ||
+	                  crypto_pwhash_str_verify(hash, prep, strlen(prep)) == 0);
+	if (ok) {
+		cache_store(dp);
+		cache_store(d);
+	}
+	prep_free(prep, psz);
+	sodium_memzero(dp, sizeof dp);
+	return ok;
 }
 
 int password_verify_dummy(const char *password)
@@ -172,6 +238,14 @@ int password_verify_dummy(const char *password)
 	if (crypto_pwhash(out, sizeof out, password, strlen(password), dummy_salt,
 	                  PASSWORD_OPSLIMIT, PASSWORD_MEMLIMIT, crypto_pwhash_ALG_ARGON2ID13) == 0)
 		sodium_memzero(out, sizeof out);
+	/* password_verify() runs a second time for a text SASLprep changes. */
+	size_t psz = 0;
+	char *prep = prepared(password, &psz);
+	if (prep && crypto_pwhash(out, sizeof out, prep, strlen(prep), dummy_salt,
+	                          PASSWORD_OPSLIMIT, PASSWORD_MEMLIMIT,
+	                          crypto_pwhash_ALG_ARGON2ID13) == 0)
+		sodium_memzero(out, sizeof out);
+	prep_free(prep, psz);
 	return 0;
 }
 

@@ -9,6 +9,12 @@
  * successful login. libsodium is initialised once, on first use, whatever
  * thread gets there first.
  *
+ * Passwords are compared after SASLprep (RFC 4013, core/saslprep.h), as
+ * the SASL mechanisms and POP3/IMAP UTF-8 logins ask: the hash is of the
+ * prepared form, and a check tries the text as given, then (only if that
+ * failed and SASLprep changes it) its prepared form. Hashes of the text as
+ * typed, made before, keep matching that text (see password.c).
+ *
  * Caveats. Each hash or verification allocates the full memory cost
  * (19 MiB) and burns tens of milliseconds of CPU: run it off the I/O loops
  * and bound how many run at once. Nothing here logs; callers must never log
@@ -24,15 +30,18 @@
 
 /*
  * Hashes password (NUL-terminated, any bytes) with argon2id and a fresh salt
- * into out (size outsz, at least PASSWORD_HASH_MAX), NUL-terminated.
- * Returns 0, or -1 when outsz is too small or memory could not be had.
+ * into out (size outsz, at least PASSWORD_HASH_MAX), NUL-terminated: its
+ * SASLprep, or the text itself when SASLprep refuses it. Returns 0, or -1
+ * when outsz is too small or memory could not be had.
  */
 int password_hash(const char *password, char *out, size_t outsz);
 
 /*
  * Checks password against a hash string made by password_hash() (or any
- * argon2i/argon2id PHC string). The comparison inside libsodium is constant
- * time. Returns 1 when it matches, 0 otherwise (including a malformed hash).
+ * argon2i/argon2id PHC string): as given, and when that fails and SASLprep
+ * makes another text of it, that text (a second argon2id run). The
+ * comparison inside libsodium is constant time. Returns 1 when it matches,
+ * 0 otherwise (including a malformed hash).
  */
 int password_verify(const char *hash, const char *password);
 
@@ -42,9 +51,10 @@ unsigned long password_cache_hits(void);
 void password_cache_clear(void);
 
 /*
- * Spends the same time as a password_verify() against a real hash, for an
- * unknown user, so that response time does not reveal which user names
- * exist. Always "fails" (returns 0).
+ * Spends the same time as a failed password_verify() against a real hash
+ * (two runs when SASLprep changes password), for an unknown user, so that
+ * response time does not reveal which user names exist. Always "fails"
+ * (returns 0).
  */
 int password_verify_dummy(const char *password);
 

@@ -1,6 +1,7 @@
 /*
  * test_password.c — argon2id hashing and verification.
  */
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -68,6 +69,47 @@ int main(void)
 	password_cache_clear();
 	CHECK_EQ_INT(password_verify(h1, "cached pw"), 1);
 	CHECK_EQ_INT(password_cache_hits(), hits0 + 1);
+
+	/*
+	 * SASLprep (RFC 4013): the NFC and NFD spellings of one password,
+	 * and a no-break space for a space, are the same password, whichever
+	 * form set it. They were not: a Mac client's NFD of a password set
+	 * in NFC failed.
+	 */
+	static const char nfc[] = "p\xc3\xa4ss-w\xc3\xb6rd-1";   /* U+00E4, U+00F6 */
+	static const char nfd[] = "pa\xcc\x88ss-wo\xcc\x88rd-1"; /* a, o + U+0308 */
+	static const char nbsp[] = "two\xc2\xa0words";             /* U+00A0 */
+	CHECK_EQ_INT(password_hash(nfc, h1, sizeof h1), 0);
+	CHECK_EQ_INT(password_verify(h1, nfc), 1);
+	CHECK_EQ_INT(password_verify(h1, nfd), 1);
+	CHECK_EQ_INT(password_verify(h1, "pass-word-1"), 0);
+	CHECK_EQ_INT(password_hash(nfd, h1, sizeof h1), 0);
+	CHECK_EQ_INT(password_verify(h1, nfc), 1); /* stored prepared */
+	CHECK_EQ_INT(password_verify(h1, nfd), 1);
+	CHECK_EQ_INT(password_hash(nbsp, h1, sizeof h1), 0);
+	CHECK_EQ_INT(password_verify(h1, "two words"), 1);
+	CHECK_EQ_INT(password_verify(h1, nbsp), 1);
+	CHECK_EQ_INT(password_verify(h1, "twowords"), 0);
+	CHECK_EQ_INT(password_hash("two words", h1, sizeof h1), 0);
+	CHECK_EQ_INT(password_verify(h1, nbsp), 1);
+	/* A success through the prepared form is cached for the form sent. */
+	password_cache_clear();
+	CHECK_EQ_INT(password_hash(nfc, h1, sizeof h1), 0);
+	unsigned long hits1 = password_cache_hits();
+	CHECK_EQ_INT(password_verify(h1, nfd), 1);
+	CHECK_EQ_INT(password_cache_hits(), hits1);
+	CHECK_EQ_INT(password_verify(h1, nfd), 1);
+	CHECK_EQ_INT(password_cache_hits(), hits1 + 1);
+	/* A hash made before, of the text as typed, still takes that text. */
+	CHECK_EQ_INT(crypto_pwhash_str(h1, nfd, strlen(nfd), 2, 19u << 20), 0);
+	CHECK_EQ_INT(password_verify(h1, nfd), 1);
+	CHECK_EQ_INT(crypto_pwhash_str(h1, nbsp, strlen(nbsp), 2, 19u << 20), 0);
+	CHECK_EQ_INT(password_verify(h1, nbsp), 1);
+	/* SASLprep refuses a control character: hashed and checked as given. */
+	CHECK_EQ_INT(password_hash("bell\x07pw", h1, sizeof h1), 0);
+	CHECK_EQ_INT(password_verify(h1, "bell\x07pw"), 1);
+	CHECK_EQ_INT(password_verify(h1, "bellpw"), 0);
+	CHECK_EQ_INT(password_verify_dummy(nfd), 0);
 
 	/* Output buffer too small. */
 	CHECK_EQ_INT(password_hash("x", small, sizeof small), -1);
