@@ -269,7 +269,10 @@ int imap_fetch_sets_seen(const struct imap_arg *list, size_t n)
 void imap_fetch_write_flags(struct imap_session *s, const char *sp, const struct imap_msg *m)
 {
 	struct buf b;
-	buf_init(&b, 16384);
+	/* The longest list a message may have (16 KiB of keywords and the
+	 * system flags): past a smaller buffer the keywords were left out
+	 * and FLAGS showed the system flags alone. */
+	buf_init(&b, IMAP_FLAGS_LINE_MAX);
 	buf_printf(&b, "%sFLAGS ", sp);
 	imap_msg_flags_append(&s->view, m, &b);
 	imap_write(s, buf_data(&b), buf_len(&b));

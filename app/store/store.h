@@ -1161,7 +1161,9 @@ int store_dkim_sign(struct store *st, const char *domain, const struct str *p, s
  * the commit.
  */
 #define STORE_KEYWORD_MAX 255 /* octets of one keyword */
-#define STORE_KEYWORDS_MAX 64 /* keywords on one email */
+/* Keywords on one email, not counting IMAP's system flags ($seen, $answered,
+ * $flagged, $draft, $deleted): those come on top (store_flags.c). */
+#define STORE_KEYWORDS_MAX 64
 
 /* 1 when kw (n octets) is a valid keyword: IMAP atom characters only. */
 int store_keyword_valid(const char *kw, size_t n);

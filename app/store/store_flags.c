@@ -56,13 +56,19 @@ int store_keyword_valid(const char *kw, size_t n)
 	return 1;
 }
 
-/* A list of keyword slices (copies in one buffer). */
+/* IMAP's system flags as keywords: not counted in STORE_KEYWORDS_MAX,
+ * which bounds the others (what IMAP shows as keywords), so a message
+ * holding the most keywords can still be \Seen, \Flagged or \Deleted. */
+#define KW_SYSTEM_N 5
+/* A list of keyword slices (copies in one buffer): the most keywords an
+ * email may have, and the system flags (a membership's view adds
+ * $deleted). */
+#define KWSET_MAX (STORE_KEYWORDS_MAX + KW_SYSTEM_N)
 struct kwset {
 	char *buf;
 	size_t len;
-	/* One more than an email may have: a membership's view adds $deleted. */
-	const char *w[STORE_KEYWORDS_MAX + 1];
-	size_t wl[STORE_KEYWORDS_MAX + 1];
+	const char *w[KWSET_MAX];
+	size_t wl[KWSET_MAX];
 	size_t n;
 };
 
@@ -106,7 +112,27 @@ static int kwset_has(const struct kwset *s, const char *w, size_t n)
 }
 
 /* The JMAP names of IMAP's system flags: always stored lowercase. */
-static const char *const system_kw[] = { "$seen", "$answered", "$flagged", "$draft", "$deleted" };
+static const char *const system_kw[KW_SYSTEM_N] = { "$seen", "$answered", "$flagged", "$draft",
+						    "$deleted" };
+
+/* The index of w in system_kw (any case), or -1 for another keyword. */
+static int kw_system(const char *w, size_t n)
+{
+	for (int k = 0; k < KW_SYSTEM_N; k++)
+		if (kw_eq(w, n, system_kw[k], strlen(system_kw[k])))
+			return k;
+	return -1;
+}
+
+/* How many of s's keywords count in STORE_KEYWORDS_MAX: all but the
+ * system flags. */
+static size_t kwset_counted(const struct kwset *s)
+{
+	size_t c = 0;
+	for (size_t i = 0; i < s->n; i++)
+		c += kw_system(s->w[i], s->wl[i]) < 0;
+	return c;
+}
 
 /* Splits space-separated text into s (case kept but for the system
  * names, duplicates in any case dropped, the first kept). -1 for an
@@ -130,10 +156,10 @@ static int kwset_parse(struct kwset *s, const char *text, size_t len)
 			return -1;
 		if (kwset_has(s, s->buf + st, i - st))
 			continue;
-		for (size_t k = 0; k < sizeof(system_kw) / sizeof(system_kw[0]); k++)
-			if (kw_eq(s->buf + st, i - st, system_kw[k], strlen(system_kw[k])))
-				memcpy(s->buf + st, system_kw[k], i - st);
-		if (s->n == STORE_KEYWORDS_MAX)
+		int k = kw_system(s->buf + st, i - st);
+		if (k >= 0)
+			memcpy(s->buf + st, system_kw[k], i - st);
+		else if (kwset_counted(s) == STORE_KEYWORDS_MAX)
 			return -1;
 		s->w[s->n] = s->buf + st;
 		s->wl[s->n++] = i - st;
@@ -312,7 +338,8 @@ static int change_one(struct store *st, MDB_txn *txn, struct kw_ctx *c, struct a
 		for (size_t i = 0; i < c->arg.n; i++) {
 			if (kwset_has(&out, c->arg.w[i], c->arg.wl[i]))
 				continue;
-			if (out.n == STORE_KEYWORDS_MAX + 1) {
+			if (kw_system(c->arg.w[i], c->arg.wl[i]) < 0 &&
+			    kwset_counted(&out) == STORE_KEYWORDS_MAX) {
 				rc = STORE_EINVAL;
 				goto out;
 			}
@@ -321,10 +348,6 @@ static int change_one(struct store *st, MDB_txn *txn, struct kw_ctx *c, struct a
 		}
 	out_email = out;
 	int out_del = kwset_drop(&out_email, KW_DELETED, KW_DELETED_LEN);
-	if (out_email.n > STORE_KEYWORDS_MAX) {
-		rc = STORE_EINVAL;
-		goto out;
-	}
 	size_t klen;
 	char *joined = kwset_join(&out, &(size_t){ 0 });
 	int email_same = kwset_same(&cur, &out_email) && !stray;

@@ -127,3 +127,48 @@ def test_imap_one_flag_list_takes_the_most_keywords():
         assert a.until_tag("u")[-1].startswith(b"u NO [LIMIT]")
         cmd(a, "z", "LOGOUT")
         a.close()
+
+
+SYSTEM = "\\Seen \\Answered \\Flagged \\Draft \\Deleted"
+
+
+def test_imap_system_flags_come_on_top_of_the_most_keywords():
+    """STORE_KEYWORDS_MAX counts keywords, not the system flags: a
+    message with the most keywords may also be \\Seen, \\Deleted and the
+    rest, given in the same list or later. The store counted $deleted in a
+    request's 64 (STORE or APPEND of 64 keywords and \\Deleted: NO
+    [LIMIT]) and $seen and the like on the email, so a message with the
+    most keywords could not be marked read."""
+    with srv() as s:
+        a = Raw(s)
+        a.login()
+        body = b"Subject: on top\r\n\r\nbody\r\n"
+        a.send("p APPEND INBOX (%s %s) {%d}\r\n" % (SYSTEM, " ".join(KEYWORDS), len(body)))
+        assert a.line().startswith(b"+")
+        a.send(body + b"\r\n")
+        assert a.until_tag("p")[-1].startswith(b"p OK")
+        a.send("q APPEND INBOX (%s) {%d}\r\n" % (" ".join(KEYWORDS), len(body)))
+        assert a.line().startswith(b"+")
+        a.send(body + b"\r\n")
+        assert a.until_tag("q")[-1].startswith(b"q OK")
+        cmd(a, "s", "SELECT INBOX")
+        items = fetched(cmd(a, "f", "FETCH 1 FLAGS"))[1]
+        assert full(items) and all(f.encode() in items for f in SYSTEM.split()), items
+        # Message 2: the system flags one by one, then all with the
+        # keywords in one list.
+        for i, flag in enumerate(SYSTEM.split()):
+            items = fetched(cmd(a, "t%d" % i, "STORE 2 +FLAGS (%s)" % flag))[2]
+            assert full(items) and flag.encode() in items, (flag, items)
+        cmd(a, "u", "STORE 2 FLAGS ()")
+        items = fetched(cmd(a, "v", "STORE 2 FLAGS (%s %s)" % (" ".join(KEYWORDS), SYSTEM)))[2]
+        assert full(items) and all(f.encode() in items for f in SYSTEM.split()), items
+        # One keyword more is still the limit, system flags or not.
+        a.send("w STORE 2 +FLAGS (\\Seen extra)\r\n")
+        assert a.until_tag("w")[-1].startswith(b"w NO [LIMIT]")
+        a.send("x APPEND INBOX (\\Seen %s extra) {%d}\r\n" % (" ".join(KEYWORDS), len(body)))
+        assert a.line().startswith(b"+")
+        a.send(body + b"\r\n")
+        assert a.until_tag("x")[-1].startswith(b"x NO [LIMIT]")
+        cmd(a, "z", "LOGOUT")
+        a.close()
+
