@@ -79,7 +79,7 @@ static void store_done(struct imap_session *s, struct imap_job *j)
 		return;
 	}
 	struct buf out, modified;
-	int new_kw = 0;
+	int new_kw = 0, full = 0;
 	buf_init(&out, imap_sync_out_max(j->n));
 	buf_init(&modified, (size_t)j->n * 24 + 64);
 	for (size_t i = 0; i < j->n; i++) {
@@ -112,19 +112,28 @@ static void store_done(struct imap_session *s, struct imap_job *j)
 		    !((j->unchangedsince || s->condstore) && r->status == STORE_KW_CHANGED))
 			continue;
 		if (s->uidonly)
-			buf_printf(&out, "* %u UIDFETCH (", r->uid);
+			full |= buf_printf(&out, "* %u UIDFETCH (", r->uid);
 		else
-			buf_printf(&out, "* %u FETCH (", seq);
+			full |= buf_printf(&out, "* %u FETCH (", seq);
 		if ((j->uid_mode || s->qresync) && !s->uidonly)
-			buf_printf(&out, "UID %u ", r->uid);
+			full |= buf_printf(&out, "UID %u ", r->uid);
 		if (!silent) {
-			buf_append_c(&out, "FLAGS ");
-			imap_msg_flags_append(&s->view, m, &out);
+			full |= buf_append_c(&out, "FLAGS ");
+			full |= imap_msg_flags_append(&s->view, m, &out);
 		}
 		if (s->condstore)
-			buf_printf(&out, "%sMODSEQ (%llu)", silent ? "" : " ",
-				   (unsigned long long)m->modseq);
-		buf_append_c(&out, ")\r\n");
+			full |= buf_printf(&out, "%sMODSEQ (%llu)", silent ? "" : " ",
+					   (unsigned long long)m->modseq);
+		full |= buf_append_c(&out, ")\r\n");
+	}
+	if (full) {
+		/* The flags are stored; telling them would pass what any
+		 * output may hold (IMAP_PEND_MAX): no prefix of it, as for a
+		 * sync that large. The client sees the new state when back. */
+		buf_free(&out);
+		buf_free(&modified);
+		imap_session_too_much(s, j->n);
+		return;
 	}
 	if (new_kw) {
 		struct buf fl;

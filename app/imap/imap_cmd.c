@@ -269,6 +269,8 @@ void imap_dispatch(struct imap_session *s, const struct imap_cmd *cmd)
 		if (imap_session_sync_flags(s) && cmd->id != IMAP_CMD_FETCH &&
 		    cmd->id != IMAP_CMD_STORE)
 			imap_session_held_line(s); /* FETCH and STORE say it last */
+		if (s->state != IMAP_S_SELECTED)
+			return; /* too much to tell: BYE said it */
 	}
 	imap_names_utf8 = s->utf8; /* for the name helpers below */
 	def->fn(s, cmd);

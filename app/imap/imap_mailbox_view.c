@@ -466,12 +466,12 @@ static int sync_full(struct imap_mailbox_view *v, struct store *st, struct buf *
 		if (gone)
 			gone[expunged] = ou; /* descending */
 		else if (buf_printf(out, "* %u EXPUNGE\r\n", i) < 0)
-			rc = -1;
+			rc = IMAP_VIEW_FULL;
 		expunged++;
 		i--;
 	}
 	if (gone && expunged && emit_vanished(out, gone, expunged) < 0)
-		rc = -1;
+		rc = IMAP_VIEW_FULL;
 	free(gone);
 	/* Flags changed by others: the new numbering, ascending. */
 	for (i = 0, j = 0; i < v->count && j < nv.count;) {
@@ -487,7 +487,7 @@ static int sync_full(struct imap_mailbox_view *v, struct store *st, struct buf *
 		if (flags_differ(o, n)) {
 			if (announce(v, out, nv.msgs, nv.count, n, &kw_state) < 0 ||
 			    emit_flags(v, out, j + 1, n) < 0)
-				rc = -1;
+				rc = IMAP_VIEW_FULL;
 			told_add(told, n->uid);
 		}
 		i++;
@@ -497,12 +497,12 @@ static int sync_full(struct imap_mailbox_view *v, struct store *st, struct buf *
 	uint32_t last = v->count ? v->msgs[v->count - 1].uid : 0;
 	for (j = nv.count; j > 0 && nv.msgs[j - 1].uid > last; j--)
 		if (announce(v, out, nv.msgs, nv.count, &nv.msgs[j - 1], &kw_state) < 0)
-			rc = -1;
+			rc = IMAP_VIEW_FULL;
 	if (announce_rest(v, out, kw_state) < 0)
-		rc = -1;
+		rc = IMAP_VIEW_FULL;
 	if (nv.count != v->count - expunged) /* new messages: see delta_apply */
 		if (buf_printf(out, "* %u EXISTS\r\n", nv.count) < 0)
-			rc = -1;
+			rc = IMAP_VIEW_FULL;
 	msgs_free(v->msgs, v->count);
 	keep_session_state(&nv, v);
 	*v = nv;
@@ -604,14 +604,14 @@ static int delta_apply(struct imap_mailbox_view *v, struct delta *d, struct buf 
 		if (gone)
 			gone[expunged] = d->e[k - 1].uid; /* descending */
 		else if (out && buf_printf(out, "* %u EXPUNGE\r\n", seq) < 0)
-			rc = -1;
+			rc = IMAP_VIEW_FULL;
 		expunged++;
 		free(v->msgs[seq - 1].kw);
 		v->msgs[seq - 1].kw = NULL;
 		v->msgs[seq - 1].uid = 0; /* removed below */
 	}
 	if (gone && expunged && emit_vanished(out, gone, expunged) < 0)
-		rc = -1;
+		rc = IMAP_VIEW_FULL;
 	free(gone);
 	if (expunged) {
 		uint32_t w = 0;
@@ -634,7 +634,7 @@ static int delta_apply(struct imap_mailbox_view *v, struct delta *d, struct buf 
 			if (changed && out &&
 			    (announce(v, out, NULL, 0, o, &kw_state) < 0 ||
 			     emit_flags(v, out, seq, o) < 0))
-				rc = -1;
+				rc = IMAP_VIEW_FULL;
 			if (changed && out)
 				told_add(told, o->uid);
 			continue;
@@ -648,16 +648,16 @@ static int delta_apply(struct imap_mailbox_view *v, struct delta *d, struct buf 
 		v->msgs[v->count++] = e->m;
 		e->m.kw = NULL;
 		if (announce(v, out, NULL, 0, &v->msgs[v->count - 1], &kw_state) < 0)
-			rc = -1;
+			rc = IMAP_VIEW_FULL;
 	}
 	if (announce_rest(v, out, kw_state) < 0)
-		rc = -1;
+		rc = IMAP_VIEW_FULL;
 	/* EXISTS only for new messages: each EXPUNGE already took one from
 	 * the client's count (RFC 9051 §7.5.1: "it is not necessary to send
 	 * an EXISTS response with the new value"), and Dovecot sends none. */
 	if (out && v->count != count0 - expunged)
 		if (buf_printf(out, "* %u EXISTS\r\n", v->count) < 0)
-			rc = -1;
+			rc = IMAP_VIEW_FULL;
 	return rc;
 }
 
@@ -748,12 +748,12 @@ int imap_view_sync_flags(struct imap_mailbox_view *v, struct store *st, struct b
 			o->modseq = modseq;
 		if (changed &&
 		    (announce(v, out, NULL, 0, o, &kw_state) < 0 || emit_flags(v, out, seq, o) < 0))
-			rc = -1;
+			rc = IMAP_VIEW_FULL;
 		if (changed)
 			told_add(told, o->uid); /* delta_unique(): ascending */
 	}
 	if (announce_rest(v, out, kw_state) < 0)
-		rc = -1;
+		rc = IMAP_VIEW_FULL;
 	if (!rest)
 		take_state(v, &vs); /* all of it applied: the view is current */
 	else

@@ -149,13 +149,15 @@ void imap_view_close(struct imap_mailbox_view *v, struct store *st);
  * not change.
  * The UIDs whose FETCH FLAGS it wrote are added to *told, ascending,
  * when told is given.
- * Returns 0, or -1 on a store error (v unchanged) or when out is full
- * (out then holds a prefix: the caller closes the session), or -2 when
+ * Returns 0, or -1 on a store error (v unchanged), or IMAP_VIEW_FULL when
+ * out is full (v moved on and out holds a prefix: the caller sends none of
+ * it and ends the session, imap_session_too_much()), or -2 when
  * the mailbox no longer exists (deleted by another session; v unchanged),
  * or -3 when it has another UIDVALIDITY than v (tern import or migrate
  * gave the empty mailbox a source's: its UIDs start again at 1, so no
  * EXPUNGE or EXISTS can describe the change; v unchanged, nothing in out).
  */
+#define IMAP_VIEW_FULL (-4)
 int imap_view_sync(struct imap_mailbox_view *v, struct store *st, struct buf *out,
 		   struct imap_view_told *told);
 
@@ -173,8 +175,8 @@ int imap_view_sync(struct imap_mailbox_view *v, struct store *st, struct buf *ou
  * A change log longer than imap_view_sync() reads is left whole.
  * The UIDs whose flags it told are added to *told as imap_view_sync()
  * does.
- * Returns 0, 1 when it told MODSEQs with expunges held back, or -1 when
- * out is full.
+ * Returns 0, 1 when it told MODSEQs with expunges held back, or
+ * IMAP_VIEW_FULL when out is full (as imap_view_sync()).
  */
 int imap_view_sync_flags(struct imap_mailbox_view *v, struct store *st, struct buf *out,
 			 struct imap_view_told *told);

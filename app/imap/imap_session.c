@@ -225,6 +225,15 @@ static int uid_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+void imap_session_too_much(struct imap_session *s, size_t n)
+{
+	log_warn("imap", s->id, "event=sync_output_overflow mailbox=%u messages=%zu limit=%u",
+		 s->view.mailbox, n, IMAP_PEND_MAX);
+	imap_reply(s, "* BYE Too many changes to tell at once, please reconnect.");
+	imap_session_unselect(s);
+	imap_close_with(s, "sync_output_overflow");
+}
+
 static void session_sync(struct imap_session *s, int tell_highest)
 {
 	struct buf out;
@@ -263,8 +272,23 @@ static void session_sync(struct imap_session *s, int tell_highest)
 	 * so an expunge that took \Recent messages says how many are left,
 	 * as Dovecot does ("* 1 EXPUNGE" then "* 0 RECENT"). */
 	if (r >= 0 && !imap_select_recent_sync(s, last_uid, &out) &&
-	    imap_view_recent_count(&s->view) != recent0)
-		buf_printf(&out, "* %u RECENT\r\n", imap_view_recent_count(&s->view));
+	    imap_view_recent_count(&s->view) != recent0 &&
+	    buf_printf(&out, "* %u RECENT\r\n", imap_view_recent_count(&s->view)) < 0)
+		r = IMAP_VIEW_FULL;
+	if (r >= 0 && tell_highest == 2 &&
+	    buf_printf(&out, "* OK [HIGHESTMODSEQ %llu] Highest\r\n",
+		       (unsigned long long)imap_highest_modseq(s->view.highest_modseq)) < 0)
+		r = IMAP_VIEW_FULL;
+	if (r == IMAP_VIEW_FULL) {
+		/* More to tell than any output may hold (some 4,000 messages
+		 * with the most keywords changed at once), and the view has
+		 * moved on: a prefix would leave the client's state wrong
+		 * without a word. It hears nothing of it, and starts again. */
+		buf_free(&out);
+		free(before);
+		imap_session_too_much(s, s->view.count);
+		return;
+	}
 	if (r == -2 || r == -3) {
 		/* Deleted under us (-2), or its UIDVALIDITY changed (-3: tern
 		 * import or migrate gave the empty mailbox a source's, and its
@@ -288,9 +312,6 @@ static void session_sync(struct imap_session *s, int tell_highest)
 	}
 	if (r < 0)
 		log_warn("imap", s->id, "event=sync_failed mailbox=%u", s->view.mailbox);
-	if (tell_highest == 2)
-		buf_printf(&out, "* OK [HIGHESTMODSEQ %llu] Highest\r\n",
-			   (unsigned long long)imap_highest_modseq(s->view.highest_modseq));
 	if (s->contexts && r >= 0) {
 		/* Each context's lines are at most one number per message
 		 * (CONTEXT=SORT: a position and a number). */
@@ -335,6 +356,11 @@ int imap_session_sync_flags(struct imap_session *s)
 	buf_init(&out, imap_sync_out_max(s->view.count));
 	int r = imap_view_sync_flags(&s->view, imap_store, &out,
 				     s->cmd_id == IMAP_CMD_STORE ? &s->told : NULL);
+	if (r == IMAP_VIEW_FULL) {
+		buf_free(&out);
+		imap_session_too_much(s, s->view.count);
+		return 0;
+	}
 	if (r < 0)
 		log_warn("imap", s->id, "event=sync_failed mailbox=%u", s->view.mailbox);
 	else if (buf_len(&out))

@@ -192,6 +192,10 @@ void imap_write(struct imap_session *s, const char *p, size_t n);
 void imap_write_big(struct imap_session *s, const char *p, size_t n);
 /* Enters LOGOUT and closes after the queued output left. */
 void imap_close_with(struct imap_session *s, const char *reason);
+/* The untagged answers about n messages (a sync, a STORE) did not fit in
+ * imap_sync_out_max(): logs it, sends "* BYE" and closes, having sent none
+ * of them (the session's view is gone with it; the store is untouched). */
+void imap_session_too_much(struct imap_session *s, size_t n);
 /* Counts a client error; after too many, "* BYE" and close. 1 when closing. */
 int imap_session_error(struct imap_session *s);
 /* Ends the command under way: frees its arena. */

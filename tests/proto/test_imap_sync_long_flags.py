@@ -172,3 +172,53 @@ def test_imap_system_flags_come_on_top_of_the_most_keywords():
         cmd(a, "z", "LOGOUT")
         a.close()
 
+
+NBIG = 4300  # lines of some 16 KiB: past IMAP_PEND_MAX (64 MiB) together
+
+
+def test_imap_sync_past_the_output_ceiling_ends_the_session():
+    """A sync with more to tell than any output may hold (IMAP_PEND_MAX):
+    NBIG messages given the most keywords at once by another session. The
+    NOOP's sync used to send the lines that fit, the last one cut, log
+    event=sync_failed and answer OK, its view moved on: the client held
+    flags it was never told. Now it says "* BYE" before any of it, logs
+    why and closes; the store keeps the change, and a new session reads
+    it."""
+    with srv() as s:
+        a, b = Raw(s), Raw(s)
+        a.login()
+        b.login()
+        a.sock.settimeout(600)
+        body = b"Subject: many\r\n\r\nbody\r\n"
+        for k in range(0, NBIG, 500):
+            n = min(500, NBIG - k)
+            a.send(b"p APPEND INBOX" + b"".join(b" {%d+}\r\n%s" % (len(body), body)
+                                                for _ in range(n)) + b"\r\n")
+            assert a.until_tag("p")[-1].startswith(b"p OK")
+        cmd(b, "s", "SELECT INBOX")
+        cmd(a, "s", "SELECT INBOX")
+        cmd(a, "t", "STORE 1:* +FLAGS.SILENT (%s)" % " ".join(KEYWORDS))
+        b.sock.settimeout(600)
+        b.send("n NOOP\r\n")
+        got = []
+        while True:
+            try:
+                got.append(b.line())
+            except (EOFError, ConnectionResetError):
+                break
+        assert got and got[0].startswith(b"* BYE "), [g[:80] for g in got[:3]]
+        assert len(got) == 1, [g[:80] for g in got[:3]]
+        assert s.wait_log("event=sync_output_overflow")
+        assert "event=sync_failed" not in s.log_text()
+        # Nothing lost: the change is there for the next session.
+        c = Raw(s)
+        c.login()
+        c.sock.settimeout(600)
+        st = cmd(c, "u", "STATUS INBOX (MESSAGES)")
+        assert b"MESSAGES %d" % NBIG in st[0], st
+        cmd(c, "s", "EXAMINE INBOX")
+        got = fetched(cmd(c, "f", "FETCH 1,%d FLAGS" % NBIG))
+        assert sorted(got) == [1, NBIG] and all(full(v) for v in got.values()), sorted(got)
+        for r in (a, c):
+            cmd(r, "z", "LOGOUT")
+            r.close()
