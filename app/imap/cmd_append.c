@@ -379,11 +379,15 @@ void imap_append_run(struct imap_session *s, const struct imap_cmd *cmd, size_t 
 			arg = &cmd->args[++i];
 		}
 		if (arg->type == IMAP_ARG_STRING) {
+			int zone;
 			date = arg->str;
-			if (imap_datetime_parse(date, &m->d.received_at, NULL) < 0) {
+			if (imap_datetime_parse(date, &m->d.received_at, &zone) < 0) {
 				bad(s, cmd->id, "Invalid internal date.");
 				goto fail;
 			}
+			/* Kept: INTERNALDATE comes back in it, and its day is
+			 * the one SEARCH BEFORE/ON/SINCE judge (RFC 9051). */
+			m->d.received_zone = (int16_t)zone;
 			i++;
 		}
 		if (i + 1 < cmd->nargs && imap_arg_atom_is(&cmd->args[i], "CATENATE") &&

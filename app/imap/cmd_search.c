@@ -6,7 +6,8 @@
  * The keys are compiled once into a small tree in the command arena, then
  * evaluated for every message of the snapshot. Served: ALL, sequence
  * sets and UID sets (both may be "$", the saved result: imap_set_parse),
- * LARGER, SMALLER, BEFORE, ON, SINCE (internal date, by day in UTC),
+ * LARGER, SMALLER, BEFORE, ON, SINCE (internal date, by day in the zone
+ * it was given in: RFC 9051 disregards time and zone, as Dovecot does),
  * OLDER and YOUNGER (internal date against the clock, in seconds),
  * SAVEDBEFORE, SAVEDON, SAVEDSINCE and SAVEDATESUPPORTED (RFC 8514: the
  * day the message entered the mailbox, in UTC), EMAILID and THREADID
@@ -442,6 +443,12 @@ static int64_t day_of(int64_t t)
 	return t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
 }
 
+/* The calendar day of m's internal date in its own zone. */
+static int64_t internal_day(const struct imap_msg *m)
+{
+	return day_of(m->received_at + (int64_t)m->zone * 60);
+}
+
 static int eval(const struct node *n, const struct msg_ctx *x)
 {
 	const struct imap_msg *m = x->m;
@@ -465,7 +472,7 @@ static int eval(const struct node *n, const struct msg_ctx *x)
 	case N_BEFORE:
 	case N_ON:
 	case N_SINCE:
-		day = day_of(m->received_at);
+		day = internal_day(m);
 		return n->kind == N_BEFORE ? day < n->day : n->kind == N_ON ? day == n->day : day >= n->day;
 	case N_SAVEDBEFORE: return day_of(m->saved_at) < n->day;
 	case N_SAVEDON: return day_of(m->saved_at) == n->day;
@@ -611,7 +618,7 @@ static int batch_meta_cb(void *arg, size_t i, const void *meta, size_t metalen)
 	if (mime_cache_root_subject(meta, metalen, b->a, &size, &subject) != 0 ||
 	    size != m->size)
 		return 0;
-	struct msg_ctx x = { .m = m, .seq = k + 1, .sent_day = day_of(m->received_at),
+	struct msg_ctx x = { .m = m, .seq = k + 1, .sent_day = internal_day(m),
 			     .recent = imap_view_recent(&b->s->view, m), .ascii = !b->s->utf8 };
 	/* Folded once: compared here, and kept for the next SEARCH. */
 	if (subject.p)
@@ -637,7 +644,7 @@ static void batch_cb(void *arg, size_t i, const void *meta, size_t metalen, cons
 	const struct imap_msg *m = &b->s->view.msgs[k];
 	struct search_run r = { .root = b->root, .a = b->a, .tree = b->c->body || b->c->sent,
 				.sent = b->c->sent };
-	r.x = (struct msg_ctx){ .m = m, .seq = k + 1, .sent_day = day_of(m->received_at),
+	r.x = (struct msg_ctx){ .m = m, .seq = k + 1, .sent_day = internal_day(m),
 				.recent = imap_view_recent(&b->s->view, m), .ascii = !b->s->utf8 };
 	search_cb(&r, meta, metalen, d, len);
 	b->res[k] = (uint8_t)r.hit;
@@ -656,7 +663,7 @@ static void cached_cb(void *arg, size_t i, struct str folded)
 	struct cached_eval *ce = arg;
 	uint32_t k = ce->idx[i];
 	const struct imap_msg *m = &ce->s->view.msgs[k];
-	struct msg_ctx x = { .m = m, .seq = k + 1, .sent_day = day_of(m->received_at),
+	struct msg_ctx x = { .m = m, .seq = k + 1, .sent_day = internal_day(m),
 			     .recent = imap_view_recent(&ce->s->view, m), .folded = 1,
 			     .ascii = !ce->s->utf8,
 			     .subject = folded };
@@ -716,7 +723,7 @@ static void search_all(struct imap_session *s, const struct node *root, struct c
 		imap_view_size_downgrades(s, from, to);
 	for (uint32_t i = from; i < to; i++) {
 		struct msg_ctx x = { .m = &v->msgs[i], .seq = i + 1,
-				     .sent_day = day_of(v->msgs[i].received_at),
+				     .sent_day = internal_day(&v->msgs[i]),
 				     .recent = imap_view_recent(v, &v->msgs[i]), .ascii = !s->utf8 };
 		int known = c->text ? eval_known(root, &x) : eval(root, &x);
 		if (known >= 0) {

@@ -386,20 +386,26 @@ static void locate_cb(void *arg, const void *meta, size_t metalen, const char *d
 	}
 }
 
-static void format_date(int64_t t, char out[32])
+/* The instant t as the wall clock of zone (minutes east of UTC) shows it:
+ * INTERNALDATE in the zone APPEND gave (RFC 9051 §2.3.3), SAVEDATE in
+ * +0000. */
+static void format_date(int64_t t, int zone, char out[32])
 {
 	static const char *const mon[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
 					   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-	time_t tt = (time_t)t;
+	time_t tt = (time_t)(t + (int64_t)zone * 60);
 	struct tm tm;
 	/* A stored date gmtime cannot render must not index mon[] with
 	 * garbage: the epoch instead. */
 	if (gmtime_r(&tt, &tm) == NULL) {
 		tt = 0;
+		zone = 0;
 		gmtime_r(&tt, &tm);
 	}
-	snprintf(out, 32, "%02d-%s-%04d %02d:%02d:%02d +0000", tm.tm_mday, mon[tm.tm_mon],
-		 tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	unsigned az = (unsigned)(zone < 0 ? -zone : zone) % 6000;
+	snprintf(out, 32, "%02d-%s-%04d %02d:%02d:%02d %c%02u%02u", tm.tm_mday, mon[tm.tm_mon],
+		 tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec, zone < 0 ? '-' : '+',
+		 az / 60, az % 60);
 }
 
 static void emit_item(struct imap_session *s, struct imap_fetch *f, size_t i)
@@ -436,7 +442,7 @@ static void emit_item(struct imap_session *s, struct imap_fetch *f, size_t i)
 		break;
 	case IMAP_FI_INTERNALDATE: {
 		char date[32];
-		format_date(m->received_at, date);
+		format_date(m->received_at, m->zone, date);
 		snprintf(line, sizeof(line), "%sINTERNALDATE \"%s\"", sp, date);
 		break;
 	}
@@ -448,7 +454,7 @@ static void emit_item(struct imap_session *s, struct imap_fetch *f, size_t i)
 		break;
 	case IMAP_FI_SAVEDATE: {
 		char date[32];
-		format_date(m->saved_at, date);
+		format_date(m->saved_at, 0, date);
 		snprintf(line, sizeof(line), "%sSAVEDATE \"%s\"", sp, date);
 		break;
 	}

@@ -118,6 +118,7 @@ static void msg_from_info(struct imap_msg *m, const struct store_email_info *inf
 				.object_id = info->object_id,
 				.size = info->size,
 				.received_at = info->received_at,
+				.zone = info->zone,
 				.modseq = info->modseq,
 				.saved_at = info->saved_at,
 				.thread_id = info->thread_id };

@@ -44,6 +44,7 @@ struct imap_msg {
 			      * malloc'ed; NULL when none */
 	uint8_t flags;       /* IMAP_F_* */
 	uint8_t dg;          /* IMAP_DG_*: its size for a session without UTF-8 */
+	int16_t zone;        /* INTERNALDATE's zone, minutes east of UTC */
 };
 
 /* imap_msg.dg: whether a session without UTF-8 (imap_downgrade.h) sees

@@ -537,6 +537,11 @@ struct store_delivery {
 	 * model). NULL: none (APPEND, imports, submission, notices). */
 	const char *spam_from;
 	int64_t received_at; /* seconds since the epoch */
+	/* The zone received_at was given in, minutes east of UTC (IMAP
+	 * APPEND's date-time; -5999..5999): IMAP shows the internal date in
+	 * it and SEARCH BEFORE/ON/SINCE take its day there. 0: +0000 (every
+	 * other writer). */
+	int16_t received_zone;
 	/*
 	 * 1: check the accounts' quotas again in the commit (port 25). The
 	 * message is refused, with nothing written and txn_hook not run, when
@@ -753,6 +758,7 @@ struct store_email_info {
 	                     * COPY's copy the EMAILID of the email it was made from */
 	uint32_t uid;
 	int64_t received_at;
+	int16_t zone; /* received_at's zone, minutes east of UTC (store_delivery) */
 	uint64_t size;
 	const void *meta; /* as given at delivery; valid during the callback */
 	size_t metalen;

@@ -315,8 +315,10 @@ void email_enc(struct rec_w *w, const void *rec)
 	rw_bytes(w, e->members, (size_t)e->nmembers * 8);
 	rw_u32(w, e->metalen);
 	rw_bytes(w, e->meta, e->metalen);
-	if (e->origin)
+	if (e->origin || e->zone)
 		rw_u32(w, e->origin);
+	if (e->zone)
+		rw_u16(w, (uint16_t)e->zone);
 }
 
 int email_dec(const MDB_val *v, struct email_rec *e)
@@ -339,8 +341,10 @@ int email_dec(const MDB_val *v, struct email_rec *e)
 	e->members = rr_bytes(&r, (size_t)e->nmembers * 8);
 	e->metalen = rr_u32(&r);
 	e->meta = rr_bytes(&r, e->metalen);
-	/* Optional (IMAP COPY's copies only): absent in every other record. */
+	/* Optional (IMAP COPY's copies, or before a zone): absent in most
+	 * records. Then the zone, absent when +0000. */
 	e->origin = !r.bad && r.len - r.off >= 4 ? rr_u32(&r) : 0;
+	e->zone = !r.bad && r.len - r.off >= 2 ? (int16_t)rr_u16(&r) : 0;
 	return r.bad ? MDB_CORRUPTED : 0;
 }
 
@@ -563,6 +567,7 @@ void email_info_fill(struct store_email_info *info, const struct email_rec *e,
 	    .object_id = e->origin ? e->origin : email_id,
 	    .uid = uid,
 	    .received_at = e->received_at,
+	    .zone = e->zone,
 	    .size = e->size,
 	    .meta = e->meta,
 	    .metalen = e->metalen,

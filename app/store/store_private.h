@@ -488,6 +488,11 @@ struct email_rec {
 	 * EMAILID). 0: the email's own id. A trailing field, written only
 	 * when set. */
 	uint32_t origin;
+	/* The zone the internal date was given in, minutes east of UTC
+	 * (IMAP APPEND's "-0800": -480); 0 is +0000, as every record
+	 * without it reads. A trailing field after origin (then written as
+	 * 0 when unset), written only when not 0. */
+	int16_t zone;
 };
 void email_enc(struct rec_w *w, const void *rec);
 

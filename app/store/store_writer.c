@@ -511,6 +511,7 @@ static int put_email(struct store *st, MDB_txn *txn, const struct store_delivery
 	    .size = d->len,
 	    .modseq = modseq,
 	    .received_at = d->received_at,
+	    .zone = d->received_zone,
 	    .thread_id = thread_id,
 	    .nmembers = 1,
 	    .members = member,

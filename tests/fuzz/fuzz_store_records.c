@@ -76,7 +76,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			MDB_val w = {n, p};
 			assert(email_dec(&w, &f) == 0);
 			assert(f.size == e.size && f.keywords_len == e.keywords_len &&
-			       f.nmembers == e.nmembers && f.metalen == e.metalen);
+			       f.nmembers == e.nmembers && f.metalen == e.metalen &&
+			       f.origin == e.origin && f.zone == e.zone);
 			free(p);
 		}
 		break;

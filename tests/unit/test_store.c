@@ -2124,6 +2124,55 @@ static void test_hold(void)
  * server runs) are swept by the server's periodic sweep: no unref of its
  * own asks for one, and the server need not restart.
  */
+/* The email record's trailing fields: origin, then the internal date's
+ * zone. A record with neither is the layout every earlier build wrote
+ * (and reads +0000); one with a zone and no origin carries origin 0, which
+ * an older reader takes as "none". */
+static void test_email_zone_codec(void)
+{
+	static const uint8_t meta[3] = { 1, 2, 3 };
+	uint8_t buf[256];
+	struct email_rec in = { .size = 10, .received_at = 1577950200, .metalen = 3, .meta = meta };
+	struct email_rec out;
+	struct rec_w w = { .p = buf, .cap = sizeof buf };
+
+	email_enc(&w, &in);
+	size_t plain = w.len;
+	MDB_val v = { w.len, buf };
+	CHECK_EQ_INT(email_dec(&v, &out), 0);
+	CHECK_EQ_INT(out.zone, 0);
+	CHECK_EQ_INT(out.origin, 0);
+	CHECK_EQ_INT(email_size(&in), plain);
+
+	in.zone = -480; /* "-0800" */
+	w = (struct rec_w){ .p = buf, .cap = sizeof buf };
+	email_enc(&w, &in);
+	CHECK_EQ_INT(w.len, plain + 6);
+	v = (MDB_val){ w.len, buf };
+	CHECK_EQ_INT(email_dec(&v, &out), 0);
+	CHECK_EQ_INT(out.zone, -480);
+	CHECK_EQ_INT(out.origin, 0);
+	CHECK_EQ_INT(out.received_at, 1577950200);
+
+	in.origin = 7;
+	in.zone = 5999;
+	w = (struct rec_w){ .p = buf, .cap = sizeof buf };
+	email_enc(&w, &in);
+	v = (MDB_val){ w.len, buf };
+	CHECK_EQ_INT(email_dec(&v, &out), 0);
+	CHECK_EQ_INT(out.zone, 5999);
+	CHECK_EQ_INT(out.origin, 7);
+
+	in.zone = 0; /* a COPY's copy without a zone: as before */
+	w = (struct rec_w){ .p = buf, .cap = sizeof buf };
+	email_enc(&w, &in);
+	CHECK_EQ_INT(w.len, plain + 4);
+	v = (MDB_val){ w.len, buf };
+	CHECK_EQ_INT(email_dec(&v, &out), 0);
+	CHECK_EQ_INT(out.zone, 0);
+	CHECK_EQ_INT(out.origin, 7);
+}
+
 static void test_gc_poll(void)
 {
 	char dir[300], err[256], c = 'g';
@@ -2333,6 +2382,7 @@ int main(void)
 	test_mailbox_lookup_keyed();
 	test_hold();
 	test_gc_poll();
+	test_email_zone_codec();
 
 	unit_rmrf(base);
 	return unit_done("test_store");

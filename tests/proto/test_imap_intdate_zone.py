@@ -1,0 +1,96 @@
+"""IMAP INTERNALDATE keeps the zone APPEND gave it (RFC 9051 §2.3.3,
+§6.3.12), and SEARCH BEFORE, ON and SINCE judge the date in that zone
+("disregarding time and timezone", §6.4.4), as Dovecot does (imaptest's
+search-intdate script relies on it).
+
+Before, tern kept the instant alone: APPEND "01-Jan-2020 23:30:00 -0800"
+was answered "02-Jan-2020 07:30:00 +0000", and SEARCH ON 1-Jan-2020 did
+not find it (its UTC day is the 2nd). The zone is a trailing field of the
+email record (app/store/SCHEMA.md): records without it, every one an
+earlier build wrote (test_upgrade_fixtures.py opens those), read +0000 as
+before. Checked here too: a flag change (the record rewritten), COPY (a
+new record) and a restart keep the zone, and SORT ARRIVAL still orders by
+the instant."""
+import re
+
+from test_imap import Raw, srv
+
+# (date given, the UTC instant's day, the zone's day)
+DATES = [
+    "01-Jan-2020 23:30:00 -0800",  # 2 Jan 07:30 UTC
+    "02-Jan-2020 00:30:00 +0200",  # 1 Jan 22:30 UTC
+    "01-Jan-2020 12:00:00 +0000",
+    "15-Mar-2021 08:00:00 -9959",  # the widest zone the syntax has
+]
+
+
+def cmd(r, tag, text):
+    r.send("%s %s\r\n" % (tag, text))
+    out = r.until_tag(tag)
+    assert out[-1].startswith(tag.encode() + b" OK"), out
+    return out
+
+
+def intdates(r, tag, what="1:*"):
+    out = cmd(r, tag, "FETCH %s INTERNALDATE" % what)
+    return [re.search(rb'INTERNALDATE "([^"]*)"', l).group(1).decode()
+            for l in out if b" FETCH " in l]
+
+
+def search(r, tag, key):
+    out = cmd(r, tag, "SEARCH %s" % key)
+    line = [l for l in out if l.startswith(b"* SEARCH")][0]
+    return [int(x) for x in line.split()[2:]]
+
+
+def append(r, tag, box, date, n):
+    body = b"Subject: zone %d\r\n\r\nbody\r\n" % n
+    r.send('%s APPEND %s "%s" {%d+}\r\n' % (tag, box, date, len(body)))
+    r.send(body + b"\r\n")
+    out = r.until_tag(tag)
+    assert out[-1].startswith(tag.encode() + b" OK"), out
+
+
+def check_dates(r):
+    assert intdates(r, "f") == DATES
+    # Each message's own calendar day.
+    assert search(r, "o1", "ON 1-Jan-2020") == [1, 3]
+    assert search(r, "o2", "ON 2-Jan-2020") == [2]
+    assert search(r, "b", "BEFORE 2-Jan-2020") == [1, 3]
+    assert search(r, "s", "SINCE 2-Jan-2020") == [2, 4]
+    assert search(r, "o3", "ON 15-Mar-2021") == [4]
+    # OLDER/YOUNGER and SORT ARRIVAL are about the instant.
+    out = cmd(r, "a", "SORT (ARRIVAL) UTF-8 ALL")
+    line = [l for l in out if l.startswith(b"* SORT")][0]
+    assert line.split()[2:] == [b"3", b"2", b"1", b"4"], line
+
+
+def test_internaldate_keeps_the_zone_and_searches_its_day():
+    with srv() as s:
+        r = Raw(s)
+        r.login()
+        cmd(r, "c", "CREATE other")
+        for i, d in enumerate(DATES):
+            append(r, "p%d" % i, "INBOX", d, i)
+        cmd(r, "x", "SELECT INBOX")
+        check_dates(r)
+        # "-0000" is the same zone as "+0000" (RFC 5322 gives it no
+        # other meaning IMAP keeps).
+        append(r, "m", "other", "05-May-2022 10:00:00 -0000", 9)
+        # A flag change rewrites the record; COPY makes a new one.
+        cmd(r, "t", "STORE 1:* +FLAGS.SILENT (\\Seen kw)")
+        cmd(r, "k", "COPY 1:* other")
+        check_dates(r)
+        cmd(r, "y", "SELECT other")
+        assert intdates(r, "g") == ["05-May-2022 10:00:00 +0000"] + DATES
+        cmd(r, "z", "LOGOUT")
+        r.close()
+        # Stored, not a session's memory.
+        s.stop()
+        s.start()
+        r = Raw(s)
+        r.login()
+        cmd(r, "x", "SELECT INBOX")
+        check_dates(r)
+        cmd(r, "z", "LOGOUT")
+        r.close()
