@@ -132,6 +132,15 @@ def test_imap_one_flag_list_takes_the_most_keywords():
 SYSTEM = "\\Seen \\Answered \\Flagged \\Draft \\Deleted"
 
 
+def append(r, tag, flags):
+    """APPEND of a small message with the flag list flags: the tagged reply."""
+    body = b"Subject: on top\r\n\r\nbody\r\n"
+    r.send("%s APPEND INBOX (%s) {%d}\r\n" % (tag, flags, len(body)))
+    assert r.line().startswith(b"+")
+    r.send(body + b"\r\n")
+    return r.until_tag(tag)[-1]
+
+
 def test_imap_system_flags_come_on_top_of_the_most_keywords():
     """STORE_KEYWORDS_MAX counts keywords, not the system flags: a
     message with the most keywords may also be \\Seen, \\Deleted and the
@@ -142,15 +151,8 @@ def test_imap_system_flags_come_on_top_of_the_most_keywords():
     with srv() as s:
         a = Raw(s)
         a.login()
-        body = b"Subject: on top\r\n\r\nbody\r\n"
-        a.send("p APPEND INBOX (%s %s) {%d}\r\n" % (SYSTEM, " ".join(KEYWORDS), len(body)))
-        assert a.line().startswith(b"+")
-        a.send(body + b"\r\n")
-        assert a.until_tag("p")[-1].startswith(b"p OK")
-        a.send("q APPEND INBOX (%s) {%d}\r\n" % (" ".join(KEYWORDS), len(body)))
-        assert a.line().startswith(b"+")
-        a.send(body + b"\r\n")
-        assert a.until_tag("q")[-1].startswith(b"q OK")
+        assert append(a, "p", "%s %s" % (SYSTEM, " ".join(KEYWORDS))).startswith(b"p OK")
+        assert append(a, "q", " ".join(KEYWORDS)).startswith(b"q OK")
         cmd(a, "s", "SELECT INBOX")
         items = fetched(cmd(a, "f", "FETCH 1 FLAGS"))[1]
         assert full(items) and all(f.encode() in items for f in SYSTEM.split()), items
@@ -165,10 +167,7 @@ def test_imap_system_flags_come_on_top_of_the_most_keywords():
         # One keyword more is still the limit, system flags or not.
         a.send("w STORE 2 +FLAGS (\\Seen extra)\r\n")
         assert a.until_tag("w")[-1].startswith(b"w NO [LIMIT]")
-        a.send("x APPEND INBOX (\\Seen %s extra) {%d}\r\n" % (" ".join(KEYWORDS), len(body)))
-        assert a.line().startswith(b"+")
-        a.send(body + b"\r\n")
-        assert a.until_tag("x")[-1].startswith(b"x NO [LIMIT]")
+        assert append(a, "x", "\\Seen %s extra" % " ".join(KEYWORDS)).startswith(b"x NO [LIMIT]")
         cmd(a, "z", "LOGOUT")
         a.close()
 
