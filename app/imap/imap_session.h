@@ -626,8 +626,9 @@ int imap_cmd_carries_message(const struct imap_session *s);
 int imap_flags_add(const struct imap_arg *a, struct buf *b, const char **why);
 /* The keyword text one flag list may give (STORE, APPEND): as many
  * keywords of the longest kind as the store lets a message carry, and
- * $deleted, which it keeps apart; the store answers a count past its own
- * limit (NO [LIMIT]), this only bounds the text. */
+ * the five system flags (41 octets), which it counts apart; the store
+ * answers a count past its own limit (NO [LIMIT]), this only bounds the
+ * text. */
 #define IMAP_FLAGS_TEXT_MAX ((STORE_KEYWORDS_MAX + 1) * (STORE_KEYWORD_MAX + 1))
 
 /* cmd_store.c, cmd_expunge.c, cmd_mailbox.c */
