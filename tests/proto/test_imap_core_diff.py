@@ -668,6 +668,20 @@ KNOWN_SEARCH = {
         ['T BAD'],
         "RFC 9051 §9: 'zone = (\"+\" / \"-\") 4DIGIT': the sign is required; Dovecot takes '0000'"),
     "append date feb 31": (['T BAD'], BAD_DATE),
+    "appended": (
+        ['* 6 FETCH (FLAGS ($Kw \\Seen) INTERNALDATE NOW RFC822.SIZE 162)',
+         '* 7 FETCH (FLAGS () INTERNALDATE "01-Jan-2024 10:00:00 +0000" RFC822.SIZE 162)',
+         '* 8 FETCH (FLAGS () INTERNALDATE "01-Jan-2024 10:00:00 -0530" RFC822.SIZE 162)',
+         '* 9 FETCH (FLAGS () INTERNALDATE "01-Jan-2024 10:00:00 +0000" RFC822.SIZE 162)',
+         '* 10 FETCH (FLAGS () INTERNALDATE "31-Dec-2016 23:59:59 +0000" RFC822.SIZE 162)',
+         '* 11 FETCH (FLAGS () INTERNALDATE "30-Jun-2015 19:59:59 -0400" RFC822.SIZE 162)',
+         '* 12 FETCH (FLAGS () INTERNALDATE "01-Jan-2024 10:00:59 +0000" RFC822.SIZE 162)',
+         '* 13 FETCH (FLAGS () INTERNALDATE NOW RFC822.SIZE 162)', 'T OK'],
+        "RFC 9051 §2.3.3: an APPENDed message's internal date SHOULD be the date and time the "
+        "APPEND gave, and §6.4.4 has BEFORE/ON/SINCE disregard its time and zone: tern keeps "
+        "the zone given (the same instant) and judges the day there (imaptest's search-intdate "
+        "takes a server that fetches dates in the zones they were appended with); this Dovecot "
+        "shows every internal date in its own zone, UTC here"),
     "append date second 61": (
         ['T BAD'],
         "RFC 9051 §9's time is 'Hours minutes seconds': a minute has 61 seconds at most (a leap "
