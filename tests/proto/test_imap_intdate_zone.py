@@ -9,18 +9,19 @@ not find it (its UTC day is the 2nd). The zone is a trailing field of the
 email record (app/store/SCHEMA.md): records without it, every one an
 earlier build wrote (test_upgrade_fixtures.py opens those), read +0000 as
 before. Checked here too: a flag change (the record rewritten), COPY (a
-new record) and a restart keep the zone, and SORT ARRIVAL still orders by
-the instant."""
+new record) and a restart keep the zone, SORT ARRIVAL still orders by
+the instant, and JMAP's receivedAt is that instant in UTC."""
 import re
 
-from test_imap import Raw, srv
+from jmapc import MAIL, Jmap
+from test_imap import BOB, BOB_PW, Raw, srv
 
-# (date given, the UTC instant's day, the zone's day)
+# Internal dates as APPEND gives them (the instant in UTC noted).
 DATES = [
     "01-Jan-2020 23:30:00 -0800",  # 2 Jan 07:30 UTC
     "02-Jan-2020 00:30:00 +0200",  # 1 Jan 22:30 UTC
     "01-Jan-2020 12:00:00 +0000",
-    "15-Mar-2021 08:00:00 -9959",  # the widest zone the syntax has
+    "15-Mar-2021 08:00:00 -9959",  # the widest zone: 19 Mar 11:59 UTC
 ]
 
 
@@ -65,8 +66,20 @@ def check_dates(r):
     assert line.split()[2:] == [b"3", b"2", b"1", b"4"], line
 
 
+def received_at(s):
+    """JMAP receivedAt of the INBOX's emails, oldest first."""
+    j = Jmap(s, BOB, BOB_PW)
+    r = j.call([["Email/query", {"accountId": j.account,
+                                 "sort": [{"property": "receivedAt", "isAscending": True}]}, "q"],
+                ["Email/get", {"accountId": j.account, "properties": ["receivedAt"],
+                               "#ids": {"resultOf": "q", "name": "Email/query", "path": "/ids"}},
+                 "g"]])
+    by_id = {e["id"]: e["receivedAt"] for e in r["methodResponses"][1][1]["list"]}
+    return [by_id[i] for i in r["methodResponses"][0][1]["ids"]]
+
+
 def test_internaldate_keeps_the_zone_and_searches_its_day():
-    with srv() as s:
+    with srv(http=True) as s:
         r = Raw(s)
         r.login()
         cmd(r, "c", "CREATE other")
@@ -74,6 +87,9 @@ def test_internaldate_keeps_the_zone_and_searches_its_day():
             append(r, "p%d" % i, "INBOX", d, i)
         cmd(r, "x", "SELECT INBOX")
         check_dates(r)
+        got = received_at(s)
+        assert got == ["2020-01-01T12:00:00Z", "2020-01-01T22:30:00Z",
+                       "2020-01-02T07:30:00Z", "2021-03-19T11:59:00Z"], got
         # "-0000" is the same zone as "+0000" (RFC 5322 gives it no
         # other meaning IMAP keeps).
         append(r, "m", "other", "05-May-2022 10:00:00 -0000", 9)
