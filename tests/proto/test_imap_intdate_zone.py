@@ -11,9 +11,12 @@ earlier build wrote (test_upgrade_fixtures.py opens those), read +0000 as
 before. Checked here too: a flag change (the record rewritten), COPY (a
 new record) and a restart keep the zone, SORT ARRIVAL still orders by
 the instant, and JMAP's receivedAt is that instant in UTC."""
+import os
 import re
 
-from jmapc import MAIL, Jmap
+import test_upgrade_fixtures as fixtures
+from harness import ROOT, Server
+from jmapc import Jmap
 from test_imap import BOB, BOB_PW, Raw, srv
 
 # Internal dates as APPEND gives them (the instant in UTC noted).
@@ -108,5 +111,40 @@ def test_internaldate_keeps_the_zone_and_searches_its_day():
         r.login()
         cmd(r, "x", "SELECT INBOX")
         check_dates(r)
+        cmd(r, "z", "LOGOUT")
+        r.close()
+
+
+# A store written by the build before zones were kept (schema 15, commit
+# 285f0ff3), by scripts/make-store-fixture run with TZ=America/Los_Angeles:
+# its three APPENDs gave "-0800" dates, which that build showed in +0000
+# (expected.json). See tests/data/stores/README.
+ZONELESS = os.path.join(ROOT, "tests", "data", "stores", "zoneless-15.tar.gz")
+OLD_DATE = "15-Nov-2023 00:13:20 +0000"  # APPENDed as "14-Nov-2023 16:13:20 -0800"
+OLD_BOX = "&AMk-t&AOk-"
+
+
+def test_a_store_from_before_zones_reads_plus_0000():
+    """No migration: every email record an earlier build wrote has no
+    zone and reads +0000, which is what it showed, so the store opens at
+    the same schema, every INTERNALDATE is the one it showed (and its
+    UTC day is what SEARCH judges, as before); a message APPENDed after
+    the upgrade keeps its zone, a COPY of an old one stays +0000."""
+    gen = fixtures._generator()
+    with fixtures._extracted(ZONELESS, "tern-zoneless-") as (tmp, want, servers):
+        s = Server(data_dir=os.path.join(tmp, "data"), domains=(), imap=True)
+        servers.append(s)
+        for addr, pw in want["accounts"]:
+            assert gen.state(s.imaps_port, addr, pw) == want["state"][addr], addr
+        r = Raw(s)
+        r.login(*want["accounts"][0])
+        cmd(r, "x", 'SELECT "%s"' % OLD_BOX)
+        assert intdates(r, "f") == [OLD_DATE]
+        assert search(r, "o1", "ON 15-Nov-2023") == [1]
+        append(r, "p", '"%s"' % OLD_BOX, "14-Nov-2023 16:13:20 -0800", 1)
+        cmd(r, "k", 'COPY 1 "%s"' % OLD_BOX)
+        assert intdates(r, "g") == [OLD_DATE, "14-Nov-2023 16:13:20 -0800", OLD_DATE]
+        assert search(r, "o2", "ON 14-Nov-2023") == [2]
+        assert search(r, "o3", "ON 15-Nov-2023") == [1, 3]
         cmd(r, "z", "LOGOUT")
         r.close()
