@@ -7,7 +7,7 @@
  * evaluated for every message of the snapshot. Served: ALL, sequence
  * sets and UID sets (both may be "$", the saved result: imap_set_parse),
  * LARGER, SMALLER, BEFORE, ON, SINCE (internal date, by day in the zone
- * it was given in: RFC 9051 disregards time and zone, as Dovecot does),
+ * it was given in: RFC 9051 §6.4.4 disregards its time and zone),
  * OLDER and YOUNGER (internal date against the clock, in seconds),
  * SAVEDBEFORE, SAVEDON, SAVEDSINCE and SAVEDATESUPPORTED (RFC 8514: the
  * day the message entered the mailbox, in UTC), EMAILID and THREADID

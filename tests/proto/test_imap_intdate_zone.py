@@ -1,7 +1,9 @@
 """IMAP INTERNALDATE keeps the zone APPEND gave it (RFC 9051 §2.3.3,
 §6.3.12), and SEARCH BEFORE, ON and SINCE judge the date in that zone
-("disregarding time and timezone", §6.4.4), as Dovecot does (imaptest's
-search-intdate script relies on it).
+("disregarding time and timezone", §6.4.4). imaptest's search-intdate
+script takes a server that fetches dates in the zones they were appended
+with; Dovecot instead shows and searches them in its own zone (UTC in
+test_imap_core_diff, where this is a listed difference).
 
 Before, tern kept the instant alone: APPEND "01-Jan-2020 23:30:00 -0800"
 was answered "02-Jan-2020 07:30:00 +0000", and SEARCH ON 1-Jan-2020 did
