@@ -37,8 +37,11 @@
  * paused meanwhile; its answer goes out as one text frame, in pieces as
  * the client takes them (a Response may be far larger than the output
  * buffer), waiting meanwhile in a spool (core/spool.h: a file past
- * SPOOL_MEM_MAX or the message memory budget). With push enabled, StateChange objects with "pushState" go
- * out between answers, never inside one. Pings are answered; a close is
+ * SPOOL_MEM_MAX or the message memory budget) that the Response was
+ * written into as it was made, as over HTTP (jmap_api_spooled); a spool
+ * the disk refuses closes the socket with 1013. With push enabled,
+ * StateChange objects with "pushState" go out between answers, never
+ * inside one. Pings are answered; a close is
  * echoed; a protocol error closes with its code; shutdown sends 1001.
  * Messages under way share one memory budget (ws_mem_update): past it,
  * 1013.
@@ -129,11 +132,14 @@ struct http_push {
 	char ws_accept[32];  /* Sec-WebSocket-Accept */
 	struct ws_reader rd;
 	struct ws_job *job;  /* a message being answered on the pool */
-	/* An answer's frame going out in pieces: in a spool, the bytes in
-	 * resp_data (resp_data.p NULL: none under way). See ws_job_done. */
+	/* An answer's frame going out in pieces: its header, then its
+	 * payload in a spool, the bytes in resp_data (resp_data.p NULL: none
+	 * under way); resp_off counts both. See ws_resp_start. */
+	uint8_t resp_hdr[WS_HEADER_MAX];
+	size_t resp_hlen;
 	struct spool resp;
 	struct str resp_data;
-	size_t resp_off;
+	uint64_t resp_off;
 	int push_on;         /* WebSocketPushEnable in effect */
 	size_t mem;          /* octets counted in ws_mem (ws_mem_update) */
 	char ip[48];         /* the client: the peer, or whom a trusted proxy names */
@@ -148,6 +154,7 @@ struct ws_job {
 	size_t len;
 	struct arena *a;
 	struct buf out;
+	struct spool sp; /* a large answer, written as it is made */
 	struct jmap_ws_verdict v;
 };
 
@@ -713,11 +720,14 @@ static void ws_open(struct http_push *p)
 /* Moves the answer under way to the output, as far as it takes it. */
 static void ws_resp_more(struct http_push *p)
 {
-	while (p->resp_off < p->resp_data.len) {
-		size_t n = p->resp_data.len - p->resp_off;
-		if (n > WS_CHUNK)
-			n = WS_CHUNK;
-		if (buf_room(&p->c->out) < n || conn_write(p->c, p->resp_data.p + p->resp_off, n) < 0)
+	uint64_t end = p->resp_hlen + p->resp_data.len;
+	while (p->resp_off < end) {
+		int in_hdr = p->resp_off < p->resp_hlen;
+		const char *from = in_hdr ? (const char *)p->resp_hdr + p->resp_off
+					  : p->resp_data.p + (p->resp_off - p->resp_hlen);
+		uint64_t left = (in_hdr ? p->resp_hlen : end) - p->resp_off;
+		size_t n = left > WS_CHUNK ? WS_CHUNK : (size_t)left;
+		if (buf_room(&p->c->out) < n || conn_write(p->c, from, n) < 0)
 			return; /* the rest at the next drain */
 		p->resp_off += n;
 	}
@@ -726,16 +736,42 @@ static void ws_resp_more(struct http_push *p)
 	p->resp_off = 0;
 }
 
+/*
+ * Starts the answer's frame: its payload is the job's spool, where a
+ * large Response was written as it was made (a small one, still in the
+ * job's buffer, joins it), its header goes out before it. The frame
+ * waits for the client there, as an HTTP answer does: held in memory,
+ * each socket of a client that never read kept its answer whole (6
+ * sockets with a 16 MB answer each: RssAnon +132 MiB), and a socket has
+ * no deadline. -1 when the disk refused the spool.
+ */
+static int ws_resp_start(struct http_push *p, struct ws_job *j)
+{
+	if (j->v.kind == JMAP_WS_SPOOL_FAILED ||
+	    (!j->sp.len && spool_append(&j->sp, buf_data(&j->out), buf_len(&j->out)) < 0) ||
+	    spool_finish(&j->sp, &p->resp_data) < 0) {
+		p->resp_data = (struct str){ 0 };
+		return -1;
+	}
+	p->resp = j->sp;
+	memset(&j->sp, 0, sizeof j->sp); /* p->resp's now */
+	p->resp_hlen = ws_header(p->resp_hdr, WS_OP_TEXT, p->resp_data.len);
+	p->resp_off = 0;
+	ws_resp_more(p);
+	return 0;
+}
+
 static void ws_job_work(void *arg)
 {
 	struct ws_job *j = arg;
 	buf_init(&j->out, JMAP_RESPONSE_MAX);
+	spool_init_unhashed(&j->sp, JMAP_RESPONSE_MAX, j->ip);
 	/* A Request over the socket is an API request as one over HTTP is:
 	 * it counts against the account's maxConcurrentRequests with them,
 	 * or a client would run any number through its sockets. */
 	int entered = http_jmap_request_enter(j->who.account);
 	jmap_ws_message(http_store, &j->who, j->ip, j->text, j->len, !entered, j->a, &j->out,
-			&j->v);
+			&j->sp, &j->v);
 	if (entered)
 		http_jmap_request_leave(j->who.account);
 }
@@ -750,24 +786,11 @@ static void ws_job_done(void *arg)
 	} else if (p) {
 		p->job = NULL;
 		conn_hold(p->c);
-		if (j->v.kind == JMAP_WS_REPLY) {
-			uint8_t hdr[WS_HEADER_MAX];
-			size_t h = ws_header(hdr, WS_OP_TEXT, buf_len(&j->out));
-			/* The frame waits for the client in a spool, as an HTTP
-			 * answer does (http_server.c): held in memory, each
-			 * socket of a client that never read kept its answer
-			 * whole (6 sockets with a 16 MB answer each: RssAnon
-			 * +132 MiB), and a socket has no deadline. */
-			spool_init_unhashed(&p->resp, h + buf_len(&j->out), p->ip);
-			if (spool_append(&p->resp, hdr, h) == 0 &&
-			    spool_append(&p->resp, buf_data(&j->out), buf_len(&j->out)) == 0 &&
-			    spool_finish(&p->resp, &p->resp_data) == 0) {
-				ws_resp_more(p);
-			} else {
-				log_warn("jmap", NULL, "event=ws_spool_failed size=%zu errno=%d",
-					 buf_len(&j->out), p->resp.error);
-				spool_free(&p->resp);
-				p->resp_data = (struct str){ 0 };
+		if (j->v.kind == JMAP_WS_REPLY || j->v.kind == JMAP_WS_SPOOL_FAILED) {
+			if (ws_resp_start(p, j) < 0) {
+				log_warn("jmap", NULL, "event=ws_spool_failed size=%llu errno=%d",
+					 (unsigned long long)(j->sp.len + buf_len(&j->out)),
+					 j->sp.error);
 				ws_close(p, WS_CLOSE_TRY_LATER, "ws_spool_failed");
 			}
 		} else if (j->v.kind == JMAP_WS_PUSH_ENABLE) {
@@ -814,6 +837,7 @@ static void ws_job_done(void *arg)
 		conn_release(p->c);
 	}
 	buf_free(&j->out);
+	spool_free(&j->sp);
 	arena_free(&j->a);
 	free(j);
 }

@@ -217,14 +217,21 @@ extern int jmap_vapid_ready;
  * ---- WebSocket (RFC 8887, jmap_ws.c) ----
  * One text message of a client, read: a Request runs here and its
  * Response (or a RequestError) is written to out (made with room for
- * JMAP_RESPONSE_MAX); WebSocketPushEnable and WebSocketPushDisable are
+ * JMAP_RESPONSE_MAX), a large Response to sink as jmap_api_spooled does
+ * (the answer is in sink when sink->len > 0; JMAP_WS_SPOOL_FAILED, out
+ * empty, when the disk refused it); WebSocketPushEnable and WebSocketPushDisable are
  * returned for the transport to apply, with out empty. busy: the
  * account runs maxConcurrentRequests requests already, so a Request is
  * answered with that limit's RequestError and not run. Blocks (the
  * store): a worker thread, never a loop. Allocates from a.
  */
 #define JMAP_CAP_WEBSOCKET "urn:ietf:params:jmap:websocket"
-enum jmap_ws_kind { JMAP_WS_REPLY, JMAP_WS_PUSH_ENABLE, JMAP_WS_PUSH_DISABLE };
+enum jmap_ws_kind {
+	JMAP_WS_REPLY,
+	JMAP_WS_PUSH_ENABLE,
+	JMAP_WS_PUSH_DISABLE,
+	JMAP_WS_SPOOL_FAILED,
+};
 struct jmap_ws_verdict {
 	enum jmap_ws_kind kind;
 	unsigned types;     /* PUSH_ENABLE: JMAP_TYPE_* (dataTypes null: all) */
@@ -243,7 +250,7 @@ struct jmap_ws_verdict {
 };
 void jmap_ws_message(struct store *st, const struct jmap_who *who, const char *client_ip,
 		     const char *text, size_t len, int busy, struct arena *a, struct buf *out,
-		     struct jmap_ws_verdict *v);
+		     struct spool *sink, struct jmap_ws_verdict *v);
 
 /* Writes a request-level problem (RFC 8620 §3.6.1) of type (the part
  * after "urn:ietf:params:jmap:error:") to out; limit may be NULL. */

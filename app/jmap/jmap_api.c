@@ -3,12 +3,12 @@
  * its method calls run in order with their result references resolved,
  * the Response written. See jmap.h.
  *
- * The Response is written as each call ends, not built at the end: over
- * HTTP into the answer's spool (jmap_api_spooled), each call's response
- * moving there as the method writes it, so a 29 MB answer costs a small
- * buffer and the spool instead of the call's text, its copy, the whole
- * Response and the spool (VmHWM +61 MiB for one, +244 MiB for four at
- * once, measured). Only a response some result reference of the request
+ * The Response is written as each call ends, not built at the end: into
+ * the answer's spool (jmap_api_spooled over HTTP, jmap_ws_message over
+ * WebSocket), each call's response moving there as the method writes
+ * it, so a 29 MB answer costs a small buffer and the spool instead of
+ * the call's text, its copy, the whole Response and the spool (VmHWM
+ * +61 MiB for one, +244 MiB for four at once, measured). Only a response some result reference of the request
  * names stays in memory for the calls after it.
  */
 #include <stdio.h>
@@ -493,12 +493,12 @@ int jmap_api_spooled(struct store *st, const struct jmap_who *who, const char *c
 	int status;
 	struct json_value *req = request_parse(body, len, a, out, &status);
 
-	return req ? jmap_api_request(st, who, client_ip, req, a, out, sink) : status;
+	return req ? jmap_api_request(st, who, client_ip, req, a, out, sink, NULL) : status;
 }
 
 int jmap_api_request(struct store *st, const struct jmap_who *who, const char *client_ip,
 		     const struct json_value *req, struct arena *a, struct buf *out,
-		     struct spool *sink)
+		     struct spool *sink, const char *const *head)
 {
 	struct jw w;
 	struct jmap_request r = {.st = st, .account = who->account, .apppass = who->apppass,
@@ -534,6 +534,8 @@ int jmap_api_request(struct store *st, const struct jmap_who *who, const char *c
 	if (sink)
 		jw_flush_to(&w, out_flush, &r);
 	jw_obj_begin(&w);
+	for (; head && head[0]; head += 2)
+		jw_kstr(&w, head[0], head[1]);
 	jw_key(&w, "methodResponses");
 	jw_arr_begin(&w);
 	for (const struct json_value *e = calls->first; e; e = e->next)

@@ -99,10 +99,13 @@ struct jmap_method {
 	void (*fn)(struct jmap_call *c);
 };
 
-/* jmap_api() on a request already parsed (from a): jmap_ws.c's way in. */
+/* jmap_api_spooled() on a request already parsed (from a): jmap_ws.c's
+ * way in. head: NULL, or key/value pairs ended by a NULL key, String
+ * members the Response starts with (over WebSocket "@type" and
+ * "requestId"), so they count against JMAP_RESPONSE_MAX with the rest. */
 int jmap_api_request(struct store *st, const struct jmap_who *who, const char *client_ip,
 		     const struct json_value *req, struct arena *a, struct buf *out,
-		     struct spool *sink);
+		     struct spool *sink, const char *const *head);
 
 /*
  * Writes through the store writer's group commit (jmap_write.c), for

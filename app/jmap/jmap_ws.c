@@ -5,7 +5,8 @@
  *
  * A message is a JSON object with "@type":
  * - "Request": a Request object (RFC 8620 §3.3) with an optional "id";
- *   it runs as an HTTP API request does and is answered by a Response
+ *   it runs as an HTTP API request does (its Response written into the
+ *   spool as it is made, jmap_api_spooled) and is answered by a Response
  *   with "@type":"Response" and "requestId" (the id, when given), or by
  *   a RequestError: the problem an HTTP request would get (type,
  *   status, detail, limit) with "@type" and "requestId";
@@ -98,7 +99,7 @@ static int push_enable_ok(const struct json_value *dt, const struct json_value *
 
 void jmap_ws_message(struct store *st, const struct jmap_who *who, const char *client_ip,
 		     const char *text, size_t len, int busy, struct arena *a, struct buf *out,
-		     struct jmap_ws_verdict *v)
+		     struct spool *sink, struct jmap_ws_verdict *v)
 {
 	char err[128], d[200];
 	size_t values = JMAP_JSON_VALUES_MAX;
@@ -174,9 +175,12 @@ void jmap_ws_message(struct store *st, const struct jmap_who *who, const char *c
 			      "too many requests at once for this account");
 		return;
 	}
-	int status = jmap_api_request(st, who, client_ip, strip(msg, a), a, out, NULL);
-	/* A Response that fits JMAP_RESPONSE_MAX over HTTP may not once
-	 * tagged: over WebSocket the limit is the tagged message's. */
-	if (tag(out, status == 200 ? "Response" : "RequestError", id) < 0)
+	/* Tagged as the Response is written, so the tagged message is what
+	 * JMAP_RESPONSE_MAX bounds, and it goes to sink as HTTP's does. */
+	const char *head[] = {"@type", "Response", id ? "requestId" : NULL, id, NULL};
+	int status = jmap_api_request(st, who, client_ip, strip(msg, a), a, out, sink, head);
+	if (status == 503)
+		v->kind = JMAP_WS_SPOOL_FAILED;
+	else if (status != 200 && tag(out, "RequestError", id) < 0)
 		request_error(out, "limit", "maxSizeResponse", id, "the response is too large");
 }
