@@ -28,7 +28,10 @@
  * other than the one sent is invalidProperties; expires (null or a
  * UTCDate, else invalidProperties) is capped at PUSHSUB_TTL_MAX from
  * now (the server's choice, returned in created, and in updated when it
- * is not what the update asked).
+ * is not what the update asked); types is null or a list of the names
+ * of a TypeState's keys, another name is invalidProperties, and a list
+ * naming every type reads back null (returned in created and updated,
+ * as a list read back in another order is).
  */
 
 #include <bearssl.h>
@@ -229,6 +232,27 @@ static int has_str(const struct json_value *arr, const char *s)
 	return 0;
 }
 
+/* JMAP_TYPE_*'s bits in order: the names of a TypeState's keys. */
+static const char *const type_names[] = {"Mailbox",	     "Email",	    "Thread",
+					 "EmailDelivery",    "Identity",    "EmailSubmission",
+					 "SieveScript",	     "VacationResponse", "Quota"};
+#define TYPE_NAMES (sizeof type_names / sizeof type_names[0])
+
+/* "types" as /get reads it: null for every type, else the names. */
+static void w_types(struct jw *w, unsigned mask)
+{
+	jw_key(w, "types");
+	if (mask == JMAP_TYPES_ALL) {
+		jw_null(w);
+		return;
+	}
+	jw_arr_begin(w);
+	for (size_t i = 0; i < TYPE_NAMES; i++)
+		if (mask & (1u << i))
+			jw_str(w, type_names[i]);
+	jw_arr_end(w);
+}
+
 static void w_rec(struct jw *w, const struct rec *r, const struct json_value *props)
 {
 	char exp[32];
@@ -251,22 +275,8 @@ static void w_rec(struct jw *w, const struct rec *r, const struct json_value *pr
 	}
 	if (WANT("expires"))
 		jw_kstr(w, "expires", exp);
-	if (WANT("types")) {
-		jw_key(w, "types");
-		if (r->types == JMAP_TYPES_ALL) {
-			jw_null(w);
-		} else {
-			/* JMAP_TYPE_*'s bits in order. */
-			static const char *names[] = {"Mailbox",	   "Email",	  "Thread",
-						      "EmailDelivery",	   "Identity",	  "EmailSubmission",
-						      "SieveScript",	   "VacationResponse", "Quota"};
-			jw_arr_begin(w);
-			for (int i = 0; i < 9; i++)
-				if (r->types & (1u << i))
-					jw_str(w, names[i]);
-			jw_arr_end(w);
-		}
-	}
+	if (WANT("types"))
+		w_types(w, r->types);
 #undef WANT
 	jw_obj_end(w);
 }
@@ -319,7 +329,10 @@ void jmap_pushsub_get(struct jmap_call *c)
 	jmap_get_end(c, &g, rec_found, &l);
 }
 
-/* "types": null (all) or a list of names: the mask; -1 when bad. */
+/* "types": null (all) or a list of type names: the mask; -1 when bad.
+ * A name we do not know is bad too, as Stalwart and Cyrus have it: it
+ * was dropped unseen, and a client that misspelt a type was never told
+ * why no push came for it. */
 static long types_of(const struct json_value *t)
 {
 	unsigned m = 0;
@@ -329,12 +342,36 @@ static long types_of(const struct json_value *t)
 	if (t->type != JSON_ARRAY)
 		return -1;
 	for (const struct json_value *e = t->first; e; e = e->next) {
-		if (e->type != JSON_STRING)
+		/* jmap_push_types also reads "*" and comma lists: not here. */
+		unsigned b = e->type == JSON_STRING && strlen(e->str) == e->len &&
+				     strcmp(e->str, "*") && !strchr(e->str, ',')
+				 ? jmap_push_types(e->str)
+				 : 0;
+		if (!b)
 			return -1;
-		if (!strchr(e->str, ','))
-			m |= jmap_push_types(e->str);
+		m |= b;
 	}
 	return m;
+}
+
+/* Whether /get reads types (a valid one, absent as null) back as it was
+ * sent: a list naming every type reads back null, one out of order or
+ * with a name twice in order and once, and created or updated then say
+ * so (RFC 8620 §5.3: what the server set otherwise than asked). */
+static int types_as_sent(const struct json_value *t, unsigned mask)
+{
+	if (!t || t->type == JSON_NULL)
+		return mask == JMAP_TYPES_ALL;
+	if (mask == JMAP_TYPES_ALL)
+		return 0;
+	const struct json_value *e = t->first;
+	for (size_t i = 0; i < TYPE_NAMES; i++)
+		if (mask & (1u << i)) {
+			if (!e || strcmp(e->str, type_names[i]))
+				return 0;
+			e = e->next;
+		}
+	return !e;
 }
 
 /* An RFC 3339 UTCDate into seconds; -1 when not one. */
@@ -501,13 +538,13 @@ void jmap_pushsub_set(struct jmap_call *c)
 		jw_kstr(&ok[0], "expires", exp);
 		/* The defaults of what the client left out (RFC 8620 §5.3):
 		 * verificationCode is the server's to fill (null until the
-		 * client sends the code back), types null: every type. */
+		 * client sends the code back), types null: every type; and
+		 * types when it reads back otherwise than sent. */
 		jw_key(&ok[0], "verificationCode");
 		jw_null(&ok[0]);
-		if (!json_get(o, "types")) {
-			jw_key(&ok[0], "types");
-			jw_null(&ok[0]);
-		}
+		const struct json_value *tv = json_get(o, "types");
+		if (!tv || !types_as_sent(tv, r.types))
+			w_types(&ok[0], r.types);
 		jw_obj_end(&ok[0]);
 	}
 	for (const struct json_value *o = set.update ? set.update->first : NULL; o; o = o->next) {
@@ -532,6 +569,7 @@ void jmap_pushsub_set(struct jmap_call *c)
 			continue;
 		}
 		int chosen = 0; /* expires set otherwise than asked: told back */
+		int retyped = 0; /* types read back otherwise than sent: told too */
 		/* Every bad property is named (RFC 8620 §5.3). */
 		for (const struct json_value *m = o->first; m; m = m->next) {
 			if (!strcmp(m->key, "verificationCode")) {
@@ -555,8 +593,10 @@ void jmap_pushsub_set(struct jmap_call *c)
 				if (t < 0)
 					jmap_bad_member(&bad, m->key,
 							"types is a list of type names or null");
-				else
+				else {
 					nr.types = (unsigned)t;
+					retyped = !types_as_sent(m, nr.types);
+				}
 			} else if (!same_as_stored(r, m)) {
 				/* url, keys, deviceClientId: immutable */
 				jmap_bad_member(&bad, m->key, "this property cannot be changed");
@@ -575,16 +615,20 @@ void jmap_pushsub_set(struct jmap_call *c)
 		*r = nr;
 		changed = 1;
 		jw_key(&ok[1], id);
-		if (chosen) {
+		if (chosen || retyped) {
 			/* RFC 8620 §5.3: updated names what the server changed
-			 * beyond the request (§7.2: a shorter expiry). */
-			char exp[32];
-			time_t t = (time_t)nr.expires;
-			struct tm tm;
-			gmtime_r(&t, &tm);
-			strftime(exp, sizeof exp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+			 * beyond the request (§7.2: a shorter expiry; types). */
 			jw_obj_begin(&ok[1]);
-			jw_kstr(&ok[1], "expires", exp);
+			if (chosen) {
+				char exp[32];
+				time_t t = (time_t)nr.expires;
+				struct tm tm;
+				gmtime_r(&t, &tm);
+				strftime(exp, sizeof exp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+				jw_kstr(&ok[1], "expires", exp);
+			}
+			if (retyped)
+				w_types(&ok[1], nr.types);
 			jw_obj_end(&ok[1]);
 		} else {
 			jw_null(&ok[1]);

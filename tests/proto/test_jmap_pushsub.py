@@ -306,6 +306,61 @@ def test_pushsubscription_guard():
         bad.cleanup()
 
 
+ALL_TYPES = ["Mailbox", "Email", "Thread", "EmailDelivery", "Identity", "EmailSubmission",
+             "SieveScript", "VacationResponse", "Quota"]
+
+
+def test_pushsubscription_types_are_type_names():
+    """types is null or a list of TypeState keys (RFC 8620 section 7.2).
+    An unknown name was dropped unseen (["Email", "Emial"] read back
+    ["Email"], ["Nope"] an empty list: a client that misspelt a type was
+    never told why no push came); Stalwart and Cyrus refuse it with
+    invalidProperties, and so do we, at create and at update. A list of
+    every type reads back null, which means every type (section 7.2), and
+    a list in another order reads back in ours: created and updated then
+    say so (section 5.3: what the server set otherwise than asked)."""
+    rx = Receiver()
+    s = Server(accounts=[EVE], http=True, env={"TERN_TLS_CA_FILE": rx.ca})
+    try:
+        j = Jmap(s, *EVE)
+
+        def new(d, types):
+            return {"deviceClientId": d, "url": rx.url("/t/" + d), "types": types}
+        bad = {"typo": ["Email", "Emial"], "unknown": ["Nope"], "star": ["*"],
+               "comma": ["Email,Mailbox"], "nul": ["Email\u0000"]}
+        r = pset(j, {"create": {k: new(k, v) for k, v in bad.items()}})
+        assert not r.get("created") and set(r["notCreated"]) == set(bad), r
+        for k, e in r["notCreated"].items():
+            assert e["type"] == "invalidProperties" and e["properties"] == ["types"], (k, e)
+        assert pget(j)["list"] == []
+
+        r = pset(j, {"create": {"all": new("all", ALL_TYPES), "two": new("two", ["Email", "Mailbox"]),
+                                "one": new("one", ["Email"]), "none": new("none", [])}})
+        c = r["created"]
+        assert set(c) == {"all", "two", "one", "none"}, r
+        assert c["all"]["types"] is None and c["two"]["types"] == ["Mailbox", "Email"], c
+        assert "types" not in c["one"] and "types" not in c["none"], c
+        got = {x["id"]: x["types"] for x in pget(j)["list"]}
+        assert got == {c["all"]["id"]: None, c["two"]["id"]: ["Mailbox", "Email"],
+                       c["one"]["id"]: ["Email"], c["none"]["id"]: []}, got
+
+        one = c["one"]["id"]
+        r = pset(j, {"update": {one: {"types": ["Email", "Quota", "Nope"]}}})
+        e = r["notUpdated"][one]
+        assert e["type"] == "invalidProperties" and e["properties"] == ["types"], r
+        assert pget(j, {"ids": [one]})["list"][0]["types"] == ["Email"]
+        for sent, told in ((ALL_TYPES, {"types": None}),
+                           (["Quota", "Email"], {"types": ["Email", "Quota"]}),
+                           (["Email", "Quota"], None), (None, None)):
+            r = pset(j, {"update": {one: {"types": sent}}})
+            assert r["updated"] == {one: told}, (sent, r)
+            want = told["types"] if told else sent
+            assert pget(j, {"ids": [one]})["list"][0]["types"] == want, sent
+    finally:
+        s.cleanup()
+        rx.close()
+
+
 def deliver(s, to):
     with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
         c.sendmail("a@remote.test", [to], message(to=to).encode())
