@@ -117,12 +117,15 @@ def ws_peak_growth(s, n):
     return grew
 
 
-def measured(n, bound_mib, growth=peak_growth):
+def measured(n, bound_mib, growth=peak_growth, sanitized_mib=None):
     s = Server(accounts=[BOB], http=True)
     try:
         grew = growth(s, n)
-        # A sanitizer's quarantine keeps freed blocks: twice the room.
-        assert grew < bound_mib * (2 if SANITIZED else 1) * 1024, grew
+        # A sanitizer's quarantine keeps freed blocks: twice the room,
+        # or what the test says.
+        if SANITIZED:
+            bound_mib = sanitized_mib or 2 * bound_mib
+        assert grew < bound_mib * 1024, grew
     finally:
         s.cleanup()
 
@@ -150,8 +153,9 @@ def test_one_large_answer_over_websocket():
 
 def test_four_large_answers_over_websocket_at_once():
     """Four at once, on four sockets: 138-146 MiB before (two at a time:
-    the worker pool has two threads), 50 MiB now."""
-    measured(4, 80, ws_peak_growth)
+    the worker pool has two threads), 40-50 MiB now. Under ASan 192 MiB,
+    as HTTP's four (198 MiB): its quarantine, not the answers."""
+    measured(4, 80, ws_peak_growth, sanitized_mib=240)
 
 
 def test_websocket_answer_spool_refused_closes_1013():
