@@ -253,14 +253,20 @@ static void w_types(struct jw *w, unsigned mask)
 	jw_arr_end(w);
 }
 
-static void w_rec(struct jw *w, const struct rec *r, const struct json_value *props)
+/* "expires" as a UTCDate, for /get, created and updated. */
+static void w_expires(struct jw *w, int64_t expires)
 {
 	char exp[32];
-	time_t t = (time_t)r->expires;
+	time_t t = (time_t)expires;
 	struct tm tm;
 
 	gmtime_r(&t, &tm);
 	strftime(exp, sizeof exp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	jw_kstr(w, "expires", exp);
+}
+
+static void w_rec(struct jw *w, const struct rec *r, const struct json_value *props)
+{
 	jw_obj_begin(w);
 #define WANT(p) (!props || has_str(props, p))
 	jw_kstr(w, "id", r->id);
@@ -274,7 +280,7 @@ static void w_rec(struct jw *w, const struct rec *r, const struct json_value *pr
 			jw_null(w);
 	}
 	if (WANT("expires"))
-		jw_kstr(w, "expires", exp);
+		w_expires(w, r->expires);
 	if (WANT("types"))
 		w_types(w, r->types);
 #undef WANT
@@ -530,12 +536,7 @@ void jmap_pushsub_set(struct jmap_call *c)
 		jw_key(&ok[0], o->key);
 		jw_obj_begin(&ok[0]);
 		jw_kstr(&ok[0], "id", r.id);
-		char exp[32];
-		time_t t = (time_t)r.expires;
-		struct tm tm;
-		gmtime_r(&t, &tm);
-		strftime(exp, sizeof exp, "%Y-%m-%dT%H:%M:%SZ", &tm);
-		jw_kstr(&ok[0], "expires", exp);
+		w_expires(&ok[0], r.expires);
 		/* The defaults of what the client left out (RFC 8620 §5.3):
 		 * verificationCode is the server's to fill (null until the
 		 * client sends the code back), types null: every type; and
@@ -619,14 +620,8 @@ void jmap_pushsub_set(struct jmap_call *c)
 			/* RFC 8620 §5.3: updated names what the server changed
 			 * beyond the request (§7.2: a shorter expiry; types). */
 			jw_obj_begin(&ok[1]);
-			if (chosen) {
-				char exp[32];
-				time_t t = (time_t)nr.expires;
-				struct tm tm;
-				gmtime_r(&t, &tm);
-				strftime(exp, sizeof exp, "%Y-%m-%dT%H:%M:%SZ", &tm);
-				jw_kstr(&ok[1], "expires", exp);
-			}
+			if (chosen)
+				w_expires(&ok[1], nr.expires);
 			if (retyped)
 				w_types(&ok[1], nr.types);
 			jw_obj_end(&ok[1]);
