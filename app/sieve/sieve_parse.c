@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <stdio.h>
+#include <string.h>
 #include <strings.h>
 
 #include "core/hex.h"
@@ -734,6 +735,14 @@ static int check_names(struct parser *ps, struct sv_node *n)
 			     sv_spec_by_id(n->id)->name, (int)(f.len > 64 ? 64 : f.len), f.p);
 			return -1;
 		}
+	}
+	/* RFC 5293 §4: a value with a NUL (${hex:00}) can be no header
+	 * field's; a constant one fails here, one from a variable when it
+	 * runs (line ends are folded: sieve_run.c) */
+	const struct sv_string *hv = n->id == C_ADDHEADER ? &n->pos[1].v[0] : NULL;
+	if (hv && !hv->dyn && hv->s.len && memchr(hv->s.p, '\0', hv->s.len)) {
+		errf(ps, n->line, n->col, "addheader: the value holds a NUL");
+		return -1;
 	}
 	/* RFC 5228 §5.4: an envelope part the test does not know is an
 	 * error (those of envelope-dsn and envelope-deliverby, RFC 6009,

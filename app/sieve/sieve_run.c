@@ -512,6 +512,36 @@ static int protected_header(struct str s)
 	return str_eq_ci(s, STR_LIT("Received")) || str_eq_ci(s, STR_LIT("Auto-Submitted"));
 }
 
+/*
+ * An addheader value as a field body (RFC 5293 §4, RFC 5322 §3.2.2): the
+ * line ends that close it go (a text: string, or a variable set from
+ * one, ends with one), each other run of CR and LF becomes a CRLF and a
+ * space unless whitespace follows (a fold). A bare line end ended the
+ * field and started a line that was no field; tern cut the value there,
+ * which the RFC does not allow (it is an error or it is encoded).
+ */
+static struct str fold_line_ends(struct run *r, struct str v)
+{
+	while (v.len && (v.p[v.len - 1] == '\n' || v.p[v.len - 1] == '\r'))
+		v.len--;
+	if (!memchr(v.p, '\n', v.len) && !memchr(v.p, '\r', v.len))
+		return v;
+	char *out = arena_alloc(r->a, 2 * v.len + 1), *o = out;
+	for (size_t i = 0; i < v.len;) {
+		if (v.p[i] != '\r' && v.p[i] != '\n') {
+			*o++ = v.p[i++];
+			continue;
+		}
+		while (i < v.len && (v.p[i] == '\r' || v.p[i] == '\n'))
+			i++;
+		*o++ = '\r';
+		*o++ = '\n';
+		if (v.p[i] != ' ' && v.p[i] != '\t') /* i < v.len: the value does not end in one */
+			*o++ = ' ';
+	}
+	return str_make(out, (size_t)(o - out));
+}
+
 static void cmd_addheader(struct run *r, const struct sv_node *n)
 {
 	struct str name = keep_str(r, arg_str(r, &n->pos[0], 0));
@@ -523,23 +553,14 @@ static void cmd_addheader(struct run *r, const struct sv_node *n)
 	}
 	if (protected_header(name))
 		return;
-	/* A multi-line string (text:) ends with a line end, as does a
-	 * variable set from one: the field ends there, nothing is refused.
-	 * A line end inside that does not fold (no space or tab after it)
-	 * would end the field and start a line that is no field: the value
-	 * ends there (RFC 5293 §4 wants a field that stays well formed; as
-	 * Pigeonhole does), where tern failed the run and lost every other
-	 * action of the script. */
-	while (value.len && (value.p[value.len - 1] == '\n' || value.p[value.len - 1] == '\r'))
-		value.len--;
-	for (size_t i = 0; i < value.len; i++)
-		if (value.p[i] == '\0' || ((value.p[i] == '\r' || value.p[i] == '\n') &&
-		                           !(i + 1 < value.len && (value.p[i + 1] == ' ' || value.p[i + 1] == '\t' || value.p[i + 1] == '\n')))) {
-			value.len = i;
-			while (value.len && (value.p[value.len - 1] == '\n' || value.p[value.len - 1] == '\r'))
-				value.len--;
-			break;
-		}
+	/* RFC 5293 §4: a value that is no "unstructured" is an error or is
+	 * made one with folding white space. A NUL has no such form (and a
+	 * stored NUL breaks IMAP clients): an error. */
+	if (value.len && memchr(value.p, '\0', value.len)) {
+		run_fail(r, n, "addheader: the value holds a NUL");
+		return;
+	}
+	value = fold_line_ends(r, value);
 	if (msg_header_add(r, name, value, last) < 0) {
 		run_fail(r, n, "addheader: too many header fields");
 		return;

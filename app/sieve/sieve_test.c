@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "core/version.h"
 #include "core/xalloc.h"
 #include "mime/mime_date.h"
 #include "mime/mime_decode.h"
@@ -932,8 +933,10 @@ static struct str environment_item(struct run *r, struct str name)
 		return e->remote_host;
 	if (str_eq_ci(name, STR_LIT("remote-ip")))
 		return e->remote_ip;
+	/* RFC 5183 §4.1: the interpreter's product version, which is
+	 * tern's (what `tern version` prints). */
 	if (str_eq_ci(name, STR_LIT("version")))
-		return STR_LIT("1");
+		return str_c(tern_version);
 	return STR_NULL;
 }
 

@@ -395,8 +395,9 @@ SCRIPTS = {
                              'fileinto "b${x}";'),
     "inc_global_in_block": ('require ["include","variables","fileinto"]; if true { global "x"; } '
                             'set "x" "c"; fileinto "b${x}";'),
-    # addheader with a line end inside the value that does not fold: the
-    # value ends there (tern failed the run and kept the message only).
+    # addheader with a line end inside the value that does not fold: tern
+    # makes it a fold (RFC 5293 §4: an error or folding white space; it
+    # failed the run, then cut the value there), Pigeonhole cuts it (KNOWN).
     "eh_bare_lf": ('require ["editheader","fileinto"]; addheader "X-T" "a\nb"; '
                    'if header :is "x-t" "a" { fileinto "cut"; } if header :contains "x-t" "b" { fileinto "hasb"; }'),
     # Match variables with leading zeroes (RFC 5229 §3.2: ignored, however
@@ -454,6 +455,11 @@ for _m in MESSAGES:
 # Pigeonhole 0.5.19 ignores :index in the date test (":index 2" tests the
 # first Received as well); tern applies RFC 5260 §6 to date as to header.
 KNOWN[("index", "spammy")] = "Pigeonhole ignores :index in date"
+for _m in MESSAGES:
+    # Pigeonhole 0.5.19 cuts an addheader value at a line end that does
+    # not fold; RFC 5293 §4 allows an error or a fold, not a cut: tern
+    # folds it, and the header test sees "a b".
+    KNOWN[("eh_bare_lf", _m)] = "Pigeonhole cuts the value at a bare line end"
 
 CONF = "mail_uid = nobody\nmail_gid = nogroup\nfirst_valid_uid = 1\nmail_location = maildir:%s/mail\n" \
        "plugin {\n  sieve_extensions = +editheader +vacation-seconds\n}\n"

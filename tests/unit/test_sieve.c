@@ -860,6 +860,11 @@ static void test_extensions(void)
 	EXPECT("require \"environment\"; if environment :is \"domain\" \"example.com\" { discard; }",
 	       "discard");
 	EXPECT("require \"environment\"; if environment :is \"nope\" \"\" { discard; }", "keep");
+	/* "version" is tern's (RFC 5183 §4.1: the interpreter's product
+	 * version; unit tests are built as "test"), not "1" */
+	EXPECT("require [\"environment\", \"fileinto\", \"variables\"];"
+	       "if environment :matches \"version\" \"*\" { fileinto \"v-${1}\"; }",
+	       "fileinto \"v-test\"");
 	/* ihave: a block for an unknown extension is not compiled strictly */
 	EXPECT("require \"ihave\"; if ihave \"x-unknown\" { frobnicate :wild 3 (true); } else { discard; }",
 	       "discard");
@@ -1761,6 +1766,25 @@ static void test_edit_write(void)
 {
 	const char *m = "Received: x\r\nX-A: 1\r\nSubject: s\r\n\tfolded\r\nX-A: 2\r\nX-A: 3\r\n\r\nbody\r\n";
 	CHECK_EQ_STR(edited("keep;", m), "unchanged");
+	/* RFC 5293 §4: a value's line ends that do not fold are made folds
+	 * (tern cut the value at the first), a fold stays one, the closing
+	 * line end of a text: value goes; the header test sees the value
+	 * unfolded, whole. */
+	CHECK_EQ_STR(edited("require [\"editheader\", \"variables\", \"encoded-character\"];"
+	                    "set \"v\" \"a${hex:0a}b${hex:0d 0d}c${hex:0d 0a 09}d\";"
+	                    "addheader \"X-T\" \"${v}\"; addheader \"X-U\" text:\r\nx\r\ny\r\n.\r\n;", m),
+	             "X-U: x\r\n y\r\nX-T: a\r\n b\r\n c\r\n\td\r\nReceived: x\r\nX-A: 1\r\nSubject: s\r\n\tfolded\r\n"
+	             "X-A: 2\r\nX-A: 3\r\n\r\n");
+	CHECK_EQ_STR(run("require [\"editheader\", \"fileinto\"]; addheader \"X-T\" \"a\nb\";"
+	                 "if header :is \"x-t\" \"a b\" { fileinto \"whole\"; }"),
+	             "addheader \"X-T\" \"a  b\"\nfileinto \"whole\"");
+	/* A NUL: a constant refused when compiled, one from a variable an
+	 * error when it runs (the message is kept, nothing stored with it). */
+	CHECK_EQ_STR(run("require [\"editheader\", \"encoded-character\"]; addheader \"X-T\" \"a${hex:00}b\";"),
+	             "error: line 1, column 46: addheader: the value holds a NUL");
+	CHECK_EQ_STR(run("require [\"editheader\", \"encoded-character\", \"variables\", \"fileinto\"];"
+	                 "set \"v\" \"a${hex:00}b\"; fileinto \"F\"; addheader \"X-T\" \"${v}\";"),
+	             "runerror: line 1: addheader: the value holds a NUL");
 	CHECK_EQ_STR(edited("require \"editheader\"; addheader \"X-New\" \"v\"; addheader :last \"X-End\" \"\xc3\xa9\";", m),
 	             "X-New: v\r\nReceived: x\r\nX-A: 1\r\nSubject: s\r\n\tfolded\r\nX-A: 2\r\nX-A: 3\r\n"
 	             "X-End: =?utf-8?q?=C3=A9?=\r\n\r\n");
