@@ -27,7 +27,16 @@ check.
   a deleteheader after it does not take the field out of it (the message
   is captured when the action runs, as Pigeonhole stores it); the
   implicit keep stores the message as the script left it. A redirect
-  likewise carries the message as edited when it ran."""
+  likewise carries the message as edited when it ran.
+- fileinto :create of a name IMAP CREATE refuses (an empty level, a
+  leading or trailing "/", "*" or "%", a control, a "." level, past the
+  length limit) or one that is not UTF-8 creates nothing: the message
+  goes to the INBOX (RFC 5228 §2.10.6), the fallback logged. A name
+  that looks like modified UTF-7 is taken as written (Sieve's names are
+  UTF-8): IMAP lists and selects it.
+- addheader with a bare line end in its value stores a folded field (the
+  whole value, one field); with a NUL (from a variable) the run fails and
+  the message is kept without the field (RFC 5293 §4).""" 
 import atexit
 import imaplib
 import re
@@ -50,6 +59,8 @@ JAY = ("jay@example.test", "jay-pw-edit-1")
 KIT = ("kit@example.test", "kit-pw-edit-1")
 LEE = ("lee@example.test", "lee-pw-edit-1")
 MAY = ("may@example.test", "may-pw-edit-1")
+NIA = ("nia@example.test", "nia-pw-edit-1")
+OLI = ("oli@example.test", "oli-pw-edit-1")
 
 _srv = None
 
@@ -57,7 +68,8 @@ _srv = None
 def srv():
     global _srv
     if _srv is None:
-        _srv = Server(accounts=[ANN, BEN, CAL, DOT, EVE, FAY, GIL, HAL, IVY, JAY, KIT, LEE, MAY], imap=True,
+        _srv = Server(accounts=[ANN, BEN, CAL, DOT, EVE, FAY, GIL, HAL, IVY, JAY, KIT, LEE, MAY, NIA, OLI],
+                      imap=True,
                       submission=True)
     return _srv
 
@@ -355,6 +367,61 @@ def test_each_redirect_carries_the_message_as_edited_so_far():
     assert "X-Step" not in heads[LEE[0]] and "X-Orig: here\r\n" in heads[LEE[0]], heads
     assert "X-Step: two\r\n" in heads[MAY[0]] and "X-Orig: here\r\n" in heads[MAY[0]], heads
     assert "X-Step: two\r\n" in heads[KIT[0]] and "X-Orig" not in heads[KIT[0]], heads
+
+
+def test_fileinto_names_the_store_refuses():
+    s = srv()
+    bad = ["foo//somedomain/org", "a/", "/a", "a//b", "a*b", "a%b", "x/./y", "..", "n" * 256,
+           "n" * 1001, "a${hex:01}b", "${hex:ff}x", "${hex:c3}"]
+    for i, name in enumerate(bad):
+        script(s, NIA[0], 'require ["fileinto", "mailbox", "variables", "encoded-character"];\n'
+               'set "v" "%s"; fileinto :create "${v}";\n' % name)
+        with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+            c.sendmail("alice@remote.test", [NIA[0]], message(subject="bad%d" % i, to=NIA[0]))
+    script(s, NIA[0], 'require ["fileinto", "mailbox"]; fileinto :create "&AOk-";\n')
+    with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+        c.sendmail("alice@remote.test", [NIA[0]], message(subject="utf7", to=NIA[0]))
+    m = imap(s, NIA)
+    got = fetch_all(m, "INBOX", "FLAGS")
+    assert sorted(got) == sorted("bad%d" % i for i in range(len(bad))), (got, s.log_text()[-3000:])
+    typ, boxes = m.list()
+    names = sorted(b.decode().rsplit('"/" ', 1)[1] for b in boxes)
+    # Nothing but the account's own mailboxes and the one name the store
+    # takes, "&AOk-" as written, which a client without UTF8=ACCEPT sees
+    # in modified UTF-7 (RFC 9051 §5.1.3).
+    assert names == ["&-AOk-", "Archive", "Drafts", "INBOX", "Junk", "Sent", "Trash"], names
+    assert list(fetch_all(m, "&-AOk-", "FLAGS")) == ["utf7"]
+    m.logout()
+    # Each refused name logged (the two that are not UTF-8 fail the run
+    # before the store sees them); a loop writes its lines late.
+    assert s.wait_log(re.compile(r"(?s)(event=fileinto_fallback.*){%d}" % (len(bad) - 2))), \
+        s.log_text()[-3000:]
+    log = s.log_text()
+    assert log.count("event=fileinto_fallback") == len(bad) - 2, log[-3000:]
+    assert log.count("fileinto with a mailbox name that is not UTF-8") == 2, log[-3000:]
+
+
+def test_addheader_line_end_and_nul():
+    s = srv()
+    script(s, OLI[0], 'require ["editheader", "fileinto", "mailbox", "variables", "encoded-character"];\n'
+           'if header :is "subject" "lf" { set "v" "one${hex:0a}two${hex:0d}three"; }\n'
+           'else { set "v" "a${hex:00}b"; }\n'
+           'addheader "X-Val" "${v}";\n'
+           'fileinto :create "Edited";\n')
+    for subj in ("lf", "nul"):
+        with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+            c.sendmail("alice@remote.test", [OLI[0]], message(subject=subj, to=OLI[0]))
+    m = imap(s, OLI)
+    got = fetch_all(m, "Edited", "FLAGS")
+    assert list(got) == ["lf"], (got, s.log_text()[-2000:])
+    head = got["lf"][1]
+    assert "X-Val: one\r\n two\r\n three\r\n" in head, head
+    # The NUL: the run failed, the message is in the INBOX as sent.
+    got = fetch_all(m, "INBOX", "FLAGS")
+    assert list(got) == ["nul"], got
+    assert "X-Val" not in got["nul"][1] and "\0" not in got["nul"][1], got
+    m.logout()
+    assert s.wait_log("the value holds a NUL"), s.log_text()[-2000:]
 
 
 def test_zz_stop():
