@@ -810,14 +810,15 @@ def test_yr_script_reads_our_fields():
 def test_yr_environment_items():
     """environment (RFC 5183 §4.1) at delivery: "host" is our host name,
     "domain" its domain, "remote-ip" the SMTP client's address; they were
-    empty (no item matched even "*")."""
+    empty (no item matched even "*"). "version" is tern's."""
     srv, _, _ = env()
     script(srv, ZOE[0], 'require ["fileinto", "variables", "editheader", "mailbox", "environment"];\n'
            'if environment :matches "host" "*" { set "h" "${1}"; }\n'
            'if environment :matches "domain" "*" { set "d" "${1}"; }\n'
            'if environment :matches "remote-ip" "*" { set "i" "${1}"; }\n'
            'if environment :is "location" "MDA" { set "l" "MDA"; }\n'
-           'addheader "X-Env" "${h}|${d}|${i}|${l}";\n'
+           'if environment :matches "version" "*" { set "v" "${1}"; }\n'
+           'addheader "X-Env" "${h}|${d}|${i}|${l}|${v}";\n'
            'fileinto :create "Env";\n')
     codes, end = send(srv, "alice@origin.test", [ZOE[0]], message("env1", to=ZOE[0]),
                       source="127.0.0.9")
@@ -825,7 +826,9 @@ def test_yr_environment_items():
     got = srv.messages(ZOE[0], "Env")
     assert len(got) == 1, (got, srv.log_text()[-2000:])
     head = srv.raw(ZOE[0], got[0][0]).split(b"\r\n\r\n", 1)[0] + b"\r\n"
-    assert b"\r\nX-Env: mx.example.test|example.test|127.0.0.9|MDA\r\n" in head, head
+    # "version" (RFC 5183 §4.1) is what `tern version` prints (it was "1").
+    version = srv.cli("version").stdout.decode().split()[1].encode()
+    assert b"\r\nX-Env: mx.example.test|example.test|127.0.0.9|MDA|" + version + b"\r\n" in head, head
 
 
 def test_zz_stop():
