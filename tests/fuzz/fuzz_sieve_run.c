@@ -6,7 +6,11 @@
  * leaves the implicit keep alone (no edited header, no new message); the
  * header editheader left is written within its bound and never holds the
  * server's fields in front (sieve_env.head, on every other message); the
- * printed result is bounded text.
+ * printed result is bounded text. A value longer than a variable holds
+ * (4096 octets) comes from a short script that doubles a variable, or
+ * from a long header field: the seed long_values does both, through
+ * :matches and :regex captures, the quoting modifiers and editheader
+ * (it overflowed capbuf before 18952389).
  */
 #include <assert.h>
 #include <stdint.h>
