@@ -14,6 +14,7 @@
 #include "mime/mime_header_text.h"
 #include "report/dmarc_out.h"
 #include "report/report_queue.h"
+#include "report/report_uri.h"
 
 /* ---- destinations ---- */
 
@@ -36,56 +37,34 @@ static int related(const char *a, const char *b)
 	return lb > la && b[lb - la - 1] == '.' && strcasecmp(b + lb - la, a) == 0;
 }
 
-/* "!10m" and the like (RFC 9989 §4.7's size limit): bytes, 0 when absent or bad. */
-static uint64_t size_limit(const char *s, size_t n)
-{
-	uint64_t v = 0;
-	size_t i = 0;
-	for (; i < n && s[i] >= '0' && s[i] <= '9' && v < (1ull << 40); i++)
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	if (i == 0)
-		return 0;
-	if (i == n)
-		return v;
-	switch (tolower((unsigned char)s[i])) {
-	case 'k': return v << 10;
-	case 'm': return v << 20;
-	case 'g': return v << 30;
-	case 't': return v << 40;
-	default: return 0;
-	}
-}
-
-/* The mailto: destinations of a rua= (or ruf=) list. */
+/* The mailto: destinations of a rua= (or ruf=) list, each once. */
 static void take_rua(struct dmarc_dest *d, struct str rua)
 {
-	const char *p = rua.p, *end = rua.p + rua.len;
-	while (p < end && d->ndest < DMARC_DEST_MAX) {
-		const char *c = memchr(p, ',', (size_t)(end - p));
-		const char *e = c ? c : end;
-		while (p < e && (*p == ' ' || *p == '\t'))
-			p++;
-		const char *q = e;
-		while (q > p && (q[-1] == ' ' || q[-1] == '\t'))
-			q--;
-		if (q - p > 7 && strncasecmp(p, "mailto:", 7) == 0) {
-			const char *a = p + 7, *bang = memchr(a, '!', (size_t)(q - a));
-			const char *ae = bang ? bang : q;
-			const char *at = memchr(a, '@', (size_t)(ae - a));
-			size_t al = (size_t)(ae - a);
-			if (at && at > a && at + 1 < ae && al < sizeof d->dest[0].addr &&
-			    !memchr(a, '%', al)) {
-				struct dmarc_dest_addr *x = &d->dest[d->ndest++];
-				memcpy(x->addr, a, al);
-				x->addr[al] = '\0';
-				for (char *s = strchr(x->addr, '@'); *s; s++)
-					*s = (char)tolower((unsigned char)*s);
-				x->max_size = bang ? size_limit(bang + 1, (size_t)(q - bang - 1)) : 0;
-				x->external = !related(strchr(x->addr, '@') + 1, d->pdomain);
+	size_t i = 0;
+	while (i < rua.len && d->ndest < DMARC_DEST_MAX) {
+		size_t j = i;
+		while (j < rua.len && rua.p[j] != ',')
+			j++;
+		struct report_uri u;
+		if (report_uri_parse(str_make(rua.p + i, j - i), 1, &u) == 0 &&
+		    u.kind == REPORT_URI_MAILTO) {
+			struct dmarc_dest_addr *x = NULL;
+			for (unsigned k = 0; k < d->ndest && !x; k++)
+				if (strcmp(d->dest[k].addr, u.addr) == 0)
+					x = &d->dest[k];
+			if (x) {
+				/* written twice: one report, under the larger limit */
+				if (x->max_size && (!u.max_size || u.max_size > x->max_size))
+					x->max_size = u.max_size;
+			} else {
+				x = &d->dest[d->ndest++];
+				memcpy(x->addr, u.addr, sizeof x->addr);
+				x->max_size = u.max_size;
+				x->external = !related(strrchr(x->addr, '@') + 1, d->pdomain);
 				x->state = x->external ? 0 : 1;
 			}
 		}
-		p = c ? c + 1 : end;
+		i = j + 1;
 	}
 }
 
@@ -105,7 +84,7 @@ static int dest_step(void *ev, const char **name_r, uint16_t *type_r)
 	if ((unsigned)d->step > d->ndest)
 		return 0;
 	snprintf(d->qname, sizeof d->qname, "%s._report._dmarc.%s", d->pdomain,
-	         strchr(d->dest[d->step - 1].addr, '@') + 1);
+	         strrchr(d->dest[d->step - 1].addr, '@') + 1);
 	*name_r = d->qname;
 	*type_r = DNS_T_TXT;
 	return 1;

@@ -6,8 +6,10 @@
  * Destinations (dmarc_dest_*). A resumable evaluator in the shape of the
  * others (dns_drive.h): it asks _dmarc.<policy domain> TXT, takes the
  * mailto: URIs of rua= (or ruf= for the failure reports, dmarc_fail.h;
- * same verification) (at most DMARC_DEST_MAX, each with its optional
- * "!size" limit), and for each whose domain is outside the policy
+ * same verification) (at most DMARC_DEST_MAX, read by report_uri.h:
+ * percent-decoded, hfields ignored, each with its optional "!size"
+ * limit; an address written twice is one destination, under the larger
+ * limit), and for each whose domain is outside the policy
  * domain's asks <policy domain>._report._dmarc.<rua domain> TXT; that
  * destination is used only when exactly one TXT record is there and it
  * starts with v=DMARC1 (RFC 7489 §7.1: none or several, and the
@@ -32,6 +34,7 @@
 #include "core/buf.h"
 #include "dns/dns_drive.h"
 #include "report/dmarc_report.h"
+#include "report/report_uri.h"
 
 #define DMARC_DEST_MAX 4
 
@@ -42,7 +45,7 @@ enum dmarc_dest_status {
 };
 
 struct dmarc_dest_addr {
-	char addr[320];
+	char addr[REPORT_URI_ADDR_MAX + 1]; /* decoded mailbox, domain lowercased */
 	uint64_t max_size; /* "!size" in bytes, 0 = none */
 	int external;      /* outside the policy domain: needed verification */
 	int state;         /* 0 unknown, 1 verified (or inside), -1 refused, -2 temporary failure */

@@ -74,17 +74,12 @@ static int consume_rows(struct store *st, void *txn, void *arg)
 	return store_dmarc_seen_del_txn(st, txn, g->day, g->pdomain);
 }
 
-/* Signs and queues one report message. 0 or -1 (logged). */
+/* Signs and queues one report message to rcpts[0..n), written in to_list. 0 or -1 (logged). */
 static int submit(struct store *st, const struct dmarc_send_opts *o, struct group *g,
-		  const char *to_list, const struct dmarc_dest *d, struct buf *msg)
+		  const char *to_list, const char *const *rcpts, size_t n, struct buf *msg)
 {
-	const char *rc_[DMARC_DEST_MAX];
-	size_t n = 0;
 	uint64_t qid = 0;
-	for (unsigned i = 0; i < d->ndest; i++)
-		if (strstr(to_list, d->dest[i].addr) != NULL && d->dest[i].state == 1)
-			rc_[n++] = d->dest[i].addr;
-	if (report_queue_signed(st, "dmarc", o->from, rc_, n, buf_data(msg), buf_len(msg), o->now,
+	if (report_queue_signed(st, "dmarc", o->from, rcpts, n, buf_data(msg), buf_len(msg), o->now,
 				g->last ? consume_rows : NULL, g, &qid) < 0)
 		return -1;
 	g->consumed = g->last;
@@ -152,6 +147,8 @@ static int one(struct store *st, const struct dmarc_send_opts *o, struct group *
 	if (dmarc_out_xml(&r, &xml) == 0 &&
 	    dmarc_report_gzip((const uint8_t *)buf_data(&xml), buf_len(&xml), &gz, &gzlen) == 0) {
 		char to[DMARC_DEST_MAX * 322] = "";
+		const char *rcpt[DMARC_DEST_MAX];
+		size_t nrcpt = 0;
 		for (unsigned i = 0; i < d->ndest; i++) {
 			const struct dmarc_dest_addr *a = &d->dest[i];
 			if (a->state != 1)
@@ -166,11 +163,12 @@ static int one(struct store *st, const struct dmarc_send_opts *o, struct group *
 			if (to[0])
 				strcat(to, ", ");
 			strcat(to, a->addr);
+			rcpt[nrcpt++] = a->addr;
 		}
 		if (to[0] == '\0')
 			rc = 0;
 		else if (dmarc_out_message(&r, o->from, to, o->hostname, o->now, gz, gzlen, &msg) == 0)
-			rc = submit(st, o, g, to, d, &msg) == 0 ? 1 : -1;
+			rc = submit(st, o, g, to, rcpt, nrcpt, &msg) == 0 ? 1 : -1;
 	}
 	free(gz);
 	buf_free(&xml);

@@ -20,6 +20,7 @@
 #include "mime/mime_header_text.h"
 #include "report/dmarc_report.h"
 #include "report/report_queue.h"
+#include "report/report_uri.h"
 #include "report/tlsrpt_seen.h"
 #include "store/store.h"
 #include "tlspol/tlsrpt.h"
@@ -286,9 +287,20 @@ static int one(struct store *st, const struct tlsrpt_send_opts *o, struct group 
 		log_warn("tlsrpt", NULL, "event=report_not_made domain=%s day=%u", g->domain, g->day);
 		goto out;
 	}
+	/* One parse of each URI (report_uri.h), each destination once. */
+	struct report_uri *u = xcalloc(rec.nrua, sizeof *u);
+	int *use = xcalloc(rec.nrua, sizeof *use);
+	for (size_t i = 0; i < rec.nrua; i++) {
+		use[i] = report_uri_parse(str_c(rec.rua[i]), 0, &u[i]) == 0;
+		for (size_t k = 0; k < i && use[i]; k++)
+			if (use[k] && u[k].kind == u[i].kind &&
+			    (u[i].kind == REPORT_URI_MAILTO ? strcmp(u[k].addr, u[i].addr) == 0
+			                                    : strcmp(rec.rua[k], rec.rua[i]) == 0))
+				use[i] = 0;
+	}
 	/* https: each on its own. */
 	for (size_t i = 0; i < rec.nrua; i++)
-		if (strncasecmp(rec.rua[i], "https://", 8) == 0) {
+		if (use[i] && u[i].kind == REPORT_URI_HTTPS) {
 			tried++;
 			if (post(o->dns_servers, rec.rua[i], g->domain, gz, gzlen) == 0) {
 				sent++;
@@ -299,19 +311,14 @@ static int one(struct store *st, const struct tlsrpt_send_opts *o, struct group 
 		}
 	/* mailto: together, in one message. */
 	const char *to[TLSRPT_RUA_MAX];
-	char tolist[TLSRPT_RUA_MAX * (TLSRPT_URI_MAX + 2)] = "";
+	char tolist[TLSRPT_RUA_MAX * (REPORT_URI_ADDR_MAX + 2)] = "";
 	size_t nto = 0;
 	for (size_t i = 0; i < rec.nrua; i++)
-		if (strncasecmp(rec.rua[i], "mailto:", 7) == 0) {
-			char *a = rec.rua[i] + 7, *q = strchr(a, '?');
-			if (q)
-				*q = '\0'; /* hfields are not ours to add */
-			if (!strchr(a, '@'))
-				continue;
-			to[nto++] = a;
+		if (use[i] && u[i].kind == REPORT_URI_MAILTO) {
+			to[nto++] = u[i].addr;
 			if (tolist[0])
 				strcat(tolist, ", ");
-			strcat(tolist, a);
+			strcat(tolist, u[i].addr);
 		}
 	if (nto) {
 		struct buf msg;
@@ -336,6 +343,8 @@ static int one(struct store *st, const struct tlsrpt_send_opts *o, struct group 
 		buf_free(&msg);
 	}
 	rc = sent ? 1 : tried ? -1 : 0;
+	free(use);
+	free(u);
 out:
 	free(gz);
 	buf_free(&json);

@@ -5,7 +5,10 @@
  * For every (day, policy domain) kept for a day before o->before_day:
  * `_smtp._tls.DOMAIN` TXT is read (tlsrpt_txt_parse); the counts become
  * one JSON report (tlsrpt_report_json), gzip-compressed, and go to each
- * rua URI: the mailto: ones together in one message (multipart/report;
+ * rua URI (read by report_uri.h, as DMARC's are: a mailto: address
+ * percent-decoded and without its hfields, a URI of another scheme or a
+ * malformed one skipped, the same destination written twice used once):
+ * the mailto: ones together in one message (multipart/report;
  * report-type="tlsrpt", with TLS-Report-Domain and TLS-Report-Submitter,
  * §5.3), From o->from, DKIM-signed with that domain's keys and queued;
  * each https: one by a POST of application/tlsrpt+gzip (§5.4), a 2xx

@@ -4,7 +4,8 @@ refused 550) and by `tern check auth --record` (the same recorder: the
 rows add up), SIGHUP stores the server's counts, then
 `tern dmarc report --send --today` makes one report for example.org and
 queues it to the rua= destinations its record names: the one inside
-example.org, and the external one whose verification record
+example.org (percent-encoded, with a subject= to ignore), and the
+external one (written twice, sent once) whose verification record
 (example.org._report._dmarc.reports.test) the loopback DNS server
 (dnspython) serves; the unverified one gets nothing. A loopback receiver
 takes the mail; dkimpy verifies both DKIM signatures (the From domain's
@@ -100,8 +101,9 @@ def test_report_sent_verified_signed():
     dns = DnsServer({
         "example.org": {"TXT": ["v=spf1 ip4:127.0.0.2 -all"], "MX": [[10, "mx.peer.test"]]},
         "_dmarc.example.org": {"TXT": ["v=DMARC1; p=reject; aspf=r; "
-                                       "rua=mailto:dmarc@example.org,mailto:agg@reports.test,"
-                                       "mailto:nope@unverified.test"]},
+                                       "rua=mailto:dmarc%2Breports@example.org?subject=DMARC,"
+                                       "mailto:agg@reports.test,mailto:nope@unverified.test,"
+                                       "mailto:agg@Reports.TEST!10m"]},
         "example.org._report._dmarc.reports.test": {"TXT": ["v=DMARC1"]},
         "reports.test": {"MX": [[10, "mx.peer.test"]]},
         "unverified.test": {"MX": [[10, "mx.peer.test"]]},
@@ -147,7 +149,8 @@ def test_report_sent_verified_signed():
             got = rcv.wait_messages(2, timeout=30)
             assert len(got) == 2, got
             rcpts = sorted(r for m in got for r in m["rcpts"])
-            assert rcpts == ["agg@reports.test", "dmarc@example.org"], rcpts
+            # %2B decoded (RFC 6068), the hfield ignored, agg@ once.
+            assert rcpts == ["agg@reports.test", "dmarc+reports@example.org"], rcpts
             raw = got[0]["data"]
             assert got[0]["from"] == FROM, got[0]["from"]
             # Both signatures (RSA and Ed25519) verify with the published keys.

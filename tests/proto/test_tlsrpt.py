@@ -122,7 +122,10 @@ def _records(ips, https_port):
         "_smtp._tls.bad.test": {"TXT": ["v=TLSRPTv1;rua=%s" % url]},
         "plain.test": {"MX": [[10, "mxp.plain.test"]]},
         "mxp.plain.test": {"A": [ips[3]]},
-        "_smtp._tls.plain.test": {"TXT": ["v=TLSRPTv1; rua=mailto:tls@reports.test"]},
+        # RFC 6068: "%2B" is "+"; the hfields are ignored; the same
+        # address twice (its domain in capitals) gets the report once.
+        "_smtp._tls.plain.test": {"TXT": ["v=TLSRPTv1; rua=mailto:tls%2Brpt@reports.test?subject=TLS,"
+                                          "mailto:tls+rpt@Reports.TEST"]},
         "none.test": {"MX": [[10, "mxp.plain.test"]]},
         "reports.test": {"MX": [[10, "mxa.good.test"]], "A": [ips[2]]},
     }
@@ -218,9 +221,10 @@ def test_reports_counted_mailed_and_posted():
         assert "trusted" in fd[0]["failure-reason-code"], fd
         assert "additional-information" not in fd[0], fd
 
-        # Mail: good.test's and plain.test's, to tls@reports.test (MX mxa).
+        # Mail: good.test's to tls@reports.test, plain.test's to
+        # tls+rpt@reports.test, decoded and once (MX mxa).
         got = ra.wait_messages(3, timeout=30)
-        reports = [m for m in got if m["rcpts"] == ["tls@reports.test"]]
+        reports = [m for m in got if m["rcpts"] in (["tls@reports.test"], ["tls+rpt@reports.test"])]
         assert len(reports) == 2, got
         mailed = {}
         for m in reports:
@@ -229,6 +233,8 @@ def test_reports_counted_mailed_and_posted():
             assert dkimpy(w.srv, raw) == ["rsa-sha256=True", "ed25519-sha256=True"], raw[:400]
             msg = message_from_bytes(raw, policy=policy.default)
             dom = msg["TLS-Report-Domain"]
+            assert m["rcpts"] == ["tls+rpt@reports.test" if dom == "plain.test" else "tls@reports.test"], m
+            assert str(msg["To"]) == m["rcpts"][0], msg["To"]
             assert msg["TLS-Report-Submitter"] == "mail.example.test", msg
             assert msg.get_content_type() == "multipart/report", msg
             assert msg.get_param("report-type") == "tlsrpt", msg

@@ -34,7 +34,7 @@
 #include "unit_env.h"
 
 static const char zone[] =
-	"_dmarc.example.net TXT v=DMARC1; p=reject; adkim=s; rua=mailto:dmarc@example.net,mailto:agg@reports.example, mailto:nope@other.example,mailto:tiny\" ip=1.2.3.4 y=\"@example.net!100\n"
+	"_dmarc.example.net TXT v=DMARC1; p=reject; adkim=s; rua=mailto:dmarc@example.net,mailto:agg@reports.example, mailto:nope@other.example,mailto:%22tiny%20ip=1.2.3.4%20y=%22@example.net!100\n"
 	"example.net._report._dmarc.reports.example TXT v=DMARC1\n"
 	"_dmarc.norua.example TXT v=DMARC1; p=none\n"
 	"_dmarc.flaky.example TXT SERVFAIL\n"
@@ -43,7 +43,12 @@ static const char zone[] =
 	"twice.example._report._dmarc.two.example TXT v=DMARC1\n"
 	"twice.example._report._dmarc.two.example TXT v=DMARC1; rua=mailto:x@two.example\n"
 	"twice.example._report._dmarc.mixed.example TXT v=DMARC1\n"
-	"twice.example._report._dmarc.mixed.example TXT something else\n";
+	"twice.example._report._dmarc.mixed.example TXT something else\n"
+	"_dmarc.enc.example TXT v=DMARC1; p=none; rua=mailto:dmarc%2Breports@enc.example?subject=hi,"
+	"mailto:dmarc+reports@ENC.example!10m, ftp://enc.example/x,mailto:bad%0D%0A@enc.example,"
+	"mailto:x@enc.example!10q,mailto:big@enc.example!1k,mailto:big@enc.example!2k,"
+	"mailto:agg@Reports%2Eexample\n"
+	"enc.example._report._dmarc.reports.example TXT v=DMARC1\n";
 
 static struct dmarc_verdict verdict(const char *pdomain, const char *from, int pass)
 {
@@ -194,6 +199,20 @@ static void test_dest(void)
 	CHECK_EQ_INT(d.dest[0].state, -1);
 	CHECK_EQ_INT(d.dest[1].state, -1);
 	CHECK_EQ_INT(dmarc_dest_status(&d), DMARC_DEST_NONE);
+	/* Percent-decoded (RFC 6068), hfields ignored, written twice used
+	 * once under the larger limit; a CR/LF, a bad size, another scheme
+	 * refused; the decoded domain is the one verified. */
+	before = dns_table_queries(tab);
+	dmarc_dest_init(&d, "enc.example");
+	dns_drive(&res, &dmarc_dest_ops, &d, set_done, &done);
+	CHECK_EQ_INT(d.ndest, 3);
+	CHECK_EQ_STR(d.dest[0].addr, "dmarc+reports@enc.example");
+	CHECK(d.dest[0].max_size == 0 && d.dest[0].state == 1);
+	CHECK_EQ_STR(d.dest[1].addr, "big@enc.example");
+	CHECK(d.dest[1].max_size == 2048);
+	CHECK_EQ_STR(d.dest[2].addr, "agg@reports.example");
+	CHECK(d.dest[2].external && d.dest[2].state == 1);
+	CHECK_EQ_INT(dns_table_queries(tab) - before, 2);
 	dns_table_free(&tab);
 }
 
@@ -398,7 +417,7 @@ static void test_send(void)
 	close(lfd);
 	unlink(lpath);
 	CHECK(strstr(logged, "\"event\":\"report_too_big\",\"domain\":\"example.net\","
-	                     "\"to\":\"tiny\\\" ip=1.2.3.4 y=\\\"@example.net\"") != NULL);
+	                     "\"to\":\"\\\"tiny ip=1.2.3.4 y=\\\"@example.net\"") != NULL);
 	CHECK(strstr(logged, "\"ip\":\"1.2.3.4\"") == NULL);
 	CHECK(strstr(logged, "\"event\":\"report_queued\"") != NULL);
 	CHECK_EQ_INT(r.reports, 1);
