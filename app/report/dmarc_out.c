@@ -114,23 +114,19 @@ static void dest_answer(void *ev, const struct dns_answer *a)
 	}
 	struct dmarc_dest_addr *x = &d->dest[d->step - 1];
 	x->state = a->status == DNS_ANS_TEMP ? -2 : -1;
-	/* RFC 7489 §7.1 step 5: no TXT record, or several, and "a positive
-	 * determination of the external reporting relationship cannot be
-	 * made". Exactly one, and it must start with v=DMARC1 (step 6). */
-	size_t ntxt = 0, ndmarc = 0;
+	/* RFC 7489 §7.1 steps 5-7 (RFC 9990 §4 steps 6-8): each TXT record
+	 * not starting with v=DMARC1 is discarded; one left is enough. An
+	 * SPF record or a second copy beside it takes nothing away. */
 	for (size_t i = 0; a->status == DNS_ANS_OK && i < a->nrr; i++) {
 		if (a->rr[i].type != DNS_T_TXT)
 			continue;
 		const char *t = dns_rr_text(a, i);
 		while (*t == ' ')
 			t++;
-		ntxt++;
 		if (strncasecmp(t, "v=DMARC1", 8) == 0 &&
 		    (t[8] == '\0' || t[8] == ';' || t[8] == ' ' || t[8] == '\t'))
-			ndmarc++;
+			x->state = 1;
 	}
-	if (ntxt == 1 && ndmarc == 1)
-		x->state = 1;
 	d->step++;
 }
 

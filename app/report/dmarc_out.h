@@ -11,15 +11,20 @@
  * limit; an address written twice is one destination, under the larger
  * limit), and for each whose domain is outside the policy
  * domain's asks <policy domain>._report._dmarc.<rua domain> TXT; that
- * destination is used only when exactly one TXT record is there and it
- * starts with v=DMARC1 (RFC 7489 §7.1: none or several, and the
- * relationship cannot be confirmed; RFC 9990 §4 keeps the check). "Outside" is
+ * destination is used only when at least one TXT record there starts
+ * with v=DMARC1 (RFC 7489 §7.1 steps 5-7, RFC 9990 §4 steps 6-8: the
+ * others are discarded; with none left the relationship cannot be
+ * confirmed). "Outside" is
  * decided without the DNS tree walk: the rua domain is inside when it
  * equals the policy domain or one is a subdomain of the other. A
  * receiver that shares an Organizational Domain in another way (a
  * sibling: reports.example.com for news.example.com) is verified
  * anyway, which only costs a lookup and asks the owner to publish the
  * record RFC 9990 says works for every case.
+ *
+ * Caveats: a rua=/ruf= in that verification record, which RFC 7489
+ * §7.1 step 8 lets replace the destination on the same host, is not
+ * read: the report goes to the address the policy record names.
  *
  * The policy published in the report is the record read now (RFC 9990
  * §2.1 reports the policy found at evaluation; the record at the end of

@@ -44,6 +44,10 @@ static const char zone[] =
 	"twice.example._report._dmarc.two.example TXT v=DMARC1; rua=mailto:x@two.example\n"
 	"twice.example._report._dmarc.mixed.example TXT v=DMARC1\n"
 	"twice.example._report._dmarc.mixed.example TXT something else\n"
+	"_dmarc.other.example TXT v=DMARC1; p=none; rua=mailto:a@spf.example,mailto:b@x.example\n"
+	"other.example._report._dmarc.spf.example TXT v=spf1 -all\n"
+	"other.example._report._dmarc.spf.example TXT v=DMARC1x\n"
+	"other.example._report._dmarc.x.example TXT v=DMARC2\n"
 	"_dmarc.enc.example TXT v=DMARC1; p=none; rua=mailto:dmarc%2Breports@enc.example?subject=hi,"
 	"mailto:dmarc+reports@ENC.example!10m, ftp://enc.example/x,mailto:bad%0D%0A@enc.example,"
 	"mailto:x@enc.example!10q,mailto:big@enc.example!1k,mailto:big@enc.example!2k,"
@@ -192,8 +196,16 @@ static void test_dest(void)
 	CHECK_EQ_INT(dmarc_dest_status(&d), DMARC_DEST_OK);
 	CHECK_EQ_INT(dns_table_queries(tab) - before, 1);
 	/* Several records at the verification name (two v=DMARC1, or one
-	 * beside another TXT): not verified (RFC 7489 §7.1 step 5). */
+	 * beside another TXT): verified, the others discarded (RFC 7489
+	 * §7.1 steps 5-7, RFC 9990 §4 steps 6-8). */
 	dmarc_dest_init(&d, "twice.example");
+	dns_drive(&res, &dmarc_dest_ops, &d, set_done, &done);
+	CHECK_EQ_INT(d.ndest, 2);
+	CHECK_EQ_INT(d.dest[0].state, 1);
+	CHECK_EQ_INT(d.dest[1].state, 1);
+	CHECK_EQ_INT(dmarc_dest_status(&d), DMARC_DEST_OK);
+	/* None that starts with v=DMARC1: not verified. */
+	dmarc_dest_init(&d, "other.example");
 	dns_drive(&res, &dmarc_dest_ops, &d, set_done, &done);
 	CHECK_EQ_INT(d.ndest, 2);
 	CHECK_EQ_INT(d.dest[0].state, -1);
