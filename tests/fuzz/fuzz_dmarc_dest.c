@@ -40,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	assert(d.ndest <= DMARC_DEST_MAX);
 	int ok = 0;
 	for (unsigned i = 0; i < d.ndest; i++) {
-		const char *at = strchr(d.dest[i].addr, '@');
+		const char *at = strrchr(d.dest[i].addr, '@'); /* a quoted local part may hold one */
 		assert(at && at > d.dest[i].addr && at[1]);
 		for (const char *p = at; *p; p++)
 			assert(!isupper((unsigned char)*p));
