@@ -4,7 +4,7 @@
  * framing). The first byte picks a piece size; fed whole, one octet at a
  * time and in those pieces, the events and their offsets are the same;
  * no call takes more than it was given or returns past an event; a
- * refusal is 400 or 431 and ends the stream; a stop takes nothing; a
+ * refusal is 400, 414 or 431 and ends the stream; a stop takes nothing; a
  * header ends at an LF. Cut at a point where the stream is between
  * requests, the rest fed to a fresh stream gives the same events,
  * shifted: each request is judged on its own.
@@ -45,7 +45,7 @@ static void feed(const uint8_t *p, size_t n, size_t step, struct trace *t)
 				continue;
 			}
 			assert(ev == HTTP_STREAM_HEAD_END || ev == HTTP_STREAM_BODY_END ||
-			       ev == HTTP_STREAM_STOP || ev == 400 || ev == 431);
+			       ev == HTTP_STREAM_STOP || ev == 400 || ev == 414 || ev == 431);
 			if (ev == HTTP_STREAM_HEAD_END)
 				assert(got > 0 && p[off + used - 1] == '\n');
 			if (ev == HTTP_STREAM_BODY_END)
