@@ -110,14 +110,20 @@ int msieve_parse_response(const char *p, size_t len, uint32_t literal_max, struc
 }
 
 /* The arguments from p[i], each after a space (the first too when
- * space), then the line end. */
+ * space), then the line end. A line of MSIEVE_LINE_MAX octets or more
+ * (its literals' octets aside) is refused whether its end has come or
+ * not: taken whole, it was accepted, while the same line read in pieces
+ * was MSIEVE_LONG, so the limit held only when the network cut it. */
 static int parse_args(const char *p, size_t len, size_t i, int space, uint32_t literal_max,
                       struct msieve_cmd *cmd, size_t *consumed_r, size_t *need_r)
 {
+	size_t lit = 0; /* literal octets of the line so far */
 	for (;; space = 1) {
 		if (i >= len)
 			return MSIEVE_MORE;
 		if (space && (p[i] == '\r' || p[i] == '\n')) {
+			if (i - lit >= MSIEVE_LINE_MAX)
+				return bad(cmd, p, len, i, consumed_r, need_r, "Line too long.");
 			if (p[i] == '\r') {
 				if (i + 1 >= len)
 					return MSIEVE_MORE;
@@ -143,8 +149,8 @@ static int parse_args(const char *p, size_t len, size_t i, int space, uint32_t l
 			char *d = cmd->dec[cmd->nargs];
 			for (i++;; i++) {
 				if (i >= len)
-					return len >= MSIEVE_LINE_MAX ? too_long(len, consumed_r)
-					                              : MSIEVE_MORE;
+					return len - lit >= MSIEVE_LINE_MAX ? too_long(len, consumed_r)
+					                                    : MSIEVE_MORE;
 				char c = p[i];
 				if (c == '"')
 					break;
@@ -228,6 +234,7 @@ static int parse_args(const char *p, size_t len, size_t i, int space, uint32_t l
 			a->literal = 1;
 			a->s = str_make(p + i, (size_t)n);
 			i += (size_t)n;
+			lit += (size_t)n;
 		} else if (p[i] >= '0' && p[i] <= '9') {
 			uint64_t n = 0;
 			for (; i < len && p[i] >= '0' && p[i] <= '9'; i++) {

@@ -5,6 +5,7 @@
  * octets, the need hint, and every command fed one byte at a time
  * (each prefix must ask for more, never succeed early or fail).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -162,6 +163,44 @@ int main(void)
 	CHECK_EQ_INT(parse(longl, &c), MSIEVE_LONG);
 	CHECK_EQ_INT(c, MSIEVE_LINE_MAX + 9 - MSIEVE_ANNOUNCE_MAX);
 	free(longl);
+
+	/* A whole line past the limit is refused too, through its end only
+	 * (what follows is the next command); it was OK when it came at
+	 * once and MSIEVE_LONG when it came in pieces. */
+	{
+		size_t big = 3 * MSIEVE_LINE_MAX;
+		char *l = malloc(big);
+		memset(l, 'A', MSIEVE_LINE_MAX);
+		strcpy(l + MSIEVE_LINE_MAX, "\r\nNOOP\r\n");
+		CHECK_EQ_INT(parse(l, &c), MSIEVE_BAD);
+		CHECK_EQ_INT(c, MSIEVE_LINE_MAX + 2);
+		CHECK_EQ_STR(cmd.err, "Line too long.");
+		/* one octet shorter is a command */
+		strcpy(l + MSIEVE_LINE_MAX - 1, "\r\n");
+		CHECK_EQ_INT(parse(l, &c), MSIEVE_OK);
+		CHECK_EQ_INT(c, MSIEVE_LINE_MAX + 1);
+		/* four quoted strings, none over MSIEVE_QUOTED_MAX, the line
+		 * over MSIEVE_LINE_MAX */
+		size_t n = (size_t)sprintf(l, "X");
+		for (int k = 0; k < 4; k++) {
+			n += (size_t)sprintf(l + n, " \"");
+			memset(l + n, 'q', MSIEVE_QUOTED_MAX);
+			n += MSIEVE_QUOTED_MAX;
+			n += (size_t)sprintf(l + n, "\"");
+		}
+		strcpy(l + n, "\r\n");
+		CHECK_EQ_INT(parse(l, &c), MSIEVE_BAD);
+		CHECK_EQ_INT(c, n + 2);
+		CHECK_EQ_INT(msieve_parse(l, MSIEVE_LINE_MAX + 1, MSIEVE_LITERAL_MAX, &cmd, &c, &need),
+		             MSIEVE_LONG);
+		/* a literal's octets do not count: a short line around a long
+		 * literal is a command, and every prefix of it asks for more */
+		n = (size_t)sprintf(l, "PUTSCRIPT {%d+}\r\n", 2 * MSIEVE_LINE_MAX);
+		memset(l + n, 's', 2 * MSIEVE_LINE_MAX);
+		strcpy(l + n + 2 * MSIEVE_LINE_MAX, " \"x\"\r\n");
+		bytewise(l);
+		free(l);
+	}
 
 	bytewise("LISTSCRIPTS\r\n");
 	bytewise("PUTSCRIPT \"a\\\"b\" {5+}\r\nkeep;\r\n");
