@@ -25,15 +25,21 @@
 #include "core/buf.h"
 #include "mime/mime_tree.h"
 #include "queue/dsn.h"
+#include "store/store_queue.h"
 
 #define HOST "mx.example.org"
 
-static const char *next(char **p, char *end)
+/* The next string, cut to max octets: the queue record keeps no more
+ * of it (store_queue.h), and a longer one made dsn_build fail on input
+ * the queue can never give it (an 8 KiB remote host name). */
+static const char *next(char **p, char *end, size_t max)
 {
-	const char *s = *p;
+	char *s = *p;
 	if (*p >= end)
 		return "";
 	*p += strlen(*p) + 1;
+	if (strlen(s) > max)
+		s[max] = '\0';
 	return s;
 }
 
@@ -77,13 +83,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	in.ret_full = data[0] >> 2 & 1;
 	in.nrcpts = (size_t)(data[0] >> 3 & 3) + 1;
 	in.retry_until = data[0] & 0x20 ? 1700400000 : 0;
-	in.to = next(&p, end);
-	in.envid = next(&p, end);
+	in.to = next(&p, end, SQ_ADDR_MAX);
+	in.envid = next(&p, end, SQ_ENVID_MAX);
 	for (size_t i = 0; i < in.nrcpts; i++) {
-		r[i].addr = next(&p, end);
-		r[i].orcpt = next(&p, end);
-		r[i].status = next(&p, end);
-		r[i].remote = next(&p, end);
+		r[i].addr = next(&p, end, SQ_ADDR_MAX);
+		r[i].orcpt = next(&p, end, SQ_ORCPT_MAX);
+		r[i].status = next(&p, end, SQ_STATUS_MAX);
+		r[i].remote = next(&p, end, 255); /* store_queue.c keeps 255 */
 		r[i].action = act;
 		r[i].attempted = data[0] & 0x40 ? 1700003000 : 0;
 	}
