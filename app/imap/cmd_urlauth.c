@@ -151,7 +151,10 @@ static void gen_done(struct imap_session *s, struct imap_job *j)
 	buf_init(&b, g->n * 2200 + 64);
 	buf_append_c(&b, "* GENURLAUTH");
 	for (size_t i = 0; i < g->n; i++) {
-		char full[2048];
+		/* The rump may take all of url[]: room for it, the mechanism
+		 * and the token (a 2048-octet buffer cut a rump of over 2005
+		 * octets' token short, a URL no URLFETCH could use). */
+		char full[sizeof g->it[i].url + sizeof ":internal:" + 2 * TOKEN_LEN];
 		snprintf(full, sizeof(full), "%s:internal:%s", g->it[i].url, g->it[i].token);
 		buf_append_c(&b, " ");
 		imap_append_string(&b, str_c(full));

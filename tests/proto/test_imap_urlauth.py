@@ -119,3 +119,31 @@ def test_imap_urlauth():
         z.close()
         bob.close()
         carol.close()
+
+
+def test_genurlauth_long_url_keeps_its_token():
+    """A URL of up to 2047 octets is signed whole: GENURLAUTH answered one
+    over 2005 octets with its ":internal:" token cut at 2047 octets of
+    output (a fixed buffer), a URL no URLFETCH takes. Here a 967-octet
+    mailbox name (four levels of 241), partly percent-encoded, makes the
+    URL 2030 octets."""
+    with srv(env={"TERN_MAX_MAILBOX_NAME": "1000"}) as s:
+        bob = session(s, BOB, BOB_PW)
+        name = "/".join(["L" + "a" * 240] * 4)
+        assert cmd(bob, "c", 'CREATE "%s"' % name)[1].startswith(b"c OK"), name
+        bob.send(b'a APPEND "%s" {%d+}\r\n%s\r\n' % (name.encode(), len(MSG), MSG))
+        uv = int(re.search(rb"APPENDUID (\d+) 1", bob.until_tag("a")[-1]).group(1))
+        head = "imap://%s@mx.example.test/" % BOBU
+        tail = ";UIDVALIDITY=%d/;UID=1;URLAUTH=authuser" % uv
+        k = (2030 - len(head) - len(tail) - len(name)) // 2  # each "%61" adds 2
+        enc = ""
+        for c in name:
+            if c == "a" and k:
+                c, k = "%61", k - 1
+            enc += c
+        url = head + enc + tail
+        assert 2006 <= len(url) <= 2047, len(url)
+        signed = gen(bob, url)
+        assert re.fullmatch(r":internal:[0-9a-f]{32}", signed[len(url):]), signed[len(url):]
+        assert fetch(bob, signed) == MSG
+        bob.close()
