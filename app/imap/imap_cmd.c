@@ -488,9 +488,13 @@ int imap_append_string(struct buf *b, struct str s)
 	return buf_append_c(b, "\"");
 }
 
+/* A name's modified UTF-7 can be twice its UTF-8 ("a" and "é" in turn
+ * are 6 octets for 3, "&" is "&-"): a 1024-octet ceiling failed a
+ * 1000-octet name, which LIST then gave as "". */
+#define MAILBOX_UTF7_MAX (2 * 1024 + 16)
+
 int imap_append_mailbox(struct buf *b, const char *name)
 {
-	char tmp[1024];
 	struct buf enc;
 	int r;
 
@@ -508,7 +512,7 @@ int imap_append_mailbox(struct buf *b, const char *name)
 				return -1;
 		return buf_append_c(b, "\"");
 	}
-	buf_init(&enc, sizeof(tmp));
+	buf_init(&enc, MAILBOX_UTF7_MAX);
 	if (imap_utf8_to_utf7(str_c(name), &enc) != IMAP_UTF7_OK) {
 		buf_free(&enc);
 		return -1;

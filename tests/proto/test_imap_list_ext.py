@@ -269,3 +269,21 @@ def test_imap_list_whole_past_16k_names():
         r.send('e DELETE "t07/x"\r\ne2 LIST "" "t07/x/x/x%"\r\n')
         assert r.until_tag("e")[-1].startswith(b"e NO "), "deleted a mailbox with children"
         assert r.until_tag("e2") == [b'* LIST (\\HasChildren) "/" t07/x/x/x', b"e2 OK List completed."]
+
+
+def test_imap_list_long_name_in_modified_utf7():
+    """A mailbox name of up to 1000 octets (TERN_MAX_MAILBOX_NAME) is listed
+    to a client without UTF8=ACCEPT in modified UTF-7, which can be twice
+    as long ("a" and "é" in turn: 6 octets for 3). imap_append_mailbox
+    encoded into a 1024-octet buffer, so LIST gave such a mailbox as ""
+    (this very client created it, but could not see it)."""
+    with srv(env={"TERN_MAX_MAILBOX_NAME": "1000"}) as s:
+        r = Raw(s)
+        r.login(BOB, BOB_PW)
+        utf7 = "/".join(["a&AOk-" * 83] * 4)  # 999 octets of UTF-8, 1995 of UTF-7
+        ok(r, "c", 'CREATE "%s"' % utf7)
+        u = ok(r, "l", 'LIST "" "%s"' % utf7)
+        assert u == [b'* LIST (\\HasNoChildren) "/" "%s"' % utf7.encode()] or \
+            u == [b'* LIST (\\HasNoChildren) "/" %s' % utf7.encode()], u
+        ok(r, "s", 'SELECT "%s"' % utf7)
+        r.close()
