@@ -1503,3 +1503,15 @@ def test_zz_stop():
 # A run of chosen tests (PROTO=module:test) leaves test_zz_stop out: the
 # module's process stops its servers when it exits all the same.
 atexit.register(test_zz_stop)
+
+
+def test_long_line_refused_when_it_comes_whole():
+    """A command line of 8 KiB or more (MSIEVE_LINE_MAX, literals aside)
+    is refused however it arrives, and only through its end: taken in
+    one read it was run as a command (an unknown one here), while the
+    same line in pieces was "Line too long."."""
+    c = Conn(srv())
+    c.send(b"X" * 9000 + b'\r\nNOOP "after"\r\n')
+    assert c.response() == [b'NO "Line too long."\r\n']
+    assert c.response() == [b'OK (TAG "after") "Done"\r\n']
+    c.close()
