@@ -62,3 +62,33 @@ int hex_decode(uint8_t *out, const char *in, size_t n, enum hex_case cs)
 	}
 	return 0;
 }
+
+int pct_decode(const char *in, size_t n, char *out, size_t outsz, size_t *len_r, unsigned flags)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int c = (unsigned char)in[i];
+		if (c == '%') {
+			/* both digits read before out[o] (o <= i) is written: in place */
+			int hi = i + 2 < n ? hex_digit((unsigned char)in[i + 1]) : -1;
+			int lo = hi >= 0 ? hex_digit((unsigned char)in[i + 2]) : -1;
+			if (lo >= 0 && ((hi | lo) != 0 || !(flags & PCT_KEEP_00))) {
+				c = hi << 4 | lo;
+				i += 2;
+			} else if (!(flags & PCT_LENIENT)) {
+				return -1;
+			}
+		} else if (c == '+' && (flags & PCT_PLUS_SPACE)) {
+			c = ' ';
+		}
+		if ((c == 0 && (flags & PCT_NO_NUL)) || o + 1 >= outsz)
+			return -1;
+		out[o++] = (char)c;
+	}
+	if (outsz == 0)
+		return -1;
+	out[o] = '\0';
+	*len_r = o;
+	return 0;
+}

@@ -6,7 +6,8 @@
  * sieve, RFC 2231), quoted-printable and xtext, reverse-DNS nibbles,
  * character references, and the digests and ids we print ourselves
  * (blob ids, backup hashes, tokens). Each used to carry a private copy
- * of the same few lines; they now share these.
+ * of the same few lines; they now share these, and the percent escapes
+ * share one decoder (pct_decode).
  *
  * Case: what peers send is read in either case (hex_digit). Ids and
  * digests that tern writes are lowercase and have one spelling, so that
@@ -58,5 +59,31 @@ enum hex_case { HEX_ANY_CASE, HEX_LOWER_ONLY };
  * a non-digit; out may then be partly written.
  */
 int hex_decode(uint8_t *out, const char *in, size_t n, enum hex_case cs);
+
+/* How pct_decode treats what is not a plain character (bits, or'ed). */
+enum {
+	/* A '%' not followed by two digits is kept as it is, as browsers
+	 * and libmicrohttpd do; without it, it fails the whole decoding
+	 * (RFC 3986 §2.1: such a URI is malformed). */
+	PCT_LENIENT = 1,
+	/* With PCT_LENIENT: "%00" counts as malformed and stays the three
+	 * characters, for callers whose readers see C strings. */
+	PCT_KEEP_00 = 2,
+	/* An octet 0, sent as it is or as %00, fails the decoding. */
+	PCT_NO_NUL = 4,
+	/* '+' is a space (application/x-www-form-urlencoded); "%2B" stays
+	 * a '+'. */
+	PCT_PLUS_SPACE = 8,
+};
+
+/*
+ * Undoes the %XX escapes (RFC 3986 §2.1; digits in either case) of
+ * in[0..n) (no NUL needed) into out, NUL-terminated, its length in
+ * *len_r. out has room for outsz chars, the NUL included; out may be
+ * in (decoding never lengthens). Returns 0, or -1 for a malformed
+ * escape (unless PCT_LENIENT), a NUL refused by PCT_NO_NUL, or no room;
+ * out may then be partly written and *len_r is left alone.
+ */
+int pct_decode(const char *in, size_t n, char *out, size_t outsz, size_t *len_r, unsigned flags);
 
 #endif

@@ -22,26 +22,11 @@
 
 /* Percent-decodes in[0..n) into out (size outsz, NUL-terminated); the
  * length, or -1 (bad escape, NUL, no room). */
-static long pct_decode(const char *in, size_t n, char *out, size_t outsz)
+static long url_decode(const char *in, size_t n, char *out, size_t outsz)
 {
-	size_t o = 0;
+	size_t len;
 
-	for (size_t i = 0; i < n; i++) {
-		char c = in[i];
-		if (c == '%') {
-			int h, l;
-			if (i + 2 >= n || (h = hex_digit(in[i + 1])) < 0 ||
-			    (l = hex_digit(in[i + 2])) < 0)
-				return -1;
-			c = (char)(h * 16 + l);
-			i += 2;
-		}
-		if (c == '\0' || o + 1 >= outsz)
-			return -1;
-		out[o++] = c;
-	}
-	out[o] = '\0';
-	return (long)o;
+	return pct_decode(in, n, out, outsz, &len, PCT_NO_NUL) < 0 ? -1 : (long)len;
 }
 
 /* Case-insensitive search for the ASCII word w in s[0..n); offset or -1. */
@@ -118,7 +103,7 @@ static int parse_rel(struct str url, struct imap_url *u, const char **tail_r)
 		mend = p + uv;
 	}
 	if (mend == p || memchr(p, ';', (size_t)(mend - p)) ||
-	    pct_decode(p, (size_t)(mend - p), u->mailbox, sizeof(u->mailbox)) < 0)
+	    url_decode(p, (size_t)(mend - p), u->mailbox, sizeof(u->mailbox)) < 0)
 		return IMAP_URL_BAD;
 	p += at + 6;
 	/* The UID runs to the next "/;" or ";" (URLAUTH and friends). */
@@ -134,7 +119,7 @@ static int parse_rel(struct str url, struct imap_url *u, const char **tail_r)
 		q = p;
 		while (q < end && *q != '/' && *q != ';')
 			q++;
-		long n = pct_decode(p, (size_t)(q - p), u->section, sizeof(u->section));
+		long n = url_decode(p, (size_t)(q - p), u->section, sizeof(u->section));
 		if (n <= 0)
 			return IMAP_URL_BAD;
 		u->section_len = (size_t)n;
@@ -182,7 +167,7 @@ int imap_url_parse_auth(struct str url, struct imap_url_auth *a)
 		q--;
 	q = q > p ? q - 1 : slash;
 	if (q == end || *q != '@' || q == p || memchr(p, ';', (size_t)(q - p)) ||
-	    pct_decode(p, (size_t)(q - p), a->user, sizeof(a->user)) <= 0)
+	    url_decode(p, (size_t)(q - p), a->user, sizeof(a->user)) <= 0)
 		return -1;
 	p = q + 1;
 	while (p < end && *p != '/')
@@ -239,7 +224,7 @@ int imap_url_parse_auth(struct str url, struct imap_url_auth *a)
 	while (q < end && *q != ':')
 		q++;
 	char acc[400];
-	long an = pct_decode(p, (size_t)(q - p), acc, sizeof(acc));
+	long an = url_decode(p, (size_t)(q - p), acc, sizeof(acc));
 	if (an <= 0)
 		return -1;
 	a->rump_len = (size_t)(q - url.p);

@@ -8,23 +8,13 @@
 #include "core/hex.h"
 
 /* s with its %XX escapes undone, from a; -1 for a malformed one. */
-static int pct_decode(struct str s, struct arena *a, struct str *out)
+static int unescape(struct str s, struct arena *a, struct str *out)
 {
 	char *d = arena_alloc(a, s.len + 1);
-	size_t n = 0;
-	for (size_t i = 0; i < s.len; i++) {
-		if (s.p[i] != '%') {
-			d[n++] = s.p[i];
-			continue;
-		}
-		int hi = i + 2 < s.len ? hex_digit(s.p[i + 1]) : -1,
-		    lo = hi >= 0 ? hex_digit(s.p[i + 2]) : -1;
-		if (lo < 0)
-			return -1;
-		d[n++] = (char)(hi * 16 + lo);
-		i += 2;
-	}
-	d[n] = '\0';
+	size_t n;
+
+	if (pct_decode(s.p, s.len, d, s.len + 1, &n, 0) < 0)
+		return -1;
 	*out = str_make(d, n);
 	return 0;
 }
@@ -184,7 +174,7 @@ struct str sieve_address_unwrap(struct str s, char *dst)
 static int add_rcpts(struct str s, struct arena *a, struct sieve_mailto *m, int field)
 {
 	struct str d;
-	if (pct_decode(s, a, &d) < 0)
+	if (unescape(s, a, &d) < 0)
 		return -1;
 	size_t i = 0;
 	while (i <= d.len) {
@@ -253,7 +243,7 @@ int sieve_mailto_parse(struct str uri, struct arena *a, struct sieve_mailto *m)
 		struct str name = str_make(pair.p, (size_t)eq), value = str_sub(pair, (size_t)eq + 1, pair.len);
 		/* RFC 6068 §2's hfname is a header field's name: "header:"
 		 * names none, so no message can carry it */
-		if (pct_decode(name, a, &name) < 0 || !sieve_field_name_valid(name))
+		if (unescape(name, a, &name) < 0 || !sieve_field_name_valid(name))
 			return -1;
 		if (str_eq_ci(name, STR_LIT("to")) || str_eq_ci(name, STR_LIT("cc")) ||
 		    str_eq_ci(name, STR_LIT("bcc"))) {
@@ -263,10 +253,10 @@ int sieve_mailto_parse(struct str uri, struct arena *a, struct sieve_mailto *m)
 			if (add_rcpts(value, a, m, field) < 0)
 				return -1;
 		} else if (str_eq_ci(name, STR_LIT("subject"))) {
-			if (pct_decode(value, a, &m->subject) < 0)
+			if (unescape(value, a, &m->subject) < 0)
 				return -1;
 		} else if (str_eq_ci(name, STR_LIT("body"))) {
-			if (pct_decode(value, a, &m->body) < 0)
+			if (unescape(value, a, &m->body) < 0)
 				return -1;
 		}
 	}

@@ -1,7 +1,8 @@
 /*
  * test_hex.c — hex digits (core/hex.h): every octet against a model
  * written here, both cases and lowercase only, the encoder's NUL, and
- * decoding's odd lengths and bad digits.
+ * decoding's odd lengths and bad digits, and percent-decoding
+ * (pct_decode) with each of its flags.
  */
 #include "core/hex.h"
 #include "unit.h"
@@ -19,8 +20,84 @@ static int model(int c, int lower_only)
 	return -1;
 }
 
+/* pct_decode of the C string in with room outsz: want is the result
+ * (wlen octets, NULs allowed), or NULL for -1. */
+static void pct(const char *in, size_t outsz, unsigned flags, const char *want, size_t wlen)
+{
+	char out[64];
+	size_t len = 999;
+
+	memset(out, '#', sizeof out);
+	int r = pct_decode(in, strlen(in), out, outsz, &len, flags);
+	if (!want) {
+		CHECK_EQ_INT(r, -1);
+		CHECK_EQ_INT(len, 999);
+		return;
+	}
+	CHECK_EQ_INT(r, 0);
+	CHECK_EQ_INT(len, wlen);
+	CHECK(memcmp(out, want, wlen) == 0);
+	CHECK(out[wlen] == '\0');
+	CHECK(out[wlen + 1] == '#'); /* nothing written past the NUL */
+}
+
+static void test_pct(void)
+{
+	/* Either case, and a digit pair anywhere. */
+	pct("a%41%6a%6A%7e", 64, 0, "aAjj~", 5);
+	pct("%2f%2F", 64, 0, "//", 2);
+	pct("%c3%A9", 64, 0, "\xc3\xa9", 2);
+	pct("", 64, 0, "", 0);
+	/* Malformed at the end, in the middle, a bad digit either side. */
+	const char *bad[] = {"%", "a%", "a%4", "%4g", "%g4", "x%zz", "% 41", "%\xc1" "1"};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		pct(bad[i], 64, 0, NULL, 0);
+		pct(bad[i], 64, PCT_NO_NUL, NULL, 0);
+		/* lenient: kept as sent */
+		pct(bad[i], 64, PCT_LENIENT, bad[i], strlen(bad[i]));
+	}
+	pct("%%41", 64, 0, NULL, 0);
+	pct("%%41", 64, PCT_LENIENT, "%A", 2); /* the second % starts one */
+	pct("a%4", 64, PCT_LENIENT | PCT_KEEP_00, "a%4", 3);
+	/* Only n octets are read: an escape cut by n is malformed. */
+	char out[8];
+	size_t len = 0;
+	CHECK_EQ_INT(pct_decode("%41", 2, out, sizeof out, &len, 0), -1);
+	CHECK_EQ_INT(pct_decode("%41", 2, out, sizeof out, &len, PCT_LENIENT), 0);
+	CHECK_EQ_INT(len, 2);
+	CHECK_EQ_STR(out, "%4");
+	/* %00: an octet 0 by default; refused with PCT_NO_NUL; kept as the
+	 * three characters with PCT_KEEP_00. */
+	pct("a%00b", 64, 0, "a\0b", 3);
+	pct("a%00b", 64, PCT_LENIENT, "a\0b", 3);
+	pct("a%00b", 64, PCT_NO_NUL, NULL, 0);
+	pct("a%00b", 64, PCT_LENIENT | PCT_KEEP_00, "a%00b", 5);
+	pct("%00%01", 64, PCT_LENIENT | PCT_KEEP_00, "%00\x01", 4);
+	pct("a%00b", 64, PCT_KEEP_00, NULL, 0); /* strict: malformed */
+	CHECK_EQ_INT(pct_decode("a\0b", 3, out, sizeof out, &len, PCT_NO_NUL), -1);
+	CHECK_EQ_INT(pct_decode("a\0b", 3, out, sizeof out, &len, 0), 0);
+	CHECK_EQ_INT(len, 3);
+	/* '+' only with PCT_PLUS_SPACE; %2B stays a '+'. */
+	pct("a+b%2B", 64, 0, "a+b+", 4);
+	pct("a+b%2B", 64, PCT_PLUS_SPACE, "a b+", 4);
+	/* Room: the decoded octets and the NUL; exactly enough, one short. */
+	pct("ab%43", 4, 0, "abC", 3);
+	pct("ab%43", 3, 0, NULL, 0);
+	pct("ab%43", 3, PCT_LENIENT, NULL, 0);
+	pct("", 1, 0, "", 0);
+	pct("", 0, 0, NULL, 0);
+	pct("a", 1, 0, NULL, 0);
+	/* In place (out == in), as libmicrohttpd's unescape callback does. */
+	char s[] = "%41b%2x%00%63";
+	CHECK_EQ_INT(pct_decode(s, strlen(s), s, sizeof s, &len, PCT_LENIENT | PCT_KEEP_00), 0);
+	CHECK_EQ_INT(len, 9);
+	CHECK_EQ_STR(s, "Ab%2x%00c");
+}
+
 int main(void)
 {
+	test_pct();
+
 	/* Every octet, and every char as a signed char would pass it. */
 	for (int c = -128; c < 256; c++) {
 		CHECK_EQ_INT(hex_digit(c), model(c, 0));
