@@ -419,24 +419,10 @@ int http_query_param(struct str target, const char *name, char *out, size_t outs
 	for (const char *p = q + 1; p < e;) {
 		const char *amp = memchr(p, '&', (size_t)(e - p)), *pe = amp ? amp : e;
 		if ((size_t)(pe - p) >= nl + 1 && memcmp(p, name, nl) == 0 && p[nl] == '=') {
-			size_t o = 0;
-			for (const char *v = p + nl + 1; v < pe; v++) {
-				int c = (unsigned char)*v;
-				if (c == '%') {
-					int hi = v + 2 < pe ? hex_digit(v[1]) : -1,
-					    lo = hi >= 0 ? hex_digit(v[2]) : -1;
-					if (lo < 0)
-						return -1;
-					c = hi * 16 + lo;
-					v += 2;
-				} else if (c == '+') {
-					c = ' ';
-				}
-				if (c == 0 || o + 1 >= outsz)
-					return -1;
-				out[o++] = (char)c;
-			}
-			out[o] = '\0';
+			const char *v = p + nl + 1;
+			size_t o;
+			if (pct_decode(v, (size_t)(pe - v), out, outsz, &o, PCT_NO_NUL | PCT_PLUS_SPACE) < 0)
+				return -1;
 			return 1;
 		}
 		p = amp ? amp + 1 : e;

@@ -59,22 +59,9 @@ int report_uri_parse(struct str uri, int dmarc, struct report_uri *u)
 	ptrdiff_t q = str_chr(to, '?');
 	if (q >= 0)
 		to.len = (size_t)q; /* hfields: not ours to add */
-	size_t n = 0;
-	for (size_t i = 0; i < to.len; i++) {
-		char c = to.p[i];
-		if (c == '%') {
-			int hi = i + 2 < to.len ? hex_digit(to.p[i + 1]) : -1;
-			int lo = hi >= 0 ? hex_digit(to.p[i + 2]) : -1;
-			if (lo < 0)
-				return -1;
-			c = (char)(hi * 16 + lo);
-			i += 2;
-		}
-		if (n == REPORT_URI_ADDR_MAX)
-			return -1;
-		u->addr[n++] = c;
-	}
-	u->addr[n] = '\0';
+	size_t n;
+	if (pct_decode(to.p, to.len, u->addr, sizeof u->addr, &n, 0) < 0)
+		return -1;
 	if (!sieve_mailbox_valid(str_make(u->addr, n)))
 		return -1;
 	/* the domain after the last "@" (a quoted local part may hold one) */
