@@ -993,19 +993,9 @@ static size_t unescape_keep_nul(void *cls, struct MHD_Connection *c, char *s)
 {
 	(void)cls;
 	(void)c;
-	char *out = s;
-	for (const char *in = s; *in;) {
-		int hi = in[0] == '%' ? hex_digit((unsigned char)in[1]) : -1;
-		int lo = hi >= 0 ? hex_digit((unsigned char)in[2]) : -1;
-		if (lo >= 0 && (hi | lo) != 0) {
-			*out++ = (char)(hi << 4 | lo);
-			in += 3;
-		} else {
-			*out++ = *in++;
-		}
-	}
-	*out = 0;
-	return (size_t)(out - s);
+	size_t n = strlen(s), len;
+	(void)pct_decode(s, n, s, n + 1, &len, PCT_LENIENT | PCT_KEEP_00); /* lenient: cannot fail */
+	return len;
 }
 
 static struct MHD_Daemon *daemon_start(int https, unsigned threads)

@@ -202,19 +202,13 @@ static void classify_2231(struct raw_param *r)
 	r->is2231 = r->section <= SECTION_MAX;
 }
 
+/* RFC 2231 §4: %XX in an extended value; a bad '%' stays as sent. dst
+ * has room for s.len + 1 (decoding never lengthens). */
 static size_t percent_decode(struct str s, char *dst)
 {
-	size_t i, n = 0;
+	size_t n = 0;
 
-	for (i = 0; i < s.len; i++) {
-		if (s.p[i] == '%' && i + 2 < s.len && hex_digit(s.p[i + 1]) >= 0 &&
-		    hex_digit(s.p[i + 2]) >= 0) {
-			dst[n++] = (char)(hex_digit(s.p[i + 1]) << 4 | hex_digit(s.p[i + 2]));
-			i += 2;
-		} else {
-			dst[n++] = s.p[i];
-		}
-	}
+	(void)pct_decode(s.p, s.len, dst, s.len + 1, &n, PCT_LENIENT);
 	return n;
 }
 
