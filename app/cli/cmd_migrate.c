@@ -68,6 +68,7 @@
 #include "cli/cli_import.h"
 #include "cli/migrate_sieve.h"
 #include "core/buf.h"
+#include "core/hex.h"
 #include "core/str.h"
 #include "core/xalloc.h"
 #include "core/utf8.h"
@@ -499,19 +500,11 @@ static int parse_url(const char *url, int *tls, char *user, size_t usz, char *ho
 	const char *at = strrchr(p, '@');
 	if (!at || at == p)
 		return -1;
-	size_t u = 0;
-	for (const char *q = p; q < at; q++) {
-		char c = *q;
-		if (c == '%' && at - q > 2) {
-			char hx[3] = {q[1], q[2], 0};
-			c = (char)strtol(hx, NULL, 16);
-			q += 2;
-		}
-		if (u + 1 >= usz)
-			return -1;
-		user[u++] = c;
-	}
-	user[u] = '\0';
+	/* The user part percent-decoded (RFC 5092 §3: "%40" for an "@" in
+	 * it); a malformed escape or a NUL is no user name. */
+	size_t u;
+	if (pct_decode(p, (size_t)(at - p), user, usz, &u, PCT_NO_NUL) < 0)
+		return -1;
 	const char *h = at + 1, *colon = strrchr(h, ':');
 	size_t hl = colon ? (size_t)(colon - h) : strlen(h);
 	if (hl == 0 || hl >= hsz)
@@ -550,9 +543,11 @@ int cli_migrate(const struct config *cfg, int argc, char **argv)
 		else
 			goto usage;
 	}
-	if (!email || !from ||
-	    parse_url(from, &tls, user, sizeof user, host, sizeof host, port, sizeof port))
+	if (!email || !from)
 		goto usage;
+	if (parse_url(from, &tls, user, sizeof user, host, sizeof host, port, sizeof port))
+		return cli_bad_arg("migrate", "--from", NULL,
+				   "imap[s]://USER@HOST[:PORT], USER's %XX escapes well formed");
 	if (pwfile) {
 		FILE *f = fopen(pwfile, "r");
 		if (!f || !fgets(pw, sizeof pw, f)) {

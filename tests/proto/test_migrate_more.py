@@ -674,3 +674,24 @@ def test_migrate_non_ascii_namespace_prefix_with_utf8_accept():
     finally:
         src.close()
         s.cleanup()
+
+
+def test_migrate_source_user_escapes_are_checked():
+    """The --from URL's user part is percent-decoded (RFC 5092 §3: "%40"
+    for an "@" in it). A malformed escape was decoded anyway: "%zz" became
+    a NUL that cut the name short ("al%zzice" logged in as "al"), "%4z"
+    the octet 4. Now such a source is refused before any connection, and
+    a well-formed escape still reaches the login."""
+    s = Server(accounts=[(BOB, BOB_PW)])
+    try:
+        for bad in ("al%zzice", "al%00ice", "al%4zice", "alice%4"):
+            r = s.cli("migrate", BOB, "--from", "imap://%s@127.0.0.1:1" % bad,
+                      input="pw\n", check=False)
+            assert r.returncode == 2, (bad, r.returncode, r.stderr)
+            assert b"--from" in r.stderr and b"escapes" in r.stderr, (bad, r.stderr)
+        # Port 1 refuses the connection: the URL itself was taken.
+        r = s.cli("migrate", BOB, "--from", "imap://a%40b@127.0.0.1:1", input="pw\n",
+                  check=False)
+        assert r.returncode != 0 and b"escapes" not in r.stderr, r.stderr
+    finally:
+        s.cleanup()
