@@ -1002,7 +1002,11 @@ static void session_input(struct ms_session *s)
 			}
 			continue;
 		}
-		buf_consume(in, consumed);
+		/* A refused line may be an AUTHENTICATE's (malformed, too
+		 * long, cut by the network into pieces): its name may not
+		 * even be in what is dropped, so every refused octet is
+		 * wiped, as POP3 does. Refusals are rare: the cost is nil. */
+		buf_consume_wipe(in, consumed);
 		if (r == MSIEVE_TOOBIG && s->state != MS_AUTH) {
 			literal_too_big_preauth(s, cmd);
 			break;
@@ -1022,6 +1026,11 @@ static void session_input(struct ms_session *s)
 		if (session_error(s))
 			break;
 	}
+	/* The parse decodes quoted strings into cmd: a half-read or refused
+	 * AUTHENTICATE's SASL response may be there (the accepted one is
+	 * wiped where it ran). */
+	if (cmd)
+		explicit_bzero(cmd, sizeof(*cmd));
 	free(cmd);
 }
 
