@@ -555,6 +555,13 @@ void jmap_email_changes(struct jmap_call *c);
 void jmap_email_query(struct jmap_call *c);
 void jmap_email_query_changes(struct jmap_call *c);
 void jmap_email_set(struct jmap_call *c);
+/* The mask of a JSON list of type names (a PushSubscription's types, a
+ * WebSocketPushEnable's dataTypes): absent or null is every type; -1 when
+ * it is neither null nor a list of names a TypeState may hold, each one
+ * name exactly (jmap_push_types' "*" and comma lists are not names). A
+ * name we do not know is bad, as Stalwart and Cyrus have it: dropped
+ * unseen, a misspelt type left the client wondering why no push came. */
+long jmap_push_type_list(const struct json_value *t);
 void jmap_pushsub_get(struct jmap_call *c);
 void jmap_pushsub_set(struct jmap_call *c);
 void jmap_email_import(struct jmap_call *c);

@@ -84,6 +84,26 @@ unsigned jmap_push_types(const char *s)
 	return mask;
 }
 
+long jmap_push_type_list(const struct json_value *t)
+{
+	unsigned m = 0;
+
+	if (!t || t->type == JSON_NULL)
+		return JMAP_TYPES_ALL;
+	if (t->type != JSON_ARRAY)
+		return -1;
+	for (const struct json_value *e = t->first; e; e = e->next) {
+		unsigned b = e->type == JSON_STRING && strlen(e->str) == e->len &&
+				     strcmp(e->str, "*") && !strchr(e->str, ',')
+				 ? jmap_push_types(e->str)
+				 : 0;
+		if (!b)
+			return -1;
+		m |= b;
+	}
+	return m;
+}
+
 /* One walk answers every since a transport asks about (its clients'
  * last told states, sorted): a change with modseq m changed the state of
  * each since below m, so it is kept in the bucket of the largest such

@@ -335,31 +335,6 @@ void jmap_pushsub_get(struct jmap_call *c)
 	jmap_get_end(c, &g, rec_found, &l);
 }
 
-/* "types": null (all) or a list of type names: the mask; -1 when bad.
- * A name we do not know is bad too, as Stalwart and Cyrus have it: it
- * was dropped unseen, and a client that misspelt a type was never told
- * why no push came for it. */
-static long types_of(const struct json_value *t)
-{
-	unsigned m = 0;
-
-	if (!t || t->type == JSON_NULL)
-		return JMAP_TYPES_ALL;
-	if (t->type != JSON_ARRAY)
-		return -1;
-	for (const struct json_value *e = t->first; e; e = e->next) {
-		/* jmap_push_types also reads "*" and comma lists: not here. */
-		unsigned b = e->type == JSON_STRING && strlen(e->str) == e->len &&
-				     strcmp(e->str, "*") && !strchr(e->str, ',')
-				 ? jmap_push_types(e->str)
-				 : 0;
-		if (!b)
-			return -1;
-		m |= b;
-	}
-	return m;
-}
-
 /* Whether /get reads types (a valid one, absent as null) back as it was
  * sent: a list naming every type reads back null, one out of order or
  * with a name twice in order and once, and created or updated then say
@@ -462,7 +437,7 @@ static int create_one(const struct json_value *o, struct rec *r, int64_t now,
 			snprintf(r->auth, sizeof r->auth, "%s", a->str);
 		}
 	}
-	long t = types_of(json_get(o, "types"));
+	long t = jmap_push_type_list(json_get(o, "types"));
 	if (t < 0)
 		jmap_bad_add(bad, "types", "types is a list of type names or null");
 	if (!expires_valid(json_get(o, "expires")))
@@ -590,7 +565,7 @@ void jmap_pushsub_set(struct jmap_call *c)
 				nr.expires = expires_of(m, now);
 				chosen = m->type == JSON_NULL || nr.expires != utc_date(m->str);
 			} else if (!strcmp(m->key, "types")) {
-				long t = types_of(m);
+				long t = jmap_push_type_list(m);
 				if (t < 0)
 					jmap_bad_member(&bad, m->key,
 							"types is a list of type names or null");

@@ -14,7 +14,8 @@
  *   "WebSocketPushDisable": handed back to the transport.
  * Anything else, or a message that is not JSON, is a RequestError
  * (notRequest, notJSON); so is a Request whose id is no String, and a
- * WebSocketPushEnable whose members are not of their types.
+ * WebSocketPushEnable whose members are not of their types or whose
+ * dataTypes names a type we do not know (as Stalwart refuses it).
  */
 #include <stdio.h>
 #include <string.h>
@@ -83,18 +84,16 @@ static struct json_value *strip(struct json_value *req, struct arena *a)
 }
 
 /* A WebSocketPushEnable's members are of their types (RFC 8887
- * §4.3.5.2): dataTypes null or String[], pushState a String (null taken
- * as absent, as some clients send it). Another was taken for "every
- * type", unanswered, where the client meant something else. */
-static int push_enable_ok(const struct json_value *dt, const struct json_value *ps)
+ * §4.3.5.2): dataTypes null or a list of data type names, pushState a
+ * String (null taken as absent, as some clients send it). Another was
+ * taken for "every type", unanswered, where the client meant something
+ * else; a name we do not know was dropped unseen, as a PushSubscription's
+ * was (jmap_push_type_list, which both read). The types' mask, or -1. */
+static long push_enable_types(const struct json_value *dt, const struct json_value *ps)
 {
-	if (dt && dt->type != JSON_NULL && dt->type != JSON_ARRAY)
-		return 0;
-	for (const struct json_value *e = dt && dt->type == JSON_ARRAY ? dt->first : NULL; e;
-	     e = e->next)
-		if (e->type != JSON_STRING)
-			return 0;
-	return !ps || ps->type == JSON_NULL || ps->type == JSON_STRING;
+	if (ps && ps->type != JSON_NULL && ps->type != JSON_STRING)
+		return -1;
+	return jmap_push_type_list(dt);
 }
 
 void jmap_ws_message(struct store *st, const struct jmap_who *who, const char *client_ip,
@@ -128,20 +127,15 @@ void jmap_ws_message(struct store *st, const struct jmap_who *who, const char *c
 			return;
 		}
 		const struct json_value *dt = json_get(msg, "dataTypes"), *ps = json_get(msg, "pushState");
-		if (!push_enable_ok(dt, ps)) {
+		long types = push_enable_types(dt, ps);
+		if (types < 0) {
 			request_error(out, "notRequest", NULL, NULL,
-				      "dataTypes is null or a list of type names, pushState a String "
-				      "(RFC 8887 section 4.3.5.2)");
+				      "dataTypes is null or a list of data type names this server "
+				      "pushes, pushState a String (RFC 8887 section 4.3.5.2)");
 			return;
 		}
 		v->kind = JMAP_WS_PUSH_ENABLE;
-		v->types = JMAP_TYPES_ALL;
-		if (dt && dt->type == JSON_ARRAY) {
-			v->types = 0;
-			for (const struct json_value *e = dt->first; e; e = e->next)
-				if (e->type == JSON_STRING && strcmp(e->str, "*") && !strchr(e->str, ','))
-					v->types |= jmap_push_types(e->str);
-		}
+		v->types = (unsigned)types;
 		if (ps && ps->type == JSON_STRING &&
 		    jmap_push_state_parse(ps->str, ps->len, &v->push_state, &v->push_own,
 					  &v->push_state_own) == 0)

@@ -968,6 +968,33 @@ def test_websocket_malformed_messages():
     w.sock.close()
 
 
+def test_websocket_push_enable_refuses_unknown_type_names():
+    """dataTypes names data types (RFC 8887 §4.3.5.2): one this server has
+    no such type for (a misspelling, "*", a comma list, a name with a NUL
+    in it) was dropped unseen, ["Email", "Emial"] enabling Email alone and
+    ["Emial"] nothing, with no word to the client. As Stalwart, and as a
+    PushSubscription's types: a RequestError notRequest; a good enable
+    after it still works."""
+    s = srv()
+    w = WebSocket(s, CAL)
+    for bad in (["Email", "Emial"], ["Emial"], ["*"], ["Email,Mailbox"], ["Email\u0000"],
+                ["email"]):
+        w.send_json({"@type": "WebSocketPushEnable", "dataTypes": bad})
+        r = w.recv_json()
+        assert r["@type"] == "RequestError" and r["type"] == \
+            "urn:ietf:params:jmap:error:notRequest" and "dataTypes" in r["detail"], (bad, r)
+    # Every name a TypeState here holds is taken: no RequestError, the
+    # next message is the Response.
+    w.send_json({"@type": "WebSocketPushEnable",
+                 "dataTypes": ["Mailbox", "Email", "Thread", "EmailDelivery", "Identity",
+                               "EmailSubmission", "SieveScript", "VacationResponse", "Quota"]})
+    echo = [["Core/echo", {"a": 1}, "c"]]
+    w.send_json(ws_request(echo, "after"))
+    r = w.recv_json()
+    assert r["@type"] == "Response" and r["requestId"] == "after", r
+    w.sock.close()
+
+
 def test_websocket_messages_under_way_share_the_memory_budget():
     """A WebSocket message under way is held in memory whole (a frame
     waits in the input, fragments in the reader) up to maxSizeRequest,
