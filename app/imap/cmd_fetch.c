@@ -178,6 +178,15 @@ static int add_item(struct imap_session *s, struct imap_fetch *f, const struct i
 	} else {
 		return bad(s, "Unknown fetch item.");
 	}
+	/* An item asked for twice is answered once, as Dovecot answers UID,
+	 * FLAGS and the like (clients and imaptest expect one of each). By
+	 * its response name: BODY[1] and BODY.PEEK[1] are the one item
+	 * BODY[1] (Dovecot sends such a section's octets twice). A partial's
+	 * name holds only its offset: the length tells BODY[1]<0.10> from
+	 * BODY[1]<0.5>, both answered. */
+	for (size_t i = 0; i < f->nitems; i++)
+		if (!strcmp(f->items[i].name, it.name) && f->items[i].length == it.length)
+			return 0;
 	f->items[f->nitems++] = it;
 	return 0;
 }
