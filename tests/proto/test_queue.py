@@ -814,8 +814,10 @@ def test_kept_connection_takes_the_next_message_once_the_last_is_recorded():
         assert len(before) >= 21, len(before)
         # While a session's last message was not recorded, no other
         # session was opened for the waiting ones: the 21st came on a
-        # kept connection.
-        assert max(m["conn"] for m in before) == 20, sorted(set(m["conn"] for m in before))
+        # kept connection. Fewer than 20 may have opened by then: on a
+        # loaded machine a kept session's record can be written (500 ms
+        # delays only the flush) before the last sessions connect.
+        assert max(m["conn"] for m in before) <= 20, sorted(set(m["conn"] for m in before))
         w.srv.start()
         w.srv.cli("queue", "flush")
         assert w.wait_queue_empty(timeout=60), w.queue_list()
