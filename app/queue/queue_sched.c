@@ -1080,13 +1080,17 @@ static void dane_tlsa_host(struct job *j)
 		j->dane_q = q;
 }
 
-/* The answer at the CNAME-expanded name: records there are the host's;
- * none there (NXDOMAIN, NODATA), the host's own name is asked. */
+/* The answer at the CNAME-expanded name: secure records there are the
+ * host's; none there (NXDOMAIN, NODATA) or only unsigned ones (RFC 7672
+ * §2.2.2: an insecure TLSA RRset at the expanded name is as none, and
+ * the initial name is tried, as Postfix does), the host's own name is
+ * asked. */
 static void dane_tlsa_base_done(void *arg, const struct dns_answer *a)
 {
 	struct job *j = arg;
 	j->dane_q = NULL;
-	if (a->status == DNS_ANS_NXDOMAIN || a->status == DNS_ANS_NODATA) {
+	if (a->status == DNS_ANS_NXDOMAIN || a->status == DNS_ANS_NODATA ||
+	    (a->status == DNS_ANS_OK && !a->ad)) {
 		dane_tlsa_host(j);
 		return;
 	}

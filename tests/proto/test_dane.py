@@ -59,18 +59,22 @@ def _records(ips, ee_spki, ca_der, ad=True):
     # looked for at the CNAME target first, then at the MX host's name.
     # cname.test: the target's records match, the MX host's do not;
     # cnamefb.test: none at the target, the MX host's match;
-    # cnameta.test: DANE-TA at the target, the leaf names the MX host.
+    # cnameta.test: DANE-TA at the target, the leaf names the MX host;
+    # cnameins.test: records at the target, but unsigned (insecure):
+    # as none there, the MX host's (which match) are asked (§2.2.2).
     for dom, ip, at_target, at_host in (
             ("cname.test", ips[0], "3 1 1 " + sha(ee_spki), "3 1 1 " + "33" * 32),
             ("cnamefb.test", ips[0], None, "3 1 1 " + sha(ee_spki)),
-            ("cnameta.test", ips[1], "2 0 1 " + sha(ca_der), "3 1 1 " + "44" * 32)):
+            ("cnameta.test", ips[1], "2 0 1 " + sha(ca_der), "3 1 1 " + "44" * 32),
+            ("cnameins.test", ips[0], "3 1 1 " + "55" * 32, "3 1 1 " + sha(ee_spki))):
         target = "real.target-" + dom
         z[dom] = {"MX": [[10, "mx." + dom]], "AD": ad}
         z["mx." + dom] = {"CNAME": target, "AD": ad}
         z[target] = {"A": [ip], "AD": ad}
         z["_25._tcp.mx." + dom] = {"TLSA": [at_host], "AD": ad}
         if at_target:
-            z["_25._tcp." + target] = {"TLSA": [at_target], "AD": ad}
+            z["_25._tcp." + target] = {"TLSA": [at_target],
+                                       "AD": ad and dom != "cnameins.test"}
     return z
 
 
@@ -99,19 +103,23 @@ def test_dane_ee_ta_mismatch_and_insecure():
         rb = w.receiver(1, tls=True, cert=(chain, leaf_key))
         w.send(["carol@ee.test", "dave@ta.test", "erin@bad.test", "fred@noad.test",
                 "gina@taname.test", "hal@addrnoad.test", "ivan@many.test", "jo@cname.test",
-                "kim@cnamefb.test", "lee@cnameta.test", "max@toomany.test"])
+                "kim@cnamefb.test", "lee@cnameta.test", "max@toomany.test",
+                "nat@cnameins.test"])
         out = w.wait_list("no TLSA record matches")
         out = w.wait_list("TLSA lookup for mx.toomany.test failed")
         out = w.wait_list("not issued for that name")
-        ra.wait_messages(6)
+        ra.wait_messages(7)
         rb.wait_messages(2)
         log = w.srv.log_text()
         # An MX host whose address is not validated gets no DANE (§2.2.2):
         # its (mismatching) TLSA records are not even asked for.
         assert _rcpts(ra) == ["carol@ee.test", "fred@noad.test", "hal@addrnoad.test",
-                              "ivan@many.test", "jo@cname.test", "kim@cnamefb.test"], out + log
+                              "ivan@many.test", "jo@cname.test", "kim@cnamefb.test",
+                              "nat@cnameins.test"], out + log
         assert "host=mx.cname.test base=real.target-cname.test state=verify" in log, log
         assert "host=mx.cnamefb.test state=verify" in log, log
+        # Unsigned records at the target were taken as no DANE at all.
+        assert "host=mx.cnameins.test state=verify" in log, log
         assert "host=mx.many.test state=verify records=11" in log, log
         assert "event=dane_too_many id=" in log and "host=mx.toomany.test records=65 max=64" in log, log
         assert "host=mx.addrnoad.test state=insecure_address" in log, log
