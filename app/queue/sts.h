@@ -28,6 +28,21 @@
  * again at the next sweep. Policies past their expiry are deleted. The
  * sweep runs when the earliest refresh or expiry is due (at least hourly).
  *
+ * The fetch is given 30 s (a sanitizer build reads a shorter one from
+ * TERN_TEST_STS_FETCH_TIMEOUT_MS, for the tests). What TLS-RPT hears of
+ * a failed one (RFC 8460 §4.3.2.2): a certificate refused,
+ * sts-webpki-invalid; a 200 answer that is no valid policy (another
+ * media type, too large, unparsable), sts-policy-invalid; no answer or
+ * another status, sts-policy-fetch-error.
+ *
+ * The policy host may resolve to a private or loopback address: as
+ * postfix-mta-sts-resolver and Stalwart do, no address is refused. The
+ * request is a fixed GET, no redirect is followed, the answer must come
+ * over TLS verified for mta-sts.DOMAIN against the public anchors (an
+ * internal service does not hold such a certificate) and is never shown
+ * to anyone; a domain's policy host inside a company network is a real
+ * setup, and the mail itself goes to whatever address its MX has.
+ *
  * Caveats: everything runs on the scheduler's loop (sts_init's). The
  * policy handed to the callback is valid during the call only.
  */

@@ -9,7 +9,12 @@ HTTPS policy server, with what TLS-RPT (RFC 8460 §4.3.2.2) reports:
 - a policy host whose certificate does not name mta-sts.<domain> gives
   no policy (sts-webpki-invalid);
 - two STSv1 TXT records are no policy (§3.1): nothing is fetched;
-- a policy served as text/html is not taken."""
+- a policy served as text/html is not taken: it was retrieved and
+  fails validation (§3.3's media type check), sts-policy-invalid;
+- a policy host that accepts and never answers is given up at the
+  fetch deadline (30 s; TERN_TEST_STS_FETCH_TIMEOUT_MS shortens it in
+  the sanitizer build): the mail goes as without a policy,
+  sts-policy-fetch-error."""
 import atexit
 import gzip
 import json
@@ -19,7 +24,7 @@ import tempfile
 
 from mailpeers import ca_signed, test_ca
 from test_dane import _rcpts
-from test_mta_sts_out import _policy
+from test_mta_sts_out import PolicyServer, _policy
 from test_tlsrpt import flushed_counts, policy_world
 
 FROM = "tls-reports@example.test"
@@ -108,7 +113,7 @@ def test_lf_wildcard_redirect_certificate_and_duplicates():
             "validation-failure", "a.b.lf.test"), f
         for dom, result in (("redir.test", "sts-policy-fetch-error"),
                             ("wrongcert.test", "sts-webpki-invalid"),
-                            ("html.test", "sts-policy-fetch-error")):
+                            ("html.test", "sts-policy-invalid")):
             p = got[dom]
             assert p["policy"]["policy-type"] == "sts", p
             [f] = p["failure-details"]
@@ -161,3 +166,43 @@ def test_cached_none_policy_stands_for_a_failed_refetch():
         listed = flushed_counts(w)
         assert re.search(r"^\d{4}-\d\d-\d\d optout\.test successful=2 failed=1$", listed,
                          re.M), listed + log
+
+
+def test_policy_host_that_never_answers():
+    tmp = tempfile.mkdtemp(prefix="tern-stst-")
+    atexit.register(shutil.rmtree, tmp, True)
+    ca = test_ca(tmp)
+    web = ca_signed(tmp, ca, "mta-sts.slow.test", ("reports.test",))
+
+    def records(ips, post_port):
+        return {
+            "reports.test": {"A": [ips[2]]},
+            "slow.test": {"MX": [[10, "mx.slow.test"]]},
+            "mx.slow.test": {"A": [ips[1]]},
+            "mta-sts.slow.test": {"A": [ips[2]]},
+            "_mta-sts.slow.test": {"TXT": ["v=STSv1; id=1;"]},
+            "_smtp._tls.slow.test": {
+                "TXT": ["v=TLSRPTv1; rua=https://reports.test:%d/r" % post_port]},
+        }
+
+    policies = {"mta-sts.slow.test": PolicyServer.HANG}
+    env = {"TERN_TLS_CA_FILE": ca[0], "TERN_DMARC_REPORT_FROM": FROM,
+           "TERN_TEST_STS_FETCH_TIMEOUT_MS": "1500"}
+    with policy_world(3, records, policies, web, env) as (w, ips, sink):
+        rb = w.receiver(1, tls=True)
+        w.send(["a@slow.test"], subject="slow")
+        # The release build waits its 30 s.
+        rb.wait_messages(1, timeout=120)
+        log = w.srv.log_text()
+        assert _rcpts(rb) == ["a@slow.test"], log
+        assert re.search(r"event=mta_sts_fetch_failed domain=slow\.test status=0 "
+                         r"why=\"no answer from mta-sts\.slow\.test in time\"", log), log
+        w.wait_queue_empty()
+        flushed_counts(w)
+        r = w.srv.cli("tlsrpt", "report", "--send", "--today")
+        assert b"posted: 1" in r.stdout, r.stdout + r.stderr + log.encode()
+        p = _posted(sink)["slow.test"]
+        assert p["policy"]["policy-type"] == "sts", p
+        [f] = p["failure-details"]
+        assert (f["result-type"], f["receiving-mx-hostname"]) == (
+            "sts-policy-fetch-error", "mx.slow.test"), p

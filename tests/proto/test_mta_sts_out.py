@@ -20,10 +20,14 @@ from test_queue import ALICE, World, dsn_of, status_fields
 
 class PolicyServer:
     """HTTPS on ip:port answering /.well-known/mta-sts.txt by Host; counts
-    fetches. A policy is its text, or (status, headers, body)."""
+    fetches. A policy is its text, (status, headers, body), or HANG: the
+    request is read and never answered (until stop)."""
+
+    HANG = object()
 
     def __init__(self, ip, port, cert, policies):
         self.policies, self.fetches = policies, {}
+        self.stopping = threading.Event()
         outer = self
 
         class H(http.server.BaseHTTPRequestHandler):
@@ -31,6 +35,9 @@ class PolicyServer:
                 host = self.headers.get("Host", "").split(":")[0].lower()
                 outer.fetches[host] = outer.fetches.get(host, 0) + 1
                 body = outer.policies.get(host)
+                if body is PolicyServer.HANG:
+                    outer.stopping.wait()
+                    return
                 if self.path != "/.well-known/mta-sts.txt" or body is None:
                     self.send_response(404)
                     self.end_headers()
@@ -59,6 +66,7 @@ class PolicyServer:
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def stop(self):
+        self.stopping.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 
