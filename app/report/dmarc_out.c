@@ -68,6 +68,56 @@ static void take_rua(struct dmarc_dest *d, struct str rua)
 	}
 }
 
+/*
+ * RFC 7489 §7.1 step 8 (RFC 9990 §4 step 9): a rua= (ruf=) in the
+ * verification record rec of destination k replaces it, so a report
+ * receiver can say where on its host the reports go. Only URIs on the
+ * same host count (loops and indirect abuse: the verified host cannot
+ * send reports on to a third party); with none of those the destination
+ * stays as the policy record wrote it. The first replaces dest[k], the
+ * others are added while there is room; an address already listed is
+ * not listed twice.
+ */
+static void take_override(struct dmarc_dest *d, unsigned k, const char *rec)
+{
+	struct dmarc_record r;
+	char host[REPORT_URI_ADDR_MAX + 1];
+	if (!dmarc_record_parse(rec, strlen(rec), &r))
+		return;
+	snprintf(host, sizeof host, "%s", strrchr(d->dest[k].addr, '@') + 1);
+	struct str list = d->ruf ? r.ruf : r.rua;
+	int replaced = 0;
+	size_t i = 0;
+	while (i < list.len) {
+		size_t j = i;
+		while (j < list.len && list.p[j] != ',')
+			j++;
+		struct report_uri u;
+		if (report_uri_parse(str_make(list.p + i, j - i), 1, &u) == 0 &&
+		    u.kind == REPORT_URI_MAILTO && strcmp(strrchr(u.addr, '@') + 1, host) == 0) {
+			struct dmarc_dest_addr *x = NULL;
+			for (unsigned m = 0; m < d->ndest && !x; m++)
+				if (strcmp(d->dest[m].addr, u.addr) == 0)
+					x = &d->dest[m];
+			if (!replaced && x != NULL && x != &d->dest[k]) {
+				d->dest[k].state = -3; /* listed already: one report */
+			} else if (!replaced) {
+				x = &d->dest[k];
+				memcpy(x->addr, u.addr, sizeof x->addr);
+				x->max_size = u.max_size;
+			} else if (x == NULL && d->ndest < DMARC_DEST_MAX) {
+				x = &d->dest[d->ndest++];
+				memcpy(x->addr, u.addr, sizeof x->addr);
+				x->max_size = u.max_size;
+				x->external = 1;
+				x->state = 1; /* verified: the same host's record */
+			}
+			replaced = 1;
+		}
+		i = j + 1;
+	}
+}
+
 static int dest_step(void *ev, const char **name_r, uint16_t *type_r)
 {
 	struct dmarc_dest *d = ev;
@@ -112,11 +162,13 @@ static void dest_answer(void *ev, const struct dns_answer *a)
 			take_rua(d, d->ruf ? r.ruf : r.rua);
 		return;
 	}
-	struct dmarc_dest_addr *x = &d->dest[d->step - 1];
+	unsigned k = (unsigned)d->step - 1;
+	struct dmarc_dest_addr *x = &d->dest[k];
 	x->state = a->status == DNS_ANS_TEMP ? -2 : -1;
 	/* RFC 7489 §7.1 steps 5-7 (RFC 9990 §4 steps 6-8): each TXT record
 	 * not starting with v=DMARC1 is discarded; one left is enough. An
 	 * SPF record or a second copy beside it takes nothing away. */
+	const char *over = NULL;
 	for (size_t i = 0; a->status == DNS_ANS_OK && i < a->nrr; i++) {
 		if (a->rr[i].type != DNS_T_TXT)
 			continue;
@@ -124,9 +176,16 @@ static void dest_answer(void *ev, const struct dns_answer *a)
 		while (*t == ' ')
 			t++;
 		if (strncasecmp(t, "v=DMARC1", 8) == 0 &&
-		    (t[8] == '\0' || t[8] == ';' || t[8] == ' ' || t[8] == '\t'))
+		    (t[8] == '\0' || t[8] == ';' || t[8] == ' ' || t[8] == '\t')) {
 			x->state = 1;
+			struct dmarc_record r;
+			if (over == NULL && dmarc_record_parse(t, strlen(t), &r) &&
+			    (d->ruf ? r.ruf.len : r.rua.len))
+				over = t;
+		}
 	}
+	if (over)
+		take_override(d, k, over);
 	d->step++;
 }
 

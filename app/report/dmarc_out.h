@@ -22,9 +22,11 @@
  * anyway, which only costs a lookup and asks the owner to publish the
  * record RFC 9990 says works for every case.
  *
- * Caveats: a rua=/ruf= in that verification record, which RFC 7489
- * §7.1 step 8 lets replace the destination on the same host, is not
- * read: the report goes to the address the policy record names.
+ * A rua= (ruf= for failure reports) in that verification record
+ * replaces the destination (RFC 7489 §7.1 step 8, RFC 9990 §4 step 9:
+ * the report receiver says where its reports go), with the URIs on the
+ * same host only (the step's MUST: no loops, no sending on); without
+ * such a URI the destination stays as the policy record wrote it.
  *
  * The policy published in the report is the record read now (RFC 9990
  * §2.1 reports the policy found at evaluation; the record at the end of
@@ -53,7 +55,8 @@ struct dmarc_dest_addr {
 	char addr[REPORT_URI_ADDR_MAX + 1]; /* decoded mailbox, domain lowercased */
 	uint64_t max_size; /* "!size" in bytes, 0 = none */
 	int external;      /* outside the policy domain: needed verification */
-	int state;         /* 0 unknown, 1 verified (or inside), -1 refused, -2 temporary failure */
+	int state;         /* 0 unknown, 1 verified (or inside), -1 refused, -2 temporary
+	                    * failure, -3 replaced by another destination listed already */
 };
 
 struct dmarc_dest {

@@ -52,7 +52,10 @@ static const char zone[] =
 	"mailto:dmarc+reports@ENC.example!10m, ftp://enc.example/x,mailto:bad%0D%0A@enc.example,"
 	"mailto:x@enc.example!10q,mailto:big@enc.example!1k,mailto:big@enc.example!2k,"
 	"mailto:agg@Reports%2Eexample\n"
-	"enc.example._report._dmarc.reports.example TXT v=DMARC1\n";
+	"enc.example._report._dmarc.reports.example TXT v=DMARC1\n"
+	"_dmarc.over.example TXT v=DMARC1; p=none; rua=mailto:a@rcv.example,mailto:b@far.example; ruf=mailto:r@rcv.example\n"
+	"over.example._report._dmarc.rcv.example TXT v=DMARC1; rua=mailto:away@evil.example,mailto:in@RCV.example!5k,mailto:second@rcv.example; ruf=mailto:f@rcv.example\n"
+	"over.example._report._dmarc.far.example TXT v=DMARC1; rua=mailto:x@evil.example\n";
 
 static struct dmarc_verdict verdict(const char *pdomain, const char *from, int pass)
 {
@@ -197,10 +200,12 @@ static void test_dest(void)
 	CHECK_EQ_INT(dns_table_queries(tab) - before, 1);
 	/* Several records at the verification name (two v=DMARC1, or one
 	 * beside another TXT): verified, the others discarded (RFC 7489
-	 * §7.1 steps 5-7, RFC 9990 §4 steps 6-8). */
+	 * §7.1 steps 5-7, RFC 9990 §4 steps 6-8); the one with a rua= says
+	 * where on two.example the reports go (step 8). */
 	dmarc_dest_init(&d, "twice.example");
 	dns_drive(&res, &dmarc_dest_ops, &d, set_done, &done);
 	CHECK_EQ_INT(d.ndest, 2);
+	CHECK_EQ_STR(d.dest[0].addr, "x@two.example");
 	CHECK_EQ_INT(d.dest[0].state, 1);
 	CHECK_EQ_INT(d.dest[1].state, 1);
 	CHECK_EQ_INT(dmarc_dest_status(&d), DMARC_DEST_OK);
@@ -225,6 +230,31 @@ static void test_dest(void)
 	CHECK_EQ_STR(d.dest[2].addr, "agg@reports.example");
 	CHECK(d.dest[2].external && d.dest[2].state == 1);
 	CHECK_EQ_INT(dns_table_queries(tab) - before, 2);
+
+	/* RFC 7489 §7.1 step 8: the verification record's rua= replaces the
+	 * destination with its URIs on the same host (its "!size" with it;
+	 * one more is added), never with one elsewhere; a record naming
+	 * only another host changes nothing. The tern before this sent to
+	 * a@rcv.example. */
+	before = dns_table_queries(tab);
+	dmarc_dest_init(&d, "over.example");
+	dns_drive(&res, &dmarc_dest_ops, &d, set_done, &done);
+	CHECK_EQ_INT(dmarc_dest_status(&d), DMARC_DEST_OK);
+	CHECK_EQ_INT(d.ndest, 3);
+	CHECK_EQ_STR(d.dest[0].addr, "in@rcv.example");
+	CHECK(d.dest[0].state == 1 && d.dest[0].max_size == 5120);
+	CHECK_EQ_STR(d.dest[1].addr, "b@far.example");
+	CHECK_EQ_INT(d.dest[1].state, 1);
+	CHECK_EQ_STR(d.dest[2].addr, "second@rcv.example");
+	CHECK(d.dest[2].state == 1 && d.dest[2].external && d.dest[2].max_size == 0);
+	CHECK_EQ_INT(dns_table_queries(tab) - before, 3);
+	/* The failure reports' list: ruf= of the same record. */
+	dmarc_dest_init(&d, "over.example");
+	d.ruf = 1;
+	dns_drive(&res, &dmarc_dest_ops, &d, set_done, &done);
+	CHECK_EQ_INT(d.ndest, 1);
+	CHECK_EQ_STR(d.dest[0].addr, "f@rcv.example");
+	CHECK_EQ_INT(d.dest[0].state, 1);
 	dns_table_free(&tab);
 }
 
