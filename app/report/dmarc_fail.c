@@ -263,6 +263,19 @@ int dmarc_fail_message(const struct dmarc_fail_job *j, const char *from, const c
 
 /* ---- sending ---- */
 
+/* What the report message is made of (dmarc_build_fn). */
+struct build {
+	const struct dmarc_fail_job *j;
+	const char *from, *hostname;
+	int64_t now;
+};
+
+static int build_message(void *arg, const char *to, struct buf *out)
+{
+	const struct build *b = arg;
+	return dmarc_fail_message(b->j, b->from, to, b->hostname, b->now, out);
+}
+
 static int send_one(struct store *st, const char *from, const char *hostname,
 		    int (*lookup)(void *, struct dmarc_dest *), void *arg, int64_t now,
 		    const struct dmarc_fail_job *j)
@@ -284,29 +297,13 @@ static int send_one(struct store *st, const char *from, const char *hostname,
 	}
 	struct buf msg;
 	buf_init(&msg, MSG_MAX);
-	/* The size is known once the To field is: write it with every
-	 * verified address, then leave out those whose limit it passes. */
-	char to[DMARC_DEST_MAX * 322] = "";
+	char to[DMARC_TO_MAX];
 	const char *rcpt[DMARC_DEST_MAX];
 	size_t n = 0;
-	for (int pass = 0; pass < 2; pass++) {
-		to[0] = '\0';
-		n = 0;
-		for (unsigned i = 0; i < d->ndest; i++) {
-			const struct dmarc_dest_addr *a = &d->dest[i];
-			if (a->state != 1 || (pass == 1 && a->max_size && buf_len(&msg) > a->max_size))
-				continue;
-			if (to[0])
-				strcat(to, ", ");
-			strcat(to, a->addr);
-			rcpt[n++] = a->addr;
-		}
-		buf_reset(&msg);
-		if (n == 0 || dmarc_fail_message(j, from, to, hostname, now, &msg) != 0)
-			break;
-	}
+	struct build b = {j, from, hostname, now};
+	int fit = dmarc_dest_fit(d, build_message, &b, &msg, to, rcpt, &n);
 	uint64_t qid = 0;
-	if (n > 0 && buf_len(&msg) > 0 &&
+	if (fit == 0 && n > 0 &&
 	    report_queue_signed(st, "dmarc", from, rcpt, n, buf_data(&msg), buf_len(&msg), now,
 				NULL, NULL, &qid) == 0) {
 		char qt[2048];
@@ -315,7 +312,7 @@ static int send_one(struct store *st, const char *from, const char *hostname,
 			 j->pdomain, j->source_ip, log_quoted(to, qt, sizeof qt), buf_len(&msg),
 			 (unsigned long long)qid);
 		rc = 1;
-	} else if (n == 0) {
+	} else if (fit == 0 && n == 0) {
 		log_info("dmarc", NULL, "event=failure_report_skipped domain=%s reason=too_big",
 			 j->pdomain);
 	}

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "auth/dmarc_record.h"
+#include "core/log.h"
 #include "mime/mime_header_text.h"
 #include "report/dmarc_out.h"
 #include "report/report_queue.h"
@@ -203,6 +204,48 @@ enum dmarc_dest_status dmarc_dest_status(const struct dmarc_dest *d)
 		temp |= d->dest[i].state == -2;
 	}
 	return ok ? DMARC_DEST_OK : temp ? DMARC_DEST_TEMP : DMARC_DEST_NONE;
+}
+
+int dmarc_dest_fit(const struct dmarc_dest *d, dmarc_build_fn *build, void *arg, struct buf *msg,
+		   char to[DMARC_TO_MAX], const char *rcpt[DMARC_DEST_MAX], size_t *n_r)
+{
+	/* The size is known once the To field is: written with every
+	 * verified address, then again without those whose limit it
+	 * passes. The second is no larger, so it fits every limit kept. */
+	size_t n = 0, size = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		size_t tl = 0;
+		int dropped = 0;
+		to[0] = '\0';
+		n = 0;
+		for (unsigned i = 0; i < d->ndest; i++) {
+			const struct dmarc_dest_addr *a = &d->dest[i];
+			if (a->state != 1)
+				continue;
+			if (pass == 1 && a->max_size && size > a->max_size) {
+				char qa[4 * sizeof a->addr + 3];
+				log_info("dmarc", NULL,
+					 "event=report_too_big domain=%s to=%s size=%zu limit=%llu",
+					 d->pdomain, log_quoted(a->addr, qa, sizeof qa), size,
+					 (unsigned long long)a->max_size);
+				dropped = 1;
+				continue;
+			}
+			tl += (size_t)snprintf(to + tl, DMARC_TO_MAX - tl, "%s%s", tl ? ", " : "",
+					       a->addr);
+			rcpt[n++] = a->addr;
+		}
+		if (pass == 1 && !dropped)
+			break; /* msg is already written for this To */
+		buf_reset(msg);
+		if (n == 0)
+			break;
+		if (build(arg, to, msg) != 0)
+			return -1;
+		size = buf_len(msg);
+	}
+	*n_r = n;
+	return 0;
 }
 
 /* ---- the report ---- */

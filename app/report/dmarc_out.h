@@ -77,6 +77,28 @@ extern const struct dns_drive_ops dmarc_dest_ops;
 /* The outcome once the drive is done. */
 enum dmarc_dest_status dmarc_dest_status(const struct dmarc_dest *d);
 
+/* A To field of every destination: DMARC_DEST_MAX addresses, ", " between. */
+#define DMARC_TO_MAX (DMARC_DEST_MAX * (REPORT_URI_ADDR_MAX + 2) + 1)
+
+/* Writes the report message addressed To to into out: 0, or -1. */
+typedef int dmarc_build_fn(void *arg, const char *to, struct buf *out);
+
+/*
+ * The verified destinations of d that a report fits, and its message.
+ * A "!size" limit is compared with the whole message as handed to the
+ * queue, its base64-encoded attachment included (RFC 7489 §7.2.1, RFC
+ * 9990 §3: "after compression and after any encoding required by the
+ * particular transport mechanism"; for mail the report travels as the
+ * message, and OpenDMARC's opendmarc-reports measures it so); a
+ * failure report is that message too. build writes the message for a
+ * To field; it runs with every verified address, and when some limit is
+ * passed, again without those (logged, event=report_too_big). Fills to,
+ * rcpt[0..*n_r) (pointing into d) and msg (empty when *n_r is 0).
+ * 0, or -1 when build failed.
+ */
+int dmarc_dest_fit(const struct dmarc_dest *d, dmarc_build_fn *build, void *arg, struct buf *msg,
+		   char to[DMARC_TO_MAX], const char *rcpt[DMARC_DEST_MAX], size_t *n_r);
+
 /*
  * Fills the policy_published part of r from a DMARC record text (the
  * record the destinations evaluator read). 0, or -1 when not a record.

@@ -93,6 +93,21 @@ static int submit(struct store *st, const struct dmarc_send_opts *o, struct grou
 	return 0;
 }
 
+/* What the report message is made of (dmarc_build_fn). */
+struct build {
+	const struct dmarc_report *r;
+	const struct dmarc_send_opts *o;
+	uint8_t *gz;
+	size_t gzlen;
+};
+
+static int build_message(void *arg, const char *to, struct buf *out)
+{
+	const struct build *b = arg;
+	return dmarc_out_message(b->r, b->o->from, to, b->o->hostname, b->o->now, b->gz, b->gzlen,
+				 out);
+}
+
 /* One (day, domain): 1 reported, 0 nobody to report to, 2 deferred, -1 failed. */
 static int one(struct store *st, const struct dmarc_send_opts *o, struct group *g)
 {
@@ -139,38 +154,23 @@ static int one(struct store *st, const struct dmarc_send_opts *o, struct group *
 	r.nrows = g->nrows;
 
 	struct buf xml, msg;
-	uint8_t *gz = NULL;
-	size_t gzlen = 0;
+	struct build b = {&r, o, NULL, 0};
 	buf_init(&xml, (size_t)16 << 20);
 	buf_init(&msg, MSG_MAX);
 	rc = -1;
 	if (dmarc_out_xml(&r, &xml) == 0 &&
-	    dmarc_report_gzip((const uint8_t *)buf_data(&xml), buf_len(&xml), &gz, &gzlen) == 0) {
-		char to[DMARC_DEST_MAX * 322] = "";
+	    dmarc_report_gzip((const uint8_t *)buf_data(&xml), buf_len(&xml), &b.gz, &b.gzlen) == 0) {
+		char to[DMARC_TO_MAX];
 		const char *rcpt[DMARC_DEST_MAX];
 		size_t nrcpt = 0;
-		for (unsigned i = 0; i < d->ndest; i++) {
-			const struct dmarc_dest_addr *a = &d->dest[i];
-			if (a->state != 1)
-				continue;
-			if (a->max_size && gzlen > a->max_size) {
-				char qa[4 * sizeof a->addr + 3];
-				log_info("dmarc", NULL, "event=report_too_big domain=%s to=%s size=%zu limit=%llu",
-				         g->pdomain, log_quoted(a->addr, qa, sizeof qa), gzlen,
-				         (unsigned long long)a->max_size);
-				continue;
-			}
-			if (to[0])
-				strcat(to, ", ");
-			strcat(to, a->addr);
-			rcpt[nrcpt++] = a->addr;
-		}
-		if (to[0] == '\0')
+		if (dmarc_dest_fit(d, build_message, &b, &msg, to, rcpt, &nrcpt) != 0)
+			rc = -1;
+		else if (nrcpt == 0)
 			rc = 0;
-		else if (dmarc_out_message(&r, o->from, to, o->hostname, o->now, gz, gzlen, &msg) == 0)
+		else
 			rc = submit(st, o, g, to, rcpt, nrcpt, &msg) == 0 ? 1 : -1;
 	}
-	free(gz);
+	free(b.gz);
 	buf_free(&xml);
 	buf_free(&msg);
 	free(d);

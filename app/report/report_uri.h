@@ -15,9 +15,10 @@
  * recipients are the ones the record names. An https: URI is left to
  * the caller as written (TLS-RPT posts to it; DMARC has no use for
  * it). For DMARC the URI may end in "!" and a size with an optional
- * unit k, m, g or t (powers of 1024): a report whose payload is larger
- * is not sent there (RFC 7489 §6.2); an unencoded "!" is the grammar's
- * own, since the URI itself must write it %21.
+ * unit k, m, g or t (powers of 1024): a report whose message is larger
+ * is not sent there (RFC 7489 §6.2, §7.2.1; dmarc_dest_fit says what is
+ * measured); an unencoded "!" is the grammar's own, since the URI
+ * itself must write it %21.
  *
  * Caveats: a decoded address list ("a@x%2Cb@y", RFC 6068's several
  * recipients in one URI) is refused, not split: a report URI names one

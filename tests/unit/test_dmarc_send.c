@@ -55,7 +55,8 @@ static const char zone[] =
 	"enc.example._report._dmarc.reports.example TXT v=DMARC1\n"
 	"_dmarc.over.example TXT v=DMARC1; p=none; rua=mailto:a@rcv.example,mailto:b@far.example; ruf=mailto:r@rcv.example\n"
 	"over.example._report._dmarc.rcv.example TXT v=DMARC1; rua=mailto:away@evil.example,mailto:in@RCV.example!5k,mailto:second@rcv.example; ruf=mailto:f@rcv.example\n"
-	"over.example._report._dmarc.far.example TXT v=DMARC1; rua=mailto:x@evil.example\n";
+	"over.example._report._dmarc.far.example TXT v=DMARC1; rua=mailto:x@evil.example\n"
+	"_dmarc.size.example TXT v=DMARC1; p=none; rua=mailto:small@size.example!1k,mailto:all@size.example\n";
 
 static struct dmarc_verdict verdict(const char *pdomain, const char *from, int pass)
 {
@@ -582,6 +583,49 @@ static void test_send(void)
 	unit_rmrf(dir);
 }
 
+/*
+ * A "!size" limit is compared with the message that carries the report,
+ * its attachment base64-encoded (RFC 7489 §7.2.1: "after compression and
+ * after any encoding required by the particular transport mechanism"),
+ * as failure reports already were: a one-row report's gzip is a few
+ * hundred bytes, its message over 1 KiB, and the tern before this sent it
+ * to small@ (it compared the gzip's size).
+ */
+static void test_size_limit(void)
+{
+	char dir[256], err[256];
+	if (unit_env_begin(dir, sizeof dir, "dmarc-size") != 0)
+		return;
+	struct store *st = NULL;
+	CHECK_EQ_INT(store_open(dir, 0, &st, err, sizeof err), STORE_OK);
+	if (!st)
+		return;
+	struct dkim_keys k;
+	CHECK_EQ_INT(admin_domain_add(st, "example.org", &k, err, sizeof err), STORE_OK);
+	dkim_keys_wipe(&k);
+	int64_t day = 20413, now = day * 86400 + 3600;
+	note("size.example", "192.0.2.1", 1, now);
+	CHECK_EQ_INT(dmarc_seen_flush(st), 1);
+	struct dns_table *tab = dns_table_new(zone, sizeof zone - 1);
+	struct dns_resolver res = dns_table_resolver(tab);
+	struct dmarc_send_opts o = {"postmaster@example.org", "mx.example.org", (uint32_t)day + 1,
+	                            now + 86400, table_lookup, &res};
+	struct dmarc_send_result r;
+	CHECK_EQ_INT(dmarc_send_reports(st, &o, &r), 0);
+	CHECK_EQ_INT(r.reports, 1);
+	struct entries q = {0};
+	q.st = st;
+	CHECK_EQ_INT(store_queue_list(st, on_entry, &q), STORE_OK);
+	CHECK_EQ_INT(q.n, 1);
+	CHECK_EQ_STR(q.rcpts, "all@size.example ");
+	CHECK(q.len > 1024);
+	CHECK(strstr(q.data ? q.data : "", "\r\nTo: all@size.example\r\n") != NULL);
+	free(q.data);
+	dns_table_free(&tab);
+	store_close(&st);
+	unit_rmrf(dir);
+}
+
 /* Failure reports: which fo= asks for which outcome, and what is queued. */
 static void test_failure(void)
 {
@@ -691,6 +735,7 @@ int main(void)
 	test_dest();
 	test_observe();
 	test_send();
+	test_size_limit();
 	test_failure();
 	test_signed_idn();
 	return unit_done("test_dmarc_send");
