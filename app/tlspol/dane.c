@@ -3,6 +3,7 @@
  */
 #include "tlspol/dane.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -68,33 +69,83 @@ static void dn_append(void *ctx, const void *buf, size_t len)
 }
 
 /*
- * The chain's certificates 0..i validated up to certificate i as the
- * anchor, for the name: 0, or BearSSL's X.509 error.
+ * The chain's certificates 0..last validated by BearSSL's minimal engine
+ * with ta as the one anchor, for the name: 0, or BearSSL's X.509 error.
+ * The anchor need only live through the call: only the verdict and the
+ * leaf's key (copied into xm by the validator) are used after.
  */
-static unsigned ta_path(struct dane_x509 *x, size_t i, const char *name)
+static unsigned chain_path(struct dane_x509 *x, const br_x509_trust_anchor *ta, size_t last,
+			   const char *name)
 {
 	size_t len;
-	const unsigned char *der = cert(x, i, &len);
-
-	x->ta_dn_len = 0;
-	br_x509_decoder_init(&x->ta_dec, dn_append, x);
-	br_x509_decoder_push(&x->ta_dec, der, len);
-	const br_x509_pkey *pk = br_x509_decoder_get_pkey(&x->ta_dec);
-	if (br_x509_decoder_last_error(&x->ta_dec) != 0 || !pk || x->ta_dn_len > DANE_DN_MAX)
-		return BR_ERR_X509_INVALID_VALUE;
-	br_x509_trust_anchor ta = {{x->ta_dn, x->ta_dn_len}, BR_X509_TA_CA, *pk};
-	br_x509_minimal_init_full(&x->xm, &ta, 1);
+	br_x509_minimal_init_full(&x->xm, ta, 1);
 	const br_x509_class **v = &x->xm.vtable;
 	(*v)->start_chain(v, name);
-	for (size_t k = 0; k <= i; k++) {
+	for (size_t k = 0; k <= last; k++) {
 		const unsigned char *d = cert(x, k, &len);
 		(*v)->start_cert(v, (uint32_t)len);
 		(*v)->append(v, d, len);
 		(*v)->end_cert(v);
 	}
-	/* The anchor lives on this stack frame: only the verdict and the
-	 * leaf's key (copied into xm by the validator) are used after. */
 	return (*v)->end_chain(v);
+}
+
+/* chain_path for the MX host name, then for the other name the leaf may carry. */
+static unsigned chain_path_named(struct dane_x509 *x, const br_x509_trust_anchor *ta, size_t last)
+{
+	unsigned err = chain_path(x, ta, last, x->name);
+	if (err == BR_ERR_X509_BAD_SERVER_NAME && x->also_name[0])
+		err = chain_path(x, ta, last, x->also_name);
+	return err;
+}
+
+/* Decodes a DER certificate's subject DN (into ta_dn) and key (in ta_dec). 0 or -1. */
+static int ta_decode(struct dane_x509 *x, const unsigned char *der, size_t len,
+		     br_x509_trust_anchor *ta)
+{
+	x->ta_dn_len = 0;
+	br_x509_decoder_init(&x->ta_dec, dn_append, x);
+	br_x509_decoder_push(&x->ta_dec, der, len);
+	const br_x509_pkey *pk = br_x509_decoder_get_pkey(&x->ta_dec);
+	if (br_x509_decoder_last_error(&x->ta_dec) != 0 || !pk || x->ta_dn_len > DANE_DN_MAX)
+		return -1;
+	*ta = (br_x509_trust_anchor){{x->ta_dn, x->ta_dn_len}, BR_X509_TA_CA, *pk};
+	return 0;
+}
+
+/*
+ * A DANE-TA record carrying the trust anchor itself (matching type
+ * Full): "2 0 0" a certificate, "2 1 0" a public key. RFC 7671 §5.2.2
+ * lets such a server leave the anchor out of its chain, and OpenSSL's
+ * DANE (Postfix's) accepts that: the anchor is made from the record
+ * and the chain validated up to the certificate it signed. A "2 1 0"
+ * key has no name: it is given the issuer name of each certificate in
+ * turn, from the top down, and the engine checks the signature. 0, or
+ * BearSSL's X.509 error (DANE_ERR_NO_MATCH when nothing could be tried).
+ */
+static unsigned record_anchor(struct dane_x509 *x, const struct tlsa_rec *t)
+{
+	br_x509_trust_anchor ta;
+	if (t->selector == 0) {
+		if (ta_decode(x, t->data, t->len, &ta) < 0)
+			return DANE_ERR_NO_MATCH;
+		return chain_path_named(x, &ta, x->ncerts - 1);
+	}
+	br_x509_pkey pk;
+	if (tlsa_spki_key(t->data, t->len, &pk) < 0)
+		return DANE_ERR_NO_MATCH;
+	unsigned err = DANE_ERR_NO_MATCH;
+	for (size_t i = x->ncerts; i-- > 0;) {
+		size_t cl, dl;
+		const unsigned char *c = cert(x, i, &cl), *dn;
+		if (tlsa_cert_issuer(c, cl, &dn, &dl) < 0)
+			continue;
+		ta = (br_x509_trust_anchor){{(unsigned char *)(uintptr_t)dn, dl}, BR_X509_TA_CA, pk};
+		err = chain_path_named(x, &ta, i);
+		if (err == 0)
+			break;
+	}
+	return err;
 }
 
 static unsigned d_end_chain(const br_x509_class **ctx)
@@ -128,16 +179,29 @@ static unsigned d_end_chain(const br_x509_class **ctx)
 		for (size_t i = 1; i < x->ncerts; i++) {
 			size_t cl;
 			const unsigned char *c = cert(x, i, &cl);
+			br_x509_trust_anchor ta;
 			if (!tlsa_match(t, c, cl))
 				continue;
-			err = ta_path(x, i, x->name);
-			if (err == BR_ERR_X509_BAD_SERVER_NAME && x->also_name[0])
-				err = ta_path(x, i, x->also_name);
+			err = ta_decode(x, c, cl, &ta) < 0 ? BR_ERR_X509_INVALID_VALUE
+							    : chain_path_named(x, &ta, i);
 			if (err == 0) {
 				x->matched = 2;
 				return 0;
 			}
 		}
+	}
+	/* The anchor not in the chain: only a record holding it will do. */
+	for (size_t r = 0; r < x->nrecs; r++) {
+		const struct tlsa_rec *t = &x->recs[r];
+		if (!tlsa_usable(t) || t->usage != 2 || t->mtype != 0)
+			continue;
+		unsigned e = record_anchor(x, t);
+		if (e == 0) {
+			x->matched = 2;
+			return 0;
+		}
+		if (e != DANE_ERR_NO_MATCH && err == DANE_ERR_NO_MATCH)
+			err = e;
 	}
 	return err;
 }

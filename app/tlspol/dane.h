@@ -11,13 +11,19 @@
  *     matches; it becomes the one trust anchor of BearSSL's minimal
  *     validator, which checks the path from the leaf to it, the dates,
  *     and the leaf's name against the MX host name (§3.1.2, §3.2.2).
+ *     A record holding the anchor itself ("2 0 0" its certificate,
+ *     "2 1 0" its public key) also serves when the server leaves the
+ *     anchor out of its chain (RFC 7671 §5.2.2 allows it; RFC 7672
+ *     §3.1.2 asks SMTP servers to send it, OpenSSL's DANE as Postfix
+ *     uses it accepts the chain without): the anchor is made from the
+ *     record, a bare key under the issuer name of the certificate it
+ *     is found to have signed.
  * The server key handed to the TLS engine is the leaf's.
  *
- * Caveats: a DANE-TA record for a key the server does not send (2 1 0
- * without the certificate in the chain) is not supported (RFC 7672
- * §3.1.2 asks servers to send it). At most DANE_CHAIN_MAX certificates
- * and DANE_CHAIN_BYTES bytes are kept; a longer chain is refused. The
- * records must stay valid until the handshake ends.
+ * Caveats: a "2 1 0" key is RSA or EC on P-256/384/521 (what BearSSL
+ * verifies). At most DANE_CHAIN_MAX certificates and DANE_CHAIN_BYTES
+ * bytes are kept; a longer chain is refused. The records must stay valid
+ * until the handshake ends.
  */
 #ifndef TERN_TLSPOL_DANE_H
 #define TERN_TLSPOL_DANE_H

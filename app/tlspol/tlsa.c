@@ -3,6 +3,7 @@
  */
 #include "tlspol/tlsa.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include <bearssl.h>
@@ -100,6 +101,110 @@ int tlsa_cert_spki(const uint8_t *der, size_t n, const uint8_t **spki, size_t *l
 	*spki = start;
 	*len = (size_t)(p - start);
 	return 0;
+}
+
+int tlsa_cert_issuer(const uint8_t *der, size_t n, const uint8_t **dn, size_t *len)
+{
+	const uint8_t *p = der, *end = der + n, *b;
+	size_t bl;
+	uint8_t tag;
+
+	if (der_next(&p, end, &tag, &b, &bl) < 0 || tag != 0x30)
+		return -1;
+	p = b;
+	end = b + bl;
+	if (der_next(&p, end, &tag, &b, &bl) < 0 || tag != 0x30)
+		return -1;
+	p = b;
+	end = b + bl;
+	/* [0] version (optional), serial, signature, then the issuer. */
+	const uint8_t *start = p;
+	if (der_next(&p, end, &tag, &b, &bl) < 0)
+		return -1;
+	if (tag != 0xa0)
+		p = start;
+	for (int i = 0; i < 2; i++)
+		if (der_next(&p, end, &tag, &b, &bl) < 0)
+			return -1;
+	start = p;
+	if (der_next(&p, end, &tag, &b, &bl) < 0 || tag != 0x30)
+		return -1;
+	*dn = start;
+	*len = (size_t)(p - start);
+	return 0;
+}
+
+/* An INTEGER's magnitude: its contents without the leading zero octets. */
+static int der_uint(const uint8_t **p, const uint8_t *end, const uint8_t **v, size_t *vl)
+{
+	uint8_t tag;
+	if (der_next(p, end, &tag, v, vl) < 0 || tag != 0x02 || *vl == 0)
+		return -1;
+	while (*vl > 1 && **v == 0)
+		(*v)++, (*vl)--;
+	return 0;
+}
+
+int tlsa_spki_key(const uint8_t *spki, size_t n, br_x509_pkey *pk)
+{
+	static const uint8_t rsa[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01};
+	static const uint8_t ec[] = {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01};
+	static const struct {
+		uint8_t len, oid[8];
+		int curve;
+	} curves[] = {{8, {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07}, BR_EC_secp256r1},
+		      {5, {0x2b, 0x81, 0x04, 0x00, 0x22}, BR_EC_secp384r1},
+		      {5, {0x2b, 0x81, 0x04, 0x00, 0x23}, BR_EC_secp521r1}};
+	const uint8_t *p = spki, *end = spki + n, *b, *alg, *oid, *bits;
+	size_t bl, al, ol, bitsl;
+	uint8_t tag;
+
+	/* SubjectPublicKeyInfo ::= SEQUENCE { algorithm AlgorithmIdentifier,
+	 * subjectPublicKey BIT STRING }, nothing after it. */
+	if (der_next(&p, end, &tag, &b, &bl) < 0 || tag != 0x30 || p != end)
+		return -1;
+	p = b;
+	end = b + bl;
+	if (der_next(&p, end, &tag, &alg, &al) < 0 || tag != 0x30 ||
+	    der_next(&p, end, &tag, &bits, &bitsl) < 0 || tag != 0x03 || p != end || bitsl < 2 ||
+	    bits[0] != 0)
+		return -1;
+	bits++, bitsl--; /* no unused bits */
+	const uint8_t *q = alg, *qend = alg + al;
+	if (der_next(&q, qend, &tag, &oid, &ol) < 0 || tag != 0x06)
+		return -1;
+	memset(pk, 0, sizeof *pk);
+	if (ol == sizeof rsa && memcmp(oid, rsa, ol) == 0) {
+		/* RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER } */
+		const uint8_t *r = bits, *rend = bits + bitsl, *nv, *ev;
+		size_t nl, el;
+		if (der_next(&r, rend, &tag, &b, &bl) < 0 || tag != 0x30 || r != rend)
+			return -1;
+		r = b;
+		rend = b + bl;
+		if (der_uint(&r, rend, &nv, &nl) < 0 || der_uint(&r, rend, &ev, &el) < 0 || r != rend)
+			return -1;
+		pk->key_type = BR_KEYTYPE_RSA;
+		pk->key.rsa.n = (unsigned char *)(uintptr_t)nv;
+		pk->key.rsa.nlen = nl;
+		pk->key.rsa.e = (unsigned char *)(uintptr_t)ev;
+		pk->key.rsa.elen = el;
+		return 0;
+	}
+	if (ol == sizeof ec && memcmp(oid, ec, ol) == 0) {
+		/* The named curve, then the point as the BIT STRING holds it. */
+		if (der_next(&q, qend, &tag, &oid, &ol) < 0 || tag != 0x06)
+			return -1;
+		for (size_t i = 0; i < sizeof curves / sizeof curves[0]; i++)
+			if (ol == curves[i].len && memcmp(oid, curves[i].oid, ol) == 0) {
+				pk->key_type = BR_KEYTYPE_EC;
+				pk->key.ec.curve = curves[i].curve;
+				pk->key.ec.q = (unsigned char *)(uintptr_t)bits;
+				pk->key.ec.qlen = bitsl;
+				return 0;
+			}
+	}
+	return -1;
 }
 
 int tlsa_match(const struct tlsa_rec *r, const uint8_t *der, size_t n)

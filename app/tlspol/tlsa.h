@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <bearssl.h>
+
 #define TLSA_DATA_MAX 1024 /* a full certificate (matching 0) longer is refused */
 
 struct tlsa_rec {
@@ -42,6 +44,17 @@ size_t tlsa_strongest(struct tlsa_rec *r, size_t n);
 
 /* The SubjectPublicKeyInfo of a DER certificate: 0 with *spki and *len inside der, or -1. */
 int tlsa_cert_spki(const uint8_t *der, size_t n, const uint8_t **spki, size_t *len);
+
+/* The issuer Name of a DER certificate, its whole DER element: 0 with
+ * *dn and *len inside der, or -1. */
+int tlsa_cert_issuer(const uint8_t *der, size_t n, const uint8_t **dn, size_t *len);
+
+/*
+ * A DER SubjectPublicKeyInfo (a "2 1 0" record's data) as a BearSSL key:
+ * RSA, or EC on P-256, P-384 or P-521. 0 with *pk pointing into spki
+ * (valid while spki is), or -1 for another algorithm or a malformed one.
+ */
+int tlsa_spki_key(const uint8_t *spki, size_t n, br_x509_pkey *pk);
 
 /* 1 when the DER certificate matches r's selector and matching type, else 0. */
 int tlsa_match(const struct tlsa_rec *r, const uint8_t *der, size_t n);

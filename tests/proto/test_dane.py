@@ -146,3 +146,41 @@ def test_dane_ee_ta_mismatch_and_insecure():
         ra.wait_messages(2)
         assert _rcpts(ra) == ["carol@ee.test", "erin@bad.test"], w.srv.log_text()
         assert "event=dane" not in w.srv.log_text()
+
+
+def test_dane_ta_anchor_not_in_chain():
+    """RFC 7671 §5.2.2: a DANE-TA record holding the anchor itself ("2 1 0"
+    its public key, "2 0 0" its certificate) authenticates a server that
+    sends only its leaf, as OpenSSL's DANE (Postfix) accepts; the key is
+    really checked: another CA's key ("2 1 0") does not."""
+    tmp = tempfile.mkdtemp(prefix="tern-danek-")
+    atexit.register(shutil.rmtree, tmp, True)
+    os.mkdir(os.path.join(tmp, "other"))
+    ca = test_ca(tmp)
+    other = test_ca(os.path.join(tmp, "other"))
+    leaf_crt, leaf_key = ca_signed(tmp, ca, "mx.tapk.test",
+                                   also=("mx.tacert.test", "mx.tawrong.test"))
+    ca_spki, ca_der, other_spki = _der(ca[0], "spki"), _der(ca[0]), _der(other[0], "spki")
+
+    def records(ips):
+        z = {}
+        for dom, tlsa in (("tapk.test", "2 1 0 " + ca_spki.hex()),
+                          ("tacert.test", "2 0 0 " + ca_der.hex()),
+                          ("tawrong.test", "2 1 0 " + other_spki.hex())):
+            z[dom] = {"MX": [[10, "mx." + dom]], "AD": True}
+            z["mx." + dom] = {"A": [ips[0]], "AD": True}
+            z["_25._tcp.mx." + dom] = {"TLSA": [tlsa], "AD": True}
+        return z
+
+    with World(records, env={"TERN_DNS_TRUST_AD": "on"}) as w:
+        ra = w.receiver(0, tls=True, cert=(leaf_crt, leaf_key))  # no CA sent
+        w.send(["amy@tapk.test", "bob@tacert.test", "cy@tawrong.test"])
+        ra.wait_messages(2)
+        out = w.wait_list("4.7.5")
+        log = w.srv.log_text()
+        assert _rcpts(ra) == ["amy@tapk.test", "bob@tacert.test"], out + log
+        assert all(m["tls"] for m in ra.messages)
+        assert "host=mx.tapk.test state=verify" in log, log
+        assert "host=mx.tacert.test state=verify" in log, log
+        assert re.search(r"<cy@tawrong\.test> pending: 4\.7\.5 mx\.tawrong\.test\S*: TLS not "
+                         r"verified: certificate not signed by a trusted authority", out), out

@@ -124,6 +124,43 @@ int main(void)
 	/* A truncated certificate has no SPKI. */
 	CHECK_EQ_INT(tlsa_cert_spki(cert, cn / 3, &sp, &sl), -1);
 
+	/* A "2 1 0" record's key (RFC 7671 §5.2.2): the EC key openssl
+	 * exported, on P-256, its point uncompressed; an RSA one with the
+	 * modulus and exponent openssl prints; a cut or padded one refused. */
+	br_x509_pkey pk;
+	CHECK_EQ_INT(tlsa_spki_key(spki, sn, &pk), 0);
+	CHECK(pk.key_type == BR_KEYTYPE_EC && pk.key.ec.curve == BR_EC_secp256r1 &&
+	      pk.key.ec.qlen == 65 && pk.key.ec.q[0] == 4);
+	CHECK_EQ_INT(tlsa_spki_key(spki, sn - 1, &pk), -1);
+	uint8_t padded[1100];
+	memcpy(padded, spki, sn);
+	padded[sn] = 0;
+	CHECK_EQ_INT(tlsa_spki_key(padded, sn + 1, &pk), -1);
+	snprintf(cmd, sizeof cmd,
+		 "cd %s && openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out r.pem "
+		 ">/dev/null 2>&1 && openssl pkey -in r.pem -pubout -outform DER -out r.der && "
+		 "openssl rsa -in r.pem -noout -modulus | cut -d= -f2 > r.mod",
+		 dir);
+	CHECK_EQ_INT(system(cmd), 0);
+	uint8_t rsa[1024];
+	char mod[1024] = "", hex[1024];
+	snprintf(p, sizeof p, "%s/r.der", dir);
+	size_t rn = slurp(p, rsa, sizeof rsa);
+	snprintf(p, sizeof p, "%s/r.mod", dir);
+	slurp(p, (uint8_t *)mod, sizeof mod - 1);
+	CHECK_EQ_INT(tlsa_spki_key(rsa, rn, &pk), 0);
+	CHECK(pk.key_type == BR_KEYTYPE_RSA && pk.key.rsa.nlen == 256 && pk.key.rsa.elen == 3 &&
+	      memcmp(pk.key.rsa.e, "\x01\x00\x01", 3) == 0);
+	for (size_t i = 0; i < pk.key.rsa.nlen && i < 256; i++)
+		snprintf(hex + 2 * i, 3, "%02X", pk.key.rsa.n[i]);
+	CHECK(strncmp(hex, mod, 512) == 0);
+	/* The issuer of the self-signed certificate: its own name. */
+	const uint8_t *dn = NULL;
+	size_t dl = 0;
+	CHECK_EQ_INT(tlsa_cert_issuer(cert, cn, &dn, &dl), 0);
+	CHECK(dn && dl > 15 && dn[0] == 0x30 && memmem(dn, dl, "mx.example.test", 15) != NULL);
+	CHECK_EQ_INT(tlsa_cert_issuer(cert, 20, &dn, &dl), -1);
+
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", dir);
