@@ -71,7 +71,13 @@ static int der_next(const uint8_t **p, const uint8_t *end, uint8_t *tag, const u
 	return 0;
 }
 
-int tlsa_cert_spki(const uint8_t *der, size_t n, const uint8_t **spki, size_t *len)
+/*
+ * The TBSCertificate field after `skip` others (the optional [0] version
+ * not counted: serial 0, signature 1, issuer 2, validity 3, subject 4,
+ * SPKI 5), which must be a SEQUENCE: 0 with the whole element in *f and
+ * *len, or -1.
+ */
+static int tbs_field(const uint8_t *der, size_t n, int skip, const uint8_t **f, size_t *len)
 {
 	const uint8_t *p = der, *end = der + n, *b;
 	size_t bl;
@@ -86,52 +92,30 @@ int tlsa_cert_spki(const uint8_t *der, size_t n, const uint8_t **spki, size_t *l
 		return -1;
 	p = b;
 	end = b + bl;
-	/* [0] version (optional), serial, signature, issuer, validity, subject, SPKI. */
 	const uint8_t *start = p;
 	if (der_next(&p, end, &tag, &b, &bl) < 0)
 		return -1;
 	if (tag != 0xa0)
 		p = start; /* no version: this was the serial */
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < skip; i++)
 		if (der_next(&p, end, &tag, &b, &bl) < 0)
 			return -1;
 	start = p;
 	if (der_next(&p, end, &tag, &b, &bl) < 0 || tag != 0x30)
 		return -1;
-	*spki = start;
+	*f = start;
 	*len = (size_t)(p - start);
 	return 0;
 }
 
+int tlsa_cert_spki(const uint8_t *der, size_t n, const uint8_t **spki, size_t *len)
+{
+	return tbs_field(der, n, 5, spki, len);
+}
+
 int tlsa_cert_issuer(const uint8_t *der, size_t n, const uint8_t **dn, size_t *len)
 {
-	const uint8_t *p = der, *end = der + n, *b;
-	size_t bl;
-	uint8_t tag;
-
-	if (der_next(&p, end, &tag, &b, &bl) < 0 || tag != 0x30)
-		return -1;
-	p = b;
-	end = b + bl;
-	if (der_next(&p, end, &tag, &b, &bl) < 0 || tag != 0x30)
-		return -1;
-	p = b;
-	end = b + bl;
-	/* [0] version (optional), serial, signature, then the issuer. */
-	const uint8_t *start = p;
-	if (der_next(&p, end, &tag, &b, &bl) < 0)
-		return -1;
-	if (tag != 0xa0)
-		p = start;
-	for (int i = 0; i < 2; i++)
-		if (der_next(&p, end, &tag, &b, &bl) < 0)
-			return -1;
-	start = p;
-	if (der_next(&p, end, &tag, &b, &bl) < 0 || tag != 0x30)
-		return -1;
-	*dn = start;
-	*len = (size_t)(p - start);
-	return 0;
+	return tbs_field(der, n, 2, dn, len);
 }
 
 /* An INTEGER's magnitude: its contents without the leading zero octets. */

@@ -414,18 +414,29 @@ static void test_observe(void)
 	unit_rmrf(dir);
 }
 
-static void test_send(void)
+/* A store in a new test directory, with example.org (the reports' From
+ * domain) and its DKIM keys; NULL when it could not be made. */
+static struct store *store_with_sender(char *dir, size_t dirsz, const char *name)
 {
-	char dir[256], err[256];
-	if (unit_env_begin(dir, sizeof dir, "dmarc-send") != 0)
-		return;
+	char err[256];
 	struct store *st = NULL;
+	if (unit_env_begin(dir, dirsz, name) != 0)
+		return NULL;
 	CHECK_EQ_INT(store_open(dir, 0, &st, err, sizeof err), STORE_OK);
 	if (!st)
-		return;
+		return NULL;
 	struct dkim_keys k;
 	CHECK_EQ_INT(admin_domain_add(st, "example.org", &k, err, sizeof err), STORE_OK);
 	dkim_keys_wipe(&k);
+	return st;
+}
+
+static void test_send(void)
+{
+	char dir[256];
+	struct store *st = store_with_sender(dir, sizeof dir, "dmarc-send");
+	if (!st)
+		return;
 
 	int64_t day = 20413, now = day * 86400 + 3600;
 	for (int i = 0; i < 5; i++)
@@ -593,16 +604,10 @@ static void test_send(void)
  */
 static void test_size_limit(void)
 {
-	char dir[256], err[256];
-	if (unit_env_begin(dir, sizeof dir, "dmarc-size") != 0)
-		return;
-	struct store *st = NULL;
-	CHECK_EQ_INT(store_open(dir, 0, &st, err, sizeof err), STORE_OK);
+	char dir[256];
+	struct store *st = store_with_sender(dir, sizeof dir, "dmarc-size");
 	if (!st)
 		return;
-	struct dkim_keys k;
-	CHECK_EQ_INT(admin_domain_add(st, "example.org", &k, err, sizeof err), STORE_OK);
-	dkim_keys_wipe(&k);
 	int64_t day = 20413, now = day * 86400 + 3600;
 	note("size.example", "192.0.2.1", 1, now);
 	CHECK_EQ_INT(dmarc_seen_flush(st), 1);
