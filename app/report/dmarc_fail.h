@@ -4,7 +4,8 @@
  *
  * Design. Port 25 calls dmarc_fail_note() once per message whose DMARC
  * result is known (smtp_checks.c, beside auth_results_observe). The
- * record that gave the policy names ruf= and its fo= asks for a report
+ * record that gave the policy names ruf= (not a psd=y record: RFC 9991;
+ * dmarc_dest drops its ruf=) and its fo= asks for a report
  * of this outcome (dmarc_fail_wanted): the header section of the
  * message (never its body: privacy; cut to DMARC_FAIL_HEADER_MAX) and
  * the results are copied into a small queue in memory and the report

@@ -159,7 +159,10 @@ static void dest_answer(void *ev, const struct dns_answer *a)
 				snprintf(d->record, sizeof d->record, "%s", t);
 		}
 		d->record_state = count == 1 ? 1 : -1;
-		if (count == 1 && dmarc_record_parse(d->record, strlen(d->record), &r))
+		/* RFC 9991: report generators "MUST NOT consider" the ruf=
+		 * of a record with psd=y (a Public Suffix Operator's). */
+		if (count == 1 && dmarc_record_parse(d->record, strlen(d->record), &r) &&
+		    !(d->ruf && r.psd == DMARC_PSD_Y))
 			take_rua(d, d->ruf ? r.ruf : r.rua);
 		return;
 	}

@@ -14,7 +14,8 @@
  * destination is used only when at least one TXT record there starts
  * with v=DMARC1 (RFC 7489 §7.1 steps 5-7, RFC 9990 §4 steps 6-8: the
  * others are discarded; with none left the relationship cannot be
- * confirmed). "Outside" is
+ * confirmed). A record with psd=y gives no ruf= destination (RFC 9991:
+ * failure reports do not go to a Public Suffix Operator). "Outside" is
  * decided without the DNS tree walk: the rua domain is inside when it
  * equals the policy domain or one is a subdomain of the other. A
  * receiver that shares an Organizational Domain in another way (a

@@ -56,6 +56,7 @@ static const char zone[] =
 	"_dmarc.over.example TXT v=DMARC1; p=none; rua=mailto:a@rcv.example,mailto:b@far.example; ruf=mailto:r@rcv.example\n"
 	"over.example._report._dmarc.rcv.example TXT v=DMARC1; rua=mailto:away@evil.example,mailto:in@RCV.example!5k,mailto:second@rcv.example; ruf=mailto:f@rcv.example\n"
 	"over.example._report._dmarc.far.example TXT v=DMARC1; rua=mailto:x@evil.example\n"
+	"_dmarc.psd.example TXT v=DMARC1; p=reject; psd=y; rua=mailto:a@psd.example; ruf=mailto:f@psd.example\n"
 	"_dmarc.size.example TXT v=DMARC1; p=none; rua=mailto:small@size.example!1k,mailto:all@size.example\n";
 
 static struct dmarc_verdict verdict(const char *pdomain, const char *from, int pass)
@@ -256,6 +257,17 @@ static void test_dest(void)
 	CHECK_EQ_INT(d.ndest, 1);
 	CHECK_EQ_STR(d.dest[0].addr, "f@rcv.example");
 	CHECK_EQ_INT(d.dest[0].state, 1);
+	/* RFC 9991: no failure reports for a psd=y record (its aggregate
+	 * reports still go). The tern before this reported to f@psd.example. */
+	dmarc_dest_init(&d, "psd.example");
+	d.ruf = 1;
+	dns_drive(&res, &dmarc_dest_ops, &d, set_done, &done);
+	CHECK_EQ_INT(d.ndest, 0);
+	CHECK_EQ_INT(dmarc_dest_status(&d), DMARC_DEST_NONE);
+	dmarc_dest_init(&d, "psd.example");
+	dns_drive(&res, &dmarc_dest_ops, &d, set_done, &done);
+	CHECK_EQ_INT(dmarc_dest_status(&d), DMARC_DEST_OK);
+	CHECK_EQ_STR(d.dest[0].addr, "a@psd.example");
 	dns_table_free(&tab);
 }
 
