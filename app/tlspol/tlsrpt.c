@@ -16,8 +16,12 @@ static int is_wsp(char c)
 	return c == ' ' || c == '\t';
 }
 
-/* Adds the URI p[0..n) (white space trimmed) when it is mailto: or https:. -1 when too many. */
-static int add_uri(struct tlsrpt_record *r, const char *p, size_t n)
+/* Adds the URI p[0..n) (white space trimmed) when it is mailto: or https:
+ * and TLSRPT_RUA_MAX are not kept yet: RFC 8460 §3 sets no limit, and a
+ * record naming more still wants its reports, as DMARC's rua= (RFC 7489
+ * §6.2: a receiver MAY limit the URIs it sends to) gets them at the first
+ * DMARC_DEST_MAX. */
+static void add_uri(struct tlsrpt_record *r, const char *p, size_t n)
 {
 	while (n && is_wsp(*p))
 		p++, n--;
@@ -25,17 +29,14 @@ static int add_uri(struct tlsrpt_record *r, const char *p, size_t n)
 		n--;
 	int ok = (n > 7 && strncasecmp(p, "mailto:", 7) == 0) ||
 		 (n > 8 && strncasecmp(p, "https://", 8) == 0);
-	if (!ok || n > TLSRPT_URI_MAX)
-		return 0; /* another scheme, or absurd: skipped (§3) */
+	if (!ok || n > TLSRPT_URI_MAX || r->nrua == TLSRPT_RUA_MAX)
+		return; /* another scheme, absurd, or past the ones kept: skipped (§3) */
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)p[i] <= 32 || (unsigned char)p[i] >= 127)
-			return 0;
-	if (r->nrua == TLSRPT_RUA_MAX)
-		return -1;
+			return;
 	memcpy(r->rua[r->nrua], p, n);
 	r->rua[r->nrua][n] = '\0';
 	r->nrua++;
-	return 0;
 }
 
 int tlsrpt_txt_parse(const char *p, size_t n, struct tlsrpt_record *r)
@@ -77,8 +78,7 @@ int tlsrpt_txt_parse(const char *p, size_t n, struct tlsrpt_record *r)
 			size_t s = vs;
 			for (size_t k = vs; k <= ve; k++)
 				if (k == ve || p[k] == ',') {
-					if (add_uri(r, p + s, k - s) < 0)
-						return -1;
+					add_uri(r, p + s, k - s);
 					s = k + 1;
 				}
 		}

@@ -9,8 +9,8 @@
  * The JSON follows RFC 8460 §4.4 field for field (names, nesting, the
  * RFC 3339 UTC date-times), written with http/json.h's writer.
  *
- * Caveats: at most TLSRPT_RUA_MAX rua URIs are kept (more are refused
- * rather than cut); a report carries at most TLSRPT_POLICIES_MAX policies
+ * Caveats: the first TLSRPT_RUA_MAX usable rua URIs are kept, the rest
+ * skipped (the record stays valid); a report carries at most TLSRPT_POLICIES_MAX policies
  * and TLSRPT_FAILURES_MAX failure-details each (the caller aggregates).
  */
 #ifndef TERN_TLSPOL_TLSRPT_H

@@ -39,13 +39,19 @@ static void test_record(void)
 	CHECK_EQ_INT(rec("v=TLSRPTv1; rua=ftp://x.example/,mailto:b@example.com", &r), 0);
 	CHECK_EQ_INT((int)r.nrua, 1);
 	CHECK_EQ_INT(rec("v=TLSRPTv1; rua=http://x.example/", &r), -1);
-	/* Refusals: version first and exact, rua required, too many URIs. */
+	/* Refusals: version first and exact, rua required. */
 	CHECK_EQ_INT(rec("rua=mailto:a@example.com; v=TLSRPTv1", &r), -1);
 	CHECK_EQ_INT(rec("v=TLSRPTv2; rua=mailto:a@example.com", &r), -1);
 	CHECK_EQ_INT(rec("v=TLSRPTv1", &r), -1);
 	CHECK_EQ_INT(rec("v=TLSRPTv1; rua", &r), -1);
 	CHECK_EQ_INT(rec("v=STSv1; id=1", &r), -1);
-	CHECK_EQ_INT(rec("v=TLSRPTv1; rua=mailto:a@x,mailto:b@x,mailto:c@x,mailto:d@x,mailto:e@x", &r), -1);
+	/* More URIs than kept (RFC 8460 §3 sets no limit): the first four
+	 * usable ones get the report; the tern before this refused the
+	 * record, and the domain got none. */
+	CHECK_EQ_INT(rec("v=TLSRPTv1; rua=ftp://z,mailto:a@x,mailto:b@x,mailto:c@x,mailto:d@x,mailto:e@x", &r), 0);
+	CHECK_EQ_INT((int)r.nrua, TLSRPT_RUA_MAX);
+	CHECK_EQ_STR(r.rua[0], "mailto:a@x");
+	CHECK_EQ_STR(r.rua[3], "mailto:d@x");
 	/* Every prefix short of the first URI's end is refused. */
 	const char *full = "v=TLSRPTv1; rua=mailto:r@example.com";
 	for (size_t i = 0; i < strlen(full) - 12; i++)
