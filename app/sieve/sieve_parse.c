@@ -59,6 +59,12 @@ struct parser {
 	 * SIEVE_VARS_MAX no more are noted) */
 	struct str locals[SIEVE_VARS_MAX], globals[SIEVE_VARS_MAX];
 	int nlocals, nglobals;
+	/* the distinct constant names the script stores into (set,
+	 * extracttext, a flag variable): those of its own frame and global
+	 * ones, as the run's tables hold them (sieve_vars.c), each up to
+	 * SIEVE_VARS_MAX; too_many_vars once one more is refused */
+	struct str made[SIEVE_VARS_MAX], made_globals[SIEVE_VARS_MAX];
+	int nmade, nmade_globals, too_many_vars;
 };
 
 struct raw_arg {
@@ -402,6 +408,28 @@ static void note_local(struct parser *ps, struct str name)
 	    name_in(ps->globals, ps->nglobals, name) || name_in(ps->locals, ps->nlocals, name))
 		return;
 	ps->locals[ps->nlocals++] = name;
+}
+
+/* NAME (global when the script stores into the global one) is
+ * stored into here. RFC 5229 leaves the number of variables to the
+ * implementation; a script that names more than the run's table holds
+ * (SIEVE_VARS_MAX) would fail at every delivery on reaching the one too
+ * many, so it is refused at upload instead, with one error. The run
+ * still checks (a name built at run time, the globals of several
+ * included scripts). */
+static int note_made(struct parser *ps, const struct sv_node *n, struct str name, int global)
+{
+	struct str *tab = global ? ps->made_globals : ps->made;
+	int *count = global ? &ps->nmade_globals : &ps->nmade;
+	if (ps->too_many_vars || name_in(tab, *count, name))
+		return 0;
+	if (*count >= SIEVE_VARS_MAX) {
+		ps->too_many_vars = 1;
+		errf(ps, n->line, n->col, "more than %d %svariables", SIEVE_VARS_MAX, global ? "global " : "");
+		return -1;
+	}
+	tab[(*count)++] = name;
+	return 0;
 }
 
 /* The variables "${NAME}" reads in s (namespaced and match variables
@@ -991,9 +1019,15 @@ static int check_semantics(struct parser *ps, struct sv_node *n)
 	}
 	if (n->id == C_SET && setname.p == n->pos[0].v[0].s.p)
 		note_local(ps, setname);
-	if (n->id == C_EXTRACTTEXT || ((n->id == C_SETFLAG || n->id == C_ADDFLAG || n->id == C_REMOVEFLAG) &&
-	                              n->npos == 2))
+	int flagvar = (n->id == C_SETFLAG || n->id == C_ADDFLAG || n->id == C_REMOVEFLAG) && n->npos == 2;
+	if (n->id == C_EXTRACTTEXT || flagvar)
 		note_local(ps, n->pos[0].v[0].s);
+	if (names_var || (flagvar && !n->pos[0].v[0].dyn)) {
+		struct str made = names_var ? setname : n->pos[0].v[0].s;
+		if (note_made(ps, n, made,
+		              made.p != n->pos[0].v[0].s.p || name_in(ps->globals, ps->nglobals, made)) < 0)
+			return -1;
+	}
 	check_warnings(ps, n);
 	return 0;
 }

@@ -8,7 +8,8 @@
  * SIEVE_VAR_VALUE_MAX octets (at a UTF-8 character boundary); a script
  * that sets more than SIEVE_VARS_MAX variables, or whose expansions add
  * up to more than SIEVE_EXPAND_BYTES_MAX octets in one run, stops with an
- * error.
+ * error (one whose names are constants does not compile: sieve_parse.c
+ * note_made; the check here catches the names of several includes).
  */
 #include <stdio.h>
 

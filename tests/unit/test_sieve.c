@@ -2479,6 +2479,35 @@ static void test_error_recovery(void)
 	CHECK(n == 0);
 }
 
+/* A script storing into more distinct variables than a run holds
+ * (SIEVE_VARS_MAX) is refused when it compiles, naming the first one
+ * too many, once; it compiled and failed at every delivery before. A
+ * name set again is the same variable, and the global ones (RFC 6609)
+ * have a table of their own. */
+static void test_variable_count(void)
+{
+	static char script[16384];
+	size_t k = (size_t)snprintf(script, sizeof script, "require [\"variables\", \"include\"];\n");
+	for (int i = 0; i < SIEVE_VARS_MAX; i++)
+		k += (size_t)snprintf(script + k, sizeof script - k, "set \"v%d\" \"x\"; set \"v%d\" \"y\";\n", i, i);
+	for (int i = 0; i < SIEVE_VARS_MAX; i++)
+		k += (size_t)snprintf(script + k, sizeof script - k, "set \"global.g%d\" \"x\";\n", i);
+	k += (size_t)snprintf(script + k, sizeof script - k, "keep;\n");
+	CHECK_EQ_STR(run(script), "keep");
+	size_t at = k - strlen("keep;\n");
+	snprintf(script + at, sizeof script - at, "set \"extra\" \"x\"; set \"more\" \"x\";\nkeep;\n");
+	uint32_t n;
+	char want[64];
+	snprintf(want, sizeof want, "line %d, column 1: more than %d variables", 2 * SIEVE_VARS_MAX + 2,
+	         SIEVE_VARS_MAX);
+	CHECK_EQ_STR(all_errors(script, &n), want);
+	CHECK(n == 1);
+	snprintf(script + at, sizeof script - at, "global \"g\"; set \"g\" \"x\";\nkeep;\n");
+	snprintf(want, sizeof want, "line %d, column 13: more than %d global variables", 2 * SIEVE_VARS_MAX + 2,
+	         SIEVE_VARS_MAX);
+	CHECK_EQ_STR(all_errors(script, &n), want);
+}
+
 int main(void)
 {
 	test_error_recovery();
@@ -2493,6 +2522,7 @@ int main(void)
 	test_imap4flags();
 	test_extensions();
 	test_limits();
+	test_variable_count();
 	test_expansion_budget();
 	test_regex_cost();
 	test_regex_compile_cost();
