@@ -185,15 +185,22 @@ static void lex_quoted(struct sv_lexer *lx, struct sv_token *t)
 	t->text = str_make(out, n);
 }
 
+/* The line at p (before end): its text without the line end, into
+ * *ll; returns the first octet past it (its LF), end when it has none. */
+static const char *text_line(const char *p, const char *end, size_t *ll)
+{
+	const char *le = memchr(p, '\n', (size_t)(end - p));
+	if (!le)
+		le = end;
+	*ll = (size_t)(le - p);
+	if (*ll && p[*ll - 1] == '\r')
+		(*ll)--;
+	return le;
+}
+
 /* "text:" *(SP / HTAB) (hash-comment / CRLF) lines "." CRLF */
 static void lex_multiline(struct sv_lexer *lx, struct sv_token *t)
 {
-	struct buf_like {
-		char *p;
-		size_t n;
-	} o = { 0 };
-	const char *body;
-
 	for (int i = 0; i < 5; i++)
 		adv(lx);
 	while (lx->p < lx->end && (*lx->p == ' ' || *lx->p == '\t'))
@@ -209,46 +216,51 @@ static void lex_multiline(struct sv_lexer *lx, struct sv_token *t)
 		return;
 	}
 	adv(lx);
-	body = lx->p;
-	o.p = arena_alloc(lx->arena, (size_t)(lx->end - body) + 1);
-	for (;;) {
-		const char *ls = lx->p, *le;
-		size_t ll;
-		if (lx->p >= lx->end) {
-			fail(lx, t, t->line, t->col, "multi-line string is not ended by a line with \".\"");
-			return;
-		}
-		while (lx->p < lx->end && *lx->p != '\n')
-			adv(lx);
-		le = lx->p;
-		ll = (size_t)(le - ls);
-		if (ll && ls[ll - 1] == '\r')
-			ll--;
-		if (lx->p < lx->end)
-			adv(lx); /* the LF */
-		else if (!(ll == 1 && ls[0] == '.')) {
-			fail(lx, t, t->line, t->col, "multi-line string is not ended by a line with \".\"");
-			return;
-		}
-		if (ll == 1 && ls[0] == '.')
+	/* First the string's size, then its copy: each line ends in CRLF
+	 * (a bare LF too, one octet more than written), and ".." stands for
+	 * "." (dot-stuffing; a line of ".foo" is ".foo" as written, RFC 5228
+	 * §2.4.2's multiline-dotstart). Sized from the rest of the script,
+	 * the buffer was overrun by a string of bare-LF lines near the end
+	 * (Pigeonhole's editheader size-limit.sieve came out holding NULs),
+	 * and a script of many text: strings took the rest of itself for
+	 * each, 1.3 GB for one of 510 KiB. */
+	size_t need = 0, ll;
+	for (const char *q = lx->p;; q++) {
+		const char *le = text_line(q, lx->end, &ll);
+		if (ll == 1 && q[0] == '.')
 			break;
-		/* dot-stuffing: ".." stands for "."; a line of ".foo" is
-		 * ".foo" as written (RFC 5228 §2.4.2, the grammar's
-		 * multiline-dotstart); its dot was dropped */
-		if (ll >= 2 && ls[0] == '.' && ls[1] == '.')
-			ls++, ll--;
-		memcpy(o.p + o.n, ls, ll);
-		o.n += ll;
-		o.p[o.n++] = '\r';
-		o.p[o.n++] = '\n';
-		if (o.n > SIEVE_STRING_MAX) {
+		if (le == lx->end) {
+			fail(lx, t, t->line, t->col, "multi-line string is not ended by a line with \".\"");
+			return;
+		}
+		need += ll + 2 - (ll >= 2 && q[0] == '.' && q[1] == '.');
+		if (need > SIEVE_STRING_MAX) {
 			fail(lx, t, t->line, t->col, "string is too long");
 			return;
 		}
+		q = le;
 	}
-	o.p[o.n] = '\0';
+	char *out = arena_alloc(lx->arena, need + 1);
+	size_t n = 0;
+	for (;;) {
+		const char *ls = lx->p;
+		const char *le = text_line(ls, lx->end, &ll);
+		while (lx->p < le)
+			adv(lx);
+		if (lx->p < lx->end)
+			adv(lx); /* the LF */
+		if (ll == 1 && ls[0] == '.')
+			break;
+		if (ll >= 2 && ls[0] == '.' && ls[1] == '.')
+			ls++, ll--;
+		memcpy(out + n, ls, ll);
+		n += ll;
+		out[n++] = '\r';
+		out[n++] = '\n';
+	}
+	out[n] = '\0';
 	t->type = TK_STRING;
-	t->text = str_make(o.p, o.n);
+	t->text = str_make(out, n);
 }
 
 void sv_lex_next(struct sv_lexer *lx, struct sv_token *t)

@@ -2508,6 +2508,31 @@ static void test_variable_count(void)
 	CHECK_EQ_STR(all_errors(script, &n), want);
 }
 
+/* A multi-line string of lines ended by bare LFs, the script's last
+ * text: each line is CRLF-ended in the string, one octet more than
+ * written. Its buffer was sized from the rest of the script, so such a
+ * string near the end overran it: a 40-line value came out with NULs
+ * ("addheader: the value holds a NUL"), a larger one past its block. */
+static void test_multiline_size(void)
+{
+	static char script[32768];
+	uint32_t n;
+	for (int lines = 40; lines <= 400; lines *= 10) {
+		size_t k = (size_t)snprintf(script, sizeof script,
+		                            "require [\"editheader\", \"variables\"];\nset \"v\" text:\n");
+		for (int i = 0; i < lines; i++)
+			k += (size_t)snprintf(script + k, sizeof script - k, "%050d\n", i);
+		snprintf(script + k, sizeof script - k, "..dot\n.\n;\naddheader \"x-frop\" \"${v}\";\n");
+		CHECK_EQ_STR(all_errors(script, &n), "");
+		snprintf(script + k, sizeof script - k,
+		         "..dot\n.\n;\nset :length \"n\" \"${v}\";\nif string \"${n}\" \"%d\" { discard; }\n",
+		         lines * 52 + 6 < SIEVE_VAR_VALUE_MAX ? lines * 52 + 6 : SIEVE_VAR_VALUE_MAX);
+		CHECK_EQ_STR(run(script), "discard");
+		snprintf(script + k, sizeof script - k, "..dot\n.\n;\naddheader \"x-frop\" text:\n%050d\n.\n;", 0);
+		CHECK_EQ_STR(all_errors(script, &n), "");
+	}
+}
+
 int main(void)
 {
 	test_error_recovery();
@@ -2523,6 +2548,7 @@ int main(void)
 	test_extensions();
 	test_limits();
 	test_variable_count();
+	test_multiline_size();
 	test_expansion_budget();
 	test_regex_cost();
 	test_regex_compile_cost();
