@@ -170,7 +170,25 @@ struct str sieve_address_unwrap(struct str s, char *dst)
 	return str_make(dst, local.len + 1 + domain.len);
 }
 
-/* Adds the comma-separated addresses of the encoded list s. */
+/* 1 when m lists addr already: the same local part (RFC 5321 §2.4: it
+ * is the receiving host's to read case in) at the same domain, its case
+ * not counted. */
+static int listed(const struct sieve_mailto *m, struct str addr)
+{
+	ptrdiff_t at = str_rchr(addr, '@');
+	for (uint32_t i = 0; at > 0 && i < m->nrcpts; i++) {
+		struct str r = m->rcpts[i];
+		if (r.len == addr.len && str_rchr(r, '@') == at && !memcmp(r.p, addr.p, (size_t)at) &&
+		    str_eq_ci(str_sub(r, (size_t)at, r.len), str_sub(addr, (size_t)at, addr.len)))
+			return 1;
+	}
+	return 0;
+}
+
+/* Adds the comma-separated addresses of the encoded list s. An address
+ * the URI names twice (in its to and its cc, say) is one recipient, in
+ * the field that named it first: it was sent the notification twice,
+ * and shown twice in its header. */
 static int add_rcpts(struct str s, struct arena *a, struct sieve_mailto *m, int field)
 {
 	struct str d;
@@ -182,8 +200,10 @@ static int add_rcpts(struct str s, struct arena *a, struct sieve_mailto *m, int 
 		while (j < d.len && d.p[j] != ',')
 			j++;
 		struct str addr = str_trim(str_make(d.p + i, j - i));
-		if (addr.len) {
-			if (!sieve_mailbox_valid(addr) || m->nrcpts >= SIEVE_MAILTO_RCPTS_MAX)
+		if (addr.len && !sieve_mailbox_valid(addr))
+			return -1;
+		if (addr.len && !listed(m, addr)) {
+			if (m->nrcpts >= SIEVE_MAILTO_RCPTS_MAX)
 				return -1;
 			m->field[m->nrcpts] = (uint8_t)field;
 			m->rcpts[m->nrcpts++] = addr;

@@ -296,6 +296,16 @@ int main(void)
 	CHECK_EQ_INT(sieve_mailto_parse(STR_LIT("mailto:a@x.org%0D%0ABcc:b@y.org"), ar, &m), -1);
 	CHECK_EQ_INT(sieve_mailto_parse(STR_LIT("mailto:1@x,2@x,3@x,4@x,5@x,6@x,7@x,8@x"), ar, &m), 0);
 	CHECK_EQ_INT(sieve_mailto_parse(STR_LIT("mailto:1@x,2@x,3@x,4@x,5@x,6@x,7@x,8@x?cc=9@x"), ar, &m), -1);
+	/* An address named twice is one recipient, where it came first (the
+	 * domain's case aside); another local part's case is another one. */
+	CHECK_EQ_INT(sieve_mailto_parse(STR_LIT("mailto:t@example.com%2cs@x.example?cc=s@X.Example"
+	                                        "&bcc=t@example.com,T@example.com&cc=s@x.example"), ar, &m), 0);
+	CHECK_EQ_INT((int)m.nrcpts, 3);
+	CHECK(str_eq(m.rcpts[0], STR_LIT("t@example.com")) && m.field[0] == SIEVE_MAILTO_TO);
+	CHECK(str_eq(m.rcpts[1], STR_LIT("s@x.example")) && m.field[1] == SIEVE_MAILTO_TO);
+	CHECK(str_eq(m.rcpts[2], STR_LIT("T@example.com")) && m.field[2] == SIEVE_MAILTO_BCC);
+	CHECK_EQ_INT(sieve_mailto_parse(STR_LIT("mailto:1@x,2@x,3@x,4@x,5@x,6@x,7@x,8@x?cc=8@x,1@X"), ar, &m), 0);
+	CHECK_EQ_INT((int)m.nrcpts, 8);
 
 	/* Notifications. */
 	CHECK(sieve_notify_skip(base, strlen(base)) == NULL);
