@@ -1023,9 +1023,10 @@ static int check_semantics(struct parser *ps, struct sv_node *n)
 	if (n->id == C_EXTRACTTEXT || flagvar)
 		note_local(ps, n->pos[0].v[0].s);
 	if (names_var || (flagvar && !n->pos[0].v[0].dyn)) {
-		struct str made = names_var ? setname : n->pos[0].v[0].s;
-		if (note_made(ps, n, made,
-		              made.p != n->pos[0].v[0].s.p || name_in(ps->globals, ps->nglobals, made)) < 0)
+		struct str raw = n->pos[0].v[0].s, made = raw;
+		if (has_ext(ps, EXT_INCLUDE) && made.len > 7 && str_has_prefix_ci(made, "global."))
+			made = str_sub(made, 7, made.len - 7);
+		if (note_made(ps, n, made, made.p != raw.p || name_in(ps->globals, ps->nglobals, made)) < 0)
 			return -1;
 	}
 	check_warnings(ps, n);

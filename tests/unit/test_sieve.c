@@ -2506,6 +2506,18 @@ static void test_variable_count(void)
 	snprintf(want, sizeof want, "line %d, column 13: more than %d global variables", 2 * SIEVE_VARS_MAX + 2,
 	         SIEVE_VARS_MAX);
 	CHECK_EQ_STR(all_errors(script, &n), want);
+	/* a flag variable (RFC 5232 §3) is one of them; "global.NAME" is
+	 * the global NAME, for setflag too */
+	k = (size_t)snprintf(script, sizeof script,
+	                     "require [\"variables\", \"imap4flags\", \"include\"];\n");
+	for (int i = 0; i < SIEVE_VARS_MAX; i++)
+		k += (size_t)snprintf(script + k, sizeof script - k, "setflag \"f%d\" \"x\";\n", i);
+	k += (size_t)snprintf(script + k, sizeof script - k, "setflag \"global.g\" \"x\";\n");
+	CHECK_EQ_STR(all_errors(script, &n), "");
+	snprintf(script + k, sizeof script - k, "set \"one_more\" \"x\";\n");
+	snprintf(want, sizeof want, "line %d, column 1: more than %d variables", SIEVE_VARS_MAX + 3,
+	         SIEVE_VARS_MAX);
+	CHECK_EQ_STR(all_errors(script, &n), want);
 }
 
 /* A multi-line string of lines ended by bare LFs, the script's last
