@@ -30,6 +30,7 @@
 #include "core/arena.h"
 #include "core/buf.h"
 #include "mime/mime_field.h"
+#include "sieve/sieve_mailto.h"
 #include "sieve/sieve_run.h"
 #include "sieve/sieve_vacation.h"
 
@@ -644,10 +645,30 @@ static void outbox_vacation(struct run *r, const struct sieve_action *a)
 	buf_free(&b);
 }
 
+/* A notify action's message, made as the delivery stage makes it
+ * (deliver_sieve.c notify: sieve_vacation.c's writer, the envelope
+ * recipient the default From): none about an automatic message or for a
+ * URI that does not parse. It goes from the null path to each of the
+ * URI's recipients, one outbox entry each, as the queue sends one copy
+ * to each RCPT TO. */
+static void outbox_notify(struct run *r, const struct sieve_action *a)
+{
+	struct sieve_mailto m;
+	if (sieve_notify_skip(r->env->msg, r->env->len) || sieve_mailto_parse(a->target, r->a, &m) < 0)
+		return;
+	struct buf b;
+	buf_init(&b, r->env->len + 256 * 1024);
+	if (sieve_notify_message(a, &m, r->env->msg, r->env->len, bare_path(r->env->env_to),
+	                         "Sun, 29 Nov 2026 10:00:00 +0000", "notify.1@sievesuite.example", &b) == 0)
+		for (uint32_t i = 0; i < m.nrcpts; i++)
+			outbox_push(NULL, buf_str(&b), STR_LIT(""), m.rcpts[i], STR_LIT(""));
+	buf_free(&b);
+}
+
 /* test_result_execute: what delivery would do with the result, as far as
  * the later test_message needs it (keep and fileinto store the message,
- * redirect sends it, vacation sends its reply; reject and notify
- * messages are not made here). */
+ * redirect sends it, vacation sends its reply, notify its notification;
+ * tern rejects in the SMTP reply, so no rejection message is made). */
 static int result_execute(struct run *r)
 {
 	const struct sieve_result *res = have_sub_res ? &sub_res : r->res;
@@ -669,6 +690,8 @@ static int result_execute(struct run *r)
 			outbox_add(r, res, a, NULL);
 		else if (a->kind == SIEVE_ACT_VACATION)
 			outbox_vacation(r, a);
+		else if (a->kind == SIEVE_ACT_NOTIFY)
+			outbox_notify(r, a);
 	}
 	if (res->implicit_keep)
 		outbox_add(r, res, NULL, "INBOX");
