@@ -734,8 +734,15 @@ static int check_names(struct parser *ps, struct sv_node *n)
 			     (int)v->s.len, v->s.p);
 			return -1;
 		}
-		if (ps->nglobals < SIEVE_VARS_MAX && !name_in(ps->globals, ps->nglobals, v->s))
+		/* the run's frame holds SIEVE_VARS_MAX declared names (a
+		 * name declared again is the one) */
+		if (!name_in(ps->globals, ps->nglobals, v->s)) {
+			if (ps->nglobals >= SIEVE_VARS_MAX) {
+				errf(ps, n->line, n->col, "more than %d global variables declared", SIEVE_VARS_MAX);
+				return -1;
+			}
 			ps->globals[ps->nglobals++] = v->s;
+		}
 	}
 	/* RFC 6609 §3.2: the name of an included script is a constant
 	 * string, variables are not expanded in it; a name that could never

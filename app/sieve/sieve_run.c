@@ -726,6 +726,11 @@ static void cmd_global(struct run *r, const struct sv_node *n)
 			run_fail(r, n, "global: invalid variable name");
 			return;
 		}
+		/* a name declared again is the same variable; it took a
+		 * place of the table each time, so 129 declarations of one
+		 * name failed */
+		if (vars_is_global(r, name))
+			continue;
 		if (r->frame->nglobals >= SIEVE_VARS_MAX) {
 			run_fail(r, n, "more than %d global variables", SIEVE_VARS_MAX);
 			return;

@@ -137,6 +137,8 @@ void cmd_enclose(struct run *r, const struct sv_node *n);
 struct str vars_expand(struct run *r, const struct sv_string *s);
 int vars_set(struct run *r, struct str name, struct str value);
 struct buf *vars_find(struct run *r, struct str name, int create);
+/* 1 when the current frame declared name global (RFC 6609 §3.3). */
+int vars_is_global(struct run *r, struct str name);
 /* Flags lists: space-separated, normalised (no duplicates, ASCII
  * case-insensitively), appended to or removed from dst. */
 void flags_add(struct buf *dst, struct str list);

@@ -22,7 +22,7 @@ static int name_eq(const char *a, struct str b)
 	return strlen(a) == b.len && str_eq_ci(str_c(a), b);
 }
 
-static int is_global(struct run *r, struct str name)
+int vars_is_global(struct run *r, struct str name)
 {
 	for (int i = 0; i < r->frame->nglobals; i++)
 		if (name_eq(r->frame->globals[i], name))
@@ -40,7 +40,7 @@ struct buf *vars_find(struct run *r, struct str name, int create)
 		name = str_sub(name, 7, name.len - 7);
 	if (name.len == 0 || name.len > SIEVE_VAR_NAME_MAX || memchr(name.p, '.', name.len))
 		return NULL;
-	if (global || is_global(r, name)) {
+	if (global || vars_is_global(r, name)) {
 		tab = r->globals;
 		n = &r->nglobals;
 	} else {

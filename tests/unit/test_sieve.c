@@ -2518,6 +2518,20 @@ static void test_variable_count(void)
 	snprintf(want, sizeof want, "line %d, column 1: more than %d variables", SIEVE_VARS_MAX + 3,
 	         SIEVE_VARS_MAX);
 	CHECK_EQ_STR(all_errors(script, &n), want);
+	/* global declarations (RFC 6609 §3.3): one name declared again is
+	 * one variable (each took a place when it ran: 129 failed); more
+	 * distinct names than a frame holds do not compile */
+	k = (size_t)snprintf(script, sizeof script, "require [\"variables\", \"include\"];\n");
+	for (int i = 0; i <= SIEVE_VARS_MAX; i++)
+		k += (size_t)snprintf(script + k, sizeof script - k, "global \"g\";\n");
+	snprintf(script + k, sizeof script - k, "set \"g\" \"x\";\nkeep;\n");
+	CHECK_EQ_STR(run(script), "keep");
+	k = (size_t)snprintf(script, sizeof script, "require [\"variables\", \"include\"];\n");
+	for (int i = 0; i <= SIEVE_VARS_MAX; i++)
+		k += (size_t)snprintf(script + k, sizeof script - k, "global \"g%d\";\n", i);
+	snprintf(want, sizeof want, "line %d, column 1: more than %d global variables declared",
+	         SIEVE_VARS_MAX + 2, SIEVE_VARS_MAX);
+	CHECK_EQ_STR(all_errors(script, &n), want);
 }
 
 /* A multi-line string of lines ended by bare LFs, the script's last
