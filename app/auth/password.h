@@ -12,8 +12,9 @@
  * Passwords are compared after SASLprep (RFC 4013, core/saslprep.h), as
  * the SASL mechanisms and POP3/IMAP UTF-8 logins ask: the hash is of the
  * prepared form, and a check tries the text as given, then (only if that
- * failed and SASLprep changes it) its prepared form. Hashes of the text as
- * typed, made before, keep matching that text (see password.c).
+ * failed and SASLprep changes it) its prepared form. A hash of the text as
+ * typed, made before, matches only that text until a login with it
+ * replaces it (password_check(), store_admin.c's re-hash).
  *
  * Caveats. Each hash or verification allocates the full memory cost
  * (19 MiB) and burns tens of milliseconds of CPU: run it off the I/O loops
@@ -44,6 +45,18 @@ int password_hash(const char *password, char *out, size_t outsz);
  * 0 otherwise (including a malformed hash).
  */
 int password_verify(const char *hash, const char *password);
+
+/*
+ * password_verify(), and when it matched, *rehash_r (when not NULL) says
+ * whether the stored hash should be replaced by password_hash(password)
+ * at this login: it is of the text as typed where SASLprep makes another
+ * text of it (a hash made before passwords were prepared, which other
+ * spellings of the password do not match), or password_needs_rehash().
+ * A match answered by the verified-login cache judges the parameters
+ * only (the verification that filled it judged the form). *rehash_r is 0
+ * whenever 0 is returned.
+ */
+int password_check(const char *hash, const char *password, int *rehash_r);
 
 /* Verifications answered by the verified-login cache (see password.c),
  * and emptying it (tests; a password change needs no clearing). */

@@ -193,7 +193,8 @@ int store_account_next_mailbox_id(struct store *st, uint32_t id, uint32_t *next_
  * the state, and the app password's existence or, for the account's own
  * password, whether two-factor sign-in is on. It changes with a password
  * change, a change of state, the app password's revocation, 2FA turned
- * on; it is 0 when the account no longer exists. apppass may be NULL (all
+ * on; not with a login's re-hash of the same password (SCHEMA.md,
+ * stamp_src); it is 0 when the account no longer exists. apppass may be NULL (all
  * 0). Sessions compare it with the stamp their login got (auth/login.h).
  * STORE_OK or STORE_ETEMP.
  */

@@ -842,28 +842,107 @@ int store_account_id(struct store *st, const char *email, uint32_t *id_r)
 	return store_mdb_code(rc);
 }
 
+/* What the stamp digests for the password: the hash, or what stood for
+ * it before the re-hashes of the same password since it was set. */
+static const char *stamp_source(const struct acct_rec *a)
+{
+	uint8_t bind[SCRAM_BIND];
+
+	_Static_assert(sizeof a->stamp_bind == SCRAM_BIND, "stamp_bind is a scram_bind");
+	if (!a->stamp_src[0])
+		return a->hash;
+	scram_bind(a->hash, bind);
+	return memcmp(bind, a->stamp_bind, sizeof bind) == 0 ? a->stamp_src : a->hash;
+}
+
 /*
  * The credentials stamp of a login (store_account_creds): a digest of the
- * account's stored hash and state, and of what the login used: app
- * password apppass while it exists (existing 1), or the account's own
- * password (apppass 0) with 2FA off or on (existing = totp). Never 0 (0
- * means "gone").
+ * account's stored hash (stamp_source: what a re-hash kept) and state,
+ * and of what the login used: app password apppass while it exists
+ * (existing 1), or the account's own password (apppass 0) with 2FA off
+ * or on (existing = totp). Never 0 (0 means "gone").
  */
 uint64_t cred_stamp(const struct acct_rec *a, uint32_t apppass, int existing)
 {
 	crypto_generichash_state h;
 	uint8_t d[8], extra[5];
 	uint64_t v;
+	const char *src = stamp_source(a);
 
 	be32_put(extra, apppass);
 	extra[4] = (uint8_t)existing;
 	crypto_generichash_init(&h, NULL, 0, sizeof d);
-	crypto_generichash_update(&h, (const uint8_t *)a->hash, strlen(a->hash));
+	crypto_generichash_update(&h, (const uint8_t *)src, strlen(src));
 	crypto_generichash_update(&h, &a->state, 1);
 	crypto_generichash_update(&h, extra, sizeof extra);
 	crypto_generichash_final(&h, d, sizeof d);
 	memcpy(&v, d, sizeof v);
 	return v | 1;
+}
+
+struct rehash_op {
+	uint32_t id;
+	const char *old_hash, *new_hash;
+	int lost;
+};
+
+static int rehash_fn(struct store *st, MDB_txn *txn, void *ctx)
+{
+	struct rehash_op *o = ctx;
+	struct acct_rec a;
+	char sealed[2][STORE_SCRAM_SEALED_MAX];
+	int rc = acct_get(txn, st, o->id, &a);
+
+	/* Compare-and-swap: a password set since the login read it wins. */
+	if (rc == 0 && strcmp(a.hash, o->old_hash) != 0) {
+		o->lost = 1;
+		goto out;
+	}
+	/* The SCRAM keys are of the same password: kept, bound to the new
+	 * hash (read before the hash moves, as they are bound to the old). */
+	for (int i = 0; rc == 0 && i < 2; i++)
+		rc = scram_get_txn(txn, st, o->id, a.hash, i, sealed[i], sizeof sealed[i]);
+	if (rc == 0) {
+		/* The stamp keeps its source: the sessions stand. */
+		const char *src = stamp_source(&a);
+		if (src != a.stamp_src)
+			memcpy(a.stamp_src, a.hash, sizeof a.stamp_src);
+		snprintf(a.hash, sizeof a.hash, "%s", o->new_hash);
+		scram_bind(a.hash, a.stamp_bind);
+		rc = acct_put(txn, st, o->id, &a);
+	}
+	if (rc == 0 && sealed[0][0] && sealed[1][0])
+		rc = scram_put_txn(txn, st, o->id, a.hash, sealed);
+out:
+	explicit_bzero(&a, sizeof a);
+	explicit_bzero(sealed, sizeof sealed);
+	return rc == MDB_NOTFOUND ? STORE_ENOTFOUND : rc;
+}
+
+int acct_rehash(struct store *st, uint32_t id, const char *old_hash, const char *new_hash)
+{
+	struct rehash_op o = {id, old_hash, new_hash, 0};
+	int rc = store_write(st, rehash_fn, &o);
+	return rc == STORE_OK && o.lost ? 1 : rc;
+}
+
+/*
+ * After a login whose account password matched hash and asked for it
+ * (password_check): a hash of the same password made now (its SASLprep,
+ * current parameters), written over hash unless the password changed
+ * meanwhile. The new hash into hash (for what the login writes next)
+ * when it was written. A failure costs nothing but the re-hash: the old
+ * hash still matches.
+ */
+static void login_rehash(struct store *st, uint32_t id, char hash[STORE_HASH_MAX],
+			 const char *password)
+{
+	char fresh[STORE_HASH_MAX];
+
+	if (password_hash(password, fresh, sizeof fresh) == 0 &&
+	    acct_rehash(st, id, hash, fresh) == STORE_OK)
+		memcpy(hash, fresh, STORE_HASH_MAX);
+	explicit_bzero(fresh, sizeof fresh);
 }
 
 /* App passwords whose tag matches that a login verifies at most. */
@@ -931,11 +1010,17 @@ static int login_check(struct store *st, const char *email, const char *password
 	}
 	/* With 2FA on the account password costs a check all the same, so
 	 * timing does not say whether it was right. */
-	int r = password_verify(hash, password);
+	int rehash = 0;
+	int r = password_check(hash, password, &rehash);
 	/* With 2FA on, or for a bearer token, the account's own password is
 	 * not what is asked for. */
 	if ((totp || scope != STORE_APPPASS_MAIL) && r == 1)
 		r = 0;
+	/* A hash of the text as typed before SASLprep, or of weaker
+	 * parameters: replaced now that the password is known (as Dovecot
+	 * and Stalwart upgrade a scheme at login), on a login it signed in. */
+	if (r == 1 && rehash && active)
+		login_rehash(st, id, hash, password);
 	for (size_t i = 0; r != 1 && i < ncand; i++) {
 		if (password_verify(cand[i].hash, password) == 1) {
 			r = 1;

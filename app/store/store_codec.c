@@ -185,6 +185,11 @@ void acct_enc(struct rec_w *w, const void *rec)
 	rw_str16(w, a->hash, strlen(a->hash));
 	rw_u8(w, a->state);
 	rw_str16(w, a->name, strlen(a->name));
+	/* Only after a re-hash: other records stay as they were. */
+	if (a->stamp_src[0]) {
+		rw_str16(w, a->stamp_src, strlen(a->stamp_src));
+		rw_bytes(w, a->stamp_bind, sizeof a->stamp_bind);
+	}
 }
 
 int acct_dec(const MDB_val *v, struct acct_rec *a)
@@ -206,11 +211,20 @@ int acct_dec(const MDB_val *v, struct acct_rec *a)
 	 * reads (they then mean an active account without a name). */
 	a->state = STORE_ACCOUNT_ACTIVE;
 	a->name[0] = '\0';
+	a->stamp_src[0] = '\0';
+	memset(a->stamp_bind, 0, sizeof a->stamp_bind);
 	if (r.off < r.len) {
 		a->state = rr_u8(&r);
 		rr_str16(&r, a->name, sizeof a->name);
 		if (a->state > STORE_ACCOUNT_INACTIVE)
 			return MDB_CORRUPTED;
+	}
+	/* The stamp's source after a re-hash (acct_rehash), when there is one. */
+	if (r.off < r.len) {
+		rr_str16(&r, a->stamp_src, sizeof a->stamp_src);
+		const uint8_t *b = rr_bytes(&r, sizeof a->stamp_bind);
+		if (b)
+			memcpy(a->stamp_bind, b, sizeof a->stamp_bind);
 	}
 	return r.bad ? MDB_CORRUPTED : 0;
 }

@@ -404,6 +404,13 @@ struct acct_rec {
 	char hash[STORE_HASH_MAX];
 	uint8_t state; /* enum store_account_state (schema 11) */
 	char name[STORE_DISPLAY_NAME_MAX + 1]; /* display name, "" = none (schema 11) */
+	/* What the credentials stamp digests in place of hash while
+	 * stamp_bind is the bind (scram_bind) of hash: set by a re-hash of
+	 * the same password (acct_rehash), so the stamp does not move; any
+	 * other change of hash unbinds it. "" = none (optional trailing
+	 * fields, no schema change). */
+	char stamp_src[STORE_HASH_MAX];
+	uint8_t stamp_bind[8];
 };
 void acct_enc(struct rec_w *w, const void *rec);
 int acct_dec(const MDB_val *v, struct acct_rec *a);
@@ -633,6 +640,16 @@ int apppass_exists(MDB_txn *txn, struct store *st, uint32_t account, uint32_t id
 int name_lookup(MDB_txn *txn, struct store *st, const char *addr, uint32_t *id_r);
 /* The credentials stamp of a login (see store_account_creds). */
 uint64_t cred_stamp(const struct acct_rec *a, uint32_t apppass, int existing);
+/*
+ * Replaces account id's password hash old_hash by new_hash, a hash of the
+ * same password (a login's re-hash, store_admin.c), in one write
+ * transaction and only while the stored hash is still old_hash: a
+ * password set meanwhile wins. The credentials stamp stays what it was
+ * (stamp_src) and the SCRAM record is bound to the new hash. STORE_OK,
+ * 1 when the hash had changed meanwhile (nothing written),
+ * STORE_ENOTFOUND, or STORE_ETEMP.
+ */
+int acct_rehash(struct store *st, uint32_t id, const char *old_hash, const char *new_hash);
 
 /* ---- SCRAM keys (store_scram.c) ---- */
 #define SCRAM_BIND 8
