@@ -20,6 +20,7 @@ struct arena {
 	struct arena_block *head; /* current block; older ones follow */
 	size_t block_size;
 	size_t total;
+	int secret; /* arena_set_secret(): blocks wiped before they go */
 };
 
 static struct arena_block *block_new(size_t size)
@@ -37,7 +38,20 @@ struct arena *arena_new(size_t block_size)
 	a->block_size = block_size ? block_size : 4096;
 	a->head = block_new(a->block_size);
 	a->total = 0;
+	a->secret = 0;
 	return a;
+}
+
+void arena_set_secret(struct arena *a)
+{
+	a->secret = 1;
+}
+
+/* A block given up (freed, or reused from its start). */
+static void block_leave(const struct arena *a, struct arena_block *b)
+{
+	if (a->secret)
+		explicit_bzero(b->data, b->used);
 }
 
 void arena_free(struct arena **ap)
@@ -47,6 +61,7 @@ void arena_free(struct arena **ap)
 		return;
 	for (struct arena_block *b = a->head, *n; b; b = n) {
 		n = b->next;
+		block_leave(a, b);
 		free(b);
 	}
 	free(a);
@@ -60,9 +75,11 @@ void arena_reset(struct arena *a)
 	/* Keep the oldest block (the first allocated), free the rest. */
 	while (first->next) {
 		struct arena_block *n = first->next;
+		block_leave(a, first);
 		free(first);
 		first = n;
 	}
+	block_leave(a, first);
 	first->used = 0;
 	a->head = first;
 	a->total = 0;

@@ -8,6 +8,11 @@
  *
  * Caveats: memory from an arena must not be passed to free(); arena_reset()
  * invalidates every pointer it handed out.
+ *
+ * Secrets. An arena that parses what may carry a password or a key (an
+ * HTTP request's, whose JSON body is decoded into it) is marked with
+ * arena_set_secret(): what its blocks handed out is wiped before they are
+ * freed or reused, as a secret struct buf's storage is (core/buf.h).
  */
 #ifndef TERN_CORE_ARENA_H
 #define TERN_CORE_ARENA_H
@@ -20,6 +25,8 @@ struct arena;
 
 /* New arena whose blocks are block_size bytes (0 picks 4 KiB). */
 struct arena *arena_new(size_t block_size);
+/* Marks a as holding secrets (see above), from now on. */
+void arena_set_secret(struct arena *a);
 /* Frees everything and sets *a to NULL. Accepts NULL and *a == NULL. */
 void arena_free(struct arena **a);
 /* Frees all but the first block; all earlier pointers become invalid. */

@@ -77,17 +77,33 @@ void buf_init(struct buf *b, size_t max)
 	b->p = NULL;
 	b->off = b->len = b->cap = 0;
 	b->max = max;
+	b->secret = 0;
+}
+
+void buf_set_secret(struct buf *b)
+{
+	b->secret = 1;
+}
+
+/* Gives a block up: wiped first when it held a secret buffer's bytes. */
+static void storage_leave(const struct buf *b, void *p, size_t cap)
+{
+	if (b->secret && p)
+		explicit_bzero(p, cap);
+	storage_put(p, cap);
 }
 
 void buf_free(struct buf *b)
 {
-	storage_put(b->p, b->cap);
+	storage_leave(b, b->p, b->cap);
 	b->p = NULL;
 	b->off = b->len = b->cap = 0;
 }
 
 void buf_reset(struct buf *b)
 {
+	if (b->secret && b->p)
+		explicit_bzero(b->p, b->off + b->len);
 	b->off = b->len = 0;
 	if (b->p)
 		b->p[0] = '\0';
@@ -110,6 +126,9 @@ char *buf_reserve(struct buf *b, size_t n, size_t *avail_r)
 		if (b->off) {
 			/* Reclaim consumed space before growing. */
 			memmove(b->p, b->p + b->off, b->len);
+			/* The old place of what moved (the front is overwritten). */
+			if (b->secret)
+				explicit_bzero(b->p + b->len, b->off);
 			b->off = 0;
 		}
 		if (b->len + n + 1 > b->cap) {
@@ -122,7 +141,9 @@ char *buf_reserve(struct buf *b, size_t n, size_t *avail_r)
 			 * ceiling: the caller refuses this one piece of
 			 * work (a session ends with a temporary error)
 			 * and the process lives on. */
-			if (cap < ((size_t)1 << CACHE_MIN_SHIFT)) {
+			/* realloc may move the bytes and free the old block
+			 * unwiped: a secret one takes the copying path. */
+			if (cap < ((size_t)1 << CACHE_MIN_SHIFT) && !b->secret) {
 				char *np = realloc(b->p, cap);
 				if (!np)
 					return NULL;
@@ -133,7 +154,7 @@ char *buf_reserve(struct buf *b, size_t n, size_t *avail_r)
 					return NULL;
 				if (b->len)
 					memcpy(np, b->p, b->len);
-				storage_put(b->p, b->cap);
+				storage_leave(b, b->p, b->cap);
 				b->p = np;
 			}
 			b->cap = cap;

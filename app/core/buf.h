@@ -11,6 +11,16 @@
  *
  * Consumed bytes at the front are dropped lazily: buf_consume() advances an
  * offset, and the space is reclaimed on the next append that needs it.
+ *
+ * Secrets. A buffer that may hold a password, a SASL exchange, an API key
+ * or a private key is marked with buf_set_secret(): every block of storage
+ * it leaves is wiped first (explicit_bzero) — the old block when it grows,
+ * the bytes a reclaim moved away from, its storage when freed or reset —
+ * so no copy lingers in freed memory or in the per-thread storage cache
+ * (which hands blocks to other buffers unzeroed). What the owner consumes
+ * is its to wipe (buf_consume_wipe): input streams through a session's
+ * buffer, and wiping every byte of a message there would cost its
+ * throughput for nothing.
  */
 #ifndef TERN_CORE_BUF_H
 #define TERN_CORE_BUF_H
@@ -26,13 +36,18 @@ struct buf {
 	size_t len; /* bytes in use after off */
 	size_t cap; /* allocated bytes */
 	size_t max; /* hard ceiling on len */
+	int secret; /* buf_set_secret(): storage is wiped when left */
 };
 
 /* Initializes an empty buffer that may hold at most max bytes. No allocation. */
 void buf_init(struct buf *b, size_t max);
-/* Frees storage; the buffer is empty and reusable with the same max. */
+/* Marks b as holding secrets (see above), from now on: call it before the
+ * first append. Kept by buf_free (the buffer stays a secret one). */
+void buf_set_secret(struct buf *b);
+/* Frees storage (wiped first when secret); the buffer is empty and reusable
+ * with the same max. */
 void buf_free(struct buf *b);
-/* Drops content, keeps storage. */
+/* Drops content (wiped when secret), keeps storage. */
 void buf_reset(struct buf *b);
 /* Drops all but the first n bytes (n <= len), keeps storage. */
 void buf_truncate(struct buf *b, size_t n);

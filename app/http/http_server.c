@@ -571,6 +571,8 @@ static struct http_ctx *ctx_new(struct http_req *r, struct MHD_Connection *mc,
 	x->path = r->path;
 	x->arena = r->arena;
 	buf_init(&x->out, HTTP_RESP_MAX);
+	/* A new app password, a TOTP secret, an API token go out here. */
+	buf_set_secret(&x->out);
 	x->https = r->origin.https >= 0 ? r->origin.https : cls == &https_marker;
 	x->proxied = r->proxied;
 	x->ip = r->ip;
@@ -712,6 +714,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 	if (!r) {
 		r = xcalloc(1, sizeof(*r));
 		r->arena = arena_new(16384);
+		/* The JSON of a password or key change is decoded here. */
+		arena_set_secret(r->arena);
 		*con_cls = r;
 		if (MHD_lookup_connection_value(mc, MHD_HEADER_KIND, HTTP_BRIDGE_REFUSAL))
 			return bridge_refusal(r, mc, method, cls);
@@ -767,6 +771,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 		 * from the header before its body is read (http_upload.h).
 		 */
 		buf_init(&r->body, HTTP_BODY_MAX);
+		/* Passwords and keys come in these bodies (JSON): no copy left
+		 * behind as it grows or when freed. */
+		buf_set_secret(&r->body);
 		const char *cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Content-Length");
 		uint64_t n;
 		if (cl && str_to_u64(str_c(cl), UINT64_MAX, &n) == 0 && n > HTTP_BODY_MAX)

@@ -274,6 +274,8 @@ void imap_parser_init(struct imap_parser *p, struct arena *arena,
 	p->arena = arena;
 	p->frames = xcalloc(IMAP_PARSER_MAX_DEPTH + 1, sizeof(*p->frames));
 	buf_init(&p->tok, p->limits.max_line);
+	/* A LOGIN password is a token too: each is wiped as it is reset. */
+	buf_set_secret(&p->tok);
 	p->state = ST_START;
 }
 

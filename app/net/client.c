@@ -140,6 +140,8 @@ struct client *client_connect(struct loop *loop, const struct sockaddr *sa, sock
 	c->loop = loop;
 	buf_init(&c->in, in_max);
 	buf_init(&c->out, out_max);
+	/* The relay's AUTH line is written here (queue/smtp_client.c). */
+	buf_set_secret(&c->out);
 	c->ops_ = ops;
 	c->arg_ = arg;
 	c->connecting_ = 1;

@@ -145,6 +145,10 @@ struct conn *conn_new(struct loop *loop, int fd, int tls, size_t in_max, size_t 
 	c->loop = loop;
 	buf_init(&c->in, in_max);
 	buf_init(&c->out, out_max);
+	/* AUTH, LOGIN, PASS and SASL lines arrive here: no copy of them is
+	 * left behind when it grows or is freed (the sessions wipe what they
+	 * consume of such lines, buf_consume_wipe). */
+	buf_set_secret(&c->in);
 	c->ops_ = ops;
 	c->arg_ = arg;
 	/* Fresh from a listener: accept4 already said who the peer is. */

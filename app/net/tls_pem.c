@@ -68,14 +68,6 @@ int tls_read_file(const char *path, struct buf *out, char *err, size_t errsz)
 	return 0;
 }
 
-/* Wipes and frees a buffer that held key material. */
-static void buf_wipe_free(struct buf *b)
-{
-	if (b->p != NULL)
-		explicit_bzero(b->p, b->cap);
-	buf_free(b);
-}
-
 
 struct pem_sink {
 	struct buf der;
@@ -114,11 +106,8 @@ int tls_pem_each(const unsigned char *data, size_t len, const char *label, tls_p
 	int inobj = 0, count = 0, rc = 0, tail = 0;
 
 	buf_init(&sink.der, TLS_OBJ_MAX);
-	/*
-	 * One allocation big enough for any key (RSA-4096 is about 2.4 KB of
-	 * DER), so growing never leaves copies of key bytes in freed memory.
-	 */
-	buf_reserve(&sink.der, 8192, NULL);
+	/* Key bytes: wiped wherever the buffer leaves them (core/buf.h). */
+	buf_set_secret(&sink.der);
 	sink.overflow = 0;
 	br_pem_decoder_init(&pc);
 	/*
@@ -170,7 +159,7 @@ int tls_pem_each(const unsigned char *data, size_t len, const char *label, tls_p
 		snprintf(err, errsz, "%s: truncated PEM block %s", label, name);
 		rc = -1;
 	}
-	buf_wipe_free(&sink.der);
+	buf_free(&sink.der);
 	explicit_bzero(&pc, sizeof pc);
 	return rc < 0 ? -1 : count;
 }
@@ -765,12 +754,13 @@ struct tls_conf *tls_conf_load(const char *cert_path, const char *key_path, char
 
 	buf_init(&cert, TLS_FILE_MAX);
 	buf_init(&key, TLS_FILE_MAX);
+	buf_set_secret(&key);
 	if (tls_read_file(cert_path, &cert, err, errsz) == 0 &&
 	    tls_read_file(key_path, &key, err, errsz) == 0)
 		conf = tls_conf_from_pem(buf_data(&cert), buf_len(&cert), cert_path, buf_data(&key),
 		                         buf_len(&key), key_path, err, errsz);
 	buf_free(&cert);
-	buf_wipe_free(&key);
+	buf_free(&key);
 	return conf;
 }
 
