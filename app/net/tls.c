@@ -425,9 +425,12 @@ int tls_server_init(struct tls_server *ts, struct tls_conf *conf)
 void tls_server_finish(struct tls_server *ts)
 {
 	tls_conf_unref(&ts->conf);
-	/* The context holds the master secret and record keys; the buffer only ciphertext or
-	 * already-delivered plaintext. */
+	/* The context holds the master secret and record keys. BearSSL
+	 * decrypts records in place, so the buffer holds the last plaintext
+	 * delivered: an AUTH or LOGIN line, when that was the last thing
+	 * read. */
 	explicit_bzero(&ts->sc, sizeof ts->sc);
+	explicit_bzero(ts->iobuf, sizeof ts->iobuf);
 	ts->handshake_done = 0;
 }
 

@@ -243,6 +243,11 @@ static int handshake(struct tls_conf *conf, const br_x509_trust_anchor *ta, cons
 fin:
 	tls_server_finish(ts);
 	CHECK(ts->conf == NULL);
+	/* BearSSL decrypts records in place: the application data the
+	 * server read (an AUTH line, in a mail session) must not stay in
+	 * its buffer (nor what it sent, encrypted in place there too). */
+	if (rc == 0 && data_len >= 16)
+		CHECK(memmem(ts->iobuf, sizeof ts->iobuf, data + data_len - 16, 16) == NULL);
 	tls_server_finish(ts); /* idempotent */
 out:
 	free(c);
