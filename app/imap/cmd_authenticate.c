@@ -8,7 +8,8 @@
  * The exchange reads raw continuation lines (imap_parser_line()) while
  * s->wait is IMAP_W_SASL; the check itself is imap_auth_begin()'s.
  * Continuation lines carry passwords: imap_session.c wipes them from the
- * input buffer, and the decoded message is wiped here.
+ * input buffer, and the decoded message (and an initial response's copy
+ * in the command's arena) is wiped here.
  */
 #include <string.h>
 
@@ -82,6 +83,9 @@ void imap_cmd_authenticate(struct imap_session *s, const struct imap_cmd *cmd)
 	s->wait = IMAP_W_SASL;
 	if (cmd->nargs == 2) {
 		sasl_step(s, ir, 1);
+		/* The initial response (base64 of a password, for PLAIN) was
+		 * parsed into the command's arena: not kept until reused. */
+		explicit_bzero((char *)ir.p, ir.len);
 		return;
 	}
 	/* PLAIN and SCRAM have an empty challenge; LOGIN asks "Username:". */

@@ -175,4 +175,7 @@ void imap_cmd_login(struct imap_session *s, const struct imap_cmd *cmd)
 		return;
 	}
 	imap_auth_begin(s, "login", user, pass, NULL, NULL);
+	/* The login copied it; the command's arena (a quoted string or a
+	 * literal parsed there) must not keep the password until reused. */
+	explicit_bzero((char *)pass.p, pass.len);
 }
