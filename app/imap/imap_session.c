@@ -82,8 +82,10 @@ int imap_secure(const struct imap_session *s)
 
 void imap_write(struct imap_session *s, const char *p, size_t n)
 {
-	if (s->conn_gone)
-		return;
+	if (s->conn_gone || s->bye_said)
+		return; /* nothing after a BYE (imap_session_bye) */
+	if (n)
+		s->out_midline = p[n - 1] != '\n';
 	if (conn_write(s->conn, p, n) < 0 && s->state != IMAP_S_LOGOUT) {
 		/* Not expected: producers check IMAP_OUT_HIGH first. */
 		log_warn("imap", s->id, "event=output_overflow");
@@ -91,17 +93,39 @@ void imap_write(struct imap_session *s, const char *p, size_t n)
 	}
 }
 
+void imap_session_bye(struct imap_session *s, const char *line, const char *reason)
+{
+	if (s->conn_gone || s->bye_said)
+		return;
+	/* What waits in s->pend is never sent once the session is closing
+	 * (send_pending() stops in LOGOUT): a BYE queued behind it was
+	 * lost, and the client saw the connection drop without a word. So
+	 * the prepared output goes (its memory with it) and the BYE is
+	 * written to the connection itself, on a line of its own even when
+	 * the output sent so far stopped inside a line. */
+	buf_free(&s->pend);
+	if (s->out_midline)
+		imap_write(s, "\r\n", 2);
+	imap_write(s, line, strlen(line));
+	imap_write(s, "\r\n", 2);
+	s->bye_said = 1; /* the rest of the command's answer is dropped */
+	imap_close_with(s, reason);
+}
+
 void imap_write_big(struct imap_session *s, const char *p, size_t n)
 {
-	if (s->conn_gone)
+	if (s->conn_gone || s->bye_said)
 		return;
 	if (buf_len(&s->pend) == 0 && buf_len(&s->conn->out) + n <= IMAP_OUT_HIGH) {
 		imap_write(s, p, n);
 		return;
 	}
 	if (buf_append(&s->pend, p, n) < 0) {
+		/* One command's answer past IMAP_PEND_MAX: it cannot be told
+		 * whole, so the session ends as a sync that large does. */
 		log_warn("imap", s->id, "event=output_overflow pending=%zu", buf_len(&s->pend));
-		imap_close_with(s, "output_overflow");
+		imap_session_bye(s, "* BYE Too much output to send at once, please reconnect.",
+				 "output_overflow");
 	}
 }
 
@@ -229,9 +253,9 @@ void imap_session_too_much(struct imap_session *s, size_t n)
 {
 	log_warn("imap", s->id, "event=sync_output_overflow mailbox=%u messages=%zu limit=%u",
 		 s->view.mailbox, n, IMAP_PEND_MAX);
-	imap_reply(s, "* BYE Too many changes to tell at once, please reconnect.");
 	imap_session_unselect(s);
-	imap_close_with(s, "sync_output_overflow");
+	imap_session_bye(s, "* BYE Too many changes to tell at once, please reconnect.",
+			 "sync_output_overflow");
 }
 
 static void session_sync(struct imap_session *s, int tell_highest)

@@ -172,6 +172,8 @@ struct imap_session {
 	/* output produced in steps */
 	struct imap_fetch *fetch; /* FETCH being streamed */
 	struct buf pend;          /* prepared output not yet in the conn */
+	int out_midline;          /* the last octet written was not a LF */
+	int bye_said;             /* imap_session_bye() ended it: no more output */
 	unsigned fetched;         /* messages with a body sent, for the log */
 
 	struct imap_session *prev, *next; /* per-loop list */
@@ -192,6 +194,13 @@ void imap_write(struct imap_session *s, const char *p, size_t n);
 void imap_write_big(struct imap_session *s, const char *p, size_t n);
 /* Enters LOGOUT and closes after the queued output left. */
 void imap_close_with(struct imap_session *s, const char *reason);
+/* Ends the session with line ("* BYE ...", no CRLF; a string that outlives
+ * the call is not needed): drops the output still waiting in s->pend,
+ * which a closing session never sends, writes line to the connection (on
+ * a line of its own, after a CRLF if the output stopped mid-line), then
+ * closes as imap_close_with(s, reason). Output after it is dropped. Nothing
+ * when the peer is gone or a BYE was said already. */
+void imap_session_bye(struct imap_session *s, const char *line, const char *reason);
 /* The untagged answers about n messages (a sync, a STORE) did not fit in
  * imap_sync_out_max(): logs it, sends "* BYE" and closes, having sent none
  * of them (the session's view is gone with it; the store is untouched). */

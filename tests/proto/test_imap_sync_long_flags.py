@@ -242,5 +242,21 @@ def test_imap_sync_past_the_output_ceiling_ends_the_session():
         assert sorted(got) == [1, NBIG], sorted(got)
         for items in got.values():
             assert KEYWORDS[0].encode() not in items and KEYWORDS[1].encode() in items
+
+        # A BYE behind output still waiting (s->pend) was lost: the
+        # session closed, and what waited was never sent. Here f's STORE
+        # first tells d's change of five messages (some 80 KiB, past what
+        # goes to the connection at once), then its own answer is too
+        # large: the client saw the connection drop without a word.
+        f = Raw(s)
+        f.login()
+        f.sock.settimeout(600)
+        cmd(f, "s", "SELECT INBOX")
+        cmd(d, "s", "SELECT INBOX")
+        cmd(d, "t", "STORE 1:5 -FLAGS.SILENT (%s)" % KEYWORDS[1])
+        f.send("t STORE 1:* -FLAGS (%s)\r\n" % KEYWORDS[2])
+        got = until_closed(f, "t")
+        assert got and got[-1].startswith(b"* BYE "), [g[:80] for g in got[-3:]]
+        assert all(not g.startswith(b"t ") for g in got), [g[:80] for g in got[-3:]]
         cmd(d, "z", "LOGOUT")
         d.close()
