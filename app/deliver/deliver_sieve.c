@@ -624,21 +624,43 @@ static unsigned notify_bits(struct str v)
 /*
  * Sieve's flags (RFC 5232: IMAP flags as written, "\\Seen") as the
  * store's keywords, where the system flags are "$seen" and the like (the
- * IMAP layer's mapping); other backslash flags (\\Recent) are dropped,
+ * IMAP layer's mapping), added to base (the delivery's own keywords, such
+ * as $Junk; NULL for none); other backslash flags (\\Recent) are dropped,
  * as is a flag that is no keyword ("a(b": RFC 5232 §3 has the script's
- * flags be IMAP flags; Pigeonhole ignores the others too) and any past
- * the store's count less a few for the delivery's own (the store refuses
- * a list with one bad or one too many, and the message then had none).
+ * flags be IMAP flags; Pigeonhole ignores the others too). The store
+ * refuses a list past its limit whole, and the message then had none, so
+ * the list stops where the store's rule does (kwset_parse(),
+ * store_flags.c): a keyword given twice (any case) counts once, the
+ * system flags not at all, STORE_KEYWORDS_MAX of the others with base's.
  */
-#define SIEVE_KEYWORDS_MAX (STORE_KEYWORDS_MAX - 4)
-static char *flags_to_keywords(struct arena *a, struct str flags)
+static int keyword_system(struct str f)
+{
+	static const char *const names[] = { "$seen", "$answered", "$flagged", "$draft",
+					      "$deleted" };
+	for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+		if (str_eq_ci(f, str_c(names[k])))
+			return 1;
+	return 0;
+}
+
+static const char *flags_to_keywords(struct arena *a, const char *base, struct str flags)
 {
 	static const char *const sys[][2] = {
 		{ "\\Answered", "$answered" }, { "\\Flagged", "$flagged" }, { "\\Deleted", "$deleted" },
 		{ "\\Seen", "$seen" },         { "\\Draft", "$draft" },
 	};
-	char *out = arena_alloc(a, flags.len + 16), *o = out;
+	size_t blen = base ? strlen(base) : 0;
+	char *out = arena_alloc(a, blen + 1 + flags.len + 16), *o = out;
 	size_t n = 0;
+	memcpy(o, base ? base : "", blen);
+	o += blen;
+	for (size_t i = 0; i < blen;) { /* base's keywords count too */
+		size_t j = i;
+		while (j < blen && base[j] != ' ')
+			j++;
+		n += j > i && !keyword_system(str_make(base + i, j - i));
+		i = j + 1;
+	}
 	for (size_t i = 0; i < flags.len;) {
 		size_t j = i;
 		while (j < flags.len && flags.p[j] != ' ')
@@ -656,9 +678,12 @@ static char *flags_to_keywords(struct arena *a, struct str flags)
 				continue;
 			f = str_c(kw);
 		}
-		if (!store_keyword_valid(f.p, f.len) || n >= SIEVE_KEYWORDS_MAX)
+		int counted = !keyword_system(f);
+		if (!store_keyword_valid(f.p, f.len) ||
+		    store_keywords_has(out, (size_t)(o - out), arena_strndup(a, f.p, f.len)) ||
+		    (counted && n >= STORE_KEYWORDS_MAX))
 			continue;
-		n++;
+		n += counted;
 		if (o != out)
 			*o++ = ' ';
 		memcpy(o, f.p, f.len);
@@ -1128,10 +1153,8 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 			if (!d[i].is_default && plan->folder == STORE_TARGET_JUNK &&
 			    (d[i].name || d[i].folder != STORE_TARGET_JUNK))
 				kw = NULL;
-			if (d[i].flags.len) {
-				char *f = flags_to_keywords(a, d[i].flags);
-				kw = kw ? arena_printf(a, "%s %s", kw, f) : f;
-			}
+			if (d[i].flags.len)
+				kw = flags_to_keywords(a, kw, d[i].flags);
 			if (i == 0) {
 				plan->folder = d[i].folder;
 				plan->mailbox = d[i].name;

@@ -1191,6 +1191,39 @@ def test_fileinto_named_mailboxes():
     assert s.wait_log("reason=no_such_mailbox") and s.wait_log("reason=name_too_long")
 
 
+def test_addflag_stores_the_most_keywords():
+    """A Sieve addflag of as many keywords as the store lets a message
+    carry (STORE_KEYWORDS_MAX, 64) stores them all, as IMAP STORE can,
+    with system flags on top (they do not count) and a keyword given
+    twice in another case counted once. The delivery stopped at 60,
+    system flags counted in them, so the last keywords were lost."""
+    import imaplib
+    import smtplib
+    from harness import message
+    s = srv()
+    ERIN, ERIN_PW = "erin-kw@example.test", "erin-pw-kw-1"
+    s.cli("account", "add", ERIN, input=ERIN_PW + "\n")
+    kws = ["kw%02d" % i for i in range(64)]
+    script = ('require ["imap4flags"];\n'
+              'addflag ["\\\\Seen", "\\\\Flagged", "KW00", %s];\n'
+              'addflag "kw65";\n' % ", ".join('"%s"' % k for k in kws))
+    s.cli("sieve", "put", ERIN, "kw", input=script)
+    s.cli("sieve", "activate", ERIN, "kw")
+    with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+        c.sendmail("ann@remote.test", [ERIN], message(subject="many flags", to=ERIN))
+    m = imaplib.IMAP4_SSL("127.0.0.1", s.imaps_port, ssl_context=ctx())
+    m.login(ERIN, ERIN_PW)
+    m.select("INBOX", readonly=True)
+    typ, data = m.fetch("1", "(FLAGS)")
+    assert typ == "OK", data
+    flags = re.search(r"FLAGS \(([^)]*)\)", data[0].decode()).group(1).split()
+    got = [f for f in flags if not f.startswith("\\")]
+    # KW00 first (its case kept), kw00 the same keyword, kw65 one too many.
+    assert sorted(got) == ["KW00"] + kws[1:], got
+    assert "\\Seen" in flags and "\\Flagged" in flags, flags
+    m.logout()
+
+
 def test_rfc_points_end_to_end():
     """Points of RFC 5228/5229/5173 found by the differential run against
     Pigeonhole, carried end to end: scripts uploaded over ManageSieve
