@@ -91,7 +91,10 @@ void spam_url_scan(const char *in, size_t n, mime_html_url_fn *fn, void *arg);
  * host a browser would connect to (WHATWG URL): fullwidth and
  * ideographic full stops, letters and digits folded to ASCII, and an
  * IPv4 address in hex, octal or short form ("0x7f.1", "2130706433")
- * written as a dotted quad. Returns the length, 0 when there is none.
+ * written as a dotted quad. Its %XX escapes are decoded (core/hex.h
+ * pct_decode). Returns the length, 0 when there is none, or when the host
+ * does not fit in dst whole (dst is then "": a cut host would name
+ * another domain).
  */
 size_t spam_url_host(struct str url, char *dst, size_t dstsz);
 /* spam_url_host, and what follows the authority (path, query, fragment:

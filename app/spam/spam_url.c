@@ -21,6 +21,13 @@ static int url_octet(unsigned char c)
 	       c != '{' && c != '}' && c != '|' && c != '\\' && c != '^';
 }
 
+/* 0 for an octet that ends a URL's host: a control, space, quote or
+ * angle bracket (text around a link). */
+static int host_octet(unsigned char c)
+{
+	return c > ' ' && c != '"' && c != '<' && c != '>';
+}
+
 static int lower_eq(const char *p, const char *lit, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -223,20 +230,31 @@ size_t spam_url_split(struct str url, char *dst, size_t dstsz, struct str *rest_
 		while (hend < end && u.p[hend] != ':')
 			hend++;
 	}
-	for (size_t k = i; k < hend && n + 1 < dstsz; k++) {
-		unsigned char c = (unsigned char)u.p[k];
-		if (c == '%' && k + 2 < hend) { /* percent-encoded host octets */
-			int hi = hex_digit(u.p[k + 1]), lo = hex_digit(u.p[k + 2]);
-			if (hi >= 0 && lo >= 0) {
-				c = (unsigned char)(hi * 16 + lo);
-				k += 2;
-			}
+	/* The host ends at an octet no host has, written as it is or
+	 * percent-encoded ("%20"): cut at the first written one, then
+	 * decode (a browser decodes a host's escapes, "%62ank" is "bank"; a
+	 * '%' without two digits stays), then cut at the first decoded one. */
+	for (size_t k = i; k < hend; k++)
+		if (!host_octet((unsigned char)u.p[k])) {
+			hend = k;
+			break;
+		}
+	if (dstsz == 0 || pct_decode(u.p + i, hend - i, dst, dstsz, &n, PCT_LENIENT) < 0) {
+		/* Longer than dst even decoded (256 octets at the callers: no
+		 * DNS name is, RFC 1035 §2.3.4): no host, rather than a cut
+		 * one that names another domain. */
+		if (dstsz)
+			dst[0] = '\0';
+		return 0;
+	}
+	for (size_t k = 0; k < n; k++) {
+		unsigned char c = (unsigned char)dst[k];
+		if (!host_octet(c)) {
+			n = k;
+			break;
 		}
 		if (c >= 'A' && c <= 'Z')
-			c += 32;
-		if (c <= ' ' || c == '"' || c == '<' || c == '>')
-			break;
-		dst[n++] = (char)c;
+			dst[k] = (char)(c + 32);
 	}
 	n = fold_fullwidth(dst, n);
 	while (n && dst[n - 1] == '.')

@@ -295,6 +295,29 @@ static void test_urls(void)
 	url_host("http:\\\\host.example\\x", "host.example");
 	url_host("mailto:a@b.example", "");
 	url_host("http://%62ank.example./", "bank.example");
+	url_host("http://%62ank%2Eexample%20.evil.example/", "bank.example");
+	url_host("http://bank%.example%4/", "bank%.example%4");
+	url_host("http://bank%00.evil.example/", "bank");
+	{
+		/* A host longer than dst is no host, never its first 255
+		 * octets (which named another domain); escapes count as
+		 * the octets they decode to. */
+		char longu[1200], h[256];
+		int n = snprintf(longu, sizeof longu, "http://");
+		for (int i = 0; i < 300; i++)
+			longu[n++] = 'a';
+		snprintf(longu + n, sizeof longu - (size_t)n, ".example/");
+		h[0] = 'x';
+		CHECK_EQ_INT(spam_url_host(str_c(longu), h, sizeof h), 0);
+		CHECK_EQ_STR(h, "");
+		n = snprintf(longu, sizeof longu, "http://");
+		for (int i = 0; i < 251; i++)
+			n += snprintf(longu + n, sizeof longu - (size_t)n, "%%41");
+		snprintf(longu + n, sizeof longu - (size_t)n, ".com/");
+		CHECK_EQ_INT(spam_url_host(str_c(longu), h, sizeof h), 255);
+		CHECK_EQ_INT(h[0], 'a');
+		CHECK_EQ_STR(h + 251, ".com");
+	}
 	url_host("http://[::1]:80/", "[::1]");
 	url_host("http://192.0.2.1/", "192.0.2.1");
 	/* http and https need no slashes in a browser: the authority follows
