@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/hex.h"
+#include "smtp/smtp_parse.h"
 
 /* s with its %XX escapes undone, from a; -1 for a malformed one. */
 static int unescape(struct str s, struct arena *a, struct str *out)
@@ -19,102 +20,31 @@ static int unescape(struct str s, struct arena *a, struct str *out)
 	return 0;
 }
 
-/* RFC 5322 atext, and any octet of UTF-8 past ASCII (RFC 6531 §3.3). */
-static int is_atext(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       (c != 0 && strchr("!#$%&'*+-/=?^_`{|}~", c)) || c >= 0x80;
-}
-
 static int is_letdig(unsigned char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80;
 }
 
 /*
- * Local-part = Dot-string / Quoted-string (RFC 5321 §4.1.2). A quoted
- * one holds qtextSMTP (spaces included: "john doe") and quoted-pairs
- * ("a\"b"), UTF-8 too (RFC 6531); the envelope carries it with its
- * quotes. Angle brackets and commas are refused even quoted: a
- * sieve-address's "<...>" and a mailto URI's list would split there.
+ * The RFC 5321 §4.1.2 grammar is SMTP's (smtp_mailbox_address(): RCPT
+ * TO's own parser, which JMAP's jmap_addr_valid() uses too): the
+ * delivery hands a redirect's address to it, and this check had its own
+ * copy that took what RCPT TO does not ("x@[300.1.1.1]", "x@[1.2.3]",
+ * octets that are no UTF-8), so such a script compiled and its redirect
+ * was skipped at every delivery (reason=bad_recipient). Sieve's own
+ * refusal on top, on purpose: no angle bracket or comma, even quoted,
+ * for a sieve-address's "<...>" and a mailto URI's list split there.
  */
-static int local_part_valid(struct str l)
-{
-	if (l.len == 0 || l.len > 64)
-		return 0;
-	if (l.p[0] == '"') {
-		if (l.len < 3 || l.p[l.len - 1] != '"')
-			return 0;
-		for (size_t i = 1; i + 1 < l.len; i++) {
-			unsigned char c = (unsigned char)l.p[i];
-			if (c == '\\') { /* quoted-pairSMTP: %d92 %d32-126 */
-				if (i + 2 >= l.len || (unsigned char)l.p[i + 1] > 126)
-					return 0;
-				c = (unsigned char)l.p[++i];
-			} else if (c == '"') {
-				return 0;
-			}
-			if (c < ' ' || c == 127 || strchr("<>,", c))
-				return 0;
-		}
-		return 1;
-	}
-	for (size_t i = 0; i < l.len; i++) {
-		unsigned char c = (unsigned char)l.p[i];
-		if (c == '.') { /* Atom *("." Atom): no dot first, last or doubled */
-			if (i == 0 || i + 1 == l.len || l.p[i + 1] == '.')
-				return 0;
-		} else if (!is_atext(c)) {
-			return 0;
-		}
-	}
-	return 1;
-}
-
-/* Domain (sub-domains of letters, digits and inner hyphens) or an
- * address-literal in brackets (RFC 5321 §4.1.2, §4.1.3). */
-static int domain_valid(struct str d)
-{
-	if (d.len == 0 || d.len > 255)
-		return 0;
-	if (d.p[0] == '[') {
-		if (d.len < 3 || d.p[d.len - 1] != ']')
-			return 0;
-		for (size_t i = 1; i + 1 < d.len; i++) {
-			unsigned char c = (unsigned char)d.p[i];
-			/* dcontent %d33-90 / %d94-126 (IPv4, IPv6: and a
-			 * General-address-literal), less what the local part's
-			 * quotes leave out too */
-			if (c < 33 || c > 126 || strchr("[\\]<>,\"", c))
-				return 0;
-		}
-		return 1;
-	}
-	size_t label = 0;
-	for (size_t i = 0; i <= d.len; i++) {
-		if (i == d.len || d.p[i] == '.') {
-			if (label == 0 || label > 63 || d.p[i - 1] == '-')
-				return 0;
-			label = 0;
-			continue;
-		}
-		unsigned char c = (unsigned char)d.p[i];
-		if (!is_letdig(c) && !(c == '-' && label > 0))
-			return 0;
-		label++;
-	}
-	return 1;
-}
-
 int sieve_mailbox_valid(struct str addr)
 {
+	char canon[SMTP_ADDRESS_BUF];
+
 	if (addr.len > SIEVE_MAILTO_ADDR_MAX)
 		return 0;
-	ptrdiff_t at = str_rchr(addr, '@');
-	if (at <= 0)
-		return 0;
-	return local_part_valid(str_make(addr.p, (size_t)at)) &&
-	       domain_valid(str_sub(addr, (size_t)at + 1, addr.len));
+	for (size_t i = 0; i < addr.len; i++)
+		if (addr.p[i] == '<' || addr.p[i] == '>' || addr.p[i] == ',')
+			return 0;
+	return smtp_mailbox_address(addr, canon, sizeof canon) >= 0;
 }
 
 int sieve_from_valid(struct str s)

@@ -40,11 +40,11 @@ struct sieve_mailto {
 };
 
 /*
- * 1 when addr is an RFC 5321 §4.1.2 Mailbox: a Dot-string or
- * Quoted-string local part of at most 64 octets (a quoted one may hold
- * spaces and quoted-pairs, "john doe" or "a\"b", but no angle bracket or
- * comma), "@", a domain of letter-digit-hyphen labels (UTF-8 allowed,
- * RFC 6531) or an address literal in brackets; at most
+ * 1 when addr is an RFC 5321 §4.1.2 Mailbox as RCPT TO takes it (SMTP's
+ * parser, smtp_mailbox_address(): a Dot-string or Quoted-string local
+ * part of at most 64 octets, "@", a domain of letter-digit-hyphen labels,
+ * UTF-8 allowed, RFC 6531, or an IPv4 or IPv6 address literal), with no
+ * angle bracket or comma anywhere (a quoted one neither), at most
  * SIEVE_MAILTO_ADDR_MAX octets. No source route ("@a,@b:x@y"), comment,
  * display name, control, nor white space outside the quotes.
  */

@@ -969,7 +969,11 @@ static void test_limits(void)
 			{ "\\\"a\\\\\\\"b\\\"@b.example", 1 }, { "\\\"a\\\\\\\\b\\\"@b.example", 1 },
 			{ "\\\"a\\\"b\\\"@b.example", 0 }, { "\\\"a\\\\\\\"@b.example", 0 },
 			{ "\\\"a\tb\\\"@b.example", 0 },
-			{ "\\\"a<b\\\"@b.example", 0 }, { "\\\"\\\"@b.example", 0 },
+			{ "\\\"a<b\\\"@b.example", 0 }, { "\\\"\\\"@b.example", 1 },
+			/* what RCPT TO refuses, refused here too (the redirect
+			 * was skipped at each delivery, bad_recipient) */
+			{ "x@[300.1.1.1]", 0 }, { "x@[1.2.3]", 0 }, { "x@[x:y]", 0 },
+			{ "x@[IPv6:2001:db8::1::2]", 0 },
 			{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@b.example", 0 },
 		};
 		char sc[512];
