@@ -21,6 +21,10 @@
 #include "store/store.h"
 
 #define KEY_HEX 32
+/* spamtrained/ records: 's' or 'h', u32 emails; then u64 microseconds
+ * when no email names it (trained_read). */
+#define MARK_LEN 5
+#define MARK_LEN_STAMPED 13
 
 /* A header field's first line ("Subject: ...") in head[0..len), or an empty slice. */
 static struct str field_line(const char *head, size_t len, const char *name)
@@ -286,25 +290,57 @@ static uint8_t lesson_stands(struct store *st, uint32_t account, uint32_t email,
  * one). The store removes the record with the last of those emails
  * (store_spam.c), not with the first: two emails with one key (a copy,
  * the same message delivered twice) share one lesson, and the one left
- * must still take it back when it leaves Junk. */
+ * must still take it back when it leaves Junk. A record no email names
+ * (count 0: `tern spam train`'s) carries when it was written too, for
+ * spam_learn_marks_prune(). */
 static uint8_t trained_read(struct store *st, const char *name, uint32_t *refs_r)
 {
-	uint8_t v[5];
+	uint8_t v[MARK_LEN_STAMPED];
 	size_t n = 0;
 	*refs_r = 0;
-	if (store_meta_get(st, name, v, sizeof v, &n) != STORE_OK || (n != 1 && n != 5) ||
-	    (v[0] != 's' && v[0] != 'h'))
+	if (store_meta_get(st, name, v, sizeof v, &n) != STORE_OK ||
+	    (n != 1 && n != MARK_LEN && n != MARK_LEN_STAMPED) || (v[0] != 's' && v[0] != 'h'))
 		return 0;
 	*refs_r =
 	    n == 1 ? 1 : (uint32_t)v[1] << 24 | (uint32_t)v[2] << 16 | (uint32_t)v[3] << 8 | v[4];
 	return v[0];
 }
 
+/* A stamp for a mark no email names: microseconds, never the same twice
+ * in a process, so a run's marks go oldest first in the order written. */
+static uint64_t mark_stamp(void)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static uint64_t last;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	pthread_mutex_lock(&lock);
+	if (now <= last)
+		now = last + 1;
+	last = now;
+	pthread_mutex_unlock(&lock);
+	return now;
+}
+
+/* The record of a mark into v: its length, MARK_LEN_STAMPED when refs is 0. */
+static size_t mark_encode(uint8_t v[MARK_LEN_STAMPED], uint8_t what, uint32_t refs)
+{
+	v[0] = what;
+	for (int i = 0; i < 4; i++)
+		v[1 + i] = (uint8_t)(refs >> (24 - 8 * i));
+	if (refs)
+		return MARK_LEN;
+	uint64_t t = mark_stamp();
+	for (int i = 0; i < 8; i++)
+		v[MARK_LEN + i] = (uint8_t)(t >> (56 - 8 * i));
+	return MARK_LEN_STAMPED;
+}
+
 static int trained_write(struct store *st, const char *name, uint8_t what, uint32_t refs)
 {
-	uint8_t v[5] = {what, (uint8_t)(refs >> 24), (uint8_t)(refs >> 16), (uint8_t)(refs >> 8),
-	                (uint8_t)refs};
-	return store_meta_put(st, name, v, sizeof v, 0);
+	uint8_t v[MARK_LEN_STAMPED];
+	return store_meta_put(st, name, v, mark_encode(v, what, refs), 0);
 }
 
 void spam_learn_key(const char *msg, size_t len, char hex[SPAM_LEARN_KEY_HEX + 1])
@@ -325,20 +361,73 @@ int spam_learn_trained_set(struct store *st, uint32_t account, const struct spam
 {
 	struct store_meta_item *it = xmalloc((n ? n : 1) * sizeof *it);
 	char (*names)[80] = xmalloc((n ? n : 1) * sizeof *names);
-	uint8_t (*vals)[5] = xmalloc((n ? n : 1) * sizeof *vals);
+	uint8_t (*vals)[MARK_LEN_STAMPED] = xmalloc((n ? n : 1) * sizeof *vals);
 	for (size_t i = 0; i < n; i++) {
 		uint32_t refs;
 		snprintf(names[i], sizeof names[i], "spamtrained/%u/%.*s", account, KEY_HEX, v[i].hex);
 		trained_read(st, names[i], &refs);
-		uint8_t rec[5] = {v[i].what, (uint8_t)(refs >> 24), (uint8_t)(refs >> 16),
-		                  (uint8_t)(refs >> 8), (uint8_t)refs};
-		memcpy(vals[i], rec, sizeof rec);
-		it[i] = (struct store_meta_item){names[i], vals[i], sizeof rec};
+		it[i] = (struct store_meta_item){names[i], vals[i], mark_encode(vals[i], v[i].what, refs)};
 	}
 	int rc = n ? store_meta_put_all(st, it, n) : 0;
 	free(it);
 	free(names);
 	free(vals);
+	if (rc == 0 && n)
+		rc = spam_learn_marks_prune(st, account, SPAM_LEARN_MARKS_MAX);
+	return rc;
+}
+
+/* The marks no email names, with their stamps (0: written before the
+ * stamp, the oldest). */
+struct marks {
+	struct mark_age {
+		uint64_t stamp;
+		char name[80];
+	} *v;
+	size_t n, cap;
+};
+
+static void mark_collect(void *arg, const char *name, const void *val, size_t len)
+{
+	struct marks *m = arg;
+	const uint8_t *p = val;
+	if ((len != MARK_LEN && len != MARK_LEN_STAMPED) || (p[1] | p[2] | p[3] | p[4]) != 0 ||
+	    strlen(name) >= sizeof m->v[0].name)
+		return; /* an email names it: it goes with the email */
+	uint64_t t = 0;
+	for (size_t i = MARK_LEN; i < len; i++)
+		t = t << 8 | p[i];
+	if (m->n == m->cap) {
+		m->cap = m->cap ? 2 * m->cap : 1024;
+		m->v = xrealloc(m->v, m->cap * sizeof *m->v);
+	}
+	m->v[m->n].stamp = t;
+	memcpy(m->v[m->n].name, name, strlen(name) + 1);
+	m->n++;
+}
+
+static int age_cmp(const void *a, const void *b)
+{
+	const struct mark_age *x = a, *y = b;
+	return x->stamp < y->stamp ? -1 : x->stamp > y->stamp;
+}
+
+int spam_learn_marks_prune(struct store *st, uint32_t account, size_t max)
+{
+	char prefix[40];
+	struct marks m = {0};
+	snprintf(prefix, sizeof prefix, "spamtrained/%u/", account);
+	int rc = store_meta_list(st, prefix, mark_collect, &m);
+	if (rc == STORE_OK && m.n > max) {
+		qsort(m.v, m.n, sizeof *m.v, age_cmp);
+		size_t drop = m.n - max;
+		const char **names = xmalloc(drop * sizeof *names);
+		for (size_t i = 0; i < drop; i++)
+			names[i] = m.v[i].name;
+		rc = store_meta_del_all(st, names, drop);
+		free(names);
+	}
+	free(m.v);
 	return rc;
 }
 

@@ -118,9 +118,21 @@ struct spam_learn_mark {
 	char hex[SPAM_LEARN_KEY_HEX + 1];
 	uint8_t what; /* 's' or 'h' */
 };
-/* Writes the n marks in one store transaction (all or none). */
+/* Writes the n marks in one store transaction (all or none), then
+ * prunes the account's marks (spam_learn_marks_prune, at
+ * SPAM_LEARN_MARKS_MAX). 0 or a store error. */
 int spam_learn_trained_set(struct store *st, uint32_t account, const struct spam_learn_mark *v,
 			   size_t n);
+/*
+ * The marks no email names (the CLI's, a count of 0: those an email
+ * names go with their emails) would grow with every message ever
+ * trained; as Rspamd's learn cache expires, the account keeps the max
+ * newest and the oldest go (in one store transaction). A message whose
+ * mark went is learned again if trained again. Returns 0 or a store
+ * error.
+ */
+#define SPAM_LEARN_MARKS_MAX 100000
+int spam_learn_marks_prune(struct store *st, uint32_t account, size_t max);
 
 /*
  * The global model's lessons from the filter's own signals (a spam trap,

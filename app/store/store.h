@@ -1073,6 +1073,10 @@ struct store_meta_item {
 };
 int store_meta_put_all(struct store *st, const struct store_meta_item *items, size_t n);
 int store_meta_del(struct store *st, const char *name);
+/* Removes the n names in one write transaction: all or none; a name
+ * absent is no error. STORE_OK, STORE_EINVAL (a bad name: nothing
+ * removed), or the store's error. */
+int store_meta_del_all(struct store *st, const char *const *names, size_t n);
 /* store_meta_del inside the caller's write transaction (txn: an MDB_txn *,
  * e.g. queue_request.txn_also); an absent name is no error. 0, or an LMDB
  * error. */

@@ -7,8 +7,10 @@
  * counters) are refused here so a caller can never clobber them: settings
  * live under names containing a '/' ("setting/hostname", "token/1a2b3c4d").
  */
+#include <stdlib.h>
 #include <string.h>
 
+#include "core/xalloc.h"
 #include "store/store_private.h"
 
 #define META_NAME_MAX 128
@@ -122,6 +124,35 @@ int store_meta_del(struct store *st, const char *name)
 	if (!name_ok(name))
 		return STORE_EINVAL;
 	return store_write(st, meta_put_fn, &m);
+}
+
+static int meta_del_all_fn(struct store *st, MDB_txn *txn, void *ctx)
+{
+	struct meta_put_all *a = ctx;
+
+	for (size_t i = 0; i < a->n; i++) {
+		struct meta_put m = {.name = a->items[i].name, .del = 1};
+		int rc = meta_put_fn(st, txn, &m);
+		if (rc && rc != STORE_ENOTFOUND)
+			return rc; /* the transaction is aborted: none removed */
+	}
+	return 0;
+}
+
+int store_meta_del_all(struct store *st, const char *const *names, size_t n)
+{
+	struct store_meta_item *it = xmalloc((n ? n : 1) * sizeof *it);
+	for (size_t i = 0; i < n; i++) {
+		if (!name_ok(names[i])) {
+			free(it);
+			return STORE_EINVAL;
+		}
+		it[i] = (struct store_meta_item){names[i], NULL, 0};
+	}
+	struct meta_put_all a = {.items = it, .n = n};
+	int rc = n ? store_write(st, meta_del_all_fn, &a) : STORE_OK;
+	free(it);
+	return rc;
 }
 
 int store_meta_del_txn(struct store *st, void *txn, const char *name)

@@ -520,6 +520,61 @@ static void test_unvote(struct store *st, uint32_t a1)
 	CHECK_EQ_INT((int)global_spam(st), (int)before);
 }
 
+/* A mark of `tern spam train` for key number i (32 hex digits). */
+static struct spam_learn_mark cli_mark(unsigned i)
+{
+	struct spam_learn_mark m;
+	snprintf(m.hex, sizeof m.hex, "%032x", 0xc0de0000u + i);
+	m.what = 's';
+	return m;
+}
+
+static void count_unnamed(void *arg, const char *name, const void *val, size_t len)
+{
+	const uint8_t *p = val;
+	(void)name;
+	if (len >= 5 && (p[1] | p[2] | p[3] | p[4]) == 0)
+		++*(size_t *)arg;
+}
+
+/* The CLI's marks (no email names them) are bounded, the oldest going
+ * first, as Rspamd's learn cache expires; the marks emails name stay. They
+ * were never removed: each message ever trained kept one. */
+static void test_marks_bounded(struct store *st, uint32_t acc)
+{
+	char prefix[40], name[80];
+	struct spam_learn_mark a[10], b[10];
+	size_t unnamed = 0;
+	snprintf(prefix, sizeof prefix, "spamtrained/%u/", acc);
+	size_t named = meta_count(st, prefix);
+	CHECK(named > 0); /* the tests before left lessons emails name */
+	CHECK_EQ_INT(store_meta_list(st, prefix, count_unnamed, &unnamed), STORE_OK);
+	CHECK_EQ_INT((int)unnamed, 0);
+	/* a record from before the stamp: the oldest of all */
+	snprintf(name, sizeof name, "spamtrained/%u/%032x", acc, 0xc0deffffu);
+	CHECK_EQ_INT(store_meta_put(st, name, "s\0\0\0\0", 5, 0), STORE_OK);
+	for (unsigned i = 0; i < 10; i++) {
+		a[i] = cli_mark(i);
+		b[i] = cli_mark(100 + i);
+	}
+	CHECK_EQ_INT(spam_learn_trained_set(st, acc, a, 10), 0);
+	CHECK_EQ_INT(spam_learn_trained_set(st, acc, b, 10), 0);
+	CHECK_EQ_INT((int)meta_count(st, prefix), (int)(named + 21));
+	CHECK_EQ_INT(spam_learn_marks_prune(st, acc, 15), 0);
+	CHECK_EQ_INT((int)meta_count(st, prefix), (int)(named + 15));
+	CHECK(!meta_has(st, name));
+	for (unsigned i = 0; i < 10; i++) {
+		/* after the unstamped one, a[0..4] were the oldest */
+		CHECK_EQ_INT(spam_learn_trained(st, acc, a[i].hex), i < 5 ? 0 : 's');
+		CHECK_EQ_INT(spam_learn_trained(st, acc, b[i].hex), 's');
+	}
+	/* under the bound nothing goes; a mark an email names never does */
+	CHECK_EQ_INT(spam_learn_marks_prune(st, acc, 1000), 0);
+	CHECK_EQ_INT((int)meta_count(st, prefix), (int)(named + 15));
+	CHECK_EQ_INT(spam_learn_marks_prune(st, acc, 0), 0);
+	CHECK_EQ_INT((int)meta_count(st, prefix), (int)named);
+}
+
 int main(void)
 {
 	static const char msg[] = "From: a@remote.test\r\nTo: bob@example.test\r\nSubject: cheap watches\r\n"
@@ -572,6 +627,7 @@ int main(void)
 	test_many(st);
 	test_sweep(st);
 	test_queue(st);
+	test_marks_bounded(st, acc);
 	store_close(&st);
 	unit_rmrf(base);
 	return unit_done("test_spam_account");
