@@ -132,6 +132,10 @@ def test_spam_wire():
             "2.0.0.127.bl.test": {"A": ["127.0.0.2"]},
             "3.0.0.127.bl.test": {"A": ["127.0.0.3"]},
             "4.0.0.127.bl.test": {"A": ["127.255.255.254"]},
+            # A zone that lists on any code: a public address (a list's
+            # wildcard advert or error page) must still not count.
+            "5.0.0.127.wild.test": {"A": ["198.51.100.1"]},
+            "6.0.0.127.wild.test": {"A": ["127.0.0.2"]},
             "spammer.test.dbl.test": {"A": ["127.0.1.2"]},
             "spammer.test": SPF_PASS,
             "good.test": SPF_PASS,
@@ -153,7 +157,8 @@ def test_spam_wire():
         assert "zen.spamhaus.org" in cfg["dnsbl"] and cfg["junk"] < cfg["reject"], cfg
         st, _, body = api.call("PUT", "/spam", {"dnsbl": "bl.test 127.0.0.2=oops"})
         assert st == 400 and "line 1" in body["detail"], body
-        st, _, cfg = api.call("PUT", "/spam", {"dnsbl": "bl.test 127.0.0.2=20 127.0.0.3=7 127.255.255.254=20",
+        st, _, cfg = api.call("PUT", "/spam", {"dnsbl": "bl.test 127.0.0.2=20 127.0.0.3=7 127.255.255.254=20\n"
+                                                          "wild.test 1",
                                                 "uribl": "dbl.test 127.0.1.2-127.0.1.99=7"})
         assert st == 200 and cfg["dnsbl"].startswith("bl.test"), cfg
 
@@ -177,6 +182,16 @@ def test_spam_wire():
         assert r[0] == 250, r
         h = head(newest(s, "bob@example.test", "INBOX"))
         assert "X-Spam-Status: No," in h and "RBL_" not in h, h
+        # Issue 34: an answer outside 127.0.0.0/8 never counts, even in a
+        # zone that takes any code; the same zone's 127.0.0.2 does.
+        _, r = send(s, "127.0.0.5", "a@remote.test", msg("public answer"))
+        assert r[0] == 250, r
+        h = with_subject(s, "bob@example.test", "INBOX", "public answer")
+        assert "X-Spam-Status: No," in h and "RBL_" not in h, h
+        _, r = send(s, "127.0.0.6", "a@remote.test", msg("wild listed"))
+        assert r[0] == 250, r
+        h = with_subject(s, "bob@example.test", "INBOX", "wild listed")
+        assert "RBL_WILD_TEST=1.00" in h, h
 
         # A stranger showing one of our users' display names (CEO fraud):
         # flagged, not filed, on its own; dave himself is not a stranger.
