@@ -738,6 +738,14 @@ static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 	enum store_rcpt r = srs ? STORE_RCPT_OK
 				: store_resolve_forwards(smtp_store, addr, ids, STORE_RESOLVE_ACCOUNTS_MAX,
 							 &n, fw, FORWARD_TARGETS_MAX, &nf);
+	/* Our literal with no primary domain (TERN_DOMAIN, or the wizard's)
+	 * to give its local part one: the host is ours (RFC 5321 §4.1.3,
+	 * RFC 1123 §5.2.17), so this is no relay (554 5.7.1 said so, and a
+	 * user of submission had it queued to ourselves), and nobody but
+	 * postmaster is known there: unknown, as Postfix answers a local
+	 * part its local recipient table lacks. */
+	if (at_literal && !bare_pm && !smtp_cfg->domain[0] && r == STORE_RCPT_NOT_LOCAL)
+		r = STORE_RCPT_UNKNOWN;
 	const char *qa = log_q(addr, q, sizeof(q));
 	/* Postmaster is always accepted (RFC 5321 §4.5.1), as Postfix's
 	 * set-ups do: an address of that name wins, else the administrator. */

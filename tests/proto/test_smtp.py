@@ -754,6 +754,55 @@ def test_recipient_policy():
         assert len(got) == 1 and "to the postmaster" in got[0][1], got
 
 
+def test_literal_without_primary_domain():
+    """Without a primary domain (no TERN_DOMAIN, no wizard), a local part
+    at a literal of our own address names this host (RFC 5321 §4.1.3) but
+    no user: 550 5.1.1 User unknown, as Postfix answers a local part it
+    does not know. It was 554 5.7.1 Relay access denied, as if the host
+    were someone else's. Postmaster there is still ours; another host's
+    literal is still a relay."""
+    with srv() as s:
+        assert "TERN_DOMAIN" not in s.env
+        r = Raw(s.smtp_port)
+        r.cmd("EHLO literal.test")
+        assert r.cmd("MAIL FROM:<a@remote.test>")[0] == 250
+        for rcpt, want in (("<bob@[127.0.0.1]>", "550 5.1.1"), ("<nobody@[127.0.0.1]>", "550 5.1.1"),
+                           ("<bob@[192.0.2.1]>", "554 5.7.1"), ("<postmaster@[127.0.0.1]>", "250 2.1.5")):
+            code, lines = r.cmd("RCPT TO:" + rcpt)
+            assert lines[0].startswith(want), (rcpt, lines)
+        r.close()
+
+
+def test_starttls_after_helo():
+    """STARTTLS after HELO (not EHLO), which offered no extension: taken,
+    as Postfix's smtpd takes it (its STARTTLS asks for no EHLO before;
+    RFC 3207 sets no order), and the session starts over inside TLS: EHLO
+    there no longer offers STARTTLS, a second one is refused, and mail
+    goes through."""
+    with srv() as s:
+        r = Raw(s.smtp_port)
+        assert r.cmd("HELO old.remote.test")[0] == 250
+        code, lines = r.cmd("STARTTLS")
+        assert code == 220, lines
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        r.sock = ctx.wrap_socket(r.sock, server_hostname="mx.example.test")
+        # what HELO said is gone (RFC 3207 §4.2)
+        assert r.cmd("MAIL FROM:<a@remote.test>")[0] == 503
+        code, lines = r.cmd("EHLO tls.remote.test")
+        assert code == 250 and not any("STARTTLS" in l for l in lines), lines
+        code, lines = r.cmd("STARTTLS")
+        assert code == 554 and "already active" in lines[0], lines
+        assert r.cmd("MAIL FROM:<a@remote.test>")[0] == 250
+        assert r.cmd("RCPT TO:<bob@example.test>")[0] == 250
+        assert r.cmd("DATA")[0] == 354
+        assert r.cmd(message(subject="starttls after helo") + ".")[0] == 250
+        r.close()
+        raw = s.raw("bob@example.test", s.messages("bob@example.test")[-1][0])
+        assert b"with ESMTPS id" in raw and b"starttls after helo" in raw, raw[:400]
+
+
 def test_too_many_recipients():
     with srv() as s:
         s.cli("alias", "add", "@example.test", "bob@example.test")
