@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "core/buf.h"
+#include "core/utf8.h"
 #include "mime/mime_decode.h"
 #include "mime/mime_downgrade.h"
 #include "queue/smtp_reply.h"
@@ -30,15 +31,27 @@ void dsn_date(char *out, size_t outsz, int64_t t)
  * Appends s[0..n) with CR/LF/control characters turned into spaces and,
  * when ascii, 8-bit octets into '?': an ASCII report (message/delivery-
  * status, a us-ascii text part) stays so whatever a remote's reply held.
+ * A UTF-8 report (RFC 6533) keeps well-formed UTF-8 and gets '?' for each
+ * octet of anything else: a status is cut at SQ_STATUS_MAX octets
+ * (smtp_client.c), which may fall inside a character, and a remote may
+ * send any octets; a message/global-delivery-status part must be UTF-8.
  */
 static int put_clean_n(struct buf *b, const char *s, size_t len, int ascii)
 {
 	char tmp[600];
 	size_t n = 0;
-	for (const char *end = s + len; s < end && *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		tmp[n++] = (c < 0x20 || c == 0x7f) ? ' ' : (ascii && c >= 0x80) ? '?' : (char)c;
-		if (n == sizeof tmp) {
+	for (size_t i = 0; i < len && s[i];) {
+		unsigned char c = (unsigned char)s[i];
+		size_t k = c >= 0x80 && !ascii ? utf8_seq((const unsigned char *)s + i, len - i) : 1;
+		if (k > 1) {
+			memcpy(tmp + n, s + i, k);
+			n += k;
+		} else {
+			tmp[n++] = (c < 0x20 || c == 0x7f) ? ' ' : c >= 0x80 ? '?' : (char)c;
+			k = 1;
+		}
+		i += k;
+		if (n > sizeof tmp - 4) {
 			if (buf_append(b, tmp, n) < 0)
 				return -1;
 			n = 0;

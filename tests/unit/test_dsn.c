@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/utf8.h"
 #include "queue/dsn.h"
 #include "unit.h"
 
@@ -387,6 +388,47 @@ static void test_8bit_original_returns_7bit(void)
 }
 
 /*
+ * A UTF-8 notice (RFC 6533) stays UTF-8: a remote's reply stored cut at
+ * SQ_STATUS_MAX octets inside a character, or holding octets that are no
+ * UTF-8, gets '?' for each of those, its characters kept. The notice
+ * carried the cut sequence as it was, and the stray octets too, in a
+ * message/global-delivery-status part and a charset=utf-8 text.
+ */
+static void test_utf8_reply_cut(void)
+{
+	static const char U8[] = "From: J\xc3\xb6rg <j\xc3\xb6rg@origin.test>\r\n"
+				 "Subject: hi\r\n\r\nHallo.\r\n";
+	static char status[513];
+	int n = snprintf(status, sizeof status, "550 5.1.1 M\xc3\xbcller \xff\xfe unbekannt ");
+	while (n < 509)
+		n += snprintf(status + n, sizeof status - (size_t)n, "\xc3\xa4");
+	status[n++] = '\xe2'; /* a 3-octet character cut after its first two */
+	status[n++] = '\x82';
+	status[n] = '\0';
+	struct dsn_rcpt r[] = {{"m\xc3\xbcller@remote.test", "", status, "mx.remote.test", DSN_FAILED, 0}};
+	struct dsn_info in = {
+	    .hostname = "mail.example.test", .to = "j\xc3\xb6rg@origin.test", .arrival = 1700000000,
+	    .now = 1700000100, .msg = U8, .msglen = sizeof U8 - 1, .id = 7, .rcpts = r, .nrcpts = 1,
+	};
+	struct buf b;
+	buf_init(&b, 1 << 20);
+	CHECK_EQ_INT(dsn_build(&in, &b), 0);
+	CHECK(has(&b, "Content-Type: message/global-delivery-status\r\n"));
+	CHECK(utf8_valid(str_make(buf_data(&b), buf_len(&b))));
+	CHECK(has(&b, "Diagnostic-Code: smtp; 550 5.1.1 M\xc3\xbcller ?? unbekannt \xc3\xa4"));
+	CHECK(has(&b, "\xc3\xa4??\r\n"));
+	/* An ASCII notice has '?' for each 8-bit octet, as before. */
+	r[0].addr = "mueller@remote.test";
+	in.to = "joerg@origin.test";
+	in.msg = MSG;
+	in.msglen = sizeof MSG - 1;
+	buf_reset(&b);
+	CHECK_EQ_INT(dsn_build(&in, &b), 0);
+	CHECK(has(&b, "Diagnostic-Code: smtp; 550 5.1.1 M??ller ?? unbekannt ????"));
+	buf_free(&b);
+}
+
+/*
  * RFC 5322 §2.1.1: no line of the notice passes 998 octets, though the
  * human-readable line names a 320-octet address and a 257-octet host
  * and quotes a remote's reply of 511 octets: wrapped at white space.
@@ -672,6 +714,7 @@ int main(void)
 	test_expired_keeps_the_last_reply();
 	test_8bit_original_returns_7bit();
 	test_long_reply_wrapped();
+	test_utf8_reply_cut();
 	test_failure_headers_only();
 	test_delay_and_full();
 	test_boundary_not_in_message();
