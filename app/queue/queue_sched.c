@@ -1518,7 +1518,7 @@ static int conv_start(void *arg)
 	if (j->conv == CONV_NONE) {
 		j->conv = CONV_RUNNING;
 		if (j->len > WORKER_MESSAGE_BYTES && worker_pool_running()) {
-			j->conv_wj = (struct worker_job){conv_run, conv_done, j, j->s->loop, NULL};
+			j->conv_wj = (struct worker_job){.fn = conv_run, .done = conv_done, .arg = j, .loop = j->s->loop};
 			worker_submit(&j->conv_wj);
 			return 0;
 		}

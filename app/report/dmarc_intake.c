@@ -176,7 +176,7 @@ void dmarc_intake_submit(struct store *st, const char *msg, size_t len, const ch
 	j->msg = xmalloc(len ? len : 1);
 	memcpy(j->msg, msg, len);
 	j->len = len;
-	j->wj = (struct worker_job){intake_run, intake_done, j, NULL, NULL};
+	j->wj = (struct worker_job){.fn = intake_run, .done = intake_done, .arg = j};
 	if (!worker_pool_running()) {
 		intake_run(j);
 		intake_done(j);
