@@ -14,7 +14,9 @@
  * uses; one subscription per account and loop) and each notification,
  * read once on the worker pool for all of them, writes a StateChange
  * event (jmap/jmap_push.c). An EventSource client sends nothing more (input is
- * dropped); a WebSocket client sends JMAP requests (http_push.c).
+ * dropped); a WebSocket client sends JMAP requests (http_push.c), which
+ * run on a pool of their own, fair between accounts, never on the
+ * worker pool the change feed reads and password checks share.
  *
  * Memory per connection: the conn (its TLS engine and buffer) and this
  * struct (and per account with connections on a loop, one subscription
@@ -64,6 +66,12 @@ void http_push_drained(struct http_push *p);
 int http_push_shutdown(struct http_push *p);
 /* The connection is gone: frees p (unsubscribes, abandons a login). */
 void http_push_free(struct http_push **p);
+
+/* Starts the pool WebSocket messages run on (http_server_start), and
+ * stops it once every message queued ran (http_server_stop; the loops
+ * must still run: each answer is posted to its connection's). */
+void http_push_pool_start(void);
+void http_push_pool_stop(void);
 
 /* Push connections open now (for the memory figure in bench-jmap). */
 unsigned http_push_count(void);

@@ -38,6 +38,7 @@
 #include "net/forwarded.h"
 #include "net/limits.h"
 #include "http/http_parse.h"
+#include "http/http_push.h"
 #include "net/listener.h"
 #include "store/store.h"
 
@@ -1038,6 +1039,7 @@ int http_server_start(const struct config *cfg, struct store *st, struct listene
 	sem_init(&hash_sem, 0, 2);
 	if (!cfg->listen[LISTEN_HTTP].port && !cfg->listen[LISTEN_HTTPS].port)
 		return 0;
+	http_push_pool_start();
 	setup_admin(st);
 
 	if (cfg->listen[LISTEN_HTTPS].port) {
@@ -1118,6 +1120,9 @@ void http_server_stop(void)
 	pthread_t t;
 	struct timespec until;
 
+	/* WebSocket messages still queued run now: their connections are
+	 * gone (the drain), but each job's end frees it on its loop. */
+	http_push_pool_stop();
 	if (!daemons[0] && !daemons[1])
 		return;
 	st.d[0] = daemons[0];
