@@ -47,8 +47,11 @@ void http_server_close_all(void);
 /* HTTP connections alive in the process. */
 unsigned http_server_sessions(void);
 /*
- * Stops the daemons (after the connections closed). Returns within a few
- * seconds even if a daemon thread is stuck (logged: event=stop_timeout).
+ * After the connections closed, while the loops still run: runs the
+ * JMAP WebSocket messages still queued and waits for those under way
+ * (http_push_pool_stop; as worker_pool_stop waits for its jobs, without
+ * a bound), then stops the daemons, returning within a few seconds even
+ * if a daemon thread is stuck (logged: event=stop_timeout).
  */
 void http_server_stop(void);
 
