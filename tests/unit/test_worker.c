@@ -86,17 +86,25 @@ static void open_gate(struct job *j)
 	pthread_mutex_unlock(&mu);
 }
 
-/* Two threads, one job a key: key 1's second job waits, key 2's runs. */
-static void test_fair_between_keys(void)
+/* A pool of two threads, one job a key, running a1 of key 1 (gate shut). */
+static struct worker_pool *pool_running(struct job *a1)
 {
 	struct worker_pool *p = worker_pool_new("test-pool", 2, 1);
-	struct job a1, a2, b1;
 
-	job_init(&a1, 1, 0);
+	job_init(a1, 1, 0);
+	worker_pool_submit(p, &a1->wj);
+	CHECK(wait_for(&a1->started));
+	return p;
+}
+
+/* Key 1's second job waits, key 2's runs. */
+static void test_fair_between_keys(void)
+{
+	struct job a1, a2, b1;
+	struct worker_pool *p = pool_running(&a1);
+
 	job_init(&a2, 1, 0);
 	job_init(&b1, 2, 1);
-	worker_pool_submit(p, &a1.wj);
-	CHECK(wait_for(&a1.started));
 	worker_pool_submit(p, &a2.wj);
 	worker_pool_submit(p, &b1.wj);
 	/* b1 came after a2 and still ran, on the thread a2 may not take. */
@@ -116,15 +124,12 @@ static void test_fair_between_keys(void)
  * included (it starts once the running one ends); no key: never held. */
 static void test_free_drains(void)
 {
-	struct worker_pool *p = worker_pool_new("test-pool", 2, 1);
 	struct job a1, a2, a3, n1;
+	struct worker_pool *p = pool_running(&a1);
 
-	job_init(&a1, 1, 0);
 	job_init(&a2, 1, 1);
 	job_init(&a3, 1, 1);
 	job_init(&n1, 0, 1);
-	worker_pool_submit(p, &a1.wj);
-	CHECK(wait_for(&a1.started));
 	worker_pool_submit(p, &a2.wj);
 	worker_pool_submit(p, &a3.wj);
 	worker_pool_submit(p, &n1.wj);
