@@ -228,6 +228,26 @@ static int map_adopt(struct store *st)
 	return rc;
 }
 
+/*
+ * MDB_PANIC: LMDB could not write a commit's meta page (the disk full, on a
+ * file system that must allocate to overwrite, or an I/O error) and marked
+ * the environment unusable: every transaction after it, reads included,
+ * fails the same way, and only a new open clears the mark. The server
+ * lived on and answered every command with a temporary failure for good,
+ * even once the disk had room again. Nothing is lost by ending here: that
+ * commit's requests were answered as failed, and LMDB wrote the old meta
+ * page back, which leaves the commit before it the newest state (what a
+ * restart opens). So the process ends with one clear line, as map_set()
+ * does when LMDB leaves no way back, and the supervisor (the image's
+ * restart policy) starts it again.
+ */
+static void panic_end(int rc)
+{
+	fatal("the store could not record a commit (%s); restart the server (free some disk "
+	      "space first if the disk is full)",
+	      mdb_strerror(rc));
+}
+
 int store_rd_begin(struct store *st, MDB_txn **txn_r)
 {
 	for (int tries = 0;; tries++) {
@@ -238,6 +258,8 @@ int store_rd_begin(struct store *st, MDB_txn **txn_r)
 			return 0;
 		}
 		pthread_rwlock_unlock(&st->maplock);
+		if (rc == MDB_PANIC)
+			panic_end(rc);
 		if (rc != MDB_MAP_RESIZED || tries >= 4)
 			return rc;
 		rc = map_adopt(st);
@@ -294,6 +316,8 @@ int store_write_ex(struct store *st, store_write_fn *fn, void *ctx, unsigned wfl
 			pthread_rwlock_unlock(&st->maplock);
 			if (rc == MDB_MAP_RESIZED && map_adopt(st) == 0)
 				continue;
+			if (rc == MDB_PANIC)
+				panic_end(rc);
 			log_error("store", NULL, "event=txn_begin_failed error=\"%s\"",
 			          mdb_strerror(rc));
 			return STORE_ETEMP;
