@@ -132,6 +132,37 @@ def test_each_write_of_a_commit_failing():
         print("  %d answered 250, all there once; %d refused, none there" % (len(acked), len(refused)))
 
 
+
+def test_the_flush_failing():
+    # The flushes of a commit (fdatasync of data.mdb: the one before the
+    # meta page is written, then the one after it that makes the batch
+    # durable) fail with ENOSPC in turn. A 250 only for what is then
+    # there after kill -9, and the server goes on.
+    if not shutil.which("strace"):
+        print("  (no strace)")
+        return "skip"
+    with Server(accounts=[BOB]) as s:
+        acked, refused = [], []
+        for nth in (1, 2):  # a lone small delivery: two flushes
+            with Inject(s, "fdatasync", nth) as inj:
+                code = send(s, "f%d" % nth)
+            assert code in (250, 451, 452), (nth, code)
+            (acked if code == 250 else refused).append("f%d" % nth)
+            assert send(s, "q%d" % nth) == 250, (nth, s.log_text()[-3000:])
+            acked.append("q%d" % nth)
+            print("  fdatasync #%d %s: %s" % (nth, "failed" if inj.injected() else "not reached", code))
+        s.kill9()
+        s.start()
+        got = subjects(s)
+        assert sorted(x for x in got if x in acked) == sorted(acked), (got, acked)
+        assert len(got) == len(set(got)), got
+        # Known, not fixed here: when the flush after the meta page fails,
+        # the commit is already the store's state (LMDB has no undo): the
+        # sender is told 451 and the message is there, so its retry makes
+        # a second copy.
+        print("  refused but stored: %s" % [x for x in refused if x in got])
+
+
 class Sieve:
     """A ManageSieve session (STARTTLS, PLAIN), one command at a time."""
 
