@@ -48,6 +48,15 @@ def send(s, subject):
         return None
 
 
+def untraced_leaks():
+    """Server settings for one strace attaches to: LeakSanitizer cannot
+    run its check under ptrace (it ends with a "fatal error" report), and
+    the server may end while traced; the leak check is left to the other
+    modules (the same as test_backup's traced restore)."""
+    opts = (os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0").lstrip(":")
+    return {"ASAN_OPTIONS": opts}
+
+
 class Inject:
     """strace attached to every thread of the server, failing the nth call
     of syscall on data.mdb with err; detached on exit."""
@@ -99,7 +108,7 @@ def test_each_write_of_a_commit_failing():
     if not shutil.which("strace"):
         print("  (no strace)")
         return "skip"
-    with Server(accounts=[BOB]) as s:
+    with Server(accounts=[BOB], env=untraced_leaks()) as s:
         assert send(s, "first") == 250
         acked, refused, ended = ["first"], [], 0
         for nth in range(1, 13):
@@ -141,7 +150,7 @@ def test_the_flush_failing():
     if not shutil.which("strace"):
         print("  (no strace)")
         return "skip"
-    with Server(accounts=[BOB]) as s:
+    with Server(accounts=[BOB], env=untraced_leaks()) as s:
         acked, refused = [], []
         for nth in (1, 2):  # a lone small delivery: two flushes
             with Inject(s, "fdatasync", nth) as inj:
@@ -276,7 +285,7 @@ def test_full_disk_on_the_other_write_paths():
             # ManageSieve, LMDB's free pages used up by the CREATEs: refused
             # TRYLATER, and the active script is still the old one.
             body = 'require "fileinto";\r\nif true { fileinto "x"; }\r\n# ' + "c" * 3000 + "\r\n"
-            for i in range(20):
+            for i in range(30):
                 r = ms.put("s%d" % i, body)
                 if not r.startswith(b"OK"):
                     break
@@ -284,20 +293,28 @@ def test_full_disk_on_the_other_write_paths():
             assert TEMP_SIEVE.match(r), r
             listed = ms.cmd("LISTSCRIPTS")
             assert b'"old" ACTIVE' in listed, listed
-            # JMAP: Identity/set and PushSubscription/set refused overQuota.
+            # JMAP: Identity/set and PushSubscription/set, until refused
+            # overQuota for the disk (not for the number of subscriptions).
             j = Jmap(s, *BOB)
             core = "urn:ietf:params:jmap:core"
             for method, using, args in (
                     ("Identity/set", (core, "urn:ietf:params:jmap:submission"),
-                     {"accountId": j.account, "create": {"i%d" % k: {
-                         "name": "n" * 500 + str(k), "email": BOB[0]} for k in range(60)}}),
-                    ("PushSubscription/set", (core,), {"create": {"p%d" % k: {
-                        "deviceClientId": "d" * 200 + str(k),
-                        "url": "https://127.0.0.1:1/" + "u" * 500} for k in range(3)}})):
-                res = j.call([[method, args, "0"]], using=using)["methodResponses"][0][1]
-                bad = list((res.get("notCreated") or {}).values())
-                print("  %s: %d created, then %s" % (method, len(res.get("created") or {}), bad[:1]))
-                assert bad and all(e["type"] == "overQuota" for e in bad), res
+                     lambda n: {"accountId": j.account, "create": {"i%d" % k: {
+                         "name": "n" * 500 + str(k), "email": BOB[0]}
+                         for k in range(n * 40, n * 40 + 40)}}),
+                    ("PushSubscription/set", (core,), lambda n: {"create": {"p": {
+                        "deviceClientId": "d" * 200 + str(n),
+                        "url": "https://127.0.0.1:1/" + "u" * 500}}})):
+                made = 0
+                for n in range(8):
+                    res = j.call([[method, args(n), "0"]], using=using)["methodResponses"][0][1]
+                    made += len(res.get("created") or {})
+                    bad = list((res.get("notCreated") or {}).values())
+                    if bad:
+                        break
+                print("  %s: %d created, then %s" % (method, made, bad[:1]))
+                assert bad and all(e["type"] == "overQuota" and "storage is full" in e["description"]
+                                   for e in bad), res
             # POP3: DELE 1 and QUIT: done, or "-ERR [SYS/TEMP]" and the
             # message still there; never half.
             p = poplib.POP3_SSL("127.0.0.1", s.pop3s_port, context=ctx())
