@@ -8,7 +8,8 @@
   server that works again afterwards.
 - A full disk under the writes of the other protocols (submission,
   ManageSieve, POP3 DELE+QUIT, IMAP CREATE/RENAME/SETMETADATA, JMAP
-  Identity/PushSubscription), a kill -9 and a start on the full disk,
+  Email/import, Email/set, Identity/set, PushSubscription/set), a kill -9
+  and a start on the full disk,
   then room again: everything works without another restart.
 """
 import base64
@@ -260,6 +261,14 @@ def test_full_disk_on_the_other_write_paths():
             ms = Sieve(s, *BOB)
             assert ms.put("old", "keep;\r\n").startswith(b"OK")
             assert ms.cmd('SETACTIVE "old"').startswith(b"OK")
+            # A blob to import later (an upload on the full disk is 507).
+            j = Jmap(s, *BOB)
+            st, _, up = j.request("POST", "/jmap/upload/%s/" % j.account,
+                                  message(subject="imported").encode(),
+                                  {"Content-Type": "message/rfc822"})
+            assert st == 201, up
+            _, mb = j.one("Mailbox/get", {"properties": ["role"]})
+            inbox = [x["id"] for x in mb["list"] if x["role"] == "inbox"][0]
             print("  %d deliveries of 100 KB, then 452" % fill(s, 100000, "big"))
             take_the_rest(mnt)
 
@@ -295,8 +304,20 @@ def test_full_disk_on_the_other_write_paths():
             assert b'"old" ACTIVE' in listed, listed
             # JMAP: Identity/set and PushSubscription/set, until refused
             # overQuota for the disk (not for the number of subscriptions).
-            j = Jmap(s, *BOB)
             core = "urn:ietf:params:jmap:core"
+            # New mail through JMAP: Email/import and a draft by
+            # Email/set, refused overQuota as APPEND is (the floor).
+            for method, args in (
+                    ("Email/import", {"emails": {"i": {"blobId": up["blobId"],
+                                                       "mailboxIds": {inbox: True}}}}),
+                    ("Email/set", {"create": {"d": {
+                        "mailboxIds": {inbox: True}, "subject": "draft", "keywords": {"$draft": True},
+                        "bodyValues": {"b": {"value": "x" * 2000}},
+                        "textBody": [{"partId": "b", "type": "text/plain"}]}}})):
+                _, res = j.one(method, args)
+                bad = list((res.get("notCreated") or {}).values())
+                print("  %s: %s" % (method, bad[:1] or res.get("created")))
+                assert bad and bad[0]["type"] == "overQuota", res
             for method, using, args in (
                     ("Identity/set", (core, "urn:ietf:params:jmap:submission"),
                      lambda n: {"accountId": j.account, "create": {"i%d" % k: {
