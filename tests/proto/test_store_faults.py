@@ -7,7 +7,7 @@
   temporary error or a 250, never a 250 for what is then missing, and a
   server that works again afterwards.
 - A full disk under the writes of the other protocols (submission,
-  ManageSieve, POP3 DELE+QUIT, IMAP CREATE/RENAME/SETMETADATA, JMAP
+  ManageSieve, POP3 DELE+QUIT, IMAP CREATE/RENAME/SETMETADATA/RESETKEY, JMAP
   Email/import, Email/set, Identity/set, PushSubscription/set), a kill -9
   and a start on the full disk,
   then room again: everything works without another restart.
@@ -286,9 +286,20 @@ def test_full_disk_on_the_other_write_paths():
             assert (typ, d[0]) == ("NO", FULL_IMAP), (typ, d)
             typ, d = m.rename("Box0000" + "n" * 200, "R" * 200)
             assert typ == "OK" or d[0] == FULL_IMAP, d
+            # SETMETADATA (a comment on each mailbox in turn) and RESETKEY
+            # (URLAUTH's new key, a metadata entry too) until refused: the
+            # refusal said [SERVERBUG] Internal error.
             imaplib.Commands.setdefault("SETMETADATA", ("AUTH", "SELECTED"))
-            typ, d = m._simple_command("SETMETADATA", "INBOX", '(/private/comment "%s")' % ("m" * 3000))
-            assert typ == "OK" or b"[OVERQUOTA]" in d[-1], (typ, d)
+            imaplib.Commands.setdefault("RESETKEY", ("AUTH", "SELECTED"))
+            for name, args in (("SETMETADATA", lambda k: ("Box%04d" % k + "n" * 200,
+                                                          '(/private/comment "%s")' % ("m" * 3000))),
+                               ("RESETKEY", lambda k: ("Box%04d" % k + "n" * 200,))):
+                for k in range(1, i):
+                    typ, d = m._simple_command(name, *args(k))
+                    if typ != "OK":
+                        break
+                print("  %s: %d done, then %s %s" % (name, k - 1, typ, d[-1]))
+                assert (typ, d[-1]) == ("NO", FULL_IMAP), (name, typ, d)
             assert m.noop()[0] == "OK"
             m.logout()
             # ManageSieve, LMDB's free pages used up by the CREATEs: refused
