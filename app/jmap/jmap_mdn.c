@@ -357,6 +357,9 @@ static int send_one(struct jmap_call *c, const struct json_value *o, const char 
 	buf_free(&m);
 	if (sent == JMAP_SEND_RATE)
 		return jmap_set_fail(e, "rateLimit", NULL, "the account's hourly sending limit is reached");
+	if (sent == JMAP_SEND_FULL)
+		return jmap_set_fail(e, jmap_store_fail_type(STORE_EFULL, 1), NULL,
+				     jmap_store_fail_desc(STORE_EFULL));
 	if (sent != JMAP_SEND_OK)
 		return jmap_set_fail(e, sent == JMAP_SEND_REFUSED ? "invalidProperties" : "serverFail", NULL,
 			    "the queue refused the message");

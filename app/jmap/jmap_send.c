@@ -160,6 +160,8 @@ int jmap_send(struct jmap_request *r, struct jmap_outgoing *o)
 	o->at = q.received_at;
 	if (q.result == STORE_OK)
 		return JMAP_SEND_OK;
+	if (q.result == STORE_EFULL)
+		return JMAP_SEND_FULL;
 	return q.result == STORE_EINVAL ? JMAP_SEND_REFUSED : JMAP_SEND_FAILED;
 }
 

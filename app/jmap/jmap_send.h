@@ -42,8 +42,9 @@ struct jmap_outgoing {
 enum {
 	JMAP_SEND_OK = 0,
 	JMAP_SEND_REFUSED = -1, /* the queue refused it (bad recipients) */
-	JMAP_SEND_FAILED = -2,  /* store error or full disk */
+	JMAP_SEND_FAILED = -2,  /* a store error */
 	JMAP_SEND_RATE = -3,    /* the account's hourly limit (TERN_SEND_RATE) */
+	JMAP_SEND_FULL = -4,    /* the server's disk is full (STORE_EFULL) */
 };
 
 /* Sends o->msg for r's account (see above). JMAP_SEND_*. */

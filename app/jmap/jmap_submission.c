@@ -1092,6 +1092,9 @@ static int create_one(struct jmap_call *c, const struct json_value *o, const cha
 	if (sent == JMAP_SEND_RATE)
 		return jmap_set_fail(e, "forbiddenToSend", NULL,
 			    "the account's hourly sending limit is reached; try again later");
+	if (sent == JMAP_SEND_FULL) /* a create the disk has no room for, as Email/set's */
+		return jmap_set_fail(e, jmap_store_fail_type(STORE_EFULL, 1), NULL,
+				     jmap_store_fail_desc(STORE_EFULL));
 	if (sent != JMAP_SEND_OK)
 		return jmap_set_fail(e, sent == JMAP_SEND_REFUSED ? "invalidRecipients" : "serverFail", NULL,
 			    "the queue refused the message");

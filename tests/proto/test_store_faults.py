@@ -8,7 +8,8 @@
   server that works again afterwards.
 - A full disk under the writes of the other protocols (submission,
   ManageSieve, POP3 DELE+QUIT, IMAP CREATE/RENAME/SETMETADATA/RESETKEY, JMAP
-  Email/import, Email/set, Identity/set, PushSubscription/set), a kill -9
+  Email/import, Email/set, Identity/set, PushSubscription/set,
+  EmailSubmission/set), a kill -9
   and a start on the full disk,
   then room again: everything works without another restart.
 """
@@ -269,6 +270,17 @@ def test_full_disk_on_the_other_write_paths():
             assert st == 201, up
             _, mb = j.one("Mailbox/get", {"properties": ["role"]})
             inbox = [x["id"] for x in mb["list"] if x["role"] == "inbox"][0]
+            # A draft and an identity to submit it with.
+            sub = ("urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail",
+                   "urn:ietf:params:jmap:submission")
+            _, res = j.one("Email/set", {"create": {"d": {
+                "mailboxIds": {inbox: True}, "subject": "to send", "keywords": {"$draft": True},
+                "from": [{"email": BOB[0]}], "to": [{"email": "x@remote.test"}],
+                "bodyValues": {"b": {"value": "hello"}},
+                "textBody": [{"partId": "b", "type": "text/plain"}]}}})
+            draft = res["created"]["d"]["id"]
+            _, res = j.one("Identity/set", {"create": {"i": {"name": "Bob", "email": BOB[0]}}}, sub)
+            identity = res["created"]["i"]["id"]
             print("  %d deliveries of 100 KB, then 452" % fill(s, 100000, "big"))
             take_the_rest(mnt)
 
@@ -347,6 +359,14 @@ def test_full_disk_on_the_other_write_paths():
                 print("  %s: %d created, then %s" % (method, made, bad[:1]))
                 assert bad and all(e["type"] == "overQuota" and "storage is full" in e["description"]
                                    for e in bad), res
+            # EmailSubmission/set: the queue refuses it for the disk:
+            # overQuota as any create (it said serverFail).
+            _, res = j.one("EmailSubmission/set", {"create": {"s": {
+                "identityId": identity, "emailId": draft}}}, sub)
+            bad = list((res.get("notCreated") or {}).values())
+            print("  EmailSubmission/set: %s" % (bad[:1] or res.get("created")))
+            assert bad and bad[0]["type"] == "overQuota" and \
+                "storage is full" in bad[0]["description"], res
             # POP3: DELE 1 and QUIT: done, or "-ERR [SYS/TEMP]" and the
             # message still there; never half.
             p = poplib.POP3_SSL("127.0.0.1", s.pop3s_port, context=ctx())
