@@ -988,6 +988,42 @@ static int store_lost(const char *dir, char *err, size_t errsz)
 	return STORE_OK;
 }
 
+/*
+ * LMDB's lock file (the reader table) is made with ftruncate, a file of
+ * holes, and written through its map: on a full disk the first write to
+ * it was a SIGBUS, and `tern serve` (or any command) on a fresh data
+ * directory died of it without a word (exit status 135). Its blocks are
+ * allocated here first, so that a full disk is an error that says so.
+ * LOCK_BYTES is LMDB's size for our 510 readers (64 bytes a slot and its
+ * header: 32 KiB); a larger existing file is allocated up to its size.
+ * Best effort where the file system cannot allocate ahead (EOPNOTSUPP).
+ * STORE_OK, or STORE_EFULL with err filled.
+ */
+#define LOCK_BYTES 32768
+
+static int lock_file_room(const char *dir, char *err, size_t errsz)
+{
+	char path[4200];
+	struct stat sb;
+
+	snprintf(path, sizeof path, "%s/lock.mdb", dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return STORE_OK; /* mdb_env_open says why */
+	int rc = 0;
+	if (fstat(fd, &sb) == 0) {
+		off_t want = sb.st_size > LOCK_BYTES ? sb.st_size : LOCK_BYTES;
+		if ((uint64_t)sb.st_blocks * 512 < (uint64_t)want) /* holes, or short */
+			rc = posix_fallocate(fd, 0, want);
+	}
+	close(fd);
+	if (rc == ENOSPC || rc == EDQUOT)
+		return store_err(err, errsz, STORE_EFULL,
+		                 "cannot open store in %s: the disk is full (no room for %s)", dir,
+		                 path);
+	return STORE_OK;
+}
+
 int store_open(const char *dir, unsigned flags, struct store **st_r, char *err, size_t errsz)
 {
 	struct store *st;
@@ -1010,6 +1046,9 @@ int store_open(const char *dir, unsigned flags, struct store **st_r, char *err, 
 		                 "starts over)",
 		                 restoring, dir);
 	if (!(flags & STORE_READONLY) && (rc = store_lost(dir, err, errsz)) != STORE_OK)
+		return rc;
+
+	if (!(flags & STORE_READONLY) && (rc = lock_file_room(dir, err, errsz)) != STORE_OK)
 		return rc;
 
 	int lock_fd = -1;

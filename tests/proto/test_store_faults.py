@@ -412,3 +412,33 @@ def test_full_disk_on_the_other_write_paths():
 def send_full(s):
     """One small delivery to bob: its code."""
     return send(s, "probe")
+
+
+def test_first_start_on_a_full_disk():
+    # A fresh data directory on a full disk: LMDB makes its lock file as
+    # holes and writes it through its map, and the first write was a
+    # SIGBUS: `tern serve` and every command died without a word (status
+    # -7). Now each says the disk is full, and with room the same
+    # directory starts as a fresh one does.
+    if os.geteuid() != 0:
+        print("  (needs root to mount a small tmpfs)")
+        return "skip"
+    with small_tmpfs("2m", "tern-fresh-") as mnt:
+        s = Server(data_dir=os.path.join(mnt, "data"), domains=(), start=False)
+        take_the_rest(mnt)
+        r = subprocess.run([s.binary, "serve"], env=s.env, stdin=subprocess.DEVNULL,
+                           capture_output=True, timeout=60)
+        err = r.stderr.decode(errors="replace")
+        print("  serve: status %d, %s" % (r.returncode, err.strip().splitlines()[-1:]))
+        assert r.returncode == 2 and "the disk is full" in err, (r.returncode, err)
+        r = s.cli("domain", "add", "example.test", check=False)
+        err = r.stderr.decode(errors="replace")
+        print("  domain add: status %d, %s" % (r.returncode, err.strip().splitlines()[-1:]))
+        assert r.returncode == 1 and "the disk is full" in err, (r.returncode, err)
+        os.remove(os.path.join(mnt, "filler"))
+        s.cli("domain", "add", "example.test")
+        s.cli("account", "add", BOB[0], input=BOB[1] + "\n")
+        s.start()
+        with s:
+            assert send(s, "fresh") == 250
+            assert subjects(s) == ["fresh"]
