@@ -22,8 +22,8 @@ import shutil
 import signal
 import smtplib
 import socket
-import ssl
 import subprocess
+import time
 
 from harness import Server, free_port, message, small_tmpfs
 from httpc import admin_server
@@ -61,14 +61,15 @@ def untraced_leaks():
 
 class Inject:
     """strace attached to every thread of the server, failing the nth call
-    of syscall on data.mdb with err; detached on exit."""
+    of syscall on data.mdb with err (err None: SIGKILL at it instead);
+    detached on exit."""
 
     def __init__(self, s, syscall, nth, err="ENOSPC"):
         self.out = os.path.join(s.tmp, "strace.%s.%d" % (syscall, nth))
         self.p = subprocess.Popen(
             ["strace", "-f", "-o", self.out, "-p", str(s.proc.pid), "-P",
              os.path.join(s.data, "data.mdb"), "-e", "trace=" + syscall,
-             "-e", "inject=%s:error=%s:when=%d" % (syscall, err, nth)],
+             "-e", "inject=%s:%s:when=%d" % (syscall, "error=" + err if err else "signal=SIGKILL", nth)],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         # "Process N attached with M threads": every thread is traced.
         line = self.p.stderr.readline()
@@ -387,14 +388,22 @@ def test_full_disk_on_the_other_write_paths():
             p.quit()
 
             # Killed on the full disk, started again on it: it serves.
+            # (452, or 250 when the start's sweep of freed bytes made room.)
             s.kill9()
             s.start()
-            assert send_full(s) == 452
+            assert send_full(s) in (250, 452)
+            assert s.proc.poll() is None
 
             # Room again: every path works, without a restart.
             os.remove(os.path.join(mnt, "filler"))
             subprocess.run(["mount", "-o", "remount,size=32m", mnt], check=True)
-            assert send_full(s) == 250
+            # The writer looks at the disk again at its next batch (or
+            # after its reserve's retry time): until the first 250.
+            deadline = time.time() + 30
+            while send_full(s) != 250:
+                assert time.time() < deadline, "deliveries stayed refused with room:\n" + \
+                    "\n".join(x for x in s.log_text().splitlines() if "module=store" in x)
+                time.sleep(0.5)
             assert submit(s, "room")[0] == 250
             ms = Sieve(s, *BOB)
             assert ms.put("after", body).startswith(b"OK")
@@ -442,3 +451,53 @@ def test_first_start_on_a_full_disk():
         with s:
             assert send(s, "fresh") == 250
             assert subjects(s) == ["fresh"]
+
+
+def test_killed_between_commit_and_answer():
+    # kill -9 at the worst moment for writes test_kill9_mixed.py does not
+    # make: as the store flushes the commit it has just written (its meta
+    # page in place, the client not answered), for a ManageSieve
+    # PUTSCRIPT and a JMAP Identity/set. Restarted, the server starts,
+    # each object is there whole or not at all, and the same write then
+    # works.
+    if not shutil.which("strace"):
+        print("  (no strace)")
+        return "skip"
+    sieve_port = free_port()
+    s = Server(accounts=[BOB], imap=True, http=True,
+               env=dict(untraced_leaks(), TERN_LISTEN_SIEVE="127.0.0.1:%d" % sieve_port))
+    s.sieve_port = sieve_port
+    sub = ("urn:ietf:params:jmap:core", "urn:ietf:params:jmap:submission")
+    script = 'require "fileinto";\r\nif header :contains "subject" "k" { fileinto "K"; }\r\n'
+    with s:
+        ms = Sieve(s, *BOB)
+        j = Jmap(s, *BOB)
+        j.account  # the session, before the kill
+        for what in ("PUTSCRIPT", "Identity/set"):
+            with Inject(s, "fdatasync", 2, err=None):
+                try:
+                    if what == "PUTSCRIPT":
+                        ms.put("k", script)
+                    else:
+                        j.one("Identity/set", {"create": {"i": {"name": "Killed", "email": BOB[0]}}}, sub)
+                except (AssertionError, OSError) as e:
+                    print("  %s: cut (%s)" % (what, type(e).__name__))
+            assert s.proc.wait(30) == -9, s.proc.returncode
+            s.reader.join(5)
+            s.start()
+            ms = Sieve(s, *BOB)
+            if what == "PUTSCRIPT":
+                got = ms.cmd('GETSCRIPT "k"')
+                there = got.startswith(b"{")
+                assert there and script.encode() in got or got.startswith(b"NO (NONEXISTENT)"), got
+                assert ms.put("k", script).startswith(b"OK")
+                assert script.encode() in ms.cmd('GETSCRIPT "k"')
+            else:
+                _, res = j.one("Identity/get", {}, sub)
+                names = [i["name"] for i in res["list"]]
+                there = "Killed" in names
+                assert names.count("Killed") <= 1, names
+                _, res = j.one("Identity/set", {"create": {"i": {"name": "After", "email": BOB[0]}}}, sub)
+                assert "i" in (res.get("created") or {}), res
+            print("  %s killed after its commit: %s after the restart" % (
+                what, "there, whole" if there else "not there"))
