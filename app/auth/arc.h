@@ -43,7 +43,8 @@
  * verifies) or every later hop is a trusted sealer too.
  *
  * Caveats: the AS and AMS are read with DKIM's strict tag-list parser;
- * an AMS without c= is relaxed/relaxed, as dkimpy and OpenARC read it. At
+ * an AMS without c= is simple/simple, as a DKIM-Signature (RFC 8617
+ * §4.1.2; dkimpy reads relaxed/relaxed there). At
  * most ARC_LOOKUPS_MAX distinct keys are looked up per message (the AMS
  * of N and every AS first); oldest-pass stops at an AMS past that. The
  * header section is DKIM's (DKIM_HEADER_MAX); a bigger one is cv=fail.

@@ -393,8 +393,10 @@ int dkim_sig_parse_ex(struct str value, unsigned flags, struct dkim_sig *sig,
 		FAIL(DKIM_RESULT_NEUTRAL, "unknown algorithm a=");
 	if ((t = tag_get(tags, n, "c")) != NULL && parse_c(sig, *t) != 0)
 		FAIL(DKIM_RESULT_NEUTRAL, "unknown canonicalization c=");
-	if (tag_get(tags, n, "c") == NULL && !arc)
-		sig->head_simple = sig->body_simple = 1; /* the default is simple/simple */
+	/* The default is simple/simple, for the AMS too: RFC 8617 §4.1.2 gives
+	 * it DKIM-Signature's semantics but for the name, v= and i=. */
+	if (tag_get(tags, n, "c") == NULL)
+		sig->head_simple = sig->body_simple = 1;
 	if ((t = tag_get(tags, n, "h")) == NULL)
 		FAIL(DKIM_RESULT_PERMERROR, "missing required tag h=");
 	sig->h = *t;

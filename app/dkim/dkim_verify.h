@@ -160,8 +160,9 @@ int dkim_pubkey_parse(struct str record, struct dkim_pubkey *k, const char **why
 /* ---- Pieces ARC shares (auth/arc*.c): one implementation each ---- */
 
 /* DKIM-Signature vs ARC-Message-Signature (RFC 8617 §4.1.2): the AMS has
- * no v=, its i= is the instance (1..50), h= must not list ARC-Seal, and
- * without c= it is relaxed/relaxed (as dkimpy and OpenARC read it). */
+ * no v=, its i= is the instance (1..50) and h= must not list ARC-Seal;
+ * without c= it is simple/simple, as a DKIM-Signature (dkimpy and the old
+ * OpenARC read relaxed there; the RFC changes only name, v= and i=). */
 #define DKIM_SIG_ARC 1
 
 /*

@@ -674,7 +674,15 @@ static void test_parse(void)
 	                                     "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; b=AAAA"),
 	                               DKIM_SIG_ARC, &sig, &inst, &dr, &why), 0);
 	CHECK_EQ_INT(inst, 4);
-	CHECK_EQ_INT(sig.head_simple, 0); /* relaxed without c= */
+	/* Without c= an AMS is simple/simple, as a DKIM-Signature (RFC 8617
+	 * §4.1.2 changes only the name, v= and i=); c= says otherwise. */
+	CHECK_EQ_INT(sig.head_simple, 1);
+	CHECK_EQ_INT(sig.body_simple, 1);
+	CHECK_EQ_INT(dkim_sig_parse_ex(str_c("i=4; a=rsa-sha256; c=relaxed; d=example.org; s=sel; h=from:to; bh="
+	                                     "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; b=AAAA"),
+	                               DKIM_SIG_ARC, &sig, &inst, &dr, &why), 0);
+	CHECK_EQ_INT(sig.head_simple, 0);
+	CHECK_EQ_INT(sig.body_simple, 1);
 	CHECK_EQ_INT(dkim_sig_parse_ex(str_c("i=4; a=rsa-sha256; d=example.org; s=sel; h=from:arc-seal; bh="
 	                                     "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; b=AAAA"),
 	                               DKIM_SIG_ARC, &sig, &inst, &dr, &why), -1);
