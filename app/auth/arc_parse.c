@@ -200,7 +200,11 @@ int arc_seal_parse(struct str value, struct arc_seal_sig *as, const char **why_r
 		as->alg = DKIM_ALG_RSA_SHA256;
 	else if (str_eq(*t, str_c("ed25519-sha256")))
 		as->alg = DKIM_ALG_ED25519_SHA256;
-	else {
+	else if (str_eq(*t, str_c("rsa-sha1"))) {
+		/* Known, but refused (as the AMS's): say so, not "unknown". */
+		*why_r = "rsa-sha1 is not accepted (RFC 8301)";
+		return -1;
+	} else {
 		*why_r = "unknown algorithm a=";
 		return -1;
 	}

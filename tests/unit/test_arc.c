@@ -663,6 +663,9 @@ static void test_parse(void)
 	CHECK_EQ_STR(why, "h= in an ARC-Seal (RFC 8617 §4.1.3)");
 	CHECK_EQ_INT(arc_seal_parse(str_c("i=1; a=rsa-sha256; cv=maybe; d=example.org; s=sel; b=AAAA"), &s, &why), -1);
 	CHECK_EQ_INT(arc_seal_parse(str_c("i=1; a=rsa-sha1; cv=none; d=example.org; s=sel; b=AAAA"), &s, &why), -1);
+	CHECK_EQ_STR(why, "rsa-sha1 is not accepted (RFC 8301)");
+	CHECK_EQ_INT(arc_seal_parse(str_c("i=1; a=rsa-sha42; cv=none; d=example.org; s=sel; b=AAAA"), &s, &why), -1);
+	CHECK_EQ_STR(why, "unknown algorithm a=");
 	CHECK_EQ_INT(arc_seal_parse(str_c("a=rsa-sha256; cv=none; d=example.org; s=sel; b=AAAA"), &s, &why), -1);
 	CHECK_EQ_INT(arc_seal_parse(str_c("i=1; a=rsa-sha256; cv=none; d=example.org; s=sel; b="), &s, &why), -1);
 
