@@ -187,7 +187,7 @@ static void append_stored(struct store_delivery *d, void *arg)
 		imap_tagged(s, "NO [OVERQUOTA] Quota exceeded (mailbox for user is full).");
 		break;
 	case STORE_EFULL: /* the server's disk: deleting mail still works (store_reserve.c) */
-		imap_tagged(s, "NO [OVERQUOTA] Not enough disk space on the server.");
+		imap_disk_full(s);
 		break;
 	case STORE_EINVAL:
 		imap_keywords_too_many(s);

@@ -102,7 +102,7 @@ static void copy_done(struct imap_session *s, struct imap_job *j)
 		/* A copy is a message of its own and counts (RFC 9208 §4.3). */
 		imap_tagged(s, "NO [OVERQUOTA] Quota exceeded.");
 	} else if (j->result == STORE_EFULL) {
-		imap_tagged(s, "NO [OVERQUOTA] Not enough disk space on the server.");
+		imap_disk_full(s);
 	} else if (j->result != STORE_OK) {
 		imap_tagged(s, "NO [SERVERBUG] Internal error copying messages.");
 	} else {

@@ -32,7 +32,7 @@ static void expunge_done(struct imap_session *s, struct imap_job *j)
 		return;
 	}
 	if (j->result == STORE_EFULL) { /* not even the reserve was left */
-		imap_tagged(s, "NO [OVERQUOTA] Not enough disk space on the server.");
+		imap_disk_full(s);
 		return;
 	}
 	if (j->result != STORE_OK && j->result != STORE_ENOTFOUND) {

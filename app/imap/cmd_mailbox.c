@@ -95,7 +95,7 @@ static void mailbox_done(struct imap_session *s, struct imap_job *j)
 			imap_tagged(s, "NO [CANNOT] Invalid mailbox name");
 		return;
 	case STORE_EFULL:
-		imap_tagged(s, "NO [OVERQUOTA] Not enough disk space on the server.");
+		imap_disk_full(s);
 		return;
 	default:
 		imap_tagged(s, "NO [SERVERBUG] Internal error changing the mailbox.");

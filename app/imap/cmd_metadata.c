@@ -352,7 +352,7 @@ static void set_done(struct imap_session *s, struct imap_job *j)
 		imap_tagged(s, "NO [METADATA MAXSIZE %u] Metadata too large.", IMAP_METADATA_VALUE_MAX);
 		break;
 	case STORE_EFULL: /* the server's disk, as APPEND says it: not a bug */
-		imap_tagged(s, "NO [OVERQUOTA] Not enough disk space on the server.");
+		imap_disk_full(s);
 		break;
 	default:
 		imap_tagged(s, "NO [SERVERBUG] Internal error.");

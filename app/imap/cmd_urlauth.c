@@ -137,7 +137,7 @@ static void gen_done(struct imap_session *s, struct imap_job *j)
 	struct gen_job *g = (struct gen_job *)(void *)j->keywords;
 
 	if (j->result == STORE_EFULL) { /* a new key is a write: the disk, not a bug */
-		imap_tagged(s, "NO [OVERQUOTA] Not enough disk space on the server.");
+		imap_disk_full(s);
 		goto out;
 	}
 	if (j->result != STORE_OK) {

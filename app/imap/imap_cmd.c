@@ -430,6 +430,11 @@ void imap_keywords_too_many(struct imap_session *s)
 	imap_tagged(s, "NO [LIMIT] Too many keywords on a message (at most %d).", STORE_KEYWORDS_MAX);
 }
 
+void imap_disk_full(struct imap_session *s)
+{
+	imap_tagged(s, "NO [OVERQUOTA] Not enough disk space on the server.");
+}
+
 void imap_mailbox_too_long(struct imap_session *s)
 {
 	imap_tagged(s, "NO [LIMIT] Mailbox name too long (at most %u octets).",

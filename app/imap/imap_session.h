@@ -793,6 +793,9 @@ const char *imap_missing_target(const char *name, char *buf, size_t bufsz);
 /* Tagged NO [LIMIT]: a message would carry more than STORE_KEYWORDS_MAX
  * keywords (STORE, APPEND). */
 void imap_keywords_too_many(struct imap_session *s);
+/* Tagged NO [OVERQUOTA]: the server's disk is full (STORE_EFULL), which
+ * is not the user's quota and not a bug; every write command says it so. */
+void imap_disk_full(struct imap_session *s);
 /* imap_mailbox_arg without any reply: 0, or -1 for a name that cannot
  * be one. */
 int imap_mailbox_name(struct imap_session *s, const struct imap_arg *arg, char *out, size_t outsz);
