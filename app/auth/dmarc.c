@@ -154,7 +154,10 @@ static enum need walk(struct dmarc_eval *e, const char *start, struct walk *w)
 	return READY;
 }
 
-/* The record's fo= (blanks dropped) and whether it names ruf=. */
+/* The record's fo= (blanks dropped) and whether it names ruf= that may
+ * be used: RFC 9991 says report generators "MUST NOT consider" the ruf=
+ * of a record with psd=y (a Public Suffix Operator's), so such a verdict
+ * queues no failure report (report/dmarc_fail.c, smtp_checks.c). */
 static void report_tags(struct dmarc_verdict *v, const struct dmarc_record *rec)
 {
 	size_t n = 0;
@@ -164,7 +167,7 @@ static void report_tags(struct dmarc_verdict *v, const struct dmarc_record *rec)
 	if (n == 0)
 		v->fo[n++] = '0';
 	v->fo[n] = '\0';
-	v->has_ruf = rec->ruf.len > 0;
+	v->has_ruf = rec->ruf.len > 0 && rec->psd != DMARC_PSD_Y;
 }
 
 static void finish(struct dmarc_eval *e, enum dmarc_result r, const char *why)

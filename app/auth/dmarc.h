@@ -124,8 +124,9 @@ struct dmarc_verdict {
 	char dkim_domain[DMARC_DOMAIN_MAX];   /* the aligned d=, when dkim_aligned */
 	char reason[160];                     /* for logs */
 	/* The record used (policy_domain's): its fo= without blanks ("0"
-	 * when absent, cut to fit) and whether it has a ruf= list, for the
-	 * failure reports (report/dmarc_fail.h). */
+	 * when absent, cut to fit) and whether it has a ruf= list that may
+	 * be used (not a psd=y record's, RFC 9991), for the failure reports
+	 * (report/dmarc_fail.h). */
 	char fo[16];
 	int has_ruf;
 };

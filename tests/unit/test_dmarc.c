@@ -431,6 +431,19 @@ static void test_walk(void)
 	CHECK_EQ_INT(o.v.result, DMARC_RESULT_FAIL);
 	CHECK_EQ_INT(o.v.disposition, DMARC_POLICY_REJECT);
 	CHECK_EQ_STR(o.v.policy_tag, "p");
+	/* RFC 9991: the ruf= of a psd=y record is not to be considered, so
+	 * the verdict names none (no failure report is queued for it); an
+	 * Organizational Domain's ruf= still counts. */
+	o = eval("_dmarc.psd.test TXT v=DMARC1; p=reject; psd=y; ruf=mailto:f@psd.test\n",
+		 "a.brand.psd.test", SPF_NONE, NULL, NULL);
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_FAIL);
+	CHECK_EQ_STR(o.v.policy_domain, "psd.test");
+	CHECK_EQ_INT(o.v.has_ruf, 0);
+	o = eval("_dmarc.psd.test TXT v=DMARC1; p=reject; psd=y; ruf=mailto:f@psd.test\n"
+		 "_dmarc.brand.psd.test TXT v=DMARC1; p=none; ruf=mailto:f@brand.psd.test\n",
+		 "a.brand.psd.test", SPF_NONE, NULL, NULL);
+	CHECK_EQ_STR(o.v.policy_domain, "brand.psd.test");
+	CHECK_EQ_INT(o.v.has_ruf, 1);
 	/* A PSD's record does not replace the Organizational Domain's own. */
 	o = eval("_dmarc.psd.test TXT v=DMARC1; p=reject; psd=y\n_dmarc.brand.psd.test TXT v=DMARC1; p=none\n",
 		 "a.brand.psd.test", SPF_NONE, NULL, NULL);
