@@ -192,6 +192,11 @@ int mta_sts_policy_parse(const char *p, size_t n, struct mta_sts_policy *pol, co
 				}
 				a = a * 10 + (uint64_t)(v[d] - '0');
 			}
+			/* Capped, not refused: §3.2's grammar allows 1*10DIGIT
+			 * and "Parsers MUST accept ... policy files that are
+			 * syntactically valid"; "maximum value of 31557600" is
+			 * then the longest a sender keeps it. Refusing would
+			 * drop the domain's protection over a number. */
 			pol->max_age = a > MTA_STS_MAX_AGE_MAX ? MTA_STS_MAX_AGE_MAX : (uint32_t)a;
 		} else if (kl == 2 && memcmp(k, "mx", 2) == 0) {
 			if (pol->nmx == MTA_STS_MX_MAX) {
