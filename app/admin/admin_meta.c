@@ -105,30 +105,82 @@ int admin_exists(struct store *st)
 	return store_meta_get(st, "admin/password", hash, sizeof(hash), &len) == STORE_OK;
 }
 
+/* The stamp's source (admin_password_stamp): the hash a password was set
+ * with, kept when a sign-in re-hashes it. */
+#define STAMP_SRC "admin/password-stamp"
+
 int admin_password_set(struct store *st, const char *password, int excl)
 {
 	char hash[PASSWORD_HASH_MAX];
 
 	if (password_hash(password, hash, sizeof(hash)) != 0)
 		return STORE_ETEMP;
-	int rc = store_meta_put(st, "admin/password", hash, strlen(hash), excl);
+	/* The hash and the stamp's source in one transaction: a change of
+	 * password moves the stamp, and no session sees one without the other. */
+	struct store_meta_item both[2] = {{"admin/password", hash, strlen(hash)},
+					  {STAMP_SRC, hash, strlen(hash)}};
+	int rc = excl ? store_meta_put(st, "admin/password", hash, strlen(hash), 1)
+		      : store_meta_put_all(st, both, 2);
+	/* The first password (no session rests on a stamp yet): its source
+	 * written after it, over anything an older store left. */
+	if (rc == STORE_OK && excl)
+		rc = store_meta_put(st, STAMP_SRC, hash, strlen(hash), 0);
 	sodium_memzero(hash, sizeof(hash));
 	if (rc == STORE_OK)
 		admin_setup_code_clear(st);
 	return rc;
 }
 
+/*
+ * After a sign-in whose password matched hash and asked for it
+ * (password_check: a hash of the text as typed before SASLprep, or of
+ * weaker parameters): a hash of it made now, written over hash unless the
+ * password changed meanwhile (compare-and-swap). The stamp's source stays
+ * the hash the password was set with, so the admin's web sessions stand.
+ * A failure costs only the re-hash: the old hash still matches.
+ */
+static void admin_rehash(struct store *st, const char *hash, const char *password)
+{
+	char fresh[PASSWORD_HASH_MAX], src[PASSWORD_HASH_MAX];
+	size_t len = 0;
+
+	if (password_hash(password, fresh, sizeof fresh) != 0)
+		return;
+	int rc = store_meta_get(st, STAMP_SRC, src, sizeof src - 1, &len);
+	if (rc == STORE_ENOTFOUND) { /* stored before the stamp had a source */
+		len = strlen(hash);
+		memcpy(src, hash, len);
+	} else if (rc != STORE_OK) {
+		len = 0;
+	}
+	struct store_meta_item both[2] = {{"admin/password", fresh, strlen(fresh)},
+					  {STAMP_SRC, src, len}};
+	/* Read outside the swap, the source is still the one beside hash when
+	 * hash is: every change writes both. */
+	if (len)
+		store_meta_put_if(st, "admin/password", hash, strlen(hash), both, 2);
+	sodium_memzero(fresh, sizeof fresh);
+	sodium_memzero(src, sizeof src);
+}
+
 int admin_password_check(struct store *st, const char *env_hash, const char *password)
 {
 	char hash[PASSWORD_HASH_MAX];
 	size_t len;
+	int rehash = 0;
 
+	/* TERN_ADMIN_PASSWORD's hash is made at each start: nothing to keep. */
 	if (env_hash && *env_hash)
 		return password_verify(env_hash, password);
 	if (store_meta_get(st, "admin/password", hash, sizeof(hash) - 1, &len) != STORE_OK)
 		return password_verify_dummy(password);
 	hash[len] = '\0';
-	return password_verify(hash, password);
+	int ok = password_check(hash, password, &rehash);
+	/* Upgraded as accounts are at login (store_admin.c login_rehash). */
+	if (ok == 1 && rehash)
+		admin_rehash(st, hash, password);
+	sodium_memzero(hash, sizeof hash);
+	return ok;
 }
 
 uint64_t admin_password_stamp(struct store *st)
@@ -140,6 +192,11 @@ uint64_t admin_password_stamp(struct store *st)
 
 	if (rc == STORE_ENOTFOUND)
 		return 0;
+	if (rc == STORE_OK)
+		rc = store_meta_get(st, STAMP_SRC, hash, sizeof(hash), &len);
+	/* A hash stored before the stamp had a source is its own. */
+	if (rc == STORE_ENOTFOUND)
+		rc = store_meta_get(st, "admin/password", hash, sizeof(hash), &len);
 	if (rc != STORE_OK)
 		return 1;
 	crypto_generichash(d, sizeof d, (const uint8_t *)hash, len, NULL, 0);

@@ -8,6 +8,9 @@
  *   setup/code        the setup code text ("ABCD-EFGH-JKLM")
  *   setup/completed   "1" once the wizard finished
  *   admin/password    argon2id PHC string of the admin password
+ *   admin/password-stamp  the hash admin_password_stamp() is taken of: the
+ *                     one the password was set with (a sign-in's re-hash
+ *                     keeps it; absent in older stores: admin/password's)
  *   token/<id>        u64 created, 32-byte BLAKE2b of the secret, then either
  *                     the name (tokens made before scopes: full access, no
  *                     expiry) or 0x01, u8 scope, u64 expires, the name (a
@@ -61,11 +64,15 @@ int admin_exists(struct store *st);
  * excl when one is stored / STORE_ETEMP. Clears the setup code. */
 int admin_password_set(struct store *st, const char *password, int excl);
 /* 1 valid, 0 not (argon2id; tens of ms: off the loops). With
- * TERN_ADMIN_PASSWORD set, env_hash (made at start) is checked instead. */
+ * TERN_ADMIN_PASSWORD set, env_hash (made at start) is checked instead.
+ * A stored hash that matched but asks for it (password_check: made before
+ * SASLprep, or weaker parameters) is replaced by a fresh one unless the
+ * password changed meanwhile; the stamp stays (sessions go on). */
 int admin_password_check(struct store *st, const char *env_hash, const char *password);
-/* A stamp of the stored admin password: a keyless BLAKE2b of its hash,
- * which has a fresh salt each time it is set, so the stamp changes with
- * every admin_password_set() (the API's or `tern admin passwd`'s). 0 when
+/* A stamp of the stored admin password: a keyless BLAKE2b of the hash it
+ * was set with, which has a fresh salt each time, so the stamp changes with
+ * every admin_password_set() (the API's or `tern admin passwd`'s) and not
+ * with a sign-in's re-hash (admin_password_check). 0 when
  * none is stored (TERN_ADMIN_PASSWORD only); 1 when the store failed, a
  * value no stored hash gives, so that a caller comparing stamps fails
  * closed. */

@@ -1072,6 +1072,14 @@ struct store_meta_item {
 	size_t len;
 };
 int store_meta_put_all(struct store *st, const struct store_meta_item *items, size_t n);
+/*
+ * store_meta_put_all while name holds exactly expect (expect_len bytes),
+ * compared in the same write transaction: a compare-and-swap (the admin
+ * password's re-hash, admin_meta.c). STORE_OK, 1 when name holds anything
+ * else or nothing (nothing written), STORE_EINVAL, or the store's error.
+ */
+int store_meta_put_if(struct store *st, const char *name, const void *expect, size_t expect_len,
+		      const struct store_meta_item *items, size_t n);
 int store_meta_del(struct store *st, const char *name);
 /* Removes the n names in one write transaction: all or none; a name
  * absent is no error. STORE_OK, STORE_EINVAL (a bad name: nothing

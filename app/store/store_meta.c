@@ -118,6 +118,46 @@ int store_meta_put_all(struct store *st, const struct store_meta_item *items, si
 	return store_write(st, meta_put_all_fn, &a);
 }
 
+struct meta_put_if {
+	const char *name;
+	const void *expect;
+	size_t expect_len;
+	struct meta_put_all all;
+	int differs;
+};
+
+static int meta_put_if_fn(struct store *st, MDB_txn *txn, void *ctx)
+{
+	struct meta_put_if *c = ctx;
+	MDB_val k = {strlen(c->name), (void *)c->name}, v;
+	int rc = mdb_get(txn, st->db[DB_META], &k, &v);
+
+	if (rc && rc != MDB_NOTFOUND)
+		return rc;
+	/* Read in the write transaction: nothing can change it before the
+	 * items are written. */
+	const uint8_t *p = v.mv_data;
+	if (rc == MDB_NOTFOUND || v.mv_size != c->expect_len + 1 || p[0] != REC_V1 ||
+	    memcmp(p + 1, c->expect, c->expect_len) != 0) {
+		c->differs = 1;
+		return 0;
+	}
+	return meta_put_all_fn(st, txn, &c->all);
+}
+
+int store_meta_put_if(struct store *st, const char *name, const void *expect, size_t expect_len,
+		      const struct store_meta_item *items, size_t n)
+{
+	struct meta_put_if c = {name, expect, expect_len, {items, n}, 0};
+	if (!name_ok(name))
+		return STORE_EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!name_ok(items[i].name) || items[i].len > 65536)
+			return STORE_EINVAL;
+	int rc = store_write(st, meta_put_if_fn, &c);
+	return rc == STORE_OK && c.differs ? 1 : rc;
+}
+
 int store_meta_del(struct store *st, const char *name)
 {
 	struct meta_put m = {.name = name, .del = 1};
