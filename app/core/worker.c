@@ -84,7 +84,7 @@ static void *worker_main(void *arg)
 		struct worker_job *j = take(p);
 		if (!j && !p->stopping) {
 			/* Going idle: what the jobs used (a big message's
-			 * structure, a password hash's 64 MiB) goes back to
+			 * structure, a password hash's 19 MiB) goes back to
 			 * the system, not kept by an idle thread. */
 			pthread_mutex_unlock(&p->lock);
 			mem_release();
