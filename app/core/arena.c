@@ -9,6 +9,19 @@
 #include <string.h>
 
 #include "xalloc.h"
+#include "asan.h"
+
+/*
+ * Under ASan (asan.h) a block's unused space stays poisoned; a piece has
+ * exactly its n bytes unpoisoned and is followed by its alignment padding
+ * and REDZONE more poisoned bytes, so writing one byte past it is caught
+ * instead of landing silently in the next piece of the same block.
+ */
+#if TERN_ASAN
+#define REDZONE 16 /* keeps the 16-byte alignment */
+#else
+#define REDZONE 0
+#endif
 
 struct arena_block {
 	struct arena_block *next;
@@ -29,13 +42,26 @@ static struct arena_block *block_new(size_t size)
 	b->next = NULL;
 	b->size = size;
 	b->used = 0;
+	MEM_POISON(b->data, size);
 	return b;
+}
+
+/* Back to the allocator, which must not find its memory poisoned. */
+static void block_free(struct arena_block *b)
+{
+	MEM_UNPOISON(b->data, b->size);
+	free(b);
 }
 
 struct arena *arena_new(size_t block_size)
 {
 	struct arena *a = xmalloc(sizeof(*a));
 	a->block_size = block_size ? block_size : 4096;
+#if TERN_ASAN
+	/* A small piece plus its red zone must fit a fresh block. */
+	if (a->block_size < 8 * REDZONE)
+		a->block_size = 8 * REDZONE;
+#endif
 	a->head = block_new(a->block_size);
 	a->total = 0;
 	a->secret = 0;
@@ -47,11 +73,15 @@ void arena_set_secret(struct arena *a)
 	a->secret = 1;
 }
 
-/* A block given up (freed, or reused from its start). */
+/* A block given up (freed, or reused from its start). Under ASan its
+ * padding and red zones are poisoned: unpoisoned for the wipe, which
+ * covers them too (arena_reset poisons the block it keeps again). */
 static void block_leave(const struct arena *a, struct arena_block *b)
 {
-	if (a->secret)
+	if (a->secret) {
+		MEM_UNPOISON(b->data, b->used);
 		explicit_bzero(b->data, b->used);
+	}
 }
 
 void arena_free(struct arena **ap)
@@ -62,7 +92,7 @@ void arena_free(struct arena **ap)
 	for (struct arena_block *b = a->head, *n; b; b = n) {
 		n = b->next;
 		block_leave(a, b);
-		free(b);
+		block_free(b);
 	}
 	free(a);
 	*ap = NULL;
@@ -76,11 +106,12 @@ void arena_reset(struct arena *a)
 	while (first->next) {
 		struct arena_block *n = first->next;
 		block_leave(a, first);
-		free(first);
+		block_free(first);
 		first = n;
 	}
 	block_leave(a, first);
 	first->used = 0;
+	MEM_POISON(first->data, first->size);
 	a->head = first;
 	a->total = 0;
 }
@@ -88,19 +119,21 @@ void arena_reset(struct arena *a)
 void *arena_alloc(struct arena *a, size_t n)
 {
 	size_t need = (n + 15) & ~(size_t)15;
+	size_t span = need + REDZONE; /* what the piece takes from a block */
 	struct arena_block *b = a->head;
 
-	if (need < n)
+	if (need < n || span < need)
 		fatalx("arena_alloc overflow n=%zu", n);
-	if (b->size - b->used < need) {
+	if (b->size - b->used < span) {
 		if (need > a->block_size / 4) {
 			/* Big request: its own block, linked behind the head so
 			 * the head's free space is not wasted. */
-			struct arena_block *big = block_new(need);
-			big->used = need;
+			struct arena_block *big = block_new(span);
+			big->used = span;
 			big->next = b->next;
 			b->next = big;
 			a->total += need;
+			MEM_UNPOISON(big->data, n);
 			return big->data;
 		}
 		b = block_new(a->block_size);
@@ -108,8 +141,9 @@ void *arena_alloc(struct arena *a, size_t n)
 		a->head = b;
 	}
 	void *p = b->data + b->used;
-	b->used += need;
+	b->used += span;
 	a->total += need;
+	MEM_UNPOISON(p, n);
 	return p;
 }
 

@@ -7,7 +7,10 @@
  * block size gets a block of its own. Allocation aborts on exhaustion.
  *
  * Caveats: memory from an arena must not be passed to free(); arena_reset()
- * invalidates every pointer it handed out.
+ * invalidates every pointer it handed out. Under ASan (core/asan.h) only
+ * the n bytes asked for are addressable: a byte past them, the alignment
+ * padding, a piece's red zone and anything after arena_reset() are
+ * poisoned, so code must not rely on the padding up to 16 bytes.
  *
  * Secrets. An arena that parses what may carry a password or a key (an
  * HTTP request's, whose JSON body is decoded into it) is marked with

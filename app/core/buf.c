@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "asan.h"
 #include "thread_exit.h"
 
 /*
@@ -35,8 +36,11 @@ static _Thread_local int cache_armed; /* cache_release registered */
 static void cache_release(void)
 {
 	for (int c = 0; c <= CACHE_MAX_SHIFT - CACHE_MIN_SHIFT; c++)
-		while (cache.n[c] > 0)
-			free(cache.slot[c][--cache.n[c]]);
+		while (cache.n[c] > 0) {
+			void *p = cache.slot[c][--cache.n[c]];
+			MEM_UNPOISON(p, (size_t)1 << (c + CACHE_MIN_SHIFT));
+			free(p);
+		}
 	cache.bytes = 0;
 }
 
@@ -52,8 +56,10 @@ static void *storage_get(size_t cap)
 {
 	int c = cache_class(cap);
 	if (c >= 0 && cache.n[c] > 0) {
+		void *p = cache.slot[c][--cache.n[c]];
 		cache.bytes -= cap;
-		return cache.slot[c][--cache.n[c]];
+		MEM_UNPOISON(p, cap);
+		return p;
 	}
 	return malloc(cap);
 }
@@ -65,6 +71,8 @@ static void storage_put(void *p, size_t cap)
 		cache_armed = thread_at_exit(cache_release) == 0;
 	if (p && cache_armed && c >= 0 && cache.n[c] < CACHE_SLOTS &&
 	    cache.bytes + cap <= CACHE_BYTES) {
+		/* Parked: nobody may touch it until storage_get. */
+		MEM_POISON(p, cap);
 		cache.slot[c][cache.n[c]++] = p;
 		cache.bytes += cap;
 		return;
