@@ -129,11 +129,18 @@ void loop_free(struct loop **lp)
 	*lp = NULL;
 }
 
+/*
+ * EPOLLRDHUP only with READ: a peer's FIN stays reported (level-triggered)
+ * until the fd is read to its end, so an fd whose owner stopped reading (a
+ * session waiting for its job, a full input buffer) woke the loop without
+ * end once the peer half-closed. EPOLLIN reports that FIN as well when the
+ * owner reads again.
+ */
 static uint32_t to_epoll(unsigned events)
 {
-	uint32_t e = EPOLLRDHUP;
+	uint32_t e = 0;
 	if (events & LOOP_READ)
-		e |= EPOLLIN;
+		e |= EPOLLIN | EPOLLRDHUP;
 	if (events & LOOP_WRITE)
 		e |= EPOLLOUT;
 	if (events & LOOP_EXCLUSIVE)

@@ -508,6 +508,27 @@ interest:;
 	if (c->paused_ && !c->read_while_paused_ && (c->want_ & LOOP_READ) && !c->eof_ &&
 	    !c->closing_ && buf_room(tin(c)) > 0)
 		want |= LOOP_READ;
+	if (c->hup_ && !want) {
+		/* A hang-up is reported whatever the interest set says, as
+		 * long as the fd is in it: a paused session's conn would wake
+		 * the loop without end until its job ended. It leaves the set
+		 * until it wants something again. */
+		if (!c->parked_)
+			loop_del_fd(c->loop, c->fd);
+		c->parked_ = 1;
+		c->want_ = 0;
+		return;
+	}
+	if (c->parked_) {
+		/* Back (a session resumed): the first event reads the end. */
+		c->parked_ = 0;
+		c->want_ = want;
+		if (loop_add_fd(c->loop, c->fd, want, conn_io, c) < 0) {
+			mark_dead(c, "peer_closed");
+			conn_destroy(c);
+		}
+		return;
+	}
 	if (want != c->want_) {
 		c->want_ = want;
 		loop_mod_fd(c->loop, c->fd, want);
@@ -520,6 +541,8 @@ static void conn_io(struct loop *loop, int fd, unsigned events, void *arg)
 	int flags;
 
 	c->busy_++;
+	if (events & LOOP_HUP)
+		c->hup_ = 1;
 	if (c->paused_ && (events & LOOP_READ)) {
 		/* Input during a (lazy) pause: leave it in the socket, where
 		 * the next READ event announces it, and disarm READ (settle).

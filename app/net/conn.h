@@ -70,7 +70,9 @@ struct conn {
 	unsigned want_; /* LOOP_* interest currently registered */
 	unsigned paused_ : 1, starttls_pending_ : 1, closing_ : 1, dead_ : 1, eof_ : 1,
 		tls_done_ : 1, close_after_flush_ : 1,
-		read_while_paused_ : 1; /* input arrived while paused: disarm READ */
+		read_while_paused_ : 1, /* input arrived while paused: disarm READ */
+		hup_ : 1,    /* the loop reported a hang-up (EPOLLHUP or an error) */
+		parked_ : 1; /* off the loop's epoll set: hung up, nothing wanted */
 	int busy_; /* callback nesting depth */
 	const char *close_reason_;
 	uint64_t close_timer_;
