@@ -603,8 +603,10 @@ void imap_fetch_refill(struct imap_session *s)
 {
 	struct imap_fetch *f = s->fetch;
 
+	/* Not while output waits in s->pend: what is added goes behind it,
+	 * and the connection's buffer would never fill to stop the loop. */
 	while (f && !s->conn_gone && s->state != IMAP_S_LOGOUT &&
-	       buf_len(&s->conn->out) < IMAP_OUT_HIGH) {
+	       buf_len(&s->conn->out) < IMAP_OUT_HIGH && buf_len(&s->pend) == 0) {
 		if (f->lit >= 0) {
 			if (send_chunk(s, f) < 0) {
 				log_warn("imap", s->id, "event=message_unavailable uid=%u",

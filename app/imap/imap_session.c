@@ -80,10 +80,10 @@ int imap_secure(const struct imap_session *s)
 	return s->conn && s->conn->tls != NULL;
 }
 
-void imap_write(struct imap_session *s, const char *p, size_t n)
+/* Into the connection itself: only while nothing waits in s->pend, which
+ * would otherwise reach the client after what is written here. */
+static void write_conn(struct imap_session *s, const char *p, size_t n)
 {
-	if (s->conn_gone || s->bye_said)
-		return; /* nothing after a BYE (imap_session_bye) */
 	if (n)
 		s->out_midline = p[n - 1] != '\n';
 	if (conn_write(s->conn, p, n) < 0 && s->state != IMAP_S_LOGOUT) {
@@ -91,6 +91,29 @@ void imap_write(struct imap_session *s, const char *p, size_t n)
 		log_warn("imap", s->id, "event=output_overflow");
 		imap_close_with(s, "output_overflow");
 	}
+}
+
+/* Behind what waits already: the client reads the output in the order it
+ * was made. */
+static void write_pend(struct imap_session *s, const char *p, size_t n)
+{
+	if (buf_append(&s->pend, p, n) < 0) {
+		/* One command's answer past IMAP_PEND_MAX: it cannot be told
+		 * whole, so the session ends as a sync that large does. */
+		log_warn("imap", s->id, "event=output_overflow pending=%zu", buf_len(&s->pend));
+		imap_session_bye(s, "* BYE Too much output to send at once, please reconnect.",
+				 "output_overflow");
+	}
+}
+
+void imap_write(struct imap_session *s, const char *p, size_t n)
+{
+	if (s->conn_gone || s->bye_said)
+		return; /* nothing after a BYE (imap_session_bye) */
+	if (buf_len(&s->pend))
+		write_pend(s, p, n);
+	else
+		write_conn(s, p, n);
 }
 
 void imap_session_bye(struct imap_session *s, const char *line, const char *reason)
@@ -116,17 +139,10 @@ void imap_write_big(struct imap_session *s, const char *p, size_t n)
 {
 	if (s->conn_gone || s->bye_said)
 		return;
-	if (buf_len(&s->pend) == 0 && buf_len(&s->conn->out) + n <= IMAP_OUT_HIGH) {
-		imap_write(s, p, n);
-		return;
-	}
-	if (buf_append(&s->pend, p, n) < 0) {
-		/* One command's answer past IMAP_PEND_MAX: it cannot be told
-		 * whole, so the session ends as a sync that large does. */
-		log_warn("imap", s->id, "event=output_overflow pending=%zu", buf_len(&s->pend));
-		imap_session_bye(s, "* BYE Too much output to send at once, please reconnect.",
-				 "output_overflow");
-	}
+	if (buf_len(&s->pend) == 0 && buf_len(&s->conn->out) + n <= IMAP_OUT_HIGH)
+		write_conn(s, p, n);
+	else
+		write_pend(s, p, n);
 }
 
 __attribute__((format(printf, 3, 0)))
@@ -579,7 +595,7 @@ static int send_pending(struct imap_session *s)
 		size_t n = IMAP_OUT_HIGH - used;
 		if (n > buf_len(&s->pend))
 			n = buf_len(&s->pend);
-		imap_write(s, buf_data(&s->pend), n);
+		write_conn(s, buf_data(&s->pend), n);
 		buf_consume(&s->pend, n);
 	}
 	if (buf_len(&s->pend) == 0)

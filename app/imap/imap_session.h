@@ -187,7 +187,8 @@ extern struct store *imap_store;
 void imap_reply(struct imap_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "TAG <status> <text>" for the command under way (CRLF added). */
 void imap_tagged(struct imap_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Queues raw bytes. */
+/* Queues raw bytes, behind what waits in s->pend: every writer goes
+ * through here or imap_write_big(), so output leaves in the order made. */
 void imap_write(struct imap_session *s, const char *p, size_t n);
 /* Queues output of any size: what does not fit now is sent as the
  * connection drains, before anything else. */

@@ -314,3 +314,37 @@ def test_imap_repeated_modifiers_are_bad():
         out = cmd(r, "e", "FETCH 1 (FLAGS)")
         assert b"MODSEQ" not in out[0] and out[-1].startswith(b"e OK"), out
         r.close()
+
+
+def test_imap_held_line_comes_after_a_store_answer_that_waits():
+    """A STORE whose FETCH answer is more than the connection's output
+    buffer takes at once (IMAP_OUT_HIGH) waits in the session's queue for
+    the client to read; the "* OK [HIGHESTMODSEQ]" line said after it,
+    while another session's expunge is held back, went to the connection
+    directly and so reached the client ahead of that answer."""
+    with srv() as s:
+        n = 300
+        m = "Subject: x\r\n\r\nx\r\n"
+        a = Raw(s)
+        a.login()
+        a.send("".join("p%d APPEND INBOX {%d+}\r\n%s\r\n" % (i, len(m), m) for i in range(n)))
+        assert a.until_tag("p%d" % (n - 1))[-1].startswith(b"p%d OK" % (n - 1))
+        cmd(a, "a", "ENABLE CONDSTORE")
+        cmd(a, "b", "SELECT INBOX")
+        b = Raw(s)
+        b.login()
+        cmd(b, "a", "SELECT INBOX")
+        cmd(b, "b", "STORE 1 +FLAGS.SILENT (\\Deleted)")
+        cmd(b, "c", "EXPUNGE")
+        b.close()
+        # Eight long keywords on each message: some 100 KB of FETCH lines.
+        kws = " ".join("Keyword%02d%s" % (i, "x" * 32) for i in range(8))
+        out = cmd(a, "c", "STORE 2:* +FLAGS (%s)" % kws)
+        assert out[-1].startswith(b"c OK"), out[-1]
+        fetches = [i for i, l in enumerate(out) if b" FETCH (" in l]
+        held = [i for i, l in enumerate(out) if l.startswith(b"* OK [HIGHESTMODSEQ ")]
+        assert len(fetches) == n - 1 and len(held) == 1, (len(fetches), held)
+        assert held[0] == len(out) - 2, "HIGHESTMODSEQ at line %d of %d" % (held[0], len(out))
+        # The held-back expunge is told at the next NOOP.
+        assert b"* 1 EXPUNGE" in cmd(a, "d", "NOOP")
+        a.close()
