@@ -470,35 +470,36 @@ static int vac_write(struct jmap_call *c, const struct vac *v, struct script_che
 			return VAC_REFUSED;
 		}
 	}
-	int rc = sc ? store_sieve_put(st, acc, VAC_NAME, buf_data(&b), buf_len(&b), (int64_t)time(NULL))
-		    : STORE_EINVAL;
-	sieve_script_free(&sc);
-	buf_free(&b);
-	if (rc != STORE_OK)
-		return rc;
-	if (v->enabled)
-		return store_sieve_activate(st, acc, VAC_NAME);
-	if (!on)
-		return STORE_OK;
-	/* Off: the filters it included are active again, as before, through
-	 * the check every activation takes (script_check.h): one that broke
-	 * meanwhile (its include deleted) would fail every delivery, so
-	 * none is active then and mail goes to INBOX, as that failing run
-	 * would have filed it. The set still succeeds: RFC 8621 §8 has no
-	 * error for it, and the reply is off as asked. */
-	if (v->filters) {
+	/* Off: the filters it included are active again, as before, if
+	 * they pass the check every activation takes (script_check.h): one
+	 * that broke meanwhile (its include deleted) would fail every
+	 * delivery, so none is active then and mail goes to INBOX, as that
+	 * failing run would have filed it. The set still succeeds: RFC 8621
+	 * §8 has no error for it, and the reply is off as asked. */
+	const char *act = v->enabled ? VAC_NAME : on ? "" : NULL; /* NULL: as it is */
+	if (sc && !v->enabled && on && v->filters) {
 		script_check_init(chk, st, acc, v->filters);
-		rc = script_check_activate(chk);
-		if (rc == STORE_OK && !chk->invalid)
-			return STORE_OK;
-		if (rc == STORE_OK) {
+		int ck = script_check_ready(chk);
+		if (ck == STORE_OK && !chk->invalid)
+			act = chk->name;
+		else if (ck == STORE_OK) {
 			char qn[2 * sizeof chk->name + 3], qe[2 * sizeof chk->err + 3];
 			log_warn("jmap", NULL,
 				 "event=vacation_filters_not_reactivated account=%u script=%s why=%s",
 				 acc, log_q(chk->name, qn, sizeof qn), log_q(chk->err, qe, sizeof qe));
 		}
 	}
-	return store_sieve_activate(st, acc, NULL);
+	/* The text and its activation in one transaction: as two writes, a
+	 * crash or a full disk between them left the new text under the old
+	 * activation (a reply turned on that never ran, one turned off
+	 * still sent with the filters gone). */
+	int rc = !sc ? STORE_EINVAL
+		 : act ? store_sieve_put_activate(st, acc, VAC_NAME, buf_data(&b), buf_len(&b),
+						  (int64_t)time(NULL), act)
+		       : store_sieve_put(st, acc, VAC_NAME, buf_data(&b), buf_len(&b), (int64_t)time(NULL));
+	sieve_script_free(&sc);
+	buf_free(&b);
+	return rc;
 }
 
 static void set_err(struct jw *w, const char *key, const char *type, const char *prop,

@@ -235,12 +235,12 @@ void script_check_text(struct script_check *c, const char *text, size_t len)
  * delivery is refused (what an upload only warns of). The active one is
  * not checked again (Pigeonhole neither): refusing would not take it out.
  */
-int script_check_activate(struct script_check *c)
+int script_check_ready(struct script_check *c)
 {
 	struct buf b;
 	int active = 0;
 	if (!c->name[0])
-		return store_sieve_activate(c->st, c->account, NULL);
+		return STORE_OK;
 	buf_init(&b, STORE_SIEVE_BYTES_MAX);
 	int rc = store_sieve_get(c->st, c->account, c->name, &b, &active);
 	if (rc == STORE_OK && !active) {
@@ -248,7 +248,13 @@ int script_check_activate(struct script_check *c)
 		script_check_text(c, buf_data(&b), buf_len(&b));
 	}
 	buf_free(&b);
+	return rc;
+}
+
+int script_check_activate(struct script_check *c)
+{
+	int rc = script_check_ready(c);
 	if (rc == STORE_OK && !c->invalid)
-		rc = store_sieve_activate(c->st, c->account, c->name);
+		rc = store_sieve_activate(c->st, c->account, c->name[0] ? c->name : NULL);
 	return rc;
 }

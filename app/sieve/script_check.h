@@ -82,4 +82,9 @@ void script_check_text(struct script_check *c, const char *text, size_t len);
  */
 int script_check_activate(struct script_check *c);
 
+/* script_check_activate's check alone, nothing changed: for a caller
+ * that activates in the same transaction as another write
+ * (store_sieve_put_activate). STORE_OK (see c->invalid) or its errors. */
+int script_check_ready(struct script_check *c);
+
 #endif

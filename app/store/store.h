@@ -1588,6 +1588,11 @@ int store_sieve_name_valid(const char *name);
  * byte limit alone), STORE_ELIMIT (count or bytes with the others), STORE_ETEMP. */
 int store_sieve_put(struct store *st, uint32_t account, const char *name, const char *text,
                     size_t len, int64_t now);
+/* store_sieve_put and then store_sieve_activate(active) in one
+ * transaction: both done or neither, even across a crash (a reply
+ * turned on or off is never half-applied). Their returns. */
+int store_sieve_put_activate(struct store *st, uint32_t account, const char *name,
+                             const char *text, size_t len, int64_t now, const char *active);
 /* Deletes a script. STORE_OK, STORE_ENOTFOUND, STORE_EACTIVE, STORE_ETEMP. */
 int store_sieve_del(struct store *st, uint32_t account, const char *name);
 /* Renames. STORE_OK, STORE_ENOTFOUND, STORE_EEXIST (newname taken), STORE_EINVAL. */

@@ -220,6 +220,8 @@ struct put_ctx {
 	size_t len;
 	int64_t now;
 	int kind; /* 0 put, 1 delete, 2 rename, 3 activate */
+	/* kind 0: an activation (kind 3) made in the same transaction, or NULL */
+	struct put_ctx *then;
 	/* name and newname in NFC; a stored name from before NFC */
 	char nfc[STORE_SIEVE_NAME_MAX + 1], newnfc[STORE_SIEVE_NAME_MAX + 1];
 	char stored[STORE_SIEVE_NAME_MAX + 1];
@@ -455,12 +457,15 @@ static int sieve_apply(struct store *st, MDB_txn *txn, struct put_ctx *c, int *f
 static int sieve_write_fn(struct store *st, MDB_txn *txn, void *arg)
 {
 	struct put_ctx *c = arg;
-	int found = 0;
+	int found = 0, then_found = 0;
 	int rc = sieve_apply(st, txn, c, &found);
-	return rc ? rc : ids_after(txn, st, c, found);
+	if (!rc)
+		rc = ids_after(txn, st, c, found);
+	return rc || !c->then ? rc : sieve_apply(st, txn, c->then, &then_found);
 }
 
-static int sieve_write(struct store *st, struct put_ctx *c)
+/* The names of c checked and brought to NFC: 0, or STORE_EINVAL. */
+static int sieve_names(struct put_ctx *c)
 {
 	if (!store_sieve_name_valid(c->name) && !(c->kind == 3 && c->name[0] == '\0'))
 		return STORE_EINVAL;
@@ -478,6 +483,13 @@ static int sieve_write(struct store *st, struct put_ctx *c)
 			return STORE_EINVAL;
 		c->newname = c->newnfc;
 	}
+	return 0;
+}
+
+static int sieve_write(struct store *st, struct put_ctx *c)
+{
+	if (sieve_names(c) || (c->then && sieve_names(c->then)))
+		return STORE_EINVAL;
 	int rc = store_write(st, sieve_write_fn, c);
 	/* JMAP push tells SieveScript's state (its own, not the modseq):
 	 * subscribers of the account learn that a script changed, whoever
@@ -493,6 +505,15 @@ int store_sieve_put(struct store *st, uint32_t account, const char *name, const 
                     size_t len, int64_t now)
 {
 	struct put_ctx c = {.account = account, .name = name, .text = text, .len = len, .now = now, .kind = 0};
+	return sieve_write(st, &c);
+}
+
+int store_sieve_put_activate(struct store *st, uint32_t account, const char *name,
+                             const char *text, size_t len, int64_t now, const char *active)
+{
+	struct put_ctx a = {.account = account, .name = active ? active : "", .kind = 3};
+	struct put_ctx c = {.account = account, .name = name, .text = text, .len = len, .now = now,
+	                    .kind = 0, .then = &a};
 	return sieve_write(st, &c);
 }
 
