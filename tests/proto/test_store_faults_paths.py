@@ -16,7 +16,7 @@ import re
 import shutil
 import subprocess
 
-from harness import Server, free_port
+from harness import Server, free_port, message
 from jmapc import Jmap
 from test_imap import Raw
 from test_imap_catenate import ATTACHED, append, body, count, lit
@@ -152,6 +152,20 @@ def test_killed_after_commit_jmap_states():
         assert ch["newState"] == got["state"], (ch, got["state"])
         print("  Email/set killed: %s" % ("flagged" if flagged else "not flagged"))
 
+        # Email/import: the imported message found by its subject.
+        st, _, up = j.request("POST", "/jmap/upload/%s/" % j.account,
+                              message(subject="imported-k").encode(), {"Content-Type": "message/rfc822"})
+        assert st == 201, up
+        since = j.one("Email/get", {"ids": []})[1]["state"]
+        killed(s, "Email/import", lambda: j.one("Email/import", {"emails": {"i": {
+            "blobId": up["blobId"], "mailboxIds": {inbox: True}}}}))
+        _, q = j.one("Email/query", {"filter": {"subject": "imported-k"}})
+        assert len(q["ids"]) <= 1, q
+        _, ch = j.one("Email/changes", {"sinceState": since})
+        assert set(ch["created"]) == set(q["ids"]), (q, ch)
+        assert ch["newState"] == j.one("Email/get", {"ids": []})[1]["state"], ch
+        print("  Email/import killed: %s" % ("there" if q["ids"] else "not there"))
+
         using = (CORE, VACATION)
         _, v = j.one("VacationResponse/get", {}, using)
         killed(s, "VacationResponse/set", lambda: j.one("VacationResponse/set", {"update": {
@@ -237,7 +251,7 @@ def one_write_failing(s, what, op, check, call, nth):
     return inj.injected()
 
 
-def test_disk_full_at_each_write_managesieve_vacation():
+def test_disk_full_at_each_write_more_paths():
     if not shutil.which("strace"):
         print("  (no strace)")
         return "skip"
@@ -312,3 +326,54 @@ def test_disk_full_at_each_write_managesieve_vacation():
             assert now in want, (got, now, want)
             vac[:] = now
         each_write_failing(s, "VacationResponse/set", vacation, check_vacation)
+
+        # SieveScript/set create: there and answered, or refused and not.
+        using = (CORE, SIEVE)
+        st, _, up = j.request("POST", "/jmap/upload/%s/" % j.account, b"keep;\r\n",
+                              {"Content-Type": "application/sieve"})
+        assert st == 201, up
+        made = [0, 0]  # creates asked, created answered
+
+        def script():
+            made[0] += 1
+            try:
+                _, res = j.one("SieveScript/set", {"create": {"k": {
+                    "name": "f%d" % made[0], "blobId": up["blobId"]}}}, using)
+            except (AssertionError, OSError):
+                return None
+            if "k" in (res.get("created") or {}):
+                return True
+            assert res["notCreated"]["k"]["type"] in ("serverUnavailable", "overQuota"), res
+            return False
+
+        def check_script(got):
+            _, sv = j.one("SieveScript/get", {}, using)
+            there = "f%d" % made[0] in [x["name"] for x in sv["list"]]
+            assert got is None or there == got, (got, sv)
+        each_write_failing(s, "SieveScript/set", script, check_script)
+
+        # CATENATE: the built message stored and answered, or neither.
+        r = [Raw(s)]
+        r[0].login()
+        out = append(r[0], "a", b"INBOX " + lit(ATTACHED))
+        uid = int(re.search(rb"APPENDUID \d+ (\d+)", out[-1]).group(1))
+        had = [count(r[0])]
+
+        def catenate():
+            try:
+                out = append(r[0], "c", b'INBOX CATENATE (URL "/INBOX/;UID=%d" TEXT %s)' % (uid, lit(b"x\r\n")))
+            except (AssertionError, OSError, EOFError):
+                return None
+            if out[-1].startswith(b"c OK"):
+                return True
+            assert out[-1].startswith(b"c NO ["), out
+            return False
+
+        def check_catenate(got):
+            r[0] = Raw(s)
+            r[0].login()
+            n = count(r[0])
+            want = {True: [had[0] + 1], False: [had[0]], None: [had[0], had[0] + 1]}[got]
+            assert n in want, (got, n, had)
+            had[0] = n
+        each_write_failing(s, "CATENATE", catenate, check_catenate)
