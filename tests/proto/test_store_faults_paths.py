@@ -17,6 +17,7 @@ import shutil
 import subprocess
 
 from harness import Server, free_port, message
+from httpc import admin_server
 from jmapc import Jmap
 from test_imap import Raw
 from test_imap_catenate import ATTACHED, append, body, count, lit
@@ -377,3 +378,34 @@ def test_disk_full_at_each_write_more_paths():
             assert n in want, (got, n, had)
             had[0] = n
         each_write_failing(s, "CATENATE", catenate, check_catenate)
+
+
+def test_killed_after_commit_domain_and_dkim():
+    # POST /domains stores the domain, then its DKIM keys (a second
+    # write): killed after the first commit, the keys are made at the
+    # first look after the restart, and the selectors the DNS page
+    # publishes stay the keys' through another restart.
+    if not shutil.which("strace"):
+        print("  (no strace)")
+        return "skip"
+    s, api = admin_server(env=untraced_leaks())
+    with s:
+        killed(s, "POST /domains", lambda: api.call("POST", "/domains", {"name": "killed.test"})[0])
+        api.login(api.password)  # the admin's session ends with the server
+        st, _, d = api.call("GET", "/domains/killed.test/dkim")
+        print("  after the restart: %s, %s" % (st, [k["selector"] for k in (d or {}).get("keys", [])]))
+        if st == 404:  # the domain's commit was lost: none of it is there
+            assert api.call("POST", "/domains", {"name": "killed.test"})[0] == 201
+            st, _, d = api.call("GET", "/domains/killed.test/dkim")
+        assert st == 200 and d["keys"], (st, d)
+        keys = sorted((k["record_name"], k["record_value"]) for k in d["keys"])
+        s.kill9()
+        s.start()
+        api.login(api.password)
+        st, _, d = api.call("GET", "/domains/killed.test/dkim")
+        assert st == 200 and sorted((k["record_name"], k["record_value"]) for k in d["keys"]) == keys, d
+        st, _, dns = api.call("GET", "/domains/killed.test/dns")
+        assert st == 200, dns
+        text = str(dns)
+        for name, value in keys:
+            assert name in text and value[:60] in text, (name, dns)
