@@ -224,6 +224,22 @@ def each_write_failing(s, what, op, check, most=8):
                 break
 
 
+def set_answer(j, method, args, using, done):
+    """A /set of one object ("singleton" or "k") as each_write_failing's
+    op: True when done (under done, "created" or "updated"), False when
+    refused for the store, None when the connection was cut."""
+    try:
+        _, res = j.one(method, args, using)
+    except (AssertionError, OSError, EOFError):
+        return None
+    key = list((args.get("update") or args.get("create")))[0]
+    if key in (res.get(done) or {}):
+        return True
+    bad = res["notUpdated" if done == "updated" else "notCreated"][key]
+    assert bad["type"] in ("serverUnavailable", "overQuota"), res
+    return False
+
+
 def one_write_failing(s, what, op, check, call, nth):
     """each_write_failing's one try: whether the fault was reached."""
     with Inject(s, call, nth) as inj:
@@ -309,15 +325,8 @@ def test_disk_full_at_each_write_more_paths():
 
         def vacation():
             turn[0] += 1
-            try:
-                _, res = j.one("VacationResponse/set", {"update": {"singleton": {
-                    "isEnabled": not vac[0], "textBody": "away %d" % turn[0]}}}, using)
-            except (AssertionError, OSError, EOFError):
-                return None
-            if "singleton" in (res.get("updated") or {}):
-                return True
-            assert res["notUpdated"]["singleton"]["type"] in ("serverUnavailable", "overQuota"), res
-            return False
+            return set_answer(j, "VacationResponse/set", {"update": {"singleton": {
+                "isEnabled": not vac[0], "textBody": "away %d" % turn[0]}}}, using, "updated")
 
         def check_vacation(got):
             _, v = j.one("VacationResponse/get", {}, using)
@@ -333,19 +342,12 @@ def test_disk_full_at_each_write_more_paths():
         st, _, up = j.request("POST", "/jmap/upload/%s/" % j.account, b"keep;\r\n",
                               {"Content-Type": "application/sieve"})
         assert st == 201, up
-        made = [0, 0]  # creates asked, created answered
+        made = [0]  # creates asked
 
         def script():
             made[0] += 1
-            try:
-                _, res = j.one("SieveScript/set", {"create": {"k": {
-                    "name": "f%d" % made[0], "blobId": up["blobId"]}}}, using)
-            except (AssertionError, OSError):
-                return None
-            if "k" in (res.get("created") or {}):
-                return True
-            assert res["notCreated"]["k"]["type"] in ("serverUnavailable", "overQuota"), res
-            return False
+            return set_answer(j, "SieveScript/set", {"create": {"k": {
+                "name": "f%d" % made[0], "blobId": up["blobId"]}}}, using, "created")
 
         def check_script(got):
             _, sv = j.one("SieveScript/get", {}, using)
