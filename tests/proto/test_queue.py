@@ -593,6 +593,37 @@ def test_store_refusing_the_update_sends_no_copy_again():
         assert len(dave) == 2, len(dave)
 
 
+def test_store_refusing_the_bounce_loses_no_dsn_and_doubles_none():
+    # The outbound queue's DSN cell of the durability table (a full
+    # disk): the remote refuses the recipient for good (550) while every
+    # write to data.mdb fails with ENOSPC, so the commit that gives up on
+    # the recipient and carries the notice is refused. The server stays
+    # up, and once the store takes writes again the sender has the one
+    # DSN (not none, not two) and the queue is empty.
+    if os.geteuid() != 0 or not shutil.which("strace"):
+        print("  (needs root and strace)")
+        return "skip"
+    bad = {"on": False}
+    with World(lambda ips: zone(mx(ips, 0)), env={"TERN_QUEUE_RETRY_SCHEDULE": "8"}) as w:
+        r = w.receiver(0, rcpt=lambda a: "550 5.1.1 no such user" if bad["on"] else "451 4.3.0 not yet")
+        w.send(["nobody@remote.test"], subject="bounce while full")
+        assert w.srv.wait_log("event=retry_later id=1 pending=1 attempts=1")
+        st = store_writes_fail(w.srv)
+        try:
+            bad["on"] = True
+            assert w.srv.wait_log("event=queue_update_failed id=1", timeout=30)
+            assert w.srv.proc.poll() is None
+        finally:
+            st.send_signal(signal.SIGINT)
+            st.wait()
+        assert w.wait_queue_empty(timeout=60), w.queue_list()
+        m, raw = dsn_of(w)  # exactly one notice
+        assert status_fields(m)[1]["status"] == "5.1.1", raw[:2000]
+        assert r.messages == []
+        print("  one DSN after %d refused updates" %
+              w.srv.log_text().count("event=queue_update_failed id=1"))
+
+
 def drop_blob_records(data_dir, db="blobref"):
     """Deletes every record of db (blobref: the blobs' records; blobdata:
     their bytes) in a stopped server's data.mdb (through the system's
