@@ -37,34 +37,22 @@ static int domain_ok(const char *d)
 	return 1;
 }
 
-int admin_auth_set_list(struct store *st, const char *name, const char *const *domains, size_t n,
-			const char **bad_r)
+int admin_auth_list_encode(const char *const *domains, size_t n, struct buf *b, const char **bad_r)
 {
-	struct buf b;
 	*bad_r = NULL;
 	if (n > ADMIN_AUTH_LIST_ENTRIES)
 		return STORE_EINVAL;
-	buf_init(&b, ADMIN_AUTH_LIST_MAX);
 	for (size_t i = 0; i < n; i++) {
 		char low[256];
 		if (!domain_ok(domains[i])) {
 			*bad_r = domains[i];
-			buf_free(&b);
 			return STORE_EINVAL;
 		}
 		str_lower_into(str_c(domains[i]), low, sizeof low);
-		if (buf_printf(&b, "%s\n", low) < 0) {
-			buf_free(&b);
+		if (buf_printf(b, "%s\n", low) < 0)
 			return STORE_EINVAL;
-		}
 	}
-	if (st == NULL) {
-		buf_free(&b);
-		return STORE_OK;
-	}
-	int rc = n ? store_meta_put(st, name, buf_data(&b), buf_len(&b), 0) : store_meta_del(st, name);
-	buf_free(&b);
-	return rc == STORE_ENOTFOUND ? STORE_OK : rc;
+	return STORE_OK;
 }
 
 int admin_auth_set_postmaster(struct store *st, const char *email)

@@ -34,13 +34,15 @@ struct store;
 /* The setting's text into out ("" when unset or unreadable). */
 void admin_auth_get(struct store *st, const char *name, char *out, size_t outsz);
 /*
- * Stores a list of n domains (lowercased, one a line; n 0 clears it).
- * Returns STORE_OK, STORE_EINVAL when an entry is not a domain name or
- * there are too many (*bad_r names it, or is NULL), or a store error.
- * st NULL: checks only (STORE_OK or STORE_EINVAL), stores nothing.
+ * The stored form of a list of n domains (lowercased, one a line),
+ * appended to b (buf_init'ed with ADMIN_AUTH_LIST_MAX; empty for n 0,
+ * which the caller stores as a removal): STORE_OK, or STORE_EINVAL when
+ * an entry is not a domain name or there are too many (*bad_r names it,
+ * or is NULL). PUT /settings stores it with its other fields in one
+ * transaction (store_meta_put_all).
  */
-int admin_auth_set_list(struct store *st, const char *name, const char *const *domains, size_t n,
-			const char **bad_r);
+struct buf;
+int admin_auth_list_encode(const char *const *domains, size_t n, struct buf *b, const char **bad_r);
 /* Stores the postmaster account (must be an existing account: STORE_ENOTFOUND). */
 int admin_auth_set_postmaster(struct store *st, const char *email);
 

@@ -304,22 +304,34 @@ int admin_setting_get(struct store *st, enum admin_setting s, char *out, size_t 
 	return STORE_OK;
 }
 
-int admin_setting_set(struct store *st, enum admin_setting s, const char *value)
+int admin_setting_item(struct store *st, enum admin_setting s, const char *value, char *buf,
+		       size_t bufsz, struct store_meta_item *it)
 {
-	char sealed[ADMIN_SECRET_SEALED_MAX];
-
-	if (!*value) {
-		int rc = store_meta_del(st, settings[s].key);
-		return rc == STORE_ENOTFOUND ? STORE_OK : rc;
+	*it = (struct store_meta_item){settings[s].key, NULL, 0};
+	if (!*value)
+		return STORE_OK;
+	if (!settings[s].secret) {
+		it->val = value;
+		it->len = strlen(value);
+		return STORE_OK;
 	}
-	if (!settings[s].secret)
-		return store_meta_put(st, settings[s].key, value, strlen(value), 0);
-	if (admin_secret_seal(store_data_dir(st), value, sealed, sizeof sealed) != 0) {
+	if (admin_secret_seal(store_data_dir(st), value, buf, bufsz) != 0) {
 		log_error("admin", NULL, "event=secret_seal_failed setting=%s dir=%s",
 			  settings[s].key, store_data_dir(st));
 		return STORE_ETEMP;
 	}
-	return store_meta_put(st, settings[s].key, sealed, strlen(sealed), 0);
+	it->val = buf;
+	it->len = strlen(buf);
+	return STORE_OK;
+}
+
+int admin_setting_set(struct store *st, enum admin_setting s, const char *value)
+{
+	char sealed[ADMIN_SECRET_SEALED_MAX];
+	struct store_meta_item it;
+
+	int rc = admin_setting_item(st, s, value, sealed, sizeof sealed, &it);
+	return rc == STORE_OK ? store_meta_put_all(st, &it, 1) : rc;
 }
 
 int admin_settings_seal(struct store *st)

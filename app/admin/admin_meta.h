@@ -112,6 +112,16 @@ enum mta_sts_mode admin_mta_sts_mode(struct store *st);
 int admin_setting_get(struct store *st, enum admin_setting s, char *out, size_t outsz);
 /* Stores value ("" deletes). STORE_OK, STORE_ETEMP. */
 int admin_setting_set(struct store *st, enum admin_setting s, const char *value);
+/*
+ * What admin_setting_set would write, as an item for store_meta_put_all
+ * (several settings in one transaction): val NULL for "" (a removal), a
+ * secret sealed into buf (ADMIN_SECRET_SEALED_MAX bytes), else value
+ * itself (kept alive by the caller). STORE_OK, or STORE_ETEMP when a
+ * secret cannot be sealed.
+ */
+struct store_meta_item;
+int admin_setting_item(struct store *st, enum admin_setting s, const char *value, char *buf,
+		       size_t bufsz, struct store_meta_item *it);
 /* Seals, in place, secret settings an older build stored in the clear
  * (done at start). STORE_OK, or STORE_ETEMP when one cannot be sealed. */
 int admin_settings_seal(struct store *st);

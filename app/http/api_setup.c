@@ -468,8 +468,9 @@ static int printable(const char *s, size_t max)
 	return 1;
 }
 
-int api_store_relay(struct http_ctx *x, const char *fhost, const char *fuser, const char *fpass,
-		    const char *current)
+int api_relay_items(struct http_ctx *x, const char *fhost, const char *fuser, const char *fpass,
+		    const char *current, char sealed[][ADMIN_SECRET_SEALED_MAX],
+		    struct store_meta_item *it, size_t *n)
 {
 	const char *host = http_body_str(x, fhost), *user = http_body_str(x, fuser),
 		   *pass = http_body_str(x, fpass);
@@ -504,13 +505,36 @@ int api_store_relay(struct http_ctx *x, const char *fhost, const char *fuser, co
 		if (strcmp(host, was) != 0 && http_session_password_check(x, current) < 0)
 			return -1;
 	}
-	int rc = STORE_OK;
-	if (host)
-		rc = admin_setting_set(http_store, SETTING_RELAY_HOST, host);
-	if (rc == STORE_OK && (user || (host && !host[0])))
-		rc = admin_setting_set(http_store, SETTING_RELAY_USER, user ? user : "");
-	if (rc == STORE_OK && (pass || (host && !host[0])))
-		rc = admin_setting_set(http_store, SETTING_RELAY_PASSWORD, pass ? pass : "");
+	/* An empty host turns the relay off: its credentials go with it. */
+	struct { enum admin_setting s; const char *v; } f[3] = {
+		{SETTING_RELAY_HOST, host},
+		{SETTING_RELAY_USER, user ? user : (host && !host[0]) ? "" : NULL},
+		{SETTING_RELAY_PASSWORD, pass ? pass : (host && !host[0]) ? "" : NULL},
+	};
+	for (size_t i = 0; i < 3; i++) {
+		if (!f[i].v)
+			continue;
+		int rc = admin_setting_item(http_store, f[i].s, f[i].v, sealed[i], sizeof sealed[i],
+					    &it[*n]);
+		if (rc != STORE_OK) {
+			http_store_problem(x, rc, "cannot store the relay settings");
+			return -1;
+		}
+		(*n)++;
+	}
+	return 0;
+}
+
+int api_store_relay(struct http_ctx *x, const char *fhost, const char *fuser, const char *fpass,
+		    const char *current)
+{
+	char sealed[3][ADMIN_SECRET_SEALED_MAX];
+	struct store_meta_item it[3];
+	size_t n = 0;
+
+	if (api_relay_items(x, fhost, fuser, fpass, current, sealed, it, &n) < 0)
+		return -1;
+	int rc = n ? store_meta_put_all(http_store, it, n) : STORE_OK;
 	if (rc != STORE_OK) {
 		http_store_problem(x, rc, "cannot store the relay settings");
 		return -1;

@@ -213,9 +213,12 @@ static void write_auth(struct jw *w)
 	jw_obj_end(w);
 }
 
-/* PUT /settings: a list field (array of domain names). 0, or -1 after
- * replying. check: only checks it (nothing stored). */
-static int put_list(struct http_ctx *x, const char *field, const char *name, int check)
+/* PUT /settings: a list field (array of domain names), checked and
+ * encoded into b (buf_init'ed with ADMIN_AUTH_LIST_MAX) for the item
+ * *it storing it (val NULL for an empty list: a removal). 1 with *it
+ * set, 0 when the body has no such field, or -1 after replying. */
+static int put_list(struct http_ctx *x, const char *field, const char *name, struct buf *b,
+		    struct store_meta_item *it)
 {
 	const struct json_value *v = json_get(x->json, field);
 	const char *items[ADMIN_AUTH_LIST_ENTRIES];
@@ -237,19 +240,14 @@ static int put_list(struct http_ctx *x, const char *field, const char *name, int
 		items[n++] = e->str;
 	}
 	const char *bad;
-	int rc = admin_auth_set_list(check ? NULL : http_store, name, items, n, &bad);
-	if (rc == STORE_EINVAL) {
+	if (admin_auth_list_encode(items, n, b, &bad) != STORE_OK) {
 		http_problem(x, 400, "invalid_field", field, "field '%s': '%s' is not a domain name", field,
 			     bad ? bad : "");
 		return -1;
 	}
-	if (rc != STORE_OK) {
-		http_store_problem(x, rc, "cannot store the setting");
-		return -1;
-	}
-	return 0;
+	*it = (struct store_meta_item){name, n ? buf_data(b) : NULL, buf_len(b)};
+	return 1;
 }
-
 
 /* DMARC failure reports (report/dmarc_fail.h): on unless stored "off". */
 static int failure_reports_on(void)
@@ -444,87 +442,81 @@ void api_settings_put(struct http_ctx *x)
 			return;
 		}
 	}
-	/* Every field is checked before any is stored: a 400 for the last
+	/*
+	 * Every field is checked before any is stored: a 400 for the last
 	 * one used to leave the relay and the lists before it changed, the
-	 * client told that nothing was. */
-	if (put_list(x, "dmarc_tolerated", ADMIN_AUTH_TOLERATED, 1) < 0 ||
-	    put_list(x, "arc_trusted", ADMIN_AUTH_ARC_TRUSTED, 1) < 0)
-		return;
+	 * client told that nothing was. Then all of them go into one write
+	 * transaction: stored one by one, a kill or a full disk between two
+	 * left some changed and the rest not, the client told that the PUT
+	 * failed. What the running server takes from them (the host name)
+	 * follows the commit only.
+	 */
+	char sealed[3][ADMIN_SECRET_SEALED_MAX], hlow[256], dlow[320], pmlow[330];
+	struct store_meta_item it[10];
+	struct buf lists[2];
+	size_t n = 0;
+	int rc = STORE_OK, r;
+
+	buf_init(&lists[0], ADMIN_AUTH_LIST_MAX);
+	buf_init(&lists[1], ADMIN_AUTH_LIST_MAX);
+	if ((r = put_list(x, "dmarc_tolerated", ADMIN_AUTH_TOLERATED, &lists[0], &it[n])) < 0)
+		goto out;
+	n += (size_t)r;
+	if ((r = put_list(x, "arc_trusted", ADMIN_AUTH_ARC_TRUSTED, &lists[1], &it[n])) < 0)
+		goto out;
+	n += (size_t)r;
 	const char *pm = http_body_str(x, "postmaster");
 	if (pm) {
-		char low[330];
 		uint32_t id;
-		int rc = str_lower_into(str_c(pm), low, sizeof low) < 0
-				 ? STORE_EINVAL
-				 : store_account_id(http_store, low, &id);
+		rc = str_lower_into(str_c(pm), pmlow, sizeof pmlow) < 0
+			     ? STORE_EINVAL
+			     : store_account_id(http_store, pmlow, &id);
 		if (rc == STORE_ENOTFOUND || rc == STORE_EINVAL) {
 			http_problem(x, 400, "invalid_field", "postmaster",
 				     "field 'postmaster' must be an existing account");
-			return;
+			goto out;
 		}
 		if (rc != STORE_OK) {
 			http_store_problem(x, rc, "cannot read the accounts");
-			return;
+			goto out;
 		}
+		it[n++] = (struct store_meta_item){ADMIN_AUTH_POSTMASTER, pmlow, strlen(pmlow)};
 	}
-	if (api_store_relay(x, "relay_host", "relay_user", "relay_password", "password") < 0)
-		return;
-	if (put_list(x, "dmarc_tolerated", ADMIN_AUTH_TOLERATED, 0) < 0 ||
-	    put_list(x, "arc_trusted", ADMIN_AUTH_ARC_TRUSTED, 0) < 0)
-		return;
-	if (pm) {
-		int rc = admin_auth_set_postmaster(http_store, pm);
-		if (rc == STORE_ENOTFOUND || rc == STORE_EINVAL) {
-			http_problem(x, 400, "invalid_field", "postmaster",
-				     "field 'postmaster' must be an existing account");
-			return;
-		}
-		if (rc != STORE_OK) {
-			http_store_problem(x, rc, "cannot store the postmaster account");
-			return;
-		}
-	}
+	if (api_relay_items(x, "relay_host", "relay_user", "relay_password", "password", sealed, it,
+			    &n) < 0)
+		goto out;
 	if (h) {
-		char low[256];
-		str_lower_into(str_c(h), low, sizeof(low));
-		int rc = admin_setting_set(http_store, SETTING_HOSTNAME, low);
-		if (rc != STORE_OK) {
-			http_store_problem(x, rc, "cannot store the host name");
-			return;
-		}
-		hostname_set(low); /* live; the certificate takes it at the next start */
-		log_info("http", NULL, "event=hostname_changed hostname=%s ip=%s", low, x->ip);
+		str_lower_into(str_c(h), hlow, sizeof(hlow));
+		admin_setting_item(http_store, SETTING_HOSTNAME, hlow, NULL, 0, &it[n++]);
 	}
 	if (df) {
-		char low[320];
 		const char *at = strrchr(df, '@');
-		snprintf(low, sizeof(low), "%s", df);
+		snprintf(dlow, sizeof(dlow), "%s", df);
 		if (at) /* the domain in lower case, as the store keeps names */
-			str_lower_into(str_c(at), low + (at - df), sizeof(low) - (size_t)(at - df));
-		int rc = admin_setting_set(http_store, SETTING_DMARC_REPORT_FROM, low);
-		if (rc != STORE_OK) {
-			http_store_problem(x, rc, "cannot store the DMARC report address");
-			return;
-		}
+			str_lower_into(str_c(at), dlow + (at - df), sizeof(dlow) - (size_t)(at - df));
+		admin_setting_item(http_store, SETTING_DMARC_REPORT_FROM, dlow, NULL, 0, &it[n++]);
 	}
 	const struct json_value *fr = json_get(x->json, "dmarc_failure_reports");
 	if (fr) {
 		const char *v = fr->boolean ? "on" : "off";
-		int rc = store_meta_put(http_store, DMARC_FAIL_SETTING, v, strlen(v), 0);
-		if (rc != STORE_OK) {
-			http_store_problem(x, rc, "cannot store the failure reports switch");
-			return;
-		}
+		it[n++] = (struct store_meta_item){DMARC_FAIL_SETTING, v, strlen(v)};
 	}
-	if (sm) {
-		int rc = admin_setting_set(http_store, SETTING_MTA_STS_MODE, sm);
-		if (rc != STORE_OK) {
-			http_store_problem(x, rc, "cannot store the MTA-STS mode");
-			return;
-		}
+	if (sm) /* not a secret: nothing to seal, so no error */
+		admin_setting_item(http_store, SETTING_MTA_STS_MODE, sm, NULL, 0, &it[n++]);
+	rc = n ? store_meta_put_all(http_store, it, n) : STORE_OK;
+	if (rc != STORE_OK) {
+		http_store_problem(x, rc, "cannot store the settings");
+		goto out;
+	}
+	if (h) {
+		hostname_set(hlow); /* live; the certificate takes it at the next start */
+		log_info("http", NULL, "event=hostname_changed hostname=%s ip=%s", hlow, x->ip);
 	}
 	log_info("http", NULL, "event=settings_changed ip=%s", x->ip);
 	write_settings(x);
+out:
+	buf_free(&lists[0]);
+	buf_free(&lists[1]);
 }
 
 /* ---- tokens ---- */

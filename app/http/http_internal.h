@@ -476,6 +476,15 @@ int api_restart_required(void);
  * (http_session_password_check); current NULL: not asked (the wizard). */
 int api_store_relay(struct http_ctx *x, const char *fhost, const char *fuser, const char *fpass,
 		    const char *current);
+/* What api_store_relay would write, checked the same way, as up to
+ * three store_meta_put_all items appended to it[*n] (secrets sealed
+ * into sealed), for a caller storing them with other fields in one
+ * transaction. Answers on error and returns -1, else 0. */
+#include "admin/admin_secret.h"
+#include "store/store.h"
+int api_relay_items(struct http_ctx *x, const char *fhost, const char *fuser, const char *fpass,
+		    const char *current, char sealed[][ADMIN_SECRET_SEALED_MAX],
+		    struct store_meta_item *it, size_t *n);
 
 /* Entries in the outbound queue, -1 on a store error; *held_r (when not
  * NULL) gets how many of them are held (restored from a backup), 0 on

@@ -92,10 +92,11 @@ static int meta_put_all_fn(struct store *st, MDB_txn *txn, void *ctx)
 	struct meta_put_all *a = ctx;
 
 	for (size_t i = 0; i < a->n; i++) {
+		/* val NULL: a removal, of a name perhaps absent. */
 		struct meta_put m = {.name = a->items[i].name, .val = a->items[i].val,
-		                     .len = a->items[i].len};
+		                     .len = a->items[i].len, .del = a->items[i].val == NULL};
 		int rc = meta_put_fn(st, txn, &m);
-		if (rc)
+		if (rc && !(m.del && rc == STORE_ENOTFOUND))
 			return rc; /* the transaction is aborted: none written */
 	}
 	return 0;

@@ -411,3 +411,67 @@ def test_killed_after_commit_domain_and_dkim():
         text = str(dns)
         for name, value in keys:
             assert name in text and value[:60] in text, (name, dns)
+
+
+# PUT /settings with several fields, and what GET /settings shows of each.
+SETTINGS = {"dmarc_tolerated": ["tolerated.test"], "arc_trusted": ["forwarder.test"],
+            "dmarc_report_from": "reports@example.test", "mta_sts_mode": "enforce",
+            "dmarc_failure_reports": False}
+
+
+def settings_now(api):
+    st, _, d = api.call("GET", "/settings")
+    assert st == 200, d
+    return (d["auth"]["dmarc_tolerated"], d["auth"]["arc_trusted"], d["dmarc_reports"]["from"],
+            d["mta_sts"]["mode"], d["dmarc_reports"]["failure_reports"])
+
+
+def settings_all_or_none(api, before, what):
+    """The fields of SETTINGS all changed, or none did."""
+    now = settings_now(api)
+    after = (SETTINGS["dmarc_tolerated"], SETTINGS["arc_trusted"], SETTINGS["dmarc_report_from"],
+             SETTINGS["mta_sts_mode"], SETTINGS["dmarc_failure_reports"])
+    assert now in (before, after), (what, before, now)
+    return now == after
+
+
+def test_settings_put_all_or_nothing():
+    # PUT /settings stored each field in a write transaction of its own:
+    # killed after the first commit, the restarted server had only
+    # dmarc_tolerated changed; a full disk partway left it half applied,
+    # the client told it had failed. One transaction: all or none.
+    if not shutil.which("strace"):
+        print("  (no strace)")
+        return "skip"
+    s, api = admin_server(env=untraced_leaks())
+    with s:
+        before = settings_now(api)
+        killed(s, "PUT /settings", lambda: api.call("PUT", "/settings", SETTINGS)[0])
+        api.login(api.password)  # the admin's session ends with the server
+        print("  after the restart: %s" % ("all" if settings_all_or_none(api, before, "killed")
+                                          else "none"))
+
+    s, api = admin_server(env=untraced_leaks())
+    with s:
+        before = settings_now(api)
+
+        def put():
+            try:
+                st, _, d = api.call("PUT", "/settings", SETTINGS)
+            except (AssertionError, OSError, EOFError):
+                return None
+            assert st in (200, 503, 507), (st, d)
+            return st == 200
+
+        def check(got):
+            if api.call("GET", "/settings")[0] == 401:  # a restart ended the session
+                api.login(api.password)
+            done = settings_all_or_none(api, before, "disk full")
+            assert got is None or done == got, (got, done)
+            if done:  # back to the start for the next write failing
+                st, _, d = api.call("PUT", "/settings", {
+                    "dmarc_tolerated": before[0], "arc_trusted": before[1],
+                    "dmarc_report_from": before[2], "mta_sts_mode": before[3],
+                    "dmarc_failure_reports": before[4]})
+                assert st == 200 and settings_now(api) == before, d
+        each_write_failing(s, "PUT /settings", put, check)
