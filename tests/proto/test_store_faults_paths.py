@@ -11,6 +11,8 @@ answered), and ENOSPC at the commit's first page write.
   PushSubscription/set: after the kill, the state /get gives and the
   /changes from the state before agree with what is in the store (an
   object there is listed as changed; none is listed that is not).
+- REST PUT /settings of several fields: after either fault all of them
+  changed or none did.
 """
 import re
 import shutil
