@@ -1064,8 +1064,9 @@ int store_meta_put_txn(struct store *st, void *txn, const char *name, const void
  * certificate and its key, which must never be stored apart; every field
  * of a PUT /settings). Names and values as for store_meta_put, excl 0;
  * an item whose val is NULL removes its name instead (absent is no
- * error). The items are read during the call only. STORE_OK, STORE_EINVAL (a bad name or a value over 64 KiB:
- * nothing written), or the store's error.
+ * error). The items are read during the call only. STORE_OK,
+ * STORE_EINVAL (a bad name or a value over 64 KiB: nothing written), or
+ * the store's error.
  */
 struct store_meta_item {
 	const char *name;
