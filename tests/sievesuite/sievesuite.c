@@ -297,9 +297,72 @@ static const char *const inert_keys[] = {
  * the harness has no account, so this setting stands for it. */
 static char user_email[SIEVE_VACATION_ADDR_MAX];
 
+/* sieve and sieve_global: where Pigeonhole looks for the personal and
+ * the global scripts include names. Of its locations the harness reads
+ * "dict:file:PATH" (include/execute.svtest): a file of lines in pairs,
+ * a key and its value, where "priv/sieve/name/NAME" gives the id of the
+ * script NAME and "priv/sieve/data/ID" its text (one line). Unset, a
+ * script is a file beside the test (include_text). [1] is the global. */
+static char script_dict[2][8192];
+
+static void set_script_dict(struct run *r, const struct sv_node *n, int global)
+{
+	char *d = script_dict[global];
+	d[0] = '\0';
+	if (n->id != H_TEST_CONFIG_SET)
+		return;
+	/* "${tst.path}", the test's directory, taken from the value as
+	 * written: the engine expands the tst namespace to nothing */
+	struct str v = n->pos[1].v[0].s, tag = STR_LIT("${tst.path}");
+	if (v.len < 10 || memcmp(v.p, "dict:file:", 10) != 0) {
+		run_fail(r, n, "sievesuite: test_config \"%s\": only dict:file: locations",
+		         global ? "sieve_global" : "sieve");
+		return;
+	}
+	/* the directory without its last "/"; "." for a test in this one */
+	struct str dir = str_c(cur_dir);
+	if (dir.len && dir.p[dir.len - 1] == '/')
+		dir.len--;
+	if (dir.len == 0)
+		dir = STR_LIT(".");
+	size_t o = 0;
+	/* cur_dir (4096) fits beside what is written so far */
+	for (size_t i = 10; i < v.len && o + sizeof cur_dir < sizeof script_dict[0];) {
+		if (v.len - i >= tag.len && memcmp(v.p + i, tag.p, tag.len) == 0) {
+			memcpy(d + o, dir.p, dir.len);
+			o += dir.len;
+			i += tag.len;
+		} else
+			d[o++] = v.p[i++];
+	}
+	d[o] = '\0';
+}
+
+/* The line after the line key in the dict text t, or STR_NULL. */
+static struct str dict_get(struct str t, struct str key)
+{
+	size_t i = 0;
+	while (i < t.len) {
+		size_t e = i;
+		while (e < t.len && t.p[e] != '\n')
+			e++;
+		size_t ve = e + 1;
+		while (ve < t.len && t.p[ve] != '\n')
+			ve++;
+		if (e < t.len && str_eq(str_make(t.p + i, e - i), key))
+			return str_make(t.p + e + 1, (ve > t.len ? t.len : ve) - e - 1);
+		i = ve + 1; /* the next pair */
+	}
+	return STR_NULL;
+}
+
 static void cmd_test_config(struct run *r, const struct sv_node *n)
 {
 	struct str key = arg_str(r, &n->pos[0], 0);
+	if (str_eq(key, STR_LIT("sieve")) || str_eq(key, STR_LIT("sieve_global"))) {
+		set_script_dict(r, n, key.len > 5);
+		return;
+	}
 	if (str_eq(key, STR_LIT("sieve_user_email"))) {
 		struct str v = n->id == H_TEST_CONFIG_SET ? arg_str(r, &n->pos[1], 0) : STR_LIT("");
 		if (v.len >= sizeof user_email)
@@ -874,6 +937,26 @@ static int include_text(void *ctx, struct str name, int global, struct str *text
 	size_t len;
 	if (nincluded >= INCLUDED_MAX || memchr(name.p, '/', name.len))
 		return -1;
+	if (script_dict[global ? 1 : 0][0]) {
+		char *dict = read_file(script_dict[global ? 1 : 0], &len);
+		if (!dict)
+			return -1;
+		char k[512];
+		snprintf(k, sizeof k, "priv/sieve/name/%.*s", (int)(name.len > 400 ? 400 : name.len), name.p);
+		struct str id = dict_get(str_make(dict, len), str_c(k)), text = STR_NULL;
+		if (id.p) {
+			snprintf(k, sizeof k, "priv/sieve/data/%.*s", (int)(id.len > 400 ? 400 : id.len), id.p);
+			text = dict_get(str_make(dict, len), str_c(k));
+		}
+		if (!text.p) {
+			free(dict);
+			return -1;
+		}
+		memmove(dict, text.p, text.len);
+		included[nincluded++] = dict;
+		*text_r = str_make(dict, text.len);
+		return 0;
+	}
 	snprintf(path, sizeof path, "%s%s/%.*s.sieve", cur_dir, global ? "included-global" : "included",
 	         (int)name.len, name.p);
 	char *text = read_file(path, &len);
@@ -896,6 +979,7 @@ static int run_file(const char *path, int expect_failure)
 	cur_file = path;
 	ntests = nfailed = in_test = 0;
 	user_email[0] = '\0'; /* each file starts with Pigeonhole's defaults */
+	script_dict[0][0] = script_dict[1][0] = '\0';
 	sv_var_value_cut = SIEVE_VAR_VALUE_MAX;
 	if (!text) {
 		printf("FAIL %s: cannot read it\n", path);
