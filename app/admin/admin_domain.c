@@ -14,6 +14,15 @@
 #include "admin/admin_meta.h"
 #include "tlspol/mta_sts.h"
 
+/* A new key set into *k: STORE_OK, or STORE_ETEMP with err filled. */
+static int new_keys(struct dkim_keys *k, char *err, size_t errsz)
+{
+	if (dkim_keys_generate(k, (int64_t)time(NULL)) == DKIM_OK)
+		return STORE_OK;
+	snprintf(err, errsz, "cannot generate DKIM keys (no entropy from getrandom)");
+	return STORE_ETEMP;
+}
+
 int admin_domain_keys(struct store *st, const char *domain, struct dkim_keys *k, char *err,
 		      size_t errsz)
 {
@@ -28,10 +37,8 @@ int admin_domain_keys(struct store *st, const char *domain, struct dkim_keys *k,
 			 domain);
 		return STORE_ENOTFOUND;
 	}
-	if (dkim_keys_generate(k, (int64_t)time(NULL)) != DKIM_OK) {
-		snprintf(err, errsz, "cannot generate DKIM keys (no entropy from getrandom)");
+	if (new_keys(k, err, errsz) != STORE_OK)
 		return STORE_ETEMP;
-	}
 	rc = store_dkim_put(st, domain, k, 0, err, errsz);
 	if (rc == STORE_EEXIST) {
 		dkim_keys_wipe(k);
@@ -46,10 +53,16 @@ int admin_domain_keys(struct store *st, const char *domain, struct dkim_keys *k,
 int admin_domain_add(struct store *st, const char *domain, struct dkim_keys *k, char *err,
 		     size_t errsz)
 {
-	int rc = store_domain_add(st, domain, err, errsz);
+	/* The keys are made first and stored with the domain in one write:
+	 * killed or out of room between two writes, the domain would stay
+	 * without keys and its mail would leave unsigned until someone
+	 * looked at its DNS records. */
+	if (new_keys(k, err, errsz) != STORE_OK)
+		return STORE_ETEMP;
+	int rc = store_domain_add_dkim(st, domain, k, err, errsz);
 	if (rc != STORE_OK)
-		return rc;
-	return admin_domain_keys(st, domain, k, err, errsz);
+		dkim_keys_wipe(k);
+	return rc;
 }
 
 static struct admin_dns_record *add(struct admin_dns *d, const char *type, const char *purpose,

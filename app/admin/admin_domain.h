@@ -27,8 +27,9 @@ struct store;
 int admin_domain_keys(struct store *st, const char *domain, struct dkim_keys *k, char *err,
 		      size_t errsz);
 
-/* Adds a domain and makes its keys. STORE_OK, or the error of either step
- * (the domain stays when only the keys failed: `domain dns` retries). */
+/* Adds a domain with new keys (into *k, which the caller wipes), both in
+ * one write: STORE_OK, or an error with err filled and nothing stored
+ * (STORE_ETEMP also when no keys could be made). */
 int admin_domain_add(struct store *st, const char *domain, struct dkim_keys *k, char *err,
 		     size_t errsz);
 

@@ -1,8 +1,8 @@
 /*
  * cmd_domain.c — tern domain add|list|del DOMAIN and tern domain dns DOMAIN.
  *
- * A domain gets its DKIM keys (RSA-2048 and Ed25519) right after it is
- * added; `domain dns` creates them for a domain added by a build without
+ * A domain gets its DKIM keys (RSA-2048 and Ed25519) in the write that
+ * adds it; `domain dns` creates them for a domain added by a build without
  * DKIM, so every domain that prints records has keys behind them.
  */
 #include <stdio.h>
@@ -107,7 +107,8 @@ int cli_domain(const struct config *cfg, int argc, char **argv)
 		store_close(&st);
 		return rc;
 	}
-	int r = add ? store_domain_add(st, argv[1], err, sizeof(err))
+	/* add: the domain and its keys in one write (admin_domain_add). */
+	int r = add ? admin_domain_add(st, argv[1], &keys, err, sizeof(err))
 		    : store_domain_del(st, argv[1], err, sizeof(err));
 	if (r == STORE_OK) {
 		printf("%s: %s\n", argv[1], add ? "added" : "deleted");
@@ -116,19 +117,13 @@ int cli_domain(const struct config *cfg, int argc, char **argv)
 		fprintf(stderr, "tern: %s\n", err);
 	}
 	if (r == STORE_OK && add) {
-		/* The domain stays even if this fails: `domain dns` retries. */
-		if (admin_domain_keys(st, argv[1], &keys, err, sizeof(err)) == STORE_OK) {
-			printf("%s: DKIM selectors", argv[1]);
-			for (unsigned i = 0; i < keys.n; i++)
-				printf(" %s", keys.key[i].selector);
-			printf(" (publish them: tern domain dns %s)\n", argv[1]);
-		} else {
-			fprintf(stderr, "tern: %s (tern domain dns %s tries again)\n", err,
-				argv[1]);
-			rc = 1;
-		}
-		dkim_keys_wipe(&keys);
+		printf("%s: DKIM selectors", argv[1]);
+		for (unsigned i = 0; i < keys.n; i++)
+			printf(" %s", keys.key[i].selector);
+		printf(" (publish them: tern domain dns %s)\n", argv[1]);
 	}
+	if (add)
+		dkim_keys_wipe(&keys);
 	store_close(&st);
 	return rc;
 }

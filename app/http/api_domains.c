@@ -210,7 +210,7 @@ void api_domains_add(struct http_ctx *x)
 		http_problem(x, 400, "invalid_field", "name", "field 'name' must be a domain name (%s)", err);
 		return;
 	}
-	if (rc != STORE_OK && !(rc != STORE_EEXIST && store_domain_is_local(http_store, d) == 1)) {
+	if (rc != STORE_OK) {
 		http_store_problem(x, rc, err);
 		return;
 	}

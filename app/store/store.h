@@ -1146,6 +1146,14 @@ struct dkim_keys; /* dkim/dkim.h */
 int store_dkim_put(struct store *st, const char *domain, const struct dkim_keys *keys,
 		   int replace, char *err, size_t errsz);
 /*
+ * store_domain_add() and store_dkim_put() of keys in one write
+ * transaction: a new domain is never stored without its keys (killed or
+ * out of room between two writes). The returns of store_domain_add(), and
+ * STORE_EINVAL for a key set store_dkim_put() refuses.
+ */
+int store_domain_add_dkim(struct store *st, const char *domain, const struct dkim_keys *keys,
+			  char *err, size_t errsz);
+/*
  * Reads the key set of domain into *keys_r, which holds private keys: the
  * caller wipes it (dkim_keys_wipe) when done. Returns STORE_OK;
  * STORE_ENOTFOUND when the domain has no keys (an unknown domain, or one

@@ -66,6 +66,8 @@ int name_lookup(MDB_txn *txn, struct store *st, const char *addr, uint32_t *id_r
 struct domain_ctx {
 	char name[STORE_DOMAIN_MAX + 1];
 	char other[STORE_DOMAIN_MAX + 1]; /* add: its other IDN spelling, or "" */
+	store_write_fn *then;             /* add: more of the same write, or NULL */
+	void *then_ctx;
 	char *err;
 	size_t errsz;
 };
@@ -93,12 +95,20 @@ static int domain_add_fn(struct store *st, MDB_txn *txn, void *ctx)
 	if (rc == MDB_KEYEXIST)
 		return store_err(c->err, c->errsz, STORE_EEXIST, "domain %s already exists",
 		                 c->name);
+	if (rc == 0 && c->then)
+		rc = c->then(st, txn, c->then_ctx);
 	return rc;
 }
 
 int store_domain_add(struct store *st, const char *domain, char *err, size_t errsz)
 {
-	struct domain_ctx c = {.err = err, .errsz = errsz};
+	return store_domain_add_then(st, domain, NULL, NULL, err, errsz);
+}
+
+int store_domain_add_then(struct store *st, const char *domain, store_write_fn *then,
+                          void *then_ctx, char *err, size_t errsz)
+{
+	struct domain_ctx c = {.then = then, .then_ctx = then_ctx, .err = err, .errsz = errsz};
 
 	if (name_domain(domain, c.name, sizeof c.name) != 0)
 		return store_err(err, errsz, STORE_EINVAL, "invalid domain name");

@@ -127,18 +127,27 @@ static int dkim_put_fn(struct store *st, MDB_txn *txn, void *ctx)
 	return rc;
 }
 
+/* The put's name and record, made before the write (encoding checks every
+ * key). STORE_OK or STORE_EINVAL with c->err filled. */
+static int dkim_ctx_init(struct dkim_ctx *c, const char *domain, const struct dkim_keys *keys)
+{
+	if (name_domain(domain, c->name, sizeof c->name) != 0)
+		return store_err(c->err, c->errsz, STORE_EINVAL, "invalid domain name");
+	if (dkim_encode(keys, c->rec, sizeof c->rec, &c->len) != 0) {
+		sodium_memzero(c->rec, sizeof c->rec);
+		return store_err(c->err, c->errsz, STORE_EINVAL, "invalid DKIM key set");
+	}
+	return STORE_OK;
+}
+
 int store_dkim_put(struct store *st, const char *domain, const struct dkim_keys *keys, int replace,
                    char *err, size_t errsz)
 {
 	struct dkim_ctx c = {.replace = replace, .err = err, .errsz = errsz};
-	int rc;
+	int rc = dkim_ctx_init(&c, domain, keys);
 
-	if (name_domain(domain, c.name, sizeof c.name) != 0)
-		return store_err(err, errsz, STORE_EINVAL, "invalid domain name");
-	if (dkim_encode(keys, c.rec, sizeof c.rec, &c.len) != 0) {
-		sodium_memzero(c.rec, sizeof c.rec);
-		return store_err(err, errsz, STORE_EINVAL, "invalid DKIM key set");
-	}
+	if (rc != STORE_OK)
+		return rc;
 	rc = store_write(st, dkim_put_fn, &c);
 	sodium_memzero(c.rec, sizeof c.rec);
 	if (rc == STORE_ETEMP || rc == STORE_EFULL)
@@ -147,6 +156,22 @@ int store_dkim_put(struct store *st, const char *domain, const struct dkim_keys 
 	else if (rc == STORE_OK)
 		log_info("store", NULL, "event=dkim_keys_stored domain=%s keys=%u replaced=%d",
 		         c.name, keys->n, replace ? 1 : 0);
+	return rc;
+}
+
+int store_domain_add_dkim(struct store *st, const char *domain, const struct dkim_keys *keys,
+                          char *err, size_t errsz)
+{
+	struct dkim_ctx c = {.err = err, .errsz = errsz};
+	int rc = dkim_ctx_init(&c, domain, keys);
+
+	if (rc != STORE_OK)
+		return rc;
+	rc = store_domain_add_then(st, domain, dkim_put_fn, &c, err, errsz);
+	sodium_memzero(c.rec, sizeof c.rec);
+	if (rc == STORE_OK)
+		log_info("store", NULL, "event=dkim_keys_stored domain=%s keys=%u replaced=0",
+		         c.name, keys->n);
 	return rc;
 }
 

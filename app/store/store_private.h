@@ -725,6 +725,12 @@ int fwd_get_txn(MDB_txn *txn, struct store *st, uint32_t id, struct store_accoun
 int fwd_del_txn(MDB_txn *txn, struct store *st, uint32_t id);
 /* Removes the account's encryption at rest record (store_crypt.c). */
 int enc_del_txn(MDB_txn *txn, struct store *st, uint32_t id);
+/* store_domain_add() (store_admin.c) that runs then(st, txn, then_ctx)
+ * in the same write transaction once the domain is put (then NULL: none),
+ * so what goes with a new domain is never stored without it nor it
+ * without that. Its returns, then's code when then fails. */
+int store_domain_add_then(struct store *st, const char *domain, store_write_fn *then,
+                          void *then_ctx, char *err, size_t errsz);
 
 /* ---- Names (store_names.c) ---- */
 /* Lowercases (ASCII) and validates a domain into out. 0 or -1. */

@@ -542,6 +542,18 @@ static void test_store_and_cli(const struct dkim_keys *keys)
 	/* Re-added: no keys until someone makes them. */
 	CHECK_EQ_INT(store_domain_add(st, "example.com", err, sizeof err), STORE_OK);
 	CHECK_EQ_INT(store_dkim_get(st, "example.com", &got), STORE_ENOTFOUND);
+	/* Domain and keys in one write: both or, on any refusal, neither. */
+	CHECK_EQ_INT(store_domain_add_dkim(st, "both.example", keys, err, sizeof err), STORE_OK);
+	CHECK_EQ_INT(store_domain_is_local(st, "both.example"), 1);
+	CHECK_EQ_INT(store_dkim_get(st, "both.example", &got), STORE_OK);
+	CHECK_EQ_INT(got.n, 2);
+	dkim_keys_wipe(&got);
+	CHECK_EQ_INT(store_domain_add_dkim(st, "both.example", &one, err, sizeof err), STORE_EEXIST);
+	CHECK_EQ_INT(store_dkim_get(st, "both.example", &got), STORE_OK);
+	CHECK_EQ_INT(got.n, 2); /* the existing domain's keys stay */
+	dkim_keys_wipe(&got);
+	CHECK_EQ_INT(store_domain_add_dkim(st, "none.example", &zero, err, sizeof err), STORE_EINVAL);
+	CHECK_EQ_INT(store_domain_is_local(st, "none.example"), 0);
 	/* A domain added by an older build (no keys), for the CLI below. */
 	CHECK_EQ_INT(store_domain_add(st, "old.example", err, sizeof err), STORE_OK);
 	store_close(&st);
