@@ -492,6 +492,8 @@ static int email_opts(struct jmap_call *c, unsigned defwant, struct email_opts *
 		int k = jmap_body_props(e->str);
 		if (k >= 0) {
 			bwant |= 1u << k;
+			if (!strcmp(e->str, "subParts"))
+				bwant |= 1u << JMAP_BODY_P_SUBPARTS_ASKED;
 		} else if (jmap_hprop_parse(c->r->a, e->str, &bhps[nbhps]) == 0) {
 			nbhps++;
 		} else {

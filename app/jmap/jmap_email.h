@@ -160,6 +160,10 @@ struct jmap_body_opts {
 /* The index of a body part property name (bodyProperties: "headers"
  * included, JMAP_BODY_P_HEADERS), or -1. */
 #define JMAP_BODY_P_HEADERS 11
+/* bwant's bit for "subParts" named in bodyProperties: a part that is no
+ * multipart then says subParts null rather than leaving it out (subParts
+ * itself, bit 10, is always on: a multipart in bodyStructure needs it). */
+#define JMAP_BODY_P_SUBPARTS_ASKED 12
 int jmap_body_props(const char *name);
 /* Writes the body properties in want (JMAP_BODY_*) of the email whose
  * bytes are data and tree t; bwant: bodyProperties as a bit set (bit

@@ -146,9 +146,15 @@ static void w_part(struct ctx *c, uint32_t i, int with_sub, int depth)
 	struct jw *w = c->w;
 	int is_leaf = leaf(p);
 
+	/* subParts, when bodyProperties names it, is on every part (RFC 8620
+	 * §5.1: the properties asked for are the ones returned): null where
+	 * the part is no multipart (RFC 8621 §4.1.4 types it
+	 * "EmailBodyPart[]|null", the list only for a multipart). A part of
+	 * textBody, htmlBody or attachments is never a multipart. */
+	int sub_null = (c->want & (1u << JMAP_BODY_P_SUBPARTS_ASKED)) && (is_leaf || !with_sub);
 	jw_obj_begin(w);
 	for (size_t k = 0; k < NBPROPS; k++) {
-		if (!(c->want & (1u << k)) || (k == 10 && (!with_sub || is_leaf)) ||
+		if (!(c->want & (1u << k)) || (k == 10 && (!with_sub || is_leaf) && !sub_null) ||
 		    k == JMAP_BODY_P_HEADERS)
 			continue;
 		jw_key(w, bprops[k]);
@@ -235,6 +241,10 @@ static void w_part(struct ctx *c, uint32_t i, int with_sub, int depth)
 				jw_null(w);
 			break;
 		case 10:
+			if (sub_null) {
+				jw_null(w);
+				break;
+			}
 			jw_arr_begin(w);
 			if (depth < 64)
 				for (uint32_t ch = p->nchildren ? i + 1 : MIME_NONE; ch != MIME_NONE;

@@ -579,7 +579,7 @@ def test_jmap_body_part_properties():
     def part(pid, size, typ, headers, **kw):
         d = {"partId": pid, "blobId": pre + pid if pid else None, "size": size, "name": None,
              "type": typ, "charset": None, "disposition": None, "cid": None,
-             "language": None, "location": None, "headers": headers,
+             "language": None, "location": None, "subParts": None, "headers": headers,
              "header:Content-Type:asText": None, "header:X-Part:all": [],
              "header:X-Part:asText": None}
         for h in headers:
@@ -619,8 +619,10 @@ def test_jmap_body_part_properties():
     want = part(None, len(outer), "multipart/mixed", e["headers"], subParts=[alt, msg, img],
                 **{"header:Content-Type:asText": "multipart/mixed; boundary=\"outer\""})
     assert root == want, (root, want)
-    # textBody/htmlBody/attachments take bodyProperties too (no subParts);
-    # the inline image is in both bodies, not an attachment (§4.1.4).
+    # textBody/htmlBody/attachments take bodyProperties too (subParts
+    # asked for is null on a part that is no multipart, as in
+    # bodyStructure); the inline image is in both bodies, not an
+    # attachment (§4.1.4).
     assert e["attachments"] == [msg], e["attachments"]
     assert e["textBody"] == [plain, img] and e["htmlBody"] == [html, img], e
     # The part blobs hold the decoded content.

@@ -1,0 +1,61 @@
+"""JMAP behaviour a third-party conformance suite (Fastmail's
+JMAP-TestSuite) probes that the other test_jmap_* modules leave out,
+checked against RFC 8620 and RFC 8621 rather than against that suite:
+where the two disagree the RFC decides. Email/get's bodyProperties
+naming "subParts" gives that property on every part, null where the
+part is no multipart. One server for the module."""
+from jmapc import Jmap, shared_server
+
+BOB = ("bob@example.test", "bob-suite-pass-3x")
+
+
+def srv():
+    return shared_server([BOB])
+
+
+def import_msg(j, raw):
+    st, _, up = j.request("POST", "/jmap/upload/%s/" % j.account, raw,
+                          {"Content-Type": "message/rfc822"})
+    assert st == 201, (st, up)
+    _, q = j.one("Mailbox/query", {"filter": {"role": "inbox"}})
+    _, r = j.one("Email/import", {"emails": {"i": {
+        "blobId": up["blobId"], "mailboxIds": {q["ids"][0]: True}}}})
+    return r["created"]["i"]["id"]
+
+
+MIXED = (b"From: Ann <ann@remote.test>\r\nTo: bob@example.test\r\nSubject: parts\r\n"
+         b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
+         b"--b1\r\nContent-Type: text/plain\r\n\r\nthe text\r\n"
+         b"--b1\r\nContent-Type: application/pdf; name=\"r.pdf\"\r\n"
+         b"Content-Disposition: attachment\r\n\r\nPDF\r\n--b1--\r\n")
+
+
+def test_subparts_asked_is_on_every_part():
+    """RFC 8620 §5.1: the properties a /get names are the ones each object
+    gets; RFC 8621 §4.1.4 types subParts "EmailBodyPart[]|null", a list
+    for a multipart. A leaf part asked for subParts says null, in
+    bodyStructure and in the flat lists alike, and a multipart keeps its
+    list."""
+    j = Jmap(srv(), *BOB)
+    eid = import_msg(j, MIXED)
+    _, r = j.one("Email/get", {"ids": [eid],
+                               "properties": ["bodyStructure", "textBody", "attachments"],
+                               "bodyProperties": ["partId", "type", "subParts"]})
+    e = r["list"][0]
+    root = e["bodyStructure"]
+    assert root["type"] == "multipart/mixed" and root["partId"] is None, root
+    assert [p["type"] for p in root["subParts"]] == ["text/plain", "application/pdf"], root
+    for p in root["subParts"] + e["textBody"] + e["attachments"]:
+        assert set(p) == {"partId", "type", "subParts"} and p["subParts"] is None, p
+    assert [p["type"] for p in e["textBody"]] == ["text/plain"], e
+    assert [p["type"] for p in e["attachments"]] == ["application/pdf"], e
+
+    # Not asked for: a leaf has no subParts, a multipart still lists its
+    # parts (the default bodyProperties of §4.1.4, bodyStructure's tree).
+    _, r = j.one("Email/get", {"ids": [eid], "properties": ["bodyStructure", "textBody"]})
+    e = r["list"][0]
+    assert len(e["bodyStructure"]["subParts"]) == 2, e
+    assert all("subParts" not in p for p in e["bodyStructure"]["subParts"] + e["textBody"]), e
+    _, r = j.one("Email/get", {"ids": [eid], "properties": ["textBody"],
+                               "bodyProperties": ["size", "name", "type"]})
+    assert r["list"][0]["textBody"] == [{"size": 8, "name": None, "type": "text/plain"}], r
