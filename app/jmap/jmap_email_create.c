@@ -832,6 +832,33 @@ static void w_missing_blobs(struct mk *m, struct jw *w, const struct json_value 
 	w_missing_blobs(m, w, member(p, "subParts"), depth + 1);
 }
 
+/* A leaf part's header section, to the empty line: its type (with
+ * charset when one is given), transfer encoding cte, and what the client
+ * gave of name, disposition, cid, language and location. */
+static int w_leaf_head(struct mk *m, const struct json_value *p, const char *prop,
+		       const char *type, const char *charset, const char *cte, const char *dname)
+{
+	const struct json_value *nm = member(p, "name"), *cid = member(p, "cid");
+	buf_printf(m->out, "Content-Type: %s", type);
+	if (charset)
+		buf_printf(m->out, "; charset=%s", charset);
+	if (nm)
+		w_param(m->out, "name", nm->str);
+	buf_printf(m->out, "\r\nContent-Transfer-Encoding: %s\r\n", cte);
+	if (dname) {
+		buf_append_c(m->out, "Content-Disposition: ");
+		buf_append_c(m->out, dname);
+		if (nm)
+			w_param(m->out, "filename", nm->str);
+		buf_append_c(m->out, "\r\n");
+	}
+	if (cid)
+		buf_printf(m->out, "Content-ID: <%s>\r\n", cid->str);
+	int rc = w_lang_loc(m, p, prop);
+	buf_append_c(m->out, "\r\n");
+	return rc;
+}
+
 static int w_leaf(struct mk *m, const struct json_value *p, const char *prop, const char *type,
 		  const char *defdisp)
 {
@@ -856,27 +883,22 @@ static int w_leaf(struct mk *m, const struct json_value *p, const char *prop, co
 	const char *dname = disp ? disp->str : defdisp;
 	if (pid) {
 		const struct json_value *bv = member(m->values, pid->str), *val = member(bv, "value");
-		if (!bv || !val || val->type != JSON_STRING || strncasecmp(type, "text/", 5) != 0)
+		if (!bv || !val || val->type != JSON_STRING)
 			return fail(m, "invalidProperties",
-				    "partId names a text value in bodyValues", prop);
-		const char *cte = w_text(NULL, val->str, strlen(val->str), 0);
-		buf_printf(m->out, "Content-Type: %s; charset=utf-8", type);
-		if (nm)
-			w_param(m->out, "name", nm->str);
-		buf_printf(m->out, "\r\nContent-Transfer-Encoding: %s\r\n", cte);
-		if (dname) {
-			buf_append_c(m->out, "Content-Disposition: ");
-			buf_append_c(m->out, dname);
-			if (nm)
-				w_param(m->out, "filename", nm->str);
-			buf_append_c(m->out, "\r\n");
+				    "partId names a value in bodyValues", prop);
+		/* §4.6 asks no text type of a partId: a text part is written
+		 * as text in UTF-8, another one carries the value's octets as
+		 * they are (base64, no charset), as a blob's would be. */
+		size_t n = strlen(val->str);
+		if (strncasecmp(type, "text/", 5) != 0) {
+			if (w_leaf_head(m, p, prop, type, NULL, "base64", dname) < 0)
+				return -1;
+			mime_base64_lines(m->out, val->str, n);
+			return 0;
 		}
-		if (cid)
-			buf_printf(m->out, "Content-ID: <%s>\r\n", cid->str);
-		if (w_lang_loc(m, p, prop) < 0)
+		if (w_leaf_head(m, p, prop, type, "utf-8", w_text(NULL, val->str, n, 0), dname) < 0)
 			return -1;
-		buf_append_c(m->out, "\r\n");
-		w_text(m->out, val->str, strlen(val->str), 1);
+		w_text(m->out, val->str, n, 1);
 		return 0;
 	}
 	struct buf tmp;
@@ -886,23 +908,7 @@ static int w_leaf(struct mk *m, const struct json_value *p, const char *prop, co
 		buf_free(&tmp);
 		return -1;
 	}
-	buf_printf(m->out, "Content-Type: %s", type);
-	if (cs)
-		buf_printf(m->out, "; charset=%s", cs->str);
-	if (nm)
-		w_param(m->out, "name", nm->str);
-	buf_append_c(m->out, "\r\nContent-Transfer-Encoding: base64\r\n");
-	if (dname) {
-		buf_append_c(m->out, "Content-Disposition: ");
-		buf_append_c(m->out, dname);
-		if (nm)
-			w_param(m->out, "filename", nm->str);
-		buf_append_c(m->out, "\r\n");
-	}
-	if (cid)
-		buf_printf(m->out, "Content-ID: <%s>\r\n", cid->str);
-	int rc = w_lang_loc(m, p, prop);
-	buf_append_c(m->out, "\r\n");
+	int rc = w_leaf_head(m, p, prop, type, cs ? cs->str : NULL, "base64", dname);
 	if (rc == 0)
 		mime_base64_lines(m->out, b.p, b.len);
 	jmap_bytes_free(&b);

@@ -59,3 +59,36 @@ def test_subparts_asked_is_on_every_part():
     _, r = j.one("Email/get", {"ids": [eid], "properties": ["textBody"],
                                "bodyProperties": ["size", "name", "type"]})
     assert r["list"][0]["textBody"] == [{"size": 8, "name": None, "type": "text/plain"}], r
+
+
+def test_create_part_by_value_of_any_type():
+    """RFC 8621 §4.6 asks of a part given by partId only that its value
+    is in bodyValues and that it has no charset or size; it asks no text
+    type. An attachment of another type given so is created, carrying
+    the value's UTF-8 octets as they are (no charset, no line ends
+    rewritten), downloadable as such, with its name, disposition, cid
+    and language."""
+    j = Jmap(srv(), *BOB)
+    _, q = j.one("Mailbox/query", {"filter": {"role": "drafts"}})
+    value = '{"name": "thing",\n "size": "caf\u00e9"}'
+    _, r = j.one("Email/set", {"create": {"e": {
+        "mailboxIds": {q["ids"][0]: True}, "subject": "by value",
+        "textBody": [{"partId": "t"}],
+        "attachments": [{"partId": "a", "type": "application/json", "name": "thing.json",
+                         "disposition": "attachment", "cid": "j1@x", "language": ["en"]}],
+        "bodyValues": {"t": {"value": "see the attachment"}, "a": {"value": value}}}}})
+    assert r["notCreated"] is None, r
+    eid = r["created"]["e"]["id"]
+    _, g = j.one("Email/get", {"ids": [eid], "properties": ["attachments", "hasAttachment",
+                                                            "textBody"]})
+    e = g["list"][0]
+    assert e["hasAttachment"] is True and len(e["textBody"]) == 1, e
+    att = e["attachments"]
+    assert len(att) == 1, att
+    a = att[0]
+    want = {"type": "application/json", "name": "thing.json", "disposition": "attachment",
+            "cid": "j1@x", "language": ["en"], "charset": None, "size": len(value.encode())}
+    assert {k: a[k] for k in want} == want, a
+    st, _, data = j.request("GET", "/jmap/download/%s/%s/thing.json?accept=application/octet-stream"
+                            % (j.account, a["blobId"]))
+    assert st == 200 and data == value.encode(), (st, data)
