@@ -576,8 +576,13 @@ int jmap_query_window(struct jmap_call *c, size_t n,
 	}
 	if (pos < 0)
 		pos = 0;
-	if (pos > (int64_t)n)
-		pos = (int64_t)n;
+	/* §5.5: past the end the ids are empty, "but this is not an error";
+	 * the position answered stays the index the client asked for (it
+	 * is "the index of the first id to return"), not the total. */
+	if (pos >= (int64_t)n) {
+		*pos_r = *end_r = (size_t)pos;
+		return 0;
+	}
 	/* limit is an UnsignedInt (jmap_args_check): no overflow past n. */
 	uint64_t lim = (v = jmap_arg(c, "limit")) ? (uint64_t)v->integer : n;
 	*pos_r = (size_t)pos;

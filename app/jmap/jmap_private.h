@@ -394,7 +394,8 @@ int jmap_changes_begin_pos(struct jmap_call *c, char state[24], struct jmap_pos 
  * The /query answer (RFC 8620 §5.5) over a type's n sorted results:
  * window computes the slice [*pos_r, *end_r) from position (negative:
  * from the end) or from the anchor (is_anchor(arg, i, anchor) says
- * whether result i is it; anchorOffset added, clamped) and limit; 0, or
+ * whether result i is it; anchorOffset added, clamped at 0) and limit
+ * (a position past the end: an empty slice there, not at n); 0, or
  * -1 with anchorNotFound set. begin writes {accountId, queryState,
  * canCalculateChanges, position, "ids": [ and the caller writes the ids
  * of the slice; end closes them, adds total when calculateTotal asked

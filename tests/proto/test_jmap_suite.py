@@ -92,3 +92,29 @@ def test_create_part_by_value_of_any_type():
     st, _, data = j.request("GET", "/jmap/download/%s/%s/thing.json?accept=application/octet-stream"
                             % (j.account, a["blobId"]))
     assert st == 200 and data == value.encode(), (st, data)
+
+
+def test_query_position_past_the_end():
+    """RFC 8620 §5.5: a position at or past the end of the results gives
+    no ids "but this is not an error", and the position answered is the
+    index of the first id to return, the one asked for, not the total;
+    a negative one counts from the end and stops at 0. Likewise an
+    anchorOffset that runs past the end."""
+    j = Jmap(srv(), *BOB)
+    _, q = j.one("Mailbox/query", {"sort": [{"property": "name"}], "calculateTotal": True})
+    n = q["total"]
+    assert n >= 6 and q["position"] == 0, q
+
+    def window(**kw):
+        _, r = j.one("Mailbox/query", dict({"sort": [{"property": "name"}]}, **kw))
+        assert "ids" in r, r
+        return r["position"], r["ids"]
+    assert window(position=n + 4) == (n + 4, [])
+    assert window(position=n, limit=3) == (n, [])
+    assert window(position=n - 1) == (n - 1, q["ids"][-1:])
+    assert window(position=-1) == (n - 1, q["ids"][-1:])
+    assert window(position=-(n + 10)) == (0, q["ids"])
+    assert window(anchor=q["ids"][-2], anchorOffset=5) == (n + 3, [])
+    assert window(anchor=q["ids"][1], anchorOffset=-9) == (0, q["ids"])
+    _, e = j.one("Email/query", {"position": 1000})
+    assert e["position"] == 1000 and e["ids"] == [], e
