@@ -47,6 +47,16 @@ static int too_long(size_t len, size_t *consumed_r)
 	return MSIEVE_LONG;
 }
 
+/* The line from its start to p[i) is incomplete: more is needed, unless
+ * it already holds MSIEVE_LINE_MAX octets or more (its literals aside).
+ * Every incomplete line passes here, however it stops (a number or a
+ * literal's size of zeros grows no value to refuse it by): the limit is
+ * one for the whole line, not one per kind of token. */
+static int more(size_t i, size_t lit, size_t len, size_t *consumed_r)
+{
+	return i - lit >= MSIEVE_LINE_MAX ? too_long(len, consumed_r) : MSIEVE_MORE;
+}
+
 static int bad(struct msieve_cmd *cmd, const char *p, size_t len, size_t at, size_t *consumed_r,
                size_t *need_r, const char *why)
 {
@@ -120,13 +130,13 @@ static int parse_args(const char *p, size_t len, size_t i, int space, uint32_t l
 	size_t lit = 0; /* literal octets of the line so far */
 	for (;; space = 1) {
 		if (i >= len)
-			return MSIEVE_MORE;
+			return more(i, lit, len, consumed_r);
 		if (space && (p[i] == '\r' || p[i] == '\n')) {
 			if (i - lit >= MSIEVE_LINE_MAX)
 				return bad(cmd, p, len, i, consumed_r, need_r, "Line too long.");
 			if (p[i] == '\r') {
 				if (i + 1 >= len)
-					return MSIEVE_MORE;
+					return more(i, lit, len, consumed_r);
 				if (p[i + 1] != '\n')
 					return bad(cmd, p, len, i, consumed_r, need_r, "Expected LF after CR");
 				i++;
@@ -139,7 +149,7 @@ static int parse_args(const char *p, size_t len, size_t i, int space, uint32_t l
 				return bad(cmd, p, len, i, consumed_r, need_r, "Expected a space or the line end");
 			i++;
 			if (i >= len)
-				return MSIEVE_MORE;
+				return more(i, lit, len, consumed_r);
 		}
 		if (cmd->nargs >= MSIEVE_ARGS_MAX)
 			return bad(cmd, p, len, i, consumed_r, need_r, "Too many arguments");
@@ -149,8 +159,7 @@ static int parse_args(const char *p, size_t len, size_t i, int space, uint32_t l
 			char *d = cmd->dec[cmd->nargs];
 			for (i++;; i++) {
 				if (i >= len)
-					return len - lit >= MSIEVE_LINE_MAX ? too_long(len, consumed_r)
-					                                    : MSIEVE_MORE;
+					return more(i, lit, len, consumed_r);
 				char c = p[i];
 				if (c == '"')
 					break;
@@ -158,7 +167,7 @@ static int parse_args(const char *p, size_t len, size_t i, int space, uint32_t l
 					return bad(cmd, p, len, i, consumed_r, need_r, "Line end or NUL in a quoted string");
 				if (c == '\\') {
 					if (i + 1 >= len)
-						return MSIEVE_MORE;
+						return more(i, lit, len, consumed_r);
 					c = p[++i];
 					if (c != '"' && c != '\\')
 						return bad(cmd, p, len, i, consumed_r, need_r, "Invalid escape in a quoted string");
@@ -188,7 +197,7 @@ static int parse_args(const char *p, size_t len, size_t i, int space, uint32_t l
 						i++;
 					}
 					if (i >= len)
-						return MSIEVE_MORE;
+						return more(i, lit, len, consumed_r);
 					/* RFC 5804 §4: "number" is 32-bit. A size past it
 					 * announces no literal, so no octets follow to be
 					 * skipped: the command ends at this line's end, and
@@ -200,7 +209,7 @@ static int parse_args(const char *p, size_t len, size_t i, int space, uint32_t l
 						i++;
 					size_t e = i < len ? msieve_line_end(p + i, len - i) : 0;
 					if (!e)
-						return MSIEVE_MORE;
+						return more(len, lit, len, consumed_r);
 					*consumed_r = i + e;
 					cmd->skip = n;
 					snprintf(cmd->err, sizeof(cmd->err), "Literal larger than %u octets",
@@ -209,24 +218,28 @@ static int parse_args(const char *p, size_t len, size_t i, int space, uint32_t l
 				}
 			}
 			if (i >= len)
-				return MSIEVE_MORE;
+				return more(i, lit, len, consumed_r);
 			if (digits == 0)
 				return bad(cmd, p, len, i, consumed_r, need_r, "Expected digits in a literal");
 			if (p[i] == '+')
 				i++;
 			if (i >= len)
-				return MSIEVE_MORE;
+				return more(i, lit, len, consumed_r);
 			if (p[i] != '}')
 				return bad(cmd, p, len, i, consumed_r, need_r, "Expected '}' ending a literal");
 			i++;
 			if (i < len && p[i] == '\r')
 				i++;
 			if (i >= len)
-				return MSIEVE_MORE;
+				return more(i, lit, len, consumed_r);
 			if (p[i] != '\n')
 				return bad(cmd, p, len, i, consumed_r, need_r, "Expected CRLF after a literal's size");
 			i++;
 			if (len - i < n) {
+				/* Its octets are read whole, even after a long
+				 * line: dropped as the line's rest, they would be
+				 * read as commands. The line's length is judged
+				 * at its end, after them. */
 				*need_r = i + (size_t)n + 1;
 				return MSIEVE_MORE;
 			}

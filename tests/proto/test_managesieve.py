@@ -1548,3 +1548,24 @@ def test_long_line_refused_when_it_comes_whole():
     assert c.response() == [b'NO "Line too long."\r\n']
     assert c.response() == [b'OK (TAG "after") "Done"\r\n']
     c.close()
+
+
+def test_long_line_of_zeros_refused_before_its_end():
+    """A line that stops in a number or in a literal's size made of zeros
+    (no value grows to refuse it by) is held to MSIEVE_LINE_MAX like any
+    other: before authentication, 600 KiB of them were buffered up to
+    MSIEVE_IN_MAX (a script's size, for a client nobody knows) and the
+    connection closed with BYE "Command too long."; now the line is
+    refused and dropped as it comes, and the session goes on."""
+    for head in (b'HAVESPACE "a" 0', b"NOOP {0"):
+        c = Conn(srv())
+        try:
+            c.send(head)
+            for _ in range(40):
+                c.send(b"0" * 16384)
+            c.send(b'\r\nNOOP "after"\r\n')
+        except OSError as e:
+            raise AssertionError("%r: the server closed: %r" % (head, e))
+        assert c.response() == [b'NO "Line too long."\r\n'], head
+        assert c.response() == [b'OK (TAG "after") "Done"\r\n'], head
+        c.close()

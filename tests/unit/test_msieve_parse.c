@@ -162,6 +162,23 @@ int main(void)
 	memcpy(longl, "NOOP \"", 6);
 	CHECK_EQ_INT(parse(longl, &c), MSIEVE_LONG);
 	CHECK_EQ_INT(c, MSIEVE_LINE_MAX + 9 - MSIEVE_ANNOUNCE_MAX);
+	/* A number, a literal's size (under the limit, or over it), or what
+	 * follows an oversized literal's announcement, without a line end:
+	 * the limit is the line's whichever token it stops in (a run of
+	 * zeros was buffered up to MSIEVE_IN_MAX, before authentication too,
+	 * its 9 KiB here MORE). */
+	{
+		const char *heads[] = { "HAVESPACE \"a\" 0", "NOOP {0", "NOOP {9", "NOOP {900000+}x" };
+		for (size_t k = 0; k < sizeof heads / sizeof heads[0]; k++) {
+			size_t h = strlen(heads[k]);
+			memset(longl, heads[k][h - 1], MSIEVE_LINE_MAX + 9);
+			memcpy(longl, heads[k], h);
+			CHECK_EQ_INT(parse(longl, &c), MSIEVE_LONG);
+			CHECK_EQ_INT(c, MSIEVE_LINE_MAX + 9 - MSIEVE_ANNOUNCE_MAX);
+			CHECK_EQ_INT(msieve_parse(longl, MSIEVE_LINE_MAX - 1, MSIEVE_LITERAL_MAX, &cmd, &c, &need),
+			             MSIEVE_MORE);
+		}
+	}
 	free(longl);
 
 	/* A whole line past the limit is refused too, through its end only
