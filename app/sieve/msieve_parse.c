@@ -28,10 +28,18 @@ int msieve_line_literal(const char *p, size_t e, uint64_t *n_r)
 	if (i && p[i - 1] == '+')
 		i--;
 	size_t digits = 0;
+	/* RFC 5804 §4's number is 1*DIGIT of 32-bit value: leading zeros
+	 * are allowed, as parse_args takes them ("{00000000006+}" is a
+	 * literal of 6 octets there, so here too, or its octets, skipped
+	 * after a refused line's end, were read as commands). */
 	while (i && p[i - 1] >= '0' && p[i - 1] <= '9') {
-		if (++digits > 10)
-			return 0;
-		n += (uint64_t)(p[--i] - '0') * scale;
+		char d = p[--i];
+		if (digits++ >= 10) {
+			if (d != '0')
+				return 0;
+			continue;
+		}
+		n += (uint64_t)(d - '0') * scale;
 		scale *= 10;
 	}
 	if (!digits || !i || p[i - 1] != '{' || n > UINT32_MAX)

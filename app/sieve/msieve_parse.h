@@ -109,7 +109,8 @@ size_t msieve_line_end(const char *p, size_t len);
 /*
  * Whether the line ending at p[e) (its LF included, p[0..e) reaching back
  * at least to the line's start or to the announcement) ends announcing a
- * literal, "{N}" or "{N+}" with N a 32-bit number: 1 and *n_r = N, else 0.
+ * literal, "{N}" or "{N+}" with N a 32-bit number (leading zeros allowed,
+ * as msieve_parse takes them): 1 and *n_r = N, else 0.
  * A command refused before its end still has that literal's octets on
  * the way: they are to be skipped, not read as commands.
  */

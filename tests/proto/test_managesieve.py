@@ -1569,3 +1569,16 @@ def test_long_line_of_zeros_refused_before_its_end():
         assert c.response() == [b'NO "Line too long."\r\n'], head
         assert c.response() == [b'OK (TAG "after") "Done"\r\n'], head
         c.close()
+
+
+def test_refused_line_skips_a_literal_with_leading_zeros():
+    """A refused command's literal is skipped, its size written with
+    leading zeros too (RFC 5804 §4: number is 1*DIGIT, a 32-bit value;
+    the parser takes "{00000000006+}" as 6 octets): past ten digits the
+    announcement was not recognised and the literal's octets, "LOGOUT"
+    here, ran as a command."""
+    c = authed()
+    c.send(b'GETSCRIPT s3 {00000000006+}\r\nLOGOUT\r\nNOOP "after"\r\n')
+    assert c.response() == [b'NO "Expected a quoted string, a literal or a number"\r\n']
+    assert c.response() == [b'OK (TAG "after") "Done"\r\n']
+    c.close()

@@ -92,6 +92,13 @@ int main(void)
 		CHECK_EQ_INT(msieve_line_literal("{4294967295+}\r\n", 15, &n), 1);
 		CHECK_EQ_INT(n, 4294967295u);
 		CHECK_EQ_INT(msieve_line_literal("{4294967296+}\r\n", 15, &n), 0);
+		/* leading zeros, as the parser takes them */
+		CHECK_EQ_INT(msieve_line_literal("x {00000000006+}\r\n", strlen("x {00000000006+}\r\n"), &n), 1);
+		CHECK_EQ_INT(n, 6);
+		CHECK_EQ_INT(msieve_line_literal("{000000000004294967295}\n", strlen("{000000000004294967295}\n"), &n), 1);
+		CHECK_EQ_INT(n, 4294967295u);
+		CHECK_EQ_INT(msieve_line_literal("{100000000006+}\r\n", strlen("{100000000006+}\r\n"), &n), 0);
+		CHECK_EQ_INT(msieve_line_literal("{00000000004294967296}\n", strlen("{00000000004294967296}\n"), &n), 0);
 		CHECK_EQ_INT(msieve_line_literal("{}\r\n", 4, &n), 0);
 		CHECK_EQ_INT(msieve_line_literal("{1x}\r\n", 6, &n), 0);
 		CHECK_EQ_INT(msieve_line_literal("12}\r\n", 5, &n), 0);
