@@ -192,43 +192,28 @@ static int parse_args(const char *p, size_t len, size_t i, int space, uint32_t l
 			a->kind = MSIEVE_ARG_STRING;
 			a->s = str_make(d, n);
 		} else if (p[i] == '{') {
+			/* The size, then "+}" or "}" and the line end, checked
+			 * whole before its size decides anything: a malformed
+			 * announcement is a syntax error, its line's end the
+			 * command's end, whatever size it names. The line is
+			 * capped (more()), so its digits are too; past 32 bits
+			 * only that it is past them counts. */
 			uint64_t n = 0;
 			size_t digits = 0;
-			for (i++; i < len && p[i] >= '0' && p[i] <= '9'; i++, digits++) {
-				n = n * 10 + (uint64_t)(p[i] - '0');
-				if (n > literal_max) {
-					/* Over the limit: the rest of its digits may not even be here. */
-					i++;
-					while (i < len && p[i] >= '0' && p[i] <= '9') {
-						if (n <= UINT32_MAX)
-							n = n * 10 + (uint64_t)(p[i] - '0');
-						i++;
-					}
-					if (i >= len)
-						return more(i, lit, len, consumed_r);
-					/* RFC 5804 §4: "number" is 32-bit. A size past it
-					 * announces no literal, so no octets follow to be
-					 * skipped: the command ends at this line's end, and
-					 * the next line is a command again. */
-					if (n > UINT32_MAX)
-						return bad(cmd, p, len, i, consumed_r, need_r,
-						           "Literal size is not a 32-bit number");
-					if (p[i] == '+')
-						i++;
-					size_t e = i < len ? msieve_line_end(p + i, len - i) : 0;
-					if (!e)
-						return more(len, lit, len, consumed_r);
-					*consumed_r = i + e;
-					cmd->skip = n;
-					snprintf(cmd->err, sizeof(cmd->err), "Literal larger than %u octets",
-					         (unsigned)literal_max);
-					return MSIEVE_TOOBIG;
-				}
-			}
+			for (i++; i < len && p[i] >= '0' && p[i] <= '9'; i++, digits++)
+				if (n <= UINT32_MAX)
+					n = n * 10 + (uint64_t)(p[i] - '0');
 			if (i >= len)
 				return more(i, lit, len, consumed_r);
 			if (digits == 0)
 				return bad(cmd, p, len, i, consumed_r, need_r, "Expected digits in a literal");
+			/* RFC 5804 §4: "number" is 32-bit. A size past it
+			 * announces no literal, so no octets follow to be
+			 * skipped: the command ends at this line's end, and
+			 * the next line is a command again. */
+			if (n > UINT32_MAX)
+				return bad(cmd, p, len, i, consumed_r, need_r,
+				           "Literal size is not a 32-bit number");
 			if (p[i] == '+')
 				i++;
 			if (i >= len)
@@ -243,6 +228,15 @@ static int parse_args(const char *p, size_t len, size_t i, int space, uint32_t l
 			if (p[i] != '\n')
 				return bad(cmd, p, len, i, consumed_r, need_r, "Expected CRLF after a literal's size");
 			i++;
+			if (n > literal_max) {
+				/* Nothing of it is buffered: its octets (on their
+				 * way, non-synchronising) are the caller's to skip. */
+				*consumed_r = i;
+				cmd->skip = n;
+				snprintf(cmd->err, sizeof(cmd->err), "Literal larger than %u octets",
+				         (unsigned)literal_max);
+				return MSIEVE_TOOBIG;
+			}
 			if (len - i < n) {
 				/* Its octets are read whole, even after a long
 				 * line: dropped as the line's rest, they would be

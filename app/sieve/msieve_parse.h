@@ -9,10 +9,13 @@
  * literal_max), and msieve_parse() reads it from the start each
  * time, telling through *need_r how many octets must be buffered before a
  * new attempt can succeed, so a large literal arriving in pieces is not
- * scanned again for every piece. The literal's size is checked digit by
- * digit against that maximum before anything is buffered for it; a size
- * past 32 bits is no RFC 5804 "number", so a syntax error (MSIEVE_BAD),
- * not a literal whose octets are to be skipped.
+ * scanned again for every piece. The literal's size is checked against
+ * that maximum at its announcement's end ("+}" or "}", then the line
+ * end), before anything is buffered for it (the line, its digits
+ * included, is capped at MSIEVE_LINE_MAX); a malformed announcement
+ * is a syntax error whatever size it names; a size past 32 bits is no
+ * RFC 5804 "number", so a syntax error (MSIEVE_BAD), not a literal whose
+ * octets are to be skipped.
  *
  * Caveats: quoted strings are at most MSIEVE_QUOTED_MAX octets of UTF-8
  * (RFC 5804 §4's SAFE-UTF8-CHAR; a literal may hold any octets) and are

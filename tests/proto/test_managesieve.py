@@ -1582,3 +1582,17 @@ def test_refused_line_skips_a_literal_with_leading_zeros():
     assert c.response() == [b'NO "Expected a quoted string, a literal or a number"\r\n']
     assert c.response() == [b'OK (TAG "after") "Done"\r\n']
     c.close()
+
+
+def test_malformed_oversized_literal_skips_nothing():
+    """An announcement naming a size over the limit but malformed (no
+    "}", or no line end after it) announces no literal: a syntax error,
+    and the next line is a command. It was refused as a literal too
+    large (QUOTA/MAXSIZE) and the next 600000 octets, commands included,
+    were skipped unanswered."""
+    c = authed()
+    c.sock.settimeout(10)
+    c.send(b'NOOP {600000 x\r\nNOOP "after"\r\n')
+    assert c.response() == [b'NO "Expected \'}\' ending a literal"\r\n']
+    assert c.response() == [b'OK (TAG "after") "Done"\r\n']
+    c.close()

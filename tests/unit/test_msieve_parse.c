@@ -130,6 +130,18 @@ int main(void)
 	CHECK_EQ_INT(parse("PUTSCRIPT \"b\" {99999999999999999999999999+}\r\n", &c), MSIEVE_BAD);
 	CHECK_EQ_INT(parse("PUTSCRIPT \"b\" {99999999999999999999999999", &c), MSIEVE_MORE);
 	CHECK_EQ_INT(parse("PUTSCRIPT \"b\" {524288+}\r\n", &c), MSIEVE_MORE);
+	/* An announcement over the limit but malformed announces nothing:
+	 * a syntax error through its line's end, nothing to skip (it was
+	 * TOOBIG, the next 600000 octets, commands, skipped). */
+	CHECK_EQ_INT(parse("NOOP {600000 x\r\nNOOP\r\n", &c), MSIEVE_BAD);
+	CHECK_EQ_INT(c, strlen("NOOP {600000 x\r\n"));
+	CHECK_EQ_INT(cmd.skip, 0);
+	CHECK_EQ_INT(parse("NOOP {600000+}x\r\nNOOP\r\n", &c), MSIEVE_BAD);
+	CHECK_EQ_INT(c, strlen("NOOP {600000+}x\r\n"));
+	CHECK_EQ_INT(cmd.skip, 0);
+	CHECK_EQ_INT(parse("NOOP {600000+", &c), MSIEVE_MORE);
+	CHECK_EQ_INT(parse("NOOP {600000}\n###", &c), MSIEVE_TOOBIG);
+	CHECK_EQ_INT(c, strlen("NOOP {600000}\n"));
 
 	/* Before authentication the caller's limit is 4096 octets: the
 	 * longest SASL response fits, a script's worth does not. */
