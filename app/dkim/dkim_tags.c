@@ -213,6 +213,27 @@ static int b64(struct str s, uint8_t *out, size_t cap, size_t *len_r)
 	return 0;
 }
 
+/* The start of b= as written, FWS removed, cut at DKIM_BTEXT_MAX, into
+ * out: the signature's name in Authentication-Results (header.b). Empty
+ * when b= holds anything but base64 (a property value must not carry a
+ * sender's quotes or parentheses). */
+static void b_text(struct str b, char out[DKIM_BTEXT_MAX + 1])
+{
+	size_t n = 0;
+
+	for (size_t k = 0; k < b.len && n < DKIM_BTEXT_MAX; k++) {
+		unsigned char c = (unsigned char)b.p[k];
+		if (is_fws_octet((char)c))
+			continue;
+		if (!is_alpha(c) && !is_digit(c) && c != '+' && c != '/' && c != '=') {
+			n = 0;
+			break;
+		}
+		out[n++] = (char)c;
+	}
+	out[n] = '\0';
+}
+
 /* Copies s into dst as a C string (no NUL inside), 0 or -1. */
 static int copy_c(struct str s, char *dst, size_t dstsz, int lower)
 {
@@ -370,6 +391,10 @@ int dkim_sig_parse_ex(struct str value, unsigned flags, struct dkim_sig *sig,
 		sig->s[0] = '\0';
 		FAIL(DKIM_RESULT_PERMERROR, "bad s=");
 	}
+	/* b= names the signature too (header.b, RFC 6008): two signatures
+	 * of one d= and s=, one failing on a later tag, stay apart. */
+	if ((t = tag_get(tags, n, "b")) != NULL)
+		b_text(*t, sig->btext);
 	if (arc) {
 		if ((t = tag_get(tags, n, "i")) == NULL)
 			FAIL(DKIM_RESULT_PERMERROR, "missing required tag i=");
@@ -417,11 +442,6 @@ int dkim_sig_parse_ex(struct str value, unsigned flags, struct dkim_sig *sig,
 		FAIL(DKIM_RESULT_PERMERROR, "missing required tag b=");
 	if (b64(*t, sig->b, sizeof sig->b, &sig->blen) != 0)
 		FAIL(DKIM_RESULT_PERMERROR, "bad b=");
-	size_t bt = 0;
-	for (size_t k = 0; k < t->len && bt < DKIM_BTEXT_MAX; k++)
-		if (!is_fws_octet(t->p[k]))
-			sig->btext[bt++] = t->p[k];
-	sig->btext[bt] = '\0';
 
 	if (!arc && (t = tag_get(tags, n, "i")) != NULL) {
 		if (copy_c(*t, sig->i, sizeof sig->i, 0) != 0)

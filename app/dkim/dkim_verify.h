@@ -117,15 +117,16 @@ struct dkim_sig {
 	uint8_t bh[32];
 	uint8_t b[DKIM_SIG_MAX];
 	size_t blen;
-	char btext[DKIM_BTEXT_MAX + 1];  /* b= as written, FWS removed, cut */
+	char btext[DKIM_BTEXT_MAX + 1]; /* b= as written, FWS removed, cut; "" unless base64 */
 };
 
 /*
  * Parses and checks a DKIM-Signature value (§3.5). Returns 0, or -1 with
  * *res_r (DKIM_RESULT_NEUTRAL or DKIM_RESULT_PERMERROR, as the table
  * above) and *why_r (static) set. sig->h points into value, which must
- * outlive its use. d= and s= are filled as soon as they parse, so a
- * failing signature can still be named.
+ * outlive its use. d=, s= and btext are filled as soon as they parse,
+ * before any other tag is checked, so a failing signature can still be
+ * named (header.d, header.s, header.b).
  */
 int dkim_sig_parse(struct str value, struct dkim_sig *sig, enum dkim_result *res_r,
                    const char **why_r);
@@ -254,7 +255,7 @@ struct dkim_sig_result {
 	char d[DKIM_DOMAIN_MAX + 1];   /* "" when it did not parse */
 	char s[DKIM_SIG_SELECTOR_MAX + 1];
 	char i[DKIM_IDENTITY_MAX + 1]; /* the AUID (i=, or "@d") */
-	char b[DKIM_BTEXT_MAX + 1];    /* the start of b= (header.b); "" when it did not parse */
+	char b[DKIM_BTEXT_MAX + 1]; /* the start of b= (header.b); "" when absent or not base64 */
 	int alg;                       /* enum dkim_alg, 0 unknown */
 	uint8_t testing;               /* the key says t=y: treat as unsigned (§3.6.1) */
 	uint8_t services;              /* the key's DKIM_SVC_* (0: no key) */
