@@ -146,6 +146,43 @@ static void test_rfc8463(void)
 		CHECK_EQ_STR(r[1].i, "@football.example.com");
 		CHECK_EQ_INT(r[1].alg, DKIM_ALG_RSA_SHA256);
 	}
+	/* Signing it again with the RFC's key and its tags gives the RFC's
+	 * b= octet for octet (Ed25519 is deterministic): the header hash of
+	 * the first signature and the signing primitive the signer uses. */
+	{
+		struct dkim_hindex x;
+		struct dkim_sig sig;
+		struct dkim_key key;
+		enum dkim_result res;
+		const char *why;
+		uint8_t digest[32], seed[32], b[64];
+		char b64[100];
+		size_t sl, blen;
+		const char *end = strstr(rfc8463, "\r\n\r\n");
+
+		dkim_hindex_build(&x, str_make(rfc8463, (size_t)(end - rfc8463)));
+		struct str f = x.fields[0];
+		ptrdiff_t colon = str_chr(f, ':');
+		CHECK_EQ_INT(dkim_sig_parse(str_make(f.p + colon + 1, f.len - (size_t)colon - 1),
+		                            &sig, &res, &why),
+		             0);
+		CHECK_EQ_INT(dkim_hindex_digest(&x, sig.h, 0, 0, digest), 0);
+		dkim_hindex_free(&x);
+		CHECK_EQ_INT(sodium_base642bin(seed, sizeof seed,
+		                               "nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=", 44,
+		                               NULL, &sl, NULL, sodium_base64_VARIANT_ORIGINAL),
+		             0);
+		CHECK_EQ_INT(
+		    dkim_key_import(&key, DKIM_ALG_ED25519_SHA256, "brisbane", 0, seed, 32),
+		    DKIM_OK);
+		CHECK_EQ_INT(dkim_key_sign_digest(&key, digest, b, sizeof b, &blen), DKIM_OK);
+		dkim_key_wipe(&key);
+		sodium_bin2base64(b64, sizeof b64, b, blen, sodium_base64_VARIANT_ORIGINAL);
+		CHECK_EQ_STR(b64,
+		             "/gCrinpcQOoIfuHNQIbq4pgh9kyIK3AQUdt9OdqQehSwhEIug4D11BusFa3bT3FY5OsU7"
+		             "ZbnKELq+eXdp1Q1Dw==");
+	}
+
 	/* Bare LF line ends (stored mail) verify the same. */
 	char lf[sizeof rfc8463];
 	size_t k = 0;
