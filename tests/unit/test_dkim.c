@@ -4,7 +4,8 @@
  * export/import, the RFC 8463 example key), the signer (format, streaming
  * equals one-shot, limits), the store's dkim records, `tern domain dns`,
  * and end-to-end verification of both algorithms by dkimpy (Debian
- * python3-dkim), including messages that must fail.
+ * python3-dkim) and OpenDKIM (Debian opendkim), including messages that
+ * must fail.
  */
 #include <bearssl_hash.h>
 #include <fcntl.h>
@@ -683,6 +684,56 @@ static const char verify_py[] =
     "    wrong += not good\n"
     "sys.exit(1 if wrong else 0)\n";
 
+/*
+ * The same messages through OpenDKIM's verifier (Debian opendkim, run as
+ * `opendkim -t FILE` with the keys from a file: no DNS). It names one
+ * signature per message, the first: the RSA one, then again with the
+ * RSA field cut out so that the Ed25519 one is judged. Two messages are
+ * not OpenDKIM's to judge: one without From (it refuses to verify such a
+ * message, as RFC 6376 §6.1.1 lets it) and one whose body ends without
+ * CRLF (its test mode reports such a file unsigned; SMTP never carries
+ * one).
+ */
+static const char verify_odk_py[] =
+    "import os, re, shutil, subprocess, sys\n"
+    "if not shutil.which('opendkim'):\n"
+    "    sys.exit('opendkim (Debian opendkim) is missing: run scripts/install-test-deps')\n"
+    "d = sys.argv[1]\n"
+    "with open(os.path.join(d, 'odk.keys'), 'w') as f:\n"
+    "    for line in open(os.path.join(d, 'keys.txt')):\n"
+    "        name, val = line.rstrip('\\n').split('\\t', 1)\n"
+    "        f.write('%s %s\\n' % (name.rstrip('.'), val))\n"
+    "with open(os.path.join(d, 'odk.conf'), 'w') as f:\n"
+    "    f.write('Mode v\\nSyslog no\\nTestPublicKeys %s\\n' % os.path.join(d, 'odk.keys'))\n"
+    "wrong = judged = 0\n"
+    "for line in open(os.path.join(d, 'manifest.txt')):\n"
+    "    fn, expect, algs = line.split()\n"
+    "    msg = open(os.path.join(d, fn), 'rb').read()\n"
+    "    if not re.search(rb'(?mi)^from:', msg) or not msg.endswith(b'\\n'):\n"
+    "        print('skip  %s' % fn)\n"
+    "        continue\n"
+    "    tries = [(algs.split(',')[0], msg)]\n"
+    "    if ',' in algs:\n"
+    "        first = rb'\\ADKIM-Signature:.*?\\r?\\n(?![ \\t])'\n"
+    "        cut = re.sub(first, b'', msg, count=1, flags=re.S)\n"
+    "        tries.append((algs.split(',')[1], cut))\n"
+    "    for alg, m in tries:\n"
+    "        path = os.path.join(d, 'odk.eml')\n"
+    "        open(path, 'wb').write(m)\n"
+    "        r = subprocess.run(['opendkim', '-x', os.path.join(d, 'odk.conf'), '-t', path],\n"
+    "                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)\n"
+    "        out = r.stdout.decode(errors='replace').strip()\n"
+    "        # A failure must be the signature's, not a missing key's.\n"
+    "        got = ('pass' if out.endswith(') succeeded') else\n"
+    "               'fail' if out.endswith(') failed: signature verification failed') else out)\n"
+    "        good = got == expect\n"
+    "        print('%-5s %-28s %-15s expect=%s%s' % ('ok' if good else 'WRONG', fn, alg, expect,\n"
+    "              '' if good else ' got: ' + got))\n"
+    "        wrong += not good\n"
+    "        judged += 1\n"
+    "print('judged %d' % judged)\n"
+    "sys.exit(1 if wrong or judged < 40 else 0)\n";
+
 struct e2e {
 	char dir[300];
 	FILE *manifest;
@@ -1001,6 +1052,25 @@ static void test_dkimpy(const struct dkim_keys *keys)
 	int st = pclose(p);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	CHECK_EQ_INT(lines, e.files);
+
+	/* OpenDKIM on the same files (verify_odk_py). */
+	snprintf(path, sizeof path, "%s/verify_odk.py", e.dir);
+	f = fopen(path, "w");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	fputs(verify_odk_py, f);
+	fclose(f);
+	snprintf(cmd, sizeof cmd, "%s %s/verify_odk.py %s 2>&1", py, e.dir, e.dir);
+	p = popen(cmd, "r");
+	CHECK(p != NULL);
+	if (!p)
+		return;
+	fprintf(stderr, "OpenDKIM on the same messages:\n");
+	while (fgets(line, sizeof line, p))
+		fprintf(stderr, "  %s", line);
+	st = pclose(p);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
 int main(void)
