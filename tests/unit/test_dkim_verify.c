@@ -582,25 +582,20 @@ static void test_branches(void)
 	 * RFC 6008) beside a passing signature of the same d= and s=; a b=
 	 * that is not base64 names nothing (it would go into a field). */
 	{
+		static const char refused[] =
+		    "DKIM-Signature: v=1; a=ed25519-sha256; d=example.org; "
+		    "s=ed; h=to; bh=2jmj7l5rSw0yVb/vlWAYkK/YBwk2jmj7l5rSw0yVb/A=; b=";
 		struct dkim_sig_result r[2];
 		sign_with(base_msg, TAGS("h=from"), 0, m, sizeof m);
-		snprintf(m2, sizeof m2,
-		         "DKIM-Signature: v=1; a=ed25519-sha256; d=example.org; s=ed; "
-		         "h=to; bh=2jmj7l5rSw0yVb/vlWAYkK/YBwk2jmj7l5rSw0yVb/A=; b=Zm9v\r\n"
-		         "  YmFy\r\n%s",
-		         m);
+		snprintf(m2, sizeof m2, "%sZm9v\r\n  YmFy\r\n%s", refused, m);
 		CHECK_EQ_INT(verify(m2, strlen(m2), 0, NOW, r, 2), 2);
-		CHECK_EQ_INT(r[0].result, DKIM_RESULT_PERMERROR);
-		CHECK_EQ_STR(r[0].b, "Zm9vYmFy");
-		CHECK_EQ_INT(r[1].result, DKIM_RESULT_PASS);
+		CHECK(r[0].result == DKIM_RESULT_PERMERROR && r[1].result == DKIM_RESULT_PASS);
 		CHECK(r[1].b[0] != '\0' && strcmp(r[0].b, r[1].b) != 0);
-		snprintf(m, sizeof m,
-		         "DKIM-Signature: v=1; a=ed25519-sha256; d=example.org; s=ed; "
-		         "h=to; bh=2jmj7l5rSw0yVb/vlWAYkK/YBwk2jmj7l5rSw0yVb/A=; b=Zm9v\"(x\r\n%s",
-		         base_msg);
+		CHECK_EQ_STR(r[0].b, "Zm9vYmFy");
+		snprintf(m, sizeof m, "%sZm9v\"(x\r\n%s", refused, base_msg);
 		CHECK_EQ_INT(verify(m, strlen(m), 0, NOW, r, 2), 1);
-		CHECK_EQ_INT(r[0].result, DKIM_RESULT_PERMERROR);
 		CHECK_EQ_STR(r[0].b, "");
+		CHECK_EQ_INT(r[0].result, DKIM_RESULT_PERMERROR);
 	}
 	sign_with(base_msg, TAGS("q=http/well-known; h=from"), 0, m, sizeof m);
 	expect1("q=", m, DKIM_RESULT_PERMERROR, "q=");
