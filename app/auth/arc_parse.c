@@ -9,7 +9,6 @@
  * give", which is all a trusted-sealer decision needs; it does not
  * validate properties.
  */
-#include <sodium.h>
 #include <string.h>
 
 #include "auth/arc.h"
@@ -151,7 +150,6 @@ int arc_seal_parse(struct str value, struct arc_seal_sig *as, const char **why_r
 {
 	struct dkim_tag tags[DKIM_TAGS_MAX];
 	const struct str *t;
-	const char *e = NULL;
 
 	memset(as, 0, sizeof *as);
 	int n = dkim_tags_parse(value, tags, DKIM_TAGS_MAX, why_r);
@@ -217,10 +215,8 @@ int arc_seal_parse(struct str value, struct arc_seal_sig *as, const char **why_r
 		as->t = (int64_t)v;
 		as->has_t = 1;
 	}
-	if ((t = tag_get(tags, n, "b")) == NULL || t->len == 0 ||
-	    sodium_base642bin(as->b, sizeof as->b, t->p, t->len, " \t\r\n", &as->blen, &e,
-	                      sodium_base64_VARIANT_ORIGINAL) != 0 ||
-	    e != t->p + t->len) {
+	if ((t = tag_get(tags, n, "b")) == NULL ||
+	    dkim_b64(*t, as->b, sizeof as->b, &as->blen) != 0) {
 		*why_r = "missing or bad b=";
 		return -1;
 	}

@@ -200,12 +200,18 @@ static int eq(struct str s, const char *c)
 	return s.len == strlen(c) && memcmp(s.p, c, s.len) == 0;
 }
 
-/* Base64 with FWS anywhere (§3.5 b=); 0 and the length, or -1. */
-static int b64(struct str s, uint8_t *out, size_t cap, size_t *len_r)
+int dkim_b64(struct str s, uint8_t *out, size_t cap, size_t *len_r)
 {
 	const char *e = NULL;
 	if (s.len == 0)
 		return -1;
+	/* libsodium reads the text as plain (signed) char and classifies it
+	 * with arithmetic made for octets under 0x80: some higher octets pass
+	 * for digits ("\xff" decodes as "/"), and a NUL counts as one of the
+	 * ignored characters. Such text is no base64: refused here. */
+	for (size_t i = 0; i < s.len; i++)
+		if ((unsigned char)s.p[i] >= 0x80 || s.p[i] == '\0')
+			return -1;
 	if (sodium_base642bin(out, cap, s.p, s.len, " \t\r\n", len_r, &e,
 	                      sodium_base64_VARIANT_ORIGINAL) != 0 ||
 	    e != s.p + s.len)
@@ -435,12 +441,12 @@ int dkim_sig_parse_ex(struct str value, unsigned flags, struct dkim_sig *sig,
 		FAIL(DKIM_RESULT_PERMERROR, "missing required tag bh=");
 	uint8_t bh[64];
 	size_t bhlen;
-	if (b64(*t, bh, sizeof bh, &bhlen) != 0 || (!sig->rsa_sha1 && bhlen != 32))
+	if (dkim_b64(*t, bh, sizeof bh, &bhlen) != 0 || (!sig->rsa_sha1 && bhlen != 32))
 		FAIL(DKIM_RESULT_PERMERROR, "bad bh=");
 	memcpy(sig->bh, bh, bhlen < 32 ? bhlen : 32);
 	if ((t = tag_get(tags, n, "b")) == NULL)
 		FAIL(DKIM_RESULT_PERMERROR, "missing required tag b=");
-	if (b64(*t, sig->b, sizeof sig->b, &sig->blen) != 0)
+	if (dkim_b64(*t, sig->b, sizeof sig->b, &sig->blen) != 0)
 		FAIL(DKIM_RESULT_PERMERROR, "bad b=");
 
 	if (!arc && (t = tag_get(tags, n, "i")) != NULL) {
@@ -526,7 +532,7 @@ int dkim_pubkey_parse(struct str record, struct dkim_pubkey *k, const char **why
 		k->revoked = 1;
 		return 0;
 	}
-	if (b64(*t, k->p, sizeof k->p, &k->plen) != 0) {
+	if (dkim_b64(*t, k->p, sizeof k->p, &k->plen) != 0) {
 		*why_r = "bad key p=";
 		return -1;
 	}

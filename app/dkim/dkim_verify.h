@@ -184,6 +184,12 @@ int dkim_sig_parse_ex(struct str value, unsigned flags, struct dkim_sig *sig,
  */
 int dkim_tag_name(struct str v, int lower, char *dst, size_t dstsz);
 
+/* Decodes base64 with FWS anywhere (RFC 6376 §3.5 b=, bh=; §3.6.1 p=)
+ * into out (cap octets), the length to *len_r. 0, or -1 when s is empty,
+ * holds anything but base64 digits, "=" and FWS (an octet over 0x7F or
+ * a NUL included), is badly padded or does not fit. */
+int dkim_b64(struct str s, uint8_t *out, size_t cap, size_t *len_r);
+
 /* A header section split into fields and indexed by name (dkim_hindex.c),
  * so that the instances of a name are found by binary search. */
 struct dkim_fname {

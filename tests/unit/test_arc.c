@@ -668,6 +668,12 @@ static void test_parse(void)
 	CHECK_EQ_STR(why, "unknown algorithm a=");
 	CHECK_EQ_INT(arc_seal_parse(str_c("a=rsa-sha256; cv=none; d=example.org; s=sel; b=AAAA"), &s, &why), -1);
 	CHECK_EQ_INT(arc_seal_parse(str_c("i=1; a=rsa-sha256; cv=none; d=example.org; s=sel; b="), &s, &why), -1);
+	/* An octet over 0x7F is no base64 digit (the decoder took "\xff" for "/"). */
+	CHECK_EQ_INT(
+	    arc_seal_parse(str_c("i=1; a=rsa-sha256; cv=none; d=example.org; s=sel; b=AA\xff/"), &s,
+	                   &why),
+	    -1);
+	CHECK_EQ_STR(why, "missing or bad b=");
 
 	/* The AMS through DKIM's parser: no v=, i= the instance, no ARC-Seal in h=. */
 	struct dkim_sig sig;

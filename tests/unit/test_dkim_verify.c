@@ -611,6 +611,34 @@ static void test_branches(void)
 	                      "bh=!!; b=AAAA\r\n%s", base_msg);
 	expect1("bad bh", m, DKIM_RESULT_PERMERROR, "bad bh=");
 
+	/* An octet over 0x7F is no base64 digit in b=, bh= or the key's p=
+	 * (RFC 6376 §3.5, §3.6.1): the value is malformed, not decoded (the
+	 * base64 decoder reads "\xff" as "/", so a signature that had "/"
+	 * there would pass). */
+	{
+		sign_with(base_msg, TAGS("h=from"), 0, m, sizeof m);
+		for (int round = 0; round < 2; round++) {
+			/* The first "/" of b=, then of bh=. */
+			char *at = strstr(m, round == 0 ? "\r\n b=" : " bh=");
+			char *slash = at ? strchr(at + 4, '/') : NULL;
+			char *semi = at ? strpbrk(at + 4, ";\r") : NULL;
+			/* Ed25519 and a fixed message: b= and bh= always hold a "/". */
+			CHECK(slash != NULL && semi != NULL && slash < semi);
+			if (!slash || !semi || slash > semi)
+				continue;
+			snprintf(m2, sizeof m2, "%s", m);
+			m2[slash - m] = '\xff';
+			expect1(round == 0 ? "b= with 0xff" : "bh= with 0xff", m2,
+			        DKIM_RESULT_PERMERROR, round == 0 ? "bad b=" : "bad bh=");
+		}
+		table_set("ff._domainkey.example.org", "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS\xff"
+		                                       "7TyWQHOg7hcvPapiMlrwIaaPcHURo=");
+		sign_with(base_msg,
+		          "v=1; a=ed25519-sha256; c=relaxed/relaxed; d=example.org; s=ff; h=from",
+		          0, m, sizeof m);
+		expect1("p= with 0xff", m, DKIM_RESULT_PERMERROR, "bad key p=");
+	}
+
 	/* Signature with a corrupted b=: fails, not crashes. */
 	sign_with(base_msg, TAGS("h=from"), 0, m, sizeof m);
 	char *bp = strstr(m, "\r\n b=") + 5;
