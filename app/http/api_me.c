@@ -8,7 +8,7 @@
  * profile.
  *
  * Sessions are the admin's mechanism (api_session.c) under a cookie of
- * their own, tern_account, bound to the account: they never open an admin
+ * their own, HTTP_COOKIE_ACCOUNT, bound to the account: they never open an admin
  * route and an admin session never opens these. Sign-in attempts go
  * through the same limits (auth/login_limit.h, per address and per
  * account) and leave the same fail2ban line as the admin's, with
@@ -94,7 +94,7 @@ void api_me_logout(struct http_ctx *x)
 	http_user_sessions_end_one(x->session_id);
 	http_no_content(x);
 	http_header(x, "Set-Cookie",
-		    "tern_account=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0");
+		    HTTP_COOKIE_ACCOUNT "=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0");
 }
 
 void api_me_get(struct http_ctx *x)

@@ -54,8 +54,8 @@
 #define SESSION_TTL_S (12 * 3600)
 #define SESSION_IDLE_S 3600
 
-/* account 0: the web admin's session (cookie tern_session); else an
- * account's portal session (cookie tern_account), which never opens an
+/* account 0: the web admin's session (cookie HTTP_COOKIE_ADMIN); else an
+ * account's portal session (cookie HTTP_COOKIE_ACCOUNT), which never opens an
  * admin route nor the other way round. */
 struct session {
 	char id[65], csrf[65];
@@ -142,7 +142,7 @@ static int identify(struct http_ctx *x, int *csrf_ok_r)
 		}
 		return r;
 	}
-	const char *cookie = MHD_lookup_connection_value(x->mc, MHD_COOKIE_KIND, "tern_session");
+	const char *cookie = MHD_lookup_connection_value(x->mc, MHD_COOKIE_KIND, HTTP_COOKIE_ADMIN);
 	if (!cookie)
 		return 0;
 	const char *csrf = http_req_header(x, "X-CSRF-Token");
@@ -180,7 +180,7 @@ static uint64_t stamp_now(uint32_t account);
  * http_user_require finds it), without touching it. */
 static int portal_signed_in(struct http_ctx *x)
 {
-	const char *cookie = MHD_lookup_connection_value(x->mc, MHD_COOKIE_KIND, "tern_account");
+	const char *cookie = MHD_lookup_connection_value(x->mc, MHD_COOKIE_KIND, HTTP_COOKIE_ACCOUNT);
 	uint32_t account = 0;
 	uint64_t cred = 0;
 	if (!cookie)
@@ -346,7 +346,7 @@ static void set_cookie(struct http_ctx *x, int user, const char *id, int64_t max
 {
 	http_header(x, "Set-Cookie",
 		    arena_printf(x->arena, "%s=%s; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=%lld",
-				 user ? "tern_account" : "tern_session", id, (long long)max_age));
+				 user ? HTTP_COOKIE_ACCOUNT : HTTP_COOKIE_ADMIN, id, (long long)max_age));
 }
 
 void http_session_start(struct http_ctx *x, int status)
@@ -378,7 +378,7 @@ void http_session_start_for(struct http_ctx *x, int status, uint32_t account, co
 	 * named (its cookie is replaced here) ends rather than wait out its
 	 * expiry in the table. */
 	const char *was = MHD_lookup_connection_value(x->mc, MHD_COOKIE_KIND,
-						      account ? "tern_account" : "tern_session");
+						      account ? HTTP_COOKIE_ACCOUNT : HTTP_COOKIE_ADMIN);
 	if (was)
 		session_end(was, account != 0);
 	pthread_mutex_lock(&sessions_lock);
@@ -613,7 +613,7 @@ void api_session_delete(struct http_ctx *x)
 		session_end(x->session_id, 0);
 	http_no_content(x);
 	http_header(x, "Set-Cookie",
-		    "tern_session=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0");
+		    HTTP_COOKIE_ADMIN "=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0");
 }
 
 /* The account's stamp now: 0 when it is gone or the store failed. */
@@ -627,7 +627,7 @@ static uint64_t stamp_now(uint32_t account)
 
 int http_user_require(struct http_ctx *x)
 {
-	const char *cookie = MHD_lookup_connection_value(x->mc, MHD_COOKIE_KIND, "tern_account");
+	const char *cookie = MHD_lookup_connection_value(x->mc, MHD_COOKIE_KIND, HTTP_COOKIE_ACCOUNT);
 	const char *csrf = http_req_header(x, "X-CSRF-Token");
 	int64_t now = now_s();
 	int csrf_ok = 0, i = -1;

@@ -191,14 +191,25 @@ int http_auth_require(struct http_ctx *x);
  * except -1 after a 429 for a bad bearer token past its address's budget
  * (a bad token is counted as a failed login). */
 int http_auth_present(struct http_ctx *x);
+/*
+ * The session cookies' names: the admin's and an account's portal's. The
+ * __Host- prefix (RFC 6265bis §4.1.3.2) has a browser keep such a cookie
+ * only when this very host set it, Secure, Path=/ and without Domain, so
+ * another host of the domain (a sibling name, any page on it) cannot
+ * plant one: neither a session of its own choosing (the victim then
+ * works in the attacker's account) nor a stale id sent first that
+ * shadows the real one. Under the names without the prefix they could.
+ */
+#define HTTP_COOKIE_ADMIN "__Host-tern_session"
+#define HTTP_COOKIE_ACCOUNT "__Host-tern_account"
 /* Starts a session for x's client: sets the cookie, writes {"csrf","expires"}. */
 void http_session_start(struct http_ctx *x, int status);
-/* The same for an account's portal (account != 0, cookie tern_account) or
+/* The same for an account's portal (account != 0, cookie HTTP_COOKIE_ACCOUNT) or
  * the admin (account 0, email NULL). */
 #define HTTP_EMAIL_MAX 320
 void http_session_start_for(struct http_ctx *x, int status, uint32_t account, const char *email);
 /* For portal routes (/api/v1/me/...): fills x->account and
- * x->account_email from the tern_account cookie and checks CSRF for
+ * x->account_email from the HTTP_COOKIE_ACCOUNT cookie and checks CSRF for
  * writes. 0, or -1 after answering 401/403. Admin sessions and tokens do
  * not count. */
 int http_user_require(struct http_ctx *x);

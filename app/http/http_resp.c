@@ -70,7 +70,7 @@ static const char *challenge(const struct http_ctx *x)
 		return "Basic realm=\"tern\", charset=\"UTF-8\"";
 	if (strcmp(p, "/api/v1/me") == 0 || strncmp(p, "/api/v1/me/", 11) == 0)
 		return "Cookie realm=\"tern-account\", form-action=\"/api/v1/me/session\", "
-		       "cookie-name=\"tern_account\"";
+		       "cookie-name=\"" HTTP_COOKIE_ACCOUNT "\"";
 	return "Bearer realm=\"tern\"";
 }
 

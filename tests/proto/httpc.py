@@ -7,6 +7,11 @@ import http.client
 import json
 import ssl
 
+# The session cookies' names (API.md, Authentication): the admin's and an
+# account's portal's, with the __Host- prefix.
+ADMIN_COOKIE = "__Host-tern_session"
+ACCOUNT_COOKIE = "__Host-tern_account"
+
 
 def tls_ctx(cafile=None):
     if cafile:
@@ -20,9 +25,9 @@ def tls_ctx(cafile=None):
 
 
 class Api:
-    def __init__(self, server, https=True, source=None, cookie_name="tern_session"):
+    def __init__(self, server, https=True, source=None, cookie_name=ADMIN_COOKIE):
         self.s = server
-        # tern_session: the admin's; tern_account: an account's portal session.
+        # ADMIN_COOKIE: the admin's; ACCOUNT_COOKIE: an account's portal session.
         self.cookie_name = cookie_name
         self.https = https
         self.source = (source, 0) if source else None  # a loopback address of its own

@@ -6,7 +6,7 @@ who is told first, a client without credentials or one whose body is
 over the limit."""
 import json
 
-from httpc import Api, admin_server
+from httpc import ACCOUNT_COOKIE, Api, admin_server
 from test_http import openapi_ops, concrete
 from test_http_body_limits import ask
 
@@ -81,7 +81,7 @@ def test_account_credentials_on_admin_routes_are_403():
     sign in is 401, and counted like a failed JMAP login."""
     s, a = admin_server(accounts=[BOB])
     with s:
-        bob = Api(s, cookie_name="tern_account")
+        bob = Api(s, cookie_name=ACCOUNT_COOKIE)
         st, _, _ = bob.call("POST", "/me/session", {"email": BOB[0], "password": BOB[1]})
         assert st == 200 and bob.cookie, st
         st, _, t = bob.call("POST", "/me/jmap-tokens", {"name": "sync", "password": BOB[1]})

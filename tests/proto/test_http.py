@@ -15,7 +15,7 @@ import time
 from urllib.parse import quote
 
 from harness import Server, message
-from httpc import Api, admin_server, setup_code_from_log, tls_ctx
+from httpc import ADMIN_COOKIE, Api, admin_server, setup_code_from_log, tls_ctx
 
 ADMIN_PW = "admin-password-1-Vq8r"
 
@@ -364,7 +364,7 @@ def test_bad_requests():
         assert st == 413 and p["code"] == "too_large", p
         st, _, _ = raw_https(s, b"POST /api/v1/domains HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
                              b"Content-Type: application/json\r\nX-CSRF-Token: " + a.csrf.encode() +
-                             b"\r\nCookie: tern_session=" + a.cookie.encode() + b"\r\nConnection: close\r\n\r\n" +
+                             b"\r\nCookie: " + ADMIN_COOKIE.encode() + b"=" + a.cookie.encode() + b"\r\nConnection: close\r\n\r\n" +
                              b"".join(b"%x\r\n%s\r\n" % (10000, b"y" * 10000) for _ in range(8)) + b"0\r\n\r\n")
         assert st == 413, st
         # Oversized header block (over 16 KiB, or over 100 lines): 431 as

@@ -12,7 +12,7 @@ import json
 
 import jsonschema
 
-from httpc import ADMIN_PW, Api, admin_server
+from httpc import ACCOUNT_COOKIE, ADMIN_PW, Api, admin_server
 
 BOB, BOB_PW = "bob@example.test", "bob-password-1-Zq"
 
@@ -84,7 +84,7 @@ class Contract:
 
 
 def portal_login(s, email, password):
-    p = Api(s, source="127.0.0.7", cookie_name="tern_account")
+    p = Api(s, source="127.0.0.7", cookie_name=ACCOUNT_COOKIE)
     st, _, out = p.call("POST", "/me/session", {"email": email, "password": password})
     assert st == 200, out
     p.password = password

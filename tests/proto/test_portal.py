@@ -18,7 +18,7 @@ import struct
 import time
 import urllib.parse
 
-from httpc import admin_server, tls_ctx
+from httpc import ACCOUNT_COOKIE, ADMIN_COOKIE, admin_server, tls_ctx
 from logins import accepted, imap_ok, refused, sieve_env
 
 USER = "pat@example.test"
@@ -61,7 +61,7 @@ class Codes:
 
 
 class Portal:
-    """A browser of the portal: its own cookie (tern_account) and CSRF."""
+    """A browser of the portal: its own cookie (ACCOUNT_COOKIE) and CSRF."""
 
     def __init__(self, s, source="127.0.0.5"):
         # One address, as one browser: once it signed in to the account,
@@ -83,7 +83,7 @@ class Portal:
             data = json.dumps(body)
             h["Content-Type"] = "application/json"
         if self.cookie:
-            h["Cookie"] = "tern_account=" + self.cookie
+            h["Cookie"] = ACCOUNT_COOKIE + "=" + self.cookie
         if self.csrf:
             h["X-CSRF-Token"] = self.csrf
         try:
@@ -95,7 +95,7 @@ class Portal:
             c.close()
         out = json.loads(raw) if raw and "json" in hd.get("content-type", "") else raw
         sc = hd.get("set-cookie", "")
-        if sc.startswith("tern_account="):
+        if sc.startswith(ACCOUNT_COOKIE + "="):
             self.cookie = sc.split(";")[0].split("=", 1)[1] or None
         if isinstance(out, dict) and "csrf" in out:
             self.csrf = out["csrf"]
@@ -157,7 +157,7 @@ def test_portal_and_two_factor():
         other.cookie, other.csrf = admin.cookie, admin.csrf
         assert other.call("GET", "/me")[0] == 401
         c = http.client.HTTPSConnection("127.0.0.1", s.https_port, timeout=30, context=tls_ctx())
-        c.request("GET", "/api/v1/accounts", headers={"Cookie": "tern_session=" + p.cookie})
+        c.request("GET", "/api/v1/accounts", headers={"Cookie": ADMIN_COOKIE + "=" + p.cookie})
         assert c.getresponse().status == 401
         c.close()
         # Writes need the CSRF token.
@@ -538,7 +538,7 @@ def test_credential_changes_give_the_session_a_new_id():
     s, admin = admin_server(password=ADMIN_PW, accounts=[(USER, PW)])
     with s:
         def gone(name, cookie):
-            st, _, _ = Api(s).raw("GET", "/api/v1/me" if name == "tern_account" else
+            st, _, _ = Api(s).raw("GET", "/api/v1/me" if name == ACCOUNT_COOKIE else
                                   "/api/v1/accounts", None, {"Cookie": "%s=%s" % (name, cookie)})
             return st == 401
 
@@ -547,7 +547,7 @@ def test_credential_changes_give_the_session_a_new_id():
         st, _, out = admin.call("PUT", "/admin/password", {"current": ADMIN_PW,
                                                             "password": ADMIN_PW + "-2"})
         assert st == 204, out
-        assert admin.cookie and admin.cookie != old and gone("tern_session", old)
+        assert admin.cookie and admin.cookie != old and gone(ADMIN_COOKIE, old)
         assert admin.call("GET", "/accounts")[0] == 200
         admin.password = ADMIN_PW + "-2"
         # The admin's 2FA on.
@@ -558,7 +558,7 @@ def test_credential_changes_give_the_session_a_new_id():
                                 {"code": Codes(secret_of(en["uri"])).fresh(),
                                  "password": ADMIN_PW + "-2"})
         assert st == 200, out
-        assert admin.cookie != old and gone("tern_session", old)
+        assert admin.cookie != old and gone(ADMIN_COOKIE, old)
         assert admin.call("GET", "/accounts")[0] == 200
         # The same CSRF token goes on with the new cookie: a write passes.
         st, _, out = admin.call("PUT", "/admin/password", {"current": ADMIN_PW + "-2",
@@ -571,7 +571,7 @@ def test_credential_changes_give_the_session_a_new_id():
         old = p.cookie
         st, out = p.call("PUT", "/me/password", {"current": PW, "password": NEWPW})
         assert st == 204, out
-        assert p.cookie != old and gone("tern_account", old)
+        assert p.cookie != old and gone(ACCOUNT_COOKIE, old)
         assert p.call("GET", "/me")[0] == 200
         old = p.cookie
         st, en = p.call("POST", "/me/totp")
@@ -579,7 +579,7 @@ def test_credential_changes_give_the_session_a_new_id():
         st, out = p.call("POST", "/me/totp/confirm", {"code": pcodes.fresh(),
                                                       "password": NEWPW})
         assert st == 200, out
-        assert p.cookie != old and gone("tern_account", old)
+        assert p.cookie != old and gone(ACCOUNT_COOKIE, old)
         assert p.call("GET", "/me")[0] == 200
 
         # A sign-in with a session's cookie: a new id, and that one ends.
@@ -588,19 +588,19 @@ def test_credential_changes_give_the_session_a_new_id():
         old = admin.cookie
         st, _, out = admin.call("POST", "/session", {"password": ADMIN_PW})
         assert st == 401 and out["code"] == "totp_required", out
-        assert not gone("tern_session", old)  # no sign-in: it stays
+        assert not gone(ADMIN_COOKIE, old)  # no sign-in: it stays
         b = Portal(s, source="127.0.0.7")
         b.cookie = p.cookie  # the browser still holds the first one
         old = p.cookie
         st, out = b.call("POST", "/me/session", {"email": USER, "password": NEWPW})
         assert st == 401 and out.get("code") == "totp_required", out
-        assert not gone("tern_account", old)
+        assert not gone(ACCOUNT_COOKIE, old)
         assert p.call("POST", "/me/totp/disable", {"code": pcodes.fresh(),
                                                    "password": NEWPW})[0] == 204
         b.cookie = old = p.cookie
         st, out = b.call("POST", "/me/session", {"email": USER, "password": NEWPW})
         assert st == 200 and b.cookie != old, out
-        assert gone("tern_account", old) and not gone("tern_account", b.cookie)
+        assert gone(ACCOUNT_COOKIE, old) and not gone(ACCOUNT_COOKIE, b.cookie)
 
 
 def test_no_account_pushes_out_anothers_sessions():
