@@ -577,6 +577,9 @@ void api_setup_dns(struct http_ctx *x)
 
 void api_setup_complete(struct http_ctx *x)
 {
+	/* It takes {}: any field is refused (API.md), not ignored. */
+	if (http_body_check(x, NULL, 0) < 0)
+		return;
 	if (!admin_setup_completed(http_store)) {
 		int rc = admin_setup_complete(http_store);
 		if (rc != STORE_OK) {

@@ -57,6 +57,10 @@ static void totp_begin(struct http_ctx *x, uint32_t owner, const char *label)
 {
 	char uri[TWOFACTOR_URI_MAX];
 	struct jw w;
+	/* It takes {} or nothing: a field is refused (API.md), not ignored,
+	 * so a client that sends a password thinking it is checked is told. */
+	if (http_body_check(x, NULL, 0) < 0)
+		return;
 	int rc = twofactor_begin(http_store, http_cfg->data_dir, owner, issuer(x), label, uri,
 				 sizeof uri);
 	if (rc == STORE_EEXIST) {

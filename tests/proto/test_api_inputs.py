@@ -184,3 +184,30 @@ def test_credentials_before_body_limit():
         assert st == 413, (st, body)
         # The server still answers on a new connection.
         assert a.call("GET", "/stats")[0] == 200
+
+
+def test_routes_taking_an_empty_object_refuse_unknown_fields():
+    """API.md, Conventions: unknown fields are 400 unknown_field. Three
+    routes documented with {} or no body (POST /setup/complete, POST
+    /admin/totp, POST /me/totp) never looked at their body: {"bogus":1}
+    finished the wizard or started an enrolment, 200, and a client that
+    sent {"password": ...} thinking it was checked was not told it was
+    ignored. Refused now, nothing done; {} and no body still work."""
+    s, a = admin_server(accounts=[BOB])
+    with s:
+        bob = Api(s, cookie_name=ACCOUNT_COOKIE)
+        assert bob.call("POST", "/me/session", {"email": BOB[0], "password": BOB[1]})[0] == 200
+        for who, path in ((a, "/setup/complete"), (a, "/admin/totp"), (bob, "/me/totp")):
+            for body in ({"bogus": 1}, {"password": a.password if who is a else BOB[1]}):
+                st, _, p = who.call("POST", path, body)
+                field = next(iter(body))
+                assert st == 400 and p["code"] == "unknown_field" and p["field"] == field, \
+                    (path, body, st, p)
+        # Nothing was done: the wizard is still open.
+        st, _, state = a.call("GET", "/setup")
+        assert st == 200 and state["completed"] is False, state
+        for who, path in ((a, "/admin/totp"), (bob, "/me/totp")):
+            st, _, p = who.call("POST", path, {})
+            assert st == 200 and p["secret"], (path, st, p)
+        st, _, state = a.call("POST", "/setup/complete")
+        assert st == 200 and state["completed"] is True, state
