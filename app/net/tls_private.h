@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "net/pem.h"
 #include "net/tls.h"
 
 struct tls_conf {
@@ -63,32 +64,6 @@ struct tls_conf *tls_selfsigned_load(const char *data_dir, const char *hostname,
  */
 int tls_selfsigned_make(const char *hostname, int64_t now, unsigned char *cert, size_t certsz,
                         size_t *cert_len_r, unsigned char *key, size_t keysz, size_t *key_len_r);
-
-struct buf;
-
-/* Bigger than any sane PEM bundle; a cap so a wrong path cannot eat memory. */
-#define TLS_FILE_MAX (1024 * 1024)
-
-/*
- * Reads all of path into out (buf_init'ed by the caller with a maximum of
- * TLS_FILE_MAX or less). Returns 0, or -1 with err naming the file (cannot
- * open, cannot read, too large).
- */
-int tls_read_file(const char *path, struct buf *out, char *err, size_t errsz);
-
-/*
- * PEM iteration: calls fn for each complete object with its banner name
- * and DER bytes (valid during the call only). fn returns 0 to go on or -1
- * to stop (having set err). Returns the number of objects seen (>= 0), or
- * -1 with err set (label names the source: malformed, truncated, a block
- * over 64 KiB).
- */
-typedef int tls_pem_obj_fn(void *ctx, const char *name, const unsigned char *der, size_t len);
-int tls_pem_each(const unsigned char *data, size_t len, const char *label, tls_pem_obj_fn *fn,
-                 void *ctx, char *err, size_t errsz);
-
-/* 1 when data holds a "-----BEGIN " banner (PEM rather than DER), else 0. */
-int tls_looks_pem(const unsigned char *data, size_t len);
 
 /*
  * tls_selfsigned_make() with, when acme_id is not NULL, the critical
