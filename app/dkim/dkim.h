@@ -163,6 +163,18 @@ int dkim_key_import(struct dkim_key *k, enum dkim_alg alg, const char *selector,
                     const uint8_t *p, size_t len);
 
 /*
+ * Reads a private key made elsewhere (dkim_pem.c) into k, with selector
+ * and created_at now: PEM or DER RSA (PKCS#1 or PKCS#8, 1024 to
+ * DKIM_RSA_MAX_BITS bits) or Ed25519 (PKCS#8), or a base64 Ed25519 key
+ * (the 32-octet seed, or libsodium's 64-octet secret key). The key passes
+ * dkim_key_import's checks. *weak_r is 1 for an RSA key under 2048 bits
+ * (RFC 8301 §3.2: allowed, 2048 recommended). Returns DKIM_OK, or
+ * DKIM_EINVAL with one sentence in err (no key material in it) and k wiped.
+ */
+int dkim_key_from_text(struct dkim_key *k, const char *selector, int64_t now, const void *data,
+                       size_t len, int *weak_r, char *err, size_t errsz);
+
+/*
  * Signs a SHA-256 digest with k: RSASSA-PKCS1-v1_5 with the SHA-256
  * DigestInfo (rsa-sha256), or PureEdDSA Ed25519 over the 32 digest octets
  * as the message (ed25519-sha256, RFC 8463 §3). Writes the signature to sig

@@ -452,12 +452,13 @@ static int rsa_import(struct dkim_key *k, const uint8_t *p, size_t len)
 		return DKIM_EINVAL;
 
 	/* A damaged key must fail here, not sign garbage later: the exponent
-	 * recomputed from p, q, dp must be the stored one, and the modulus
-	 * must have the stored size. */
+	 * recomputed from p, dp and from q, dq (dkim_rsa_pubexp) must be the
+	 * stored one, and the modulus must have the stored size. */
 	br_rsa_private_key sk;
 	uint8_t n[DKIM_RSA_MAX_BITS / 8];
 	rsa_sk(k, &sk);
-	if (br_rsa_compute_pubexp_get_default()(&sk) != k->rsa_e)
+	if (dkim_rsa_pubexp(sk.p, sk.plen, sk.q, sk.qlen, sk.dp, sk.dplen, sk.dq, sk.dqlen) !=
+	    k->rsa_e)
 		return DKIM_EINVAL;
 	size_t nlen = br_rsa_compute_modulus_get_default()(n, &sk);
 	if (nlen == 0 || nlen != (k->rsa_bits + 7) / 8 || n[0] >> ((k->rsa_bits - 1) % 8) != 1)

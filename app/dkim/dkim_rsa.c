@@ -1,6 +1,7 @@
 /*
  * dkim_rsa.c — RSASSA-PKCS1-v1_5 (SHA-256) signatures for DKIM through
- * OpenSSL's libcrypto: signing, and verifying with a key from DNS.
+ * OpenSSL's libcrypto: signing, verifying with a key from DNS, and
+ * recovering a private key's public exponent.
  *
  * Why not BearSSL, which does everything else here: every submitted message
  * gets one RSA-2048 signature, and that signature was most of submission's
@@ -129,6 +130,41 @@ fail:
 	BN_CTX_free(ctx);
 	RSA_free(rsa);
 	return NULL;
+}
+
+/* dp^-1 mod (p-1) into e (dp and p secret: constant-time inversion). */
+static int inverse(BIGNUM *e, const uint8_t *f, size_t flen, const uint8_t *d, size_t dlen,
+                   BN_CTX *ctx)
+{
+	BIGNUM *m = BN_bin2bn(f, (int)flen, NULL), *x = BN_bin2bn(d, (int)dlen, NULL);
+	int ok = 0;
+
+	if (m && x && BN_sub_word(m, 1)) {
+		BN_set_flags(m, BN_FLG_CONSTTIME);
+		BN_set_flags(x, BN_FLG_CONSTTIME);
+		ok = BN_mod_inverse(e, x, m, ctx) != NULL;
+	}
+	BN_clear_free(m);
+	BN_clear_free(x);
+	return ok;
+}
+
+uint32_t dkim_rsa_pubexp(const uint8_t *p, size_t plen, const uint8_t *q, size_t qlen,
+                         const uint8_t *dp, size_t dplen, const uint8_t *dq, size_t dqlen)
+{
+	BIGNUM *ep = BN_new(), *eq = BN_new();
+	BN_CTX *ctx = BN_CTX_new();
+	uint32_t e = 0;
+
+	pthread_once(&crypto_once, crypto_init);
+	if (crypto_ok && ep && eq && ctx && inverse(ep, p, plen, dp, dplen, ctx) &&
+	    inverse(eq, q, qlen, dq, dqlen, ctx) && BN_cmp(ep, eq) == 0 &&
+	    BN_num_bits(ep) <= 32 && BN_is_odd(ep) && !BN_is_one(ep))
+		e = (uint32_t)BN_get_word(ep);
+	BN_free(ep);
+	BN_free(eq);
+	BN_CTX_free(ctx);
+	return e;
 }
 
 static RSA *rsa_for(const struct dkim_key *k)

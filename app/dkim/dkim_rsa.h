@@ -20,6 +20,17 @@ int dkim_rsa_sign(const struct dkim_key *k, const uint8_t digest[32], uint8_t *s
                   size_t *siglen_r);
 
 /*
+ * The public exponent e of the RSA key with factors p, q and CRT exponents
+ * dp, dq (unsigned big-endian): the inverse of dp modulo p-1, which must
+ * be that of dq modulo q-1, odd, over 1 and at most 32 bits; else 0 (not
+ * one key). Every valid key has it, unlike BearSSL's
+ * br_rsa_compute_pubexp, which needs p and q = 3 mod 4: its own keys are,
+ * about one OpenSSL key in four is.
+ */
+uint32_t dkim_rsa_pubexp(const uint8_t *p, size_t plen, const uint8_t *q, size_t qlen,
+                         const uint8_t *dp, size_t dplen, const uint8_t *dq, size_t dqlen);
+
+/*
  * Verifies an RSASSA-PKCS1-v1_5 signature with the SHA-256 DigestInfo
  * over digest (rsa-sha256; rsa-sha1 is refused before this), with the public
  * key der: a SubjectPublicKeyInfo (what DKIM key records carry) or a bare
