@@ -14,6 +14,9 @@ def obj(props, required=()):
 S = {"type": "string"}; I = {"type": "integer", "minimum": 0}; B = {"type": "boolean"}
 def arr(x): return {"type": "array", "items": x}
 
+DKIM_KEY = {"selector": S, "algorithm": {"enum": ["rsa-sha256", "ed25519-sha256"]}, "created": I,
+            "record_name": S, "record_value": S}
+
 # The stable, machine-readable problem codes (API.md "Conventions"): a
 # script branches on these, so a new one is added here and there.
 PROBLEM_CODES = ["bad_json", "bad_request", "invalid_field", "unknown_field", "missing_field", "too_large",
@@ -39,8 +42,9 @@ schemas = {
     "DnsRecord": {"type": "object", "properties": {"type": {"enum": ["MX", "TXT", "SRV", "CNAME"]}, "name": S, "value": S, "purpose": S,
                   "check": {"type": "object", "properties": {"status": {"enum": ["found", "missing", "different", "error"]}, "found": arr(S)}}}},
     "Dns": {"type": "object", "properties": {"domain": S, "hostname": S, "records": arr(ref("DnsRecord")), "notes": arr(S)}},
-    "DkimKeys": {"type": "object", "properties": {"keys": arr({"type": "object", "properties": {
-        "selector": S, "algorithm": {"enum": ["rsa-sha256", "ed25519-sha256"]}, "created": I, "record_name": S, "record_value": S}})}},
+    "DkimKey": {"type": "object", "properties": DKIM_KEY},
+    "DkimKeys": {"type": "object", "properties": {"keys": arr(ref("DkimKey"))}},
+    "DkimImported": {"type": "object", "properties": dict(DKIM_KEY, warning=S)},
     "DmarcReports": {"type": "object", "properties": {"domain": S, "days": I,
         "reports": arr({"type": "object", "properties": {"org_name": S, "email": S, "report_id": S, "begin": I, "end": I, "received": I,
             "policy_domain": S, "policy": {"type": "object", "properties": {"p": S, "sp": S, "np": S, "adkim": S, "aspf": S, "testing": S, "pct": I}},
@@ -184,6 +188,7 @@ paths = {
     "/domains/{name}/dns": {"get": op("Records to publish", [resp(200, "records", ref("Dns")), problem(404)], params=[pp("name")])},
     "/domains/{name}/dns/check": {"get": op("Records to publish, checked live", [resp(200, "records", ref("Dns")), problem(404)], params=[pp("name")])},
     "/domains/{name}/dkim": {"get": op("DKIM keys", [resp(200, "keys", ref("DkimKeys")), problem(404)], params=[pp("name")])},
+    "/domains/{name}/dkim/import": {"post": op("Import a DKIM private key made elsewhere (replaces the key of its algorithm)", [resp(200, "the imported key", ref("DkimImported")), problem(400, 404)], obj({"selector": S, "key": S}, ["selector", "key"]), params=[pp("name")])},
     "/domains/{name}/dmarc-reports": {"get": op("DMARC aggregate reports received (RFC 9990)", [resp(200, "reports, sources and messages per day", ref("DmarcReports")), problem(400, 404)], params=[pp("name"), qp("days", DAYS)])},
     "/domains/{name}/tlsrpt-reports": {"get": op("TLS-RPT reports received (RFC 8460)", [resp(200, "reports with their policies and failures, and totals", ref("TlsrptReports")), problem(400, 404)], params=[pp("name"), qp("days", DAYS)])},
     "/accounts": {"get": op("List accounts: a page in the order they were added (API.md \"Pages\"); q: only those whose address or display name holds it, any case", [resp(200, "accounts", page("accounts", ref("Account"))), problem(400), ERR], params=PAGE_PARAMS + [qp("q", {"type": "string", "maxLength": 320})]),

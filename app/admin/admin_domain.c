@@ -5,10 +5,12 @@
 #include "admin/admin_domain.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "core/buf.h"
+#include "core/xalloc.h"
 #include "report/dmarc_intake.h"
 #include "store/store.h"
 #include "admin/admin_meta.h"
@@ -65,6 +67,54 @@ int admin_domain_add(struct store *st, const char *domain, struct dkim_keys *k, 
 	return rc;
 }
 
+int admin_domain_dkim_import(struct store *st, const char *domain, const char *selector,
+			     const void *text, size_t len, struct dkim_keys *k, unsigned *which_r,
+			     int *weak_r, char *err, size_t errsz)
+{
+	struct dkim_key *key = xmalloc(sizeof(*key));
+	int rc;
+
+	*which_r = 0;
+	memset(k, 0, sizeof(*k));
+	if (dkim_key_from_text(key, selector, (int64_t)time(NULL), text, len, weak_r, err,
+			       errsz) != DKIM_OK) {
+		rc = STORE_EINVAL;
+		goto out;
+	}
+	/* A domain added by a build without DKIM gets its set first, so the
+	 * other algorithm signs too. */
+	rc = admin_domain_keys(st, domain, k, err, errsz);
+	dkim_keys_wipe(k);
+	if (rc == STORE_OK)
+		rc = store_dkim_set_key(st, domain, key, k, err, errsz);
+	for (unsigned i = 0; rc == STORE_OK && i < k->n; i++)
+		if (k->key[i].alg == key->alg)
+			*which_r = i;
+out:
+	dkim_key_wipe(key);
+	free(key);
+	return rc;
+}
+
+int admin_dkim_record(const char *domain, const struct dkim_key *k, struct admin_dns_record *r)
+{
+	char ascii[DKIM_DOMAIN_MAX + 1];
+	struct buf txt;
+	int rc = -1;
+
+	/* DNS holds an internationalised name in A-labels (RFC 5890 §2.3.2.1). */
+	if (dkim_domain_ascii(domain, ascii) == 0)
+		domain = ascii;
+	buf_init(&txt, ADMIN_DNS_VALUE_MAX - 1);
+	if (dkim_key_txt(k, &txt) == DKIM_OK) {
+		snprintf(r->name, sizeof(r->name), "%s._domainkey.%s.", k->selector, domain);
+		snprintf(r->value, sizeof(r->value), "%s", buf_data(&txt));
+		rc = 0;
+	}
+	buf_free(&txt);
+	return rc;
+}
+
 static struct admin_dns_record *add(struct admin_dns *d, const char *type, const char *purpose,
 				    const char *comment)
 {
@@ -107,7 +157,6 @@ void admin_dns_records(const struct config *cfg, struct store *st, const char *h
 		       const char *domain, const struct dkim_keys *k, struct admin_dns *d)
 {
 	struct admin_dns_record *r;
-	struct buf txt;
 
 	memset(d, 0, sizeof(*d));
 	snprintf(d->domain, sizeof(d->domain), "%s", domain);
@@ -129,19 +178,14 @@ void admin_dns_records(const struct config *cfg, struct store *st, const char *h
 	snprintf(r->name, sizeof(r->name), "%s.", domain);
 	snprintf(r->value, sizeof(r->value), "v=spf1 mx -all");
 
-	buf_init(&txt, ADMIN_DNS_VALUE_MAX - 1);
 	/* Room for the 15 records after the DKIM keys. */
 	for (unsigned i = 0; i < k->n && d->n < ADMIN_DNS_MAX - 15; i++) {
-		buf_reset(&txt);
-		if (dkim_key_txt(&k->key[i], &txt) != DKIM_OK)
-			continue; /* damaged key: nothing true to publish */
 		r = add(d, "TXT", k->key[i].alg == DKIM_ALG_RSA_SHA256 ? "DKIM (RSA)" : "DKIM (Ed25519)",
 			i == 0 ? "DKIM (RFC 6376, RFC 8463): every message is signed with both keys"
 			       : NULL);
-		snprintf(r->name, sizeof(r->name), "%s._domainkey.%s.", k->key[i].selector, domain);
-		snprintf(r->value, sizeof(r->value), "%s", buf_data(&txt));
+		if (admin_dkim_record(domain, &k->key[i], r) != 0)
+			d->n--; /* damaged key: nothing true to publish */
 	}
-	buf_free(&txt);
 
 	/* rua: the address whose reports tern reads (report/dmarc_intake.h). */
 	char rua[300];

@@ -33,6 +33,25 @@ int admin_domain_keys(struct store *st, const char *domain, struct dkim_keys *k,
 int admin_domain_add(struct store *st, const char *domain, struct dkim_keys *k, char *err,
 		     size_t errsz);
 
+/*
+ * Imports a DKIM private key made elsewhere (text of len octets: PEM, DER
+ * or a base64 Ed25519 key, as dkim_key_from_text reads) for domain under
+ * selector, in place of the domain's key of the same algorithm; the other
+ * algorithm's key stays. The domain's new set goes to *k (the caller wipes
+ * it) and the imported key's index in it to *which_r; *weak_r is 1 for an
+ * RSA key under 2048 bits. Returns STORE_OK; STORE_EINVAL for a key or
+ * selector refused, STORE_ENOTFOUND for no such domain, or another
+ * STORE_* error, each with one sentence in err that never holds key
+ * material.
+ */
+int admin_domain_dkim_import(struct store *st, const char *domain, const char *selector,
+			     const void *text, size_t len, struct dkim_keys *k, unsigned *which_r,
+			     int *weak_r, char *err, size_t errsz);
+/* The warning for *weak_r (RFC 8301 §3.2). */
+#define ADMIN_DKIM_WEAK_TEXT                                                                       \
+	"an RSA key under 2048 bits: accepted (RFC 8301 allows 1024) but 2048 is recommended; "     \
+	"plan a new 2048-bit key"
+
 #define ADMIN_DNS_MAX 24
 #define ADMIN_DNS_VALUE_MAX 1200
 
@@ -70,6 +89,10 @@ struct admin_dns {
  * ACME certificate asks for (acme_names.c).
  */
 unsigned admin_web_names(const struct config *cfg);
+
+/* The DNS record of one DKIM key of domain: r's name (absolute, in
+ * A-labels) and value; 0, or -1 for a damaged key (nothing to publish). */
+int admin_dkim_record(const char *domain, const struct dkim_key *k, struct admin_dns_record *r);
 
 /* Fills *out (about 25 KB: allocate it, do not put it on a thread's stack)
  * with every record to publish for domain served by hostname; st gives

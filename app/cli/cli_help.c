@@ -23,6 +23,7 @@ static const char top_help[] =
 	"       tern account disable|enable EMAIL ; tern account state EMAIL STATE ; tern account name EMAIL NAME\n"
 	"       tern account app-password add|list|del EMAIL [NAME]\n"
 	"       tern domain add|list|del DOMAIN ; tern domain dns DOMAIN\n"
+	"       tern domain dkim-import DOMAIN SELECTOR FILE   keep a DKIM key made elsewhere\n"
 	"       tern alias add|list|del ALIAS TARGET\n"
 	"       tern fetch EMAIL [--mailbox NAME] [--id ID [--envelope]]\n"
 	"       tern setup-code                   the web wizard's one-time code\n"
@@ -71,7 +72,10 @@ static const struct cli_help helps[] = {
 	  "  on a terminal the password is asked twice\n" },
 	{ "domain", "usage: tern domain add|del DOMAIN\n"
 		    "       tern domain list\n"
-		    "       tern domain dns DOMAIN   (the DNS records to publish)\n" },
+		    "       tern domain dns DOMAIN   (the DNS records to publish)\n"
+		    "       tern domain dkim-import DOMAIN SELECTOR FILE|-   (a DKIM private key from\n"
+		    "       OpenDKIM, rspamd or openssl: PEM RSA 1024-4096 bits or Ed25519, or a base64\n"
+		    "       Ed25519 seed; it replaces the domain's key of its algorithm)\n" },
 	{ "alias", "usage: tern alias add ALIAS TARGET   (ALIAS @domain is the catch-all;\n"
 		   "                                     TARGET outside our domains is forwarded)\n"
 		   "       tern alias del ALIAS [TARGET]\n"

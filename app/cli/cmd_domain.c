@@ -1,5 +1,7 @@
 /*
- * cmd_domain.c — tern domain add|list|del DOMAIN and tern domain dns DOMAIN.
+ * cmd_domain.c — tern domain add|list|del DOMAIN, tern domain dns DOMAIN and
+ * tern domain dkim-import DOMAIN SELECTOR FILE (a key made by OpenDKIM,
+ * rspamd or openssl, kept under the selector already in DNS).
  *
  * A domain gets its DKIM keys (RSA-2048 and Ed25519) in the write that
  * adds it; `domain dns` creates them for a domain added by a build without
@@ -15,6 +17,7 @@
 #include "core/hostname.h"
 #include "dkim/dkim.h"
 #include "core/xalloc.h"
+#include "net/pem.h"
 #include "store/store.h"
 
 static void print_domain(void *arg, const char *domain)
@@ -63,6 +66,53 @@ static void print_dns(const struct config *cfg, struct store *st, const char *do
 	free(d);
 }
 
+/* tern domain dkim-import DOMAIN SELECTOR FILE|-: a key made elsewhere in
+ * place of the domain's key of its algorithm; prints its record. */
+static int dkim_import(const struct config *cfg, const char *domain, const char *selector,
+		       const char *file)
+{
+	char err[512];
+	struct buf text;
+	struct dkim_keys *keys = xmalloc(sizeof(*keys));
+	struct admin_dns_record *r = xmalloc(sizeof(*r));
+	struct store *st = NULL;
+	unsigned which;
+	int weak, rc = 1;
+
+	buf_init(&text, TLS_FILE_MAX);
+	buf_set_secret(&text); /* a private key: wiped when freed */
+	if (tls_read_file(strcmp(file, "-") == 0 ? "/dev/stdin" : file, &text, err,
+			  sizeof(err)) != 0) {
+		fprintf(stderr, "tern: %s\n", err);
+		goto out;
+	}
+	if (!(st = cli_store_open(cfg, CLI_STORE_CHANGE)))
+		goto out;
+	if (admin_domain_dkim_import(st, domain, selector, buf_data(&text), buf_len(&text), keys,
+				     &which, &weak, err, sizeof(err)) != STORE_OK) {
+		fprintf(stderr, "tern: %s\n", err);
+		goto out;
+	}
+	if (weak)
+		fprintf(stderr, "tern: warning: %s\n", ADMIN_DKIM_WEAK_TEXT);
+	const struct dkim_key *k = &keys->key[which];
+	printf("%s: DKIM %s key imported as selector %s; it signs from now on\n", domain,
+	       dkim_alg_name(k->alg), k->selector);
+	if (admin_dkim_record(domain, k, r) == 0) {
+		printf("; the record it needs (publish it, or keep the one already published)\n");
+		print_txt(r->name, r->value);
+	}
+	rc = 0;
+out:
+	if (st)
+		store_close(&st);
+	buf_free(&text);
+	dkim_keys_wipe(keys);
+	free(keys);
+	free(r);
+	return rc;
+}
+
 int cli_domain(const struct config *cfg, int argc, char **argv)
 {
 	char err[512];
@@ -80,6 +130,11 @@ int cli_domain(const struct config *cfg, int argc, char **argv)
 		rc = store_domain_list(st, print_domain, NULL) == STORE_OK ? 0 : 1;
 		store_close(&st);
 		return rc;
+	}
+	if (strcmp(argv[0], "dkim-import") == 0) {
+		if (argc != 4)
+			return usage();
+		return dkim_import(cfg, argv[1], argv[2], argv[3]);
 	}
 	if (argc != 2)
 		return usage();

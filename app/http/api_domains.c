@@ -1,6 +1,7 @@
 /*
  * api_domains.c — /api/v1/domains: list, add (with DKIM keys), remove,
- * the DNS records to publish and their live check, the DKIM keys.
+ * the DNS records to publish and their live check, the DKIM keys and the
+ * import of one made elsewhere.
  * Adding and the records reuse admin/admin_domain.c, as `tern domain` does.
  */
 #include <stdio.h>
@@ -341,30 +342,36 @@ void api_domain_dns_check(struct http_ctx *x)
 		api_dns_object(x, d, 1);
 }
 
+/* One key as GET /domains/{name}/dkim lists it: its public half only. */
+static void write_key(struct http_ctx *x, struct jw *w, const char *domain,
+		      const struct dkim_key *k)
+{
+	struct admin_dns_record *r = arena_zalloc(x->arena, sizeof(*r));
+	int ok = admin_dkim_record(domain, k, r) == 0;
+
+	jw_kstr(w, "selector", k->selector);
+	jw_kstr(w, "algorithm", dkim_alg_name(k->alg));
+	jw_kint(w, "created", k->created_at);
+	jw_kstr(w, "record_name",
+		ok ? r->name : arena_printf(x->arena, "%s._domainkey.%s.", k->selector, domain));
+	jw_kstr(w, "record_value", ok ? r->value : "");
+}
+
 static void write_keys(struct http_ctx *x, const char *domain, const struct dkim_keys *k)
 {
 	struct jw w;
-	struct buf txt;
 
-	buf_init(&txt, ADMIN_DNS_VALUE_MAX);
 	http_json_begin(x, &w, 200);
 	jw_obj_begin(&w);
 	jw_key(&w, "keys");
 	jw_arr_begin(&w);
 	for (unsigned i = 0; i < k->n; i++) {
-		buf_reset(&txt);
 		jw_obj_begin(&w);
-		jw_kstr(&w, "selector", k->key[i].selector);
-		jw_kstr(&w, "algorithm", dkim_alg_name(k->key[i].alg));
-		jw_kint(&w, "created", k->key[i].created_at);
-		jw_kstr(&w, "record_name",
-			arena_printf(x->arena, "%s._domainkey.%s.", k->key[i].selector, domain));
-		jw_kstr(&w, "record_value", dkim_key_txt(&k->key[i], &txt) == DKIM_OK ? buf_data(&txt) : "");
+		write_key(x, &w, domain, &k->key[i]);
 		jw_obj_end(&w);
 	}
 	jw_arr_end(&w);
 	jw_obj_end(&w);
-	buf_free(&txt);
 }
 
 void api_domain_dkim(struct http_ctx *x)
@@ -382,4 +389,43 @@ void api_domain_dkim(struct http_ctx *x)
 	}
 	write_keys(x, d, &k);
 	dkim_keys_wipe(&k);
+}
+
+/* POST /domains/{name}/dkim/import: a key made elsewhere (admin_domain.h).
+ * The key is never written back nor logged; the answer is the imported
+ * key as GET /dkim lists it, with a warning for a 1024-bit RSA key. */
+void api_domain_dkim_import(struct http_ctx *x)
+{
+	static const struct json_field f[] = { { "selector", JK_STRING, 1 }, { "key", JK_STRING, 1 } };
+	struct dkim_keys *k;
+	char err[512];
+	unsigned which;
+	int weak;
+	const char *d = domain_param(x);
+
+	if (!d || http_body_check(x, f, 2) < 0)
+		return;
+	const char *sel = http_body_str(x, "selector"), *pem = http_body_str(x, "key");
+	k = xmalloc(sizeof(*k));
+	int rc = admin_domain_dkim_import(http_store, d, sel, pem, strlen(pem), k, &which, &weak,
+					  err, sizeof(err));
+	if (rc == STORE_EINVAL) {
+		http_problem(x, 400, "invalid_field",
+			     dkim_selector_ok(sel) && strncmp(err, "selector", 8) != 0 ? "key" : "selector",
+			     "%s", err);
+	} else if (rc != STORE_OK) {
+		http_store_problem(x, rc, err);
+	} else {
+		struct jw w;
+		log_info("http", NULL, "event=dkim_key_imported domain=%s selector=%s ip=%s", d,
+			 k->key[which].selector, x->ip);
+		http_json_begin(x, &w, 200);
+		jw_obj_begin(&w);
+		write_key(x, &w, d, &k->key[which]);
+		if (weak)
+			jw_kstr(&w, "warning", ADMIN_DKIM_WEAK_TEXT);
+		jw_obj_end(&w);
+	}
+	dkim_keys_wipe(k);
+	free(k);
 }

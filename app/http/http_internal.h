@@ -348,6 +348,7 @@ void api_domain_del(struct http_ctx *x);
 void api_domain_dns(struct http_ctx *x);
 void api_domain_dns_check(struct http_ctx *x);
 void api_domain_dkim(struct http_ctx *x);
+void api_domain_dkim_import(struct http_ctx *x);
 void api_domain_dmarc(struct http_ctx *x);
 /* api_tlsrpt.c: GET /domains/{d}/tlsrpt-reports (TLS-RPT reports received). */
 void api_domain_tlsrpt(struct http_ctx *x);

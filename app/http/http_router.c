@@ -103,6 +103,7 @@ static const struct route api_routes[] = {
 	{ "GET", "/api/v1/domains/*/dns", api_domain_dns, R_AUTH },
 	{ "GET", "/api/v1/domains/*/dns/check", api_domain_dns_check, R_AUTH },
 	{ "GET", "/api/v1/domains/*/dkim", api_domain_dkim, R_AUTH },
+	{ "POST", "/api/v1/domains/*/dkim/import", api_domain_dkim_import, R_AUTH | R_JSON },
 	{ "GET", "/api/v1/domains/*/dmarc-reports", api_domain_dmarc, R_AUTH },
 	{ "GET", "/api/v1/domains/*/tlsrpt-reports", api_domain_tlsrpt, R_AUTH },
 	{ "GET", "/api/v1/accounts", api_accounts_list, R_AUTH },

@@ -1154,6 +1154,18 @@ int store_dkim_put(struct store *st, const char *domain, const struct dkim_keys 
 int store_domain_add_dkim(struct store *st, const char *domain, const struct dkim_keys *keys,
 			  char *err, size_t errsz);
 /*
+ * Puts key (an imported one: dkim_key_from_text) in the key set of domain
+ * in place of every key of its algorithm; the other algorithm's keys stay.
+ * The set is read, changed and written back as one change: a writer in
+ * between makes it start again. The new set is left in *keys_r (the
+ * caller wipes it). Returns STORE_OK; STORE_ENOTFOUND when the domain has
+ * no key set; STORE_EINVAL when the selector is another key's or the key
+ * is refused (err says which); STORE_EFULL; STORE_ETEMP.
+ */
+struct dkim_key;
+int store_dkim_set_key(struct store *st, const char *domain, const struct dkim_key *key,
+                       struct dkim_keys *keys_r, char *err, size_t errsz);
+/*
  * Reads the key set of domain into *keys_r, which holds private keys: the
  * caller wipes it (dkim_keys_wipe) when done. Returns STORE_OK;
  * STORE_ENOTFOUND when the domain has no keys (an unknown domain, or one

@@ -272,31 +272,42 @@ int store_dkim_sign(struct store *st, const char *domain, const struct str *p, s
 	return rc;
 }
 
-int store_dkim_get(struct store *st, const char *domain, struct dkim_keys *keys_r)
+/* The record of name as stored, copied out of the read transaction into
+ * rec (DKIM_REC_MAX octets). 0, MDB_NOTFOUND, or another LMDB error. */
+static int dkim_read(struct store *st, const char *name, uint8_t *rec, size_t *len_r)
 {
-	char name[STORE_DOMAIN_MAX + 1];
-	uint8_t rec[DKIM_REC_MAX];
-	size_t len = 0;
 	MDB_txn *txn;
 	MDB_val v;
 	int rc;
 
-	memset(keys_r, 0, sizeof *keys_r);
-	if (name_domain(domain, name, sizeof name) != 0)
-		return STORE_ENOTFOUND;
+	*len_r = 0;
 	if (store_rd_begin(st, &txn) != 0)
-		return STORE_ETEMP;
-	MDB_val k = {strlen(name), name};
+		return MDB_PANIC;
+	MDB_val k = {strlen(name), (void *)name};
 	rc = mdb_get(txn, st->db[DB_DKIM], &k, &v);
 	if (rc == 0) {
-		if (v.mv_size <= sizeof rec) {
-			len = v.mv_size;
-			memcpy(rec, v.mv_data, len);
+		if (v.mv_size <= DKIM_REC_MAX) {
+			*len_r = v.mv_size;
+			memcpy(rec, v.mv_data, v.mv_size);
 		} else {
 			rc = MDB_CORRUPTED;
 		}
 	}
 	store_rd_end(st, txn);
+	return rc;
+}
+
+int store_dkim_get(struct store *st, const char *domain, struct dkim_keys *keys_r)
+{
+	char name[STORE_DOMAIN_MAX + 1];
+	uint8_t rec[DKIM_REC_MAX];
+	size_t len = 0;
+	int rc;
+
+	memset(keys_r, 0, sizeof *keys_r);
+	if (name_domain(domain, name, sizeof name) != 0)
+		return STORE_ENOTFOUND;
+	rc = dkim_read(st, name, rec, &len);
 	if (rc == MDB_NOTFOUND)
 		return STORE_ENOTFOUND;
 	if (rc == 0 && dkim_decode_cached(name, rec, len, keys_r) != 0)
@@ -308,4 +319,126 @@ int store_dkim_get(struct store *st, const char *domain, struct dkim_keys *keys_
 		return STORE_ETEMP;
 	}
 	return STORE_OK;
+}
+
+/* ---- replacing one algorithm's key (an imported key) ---- */
+
+/* The put of store_dkim_set_key: the record read before (old) must still
+ * be the stored one, else another writer came between and the caller
+ * starts again from what it wrote. */
+struct dkim_swap {
+	struct dkim_ctx c;
+	uint8_t old[DKIM_REC_MAX];
+	size_t old_len;
+	int raced;
+};
+
+static int dkim_swap_fn(struct store *st, MDB_txn *txn, void *ctx)
+{
+	struct dkim_swap *w = ctx;
+	MDB_val k = {strlen(w->c.name), w->c.name}, v;
+	int rc = mdb_get(txn, st->db[DB_DKIM], &k, &v);
+
+	w->raced = 0;
+	if (rc == MDB_NOTFOUND)
+		return store_err(w->c.err, w->c.errsz, STORE_ENOTFOUND, "no domain %s", w->c.name);
+	if (rc)
+		return rc;
+	if (v.mv_size != w->old_len || sodium_memcmp(v.mv_data, w->old, w->old_len) != 0) {
+		w->raced = 1;
+		return store_err(w->c.err, w->c.errsz, STORE_EEXIST, "DKIM keys changed meanwhile");
+	}
+	v = (MDB_val){w->c.len, w->c.rec};
+	return mdb_put(txn, st->db[DB_DKIM], &k, &v, 0);
+}
+
+/* keys with every key of key's algorithm replaced by key (at the place of
+ * the first one, or added last). STORE_OK, or STORE_EINVAL when the
+ * selector is another algorithm's or the set is full. */
+static int keys_swap(struct dkim_keys *keys, const struct dkim_key *key, char *err, size_t errsz)
+{
+	struct dkim_keys out = {0};
+	int placed = 0, rc = STORE_OK;
+
+	for (unsigned i = 0; i < keys->n; i++) {
+		const struct dkim_key *o = &keys->key[i];
+		if (o->alg != key->alg) {
+			if (strcmp(o->selector, key->selector) == 0) {
+				rc = store_err(err, errsz, STORE_EINVAL,
+				               "selector %s is the %s key's: one selector is one DNS "
+				               "record, give another",
+				               key->selector, dkim_alg_name(o->alg));
+				break;
+			}
+			out.key[out.n++] = *o;
+		} else if (!placed) {
+			out.key[out.n++] = *key;
+			placed = 1;
+		}
+	}
+	if (rc == STORE_OK && !placed) {
+		if (out.n == DKIM_KEYS_MAX)
+			rc = store_err(err, errsz, STORE_EINVAL, "the domain has %d DKIM keys already",
+			               DKIM_KEYS_MAX);
+		else
+			out.key[out.n++] = *key;
+	}
+	if (rc == STORE_OK)
+		*keys = out;
+	dkim_keys_wipe(&out);
+	return rc;
+}
+
+int store_dkim_set_key(struct store *st, const char *domain, const struct dkim_key *key,
+                       struct dkim_keys *keys_r, char *err, size_t errsz)
+{
+	struct dkim_swap *w = xcalloc(1, sizeof *w);
+	int rc = STORE_ETEMP;
+
+	memset(keys_r, 0, sizeof *keys_r);
+	w->c.replace = 1;
+	w->c.err = err;
+	w->c.errsz = errsz;
+	if (name_domain(domain, w->c.name, sizeof w->c.name) != 0) {
+		rc = store_err(err, errsz, STORE_EINVAL, "invalid domain name");
+		goto out;
+	}
+	/* Decoding checks each RSA key (modular arithmetic): done outside the
+	 * write, which then only compares bytes. A writer between the two
+	 * (another import, a rotation) sends us round again. */
+	for (int attempt = 0; attempt < 8; attempt++) {
+		int r = dkim_read(st, w->c.name, w->old, &w->old_len);
+		if (r == MDB_NOTFOUND) {
+			rc = store_err(err, errsz, STORE_ENOTFOUND, "domain %s has no DKIM keys",
+			               w->c.name);
+			goto out;
+		}
+		if (r != 0 || dkim_decode(w->old, w->old_len, keys_r) != 0) {
+			log_error("store", NULL, "event=dkim_read_failed domain=%s", w->c.name);
+			rc = store_err(err, errsz, STORE_ETEMP, "store error, see the log");
+			goto out;
+		}
+		if ((rc = keys_swap(keys_r, key, err, errsz)) != STORE_OK)
+			goto out;
+		if (dkim_encode(keys_r, w->c.rec, sizeof w->c.rec, &w->c.len) != 0) {
+			rc = store_err(err, errsz, STORE_EINVAL, "invalid DKIM key");
+			goto out;
+		}
+		rc = store_write(st, dkim_swap_fn, w);
+		if (rc != STORE_EEXIST || !w->raced)
+			break;
+		dkim_keys_wipe(keys_r);
+	}
+	if (rc == STORE_ETEMP || rc == STORE_EFULL)
+		store_err(err, errsz, rc,
+		          rc == STORE_EFULL ? STORE_EFULL_TEXT : "store error, see the log");
+	else if (rc == STORE_OK)
+		log_info("store", NULL, "event=dkim_key_imported domain=%s alg=%s selector=%s",
+		         w->c.name, dkim_alg_name(key->alg), key->selector);
+out:
+	if (rc != STORE_OK)
+		dkim_keys_wipe(keys_r);
+	sodium_memzero(w, sizeof *w);
+	free(w);
+	return rc;
 }

@@ -38,6 +38,24 @@ def unique_ips(n):
     return ["127.%d.%d.%d" % (random.randint(1, 250), third, base + i) for i in range(n)]
 
 
+# The start of a dkimpy program (run by SYSTEM_PYTHON) whose key lookups go
+# to a DnsServer on 127.0.0.1, its port in sys.argv[1]: txt is the dnsfunc
+# to give dkim.verify / dkim.arc_verify.
+DKIMPY_TXT = r"""
+import json, sys, dkim, dns.resolver
+port = int(sys.argv[1])
+res = dns.resolver.Resolver(configure=False)
+res.nameservers = ["127.0.0.1"]
+res.port = port
+def txt(name, timeout=5):
+    try:
+        a = res.resolve(name.decode().rstrip("."), "TXT")
+    except Exception:
+        return None
+    return b"".join(b"".join(r.strings) for r in a)
+"""
+
+
 class DnsServer:
     """dns_server.py with a zone given as a dict; zone() rewrites it live."""
 

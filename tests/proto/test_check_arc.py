@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 
 from harness import TERN, keep_sanitizer_output
-from mailpeers import SYSTEM_PYTHON, DnsServer
+from mailpeers import DKIMPY_TXT, SYSTEM_PYTHON, DnsServer
 
 LIST = "lists.example.com"
 MSG = ("Received: from mx.example.org by lists.example.com; Sun, 22 Nov 2026 19:00:00 +0000\r\n"
@@ -65,18 +65,7 @@ def domain_keys(text):
 # dkimpy in one process: each job seals the previous output ("prev") or a
 # message, after an Authentication-Results field of its authserv-id.
 # Verify jobs run arc_verify with lookups sent to the loopback server.
-DKIMPY = r"""
-import json, sys, dkim, dns.resolver
-port = int(sys.argv[1])
-res = dns.resolver.Resolver(configure=False)
-res.nameservers = ["127.0.0.1"]
-res.port = port
-def txt(name, timeout=5):
-    try:
-        a = res.resolve(name.decode().rstrip("."), "TXT")
-    except Exception:
-        return None
-    return b"".join(b"".join(r.strings) for r in a)
+DKIMPY = DKIMPY_TXT + r"""
 out, prev = [], None
 for j in json.load(sys.stdin):
     if j["op"] == "verify":

@@ -8,6 +8,7 @@ document's object schemas are read strictly: a field the document does
 not name is drift). Anonymous calls, a wrong Content-Type and a body over
 the limit must answer a documented status as well, in the one problem
 shape."""
+import base64
 import json
 
 import jsonschema
@@ -141,6 +142,12 @@ def test_every_operation_answers_as_documented():
         k(a, "GET", "/domains/other.test/dns", expect=200)
         k(a, "GET", "/domains/other.test/dns/check", expect=200)
         k(a, "GET", "/domains/other.test/dkim", expect=200)
+        seed = base64.b64encode(bytes(range(32))).decode()  # an Ed25519 seed, rspamd's form
+        k(a, "POST", "/domains/other.test/dkim/import", {"selector": "mail", "key": seed},
+          expect=200)
+        st, _, bad = k(a, "POST", "/domains/other.test/dkim/import",
+                       {"selector": "mail", "key": "garbage"}, expect=400)
+        assert (bad["code"], bad["field"]) == ("invalid_field", "key"), bad
         k(a, "GET", "/domains/other.test/dmarc-reports", expect=200)
         st, _, bad = k(a, "GET", "/domains/other.test/dmarc-reports?days=0", expect=400)
         assert (bad["code"], bad["field"]) == ("invalid_field", "days"), bad
