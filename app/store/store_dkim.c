@@ -281,8 +281,8 @@ static int dkim_read(struct store *st, const char *name, uint8_t *rec, size_t *l
 	int rc;
 
 	*len_r = 0;
-	if (store_rd_begin(st, &txn) != 0)
-		return MDB_PANIC;
+	if ((rc = store_rd_begin(st, &txn)) != 0)
+		return rc;
 	MDB_val k = {strlen(name), (void *)name};
 	rc = mdb_get(txn, st->db[DB_DKIM], &k, &v);
 	if (rc == 0) {
