@@ -1,8 +1,9 @@
 // domains.jsx - mail domains: list, add, remove; per domain its DNS
-// records with a live check, its DKIM keys and the DMARC reports received.
+// records with a live check, its DKIM keys (and the import of one made
+// elsewhere) and the DMARC reports received.
 import { useState } from 'preact/hooks';
 import { del, get, post, seg } from '../api.js';
-import { ConfirmButton, CopyButton, ErrorBox, Field, Loading, PageTitle, Pager, useAction, useLoad, usePages } from '../components.jsx';
+import { ConfirmButton, CopyButton, ErrorBox, Field, Loading, Notice, PageTitle, Pager, TextArea, useAction, useLoad, usePages } from '../components.jsx';
 import { DnsRecords } from '../dns.jsx';
 import { DmarcReports } from '../dmarc.jsx';
 import { TlsrptReports } from '../tlsrpt.jsx';
@@ -116,8 +117,44 @@ export function DomainDetail({ name }) {
 				) : dkim.loading ? <Loading /> : null}
 				<p class="muted">Outgoing mail is signed with both keys; publish both records (they are among the DNS records above).</p>
 			</section>
+			<DkimImport name={name} onDone={() => { dkim.reload(); dns.reload(); }} />
 			<DmarcReports name={name} />
 			<TlsrptReports name={name} />
 		</>
+	);
+}
+
+// A DKIM private key made elsewhere (OpenDKIM, rspamd, Stalwart), kept
+// under the selector its DNS record already has: it replaces the domain's
+// key of its algorithm (POST .../dkim/import). The key is cleared from the
+// form once taken; the answer holds only the public record.
+function DkimImport({ name, onDone }) {
+	const [selector, setSelector] = useState('');
+	const [key, setKey] = useState('');
+	const [done, setDone] = useState(null);
+	const act = useAction();
+	const submit = (e) => {
+		e.preventDefault();
+		setDone(null);
+		act.run(async () => {
+			const r = await post(`/domains/${seg(name)}/dkim/import`, { selector: selector.trim(), key });
+			setKey('');
+			setDone(r);
+			onDone();
+		});
+	};
+	return (
+		<form class="card" onSubmit={submit} data-testid="dkim-import">
+			<h2>Import a DKIM key</h2>
+			<p class="muted">Moving from another server? Paste its DKIM private key (PEM: RSA of 1024 to 4096 bits or Ed25519, or an Ed25519 key in base64) and the selector its DNS record has: it replaces this domain's key of the same kind and signs from the next message.</p>
+			<Field label="Selector" value={selector} onInput={setSelector} placeholder="mail" required testid="dkim-import-selector"
+				error={act.fieldError('selector')} />
+			<TextArea label="Private key" value={key} onInput={setKey} rows={6} required spellcheck={false} autocomplete="off"
+				testid="dkim-import-key" error={act.fieldError('key')} />
+			<ErrorBox error={act.other('selector', 'key')} />
+			<Notice testid="dkim-import-done">{done ? `Imported: ${done.selector} (${done.algorithm}) signs from now on. Its record, ${done.record_name}, should be the one already published.` : null}</Notice>
+			{done && done.warning ? <p class="alert alert-warn" data-testid="dkim-import-warning">{done.warning}</p> : null}
+			<div class="buttons"><button class="btn btn-primary" type="submit" disabled={act.busy} data-testid="dkim-import-submit">Import key</button></div>
+		</form>
 	);
 }
