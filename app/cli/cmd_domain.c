@@ -81,8 +81,9 @@ static int dkim_import(const struct config *cfg, const char *domain, const char 
 
 	buf_init(&text, TLS_FILE_MAX);
 	buf_set_secret(&text); /* a private key: wiped when freed */
-	if (tls_read_file(strcmp(file, "-") == 0 ? "/dev/stdin" : file, &text, err,
-			  sizeof(err)) != 0) {
+	/* stdin by its descriptor: a chroot (the container) has no /dev/stdin. */
+	if ((strcmp(file, "-") == 0 ? tls_read_fd(0, "stdin", &text, err, sizeof(err))
+				    : tls_read_file(file, &text, err, sizeof(err))) != 0) {
 		fprintf(stderr, "tern: %s\n", err);
 		goto out;
 	}

@@ -22,6 +22,9 @@ struct buf;
  * open, cannot read, too large).
  */
 int tls_read_file(const char *path, struct buf *out, char *err, size_t errsz);
+/* The same from an open descriptor (stdin: the container's chroot has no
+ * /dev/stdin), named label in err; fd is left open. */
+int tls_read_fd(int fd, const char *label, struct buf *out, char *err, size_t errsz);
 
 /*
  * PEM iteration: calls fn for each complete object with its banner name

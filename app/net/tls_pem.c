@@ -22,13 +22,8 @@
 /* One DER object (a certificate or key). */
 #define TLS_OBJ_MAX (64 * 1024)
 
-int tls_read_file(const char *path, struct buf *out, char *err, size_t errsz)
+int tls_read_fd(int fd, const char *label, struct buf *out, char *err, size_t errsz)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(err, errsz, "%s: cannot open: %s", path, strerror(errno));
-		return -1;
-	}
 	for (;;) {
 		size_t room = buf_room(out), avail;
 		char *p;
@@ -40,14 +35,12 @@ int tls_read_file(const char *path, struct buf *out, char *err, size_t errsz)
 				;
 			if (n == 0)
 				break;
-			snprintf(err, errsz, "%s: larger than %d bytes", path, TLS_FILE_MAX);
-			close(fd);
+			snprintf(err, errsz, "%s: larger than %d bytes", label, TLS_FILE_MAX);
 			return -1;
 		}
 		p = buf_reserve(out, room < 4096 ? room : 4096, &avail);
 		if (p == NULL) {
-			snprintf(err, errsz, "%s: larger than %d bytes", path, TLS_FILE_MAX);
-			close(fd);
+			snprintf(err, errsz, "%s: larger than %d bytes", label, TLS_FILE_MAX);
 			return -1;
 		}
 		if (avail > room)
@@ -56,16 +49,26 @@ int tls_read_file(const char *path, struct buf *out, char *err, size_t errsz)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			snprintf(err, errsz, "%s: cannot read: %s", path, strerror(errno));
-			close(fd);
+			snprintf(err, errsz, "%s: cannot read: %s", label, strerror(errno));
 			return -1;
 		}
 		if (n == 0)
 			break;
 		buf_commit(out, (size_t)n);
 	}
-	close(fd);
 	return 0;
+}
+
+int tls_read_file(const char *path, struct buf *out, char *err, size_t errsz)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errsz, "%s: cannot open: %s", path, strerror(errno));
+		return -1;
+	}
+	int rc = tls_read_fd(fd, path, out, err, errsz);
+	close(fd);
+	return rc;
 }
 
 
