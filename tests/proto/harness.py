@@ -268,6 +268,35 @@ def small_tmpfs(size, prefix):
         subprocess.run(["umount", "-l", mnt])
         os.rmdir(mnt)
 
+@contextlib.contextmanager
+def empty_chroot(prefix="tern-chroot-"):
+    """The static binary alone in an empty directory with an empty data/,
+    as the container runs it (no /dev, no /etc). Yields (root, run):
+    run(*args, input=b"") runs /tern chrooted there with TERN_DATA_DIR=/data
+    and TERN_HOSTNAME=chroot.example.test. Yields None under a sanitizer
+    build (not static) or when not root; the caller then skips its part."""
+    if SANITIZED or os.geteuid() != 0:
+        print("  (chroot part needs root and the static binary)")
+        yield None
+        return
+    root = tempfile.mkdtemp(prefix=prefix)
+    try:
+        shutil.copy(TERN, os.path.join(root, "tern"))
+        os.mkdir(os.path.join(root, "data"))
+        env = {"TERN_DATA_DIR": "/data", "TERN_HOSTNAME": "chroot.example.test"}
+
+        def jail():
+            os.chroot(root)
+            os.chdir("/")
+
+        def run(*args, input=b""):
+            return subprocess.run(["/tern"] + list(args), env=env, preexec_fn=jail, input=input,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        yield root, run
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
 class Server:
     """A tern serve process with its own data dir and ports."""
 

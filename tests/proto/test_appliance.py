@@ -14,7 +14,7 @@ import threading
 import time
 import urllib.request
 
-from harness import Server, Raw, message, TERN, SANITIZED, default_dns, free_port, small_tmpfs
+from harness import Server, Raw, message, TERN, SANITIZED, default_dns, empty_chroot, free_port, small_tmpfs
 from test_imap import raw_messages
 
 ACCOUNTS = [("bob@example.test", "bob-pw-1")]
@@ -719,28 +719,13 @@ def test_domain_dns_dkim_records():
             c.sendmail("a@remote.test", ["bob@example.test"], message(subject="after dkim"))
         assert "after dkim" in s.messages("bob@example.test")[0][1]
 
-    if SANITIZED:
-        return  # the chroot part needs the static binary
-    if os.geteuid() != 0:
-        print("  (chroot part needs root)")
-        return
-    root = tempfile.mkdtemp(prefix="tern-chroot-")
-    try:
-        shutil.copy(TERN, os.path.join(root, "tern"))
-        os.mkdir(os.path.join(root, "data"))
-        env = {"TERN_DATA_DIR": "/data", "TERN_HOSTNAME": "chroot.example.test"}
-
-        def jail():
-            os.chroot(root)
-            os.chdir("/")
-
-        run = lambda *a: subprocess.run(["/tern"] + list(a), env=env, preexec_fn=jail,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    with empty_chroot() as jail:
+        if jail is None:
+            return
+        run = jail[1]
         r = run("domain", "add", "jail.test")
         assert r.returncode == 0, r.stderr
         r = run("domain", "dns", "jail.test")
         assert r.returncode == 0, r.stderr
         _check_dkim_records(_dkim_records(r.stdout.decode(), "jail.test"), "jail.test")
         assert "_submission._tcp.jail.test.\tIN\tSRV\t10 1 587 chroot.example.test." in r.stdout.decode()
-    finally:
-        shutil.rmtree(root)
