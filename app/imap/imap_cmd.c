@@ -56,7 +56,6 @@ struct imap_cmd_def {
 	" QUOTA QUOTA=RES-STORAGE" \
 	" IMAP4rev2 UTF8=ACCEPT" \
 	" ESORT PARTIAL" \
-	" COMPRESS=DEFLATE" \
 	" METADATA METADATA-SERVER" \
 	" CONTEXT=SEARCH CONTEXT=SORT" \
 	" I18NLEVEL=1" \
@@ -78,12 +77,16 @@ const char *imap_capabilities(const struct imap_session *s)
 					    /* Before TLS: no mechanism may be used
 					     * (loopback included). */
 					    : " STARTTLS LOGINDISABLED";
+	/* COMPRESS is a command-auth (RFC 4978 §5): before login it is BAD, so
+	 * it is offered only once it can be used, as Dovecot does; the
+	 * capabilities sent with the LOGIN/AUTHENTICATE OK then carry it. */
+	const char *compress = s->state != IMAP_S_NOT_AUTH ? " COMPRESS=DEFLATE" : "";
 	char url[320];
 	/* JMAPACCESS (RFC 9698) only where this process serves JMAP. */
 	int jmap = http_jmap_session_url(url, sizeof url) == 0;
-	snprintf(caps, sizeof(caps), "%s%s APPENDLIMIT=%llu MESSAGELIMIT=%u SAVELIMIT=%u%s%s",
-		 CAPS_BASE, CAPS_MORE, (unsigned long long)imap_append_limit(), imap_message_limit(),
-		 imap_save_limit(), jmap ? " JMAPACCESS" : "", tail);
+	snprintf(caps, sizeof(caps), "%s%s%s APPENDLIMIT=%llu MESSAGELIMIT=%u SAVELIMIT=%u%s%s",
+		 CAPS_BASE, CAPS_MORE, compress, (unsigned long long)imap_append_limit(),
+		 imap_message_limit(), imap_save_limit(), jmap ? " JMAPACCESS" : "", tail);
 	return caps;
 }
 
