@@ -6,10 +6,10 @@
  * (the writer, as IMAP APPEND). Also the checks Email/set create shares:
  * mailboxIds and keywords of a new email (jmap_new_targets).
  *
- * SetErrors: invalidProperties (naming the property), blobNotFound,
- * invalidEmail (the blob does not start with a header field), overQuota,
- * tooLarge (over the account's whole quota), and serverFail for a store
- * error.
+ * SetErrors: invalidProperties (naming every bad property, an unknown
+ * blobId among them, as §4.8 has it), invalidEmail (the blob does not
+ * start with a header field), overQuota, tooLarge (over the account's
+ * whole quota), and serverFail for a store error.
  */
 #include <stdio.h>
 #include <string.h>
@@ -199,20 +199,25 @@ static void import_one(struct jmap_call *c, struct jmap_mailboxes *m, const stru
 		jmap_bad_add(&bp, "blobId", "blobId is required");
 	if (recv && (recv->type != JSON_STRING || jmap_utcdate_parse(recv->str, &at) < 0))
 		jmap_bad_add(&bp, "receivedAt", "receivedAt is a UTCDate");
+	/* A blobId naming no blob is an invalid property like a missing one
+	 * (RFC 8621 §4.8: "id not found" is invalidProperties, not Email/set's
+	 * blobNotFound), named along with the others. */
+	struct jmap_bytes b = {0};
+	int temp = 0, found = 0;
+	if (blob && blob->type == JSON_STRING) {
+		found = bid && jmap_blob_parse(bid, id) == 0 &&
+			jmap_bytes_get(c->r->st, c->r->account, id, &b, &temp) == 0;
+		if (!found && !temp)
+			jmap_bad_add(&bp, "blobId", "no such blob");
+	}
 	if (jmap_new_targets(c, m, mbs, kws, &t, &badp) < 0)
 		jmap_bad_add(&bp, badp, "mailboxIds or keywords as RFC 8621 §4.1.1 has them");
-	if (bp.n) {
-		jmap_w_set_error_bad(bad, o->key, &bp);
-		buf_free(&t.kw);
-		return;
-	}
-	struct jmap_bytes b;
-	int temp = 0;
-	if (!bid || jmap_blob_parse(bid, id) < 0 || jmap_bytes_get(c->r->st, c->r->account, id, &b, &temp) < 0) {
-		if (temp)
-			jmap_w_set_error(bad, o->key, "serverFail", "the store failed, try again", NULL);
+	if (bp.n || !found) {
+		if (bp.n)
+			jmap_w_set_error_bad(bad, o->key, &bp);
 		else
-			jmap_w_set_error(bad, o->key, "blobNotFound", "no such blob", NULL);
+			jmap_w_set_error(bad, o->key, "serverFail", "the store failed, try again", NULL);
+		jmap_bytes_free(&b);
 		buf_free(&t.kw);
 		return;
 	}

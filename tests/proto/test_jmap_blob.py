@@ -500,6 +500,8 @@ def test_jmap_import():
         "k7": {"blobId": up["blobId"], "mailboxIds": {inbox: True}, "receivedAt": "yesterday"},
         "k8": {"mailboxIds": {inbox: True}},
         "k9": {"blobId": up["blobId"], "mailboxIds": {inbox: True}, "size": 3},
+        "k10": {"blobId": "B" + "1" * 64, "mailboxIds": {}},
+        "k11": {"blobId": "#nosuch", "mailboxIds": {inbox: True}},
     }})
     e = res["created"]["k1"]
     assert set(res) == {"accountId", "oldState", "newState", "created", "notCreated"}, res
@@ -508,7 +510,13 @@ def test_jmap_import():
     assert re.fullmatch(r"E[0-9a-f]{8}", e["id"]) and re.fullmatch(r"T[0-9a-f]{8}", e["threadId"])
     assert e["blobId"] == up["blobId"] and e["size"] == len(msg), e
     nc = res["notCreated"]
-    assert nc["k2"] == {"type": "blobNotFound", "description": "no such blob"}, nc
+    # An unknown blobId is an invalid property (RFC 8621 §4.8 "id not
+    # found"), named with the other bad ones. It was blobNotFound, alone.
+    assert nc["k2"] == {"type": "invalidProperties", "description": "no such blob",
+                        "properties": ["blobId"]}, nc
+    assert nc["k10"]["type"] == "invalidProperties", nc
+    assert sorted(nc["k10"]["properties"]) == ["blobId", "mailboxIds"], nc
+    assert nc["k11"]["properties"] == ["blobId"], nc
     assert nc["k3"]["type"] == "invalidProperties" and nc["k3"]["properties"] == ["mailboxIds"]
     assert nc["k4"]["properties"] == ["mailboxIds"] and nc["k5"]["properties"] == ["keywords"], nc
     assert nc["k6"]["type"] == "invalidEmail", nc
