@@ -967,7 +967,11 @@ static const struct smtp_verb_rule verb_rules[] = {
 	{ SMTP_VERB_VRFY, ANY_CMD, NULL },
 	{ SMTP_VERB_EXPN, ANY_CMD, NULL },
 	{ SMTP_VERB_HELP, ANY_CMD, NULL },
-	{ SMTP_VERB_STARTTLS, ST(SMTP_S_HELO), "503 5.5.1 Error: send EHLO first" },
+	/* Before EHLO too: RFC 3207 asks for none first (its §4.2 reset is to
+	 * the greeting's state anyway) and RFC 5321 §4.1.4's EHLO-first is
+	 * for mail transactions; Postfix starts TLS there, and so does a
+	 * client that knows the port offers it. */
+	{ SMTP_VERB_STARTTLS, ST(SMTP_S_CONNECTED) | ST(SMTP_S_HELO), NULL },
 	{ SMTP_VERB_AUTH, ANY_CMD, NULL },
 };
 
