@@ -115,27 +115,58 @@ static int listed(const struct sieve_mailto *m, struct str addr)
 	return 0;
 }
 
-/* Adds the comma-separated addresses of the encoded list s. An address
- * the URI names twice (in its to and its cc, say) is one recipient, in
- * the field that named it first: it was sent the notification twice,
- * and shown twice in its header. */
-static int add_rcpts(struct str s, struct arena *a, struct sieve_mailto *m, int field)
+/* The end of the list item of d that starts at i: the next comma, or
+ * with quoted the next one outside a quoted-string (a display name's
+ * "Doe, Joe" is one item). */
+static size_t item_end(struct str d, size_t i, int quoted)
+{
+	int inq = 0;
+	for (; i < d.len; i++) {
+		if (inq && d.p[i] == '\\' && i + 1 < d.len)
+			i++;
+		else if (quoted && d.p[i] == '"')
+			inq = !inq;
+		else if (!inq && d.p[i] == ',')
+			break;
+	}
+	return i;
+}
+
+/*
+ * Adds the comma-separated addresses of the encoded list s. The URI's to
+ * part (hfield 0) is addr-specs alone (RFC 6068 §2's "to" rule); the
+ * value of a to, cc or bcc header field is that field's value (§2: an
+ * hfvalue encodes a header field's value), an RFC 5322 address-list, so
+ * an address there may follow a display name in angle brackets, as
+ * Pigeonhole takes it (its enotify/mailto.svtest, 'UTF-8 address'); the
+ * addr-spec is the recipient, the whole shown in the notification's To
+ * or Cc. An address the URI names twice (in its to
+ * and its cc, say) is one recipient, in the field that named it first:
+ * it was sent the notification twice, and shown twice in its header.
+ */
+static int add_rcpts(struct str s, struct arena *a, struct sieve_mailto *m, int field, int hfield)
 {
 	struct str d;
 	if (unescape(s, a, &d) < 0)
 		return -1;
 	size_t i = 0;
 	while (i <= d.len) {
-		size_t j = i;
-		while (j < d.len && d.p[j] != ',')
-			j++;
-		struct str addr = str_trim(str_make(d.p + i, j - i));
+		size_t j = item_end(d, i, hfield);
+		struct str addr = str_trim(str_make(d.p + i, j - i)), named = STR_NULL;
+		if (hfield && addr.len && addr.p[addr.len - 1] == '>') {
+			if (!sieve_from_valid(addr))
+				return -1;
+			if (addr.p[0] != '<') /* "<addr>" alone has no name */
+				named = addr;
+			addr = addr_spec(addr);
+		}
 		if (addr.len && !sieve_mailbox_valid(addr))
 			return -1;
 		if (addr.len && !listed(m, addr)) {
 			if (m->nrcpts >= SIEVE_MAILTO_RCPTS_MAX)
 				return -1;
 			m->field[m->nrcpts] = (uint8_t)field;
+			m->named[m->nrcpts] = named;
 			m->rcpts[m->nrcpts++] = addr;
 		}
 		i = j + 1;
@@ -175,7 +206,7 @@ int sieve_mailto_parse(struct str uri, struct arena *a, struct sieve_mailto *m)
 	struct str rest = str_sub(uri, 7, uri.len);
 	ptrdiff_t q = str_chr(rest, '?');
 	struct str to = q < 0 ? rest : str_make(rest.p, (size_t)q);
-	if (add_rcpts(to, a, m, SIEVE_MAILTO_TO) < 0)
+	if (add_rcpts(to, a, m, SIEVE_MAILTO_TO, 0) < 0)
 		return -1;
 	struct str hf = q < 0 ? STR_NULL : str_sub(rest, (size_t)q + 1, rest.len);
 	if (!uri_chars_ok(hf))
@@ -200,7 +231,7 @@ int sieve_mailto_parse(struct str uri, struct arena *a, struct sieve_mailto *m)
 			int field = str_eq_ci(name, STR_LIT("to"))   ? SIEVE_MAILTO_TO
 			            : str_eq_ci(name, STR_LIT("cc")) ? SIEVE_MAILTO_CC
 			                                             : SIEVE_MAILTO_BCC;
-			if (add_rcpts(value, a, m, field) < 0)
+			if (add_rcpts(value, a, m, field, 1) < 0)
 				return -1;
 		} else if (str_eq_ci(name, STR_LIT("subject"))) {
 			if (unescape(value, a, &m->subject) < 0)

@@ -5,8 +5,10 @@
  * Design: one parser for both users, the valid_notify_method test and
  * the delivery stage that sends the notification. The recipients are
  * the addresses before "?" and those of the to, cc and bcc header
- * fields, each %-decoded and split at commas; subject and body are
- * %-decoded. Every other header field of the URI is ignored, as RFC
+ * fields, each %-decoded and split at commas (in a header field's value
+ * not inside a quoted display name, and an address there may be a
+ * display name and the address in angle brackets, RFC 6068 §2's
+ * hfvalue being the field's value); subject and body are %-decoded. Every other header field of the URI is ignored, as RFC
  * 5436 §2.2 asks for those it names unsafe (From, Auto-Submitted,
  * Received, Return-Path...): the notification's own fields are ours.
  *
@@ -15,8 +17,8 @@
  * the script writes it as a constant, at run time otherwise.
  *
  * Caveats: a quoted local part with a comma cannot be written in a mailto
- * URI (the comma splits it); the domain's labels are checked for form,
- * not looked up.
+ * URI (the comma splits it); a comment beside an address is refused; the
+ * domain's labels are checked for form, not looked up.
  */
 #ifndef TERN_SIEVE_MAILTO_H
 #define TERN_SIEVE_MAILTO_H
@@ -36,6 +38,9 @@ struct sieve_mailto {
 	uint32_t nrcpts;
 	/* The field each came in: shown in To or Cc, a bcc one not shown */
 	uint8_t field[SIEVE_MAILTO_RCPTS_MAX]; /* SIEVE_MAILTO_TO, _CC, _BCC */
+	/* As a header field's value gave it with a display name ("Name
+	 * <addr>", shown so in To or Cc); empty for an address alone */
+	struct str named[SIEVE_MAILTO_RCPTS_MAX];
 	struct str subject, body; /* empty when the URI has none */
 };
 

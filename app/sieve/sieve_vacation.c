@@ -523,18 +523,24 @@ static int notify_orig_field(void *arg, struct str name, struct str v)
 
 
 /* The URI's recipients of one field (To or Cc; its bcc ones are not
- * shown), as that field. */
+ * shown), as that field: with the display name the URI gave, written as
+ * a :from's is (sieve_from_value). */
 static void put_rcpts(struct buf *out, const struct sieve_mailto *m, int field, const char *name)
 {
 	int any = 0;
 	for (uint32_t i = 0; i < m->nrcpts; i++) {
 		if (m->field[i] != field)
 			continue;
-		(void)buf_append_c(out, any ? ",\r\n\t<" : name);
+		(void)buf_append_c(out, any ? ",\r\n\t" : name);
 		if (!any)
-			(void)buf_append_c(out, ": <");
-		put_clean(out, m->rcpts[i]);
-		(void)buf_append_c(out, ">");
+			(void)buf_append_c(out, ": ");
+		if (m->named[i].len) {
+			sieve_from_value(out, m->named[i]);
+		} else {
+			(void)buf_append_c(out, "<");
+			put_clean(out, m->rcpts[i]);
+			(void)buf_append_c(out, ">");
+		}
 		any = 1;
 	}
 	if (any)

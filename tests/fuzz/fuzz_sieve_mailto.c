@@ -3,8 +3,10 @@
  * (sieve_mailto.c). Checks: a parsed URI has 1..SIEVE_MAILTO_RCPTS_MAX
  * recipients, each with an '@' inside it and no octet that could break
  * a header field or an envelope (controls, angle brackets, comma; a
- * space only inside a quoted local part, "john doe"@x), and decoded
- * strings no longer than the input.
+ * space only inside a quoted local part, "john doe"@x); a display name
+ * form ("Name <addr>", from a header field's value) on one line, ending
+ * in its recipient in angle brackets; and decoded strings no longer than
+ * the input.
  */
 #include <assert.h>
 #include <stdint.h>
@@ -26,6 +28,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				unsigned char c = (unsigned char)r.p[k];
 				int quoted = r.p[0] == '"' && k > 0 && (ptrdiff_t)k < at - 1;
 				assert((c > ' ' || (c == ' ' && quoted)) && c != 0x7f && !strchr("<>,", c));
+			}
+			struct str n = m.named[i];
+			if (n.len) {
+				assert(n.len > r.len + 2 && n.p[n.len - 1] == '>');
+				assert(!memchr(n.p, '\r', n.len) && !memchr(n.p, '\n', n.len) && !memchr(n.p, 0, n.len));
+				assert(n.p[n.len - r.len - 2] == '<' && !memcmp(n.p + n.len - r.len - 1, r.p, r.len));
 			}
 		}
 		assert(m.subject.len <= size && m.body.len <= size);

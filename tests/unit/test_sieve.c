@@ -1019,6 +1019,10 @@ static void test_limits(void)
 		CHECK(strncmp(run("redirect \"Al\r\n <a@b.example>\";"), want, strlen(want)) == 0);
 		CHECK(strncmp(run("require \"enotify\"; notify \"mailto:Al <a@b.example>\";"),
 		              "error: line 1, column 20: notify method ", 40) == 0);
+		/* but a to= or cc= header field's value may hold one (RFC 6068
+		 * §2: an hfvalue is the field's value); it did not compile */
+		CHECK_EQ_STR(run("require \"enotify\"; notify \"mailto:?to=%22Al%22%20%3Ca@b.example%3E\";"),
+		             "notify \"mailto:?to=%22Al%22%20%3Ca@b.example%3E\"\nkeep");
 		CHECK_EQ_STR(run("require \"enotify\"; notify :importance \"3\" \"mailto:a@b.example\";"),
 		             "notify \"mailto:a@b.example\"\nkeep");
 		CHECK_EQ_STR(run("require \"enotify\"; notify :importance \"high\" \"mailto:a@b.example\";"),

@@ -306,6 +306,26 @@ int main(void)
 	CHECK(str_eq(m.rcpts[2], STR_LIT("T@example.com")) && m.field[2] == SIEVE_MAILTO_BCC);
 	CHECK_EQ_INT(sieve_mailto_parse(STR_LIT("mailto:1@x,2@x,3@x,4@x,5@x,6@x,7@x,8@x?cc=8@x,1@X"), ar, &m), 0);
 	CHECK_EQ_INT((int)m.nrcpts, 8);
+	/* RFC 6068 §2: a to, cc or bcc hfvalue is that header field's value,
+	 * an RFC 5322 address-list: a display name may come first, a quoted
+	 * one may hold a comma (Pigeonhole's enotify/mailto.svtest 'UTF-8
+	 * address'; tern refused them). Before "?" addr-specs alone. */
+	CHECK_EQ_INT(sieve_mailto_parse(STR_LIT("mailto:?to=%3D%3Futf-8%3Fq%3FG%3DC3%3DBCnther%3F%3D%20M.%20"
+	                                        "Karotte%20%3Cg.m.karotte%40example.com%3E&cc=%22Doe,%20Al%22"
+	                                        "%20%3Cal@x.org%3E,bo@x.org&bcc=Hid%20%3Ch@x.org%3E"), ar, &m), 0);
+	CHECK_EQ_INT((int)m.nrcpts, 4);
+	CHECK(str_eq(m.rcpts[0], STR_LIT("g.m.karotte@example.com")) && m.field[0] == SIEVE_MAILTO_TO);
+	CHECK(str_eq(m.rcpts[1], STR_LIT("al@x.org")) && m.field[1] == SIEVE_MAILTO_CC);
+	CHECK(str_eq(m.rcpts[2], STR_LIT("bo@x.org")) && !m.named[2].len);
+	CHECK(str_eq(m.rcpts[3], STR_LIT("h@x.org")) && m.field[3] == SIEVE_MAILTO_BCC);
+	CHECK_EQ_INT(sieve_mailto_parse(STR_LIT("mailto:a@x.org?cc=A%20%3Ca@x.org%3E"), ar, &m), 0);
+	CHECK_EQ_INT((int)m.nrcpts, 1);
+	CHECK_EQ_INT(sieve_mailto_parse(STR_LIT("mailto:A%20%3Ca@x.org%3E"), ar, &m), -1);
+	CHECK_EQ_INT(sieve_mailto_parse(STR_LIT("mailto:?to=A%20%3Ca@x.org"), ar, &m), -1);
+	CHECK_EQ_INT(sieve_mailto_parse(STR_LIT("mailto:?to=A%20%3Cb%20%3Ca@x.org%3E"), ar, &m), -1);
+	CHECK_EQ_INT(sieve_mailto_parse(STR_LIT("mailto:?to=A%0D%0ABcc:%20%3Ca@x.org%3E"), ar, &m), -1);
+	CHECK_EQ_INT(sieve_mailto_parse(STR_LIT("mailto:?to=A%20%3Ca%3E"), ar, &m), -1);
+	CHECK_EQ_INT(sieve_mailto_parse(STR_LIT("mailto:?to=A%20%3C%3E"), ar, &m), -1);
 
 	/* Notifications. */
 	CHECK(sieve_notify_skip(base, strlen(base)) == NULL);
@@ -364,6 +384,15 @@ int main(void)
 	CHECK_EQ_INT(sieve_notify_message(&a, &m, nosubj[0], strlen(nosubj[0]), STR_LIT("bob@example.com"),
 	                                  "d", "n6@t", &out), 0);
 	CHECK(strstr(buf_data(&out), "\r\nSubject: New mail\r\n") != NULL);
+	/* A display name the URI gave is shown with its address, UTF-8 in
+	 * encoded words (as Pigeonhole's 'UTF-8 address' reads it back). */
+	CHECK_EQ_INT(sieve_mailto_parse(STR_LIT("mailto:?to=G%C3%BCnther%20%3Cg@x.org%3E,p@x.org"
+	                                        "&cc=%22Doe,%20Al%22%20%3Cal@x.org%3E"), ar, &m), 0);
+	buf_reset(&out);
+	CHECK_EQ_INT(sieve_notify_message(&a, &m, base, strlen(base), STR_LIT("bob@example.com"), "d",
+	                                  "n7@t", &out), 0);
+	CHECK(strstr(buf_data(&out), "\r\nTo: =?utf-8?q?G=C3=BCnther?= <g@x.org>,\r\n\t<p@x.org>\r\n"
+	                             "Cc: \"Doe, Al\" <al@x.org>\r\n") != NULL);
 	/* A mailto body= with a line no message may hold: quoted-printable. */
 	static char uri[1400];
 	snprintf(uri, sizeof uri, "mailto:p@x.org?body=%.1100s%%0Az", longline);
