@@ -4,7 +4,8 @@
  * report has a Final-Recipient and a known disposition; its values hold
  * no control octet; written back (mdn_report_write) every line ends in
  * CRLF and nothing else holds CR or LF; parsed again it gives the same
- * values when none was cut (MDN_VALUE_MAX); and a buffer one octet short
+ * values when none was cut (MDN_VALUE_MAX, or what a 998-octet line holds
+ * beside the field's name: mdn.h); and a buffer one octet short
  * of what was written fails cleanly.
  */
 #include <assert.h>
@@ -29,9 +30,12 @@ static void clean(struct str s)
 		assert((unsigned char)s.p[i] >= 0x20 && s.p[i] != 0x7f);
 }
 
-static int cut(struct str s)
+/* As mdn_report_write cuts: past MDN_VALUE_MAX, or past what a line of
+ * 998 octets holds after "name: " and before CRLF. */
+static int cut(struct str s, size_t name_len)
 {
-	return s.p && s.len > MDN_VALUE_MAX;
+	size_t room = 998 - 2 - name_len;
+	return s.p && s.len > (room < MDN_VALUE_MAX ? room : MDN_VALUE_MAX);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -46,19 +50,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	assert(r.nerrors <= MDN_ERRORS_MAX && r.next <= MDN_EXT_MAX);
 	struct str *v[] = {&r.reporting_ua, &r.mdn_gateway, &r.original_recipient,
 			   &r.final_recipient, &r.original_message_id};
+	static const char *const names[] = {"Reporting-UA", "MDN-Gateway", "Original-Recipient",
+					    "Final-Recipient", "Original-Message-ID"};
 	int any_cut = 0;
 	for (size_t i = 0; i < 5; i++) {
 		clean(*v[i]);
-		any_cut |= cut(*v[i]);
+		any_cut |= cut(*v[i], strlen(names[i]));
 	}
 	for (size_t i = 0; i < r.nerrors; i++) {
 		clean(r.errors[i]);
-		any_cut |= cut(r.errors[i]);
+		any_cut |= cut(r.errors[i], strlen("Error"));
 	}
 	for (size_t i = 0; i < r.next; i++) {
 		assert(mdn_field_name_ok(r.ext[i].name));
 		clean(r.ext[i].value);
-		any_cut |= cut(r.ext[i].value);
+		any_cut |= cut(r.ext[i].value, r.ext[i].name.len);
 	}
 
 	struct buf b;
