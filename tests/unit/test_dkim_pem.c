@@ -132,6 +132,13 @@ int main(void)
 	sk[63] ^= 1;
 	sodium_bin2base64(b64, sizeof b64, sk, 64, sodium_base64_VARIANT_ORIGINAL);
 	refuse(b64, strlen(b64), "mail", "64-octet Ed25519 key whose public half");
+	/* An octet over 0x7F where the seed has its "/": libsodium alone reads
+	 * 0xFF as that digit and would take the very same key. */
+	char hi[sizeof ed_seed_b64];
+	memcpy(hi, ed_seed_b64, sizeof hi);
+	CHECK(hi[5] == '/');
+	hi[5] = (char)0xff;
+	refuse(hi, sizeof hi - 1, "mail", "not a private key");
 
 	/* Refusals. */
 	char two[8192];
