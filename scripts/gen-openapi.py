@@ -30,6 +30,8 @@ schemas = {
                 "detail": S, "code": {"enum": PROBLEM_CODES}, "field": S},
                 "required": ["type", "title", "status", "detail", "code"]},
     "SessionInfo": {"type": "object", "properties": {"csrf": S, "expires": I, "via": {"enum": ["session", "token"]}}},
+    "SignedIn": {"type": "object", "properties": {"max": I, "sessions": arr({"type": "object", "properties": {
+        "handle": S, "created": I, "last_used": I, "ip": S, "user_agent": S, "current": B}})}},
     "SetupState": {"type": "object", "properties": {
         "completed": B, "admin_exists": B, "code_required": B, "restart_required": B,
         "admin": {"type": "object", "properties": {"done": B, "locked": B, "weak": B}},
@@ -180,6 +182,9 @@ paths = {
     "/session": {"post": op("Log in (code: the TOTP or recovery code once the admin has 2FA; 401 totp_required without it)", [resp(200, "session (cookie set)", ref("SessionInfo")), problem(400, 401, 429, 503)], obj({"password": S, "code": S}, ["password"]), auth=False),
                  "get": op("Current session", [resp(200, "session", ref("SessionInfo")), ERR]),
                  "delete": op("Log out", [resp(204, "logged out"), ERR])},
+    "/sessions": {"get": op("The admin's signed-in sessions (by handle, never the id; current marks this one)", [resp(200, "sessions", ref("SignedIn")), ERR]),
+                  "delete": op("End every admin session but this one (with a token: all of them)", [resp(204, "ended"), problem(503), ERR])},
+    "/sessions/{handle}": {"delete": op("End one admin session (this one: signed out, cookie cleared)", [resp(204, "ended"), problem(404, 503), ERR], params=[pp("handle")])},
     "/stats": {"get": op("Dashboard figures", [resp(200, "stats", ref("Stats")), ERR])},
     "/domains": {"get": op("List domains: a page in name order (API.md \"Pages\")", [resp(200, "domains", page("domains", ref("Domain"))), problem(400), ERR], params=PAGE_PARAMS),
                  "post": op("Add a domain (with DKIM keys)", [resp(201, "domain", ref("Domain")), problem(400, 401, 403, 409)], obj({"name": S}, ["name"]))},
@@ -205,6 +210,9 @@ paths = {
     "/accounts/{email}/totp": {"delete": op("Remove an account's two-factor sign-in (a lost phone)", [resp(204, "removed"), problem(404)], params=[pp("email")])},
     "/me/session": {"post": op("Portal: an account signs in (cookie __Host-tern_account); code when its 2FA is on", [resp(200, "session", ref("SessionInfo")), problem(400, 401, 429, 503)], obj({"email": S, "password": S, "code": S}, ["email", "password"]), auth=False),
                     "delete": op("Portal: sign out", [resp(204, "signed out"), problem(401)], portal=True)},
+    "/me/sessions": {"get": op("Portal: where the account is signed in (by handle, never the id; current marks this one)", [resp(200, "sessions", ref("SignedIn")), problem(401)], portal=True),
+                     "delete": op("Portal: sign out everywhere else", [resp(204, "ended"), problem(401, 503)], portal=True)},
+    "/me/sessions/{handle}": {"delete": op("Portal: end one of the account's sessions (this one: signed out, cookie cleared)", [resp(204, "ended"), problem(401, 404, 503)], params=[pp("handle")], portal=True)},
     "/me": {"get": op("Portal: the signed-in account", [resp(200, "account", ref("Me")), problem(401)], portal=True),
             "patch": op("Portal: change the display name", [resp(200, "account", ref("Me")), problem(400, 401, 403)], obj({"display_name": S}), portal=True)},
     "/me/password": {"put": op("Portal: change the password (the current one is checked like a sign-in)", [resp(204, "changed"), problem(400, 401, 403, 429)], obj({"current": S, "password": S}, ["current", "password"]), portal=True)},
@@ -338,6 +346,8 @@ for path, item in paths.items():
 # job started; a lesson) or say 503 for their own reasons.
 NO_STORE_WRITE = {("/setup/code", "post"), ("/password/strength", "post"), ("/session", "post"),
                   ("/session", "delete"), ("/me/session", "post"), ("/me/session", "delete"),
+                  ("/sessions", "delete"), ("/sessions/{handle}", "delete"),
+                  ("/me/sessions", "delete"), ("/me/sessions/{handle}", "delete"),
                   ("/backups", "post"), ("/accounts/{email}/migrate", "post"),
                   ("/spam/recent/{seq}/train", "post")}
 for path, item in paths.items():

@@ -93,8 +93,7 @@ void api_me_logout(struct http_ctx *x)
 {
 	http_user_sessions_end_one(x->session_id);
 	http_no_content(x);
-	http_header(x, "Set-Cookie",
-		    HTTP_COOKIE_ACCOUNT "=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0");
+	http_session_cookie_clear(x, 1);
 }
 
 void api_me_get(struct http_ctx *x)

@@ -18,7 +18,10 @@
  * portal sessions never take the admin's share of the table, and when
  * they fill the rest the account holding the most gives one up
  * (slot_for), so no account can push the admin's out, nor another
- * account's but by holding as many.
+ * account's but by holding as many. Each session also carries a random
+ * handle, the address of its last request and its sign-in's User-Agent
+ * (cut): what its owner's list shows (api_sessions.c), which names a
+ * session by that handle and never by its id.
  *
  * Logins, setup codes and bearer tokens go through the limits every
  * protocol shares (auth/login_limit.h): the attempt is admitted and
@@ -48,9 +51,6 @@
 #include "store/store.h"
 
 #define HTTP_SESSIONS_MAX 256
-/* An account's sessions at most, the admin's too: its next sign-in takes
- * the place of its own least recently used one (slot_for). */
-#define HTTP_SESSIONS_PER_ACCOUNT 8
 #define SESSION_TTL_S (12 * 3600)
 #define SESSION_IDLE_S 3600
 
@@ -70,6 +70,14 @@ struct session {
 	 * says whether 2FA is on). */
 	int tfa;
 	char email[HTTP_EMAIL_MAX + 1];
+	/* What its owner's list shows (api_sessions.c): a random handle that
+	 * is not the id (the id never leaves the server but in its cookie),
+	 * the address of its last request and its sign-in's User-Agent,
+	 * cut to HTTP_AGENT_MAX. The handle stays when session_renew gives
+	 * a new id. */
+	char handle[HTTP_HANDLE_LEN + 1];
+	char ip[64];
+	char agent[HTTP_AGENT_MAX + 1];
 };
 
 static struct session sessions[HTTP_SESSIONS_MAX];
@@ -92,6 +100,24 @@ static void random_hex(char out[65])
 	uint8_t r[32];
 	randombytes_buf(r, sizeof(r));
 	sodium_bin2hex(out, 65, r, sizeof(r));
+}
+
+static void random_handle(char out[HTTP_HANDLE_LEN + 1])
+{
+	uint8_t r[HTTP_HANDLE_LEN / 2];
+	randombytes_buf(r, sizeof(r));
+	sodium_bin2hex(out, HTTP_HANDLE_LEN + 1, r, sizeof(r));
+}
+
+/* The client's User-Agent as the list shows it: printable ASCII only
+ * (anything else, a browser never sends, becomes '?'), at most
+ * HTTP_AGENT_MAX bytes: a header of kilobytes costs the table nothing. */
+static void agent_cut(char out[HTTP_AGENT_MAX + 1], const char *ua)
+{
+	size_t n = 0;
+	for (; ua && ua[n] && n < HTTP_AGENT_MAX; n++)
+		out[n] = ua[n] >= 0x20 && ua[n] < 0x7f ? ua[n] : '?';
+	out[n] = '\0';
 }
 
 static int alive(const struct session *s, int64_t now)
@@ -153,6 +179,7 @@ static int identify(struct http_ctx *x, int *csrf_ok_r)
 	int i = find(cookie, now, 0);
 	if (i >= 0) {
 		sessions[i].last = now;
+		snprintf(sessions[i].ip, sizeof sessions[i].ip, "%s", x->ip);
 		cred = sessions[i].cred;
 		tfa = sessions[i].tfa;
 		memcpy(x->session_id, sessions[i].id, 65);
@@ -363,6 +390,9 @@ void http_session_start_for(struct http_ctx *x, int status, uint32_t account, co
 	memset(&s, 0, sizeof s);
 	random_hex(s.id);
 	random_hex(s.csrf);
+	random_handle(s.handle);
+	snprintf(s.ip, sizeof s.ip, "%s", x->ip);
+	agent_cut(s.agent, http_req_header(x, "User-Agent"));
 	s.created = s.last = now;
 	s.account = account;
 	if (account) {
@@ -612,8 +642,12 @@ void api_session_delete(struct http_ctx *x)
 	if (x->auth == AUTH_SESSION)
 		session_end(x->session_id, 0);
 	http_no_content(x);
-	http_header(x, "Set-Cookie",
-		    HTTP_COOKIE_ADMIN "=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0");
+	http_session_cookie_clear(x, 0);
+}
+
+void http_session_cookie_clear(struct http_ctx *x, int user)
+{
+	set_cookie(x, user, "", 0);
 }
 
 /* The account's stamp now: 0 when it is gone or the store failed. */
@@ -638,6 +672,7 @@ int http_user_require(struct http_ctx *x)
 		i = find(cookie, now, 1);
 		if (i >= 0) {
 			sessions[i].last = now;
+			snprintf(sessions[i].ip, sizeof sessions[i].ip, "%s", x->ip);
 			x->account = sessions[i].account;
 			x->account_email = arena_strdup(x->arena, sessions[i].email);
 			memcpy(x->session_id, sessions[i].id, 65);
@@ -674,4 +709,82 @@ void http_user_session_refresh(struct http_ctx *x)
 void http_user_sessions_end_one(const char *id)
 {
 	session_end(id, 1);
+}
+
+/*
+ * An owner's own sessions (api_sessions.c lists and ends them). Only
+ * those that would still open a route count: alive, and signed in with
+ * the credentials the owner has now (a session of the password before
+ * ends at its next request; it is not shown as if it could).
+ */
+int http_sessions_list(uint32_t account, const char *current_id, struct http_session_view *out,
+		       int max)
+{
+	uint64_t stamp;
+	int need_tfa = 0, n = 0;
+	int64_t now = now_s();
+
+	if (account) {
+		stamp = stamp_now(account);
+	} else {
+		stamp = admin_password_stamp(http_store);
+		need_tfa = twofactor_enabled(http_store, STORE_TOTP_ADMIN) != 0;
+	}
+	pthread_mutex_lock(&sessions_lock);
+	for (int i = 0; i < HTTP_SESSIONS_MAX && n < max; i++) {
+		const struct session *s = &sessions[i];
+		if (!alive(s, now) || s->account != account || s->cred == 0 || s->cred != stamp ||
+		    (need_tfa && !s->tfa))
+			continue;
+		struct http_session_view *v = &out[n++];
+		memcpy(v->handle, s->handle, sizeof v->handle);
+		memcpy(v->ip, s->ip, sizeof v->ip);
+		memcpy(v->agent, s->agent, sizeof v->agent);
+		v->created = s->created;
+		v->last = s->last;
+		v->current = current_id[0] && sodium_memcmp(s->id, current_id, 64) == 0;
+	}
+	pthread_mutex_unlock(&sessions_lock);
+	return n;
+}
+
+int http_sessions_end_handle(uint32_t account, const char *current_id, const char *handle)
+{
+	int hit = -1, current = 0;
+	int64_t now = now_s();
+
+	if (strlen(handle) != HTTP_HANDLE_LEN)
+		return 0;
+	pthread_mutex_lock(&sessions_lock);
+	/* Every slot's handle is compared, whatever the others gave: how
+	 * long the answer takes says nothing of which handles are near
+	 * one, nor whose they are. Another owner's handle is none. */
+	for (int i = 0; i < HTTP_SESSIONS_MAX; i++) {
+		int same = sodium_memcmp(sessions[i].handle, handle, HTTP_HANDLE_LEN) == 0;
+		if (same && alive(&sessions[i], now) && sessions[i].account == account)
+			hit = i;
+	}
+	if (hit >= 0) {
+		current = current_id[0] && sodium_memcmp(sessions[hit].id, current_id, 64) == 0;
+		sodium_memzero(&sessions[hit], sizeof(sessions[hit]));
+	}
+	pthread_mutex_unlock(&sessions_lock);
+	return hit < 0 ? 0 : current ? 2 : 1;
+}
+
+int http_sessions_end_others(uint32_t account, const char *current_id)
+{
+	int n = 0;
+	int64_t now = now_s();
+
+	pthread_mutex_lock(&sessions_lock);
+	for (int i = 0; i < HTTP_SESSIONS_MAX; i++) {
+		if (!alive(&sessions[i], now) || sessions[i].account != account ||
+		    (current_id[0] && sodium_memcmp(sessions[i].id, current_id, 64) == 0))
+			continue;
+		sodium_memzero(&sessions[i], sizeof(sessions[i]));
+		n++;
+	}
+	pthread_mutex_unlock(&sessions_lock);
+	return n;
 }

@@ -218,8 +218,41 @@ int http_user_require(struct http_ctx *x);
  * state, 2FA on, the account gone) http_user_require ends it. After such
  * a change made through this very session, refresh keeps it. */
 void http_user_session_refresh(struct http_ctx *x);
+/* Clears x's session cookie of kind user (0 the admin's, 1 an account's)
+ * on its answer: signed out. */
+void http_session_cookie_clear(struct http_ctx *x, int user);
 /* Ends the portal session with this id (sign-out). */
 void http_user_sessions_end_one(const char *id);
+/*
+ * The signed-in owner's own sessions (API.md "Signed-in sessions"; the
+ * admin's are account 0's). Each account holds at most
+ * HTTP_SESSIONS_PER_ACCOUNT: a sign-in past that ends its least recently
+ * used one. A session is named to its owner by a random handle of
+ * HTTP_HANDLE_LEN hex digits, never by its id; the User-Agent it signed
+ * in with is kept cut to HTTP_AGENT_MAX bytes.
+ */
+#define HTTP_SESSIONS_PER_ACCOUNT 8
+#define HTTP_HANDLE_LEN 32
+#define HTTP_AGENT_MAX 160
+struct http_session_view {
+	char handle[HTTP_HANDLE_LEN + 1];
+	char ip[64];                     /* of its last request */
+	char agent[HTTP_AGENT_MAX + 1];  /* "" when it sent none */
+	int64_t created, last;           /* seconds since the epoch */
+	int current;                     /* the session whose id is current_id */
+};
+/* Copies at most max of account's live sessions, those its present
+ * credentials still open, into out; returns how many. current_id: the
+ * caller's session id, "" for none (a bearer token). */
+int http_sessions_list(uint32_t account, const char *current_id, struct http_session_view *out,
+		       int max);
+/* Ends account's session named handle (compared with every slot's in
+ * constant time; another account's handle names nothing): 0 none such,
+ * 1 ended, 2 ended and it was current_id's ("" for none). */
+int http_sessions_end_handle(uint32_t account, const char *current_id, const char *handle);
+/* Ends every session of account but current_id's ("" ends them all);
+ * returns how many. */
+int http_sessions_end_others(uint32_t account, const char *current_id);
 /* Admin sessions rest on admin_password_stamp() at sign-in: a change of
  * the admin password ends them at their next request, and so does the
  * admin's 2FA turning on for those signed in without a code. After a
@@ -299,6 +332,12 @@ void api_account_totp_reset(struct http_ctx *x);
 /* api_me.c: the self-service portal */
 void api_me_login(struct http_ctx *x);
 void api_me_logout(struct http_ctx *x);
+void api_me_sessions_list(struct http_ctx *x);
+void api_me_sessions_del(struct http_ctx *x);
+void api_me_sessions_del_others(struct http_ctx *x);
+void api_sessions_list(struct http_ctx *x);
+void api_sessions_del(struct http_ctx *x);
+void api_sessions_del_others(struct http_ctx *x);
 void api_me_get(struct http_ctx *x);
 void api_me_patch(struct http_ctx *x);
 void api_me_password(struct http_ctx *x);

@@ -119,6 +119,9 @@ def test_every_operation_answers_as_documented():
         k(anon, "POST", "/session", {"password": "wrong-password"}, expect=401)
         k(a, "GET", "/session", expect=200)
         k(a, "GET", "/stats", expect=200)
+        k(a, "GET", "/sessions", expect=200)
+        k(a, "DELETE", "/sessions/" + "0" * 32, expect=404)
+        k(a, "DELETE", "/sessions", expect=204)
 
         # A bearer token, for the scripts' side of the API.
         st, _, tok = k(a, "POST", "/tokens", {"name": "script", "scope": "admin", "password": ADMIN_PW},
@@ -277,6 +280,14 @@ def test_every_operation_answers_as_documented():
         k(p, "GET", "/me/sieve/mine", expect=200)
         k(p, "DELETE", "/me/sieve/mine", expect=204)
         k(p, "GET", "/me/sieve/mine", expect=404)
+        st, _, mine = k(p, "GET", "/me/sessions", expect=200)
+        k(p, "DELETE", "/me/sessions/" + "0" * 32, expect=404)
+        p2 = portal_login(s, BOB, BOB_PW)
+        st, _, mine = k(p2, "GET", "/me/sessions", expect=200)
+        k(p2, "DELETE", "/me/sessions/" + [r for r in mine["sessions"] if not r["current"]][0]["handle"],
+          expect=204)
+        p = p2
+        k(p, "DELETE", "/me/sessions", expect=204)
         k(p, "PUT", "/me/password", {"current": BOB_PW, "password": "bob-password-2-Zq"}, expect=204)
         p.password = "bob-password-2-Zq"
         k(p, "DELETE", "/me/session", expect=204)
@@ -310,7 +321,7 @@ def test_every_refusal_answers_as_documented():
         a = a0
         p = portal_login(s, BOB, BOB_PW)
         concrete = {"{name}": "example.test", "{email}": BOB, "{alias}": "info@example.test",
-                    "{id}": "1", "{seq}": "1", "{scope}": "global"}
+                    "{id}": "1", "{seq}": "1", "{scope}": "global", "{handle}": "0" * 32}
         refused = 0
         for tmpl, item in doc["paths"].items():
             path = tmpl
