@@ -1,6 +1,6 @@
 // portal.jsx - the account's own pages at /account (API: /api/v1/me,
 // app/http/api_me.c): sign in with address and password (and a TOTP code
-// when on), then profile and usage, password, app passwords, JMAP tokens, forwarding
+// when on), then profile and usage, password, where it is signed in (sessions.jsx), app passwords, JMAP tokens, forwarding
 // to outside addresses, the spam filter's allow and block lists, encryption at rest, two-factor sign-in, Sieve filters, and mail app set-up (settings in words, the
 // Apple profile, a QR code of this page for the phone). Separate from the
 // admin: its own session cookie, no admin page reachable from here.
@@ -10,6 +10,7 @@ import { CodeField, SignInDialog, signInError, useSignIn } from './signin.jsx';
 import { ConfirmButton, CopyButton, ErrorBox, Field, Loading, Notice, StrengthMeter, TextArea, useAction, useLoad, useTitle } from './components.jsx';
 import { bytes, dateTime } from './format.js';
 import { QrCode, TwoFactor } from './twofactor.jsx';
+import { Sessions } from './sessions.jsx';
 
 export function Portal() {
 	const [me, setMe] = useState(undefined);
@@ -89,6 +90,7 @@ export function Portal() {
 				<h1>Your account</h1>
 				<Profile me={me} onChange={load} />
 				<Password />
+				<Sessions />
 				<AppPasswords />
 				<AppPasswords kind="token" />
 				<Forwarding />

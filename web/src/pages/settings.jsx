@@ -3,13 +3,15 @@
 // checks (DMARC exceptions, the postmaster account: applied to the next
 // message), limits and listeners (environment, read-only), the TLS
 // certificate, the admin password (locked while TERN_ADMIN_PASSWORD is
-// set), two-factor sign-in for the admin, the global Sieve filter (run
+// set), two-factor sign-in for the admin, where the admin is signed in
+// (sessions.jsx), the global Sieve filter (run
 // before every account's own), and API tokens for scripts.
 import { useEffect, useState } from 'preact/hooks';
 import { del, get, post, put, seg } from '../api.js';
 import { ConfirmButton, CopyButton, ErrorBox, Field, Loading, Notice, PageTitle, Pager, StrengthMeter, TextArea, useAction, useLoad, usePages } from '../components.jsx';
 import { bytes, dateTime } from '../format.js';
 import { TwoFactor } from '../twofactor.jsx';
+import { Sessions } from '../sessions.jsx';
 
 export function Settings() {
 	const s = useLoad(() => get('/settings'));
@@ -27,6 +29,7 @@ export function Settings() {
 					<AuthForm auth={d.auth || {}} onSaved={s.reload} />
 					<AdminPassword />
 					<TwoFactor base="/admin/totp" who="The admin" />
+					<Sessions base="" admin />
 					<GlobalFilter />
 					<Certificate tls={d.tls} acme={d.acme} />
 					<Limits limits={d.limits} listeners={d.listeners} />
