@@ -371,8 +371,13 @@ int tls_server_init(struct tls_server *ts, struct tls_conf *conf)
 	else
 		suites = fast ? suites_rsa_aesni : suites_rsa_soft;
 	br_ssl_engine_set_suites(eng, suites, 3);
-	/* SHA-1 and SHA-224 only for clients that sign nothing better. */
-	br_ssl_engine_set_hash(eng, br_sha1_ID, &br_sha1_vtable);
+	/*
+	 * The hashes the ServerKeyExchange may be signed with. No SHA-1
+	 * (RFC 9155): a client that offers only SHA-1, or sends no
+	 * signature_algorithms (which means SHA-1), has no ECDHE suite in
+	 * common and gets handshake_failure. SHA-224 only for clients that
+	 * sign nothing better.
+	 */
 	br_ssl_engine_set_hash(eng, br_sha224_ID, &br_sha224_vtable);
 	br_ssl_engine_set_hash(eng, br_sha256_ID, &br_sha256_vtable);
 	br_ssl_engine_set_hash(eng, br_sha384_ID, &br_sha384_vtable);

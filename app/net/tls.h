@@ -25,7 +25,9 @@
  *
  * Server policy: TLS 1.2 only (BearSSL has no 1.3), ECDHE with AEAD only —
  * AES-128-GCM, AES-256-GCM and ChaCha20-Poly1305 with the signature type of
- * the key (ECDSA or RSA) — in server preference order, no renegotiation.
+ * the key (ECDSA or RSA) — in server preference order, no renegotiation,
+ * ECDHE parameters signed with SHA-256/384/512 or SHA-224, never SHA-1
+ * (RFC 9155: a client that offers nothing better is refused).
  * AES-GCM comes first when the CPU has AES-NI and PCLMUL (BearSSL then uses
  * its aes_x86ni and ghash_pclmul code); otherwise ChaCha20 comes first,
  * since BearSSL's constant-time software AES is several times slower than

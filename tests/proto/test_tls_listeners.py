@@ -5,7 +5,10 @@ port on: SMTP and submission (STARTTLS), submissions, IMAP (STARTTLS),
 IMAPS, POP3 (STLS), POP3S, ManageSieve (STARTTLS) and HTTPS. On each port `openssl s_client`
 with -tls1 and -tls1_1 (at SECLEVEL=0, so the client would accept them)
 gets no session, a TLS 1.2 client gets an ECDHE AEAD suite, and a client
-offering only non-forward-secret or CBC suites is refused. Then nmap's
+offering only non-forward-secret or CBC suites is refused, as is one that
+would have the key exchange signed with SHA-1 (RFC 9155; on the
+implicit-TLS ports also a raw ClientHello with SHA-1 alone or no
+signature_algorithms at all). Then nmap's
 ssl-enum-ciphers (implicit-TLS ports: nmap only speaks STARTTLS on the
 ports it knows) lists TLS 1.2 alone with only the intended suites.
 """
@@ -72,6 +75,46 @@ def s_client(port, starttls, *opts):
     return suite
 
 
+def server_hello_or_alert(port, sigalgs):
+    """Sends a TLS 1.2 ClientHello offering tern's suites, with sigalgs
+    (a list of SignatureAndHashAlgorithm codes) as its signature_algorithms
+    extension, or none when None. ("hello", None) for a ServerHello,
+    ("alert", description) for an alert."""
+    def vec(width, data):
+        return len(data).to_bytes(width, "big") + data
+
+    def ext(code, data):
+        return code.to_bytes(2, "big") + vec(2, data)
+
+    suites = b"".join(x.to_bytes(2, "big") for x in (0xc02b, 0xc02c, 0xcca9, 0xc02f, 0xc030, 0xcca8))
+    exts = ext(0x000a, vec(2, b"\x00\x1d\x00\x17\x00\x18"))  # x25519, P-256, P-384
+    exts += ext(0x000b, vec(1, b"\x00"))  # uncompressed points
+    exts += ext(0xff01, b"\x00")  # secure renegotiation, initial handshake
+    if sigalgs is not None:
+        exts += ext(0x000d, vec(2, b"".join(x.to_bytes(2, "big") for x in sigalgs)))
+    body = b"\x03\x03" + os.urandom(32) + vec(1, b"") + vec(2, suites) + vec(1, b"\x00") + vec(2, exts)
+    hello = b"\x01" + vec(3, body)
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as c:
+        c.sendall(b"\x16\x03\x01" + vec(2, hello))
+        head = read_until(c, lambda d: len(d) >= 7)
+    if head[0] == 0x16 and head[5] == 0x02:
+        return ("hello", None)
+    assert head[0] == 0x15, head
+    return ("alert", head[6])
+
+
+def check_signature_algorithms(name, port):
+    """RFC 9155: SHA-1 never signs the ServerKeyExchange. A client that
+    offers SHA-1 alone, or sends no signature_algorithms (which means
+    SHA-1, RFC 5246 7.4.1.4.1), is refused with handshake_failure; one
+    that offers SHA-256 gets its ServerHello (the hello itself is sound)."""
+    sha256 = [0x0403, 0x0401]  # ECDSA, RSA
+    sha1 = [0x0203, 0x0201]
+    assert server_hello_or_alert(port, sha256) == ("hello", None), name
+    assert server_hello_or_alert(port, sha1) == ("alert", 40), name
+    assert server_hello_or_alert(port, None) == ("alert", 40), name
+
+
 def check_listeners(kind):
     tmp = tempfile.mkdtemp(prefix="tern-tls-listeners-")
     try:
@@ -89,6 +132,13 @@ def check_listeners(kind):
                 assert got in OPENSSL_NAMES[kind], "%s (%s) TLS 1.2 gave %r" % (name, kind, got)
                 got = s_client(port, starttls, "-tls1_2", "-cipher", WEAK + "@SECLEVEL=0")
                 assert got is None, "%s (%s) accepted the weak suite %s" % (name, kind, got)
+                # RFC 9155: no SHA-1 signature on the ServerKeyExchange.
+                got = s_client(port, starttls, "-tls1_2", "-sigalgs", "ECDSA+SHA1:RSA+SHA1",
+                               "-cipher", "DEFAULT@SECLEVEL=0")
+                assert got is None, "%s (%s) signed with SHA-1 for %s" % (name, kind, got)
+            for name, port, starttls in tls_ports(s, sieve):
+                if starttls is None:
+                    check_signature_algorithms(name, port)
             if shutil.which("nmap") is None:
                 raise AssertionError("nmap is not installed (scripts/install-test-deps)")
             ports = [p for n, p, st in tls_ports(s, sieve) if st is None]
@@ -183,3 +233,4 @@ def test_stalled_handshake_after_starttls_is_bounded():
         # A loop writes its log lines together: the last may follow the EOF.
         assert s.wait_log(re.compile("(reason=tls_handshake_timeout.*){%d}" % len(socks), re.S)), \
             s.log_text()[-3000:]
+
