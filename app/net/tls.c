@@ -37,13 +37,63 @@ static pthread_mutex_t tls_cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static br_ssl_session_cache_lru tls_lru;
 static unsigned char *tls_lru_store;
 
+/*
+ * When each cached session was made. BearSSL's LRU has no clock: on a
+ * quiet server a master secret stayed resumable for as long as 255 newer
+ * sessions had not pushed it out (weeks), and whoever read it from
+ * memory could decrypt every connection resumed from it. RFC 5246 F.1.4
+ * suggests 24 hours at most; Postfix keeps one hour, as here. A ring
+ * of the last TLS_SESSION_CACHE_ENTRIES saves: an entry the LRU still
+ * holds but the ring has dropped is older than every one here, and is
+ * not resumed either.
+ */
+#define TLS_SESSION_LIFETIME 3600
+static struct {
+	unsigned char id[32];
+	int64_t made;
+} tls_made[TLS_SESSION_CACHE_ENTRIES];
+static size_t tls_made_next;
+
+static int64_t now_mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
+/* TLS_SESSION_LIFETIME, or TERN_TEST_TLS_SESSION_SECS (test-only, as
+ * TERN_TEST_ALLOC_FAIL; not a user setting, and it only shortens): the
+ * tests see a session expire in seconds. */
+static int64_t session_lifetime(void)
+{
+	const char *v = getenv("TERN_TEST_TLS_SESSION_SECS");
+	unsigned long s = v && *v ? strtoul(v, NULL, 10) : 0;
+	return s > 0 && s < TLS_SESSION_LIFETIME ? (int64_t)s : TLS_SESSION_LIFETIME;
+}
+
 static void cache_save(const br_ssl_session_cache_class **ctx, br_ssl_server_context *sc,
                        const br_ssl_session_parameters *params)
 {
 	pthread_mutex_lock(&tls_cache_lock);
-	if (tls_lru_store != NULL)
+	if (tls_lru_store != NULL && params->session_id_len == sizeof tls_made[0].id) {
 		tls_lru.vtable->save(&tls_lru.vtable, sc, params);
+		memcpy(tls_made[tls_made_next].id, params->session_id, sizeof tls_made[0].id);
+		tls_made[tls_made_next].made = now_mono();
+		tls_made_next = (tls_made_next + 1) % TLS_SESSION_CACHE_ENTRIES;
+	}
 	pthread_mutex_unlock(&tls_cache_lock);
+}
+
+/* 1 when the session ID was saved less than the lifetime ago. Caller holds tls_cache_lock. */
+static int session_fresh(const br_ssl_session_parameters *params)
+{
+	int64_t now = now_mono(), life = session_lifetime();
+
+	for (size_t i = 0; i < TLS_SESSION_CACHE_ENTRIES; i++)
+		if (tls_made[i].made != 0 &&
+		    memcmp(tls_made[i].id, params->session_id, sizeof tls_made[i].id) == 0)
+			return now - tls_made[i].made < life;
+	return 0;
 }
 
 static int cache_load(const br_ssl_session_cache_class **ctx, br_ssl_server_context *sc,
@@ -52,7 +102,8 @@ static int cache_load(const br_ssl_session_cache_class **ctx, br_ssl_server_cont
 	int found = 0;
 
 	pthread_mutex_lock(&tls_cache_lock);
-	if (tls_lru_store != NULL)
+	if (tls_lru_store != NULL && params->session_id_len == sizeof tls_made[0].id &&
+	    session_fresh(params))
 		found = tls_lru.vtable->load(&tls_lru.vtable, sc, params);
 	pthread_mutex_unlock(&tls_cache_lock);
 	return found;
@@ -73,6 +124,8 @@ static void cache_reset(void)
 		tls_lru_store = xmalloc(size);
 	explicit_bzero(tls_lru_store, size);
 	br_ssl_session_cache_lru_init(&tls_lru, tls_lru_store, size);
+	memset(tls_made, 0, sizeof tls_made);
+	tls_made_next = 0;
 	pthread_mutex_unlock(&tls_cache_lock);
 }
 

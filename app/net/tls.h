@@ -32,8 +32,9 @@
  * its aes_x86ni and ghash_pclmul code); otherwise ChaCha20 comes first,
  * since BearSSL's constant-time software AES is several times slower than
  * its ChaCha20. Sessions are resumable through one shared LRU cache of
- * session IDs (locked, TLS_SESSION_CACHE_ENTRIES x 100 bytes), flushed
- * whenever a new conf is installed.
+ * session IDs (locked, TLS_SESSION_CACHE_ENTRIES x 100 bytes), for an
+ * hour after the full handshake (as Postfix), flushed whenever a new conf
+ * is installed. No session tickets (BearSSL has none).
  *
  * Entropy: every engine is seeded with 32 bytes from getrandom(2) before
  * its reset, so the binary works in a chroot without /dev.

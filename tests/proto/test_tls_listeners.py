@@ -11,6 +11,7 @@ implicit-TLS ports also a raw ClientHello with SHA-1 alone or no
 signature_algorithms at all). Then nmap's
 ssl-enum-ciphers (implicit-TLS ports: nmap only speaks STARTTLS on the
 ports it knows) lists TLS 1.2 alone with only the intended suites.
+A session ID resumes for a bounded time only.
 """
 import os
 import re
@@ -234,3 +235,36 @@ def test_stalled_handshake_after_starttls_is_bounded():
         assert s.wait_log(re.compile("(reason=tls_handshake_timeout.*){%d}" % len(socks), re.S)), \
             s.log_text()[-3000:]
 
+
+def resumed(port, sess_file, first):
+    """Connects to port with s_client, saving the session (first) or
+    offering the saved one; True when the server resumed it."""
+    opt = ["-sess_out", sess_file] if first else ["-sess_in", sess_file]
+    r = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-tls1_2",
+                        "-no_ticket"] + opt, input=b"", stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=30)
+    out = r.stdout.decode(errors="replace")
+    m = re.search(r"^(New|Reused), TLSv1\.2, Cipher is ECDHE", out, re.M)
+    assert m, out + r.stderr.decode(errors="replace")
+    return m.group(1) == "Reused"
+
+
+def test_tls_session_resumption_has_a_lifetime():
+    """A session ID resumes for an hour, as Postfix's, and not after
+    (RFC 5246 F.1.4 suggests 24 hours at most). Before, BearSSL's LRU had
+    no clock: on a quiet server a session resumed for as long as it stayed
+    among the last 256, weeks, keeping its master secret useful that long.
+    TERN_TEST_TLS_SESSION_SECS shortens the hour to a second here; the
+    test waits past it, then the same session gets a full handshake."""
+    tmp = tempfile.mkdtemp(prefix="tern-tls-session-")
+    try:
+        sess = os.path.join(tmp, "session.pem")
+        with Server(imap=True) as s:
+            assert not resumed(s.imaps_port, sess, True)
+            assert resumed(s.imaps_port, sess, False), "a fresh session did not resume"
+        with Server(imap=True, env={"TERN_TEST_TLS_SESSION_SECS": "1"}) as s:
+            assert not resumed(s.imaps_port, sess, True)
+            time.sleep(2)  # past the lifetime: what is asserted is only the expiry
+            assert not resumed(s.imaps_port, sess, False), "a session resumed past its lifetime"
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
