@@ -399,24 +399,71 @@ static int plain_allowed(const struct http_ctx *x)
 	return 0;
 }
 
+/* Appends s with every octet but RFC 3986's unreserved ones and those in
+ * keep %-encoded: a decoded path or argument sent on as one again. */
+static void pct_append(struct buf *b, const char *s, const char *keep)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    strchr("-._~", c) || strchr(keep, c)) {
+			buf_append(b, s, 1);
+		} else {
+			char e[3] = { '%', hex[c >> 4], hex[c & 15] };
+			buf_append(b, e, 3);
+		}
+	}
+}
+
+/* MHD_get_connection_values callback: one query argument, appended. */
+static enum MHD_Result query_append(void *cls, enum MHD_ValueKind kind, const char *key,
+				    const char *value)
+{
+	struct buf *b = cls;
+	(void)kind;
+	buf_append(b, buf_len(b) ? "&" : "?", 1);
+	pct_append(b, key, "");
+	if (value) {
+		buf_append(b, "=", 1);
+		pct_append(b, value, "");
+	}
+	return MHD_YES;
+}
+
+/*
+ * https://NAME[:PORT]PATH?QUERY, NAME being the server's host name, never
+ * the request's Host: that is the client's to choose, and a redirect built
+ * from it sent a browser (or a cache keyed on the URL) wherever a forged
+ * Host said. The certificate is the host name's anyway. MHD keeps no raw
+ * target: the path and the arguments go out %-encoded again, so a
+ * decoded "?", "#", space or control character cannot change the URL.
+ */
 static void redirect_https(struct http_ctx *x)
 {
-	const char *host = x->host[0] ? x->host : hostname_now();
 	char port[16] = "";
 
 	/* Behind a proxy, its HTTPS port is the public one: ours is not
 	 * what the client reaches, and the default is the likely one. */
 	if (https_port && https_port != 443 && !x->proxied)
 		snprintf(port, sizeof(port), ":%u", (unsigned)https_port);
-	/* Only the path: MHD keeps no raw query string, and a redirect target
-	 * must never carry bytes a client injected. */
-	char *loc = arena_printf(x->arena, "https://%s%s%s", host, port, x->path);
-	for (char *c = loc; *c; c++)
-		if ((unsigned char)*c < 0x21 || *c == 0x7f)
-			*c = '_';
+	/* The target is at most 16 KiB; encoded, at most three times that. */
+	struct buf loc, query;
+	buf_init(&loc, 3 * 16384 + 512);
+	buf_init(&query, 3 * 16384);
+	buf_append_c(&loc, "https://");
+	buf_append_c(&loc, hostname_now());
+	buf_append_c(&loc, port);
+	pct_append(&loc, x->path, "/!$&'()*+,;=:@");
+	MHD_get_connection_values(x->mc, MHD_GET_ARGUMENT_KIND, query_append, &query);
+	buf_append_str(&loc, buf_str(&query));
+	const char *l = buf_append(&loc, "", 1) == 0 ? arena_strdup(x->arena, buf_data(&loc))
+						     : arena_printf(x->arena, "https://%s%s/", hostname_now(), port);
 	int get = strcmp(x->method, "GET") == 0 || strcmp(x->method, "HEAD") == 0;
 	x->status = get ? 301 : 308;
-	http_header(x, "Location", loc);
+	http_header(x, "Location", l);
+	buf_free(&loc);
+	buf_free(&query);
 	http_text(x, x->status, "text/plain; charset=utf-8", "Use HTTPS.\n");
 }
 

@@ -467,7 +467,7 @@ def test_bad_requests():
                                     whole=True, tls=tls)
             assert st == 405 and b"location" not in head.lower(), (tls, head)
         st, head, _ = raw_https(s, b"GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", tls=False)
-        assert st == 301 and b"Location: https://x:%d/x" % s.https_port in head, head
+        assert st == 301 and b"Location: https://mx.example.test:%d/x" % s.https_port in head, head
         for host in (b"", b"tern_mail_1:8443", b"[::1]", b"192.0.2.1"):
             st, _, body = raw_https(s, b"GET /healthz HTTP/1.1\r\nHost: " + host +
                                     b"\r\nConnection: close\r\n\r\n", whole=True)
@@ -658,7 +658,7 @@ def test_absolute_form_target():
     absolute-form, and takes the host from it rather than from Host. tern
     routed it as a path, so "GET https://host/healthz" was 404 and an API
     call the web admin's page; now it is routed by its path (the host
-    too: the MTA-STS policy, the plain-HTTP redirect). A target with
+    too, for the MTA-STS policy). A target with
     user information or no host is refused 400 (RFC 9110 section 4.2.4)."""
     with Server(http=True) as s:
         st, _, body = raw_https(s, b"GET https://mx.example.test/healthz HTTP/1.1\r\n"
@@ -677,7 +677,8 @@ def test_absolute_form_target():
             assert b"Connection: close" in head, head
         sock = socket.create_connection(("127.0.0.1", s.http_port), 10)
         try:
-            sock.sendall(b"GET http://mx.example.test/account HTTP/1.1\r\nHost: elsewhere.test\r\n"
+            # The redirect goes to the server's name, not the target's.
+            sock.sendall(b"GET http://other.test/account HTTP/1.1\r\nHost: elsewhere.test\r\n"
                          b"Connection: close\r\n\r\n")
             head = sock.recv(65536).split(b"\r\n\r\n")[0]
         finally:

@@ -60,9 +60,16 @@ def test_curl_https_redirect_and_headers():
                  https + "/healthz", https + "/healthz")
         assert r.stdout.decode().split() == ["1", "0"], r.stdout
         # Plain HTTP: redirected (301 for GET, 308 for others) to HTTPS...
-        r = curl(s, "-D", "-", "-o", "/dev/null", http + "/accounts?x=1")
+        # The path and query go along, %-encoded again as sent.
+        r = curl(s, "-D", "-", "-o", "/dev/null", http + "/accounts?x=1&q=a%20b%26c&flag")
         status, h = headers_of(r.stdout.decode())
-        assert status == 301 and h["location"] == https + "/accounts", h
+        assert status == 301 and h["location"] == https + "/accounts?x=1&q=a%20b%26c&flag", h
+        # The host is the server's name, never the request's Host: a forged
+        # one made tern send the browser (or a cache) anywhere.
+        for forged in ("evil.test", "evil.test:8443", "127.0.0.1"):
+            r = curl(s, "-D", "-", "-o", "/dev/null", "-H", "Host: " + forged, http + "/a%3Fb/c?d=%2F")
+            status, h = headers_of(r.stdout.decode())
+            assert status == 301 and h["location"] == https + "/a%3Fb/c?d=%2F", (forged, h)
         assert "strict-transport-security" not in h and "content-security-policy" in h
         r = curl(s, "-D", "-", "-o", "/dev/null", "-X", "POST", "-d", "{}", http + "/api/v1/session")
         status, h = headers_of(r.stdout.decode())
