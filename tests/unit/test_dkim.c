@@ -616,6 +616,33 @@ static void test_store_and_cli(const struct dkim_keys *keys)
 	dkim_keys_wipe(&got);
 	store_close(&st);
 
+	/* dkim-import into a domain without keys (added by an older build): a
+	 * set is made first, the imported key then takes its algorithm's place,
+	 * so a move from OpenDKIM needs no `domain dns` before it. */
+	CHECK_EQ_INT(store_open(dir, 0, &st, err, sizeof err), STORE_OK);
+	CHECK_EQ_INT(store_domain_add(st, "keyless.example", err, sizeof err), STORE_OK);
+	store_close(&st);
+	char seed[300], cli_out[300];
+	char *imp[] = {"dkim-import", "keyless.example", "odk", seed, NULL};
+	snprintf(seed, sizeof seed, "%s/seed.txt", base);
+	snprintf(cli_out, sizeof cli_out, "%s/cli.out", base);
+	FILE *sf = fopen(seed, "w");
+	CHECK(sf != NULL);
+	if (sf) {
+		fputs("nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=\n", sf); /* rspamd's form */
+		fclose(sf);
+	}
+	CHECK_EQ_INT(unit_cli_capture(cli_domain, &cfg, 4, imp, cli_out, &out), 0);
+	CHECK(strstr(buf_data(&out), "DKIM ed25519-sha256 key imported as selector odk") != NULL);
+	CHECK_EQ_INT(store_open(dir, 0, &st, err, sizeof err), STORE_OK);
+	CHECK_EQ_INT(store_dkim_get(st, "keyless.example", &got), STORE_OK);
+	CHECK_EQ_INT(got.n, 2);
+	for (unsigned i = 0; i < got.n; i++)
+		if (got.key[i].alg == DKIM_ALG_ED25519_SHA256)
+			CHECK_EQ_STR(got.key[i].selector, "odk");
+	dkim_keys_wipe(&got);
+	store_close(&st);
+
 	CHECK(run_cli_domain(&cfg, "dns", "unknown.example", &out) != 0);
 	CHECK(strstr(buf_data(&out), "no domain unknown.example") != NULL);
 	CHECK_EQ_INT(run_cli_domain(&cfg, "del", "new.example", &out), 0);
