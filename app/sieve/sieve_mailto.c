@@ -115,21 +115,84 @@ static int listed(const struct sieve_mailto *m, struct str addr)
 	return 0;
 }
 
-/* The end of the list item of d that starts at i: the next comma, or
- * with quoted the next one outside a quoted-string (a display name's
- * "Doe, Joe" is one item). */
-static size_t item_end(struct str d, size_t i, int quoted)
+/*
+ * Walks one RFC 5322 §3.4 mailbox of an hfvalue the way its lexer does:
+ * a quoted-string ("Doe, <J>") and a comment ("(work, <x>)", nested,
+ * RFC 5322 §3.2.2) hide their commas and angle brackets, a quoted-pair
+ * hides its character. *end: where the mailbox ends (the first comma
+ * outside both, or s.len); *lt / *gt: its angle-addr's brackets, or -1.
+ * -1 for what no header field may hold (CR, LF, NUL), a quote or comment
+ * left open, a stray bracket, a second angle-addr, or text after one
+ * other than white space and comments. A comma inside a comment is no
+ * list separator (Pigeonhole's splitter takes it for one and refuses
+ * "Joe (Doe, J) <j@x>"; RFC 5322 says otherwise).
+ */
+static int mailbox_scan(struct str s, size_t from, size_t *end, ptrdiff_t *lt, ptrdiff_t *gt)
 {
-	int inq = 0;
-	for (; i < d.len; i++) {
-		if (inq && d.p[i] == '\\' && i + 1 < d.len)
-			i++;
-		else if (quoted && d.p[i] == '"')
-			inq = !inq;
-		else if (!inq && d.p[i] == ',')
+	int inq = 0, depth = 0;
+	size_t i;
+
+	*lt = *gt = -1;
+	for (i = from; i < s.len; i++) {
+		char c = s.p[i];
+		if (c == '\r' || c == '\n' || c == '\0')
+			return -1;
+		if ((inq || depth) && c == '\\') {
+			if (++i == s.len || s.p[i] == '\r' || s.p[i] == '\n' || s.p[i] == '\0')
+				return -1;
+		} else if (inq) {
+			inq = c != '"';
+		} else if (depth) {
+			depth += c == '(' ? 1 : c == ')' ? -1 : 0;
+		} else if (c == ',') {
 			break;
+		} else if (c == '(') {
+			depth = 1;
+		} else if (*gt >= 0 && c != ' ' && c != '\t') {
+			return -1; /* only CFWS after the angle-addr */
+		} else if (c == '"') {
+			inq = 1;
+		} else if (c == ')' || (c == '<' && *lt >= 0) || (c == '>' && *lt < 0)) {
+			return -1;
+		} else if (c == '<') {
+			*lt = (ptrdiff_t)i;
+		} else if (c == '>') {
+			*gt = (ptrdiff_t)i;
+		}
 	}
-	return i;
+	*end = i;
+	return inq || depth || (*lt >= 0 && *gt < 0) ? -1 : 0;
+}
+
+/* s without its comments (those outside quoted-strings), trimmed: the
+ * addr-spec of "joe@example.net (Joe)" or "(c) jim@example.net". s has
+ * passed mailbox_scan. */
+static struct str uncomment(struct str s, struct arena *a)
+{
+	char *d = arena_alloc(a, s.len + 1);
+	size_t n = 0;
+	int inq = 0, depth = 0;
+
+	for (size_t i = 0; i < s.len; i++) {
+		char c = s.p[i];
+		if (depth) {
+			if (c == '\\')
+				i++;
+			else
+				depth += c == '(' ? 1 : c == ')' ? -1 : 0;
+			continue;
+		}
+		if (c == '(' && !inq) {
+			depth = 1;
+			continue;
+		}
+		if (inq && c == '\\' && i + 1 < s.len)
+			d[n++] = s.p[i++];
+		else if (c == '"')
+			inq = !inq;
+		d[n++] = s.p[i];
+	}
+	return str_trim(str_make(d, n));
 }
 
 /*
@@ -138,11 +201,13 @@ static size_t item_end(struct str d, size_t i, int quoted)
  * value of a to, cc or bcc header field is that field's value (§2: an
  * hfvalue encodes a header field's value), an RFC 5322 address-list, so
  * an address there may follow a display name in angle brackets, as
- * Pigeonhole takes it (its enotify/mailto.svtest, 'UTF-8 address'); the
- * addr-spec is the recipient, the whole shown in the notification's To
- * or Cc. An address the URI names twice (in its to
- * and its cc, say) is one recipient, in the field that named it first:
- * it was sent the notification twice, and shown twice in its header.
+ * Pigeonhole takes it (its enotify/mailto.svtest, 'UTF-8 address'), and
+ * carry comments; a quoted display name may hold "<" or ","
+ * (mailbox_scan). The addr-spec is the recipient, the whole mailbox
+ * shown in the notification's To or Cc. An address the URI names twice
+ * (in its to and its cc, say) is one recipient, in the field that named
+ * it first: it was sent the notification twice, and shown twice in its
+ * header.
  */
 static int add_rcpts(struct str s, struct arena *a, struct sieve_mailto *m, int field, int hfield)
 {
@@ -151,14 +216,20 @@ static int add_rcpts(struct str s, struct arena *a, struct sieve_mailto *m, int 
 		return -1;
 	size_t i = 0;
 	while (i <= d.len) {
-		size_t j = item_end(d, i, hfield);
+		size_t j = i;
+		ptrdiff_t lt = -1, gt = -1;
+		if (hfield && mailbox_scan(d, i, &j, &lt, &gt) < 0)
+			return -1;
+		while (!hfield && j < d.len && d.p[j] != ',')
+			j++;
 		struct str addr = str_trim(str_make(d.p + i, j - i)), named = STR_NULL;
-		if (hfield && addr.len && addr.p[addr.len - 1] == '>') {
-			if (!sieve_from_valid(addr))
-				return -1;
-			if (addr.p[0] != '<') /* "<addr>" alone has no name */
-				named = addr;
-			addr = addr_spec(addr);
+		if (hfield && addr.len) {
+			struct str spec = lt < 0 ? addr : str_make(d.p + lt + 1, (size_t)(gt - lt - 1));
+			named = addr;
+			addr = uncomment(spec, a);
+			/* "<addr>" or a bare address alone has no name to show */
+			if (named.len == addr.len + (lt < 0 ? 0 : 2))
+				named = STR_NULL;
 		}
 		if (addr.len && !sieve_mailbox_valid(addr))
 			return -1;
