@@ -50,7 +50,8 @@ static void dec(const char *in, size_t n, unsigned flags, const char *want, size
 		return;
 	}
 	if (rc != 0 || len != wlen || memcmp(out, want, wlen) != 0)
-		fprintf(stderr, "line %d: \"%s\" flags %u: rc %d len %zu\n", line, in, flags, rc, len);
+		fprintf(stderr, "line %d: \"%s\" flags %u: rc %d len %zu\n", line, in, flags, rc,
+		        len);
 	CHECK(rc == 0 && len == wlen && memcmp(out, want, wlen) == 0);
 }
 #define DEC(in, flags, want) dec(in, sizeof in - 1, flags, want, sizeof want - 1, __LINE__)
@@ -65,7 +66,8 @@ static void test_octets(void)
 	 * libsodium read 0xff as '/' and skipped NUL. */
 	for (unsigned f = 0; f < ALL_FLAGS; f++) {
 		for (int c = 0; c < 256; c++) {
-			char q[8] = {'A', 'A', 'A', (char)c, 'Q', 'U', 'F', 'A'}, mid[9] = "AAAAxAAAA";
+			char q[8] = {'A', 'A', 'A', (char)c, 'Q', 'U', 'F', 'A'},
+			     mid[9] = "AAAAxAAAA";
 			unsigned char out[8];
 			size_t len = 0;
 			int v = model(c, f);
@@ -92,8 +94,12 @@ static void test_vectors(void)
 {
 	static const struct {
 		const char *raw, *pad, *nopad;
-	} v[] = {{"", "", ""},           {"f", "Zg==", "Zg"},         {"fo", "Zm8=", "Zm8"},
-	         {"foo", "Zm9v", "Zm9v"}, {"foob", "Zm9vYg==", "Zm9vYg"}, {"fooba", "Zm9vYmE=", "Zm9vYmE"},
+	} v[] = {{"", "", ""},
+	         {"f", "Zg==", "Zg"},
+	         {"fo", "Zm8=", "Zm8"},
+	         {"foo", "Zm9v", "Zm9v"},
+	         {"foob", "Zm9vYg==", "Zm9vYg"},
+	         {"fooba", "Zm9vYmE=", "Zm9vYmE"},
 	         {"foobar", "Zm9vYmFy", "Zm9vYmFy"}};
 	char out[16];
 	unsigned char raw[16];
@@ -103,14 +109,16 @@ static void test_vectors(void)
 		size_t rl = strlen(v[i].raw);
 		CHECK_EQ_INT(base64_encode(v[i].raw, rl, 0, out, sizeof out), 0);
 		CHECK_EQ_STR(out, v[i].pad);
-		CHECK_EQ_INT(base64_encode(v[i].raw, rl, BASE64_URL | BASE64_NOPAD, out, sizeof out), 0);
+		CHECK_EQ_INT(
+		    base64_encode(v[i].raw, rl, BASE64_URL | BASE64_NOPAD, out, sizeof out), 0);
 		CHECK_EQ_STR(out, v[i].nopad);
 		CHECK_EQ_INT(base64_encoded_len(rl, 0), strlen(v[i].pad));
 		CHECK_EQ_INT(base64_encoded_len(rl, BASE64_NOPAD), strlen(v[i].nopad));
 		/* padded text: read with and without BASE64_NOPAD */
 		CHECK(base64_decode(str_c(v[i].pad), 0, raw, sizeof raw, &n) == 0 && n == rl &&
 		      memcmp(raw, v[i].raw, n) == 0);
-		CHECK(base64_decode(str_c(v[i].pad), BASE64_NOPAD, raw, sizeof raw, &n) == 0 && n == rl);
+		CHECK(base64_decode(str_c(v[i].pad), BASE64_NOPAD, raw, sizeof raw, &n) == 0 &&
+		      n == rl);
 		/* unpadded: only with BASE64_NOPAD when padding was due */
 		CHECK_EQ_INT(base64_decode(str_c(v[i].nopad), 0, raw, sizeof raw, &n),
 		             rl % 3 ? -1 : 0);
@@ -138,10 +146,10 @@ static void test_padding(void)
 		BAD("=", f);
 		BAD("==", f);
 		BAD("====", f);
-		BAD("Z", f);      /* a leftover digit */
+		BAD("Z", f); /* a leftover digit */
 		BAD("Z===", f);
-		BAD("Zg=", f);    /* short */
-		BAD("Zg===", f);  /* long */
+		BAD("Zg=", f);   /* short */
+		BAD("Zg===", f); /* long */
 		BAD("Zm8==", f);
 		BAD("Zm9v=", f);
 		BAD("Zm9v====", f);
@@ -149,7 +157,7 @@ static void test_padding(void)
 		BAD("Zm=8", f);
 		BAD("Z=g=", f);
 		BAD("Zg==A", f);
-		BAD("Zh==", f);     /* non-canonical: the hidden bits not zero */
+		BAD("Zh==", f); /* non-canonical: the hidden bits not zero */
 		BAD("Zm9=", f);
 		BAD("Zh", f);
 		DEC("Zg==", f, "f");
@@ -197,10 +205,11 @@ static void test_lengths(void)
 			CHECK(len == 0 || enc[0] == '\0');
 			CHECK_EQ_INT(base64_encode(in, n, f, enc, len + 1), 0);
 			CHECK(strlen(enc) == len && enc[len + 1] == '#');
-			CHECK(base64_decode(str_make(enc, len), f, back, n, &got) == 0 && got == n &&
-			      memcmp(back, in, n) == 0);
+			CHECK(base64_decode(str_make(enc, len), f, back, n, &got) == 0 &&
+			      got == n && memcmp(back, in, n) == 0);
 			if (n > 0)
-				CHECK_EQ_INT(base64_decode(str_make(enc, len), f, back, n - 1, &got), -1);
+				CHECK_EQ_INT(
+				    base64_decode(str_make(enc, len), f, back, n - 1, &got), -1);
 		}
 	}
 	CHECK_EQ_INT(base64_encode("", 0, 0, enc, 0), -1);
@@ -219,7 +228,8 @@ static void test_buf(void)
 		CHECK_EQ_INT(buf_append_c(&b, "x:"), 0);
 		CHECK_EQ_INT(base64_encode_buf(&b, in, sizeof in, f), 0);
 		CHECK_EQ_INT(base64_encode(in, sizeof in, f, one, sizeof one), 0);
-		CHECK(buf_len(&b) == 2 + strlen(one) && memcmp(buf_data(&b) + 2, one, strlen(one)) == 0);
+		CHECK(buf_len(&b) == 2 + strlen(one) &&
+		      memcmp(buf_data(&b) + 2, one, strlen(one)) == 0);
 		buf_free(&b);
 	}
 	buf_init(&b, 100);
