@@ -6,23 +6,17 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "core/base64.h"
 #include "core/utf8.h"
 
 static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
 
+/* RFC 3501 §5.1.3's alphabet: base64's with ',' for '/'. */
 static int b64val(unsigned char c)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
 	if (c == ',')
 		return 63;
-	return -1;
+	return c == '/' ? -1 : base64_digit(c);
 }
 
 static int printable(unsigned char c)

@@ -3,7 +3,7 @@
  * (see mime_decode.h).
  */
 #include "mime/mime_decode.h"
-#include "auth/sasl.h"
+#include "core/base64.h"
 #include "core/hex.h"
 #include "core/utf8.h"
 
@@ -55,16 +55,10 @@ void mime_decoder_init(struct mime_decoder *d, enum mime_cte cte)
 /* Sextet value of c, -1 for white space, -2 for padding, -3 for garbage. */
 static int b64_value(unsigned char c)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
+	int v = base64_digit(c);
+
+	if (v >= 0)
+		return v;
 	if (c == '=')
 		return -2;
 	if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
@@ -1013,8 +1007,8 @@ int mime_base64_lines(struct buf *out, const void *p, size_t n)
 	char line[80];
 	for (size_t i = 0; i < n; i += 57) {
 		size_t k = n - i < 57 ? n - i : 57;
-		if (sasl_base64_encode(c + i, k, line, sizeof line) < 0 || buf_append_c(out, line) < 0 ||
-		    buf_append_c(out, "\r\n") < 0)
+		if (base64_encode(c + i, k, 0, line, sizeof line) < 0 ||
+		    buf_append_c(out, line) < 0 || buf_append_c(out, "\r\n") < 0)
 			return -1;
 	}
 	return 0;

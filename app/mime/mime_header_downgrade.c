@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/base64.h"
 #include "core/punycode.h"
 #include "core/utf8.h"
 #include "mime/mime_downgrade.h"
@@ -81,25 +82,6 @@ static const char *const address_names[] = {
 
 /* ---- RFC 2047 "B" words, for phrases and comments ---- */
 
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static void put_b64(struct buf *out, const unsigned char *p, size_t n)
-{
-	char q[4];
-	for (size_t i = 0; i < n; i += 3) {
-		unsigned v = (unsigned)p[i] << 16;
-		if (i + 1 < n)
-			v |= (unsigned)p[i + 1] << 8;
-		if (i + 2 < n)
-			v |= p[i + 2];
-		q[0] = b64[v >> 18 & 63];
-		q[1] = b64[v >> 12 & 63];
-		q[2] = i + 1 < n ? b64[v >> 6 & 63] : '=';
-		q[3] = i + 2 < n ? b64[v & 63] : '=';
-		buf_append(out, q, 4);
-	}
-}
-
 /* s as "B" words of UTF-8, at most 45 octets (a 72-column word) each,
  * never splitting a character, a space between words. */
 void mime_header_words(struct buf *out, struct str s)
@@ -121,7 +103,7 @@ void mime_header_words(struct buf *out, struct str s)
 		if (i)
 			buf_append_c(out, " ");
 		buf_append_c(out, "=?UTF-8?B?");
-		put_b64(out, p + i, j - i);
+		(void)base64_encode_buf(out, p + i, j - i, 0); /* full: as for the appends around */
 		buf_append_c(out, "?=");
 		i = j;
 	}

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "core/base64.h"
 #include "core/unorm.h"
 #include "core/xalloc.h"
 #include "mime/mime_field.h"
@@ -460,8 +461,7 @@ static size_t safe_cut(const char *p, size_t n, int utf7, int utf16)
 		 * which a line end is too; never after "+", "/" or a letter */
 		for (size_t i = n; i > 0 && n - i <= PART_CHUNK; i--) {
 			unsigned char c = (unsigned char)p[i - 1];
-			if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-			      (c >= '0' && c <= '9') || c == '+' || c == '/'))
+			if (base64_digit(c) < 0)
 				return i;
 		}
 		return n;

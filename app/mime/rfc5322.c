@@ -3,6 +3,7 @@
  * (see rfc5322.h).
  */
 #include "mime/rfc5322.h"
+#include "core/base64.h"
 #include "core/hex.h"
 #include "core/utf8.h"
 #include "core/xalloc.h"
@@ -318,21 +319,6 @@ static int eword_parse(struct str s, struct eword *w)
 	return 1;
 }
 
-static int b64_val(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 /* Decodes the text of w into dst (room for w->text.len). Returns length or -1. */
 static ptrdiff_t eword_decode(const struct eword *w, unsigned char *dst)
 {
@@ -363,7 +349,7 @@ static ptrdiff_t eword_decode(const struct eword *w, unsigned char *dst)
 		for (i = 0; i < w->text.len; i++) {
 			if (w->text.p[i] == '=')
 				break;
-			v = b64_val(w->text.p[i]);
+			v = base64_digit((unsigned char)w->text.p[i]);
 			if (v < 0)
 				return -1;
 			acc = (acc << 6) | (unsigned)v;
