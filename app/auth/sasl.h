@@ -1,5 +1,5 @@
 /*
- * sasl.h — shared SASL helpers: strict base64, the PLAIN message split, and
+ * sasl.h — shared SASL helpers: the PLAIN message split, and
  * the server side of a PLAIN or LOGIN exchange (sasl_login_*), which POP3
  * AUTH and SMTP submission AUTH drive the same way.
  *
@@ -16,15 +16,6 @@
 
 #include "auth/scram.h"
 #include "core/str.h"
-
-/*
- * Decodes standard base64 with padding (RFC 4648 §4), no white space, into
- * out (size outsz). Returns 0 and *len_r, or -1 on a bad character, bad
- * padding, non-zero trailing bits, or when the result would exceed outsz.
- */
-int sasl_base64_decode(struct str in, char *out, size_t outsz, size_t *len_r);
-/* Encodes n octets into out (NUL-terminated); -1 when outsz is too small. */
-int sasl_base64_encode(const void *p, size_t n, char *out, size_t outsz);
 
 /*
  * Splits a SASL PLAIN message "authzid NUL authcid NUL passwd" (RFC 4616).

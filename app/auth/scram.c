@@ -11,7 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "auth/sasl.h"
+#include "core/base64.h"
 
 static const br_hash_class *hash_class(enum scram_hash h)
 {
@@ -121,9 +121,9 @@ int scram_keys_format(const struct scram_keys *k, char *out, size_t outsz)
 	char salt[96], sk[48], vk[48];
 	size_t n = scram_hash_len(k->hash);
 
-	sasl_base64_encode(k->salt, k->salt_len, salt, sizeof salt);
-	sasl_base64_encode(k->stored_key, n, sk, sizeof sk);
-	sasl_base64_encode(k->server_key, n, vk, sizeof vk);
+	base64_encode(k->salt, k->salt_len, 0, salt, sizeof salt);
+	base64_encode(k->stored_key, n, 0, sk, sizeof sk);
+	base64_encode(k->server_key, n, 0, vk, sizeof vk);
 	int w = snprintf(out, outsz, "%s$%u:%s$%s:%s", scram_mech_name(k->hash), k->iter, salt,
 			 sk, vk);
 	explicit_bzero(sk, sizeof sk);
@@ -137,8 +137,8 @@ static int b64_field(const char *p, const char *end, uint8_t *out, size_t min, s
 	char buf[SCRAM_SALT_MAX];
 	size_t n;
 
-	if (!end || end < p ||
-	    sasl_base64_decode(str_make(p, (size_t)(end - p)), buf, max, &n) < 0 || n < min)
+	if (!end || end < p || base64_decode(str_make(p, (size_t)(end - p)), 0, buf, max, &n) < 0 ||
+	    n < min)
 		return -1;
 	memcpy(out, buf, n);
 	explicit_bzero(buf, sizeof buf);
@@ -313,7 +313,7 @@ int scram_server_first(struct scram_server *s, const struct scram_keys *k, char 
 
 	/* 24 octets in base64: 32 printable characters, never a ','. */
 	randombytes_buf(rnd, sizeof rnd);
-	sasl_base64_encode(rnd, sizeof rnd, snonce, sizeof snonce);
+	base64_encode(rnd, sizeof rnd, 0, snonce, sizeof snonce);
 	return scram_server_first_with(s, k, snonce, out, outsz);
 }
 
@@ -328,7 +328,7 @@ int scram_server_first_with(struct scram_server *s, const struct scram_keys *k,
 		return -1;
 	memcpy(s->nonce + s->nonce_len, snonce, sn);
 	s->nonce_len += sn;
-	sasl_base64_encode(k->salt, k->salt_len, salt, sizeof salt);
+	base64_encode(k->salt, k->salt_len, 0, salt, sizeof salt);
 	int w = snprintf(out, outsz, "r=%.*s,s=%s,i=%u", (int)s->nonce_len, s->nonce, salt,
 			 k->iter);
 	if (w < 0 || (size_t)w >= outsz || s->auth_len + 1 + (size_t)w > sizeof s->auth)
@@ -356,7 +356,7 @@ int scram_client_final(struct scram_server *s, const struct scram_keys *k, struc
 	s->step = 2;
 	/* c=base64(gs2 header): without channel binding, exactly that. */
 	if (attr(msg, &p, 'c', &cb) < 0 ||
-	    sasl_base64_encode(s->gs2, s->gs2_len, gs2_b64, sizeof gs2_b64) < 0 ||
+	    base64_encode(s->gs2, s->gs2_len, 0, gs2_b64, sizeof gs2_b64) < 0 ||
 	    !str_eq(cb, str_c(gs2_b64)) || p == msg.len)
 		goto out;
 	/* r= the nonce the server sent, whole: anything else is a replay. */
@@ -374,7 +374,7 @@ int scram_client_final(struct scram_server *s, const struct scram_keys *k, struc
 	size_t pp = without + 1;
 	if (attr(msg, &pp, 'p', &proof_b64) < 0 || pp != msg.len ||
 	    (last && extensions(str_make(msg.p, without), p) < 0) ||
-	    sasl_base64_decode(proof_b64, buf, sizeof buf, &plen) < 0 || plen != n)
+	    base64_decode(proof_b64, 0, buf, sizeof buf, &plen) < 0 || plen != n)
 		goto out;
 	memcpy(proof, buf, n);
 	/* AuthMessage = client-first-bare "," server-first "," final-without-proof. */
@@ -391,7 +391,7 @@ int scram_client_final(struct scram_server *s, const struct scram_keys *k, struc
 	if (rc == 1) {
 		hmac(s->hash, k->server_key, n, s->auth, s->auth_len, sig);
 		memcpy(out, "v=", 2);
-		sasl_base64_encode(sig, n, out + 2, outsz - 2);
+		base64_encode(sig, n, 0, out + 2, outsz - 2);
 	}
 out:
 	s->step = 2;

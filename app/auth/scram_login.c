@@ -11,7 +11,7 @@
 
 #include "admin/admin_secret.h"
 #include "auth/login.h"
-#include "auth/sasl.h"
+#include "core/base64.h"
 #include "core/saslprep.h"
 #include "core/xalloc.h"
 
@@ -127,7 +127,7 @@ int scram_login_challenge(struct store *st, struct scram_server *s, char *b64, s
 	exchange_keys(st, s);
 	int rc = scram_server_first(s, &s->keys, msg, sizeof msg);
 	if (rc == 0)
-		rc = sasl_base64_encode(msg, strlen(msg), b64, b64sz);
+		rc = base64_encode(msg, strlen(msg), 0, b64, b64sz);
 	sodium_memzero(msg, sizeof msg);
 	return rc;
 }

@@ -25,7 +25,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "auth/sasl.h"
+#include "core/base64.h"
 #include "backup/imap_resp.h"
 #include "cli/cli.h"
 #include "cli/cli_client.h"
@@ -223,7 +223,7 @@ int migrate_sieve(struct store *st, const char *email, const char *host, const c
 	memcpy(plain + 1, user, ul);
 	plain[1 + ul] = '\0';
 	memcpy(plain + 2 + ul, pw, pl);
-	int enc = sasl_base64_encode(plain, ul + pl + 2, b64, sizeof b64);
+	int enc = base64_encode(plain, ul + pl + 2, 0, b64, sizeof b64);
 	explicit_bzero(plain, sizeof plain);
 	if (enc < 0) {
 		fprintf(stderr, "tern: ManageSieve: user or password too long\n");

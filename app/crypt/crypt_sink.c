@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-#include "auth/sasl.h"
+#include "core/base64.h"
 
 int crypt_sink_buf(void *arg, const void *p, size_t n)
 {
@@ -26,7 +26,7 @@ static void line(struct crypt_b64 *b, const uint8_t *p, size_t n)
 	char l[110];
 	if (b->err || n == 0)
 		return;
-	if (sasl_base64_encode(p, n, l, sizeof l - 2) < 0) {
+	if (base64_encode(p, n, 0, l, sizeof l - 2) < 0) {
 		b->err = 1;
 		return;
 	}

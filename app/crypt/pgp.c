@@ -13,7 +13,7 @@
 #include <bearssl.h>
 #include <sodium.h>
 
-#include "auth/sasl.h"
+#include "core/base64.h"
 #include "crypt/crypt_prim.h"
 #include "crypt/crypt_sink.h"
 
@@ -300,7 +300,7 @@ int pgp_encrypt_parts(const struct pgp_key *k, int aes_bits, const struct str *p
 		goto out;
 	uint8_t c[3] = {(uint8_t)(w.b64.crc >> 16), (uint8_t)(w.b64.crc >> 8), (uint8_t)w.b64.crc};
 	char line[8] = "=";
-	if (sasl_base64_encode(c, 3, line + 1, sizeof line - 1) < 0 ||
+	if (base64_encode(c, 3, 0, line + 1, sizeof line - 1) < 0 ||
 	    out->write(out->arg, line, 5) < 0 ||
 	    out->write(out->arg, "\r\n-----END PGP MESSAGE-----\r\n", 29) < 0)
 		goto out;

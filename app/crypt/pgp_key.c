@@ -17,7 +17,7 @@
 
 #include <bearssl.h>
 
-#include "auth/sasl.h"
+#include "core/base64.h"
 #include "crypt/crypt_sink.h"
 
 #define KEYS_MAX 64
@@ -154,7 +154,7 @@ static int dearmor(const char *text, size_t len, uint8_t *out, size_t *len_r, ch
 		snprintf(err, errsz, "the key block has no \"-----END PGP PUBLIC KEY BLOCK-----\" line");
 		goto out;
 	}
-	if (sasl_base64_decode((struct str){digits, nd}, (char *)out, *len_r, len_r) < 0) {
+	if (base64_decode((struct str){digits, nd}, 0, (char *)out, *len_r, len_r) < 0) {
 		snprintf(err, errsz, "the key block's base64 is damaged");
 		goto out;
 	}
@@ -165,7 +165,8 @@ static int dearmor(const char *text, size_t len, uint8_t *out, size_t *len_r, ch
 		memcpy(c64, crc_at, 4);
 		c64[4] = 0;
 		if ((size_t)(end - crc_at) < 4 ||
-		    sasl_base64_decode((struct str){c64, 4}, (char *)c, sizeof c, &cn) < 0 || cn != 3) {
+		    base64_decode((struct str){c64, 4}, 0, (char *)c, sizeof c, &cn) < 0 ||
+		    cn != 3) {
 			snprintf(err, errsz, "the key block's checksum line is damaged");
 			goto out;
 		}

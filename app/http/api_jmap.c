@@ -32,7 +32,7 @@
 #include "auth/bearer.h"
 #include "auth/login.h"
 #include "auth/login_cache.h"
-#include "auth/sasl.h"
+#include "core/base64.h"
 #include "http/http_creds.h"
 #include "core/arena.h"
 #include "core/log.h"
@@ -136,7 +136,7 @@ int http_basic_parse(const char *h, char *user, size_t *ulen_r, char *pass, size
 	h += 6;
 	while (*h == ' ')
 		h++;
-	if (sasl_base64_decode(str_c(h), dec, sizeof dec, &n) < 0)
+	if (base64_decode(str_c(h), 0, dec, sizeof dec, &n) < 0)
 		return -1;
 	char *colon = memchr(dec, ':', n);
 	if (!colon || (size_t)(colon - dec) > LOGIN_USER_MAX ||

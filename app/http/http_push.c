@@ -73,7 +73,7 @@
 #include "auth/login.h"
 #include "auth/login_cache.h"
 #include "auth/session_watch.h"
-#include "auth/sasl.h"
+#include "core/base64.h"
 #include "core/arena.h"
 #include "core/cidr.h"
 #include "core/hostname.h"
@@ -673,8 +673,9 @@ static int ws_handshake(struct http_push *p, const struct http_head *h)
 		return -1;
 	}
 	char k[64];
-	if (h->ws_key.len != 24 || (memcpy(k, h->ws_key.p, 24), k[24] = '\0',
-				    sasl_base64_decode(str_c(k), (char *)key, sizeof key, &klen) < 0) ||
+	if (h->ws_key.len != 24 ||
+	    (memcpy(k, h->ws_key.p, 24), k[24] = '\0',
+	     base64_decode(str_c(k), 0, (char *)key, sizeof key, &klen) < 0) ||
 	    klen != 16) {
 		push_answer(p, 400, "Bad Request", NULL, "Sec-WebSocket-Key is malformed");
 		return -1;
@@ -694,7 +695,7 @@ static int ws_handshake(struct http_push *p, const struct http_head *h)
 	br_sha1_update(&sc, h->ws_key.p, 24);
 	br_sha1_update(&sc, guid, sizeof guid - 1);
 	br_sha1_out(&sc, sha);
-	sasl_base64_encode(sha, sizeof sha, p->ws_accept, sizeof p->ws_accept);
+	base64_encode(sha, sizeof sha, 0, p->ws_accept, sizeof p->ws_accept);
 	return 0;
 }
 

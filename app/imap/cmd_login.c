@@ -14,6 +14,7 @@
 
 #include "auth/login.h"
 #include "auth/sasl.h"
+#include "core/base64.h"
 #include "auth/scram_login.h"
 #include "core/log.h"
 #include "imap/imap_session.h"
@@ -116,7 +117,7 @@ static void login_done(void *arg, const struct login_result *r)
 		 * login completes on the client's empty response. */
 		char b64[SCRAM_FINAL_B64_MAX];
 		s->scram_ok = login_hold(r);
-		sasl_base64_encode(r->scram_final, strlen(r->scram_final), b64, sizeof b64);
+		base64_encode(r->scram_final, strlen(r->scram_final), 0, b64, sizeof b64);
 		imap_reply(s, "+ %s", b64);
 		s->wait = IMAP_W_SASL;
 		conn_pause_read(s->conn, 0);

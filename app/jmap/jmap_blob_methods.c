@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "auth/sasl.h"
+#include "core/base64.h"
 #include "core/buf.h"
 #include "core/hex.h"
 #include "core/utf8.h"
@@ -108,7 +108,7 @@ static int upload_data(struct jmap_call *c, const char *cid, const struct json_v
 				dec = buf_reserve(out, len / 4 * 3 + 3, &dl);
 				if (!dec)
 					rc = -1;
-				else if (sasl_base64_decode(str_c(b->str), dec, dl, &dl) < 0)
+				else if (base64_decode(str_c(b->str), 0, dec, dl, &dl) < 0)
 					rc = -2;
 				else
 					out->len += dl;
@@ -272,7 +272,7 @@ static void w_digest(struct jw *w, const char *key, const void *p, size_t n, int
 		br_sha1_update(&x, p, n);
 		br_sha1_out(&x, h);
 	}
-	sasl_base64_encode(h, sha256 ? 32 : 20, s, sizeof s);
+	base64_encode(h, sha256 ? 32 : 20, 0, s, sizeof s);
 	jw_kstr(w, key, s);
 }
 
@@ -358,7 +358,7 @@ void jmap_blob_get(struct jmap_call *c)
 			size_t room;
 			char *q = buf_reserve(&enc, n / 3 * 4 + 5, &room);
 			jw_key(w, "data:asBase64");
-			if (q && sasl_base64_encode(p, n, q, room) == 0)
+			if (q && base64_encode(p, n, 0, q, room) == 0)
 				jw_str(w, q);
 			else
 				jw_null(w);

@@ -22,6 +22,7 @@
 
 #include "auth/login.h"
 #include "auth/sasl.h"
+#include "core/base64.h"
 #include "auth/sasl_next.h"
 #include "auth/scram_login.h"
 #include "core/arena.h"
@@ -355,7 +356,7 @@ static void login_done(void *arg, const struct login_result *r)
 		char b64[SCRAM_FINAL_B64_MAX];
 		s->scram_ok = login_hold(r);
 		s->scram_drop = r->extra;
-		sasl_base64_encode(r->scram_final, strlen(r->scram_final), b64, sizeof b64);
+		base64_encode(r->scram_final, strlen(r->scram_final), 0, b64, sizeof b64);
 		s->state = POP3_S_SASL;
 		pop3_reply(s, "+ %s", b64);
 	} else if (r->outcome == LOGIN_OK) {

@@ -7,7 +7,7 @@
  * fields are slices into the line: nothing is allocated or copied, so the
  * result lives exactly as long as the line's bytes. The same file holds the
  * other byte-level piece the session needs and that deserves unit tests
- * and a fuzz target of its own (SASL base64 and PLAIN are in auth/sasl.h):
+ * and a fuzz target of its own (SASL base64 is core/base64.h, PLAIN auth/sasl.h):
  * the dot-stuffer that turns a stored message
  * into a RETR or TOP response body (RFC 1939 §3), resumable chunk by chunk
  * so a large message is streamed rather than copied whole.

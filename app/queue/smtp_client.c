@@ -15,7 +15,7 @@
 
 #include <bearssl.h>
 
-#include "auth/sasl.h"
+#include "core/base64.h"
 #include "core/hex.h"
 #include "core/log.h"
 #include "core/loop.h"
@@ -1021,7 +1021,7 @@ static void after_ehlo(struct smtp_client *s)
 		memcpy(plain + 1, s->cfg.auth_user, ul);
 		plain[1 + ul] = '\0';
 		memcpy(plain + 2 + ul, s->cfg.auth_pass, pl);
-		sasl_base64_encode(plain, ul + pl + 2, b64, sizeof b64);
+		base64_encode(plain, ul + pl + 2, 0, b64, sizeof b64);
 		explicit_bzero(plain, sizeof plain);
 		s->state = ST_AUTH;
 		arm(s, s->cfg.timeout_s);
@@ -1137,7 +1137,7 @@ static void handle_reply(struct smtp_client *s)
 		}
 		/* Two 334 prompts: the username, then the password. */
 		const char *v = s->auth_step ? s->cfg.auth_pass : s->cfg.auth_user;
-		if (sasl_base64_encode(v, strlen(v), b64, sizeof b64) < 0) {
+		if (base64_encode(v, strlen(v), 0, b64, sizeof b64) < 0) {
 			fail_next(s, "4.7.0 relay credentials too long");
 			return;
 		}

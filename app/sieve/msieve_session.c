@@ -32,6 +32,7 @@
 
 #include "auth/login.h"
 #include "auth/sasl.h"
+#include "core/base64.h"
 #include "auth/sasl_next.h"
 #include "auth/scram_login.h"
 #include "auth/session_watch.h"
@@ -352,7 +353,7 @@ static void login_done(void *arg, const struct login_result *r)
 			/* RFC 5804 §2.1: SCRAM's server-final message rides on
 			 * the OK as a SASL response code. */
 			char b64[SCRAM_FINAL_B64_MAX];
-			sasl_base64_encode(r->scram_final, strlen(r->scram_final), b64, sizeof b64);
+			base64_encode(r->scram_final, strlen(r->scram_final), 0, b64, sizeof b64);
 			ms_printf(s, "OK (SASL \"%s\") \"Logged in.\"\r\n", b64);
 		} else {
 			ms_reply(s, "OK", NULL, "Logged in.");

@@ -17,6 +17,7 @@
 
 #include "auth/login.h"
 #include "auth/sasl.h"
+#include "core/base64.h"
 #include "auth/sasl_next.h"
 #include "auth/scram_login.h"
 #include "core/log.h"
@@ -89,7 +90,7 @@ static void login_done(void *arg, const struct login_result *r)
 	if (r->outcome == LOGIN_OK && r->scram_final && r->scram_final[0]) {
 		char b64[SCRAM_FINAL_B64_MAX];
 		s->scram_ok = login_hold(r);
-		sasl_base64_encode(r->scram_final, strlen(r->scram_final), b64, sizeof b64);
+		base64_encode(r->scram_final, strlen(r->scram_final), 0, b64, sizeof b64);
 		s->state = SMTP_S_AUTH;
 		smtp_reply(s, "334 %s", b64);
 	} else {

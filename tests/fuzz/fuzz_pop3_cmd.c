@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "auth/sasl.h"
+#include "core/base64.h"
 #include "pop3/pop3_parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -29,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			struct str a, b, d, line = str_make(p + pos, ll);
 			int rc = pop3_cmd_parse(line, &cmd);
 			assert(rc == POP3_PARSE_OK || (rc == POP3_PARSE_SYNTAX && cmd.err));
-			if (sasl_base64_decode(line, dec, sizeof(dec), &n) == 0) {
+			if (base64_decode(line, 0, dec, sizeof(dec), &n) == 0) {
 				assert(n <= ll / 4 * 3);
 				assert(sasl_plain_split(str_make(dec, n), &a, &b, &d) <= 0);
 			}

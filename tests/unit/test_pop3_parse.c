@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "auth/sasl.h"
+#include "core/base64.h"
 #include "pop3/pop3_parse.h"
 #include "unit.h"
 
@@ -228,22 +229,22 @@ static void test_base64(void)
 	size_t n;
 
 	for (size_t i = 0; i < 7; i++) {
-		CHECK_EQ_INT(sasl_base64_decode(str_c(enc[i]), out, sizeof(out), &n), 0);
+		CHECK_EQ_INT(base64_decode(str_c(enc[i]), 0, out, sizeof(out), &n), 0);
 		CHECK_EQ_INT(n, strlen(plain[i]));
 		CHECK(memcmp(out, plain[i], n) == 0);
-		CHECK_EQ_INT(sasl_base64_encode(plain[i], strlen(plain[i]), out, sizeof(out)), 0);
+		CHECK_EQ_INT(base64_encode(plain[i], strlen(plain[i]), 0, out, sizeof(out)), 0);
 		CHECK_EQ_STR(out, enc[i]);
 	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		CHECK_EQ_INT(sasl_base64_decode(str_c(bad[i]), out, sizeof(out), &n), -1);
+		CHECK_EQ_INT(base64_decode(str_c(bad[i]), 0, out, sizeof(out), &n), -1);
 	/* Output capacity is respected. */
-	CHECK_EQ_INT(sasl_base64_decode(str_c("Zm9vYmFy"), out, 5, &n), -1);
-	CHECK_EQ_INT(sasl_base64_decode(str_c("Zm9vYmFy"), out, 6, &n), 0);
-	CHECK_EQ_INT(sasl_base64_encode("foo", 3, out, 4), -1);
+	CHECK_EQ_INT(base64_decode(str_c("Zm9vYmFy"), 0, out, 5, &n), -1);
+	CHECK_EQ_INT(base64_decode(str_c("Zm9vYmFy"), 0, out, 6, &n), 0);
+	CHECK_EQ_INT(base64_encode("foo", 3, 0, out, 4), -1);
 	/* The challenges the session sends. */
-	CHECK_EQ_INT(sasl_base64_encode("Username:", 9, out, sizeof(out)), 0);
+	CHECK_EQ_INT(base64_encode("Username:", 9, 0, out, sizeof(out)), 0);
 	CHECK_EQ_STR(out, "VXNlcm5hbWU6");
-	CHECK_EQ_INT(sasl_base64_encode("Password:", 9, out, sizeof(out)), 0);
+	CHECK_EQ_INT(base64_encode("Password:", 9, 0, out, sizeof(out)), 0);
 	CHECK_EQ_STR(out, "UGFzc3dvcmQ6");
 }
 
