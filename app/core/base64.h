@@ -64,6 +64,10 @@ static inline int base64_digit(unsigned char c)
 	return base64_values[c];
 }
 
+/* The size of an array that holds the padded base64 of n octets and a
+ * NUL: for buffers sized at compile time. */
+#define BASE64_ENCODED_SIZE(n) (((n) + 2) / 3 * 4 + 1)
+
 /* The length of the base64 of n octets with flags (BASE64_URL does not
  * change it; BASE64_NOPAD does), the NUL not counted. */
 size_t base64_encoded_len(size_t n, unsigned flags);
