@@ -14,12 +14,12 @@
  * (§5.1.2), so that the next hop can see where it broke.
  */
 #include <inttypes.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "auth/arc.h"
+#include "core/base64.h"
 #include "core/xalloc.h"
 
 /* Room for the AAR: the Authentication-Results text tern writes. */
@@ -177,8 +177,9 @@ static void read_chain(const struct dkim_hindex *x, struct chain *c)
 /* Appends base64 of sig, folded at LINE, to out (which is at column col). */
 static int put_b64(struct buf *out, size_t col, const uint8_t *sig, size_t len)
 {
-	char b64[sodium_base64_ENCODED_LEN(DKIM_RSA_MAX_BITS / 8, sodium_base64_VARIANT_ORIGINAL)];
-	sodium_bin2base64(b64, sizeof b64, sig, len, sodium_base64_VARIANT_ORIGINAL);
+	char b64[BASE64_ENCODED_SIZE(DKIM_RSA_MAX_BITS / 8)];
+	if (base64_encode(sig, len, 0, b64, sizeof b64) != 0)
+		return -1;
 	size_t left = strlen(b64);
 	const char *p = b64;
 	while (left > 0) {

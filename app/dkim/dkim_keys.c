@@ -21,6 +21,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "core/base64.h"
 #include "core/punycode.h"
 #include "dkim/dkim.h"
 #include "dkim/dkim_rsa.h"
@@ -339,15 +340,7 @@ static size_t rsa_spki(const uint8_t *n, size_t nlen, uint32_t e, uint8_t *out, 
 
 static int append_b64(struct buf *out, const uint8_t *p, size_t n)
 {
-	size_t room;
-	size_t need = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
-	char *dst = buf_reserve(out, need, &room);
-
-	if (dst == NULL)
-		return DKIM_ETOOBIG;
-	sodium_bin2base64(dst, room, p, n, sodium_base64_VARIANT_ORIGINAL);
-	buf_commit(out, need - 1); /* without the NUL */
-	return DKIM_OK;
+	return base64_encode_buf(out, p, n, 0) == 0 ? DKIM_OK : DKIM_ETOOBIG;
 }
 
 /* 1 when the key's RSA elements fit its buffer and have sane sizes. */

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/base64.h"
 #include "core/xalloc.h"
 #include "dkim/dkim.h"
 #include "dkim/dkim_rsa.h"
@@ -196,9 +197,7 @@ static int proc_type_encrypted(const char *text, size_t len)
 static int base64_text(const unsigned char *p, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
-		if (!((p[i] >= 'A' && p[i] <= 'Z') || (p[i] >= 'a' && p[i] <= 'z') ||
-		      (p[i] >= '0' && p[i] <= '9') || strchr("+/= \t\r\n", p[i]) != NULL) ||
-		    p[i] == '\0')
+		if (base64_digit(p[i]) < 0 && (p[i] == '\0' || strchr("= \t\r\n", p[i]) == NULL))
 			return 0;
 	return 1;
 }

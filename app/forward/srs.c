@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/base64.h"
+
 static const char b32[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
 static int is_sep(char c)
@@ -93,8 +95,7 @@ static void mac(const struct srs *s, int kind, const char *const *f, const size_
 {
 	crypto_auth_hmacsha256_state st;
 	unsigned char d[crypto_auth_hmacsha256_BYTES];
-	char b64[sodium_base64_ENCODED_LEN(crypto_auth_hmacsha256_BYTES,
-					   sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+	char b64[BASE64_ENCODED_SIZE(crypto_auth_hmacsha256_BYTES)];
 	char k = (char)('0' + kind);
 
 	crypto_auth_hmacsha256_init(&st, s->key, SRS_KEY_BYTES);
@@ -102,7 +103,7 @@ static void mac(const struct srs *s, int kind, const char *const *f, const size_
 	for (int i = 0; i < n; i++)
 		mac_add(&st, f[i], fl[i]);
 	crypto_auth_hmacsha256_final(&st, d);
-	sodium_bin2base64(b64, sizeof b64, d, sizeof d, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	base64_encode(d, sizeof d, BASE64_URL | BASE64_NOPAD, b64, sizeof b64);
 	memcpy(out, b64, SRS_HASH_LEN);
 	out[SRS_HASH_LEN] = '\0';
 }

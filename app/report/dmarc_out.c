@@ -12,6 +12,7 @@
 
 #include "auth/dmarc_record.h"
 #include "core/log.h"
+#include "mime/mime_decode.h"
 #include "mime/mime_header_text.h"
 #include "report/dmarc_out.h"
 #include "report/report_queue.h"
@@ -391,13 +392,6 @@ int dmarc_out_message(const struct dmarc_report *r, const char *from, const char
 	                "Content-Transfer-Encoding: base64\r\n"
 	                "Content-Disposition: attachment; filename=\"%s\"\r\n\r\n",
 	           bnd, fname, fname);
-	/* Base64 in lines of 76 (57 input octets each). */
-	char line[80];
-	for (size_t i = 0; i < gzlen; i += 57) {
-		size_t n = gzlen - i < 57 ? gzlen - i : 57;
-		sodium_bin2base64(line, sizeof line, gz + i, n, sodium_base64_VARIANT_ORIGINAL);
-		buf_append_c(out, line);
-		buf_append_c(out, "\r\n");
-	}
+	(void)mime_base64_lines(out, gz, gzlen); /* full: the closing line fails too */
 	return buf_printf(out, "--%s--\r\n", bnd);
 }

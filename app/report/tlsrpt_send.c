@@ -17,6 +17,7 @@
 #include "core/loop.h"
 #include "core/xalloc.h"
 #include "dns/dns.h"
+#include "mime/mime_decode.h"
 #include "mime/mime_header_text.h"
 #include "report/dmarc_report.h"
 #include "report/report_queue.h"
@@ -192,13 +193,7 @@ int tlsrpt_message(const char *from, const char *to, const char *hostname, const
 			"Content-Transfer-Encoding: base64\r\n"
 			"Content-Disposition: attachment; filename=\"%s\"\r\n\r\n",
 		   bnd, fname, fname);
-	char line[80];
-	for (size_t i = 0; i < gzlen; i += 57) {
-		size_t n = gzlen - i < 57 ? gzlen - i : 57;
-		sodium_bin2base64(line, sizeof line, gz + i, n, sodium_base64_VARIANT_ORIGINAL);
-		buf_append_c(out, line);
-		buf_append_c(out, "\r\n");
-	}
+	(void)mime_base64_lines(out, gz, gzlen); /* full: the closing line fails too */
 	return buf_printf(out, "--%s--\r\n", bnd);
 }
 

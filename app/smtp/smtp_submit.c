@@ -32,7 +32,6 @@
  * RFC 5321 §4.5.5 say; the From field is checked all the same.
  */
 #include <inttypes.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +39,7 @@
 
 #include "auth/sasl.h"
 #include "core/arena.h"
+#include "core/base64.h"
 #include "core/config.h"
 #include "core/hex.h"
 #include "core/hostname.h"
@@ -285,8 +285,7 @@ static void named_from(struct smtp_session *s, const struct smtp_headers *h, con
 			while (i + k < n && ((unsigned char)name[i + k] & 0xc0) == 0x80)
 				k--;
 			char b64[64];
-			sodium_bin2base64(b64, sizeof b64, (const unsigned char *)name + i, k,
-					  sodium_base64_VARIANT_ORIGINAL);
+			base64_encode(name + i, k, 0, b64, sizeof b64);
 			buf_printf(&b, "%s=?UTF-8?B?%s?=", i ? "\r\n " : "", b64);
 			i += k;
 		}
