@@ -29,6 +29,7 @@
 #include "acme/acme_msg.h"
 #include "acme/acme_private.h"
 #include "admin/admin_domain.h"
+#include "core/base64.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/loop.h"
@@ -402,8 +403,8 @@ int acme_start(const struct config *cfg, struct store *st, struct loop *loop)
 	snprintf(A.preferred_chain, sizeof A.preferred_chain, "%s", cfg->acme_preferred_chain);
 	acme_settings_fingerprint(cfg, A.settings_fp);
 	if (cfg->acme_eab_hmac[0] &&
-	    acme_b64url_decode(cfg->acme_eab_hmac, strlen(cfg->acme_eab_hmac), A.eab_key,
-	                       sizeof A.eab_key, &A.eab_len) < 0)
+	    base64_decode(str_make(cfg->acme_eab_hmac, strlen(cfg->acme_eab_hmac)),
+	                  BASE64_URL | BASE64_NOPAD, A.eab_key, sizeof A.eab_key, &A.eab_len) < 0)
 		log_warn("acme", NULL, "event=bad_eab_key hint=\"TERN_ACME_EAB_HMAC_KEY is not base64url\"");
 	snprintf(A.dns_server, sizeof A.dns_server, "%s", cfg->acme_dns_server);
 	if (cfg->acme_dns_zone[0]) {

@@ -13,6 +13,7 @@
 
 #include "acme/acme_jws.h"
 #include "core/arena.h"
+#include "core/base64.h"
 #include "http/json.h"
 #include "mime/mime_date.h"
 #include "net/tls_private.h"
@@ -70,12 +71,12 @@ int acme_ari_cert_id(const unsigned char *der, size_t len, char *out, size_t out
 	}
 	if (aki == NULL || aki_len == 0 || serial_len == 0)
 		return -1;
-	size_t a = acme_b64url(aki, aki_len, out, outsz);
-	if (a == 0 || a + 2 >= outsz)
+	const unsigned b64url = BASE64_URL | BASE64_NOPAD;
+	size_t a = base64_encoded_len(aki_len, b64url);
+	if (base64_encode(aki, aki_len, b64url, out, outsz) != 0 || a + 2 >= outsz)
 		return -1;
 	out[a] = '.';
-	size_t b = acme_b64url(serial, serial_len, out + a + 1, outsz - a - 1);
-	return b == 0 ? -1 : 0;
+	return base64_encode(serial, serial_len, b64url, out + a + 1, outsz - a - 1);
 }
 
 int acme_rfc3339(const char *s, int64_t *t_r)

@@ -20,6 +20,7 @@
 #include "acme/acme_jws.h"
 #include "acme/acme_msg.h"
 #include "acme/acme_private.h"
+#include "core/base64.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/xalloc.h"
@@ -298,7 +299,7 @@ static void finalize_send(void)
 	A.finalize_lost = 0;
 	buf_init(&p, ACME_CSR_MAX * 2);
 	buf_append_c(&p, "{\"csr\":\"");
-	acme_b64url_buf(&p, csr, len);
+	base64_encode_buf(&p, csr, len, BASE64_URL | BASE64_NOPAD);
 	buf_append_c(&p, "\"}");
 	buf_append(&p, "", 1);
 	free(csr);

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "acme/acme_jws.h"
+#include "core/base64.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/xalloc.h"
@@ -381,7 +382,8 @@ int acme_tsig_parse(const char *s, struct tsig_key *k)
 		return -1;
 	memcpy(k->name, s, (size_t)(colon - s));
 	const char *sec = colon + 1;
-	if (acme_b64url_decode(sec, strlen(sec), k->secret, sizeof k->secret, &k->secret_len) < 0 ||
+	if (base64_decode(str_make(sec, strlen(sec)), BASE64_URL | BASE64_NOPAD, k->secret,
+	                  sizeof k->secret, &k->secret_len) < 0 ||
 	    k->secret_len == 0)
 		return -1;
 	return 0;

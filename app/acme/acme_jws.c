@@ -5,94 +5,8 @@
 
 #include <string.h>
 
+#include "core/base64.h"
 #include "net/tls_private.h"
-
-static const char b64u[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-size_t acme_b64url(const void *p, size_t n, char *out, size_t outsz)
-{
-	const unsigned char *s = p;
-	size_t need = n / 3 * 4 + (n % 3 ? n % 3 + 1 : 0), o = 0;
-
-	if (outsz == 0 || need >= outsz) {
-		if (outsz > 0)
-			out[0] = '\0';
-		return 0;
-	}
-	for (size_t i = 0; i < n; i += 3) {
-		unsigned v = (unsigned)s[i] << 16;
-		if (i + 1 < n)
-			v |= (unsigned)s[i + 1] << 8;
-		if (i + 2 < n)
-			v |= s[i + 2];
-		out[o++] = b64u[(v >> 18) & 63];
-		out[o++] = b64u[(v >> 12) & 63];
-		if (i + 1 < n)
-			out[o++] = b64u[(v >> 6) & 63];
-		if (i + 2 < n)
-			out[o++] = b64u[v & 63];
-	}
-	out[o] = '\0';
-	return o;
-}
-
-int acme_b64url_buf(struct buf *b, const void *p, size_t n)
-{
-	const unsigned char *s = p;
-	char tmp[4 * 64 + 1];
-
-	/* In chunks of 192 bytes (a multiple of 3) so no padding falls inside. */
-	while (n > 0) {
-		size_t k = n > 192 ? 192 : n;
-		size_t len = acme_b64url(s, k, tmp, sizeof tmp);
-		if (buf_append(b, tmp, len) < 0)
-			return -1;
-		s += k;
-		n -= k;
-	}
-	return 0;
-}
-
-static int b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-' || c == '+')
-		return 62;
-	if (c == '_' || c == '/')
-		return 63;
-	return -1;
-}
-
-int acme_b64url_decode(const char *s, size_t n, unsigned char *out, size_t outsz, size_t *len_r)
-{
-	unsigned acc = 0, bits = 0;
-	size_t o = 0;
-
-	while (n > 0 && s[n - 1] == '=')
-		n--;
-	for (size_t i = 0; i < n; i++) {
-		int v = b64val((unsigned char)s[i]);
-		if (v < 0)
-			return -1;
-		acc = (acc << 6) | (unsigned)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (o == outsz)
-				return -1;
-			out[o++] = (unsigned char)(acc >> bits);
-		}
-	}
-	if (n % 4 == 1)
-		return -1;
-	*len_r = o;
-	return 0;
-}
 
 static int key_finish(struct acme_key *k)
 {
@@ -146,8 +60,10 @@ int acme_jwk(const struct acme_key *k, struct buf *out)
 {
 	/* qbuf is 0x04 || X (32) || Y (32). */
 	if (buf_append_c(out, "{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"") < 0 ||
-	    acme_b64url_buf(out, k->qbuf + 1, 32) < 0 || buf_append_c(out, "\",\"y\":\"") < 0 ||
-	    acme_b64url_buf(out, k->qbuf + 33, 32) < 0 || buf_append_c(out, "\"}") < 0)
+	    base64_encode_buf(out, k->qbuf + 1, 32, BASE64_URL | BASE64_NOPAD) < 0 ||
+	    buf_append_c(out, "\",\"y\":\"") < 0 ||
+	    base64_encode_buf(out, k->qbuf + 33, 32, BASE64_URL | BASE64_NOPAD) < 0 ||
+	    buf_append_c(out, "\"}") < 0)
 		return -1;
 	return 0;
 }
@@ -164,7 +80,7 @@ int acme_thumbprint(const struct acme_key *k, char out[48])
 		br_sha256_init(&sc);
 		br_sha256_update(&sc, buf_data(&j), buf_len(&j));
 		br_sha256_out(&sc, h);
-		rc = acme_b64url(h, sizeof h, out, 48) == 43 ? 0 : -1;
+		rc = base64_encode(h, sizeof h, BASE64_URL | BASE64_NOPAD, out, 48);
 	}
 	buf_free(&j);
 	return rc;
@@ -191,8 +107,9 @@ static int json_text(struct buf *b, const char *s)
 /* Appends "<b64 protected>.<b64 payload>" (the signing input) to in. */
 static int signing_input(struct buf *in, const struct buf *prot, const char *payload)
 {
-	if (acme_b64url_buf(in, buf_data(prot), buf_len(prot)) < 0 || buf_append(in, ".", 1) < 0 ||
-	    acme_b64url_buf(in, payload, strlen(payload)) < 0)
+	if (base64_encode_buf(in, buf_data(prot), buf_len(prot), BASE64_URL | BASE64_NOPAD) < 0 ||
+	    buf_append(in, ".", 1) < 0 ||
+	    base64_encode_buf(in, payload, strlen(payload), BASE64_URL | BASE64_NOPAD) < 0)
 		return -1;
 	return 0;
 }
@@ -203,10 +120,12 @@ static int flatten(struct buf *out, const struct buf *in, const unsigned char *s
 	const char *p = buf_data(in), *dot = memchr(p, '.', buf_len(in));
 	if (dot == NULL)
 		return -1;
-	if (buf_append_c(out, "{\"protected\":\"") < 0 || buf_append(out, p, (size_t)(dot - p)) < 0 ||
+	if (buf_append_c(out, "{\"protected\":\"") < 0 ||
+	    buf_append(out, p, (size_t)(dot - p)) < 0 ||
 	    buf_append_c(out, "\",\"payload\":\"") < 0 ||
 	    buf_append(out, dot + 1, buf_len(in) - (size_t)(dot - p) - 1) < 0 ||
-	    buf_append_c(out, "\",\"signature\":\"") < 0 || acme_b64url_buf(out, sig, siglen) < 0 ||
+	    buf_append_c(out, "\",\"signature\":\"") < 0 ||
+	    base64_encode_buf(out, sig, siglen, BASE64_URL | BASE64_NOPAD) < 0 ||
 	    buf_append_c(out, "\"}") < 0)
 		return -1;
 	return 0;

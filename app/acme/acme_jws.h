@@ -37,20 +37,6 @@ int acme_key_from_raw(struct acme_key *k, const unsigned char *x, size_t len);
 /* Wipes the key. */
 void acme_key_wipe(struct acme_key *k);
 
-/*
- * base64url without padding of p[0..n) into out (NUL-terminated).
- * Returns the length, or 0 when outsz is too small (n == 0 gives 0 too:
- * out is then "").
- */
-size_t acme_b64url(const void *p, size_t n, char *out, size_t outsz);
-/* Appends the base64url of p[0..n) to b. 0, or -1 when b is full. */
-int acme_b64url_buf(struct buf *b, const void *p, size_t n);
-/*
- * Decodes base64url (padding and standard '+' '/' accepted too, no white
- * space) into out. 0 with *len_r, or -1 (bad character, too long).
- */
-int acme_b64url_decode(const char *s, size_t n, unsigned char *out, size_t outsz, size_t *len_r);
-
 /* The public JWK in RFC 7638's canonical form: {"crv":"P-256","kty":"EC","x":"..","y":".."}. */
 int acme_jwk(const struct acme_key *k, struct buf *out);
 /* RFC 7638 thumbprint: base64url(SHA-256(canonical JWK)), 43 characters + NUL. 0 or -1. */

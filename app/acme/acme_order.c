@@ -24,6 +24,7 @@
 #include "acme/acme_jws.h"
 #include "acme/acme_msg.h"
 #include "acme/acme_private.h"
+#include "core/base64.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "http/json.h"
@@ -268,7 +269,7 @@ static void dns01_setup(const char *name, const char *token)
 	br_sha256_init(&sc);
 	br_sha256_update(&sc, ka, strlen(ka));
 	br_sha256_out(&sc, h);
-	acme_b64url(h, sizeof h, A.dns_txt, sizeof A.dns_txt);
+	base64_encode(h, sizeof h, BASE64_URL | BASE64_NOPAD, A.dns_txt, sizeof A.dns_txt);
 	snprintf(A.dns_owner, sizeof A.dns_owner, "_acme-challenge.%s", name);
 	if (acme_dnsupd_send(A.loop, A.dns_server, A.dns_zone, A.dns_owner, A.dns_txt, 0, &A.tsig,
 	                     dns01_added, NULL) < 0) {

@@ -16,6 +16,7 @@
 #include "acme/acme_jws.h"
 #include "acme/acme_private.h"
 #include "admin/admin_secret.h"
+#include "core/base64.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/loop.h"
@@ -121,7 +122,7 @@ int64_t acme_retry_restore(int64_t planned)
 int acme_key_seal(const struct acme_key *k, char *sealed, size_t sealedsz)
 {
 	char b64[64];
-	acme_b64url(k->kbuf, sizeof k->kbuf, b64, sizeof b64);
+	base64_encode(k->kbuf, sizeof k->kbuf, BASE64_URL | BASE64_NOPAD, b64, sizeof b64);
 	int rc = admin_secret_seal(A.data_dir, b64, sealed, sealedsz);
 	explicit_bzero(b64, sizeof b64);
 	return rc;
@@ -147,7 +148,8 @@ static int key_load_from(struct store *st, const char *data_dir, const char *nam
 		return -1;
 	sealed[len] = '\0';
 	if (admin_secret_open(data_dir, sealed, b64, sizeof b64) == 0 &&
-	    acme_b64url_decode(b64, strlen(b64), raw, sizeof raw, &len) == 0 &&
+	    base64_decode(str_make(b64, strlen(b64)), BASE64_URL | BASE64_NOPAD, raw, sizeof raw,
+	                  &len) == 0 &&
 	    acme_key_from_raw(k, raw, len) == 0)
 		rc = 0;
 	explicit_bzero(b64, sizeof b64);

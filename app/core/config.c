@@ -15,6 +15,7 @@
 #include "acme/acme_dnsupd.h"
 #include "acme/acme_jws.h"
 #include "cidr.h"
+#include "core/base64.h"
 #include "gen/config_vars.h"
 #include "hostname.h"
 #include "str.h"
@@ -480,8 +481,9 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 			return bad(err, errsz, "TERN_ACME_TSIG_KEY", "(hidden)",
 				   "name:base64secret (as nsupdate -y takes it)");
 		if (cfg->acme_eab_hmac[0] &&
-		    (acme_b64url_decode(cfg->acme_eab_hmac, strlen(cfg->acme_eab_hmac), eab, sizeof eab,
-					&eablen) < 0 || eablen == 0))
+		    (base64_decode(str_make(cfg->acme_eab_hmac, strlen(cfg->acme_eab_hmac)),
+		                   BASE64_URL | BASE64_NOPAD, eab, sizeof eab, &eablen) < 0 ||
+		     eablen == 0))
 			return bad(err, errsz, "TERN_ACME_EAB_HMAC_KEY", "(hidden)",
 				   "the base64url HMAC key the CA gave");
 	}

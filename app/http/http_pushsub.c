@@ -73,6 +73,7 @@
 #include "acme/acme_jws.h"
 #include "auth/session_watch.h"
 #include "core/arena.h"
+#include "core/base64.h"
 #include "core/cidr.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -214,10 +215,13 @@ static void post_send(struct psub *p, const char *json, size_t len, int verifica
 		uint8_t pub[80], auth[32];
 		size_t pl, al;
 		char v[1000];
-		if (acme_b64url_decode(p->s.p256dh, strlen(p->s.p256dh), pub, sizeof pub, &pl) < 0 ||
-		    acme_b64url_decode(p->s.auth, strlen(p->s.auth), auth, sizeof auth, &al) < 0 ||
+		if (base64_decode(str_make(p->s.p256dh, strlen(p->s.p256dh)),
+		                  BASE64_URL | BASE64_NOPAD, pub, sizeof pub, &pl) < 0 ||
+		    base64_decode(str_make(p->s.auth, strlen(p->s.auth)), BASE64_URL | BASE64_NOPAD,
+		                  auth, sizeof auth, &al) < 0 ||
 		    webpush_encrypt(pub, pl, auth, al, json, len, &body) < 0 ||
-		    webpush_vapid(&vapid, p->s.url, (int64_t)time(NULL), contact, v, sizeof v) < 0) {
+		    webpush_vapid(&vapid, p->s.url, (int64_t)time(NULL), contact, v, sizeof v) <
+		        0) {
 			log_warn("jmap", NULL, "event=push_failed subscription=%s error=\"bad keys\"",
 				 p->s.id);
 			buf_free(&body);

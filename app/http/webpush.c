@@ -8,6 +8,7 @@
 
 #include <bearssl.h>
 
+#include "core/base64.h"
 #include "net/tls_private.h"
 
 /* HKDF-SHA-256: Extract(salt, ikm) then Expand(info) into out[0..n). */
@@ -99,12 +100,13 @@ int webpush_vapid(const struct acme_key *k, const char *url, int64_t now, const 
 			  (long long)(now + 12 * 3600), sub);
 	if (cl < 0 || (size_t)cl >= sizeof claims)
 		return -1;
-	size_t a = acme_b64url(hdr, sizeof hdr - 1, input, sizeof input);
-	input[a++] = '.';
-	size_t b = acme_b64url(claims, (size_t)cl, input + a, sizeof input - a);
-	if (!a || !b)
+	const unsigned b64url = BASE64_URL | BASE64_NOPAD;
+	size_t a = base64_encoded_len(sizeof hdr - 1, b64url);
+	if (base64_encode(hdr, sizeof hdr - 1, b64url, input, sizeof input) != 0 ||
+	    base64_encode(claims, (size_t)cl, b64url, input + a + 1, sizeof input - a - 1) != 0)
 		return -1;
-	size_t il = a + b;
+	input[a] = '.';
+	size_t il = a + 1 + base64_encoded_len((size_t)cl, b64url);
 	br_sha256_context sc;
 	br_sha256_init(&sc);
 	br_sha256_update(&sc, input, il);
@@ -112,8 +114,8 @@ int webpush_vapid(const struct acme_key *k, const char *url, int64_t now, const 
 	if (br_ecdsa_sign_raw_get_default()(br_ec_get_default(), &br_sha256_vtable, h, &k->sk, sig) !=
 	    sizeof sig)
 		return -1;
-	acme_b64url(sig, sizeof sig, sig64, sizeof sig64);
-	acme_b64url(k->qbuf, sizeof k->qbuf, key, sizeof key);
+	base64_encode(sig, sizeof sig, BASE64_URL | BASE64_NOPAD, sig64, sizeof sig64);
+	base64_encode(k->qbuf, sizeof k->qbuf, BASE64_URL | BASE64_NOPAD, key, sizeof key);
 	int n = snprintf(out, outsz, "vapid t=%.*s.%s, k=%s", (int)il, input, sig64, key);
 	return n < 0 || (size_t)n >= outsz ? -1 : 0;
 }

@@ -45,6 +45,7 @@
 
 #include "acme/acme_jws.h"
 #include "core/arena.h"
+#include "core/base64.h"
 #include "jmap/jmap_email.h"
 #include "jmap/jmap_private.h"
 #include "store/store.h"
@@ -394,8 +395,11 @@ static int keys_valid(const char *p256dh, const char *auth)
 	uint8_t pub[80], sec[32], one = 1;
 	size_t pl, al;
 
-	if (acme_b64url_decode(p256dh, strlen(p256dh), pub, sizeof pub, &pl) < 0 || pl != 65 ||
-	    pub[0] != 4 || acme_b64url_decode(auth, strlen(auth), sec, sizeof sec, &al) < 0 ||
+	if (base64_decode(str_make(p256dh, strlen(p256dh)), BASE64_URL | BASE64_NOPAD, pub,
+	                  sizeof pub, &pl) < 0 ||
+	    pl != 65 || pub[0] != 4 ||
+	    base64_decode(str_make(auth, strlen(auth)), BASE64_URL | BASE64_NOPAD, sec, sizeof sec,
+	                  &al) < 0 ||
 	    al != 16)
 		return 0;
 	/* The point times 1: BearSSL refuses a point off the curve. */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "acme/acme_jws.h"
+#include "core/base64.h"
 #include "jmap/jmap_blob.h"
 #include "jmap/jmap_email.h"
 #include "jmap/jmap_private.h"
@@ -127,7 +128,8 @@ int jmap_session_write(struct store *st, uint32_t account, const char *email, co
 		/* The key push services check our VAPID signatures with
 		 * (RFC 8292); a browser subscribes with it. */
 		char k[100];
-		acme_b64url(jmap_vapid_pub, sizeof jmap_vapid_pub, k, sizeof k);
+		base64_encode(jmap_vapid_pub, sizeof jmap_vapid_pub, BASE64_URL | BASE64_NOPAD, k,
+		              sizeof k);
 		jw_key(&w, JMAP_CAP_WEBPUSH_VAPID);
 		jw_obj_begin(&w);
 		jw_kstr(&w, "applicationServerKey", k);

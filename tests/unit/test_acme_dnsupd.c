@@ -81,6 +81,14 @@ int main(void)
 	CHECK(acme_tsig_parse("nocolon", &k) == -1);
 	CHECK(acme_tsig_parse(":c2VjcmV0", &k) == -1);
 	CHECK(acme_tsig_parse("k:!!!", &k) == -1);
+	/* The secret is strict base64 (core/base64.h), padding optional:
+	 * the old reader dropped any run of '=' and the bits padding hides,
+	 * so misspelled secrets passed for others. */
+	CHECK(acme_tsig_parse("k:c2VjcmV0LXNlY3JldC1zZWNyZXQ", &k) == 0);
+	CHECK(k.secret_len == 20 && memcmp(k.secret, "secret-secret-secret", 20) == 0);
+	CHECK(acme_tsig_parse("k:c2VjcmV0LXNlY3JldC1zZWNyZXQ==", &k) == -1);
+	CHECK(acme_tsig_parse("k:c2VjcmV0LXNlY3JldC1zZWNyZXR=", &k) == -1);
+	CHECK(acme_tsig_parse("k:c2VjcmV0LXNlY3JldC1zZWNyZXQ= ", &k) == -1);
 
 	CHECK(acme_tsig_parse("tern-acme.:c2VjcmV0LXNlY3JldC1zZWNyZXQ=", &k) == 0);
 	size_t n = acme_dnsupd_encode(msg, sizeof msg, 0x1234, "acme.test",

@@ -1,5 +1,5 @@
 /*
- * test_acme_jws.c — base64url, the JWK thumbprint, ES256 JWS, the EAB
+ * test_acme_jws.c — the JWK thumbprint, ES256 JWS, the EAB
  * MAC and the CSR, each checked from the other side: signatures verified
  * with BearSSL's verifier over the decoded parts, the MAC recomputed, the
  * CSR read back by openssl when present.
@@ -13,42 +13,9 @@
 #include "acme/acme_jws.h"
 #include "acme/acme_private.h"
 #include "core/arena.h"
+#include "core/base64.h"
 #include "http/json.h"
 #include "unit.h"
-
-static void test_b64(void)
-{
-	static const struct {
-		const char *in, *out;
-	} v[] = {{"", ""}, {"f", "Zg"}, {"fo", "Zm8"}, {"foo", "Zm9v"}, {"foob", "Zm9vYg"},
-	         {"fooba", "Zm9vYmE"}, {"foobar", "Zm9vYmFy"}, {"\xfb\xff", "-_8"}};
-	char out[64];
-	unsigned char back[64];
-	size_t n;
-
-	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
-		CHECK(acme_b64url(v[i].in, strlen(v[i].in), out, sizeof out) == strlen(v[i].out));
-		CHECK_EQ_STR(out, v[i].out);
-		CHECK(acme_b64url_decode(v[i].out, strlen(v[i].out), back, sizeof back, &n) == 0);
-		CHECK(n == strlen(v[i].in) && memcmp(back, v[i].in, n) == 0);
-	}
-	CHECK(acme_b64url("foobar", 6, out, 8) == 0); /* needs 9 with the NUL */
-	CHECK(acme_b64url_decode("Zm9v!", 5, back, sizeof back, &n) == -1);
-	CHECK(acme_b64url_decode("Z", 1, back, sizeof back, &n) == -1);
-	CHECK(acme_b64url_decode("Zm9vYmFy", 8, back, 5, &n) == -1);
-	CHECK(acme_b64url_decode("Zm8=", 4, back, sizeof back, &n) == 0 && n == 2);
-	/* Chunked buffer encoding matches the one-shot one across chunk edges. */
-	unsigned char big[500];
-	for (size_t i = 0; i < sizeof big; i++)
-		big[i] = (unsigned char)(i * 31 + 7);
-	char one[800];
-	struct buf b;
-	buf_init(&b, 4096);
-	CHECK(acme_b64url_buf(&b, big, sizeof big) == 0);
-	CHECK(acme_b64url(big, sizeof big, one, sizeof one) == buf_len(&b));
-	CHECK(memcmp(one, buf_data(&b), buf_len(&b)) == 0);
-	buf_free(&b);
-}
 
 /* Splits a flattened JWS and checks its signature; fills the decoded protected header. */
 static int verify_jws(const struct acme_key *k, const char *jws, char *prot, size_t protsz,
@@ -66,10 +33,13 @@ static int verify_jws(const struct acme_key *k, const char *jws, char *prot, siz
 	size_t siglen, n;
 
 	if (p && y && s && v->count == 3 &&
-	    acme_b64url_decode(s->str, s->len, sig, sizeof sig, &siglen) == 0 &&
-	    acme_b64url_decode(p->str, p->len, (unsigned char *)prot, protsz - 1, &n) == 0) {
+	    base64_decode(str_make(s->str, s->len), BASE64_URL | BASE64_NOPAD, sig, sizeof sig,
+	                  &siglen) == 0 &&
+	    base64_decode(str_make(p->str, p->len), BASE64_URL | BASE64_NOPAD,
+	                  (unsigned char *)prot, protsz - 1, &n) == 0) {
 		prot[n] = '\0';
-		if (acme_b64url_decode(y->str, y->len, (unsigned char *)payload, paysz - 1, &n) == 0) {
+		if (base64_decode(str_make(y->str, y->len), BASE64_URL | BASE64_NOPAD,
+		                  (unsigned char *)payload, paysz - 1, &n) == 0) {
 			payload[n] = '\0';
 			struct buf in;
 			buf_init(&in, 65536);
@@ -328,7 +298,6 @@ static void test_ari(void)
 int main(void)
 {
 	test_ari();
-	test_b64();
 	test_jws();
 	test_csr();
 	return unit_done("test_acme_jws");
