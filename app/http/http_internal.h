@@ -53,6 +53,7 @@ struct http_ctx {
 	 * X-Forwarded-Proto), the listener's when it names none. */
 	int https;
 	int proxied;        /* the peer is a trusted proxy */
+	int host_forwarded; /* host is the trusted proxy's X-Forwarded-Host/Forwarded host */
 	int loopback;       /* client address is loopback */
 	struct arena *arena;
 	const char *body;   /* request body (NUL-terminated), may be NULL */

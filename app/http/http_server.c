@@ -442,6 +442,9 @@ static enum MHD_Result query_append(void *cls, enum MHD_ValueKind kind, const ch
 static void redirect_https(struct http_ctx *x)
 {
 	char port[16] = "";
+	/* A trusted proxy's forwarded host is its word (checked when read),
+	 * as its scheme and client address are: the name it serves. */
+	const char *name = x->host_forwarded && x->host[0] ? x->host : hostname_now();
 
 	/* Behind a proxy, its HTTPS port is the public one: ours is not
 	 * what the client reaches, and the default is the likely one. */
@@ -452,13 +455,13 @@ static void redirect_https(struct http_ctx *x)
 	buf_init(&loc, 3 * 16384 + 512);
 	buf_init(&query, 3 * 16384);
 	buf_append_c(&loc, "https://");
-	buf_append_c(&loc, hostname_now());
+	buf_append_c(&loc, name);
 	buf_append_c(&loc, port);
 	pct_append(&loc, x->path, "/!$&'()*+,;=:@");
 	MHD_get_connection_values(x->mc, MHD_GET_ARGUMENT_KIND, query_append, &query);
 	buf_append_str(&loc, buf_str(&query));
 	const char *l = buf_append(&loc, "", 1) == 0 ? arena_strdup(x->arena, buf_data(&loc))
-						     : arena_printf(x->arena, "https://%s%s/", hostname_now(), port);
+						     : arena_printf(x->arena, "https://%s%s/", name, port);
 	int get = strcmp(x->method, "GET") == 0 || strcmp(x->method, "HEAD") == 0;
 	x->status = get ? 301 : 308;
 	http_header(x, "Location", l);
@@ -623,6 +626,7 @@ static struct http_ctx *ctx_new(struct http_req *r, struct MHD_Connection *mc,
 	buf_set_secret(&x->out);
 	x->https = r->origin.https >= 0 ? r->origin.https : cls == &https_marker;
 	x->proxied = r->proxied;
+	x->host_forwarded = r->origin.host[0] != '\0';
 	x->ip = r->ip;
 	x->loopback = r->loopback;
 	/* RFC 9112 §3.2.2: an absolute-form target's host stands in for
