@@ -633,6 +633,10 @@ void api_tokens_add(struct http_ctx *x)
 
 void api_token_del(struct http_ctx *x)
 {
+	/* The password R_REAUTH checked, nothing else (API.md: unknown fields are 400). */
+	static const struct json_field f[] = { { "password", JK_STRING, 0 } };
+	if (http_body_check(x, f, 1) < 0)
+		return;
 	int rc = admin_token_del(http_store, x->param[0]);
 	if (rc != STORE_OK) {
 		http_store_problem(x, rc, "no such token");

@@ -211,3 +211,32 @@ def test_routes_taking_an_empty_object_refuse_unknown_fields():
             assert st == 200 and p["secret"], (path, st, p)
         st, _, state = a.call("POST", "/setup/complete")
         assert st == 200 and state["completed"] is True, state
+
+
+def test_token_delete_refuses_unknown_fields():
+    """API.md, Conventions: unknown fields are 400 unknown_field. DELETE
+    /tokens/{id} never looked at its body past the password R_REAUTH
+    checked: {"password", "bogus"} revoked the token, 204. Refused now
+    and the token still works; the password alone, or no body from a
+    bearer token, still revokes."""
+    s, a = admin_server()
+    with s:
+        toks = []
+        for name in ("one", "two"):
+            st, _, t = a.call("POST", "/tokens", {"name": name, "password": a.password})
+            assert st == 201, (st, t)
+            toks.append(t)
+        st, _, p = a.call("DELETE", "/tokens/" + toks[0]["id"],
+                          {"password": a.password, "bogus": 1})
+        assert st == 400 and p["code"] == "unknown_field" and p["field"] == "bogus", (st, p)
+        b = Api(s)
+        b.token = toks[0]["token"]
+        assert b.call("GET", "/stats")[0] == 200
+        st, _, p = b.call("DELETE", "/tokens/" + toks[1]["id"], {"bogus": 1})
+        assert st == 400 and p["code"] == "unknown_field", (st, p)
+        assert a.call("DELETE", "/tokens/" + toks[0]["id"])[0] == 204
+        assert b.call("GET", "/stats")[0] == 401
+        c = Api(s)
+        c.token = toks[1]["token"]
+        assert c.call("DELETE", "/tokens/" + toks[1]["id"])[0] == 204
+        assert c.call("GET", "/stats")[0] == 401
