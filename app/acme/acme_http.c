@@ -464,7 +464,7 @@ static void req_free(struct acme_http_req *q)
 static void on_connected(struct client *c, void *arg)
 {
 	struct acme_http_req *q = arg;
-	if (client_start_tls_verified(c, q->host) < 0)
+	if (client_start_tls_verified(c, q->host, 1) < 0)
 		client_close(c, "tls_start_failed");
 }
 
@@ -499,7 +499,8 @@ static void on_close(struct client *c, void *arg, const char *reason)
 				finish_error(q, "certificate of %s not trusted (BearSSL X.509 error %d)",
 				             q->host, e);
 			} else if (e != 0) {
-				finish_error(q, "TLS handshake with %s failed (BearSSL error %d)", q->host, e);
+				finish_error(q, "TLS handshake with %s failed: %s (BearSSL error %d)", q->host,
+				             client_tls_error_text(e), e);
 			} else {
 				finish_error(q, "connection to %s:%u failed (%s)", q->host, q->port, reason);
 			}

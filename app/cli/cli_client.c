@@ -23,6 +23,7 @@
 #include "core/buf.h"
 #include "net/anchors.h"
 #include "net/client.h"
+#include "net/tls_client.h"
 
 struct cli_client {
 	int fd, tls;
@@ -110,6 +111,7 @@ int cli_client_starttls(struct cli_client *c, char *err, size_t errsz)
 		return -1;
 	}
 	br_ssl_client_init_full(&c->sc, &c->xc, ta, n);
+	tls_client_profile(&c->sc.eng, TLS_CLIENT_STRICT);
 	br_ssl_engine_set_buffer(&c->sc.eng, c->iobuf, sizeof c->iobuf, 1);
 	if (getrandom(seed, sizeof seed, 0) != (ssize_t)sizeof seed) {
 		snprintf(err, errsz, "no random bytes for TLS");

@@ -23,6 +23,7 @@
 #include "core/loop.h"
 #include "core/xalloc.h"
 #include "net/anchors.h"
+#include "net/tls_client.h"
 #include "tlspol/dane.h"
 
 #define IO_CHUNK 16384
@@ -168,7 +169,7 @@ struct client *client_connect(struct loop *loop, const struct sockaddr *sa, sock
 }
 
 static int start_tls(struct client *c, const char *server_name, const char *also_name, int verify,
-		     const struct tlsa_rec *tlsa, size_t ntlsa)
+		     int strict, const struct tlsa_rec *tlsa, size_t ntlsa)
 {
 	unsigned char seed[32];
 
@@ -195,7 +196,7 @@ static int start_tls(struct client *c, const char *server_name, const char *also
 		t->xa.vtable = &x509_any_class;
 		br_ssl_engine_set_x509(&t->cc.eng, &t->xa.vtable);
 	}
-	br_ssl_engine_set_versions(&t->cc.eng, BR_TLS12, BR_TLS12);
+	tls_client_profile(&t->cc.eng, strict ? TLS_CLIENT_STRICT : TLS_CLIENT_WIDE);
 	/* A renegotiation would run the X.509 engine again, after the
 	 * first handshake's checks were made: for a kept DANE session,
 	 * against TLSA records its first job owned and has freed. The
@@ -221,20 +222,20 @@ static int start_tls(struct client *c, const char *server_name, const char *also
 	return 0;
 }
 
-int client_start_tls(struct client *c, const char *server_name)
+int client_start_tls(struct client *c, const char *server_name, int strict)
 {
-	return start_tls(c, server_name, NULL, 0, NULL, 0);
+	return start_tls(c, server_name, NULL, 0, strict, NULL, 0);
 }
 
 int client_start_tls_dane(struct client *c, const char *server_name, const char *also_name,
 			  const struct tlsa_rec *tlsa, size_t n)
 {
-	return start_tls(c, server_name, also_name, 1, tlsa, n);
+	return start_tls(c, server_name, also_name, 1, 1, tlsa, n);
 }
 
-int client_start_tls_verified(struct client *c, const char *server_name)
+int client_start_tls_verified(struct client *c, const char *server_name, int strict)
 {
-	return start_tls(c, server_name, NULL, 1, NULL, 0);
+	return start_tls(c, server_name, NULL, 1, strict, NULL, 0);
 }
 
 int client_tls_error(const struct client *c)
@@ -263,6 +264,10 @@ const char *client_tls_error_text(int err)
 		return "certificate chain contains a non-CA issuer";
 	case BR_ERR_X509_WEAK_PUBLIC_KEY:
 		return "certificate key too weak";
+	case BR_ERR_INVALID_ALGORITHM:
+		return "server signed the key exchange with a refused hash (SHA-1)";
+	case BR_ERR_RECV_FATAL_ALERT + 40:
+		return "server refused the handshake (no cipher suite or signature hash in common)";
 	case DANE_ERR_NO_MATCH:
 		return "no TLSA record matches the certificate chain (DANE)";
 	default:

@@ -12,9 +12,11 @@
  * uses opportunistic TLS (RFC 7435; Postfix's "may" level). The handshake
  * still authenticates nothing but encrypts against passive observers; the
  * engine's X.509 hook accepts any chain and takes the server key from the
- * leaf certificate. client_start_tls_verified() checks the chain against
- * net/anchors.h's roots and the name against the certificate (the ACME
- * client; later the relay host and MTA-STS).
+ * leaf certificate, over net/tls_client.h's wide profile unless asked for
+ * the strict one. client_start_tls_verified() checks the chain against
+ * net/anchors.h's roots and the name against the certificate (the HTTPS
+ * clients, the relay host, MTA-STS, REQUIRETLS); client_start_tls_dane()
+ * by TLSA records, always over the strict profile.
  *
  * Callbacks: on_connected once TCP is up; on_tls once a handshake done;
  * on_data when c->in has new bytes; on_close exactly once, with a short
@@ -72,18 +74,21 @@ struct client *client_connect(struct loop *loop, const struct sockaddr *sa, sock
 			      void *arg);
 /*
  * Starts a TLS handshake now (server_name for SNI, may be NULL). Input
- * buffered so far is dropped (RFC 3207 §4.2). 0, or -1 (already on, no
+ * buffered so far is dropped (RFC 3207 §4.2). strict: net/tls_client.h's
+ * TLS_CLIENT_STRICT profile (TLS that is required, or carries a
+ * password), else the wide opportunistic one. 0, or -1 (already on, no
  * entropy).
  */
-int client_start_tls(struct client *c, const char *server_name);
+int client_start_tls(struct client *c, const char *server_name, int strict);
 /*
  * client_start_tls() with the server verified: the chain must lead to one
  * of anchors_get()'s anchors and, when server_name is a host name, the
  * certificate must carry it (an address literal is not name-checked:
  * BearSSL matches dNSName only). A failure closes the client with reason
- * "tls_handshake_failed"; client_tls_error() then says why.
+ * "tls_handshake_failed"; client_tls_error() then says why. strict as
+ * for client_start_tls() (only MTA-STS testing's attempt is not).
  */
-int client_start_tls_verified(struct client *c, const char *server_name);
+int client_start_tls_verified(struct client *c, const char *server_name, int strict);
 struct tlsa_rec;
 /*
  * client_start_tls_verified() by DANE (RFC 7672, tlspol/dane.h): the

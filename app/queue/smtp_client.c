@@ -942,15 +942,22 @@ static void body_reply(struct smtp_client *s)
 
 /* ---- session set-up ---- */
 
-/* Verified when the set-up asks (the relay host), opportunistic otherwise. */
+/* Verified when the set-up asks (the relay host), opportunistic otherwise.
+ * TLS that is required or carries the relay password takes the strict
+ * profile, verified or not (Postfix's "encrypt" level uses the mandatory
+ * ciphers too). The rest takes the wide one: plain opportunistic delivery,
+ * and MTA-STS testing's verified attempt, whose failure would otherwise
+ * send the mail in plaintext rather than over a CBC suite. */
 static int start_tls(struct smtp_client *s)
 {
+	int strict = s->cfg.require_tls || (s->cfg.auth_user && *s->cfg.auth_user);
+
 	if (s->cfg.ntlsa)
 		return client_start_tls_dane(s->c, s->cfg.tls_name ? s->cfg.tls_name : s->cfg.server_name,
 					     s->cfg.tls_name ? s->cfg.server_name : NULL, s->cfg.tlsa,
 					     s->cfg.ntlsa);
-	return s->cfg.verify_tls ? client_start_tls_verified(s->c, s->cfg.server_name)
-	                         : client_start_tls(s->c, s->cfg.server_name);
+	return s->cfg.verify_tls ? client_start_tls_verified(s->c, s->cfg.server_name, strict)
+	                         : client_start_tls(s->c, s->cfg.server_name, strict);
 }
 
 static void send_ehlo(struct smtp_client *s)
@@ -1379,13 +1386,16 @@ static void on_close(struct client *c, void *arg, const char *reason)
 			 * after STARTTLS, the password least of all. */
 			fail_next(s, "4.7.5 %s: TLS not verified: %s", s->where,
 				  client_tls_error_text(client_tls_error(c)));
+		else if (strcmp(reason, "tls_handshake_failed") == 0)
+			/* Says why: a refused suite or SHA-1 signature reads
+			 * differently from a reset (net/tls_client.h). */
+			fail_next(s, "4.4.1 %s: TLS handshake failed: %s", s->where,
+				  client_tls_error_text(client_tls_error(c)));
 		else
 			fail_next(s, "4.4.1 %s: %s", s->where,
 				  strcmp(reason, "connection_refused") == 0 ? "connection refused"
 				  : strcmp(reason, "connect_failed") == 0    ? "connect failed"
-				  : strcmp(reason, "tls_handshake_failed") == 0
-				      ? "TLS handshake failed"
-				      : "connection lost");
+				                                             : "connection lost");
 	}
 	envelope_free(s);
 	free(s->rst);

@@ -102,6 +102,29 @@ class DnsServer:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+def weaken_tls(ctx, how):
+    """Makes a TLS 1.2 server context offer only a CBC suite ("cbc") or
+    sign its key exchange only with SHA-1 ("sha1"); the peers' certificates
+    are ECDSA ones (self_signed). Python's ssl has no call for signature
+    algorithms: SSL_CTX_ctrl(SSL_CTRL_SET_SIGALGS_LIST) is called through
+    ctypes on the SSL_CTX the context object holds right after its
+    PyObject header, in the libssl Python's _ssl already loaded."""
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    if how == "cbc":
+        ctx.set_ciphers("ECDHE-ECDSA-AES128-SHA")
+        return
+    assert how == "sha1", how
+    ctx.set_ciphers("ECDHE-ECDSA-AES128-GCM-SHA256:@SECLEVEL=0")  # SHA-1 needs level 0
+    import ctypes
+    libssl = ctypes.CDLL("libssl.so.3")
+    libssl.SSL_CTX_ctrl.restype = ctypes.c_long
+    libssl.SSL_CTX_ctrl.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_long,
+                                    ctypes.c_char_p]
+    raw = ctypes.c_void_p.from_address(id(ctx) + object.__basicsize__).value
+    SSL_CTRL_SET_SIGALGS_LIST = 98
+    assert libssl.SSL_CTX_ctrl(raw, SSL_CTRL_SET_SIGALGS_LIST, 0, b"ECDSA+SHA1") == 1
+
+
 def self_signed(tmp, cn="mx.remote.test"):
     key, crt = os.path.join(tmp, "peer.key"), os.path.join(tmp, "peer.crt")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
@@ -178,6 +201,9 @@ class Receiver:
     early_hold, nothing more is read: a body bigger than the socket
     buffers cannot all go before the client sees the reply);
     greeting: the greeting line instead of 220 ("554 no service");
+    tls_weak: a TLS 1.2 peer with only a weak choice, "cbc" (its one suite
+    ECDHE-ECDSA-AES128-SHA) or "sha1" (its ServerKeyExchange signed with
+    SHA-1 only; no SHA-2 signature to agree on);
     tls_break: what follows STARTTLS's 220 instead of a handshake, each
     session: "close" (hangs up), "garbage" (a line of text), "silent"
     (says nothing till the client gives up); the session without
@@ -202,7 +228,7 @@ class Receiver:
                  cert=None, extra_ehlo=(), max_rcpts=None, dot_354=False, read_rate=None,
                  data_extra=None, talk_ahead=None, early_reply=None, greeting=None,
                  tls_break=None, mail=None, early_hold=False, quit_delay=0,
-                 ehlo_name="mx.remote.test", esmtp=True, data_cmd=None):
+                 ehlo_name="mx.remote.test", esmtp=True, data_cmd=None, tls_weak=None):
         self.ip, self.port = ip, port
         self.esmtp = esmtp
         self.data_cmd, self.data_cmds = data_cmd, 0
@@ -234,6 +260,8 @@ class Receiver:
             self.ctx.load_cert_chain(crt, key)
             if tls13_only:  # BearSSL speaks TLS 1.2 at most: every handshake fails
                 self.ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+            if tls_weak:
+                weaken_tls(self.ctx, tls_weak)
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if read_rate or early_reply:  # a small window: the sender feels the slow reading

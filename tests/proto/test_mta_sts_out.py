@@ -14,7 +14,7 @@ import tempfile
 import threading
 import time
 
-from mailpeers import Receiver, ca_signed, free_port_on, test_ca
+from mailpeers import Receiver, ca_signed, free_port_on, test_ca, weaken_tls
 from test_queue import ALICE, World, dsn_of, status_fields
 
 
@@ -25,7 +25,7 @@ class PolicyServer:
 
     HANG = object()
 
-    def __init__(self, ip, port, cert, policies):
+    def __init__(self, ip, port, cert, policies, tls_weak=None):
         self.policies, self.fetches = policies, {}
         self.stopping = threading.Event()
         outer = self
@@ -62,6 +62,8 @@ class PolicyServer:
         self.httpd = http.server.ThreadingHTTPServer((ip, port), H)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(*cert)
+        if tls_weak:
+            weaken_tls(ctx, tls_weak)
         self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
@@ -254,3 +256,66 @@ def test_policy_refreshed_before_expiry_and_expired_deleted():
             assert ps.fetches["mta-sts.good.test"] > n, ps.fetches
         finally:
             ps.stop()
+
+
+def test_weak_tls_is_refused_by_enforce_and_by_the_policy_fetch():
+    """MTA-STS's TLS is held to the strict client profile
+    (net/tls_client.h; RFC 8461 §4.2, RFC 9325): an enforced MX with a
+    trusted certificate but only a CBC suite, or only a SHA-1-signed key
+    exchange, got the mail (BearSSL's full client set-up); now nothing is
+    sent and the status says why. And the policy fetch (HTTPS) from a
+    policy host with only a CBC suite fails, where it fetched before."""
+    tmp = tempfile.mkdtemp(prefix="tern-stsw-")
+    atexit.register(shutil.rmtree, tmp, True)
+    ca = test_ca(tmp)
+    certs = [ca_signed(tmp, ca, "mxb.%s.test" % d) for d in ("good", "bad", "soft")]
+    sts_cert = ca_signed(tmp, ca, "mta-sts.good.test", ("mta-sts.bad.test", "mta-sts.soft.test"))
+    for weak_pol in (None, "cbc"):
+        ids = {"good.test": "1", "bad.test": "1", "soft.test": "1"}
+        env = {"TERN_TLS_CA_FILE": ca[0], "TERN_QUEUE_RETRY_SCHEDULE": "1h"}
+        with World(lambda ips: _records(ips, ids), env=env, start=False) as w:
+            ips = w.ips
+            sts_port = free_port_on([ips[2]])
+            w.srv.env["TERN_MTA_STS_PORT"] = str(sts_port)
+            policies = {"mta-sts.good.test": _policy("enforce", "mxb.good.test"),
+                        "mta-sts.bad.test": _policy("enforce", "mxb.bad.test"),
+                        "mta-sts.soft.test": _policy("testing", "mxb.soft.test")}
+            ps = PolicyServer(ips[2], sts_port, sts_cert, policies, tls_weak=weak_pol)
+            try:
+                w.srv.start()
+                if weak_pol is None:
+                    # Both MXs on ips[1] in turn: CBC only, then SHA-1 only.
+                    for weak, dom, crt in (("cbc", "good", certs[0]),
+                                           ("sha1", "bad", certs[1])):
+                        r = w.receiver(1, tls=True, cert=crt, tls_weak=weak)
+                        w.send(["carol@%s.test" % dom], subject=weak)
+                        out = w.wait_list("mxb.%s.test" % dom)
+                        line = [x for x in out.splitlines() if "mxb.%s.test" % dom in x]
+                        assert "4.4.1" in out and "TLS handshake failed" in line[0], out
+                        assert "no cipher suite or signature hash in common" in line[0], out
+                        assert r.messages == [], (weak, r.commands)
+                        assert "STARTTLS" in [c.upper() for c in r.commands], r.commands
+                        assert not any(c.upper().startswith("MAIL") for c in r.commands), \
+                            r.commands
+                        r.stop()
+                        w.receivers.remove(r)
+                    # testing: the wide profile, so TLS still (a strict
+                    # attempt's failure would have sent it in plaintext).
+                    r = w.receiver(1, tls=True, cert=certs[2], tls_weak="cbc")
+                    w.send(["erin@soft.test"], subject="soft")
+                    m = r.wait_messages(1)
+                    assert len(m) == 1 and m[0]["tls"] and r.connections == 1, r.commands
+                    assert ps.fetches == {"mta-sts.good.test": 1, "mta-sts.bad.test": 1,
+                                          "mta-sts.soft.test": 1}, ps.fetches
+                else:
+                    r = w.receiver(1, tls=True, cert=certs[0])
+                    w.send(["carol@good.test"])
+                    assert w.srv.wait_log('event=mta_sts_fetch_failed domain=good.test '
+                                          'status=0 why="TLS handshake with mta-sts.good.test '
+                                          'failed: server refused the handshake'), \
+                        w.srv.log_text()
+                    assert ps.fetches == {}, ps.fetches
+                    # No policy: the mail goes as without one.
+                    assert len(r.wait_messages(1)) == 1
+            finally:
+                ps.stop()

@@ -945,6 +945,25 @@ def test_starttls_used_and_plaintext_after_a_failed_handshake():
                              r"[^\"]*TLS handshake failed" % re.escape(n), log), (n, log[-3000:])
 
 
+def test_opportunistic_tls_takes_cbc_and_sha1_servers():
+    """Opportunistic delivery keeps the wide client profile (RFC 7435: any
+    TLS beats plaintext; net/tls_client.h): an MX offering only a CBC
+    suite, and one signing its key exchange only with SHA-1, both get the
+    mail over TLS in the first session, no plaintext retry. (The strict
+    profile refuses both: test_queue_relay's weak-TLS test.)"""
+    names = ["cbc.test", "sha1.test"]
+    with World(lambda ips: zone(*(mx(ips, i, name=n) for i, n in enumerate(names))), nips=2,
+               env={"TERN_QUEUE_RETRY_SCHEDULE": "1h"}) as w:
+        rs = [w.receiver(0, tls=True, tls_weak="cbc"), w.receiver(1, tls=True, tls_weak="sha1")]
+        for n in names:
+            w.send(["carol@" + n], subject="weak " + n)
+        for r in rs:
+            m = r.wait_messages(1)
+            assert len(m) == 1 and m[0]["tls"], (r.commands, w.srv.log_text()[-2000:])
+            assert r.connections == 1, r.connections
+        assert w.wait_queue_empty()
+
+
 def test_at_most_twenty_sessions_to_one_destination():
     n = 30
     with World(lambda ips: zone(mx(ips, 0)), env={"TERN_QUEUE_RETRY_SCHEDULE": "1h"}) as w:

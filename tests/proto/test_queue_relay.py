@@ -98,6 +98,38 @@ def test_relay_host_self_signed_refused_unless_verification_is_off():
         assert w.wait_queue_empty()
 
 
+def test_relay_host_with_weak_tls_gets_no_auth():
+    """The relay gets the account's password, so its TLS is held to the
+    server side's profile (net/tls_client.h, strict): a relay offering
+    only a CBC suite, or signing its key exchange only with SHA-1, was
+    accepted (BearSSL's full client set-up) and got AUTH. Now the
+    handshake fails, nothing is sent and the mail waits with a status
+    saying why; verified (CA-issued certificate) or not
+    (TERN_RELAY_TLS_VERIFY=off) alike."""
+    ips = unique_ips(1)
+    port = free_port_on(ips)
+    ca, crt = _relay_certs("relay.remote.test")
+    zone_ = {"relay.remote.test": {"A": [ips[0]]}}
+    base = {"TERN_RELAY_HOST": "relay.remote.test:%d" % port, "TERN_RELAY_USER": "relayuser",
+            "TERN_RELAY_PASSWORD": "relay-secret-7"}
+    for weak, env in (("cbc", dict(base, TERN_TLS_CA_FILE=ca[0])),
+                      ("cbc", dict(base, TERN_RELAY_TLS_VERIFY="off")),
+                      ("sha1", dict(base, TERN_TLS_CA_FILE=ca[0])),
+                      ("sha1", dict(base, TERN_RELAY_TLS_VERIFY="off"))):
+        with World(zone_, env=env) as w:
+            r = Receiver(ips[0], port, tls=True, auth=("relayuser", "relay-secret-7"), cert=crt,
+                         tls_weak=weak)
+            w.receivers.append(r)
+            w.send(["carol@remote.test"])
+            out = w.wait_list("TLS handshake failed")
+            assert "pending" in out and "4.4.1" in out, (weak, out)
+            assert "no cipher suite or signature hash in common" in out, (weak, out)
+            assert r.messages == [], weak
+            assert "STARTTLS" in [c.upper() for c in r.commands], (weak, r.commands)
+            assert not any(c.upper().startswith(("AUTH", "MAIL")) for c in r.commands), \
+                (weak, r.commands)
+
+
 def test_relay_host_without_starttls_is_not_used_in_plaintext():
     ips = unique_ips(1)
     port = free_port_on(ips)
