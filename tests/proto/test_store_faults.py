@@ -362,14 +362,18 @@ def test_full_disk_on_the_other_write_paths():
                 assert bad and bad[0]["type"] == "overQuota", res
             for method, using, args in (
                     ("Identity/set", (core, "urn:ietf:params:jmap:submission"),
+                     # 30 KB each: an account holds at most 100, and
+                     # small ones all fitted the pages the refused writes
+                     # before had freed (a CI run met "too many
+                     # identities" before the full disk).
                      lambda n: {"accountId": j.account, "create": {"i%d" % k: {
-                         "name": "n" * 500 + str(k), "email": BOB[0]}
-                         for k in range(n * 40, n * 40 + 40)}}),
+                         "name": "n" * 500 + str(k), "email": BOB[0], "textSignature": "t" * 30000}
+                         for k in range(n * 10, n * 10 + 10)}}),
                     ("PushSubscription/set", (core,), lambda n: {"create": {"p": {
                         "deviceClientId": "d" * 200 + str(n),
                         "url": "https://127.0.0.1:1/" + "u" * 500}}})):
                 made = 0
-                for n in range(8):
+                for n in range(9):
                     res = j.call([[method, args(n), "0"]], using=using)["methodResponses"][0][1]
                     made += len(res.get("created") or {})
                     bad = list((res.get("notCreated") or {}).values())
