@@ -63,7 +63,10 @@ static int64_t now_mono(void)
 
 /* TLS_SESSION_LIFETIME, or TERN_TEST_TLS_SESSION_SECS (test-only, as
  * TERN_TEST_ALLOC_FAIL; not a user setting, and it only shortens): the
- * tests see a session expire in seconds. */
+ * tests see a session expire in seconds. Read once by cache_reset, not
+ * at every resumption under tls_cache_lock. */
+static int64_t tls_session_life = TLS_SESSION_LIFETIME;
+
 static int64_t session_lifetime(void)
 {
 	const char *v = getenv("TERN_TEST_TLS_SESSION_SECS");
@@ -87,7 +90,7 @@ static void cache_save(const br_ssl_session_cache_class **ctx, br_ssl_server_con
 /* 1 when the session ID was saved less than the lifetime ago. Caller holds tls_cache_lock. */
 static int session_fresh(const br_ssl_session_parameters *params)
 {
-	int64_t now = now_mono(), life = session_lifetime();
+	int64_t now = now_mono(), life = tls_session_life;
 
 	for (size_t i = 0; i < TLS_SESSION_CACHE_ENTRIES; i++)
 		if (tls_made[i].made != 0 &&
@@ -126,6 +129,7 @@ static void cache_reset(void)
 	br_ssl_session_cache_lru_init(&tls_lru, tls_lru_store, size);
 	memset(tls_made, 0, sizeof tls_made);
 	tls_made_next = 0;
+	tls_session_life = session_lifetime();
 	pthread_mutex_unlock(&tls_cache_lock);
 }
 
