@@ -939,60 +939,19 @@ def held_requests_fill_the_limit():
 
 def test_websocket_counts_concurrent_requests():
     """maxConcurrentRequests counts an account's Requests over WebSocket
-    with its HTTP ones: while slow HTTP requests keep it full, a Request
+    with its HTTP ones: while held HTTP requests keep it full, a Request
     over the socket is a RequestError "limit" maxConcurrentRequests with
     its requestId, as the HTTP ones over it are 400 "limit"; once they
-    end the socket's Requests run again. The session resource is no API
-    request (RFC 8620 section 2): it is fetched all the while. The
-    sanitizer build holds the requests inside the server (above); the
-    release build has no such knob and sends bursts of six whose echo of
-    a 1 MB string takes some tenths of a second."""
-    if SANITIZED:
-        return held_requests_fill_the_limit()
-    s = srv()
-    j = Jmap(s, *BEN)
-    j.account  # the session, before
-    w = WebSocket(s, BEN)
-    calls = [["Core/echo", {"a": "x" * 1000000}, "c0"]]
-    body = json.dumps({"using": [CORE], "methodCalls": calls}).encode()
-    got = []
-
-    def heavy():
-        st, _, r = j.request("POST", "/jmap/api/", body, {"Content-Type": "application/json"})
-        got.append((st, r.get("limit") if st == 400 else None))
-    # Whether the HTTP requests are inside the server together while a
-    # socket Request arrives is up to the scheduler: a loaded machine
-    # may run them one after another (seen once in a fresh clone), so
-    # the burst is tried again, up to 20 times (6 were once not enough
-    # in a fresh clone beside helpers' builds), until the limit shows. A
-    # server that does not count socket Requests never shows it.
-    seen, sessions, refused = [], set(), []
-    for _ in range(20):
-        threads = [threading.Thread(target=heavy) for _ in range(6)]
-        for t in threads:
-            t.start()
-        while any(t.is_alive() for t in threads):
-            w.send_json(ws_request([["Core/echo", {}, "e"]], "q%d" % len(seen)))
-            r = w.recv_json(timeout=30)
-            assert r["requestId"] == "q%d" % len(seen), r
-            seen.append(r)
-            st, _, sess = j.request("GET", "/jmap/session")
-            sessions.add((st, st == 200 or sess.get("limit")))
-        for t in threads:
-            t.join()
-        refused = [r for r in seen if r["@type"] == "RequestError"]
-        if refused:
-            break
-    assert refused, [r["@type"] for r in seen]
-    assert sessions == {(200, True)}, sessions
-    r = refused[0]
-    assert r["type"] == "urn:ietf:params:jmap:error:limit" and r["status"] == 400 and \
-        r["limit"] == "maxConcurrentRequests", r
-    assert set(got) <= {(200, None), (400, "maxConcurrentRequests")}, got
-    w.send_json(ws_request([["Core/echo", {"k": 2}, "e"]], "after"))
-    r = w.recv_json()
-    assert r["@type"] == "Response" and r["methodResponses"][0][1] == {"k": 2}, r
-    w.close()
+    end the socket's Requests run again (held_requests_fill_the_limit
+    above). Only the sanitizer build can hold a request inside the
+    server (TERN_TEST_JMAP_HOLD_FILE); the release build has no test
+    code, and the bursts of slow requests it was once tested with left
+    the overlap to the scheduler: 20 bursts of six still missed it once
+    in a fresh clone's run (stop 76). So the release build skips it and
+    the sanitizer build, which every `make test` runs too, checks it."""
+    if not SANITIZED:
+        return "skip"
+    return held_requests_fill_the_limit()
 
 
 def test_websocket_npm_client():
