@@ -398,7 +398,9 @@ def test_map_that_cannot_grow_refuses_mail():
         print("  %d stored in a 64 MiB map that cannot grow, then %s" % (codes.count(250), codes[-1]))
         assert codes[-1] == (452, b"4.3.1"), codes[-1]
         assert s.proc.poll() is None
-        assert "event=map_grow_failed" in s.log_text()
+        # The line is written before the reply, but the harness reads the
+        # server's stderr in its own thread: wait for it to be read.
+        assert s.wait_log("event=map_grow_failed")
         subprocess.run(["prlimit", "--pid", str(s.proc.pid), "--as=unlimited:"], check=True)
         # A session's allocation may have met the limit too and drawn the
         # memory reserve (core/xalloc.c): new connections get 421 until a
