@@ -4,16 +4,19 @@ Each test gets a fresh data directory and free high ports. The server's log
 (stderr) is kept in memory and in DATA_DIR/../server.log so a failing test
 can show it. Nothing here talks to anything but 127.0.0.1 / ::1.
 """
+import array
 import atexit
 import contextlib
 import fcntl
 import os
 import random
+import select
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
+import termios
 import threading
 import time
 
@@ -430,19 +433,55 @@ class Server:
         raise RuntimeError("tern did not start:\n" + self.log_text())
 
     def _read_log(self, first_line):
-        for raw in self.proc.stderr:
-            line = raw.decode("utf-8", "replace")
+        # Octets leave the pipe only under log_lock and are in self.log
+        # when it is let go; log_text() relies on it (below).
+        fd = self.proc.stderr.fileno()
+        os.set_blocking(fd, False)
+        partial = b""
+        poller = select.poll()  # not select(): a test may hold 1,000 descriptors
+        poller.register(fd, select.POLLIN)
+        while True:
+            poller.poll()
             with self.log_lock:
-                self.log.append(line)
-            self.log_file.write(line)
+                try:
+                    chunk = os.read(fd, 1 << 16)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    chunk = b""
+                if not chunk:
+                    break
+                *whole, partial = (partial + chunk).split(b"\n")
+                lines = [raw.decode("utf-8", "replace") + "\n" for raw in whole]
+                self.log.extend(lines)
+            self.log_file.write("".join(lines))
             self.log_file.flush()
         with self.log_lock:
+            if partial:
+                self.log.append(partial.decode("utf-8", "replace"))
+                self.log_file.write(self.log[-1])
             this_run = "".join(self.log[first_line:])
         keep_sanitizer_output(this_run, "stderr of tern serve (%s)" % self.tmp)
 
+    def _pipe_empty(self):
+        try:
+            n = array.array("i", [0])
+            fcntl.ioctl(self.proc.stderr.fileno(), termios.FIONREAD, n)
+            return n[0] == 0
+        except (AttributeError, OSError, ValueError):
+            return True  # no server, or its stderr is closed
+
     def log_text(self):
-        with self.log_lock:
-            return "".join(self.log)
+        """Every whole line the server wrote before this call: a line it
+        wrote before a reply may still sit in the pipe when the reply
+        reaches the test, so this waits (2 s at most) until the reader
+        thread has taken everything the pipe holds."""
+        deadline = time.time() + 2
+        while True:
+            with self.log_lock:
+                if self._pipe_empty() or time.time() > deadline:
+                    return "".join(self.log)
+            time.sleep(0.001)
 
     def wait_log(self, needle, timeout=10):
         """Waits for needle, a string or a compiled pattern, in the log: a
