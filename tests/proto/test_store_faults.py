@@ -13,7 +13,10 @@
   and a start on the full disk,
   then room again: everything works without another restart.
 """
+import array
 import base64
+import contextlib
+import fcntl
 import imaplib
 import os
 import poplib
@@ -23,6 +26,7 @@ import signal
 import smtplib
 import socket
 import subprocess
+import termios
 import time
 
 from harness import Server, free_port, message, small_tmpfs
@@ -238,6 +242,38 @@ TEMP_SIEVE = re.compile(rb'^NO \(TRYLATER\)')
 FULL_IMAP = b"[OVERQUOTA] Not enough disk space on the server."
 
 
+@contextlib.contextmanager
+def reader_held(s, account):
+    """Keeps a read transaction on the store open: `tern fetch` of a
+    100 KB message into a pipe nobody reads blocks in its write, its
+    transaction open, once the pipe is full. LMDB reuses no page freed
+    after its oldest reader began, so from here every write needs pages
+    the pages freed before it cannot all supply: on a full disk each is
+    refused after the first few, whatever earlier commits left free
+    (without it, small writes fitted the freed pages for as long as a
+    test tried, one CI run in several)."""
+    listed = subprocess.run([s.binary, "fetch", account], env=s.env, capture_output=True,
+                            timeout=30, check=True).stdout.decode()
+    big = [ln.split()[0] for ln in listed.splitlines() if " big " in ln]
+    assert big, listed
+    p = subprocess.Popen([s.binary, "fetch", account, "--id", big[0]], env=s.env,
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        cap = fcntl.fcntl(p.stdout.fileno(), fcntl.F_GETPIPE_SZ)
+        n = array.array("i", [0])
+        deadline = time.time() + 30
+        while time.time() < deadline and p.poll() is None:
+            fcntl.ioctl(p.stdout.fileno(), termios.FIONREAD, n)
+            if n[0] >= cap:
+                break
+            time.sleep(0.01)
+        assert n[0] >= cap and p.poll() is None, (n[0], cap, p.poll())
+        yield
+    finally:
+        out = p.stdout.read()
+        assert p.wait(timeout=30) == 0 and len(out) + cap > 100000, (p.returncode, len(out))
+
+
 def test_full_disk_on_the_other_write_paths():
     # Each write path on a full disk (no reserve: TERN_DISK_RESERVE=0, so
     # the writes that add no mail are refused too once LMDB's free pages
@@ -337,59 +373,60 @@ def test_full_disk_on_the_other_write_paths():
             assert TEMP_SIEVE.match(r), r
             listed = ms.cmd("LISTSCRIPTS")
             assert b'"old" ACTIVE' in listed, listed
-            # JMAP: Identity/set and PushSubscription/set, until refused
-            # overQuota for the disk (not for the number of subscriptions).
+            # JMAP, with a read transaction held (reader_held): every write
+            # from here must take pages the full disk has not got, so each
+            # loop below ends refused, however little it writes.
             core = "urn:ietf:params:jmap:core"
-            # New mail through JMAP: Email/import and a draft by
-            # Email/set, refused overQuota as APPEND is (the floor).
-            for method, args in (
-                    ("Email/import", {"emails": {"i": {"blobId": up["blobId"],
-                                                       "mailboxIds": {inbox: True}}}}),
-                    ("Email/set", {"create": {"d": {
-                        "mailboxIds": {inbox: True}, "subject": "draft", "keywords": {"$draft": True},
-                        "bodyValues": {"b": {"value": "x" * 2000}},
-                        "textBody": [{"partId": "b", "type": "text/plain"}]}}})):
-                # Until refused: one small message may fit the pages the
-                # last refused write left free (a CI run stored one), but
-                # each adds records, so the store must grow and the full
-                # disk refuses it.
-                for n in range(200):
-                    _, res = j.one(method, args)
-                    bad = list((res.get("notCreated") or {}).values())
-                    if bad:
-                        break
-                print("  %s: %d stored, then %s" % (method, n, bad[:1]))
-                assert bad and bad[0]["type"] == "overQuota", res
-            for method, using, args in (
-                    ("Identity/set", (core, "urn:ietf:params:jmap:submission"),
-                     # 30 KB each: an account holds at most 100, and
-                     # small ones all fitted the pages the refused writes
-                     # before had freed (a CI run met "too many
-                     # identities" before the full disk).
-                     lambda n: {"accountId": j.account, "create": {"i%d" % k: {
-                         "name": "n" * 500 + str(k), "email": BOB[0], "textSignature": "t" * 30000}
-                         for k in range(n * 10, n * 10 + 10)}}),
-                    ("PushSubscription/set", (core,), lambda n: {"create": {"p": {
-                        "deviceClientId": "d" * 200 + str(n),
-                        "url": "https://127.0.0.1:1/" + "u" * 500}}})):
-                made = 0
-                for n in range(9):
-                    res = j.call([[method, args(n), "0"]], using=using)["methodResponses"][0][1]
-                    made += len(res.get("created") or {})
-                    bad = list((res.get("notCreated") or {}).values())
-                    if bad:
-                        break
-                print("  %s: %d created, then %s" % (method, made, bad[:1]))
-                assert bad and all(e["type"] == "overQuota" and "storage is full" in e["description"]
-                                   for e in bad), res
-            # EmailSubmission/set: the queue refuses it for the disk:
-            # overQuota as any create (it said serverFail).
-            _, res = j.one("EmailSubmission/set", {"create": {"s": {
-                "identityId": identity, "emailId": draft}}}, sub)
-            bad = list((res.get("notCreated") or {}).values())
-            print("  EmailSubmission/set: %s" % (bad[:1] or res.get("created")))
-            assert bad and bad[0]["type"] == "overQuota" and \
-                "storage is full" in bad[0]["description"], res
+            with reader_held(s, BOB[0]):
+                # New mail through JMAP: Email/import and a draft by
+                # Email/set, refused overQuota as APPEND is (the floor).
+                for method, args in (
+                        ("Email/import", {"emails": {"i": {"blobId": up["blobId"],
+                                                           "mailboxIds": {inbox: True}}}}),
+                        ("Email/set", {"create": {"d": {
+                            "mailboxIds": {inbox: True}, "subject": "draft",
+                            "keywords": {"$draft": True},
+                            "bodyValues": {"b": {"value": "x" * 2000}},
+                            "textBody": [{"partId": "b", "type": "text/plain"}]}}})):
+                    # Until refused: the first may fit the pages freed
+                    # before the reader began.
+                    for n in range(200):
+                        _, res = j.one(method, args)
+                        bad = list((res.get("notCreated") or {}).values())
+                        if bad:
+                            break
+                    print("  %s: %d stored, then %s" % (method, n, bad[:1]))
+                    assert bad and bad[0]["type"] == "overQuota", res
+                # Identity/set and PushSubscription/set until refused
+                # overQuota for the disk, never for their counts (an
+                # account holds at most 100 identities, 16 subscriptions).
+                for method, using, args in (
+                        ("Identity/set", (core, "urn:ietf:params:jmap:submission"),
+                         lambda n: {"accountId": j.account, "create": {"i%d" % n: {
+                             "name": "n" * 500 + str(n), "email": BOB[0],
+                             "textSignature": "t" * 3000}}}),
+                        ("PushSubscription/set", (core,), lambda n: {"create": {"p": {
+                            "deviceClientId": "d" * 200 + str(n),
+                            "url": "https://127.0.0.1:1/" + "u" * 500}}})):
+                    made = 0
+                    for n in range(9):
+                        res = j.call([[method, args(n), "0"]],
+                                     using=using)["methodResponses"][0][1]
+                        made += len(res.get("created") or {})
+                        bad = list((res.get("notCreated") or {}).values())
+                        if bad:
+                            break
+                    print("  %s: %d created, then %s" % (method, made, bad[:1]))
+                    assert bad and all(e["type"] == "overQuota" and
+                                       "storage is full" in e["description"] for e in bad), res
+                # EmailSubmission/set: the queue refuses it for the disk:
+                # overQuota as any create (it said serverFail).
+                _, res = j.one("EmailSubmission/set", {"create": {"s": {
+                    "identityId": identity, "emailId": draft}}}, sub)
+                bad = list((res.get("notCreated") or {}).values())
+                print("  EmailSubmission/set: %s" % (bad[:1] or res.get("created")))
+                assert bad and bad[0]["type"] == "overQuota" and \
+                    "storage is full" in bad[0]["description"], res
             # POP3: DELE 1 and QUIT: done, or "-ERR [SYS/TEMP]" and the
             # message still there; never half.
             p = poplib.POP3_SSL("127.0.0.1", s.pop3s_port, context=ctx())
