@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/xalloc.h"
 #include "dns/dns_msg.h"
@@ -168,6 +169,8 @@ static void report_tags(struct dmarc_verdict *v, const struct dmarc_record *rec)
 		v->fo[n++] = '0';
 	v->fo[n] = '\0';
 	v->has_ruf = rec->ruf.len > 0 && rec->psd != DMARC_PSD_Y;
+	v->adkim = rec->adkim;
+	v->aspf = rec->aspf;
 }
 
 static void finish(struct dmarc_eval *e, enum dmarc_result r, const char *why)
@@ -182,6 +185,23 @@ static enum dmarc_policy lower(enum dmarc_policy p)
 	return p == DMARC_POLICY_REJECT ? DMARC_POLICY_QUARANTINE : DMARC_POLICY_NONE;
 }
 
+/* id is org or a name under it (ASCII case ignored). */
+static int at_or_under(const char *id, const char *org)
+{
+	size_t il = strlen(id), ol = strlen(org);
+	return ol > 0 && (il == ol ? strcasecmp(id, org) == 0
+				   : il > ol && id[il - ol - 1] == '.' && strcasecmp(id + il - ol, org) == 0);
+}
+
+int dmarc_verdict_aligned(const struct dmarc_verdict *v, const char *domain, char mode)
+{
+	if (!v->policy_domain[0] || !domain || !*domain)
+		return 0;
+	if (strcasecmp(domain, v->header_from) == 0)
+		return 1;
+	return mode != 's' && at_or_under(domain, v->org_domain);
+}
+
 /*
  * Is id aligned with the Author Domain (org: its Organizational Domain)?
  * READY with *yes set, or what the walk needs.
@@ -192,8 +212,7 @@ static enum need aligned(struct dmarc_eval *e, const char *id, char mode, const 
 	if (*yes || mode == 's')
 		return READY;
 	/* Same Organizational Domain: id must be org or under it, or no walk can match. */
-	size_t il = strlen(id), ol = strlen(org);
-	if (!(il == ol ? strcmp(id, org) == 0 : il > ol && id[il - ol - 1] == '.' && strcmp(id + il - ol, org) == 0))
+	if (!at_or_under(id, org))
 		return READY;
 	struct walk w;
 	enum need r = walk(e, id, &w);

@@ -129,6 +129,7 @@ struct dmarc_verdict {
 	 * (report/dmarc_fail.h). */
 	char fo[16];
 	int has_ruf;
+	char adkim, aspf;   /* the record's alignment modes, 'r' or 's' (0 without a record) */
 };
 
 struct dmarc_eval;
@@ -162,6 +163,18 @@ void dmarc_eval_abort(struct dmarc_eval *e, const char *why);
 const struct dmarc_verdict *dmarc_eval_verdict(const struct dmarc_eval *e);
 /* DNS queries asked so far. */
 unsigned dmarc_eval_queries(const struct dmarc_eval *e);
+
+/*
+ * Whether domain (an SPF or DKIM identifier) is aligned with v's Author
+ * Domain in mode ('s' or 'r'): the same name, or, relaxed, the Author
+ * Domain's Organizational Domain or a name under it. For identifiers the
+ * evaluation did not need (one that did not pass, for the failure
+ * reports' Identity-Alignment, report/dmarc_fail.h): decided from the
+ * names alone, without the identifier's own Tree Walk, so a name under
+ * the Organizational Domain that a psd=n record makes an organization of
+ * its own still counts as aligned. 0 when v has no record.
+ */
+int dmarc_verdict_aligned(const struct dmarc_verdict *v, const char *domain, char mode);
 
 /* "none", "pass", "fail", "temperror", "permerror" (RFC 8601 §2.7.2). */
 const char *dmarc_result_name(enum dmarc_result r);

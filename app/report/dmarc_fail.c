@@ -147,15 +147,25 @@ int dmarc_fail_note(const struct dmarc_fail_msg *m, int64_t now)
 	snprintf(j->source_ip, sizeof j->source_ip, "%s", m->source_ip ? m->source_ip : "");
 	snprintf(j->mail_from, sizeof j->mail_from, "%s", m->mail_from);
 	snprintf(j->delivery, sizeof j->delivery, "%s", m->delivery ? m->delivery : "other");
+	/* RFC 9991 redefines RFC 7489's field: what failed to authenticate
+	 * an aligned identity, not what passed aligned (always "none" when
+	 * DMARC failed, which told the Domain Owner nothing). */
 	snprintf(j->alignment, sizeof j->alignment, "%s",
-		 v->dkim_aligned && v->spf_aligned ? "dkim, spf"
-		 : v->dkim_aligned                 ? "dkim"
-		 : v->spf_aligned                  ? "spf"
-						   : "none");
+		 m->dkim_aligned_failed && m->spf_aligned_failed ? "dkim, spf"
+		 : m->dkim_aligned_failed                        ? "dkim"
+		 : m->spf_aligned_failed                         ? "spf"
+								 : "none");
 	if (m->dkim_domain)
 		snprintf(j->dkim_domain, sizeof j->dkim_domain, "%s", m->dkim_domain);
 	if (m->dkim_selector)
 		snprintf(j->dkim_selector, sizeof j->dkim_selector, "%s", m->dkim_selector);
+	/* i= as written may fold (FWS inside a tag value, RFC 6376 §3.2):
+	 * the value without it, one line. */
+	size_t il = 0;
+	for (const char *c = m->dkim_identity ? m->dkim_identity : ""; *c && il + 1 < sizeof j->dkim_identity; c++)
+		if ((unsigned char)*c > ' ' && *c != 0x7f)
+			j->dkim_identity[il++] = *c;
+	j->dkim_identity[il] = '\0';
 	j->auth_results = xstrdup(m->auth_results ? m->auth_results : "");
 	/* Whole lines, at most DMARC_FAIL_HEADER_MAX bytes. */
 	size_t keep = hl;
@@ -251,6 +261,8 @@ int dmarc_fail_message(const struct dmarc_fail_job *j, const char *from, const c
 		   j->delivery);
 	if (j->dkim_domain[0])
 		buf_printf(out, "DKIM-Domain: %s\r\n", j->dkim_domain);
+	if (j->dkim_identity[0])
+		buf_printf(out, "DKIM-Identity: %s\r\n", j->dkim_identity);
 	if (j->dkim_selector[0])
 		buf_printf(out, "DKIM-Selector: %s\r\n", j->dkim_selector);
 	buf_printf(out, "\r\n--%s\r\nContent-Type: text/rfc822-headers\r\n\r\n", bnd);
@@ -359,9 +371,11 @@ unsigned dmarc_fail_send(struct store *st, const char *from, const char *hostnam
 /* ---- across a stop ---- */
 
 /* One record per report: the fields in struct order, each ended by a
- * NUL (none holds one: they are C strings), then the arrival time. */
+ * NUL (none holds one: they are C strings), then the arrival time, then
+ * the DKIM identity (added later: a record saved without it still loads). */
 #define SAVED_PREFIX STORE_DMARC_FAIL_PREFIX
-#define SAVED_FIELDS 11
+#define SAVED_FIELDS 12
+#define SAVED_FIELDS_OLD 11
 
 void dmarc_fail_stop(void)
 {
@@ -390,7 +404,7 @@ unsigned dmarc_fail_save(struct store *st)
 		const char *f[SAVED_FIELDS] = {j->pdomain,    j->header_from,   j->source_ip,
 					       j->mail_from,  j->delivery,      j->alignment,
 					       j->dkim_domain, j->dkim_selector, j->auth_results,
-					       j->header,     at};
+					       j->header,     at,               j->dkim_identity};
 		struct buf b;
 		buf_init(&b, 1u << 20);
 		for (int k = 0; k < SAVED_FIELDS; k++)
@@ -412,27 +426,33 @@ unsigned dmarc_fail_save(struct store *st)
 /* A saved record back as a job, or NULL when it is not one. */
 static struct dmarc_fail_job *job_parse(const char *v, size_t len)
 {
-	const char *f[SAVED_FIELDS];
+	const char *f[SAVED_FIELDS] = {0};
 	size_t at = 0;
 	for (int k = 0; k < SAVED_FIELDS; k++) {
 		const char *end = at < len ? memchr(v + at, '\0', len - at) : NULL;
+		if (!end && k == SAVED_FIELDS_OLD) {
+			f[k] = ""; /* saved before the DKIM identity was */
+			break;
+		}
 		if (!end)
 			return NULL;
 		f[k] = v + at;
 		at = (size_t)(end - v) + 1;
 	}
 	struct dmarc_fail_job *j = xcalloc(1, sizeof *j);
-	struct { char *dst; size_t sz; } fixed[8] = {
+	struct { char *dst; size_t sz; } fixed[9] = {
 		{j->pdomain, sizeof j->pdomain},     {j->header_from, sizeof j->header_from},
 		{j->source_ip, sizeof j->source_ip}, {j->mail_from, sizeof j->mail_from},
 		{j->delivery, sizeof j->delivery},   {j->alignment, sizeof j->alignment},
-		{j->dkim_domain, sizeof j->dkim_domain}, {j->dkim_selector, sizeof j->dkim_selector}};
-	for (int k = 0; k < 8; k++) {
-		if (strlen(f[k]) >= fixed[k].sz) {
+		{j->dkim_domain, sizeof j->dkim_domain}, {j->dkim_selector, sizeof j->dkim_selector},
+		{j->dkim_identity, sizeof j->dkim_identity}};
+	static const int field_of[9] = {0, 1, 2, 3, 4, 5, 6, 7, 11};
+	for (int k = 0; k < 9; k++) {
+		if (strlen(f[field_of[k]]) >= fixed[k].sz) {
 			free(j);
 			return NULL;
 		}
-		memcpy(fixed[k].dst, f[k], strlen(f[k]) + 1);
+		memcpy(fixed[k].dst, f[field_of[k]], strlen(f[field_of[k]]) + 1);
 	}
 	j->auth_results = xstrdup(f[8]);
 	j->header = xstrdup(f[9]);

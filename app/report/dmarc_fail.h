@@ -66,9 +66,17 @@ struct dmarc_fail_msg {
 	const char *auth_results;   /* the whole Authentication-Results field, CRLF-ended */
 	const char *delivery;       /* RFC 6591 Delivery-Result: "delivered", "spam", "reject" */
 	int spf_failed, dkim_failed;
-	const char *dkim_domain, *dkim_selector; /* the first failed signature's, or NULL */
+	/* The failed signature reported (DKIM-Domain, -Selector): the
+	 * first whose d= is aligned, else the first; NULL when none. */
+	const char *dkim_domain, *dkim_selector;
 	const char *msg;            /* the message as received */
 	size_t len;
+	/* Identity-Alignment (RFC 9991, "Reporting Format Update"): the mechanisms that
+	 * failed to authenticate an aligned identity: SPF did not pass for
+	 * a MAIL FROM domain aligned with the Author Domain, a signature
+	 * whose d= is aligned did not pass (dmarc_verdict_aligned). */
+	int spf_aligned_failed, dkim_aligned_failed;
+	const char *dkim_identity;  /* the reported signature's AUID (i=, or "@d"), or NULL */
 };
 
 /*
@@ -86,6 +94,7 @@ struct dmarc_fail_job {
 	char delivery[16];
 	char alignment[16];     /* "none", "dkim", "spf" or "dkim, spf" */
 	char dkim_domain[254], dkim_selector[254]; /* a selector: up to 253 octets */
+	char dkim_identity[324]; /* an AUID: up to 320 octets */
 	char *auth_results;     /* owned */
 	char *header;           /* owned: the header section, CRLF lines, no empty line */
 	int64_t arrived;

@@ -192,14 +192,27 @@ static void fail_report(const struct auth_results *r, struct smtp_tx *tx)
 	    .msg = tx->data.p,
 	    .len = tx->data.len,
 	};
-	for (size_t i = 0; i < r->ndkim; i++)
-		if (r->dkim[i]->result != DKIM_RESULT_PASS && r->dkim[i]->result != DKIM_RESULT_NONE) {
-			if (!m.dkim_failed && r->dkim[i]->d[0]) {
-				m.dkim_domain = r->dkim[i]->d;
-				m.dkim_selector = r->dkim[i]->s;
-			}
-			m.dkim_failed = 1;
-		}
+	const struct dmarc_verdict *v = r->dmarc_verdict;
+	/* What failed to authenticate an aligned identity (RFC 9991's
+	 * Identity-Alignment); the DKIM fields name such a signature. */
+	m.spf_aligned_failed = v && r->has_spf && r->spf != SPF_PASS && r->mail_from && r->mail_from[0] &&
+			       dmarc_verdict_aligned(v, r->spf_domain, v->aspf);
+	const struct dkim_sig_result *shown = NULL;
+	for (size_t i = 0; i < r->ndkim; i++) {
+		const struct dkim_sig_result *d = r->dkim[i];
+		if (d->result == DKIM_RESULT_PASS || d->result == DKIM_RESULT_NONE)
+			continue;
+		m.dkim_failed = 1;
+		int al = v && d->d[0] && dmarc_verdict_aligned(v, d->d, v->adkim);
+		if (d->d[0] && (!shown || (al && !m.dkim_aligned_failed)))
+			shown = d;
+		m.dkim_aligned_failed |= al;
+	}
+	if (shown) {
+		m.dkim_domain = shown->d;
+		m.dkim_selector = shown->s;
+		m.dkim_identity = shown->i;
+	}
 	dmarc_fail_note(&m, time_wall());
 	buf_free(&ar);
 }

@@ -214,7 +214,10 @@ def test_failure_reports_ruf():
     verified external ones (one whose verification name has an SPF
     record beside its v=DMARC1 one: RFC 7489 §7.1 discards the other),
     not to one whose !size is too small; it is DKIM-signed
-    and holds the header of the message, not its body."""
+    and holds the header of the message, not its body. Identity-Alignment
+    names what failed to authenticate an aligned identity (RFC 9991): the
+    DKIM signature of example.org in the first, SPF for bounce@example.org
+    in the spoof."""
     ips = unique_ips(1)
     port = free_port_on(ips)
     dns = DnsServer({
@@ -293,16 +296,20 @@ def test_failure_reports_ruf():
                 headers = list(e.iter_parts())[2].get_payload()
                 headers = headers if isinstance(headers, str) else headers.decode()
                 assert "Subject: hi" in headers and "From:" in headers, headers
+                # Identity-Alignment (RFC 9991): the mechanisms that failed
+                # to authenticate an aligned identity, not those that passed.
                 if ip == "127.0.0.2":
                     assert "dmarc=pass" in ar and "spf=pass" in ar, ar
-                    assert f["Identity-Alignment"] == "spf", str(f)
+                    assert f["Identity-Alignment"] == "dkim", str(f)
                     assert f["Delivery-Result"] == "delivered", str(f)
                     assert f["DKIM-Domain"] == "example.org" and f["DKIM-Selector"] == "nokey", str(f)
+                    assert f["DKIM-Identity"] == "@example.org", str(f)
                     assert "DKIM-Signature:" in headers, headers
                     assert b"The secret body" not in m["data"], m["data"]
                 else:
                     assert "dmarc=fail" in ar and "spf=fail" in ar, ar
-                    assert f["Identity-Alignment"] == "none", str(f)
+                    assert f["Identity-Alignment"] == "spf", str(f)  # bounce@example.org failed SPF
+                    assert "DKIM-Domain" not in f, str(f)
                     assert "Mallory" in headers and "Hello." not in headers, headers
             # The switch (API, web admin): on by default; off sends none.
             a = Api(s)

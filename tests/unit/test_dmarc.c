@@ -374,6 +374,36 @@ static void test_rfc_alignment(void)
 	CHECK_EQ_STR(o.v.reason, "no authenticated identifier aligned");
 }
 
+/* The alignment of identifiers that did not pass (failure reports' Identity-Alignment). */
+static void test_verdict_aligned(void)
+{
+	/* A spoof of child.example.com: example.com's record, relaxed modes. */
+	struct outcome o = eval(NULL, "child.example.com", SPF_FAIL, "example.net", NULL);
+	CHECK_EQ_INT(o.v.aspf, 'r');
+	CHECK_EQ_INT(o.v.adkim, 'r');
+	CHECK(dmarc_verdict_aligned(&o.v, "child.example.com", 's'));
+	CHECK(dmarc_verdict_aligned(&o.v, "CHILD.example.com", 's'));
+	CHECK(!dmarc_verdict_aligned(&o.v, "example.com", 's'));
+	CHECK(dmarc_verdict_aligned(&o.v, "example.com", 'r'));
+	CHECK(dmarc_verdict_aligned(&o.v, "bounce.example.com", 'r'));
+	CHECK(!dmarc_verdict_aligned(&o.v, "notexample.com", 'r'));
+	CHECK(!dmarc_verdict_aligned(&o.v, "example.net", 'r'));
+	CHECK(!dmarc_verdict_aligned(&o.v, "com", 'r'));
+	CHECK(!dmarc_verdict_aligned(&o.v, "", 'r'));
+	CHECK(!dmarc_verdict_aligned(&o.v, NULL, 'r'));
+	/* The record's modes are the verdict's. */
+	o = eval("_dmarc.strict.test TXT v=DMARC1; p=reject; aspf=s; adkim=s\n", "strict.test", SPF_FAIL,
+		 "strict.test", NULL);
+	CHECK_EQ_INT(o.v.aspf, 's');
+	CHECK_EQ_INT(o.v.adkim, 's');
+	CHECK(dmarc_verdict_aligned(&o.v, "strict.test", o.v.aspf));
+	CHECK(!dmarc_verdict_aligned(&o.v, "sub.strict.test", o.v.adkim));
+	/* No record: nothing is aligned with anything. */
+	o = eval(NULL, "nowhere.test", SPF_FAIL, "nowhere.test", NULL);
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_NONE);
+	CHECK(!dmarc_verdict_aligned(&o.v, "nowhere.test", 'r'));
+}
+
 /* §4.10: the tree walk's queries, including the shortcut for long names. */
 static void test_walk(void)
 {
@@ -800,6 +830,7 @@ int main(void)
 	test_record();
 	test_author();
 	test_rfc_alignment();
+	test_verdict_aligned();
 	test_walk();
 	test_rfc_tree_walks();
 	test_subdomain_policy();
