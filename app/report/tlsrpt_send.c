@@ -181,6 +181,11 @@ int tlsrpt_message(const char *from, const char *to, const char *hostname, const
 	mime_header_fold(out, str_c(subject));
 	buf_append_c(out, "\r\n");
 	buf_printf(out, "TLS-Report-Domain: %s\r\nTLS-Report-Submitter: %s\r\n", domain, hostname);
+	/* §5.3: a report "MUST" be delivered "despite any TLS-related
+	 * failures", in the clear if need be: the domain's MTA-STS or DANE
+	 * trouble is what it reports, and must not hold it in the queue.
+	 * RFC 8689 §5's field makes the queue skip those checks. */
+	buf_append_c(out, "TLS-Required: No\r\n");
 	buf_printf(out, "Message-ID: <tlsrpt.%02x%02x%02x%02x.%s>\r\n", rnd[0], rnd[1], rnd[2],
 		   rnd[3], report_id);
 	buf_printf(out, "MIME-Version: 1.0\r\nContent-Type: multipart/report; "

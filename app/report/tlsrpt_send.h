@@ -53,7 +53,9 @@ int tlsrpt_send_reports(struct store *st, const struct tlsrpt_send_opts *o,
 
 /*
  * The report message (CRLF lines, not signed): RFC 8460 §5.3's headers
- * and parts; the attachment is gz[0..gzlen) named
+ * and parts, and "TLS-Required: No" (RFC 8689 §5) so that the queue
+ * delivers it despite the domain's MTA-STS or DANE failures, as §5.3
+ * requires; the attachment is gz[0..gzlen) named
  * "SUBMITTER!DOMAIN!BEGIN!END!ID.json.gz". 0, or -1 when out is full.
  */
 struct buf;

@@ -119,7 +119,9 @@ def _records(ips, https_port):
         "mxb.bad.test": {"A": [ips[1]]},
         "mta-sts.bad.test": {"A": [ips[2]]},
         "_mta-sts.bad.test": {"TXT": ["v=STSv1; id=1;"]},
-        "_smtp._tls.bad.test": {"TXT": ["v=TLSRPTv1;rua=%s" % url]},
+        # Mailed to its own MX too, whose TLS fails the policy: §5.3 says
+        # the report goes anyway.
+        "_smtp._tls.bad.test": {"TXT": ["v=TLSRPTv1;rua=%s,mailto:tlsrpt@bad.test" % url]},
         "plain.test": {"MX": [[10, "mxp.plain.test"]]},
         "mxp.plain.test": {"A": [ips[3]]},
         # RFC 6068: "%2B" is "+"; the hfields are ignored; the same
@@ -161,7 +163,7 @@ def test_reports_counted_mailed_and_posted():
     }, web_cert, env) as (w, ips, sink):
         ra = w.receiver(0, tls=True, cert=a_cert)
         # Self-signed for its own name: the name matches, the issuer is unknown.
-        w.receiver(1, tls=True, cert=self_signed(tmp, "mxb.bad.test"))
+        rb = w.receiver(1, tls=True, cert=self_signed(tmp, "mxb.bad.test"))
         rp = w.receiver(3, tls=False)
         w.send(["carol@good.test", "dave@bad.test", "pat@plain.test", "nim@none.test"])
         ra.wait_messages(1)
@@ -180,7 +182,7 @@ def test_reports_counted_mailed_and_posted():
         r = w.srv.cli("tlsrpt", "report", "--send", "--today")
         out = r.stdout.decode() + r.stderr.decode()
         lines = dict(l.split(": ", 1) for l in r.stdout.decode().splitlines())
-        assert lines["mailed"] == "2" and lines["posted"] == "2", out
+        assert lines["mailed"] == "3" and lines["posted"] == "2", out
         assert lines["from"] == FROM and lines["no-record"] == "1", out
         assert lines["failed"] == "0" and lines["deferred"] == "0", out
         assert w.srv.cli("tlsrpt", "report").stdout.decode() == "nothing to report\n"
@@ -220,6 +222,16 @@ def test_reports_counted_mailed_and_posted():
         # §4.4: our words are a failure-reason-code; additional-information is a URI.
         assert "trusted" in fd[0]["failure-reason-code"], fd
         assert "additional-information" not in fd[0], fd
+
+        # RFC 8460 §5.3: bad.test's own MX fails its MTA-STS policy (dave's
+        # message waits for it), yet the report about that reaches it: the
+        # report says "TLS-Required: No" (RFC 8689 §5), the queue skips the
+        # policy for it.
+        got_b = rb.wait_messages(1, timeout=30)
+        assert [m["rcpts"] for m in got_b] == [["tlsrpt@bad.test"]], w.srv.log_text()[-3000:]
+        mb = message_from_bytes(got_b[0]["data"], policy=policy.default)
+        assert mb["TLS-Report-Domain"] == "bad.test" and mb["TLS-Required"] == "No", mb
+        assert dkimpy(w.srv, got_b[0]["data"]) == ["rsa-sha256=True", "ed25519-sha256=True"]
 
         # Mail: good.test's to tls@reports.test, plain.test's to
         # tls+rpt@reports.test, decoded and once (MX mxa).

@@ -406,6 +406,8 @@ static void test_message_lines(void)
 	CHECK(strstr(buf_data(&out), "3@reports.example\r\nDate: ") != NULL);
 	CHECK(strstr(buf_data(&out), "Subject: Report Domain: example.org Submitter: mail.example.test"
 				     " Report-ID:\r\n <rid-1@mail.example.test>\r\n") != NULL);
+	/* §5.3: delivered despite TLS failures (RFC 8689 §5 tells the queue). */
+	CHECK(strstr(buf_data(&out), "\r\nTLS-Required: No\r\n") != NULL);
 	/* §5.1: the file name's unique-id is letters and digits only. */
 	CHECK(strstr(buf_data(&out), "filename=\"mail.example.test!example.org!1459468800!1459555199!"
 				     "rid1mailexampletest.json.gz\"") != NULL);
