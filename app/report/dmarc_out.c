@@ -290,13 +290,28 @@ static void el(struct buf *b, int indent, const char *name, const char *text)
 	buf_printf(b, "</%s>\n", name);
 }
 
+/* <name>text</name> at indent, empty too: an element the schema requires. */
+static void el_req(struct buf *b, int indent, const char *name, const char *text)
+{
+	buf_printf(b, "%*s<%s>", indent, "", name);
+	buf_append_xml(b, text ? text : "");
+	buf_printf(b, "</%s>\n", name);
+}
+
 static void auth(struct buf *b, const char *kind, const struct dmarc_report_auth *a)
 {
+	/* RFC 9990 Appendix A: domain and result are required in both, and
+	 * selector in dkim ("Selector is now required"): written even when
+	 * the signature had no s= (a permerror) or SPF no domain, or the
+	 * whole report fails a reader that validates it. */
+	int dkim = strcmp(kind, "dkim") == 0;
 	buf_printf(b, "      <%s>\n", kind);
-	el(b, 8, "domain", a->domain);
-	el(b, 8, "selector", a->selector);
-	el(b, 8, "scope", a->scope);
-	el(b, 8, "result", a->result);
+	el_req(b, 8, "domain", a->domain);
+	if (dkim)
+		el_req(b, 8, "selector", a->selector);
+	else
+		el(b, 8, "scope", a->scope);
+	el_req(b, 8, "result", a->result);
 	buf_printf(b, "      </%s>\n", kind);
 }
 

@@ -156,6 +156,26 @@ static void test_row_text(void)
 		CHECK_EQ_STR(back.rows[0].dkim_auth[0].selector, sel);
 	dmarc_report_free(&back);
 	buf_free(&xb);
+
+	/* A signature without s= (a permerror) and an SPF check without a
+	 * domain: RFC 9990's schema requires selector, domain and result, so
+	 * they are written empty, not left out (the report failed it). */
+	struct dmarc_seen_dkim edk[1] = {{"example.net", "", "permerror"}};
+	struct dmarc_seen_msg em = {&v, "192.0.2.1", "", "", "mfrom", "none", edk, 1, NULL, NULL};
+	CHECK_EQ_INT(dmarc_seen_row_text(&em, t, sizeof t), 0);
+	CHECK_EQ_INT(dmarc_seen_row_parse(t, &r), 0);
+	buf_init(&xb, 1 << 16);
+	CHECK_EQ_INT(dmarc_out_xml(&rep, &xb), 0);
+	buf_append(&xb, "", 1);
+	CHECK(strstr(buf_data(&xb), "<dkim>\n        <domain>example.net</domain>\n"
+				    "        <selector></selector>\n        <result>permerror</result>\n") != NULL);
+	CHECK(strstr(buf_data(&xb), "<spf>\n        <domain></domain>\n        <scope>mfrom</scope>\n"
+				    "        <result>none</result>\n") != NULL);
+	CHECK_EQ_INT(dmarc_report_parse(buf_data(&xb), buf_len(&xb) - 1, &back, perr, sizeof perr), 0);
+	if (back.nrows == 1)
+		CHECK_EQ_STR(back.rows[0].dkim_auth[0].result, "permerror");
+	dmarc_report_free(&back);
+	buf_free(&xb);
 }
 
 static void set_done(void *arg)
