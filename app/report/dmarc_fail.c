@@ -24,34 +24,31 @@
 
 #define MSG_MAX ((size_t)1 << 20)
 
-int dmarc_fail_wanted(const char *fo, int dmarc_failed, int spf_aligned, int dkim_aligned,
-		      int spf_failed, int dkim_failed)
+const char *dmarc_fail_type(const char *fo, int dmarc_failed, int spf_aligned, int dkim_aligned,
+			    int spf_failed, int dkim_failed)
 {
+	int dmarc = 0, dkim = 0, spf = 0;
 	for (const char *p = fo && *fo ? fo : "0"; *p; p++) {
 		switch (*p) {
 		case '0':
-			if (dmarc_failed)
-				return 1;
+			dmarc |= dmarc_failed;
 			break;
 		case '1':
-			if (dmarc_failed || !spf_aligned || !dkim_aligned)
-				return 1;
+			dmarc |= dmarc_failed || !spf_aligned || !dkim_aligned;
 			break;
 		case 'd':
 		case 'D':
-			if (dkim_failed)
-				return 1;
+			dkim |= dkim_failed;
 			break;
 		case 's':
 		case 'S':
-			if (spf_failed)
-				return 1;
+			spf |= spf_failed;
 			break;
 		default:
 			break;
 		}
 	}
-	return 0;
+	return dmarc ? "dmarc" : dkim ? "signature" : spf ? "spf" : NULL;
 }
 
 /* ---- the queue ---- */
@@ -110,8 +107,9 @@ int dmarc_fail_note(const struct dmarc_fail_msg *m, int64_t now)
 	int failed = v->result == DMARC_RESULT_FAIL;
 	if (v->result != DMARC_RESULT_FAIL && v->result != DMARC_RESULT_PASS)
 		return 0;
-	if (!dmarc_fail_wanted(v->fo, failed, v->spf_aligned, v->dkim_aligned, m->spf_failed,
-			       m->dkim_failed))
+	const char *type = dmarc_fail_type(v->fo, failed, v->spf_aligned, v->dkim_aligned,
+					   m->spf_failed, m->dkim_failed);
+	if (!type)
 		return 0;
 	size_t hl = header_len(m->msg, m->len);
 	if (is_report(m->msg, hl))
@@ -147,6 +145,7 @@ int dmarc_fail_note(const struct dmarc_fail_msg *m, int64_t now)
 	snprintf(j->source_ip, sizeof j->source_ip, "%s", m->source_ip ? m->source_ip : "");
 	snprintf(j->mail_from, sizeof j->mail_from, "%s", m->mail_from);
 	snprintf(j->delivery, sizeof j->delivery, "%s", m->delivery ? m->delivery : "other");
+	snprintf(j->type, sizeof j->type, "%s", type);
 	/* RFC 9991 redefines RFC 7489's field: what failed to authenticate
 	 * an aligned identity, not what passed aligned (always "none" when
 	 * DMARC failed, which told the Domain Owner nothing). */
@@ -251,8 +250,8 @@ int dmarc_fail_message(const struct dmarc_fail_job *j, const char *from, const c
 	 * is RFC 7489 §7.3.1's. */
 	buf_printf(out, "--%s\r\nContent-Type: message/feedback-report\r\n\r\n"
 			"Feedback-Type: auth-failure\r\nUser-Agent: tern/1\r\nVersion: 1\r\n"
-			"Auth-Failure: dmarc\r\n",
-		   bnd);
+			"Auth-Failure: %s\r\n",
+		   bnd, j->type[0] ? j->type : "dmarc");
 	buf_append_c(out, j->auth_results);
 	buf_printf(out, "Original-Mail-From: <%s>\r\nArrival-Date: %s\r\nSource-IP: %s\r\n"
 			"Reporting-MTA: dns; %s\r\nReported-Domain: %s\r\nIdentity-Alignment: %s\r\n"
@@ -372,9 +371,10 @@ unsigned dmarc_fail_send(struct store *st, const char *from, const char *hostnam
 
 /* One record per report: the fields in struct order, each ended by a
  * NUL (none holds one: they are C strings), then the arrival time, then
- * the DKIM identity (added later: a record saved without it still loads). */
+ * the DKIM identity and the Auth-Failure type (added later: a record
+ * saved without them still loads, as a "dmarc" report). */
 #define SAVED_PREFIX STORE_DMARC_FAIL_PREFIX
-#define SAVED_FIELDS 12
+#define SAVED_FIELDS 13
 #define SAVED_FIELDS_OLD 11
 
 void dmarc_fail_stop(void)
@@ -404,7 +404,8 @@ unsigned dmarc_fail_save(struct store *st)
 		const char *f[SAVED_FIELDS] = {j->pdomain,    j->header_from,   j->source_ip,
 					       j->mail_from,  j->delivery,      j->alignment,
 					       j->dkim_domain, j->dkim_selector, j->auth_results,
-					       j->header,     at,               j->dkim_identity};
+					       j->header,     at,               j->dkim_identity,
+					       j->type};
 		struct buf b;
 		buf_init(&b, 1u << 20);
 		for (int k = 0; k < SAVED_FIELDS; k++)
@@ -430,8 +431,9 @@ static struct dmarc_fail_job *job_parse(const char *v, size_t len)
 	size_t at = 0;
 	for (int k = 0; k < SAVED_FIELDS; k++) {
 		const char *end = at < len ? memchr(v + at, '\0', len - at) : NULL;
-		if (!end && k == SAVED_FIELDS_OLD) {
-			f[k] = ""; /* saved before the DKIM identity was */
+		if (!end && k >= SAVED_FIELDS_OLD) {
+			while (k < SAVED_FIELDS)
+				f[k++] = ""; /* saved before these were */
 			break;
 		}
 		if (!end)
@@ -440,14 +442,14 @@ static struct dmarc_fail_job *job_parse(const char *v, size_t len)
 		at = (size_t)(end - v) + 1;
 	}
 	struct dmarc_fail_job *j = xcalloc(1, sizeof *j);
-	struct { char *dst; size_t sz; } fixed[9] = {
+	struct { char *dst; size_t sz; } fixed[10] = {
 		{j->pdomain, sizeof j->pdomain},     {j->header_from, sizeof j->header_from},
 		{j->source_ip, sizeof j->source_ip}, {j->mail_from, sizeof j->mail_from},
 		{j->delivery, sizeof j->delivery},   {j->alignment, sizeof j->alignment},
 		{j->dkim_domain, sizeof j->dkim_domain}, {j->dkim_selector, sizeof j->dkim_selector},
-		{j->dkim_identity, sizeof j->dkim_identity}};
-	static const int field_of[9] = {0, 1, 2, 3, 4, 5, 6, 7, 11};
-	for (int k = 0; k < 9; k++) {
+		{j->dkim_identity, sizeof j->dkim_identity}, {j->type, sizeof j->type}};
+	static const int field_of[10] = {0, 1, 2, 3, 4, 5, 6, 7, 11, 12};
+	for (int k = 0; k < 10; k++) {
 		if (strlen(f[field_of[k]]) >= fixed[k].sz) {
 			free(j);
 			return NULL;

@@ -6,14 +6,15 @@
  * result is known (smtp_checks.c, beside auth_results_observe). The
  * record that gave the policy names ruf= (not a psd=y record: RFC 9991;
  * dmarc_dest drops its ruf=) and its fo= asks for a report
- * of this outcome (dmarc_fail_wanted): the header section of the
+ * of this outcome (dmarc_fail_type): the header section of the
  * message (never its body: privacy; cut to DMARC_FAIL_HEADER_MAX) and
  * the results are copied into a small queue in memory and the report
  * thread is woken (dmarc_reporter.h). The thread (dmarc_fail_send) asks
  * the ruf= destinations as for rua= (dmarc_dest with ruf set: the same
  * external verification and "!size" limits), writes the report
  * (dmarc_fail_message: multipart/report; report-type=feedback-report,
- * Feedback-Type: auth-failure, Auth-Failure: dmarc, the message's header
+ * Feedback-Type: auth-failure, Auth-Failure: dmarc (or signature, spf:
+ * dmarc_fail_type), the message's header
  * as text/rfc822-headers) and queues it DKIM-signed (report_queue.h)
  * From the aggregate reports' address.
  *
@@ -51,12 +52,16 @@ struct store;
 
 /*
  * Whether a record's fo= (colon-separated options, blanks dropped) asks
- * for a report: "0" when DMARC failed (no aligned pass), "1" when either
- * mechanism gave no aligned pass, "d" when a DKIM signature failed to
- * verify, "s" when SPF failed; any option that applies. 1 or 0.
+ * for a report, and of which Auth-Failure type (RFC 6591 §3.2.2): "0"
+ * when DMARC failed (no aligned pass) and "1" when either mechanism gave
+ * no aligned pass ask for "dmarc" (RFC 9991: some mechanism failed to
+ * produce an aligned identifier); "d" when a DKIM signature failed to
+ * verify asks for a DKIM failure report, "signature" (RFC 6651); "s"
+ * when SPF failed for an SPF one, "spf" (RFC 6652). The first of those
+ * that applies, in that order; NULL when none does.
  */
-int dmarc_fail_wanted(const char *fo, int dmarc_failed, int spf_aligned, int dkim_aligned,
-		      int spf_failed, int dkim_failed);
+const char *dmarc_fail_type(const char *fo, int dmarc_failed, int spf_aligned, int dkim_aligned,
+			    int spf_failed, int dkim_failed);
 
 /* One message's results (the caller's strings, read during the call). */
 struct dmarc_fail_msg {
@@ -93,6 +98,7 @@ struct dmarc_fail_job {
 	char mail_from[320];
 	char delivery[16];
 	char alignment[16];     /* "none", "dkim", "spf" or "dkim, spf" */
+	char type[16];          /* Auth-Failure: "dmarc", "signature" or "spf" */
 	char dkim_domain[254], dkim_selector[254]; /* a selector: up to 253 octets */
 	char dkim_identity[324]; /* an AUID: up to 320 octets */
 	char *auth_results;     /* owned */

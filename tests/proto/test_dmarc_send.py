@@ -205,10 +205,12 @@ def feedback_fields(part):
 
 
 def test_failure_reports_ruf():
-    """DMARC failure reports (RFC 7489 §7.3, RFC 6591): a record with fo=1
+    """DMARC failure reports (RFC 7489 §7.3, RFC 6591): a record with fo=d:s
     and ruf= gets one AFRF report for a message whose SPF passes aligned
-    but whose DKIM signature fails (DMARC passes: fo=1 asks anyway), and
-    one for a spoof; not for a second message from the same address in
+    but whose DKIM signature fails (DMARC passes: "d" asks for a DKIM
+    failure report, Auth-Failure: signature, RFC 6651), and one for a
+    spoof whose SPF fails ("s": Auth-Failure: spf, RFC 6652); not for a
+    second message from the same address in
     the hour, a bounce (null sender) or a message that is itself a
     report. The report goes to the ruf= address inside the domain and the
     verified external ones (one whose verification name has an SPF
@@ -223,7 +225,7 @@ def test_failure_reports_ruf():
     dns = DnsServer({
         "example.org": {"TXT": ["v=spf1 ip4:127.0.0.2 ip4:127.0.0.3 ip4:127.0.0.4 -all"],
                         "MX": [[10, "mx.peer.test"]]},
-        "_dmarc.example.org": {"TXT": ["v=DMARC1; p=none; fo=1; ruf=mailto:ruf@example.org,"
+        "_dmarc.example.org": {"TXT": ["v=DMARC1; p=none; fo=d:s; ruf=mailto:ruf@example.org,"
                                        "mailto:fr@reports.test,mailto:tiny@reports.test!1k,"
                                        "mailto:x@twice.test"]},
         "example.org._report._dmarc.reports.test": {"TXT": ["v=DMARC1"]},
@@ -252,7 +254,7 @@ def test_failure_reports_ruf():
             # Not reported: a bounce, a report (each from an address of its own).
             send("127.0.0.3", "", msg("Alice <alice@example.org>"))
             send("127.0.0.4", "bounce@example.org", report_msg)
-            # SPF pass aligned, DKIM fails: fo=1 reports it; the second
+            # SPF pass aligned, DKIM fails: fo=d reports it; the second
             # from that address within the hour is not.
             signed = bad_sig.encode() + msg("Alice <alice@example.org>").replace(
                 b"Hello.", b"The secret body.")
@@ -288,7 +290,7 @@ def test_failure_reports_ruf():
                 assert parts == ["text/plain", "message/feedback-report", "text/rfc822-headers"], parts
                 f = feedback_fields(list(e.iter_parts())[1])
                 assert f["Feedback-Type"] == "auth-failure" and f["Version"] == "1", str(f)
-                assert f["Auth-Failure"] == "dmarc" and f["User-Agent"], str(f)
+                assert f["User-Agent"], str(f)
                 assert f["Reported-Domain"] == "example.org", str(f)
                 assert f["Original-Mail-From"] == "<bounce@example.org>", str(f)
                 assert f["Arrival-Date"] and f["Reporting-MTA"] == "dns; mx.example.test", str(f)
@@ -300,6 +302,7 @@ def test_failure_reports_ruf():
                 # to authenticate an aligned identity, not those that passed.
                 if ip == "127.0.0.2":
                     assert "dmarc=pass" in ar and "spf=pass" in ar, ar
+                    assert f["Auth-Failure"] == "signature", str(f)
                     assert f["Identity-Alignment"] == "dkim", str(f)
                     assert f["Delivery-Result"] == "delivered", str(f)
                     assert f["DKIM-Domain"] == "example.org" and f["DKIM-Selector"] == "nokey", str(f)
@@ -308,6 +311,7 @@ def test_failure_reports_ruf():
                     assert b"The secret body" not in m["data"], m["data"]
                 else:
                     assert "dmarc=fail" in ar and "spf=fail" in ar, ar
+                    assert f["Auth-Failure"] == "spf", str(f)
                     assert f["Identity-Alignment"] == "spf", str(f)  # bounce@example.org failed SPF
                     assert "DKIM-Domain" not in f, str(f)
                     assert "Mallory" in headers and "Hello." not in headers, headers

@@ -666,17 +666,22 @@ static void test_size_limit(void)
 /* Failure reports: which fo= asks for which outcome, and what is queued. */
 static void test_failure(void)
 {
-	/* fo=0: DMARC failed; 1: either mechanism unaligned; d/s: that one failed. */
-	CHECK_EQ_INT(dmarc_fail_wanted("0", 1, 0, 0, 1, 0), 1);
-	CHECK_EQ_INT(dmarc_fail_wanted("0", 0, 1, 0, 0, 1), 0);
-	CHECK_EQ_INT(dmarc_fail_wanted("", 0, 1, 0, 0, 1), 0);
-	CHECK_EQ_INT(dmarc_fail_wanted("1", 0, 1, 0, 0, 0), 1);
-	CHECK_EQ_INT(dmarc_fail_wanted("1", 0, 1, 1, 0, 0), 0);
-	CHECK_EQ_INT(dmarc_fail_wanted("d", 0, 1, 1, 0, 1), 1);
-	CHECK_EQ_INT(dmarc_fail_wanted("d", 1, 0, 0, 1, 0), 0);
-	CHECK_EQ_INT(dmarc_fail_wanted("s", 0, 0, 1, 1, 0), 1);
-	CHECK_EQ_INT(dmarc_fail_wanted("d:s", 0, 0, 1, 1, 0), 1);
-	CHECK_EQ_INT(dmarc_fail_wanted("d:s", 1, 0, 0, 0, 0), 0);
+	/* fo=0: DMARC failed; 1: either mechanism unaligned; d/s: that one
+	 * failed, reported as a DKIM (RFC 6651) or SPF (RFC 6652) failure:
+	 * every report said Auth-Failure: dmarc, even when DMARC passed. */
+	CHECK_EQ_STR(dmarc_fail_type("0", 1, 0, 0, 1, 0), "dmarc");
+	CHECK(dmarc_fail_type("0", 0, 1, 0, 0, 1) == NULL);
+	CHECK(dmarc_fail_type("", 0, 1, 0, 0, 1) == NULL);
+	CHECK_EQ_STR(dmarc_fail_type("1", 0, 1, 0, 0, 0), "dmarc");
+	CHECK(dmarc_fail_type("1", 0, 1, 1, 0, 0) == NULL);
+	CHECK_EQ_STR(dmarc_fail_type("d", 0, 1, 1, 0, 1), "signature");
+	CHECK(dmarc_fail_type("d", 1, 0, 0, 1, 0) == NULL);
+	CHECK_EQ_STR(dmarc_fail_type("s", 0, 0, 1, 1, 0), "spf");
+	CHECK_EQ_STR(dmarc_fail_type("d:s", 0, 0, 1, 1, 0), "spf");
+	CHECK(dmarc_fail_type("d:s", 1, 0, 0, 0, 0) == NULL);
+	CHECK_EQ_STR(dmarc_fail_type("d:s", 0, 1, 1, 1, 1), "signature");
+	CHECK_EQ_STR(dmarc_fail_type("0:d", 1, 0, 0, 0, 1), "dmarc");
+	CHECK_EQ_STR(dmarc_fail_type("s:1", 0, 1, 0, 1, 0), "dmarc");
 
 	struct dmarc_verdict v = verdict("example.net", "example.net", 0);
 	snprintf(v.fo, sizeof v.fo, "0");
@@ -727,6 +732,14 @@ static void test_failure(void)
 	CHECK(strstr(buf_data(&b), "\r\nDKIM-Domain: example.net\r\nDKIM-Identity: @example.net\r\n"
 				   "DKIM-Selector: s1\r\n") != NULL);
 	buf_free(&b);
+	/* A report fo=s asked for while DMARC passed: an SPF failure report. */
+	snprintf(j.type, sizeof j.type, "spf");
+	buf_init(&b, 1 << 16);
+	CHECK_EQ_INT(dmarc_fail_message(&j, "r@example.org", "f@example.net", "mx.example.org", now, &b), 0);
+	buf_append(&b, "", 1);
+	CHECK(strstr(buf_data(&b), "\r\nAuth-Failure: spf\r\n") != NULL);
+	CHECK(strstr(buf_data(&b), "Auth-Failure: dmarc") == NULL);
+	buf_free(&b);
 
 	/* Reports off: the queue is emptied, nothing sent. */
 	CHECK_EQ_INT(dmarc_fail_send(NULL, "", "h", NULL, NULL, now), 0);
@@ -736,22 +749,23 @@ static void test_failure(void)
 /* The saved failure reports' fields (NUL-separated), by record. */
 struct saved {
 	int n;
-	char alignment[8][16], identity[8][64];
+	char alignment[8][16], identity[8][64], type[8][16];
 };
 
 static void on_saved(void *arg, const char *name, const void *val, size_t len)
 {
 	struct saved *sv = arg;
 	(void)name;
-	const char *f[12] = {0};
+	const char *f[13] = {0};
 	size_t at = 0;
-	for (int k = 0; k < 12 && at < len; k++) {
+	for (int k = 0; k < 13 && at < len; k++) {
 		f[k] = (const char *)val + at;
 		at += strlen(f[k]) + 1;
 	}
 	if (sv->n < 8 && f[5]) {
 		snprintf(sv->alignment[sv->n], sizeof sv->alignment[0], "%s", f[5]);
 		snprintf(sv->identity[sv->n], sizeof sv->identity[0], "%s", f[11] ? f[11] : "(none)");
+		snprintf(sv->type[sv->n], sizeof sv->type[0], "%s", f[12] ? f[12] : "(none)");
 		sv->n++;
 	}
 }
@@ -791,11 +805,20 @@ static void test_failure_alignment(void)
 	m.source_ip = "192.0.2.53";
 	m.spf_aligned_failed = 1;
 	CHECK_EQ_INT(dmarc_fail_note(&m, now), 1);
+	/* DMARC passed, SPF failed: fo=s asks for an SPF failure report. */
+	struct dmarc_verdict pv = verdict("example.net", "example.net", 1);
+	snprintf(pv.fo, sizeof pv.fo, "s");
+	pv.has_ruf = 1;
+	m.verdict = &pv;
+	m.source_ip = "192.0.2.54";
+	CHECK_EQ_INT(dmarc_fail_note(&m, now), 1);
 	dmarc_fail_stop();
-	CHECK_EQ_INT(dmarc_fail_save(st), 4);
+	CHECK_EQ_INT(dmarc_fail_save(st), 5);
 	struct saved sv = {0};
 	CHECK_EQ_INT(store_meta_list(st, STORE_DMARC_FAIL_PREFIX, on_saved, &sv), STORE_OK);
-	CHECK_EQ_INT(sv.n, 4);
+	CHECK_EQ_INT(sv.n, 5);
+	CHECK_EQ_STR(sv.type[0], "dmarc");
+	CHECK_EQ_STR(sv.type[4], "spf");
 	CHECK_EQ_STR(sv.alignment[0], "dkim, spf");
 	CHECK_EQ_STR(sv.identity[0], "x@example.net"); /* unfolded */
 	CHECK_EQ_STR(sv.alignment[1], "dkim");
@@ -806,7 +829,7 @@ static void test_failure_alignment(void)
 	static const char old[] = "example.org\0example.org\0" "192.0.2.9\0b@example.org\0delivered\0none\0\0\0"
 				  "A-R: x\r\n\0From: a@example.org\r\n\0" "1800000000";
 	CHECK_EQ_INT(store_meta_put(st, STORE_DMARC_FAIL_PREFIX "99", old, sizeof old, 0), STORE_OK);
-	CHECK_EQ_INT(dmarc_fail_load(st), 5);
+	CHECK_EQ_INT(dmarc_fail_load(st), 6);
 	CHECK_EQ_INT(dmarc_fail_send(NULL, "", "h", NULL, NULL, now), 0); /* reports off: emptied */
 	CHECK_EQ_INT(dmarc_fail_pending(), 0);
 	store_close(&st);
