@@ -382,15 +382,23 @@ static void on_row(void *arg, uint32_t day, const char *d, const char *row, uint
 	snprintf(r->text + l, sizeof r->text - l, "%s %u %s;", d, count, row);
 }
 
+/* A store in a fresh unit directory (dir, 256 bytes), or NULL (checked). */
+static struct store *env_store(char *dir, const char *name)
+{
+	char err[256];
+	struct store *st = NULL;
+	if (unit_env_begin(dir, 256, name) != 0)
+		return NULL;
+	CHECK_EQ_INT(store_open(dir, 0, &st, err, sizeof err), STORE_OK);
+	return st;
+}
+
 /* Port 25's observer (auth_results_observe) counts what was done and,
  * when that is not what the policy asked, why. */
 static void test_observe(void)
 {
-	char dir[256], err[256];
-	if (unit_env_begin(dir, sizeof dir, "dmarc-observe") != 0)
-		return;
-	struct store *st = NULL;
-	CHECK_EQ_INT(store_open(dir, 0, &st, err, sizeof err), STORE_OK);
+	char dir[256];
+	struct store *st = env_store(dir, "dmarc-observe");
 	if (!st)
 		return;
 	struct dmarc_verdict v = verdict("example.net", "example.net", 0);
@@ -779,11 +787,8 @@ static void on_saved(void *arg, const char *name, const void *val, size_t len)
  */
 static void test_failure_alignment(void)
 {
-	char dir[256], err[256];
-	if (unit_env_begin(dir, sizeof dir, "dmarc-fail-align") != 0)
-		return;
-	struct store *st = NULL;
-	CHECK_EQ_INT(store_open(dir, 0, &st, err, sizeof err), STORE_OK);
+	char dir[256];
+	struct store *st = env_store(dir, "dmarc-fail-align");
 	if (!st)
 		return;
 	struct dmarc_verdict v = verdict("example.net", "example.net", 0);
