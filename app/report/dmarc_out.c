@@ -309,7 +309,9 @@ static void auth(struct buf *b, const char *kind, const struct dmarc_report_auth
 	el_req(b, 8, "domain", a->domain);
 	if (dkim)
 		el_req(b, 8, "selector", a->selector);
-	else
+	else if (strcmp(a->scope, "mfrom") == 0)
+		/* The schema's only scope: a bounce's check of its HELO name
+		 * (recorded "helo") is reported without one, not refused. */
 		el(b, 8, "scope", a->scope);
 	el_req(b, 8, "result", a->result);
 	buf_printf(b, "      </%s>\n", kind);

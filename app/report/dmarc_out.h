@@ -109,7 +109,11 @@ int dmarc_out_policy(const char *record, struct dmarc_report *r);
 /*
  * Writes r as an RFC 9990 report (namespace urn:ietf:params:xml:ns:
  * dmarc-2.0) to out: org_name is the receiver (TERN_HOSTNAME), email the
- * From address, generator "tern". Row fields left empty are left out.
+ * From address, generator "tern". Optional row fields left empty are
+ * left out; the ones RFC 9990's schema requires (an auth result's domain,
+ * selector, result) are written empty; an SPF scope other than "mfrom"
+ * (a bounce's HELO check), which the schema does not allow, is left out.
+ * tests/data/dmarc/rfc9990.xsd is that schema.
  * 0, or -1 when out's ceiling was reached.
  */
 int dmarc_out_xml(const struct dmarc_report *r, struct buf *out);

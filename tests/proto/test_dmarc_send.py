@@ -17,6 +17,7 @@ import re
 import shutil
 import signal
 import smtplib
+import subprocess
 import tempfile
 import xml.etree.ElementTree as ET
 from email import message_from_bytes, policy
@@ -37,6 +38,14 @@ def msg(frm):
 
 
 NS = "{urn:ietf:params:xml:ns:dmarc-2.0}"
+XSD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "dmarc", "rfc9990.xsd")
+
+
+def xsd_errors(xml):
+    """xmllint's complaints about xml against RFC 9990's schema ("" when it validates)."""
+    r = subprocess.run(["xmllint", "--noout", "--schema", XSD, "-"], input=xml.encode(),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    return "" if r.returncode == 0 else r.stderr.decode()
 
 
 def check_schema(xml):
@@ -131,8 +140,18 @@ def test_report_sent_verified_signed():
                 except smtplib.SMTPDataError as e:
                     assert not ok and e.smtp_code == 550, e
                 c.quit()
+            # A bounce (null path): its SPF check is of the HELO name,
+            # which RFC 9990's schema has no scope for (only "mfrom").
+            c = smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=20, source_address=("127.0.0.3", 0))
+            c.ehlo("mail.example.org")
+            try:
+                c.sendmail("", ["someone@example.test"], msg("Alice <alice@example.org>"))
+                assert False, "the unauthenticated bounce was accepted"
+            except smtplib.SMTPDataError as e:
+                assert e.smtp_code == 550, e
+            c.quit()
             s.proc.send_signal(signal.SIGHUP)
-            assert s.wait_log("event=seen_flushed rows=2"), s.log_text()[-2000:]
+            assert s.wait_log("event=seen_flushed rows=3"), s.log_text()[-2000:]
             # tern check auth --record: aligned SPF pass twice, a spoof once.
             for ip in ("127.0.0.2", "127.0.0.2", "127.0.0.9"):
                 r = s.cli("check", "auth", "--ip", ip, "--helo", "mail.example.org",
@@ -140,7 +159,7 @@ def test_report_sent_verified_signed():
                 out = r.stdout.decode()
                 assert "recorded: example.org" in out, out
             listed = s.cli("dmarc", "report").stdout.decode()
-            assert re.search(r"^\d{4}-\d\d-\d\d example\.org rows=3 messages=5$", listed, re.M), listed
+            assert re.search(r"^\d{4}-\d\d-\d\d example\.org rows=4 messages=6$", listed, re.M), listed
             out = s.cli("dmarc", "report", "--send", "--today").stdout.decode()
             assert out.splitlines()[0] == "reports: 1", out
             assert "from: %s" % FROM in out, out
@@ -169,8 +188,9 @@ def test_report_sent_verified_signed():
             assert "<org_name>mx.example.test</org_name>" in xml and "<email>%s</email>" % FROM in xml
             assert "<domain>example.org</domain>" in xml and "<p>reject</p>" in xml, xml
             check_schema(xml)
+            assert xsd_errors(xml) == "", (xsd_errors(xml), xml)
             rows = re.findall(r"<record>.*?</record>", xml, re.S)
-            assert len(rows) == 3, xml
+            assert len(rows) == 4, xml
             by_ip = {re.search(r"<source_ip>(.*?)</source_ip>", r).group(1): r for r in rows}
             ok, bad = by_ip["127.0.0.2"], by_ip["127.0.0.9"]
             # Port 25's row and --record's are the same row: counts add up.
@@ -179,6 +199,9 @@ def test_report_sent_verified_signed():
             assert "<count>1</count>" in bad and "<disposition>reject</disposition>" in bad, bad
             assert "<header_from>example.org</header_from>" in bad and "<result>fail</result>" in bad, bad
             assert "<scope>mfrom</scope>" in ok, ok
+            bounce = by_ip["127.0.0.3"]
+            assert "<envelope_from>mail.example.org</envelope_from>" in bounce, bounce
+            assert "<disposition>reject</disposition>" in bounce and "<scope>" not in bounce, bounce
         # A bad From address stops the start with one line, exit 2.
         bad = Server(env={"TERN_DMARC_REPORT_FROM": "not an address"}, domains=(), start=False)
         try:
