@@ -716,6 +716,7 @@ static void group_outcome(struct job *j, uint8_t verdict, const char *status, co
 static void try_addr(struct job *j);
 static void route_group(struct job *j);
 static int sts_filter(struct job *j);
+static int tls_policy_skipped(const struct job *j);
 
 /* The policy the current group's current host runs under, for TLS-RPT. */
 static struct queue_tlsrpt_pol tlsrpt_pol(const struct job *j)
@@ -745,6 +746,13 @@ static struct queue_tlsrpt_pol tlsrpt_pol(const struct job *j)
  */
 static void tlsrpt_count(struct job *j, enum smtp_client_result res)
 {
+	/* A message that said "TLS-Required: No" went around the domain's
+	 * MTA-STS and DANE policy: its session tells nothing about them
+	 * (it read as a no-policy-found one). TLS-RPT reports are such
+	 * messages (report/tlsrpt_send.h), and RFC 8460 §5.3 says their
+	 * sessions "SHOULD NOT" be in the next report. */
+	if (tls_policy_skipped(j))
+		return;
 	if (j->reused) {
 		if (res != SMTPC_NEXT)
 			queue_tlsrpt_replay(&j->tr_row);

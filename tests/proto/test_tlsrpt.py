@@ -271,6 +271,22 @@ def test_reports_counted_mailed_and_posted():
                  f["failed-session-count"]) for f in pl["failure-details"]] == [
             ("starttls-not-supported", "mxp.plain.test", ips[3], 1)], pl
 
+        # §5.3: the sessions that carried the reports "SHOULD NOT" be
+        # counted for the next ones: bad.test's went around its policy
+        # (TLS-Required: No) and read as a no-policy-found success of
+        # bad.test; reports.test's (good.test's and plain.test's
+        # reports) were counted too. (A retry of dave's that was under
+        # way when it was deleted may still count a bad.test failure.)
+        assert w.wait_queue_empty(timeout=30), w.queue_list()
+        mark = len(w.srv.log_text())
+        w.srv.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 30
+        while "module=tlsrpt event=seen_flushed" not in w.srv.log_text()[mark:] and time.time() < deadline:
+            time.sleep(0.1)
+        assert "module=tlsrpt event=seen_flushed" in w.srv.log_text()[mark:], w.srv.log_text()[mark:]
+        listed = w.srv.cli("tlsrpt", "report").stdout.decode()
+        assert "reports.test" not in listed and not re.search(r"bad\.test successful=[1-9]", listed), listed
+
 
 RFC_EXAMPLE = {
     "organization-name": "Company-X",
