@@ -140,12 +140,17 @@ static int one(struct store *st, const struct dmarc_send_opts *o, struct group *
 	 * a report whose id it has seen (RFC 7489 §7.2.1.1: the Report-ID
 	 * is what duplicates are found by); with the day and domain alone
 	 * the second part, the same id, was dropped there. */
+	char rid[sizeof r.report_id];
 	if (g->part)
-		snprintf(r.report_id, sizeof r.report_id, "%u.%lld-%u.%.100s", g->day,
-		         (long long)o->now, g->part, g->pdomain);
+		snprintf(rid, sizeof rid, "%u.%lld-%u.%.100s", g->day, (long long)o->now, g->part,
+		         g->pdomain);
 	else
-		snprintf(r.report_id, sizeof r.report_id, "%u.%lld.%.100s", g->day,
-		         (long long)o->now, g->pdomain);
+		snprintf(rid, sizeof rid, "%u.%lld.%.100s", g->day, (long long)o->now, g->pdomain);
+	/* Letters and digits only: RFC 9990 says the Report-ID and the file
+	 * name's unique-id (1*(ALPHA / DIGIT)) "MUST be identical", so the
+	 * one id is both. Still unique for the domain: the day and the run
+	 * time are 15 digits, a part's number makes it longer. */
+	report_file_id(rid, r.report_id, sizeof r.report_id);
 	snprintf(r.domain, sizeof r.domain, "%s", g->pdomain);
 	r.begin = (int64_t)g->day * 86400;
 	r.end = r.begin + 86399;

@@ -176,19 +176,23 @@ def test_report_sent_verified_signed():
             assert dkimpy(s, raw) == ["rsa-sha256=True", "ed25519-sha256=True"], raw[:400]
             m = message_from_bytes(raw, policy=policy.default)
             assert m["From"] == FROM
-            assert re.match(r"Report Domain: example\.org Submitter: mx\.example\.test "
-                            r"Report-ID: <\d+\.\d+\.example\.org>$", m["Subject"]), m["Subject"]
+            subj = re.match(r"Report Domain: example\.org Submitter: mx\.example\.test "
+                            r"Report-ID: <(\d{15}exampleorg)>$", m["Subject"])
+            assert subj, m["Subject"]
             parts = [p for p in m.walk() if p.get_content_type() == "application/gzip"]
             assert len(parts) == 1
             name = parts[0].get_filename()
             # RFC 7489 §7.2.1.1: the unique-id is 1*(ALPHA / DIGIT).
-            assert re.match(r"mx\.example\.test!example\.org!\d+!\d+!\d+exampleorg\.xml\.gz$", name), name
+            # RFC 9990: the Report-ID and the file's unique-id "MUST be identical".
+            assert re.match(r"mx\.example\.test!example\.org!\d+!\d+!(\w+)\.xml\.gz$", name).group(1) == \
+                subj.group(1), (name, m["Subject"])
             xml = gzip.decompress(parts[0].get_payload(decode=True)).decode()
             assert 'xmlns="urn:ietf:params:xml:ns:dmarc-2.0"' in xml, xml
             assert "<org_name>mx.example.test</org_name>" in xml and "<email>%s</email>" % FROM in xml
             assert "<domain>example.org</domain>" in xml and "<p>reject</p>" in xml, xml
             check_schema(xml)
             assert xsd_errors(xml) == "", (xsd_errors(xml), xml)
+            assert "<report_id>%s</report_id>" % subj.group(1) in xml, xml
             rows = re.findall(r"<record>.*?</record>", xml, re.S)
             assert len(rows) == 4, xml
             by_ip = {re.search(r"<source_ip>(.*?)</source_ip>", r).group(1): r for r in rows}

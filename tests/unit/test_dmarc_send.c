@@ -530,7 +530,7 @@ static void test_send(void)
 		CHECK(strstr(q.data, "d=example.org;") != NULL);
 		/* Folded at 78 (RFC 5322 §2.1.1), as RFC 7489 §7.2.1.1's example is. */
 		CHECK(strstr(q.data, "\r\nSubject: Report Domain: example.net Submitter: mx.example.org "
-		                     "Report-ID:\r\n <20413.1763773200.example.net>\r\n") != NULL);
+		                     "Report-ID:\r\n <204131763773200examplenet>\r\n") != NULL);
 		/* The unique-id is letters and digits (RFC 7489 §7.2.1.1). */
 		CHECK(strstr(q.data, "filename=\"mx.example.org!example.net!1763683200!1763769599!"
 		                     "204131763773200examplenet.xml.gz\"") != NULL);
@@ -580,8 +580,8 @@ static void test_send(void)
 	CHECK_EQ_INT(dmarc_send_reports(st, &o, &r), 0);
 	CHECK_EQ_INT(r.reports, 1);
 	char ida[64], idb[64];
-	snprintf(ida, sizeof ida, "<20414.%lld.example.net>", (long long)first);
-	snprintf(idb, sizeof idb, "<20414.%lld.example.net>", (long long)o.now);
+	snprintf(ida, sizeof ida, "<20414%lldexamplenet>", (long long)first);
+	snprintf(idb, sizeof idb, "<20414%lldexamplenet>", (long long)o.now);
 	struct holding hq = {st, ida, idb, 0, 0};
 	CHECK_EQ_INT(store_queue_list(st, on_holding, &hq), STORE_OK);
 	CHECK_EQ_INT(hq.na, 1);
@@ -597,8 +597,8 @@ static void test_send(void)
 	o.before_day = (uint32_t)day + 3;
 	CHECK_EQ_INT(dmarc_send_reports(st, &o, &r), 0);
 	CHECK_EQ_INT(r.reports, 2);
-	snprintf(ida, sizeof ida, "<20415.%lld.example.net>", (long long)o.now);
-	snprintf(idb, sizeof idb, "<20415.%lld-1.example.net>", (long long)o.now);
+	snprintf(ida, sizeof ida, "<20415%lldexamplenet>", (long long)o.now);
+	snprintf(idb, sizeof idb, "<20415%lld1examplenet>", (long long)o.now);
 	hq = (struct holding){st, ida, idb, 0, 0};
 	CHECK_EQ_INT(store_queue_list(st, on_holding, &hq), STORE_OK);
 	CHECK_EQ_INT(hq.na, 1);
