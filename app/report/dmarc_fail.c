@@ -161,7 +161,8 @@ int dmarc_fail_note(const struct dmarc_fail_msg *m, int64_t now)
 	/* i= as written may fold (FWS inside a tag value, RFC 6376 §3.2):
 	 * the value without it, one line. */
 	size_t il = 0;
-	for (const char *c = m->dkim_identity ? m->dkim_identity : ""; *c && il + 1 < sizeof j->dkim_identity; c++)
+	const char *auid = m->dkim_identity ? m->dkim_identity : "";
+	for (const char *c = auid; *c && il + 1 < sizeof j->dkim_identity; c++)
 		if ((unsigned char)*c > ' ' && *c != 0x7f)
 			j->dkim_identity[il++] = *c;
 	j->dkim_identity[il] = '\0';

@@ -743,7 +743,9 @@ static void test_failure(void)
 	/* A report fo=s asked for while DMARC passed: an SPF failure report. */
 	snprintf(j.type, sizeof j.type, "spf");
 	buf_init(&b, 1 << 16);
-	CHECK_EQ_INT(dmarc_fail_message(&j, "r@example.org", "f@example.net", "mx.example.org", now, &b), 0);
+	CHECK_EQ_INT(dmarc_fail_message(&j, "r@example.org", "f@example.net", "mx.example.org", now,
+					&b),
+		     0);
 	buf_append(&b, "", 1);
 	CHECK(strstr(buf_data(&b), "\r\nAuth-Failure: spf\r\n") != NULL);
 	CHECK(strstr(buf_data(&b), "Auth-Failure: dmarc") == NULL);
@@ -795,7 +797,8 @@ static void test_failure_alignment(void)
 	snprintf(v.fo, sizeof v.fo, "0");
 	v.has_ruf = 1;
 	const char plain[] = "From: a@example.net\r\nSubject: s\r\n\r\nbody\r\n";
-	struct dmarc_fail_msg m = {&v, "192.0.2.50", "b@example.net", "Authentication-Results: x; none\r\n",
+	struct dmarc_fail_msg m = {&v, "192.0.2.50", "b@example.net",
+				   "Authentication-Results: x; none\r\n",
 				   "reject", 1, 1, "example.net", "s1", plain, sizeof plain - 1,
 				   1, 1, "x@\r\n example.net"};
 	int64_t now = 1800000000;
@@ -831,8 +834,9 @@ static void test_failure_alignment(void)
 	CHECK_EQ_STR(sv.identity[2], "");
 	CHECK_EQ_STR(sv.alignment[3], "spf");
 	/* One saved by an older tern: eleven fields, no identity. */
-	static const char old[] = "example.org\0example.org\0" "192.0.2.9\0b@example.org\0delivered\0none\0\0\0"
-				  "A-R: x\r\n\0From: a@example.org\r\n\0" "1800000000";
+	static const char old[] = "example.org\0example.org\0" "192.0.2.9\0b@example.org\0"
+				  "delivered\0none\0\0\0A-R: x\r\n\0From: a@example.org\r\n\0"
+				  "1800000000";
 	CHECK_EQ_INT(store_meta_put(st, STORE_DMARC_FAIL_PREFIX "99", old, sizeof old, 0), STORE_OK);
 	CHECK_EQ_INT(dmarc_fail_load(st), 6);
 	CHECK_EQ_INT(dmarc_fail_send(NULL, "", "h", NULL, NULL, now), 0); /* reports off: emptied */
