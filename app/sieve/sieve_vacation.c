@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "core/utf8.h"
 
 #include "mime/mime_decode.h"
 #include "mime/mime_field.h"
@@ -425,6 +426,37 @@ static void default_text(struct buf *out, struct str subject, struct str orig)
 	buf_free(&b);
 }
 
+/*
+ * RFC 5230 §5.5 leaves a long subject to the implementation: a reply's
+ * subject longer than 256 characters is cut to 255 and "…" (U+2026), as
+ * Pigeonhole cuts both a :subject and "Auto: " with the original's. It
+ * keeps a 1000-octet subject from filling a screen of folded lines; cut
+ * at a character boundary, so no UTF-8 sequence is split. The lines stay
+ * within RFC 5322 §2.1.1's limits either way (mime_header_text folds).
+ */
+#define SUBJECT_MAX_CHARS 256
+
+static void put_subject(struct buf *out, struct str s)
+{
+	size_t off = 0, chars = 0, cut = 0, n;
+	while (off < s.len) {
+		(void)utf8_decode((const unsigned char *)s.p + off, s.len - off, &n);
+		if (++chars == SUBJECT_MAX_CHARS)
+			cut = off;
+		off += n;
+	}
+	if (chars <= SUBJECT_MAX_CHARS) {
+		mime_header_text(out, s);
+		return;
+	}
+	struct buf b;
+	buf_init(&b, cut + 3);
+	(void)buf_append(&b, s.p, cut);
+	(void)buf_append_c(&b, "\xe2\x80\xa6");
+	mime_header_text(out, buf_str(&b));
+	buf_free(&b);
+}
+
 int sieve_vacation_reply(const struct sieve_action *a, const char *msg, size_t len,
                          struct str sender, struct str from_default, const char *date,
                          const char *msgid, struct buf *out)
@@ -441,7 +473,7 @@ int sieve_vacation_reply(const struct sieve_action *a, const char *msg, size_t l
 	put_clean(out, sender);
 	(void)buf_append_c(out, ">\r\nSubject: ");
 	if (a->subject.len) {
-		mime_header_text(out, a->subject);
+		put_subject(out, a->subject);
 	} else if (!str_trim(buf_str(&o.subject)).len) {
 		/* No subject to prefix (RFC 3834 §3.1.5): "Auto: " alone
 		 * would end the field in white space. */
@@ -451,7 +483,7 @@ int sieve_vacation_reply(const struct sieve_action *a, const char *msg, size_t l
 		buf_init(&s, 4200);
 		(void)buf_append_c(&s, "Auto: ");
 		(void)buf_append_str(&s, buf_str(&o.subject));
-		mime_header_text(out, buf_str(&s));
+		put_subject(out, buf_str(&s));
 		buf_free(&s);
 	}
 	(void)buf_printf(out, "\r\nDate: %s\r\nMessage-ID: <%s>\r\n", date, msgid);

@@ -58,7 +58,8 @@ void sieve_vacation_key(const struct sieve_action *a, struct str sender, uint8_t
 /*
  * Appends the reply to out: From (the action's :from, else from_default),
  * To the sender, Subject (:subject, else "Auto: " and the original's,
- * or "Automated reply" when it has none or a blank one),
+ * or "Automated reply" when it has none or a blank one; cut to 255
+ * characters and "…" when longer than 256, as Pigeonhole),
  * In-Reply-To and References from the original's Message-ID, Date,
  * Message-ID, Auto-Submitted: auto-replied, MIME fields, then the reason
  * (a plain one that is empty or blank: a default text naming the

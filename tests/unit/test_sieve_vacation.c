@@ -10,10 +10,13 @@
  * limits), no notification about an automatic message, and the
  * notification's fields.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "sieve/sieve_mailto.h"
 #include "sieve/sieve_vacation.h"
+#include "core/utf8.h"
+#include "mime/rfc5322.h"
 #include "unit.h"
 
 static const char *base =
@@ -61,6 +64,25 @@ static int has_8bit(const struct buf *b)
 		if ((unsigned char)buf_data(b)[i] >= 0x80)
 			return 1;
 	return 0;
+}
+
+/* The reply's Subject in r, unfolded and its encoded words decoded, into
+ * out (reset first). */
+static void reply_subject(const char *r, struct buf *out)
+{
+	const char *s = strstr(r, "\r\nSubject: ");
+	buf_reset(out);
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	s += 11;
+	size_t n = 0;
+	while (s[n] && !(s[n] == '\r' && s[n + 1] == '\n' && s[n + 2] != ' ' && s[n + 2] != '\t'))
+		n++;
+	char *tmp = malloc(n + 1);
+	size_t u = rfc5322_unfold(str_make(s, n), tmp);
+	CHECK_EQ_INT(rfc5322_decode_words(str_make(tmp, u), out), 0);
+	free(tmp);
 }
 
 int main(void)
@@ -203,6 +225,59 @@ int main(void)
 		CHECK_EQ_INT(sieve_vacation_reply(&a, nosubj[i], strlen(nosubj[i]), STR_LIT("ann@example.org"),
 		                                  STR_LIT("bob@example.com"), "d", "v6@t", &out), 0);
 		CHECK(strstr(buf_data(&out), "\r\nSubject: Automated reply\r\n") != NULL);
+	}
+	/* RFC 5230 §5.5: a long subject is cut at 256 characters, the last
+	 * "…", as Pigeonhole does (sieve-test 0.5.19: "Auto: " and the
+	 * original's, or a :subject of 1000 "x", gave 255 characters and
+	 * U+2026); tern sent all of it. Cut at a character boundary, encoded
+	 * words of the original decoded first; no line past 78 either way. */
+	{
+		static char big[2200], enc[4200];
+		size_t bl = (size_t)snprintf(big, sizeof big, "From: ann@example.org\r\nTo: bob@example.com\r\nSubject:");
+		for (int i = 0; i < 125; i++)
+			bl += (size_t)snprintf(big + bl, sizeof big - bl, " word%03d", i);
+		snprintf(big + bl, sizeof big - bl, "\r\n\r\nhi\r\n");
+		size_t el = (size_t)snprintf(enc, sizeof enc, "From: ann@example.org\r\nTo: bob@example.com\r\nSubject:");
+		for (int i = 0; i < 60; i++)
+			el += (size_t)snprintf(enc + el, sizeof enc - el, " =?utf-8?q?gr=C3=BC=C3=9Fe_%03d?=", i);
+		snprintf(enc + el, sizeof enc - el, "\r\n\r\nhi\r\n");
+		static char xs[1001];
+		memset(xs, 'x', 1000);
+		struct buf subj;
+		buf_init(&subj, 8192);
+		const char *const origs[] = { big, enc, big };
+		for (int i = 0; i < 3; i++) {
+			buf_reset(&out);
+			memset(&a, 0, sizeof a);
+			a.text = STR_LIT("away");
+			if (i == 2)
+				a.subject = str_c(xs);
+			CHECK_EQ_INT(sieve_vacation_reply(&a, origs[i], strlen(origs[i]), STR_LIT("ann@example.org"),
+			                                  STR_LIT("bob@example.com"), "d", "v7@t", &out), 0);
+			CHECK(max_line(&out) <= 78);
+			reply_subject(buf_data(&out), &subj);
+			CHECK(utf8_valid(buf_str(&subj)));
+			CHECK_EQ_INT((int)utf8_chars(buf_str(&subj)), 256);
+			CHECK(buf_len(&subj) >= 3 &&
+			      memcmp(buf_data(&subj) + buf_len(&subj) - 3, "\xe2\x80\xa6", 3) == 0);
+		}
+		CHECK(memcmp(buf_data(&subj), xs, 255) == 0);
+		/* "Auto: grüße 000grüße 001…" as Pigeonhole: the words joined. */
+		buf_reset(&out);
+		memset(&a, 0, sizeof a);
+		a.text = STR_LIT("away");
+		CHECK_EQ_INT(sieve_vacation_reply(&a, enc, strlen(enc), STR_LIT("ann@example.org"),
+		                                  STR_LIT("bob@example.com"), "d", "v7@t", &out), 0);
+		reply_subject(buf_data(&out), &subj);
+		CHECK(buf_len(&subj) > 30 && memcmp(buf_data(&subj), "Auto: gr\xc3\xbc\xc3\x9f" "e 000gr\xc3\xbc", 19) == 0);
+		/* 256 characters exactly is not cut. */
+		buf_reset(&out);
+		a.subject = str_make(xs, 256);
+		CHECK_EQ_INT(sieve_vacation_reply(&a, enc, strlen(enc), STR_LIT("ann@example.org"),
+		                                  STR_LIT("bob@example.com"), "d", "v7@t", &out), 0);
+		reply_subject(buf_data(&out), &subj);
+		CHECK(buf_len(&subj) == 256 && memcmp(buf_data(&subj), xs, 256) == 0);
+		buf_free(&subj);
 	}
 	buf_reset(&out);
 	a.text = STR_LIT("Caf\xc3\xa9 ferm\xc3\xa9.\n");
