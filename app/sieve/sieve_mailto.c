@@ -47,22 +47,6 @@ int sieve_mailbox_valid(struct str addr)
 	return smtp_mailbox_address(addr, canon, sizeof canon) >= 0;
 }
 
-int sieve_from_valid(struct str s)
-{
-	s = str_trim(s);
-	if (s.len && s.p[s.len - 1] == '>') {
-		ptrdiff_t lt = str_rchr(s, '<');
-		if (lt < 0)
-			return 0;
-		/* the phrase before it: any text but line ends and NUL */
-		for (ptrdiff_t i = 0; i < lt; i++)
-			if (s.p[i] == '\r' || s.p[i] == '\n' || s.p[i] == '\0' || s.p[i] == '<' || s.p[i] == '>')
-				return 0;
-		s = str_make(s.p + lt + 1, s.len - (size_t)lt - 2);
-	}
-	return sieve_mailbox_valid(s);
-}
-
 /* s's addr-spec: s, or what the angle brackets that end it hold */
 static struct str addr_spec(struct str s)
 {
@@ -73,7 +57,8 @@ static struct str addr_spec(struct str s)
 	if (lt < 0)
 		return s;
 	/* RFC 5228 §2.4.2.3's sieve-address: phrase "<" addr-spec ">", the
-	 * phrase on one line (as a :from's, sieve_from_valid) */
+	 * phrase on one line with no bracket of its own (a :from's is read
+	 * in full, sieve_from_valid) */
 	for (ptrdiff_t i = 0; i < lt; i++)
 		if (s.p[i] == '\r' || s.p[i] == '\n' || s.p[i] == '\0' || s.p[i] == '<' || s.p[i] == '>')
 			return s;
@@ -115,19 +100,11 @@ static int listed(const struct sieve_mailto *m, struct str addr)
 	return 0;
 }
 
-/*
- * Walks one RFC 5322 §3.4 mailbox of an hfvalue the way its lexer does:
- * a quoted-string ("Doe, <J>") and a comment ("(work, <x>)", nested,
- * RFC 5322 §3.2.2) hide their commas and angle brackets, a quoted-pair
- * hides its character. *end: where the mailbox ends (the first comma
- * outside both, or s.len); *lt / *gt: its angle-addr's brackets, or -1.
- * -1 for what no header field may hold (CR, LF, NUL), a quote or comment
- * left open, a stray bracket, a second angle-addr, or text after one
- * other than white space and comments. A comma inside a comment is no
- * list separator (Pigeonhole's splitter takes it for one and refuses
- * "Joe (Doe, J) <j@x>"; RFC 5322 says otherwise).
- */
-static int mailbox_scan(struct str s, size_t from, size_t *end, ptrdiff_t *lt, ptrdiff_t *gt)
+/* The one lexer of an RFC 5322 mailbox here (see the header): a mailto
+ * URI's to/cc/bcc values and a :from go through it. A comma inside a
+ * comment is no list separator (Pigeonhole's splitter takes it for one
+ * and refuses "Joe (Doe, J) <j@x>"; RFC 5322 says otherwise). */
+int sieve_mailbox_scan(struct str s, size_t from, size_t *end, ptrdiff_t *lt, ptrdiff_t *gt)
 {
 	int inq = 0, depth = 0;
 	size_t i;
@@ -166,7 +143,7 @@ static int mailbox_scan(struct str s, size_t from, size_t *end, ptrdiff_t *lt, p
 
 /* s without its comments (those outside quoted-strings), trimmed: the
  * addr-spec of "joe@example.net (Joe)" or "(c) jim@example.net". s has
- * passed mailbox_scan. */
+ * passed sieve_mailbox_scan. */
 static struct str uncomment(struct str s, struct arena *a)
 {
 	char *d = arena_alloc(a, s.len + 1);
@@ -196,6 +173,26 @@ static struct str uncomment(struct str s, struct arena *a)
 }
 
 /*
+ * One mailbox read as a mailto URI's to/cc/bcc value is
+ * (sieve_mailbox_scan): a quoted display name may hold "<", ">" or ","
+ * and a comment anything, as RFC 5322 §3.4 has it and Pigeonhole takes
+ * ('"a <b> c" <me@x>', 'me@x (Me <m>)'); the last "<" no longer decides
+ * (tern refused the first). A "," outside both is a second mailbox.
+ */
+int sieve_from_valid(struct str s)
+{
+	size_t end;
+	ptrdiff_t lt, gt;
+	if (sieve_mailbox_scan(s, 0, &end, &lt, &gt) < 0 || end != s.len)
+		return 0;
+	struct str spec = lt < 0 ? s : str_make(s.p + lt + 1, (size_t)(gt - lt - 1));
+	struct arena *a = arena_new(0);
+	int ok = sieve_mailbox_valid(uncomment(spec, a));
+	arena_free(&a);
+	return ok;
+}
+
+/*
  * Adds the comma-separated addresses of the encoded list s. The URI's to
  * part (hfield 0) is addr-specs alone (RFC 6068 §2's "to" rule); the
  * value of a to, cc or bcc header field is that field's value (§2: an
@@ -203,7 +200,7 @@ static struct str uncomment(struct str s, struct arena *a)
  * an address there may follow a display name in angle brackets, as
  * Pigeonhole takes it (its enotify/mailto.svtest, 'UTF-8 address'), and
  * carry comments; a quoted display name may hold "<" or ","
- * (mailbox_scan). The addr-spec is the recipient, the whole mailbox
+ * (sieve_mailbox_scan). The addr-spec is the recipient, the whole mailbox
  * shown in the notification's To or Cc. An address the URI names twice
  * (in its to and its cc, say) is one recipient, in the field that named
  * it first: it was sent the notification twice, and shown twice in its
@@ -218,7 +215,7 @@ static int add_rcpts(struct str s, struct arena *a, struct sieve_mailto *m, int 
 	while (i <= d.len) {
 		size_t j = i;
 		ptrdiff_t lt = -1, gt = -1;
-		if (hfield && mailbox_scan(d, i, &j, &lt, &gt) < 0)
+		if (hfield && sieve_mailbox_scan(d, i, &j, &lt, &gt) < 0)
 			return -1;
 		while (!hfield && j < d.len && d.p[j] != ',')
 			j++;

@@ -23,6 +23,7 @@
 #ifndef TERN_SIEVE_MAILTO_H
 #define TERN_SIEVE_MAILTO_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/arena.h"
@@ -55,9 +56,23 @@ struct sieve_mailto {
  */
 int sieve_mailbox_valid(struct str addr);
 /* 1 when s is a mailbox a :from may give (RFC 5230 §4.4, RFC 5435
- * §3.3): sieve_mailbox_valid()'s address alone, or in angle brackets
- * after a display name on one line. */
+ * §3.3): one RFC 5322 §3.4 mailbox as sieve_mailbox_scan() reads it
+ * (a display name that may be quoted and hold "<" or ",", comments),
+ * whose addr-spec, comments off, passes sieve_mailbox_valid(). */
 int sieve_from_valid(struct str s);
+
+/*
+ * Walks one RFC 5322 §3.4 mailbox of s from offset from, the way its
+ * lexer does: a quoted-string ("Doe, <J>") and a comment ("(work, <x>)",
+ * nested, RFC 5322 §3.2.2) hide their commas and angle brackets, a
+ * quoted-pair hides its character. *end: where the mailbox ends (the
+ * first comma outside both, or s.len); *lt / *gt: the offsets of its
+ * angle-addr's brackets, or -1 when it has none. Returns 0, or -1 for
+ * what no header field may hold (CR, LF, NUL), a quote or comment left
+ * open, a stray bracket, a second angle-addr, or text after one other
+ * than white space and comments.
+ */
+int sieve_mailbox_scan(struct str s, size_t from, size_t *end, ptrdiff_t *lt, ptrdiff_t *gt);
 /* The addr-spec of an RFC 5228 §2.4.2.3 sieve-address s (a redirect's):
  * s without the white space around it, or what is in the angle brackets
  * that end it after a display name on one line ("<a@b>" and

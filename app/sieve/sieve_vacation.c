@@ -311,11 +311,17 @@ void sieve_from_value(struct buf *out, struct str s)
 	for (size_t i = 0; i < s.len; i++)
 		ascii &= (unsigned char)s.p[i] < 0x80;
 	struct str t = str_trim(s);
-	ptrdiff_t lt = str_rchr(t, '<');
-	if (ascii || lt <= 0 || t.p[t.len - 1] != '>') {
+	size_t end;
+	ptrdiff_t lt = -1, gt = -1;
+	/* The brackets as RFC 5322 reads them (sieve_mailbox_scan, as
+	 * sieve_from_valid checked): a quoted name may hold "<" too. */
+	if (ascii || sieve_mailbox_scan(t, 0, &end, &lt, &gt) < 0 || end != t.len || lt <= 0) {
 		put_clean(out, s);
 		return;
 	}
+	/* Comments after the angle-addr are dropped: they would stay 8-bit,
+	 * and an encoded word there would not be a comment (RFC 2047 §5). */
+	t.len = (size_t)gt + 1;
 	struct str name = str_trim(str_make(t.p, (size_t)lt));
 	struct buf plain;
 	buf_init(&plain, name.len + 1);

@@ -713,6 +713,26 @@ def test_yt_vacation_from_the_address_written():
             [b"From: " + want], head
 
 
+def test_yt_vacation_from_quoted_name():
+    """A :from whose quoted display name holds "<" is one RFC 5322
+    mailbox (RFC 5230 §4.2); tern refused the script ("is not a valid
+    address") while Pigeonhole takes it. The reply goes from it, as
+    written."""
+    srv, _, remote = env()
+    ZED = "zed@example.test"
+    srv.cli("account", "add", ZED, input="zed-pw-sieve-1\n")
+    script(srv, ZED, 'require "vacation";\nvacation :from "\\"Out <of> office\\" <zed@example.test>" "Away.";\n')
+    before = len(remote.messages)
+    frm = "zedfan@remote.test"
+    codes, end = send(srv, frm, [ZED], message("zed1", to=ZED, sender=frm), source="127.0.0.9")
+    assert end[0] == 250, end
+    got = [m for m in remote.wait_messages(before + 1)[before:] if m["rcpts"] == [frm]]
+    assert len(got) == 1, srv.log_text()[-2000:]
+    head = got[0]["data"].split(b"\r\n\r\n", 1)[0]
+    assert [l for l in head.split(b"\r\n") if l.lower().startswith(b"from:")] == \
+        [b'From: "Out <of> office" <zed@example.test>'], head
+
+
 def test_yz_global_script():
     from httpc import Api
     srv, _, _ = env()

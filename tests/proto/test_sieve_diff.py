@@ -634,6 +634,13 @@ CORNER_SCRIPTS = {
                                   '"Content-Type" "%d" { fileinto "n%d"; }' % (k, k) for k in range(3))),
     "mt_param_order": ('require ["mime","fileinto","variables"]; '
                        'if header :mime :param ["name","charset"] :matches "Content-Type" "*" { fileinto "m-${1}"; }'),
+    # A :from whose quoted display name holds "<" or "," and one with a
+    # comment holding "<" are mailboxes (RFC 5322 §3.4); tern refused
+    # the first and the third at compile time. Two mailboxes are not.
+    "vac_from_quoted": ('require "vacation"; vacation :from "\\"a <b> c\\" <bob+lists@example.com>" "gone";'),
+    "vac_from_comma": ('require "vacation"; vacation :from "\\"a, b\\" <bob+lists@example.com>" "gone";'),
+    "vac_from_comment": ('require "vacation"; vacation :from "a (x <y>) <bob+lists@example.com>" "gone";'),
+    "vac_from_two": ('require "vacation"; vacation :from "\\"a, b\\" <bob+lists@example.com>, c@d.org" "gone";'),
 }
 CORNER_KNOWN = {}
 

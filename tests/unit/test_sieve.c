@@ -1049,6 +1049,35 @@ static void test_limits(void)
 		             "vacation\nkeep");
 		CHECK_EQ_STR(run("require \"vacation\"; vacation :from \"<bob@example.com>\" \"x\";"),
 		             "vacation\nkeep");
+		/* RFC 5322 §3.4: a quoted display name may hold "<", ">" or ",",
+		 * a comment anything (tern refused the first three: the last "<"
+		 * decided, and a "<" before it was a stray bracket); Pigeonhole's
+		 * sieve-test 0.5.19 takes them, and refuses a bare "a <b> <c@d>"
+		 * and a second mailbox after a quoted comma. */
+		static const char *const from_ok[] = {
+			"\\\"a <b> c\\\" <me@example.test>", "\\\"a, b\\\" <me@example.test>",
+			"a (x <y>) <me@example.test>", "me@example.test (Me <m>)",
+			"\\\"a <b> c\\\" <me@example.test> (note)"};
+		static const char *const from_bad[] = {
+			"a <b> <me@example.test>", "\\\"a, b\\\" <me@example.test>, c@d.test",
+			"\\\"a <b> c <me@example.test>", "a (x <me@example.test>"};
+		char fsc[256], fwant[256];
+		for (size_t i = 0; i < sizeof from_ok / sizeof *from_ok; i++) {
+			snprintf(fsc, sizeof fsc, "require \"vacation\"; vacation :from \"%s\" \"x\";", from_ok[i]);
+			CHECK_EQ_STR(run(fsc), "vacation\nkeep");
+		}
+		for (size_t i = 0; i < sizeof from_bad / sizeof *from_bad; i++) {
+			snprintf(fsc, sizeof fsc, "require \"vacation\"; vacation :from \"%s\" \"x\";", from_bad[i]);
+			char plain[128];
+			size_t pn = 0;
+			for (const char *c = from_bad[i]; *c; c++) /* as the script's string reads */
+				if (*c != '\\')
+					plain[pn++] = *c;
+			plain[pn] = '\0';
+			snprintf(fwant, sizeof fwant, "error: line 1, column 30: :from \"%s\" is not a valid address",
+			         plain);
+			CHECK_EQ_STR(run(fsc), fwant);
+		}
 		CHECK_EQ_STR(run("require [\"vacation\", \"variables\"]; set \"f\" \"x y\"; vacation :from \"${f}\" \"x\";"),
 		             "vacation\nkeep");
 		CHECK_EQ_STR(run("require \"enotify\"; notify :options [\"k=v\", \"noequals\"] \"mailto:a@b.example\";"),

@@ -212,6 +212,16 @@ int main(void)
 	CHECK(strstr(r, "\r\n <thread-59.abcdefghij@example.org> <m9@example.org>\r\n") != NULL);
 	CHECK(max_line(&out) <= 78);
 	CHECK(!has_8bit(&out));
+	/* A quoted display name holding "<", read as RFC 5322 reads it
+	 * (sieve_mailbox_scan, as sieve_from_valid), and a comment after
+	 * the address: the name in encoded words, the comment dropped (it
+	 * went out as raw 8-bit text, the whole value written as given). */
+	buf_reset(&out);
+	a.from = STR_LIT("\"J\xc3\xb6rg <b>\" <bob@example.com> (work)");
+	CHECK_EQ_INT(sieve_vacation_reply(&a, msg2, strlen(msg2), STR_LIT("ann@example.org"),
+	                                  STR_LIT("bob@example.com"), "d", "v5@t", &out), 0);
+	CHECK(strstr(buf_data(&out), "From: =?utf-8?q?J=C3=B6rg_=3Cb=3E?= <bob@example.com>\r\n") == buf_data(&out));
+	CHECK(!has_8bit(&out));
 	/* An original without a subject, or a blank one: "Auto: " had
 	 * nothing after it, a Subject field ending in white space
 	 * (RFC 3834 §3.1.5 prefixes a subject there is not). */
