@@ -43,6 +43,9 @@ struct http_ctx {
 	struct MHD_Connection *mc;
 	const char *method; /* "GET", ... */
 	const char *path;   /* decoded, without query */
+	/* The request target as the client sent it (not decoded, query
+	 * included; NULL when unknown): the redirect to HTTPS sends it on. */
+	const char *target;
 	const char *host;   /* Host header without port, lowercase, "" when none */
 	/* host[:port] the client asked for, for URLs ("" when the Host field
 	 * is not a plain one); behind a trusted proxy, the one it names */

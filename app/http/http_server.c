@@ -11,6 +11,7 @@
 #include "http/http_server.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -104,6 +105,8 @@ struct http_req {
 	int answered_upload;       /* its answer was queued */
 	int bad_host;              /* host_wrong(): HOST_COUNT, HOST_VALUE */
 	const char *path;          /* the target's path (http_absolute_target) */
+	const char *raw_target;    /* as sent, before decoding (on_uri) */
+	int begun;                 /* on_request saw its first call */
 	const char *target_host;   /* an absolute-form target's authority, else NULL */
 	int proxied;               /* the peer is a trusted proxy */
 	struct forwarded_origin origin; /* what the client asked that proxy for */
@@ -399,16 +402,31 @@ static int plain_allowed(const struct http_ctx *x)
 	return 0;
 }
 
-/* Appends s with every octet but RFC 3986's unreserved ones and those in
- * keep %-encoded: a decoded path or argument sent on as one again. */
-static void pct_append(struct buf *b, const char *s, const char *keep)
+/*
+ * The target's path and query as the client sent them, for a Location:
+ * a valid %XX stays as it came (decoded and encoded again, "%2F" became
+ * "/" and "%00" "%2500": another resource). Octets RFC 3986 §2 allows
+ * in a URI (unreserved, reserved, "%" of an escape) are kept; any other
+ * ("\"", "<", "{", a lone "%", 8-bit) is %-encoded, and so is "#",
+ * which no request target holds and which would start a fragment. An
+ * absolute-form target loses its scheme and authority: the redirect
+ * names our host.
+ */
+static void target_append(struct buf *b, const char *t)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	if (strncasecmp(t, "http://", 7) == 0 || strncasecmp(t, "https://", 8) == 0) {
+		t = strchr(t, ':') + 3;
+		t += strcspn(t, "/?#");
+		if (*t != '/')
+			buf_append(b, "/", 1);
+	}
+	for (; *t; t++) {
+		unsigned char c = (unsigned char)*t;
 		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    strchr("-._~", c) || strchr(keep, c)) {
-			buf_append(b, s, 1);
+		    (c && strchr("-._~:/?[]@!$&'()*+,;=", c)) ||
+		    (c == '%' && isxdigit((unsigned char)t[1]) && isxdigit((unsigned char)t[2]))) {
+			buf_append(b, t, 1);
 		} else {
 			char e[3] = { '%', hex[c >> 4], hex[c & 15] };
 			buf_append(b, e, 3);
@@ -416,28 +434,37 @@ static void pct_append(struct buf *b, const char *s, const char *keep)
 	}
 }
 
-/* MHD_get_connection_values callback: one query argument, appended. */
-static enum MHD_Result query_append(void *cls, enum MHD_ValueKind kind, const char *key,
-				    const char *value)
+/*
+ * Plain HTTP before there is a name to send the client to: the first-run
+ * wizard (README, "Quick start") is served on HTTPS only, and until it
+ * stored a host name (or TERN_HOSTNAME gave one) tern's is the system's,
+ * inside a container its id: https://3f2a9c1b7d4e/ resolves nowhere. The
+ * request's Host is the client's to choose, never a redirect's, and the
+ * address the connection reached is the container's own behind docker's
+ * NAT. So no redirect: a page saying where the wizard is.
+ */
+static void https_by_hand(struct http_ctx *x)
 {
-	struct buf *b = cls;
-	(void)kind;
-	buf_append(b, buf_len(b) ? "&" : "?", 1);
-	pct_append(b, key, "");
-	if (value) {
-		buf_append(b, "=", 1);
-		pct_append(b, value, "");
-	}
-	return MHD_YES;
+	const char *text =
+		https_port == 443 || !https_port
+			? "This server answers on HTTPS only. Set-up is not done yet: open the address "
+			  "you typed with https:// in front, accept the self-signed certificate, and "
+			  "give the wizard the setup code from the server's log (tern setup-code).\n"
+			: arena_printf(x->arena,
+				       "This server answers on HTTPS only. Set-up is not done yet: open "
+				       "the address you typed with https:// in front and port %u, accept "
+				       "the self-signed certificate, and give the wizard the setup code "
+				       "from the server's log (tern setup-code).\n",
+				       (unsigned)https_port);
+	http_text(x, 403, "text/plain; charset=utf-8", text);
 }
 
 /*
- * https://NAME[:PORT]PATH?QUERY, NAME being the server's host name, never
+ * https://NAME[:PORT]TARGET, NAME being the server's host name, never
  * the request's Host: that is the client's to choose, and a redirect built
  * from it sent a browser (or a cache keyed on the URL) wherever a forged
- * Host said. The certificate is the host name's anyway. MHD keeps no raw
- * target: the path and the arguments go out %-encoded again, so a
- * decoded "?", "#", space or control character cannot change the URL.
+ * Host said. The certificate is the host name's anyway. The target goes
+ * on as sent (target_append).
  */
 static void redirect_https(struct http_ctx *x)
 {
@@ -446,27 +473,28 @@ static void redirect_https(struct http_ctx *x)
 	 * as its scheme and client address are: the name it serves. */
 	const char *name = x->host_forwarded && x->host[0] ? x->host : hostname_now();
 
+	if (!(x->host_forwarded && x->host[0]) && !hostname_is_fqdn(name) &&
+	    !admin_setup_completed(http_store)) {
+		https_by_hand(x);
+		return;
+	}
 	/* Behind a proxy, its HTTPS port is the public one: ours is not
 	 * what the client reaches, and the default is the likely one. */
 	if (https_port && https_port != 443 && !x->proxied)
 		snprintf(port, sizeof(port), ":%u", (unsigned)https_port);
 	/* The target is at most 16 KiB; encoded, at most three times that. */
-	struct buf loc, query;
+	struct buf loc;
 	buf_init(&loc, 3 * 16384 + 512);
-	buf_init(&query, 3 * 16384);
 	buf_append_c(&loc, "https://");
 	buf_append_c(&loc, name);
 	buf_append_c(&loc, port);
-	pct_append(&loc, x->path, "/!$&'()*+,;=:@");
-	MHD_get_connection_values(x->mc, MHD_GET_ARGUMENT_KIND, query_append, &query);
-	buf_append_str(&loc, buf_str(&query));
+	target_append(&loc, x->target ? x->target : "/");
 	const char *l = buf_append(&loc, "", 1) == 0 ? arena_strdup(x->arena, buf_data(&loc))
 						     : arena_printf(x->arena, "https://%s%s/", name, port);
 	int get = strcmp(x->method, "GET") == 0 || strcmp(x->method, "HEAD") == 0;
 	x->status = get ? 301 : 308;
 	http_header(x, "Location", l);
 	buf_free(&loc);
-	buf_free(&query);
 	http_text(x, x->status, "text/plain; charset=utf-8", "Use HTTPS.\n");
 }
 
@@ -620,6 +648,7 @@ static struct http_ctx *ctx_new(struct http_req *r, struct MHD_Connection *mc,
 	x->mc = mc;
 	x->method = method;
 	x->path = r->path;
+	x->target = r->raw_target;
 	x->arena = r->arena;
 	buf_init(&x->out, HTTP_RESP_MAX);
 	/* A new app password, a TOTP secret, an API token go out here. */
@@ -757,18 +786,43 @@ static enum MHD_Result bridge_refusal(struct http_req *r, struct MHD_Connection 
 	return refuse_unread(x);
 }
 
+static struct http_req *req_new(void)
+{
+	struct http_req *r = xcalloc(1, sizeof(*r));
+	r->arena = arena_new(16384);
+	/* The JSON of a password or key change is decoded here. */
+	arena_set_secret(r->arena);
+	return r;
+}
+
+/*
+ * MHD_OPTION_URI_LOG_CALLBACK: the request's state starts here, with its
+ * target as sent. The daemon decodes the path and the arguments before
+ * on_request sees them, and the decoding loses what the redirect to
+ * HTTPS must keep: "%2F" and "/" are other paths, "%00" stays "%00"
+ * (unescape_keep_nul) and was sent on as "%2500". Already judged by the
+ * bridge (no space, control or NUL: RFC 9112 §3.2, http_head_parse) and
+ * at most 16 KiB.
+ */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
+{
+	(void)cls;
+	(void)mc;
+	struct http_req *r = req_new();
+	r->raw_target = arena_strdup(r->arena, uri);
+	return r;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **con_cls)
 {
 	struct http_req *r = *con_cls;
 
-	if (!r) {
-		r = xcalloc(1, sizeof(*r));
-		r->arena = arena_new(16384);
-		/* The JSON of a password or key change is decoded here. */
-		arena_set_secret(r->arena);
-		*con_cls = r;
+	if (!r)
+		r = *con_cls = req_new(); /* on_uri makes it; this is a fallback */
+	if (!r->begun) {
+		r->begun = 1;
 		if (MHD_lookup_connection_value(mc, MHD_HEADER_KIND, HTTP_BRIDGE_REFUSAL))
 			return bridge_refusal(r, mc, method, cls);
 		r->bad_host = host_wrong(mc, version);
@@ -1066,6 +1120,7 @@ static struct MHD_Daemon *daemon_start(int https, unsigned threads)
 		{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL },
 		{ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, NULL },
 		{ MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape_keep_nul, NULL },
+		{ MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, NULL },
 		{ MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL },
 		{ MHD_OPTION_CONNECTION_LIMIT, unreachable_limit(threads), NULL },
 		{ MHD_OPTION_PER_IP_CONNECTION_LIMIT, 0, NULL }, /* ours, per /64 */

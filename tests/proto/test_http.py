@@ -687,6 +687,48 @@ def test_absolute_form_target():
             b"\r\nLocation: https://mx.example.test:%d/account" % s.https_port) in head, head
 
 
+def test_https_redirect_keeps_the_target():
+    """The plain-HTTP redirect sends the request target on as it came: a
+    valid %XX stays (tern decoded the path and arguments and encoded
+    them again, so "/a%00b" went to "/a%2500b" and "%2F" to "/": other
+    resources); octets no URI holds are %-encoded, a "%" that starts no
+    escape too. A raw NUL or control octet in the target is 400, no
+    Location. Before set-up, with no host name but the system's (a
+    container id), there is no name to redirect to: a 403 page saying
+    where the wizard is, never the request's Host."""
+    with Server(http=True) as s:
+        base = b"https://mx.example.test:%d" % s.https_port
+        for target, want in ((b"/a%00b/%2Fc?x=%00&y=%2f&flag", b"/a%00b/%2Fc?x=%00&y=%2f&flag"),
+                             (b"/%41%7e/x?q=a%20b%26c", b"/%41%7e/x?q=a%20b%26c"),
+                             (b'/a"b<c>{d}%zz%4', b"/a%22b%3Cc%3E%7Bd%7D%25zz%254"),
+                             (b"/caf\xc3\xa9?\xff", b"/caf%C3%A9?%FF"),
+                             (b"/p#frag", b"/p%23frag"),
+                             (b"http://other.test?x=%2F", b"/?x=%2F")):
+            st, head, _ = raw_https(s, b"GET " + target + b" HTTP/1.1\r\nHost: evil.test\r\n"
+                                    b"Connection: close\r\n\r\n", tls=False)
+            assert st == 301 and b"\r\nLocation: " + base + want + b"\r\n" in head + b"\r\n", \
+                (target, head)
+        for target in (b"/a\x00b", b"/a\x01b", b"/a\x7fb", b"/a\tb"):
+            st, head, body = raw_https(s, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n"
+                                       b"Connection: close\r\n\r\n", whole=True, tls=False)
+            assert st == 400 and b"location" not in head.lower(), (target, head)
+    s, a = admin_server(env={"TERN_HOSTNAME": "3f2a9c1b7d4e"})
+    with s:
+        req = b"GET /setup HTTP/1.1\r\nHost: 192.0.2.7\r\nConnection: close\r\n\r\n"
+        st, head, body = raw_https(s, req, whole=True, tls=False)
+        assert st == 403 and b"location" not in head.lower(), head
+        assert b"HTTPS only" in body and b"3f2a9c1b7d4e" not in body and b"192.0.2.7" not in body, body
+        # Plain HTTP's own paths are served as ever.
+        st, _, body = raw_https(s, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                                whole=True, tls=False)
+        assert (st, body) == (200, b"ok\n"), (st, body)
+        # Once set-up is done, the name is the one the admin kept.
+        st, _, d = a.call("POST", "/setup/complete")
+        assert st == 200, (st, d)
+        st, head, _ = raw_https(s, req, tls=False)
+        assert st == 301 and b"\r\nLocation: https://3f2a9c1b7d4e:%d/setup\r\n" % s.https_port in head, head
+
+
 def test_domains_accounts_aliases():
     s, a = admin_server(imap=True)
     with s:
