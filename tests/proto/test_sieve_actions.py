@@ -663,6 +663,19 @@ def test_yt_vacation_notify_rate():
     assert subjects(srv, WES) == ["wes0", "wes1", "wes2"]
 
 
+def vacation_reply(srv, remote, account, frm, subject, to=None):
+    """Sends a message from frm to account (its To: to, else account);
+    returns the header and body of the one vacation reply frm got."""
+    before = len(remote.messages)
+    codes, end = send(srv, frm, [account], message(subject, to=to or account, sender=frm),
+                      source="127.0.0.9")
+    assert end[0] == 250, end
+    got = [m for m in remote.wait_messages(before + 1)[before:] if m["rcpts"] == [frm]]
+    assert len(got) == 1, srv.log_text()[-2000:]
+    head, body = got[0]["data"].split(b"\r\n\r\n", 1)
+    return head, body
+
+
 def test_yt_vacation_mime_keeps_its_own_from():
     """vacation :mime (RFC 5230 §5.8) takes the reason as a MIME entity,
     its header included: only its Content-* fields join the reply's
@@ -675,13 +688,7 @@ def test_yt_vacation_mime_keeps_its_own_from():
     srv.cli("account", "add", XAV, input="xav-pw-sieve-1\n")
     script(srv, XAV, 'require "vacation";\nvacation :mime text:\nFrom: ceo@bank.test\n'
            'Reply-To: ceo@bank.test\nContent-Type: text/plain; charset=us-ascii\n\nBack soon.\n.\n;\n')
-    before = len(remote.messages)
-    frm = "xavfan@remote.test"
-    codes, end = send(srv, frm, [XAV], message("xav1", to=XAV, sender=frm), source="127.0.0.9")
-    assert end[0] == 250, end
-    got = [m for m in remote.wait_messages(before + 1)[before:] if m["rcpts"] == [frm]]
-    assert len(got) == 1, srv.log_text()[-2000:]
-    head, body = got[0]["data"].split(b"\r\n\r\n", 1)
+    head, body = vacation_reply(srv, remote, XAV, "xavfan@remote.test", "xav1")
     lines = head.split(b"\r\n")
     assert [l for l in lines if l.lower().startswith(b"from:")] == [b"From: " + XAV.encode()], head
     assert b"bank" not in head, head
@@ -702,13 +709,7 @@ def test_yt_vacation_from_the_address_written():
     script(srv, YUL, 'require "vacation";\nvacation :addresses "ceo@bank.test" "Away.";\n')
     for n, (to, want) in enumerate((("yul.boss@example.test", b"yul.boss@example.test"),
                                     ("ceo@bank.test", YUL.encode()))):
-        before = len(remote.messages)
-        frm = "yulfan%d@remote.test" % n
-        codes, end = send(srv, frm, [YUL], message("yul%d" % n, to=to, sender=frm), source="127.0.0.9")
-        assert end[0] == 250, end
-        got = [m for m in remote.wait_messages(before + 1)[before:] if m["rcpts"] == [frm]]
-        assert len(got) == 1, srv.log_text()[-2000:]
-        head = got[0]["data"].split(b"\r\n\r\n", 1)[0]
+        head, _ = vacation_reply(srv, remote, YUL, "yulfan%d@remote.test" % n, "yul%d" % n, to=to)
         assert [l for l in head.split(b"\r\n") if l.lower().startswith(b"from:")] == \
             [b"From: " + want], head
 
@@ -722,13 +723,7 @@ def test_yt_vacation_from_quoted_name():
     ZED = "zed@example.test"
     srv.cli("account", "add", ZED, input="zed-pw-sieve-1\n")
     script(srv, ZED, 'require "vacation";\nvacation :from "\\"Out <of> office\\" <zed@example.test>" "Away.";\n')
-    before = len(remote.messages)
-    frm = "zedfan@remote.test"
-    codes, end = send(srv, frm, [ZED], message("zed1", to=ZED, sender=frm), source="127.0.0.9")
-    assert end[0] == 250, end
-    got = [m for m in remote.wait_messages(before + 1)[before:] if m["rcpts"] == [frm]]
-    assert len(got) == 1, srv.log_text()[-2000:]
-    head = got[0]["data"].split(b"\r\n\r\n", 1)[0]
+    head, _ = vacation_reply(srv, remote, ZED, "zedfan@remote.test", "zed1")
     assert [l for l in head.split(b"\r\n") if l.lower().startswith(b"from:")] == \
         [b'From: "Out <of> office" <zed@example.test>'], head
 
