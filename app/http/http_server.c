@@ -438,7 +438,9 @@ static void target_append(struct buf *b, const char *t)
  * Plain HTTP before there is a name to send the client to: the first-run
  * wizard (README, "Quick start") is served on HTTPS only, and until it
  * stored a host name (or TERN_HOSTNAME gave one) tern's is the system's,
- * inside a container its id: https://3f2a9c1b7d4e/ resolves nowhere. The
+ * inside a container its id: https://3f2a9c1b7d4e/ resolves nowhere.
+ * Told apart by form: before set-up is completed, a name that is not
+ * fully qualified (an unqualified TERN_HOSTNAME too) gets this page. The
  * request's Host is the client's to choose, never a redirect's, and the
  * address the connection reached is the container's own behind docker's
  * NAT. So no redirect: a page saying where the wizard is.
