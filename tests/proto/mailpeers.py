@@ -262,7 +262,7 @@ class Receiver:
                 self.ctx.minimum_version = ssl.TLSVersion.TLSv1_3
             if tls_weak:
                 weaken_tls(self.ctx, tls_weak)
-        self.sock = socket.socket()
+        self.sock = socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if read_rate or early_reply:  # a small window: the sender feels the slow reading
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)

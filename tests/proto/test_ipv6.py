@@ -1,0 +1,195 @@
+"""IPv6 end to end (issue: IPv6 audit): every listener on `[::1]:port`
+(the README's `[addr]:port` form) takes real clients over ::1; port 25
+over ::1 takes `EHLO [IPv6:::1]`, knows `user@[IPv6:::1]` as its own
+literal and writes `[IPv6:::1]` in its Received field; an IPv4 client of
+a dual-stack socket (one bound to ::ffff:127.0.0.1, which takes IPv4
+connections to 127.0.0.1 as mapped addresses) is the IPv4 address it
+is, in the log and the trace; HTTP answers `Host: [::1]:port`.
+Connections go to ::1 and 127.0.0.1 only."""
+import imaplib
+import poplib
+import smtplib
+import socket
+import ssl
+
+from harness import Raw, Server, free_port
+from mailpeers import Receiver
+from test_queue import World
+
+BOB, BOB_PW = "bob@example.test", "bob-pw-1"
+
+
+def ctx():
+    c = ssl.create_default_context()
+    c.check_hostname = False
+    c.verify_mode = ssl.CERT_NONE
+    return c
+
+
+def v6_server(env=None, **kw):
+    """A server whose listeners are all on [::1]."""
+    ports = {k: free_port(("::1",)) for k in ("SMTP", "SUBMISSION", "SUBMISSIONS", "IMAP",
+                                               "IMAPS", "POP3", "POP3S", "SIEVE", "HTTP",
+                                               "HTTPS")}
+    e = {"TERN_LISTEN_" + k: "[::1]:%d" % p for k, p in ports.items()}
+    e.update(env or {})
+    s = Server(accounts=[(BOB, BOB_PW)], env=e, **kw)
+    s.v6 = ports
+    return s
+
+
+def test_every_listener_on_v6_loopback():
+    with v6_server() as s:
+        p = s.v6
+        r = Raw(p["SMTP"], host="::1")
+        assert r.greeting[0] == 220, r.greeting
+        code, lines = r.cmd("EHLO [IPv6:::1]")
+        assert code == 250, lines
+        r.close()
+        sub = smtplib.SMTP("::1", p["SUBMISSION"], timeout=10)
+        sub.starttls(context=ctx())
+        sub.ehlo()
+        sub.login(BOB, BOB_PW)
+        sub.quit()
+        subs = smtplib.SMTP_SSL("::1", p["SUBMISSIONS"], timeout=10, context=ctx())
+        subs.login(BOB, BOB_PW)
+        subs.quit()
+        im = imaplib.IMAP4("::1", p["IMAP"])
+        im.starttls(ssl_context=ctx())
+        im.login(BOB, BOB_PW)
+        im.logout()
+        ims = imaplib.IMAP4_SSL("::1", p["IMAPS"], ssl_context=ctx())
+        ims.login(BOB, BOB_PW)
+        ims.logout()
+        po = poplib.POP3("::1", p["POP3"], timeout=10)
+        po.stls(context=ctx())
+        po.user(BOB)
+        po.pass_(BOB_PW)
+        po.quit()
+        pos = poplib.POP3_SSL("::1", p["POP3S"], timeout=10, context=ctx())
+        pos.user(BOB)
+        pos.pass_(BOB_PW)
+        pos.quit()
+        sv = socket.create_connection(("::1", p["SIEVE"]), timeout=10)
+        greet = b""
+        while b"OK" not in greet:
+            chunk = sv.recv(4096)
+            assert chunk, greet
+            greet += chunk
+        sv.close()
+        for port, tls in ((p["HTTP"], False), (p["HTTPS"], True)):
+            c = socket.create_connection(("::1", port), timeout=10)
+            if tls:
+                c = ctx().wrap_socket(c)
+            c.sendall(b"GET /healthz HTTP/1.1\r\nHost: [::1]:%d\r\nConnection: close\r\n\r\n"
+                      % port)
+            got = b""
+            while True:
+                chunk = c.recv(65536)
+                if not chunk:
+                    break
+                got += chunk
+            c.close()
+            status = got.split(b"\r\n", 1)[0]
+            # Plain HTTP redirects to HTTPS except its own paths (health
+            # among them); either way the request was understood.
+            assert status.split()[1] in (b"200", b"301", b"308"), got[:300]
+        assert s.wait_log("peer=::1 "), s.log_text()[-3000:]
+        assert "peer=::ffff:" not in s.log_text()
+
+
+def test_smtp_literals_and_trace_over_v6():
+    with v6_server(env={"TERN_DOMAIN": "example.test"}) as s:
+        r = Raw(s.v6["SMTP"], host="::1")
+        # EHLO takes any argument, as Postfix does (smtp_parse.c); its
+        # literal is checked where it matters: in a path.
+        code, lines = r.cmd("EHLO [IPv6:0:0::1]")
+        assert code == 250, lines
+        assert r.cmd("MAIL FROM:<a@remote.test>")[0] == 250
+        for bad in ("[IPv6:1:::2]", "[IPv6:1:2:3:4:5:6:7::]", "[IPv6:::ffff:1.2.3]", "[::1]"):
+            code, lines = r.cmd("RCPT TO:<bob@%s>" % bad)
+            assert code == 501, (bad, lines)
+        r.cmd("RSET")
+        assert r.cmd("MAIL FROM:<a@remote.test>")[0] == 250
+        # Our own address as a literal (RFC 1123 §5.2.17), in any of its spellings.
+        for rcpt, want in (("<bob@[IPv6:::1]>", 250), ("<postmaster@[IPv6:0::0:1]>", 250),
+                           ("<bob@[IPv6:::2]>", 554), ("<bob@[127.0.0.1]>", 554)):
+            code, lines = r.cmd("RCPT TO:" + rcpt)
+            assert code == want, (rcpt, lines)
+        assert r.cmd("DATA")[0] == 354
+        code, lines = r.cmd("Subject: over v6\r\n\r\nx\r\n.")
+        assert code == 250, lines
+        r.close()
+        got = s.messages(BOB)
+        assert len(got) == 1, got  # postmaster is bob too (the oldest account)
+        raw = s.raw(BOB, got[0][0]).decode()
+        assert "Received: from [IPv6:0:0::1] ([IPv6:::1])" in raw, raw[:600]
+
+
+def test_mapped_client_is_ipv4():
+    """A dual-stack socket sees an IPv4 client as ::ffff:a.b.c.d; every
+    use of the address (log, limits, trace) is the IPv4 address."""
+    port = free_port(("127.0.0.1", "::1"))
+    with Server(accounts=[(BOB, BOB_PW)],
+                env={"TERN_LISTEN_SMTP": "[::ffff:127.0.0.1]:%d" % port,
+                     "TERN_SMTP_MAX_CONNECTIONS_PER_IP": "1"}) as s:
+        r = Raw(port, host="127.0.0.1")
+        assert r.greeting[0] == 220
+        code, lines = r.cmd("EHLO client.test")
+        assert code == 250 and lines[0].endswith("[127.0.0.1]"), lines
+        # The per-client limit counts 127.0.0.1 (one connection).
+        r2 = Raw(port, host="127.0.0.1")
+        assert r2.greeting[0] == 421, r2.greeting
+        r2.close()
+        assert r.cmd("MAIL FROM:<a@remote.test>")[0] == 250
+        assert r.cmd("RCPT TO:<%s>" % BOB)[0] == 250
+        assert r.cmd("DATA")[0] == 354
+        assert r.cmd("Subject: mapped\r\n\r\nx\r\n.")[0] == 250
+        r.close()
+        got = s.messages(BOB)
+        raw = s.raw(BOB, got[0][0]).decode()
+        assert "Received: from client.test ([127.0.0.1])" in raw, raw[:600]
+        assert s.wait_log("peer=127.0.0.1 ")
+        assert "::ffff:" not in s.log_text(), [l for l in s.log_text().splitlines()
+                                               if "::ffff:" in l]
+
+
+def receiver_at(w, ip):
+    """A receiver on ip at the world's MX port (free_port reserved that
+    port number for this run, ::1's too)."""
+    r = Receiver(ip, w.port)
+    w.receivers.append(r)
+    return r
+
+
+def test_outbound_to_aaaa_only_mx():
+    """An exchanger with only an AAAA record gets the mail over IPv6."""
+    def records(ips):
+        return {"remote.test": {"MX": [[10, "mx6.remote.test"]]},
+                "mx6.remote.test": {"AAAA": ["::1"]}}
+    with World(records, nips=1) as w:
+        r = receiver_at(w, "::1")
+        w.send(["carol@remote.test"], subject="to v6")
+        msgs = r.wait_messages(1)
+        assert len(msgs) == 1 and msgs[0]["peer"] == "::1", msgs
+        assert w.wait_queue_empty()
+
+
+def test_outbound_both_families_falls_back():
+    """An exchanger with A and AAAA, tried IPv4 first: when its IPv4
+    address refuses the connection, the IPv6 one gets the mail."""
+    for listen, other in (("::1", "v4"), ("v4", "::1")):
+        def records(ips, other=other, listen=listen):
+            a = ips[0]
+            return {"remote.test": {"MX": [[10, "mx.remote.test"]]},
+                    "mx.remote.test": {"A": [a], "AAAA": ["::1"]}}
+        with World(records, nips=1) as w:
+            r = receiver_at(w, w.ips[0] if listen == "v4" else "::1")
+            w.send(["carol@remote.test"], subject="fallback")
+            msgs = r.wait_messages(1)
+            assert len(msgs) == 1, (listen, w.srv.log_text()[-3000:])
+            assert w.wait_queue_empty()
+            # IPv4 first (dns.h): only the IPv6 listener's case falls back.
+            refused = "event=attempt_failed" in w.srv.log_text()
+            assert refused == (listen == "::1"), (listen, w.srv.log_text()[-4000:])
+
