@@ -53,6 +53,7 @@
  * (verified the same way) whenever the server offers it; only a server
  * that offers none gets the password in clear text, with a warning.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -486,7 +487,8 @@ static int put_mailboxes(struct store *st, const char *email, const struct listi
 }
 
 /* imap[s]://USER@HOST[:PORT]: 0 or -1. USER may hold '@' (taken up to the
- * last one) and %XX escapes. */
+ * last one) and %XX escapes; HOST is a name, an IPv4 address or an IPv6
+ * one in brackets ("[2001:db8::1]"), host set to the address alone. */
 static int parse_url(const char *url, int *tls, char *user, size_t usz, char *host, size_t hsz,
                      char *port, size_t psz)
 {
@@ -505,12 +507,30 @@ static int parse_url(const char *url, int *tls, char *user, size_t usz, char *ho
 	size_t u;
 	if (pct_decode(p, (size_t)(at - p), user, usz, &u, PCT_NO_NUL) < 0)
 		return -1;
-	const char *h = at + 1, *colon = strrchr(h, ':');
-	size_t hl = colon ? (size_t)(colon - h) : strlen(h);
-	if (hl == 0 || hl >= hsz)
+	const char *h = at + 1, *colon;
+	size_t hl;
+	if (*h == '[') {
+		/* An IPv6 literal (RFC 3986 §3.2.2): the brackets are the URL's;
+		 * getaddrinfo() takes the address without them. */
+		const char *rb = strchr(h, ']');
+		if (!rb || (rb[1] && rb[1] != ':'))
+			return -1;
+		h++;
+		hl = (size_t)(rb - h);
+		colon = rb[1] ? rb + 1 : NULL;
+	} else {
+		colon = strrchr(h, ':');
+		hl = colon ? (size_t)(colon - h) : strlen(h);
+		if (memchr(h, ':', hl))
+			return -1; /* a bare IPv6 address: which colon starts the port? */
+	}
+	if (hl == 0 || hl >= hsz || (colon && !colon[1]))
 		return -1;
 	memcpy(host, h, hl);
 	host[hl] = '\0';
+	unsigned char bin[16];
+	if (at[1] == '[' && inet_pton(AF_INET6, host, bin) != 1)
+		return -1;
 	snprintf(port, psz, "%s", colon ? colon + 1 : (*tls ? "993" : "143"));
 	return 0;
 }

@@ -28,7 +28,7 @@ DOVECOT = "/usr/sbin/dovecot"
 CONF = """\
 # Private instance for tern's differential tests; Dovecot's defaults otherwise.
 protocols = {protocols}
-listen = 127.0.0.1
+listen = {listen}
 base_dir = {d}/run
 state_dir = {d}/state
 log_path = {d}/dovecot.log
@@ -108,12 +108,15 @@ def _children(pid):
 
 
 class DovecotPeer:
-    def __init__(self, users, cert=None, courier=False, sieve=False, pop3=False, extra=""):
+    def __init__(self, users, cert=None, courier=False, sieve=False, pop3=False, extra="",
+                 listen="127.0.0.1"):
         """users: [(name, password)]; each gets an empty Maildir INBOX.
-        extra: more configuration lines (settings of one test)."""
+        extra: more configuration lines (settings of one test); listen:
+        its one address (127.0.0.1 or ::1)."""
+        self.host = listen
         self.tmp = tempfile.mkdtemp(prefix="tern-dovecot-")
         os.chmod(self.tmp, 0o755)
-        self.port = free_port()
+        self.port = free_port((listen,))
         nobody = pwd.getpwnam("nobody")
         nogroup = grp.getgrgid(nobody.pw_gid)
         self.sieve_port = free_port() if sieve else 0
@@ -128,7 +131,7 @@ class DovecotPeer:
             (SIEVE.format(sport=self.sieve_port) if sieve else "") + \
             (POP3.format(pport=self.pop3_port, psport=self.pop3s_port) if pop3 else "") + extra
         with open(os.path.join(self.tmp, "dovecot.conf"), "w") as f:
-            f.write(CONF.format(d=self.tmp, uid=nobody.pw_name, gid=nogroup.gr_name,
+            f.write(CONF.format(d=self.tmp, listen=listen, uid=nobody.pw_name, gid=nogroup.gr_name,
                                 port=self.port, ssl=ssl, extra=extra,
                                 protocols="imap" + (" sieve" if sieve else "") +
                                 (" pop3" if pop3 else "")))
@@ -149,7 +152,7 @@ class DovecotPeer:
             if self.proc.poll() is not None:
                 raise RuntimeError("dovecot exited: " + self.log())
             try:
-                socket.create_connection(("127.0.0.1", self.port), 0.5).close()
+                socket.create_connection((listen, self.port), 0.5).close()
                 return
             except OSError:
                 time.sleep(0.05)

@@ -12,7 +12,8 @@ import smtplib
 import socket
 import ssl
 
-from harness import Raw, Server, free_port
+import dovecot_peer
+from harness import Raw, Server, free_port, message
 from mailpeers import Receiver
 from test_queue import World
 
@@ -193,3 +194,32 @@ def test_outbound_both_families_falls_back():
             refused = "event=attempt_failed" in w.srv.log_text()
             assert refused == (listen == "::1"), (listen, w.srv.log_text()[-4000:])
 
+
+def test_migrate_from_ipv6_literal():
+    """`tern migrate --from imap://USER@[v6]:PORT` (RFC 3986's IP-literal,
+    the only way to write an IPv6 host in a URL) reaches the server at
+    that address, with or without the port."""
+    if not dovecot_peer.available():
+        return "skip"
+    with dovecot_peer.DovecotPeer([("alice", "alice-pw")], listen="::1") as dc, \
+            Server(accounts=[(BOB, BOB_PW)]) as s:
+        m = imaplib.IMAP4("::1", dc.port)
+        m.login("alice", "alice-pw")
+        typ, data = m.append("INBOX", None, None, message("from v6").encode())
+        assert typ == "OK", data
+        m.logout()
+        r = s.cli("migrate", BOB, "--from", "imap://alice@[::1]:%d" % dc.port,
+                  input="alice-pw\n", check=False)
+        assert r.returncode == 0, (r.stdout, r.stderr)
+        assert b": 1 imported" in r.stdout, r.stdout
+        assert "from v6" in s.messages(BOB)[0][1]
+        # No port: 143, which nothing on ::1 here listens on (refused, not
+        # a host name "[:" or a port "1]").
+        r = s.cli("migrate", BOB, "--from", "imap://alice@[::1]", input="alice-pw\n",
+                  check=False)
+        assert r.returncode == 1 and b"::1" in r.stderr and b"143" in r.stderr, r.stderr
+        assert b"resolve" not in r.stderr, r.stderr
+        for bad in ("imap://alice@[::1", "imap://alice@[::1]x", "imap://alice@[nothost]:143",
+                    "imap://alice@::1:143"):
+            r = s.cli("migrate", BOB, "--from", bad, input="alice-pw\n", check=False)
+            assert r.returncode == 2 and b"--from" in r.stderr, (bad, r.returncode, r.stderr)
