@@ -4,6 +4,7 @@
 #include "net/forwarded.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -12,7 +13,8 @@
 
 /*
  * One node: "192.0.2.1", "192.0.2.1:4711", "2001:db8::1", "[2001:db8::1]",
- * "[2001:db8::1]:4711". 0 with the bare address in out, or -1.
+ * "[2001:db8::1]:4711". 0 with the bare address in out (IPv6 canonical,
+ * IPv4-mapped as IPv4), or -1.
  */
 static int node_addr(const char *p, size_t n, char *out, size_t outsz)
 {
@@ -44,10 +46,19 @@ static int node_addr(const char *p, size_t n, char *out, size_t outsz)
 		return -1;
 	memcpy(t, p, n);
 	t[n] = '\0';
-	if (inet_pton(AF_INET, t, bin) != 1 && inet_pton(AF_INET6, t, bin) != 1)
+	if (inet_pton(AF_INET, t, bin) == 1) {
+		memcpy(out, t, n + 1);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, t, bin) != 1)
 		return -1;
-	memcpy(out, t, n + 1);
-	return 0;
+	/* The address as a socket's peer would read (conn.c): an IPv4-mapped
+	 * one, which a proxy on a dual-stack socket writes, as the IPv4
+	 * address it is, and IPv6 in its one canonical spelling, so the logs
+	 * (fail2ban bans what they say) and the limits see one client as one. */
+	if (IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)bin))
+		return inet_ntop(AF_INET, bin + 12, out, (socklen_t)outsz) ? 0 : -1;
+	return inet_ntop(AF_INET6, bin, out, (socklen_t)outsz) ? 0 : -1;
 }
 
 /* [p, p+n) without blanks at either end. */

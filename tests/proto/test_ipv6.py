@@ -6,6 +6,7 @@ a dual-stack socket (one bound to ::ffff:127.0.0.1, which takes IPv4
 connections to 127.0.0.1 as mapped addresses) is the IPv4 address it
 is, in the log and the trace; HTTP answers `Host: [::1]:port`.
 Connections go to ::1 and 127.0.0.1 only."""
+import http.client
 import imaplib
 import poplib
 import smtplib
@@ -14,6 +15,7 @@ import ssl
 
 import dovecot_peer
 from harness import Raw, Server, free_port, message
+from httpc import Api, tls_ctx
 from mailpeers import Receiver
 from test_queue import World
 
@@ -223,3 +225,37 @@ def test_migrate_from_ipv6_literal():
                     "imap://alice@::1:143"):
             r = s.cli("migrate", BOB, "--from", bad, input="alice-pw\n", check=False)
             assert r.returncode == 2 and b"--from" in r.stderr, (bad, r.returncode, r.stderr)
+
+
+class V6Api(Api):
+    """The REST API over ::1 (Api's connections go to 127.0.0.1)."""
+
+    def conn(self):
+        return http.client.HTTPSConnection("::1", self.s.v6["HTTPS"], timeout=30,
+                                           context=tls_ctx())
+
+
+def test_forwarded_ipv6_clients():
+    """Behind a proxy on ::1, the client its X-Forwarded-For names is
+    logged as the address it is: an IPv4-mapped one (a proxy on a
+    dual-stack socket writes those) as IPv4, which is what fail2ban can
+    ban; any IPv6 spelling in its one canonical text."""
+    with v6_server(env={"TERN_TRUSTED_PROXIES": "::1/128"}) as s:
+        api = V6Api(s)
+        # The failures are counted per IPv4 address and per IPv6 /64:
+        # 2001:db8::78 is the second of its /64.
+        for xff, want, n in (("::ffff:203.0.113.50", "203.0.113.50", 1),
+                             ("[::FFFF:203.0.113.51]:4711", "203.0.113.51", 1),
+                             ("2001:DB8:0:0::0:77", "2001:db8::77", 1),
+                             ("2001:db8::78, ::1", "2001:db8::78", 2)):
+            st, _, _ = api.call("POST", "/session", {"password": "wrong-password"},
+                                headers={"X-Forwarded-For": xff})
+            assert st == 401, st
+            assert s.wait_log("module=http event=auth_failed what=login failures=%d ip=%s\n"
+                              % (n, want)), (xff, s.log_text()[-2000:])
+        st, _, _ = api.call("POST", "/session", {"password": "wrong-password"},
+                            headers={"Forwarded": 'for="[::ffff:198.51.100.9]"'})
+        assert s.wait_log("module=http event=auth_failed what=login failures=1 "
+                          "ip=198.51.100.9\n"), s.log_text()[-2000:]
+        assert "ip=::ffff:" not in s.log_text()
+

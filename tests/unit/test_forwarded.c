@@ -90,6 +90,19 @@ int main(void)
 	CHECK(forwarded_client("for=\"[2001:db8::7]:1234\"", NULL, "", ip, sizeof ip) == 1);
 	CHECK_EQ_STR(ip, "2001:db8::7");
 	CHECK(forwarded_client("for=unknown", NULL, "", ip, sizeof ip) == 0);
+	/* An IPv4-mapped client (a proxy on a dual-stack socket) is the IPv4
+	 * address, as a socket's peer is (conn.c); IPv6 in one spelling. */
+	CHECK(forwarded_client(NULL, "::ffff:203.0.113.5", "", ip, sizeof ip) == 1);
+	CHECK_EQ_STR(ip, "203.0.113.5");
+	CHECK(forwarded_client(NULL, "[::FFFF:203.0.113.6]:4711", "", ip, sizeof ip) == 1);
+	CHECK_EQ_STR(ip, "203.0.113.6");
+	CHECK(forwarded_client("for=\"[::ffff:cb00:7107]\"", NULL, "", ip, sizeof ip) == 1);
+	CHECK_EQ_STR(ip, "203.0.113.7");
+	CHECK(forwarded_client(NULL, "2001:DB8:0:0::0:77", "", ip, sizeof ip) == 1);
+	CHECK_EQ_STR(ip, "2001:db8::77");
+	/* A mapped proxy address is still the trusted proxy's. */
+	CHECK(forwarded_client(NULL, "2001:db8::9, ::ffff:10.0.0.2", "10.0.0.0/8", ip, sizeof ip) == 1);
+	CHECK_EQ_STR(ip, "2001:db8::9");
 	/* X-Forwarded-For, not a client's own Forwarded, when both are there. */
 	CHECK(forwarded_client("for=192.0.2.66", "198.51.100.1", "", ip, sizeof ip) == 1);
 	CHECK_EQ_STR(ip, "198.51.100.1");
