@@ -72,7 +72,7 @@ static int is_local_interface(const uint8_t *p, size_t len, struct ifs_snap *sna
 			snap->ifs = NULL;
 	}
 	for (struct ifaddrs *i = snap->ifs; i; i = i->ifa_next) {
-		const uint8_t *q;
+		const uint8_t *q = NULL; /* set whenever the lengths match */
 		uint16_t port;
 		if (i->ifa_addr && sa_octets(i->ifa_addr, &q, &port) == len &&
 		    memcmp(p, q, len) == 0)
@@ -81,14 +81,34 @@ static int is_local_interface(const uint8_t *p, size_t len, struct ifs_snap *sna
 	return 0;
 }
 
-/* 1 when our SMTP listener takes connections at p (len octets). */
+/*
+ * 1 when our SMTP listener takes connections at p (len octets). Its host
+ * as listener.c binds it: empty or "::" is a dual-stack socket, every
+ * address of both families; "0.0.0.0" every IPv4 address; an
+ * IPv4-mapped address ("::ffff:192.0.2.1", dual stack too) takes IPv4
+ * connections to that IPv4 address.
+ */
 static int listener_has(const uint8_t *p, size_t len, struct ifs_snap *snap)
 {
+	static const uint8_t any[16], mapped[12] = {[10] = 0xff, [11] = 0xff};
+	uint8_t bin[16];
+
 	if (!self_smtp.host[0])
 		return is_loopback(p, len) || is_local_interface(p, len, snap);
-	uint8_t bin[16];
-	int fam = len == 4 ? AF_INET : AF_INET6;
-	return inet_pton(fam, self_smtp.host, bin) == 1 && memcmp(bin, p, len) == 0;
+	if (inet_pton(AF_INET, self_smtp.host, bin) == 1) {
+		if (len != 4)
+			return 0;
+		if (memcmp(bin, any, 4) == 0)
+			return is_loopback(p, len) || is_local_interface(p, len, snap);
+		return memcmp(bin, p, 4) == 0;
+	}
+	if (inet_pton(AF_INET6, self_smtp.host, bin) != 1)
+		return 0;
+	if (memcmp(bin, any, 16) == 0)
+		return is_loopback(p, len) || is_local_interface(p, len, snap);
+	if (len == 4)
+		return memcmp(bin, mapped, 12) == 0 && memcmp(bin + 12, p, 4) == 0;
+	return memcmp(bin, p, 16) == 0;
 }
 
 int queue_self_named(const char *name, size_t len, const char *hostname)

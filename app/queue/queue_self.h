@@ -14,11 +14,12 @@
  * host name (TERN_HOSTNAME; a server behind NAT is known by it, not by
  * an address), or an address at which our SMTP listener (TERN_LISTEN_SMTP,
  * its port or the fallback port) takes connections: the listener's own
- * address, or with one bound to every address (":25") any address of a
- * local interface (getifaddrs, read once for a route however many of its
- * addresses ask) and the loopback ranges. The port counts:
- * a route's port is TERN_QUEUE_MX_PORT (25), and another port on one of
- * our addresses is another server.
+ * address (an IPv4-mapped one is its IPv4 address), or with one bound to
+ * every address (":25", "[::]:25", and "0.0.0.0:25" for IPv4) any
+ * address of a local interface (getifaddrs, read once for a route
+ * however many of its addresses ask) and the loopback ranges. The port
+ * counts: a route's port is TERN_QUEUE_MX_PORT (25), and another port
+ * on one of our addresses is another server.
  *
  * Caveats: only what the route holds is judged (DNS_MX_MAX exchangers,
  * DNS_ADDRS_MAX addresses): an MX of ours past those limits is not seen.

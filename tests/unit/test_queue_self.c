@@ -93,6 +93,34 @@ int main(void)
 	r[0] = at("a.test", "127.0.0.9", 587, 10);
 	CHECK_EQ_INT(queue_self_is(&r[0], ME), 0);
 
+	/* The wildcard written out: "[::]:25" is a dual-stack socket (as
+	 * ":25"), every address of either family; "0.0.0.0:25" every IPv4
+	 * one. Before, only a listener whose text was empty counted as
+	 * every address, and a route to ourselves at [::]:25 went out. */
+	listen_on("::", 25, 0);
+	r[0] = at("a.test", "::1", 25, 10);
+	CHECK_EQ_INT(queue_self_is(&r[0], ME), 1);
+	r[0] = at("a.test", "127.0.0.9", 25, 10);
+	CHECK_EQ_INT(queue_self_is(&r[0], ME), 1);
+	r[0] = at("a.test", "192.0.2.7", 25, 10);
+	CHECK_EQ_INT(queue_self_is(&r[0], ME), 1);
+	r[0] = at("a.test", "203.0.113.7", 25, 10);
+	CHECK_EQ_INT(queue_self_is(&r[0], ME), 0);
+	listen_on("0.0.0.0", 25, 0);
+	r[0] = at("a.test", "127.0.0.9", 25, 10);
+	CHECK_EQ_INT(queue_self_is(&r[0], ME), 1);
+	r[0] = at("a.test", "192.0.2.7", 25, 10);
+	CHECK_EQ_INT(queue_self_is(&r[0], ME), 1);
+	r[0] = at("a.test", "::1", 25, 10); /* an IPv4 socket: not over IPv6 */
+	CHECK_EQ_INT(queue_self_is(&r[0], ME), 0);
+	/* A dual-stack socket on one IPv4-mapped address takes IPv4
+	 * connections to that address. */
+	listen_on("::ffff:127.0.0.1", 25, 0);
+	r[0] = at("a.test", "127.0.0.1", 25, 10);
+	CHECK_EQ_INT(queue_self_is(&r[0], ME), 1);
+	r[0] = at("a.test", "127.0.0.2", 25, 10);
+	CHECK_EQ_INT(queue_self_is(&r[0], ME), 0);
+
 	/* Disabled SMTP: only the name is ours. */
 	listen_on("", 0, 0);
 	r[0] = at("a.test", "127.0.0.9", 25, 10);
