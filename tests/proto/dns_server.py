@@ -3,7 +3,9 @@
 
 Run under /usr/bin/python3 (Debian's python3-dnspython). Usage:
 
-    dns_server.py PORT ZONE.json
+    dns_server.py PORT ZONE.json [ADDRESS]
+
+ADDRESS is 127.0.0.1 unless given (::1 for a resolver over IPv6).
 
 ZONE.json maps lowercase names to record sets, e.g.
 
@@ -206,8 +208,11 @@ class TcpServer(socketserver.ThreadingTCPServer):
 
 
 if __name__ == "__main__":
-    u = UdpServer(("127.0.0.1", PORT), Udp)
-    t = TcpServer(("127.0.0.1", PORT), Tcp)
+    HOST = sys.argv[3] if len(sys.argv) > 3 else "127.0.0.1"
+    if ":" in HOST:
+        UdpServer.address_family = TcpServer.address_family = socket.AF_INET6
+    u = UdpServer((HOST, PORT), Udp)
+    t = TcpServer((HOST, PORT), Tcp)
     threading.Thread(target=t.serve_forever, daemon=True).start()
     print("ready", flush=True)
     u.serve_forever()

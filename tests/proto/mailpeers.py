@@ -59,13 +59,14 @@ def txt(name, timeout=5):
 class DnsServer:
     """dns_server.py with a zone given as a dict; zone() rewrites it live."""
 
-    def __init__(self, records):
+    def __init__(self, records, host="127.0.0.1"):
         self.tmp = tempfile.mkdtemp(prefix="tern-dns-")
         self.path = os.path.join(self.tmp, "zone.json")
         self.zone(records)
-        self.port = free_port_on(["127.0.0.1"])
+        self.host = host  # 127.0.0.1, or ::1 for a resolver over IPv6
+        self.port = free_port_on([host])
         self.proc = subprocess.Popen([SYSTEM_PYTHON, os.path.join(HERE, "dns_server.py"),
-                                      str(self.port), self.path],
+                                      str(self.port), self.path, host],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
         if line.strip() != "ready":
@@ -82,7 +83,7 @@ class DnsServer:
 
     @property
     def servers(self):
-        return "127.0.0.1:%d" % self.port
+        return ("[%s]:%d" if ":" in self.host else "%s:%d") % (self.host, self.port)
 
     def tcp_names(self):
         """The names asked over TCP so far (after a truncated UDP answer)."""

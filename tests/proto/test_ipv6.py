@@ -16,7 +16,7 @@ import ssl
 import dovecot_peer
 from harness import Raw, Server, free_port, message
 from httpc import Api, tls_ctx
-from mailpeers import Receiver
+from mailpeers import DnsServer, Receiver
 from test_queue import World
 
 BOB, BOB_PW = "bob@example.test", "bob-pw-1"
@@ -259,3 +259,44 @@ def test_forwarded_ipv6_clients():
                           "ip=198.51.100.9\n"), s.log_text()[-2000:]
         assert "ip=::ffff:" not in s.log_text()
 
+
+
+def test_port25_checks_over_ipv6_dns():
+    """Port 25 from ::1, its resolver on ::1 too ([::1]:port): iprev
+    asks the ip6.arpa nibble name and confirms with AAAA, SPF matches
+    `a//128` and expands %{i} (dotted nibbles) and %{v} (ip6) for an
+    IPv6 client (RFC 7208 §5.3, §7.3)."""
+    nib = ".".join("0" * 31 + "1")
+    zone = {
+        "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa":
+            {"PTR": ["mx.v6.test."]},
+        "mx.v6.test": {"AAAA": ["::1"]},
+        "v6.test": {"TXT": ["v=spf1 a:mx.v6.test//128 -all"]},
+        "m.v6.test": {"TXT": ["v=spf1 exists:%{i}.%{v}.x.v6.test -all"]},
+        nib + ".ip6.x.v6.test": {"A": ["127.0.0.2"]},
+        # /32 is the IPv4 prefix (§5.6 dual-cidr-length): ::1 still matches.
+        "v4len.v6.test": {"TXT": ["v=spf1 a:mx.v6.test/32 -all"]},
+        "near.v6.test": {"TXT": ["v=spf1 a:n.v6.test//64 -all"], "AAAA": []},
+        "n.v6.test": {"AAAA": ["::2"]},
+        "no.v6.test": {"TXT": ["v=spf1 a:n.v6.test//127 ip6:2001:db8::/32 -all"]},
+    }
+    dns = DnsServer(zone, host="::1")
+    try:
+        with v6_server(env={"TERN_DNS_SERVERS": dns.servers}) as s:
+            r = Raw(s.v6["SMTP"], host="::1")
+            assert r.cmd("EHLO mx.v6.test")[0] == 250
+            senders = (("a@v6.test", "pass"), ("b@m.v6.test", "pass"), ("c@v4len.v6.test", "pass"),
+                       ("d@near.v6.test", "pass"), ("e@no.v6.test", "fail"))
+            for sender, _ in senders:
+                assert r.cmd("MAIL FROM:<%s>" % sender)[0] == 250
+                assert r.cmd("RCPT TO:<%s>" % BOB)[0] == 250
+                assert r.cmd("DATA")[0] == 354
+                code, lines = r.cmd("From: %s\r\nSubject: %s\r\n\r\nx\r\n." % (sender, sender))
+                assert code in (250, 550), lines
+            r.close()
+            for sender, spf in senders:
+                assert s.wait_log("event=spf identity=mailfrom result=%s domain=%s"
+                                  % (spf, sender.split("@")[1])), (sender, s.log_text()[-3000:])
+            assert s.wait_log("iprev=pass"), s.log_text()[-3000:]
+    finally:
+        dns.stop()
