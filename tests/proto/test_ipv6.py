@@ -12,10 +12,11 @@ import poplib
 import smtplib
 import socket
 import ssl
+import time
 
 import dovecot_peer
 from harness import Raw, Server, free_port, message
-from httpc import Api, tls_ctx
+from httpc import Api, admin_server, tls_ctx
 from mailpeers import DnsServer, Receiver
 from test_queue import World
 
@@ -300,3 +301,37 @@ def test_port25_checks_over_ipv6_dns():
             assert s.wait_log("iprev=pass"), s.log_text()[-3000:]
     finally:
         dns.stop()
+
+
+def test_greylist_counts_the_64():
+    """Greylisting keys a triplet on the client's /64 (one IPv6 host may
+    use any address of its /64): the retry from another address of the
+    same /64 passes; one from the next /64 is a new triplet. The clients
+    are presented by a PROXY header from ::1, a trusted proxy."""
+    port = free_port(("::1",))
+    s, api = admin_server(accounts=[(BOB, BOB_PW)],
+                          env={"TERN_LISTEN_SMTP": "[::1]:%d" % port,
+                               "TERN_TRUSTED_PROXIES": "::1"})
+    with s:
+        st, _, cfg = api.call("PUT", "/spam", {"greylist": True, "greylist_delay": 4})
+        assert st == 200 and cfg["greylist"], cfg
+
+        def send(client, subject):
+            r = Raw(port, host="::1", greet=False)
+            r.send("PROXY TCP6 %s ::1 40000 25\r\n" % client)
+            assert r.reply()[0] == 220
+            assert r.cmd("EHLO client.example.org")[0] == 250
+            assert r.cmd("MAIL FROM:<a@remote.test>")[0] == 250
+            assert r.cmd("RCPT TO:<%s>" % BOB)[0] == 250
+            assert r.cmd("DATA")[0] == 354
+            code, lines = r.cmd("From: a@remote.test\r\nSubject: %s\r\n\r\nx\r\n." % subject)
+            r.close()
+            return code, lines
+
+        code, lines = send("2001:db8:1:2::5", "first")
+        assert code == 451 and "4.7.1" in lines[0], lines
+        time.sleep(4.2)  # the delay passes (the retry is not before it)
+        code, lines = send("2001:db8:1:2:ffff::9", "retry")
+        assert code == 250, lines
+        code, lines = send("2001:db8:1:3::5", "next /64")
+        assert code == 451, lines
