@@ -335,3 +335,26 @@ def test_greylist_counts_the_64():
         assert code == 250, lines
         code, lines = send("2001:db8:1:3::5", "next /64")
         assert code == 451, lines
+
+
+def metrics_status(port):
+    c = http.client.HTTPSConnection("::1", port, timeout=30, context=tls_ctx())
+    try:
+        c.request("GET", "/metrics", headers={"Host": "[::1]:%d" % port})
+        r = c.getresponse()
+        r.read()
+        return r.status
+    finally:
+        c.close()
+
+
+def test_metrics_allow_list_ipv6():
+    """TERN_METRICS_ALLOW's default (127.0.0.0/8,::1/128) lets ::1 read
+    /metrics without a token; an IPv6 prefix elsewhere does not."""
+    with v6_server() as s:
+        assert metrics_status(s.v6["HTTPS"]) == 200
+    with v6_server(env={"TERN_METRICS_ALLOW": "2001:db8::/32,127.0.0.0/8"}) as s:
+        assert metrics_status(s.v6["HTTPS"]) in (401, 403)
+    with v6_server(env={"TERN_METRICS_ALLOW": "::/127"}) as s:
+        assert metrics_status(s.v6["HTTPS"]) == 200
+
