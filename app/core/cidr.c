@@ -228,3 +228,21 @@ int cidr_ip_global(const char *ip)
 		return cidr_addr_global((const struct sockaddr *)&s6);
 	return 0;
 }
+
+uint16_t cidr_addr_text(const struct sockaddr *sa, char *out, size_t outsz)
+{
+	out[0] = '\0';
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &s4->sin_addr, out, (socklen_t)outsz);
+		return ntohs(s4->sin_port);
+	}
+	if (sa->sa_family != AF_INET6)
+		return 0;
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+	if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+		inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], out, (socklen_t)outsz);
+	else
+		inet_ntop(AF_INET6, &s6->sin6_addr, out, (socklen_t)outsz);
+	return ntohs(s6->sin6_port);
+}

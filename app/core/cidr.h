@@ -7,6 +7,7 @@
 #define TERN_CORE_CIDR_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* 1 when every comma-separated entry of list is a valid network ("" is an empty list). */
 int cidr_list_valid(const char *list);
@@ -53,5 +54,15 @@ int cidr_addr_global(const struct sockaddr *sa);
  * client addresses are a sender's public network (DNS blocklists,
  * reputation). */
 int cidr_ip_global(const char *ip);
+
+/*
+ * The address of sa as text, the one way a peer is named in logs and
+ * counted by limits: IPv4 dotted, IPv6 as inet_ntop() writes it, and an
+ * IPv4-mapped IPv6 address (a dual-stack socket's IPv4 peer,
+ * "::ffff:192.0.2.1") as the IPv4 address it is. out (outsz >=
+ * INET6_ADDRSTRLEN) is "" for another family. Returns sa's port in host
+ * order, 0 for another family.
+ */
+uint16_t cidr_addr_text(const struct sockaddr *sa, char *out, size_t outsz);
 
 #endif

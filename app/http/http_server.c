@@ -370,17 +370,8 @@ static int is_loopback(const struct sockaddr *sa)
 static void addr_text(const struct sockaddr *sa, char *out, size_t outsz)
 {
 	out[0] = '\0';
-	if (!sa)
-		return;
-	if (sa->sa_family == AF_INET) {
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)outsz);
-	} else if (sa->sa_family == AF_INET6) {
-		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-		if (IN6_IS_ADDR_V4MAPPED(a))
-			inet_ntop(AF_INET, &a->s6_addr[12], out, (socklen_t)outsz);
-		else
-			inet_ntop(AF_INET6, a, out, (socklen_t)outsz);
-	}
+	if (sa)
+		cidr_addr_text(sa, out, outsz);
 }
 
 /* Paths plain HTTP serves itself: ACME, health, client autoconfiguration. */

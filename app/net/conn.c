@@ -14,7 +14,6 @@
  */
 #include "net/conn.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -25,6 +24,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/cidr.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/xalloc.h"
@@ -67,24 +67,6 @@ static struct buf *tin(struct conn *c)
 static struct buf *tout(struct conn *c)
 {
 	return c->z ? conn_deflate_wbuf(c->z) : &c->out;
-}
-
-static void addr_to_str(const struct sockaddr_storage *ss, char *ip, size_t ipsz, uint16_t *port)
-{
-	ip[0] = '\0';
-	*port = 0;
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
-		inet_ntop(AF_INET, &s4->sin_addr, ip, (socklen_t)ipsz);
-		*port = ntohs(s4->sin_port);
-	} else if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
-		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
-			inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], ip, (socklen_t)ipsz);
-		else
-			inet_ntop(AF_INET6, &s6->sin6_addr, ip, (socklen_t)ipsz);
-		*port = ntohs(s6->sin6_port);
-	}
 }
 
 static int tls_begin(struct conn *c)
@@ -156,7 +138,7 @@ struct conn *conn_new(struct loop *loop, int fd, int tls, size_t in_max, size_t 
 	sl = sizeof(ss);
 	if (listener_accepted_peer(fd, &ss, &sl, &nodelay) == 0 ||
 	    getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
-		addr_to_str(&ss, c->peer_ip, sizeof(c->peer_ip), &c->peer_port);
+		c->peer_port = cidr_addr_text((const struct sockaddr *)&ss, c->peer_ip, sizeof(c->peer_ip));
 	/* Replies are whole protocol lines written at once; Nagle would only
 	 * hold the last one back waiting for an ACK. */
 	if (!nodelay)

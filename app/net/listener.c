@@ -205,11 +205,12 @@ static void wait_end(struct proxy_wait *w, int close_fd)
 	free(w);
 }
 
+/* A peer as the sessions name it (cidr_addr_text: a dual-stack socket's
+ * IPv4 peer as IPv4). */
 static void addr_text(const struct sockaddr_storage *ss, char *out, size_t outsz)
 {
-	const void *a = ss->ss_family == AF_INET6 ? (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr
-						  : (const void *)&((const struct sockaddr_in *)ss)->sin_addr;
-	if (!inet_ntop(ss->ss_family, a, out, (socklen_t)outsz))
+	cidr_addr_text((const struct sockaddr *)ss, out, outsz);
+	if (!out[0])
 		snprintf(out, outsz, "?");
 }
 

@@ -358,3 +358,23 @@ def test_metrics_allow_list_ipv6():
     with v6_server(env={"TERN_METRICS_ALLOW": "::/127"}) as s:
         assert metrics_status(s.v6["HTTPS"]) == 200
 
+
+def test_mapped_proxy_is_ipv4():
+    """A trusted proxy reaching a dual-stack socket over IPv4 is its
+    IPv4 address in the log lines about its PROXY header too."""
+    port = free_port(("127.0.0.1", "::1"))
+    with Server(env={"TERN_LISTEN_SMTP": "[::ffff:127.0.0.1]:%d" % port,
+                     "TERN_TRUSTED_PROXIES": "127.0.0.1"}) as s:
+        r = Raw(port, host="127.0.0.1", greet=False)
+        r.send("PROXY TCP6 ::ffff:203.0.113.9 ::1 40000 25\r\n")
+        assert r.reply()[0] == 220
+        code, lines = r.cmd("EHLO client.test")
+        assert code == 250 and lines[0].endswith("[203.0.113.9]"), lines
+        r.close()
+        g = Raw(port, host="127.0.0.1", greet=False)
+        g.send("EHLO no-header.test\r\n")
+        assert g.closed()
+        assert s.wait_log("event=proxied listener=smtp proxy=127.0.0.1 client=203.0.113.9 ")
+        assert s.wait_log("event=proxy_refused listener=smtp proxy=127.0.0.1 reason=bad_header")
+        assert "::ffff:" not in s.log_text(), [l for l in s.log_text().splitlines()
+                                               if "::ffff:" in l]

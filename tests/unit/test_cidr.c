@@ -114,5 +114,21 @@ int main(void)
 	}
 	struct sockaddr other = {.sa_family = AF_UNIX};
 	CHECK(cidr_addr_global(&other) == 0);
+
+	/* A peer's text: a dual-stack socket's IPv4 peer is IPv4. */
+	char t[INET6_ADDRSTRLEN];
+	struct sockaddr_in6 s6 = {.sin6_family = AF_INET6, .sin6_port = htons(4711)};
+	inet_pton(AF_INET6, "::ffff:192.0.2.9", &s6.sin6_addr);
+	CHECK(cidr_addr_text((struct sockaddr *)&s6, t, sizeof t) == 4711);
+	CHECK_EQ_STR(t, "192.0.2.9");
+	inet_pton(AF_INET6, "2001:DB8:0::1", &s6.sin6_addr);
+	CHECK(cidr_addr_text((struct sockaddr *)&s6, t, sizeof t) == 4711);
+	CHECK_EQ_STR(t, "2001:db8::1");
+	struct sockaddr_in s4 = {.sin_family = AF_INET, .sin_port = htons(25)};
+	inet_pton(AF_INET, "198.51.100.3", &s4.sin_addr);
+	CHECK(cidr_addr_text((struct sockaddr *)&s4, t, sizeof t) == 25);
+	CHECK_EQ_STR(t, "198.51.100.3");
+	CHECK(cidr_addr_text(&other, t, sizeof t) == 0);
+	CHECK_EQ_STR(t, "");
 	return unit_done("test_cidr");
 }
