@@ -158,10 +158,10 @@ def test_mapped_client_is_ipv4():
                                                if "::ffff:" in l]
 
 
-def receiver_at(w, ip):
+def receiver_at(w, ip, port=None, **kw):
     """A receiver on ip at the world's MX port (free_port reserved that
-    port number for this run, ::1's too)."""
-    r = Receiver(ip, w.port)
+    port number for this run, ::1's too) or at port."""
+    r = Receiver(ip, port or w.port, **kw)
     w.receivers.append(r)
     return r
 
@@ -303,6 +303,41 @@ def test_port25_checks_over_ipv6_dns():
         dns.stop()
 
 
+def proxied_send(port, client, subject):
+    """A message to bob from client, presented by a PROXY header from
+    ::1 to port 25 on [::1]:port: the reply to its RCPT when not 250,
+    else to the end of its data."""
+    r = Raw(port, host="::1", greet=False)
+    try:
+        r.send("PROXY TCP6 %s ::1 40000 25\r\n" % client)
+        assert r.reply()[0] == 220
+        assert r.cmd("EHLO client.example.org")[0] == 250
+        assert r.cmd("MAIL FROM:<a@remote.test>")[0] == 250
+        code, lines = r.cmd("RCPT TO:<%s>" % BOB)
+        if code != 250:
+            return code, lines
+        assert r.cmd("DATA")[0] == 354
+        return r.cmd("From: a@remote.test\r\nSubject: %s\r\n\r\nx\r\n." % subject)
+    finally:
+        r.close()
+
+
+def test_spam_lists_ipv6_prefix():
+    """A block list entry that is an IPv6 prefix refuses every client in
+    it and none outside."""
+    port = free_port(("::1",))
+    s, api = admin_server(accounts=[(BOB, BOB_PW)],
+                          env={"TERN_LISTEN_SMTP": "[::1]:%d" % port,
+                               "TERN_TRUSTED_PROXIES": "::1"})
+    with s:
+        st, _, body = api.call("PUT", "/spam/lists/%s" % BOB, {"block": ["2001:db8:1::/48"]})
+        assert st == 200 and body["block"] == ["2001:db8:1::/48"], body
+        code, lines = proxied_send(port, "2001:db8:1:5::7", "inside")
+        assert code == 550 and "blocked" in lines[0], lines
+        code, lines = proxied_send(port, "2001:db8:2::7", "outside")
+        assert code == 250, lines
+
+
 def test_greylist_counts_the_64():
     """Greylisting keys a triplet on the client's /64 (one IPv6 host may
     use any address of its /64): the retry from another address of the
@@ -317,16 +352,7 @@ def test_greylist_counts_the_64():
         assert st == 200 and cfg["greylist"], cfg
 
         def send(client, subject):
-            r = Raw(port, host="::1", greet=False)
-            r.send("PROXY TCP6 %s ::1 40000 25\r\n" % client)
-            assert r.reply()[0] == 220
-            assert r.cmd("EHLO client.example.org")[0] == 250
-            assert r.cmd("MAIL FROM:<a@remote.test>")[0] == 250
-            assert r.cmd("RCPT TO:<%s>" % BOB)[0] == 250
-            assert r.cmd("DATA")[0] == 354
-            code, lines = r.cmd("From: a@remote.test\r\nSubject: %s\r\n\r\nx\r\n." % subject)
-            r.close()
-            return code, lines
+            return proxied_send(port, client, subject)
 
         code, lines = send("2001:db8:1:2::5", "first")
         assert code == 451 and "4.7.1" in lines[0], lines
@@ -378,3 +404,17 @@ def test_mapped_proxy_is_ipv4():
         assert s.wait_log("event=proxy_refused listener=smtp proxy=127.0.0.1 reason=bad_header")
         assert "::ffff:" not in s.log_text(), [l for l in s.log_text().splitlines()
                                                if "::ffff:" in l]
+
+
+def test_relay_host_ipv6_literal():
+    """TERN_RELAY_HOST=[::1]:port: all outbound mail goes to the relay
+    over IPv6 (STARTTLS; its certificate unchecked here)."""
+    port = free_port(("::1",))
+    env = {"TERN_RELAY_HOST": "[::1]:%d" % port, "TERN_RELAY_TLS_VERIFY": "off"}
+    with World({}, nips=1, env=env) as w:
+        r = receiver_at(w, "::1", port=port, tls=True)
+        w.send(["carol@remote.test"], subject="via v6 relay")
+        msgs = r.wait_messages(1)
+        assert len(msgs) == 1 and msgs[0]["tls"] and msgs[0]["peer"] == "::1", \
+            w.srv.log_text()[-3000:]
+        assert w.wait_queue_empty()
