@@ -418,3 +418,18 @@ def test_relay_host_ipv6_literal():
         assert len(msgs) == 1 and msgs[0]["tls"] and msgs[0]["peer"] == "::1", \
             w.srv.log_text()[-3000:]
         assert w.wait_queue_empty()
+
+
+def test_outbound_to_ipv6_literal():
+    """A recipient at an IPv6 address literal, in any spelling, goes to
+    that address with no MX lookup (RFC 5321 §5.1)."""
+    with World({}, nips=1) as w:
+        r = receiver_at(w, "::1")
+        w.send(["carol@[IPv6:::1]", "dave@[IPv6:0:0:0::0:1]"], subject="to a v6 literal")
+        msgs = r.wait_messages(1)
+        assert len(msgs) >= 1 and all(m["peer"] == "::1" for m in msgs), msgs
+        got = sorted(x.lower() for m in msgs for x in m["rcpts"])
+        if len(got) < 2:
+            got = sorted(x.lower() for m in r.wait_messages(2) for x in m["rcpts"])
+        assert got == ["carol@[ipv6:::1]", "dave@[ipv6:0:0:0::0:1]"], got
+        assert w.wait_queue_empty()
