@@ -11,7 +11,6 @@ import imaplib
 import poplib
 import smtplib
 import socket
-import ssl
 import time
 
 import dovecot_peer
@@ -21,13 +20,6 @@ from mailpeers import DnsServer, Receiver
 from test_queue import World
 
 BOB, BOB_PW = "bob@example.test", "bob-pw-1"
-
-
-def ctx():
-    c = ssl.create_default_context()
-    c.check_hostname = False
-    c.verify_mode = ssl.CERT_NONE
-    return c
 
 
 def v6_server(env=None, **kw):
@@ -51,26 +43,26 @@ def test_every_listener_on_v6_loopback():
         assert code == 250, lines
         r.close()
         sub = smtplib.SMTP("::1", p["SUBMISSION"], timeout=10)
-        sub.starttls(context=ctx())
+        sub.starttls(context=tls_ctx())
         sub.ehlo()
         sub.login(BOB, BOB_PW)
         sub.quit()
-        subs = smtplib.SMTP_SSL("::1", p["SUBMISSIONS"], timeout=10, context=ctx())
+        subs = smtplib.SMTP_SSL("::1", p["SUBMISSIONS"], timeout=10, context=tls_ctx())
         subs.login(BOB, BOB_PW)
         subs.quit()
         im = imaplib.IMAP4("::1", p["IMAP"])
-        im.starttls(ssl_context=ctx())
+        im.starttls(ssl_context=tls_ctx())
         im.login(BOB, BOB_PW)
         im.logout()
-        ims = imaplib.IMAP4_SSL("::1", p["IMAPS"], ssl_context=ctx())
+        ims = imaplib.IMAP4_SSL("::1", p["IMAPS"], ssl_context=tls_ctx())
         ims.login(BOB, BOB_PW)
         ims.logout()
         po = poplib.POP3("::1", p["POP3"], timeout=10)
-        po.stls(context=ctx())
+        po.stls(context=tls_ctx())
         po.user(BOB)
         po.pass_(BOB_PW)
         po.quit()
-        pos = poplib.POP3_SSL("::1", p["POP3S"], timeout=10, context=ctx())
+        pos = poplib.POP3_SSL("::1", p["POP3S"], timeout=10, context=tls_ctx())
         pos.user(BOB)
         pos.pass_(BOB_PW)
         pos.quit()
@@ -84,7 +76,7 @@ def test_every_listener_on_v6_loopback():
         for port, tls in ((p["HTTP"], False), (p["HTTPS"], True)):
             c = socket.create_connection(("::1", port), timeout=10)
             if tls:
-                c = ctx().wrap_socket(c)
+                c = tls_ctx().wrap_socket(c)
             c.sendall(b"GET /healthz HTTP/1.1\r\nHost: [::1]:%d\r\nConnection: close\r\n\r\n"
                       % port)
             got = b""
