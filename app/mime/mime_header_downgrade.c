@@ -82,31 +82,64 @@ static const char *const address_names[] = {
 
 /* ---- RFC 2047 "B" words, for phrases and comments ---- */
 
-/* s as "B" words of UTF-8, at most 45 octets (a 72-column word) each,
- * never splitting a character, a space between words. */
-void mime_header_words(struct buf *out, struct str s)
+/* A "B" word of k octets is 12 + 4 * ceil(k / 3) columns: 45 octets make
+ * 72, within §2's 75 for a word and 76 for a line with its fold's space. */
+#define B_WORD_OCTETS 45
+
+/* The octets of the word starting at p[i] of s: as many whole characters
+ * (utf8_seq(); a stray octet counts as one) as fit in max, at least one. */
+static size_t b_word_len(const unsigned char *p, size_t n, size_t i, size_t max)
+{
+	size_t j = i;
+	while (j < n) {
+		size_t k = utf8_seq(p + j, n - j);
+		if (k == 0)
+			k = 1;
+		if (j + k - i > max)
+			break;
+		j += k;
+	}
+	return j == i ? 1 : j - i;
+}
+
+/* The one writer of "B" words: s in words of at most first octets, then
+ * B_WORD_OCTETS, never splitting a character, sep (" " or a fold, "\r\n
+ * ") between words. Returns the column the last word ends at, col being
+ * where the first starts. */
+static size_t put_b_words(struct buf *out, struct str s, size_t first, const char *sep, size_t col)
 {
 	const unsigned char *p = (const unsigned char *)s.p;
-	size_t i = 0;
-	while (i < s.len) {
-		size_t j = i;
-		while (j < s.len) {
-			size_t k = utf8_seq(p + j, s.len - j);
-			if (k == 0)
-				k = 1;
-			if (j + k - i > 45)
-				break;
-			j += k;
+	for (size_t i = 0, k; i < s.len; i += k) {
+		k = b_word_len(p, s.len, i, i ? B_WORD_OCTETS : first);
+		if (i) {
+			buf_append_c(out, sep);
+			col = sep[0] == '\r' ? strlen(sep) - 2 : col + strlen(sep);
 		}
-		if (j == i)
-			j = i + 1;
-		if (i)
-			buf_append_c(out, " ");
 		buf_append_c(out, "=?UTF-8?B?");
-		(void)base64_encode_buf(out, p + i, j - i, 0); /* full: as for the appends around */
+		(void)base64_encode_buf(out, p + i, k, 0); /* full: as for the appends around */
 		buf_append_c(out, "?=");
-		i = j;
+		col += 12 + base64_encoded_len(k, 0);
 	}
+	return col;
+}
+
+void mime_header_words(struct buf *out, struct str s)
+{
+	(void)put_b_words(out, s, B_WORD_OCTETS, " ", 0);
+}
+
+size_t mime_header_words_folded(struct buf *out, struct str s, size_t col)
+{
+	if (s.len == 0)
+		return col;
+	/* The first word takes what fits in the 76 columns left after col;
+	 * when that is less than 6 octets (8 digits), which a 4-octet
+	 * character might not fit in, it starts a line of its own. */
+	if (col + 12 + 8 > 76) {
+		buf_append_c(out, "\r\n ");
+		col = 1;
+	}
+	return put_b_words(out, s, (76 - 12 - col) / 4 * 3, "\r\n ", col);
 }
 
 /* ---- address lists ---- */

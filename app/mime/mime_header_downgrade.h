@@ -56,6 +56,13 @@ int mime_header_needs_downgrade(const char *h, size_t n);
  * (a display name in ASCII: IMAP's ENVELOPE without UTF8=ACCEPT). */
 void mime_header_words(struct buf *out, struct str s);
 
+/* s as the same words folded for a header field (a display name
+ * submission writes): col is the columns out's current line already
+ * holds; the first word fits within 76 of them (RFC 2047 §2) or starts a
+ * new line, each further one is on a line of its own after CRLF SP.
+ * Returns the column the last word ends at (col when s is empty). */
+size_t mime_header_words_folded(struct buf *out, struct str s, size_t col);
+
 /* A ceiling for the downgrade of a header section of n octets: an octet
  * may become four in "B" words, plus the words' and the folds' own. */
 #define MIME_HEADER_DOWNGRADE_MAX(n) (6 * (size_t)(n) + 65536)

@@ -39,7 +39,6 @@
 
 #include "auth/sasl.h"
 #include "core/arena.h"
-#include "core/base64.h"
 #include "core/config.h"
 #include "core/hex.h"
 #include "core/hostname.h"
@@ -51,6 +50,7 @@
 #include "dkim/dkim.h"
 #include "net/conn.h"
 #include "mime/mime_date.h"
+#include "mime/mime_header_downgrade.h"
 #include "queue/queue.h"
 #include "spam/spam_sent.h"
 #include "smtp/smtp_author.h"
@@ -249,8 +249,7 @@ static void refuse_author(struct smtp_session *s, const struct smtp_author *v)
  * A From of one bare address (no display name) gets the account's display
  * name, when it has one (issue 31: "used by submission when a client sends
  * none"): j->from replaces the client's field. ASCII names go in a quoted
- * string; others as RFC 2047 encoded-words (UTF-8, base64), each at most
- * 75 characters, on folded lines, never cutting a UTF-8 sequence.
+ * string; others as RFC 2047 encoded-words (mime_header_words_folded()).
  */
 static void named_from(struct smtp_session *s, const struct smtp_headers *h, const char *addr,
 		       struct submit_job *j)
@@ -258,6 +257,7 @@ static void named_from(struct smtp_session *s, const struct smtp_headers *h, con
 	char name[STORE_DISPLAY_NAME_MAX + 1];
 	struct buf b;
 	int ascii = 1;
+	size_t col = 6; /* "From: " */
 
 	if (store_account_name(smtp_store, s->account, name, sizeof name) != STORE_OK || !name[0])
 		return;
@@ -278,18 +278,12 @@ static void named_from(struct smtp_session *s, const struct smtp_headers *h, con
 		}
 		buf_append_c(&b, "\"");
 	} else {
-		size_t n = strlen(name), i = 0;
-		while (i < n) {
-			/* 45 octets are 60 base64 characters: 72 with the markers. */
-			size_t k = n - i < 45 ? n - i : 45;
-			while (i + k < n && ((unsigned char)name[i + k] & 0xc0) == 0x80)
-				k--;
-			char b64[64];
-			base64_encode(name + i, k, 0, b64, sizeof b64);
-			buf_printf(&b, "%s=?UTF-8?B?%s?=", i ? "\r\n " : "", b64);
-			i += k;
-		}
+		col = mime_header_words_folded(&b, str_c(name), col);
 	}
+	/* The address after its name, on a line of its own when the words'
+	 * last line has no room for it (§2: at most 76 with words on it). */
+	if (!ascii && col + 3 + strlen(addr) > 76)
+		buf_append_c(&b, "\r\n");
 	/* 2048 octets hold the longest name encoded (128 octets: about 230),
 	 * so only the address could make it fail. */
 	if (buf_printf(&b, " <%s>\r\n", addr) == 0) {

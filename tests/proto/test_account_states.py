@@ -7,6 +7,7 @@ account state` and by PATCH /api/v1/accounts/{email} (state,
 display_name, the older disabled), shown by GET and `tern account list`;
 submission puts the display name before a bare From address.
 One server for every check; logins as logins.py explains."""
+import base64
 import smtplib
 import time
 
@@ -112,19 +113,40 @@ def test_states_and_display_name():
                 c.sendmail(USER, [OTHER], ("From: %s\r\nTo: %s\r\nSubject: %s\r\n\r\nhi\r\n"
                                            % (from_field, OTHER, subject)).encode())
 
-        def header_of(subject):
+        def header_of(subject, folded=False):
             deadline = time.time() + 10
             while time.time() < deadline:
                 for mid, line in s.messages(OTHER):
                     if subject in line:
                         raw = s.raw(OTHER, mid).decode("utf-8", "replace")
-                        head = raw.split("\r\n\r\n", 1)[0].replace("\r\n ", " ")
+                        head = raw.split("\r\n\r\n", 1)[0]
+                        if folded:  # the From field's lines as written
+                            lines = head.split("\r\n")
+                            at = [l.lower().startswith("from:") for l in lines].index(True)
+                            end = at + 1
+                            while end < len(lines) and lines[end][:1] in (" ", "\t"):
+                                end += 1
+                            return lines[at:end]
+                        head = head.replace("\r\n ", " ")
                         return [l for l in head.split("\r\n") if l.lower().startswith("from:")]
                 time.sleep(0.1)
             raise AssertionError("no message " + subject)
 
         submit("utf8 name", USER)
         assert header_of("utf8 name") == ["From: =?UTF-8?B?QW5uIMOJbGlzZQ==?= <%s>" % USER]
+        # A long one: several words, every line within RFC 2047 §2's 76
+        # octets (the first holds "From: ", the last the address), no word
+        # cutting a character. The first line had 78.
+        long_name = ("Ann \u00c9lise \u20ac\U0001F4E7 " * 6).strip()
+        s.cli("account", "name", USER, long_name)
+        submit("long utf8 name", USER)
+        lines = header_of("long utf8 name", folded=True)
+        assert len(lines) > 2 and all(len(l) <= 76 for l in lines), lines
+        words = [w for l in lines for w in l.split() if w.startswith("=?UTF-8?B?")]
+        parts = [base64.b64decode(w[10:-2]) for w in words]
+        assert all(p.decode("utf-8") for p in parts), parts  # each whole UTF-8
+        assert b"".join(parts).decode("utf-8") == long_name, parts
+        assert lines[-1].endswith("<%s>" % USER), lines
         s.cli("account", "name", USER, 'Ann "A." Onymous')
         submit("ascii name", "<%s>" % USER)
         assert header_of("ascii name") == ['From: "Ann \\"A.\\" Onymous" <%s>' % USER]

@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/base64.h"
 #include "core/buf.h"
+#include "core/utf8.h"
 #include "mime/mime_header_downgrade.h"
 #include "mime/mime_header_text.h"
 #include "mime/rfc5322.h"
@@ -128,6 +130,62 @@ static const char *downgraded(const char *h)
 	return out;
 }
 
+/* Checks "B" words as written after `before` (col columns): each line at
+ * most max columns, each word whole UTF-8, and the words together name. */
+static void check_b_words(const char *w, size_t col, size_t max, const char *name)
+{
+	char all[512], dec[64];
+	size_t n = 0, len;
+	size_t first = strcspn(w, "\r\n");
+	const char *rest = strchr(w, '\n');
+	CHECK(first == 0 || col + first <= max);
+	CHECK(!rest || longest_line(rest + 1) <= max);
+	for (const char *p = strstr(w, "=?UTF-8?B?"); p; p = strstr(p, "=?UTF-8?B?")) {
+		p += 10;
+		const char *e = strstr(p, "?=");
+		CHECK(e && (size_t)(e - p) <= 60);
+		if (!e)
+			return;
+		CHECK(base64_decode(str_make(p, (size_t)(e - p)), 0, dec, sizeof dec, &len) == 0);
+		CHECK(utf8_valid(str_make(dec, len)));
+		memcpy(all + n, dec, len);
+		n += len;
+		p = e;
+	}
+	CHECK(n == strlen(name) && memcmp(all, name, n) == 0);
+}
+
+/* RFC 2047 "B" words: on one line (IMAP's ENVELOPE), or folded for a
+ * field within 76 columns (§2), the first on the field's own line. */
+static void test_words(void)
+{
+	char name[200] = "";
+	for (int i = 0; i < 20; i++)
+		strcat(name, i % 2 ? "\xc3\x89lise " : "\xe2\x82\xac\xf0\x9f\x93\xa7");
+	struct buf b;
+	buf_init(&b, 4096);
+	mime_header_words(&b, str_c("Ann \xc3\x89lise"));
+	buf_append(&b, "", 1);
+	CHECK_EQ_STR(buf_data(&b), "=?UTF-8?B?QW5uIMOJbGlzZQ==?=");
+	buf_reset(&b);
+	mime_header_words(&b, str_c(name));
+	buf_append(&b, "", 1);
+	CHECK(strchr(buf_data(&b), '\n') == NULL);
+	check_b_words(buf_data(&b), 0, 998, name);
+	for (size_t col = 0; col <= 80; col += 2) {
+		buf_reset(&b);
+		size_t end = mime_header_words_folded(&b, str_c(name), col);
+		buf_append(&b, "", 1);
+		const char *w = buf_data(&b), *last = strrchr(w, '\n');
+		CHECK(strncmp(w, "\r\n =?", 5) == 0 || strncmp(w, "=?", 2) == 0);
+		check_b_words(w, col, 76, name);
+		CHECK(end == (last ? strlen(last + 1) : col + strlen(w)));
+	}
+	buf_reset(&b);
+	CHECK(mime_header_words_folded(&b, str_c(""), 9) == 9 && buf_len(&b) == 0);
+	buf_free(&b);
+}
+
 static void test_downgrade(void)
 {
 	/* Nothing to do: ASCII, and 8-bit octets that are not UTF-8. */
@@ -209,6 +267,7 @@ int main(void)
 {
 	test_text();
 	test_fold();
+	test_words();
 	test_downgrade();
 	test_section_limit();
 	return unit_done("test_mime_header_text");
