@@ -4,6 +4,7 @@
 #include "core/base64.h"
 
 #include <stdint.h>
+#include <string.h>
 
 #include "core/buf.h"
 
@@ -100,6 +101,69 @@ int base64_encode_buf(struct buf *b, const void *in, size_t n, unsigned flags)
 		n -= k;
 	}
 	return 0;
+}
+
+void base64_lines_init(struct base64_lines *b, int (*write)(void *arg, const void *p, size_t n),
+		       void *arg, size_t cols)
+{
+	/* Within 4..76: a group of 0 would never fill, one over 57 not fit. */
+	cols = cols < 4 ? 4 : cols > 76 ? 76 : cols;
+	*b = (struct base64_lines){.write = write, .arg = arg, .group = cols / 4 * 3};
+}
+
+/* One line of n octets (at most group) and its CRLF. */
+static void line(struct base64_lines *b, const unsigned char *p, size_t n)
+{
+	char l[76 + 2];
+	if (b->err || n == 0)
+		return;
+	size_t k = base64_encoded_len(n, 0);
+	encode(p, n, 0, l);
+	l[k++] = '\r';
+	l[k++] = '\n';
+	if (b->write(b->arg, l, k) < 0)
+		b->err = 1;
+}
+
+void base64_lines_put(struct base64_lines *b, const void *p, size_t n)
+{
+	const unsigned char *c = p;
+	if (b->npend && n) {
+		size_t k = b->group - b->npend < n ? b->group - b->npend : n;
+		memcpy(b->pend + b->npend, c, k);
+		b->npend += k;
+		c += k;
+		n -= k;
+		if (b->npend < b->group)
+			return;
+		line(b, b->pend, b->group);
+		b->npend = 0;
+	}
+	for (; n >= b->group; c += b->group, n -= b->group)
+		line(b, c, b->group);
+	if (n)
+		memcpy(b->pend, c, n);
+	b->npend = n;
+}
+
+int base64_lines_end(struct base64_lines *b)
+{
+	line(b, b->pend, b->npend);
+	b->npend = 0;
+	return b->err ? -1 : 0;
+}
+
+static int buf_sink(void *arg, const void *p, size_t n)
+{
+	return buf_append(arg, p, n);
+}
+
+int base64_lines_buf(struct buf *out, const void *p, size_t n, size_t cols)
+{
+	struct base64_lines b;
+	base64_lines_init(&b, buf_sink, out, cols);
+	base64_lines_put(&b, p, n);
+	return base64_lines_end(&b);
 }
 
 /* The value of digit c under flags, or -1. */

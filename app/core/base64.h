@@ -75,8 +75,8 @@ size_t base64_encoded_len(size_t n, unsigned flags);
 /*
  * Writes the base64 of in[0..n) to out, NUL-terminated: out has room for
  * outsz chars. Returns 0, or -1 when outsz < base64_encoded_len() + 1
- * (out then holds "" when outsz > 0). No line breaks: callers that write
- * lines encode a line's worth of octets at a time.
+ * (out then holds "" when outsz > 0). No line breaks: lines are
+ * struct base64_lines' (below).
  */
 int base64_encode(const void *in, size_t n, unsigned flags, char *out, size_t outsz);
 
@@ -93,5 +93,33 @@ int base64_encode_buf(struct buf *b, const void *in, size_t n, unsigned flags);
  * alone.
  */
 int base64_decode(struct str in, unsigned flags, void *out, size_t outsz, size_t *len_r);
+
+/*
+ * The one encoder of base64 in lines: `cols` digits (a multiple of 4, 4
+ * to 76) and CRLF a line, the last line shorter, written through write()
+ * as the octets come, so a body of any size needs no copy of its own.
+ * MIME bodies take 76 columns (RFC 2045 §6.8: mime_base64_lines()),
+ * OpenPGP armor 64 (RFC 9580 §6.3), S/MIME's 76 (crypt/crypt_rest.c).
+ * Nothing is written for no octets at all.
+ */
+struct base64_lines {
+	int (*write)(void *arg, const void *p, size_t n); /* 0, or -1: stop */
+	void *arg;
+	size_t group; /* octets a line: cols / 4 * 3 */
+	unsigned char pend[57];
+	size_t npend;
+	int err; /* a write failed: nothing more is written */
+};
+
+/* Starts b writing through write(arg, ...); write and arg outlive b. */
+void base64_lines_init(struct base64_lines *b, int (*write)(void *arg, const void *p, size_t n),
+		       void *arg, size_t cols);
+/* Takes p[0..n), writing each line as it fills (not the last, short one). */
+void base64_lines_put(struct base64_lines *b, const void *p, size_t n);
+/* Writes the last, short line. 0, or -1 when any write failed. */
+int base64_lines_end(struct base64_lines *b);
+/* All of p[0..n) as lines of cols appended to out: 0, or -1 at out's
+ * ceiling (out may then hold the lines before). */
+int base64_lines_buf(struct buf *out, const void *p, size_t n, size_t cols);
 
 #endif

@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "core/arena.h"
+#include "core/base64.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "mime/mime_field.h"
@@ -212,8 +213,8 @@ static int pgp_mime(const struct crypt_sink *out, const struct crypt_key *k,
 /* The envelope's DER goes through the base64 lines as it is made. */
 static int b64_sink(void *arg, const void *p, size_t n)
 {
-	crypt_b64_put(arg, p, n);
-	return ((struct crypt_b64 *)arg)->err ? -1 : 0;
+	base64_lines_put(arg, p, n);
+	return ((struct base64_lines *)arg)->err ? -1 : 0;
 }
 
 static int smime_mime(const struct crypt_sink *out, const struct crypt_key *k,
@@ -227,12 +228,12 @@ static int smime_mime(const struct crypt_sink *out, const struct crypt_key *k,
 		     "Content-Description: S/MIME Encrypted Message\r\n"
 		     "\r\n") < 0)
 		return -1;
-	struct crypt_b64 b;
-	crypt_b64_init(&b, out, 76);
+	struct base64_lines b;
+	base64_lines_init(&b, out->write, out->arg, 76);
 	struct crypt_sink der = {b64_sink, &b};
 	if (smime_envelop_parts(&k->cert, k->aes_bits, parts, nparts, &der) < 0)
 		return -1;
-	return crypt_b64_end(&b);
+	return base64_lines_end(&b);
 }
 
 int crypt_encrypt_message(const struct crypt_sink *out, const struct crypt_key *k,

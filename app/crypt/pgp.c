@@ -187,7 +187,8 @@ out:
  * the MDC and encrypted in OpenPGP's CFB mode (§5.13.1: IV zero, no
  * resynchronisation), the keystream block made as each block starts. */
 struct pgp_w {
-	struct crypt_b64 b64;
+	struct base64_lines b64;
+	uint32_t crc; /* CRC-24 of the binary octets (§6.1) */
 	struct crypt_aes aes;
 	uint8_t fr[16]; /* the last ciphertext block, then E() of it */
 	size_t pos;     /* octets of the current block done */
@@ -196,7 +197,8 @@ struct pgp_w {
 
 static void put_bin(struct pgp_w *w, const void *p, size_t n)
 {
-	crypt_b64_put(&w->b64, p, n);
+	w->crc = crypt_crc24(w->crc, p, n);
+	base64_lines_put(&w->b64, p, n);
 }
 
 static void put_plain(struct pgp_w *w, const void *data, size_t n)
@@ -272,7 +274,8 @@ int pgp_encrypt_parts(const struct pgp_key *k, int aes_bits, const struct str *p
 		goto out;
 	if (out->write(out->arg, "-----BEGIN PGP MESSAGE-----\r\n\r\n", 31) < 0)
 		goto out;
-	crypt_b64_init(&w.b64, out, 64);
+	base64_lines_init(&w.b64, out->write, out->arg, 64);
+	w.crc = CRYPT_CRC24_INIT;
 	put_bin(&w, h, packet_header(h, 1, buf_len(&pk)));
 	put_bin(&w, buf_data(&pk), buf_len(&pk));
 	put_bin(&w, h, packet_header(h, 18, 1 + plain));
@@ -296,9 +299,9 @@ int pgp_encrypt_parts(const struct pgp_key *k, int aes_bits, const struct str *p
 	br_sha1_update(&w.sha, mdc, 2);
 	br_sha1_out(&w.sha, mdc + 2);
 	put_plain(&w, mdc, sizeof mdc);
-	if (crypt_b64_end(&w.b64) < 0)
+	if (base64_lines_end(&w.b64) < 0)
 		goto out;
-	uint8_t c[3] = {(uint8_t)(w.b64.crc >> 16), (uint8_t)(w.b64.crc >> 8), (uint8_t)w.b64.crc};
+	uint8_t c[3] = {(uint8_t)(w.crc >> 16), (uint8_t)(w.crc >> 8), (uint8_t)w.crc};
 	char line[8] = "=";
 	if (base64_encode(c, 3, 0, line + 1, sizeof line - 1) < 0 ||
 	    out->write(out->arg, line, 5) < 0 ||

@@ -1003,15 +1003,7 @@ ptrdiff_t mime_charset_to_utf8(struct str charset, const char *in, size_t len, c
 
 int mime_base64_lines(struct buf *out, const void *p, size_t n)
 {
-	const char *c = p;
-	char line[80];
-	for (size_t i = 0; i < n; i += 57) {
-		size_t k = n - i < 57 ? n - i : 57;
-		if (base64_encode(c + i, k, 0, line, sizeof line) < 0 ||
-		    buf_append_c(out, line) < 0 || buf_append_c(out, "\r\n") < 0)
-			return -1;
-	}
-	return 0;
+	return base64_lines_buf(out, p, n, 76);
 }
 
 int mime_qp_lines(struct buf *out, const void *p, size_t n)

@@ -151,7 +151,8 @@ extern const uint16_t mime_cp932_ext[6][188];
 /*
  * Appends p[0..n) as base64 body lines of a MIME part (76 columns, CRLF;
  * RFC 2045 §6.8), the one encoder of such bodies (JMAP's created parts,
- * vacation replies, encrypted messages). 0, or -1 at out's ceiling.
+ * vacation replies, encrypted messages), core/base64.h's lines at 76
+ * columns. 0, or -1 at out's ceiling.
  */
 int mime_base64_lines(struct buf *out, const void *p, size_t n);
 

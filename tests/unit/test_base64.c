@@ -240,6 +240,88 @@ static void test_buf(void)
 	buf_free(&b);
 }
 
+/* A sink failing once `room` octets were written. */
+struct limited {
+	struct buf *b;
+	size_t room;
+};
+
+static int limited_write(void *arg, const void *p, size_t n)
+{
+	struct limited *l = arg;
+	if (n > l->room)
+		return -1;
+	l->room -= n;
+	return buf_append(l->b, p, n);
+}
+
+/* Base64 in lines (struct base64_lines): the same lines whatever the
+ * pieces the octets come in, each cols digits and CRLF, the last one
+ * shorter, decoding back to the input; nothing for nothing; a failed
+ * write stops it and is reported. */
+static void test_lines(void)
+{
+	unsigned char in[1000];
+	for (size_t i = 0; i < sizeof in; i++)
+		in[i] = (unsigned char)(i * 7 + 3);
+	static const size_t cols[] = {64, 76, 4};
+	static const size_t lens[] = {0, 1, 47, 48, 57, 58, 114, 1000};
+	for (size_t c = 0; c < sizeof cols / sizeof cols[0]; c++) {
+		for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++) {
+			size_t n = lens[l];
+			struct buf whole, pieces;
+			buf_init(&whole, 4096);
+			buf_init(&pieces, 4096);
+			CHECK(base64_lines_buf(&whole, in, n, cols[c]) == 0);
+			struct limited lim = {&pieces, (size_t)-1};
+			struct base64_lines b;
+			base64_lines_init(&b, limited_write, &lim, cols[c]);
+			for (size_t i = 0, k = 1; i < n; i += k, k = k % 13 + 1)
+				base64_lines_put(&b, in + i, k < n - i ? k : n - i);
+			CHECK(base64_lines_end(&b) == 0);
+			CHECK(buf_len(&whole) == buf_len(&pieces) &&
+			      memcmp(buf_data(&whole), buf_data(&pieces), buf_len(&whole)) == 0);
+			/* Every line but the last exactly cols digits; the digits
+			 * decode to the input. */
+			char digits[2048];
+			size_t nd = 0, got;
+			const char *p = buf_data(&whole), *e = p + buf_len(&whole);
+			CHECK(n > 0 || buf_len(&whole) == 0);
+			while (p < e) {
+				const char *crlf = memchr(p, '\r', (size_t)(e - p));
+				CHECK(crlf && crlf + 1 < e && crlf[1] == '\n');
+				if (!crlf)
+					break;
+				size_t len = (size_t)(crlf - p);
+				CHECK(crlf + 2 == e ? len > 0 && len <= cols[c] : len == cols[c]);
+				memcpy(digits + nd, p, len);
+				nd += len;
+				p = crlf + 2;
+			}
+			unsigned char out[1000];
+			CHECK(base64_decode(str_make(digits, nd), 0, out, sizeof out, &got) == 0);
+			CHECK(got == n && memcmp(out, in, n) == 0);
+			buf_free(&whole);
+			buf_free(&pieces);
+		}
+	}
+	/* The sink refuses the second line: -1, and nothing after it. */
+	struct buf b1;
+	buf_init(&b1, 4096);
+	struct limited lim = {&b1, 66 + 30};
+	struct base64_lines b;
+	base64_lines_init(&b, limited_write, &lim, 64);
+	base64_lines_put(&b, in, 300);
+	CHECK(b.err == 1);
+	CHECK(base64_lines_end(&b) == -1);
+	CHECK(buf_len(&b1) == 66);
+	buf_free(&b1);
+	/* A buffer's ceiling is reported the same way. */
+	buf_init(&b1, 100);
+	CHECK(base64_lines_buf(&b1, in, 300, 76) == -1);
+	buf_free(&b1);
+}
+
 int main(void)
 {
 	test_octets();
@@ -248,5 +330,6 @@ int main(void)
 	test_white_space();
 	test_lengths();
 	test_buf();
+	test_lines();
 	return unit_done("test_base64");
 }
