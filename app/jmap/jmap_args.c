@@ -744,6 +744,15 @@ void jmap_set_free(struct jmap_set *s)
 	s->open = 0;
 }
 
+void jmap_w_map_or_null(struct jw *w, const char *key, const struct buf *b)
+{
+	jw_key(w, key);
+	if (buf_len(b) <= 2)
+		jw_null(w);
+	else
+		jw_rawn(w, buf_data(b), buf_len(b));
+}
+
 void jmap_set_end(struct jmap_call *c, struct jmap_set *s, const char *old, const char *now)
 {
 	static const char *const names[JMAP_SET_N] = {"created",    "updated",    "destroyed",
@@ -760,13 +769,7 @@ void jmap_set_end(struct jmap_call *c, struct jmap_set *s, const char *old, cons
 			jw_arr_end(&s->w[i]);
 		else
 			jw_obj_end(&s->w[i]);
-		/* RFC 8620 §5.3: each "is null if" it has no entry, as
-		 * Email/import and Blob/upload answer ({} and [] were). */
-		jw_key(&c->w, names[i]);
-		if (buf_len(&s->b[i]) <= 2)
-			jw_null(&c->w);
-		else
-			jw_rawn(&c->w, buf_data(&s->b[i]), buf_len(&s->b[i]));
+		jmap_w_map_or_null(&c->w, names[i], &s->b[i]);
 	}
 	jw_obj_end(&c->w);
 	jmap_set_free(s);

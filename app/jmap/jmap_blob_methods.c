@@ -179,7 +179,6 @@ void jmap_blob_upload(struct jmap_call *c)
 	}
 	struct buf okb, badb;
 	struct jw ok, bad;
-	int nok = 0, nbad = 0;
 	struct upload_reads read = {0, 0};
 	buf_init(&okb, JMAP_RESPONSE_MAX / 4);
 	buf_init(&badb, JMAP_RESPONSE_MAX / 4);
@@ -193,10 +192,7 @@ void jmap_blob_upload(struct jmap_call *c)
 		const struct json_value *ty = json_get(o, "type");
 		if (o->type != JSON_OBJECT || (ty && ty->type != JSON_STRING && ty->type != JSON_NULL)) {
 			jmap_w_set_error(&bad, o->key, "invalidProperties", NULL, "type");
-			nbad++;
-		} else if (upload_data(c, o->key, o, &data, &bad, &read) < 0) {
-			nbad++;
-		} else {
+		} else if (upload_data(c, o->key, o, &data, &bad, &read) == 0) {
 			uint8_t id[32];
 			char s[66];
 			store_blob_id(buf_data(&data), buf_len(&data), id);
@@ -208,7 +204,6 @@ void jmap_blob_upload(struct jmap_call *c)
 						 full ? "the server's storage is full"
 						      : "the upload could not be stored",
 						 NULL);
-				nbad++;
 			} else {
 				s[0] = 'B';
 				hex_encode(s + 1, id, 32);
@@ -223,7 +218,6 @@ void jmap_blob_upload(struct jmap_call *c)
 				jw_kuint(&ok, "size", buf_len(&data));
 				jw_obj_end(&ok);
 				jmap_created_put(c->r, o->key, s);
-				nok++;
 			}
 		}
 		buf_free(&data);
@@ -232,16 +226,8 @@ void jmap_blob_upload(struct jmap_call *c)
 	jw_obj_end(&bad);
 	struct jw *w = &c->w;
 	jmap_begin(c);
-	jw_key(w, "created");
-	if (nok)
-		jw_rawn(w, buf_data(&okb), buf_len(&okb));
-	else
-		jw_null(w);
-	jw_key(w, "notCreated");
-	if (nbad)
-		jw_rawn(w, buf_data(&badb), buf_len(&badb));
-	else
-		jw_null(w);
+	jmap_w_map_or_null(w, "created", &okb);
+	jmap_w_map_or_null(w, "notCreated", &badb);
 	jw_obj_end(w);
 	buf_free(&okb);
 	buf_free(&badb);

@@ -94,7 +94,6 @@ void jmap_blob_copy(struct jmap_call *c)
 	}
 	struct buf okb, badb;
 	struct jw ok, bad;
-	int nok = 0, nbad = 0;
 	buf_init(&okb, JMAP_RESPONSE_MAX / 4);
 	buf_init(&badb, JMAP_RESPONSE_MAX / 4);
 	jw_init(&ok, &okb);
@@ -109,13 +108,10 @@ void jmap_blob_copy(struct jmap_call *c)
 			jmap_error(c, "serverFail", NULL);
 			return;
 		}
-		if (r) {
+		if (r)
 			jw_kstr(&ok, e->str, e->str);
-			nok++;
-		} else {
+		else
 			jmap_w_set_error(&bad, e->str, "blobNotFound", NULL, NULL);
-			nbad++;
-		}
 	}
 	jw_obj_end(&ok);
 	jw_obj_end(&bad);
@@ -125,16 +121,8 @@ void jmap_blob_copy(struct jmap_call *c)
 	jmap_w_id(w, 'A', c->r->account);
 	jw_key(w, "accountId");
 	jmap_w_id(w, 'A', c->r->account);
-	jw_key(w, "copied");
-	if (nok)
-		jw_rawn(w, buf_data(&okb), buf_len(&okb));
-	else
-		jw_null(w);
-	jw_key(w, "notCopied");
-	if (nbad)
-		jw_rawn(w, buf_data(&badb), buf_len(&badb));
-	else
-		jw_null(w);
+	jmap_w_map_or_null(w, "copied", &okb);
+	jmap_w_map_or_null(w, "notCopied", &badb);
 	jw_obj_end(w);
 	buf_free(&okb);
 	buf_free(&badb);

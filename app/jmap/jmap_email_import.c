@@ -273,15 +273,8 @@ void jmap_email_import(struct jmap_call *c)
 	jw_init(&bad, &badb);
 	jw_obj_begin(&ok);
 	jw_obj_begin(&bad);
-	int nok = 0, nbad = 0;
-	for (const struct json_value *o = em->first; o; o = o->next) {
-		size_t before = buf_len(&okb);
+	for (const struct json_value *o = em->first; o; o = o->next)
 		import_one(c, &m, o, &ok, &bad);
-		if (buf_len(&okb) != before)
-			nok++;
-		else
-			nbad++;
-	}
 	jw_obj_end(&ok);
 	jw_obj_end(&bad);
 	if (jmap_state(c, now) == 0) {
@@ -289,16 +282,8 @@ void jmap_email_import(struct jmap_call *c)
 		jmap_begin(c);
 		jw_kstr(w, "oldState", old);
 		jw_kstr(w, "newState", now);
-		jw_key(w, "created");
-		if (nok)
-			jw_rawn(w, buf_data(&okb), buf_len(&okb));
-		else
-			jw_null(w);
-		jw_key(w, "notCreated");
-		if (nbad)
-			jw_rawn(w, buf_data(&badb), buf_len(&badb));
-		else
-			jw_null(w);
+		jmap_w_map_or_null(w, "created", &okb);
+		jmap_w_map_or_null(w, "notCreated", &badb);
 		jw_obj_end(w);
 	}
 	buf_free(&okb);

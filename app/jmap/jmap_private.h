@@ -422,6 +422,14 @@ size_t jmap_u32_sort_unique(uint32_t *v, size_t n);
 /* 1 when sorted v[0..n) holds x. */
 int jmap_u32_has(const uint32_t *v, size_t n, uint32_t x);
 /* The index of the first of v[0..n) (ascending) not below x: n when none. */
+/*
+ * Writes key and the object or array b holds (built with a struct jw
+ * and closed), or null when it holds no entry ("{}", "[]"): the members
+ * RFC 8620 answers "null if none" (§5.3 created ... notDestroyed, §5.4
+ * copied, notCopied; Email/import and Blob/upload likewise).
+ */
+void jmap_w_map_or_null(struct jw *w, const char *key, const struct buf *b);
+
 size_t jmap_u32_lower(const uint32_t *v, size_t n, uint32_t x);
 
 /*
