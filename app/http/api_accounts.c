@@ -234,11 +234,23 @@ void api_accounts_list(struct http_ctx *x)
 			     accts.v[0].email);
 }
 
-void api_account_create(struct http_ctx *x, const char *email, const char *password,
-			uint64_t quota, const char *name, const char *current)
+void api_account_create(struct http_ctx *x, const char *current)
 {
+	static const struct json_field f[] = {
+		{ "email", JK_STRING, 1 },
+		{ "password", JK_STRING, 1 },
+		{ "quota", JK_INT, 0 },
+		{ "display_name", JK_STRING, 0 },
+		{ "current", JK_STRING, 0 },
+	};
 	char err[256];
 
+	if (http_body_check(x, f, 5) < 0)
+		return;
+	const struct json_value *q = json_get(x->json, "quota");
+	const char *email = http_body_str(x, "email"), *password = http_body_str(x, "password");
+	const char *name = http_body_str(x, "display_name");
+	uint64_t quota = q ? (uint64_t)q->integer : 0;
 	if (http_password_ok(x, "password", password) < 0)
 		return;
 	if (name && !store_display_name_valid(name)) {
@@ -278,20 +290,9 @@ void api_account_create(struct http_ctx *x, const char *email, const char *passw
 
 void api_accounts_add(struct http_ctx *x)
 {
-	static const struct json_field f[] = {
-		{ "email", JK_STRING, 1 },
-		{ "password", JK_STRING, 1 },
-		{ "quota", JK_INT, 0 },
-		{ "display_name", JK_STRING, 0 },
-		{ "current", JK_STRING, 0 },
-	};
-	if (http_body_check(x, f, 5) < 0)
-		return;
 	/* The admin password goes in "current": "password" is the new
 	 * account's. */
-	const struct json_value *q = json_get(x->json, "quota");
-	api_account_create(x, http_body_str(x, "email"), http_body_str(x, "password"),
-			   q ? (uint64_t)q->integer : 0, http_body_str(x, "display_name"), "current");
+	api_account_create(x, "current");
 }
 
 void api_account_get(struct http_ctx *x)

@@ -428,24 +428,11 @@ void api_setup_domain(struct http_ctx *x)
 
 void api_setup_account(struct http_ctx *x)
 {
-	static const struct json_field f[] = {
-		{ "email", JK_STRING, 1 },
-		{ "password", JK_STRING, 1 },
-		{ "quota", JK_INT, 0 },
-		{ "display_name", JK_STRING, 0 },
-		{ "current", JK_STRING, 0 },
-	};
-
-	if (http_body_check(x, f, 5) < 0)
-		return;
 	/* Once an admin exists the wizard's session is an admin session like
 	 * any other (perhaps a stolen cookie): a new account is a lasting way
 	 * in, so it takes the admin password in "current", as POST /accounts
 	 * does. Before, the setup code was the proof. */
-	const struct json_value *q = json_get(x->json, "quota");
-	api_account_create(x, http_body_str(x, "email"), http_body_str(x, "password"),
-			   q ? (uint64_t)q->integer : 0, http_body_str(x, "display_name"),
-			   admin_exists(http_store) ? "current" : NULL);
+	api_account_create(x, admin_exists(http_store) ? "current" : NULL);
 	if (x->status != 201)
 		return;
 	/* The first account the wizard makes gets postmaster@ mail until the

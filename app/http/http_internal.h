@@ -431,12 +431,12 @@ void api_sieve_global_get(struct http_ctx *x);
 void api_sieve_global_put(struct http_ctx *x);
 void api_sieve_global_del(struct http_ctx *x);
 void api_account_mobileconfig(struct http_ctx *x);
-/* Creates an account from {"email","password","quota"?,"display_name"?}
- * (name NULL: none); answers 201. current names the body's field with the
- * admin password a session must give (http_session_password_check), or
- * is NULL (the wizard, before setup is complete). */
-void api_account_create(struct http_ctx *x, const char *email, const char *password,
-			uint64_t quota, const char *name, const char *current);
+/* Creates an account from the body {"email","password","quota"?,
+ * "display_name"?,"current"?} (POST /accounts and the wizard's account
+ * step); answers 201, or a problem. current names the body's field with
+ * the admin password a session must give (http_session_password_check),
+ * or is NULL (the wizard, before setup is complete). */
+void api_account_create(struct http_ctx *x, const char *current);
 void api_aliases_list(struct http_ctx *x);
 void api_aliases_add(struct http_ctx *x);
 void api_alias_del(struct http_ctx *x);
