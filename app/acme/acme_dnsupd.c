@@ -28,6 +28,7 @@
 #include "core/base64.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "core/random.h"
 #include "core/xalloc.h"
 #include "net/tls_private.h"
 
@@ -534,7 +535,7 @@ int acme_dnsupd_send(struct loop *loop, const char *server, const char *zone, co
 	if (acme_dns_server_parse(server, &ss, &sl) < 0)
 		return -1;
 	struct upd *u = xcalloc(1, sizeof *u);
-	tls_random(&u->id, sizeof u->id);
+	random_bytes(&u->id, sizeof u->id);
 	u->len = acme_dnsupd_encode(u->msg, sizeof u->msg, u->id, zone, owner, txt, 60, del, k,
 	                            time_wall());
 	if (u->len == 0) {

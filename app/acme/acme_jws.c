@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/base64.h"
+#include "core/random.h"
 #include "net/tls_private.h"
 
 static int key_finish(struct acme_key *k)
@@ -28,7 +29,7 @@ int acme_key_generate(struct acme_key *k)
 	int rc = -1;
 
 	memset(k, 0, sizeof *k);
-	if (tls_random(seed, sizeof seed) < 0)
+	if (random_bytes(seed, sizeof seed) < 0)
 		return -1;
 	br_hmac_drbg_init(&rng, &br_sha256_vtable, seed, sizeof seed);
 	if (br_ec_keygen(&rng.vtable, br_ec_get_default(), &sk, kb, BR_EC_secp256r1) ==

@@ -23,6 +23,7 @@
 #include "acme/acme_private.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "core/random.h"
 #include "dns/dns.h"
 #include "net/tls.h"
 #include "net/tls_private.h"
@@ -32,7 +33,7 @@ static int64_t renew_at(int64_t nb, int64_t na)
 {
 	uint32_t r = 0;
 	int64_t life = na > nb ? na - nb : 0;
-	tls_random(&r, sizeof r);
+	random_bytes(&r, sizeof r);
 	return nb + life * 2 / 3 + (life / 100 > 0 ? (int64_t)(r % (uint64_t)(life / 100 + 1)) : 0);
 }
 

@@ -18,11 +18,11 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "core/base64.h"
 #include "core/punycode.h"
+#include "core/random.h"
 #include "dkim/dkim.h"
 #include "dkim/dkim_rsa.h"
 
@@ -44,23 +44,6 @@ const char *dkim_alg_name(enum dkim_alg alg)
 		return "ed25519-sha256";
 	}
 	return "?";
-}
-
-static int fill_random(void *buf, size_t n)
-{
-	unsigned char *p = buf;
-
-	while (n > 0) {
-		ssize_t r = getrandom(p, n, 0);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
 }
 
 static int sodium_ready(void)
@@ -177,7 +160,7 @@ static int rsa_generate(struct dkim_key *k)
 	unsigned char kbuf[BR_RSA_KBUF_PRIV_SIZE(DKIM_RSA_BITS)];
 	int rc = DKIM_ECRYPTO;
 
-	if (fill_random(seed, sizeof seed) != 0)
+	if (random_bytes(seed, sizeof seed) != 0)
 		return DKIM_ECRYPTO;
 	br_hmac_drbg_init(&rng, &br_sha256_vtable, seed, sizeof seed);
 	br_rsa_keygen keygen = br_rsa_keygen_get_default();
@@ -225,7 +208,7 @@ int dkim_key_generate(struct dkim_key *k, enum dkim_alg alg, int64_t now)
 	} else if (alg == DKIM_ALG_ED25519_SHA256) {
 		uint8_t seed[32];
 		selector_for(k->selector, sizeof k->selector, "ed", now);
-		rc = fill_random(seed, sizeof seed) == 0 ? ed_from_seed(k, seed) : DKIM_ECRYPTO;
+		rc = random_bytes(seed, sizeof seed) == 0 ? ed_from_seed(k, seed) : DKIM_ECRYPTO;
 		sodium_memzero(seed, sizeof seed);
 	} else {
 		rc = DKIM_EINVAL;

@@ -9,6 +9,7 @@
 #include <bearssl.h>
 
 #include "core/base64.h"
+#include "core/random.h"
 #include "net/tls_private.h"
 
 /* HKDF-SHA-256: Extract(salt, ikm) then Expand(info) into out[0..n). */
@@ -35,7 +36,7 @@ int webpush_encrypt(const uint8_t *ua_pub, size_t ua_len, const uint8_t *auth, s
 
 	if (ua_len != 65 || ua_pub[0] != 4 || auth_len != 16 || n + 17 > WEBPUSH_RECORD)
 		return -1;
-	if (acme_key_generate(&eph) < 0 || tls_random(salt, sizeof salt) < 0)
+	if (acme_key_generate(&eph) < 0 || random_bytes(salt, sizeof salt) < 0)
 		return -1;
 	memcpy(shared, ua_pub, 65);
 	if (!br_ec_get_default()->mul(shared, 65, eph.sk.x, eph.sk.xlen, BR_EC_secp256r1))

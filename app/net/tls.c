@@ -8,12 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 
 #include "core/config.h"
 #include "core/log.h"
+#include "core/random.h"
 #include "core/xalloc.h"
 
 /*
@@ -131,23 +131,6 @@ static void cache_reset(void)
 	tls_made_next = 0;
 	tls_session_life = session_lifetime();
 	pthread_mutex_unlock(&tls_cache_lock);
-}
-
-int tls_random(void *buf, size_t n)
-{
-	unsigned char *p = buf;
-
-	while (n > 0) {
-		ssize_t r = getrandom(p, n, 0);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
 }
 
 static void log_conf(const char *event, const struct tls_conf *conf)
@@ -468,7 +451,7 @@ int tls_server_init(struct tls_server *ts, struct tls_conf *conf)
 	pthread_mutex_unlock(&tls_cache_lock);
 
 	/* Step 3: seed from the kernel (no /dev in a chroot), then reset. */
-	if (tls_random(seed, sizeof seed) < 0) {
+	if (random_bytes(seed, sizeof seed) < 0) {
 		log_error("tls", NULL, "event=no_entropy error=%s", strerror(errno));
 		tls_server_finish(ts);
 		return -1;

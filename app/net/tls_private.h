@@ -41,12 +41,6 @@ struct tls_conf {
 };
 
 /*
- * Fills buf with n bytes from getrandom(2), retrying on EINTR and short
- * reads. Returns 0, or -1 (errno set) when the kernel refuses.
- */
-int tls_random(void *buf, size_t n);
-
-/*
  * Returns the self-signed conf for hostname from <data_dir>/tls, creating
  * or regenerating the pair when it is missing, names another host, or
  * expires within 30 days. Files: self-signed.key (0600) and

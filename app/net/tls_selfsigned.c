@@ -29,6 +29,7 @@
 
 #include "core/file.h"
 #include "core/log.h"
+#include "core/random.h"
 #include "net/der_w.h"
 
 #define DER_MAX 2048
@@ -243,7 +244,7 @@ int tls_selfsigned_make_acme(const char *hostname, int64_t now, const unsigned c
 	int rc = -1;
 
 	/* Step 1: key pair, from a DRBG seeded by the kernel. */
-	if (tls_random(seed, sizeof seed) < 0)
+	if (random_bytes(seed, sizeof seed) < 0)
 		return -1;
 	br_hmac_drbg_init(&rng, &br_sha256_vtable, seed, sizeof seed);
 	if (br_ec_keygen(&rng.vtable, ec, &sk, kbuf, BR_EC_secp256r1) == 0 ||

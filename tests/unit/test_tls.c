@@ -19,6 +19,7 @@
 
 #include "core/config.h"
 #include "core/log.h"
+#include "core/random.h"
 #include "net/tls.h"
 #include "net/tls_private.h"
 #include "unit.h"
@@ -108,7 +109,7 @@ static void client_init(struct client *c, const br_x509_trust_anchor *ta, const 
 		br_ssl_engine_set_suites(&c->cc.eng, suites, nsuites);
 	br_ssl_engine_set_versions(&c->cc.eng, vmin, vmax);
 	br_ssl_engine_set_buffer(&c->cc.eng, c->iobuf, sizeof c->iobuf, 1);
-	tls_random(seed, sizeof seed);
+	random_bytes(seed, sizeof seed);
 	br_ssl_engine_inject_entropy(&c->cc.eng, seed, sizeof seed);
 	br_ssl_client_reset(&c->cc, name, resume);
 }
@@ -776,7 +777,7 @@ static void test_bad_input(void)
 		CHECK(strncmp(err, "gk: ", 4) == 0);
 	}
 	/* Random bytes, and a truncated DER certificate. */
-	tls_random(rnd, sizeof rnd);
+	random_bytes(rnd, sizeof rnd);
 	rnd[0] = 0x30;
 	CHECK(tls_conf_from_pem(rnd, sizeof rnd, "rc", key, klen, "k", err, sizeof err) == NULL);
 	CHECK(tls_conf_from_pem(cert, clen - 1, "tc", key, klen, "k", err, sizeof err) == NULL);
