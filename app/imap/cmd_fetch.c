@@ -259,15 +259,7 @@ static void fetch_vanished(struct imap_session *s, const struct imap_seqset *set
 	for (size_t i = 0; i < n; i++)
 		if (imap_seqset_contains(set, gone[i]))
 			gone[w++] = gone[i];
-	if (w) {
-		struct buf b;
-		buf_init(&b, 1u << 24);
-		buf_append_c(&b, "* VANISHED (EARLIER) ");
-		imap_append_uid_set(&b, gone, w);
-		buf_append_c(&b, "\r\n");
-		imap_write_big(s, buf_data(&b), buf_len(&b));
-		buf_free(&b);
-	}
+	imap_write_vanished_earlier(s, gone, w);
 	free(gone);
 }
 

@@ -177,6 +177,19 @@ static uint32_t qresync_match_floor(struct imap_session *s, const struct qresync
 	return floor;
 }
 
+void imap_write_vanished_earlier(struct imap_session *s, const uint32_t *uids, size_t n)
+{
+	if (n == 0)
+		return;
+	struct buf b;
+	buf_init(&b, 1u << 24);
+	buf_append_c(&b, "* VANISHED (EARLIER) ");
+	imap_append_uid_set(&b, uids, n);
+	buf_append_c(&b, "\r\n");
+	imap_write_big(s, buf_data(&b), buf_len(&b));
+	buf_free(&b);
+}
+
 /* The QRESYNC answer: VANISHED (EARLIER) and the changed messages. */
 static void qresync_answer(struct imap_session *s, const struct qresync *q)
 {
@@ -197,15 +210,7 @@ static void qresync_answer(struct imap_session *s, const struct qresync *q)
 		for (size_t i = 0; i < n; i++)
 			if (gone[i] > floor && (!q->known || imap_seqset_contains(&known, gone[i])))
 				gone[w++] = gone[i];
-		if (w) {
-			struct buf b;
-			buf_init(&b, 1u << 24);
-			buf_append_c(&b, "* VANISHED (EARLIER) ");
-			imap_append_uid_set(&b, gone, w);
-			buf_append_c(&b, "\r\n");
-			imap_write_big(s, buf_data(&b), buf_len(&b));
-			buf_free(&b);
-		}
+		imap_write_vanished_earlier(s, gone, w);
 		free(gone);
 	}
 	struct buf b;

@@ -295,6 +295,10 @@ void imap_cmd_select(struct imap_session *s, const struct imap_cmd *cmd); /* and
  * read-only) and "* n RECENT" is appended to out (cmd_select.c). 1 when
  * it appended RECENT, else 0. */
 int imap_select_recent_sync(struct imap_session *s, uint32_t last_uid, struct buf *out);
+/* Writes "* VANISHED (EARLIER) uids" (RFC 7162 §3.2.5, §3.2.6) for the
+ * ascending uids[0..n), runs as ranges; nothing when n is 0. For SELECT's
+ * QRESYNC and UID FETCH's VANISHED modifier (cmd_select.c). */
+void imap_write_vanished_earlier(struct imap_session *s, const uint32_t *uids, size_t n);
 void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd);  /* and UID FETCH */
 void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd); /* and UID SEARCH */
 void imap_cmd_idle(struct imap_session *s, const struct imap_cmd *cmd);
