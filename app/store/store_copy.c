@@ -358,11 +358,13 @@ static int copy_fn(struct store *st, MDB_txn *txn, void *arg)
 	return acct_put(txn, st, c->account, &c->a);
 }
 
-int store_email_copy(struct store *st, uint32_t account, uint32_t from, uint32_t uidvalidity,
-		     const uint32_t *uids, size_t n, uint32_t to, int move,
-		     struct store_copy_result *r)
+/* The context of one copy (store_email_copy and its async form alike);
+ * move carries the STORE_COPY_* bits. */
+static struct copy_ctx copy_ctx_make(uint32_t account, uint32_t from, uint32_t uidvalidity,
+				     const uint32_t *uids, size_t n, uint32_t to, int move,
+				     struct store_copy_result *r)
 {
-	struct copy_ctx c = {
+	return (struct copy_ctx){
 	    .account = account,
 	    .from = from,
 	    .uidvalidity = uidvalidity,
@@ -374,30 +376,49 @@ int store_email_copy(struct store *st, uint32_t account, uint32_t from, uint32_t
 	    .n = n,
 	    .r = r,
 	};
-	size_t per = 2 * n < CHANGE_ENTRIES_MAX ? 2 * n : CHANGE_ENTRIES_MAX;
+}
+
+/* Its buffers: the change record (two entries a message, at most one
+ * record's worth a run) and the emails of the new memberships. */
+static void copy_ctx_buffers(struct copy_ctx *c)
+{
+	size_t per = 2 * c->n < CHANGE_ENTRIES_MAX ? 2 * c->n : CHANGE_ENTRIES_MAX;
+	c->crec = xmalloc(3 + (per ? per : 1) * CHANGE_ENTRY_SIZE);
+	c->emails = xmalloc((c->n + 1) * sizeof(uint32_t));
+}
+
+/* After the copy's transactions (rc their result): its buffers freed;
+ * what it did announced (a change to the account's watchers, and with
+ * lesson the Junk hook's), or r->n set to 0 when it failed. */
+static void copy_ctx_end(struct store *st, struct copy_ctx *c, int rc, int lesson)
+{
+	free(c->crec);
+	free(c->t);
+	if (rc != STORE_OK) {
+		c->r->n = 0;
+	} else if (c->r->n) {
+		store_publish_change(st, c->account, c->r->modseq);
+		if (lesson)
+			store_junk_notify(st, c->account, c->from, c->to, c->emails, c->r->n);
+	}
+	free(c->emails);
+}
+
+int store_email_copy(struct store *st, uint32_t account, uint32_t from, uint32_t uidvalidity,
+		     const uint32_t *uids, size_t n, uint32_t to, int move,
+		     struct store_copy_result *r)
+{
+	struct copy_ctx c = copy_ctx_make(account, from, uidvalidity, uids, n, to, move, r);
 
 	memset(r, 0, sizeof(*r));
 	if (n > 0 && !uids)
 		return STORE_EINVAL;
 	r->src_uids = xmalloc((n + 1) * sizeof(uint32_t));
 	r->dst_uids = xmalloc((n + 1) * sizeof(uint32_t));
-	c.crec = xmalloc(3 + (per ? per : 1) * CHANGE_ENTRY_SIZE);
-	c.emails = xmalloc((n + 1) * sizeof(uint32_t));
+	copy_ctx_buffers(&c);
 	int rc = n ? store_write_grouped(st, copy_fn, &c) : STORE_OK;
-	free(c.crec);
-	free(c.t);
-	if (rc != STORE_OK) {
-		free(c.emails);
-		r->n = 0;
-		return rc;
-	}
-	if (r->n) {
-		store_publish_change(st, account, r->modseq);
-		if (!(move & STORE_COPY_NO_LESSON))
-			store_junk_notify(st, account, from, to, c.emails, r->n);
-	}
-	free(c.emails);
-	return STORE_OK;
+	copy_ctx_end(st, &c, rc, !(move & STORE_COPY_NO_LESSON));
+	return rc;
 }
 
 void store_copy_result_free(struct store_copy_result *r)
@@ -424,17 +445,7 @@ static void copy_finish(struct store_async *as)
 	struct copy_async *x = (struct copy_async *)as;
 	int rc = as->result;
 
-	free(x->c.crec);
-	free(x->c.t);
-	if (rc != STORE_OK) {
-		x->c.r->n = 0;
-	} else if (x->c.r->n) {
-		store_publish_change(x->st, x->c.account, x->c.r->modseq);
-		if (x->lesson)
-			store_junk_notify(x->st, x->c.account, x->c.from, x->c.to, x->c.emails,
-					  x->c.r->n);
-	}
-	free(x->c.emails);
+	copy_ctx_end(x->st, &x->c, rc, x->lesson);
 	store_async_cb *done = x->done;
 	void *arg = x->arg;
 	free(x);
@@ -446,20 +457,8 @@ void store_email_copy_async(struct store *st, struct loop *loop, uint32_t accoun
 			    int move, struct store_copy_result *r, store_async_cb *done, void *arg)
 {
 	struct copy_async *x = xcalloc(1, sizeof(*x));
-	size_t per = 2 * n < CHANGE_ENTRIES_MAX ? 2 * n : CHANGE_ENTRIES_MAX;
 
-	x->c = (struct copy_ctx){
-	    .account = account,
-	    .from = from,
-	    .uidvalidity = uidvalidity,
-	    .to = to,
-	    .move = move & 1,
-	    .all = !!(move & STORE_COPY_ALL),
-	    .fresh = !!(move & STORE_COPY_NEW),
-	    .uids = uids,
-	    .n = n,
-	    .r = r,
-	};
+	x->c = copy_ctx_make(account, from, uidvalidity, uids, n, to, move, r);
 	x->st = st;
 	x->lesson = !(move & STORE_COPY_NO_LESSON);
 	x->done = done;
@@ -473,8 +472,7 @@ void store_email_copy_async(struct store *st, struct loop *loop, uint32_t accoun
 		store_async_fail(st, &x->a, loop, &x->code);
 		return;
 	}
-	x->c.crec = xmalloc(3 + (per ? per : 1) * CHANGE_ENTRY_SIZE);
-	x->c.emails = xmalloc((n + 1) * sizeof(uint32_t));
+	copy_ctx_buffers(&x->c);
 	x->a.fn = copy_fn;
 	x->a.ctx = &x->c;
 	store_async_submit(st, &x->a, loop);
