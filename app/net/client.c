@@ -1,10 +1,10 @@
 /*
- * client.c — outgoing connections and their TLS client pump. See client.h.
+ * client.c — outgoing connections. See client.h.
  *
- * The pump is net/conn.c's turned around: each socket event runs
- * client_io(), which drives the engine until no step makes progress,
- * hands new plaintext to the protocol, pumps again and recomputes the
- * epoll interest.
+ * As net/conn.c for the server side: each socket event runs client_io(),
+ * which pumps (TLS through net/tls_pump.h, with a client engine), hands
+ * new plaintext to the protocol, pumps again and recomputes the epoll
+ * interest.
  */
 #include "net/client.h"
 
@@ -24,6 +24,7 @@
 #include "core/xalloc.h"
 #include "net/anchors.h"
 #include "net/tls_client.h"
+#include "net/tls_pump.h"
 #include "tlspol/dane.h"
 
 #define IO_CHUNK 16384
@@ -320,83 +321,31 @@ static int pump_plain(struct client *c, unsigned events)
 	return flags;
 }
 
+/* TLS: the pump (net/tls_pump.h) between the socket and c's buffers. */
 static int pump_tls(struct client *c, unsigned events)
 {
-	br_ssl_engine_context *eng = &c->tls_->cc.eng;
-	int flags = 0, read_blocked = !(events & (LOOP_READ | LOOP_HUP)), write_blocked = 0;
+	struct tls_pump p = {
+	    .eng = &c->tls_->cc.eng,
+	    .fd = c->fd,
+	    .in = &c->in,
+	    .out = &c->out,
+	    .eof = c->eof_,
+	    .done = c->tls_done_,
+	};
+	int r = tls_pump_run(&p, (events & (LOOP_READ | LOOP_HUP)) != 0);
 
-	for (;;) {
-		unsigned st = br_ssl_engine_current_state(eng);
-		int progress = 0;
-		unsigned char *p;
-		size_t len;
-
-		if (st == BR_SSL_CLOSED) {
-			int err = br_ssl_engine_last_error(eng);
-			if (err != BR_ERR_OK) {
-				log_info("net", NULL, "event=tls_client_failed peer=%s error=%d handshake=%s",
-					 c->peer_ip, err, c->tls_done_ ? "done" : "incomplete");
-				mark_dead(c, c->tls_done_ ? "tls_error" : "tls_handshake_failed");
-			} else {
-				mark_dead(c, c->close_after_flush_ ? c->reason_ : "tls_closed");
-			}
-			return flags;
-		}
-		if ((st & (BR_SSL_SENDAPP | BR_SSL_RECVAPP)) && !c->tls_done_) {
-			c->tls_done_ = 1;
-			flags |= TLS_NOW_DONE;
-		}
-		if ((st & BR_SSL_SENDREC) && !write_blocked) {
-			p = br_ssl_engine_sendrec_buf(eng, &len);
-			ssize_t w = write(c->fd, p, len);
-			if (w > 0) {
-				br_ssl_engine_sendrec_ack(eng, (size_t)w);
-				progress = 1;
-			} else if (w < 0 && errno != EAGAIN && errno != EINTR) {
-				mark_dead(c, "write_error");
-				return flags;
-			} else {
-				write_blocked = 1;
-			}
-		}
-		if ((st & BR_SSL_RECVAPP) && buf_room(&c->in) > 0) {
-			p = br_ssl_engine_recvapp_buf(eng, &len);
-			if (len > buf_room(&c->in))
-				len = buf_room(&c->in);
-			buf_append(&c->in, p, len);
-			br_ssl_engine_recvapp_ack(eng, len);
-			flags |= GOT_DATA;
-			progress = 1;
-		}
-		if ((st & BR_SSL_SENDAPP) && buf_len(&c->out) > 0) {
-			p = br_ssl_engine_sendapp_buf(eng, &len);
-			if (len > buf_len(&c->out))
-				len = buf_len(&c->out);
-			memcpy(p, buf_data(&c->out), len);
-			buf_consume(&c->out, len);
-			br_ssl_engine_sendapp_ack(eng, len);
-			if (buf_len(&c->out) == 0)
-				br_ssl_engine_flush(eng, 0);
-			progress = 1;
-		}
-		if ((st & BR_SSL_RECVREC) && !read_blocked && !c->eof_) {
-			p = br_ssl_engine_recvrec_buf(eng, &len);
-			ssize_t r = read(c->fd, p, len);
-			if (r > 0) {
-				br_ssl_engine_recvrec_ack(eng, (size_t)r);
-				progress = 1;
-			} else if (r == 0) {
-				c->eof_ = 1;
-			} else if (errno != EAGAIN && errno != EINTR) {
-				mark_dead(c, "read_error");
-				return flags;
-			} else {
-				read_blocked = 1;
-			}
-		}
-		if (!progress)
-			return flags;
+	c->eof_ = p.eof;
+	c->tls_done_ = p.done;
+	if (p.closed && p.err != BR_ERR_OK) {
+		log_info("net", NULL, "event=tls_client_failed peer=%s error=%d handshake=%s",
+			 c->peer_ip, p.err, c->tls_done_ ? "done" : "incomplete");
+		mark_dead(c, c->tls_done_ ? "tls_error" : "tls_handshake_failed");
+	} else if (p.closed) {
+		mark_dead(c, c->close_after_flush_ ? c->reason_ : "tls_closed");
+	} else if (p.dead) {
+		mark_dead(c, p.dead);
 	}
+	return (r & TLS_PUMP_GOT_DATA ? GOT_DATA : 0) | (r & TLS_PUMP_NOW_DONE ? TLS_NOW_DONE : 0);
 }
 
 static int pump(struct client *c, unsigned events)

@@ -1,10 +1,11 @@
 /*
- * conn.c — connection I/O and the one TLS pump. See conn.h.
+ * conn.c — connection I/O. See conn.h.
  *
  * Every socket event runs conn_io(): pump bytes (through BearSSL when TLS is
- * on), hand new plaintext to the session, pump again to send what the
- * session wrote, then recompute the epoll interest set. Destruction is
- * deferred while a callback is on the stack (busy_ > 0).
+ * on: net/tls_pump.h, the pump outgoing connections share), hand new
+ * plaintext to the session, pump again to send what the session wrote,
+ * then recompute the epoll interest set. Destruction is deferred while a
+ * callback is on the stack (busy_ > 0).
  *
  * A loop holds its info log lines back and writes them once per iteration
  * (log_defer); before bytes go to a peer or its socket closes, what is held
@@ -31,6 +32,7 @@
 #include "net/conn_deflate.h"
 #include "net/listener.h"
 #include "net/tls.h"
+#include "net/tls_pump.h"
 
 #define IO_CHUNK 16384
 #define CLOSE_GRACE_MS 5000
@@ -249,98 +251,40 @@ static int pump_plain(struct conn *c, unsigned events)
 	return flags;
 }
 
-/*
- * TLS: drive the engine until no step makes progress. Each state bit says
- * what the engine can do now; we feed it, drain it, and stop when it waits
- * for the socket or for the session.
- */
+/* TLS: the pump (net/tls_pump.h) between the socket and the transport's
+ * buffers; what it reports becomes this connection's state. */
 static int pump_tls(struct conn *c, unsigned events)
 {
-	br_ssl_engine_context *eng = tls_server_engine(c->tls);
-	int flags = 0, read_blocked = !(events & LOOP_READ), write_blocked = 0;
-	struct buf *in = tin(c), *out = tout(c);
+	struct tls_pump p = {
+	    .eng = tls_server_engine(c->tls),
+	    .fd = c->fd,
+	    .in = tin(c),
+	    .out = tout(c),
+	    .hold_in = c->paused_,
+	    .before_write = log_defer_flush, /* the log says it before the peer hears it */
+	    .eof = c->eof_,
+	    .done = c->tls_done_,
+	};
+	int r = tls_pump_run(&p, (events & LOOP_READ) != 0);
 
-	for (;;) {
-		unsigned st = br_ssl_engine_current_state(eng);
-		int progress = 0;
-		unsigned char *p;
-		size_t len;
-
-		if (st == BR_SSL_CLOSED) {
-			int err = br_ssl_engine_last_error(eng);
-			if (err != BR_ERR_OK) {
-				char why[64];
-				log_info("net", NULL, "event=tls_failed peer=%s error=%s handshake=%s",
-					 c->peer_ip, tls_error_text(err, why, sizeof(why)),
-					 c->tls_done_ ? "done" : "incomplete");
-				mark_dead(c, c->tls_done_ ? "tls_error" : "tls_handshake_failed");
-			} else {
-				mark_dead(c, c->close_after_flush_ ? c->close_reason_ : "tls_closed");
-			}
-			return flags;
-		}
-		if ((st & (BR_SSL_SENDAPP | BR_SSL_RECVAPP)) && !c->tls_done_) {
-			c->tls_done_ = 1;
-			handshake_disarm(c);
-		}
-		if ((st & BR_SSL_SENDREC) && !write_blocked) {
-			p = br_ssl_engine_sendrec_buf(eng, &len);
-			log_defer_flush(); /* the log says it before the peer hears it */
-			ssize_t w = write(c->fd, p, len);
-			if (w > 0) {
-				br_ssl_engine_sendrec_ack(eng, (size_t)w);
-				c->bytes_out += (uint64_t)w;
-				progress = 1;
-			} else if (w < 0 && errno != EAGAIN && errno != EINTR) {
-				mark_dead(c, "write_error");
-				return flags;
-			} else {
-				write_blocked = 1;
-			}
-		}
-		if ((st & BR_SSL_RECVAPP) && buf_room(in) > 0 && !c->paused_) {
-			p = br_ssl_engine_recvapp_buf(eng, &len);
-			if (len > buf_room(in))
-				len = buf_room(in);
-			if (buf_append(in, p, len) < 0) {
-				mark_dead(c, "out_of_memory");
-				return flags;
-			}
-			br_ssl_engine_recvapp_ack(eng, len);
-			flags |= PUMP_GOT_DATA;
-			progress = 1;
-		}
-		if ((st & BR_SSL_SENDAPP) && buf_len(out) > 0) {
-			p = br_ssl_engine_sendapp_buf(eng, &len);
-			if (len > buf_len(out))
-				len = buf_len(out);
-			memcpy(p, buf_data(out), len);
-			buf_consume(out, len);
-			c->out_taken += len;
-			br_ssl_engine_sendapp_ack(eng, len);
-			if (buf_len(out) == 0)
-				br_ssl_engine_flush(eng, 0);
-			progress = 1;
-		}
-		if ((st & BR_SSL_RECVREC) && !read_blocked && !c->eof_) {
-			p = br_ssl_engine_recvrec_buf(eng, &len);
-			ssize_t r = read(c->fd, p, len);
-			if (r > 0) {
-				br_ssl_engine_recvrec_ack(eng, (size_t)r);
-				c->bytes_in += (uint64_t)r;
-				progress = 1;
-			} else if (r == 0) {
-				c->eof_ = 1;
-			} else if (errno != EAGAIN && errno != EINTR) {
-				mark_dead(c, "read_error");
-				return flags;
-			} else {
-				read_blocked = 1;
-			}
-		}
-		if (!progress)
-			return flags;
+	c->eof_ = p.eof;
+	c->tls_done_ = p.done;
+	c->bytes_in += p.bytes_in;
+	c->bytes_out += p.bytes_out;
+	c->out_taken += p.out_taken;
+	if (r & TLS_PUMP_NOW_DONE)
+		handshake_disarm(c);
+	if (p.closed && p.err != BR_ERR_OK) {
+		char why[64];
+		log_info("net", NULL, "event=tls_failed peer=%s error=%s handshake=%s", c->peer_ip,
+			 tls_error_text(p.err, why, sizeof(why)), c->tls_done_ ? "done" : "incomplete");
+		mark_dead(c, c->tls_done_ ? "tls_error" : "tls_handshake_failed");
+	} else if (p.closed) {
+		mark_dead(c, c->close_after_flush_ ? c->close_reason_ : "tls_closed");
+	} else if (p.dead) {
+		mark_dead(c, p.dead);
 	}
+	return r & TLS_PUMP_GOT_DATA ? PUMP_GOT_DATA : 0;
 }
 
 static int pump_transport(struct conn *c, unsigned events)
