@@ -499,42 +499,72 @@ out:
 }
 
 /*
- * 2 -> 3: IMAP \Deleted becomes a flag of the membership (the uid entry's
- * flags byte) instead of the email's keyword "$deleted", so that an
- * EXPUNGE in one mailbox never takes a copy in another (store_flags.c).
- * An email that has it gives it to every mailbox it is in: what each
- * showed before, each shows after. The keys are gathered first, then
- * rewritten, so no cursor walks records being rewritten.
+ * The keys (each klen octets) of the records of dbi that keep() takes (1;
+ * NULL takes all), gathered before a migration rewrites them so that no
+ * cursor walks records being rewritten: *keys_r (n_r of them, malloc'd,
+ * the caller frees, NULL when none). 0, or an LMDB code: MDB_CORRUPTED
+ * for a key of another length or a record keep() cannot read (-1).
  */
-static int migrate_deleted(struct store *st, MDB_txn *txn)
+static int gather_keys(MDB_txn *txn, MDB_dbi dbi, size_t klen,
+		       int (*keep)(const MDB_val *v), uint8_t **keys_r, size_t *n_r)
 {
 	MDB_cursor *cur;
 	MDB_val k, v;
 	uint8_t *keys = NULL;
 	size_t n = 0, cap = 0;
-	int rc = mdb_cursor_open(txn, st->db[DB_EMAIL], &cur);
+	int rc = mdb_cursor_open(txn, dbi, &cur);
 
+	*keys_r = NULL;
+	*n_r = 0;
 	if (rc)
 		return rc;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		struct email_rec e;
-		if (k.mv_size != 8 || email_dec(&v, &e) != 0) {
+		int want = keep ? keep(&v) : 1;
+		if (k.mv_size != klen || want < 0) {
 			rc = MDB_CORRUPTED;
 			break;
 		}
-		if (!memmem(e.keywords, e.keywords_len, "$deleted", 8))
+		if (!want)
 			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 64;
-			keys = xrealloc(keys, cap * 8);
+			keys = xrealloc(keys, cap * klen);
 		}
-		memcpy(keys + n * 8, k.mv_data, 8);
+		memcpy(keys + n * klen, k.mv_data, klen);
 		n++;
 	}
 	mdb_cursor_close(cur);
 	if (rc == MDB_NOTFOUND)
 		rc = 0;
+	*keys_r = keys;
+	*n_r = n;
+	return rc;
+}
+
+/* gather_keys()'s filter for migrate_deleted: an email with "$deleted". */
+static int has_deleted_keyword(const MDB_val *v)
+{
+	struct email_rec e;
+	if (email_dec(v, &e) != 0)
+		return -1;
+	return memmem(e.keywords, e.keywords_len, "$deleted", 8) != NULL;
+}
+
+/*
+ * 2 -> 3: IMAP \Deleted becomes a flag of the membership (the uid entry's
+ * flags byte) instead of the email's keyword "$deleted", so that an
+ * EXPUNGE in one mailbox never takes a copy in another (store_flags.c).
+ * An email that has it gives it to every mailbox it is in: what each
+ * showed before, each shows after. The keys are gathered first
+ * (gather_keys), then rewritten.
+ */
+static int migrate_deleted(struct store *st, MDB_txn *txn)
+{
+	uint8_t *keys;
+	size_t n;
+	int rc = gather_keys(txn, st->db[DB_EMAIL], 8, has_deleted_keyword, &keys, &n);
+
 	for (size_t i = 0; i < n && rc == 0; i++)
 		rc = move_deleted(st, txn, keys + i * 8);
 	free(keys);
@@ -634,35 +664,15 @@ static int migrate_apppass(struct store *st, MDB_txn *txn)
  * they arrived), exactly as deliveries thread them from now on, and the
  * records whose thread changes are rewritten. Modseqs stay: no client
  * could have asked about threads in a way a modseq would answer, and
- * UIDVALIDITY is not touched. The keys are gathered first, as in
- * migrate_deleted.
+ * UIDVALIDITY is not touched. The keys are gathered first (gather_keys).
  */
 static int migrate_threads(struct store *st, MDB_txn *txn)
 {
-	MDB_cursor *cur;
-	MDB_val k, v;
-	uint8_t *keys = NULL;
-	size_t n = 0, cap = 0;
-	int rc = mdb_cursor_open(txn, st->db[DB_EMAIL], &cur);
+	MDB_val k;
+	uint8_t *keys;
+	size_t n;
+	int rc = gather_keys(txn, st->db[DB_EMAIL], 8, NULL, &keys, &n);
 
-	if (rc)
-		return rc;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size != 8) {
-			rc = MDB_CORRUPTED;
-			break;
-		}
-		if (n == cap) {
-			cap = cap ? cap * 2 : 256;
-			keys = xrealloc(keys, cap * 8);
-		}
-		memcpy(keys + n * 8, k.mv_data, 8);
-		n++;
-	}
-	mdb_cursor_close(cur);
-	if (rc == MDB_NOTFOUND)
-		rc = 0;
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		struct email_rec e;
 		uint8_t *copy;
@@ -695,46 +705,28 @@ static int migrate_threads(struct store *st, MDB_txn *txn)
  * enum store_account_state). An account disabled the old way, its hash
  * behind a '!', becomes NOLOGIN ("cannot sign in": mail still arrives,
  * as before) with the hash as it was; every other one ACTIVE, no name.
- * Every record is rewritten so all carry the new fields; ids are
- * gathered first so no cursor walks records being rewritten.
+ * Every record is rewritten so all carry the new fields; the ids are
+ * gathered first (gather_keys).
  */
 static int migrate_account_state(struct store *st, MDB_txn *txn)
 {
-	MDB_cursor *cur;
-	MDB_val k, v;
-	uint32_t *ids = NULL;
-	size_t n = 0, cap = 0;
-	int rc = mdb_cursor_open(txn, st->db[DB_PRINCIPAL], &cur);
+	uint8_t *keys;
+	size_t n;
+	int rc = gather_keys(txn, st->db[DB_PRINCIPAL], 4, NULL, &keys, &n);
 
-	if (rc)
-		return rc;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size != 4) {
-			rc = MDB_CORRUPTED;
-			break;
-		}
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			ids = xrealloc(ids, cap * sizeof *ids);
-		}
-		ids[n++] = be32_get(k.mv_data);
-	}
-	mdb_cursor_close(cur);
-	if (rc == MDB_NOTFOUND)
-		rc = 0;
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		struct acct_rec a;
-		if ((rc = acct_get(txn, st, ids[i], &a)) != 0)
+		uint32_t id = be32_get(keys + i * 4);
+		if ((rc = acct_get(txn, st, id, &a)) != 0)
 			break;
 		if (a.hash[0] == '!') {
 			memmove(a.hash, a.hash + 1, strlen(a.hash));
 			a.state = STORE_ACCOUNT_NOLOGIN;
 		}
-		rc = acct_put(txn, st, ids[i], &a);
+		rc = acct_put(txn, st, id, &a);
 		explicit_bzero(a.hash, sizeof a.hash);
 	}
-	free(ids);
+	free(keys);
 	return rc;
 }
 
