@@ -98,17 +98,30 @@ static int unwanted(struct str name, struct str value, const char *authserv_id)
 }
 
 /*
+ * Is the line at off the empty line that ends the header section? As
+ * rfc5322_parse() (which IMAP, Sieve and the MIME tree read the stored
+ * copy with) has it: "\n", "\r\n" or a last "\r". A line "\rX" is a
+ * malformed field line to it, and the fields below it are still header.
+ */
+static int header_end(struct str data, size_t off)
+{
+	return data.p[off] == '\n' ||
+	       (data.p[off] == '\r' && (off + 1 == data.len || data.p[off + 1] == '\n'));
+}
+
+/*
  * The fields from off (a line start) to the header section's end, read
  * line by line: where the parser gave up (a field past its limits), a
  * forged field further down must still go, since a mail client shows it.
  * A field is a line and the lines after it that start with WSP; the
- * first empty line ends the section. Advances *kept as clean_ranges().
+ * first empty line (header_end()) ends the section. Advances *kept as
+ * clean_ranges().
  */
 static int clean_rest(struct str data, size_t off, size_t *kept, const char *authserv_id,
                       int (*emit)(void *arg, const char *p, size_t n), void *arg)
 {
 	int rc = 0;
-	while (off < data.len && data.p[off] != '\r' && data.p[off] != '\n') {
+	while (off < data.len && !header_end(data, off)) {
 		size_t end = off;
 		do {
 			const char *nl = memchr(data.p + end, '\n', data.len - end);
