@@ -23,6 +23,7 @@
 #include "core/base64.h"
 #include "core/xalloc.h"
 #include "dkim/dkim.h"
+#include "dkim/dkim_verify.h" /* DKIM_H_NAMES_MAX */
 
 /* How a name of the list is signed. */
 enum over {
@@ -211,13 +212,35 @@ static size_t listed(unsigned idx, size_t count)
 }
 
 /*
+ * The entries per name in h= (listed()), cut to total at most
+ * DKIM_H_NAMES_MAX, the most a verifier (ours too) takes: the name with
+ * the most entries loses one until they fit. A name cut below its
+ * instances lists its bottom-most ones and no over-signing entry (one
+ * more would pick the next instance up, RFC 6376 §5.4.2).
+ */
+static void entries(const size_t *counts, size_t *n)
+{
+	size_t total = 0;
+	for (unsigned i = 0; i < NSIGN; i++)
+		total += n[i] = listed(i, counts[i]);
+	while (total > DKIM_H_NAMES_MAX) {
+		unsigned big = 0;
+		for (unsigned i = 1; i < NSIGN; i++)
+			if (n[i] > n[big])
+				big = i;
+		n[big]--;
+		total--;
+	}
+}
+
+/*
  * Writes the field for key k up to and including "b=" into f, hashes its
  * relaxed form (without the final CRLF) on top of hctx, signs, and appends
  * the folded signature and CRLF.
  */
 static int sign_one(const char *domain, int64_t now, const struct dkim_sig_form *form,
                     const struct dkim_key *k, const br_sha256_context *hctx, const char *bh64,
-                    const size_t *counts, struct buf *field, struct buf *canon)
+                    const size_t *n, struct buf *field, struct buf *canon)
 {
 	struct fold f = {field, 0, 0};
 	size_t start = buf_len(field);
@@ -238,15 +261,15 @@ static int sign_one(const char *domain, int64_t now, const struct dkim_sig_form 
 	 * only come between names (FWS around ":" is allowed, §3.5). */
 	size_t total = 0, done = 0;
 	for (unsigned i = 0; i < NSIGN; i++)
-		total += listed(i, counts[i]);
+		total += n[i];
 	for (unsigned i = 0; i < NSIGN; i++) {
-		for (size_t j = 0; j < listed(i, counts[i]); j++) {
+		for (size_t j = 0; j < n[i]; j++) {
 			char tok[40];
 			int first = done == 0;
 			done++;
-			int n = snprintf(tok, sizeof tok, "%s%s%s", first ? "h=" : "",
+			int len = snprintf(tok, sizeof tok, "%s%s%s", first ? "h=" : "",
 			                 sign_fields[i].name, done == total ? ";" : ":");
-			fold_tok(&f, tok, (size_t)n, first);
+			fold_tok(&f, tok, (size_t)len, first);
 		}
 	}
 	fold_tokf(&f, "bh=%s;", bh64);
@@ -295,7 +318,7 @@ int dkim_sign_section(const struct dkim_key *keys, unsigned nkeys, const char *d
                       const struct dkim_sig_form *form, struct buf *out)
 {
 	struct chosen *ch = NULL;
-	size_t nch = 0, cap = 0, counts[NSIGN] = {0};
+	size_t nch = 0, cap = 0, counts[NSIGN] = {0}, n[NSIGN];
 	struct buf canon, fields;
 	char bh64[BASE64_ENCODED_SIZE(32)];
 	int rc = DKIM_OK;
@@ -317,15 +340,19 @@ int dkim_sign_section(const struct dkim_key *keys, unsigned nkeys, const char *d
 		counts[idx]++;
 	}
 
-	/* The signed fields, each name's instances bottom-up (§5.4.2); an
-	 * over-signed entry past the last instance adds nothing. */
+	/* The signed fields, each name's instances bottom-up (§5.4.2), as
+	 * many as it has entries; an over-signed entry past the last
+	 * instance adds nothing. */
+	entries(counts, n);
 	br_sha256_context hctx;
 	br_sha256_init(&hctx);
 	buf_init(&canon, DKIM_HEADER_MAX + 4096);
 	for (unsigned i = 0; i < NSIGN && rc == DKIM_OK; i++) {
-		for (size_t j = nch; j-- > 0;) {
+		size_t left = n[i];
+		for (size_t j = nch; left && j-- > 0;) {
 			if (ch[j].idx != i)
 				continue;
+			left--;
 			buf_reset(&canon);
 			if (dkim_canon_header(ch[j].field, &canon) != 0) {
 				rc = DKIM_ETOOBIG;
@@ -337,7 +364,7 @@ int dkim_sign_section(const struct dkim_key *keys, unsigned nkeys, const char *d
 
 	buf_init(&fields, SIG_FIELD_MAX);
 	for (unsigned i = 0; i < nkeys && rc == DKIM_OK; i++)
-		rc = sign_one(domain, now, form, &keys[i], &hctx, bh64, counts, &fields, &canon);
+		rc = sign_one(domain, now, form, &keys[i], &hctx, bh64, n, &fields, &canon);
 	if (rc == DKIM_OK && buf_append(out, buf_data(&fields), buf_len(&fields)) != 0)
 		rc = DKIM_ETOOBIG;
 

@@ -815,6 +815,36 @@ static void test_ed25519_chain(void)
 	dkim_keys_wipe(&ed);
 }
 
+/* More instances of the signed fields than a verifier takes names in h=
+ * (DKIM_H_NAMES_MAX): the seal listed them all, 130 "cc", and its own
+ * validator answered cv=fail ("h= lists too many names"). */
+static void test_seal_many_fields(void)
+{
+	struct dkim_keys ed = {1, {keys_list.key[1]}};
+	struct arc_seal_params p = {&ed.key[0], "example.org", "a.example; arc=none", ARC_CV_NONE, NOW};
+	struct buf msg, out;
+	buf_init(&msg, 1 << 16);
+	buf_init(&out, 1 << 16);
+	for (int i = 0; i < 130; i++)
+		buf_append_c(&msg, "Cc: c@example.org\r\n");
+	buf_append_c(&msg, MSG);
+	buf_append(&msg, "", 1);
+	CHECK_EQ_INT(arc_seal(&p, buf_data(&msg), buf_len(&msg) - 1, &out), ARC_OK);
+	buf_append(&out, buf_data(&msg), buf_len(&msg));
+	struct arc_result r = verify(buf_data(&out));
+	CHECK_EQ_INT(r.cv, ARC_CV_PASS);
+	/* The "cc" instances left out of h= are the topmost: changing the
+	 * bottom one breaks the seal. */
+	char *bad = replace(buf_data(&out), "Cc: c@example.org\r\nReceived", "Cc: x@example.org\r\nReceived");
+	if (bad) {
+		CHECK_EQ_INT(verify(bad).cv, ARC_CV_FAIL);
+		free(bad);
+	}
+	buf_free(&msg);
+	buf_free(&out);
+	dkim_keys_wipe(&ed);
+}
+
 /* A served domain written as a U-label (TERN_DOMAIN, an alias's domain)
  * seals with d= its A-labels (RFC 8616 §4), where its key is published:
  * the sealer refused the domain and forwarded copies went unsealed. */
@@ -868,6 +898,7 @@ int main(void)
 	test_parse();
 	test_seal_args();
 	test_seal_idn();
+	test_seal_many_fields();
 	test_seal_late_results();
 	test_chain_pass();
 	test_oldest_pass_and_fail();
