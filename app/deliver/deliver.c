@@ -134,8 +134,15 @@ static int clean_rest(struct str data, size_t off, size_t *kept, const char *aut
 			while (name.len &&
 			       (name.p[name.len - 1] == ' ' || name.p[name.len - 1] == '\t'))
 				name.len--;
-			if (unwanted(name, str_make(f.p + colon + 1, f.len - (size_t)colon - 1),
-			             authserv_id)) {
+			/* The value without its line end, as the parser gives
+			 * it: "\"mx.example.com\r\n" (no closing quote) claims
+			 * us to every reader. */
+			struct str value = str_make(f.p + colon + 1, f.len - (size_t)colon - 1);
+			if (value.len && value.p[value.len - 1] == '\n')
+				value.len--;
+			if (value.len && value.p[value.len - 1] == '\r')
+				value.len--;
+			if (unwanted(name, value, authserv_id)) {
 				if (off > *kept && emit(arg, data.p + *kept, off - *kept) < 0)
 					rc = -1;
 				*kept = end;

@@ -176,6 +176,11 @@ static void clean(void)
 	CHECK(c.len == 300 + strlen(":\n\rp\nSubject: hi\r\n\r\nbody\r\n"));
 	CHECK(memmem(c.p, c.len, "dmarc=pass", 10) == NULL &&
 	      memmem(c.p, c.len, "X-Spam", 6) == NULL);
+	/* The same, the forged field's authserv-id quoted with no closing
+	 * quote: the parser's value ends before the line end, so it claims us. */
+	strcpy(name + 300, ":\nAuthentication-Results: \"mx.example.com\r\nSubject: hi\r\n\r\n");
+	c = deliver_clean(str_c(name), "mx.example.com", a);
+	CHECK(c.len == 300 + strlen(":\nSubject: hi\r\n\r\n"));
 	/* Only a forged field: nothing left. */
 	CHECK_EQ_INT(deliver_clean(str_c("Authentication-Results: mx.example.com; none\r\n"), "mx.example.com", a).len, 0);
 	/* Other filters' verdicts, which mail clients and users' rules
