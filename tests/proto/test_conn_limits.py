@@ -518,7 +518,9 @@ def test_dns_ids_random_and_cancelled_lookups_reaped():
         for i in range(260):
             r = Raw(s.smtp_port, source="127.0.%d.%d" % (2 + i // 200, 1 + i % 200))
             r.close()
-        assert s.wait_log(re.compile(r"event=dns_reap cancelled=2[5-9]\d asked_again=[1-9]"))
+        assert s.wait_log(re.compile(r"event=dns_reap cancelled=2[5-9]\d asked_again=[1-9]")), \
+            [ln for ln in s.log_text().splitlines() if "event=dns_reap" in ln or "level=warn" in ln
+             or "level=error" in ln][-20:]
         again = queries(lambda g: any(n == name and i != kept_id[0] for i, n in g))
         assert any(n == name and i != kept_id[0] for i, n in again), (kept_id, again[-5:])
         # All that time a query was in flight: c-ares alone kept its one
