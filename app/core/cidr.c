@@ -240,9 +240,16 @@ uint16_t cidr_addr_text(const struct sockaddr *sa, char *out, size_t outsz)
 	if (sa->sa_family != AF_INET6)
 		return 0;
 	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
-	if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
-		inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], out, (socklen_t)outsz);
-	else
-		inet_ntop(AF_INET6, &s6->sin6_addr, out, (socklen_t)outsz);
+	if (cidr_in6_text(&s6->sin6_addr, out, outsz) < 0)
+		out[0] = '\0';
 	return ntohs(s6->sin6_port);
+}
+
+int cidr_in6_text(const void *in6, char *out, size_t outsz)
+{
+	struct in6_addr a; /* copied: in6 may be an octet array, unaligned */
+	memcpy(&a, in6, sizeof a);
+	const char *r = IN6_IS_ADDR_V4MAPPED(&a) ? inet_ntop(AF_INET, &a.s6_addr[12], out, (socklen_t)outsz)
+						 : inet_ntop(AF_INET6, &a, out, (socklen_t)outsz);
+	return r ? 0 : -1;
 }

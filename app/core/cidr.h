@@ -64,5 +64,8 @@ int cidr_ip_global(const char *ip);
  * order, 0 for another family.
  */
 uint16_t cidr_addr_text(const struct sockaddr *sa, char *out, size_t outsz);
+/* The same text for the 16 octets of an IPv6 address (in6): IPv4-mapped
+ * as IPv4, else canonical IPv6. 0, or -1 when out is too small. */
+int cidr_in6_text(const void *in6, char *out, size_t outsz);
 
 #endif

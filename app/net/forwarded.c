@@ -4,7 +4,6 @@
 #include "net/forwarded.h"
 
 #include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -56,9 +55,7 @@ static int node_addr(const char *p, size_t n, char *out, size_t outsz)
 	 * one, which a proxy on a dual-stack socket writes, as the IPv4
 	 * address it is, and IPv6 in its one canonical spelling, so the logs
 	 * (fail2ban bans what they say) and the limits see one client as one. */
-	if (IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)bin))
-		return inet_ntop(AF_INET, bin + 12, out, (socklen_t)outsz) ? 0 : -1;
-	return inet_ntop(AF_INET6, bin, out, (socklen_t)outsz) ? 0 : -1;
+	return cidr_in6_text(bin, out, outsz);
 }
 
 /* [p, p+n) without blanks at either end. */

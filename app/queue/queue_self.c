@@ -81,6 +81,12 @@ static int is_local_interface(const uint8_t *p, size_t len, struct ifs_snap *sna
 	return 0;
 }
 
+/* p is an address of this host: loopback or a local interface's. */
+static int is_ours(const uint8_t *p, size_t len, struct ifs_snap *snap)
+{
+	return is_loopback(p, len) || is_local_interface(p, len, snap);
+}
+
 /*
  * 1 when our SMTP listener takes connections at p (len octets). Its host
  * as listener.c binds it: empty or "::" is a dual-stack socket, every
@@ -94,18 +100,16 @@ static int listener_has(const uint8_t *p, size_t len, struct ifs_snap *snap)
 	uint8_t bin[16];
 
 	if (!self_smtp.host[0])
-		return is_loopback(p, len) || is_local_interface(p, len, snap);
+		return is_ours(p, len, snap);
 	if (inet_pton(AF_INET, self_smtp.host, bin) == 1) {
 		if (len != 4)
 			return 0;
-		if (memcmp(bin, any, 4) == 0)
-			return is_loopback(p, len) || is_local_interface(p, len, snap);
-		return memcmp(bin, p, 4) == 0;
+		return memcmp(bin, any, 4) == 0 ? is_ours(p, len, snap) : memcmp(bin, p, 4) == 0;
 	}
 	if (inet_pton(AF_INET6, self_smtp.host, bin) != 1)
 		return 0;
 	if (memcmp(bin, any, 16) == 0)
-		return is_loopback(p, len) || is_local_interface(p, len, snap);
+		return is_ours(p, len, snap);
 	if (len == 4)
 		return memcmp(bin, mapped, 12) == 0 && memcmp(bin + 12, p, 4) == 0;
 	return memcmp(bin, p, 16) == 0;
