@@ -567,9 +567,13 @@ static int push_check(struct bridge *b)
 	b->timer = 0;
 	/* Consumed first: what follows the header is the push session's
 	 * (WebSocket frames). h's slices stay readable during the call:
-	 * consuming only moves an offset, and nothing reads into c->in. */
+	 * consuming only moves an offset, and nothing reads into c->in.
+	 * Then the header's octets are wiped where they lie, as the bridge
+	 * wipes what it hands the daemon: they hold the Authorization. */
+	char *head = buf_data(&c->in);
 	buf_consume(&c->in, (size_t)end);
 	b->push = http_push_start(c, &h);
+	explicit_bzero(head, (size_t)end);
 	return 2;
 }
 

@@ -52,6 +52,12 @@ int tls_pump_run(struct tls_pump *p, int readable)
 				p->dead = "out_of_memory";
 				return flags;
 			}
+			/* BearSSL decrypts in place: the plaintext would stay in
+			 * its record buffer until the next record overwrote it,
+			 * and a client that sent a password and then only waits
+			 * (IDLE, an EventSource) sends none. The copy taken is
+			 * the session's to wipe. */
+			explicit_bzero(b, len);
 			br_ssl_engine_recvapp_ack(eng, len);
 			flags |= TLS_PUMP_GOT_DATA;
 			progress = 1;

@@ -529,6 +529,33 @@ class Server:
         return 0
 
     # ---- admin commands ----
+    def memory_holds(self, needles, region_max=1 << 30):
+        """Which of needles (bytes) the server's writable private memory
+        holds now: its heap, its threads' stacks, mimalloc's arenas. For
+        the tests that a secret is wiped once used. Regions over
+        region_max are skipped: a sanitizer's shadow reserves terabytes,
+        nearly all never touched, and holds no copy of anything."""
+        found = set()
+        keep = max(len(n) for n in needles) - 1
+        with open("/proc/%d/maps" % self.proc.pid) as maps, \
+                open("/proc/%d/mem" % self.proc.pid, "rb", 0) as mem:
+            for line in maps:
+                f = line.split()
+                lo, hi = (int(x, 16) for x in f[0].split("-"))
+                if not f[1].startswith("rw") or len(f) > 5 and f[5].startswith("/") \
+                        or hi - lo > region_max:
+                    continue
+                tail = b""
+                for at in range(lo, hi, 1 << 20):
+                    try:
+                        mem.seek(at)
+                        chunk = tail + mem.read(min(1 << 20, hi - at))
+                    except (OSError, ValueError):
+                        break
+                    found.update(n for n in needles if n in chunk)
+                    tail = chunk[-keep:] if keep else b""
+        return found
+
     def cli(self, *args, input=None, check=True):
         env = self.env
         if SANITIZED:

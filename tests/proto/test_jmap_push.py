@@ -1217,3 +1217,48 @@ def test_websocket_answer_left_unread_waits_in_the_spool():
     finally:
         for w in socks:
             w.close()
+
+
+def test_long_lived_connections_keep_no_credentials():
+    """A connection that logs in and then only waits (an EventSource, a
+    WebSocket, an IMAP IDLE) sends nothing more: whatever held its
+    password stays in memory as long as it lasts unless it is wiped. Two
+    copies did: BearSSL decrypts a record in place, so its input buffer
+    kept the plaintext (the LOGIN line, the request with its
+    Authorization) until a next record came; and a push request's head
+    stayed in the connection's input buffer after it was handed on.
+    Each connection here logs in with an app password of its own that
+    nothing else ever sends, so finding it, or its Basic token, anywhere
+    in the server's writable memory while the connection is open means
+    this connection left it there."""
+    s = srv()
+
+    def secret(name):
+        out = s.cli("account", "app-password", "add", DEE[0], name).stdout.decode().strip()
+        return out, base64.b64encode(("%s:%s" % (DEE[0], out)).encode())
+
+    pw, token = secret("memscan-es")
+    es = EventStream(s, (DEE[0], pw))
+    try:
+        assert es.status == 200, es.status
+        held = s.memory_holds([pw.encode(), token])
+        assert not held, "an open EventSource left %r in memory" % held
+    finally:
+        es.close()
+
+    pw, token = secret("memscan-ws")
+    ws = WebSocket(s, (DEE[0], pw))
+    try:
+        assert ws.status == 101, ws.status
+        held = s.memory_holds([pw.encode(), token])
+        assert not held, "an open WebSocket left %r in memory" % held
+    finally:
+        ws.sock.close()
+
+    pw, _ = secret("memscan-imap")
+    r = idle(s, (DEE[0], pw))
+    try:
+        held = s.memory_holds([pw.encode()])
+        assert not held, "an IMAP session in IDLE left %r in memory" % held
+    finally:
+        r.sock.close()
