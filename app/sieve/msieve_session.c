@@ -179,15 +179,28 @@ static void ms_printf(struct ms_session *s, const char *fmt, ...)
 		free(p);
 }
 
+/*
+ * RFC 5804 §4 with erratum 2655: a quoted string has at most 1024 octets
+ * between its quotes, escapes included. What we read is more lenient
+ * (MSIEVE_QUOTED_MAX: clients send long SASL responses quoted), what we
+ * write is not: a NOOP tag echoed, or warnings quoting names, can be
+ * longer, and a strict client refuses such a line.
+ */
+#define MSIEVE_QUOTED_OUT_MAX 1024
+
 /* A string as ManageSieve writes it: quoted when it can be, else a
  * literal. A quoted string is UTF-8 (RFC 5804 §4, SAFE-UTF8-CHAR): other
  * octets (a NOOP tag sent as a literal, a compile error quoting the
  * script's bytes) go out as the literal's octets. */
 static void ms_string(struct ms_session *s, struct str v)
 {
-	int quotable = v.len <= MSIEVE_QUOTED_MAX && utf8_valid(v);
-	for (size_t i = 0; quotable && i < v.len; i++)
+	int quotable = v.len <= MSIEVE_QUOTED_OUT_MAX && utf8_valid(v);
+	size_t quoted_len = v.len; /* between the quotes, escapes included */
+	for (size_t i = 0; quotable && i < v.len; i++) {
 		quotable = v.p[i] != '\r' && v.p[i] != '\n' && v.p[i] != '\0';
+		quoted_len += v.p[i] == '"' || v.p[i] == '\\';
+	}
+	quotable = quotable && quoted_len <= MSIEVE_QUOTED_OUT_MAX;
 	if (!quotable) {
 		ms_printf(s, "{%zu}\r\n", v.len);
 		ms_write(s, v.p, v.len);

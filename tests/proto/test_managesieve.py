@@ -428,6 +428,25 @@ def test_strings_are_utf8():
     c.close()
 
 
+def test_quoted_strings_sent_are_at_most_1024_octets():
+    """RFC 5804 §4 (erratum 2655): a quoted string holds at most 1024
+    octets between its quotes, escapes counted. A NOOP tag tern takes
+    quoted (it reads up to 2048) comes back as a literal past that, and
+    one whose escapes take it past 1024 too."""
+    c = authed()
+    tag = "t" * 1024
+    assert c.cmd('NOOP "%s"' % tag) == [b'OK (TAG "%s") "Done"\r\n' % tag.encode()]
+    for tag in ("t" * 1025, "t" * 1000 + '"' * 20 + "\\"):
+        q = tag.replace("\\", "\\\\").replace('"', '\\"')
+        c.send('NOOP "%s"\r\n' % q)
+        line = c.f.readline()
+        assert line == b"OK (TAG {%d}\r\n" % len(tag), line[:60]
+        assert c.f.read(len(tag)) == tag.encode()
+        assert c.f.readline() == b') "Done"\r\n'
+    assert c.cmd("NOOP") == [b'OK "Done."\r\n']
+    c.close()
+
+
 def test_every_compile_error():
     """CHECKSCRIPT and PUTSCRIPT answer with each of the script's errors,
     one a line in a literal (as Pigeonhole does), not only the first:
