@@ -326,6 +326,11 @@ static void logged_in(struct pop3_session *s, const struct login_result *r)
 
 	conn_deadline(s->conn, 0, NULL, NULL); /* the login deadline */
 	s->state = POP3_S_TRANSACTION;
+	/* The bad-command count starts again, as in Dovecot's pop3 process
+	 * after pop3-login: a client that probed AUTHORIZATION (commands of
+	 * the wrong state, a cancelled AUTH) keeps its full allowance for the
+	 * maildrop. Password guessing is bounded by the login flow. */
+	s->errors = 0;
 	snprintf(s->login, sizeof(s->login), "%s", r->user);
 	s->account = d->account;
 	s->mailbox = d->mailbox;

@@ -356,6 +356,11 @@ static void login_done(void *arg, const struct login_result *r)
 	if (r->outcome == LOGIN_OK) {
 		conn_deadline(s->conn, 0, NULL, NULL);
 		s->state = MS_AUTH;
+		/* The bad-command count starts again, as in Pigeonhole's
+		 * managesieve process after managesieve-login: what a client
+		 * got wrong before authenticating does not shorten its
+		 * allowance for managing scripts. */
+		s->errors = 0;
 		s->account = r->account;
 		snprintf(s->login, sizeof(s->login), "%s", r->user);
 		session_watch_join(&s->watch, ms_store, s->loop, r->account, r->apppass, r->cred, revoked,

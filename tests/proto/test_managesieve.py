@@ -325,6 +325,24 @@ def test_raw_errors():
     assert [l for l in srv().log_text().splitlines() if "event=auth_failed" in l and "sieve" in l]
 
 
+def test_bad_commands_counted_afresh_after_login():
+    """The bad-command allowance (MSIEVE_MAX_ERRORS) starts again at
+    AUTHENTICATE's OK, as Pigeonhole's managesieve process starts after
+    managesieve-login: nine refusals before logging in do not leave one
+    for managing scripts. The allowance itself is unchanged."""
+    c = Conn(srv())
+    c.starttls()
+    for _ in range(9):
+        assert c.cmd("LISTSCRIPTS") == [b'NO "Authenticate first."\r\n']
+    assert c.login() == b'OK "Logged in."\r\n'
+    for _ in range(9):
+        assert c.cmd("CHECKSCRIPT") == [b'NO "Wrong number of arguments."\r\n']
+    assert c.cmd("NOOP") == [b'OK "Done."\r\n']
+    assert c.cmd("CHECKSCRIPT") == [b'NO "Wrong number of arguments."\r\n']
+    assert c.response() == [b'BYE "Too many invalid commands."\r\n']
+    c.close()
+
+
 def test_sasl_login_continuation():
     c = Conn(srv())
     c.starttls()

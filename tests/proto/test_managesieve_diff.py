@@ -577,7 +577,8 @@ KNOWN_SCRIPTS = {
         ["BYE", "<closed>"],
         "RFC 5804 sets no limit on invalid commands and lets a server end a session with BYE "
         "(paraphrased: BYE says the server closes the connection); tern ends it at the "
-        "tenth in any state (MSIEVE_MAX_ERRORS), its BYE read here after the tenth NO; Dovecot "
+        "tenth before login or the tenth after (MSIEVE_MAX_ERRORS, counted afresh at login), its BYE read "
+        "here after the tenth NO; Dovecot "
         "counts only before login (three)"),
 }
 

@@ -583,6 +583,27 @@ def test_line_limits_and_errors():
         assert r.closed()
 
 
+def test_bad_commands_counted_afresh_after_login():
+    """The bad-command allowance (POP3_MAX_ERRORS) starts again at login,
+    as Dovecot's pop3 process starts after pop3-login: a client that got
+    nine commands wrong in AUTHORIZATION (a conformance run probing every
+    command in every state) is not cut off at its first mistake once it
+    holds the maildrop. The allowance itself is unchanged."""
+    with srv() as s:
+        deliver(s, 1)
+        r = Raw(s)
+        for _ in range(9):
+            assert r.cmd("STAT") == b"-ERR Command not allowed in this state."
+        assert r.cmd("USER " + BOB) == b"+OK"
+        assert r.cmd("PASS " + BOB_PW) == b"+OK Logged in."
+        for _ in range(9):
+            assert r.cmd("UTF8") == b"-ERR Command not allowed in this state."
+        assert r.cmd("STAT").startswith(b"+OK 1 ")
+        assert r.cmd("UTF8") == b"-ERR Command not allowed in this state."
+        assert r.line() == b"-ERR Too many bad commands."
+        assert r.closed()
+
+
 def test_idle_timeout():
     with srv(env={"TERN_POP3_TIMEOUT": "1"}, imap=True) as s:
         r = Raw(s, implicit=False)

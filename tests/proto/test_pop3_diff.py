@@ -924,8 +924,8 @@ def test_pop3_lines_match_dovecot():
 
 # ---- Too many bad commands -----------------------------------------------
 
-BAD_LIMIT = ("RFC 1939 sets no limit on bad commands; tern closes after 10 in any state "
-             "(POP3_MAX_ERRORS), Dovecot after 20 once logged in and after 3 before")
+BAD_LIMIT = ("RFC 1939 sets no limit on bad commands; tern closes after 10 before login and 10 after "
+             "(POP3_MAX_ERRORS, counted afresh at login), Dovecot after 20 once logged in and after 3 before")
 KNOWN_LIMIT = {
     "25 unknown commands in transaction": (["-ERR"] * 11 + ["<closed>"] * 14, BAD_LIMIT),
     "12 unknown commands before login": (["-ERR"] * 11 + ["<closed>"], BAD_LIMIT),
