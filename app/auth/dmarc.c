@@ -51,6 +51,14 @@ struct dmarc_eval {
 	char qdomain[DMARC_DOMAIN_MAX];
 	uint16_t qtype;
 
+	/* dmarc_org_new(): only the Organizational Domains of these names;
+	 * org_state[i] is 0 found (org_found[i]), -1 none, -2 temporary. */
+	int org_only;
+	char org_names[DMARC_ORG_NAMES_MAX][DMARC_DOMAIN_MAX];
+	char org_found[DMARC_ORG_NAMES_MAX][DMARC_DOMAIN_MAX];
+	int org_state[DMARC_ORG_NAMES_MAX];
+	size_t norg;
+
 	unsigned sample; /* dmarc_input.sample */
 	int done;
 	struct dmarc_verdict v;
@@ -301,6 +309,28 @@ static int exact_pass(struct dmarc_eval *e)
 	return 1;
 }
 
+/*
+ * dmarc_org_new()'s pass: every name's walk in turn. A walk that failed
+ * temporarily, or that the budget cut short, leaves that name unknown
+ * and the next ones still walked (their answers may be in the table).
+ */
+static void advance_org(struct dmarc_eval *e)
+{
+	for (size_t i = 0; i < e->norg; i++) {
+		struct walk w;
+		if (!e->org_names[i][0]) {
+			e->org_state[i] = -1; /* not a domain name */
+			continue;
+		}
+		enum need r = walk(e, e->org_names[i], &w);
+		if (r == NEED)
+			return;
+		e->org_state[i] = r == READY ? 0 : r == TEMP ? -2 : -1;
+		snprintf(e->org_found[i], sizeof e->org_found[i], "%s", r == READY ? w.org : "");
+	}
+	finish(e, DMARC_RESULT_NONE, "Organizational Domains found");
+}
+
 /* One pass over the evaluation; returns with e->pending or e->done set. */
 static void advance(struct dmarc_eval *e)
 {
@@ -308,6 +338,10 @@ static void advance(struct dmarc_eval *e)
 	const struct entry *pol;
 	enum need r;
 
+	if (e->org_only) {
+		advance_org(e);
+		return;
+	}
 	if (!e->author_ok) {
 		finish(e, DMARC_RESULT_NONE, "no usable Author Domain");
 		return;
@@ -541,6 +575,27 @@ struct dmarc_eval *dmarc_eval_new(const struct dmarc_input *in)
 		    in->ndkim_temp);
 	e->ntemp += (size_t)e->spf_temp;
 	return e;
+}
+
+struct dmarc_eval *dmarc_org_new(const char *const *names, size_t n)
+{
+	struct dmarc_eval *e = xcalloc(1, sizeof *e);
+	e->org_only = 1;
+	e->v.policy_tag = "";
+	e->norg = n < DMARC_ORG_NAMES_MAX ? n : DMARC_ORG_NAMES_MAX;
+	for (size_t i = 0; i < e->norg; i++) {
+		e->org_state[i] = -2; /* until walked: an aborted run leaves it so */
+		if (canon_domain(names[i], e->org_names[i], sizeof e->org_names[i]) < 0)
+			e->org_names[i][0] = '\0';
+	}
+	return e;
+}
+
+int dmarc_org_domain(const struct dmarc_eval *e, size_t i, char *out, size_t outsz)
+{
+	int st = e->org_only && e->done && i < e->norg ? e->org_state[i] : -1;
+	snprintf(out, outsz, "%s", st == 0 ? e->org_found[i] : "");
+	return st;
 }
 
 void dmarc_eval_free(struct dmarc_eval **e)

@@ -176,6 +176,28 @@ unsigned dmarc_eval_queries(const struct dmarc_eval *e);
  */
 int dmarc_verdict_aligned(const struct dmarc_verdict *v, const char *domain, char mode);
 
+/*
+ * ---- Organizational Domains alone (report destinations) ----
+ *
+ * An evaluation that only finds the Organizational Domain (§4.10.2) of
+ * each of names[0..n) by the same Tree Walk, the answers shared between
+ * the walks (two names under one parent ask its _dmarc name once), and
+ * asks for nothing else: RFC 9990 §4 needs it to tell whether a report
+ * destination is within the policy domain's organization. n is at most
+ * DMARC_ORG_NAMES_MAX (the rest are ignored); the names are copied.
+ * Stepped with dmarc_eval_step() and dmarc_eval_answer() (or dmarc_run)
+ * like any other, freed with dmarc_eval_free(); its verdict means nothing.
+ */
+#define DMARC_ORG_NAMES_MAX 8
+struct dmarc_eval *dmarc_org_new(const char *const *names, size_t n);
+/*
+ * Once DMARC_STEP_DONE: names[i]'s Organizational Domain into out
+ * (outsz bytes, lowercase) and 0; -1 when names[i] is not a domain name
+ * that can be walked or the query budget ran out before its walk ended
+ * (out is ""); -2 when a lookup of its walk failed temporarily.
+ */
+int dmarc_org_domain(const struct dmarc_eval *e, size_t i, char *out, size_t outsz);
+
 /* "none", "pass", "fail", "temperror", "permerror" (RFC 8601 §2.7.2). */
 const char *dmarc_result_name(enum dmarc_result r);
 

@@ -298,12 +298,14 @@ static int send_one(struct store *st, const char *from, const char *hostname,
 	int rc = 0;
 	int looked = lookup(arg, d);
 	if (looked != 0 && atomic_load(&stop_asked)) {
+		dmarc_dest_clear(d);
 		free(d);
 		return -1; /* cut short by the stop: kept for the next start */
 	}
 	if (looked != 0 || dmarc_dest_status(d) != DMARC_DEST_OK) {
 		log_info("dmarc", NULL, "event=failure_report_skipped domain=%s reason=no_destination",
 			 j->pdomain);
+		dmarc_dest_clear(d);
 		free(d);
 		return 0;
 	}
@@ -329,6 +331,7 @@ static int send_one(struct store *st, const char *from, const char *hostname,
 			 j->pdomain);
 	}
 	buf_free(&msg);
+	dmarc_dest_clear(d);
 	free(d);
 	return rc;
 }

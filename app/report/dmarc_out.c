@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "auth/dmarc.h"
 #include "auth/dmarc_record.h"
 #include "core/log.h"
 #include "mime/mime_decode.h"
@@ -28,15 +29,9 @@ void dmarc_dest_init(struct dmarc_dest *d, const char *pdomain)
 		*p = (char)tolower((unsigned char)*p);
 }
 
-/* One is the other or a subdomain of it. */
-static int related(const char *a, const char *b)
+void dmarc_dest_clear(struct dmarc_dest *d)
 {
-	size_t la = strlen(a), lb = strlen(b);
-	if (strcasecmp(a, b) == 0)
-		return 1;
-	if (la > lb && a[la - lb - 1] == '.' && strcasecmp(a + la - lb, b) == 0)
-		return 1;
-	return lb > la && b[lb - la - 1] == '.' && strcasecmp(b + lb - la, a) == 0;
+	dmarc_eval_free(&d->org);
 }
 
 /* The mailto: destinations of a rua= (or ruf=) list, each once. */
@@ -62,7 +57,9 @@ static void take_rua(struct dmarc_dest *d, struct str rua)
 				x = &d->dest[d->ndest++];
 				memcpy(x->addr, u.addr, sizeof x->addr);
 				x->max_size = u.max_size;
-				x->external = !related(strrchr(x->addr, '@') + 1, d->pdomain);
+				/* Another domain is outside until the Tree Walk
+				 * finds it in the same organization (org_step). */
+				x->external = strcmp(strrchr(x->addr, '@') + 1, d->pdomain) != 0;
 				x->state = x->external ? 0 : 1;
 			}
 		}
@@ -120,6 +117,59 @@ static void take_override(struct dmarc_dest *d, unsigned k, const char *rec)
 	}
 }
 
+/*
+ * The Organizational Domains of the policy domain and of each
+ * destination's domain, once they are known: a destination in the same
+ * organization is inside and needs no verification (RFC 9990 §4; RFC
+ * 9989 §4.10.2 decides by the DNS Tree Walk, so a public suffix above
+ * the policy domain, co.uk for example.co.uk, is another organization).
+ * A walk that failed temporarily makes that destination wait (-2).
+ */
+static void org_apply(struct dmarc_dest *d)
+{
+	char porg[DMARC_DOMAIN_MAX], dorg[DMARC_DOMAIN_MAX];
+	int prc = dmarc_org_domain(d->org, 0, porg, sizeof porg);
+	size_t i = 1;
+	for (unsigned k = 0; k < d->ndest; k++) {
+		struct dmarc_dest_addr *x = &d->dest[k];
+		if (x->state != 0)
+			continue;
+		int rc = dmarc_org_domain(d->org, i++, dorg, sizeof dorg);
+		if (prc == -2 || rc == -2) {
+			x->state = -2;
+		} else if (prc == 0 && rc == 0 && strcmp(porg, dorg) == 0) {
+			x->external = 0;
+			x->state = 1;
+		}
+	}
+}
+
+/* The next query of the Organizational Domain walks (1), or 0 when they are done. */
+static int org_step(struct dmarc_dest *d, const char **name_r, uint16_t *type_r)
+{
+	if (d->org_done)
+		return 0;
+	if (d->org == NULL) {
+		const char *names[1 + DMARC_DEST_MAX];
+		size_t n = 0;
+		names[n++] = d->pdomain;
+		for (unsigned k = 0; k < d->ndest; k++)
+			if (d->dest[k].state == 0)
+				names[n++] = strrchr(d->dest[k].addr, '@') + 1;
+		if (n == 1) {
+			d->org_done = 1; /* every destination is at the policy domain */
+			return 0;
+		}
+		d->org = dmarc_org_new(names, n);
+	}
+	if (dmarc_eval_step(d->org, name_r, type_r) == DMARC_STEP_QUERY)
+		return 1;
+	org_apply(d);
+	dmarc_eval_free(&d->org);
+	d->org_done = 1;
+	return 0;
+}
+
 static int dest_step(void *ev, const char **name_r, uint16_t *type_r)
 {
 	struct dmarc_dest *d = ev;
@@ -131,6 +181,8 @@ static int dest_step(void *ev, const char **name_r, uint16_t *type_r)
 	}
 	if (d->record_state != 1)
 		return 0;
+	if (org_step(d, name_r, type_r))
+		return 1;
 	while ((unsigned)d->step <= d->ndest && d->dest[d->step - 1].state != 0)
 		d->step++;
 	if ((unsigned)d->step > d->ndest)
@@ -165,6 +217,10 @@ static void dest_answer(void *ev, const struct dns_answer *a)
 		if (count == 1 && dmarc_record_parse(d->record, strlen(d->record), &r) &&
 		    !(d->ruf && r.psd == DMARC_PSD_Y))
 			take_rua(d, d->ruf ? r.ruf : r.rua);
+		return;
+	}
+	if (d->org != NULL) {
+		dmarc_eval_answer(d->org, a);
 		return;
 	}
 	unsigned k = (unsigned)d->step - 1;

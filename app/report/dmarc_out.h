@@ -15,13 +15,15 @@
  * with v=DMARC1 (RFC 7489 §7.1 steps 5-7, RFC 9990 §4 steps 6-8: the
  * others are discarded; with none left the relationship cannot be
  * confirmed). A record with psd=y gives no ruf= destination (RFC 9991:
- * failure reports do not go to a Public Suffix Operator). "Outside" is
- * decided without the DNS tree walk: the rua domain is inside when it
- * equals the policy domain or one is a subdomain of the other. A
- * receiver that shares an Organizational Domain in another way (a
- * sibling: reports.example.com for news.example.com) is verified
- * anyway, which only costs a lookup and asks the owner to publish the
- * record RFC 9990 says works for every case.
+ * failure reports do not go to a Public Suffix Operator). "Outside"
+ * is RFC 9990 §4's: a destination domain is inside when it is the
+ * policy domain or has the same Organizational Domain, found by the
+ * DNS Tree Walk of RFC 9989 §4.10 (auth/dmarc.h's dmarc_org_new, one
+ * walk per name, answers shared, at most DMARC_QUERIES_MAX queries),
+ * not by its parentage: a sibling (reports.example.com for
+ * news.example.com) is inside, a public suffix above the policy domain
+ * (co.uk for example.co.uk) is outside and verified. A walk that fails
+ * temporarily leaves its destination for a later try.
  *
  * A rua= (ruf= for failure reports) in that verification record
  * replaces the destination (RFC 7489 §7.1 step 8, RFC 9990 §4 step 9:
@@ -43,6 +45,8 @@
 #include "dns/dns_drive.h"
 #include "report/dmarc_report.h"
 #include "report/report_uri.h"
+
+struct dmarc_eval;
 
 #define DMARC_DEST_MAX 4
 
@@ -69,10 +73,15 @@ struct dmarc_dest {
 	struct dmarc_dest_addr dest[DMARC_DEST_MAX];
 	unsigned ndest;
 	int ruf;                    /* set after init: the ruf= list (failure reports), not rua= */
+	struct dmarc_eval *org;     /* the Organizational Domain walks while they run */
+	int org_done;               /* they ran (or were not needed) */
 };
 
 /* Starts an evaluation for policy domain pdomain (copied). */
 void dmarc_dest_init(struct dmarc_dest *d, const char *pdomain);
+/* Frees what an evaluation holds while it runs (one cut short by a
+ * deadline); d itself stays the caller's. Call it once done with d. */
+void dmarc_dest_clear(struct dmarc_dest *d);
 /* dns_drive ops over a struct dmarc_dest. */
 extern const struct dns_drive_ops dmarc_dest_ops;
 /* The outcome once the drive is done. */

@@ -118,6 +118,7 @@ static int one(struct store *st, const struct dmarc_send_opts *o, struct group *
 	if (o->lookup(o->lookup_arg, d) != 0) {
 		log_info("dmarc", NULL, "event=report_skipped domain=%s day=%u reason=dns_timeout",
 		         g->pdomain, g->day);
+		dmarc_dest_clear(d);
 		free(d);
 		return 2;
 	}
@@ -125,6 +126,7 @@ static int one(struct store *st, const struct dmarc_send_opts *o, struct group *
 	if (ds != DMARC_DEST_OK) {
 		log_info("dmarc", NULL, "event=report_skipped domain=%s day=%u reason=%s", g->pdomain,
 		         g->day, ds == DMARC_DEST_TEMP ? "dns_temporary" : "no_destination");
+		dmarc_dest_clear(d);
 		free(d);
 		return ds == DMARC_DEST_TEMP ? 2 : 0;
 	}
@@ -178,6 +180,7 @@ static int one(struct store *st, const struct dmarc_send_opts *o, struct group *
 	free(b.gz);
 	buf_free(&xml);
 	buf_free(&msg);
+	dmarc_dest_clear(d);
 	free(d);
 	return rc;
 }

@@ -4,7 +4,8 @@
  * (dmarc_seen_row_parse). The input's first line is published as
  * _dmarc.example.net's TXT record; the rest is a table of records
  * (dns_table.h) the verification lookups read. Checks: the evaluation
- * ends within 1 + DMARC_DEST_MAX lookups, every destination is an address
+ * ends within 1 + DMARC_QUERIES_MAX + DMARC_DEST_MAX lookups (the
+ * record, the Organizational Domain walks, the verifications), every destination is an address
  * with an '@' and a lowercase domain, inside ones need no verification,
  * and a status of OK has a verified destination; a row text that parses
  * has its DKIM results within the bound.
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/dmarc.h"
 #include "dns/dns_table.h"
 #include "report/dmarc_out.h"
 #include "report/dmarc_seen.h"
@@ -36,7 +38,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	dmarc_dest_init(&d, "example.net");
 	assert(dns_drive(&res, &dmarc_dest_ops, &d, done, &ended) == NULL && ended);
-	assert(dns_table_queries(tab) <= 1 + DMARC_DEST_MAX);
+	/* the record, the Organizational Domain walks, the verifications */
+	assert(dns_table_queries(tab) <= 1 + DMARC_QUERIES_MAX + DMARC_DEST_MAX);
 	assert(d.ndest <= DMARC_DEST_MAX);
 	int ok = 0;
 	for (unsigned i = 0; i < d.ndest; i++) {
@@ -50,6 +53,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (dmarc_dest_status(&d) == DMARC_DEST_OK)
 		assert(ok);
+	assert(d.org == NULL);
+	dmarc_dest_clear(&d);
 	dns_table_free(&tab);
 
 	/* The same bytes as a stored row. */

@@ -19,6 +19,7 @@ import signal
 import smtplib
 import subprocess
 import tempfile
+import time
 import xml.etree.ElementTree as ET
 from email import message_from_bytes, policy
 
@@ -220,6 +221,74 @@ def test_report_sent_verified_signed():
         s.cleanup()
         rcv.stop()
         dns.stop()
+
+
+def test_report_destinations_by_organizational_domain():
+    """RFC 9990 §4 with RFC 9989's Tree Walk: a rua= destination is inside
+    the policy domain's organization when the walk from its domain finds
+    the same Organizational Domain. For news.example.co.uk (its org
+    domain example.co.uk, co.uk a psd=y suffix): the suffix's address is
+    another organization and gets nothing until it publishes
+    news.example.co.uk._report._dmarc.co.uk (tern took it as inside, a
+    parent, and sent to it); the org domain's address and a sibling's
+    (reports.example.co.uk, which tern asked to be verified and refused)
+    get the report without one."""
+    ips = unique_ips(1)
+    port = free_port_on(ips)
+    zone = {
+        "news.example.co.uk": {"TXT": ["v=spf1 ip4:127.0.0.2 -all"], "MX": [[10, "mx.peer.test"]]},
+        "_dmarc.news.example.co.uk": {"TXT": [
+            "v=DMARC1; p=none; rua=mailto:psd@co.uk,mailto:org@example.co.uk,"
+            "mailto:sib@reports.example.co.uk"]},
+        "_dmarc.example.co.uk": {"TXT": ["v=DMARC1; p=reject"]},
+        "_dmarc.co.uk": {"TXT": ["v=DMARC1; p=none; psd=y"]},
+        "co.uk": {"MX": [[10, "mx.peer.test"]]},
+        "example.co.uk": {"MX": [[10, "mx.peer.test"]]},
+        "reports.example.co.uk": {"MX": [[10, "mx.peer.test"]]},
+        "mx.peer.test": {"A": [ips[0]]},
+    }
+    dns = DnsServer(zone)
+    rcv = Receiver(ips[0], port)
+    s = Server(accounts=[("someone@example.test", "someone-pw-1")],
+               env={"TERN_DNS_SERVERS": dns.servers, "TERN_QUEUE_MX_PORT": str(port),
+                    "TERN_QUEUE_RETRY_SCHEDULE": "1", "TERN_QUEUE_TIMEOUT": "3",
+                    "TERN_DMARC_REPORT_FROM": FROM})
+    tmp = tempfile.mkdtemp(prefix="tern-dmarc-org-")
+    try:
+        with s:
+            path = os.path.join(tmp, "m.eml")
+            with open(path, "wb") as f:
+                f.write(msg("Alice <alice@news.example.co.uk>"))
+
+            def report():
+                r = s.cli("check", "auth", "--ip", "127.0.0.2", "--helo", "mail.example.co.uk",
+                          "--mail-from", "bounce@news.example.co.uk", "--record", path)
+                assert "recorded: news.example.co.uk" in r.stdout.decode(), r.stdout
+                out = s.cli("dmarc", "report", "--send", "--today").stdout.decode()
+                assert out.splitlines()[0] == "reports: 1", out
+                # Every copy handed over: the queue empties.
+                deadline = time.time() + 30
+                while "queue is empty" not in s.cli("queue", "list").stdout.decode():
+                    assert time.time() < deadline, s.cli("queue", "list").stdout
+                    time.sleep(0.1)
+
+            report()
+            got = rcv.wait_messages(2, timeout=30)  # one transaction per domain
+            assert sorted(r for m in got for r in m["rcpts"]) == [
+                "org@example.co.uk", "sib@reports.example.co.uk"], got
+            assert b"Report Domain: news.example.co.uk" in got[0]["data"], got[0]["data"][:600]
+            # With the verification record, the suffix's operator gets it too.
+            zone["news.example.co.uk._report._dmarc.co.uk"] = {"TXT": ["v=DMARC1"]}
+            dns.zone(zone)
+            report()
+            got = rcv.wait_messages(5, timeout=30)
+            assert sorted(r for m in got[2:] for r in m["rcpts"]) == [
+                "org@example.co.uk", "psd@co.uk", "sib@reports.example.co.uk"], got
+    finally:
+        s.cleanup()
+        rcv.stop()
+        dns.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def feedback_fields(part):

@@ -39,6 +39,15 @@ static const char zone[] =
 	"_dmarc.norua.example TXT v=DMARC1; p=none\n"
 	"_dmarc.flaky.example TXT SERVFAIL\n"
 	"_dmarc.sub.example.com TXT v=DMARC1; p=quarantine; rua=mailto:r@example.com\n"
+	"_dmarc.example.com TXT v=DMARC1; p=none\n"
+	"_dmarc.lone.example.org TXT v=DMARC1; p=none; rua=mailto:r@example.org\n"
+	"_dmarc.news.example.co.uk TXT v=DMARC1; p=none; rua=mailto:psd@co.uk,mailto:org@example.co.uk,mailto:sib@reports.example.co.uk\n"
+	"_dmarc.example.co.uk TXT v=DMARC1; p=reject\n"
+	"_dmarc.co.uk TXT v=DMARC1; p=none; psd=y\n"
+	"_dmarc.verified.co.uk TXT v=DMARC1; p=none; rua=mailto:psd@co.uk\n"
+	"verified.co.uk._report._dmarc.co.uk TXT v=DMARC1\n"
+	"_dmarc.flakyorg.example TXT v=DMARC1; p=none; rua=mailto:a@sub.flakyorg.example\n"
+	"_dmarc.sub.flakyorg.example TXT SERVFAIL\n"
 	"_dmarc.twice.example TXT v=DMARC1; p=none; rua=mailto:a@two.example,mailto:b@mixed.example\n"
 	"twice.example._report._dmarc.two.example TXT v=DMARC1\n"
 	"twice.example._report._dmarc.two.example TXT v=DMARC1; rua=mailto:x@two.example\n"
@@ -202,8 +211,11 @@ static void test_dest(void)
 	CHECK_EQ_STR(d.dest[2].addr, "nope@other.example");
 	CHECK(d.dest[2].external && d.dest[2].state == -1);
 	CHECK_EQ_INT(d.dest[3].max_size, 100);
-	/* Three lookups: the record and the two external destinations. */
-	CHECK_EQ_INT(dns_table_queries(tab), 3);
+	/* Eight lookups: the record; the Tree Walks (RFC 9989 §4.10) of
+	 * example.net (itself, net), reports.example (itself, example) and
+	 * other.example (itself: example is known); the two destinations
+	 * outside example.net's organization. */
+	CHECK_EQ_INT(dns_table_queries(tab), 8);
 
 	dmarc_dest_init(&d, "norua.example");
 	dns_drive(&res, &dmarc_dest_ops, &d, set_done, &done);
@@ -214,12 +226,72 @@ static void test_dest(void)
 	dmarc_dest_init(&d, "nothing.example");
 	dns_drive(&res, &dmarc_dest_ops, &d, set_done, &done);
 	CHECK_EQ_INT(dmarc_dest_status(&d), DMARC_DEST_NONE);
-	/* A parent domain's address is inside: no verification asked. */
+	/* The parent is the Organizational Domain (its record has the
+	 * fewest labels, RFC 9989 §4.10.2): its address is inside, no
+	 * verification asked; the record, then the walks from
+	 * sub.example.com (itself, example.com, com) and example.com (both
+	 * answered already). */
 	unsigned before = dns_table_queries(tab);
 	dmarc_dest_init(&d, "sub.example.com");
 	dns_drive(&res, &dmarc_dest_ops, &d, set_done, &done);
 	CHECK_EQ_INT(dmarc_dest_status(&d), DMARC_DEST_OK);
-	CHECK_EQ_INT(dns_table_queries(tab) - before, 1);
+	CHECK(!d.dest[0].external && d.dest[0].state == 1);
+	CHECK_EQ_INT(dns_table_queries(tab) - before, 4);
+	dmarc_dest_clear(&d);
+	/* A parent without a record is not the organization of a domain
+	 * that has one (the walk finds lone.example.org's alone): outside,
+	 * verified, and refused without example.org's record. */
+	dmarc_dest_init(&d, "lone.example.org");
+	dns_drive(&res, &dmarc_dest_ops, &d, set_done, &done);
+	CHECK(d.dest[0].external && d.dest[0].state == -1);
+	CHECK_EQ_INT(dmarc_dest_status(&d), DMARC_DEST_NONE);
+	dmarc_dest_clear(&d);
+	/*
+	 * RFC 9990 §4 with RFC 9989's Tree Walk: the public suffix above
+	 * the policy domain (co.uk, psd=y) is another organization, so its
+	 * address is verified and refused without the record (the tern
+	 * before this took it as inside, a parent, and sent to it); the
+	 * Organizational Domain and a sibling under it are inside (the
+	 * sibling was verified, and refused, before).
+	 */
+	dmarc_dest_init(&d, "news.example.co.uk");
+	dns_drive(&res, &dmarc_dest_ops, &d, set_done, &done);
+	CHECK_EQ_INT(d.ndest, 3);
+	CHECK_EQ_STR(d.dest[0].addr, "psd@co.uk");
+	CHECK(d.dest[0].external && d.dest[0].state == -1);
+	CHECK_EQ_STR(d.dest[1].addr, "org@example.co.uk");
+	CHECK(!d.dest[1].external && d.dest[1].state == 1);
+	CHECK_EQ_STR(d.dest[2].addr, "sib@reports.example.co.uk");
+	CHECK(!d.dest[2].external && d.dest[2].state == 1);
+	CHECK_EQ_INT(dmarc_dest_status(&d), DMARC_DEST_OK);
+	dmarc_dest_clear(&d);
+	/* With the verification record the suffix's address is used. */
+	dmarc_dest_init(&d, "verified.co.uk");
+	dns_drive(&res, &dmarc_dest_ops, &d, set_done, &done);
+	CHECK(d.dest[0].external && d.dest[0].state == 1);
+	CHECK_EQ_INT(dmarc_dest_status(&d), DMARC_DEST_OK);
+	dmarc_dest_clear(&d);
+	/* A walk that fails temporarily: that destination waits. */
+	dmarc_dest_init(&d, "flakyorg.example");
+	dns_drive(&res, &dmarc_dest_ops, &d, set_done, &done);
+	CHECK_EQ_INT(d.dest[0].state, -2);
+	CHECK_EQ_INT(dmarc_dest_status(&d), DMARC_DEST_TEMP);
+	dmarc_dest_clear(&d);
+	/* Cut short inside the walks (a deadline): clearing frees them. */
+	dmarc_dest_init(&d, "news.example.co.uk");
+	{
+		static struct dns_answer ans;
+		const char *qn;
+		uint16_t qt;
+		for (int i = 0; i < 3; i++) { /* the record and two walk steps */
+			CHECK(dmarc_dest_ops.step(&d, &qn, &qt) == 1);
+			dns_table_lookup(tab, qn, qt, &ans);
+			dmarc_dest_ops.answer(&d, &ans);
+		}
+		CHECK(d.org != NULL);
+	}
+	dmarc_dest_clear(&d);
+	CHECK(d.org == NULL);
 	/* Several records at the verification name (two v=DMARC1, or one
 	 * beside another TXT): verified, the others discarded (RFC 7489
 	 * §7.1 steps 5-7, RFC 9990 §4 steps 6-8); the one with a rua= says
@@ -251,7 +323,9 @@ static void test_dest(void)
 	CHECK(d.dest[1].max_size == 2048);
 	CHECK_EQ_STR(d.dest[2].addr, "agg@reports.example");
 	CHECK(d.dest[2].external && d.dest[2].state == 1);
-	CHECK_EQ_INT(dns_table_queries(tab) - before, 2);
+	/* the record, the walks of enc.example (2) and reports.example (1),
+	 * the one verification */
+	CHECK_EQ_INT(dns_table_queries(tab) - before, 5);
 
 	/* RFC 7489 §7.1 step 8: the verification record's rua= replaces the
 	 * destination with its URIs on the same host (its "!size" with it;
@@ -269,7 +343,9 @@ static void test_dest(void)
 	CHECK_EQ_INT(d.dest[1].state, 1);
 	CHECK_EQ_STR(d.dest[2].addr, "second@rcv.example");
 	CHECK(d.dest[2].state == 1 && d.dest[2].external && d.dest[2].max_size == 0);
-	CHECK_EQ_INT(dns_table_queries(tab) - before, 3);
+	/* the record, the walks (over.example 2, rcv.example 1, far.example
+	 * 1), the two verifications */
+	CHECK_EQ_INT(dns_table_queries(tab) - before, 7);
 	/* The failure reports' list: ruf= of the same record. */
 	dmarc_dest_init(&d, "over.example");
 	d.ruf = 1;
