@@ -77,6 +77,10 @@ struct spf_eval {
 	char qname[DNS_NAME_MAX]; /* text form: \DDD escapes (dns_msg.h) */
 	uint16_t qtype;
 
+	/* The records read, for spf_eval_record(): "domain\0record" each. */
+	char *kept[SPF_KEPT_MAX];
+	size_t nkept, kept_bytes;
+
 	int done;
 	enum spf_result result;
 	char reason[320];
@@ -206,6 +210,29 @@ static int expand_target(struct spf_eval *e, struct str spec)
 	}
 	memcpy(e->target, full, (size_t)n + 1);
 	return 0;
+}
+
+/* A record read, kept for spf_eval_record() while there is room. */
+static void keep_record(struct spf_eval *e, const char *domain, const char *rec, size_t len)
+{
+	size_t dl = strlen(domain), need = dl + 1 + len + 1;
+	if (e->nkept == SPF_KEPT_MAX || e->kept_bytes + need > SPF_KEPT_BYTES)
+		return;
+	char *k = xmalloc(need);
+	memcpy(k, domain, dl + 1);
+	memcpy(k + dl + 1, rec, len);
+	k[dl + 1 + len] = '\0';
+	e->kept[e->nkept++] = k;
+	e->kept_bytes += need;
+}
+
+int spf_eval_record(const struct spf_eval *e, size_t i, const char **domain_r, const char **rec_r)
+{
+	if (i >= e->nkept)
+		return 0;
+	*domain_r = e->kept[i];
+	*rec_r = e->kept[i] + strlen(e->kept[i]) + 1;
+	return 1;
 }
 
 /* Fetches the record of domain into a frame: a new one (include) or the top one (redirect). */
@@ -487,6 +514,7 @@ static void on_txt(struct spf_eval *e, const struct dns_answer *a)
 	memcpy(f->rec, rec, reclen);
 	f->rec[reclen] = '\0';
 	f->len = reclen;
+	keep_record(e, f->domain, f->rec, reclen);
 	f->pos = 6;
 	struct spf_term t;
 	for (size_t p = 6; spf_term_next(f->rec, f->len, &p, &t) == 1;) {
@@ -780,6 +808,8 @@ void spf_eval_free(struct spf_eval **ep)
 		free(e->stack[i]->rec);
 		free(e->stack[i]);
 	}
+	for (size_t i = 0; i < e->nkept; i++)
+		free(e->kept[i]);
 	free(e->exp_text);
 	free(e);
 }

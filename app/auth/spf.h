@@ -97,6 +97,19 @@ const char *spf_eval_reason(const struct spf_eval *e);
 const char *spf_eval_domain(const struct spf_eval *e);
 /* DNS queries the evaluation made. */
 unsigned spf_eval_queries(const struct spf_eval *e);
+/*
+ * The i-th SPF record the evaluation read, for a failure report's
+ * SPF-DNS field (RFC 6591 §3.1): the domain it is published at into
+ * *domain_r and its text into *rec_r (valid while e is), in the order
+ * read: the checked domain's own first, then the include: and redirect=
+ * targets'. 1, or 0 past the last. Only the records that parsed are
+ * kept, at most SPF_KEPT_MAX of them and SPF_KEPT_BYTES in all (the
+ * rest are left out); the other answers the evaluation used (the A,
+ * AAAA, MX and PTR lookups of its mechanisms, an exp= text) are not.
+ */
+#define SPF_KEPT_MAX 12
+#define SPF_KEPT_BYTES 8192
+int spf_eval_record(const struct spf_eval *e, size_t i, const char **domain_r, const char **rec_r);
 
 /* "pass", "fail", ... exactly as RFC 7208 §2.6 names them. */
 const char *spf_result_name(enum spf_result r);

@@ -292,6 +292,8 @@ static void check_sig(struct dkim_verifier *v, struct vsig *s)
 	if ((refused = key_refuses(s)) == dkim_key_not_email)
 		key.services |= DKIM_SVC_EMAIL;
 	else if (refused != NULL) {
+		if (s->key.revoked)
+			s->res.failed = DKIM_FAILED_REVOKED;
 		decide(s, DKIM_RESULT_PERMERROR, refused);
 		return;
 	}
@@ -308,8 +310,10 @@ static void check_sig(struct dkim_verifier *v, struct vsig *s)
 	enum dkim_result r = dkim_sig_check(&key, sig->alg, digest, sig->b, sig->blen, why, sizeof why);
 	if (r != DKIM_RESULT_PASS)
 		decide(s, r, why);
-	else if (memcmp(v->bh[s->body], sig->bh, 32) != 0)
+	else if (memcmp(v->bh[s->body], sig->bh, 32) != 0) {
+		s->res.failed = DKIM_FAILED_BODYHASH;
 		decide(s, DKIM_RESULT_FAIL, "body hash did not verify");
+	}
 	else {
 		s->res.verified = 1;
 		s->res.unsigned_instance = (uint8_t)unsigned_instance(&v->hx, sig->h);

@@ -274,8 +274,17 @@ struct dkim_sig_result {
 	 * signs has more instances than h= names: the one a reader sees may
 	 * be unsigned (the signature covers the lowest, §5.4.2). */
 	uint8_t unsigned_instance;
+	/* What failed, for a failure report's Auth-Failure (RFC 6591
+	 * §3.2.2, RFC 6651): DKIM_FAILED_BODYHASH when the signature over
+	 * the header verified but the body hash did not match (a body
+	 * changed in transit), DKIM_FAILED_REVOKED when the key record is
+	 * revoked (empty p=); DKIM_FAILED_SIGNATURE for every other result
+	 * but pass and none. */
+	uint8_t failed;
 	char reason[DKIM_REASON_MAX];
 };
+
+enum { DKIM_FAILED_SIGNATURE = 0, DKIM_FAILED_BODYHASH = 1, DKIM_FAILED_REVOKED = 2 };
 
 /*
  * Whether r may speak for the message to DMARC (and our own-domain

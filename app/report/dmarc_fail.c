@@ -13,6 +13,8 @@
 #include <time.h>
 
 #include "auth/dmarc.h"
+#include "auth/spf.h"
+#include "dkim/dkim_verify.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "mime/mime_header_text.h"
@@ -99,6 +101,28 @@ static int is_report(const char *h, size_t n)
 	return 0;
 }
 
+/*
+ * The SPF-DNS values of an evaluation (RFC 6591 §3.1: "txt", the name,
+ * the record, colons between), one a line. A record's bytes other than
+ * printable ASCII (a TXT may hold any) become spaces, so none can end
+ * the field early. Owned by the caller; "" without records.
+ */
+static char *spf_dns_lines(const struct spf_eval *spf)
+{
+	struct buf b;
+	buf_init(&b, SPF_KEPT_BYTES * 2);
+	const char *dom, *rec;
+	for (size_t i = 0; spf && spf_eval_record(spf, i, &dom, &rec); i++) {
+		buf_printf(&b, "txt: %s: ", dom);
+		for (const char *c = rec; *c; c++)
+			buf_append(&b, (unsigned char)*c >= ' ' && (unsigned char)*c < 0x7f ? c : " ", 1);
+		buf_append_c(&b, "\n");
+	}
+	char *out = xstrdup(buf_len(&b) ? buf_data(&b) : "");
+	buf_free(&b);
+	return out;
+}
+
 int dmarc_fail_note(const struct dmarc_fail_msg *m, int64_t now)
 {
 	const struct dmarc_verdict *v = m->verdict;
@@ -145,6 +169,11 @@ int dmarc_fail_note(const struct dmarc_fail_msg *m, int64_t now)
 	snprintf(j->source_ip, sizeof j->source_ip, "%s", m->source_ip ? m->source_ip : "");
 	snprintf(j->mail_from, sizeof j->mail_from, "%s", m->mail_from);
 	snprintf(j->delivery, sizeof j->delivery, "%s", m->delivery ? m->delivery : "other");
+	/* RFC 6591 §3.2.2 (RFC 6651): a DKIM report says what failed. */
+	if (strcmp(type, "signature") == 0 && m->dkim_failure == DKIM_FAILED_BODYHASH)
+		type = "bodyhash";
+	else if (strcmp(type, "signature") == 0 && m->dkim_failure == DKIM_FAILED_REVOKED)
+		type = "revoked";
 	snprintf(j->type, sizeof j->type, "%s", type);
 	/* RFC 9991 redefines RFC 7489's field: what failed to authenticate
 	 * an aligned identity, not what passed aligned (always "none" when
@@ -167,6 +196,7 @@ int dmarc_fail_note(const struct dmarc_fail_msg *m, int64_t now)
 			j->dkim_identity[il++] = *c;
 	j->dkim_identity[il] = '\0';
 	j->auth_results = xstrdup(m->auth_results ? m->auth_results : "");
+	j->spf_dns = spf_dns_lines(m->spf);
 	/* Whole lines, at most DMARC_FAIL_HEADER_MAX bytes. */
 	size_t keep = hl;
 	if (keep > DMARC_FAIL_HEADER_MAX) {
@@ -198,6 +228,7 @@ void dmarc_fail_job_free(struct dmarc_fail_job *j)
 		return;
 	free(j->auth_results);
 	free(j->header);
+	free(j->spf_dns);
 	free(j);
 }
 
@@ -210,6 +241,20 @@ unsigned dmarc_fail_pending(void)
 }
 
 /* ---- the message ---- */
+
+/* An SPF-DNS field for each line of lines, folded (a record may be
+ * near 4 KB, a line at most 998 octets: RFC 5322 §2.1.1). */
+static void spf_dns_fields(struct buf *out, const char *lines)
+{
+	for (const char *p = lines; p && *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		buf_append_c(out, "SPF-DNS: ");
+		mime_header_fold(out, str_make(p, n));
+		buf_append_c(out, "\r\n");
+		p += n + (nl != NULL);
+	}
+}
 
 int dmarc_fail_message(const struct dmarc_fail_job *j, const char *from, const char *to,
 		       const char *hostname, int64_t now, struct buf *out)
@@ -265,6 +310,7 @@ int dmarc_fail_message(const struct dmarc_fail_job *j, const char *from, const c
 		buf_printf(out, "DKIM-Identity: %s\r\n", j->dkim_identity);
 	if (j->dkim_selector[0])
 		buf_printf(out, "DKIM-Selector: %s\r\n", j->dkim_selector);
+	spf_dns_fields(out, j->spf_dns);
 	buf_printf(out, "\r\n--%s\r\nContent-Type: text/rfc822-headers\r\n\r\n", bnd);
 	buf_append_crlf(out, j->header, strlen(j->header));
 	size_t n = strlen(j->header);
@@ -375,10 +421,11 @@ unsigned dmarc_fail_send(struct store *st, const char *from, const char *hostnam
 
 /* One record per report: the fields in struct order, each ended by a
  * NUL (none holds one: they are C strings), then the arrival time, then
- * the DKIM identity and the Auth-Failure type (added later: a record
- * saved without them still loads, as a "dmarc" report). */
+ * the DKIM identity, the Auth-Failure type and the SPF-DNS lines (added
+ * later: a record saved without them still loads, as a "dmarc" report
+ * without SPF-DNS). */
 #define SAVED_PREFIX STORE_DMARC_FAIL_PREFIX
-#define SAVED_FIELDS 13
+#define SAVED_FIELDS 14
 #define SAVED_FIELDS_OLD 11
 
 void dmarc_fail_stop(void)
@@ -409,7 +456,7 @@ unsigned dmarc_fail_save(struct store *st)
 					       j->mail_from,  j->delivery,      j->alignment,
 					       j->dkim_domain, j->dkim_selector, j->auth_results,
 					       j->header,     at,               j->dkim_identity,
-					       j->type};
+					       j->type,       j->spf_dns ? j->spf_dns : ""};
 		struct buf b;
 		buf_init(&b, 1u << 20);
 		for (int k = 0; k < SAVED_FIELDS; k++)
@@ -462,6 +509,7 @@ static struct dmarc_fail_job *job_parse(const char *v, size_t len)
 	}
 	j->auth_results = xstrdup(f[8]);
 	j->header = xstrdup(f[9]);
+	j->spf_dns = xstrdup(f[13]);
 	j->arrived = strtoll(f[10], NULL, 10);
 	if (!j->pdomain[0]) {
 		dmarc_fail_job_free(j);

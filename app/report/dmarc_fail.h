@@ -13,8 +13,11 @@
  * the ruf= destinations as for rua= (dmarc_dest with ruf set: the same
  * external verification and "!size" limits), writes the report
  * (dmarc_fail_message: multipart/report; report-type=feedback-report,
- * Feedback-Type: auth-failure, Auth-Failure: dmarc (or signature, spf:
- * dmarc_fail_type), the message's header
+ * Feedback-Type: auth-failure, Auth-Failure: dmarc (or signature,
+ * bodyhash, revoked, spf: dmarc_fail_type and the reported signature's
+ * failure), SPF-DNS: the SPF records the evaluation read (RFC 6591
+ * §3.1; the records only, not the A/MX/PTR answers its mechanisms
+ * used, which tern does not keep), the message's header
  * as text/rfc822-headers) and queues it DKIM-signed (report_queue.h)
  * From the aggregate reports' address.
  *
@@ -42,6 +45,7 @@
 #include "core/buf.h"
 
 struct dmarc_verdict;
+struct spf_eval;
 struct dmarc_dest;
 struct store;
 
@@ -82,6 +86,13 @@ struct dmarc_fail_msg {
 	 * whose d= is aligned did not pass (dmarc_verdict_aligned). */
 	int spf_aligned_failed, dkim_aligned_failed;
 	const char *dkim_identity;  /* the reported signature's AUID (i=, or "@d"), or NULL */
+	/* What failed in the reported signature, a DKIM_FAILED_* (its
+	 * dkim_sig_result.failed): a DKIM report's Auth-Failure is
+	 * "bodyhash", "revoked" or "signature" by it (RFC 6591 §3.2.2). */
+	int dkim_failure;
+	/* The MAIL FROM's SPF evaluation, for the SPF-DNS fields (its
+	 * records: spf_eval_record), or NULL. */
+	const struct spf_eval *spf;
 };
 
 /*
@@ -98,11 +109,14 @@ struct dmarc_fail_job {
 	char mail_from[320];
 	char delivery[16];
 	char alignment[16];     /* "none", "dkim", "spf" or "dkim, spf" */
-	char type[16];          /* Auth-Failure: "dmarc", "signature" or "spf" */
+	char type[16];          /* Auth-Failure: "dmarc", "signature", "bodyhash", "revoked" or "spf" */
 	char dkim_domain[254], dkim_selector[254]; /* a selector: up to 253 octets */
 	char dkim_identity[324]; /* an AUID: up to 320 octets */
 	char *auth_results;     /* owned */
 	char *header;           /* owned: the header section, CRLF lines, no empty line */
+	/* owned: one SPF-DNS value a line ("txt: <domain>: <record>", LF
+	 * after each), the SPF records the evaluation read; "" for none */
+	char *spf_dns;
 	int64_t arrived;
 };
 

@@ -191,6 +191,7 @@ static void fail_report(const struct auth_results *r, struct smtp_tx *tx)
 			  r->spf != SPF_NEUTRAL,
 	    .msg = tx->data.p,
 	    .len = tx->data.len,
+	    .spf = r->has_spf ? tx->spf : NULL,
 	};
 	const struct dmarc_verdict *v = r->dmarc_verdict;
 	/* What failed to authenticate an aligned identity (RFC 9991's
@@ -212,6 +213,7 @@ static void fail_report(const struct auth_results *r, struct smtp_tx *tx)
 		m.dkim_domain = shown->d;
 		m.dkim_selector = shown->s;
 		m.dkim_identity = shown->i;
+		m.dkim_failure = shown->failed;
 	}
 	dmarc_fail_note(&m, time_wall());
 	buf_free(&ar);

@@ -408,6 +408,9 @@ def test_failure_reports_ruf():
                 else:
                     assert "dmarc=fail" in ar and "spf=fail" in ar, ar
                     assert f["Auth-Failure"] == "spf", str(f)
+                    # RFC 6591 §3.1: the SPF record the check read.
+                    assert f.get_all("SPF-DNS") == [
+                        "txt: example.org: v=spf1 ip4:127.0.0.2 ip4:127.0.0.3 ip4:127.0.0.4 -all"], str(f)
                     assert f["Identity-Alignment"] == "spf", str(f)  # bounce@example.org failed SPF
                     assert "DKIM-Domain" not in f, str(f)
                     assert "Mallory" in headers and "Hello." not in headers, headers

@@ -128,6 +128,14 @@ static void expect1(const char *what, const char *msg, enum dkim_result want, co
 		CHECK(strstr(r[0].reason, reason) != NULL);
 }
 
+/* What failed in msg's one signature (dkim_sig_result.failed). */
+static int failed_kind(const char *msg)
+{
+	struct dkim_sig_result r[4];
+	CHECK_EQ_INT(verify(msg, strlen(msg), 0, NOW, r, 4), 1);
+	return r[0].failed;
+}
+
 static void test_rfc8463(void)
 {
 	struct dkim_sig_result r[4];
@@ -416,9 +424,14 @@ static void test_branches(void)
 	sign_with(base_msg, TAGS("h=from:to:subject"), 0, m, sizeof m);
 	snprintf(m2, sizeof m2, "%sP.S.\r\n", m);
 	expect1("body", m2, DKIM_RESULT_FAIL, "body hash did not verify");
+	/* For a failure report's Auth-Failure (RFC 6591 §3.2.2): which of
+	 * the two failed (both were reported "signature"). */
+	CHECK_EQ_INT(failed_kind(m2), DKIM_FAILED_BODYHASH);
+	CHECK_EQ_INT(failed_kind(m), DKIM_FAILED_SIGNATURE);
 	snprintf(m2, sizeof m2, "%s", m);
 	memcpy(strstr(m2, "lunch"), "LUNCH", 5);
 	expect1("header", m2, DKIM_RESULT_FAIL, "signature did not verify");
+	CHECK_EQ_INT(failed_kind(m2), DKIM_FAILED_SIGNATURE);
 	/* An unsigned field added is fine; a second From is not (h= names
 	 * the bottom From, and the signature covered another). */
 	snprintf(m2, sizeof m2, "X-Extra: 1\r\n%s", m);
@@ -443,6 +456,7 @@ static void test_branches(void)
 	sign_with(base_msg, "v=1; a=ed25519-sha256; c=relaxed/relaxed; d=example.org; s=revoked; h=from",
 	          0, m, sizeof m);
 	expect1("revoked", m, DKIM_RESULT_PERMERROR, "revoked");
+	CHECK_EQ_INT(failed_kind(m), DKIM_FAILED_REVOKED);
 	sign_with(base_msg, "v=1; a=ed25519-sha256; c=relaxed/relaxed; d=example.org; s=nokey; h=from",
 	          0, m, sizeof m);
 	expect1("no key", m, DKIM_RESULT_PERMERROR, "no key record at nokey._domainkey.example.org");

@@ -773,7 +773,8 @@ static void test_failure(void)
 	const char plain[] = "From: a@example.net\r\nSubject: s\r\n\r\nsecret body\r\n";
 	const char report[] = "From: a@example.net\r\nContent-Type:\r\n multipart/report; x=y\r\n\r\nb\r\n";
 	struct dmarc_fail_msg m = {&v, "192.0.2.1", "b@example.net", "Authentication-Results: x; none\r\n",
-				   "reject", 1, 0, NULL, NULL, plain, sizeof plain - 1, 0, 0, NULL};
+				   "reject", 1, 0, NULL, NULL, plain, sizeof plain - 1, 0, 0, NULL,
+				   DKIM_FAILED_SIGNATURE, NULL};
 	int64_t now = 1800000000;
 	CHECK_EQ_INT(dmarc_fail_note(&m, now), 1);
 	CHECK_EQ_INT(dmarc_fail_note(&m, now + 10), 0);   /* same pair within the hour */
@@ -825,6 +826,32 @@ static void test_failure(void)
 	buf_append(&b, "", 1);
 	CHECK(strstr(buf_data(&b), "\r\nAuth-Failure: spf\r\n") != NULL);
 	CHECK(strstr(buf_data(&b), "Auth-Failure: dmarc") == NULL);
+	CHECK(strstr(buf_data(&b), "SPF-DNS") == NULL); /* none kept: none written */
+	buf_free(&b);
+	/* A body hash failure, with the SPF records read: one SPF-DNS field
+	 * each (RFC 6591 §3.1), a long one folded within 998 octets. */
+	snprintf(j.type, sizeof j.type, "bodyhash");
+	static char lines[6000];
+	size_t ll = (size_t)snprintf(lines, sizeof lines, "txt: example.net: v=spf1 include:_spf.example.net -all\n"
+							    "txt: _spf.example.net: v=spf1");
+	for (int i = 0; i < 200; i++)
+		ll += (size_t)snprintf(lines + ll, sizeof lines - ll, " ip4:198.51.100.%d", i);
+	snprintf(lines + ll, sizeof lines - ll, " -all\n");
+	j.spf_dns = lines;
+	buf_init(&b, 1 << 16);
+	CHECK_EQ_INT(dmarc_fail_message(&j, "r@example.org", "f@example.net", "mx.example.org", now, &b), 0);
+	buf_append(&b, "", 1);
+	CHECK(strstr(buf_data(&b), "\r\nAuth-Failure: bodyhash\r\n") != NULL);
+	CHECK(strstr(buf_data(&b), "\r\nSPF-DNS: txt: example.net: v=spf1 include:_spf.example.net -all\r\n"
+				   "SPF-DNS: txt: _spf.example.net: v=spf1 ip4:198.51.100.0") != NULL);
+	CHECK(strstr(buf_data(&b), "ip4:198.51.100.199 -all\r\n\r\n--") != NULL);
+	size_t longest = 0, cur = 0;
+	for (const char *c = buf_data(&b); *c; c++) {
+		cur = *c == '\n' ? 0 : cur + 1;
+		longest = cur > longest ? cur : longest;
+	}
+	CHECK(longest < 998);
+	j.spf_dns = NULL;
 	buf_free(&b);
 
 	/* Reports off: the queue is emptied, nothing sent. */
@@ -835,16 +862,16 @@ static void test_failure(void)
 /* The saved failure reports' fields (NUL-separated), by record. */
 struct saved {
 	int n;
-	char alignment[8][16], identity[8][64], type[8][16];
+	char alignment[8][16], identity[8][64], type[8][16], spf_dns[8][256];
 };
 
 static void on_saved(void *arg, const char *name, const void *val, size_t len)
 {
 	struct saved *sv = arg;
 	(void)name;
-	const char *f[13] = {0};
+	const char *f[14] = {0};
 	size_t at = 0;
-	for (int k = 0; k < 13 && at < len; k++) {
+	for (int k = 0; k < 14 && at < len; k++) {
 		f[k] = (const char *)val + at;
 		at += strlen(f[k]) + 1;
 	}
@@ -852,6 +879,7 @@ static void on_saved(void *arg, const char *name, const void *val, size_t len)
 		snprintf(sv->alignment[sv->n], sizeof sv->alignment[0], "%s", f[5]);
 		snprintf(sv->identity[sv->n], sizeof sv->identity[0], "%s", f[11] ? f[11] : "(none)");
 		snprintf(sv->type[sv->n], sizeof sv->type[0], "%s", f[12] ? f[12] : "(none)");
+		snprintf(sv->spf_dns[sv->n], sizeof sv->spf_dns[0], "%s", f[13] ? f[13] : "(none)");
 		sv->n++;
 	}
 }
@@ -876,7 +904,7 @@ static void test_failure_alignment(void)
 	struct dmarc_fail_msg m = {&v, "192.0.2.50", "b@example.net",
 				   "Authentication-Results: x; none\r\n",
 				   "reject", 1, 1, "example.net", "s1", plain, sizeof plain - 1,
-				   1, 1, "x@\r\n example.net"};
+				   1, 1, "x@\r\n example.net", DKIM_FAILED_SIGNATURE, NULL};
 	int64_t now = 1800000000;
 	CHECK_EQ_INT(dmarc_fail_note(&m, now), 1);
 	m.source_ip = "192.0.2.51";
@@ -896,11 +924,44 @@ static void test_failure_alignment(void)
 	m.verdict = &pv;
 	m.source_ip = "192.0.2.54";
 	CHECK_EQ_INT(dmarc_fail_note(&m, now), 1);
+	/*
+	 * fo=d, a signature whose body hash did not match: Auth-Failure:
+	 * bodyhash (RFC 6591 §3.2.2, RFC 6651), and a revoked key's:
+	 * revoked; both were "signature". With the SPF evaluation, its
+	 * records as SPF-DNS values (RFC 6591 §3.1), which were not written.
+	 */
+	static const char spf_zone[] = "example.net TXT v=spf1 include:_spf.example.net -all\n"
+				       "_spf.example.net TXT v=spf1 ip4:203.0.113.0/24 -all\n";
+	struct dns_table *tab = dns_table_new(spf_zone, sizeof spf_zone - 1);
+	struct spf_eval *spf = spf_eval_new(SPF_ID_MAILFROM, "192.0.2.55", "b@example.net", "h", NULL, now);
+	const char *qn;
+	uint16_t qt;
+	static struct dns_answer ans;
+	while (spf_eval_step(spf, &qn, &qt) == SPF_STEP_QUERY) {
+		dns_table_lookup(tab, qn, qt, &ans);
+		spf_eval_answer(spf, &ans);
+	}
+	snprintf(pv.fo, sizeof pv.fo, "d");
+	m.dkim_failure = DKIM_FAILED_BODYHASH;
+	m.spf = spf;
+	m.source_ip = "192.0.2.55";
+	CHECK_EQ_INT(dmarc_fail_note(&m, now), 1);
+	m.dkim_failure = DKIM_FAILED_REVOKED;
+	m.spf = NULL;
+	m.source_ip = "192.0.2.56";
+	CHECK_EQ_INT(dmarc_fail_note(&m, now), 1);
+	spf_eval_free(&spf);
+	dns_table_free(&tab);
 	dmarc_fail_stop();
-	CHECK_EQ_INT(dmarc_fail_save(st), 5);
+	CHECK_EQ_INT(dmarc_fail_save(st), 7);
 	struct saved sv = {0};
 	CHECK_EQ_INT(store_meta_list(st, STORE_DMARC_FAIL_PREFIX, on_saved, &sv), STORE_OK);
-	CHECK_EQ_INT(sv.n, 5);
+	CHECK_EQ_INT(sv.n, 7);
+	CHECK_EQ_STR(sv.type[5], "bodyhash");
+	CHECK_EQ_STR(sv.spf_dns[5], "txt: example.net: v=spf1 include:_spf.example.net -all\n"
+				    "txt: _spf.example.net: v=spf1 ip4:203.0.113.0/24 -all\n");
+	CHECK_EQ_STR(sv.type[6], "revoked");
+	CHECK_EQ_STR(sv.spf_dns[6], "");
 	CHECK_EQ_STR(sv.type[0], "dmarc");
 	CHECK_EQ_STR(sv.type[4], "spf");
 	CHECK_EQ_STR(sv.alignment[0], "dkim, spf");
@@ -914,7 +975,7 @@ static void test_failure_alignment(void)
 				  "delivered\0none\0\0\0A-R: x\r\n\0From: a@example.org\r\n\0"
 				  "1800000000";
 	CHECK_EQ_INT(store_meta_put(st, STORE_DMARC_FAIL_PREFIX "99", old, sizeof old, 0), STORE_OK);
-	CHECK_EQ_INT(dmarc_fail_load(st), 6);
+	CHECK_EQ_INT(dmarc_fail_load(st), 8);
 	CHECK_EQ_INT(dmarc_fail_send(NULL, "", "h", NULL, NULL, now), 0); /* reports off: emptied */
 	CHECK_EQ_INT(dmarc_fail_pending(), 0);
 	store_close(&st);

@@ -747,8 +747,49 @@ static void test_octet_targets(void)
 	free(a);
 }
 
+/*
+ * The records an evaluation read, for a failure report's SPF-DNS field
+ * (RFC 6591 §3.1): the checked domain's, then each include: and
+ * redirect= target's, in the order read, with the name each is at.
+ * tern kept none once the evaluation ended.
+ */
+static void test_records_kept(void)
+{
+	static const char zone[] =
+		"red.example TXT v=spf1 redirect=kept.example\n"
+		"kept.example TXT v=spf1 include:inc.example ~all\n"
+		"inc.example TXT v=spf1 ip4:203.0.113.0/24 -all\n"
+		"inc.example TXT some other text\n";
+	struct dns_table *t = dns_table_new(zone, sizeof zone - 1);
+	struct dns_resolver r = dns_table_resolver(t);
+	struct outcome o = { 0 };
+	struct spf_eval *e = spf_eval_new(SPF_ID_MAILFROM, "192.0.2.200", "a@red.example", "h.example",
+					  NULL, 1700000000);
+	CHECK(spf_run(&r, e, done, &o) == NULL);
+	CHECK_EQ_INT(o.r, SPF_SOFTFAIL);
+	const char *d, *rec;
+	CHECK_EQ_INT(spf_eval_record(e, 0, &d, &rec), 1);
+	CHECK_EQ_STR(d, "red.example");
+	CHECK_EQ_STR(rec, "v=spf1 redirect=kept.example");
+	CHECK_EQ_INT(spf_eval_record(e, 1, &d, &rec), 1);
+	CHECK_EQ_STR(d, "kept.example");
+	CHECK_EQ_STR(rec, "v=spf1 include:inc.example ~all");
+	CHECK_EQ_INT(spf_eval_record(e, 2, &d, &rec), 1);
+	CHECK_EQ_STR(d, "inc.example");
+	CHECK_EQ_STR(rec, "v=spf1 ip4:203.0.113.0/24 -all");
+	CHECK_EQ_INT(spf_eval_record(e, 3, &d, &rec), 0);
+	spf_eval_free(&e);
+	/* No record: nothing kept. */
+	e = spf_eval_new(SPF_ID_MAILFROM, "192.0.2.200", "a@none.example", "h.example", NULL, 1700000000);
+	CHECK(spf_run(&r, e, done, &o) == NULL);
+	CHECK_EQ_INT(spf_eval_record(e, 0, &d, &rec), 0);
+	spf_eval_free(&e);
+	dns_table_free(&t);
+}
+
 int main(void)
 {
+	test_records_kept();
 	test_rfc_simple();
 	test_rfc_multiple_domains();
 	test_rfc_dnsbl_style();
