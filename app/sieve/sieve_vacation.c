@@ -435,7 +435,10 @@ static void default_text(struct buf *out, struct str subject, struct str orig)
 /*
  * RFC 5230 §5.5 leaves a long subject to the implementation: a reply's
  * subject longer than 256 characters is cut to 255 and "…" (U+2026), as
- * Pigeonhole cuts both a :subject and "Auto: " with the original's. It
+ * Pigeonhole cuts both a :subject and "Auto: " with the original's. A
+ * notification's (RFC 5436 §2.6: :message, the URI's subject=, or "New
+ * mail: " and the original's) is cut the same way, as RFC 5435 §3.8
+ * asks of a method that shows it to a person. It
  * keeps a 1000-octet subject from filling a screen of folded lines; cut
  * at a character boundary, so no UTF-8 sequence is split. The lines stay
  * within RFC 5322 §2.1.1's limits either way (mime_header_text folds).
@@ -604,9 +607,9 @@ int sieve_notify_message(const struct sieve_action *a, const struct sieve_mailto
 	 * one naming the original's. */
 	(void)buf_append_c(out, "Subject: ");
 	if (a->text.len) {
-		mime_header_text(out, a->text);
+		put_subject(out, a->text);
 	} else if (m->subject.len) {
-		mime_header_text(out, m->subject);
+		put_subject(out, m->subject);
 	} else if (!str_trim(buf_str(&o.subject)).len) {
 		(void)buf_append_c(out, "New mail"); /* nothing after ": " */
 	} else {
@@ -614,7 +617,7 @@ int sieve_notify_message(const struct sieve_action *a, const struct sieve_mailto
 		buf_init(&s, 4200);
 		(void)buf_append_c(&s, "New mail: ");
 		(void)buf_append_str(&s, buf_str(&o.subject));
-		mime_header_text(out, buf_str(&s));
+		put_subject(out, buf_str(&s));
 		buf_free(&s);
 	}
 	(void)buf_printf(out, "\r\nDate: %s\r\nMessage-ID: <%s>\r\n", date, msgid);

@@ -501,6 +501,52 @@ int main(void)
 	                                  "n7@t", &out), 0);
 	CHECK(strstr(buf_data(&out), "\r\nTo: =?utf-8?q?G=C3=BCnther?= <g@x.org>,\r\n\t<p@x.org>\r\n"
 	                             "Cc: \"Doe, Al\" <al@x.org>\r\n") != NULL);
+	/* RFC 5435 §3.8 / RFC 5436 §2.6: a notification's subject is cut at
+	 * 256 characters (a character boundary, "…" last) as a vacation
+	 * reply's is, whichever gives it: :message, the URI's subject=, or
+	 * the original's after "New mail: ". tern sent all 1000 characters. */
+	{
+		static char xs[1001], ys[1001], uri2[1100], bigorig[1400];
+		memset(xs, 'x', 1000);
+		for (int i = 0; i < 500; i++)
+			memcpy(ys + 2 * i, "\xc3\xa9", 2); /* é: 500 two-octet characters */
+		snprintf(uri2, sizeof uri2, "mailto:p@x.org?subject=%s", xs);
+		size_t ol = (size_t)snprintf(bigorig, sizeof bigorig, "From: ann@example.org\r\nSubject:");
+		for (int i = 0; i < 125; i++)
+			ol += (size_t)snprintf(bigorig + ol, sizeof bigorig - ol, " word%03d", i);
+		snprintf(bigorig + ol, sizeof bigorig - ol, "\r\n\r\nhi\r\n");
+		struct buf subj;
+		buf_init(&subj, 8192);
+		for (int i = 0; i < 4; i++) {
+			CHECK_EQ_INT(sieve_mailto_parse(i == 2 ? str_c(uri2) : STR_LIT("mailto:p@x.org"), ar, &m), 0);
+			memset(&a, 0, sizeof a);
+			a.text = i == 0 ? str_c(xs) : i == 1 ? str_c(ys) : STR_NULL;
+			const char *orig = i == 3 ? bigorig : base;
+			buf_reset(&out);
+			CHECK_EQ_INT(sieve_notify_message(&a, &m, orig, strlen(orig), STR_LIT("bob@example.com"),
+			                                  "d", "n8@t", &out), 0);
+			CHECK(max_line(&out) <= 78);
+			reply_subject(buf_data(&out), &subj);
+			CHECK(utf8_valid(buf_str(&subj)));
+			CHECK_EQ_INT((int)utf8_chars(buf_str(&subj)), 256);
+			CHECK(buf_len(&subj) >= 3 &&
+			      memcmp(buf_data(&subj) + buf_len(&subj) - 3, "\xe2\x80\xa6", 3) == 0);
+			if (i == 1)
+				CHECK_EQ_INT((int)buf_len(&subj), 255 * 2 + 3);
+			if (i == 3)
+				CHECK(memcmp(buf_data(&subj), "New mail: word000 word001", 25) == 0);
+		}
+		/* 256 characters exactly stay whole. */
+		memset(&a, 0, sizeof a);
+		a.text = str_make(xs, 256);
+		buf_reset(&out);
+		CHECK_EQ_INT(sieve_notify_message(&a, &m, base, strlen(base), STR_LIT("bob@example.com"), "d",
+		                                  "n9@t", &out), 0);
+		reply_subject(buf_data(&out), &subj);
+		CHECK(buf_len(&subj) == 256 && memcmp(buf_data(&subj), xs, 256) == 0);
+		buf_free(&subj);
+		memset(&a, 0, sizeof a);
+	}
 	/* A mailto body= with a line no message may hold: quoted-printable. */
 	static char uri[1400];
 	snprintf(uri, sizeof uri, "mailto:p@x.org?body=%.1100s%%0Az", longline);
