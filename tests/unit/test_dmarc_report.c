@@ -326,6 +326,64 @@ static void test_unpack(void)
 	             -1);
 	free(zip);
 	free(def);
+
+	/* A zip of a folder (its entry first) with a readme beside the
+	 * report (Python's zipfile wrote it): the member named .xml is the
+	 * report. The first member alone was read: an empty folder entry,
+	 * and the report refused. */
+	size_t zl;
+	char *several = slurp("tests/data/dmarc/several.zip", &zl);
+	CHECK_EQ_INT(dmarc_report_unpack((const uint8_t *)several, zl, 1 << 20, &out, &outlen, err,
+	                                 sizeof err),
+	             0);
+	CHECK(outlen == n && memcmp(out, x, n) == 0);
+	free(out);
+	/* The same bytes past the limit: refused, not read further. */
+	CHECK_EQ_INT(dmarc_report_unpack((const uint8_t *)several, zl, n - 1, &out, &outlen, err,
+	                                 sizeof err),
+	             -1);
+	CHECK_EQ_STR(err, "report larger than the limit once inflated");
+	free(several);
+	char *folder = slurp("tests/data/dmarc/folder-only.zip", &zl);
+	CHECK_EQ_INT(dmarc_report_unpack((const uint8_t *)folder, zl, 1 << 20, &out, &outlen, err,
+	                                 sizeof err),
+	             -1);
+	CHECK_EQ_STR(err, "zip: no file in the archive");
+	free(folder);
+
+	/* gzip of two members (RFC 1952 §2.2: gzip -c a b): both inflated,
+	 * one after the other; only the first was, a report cut in two. A
+	 * bomb in the second member stops at the limit as in the first. */
+	uint8_t *g1, *g2;
+	size_t g1len, g2len;
+	CHECK_EQ_INT(dmarc_report_gzip((const uint8_t *)x, n / 2, &g1, &g1len), 0);
+	CHECK_EQ_INT(dmarc_report_gzip((const uint8_t *)x + n / 2, n - n / 2, &g2, &g2len), 0);
+	uint8_t *two = malloc(g1len + g2len + 8);
+	memcpy(two, g1, g1len);
+	memcpy(two + g1len, g2, g2len);
+	CHECK_EQ_INT(dmarc_report_unpack(two, g1len + g2len, 1 << 20, &out, &outlen, err, sizeof err), 0);
+	CHECK(outlen == n && memcmp(out, x, n) == 0);
+	free(out);
+	CHECK_EQ_INT(dmarc_report_unpack(two, g1len + g2len, n - 1, &out, &outlen, err, sizeof err), -1);
+	CHECK_EQ_STR(err, "report larger than the limit once inflated");
+	/* trailing bytes that are not a member: ignored, as gzip(1) does */
+	memcpy(two + g1len, "junk", 4);
+	CHECK_EQ_INT(dmarc_report_unpack(two, g1len + 4, 1 << 20, &out, &outlen, err, sizeof err), 0);
+	CHECK(outlen == n / 2);
+	free(out);
+	free(g2);
+	zeros = calloc(1, big);
+	CHECK_EQ_INT(dmarc_report_gzip(zeros, big, &g2, &g2len), 0);
+	free(zeros);
+	two = realloc(two, g1len + g2len);
+	memcpy(two + g1len, g2, g2len);
+	CHECK_EQ_INT(dmarc_report_unpack(two, g1len + g2len, DMARC_REPORT_XML_MAX, &out, &outlen, err,
+	                                 sizeof err),
+	             -1);
+	CHECK_EQ_STR(err, "report larger than the limit once inflated");
+	free(two);
+	free(g1);
+	free(g2);
 	free(x);
 }
 
