@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/arena.h"
 #include "core/buf.h"
@@ -92,6 +93,24 @@ static void dkim_word(const char *dkim, char out[TLSRPT_DKIM_MAX])
 	out[i] = '\0';
 }
 
+/*
+ * A report is about one policy domain (RFC 8460 §4.3: its file name,
+ * and §4.4's policy-domain of each policy): a policy naming a domain
+ * that is not the served one of the first, nor under it, is dropped,
+ * so a report cannot put another domain's results (ours or not) in
+ * this domain's view. It was stored with the rest.
+ */
+static void drop_foreign(struct store *st, struct tlsrpt_report *r, const char *dom)
+{
+	char other[256];
+	size_t kept = 0;
+	for (size_t i = 0; i < r->npolicies; i++)
+		if (served_of(st, r->policies[i].domain, other, sizeof other) == 0 &&
+		    strcasecmp(other, dom) == 0)
+			r->policies[kept++] = r->policies[i];
+	r->npolicies = kept;
+}
+
 int tlsrpt_intake_json(struct store *st, const char *json, size_t n, int64_t now,
 		       const char *dkim, char *err, size_t errsz)
 {
@@ -110,6 +129,7 @@ int tlsrpt_intake_json(struct store *st, const char *json, size_t n, int64_t now
 		fail(err, errsz, "policy-domain is not served here");
 		goto out;
 	}
+	drop_foreign(st, &r, dom);
 	uint8_t h[8];
 	crypto_generichash_state hs;
 	crypto_generichash_init(&hs, NULL, 0, sizeof h);

@@ -14,7 +14,8 @@
  * domain its first policy domain is or belongs to, the start of its date
  * range (16 hex digits, so a domain's reports sort by period) and 16 hex
  * digits of BLAKE2b over organization-name and report-id (a report
- * mailed twice is kept once). Retention is applied to the domain at each
+ * mailed twice is kept once). A policy of another domain in the same
+ * report (not that served domain nor under it) is dropped. Retention is applied to the domain at each
  * store: reports whose period ended more than TLSRPT_KEEP_DAYS ago go,
  * then the oldest beyond TLSRPT_KEEP_MAX.
  *
