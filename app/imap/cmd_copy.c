@@ -26,6 +26,7 @@
  * §6.4.7), so it is not cut into steps as SEARCH is: a loop timer reads
  * the count the transaction keeps (store_copy_result.done).
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,19 +35,22 @@
 #include "imap/imap_seqset.h"
 #include "imap/imap_session.h"
 
-/* Appends uids (ascending or not) as a sequence set, runs compressed. */
-void imap_append_uid_set(struct buf *b, const uint32_t *u, size_t n)
+/*
+ * "[COPYUID v src dst] " (RFC 4315 §3) into b, runs as ranges; nothing
+ * when no message was copied, or when a set does not fit b (a copy of
+ * millions of scattered UIDs): a code cut short would tell the client a
+ * wrong mapping, and COPYUID is a SHOULD the client can do without.
+ */
+static void copyuid_code(struct buf *b, const struct store_copy_result *r)
 {
-	for (size_t i = 0; i < n;) {
-		size_t j = i;
-		while (j + 1 < n && u[j + 1] == u[j] + 1)
-			j++;
-		if (j > i)
-			buf_printf(b, "%s%u:%u", i ? "," : "", u[i], u[j]);
-		else
-			buf_printf(b, "%s%u", i ? "," : "", u[i]);
-		i = j + 1;
-	}
+	if (r->n == 0)
+		return;
+	if (buf_printf(b, "[COPYUID %u ", r->uidvalidity) < 0 ||
+	    imap_seqset_append_values(b, r->src_uids, r->n, SIZE_MAX) != r->n ||
+	    buf_append_c(b, " ") < 0 ||
+	    imap_seqset_append_values(b, r->dst_uids, r->n, SIZE_MAX) != r->n ||
+	    buf_append_c(b, "] ") < 0)
+		buf_reset(b);
 }
 
 /* While a big copy runs on the writer: how far its transaction got
@@ -108,15 +112,9 @@ static void copy_done(struct imap_session *s, struct imap_job *j)
 	} else {
 		struct buf b;
 		buf_init(&b, 1u << 24);
-		if (r->n) {
-			buf_printf(&b, "[COPYUID %u ", r->uidvalidity);
-			imap_append_uid_set(&b, r->src_uids, r->n);
-			buf_append_c(&b, " ");
-			imap_append_uid_set(&b, r->dst_uids, r->n);
-			buf_append_c(&b, "] ");
-		}
+		copyuid_code(&b, r);
 		if (move) {
-			if (r->n) {
+			if (buf_len(&b)) {
 				imap_write_big(s, "* OK ", 5);
 				imap_write_big(s, buf_data(&b), buf_len(&b));
 				imap_write_big(s, "Moved UIDs.\r\n", 13);

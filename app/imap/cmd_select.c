@@ -177,16 +177,35 @@ static uint32_t qresync_match_floor(struct imap_session *s, const struct qresync
 	return floor;
 }
 
+/*
+ * A set of many scattered UIDs does not compress into ranges: a mailbox
+ * where every other message was expunged gives ~11 octets a UID, and its
+ * set can pass any buffer's ceiling (it was built in one of 16 MiB and
+ * a failed append went unseen: the set was cut). So it goes as several
+ * VANISHED (EARLIER) responses of at most IMAP_VANISHED_LINE_MAX octets
+ * each, each a whole set: a client adds every one to the UIDs it knows
+ * gone (RFC 7162 §3.2.10), so several say what one would, a client
+ * reading line by line never meets an unbounded line, and no UID is lost
+ * at a cut. What does not fit the output ends the session
+ * (imap_write_big()), never a shortened set.
+ */
 void imap_write_vanished_earlier(struct imap_session *s, const uint32_t *uids, size_t n)
 {
-	if (n == 0)
-		return;
+	static const char head[] = "* VANISHED (EARLIER) ";
 	struct buf b;
-	buf_init(&b, 1u << 24);
-	buf_append_c(&b, "* VANISHED (EARLIER) ");
-	imap_append_uid_set(&b, uids, n);
-	buf_append_c(&b, "\r\n");
-	imap_write_big(s, buf_data(&b), buf_len(&b));
+
+	buf_init(&b, IMAP_VANISHED_LINE_MAX);
+	while (n > 0 && !s->conn_gone && !s->bye_said) {
+		buf_reset(&b);
+		buf_append(&b, head, sizeof(head) - 1);
+		size_t k = imap_seqset_append_values(&b, uids, n, IMAP_VANISHED_LINE_MAX - 2);
+		buf_append(&b, "\r\n", 2);
+		if (k == 0) /* an element (21 octets) fits any fresh line */
+			fatalx("imap vanished: no UID fits a line");
+		imap_write_big(s, buf_data(&b), buf_len(&b));
+		uids += k;
+		n -= k;
+	}
 	buf_free(&b);
 }
 

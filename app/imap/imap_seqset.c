@@ -3,6 +3,7 @@
  */
 #include "imap_seqset.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -226,4 +227,22 @@ int imap_seqset_format(const struct imap_seqset *set, struct buf *out)
 			return -1;
 	}
 	return 0;
+}
+
+size_t imap_seqset_append_values(struct buf *out, const uint32_t *v, size_t n, size_t limit)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		size_t j = i;
+		while (j + 1 < n && v[j + 1] == v[j] + 1)
+			j++;
+		char el[32];
+		int len = j > i ? snprintf(el, sizeof(el), "%s%u:%u", i ? "," : "", v[i], v[j])
+				: snprintf(el, sizeof(el), "%s%u", i ? "," : "", v[i]);
+		if (buf_len(out) + (size_t)len > limit || buf_append(out, el, (size_t)len) < 0)
+			break;
+		i = j + 1;
+	}
+	return i;
 }

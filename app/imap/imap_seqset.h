@@ -97,6 +97,18 @@ void imap_seqset_from_sorted(const uint32_t *v, size_t n, struct arena *a,
  */
 int imap_seqset_format(const struct imap_seqset *set, struct buf *out);
 
+/*
+ * Appends the values v[0..n), in the order given, as a sequence set:
+ * each run of consecutive ascending values as "lo:hi", the others alone,
+ * comma-separated ("2,4:6,9"). Stops before the element that would take
+ * buf_len(out) past limit (or past out's max): a long set is written in
+ * parts, each a whole sequence set, by calling again with v + the count
+ * returned on a fresh line. Returns how many values were written (n when
+ * all were; 0 when not even the first element fits). An element is at
+ * most 21 octets ("4294967294:4294967295").
+ */
+size_t imap_seqset_append_values(struct buf *out, const uint32_t *v, size_t n, size_t limit);
+
 /* 1 when v is in set, else 0 (a "$" set contains nothing). O(log count). */
 int imap_seqset_contains(const struct imap_seqset *set, uint32_t v);
 

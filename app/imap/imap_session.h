@@ -54,6 +54,10 @@ struct loop;
  * STORE_KEYWORD_MAX octets each after a space, then \Recent, the system
  * flags, the numbers and the fixed text (under 160 octets). */
 #define IMAP_FLAGS_LINE_MAX (STORE_KEYWORDS_MAX * (STORE_KEYWORD_MAX + 1) + 256)
+/* A VANISHED (EARLIER) line at its longest, CRLF included: a longer set
+ * goes as several (imap_write_vanished_earlier()). Past RFC 2683's 8000
+ * octets a client may keep for a line, well under any buffer's ceiling. */
+#define IMAP_VANISHED_LINE_MAX 8192u
 
 /* The ceiling of a sync's (or a STORE's) output for n messages: such a
  * line each (an EXPUNGE or a VANISHED number is shorter) and a few lines
@@ -579,8 +583,6 @@ void imap_cmd_quota(struct imap_session *s, const struct imap_cmd *cmd);
 
 /* cmd_copy.c: COPY, MOVE, UID COPY, UID MOVE */
 void imap_cmd_copy(struct imap_session *s, const struct imap_cmd *cmd);
-/* Appends ascending uids as a sequence set with runs as ranges ("1:3,7"). */
-void imap_append_uid_set(struct buf *b, const uint32_t *u, size_t n);
 
 /* cmd_append.c */
 void imap_cmd_append(struct imap_session *s, const struct imap_cmd *cmd);

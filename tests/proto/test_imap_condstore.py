@@ -5,14 +5,16 @@ with its MODSEQ, SELECT (QRESYNC ...) giving VANISHED (EARLIER) and the
 changed messages (seq-match-data with known-uids or without them; known
 UIDs limit both; the UIDs below the last seq-match pair that holds are
 not told vanished again), UID
-FETCH (CHANGEDSINCE VANISHED), and VANISHED
+FETCH (CHANGEDSINCE VANISHED), a long VANISHED (EARLIER) set sent in
+parts of bounded lines, and VANISHED
 instead of EXPUNGE once QRESYNC is on (EXPUNGE and MOVE); a FETCH's
 implicit \\Seen told with its MODSEQ and, under QRESYNC, the UID; a
 FETCH modifier or SELECT parameter given twice answered BAD, turning
 nothing on."""
+import os
 import re
 
-from test_imap import Raw, deliver, srv, wait_count
+from test_imap import BOB, Raw, deliver, srv, wait_count
 
 
 def hms(lines):
@@ -273,6 +275,56 @@ def test_imap_qresync_seq_match_spares_seen_vanished():
         out = cmd(r, "g", "SELECT INBOX (QRESYNC (%d %d 1:6 (1:2 2:3)))" % (uv, h0))
         assert [l for l in out if b"VANISHED" in l] == [b"* VANISHED (EARLIER) 2,5"], out
         assert out[-1].startswith(b"g OK"), out
+        r.close()
+
+
+def vanished_uids(lines):
+    """The UIDs of the VANISHED (EARLIER) lines, in order, and the lines."""
+    van = [l for l in lines if l.startswith(b"* VANISHED (EARLIER) ")]
+    uids = []
+    for l in van:
+        for el in l[len(b"* VANISHED (EARLIER) "):].split(b","):
+            lo, _, hi = el.partition(b":")
+            uids.extend(range(int(lo), int(hi or lo) + 1))
+    return uids, van
+
+
+def test_imap_qresync_long_vanished_comes_in_parts():
+    """RFC 7162 §3.2.10: many scattered expunged UIDs (every other one of
+    8000, a set that does not compress into ranges) go as several VANISHED
+    (EARLIER) responses, each line at most 8192 octets with its CRLF, that
+    together hold every expunged UID once: for SELECT (QRESYNC) and for
+    UID FETCH (CHANGEDSINCE VANISHED)."""
+    n = 8000
+    with srv() as s:
+        mbox = os.path.join(s.tmp, "many.mbox")
+        with open(mbox, "wb") as f:
+            for i in range(1, n + 1):
+                f.write(b"From a@remote.test Mon Nov 30 07:00:00 2026\n"
+                        b"From: a@remote.test\nTo: bob@example.test\n"
+                        b"Message-ID: <m%d@remote.test>\nSubject: m%d\n\nb\n\n" % (i, i))
+        s.cli("import", BOB, mbox, "--mailbox", "INBOX")
+        r = Raw(s)
+        r.login()
+        cmd(r, "a", "ENABLE QRESYNC")
+        out = cmd(r, "b", "SELECT INBOX")
+        uv = int(re.search(rb"UIDVALIDITY (\d+)", b"".join(out)).group(1))
+        h0 = hms(out)
+        assert b"* %d EXISTS" % n in out, out[:8]
+        gone = list(range(2, n + 1, 2))
+        for i in range(0, len(gone), 1000):
+            part = ",".join(map(str, gone[i:i + 1000]))
+            assert cmd(r, "c", "UID STORE %s +FLAGS.SILENT (\\Deleted)" % part)[-1] \
+                .startswith(b"c OK")
+        assert cmd(r, "d", "CLOSE")[-1].startswith(b"d OK")
+        for tag, text in (("e", "SELECT INBOX (QRESYNC (%d %d))" % (uv, h0)),
+                          ("f", "UID FETCH 1:%d (FLAGS) (CHANGEDSINCE %d VANISHED)" % (n, h0))):
+            out = cmd(r, tag, text)
+            assert out[-1].startswith(tag.encode() + b" OK"), out[-1]
+            uids, van = vanished_uids(out)
+            assert len(van) > 1, [len(l) for l in van]
+            assert all(len(l) + 2 <= 8192 for l in van), [len(l) for l in van]
+            assert uids == gone, (len(uids), len(gone))
         r.close()
 
 

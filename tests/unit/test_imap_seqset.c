@@ -1,11 +1,13 @@
 /*
  * test_imap_seqset.c — sequence-set syntax, "*" resolution, normalisation,
- * membership and iteration.
+ * membership and iteration, and writing UID lists as sets in parts.
  */
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "core/xalloc.h"
 #include "imap/imap_seqset.h"
 #include "unit.h"
 
@@ -210,12 +212,87 @@ static void test_many(void)
 	             IMAP_SEQSET_ERR_TOO_MANY);
 }
 
+/* imap_seqset_append_values(): runs as ranges, parts that end on a
+ * whole element, never a cut one. */
+static void test_append_values(void)
+{
+	static const uint32_t v[] = { 2, 4, 5, 6, 9 };
+	struct buf b;
+
+	buf_init(&b, 1024);
+	CHECK_EQ_INT(imap_seqset_append_values(&b, v, 5, SIZE_MAX), 5);
+	CHECK_EQ_SLICE(buf_str(&b), "2,4:6,9");
+	/* A limit stops before the element that passes it... */
+	buf_reset(&b);
+	CHECK_EQ_INT(imap_seqset_append_values(&b, v, 5, 6), 4);
+	CHECK_EQ_SLICE(buf_str(&b), "2,4:6");
+	/* ...and the rest starts a set of its own. */
+	buf_reset(&b);
+	CHECK_EQ_INT(imap_seqset_append_values(&b, v + 4, 1, 6), 1);
+	CHECK_EQ_SLICE(buf_str(&b), "9");
+	/* The limit counts what the buffer held before. */
+	buf_reset(&b);
+	buf_append_c(&b, "* X ");
+	CHECK_EQ_INT(imap_seqset_append_values(&b, v, 5, 4), 0);
+	CHECK_EQ_SLICE(buf_str(&b), "* X ");
+	buf_free(&b);
+	/* A full buffer stops it as a limit does: the caller sees the count. */
+	buf_init(&b, 4);
+	CHECK_EQ_INT(imap_seqset_append_values(&b, v, 5, SIZE_MAX), 1);
+	CHECK_EQ_SLICE(buf_str(&b), "2");
+	buf_free(&b);
+}
+
+/* Two million scattered UIDs (every other one, the largest near 2^32) in
+ * parts of at most 8190 octets: each part parses as a set, and together
+ * they hold every value once, in order. */
+static void test_append_values_parts(void)
+{
+	const size_t n = 2000000, limit = 8190;
+	uint32_t *v = xmalloc(n * sizeof(*v));
+	struct buf b;
+	size_t done = 0, parts = 0;
+
+	for (size_t i = 0; i < n; i++)
+		v[i] = UINT32_MAX - 2 * (uint32_t)(n - i);
+	buf_init(&b, limit);
+	while (done < n) {
+		struct arena *pa = arena_new(0);
+		struct imap_seqset set;
+		struct imap_seqset_iter it;
+		uint32_t x;
+
+		buf_reset(&b);
+		size_t k = imap_seqset_append_values(&b, v + done, n - done, limit);
+		CHECK(k > 0 && buf_len(&b) <= limit);
+		CHECK_EQ_INT(imap_seqset_parse(buf_str(&b), UINT32_MAX, k, pa, &set), 0);
+		CHECK_EQ_INT(set.total, k);
+		imap_seqset_iter_init(&it, &set);
+		for (size_t i = 0; i < k && imap_seqset_iter_next(&it, &x); i++)
+			if (x != v[done + i]) {
+				CHECK_EQ_INT(x, v[done + i]);
+				break;
+			}
+		arena_free(&pa);
+		done += k;
+		parts++;
+		if (k == 0)
+			break;
+	}
+	CHECK_EQ_INT(done, n);
+	CHECK(parts >= n * 11 / limit && parts < n * 11 / limit * 2);
+	buf_free(&b);
+	free(v);
+}
+
 int main(void)
 {
 	A = arena_new(0);
 	test_syntax();
 	test_flags_and_lookup();
 	test_many();
+	test_append_values();
+	test_append_values_parts();
 	arena_free(&A);
 	return unit_done("test_imap_seqset");
 }
