@@ -503,6 +503,12 @@ static void put_field(struct buf *out, const char *f, size_t n, size_t nl)
 	int addresses = name_in(f, nl, address_names);
 	struct buf val;
 	buf_init(&val, 4 * raw.len + 1024);
+	/* An address list starts with the space after the colon, so the
+	 * fold may put its first encoded word on a line of its own: after a
+	 * long name ("Disposition-Notification-To: ") a 72-column word
+	 * would pass RFC 2047 §2's 76. */
+	if (addresses)
+		buf_append_c(&val, " ");
 	int r = -1;
 	if (name_in(f, nl, mime_param_names)) {
 		char *u = malloc(raw.len + 1);
@@ -537,7 +543,7 @@ static void put_field(struct buf *out, const char *f, size_t n, size_t nl)
 		if (r == 0 && !mime_has_8bit(buf_data(&val), buf_len(&val)) &&
 		    buf_len(&val) + 64 < val.max) {
 			buf_append(out, f, nl);
-			buf_append_c(out, ": ");
+			buf_append_c(out, ":");
 			mime_header_fold(out, buf_str(&val));
 			buf_append_c(out, "\r\n");
 			buf_free(&val);

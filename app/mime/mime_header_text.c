@@ -14,9 +14,11 @@
 #include "mime/mime_header_text.h"
 
 /* RFC 5322 §2.1.1: a line SHOULD be at most 78 characters, MUST be at
- * most 998 (both without its CRLF). */
+ * most 998 (both without its CRLF); RFC 2047 §2: one that holds an
+ * encoded word at most 76. */
 #define LINE_SOFT 78
 #define LINE_HARD 998
+#define LINE_WORDS 76
 
 static int text_wsp(char c)
 {
@@ -46,36 +48,55 @@ static int fold_point(struct str s, size_t i)
 	       !kept_fold(s, i + 1) && !text_wsp(text_char(s, i + 1));
 }
 
+/* 1 when s[i..j) holds the start of an encoded word ("=?", RFC 2047
+ * §2): a value written with words already (a downgraded address list, a
+ * Sieve script's own words) folds within 76 where it holds one. */
+static int holds_word(struct str s, size_t i, size_t j)
+{
+	for (; i + 1 < j; i++)
+		if (s.p[i] == '=' && s.p[i + 1] == '?')
+			return 1;
+	return 0;
+}
+
 /*
  * s folded before whitespace (RFC 5322 §2.2.3: unfolding gives s back)
- * where a line would pass 78 columns, col being the first line's so far;
- * columns are octets, so UTF-8 only folds sooner. Written only with
- * write; returns the longest line's length.
+ * where a line would pass 78 columns, or 76 on a line holding an encoded
+ * word, col being the first line's so far; columns are octets, so UTF-8
+ * only folds sooner. A value may start with whitespace, so that its first
+ * word can go to a line of its own after the field's name. Written only
+ * with write; returns the longest line's length.
  */
 static size_t fold_plain(struct buf *out, struct str s, size_t col, int write)
 {
 	size_t longest = col;
+	int words = 0; /* the line so far holds an encoded word */
 	for (size_t i = 0, j; i < s.len; i = j) {
 		size_t f = kept_fold(s, i);
 		if (f) {
 			if (write)
 				(void)buf_append_c(out, "\r\n");
 			col = 0;
+			words = 0;
 			j = i + f;
 			continue;
 		}
 		for (j = i + 1; j < s.len && !kept_fold(s, j) && !fold_point(s, j); j++)
 			;
-		if (col > 0 && fold_point(s, i) && col + (j - i) > LINE_SOFT) {
+		int w = holds_word(s, i, j);
+		size_t max = words || w ? LINE_WORDS : LINE_SOFT;
+		if (col > 0 && fold_point(s, i) && col + (j - i) > max) {
 			if (write)
 				(void)buf_append_c(out, "\r\n");
 			col = 0;
+			words = 0;
 		}
 		for (size_t k = i; write && k < j; k++) {
 			char ch = text_char(s, k);
 			(void)buf_append(out, &ch, 1);
 		}
 		col += j - i;
+		words |= w;
 		if (col > longest)
 			longest = col;
 	}

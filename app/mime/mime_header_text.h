@@ -32,11 +32,14 @@ void mime_header_text_literal(struct buf *out, struct str s);
 
 /*
  * A field's value that may be structured (addresses, ids), written as
- * given but folded before whitespace where a line would pass 78 columns
- * (RFC 5322 §2.2.3: FWS may be folded wherever it occurs), folds s has
- * kept and controls made spaces; nothing is encoded, so a word longer
- * than a line stays as it is. For whole fields a script gives (Sieve's
- * enclose :headers).
+ * given but folded before whitespace where a line would pass 78 columns,
+ * or 76 where the line holds an encoded word ("=?", RFC 2047 §2) (RFC
+ * 5322 §2.2.3: FWS may be folded wherever it occurs), folds s has kept
+ * and controls made spaces; nothing is encoded, so a word longer than a
+ * line stays as it is. s may start with whitespace: the first word can
+ * then go to a line of its own (the caller wrote "Name:" without the
+ * space). For whole fields a script gives (Sieve's enclose :headers) and
+ * downgraded address lists.
  */
 void mime_header_fold(struct buf *out, struct str s);
 

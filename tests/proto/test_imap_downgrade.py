@@ -250,3 +250,58 @@ def test_status_size_is_the_sum_of_the_sent_sizes():
             typ, data = m.status("INBOX", "(SIZE)")
             assert int(data[0].split(b"SIZE ")[1].rstrip(b")")) == sum(sizes), (data, sizes)
         m.logout()
+
+
+ADDR_NAMES = ["\u00dcn\u00efc\u00f6d\u00e9 P\u00e9rs\u00f6n With A Really Quite Long Display Name",
+              "J\u00f6rg M\u00fcller-L\u00fcdenscheidt", "Zo\u00eb"]
+
+
+def test_downgraded_address_lines_hold_76():
+    """RFC 2047 §2: a line that holds an encoded word is at most 76
+    characters; the downgraded address lists (long display names, several
+    addresses, a group, a long field name) were folded at RFC 5322's 78,
+    and a word after "Disposition-Notification-To: " not at all. Each
+    line is checked in the header IMAP (no UTF8=ACCEPT) and POP3 (no UTF8)
+    send, and Python's email package reads the names back."""
+    import email
+    import email.policy
+    from harness import Server
+    import test_imap
+    import test_pop3
+    n0, n1, n2 = ADDR_NAMES
+    msg = ("From: %s <from@b\u00fccher.test>\r\n"
+           "To: %s <u@example.test>, %s <jm@example.test>, plain@example.test, "
+           "Gr\u00fc\u00dfe-Team: a@example.test, %s <z@example.test>;\r\n"
+           "Disposition-Notification-To: %s <d@example.test>\r\n"
+           "Subject: addresses\r\n\r\nbody\r\n" % (n0, n0, n1, n2, n0)).encode()
+    with Server(accounts=test_imap.ACCOUNTS, imap=True, pop3=True) as s:
+        with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+            c.ehlo("client.test")
+            c.sendmail("a@remote.test", [BOB], msg, mail_options=["SMTPUTF8"])
+        wait_count(s, 1)
+        m = login(s)
+        m.select("INBOX")
+        via_imap = fetch1(m, "BODY.PEEK[HEADER]")
+        m.logout()
+        p = test_pop3.login(s, BOB, test_imap.BOB_PW)
+        via_pop3 = b"\r\n".join(p.retr(1)[1]).split(b"\r\n\r\n")[0] + b"\r\n\r\n"
+        p.quit()
+        assert via_pop3 == via_imap, (via_pop3, via_imap)
+        head = via_imap
+        assert max(head) < 0x80, head
+        long_lines = [l for l in head.split(b"\r\n")
+                      if len(l) > (76 if b"=?" in l else 78)]
+        assert not long_lines, long_lines
+        parsed = email.message_from_bytes(head, policy=email.policy.default)
+
+        def names(field):
+            # Python's parser keeps a space between two adjacent encoded
+            # words of a phrase (RFC 2047 §6.2 drops it): runs made one.
+            return [" ".join(a.display_name.split()) for a in parsed[field].addresses]
+        assert names("From") == [n0], head
+        assert names("To") == [n0, n1, "", "", n2], head
+        assert [g.display_name for g in parsed["To"].groups][-1] == "Gr\u00fc\u00dfe-Team", head
+        # Python knows no address field of that name: read as a To.
+        dnt = head.split(b"Disposition-Notification-To:")[1].split(b"\r\nSubject:")[0]
+        parsed = email.message_from_bytes(b"To:" + dnt + b"\r\n\r\n", policy=email.policy.default)
+        assert names("To") == [n0], head

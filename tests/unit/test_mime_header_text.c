@@ -232,6 +232,58 @@ static void test_downgrade(void)
 	CHECK(mime_header_section_len("A: b\r\n", 6) == 6);
 }
 
+/* Every line of field h (CRLF-separated) within RFC 2047 §2's 76 when it
+ * holds an encoded word, within RFC 5322's 78 when not; and more than
+ * one line (it was folded). */
+static void check_fold_lines(const char *h)
+{
+	size_t lines = 0;
+	for (const char *l = h; *l;) {
+		const char *e = strstr(l, "\r\n");
+		size_t len = e ? (size_t)(e - l) : strlen(l);
+		int words = 0;
+		for (size_t i = 0; i + 1 < len; i++)
+			words |= l[i] == '=' && l[i + 1] == '?';
+		if (len > (words ? 76u : 78u))
+			CHECK_EQ_STR(l, "a shorter line");
+		lines++;
+		l += len + (e ? 2 : 0);
+	}
+	CHECK(lines > 1);
+}
+
+/* Downgraded address lists fold within 76 where a line holds a word:
+ * long display names (two words), several addresses, a group, a
+ * mailbox with no ASCII form, a long field name before a long word. */
+static void test_downgrade_address_fold(void)
+{
+	const char *h = downgraded(
+	    "To: \xc3\x9cn\xc3\xaf" "c\xc3\xb6" "d\xc3\xa9 P\xc3\xa9rs\xc3\xb6n With A Really Quite Long "
+	    "Display Name Indeed <u@x.test>, J\xc3\xb6rg M\xc3\xbcller-L\xc3\xbc" "denscheidt "
+	    "<jm@b\xc3\xbc" "cher.test>, plain@x.test, Gr\xc3\xbc\xc3\x9f" "e-Team: a@b.test, "
+	    "Zo\xc3\xab <z@x.test>;, j\xc3\xb6rg@x.test\r\n");
+	check_fold_lines(h);
+	CHECK_EQ_STR(unfolded(h),
+		     "To: =?UTF-8?B?w5xuw69jw7Zkw6kgUMOpcnPDtm4gV2l0aCBBIFJlYWxseSBRdWl0ZSBMb25n?= "
+		     "=?UTF-8?B?IERpc3BsYXkgTmFtZSBJbmRlZWQ=?= <u@x.test>, "
+		     "=?UTF-8?B?SsO2cmcgTcO8bGxlci1Mw7xkZW5zY2hlaWR0?= <jm@xn--bcher-kva.test>, "
+		     "plain@x.test, =?UTF-8?B?R3LDvMOfZS1UZWFt?=: a@b.test, "
+		     "=?UTF-8?B?Wm/Dqw==?= <z@x.test>;, =?UTF-8?B?asO2cmdAeC50ZXN0?= :;");
+	/* After a long name, the first word goes to a line of its own. */
+	h = downgraded("Disposition-Notification-To: \xc3\x9cn\xc3\xaf" "c\xc3\xb6" "d\xc3\xa9 "
+		       "P\xc3\xa9rs\xc3\xb6n With A Really Quite Long <u@x.test>\r\n");
+	check_fold_lines(h);
+	const char *own_line = "Disposition-Notification-To:\r\n =?UTF-8?B?";
+	CHECK(strncmp(h, own_line, strlen(own_line)) == 0);
+	/* 78 columns would do for RFC 5322, not for a line with a word:
+	 * "From: " and a 72-column word. */
+	h = downgraded("From: \xc3\x9cn\xc3\xaf" "c\xc3\xb6" "d\xc3\xa9 P\xc3\xa9rs\xc3\xb6n With A "
+		       "Really Quite Long <u@x.test>\r\n");
+	check_fold_lines(h);
+	/* One that fits is one line, as before. */
+	CHECK_EQ_STR(downgraded("Cc: Zo\xc3\xab <z@x.test>\r\n"), "Cc: =?UTF-8?B?Wm/Dqw==?= <z@x.test>\r\n");
+}
+
 /* A header section past RFC5322_HEADER_MAX (no empty line before it, as
  * in a message that has none) ends before the field crossing the limit,
  * as the MIME parser ends it: POP3 downgraded the whole message as its
@@ -269,6 +321,7 @@ int main(void)
 	test_fold();
 	test_words();
 	test_downgrade();
+	test_downgrade_address_fold();
 	test_section_limit();
 	return unit_done("test_mime_header_text");
 }
