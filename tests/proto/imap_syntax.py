@@ -716,7 +716,8 @@ def check(resp):
         p.i += 2
         kind = p.untagged()
     else:
-        p.atom(extra=b"")  # tag: 1*<any ASTRING-CHAR except "+">
+        if b"+" in p.atom(extra=b"]"):  # tag: 1*<any ASTRING-CHAR except "+">
+            p.fail("tag")
         p.sp()
         kind = p.atom().upper()
         if kind not in (b"OK", b"NO", b"BAD"):

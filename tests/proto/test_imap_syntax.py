@@ -102,7 +102,8 @@ def test_imap_broad_session_parses():
         assert tagged(c.cmd("a1", "CAPABILITY")).startswith(b"OK")
         assert tagged(c.cmd("a2", 'LOGIN "%s" "bob-pw-1"' % BOB)).startswith(b"OK")
         c.cmd("a3", "ENABLE CONDSTORE")
-        for name in ("Work", "Work/Sub", "Entw&APw-rfe", '"a \\"b"'):
+        for name in ("Work", "Work/Sub", "Entw&APw-rfe", '"a \\"b"', '"a]b"', '"a\\\\b"',
+                     '"NIL"', '"[x]"', '"a{b"'):
             assert tagged(c.cmd("b1", "CREATE %s" % name)).startswith(b"OK"), name
         c.cmd("b2", "SUBSCRIBE Work/Sub")
         assert tagged(c.cmd("b3", "APPEND INBOX (\\Seen $Kw) \"30-Nov-2026 08:00:00 +0100\"",
@@ -200,6 +201,7 @@ def test_imap_syntax_reader_refuses():
             b"* 1 FETCH (BODYSTRUCTURE (\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 1 1 NIL NIL NIL NIL))",
             b"* 1 FETCH (BINARY.SIZE[1] 3)",
             b"a OK [COPYUID 1 1:2 3:4] Done.",
+            b"x]y OK Done.",                              # "]" is an ASTRING-CHAR
             b"+ "]
     bad = [b"* STATUS INBOX (MESSAGES 2 UIDNEXT 0)",       # UIDNEXT is nz-number
            b"* STATUS INBOX (MESSAGES)",
@@ -212,6 +214,7 @@ def test_imap_syntax_reader_refuses():
            b"* 1 FETCH (UID 01)",
            b"a OK [COPYUID 1 1:2] Done.",
            b"a OK [UIDNEXT 5]",                         # RFC 3501: text after a code
+           b"a+b OK Done.",                             # no "+" in a tag
            b"* 1 FETCH (FLAGS (\\Seen)",  # the list not closed
            b"+"]
     for r in good:
