@@ -14,7 +14,8 @@
  * step by step. bodyValues decode the transfer encoding and the charset
  * (those mime_charset_to_utf8 knows; another is isEncodingProblem and is
  * shown as UTF-8 with bad octets replaced), each CRLF made LF, cut at
- * maxBodyValueBytes on a character boundary.
+ * maxBodyValueBytes on a character boundary (and in HTML before a tag
+ * the limit would cut into).
  */
 #include <stdio.h>
 #include <string.h>
@@ -342,6 +343,30 @@ static size_t count_fffd(const char *s, size_t n)
 	return k;
 }
 
+/*
+ * Where to cut text of n octets to at most max (max < n): not inside a
+ * UTF-8 sequence (§4.2 "MUST ... not occur mid-codepoint"), and for HTML
+ * not inside a tag either (§4.2: the server "SHOULD NOT truncate inside
+ * an HTML tag, e.g., in the middle of <a href=...>"), so the cut moves
+ * back to the "<" of a tag the limit falls in. Comments and attribute
+ * values holding ">" are not told apart: a cut a little early is safe.
+ */
+static size_t value_cut(const char *txt, size_t max, int html)
+{
+	size_t cut = max;
+
+	while (cut > 0 && ((unsigned char)txt[cut] & 0xc0) == 0x80)
+		cut--;
+	if (html) {
+		size_t i = cut;
+		while (i > 0 && txt[i - 1] != '>' && txt[i - 1] != '<')
+			i--;
+		if (i > 0 && txt[i - 1] == '<')
+			cut = i - 1;
+	}
+	return cut;
+}
+
 /* The text of part i decoded into out (UTF-8), cut at max octets. */
 static void body_value(struct ctx *c, uint32_t i, uint64_t max)
 {
@@ -383,11 +408,7 @@ static void body_value(struct ctx *c, uint32_t i, uint64_t max)
 		n = k;
 	}
 	if (max && n > max) {
-		/* Not inside a UTF-8 sequence. */
-		size_t cut = (size_t)max;
-		while (cut > 0 && ((unsigned char)txt[cut] & 0xc0) == 0x80)
-			cut--;
-		n = cut;
+		n = value_cut(txt, (size_t)max, str_eq_ci_c(p->subtype, "html"));
 		truncated = 1;
 	}
 	jw_obj_begin(c->w);

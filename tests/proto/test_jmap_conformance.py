@@ -1197,6 +1197,33 @@ def test_body_value_line_ends_and_no_limit():
                                                      "isTruncated": True}}, p
 
 
+def test_html_body_value_not_cut_inside_a_tag():
+    """RFC 8621 §4.2 maxBodyValueBytes: for text/html the server "SHOULD
+    NOT truncate inside an HTML tag, e.g., in the middle of <a
+    href=...>": a limit that falls inside a tag cuts before its "<"; one
+    between tags cuts there; text/plain is cut at the limit whatever it
+    holds. The HTML was cut at the limit, mid-tag."""
+    j = Jmap(srv(), *AMY)
+    html = '<p>Hi <a href="https://example.com/x">link</a> end</p>\r\n'
+    eid = import_msg(j, msg("html cut", html, "MIME-Version: 1.0\r\n"
+                                              "Content-Type: text/html; charset=utf-8\r\n"))
+    plain = import_msg(j, msg("plain cut", html))
+
+    def value(email, n):
+        _, g = j.one("Email/get", {"ids": [email], "properties": ["bodyValues"],
+                                   "fetchAllBodyValues": True, "maxBodyValueBytes": n})
+        v = g["list"][0]["bodyValues"]["0"]
+        assert v["isTruncated"] is (n < len(html) - 1), (n, v)
+        return v["value"]
+    assert value(eid, 20) == "<p>Hi ", value(eid, 20)          # inside <a href=...>
+    assert value(eid, 6) == "<p>Hi ", value(eid, 6)            # at the tag's "<"
+    assert value(eid, 2) == "", value(eid, 2)                  # inside the first tag
+    assert value(eid, 41) == html[:41], value(eid, 41)        # text between tags
+    assert value(eid, 45) == html[:42], value(eid, 45)        # inside </a>
+    assert value(eid, 46) == html[:46], value(eid, 46)        # just past </a>
+    assert value(plain, 20) == html[:20], value(plain, 20)
+
+
 def test_text_forms_are_nfc():
     """RFC 8621 §4.1.2.2: the Text form's last step converts the decoded
     value to NFC; subject (header:Subject:asText) and the display names
