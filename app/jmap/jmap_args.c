@@ -323,6 +323,8 @@ void jmap_w_set_err(struct jw *w, const char *key, const struct jmap_set_err *e)
 			jw_strn(w, e->invalid[i]->str, e->invalid[i]->len);
 		jw_arr_end(w);
 	}
+	if (e->limit_name)
+		jw_kuint(w, e->limit_name, e->limit);
 	jw_obj_end(w);
 }
 

@@ -281,6 +281,10 @@ struct jmap_set_err {
 	/* invalidRecipients' addresses (RFC 8621 §7.5), when any: strings. */
 	const struct json_value *const *invalid;
 	size_t ninvalid;
+	/* A limit the error MUST name, when limit_name: tooManyRecipients'
+	 * "maxRecipients" (RFC 8621 §7.5), the number in limit. */
+	const char *limit_name;
+	uint64_t limit;
 	/* invalidProperties of every bad property, when bad.n (then in
 	 * prop's place). */
 	struct jmap_bad bad;

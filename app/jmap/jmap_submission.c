@@ -1057,6 +1057,8 @@ static int create_one(struct jmap_call *c, const struct json_value *o, const cha
 	}
 	if (rc->too_many) {
 		free(m.data);
+		e->limit_name = "maxRecipients"; /* §7.5: MUST be present */
+		e->limit = RCPT_MAX;
 		return jmap_set_fail(e, "tooManyRecipients", NULL, NULL);
 	}
 	if (!rc->n) {

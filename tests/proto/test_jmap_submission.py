@@ -720,6 +720,33 @@ def test_jmap_submission_large_envelope_is_recorded():
     assert sid not in q["ids"] and not [i for i in q["ids"] if i.startswith(sid)], q
 
 
+def test_jmap_submission_too_many_recipients_names_the_limit():
+    """RFC 8621 §7.5: tooManyRecipients "MUST" carry maxRecipients, the
+    number of recipients the server allows. An envelope of 1,001
+    distinct recipients (one over tern's 1,000) is refused so, saying
+    1,000, whether the envelope is given or derived from the message's
+    To and Cc; nothing is queued. The error named no limit."""
+    s = srv()
+    j = Jmap(s, *HAL)
+    _, ids = j.one("Identity/get", {}, using=USING)
+    ident = ids["list"][0]["id"]
+    mine = draft(s, HAL[0], "crowd")
+    env = {"mailFrom": {"email": HAL[0]},
+           "rcptTo": [{"email": "crowd-%04d@remote.test" % i} for i in range(1001)]}
+    to = ", ".join("c%04d@remote.test" % i for i in range(600))
+    cc = ", ".join("d%04d@remote.test" % i for i in range(401))
+    derived = append_draft(s, "From: %s\r\nTo: %s\r\nCc: %s\r\nSubject: crowd 2\r\n"
+                              "\r\nHello all.\r\n" % (HAL[0], to, cc))
+    queued = s.log_text().count("event=queued ")
+    _, st = j.one("EmailSubmission/set", {"create": {
+        "given": {"identityId": ident, "emailId": mine, "envelope": env},
+        "derived": {"identityId": ident, "emailId": derived}}}, using=USING)
+    assert st["created"] is None, st["created"]
+    for k in ("given", "derived"):
+        assert st["notCreated"][k] == {"type": "tooManyRecipients", "maxRecipients": 1000}, st
+    assert s.log_text().count("event=queued ") == queued
+
+
 def test_jmap_submission_records_bounded_in_bytes():
     """An account keeps at most 4 MiB of submission records, the oldest
     going first, as well as at most 1,000 of them: /get, /query and
