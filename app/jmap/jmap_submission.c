@@ -799,6 +799,36 @@ static long rcpt_add(struct rcpts *r, const char *addr)
 	return (long)r->n++;
 }
 
+/*
+ * Recipients the queue would drop (local addresses of no account or of a
+ * disabled one: queue_rcpt_dropped) are invalidRecipients naming each
+ * (RFC 8621 §7.5), nothing sent, as port 587 answers them 550 at RCPT
+ * TO. They were sent to the others and told "250 Queued", or, when all
+ * were such, refused without the list the RFC asks for. 0 or -1.
+ */
+static int unknown_rcpts(struct jmap_request *r, const struct rcpts *rc, struct jmap_set_err *e)
+{
+	const struct json_value **bad = NULL;
+	size_t n = 0;
+	for (size_t i = 0; i < rc->n; i++) {
+		if (!queue_rcpt_dropped(r->st, rc->v[i]))
+			continue;
+		if (!bad)
+			bad = arena_alloc(r->a, rc->n * sizeof *bad);
+		struct json_value *v = arena_zalloc(r->a, sizeof *v);
+		v->type = JSON_STRING;
+		v->str = rc->v[i];
+		v->len = strlen(rc->v[i]);
+		bad[n++] = v;
+	}
+	if (!n)
+		return 0;
+	e->invalid = bad;
+	e->ninvalid = n;
+	return jmap_set_fail(e, "invalidRecipients", NULL,
+			     "no such local recipient, or one that takes no mail");
+}
+
 /* §7.5: To, Cc and Bcc of the message, each address once. */
 static void rcpts_derive(struct arena *a, const struct jmap_hfields *h, struct rcpts *r)
 {
@@ -1064,6 +1094,10 @@ static int create_one(struct jmap_call *c, const struct json_value *o, const cha
 	if (!rc->n) {
 		free(m.data);
 		return jmap_set_fail(e, "noRecipients", NULL, NULL);
+	}
+	if (unknown_rcpts(r, rc, e) < 0) {
+		free(m.data);
+		return -1;
 	}
 	/* The bytes that go out: without Bcc, signed by jmap_send. */
 	struct str body = without_bcc(a, m.data, m.len);

@@ -583,6 +583,40 @@ static void prepare_done(void *arg)
 	deliver_submit(j->st, &j->dl);
 }
 
+/* The buffers rcpt_name may return the address in. */
+struct rcpt_name {
+	char rev[SRS_ADDR_MAX + 1];
+	char ours[SQ_ADDR_MAX + 1];
+};
+
+/* The address a recipient addr is resolved as, in nm or addr itself. */
+static const char *rcpt_name(struct store *st, const char *addr, struct rcpt_name *nm)
+{
+	/* A notice or a reply to one of our SRS addresses goes where
+	 * it reverses to (forward/srs.h); one that does not verify is
+	 * an unknown local address like any other. */
+	if (forward_reverse_local(st, addr, nm->rev, sizeof nm->rev, NULL) == 1)
+		addr = nm->rev;
+	/* One of our IDN domains in the spelling we do not keep it in
+	 * (JMAP, a Sieve redirect): ours all the same. */
+	if (snprintf(nm->ours, sizeof nm->ours, "%s", addr) < (int)sizeof nm->ours) {
+		store_served_spelling(st, nm->ours, sizeof nm->ours);
+		addr = nm->ours;
+	}
+	return addr;
+}
+
+int queue_rcpt_dropped(struct store *st, const char *addr)
+{
+	uint32_t acc[LOCAL_MAX_PER_RCPT];
+	struct store_forward fw[FORWARD_TARGETS_MAX];
+	size_t n = 0, nf = 0;
+	struct rcpt_name nm;
+	enum store_rcpt res = store_resolve_forwards(st, rcpt_name(st, addr, &nm), acc,
+						     LOCAL_MAX_PER_RCPT, &n, fw, FORWARD_TARGETS_MAX, &nf);
+	return res == STORE_RCPT_UNKNOWN || res == STORE_RCPT_INACTIVE;
+}
+
 void queue_submit(struct store *st, struct queue_request *r)
 {
 	r->queue_id = 0;
@@ -601,20 +635,8 @@ void queue_submit(struct store *st, struct queue_request *r)
 		uint32_t acc[LOCAL_MAX_PER_RCPT];
 		struct store_forward fw[FORWARD_TARGETS_MAX];
 		size_t n = 0, nf = 0;
-		const char *addr = r->rcpts[i].addr;
-		char rev[SRS_ADDR_MAX + 1];
-		/* A notice or a reply to one of our SRS addresses goes where
-		 * it reverses to (forward/srs.h); one that does not verify is
-		 * an unknown local address like any other. */
-		if (forward_reverse_local(st, addr, rev, sizeof rev, NULL) == 1)
-			addr = rev;
-		/* One of our IDN domains in the spelling we do not keep it in
-		 * (JMAP, a Sieve redirect): ours all the same. */
-		char ours[SQ_ADDR_MAX + 1];
-		if (snprintf(ours, sizeof ours, "%s", addr) < (int)sizeof ours) {
-			store_served_spelling(st, ours, sizeof ours);
-			addr = ours;
-		}
+		struct rcpt_name nm;
+		const char *addr = rcpt_name(st, r->rcpts[i].addr, &nm);
 		enum store_rcpt res = store_resolve_forwards(st, addr, acc, LOCAL_MAX_PER_RCPT, &n, fw,
 							     FORWARD_TARGETS_MAX, &nf);
 		switch (res) {

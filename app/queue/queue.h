@@ -120,6 +120,15 @@ struct queue_request {
 void queue_submit(struct store *st, struct queue_request *r);
 
 /*
+ * 1 when queue_submit would drop recipient addr (see Caveats: a local
+ * address that resolves to no account, or to a disabled one), resolved
+ * exactly as queue_submit resolves it; else 0. For a submitter that
+ * refuses such a recipient before submitting, as RCPT TO does.
+ * Thread-safe (one read transaction).
+ */
+int queue_rcpt_dropped(struct store *st, const char *addr);
+
+/*
  * A Sieve reject told after the message was accepted (RFC 5429 §2.1):
  * a failure DSN for rcpt with "550 5.7.1 reason", from the null sender
  * to sender (nothing for the null sender), queued now; msg[0..len) is

@@ -747,6 +747,44 @@ def test_jmap_submission_too_many_recipients_names_the_limit():
     assert s.log_text().count("event=queued ") == queued
 
 
+def test_jmap_submission_unknown_local_recipients_are_invalid():
+    """A local address of no account is invalidRecipients naming it (RFC
+    8621 §7.5), nothing sent, as port 587 answers it 550 at RCPT TO
+    (queue.h: such a recipient should have been refused before the
+    queue). With a good recipient beside it, the submission was created
+    and the unknown one told "250 2.0.0 Queued" while the queue dropped
+    it; with none, it was invalidRecipients without the list the RFC
+    says MUST be there. A derived envelope is judged the same."""
+    s = srv()
+    j = Jmap(s, *HAL)
+    _, ids = j.one("Identity/get", {}, using=USING)
+    ident = ids["list"][0]["id"]
+    mine = draft(s, HAL[0], "nobody")
+    derived = append_draft(s, "From: %s\r\nTo: ivy@example.test, nobody-3@example.test\r\n"
+                              "Subject: nobody 2\r\n\r\nHello.\r\n" % HAL[0])
+
+    def env(*rcpts):
+        return {"mailFrom": {"email": HAL[0]}, "rcptTo": [{"email": a} for a in rcpts]}
+    queued = s.log_text().count("event=queued ")
+    _, st = j.one("EmailSubmission/set", {"create": {
+        "mixed": {"identityId": ident, "emailId": mine,
+                  "envelope": env("nobody-1@example.test", IVY[0], "rob@remote.test")},
+        "all": {"identityId": ident, "emailId": mine,
+                "envelope": env("nobody-1@example.test", "nobody-2@example.test")},
+        "derived": {"identityId": ident, "emailId": derived}}}, using=USING)
+    assert st["created"] is None, st["created"]
+    nc = st["notCreated"]
+    assert {k: (v["type"], v["invalidRecipients"]) for k, v in nc.items()} == {
+        "mixed": ("invalidRecipients", ["nobody-1@example.test"]),
+        "all": ("invalidRecipients", ["nobody-1@example.test", "nobody-2@example.test"]),
+        "derived": ("invalidRecipients", ["nobody-3@example.test"])}, nc
+    assert s.log_text().count("event=queued ") == queued
+    # The good recipients alone go.
+    _, st = j.one("EmailSubmission/set", {"create": {"good": {
+        "identityId": ident, "emailId": mine, "envelope": env(IVY[0])}}}, using=USING)
+    assert "good" in (st["created"] or {}), st
+
+
 def test_jmap_submission_records_bounded_in_bytes():
     """An account keeps at most 4 MiB of submission records, the oldest
     going first, as well as at most 1,000 of them: /get, /query and
