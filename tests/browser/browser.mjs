@@ -5,7 +5,8 @@
 //
 // A test fails on any step that does not show what it should, and also on
 // what no step looks for: a console error, an uncaught page error, or a
-// request to a host other than the server (the web UI must work offline).
+// request to a host other than the server (the web UI must work offline),
+// or a dialog (alert(), confirm(), prompt(): the UI opens none).
 // Those are collected in `problems` while the steps run and decide the
 // verdict with the steps' own failure: the last stdout line is DONE (exit
 // 0) or FAILED followed by every problem (exit 1).
@@ -57,6 +58,12 @@ export async function open(cfg, { width = 1280, downloads = false, timeout = 150
 			problems.push(`console error: ${m.text()}`);
 	});
 	page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+	// The UI asks in place and never opens alert(), confirm() or prompt():
+	// a dialog is script that should not have run (hostile.mjs's markup).
+	page.on('dialog', (d) => {
+		problems.push(`a ${d.type()} dialog opened: ${d.message()}`);
+		d.dismiss().catch(() => {});
+	});
 	let shot = 0;
 	return {
 		browser, origin, page, problems,

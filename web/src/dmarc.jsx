@@ -93,7 +93,7 @@ export function DmarcReports({ name }) {
 							<tbody>
 								{r.sources.map((s) => (
 									<tr key={s.source_ip + ' ' + s.header_from}>
-										<td><code>{s.source_ip}</code></td><td>{s.header_from}</td><td>{s.messages}</td>
+										<td><code>{s.source_ip}</code></td><td class="wrap">{s.header_from}</td><td>{s.messages}</td>
 										<td>{s.pass}</td><td>{s.fail ? <span class="badge badge-missing">{s.fail}</span> : 0}</td>
 										<td>{s.dkim_pass}</td><td>{s.spf_pass}</td><td>{s.quarantined} / {s.rejected}</td>
 									</tr>
@@ -110,7 +110,7 @@ export function DmarcReports({ name }) {
 							<tbody>
 								{r.reports.slice().reverse().map((x) => (
 									<tr key={x.org_name + x.report_id + x.begin}>
-										<td>{x.org_name}{x.email ? <div class="muted">{x.email}</div> : null}</td>
+										<td class="wrap">{x.org_name}{x.email ? <div class="muted">{x.email}</div> : null}</td>
 										<td>{dateTime(x.begin)} – {dateTime(x.end)}</td>
 										<td><code>p={x.policy.p || '?'}</code>{x.truncated ? <span class="badge badge-different">cut</span> : null}</td>
 										<td>{x.messages}</td><td>{x.pass}</td><td>{x.fail}</td>

@@ -609,7 +609,7 @@ function Filters() {
 			{scripts.length ? (
 				<ul class="plain" data-testid="sieve-scripts">{scripts.map((s) => (
 					<li key={s.name} data-testid="sieve-script" data-name={s.name} data-active={s.active ? 'yes' : 'no'}>
-						<button class="linkish" type="button" onClick={() => open(s.name)}>{s.name}</button>{s.active ? ' (active)' : ''}{' '}
+						<button class="linkish wrap" type="button" onClick={() => open(s.name)}>{s.name}</button>{s.active ? ' (active)' : ''}{' '}
 						<button class="btn btn-small" type="button" disabled={a.busy} onClick={() => activate(s.name, !s.active)}
 							data-testid={s.active ? 'sieve-off' : 'sieve-on'}>{s.active ? 'Turn off' : 'Turn on'}</button>{' '}
 						{s.active ? null : <ConfirmButton label="Delete" confirm={`Delete ${s.name}?`} password pwLabel="Your password"

@@ -48,9 +48,9 @@ export function TlsrptReports({ name }) {
 							<tbody>
 								{r.reports.slice().reverse().map((x) => (
 									<tr key={x.organization + x.report_id + x.start}>
-										<td>{x.organization}{x.contact ? <div class="muted">{x.contact}</div> : null}</td>
+										<td class="wrap">{x.organization}{x.contact ? <div class="muted">{x.contact}</div> : null}</td>
 										<td>{dateTime(x.start)} – {dateTime(x.end)}</td>
-										<td>{x.policies.map((p) => <div key={p.type + p.domain}><code>{p.type}</code> {p.domain}</div>)}</td>
+										<td class="wrap">{x.policies.map((p) => <div key={p.type + p.domain}><code>{p.type}</code> {p.domain}</div>)}</td>
 										<td>{x.successful}</td>
 										<td>{x.failed ? <span class="badge badge-missing">{x.failed}</span> : 0}</td>
 										<td data-testid="tlsrpt-dkim"><Signed x={x} /></td>
@@ -69,9 +69,9 @@ export function TlsrptReports({ name }) {
 									<tbody>
 										{failures.map((x, i) => (
 											<tr key={i}>
-												<td>{x.reporter}</td><td>{dateTime(x.start)}</td>
-												<td><code>{x.f.result}</code>{x.f.info ? <div class="muted">{x.f.info}</div> : null}</td>
-												<td>{x.f.mx || '–'}{x.f.ip ? <div class="muted"><code>{x.f.ip}</code></div> : null}</td>
+												<td class="wrap">{x.reporter}</td><td>{dateTime(x.start)}</td>
+												<td class="wrap"><code>{x.f.result}</code>{x.f.info ? <div class="muted">{x.f.info}</div> : null}</td>
+												<td class="wrap">{x.f.mx || '–'}{x.f.ip ? <div class="muted"><code>{x.f.ip}</code></div> : null}</td>
 												<td>{x.f.sessions}</td>
 											</tr>
 										))}

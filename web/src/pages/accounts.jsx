@@ -96,7 +96,7 @@ export function Accounts() {
 						<tbody>
 							{accounts.map((a) => [
 								<tr key={a.email} data-testid="account-row" data-email={a.email}>
-									<td>{a.email}{a.display_name ? <div class="muted">{a.display_name}</div> : null}</td>
+									<td class="wrap">{a.email}{a.display_name ? <div class="muted">{a.display_name}</div> : null}</td>
 									<td><Usage used={a.used} quota={a.quota} /></td>
 									<td>{a.emails}</td>
 									<td><AliasCell aliases={a.aliases} /></td>

@@ -70,8 +70,8 @@ export function Queue() {
 							<tbody>
 								{messages.map((m) => (
 									<tr key={m.id} data-testid="queue-row">
-										<td>{m.from || <span class="muted">&lt;&gt;</span>}</td>
-										<td><Recipients m={m} /></td>
+										<td class="wrap">{m.from || <span class="muted">&lt;&gt;</span>}</td>
+										<td class="wrap"><Recipients m={m} /></td>
 										<td>{bytes(m.size)}</td>
 										<td>{dateTime(m.created)}</td>
 										<td>{m.attempts}</td>

@@ -283,8 +283,8 @@ function Recent() {
 							{list.map((d) => (
 								<tr key={d.seq} data-testid="spam-decision">
 									<td>{dateTime(d.at)}</td>
-									<td>{d.mail_from || <span class="muted">&lt;&gt;</span>}</td>
-									<td>{d.rcpt}</td>
+									<td class="wrap">{d.mail_from || <span class="muted">&lt;&gt;</span>}</td>
+									<td class="wrap">{d.rcpt}</td>
 									<td>{d.ip}</td>
 									<td>{d.score.toFixed(2)}</td>
 									<td><span class={`badge ${ACTION_BADGE[d.action] || 'badge-none'}`}>{d.action}</span></td>
