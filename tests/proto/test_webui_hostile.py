@@ -40,7 +40,7 @@ import time
 from email import policy
 from email.message import EmailMessage
 
-from harness import ROOT, Server
+from harness import ROOT
 from httpc import ACCOUNT_COOKIE, Api, admin_server, tls_ctx
 from test_webui import CHROMIUM, FakeDns, npm_install, run_browser
 
