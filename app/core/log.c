@@ -282,30 +282,83 @@ static size_t pairs_to_json(char *out, size_t o, size_t cap, const char *p)
 	return o;
 }
 
+/* The length of the character at s (k octets left) that a viewer obeys
+ * instead of showing: a C1 control (U+0080-U+009F; U+009B is a
+ * terminal's CSI) or a bidirectional control (U+200E, U+200F, U+061C,
+ * U+202A-U+202E, U+2066-U+2069: an override makes "relay=... status=sent"
+ * after it read backwards). 0 for any other. Each begins with a lead
+ * octet and the others are continuations, so a match never starts inside
+ * another: log_scrub matches them from either end alike. */
+static size_t invisible_len(const unsigned char *s, size_t k)
+{
+	if (k >= 2 && s[0] == 0xc2 && s[1] >= 0x80 && s[1] <= 0x9f)
+		return 2;
+	if (k >= 2 && s[0] == 0xd8 && s[1] == 0x9c)
+		return 2;
+	if (k >= 3 && s[0] == 0xe2 && s[1] == 0x80 &&
+	    (s[2] == 0x8e || s[2] == 0x8f || (s[2] >= 0xaa && s[2] <= 0xae)))
+		return 3;
+	if (k >= 3 && s[0] == 0xe2 && s[1] == 0x81 && s[2] >= 0xa6 && s[2] <= 0xa9)
+		return 3;
+	return 0;
+}
+
+/* invisible_len's character ending just before s + m, or 0. */
+static size_t invisible_before(const unsigned char *s, size_t m)
+{
+	for (size_t k = 2; k <= 3; k++)
+		if (m >= k && invisible_len(s + m - k, k) == k)
+			return k;
+	return 0;
+}
+
+/* The code point of an invisible_len character of k octets. */
+static unsigned invisible_cp(const unsigned char *s, size_t k)
+{
+	return k == 2 ? (unsigned)(s[0] & 0x1f) << 6 | (s[1] & 0x3f)
+		      : (unsigned)(s[0] & 0x0f) << 12 | (unsigned)(s[1] & 0x3f) << 6 | (s[2] & 0x3f);
+}
+
 /* Rewrites each control byte of s (NUL-terminated, in a buffer of sz
- * bytes) as \xHH in place, cutting the end when there is no room. A value
- * a caller forgot to quote may come from a peer (a report's org_name, a
- * remote reply): a raw CR or LF in it would start a record of the peer's
- * making, one fail2ban's anchored filter would take for a failed login. */
+ * bytes) as \xHH, and each invisible_len character as \uHHHH, in place,
+ * cutting the end when there is no room. A value a caller forgot to
+ * quote may come from a peer (a report's org_name, a remote reply): a raw
+ * CR or LF in it would start a record of the peer's making, one
+ * fail2ban's anchored filter would take for a failed login; a bidi
+ * override would make the rest of the line, read in a terminal or the
+ * web admin's log page, say something else. */
 static void log_scrub(char *s, size_t sz)
 {
+	const unsigned char *u = (const unsigned char *)s;
 	size_t n = strlen(s), m = 0, len = 0;
 
 	/* In place, from the end (no second buffer on a small thread stack):
 	 * first how much of s fits once escaped, then the copy backwards. */
-	for (; m < n; m++) {
-		size_t w = (unsigned char)s[m] < ' ' || s[m] == 0x7f ? 4 : 1;
+	while (m < n) {
+		size_t k = invisible_len(u + m, n - m), in = k ? k : 1;
+		size_t w = k ? 6 : u[m] < ' ' || u[m] == 0x7f ? 4 : 1;
 		if (len + w > sz - 1)
 			break;
 		len += w;
+		m += in;
 	}
 	if (len == m && m == n)
 		return; /* nothing to escape */
 	s[len] = '\0';
 	while (m > 0) {
+		static const char hex[] = "0123456789abcdef";
+		size_t k = invisible_before(u, m);
+		if (k) {
+			unsigned cp = invisible_cp(u + m - k, k);
+			m -= k;
+			for (int i = 0; i < 4; i++, cp >>= 4)
+				s[--len] = hex[cp & 15];
+			s[--len] = 'u';
+			s[--len] = '\\';
+			continue;
+		}
 		unsigned char c = (unsigned char)s[--m];
 		if (c < ' ' || c == 0x7f) {
-			static const char hex[] = "0123456789abcdef";
 			s[--len] = hex[c & 15];
 			s[--len] = hex[c >> 4];
 			s[--len] = 'x';

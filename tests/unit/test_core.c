@@ -589,8 +589,13 @@ static void test_log(void)
 		memset(lfs, '\n', sizeof(lfs) - 1);
 		log_warn("t", NULL, "event=many v=%s", lfs);
 	}
+	/* A bidi override or a C1 control from a peer is shown, not obeyed:
+	 * after U+202E the rest of a line reads backwards. Other UTF-8 stays. */
+	log_warn("t", NULL, "event=bidi rcpt=%s ok=%s status=sent",
+		 "a\xe2\x80\xaex\xe2\x81\xa6y\xc2\x9bz\xd8\x9c\xe2\x80\x8f", "\xc3\xa9\xe2\x80\x94");
 	log_init(fd, LOG_INFO, 1);
 	log_warn("t", "s2", "event=json who=%s n=3", log_q("a \"b\"", q, sizeof(q)));
+	log_warn("t", NULL, "event=jbidi v=%s", "\xe2\x80\xae!");
 	/* A peer's user name need not be UTF-8; a JSON line must be. */
 	log_warn("t", NULL, "event=bytes user=%s ok=%s ip=1.2.3.4",
 		 log_quoted("a\xff\xc3(b", q, sizeof(q)), "\xc3\xa9");
@@ -614,9 +619,13 @@ static void test_log(void)
 		int records = 0;
 		for (ssize_t i = 0; i < n; i++)
 			records += got_all[i] == '\n';
-		CHECK_EQ_INT(records, 6); /* shown, raw, many, json, bytes, long */
+		CHECK_EQ_INT(records, 8); /* shown, raw, many, bidi, json, jbidi, bytes, long */
 	}
 	CHECK(strstr(got_all, "\",\"ip\":\"1.2.3.4\"}") != NULL);
+	CHECK(strstr(got_all, " event=bidi rcpt=a\\u202ex\\u2066y\\u009bz\\u061c\\u200f "
+			      "ok=\xc3\xa9\xe2\x80\x94 status=sent\n") != NULL);
+	CHECK(strstr(got_all, "\"event\":\"jbidi\",\"v\":\"\\\\u202e!\"}") != NULL);
+	CHECK(memmem(got_all, (size_t)(n > 0 ? n : 0), "\xe2\x80\xae", 3) == NULL);
 	CHECK_EQ_STR(log_quoted("plain", q, sizeof(q)), "\"plain\"");
 	CHECK_EQ_STR(log_quoted(NULL, q, sizeof(q)), "\"\"");
 	CHECK_EQ_STR(log_quoted("a\"b=c", q, sizeof(q)), "\"a\\\"b=c\"");
