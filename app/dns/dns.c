@@ -28,7 +28,8 @@
 #define DNS_TRIES 3
 
 /* One exchanger and the addresses found for it (raw, IPv4 and IPv6 apart:
- * the route lists IPv4 first whatever order the answers come in). */
+ * the route interleaves them, IPv6 first, whatever order the answers
+ * come in: host_addrs()). */
 struct mx_host {
 	char name[256];
 	unsigned pref;
@@ -320,23 +321,38 @@ static void settle(struct dns_lookup *l)
 		free(l);
 }
 
+/*
+ * Appends host m's addresses to out (n so far, at most DNS_ADDRS_MAX),
+ * the families interleaved, IPv6 first, as RFC 8305 §4 orders a host's
+ * addresses: when one family cannot connect (no IPv6 route, a firewalled
+ * IPv4 address) the other is the very next try, and both fit in the
+ * queue's per-delivery address limit. The host's addresses stay
+ * together, so a less preferred exchanger's never come before all of a
+ * better one's (RFC 5321 §5.1). Returns the new count.
+ */
+static size_t host_addrs(const struct mx_host *m, uint16_t port, struct dns_addr *out, size_t n)
+{
+	size_t i6 = 0, i4 = 0;
+	int six = 1; /* whose turn it is */
+	while (n < DNS_ADDRS_MAX && (i6 < m->n6 || i4 < m->n4)) {
+		if (i4 == m->n4 || (six && i6 < m->n6))
+			dns_addr_put(&out[n], m->name, AF_INET6, m->v6[i6++], port);
+		else
+			dns_addr_put(&out[n], m->name, AF_INET, m->v4[i4++], port);
+		out[n++].pref = m->pref;
+		six = !six;
+	}
+	return n;
+}
+
 static void addresses_done(struct dns_lookup *l)
 {
 	struct dns_addr *out = xmalloc(DNS_ADDRS_MAX * sizeof *out);
 	size_t n = 0;
 	char why[320];
 
-	for (size_t h = 0; h < l->nhosts; h++) {
-		const struct mx_host *m = &l->hosts[h];
-		for (size_t i = 0; i < m->n4 && n < DNS_ADDRS_MAX; i++) {
-			dns_addr_put(&out[n], m->name, AF_INET, m->v4[i], l->port);
-			out[n++].pref = m->pref;
-		}
-		for (size_t i = 0; i < m->n6 && n < DNS_ADDRS_MAX; i++) {
-			dns_addr_put(&out[n], m->name, AF_INET6, m->v6[i], l->port);
-			out[n++].pref = m->pref;
-		}
-	}
+	for (size_t h = 0; h < l->nhosts; h++)
+		n = host_addrs(&l->hosts[h], l->port, out, n);
 	if (n) {
 		finish(l, DNS_OK, out, n, "");
 	} else {

@@ -9,6 +9,7 @@ Connections go to ::1 and 127.0.0.1 only."""
 import http.client
 import imaplib
 import poplib
+import re
 import smtplib
 import socket
 import time
@@ -171,23 +172,49 @@ def test_outbound_to_aaaa_only_mx():
         assert w.wait_queue_empty()
 
 
+def attempts(w):
+    """The addresses the queue tried and failed, in order, from the log's
+    event=attempt_failed lines (why="4.4.1 HOST[ADDR]: ...")."""
+    return re.findall(r"event=attempt_failed .*?why=\"?\S+ [^\[ ]+\[([^\]]+)\]",
+                      w.srv.log_text())
+
+
 def test_outbound_both_families_falls_back():
-    """An exchanger with A and AAAA, tried IPv4 first: when its IPv4
-    address refuses the connection, the IPv6 one gets the mail."""
-    for listen, other in (("::1", "v4"), ("v4", "::1")):
-        def records(ips, other=other, listen=listen):
-            a = ips[0]
+    """An exchanger with A and AAAA is tried IPv6 first, then IPv4 (RFC
+    8305 §4): when one family refuses the connection, the other gets the
+    mail before any other exchanger is tried."""
+    for listen in ("::1", "v4"):
+        def records(ips):
             return {"remote.test": {"MX": [[10, "mx.remote.test"]]},
-                    "mx.remote.test": {"A": [a], "AAAA": ["::1"]}}
+                    "mx.remote.test": {"A": [ips[0]], "AAAA": ["::1"]}}
         with World(records, nips=1) as w:
             r = receiver_at(w, w.ips[0] if listen == "v4" else "::1")
             w.send(["carol@remote.test"], subject="fallback")
             msgs = r.wait_messages(1)
             assert len(msgs) == 1, (listen, w.srv.log_text()[-3000:])
             assert w.wait_queue_empty()
-            # IPv4 first (dns.h): only the IPv6 listener's case falls back.
-            refused = "event=attempt_failed" in w.srv.log_text()
-            assert refused == (listen == "::1"), (listen, w.srv.log_text()[-4000:])
+            # IPv6 first: only the IPv4 listener's case falls back, from ::1.
+            want = ["::1"] if listen == "v4" else []
+            assert attempts(w) == want, (listen, w.srv.log_text()[-4000:])
+
+
+def test_outbound_families_before_next_mx():
+    """RFC 5321 §5.1 with both families: every address of the better
+    exchanger (IPv6, then IPv4, then the next of each) is tried before
+    the less preferred exchanger's, whose IPv6 address refusing too
+    leaves its IPv4 one to take the mail."""
+    def records(ips):
+        return {"remote.test": {"MX": [[20, "mx2.remote.test"], [10, "mx1.remote.test"]]},
+                "mx1.remote.test": {"A": [ips[0], ips[1]], "AAAA": ["::1"]},
+                "mx2.remote.test": {"A": [ips[2]], "AAAA": ["::1"]}}
+    with World(records, nips=3) as w:
+        r = w.receiver(2)
+        w.send(["carol@remote.test"], subject="in order")
+        msgs = r.wait_messages(1)
+        assert len(msgs) == 1, w.srv.log_text()[-3000:]
+        assert w.wait_queue_empty()
+        # Two A records and one AAAA: v6, v4, then the other v4.
+        assert attempts(w) == ["::1", w.ips[0], w.ips[1], "::1"], w.srv.log_text()[-4000:]
 
 
 def test_migrate_from_ipv6_literal():
