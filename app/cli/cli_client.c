@@ -2,8 +2,9 @@
  * cli_client.c — the blocking client connection of cli_client.h.
  *
  * BearSSL's sslio wrappers drive the engine over the blocking socket; the
- * X.509 "minimal" engine checks the chain against the trust anchors and
- * the name against host (br_ssl_client_reset's server name). Reads are
+ * X.509 "minimal" engine checks the chain against the trust anchors, and
+ * tls_client_reset() the identity: a host name as SNI and dNSName, an
+ * address literal as an iPAddress with no SNI (net/tls_client.h). Reads are
  * buffered here so callers can take a byte at a time.
  */
 #include "cli/cli_client.h"
@@ -30,6 +31,7 @@ struct cli_client {
 	char host[256];
 	br_ssl_client_context sc;
 	br_x509_minimal_context xc;
+	struct tls_client_id id;
 	br_sslio_context io;
 	unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
 	char rbuf[16384];
@@ -118,7 +120,7 @@ int cli_client_starttls(struct cli_client *c, char *err, size_t errsz)
 		return -1;
 	}
 	br_ssl_engine_inject_entropy(&c->sc.eng, seed, sizeof seed);
-	if (!br_ssl_client_reset(&c->sc, c->host, 0)) {
+	if (!tls_client_reset(&c->sc, &c->id, c->host, 1)) {
 		snprintf(err, errsz, "TLS setup failed");
 		return -1;
 	}
@@ -224,6 +226,7 @@ void cli_client_close(struct cli_client **cp)
 		return;
 	if (c->fd >= 0)
 		close(c->fd);
+	tls_client_id_free(&c->id);
 	explicit_bzero(c, sizeof *c);
 	free(c);
 	*cp = NULL;

@@ -3,7 +3,8 @@
  * tools that talk to another server (`tern migrate`: IMAP, then
  * ManageSieve): TCP, implicit TLS or a STARTTLS upgrade, the server's
  * certificate verified against the built-in roots (net/anchors.h, plus
- * TERN_TLS_CA_FILE) for the host name given, over net/tls_client.h's
+ * TERN_TLS_CA_FILE) for the host name given (an address: as an iPAddress,
+ * with no SNI; tls_client_reset), over net/tls_client.h's
  * strict profile (the password goes over it). A command-line tool waits
  * for its one server, so no loop is needed.
  */

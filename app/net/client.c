@@ -42,6 +42,7 @@ struct client_tls {
 	br_x509_minimal_context xm; /* required by init_full, replaced by xa */
 	struct x509_any xa;
 	struct dane_x509 *dane; /* DANE's engine (client_start_tls_dane), else NULL */
+	struct tls_client_id id; /* an address's check (tls_client_reset) */
 	unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
 };
 
@@ -115,6 +116,7 @@ static void destroy(struct client *c)
 	if (c->tls_) {
 		explicit_bzero(&c->tls_->cc, sizeof c->tls_->cc);
 		free(c->tls_->dane);
+		tls_client_id_free(&c->tls_->id);
 		free(c->tls_);
 	}
 	buf_free(&c->in);
@@ -206,11 +208,9 @@ static int start_tls(struct client *c, const char *server_name, const char *also
 	br_ssl_engine_set_buffer(&t->cc.eng, t->iobuf, sizeof t->iobuf, 1);
 	br_ssl_engine_inject_entropy(&t->cc.eng, seed, sizeof seed);
 	explicit_bzero(seed, sizeof seed);
-	/* SNI only for names (not for address literals). */
-	const char *sni = server_name;
-	if (sni && (strchr(sni, ':') || strspn(sni, "0123456789.") == strlen(sni)))
-		sni = NULL;
-	if (!br_ssl_client_reset(&t->cc, sni, 0)) {
+	/* SNI for a name; an address is checked against the certificate's
+	 * iPAddress instead when the chain is verified with the roots. */
+	if (!tls_client_reset(&t->cc, &t->id, server_name, verify && !tlsa)) {
 		free(t->dane);
 		free(t);
 		return -1;

@@ -73,7 +73,8 @@ struct client *client_connect(struct loop *loop, const struct sockaddr *sa, sock
 			      size_t in_max, size_t out_max, const struct client_ops *ops,
 			      void *arg);
 /*
- * Starts a TLS handshake now (server_name for SNI, may be NULL). Input
+ * Starts a TLS handshake now (server_name for SNI, may be NULL; an IP
+ * address goes without SNI, RFC 6066 §3: tls_client_reset()). Input
  * buffered so far is dropped (RFC 3207 §4.2). strict: net/tls_client.h's
  * TLS_CLIENT_STRICT profile (TLS that is required, or carries a
  * password), else the wide opportunistic one. 0, or -1 (already on, no
@@ -82,9 +83,9 @@ struct client *client_connect(struct loop *loop, const struct sockaddr *sa, sock
 int client_start_tls(struct client *c, const char *server_name, int strict);
 /*
  * client_start_tls() with the server verified: the chain must lead to one
- * of anchors_get()'s anchors and, when server_name is a host name, the
- * certificate must carry it (an address literal is not name-checked:
- * BearSSL matches dNSName only). A failure closes the client with reason
+ * of anchors_get()'s anchors and the certificate must carry server_name:
+ * a host name as a dNSName, an IP address as an iPAddress (net/
+ * tls_client.h). A failure closes the client with reason
  * "tls_handshake_failed"; client_tls_error() then says why. strict as
  * for client_start_tls() (only MTA-STS testing's attempt is not).
  */

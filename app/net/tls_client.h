@@ -24,6 +24,16 @@
  *   parameters with SHA-1 fails with BR_ERR_INVALID_ALGORITHM (RFC 9155,
  *   RFC 9325 §4.2-4.3).
  *
+ * The server's identity (tls_client_reset): a host name goes as SNI and
+ * BearSSL's X.509 engine checks it against the certificate's dNSNames. An
+ * IP address may not go as SNI (RFC 6066 §3), and BearSSL would then
+ * check no name at all: struct tls_client_id wraps the chain's validator
+ * and wants the address in an iPAddress subjectAltName (RFC 5280
+ * §4.2.1.6; RFC 9525 §6.2's IP-ID), as Python's ssl, curl and Go do. Every
+ * TLS client goes through it: net/client.c (and so SMTP delivery, a relay
+ * host given as [addr]:port, ACME, MTA-STS, HTTP push) and cli_client.c
+ * (`tern migrate`).
+ *
  * Caveat: certificate chains are checked by the X.509 engine with its own
  * hashes; this file does not change what a chain may be signed with.
  */
@@ -36,5 +46,35 @@ enum tls_client_profile { TLS_CLIENT_WIDE, TLS_CLIENT_STRICT };
 
 /* Sets eng's versions, suites and handshake hashes for profile p. */
 void tls_client_profile(br_ssl_engine_context *eng, enum tls_client_profile p);
+
+/* The X.509 wrapper that checks an address's iPAddress (zeroed before use;
+ * its fields are tls_client.c's). */
+struct tls_client_id {
+	const br_x509_class *vtable;
+	const br_x509_class **inner; /* the chain's validator */
+	unsigned char addr[16];
+	size_t addr_len; /* 4 or 16 */
+	unsigned depth;
+	unsigned char *ee; /* the end-entity certificate, while the chain comes */
+	size_t ee_len, ee_size;
+};
+
+/* 1 with the address in addr (4 or 16 octets, *len set) when name is an
+ * IP address ("192.0.2.1", "2001:db8::1", "[2001:db8::1]"), else 0. */
+int tls_client_addr(const char *name, unsigned char addr[16], size_t *len);
+
+/*
+ * br_ssl_client_reset() for a handshake with server_name (NULL: no name
+ * at all), after the X.509 engine is set. A name goes as SNI and cc's
+ * engine checks it. An address goes without SNI; with check_addr (the
+ * engine verifies) id is put in front of cc's engine, and a certificate
+ * without the address in an iPAddress SAN fails with
+ * BR_ERR_X509_BAD_SERVER_NAME. id stays in use for the handshake; free
+ * it with tls_client_id_free(). 1, or 0 as br_ssl_client_reset().
+ */
+int tls_client_reset(br_ssl_client_context *cc, struct tls_client_id *id,
+                     const char *server_name, int check_addr);
+/* Frees what id holds (a certificate of a handshake cut short). */
+void tls_client_id_free(struct tls_client_id *id);
 
 #endif

@@ -327,37 +327,50 @@ static void dn_cn(struct der dn, char *out, size_t outsz)
 	}
 }
 
-/* The dNSNames of the subjectAltName in [3] extensions, comma-separated, printable ASCII. */
-static void san_names(struct der ext3, char *out, size_t outsz)
+/* The GeneralNames of the subjectAltName in [3] extensions (*names_r):
+ * 0, or -1 when there is none or it does not parse. */
+static int san_seq(struct der ext3, struct der *names_r)
 {
 	static const unsigned char oid_san[] = {0x55, 0x1D, 0x11};
-	struct der exts, ext, oid, val, names, name;
+	struct der exts, ext, oid, val;
 	unsigned tag;
-	size_t o = 0;
 
 	if (der_next(&ext3, &tag, &exts) || tag != 0x30)
-		return;
+		return -1;
 	while (exts.len > 0) {
 		if (der_next(&exts, &tag, &ext) || tag != 0x30 || der_next(&ext, &tag, &oid) ||
 		    tag != 0x06)
-			return;
+			return -1;
 		if (oid.len != sizeof oid_san || memcmp(oid.p, oid_san, sizeof oid_san) != 0)
 			continue;
 		if (der_next(&ext, &tag, &val))
-			return;
+			return -1;
 		if (tag == 0x01 && der_next(&ext, &tag, &val)) /* critical */
-			return;
-		if (tag != 0x04 || der_next(&val, &tag, &names) || tag != 0x30)
-			return;
-		while (names.len > 0 && der_next(&names, &tag, &name) == 0) {
-			if (tag != 0x82 || o + name.len + 2 >= outsz)
-				continue;
-			if (o > 0)
-				out[o++] = ',';
-			for (size_t i = 0; i < name.len; i++)
-				out[o++] = name.p[i] > 0x20 && name.p[i] < 0x7F ? (char)name.p[i] : '?';
-			out[o] = '\0';
-		}
+			return -1;
+		if (tag != 0x04 || der_next(&val, &tag, names_r) || tag != 0x30)
+			return -1;
+		return 0;
+	}
+	return -1;
+}
+
+/* The dNSNames of the subjectAltName in [3] extensions, comma-separated, printable ASCII. */
+static void san_names(struct der ext3, char *out, size_t outsz)
+{
+	struct der names, name;
+	unsigned tag;
+	size_t o = 0;
+
+	if (san_seq(ext3, &names) < 0)
+		return;
+	while (names.len > 0 && der_next(&names, &tag, &name) == 0) {
+		if (tag != 0x82 || o + name.len + 2 >= outsz)
+			continue;
+		if (o > 0)
+			out[o++] = ',';
+		for (size_t i = 0; i < name.len; i++)
+			out[o++] = name.p[i] > 0x20 && name.p[i] < 0x7F ? (char)name.p[i] : '?';
+		out[o] = '\0';
 	}
 }
 
@@ -414,6 +427,27 @@ static int cert_info(const unsigned char *data, size_t len, struct tls_conf *con
 		}
 	}
 	return 0;
+}
+
+int tls_cert_san(const unsigned char *cert, size_t len, const unsigned char **names_r,
+                 size_t *nlen_r)
+{
+	struct der tbs, v, issuer, names;
+	unsigned tag;
+
+	if (cert_issuer(cert, len, &tbs, &issuer) < 0)
+		return -1;
+	/* validity, subject, subjectPublicKeyInfo, optional unique IDs, then [3]. */
+	while (tbs.len > 0 && der_next(&tbs, &tag, &v) == 0) {
+		if (tag != 0xA3)
+			continue;
+		if (san_seq(v, &names) < 0)
+			return -1;
+		*names_r = names.p;
+		*nlen_r = names.len;
+		return 0;
+	}
+	return -1;
 }
 
 /* Collects certificates: DER bytes back to back plus their lengths. */

@@ -83,6 +83,15 @@ int tls_der_next(const unsigned char **p, size_t *len, unsigned *tag_r,
                  const unsigned char **val_r, size_t *vlen_r);
 
 /*
+ * The subjectAltName of a DER certificate: its GeneralNames' content
+ * (the names one after another, each a context-tagged element: dNSName
+ * 0x82, iPAddress 0x87, ...) pointing into cert. 0, or -1 when the
+ * certificate has no such extension or does not parse.
+ */
+int tls_cert_san(const unsigned char *cert, size_t len, const unsigned char **names_r,
+                 size_t *nlen_r);
+
+/*
  * An X.509 Time (RFC 5280 §4.1.2.5): the content of a UTCTime (tag 0x17,
  * YYMMDDHHMMSSZ, years 50-99 being 19xx) or GeneralizedTime (0x18,
  * YYYYMMDDHHMMSSZ) as seconds since the epoch in *t_r. 0, or -1 for any

@@ -7,6 +7,7 @@ Each remote MTA gets its own 127.0.0.x address; they all listen on the
 same port, which tern is told with TERN_QUEUE_MX_PORT (a test-only
 setting: on the internet MX delivery always uses port 25)."""
 import base64
+import ipaddress
 import json
 import os
 import pwd
@@ -147,10 +148,20 @@ def test_ca(tmp):
     return crt, key
 
 
+def _san(name):
+    """A subjectAltName entry: IP: for an address, else DNS:."""
+    try:
+        ipaddress.ip_address(name)
+        return "IP:" + name
+    except ValueError:
+        return "DNS:" + name
+
+
 def ca_signed(tmp, ca, name, also=()):
-    """A server certificate for DNS name `name` (and the names in also)
-    issued by ca (test_ca's pair)."""
-    base = os.path.join(tmp, name)
+    """A server certificate for DNS name `name` (and the names in also;
+    an IP address among them goes in as an iPAddress) issued by ca
+    (test_ca's pair)."""
+    base = os.path.join(tmp, name.replace(":", "_"))
     key, csr, crt, ext = base + ".key", base + ".csr", base + ".crt", base + ".ext"
     subprocess.run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt",
                     "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", csr,
@@ -158,7 +169,7 @@ def ca_signed(tmp, ca, name, also=()):
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     with open(ext, "w") as f:
         f.write("subjectAltName=%s\nextendedKeyUsage=serverAuth\n"
-                % ",".join("DNS:" + n for n in (name,) + tuple(also)))
+                % ",".join(_san(n) for n in (name,) + tuple(also)))
     subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA", ca[0], "-CAkey", ca[1],
                     "-CAcreateserial", "-out", crt, "-days", "2", "-extfile", ext], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -219,6 +230,7 @@ class Receiver:
     A 421 reply does not close the connection:
     the peer reads on, as a hostile one would, so what the client still
     sends after it is in .commands.
+    .snis has each TLS handshake's SNI name (None: the client sent none).
     Received transactions are in .messages (dicts; "at" is the time.time()
     the end of data was read, before data_delay and the reply; "conn" the
     number of the connection that carried it, 1 for the first accepted)."""
@@ -249,6 +261,7 @@ class Receiver:
         self.tls_break = tls_break
         self.quit_delay, self.quits = quit_delay, []
         self.lone_dots = 0
+        self.snis = []  # each handshake's SNI name, None when the client sent none
         self.open_sessions = self.max_open_sessions = 0
         self.messages, self.connections, self.commands = [], 0, []
         self.transactions = 0
@@ -259,6 +272,7 @@ class Receiver:
             crt, key = cert or self_signed(self.tmp)
             self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             self.ctx.load_cert_chain(crt, key)
+            self.ctx.sni_callback = self._sni
             if tls13_only:  # BearSSL speaks TLS 1.2 at most: every handshake fails
                 self.ctx.minimum_version = ssl.TLSVersion.TLSv1_3
             if tls_weak:
@@ -272,6 +286,10 @@ class Receiver:
         self.stopping = False
         self.conns = []
         threading.Thread(target=self._accept, daemon=True).start()
+
+    def _sni(self, sock, name, ctx):
+        with self.lock:
+            self.snis.append(name)
 
     def _accept(self):
         while not self.stopping:

@@ -21,7 +21,7 @@ import threading
 import time
 
 import dovecot_peer
-from harness import Server
+from harness import Server, free_port
 from mailpeers import ca_signed, test_ca as make_ca
 
 BOB, BOB_PW = "bob@example.test", "bob-pw-1"
@@ -695,3 +695,50 @@ def test_migrate_source_user_escapes_are_checked():
         assert r.returncode != 0 and b"escapes" not in r.stderr, r.stderr
     finally:
         s.cleanup()
+
+
+def test_migrate_from_address_literals_verifies_the_ip_san():
+    """imaps://USER@127.0.0.1 and imap://USER@[::1] (STARTTLS): the source's
+    certificate is verified against the address, as an iPAddress in its
+    subjectAltName (RFC 5280 §4.2.1.6), and no SNI carries the address
+    (RFC 6066 §3). The address went as SNI and was matched against the
+    certificate's DNS names, so no certificate could ever verify and such
+    a source could not be migrated from at all. A certificate for
+    another name (only "localhost") is still refused before LOGIN."""
+    tmp = tempfile.mkdtemp(prefix="tern-migrate-ip-")
+    ca = make_ca(tmp)
+    for_ips = ca_signed(tmp, ca, "mail.source.test", also=("127.0.0.1", "::1"))
+    for_name = ca_signed(tmp, ca, "localhost")
+    v6_port = free_port(("::1",))
+    dest = Server(accounts=[(BOB, BOB_PW)], env={"TERN_TLS_CA_FILE": ca[0]})
+    try:
+        with dest:
+            for cert, ok in ((for_name, False), (for_ips, True)):
+                src = Server(accounts=[(CAROL, CAROL_PW)], imap=True,
+                             env={"TERN_TLS_CERT": cert[0], "TERN_TLS_KEY": cert[1],
+                                  "TERN_LISTEN_IMAP": "[::1]:%d" % v6_port})
+                with src:
+                    ctx = ssl.create_default_context(cafile=ca[0])
+                    ctx.check_hostname = False
+                    m = imaplib.IMAP4_SSL("127.0.0.1", src.imaps_port, ssl_context=ctx)
+                    m.login(CAROL, CAROL_PW)
+                    assert m.append("INBOX", None, None, msg(1, "from an address"))[0] == "OK"
+                    m.logout()
+                    for url, said in (
+                            ("imaps://carol%%40example.test@127.0.0.1:%d" % src.imaps_port,
+                             b": 1 imported, 0 already there"),
+                            ("imap://carol%%40example.test@[::1]:%d" % v6_port,
+                             b": 0 imported, 1 already there")):
+                        r = dest.cli("migrate", BOB, "--from", url, input=CAROL_PW + "\n",
+                                     check=False)
+                        if ok:
+                            assert r.returncode == 0, (url, r.stdout, r.stderr)
+                            assert said in r.stdout, (url, r.stdout)
+                        else:
+                            assert r.returncode == 1, (url, r.stdout, r.stderr)
+                            assert b"not issued for that name" in r.stderr, (url, r.stderr)
+                    # Ours, then the migrations' (none without a verified certificate).
+                    logins = src.log_text().count("event=login ")
+                    assert logins == (3 if ok else 1), src.log_text()[-3000:]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

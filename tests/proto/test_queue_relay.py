@@ -71,6 +71,39 @@ def test_relay_host_certificate_for_another_name_gets_no_auth():
         assert "relay-secret-3" not in log
 
 
+def test_relay_host_address_literal_is_checked_against_its_ip_san():
+    """TERN_RELAY_HOST=[addr]:port, verified: no SNI goes (RFC 6066 §3
+    forbids an address there), and the certificate must carry the
+    address as an iPAddress (RFC 5280 §4.2.1.6). BearSSL, given no name,
+    checked none: a trusted CA's certificate for any name at all got the
+    password."""
+    ips = unique_ips(1)
+    port = free_port_on(ips)
+    tmp = tempfile.mkdtemp(prefix="tern-relayca-")
+    atexit.register(shutil.rmtree, tmp, True)
+    ca = test_ca(tmp)
+    good = ca_signed(tmp, ca, "relay.remote.test", also=(ips[0],))
+    other = ca_signed(tmp, ca, "someone-else.test")
+    env = {"TERN_RELAY_HOST": "[%s]:%d" % (ips[0], port), "TERN_RELAY_USER": "relayuser",
+           "TERN_RELAY_PASSWORD": "relay-secret-9", "TERN_TLS_CA_FILE": ca[0]}
+    with World({}, env=env) as w:
+        r = Receiver(ips[0], port, tls=True, auth=("relayuser", "relay-secret-9"), cert=other)
+        w.receivers.append(r)
+        w.send(["carol@remote.test"])
+        out = w.wait_list("TLS not verified")
+        assert "pending" in out and "not issued for that name" in out, out
+        assert r.messages == [] and r.snis == [None], (r.snis, r.commands)
+        assert not any(c.upper().startswith("AUTH") for c in r.commands), r.commands
+    with World({}, env=env) as w:
+        r = Receiver(ips[0], port, tls=True, auth=("relayuser", "relay-secret-9"), cert=good)
+        w.receivers.append(r)
+        w.send(["carol@remote.test"])
+        msgs = r.wait_messages(1)
+        assert len(msgs) == 1 and msgs[0]["auth"] == "relayuser", w.srv.log_text()[-3000:]
+        assert r.snis == [None], r.snis
+        assert w.wait_queue_empty()
+
+
 def test_relay_host_self_signed_refused_unless_verification_is_off():
     """A self-signed certificate for another name (the issue's relay): with
     the default, nothing is sent; TERN_RELAY_TLS_VERIFY=off is the

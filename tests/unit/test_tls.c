@@ -21,6 +21,7 @@
 #include "core/log.h"
 #include "core/random.h"
 #include "net/tls.h"
+#include "net/tls_client.h"
 #include "net/tls_private.h"
 #include "unit.h"
 
@@ -95,8 +96,13 @@ static int anchor_init(struct anchor *a, const br_x509_certificate *c, int is_ca
 struct client {
 	br_ssl_client_context cc;
 	br_x509_minimal_context xc;
+	struct tls_client_id id;
 	unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
 };
+
+/* Set: the client starts with tern's tls_client_reset() (its address
+ * check), not br_ssl_client_reset(). */
+static int client_tern_reset;
 
 static void client_init(struct client *c, const br_x509_trust_anchor *ta, const char *name,
                         const uint16_t *suites, size_t nsuites, unsigned vmin, unsigned vmax,
@@ -111,7 +117,11 @@ static void client_init(struct client *c, const br_x509_trust_anchor *ta, const 
 	br_ssl_engine_set_buffer(&c->cc.eng, c->iobuf, sizeof c->iobuf, 1);
 	random_bytes(seed, sizeof seed);
 	br_ssl_engine_inject_entropy(&c->cc.eng, seed, sizeof seed);
-	br_ssl_client_reset(&c->cc, name, resume);
+	memset(&c->id, 0, sizeof c->id);
+	if (client_tern_reset && !resume)
+		CHECK_EQ_INT(tls_client_reset(&c->cc, &c->id, name, 1), 1);
+	else
+		br_ssl_client_reset(&c->cc, name, resume);
 }
 
 /* Moves records one way; returns 1 if anything moved. */
@@ -251,6 +261,7 @@ fin:
 		CHECK(memmem(ts->iobuf, sizeof ts->iobuf, data + data_len - 16, 16) == NULL);
 	tls_server_finish(ts); /* idempotent */
 out:
+	tls_client_id_free(&c->id);
 	free(c);
 	free(ts);
 	free(data);
@@ -327,6 +338,87 @@ static void test_make_fixed_date(void)
 	    tls_selfsigned_make("192.0.2.7", now, cert, sizeof cert, &clen, key, sizeof key, &klen),
 	    0);
 	CHECK(memmem(cert, clen, "\x87\x04\xC0\x00\x02\x07", 6) != NULL);
+}
+
+/* A certificate self-signed for host, as a server conf and a trust anchor. */
+static struct tls_conf *conf_for(const char *host, struct anchor *a)
+{
+	unsigned char cert[2048], key[256];
+	size_t clen, klen;
+	char err[256];
+	if (tls_selfsigned_make(host, time(NULL), cert, sizeof cert, &clen, key, sizeof key,
+	                        &klen) != 0)
+		return NULL;
+	struct tls_conf *conf = tls_conf_from_pem(cert, clen, "c", key, klen, "k", err, sizeof err);
+	if (conf == NULL || anchor_init(a, &conf->chain[0], 0) != 0) {
+		tls_conf_unref(&conf);
+		return NULL;
+	}
+	return conf;
+}
+
+/*
+ * tls_client_reset() (net/tls_client.h): an address goes without SNI (RFC
+ * 6066 §3) and must be the certificate's iPAddress; BearSSL alone checks
+ * no name then, and any certificate from a trusted root passed.
+ */
+static void test_client_address_identity(void)
+{
+	static const struct {
+		const char *cert, *name;
+		int ok;
+		const char *sni;
+	} cases[] = {
+	    {"192.0.2.7", "192.0.2.7", 1, ""},
+	    {"192.0.2.7", "[192.0.2.7]", 1, ""},
+	    {"192.0.2.7", "192.0.2.8", 0, NULL},
+	    {"192.0.2.7", "::ffff:192.0.2.7", 0, NULL}, /* 16 octets, not the SAN's 4 */
+	    {"2001:db8::1", "2001:db8:0:0::1", 1, ""},
+	    {"2001:db8::1", "[2001:db8::1]", 1, ""},
+	    {"2001:db8::1", "2001:db8::2", 0, NULL},
+	    {"mail.example.test", "192.0.2.7", 0, NULL}, /* a dNSName only */
+	    {"192.0.2.7", "mail.example.test", 0, NULL},
+	    {"mail.example.test", "mail.example.test", 1, "mail.example.test"},
+	};
+	struct anchor *a = malloc(sizeof *a);
+	struct hs_result r;
+	unsigned char addr[16];
+	size_t len = 0;
+
+	client_tern_reset = 1;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct tls_conf *conf = conf_for(cases[i].cert, a);
+		CHECK(conf != NULL);
+		if (conf == NULL)
+			continue;
+		int rc = handshake(conf, &a->ta, cases[i].name, NULL, 0, BR_TLS12, BR_TLS12, NULL, &r,
+		                   100);
+		if (cases[i].ok) {
+			CHECK_EQ_INT(rc, 0);
+			CHECK_EQ_STR(r.sni, cases[i].sni);
+		} else {
+			CHECK(rc != 0);
+			CHECK_EQ_INT(r.client_err, BR_ERR_X509_BAD_SERVER_NAME);
+		}
+		if ((rc == 0) != cases[i].ok)
+			fprintf(stderr, "  case %zu: %s for %s\n", i, cases[i].name, cases[i].cert);
+		tls_conf_unref(&conf);
+	}
+	client_tern_reset = 0;
+	free(a);
+
+	CHECK_EQ_INT(tls_client_addr("192.0.2.1", addr, &len), 1);
+	CHECK_EQ_INT((int)len, 4);
+	CHECK(memcmp(addr, "\xC0\x00\x02\x01", 4) == 0);
+	CHECK_EQ_INT(tls_client_addr("[::1]", addr, &len), 1);
+	CHECK_EQ_INT((int)len, 16);
+	CHECK_EQ_INT(tls_client_addr("::1", addr, &len), 1);
+	CHECK_EQ_INT(tls_client_addr("mail.example.test", addr, &len), 0);
+	CHECK_EQ_INT(tls_client_addr("1.2.3", addr, &len), 0);
+	CHECK_EQ_INT(tls_client_addr("[IPv6:::1]", addr, &len), 0);
+	CHECK_EQ_INT(tls_client_addr("[]", addr, &len), 0);
+	CHECK_EQ_INT(tls_client_addr("", addr, &len), 0);
+	CHECK_EQ_INT(tls_client_addr(NULL, addr, &len), 0);
 }
 
 static void test_selfsigned(void)
@@ -1104,6 +1196,7 @@ int main(void)
 	test_error_text();
 	test_make_fixed_date();
 	test_selfsigned();
+	test_client_address_identity();
 	test_openssl_keys();
 	test_pem_banner_ends();
 	test_bad_input();
