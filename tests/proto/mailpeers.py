@@ -224,7 +224,9 @@ class Receiver:
     and HELO gives. esmtp=False: an RFC 821 server, EHLO refused with
     500 (HELO still served), no extension offered. data_cmd(n) -> a
     reply line refusing the DATA command of the n-th DATA (0-based), or
-    None to go ahead as usual. quit_delay: the 221
+    None to go ahead as usual. hangup_354: the first this many DATA
+    commands get their 354, then the peer hangs up without reading the
+    body (later ones are served). quit_delay: the 221
     to QUIT goes this many seconds late, and .quits records for each QUIT whether the client was
     still there to read it ("open") or had hung up already ("closed").
     A 421 reply does not close the connection:
@@ -241,10 +243,12 @@ class Receiver:
                  cert=None, extra_ehlo=(), max_rcpts=None, dot_354=False, read_rate=None,
                  data_extra=None, talk_ahead=None, early_reply=None, greeting=None,
                  tls_break=None, mail=None, early_hold=False, quit_delay=0,
-                 ehlo_name="mx.remote.test", esmtp=True, data_cmd=None, tls_weak=None):
+                 ehlo_name="mx.remote.test", esmtp=True, data_cmd=None, tls_weak=None,
+                 hangup_354=0):
         self.ip, self.port = ip, port
         self.esmtp = esmtp
         self.data_cmd, self.data_cmds = data_cmd, 0
+        self.hangup_354 = hangup_354
         self.ehlo_name = ehlo_name
         self.extra_ehlo = list(extra_ehlo)
         self.rcpt_fn = rcpt or (lambda a: "250 2.1.5 ok")
@@ -436,6 +440,11 @@ class Receiver:
                     mail, rcpts = None, []
                     continue
                 out("354 go ahead")
+                with self.lock:
+                    hangup = self.hangup_354 > 0
+                    self.hangup_354 -= hangup
+                if hangup:
+                    return
                 if self.early_reply:
                     f.readline()
                     out(self.early_reply)

@@ -1627,6 +1627,86 @@ def test_session_failures_try_the_next_mx_and_421_ends_the_session():
         assert bad == [], bad
 
 
+def test_pipelined_replies_split_421_at_data_and_hangup_after_354():
+    """The SMTP client against replies that arrive in pieces and remotes
+    that go away mid-transaction (RFC 5321 §3.3, §3.8, §4.2.1, §4.5.3.1.5;
+    RFC 2920 §3.1):
+    - split.test offers PIPELINING and answers MAIL, each RCPT and the
+      end of data with multi-line replies of 600-octet lines (over RFC
+      5321's 512), each reply larger than the client's 16 KiB read, so
+      every one reaches it in several reads cut mid-line: delivered once,
+      at the first try, with every recipient;
+    - data421.test's first MX answers the pipelined DATA with 421: no
+      body goes there, and the second MX gets the mail in the same
+      attempt (a 421 is the host's trouble, not the message's);
+    - rcpt421.test (PIPELINING, its only MX) takes a@, answers b@ with 421
+      and reads on: no body goes, a@ and b@ are deferred with the 421;
+    - hang.test answers DATA with 354 and hangs up without reading the
+      body: nothing is lost or bounced, and the next attempt delivers it
+      once."""
+    def big(code, n, mark):
+        return "\r\n".join("%d-%s line %02d %s" % (code, mark, i, "x" * 580)
+                            for i in range(n)) + "\r\n%d %s done" % (code, mark)
+    def records(ips):
+        z = zone(mx(ips, 0, name="split.test"), mx(ips, 3, name="rcpt421.test"),
+                 mx(ips, 4, name="hang.test"))
+        z["data421.test"] = {"MX": [[10, "mx1.data421.test"], [20, "mx2.data421.test"]]}
+        z["mx1.data421.test"] = {"A": [ips[1]]}
+        z["mx2.data421.test"] = {"A": [ips[2]]}
+        return z
+    with World(records, nips=5) as w:
+        split = w.receiver(0, mail=lambda a: big(250, 40, "2.1.0 sender"),
+                           rcpt=lambda a: big(250, 30, "2.1.5 " + a),
+                           data=lambda n: big(250, 30, "2.0.0 queued"))
+        first = w.receiver(1, data_cmd=lambda n: "421 4.3.2 going down, try the backup")
+        second = w.receiver(2)
+        r421 = w.receiver(3, rcpt=lambda a: "421 4.3.2 shutting down now"
+                          if a.startswith("b@") else "250 2.1.5 ok")
+        hang = w.receiver(4, hangup_354=1)
+        w.send(["a@split.test", "b@split.test"], subject="split")
+        w.send(["carol@data421.test"], subject="data421")
+        w.send(["a@rcpt421.test", "b@rcpt421.test"], subject="rcpt421")
+        w.send(["carol@hang.test"], subject="hang")
+
+        bad = []
+
+        def check(ok, what):
+            if not ok:
+                bad.append(what)
+
+        def lines(dom):
+            return " / ".join(l for l in w.srv.log_text().splitlines() if dom in l)[-1500:]
+
+        msgs = split.wait_messages(1)
+        check(len(msgs) == 1 and sorted(msgs[0]["rcpts"]) == ["a@split.test", "b@split.test"],
+              "split: %s / %s" % ([m["rcpts"] for m in msgs], lines("split.test")))
+        check(w.srv.wait_log(re.compile(r"event=sent id=\d+ rcpt=b@split\.test .*2\.0\.0 queued")),
+              "split: " + lines("split.test"))
+        msgs = second.wait_messages(1)
+        check(len(msgs) == 1 and not first.messages,
+              "data421: %d at the second, %d at the first: %s" % (
+                  len(msgs), len(first.messages), lines("data421.test")))
+        check(first.data_cmds == 1 and "DATA" in [c.upper() for c in first.commands],
+              "data421: %s" % first.commands)
+        for r in ("a", "b"):
+            check(w.srv.wait_log(re.compile(r"event=deferred id=\d+ rcpt=%s@rcpt421\.test .*"
+                                            r"421 4\.3\.2 shutting down now" % r)),
+                  "rcpt421 %s: %s" % (r, lines("rcpt421.test")))
+        check(not r421.messages and r421.transactions == 0, "rcpt421: %s" % r421.commands)
+        msgs = hang.wait_messages(1)
+        check(len(msgs) == 1 and hang.connections >= 2,
+              "hang: %d messages, %d connections: %s" % (len(msgs), hang.connections,
+                                                        lines("hang.test")))
+        log = w.srv.log_text()
+        for d in ("split.test", "data421.test"):  # each went at the first try
+            check(not any(d in l for l in log.splitlines() if "event=deferred" in l),
+                  d + ": deferred: " + lines(d))
+        check(not any("event=bounced" in l for l in log.splitlines()), "bounced: " + " / ".join(
+            l for l in log.splitlines() if "event=bounced" in l))
+        check(len(hang.messages) == 1, "hang: %d copies" % len(hang.messages))
+        assert bad == [], bad
+
+
 def test_multi_line_reply_kept_whole_in_the_status():
     """A multi-line reply (RFC 5321 §4.2.1) is the remote's whole answer:
     its every line goes into the deferral and the bounce (Postfix keeps
