@@ -12,14 +12,14 @@
 #include "net/tls_client.h"
 
 #include <arpa/inet.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "core/xalloc.h"
 #include "net/tls_private.h"
 
-/* The end-entity certificate is kept whole for its subjectAltName: one
- * larger than this (real ones are a few KiB) fails the check. */
+/* The end-entity certificate is kept whole for its subjectAltName, in a
+ * buf that grows with the octets that came (never sized from the length
+ * the peer announced): one larger than this (real ones are a few KiB)
+ * fails the check. */
 #define EE_MAX (64 * 1024)
 
 /*
@@ -124,10 +124,9 @@ static void id_start_chain(const br_x509_class **ctx, const char *server_name)
 static void id_start_cert(const br_x509_class **ctx, uint32_t length)
 {
 	struct tls_client_id *id = id_of(ctx);
-	if (id->depth == 0 && length <= EE_MAX) {
-		id->ee = xmalloc(length ? length : 1);
-		id->ee_size = length;
-		id->ee_len = 0;
+	if (id->depth == 0) {
+		buf_init(&id->ee, EE_MAX);
+		id->ee_len = length;
 	}
 	(*id->inner)->start_cert(id->inner, length);
 }
@@ -135,10 +134,8 @@ static void id_start_cert(const br_x509_class **ctx, uint32_t length)
 static void id_append(const br_x509_class **ctx, const unsigned char *buf, size_t len)
 {
 	struct tls_client_id *id = id_of(ctx);
-	if (id->depth == 0 && id->ee && len <= id->ee_size - id->ee_len) {
-		memcpy(id->ee + id->ee_len, buf, len);
-		id->ee_len += len;
-	}
+	if (id->depth == 0)
+		(void)buf_append(&id->ee, buf, len); /* past EE_MAX: short, and refused */
 	(*id->inner)->append(id->inner, buf, len);
 }
 
@@ -156,8 +153,8 @@ static int san_has_addr(const struct tls_client_id *id)
 	const unsigned char *names, *v;
 	size_t nlen, vlen;
 	unsigned tag;
-	if (id->ee == NULL || id->ee_len != id->ee_size ||
-	    tls_cert_san(id->ee, id->ee_len, &names, &nlen) < 0)
+	if (id->ee_len == 0 || buf_len(&id->ee) != id->ee_len ||
+	    tls_cert_san((const unsigned char *)buf_data(&id->ee), id->ee_len, &names, &nlen) < 0)
 		return 0;
 	while (nlen > 0 && tls_der_next(&names, &nlen, &tag, &v, &vlen) == 0)
 		if (tag == 0x87 && vlen == id->addr_len && memcmp(v, id->addr, vlen) == 0)
@@ -201,7 +198,6 @@ int tls_client_reset(br_ssl_client_context *cc, struct tls_client_id *id,
 
 void tls_client_id_free(struct tls_client_id *id)
 {
-	free(id->ee);
-	id->ee = NULL;
-	id->ee_len = id->ee_size = 0;
+	buf_free(&id->ee);
+	id->ee_len = 0;
 }

@@ -41,6 +41,9 @@
 #define TERN_NET_TLS_CLIENT_H
 
 #include <bearssl.h>
+#include <stdint.h>
+
+#include "core/buf.h"
 
 enum tls_client_profile { TLS_CLIENT_WIDE, TLS_CLIENT_STRICT };
 
@@ -55,8 +58,8 @@ struct tls_client_id {
 	unsigned char addr[16];
 	size_t addr_len; /* 4 or 16 */
 	unsigned depth;
-	unsigned char *ee; /* the end-entity certificate, while the chain comes */
-	size_t ee_len, ee_size;
+	uint32_t ee_len; /* the end-entity certificate's length, as announced */
+	struct buf ee;   /* its octets as they come, while the chain comes */
 };
 
 /* 1 with the address in addr (4 or 16 octets, *len set) when name is an
