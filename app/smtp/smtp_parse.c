@@ -980,7 +980,13 @@ int smtp_cmd_parse(struct str line, struct smtp_cmd *cmd)
 	switch (cmd->verb) {
 	case SMTP_VERB_HELO:
 	case SMTP_VERB_EHLO:
-		/* Like Postfix: take it all, flag what is not a hostname. */
+		/* Like Postfix: take it all, flag what is not a hostname. An
+		 * address literal is the exception: RFC 5321 §4.1.3 gives it
+		 * a syntax, and one that breaks it ("[1.2.3]",
+		 * "[IPv6:1::2::3]", or a general literal, no tag but IPv6
+		 * being registered) is no claim about the client at all. */
+		if (cmd->arg.p[0] == '[' && !smtp_addr_literal_valid(cmd->arg))
+			return fail(cmd, SMTP_PARSE_SYNTAX, "malformed address literal", cmd->arg);
 		cmd->helo = cmd->arg;
 		cmd->helo_invalid = helo_arg_valid(cmd->arg) ? 0 : 1;
 		return SMTP_PARSE_OK;

@@ -18,8 +18,8 @@
  * Leniency, on purpose and like Postfix: verbs are case-insensitive; runs of
  * spaces or tabs separate words; trailing white space is ignored; a space
  * after "FROM:" / "TO:" is accepted; any non-empty HELO/EHLO argument is
- * accepted (cmd->helo_invalid says when it is not a domain or address
- * literal). Strict, on purpose: a path must be in angle brackets; local
+ * accepted (cmd->helo_invalid says when it is not a domain) unless it is a
+ * malformed address literal (SMTP_PARSE_SYNTAX). Strict, on purpose: a path must be in angle brackets; local
  * parts follow the dot-string / quoted-string grammar ("a..b" is refused);
  * domain labels are LDH without leading or trailing hyphen, or U-labels.
  *

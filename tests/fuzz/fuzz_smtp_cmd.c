@@ -5,6 +5,7 @@
  * accepted paths must fit SMTP_ADDRESS_BUF and read back as themselves
  * (as a RCPT path and as a bare mailbox, smtp_mailbox_address),
  * and their domain's other IDN spelling, if any, must be a valid domain.
+ * A HELO/EHLO that parses names no malformed address literal.
  */
 #include <assert.h>
 #include <stdint.h>
@@ -73,6 +74,9 @@ static uint32_t frame(const char *p, size_t have, size_t *pos, int *discarding, 
 				if (n > 0)
 					check_again(addr, (size_t)n);
 			}
+			if (rc == 0 && (cmd.verb == SMTP_VERB_HELO || cmd.verb == SMTP_VERB_EHLO) &&
+			    cmd.helo.p[0] == '[')
+				assert(smtp_addr_literal_valid(cmd.helo));
 			h = h * 31 + (uint32_t)(rc + 5) * 100 + (uint32_t)cmd.verb;
 		}
 		*pos += c;

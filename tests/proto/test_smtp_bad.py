@@ -1,6 +1,7 @@
 """Bad input on inbound SMTP: each gets a clear reply, none crashes the
 server, none stores a half message."""
 import socket
+import subprocess
 import time
 
 from harness import Server, Raw, message
@@ -134,6 +135,32 @@ def test_ehlo_reply_echoes_only_printable_ascii():
             first = lines[0]
             assert first == "250-mx.example.test Hello %s [127.0.0.1]" % shown, (name, first)
         r.close()
+
+
+def test_malformed_address_literal_in_ehlo_refused():
+    """RFC 5321 §4.1.3 gives address literals a syntax: "[1.2.3]" or
+    "[IPv6:1::2::3]" break it, so HELO/EHLO with one is a 501 (it was
+    a 250), and the session stays where it was (§4.1.4: MAIL still
+    needs a good HELO/EHLO). A well-formed literal is still welcome,
+    and so is a hostname that is no domain (Postfix's leniency)."""
+    with srv() as s:
+        r = Raw(s.smtp_port)
+        for verb, arg in (("EHLO", "[IPv6:zz]"), ("EHLO", "[1.2.3]"), ("HELO", "[IPv6:1::2::3]"),
+                          ("EHLO", "[300.1.2.3]"), ("EHLO", "[tag:stuff]")):
+            code, lines = r.cmd("%s %s" % (verb, arg))
+            assert code == 501 and "5.5.4" in lines[0], (verb, arg, lines)
+        code, lines = r.cmd("MAIL FROM:<a@remote.test>")
+        assert code == 503, lines
+        for arg in ("[192.0.2.1]", "[IPv6:2001:db8::1]", "under_score"):
+            code, lines = r.cmd("EHLO " + arg)
+            assert code == 250, (arg, lines)
+        r.close()
+    # swaks, a real client, sees the refusal too.
+    with srv() as s:
+        out = subprocess.run(["swaks", "--server", "127.0.0.1", "--port", str(s.smtp_port),
+                              "--ehlo", "[1.2.3]", "--to", "bob@example.test", "--quit-after",
+                              "EHLO"], capture_output=True, text=True, timeout=30)
+        assert "<** 501 5.5.4" in out.stdout, out.stdout
 
 
 def test_bare_lf_in_data_refused():

@@ -809,6 +809,9 @@ KNOWN = {
     "bdat last after a bad one": (["503 5.5.1"], "RFC 3030 §2 (paraphrased): after a 4xx or 5xx to a "
                                   "BDAT the transaction has failed; tern refuses to deliver it "
                                   "without the refused chunk (Postfix has closed)"),
+    "ehlo bad literal": (["501 5.5.4"], "RFC 5321 §4.1.3 gives address literals a syntax; "
+                         "tern refuses one that breaks it (\"[999.1.1.1]\"), Postfix takes any "
+                         "HELO name unless reject_invalid_helo_hostname is set"),
     "starttls in a transaction": (["503 5.5.1"], "RFC 3207 §4.2 resets the session after the "
                                   "handshake; tern does not drop an open transaction for it and says "
                                   "503 (bad sequence, RSET first), Postfix drops it and starts TLS"),
