@@ -34,9 +34,10 @@ static void print_entry(void *arg, const struct store_queue_entry *e)
 	strftime(next, sizeof next, "%Y-%m-%d %H:%M:%S", &tm);
 	if (e->next_attempt == SQ_HELD_AT) /* restored: flush releases it */
 		snprintf(next, sizeof next, "held");
-	printf("%llu  %llu bytes  queued %s  next %s  attempts %u  from <%s>\n",
-	       (unsigned long long)e->id, (unsigned long long)e->size, when, next, e->attempts,
-	       e->sender);
+	/* RFC 4865: held whole until next; a flush releases it now. */
+	printf("%llu  %llu bytes  queued %s  next %s%s  attempts %u  from <%s>\n",
+	       (unsigned long long)e->id, (unsigned long long)e->size, when, next,
+	       (e->flags & SQ_HOLD) ? " (future release)" : "", e->attempts, e->sender);
 	for (size_t i = 0; i < e->nrcpts; i++) {
 		const struct store_queue_rcpt *r = &e->rcpts[i];
 		printf("    <%s> %s%s%s\n", r->addr, state_name(r->state), r->status[0] ? ": " : "",

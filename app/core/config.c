@@ -187,12 +187,19 @@ static int load_queue(struct config *cfg, char *err, size_t errsz)
 	const char *v;
 
 	cfg->queue_lifetime_s = 5 * 86400;
+	cfg->smtp_futurerelease_max_s = 30 * 86400; /* Stalwart's maxDelayedSend */
 	cfg->queue_delay_notice_s = 4 * 3600;
 	cfg->queue_timeout_s = 300;
 	cfg->queue_mx_port = 25;
 	if ((v = getenv("TERN_QUEUE_LIFETIME")) != NULL &&
 	    (config_parse_duration(v, &cfg->queue_lifetime_s) < 0 || cfg->queue_lifetime_s < 1))
 		return bad(err, errsz, "TERN_QUEUE_LIFETIME", v, "a duration such as 5d, 12h or 3600");
+	/* HOLDFOR is at most nine digits (RFC 4865 §3); a year is plenty. */
+	if ((v = getenv("TERN_SMTP_FUTURERELEASE_MAX")) != NULL &&
+	    (config_parse_duration(v, &cfg->smtp_futurerelease_max_s) < 0 ||
+	     cfg->smtp_futurerelease_max_s > 366 * 86400))
+		return bad(err, errsz, "TERN_SMTP_FUTURERELEASE_MAX", v,
+			   "a duration up to 366d such as 30d, 12h or 0 (off)");
 	if ((v = getenv("TERN_QUEUE_DELAY_NOTICE")) != NULL &&
 	    (config_parse_duration(v, &cfg->queue_delay_notice_s) < 0 ||
 	     cfg->queue_delay_notice_s < 1))

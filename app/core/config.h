@@ -89,6 +89,9 @@ struct config {
 	unsigned smtp_stress_timeout_s; /* TERN_SMTP_STRESS_TIMEOUT: port 25 idle limit under pressure */
 	unsigned http_header_timeout_s; /* TERN_HTTP_HEADER_TIMEOUT: a complete request header */
 	unsigned max_recipients;
+	/* TERN_SMTP_FUTURERELEASE_MAX: the longest submission may hold a
+	 * message for (RFC 4865 HOLDFOR/HOLDUNTIL); 0 = not offered. */
+	unsigned smtp_futurerelease_max_s;
 	unsigned smtp_timeout_s;      /* idle time between commands */
 	unsigned smtp_session_max_s;  /* total session time */
 	unsigned smtp_max_errors;

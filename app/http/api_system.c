@@ -326,6 +326,7 @@ static void write_settings(struct http_ctx *x)
 	jw_kuint(&w, "smtp_max_connections", c->pools[POOL_SMTP].max);
 	jw_kuint(&w, "smtp_max_connections_per_ip", c->pools[POOL_SMTP].per_ip);
 	jw_kuint(&w, "smtp_max_recipients", c->max_recipients);
+	jw_kuint(&w, "smtp_futurerelease_max", c->smtp_futurerelease_max_s); /* seconds; 0 off */
 	jw_obj_end(&w);
 	jw_key(&w, "listeners");
 	jw_obj_begin(&w);

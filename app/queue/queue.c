@@ -162,8 +162,10 @@ static uint32_t entry_flags(const struct queue_request *r)
 	       ((r->flags & QUEUE_REQUIRETLS) ? SQ_REQUIRETLS
 		: tls_optional(r->data, r->len) ? SQ_TLS_OPTIONAL : 0) |
 	       ((r->flags & QUEUE_BY) ? SQ_BY : 0) | ((r->flags & QUEUE_BY_RETURN) ? SQ_BY_RETURN : 0) |
-	       ((r->flags & QUEUE_BY_TRACE) ? SQ_BY_TRACE : 0);
+	       ((r->flags & QUEUE_BY_TRACE) ? SQ_BY_TRACE : 0) |
+	       ((r->flags & QUEUE_HOLD) ? SQ_HOLD : 0);
 }
+
 
 /*
  * One outside target of account i's redirect joins the forwarded copy:
@@ -505,6 +507,20 @@ static void add_remote(struct submit_job *j, const char *addr, const char *orcpt
 }
 
 /*
+ * A held message (QUEUE_HOLD) becomes one entry with every recipient as
+ * given, resolved only when it is released (queue_hold.c): an alias, a
+ * forward or a Sieve script is applied as it is then, and a local copy
+ * appears at the release time, not before.
+ */
+static void hold_whole(struct submit_job *j, struct queue_request *r)
+{
+	for (size_t i = 0; i < r->nrcpts; i++) {
+		add_remote(j, r->rcpts[i].addr, r->rcpts[i].orcpt, r->rcpts[i].notify, 0);
+		r->nremote++;
+	}
+}
+
+/*
  * The copy a script edited, signed again (r->signed_by): submission
  * signed the message before the recipients' scripts ran, and an edit of
  * a field the signatures cover (Subject, say) breaks them, so the
@@ -631,7 +647,9 @@ void queue_submit(struct store *st, struct queue_request *r)
 	j->r = r;
 	j->st = st;
 
-	for (size_t i = 0; i < r->nrcpts; i++) {
+	if (r->flags & QUEUE_HOLD)
+		hold_whole(j, r);
+	for (size_t i = 0; i < r->nrcpts && !(r->flags & QUEUE_HOLD); i++) {
 		uint32_t acc[LOCAL_MAX_PER_RCPT];
 		struct store_forward fw[FORWARD_TARGETS_MAX];
 		size_t n = 0, nf = 0;
@@ -709,7 +727,7 @@ void queue_submit(struct store *st, struct queue_request *r)
 	d->received_at = now;
 	if (j->e.nrcpts) {
 		j->e.created_at = now;
-		j->e.next_attempt = now;
+		j->e.next_attempt = (r->flags & QUEUE_HOLD) ? r->hold_until : now;
 		j->e.account = r->account;
 		j->e.flags = entry_flags(r);
 		j->e.by_deadline = (r->flags & QUEUE_BY) ? r->by_deadline : 0;

@@ -60,6 +60,10 @@ struct config;
 #define QUEUE_BY_TRACE 128u
 /* RET=HDRS was given (passed on; without either RET bit none is). */
 #define QUEUE_RET_HDRS 256u
+/* Future Release (RFC 4865, HOLDFOR/HOLDUNTIL on submission): the whole
+ * message, local recipients too, waits in the queue until hold_until
+ * (queue_hold.h), and is then submitted as if it arrived then. */
+#define QUEUE_HOLD 512u
 
 struct queue_rcpt {
 	const char *addr;  /* envelope recipient, without angle brackets */
@@ -78,6 +82,7 @@ struct queue_request {
 	size_t nrcpts; /* 1 .. 1000 */
 	uint32_t account; /* submitting account id (0 = internal) */
 	int64_t by_deadline; /* with QUEUE_BY: deliver by then (seconds since the epoch) */
+	int64_t hold_until;  /* with QUEUE_HOLD: release then (seconds since the epoch) */
 	int64_t received_at; /* seconds since the epoch; 0 = now */
 	/* The domain whose keys signed data (its DKIM-Signature fields on
 	 * top), or NULL. With QUEUE_SIEVE, a copy a script edited and

@@ -40,6 +40,7 @@
 #include "deliver/deliver.h"
 #include "queue/dsn.h"
 #include "queue/queue_7bit.h"
+#include "queue/queue_hold.h"
 #include "queue/queue_self.h"
 #include "queue/queue_tlsrpt.h"
 #include "queue/smtp_client.h"
@@ -1928,6 +1929,40 @@ static void hold_lost(struct job *j)
 	upd_submit(j, u);
 }
 
+/* Future Release: after a release that failed for now, the next try. */
+#define RELEASE_RETRY_S 60
+
+/* The held entry's release (queue_hold.c) is committed, or was refused. */
+static void release_done(void *arg, int result)
+{
+	struct job *j = arg;
+
+	j->store_pending--;
+	j->finished = 1;
+	if (result == STORE_EINVAL) {
+		/* Nobody left to send to (their accounts went while it was
+		 * held): the entry goes, as queue_submit drops such a
+		 * recipient. */
+		struct upd *u = xcalloc(1, sizeof *u);
+		log_warn("queue", NULL, "event=release_dropped id=%llu reason=no_recipient",
+			 (unsigned long long)j->e.id);
+		u->r = xcalloc(j->e.nrcpts ? j->e.nrcpts : 1, sizeof *u->r);
+		for (size_t i = 0; i < j->e.nrcpts; i++)
+			u->r[u->nr++] = (struct upd_rcpt){i, SQ_FAILED, 1, xstrdup("5.1.1 no such recipient at the release"),
+							  xstrdup("")};
+		u->final = 1;
+		upd_submit(j, u);
+	} else if (result != STORE_OK) {
+		struct upd *u = xcalloc(1, sizeof *u);
+		log_error("queue", NULL, "event=release_failed id=%llu result=%d action=retry",
+			  (unsigned long long)j->e.id, result);
+		u->final = 1;
+		u->next_attempt = (int64_t)time_wall() + RELEASE_RETRY_S;
+		upd_submit(j, u);
+	}
+	job_maybe_free(j);
+}
+
 /* Starts a job for entry id; 0, or -1 when the byte budget is used up. */
 static int start_job(struct sched *s, uint64_t id)
 {
@@ -1956,6 +1991,11 @@ static int start_job(struct sched *s, uint64_t id)
 	atomic_fetch_add(&active_jobs, 1);
 	if (brc == STORE_ENOTFOUND) {
 		hold_lost(j);
+		return 0;
+	}
+	if (j->e.flags & SQ_HOLD) { /* its release time: submitted again, as it is now */
+		j->store_pending++;
+		queue_hold_release(s->st, s->loop, &j->e, j->data, j->len, release_done, j);
 		return 0;
 	}
 	j->tried = xcalloc(j->e.nrcpts ? j->e.nrcpts : 1, sizeof *j->tried);

@@ -9,6 +9,7 @@
 #include "core/hex.h"
 #include "core/punycode.h"
 #include "core/utf8.h"
+#include "mime/mime_date.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -676,6 +677,34 @@ static int param_by(struct str v, struct smtp_params *prm)
 	return 0;
 }
 
+/* HOLDFOR's value (RFC 4865 §3): 1*9DIGIT seconds. */
+static int param_holdfor(struct str v, struct smtp_params *prm)
+{
+	uint32_t t = 0;
+
+	if (v.len == 0 || v.len > 9)
+		return -1;
+	for (size_t i = 0; i < v.len; i++) {
+		if (!is_digit((unsigned char)v.p[i]))
+			return -1;
+		t = t * 10 + (uint32_t)(v.p[i] - '0');
+	}
+	prm->hold_for = t;
+	return 0;
+}
+
+/* HOLDUNTIL's value (RFC 4865 §3): an RFC 3339 date-time. */
+static int param_holduntil(struct str v, struct smtp_params *prm)
+{
+	char tmp[64];
+
+	if (v.len == 0 || v.len >= sizeof tmp)
+		return -1;
+	memcpy(tmp, v.p, v.len);
+	tmp[v.len] = '\0';
+	return mime_rfc3339_parse(tmp, &prm->hold_until);
+}
+
 /* One "keyword[=value]" of MAIL (is_mail) or RCPT into *prm. */
 static int parse_param(struct smtp_cmd *cmd, struct str tok, int is_mail, struct smtp_params *prm)
 {
@@ -765,6 +794,14 @@ static int parse_param(struct smtp_cmd *cmd, struct str tok, int is_mail, struct
 		bit = SMTP_PARAM_BY;
 		if (!has_val || param_by(val, prm) < 0)
 			return fail(cmd, SMTP_PARSE_BAD_PARAM, "bad BY value", tok);
+	} else if (is_mail && str_eq_ci_c(key, "HOLDFOR")) {
+		bit = SMTP_PARAM_HOLDFOR;
+		if (!has_val || param_holdfor(val, prm) < 0)
+			return fail(cmd, SMTP_PARSE_BAD_PARAM, "bad HOLDFOR value", tok);
+	} else if (is_mail && str_eq_ci_c(key, "HOLDUNTIL")) {
+		bit = SMTP_PARAM_HOLDUNTIL;
+		if (!has_val || param_holduntil(val, prm) < 0)
+			return fail(cmd, SMTP_PARSE_BAD_PARAM, "bad HOLDUNTIL value", tok);
 	} else if (is_mail && str_eq_ci_c(key, "AUTH")) {
 		bit = SMTP_PARAM_AUTH;
 		if (!has_val || (!str_eq(val, STR_LIT("<>")) && !xtext_valid(val, NULL)))
@@ -804,6 +841,10 @@ static int parse_param(struct smtp_cmd *cmd, struct str tok, int is_mail, struct
 	}
 	if (prm->seen & bit)
 		return fail(cmd, SMTP_PARSE_BAD_PARAM, "duplicate parameter", tok);
+	/* RFC 4865 §3: one release time, given one way. */
+	if ((bit & (SMTP_PARAM_HOLDFOR | SMTP_PARAM_HOLDUNTIL)) &&
+	    (prm->seen & (SMTP_PARAM_HOLDFOR | SMTP_PARAM_HOLDUNTIL)))
+		return fail(cmd, SMTP_PARSE_BAD_PARAM, "HOLDFOR and HOLDUNTIL together", tok);
 	prm->seen |= bit;
 	return 0;
 }

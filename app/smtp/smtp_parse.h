@@ -13,7 +13,8 @@
  * Grammar: RFC 5321 §4.1 with RFC 6531 (SMTPUTF8: UTF-8 in local parts,
  * quoted strings and U-label domains, validated as well-formed UTF-8) and
  * the parameters of RFC 1870 (SIZE), 6152 (BODY), 3030 (BINARYMIME), 3461
- * (DSN: RET, ENVID, NOTIFY, ORCPT) and 4954 (AUTH=).
+ * (DSN: RET, ENVID, NOTIFY, ORCPT), 4954 (AUTH=), 2852 (BY) and 4865
+ * (HOLDFOR, HOLDUNTIL).
  *
  * Leniency, on purpose and like Postfix: verbs are case-insensitive; runs of
  * spaces or tabs separate words; trailing white space is ignored; a space
@@ -171,6 +172,8 @@ enum smtp_ret {
 #define SMTP_PARAM_ORCPT 0x80u
 #define SMTP_PARAM_REQUIRETLS 0x100u
 #define SMTP_PARAM_BY 0x200u /* Deliver By, RFC 2852 */
+#define SMTP_PARAM_HOLDFOR 0x400u   /* Future Release, RFC 4865 */
+#define SMTP_PARAM_HOLDUNTIL 0x800u /* Future Release, RFC 4865 */
 
 /* ESMTP parameters of MAIL (SIZE..AUTH) and RCPT (NOTIFY, ORCPT). */
 struct smtp_params {
@@ -193,6 +196,11 @@ struct smtp_params {
 	int64_t by_time;
 	char by_mode;
 	unsigned by_trace : 1;
+	/* HOLDFOR=<seconds> (1*9DIGIT) or HOLDUNTIL=<RFC 3339 date-time>
+	 * (RFC 4865 §3): at most one of the two; hold_until in seconds since
+	 * the epoch (may be past: the session decides). */
+	uint32_t hold_for;
+	int64_t hold_until;
 };
 
 struct smtp_cmd {

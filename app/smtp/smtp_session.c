@@ -542,6 +542,15 @@ static void cmd_mail(struct smtp_session *s, struct smtp_cmd *cmd)
 	}
 	if (s->mode != SMTP_MODE_MX && smtp_submit_check_sender(s, addr) < 0)
 		return;
+	/* RFC 4865 is a submission extension: port 25 does not offer it. */
+	if (s->mode == SMTP_MODE_MX && (p->seen & (SMTP_PARAM_HOLDFOR | SMTP_PARAM_HOLDUNTIL))) {
+		smtp_reply(s, "555 5.5.4 HOLDFOR/HOLDUNTIL not supported");
+		smtp_session_error(s);
+		return;
+	}
+	int64_t now = (int64_t)time_wall(), hold_until = 0;
+	if (s->mode != SMTP_MODE_MX && smtp_submit_hold(s, p, now, &hold_until) < 0)
+		return;
 	/* RFC 7505 §4.2: a sender whose domain takes no mail could get no
 	 * bounce. Known already (the cache): refused here; else its query
 	 * runs beside SPF's and RCPT or the end of DATA refuse (smtp_nullmx.c). */
@@ -559,10 +568,11 @@ static void cmd_mail(struct smtp_session *s, struct smtp_cmd *cmd)
 	s->tx.ret = p->ret;
 	if (p->seen & SMTP_PARAM_BY) {
 		s->tx.by = 1;
-		s->tx.by_deadline = (int64_t)time_wall() + p->by_time;
+		s->tx.by_deadline = now + p->by_time;
 		s->tx.by_return = p->by_mode == 'R';
 		s->tx.by_trace = p->by_trace;
 	}
+	s->tx.hold_until = hold_until;
 	if (p->seen & SMTP_PARAM_ENVID) {
 		char envid[SMTP_ENVID_MAX + 1];
 		if (smtp_xtext_decode(p->envid, envid, sizeof(envid)) >= 0)

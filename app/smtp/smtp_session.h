@@ -95,6 +95,9 @@ struct smtp_tx {
 	int by;
 	int64_t by_deadline;
 	int by_return, by_trace;
+	/* Future Release (RFC 4865): the release time, seconds since the
+	 * epoch; 0 = none (or one already past: sent at once). */
+	int64_t hold_until;
 	struct smtp_rcpt *rcpts;
 	unsigned nrcpts;
 	unsigned rcpt_overshoot; /* RCPTs refused past the limit */
@@ -304,6 +307,11 @@ void smtp_submit_ehlo(struct smtp_session *s);
 /* MAIL before anything is set up: TLS and AUTH done, rate not exceeded.
  * Returns 0, or -1 after replying. */
 int smtp_submit_may_mail(struct smtp_session *s);
+/* MAIL with HOLDFOR or HOLDUNTIL (RFC 4865): checks them against
+ * TERN_SMTP_FUTURERELEASE_MAX and BY=, and sets *hold_until_r (0: none,
+ * a time not in the future). 0, or -1 after replying. */
+int smtp_submit_hold(struct smtp_session *s, const struct smtp_params *p, int64_t now,
+		     int64_t *hold_until_r);
 /* MAIL: the envelope sender belongs to the account. 0, or -1 after replying. */
 int smtp_submit_check_sender(struct smtp_session *s, const char *addr);
 /* 1 when addr is an address of account as submission judges it (mail to

@@ -86,6 +86,49 @@ void smtp_submit_ehlo(struct smtp_session *s)
 		smtp_reply(s, "250-AUTH %s", sasl_mechs());
 	/* RFC 4468: message parts by URLAUTH URL of this server's IMAP. */
 	smtp_reply(s, "250-BURL imap");
+	/* RFC 4865 §3: the longest hold, and the latest release time it
+	 * allows from now. */
+	unsigned max = smtp_cfg->smtp_futurerelease_max_s;
+	if (max) {
+		char until[MIME_RFC3339_MAX];
+		mime_rfc3339_format((int64_t)time_wall() + max, until);
+		smtp_reply(s, "250-FUTURERELEASE %u %s", max, until);
+	}
+}
+
+int smtp_submit_hold(struct smtp_session *s, const struct smtp_params *p, int64_t now,
+		     int64_t *hold_until_r)
+{
+	unsigned max = smtp_cfg->smtp_futurerelease_max_s;
+	int64_t until;
+
+	*hold_until_r = 0;
+	if (!(p->seen & (SMTP_PARAM_HOLDFOR | SMTP_PARAM_HOLDUNTIL)))
+		return 0;
+	if (max == 0) { /* not offered in EHLO */
+		smtp_reply(s, "555 5.5.4 HOLDFOR/HOLDUNTIL not supported");
+		smtp_session_error(s);
+		return -1;
+	}
+	until = (p->seen & SMTP_PARAM_HOLDFOR) ? now + (int64_t)p->hold_for : p->hold_until;
+	/* RFC 4865 §3: past max-future-release-interval (or -date-time,
+	 * the same limit counted from now) is refused with 501 5.5.4. */
+	if (until - now > (int64_t)max) {
+		smtp_reply(s, "501 5.5.4 Requested release time is more than %u seconds ahead", max);
+		smtp_session_error(s);
+		return -1;
+	}
+	if (until <= now)
+		return 0; /* HOLDFOR=0, or a HOLDUNTIL past: released at once */
+	/* A Deliver By deadline (counted from MAIL, RFC 2852) that comes
+	 * before the release could only fail or be late. */
+	if ((p->seen & SMTP_PARAM_BY) && now + p->by_time <= until) {
+		smtp_reply(s, "501 5.5.4 BY deadline comes before the release time");
+		smtp_session_error(s);
+		return -1;
+	}
+	*hold_until_r = until;
+	return 0;
 }
 
 int smtp_submit_may_mail(struct smtp_session *s)
@@ -395,8 +438,10 @@ static void sign_done(void *arg)
 		   (tx->requiretls ? QUEUE_REQUIRETLS : 0) |
 		   (tx->by ? QUEUE_BY : 0) | (tx->by_return ? QUEUE_BY_RETURN : 0) |
 		   (tx->by_trace ? QUEUE_BY_TRACE : 0) |
+		   (tx->hold_until ? QUEUE_HOLD : 0) |
 		   QUEUE_SIEVE; /* local copies run their accounts' scripts */
 	r->by_deadline = tx->by_deadline;
+	r->hold_until = tx->hold_until;
 	r->signed_by = j->domain[0] && j->sign_rc == DKIM_OK ? j->domain : NULL;
 	r->rcpts = rc;
 	r->nrcpts = tx->nrcpts;
@@ -431,10 +476,16 @@ static void enqueued(struct queue_request *r, void *arg)
 		if (j->noting)
 			spam_sent_noted(smtp_store);
 		log_info("smtp", s->id, "event=submitted id=%s.%u queue_id=%" PRIu64 " user=%s from=%s "
-			 "rcpts=%u local=%zu remote=%zu size=%zu dkim=%u", s->id, tx->seq, r->queue_id,
+			 "rcpts=%u local=%zu remote=%zu size=%zu dkim=%u hold_until=%lld", s->id, tx->seq, r->queue_id,
 			 log_q(s->login, u, sizeof(u)), log_q(tx->mail_from, q, sizeof(q)), tx->nrcpts, r->nlocal, r->nremote,
-			 r->len, j->nsigs);
-		smtp_reply(s, "250 2.0.0 Ok: queued as %s.%u", s->id, tx->seq);
+			 r->len, j->nsigs, (long long)tx->hold_until);
+		if (tx->hold_until) {
+			char t[MIME_RFC3339_MAX];
+			mime_rfc3339_format(tx->hold_until, t);
+			smtp_reply(s, "250 2.0.0 Ok: queued as %s.%u, held until %s", s->id, tx->seq, t);
+		} else {
+			smtp_reply(s, "250 2.0.0 Ok: queued as %s.%u", s->id, tx->seq);
+		}
 		s->junk_cmds = 0; /* a message accepted: the session is doing work */
 		s->errors = 0;    /* as on port 25 (smtp_tx.c) */
 		if (r->nlocal)

@@ -547,6 +547,13 @@ static int cli_fn(struct store *st, MDB_txn *txn, void *ctx)
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		if (get_in(st, txn, ids[i], &e) != 0)
 			continue;
+		/* A flush of everything leaves Future Release entries to their
+		 * time (Postfix's flush leaves its hold queue alone); one by id
+		 * releases it, and one a restore held has lost its time. */
+		if (!op->del && (e.flags & SQ_HOLD) && e.next_attempt != SQ_HELD_AT) {
+			store_queue_entry_free(&e);
+			continue;
+		}
 		rc = apply_op(st, txn, op, &e);
 		store_queue_entry_free(&e);
 		op->n++;

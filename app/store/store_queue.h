@@ -68,6 +68,11 @@ struct store;
 /* Deliver By's N mode: the delay notice its deadline calls for went out
  * (RFC 2852 §4); the ordinary one (SQ_DELAY_SENT) may have gone before. */
 #define SQ_BY_NOTIFIED 1024u
+/* Future Release (RFC 4865): the entry is a submitted message held
+ * whole until next_attempt, its recipients not yet resolved (local ones
+ * too); the scheduler then submits it again (queue_hold.h) and the
+ * entry goes. No field of its own: the release time is next_attempt. */
+#define SQ_HOLD 2048u
 
 /* Limits (octets) kept per field; longer input is refused or cut. */
 #define SQ_ADDR_MAX 320
@@ -178,7 +183,8 @@ int store_queue_count(struct store *st, uint64_t *n_r, uint64_t *held_r);
 int store_queue_blob(struct store *st, const uint8_t blob_id[32], char **data_r, size_t *len_r);
 
 /*
- * Synchronous (CLI): makes entry id (0 = every entry) due now.
+ * Synchronous (CLI): makes entry id (0 = every entry but those held for
+ * a Future Release, SQ_HOLD, unless a restore held them) due now.
  * *n_r gets how many entries changed. STORE_OK, STORE_ENOTFOUND, STORE_ETEMP.
  */
 int store_queue_flush(struct store *st, uint64_t id, size_t *n_r);

@@ -5,12 +5,16 @@
  * accepted paths must fit SMTP_ADDRESS_BUF and read back as themselves
  * (as a RCPT path and as a bare mailbox, smtp_mailbox_address),
  * and their domain's other IDN spelling, if any, must be a valid domain.
- * A HELO/EHLO that parses names no malformed address literal.
+ * A HELO/EHLO that parses names no malformed address literal; a MAIL
+ * that parses has at most one of HOLDFOR/HOLDUNTIL, and a HOLDUNTIL time
+ * written back as an RFC 3339 date-time reads back as itself.
  */
 #include <assert.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "mime/mime_date.h"
 #include "smtp/smtp_parse.h"
 
 /* The address a path is kept as (quotes dropped where they can be,
@@ -38,6 +42,26 @@ static void check_again(const char *addr, size_t n)
 		assert(k <= SMTP_DOMAIN_MAX && (k == 0 || strlen(alt) == k));
 		assert(k == 0 || smtp_domain_valid(str_make(alt, k), NULL));
 	}
+}
+
+/* RFC 4865's parameters as parsed: one of the two, in range, and a
+ * release time that survives being written out and read again. */
+static void check_hold(const struct smtp_params *m)
+{
+	unsigned both = SMTP_PARAM_HOLDFOR | SMTP_PARAM_HOLDUNTIL;
+	char line[64 + MIME_RFC3339_MAX];
+	struct smtp_cmd again;
+
+	assert((m->seen & both) != both);
+	assert(m->hold_for <= 999999999u);
+	if (!(m->seen & SMTP_PARAM_HOLDUNTIL) || m->hold_until < 0 ||
+	    m->hold_until > (int64_t)253402300799) /* 9999-12-31T23:59:59Z */
+		return;
+	char t[MIME_RFC3339_MAX];
+	mime_rfc3339_format(m->hold_until, t);
+	int n = snprintf(line, sizeof line, "MAIL FROM:<> HOLDUNTIL=%s", t);
+	assert(smtp_cmd_parse(str_make(line, (size_t)n), &again) == 0);
+	assert(again.params.hold_until == m->hold_until);
 }
 
 /* Frames p[0..have) from *pos like a session would; returns a running hash. */
@@ -73,6 +97,7 @@ static uint32_t frame(const char *p, size_t have, size_t *pos, int *discarding, 
 				assert(n >= 0);
 				if (n > 0)
 					check_again(addr, (size_t)n);
+				check_hold(&cmd.params);
 			}
 			if (rc == 0 && (cmd.verb == SMTP_VERB_HELO || cmd.verb == SMTP_VERB_EHLO) &&
 			    cmd.helo.p[0] == '[')

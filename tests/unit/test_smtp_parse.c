@@ -290,6 +290,14 @@ static void describe(const struct smtp_cmd *c, char *d, size_t dsz)
 			snprintf(d + n, dsz - n, " by=%lld;%c%s", (long long)m->by_time, m->by_mode,
 			         m->by_trace ? "T" : "");
 		}
+		if (m->seen & SMTP_PARAM_HOLDFOR) {
+			n = strlen(d);
+			snprintf(d + n, dsz - n, " holdfor=%u", (unsigned)m->hold_for);
+		}
+		if (m->seen & SMTP_PARAM_HOLDUNTIL) {
+			n = strlen(d);
+			snprintf(d + n, dsz - n, " holduntil=%lld", (long long)m->hold_until);
+		}
 		return;
 	case SMTP_VERB_BDAT:
 		n = strlen(d);
@@ -507,6 +515,29 @@ static const struct cmd_case cmd_cases[] = {
     {"MAIL FROM:<a@b.example> BY", SMTP_PARSE_BAD_PARAM, "bad BY value"},
     {"MAIL FROM:<a@b.example> BY=1;R BY=2;R", SMTP_PARSE_BAD_PARAM, "duplicate parameter"},
     {"RCPT TO:<a@b.example> BY=1;R", SMTP_PARSE_UNKNOWN_PARAM, "unknown parameter"},
+    /* FUTURERELEASE (RFC 4865 §3) */
+    {"MAIL FROM:<a@b.example> HOLDFOR=3600", 0, "MAIL path=a@b.example holdfor=3600"},
+    {"MAIL FROM:<a@b.example> holdfor=0", 0, "MAIL path=a@b.example holdfor=0"},
+    {"MAIL FROM:<a@b.example> HOLDFOR=999999999", 0, "MAIL path=a@b.example holdfor=999999999"},
+    {"MAIL FROM:<a@b.example> HOLDFOR=1000000000", SMTP_PARSE_BAD_PARAM, "bad HOLDFOR value"},
+    {"MAIL FROM:<a@b.example> HOLDFOR=-5", SMTP_PARSE_BAD_PARAM, "bad HOLDFOR value"},
+    {"MAIL FROM:<a@b.example> HOLDFOR=+5", SMTP_PARSE_BAD_PARAM, "bad HOLDFOR value"},
+    {"MAIL FROM:<a@b.example> HOLDFOR=1h", SMTP_PARSE_BAD_PARAM, "bad HOLDFOR value"},
+    {"MAIL FROM:<a@b.example> HOLDFOR", SMTP_PARSE_BAD_PARAM, "bad HOLDFOR value"},
+    {"MAIL FROM:<a@b.example> HOLDUNTIL=2026-12-01T10:00:00Z", 0,
+     "MAIL path=a@b.example holduntil=1796119200"},
+    {"MAIL FROM:<a@b.example> HOLDUNTIL=2026-12-01T12:00:00+02:00", 0,
+     "MAIL path=a@b.example holduntil=1796119200"},
+    {"MAIL FROM:<a@b.example> HOLDUNTIL=2026-12-01", SMTP_PARSE_BAD_PARAM, "bad HOLDUNTIL value"},
+    {"MAIL FROM:<a@b.example> HOLDUNTIL=1796119200", SMTP_PARSE_BAD_PARAM, "bad HOLDUNTIL value"},
+    {"MAIL FROM:<a@b.example> HOLDUNTIL=2026-13-01T10:00:00Z", SMTP_PARSE_BAD_PARAM,
+     "bad HOLDUNTIL value"},
+    {"MAIL FROM:<a@b.example> HOLDFOR=5 HOLDUNTIL=2026-12-01T10:00:00Z", SMTP_PARSE_BAD_PARAM,
+     "HOLDFOR and HOLDUNTIL together"},
+    {"MAIL FROM:<a@b.example> HOLDUNTIL=2026-12-01T10:00:00Z HOLDFOR=5", SMTP_PARSE_BAD_PARAM,
+     "HOLDFOR and HOLDUNTIL together"},
+    {"MAIL FROM:<a@b.example> HOLDFOR=5 HOLDFOR=6", SMTP_PARSE_BAD_PARAM, "duplicate parameter"},
+    {"RCPT TO:<a@b.example> HOLDFOR=5", SMTP_PARSE_UNKNOWN_PARAM, "unknown parameter"},
     {"MAIL FROM:<a@b.example> RET=FULL", 0, "MAIL path=a@b.example ret=1"},
     {"MAIL FROM:<a@b.example> RET=hdrs", 0, "MAIL path=a@b.example ret=2"},
     {"MAIL FROM:<a@b.example> RET=NONE", SMTP_PARSE_BAD_PARAM, "bad RET value"},

@@ -344,6 +344,7 @@ const LIMIT_LABELS = {
 	smtp_max_connections: ['SMTP connections', false],
 	smtp_max_connections_per_ip: ['SMTP connections per IP', false],
 	smtp_max_recipients: ['Recipients per message', false],
+	smtp_futurerelease_max: ['Longest future release (seconds, 0 off)', false],
 };
 
 function Limits({ limits, listeners }) {
