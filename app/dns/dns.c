@@ -28,7 +28,7 @@
 #define DNS_TRIES 3
 
 /* One exchanger and the addresses found for it (raw, IPv4 and IPv6 apart:
- * the route interleaves them, IPv6 first, whatever order the answers
+ * the route interleaves them, IPv4 first, whatever order the answers
  * come in: host_addrs()). */
 struct mx_host {
 	char name[256];
@@ -323,17 +323,21 @@ static void settle(struct dns_lookup *l)
 
 /*
  * Appends host m's addresses to out (n so far, at most DNS_ADDRS_MAX),
- * the families interleaved, IPv6 first, as RFC 8305 §4 orders a host's
- * addresses: when one family cannot connect (no IPv6 route, a firewalled
- * IPv4 address) the other is the very next try, and both fit in the
- * queue's per-delivery address limit. The host's addresses stay
+ * the families interleaved, IPv4 first: when one family cannot connect
+ * (no IPv6 route, a firewalled IPv4 address) the other is the very next
+ * try, and both fit in the queue's per-delivery address limit, as RFC
+ * 8305 §4 interleaves a host's addresses. IPv4 leads, not IPv6 as RFC
+ * 8305 prefers: a home or small server's IPv6 address often has no PTR
+ * record and is not in its SPF record, and the big receivers refuse mail
+ * over IPv6 from such a sender that they take over IPv4 (Stalwart's
+ * ip-strategy offers ipv4_then_ipv6 for this). The host's addresses stay
  * together, so a less preferred exchanger's never come before all of a
  * better one's (RFC 5321 §5.1). Returns the new count.
  */
 static size_t host_addrs(const struct mx_host *m, uint16_t port, struct dns_addr *out, size_t n)
 {
 	size_t i6 = 0, i4 = 0;
-	int six = 1; /* whose turn it is */
+	int six = 0; /* whose turn it is */
 	while (n < DNS_ADDRS_MAX && (i6 < m->n6 || i4 < m->n4)) {
 		if (i4 == m->n4 || (six && i6 < m->n6))
 			dns_addr_put(&out[n], m->name, AF_INET6, m->v6[i6++], port);

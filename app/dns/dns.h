@@ -14,7 +14,7 @@
  * order, random order among equal preferences; no MX records means the
  * domain itself is the exchanger (implicit MX); a single MX "." is a null
  * MX (RFC 7505): the domain accepts no mail. Each exchanger's A and AAAA
- * records, the families interleaved IPv6 first (RFC 8305 §4), become the
+ * records, the families interleaved IPv4 first (host_addrs), become the
  * list of addresses to try, in order, one exchanger's after another's.
  * Its lookups go through dns_query(), so mail routes share the cache
  * (and its TTLs and negative answers) with policy lookups.

@@ -180,9 +180,9 @@ def attempts(w):
 
 
 def test_outbound_both_families_falls_back():
-    """An exchanger with A and AAAA is tried IPv6 first, then IPv4 (RFC
-    8305 §4): when one family refuses the connection, the other gets the
-    mail before any other exchanger is tried."""
+    """An exchanger with A and AAAA is tried IPv4 first, then IPv6 (dns.c
+    host_addrs): when one family refuses the connection, the other gets
+    the mail before any other exchanger is tried."""
     for listen in ("::1", "v4"):
         def records(ips):
             return {"remote.test": {"MX": [[10, "mx.remote.test"]]},
@@ -193,16 +193,16 @@ def test_outbound_both_families_falls_back():
             msgs = r.wait_messages(1)
             assert len(msgs) == 1, (listen, w.srv.log_text()[-3000:])
             assert w.wait_queue_empty()
-            # IPv6 first: only the IPv4 listener's case falls back, from ::1.
-            want = ["::1"] if listen == "v4" else []
+            # IPv4 first: only the IPv6 listener's case falls back, from IPv4.
+            want = [w.ips[0]] if listen == "::1" else []
             assert attempts(w) == want, (listen, w.srv.log_text()[-4000:])
 
 
 def test_outbound_families_before_next_mx():
     """RFC 5321 §5.1 with both families: every address of the better
-    exchanger (IPv6, then IPv4, then the next of each) is tried before
-    the less preferred exchanger's, whose IPv6 address refusing too
-    leaves its IPv4 one to take the mail."""
+    exchanger (IPv4, then IPv6, then the next IPv4: the families
+    alternate) is tried before the less preferred exchanger's, whose
+    IPv4 address then takes the mail."""
     def records(ips):
         return {"remote.test": {"MX": [[20, "mx2.remote.test"], [10, "mx1.remote.test"]]},
                 "mx1.remote.test": {"A": [ips[0], ips[1]], "AAAA": ["::1"]},
@@ -213,8 +213,8 @@ def test_outbound_families_before_next_mx():
         msgs = r.wait_messages(1)
         assert len(msgs) == 1, w.srv.log_text()[-3000:]
         assert w.wait_queue_empty()
-        # Two A records and one AAAA: v6, v4, then the other v4.
-        assert attempts(w) == ["::1", w.ips[0], w.ips[1], "::1"], w.srv.log_text()[-4000:]
+        # Two A records and one AAAA: v4, v6, then the other v4.
+        assert attempts(w) == [w.ips[0], "::1", w.ips[1]], w.srv.log_text()[-4000:]
 
 
 def test_migrate_from_ipv6_literal():
