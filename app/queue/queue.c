@@ -166,7 +166,6 @@ static uint32_t entry_flags(const struct queue_request *r)
 	       ((r->flags & QUEUE_HOLD) ? SQ_HOLD : 0);
 }
 
-
 /*
  * One outside target of account i's redirect joins the forwarded copy:
  * edited is the message as that script left it (NULL p: as submitted),

@@ -476,9 +476,9 @@ static void enqueued(struct queue_request *r, void *arg)
 		if (j->noting)
 			spam_sent_noted(smtp_store);
 		log_info("smtp", s->id, "event=submitted id=%s.%u queue_id=%" PRIu64 " user=%s from=%s "
-			 "rcpts=%u local=%zu remote=%zu size=%zu dkim=%u hold_until=%lld", s->id, tx->seq, r->queue_id,
-			 log_q(s->login, u, sizeof(u)), log_q(tx->mail_from, q, sizeof(q)), tx->nrcpts, r->nlocal, r->nremote,
-			 r->len, j->nsigs, (long long)tx->hold_until);
+			 "rcpts=%u local=%zu remote=%zu size=%zu dkim=%u hold_until=%lld", s->id, tx->seq,
+			 r->queue_id, log_q(s->login, u, sizeof(u)), log_q(tx->mail_from, q, sizeof(q)),
+			 tx->nrcpts, r->nlocal, r->nremote, r->len, j->nsigs, (long long)tx->hold_until);
 		if (tx->hold_until) {
 			char t[MIME_RFC3339_MAX];
 			mime_rfc3339_format(tx->hold_until, t);
