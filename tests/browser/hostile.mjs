@@ -6,7 +6,8 @@
 // Each page must show the hostile text as text: the text is there, no
 // element or attribute came out of it (no img, script, iframe, object or
 // embed in the page's main part, no on* attribute, no javascript: link),
-// nothing sticks out of its box at 1280 and 360 px, and (browser.mjs) no
+// nothing sticks out of its box at 1280 and 360 px, a bidi override stays
+// isolated from the text around it, and (browser.mjs) no
 // dialog opened, no console error (a Content-Security-Policy refusal is
 // one) and no request left for another host.
 //
@@ -42,6 +43,20 @@ async function showsAsText(name, texts) {
 				if (/^(href|src|action|formaction|xlink:href)$/i.test(a.name) && /^\s*javascript:/i.test(a.value))
 					bad.push(`${el.tagName} ${a.name}=${a.value.slice(0, 60)}`);
 			}
+		}
+		// A bidi override is kept in its place: the element around it
+		// isolates it (<bdi>, unicode-bidi: isolate), or is a block that
+		// holds nothing else. Else the text after it on the line (a
+		// state badge, a button's name) reads backwards.
+		const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+		for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+			if (!/[\u202a-\u202e\u2066-\u2069]/.test(n.data))
+				continue;
+			const el = n.parentElement, cs = getComputedStyle(el);
+			const isolated = /isolate|plaintext/.test(cs.unicodeBidi) ||
+				(cs.display !== 'inline' && el.childNodes.length === 1);
+			if (!isolated)
+				bad.push(`a bidi override not isolated in ${el.tagName}: ${el.outerHTML.slice(0, 80)}`);
 		}
 		// The one script is the bundle, from the server.
 		for (const s of document.querySelectorAll('script'))

@@ -339,12 +339,25 @@ function Certificate({ tls, acme }) {
 	);
 }
 
+// Seconds as the largest whole unit (TERN_SMTP_FUTURERELEASE_MAX is
+// written 30d, 12h or seconds); 0 is the extension turned off.
+function holdTime(v) {
+	if (!v)
+		return 'off';
+	if (v % 86400 === 0)
+		return `${v / 86400} days`;
+	if (v % 3600 === 0)
+		return `${v / 3600} hours`;
+	return `${v} seconds`;
+}
+
+// Each limit's label and, when not a plain count, how its value reads.
 const LIMIT_LABELS = {
-	max_message_size: ['Largest message', true],
-	smtp_max_connections: ['SMTP connections', false],
-	smtp_max_connections_per_ip: ['SMTP connections per IP', false],
-	smtp_max_recipients: ['Recipients per message', false],
-	smtp_futurerelease_max: ['Longest future release (seconds, 0 off)', false],
+	max_message_size: ['Largest message', bytes],
+	smtp_max_connections: ['SMTP connections', null],
+	smtp_max_connections_per_ip: ['SMTP connections per IP', null],
+	smtp_max_recipients: ['Recipients per message', null],
+	smtp_futurerelease_max: ['Longest future release', holdTime],
 };
 
 function Limits({ limits, listeners }) {
@@ -354,8 +367,8 @@ function Limits({ limits, listeners }) {
 			<p class="muted">Set by environment variables (see the README); shown here read-only.</p>
 			<dl class="pairs">
 				{Object.entries(limits || {}).map(([k, v]) => {
-					const [label, size] = LIMIT_LABELS[k] || [k, false];
-					return [<dt key={k}>{label}</dt>, <dd key={k + 'v'}>{size ? bytes(v) : v}</dd>];
+					const [label, show] = LIMIT_LABELS[k] || [k, null];
+					return [<dt key={k}>{label}</dt>, <dd key={k + 'v'}>{show ? show(v) : v}</dd>];
 				})}
 			</dl>
 			<dl class="pairs">
