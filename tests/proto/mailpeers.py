@@ -127,11 +127,19 @@ def weaken_tls(ctx, how):
     assert libssl.SSL_CTX_ctrl(raw, SSL_CTRL_SET_SIGALGS_LIST, 0, b"ECDSA+SHA1") == 1
 
 
-def self_signed(tmp, cn="mx.remote.test"):
+def self_signed(tmp, cn="mx.remote.test", ips=()):
+    """A self-signed server certificate for DNS name cn, the loopback
+    addresses and ips: a peer made its own trust anchor (a relay host at
+    127.0.0.1:PORT) is checked against the address's iPAddress, never a
+    name, and a subjectAltName with the addresses must name cn too (a
+    verifier reads the CN only when there is no subjectAltName)."""
+    addrs = ["127.0.0.1", "::1"] + [ip for ip in ips if ip not in ("127.0.0.1", "::1")]
     key, crt = os.path.join(tmp, "peer.key"), os.path.join(tmp, "peer.crt")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
                     "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", crt,
-                    "-days", "2", "-subj", "/CN=" + cn], check=True,
+                    "-days", "2", "-subj", "/CN=" + cn,
+                    "-addext", "subjectAltName=" + ",".join(_san(n) for n in [cn] + addrs)],
+                   check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return crt, key
 
@@ -273,7 +281,7 @@ class Receiver:
         self.tmp = tempfile.mkdtemp(prefix="tern-rcv-")
         self.ctx = None
         if tls or implicit_tls:
-            crt, key = cert or self_signed(self.tmp)
+            crt, key = cert or self_signed(self.tmp, ips=(ip,))
             self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             self.ctx.load_cert_chain(crt, key)
             self.ctx.sni_callback = self._sni
