@@ -632,23 +632,12 @@ int queue_rcpt_dropped(struct store *st, const char *addr)
 	return res == STORE_RCPT_UNKNOWN || res == STORE_RCPT_INACTIVE;
 }
 
-void queue_submit(struct store *st, struct queue_request *r)
+/* Sorts each recipient of r into j: local accounts (through aliases and
+ * forwards), remote addresses, or dropped (unknown or inactive, logged).
+ * -1 when the directory could not be read: try again later. */
+static int resolve_rcpts(struct store *st, struct submit_job *j, struct queue_request *r)
 {
-	r->queue_id = 0;
-	r->nlocal = r->nremote = 0;
-	r->priv_ = NULL;
-	if (!request_valid(r)) {
-		complete_now(r, STORE_EINVAL);
-		return;
-	}
-	int64_t now = r->received_at ? r->received_at : time_wall();
-	struct submit_job *j = xcalloc(1, sizeof *j);
-	j->r = r;
-	j->st = st;
-
-	if (r->flags & QUEUE_HOLD)
-		hold_whole(j, r);
-	for (size_t i = 0; i < r->nrcpts && !(r->flags & QUEUE_HOLD); i++) {
+	for (size_t i = 0; i < r->nrcpts; i++) {
 		uint32_t acc[LOCAL_MAX_PER_RCPT];
 		struct store_forward fw[FORWARD_TARGETS_MAX];
 		size_t n = 0, nf = 0;
@@ -688,10 +677,32 @@ void queue_submit(struct store *st, struct queue_request *r)
 			break;
 		}
 		case STORE_RCPT_TEMPFAIL:
-			job_free(j);
-			complete_now(r, STORE_ETEMP);
-			return;
+			return -1;
 		}
+	}
+	return 0;
+}
+
+void queue_submit(struct store *st, struct queue_request *r)
+{
+	r->queue_id = 0;
+	r->nlocal = r->nremote = 0;
+	r->priv_ = NULL;
+	if (!request_valid(r)) {
+		complete_now(r, STORE_EINVAL);
+		return;
+	}
+	int64_t now = r->received_at ? r->received_at : time_wall();
+	struct submit_job *j = xcalloc(1, sizeof *j);
+	j->r = r;
+	j->st = st;
+
+	if (r->flags & QUEUE_HOLD) {
+		hold_whole(j, r);
+	} else if (resolve_rcpts(st, j, r) < 0) {
+		job_free(j);
+		complete_now(r, STORE_ETEMP);
+		return;
 	}
 	if (j->naccounts == 0 && j->e.nrcpts == 0) {
 		job_free(j);
