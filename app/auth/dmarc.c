@@ -31,6 +31,15 @@ struct entry {
 	struct dmarc_record rec;
 };
 
+/* dmarc_org_new()'s names; state[i] is 0 found (found[i]), -1 none, -2
+ * temporary. */
+struct org_walks {
+	char names[DMARC_ORG_NAMES_MAX][DMARC_DOMAIN_MAX];
+	char found[DMARC_ORG_NAMES_MAX][DMARC_DOMAIN_MAX];
+	int state[DMARC_ORG_NAMES_MAX];
+	size_t n;
+};
+
 struct dmarc_eval {
 	char author[DMARC_DOMAIN_MAX];
 	int author_ok;
@@ -51,13 +60,9 @@ struct dmarc_eval {
 	char qdomain[DMARC_DOMAIN_MAX];
 	uint16_t qtype;
 
-	/* dmarc_org_new(): only the Organizational Domains of these names;
-	 * org_state[i] is 0 found (org_found[i]), -1 none, -2 temporary. */
-	int org_only;
-	char org_names[DMARC_ORG_NAMES_MAX][DMARC_DOMAIN_MAX];
-	char org_found[DMARC_ORG_NAMES_MAX][DMARC_DOMAIN_MAX];
-	int org_state[DMARC_ORG_NAMES_MAX];
-	size_t norg;
+	/* dmarc_org_new() only: the names whose Organizational Domains are
+	 * wanted, apart so that a message's evaluation does not carry them. */
+	struct org_walks *org;
 
 	unsigned sample; /* dmarc_input.sample */
 	int done;
@@ -316,17 +321,18 @@ static int exact_pass(struct dmarc_eval *e)
  */
 static void advance_org(struct dmarc_eval *e)
 {
-	for (size_t i = 0; i < e->norg; i++) {
+	struct org_walks *o = e->org;
+	for (size_t i = 0; i < o->n; i++) {
 		struct walk w;
-		if (!e->org_names[i][0]) {
-			e->org_state[i] = -1; /* not a domain name */
+		if (!o->names[i][0]) {
+			o->state[i] = -1; /* not a domain name */
 			continue;
 		}
-		enum need r = walk(e, e->org_names[i], &w);
+		enum need r = walk(e, o->names[i], &w);
 		if (r == NEED)
 			return;
-		e->org_state[i] = r == READY ? 0 : r == TEMP ? -2 : -1;
-		snprintf(e->org_found[i], sizeof e->org_found[i], "%s", r == READY ? w.org : "");
+		o->state[i] = r == READY ? 0 : r == TEMP ? -2 : -1;
+		snprintf(o->found[i], sizeof o->found[i], "%s", r == READY ? w.org : "");
 	}
 	finish(e, DMARC_RESULT_NONE, "Organizational Domains found");
 }
@@ -338,7 +344,7 @@ static void advance(struct dmarc_eval *e)
 	const struct entry *pol;
 	enum need r;
 
-	if (e->org_only) {
+	if (e->org) {
 		advance_org(e);
 		return;
 	}
@@ -580,21 +586,21 @@ struct dmarc_eval *dmarc_eval_new(const struct dmarc_input *in)
 struct dmarc_eval *dmarc_org_new(const char *const *names, size_t n)
 {
 	struct dmarc_eval *e = xcalloc(1, sizeof *e);
-	e->org_only = 1;
+	struct org_walks *o = e->org = xcalloc(1, sizeof *o);
 	e->v.policy_tag = "";
-	e->norg = n < DMARC_ORG_NAMES_MAX ? n : DMARC_ORG_NAMES_MAX;
-	for (size_t i = 0; i < e->norg; i++) {
-		e->org_state[i] = -2; /* until walked: an aborted run leaves it so */
-		if (canon_domain(names[i], e->org_names[i], sizeof e->org_names[i]) < 0)
-			e->org_names[i][0] = '\0';
+	o->n = n < DMARC_ORG_NAMES_MAX ? n : DMARC_ORG_NAMES_MAX;
+	for (size_t i = 0; i < o->n; i++) {
+		o->state[i] = -2; /* until walked: an aborted run leaves it so */
+		if (canon_domain(names[i], o->names[i], sizeof o->names[i]) < 0)
+			o->names[i][0] = '\0';
 	}
 	return e;
 }
 
 int dmarc_org_domain(const struct dmarc_eval *e, size_t i, char *out, size_t outsz)
 {
-	int st = e->org_only && e->done && i < e->norg ? e->org_state[i] : -1;
-	snprintf(out, outsz, "%s", st == 0 ? e->org_found[i] : "");
+	int st = e->org && e->done && i < e->org->n ? e->org->state[i] : -1;
+	snprintf(out, outsz, "%s", st == 0 ? e->org->found[i] : "");
 	return st;
 }
 
@@ -604,6 +610,7 @@ void dmarc_eval_free(struct dmarc_eval **e)
 		return;
 	for (unsigned i = 0; i < (*e)->n; i++)
 		free((*e)->tab[i].text);
+	free((*e)->org);
 	free(*e);
 	*e = NULL;
 }
