@@ -181,6 +181,19 @@ int config_relay_host_valid(const char *rh)
 	return hostname_syntax_ok(rh);
 }
 
+int config_clamd_parse(const char *v, struct listen_addr *a)
+{
+	if (v[0] == '/') {
+		/* sockaddr_un's sun_path: 108 bytes with the NUL */
+		return strlen(v) < 108 ? 1 : -1;
+	}
+	if (config_parse_listen(v, a) < 0 || !a->host[0])
+		return -1;
+	if (strchr(a->host, ':') || inet_pton(AF_INET, a->host, &(struct in_addr){0}) == 1)
+		return 0; /* an IP literal */
+	return hostname_syntax_ok(a->host) ? 0 : -1;
+}
+
 /* The outbound queue's settings (TERN_QUEUE_*, TERN_RELAY_HOST's form). */
 static int load_queue(struct config *cfg, char *err, size_t errsz)
 {
@@ -501,12 +514,16 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 			   "ip[:port]; the TSIG key, name:base64secret)");
 	if (get_str("TERN_DNS_SERVERS", cfg->dns_servers, sizeof(cfg->dns_servers), err, errsz) < 0 ||
 	    get_str("TERN_RELAY_HOST", cfg->relay_host, sizeof(cfg->relay_host), err, errsz) < 0 ||
+	    get_str("TERN_CLAMD", cfg->clamd, sizeof(cfg->clamd), err, errsz) < 0 ||
 	    get_str("TERN_RELAY_USER", cfg->relay_user, sizeof(cfg->relay_user), err, errsz) < 0 ||
 	    get_str("TERN_DMARC_REPORT_FROM", cfg->dmarc_report_from, sizeof(cfg->dmarc_report_from),
 		    err, errsz) < 0 ||
 	    get_str("TERN_RELAY_PASSWORD", cfg->relay_password, sizeof(cfg->relay_password), err,
 		    errsz) < 0)
 		return -1;
+	struct listen_addr clamd;
+	if (cfg->clamd[0] && config_clamd_parse(cfg->clamd, &clamd) < 0)
+		return bad(err, errsz, "TERN_CLAMD", cfg->clamd, CONFIG_CLAMD_EXPECTED);
 
 	cfg->backup_minute = 3 * 60 + 30;
 	cfg->backup_keep = 7;

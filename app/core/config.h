@@ -68,6 +68,7 @@ struct config {
 	char acme_tsig_key[512];   /* TERN_ACME_TSIG_KEY: name:base64secret (HMAC-SHA256); never logged */
 	char dns_servers[512];
 	char relay_host[256];
+	char clamd[256]; /* TERN_CLAMD: "" (no virus scanning), host:port or a unix socket's path */
 	char relay_user[256];
 	char dmarc_report_from[320]; /* TERN_DMARC_REPORT_FROM: "", "off" or an address */
 	char relay_password[256];
@@ -174,6 +175,17 @@ int config_backup_time_parse(const char *v, unsigned *minute_r);
 int config_relay_host_valid(const char *rh);
 #define CONFIG_RELAY_HOST_EXPECTED \
 	"host[:port] with a port from 1 to 65535, such as smtp.example.net:587 ([v6]:port for IPv6)"
+
+/*
+ * Where clamd listens (TERN_CLAMD): an absolute path is its unix socket
+ * (1 is returned, the path fits a sockaddr_un), host:port or [v6]:port
+ * its TCP socket (0 is returned, *a filled: a host name or an IP
+ * literal, the port 1 to 65535). -1 when neither.
+ */
+int config_clamd_parse(const char *v, struct listen_addr *a);
+#define CONFIG_CLAMD_EXPECTED \
+	"host:port (such as clamav:3310 or 127.0.0.1:3310, [v6]:port for IPv6) or the absolute " \
+	"path of clamd's unix socket"
 
 /*
  * The TERN_* variables of the environment that tern does not know (a

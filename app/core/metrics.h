@@ -48,6 +48,10 @@ enum metric {
 	METRIC_AUTHFAIL_POP3,
 	METRIC_AUTHFAIL_HTTP,
 	METRIC_AUTHFAIL_SIEVE,
+	METRIC_VIRUS_CLEAN,    /* messages clamd scanned and found clean */
+	METRIC_VIRUS_INFECTED, /* messages refused for the virus clamd found */
+	METRIC_VIRUS_FAILED,   /* scans that gave no verdict (451) */
+	METRIC_VIRUS_SKIPPED,  /* messages over CLAMD_SCAN_MAX, not scanned */
 	METRIC_COUNT
 };
 

@@ -932,7 +932,7 @@ static struct str redirect_message(const struct sieve_result *res, uint32_t edit
 
 void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str msg,
                         struct str head, struct str env_from, struct str env_to, int spam_score,
-                        struct arena *a, const char *session, int may_reject,
+                        int virus_score, struct arena *a, const char *session, int may_reject,
                         const struct deliver_sieve_dsn *dsn,
                         struct deliver_sieve_out *out)
 {
@@ -948,6 +948,7 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 		.specialuse_exists = specialuse_exists, .mailboxid_exists = mailboxid_exists,
 		.metadata = metadata_get,
 		.spam_score = spam_score,
+		.virus_score = virus_score,
 		/* What the store writes in front: the head, then this
 		 * account's own verdict fields (deliver.c's compose order). */
 		.head = plan->own_fields.len

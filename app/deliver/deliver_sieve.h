@@ -119,7 +119,8 @@ struct deliver_sieve_dsn {
  * the RCPT TO that reached the account, dsn its DSN parameters (NULL:
  * none). spam_score is what the spamtest
  * and spamtestplus tests see (RFC 5235: 1..10, 0 = not tested): the spam
- * stage's hook. Keywords are allocated from a,
+ * stage's hook; virus_score what virustest sees (RFC 5235 §3.3: 1
+ * clean, 0 not scanned): clamd's verdict. Keywords are allocated from a,
  * which must live as long as the plan. session names the log lines.
  * out is zeroed first.
  *
@@ -131,7 +132,7 @@ struct deliver_sieve_dsn {
 struct deliver_sieve_reply;
 void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str msg,
                         struct str head, struct str env_from, struct str env_to, int spam_score,
-                        struct arena *a, const char *session, int may_reject,
+                        int virus_score, struct arena *a, const char *session, int may_reject,
                         const struct deliver_sieve_dsn *dsn,
                         struct deliver_sieve_out *out);
 

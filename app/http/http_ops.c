@@ -128,6 +128,9 @@ void http_metrics(struct http_ctx *x)
 		{ "smtp", METRIC_CONN_SMTP }, { "submission", METRIC_CONN_SUBMISSION },
 		{ "imap", METRIC_CONN_IMAP }, { "pop3", METRIC_CONN_POP3 },
 		{ "http", METRIC_CONN_HTTP }, { "sieve", METRIC_CONN_SIEVE },
+	}, virus[] = {
+		{ "clean", METRIC_VIRUS_CLEAN }, { "infected", METRIC_VIRUS_INFECTED },
+		{ "failed", METRIC_VIRUS_FAILED }, { "skipped", METRIC_VIRUS_SKIPPED },
 	}, fails[] = {
 		{ "submission", METRIC_AUTHFAIL_SUBMISSION }, { "imap", METRIC_AUTHFAIL_IMAP },
 		{ "pop3", METRIC_AUTHFAIL_POP3 }, { "http", METRIC_AUTHFAIL_HTTP },
@@ -162,6 +165,11 @@ void http_metrics(struct http_ctx *x)
 				buf_printf(b, "tern_auth_results_total{check=\"%s\",result=\"%s\"} %llu\n", cn,
 					   rn, (unsigned long long)v);
 		}
+	family(b, "tern_virus_scans_total", "counter",
+	       "Messages given to clamd (TERN_CLAMD), per result; skipped: too big to scan.");
+	for (size_t i = 0; i < sizeof(virus) / sizeof(virus[0]); i++)
+		buf_printf(b, "tern_virus_scans_total{result=\"%s\"} %llu\n", virus[i].proto,
+			   (unsigned long long)metrics_get(virus[i].m));
 	/* The protocols of tern_connections_total but http (its requests
 	 * are not sessions): smtp is port 25 alone, as there. */
 	unsigned smtp_all = smtp_server_sessions(), sub = smtp_server_submission_sessions();

@@ -54,6 +54,7 @@
 #include "spam/spam_rep.h"
 #include "smtp/smtp_server.h"
 #include "store/store.h"
+#include "virus/clamd.h"
 
 #define MAX_LOOPS 64
 /*
@@ -415,6 +416,7 @@ int server_run(const struct config *cfg_env)
 		log_warn("server", NULL, "event=reputation_load_failed");
 	/* SRS key and the per-alias rate: port 25 and the queue's notices use them. */
 	forward_init(cfg->data_dir, cfg->forward_rate);
+	clamd_configure(cfg->clamd);
 	smtp_server_init(cfg, st);
 	pop3_server_init(cfg, st);
 	imap_server_init(cfg, st);

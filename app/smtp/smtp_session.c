@@ -35,6 +35,7 @@
 #include "net/limits.h"
 #include "smtp/smtp_rate.h"
 #include "smtp/smtp_server.h"
+#include "smtp/smtp_virus.h"
 #include "store/store_queue.h"
 
 #define SMTP_LINE_MAX 4096 /* command line limit, RFC 5321 allows us more than 512 */
@@ -187,6 +188,7 @@ void smtp_tx_end(struct smtp_session *s)
 		return;
 	int big = s->tx.msg.len >= MEM_RELEASE_AFTER;
 	smtp_checks_tx_free(&s->tx);
+	smtp_virus_tx_free(&s->tx);
 	smtp_spf_stop(s);
 	smtp_forward_free(&s->tx);
 	spool_free(&s->tx.msg);

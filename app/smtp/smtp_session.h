@@ -160,6 +160,12 @@ struct smtp_tx {
 	 * default, "not tested"). The hook for the spam stage: it is not
 	 * set yet. */
 	int sieve_spamtest;
+	/* What Sieve's virustest sees (RFC 5235 §3.3): 1 when clamd found the
+	 * message clean, 0 (the default) when it was not scanned; an
+	 * infected message is refused before Sieve runs. */
+	int sieve_virustest;
+	struct clamd_scan *virus_scan; /* in flight (smtp_virus.c), else NULL */
+	int virus_state; /* the session's state (enum smtp_state) before the scan */
 	unsigned seq; /* transaction number within the session, for the id */
 	void *submit_job; /* submission: the signing job in flight (smtp_submit.c) */
 	/* Port 25: the SPF check of MAIL FROM (smtp_spf.c), logged, not acted on yet. */
@@ -337,6 +343,10 @@ int smtp_tx_feed_bdat(struct smtp_session *s);
 void smtp_tx_burl(struct smtp_session *s, struct str url, int last);
 /* The message is complete: checks it and hands it to the store, or replies an error. */
 void smtp_tx_finish(struct smtp_session *s);
+/* After the virus scan (smtp_virus.h) found the message clean, or when
+ * there was none: delivery goes on (port 25's checks, or submission's
+ * queue). */
+void smtp_tx_scanned(struct smtp_session *s);
 /* The store or the queue answered (after the reply was queued): ends the
  * transaction and resumes reading, or frees the session when it is gone. */
 void smtp_tx_committed(struct smtp_session *s);

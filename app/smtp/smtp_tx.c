@@ -39,6 +39,7 @@
 #include "store/store_queue.h"
 #include "report/dmarc_intake.h"
 #include "smtp/smtp_session.h"
+#include "smtp/smtp_virus.h"
 #include "spam/spam_recent.h"
 
 #define ADDED_HEADERS_MAX 4096
@@ -864,7 +865,8 @@ static int sieve_stage(struct smtp_session *s, const char *fields, int junk)
 								 : tx->sieve_spamtest;
 		deliver_sieve_plan(smtp_store, &tx->plans[i],
 				   tx->plan_msg[i].p ? tx->plan_msg[i] : seen, head,
-				   str_c(tx->mail_from), str_c(to[i]), spamtest, tx->arena, s->id,
+				   str_c(tx->mail_from), str_c(to[i]), spamtest, tx->sieve_virustest,
+				   tx->arena, s->id,
 				   may_reject && i < tx->naccounts, dsn_of(s, via[i]), &out);
 		tx->sieve_replies[i] = out.after;
 		if (out.reject) {
@@ -1007,6 +1009,13 @@ static void deliver(struct smtp_session *s)
 		tx_spool_failed(s);
 		return;
 	}
+	if (smtp_virus_scan(s))
+		return; /* smtp_tx_scanned() or the refusal follows */
+	smtp_tx_scanned(s);
+}
+
+void smtp_tx_scanned(struct smtp_session *s)
+{
 	if (s->mode != SMTP_MODE_MX) {
 		smtp_submit_deliver(s); /* signed and queued instead */
 		return;

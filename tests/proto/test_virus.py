@@ -1,0 +1,304 @@
+"""Virus scanning through a real clamd (Debian's clamav-daemon) on
+loopback (TERN_CLAMD): a private clamd.conf, and a database directory
+holding only a body signature this module writes (no freshclam, no
+network), so clamd starts in a moment with one signature.
+
+- port 25 (clamd over TCP): a clean message is stored, an infected one
+  gets 554 5.7.1 before any 250 and nothing is stored; the log names the
+  signature and nothing of the message; /metrics counts both;
+- submission, 587 and 465 (clamd over its unix socket): the same;
+- clamd stopped, clamd refusing a stream over its StreamMaxLength: 451
+  4.7.1 (clamav-milter's OnFail Defer), nothing stored;
+- a "clamd" that accepts and never answers: 451 after the timeout, and
+  meanwhile the server serves another session;
+- Sieve's virustest (RFC 5235): 1 for a message clamd found clean, 0
+  when no scanner is set.
+"""
+import os
+import smtplib
+import socket
+import ssl
+import struct
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.request
+
+from harness import Raw, Server, free_port, message
+
+BOB = ("bob@example.test", "bob-pw-1")
+ALICE = ("alice@example.test", "alice-pw-1")
+MARK = b"TERN-TEST-VIRUS-SIGNATURE-4f1c9b"
+SIGNATURE = "Tern.Test.Virus.UNOFFICIAL"  # clamd names a local signature so
+
+
+class Clamd:
+    """A private clamd on 127.0.0.1:port and a unix socket."""
+
+    def __init__(self, stream_max="25M"):
+        self.dir = tempfile.mkdtemp(prefix="tern-clamd-")
+        os.mkdir(os.path.join(self.dir, "db"))
+        # A body signature (.ndb): Name:TargetType:Offset:HexSignature.
+        with open(os.path.join(self.dir, "db", "tern.ndb"), "w") as f:
+            f.write("Tern.Test.Virus:0:*:%s\n" % MARK.hex())
+        self.port = free_port()
+        self.sock = os.path.join(self.dir, "clamd.sock")
+        with open(os.path.join(self.dir, "clamd.conf"), "w") as f:
+            f.write("Foreground yes\nLogFile %s/clamd.log\nDatabaseDirectory %s/db\n"
+                    "TCPSocket %d\nTCPAddr 127.0.0.1\nLocalSocket %s\nStreamMaxLength %s\n"
+                    % (self.dir, self.dir, self.port, self.sock, stream_max))
+        self.proc = subprocess.Popen(["/usr/sbin/clamd", "-c", os.path.join(self.dir, "clamd.conf")],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 60
+        while not self.ping():
+            assert self.proc.poll() is None, self.log()
+            assert time.time() < deadline, self.log()
+            time.sleep(0.1)
+
+    def ping(self):
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=5) as c:
+                c.sendall(b"zPING\0")
+                return c.recv(16) == b"PONG\0"
+        except OSError:
+            return False
+
+    def log(self):
+        try:
+            with open(os.path.join(self.dir, "clamd.log")) as f:
+                return f.read()[-2000:]
+        except OSError:
+            return ""
+
+    def scan(self, data):
+        """What clamd itself says of data (the test's own check of its signature)."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as c:
+            c.sendall(b"zINSTREAM\0" + struct.pack(">I", len(data)) + data + b"\0\0\0\0")
+            out = b""
+            while not out.endswith(b"\0"):
+                chunk = c.recv(256)
+                if not chunk:
+                    break
+                out += chunk
+            return out
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
+        subprocess.run(["rm", "-rf", self.dir])
+
+
+def infected(subject="infected"):
+    return message(subject=subject, body="An attachment:\r\n%s\r\n" % MARK.decode())
+
+
+def across_chunks(subject):
+    """A message of three 256 KiB chunks and more whose signature spans
+    the first chunk's end (clamd sees the stream whole, or misses it)."""
+    head = message(subject=subject, body="")
+    cut = 256 * 1024 - 16 - len(head)
+    body = ("y" * 78 + "\r\n") * (cut // 80) + "z" * (cut % 80)
+    body += MARK.decode() + "\r\n" + ("w" * 78 + "\r\n") * 6000
+    msg = head + body
+    assert msg.index(MARK.decode()) == 256 * 1024 - 16
+    return msg
+
+
+def send25(s, msg, rcpt=BOB[0]):
+    c = smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=60)
+    try:
+        c.ehlo("client.remote.test")
+        c.mail("alice@remote.test")
+        c.rcpt(rcpt)
+        code, text = c.data(msg.encode() if isinstance(msg, str) else msg)
+        return code, text.decode()
+    finally:
+        c.close()
+
+
+def log_line(s, needle):
+    """The first log line with needle, once the server logged it."""
+    assert s.wait_log(needle, timeout=60), s.log_text()[-2000:]
+    return next(ln for ln in s.log_text().splitlines() if needle in ln)
+
+
+def count(s, account=BOB[0], box="INBOX"):
+    return len(s.messages(account, box))
+
+
+def metrics(s):
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % s.http_port, timeout=10) as r:
+        text = r.read().decode()
+    return {ln.split()[0]: int(ln.split()[1]) for ln in text.splitlines()
+            if ln.startswith("tern_virus_scans_total")}
+
+
+def test_port25_clean_and_infected():
+    cd = Clamd()
+    try:
+        assert cd.scan(MARK) == b"stream: %s FOUND\0" % SIGNATURE.encode()
+        with Server(accounts=[BOB], http=True,
+                    env={"TERN_CLAMD": "127.0.0.1:%d" % cd.port}) as s:
+            code, text = send25(s, message(subject="clean"))
+            assert code == 250, (code, text)
+            assert count(s) == 1
+            code, text = send25(s, infected())
+            assert code == 554 and text.startswith("5.7.1 "), (code, text)
+            assert count(s) == 1
+            # Several chunks: clean, then a signature across a chunk's end.
+            big = across_chunks("big")
+            code, text = send25(s, big.replace(MARK.decode(), "x" * len(MARK)))
+            assert code == 250, (code, text)
+            code, text = send25(s, big)
+            assert code == 554, (code, text)
+            assert count(s) == 2
+            line = log_line(s, "event=virus_found")
+            assert 'signature="%s"' % SIGNATURE in line, line
+            assert MARK.decode() not in s.log_text()
+            m = metrics(s)
+            assert m['tern_virus_scans_total{result="clean"}'] == 2, m
+            assert m['tern_virus_scans_total{result="infected"}'] == 2, m
+            assert m['tern_virus_scans_total{result="failed"}'] == 0, m
+    finally:
+        cd.stop()
+
+
+def tls():
+    c = ssl.create_default_context()
+    c.check_hostname = False
+    c.verify_mode = ssl.CERT_NONE
+    return c
+
+
+def submit(s, msg, implicit):
+    if implicit:
+        c = smtplib.SMTP_SSL("127.0.0.1", s.submissions_port, timeout=60, context=tls())
+    else:
+        c = smtplib.SMTP("127.0.0.1", s.submission_port, timeout=60)
+        c.starttls(context=tls())
+    try:
+        c.ehlo()
+        c.login(*ALICE)
+        c.mail(ALICE[0])
+        c.rcpt(BOB[0])
+        code, text = c.data(msg.encode())
+        return code, text.decode()
+    finally:
+        c.close()
+
+
+def wait_count(s, n, timeout=20):
+    deadline = time.time() + timeout
+    while count(s) < n and time.time() < deadline:
+        time.sleep(0.1)
+    return count(s)
+
+
+def test_submission_over_unix_socket():
+    cd = Clamd()
+    try:
+        with Server(accounts=[ALICE, BOB], submission=True,
+                    env={"TERN_CLAMD": cd.sock}) as s:
+            code, text = submit(s, message(subject="clean587", sender=ALICE[0]), False)
+            assert code == 250, (code, text)
+            assert wait_count(s, 1) == 1
+            code, text = submit(s, infected("bad465").replace("alice@remote.test", ALICE[0]), True)
+            assert code == 554 and text.startswith("5.7.1 "), (code, text)
+            code, text = submit(s, infected("bad587").replace("alice@remote.test", ALICE[0]), False)
+            assert code == 554, (code, text)
+            log_line(s, "event=virus_found")
+            code, text = submit(s, message(subject="clean465", sender=ALICE[0]), True)
+            assert code == 250, (code, text)
+            assert wait_count(s, 2) == 2
+            assert not any("bad" in m[1] for m in s.messages(BOB[0]))
+    finally:
+        cd.stop()
+
+
+def test_clamd_down_and_size_limit_defer():
+    cd = Clamd(stream_max="1M")
+    try:
+        with Server(accounts=[BOB], env={"TERN_CLAMD": "127.0.0.1:%d" % cd.port}) as s:
+            # Over clamd's StreamMaxLength: clamd says ERROR, the sender waits.
+            big = message(subject="big", body=("x" * 998 + "\r\n") * 1200)
+            code, text = send25(s, big)
+            assert code == 451 and text.startswith("4.7.1 "), (code, text)
+            line = log_line(s, "event=virus_scan_failed")
+            assert "reason=size_limit" in line, line
+            cd.stop()
+            code, text = send25(s, message(subject="clamd gone"))
+            assert code == 451 and text.startswith("4.7.1 "), (code, text)
+            assert log_line(s, "reason=unreachable")
+            assert count(s) == 0
+    finally:
+        cd.stop()
+
+
+def test_clamd_hangs():
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(8)
+    accepted = threading.Event()
+    held = []
+
+    def accept():
+        c, _ = lst.accept()
+        held.append(c)  # read nothing, answer nothing
+        accepted.set()
+
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    try:
+        with Server(accounts=[BOB], env={"TERN_CLAMD": "127.0.0.1:%d" % lst.getsockname()[1],
+                                         "TERN_TEST_CLAMD_TIMEOUT_MS": "3000"}) as s:
+            r = Raw(s.smtp_port)
+            r.cmd("EHLO client.remote.test")
+            assert r.cmd("MAIL FROM:<alice@remote.test>")[0] == 250
+            assert r.cmd("RCPT TO:<bob@example.test>")[0] == 250
+            assert r.cmd("DATA")[0] == 354
+            r.send(message(subject="held") + ".\r\n")
+            assert accepted.wait(30)
+            # The scan waits on clamd; the server serves others.
+            other = Raw(s.smtp_port)
+            assert other.cmd("EHLO other.remote.test")[0] == 250
+            assert other.cmd("NOOP")[0] == 250
+            other.close()
+            r.sock.settimeout(60)
+            code, lines = r.reply()
+            assert code == 451 and lines[0].startswith("451 4.7.1 "), lines
+            assert "reason=timeout" in log_line(s, "event=virus_scan_failed")
+            assert r.cmd("NOOP")[0] == 250  # the session goes on
+            r.close()
+            assert count(s) == 0
+    finally:
+        for c in held:
+            c.close()
+        lst.close()
+
+
+VIRUSTEST = ('require ["virustest", "fileinto", "mailbox", "relational", '
+             '"comparator-i;ascii-numeric"];\n'
+             'if virustest :value "eq" :comparator "i;ascii-numeric" "1" '
+             '{ fileinto :create "Clean"; }\n'
+             'elsif virustest :value "eq" :comparator "i;ascii-numeric" "0" '
+             '{ fileinto :create "Unscanned"; }\n')
+
+
+def test_sieve_virustest():
+    cd = Clamd()
+    try:
+        with Server(accounts=[BOB], env={"TERN_CLAMD": "127.0.0.1:%d" % cd.port}) as s:
+            s.cli("sieve", "put", BOB[0], "v", input=VIRUSTEST)
+            s.cli("sieve", "activate", BOB[0], "v")
+            assert send25(s, message(subject="scanned"))[0] == 250
+            assert count(s, box="Clean") == 1
+            assert count(s, box="INBOX") == 0
+    finally:
+        cd.stop()
+    with Server(accounts=[BOB]) as s:
+        s.cli("sieve", "put", BOB[0], "v", input=VIRUSTEST)
+        s.cli("sieve", "activate", BOB[0], "v")
+        assert send25(s, message(subject="unscanned"))[0] == 250
+        assert count(s, box="Unscanned") == 1
