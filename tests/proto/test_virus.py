@@ -154,12 +154,27 @@ def test_port25_clean_and_infected():
             code, text = send25(s, big)
             assert code == 554, (code, text)
             assert count(s) == 2
+            # BDAT LAST (RFC 3030) is scanned as DATA is.
+            r = Raw(s.smtp_port)
+            r.cmd("EHLO client.remote.test")
+            assert r.cmd("MAIL FROM:<alice@remote.test>")[0] == 250
+            assert r.cmd("RCPT TO:<bob@example.test>")[0] == 250
+            body = infected("bdat").encode()
+            half = len(body) // 2
+            r.send(b"BDAT %d\r\n" % half + body[:half])
+            assert r.reply()[0] == 250
+            r.send(b"BDAT %d LAST\r\n" % (len(body) - half) + body[half:])
+            code, lines = r.reply()
+            assert code == 554 and lines[0].startswith("554 5.7.1 "), lines
+            assert r.cmd("NOOP")[0] == 250
+            r.close()
+            assert count(s) == 2
             line = log_line(s, "event=virus_found")
             assert 'signature="%s"' % SIGNATURE in line, line
             assert MARK.decode() not in s.log_text()
             m = metrics(s)
             assert m['tern_virus_scans_total{result="clean"}'] == 2, m
-            assert m['tern_virus_scans_total{result="infected"}'] == 2, m
+            assert m['tern_virus_scans_total{result="infected"}'] == 3, m
             assert m['tern_virus_scans_total{result="failed"}'] == 0, m
     finally:
         cd.stop()
