@@ -49,15 +49,19 @@ static void scanned(void *arg, const struct clamd_result *r)
 			smtp_tx_committed(s);
 			return;
 		}
+		/* Reading stays paused: the next stage pauses it itself, and
+		 * resuming first could let a connection the client half-closed
+		 * go (and the session with it) under the stage's feet. */
 		s->state = tx->virus_state;
-		conn_pause_read(s->conn, 0);
 		smtp_tx_scanned(s);
-		/* Refused there (submission's checks of the header): what the
-		 * client pipelined behind it is read now, as after DATA. */
-		if (!s->conn_gone && s->state != SMTP_S_WAIT_STORE)
-			smtp_session_input(s);
-		if (!s->conn_gone)
-			conn_flush(s->conn);
+		if (s->conn_gone || s->state == SMTP_S_WAIT_STORE)
+			return; /* the store or the queue answers later */
+		/* Refused there (submission's checks of the header), its reply
+		 * queued: what the client pipelined behind it is read now, as
+		 * after a DATA refused at once. */
+		conn_pause_read(s->conn, 0);
+		smtp_session_input(s);
+		conn_flush(s->conn);
 		return;
 	case CLAMD_INFECTED:
 		metrics_inc(METRIC_VIRUS_INFECTED);

@@ -228,6 +228,21 @@ def test_submission_over_unix_socket():
             assert code == 250, (code, text)
             assert wait_count(s, 2) == 2
             assert not any("bad" in m[1] for m in s.messages(BOB[0]))
+            # Clean, then refused by submission's own check (no From):
+            # the session goes on after that reply too.
+            c = smtplib.SMTP("127.0.0.1", s.submission_port, timeout=60)
+            c.starttls(context=tls())
+            c.ehlo()
+            c.login(*ALICE)
+            c.mail(ALICE[0])
+            c.rcpt(BOB[0])
+            code, text = c.data(message(subject="nofrom", sender=ALICE[0])
+                                .replace("From: %s\r\n" % ALICE[0], "").encode())
+            assert code == 554 and text.startswith(b"5.6.0"), (code, text)
+            assert c.noop()[0] == 250
+            c.sendmail(ALICE[0], [BOB[0]], message(subject="after", sender=ALICE[0]))
+            c.quit()
+            assert wait_count(s, 3) == 3
     finally:
         cd.stop()
 
@@ -290,6 +305,51 @@ def test_clamd_hangs():
     finally:
         for c in held:
             c.close()
+        lst.close()
+
+
+def test_client_half_closes_during_scan():
+    """A client that sends the message and shuts its sending side while
+    clamd works (a "clamd" here that answers OK when told) still gets
+    its reply, and the message is stored: the session lives until then."""
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(8)
+    streamed, answer = threading.Event(), threading.Event()
+
+    def fake():
+        c, _ = lst.accept()
+        got = b""
+        while not got.endswith(b"\0\0\0\0"):  # the zero length: the stream's end
+            chunk = c.recv(65536)
+            if not chunk:
+                return
+            got += chunk
+        streamed.set()
+        answer.wait(30)
+        c.sendall(b"stream: OK\0")
+        c.close()
+
+    t = threading.Thread(target=fake, daemon=True)
+    t.start()
+    try:
+        with Server(accounts=[BOB], env={"TERN_CLAMD": "127.0.0.1:%d" % lst.getsockname()[1]}) as s:
+            r = Raw(s.smtp_port)
+            r.cmd("EHLO client.remote.test")
+            assert r.cmd("MAIL FROM:<alice@remote.test>")[0] == 250
+            assert r.cmd("RCPT TO:<bob@example.test>")[0] == 250
+            assert r.cmd("DATA")[0] == 354
+            r.send(message(subject="halfclosed") + ".\r\n")
+            assert streamed.wait(30)
+            r.sock.shutdown(socket.SHUT_WR)  # its FIN leaves before clamd's answer
+            answer.set()
+            r.sock.settimeout(60)
+            code, lines = r.reply()
+            assert code == 250, lines
+            assert count(s) == 1
+            assert Raw(s.smtp_port).cmd("NOOP")[0] == 250
+    finally:
+        answer.set()
         lst.close()
 
 
