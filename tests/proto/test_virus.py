@@ -377,3 +377,15 @@ def test_sieve_virustest():
         s.cli("sieve", "activate", BOB[0], "v")
         assert send25(s, message(subject="unscanned"))[0] == 250
         assert count(s, box="Unscanned") == 1
+
+
+def test_bad_address_stops_start():
+    for bad in ("clamav", "clamav:0", "run/clamd.ctl", "bad_name:3310"):
+        s = Server(domains=(), start=False, env={"TERN_CLAMD": bad})
+        try:
+            s.start()
+            raise AssertionError("started with TERN_CLAMD=%s" % bad)
+        except RuntimeError as e:
+            assert 'TERN_CLAMD="%s" is invalid' % bad in str(e), str(e)[-600:]
+        finally:
+            s.cleanup()
