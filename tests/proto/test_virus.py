@@ -389,3 +389,23 @@ def test_bad_address_stops_start():
             assert 'TERN_CLAMD="%s" is invalid' % bad in str(e), str(e)[-600:]
         finally:
             s.cleanup()
+
+
+def test_service_name():
+    """host:port with a docker-compose service's name: looked up on
+    tern's resolver for each message (a name that has no address: 451)."""
+    from mailpeers import DnsServer
+    cd = Clamd()
+    dns = DnsServer({"clamav": {"A": ["127.0.0.1"]}})
+    try:
+        for name, want in (("clamav", 554), ("nosuch", 451)):
+            with Server(accounts=[BOB], env={"TERN_DNS_SERVERS": dns.servers,
+                                             "TERN_CLAMD": "%s:%d" % (name, cd.port)}) as s:
+                code, text = send25(s, infected())
+                assert code == want, (name, code, text)
+                assert count(s) == 0
+                if want == 451:
+                    assert "reason=not_found" in log_line(s, "event=virus_scan_failed")
+    finally:
+        dns.stop()
+        cd.stop()
