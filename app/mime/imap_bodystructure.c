@@ -142,12 +142,19 @@ static int is_ascii_text(struct str s)
 	return 1;
 }
 
-/* How an RFC 2231 parameter goes out: decoded under its name, or
- * re-encoded as name*. */
+static int utf8_text(struct str s)
+{
+	return s.p && mime_has_8bit(s.p, s.len) && utf8_valid(s);
+}
+
+/* How a parameter goes out: decoded under its name, or (re-)encoded as
+ * name*. A plain value in raw UTF-8 (RFC 6532) for a client without
+ * UTF-8 (IMAP_BS_ASCII) goes as name*=utf-8''%XX, as the header
+ * downgrade (mime_header_downgrade.h) rewrites it in BODY[MIME]. */
 static int send_decoded(const struct mime_param *p, unsigned flags)
 {
 	if (!(p->flags & MIME_PARAM_EXTENDED))
-		return 1;
+		return !(flags & IMAP_BS_ASCII) || !utf8_text(p->value);
 	if (!(p->flags & MIME_PARAM_UTF8))
 		return 0;
 	return is_ascii_text(p->value) ||
@@ -164,7 +171,10 @@ static void param_2231(struct w *w, const struct mime_param *p)
 {
 	char tmp[3];
 	size_t i, n = 0;
-	struct str cs = (p->flags & MIME_PARAM_UTF8) ? STR_LIT("utf-8") : p->charset;
+	/* A plain parameter here is raw UTF-8 (send_decoded()). */
+	struct str cs = (p->flags & (MIME_PARAM_UTF8 | MIME_PARAM_EXTENDED)) != MIME_PARAM_EXTENDED
+				? STR_LIT("utf-8")
+				: p->charset;
 	struct buf enc;
 
 	/* Built apart first: its length decides quoting, and it is bounded
@@ -215,10 +225,13 @@ static void params(struct w *w, const struct mime_param *v, uint32_t n, int text
 
 		if (!(p->flags & MIME_PARAM_EXTENDED)) {
 			/* A plain fallback next to an RFC 2231 value that goes
-			 * out decoded under the same name would say it twice. */
+			 * out decoded under the same name would say it twice.
+			 * Nor would one in raw UTF-8 going out as name* next to the
+			 * name* already there. */
 			for (k = 0; k < n; k++)
 				if (k != i && (v[k].flags & MIME_PARAM_EXTENDED) &&
-				    send_decoded(&v[k], w->flags) && str_eq_ci(v[k].name, p->name))
+				    (send_decoded(&v[k], w->flags) || !send_decoded(p, w->flags)) &&
+				    str_eq_ci(v[k].name, p->name))
 					break;
 			if (k < n)
 				continue;
@@ -256,11 +269,28 @@ static void disposition(struct w *w, const struct mime_part *p)
 	putc_(w, ')');
 }
 
+/* 1 when s is UTF-8 the header downgrade has no ASCII form for: the
+ * field (Content-Location, Content-MD5, Content-Language) is renamed
+ * Downgraded-<name> for a client without UTF-8 (IMAP_BS_ASCII), so the
+ * part has none. */
+static int renamed(const struct w *w, struct str s)
+{
+	return (w->flags & IMAP_BS_ASCII) && utf8_text(s);
+}
+
+static void ascii_nstring(struct w *w, struct str s)
+{
+	nstring(w, renamed(w, s) ? (struct str){ 0 } : s);
+}
+
 static void languages(struct w *w, const struct mime_part *p)
 {
 	uint32_t i;
 
-	if (p->nlanguages == 0) {
+	for (i = 0; i < p->nlanguages; i++)
+		if (renamed(w, p->languages[i]))
+			break;
+	if (p->nlanguages == 0 || i < p->nlanguages) {
 		puts_(w, "NIL");
 		return;
 	}
@@ -285,7 +315,7 @@ static void extension_tail(struct w *w, const struct mime_part *p)
 	putc_(w, ' ');
 	languages(w, p);
 	putc_(w, ' ');
-	nstring(w, p->location);
+	ascii_nstring(w, p->location);
 }
 
 static void empty_body(struct w *w)
@@ -294,11 +324,6 @@ static void empty_body(struct w *w)
 	if (w->flags & IMAP_BS_EXTENDED)
 		puts_(w, " NIL NIL NIL NIL");
 	putc_(w, ')');
-}
-
-static int utf8_text(struct str s)
-{
-	return s.p && mime_has_8bit(s.p, s.len) && utf8_valid(s);
 }
 
 /* s, or with IMAP_BS_ASCII its UTF-8 as RFC 2047 words (unstructured:
@@ -489,9 +514,9 @@ static void part(struct w *w, uint32_t i)
 	putc_(w, ' ');
 	params(w, p->params, p->nparams, is_text);
 	putc_(w, ' ');
-	nstring(w, p->id);
+	ascii_id(w, w->flags & IMAP_BS_ASCII, p->id);
 	putc_(w, ' ');
-	nstring(w, p->description);
+	text_nstring(w, p->description, 1);
 	putc_(w, ' ');
 	if (p->encoding.p && p->encoding.len)
 		string(w, p->encoding);
@@ -519,7 +544,7 @@ static void part(struct w *w, uint32_t i)
 	}
 	if (ext) {
 		putc_(w, ' ');
-		nstring(w, p->md5);
+		ascii_nstring(w, p->md5);
 		extension_tail(w, p);
 	}
 	putc_(w, ')');

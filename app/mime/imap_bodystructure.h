@@ -43,7 +43,10 @@
  * (RFC 6855): UTF-8 text as RFC 2047 words, U-label hosts as A-labels, a
  * mailbox with a UTF-8 local part as an empty group named after it (left
  * out inside a group), a message id whose domain alone is UTF-8 with its
- * A-labels and any other UTF-8 one NIL: what the header downgrade
+ * A-labels and any other UTF-8 one NIL; in BODY and BODYSTRUCTURE a
+ * parameter in raw UTF-8 as name*=utf-8''%XX, a UTF-8 Content-Description
+ * as words, a Content-ID as a message id, and a UTF-8 Content-Location,
+ * Content-MD5 or Content-Language NIL: what the header downgrade
  * (mime_header_downgrade.h) shows in the same message. */
 #define IMAP_BS_ASCII 0x8u
 

@@ -118,6 +118,49 @@ def test_utf8_file_name_keeps_its_content_type():
         m.logout()
 
 
+PARAMS = ("From: a@remote.test\r\nTo: bob@example.test\r\nSubject: params\r\n"
+          "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
+          "--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nSee the file.\r\n"
+          "--b1\r\nContent-Type: application/pdf; name=\"\u00dcbersicht 2024.pdf\"\r\n"
+          "Content-Disposition: attachment; filename=\"\u00dcbersicht 2024.pdf\"\r\n"
+          "Content-Description: Gr\u00fc\u00dfe\r\n"
+          "Content-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n"
+          "--b1--\r\n")
+
+
+def structure(m, n):
+    """FETCH n (BODYSTRUCTURE) as the octets of the response."""
+    typ, data = m.fetch(str(n), "(BODYSTRUCTURE)")
+    assert typ == "OK", data
+    return b"".join(x if isinstance(x, bytes) else x[0] + x[1] for x in data)
+
+
+def test_bodystructure_describes_the_downgraded_parts():
+    """RFC 6855 §3: BODYSTRUCTURE for a client without UTF-8 describes
+    the message it is sent, whose part header (BODY[2.MIME]) carries a
+    raw UTF-8 file name as RFC 2231's filename*=utf-8''%XX and a UTF-8
+    description as RFC 2047 words. The oracle: the downgraded octets
+    appended as a message of their own get the same BODYSTRUCTURE. It
+    sent the raw UTF-8 in literals."""
+    with srv() as s:
+        with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+            c.ehlo("client.test")
+            c.sendmail("a@remote.test", [BOB], PARAMS.encode(), mail_options=["SMTPUTF8"])
+        wait_count(s, 1)
+        m = login(s)
+        m.select("INBOX")
+        whole = fetch1(m, "BODY.PEEK[]")
+        assert b"filename*=utf-8''%C3%9Cbersicht%202024.pdf" in whole, whole
+        typ, data = m.append("INBOX", None, None, whole)
+        assert typ == "OK", data
+        sent = structure(m, 1)
+        assert max(sent) < 0x80 and b"{" not in sent, sent
+        assert b'"filename*" "utf-8\'\'%C3%9Cbersicht%202024.pdf"' in sent, sent
+        assert sent.split(b"BODYSTRUCTURE", 1)[1] == \
+            structure(m, 2).split(b"BODYSTRUCTURE", 1)[1], (sent, structure(m, 2))
+        m.logout()
+
+
 NESTED = ("From: a@remote.test\r\nTo: bob@example.test\r\nSubject: fwd\r\n"
           "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
           "--b1\r\nContent-Type: text/plain; charset=utf-8\r\n"
