@@ -325,6 +325,11 @@ def test_downgraded_address_lines_hold_76():
         m = login(s)
         m.select("INBOX")
         via_imap = fetch1(m, "BODY.PEEK[HEADER]")
+        # RFC 9051 §7.5.2: RFC822.SIZE is what BODY[] sends, the folded
+        # downgraded lines and all.
+        whole = fetch1(m, "BODY.PEEK[]")
+        assert whole.startswith(via_imap) and b"\r\n =?" in via_imap, via_imap
+        assert fetch1(m, "RFC822.SIZE").endswith(b"RFC822.SIZE %d)" % len(whole))
         m.logout()
         p = test_pop3.login(s, BOB, test_imap.BOB_PW)
         via_pop3 = b"\r\n".join(p.retr(1)[1]).split(b"\r\n\r\n")[0] + b"\r\n\r\n"
