@@ -249,7 +249,7 @@ static void content_cb(void *arg, const void *meta, size_t metalen, const char *
 	 * repeats (below). */
 	struct jmap_hfields h;
 	int have_h = 0;
-	if ((ct->want & (1u << P_HEADERS)) || ct->nhps ||
+	if ((ct->want & (1u << P_HEADERS)) || ct->nhps || (ct->want & (1u << P_SUBJECT)) ||
 	    ((t.flags & MIME_TREE_REPEATED_ENV) && (ct->want & ENV_PROPS))) {
 		jmap_hfields_read(a, data, len, &h);
 		have_h = 1;
@@ -262,8 +262,10 @@ static void content_cb(void *arg, const void *meta, size_t metalen, const char *
 		 * instance of the field (§4.1.3). The cached envelope holds
 		 * IMAP's choice for a repeated field (the lists joined, else
 		 * the first), so only a message that repeats one (a tree
-		 * flag, set at parse) reads its header for them. */
-		if (have_h && (p == P_REFS ||
+		 * flag, set at parse) reads its header for them. Subject is
+		 * always read: the envelope's lost its trailing white space,
+		 * which asText keeps (§4.1.2.2). */
+		if (have_h && (p == P_REFS || p == P_SUBJECT ||
 		               ((t.flags & MIME_TREE_REPEATED_ENV) && (ENV_PROPS & (1u << p))))) {
 			jmap_hfield_last_write(w, a, &h, env_fields[p - P_MSGID].name,
 			                       env_fields[p - P_MSGID].form);
@@ -279,12 +281,6 @@ static void content_cb(void *arg, const void *meta, size_t metalen, const char *
 		case P_CC: w_addrs(w, a, &env->cc, 1); break;
 		case P_BCC: w_addrs(w, a, &env->bcc, 1); break;
 		case P_REPLYTO: w_addrs(w, a, &env->reply_to, 1); break;
-		case P_SUBJECT:
-			if (env->subject.p)
-				jw_str(w, decoded(a, env->subject));
-			else
-				jw_null(w);
-			break;
 		case P_SENT: jmap_w_date(w, env->date); break;
 		case P_HASATT: jw_bool(w, jmap_has_attachment(&t)); break;
 		case P_PREVIEW: {

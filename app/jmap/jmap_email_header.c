@@ -16,7 +16,8 @@
  * or RFC 2369 defines allows only its own forms (and Raw); any other
  * field allows every form. Asking otherwise is invalidArguments.
  *
- * Text (asText, Subject, display names) is given in NFC (§4.1.2.2).
+ * Text (asText, Subject, display names) is given in NFC (§4.1.2.2);
+ * asText and subject keep a value's trailing white space (w_text()).
  *
  * Caveats: a Date with a named zone ("GMT", "EST") is given in UTC.
  */
@@ -178,11 +179,24 @@ const char *jmap_text_nfc(struct arena *a, const char *s, size_t n, size_t *out_
 	return o;
 }
 
-/* RFC 2047 words decoded; NUL and other controls dropped; NFC (§4.1.2.2). */
+/*
+ * §4.1.2.2's steps: white space unfolded, the terminating CRLF and "any
+ * SP characters at the beginning of the value removed", RFC 2047 words
+ * decoded (NUL and other controls dropped), NFC. Nothing else is
+ * trimmed: a space at the end stays, as Cyrus keeps it (rfc5322_unfold()
+ * trimmed both ends).
+ */
 static void w_text(struct jw *w, struct arena *a, struct str v)
 {
 	struct buf b;
-	struct str u = unfold(a, v);
+	char *uf = arena_alloc(a, v.len + 1);
+	size_t un = 0, lead = 0;
+	for (size_t i = 0; i < v.len; i++)
+		if (v.p[i] != '\r' && v.p[i] != '\n')
+			uf[un++] = v.p[i];
+	while (lead < un && uf[lead] == ' ')
+		lead++;
+	struct str u = str_make(uf + lead, un - lead);
 	buf_init(&b, 4 * u.len + 64);
 	rfc5322_decode_words(u, &b);
 	char *o = arena_alloc(a, buf_len(&b) + 1);

@@ -1251,6 +1251,27 @@ def test_text_forms_are_nfc():
     assert m["header:X-Note"] == " " + nfd, m
 
 
+def test_text_form_trims_only_leading_spaces():
+    """RFC 8621 §4.1.2.2's Text form: unfolded, the terminating CRLF and
+    "any SP characters at the beginning of the value removed", decoded,
+    NFC; nothing else is trimmed (Cyrus keeps a trailing space too).
+    Trailing spaces and tabs were cut from asText and from subject, which
+    is header:Subject:asText; a fold inside the value stays a space."""
+    j = Jmap(srv(), *AMY)
+    raw = ("From: alice@remote.test\r\nTo: bob@example.test\r\n"
+           "Subject:   Hello  =?utf-8?q?w=C3=B6rld?= \t \r\nMessage-ID: <trim@remote.test>\r\n"
+           "X-Note: folded\r\n  line  \r\nMIME-Version: 1.0\r\n"
+           "Content-Type: text/plain\r\n\r\nx\r\n").encode()
+    eid = import_msg(j, raw)
+    _, g = j.one("Email/get", {"ids": [eid], "properties": [
+        "subject", "header:Subject:asText", "header:X-Note:asText", "header:Subject"]})
+    m = g["list"][0]
+    assert m["header:Subject:asText"] == "Hello  w\u00f6rld \t ", m
+    assert m["subject"] == m["header:Subject:asText"], m
+    assert m["header:X-Note:asText"] == "folded  line  ", m
+    assert m["header:Subject"] == "   Hello  =?utf-8?q?w=C3=B6rld?= \t ", m
+
+
 def test_filter_nested_as_deep_as_json_allows():
     """RFC 8620 §5.5 sets no depth for FilterOperators: a filter nested 13
     deep (as deep as the request's JSON may go) is judged, in Email/query,
