@@ -57,7 +57,7 @@ static int looks_json(const uint8_t *p, size_t n)
 }
 
 static int one_part(struct store *st, const char *msg, const struct mime_part *p, int64_t now,
-		    const char *dkim, char *err, size_t errsz)
+		    const char *dkim, int *cut_r, char *err, size_t errsz)
 {
 	struct str body = str_make(msg + p->body_off, (size_t)(p->body_end - p->body_off));
 	struct buf raw;
@@ -75,8 +75,8 @@ static int one_part(struct store *st, const char *msg, const struct mime_part *p
 	const uint8_t *b = (const uint8_t *)buf_data(&raw);
 	if (looks_json(b, buf_len(&raw))) {
 		/* application/tlsrpt+json */
-		stored = tlsrpt_intake_json(st, (const char *)b, buf_len(&raw), now, dkim, err,
-					    errsz) == 0;
+		stored = tlsrpt_intake_json(st, (const char *)b, buf_len(&raw), now, dkim, cut_r,
+					    err, errsz) == 0;
 		goto out;
 	}
 	if (dmarc_report_pack_of(b, buf_len(&raw)) == DMARC_PACK_UNKNOWN)
@@ -85,12 +85,14 @@ static int one_part(struct store *st, const char *msg, const struct mime_part *p
 		goto out;
 	if (looks_json(xml, xlen)) {
 		/* application/tlsrpt+gzip */
-		stored = tlsrpt_intake_json(st, (const char *)xml, xlen, now, dkim, err, errsz) == 0;
+		stored = tlsrpt_intake_json(st, (const char *)xml, xlen, now, dkim, cut_r, err,
+					    errsz) == 0;
 		goto out;
 	}
 	if (dmarc_report_parse((const char *)xml, xlen, &r, err, errsz) != 0)
 		goto out;
 	stored = store_dmarc_report_put(st, &r, now, err, errsz) == STORE_OK;
+	*cut_r = stored && (r.flags & DMARC_REPORT_CUT);
 	dmarc_report_free(&r);
 out:
 	free(xml);
@@ -110,7 +112,7 @@ void dmarc_intake_dkim(const struct dkim_sig_result *const *res, size_t n, char 
 }
 
 unsigned dmarc_intake_message(struct store *st, const char *msg, size_t len, int64_t now,
-			      const char *dkim, char *err, size_t errsz)
+			      const char *dkim, unsigned *cut_r, char *err, size_t errsz)
 {
 	struct arena *a;
 	struct mime_tree t;
@@ -119,6 +121,8 @@ unsigned dmarc_intake_message(struct store *st, const char *msg, size_t len, int
 
 	if (errsz)
 		err[0] = '\0';
+	if (cut_r)
+		*cut_r = 0;
 	if (len > DMARC_INTAKE_MAX)
 		return 0;
 	a = arena_new(16384);
@@ -127,8 +131,12 @@ unsigned dmarc_intake_message(struct store *st, const char *msg, size_t len, int
 		if (!maybe_report(&t.parts[i]))
 			continue;
 		why[0] = '\0';
-		if (one_part(st, msg, &t.parts[i], now, dkim ? dkim : "unchecked", why, sizeof why))
+		int cut = 0;
+		if (one_part(st, msg, &t.parts[i], now, dkim ? dkim : "unchecked", &cut, why,
+			     sizeof why))
 			stored++;
+		if (cut && cut_r)
+			++*cut_r;
 		else if (why[0] && errsz)
 			snprintf(err, errsz, "%s", why);
 		tried++;
@@ -148,14 +156,18 @@ struct intake_job {
 static void intake_run(void *arg)
 {
 	struct intake_job *j = arg;
-	char err[200];
-	unsigned n = dmarc_intake_message(j->st, j->msg, j->len, time_wall(), j->dkim, err,
-					  sizeof err);
+	char err[200], cuts[32] = "";
+	unsigned cut, n = dmarc_intake_message(j->st, j->msg, j->len, time_wall(), j->dkim, &cut,
+						err, sizeof err);
+	/* A report kept with a text field cut to its room (DMARC's
+	 * org_name, TLS-RPT's organization-name...) says so. */
+	if (cut)
+		snprintf(cuts, sizeof cuts, " cut=%u", cut);
 	/* err may quote what the report's sender wrote: escaped, so a quote
 	 * in it cannot end the value early. */
 	char qe[4 * sizeof err + 3];
 	if (n || err[0])
-		log_info("dmarc", NULL, "event=report_intake stored=%u%s%s", n,
+		log_info("dmarc", NULL, "event=report_intake stored=%u%s%s%s", n, cuts,
 		         err[0] ? " error=" : "", err[0] ? log_quoted(err, qe, sizeof qe) : "");
 }
 

@@ -40,12 +40,13 @@ int dmarc_intake_is_rua(struct store *st, const char *rcpt);
  * Looks for reports in a message (msg[0..len)) and stores each; now is
  * the time stored (seconds). dkim: what the message's DKIM check found,
  * as dmarc_intake_dkim() words it (NULL: "unchecked"), kept with each
- * TLS-RPT report. Returns how many reports were stored; the reason the
- * last refused attachment was refused is in err ("" when none was).
- * Synchronous: for the worker job and the tests.
+ * TLS-RPT report. Returns how many reports were stored, of which *cut_r
+ * (cut_r may be NULL) were kept with a text field cut to its room; the
+ * reason the last refused attachment was refused is in err ("" when none
+ * was). Synchronous: for the worker job and the tests.
  */
 unsigned dmarc_intake_message(struct store *st, const char *msg, size_t len, int64_t now,
-			      const char *dkim, char *err, size_t errsz);
+			      const char *dkim, unsigned *cut_r, char *err, size_t errsz);
 
 /*
  * The DKIM verdict a received report carries, from the message's own

@@ -112,7 +112,7 @@ static void drop_foreign(struct store *st, struct tlsrpt_report *r, const char *
 }
 
 int tlsrpt_intake_json(struct store *st, const char *json, size_t n, int64_t now,
-		       const char *dkim, char *err, size_t errsz)
+		       const char *dkim, int *cut_r, char *err, size_t errsz)
 {
 	char dw[TLSRPT_DKIM_MAX];
 	dkim_word(dkim, dw);
@@ -156,6 +156,8 @@ int tlsrpt_intake_json(struct store *st, const char *json, size_t n, int64_t now
 		goto out;
 	}
 	retain(st, prefix, now);
+	if (cut_r)
+		*cut_r = (r.flags & TLSRPT_REPORT_CUT) != 0;
 	rc = 0;
 out:
 	buf_free(&b);

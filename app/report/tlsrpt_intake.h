@@ -45,12 +45,13 @@ struct store;
 /*
  * Parses and stores the report json[0..n) (received now) with dkim, the
  * DKIM verdict of the message that carried it (dmarc_intake_dkim():
- * "pass:DOMAIN", "fail", "none"; or "unchecked"). 0, or -1 with a reason
- * in err: not a report, no served domain for its policy domain, a store
- * error.
+ * "pass:DOMAIN", "fail", "none"; or "unchecked"). 0, with *cut_r (may
+ * be NULL) 1 when a text field was cut (TLSRPT_REPORT_CUT) else 0; or -1
+ * with a reason in err: not a report, no served domain for its policy
+ * domain, a store error.
  */
 int tlsrpt_intake_json(struct store *st, const char *json, size_t n, int64_t now,
-		       const char *dkim, char *err, size_t errsz);
+		       const char *dkim, int *cut_r, char *err, size_t errsz);
 
 /* Called with each stored report (valid during the call), when it came,
  * and its DKIM verdict (as stored; "unknown" for reports kept before

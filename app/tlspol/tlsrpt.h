@@ -98,7 +98,12 @@ struct tlsrpt_report {
 	int64_t start, end;       /* seconds since the epoch, UTC */
 	struct tlsrpt_policy policies[TLSRPT_POLICIES_MAX];
 	size_t npolicies;
+	unsigned flags; /* TLSRPT_REPORT_* (a received report) */
 };
+
+/* A text field of a received report (organization-name, contact-info,
+ * report-id) was longer than kept and was cut (tlsrpt_in.h). */
+#define TLSRPT_REPORT_CUT 0x1u
 
 /* "starttls-not-supported", ... */
 const char *tlsrpt_result_name(enum tlsrpt_result r);

@@ -83,6 +83,29 @@ static const char *str_of(const struct json_value *o, const char *key, size_t ma
 	return v->str;
 }
 
+/*
+ * A free-text member of the report (organization-name, contact-info,
+ * report-id): as str_of(), but one longer than max is cut to it (never
+ * inside a UTF-8 sequence; a copy in a) and r is flagged, as DMARC's
+ * intake cuts its text fields and keeps the report: RFC 8460 sets no
+ * length, and the counts are what the report is for.
+ */
+static const char *text_of(const struct json_value *o, const char *key, size_t max, int required,
+			   struct arena *a, struct tlsrpt_report *r)
+{
+	const struct json_value *v = json_get(o, key);
+	if (!v || v->type != JSON_STRING || v->len <= max)
+		return str_of(o, key, max, required);
+	if (strlen(v->str) != v->len)
+		return NULL;
+	size_t n = max;
+	/* v->str[n], the first octet left out, continues a sequence: drop its start. */
+	while (n && ((unsigned char)v->str[n] & 0xC0) == 0x80)
+		n--;
+	r->flags |= TLSRPT_REPORT_CUT;
+	return arena_strndup(a, v->str, n);
+}
+
 static int count_of(const struct json_value *o, const char *key, uint64_t *c)
 {
 	const struct json_value *v = json_get(o, key);
@@ -208,9 +231,9 @@ int tlsrpt_report_parse(const char *json, size_t n, struct arena *a, struct tlsr
 		return fail(err, errsz, "not a JSON object");
 	const struct json_value *dr = json_get(root, "date-range");
 	const char *s, *e;
-	r->organization = str_of(root, "organization-name", 255, 1);
-	r->contact = str_of(root, "contact-info", 255, 0);
-	r->report_id = str_of(root, "report-id", 255, 1);
+	r->organization = text_of(root, "organization-name", 255, 1, a, r);
+	r->contact = text_of(root, "contact-info", 255, 0, a, r);
+	r->report_id = text_of(root, "report-id", 255, 1, a, r);
 	if (!r->organization || !r->contact || !r->report_id || !r->report_id[0])
 		return fail(err, errsz, "organization-name, contact-info or report-id missing or bad");
 	if (!dr || dr->type != JSON_OBJECT || !(s = str_of(dr, "start-datetime", 64, 1)) ||

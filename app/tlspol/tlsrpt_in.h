@@ -12,8 +12,11 @@
  * policies (more: the report is refused, not cut, so counts never lie),
  * TLSRPT_POLICY_STRINGS_MAX strings and mx hosts (more are dropped: they
  * only describe) and TLSRPT_FAILURES_MAX failure details (the rest are
- * added to the last kept one's count); text fields longer than their
- * fixed room are refused.
+ * added to the last kept one's count); organization-name, contact-info
+ * and report-id longer than 255 octets are cut to that (flag
+ * TLSRPT_REPORT_CUT, as DMARC's intake cuts and keeps), failure texts to
+ * their fixed room; addresses and host names longer than their room are
+ * refused.
  *
  * Caveats: nothing says the report is true: anyone can mail one.
  */

@@ -436,3 +436,25 @@ def test_reports_received_listed_and_shown():
         assert r.returncode == 1 and b"not a served domain" in r.stderr, r
         # The reports are mail to the postmaster too, as any mail.
         assert len(s.messages(PM)) == len(mails), s.messages(PM)
+
+
+def test_long_organization_name_cut_and_kept():
+    """RFC 8460 §4.4 sets no length on organization-name: one of 300
+    octets is cut to the 255 kept and the report stored, the intake's log
+    line saying so (cut=1), as DMARC's intake cuts a long org_name and
+    keeps its report. It was refused whole ("organization-name,
+    contact-info or report-id missing or bad")."""
+    day = int(time.time()) // 86400 * 86400
+    dns = DnsServer({})
+    atexit.register(dns.stop)
+    s, a = admin_server(accounts=[(PM, "postmaster-pw-1")], env={"TERN_DNS_SERVERS": dns.servers})
+    with s:
+        m = _mail("long", _report(day - 86400, "long-org", org="O" * 300),
+                  "application/tlsrpt+json", "long.json")
+        c = smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=20)
+        c.sendmail("tlsrpt@company-x.example", [PM], m)
+        c.quit()
+        assert s.wait_log("event=report_intake stored=1 cut=1", timeout=20), s.log_text()[-2000:]
+        st, _, r = a.call("GET", "/domains/example.test/tlsrpt-reports?days=7")
+        assert st == 200, r
+        assert [(x["report_id"], x["organization"]) for x in r["reports"]] == [("long-org", "O" * 255)], r

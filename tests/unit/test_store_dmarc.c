@@ -156,14 +156,14 @@ static void test_intake(struct store *st, int64_t now)
 	/* gzip sent as application/octet-stream: taken by its bytes. */
 	CHECK_EQ_INT(dmarc_report_gzip((const uint8_t *)x, xn, &gz, &gzlen), 0);
 	report_mail(&m, "application/octet-stream", gz, gzlen);
-	CHECK_EQ_INT(dmarc_intake_message(st, buf_data(&m), buf_len(&m), now, NULL, err, sizeof err), 1);
+	CHECK_EQ_INT(dmarc_intake_message(st, buf_data(&m), buf_len(&m), now, NULL, NULL, err, sizeof err), 1);
 	CHECK_EQ_STR(err, "");
 	free(gz);
 	/* A zip labelled application/gzip, a folder entry and a readme
 	 * before the report: the .xml member is stored (the same report:
 	 * kept once). */
 	report_mail(&m, "application/gzip", zip, zn);
-	CHECK_EQ_INT(dmarc_intake_message(st, buf_data(&m), buf_len(&m), now, NULL, err, sizeof err), 1);
+	CHECK_EQ_INT(dmarc_intake_message(st, buf_data(&m), buf_len(&m), now, NULL, NULL, err, sizeof err), 1);
 	memset(&g, 0, sizeof g);
 	CHECK_EQ_INT(store_dmarc_report_list(st, "example.org", on_report, &g), STORE_OK);
 	CHECK_EQ_INT(g.n, before + 1);
@@ -175,15 +175,15 @@ static void test_intake(struct store *st, int64_t now)
 	if (d)
 		memcpy(d + 8, "example.net", 11);
 	report_mail(&m, "application/xml", other, xn);
-	CHECK_EQ_INT(dmarc_intake_message(st, buf_data(&m), buf_len(&m), now, NULL, err, sizeof err), 0);
+	CHECK_EQ_INT(dmarc_intake_message(st, buf_data(&m), buf_len(&m), now, NULL, NULL, err, sizeof err), 0);
 	CHECK_EQ_STR(err, "example.net is not a served domain");
 	free(other);
 	/* Bytes that are no report under a report's type: nothing, quietly. */
 	report_mail(&m, "application/gzip", "\x1f\x8bnot really gzip", 17);
-	CHECK_EQ_INT(dmarc_intake_message(st, buf_data(&m), buf_len(&m), now, NULL, err, sizeof err), 0);
+	CHECK_EQ_INT(dmarc_intake_message(st, buf_data(&m), buf_len(&m), now, NULL, NULL, err, sizeof err), 0);
 	CHECK_EQ_STR(err, "corrupt compressed data");
 	report_mail(&m, "application/zip", "hello", 5);
-	CHECK_EQ_INT(dmarc_intake_message(st, buf_data(&m), buf_len(&m), now, NULL, err, sizeof err), 0);
+	CHECK_EQ_INT(dmarc_intake_message(st, buf_data(&m), buf_len(&m), now, NULL, NULL, err, sizeof err), 0);
 	CHECK_EQ_STR(err, "");
 	/* A gzip bomb: 64 MiB of zeros in some 64 KiB; stops at the limit. */
 	size_t big = (size_t)64 << 20;
@@ -191,7 +191,7 @@ static void test_intake(struct store *st, int64_t now)
 	CHECK_EQ_INT(dmarc_report_gzip(zeros, big, &gz, &gzlen), 0);
 	free(zeros);
 	report_mail(&m, "application/gzip", gz, gzlen);
-	CHECK_EQ_INT(dmarc_intake_message(st, buf_data(&m), buf_len(&m), now, NULL, err, sizeof err), 0);
+	CHECK_EQ_INT(dmarc_intake_message(st, buf_data(&m), buf_len(&m), now, NULL, NULL, err, sizeof err), 0);
 	CHECK_EQ_STR(err, "report larger than the limit once inflated");
 	free(gz);
 
@@ -210,7 +210,7 @@ static void test_intake(struct store *st, int64_t now)
 		"\"summary\":{\"total-successful-session-count\":1,\"total-failure-session-count\":0}}]}";
 	CHECK_EQ_INT(dmarc_report_gzip((const uint8_t *)json, sizeof json - 1, &gz, &gzlen), 0);
 	report_mail(&m, "application/tlsrpt+gzip", gz, gzlen);
-	CHECK_EQ_INT(dmarc_intake_message(st, buf_data(&m), buf_len(&m), now, NULL, err, sizeof err), 1);
+	CHECK_EQ_INT(dmarc_intake_message(st, buf_data(&m), buf_len(&m), now, NULL, NULL, err, sizeof err), 1);
 	free(gz);
 	struct tlsrpt_got tg = {0};
 	CHECK_EQ_INT(tlsrpt_report_list(st, "example.org", on_tlsrpt, &tg), STORE_OK);
@@ -225,7 +225,7 @@ static void test_intake(struct store *st, int64_t now)
 		"{\"policy\":{\"policy-type\":\"no-policy-found\",\"policy-domain\":\"other.example\"},"
 		"\"summary\":{\"total-successful-session-count\":9,\"total-failure-session-count\":9}}]}";
 	report_mail(&m, "application/tlsrpt+json", json2, sizeof json2 - 1);
-	CHECK_EQ_INT(dmarc_intake_message(st, buf_data(&m), buf_len(&m), now, NULL, err, sizeof err), 0);
+	CHECK_EQ_INT(dmarc_intake_message(st, buf_data(&m), buf_len(&m), now, NULL, NULL, err, sizeof err), 0);
 	CHECK_EQ_STR(err, "policy-domain is not served here");
 
 	buf_free(&m);

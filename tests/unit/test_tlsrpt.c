@@ -319,6 +319,37 @@ static void test_report_in(void)
 		CHECK_EQ_INT((unsigned char)f->additional_information[l - 1], 0xa9);
 		buf_free(&tb);
 	}
+	CHECK_EQ_INT((int)r.flags, 0);
+	/* RFC 8460 sets no length on organization-name, contact-info or
+	 * report-id: one past 255 octets is cut there (between characters:
+	 * 150 two-byte "\xc3\xa9" keep 127 of them) and the report kept,
+	 * flagged, as DMARC's intake cuts and keeps. It was refused whole. */
+	{
+		struct buf tb;
+		buf_init(&tb, 8192);
+		buf_append_c(&tb, "{\"organization-name\":\"");
+		for (int i = 0; i < 150; i++)
+			buf_append_c(&tb, "\xc3\xa9");
+		buf_append_c(&tb, "\",\"contact-info\":\"");
+		for (int i = 0; i < 300; i++)
+			buf_append_c(&tb, "c");
+		/* ok from its date-range on, its report-id "r" made 256 long */
+		const char *dr = strstr(ok, "\"date-range\""), *rid = strstr(ok, "\"report-id\":\"r\"");
+		buf_append_c(&tb, "\",");
+		buf_append(&tb, dr, (size_t)(rid - dr));
+		buf_append_c(&tb, "\"report-id\":\"");
+		for (int i = 0; i < 256; i++)
+			buf_append_c(&tb, "r");
+		buf_append_c(&tb, rid + strlen("\"report-id\":\"r"));
+		CHECK_EQ_INT(tlsrpt_report_parse(buf_data(&tb), buf_len(&tb), a, &r, err, sizeof err), 0);
+		CHECK_EQ_INT((int)strlen(r.organization), 254);
+		CHECK_EQ_INT((unsigned char)r.organization[253], 0xa9);
+		CHECK_EQ_INT((int)strlen(r.contact), 255);
+		CHECK_EQ_INT((int)strlen(r.report_id), 255);
+		CHECK_EQ_INT((int)r.flags, (int)TLSRPT_REPORT_CUT);
+		CHECK_EQ_INT((int)r.npolicies, 1);
+		buf_free(&tb);
+	}
 	/* An unknown member is skipped, but counts against the values parsed. */
 	for (int n = 1000; n <= TLSRPT_IN_VALUES_MAX; n += TLSRPT_IN_VALUES_MAX - 1000) {
 		struct buf big;
