@@ -115,10 +115,14 @@ static void put_of(struct http_ctx *x, uint32_t id, const char *name)
 	if (http_body_check(x, f, 3) < 0)
 		return;
 	const struct json_value *s = json_get(x->json, "script"), *a = json_get(x->json, "active");
-	if (!store_sieve_name_valid(name)) {
+	/* In NFC from here on (RFC 5804 §1.6): a decomposed name may be
+	 * longer than a name buffer before it is normalised. */
+	char nfc[STORE_SIEVE_NAME_MAX + 1];
+	if (store_sieve_name_nfc(name, nfc) < 0) {
 		script_problem(x, STORE_EINVAL);
 		return;
 	}
+	name = nfc;
 	/* The one check every activation takes (ManageSieve's SETACTIVE,
 	 * JMAP, tern sieve): a script not active yet that would fail every
 	 * delivery (an include of a script not there...) is refused. */

@@ -514,8 +514,13 @@ static int object_ok(struct arena *a, const struct json_value *o,
 			}
 			*has_name_r = 1;
 			*name_r = m->type == JSON_STRING ? m->str : NULL;
-			if (*name_r && (strlen(*name_r) != m->len || !store_sieve_name_valid(*name_r)))
+			/* Taken in NFC, as the store keeps it (RFC 5804 §1.6):
+			 * a decomposed name may not fit a name buffer before. */
+			char nfc[STORE_SIEVE_NAME_MAX + 1];
+			if (*name_r && (strlen(*name_r) != m->len || store_sieve_name_nfc(*name_r, nfc) < 0))
 				jmap_bad_member(&bad, "name", "not a valid script name");
+			else if (*name_r)
+				*name_r = arena_strdup(a, nfc);
 		} else if (strcmp(m->key, "blobId") == 0) {
 			if (m->type != JSON_STRING || !jmap_id_valid(m->str, m->len))
 				jmap_bad_member(&bad, "blobId", "blobId is an Id");

@@ -453,8 +453,9 @@ static int arg_str(const struct msieve_cmd *c, int i, struct str *v)
 	return 0;
 }
 
-/* The script name argument as a C string; -1 after the one NO reply when
- * it is missing, not a string or not a valid name (RFC 5804 §1.6). */
+/* The script name argument as a C string in NFC; -1 after the one NO
+ * reply when it is missing, not a string or not a valid name (RFC 5804
+ * §1.6). */
 static int name_arg(struct ms_session *s, const struct msieve_cmd *c, int i,
                     char name[STORE_SIEVE_NAME_MAX + 1])
 {
@@ -463,11 +464,14 @@ static int name_arg(struct ms_session *s, const struct msieve_cmd *c, int i,
 		ms_reply(s, "NO", NULL, "Expected a script name.");
 		return -1;
 	}
-	if (v.len > STORE_SIEVE_NAME_MAX || memchr(v.p, '\0', v.len))
+	/* Taken in NFC (RFC 5804 §1.6): the limits count the normalised
+	 * name, and every later step sees that one. */
+	char raw[STORE_SIEVE_NAME_IN_MAX + 1];
+	if (v.len > STORE_SIEVE_NAME_IN_MAX || memchr(v.p, '\0', v.len))
 		goto bad;
-	memcpy(name, v.p, v.len);
-	name[v.len] = '\0';
-	if (!store_sieve_name_valid(name))
+	memcpy(raw, v.p, v.len);
+	raw[v.len] = '\0';
+	if (store_sieve_name_nfc(raw, name) < 0)
 		goto bad;
 	return 0;
 bad:

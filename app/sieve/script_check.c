@@ -206,7 +206,10 @@ void script_check_init(struct script_check *c, struct store *st, uint32_t accoun
 	memset(c, 0, sizeof *c);
 	c->st = st;
 	c->account = account;
-	snprintf(c->name, sizeof c->name, "%s", name ? name : "");
+	/* In NFC, as the store keeps it: a name sent decomposed may be longer
+	 * than c->name until it is normalised (RFC 5804 §1.6). */
+	if (!name || store_sieve_name_nfc(name, c->name) < 0)
+		snprintf(c->name, sizeof c->name, "%s", name ? name : "");
 }
 
 void script_check_text(struct script_check *c, const char *text, size_t len)

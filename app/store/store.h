@@ -1590,8 +1590,9 @@ int store_metadata_get_one(struct store *st, uint32_t account, uint32_t mailbox,
  * Scripts per account, at most STORE_SIEVE_SCRIPTS_MAX of at most
  * STORE_SIEVE_BYTES_MAX octets together, one active. Names: RFC 5804
  * §1.6 (UTF-8, no controls, no U+2028/9), 1..STORE_SIEVE_NAME_CHARS
- * characters (code points), so at most STORE_SIEVE_NAME_MAX octets, the
- * bound of every name buffer; any other name is STORE_EINVAL. The store keeps text; checking
+ * characters (code points) in NFC, so at most STORE_SIEVE_NAME_MAX octets
+ * once normalised, the bound of every name buffer; any other name is
+ * STORE_EINVAL. The store keeps text; checking
  * that it compiles is the caller's (ManageSieve PUTSCRIPT, the CLI).
  * Account id STORE_SIEVE_GLOBAL (no account has it) holds the
  * administrator's global scripts, under the same rules: its active one
@@ -1602,9 +1603,16 @@ int store_metadata_get_one(struct store *st, uint32_t account, uint32_t mailbox,
 #define STORE_SIEVE_NAME_MAX (4 * STORE_SIEVE_NAME_CHARS) /* octets */
 #define STORE_SIEVE_SCRIPTS_MAX 32
 #define STORE_SIEVE_BYTES_MAX (1024u * 1024)
+/* Octets a name may have as given, before NFC: a character of its NFC
+ * may come from several code points (e + U+0301, Hangul's jamo). */
+#define STORE_SIEVE_NAME_IN_MAX 1024
 struct buf;
-/* 1 when name is a valid script name. */
+/* 1 when name is a valid script name: its NFC is (RFC 5804 §1.6 limits
+ * a name after encoding to Net-Unicode). */
 int store_sieve_name_valid(const char *name);
+/* name (at most STORE_SIEVE_NAME_IN_MAX octets) in NFC into nfc: 0, or -1
+ * when it is no valid script name (nfc then ""). */
+int store_sieve_name_nfc(const char *name, char nfc[STORE_SIEVE_NAME_MAX + 1]);
 /* Creates or replaces a script (an active one stays active). STORE_OK,
  * STORE_EINVAL, STORE_ENOTFOUND (no account), STORE_ETOOBIG (over the
  * byte limit alone), STORE_ELIMIT (count or bytes with the others), STORE_ETEMP. */

@@ -56,7 +56,10 @@
 #define OLD_HDR 10     /* schema 8..13: u8 version 1, u8 active, i64 updated_at */
 #define OLD_NAME 128   /* schema 8..13: a name's octets at most */
 
-int store_sieve_name_valid(const char *name)
+_Static_assert(STORE_SIEVE_NAME_IN_MAX <= UNORM_CMP_MAX, "unorm_nfc_str() takes any name in");
+
+/* 1 when name, already in NFC, is a valid script name. */
+static int nfc_name_valid(const char *name)
 {
 	size_t n = strlen(name);
 	if (n == 0 || n > STORE_SIEVE_NAME_MAX || !utf8_valid(str_make(name, n)) ||
@@ -74,6 +77,26 @@ int store_sieve_name_valid(const char *name)
 			return 0;
 	}
 	return 1;
+}
+
+/* RFC 5804 §1.6 limits a name "after encoding to Net-Unicode": its NFC
+ * is what is counted and checked, so 128 "é" sent as e + U+0301 (256
+ * code points) is a name, as it is in NFC. */
+int store_sieve_name_nfc(const char *name, char nfc[STORE_SIEVE_NAME_MAX + 1])
+{
+	size_t n = strlen(name);
+	if (n == 0 || n > STORE_SIEVE_NAME_IN_MAX || !utf8_valid(str_make(name, n)) ||
+	    unorm_nfc_str(name, nfc, STORE_SIEVE_NAME_MAX + 1) < 0 || !nfc_name_valid(nfc)) {
+		nfc[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
+int store_sieve_name_valid(const char *name)
+{
+	char nfc[STORE_SIEVE_NAME_MAX + 1];
+	return store_sieve_name_nfc(name, nfc) == 0;
 }
 
 static void name_hash(const char *name, size_t n, uint8_t out[HASH])

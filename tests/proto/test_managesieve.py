@@ -1066,6 +1066,43 @@ def test_names_of_128_characters():
     c.close()
 
 
+def test_name_limit_counts_the_nfc():
+    """RFC 5804 §1.6 limits a name "after encoding to Net-Unicode" (NFC,
+    RFC 5198): 128 "é" sent decomposed (e + U+0301: 256 code points, 384
+    octets) and 100 Hangul syllables sent as jamo (300 code points, 900
+    octets) are names of 128 and 100 characters, kept in NFC and found by
+    either spelling; 129 decomposed "é" are not. The limit was checked on
+    the name as sent, before NFC, and refused the first two. The API
+    takes the decomposed name too."""
+    from httpc import Api
+    s = srv()
+    who, pw = "nfc-names@example.test", "nfc-names-pw-1"
+    s.cli("account", "add", who, input=pw + "\n")
+    c = authed(who, pw)
+    nfd128, nfd129 = "e\u0301" * 128, "e\u0301" * 129
+    jamo, hangul = "\u1100\u1161\u11a8" * 100, "\uac01" * 100
+    ok = b'OK "Putscript completed."\r\n'
+    assert c.cmd('PUTSCRIPT "%s" "keep;"' % nfd128)[-1] == ok
+    lit = jamo.encode()
+    assert c.cmd(b'PUTSCRIPT {%d+}\r\n%s "stop;"\r\n' % (len(lit), lit))[-1] == ok
+    assert c.cmd('PUTSCRIPT "%s" "keep;"' % nfd129)[-1] == b'NO "Invalid script name."\r\n'
+    assert c.cmd('HAVESPACE "%s" 10' % nfd128)[-1] == b'OK "Putscript would succeed."\r\n'
+    assert c.cmd("LISTSCRIPTS") == [('"%s"\r\n' % ("\u00e9" * 128)).encode(),
+                                    ('"%s"\r\n' % hangul).encode(),
+                                    b'OK "Listscripts completed."\r\n']
+    assert c.cmd('GETSCRIPT "%s"' % ("\u00e9" * 128))[0] == b"{5}\r\n"
+    assert c.cmd('GETSCRIPT "%s"' % hangul)[0] == b"{5}\r\n"
+    assert c.cmd('RENAMESCRIPT "%s" "%s"' % (hangul, nfd128))[-1].startswith(b"NO (ALREADYEXISTS)")
+    assert c.cmd('DELETESCRIPT "%s"' % jamo)[-1] == b'OK "Deletescript completed."\r\n'
+    c.close()
+    a = Api(s)
+    a.token = s.cli("token", "add", "sieve-nfc").stdout.decode().strip()
+    st, _, d = a.call("PUT", "/accounts/%s/sieve/%s" % (who, urllib.parse.quote(jamo)), {"script": "keep;"})
+    assert st in (200, 201, 204), (st, d)
+    st, _, d = a.call("GET", "/accounts/%s/sieve" % who)
+    assert st == 200 and sorted(x["name"] for x in d["scripts"]) == sorted([hangul, "\u00e9" * 128]), d
+
+
 def test_api_scripts():
     from httpc import Api
     s = srv()
