@@ -119,4 +119,30 @@ await finish(b, async () => {
 	await byId('portal-login-submit').click();
 	await byId('portal-email').waitFor();
 	await showsAsText('portal', [t.sieve, t.display_name]);
+	// Its "Delete NAME?" question names the script among its own words:
+	// the name must be a text of its own in an element that isolates it
+	// (the check above lets a block holding one text pass, and the
+	// question's block holds "Delete ", the name and "?" in one text, so
+	// the override turned the "?" around), and the group's accessible
+	// name holds it between FSI and PDI.
+	const row = page.locator('[data-testid=sieve-script]').filter({ hasText: t.sieve });
+	await row.locator('[data-testid=sieve-delete]').click();
+	const asked = row.locator('[role=group]');
+	await asked.waitFor();
+	await showsAsText('portal-confirm', [t.sieve]);
+	const alone = await asked.evaluate((g, name) => {
+		const walker = document.createTreeWalker(g, NodeFilter.SHOW_TEXT);
+		for (let n = walker.nextNode(); n; n = walker.nextNode())
+			if (n.data.includes(name))
+				return n.data === name && /isolate|plaintext/.test(getComputedStyle(n.parentElement).unicodeBidi);
+		return false;
+	}, t.sieve);
+	const spoken = await asked.getAttribute('aria-label');
+	if (!alone)
+		b.problems.push(`portal-confirm: the script's name is not isolated in the question: ${(await asked.innerHTML()).slice(0, 200)}`);
+	else if (!spoken.includes('\u2068' + t.sieve + '\u2069'))
+		b.problems.push(`portal-confirm: the question's name does not isolate the script's name: ${JSON.stringify(spoken).slice(0, 200)}`);
+	else
+		log('hostile: portal-confirm isolates the name');
+	await row.locator('[data-testid=sieve-delete-no]').click();
 });

@@ -346,8 +346,9 @@ def test_webui_hostile_data():
                          "user_agent": SCRIPT, "display_name": SCRIPT + BIDI + "W" * 80, "sieve": sieve_name},
                "log_text": logs[0]["text"]}
         out = run_browser(cfg, s, None, "hostile.mjs")
-        for page in ("queue", "spam", "domain", "logs", "settings", "accounts", "portal"):
+        for page in ("queue", "spam", "domain", "logs", "settings", "accounts", "portal", "portal-confirm"):
             assert "browser: hostile: %s shows it as text" % page in out, (page, out)
+        assert "browser: hostile: portal-confirm isolates the name" in out, out
     finally:
         s.cleanup()
         dns.close()

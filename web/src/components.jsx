@@ -195,7 +195,20 @@ export function CopyButton({ text, label = 'Copy', testid }) {
 // opens (the password field, else "No"), back to the button when it is
 // answered or dismissed (No, Escape); a keyboard user is never left on
 // the page's top.
-export function ConfirmButton({ label, confirm = 'Really?', onConfirm, testid, danger = true, password = false, pwLabel = 'Admin password' }) {
+// The question, shown and as its group's accessible name. name, when
+// given, is what someone typed (a script's name, a label, an address) and
+// takes the place of "{name}" in confirm: in <bdi> on the page, between
+// FSI and PDI (U+2068/U+2069) in the name, so a bidi override in it
+// (U+202E) cannot turn the question's own words around.
+function question(confirm, name) {
+	if (name == null)
+		return [confirm, confirm];
+	const at = confirm.indexOf('{name}');
+	const before = confirm.slice(0, at), after = confirm.slice(at + 6);
+	return [<>{before}<bdi>{name}</bdi>{after}</>, `${before}\u2068${name}\u2069${after}`];
+}
+
+export function ConfirmButton({ label, confirm = 'Really?', name = null, onConfirm, testid, danger = true, password = false, pwLabel = 'Admin password' }) {
 	const [asking, setAsking] = useState(false);
 	const [pw, setPw] = useState('');
 	const first = useRef(null);
@@ -215,10 +228,11 @@ export function ConfirmButton({ label, confirm = 'Really?', onConfirm, testid, d
 	if (!asking)
 		return <button type="button" ref={trigger} class={'btn btn-small' + (danger ? ' btn-danger' : '')} onClick={() => setAsking(true)} data-testid={testid}>{label}</button>;
 	const yes = () => { setAsking(false); const p = pw; setPw(''); onConfirm(p); };
+	const [shown, spoken] = question(confirm, name);
 	const no = () => { setAsking(false); setPw(''); };
 	return (
-		<span class="confirm" role="group" aria-label={confirm} onKeyDown={(e) => { if (e.key === 'Escape') { e.stopPropagation(); no(); } }}>
-			<span>{confirm}</span>
+		<span class="confirm" role="group" aria-label={spoken} onKeyDown={(e) => { if (e.key === 'Escape') { e.stopPropagation(); no(); } }}>
+			<span data-testid={testid && `${testid}-question`}>{shown}</span>
 			{password ? <input type="password" ref={first} class="confirm-password" aria-label={pwLabel} placeholder={pwLabel}
 				autoComplete="current-password" value={pw} onInput={(e) => setPw(e.currentTarget.value)}
 				onKeyDown={(e) => { if (e.key === 'Enter' && pw) yes(); }} data-testid={testid && `${testid}-password`} /> : null}

@@ -263,7 +263,7 @@ export function AppPasswords({ kind = 'apppass', base = '/me', admin = false }) 
 									<td>{p.name}</td>
 									<td>{dateTime(p.created_at)}</td>
 									<td>{p.last_used ? dateTime(p.last_used) : 'never'}</td>
-									<td class="actions"><ConfirmButton label="Revoke" confirm={`Revoke ${p.name}?`} password pwLabel={admin ? 'Admin password' : 'Your password'} onConfirm={(pw) => revoke(p.name, pw)} testid={`${id}-revoke`} /></td>
+									<td class="actions"><ConfirmButton label="Revoke" confirm="Revoke {name}?" name={p.name} password pwLabel={admin ? 'Admin password' : 'Your password'} onConfirm={(pw) => revoke(p.name, pw)} testid={`${id}-revoke`} /></td>
 								</tr>
 							))}
 						</tbody>
@@ -612,7 +612,7 @@ function Filters() {
 						<button class="linkish wrap" type="button" onClick={() => open(s.name)}>{s.name}</button>{s.active ? ' (active)' : ''}{' '}
 						<button class="btn btn-small" type="button" disabled={a.busy} onClick={() => activate(s.name, !s.active)}
 							data-testid={s.active ? 'sieve-off' : 'sieve-on'}>{s.active ? 'Turn off' : 'Turn on'}</button>{' '}
-						{s.active ? null : <ConfirmButton label="Delete" confirm={`Delete ${s.name}?`} password pwLabel="Your password"
+						{s.active ? null : <ConfirmButton label="Delete" confirm="Delete {name}?" name={s.name} password pwLabel="Your password"
 							onConfirm={(pw) => remove(s.name, pw)} testid="sieve-delete" />}
 					</li>
 				))}</ul>

@@ -105,7 +105,7 @@ export function Accounts() {
 										<button class="btn btn-small" aria-expanded={open === a.email ? 'true' : 'false'}
 											onClick={() => setOpen(open === a.email ? null : a.email)} data-testid="account-edit">Manage</button>
 										<button class="btn btn-small" onClick={() => toggle(a)} data-testid="account-toggle">{a.disabled ? 'Enable' : 'Disable'}</button>
-										<ConfirmButton label="Delete" confirm={`Delete ${a.email} and all its mail?`} password onConfirm={(pw) => remove(a, pw)} testid="account-delete" />
+										<ConfirmButton label="Delete" confirm="Delete {name} and all its mail?" name={a.email} password onConfirm={(pw) => remove(a, pw)} testid="account-delete" />
 									</td>
 								</tr>,
 								open === a.email ? (

@@ -64,11 +64,11 @@ export function Aliases() {
 									<td>
 										<ul class="plain">
 											{(a.targets || []).map((t) => (
-												<li key={t}>{t} {outside(t) ? <span class="badge badge-info" data-testid="alias-forwarded">forwarded</span> : null} {a.targets.length > 1 ? <ConfirmButton label="Remove" confirm={`Stop delivering to ${t}?`} password onConfirm={(pw) => drop(a.alias, t, pw)} /> : null}</li>
+												<li key={t}>{t} {outside(t) ? <span class="badge badge-info" data-testid="alias-forwarded">forwarded</span> : null} {a.targets.length > 1 ? <ConfirmButton label="Remove" confirm="Stop delivering to {name}?" name={t} password onConfirm={(pw) => drop(a.alias, t, pw)} /> : null}</li>
 											))}
 										</ul>
 									</td>
-									<td class="actions"><ConfirmButton label="Delete" confirm={`Delete ${a.alias}?`} password onConfirm={(pw) => drop(a.alias, null, pw)} testid="alias-delete" /></td>
+									<td class="actions"><ConfirmButton label="Delete" confirm="Delete {name}?" name={a.alias} password onConfirm={(pw) => drop(a.alias, null, pw)} testid="alias-delete" /></td>
 								</tr>
 							))}
 							{aliases.length === 0 ? <tr><td colSpan={3} class="muted">No aliases yet.</td></tr> : null}

@@ -53,7 +53,7 @@ export function Domains() {
 											// Refused at once: asking first and then refusing wasted a click and a scare.
 											<button type="button" class="btn btn-small" data-testid="domain-remove-refused"
 												onClick={() => setBlocked(d.name)}>Remove</button>
-										) : <ConfirmButton label="Remove" confirm={`Remove ${d.name}?`} password onConfirm={(pw) => drop(d.name, pw)} testid="domain-remove" />}
+										) : <ConfirmButton label="Remove" confirm="Remove {name}?" name={d.name} password onConfirm={(pw) => drop(d.name, pw)} testid="domain-remove" />}
 										{blocked === d.name ? <p class="hint error-text" role="alert">{d.name} still has {d.accounts} account{d.accounts === 1 ? '' : 's'}: delete or move {d.accounts === 1 ? 'it' : 'them'} first.</p> : null}
 									</td>
 								</tr>

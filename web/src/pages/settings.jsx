@@ -427,7 +427,7 @@ function Tokens() {
 								<tr key={t.id} data-testid="token-row" data-name={t.name}><td>{t.name}</td><td><code>{t.id}</code></td>
 									<td data-testid="token-scope">{t.scope === 'read' ? 'read only' : 'admin'}</td><td>{dateTime(t.created)}</td>
 									<td data-testid="token-expires">{t.expires ? (t.expires <= now ? <span class="error-text">expired {dateTime(t.expires)}</span> : dateTime(t.expires)) : 'never'}</td>
-									<td class="actions"><ConfirmButton label="Revoke" confirm={`Revoke ${t.name}?`} password onConfirm={(pw) => drop(t.id, pw)} testid="token-revoke" /></td></tr>
+									<td class="actions"><ConfirmButton label="Revoke" confirm="Revoke {name}?" name={t.name} password onConfirm={(pw) => drop(t.id, pw)} testid="token-revoke" /></td></tr>
 							))}
 						</tbody>
 					</table>
