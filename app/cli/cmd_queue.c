@@ -34,10 +34,14 @@ static void print_entry(void *arg, const struct store_queue_entry *e)
 	strftime(next, sizeof next, "%Y-%m-%d %H:%M:%S", &tm);
 	if (e->next_attempt == SQ_HELD_AT) /* restored: flush releases it */
 		snprintf(next, sizeof next, "held");
-	/* RFC 4865: held whole until next; a flush releases it now. */
-	printf("%llu  %llu bytes  queued %s  next %s%s  attempts %u  from <%s>\n",
+	/* RFC 4865: held whole until next; a flush releases it now. RFC
+	 * 6710: a priority other than the default. */
+	char prio[24] = "";
+	if (e->priority)
+		snprintf(prio, sizeof prio, " (priority %d)", e->priority);
+	printf("%llu  %llu bytes  queued %s  next %s%s%s  attempts %u  from <%s>\n",
 	       (unsigned long long)e->id, (unsigned long long)e->size, when, next,
-	       (e->flags & SQ_HOLD) ? " (future release)" : "", e->attempts, e->sender);
+	       (e->flags & SQ_HOLD) ? " (future release)" : "", prio, e->attempts, e->sender);
 	for (size_t i = 0; i < e->nrcpts; i++) {
 		const struct store_queue_rcpt *r = &e->rcpts[i];
 		printf("    <%s> %s%s%s\n", r->addr, state_name(r->state), r->status[0] ? ": " : "",

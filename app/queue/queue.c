@@ -741,6 +741,9 @@ void queue_submit(struct store *st, struct queue_request *r)
 		j->e.account = r->account;
 		j->e.flags = entry_flags(r);
 		j->e.by_deadline = (r->flags & QUEUE_BY) ? r->by_deadline : 0;
+		j->e.priority = (int8_t)(r->mt_priority < SQ_PRIORITY_MIN   ? SQ_PRIORITY_MIN
+					 : r->mt_priority > SQ_PRIORITY_MAX ? SQ_PRIORITY_MAX
+									    : r->mt_priority);
 		j->e.size = r->len;
 		j->e.sender = xstrdup(r->sender);
 		j->e.envid = xstrdup(r->envid ? r->envid : "");

@@ -83,6 +83,9 @@ struct queue_request {
 	uint32_t account; /* submitting account id (0 = internal) */
 	int64_t by_deadline; /* with QUEUE_BY: deliver by then (seconds since the epoch) */
 	int64_t hold_until;  /* with QUEUE_HOLD: release then (seconds since the epoch) */
+	/* MT-PRIORITY (RFC 6710), -9..9, 0 = normal: the queue entry's
+	 * priority, which the submitter has already decided to trust. */
+	int mt_priority;
 	int64_t received_at; /* seconds since the epoch; 0 = now */
 	/* The domain whose keys signed data (its DKIM-Signature fields on
 	 * top), or NULL. With QUEUE_SIEVE, a copy a script edited and

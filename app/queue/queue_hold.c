@@ -153,6 +153,7 @@ void queue_hold_release(struct store *st, struct loop *loop, const struct store_
 	r->envid = e->envid[0] ? e->envid : NULL;
 	r->flags = request_flags(e->flags);
 	r->by_deadline = e->by_deadline;
+	r->mt_priority = e->priority;
 	r->rcpts = rl->rcpts;
 	r->nrcpts = n;
 	r->account = e->account;

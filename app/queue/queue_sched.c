@@ -1564,7 +1564,8 @@ static void start_group(struct job *j)
 	j->dane_host[0] = '\0';
 	j->cmsg = (struct smtp_client_msg){
 	    .data = j->data, .len = j->len, .sender = j->e.sender, .envid = j->e.envid,
-	    .flags = j->e.flags, .by_deadline = j->e.by_deadline, .rcpts = j->crcpts, .nrcpts = g->n,
+	    .flags = j->e.flags, .by_deadline = j->e.by_deadline, .priority = j->e.priority,
+	    .rcpts = j->crcpts, .nrcpts = g->n,
 	    .to7bit = conv_start, .to7bit_arg = j,
 	};
 	/* A kept session was not necessarily verified: REQUIRETLS opens its own. */
@@ -1998,6 +1999,9 @@ static int start_job(struct sched *s, uint64_t id)
 		queue_hold_release(s->st, s->loop, &j->e, j->data, j->len, release_done, j);
 		return 0;
 	}
+	/* The order entries start in (store_queue_due: priority first). */
+	log_info("queue", NULL, "event=delivery_start id=%llu priority=%d attempts=%u",
+		 (unsigned long long)id, j->e.priority, j->e.attempts);
 	j->tried = xcalloc(j->e.nrcpts ? j->e.nrcpts : 1, sizeof *j->tried);
 	group_rcpts(j);
 	j->cur = 0;

@@ -410,6 +410,11 @@ static void send_mail(struct smtp_client *s)
 		buf_printf(b, " BY=%lld;%c%s", (long long)left, (m->flags & SQ_BY_RETURN) ? 'R' : 'N',
 			   (m->flags & SQ_BY_TRACE) ? "T" : "");
 	}
+	/* RFC 6710 §4.2: a relay passes the priority on to a next hop that
+	 * offers the extension, and drops it otherwise. 0 is the default
+	 * and goes unsaid. */
+	if (m->priority && (s->ehlo.ext & SMTP_EXT_MTPRIORITY))
+		buf_printf(b, " MT-PRIORITY=%d", m->priority);
 	if (s->ehlo.ext & SMTP_EXT_DSN) {
 		/* What the sender said, or nothing: RET is optional and the
 		 * next hop then decides (RFC 3461 §4.3), as Postfix passes on. */

@@ -63,6 +63,7 @@ struct smtp_client_msg {
 	const char *envid;  /* "" none */
 	uint32_t flags;     /* SQ_8BITMIME, SQ_SMTPUTF8, SQ_RET_FULL, SQ_RET_HDRS, SQ_BY* */
 	int64_t by_deadline; /* with SQ_BY: BY= to a server offering DELIVERBY (RFC 2852) */
+	int priority;        /* MT-PRIORITY= to a server offering it (RFC 6710), when not 0 */
 	struct smtp_client_rcpt *rcpts;
 	size_t nrcpts;
 	/*

@@ -151,6 +151,8 @@ static void ehlo_line(const char *p, size_t n, struct smtp_ehlo *e)
 		e->ext |= SMTP_EXT_REQUIRETLS;
 	else if (word_is(kw, kwn, "DELIVERBY"))
 		e->ext |= SMTP_EXT_DELIVERBY;
+	else if (word_is(kw, kwn, "MT-PRIORITY"))
+		e->ext |= SMTP_EXT_MTPRIORITY;
 	else if (word_is(kw, kwn, "ENHANCEDSTATUSCODES"))
 		e->ext |= SMTP_EXT_ENHANCEDSTATUSCODES;
 	else if (word_is(kw, kwn, "LIMITS"))

@@ -37,6 +37,7 @@
 #define SMTP_EXT_ENHANCEDSTATUSCODES 256u
 #define SMTP_EXT_REQUIRETLS 512u /* RFC 8689 */
 #define SMTP_EXT_DELIVERBY 1024u /* RFC 2852 */
+#define SMTP_EXT_MTPRIORITY 2048u /* RFC 6710 */
 
 /* RFC 9422 LIMITS values past this are taken as this (the registered
  * limits' values are 1*6DIGIT). */

@@ -705,6 +705,21 @@ static int param_holduntil(struct str v, struct smtp_params *prm)
 	return mime_rfc3339_parse(tmp, &prm->hold_until);
 }
 
+/* MT-PRIORITY's value (RFC 6710 §6): priority-value = [ "+" / "-" ]
+ * DIGIT, so -9..9; "10", "--1" or "+" are syntax errors. */
+static int param_mt_priority(struct str v, struct smtp_params *prm)
+{
+	size_t i = 0;
+	int neg = 0;
+
+	if (v.len > 0 && (v.p[0] == '+' || v.p[0] == '-'))
+		neg = v.p[i++] == '-';
+	if (v.len != i + 1 || !is_digit((unsigned char)v.p[i]))
+		return -1;
+	prm->mt_priority = neg ? -(v.p[i] - '0') : v.p[i] - '0';
+	return 0;
+}
+
 /* One "keyword[=value]" of MAIL (is_mail) or RCPT into *prm. */
 static int parse_param(struct smtp_cmd *cmd, struct str tok, int is_mail, struct smtp_params *prm)
 {
@@ -802,6 +817,10 @@ static int parse_param(struct smtp_cmd *cmd, struct str tok, int is_mail, struct
 		bit = SMTP_PARAM_HOLDUNTIL;
 		if (!has_val || param_holduntil(val, prm) < 0)
 			return fail(cmd, SMTP_PARSE_BAD_PARAM, "bad HOLDUNTIL value", tok);
+	} else if (is_mail && str_eq_ci_c(key, "MT-PRIORITY")) {
+		bit = SMTP_PARAM_MTPRIORITY;
+		if (!has_val || param_mt_priority(val, prm) < 0)
+			return fail(cmd, SMTP_PARSE_BAD_PARAM, "bad MT-PRIORITY value", tok);
 	} else if (is_mail && str_eq_ci_c(key, "AUTH")) {
 		bit = SMTP_PARAM_AUTH;
 		if (!has_val || (!str_eq(val, STR_LIT("<>")) && !xtext_valid(val, NULL)))

@@ -174,6 +174,7 @@ enum smtp_ret {
 #define SMTP_PARAM_BY 0x200u /* Deliver By, RFC 2852 */
 #define SMTP_PARAM_HOLDFOR 0x400u   /* Future Release, RFC 4865 */
 #define SMTP_PARAM_HOLDUNTIL 0x800u /* Future Release, RFC 4865 */
+#define SMTP_PARAM_MTPRIORITY 0x1000u /* Message Transfer Priority, RFC 6710 */
 
 /* ESMTP parameters of MAIL (SIZE..AUTH) and RCPT (NOTIFY, ORCPT). */
 struct smtp_params {
@@ -201,6 +202,9 @@ struct smtp_params {
 	 * the epoch (may be past: the session decides). */
 	uint32_t hold_for;
 	int64_t hold_until;
+	/* MT-PRIORITY=[+/-]DIGIT (RFC 6710 §3, §6): -9..9, higher first.
+	 * Whether it is honoured is the session's call (trust, §5). */
+	int mt_priority;
 };
 
 struct smtp_cmd {

@@ -435,6 +435,12 @@ static void cmd_helo(struct smtp_session *s, struct smtp_cmd *cmd, int esmtp)
 	smtp_reply(s, "250-8BITMIME");
 	smtp_reply(s, "250-DSN");
 	smtp_reply(s, "250-DELIVERBY"); /* RFC 2852: no minimum by-time */
+	/* RFC 6710 §3, §9.1: MIXER is the general-purpose policy (the
+	 * three X.400 grades non-urgent, normal, urgent as -4, 0, 4), the
+	 * one an Internet server's senders mean; STANAG4406 and NSEP are
+	 * military and emergency-service policies. Offered on port 25 too:
+	 * the parameter is taken there but not trusted (mail_priority). */
+	smtp_reply(s, "250-MT-PRIORITY MIXER");
 	smtp_reply(s, "250-SMTPUTF8");
 	/* RFC 9422: the recipient limit cmd_rcpt applies (452 past it), so
 	 * a client splits its envelope up front instead of learning it one
@@ -497,6 +503,25 @@ static void sender_null_mx(struct smtp_session *s, const char *sender)
 	metrics_inc(METRIC_REJECTED);
 	smtp_reply_null_mx(s, sender);
 	smtp_session_error(s);
+}
+
+/*
+ * The priority a transaction keeps (RFC 6710 §4.1, §5): an authenticated
+ * submission client's as given, any of -9..9 (tern has no per-user
+ * priority policy; every account may use the whole range); nothing from
+ * a port-25 peer, which anyone can claim to be: a relay MUST NOT honour
+ * a priority from a source it does not trust, and a lowered one is not
+ * worth trusting either (it would be passed on as if we vouched for it).
+ */
+static int mail_priority(const struct smtp_session *s, const struct smtp_params *p)
+{
+	if (!(p->seen & SMTP_PARAM_MTPRIORITY))
+		return 0;
+	if (s->mode == SMTP_MODE_MX || !s->account) {
+		log_info("smtp", s->id, "event=mt_priority_untrusted priority=%d kept=0", p->mt_priority);
+		return 0;
+	}
+	return p->mt_priority;
 }
 
 static void cmd_mail(struct smtp_session *s, struct smtp_cmd *cmd)
@@ -575,6 +600,7 @@ static void cmd_mail(struct smtp_session *s, struct smtp_cmd *cmd)
 		s->tx.by_trace = p->by_trace;
 	}
 	s->tx.hold_until = hold_until;
+	s->tx.mt_priority = mail_priority(s, p);
 	if (p->seen & SMTP_PARAM_ENVID) {
 		char envid[SMTP_ENVID_MAX + 1];
 		if (smtp_xtext_decode(p->envid, envid, sizeof(envid)) >= 0)

@@ -98,6 +98,9 @@ struct smtp_tx {
 	/* Future Release (RFC 4865): the release time, seconds since the
 	 * epoch; 0 = none (or one already past: sent at once). */
 	int64_t hold_until;
+	/* MT-PRIORITY (RFC 6710) as honoured: -9..9, 0 = normal (always 0
+	 * from an untrusted client, smtp_mt_priority()). */
+	int mt_priority;
 	struct smtp_rcpt *rcpts;
 	unsigned nrcpts;
 	unsigned rcpt_overshoot; /* RCPTs refused past the limit */

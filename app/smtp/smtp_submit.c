@@ -442,6 +442,7 @@ static void sign_done(void *arg)
 		   QUEUE_SIEVE; /* local copies run their accounts' scripts */
 	r->by_deadline = tx->by_deadline;
 	r->hold_until = tx->hold_until;
+	r->mt_priority = tx->mt_priority;
 	r->signed_by = j->domain[0] && j->sign_rc == DKIM_OK ? j->domain : NULL;
 	r->rcpts = rc;
 	r->nrcpts = tx->nrcpts;

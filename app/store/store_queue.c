@@ -67,9 +67,12 @@ static void entry_enc(struct rec_w *w, const void *rec)
 		rw_s(w, r->status, SQ_STATUS_MAX);
 		rw_s(w, r->remote, 255);
 	}
-	/* A trailer older records lack (read as "none"). */
+	/* Trailers older records lack (read as "none"), each there only
+	 * with its flag, in this order. */
 	if (e->flags & SQ_BY)
 		rw_u64(w, (uint64_t)e->by_deadline);
+	if (e->flags & SQ_MT_PRIORITY)
+		rw_u8(w, (uint8_t)e->priority);
 }
 
 static size_t entry_size(const struct store_queue_entry *e)
@@ -121,6 +124,10 @@ static int entry_dec(const MDB_val *k, const MDB_val *v, struct store_queue_entr
 		e->by_deadline = (int64_t)rr_u64(&r);
 	else
 		e->flags &= ~(SQ_BY | SQ_BY_RETURN | SQ_BY_TRACE);
+	if ((e->flags & SQ_MT_PRIORITY) && r.off < r.len) {
+		int8_t p = (int8_t)rr_u8(&r);
+		e->priority = p < SQ_PRIORITY_MIN || p > SQ_PRIORITY_MAX ? 0 : p;
+	}
 	if (r.bad) {
 		store_queue_entry_free(e);
 		return MDB_CORRUPTED;
@@ -135,16 +142,32 @@ static MDB_val due_key(uint8_t b[16], int64_t due, uint64_t id)
 	return (MDB_val){16, b};
 }
 
+/* The priority an index value says: written after the version byte when
+ * not 0 (values from before RFC 6710 support are the version byte alone). */
+static int due_priority(const MDB_val *v)
+{
+	if (v->mv_size < 2)
+		return 0;
+	int8_t p = (int8_t)((const uint8_t *)v->mv_data)[1];
+	return p < SQ_PRIORITY_MIN || p > SQ_PRIORITY_MAX ? 0 : p;
+}
+
 static int entry_write(struct store *st, MDB_txn *txn, const struct store_queue_entry *e)
 {
-	uint8_t kb[8], db[16], one = REC_V1;
+	struct store_queue_entry w = *e;
+	uint8_t kb[8], db[16], dval[2] = {REC_V1, (uint8_t)e->priority};
 	MDB_val k = {8, kb};
 	int rc;
 
+	/* The flag says the trailer is there; it follows the value. */
+	if (w.priority < SQ_PRIORITY_MIN || w.priority > SQ_PRIORITY_MAX)
+		w.priority = 0;
+	w.flags = w.priority ? w.flags | SQ_MT_PRIORITY : w.flags & ~SQ_MT_PRIORITY;
+	dval[1] = (uint8_t)w.priority;
 	be64_put(kb, e->id);
-	if ((rc = rec_put(txn, st->db[DB_QUEUE], &k, entry_size(e), entry_enc, e, 0)) != 0)
+	if ((rc = rec_put(txn, st->db[DB_QUEUE], &k, entry_size(&w), entry_enc, &w, 0)) != 0)
 		return rc;
-	MDB_val dk = due_key(db, e->next_attempt, e->id), dv = {1, &one};
+	MDB_val dk = due_key(db, e->next_attempt, e->id), dv = {w.priority ? 2u : 1u, dval};
 	return mdb_put(txn, st->db[DB_QUEUE_DUE], &dk, &dv, 0);
 }
 
@@ -338,12 +361,47 @@ int store_queue_get(struct store *st, uint64_t id, struct store_queue_entry *e)
 	return store_mdb_code(rc);
 }
 
+/*
+ * Due entries by priority: one list per level, each in due order (the
+ * index walk's), filled up to max in all from the highest level down.
+ * The scan keeps, per level, at most max ids: more of one level than
+ * that could never be chosen.
+ */
+struct due_pick {
+	uint64_t *ids[SQ_PRIORITY_MAX - SQ_PRIORITY_MIN + 1];
+	size_t n[SQ_PRIORITY_MAX - SQ_PRIORITY_MIN + 1];
+	size_t max;
+};
+
+static void due_pick_add(struct due_pick *d, int prio, uint64_t id)
+{
+	size_t l = (size_t)(prio - SQ_PRIORITY_MIN);
+	if (d->n[l] >= d->max)
+		return;
+	if (!d->ids[l])
+		d->ids[l] = xmalloc(d->max * sizeof *d->ids[l]);
+	d->ids[l][d->n[l]++] = id;
+}
+
+static size_t due_pick_take(struct due_pick *d, uint64_t *ids_r)
+{
+	size_t n = 0;
+	for (size_t l = SQ_PRIORITY_MAX - SQ_PRIORITY_MIN + 1; l-- > 0;) {
+		for (size_t i = 0; i < d->n[l] && n < d->max; i++)
+			ids_r[n++] = d->ids[l][i];
+		free(d->ids[l]);
+	}
+	return n;
+}
+
 int store_queue_due(struct store *st, int64_t now, uint64_t *ids_r, size_t max, size_t *n_r,
 		    int64_t *next_r)
 {
+	struct due_pick pick = {.max = max};
 	MDB_txn *txn;
 	MDB_cursor *cur;
 	MDB_val k, v;
+	size_t scanned = 0;
 	int rc = store_rd_begin(st, &txn);
 
 	*n_r = 0;
@@ -357,15 +415,17 @@ int store_queue_due(struct store *st, int64_t now, uint64_t *ids_r, size_t max, 
 			if (k.mv_size != 16)
 				continue;
 			int64_t due = (int64_t)be64_get(k.mv_data);
-			if (due > now || *n_r >= max) {
+			if (due > now || scanned >= STORE_QUEUE_DUE_SCAN) {
 				*next_r = due;
 				break;
 			}
-			ids_r[(*n_r)++] = be64_get((const uint8_t *)k.mv_data + 8);
+			scanned++;
+			due_pick_add(&pick, due_priority(&v), be64_get((const uint8_t *)k.mv_data + 8));
 		}
 		mdb_cursor_close(cur);
 	}
 	store_rd_end(st, txn);
+	*n_r = due_pick_take(&pick, ids_r);
 	return rc == 0 || rc == MDB_NOTFOUND ? STORE_OK : STORE_ETEMP;
 }
 

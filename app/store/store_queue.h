@@ -73,6 +73,13 @@ struct store;
  * too); the scheduler then submits it again (queue_hold.h) and the
  * entry goes. No field of its own: the release time is next_attempt. */
 #define SQ_HOLD 2048u
+/* Message Transfer Priority (RFC 6710): the priority trailer follows
+ * (set exactly when priority is not 0). */
+#define SQ_MT_PRIORITY 4096u
+
+/* RFC 6710's range; 0 is the default ("normal"). */
+#define SQ_PRIORITY_MIN (-9)
+#define SQ_PRIORITY_MAX 9
 
 /* Limits (octets) kept per field; longer input is refused or cut. */
 #define SQ_ADDR_MAX 320
@@ -113,6 +120,9 @@ struct store_queue_entry {
 	size_t nrcpts;
 	struct store_queue_rcpt *rcpts;
 	int64_t by_deadline; /* with SQ_BY: deliver by then (seconds since the epoch) */
+	/* MT-PRIORITY (RFC 6710), SQ_PRIORITY_MIN..MAX: among due entries
+	 * the higher goes first; passed on to a next hop that offers it. */
+	int8_t priority;
 };
 
 /* Frees the strings and recipient array of e (not e itself). */
@@ -146,10 +156,15 @@ int store_queue_put_txn(struct store *st, void *txn, const struct store_queue_en
 int store_queue_get(struct store *st, uint64_t id, struct store_queue_entry *e);
 
 /*
- * Ids of entries due at or before now, in due order, at most max of them,
- * into ids_r (*n_r); *next_r gets the earliest due time after those (or
+ * Ids of entries due at or before now, at most max of them, into ids_r
+ * (*n_r): higher priority first, then in due order. The choice is made
+ * among the first STORE_QUEUE_DUE_SCAN due entries of the schedule index
+ * (their priority is in the index value, no entry is read): a
+ * high-priority entry further back waits until the ones ahead of it
+ * leave. *next_r gets the earliest due time after those scanned (or
  * INT64_MAX when none). STORE_OK or STORE_ETEMP.
  */
+#define STORE_QUEUE_DUE_SCAN 4096
 int store_queue_due(struct store *st, int64_t now, uint64_t *ids_r, size_t max, size_t *n_r,
 		    int64_t *next_r);
 

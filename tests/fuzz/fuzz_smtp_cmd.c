@@ -7,7 +7,9 @@
  * and their domain's other IDN spelling, if any, must be a valid domain.
  * A HELO/EHLO that parses names no malformed address literal; a MAIL
  * that parses has at most one of HOLDFOR/HOLDUNTIL, and a HOLDUNTIL time
- * written back as an RFC 3339 date-time reads back as itself.
+ * written back as an RFC 3339 date-time reads back as itself; its
+ * MT-PRIORITY is within -9..9 and reads back the same written as the
+ * SMTP client writes it.
  */
 #include <assert.h>
 #include <stdint.h>
@@ -64,6 +66,23 @@ static void check_hold(const struct smtp_params *m)
 	assert(again.params.hold_until == m->hold_until);
 }
 
+/* RFC 6710's MT-PRIORITY as parsed: in range, 0 when not given, and
+ * the form the queue's client sends ("MT-PRIORITY=%d") parses back to it. */
+static void check_priority(const struct smtp_params *m)
+{
+	char line[64];
+	struct smtp_cmd again;
+
+	assert(m->mt_priority >= -9 && m->mt_priority <= 9);
+	if (!(m->seen & SMTP_PARAM_MTPRIORITY)) {
+		assert(m->mt_priority == 0);
+		return;
+	}
+	int n = snprintf(line, sizeof line, "MAIL FROM:<> MT-PRIORITY=%d", m->mt_priority);
+	assert(smtp_cmd_parse(str_make(line, (size_t)n), &again) == 0);
+	assert(again.params.mt_priority == m->mt_priority);
+}
+
 /* Frames p[0..have) from *pos like a session would; returns a running hash. */
 static uint32_t frame(const char *p, size_t have, size_t *pos, int *discarding, uint32_t h)
 {
@@ -98,6 +117,7 @@ static uint32_t frame(const char *p, size_t have, size_t *pos, int *discarding, 
 				if (n > 0)
 					check_again(addr, (size_t)n);
 				check_hold(&cmd.params);
+				check_priority(&cmd.params);
 			}
 			if (rc == 0 && (cmd.verb == SMTP_VERB_HELO || cmd.verb == SMTP_VERB_EHLO) &&
 			    cmd.helo.p[0] == '[')

@@ -167,6 +167,8 @@ EXTENSIONS_APART = {
             "protocol, so it needs none); tern answers VRFY 252 without listing it",
     "LIMITS": "tern: RFC 9422 (RCPTMAX, the recipient limit both servers apply with 452); "
               "Postfix 3.7 does not implement it",
+    "MT-PRIORITY": "tern: RFC 6710 Message Transfer Priorities (MIXER); Postfix does not "
+                   "implement it",
     "ETRN": "Postfix: RFC 1985 remote queue starting, for a server that keeps mail for others; "
             "tern is a final destination and has no such queue",
 }

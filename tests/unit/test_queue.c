@@ -634,12 +634,80 @@ static void test_long_lines_get_a_7bit_form(void)
 	buf_free(&out);
 }
 
+/*
+ * MT-PRIORITY (RFC 6710) in the queue: kept in the entry (a trailer,
+ * flag SQ_MT_PRIORITY only when not 0, out of range clamped), kept by
+ * updates, and the due list puts higher priority first, in due order
+ * within a level, even for an entry beyond the first max due ones.
+ */
+static void test_due_prefers_priority(void)
+{
+	char dir[300];
+	uint32_t bob = 0;
+	struct store *st = setup(new_dir(dir, sizeof dir), 0, &bob);
+	struct queue_rcpt rc[] = {{"carol@remote.test", NULL, 0}};
+	static const int prio[] = {0, 5, -3, 5, 1, 42};
+	uint64_t qid[6];
+
+	for (int i = 0; i < 6; i++) {
+		struct queue_request r = {.data = MSG, .len = sizeof MSG - 1, .sender = "",
+					  .rcpts = rc, .nrcpts = 1, .received_at = 1000 + i,
+					  .mt_priority = prio[i], .done = on_done};
+		queue_submit(st, &r);
+		CHECK_EQ_INT(r.result, STORE_OK);
+		qid[i] = r.queue_id;
+	}
+	struct store_queue_entry e;
+	CHECK_EQ_INT(store_queue_get(st, qid[0], &e), STORE_OK);
+	CHECK_EQ_INT(e.priority, 0);
+	CHECK_EQ_INT(e.flags & SQ_MT_PRIORITY, 0);
+	store_queue_entry_free(&e);
+	CHECK_EQ_INT(store_queue_get(st, qid[2], &e), STORE_OK);
+	CHECK_EQ_INT(e.priority, -3);
+	CHECK(e.flags & SQ_MT_PRIORITY);
+	store_queue_entry_free(&e);
+	CHECK_EQ_INT(store_queue_get(st, qid[5], &e), STORE_OK);
+	CHECK_EQ_INT(e.priority, SQ_PRIORITY_MAX);
+	store_queue_entry_free(&e);
+
+	/* The fifth (priority 1) is due after the first four, yet chosen
+	 * before the normal one when four are asked for. */
+	uint64_t ids[8];
+	size_t n = 0;
+	int64_t next = 0;
+	CHECK_EQ_INT(store_queue_due(st, 2000, ids, 4, &n, &next), STORE_OK);
+	CHECK_EQ_INT(n, 4);
+	CHECK(ids[0] == qid[5] && ids[1] == qid[1] && ids[2] == qid[3] && ids[3] == qid[4]);
+	CHECK_EQ_INT(store_queue_due(st, 2000, ids, 8, &n, &next), STORE_OK);
+	CHECK_EQ_INT(n, 6);
+	CHECK(ids[4] == qid[0] && ids[5] == qid[2]);
+	CHECK_EQ_INT(next, INT64_MAX);
+	/* Only what is due competes: not yet due, priority waits. */
+	CHECK_EQ_INT(store_queue_due(st, 1002, ids, 8, &n, &next), STORE_OK);
+	CHECK_EQ_INT(n, 3);
+	CHECK(ids[0] == qid[1] && ids[1] == qid[0] && ids[2] == qid[2]);
+	CHECK_EQ_INT(next, 1003);
+
+	/* A retry keeps the priority (the scheduler's read-modify-write). */
+	struct upd u = {qid[1], 1500, 0};
+	CHECK_EQ_INT(store_write(st, upd_fn, &u), STORE_OK);
+	CHECK_EQ_INT(store_queue_get(st, qid[1], &e), STORE_OK);
+	CHECK_EQ_INT(e.priority, 5);
+	CHECK_EQ_INT(e.next_attempt, 1500);
+	store_queue_entry_free(&e);
+	CHECK_EQ_INT(store_queue_due(st, 2000, ids, 3, &n, &next), STORE_OK);
+	CHECK_EQ_INT(n, 3);
+	CHECK(ids[0] == qid[5] && ids[1] == qid[3] && ids[2] == qid[1]);
+	store_close(&st);
+}
+
 int main(void)
 {
 	if (unit_env_begin(base, sizeof base, "queue") < 0)
 		return 1;
 	test_submit_sync();
 	test_writer_and_updates();
+	test_due_prefers_priority();
 	test_walk_pages();
 	test_to_7bit_resigns_only_ours();
 	test_to_7bit_reseals_our_arc_set();

@@ -298,6 +298,10 @@ static void describe(const struct smtp_cmd *c, char *d, size_t dsz)
 			n = strlen(d);
 			snprintf(d + n, dsz - n, " holduntil=%lld", (long long)m->hold_until);
 		}
+		if (m->seen & SMTP_PARAM_MTPRIORITY) {
+			n = strlen(d);
+			snprintf(d + n, dsz - n, " mtpriority=%d", m->mt_priority);
+		}
 		return;
 	case SMTP_VERB_BDAT:
 		n = strlen(d);
@@ -538,6 +542,27 @@ static const struct cmd_case cmd_cases[] = {
      "HOLDFOR and HOLDUNTIL together"},
     {"MAIL FROM:<a@b.example> HOLDFOR=5 HOLDFOR=6", SMTP_PARSE_BAD_PARAM, "duplicate parameter"},
     {"RCPT TO:<a@b.example> HOLDFOR=5", SMTP_PARSE_UNKNOWN_PARAM, "unknown parameter"},
+    /* MT-PRIORITY (RFC 6710 §6): [+/-]DIGIT, -9..9 */
+    {"MAIL FROM:<a@b.example> MT-PRIORITY=3", 0, "MAIL path=a@b.example mtpriority=3"},
+    {"MAIL FROM:<a@b.example> mt-priority=+9", 0, "MAIL path=a@b.example mtpriority=9"},
+    {"MAIL FROM:<a@b.example> MT-PRIORITY=-9", 0, "MAIL path=a@b.example mtpriority=-9"},
+    {"MAIL FROM:<a@b.example> MT-PRIORITY=0", 0, "MAIL path=a@b.example mtpriority=0"},
+    {"MAIL FROM:<a@b.example> MT-PRIORITY=-0", 0, "MAIL path=a@b.example mtpriority=0"},
+    {"MAIL FROM:<> SIZE=10 MT-PRIORITY=-4 BODY=8BITMIME", 0,
+     "MAIL path=<> size=10 body=2 mtpriority=-4"},
+    {"MAIL FROM:<a@b.example> MT-PRIORITY=10", SMTP_PARSE_BAD_PARAM, "bad MT-PRIORITY value"},
+    {"MAIL FROM:<a@b.example> MT-PRIORITY=-10", SMTP_PARSE_BAD_PARAM, "bad MT-PRIORITY value"},
+    {"MAIL FROM:<a@b.example> MT-PRIORITY=09", SMTP_PARSE_BAD_PARAM, "bad MT-PRIORITY value"},
+    {"MAIL FROM:<a@b.example> MT-PRIORITY=+", SMTP_PARSE_BAD_PARAM, "bad MT-PRIORITY value"},
+    {"MAIL FROM:<a@b.example> MT-PRIORITY=--1", SMTP_PARSE_BAD_PARAM, "bad MT-PRIORITY value"},
+    {"MAIL FROM:<a@b.example> MT-PRIORITY=+-1", SMTP_PARSE_BAD_PARAM, "bad MT-PRIORITY value"},
+    {"MAIL FROM:<a@b.example> MT-PRIORITY=high", SMTP_PARSE_BAD_PARAM, "bad MT-PRIORITY value"},
+    {"MAIL FROM:<a@b.example> MT-PRIORITY=1a", SMTP_PARSE_BAD_PARAM, "bad MT-PRIORITY value"},
+    {"MAIL FROM:<a@b.example> MT-PRIORITY", SMTP_PARSE_BAD_PARAM, "bad MT-PRIORITY value"},
+    {"MAIL FROM:<a@b.example> MT-PRIORITY=", SMTP_PARSE_BAD_PARAM, "empty parameter value"},
+    {"MAIL FROM:<a@b.example> MT-PRIORITY=1 MT-PRIORITY=1", SMTP_PARSE_BAD_PARAM,
+     "duplicate parameter"},
+    {"RCPT TO:<a@b.example> MT-PRIORITY=1", SMTP_PARSE_UNKNOWN_PARAM, "unknown parameter"},
     {"MAIL FROM:<a@b.example> RET=FULL", 0, "MAIL path=a@b.example ret=1"},
     {"MAIL FROM:<a@b.example> RET=hdrs", 0, "MAIL path=a@b.example ret=2"},
     {"MAIL FROM:<a@b.example> RET=NONE", SMTP_PARSE_BAD_PARAM, "bad RET value"},
