@@ -27,9 +27,16 @@ void dns_free(struct dns **d)
 struct dns_lookup *dns_route(struct dns *d, const char *name, int mx, uint16_t port,
 			     dns_route_cb *cb, void *arg)
 {
+	return dns_route_ip(d, name, mx, port, DNS_IP_V4_THEN_V6, cb, arg);
+}
+
+struct dns_lookup *dns_route_ip(struct dns *d, const char *name, int mx, uint16_t port,
+				enum dns_ip_strategy ip, dns_route_cb *cb, void *arg)
+{
 	struct dns_addr a;
 	int lit = dns_route_literal(name, mx, port, &a);
 	(void)d;
+	(void)ip; /* a literal is used as given */
 	if (lit != 0) {
 		if (lit > 0)
 			cb(arg, DNS_OK, &a, 1, "");

@@ -16,6 +16,7 @@
 #include "acme/acme_jws.h"
 #include "cidr.h"
 #include "core/base64.h"
+#include "dns/dns.h"
 #include "gen/config_vars.h"
 #include "hostname.h"
 #include "str.h"
@@ -221,6 +222,13 @@ static int load_queue(struct config *cfg, char *err, size_t errsz)
 	    (config_parse_duration(v, &cfg->queue_timeout_s) < 0 || cfg->queue_timeout_s < 1 ||
 	     cfg->queue_timeout_s > 3600))
 		return bad(err, errsz, "TERN_QUEUE_TIMEOUT", v, "a duration from 1s to 1h");
+	if ((v = getenv("TERN_QUEUE_IP_STRATEGY")) != NULL) {
+		enum dns_ip_strategy ip;
+		if (dns_ip_strategy_parse(v, &ip) < 0)
+			return bad(err, errsz, "TERN_QUEUE_IP_STRATEGY", v,
+				   "ipv4_then_ipv6, ipv6_then_ipv4, ipv4_only or ipv6_only");
+		cfg->queue_ip_strategy = (int)ip;
+	}
 	if ((v = getenv("TERN_QUEUE_MX_PORT")) != NULL) {
 		uint64_t port;
 		if (str_to_u64(str_c(v), 65535, &port) < 0 || port == 0)

@@ -129,6 +129,9 @@ struct config {
 	unsigned queue_retry_s[16];    /* TERN_QUEUE_RETRY_SCHEDULE (tests): seconds */
 	unsigned queue_nretry;         /* 0 = the default 1m,5m,15m,30m,1h */
 	uint16_t queue_mx_port;        /* TERN_QUEUE_MX_PORT (tests): 25 */
+	/* TERN_QUEUE_IP_STRATEGY: the address families outbound delivery
+	 * uses, an enum dns_ip_strategy (0: both, IPv4 first). */
+	int queue_ip_strategy;
 	uint16_t mta_sts_port;         /* TERN_MTA_STS_PORT (tests): 443, MTA-STS policy fetches */
 };
 

@@ -49,6 +49,7 @@ struct dns_lookup {
 	dns_route_cb *cb; /* NULL once the result went out */
 	void *arg;
 	uint16_t port;
+	enum dns_ip_strategy ip;
 	int outstanding; /* lookups not answered yet */
 	int starting;    /* inside dns_route(): it frees l, not a callback */
 	int temp;        /* some lookup failed temporarily */
@@ -323,7 +324,8 @@ static void settle(struct dns_lookup *l)
 
 /*
  * Appends host m's addresses to out (n so far, at most DNS_ADDRS_MAX),
- * the families interleaved, IPv4 first: when one family cannot connect
+ * the families interleaved, IPv4 first unless ip says IPv6 (a family
+ * the strategy leaves out was not looked up): when one family cannot connect
  * (no IPv6 route, a firewalled IPv4 address) the other is the very next
  * try, and both fit in the queue's per-delivery address limit, as RFC
  * 8305 §4 interleaves a host's addresses. IPv4 leads, not IPv6 as RFC
@@ -334,10 +336,11 @@ static void settle(struct dns_lookup *l)
  * together, so a less preferred exchanger's never come before all of a
  * better one's (RFC 5321 §5.1). Returns the new count.
  */
-static size_t host_addrs(const struct mx_host *m, uint16_t port, struct dns_addr *out, size_t n)
+static size_t host_addrs(const struct mx_host *m, uint16_t port, enum dns_ip_strategy ip,
+			 struct dns_addr *out, size_t n)
 {
 	size_t i6 = 0, i4 = 0;
-	int six = 0; /* whose turn it is */
+	int six = ip == DNS_IP_V6_THEN_V4; /* whose turn it is */
 	while (n < DNS_ADDRS_MAX && (i6 < m->n6 || i4 < m->n4)) {
 		if (i4 == m->n4 || (six && i6 < m->n6))
 			dns_addr_put(&out[n], m->name, AF_INET6, m->v6[i6++], port);
@@ -356,11 +359,15 @@ static void addresses_done(struct dns_lookup *l)
 	char why[320];
 
 	for (size_t h = 0; h < l->nhosts; h++)
-		n = host_addrs(&l->hosts[h], l->port, out, n);
+		n = host_addrs(&l->hosts[h], l->port, l->ip, out, n);
 	if (n) {
 		finish(l, DNS_OK, out, n, "");
 	} else {
-		snprintf(why, sizeof why, "%s: %s", l->temp ? "DNS lookup failed" : "no address for",
+		/* With one family only, say which: the other may exist. */
+		const char *none = l->ip == DNS_IP_V4_ONLY   ? "no IPv4 address for"
+				   : l->ip == DNS_IP_V6_ONLY ? "no IPv6 address for"
+							     : "no address for";
+		snprintf(why, sizeof why, "%s: %s", l->temp ? "DNS lookup failed" : none,
 			 l->nhosts == 1 ? l->hosts[0].name : l->name);
 		finish(l, l->temp ? DNS_TEMP : DNS_NOTFOUND, NULL, 0, why);
 	}
@@ -389,13 +396,22 @@ static void addr_answer(void *arg, const struct dns_answer *a)
 	settle(l);
 }
 
+/* Whether the route's strategy wants addresses of that family. */
+static int family_wanted(const struct dns_lookup *l, int v6)
+{
+	return v6 ? l->ip != DNS_IP_V4_ONLY : l->ip != DNS_IP_V6_ONLY;
+}
+
 static void query_addrs(struct dns_lookup *l)
 {
 	/* Count every lookup first: a cached answer calls back inside dns_query(). */
-	l->outstanding += (int)l->nhosts * 2;
+	int per_host = family_wanted(l, 0) + family_wanted(l, 1);
+	l->outstanding += (int)l->nhosts * per_host;
 	for (size_t i = 0; i < l->nhosts * 2; i++) {
 		struct addr_query *q = &l->aq[i];
 		*q = (struct addr_query){ .l = l, .host = (uint8_t)(i / 2), .v6 = (uint8_t)(i % 2) };
+		if (!family_wanted(l, q->v6))
+			continue; /* never asked: q->h stays NULL */
 		q->h = dns_query(l->dns, l->hosts[i / 2].name, q->v6 ? DNS_T_AAAA : DNS_T_A,
 				 addr_answer, q);
 	}
@@ -480,6 +496,12 @@ static void mx_answer(void *arg, const struct dns_answer *a)
 struct dns_lookup *dns_route(struct dns *d, const char *name, int mx, uint16_t port,
 			     dns_route_cb *cb, void *arg)
 {
+	return dns_route_ip(d, name, mx, port, DNS_IP_V4_THEN_V6, cb, arg);
+}
+
+struct dns_lookup *dns_route_ip(struct dns *d, const char *name, int mx, uint16_t port,
+				enum dns_ip_strategy ip, dns_route_cb *cb, void *arg)
+{
 	struct dns_addr a;
 
 	/* An address literal needs no lookup ("[::1]" or "127.0.0.1"), nor
@@ -501,6 +523,7 @@ struct dns_lookup *dns_route(struct dns *d, const char *name, int mx, uint16_t p
 	l->cb = cb;
 	l->arg = arg;
 	l->port = port;
+	l->ip = ip;
 	l->starting = 1; /* a cached answer calls back at once: l must outlive it */
 	snprintf(l->name, sizeof l->name, "%s", name);
 	if (mx) {

@@ -14,7 +14,8 @@
  * order, random order among equal preferences; no MX records means the
  * domain itself is the exchanger (implicit MX); a single MX "." is a null
  * MX (RFC 7505): the domain accepts no mail. Each exchanger's A and AAAA
- * records, the families interleaved IPv4 first (host_addrs), become the
+ * records, the families interleaved IPv4 first (host_addrs; or as
+ * dns_route_ip()'s strategy says), become the
  * list of addresses to try, in order, one exchanger's after another's.
  * Its lookups go through dns_query(), so mail routes share the cache
  * (and its TTLs and negative answers) with policy lookups.
@@ -75,13 +76,36 @@ void dns_free(struct dns **d);
 typedef void dns_route_cb(void *arg, enum dns_status st, const struct dns_addr *addrs, size_t n,
 			  const char *why);
 /*
+ * Which address families a route holds, in which order (the outbound
+ * queue's TERN_QUEUE_IP_STRATEGY, Stalwart's ip-strategy). Each host's
+ * addresses stay together; with both families they alternate, the first
+ * named leading (RFC 8305 §4), so an unreachable family costs one try.
+ * An IP literal is used as given whatever the strategy.
+ */
+enum dns_ip_strategy {
+	DNS_IP_V4_THEN_V6 = 0, /* both, IPv4 first: the default */
+	DNS_IP_V6_THEN_V4,     /* both, IPv6 first */
+	DNS_IP_V4_ONLY,        /* no AAAA lookup */
+	DNS_IP_V6_ONLY,        /* no A lookup */
+};
+
+/* "ipv4_then_ipv6", "ipv6_then_ipv4", "ipv4_only", "ipv6_only": 0 with
+ * *ip_r set, -1 for anything else. */
+int dns_ip_strategy_parse(const char *s, enum dns_ip_strategy *ip_r);
+/* The name dns_ip_strategy_parse() takes for ip (static). */
+const char *dns_ip_strategy_name(enum dns_ip_strategy ip);
+
+/*
  * Starts a lookup of name: with mx 1 the mail route of a domain, with mx
  * 0 the addresses of one host (an IP literal is returned as is). port is
  * put into every address. Returns a handle for dns_cancel(), or NULL when
- * the lookup already completed (cb has run).
+ * the lookup already completed (cb has run). dns_route() is
+ * dns_route_ip() with DNS_IP_V4_THEN_V6.
  */
 struct dns_lookup *dns_route(struct dns *d, const char *name, int mx, uint16_t port,
 			     dns_route_cb *cb, void *arg);
+struct dns_lookup *dns_route_ip(struct dns *d, const char *name, int mx, uint16_t port,
+				enum dns_ip_strategy ip, dns_route_cb *cb, void *arg);
 /*
  * What dns_route() answers without a lookup (dns_literal.c): 1 with the
  * address in *a (port put in) when name is an IP literal — "[192.0.2.1]"

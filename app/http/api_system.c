@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/version.h"
+#include "dns/dns.h"
 #include "http/http_internal.h"
 #include "net/tls.h"
 #include "queue/queue.h"
@@ -327,6 +328,8 @@ static void write_settings(struct http_ctx *x)
 	jw_kuint(&w, "smtp_max_connections_per_ip", c->pools[POOL_SMTP].per_ip);
 	jw_kuint(&w, "smtp_max_recipients", c->max_recipients);
 	jw_kuint(&w, "smtp_futurerelease_max", c->smtp_futurerelease_max_s); /* seconds; 0 off */
+	jw_kstr(&w, "queue_ip_strategy",
+		dns_ip_strategy_name((enum dns_ip_strategy)c->queue_ip_strategy));
 	jw_obj_end(&w);
 	jw_key(&w, "listeners");
 	jw_obj_begin(&w);

@@ -78,6 +78,7 @@ struct sched {
 	unsigned lifetime_s, delay_notice_s, timeout_s;
 	unsigned retry[16], nretry;
 	uint16_t mx_port, sts_port;
+	enum dns_ip_strategy ip; /* TERN_QUEUE_IP_STRATEGY */
 	char dns_servers[512];
 	uint64_t timer;
 	int stopping;
@@ -1611,8 +1612,8 @@ static void start_group(struct job *j)
 /* The MX lookup, after the policy (if any) is known; route_done() goes on. */
 static void route_mx(struct job *j)
 {
-	struct dns_lookup *l = dns_route(j->s->dns, j->groups[j->cur].domain, 1, j->s->mx_port,
-					 route_done, j);
+	struct dns_lookup *l = dns_route_ip(j->s->dns, j->groups[j->cur].domain, 1, j->s->mx_port,
+					    j->s->ip, route_done, j);
 	if (l)
 		j->lookup = l;
 }
@@ -1641,7 +1642,8 @@ static void route_group(struct job *j)
 	struct group *g = &j->groups[j->cur];
 	/* A lookup answered at once returns NULL after its callback ran. */
 	if (s->relay_host[0]) {
-		struct dns_lookup *l = dns_route(s->dns, s->relay_host, 0, s->relay_port, route_done, j);
+		struct dns_lookup *l = dns_route_ip(s->dns, s->relay_host, 0, s->relay_port, s->ip,
+						    route_done, j);
 		if (l)
 			j->lookup = l;
 		return;
@@ -2110,6 +2112,7 @@ int queue_sched_start(const struct config *cfg, struct store *st, struct loop *l
 	s->delay_notice_s = cfg->queue_delay_notice_s;
 	s->timeout_s = cfg->queue_timeout_s;
 	s->mx_port = cfg->queue_mx_port;
+	s->ip = (enum dns_ip_strategy)cfg->queue_ip_strategy;
 	queue_self_init(&cfg->listen[LISTEN_SMTP]);
 	s->sts_port = cfg->mta_sts_port;
 	s->nretry = cfg->queue_nretry;
@@ -2121,8 +2124,8 @@ int queue_sched_start(const struct config *cfg, struct store *st, struct loop *l
 	}
 	sched_loop = loop;
 	loop_post(loop, start_on_loop, s);
-	log_info("queue", NULL, "event=scheduler_started relay=%s lifetime=%u",
-		 s->relay_host[0] ? s->relay_host : "none", s->lifetime_s);
+	log_info("queue", NULL, "event=scheduler_started relay=%s lifetime=%u ip_strategy=%s",
+		 s->relay_host[0] ? s->relay_host : "none", s->lifetime_s, dns_ip_strategy_name(s->ip));
 	/* Held entries never expire (as Postfix's hold queue): said at each
 	 * start, so a restore's held mail is not forgotten for good. */
 	uint64_t queued = 0, held = 0;

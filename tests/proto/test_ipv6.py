@@ -217,6 +217,45 @@ def test_outbound_families_before_next_mx():
         assert attempts(w) == [w.ips[0], "::1", w.ips[1]], w.srv.log_text()[-4000:]
 
 
+def test_outbound_ip_strategy():
+    """TERN_QUEUE_IP_STRATEGY: ipv6_then_ipv4 tries the exchanger's IPv6
+    address first (refused there, IPv4 takes the mail); ipv6_only never
+    tries its IPv4 address, ipv4_only never its IPv6 one (nothing listens
+    on the family it keeps to: the mail waits, every attempt on that
+    family); an exchanger with no address of the family kept to fails
+    the message, saying which family it lacked."""
+    def records(ips):
+        return {"remote.test": {"MX": [[10, "mx.remote.test"]]},
+                "mx.remote.test": {"A": [ips[0]], "AAAA": ["::1"]},
+                "v6only.test": {"MX": [[10, "mx6.v6only.test"]]},
+                "mx6.v6only.test": {"AAAA": ["::1"]}}
+    with World(records, nips=1, env={"TERN_QUEUE_IP_STRATEGY": "ipv6_then_ipv4"}) as w:
+        assert w.srv.wait_log("ip_strategy=ipv6_then_ipv4")
+        r = receiver_at(w, w.ips[0])
+        w.send(["carol@remote.test"], subject="v6 first")
+        assert len(r.wait_messages(1)) == 1, w.srv.log_text()[-3000:]
+        assert w.wait_queue_empty()
+        assert attempts(w) == ["::1"], w.srv.log_text()[-4000:]
+    for strategy, listen, other in (("ipv6_only", "v4", "::1"), ("ipv4_only", "::1", None)):
+        with World(records, nips=1, env={"TERN_QUEUE_IP_STRATEGY": strategy}) as w:
+            other = other or w.ips[0]
+            r = receiver_at(w, w.ips[0] if listen == "v4" else "::1")
+            w.send(["carol@remote.test"], subject=strategy)
+            deadline = time.time() + 20
+            while len(attempts(w)) < 2 and time.time() < deadline:
+                time.sleep(0.2)
+            tried = attempts(w)
+            assert len(tried) >= 2 and set(tried) == {other}, (strategy, tried)
+            assert r.messages == [], strategy
+            assert "carol@remote.test" in w.queue_list()
+    with World(records, nips=1, env={"TERN_QUEUE_IP_STRATEGY": "ipv4_only"}) as w:
+        receiver_at(w, "::1")
+        w.send(["dave@v6only.test"], subject="no v4")
+        assert w.wait_queue_empty(), w.queue_list()
+        assert w.srv.wait_log("no IPv4 address for: mx6.v6only.test"), w.srv.log_text()[-3000:]
+        assert attempts(w) == []
+
+
 def test_migrate_from_ipv6_literal():
     """`tern migrate --from imap://USER@[v6]:PORT` (RFC 3986's IP-literal,
     the only way to write an IPv6 host in a URL) reaches the server at

@@ -22,6 +22,7 @@
 #include "core/str.h"
 #include "core/thread_exit.h"
 #include "core/worker.h"
+#include "dns/dns.h"
 #include "unit.h"
 
 static void test_buf(void)
@@ -540,6 +541,16 @@ static void test_config(void)
 	CHECK_EQ_INT(cfg.queue_delay_notice_s, 14400);
 	CHECK_EQ_INT(cfg.queue_mx_port, 25);
 	CHECK_EQ_INT(cfg.queue_nretry, 0);
+	CHECK_EQ_INT(cfg.queue_ip_strategy, DNS_IP_V4_THEN_V6);
+	static const char *const strategies[] = {"ipv4_then_ipv6", "ipv6_then_ipv4", "ipv4_only",
+						 "ipv6_only"};
+	for (int i = 3; i >= 0; i--) {
+		setenv("TERN_QUEUE_IP_STRATEGY", strategies[i], 1);
+		CHECK_EQ_INT(config_load(&cfg, err, sizeof(err)), 0);
+		CHECK_EQ_INT(cfg.queue_ip_strategy, i);
+		CHECK_EQ_STR(dns_ip_strategy_name((enum dns_ip_strategy)i), strategies[i]);
+	}
+	unsetenv("TERN_QUEUE_IP_STRATEGY");
 	setenv("TERN_QUEUE_RETRY_SCHEDULE", "1,2m,3", 1);
 	setenv("TERN_DNS_SERVERS", "127.0.0.1:5353,[::1]:53,10.0.0.1", 1);
 	setenv("TERN_RELAY_HOST", "smtp.example.net:587", 1);
@@ -551,6 +562,8 @@ static void test_config(void)
 	    {"TERN_DNS_SERVERS", "resolver.example"}, {"TERN_DNS_SERVERS", "1.2.3.4:0"},
 	    {"TERN_RELAY_HOST", "smtp.example.net:x"}, {"TERN_QUEUE_MX_PORT", "0"}, {"TERN_MTA_STS_PORT", "70000"},
 	    {"TERN_DNS_TRUST_AD", "yes"}, {"TERN_MTA_STS_MODE", "on"},
+	    {"TERN_QUEUE_IP_STRATEGY", "ipv4"}, {"TERN_QUEUE_IP_STRATEGY", "IPV4_ONLY"},
+	    {"TERN_QUEUE_IP_STRATEGY", ""},
 	};
 	for (size_t i = 0; i < sizeof bad_env / sizeof bad_env[0]; i++) {
 		const char *old = getenv(bad_env[i][0]);

@@ -351,6 +351,16 @@ function holdTime(v) {
 	return `${v} seconds`;
 }
 
+// TERN_QUEUE_IP_STRATEGY's value in words.
+function ipStrategy(v) {
+	return {
+		ipv4_then_ipv6: 'IPv4 and IPv6, IPv4 first',
+		ipv6_then_ipv4: 'IPv6 and IPv4, IPv6 first',
+		ipv4_only: 'IPv4 only',
+		ipv6_only: 'IPv6 only',
+	}[v] || v;
+}
+
 // Each limit's label and, when not a plain count, how its value reads.
 const LIMIT_LABELS = {
 	max_message_size: ['Largest message', bytes],
@@ -358,6 +368,7 @@ const LIMIT_LABELS = {
 	smtp_max_connections_per_ip: ['SMTP connections per IP', null],
 	smtp_max_recipients: ['Recipients per message', null],
 	smtp_futurerelease_max: ['Longest future release', holdTime],
+	queue_ip_strategy: ['Outbound IP', ipStrategy],
 };
 
 function Limits({ limits, listeners }) {
