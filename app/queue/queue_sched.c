@@ -2125,7 +2125,8 @@ int queue_sched_start(const struct config *cfg, struct store *st, struct loop *l
 	sched_loop = loop;
 	loop_post(loop, start_on_loop, s);
 	log_info("queue", NULL, "event=scheduler_started relay=%s lifetime=%u ip_strategy=%s",
-		 s->relay_host[0] ? s->relay_host : "none", s->lifetime_s, dns_ip_strategy_name(s->ip));
+		 s->relay_host[0] ? s->relay_host : "none", s->lifetime_s,
+		 dns_ip_strategy_name(s->ip));
 	/* Held entries never expire (as Postfix's hold queue): said at each
 	 * start, so a restore's held mail is not forgotten for good. */
 	uint64_t queued = 0, held = 0;

@@ -518,7 +518,8 @@ static int mail_priority(const struct smtp_session *s, const struct smtp_params 
 	if (!(p->seen & SMTP_PARAM_MTPRIORITY))
 		return 0;
 	if (s->mode == SMTP_MODE_MX || !s->account) {
-		log_info("smtp", s->id, "event=mt_priority_untrusted priority=%d kept=0", p->mt_priority);
+		log_info("smtp", s->id, "event=mt_priority_untrusted priority=%d kept=0",
+			 p->mt_priority);
 		return 0;
 	}
 	return p->mt_priority;

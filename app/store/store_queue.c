@@ -420,7 +420,8 @@ int store_queue_due(struct store *st, int64_t now, uint64_t *ids_r, size_t max, 
 				break;
 			}
 			scanned++;
-			due_pick_add(&pick, due_priority(&v), be64_get((const uint8_t *)k.mv_data + 8));
+			uint64_t id = be64_get((const uint8_t *)k.mv_data + 8);
+			due_pick_add(&pick, due_priority(&v), id);
 		}
 		mdb_cursor_close(cur);
 	}
