@@ -160,8 +160,7 @@ struct smtp_tx {
 	 * commit (NULL: none); tx arena. */
 	const char **sieve_rejects;
 	/* What Sieve's spamtest/spamtestplus see (RFC 5235: 1..10; 0, the
-	 * default, "not tested"). The hook for the spam stage: it is not
-	 * set yet. */
+	 * default, "not tested"), set by the spam stage (smtp_spam.c). */
 	int sieve_spamtest;
 	/* What Sieve's virustest sees (RFC 5235 §3.3): 1 when clamd found the
 	 * message clean, 0 (the default) when it was not scanned; an
