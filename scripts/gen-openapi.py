@@ -93,7 +93,8 @@ schemas = {
         "relay": {"type": "object", "properties": {"host": S, "user": S, "password_set": B, "locked": B}},
         "dmarc_reports": {"type": "object", "properties": {"from": S, "effective": S, "locked": B, "failure_reports": B}},
         "mta_sts": {"type": "object", "properties": {"mode": S, "locked": B}},
-        "limits": {"type": "object", "additionalProperties": I},
+        "limits": {"type": "object", "additionalProperties": I, "properties": {
+            "queue_ip_strategy": {"enum": ["ipv4_then_ipv6", "ipv6_then_ipv4", "ipv4_only", "ipv6_only"]}}},
         "listeners": {"type": "object", "additionalProperties": I},
         "tls": {"type": "object", "nullable": True, "properties": {"subject": S, "key": S, "source": S, "chain": I, "not_before": I, "not_after": I, "days_left": {"type": "integer"}, "issuer": S, "names": S, "self_signed": {"type": "boolean"}}},
         "acme": {"type": "object", "properties": {"enabled": {"type": "boolean"}, "state": S, "directory": S, "challenge": S, "last_error": S, "last_success": I, "next_run": I}},
