@@ -34,6 +34,9 @@
 static char clamd_path[108];
 static struct listen_addr clamd_tcp;
 static int clamd_set;
+/* TERN_TEST_CLAMD_TIMEOUT_MS (tests only), read with TERN_CLAMD: 0 when
+ * unset, else it replaces both timeouts. */
+static uint64_t clamd_test_timeout_ms;
 
 struct clamd_scan {
 	struct loop *loop;
@@ -54,6 +57,8 @@ void clamd_configure(const char *v)
 {
 	clamd_set = 0;
 	clamd_path[0] = '\0';
+	const char *t = getenv("TERN_TEST_CLAMD_TIMEOUT_MS");
+	clamd_test_timeout_ms = t && *t ? strtoull(t, NULL, 10) : 0;
 	if (!v || !*v)
 		return;
 	int kind = config_clamd_parse(v, &clamd_tcp);
@@ -71,9 +76,7 @@ int clamd_enabled(void)
 
 static uint64_t timeout_ms(uint64_t dflt)
 {
-	const char *v = getenv("TERN_TEST_CLAMD_TIMEOUT_MS");
-	unsigned long long ms = v && *v ? strtoull(v, NULL, 10) : 0;
-	return ms ? ms : dflt;
+	return clamd_test_timeout_ms ? clamd_test_timeout_ms : dflt;
 }
 
 /* Delivers r once, then lets go: of the connection (whose on_close frees

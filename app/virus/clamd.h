@@ -20,8 +20,9 @@
  * checks the size), as clamav-milter skips those over its
  * MaxFileSize (25 MiB by default, clamd's StreamMaxLength too).
  *
- * Caveats: TERN_TEST_CLAMD_TIMEOUT_MS (tests only) replaces both
- * timeouts. The result never arrives inside clamd_scan_start().
+ * Caveats: TERN_TEST_CLAMD_TIMEOUT_MS (tests only, read by
+ * clamd_configure()) replaces both timeouts. The result never arrives
+ * inside clamd_scan_start().
  */
 #ifndef TERN_VIRUS_CLAMD_H
 #define TERN_VIRUS_CLAMD_H
