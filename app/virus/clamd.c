@@ -3,7 +3,8 @@
  * protocol and the bounds).
  *
  * A scan's life: the address (a unix socket's path, or a lookup on the
- * loop's resolver), the connection (net/client.h), the command and the
+ * loop's resolver, whose addresses are tried in turn until one takes
+ * the connection), the connection (net/client.h), the command and the
  * first chunk once connected, one more chunk each time the output
  * drained, the zero length, then the reply. Every failure before the
  * connection exists is delivered through a timer of 0 ms, so the result
@@ -19,7 +20,9 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include "core/cidr.h"
 #include "core/config.h"
+#include "core/log.h"
 #include "core/loop.h"
 #include "core/xalloc.h"
 #include "dns/dns.h"
@@ -47,6 +50,11 @@ struct clamd_scan {
 	unsigned finished : 1;    /* the result was delivered (or cancelled) */
 	struct client *c;
 	struct dns_lookup *lookup;
+	/* Where clamd may listen: the unix socket, or the host's addresses
+	 * in the resolver's order; cur is the next to try (next_address). */
+	struct sockaddr_storage addrs[CLAMD_ADDRS_MAX];
+	socklen_t addrlens[CLAMD_ADDRS_MAX];
+	size_t naddrs, cur;
 	uint64_t timer;
 	clamd_done_cb *done;
 	void *arg;
@@ -111,6 +119,12 @@ static void timed_out(struct loop *loop, void *arg)
 	(void)loop;
 	struct clamd_scan *sc = arg;
 	sc->timer = 0;
+	/* A connection that did not come up in time: on_close moves on to
+	 * the next address, if any. */
+	if (sc->c && !sc->connected && sc->cur < sc->naddrs) {
+		client_close(sc->c, "connect_timeout");
+		return;
+	}
 	fail(sc, "timeout");
 }
 
@@ -157,6 +171,19 @@ static void write_chunk(struct clamd_scan *sc)
 	}
 }
 
+static void next_address(struct clamd_scan *sc);
+
+/* An address passed over while others remain: said, so that a dead
+ * replica behind a service name shows (the last one's failure is the
+ * scan's, logged by the caller). */
+static void address_failed(const struct clamd_scan *sc, size_t i, const char *reason)
+{
+	char ip[64] = "unix";
+	if (sc->addrs[i].ss_family != AF_UNIX)
+		cidr_addr_text((const struct sockaddr *)&sc->addrs[i], ip, sizeof ip);
+	log_warn("virus", NULL, "event=clamd_address_failed address=%s reason=%s", ip, reason);
+}
+
 static void on_connected(struct client *c, void *arg)
 {
 	struct clamd_scan *sc = arg;
@@ -195,12 +222,16 @@ static void on_data(struct client *c, void *arg)
 
 static void on_close(struct client *c, void *arg, const char *reason)
 {
-	(void)c;
-	(void)reason;
 	struct clamd_scan *sc = arg;
 	sc->c = NULL;
 	if (sc->finished) {
 		free(sc);
+		return;
+	}
+	if (!sc->connected && sc->cur < sc->naddrs) {
+		/* Refused or timed out: the next one. */
+		address_failed(sc, sc->cur - 1, reason);
+		next_address(sc);
 		return;
 	}
 	fail(sc, sc->connected ? "closed" : "unreachable");
@@ -213,11 +244,25 @@ static const struct client_ops ops = {
     .on_close = on_close,
 };
 
-static void connect_to(struct clamd_scan *sc, const struct sockaddr *sa, socklen_t len)
+/*
+ * Connects to the next address not tried yet, each with CLAMD_CONNECT_MS
+ * of its own, as the outbound queue goes down a route's addresses: one
+ * refusing or silent (a compose service's stopped replica) is passed
+ * over. With none left: "unreachable".
+ */
+static void next_address(struct clamd_scan *sc)
 {
-	sc->c = client_connect(sc->loop, sa, len, CLAMD_REPLY_MAX, OUT_MAX, &ops, sc);
-	if (!sc->c)
-		fail_soon(sc, "unreachable");
+	while (sc->cur < sc->naddrs) {
+		size_t i = sc->cur++;
+		rearm(sc, CLAMD_CONNECT_MS);
+		sc->c = client_connect(sc->loop, (const struct sockaddr *)&sc->addrs[i],
+				       sc->addrlens[i], CLAMD_REPLY_MAX, OUT_MAX, &ops, sc);
+		if (sc->c)
+			return;
+		if (sc->cur < sc->naddrs)
+			address_failed(sc, i, errno == ECONNREFUSED ? "connection_refused" : "connect_failed");
+	}
+	fail_soon(sc, "unreachable");
 }
 
 static void routed(void *arg, enum dns_status st, const struct dns_addr *addrs, size_t n,
@@ -230,7 +275,11 @@ static void routed(void *arg, enum dns_status st, const struct dns_addr *addrs, 
 		fail_soon(sc, st == DNS_NOTFOUND ? "not_found" : "unreachable");
 		return;
 	}
-	connect_to(sc, (const struct sockaddr *)&addrs[0].sa, addrs[0].salen);
+	for (size_t i = 0; i < n && sc->naddrs < CLAMD_ADDRS_MAX; i++, sc->naddrs++) {
+		memcpy(&sc->addrs[sc->naddrs], &addrs[i].sa, sizeof addrs[i].sa);
+		sc->addrlens[sc->naddrs] = addrs[i].salen;
+	}
+	next_address(sc);
 }
 
 struct clamd_scan *clamd_scan_start(struct loop *loop, struct str data, clamd_done_cb *done,
@@ -243,9 +292,12 @@ struct clamd_scan *clamd_scan_start(struct loop *loop, struct str data, clamd_do
 	sc->arg = arg;
 	rearm(sc, CLAMD_CONNECT_MS);
 	if (clamd_path[0]) {
-		struct sockaddr_un un = {.sun_family = AF_UNIX};
-		memcpy(un.sun_path, clamd_path, strlen(clamd_path) + 1);
-		connect_to(sc, (const struct sockaddr *)&un, sizeof un);
+		struct sockaddr_un *un = (struct sockaddr_un *)&sc->addrs[0];
+		un->sun_family = AF_UNIX;
+		memcpy(un->sun_path, clamd_path, strlen(clamd_path) + 1);
+		sc->addrlens[0] = sizeof *un;
+		sc->naddrs = 1;
+		next_address(sc);
 		return sc;
 	}
 	struct dns *d = dns_thread();

@@ -13,9 +13,13 @@
  * StreamMaxLength). Only one chunk is ever held in memory, in the
  * connection's output buffer (net/client.h), filled again as it drains.
  *
- * Bounds: connecting (the lookup included) has CLAMD_CONNECT_MS, then
- * each step (a chunk written, the reply) CLAMD_IO_MS (clamav-milter's
- * ReadTimeout); the reply is at most CLAMD_REPLY_MAX
+ * A host name's addresses (a compose service may have several) are
+ * tried in order, up to CLAMD_ADDRS_MAX of them, until one takes the
+ * connection: one that refuses or times out is passed over.
+ *
+ * Bounds: connecting has CLAMD_CONNECT_MS (the lookup, then each
+ * address), then each step (a chunk written, the reply) CLAMD_IO_MS
+ * (clamav-milter's ReadTimeout); the reply is at most CLAMD_REPLY_MAX
  * octets. Messages over CLAMD_SCAN_MAX are not sent at all (the caller
  * checks the size), as clamav-milter skips those over its
  * MaxFileSize (25 MiB by default, clamd's StreamMaxLength too).
@@ -39,6 +43,7 @@ struct clamd_scan;
 #define CLAMD_NAME_MAX 128
 #define CLAMD_SCAN_MAX (25 * 1024 * 1024)
 #define CLAMD_CONNECT_MS 10000
+#define CLAMD_ADDRS_MAX 4
 #define CLAMD_IO_MS 120000
 
 enum clamd_status {

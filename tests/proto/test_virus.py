@@ -409,3 +409,32 @@ def test_service_name():
     finally:
         dns.stop()
         cd.stop()
+
+
+def test_service_name_second_address():
+    """A service name with two addresses, the first refusing (a stopped
+    replica; clamd listens on 127.0.0.1 only, so 127.0.0.2 refuses):
+    the scan goes on at the second, as the outbound queue goes down an
+    MX's addresses; with no address taking it, 451 (reason=unreachable)."""
+    from mailpeers import DnsServer
+    cd = Clamd()
+    dns = DnsServer({"clamav": {"A": ["127.0.0.2", "127.0.0.1"]},
+                     "gone": {"A": ["127.0.0.2", "127.0.0.3"]}})
+    try:
+        with Server(accounts=[BOB], env={"TERN_DNS_SERVERS": dns.servers,
+                                         "TERN_CLAMD": "clamav:%d" % cd.port}) as s:
+            code, text = send25(s, infected())
+            assert code == 554 and text.startswith("5.7.1 "), (code, text)
+            line = log_line(s, "event=clamd_address_failed")
+            assert "address=127.0.0.2 reason=connection_refused" in line, line
+            assert send25(s, message(subject="clean"))[0] == 250
+            assert count(s) == 1
+        with Server(accounts=[BOB], env={"TERN_DNS_SERVERS": dns.servers,
+                                         "TERN_CLAMD": "gone:%d" % cd.port}) as s:
+            code, text = send25(s, message(subject="nowhere"))
+            assert code == 451 and text.startswith("4.7.1 "), (code, text)
+            assert "reason=unreachable" in log_line(s, "event=virus_scan_failed")
+            assert count(s) == 0
+    finally:
+        dns.stop()
+        cd.stop()
