@@ -86,6 +86,10 @@ struct queue_request {
 	/* MT-PRIORITY (RFC 6710), -9..9, 0 = normal: the queue entry's
 	 * priority, which the submitter has already decided to trust. */
 	int mt_priority;
+	/* With QUEUE_SIEVE, what the scripts' virustest sees (RFC 5235
+	 * §3.3): 1 when the submitter had clamd scan data and found it
+	 * clean, 0 when it was not scanned. */
+	int virus_score;
 	int64_t received_at; /* seconds since the epoch; 0 = now */
 	/* The domain whose keys signed data (its DKIM-Signature fields on
 	 * top), or NULL. With QUEUE_SIEVE, a copy a script edited and

@@ -443,6 +443,7 @@ static void sign_done(void *arg)
 	r->by_deadline = tx->by_deadline;
 	r->hold_until = tx->hold_until;
 	r->mt_priority = tx->mt_priority;
+	r->virus_score = tx->sieve_virustest; /* 1: clamd found it clean (smtp_virus.c) */
 	r->signed_by = j->domain[0] && j->sign_rc == DKIM_OK ? j->domain : NULL;
 	r->rcpts = rc;
 	r->nrcpts = tx->nrcpts;

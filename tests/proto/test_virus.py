@@ -11,8 +11,9 @@ network), so clamd starts in a moment with one signature.
   4.7.1 (clamav-milter's OnFail Defer), nothing stored;
 - a "clamd" that accepts and never answers: 451 after the timeout, and
   meanwhile the server serves another session;
-- Sieve's virustest (RFC 5235): 1 for a message clamd found clean, 0
-  when no scanner is set.
+- Sieve's virustest (RFC 5235): 1 for a message clamd found clean (port
+  25, and submission to a local account), 0 when no scanner is set;
+- a clamd host name with several addresses: one refusing is passed over.
 """
 import os
 import smtplib
@@ -377,6 +378,27 @@ def test_sieve_virustest():
         s.cli("sieve", "activate", BOB[0], "v")
         assert send25(s, message(subject="unscanned"))[0] == 250
         assert count(s, box="Unscanned") == 1
+
+
+def test_sieve_virustest_submission():
+    """A message submitted (587) to a local account was scanned before it
+    was queued: that account's script sees virustest 1, as on port 25."""
+    cd = Clamd()
+    try:
+        with Server(accounts=[ALICE, BOB], submission=True,
+                    env={"TERN_CLAMD": cd.sock}) as s:
+            s.cli("sieve", "put", BOB[0], "v", input=VIRUSTEST)
+            s.cli("sieve", "activate", BOB[0], "v")
+            code, text = submit(s, message(subject="scanned587", sender=ALICE[0]), False)
+            assert code == 250, (code, text)
+            # Local copies are stored before the 250 (queue.h): the box
+            # the script chose is there now.
+            listed = s.cli("fetch", BOB[0], "--mailbox", "Clean", check=False)
+            assert listed.returncode == 0 and b"scanned587" in listed.stdout, \
+                (listed.stdout, listed.stderr, s.cli("fetch", BOB[0], "--mailbox", "Unscanned",
+                                                     check=False).stdout)
+    finally:
+        cd.stop()
 
 
 def test_bad_address_stops_start():
