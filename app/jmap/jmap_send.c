@@ -118,6 +118,7 @@ int jmap_send(struct jmap_request *r, struct jmap_outgoing *o)
 	q.sender = o->mail_from;
 	q.envid = o->envid;
 	q.flags = o->flags;
+	q.mt_priority = o->mt_priority; /* the account signed in: trusted, as on 587 */
 	/* 8-bit octets go out as 8BITMIME whatever the client said, and an
 	 * address or a header field in UTF-8 (RFC 6532) as SMTPUTF8 (RFC
 	 * 6531 §3.4): a peer without it gets no mangled address, the queue

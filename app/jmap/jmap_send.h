@@ -32,6 +32,7 @@ struct jmap_outgoing {
 	struct str msg;            /* the message as composed (CRLF lines) */
 	const char *sign_domain;   /* DKIM d= (the author's domain), or NULL */
 	unsigned flags;            /* QUEUE_* (queue/queue.h) */
+	int mt_priority;           /* MT-PRIORITY (RFC 6710), -9..9, 0 = normal */
 	/* Output. */
 	uint64_t queue_id;         /* 0 when every recipient was local */
 	size_t nlocal, nremote;

@@ -162,10 +162,16 @@ int jmap_session_write(struct store *st, uint32_t account, const char *email, co
 	jw_kint(&w, "maxDelayedSend", 0);
 	jw_key(&w, "submissionExtensions");
 	jw_obj_begin(&w);
-	static const char *const exts[] = {"8BITMIME", "DSN", "REQUIRETLS", "SMTPUTF8"};
+	/* Each with its EHLO arguments (smtp_session.c's EHLO reply). */
+	static const struct {
+		const char *name, *arg;
+	} exts[] = {{"8BITMIME", NULL}, {"DSN", NULL},        {"MT-PRIORITY", "MIXER"},
+		    {"REQUIRETLS", NULL}, {"SMTPUTF8", NULL}};
 	for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
-		jw_key(&w, exts[i]);
+		jw_key(&w, exts[i].name);
 		jw_arr_begin(&w);
+		if (exts[i].arg)
+			jw_str(&w, exts[i].arg);
 		jw_arr_end(&w);
 	}
 	jw_obj_end(&w);

@@ -709,10 +709,13 @@ static const char *param_val(const struct json_value *p)
  * MAIL FROM parameters (RFC 8621 §7: names as SMTP has them, values with
  * xtext undone), the ones the queue carries on (session capability
  * submissionExtensions): BODY=7BIT|8BITMIME, SMTPUTF8, RET=FULL|HDRS,
- * ENVID, REQUIRETLS. 0, or -1 (another, or a bad value: the queue
- * cannot hold a message, so HOLDFOR/HOLDUNTIL are refused too).
+ * ENVID, REQUIRETLS, MT-PRIORITY (-9..9 into *priority, honoured as an
+ * authenticated 587 client's: smtp_session.c's mail_priority). 0, or -1
+ * (another, or a bad value: the queue cannot hold a message, so
+ * HOLDFOR/HOLDUNTIL are refused too).
  */
-static int mail_params(const struct json_value *pa, unsigned *flags, const char **envid)
+static int mail_params(const struct json_value *pa, unsigned *flags, const char **envid,
+		       int *priority)
 {
 	for (const struct json_value *p = pa && pa->type == JSON_OBJECT ? pa->first : NULL; p;
 	     p = p->next) {
@@ -729,6 +732,8 @@ static int mail_params(const struct json_value *pa, unsigned *flags, const char 
 			*envid = v;
 		else if (!strcasecmp(p->key, "REQUIRETLS") && !*v)
 			*flags |= QUEUE_REQUIRETLS;
+		else if (!strcasecmp(p->key, "MT-PRIORITY") && smtp_mt_priority_parse(str_c(v), priority) == 0)
+			continue;
 		else
 			return -1;
 	}
@@ -1043,6 +1048,7 @@ static int create_one(struct jmap_call *c, const struct json_value *o, const cha
 	const char *mail_from, *envid = NULL;
 	const struct json_value *mparams = NULL;
 	unsigned qflags = QUEUE_SIEVE; /* local copies run their scripts, as on port 587 */
+	int priority = 0;
 	if (env && env->type != JSON_NULL) {
 		const struct json_value *mf = json_get(env, "mailFrom"), *rt = json_get(env, "rcptTo");
 		mail_from = env->type == JSON_OBJECT ? env_sender(mf) : NULL;
@@ -1051,7 +1057,7 @@ static int create_one(struct jmap_call *c, const struct json_value *o, const cha
 			return jmap_set_fail(e, "invalidProperties", "envelope", NULL);
 		}
 		mparams = json_get(mf, "parameters");
-		if (mail_params(mparams, &qflags, &envid) < 0) {
+		if (mail_params(mparams, &qflags, &envid, &priority) < 0) {
 			free(m.data);
 			return jmap_set_fail(e, "invalidProperties", "envelope",
 				    "an SMTP parameter this server does not carry on (see "
@@ -1121,7 +1127,8 @@ static int create_one(struct jmap_call *c, const struct json_value *o, const cha
 	const char *at = strrchr(au.from[0], '@');
 	struct jmap_outgoing q = {.mail_from = mail_from, .rcpts = rc->v, .nrcpts = rc->n,
 				  .notify = rc->notify, .orcpt = rc->orcpt, .envid = envid,
-				  .msg = body, .sign_domain = at ? at + 1 : NULL, .flags = qflags};
+				  .msg = body, .sign_domain = at ? at + 1 : NULL, .flags = qflags,
+				  .mt_priority = priority};
 	int sent = jmap_send(r, &q);
 	if (sent != JMAP_SEND_OK)
 		buf_free(&rec);

@@ -705,9 +705,7 @@ static int param_holduntil(struct str v, struct smtp_params *prm)
 	return mime_rfc3339_parse(tmp, &prm->hold_until);
 }
 
-/* MT-PRIORITY's value (RFC 6710 §6): priority-value = [ "+" / "-" ]
- * DIGIT, so -9..9; "10", "--1" or "+" are syntax errors. */
-static int param_mt_priority(struct str v, struct smtp_params *prm)
+int smtp_mt_priority_parse(struct str v, int *priority_r)
 {
 	size_t i = 0;
 	int neg = 0;
@@ -716,7 +714,7 @@ static int param_mt_priority(struct str v, struct smtp_params *prm)
 		neg = v.p[i++] == '-';
 	if (v.len != i + 1 || !is_digit((unsigned char)v.p[i]))
 		return -1;
-	prm->mt_priority = neg ? -(v.p[i] - '0') : v.p[i] - '0';
+	*priority_r = neg ? -(v.p[i] - '0') : v.p[i] - '0';
 	return 0;
 }
 
@@ -819,7 +817,7 @@ static int parse_param(struct smtp_cmd *cmd, struct str tok, int is_mail, struct
 			return fail(cmd, SMTP_PARSE_BAD_PARAM, "bad HOLDUNTIL value", tok);
 	} else if (is_mail && str_eq_ci_c(key, "MT-PRIORITY")) {
 		bit = SMTP_PARAM_MTPRIORITY;
-		if (!has_val || param_mt_priority(val, prm) < 0)
+		if (!has_val || smtp_mt_priority_parse(val, &prm->mt_priority) < 0)
 			return fail(cmd, SMTP_PARSE_BAD_PARAM, "bad MT-PRIORITY value", tok);
 	} else if (is_mail && str_eq_ci_c(key, "AUTH")) {
 		bit = SMTP_PARAM_AUTH;

@@ -312,6 +312,13 @@ int smtp_mailbox_address(struct str addr, char *dst, size_t dstsz);
  * valid xtext or does not fit.
  */
 int smtp_xtext_decode(struct str s, char *dst, size_t dstsz);
+/*
+ * MT-PRIORITY's value (RFC 6710 §6): priority-value = [ "+" / "-" ]
+ * DIGIT. 0 with -9..9 in *priority_r; -1 for anything else ("10",
+ * "--1", "+", ""), *priority_r untouched. MAIL's parser and JMAP's
+ * EmailSubmission envelope both take it here.
+ */
+int smtp_mt_priority_parse(struct str v, int *priority_r);
 
 /*
  * The ORCPT value addr of type as the queue keeps it, in dst: an xtext

@@ -72,7 +72,7 @@ def test_jmap_session_and_auth():
         "supportedTypeNames": ["Mailbox", "Thread", "Email"],
         "supportedDigestAlgorithms": ["sha", "sha-256"]}, a
     assert a["accountCapabilities"][sub] == {"maxDelayedSend": 0, "submissionExtensions": {
-        "8BITMIME": [], "DSN": [], "REQUIRETLS": [], "SMTPUTF8": []}}
+        "8BITMIME": [], "DSN": [], "MT-PRIORITY": ["MIXER"], "REQUIRETLS": [], "SMTPUTF8": []}}
     assert a["accountCapabilities"][MAIL]["maxSizeMailboxName"] == 255
     assert isinstance(sess["state"], str)
     # Another account's id is not ours.

@@ -848,3 +848,43 @@ def test_jmap_submission_delivery_status_of_many_recipients_outlives_queue():
 def wait_text(s, needle):
     assert s.wait_log(needle), s.log_text()[-2000:]
     return s.log_text()
+
+
+def test_jmap_submission_mt_priority():
+    """MT-PRIORITY (RFC 6710) in the envelope's mailFrom parameters (RFC
+    8621 §7: MAIL FROM's parameters): the account capability lists it
+    with MIXER as the EHLO does; -9..9 is the queue entry's priority, as
+    from an authenticated 587 client; anything else is invalidProperties
+    (the values port 587 answers 501 to). The relay here refuses
+    connections, so the entries stay queued for `tern queue list`."""
+    with Server(accounts=[HAL], http=True, imap=True,
+                env={"TERN_RELAY_HOST": "127.0.0.1:%d" % free_port()}) as s:
+        j = Jmap(s, *HAL)
+        sess = j.session()
+        sub = sess["accounts"][j.account]["accountCapabilities"]["urn:ietf:params:jmap:submission"]
+        assert sub["submissionExtensions"]["MT-PRIORITY"] == ["MIXER"], sub
+        _, ids = j.one("Identity/get", {}, using=USING)
+        ident = ids["list"][0]["id"]
+        mine = draft(s, HAL[0], "prio")
+
+        def env(rcpt, prio):
+            return {"mailFrom": {"email": HAL[0], "parameters": {"MT-PRIORITY": prio}},
+                    "rcptTo": [{"email": rcpt}]}
+        create = {"up": {"identityId": ident, "emailId": mine, "envelope": env("up@remote.test", "4")},
+                  "down": {"identityId": ident, "emailId": mine,
+                           "envelope": env("down@remote.test", "-9")}}
+        bad = ("10", "-10", "+", "high", "1.5", "--1", "09", "", None)
+        for i, v in enumerate(bad):
+            create["bad%d" % i] = {"identityId": ident, "emailId": mine,
+                                   "envelope": env("bad%d@remote.test" % i, v)}
+        _, st = j.one("EmailSubmission/set", {"create": create}, using=USING)
+        assert sorted(st["created"]) == ["down", "up"], st
+        assert {k: (v["type"], v["properties"]) for k, v in st["notCreated"].items()} == {
+            "bad%d" % i: ("invalidProperties", ["envelope"]) for i in range(len(bad))}, st
+        out = s.cli("queue", "list").stdout.decode()
+        lines = out.splitlines()  # an entry's line, then its one recipient's
+        up = next(i for i, ln in enumerate(lines) if "<up@remote.test>" in ln)
+        down = next(i for i, ln in enumerate(lines) if "<down@remote.test>" in ln)
+        assert "(priority 4)" in lines[up - 1], out
+        assert "(priority -9)" in lines[down - 1], out
+        assert "bad" not in out, out
