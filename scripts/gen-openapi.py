@@ -124,6 +124,7 @@ schemas = {
             "state": {"enum": ["running", "done", "failed"]}, "started": I, "ended": I, "done": I, "total": I,
             "bytes": I, "total_bytes": I, "rate_bytes_per_s": I, "left_s": I, "result": S, "error": S}},
     "QueueMessage": {"type": "object", "properties": {"id": I, "from": S, "to": arr(S), "size": I, "attempts": I, "next_attempt": I, "held": B, "last_error": S, "created": I,
+                     "priority": {"type": "integer", "minimum": -9, "maximum": 9},
                      "recipients": arr({"type": "object", "properties": {"address": S, "state": {"enum": ["pending", "sent", "failed"]}, "status": S, "remote": S}})}},
 }
 

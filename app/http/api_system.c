@@ -678,6 +678,7 @@ static void queue_entry_cb(void *arg, const struct store_queue_entry *e)
 	jw_kint(w, "next_attempt", e->next_attempt);
 	jw_kbool(w, "held", e->next_attempt == SQ_HELD_AT);
 	jw_kint(w, "created", e->created_at);
+	jw_kint(w, "priority", e->priority); /* MT-PRIORITY (RFC 6710), as tern queue list */
 	jw_key(w, "recipients");
 	jw_arr_begin(w);
 	for (size_t i = 0; i < e->nrcpts; i++) {

@@ -27,7 +27,8 @@ def test_queue_list_retry_delete():
         c.starttls(context=tls_ctx())
         c.login(ALICE, ALICE_PW)
         c.sendmail(ALICE, ["carol@remote.test", "dave@remote.test"],
-                   b"From: alice@example.test\r\nTo: carol@remote.test\r\nSubject: q\r\n\r\nhi\r\n")
+                   b"From: alice@example.test\r\nTo: carol@remote.test\r\nSubject: q\r\n\r\nhi\r\n",
+                   mail_options=["MT-PRIORITY=3"])
         c.quit()
         deadline = time.time() + 20
         while time.time() < deadline:
@@ -40,6 +41,10 @@ def test_queue_list_retry_delete():
         assert m["from"] == ALICE and sorted(m["to"]) == ["carol@remote.test", "dave@remote.test"], m
         assert m["size"] > 50 and m["attempts"] >= 1 and m["last_error"], m
         assert {r["state"] for r in m["recipients"]} == {"pending"}, m
+        # The MT-PRIORITY it was submitted with (RFC 6710), as `tern queue list` shows it.
+        assert m["priority"] == 3 and "(priority 3)" in s.cli("queue", "list").stdout.decode(), m
+        st, _, page = a.call("GET", "/queue?limit=10")
+        assert st == 200 and page["messages"][0]["priority"] == 3, page
         st, _, stats = a.call("GET", "/stats")
         assert stats["queue"] == {"size": 1, "available": True}, stats
         assert stats["hours"][-1]["sent"] == 1, stats
