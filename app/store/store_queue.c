@@ -383,6 +383,14 @@ static void due_pick_add(struct due_pick *d, int prio, uint64_t id)
 	d->ids[l][d->n[l]++] = id;
 }
 
+/* 1 once max ids of the highest level are kept: no entry further on
+ * can be chosen before them (nothing is above that level, and within
+ * it the scan is in due order). */
+static int due_pick_full(const struct due_pick *d)
+{
+	return d->n[SQ_PRIORITY_MAX - SQ_PRIORITY_MIN] >= d->max;
+}
+
 static size_t due_pick_take(struct due_pick *d, uint64_t *ids_r)
 {
 	size_t n = 0;
@@ -415,7 +423,7 @@ int store_queue_due(struct store *st, int64_t now, uint64_t *ids_r, size_t max, 
 			if (k.mv_size != 16)
 				continue;
 			int64_t due = (int64_t)be64_get(k.mv_data);
-			if (due > now || scanned >= STORE_QUEUE_DUE_SCAN) {
+			if (due > now || scanned >= STORE_QUEUE_DUE_SCAN || due_pick_full(&pick)) {
 				*next_r = due;
 				break;
 			}

@@ -161,8 +161,11 @@ int store_queue_get(struct store *st, uint64_t id, struct store_queue_entry *e);
  * among the first STORE_QUEUE_DUE_SCAN due entries of the schedule index
  * (their priority is in the index value, no entry is read): a
  * high-priority entry further back waits until the ones ahead of it
- * leave. *next_r gets the earliest due time after those scanned (or
- * INT64_MAX when none). STORE_OK or STORE_ETEMP.
+ * leave. The scan stops early once max entries of SQ_PRIORITY_MAX are
+ * found (none further on could come first). *next_r gets the earliest
+ * due time after those scanned (or INT64_MAX when none): at or before
+ * now when the scan stopped with due entries left. STORE_OK or
+ * STORE_ETEMP.
  */
 #define STORE_QUEUE_DUE_SCAN 4096
 int store_queue_due(struct store *st, int64_t now, uint64_t *ids_r, size_t max, size_t *n_r,

@@ -701,6 +701,53 @@ static void test_due_prefers_priority(void)
 	store_close(&st);
 }
 
+/*
+ * The due scan stops once a full batch of the highest priority is found:
+ * nothing after it can be chosen first. Where it stopped shows in next
+ * (the due time of the first entry not read, at or before now), which
+ * was INT64_MAX when the scan read every due key. A lower priority due
+ * earlier does not stop it, and the order is the same either way.
+ */
+static void test_due_stops_at_a_full_top_batch(void)
+{
+	char dir[300];
+	uint32_t bob = 0;
+	struct store *st = setup(new_dir(dir, sizeof dir), 0, &bob);
+	struct queue_rcpt rc[] = {{"carol@remote.test", NULL, 0}};
+	uint64_t qid[40];
+
+	for (int i = 0; i < 40; i++) {
+		/* The first is priority 8, due first; the rest 9. */
+		struct queue_request r = {.data = MSG, .len = sizeof MSG - 1, .sender = "",
+					  .rcpts = rc, .nrcpts = 1, .received_at = 1000 + i,
+					  .mt_priority = i == 0 ? SQ_PRIORITY_MAX - 1 : SQ_PRIORITY_MAX,
+					  .done = on_done};
+		queue_submit(st, &r);
+		CHECK_EQ_INT(r.result, STORE_OK);
+		qid[i] = r.queue_id;
+	}
+	uint64_t ids[8];
+	size_t n = 0;
+	int64_t next = 0;
+	/* Four of priority 9 fill the batch with the fifth key (due 1004):
+	 * the sixth's (due 1005) is read and the scan stops there. */
+	CHECK_EQ_INT(store_queue_due(st, 2000, ids, 4, &n, &next), STORE_OK);
+	CHECK_EQ_INT(n, 4);
+	CHECK(ids[0] == qid[1] && ids[1] == qid[2] && ids[2] == qid[3] && ids[3] == qid[4]);
+	CHECK_EQ_INT(next, 1005);
+	/* Eight: the batch is full at due 1008, the next key is 1009. */
+	CHECK_EQ_INT(store_queue_due(st, 2000, ids, 8, &n, &next), STORE_OK);
+	CHECK_EQ_INT(n, 8);
+	CHECK(ids[0] == qid[1] && ids[7] == qid[8]);
+	CHECK_EQ_INT(next, 1009);
+	/* Not yet due: as before, the first due time ahead. */
+	CHECK_EQ_INT(store_queue_due(st, 1002, ids, 8, &n, &next), STORE_OK);
+	CHECK_EQ_INT(n, 3);
+	CHECK(ids[0] == qid[1] && ids[1] == qid[2] && ids[2] == qid[0]);
+	CHECK_EQ_INT(next, 1003);
+	store_close(&st);
+}
+
 int main(void)
 {
 	if (unit_env_begin(base, sizeof base, "queue") < 0)
@@ -708,6 +755,7 @@ int main(void)
 	test_submit_sync();
 	test_writer_and_updates();
 	test_due_prefers_priority();
+	test_due_stops_at_a_full_top_batch();
 	test_walk_pages();
 	test_to_7bit_resigns_only_ours();
 	test_to_7bit_reseals_our_arc_set();
