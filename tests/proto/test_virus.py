@@ -460,3 +460,29 @@ def test_service_name_second_address():
     finally:
         dns.stop()
         cd.stop()
+
+
+def test_service_name_silent_first_address():
+    """The first address takes no connection (its listener's accept
+    queue is full, so the kernel drops the SYN and connect() hangs): once
+    the connect timeout passes, the scan goes on at the second address."""
+    from mailpeers import DnsServer
+    cd = Clamd()
+    dns = DnsServer({"clamav": {"A": ["127.0.0.2", "127.0.0.1"]}})
+    full = socket.socket()
+    full.bind(("127.0.0.2", cd.port))
+    full.listen(0)
+    held = socket.create_connection(("127.0.0.2", cd.port), timeout=10)  # fills the queue
+    try:
+        with Server(accounts=[BOB], env={"TERN_DNS_SERVERS": dns.servers,
+                                         "TERN_CLAMD": "clamav:%d" % cd.port,
+                                         "TERN_TEST_CLAMD_TIMEOUT_MS": "5000"}) as s:
+            code, text = send25(s, infected())
+            assert code == 554 and text.startswith("5.7.1 "), (code, text)
+            line = log_line(s, "event=clamd_address_failed")
+            assert "address=127.0.0.2 reason=connect_timeout" in line, line
+    finally:
+        held.close()
+        full.close()
+        dns.stop()
+        cd.stop()
