@@ -732,7 +732,8 @@ static int mail_params(const struct json_value *pa, unsigned *flags, const char 
 			*envid = v;
 		else if (!strcasecmp(p->key, "REQUIRETLS") && !*v)
 			*flags |= QUEUE_REQUIRETLS;
-		else if (!strcasecmp(p->key, "MT-PRIORITY") && smtp_mt_priority_parse(str_c(v), priority) == 0)
+		else if (!strcasecmp(p->key, "MT-PRIORITY") &&
+			 smtp_mt_priority_parse(str_c(v), priority) == 0)
 			continue;
 		else
 			return -1;

@@ -328,9 +328,8 @@ static void sieve_stage(struct submit_job *j)
 		/* may_reject: the sender is ours and authenticated, so a reject
 		 * can be told as a DSN for this recipient alone. */
 		deliver_sieve_plan(j->st, &j->plans[i], pmsg[i].p ? pmsg[i] : clean, str_c(j->head),
-				   str_c(r->sender), str_c(j->rcpt_of[i]), 0, r->virus_score, j->arena,
-				   NULL, 1,
-				   by.by || by.auth.len ? &by : NULL, &out);
+				   str_c(r->sender), str_c(j->rcpt_of[i]), 0, r->virus_score,
+				   j->arena, NULL, 1, by.by || by.auth.len ? &by : NULL, &out);
 		j->after[i] = out.after;
 		if (out.reject) {
 			j->rejected[i] = out.reject;

@@ -259,8 +259,9 @@ static void next_address(struct clamd_scan *sc)
 				       sc->addrlens[i], CLAMD_REPLY_MAX, OUT_MAX, &ops, sc);
 		if (sc->c)
 			return;
+		const char *why = errno == ECONNREFUSED ? "connection_refused" : "connect_failed";
 		if (sc->cur < sc->naddrs)
-			address_failed(sc, i, errno == ECONNREFUSED ? "connection_refused" : "connect_failed");
+			address_failed(sc, i, why);
 	}
 	fail_soon(sc, "unreachable");
 }
