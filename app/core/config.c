@@ -387,6 +387,8 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 	cfg->smtp_stress_timeout_s = 10; /* Postfix's smtpd_timeout in stress mode */
 	cfg->http_header_timeout_s = 15;
 	cfg->max_recipients = 100;
+	cfg->trash_retention_days = 30; /* Stalwart's and Gmail's 30 days */
+	cfg->junk_retention_days = 30;
 	cfg->smtp_timeout_s = 300;
 	cfg->smtp_session_max_s = 3600;
 	cfg->smtp_max_errors = 10;
@@ -626,7 +628,10 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 	    get_uint("TERN_MAX_MAILBOX_NAME", &cfg->max_mailbox_name, 16, 1000, err, errsz) < 0 ||
 	    get_uint("TERN_IMAP_MESSAGE_LIMIT", &cfg->imap_message_limit, 1, 100000000, err,
 		     errsz) < 0 ||
-	    get_uint("TERN_IMAP_SAVE_LIMIT", &cfg->imap_save_limit, 1, 100000000, err, errsz) < 0)
+	    get_uint("TERN_IMAP_SAVE_LIMIT", &cfg->imap_save_limit, 1, 100000000, err, errsz) < 0 ||
+	    get_uint("TERN_TRASH_RETENTION_DAYS", &cfg->trash_retention_days, 0, 36500, err,
+		     errsz) < 0 ||
+	    get_uint("TERN_JUNK_RETENTION_DAYS", &cfg->junk_retention_days, 0, 36500, err, errsz) < 0)
 		return -1;
 	if (cfg->smtp_soft_errors == UINT_MAX)
 		cfg->smtp_soft_errors = cfg->smtp_max_errors / 2;

@@ -93,6 +93,10 @@ struct config {
 	/* TERN_SMTP_FUTURERELEASE_MAX: the longest submission may hold a
 	 * message for (RFC 4865 HOLDFOR/HOLDUNTIL); 0 = not offered. */
 	unsigned smtp_futurerelease_max_s;
+	/* TERN_TRASH_RETENTION_DAYS, TERN_JUNK_RETENTION_DAYS: messages saved
+	 * in a \Trash or \Junk mailbox this many days ago are expunged
+	 * (server/retention.h); 0 keeps them for ever. */
+	unsigned trash_retention_days, junk_retention_days;
 	unsigned smtp_timeout_s;      /* idle time between commands */
 	unsigned smtp_session_max_s;  /* total session time */
 	unsigned smtp_max_errors;

@@ -52,6 +52,8 @@ enum metric {
 	METRIC_VIRUS_INFECTED, /* messages refused for the virus clamd found */
 	METRIC_VIRUS_FAILED,   /* scans that gave no verdict (451) */
 	METRIC_VIRUS_SKIPPED,  /* messages over CLAMD_SCAN_MAX, not scanned */
+	METRIC_RETENTION_TRASH, /* messages expunged from \Trash by retention (server/retention.h) */
+	METRIC_RETENTION_JUNK,  /* ... from \Junk */
 	METRIC_COUNT
 };
 

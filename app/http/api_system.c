@@ -328,6 +328,8 @@ static void write_settings(struct http_ctx *x)
 	jw_kuint(&w, "smtp_max_connections_per_ip", c->pools[POOL_SMTP].per_ip);
 	jw_kuint(&w, "smtp_max_recipients", c->max_recipients);
 	jw_kuint(&w, "smtp_futurerelease_max", c->smtp_futurerelease_max_s); /* seconds; 0 off */
+	jw_kuint(&w, "trash_retention_days", c->trash_retention_days); /* 0 off */
+	jw_kuint(&w, "junk_retention_days", c->junk_retention_days);
 	jw_kstr(&w, "queue_ip_strategy",
 		dns_ip_strategy_name((enum dns_ip_strategy)c->queue_ip_strategy));
 	jw_obj_end(&w);

@@ -131,6 +131,8 @@ void http_metrics(struct http_ctx *x)
 	}, virus[] = {
 		{ "clean", METRIC_VIRUS_CLEAN }, { "infected", METRIC_VIRUS_INFECTED },
 		{ "failed", METRIC_VIRUS_FAILED }, { "skipped", METRIC_VIRUS_SKIPPED },
+	}, retention[] = {
+		{ "trash", METRIC_RETENTION_TRASH }, { "junk", METRIC_RETENTION_JUNK },
 	}, fails[] = {
 		{ "submission", METRIC_AUTHFAIL_SUBMISSION }, { "imap", METRIC_AUTHFAIL_IMAP },
 		{ "pop3", METRIC_AUTHFAIL_POP3 }, { "http", METRIC_AUTHFAIL_HTTP },
@@ -170,6 +172,11 @@ void http_metrics(struct http_ctx *x)
 	for (size_t i = 0; i < sizeof(virus) / sizeof(virus[0]); i++)
 		buf_printf(b, "tern_virus_scans_total{result=\"%s\"} %llu\n", virus[i].proto,
 			   (unsigned long long)metrics_get(virus[i].m));
+	family(b, "tern_retention_expunged_total", "counter",
+	       "Messages expunged from Trash and Junk after their retention days, per role.");
+	for (size_t i = 0; i < sizeof(retention) / sizeof(retention[0]); i++)
+		buf_printf(b, "tern_retention_expunged_total{mailbox=\"%s\"} %llu\n",
+			   retention[i].proto, (unsigned long long)metrics_get(retention[i].m));
 	/* The protocols of tern_connections_total but http (its requests
 	 * are not sessions): smtp is port 25 alone, as there. */
 	unsigned smtp_all = smtp_server_sessions(), sub = smtp_server_submission_sessions();

@@ -53,6 +53,7 @@
 #include "spam/spam_phish.h"
 #include "spam/spam_rep.h"
 #include "smtp/smtp_server.h"
+#include "server/retention.h"
 #include "store/store.h"
 #include "virus/clamd.h"
 
@@ -287,6 +288,16 @@ static void seed_domain(const struct config *cfg, struct store *st)
 		log_info("server", NULL, "event=domain_added domain=%s source=TERN_DOMAIN", cfg->domain);
 	else
 		log_warn("server", NULL, "event=domain_add_failed domain=%s error=\"%s\"", cfg->domain, err);
+}
+
+/* A stop asked for while a retention pass runs on this thread: the pass
+ * ends between slices instead of holding the stop back. */
+static int stop_pending(void)
+{
+	sigset_t pending;
+	if (sigpending(&pending) < 0)
+		return 0;
+	return sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1;
 }
 
 /* Sessions of every protocol, for the shutdown wait. */
@@ -539,6 +550,8 @@ int server_run(const struct config *cfg_env)
 		if (sig < 0) {
 			if (++ticks % 12 == 0)
 				hours_keep(st);
+			/* Trash and Junk past their retention days (retention.h). */
+			retention_tick(st, cfg, (int64_t)time(NULL), stop_pending);
 			spam_feed_fetch_tick(st, workers[0].loop, &spam_phish_kind);
 			spam_feed_fetch_tick(st, workers[0].loop, &spam_hashes_kind);
 			int changed = tls_files_changed();

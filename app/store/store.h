@@ -1034,6 +1034,34 @@ int store_expunge(struct store *st, uint32_t account, uint32_t mailbox, uint32_t
 		  const uint32_t *uids, size_t n, size_t *removed_r, uint64_t *modseq_r);
 
 /*
+ * Retention of \Trash and \Junk (store_retention.c, server/retention.h).
+ * store_retention_expired: 1 when a membership saved at saved_at (IMAP
+ * SAVEDATE, seconds) is at least days whole days old at now; 0 when it is
+ * younger, or days is 0 (retention off).
+ */
+int store_retention_expired(int64_t saved_at, int64_t now, unsigned days);
+struct store_retention_scan {
+	uint32_t account, mailbox;
+	int64_t now;   /* the clock the ages are taken at */
+	unsigned days; /* store_retention_expired()'s */
+	size_t visit;  /* uid entries read at most (one read transaction) */
+	size_t max;    /* UIDs returned at most: uids holds this many */
+};
+/*
+ * Reads the uid entries of q->mailbox after UID *cursor (0: from the
+ * first) in UID order, at most q->visit of them, and puts the UIDs whose
+ * save date is expired into uids (at most q->max, caller's array).
+ * *cursor becomes the last UID read, so the next call goes on from there;
+ * *done_r is 1 when the walk reached the mailbox's end. *uidvalidity_r is
+ * the mailbox's, for store_expunge(). Returns STORE_OK, STORE_ENOTFOUND
+ * (no such mailbox), STORE_EINVAL (visit or max 0, uids NULL) or
+ * STORE_ETEMP.
+ */
+int store_retention_scan(struct store *st, const struct store_retention_scan *q,
+			 uint32_t *cursor, uint32_t *uids, size_t *n_r, uint32_t *uidvalidity_r,
+			 int *done_r);
+
+/*
  * ---- Named settings in meta (store_meta.c; layouts in SCHEMA.md) ----
  * Names must contain a '/' ("setting/hostname"): the store's own meta keys
  * are out of reach. Values are opaque bytes (at most 64 KiB).

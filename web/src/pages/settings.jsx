@@ -351,6 +351,13 @@ function holdTime(v) {
 	return `${v} seconds`;
 }
 
+// TERN_TRASH_RETENTION_DAYS / TERN_JUNK_RETENTION_DAYS: 0 keeps mail for ever.
+function retentionDays(v) {
+	if (!v)
+		return 'for ever';
+	return v === 1 ? '1 day' : `${v} days`;
+}
+
 // TERN_QUEUE_IP_STRATEGY's value in words.
 function ipStrategy(v) {
 	return {
@@ -368,6 +375,8 @@ const LIMIT_LABELS = {
 	smtp_max_connections_per_ip: ['SMTP connections per IP', null],
 	smtp_max_recipients: ['Recipients per message', null],
 	smtp_futurerelease_max: ['Longest future release', holdTime],
+	trash_retention_days: ['Trash kept', retentionDays],
+	junk_retention_days: ['Junk kept', retentionDays],
 	queue_ip_strategy: ['Outbound IP', ipStrategy],
 };
 

@@ -1,0 +1,56 @@
+/*
+ * retention.h — Trash and Junk emptied after N days (as Stalwart's and
+ * Gmail's 30 days, Dovecot's autoexpunge).
+ *
+ * Design. Every mailbox of every account whose special-use role (RFC
+ * 6154) is \Trash or \Junk loses the messages saved there at least
+ * TERN_TRASH_RETENTION_DAYS / TERN_JUNK_RETENTION_DAYS days ago (the
+ * save date, RFC 8514 SAVEDATE: a six-month-old message deleted today
+ * stays the whole period). A pass runs on the main thread's 5-second
+ * tick, shortly after start and then hourly; it reads each mailbox a
+ * slice at a time (store_retention_scan) and removes each slice through
+ * store_expunge(), the one expunge, in its own write transaction: IMAP
+ * sessions get EXPUNGE/VANISHED, JMAP sees the destroyed emails, the
+ * quota drops and blobs go by their reference count. Between slices the
+ * writer serves deliveries, so a Junk of 200,000 never stalls them.
+ *
+ * \Flagged is not an exception: what is in Trash or Junk was put there
+ * to go (Gmail and Stalwart ignore flags too), and a flag kept by habit
+ * would keep spam for ever.
+ *
+ * One log line per account and mailbox that lost messages
+ * (event=retention_expunged), and tern_retention_expunged_total.
+ *
+ * TERN_TEST_RETENTION_CLOCK_FILE (test-only, not a user setting): no
+ * timed passes; instead, each tick that finds the file reads a number of
+ * seconds from it, removes it and runs one pass with the clock that far
+ * ahead, logging event=retention_pass clock_offset=... expunged=N.
+ *
+ * Caveats: a pass stopped by SIGTERM between slices goes on at the next
+ * start. Only the main thread calls these.
+ */
+#ifndef TERN_SERVER_RETENTION_H
+#define TERN_SERVER_RETENTION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/config.h"
+#include "store/store.h"
+
+/* UIDs per expunge transaction, and uid entries read per scan. */
+#define RETENTION_BATCH 1000
+#define RETENTION_VISIT 20000
+
+/* Called from each tick of the main thread: runs a pass when one is due.
+ * stop() returning 1 ends a pass between slices (a pending SIGTERM). */
+void retention_tick(struct store *st, const struct config *cfg, int64_t now, int (*stop)(void));
+
+/*
+ * One pass over every account at clock now: returns the messages
+ * expunged. Exposed for tests and the benchmark.
+ */
+size_t retention_pass(struct store *st, unsigned trash_days, unsigned junk_days, int64_t now,
+		      int (*stop)(void));
+
+#endif
