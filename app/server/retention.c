@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/loop.h"
 #include "core/metrics.h"
 #include "core/str.h"
 #include "core/xalloc.h"
@@ -183,10 +184,11 @@ void retention_tick(struct store *st, const struct config *cfg, int64_t now, int
 		int64_t offset;
 		if (!test_clock(clock_file, &offset))
 			return;
+		uint64_t t0 = loop_now_ms();
 		size_t n = retention_pass(st, cfg->trash_retention_days, cfg->junk_retention_days,
 					  now + offset, stop);
-		log_info("retention", NULL, "event=retention_pass clock_offset=%lld expunged=%zu",
-			 (long long)offset, n);
+		log_info("retention", NULL, "event=retention_pass clock_offset=%lld expunged=%zu ms=%llu",
+			 (long long)offset, n, (unsigned long long)(loop_now_ms() - t0));
 		return;
 	}
 	if (!cfg->trash_retention_days && !cfg->junk_retention_days)

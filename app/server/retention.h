@@ -24,7 +24,7 @@
  * TERN_TEST_RETENTION_CLOCK_FILE (test-only, not a user setting): no
  * timed passes; instead, each tick that finds the file reads a number of
  * seconds from it, removes it and runs one pass with the clock that far
- * ahead, logging event=retention_pass clock_offset=... expunged=N.
+ * ahead, logging event=retention_pass clock_offset=... expunged=N ms=(the pass's time).
  *
  * Caveats: a pass stopped by SIGTERM between slices goes on at the next
  * start. Only the main thread calls these.
