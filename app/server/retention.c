@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -59,24 +60,38 @@ static const struct {
 	const char *name;
 	enum metric metric;
 } roles[2] = {
-	{ "trash", METRIC_RETENTION_TRASH },
-	{ "junk", METRIC_RETENTION_JUNK },
+    {"trash", METRIC_RETENTION_TRASH},
+    {"junk", METRIC_RETENTION_JUNK},
 };
+
+/* After a slice that took took_ms of the writer, as long again (capped):
+ * deliveries get the writer to themselves half the time at least. */
+static void rest_after(uint64_t took_ms)
+{
+	if (took_ms > RETENTION_REST_MAX_MS)
+		took_ms = RETENTION_REST_MAX_MS;
+	struct timespec ts = {0, (long)took_ms * 1000000L};
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec = ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
+	}
+	nanosleep(&ts, NULL); /* a signal cuts it short: stop() is asked next */
+}
 
 /*
  * Expunges the expired messages of one mailbox, a slice at a time.
  * Returns how many went; *stopped_r is 1 when stop() cut it short.
  */
 static size_t sweep_mailbox(struct store *st, uint32_t account, uint32_t mailbox, int role,
-			    unsigned days, int64_t now, int (*stop)(void), int *stopped_r)
+                            unsigned days, int64_t now, int (*stop)(void), int *stopped_r)
 {
 	struct store_retention_scan q = {
-		.account = account,
-		.mailbox = mailbox,
-		.now = now,
-		.days = days,
-		.visit = RETENTION_VISIT,
-		.max = RETENTION_BATCH,
+	    .account = account,
+	    .mailbox = mailbox,
+	    .now = now,
+	    .days = days,
+	    .visit = RETENTION_VISIT,
+	    .max = RETENTION_BATCH,
 	};
 	uint32_t uids[RETENTION_BATCH], cursor = 0, uidvalidity = 0;
 	size_t total = 0, n;
@@ -91,8 +106,10 @@ static size_t sweep_mailbox(struct store *st, uint32_t account, uint32_t mailbox
 		if (rc == STORE_ENOTFOUND)
 			break; /* deleted meanwhile */
 		if (rc != STORE_OK) {
-			log_warn("retention", NULL, "event=retention_failed account=%u mailbox=%u "
-				 "step=scan result=%d", account, mailbox, rc);
+			log_warn("retention", NULL,
+			         "event=retention_failed account=%u mailbox=%u "
+			         "step=scan result=%d",
+			         account, mailbox, rc);
 			break;
 		}
 		if (n == 0)
@@ -100,25 +117,29 @@ static size_t sweep_mailbox(struct store *st, uint32_t account, uint32_t mailbox
 		size_t removed = 0;
 		/* A UIDVALIDITY changed since the scan (the mailbox was deleted
 		 * and made again) removes nothing: STORE_ENOTFOUND, and done. */
+		uint64_t t0 = loop_now_ms();
 		rc = store_expunge(st, account, mailbox, uidvalidity, uids, n, &removed, NULL);
 		if (rc == STORE_ENOTFOUND)
 			break;
 		if (rc != STORE_OK) {
-			log_warn("retention", NULL, "event=retention_failed account=%u mailbox=%u "
-				 "step=expunge result=%d", account, mailbox, rc);
+			log_warn("retention", NULL,
+			         "event=retention_failed account=%u mailbox=%u "
+			         "step=expunge result=%d",
+			         account, mailbox, rc);
 			break;
 		}
 		total += removed;
 		metrics_add(roles[role].metric, removed);
+		rest_after(loop_now_ms() - t0);
 	}
 	return total;
 }
 
 size_t retention_pass(struct store *st, unsigned trash_days, unsigned junk_days, int64_t now,
-		      int (*stop)(void))
+                      int (*stop)(void))
 {
-	const unsigned days[2] = { trash_days, junk_days };
-	struct ids accounts = { 0 };
+	const unsigned days[2] = {trash_days, junk_days};
+	struct ids accounts = {0};
 	size_t total = 0;
 	int stopped = 0;
 
@@ -129,18 +150,20 @@ size_t retention_pass(struct store *st, unsigned trash_days, unsigned junk_days,
 		return 0;
 	}
 	for (size_t a = 0; a < accounts.n && !stopped; a++) {
-		struct role_boxes boxes = { 0 };
+		struct role_boxes boxes = {0};
 		if (store_mailbox_list(st, accounts.id[a], mailbox_cb, &boxes) == STORE_OK) {
 			for (int r = 0; r < 2 && !stopped; r++) {
 				for (size_t i = 0; i < boxes.of[r].n && days[r] && !stopped; i++) {
 					uint32_t mb = boxes.of[r].id[i];
 					size_t n = sweep_mailbox(st, accounts.id[a], mb, r, days[r],
-								 now, stop, &stopped);
+					                         now, stop, &stopped);
 					if (n)
 						log_info("retention", NULL,
-							 "event=retention_expunged account=%u mailbox=%u "
-							 "role=%s days=%u messages=%zu",
-							 accounts.id[a], mb, roles[r].name, days[r], n);
+						         "event=retention_expunged account=%u "
+						         "mailbox=%u "
+						         "role=%s days=%u messages=%zu",
+						         accounts.id[a], mb, roles[r].name, days[r],
+						         n);
 					total += n;
 				}
 			}
@@ -186,9 +209,10 @@ void retention_tick(struct store *st, const struct config *cfg, int64_t now, int
 			return;
 		uint64_t t0 = loop_now_ms();
 		size_t n = retention_pass(st, cfg->trash_retention_days, cfg->junk_retention_days,
-					  now + offset, stop);
-		log_info("retention", NULL, "event=retention_pass clock_offset=%lld expunged=%zu ms=%llu",
-			 (long long)offset, n, (unsigned long long)(loop_now_ms() - t0));
+		                          now + offset, stop);
+		log_info("retention", NULL,
+		         "event=retention_pass clock_offset=%lld expunged=%zu ms=%llu",
+		         (long long)offset, n, (unsigned long long)(loop_now_ms() - t0));
 		return;
 	}
 	if (!cfg->trash_retention_days && !cfg->junk_retention_days)

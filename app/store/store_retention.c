@@ -26,7 +26,7 @@ int store_retention_expired(int64_t saved_at, int64_t now, unsigned days)
 
 /* The membership's save date; the email's received_at for a short uid entry. */
 static int saved_at_of(struct store *st, MDB_txn *txn, uint32_t account, const MDB_val *uv,
-		       int64_t *saved_r)
+                       int64_t *saved_r)
 {
 	if (uv->mv_size >= UID_REC_SAVED) {
 		*saved_r = uid_rec_saved_at(uv, 0);
@@ -44,9 +44,8 @@ static int saved_at_of(struct store *st, MDB_txn *txn, uint32_t account, const M
 	return 0;
 }
 
-int store_retention_scan(struct store *st, const struct store_retention_scan *q,
-			 uint32_t *cursor, uint32_t *uids, size_t *n_r, uint32_t *uidvalidity_r,
-			 int *done_r)
+int store_retention_scan(struct store *st, const struct store_retention_scan *q, uint32_t *cursor,
+                         uint32_t *uids, size_t *n_r, uint32_t *uidvalidity_r, int *done_r)
 {
 	struct mbox_rec m;
 	MDB_txn *txn;
@@ -88,8 +87,8 @@ int store_retention_scan(struct store *st, const struct store_retention_scan *q,
 			if (store_retention_expired(saved, q->now, q->days))
 				uids[(*n_r)++] = uid;
 		}
-		if (rc == MDB_NOTFOUND || (rc == 0 && (k.mv_size != 12 ||
-						       memcmp(k.mv_data, pfx, 8) != 0))) {
+		if (rc == MDB_NOTFOUND ||
+		    (rc == 0 && (k.mv_size != 12 || memcmp(k.mv_data, pfx, 8) != 0))) {
 			rc = 0;
 			*done_r = 1; /* past the mailbox's last UID */
 		}

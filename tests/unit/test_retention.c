@@ -71,7 +71,7 @@ static void deliver_junk(struct store *st, uint32_t acc, int64_t t, int i)
 {
 	static char text[8][128];
 	struct store_delivery d;
-	struct store_target tg = { .role = STORE_TARGET_JUNK };
+	struct store_target tg = {.role = STORE_TARGET_JUNK};
 
 	snprintf(text[i], sizeof text[i], "Subject: junk %d\r\n\r\nspam %d\r\n", i, i);
 	unit_delivery_init(&d, text[i], &acc, t);
@@ -104,7 +104,7 @@ int main(void)
 {
 	char dir[300];
 	uint32_t acc = 0;
-	struct boxes b = { 0, 0, 0 };
+	struct boxes b = {0, 0, 0};
 	int64_t now = (int64_t)time(NULL);
 
 	test_age();
@@ -133,7 +133,12 @@ int main(void)
 	/* The scan's bounds: visit 2, max 1 returns one UID at a time and
 	 * reads no further than two entries per call. */
 	struct store_retention_scan q = {
-		.account = acc, .mailbox = b.junk, .now = now, .days = 30, .visit = 2, .max = 1,
+	    .account = acc,
+	    .mailbox = b.junk,
+	    .now = now,
+	    .days = 30,
+	    .visit = 2,
+	    .max = 1,
 	};
 	uint32_t uids[4], cursor = 0, uv = 0, found[8];
 	size_t n, nfound = 0, calls = 0;
@@ -162,7 +167,12 @@ int main(void)
 
 	/* Trash's message was saved now: not expired, whatever its date. */
 	q = (struct store_retention_scan){
-		.account = acc, .mailbox = b.trash, .now = now, .days = 30, .visit = 100, .max = 4,
+	    .account = acc,
+	    .mailbox = b.trash,
+	    .now = now,
+	    .days = 30,
+	    .visit = 100,
+	    .max = 4,
 	};
 	cursor = 0;
 	CHECK_EQ_INT(store_retention_scan(st, &q, &cursor, uids, &n, &uv, &done), STORE_OK);
