@@ -21,7 +21,8 @@
  * would keep spam for ever.
  *
  * One log line per account and mailbox that lost messages
- * (event=retention_expunged), and tern_retention_expunged_total.
+ * (event=retention_expunged user= account= mailbox= role= days= messages=),
+ * and tern_retention_expunged_total{mailbox="trash|junk"}.
  *
  * TERN_TEST_RETENTION_CLOCK_FILE (test-only, not a user setting): no
  * timed passes; instead, each tick that finds the file reads a number of

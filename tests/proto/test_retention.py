@@ -104,8 +104,8 @@ def test_retention_trash_and_junk_by_save_date():
         # 20 days on: Junk (10 days) empties, \Flagged too; Bin (30) stays.
         pass_at(s, 20, 2)
         assert count(m, "Junk") == 0 and count(m, "Bin") == 2 and count(m, "INBOX") == 1
-        assert s.wait_log(re.compile(r"event=retention_expunged account=\d+ mailbox=\d+ "
-                                     r"role=junk days=10 messages=2"))
+        assert s.wait_log(re.compile(r"event=retention_expunged user=bob@example.test "
+                                     r"account=\d+ mailbox=\d+ role=junk days=10 messages=2"))
         # 29 days on: Bin's messages are not 30 days old yet.
         pass_at(s, 29, 0)
         assert count(m, "Bin") == 2
