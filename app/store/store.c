@@ -97,6 +97,8 @@ static const struct {
     [DB_FTS] = {"fts", 0},
     [DB_FTS_TERM] = {"fts_term", 0},
     [DB_BLOBOWN] = {"blobown", 0},
+    [DB_ACL] = {"acl", 0},
+    [DB_ACL_REV] = {"acl_rev", 0},
 };
 
 uint32_t store_schema_version(void)
@@ -760,6 +762,15 @@ static int migrate_blobown(struct store *st, MDB_txn *txn)
 	return counts_rebuild_all(txn, st);
 }
 
+/* 15 -> 16: mailbox access control lists (acl, acl_rev; store_acl.c);
+ * open_fn just created both empty. Nothing to rewrite. */
+static int migrate_acl(struct store *st, MDB_txn *txn)
+{
+	(void)st;
+	(void)txn;
+	return 0;
+}
+
 static migrate_fn *const migrations[] = {
     migrate_initial,
     migrate_blobdata,
@@ -776,6 +787,7 @@ static migrate_fn *const migrations[] = {
     migrate_counts,
     migrate_sieve_hashed,
     migrate_blobown,
+    migrate_acl,
 };
 _Static_assert(sizeof migrations / sizeof migrations[0] == STORE_SCHEMA_VERSION,
                "one migration per schema version");

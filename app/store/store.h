@@ -671,6 +671,70 @@ unsigned store_inflight(struct store *st);
  */
 int store_deliver_sync(struct store *st, struct store_delivery *d);
 
+/* ---- Mailbox access control lists (store_acl.c; RFC 4314) ---- */
+/* Rights, one bit each in RFC 4314 §2.1's order of letters "lrswipkxtea". */
+#define STORE_ACL_L (1u << 0)  /* lookup: the mailbox is visible (LIST) */
+#define STORE_ACL_R (1u << 1)  /* read: SELECT, EXAMINE, STATUS, FETCH, SEARCH */
+#define STORE_ACL_S (1u << 2)  /* keep \Seen */
+#define STORE_ACL_W (1u << 3)  /* write flags other than \Seen and \Deleted */
+#define STORE_ACL_I (1u << 4)  /* insert: APPEND, COPY/MOVE into */
+#define STORE_ACL_P (1u << 5)  /* post (advisory: no submission address) */
+#define STORE_ACL_K (1u << 6)  /* create mailboxes under it */
+#define STORE_ACL_X (1u << 7)  /* delete (or rename) the mailbox */
+#define STORE_ACL_T (1u << 8)  /* set or clear \Deleted */
+#define STORE_ACL_E (1u << 9)  /* expunge */
+#define STORE_ACL_A (1u << 10) /* administer: SETACL, DELETEACL, GETACL, LISTRIGHTS */
+#define STORE_ACL_ALL 0x7ffu
+/* RFC 4314 §2.1.1's obsolete letters: "c" stands for k, "d" for x, t
+ * and e (the rights RFC 2086's create and delete were split into; the
+ * RIGHTS=texk capability). */
+#define STORE_ACL_CREATE_OLD STORE_ACL_K
+#define STORE_ACL_DELETE_OLD (STORE_ACL_X | STORE_ACL_T | STORE_ACL_E)
+/* Rights letters (len octets, "c" and "d" taken as above) into *rights_r:
+ * STORE_OK, or STORE_EINVAL for a letter that is no right. */
+int store_acl_rights_parse(const char *text, size_t len, uint32_t *rights_r);
+/* The letters of rights into out (NUL-terminated; 14 octets hold all),
+ * "c" and "d" added when one of their members is there (RFC 4314
+ * §2.1.1). Returns the length. */
+size_t store_acl_rights_format(uint32_t rights, char *out, size_t outsz);
+/*
+ * What account may do with mailbox (owner, mailbox): every right for the
+ * owner (no store read), else the union of the account's grant and
+ * anyone's. No right at all means: for this account, no such mailbox.
+ * STORE_OK or STORE_ETEMP (*rights_r 0).
+ */
+int store_mailbox_rights(struct store *st, uint32_t account, uint32_t owner, uint32_t mailbox,
+			 uint32_t *rights_r);
+/* Grantee 0 is "anyone": every account of this server. */
+#define STORE_ACL_ANYONE 0u
+/*
+ * Gives grantee exactly rights on the owner's mailbox (0 removes the
+ * grant). STORE_OK; STORE_ENOTFOUND when the mailbox or the grantee
+ * account does not exist; STORE_EINVAL when grantee is the owner (its
+ * rights are implicit and cannot change) or rights has unknown bits.
+ */
+int store_acl_set(struct store *st, uint32_t owner, uint32_t mailbox, uint32_t grantee,
+		  uint32_t rights);
+/* The same as a change of grantee's grant (SETACL's "+" and "-", RFC
+ * 4314 §3.1), read and written in one transaction: mode STORE_ACL_ADD
+ * adds rights, STORE_ACL_REMOVE takes them away, STORE_ACL_REPLACE is
+ * store_acl_set. *now_r (may be NULL) gets the grant's rights after. */
+#define STORE_ACL_REPLACE 0
+#define STORE_ACL_ADD 1
+#define STORE_ACL_REMOVE 2
+int store_acl_modify(struct store *st, uint32_t owner, uint32_t mailbox, uint32_t grantee,
+		     int mode, uint32_t rights, uint32_t *now_r);
+typedef void store_acl_cb(void *arg, uint32_t owner, uint32_t mailbox, uint32_t grantee,
+			  uint32_t rights);
+/* The grants on one mailbox, by grantee (anyone first), or with mailbox
+ * 0 on every mailbox of owner, by mailbox: STORE_OK or STORE_ETEMP. */
+int store_acl_list(struct store *st, uint32_t owner, uint32_t mailbox, store_acl_cb *cb,
+		   void *arg);
+/* The other accounts' mailboxes account holds a right on, by (owner,
+ * mailbox), each once with its rights (its grant and anyone's together;
+ * grantee is account): STORE_OK, STORE_EINVAL for account 0, STORE_ETEMP. */
+int store_acl_shared_with(struct store *st, uint32_t account, store_acl_cb *cb, void *arg);
+
 /* ---- Change feed ---- */
 /*
  * A subscription for one account's changes. After each commit that changed

@@ -546,6 +546,9 @@ static int account_del_fn(struct store *st, MDB_txn *txn, void *ctx)
 		return rc;
 	if ((rc = db_del_prefix(txn, st->db[DB_METADATA], pfx, 4, NULL, NULL)) != 0)
 		return rc;
+	/* Grants on its mailboxes and those made to it (store_acl.c). */
+	if ((rc = acl_drop_account_txn(txn, st, id)) != 0)
+		return rc;
 	if ((rc = db_del_prefix(txn, st->db[DB_SIEVE], pfx, 4, NULL, NULL)) != 0)
 		return rc;
 	if ((rc = db_del_prefix(txn, st->db[DB_SIEVE_SEEN], pfx, 4, NULL, NULL)) != 0)

@@ -890,6 +890,8 @@ static int op_fn(struct store *st, MDB_txn *txn, void *arg)
 			break;
 		if ((rc = meta_drop_mailbox(txn, st, c->account, f->id)) != 0)
 			break;
+		if ((rc = acl_drop_mailbox_txn(txn, st, c->account, f->id)) != 0)
+			break;
 		/* Its counters went to zero with the expunge (and so away);
 		 * another trash may now be the one unread threads split on. */
 		if (f->m.role == ROLE_TRASH && (rc = recount(st, txn, c->account, v, n, &ch)) != 0)

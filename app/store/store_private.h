@@ -29,7 +29,7 @@
 #include "store/store.h"
 
 /* Schema version this build writes (see migrations in store.c). */
-#define STORE_SCHEMA_VERSION 15u
+#define STORE_SCHEMA_VERSION 16u
 
 /* Named databases, in the order store.c opens them. */
 enum store_db {
@@ -64,6 +64,8 @@ enum store_db {
 	DB_FTS,          /* full-text index postings and state (store_fts.c) */
 	DB_FTS_TERM,     /* full-text index terms by account (store_fts.c) */
 	DB_BLOBOWN,      /* (account, blob id, email) index (schema 15; store_counts.c) */
+	DB_ACL,          /* grants by (owner, mailbox, grantee) (schema 16; store_acl.c) */
+	DB_ACL_REV,      /* the same by (grantee, owner, mailbox) (schema 16) */
 	DB_COUNT
 };
 
@@ -461,6 +463,16 @@ int sub_count(struct store *st, MDB_txn *txn, uint32_t account, size_t *n_r);
 /* Removes every METADATA entry of a mailbox (store_metadata.c): 0 or an
  * LMDB error. */
 int meta_drop_mailbox(MDB_txn *txn, struct store *st, uint32_t account, uint32_t mailbox);
+
+/* ---- Access control lists (store_acl.c) ---- */
+/* store_mailbox_rights() inside txn: 0 or an LMDB error. */
+int acl_rights_txn(MDB_txn *txn, struct store *st, uint32_t account, uint32_t owner,
+		   uint32_t mailbox, uint32_t *rights_r);
+/* The grants on a mailbox being deleted: 0 or an LMDB error. */
+int acl_drop_mailbox_txn(MDB_txn *txn, struct store *st, uint32_t owner, uint32_t mailbox);
+/* The grants on an account's mailboxes and those made to it (its
+ * removal): 0 or an LMDB error. */
+int acl_drop_account_txn(MDB_txn *txn, struct store *st, uint32_t account);
 
 /*
  * uid entry (DB_UID value): u8 version, u32 email, and since SAVEDATE an

@@ -1,0 +1,392 @@
+/*
+ * store_acl.c — who may use another account's mailbox: access control
+ * lists (RFC 4314 rights) kept per mailbox (SCHEMA.md, "acl").
+ *
+ * Records. Each grant is written twice in one transaction:
+ *   acl      key u32 owner, u32 mailbox, u32 grantee   value u8 1, u32 rights
+ *   acl_rev  key u32 grantee, u32 owner, u32 mailbox   value u8 1, u32 rights
+ * so "who may see this mailbox" (GETACL) is one range scan of `acl` on
+ * (owner, mailbox) and "what is shared with me" (LIST of the shared
+ * namespace) one range scan of `acl_rev` on the grantee. Grantee 0 stands
+ * for "anyone": every authenticated account of this server (there is no
+ * anonymous login). Rights are a bit set (STORE_ACL_*); a grant of no
+ * rights is no record.
+ *
+ * Rights. store_mailbox_rights() is the one answer to "what may account A
+ * do with mailbox (owner, id)": the owner holds every right without a
+ * lookup (RFC 4314 §2: implicit rights; nothing stored can take them
+ * away, and no record names the owner as grantee), anyone else the union
+ * of its own record and anyone's (RFC 4314 §2: the rights of every
+ * identifier that applies). A mailbox the account holds no right on is,
+ * for it, a mailbox that does not exist (RFC 4314 §6).
+ *
+ * Lifetime. Records are keyed by ids, not names: RENAME keeps them. The
+ * DELETE of a mailbox drops its records (acl_drop_mailbox_txn, from
+ * store_mailbox_ops.c), the removal of an account both the grants on its
+ * mailboxes and the grants made to it (acl_drop_account_txn, from
+ * store_admin.c). Backups copy every named database, these two with them
+ * (store_backup.c). Schema 16 created both, empty (store.c).
+ *
+ * The plan this layer serves (IMAP, imap/): one resolver turns a client's
+ * mailbox name into (owner, mailbox, rights), own names ("" namespace,
+ * rights ALL, no store read) and shared ones ("Shared/" + owner address +
+ * "/" + the owner's name) alike (imap_acl_resolve); every command asks
+ * the RFC 4314 §4 table (imap_acl_allows) for what it needs, behind one
+ * switch (IMAP_ACL_ENABLED) until all of them do; the selected view carries its
+ * owner and the session subscribes to that owner's change feed. JMAP
+ * sharing (RFC 9670) can read the same records: myRights maps to the
+ * same bits.
+ */
+#include <string.h>
+
+#include "store/store_private.h"
+
+/* RFC 4314 §2.1 letters, in the order of the bits. */
+static const char acl_letters[] = "lrswipkxtea";
+
+int store_acl_rights_parse(const char *text, size_t len, uint32_t *rights_r)
+{
+	uint32_t r = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = text[i];
+		const char *p = c ? strchr(acl_letters, c) : NULL;
+		if (p)
+			r |= 1u << (p - acl_letters);
+		else if (c == 'c') /* RFC 4314 §2.1.1: the obsolete "create" */
+			r |= STORE_ACL_CREATE_OLD;
+		else if (c == 'd') /* and "delete" */
+			r |= STORE_ACL_DELETE_OLD;
+		else
+			return STORE_EINVAL;
+	}
+	*rights_r = r;
+	return STORE_OK;
+}
+
+size_t store_acl_rights_format(uint32_t rights, char *out, size_t outsz)
+{
+	size_t n = 0;
+
+	if (outsz == 0)
+		return 0;
+	for (size_t i = 0; acl_letters[i] && n + 1 < outsz; i++)
+		if (rights & (1u << i))
+			out[n++] = acl_letters[i];
+	/* RFC 4314 §2.1.1: "c" and "d" shown when any of their members is. */
+	if ((rights & STORE_ACL_CREATE_OLD) && n + 1 < outsz)
+		out[n++] = 'c';
+	if ((rights & STORE_ACL_DELETE_OLD) && n + 1 < outsz)
+		out[n++] = 'd';
+	out[n] = '\0';
+	return n;
+}
+
+static uint32_t rec_rights(const MDB_val *v, int *bad)
+{
+	const uint8_t *p = v->mv_data;
+
+	if (v->mv_size != 5 || p[0] != REC_V1) {
+		*bad = 1;
+		return 0;
+	}
+	return be32_get(p + 1) & STORE_ACL_ALL;
+}
+
+/* The rights of grantee's record on (owner, mailbox), 0 when none. */
+static int acl_get_txn(MDB_txn *txn, struct store *st, uint32_t owner, uint32_t mailbox,
+		       uint32_t grantee, uint32_t *rights_r)
+{
+	uint8_t kb[12];
+	MDB_val k = key_u32_u32_u32(kb, owner, mailbox, grantee), v;
+	int bad = 0, rc = mdb_get(txn, st->db[DB_ACL], &k, &v);
+
+	*rights_r = 0;
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc)
+		return rc;
+	*rights_r = rec_rights(&v, &bad);
+	return bad ? MDB_CORRUPTED : 0;
+}
+
+int acl_rights_txn(MDB_txn *txn, struct store *st, uint32_t account, uint32_t owner,
+		   uint32_t mailbox, uint32_t *rights_r)
+{
+	uint32_t own = 0, any = 0;
+	int rc;
+
+	if (account == owner) {
+		*rights_r = STORE_ACL_ALL;
+		return 0;
+	}
+	if ((rc = acl_get_txn(txn, st, owner, mailbox, account, &own)) == 0)
+		rc = acl_get_txn(txn, st, owner, mailbox, 0, &any);
+	*rights_r = rc ? 0 : own | any;
+	return rc;
+}
+
+int store_mailbox_rights(struct store *st, uint32_t account, uint32_t owner, uint32_t mailbox,
+			 uint32_t *rights_r)
+{
+	MDB_txn *txn;
+	int rc;
+
+	*rights_r = 0;
+	if (account == owner) {
+		*rights_r = STORE_ACL_ALL;
+		return STORE_OK;
+	}
+	if (store_rd_begin(st, &txn) != 0)
+		return STORE_ETEMP;
+	rc = acl_rights_txn(txn, st, account, owner, mailbox, rights_r);
+	store_rd_end(st, txn);
+	return store_mdb_code(rc);
+}
+
+/* Writes (rights != 0) or removes both records of one grant. */
+static int acl_put_txn(MDB_txn *txn, struct store *st, uint32_t owner, uint32_t mailbox,
+		       uint32_t grantee, uint32_t rights)
+{
+	uint8_t fk[12], rk[12], val[5];
+	MDB_val f = key_u32_u32_u32(fk, owner, mailbox, grantee);
+	MDB_val r = key_u32_u32_u32(rk, grantee, owner, mailbox);
+	MDB_val v = {sizeof val, val};
+	int rc;
+
+	if (rights == 0) {
+		rc = mdb_del(txn, st->db[DB_ACL], &f, NULL);
+		if (rc == 0 || rc == MDB_NOTFOUND)
+			rc = mdb_del(txn, st->db[DB_ACL_REV], &r, NULL);
+		return rc == MDB_NOTFOUND ? 0 : rc;
+	}
+	val[0] = REC_V1;
+	be32_put(val + 1, rights);
+	if ((rc = mdb_put(txn, st->db[DB_ACL], &f, &v, 0)) != 0)
+		return rc;
+	return mdb_put(txn, st->db[DB_ACL_REV], &r, &v, 0);
+}
+
+struct set_ctx {
+	uint32_t owner, mailbox, grantee, rights;
+	int mode; /* STORE_ACL_REPLACE, _ADD, _REMOVE */
+	uint32_t now; /* the grant's rights once written */
+};
+
+static int set_fn(struct store *st, MDB_txn *txn, void *arg)
+{
+	struct set_ctx *c = arg;
+	struct mbox_rec m;
+	struct acct_rec a;
+	int rc;
+
+	if ((rc = mbox_get(txn, st, c->owner, c->mailbox, &m)) != 0)
+		return rc == MDB_NOTFOUND ? STORE_ENOTFOUND : rc;
+	if (c->grantee && (rc = acct_get(txn, st, c->grantee, &a)) != 0)
+		return rc == MDB_NOTFOUND ? STORE_ENOTFOUND : rc;
+	/* Read and changed in the one transaction: two sessions adding
+	 * rights at once both get theirs. */
+	uint32_t was = 0;
+	if (c->mode != STORE_ACL_REPLACE &&
+	    (rc = acl_get_txn(txn, st, c->owner, c->mailbox, c->grantee, &was)) != 0)
+		return rc;
+	c->now = c->mode == STORE_ACL_ADD ? was | c->rights
+		 : c->mode == STORE_ACL_REMOVE ? was & ~c->rights
+					       : c->rights;
+	return acl_put_txn(txn, st, c->owner, c->mailbox, c->grantee, c->now);
+}
+
+int store_acl_modify(struct store *st, uint32_t owner, uint32_t mailbox, uint32_t grantee,
+		     int mode, uint32_t rights, uint32_t *now_r)
+{
+	struct set_ctx c = {owner, mailbox, grantee, rights, mode, 0};
+
+	/* The owner's rights are implicit: no record may name it. */
+	if (owner == 0 || mailbox == 0 || grantee == owner || (rights & ~STORE_ACL_ALL) ||
+	    (mode != STORE_ACL_REPLACE && mode != STORE_ACL_ADD && mode != STORE_ACL_REMOVE))
+		return STORE_EINVAL;
+	int rc = store_write(st, set_fn, &c);
+	if (rc == STORE_OK && now_r)
+		*now_r = c.now;
+	return rc;
+}
+
+int store_acl_set(struct store *st, uint32_t owner, uint32_t mailbox, uint32_t grantee,
+		  uint32_t rights)
+{
+	return store_acl_modify(st, owner, mailbox, grantee, STORE_ACL_REPLACE, rights, NULL);
+}
+
+int store_acl_list(struct store *st, uint32_t owner, uint32_t mailbox, store_acl_cb *cb,
+		   void *arg)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	uint8_t pfx[8];
+	MDB_val k = key_u32_u32(pfx, owner, mailbox), v;
+	size_t plen = mailbox ? 8 : 4; /* mailbox 0: all of the owner's */
+	int bad = 0, rc;
+
+	if (store_rd_begin(st, &txn) != 0)
+		return STORE_ETEMP;
+	if ((rc = mdb_cursor_open(txn, st->db[DB_ACL], &cur)) == 0) {
+		for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		     rc == 0 && k.mv_size == 12 && memcmp(k.mv_data, pfx, plen) == 0;
+		     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+			const uint8_t *kp = k.mv_data;
+			uint32_t r = rec_rights(&v, &bad);
+			if (bad) {
+				rc = MDB_CORRUPTED;
+				break;
+			}
+			cb(arg, owner, be32_get(kp + 4), be32_get(kp + 8), r);
+		}
+		if (rc == MDB_NOTFOUND)
+			rc = 0;
+		mdb_cursor_close(cur);
+	}
+	store_rd_end(st, txn);
+	return store_mdb_code(rc);
+}
+
+/* One reverse scan: the next (owner, mailbox, rights) of grantee's
+ * records from the cursor's position (MDB_NOTFOUND at the end). */
+struct rev_scan {
+	MDB_cursor *cur;
+	uint8_t pfx[4];
+	uint32_t owner, mailbox, rights;
+	int rc; /* 0 while an entry is held */
+};
+
+static void rev_next(struct rev_scan *s, MDB_cursor_op op)
+{
+	MDB_val k = {4, s->pfx}, v;
+	int bad = 0;
+
+	s->rc = mdb_cursor_get(s->cur, &k, &v, op);
+	if (s->rc == 0 && (k.mv_size != 12 || memcmp(k.mv_data, s->pfx, 4) != 0))
+		s->rc = MDB_NOTFOUND;
+	if (s->rc)
+		return;
+	s->owner = be32_get((const uint8_t *)k.mv_data + 4);
+	s->mailbox = be32_get((const uint8_t *)k.mv_data + 8);
+	s->rights = rec_rights(&v, &bad);
+	if (bad)
+		s->rc = MDB_CORRUPTED;
+}
+
+static int rev_open(MDB_txn *txn, struct store *st, uint32_t grantee, struct rev_scan *s)
+{
+	memset(s, 0, sizeof *s);
+	if ((s->rc = mdb_cursor_open(txn, st->db[DB_ACL_REV], &s->cur)) != 0)
+		return s->rc;
+	be32_put(s->pfx, grantee);
+	rev_next(s, MDB_SET_RANGE);
+	return s->rc == MDB_NOTFOUND ? 0 : s->rc;
+}
+
+static int rev_cmp(const struct rev_scan *a, const struct rev_scan *b)
+{
+	if (a->rc)
+		return 1;
+	if (b->rc)
+		return -1;
+	if (a->owner != b->owner)
+		return a->owner < b->owner ? -1 : 1;
+	return a->mailbox < b->mailbox ? -1 : a->mailbox > b->mailbox;
+}
+
+/*
+ * Both scans (the account's own grants and anyone's) are in (owner,
+ * mailbox) order: merged, each mailbox comes once with the union of its
+ * rights. The account's own mailboxes given to anyone are not "shared
+ * with" it.
+ */
+int store_acl_shared_with(struct store *st, uint32_t account, store_acl_cb *cb, void *arg)
+{
+	MDB_txn *txn;
+	struct rev_scan me, any;
+	int rc;
+
+	if (account == 0)
+		return STORE_EINVAL;
+	if (store_rd_begin(st, &txn) != 0)
+		return STORE_ETEMP;
+	memset(&any, 0, sizeof any);
+	if ((rc = rev_open(txn, st, account, &me)) == 0 && (rc = rev_open(txn, st, 0, &any)) == 0) {
+		while (me.rc == 0 || any.rc == 0) {
+			int d = rev_cmp(&me, &any);
+			struct rev_scan *first = d <= 0 ? &me : &any;
+			uint32_t owner = first->owner, mailbox = first->mailbox;
+			uint32_t rights = (d <= 0 ? me.rights : 0) | (d >= 0 ? any.rights : 0);
+			if (owner != account && rights)
+				cb(arg, owner, mailbox, account, rights);
+			if (d <= 0)
+				rev_next(&me, MDB_NEXT);
+			if (d >= 0)
+				rev_next(&any, MDB_NEXT);
+			if ((me.rc && me.rc != MDB_NOTFOUND) || (any.rc && any.rc != MDB_NOTFOUND))
+				break;
+		}
+		rc = me.rc && me.rc != MDB_NOTFOUND	  ? me.rc
+		     : any.rc && any.rc != MDB_NOTFOUND ? any.rc
+							: 0;
+	}
+	if (me.cur)
+		mdb_cursor_close(me.cur);
+	if (any.cur)
+		mdb_cursor_close(any.cur);
+	store_rd_end(st, txn);
+	return store_mdb_code(rc);
+}
+
+/* Deletes the records of db under prefix (plen octets) and, for each,
+ * the twin record in the other database: its key is the same three ids
+ * rotated (forward owner,mailbox,grantee <-> reverse grantee,owner,mailbox). */
+static int drop_with_twins(MDB_txn *txn, struct store *st, int forward, const uint8_t *prefix,
+			   size_t plen)
+{
+	MDB_dbi db = st->db[forward ? DB_ACL : DB_ACL_REV];
+	MDB_dbi twin = st->db[forward ? DB_ACL_REV : DB_ACL];
+	MDB_cursor *cur;
+	int rc = mdb_cursor_open(txn, db, &cur);
+
+	if (rc)
+		return rc;
+	for (;;) {
+		MDB_val k = {plen, (void *)prefix}, v;
+		if ((rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)) != 0)
+			break;
+		if (k.mv_size != 12 || memcmp(k.mv_data, prefix, plen) != 0)
+			break;
+		const uint8_t *p = k.mv_data;
+		uint32_t a = be32_get(p), b = be32_get(p + 4), c = be32_get(p + 8);
+		uint8_t tb[12];
+		MDB_val tk = forward ? key_u32_u32_u32(tb, c, a, b) : key_u32_u32_u32(tb, b, c, a);
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+		if ((rc = mdb_del(txn, twin, &tk, NULL)) != 0 && rc != MDB_NOTFOUND)
+			break;
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int acl_drop_mailbox_txn(MDB_txn *txn, struct store *st, uint32_t owner, uint32_t mailbox)
+{
+	uint8_t pfx[8];
+
+	key_u32_u32(pfx, owner, mailbox);
+	return drop_with_twins(txn, st, 1, pfx, 8);
+}
+
+int acl_drop_account_txn(MDB_txn *txn, struct store *st, uint32_t account)
+{
+	uint8_t pfx[4];
+	int rc;
+
+	key_u32(pfx, account);
+	if ((rc = drop_with_twins(txn, st, 1, pfx, 4)) != 0)
+		return rc;
+	return drop_with_twins(txn, st, 0, pfx, 4);
+}

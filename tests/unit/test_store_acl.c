@@ -1,0 +1,242 @@
+/*
+ * test_store_acl.c — mailbox access control lists in the store
+ * (store_acl.c): rights letters (RFC 4314 §2.1, §2.1.1's "c" and "d"),
+ * the owner's implicit rights, a grant and anyone's adding up, the
+ * forward and reverse records kept in step (set, change, remove),
+ * RENAME keeping grants, DELETE of a mailbox and removal of either
+ * account dropping them, and the schema 15 -> 16 migration.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "store/store.h"
+#include "store/store_private.h"
+#include "unit.h"
+#include "unit_env.h"
+
+static char base[256];
+
+struct got {
+	char text[1024];
+};
+
+static void collect(void *arg, uint32_t owner, uint32_t mailbox, uint32_t grantee,
+		    uint32_t rights)
+{
+	struct got *g = arg;
+	size_t l = strlen(g->text);
+	char r[16];
+	store_acl_rights_format(rights, r, sizeof r);
+	snprintf(g->text + l, sizeof g->text - l, "%s%u/%u>%u:%s", l ? " " : "", owner, mailbox,
+		 grantee, r);
+}
+
+static const char *grants(struct store *st, uint32_t owner, uint32_t mailbox, struct got *g)
+{
+	memset(g, 0, sizeof *g);
+	CHECK_EQ_INT(store_acl_list(st, owner, mailbox, collect, g), STORE_OK);
+	return g->text;
+}
+
+static const char *shared(struct store *st, uint32_t account, struct got *g)
+{
+	memset(g, 0, sizeof *g);
+	CHECK_EQ_INT(store_acl_shared_with(st, account, collect, g), STORE_OK);
+	return g->text;
+}
+
+static uint32_t rights(struct store *st, uint32_t account, uint32_t owner, uint32_t mailbox)
+{
+	uint32_t r = 0xdead;
+	CHECK_EQ_INT(store_mailbox_rights(st, account, owner, mailbox, &r), STORE_OK);
+	return r;
+}
+
+static uint32_t letters(const char *s)
+{
+	uint32_t r = 0;
+	CHECK_EQ_INT(store_acl_rights_parse(s, strlen(s), &r), STORE_OK);
+	return r;
+}
+
+/* Records in one database (the raw count: a twin left behind shows). */
+static size_t db_entries(struct store *st, int db)
+{
+	MDB_txn *txn;
+	MDB_stat s = {0};
+	if (store_rd_begin(st, &txn) != 0)
+		return (size_t)-1;
+	mdb_stat(txn, st->db[db], &s);
+	store_rd_end(st, txn);
+	return s.ms_entries;
+}
+
+static void check_letters(void)
+{
+	char out[16];
+	uint32_t r;
+
+	CHECK_EQ_INT((int)letters("lr"), (int)(STORE_ACL_L | STORE_ACL_R));
+	store_acl_rights_format(STORE_ACL_ALL, out, sizeof out);
+	CHECK_EQ_STR(out, "lrswipkxteacd");
+	store_acl_rights_format(0, out, sizeof out);
+	CHECK_EQ_STR(out, "");
+	/* §2.1.1: "c" is k, "d" is x t e; either shown when a member is. */
+	CHECK_EQ_INT((int)letters("c"), (int)STORE_ACL_K);
+	CHECK_EQ_INT((int)letters("d"), (int)(STORE_ACL_X | STORE_ACL_T | STORE_ACL_E));
+	store_acl_rights_format(STORE_ACL_T, out, sizeof out);
+	CHECK_EQ_STR(out, "td");
+	store_acl_rights_format(STORE_ACL_L | STORE_ACL_K, out, sizeof out);
+	CHECK_EQ_STR(out, "lkc");
+	/* Order of letters does not matter, repeats are harmless. */
+	CHECK_EQ_INT((int)letters("rlrl"), (int)(STORE_ACL_L | STORE_ACL_R));
+	/* Unknown letters, upper case, a NUL: refused. */
+	CHECK_EQ_INT(store_acl_rights_parse("lz", 2, &r), STORE_EINVAL);
+	CHECK_EQ_INT(store_acl_rights_parse("L", 1, &r), STORE_EINVAL);
+	CHECK_EQ_INT(store_acl_rights_parse("l\0r", 3, &r), STORE_EINVAL);
+	/* A short buffer is cut, still a string. */
+	store_acl_rights_format(STORE_ACL_ALL, out, 4);
+	CHECK_EQ_STR(out, "lrs");
+}
+
+int main(void)
+{
+	struct store *st;
+	uint32_t ann = 0, bob = 0, cat = 0, team = 0, kid = 0, inbox = 0;
+	struct got g;
+	char err[256];
+	char want[256];
+
+	check_letters();
+	if (unit_env_begin(base, sizeof base, "acl") < 0)
+		return 1;
+	st = unit_store_with_account(base, 0, "ann@example.test", &ann);
+	if (!st)
+		return unit_done("test_store_acl");
+	CHECK_EQ_INT(store_account_add(st, "bob@example.test", "pw", 0, &bob, err, sizeof err), STORE_OK);
+	CHECK_EQ_INT(store_account_add(st, "cat@example.test", "pw", 0, &cat, err, sizeof err), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_create(st, ann, "Team", &team), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_create(st, ann, "Team/Kid", &kid), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_find(st, ann, "INBOX", &inbox), STORE_OK);
+
+	/* The owner holds every right, nothing stored; others none. */
+	CHECK_EQ_INT((int)rights(st, ann, ann, team), (int)STORE_ACL_ALL);
+	CHECK_EQ_INT((int)rights(st, bob, ann, team), 0);
+	CHECK_EQ_STR(shared(st, bob, &g), "");
+
+	/* A grant: forward and reverse. */
+	CHECK_EQ_INT(store_acl_set(st, ann, team, bob, letters("lr")), STORE_OK);
+	CHECK_EQ_INT((int)rights(st, bob, ann, team), (int)letters("lr"));
+	CHECK_EQ_INT((int)rights(st, cat, ann, team), 0);
+	CHECK_EQ_INT((int)rights(st, bob, ann, kid), 0); /* no inheritance */
+	snprintf(want, sizeof want, "%u/%u>%u:lr", ann, team, bob);
+	CHECK_EQ_STR(grants(st, ann, team, &g), want);
+	CHECK_EQ_STR(shared(st, bob, &g), want);
+	CHECK_EQ_STR(shared(st, cat, &g), "");
+
+	/* Changed, not added: still one record each way. */
+	CHECK_EQ_INT(store_acl_set(st, ann, team, bob, letters("lrswi")), STORE_OK);
+	CHECK_EQ_INT((int)rights(st, bob, ann, team), (int)letters("lrswi"));
+	CHECK_EQ_INT((int)db_entries(st, DB_ACL), 1);
+	CHECK_EQ_INT((int)db_entries(st, DB_ACL_REV), 1);
+
+	/* "+" and "-": added to and taken from the grant in place; taking
+	 * the last right away removes the records. */
+	uint32_t now = 0;
+	CHECK_EQ_INT(store_acl_modify(st, ann, team, bob, STORE_ACL_ADD, letters("te"), &now), STORE_OK);
+	CHECK_EQ_INT((int)now, (int)letters("lrswite"));
+	CHECK_EQ_INT(store_acl_modify(st, ann, team, bob, STORE_ACL_REMOVE, letters("te"), &now),
+		     STORE_OK);
+	CHECK_EQ_INT((int)now, (int)letters("lrswi"));
+	CHECK_EQ_INT(store_acl_modify(st, ann, kid, cat, STORE_ACL_ADD, letters("l"), &now), STORE_OK);
+	CHECK_EQ_INT(store_acl_modify(st, ann, kid, cat, STORE_ACL_REMOVE, STORE_ACL_ALL, &now), STORE_OK);
+	CHECK_EQ_INT((int)now, 0);
+	CHECK_EQ_INT(store_acl_modify(st, ann, kid, cat, 7, STORE_ACL_ALL, &now), STORE_EINVAL);
+	CHECK_EQ_INT((int)db_entries(st, DB_ACL), 1);
+	CHECK_EQ_INT((int)db_entries(st, DB_ACL_REV), 1);
+
+	/* The owner cannot be a grantee, unknown bits are refused, a
+	 * mailbox or grantee that does not exist is ENOTFOUND. */
+	CHECK_EQ_INT(store_acl_set(st, ann, team, ann, letters("l")), STORE_EINVAL);
+	CHECK_EQ_INT(store_acl_set(st, ann, team, bob, 1u << 20), STORE_EINVAL);
+	CHECK_EQ_INT(store_acl_set(st, ann, 999, bob, letters("l")), STORE_ENOTFOUND);
+	CHECK_EQ_INT(store_acl_set(st, ann, team, 999, letters("l")), STORE_ENOTFOUND);
+	CHECK_EQ_INT((int)db_entries(st, DB_ACL), 1);
+
+	/* Anyone adds to each account's own grant; the owner's mailbox given
+	 * to anyone is not "shared with" the owner. */
+	CHECK_EQ_INT(store_acl_set(st, ann, team, STORE_ACL_ANYONE, letters("lrt")), STORE_OK);
+	CHECK_EQ_INT(store_acl_set(st, ann, inbox, STORE_ACL_ANYONE, letters("l")), STORE_OK);
+	CHECK_EQ_INT((int)rights(st, bob, ann, team), (int)letters("lrswit"));
+	CHECK_EQ_INT((int)rights(st, cat, ann, team), (int)letters("lrt"));
+	CHECK_EQ_INT((int)rights(st, ann, ann, team), (int)STORE_ACL_ALL);
+	snprintf(want, sizeof want, "%u/%u>%u:l %u/%u>%u:lrswitd", ann, inbox, bob, ann, team, bob);
+	CHECK_EQ_STR(shared(st, bob, &g), want);
+	snprintf(want, sizeof want, "%u/%u>%u:l %u/%u>%u:lrtd", ann, inbox, cat, ann, team, cat);
+	CHECK_EQ_STR(shared(st, cat, &g), want);
+	CHECK_EQ_STR(shared(st, ann, &g), "");
+	snprintf(want, sizeof want, "%u/%u>0:lrtd %u/%u>%u:lrswi", ann, team, ann, team, bob);
+	CHECK_EQ_STR(grants(st, ann, team, &g), want);
+	CHECK_EQ_INT(store_acl_shared_with(st, 0, collect, &g), STORE_EINVAL);
+
+	/* Rights 0 removes the grant, both records. */
+	CHECK_EQ_INT(store_acl_set(st, ann, inbox, STORE_ACL_ANYONE, 0), STORE_OK);
+	CHECK_EQ_INT(store_acl_set(st, ann, inbox, STORE_ACL_ANYONE, 0), STORE_OK); /* again: fine */
+	CHECK_EQ_INT((int)rights(st, cat, ann, inbox), 0);
+	CHECK_EQ_INT((int)db_entries(st, DB_ACL), 2);
+	CHECK_EQ_INT((int)db_entries(st, DB_ACL_REV), 2);
+
+	/* RENAME keeps the grants (ids, not names). */
+	CHECK_EQ_INT(store_mailbox_rename(st, ann, "Team", "Crew"), STORE_OK);
+	CHECK_EQ_INT((int)rights(st, bob, ann, team), (int)letters("lrswit"));
+
+	/* DELETE of a mailbox drops its grants, forward and reverse. */
+	CHECK_EQ_INT(store_acl_set(st, ann, kid, cat, letters("lr")), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_delete(st, ann, "Crew/Kid"), STORE_OK);
+	CHECK_EQ_INT((int)rights(st, cat, ann, kid), 0);
+	CHECK_EQ_INT((int)db_entries(st, DB_ACL), 2);
+	CHECK_EQ_INT((int)db_entries(st, DB_ACL_REV), 2);
+
+	/* Removing a grantee drops the grants made to it; the others stay. */
+	uint32_t bobs = 0;
+	CHECK_EQ_INT(store_mailbox_find(st, bob, "INBOX", &bobs), STORE_OK);
+	CHECK_EQ_INT(store_acl_set(st, bob, bobs, cat, letters("lr")), STORE_OK);
+	CHECK_EQ_INT(store_account_del(st, "cat@example.test", err, sizeof err), STORE_OK);
+	snprintf(want, sizeof want, "%u/%u>%u:lrswitd", ann, team, bob);
+	CHECK_EQ_STR(shared(st, bob, &g), want);
+	snprintf(want, sizeof want, "%u/%u>0:lrtd %u/%u>%u:lrswi", ann, team, ann, team, bob);
+	CHECK_EQ_STR(grants(st, ann, team, &g), want);
+	CHECK_EQ_STR(grants(st, bob, bobs, &g), "");
+	CHECK_EQ_INT((int)db_entries(st, DB_ACL), 2);
+	CHECK_EQ_INT((int)db_entries(st, DB_ACL_REV), 2);
+
+	/* A schema 15 store (no acl databases) migrates to 16 and keeps
+	 * working; the grants of a 16 store survive a reopen. */
+	CHECK_EQ_INT(store_test_set_schema(st, 15), STORE_OK);
+	{
+		MDB_txn *txn;
+		CHECK_EQ_INT(mdb_txn_begin(st->env, NULL, 0, &txn), 0);
+		CHECK_EQ_INT(mdb_drop(txn, st->db[DB_ACL], 1), 0);
+		CHECK_EQ_INT(mdb_drop(txn, st->db[DB_ACL_REV], 1), 0);
+		CHECK_EQ_INT(mdb_txn_commit(txn), 0);
+	}
+	store_close(&st);
+	CHECK_EQ_INT(store_open(base, 0, &st, err, sizeof err), STORE_OK);
+	if (st) {
+		CHECK_EQ_INT((int)rights(st, bob, ann, team), 0);
+		CHECK_EQ_INT(store_acl_set(st, ann, team, bob, letters("lr")), STORE_OK);
+		store_close(&st);
+	}
+	CHECK_EQ_INT(store_open(base, 0, &st, err, sizeof err), STORE_OK);
+	if (st) {
+		CHECK_EQ_INT((int)rights(st, bob, ann, team), (int)letters("lr"));
+		/* Removing the owner drops the grants on its mailboxes. */
+		CHECK_EQ_INT(store_account_del(st, "ann@example.test", err, sizeof err), STORE_OK);
+		CHECK_EQ_STR(shared(st, bob, &g), "");
+		CHECK_EQ_INT((int)db_entries(st, DB_ACL), 0);
+		CHECK_EQ_INT((int)db_entries(st, DB_ACL_REV), 0);
+		store_close(&st);
+	}
+	unit_rmrf(base);
+	return unit_done("test_store_acl");
+}
