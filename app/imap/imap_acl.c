@@ -1,0 +1,110 @@
+/*
+ * imap_acl.c — RFC 4314 §4's table of the rights IMAP commands need on a
+ * mailbox (imap_acl.h says how commands use it).
+ */
+#include "imap/imap_acl.h"
+
+#include <string.h>
+
+#include "imap/imap_mailbox_view.h"
+
+/* All of these are needed for the row's operation. */
+static const uint32_t need_all[IMAP_ACL_OP_COUNT] = {
+    [IMAP_ACL_OP_LOOKUP] = STORE_ACL_L,
+    [IMAP_ACL_OP_READ] = STORE_ACL_R,
+    [IMAP_ACL_OP_APPEND] = STORE_ACL_I,
+    /* MOVE sets \Deleted on the source and expunges it (RFC 6851 §3.3). */
+    [IMAP_ACL_OP_MOVE_FROM] = STORE_ACL_T | STORE_ACL_E,
+    [IMAP_ACL_OP_EXPUNGE] = STORE_ACL_E,
+    [IMAP_ACL_OP_CREATE_UNDER] = STORE_ACL_K,
+    [IMAP_ACL_OP_DELETE] = STORE_ACL_X,
+    [IMAP_ACL_OP_ADMIN] = STORE_ACL_A,
+    [IMAP_ACL_OP_MYRIGHTS] = 0, /* any right: below */
+};
+
+int imap_acl_allows(uint32_t rights, enum imap_acl_op op)
+{
+	if ((unsigned)op >= IMAP_ACL_OP_COUNT)
+		return 0;
+	if (op == IMAP_ACL_OP_MYRIGHTS)
+		return (rights & STORE_ACL_ALL) != 0;
+	return (rights & need_all[op]) == need_all[op];
+}
+
+unsigned imap_acl_flags_allowed(uint32_t rights, int *keywords_r)
+{
+	unsigned f = 0;
+
+	if (rights & STORE_ACL_S)
+		f |= IMAP_F_SEEN;
+	if (rights & STORE_ACL_T)
+		f |= IMAP_F_DELETED;
+	if (rights & STORE_ACL_W)
+		f |= IMAP_F_ANSWERED | IMAP_F_FLAGGED | IMAP_F_DRAFT;
+	if (keywords_r)
+		*keywords_r = (rights & STORE_ACL_W) != 0;
+	return f;
+}
+
+int imap_acl_select_readonly(uint32_t rights)
+{
+	return (rights & (STORE_ACL_I | STORE_ACL_E | STORE_ACL_S | STORE_ACL_W | STORE_ACL_T)) == 0;
+}
+
+/* "Shared/OWNER/M": OWNER (owner_r, NUL-terminated) and M; -1 when name
+ * is no shared name. The owner's address ends at the first "/" after its
+ * "@" (a domain has none; a local part may). */
+static int shared_split(const char *name, char *owner_r, size_t ownersz, const char **rest_r)
+{
+	size_t pl = sizeof IMAP_ACL_PREFIX - 1;
+
+	if (strncmp(name, IMAP_ACL_PREFIX, pl) != 0)
+		return -1;
+	const char *o = name + pl, *at = strchr(o, '@');
+	const char *slash = at ? strchr(at, '/') : NULL;
+	if (!slash || slash == o || (size_t)(slash - o) >= ownersz || slash[1] == '\0')
+		return -1;
+	memcpy(owner_r, o, (size_t)(slash - o));
+	owner_r[slash - o] = '\0';
+	*rest_r = slash + 1;
+	return 0;
+}
+
+static int resolve(struct store *st, uint32_t account, const char *name, int shared_on,
+		   struct imap_acl_target *t)
+{
+	char owner[STORE_ADDR_MAX + 1];
+	const char *rest;
+	int rc;
+
+	memset(t, 0, sizeof *t);
+	t->name = name;
+	if (!shared_on || shared_split(name, owner, sizeof owner, &rest) != 0) {
+		t->owner = account;
+		t->rights = STORE_ACL_ALL;
+		return store_mailbox_find(st, account, name, &t->mailbox);
+	}
+	t->shared = 1;
+	t->name = rest;
+	if ((rc = store_account_id(st, owner, &t->owner)) != STORE_OK)
+		return rc;
+	if (t->owner == account)
+		return STORE_ENOTFOUND; /* its own are in the personal namespace */
+	if ((rc = store_mailbox_find(st, t->owner, rest, &t->mailbox)) != STORE_OK)
+		return rc;
+	if ((rc = store_mailbox_rights(st, account, t->owner, t->mailbox, &t->rights)) != STORE_OK)
+		return rc;
+	return t->rights ? STORE_OK : STORE_ENOTFOUND;
+}
+
+int imap_acl_resolve(struct store *st, uint32_t account, const char *name,
+		     struct imap_acl_target *t)
+{
+	return resolve(st, account, name, IMAP_ACL_ENABLED, t);
+}
+
+int imap_acl_resolve_any(struct store *st, uint32_t account, const char *name,
+			 struct imap_acl_target *t)
+{
+	return resolve(st, account, name, 1, t);
+}

@@ -1,0 +1,107 @@
+/*
+ * imap_acl.h — what each IMAP command needs on a mailbox of another
+ * account (RFC 4314 §4), and the one switch that makes sharing reachable.
+ *
+ * The rights themselves (bits, letters, who holds what) are the store's
+ * (store_acl.c, STORE_ACL_*); this is the protocol's table over them, so
+ * that no command decides rights on its own: a command names its
+ * operation and asks imap_acl_allows(). The owner holds every right, so
+ * for an own mailbox every question answers yes with no store read.
+ *
+ * Flags are shared: every account that may see a message sees the same
+ * \Seen and the same keywords (Dovecot's default without INDEXPVT; RFC
+ * 4314 allows it). So "s" is a shared flag right like "w" and "t".
+ */
+#ifndef TERN_IMAP_IMAP_ACL_H
+#define TERN_IMAP_IMAP_ACL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+/*
+ * The switch: 0 while shared mailboxes are not complete and enforced by
+ * every command. Off, there is no ACL capability, NAMESPACE shows only
+ * the personal namespace, the RFC 4314 commands answer BAD as unknown
+ * commands and no shared name resolves. Turned on by the commit that
+ * completes the feature, in this one place.
+ */
+#define IMAP_ACL_ENABLED 0
+
+/* The personal namespace's shared counterpart (RFC 2342): a mailbox M of
+ * owner@example.test shared with the user is "Shared/owner@example.test/M"
+ * (Cyrus and Stalwart name theirs in words too; Dovecot's "shared/"). */
+#define IMAP_ACL_PREFIX "Shared/"
+
+/* Operations on one mailbox, the rows of RFC 4314 §4's table. */
+enum imap_acl_op {
+	IMAP_ACL_OP_LOOKUP,       /* LIST, LSUB show it; a name resolves to it */
+	IMAP_ACL_OP_READ,         /* SELECT, EXAMINE, STATUS, FETCH, SEARCH, SORT, THREAD */
+	IMAP_ACL_OP_APPEND,       /* APPEND, COPY or MOVE into */
+	IMAP_ACL_OP_MOVE_FROM,    /* MOVE out of (the source's \Deleted and expunge) */
+	IMAP_ACL_OP_EXPUNGE,      /* EXPUNGE, UID EXPUNGE, CLOSE's expunge */
+	IMAP_ACL_OP_CREATE_UNDER, /* CREATE with it as the parent; RENAME to under it */
+	IMAP_ACL_OP_DELETE,       /* DELETE it; RENAME it (the old name) */
+	IMAP_ACL_OP_ADMIN,        /* SETACL, DELETEACL, GETACL, LISTRIGHTS */
+	IMAP_ACL_OP_MYRIGHTS,     /* MYRIGHTS: any right at all */
+	IMAP_ACL_OP_COUNT
+};
+
+/* 1 when rights allow op, 0 when not. */
+int imap_acl_allows(uint32_t rights, enum imap_acl_op op);
+
+/*
+ * The system flags (IMAP_F_*) and whether keywords a STORE, APPEND or
+ * COPY may set or clear with rights: \Seen needs "s", \Deleted "t", the
+ * other flags and keywords "w" (RFC 4314 §4). A change asked of a flag
+ * the user may not change is left out silently, as Dovecot does; the
+ * command fails only when it needs a right it lacks altogether.
+ */
+unsigned imap_acl_flags_allowed(uint32_t rights, int *keywords_r);
+
+/* SELECT opens read-only when the user holds none of "i", "e" and the
+ * shared flag rights "s", "w", "t" (RFC 4314 §4, SELECT's note): 1 then. */
+int imap_acl_select_readonly(uint32_t rights);
+
+/*
+ * A client's mailbox name turned into the mailbox it stands for: the one
+ * resolver every command goes through. owner is the account holding it,
+ * name the owner's name for it (a pointer into the name given), rights
+ * what the user may do (every right for an own mailbox: no store read).
+ */
+struct imap_acl_target {
+	uint32_t owner, mailbox, rights;
+	int shared;       /* 1: a name under IMAP_ACL_PREFIX */
+	const char *name; /* the owner's name of the mailbox */
+};
+
+/*
+ * Resolves name for account into t: an own name as store_mailbox_find()
+ * does; with the switch on, "Shared/OWNER/M" to OWNER's mailbox M. A
+ * shared name whose owner is no account (an alias included: a name
+ * stands for one mailbox, and an alias may stand for several accounts),
+ * is the user itself, or names a mailbox the user holds no right on is,
+ * as a mailbox that does not exist, STORE_ENOTFOUND (RFC 4314 §6: an
+ * error never tells a mailbox apart that the user may not see).
+ * STORE_OK, STORE_ENOTFOUND or STORE_ETEMP.
+ */
+int imap_acl_resolve(struct store *st, uint32_t account, const char *name,
+		     struct imap_acl_target *t);
+/* The same whatever the switch (unit tests; imap_acl_resolve otherwise). */
+int imap_acl_resolve_any(struct store *st, uint32_t account, const char *name,
+			 struct imap_acl_target *t);
+
+struct imap_session;
+struct imap_arg;
+/*
+ * A command's mailbox argument (cmd_acl.c): decoded into name (namesz
+ * octets), resolved into t and checked for op. 0, or -1 after the tagged
+ * NO: [NONEXISTENT] for a name that resolves to nothing or to a mailbox
+ * the user may not look up ("l"), [NOPERM] when it may but lacks op's
+ * right.
+ */
+int imap_acl_target(struct imap_session *s, const struct imap_arg *arg, enum imap_acl_op op,
+		    char *name, size_t namesz, struct imap_acl_target *t);
+
+#endif
