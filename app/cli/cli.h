@@ -16,6 +16,10 @@
 int cli_account(const struct config *cfg, int argc, char **argv);
 int cli_domain(const struct config *cfg, int argc, char **argv);
 int cli_alias(const struct config *cfg, int argc, char **argv);
+/* tern acl list|set|del (cmd_acl.c); cli_acl_run is the command without
+ * the shared mailboxes' switch (imap/imap_acl.h), for its tests. */
+int cli_acl(const struct config *cfg, int argc, char **argv);
+int cli_acl_run(const struct config *cfg, int argc, char **argv);
 int cli_fetch(const struct config *cfg, int argc, char **argv);
 int cli_health(const struct config *cfg, int argc, char **argv);
 int cli_setup_code(const struct config *cfg, int argc, char **argv);

@@ -80,6 +80,11 @@ static const struct cli_help helps[] = {
 		   "                                     TARGET outside our domains is forwarded)\n"
 		   "       tern alias del ALIAS [TARGET]\n"
 		   "       tern alias list\n" },
+	{ "acl", "usage: tern acl list OWNER [MAILBOX]   (lines MAILBOX, IDENTIFIER, RIGHTS)\n"
+		 "       tern acl set OWNER MAILBOX IDENTIFIER RIGHTS\n"
+		 "       tern acl del OWNER MAILBOX IDENTIFIER\n"
+		 "  IDENTIFIER: an account's address or anyone; RIGHTS: letters of lrswipkxtea\n"
+		 "  (RFC 4314; c and d stand for k and xte)\n" },
 	{ "fetch", "usage: tern fetch EMAIL [--mailbox NAME] [--id ID [--envelope]]\n" },
 	{ "setup-code", "usage: tern setup-code   the web wizard's one-time code (until an admin exists)\n" },
 	{ "admin", "usage: tern admin passwd     (password on stdin; asked twice on a terminal)\n"

@@ -21,6 +21,7 @@ static const struct {
 	{ "serve", cli_serve },       { "health", cli_health },
 	{ "account", cli_account },   { "domain", cli_domain },
 	{ "alias", cli_alias },       { "setup-code", cli_setup_code },
+	{ "acl", cli_acl },
 	{ "token", cli_token },       { "admin", cli_admin },
 	{ "fetch", cli_fetch },       { "sieve", cli_sieve },
 	{ "spam", cli_spam },
