@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/utf8.h"
+#include "imap/imap_acl.h"
 #include "imap/imap_utf7.h"
 #include "net/conn.h"
 #include "store/store.h"
@@ -84,8 +85,10 @@ const char *imap_capabilities(const struct imap_session *s)
 	char url[320];
 	/* JMAPACCESS (RFC 9698) only where this process serves JMAP. */
 	int jmap = http_jmap_session_url(url, sizeof url) == 0;
-	snprintf(caps, sizeof(caps), "%s%s%s APPENDLIMIT=%llu MESSAGELIMIT=%u SAVELIMIT=%u%s%s",
-		 CAPS_BASE, CAPS_MORE, compress, (unsigned long long)imap_append_limit(),
+	/* Shared mailboxes (RFC 4314), once complete (imap_acl.h). */
+	const char *acl = IMAP_ACL_ENABLED ? " ACL RIGHTS=texk" : "";
+	snprintf(caps, sizeof(caps), "%s%s%s%s APPENDLIMIT=%llu MESSAGELIMIT=%u SAVELIMIT=%u%s%s",
+		 CAPS_BASE, CAPS_MORE, acl, compress, (unsigned long long)imap_append_limit(),
 		 imap_message_limit(), imap_save_limit(), jmap ? " JMAPACCESS" : "", tail);
 	return caps;
 }
@@ -139,7 +142,12 @@ static void cmd_getjmapaccess(struct imap_session *s, const struct imap_cmd *cmd
 
 static void cmd_namespace(struct imap_session *s, const struct imap_cmd *cmd)
 {
-	imap_reply(s, "* NAMESPACE ((\"\" \"/\")) NIL NIL");
+	/* RFC 2342: personal, other users' (shared with the user: Shared/
+	 * OWNER/...), shared. The second only once sharing is on. */
+	if (IMAP_ACL_ENABLED)
+		imap_reply(s, "* NAMESPACE ((\"\" \"/\")) ((\"" IMAP_ACL_PREFIX "\" \"/\")) NIL");
+	else
+		imap_reply(s, "* NAMESPACE ((\"\" \"/\")) NIL NIL");
 	imap_tagged(s, "OK Namespace completed.");
 }
 
@@ -192,6 +200,11 @@ static const struct imap_cmd_def defs[] = {
 	{ IMAP_CMD_RESETKEY, imap_cmd_urlauth, AUTHED | SELECTED },
 	{ IMAP_CMD_URLFETCH, imap_cmd_urlauth, AUTHED | SELECTED },
 	{ IMAP_CMD_GETJMAPACCESS, cmd_getjmapaccess, AUTHED | SELECTED | NOARGS },
+	{ IMAP_CMD_SETACL, imap_cmd_acl, AUTHED | SELECTED },
+	{ IMAP_CMD_DELETEACL, imap_cmd_acl, AUTHED | SELECTED },
+	{ IMAP_CMD_GETACL, imap_cmd_acl, AUTHED | SELECTED },
+	{ IMAP_CMD_LISTRIGHTS, imap_cmd_acl, AUTHED | SELECTED },
+	{ IMAP_CMD_MYRIGHTS, imap_cmd_acl, AUTHED | SELECTED },
 	{ IMAP_CMD_GETQUOTA, imap_cmd_quota, AUTHED | SELECTED },
 	{ IMAP_CMD_GETQUOTAROOT, imap_cmd_quota, AUTHED | SELECTED },
 	{ IMAP_CMD_SETQUOTA, imap_cmd_quota, AUTHED | SELECTED },

@@ -480,7 +480,8 @@ struct imap_job {
 	uint64_t modseq;
 	char name[1024], name2[1024];
 	struct imap_fetch *fetch; /* FETCH waiting for its \Seen to be stored */
-	uint32_t target;                /* COPY/MOVE: the target mailbox */
+	uint32_t target;                /* COPY/MOVE: the target mailbox; SETACL: the grantee */
+	uint32_t rights;                /* SETACL: the rights (cmd_acl.c) */
 	struct store_copy_result *copy; /* COPY/MOVE: the result (cmd_copy.c) */
 	struct imap_progress progress;  /* COPY/MOVE: INPROGRESS while it runs */
 	uint64_t progress_timer;        /* and the next look at it, when due */
@@ -765,6 +766,9 @@ struct imap_sort_spec {
 void imap_sort_seqs(struct imap_session *s, const struct imap_sort_spec *spec, uint32_t *seqs,
 		    size_t n);
 void imap_cmd_thread(struct imap_session *s, const struct imap_cmd *cmd);
+
+/* cmd_acl.c: SETACL, DELETEACL, GETACL, LISTRIGHTS, MYRIGHTS (RFC 4314). */
+void imap_cmd_acl(struct imap_session *s, const struct imap_cmd *cmd);
 
 /* Helpers shared by handlers (imap_cmd.c). */
 /* A deep copy of args[0..n) (lists and strings, not sections) in a,
