@@ -165,7 +165,8 @@ static void append_stored(struct store_delivery *d, void *arg)
 			imap_tagged(s, "OK Replace completed.");
 			break;
 		}
-		if (s->state == IMAP_S_SELECTED && s->view.mailbox == a->mailbox)
+		if (s->state == IMAP_S_SELECTED && s->view.account == a->account &&
+		    s->view.mailbox == a->mailbox)
 			imap_session_sync(s); /* our own message: "* n EXISTS" */
 		/* A message the user files into Junk is a lesson (store.h). */
 		for (size_t i = 0; i < a->n; i++)

@@ -185,6 +185,12 @@ void imap_cmd_copy(struct imap_session *s, const struct imap_cmd *cmd)
 		imap_tagged(s, IMAP_NO_READ_ONLY);
 		return;
 	}
+	/* Out of another account's mailbox (imap_acl.h): its emails are that
+	 * account's, and a copy across accounts is not done yet. */
+	if (s->view.account != s->account) {
+		imap_tagged(s, "NO [CANNOT] Copying out of a shared mailbox is not supported yet.");
+		return;
+	}
 	struct imap_job *j = imap_job_new(s);
 	j->mailbox = s->view.mailbox;
 	j->uidvalidity = s->view.uidvalidity;

@@ -253,7 +253,7 @@ static void fetch_vanished(struct imap_session *s, const struct imap_seqset *set
 	uint32_t *gone;
 	size_t n, w = 0;
 
-	if (store_mailbox_vanished(imap_store, s->account, s->view.mailbox, since, &gone, &n) !=
+	if (store_mailbox_vanished(imap_store, s->view.account, s->view.mailbox, since, &gone, &n) !=
 	    STORE_OK)
 		return;
 	for (size_t i = 0; i < n; i++)

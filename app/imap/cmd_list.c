@@ -707,7 +707,7 @@ void imap_cmd_list(struct imap_session *s, const struct imap_cmd *cmd)
 			/* RFC 5819: STATUS right after the mailbox's LIST line. A
 			 * mailbox that vanished meanwhile just has none. */
 			if ((q.opt & RET_STATUS) && !m->nonexistent)
-				imap_status_append(s, m->name, &m->info, q.status, q.nstatus, q.want, &out);
+				imap_status_append(s, s->account, m->name, &m->info, q.status, q.nstatus, q.want, &out);
 		}
 	}
 	imap_write_big(s, buf_data(&out), buf_len(&out));

@@ -682,7 +682,7 @@ static size_t search_cached(struct imap_session *s, const struct node *root, uin
 	uint8_t *found = xmalloc(n);
 	size_t w = 0;
 
-	if (imap_subject_cache_each(imap_store, s->account, ids, n, found, cached_cb, &ce) == 0) {
+	if (imap_subject_cache_each(imap_store, s->view.account, ids, n, found, cached_cb, &ce) == 0) {
 		free(found);
 		return n;
 	}
@@ -702,7 +702,7 @@ static void cache_batch(struct imap_session *s, struct search_batch *b)
 	for (size_t i = 0; i < b->n; i++)
 		v[i] = b->lens[i] == NONE ? STR_NULL
 					  : str_make(buf_data(&b->text) + b->offs[i], b->lens[i]);
-	imap_subject_cache_add(imap_store, s->account, b->ids, v, b->n);
+	imap_subject_cache_add(imap_store, s->view.account, b->ids, v, b->n);
 	free(v);
 	b->n = 0;
 	buf_reset(&b->text);
@@ -755,7 +755,7 @@ static void search_all(struct imap_session *s, const struct node *root, struct c
 		buf_init(&b.fold, 256u * 1024); /* mime_search.c's SEARCH_VALUE_MAX */
 		for (size_t off = 0; off < n; off += SEARCH_BATCH) {
 			b.idx = idx + off;
-			if (store_emails_content(imap_store, s->account, ids + off,
+			if (store_emails_content(imap_store, s->view.account, ids + off,
 						 n - off < SEARCH_BATCH ? n - off : SEARCH_BATCH,
 						 batch_meta_cb, batch_cb, &b) != STORE_OK)
 				log_warn("imap", s->id, "event=search_read_failed");
@@ -890,7 +890,7 @@ static void search_narrow(struct imap_session *s, struct node *n)
 		size_t nc = fts_plan(n->needle, conds);
 		uint64_t *bits;
 		uint32_t through;
-		if (!nc || store_fts_candidates(imap_store, s->account, conds, nc, &bits, &through) !=
+		if (!nc || store_fts_candidates(imap_store, s->view.account, conds, nc, &bits, &through) !=
 				   STORE_OK || !bits)
 			return;
 		size_t sz = ((size_t)(through >> 6) + 1) * sizeof(*bits);

@@ -37,6 +37,12 @@
  * previous mailbox says "[CLOSED]" first, QRESYNC enabled or not (a server
  * offering QRESYNC always does, RFC 7162 §3.2.11), even when the new
  * SELECT fails.
+ *
+ * The name goes through imap_acl_target() (imap_acl.h): another
+ * account's mailbox shared with the user needs "r" and is loaded as its
+ * owner's (the view's account); for now it opens read-only whatever the
+ * rights, claims no \Recent, and the session follows the owner's change
+ * feed while it is selected (imap_session_watch_view()).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +50,7 @@
 
 #include "core/log.h"
 #include "core/xalloc.h"
+#include "imap/imap_acl.h"
 #include "imap/imap_seqset.h"
 #include "imap/imap_session.h"
 
@@ -223,7 +230,7 @@ static void qresync_answer(struct imap_session *s, const struct qresync *q)
 					  IMAP_MAX_RANGES, s->cmd_arena, &known) != IMAP_SEQSET_OK)
 		return;
 	uint32_t floor = qresync_match_floor(s, q);
-	if (store_mailbox_vanished(imap_store, s->account, v->mailbox, q->modseq, &gone, &n) ==
+	if (store_mailbox_vanished(imap_store, v->account, v->mailbox, q->modseq, &gone, &n) ==
 	    STORE_OK) {
 		size_t w = 0;
 		for (size_t i = 0; i < n; i++)
@@ -281,8 +288,8 @@ static void select_recent(struct imap_session *s, int examine)
 {
 	uint32_t first = 0, next = 0, n = 0;
 
-	int r = examine ? store_mailbox_recent(imap_store, s->account, s->view.mailbox, &first, &next)
-			: store_mailbox_recent_take(imap_store, s->account, s->view.mailbox, &first,
+	int r = examine ? store_mailbox_recent(imap_store, s->view.account, s->view.mailbox, &first, &next)
+			: store_mailbox_recent_take(imap_store, s->view.account, s->view.mailbox, &first,
 						    &next);
 	if (r == STORE_OK) {
 		s->view.recent[0][0] = first;
@@ -292,7 +299,7 @@ static void select_recent(struct imap_session *s, int examine)
 		n = imap_view_recent_count(&s->view);
 		if (!examine && first != next) {
 			struct recent_claim *c = xmalloc(sizeof(*c));
-			store_mailbox_claim_recent_async(imap_store, s->loop, s->account,
+			store_mailbox_claim_recent_async(imap_store, s->loop, s->view.account,
 							 s->view.mailbox, 1, next, &c->first, &c->next,
 							 recent_claimed, c);
 		}
@@ -307,7 +314,7 @@ int imap_select_recent_sync(struct imap_session *s, uint32_t last_uid, struct bu
 
 	if (!v->show_recent || v->count == 0 || v->msgs[v->count - 1].uid <= last_uid)
 		return 0;
-	if (store_mailbox_recent(imap_store, s->account, v->mailbox, &first, &next) != STORE_OK ||
+	if (store_mailbox_recent(imap_store, v->account, v->mailbox, &first, &next) != STORE_OK ||
 	    first == next)
 		return 0;
 	uint32_t *last = v->nrecent ? v->recent[v->nrecent - 1] : NULL;
@@ -316,7 +323,7 @@ int imap_select_recent_sync(struct imap_session *s, uint32_t last_uid, struct bu
 	/* Read again and noted in one step, so that no session on another
 	 * loop takes the same ones meanwhile (store_mailbox_recent_take()). */
 	if (!v->readonly &&
-	    (store_mailbox_recent_take(imap_store, s->account, v->mailbox, &first, &next) !=
+	    (store_mailbox_recent_take(imap_store, v->account, v->mailbox, &first, &next) !=
 		     STORE_OK ||
 	     first == next))
 		return 0;
@@ -338,13 +345,13 @@ int imap_select_recent_sync(struct imap_session *s, uint32_t last_uid, struct bu
 		 * shows these \Recent. Rare: it needs another session's claim
 		 * between the two reads. */
 		struct recent_claim *c = xmalloc(sizeof(*c));
-		store_mailbox_claim_recent_async(imap_store, s->loop, s->account, v->mailbox, 1,
+		store_mailbox_claim_recent_async(imap_store, s->loop, v->account, v->mailbox, 1,
 						 next, &c->first, &c->next, recent_claimed, c);
 		return 0;
 	}
 	if (!v->readonly) {
 		struct recent_claim *c = xmalloc(sizeof(*c));
-		store_mailbox_claim_recent_async(imap_store, s->loop, s->account, v->mailbox, 1,
+		store_mailbox_claim_recent_async(imap_store, s->loop, v->account, v->mailbox, 1,
 						 next, &c->first, &c->next, recent_claimed, c);
 	}
 	buf_printf(out, "* %u RECENT\r\n", imap_view_recent_count(v));
@@ -373,12 +380,16 @@ void imap_cmd_select(struct imap_session *s, const struct imap_cmd *cmd)
 		memset(&s->view, 0, sizeof(s->view));
 	}
 	imap_session_unselect(s);
-	if (imap_mailbox_arg(s, &cmd->args[0], name, sizeof(name)) < 0) {
+	/* RFC 4314 §4: SELECT and EXAMINE need "r" (every right on an own
+	 * mailbox); the view is the owner's mailbox. */
+	struct imap_acl_target t;
+	if (imap_acl_target(s, &cmd->args[0], IMAP_ACL_OP_READ, name, sizeof(name), &t) < 0) {
 		imap_view_close(&prev, imap_store);
 		return;
 	}
-	int r = store_mailbox_find(imap_store, s->account, name, &mailbox);
-	if (r == STORE_OK && prev.account == s->account && prev.mailbox == mailbox) {
+	mailbox = t.mailbox;
+	int r = STORE_OK;
+	if (prev.account == t.owner && prev.mailbox == mailbox) {
 		s->view = prev;
 		memset(&prev, 0, sizeof(prev));
 		int rr = imap_view_refresh(&s->view, imap_store);
@@ -387,9 +398,9 @@ void imap_cmd_select(struct imap_session *s, const struct imap_cmd *cmd)
 		if (rr < 0)
 			imap_view_free(&s->view);
 		if (rr == -1 || rr == -3) /* -3: another UIDVALIDITY, read afresh */
-			r = imap_view_load(&s->view, imap_store, s->account, mailbox);
-	} else if (r == STORE_OK) {
-		r = imap_view_load(&s->view, imap_store, s->account, mailbox);
+			r = imap_view_load(&s->view, imap_store, t.owner, mailbox);
+	} else {
+		r = imap_view_load(&s->view, imap_store, t.owner, mailbox);
 	}
 	imap_view_close(&prev, imap_store);
 	if (r == STORE_ENOTFOUND) {
@@ -402,7 +413,12 @@ void imap_cmd_select(struct imap_session *s, const struct imap_cmd *cmd)
 		return;
 	}
 	s->state = IMAP_S_SELECTED;
-	s->view.readonly = cmd->id == IMAP_CMD_EXAMINE;
+	/* Another account's mailbox is read-only for now, whatever the
+	 * rights: the writes (STORE, EXPUNGE, the implicit \Seen) go to the
+	 * session's own account until they learn the view's owner. Its
+	 * changes reach the session through the owner's feed. */
+	s->view.readonly = cmd->id == IMAP_CMD_EXAMINE || t.owner != s->account;
+	imap_session_watch_view(s);
 	/* FLAGS lists the keywords in use here, in the case first given
 	 * (RFC 9051 §7.3.5), as Dovecot does. */
 	imap_view_kw_reset(&s->view);
@@ -437,8 +453,10 @@ void imap_cmd_select(struct imap_session *s, const struct imap_cmd *cmd)
 	if (q.given)
 		qresync_answer(s, &q);
 	imap_notify_selected(s);
+	/* Reading another's mailbox claims none of its \Recent (the
+	 * owner's sessions are the ones to see them). */
 	if (!s->rev2)
-		select_recent(s, cmd->id == IMAP_CMD_EXAMINE);
+		select_recent(s, s->view.readonly);
 	imap_tagged(s, "OK [%s] %s completed.", s->view.readonly ? "READ-ONLY" : "READ-WRITE",
 		    cmd->id == IMAP_CMD_EXAMINE ? "Examine" : "Select");
 }

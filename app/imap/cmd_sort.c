@@ -198,7 +198,7 @@ static void gather_range(struct imap_session *s, struct arena *a, struct msg_key
 		if (content || references) {
 			g.k = &keys[i];
 			/* a message gone meanwhile sorts with empty keys */
-			store_email_content(imap_store, s->account, m->email_id, gather_cb, &g);
+			store_email_content(imap_store, s->view.account, m->email_id, gather_cb, &g);
 		}
 	}
 }

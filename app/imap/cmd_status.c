@@ -20,11 +20,15 @@
  * header has UTF-8 fields at its downgraded size (imap_downgrade.h), read
  * and measured once (rare: the MIME record rules out nearly all), then
  * kept (imap_dg_cache.h).
+ *
+ * A mailbox shared with the user (imap_acl.h) needs "r" (RFC 4314 §4);
+ * its counts are the owner's mailbox's, read from the owner's records.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/xalloc.h"
+#include "imap/imap_acl.h"
 #include "imap/imap_session.h"
 #include "mime/mime_cache.h"
 
@@ -177,16 +181,16 @@ void imap_cmd_status(struct imap_session *s, const struct imap_cmd *cmd)
 		imap_session_error(s);
 		return;
 	}
-	if (imap_mailbox_arg(s, &cmd->args[0], name, sizeof(name)) < 0)
+	/* RFC 4314 §4: STATUS needs "r" (an own mailbox: every right). */
+	struct imap_acl_target t;
+	if (imap_acl_target(s, &cmd->args[0], IMAP_ACL_OP_READ, name, sizeof(name), &t) < 0)
 		return;
 	if (want & ST_HIGHESTMODSEQ)
 		imap_session_condstore(s);
 
-	struct status_ctx c = { 0 };
-	int r = store_mailbox_find(imap_store, s->account, name, &c.mailbox);
+	struct status_ctx c = { .mailbox = t.mailbox };
 	/* One mailbox read, not all of them (clients ask each mailbox). */
-	if (r == STORE_OK)
-		r = store_mailbox_get(imap_store, s->account, c.mailbox, mailbox_cb, &c);
+	int r = store_mailbox_get(imap_store, t.owner, c.mailbox, mailbox_cb, &c);
 	if (r == STORE_ENOTFOUND) {
 		imap_tagged(s, "NO [NONEXISTENT] Mailbox doesn't exist: %s", name);
 		return;
@@ -197,7 +201,7 @@ void imap_cmd_status(struct imap_session *s, const struct imap_cmd *cmd)
 	}
 	struct buf out;
 	buf_init(&out, 2048);
-	if (imap_status_append(s, name, &c.info, list, n, want, &out) < 0) {
+	if (imap_status_append(s, t.owner, name, &c.info, list, n, want, &out) < 0) {
 		buf_free(&out);
 		imap_tagged(s, "NO [SERVERBUG] Internal error reading the mailbox.");
 		return;
@@ -207,7 +211,7 @@ void imap_cmd_status(struct imap_session *s, const struct imap_cmd *cmd)
 	imap_tagged(s, "OK Status completed.");
 }
 
-int imap_status_append(struct imap_session *s, const char *name,
+int imap_status_append(struct imap_session *s, uint32_t owner, const char *name,
 		       const struct store_mailbox_info *info, const struct imap_arg *list, size_t n,
 		       unsigned want, struct buf *out)
 {
@@ -215,7 +219,7 @@ int imap_status_append(struct imap_session *s, const char *name,
 				.ascii = (want & ST_SIZE) && !s->utf8 };
 	unsigned listed = ST_SIZE | ST_UNSEEN | ST_DELETED | ST_RECENT | ST_DELETED_STORAGE;
 	if ((want & listed) &&
-	    store_email_list(imap_store, s->account, c.mailbox, email_cb, &c) != STORE_OK) {
+	    store_email_list(imap_store, owner, c.mailbox, email_cb, &c) != STORE_OK) {
 		free(c.shared);
 		free(c.dg);
 		return -1;
@@ -224,7 +228,7 @@ int imap_status_append(struct imap_session *s, const char *name,
 	free(c.shared);
 	/* RFC 8438 §1: SIZE is the sum of RFC822.SIZE, which FETCH gives
 	 * such a session downgraded. */
-	int64_t dg = imap_dg_size_delta(s->account, c.dg, c.ndg);
+	int64_t dg = imap_dg_size_delta(owner, c.dg, c.ndg);
 	c.size = dg < 0 && (uint64_t)-dg > c.size ? 0 : c.size + (uint64_t)dg;
 	free(c.dg);
 	uint32_t messages = (want & listed) ? c.counted : c.info.messages;
@@ -233,7 +237,7 @@ int imap_status_append(struct imap_session *s, const char *name,
 	 * below first_recent. The ones from there on are the unclaimed ones
 	 * counted above, which an EXAMINE shows \Recent without claiming:
 	 * counted once. */
-	if (s->state == IMAP_S_SELECTED && s->view.mailbox == c.mailbox)
+	if (s->state == IMAP_S_SELECTED && s->view.account == owner && s->view.mailbox == c.mailbox)
 		c.recent += imap_view_recent_below(&s->view, c.info.first_recent);
 
 	buf_append_c(out, "* STATUS ");

@@ -563,7 +563,7 @@ static int send_chunk(struct imap_session *s, struct imap_fetch *f)
 		 * expunged between two chunks (store_hold.c). */
 		int rc = f->hold.held
 			? store_hold_read(imap_store, &f->hold, chunk_cb, &c)
-			: store_email_raw(imap_store, s->account,
+			: store_email_raw(imap_store, s->view.account,
 					  s->view.msgs[f->cur].email_id, chunk_cb, &c);
 		if (rc != STORE_OK || c.bad)
 			return -1;
@@ -635,7 +635,7 @@ void imap_fetch_refill(struct imap_session *s)
 			if (f->need_raw ||
 			    (f->dg_want && f->has_size && m->dg != IMAP_DG_SIZED)) {
 				struct locate_ctx c = { f };
-				if (store_email_hold(imap_store, s->account,
+				if (store_email_hold(imap_store, s->view.account,
 						     s->view.msgs[f->cur].email_id, locate_cb, &c,
 						     &f->hold) != STORE_OK) {
 					end_message(f);
@@ -714,7 +714,7 @@ void imap_view_size_downgrades(struct imap_session *s, uint32_t from, uint32_t t
 			continue;
 		if (!c.a)
 			c.a = arena_new(65536);
-		if (store_email_content(imap_store, s->account, m->email_id, size_cb, &c) ==
+		if (store_email_content(imap_store, s->view.account, m->email_id, size_cb, &c) ==
 		    STORE_OK)
 			imap_view_note_downgrade(s, i, &c.dg);
 		imap_dg_free(&c.dg); /* a vanished message keeps its stored size */

@@ -370,7 +370,9 @@ static unsigned selected_events(const struct imap_notify *nt)
 
 static int is_selected(const struct imap_session *s, uint32_t id)
 {
-	return s->state == IMAP_S_SELECTED && s->view.mailbox == id;
+	/* NOTIFY watches the user's own mailboxes: a selected mailbox of
+	 * another account (imap_acl.h) is none of them. */
+	return s->state == IMAP_S_SELECTED && s->view.account == s->account && s->view.mailbox == id;
 }
 
 static void unseen_cb(void *arg, const struct store_email_info *info)
@@ -437,7 +439,7 @@ static void status_line(struct imap_session *s, const struct mbox_state *m, int 
 					   .uidnext = m->uidnext, .messages = m->messages,
 					   .highest_modseq = m->hms };
 	if (imap_status_items(items, n, &want) == 0)
-		imap_status_append(s, m->name, &info, items, n, want, out);
+		imap_status_append(s, s->account, m->name, &info, items, n, want, out);
 }
 
 static void list_line(struct buf *out, const char *attrs, const char *name, const char *old)

@@ -249,8 +249,30 @@ static void set_limits(struct imap_session *s)
 	}
 }
 
+static void change_cb(void *arg, uint32_t account, uint64_t modseq);
+
+void imap_session_watch_view(struct imap_session *s)
+{
+	if (s->state != IMAP_S_SELECTED || s->view.account == s->account || s->view_subscribed)
+		return;
+	s->view_sub.account = s->view.account;
+	s->view_sub.loop = s->loop;
+	s->view_sub.cb = change_cb;
+	s->view_sub.arg = s;
+	store_subscribe(imap_store, &s->view_sub);
+	s->view_subscribed = 1;
+}
+
+static void unwatch_view(struct imap_session *s)
+{
+	if (s->view_subscribed)
+		store_unsubscribe(imap_store, &s->view_sub);
+	s->view_subscribed = 0;
+}
+
 void imap_session_unselect(struct imap_session *s)
 {
+	unwatch_view(s);
 	if (s->state == IMAP_S_SELECTED) {
 		imap_view_close(&s->view, imap_store);
 		imap_searchres_clear(s);
@@ -513,6 +535,7 @@ void imap_session_free(struct imap_session *s)
 	if (s->subscribed)
 		store_unsubscribe(imap_store, &s->sub);
 	s->subscribed = 0;
+	unwatch_view(s);
 	imap_fetch_free(s);
 	imap_search_abort(s);
 	if (s->state == IMAP_S_SELECTED)

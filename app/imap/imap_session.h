@@ -159,6 +159,10 @@ struct imap_session {
 	/* change feed (subscribed while authenticated) */
 	struct store_sub sub;
 	int subscribed;
+	/* The selected mailbox's owner's feed, when that is another account
+	 * (a shared mailbox, imap_acl.h): its changes are synced as ours. */
+	struct store_sub view_sub;
+	int view_subscribed;
 
 	/* selected mailbox */
 	struct imap_mailbox_view view; /* valid in IMAP_S_SELECTED */
@@ -247,6 +251,10 @@ void imap_session_told_clear(struct imap_session *s);
 void imap_session_held_line(struct imap_session *s);
 /* Leaves the selected state (CLOSE, UNSELECT, a new SELECT). */
 void imap_session_unselect(struct imap_session *s);
+/* After a SELECT: subscribes to the view owner's change feed when that
+ * is another account, so its changes reach this session (IDLE, NOOP)
+ * as the account's own do. imap_session_unselect() ends it. */
+void imap_session_watch_view(struct imap_session *s);
 
 /* imap_cmd.c */
 /* Runs a complete command (p->cmd). */
@@ -677,10 +685,11 @@ void imap_searchres_clear(struct imap_session *s);
 /* cmd_status.c, shared with LIST-STATUS (cmd_list.c) */
 /* Checks a STATUS item list (n items); 0 and *want_r, or -1 for an unknown item. */
 int imap_status_items(const struct imap_arg *list, size_t n, unsigned *want_r);
-/* Appends "* STATUS name (...)" and CRLF to out for the mailbox info
+/* Appends "* STATUS name (...)" and CRLF to out for owner's mailbox info
  * describes (its id, counters; name and role unused), the items in the
- * order of list. 0, or -1 on a store error. */
-int imap_status_append(struct imap_session *s, const char *name,
+ * order of list. 0, or -1 on a store error. owner is s->account but for
+ * a mailbox shared with the user (imap_acl.h). */
+int imap_status_append(struct imap_session *s, uint32_t owner, const char *name,
 		       const struct store_mailbox_info *info, const struct imap_arg *list, size_t n,
 		       unsigned want, struct buf *out);
 

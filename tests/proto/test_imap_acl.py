@@ -132,3 +132,94 @@ def test_acl_commands_and_refusals():
         assert typ == "NO" and b"[NONEXISTENT]" in text, text
         c.logout()
         m.logout()
+
+
+def test_acl_status_needs_read():
+    """STATUS on a shared mailbox: the owner's counts with "r"; "l" alone
+    is NOPERM; nothing granted is NONEXISTENT, as for no mailbox."""
+    with Server(accounts=[(BOB, BOB_PW), (CAROL, CAROL_PW)], imap=True) as s:
+        m = login(s)
+        if "ACL" not in caps(m):
+            m.logout()
+            return "skip"
+        assert m.create("Team")[0] == "OK"
+        for i in range(2):
+            msg = b"Subject: t%d\r\n\r\nhello\r\n" % i
+            assert m.append("Team", "(\\Seen)" if i else None, None, msg)[0] == "OK"
+        c = login(s, user=CAROL, pw=CAROL_PW)
+        shared = '"Shared/bob@example.test/Team"'
+        typ, data = c.status(shared, "(MESSAGES UNSEEN)")
+        assert typ == "NO" and b"[NONEXISTENT]" in data[0], data
+        assert cmd(m, "SETACL", "Team", CAROL, "l")[0] == "OK"
+        typ, data = c.status(shared, "(MESSAGES UNSEEN)")
+        assert typ == "NO" and b"[NOPERM]" in data[0], data
+        assert cmd(m, "SETACL", "Team", CAROL, "lr")[0] == "OK"
+        typ, data = c.status(shared, "(MESSAGES UNSEEN)")
+        assert typ == "OK" and data == [b"Shared/bob@example.test/Team (MESSAGES 2 UNSEEN 1)"], data
+        # Carol's own mailboxes are her own, as ever.
+        typ, data = c.status("INBOX", "(MESSAGES)")
+        assert typ == "OK" and data == [b"INBOX (MESSAGES 0)"], data
+        c.logout()
+        m.logout()
+
+
+def test_acl_select_shared_read_only():
+    """A mailbox shared with "lr": SELECT says READ-ONLY (shared mailboxes
+    are read-only until writes reach the owner's account), FETCH reads
+    the owner's messages without setting \\Seen, SEARCH finds them, STORE
+    is refused, COPY out is refused for now; the owner's new message
+    reaches the reader's IDLE. Without "r" SELECT is NOPERM, without any
+    right NONEXISTENT."""
+    with Server(accounts=[(BOB, BOB_PW), (CAROL, CAROL_PW)], imap=True) as s:
+        m = login(s)
+        if "ACL" not in caps(m):
+            m.logout()
+            return "skip"
+        assert m.create("Team")[0] == "OK"
+        assert m.append("Team", None, None, b"Subject: one\r\n\r\nfirst body\r\n")[0] == "OK"
+        c = login(s, user=CAROL, pw=CAROL_PW)
+        shared = '"Shared/bob@example.test/Team"'
+        typ, data = c.select(shared)
+        assert typ == "NO" and b"[NONEXISTENT]" in data[0], data
+        assert cmd(m, "SETACL", "Team", CAROL, "l")[0] == "OK"
+        typ, data = c.select(shared)
+        assert typ == "NO" and b"[NOPERM]" in data[0], data
+        assert cmd(m, "SETACL", "Team", CAROL, "lrswi")[0] == "OK"
+        try:  # imaplib raises on a READ-ONLY answer to SELECT, selected all the same
+            c.select(shared)
+            assert False, "SELECT of an lrswi mailbox was not READ-ONLY"
+        except imaplib.IMAP4.readonly:
+            c.is_readonly = True  # so that imaplib goes on
+        assert c.state == "SELECTED" and c.untagged_responses.get("EXISTS") == [b"1"], \
+            c.untagged_responses
+        typ, data = c.fetch("1", "(BODY[TEXT] FLAGS)")
+        assert typ == "OK" and data[0][1] == b"first body\r\n", data
+        typ, data = c.fetch("1", "(FLAGS)")
+        assert typ == "OK" and b"\\Seen" not in data[0], data
+        typ, data = c.search(None, "BODY", "first")
+        assert typ == "OK" and data == [b"1"], data
+        typ, data = c.store("1", "+FLAGS", "(\\Flagged)")
+        assert typ == "NO", data
+        typ, data = c.copy("1", "INBOX")
+        assert typ == "NO" and b"[CANNOT]" in data[0], data
+        assert c.status("INBOX", "(MESSAGES)")[1] == [b"INBOX (MESSAGES 0)"]
+        # The owner's delivery reaches the reader in IDLE.
+        c.sock.settimeout(30)
+        tag = c._new_tag()
+        c.send(tag + b" IDLE\r\n")
+        assert c.readline().startswith(b"+"), "no IDLE continuation"
+        assert m.append("Team", None, None, b"Subject: two\r\n\r\nsecond\r\n")[0] == "OK"
+        line = c.readline()
+        assert line == b"* 2 EXISTS\r\n", line
+        c.send(b"DONE\r\n")
+        while not (line := c.readline()).startswith(tag):
+            pass
+        assert b"OK" in line, line
+        typ, data = c.fetch("2", "(BODY.PEEK[TEXT])")
+        assert typ == "OK" and data[0][1] == b"second\r\n", data
+        # The owner's own view of the mailbox is untouched by the reader.
+        m.select("Team")
+        typ, data = m.fetch("1:2", "(FLAGS)")
+        assert typ == "OK" and all(b"\\Seen" not in x for x in data), data
+        c.logout()
+        m.logout()
