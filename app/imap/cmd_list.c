@@ -33,6 +33,12 @@
  * level that is none, a "%" reaches whose subscribed descendant it does
  * not reach, with \Noselect
  * (RFC 3501 §6.3.9); a pattern without "%" lists no unsubscribed name.
+ *
+ * With shared mailboxes on (imap_acl.h), another account's mailbox the
+ * user may look up ("l") is listed as Shared/OWNER/NAME, the levels above
+ * it that are no mailbox of the user's as \Noselect (collect_shared());
+ * its name is matched, subscribed and listed like any other, and
+ * LIST-STATUS gives its STATUS only with "r".
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +47,7 @@
 #include "core/arena.h"
 #include "core/unorm.h"
 #include "core/xalloc.h"
+#include "imap/imap_acl.h"
 #include "imap/imap_session.h"
 #include "imap/imap_utf7.h"
 
@@ -62,6 +69,9 @@ struct mbx {
 	int kids;        /* a mailbox below it (\HasChildren) */
 	int below;       /* below it a name meets the selection that no pattern reaches */
 	int matched;     /* a pattern matches it */
+	int noselect;    /* a level of the shared namespace that is no mailbox of the user's */
+	uint32_t owner;  /* a shared mailbox's owner (0: the user's own) */
+	uint32_t rights; /* the user's rights on a shared mailbox */
 	struct store_mailbox_info info; /* name and role point above */
 };
 
@@ -124,6 +134,7 @@ static void collect_sub_cb(void *arg, const char *name)
 static struct ent *entries_sorted(struct collect *c);
 static struct mbx *entry_find(const struct ent *idx, size_t n, const char *p, size_t len);
 
+
 /* A subscribed name: its mailbox's entry says so already (store_mailbox_list);
  * a name without one becomes an entry of its own. Looked up in the sorted
  * mailbox names: a scan of them for each subscription took 65,535 squared
@@ -134,7 +145,12 @@ static void collect_subs_merge(struct collect *c)
 	struct ent *idx = entries_sorted(c);
 	for (size_t i = 0; i < c->nsubs; i++) {
 		const char *name = c->subs[i];
-		if (entry_find(idx, n, name, strlen(name)) || collect_grow(c) < 0)
+		struct mbx *f = entry_find(idx, n, name, strlen(name));
+		if (f) {
+			f->subscribed = 1; /* a shared mailbox's: not known before */
+			continue;
+		}
+		if (collect_grow(c) < 0)
 			continue;
 		struct mbx *m = &c->v[c->n++];
 		memset(m, 0, sizeof(*m));
@@ -482,6 +498,133 @@ static void collect_implied(struct collect *c, const struct list_req *q)
 	free(lv);
 }
 
+/*
+ * The other users' namespace (imap_acl.h): each mailbox another account
+ * shared with the user with "l" (RFC 4314 §4: LIST shows it only then)
+ * is an entry "Shared/OWNER/NAME" with the owner's mailbox's info, no
+ * special use (the owner's roles are not the user's); the levels above
+ * ("Shared", "Shared/OWNER", a parent not shared itself) are \Noselect
+ * entries. The grants are read first, the mailboxes after: no read
+ * inside another.
+ */
+struct grant {
+	uint32_t owner, mailbox, rights;
+};
+
+struct grants {
+	struct arena *a;
+	struct grant *v;
+	size_t n, cap;
+};
+
+static void grant_cb(void *arg, uint32_t owner, uint32_t mailbox, uint32_t grantee,
+		     uint32_t rights)
+{
+	struct grants *g = arg;
+	(void)grantee;
+	if (!(rights & STORE_ACL_L) || g->n >= LIST_MAX_ENTRIES)
+		return;
+	if (g->n == g->cap) {
+		size_t cap = g->cap ? g->cap * 2 : 16;
+		struct grant *v = arena_alloc(g->a, cap * sizeof(*v));
+		if (g->n)
+			memcpy(v, g->v, g->n * sizeof(*v));
+		g->v = v;
+		g->cap = cap;
+	}
+	g->v[g->n++] = (struct grant){ owner, mailbox, rights };
+}
+
+struct shared_add {
+	struct collect *c;
+	const char *owner_addr;
+	const struct grant *g;
+};
+
+static void shared_mailbox_cb(void *arg, const struct store_mailbox_info *info)
+{
+	struct shared_add *sa = arg;
+	struct collect *c = sa->c;
+	if (collect_grow(c) < 0)
+		return;
+	struct mbx *m = &c->v[c->n++];
+	memset(m, 0, sizeof(*m));
+	m->name = arena_printf(c->a, IMAP_ACL_PREFIX "%s/%s", sa->owner_addr, info->name);
+	m->role = "";
+	m->owner = sa->g->owner;
+	m->rights = sa->g->rights;
+	m->info = *info;
+	m->info.name = m->name;
+	m->info.role = m->role;
+	m->info.subscribed = 0; /* the owner's subscription, not the user's */
+}
+
+/* Adds a \Noselect level entry for each level above a shared entry that
+ * is no entry yet (idx: the entries sorted, n of them). */
+static void shared_levels(struct collect *c, size_t first)
+{
+	size_t n = c->n, nl = 0;
+	struct ent *idx = entries_sorted(c);
+	struct level *lv = NULL;
+	size_t capl = 0;
+
+	for (size_t i = first; i < n; i++) {
+		const char *name = c->v[i].name;
+		for (size_t k = sizeof IMAP_ACL_PREFIX - 2; name[k]; k++) {
+			if (name[k] != '/' || entry_find(idx, n, name, k))
+				continue;
+			if (nl == capl) {
+				capl = capl ? capl * 2 : 16;
+				lv = xrealloc(lv, capl * sizeof(*lv));
+			}
+			lv[nl++] = (struct level){ name, k };
+		}
+	}
+	free(idx);
+	if (nl)
+		qsort(lv, nl, sizeof(*lv), level_cmp);
+	for (size_t i = 0; i < nl; i++) {
+		if ((i && level_cmp(&lv[i - 1], &lv[i]) == 0) || collect_grow(c) < 0)
+			continue;
+		struct mbx *m = &c->v[c->n++];
+		memset(m, 0, sizeof(*m));
+		char *name = arena_alloc(c->a, lv[i].len + 1);
+		memcpy(name, lv[i].p, lv[i].len);
+		name[lv[i].len] = '\0';
+		m->name = name;
+		m->role = "";
+		m->noselect = 1;
+		m->info.name = m->name;
+		m->info.role = m->role;
+	}
+	free(lv);
+}
+
+/* The shared entries and their levels; -1 on a store error. */
+static int collect_shared(struct imap_session *s, struct collect *c)
+{
+	struct grants g = { .a = c->a };
+	size_t first = c->n;
+
+	if (!IMAP_ACL_ENABLED)
+		return 0;
+	if (store_acl_shared_with(imap_store, s->account, grant_cb, &g) != STORE_OK)
+		return -1;
+	for (size_t i = 0; i < g.n; i++) {
+		char addr[STORE_ADDR_MAX + 1];
+		struct shared_add sa = { c, addr, &g.v[i] };
+		int r = store_account_email(imap_store, g.v[i].owner, addr, sizeof addr);
+		if (r == STORE_OK)
+			r = store_mailbox_get(imap_store, g.v[i].owner, g.v[i].mailbox,
+					      shared_mailbox_cb, &sa);
+		if (r != STORE_OK && r != STORE_ENOTFOUND) /* gone meanwhile: not listed */
+			return -1;
+	}
+	if (c->n > first)
+		shared_levels(c, first);
+	return 0;
+}
+
 static int selected(const struct list_req *q, const struct mbx *m);
 
 /*
@@ -642,6 +785,7 @@ void imap_cmd_list(struct imap_session *s, const struct imap_cmd *cmd)
 		cpat_make(s->cmd_arena, q.pats[i], &q.cp[i]);
 	struct collect c = { .a = s->cmd_arena };
 	if (store_mailbox_list(imap_store, s->account, collect_cb, &c) != STORE_OK ||
+	    collect_shared(s, &c) < 0 ||
 	    store_subscription_list(imap_store, s->account, collect_sub_cb, &c) != STORE_OK) {
 		imap_tagged(s, "NO [SERVERBUG] Internal error reading mailboxes.");
 		return;
@@ -689,8 +833,10 @@ void imap_cmd_list(struct imap_session *s, const struct imap_cmd *cmd)
 				continue;
 			const char *attr = lsub ? NULL : imap_role_attr(m->role);
 			buf_printf(&out, "* %s (", word);
-			if (lsub_parent || (lsub && m->nonexistent))
+			if (lsub_parent || (lsub && (m->nonexistent || m->noselect)))
 				buf_append_c(&out, "\\Noselect");
+			else if (!lsub && m->noselect)
+				buf_append_c(&out, "\\Noselect ");
 			if (!lsub && m->nonexistent)
 				buf_printf(&out, "\\NonExistent%s",
 					   (q.opt & RET_SUBSCRIBED) && m->subscribed ? " \\Subscribed" : "");
@@ -706,8 +852,11 @@ void imap_cmd_list(struct imap_session *s, const struct imap_cmd *cmd)
 			buf_append_c(&out, "\r\n");
 			/* RFC 5819: STATUS right after the mailbox's LIST line. A
 			 * mailbox that vanished meanwhile just has none. */
-			if ((q.opt & RET_STATUS) && !m->nonexistent)
-				imap_status_append(s, s->account, m->name, &m->info, q.status, q.nstatus, q.want, &out);
+			/* A shared one's only with "r" (RFC 4314 §4, STATUS). */
+			if ((q.opt & RET_STATUS) && !m->nonexistent && !m->noselect &&
+			    (!m->owner || (m->rights & STORE_ACL_R)))
+				imap_status_append(s, m->owner ? m->owner : s->account, m->name, &m->info,
+						   q.status, q.nstatus, q.want, &out);
 		}
 	}
 	imap_write_big(s, buf_data(&out), buf_len(&out));

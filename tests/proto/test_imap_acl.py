@@ -223,3 +223,71 @@ def test_acl_select_shared_read_only():
         assert typ == "OK" and all(b"\\Seen" not in x for x in data), data
         c.logout()
         m.logout()
+
+
+def _names(data):
+    """LIST/LSUB answers as {name: attributes}."""
+    out = {}
+    for line in data:
+        mm = re.match(rb'\(([^)]*)\) "/" (.*)$', line)
+        assert mm, line
+        name = mm.group(2)
+        if name.startswith(b'"'):
+            name = name[1:-1]
+        out[name.decode()] = mm.group(1).decode()
+    return out
+
+
+def test_acl_list_other_users_namespace():
+    """LIST shows a shared mailbox only with "l", under Shared/OWNER/, the
+    levels above it \\Noselect \\HasChildren (RFC 9051 §6.3.9 with "*" and
+    "%"); SUBSCRIBE and LSUB work for shared names; LIST-STATUS gives a
+    shared mailbox's STATUS only with "r"."""
+    with Server(accounts=[(BOB, BOB_PW), (CAROL, CAROL_PW)], imap=True) as s:
+        m = login(s)
+        if "ACL" not in caps(m):
+            m.logout()
+            return "skip"
+        for name in ("Team", "Team/Support", "Private", "Hidden"):
+            assert m.create(name)[0] == "OK"
+        assert m.append("Team/Support", None, None, b"Subject: s\r\n\r\nx\r\n")[0] == "OK"
+        assert cmd(m, "SETACL", "Team/Support", CAROL, "lr")[0] == "OK"
+        assert cmd(m, "SETACL", "INBOX", "anyone", "l")[0] == "OK"
+        assert cmd(m, "SETACL", "Hidden", CAROL, "r")[0] == "OK"  # no "l": not listed
+        c = login(s, user=CAROL, pw=CAROL_PW)
+        typ, data = c.list('""', "*")
+        got = _names(data)
+        assert typ == "OK", data
+        assert got["Shared"] == "\\Noselect \\HasChildren", got
+        assert got["Shared/bob@example.test"] == "\\Noselect \\HasChildren", got
+        assert got["Shared/bob@example.test/Team"] == "\\Noselect \\HasChildren", got
+        assert got["Shared/bob@example.test/Team/Support"] == "\\HasNoChildren", got
+        assert got["Shared/bob@example.test/INBOX"] == "\\HasNoChildren", got
+        assert not any("Private" in n or "Hidden" in n for n in got), got
+        assert "INBOX" in got and "Sent" in got, got  # her own, as ever
+        # "%" stops at each level.
+        typ, data = c.list('""', "%")
+        got = _names(data)
+        assert got["Shared"] == "\\Noselect \\HasChildren" and "INBOX" in got, got
+        assert not any(n.startswith("Shared/") for n in got), got
+        typ, data = c.list('""', "Shared/%")
+        assert _names(data) == {"Shared/bob@example.test": "\\Noselect \\HasChildren"}, data
+        typ, data = c.list("Shared/bob@example.test/", "%")
+        assert _names(data) == {"Shared/bob@example.test/INBOX": "\\HasNoChildren",
+                                "Shared/bob@example.test/Team": "\\Noselect \\HasChildren"}, data
+        # Subscriptions are names: a shared one is listed as subscribed.
+        shared = '"Shared/bob@example.test/Team/Support"'
+        assert c.subscribe(shared)[0] == "OK"
+        typ, data = c.lsub('""', "Shared/*")
+        assert _names(data) == {"Shared/bob@example.test/Team/Support": ""}, data
+        typ, data = c.list('(SUBSCRIBED) ""', "Shared/*")
+        assert _names(data) == {"Shared/bob@example.test/Team/Support":
+                                "\\HasNoChildren \\Subscribed"}, data
+        # LIST-STATUS: STATUS only where "r" is held.
+        c.untagged_responses.pop("STATUS", None)
+        typ, data = c.list('""', "Shared/* RETURN (STATUS (MESSAGES))")
+        assert typ == "OK" and len(data) == 4, data
+        st = c.untagged_responses.pop("STATUS", [])
+        assert st == [b"Shared/bob@example.test/Team/Support (MESSAGES 1)"], st
+        c.logout()
+        m.logout()
