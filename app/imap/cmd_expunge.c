@@ -97,6 +97,7 @@ static void start(struct imap_session *s, const struct imap_seqset *set, int clo
 		}
 	}
 	struct imap_job *j = imap_job_new(s);
+	j->account = s->view.account; /* the mailbox's owner */
 	j->mailbox = s->view.mailbox;
 	j->uidvalidity = s->view.uidvalidity;
 	j->uids = deleted_uids(s, set, &j->n);
@@ -136,6 +137,10 @@ void imap_cmd_expunge(struct imap_session *s, const struct imap_cmd *cmd)
 		imap_tagged(s, IMAP_NO_READ_ONLY);
 		return;
 	}
+	if (s->view.lacks & STORE_ACL_E) { /* RFC 4314 §4: EXPUNGE needs "e" */
+		imap_tagged(s, "NO [NOPERM] Permission denied.");
+		return;
+	}
 	start(s, cmd->id == IMAP_CMD_UID_EXPUNGE ? &set : NULL, 0);
 }
 
@@ -146,7 +151,8 @@ void imap_cmd_close(struct imap_session *s, const struct imap_cmd *cmd)
 		imap_session_error(s);
 		return;
 	}
-	if (s->view.readonly) {
+	/* Without "e" CLOSE just closes (RFC 4314 §4: it expunges only with it). */
+	if (s->view.readonly || (s->view.lacks & STORE_ACL_E)) {
 		imap_session_unselect(s);
 		imap_tagged(s, "OK Close completed.");
 		return;

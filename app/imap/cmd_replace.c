@@ -41,6 +41,12 @@ void imap_cmd_replace(struct imap_session *s, const struct imap_cmd *cmd)
 		imap_tagged(s, IMAP_NO_READ_ONLY);
 		return;
 	}
+	/* Its APPEND half writes to the session's account: not into another
+	 * account's mailbox (imap_acl.h) until APPEND can. */
+	if (s->view.account != s->account) {
+		imap_tagged(s, "NO [CANNOT] REPLACE in a shared mailbox is not supported yet.");
+		return;
+	}
 	struct imap_replace rep = {
 		.mailbox = s->view.mailbox,
 		.uidvalidity = s->view.uidvalidity,

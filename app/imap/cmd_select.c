@@ -40,8 +40,9 @@
  *
  * The name goes through imap_acl_target() (imap_acl.h): another
  * account's mailbox shared with the user needs "r" and is loaded as its
- * owner's (the view's account); for now it opens read-only whatever the
- * rights, claims no \Recent, and the session follows the owner's change
+ * owner's (the view's account); it opens read-only without any of "i",
+ * "e", "s", "w", "t" (RFC 4314 §4), its PERMANENTFLAGS are the flags the
+ * rights let the user change, and the session follows the owner's change
  * feed while it is selected (imap_session_watch_view()).
  */
 #include <stdio.h>
@@ -413,11 +414,11 @@ void imap_cmd_select(struct imap_session *s, const struct imap_cmd *cmd)
 		return;
 	}
 	s->state = IMAP_S_SELECTED;
-	/* Another account's mailbox is read-only for now, whatever the
-	 * rights: the writes (STORE, EXPUNGE, the implicit \Seen) go to the
-	 * session's own account until they learn the view's owner. Its
+	/* Another account's mailbox: read-only without any right to change
+	 * it (RFC 4314 §4), and every write asks the rights it lacks; its
 	 * changes reach the session through the owner's feed. */
-	s->view.readonly = cmd->id == IMAP_CMD_EXAMINE || t.owner != s->account;
+	s->view.lacks = STORE_ACL_ALL & ~t.rights;
+	s->view.readonly = cmd->id == IMAP_CMD_EXAMINE || imap_acl_select_readonly(t.rights);
 	imap_session_watch_view(s);
 	/* FLAGS lists the keywords in use here, in the case first given
 	 * (RFC 9051 §7.3.5), as Dovecot does. */

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/xalloc.h"
+#include "imap/imap_acl.h"
 #include "imap/imap_seqset.h"
 #include "imap/imap_session.h"
 
@@ -237,10 +238,25 @@ void imap_cmd_store(struct imap_session *s, const struct imap_cmd *cmd)
 		imap_tagged(s, IMAP_NO_READ_ONLY);
 		return;
 	}
+	/* A mailbox shared with the user (imap_acl.h): the flags its rights
+	 * do not cover are left out, as Dovecot does (RFC 4314 §4: \Seen
+	 * needs "s", \Deleted "t", the rest "w"); FLAGS would clear those
+	 * too, so it needs all three; nothing left to change is NOPERM. */
+	if (s->view.lacks & (STORE_ACL_S | STORE_ACL_T | STORE_ACL_W)) {
+		uint32_t rights = STORE_ACL_ALL & ~s->view.lacks;
+		size_t had = buf_len(&kw);
+		buf_truncate(&kw, had ? imap_acl_keywords_filter(rights, buf_data(&kw), had) : 0);
+		if (op == STORE_KW_SET || (had && !buf_len(&kw))) {
+			buf_free(&kw);
+			imap_tagged(s, "NO [NOPERM] Permission denied.");
+			return;
+		}
+	}
 	/* A keyword already in use here keeps the case it has: "$forwarded"
 	 * sets the "$Forwarded" the client saw in FLAGS. */
 	imap_view_kw_canon(&s->view, buf_data(&kw), buf_len(&kw));
 	struct imap_job *j = imap_job_new(s);
+	j->account = s->view.account; /* the mailbox's owner */
 	j->mailbox = s->view.mailbox;
 	j->uidvalidity = s->view.uidvalidity;
 	j->uids = imap_set_uids(s, &ss, uid, &j->n);

@@ -46,6 +46,44 @@ unsigned imap_acl_flags_allowed(uint32_t rights, int *keywords_r)
 	return f;
 }
 
+static int word_is(const char *w, size_t n, const char *lower)
+{
+	size_t l = strlen(lower);
+	if (n != l)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = w[i] >= 'A' && w[i] <= 'Z' ? (char)(w[i] + 32) : w[i];
+		if (c != lower[i])
+			return 0;
+	}
+	return 1;
+}
+
+size_t imap_acl_keywords_filter(uint32_t rights, char *kw, size_t len)
+{
+	size_t out = 0;
+
+	for (size_t i = 0; i < len;) {
+		size_t st = i;
+		while (i < len && kw[i] != ' ')
+			i++;
+		size_t n = i - st;
+		i++; /* the space */
+		if (n == 0)
+			continue;
+		uint32_t need = word_is(kw + st, n, "$seen")      ? STORE_ACL_S
+				: word_is(kw + st, n, "$deleted") ? STORE_ACL_T
+								  : STORE_ACL_W;
+		if (!(rights & need))
+			continue;
+		if (out)
+			kw[out++] = ' ';
+		memmove(kw + out, kw + st, n);
+		out += n;
+	}
+	return out;
+}
+
 int imap_acl_select_readonly(uint32_t rights)
 {
 	return (rights & (STORE_ACL_I | STORE_ACL_E | STORE_ACL_S | STORE_ACL_W | STORE_ACL_T)) == 0;

@@ -60,6 +60,14 @@ int imap_acl_allows(uint32_t rights, enum imap_acl_op op);
  */
 unsigned imap_acl_flags_allowed(uint32_t rights, int *keywords_r);
 
+/*
+ * Keeps of kw (len octets: keywords separated by single spaces, the
+ * system flags as the store's "$seen", "$deleted", ... in any case) those
+ * rights let the user change, in place: "$seen" with "s", "$deleted"
+ * with "t", anything else with "w". Returns the new length.
+ */
+size_t imap_acl_keywords_filter(uint32_t rights, char *kw, size_t len);
+
 /* SELECT opens read-only when the user holds none of "i", "e" and the
  * shared flag rights "s", "w", "t" (RFC 4314 §4, SELECT's note): 1 then. */
 int imap_acl_select_readonly(uint32_t rights);

@@ -236,12 +236,14 @@ void imap_fetch_mark_seen(struct imap_session *s, struct imap_fetch *f)
 		uint32_t seq = imap_view_seq(&s->view, uids[i]);
 		need = seq && !(s->view.msgs[seq - 1].flags & IMAP_F_SEEN);
 	}
-	if (s->view.readonly || !need) {
+	/* The implicit \Seen needs "s" (RFC 4314 §4) on a shared mailbox. */
+	if (s->view.readonly || (s->view.lacks & STORE_ACL_S) || !need) {
 		free(uids);
 		imap_fetch_start(s, f);
 		return;
 	}
 	struct imap_job *j = imap_job_new(s);
+	j->account = s->view.account; /* the mailbox's owner */
 	j->mailbox = s->view.mailbox;
 	j->uidvalidity = s->view.uidvalidity;
 	j->uids = uids;

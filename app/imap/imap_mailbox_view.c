@@ -336,6 +336,32 @@ static int append_kwnames(const struct imap_mailbox_view *v, struct buf *out)
 	return buf_append_c(out, " ") < 0 ? -1 : buf_append(out, v->kwnames, v->kwnames_len);
 }
 
+/* PERMANENTFLAGS of a mailbox shared with the user without all of "s",
+ * "t" and "w": the flags it may change (RFC 4314 §4; keywords and \\*
+ * need "w"). */
+static int limited_permanentflags(const struct imap_mailbox_view *v, struct buf *out)
+{
+	int w = !(v->lacks & STORE_ACL_W);
+	const char *sep = "";
+	if (buf_append_c(out, "* OK [PERMANENTFLAGS (") < 0)
+		return -1;
+	if (w) {
+		buf_append_c(out, "\\Answered \\Flagged \\Draft");
+		sep = " ";
+	}
+	if (!(v->lacks & STORE_ACL_T)) {
+		buf_printf(out, "%s\\Deleted", sep);
+		sep = " ";
+	}
+	if (!(v->lacks & STORE_ACL_S)) {
+		buf_printf(out, "%s\\Seen", sep);
+		sep = " ";
+	}
+	if (w && (append_kwnames(v, out) < 0 || buf_append_c(out, " \\*") < 0))
+		return -1;
+	return buf_append_c(out, ")] Flags permitted.\r\n") < 0 ? -1 : 0;
+}
+
 int imap_view_flags_lines(const struct imap_mailbox_view *v, struct buf *out)
 {
 	static const char sys[] = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
@@ -351,6 +377,8 @@ int imap_view_flags_lines(const struct imap_mailbox_view *v, struct buf *out)
 		return -1;
 	if (v->readonly)
 		return buf_append_c(out, "* OK [PERMANENTFLAGS ()] Read-only mailbox.\r\n");
+	if (v->lacks & (STORE_ACL_S | STORE_ACL_T | STORE_ACL_W))
+		return limited_permanentflags(v, out);
 	if (buf_append_c(out, "* OK [PERMANENTFLAGS (") < 0 || buf_append_c(out, sys) < 0 ||
 	    append_kwnames(v, out) < 0 || buf_append_c(out, " \\*)] Flags permitted.\r\n") < 0)
 		return -1;

@@ -83,6 +83,8 @@ struct imap_mailbox_view {
 	uint32_t uidvalidity, uidnext;
 	uint64_t modseq;      /* the account's modseq when last read */
 	int readonly;         /* EXAMINE: no flag changes, no expunge */
+	uint32_t lacks;       /* the RFC 4314 rights the user lacks on it (STORE_ACL_*):
+			       * 0 on its own mailbox, so a zeroed view lacks none */
 	uint64_t highest_modseq; /* the mailbox's, as last read (CONDSTORE) */
 	unsigned condstore : 1;  /* sync: MODSEQ in FETCH FLAGS lines (RFC 7162) */
 	unsigned qresync : 1;    /* sync: VANISHED instead of EXPUNGE, UID in FETCH */

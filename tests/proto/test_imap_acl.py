@@ -18,6 +18,7 @@ from test_imap import BOB, BOB_PW, CAROL, CAROL_PW, login
 
 for _c in ("SETACL", "DELETEACL", "GETACL", "LISTRIGHTS", "MYRIGHTS"):
     imaplib.Commands.setdefault(_c, ("AUTH", "SELECTED"))
+imaplib.Commands.setdefault("REPLACE", ("SELECTED",))
 
 TEAM = "team@example.test"  # an alias of bob's
 
@@ -163,13 +164,15 @@ def test_acl_status_needs_read():
         m.logout()
 
 
-def test_acl_select_shared_read_only():
-    """A mailbox shared with "lr": SELECT says READ-ONLY (shared mailboxes
-    are read-only until writes reach the owner's account), FETCH reads
-    the owner's messages without setting \\Seen, SEARCH finds them, STORE
-    is refused, COPY out is refused for now; the owner's new message
-    reaches the reader's IDLE. Without "r" SELECT is NOPERM, without any
-    right NONEXISTENT."""
+def test_acl_select_and_flags_by_rights():
+    """SELECT of a shared mailbox: NONEXISTENT without rights, NOPERM with
+    "l", READ-ONLY with "lr" (FETCH reads the owner's message and sets no
+    \\Seen; STORE is refused), READ-WRITE once "s" is there: PERMANENTFLAGS
+    names \\Seen alone, STORE changes only \\Seen (a flag it may not change
+    is left out; nothing left is NOPERM; FLAGS is NOPERM), FETCH BODY[]
+    sets \\Seen, EXPUNGE without "e" is NOPERM. Flags are shared: the
+    owner sees the reader's \\Seen. COPY out is refused for now. The owner's
+    new message reaches the reader's IDLE."""
     with Server(accounts=[(BOB, BOB_PW), (CAROL, CAROL_PW)], imap=True) as s:
         m = login(s)
         if "ACL" not in caps(m):
@@ -184,10 +187,10 @@ def test_acl_select_shared_read_only():
         assert cmd(m, "SETACL", "Team", CAROL, "l")[0] == "OK"
         typ, data = c.select(shared)
         assert typ == "NO" and b"[NOPERM]" in data[0], data
-        assert cmd(m, "SETACL", "Team", CAROL, "lrswi")[0] == "OK"
+        assert cmd(m, "SETACL", "Team", CAROL, "lr")[0] == "OK"
         try:  # imaplib raises on a READ-ONLY answer to SELECT, selected all the same
             c.select(shared)
-            assert False, "SELECT of an lrswi mailbox was not READ-ONLY"
+            assert False, "SELECT of an lr mailbox was not READ-ONLY"
         except imaplib.IMAP4.readonly:
             c.is_readonly = True  # so that imaplib goes on
         assert c.state == "SELECTED" and c.untagged_responses.get("EXISTS") == [b"1"], \
@@ -203,6 +206,37 @@ def test_acl_select_shared_read_only():
         typ, data = c.copy("1", "INBOX")
         assert typ == "NO" and b"[CANNOT]" in data[0], data
         assert c.status("INBOX", "(MESSAGES)")[1] == [b"INBOX (MESSAGES 0)"]
+
+        # "s": read-write, \Seen only.
+        assert cmd(m, "SETACL", "Team", CAROL, "lrs")[0] == "OK"
+        c.is_readonly = False
+        c.untagged_responses.clear()
+        typ, data = c.select(shared)
+        assert typ == "OK" and data == [b"1"], data
+        perm = [x for x in c.untagged_responses.get("OK", []) if b"PERMANENTFLAGS" in x]
+        assert perm == [b"[PERMANENTFLAGS (\\Seen)] Flags permitted."], perm
+        typ, data = c.store("1", "+FLAGS", "(\\Seen \\Flagged)")
+        assert typ == "OK" and b"\\Seen" in data[0] and b"\\Flagged" not in data[0], data
+        typ, data = c.store("1", "+FLAGS", "(\\Flagged)")
+        assert typ == "NO" and b"[NOPERM]" in data[0], data
+        typ, data = c.store("1", "FLAGS", "(\\Seen)")
+        assert typ == "NO" and b"[NOPERM]" in data[0], data
+        typ, data = c.store("1", "-FLAGS", "(\\Seen)")
+        assert typ == "OK", data
+        typ, data = c.fetch("1", "(BODY[TEXT])")
+        assert typ == "OK", data
+        typ, data = c.fetch("1", "(FLAGS)")
+        assert typ == "OK" and b"\\Seen" in data[0], data  # the implicit \Seen
+        typ, data = c.expunge()
+        assert typ == "NO" and b"[NOPERM]" in data[0], data
+        c.literal = b"Subject: r\r\n\r\nr\r\n"  # REPLACE: not into a shared mailbox yet
+        typ, text, _ = cmd(c, "REPLACE", "1", "INBOX")
+        assert typ == "NO" and b"[CANNOT]" in text, text
+        # The owner sees it: flags are shared.
+        m.select("Team")
+        typ, data = m.fetch("1", "(FLAGS)")
+        assert typ == "OK" and b"\\Seen" in data[0] and b"\\Flagged" not in data[0], data
+
         # The owner's delivery reaches the reader in IDLE.
         c.sock.settimeout(30)
         tag = c._new_tag()
@@ -217,10 +251,6 @@ def test_acl_select_shared_read_only():
         assert b"OK" in line, line
         typ, data = c.fetch("2", "(BODY.PEEK[TEXT])")
         assert typ == "OK" and data[0][1] == b"second\r\n", data
-        # The owner's own view of the mailbox is untouched by the reader.
-        m.select("Team")
-        typ, data = m.fetch("1:2", "(FLAGS)")
-        assert typ == "OK" and all(b"\\Seen" not in x for x in data), data
         c.logout()
         m.logout()
 

@@ -73,6 +73,25 @@ static void check_table(void)
 		     (int)(IMAP_F_ANSWERED | IMAP_F_FLAGGED | IMAP_F_DRAFT | IMAP_F_SEEN |
 			   IMAP_F_DELETED));
 
+	/* STORE's keywords kept by right, in place. */
+	struct {
+		const char *rights, *in, *out;
+	} kf[] = {
+	    {"lrswt", "$seen $deleted $answered foo", "$seen $deleted $answered foo"},
+	    {"lrs", "$seen $deleted $answered foo", "$seen"},
+	    {"lrt", "$answered $DELETED", "$DELETED"},
+	    {"lrw", "$Seen $deleted $flagged $draft Work", "$flagged $draft Work"},
+	    {"lr", "$seen foo", ""},
+	    {"lrsw", "", ""},
+	};
+	for (size_t i = 0; i < sizeof kf / sizeof kf[0]; i++) {
+		char kb[128];
+		snprintf(kb, sizeof kb, "%s", kf[i].in);
+		size_t n = imap_acl_keywords_filter(letters(kf[i].rights), kb, strlen(kb));
+		kb[n] = '\0';
+		CHECK_EQ_STR(kb, kf[i].out);
+	}
+
 	/* SELECT is read-only without any of i, e, s, w, t. */
 	CHECK_EQ_INT(imap_acl_select_readonly(letters("lr")), 1);
 	CHECK_EQ_INT(imap_acl_select_readonly(letters("lrpkxa")), 1);
