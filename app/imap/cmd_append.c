@@ -33,6 +33,13 @@
  * A literal8 (RFC 3516) is stored as sent: its binary parts are data,
  * not lines. A bare CR stays, as Dovecot keeps it.
  *
+ * Into a mailbox shared with the user (imap_acl.h): it needs "i" (RFC
+ * 4314 §4), the message is the owner's (the owner's quota is charged,
+ * the owner's encryption at rest applies), and the flags the rights do
+ * not let the user set are left out. The literal's quota check before
+ * "+" is still the session's account's (the name is not parsed yet);
+ * the owner's is checked at commit.
+ *
  * CATENATE (imap_catenate.c) builds a message from TEXT literals and URL
  * parts in place of the literal; the rest is the same.
  *
@@ -47,6 +54,7 @@
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "crypt/crypt_rest.h"
+#include "imap/imap_acl.h"
 #include "imap/imap_session.h"
 #include "mime/mime_cache.h"
 #include "net/conn.h"
@@ -282,6 +290,20 @@ static void append_prepared(void *arg)
 }
 
 /* The flag list of one message into a malloc'ed keyword string. */
+/* The flags of a message APPENDed to a shared mailbox: those the rights
+ * do not let the user set are left out (RFC 4314 §4, as STORE). */
+static void append_flags_by_rights(struct append_msg *m, uint32_t rights)
+{
+	if (!m->keywords)
+		return;
+	size_t n = imap_acl_keywords_filter(rights, m->keywords, strlen(m->keywords));
+	m->keywords[n] = '\0';
+	if (n == 0) {
+		free(m->keywords);
+		m->keywords = NULL;
+	}
+}
+
 static int parse_flags(struct imap_session *s, enum imap_cmd_id cmd, const struct imap_arg *arg,
 		       char **kw_r)
 {
@@ -355,8 +377,14 @@ void imap_append_run(struct imap_session *s, const struct imap_cmd *cmd, size_t 
 	a->msgs = xcalloc(cap, sizeof(*a->msgs));
 	/* Looked up first: a CATENATE into a mailbox that does not exist is
 	 * NO [TRYCREATE] whatever its URLs say, as Dovecot answers (the
-	 * client creates the mailbox and tries again, URLs and all). */
-	int rc = store_mailbox_find(imap_store, s->account, name, &mailbox);
+	 * client creates the mailbox and tries again, URLs and all). A
+	 * mailbox shared with the user (imap_acl.h) is its owner's, who
+	 * stores the message and is charged for it. */
+	struct imap_acl_target t;
+	int rc = imap_acl_resolve(imap_store, s->account, name, &t);
+	mailbox = t.mailbox;
+	if (rc == STORE_OK && t.shared && !(t.rights & STORE_ACL_L))
+		rc = STORE_ENOTFOUND; /* RFC 4314 §6: not to be told apart */
 	int64_t now = (int64_t)time(NULL);
 	size_t i = first + 1;
 	while (i < cmd->nargs) {
@@ -395,6 +423,10 @@ void imap_append_run(struct imap_session *s, const struct imap_cmd *cmd, size_t 
 		    cmd->args[i + 1].type == IMAP_ARG_LIST) {
 			/* RFC 4469: the message from TEXT and URL parts. */
 			size_t len;
+			if (rc == STORE_ENOTFOUND && t.shared) {
+				imap_tagged(s, "NO [NONEXISTENT] Mailbox doesn't exist: %s", name);
+				goto fail;
+			}
 			if (rc == STORE_ENOTFOUND) {
 				char no[sizeof name + 64];
 				imap_tagged(s, "%s", imap_missing_target(name, no, sizeof no));
@@ -426,6 +458,11 @@ void imap_append_run(struct imap_session *s, const struct imap_cmd *cmd, size_t 
 		goto fail;
 	}
 
+	if (rc == STORE_ENOTFOUND && t.shared) {
+		/* No CREATE would make it: not TRYCREATE. */
+		imap_tagged(s, "NO [NONEXISTENT] Mailbox doesn't exist: %s", name);
+		goto fail;
+	}
 	if (rc == STORE_ENOTFOUND) {
 		char no[sizeof name + 64];
 		imap_tagged(s, "%s", imap_missing_target(name, no, sizeof no));
@@ -435,6 +472,19 @@ void imap_append_run(struct imap_session *s, const struct imap_cmd *cmd, size_t 
 		imap_tagged(s, "NO [UNAVAILABLE] Internal error.");
 		goto fail;
 	}
+	if (!imap_acl_allows(t.rights, IMAP_ACL_OP_APPEND)) { /* RFC 4314 §4: "i" */
+		imap_tagged(s, "NO [NOPERM] Permission denied.");
+		goto fail;
+	}
+	if (rep && t.owner != s->account) {
+		/* REPLACE's expunge half is in the selected (own) mailbox. */
+		imap_tagged(s, "NO [CANNOT] REPLACE into a shared mailbox is not supported yet.");
+		goto fail;
+	}
+	if (t.owner != s->account)
+		for (size_t k = 0; k < a->n; k++)
+			append_flags_by_rights(&a->msgs[k], t.rights);
+	a->account = t.owner;
 	a->mailbox = mailbox;
 	if (rep) {
 		a->msgs[0].d.replace_mailbox = rep->mailbox;

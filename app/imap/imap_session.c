@@ -32,6 +32,7 @@
 #include "core/metrics.h"
 #include "core/loop.h"
 #include "core/xalloc.h"
+#include "imap/imap_acl.h"
 #include "imap/imap_dg_cache.h"
 #include "imap/imap_server.h"
 #include "imap/imap_subject_cache.h"
@@ -705,11 +706,19 @@ static int append_to_missing(struct imap_session *s, char *no, size_t nosz)
 {
 	const struct imap_arg *a = imap_parser_first_arg(&s->parser);
 	char name[1024];
-	uint32_t id;
+	struct imap_acl_target t;
 
 	if (s->parser.cmd.id != IMAP_CMD_APPEND || !a ||
-	    imap_mailbox_name_of(s, a, name, sizeof name) < 0 ||
-	    store_mailbox_find(imap_store, s->account, name, &id) != STORE_ENOTFOUND)
+	    imap_mailbox_name_of(s, a, name, sizeof name) < 0)
+		return 0;
+	int r = imap_acl_resolve(imap_store, s->account, name, &t);
+	/* A shared name (imap_acl.h) no CREATE makes: NONEXISTENT, also for
+	 * a mailbox the user may not look up (RFC 4314 §6), as cmd_append. */
+	if (t.shared && (r == STORE_ENOTFOUND || (r == STORE_OK && !(t.rights & STORE_ACL_L)))) {
+		snprintf(no, nosz, "NO [NONEXISTENT] Mailbox doesn't exist: %s", name);
+		return 1;
+	}
+	if (r != STORE_ENOTFOUND)
 		return 0;
 	const char *text = imap_missing_target(name, no, nosz); /* as cmd_append */
 	if (text != no)

@@ -321,3 +321,50 @@ def test_acl_list_other_users_namespace():
         assert st == [b"Shared/bob@example.test/Team/Support (MESSAGES 1)"], st
         c.logout()
         m.logout()
+
+
+def test_acl_append_into_shared():
+    """APPEND into a shared mailbox needs "i"; the message is the owner's
+    (its quota charged, not the writer's; GETQUOTA shows it) and the
+    owner's IDLE on the mailbox sees it; flags the writer may not set are
+    left out; nothing granted is NONEXISTENT (not TRYCREATE)."""
+    with Server(accounts=[(CAROL, CAROL_PW)], imap=True, start=False) as s:
+        s.cli("account", "add", BOB, "--quota", "1048576", input=BOB_PW + "\n")
+        s.start()
+        m = login(s)
+        if "ACL" not in caps(m):
+            m.logout()
+            return "skip"
+        assert m.create("Team")[0] == "OK"
+        c = login(s, user=CAROL, pw=CAROL_PW)
+        shared = '"Shared/bob@example.test/Team"'
+        msg = b"Subject: from carol\r\n\r\n" + b"z" * 4000 + b"\r\n"
+        typ, data = c.append(shared, None, None, msg)
+        assert typ == "NO" and b"[NONEXISTENT]" in data[0] and b"TRYCREATE" not in data[0], data
+        assert cmd(m, "SETACL", "Team", CAROL, "lr")[0] == "OK"
+        typ, data = c.append(shared, None, None, msg)
+        assert typ == "NO" and b"[NOPERM]" in data[0], data
+        assert cmd(m, "SETACL", "Team", CAROL, "lris")[0] == "OK"
+        before = m.getquota('"User quota"')[1]
+        m.select("Team")
+        m.sock.settimeout(30)
+        tag = m._new_tag()
+        m.send(tag + b" IDLE\r\n")
+        assert m.readline().startswith(b"+"), "no IDLE continuation"
+        typ, data = c.append(shared, "(\\Seen \\Flagged)", None, msg)
+        assert typ == "OK" and b"APPENDUID" in data[0], data
+        line = m.readline()
+        assert line == b"* 1 EXISTS\r\n", line
+        m.send(b"DONE\r\n")
+        while not (line := m.readline()).startswith(tag):
+            pass
+        typ, data = m.fetch("1", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        assert typ == "OK" and b"\\Seen" in data[0][0] and b"\\Flagged" not in data[0][0], data
+        assert b"from carol" in data[0][1], data
+        kib = (len(msg) + 1023) // 1024
+        assert before == [b'"User quota" (STORAGE 0 1024)'], before
+        after = m.getquota('"User quota"')[1]
+        assert after == [b'"User quota" (STORAGE %d 1024)' % kib], after
+        assert c.status("INBOX", "(MESSAGES)")[1] == [b"INBOX (MESSAGES 0)"]
+        c.logout()
+        m.logout()
