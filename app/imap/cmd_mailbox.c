@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "core/config.h"
+#include "imap/imap_acl.h"
 #include "imap/imap_session.h"
 
 static void mailbox_run(struct imap_job *j)
@@ -151,6 +152,17 @@ void imap_cmd_mailbox(struct imap_session *s, const struct imap_cmd *cmd)
 							      sizeof(j->name)) < 0 ||
 	    (want == 2 && imap_mailbox_new_arg(s, &cmd->args[1], j->name2, sizeof(j->name2)) < 0)) {
 		free(j);
+		return;
+	}
+	/* The other users' namespace (imap_acl.h) holds no mailbox of the
+	 * user's, and CREATE, DELETE and RENAME of another account's
+	 * mailboxes (RFC 4314 "k" and "x") are not done yet. SUBSCRIBE takes
+	 * any name. */
+	if (cmd->id != IMAP_CMD_SUBSCRIBE && cmd->id != IMAP_CMD_UNSUBSCRIBE &&
+	    (imap_acl_name_shared(j->name) || (want == 2 && imap_acl_name_shared(j->name2)))) {
+		free(j);
+		imap_tagged(s, "NO [CANNOT] Mailboxes in the shared namespace can't be created, "
+			       "deleted or renamed yet.");
 		return;
 	}
 	if (cmd->id == IMAP_CMD_CREATE) {

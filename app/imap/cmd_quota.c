@@ -12,18 +12,64 @@
  * account without a limit has no quota root: GETQUOTAROOT lists none
  * (RFC 9208 §4.3.2) and GETQUOTA of the name says it does not exist. Limits are set by the
  * administrator (`tern account add --quota`), so SETQUOTA is refused.
+ *
+ * A mailbox shared with the user (imap_acl.h) counts against its owner's
+ * quota: its root is named after the owner's level of the namespace,
+ * "Shared/OWNER", and GETQUOTA of that root answers the owner's usage to
+ * a user the owner shares a mailbox with (and to no one else: as for a
+ * root that does not exist).
  */
+#include <stdio.h>
+#include <string.h>
+
+#include "imap/imap_acl.h"
 #include "imap/imap_session.h"
 
 #define QUOTA_ROOT "User quota"
 
 /* Writes "* QUOTA ..." for the account; 0, or -1 when it has no limit. */
-static int write_quota(struct imap_session *s, uint64_t quota, uint64_t used)
+static int write_quota(struct imap_session *s, const char *root, uint64_t quota, uint64_t used)
 {
 	if (!quota)
 		return -1;
-	imap_reply(s, "* QUOTA \"%s\" (STORAGE %llu %llu)", QUOTA_ROOT,
+	imap_reply(s, "* QUOTA \"%s\" (STORAGE %llu %llu)", root,
 		   (unsigned long long)((used + 1023) / 1024), (unsigned long long)((quota + 1023) / 1024));
+	return 0;
+}
+
+struct shares {
+	uint32_t owner;
+	int found;
+};
+
+static void shares_cb(void *arg, uint32_t owner, uint32_t mailbox, uint32_t grantee,
+		      uint32_t rights)
+{
+	struct shares *sh = arg;
+	(void)mailbox;
+	(void)grantee;
+	(void)rights;
+	sh->found |= owner == sh->owner;
+}
+
+/* The owner of a shared quota root "Shared/OWNER" the user may read
+ * (the owner shares a mailbox with it): 0 and *owner_r, else -1. */
+static int shared_root_owner(struct imap_session *s, struct str root, uint32_t *owner_r)
+{
+	size_t pl = sizeof IMAP_ACL_PREFIX - 1;
+	char addr[STORE_ADDR_MAX + 1];
+
+	if (!IMAP_ACL_ENABLED || root.len <= pl || root.len - pl >= sizeof addr ||
+	    memcmp(root.p, IMAP_ACL_PREFIX, pl) != 0)
+		return -1;
+	memcpy(addr, root.p + pl, root.len - pl);
+	addr[root.len - pl] = '\0';
+	struct shares sh = { 0, 0 };
+	if (memchr(addr, '\0', root.len - pl) || store_account_id(imap_store, addr, &sh.owner) != STORE_OK ||
+	    sh.owner == s->account ||
+	    store_acl_shared_with(imap_store, s->account, shares_cb, &sh) != STORE_OK || !sh.found)
+		return -1;
+	*owner_r = sh.owner;
 	return 0;
 }
 
@@ -49,37 +95,57 @@ void imap_cmd_quota(struct imap_session *s, const struct imap_cmd *cmd)
 		return;
 	}
 	if (cmd->id == IMAP_CMD_GETQUOTAROOT) {
-		uint32_t mailbox;
+		struct imap_acl_target t;
 		struct buf b;
-		if (imap_mailbox_arg(s, &cmd->args[0], name, sizeof(name)) < 0)
+		char shared_root[sizeof IMAP_ACL_PREFIX + STORE_ADDR_MAX];
+		/* RFC 9208 §4.3.2 asks no right; RFC 4314 §6: the mailbox
+		 * must be one the user may look up. */
+		if (imap_acl_target(s, &cmd->args[0], IMAP_ACL_OP_LOOKUP, name, sizeof(name), &t) < 0)
 			return;
-		int r = store_mailbox_find(imap_store, s->account, name, &mailbox);
-		if (r == STORE_ENOTFOUND) {
-			imap_tagged(s, "NO [NONEXISTENT] Mailbox doesn't exist: %s", name);
-			return;
+		const char *qroot = QUOTA_ROOT;
+		if (t.owner != s->account) {
+			char addr[STORE_ADDR_MAX + 1];
+			if (store_account_email(imap_store, t.owner, addr, sizeof addr) != STORE_OK) {
+				imap_tagged(s, "NO [UNAVAILABLE] Internal error reading the quota.");
+				return;
+			}
+			snprintf(shared_root, sizeof shared_root, IMAP_ACL_PREFIX "%s", addr);
+			qroot = shared_root;
 		}
-		if (r != STORE_OK ||
-		    store_account_usage(imap_store, s->account, &quota, &used) != STORE_OK) {
+		if (store_account_usage(imap_store, t.owner, &quota, &used) != STORE_OK) {
 			imap_tagged(s, "NO [UNAVAILABLE] Internal error reading the quota.");
 			return;
 		}
 		buf_init(&b, 4096);
 		buf_append_c(&b, "* QUOTAROOT ");
 		imap_append_mailbox(&b, name);
-		if (quota)
-			buf_append_c(&b, " \"" QUOTA_ROOT "\"");
+		if (quota) {
+			buf_append_c(&b, " ");
+			imap_append_string(&b, str_c(qroot));
+		}
 		buf_append_c(&b, "\r\n");
 		imap_write_big(s, buf_data(&b), buf_len(&b));
 		buf_free(&b);
-		write_quota(s, quota, used);
+		write_quota(s, qroot, quota, used);
 		imap_tagged(s, "OK Getquotaroot completed.");
 		return;
 	}
-	if (store_account_usage(imap_store, s->account, &quota, &used) != STORE_OK) {
+	/* GETQUOTA: the user's root, or an owner's it shares in. */
+	uint32_t owner = s->account;
+	char rootname[sizeof IMAP_ACL_PREFIX + STORE_ADDR_MAX];
+	snprintf(rootname, sizeof rootname, "%s", QUOTA_ROOT);
+	if (!str_eq_ci_c(root, QUOTA_ROOT)) {
+		if (shared_root_owner(s, root, &owner) < 0) {
+			imap_tagged(s, "NO [NONEXISTENT] Quota root does not exist.");
+			return;
+		}
+		snprintf(rootname, sizeof rootname, "%.*s", (int)root.len, root.p);
+	}
+	if (store_account_usage(imap_store, owner, &quota, &used) != STORE_OK) {
 		imap_tagged(s, "NO [UNAVAILABLE] Internal error reading the quota.");
 		return;
 	}
-	if (!str_eq_ci_c(root, QUOTA_ROOT) || write_quota(s, quota, used) < 0) {
+	if (write_quota(s, rootname, quota, used) < 0) {
 		imap_tagged(s, "NO [NONEXISTENT] Quota root does not exist.");
 		return;
 	}

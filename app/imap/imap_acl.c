@@ -135,6 +135,14 @@ static int resolve(struct store *st, uint32_t account, const char *name, int sha
 	return t->rights ? STORE_OK : STORE_ENOTFOUND;
 }
 
+int imap_acl_name_shared(const char *name)
+{
+	size_t pl = sizeof IMAP_ACL_PREFIX - 1;
+	return IMAP_ACL_ENABLED &&
+	       (strncmp(name, IMAP_ACL_PREFIX, pl) == 0 ||
+		(strncmp(name, IMAP_ACL_PREFIX, pl - 1) == 0 && name[pl - 1] == '\0'));
+}
+
 int imap_acl_resolve(struct store *st, uint32_t account, const char *name,
 		     struct imap_acl_target *t)
 {

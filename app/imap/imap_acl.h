@@ -96,6 +96,11 @@ struct imap_acl_target {
  */
 int imap_acl_resolve(struct store *st, uint32_t account, const char *name,
 		     struct imap_acl_target *t);
+/* 1 when name is in the other users' namespace (IMAP_ACL_PREFIX, or the
+ * prefix's level itself) and the switch is on: no own mailbox may take
+ * such a name. */
+int imap_acl_name_shared(const char *name);
+
 /* The same whatever the switch (unit tests; imap_acl_resolve otherwise). */
 int imap_acl_resolve_any(struct store *st, uint32_t account, const char *name,
 			 struct imap_acl_target *t);

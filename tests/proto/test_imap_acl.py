@@ -131,6 +131,20 @@ def test_acl_commands_and_refusals():
         assert cmd(m, "DELETEACL", "Team", "anyone")[0] == "OK"
         typ, text, _ = cmd(c, "MYRIGHTS", shared)
         assert typ == "NO" and b"[NONEXISTENT]" in text, text
+
+        # The shared namespace holds no mailbox of the user's, and CREATE,
+        # DELETE, RENAME there are not done yet: refused, nothing made.
+        assert cmd(m, "SETACL", "Team", CAROL, "lrkx")[0] == "OK"
+        for args in (("CREATE", '"Shared/bob@example.test/Team/New"'), ("CREATE", "Shared"),
+                     ("CREATE", '"Shared/x"'), ("DELETE", shared),
+                     ("RENAME", "INBOX", '"Shared/x"'), ("RENAME", shared, "Mine")):
+            typ, text, _ = cmd(c, *args)
+            assert typ == "NO" and b"[CANNOT]" in text, (args, text)
+        bobs = _names(m.list('""', "*")[1])
+        assert "Team/New" not in bobs and not any(n.startswith("Shared") for n in bobs), bobs
+        hers = _names(c.list('""', "*")[1])
+        assert "Mine" not in hers and "Shared/x" not in hers, hers
+        assert "Shared/bob@example.test/Team" in hers, hers  # still there, still hers to see
         c.logout()
         m.logout()
 
@@ -366,5 +380,16 @@ def test_acl_append_into_shared():
         after = m.getquota('"User quota"')[1]
         assert after == [b'"User quota" (STORAGE %d 1024)' % kib], after
         assert c.status("INBOX", "(MESSAGES)")[1] == [b"INBOX (MESSAGES 0)"]
+        # RFC 9208 on the shared mailbox names the owner's root.
+        typ, data = c.getquotaroot(shared)
+        assert typ == "OK" and data == [[b'Shared/bob@example.test/Team "Shared/bob@example.test"'],
+                                        [b'"Shared/bob@example.test" (STORAGE %d 1024)' % kib]], data
+        typ, data = c.getquota('"Shared/bob@example.test"')
+        assert typ == "OK" and data == [b'"Shared/bob@example.test" (STORAGE %d 1024)' % kib], data
+        for root in ('"Shared/zed@example.test"', '"Shared/carol@example.test"', '"Shared/"'):
+            typ, data = c.getquota(root)
+            assert typ == "NO" and b"[NONEXISTENT]" in data[0], (root, data)
+        typ, data = m.getquota('"Shared/carol@example.test"')  # carol shares nothing with bob
+        assert typ == "NO" and b"[NONEXISTENT]" in data[0], data
         c.logout()
         m.logout()

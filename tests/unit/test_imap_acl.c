@@ -163,6 +163,14 @@ int main(void)
 	CHECK_EQ_INT(imap_acl_resolve_any(st, bob, "Shared/ann@example.test", &t), STORE_ENOTFOUND);
 	CHECK_EQ_INT(imap_acl_resolve_any(st, bob, "Shared/", &t), STORE_ENOTFOUND);
 
+	/* The namespace's names, only with the switch on. */
+	CHECK_EQ_INT(imap_acl_name_shared("Shared/ann@example.test/Team"), IMAP_ACL_ENABLED);
+	CHECK_EQ_INT(imap_acl_name_shared("Shared/"), IMAP_ACL_ENABLED);
+	CHECK_EQ_INT(imap_acl_name_shared("Shared"), IMAP_ACL_ENABLED);
+	CHECK_EQ_INT(imap_acl_name_shared("Sharedx"), 0);
+	CHECK_EQ_INT(imap_acl_name_shared("shared/x"), 0);
+	CHECK_EQ_INT(imap_acl_name_shared("Team/Shared/x"), 0);
+
 	/* The switch: off, a shared name is an own name (none such here). */
 	if (!IMAP_ACL_ENABLED) {
 		CHECK_EQ_INT(imap_acl_resolve(st, bob, "Shared/ann@example.test/Team/Support", &t),
