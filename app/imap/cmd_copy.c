@@ -32,6 +32,7 @@
 
 #include "core/loop.h"
 #include "core/xalloc.h"
+#include "imap/imap_acl.h"
 #include "imap/imap_seqset.h"
 #include "imap/imap_session.h"
 
@@ -169,6 +170,12 @@ void imap_cmd_copy(struct imap_session *s, const struct imap_cmd *cmd)
 		imap_tagged(s, "BAD Error in IMAP command %s: Invalid messageset.",
 			    imap_cmd_name(cmd->id));
 		imap_session_error(s);
+		return;
+	}
+	/* Into another account's mailbox (imap_acl.h): a copy across
+	 * accounts is not done yet, and no own mailbox has such a name. */
+	if (imap_acl_name_shared(name)) {
+		imap_tagged(s, "NO [CANNOT] Copying into a shared mailbox is not supported yet.");
 		return;
 	}
 	int rc = store_mailbox_find(imap_store, s->account, name, &target);

@@ -19,6 +19,7 @@ from test_imap import BOB, BOB_PW, CAROL, CAROL_PW, login
 for _c in ("SETACL", "DELETEACL", "GETACL", "LISTRIGHTS", "MYRIGHTS"):
     imaplib.Commands.setdefault(_c, ("AUTH", "SELECTED"))
 imaplib.Commands.setdefault("REPLACE", ("SELECTED",))
+imaplib.Commands.setdefault("MOVE", ("SELECTED",))
 
 TEAM = "team@example.test"  # an alias of bob's
 
@@ -220,6 +221,13 @@ def test_acl_select_and_flags_by_rights():
         typ, data = c.copy("1", "INBOX")
         assert typ == "NO" and b"[CANNOT]" in data[0], data
         assert c.status("INBOX", "(MESSAGES)")[1] == [b"INBOX (MESSAGES 0)"]
+        # Nor into one, from the owner's own view (not TRYCREATE either).
+        m.select("INBOX")
+        assert m.append("INBOX", None, None, b"Subject: own\r\n\r\nown\r\n")[0] == "OK"
+        m.select("INBOX")
+        for verb in ("COPY", "MOVE"):
+            typ, text, _ = cmd(m, verb, "1", '"Shared/carol@example.test/INBOX"')
+            assert typ == "NO" and b"[CANNOT]" in text, (verb, text)
 
         # "s": read-write, \Seen only.
         assert cmd(m, "SETACL", "Team", CAROL, "lrs")[0] == "OK"

@@ -3,13 +3,16 @@
  * (store_acl.c): rights letters (RFC 4314 §2.1, §2.1.1's "c" and "d"),
  * the owner's implicit rights, a grant and anyone's adding up, the
  * forward and reverse records kept in step (set, change, remove),
- * RENAME keeping grants, DELETE of a mailbox and removal of either
- * account dropping them, and the schema 15 -> 16 migration.
+ * RENAME keeping grants, a backup holding them, DELETE of a mailbox and
+ * removal of either account dropping them, and the schema 15 -> 16
+ * migration.
  */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "store/store.h"
+#include "store/store_backup.h"
 #include "store/store_private.h"
 #include "unit.h"
 #include "unit_env.h"
@@ -189,6 +192,34 @@ int main(void)
 	/* RENAME keeps the grants (ids, not names). */
 	CHECK_EQ_INT(store_mailbox_rename(st, ann, "Team", "Crew"), STORE_OK);
 	CHECK_EQ_INT((int)rights(st, bob, ann, team), (int)letters("lrswit"));
+
+	/* A backup's store.mdb holds both databases, grants and all (a
+	 * restore puts that file back whole: store_backup.c). */
+	{
+		char bdir[300], file[320];
+		struct store_backup_info info;
+		MDB_env *env = NULL;
+		MDB_txn *txn = NULL;
+		MDB_dbi fwd, rev;
+		MDB_stat fs = {0}, rs = {0};
+		snprintf(bdir, sizeof bdir, "%s/backup", base);
+		CHECK_EQ_INT(mkdir(bdir, 0700), 0);
+		CHECK_EQ_INT(store_backup_write(st, bdir, NULL, &info, NULL, NULL, err, sizeof err),
+			     STORE_OK);
+		snprintf(file, sizeof file, "%s/store.mdb", bdir);
+		CHECK_EQ_INT(mdb_env_create(&env), 0);
+		mdb_env_set_maxdbs(env, 64);
+		CHECK_EQ_INT(mdb_env_open(env, file, MDB_NOSUBDIR | MDB_RDONLY | MDB_NOLOCK, 0600), 0);
+		CHECK_EQ_INT(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+		CHECK_EQ_INT(mdb_dbi_open(txn, "acl", 0, &fwd), 0);
+		CHECK_EQ_INT(mdb_dbi_open(txn, "acl_rev", 0, &rev), 0);
+		mdb_stat(txn, fwd, &fs);
+		mdb_stat(txn, rev, &rs);
+		CHECK_EQ_INT((int)fs.ms_entries, 2);
+		CHECK_EQ_INT((int)rs.ms_entries, 2);
+		mdb_txn_abort(txn);
+		mdb_env_close(env);
+	}
 
 	/* DELETE of a mailbox drops its grants, forward and reverse. */
 	CHECK_EQ_INT(store_acl_set(st, ann, kid, cat, letters("lr")), STORE_OK);
