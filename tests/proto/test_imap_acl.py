@@ -9,9 +9,13 @@ nothing. The others need the switch on and skip without it: the commands
 themselves (SETACL with replace, + and -, DELETEACL, GETACL, LISTRIGHTS,
 MYRIGHTS), the owner's rights that cannot change, refused identifiers
 and rights, and a mailbox not granted answered as one that does not
-exist."""
+exist; and mbsync, a real client, reading and flagging a shared mailbox."""
 import imaplib
+import os
 import re
+import shutil
+import subprocess
+import tempfile
 
 from harness import Server
 from test_imap import BOB, BOB_PW, CAROL, CAROL_PW, login
@@ -400,4 +404,93 @@ def test_acl_append_into_shared():
         typ, data = m.getquota('"Shared/carol@example.test"')  # carol shares nothing with bob
         assert typ == "NO" and b"[NONEXISTENT]" in data[0], data
         c.logout()
+        m.logout()
+
+
+def _mbsync_shared_conf(s, tmp):
+    """An mbsyncrc in tmp with carol syncing bob's shared Team (over IMAPS)
+    with the Maildir tmp/mail/team. Returns (file, that Maildir)."""
+    cert = os.path.join(s.data, "tls", "self-signed.crt")
+    maildir = os.path.join(tmp, "mail") + "/"
+    os.makedirs(maildir)
+    conf = os.path.join(tmp, "mbsyncrc")
+    with open(conf, "w") as f:
+        f.write("""IMAPAccount tern
+Host localhost
+Port %d
+User %s
+Pass %s
+SSLType IMAPS
+CertificateFile %s
+
+IMAPStore far
+Account tern
+
+MaildirStore near
+Path %s
+Inbox %sINBOX
+
+Channel team
+Far :far:"Shared/bob@example.test/Team"
+Near :near:team
+Sync All
+Create Near
+SyncState *
+""" % (s.imaps_port, CAROL, CAROL_PW, cert, maildir, maildir))
+    return conf, os.path.join(maildir, "team")
+
+
+def test_acl_mbsync_reads_and_flags_a_shared_mailbox():
+    """A real client: mbsync (isync) with a channel on the shared name
+    brings bob's Team down to carol's Maildir, and the flags carol sets
+    there ("lrsw": \\Seen and \\Flagged) reach bob's mailbox."""
+    if not shutil.which("mbsync"):
+        return "skip"
+    with Server(accounts=[(BOB, BOB_PW), (CAROL, CAROL_PW)], imap=True,
+                env={"TERN_HOSTNAME": "localhost"}) as s:
+        m = login(s)
+        if "ACL" not in caps(m):
+            m.logout()
+            return "skip"
+        assert m.create("Team")[0] == "OK"
+        for i in range(3):
+            assert m.append("Team", None, None, b"Subject: team %d\r\n\r\nbody %d\r\n" % (i, i))[0] == "OK"
+        assert cmd(m, "SETACL", "Team", CAROL, "lrsw")[0] == "OK"
+        tmp = tempfile.mkdtemp(prefix="tern-acl-mbsync-")
+        try:
+            conf, near = _mbsync_shared_conf(s, tmp)
+
+            def run():
+                r = subprocess.run(["mbsync", "-c", conf, "-a"], stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, timeout=120,
+                                   env={"HOME": tmp, "PATH": "/usr/bin:/bin"})
+                out = r.stdout.decode(errors="replace")
+                assert r.returncode == 0, out
+                return out
+
+            run()
+            files = {}
+            for sub in ("new", "cur"):
+                for n in os.listdir(os.path.join(near, sub)):
+                    with open(os.path.join(near, sub, n), "rb") as fh:
+                        # mbsync stores the lines with LF ends
+                        subj = fh.read().split(b"Subject: ", 1)[1].split(b"\n", 1)[0]
+                    files[subj.rstrip(b"\r").decode()] = os.path.join(near, sub, n)
+            assert sorted(files) == ["team 0", "team 1", "team 2"], files
+            # Carol flags "team 1" and reads "team 2" in her Maildir.
+            for subj, flag in (("team 1", "F"), ("team 2", "S")):
+                p = files[subj]
+                base = os.path.basename(p).split(":2,", 1)[0]
+                os.rename(p, os.path.join(near, "cur", base + ":2," + flag))
+            run()
+            m.select("Team", readonly=True)
+            typ, data = m.fetch("1:3", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+            got = {}
+            for d in data:
+                if isinstance(d, tuple):
+                    subj = d[1].split(b"Subject: ", 1)[1].split(b"\r\n", 1)[0].decode()
+                    got[subj] = set(d[0].split(b"FLAGS (", 1)[1].split(b")", 1)[0].decode().split())
+            assert got == {"team 0": set(), "team 1": {"\\Flagged"}, "team 2": {"\\Seen"}}, got
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
         m.logout()
