@@ -494,3 +494,43 @@ def test_acl_mbsync_reads_and_flags_a_shared_mailbox():
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         m.logout()
+
+
+def test_acl_owner_deletes_or_revokes():
+    """The owner deletes a mailbox a reader has selected: the reader's next
+    NOOP says BYE as for its own mailbox deleted; the grants went with the
+    mailbox (a new one of the same name is not shared). Revoking the
+    grant: the name is then NONEXISTENT to the reader."""
+    with Server(accounts=[(BOB, BOB_PW), (CAROL, CAROL_PW)], imap=True) as s:
+        m = login(s)
+        if "ACL" not in caps(m):
+            m.logout()
+            return "skip"
+        assert m.create("Team")[0] == "OK"
+        assert cmd(m, "SETACL", "Team", CAROL, "lr")[0] == "OK"
+        c = login(s, user=CAROL, pw=CAROL_PW)
+        shared = '"Shared/bob@example.test/Team"'
+        try:
+            c.select(shared)
+        except imaplib.IMAP4.readonly:
+            c.is_readonly = True
+        assert c.state == "SELECTED"
+        assert m.delete("Team")[0] == "OK"
+        c.sock.settimeout(30)
+        try:
+            typ, data = c.noop()
+            bye = c.untagged_responses.get("BYE", [])
+        except imaplib.IMAP4.abort as e:
+            bye = [str(e).encode()]
+        assert any(b"deleted" in x for x in bye), bye
+        assert m.create("Team")[0] == "OK"
+        c2 = login(s, user=CAROL, pw=CAROL_PW)
+        typ, data = c2.status(shared, "(MESSAGES)")
+        assert typ == "NO" and b"[NONEXISTENT]" in data[0], data
+        assert cmd(m, "SETACL", "Team", CAROL, "lr")[0] == "OK"
+        assert c2.status(shared, "(MESSAGES)")[0] == "OK"
+        assert cmd(m, "DELETEACL", "Team", CAROL)[0] == "OK"
+        typ, data = c2.status(shared, "(MESSAGES)")
+        assert typ == "NO" and b"[NONEXISTENT]" in data[0], data
+        c2.logout()
+        m.logout()
