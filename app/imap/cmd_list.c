@@ -426,6 +426,43 @@ static struct mbx *entry_find(const struct ent *idx, size_t n, const char *p, si
 	return e ? e->m : NULL;
 }
 
+/* Appends the level p[0..len) to *lv (*nl of *cap used). */
+static void level_push(struct level **lv, size_t *nl, size_t *cap, const char *p, size_t len)
+{
+	if (*nl == *cap) {
+		*cap = *cap ? *cap * 2 : 16;
+		*lv = xrealloc(*lv, *cap * sizeof(**lv));
+	}
+	(*lv)[(*nl)++] = (struct level){ p, len };
+}
+
+/* Adds one entry per distinct level of lv (nl of them, frees lv): a
+ * \Noselect level with noselect (above shared mailboxes), else a
+ * \NonExistent one (above a subscription, collect_implied). */
+static void levels_add(struct collect *c, struct level *lv, size_t nl, int noselect)
+{
+	if (nl)
+		qsort(lv, nl, sizeof(*lv), level_cmp);
+	for (size_t i = 0; i < nl; i++) {
+		if ((i && level_cmp(&lv[i - 1], &lv[i]) == 0) || collect_grow(c) < 0)
+			continue;
+		struct mbx *m = &c->v[c->n++];
+		memset(m, 0, sizeof(*m));
+		char *name = arena_alloc(c->a, lv[i].len + 1);
+		memcpy(name, lv[i].p, lv[i].len);
+		name[lv[i].len] = '\0';
+		m->name = name;
+		m->role = "";
+		if (noselect)
+			m->noselect = 1;
+		else
+			m->nonexistent = 1;
+		m->info.name = m->name;
+		m->info.role = m->role;
+	}
+	free(lv);
+}
+
 /* hit[i] = 1 for each "/" at name[i] whose level before it a pattern
  * matches (hit: strlen(name) zeroed octets); 1 when one matches name. */
 static int levels_matching(const struct list_req *q, const char *name, uint8_t *hit)
@@ -471,31 +508,11 @@ static void collect_implied(struct collect *c, const struct list_req *q)
 		for (size_t k = 0; k < len; k++) {
 			if (!hit[k] || entry_find(idx, n, m->name, k))
 				continue;
-			if (nl == capl) {
-				capl = capl ? capl * 2 : 16;
-				lv = xrealloc(lv, capl * sizeof(*lv));
-			}
-			lv[nl++] = (struct level){ m->name, k };
+			level_push(&lv, &nl, &capl, m->name, k);
 		}
 	}
 	free(idx);
-	if (nl)
-		qsort(lv, nl, sizeof(*lv), level_cmp);
-	for (size_t i = 0; i < nl; i++) {
-		if ((i && level_cmp(&lv[i - 1], &lv[i]) == 0) || collect_grow(c) < 0)
-			continue;
-		struct mbx *m = &c->v[c->n++];
-		memset(m, 0, sizeof(*m));
-		char *name = arena_alloc(c->a, lv[i].len + 1);
-		memcpy(name, lv[i].p, lv[i].len);
-		name[lv[i].len] = '\0';
-		m->name = name;
-		m->role = "";
-		m->nonexistent = 1;
-		m->info.name = m->name;
-		m->info.role = m->role;
-	}
-	free(lv);
+	levels_add(c, lv, nl, 0);
 }
 
 /*
@@ -573,31 +590,11 @@ static void shared_levels(struct collect *c, size_t first)
 		for (size_t k = sizeof IMAP_ACL_PREFIX - 2; name[k]; k++) {
 			if (name[k] != '/' || entry_find(idx, n, name, k))
 				continue;
-			if (nl == capl) {
-				capl = capl ? capl * 2 : 16;
-				lv = xrealloc(lv, capl * sizeof(*lv));
-			}
-			lv[nl++] = (struct level){ name, k };
+			level_push(&lv, &nl, &capl, name, k);
 		}
 	}
 	free(idx);
-	if (nl)
-		qsort(lv, nl, sizeof(*lv), level_cmp);
-	for (size_t i = 0; i < nl; i++) {
-		if ((i && level_cmp(&lv[i - 1], &lv[i]) == 0) || collect_grow(c) < 0)
-			continue;
-		struct mbx *m = &c->v[c->n++];
-		memset(m, 0, sizeof(*m));
-		char *name = arena_alloc(c->a, lv[i].len + 1);
-		memcpy(name, lv[i].p, lv[i].len);
-		name[lv[i].len] = '\0';
-		m->name = name;
-		m->role = "";
-		m->noselect = 1;
-		m->info.name = m->name;
-		m->info.role = m->role;
-	}
-	free(lv);
+	levels_add(c, lv, nl, 1);
 }
 
 /* The shared entries and their levels; -1 on a store error. */
