@@ -209,7 +209,14 @@ static int test_clock(const char *path, int64_t *offset_r)
 void retention_tick(struct store *st, const struct config *cfg, int64_t now, int (*stop)(void))
 {
 	static int64_t next;
-	const char *clock_file = getenv("TERN_TEST_RETENTION_CLOCK_FILE");
+	static const char *clock_file;
+	static int clock_read;
+
+	/* The test-only variable is read once, not at every 5-second tick. */
+	if (!clock_read) {
+		clock_file = getenv("TERN_TEST_RETENTION_CLOCK_FILE");
+		clock_read = 1;
+	}
 
 	if (clock_file) {
 		int64_t offset;
