@@ -18,6 +18,16 @@
  * [EXPUNGEISSUED]" (RFC 9051 §7.1) after the EXPUNGE that says which, as
  * Dovecot does; COPY must leave the target as it was when it fails.
  *
+ * Shared mailboxes (imap_acl.h): the source is the selected mailbox,
+ * its owner's; the target resolves through imap_acl_resolve() and needs
+ * "i" (RFC 4314 §4), a MOVE besides needs "t" and "e" on the source
+ * (RFC 6851 §4.4: MOVE is COPY, \Deleted and EXPUNGE). A COPY whose
+ * source or target is not the user's own mailbox is
+ * store_email_copy_into(): a message of the target owner's on the same
+ * stored bytes, charged to that owner's quota, with the flags the user
+ * may set there. A MOVE between two accounts is refused ([CANNOT]) for
+ * now; a MOVE within one owner's mailboxes is the ordinary one.
+ *
  * INPROGRESS (RFC 9585): a COPY or MOVE of more than IMAP_STEP messages
  * says so when it starts ("* OK [INPROGRESS ("tag" 0 n)] Copying."), then
  * every IMAP_PROGRESS_MS how far its transaction got. The work stays one
@@ -73,10 +83,25 @@ static void copy_progress_cb(struct loop *loop, void *arg)
 static void copy_start(struct imap_job *j)
 {
 	j->copy = xcalloc(1, sizeof(*j->copy));
-	store_email_copy_async(imap_store, j->s->loop, j->account, j->mailbox, j->uidvalidity,
-			       j->uids, j->n, j->target,
-			       j->op | STORE_COPY_ALL | (j->op ? 0 : STORE_COPY_NEW), j->copy,
-			       imap_job_store_done, j);
+	if (!j->op && (j->target_account != j->s->account || j->account != j->s->account)) {
+		/* Into or out of a shared mailbox: the copy is the target
+		 * owner's, with the flags the user may set there. */
+		struct store_copy_into to = {
+		    .account = j->target_account,
+		    .mailbox = j->target,
+		    .rights = j->rights,
+		    .keywords_filter =
+			j->target_account != j->s->account ? imap_acl_keywords_filter : NULL,
+		};
+		store_email_copy_into_async(imap_store, j->s->loop, j->account, j->mailbox,
+					    j->uidvalidity, j->uids, j->n, &to, j->copy,
+					    imap_job_store_done, j);
+	} else {
+		store_email_copy_async(imap_store, j->s->loop, j->account, j->mailbox,
+				       j->uidvalidity, j->uids, j->n, j->target,
+				       j->op | STORE_COPY_ALL | (j->op ? 0 : STORE_COPY_NEW),
+				       j->copy, imap_job_store_done, j);
+	}
 	/* More than a step's worth: say so at once (the client knows the
 	 * command is long before its answer, and when to expect it), then
 	 * how far it got while it runs. The answer comes on a later turn
@@ -146,6 +171,46 @@ static void copy_done(struct imap_session *s, struct imap_job *j)
 	}
 }
 
+/*
+ * The target of a COPY or MOVE into t, an own mailbox or one shared with
+ * the user (imap_acl.h), and whether the user may do it: "i" on the
+ * target (RFC 4314 §4), and for a MOVE a read-write selection holding
+ * "t" and "e" (RFC 4314 §4, RFC 6851 §4.4: MOVE is COPY, STORE \Deleted
+ * and EXPUNGE). 0, or -1 after the tagged NO.
+ */
+static int copy_target(struct imap_session *s, const char *name, int move,
+		       struct imap_acl_target *t)
+{
+	int rc = imap_acl_resolve(imap_store, s->account, name, t);
+
+	if (rc == STORE_OK && t->shared && !(t->rights & STORE_ACL_L))
+		rc = STORE_ENOTFOUND; /* RFC 4314 §6: not to be told apart */
+	if (rc == STORE_ENOTFOUND && t->shared) {
+		/* No CREATE would make it: not TRYCREATE. */
+		imap_tagged(s, "NO [NONEXISTENT] Mailbox doesn't exist: %s", name);
+		return -1;
+	}
+	if (rc == STORE_ENOTFOUND) {
+		char no[1024 + 64];
+		imap_tagged(s, "%s", imap_missing_target(name, no, sizeof no));
+		return -1;
+	}
+	if (rc != STORE_OK) {
+		imap_tagged(s, "NO [UNAVAILABLE] Internal error.");
+		return -1;
+	}
+	if (move && s->view.readonly) {
+		imap_tagged(s, IMAP_NO_READ_ONLY);
+		return -1;
+	}
+	if (!imap_acl_allows(t->rights, IMAP_ACL_OP_APPEND) ||
+	    (move && !imap_acl_allows(~s->view.lacks, IMAP_ACL_OP_MOVE_FROM))) {
+		imap_tagged(s, "NO [NOPERM] Permission denied.");
+		return -1;
+	}
+	return 0;
+}
+
 void imap_cmd_copy(struct imap_session *s, const struct imap_cmd *cmd)
 {
 	int uid = cmd->id == IMAP_CMD_UID_COPY || cmd->id == IMAP_CMD_UID_MOVE;
@@ -153,7 +218,6 @@ void imap_cmd_copy(struct imap_session *s, const struct imap_cmd *cmd)
 	struct imap_seqset set;
 	struct str v;
 	char name[1024];
-	uint32_t target;
 
 	if (cmd->nargs != 2 || imap_arg_atom(&cmd->args[0], &v) < 0 ||
 	    !(cmd->args[0].flags & IMAP_ARGF_SEQSET) ||
@@ -172,33 +236,17 @@ void imap_cmd_copy(struct imap_session *s, const struct imap_cmd *cmd)
 		imap_session_error(s);
 		return;
 	}
-	/* Into another account's mailbox (imap_acl.h): a copy across
-	 * accounts is not done yet, and no own mailbox has such a name. */
-	if (imap_acl_name_shared(name)) {
-		imap_tagged(s, "NO [CANNOT] Copying into a shared mailbox is not supported yet.");
+	struct imap_acl_target t;
+	if (copy_target(s, name, move, &t) < 0)
 		return;
-	}
-	int rc = store_mailbox_find(imap_store, s->account, name, &target);
-	if (rc == STORE_ENOTFOUND) {
-		char no[sizeof name + 64];
-		imap_tagged(s, "%s", imap_missing_target(name, no, sizeof no));
-		return;
-	}
-	if (rc != STORE_OK) {
-		imap_tagged(s, "NO [UNAVAILABLE] Internal error.");
-		return;
-	}
-	if (move && s->view.readonly) {
-		imap_tagged(s, IMAP_NO_READ_ONLY);
-		return;
-	}
-	/* Out of another account's mailbox (imap_acl.h): its emails are that
-	 * account's, and a copy across accounts is not done yet. */
-	if (s->view.account != s->account) {
-		imap_tagged(s, "NO [CANNOT] Copying out of a shared mailbox is not supported yet.");
+	/* MOVE between accounts is not done yet: its expunge half would be
+	 * a second transaction in the source account. */
+	if (move && t.owner != s->view.account) {
+		imap_tagged(s, "NO [CANNOT] Moving between accounts is not supported yet.");
 		return;
 	}
 	struct imap_job *j = imap_job_new(s);
+	j->account = s->view.account; /* the source's: the owner's when shared */
 	j->mailbox = s->view.mailbox;
 	j->uidvalidity = s->view.uidvalidity;
 	j->uids = imap_set_uids(s, &set, uid, &j->n);
@@ -211,7 +259,9 @@ void imap_cmd_copy(struct imap_session *s, const struct imap_cmd *cmd)
 		free(j);
 		return;
 	}
-	j->target = target;
+	j->target = t.mailbox;
+	j->target_account = t.owner;
+	j->rights = t.rights;
 	j->op = move;
 	j->start = copy_start;
 	j->done = copy_done;

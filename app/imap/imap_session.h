@@ -489,7 +489,8 @@ struct imap_job {
 	char name[1024], name2[1024];
 	struct imap_fetch *fetch; /* FETCH waiting for its \Seen to be stored */
 	uint32_t target;                /* COPY/MOVE: the target mailbox; SETACL: the grantee */
-	uint32_t rights;                /* SETACL: the rights (cmd_acl.c) */
+	uint32_t target_account;        /* COPY/MOVE: the target's account (its owner) */
+	uint32_t rights;                /* SETACL: the rights (cmd_acl.c); COPY: the user's on the target */
 	struct store_copy_result *copy; /* COPY/MOVE: the result (cmd_copy.c) */
 	struct imap_progress progress;  /* COPY/MOVE: INPROGRESS while it runs */
 	uint64_t progress_timer;        /* and the next look at it, when due */

@@ -1555,6 +1555,35 @@ void store_expunge_deleted_async(struct store *st, struct loop *loop, uint32_t a
 void store_email_copy_async(struct store *st, struct loop *loop, uint32_t account, uint32_t from,
 			    uint32_t uidvalidity, const uint32_t *uids, size_t n, uint32_t to,
 			    int move, struct store_copy_result *r, store_async_cb *done, void *arg);
+/*
+ * IMAP COPY with the target in another account, or in a mailbox shared
+ * with the user (imap_acl.h): as store_email_copy() with
+ * STORE_COPY_ALL | STORE_COPY_NEW, each copy an email of its own of
+ * to->account on the same stored bytes (one more blob reference, no data
+ * copied), charged to to->account's quota (STORE_EQUOTA), in a thread of
+ * that account's and with its own EMAILID when the accounts differ (no
+ * Junk lesson then: the spam filter's sender record stays the source
+ * account's). Of
+ * the source's keywords and \Deleted, the copy keeps those
+ * to->keywords_filter (when set) keeps for to->rights. r gets the
+ * target's UIDVALIDITY and UIDs; the change is published to
+ * to->account. The source is only read. The async form joins the
+ * writer's group from loop, as store_email_copy_async().
+ */
+struct store_copy_into {
+	uint32_t account, mailbox; /* the target */
+	uint32_t rights;           /* the user's STORE_ACL_* on it */
+	/* Keeps of kw (len octets, keywords separated by spaces) those
+	 * rights let the user set, in place; the new length. NULL: all. */
+	size_t (*keywords_filter)(uint32_t rights, char *kw, size_t len);
+};
+int store_email_copy_into(struct store *st, uint32_t account, uint32_t from,
+			  uint32_t uidvalidity, const uint32_t *uids, size_t n,
+			  const struct store_copy_into *to, struct store_copy_result *r);
+void store_email_copy_into_async(struct store *st, struct loop *loop, uint32_t account,
+				 uint32_t from, uint32_t uidvalidity, const uint32_t *uids, size_t n,
+				 const struct store_copy_into *to, struct store_copy_result *r,
+				 store_async_cb *done, void *arg);
 
 /*
  * Subscribes (on 1) or unsubscribes the name. A subscription is a name of

@@ -18,6 +18,14 @@
  * membership's (store_flags.c says why), and the new one starts with the
  * source's. Emails older builds copied this way stay shared.
  *
+ * Across accounts (store_email_copy_into: IMAP COPY into or out of a
+ * mailbox shared with the user) the copy is an email of the target's
+ * account made as STORE_COPY_NEW makes one, on one more reference to the
+ * same blob (blobs are the store's, not an account's), charged to the
+ * target account's quota, in a thread of that account's and with an
+ * EMAILID of its own there; the source account is only read. The flags
+ * it starts with are those the user's rights on the target allow.
+ *
  * One write transaction through store_write_grouped() (call it from a
  * worker, never a loop; it joins the writer's group commit): the new
  * emails or memberships and, for a move, the removal of the old ones
@@ -47,6 +55,16 @@ struct touched {
 
 struct copy_ctx {
 	uint32_t account, from, uidvalidity, to;
+	/* The target's account: account, or another one for a copy into or
+	 * out of a shared mailbox (store_email_copy_into_async), always a
+	 * copy of emails of their own (fresh, not move). The run's account
+	 * record, change record, modseq and touched mailboxes are dst's;
+	 * the source account is only read. */
+	uint32_t dst;
+	/* With kw_filter: the user's rights on the target, and the filter
+	 * that keeps the keywords they let the user set (imap_acl.h). */
+	uint32_t rights;
+	size_t (*kw_filter)(uint32_t rights, char *kw, size_t len);
 	int move;
 	int all;   /* STORE_COPY_ALL: a uid gone fails the whole copy */
 	int fresh; /* STORE_COPY_NEW: each copy is an email of its own */
@@ -75,7 +93,7 @@ static int touch(struct store *st, MDB_txn *txn, struct copy_ctx *c, uint32_t id
 		c->capt = c->capt ? c->capt * 2 : 8;
 		c->t = xrealloc(c->t, c->capt * sizeof(*c->t));
 	}
-	int rc = mbox_get(txn, st, c->account, id, &c->t[c->nt].m);
+	int rc = mbox_get(txn, st, c->dst, id, &c->t[c->nt].m);
 	if (rc)
 		return rc;
 	c->t[c->nt].id = id;
@@ -91,7 +109,7 @@ static int flush_changes(struct store *st, MDB_txn *txn, struct copy_ctx *c)
 		return 0;
 	c->crec[0] = REC_V1;
 	be16_put(c->crec + 1, (uint16_t)c->nentries);
-	MDB_val k = key_u32_u64(kb, c->account, c->modseq);
+	MDB_val k = key_u32_u64(kb, c->dst, c->modseq);
 	MDB_val v = {3 + c->nentries * CHANGE_ENTRY_SIZE, c->crec};
 	c->nentries = 0;
 	return mdb_put(txn, st->db[DB_CHANGE], &k, &v, 0);
@@ -149,6 +167,47 @@ static int copy_spam_from(struct store *st, MDB_txn *txn, uint32_t account, uint
 }
 
 /*
+ * A copy with kw_filter (into a mailbox shared with the user): of the
+ * source's keywords and \Deleted (uflags) those the user's rights on the
+ * target let it set (RFC 4314 §4: "s", "t", "w"), as an APPEND there
+ * keeps. The kept keywords go to *kw_r (malloc'ed, the caller frees it)
+ * and e->keywords points to them.
+ */
+static void copy_flags_by_rights(const struct copy_ctx *c, struct email_rec *e, unsigned *uflags,
+				 char **kw_r)
+{
+	char deleted[] = "$deleted";
+
+	*kw_r = NULL;
+	if (!c->kw_filter)
+		return;
+	if ((*uflags & UID_F_DELETED) && c->kw_filter(c->rights, deleted, 8) == 0)
+		*uflags &= ~UID_F_DELETED;
+	if (e->keywords_len == 0)
+		return;
+	*kw_r = xmalloc(e->keywords_len);
+	memcpy(*kw_r, e->keywords, e->keywords_len);
+	e->keywords_len = (uint16_t)c->kw_filter(c->rights, *kw_r, e->keywords_len);
+	e->keywords = *kw_r;
+}
+
+/*
+ * A copy into another account starts a thread there of its own or joins
+ * one of that account's by its message ids, as a delivery does (thread
+ * ids are per account), from the stored bytes, read in place.
+ */
+static int copy_thread_across(struct store *st, MDB_txn *txn, const struct copy_ctx *c,
+			      uint32_t id, struct email_rec *e)
+{
+	MDB_val bytes;
+	int rc = blob_get(txn, st, e->blob_id, &bytes, NULL);
+
+	if (rc)
+		return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+	return thread_assign(txn, st, c->dst, id, bytes.mv_data, bytes.mv_size, 1, &e->thread_id);
+}
+
+/*
  * IMAP COPY (STORE_COPY_NEW): a new email of its own in the target, made
  * from email_id with the same bytes (one more reference to the blob, no
  * data copied), received date, thread and, for a start, keywords and
@@ -167,6 +226,7 @@ static int copy_new(struct store *st, MDB_txn *txn, struct copy_ctx *c, uint32_t
 	struct email_rec e;
 	struct blobref_rec br;
 	uint8_t *copy;
+	char *kw;
 	MDB_val k = key_u32_u32(kb, c->account, email_id);
 	int rc = email_get_copy(txn, st, &k, &e, &copy);
 
@@ -175,14 +235,26 @@ static int copy_new(struct store *st, MDB_txn *txn, struct copy_ctx *c, uint32_t
 	uint32_t id = c->a.next_email_id++;
 	c->a.emails++;
 	c->a.used += e.size;
-	if (!e.origin)
+	copy_flags_by_rights(c, &e, &uflags, &kw);
+	if (c->dst != c->account) {
+		/* Another account's EMAILID names one of its own emails: the
+		 * copy is a new message there (RFC 8474 §5.1 asks the same id
+		 * only within a server's view of one mailbox store). */
+		e.origin = 0;
+		if ((rc = copy_thread_across(st, txn, c, id, &e)) != 0) {
+			free(kw);
+			free(copy);
+			return rc;
+		}
+	} else if (!e.origin) {
 		e.origin = email_id; /* a copy of a copy shows the first one's */
+	}
 	be32_put(member, c->to);
 	be32_put(member + 4, nuid);
 	e.members = member;
 	e.nmembers = 1;
 	e.modseq = c->modseq;
-	k = key_u32_u32(kb, c->account, id);
+	k = key_u32_u32(kb, c->dst, id);
 	rc = rec_put(txn, st->db[DB_EMAIL], &k, email_size(&e), email_enc, &e, MDB_NOOVERWRITE);
 	if (rc == MDB_KEYEXIST)
 		rc = MDB_CORRUPTED;
@@ -190,7 +262,7 @@ static int copy_new(struct store *st, MDB_txn *txn, struct copy_ctx *c, uint32_t
 		/* Counters, thread index and blobown: an email created. */
 		struct email_shape shape;
 		email_shape_of(&shape, &e);
-		rc = counts_email(txn, st, c->account, id, NULL, &shape);
+		rc = counts_email(txn, st, c->dst, id, NULL, &shape);
 		email_shape_free(&shape);
 	}
 	if (rc == 0 && (rc = blobref_get(txn, st, e.blob_id, &br)) == 0) {
@@ -200,10 +272,14 @@ static int copy_new(struct store *st, MDB_txn *txn, struct copy_ctx *c, uint32_t
 		rc = MDB_CORRUPTED; /* an email whose bytes are gone */
 	}
 	free(copy);
-	if (rc || (rc = copy_spam_from(st, txn, c->account, email_id, id)) != 0)
+	free(kw);
+	/* The spam filter's record of the sender is the source account's
+	 * reputation: it does not follow a copy into another account. */
+	if (rc || (c->dst == c->account &&
+		   (rc = copy_spam_from(st, txn, c->account, email_id, id)) != 0))
 		return rc;
 	/* The copy's save date (IMAP SAVEDATE) is now. */
-	k = key_u32_u32_u32(kb, c->account, c->to, nuid);
+	k = key_u32_u32_u32(kb, c->dst, c->to, nuid);
 	MDB_val v = {uid_rec_encode(urec, id, (int64_t)time(NULL), uflags), urec};
 	if ((rc = mdb_put(txn, st->db[DB_UID], &k, &v, MDB_NOOVERWRITE)) != 0)
 		return rc == MDB_KEYEXIST ? MDB_CORRUPTED : rc;
@@ -306,6 +382,25 @@ static int copy_one(struct store *st, MDB_txn *txn, struct copy_ctx *c, uint32_t
 	return rc;
 }
 
+/* The source mailbox is there under the UIDVALIDITY the client saw:
+ * touched (it is the run's account's) or, in another account, read
+ * alone. STORE_EINVAL when not. */
+static int copy_source_check(struct store *st, MDB_txn *txn, struct copy_ctx *c,
+			     struct mbox_rec **from_r)
+{
+	struct mbox_rec m;
+	int rc;
+
+	if (c->dst == c->account)
+		rc = touch(st, txn, c, c->from, from_r);
+	else if ((rc = mbox_get(txn, st, c->account, c->from, &m)) == 0)
+		*from_r = NULL;
+	if (rc)
+		return rc == MDB_NOTFOUND ? STORE_EINVAL : rc;
+	return (*from_r ? (*from_r)->uidvalidity : m.uidvalidity) == c->uidvalidity ? 0
+										   : STORE_EINVAL;
+}
+
 static int copy_fn(struct store *st, MDB_txn *txn, void *arg)
 {
 	struct copy_ctx *c = arg;
@@ -315,12 +410,10 @@ static int copy_fn(struct store *st, MDB_txn *txn, void *arg)
 	c->nt = 0;
 	c->nentries = 0;
 	c->r->n = 0;
-	if ((rc = acct_get(txn, st, c->account, &c->a)) != 0)
+	if ((rc = acct_get(txn, st, c->dst, &c->a)) != 0)
 		return rc == MDB_NOTFOUND ? STORE_EINVAL : rc;
-	if ((rc = touch(st, txn, c, c->from, &from)) != 0)
-		return rc == MDB_NOTFOUND ? STORE_EINVAL : rc;
-	if (from->uidvalidity != c->uidvalidity)
-		return STORE_EINVAL;
+	if ((rc = copy_source_check(st, txn, c, &from)) != 0)
+		return rc;
 	if ((rc = touch(st, txn, c, c->to, &to)) != 0)
 		return rc == MDB_NOTFOUND ? STORE_ENOTFOUND : rc;
 	c->r->uidvalidity = to->uidvalidity;
@@ -351,11 +444,11 @@ static int copy_fn(struct store *st, MDB_txn *txn, void *arg)
 		if (c->fresh && !c->move && c->t[i].id != c->to)
 			continue;
 		c->t[i].m.highest_modseq = c->a.modseq;
-		if ((rc = mbox_put(txn, st, c->account, c->t[i].id, &c->t[i].m)) != 0)
+		if ((rc = mbox_put(txn, st, c->dst, c->t[i].id, &c->t[i].m)) != 0)
 			return rc;
 	}
 	c->r->modseq = c->a.modseq;
-	return acct_put(txn, st, c->account, &c->a);
+	return acct_put(txn, st, c->dst, &c->a);
 }
 
 /* The context of one copy (store_email_copy and its async form alike);
@@ -366,6 +459,7 @@ static struct copy_ctx copy_ctx_make(uint32_t account, uint32_t from, uint32_t u
 {
 	return (struct copy_ctx){
 	    .account = account,
+	    .dst = account,
 	    .from = from,
 	    .uidvalidity = uidvalidity,
 	    .to = to,
@@ -397,11 +491,67 @@ static void copy_ctx_end(struct store *st, struct copy_ctx *c, int rc, int lesso
 	if (rc != STORE_OK) {
 		c->r->n = 0;
 	} else if (c->r->n) {
-		store_publish_change(st, c->account, c->r->modseq);
-		if (lesson)
+		store_publish_change(st, c->dst, c->r->modseq);
+		if (lesson && c->dst == c->account)
 			store_junk_notify(st, c->account, c->from, c->to, c->emails, c->r->n);
 	}
 	free(c->emails);
+}
+
+/* A copy into to (store_email_copy_into): emails of their own, all or
+ * nothing, in to's account with to's rights on the flags. */
+static struct copy_ctx copy_ctx_into(uint32_t account, uint32_t from, uint32_t uidvalidity,
+				     const uint32_t *uids, size_t n,
+				     const struct store_copy_into *to, struct store_copy_result *r)
+{
+	struct copy_ctx c = copy_ctx_make(account, from, uidvalidity, uids, n, to->mailbox,
+					  STORE_COPY_ALL | STORE_COPY_NEW, r);
+
+	c.dst = to->account;
+	c.rights = to->rights;
+	c.kw_filter = to->keywords_filter;
+	return c;
+}
+
+/* A copy across accounts teaches the Junk hook nothing: the sender
+ * record a lesson corrects is the source account's. */
+static int copy_into_lesson(const struct copy_ctx *c)
+{
+	return c->dst == c->account;
+}
+
+/* The result's arrays (the caller frees them whatever happens) and c's
+ * buffers: 0, or STORE_EINVAL for uids missing. */
+static int copy_prepare(struct copy_ctx *c)
+{
+	struct store_copy_result *r = c->r;
+
+	memset(r, 0, sizeof(*r));
+	r->src_uids = xmalloc((c->n + 1) * sizeof(uint32_t));
+	r->dst_uids = xmalloc((c->n + 1) * sizeof(uint32_t));
+	if (c->n > 0 && !c->uids)
+		return STORE_EINVAL;
+	copy_ctx_buffers(c);
+	return 0;
+}
+
+/* Runs c in one write transaction (a worker's, never a loop's). */
+static int copy_run(struct store *st, struct copy_ctx *c, int lesson)
+{
+	if (copy_prepare(c) != 0)
+		return STORE_EINVAL;
+	int rc = c->n ? store_write_grouped(st, copy_fn, c) : STORE_OK;
+	copy_ctx_end(st, c, rc, lesson);
+	return rc;
+}
+
+int store_email_copy_into(struct store *st, uint32_t account, uint32_t from,
+			  uint32_t uidvalidity, const uint32_t *uids, size_t n,
+			  const struct store_copy_into *to, struct store_copy_result *r)
+{
+	struct copy_ctx c = copy_ctx_into(account, from, uidvalidity, uids, n, to, r);
+
+	return copy_run(st, &c, copy_into_lesson(&c));
 }
 
 int store_email_copy(struct store *st, uint32_t account, uint32_t from, uint32_t uidvalidity,
@@ -410,15 +560,7 @@ int store_email_copy(struct store *st, uint32_t account, uint32_t from, uint32_t
 {
 	struct copy_ctx c = copy_ctx_make(account, from, uidvalidity, uids, n, to, move, r);
 
-	memset(r, 0, sizeof(*r));
-	if (n > 0 && !uids)
-		return STORE_EINVAL;
-	r->src_uids = xmalloc((n + 1) * sizeof(uint32_t));
-	r->dst_uids = xmalloc((n + 1) * sizeof(uint32_t));
-	copy_ctx_buffers(&c);
-	int rc = n ? store_write_grouped(st, copy_fn, &c) : STORE_OK;
-	copy_ctx_end(st, &c, rc, !(move & STORE_COPY_NO_LESSON));
-	return rc;
+	return copy_run(st, &c, !(move & STORE_COPY_NO_LESSON));
 }
 
 void store_copy_result_free(struct store_copy_result *r)
@@ -452,28 +594,43 @@ static void copy_finish(struct store_async *as)
 	done(arg, rc);
 }
 
-void store_email_copy_async(struct store *st, struct loop *loop, uint32_t account, uint32_t from,
-			    uint32_t uidvalidity, const uint32_t *uids, size_t n, uint32_t to,
-			    int move, struct store_copy_result *r, store_async_cb *done, void *arg)
+/* Submits the copy c to the writer's group; done(arg, result) on loop. */
+static void copy_submit(struct store *st, struct loop *loop, const struct copy_ctx *c,
+			int lesson, store_async_cb *done, void *arg)
 {
 	struct copy_async *x = xcalloc(1, sizeof(*x));
 
-	x->c = copy_ctx_make(account, from, uidvalidity, uids, n, to, move, r);
+	x->c = *c;
 	x->st = st;
-	x->lesson = !(move & STORE_COPY_NO_LESSON);
+	x->lesson = lesson;
 	x->done = done;
 	x->arg = arg;
 	x->a.finish = copy_finish;
-	memset(r, 0, sizeof(*r));
-	r->src_uids = xmalloc((n + 1) * sizeof(uint32_t));
-	r->dst_uids = xmalloc((n + 1) * sizeof(uint32_t));
-	if (n > 0 && !uids) {
+	if (copy_prepare(&x->c) != 0) {
 		x->code = STORE_EINVAL;
 		store_async_fail(st, &x->a, loop, &x->code);
 		return;
 	}
-	copy_ctx_buffers(&x->c);
 	x->a.fn = copy_fn;
 	x->a.ctx = &x->c;
 	store_async_submit(st, &x->a, loop);
+}
+
+void store_email_copy_async(struct store *st, struct loop *loop, uint32_t account, uint32_t from,
+			    uint32_t uidvalidity, const uint32_t *uids, size_t n, uint32_t to,
+			    int move, struct store_copy_result *r, store_async_cb *done, void *arg)
+{
+	struct copy_ctx c = copy_ctx_make(account, from, uidvalidity, uids, n, to, move, r);
+
+	copy_submit(st, loop, &c, !(move & STORE_COPY_NO_LESSON), done, arg);
+}
+
+void store_email_copy_into_async(struct store *st, struct loop *loop, uint32_t account,
+				 uint32_t from, uint32_t uidvalidity, const uint32_t *uids, size_t n,
+				 const struct store_copy_into *to, struct store_copy_result *r,
+				 store_async_cb *done, void *arg)
+{
+	struct copy_ctx c = copy_ctx_into(account, from, uidvalidity, uids, n, to, r);
+
+	copy_submit(st, loop, &c, copy_into_lesson(&c), done, arg);
 }

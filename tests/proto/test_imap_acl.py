@@ -190,8 +190,8 @@ def test_acl_select_and_flags_by_rights():
     names \\Seen alone, STORE changes only \\Seen (a flag it may not change
     is left out; nothing left is NOPERM; FLAGS is NOPERM), FETCH BODY[]
     sets \\Seen, EXPUNGE without "e" is NOPERM. Flags are shared: the
-    owner sees the reader's \\Seen. COPY out is refused for now. The owner's
-    new message reaches the reader's IDLE."""
+    owner sees the reader's \\Seen. The owner's new message reaches the
+    reader's IDLE."""
     with Server(accounts=[(BOB, BOB_PW), (CAROL, CAROL_PW)], imap=True) as s:
         m = login(s)
         if "ACL" not in caps(m):
@@ -222,16 +222,13 @@ def test_acl_select_and_flags_by_rights():
         assert typ == "OK" and data == [b"1"], data
         typ, data = c.store("1", "+FLAGS", "(\\Flagged)")
         assert typ == "NO", data
-        typ, data = c.copy("1", "INBOX")
-        assert typ == "NO" and b"[CANNOT]" in data[0], data
-        assert c.status("INBOX", "(MESSAGES)")[1] == [b"INBOX (MESSAGES 0)"]
-        # Nor into one, from the owner's own view (not TRYCREATE either).
+        # Into a mailbox not shared with the owner: not TRYCREATE.
         m.select("INBOX")
         assert m.append("INBOX", None, None, b"Subject: own\r\n\r\nown\r\n")[0] == "OK"
         m.select("INBOX")
         for verb in ("COPY", "MOVE"):
             typ, text, _ = cmd(m, verb, "1", '"Shared/carol@example.test/INBOX"')
-            assert typ == "NO" and b"[CANNOT]" in text, (verb, text)
+            assert typ == "NO" and b"[NONEXISTENT]" in text, (verb, text)
 
         # "s": read-write, \Seen only.
         assert cmd(m, "SETACL", "Team", CAROL, "lrs")[0] == "OK"
@@ -277,6 +274,114 @@ def test_acl_select_and_flags_by_rights():
         assert b"OK" in line, line
         typ, data = c.fetch("2", "(BODY.PEEK[TEXT])")
         assert typ == "OK" and data[0][1] == b"second\r\n", data
+        c.logout()
+        m.logout()
+
+
+def _copyuid(text):
+    """The (UIDVALIDITY, source UIDs, target UIDs) of a COPYUID code."""
+    mm = re.search(rb"\[COPYUID (\d+) (\S+) (\S+)\]", text)
+    assert mm, text
+    return int(mm.group(1)), mm.group(2), mm.group(3)
+
+
+def _uidvalidity(m, name):
+    typ, data = m.status(name, "(UIDVALIDITY)")
+    assert typ == "OK", data
+    return int(re.search(rb"UIDVALIDITY (\d+)", data[0]).group(1))
+
+
+def test_acl_copy_across_accounts():
+    """COPY out of a shared mailbox into the user's own (a message of the
+    user's, all flags kept, the user's quota charged, the owner's
+    unchanged), into a shared one from the user's own ("i" needed: NOPERM
+    without; only the flags "s", "w", "t" allow kept; the owner's quota
+    charged and OVERQUOTA when full) and between two mailboxes of the
+    same owner; COPYUID names the target's UIDVALIDITY and UIDs (RFC
+    4315). MOVE between accounts is refused (CANNOT) and moves nothing;
+    MOVE out of a shared mailbox needs "t" and "e" (RFC 4314 §4)."""
+    with Server(accounts=[(CAROL, CAROL_PW)], imap=True, start=False) as s:
+        s.cli("account", "add", BOB, "--quota", "16384", input=BOB_PW + "\n")
+        s.start()
+        m = login(s)
+        if "ACL" not in caps(m):
+            m.logout()
+            return "skip"
+        assert m.create("Team")[0] == "OK" and m.create("Other")[0] == "OK"
+        text = b"t" * 3500 + b"\r\n"
+        body = b"Subject: team\r\n\r\n" + text
+
+        def bobs_kib(n):  # bob's usage with n messages, as GETQUOTA shows it
+            return [b'"User quota" (STORAGE %d 16)' % ((n * len(body) + 1023) // 1024)]
+
+        assert m.append("Team", "(\\Seen \\Flagged $Label)", None, body)[0] == "OK"
+        assert cmd(m, "SETACL", "Team", CAROL, "lr")[0] == "OK"
+        c = login(s, user=CAROL, pw=CAROL_PW)
+        shared = '"Shared/bob@example.test/Team"'
+        try:
+            c.select(shared)
+        except imaplib.IMAP4.readonly:
+            c.is_readonly = True
+        assert c.state == "SELECTED"
+
+        # Out of it into carol's INBOX: carol's message, flags and all.
+        typ, data = c.copy("1", "INBOX")
+        assert typ == "OK", data
+        assert _copyuid(data[0]) == (_uidvalidity(c, "INBOX"), b"1", b"1"), data
+        c2 = login(s, user=CAROL, pw=CAROL_PW)
+        c2.select("INBOX")
+        typ, data = c2.fetch("1", "(FLAGS BODY.PEEK[TEXT])")
+        assert typ == "OK" and data[0][1] == text, data
+        flags = data[0][0]
+        assert b"\\Seen" in flags and b"\\Flagged" in flags and b"$Label" in flags, flags
+        assert m.getquota('"User quota"')[1] == bobs_kib(1)
+        assert m.status("Team", "(MESSAGES)")[1] == [b"Team (MESSAGES 1)"]
+        # A MOVE out of a read-only selection is refused.
+        typ, no, _ = cmd(c, "MOVE", "1", "INBOX")
+        assert typ == "NO" and b"[READ-ONLY]" in no, no
+
+        # Into the shared mailbox from carol's INBOX: "i" needed.
+        typ, data = c2.copy("1", shared)
+        assert typ == "NO" and b"[NOPERM]" in data[0], data
+        assert cmd(m, "SETACL", "Team", CAROL, "lris")[0] == "OK"
+        typ, data = c2.copy("1", shared)
+        assert typ == "OK", data
+        assert _copyuid(data[0]) == (_uidvalidity(m, "Team"), b"1", b"2"), data
+        m.select("Team")
+        typ, data = m.fetch("2", "(FLAGS BODY.PEEK[TEXT])")
+        assert typ == "OK" and data[0][1] == text, data
+        assert b"\\Seen" in data[0][0] and b"\\Flagged" not in data[0][0] and \
+            b"$Label" not in data[0][0], data
+        assert m.getquota('"User quota"')[1] == bobs_kib(2)
+        # MOVE into another account: refused, nothing moved.
+        typ, no, _ = cmd(c2, "MOVE", "1", shared)
+        assert typ == "NO" and b"[CANNOT]" in no, no
+        assert c2.status("INBOX", "(MESSAGES)")[1] == [b"INBOX (MESSAGES 1)"]
+
+        # Between two of bob's mailboxes (Other needs "i" too); a MOVE
+        # out of Team needs "t" and "e" besides.
+        assert cmd(m, "SETACL", "Other", CAROL, "lri")[0] == "OK"
+        c.is_readonly = False
+        typ, _ = c.select(shared)
+        assert typ == "OK"
+        typ, no, _ = cmd(c, "MOVE", "1", '"Shared/bob@example.test/Other"')
+        assert typ == "NO" and b"[NOPERM]" in no, no
+        typ, data = c.copy("1:2", '"Shared/bob@example.test/Other"')
+        assert typ == "OK", data
+        assert _copyuid(data[0]) == (_uidvalidity(m, "Other"), b"1:2", b"1:2"), data
+        m.select("Other")
+        typ, data = m.fetch("1:2", "(FLAGS)")
+        assert typ == "OK" and all(b"\\Seen" not in x and b"\\Flagged" not in x
+                                   for x in data), data
+
+        assert m.getquota('"User quota"')[1] == bobs_kib(4)
+
+        # Bob's quota full: OVERQUOTA, nothing copied.
+        typ, data = c2.copy("1", shared)
+        assert typ == "NO" and b"[OVERQUOTA]" in data[0], data
+        assert m.status("Team", "(MESSAGES)")[1] == [b"Team (MESSAGES 2)"]
+        assert m.getquota('"User quota"')[1] == bobs_kib(4)
+        c2.logout()
         c.logout()
         m.logout()
 
