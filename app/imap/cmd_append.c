@@ -37,8 +37,7 @@
  * 4314 §4), the message is the owner's (the owner's quota is charged,
  * the owner's encryption at rest applies), and the flags the rights do
  * not let the user set are left out. The literal's quota check before
- * "+" is still the session's account's (the name is not parsed yet);
- * the owner's is checked at commit.
+ * "+" is the owner's too (append_quota_account), and again at commit.
  *
  * CATENATE (imap_catenate.c) builds a message from TEXT literals and URL
  * parts in place of the literal; the rest is the same.
@@ -103,6 +102,26 @@ uint64_t imap_append_limit(void)
 	return imap_cfg->max_message_size;
 }
 
+/*
+ * The account an APPEND's literals count against before "+": the owner's
+ * for a mailbox shared with the user that the user may insert into
+ * (imap_acl.h; the owner is charged at commit), else the session's. Only
+ * with "i": the owner's quota is not told to a user who may not append.
+ */
+static uint32_t append_quota_account(struct imap_session *s)
+{
+	const struct imap_arg *a = imap_parser_first_arg(&s->parser);
+	char name[1024];
+	struct imap_acl_target t;
+
+	if (s->parser.cmd.id != IMAP_CMD_APPEND || !a ||
+	    imap_mailbox_name_of(s, a, name, sizeof name) < 0 ||
+	    imap_acl_resolve(imap_store, s->account, name, &t) != STORE_OK ||
+	    !imap_acl_allows(t.rights, IMAP_ACL_OP_APPEND))
+		return s->account;
+	return t.owner;
+}
+
 int imap_append_literal_ok(struct imap_session *s, uint64_t size, const char **reply_r)
 {
 	uint64_t quota = 0, used = 0;
@@ -116,7 +135,7 @@ int imap_append_literal_ok(struct imap_session *s, uint64_t size, const char **r
 		*reply_r = "NO [LIMIT] Too much message data in flight on this server; try again.";
 		return 0;
 	}
-	if (store_account_usage(imap_store, s->account, &quota, &used) != STORE_OK) {
+	if (store_account_usage(imap_store, append_quota_account(s), &quota, &used) != STORE_OK) {
 		*reply_r = "NO [UNAVAILABLE] Internal error reading the quota.";
 		return 0;
 	}

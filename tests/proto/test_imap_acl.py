@@ -512,6 +512,38 @@ def test_acl_append_into_shared():
         m.logout()
 
 
+def test_acl_append_quota_before_continuation():
+    """An APPEND's literal into a shared mailbox is weighed against the
+    owner's quota before "+" (RFC 9208 §4.3, RFC 7888: no message sent
+    for nothing), not the writer's: over the owner's, NO [OVERQUOTA] in
+    place of "+"; over the writer's alone, "+" and the message stored."""
+    with Server(imap=True, start=False) as s:
+        s.cli("account", "add", BOB, "--quota", "4096", input=BOB_PW + "\n")
+        s.cli("account", "add", CAROL, "--quota", "1024", input=CAROL_PW + "\n")
+        s.start()
+        m = login(s)
+        if "ACL" not in caps(m):
+            m.logout()
+            return "skip"
+        assert m.create("Team")[0] == "OK"
+        assert cmd(m, "SETACL", "Team", CAROL, "lri")[0] == "OK"
+        c = login(s, user=CAROL, pw=CAROL_PW)
+        c.sock.settimeout(30)
+        for size, over in ((5000, True), (2000, False)):
+            c.send(b'a%d APPEND "Shared/bob@example.test/Team" {%d}\r\n' % (size, size))
+            line = c.readline()
+            if over:
+                assert line.startswith(b"a%d NO [OVERQUOTA]" % size), line
+                continue
+            assert line.startswith(b"+"), line
+            c.send(b"Subject: q\r\n\r\n" + b"q" * (size - 16) + b"\r\n" + b"\r\n")  # the literal, the line end
+            line = c.readline()
+            assert line.startswith(b"a%d OK [APPENDUID" % size), line
+        assert m.status("Team", "(MESSAGES)")[1] == [b"Team (MESSAGES 1)"]
+        c.logout()
+        m.logout()
+
+
 def _mbsync_shared_conf(s, tmp):
     """An mbsyncrc in tmp with carol syncing bob's shared Team (over IMAPS)
     with the Maildir tmp/mail/team. Returns (file, that Maildir)."""
