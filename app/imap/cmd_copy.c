@@ -25,8 +25,10 @@
  * source or target is not the user's own mailbox is
  * store_email_copy_into(): a message of the target owner's on the same
  * stored bytes, charged to that owner's quota, with the flags the user
- * may set there. A MOVE between two accounts is refused ([CANNOT]) for
- * now; a MOVE within one owner's mailboxes is the ordinary one.
+ * may set there. A MOVE between two accounts is that copy and the
+ * source's expunge in one transaction (the messages are never in both
+ * accounts or in neither); a MOVE within one owner's mailboxes is the
+ * ordinary one (the same email, a new membership).
  *
  * INPROGRESS (RFC 9585): a COPY or MOVE of more than IMAP_STEP messages
  * says so when it starts ("* OK [INPROGRESS ("tag" 0 n)] Copying."), then
@@ -83,15 +85,18 @@ static void copy_progress_cb(struct loop *loop, void *arg)
 static void copy_start(struct imap_job *j)
 {
 	j->copy = xcalloc(1, sizeof(*j->copy));
-	if (!j->op && (j->target_account != j->s->account || j->account != j->s->account)) {
+	int across = j->target_account != j->account;
+	if (across || (!j->op && j->target_account != j->s->account)) {
 		/* Into or out of a shared mailbox: the copy is the target
-		 * owner's, with the flags the user may set there. */
+		 * owner's, with the flags the user may set there; a MOVE
+		 * between accounts expunges the source in the same commit. */
 		struct store_copy_into to = {
 		    .account = j->target_account,
 		    .mailbox = j->target,
 		    .rights = j->rights,
 		    .keywords_filter =
 			j->target_account != j->s->account ? imap_acl_keywords_filter : NULL,
+		    .move = j->op && across,
 		};
 		store_email_copy_into_async(imap_store, j->s->loop, j->account, j->mailbox,
 					    j->uidvalidity, j->uids, j->n, &to, j->copy,
@@ -239,12 +244,6 @@ void imap_cmd_copy(struct imap_session *s, const struct imap_cmd *cmd)
 	struct imap_acl_target t;
 	if (copy_target(s, name, move, &t) < 0)
 		return;
-	/* MOVE between accounts is not done yet: its expunge half would be
-	 * a second transaction in the source account. */
-	if (move && t.owner != s->view.account) {
-		imap_tagged(s, "NO [CANNOT] Moving between accounts is not supported yet.");
-		return;
-	}
 	struct imap_job *j = imap_job_new(s);
 	j->account = s->view.account; /* the source's: the owner's when shared */
 	j->mailbox = s->view.mailbox;

@@ -1576,6 +1576,11 @@ struct store_copy_into {
 	/* Keeps of kw (len octets, keywords separated by spaces) those
 	 * rights let the user set, in place; the new length. NULL: all. */
 	size_t (*keywords_filter)(uint32_t rights, char *kw, size_t len);
+	/* 1: a MOVE (RFC 6851) into another account: the source messages
+	 * copied are expunged in the same transaction (never in both
+	 * accounts or in neither), and the change is published to the
+	 * source account too. Ignored within one account. */
+	int move;
 };
 int store_email_copy_into(struct store *st, uint32_t account, uint32_t from,
 			  uint32_t uidvalidity, const uint32_t *uids, size_t n,

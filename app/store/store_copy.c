@@ -65,6 +65,11 @@ struct copy_ctx {
 	 * that keeps the keywords they let the user set (imap_acl.h). */
 	uint32_t rights;
 	size_t (*kw_filter)(uint32_t rights, char *kw, size_t len);
+	/* A MOVE across accounts (store_copy_into.move): the copied source
+	 * messages are expunged in the same transaction; src_modseq is the
+	 * source account's modseq after it, for its watchers. */
+	int expunge_src;
+	uint64_t src_modseq;
 	int move;
 	int all;   /* STORE_COPY_ALL: a uid gone fails the whole copy */
 	int fresh; /* STORE_COPY_NEW: each copy is an email of its own */
@@ -401,6 +406,19 @@ static int copy_source_check(struct store *st, MDB_txn *txn, struct copy_ctx *c,
 										   : STORE_EINVAL;
 }
 
+/* A MOVE across accounts: the source's copied messages expunged as
+ * store_expunge() does, in the copy's transaction, so the messages are
+ * never in both accounts or in neither (RFC 6851 §3.3). */
+static int copy_expunge_source(struct store *st, MDB_txn *txn, struct copy_ctx *c)
+{
+	struct acct_rec a;
+	int rc = store_expunge_txn(st, txn, c->account, c->from, c->r->src_uids, c->r->n);
+
+	if (rc == 0 && (rc = acct_get(txn, st, c->account, &a)) == 0)
+		c->src_modseq = a.modseq;
+	return rc == MDB_NOTFOUND ? STORE_EINVAL : rc;
+}
+
 static int copy_fn(struct store *st, MDB_txn *txn, void *arg)
 {
 	struct copy_ctx *c = arg;
@@ -438,6 +456,8 @@ static int copy_fn(struct store *st, MDB_txn *txn, void *arg)
 	if (c->r->n == 0)
 		return 0; /* every uid was gone: nothing was written */
 	if ((rc = flush_changes(st, txn, c)) != 0)
+		return rc;
+	if (c->expunge_src && (rc = copy_expunge_source(st, txn, c)) != 0)
 		return rc;
 	for (size_t i = 0; i < c->nt; i++) {
 		/* A COPY of emails of their own leaves the source as it was. */
@@ -492,6 +512,8 @@ static void copy_ctx_end(struct store *st, struct copy_ctx *c, int rc, int lesso
 		c->r->n = 0;
 	} else if (c->r->n) {
 		store_publish_change(st, c->dst, c->r->modseq);
+		if (c->expunge_src)
+			store_publish_change(st, c->account, c->src_modseq);
 		if (lesson && c->dst == c->account)
 			store_junk_notify(st, c->account, c->from, c->to, c->emails, c->r->n);
 	}
@@ -510,6 +532,7 @@ static struct copy_ctx copy_ctx_into(uint32_t account, uint32_t from, uint32_t u
 	c.dst = to->account;
 	c.rights = to->rights;
 	c.kw_filter = to->keywords_filter;
+	c.expunge_src = to->move && to->account != account;
 	return c;
 }
 

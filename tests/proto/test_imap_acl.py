@@ -298,8 +298,10 @@ def test_acl_copy_across_accounts():
     without; only the flags "s", "w", "t" allow kept; the owner's quota
     charged and OVERQUOTA when full) and between two mailboxes of the
     same owner; COPYUID names the target's UIDVALIDITY and UIDs (RFC
-    4315). MOVE between accounts is refused (CANNOT) and moves nothing;
-    MOVE out of a shared mailbox needs "t" and "e" (RFC 4314 §4)."""
+    4315). MOVE out of a shared mailbox needs "t" and "e" (RFC 4314 §4); a
+    MOVE between accounts is one commit (RFC 6851): refused whole over the
+    target owner's quota, else the COPYUID, the source's EXPUNGE and the
+    message in the target account, into a shared mailbox and out of one."""
     with Server(accounts=[(CAROL, CAROL_PW)], imap=True, start=False) as s:
         s.cli("account", "add", BOB, "--quota", "16384", input=BOB_PW + "\n")
         s.start()
@@ -353,10 +355,6 @@ def test_acl_copy_across_accounts():
         assert b"\\Seen" in data[0][0] and b"\\Flagged" not in data[0][0] and \
             b"$Label" not in data[0][0], data
         assert m.getquota('"User quota"')[1] == bobs_kib(2)
-        # MOVE into another account: refused, nothing moved.
-        typ, no, _ = cmd(c2, "MOVE", "1", shared)
-        assert typ == "NO" and b"[CANNOT]" in no, no
-        assert c2.status("INBOX", "(MESSAGES)")[1] == [b"INBOX (MESSAGES 1)"]
 
         # Between two of bob's mailboxes (Other needs "i" too); a MOVE
         # out of Team needs "t" and "e" besides.
@@ -376,11 +374,43 @@ def test_acl_copy_across_accounts():
 
         assert m.getquota('"User quota"')[1] == bobs_kib(4)
 
-        # Bob's quota full: OVERQUOTA, nothing copied.
+        # Bob's quota full: OVERQUOTA, nothing copied, nothing moved.
         typ, data = c2.copy("1", shared)
         assert typ == "NO" and b"[OVERQUOTA]" in data[0], data
+        typ, no, _ = cmd(c2, "MOVE", "1", shared)
+        assert typ == "NO" and b"[OVERQUOTA]" in no, no
         assert m.status("Team", "(MESSAGES)")[1] == [b"Team (MESSAGES 2)"]
+        assert c2.status("INBOX", "(MESSAGES)")[1] == [b"INBOX (MESSAGES 1)"]
         assert m.getquota('"User quota"')[1] == bobs_kib(4)
+
+        # Room again: carol's MOVE into Team.
+        m.select("Other")
+        m.store("1:2", "+FLAGS.SILENT", "(\\Deleted)")
+        assert m.expunge()[0] == "OK"
+        c2.untagged_responses.clear()
+        typ, no, _ = cmd(c2, "MOVE", "1", shared)
+        assert typ == "OK", no
+        oks = c2.untagged_responses.get("OK", [])
+        assert len(oks) == 1 and _copyuid(oks[0]) == (_uidvalidity(m, "Team"), b"1", b"3"), oks
+        assert c2.untagged_responses.get("EXPUNGE") == [b"1"], c2.untagged_responses
+        assert m.status("Team", "(MESSAGES)")[1] == [b"Team (MESSAGES 3)"]
+        assert c2.status("INBOX", "(MESSAGES)")[1] == [b"INBOX (MESSAGES 0)"]
+        assert m.getquota('"User quota"')[1] == bobs_kib(3)
+
+        # And out of it, with "t" and "e": the message is carol's again.
+        assert cmd(m, "SETACL", "Team", CAROL, "lriste")[0] == "OK"
+        assert c.select(shared)[0] == "OK"
+        c.untagged_responses.clear()
+        typ, no, _ = cmd(c, "UID", "MOVE", "3", "INBOX")
+        assert typ == "OK", no
+        oks = c.untagged_responses.get("OK", [])
+        assert len(oks) == 1 and _copyuid(oks[0]) == (_uidvalidity(c2, "INBOX"), b"3", b"2"), oks
+        assert c.untagged_responses.get("EXPUNGE") == [b"3"], c.untagged_responses
+        assert m.status("Team", "(MESSAGES)")[1] == [b"Team (MESSAGES 2)"]
+        assert m.getquota('"User quota"')[1] == bobs_kib(2)
+        c2.select("INBOX")
+        typ, data = c2.fetch("1", "(BODY.PEEK[TEXT])")
+        assert typ == "OK" and data[0][1] == text, data
         c2.logout()
         c.logout()
         m.logout()

@@ -11,6 +11,8 @@
  * "t" for \Deleted, "w" for the rest) while the owner's own copy keeps
  * them all; a copy into a mailbox the target account does not have is
  * STORE_ENOTFOUND; and the bytes go with the last email holding them.
+ * A MOVE into another account leaves the source in the same commit (the
+ * usage moves with it, the blob keeps one reference), all or nothing.
  */
 #include <stdio.h>
 #include <string.h>
@@ -67,8 +69,9 @@ static uint32_t uidvalidity(struct store *st, uint32_t acc, uint32_t mb)
 
 /* COPY of uid from acc's mailbox from into to's mailbox of to_acc with
  * rights (all of them and no filter: the owner's own copy). */
-static int copy_into(struct store *st, uint32_t acc, uint32_t from, uint32_t uid,
-		     uint32_t to_acc, uint32_t to, uint32_t rights, uint32_t *dst_uid_r)
+static int copy_or_move(struct store *st, uint32_t acc, uint32_t from, uint32_t uid,
+			uint32_t to_acc, uint32_t to, uint32_t rights, int move,
+			uint32_t *dst_uid_r)
 {
 	struct store_copy_result r;
 	struct store_copy_into into = {
@@ -76,12 +79,19 @@ static int copy_into(struct store *st, uint32_t acc, uint32_t from, uint32_t uid
 	    .mailbox = to,
 	    .rights = rights,
 	    .keywords_filter = rights == STORE_ACL_ALL ? NULL : imap_acl_keywords_filter,
+	    .move = move,
 	};
 	int rc = store_email_copy_into(st, acc, from, uidvalidity(st, acc, from), &uid, 1, &into, &r);
 	if (dst_uid_r)
 		*dst_uid_r = r.n ? r.dst_uids[0] : 0;
 	store_copy_result_free(&r);
 	return rc;
+}
+
+static int copy_into(struct store *st, uint32_t acc, uint32_t from, uint32_t uid,
+		     uint32_t to_acc, uint32_t to, uint32_t rights, uint32_t *dst_uid_r)
+{
+	return copy_or_move(st, acc, from, uid, to_acc, to, rights, 0, dst_uid_r);
 }
 
 static void kw(struct store *st, uint32_t acc, uint32_t mb, uint32_t uid, const char *k)
@@ -221,6 +231,35 @@ int main(void)
 	CHECK_EQ_INT(store_email_raw(st, carol, c_in.email[0], raw_cb, raw), STORE_OK);
 	CHECK(strcmp(raw, text) == 0);
 	expunge(st, carol, INBOX, c_in.uid[0]);
+	CHECK_EQ_INT((int)refs(st, blob), 0);
+
+	/* MOVE into another account (RFC 6851): in the target, out of the
+	 * source in the same commit; the bytes keep their one reference and
+	 * the usage moves from one account to the other. */
+	CHECK_EQ_INT(store_account_set_quota(st, "carol@example.test", 0, err, sizeof err),
+		     STORE_OK);
+	unit_deliver(st, bob, text, 1700000100, NULL);
+	list(st, bob, INBOX, &b_in);
+	CHECK_EQ_INT((int)b_in.n, 1);
+	usage(st, bob, &emails, &used, &modseq);
+	CHECK(emails == 1 && used == strlen(text));
+	CHECK_EQ_INT(copy_or_move(st, bob, INBOX, b_in.uid[0], carol, ARCHIVE, STORE_ACL_ALL, 1,
+				  &uid),
+		     STORE_OK);
+	CHECK_EQ_INT((int)refs(st, blob), 1);
+	list(st, bob, INBOX, &b_in);
+	list(st, carol, ARCHIVE, &c_ar);
+	CHECK(b_in.n == 0 && c_ar.n == 1 && c_ar.uid[0] == uid);
+	usage(st, bob, &emails, &used2, &modseq2);
+	CHECK(emails == 0 && used2 == 0 && modseq2 > modseq);
+	usage(st, carol, &emails, &used2, &modseq2);
+	CHECK(emails == 1 && used2 == strlen(text));
+	/* A uid gone: nothing moved (all or nothing). */
+	CHECK_EQ_INT(copy_or_move(st, carol, ARCHIVE, uid + 1, bob, INBOX, STORE_ACL_ALL, 1, NULL),
+		     STORE_EGONE);
+	list(st, carol, ARCHIVE, &c_ar);
+	CHECK_EQ_INT((int)c_ar.n, 1);
+	expunge(st, carol, ARCHIVE, c_ar.uid[0]);
 	CHECK_EQ_INT((int)refs(st, blob), 0);
 
 	store_close(&st);
