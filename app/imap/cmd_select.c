@@ -308,6 +308,39 @@ static void select_recent(struct imap_session *s, int examine)
 	imap_reply(s, "* %u RECENT", n);
 }
 
+int imap_select_rights_check(struct imap_session *s)
+{
+	uint32_t rights;
+
+	if (s->view.account == s->account ||
+	    store_mailbox_rights(imap_store, s->account, s->view.account, s->view.mailbox,
+				 &rights) != STORE_OK)
+		return 0;
+	uint32_t lacks = STORE_ACL_ALL & ~rights;
+	if (lacks == s->view.lacks)
+		return 0;
+	if (!(rights & STORE_ACL_R)) {
+		/* RFC 4314 does not ask it, but a reader whose "r" went must
+		 * not go on reading (Dovecot re-checks too); no response takes
+		 * a mailbox away from a client that has it selected, so end the
+		 * session as when the owner deletes the mailbox. */
+		log_info("imap", s->id, "event=selected_mailbox_revoked mailbox=%u",
+			 s->view.mailbox);
+		imap_reply(s, "* BYE Access to the selected mailbox was revoked, have to disconnect.");
+		imap_session_unselect(s);
+		imap_close_with(s, "mailbox_revoked");
+		return -1;
+	}
+	s->view.lacks = lacks;
+	s->view.readonly = s->view.examined || imap_acl_select_readonly(rights);
+	struct buf fl;
+	buf_init(&fl, 0); /* the lines bring their room */
+	imap_view_flags_lines(&s->view, &fl);
+	imap_write(s, buf_data(&fl), buf_len(&fl));
+	buf_free(&fl);
+	return 0;
+}
+
 int imap_select_recent_sync(struct imap_session *s, uint32_t last_uid, struct buf *out)
 {
 	struct imap_mailbox_view *v = &s->view;
@@ -418,7 +451,8 @@ void imap_cmd_select(struct imap_session *s, const struct imap_cmd *cmd)
 	 * it (RFC 4314 §4), and every write asks the rights it lacks; its
 	 * changes reach the session through the owner's feed. */
 	s->view.lacks = STORE_ACL_ALL & ~t.rights;
-	s->view.readonly = cmd->id == IMAP_CMD_EXAMINE || imap_acl_select_readonly(t.rights);
+	s->view.examined = cmd->id == IMAP_CMD_EXAMINE;
+	s->view.readonly = s->view.examined || imap_acl_select_readonly(t.rights);
 	imap_session_watch_view(s);
 	/* FLAGS lists the keywords in use here, in the case first given
 	 * (RFC 9051 §7.3.5), as Dovecot does. */

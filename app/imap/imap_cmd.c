@@ -265,6 +265,12 @@ void imap_dispatch(struct imap_session *s, const struct imap_cmd *cmd)
 		return;
 	}
 	imap_session_told_clear(s); /* what the last command's sync told */
+	/* A shared mailbox's rights as granted now (cmd_select.c); not for
+	 * the commands that leave the mailbox anyway. */
+	if (s->state == IMAP_S_SELECTED && cmd->id != IMAP_CMD_SELECT &&
+	    cmd->id != IMAP_CMD_EXAMINE && cmd->id != IMAP_CMD_UNSELECT &&
+	    cmd->id != IMAP_CMD_LOGOUT && imap_select_rights_check(s) < 0)
+		return; /* "r" revoked: BYE said it */
 	if (s->state == IMAP_S_SELECTED && uid_command(cmd->id)) {
 		/* A UID command reads the mailbox as it is now: other
 		 * sessions' flag changes, new messages and expunges are told

@@ -85,6 +85,7 @@ struct imap_mailbox_view {
 	int readonly;         /* EXAMINE: no flag changes, no expunge */
 	uint32_t lacks;       /* the RFC 4314 rights the user lacks on it (STORE_ACL_*):
 			       * 0 on its own mailbox, so a zeroed view lacks none */
+	unsigned examined : 1; /* opened by EXAMINE: read-only whatever the rights */
 	uint64_t highest_modseq; /* the mailbox's, as last read (CONDSTORE) */
 	unsigned condstore : 1;  /* sync: MODSEQ in FETCH FLAGS lines (RFC 7162) */
 	unsigned qresync : 1;    /* sync: VANISHED instead of EXPUNGE, UID in FETCH */

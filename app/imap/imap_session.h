@@ -307,6 +307,16 @@ void imap_cmd_select(struct imap_session *s, const struct imap_cmd *cmd); /* and
  * read-only) and "* n RECENT" is appended to out (cmd_select.c). 1 when
  * it appended RECENT, else 0. */
 int imap_select_recent_sync(struct imap_session *s, uint32_t last_uid, struct buf *out);
+/*
+ * The selected mailbox's rights as its owner grants them now (a mailbox
+ * shared with the user, imap_acl.h; nothing to do for an own one), read
+ * before each command: a SETACL or DELETEACL since SELECT applies from
+ * the user's next command. Without "r" the session ends with BYE, as
+ * when the owner deletes the mailbox: -1 then. Another change of rights
+ * is told as FLAGS and PERMANENTFLAGS, and the commands ask the new ones.
+ * 0 otherwise (also when the store cannot be read: the rights stay).
+ */
+int imap_select_rights_check(struct imap_session *s);
 /* Writes "* VANISHED (EARLIER) uids" (RFC 7162 §3.2.5, §3.2.6) for the
  * ascending uids[0..n), runs as ranges; nothing when n is 0. For SELECT's
  * QRESYNC and UID FETCH's VANISHED modifier (cmd_select.c). */

@@ -663,6 +663,63 @@ def test_acl_mbsync_reads_and_flags_a_shared_mailbox():
         m.logout()
 
 
+def test_acl_rights_change_applies_to_next_command():
+    """Rights are read again before each command on a selected shared
+    mailbox (as Dovecot does; RFC 4314 leaves it open): a grant of "w"
+    while the reader has it selected is told as PERMANENTFLAGS at the
+    next command and lets STORE set \\Flagged; taking "s" and "w" away
+    makes it read-only (PERMANENTFLAGS (), STORE refused); taking "r"
+    away ends the session with BYE before the command reads anything."""
+    with Server(accounts=[(BOB, BOB_PW), (CAROL, CAROL_PW)], imap=True) as s:
+        m = login(s)
+        if "ACL" not in caps(m):
+            m.logout()
+            return "skip"
+        assert m.create("Team")[0] == "OK"
+        assert m.append("Team", None, None, b"Subject: one\r\n\r\nsecret\r\n")[0] == "OK"
+        assert cmd(m, "SETACL", "Team", CAROL, "lrs")[0] == "OK"
+        c = login(s, user=CAROL, pw=CAROL_PW)
+        c.sock.settimeout(30)
+        shared = '"Shared/bob@example.test/Team"'
+        assert c.select(shared)[0] == "OK"
+        typ, data = c.store("1", "+FLAGS", "(\\Flagged)")
+        assert typ == "NO" and b"[NOPERM]" in data[0], data
+
+        def perm():
+            return [x for x in c.untagged_responses.pop("OK", []) if b"PERMANENTFLAGS" in x]
+
+        assert cmd(m, "SETACL", "Team", CAROL, "+w")[0] == "OK"
+        c.untagged_responses.clear()
+        assert c.noop()[0] == "OK"
+        p = perm()
+        assert len(p) == 1 and b"\\Flagged" in p[0] and b"\\Seen" in p[0] and \
+            b"\\Deleted" not in p[0], p
+        typ, data = c.store("1", "+FLAGS", "(\\Flagged)")
+        assert typ == "OK" and b"\\Flagged" in data[0], data
+
+        assert cmd(m, "SETACL", "Team", CAROL, "lr")[0] == "OK"
+        c.untagged_responses.clear()
+        typ, data = c.store("1", "+FLAGS", "(\\Seen)")
+        assert typ == "NO", data
+        assert perm() == [b"[PERMANENTFLAGS ()] Read-only mailbox."], c.untagged_responses
+        c.is_readonly = True  # imaplib stops on the READ-ONLY code otherwise
+        m.select("Team")
+        typ, data = m.fetch("1", "(FLAGS)")
+        assert typ == "OK" and b"\\Seen" not in data[0], data
+
+        assert cmd(m, "SETACL", "Team", CAROL, "l")[0] == "OK"
+        try:
+            typ, data = c.fetch("1", "(BODY.PEEK[TEXT])")
+            bye = c.untagged_responses.get("BYE", [])
+            assert typ != "OK" or not any(b"secret" in x[1] for x in data
+                                          if isinstance(x, tuple)), data
+        except imaplib.IMAP4.abort as e:
+            bye = [str(e).encode()]
+        assert any(b"revoked" in x for x in bye), bye
+        assert s.wait_log("event=selected_mailbox_revoked", timeout=60)
+        m.logout()
+
+
 def test_acl_owner_deletes_or_revokes():
     """The owner deletes a mailbox a reader has selected: the reader's next
     NOOP says BYE as for its own mailbox deleted; the grants went with the
