@@ -308,9 +308,16 @@ static void select_recent(struct imap_session *s, int examine)
 	imap_reply(s, "* %u RECENT", n);
 }
 
+static void mailbox_there_cb(void *arg, const struct store_mailbox_info *i)
+{
+	(void)i;
+	*(int *)arg = 1;
+}
+
 int imap_select_rights_check(struct imap_session *s)
 {
 	uint32_t rights;
+	int there = 0;
 
 	if (s->view.account == s->account ||
 	    store_mailbox_rights(imap_store, s->account, s->view.account, s->view.mailbox,
@@ -318,6 +325,13 @@ int imap_select_rights_check(struct imap_session *s)
 		return 0;
 	uint32_t lacks = STORE_ACL_ALL & ~rights;
 	if (lacks == s->view.lacks)
+		return 0;
+	/* A mailbox the owner deleted has no grant either: the sync says
+	 * it was deleted (imap_session.c), as for an own mailbox. */
+	if (!(rights & STORE_ACL_R) &&
+	    (store_mailbox_get(imap_store, s->view.account, s->view.mailbox, mailbox_there_cb,
+			       &there) != STORE_OK ||
+	     !there))
 		return 0;
 	if (!(rights & STORE_ACL_R)) {
 		/* RFC 4314 does not ask it, but a reader whose "r" went must
