@@ -32,7 +32,7 @@
 /* The personal namespace's shared counterpart (RFC 2342): a mailbox M of
  * owner@example.test shared with the user is "Shared/owner@example.test/M"
  * (Cyrus and Stalwart name theirs in words too; Dovecot's "shared/"). */
-#define IMAP_ACL_PREFIX "Shared/"
+#define IMAP_ACL_PREFIX STORE_SHARED_ROOT "/"
 
 /* Operations on one mailbox, the rows of RFC 4314 §4's table. */
 enum imap_acl_op {

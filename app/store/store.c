@@ -771,6 +771,46 @@ static int migrate_acl(struct store *st, MDB_txn *txn)
 	return 0;
 }
 
+/*
+ * 16 -> 17: STORE_SHARED_ROOT ("Shared") is the other users' namespace
+ * (imap_acl.h), where an own mailbox of that name, or under it, would be
+ * hidden by the shared ones; new names there are refused from now on.
+ * An account's "Shared" is renamed, its children with it, to the first
+ * free of "Shared (personal)", "Shared (personal 2)", ...: nothing is
+ * lost (ids, UIDVALIDITY, UIDs, messages and flags stay; only the name
+ * changes, which a client sees as a rename), where keeping it reachable
+ * would leave names that mean two mailboxes. Only the exact case: the
+ * prefix is matched so. A "Shared/x" without its parent cannot be (every
+ * create makes the parents).
+ */
+static int migrate_shared_root(struct store *st, MDB_txn *txn)
+{
+	uint32_t *ids;
+	size_t n;
+	int rc = principal_ids(txn, st, &ids, &n);
+
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		uint32_t account = ids[i];
+		char to[64];
+		for (unsigned k = 1; k < 1000; k++) {
+			if (k == 1)
+				snprintf(to, sizeof to, "%s (personal)", STORE_SHARED_ROOT);
+			else
+				snprintf(to, sizeof to, "%s (personal %u)", STORE_SHARED_ROOT, k);
+			rc = mailbox_rename_txn(st, txn, account, STORE_SHARED_ROOT, to);
+			if (rc != STORE_EEXIST)
+				break;
+		}
+		if (rc == STORE_OK)
+			log_info("store", NULL, "event=mailbox_renamed account=%u from=%s to=\"%s\" "
+				 "reason=shared_namespace", account, STORE_SHARED_ROOT, to);
+		if (rc == STORE_ENOTFOUND)
+			rc = 0;
+	}
+	free(ids);
+	return rc;
+}
+
 static migrate_fn *const migrations[] = {
     migrate_initial,
     migrate_blobdata,
@@ -788,6 +828,7 @@ static migrate_fn *const migrations[] = {
     migrate_sieve_hashed,
     migrate_blobown,
     migrate_acl,
+    migrate_shared_root,
 };
 _Static_assert(sizeof migrations / sizeof migrations[0] == STORE_SCHEMA_VERSION,
                "one migration per schema version");

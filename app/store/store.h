@@ -768,6 +768,13 @@ int store_xchg_poll(struct store *st);
  * Callbacks run inside a read transaction: they may call other read
  * functions of the store, never a writing one.
  */
+/*
+ * The first level of the other users' namespace (IMAP's shared mailboxes,
+ * imap_acl.h: "Shared/OWNER/NAME"). No own mailbox is named so or under
+ * it: a new name there is STORE_EINVAL, and the schema 17 migration gave
+ * older ones a free name ("Shared (personal)").
+ */
+#define STORE_SHARED_ROOT "Shared"
 /* Mailbox id by name ("INBOX" case-insensitive, others exact). */
 int store_mailbox_find(struct store *st, uint32_t account, const char *name, uint32_t *mailbox_r);
 /* Whether store_mailbox_create could make a mailbox of that name (were it

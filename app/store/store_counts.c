@@ -392,7 +392,7 @@ int counts_rebuild(MDB_txn *txn, struct store *st, uint32_t account)
 	return rc;
 }
 
-int counts_rebuild_all(MDB_txn *txn, struct store *st)
+int principal_ids(MDB_txn *txn, struct store *st, uint32_t **ids_r, size_t *n_r)
 {
 	MDB_cursor *cur;
 	uint32_t *ids = NULL;
@@ -400,6 +400,8 @@ int counts_rebuild_all(MDB_txn *txn, struct store *st)
 	MDB_val k, v;
 	int rc;
 
+	*ids_r = NULL;
+	*n_r = 0;
 	if ((rc = mdb_cursor_open(txn, st->db[DB_PRINCIPAL], &cur)) != 0)
 		return rc;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
@@ -413,8 +415,17 @@ int counts_rebuild_all(MDB_txn *txn, struct store *st)
 		ids[n++] = be32_get(k.mv_data);
 	}
 	mdb_cursor_close(cur);
-	if (rc == MDB_NOTFOUND)
-		rc = 0;
+	*ids_r = ids;
+	*n_r = n;
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int counts_rebuild_all(MDB_txn *txn, struct store *st)
+{
+	uint32_t *ids;
+	size_t n;
+	int rc = principal_ids(txn, st, &ids, &n);
+
 	for (size_t i = 0; i < n && rc == 0; i++)
 		rc = counts_rebuild(txn, st, ids[i]);
 	free(ids);

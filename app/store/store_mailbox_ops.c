@@ -88,6 +88,19 @@ static int name_levels_ok(const char *name)
 	return 1;
 }
 
+/*
+ * 1 when a (normalised) name is STORE_SHARED_ROOT or under it: the other
+ * users' namespace (imap_acl.h), where an own mailbox would be hidden by
+ * the shared ones; refused for a new mailbox, as Dovecot and Cyrus keep
+ * a namespace's prefix from personal names. Exact case, as the prefix is
+ * matched.
+ */
+static int name_reserved(const char *name)
+{
+	size_t rl = sizeof STORE_SHARED_ROOT - 1;
+	return strncmp(name, STORE_SHARED_ROOT, rl) == 0 && (name[rl] == '\0' || name[rl] == '/');
+}
+
 /* The name a new mailbox (CREATE, a RENAME's target) would have, NFC in
  * out (STORE_MAILBOX_NAME_MAX + 1): STORE_ETOOBIG past the limit,
  * STORE_EINVAL for a name no mailbox can have. */
@@ -95,7 +108,7 @@ static int new_name(struct store *st, const char *name, char *out)
 {
 	if (strlen(name) > st->mailbox_name_max)
 		return STORE_ETOOBIG;
-	if (name_norm(name, out) < 0 || !name_levels_ok(out))
+	if (name_norm(name, out) < 0 || !name_levels_ok(out) || name_reserved(out))
 		return STORE_EINVAL;
 	return STORE_OK;
 }
@@ -1065,6 +1078,16 @@ int store_mailbox_name_creatable(struct store *st, const char *name)
 	return new_name(st, name, norm);
 }
 
+int mailbox_rename_txn(struct store *st, MDB_txn *txn, uint32_t account, const char *from,
+		       const char *to)
+{
+	struct op_ctx c = { .kind = OP_RENAME, .account = account };
+	if (name_norm(from, c.name) < 0)
+		return STORE_ENOTFOUND;
+	int rc = new_name(st, to, c.to);
+	return rc == STORE_OK ? op_fn(st, txn, &c) : rc;
+}
+
 int store_mailbox_rename(struct store *st, uint32_t account, const char *from, const char *to)
 {
 	struct op_ctx c = { .kind = OP_RENAME, .account = account };
@@ -1213,7 +1236,7 @@ int mbox_for_delivery(struct store *st, MDB_txn *txn, uint32_t account, const ch
 		rc = 1;
 		goto out;
 	}
-	if (!name_levels_ok(norm)) {
+	if (!name_levels_ok(norm) || name_reserved(norm)) {
 		*why_r = "bad_name";
 		rc = 1;
 		goto out;

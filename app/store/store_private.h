@@ -29,7 +29,7 @@
 #include "store/store.h"
 
 /* Schema version this build writes (see migrations in store.c). */
-#define STORE_SCHEMA_VERSION 16u
+#define STORE_SCHEMA_VERSION 17u
 
 /* Named databases, in the order store.c opens them. */
 enum store_db {
@@ -544,6 +544,10 @@ int counts_email(MDB_txn *txn, struct store *st, uint32_t account, uint32_t emai
  * error. */
 int counts_rebuild(MDB_txn *txn, struct store *st, uint32_t account);
 int counts_rebuild_all(MDB_txn *txn, struct store *st);
+/* The ids of the principals (accounts among them) into *ids_r (n_r of
+ * them, malloc'ed, the caller frees; NULL when none). 0 or an LMDB
+ * error. */
+int principal_ids(MDB_txn *txn, struct store *st, uint32_t **ids_r, size_t *n_r);
 /* Schema 13 -> 14 (store_sieve.c): Sieve scripts moved from (account,
  * name) keys to (account, hash of name), their ids' meta keys with them.
  * 0 or an LMDB error (MDB_CORRUPTED for a record schema 13 did not write). */
@@ -875,6 +879,15 @@ int store_test_set_schema(struct store *st, uint32_t version);
  */
 int store_expunge_txn(struct store *st, MDB_txn *txn, uint32_t account, uint32_t mailbox,
 		      const uint32_t *uids, size_t n);
+/*
+ * Renames mailbox from of account to to inside the caller's write
+ * transaction, as store_mailbox_rename() does (children follow; the
+ * caller publishes nothing: a migration). STORE_ENOTFOUND (no from),
+ * STORE_EEXIST (to taken), another STORE_* code or an LMDB error; a
+ * refusal writes nothing.
+ */
+int mailbox_rename_txn(struct store *st, MDB_txn *txn, uint32_t account, const char *from,
+		       const char *to);
 
 
 /*

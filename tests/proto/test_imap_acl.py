@@ -57,6 +57,12 @@ def test_acl_closed_while_incomplete():
                            ("LISTRIGHTS", ("INBOX", CAROL))):
             typ, text, _ = cmd(m, name, *args)
             assert typ == "BAD" and b"Unknown command" in text, (name, typ, text)
+        # The namespace's root is no own mailbox name, even now (the
+        # store refuses it: it would be hidden once sharing is on).
+        for name in ("Shared", '"Shared/x"'):
+            typ, data = m.create(name)
+            assert typ == "NO" and b"[CANNOT]" in data[0], (name, data)
+        assert m.create('"Shared (mine)"')[0] == "OK"
         m.logout()
         r = s.cli("acl", "set", BOB, "INBOX", CAROL, "lr", check=False)
         assert r.returncode == 2 and b"not available" in r.stderr, r
