@@ -23,6 +23,8 @@ from test_imap import BOB, BOB_PW, CAROL, CAROL_PW, login
 for _c in ("SETACL", "DELETEACL", "GETACL", "LISTRIGHTS", "MYRIGHTS"):
     imaplib.Commands.setdefault(_c, ("AUTH", "SELECTED"))
 imaplib.Commands.setdefault("REPLACE", ("SELECTED",))
+for _c in ("SETMETADATA", "GETMETADATA", "GENURLAUTH", "NOTIFY"):
+    imaplib.Commands.setdefault(_c, ("AUTH", "SELECTED"))
 imaplib.Commands.setdefault("MOVE", ("SELECTED",))
 
 TEAM = "team@example.test"  # an alias of bob's
@@ -723,6 +725,49 @@ def test_acl_rights_change_applies_to_next_command():
             bye = [str(e).encode()]
         assert any(b"revoked" in x for x in bye), bye
         assert s.wait_log("event=selected_mailbox_revoked", timeout=60)
+        m.logout()
+
+
+def test_acl_shared_names_elsewhere_answer_cleanly():
+    """METADATA, URLAUTH and CATENATE URLs, and NOTIFY do not take shared
+    names yet: a shared name is answered as a mailbox that is not there
+    (NONEXISTENT, BADURL, NO; NOTIFY takes it as the name of no mailbox,
+    which RFC 5465 allows, and tells nothing of it) and the owner's
+    mailbox does not change; no own mailbox can take such a name (the
+    store refuses it), so nothing acts on one of the user's own."""
+    with Server(accounts=[(BOB, BOB_PW), (CAROL, CAROL_PW)], imap=True) as s:
+        m = login(s)
+        if "ACL" not in caps(m):
+            m.logout()
+            return "skip"
+        assert m.create("Team")[0] == "OK"
+        assert m.append("Team", None, None, b"Subject: t\r\n\r\nteam\r\n")[0] == "OK"
+        assert cmd(m, "SETACL", "Team", CAROL, "lrswipkxtea")[0] == "OK"
+        c = login(s, user=CAROL, pw=CAROL_PW)
+        shared = '"Shared/bob@example.test/Team"'
+        typ, text, _ = cmd(c, "SETMETADATA", shared, '(/private/comment "x")')
+        assert typ == "NO" and b"[NONEXISTENT]" in text, text
+        typ, text, _ = cmd(c, "GETMETADATA", shared, "/private/comment")
+        assert typ == "NO" and b"[NONEXISTENT]" in text, text
+        typ, text, lines = cmd(m, "GETMETADATA", "Team", "(/private/comment /shared/comment)")
+        assert typ == "OK" and not any(b'"x"' in x for x in lines), lines
+        url = "imap://carol@example.test@localhost/Shared%2Fbob%40example.test%2FTeam/;UID=1"
+        typ, text, _ = cmd(c, "GENURLAUTH", '"%s;urlauth=user+carol@example.test" INTERNAL' % url)
+        assert typ == "NO", text
+        c.literal = None
+        typ, text, _ = cmd(c, "APPEND", "INBOX", 'CATENATE (URL "/%s/;UID=1")'
+                           % "Shared%2Fbob%40example.test%2FTeam")
+        assert typ == "NO" and b"[BADURL" in text, text
+        assert c.status("INBOX", "(MESSAGES)")[1] == [b"INBOX (MESSAGES 0)"]
+        typ, text, _ = cmd(c, "NOTIFY", "SET", "(MAILBOXES %s (MessageNew MessageExpunge))"
+                           % shared)
+        assert typ == "OK", text  # a name of no own mailbox: watched for nothing
+        c.untagged_responses.clear()
+        assert m.append("Team", None, None, b"Subject: t2\r\n\r\nteam\r\n")[0] == "OK"
+        assert c.noop()[0] == "OK"
+        assert not c.untagged_responses.get("STATUS"), c.untagged_responses
+        assert m.status("Team", "(MESSAGES)")[1] == [b"Team (MESSAGES 2)"]
+        c.logout()
         m.logout()
 
 
