@@ -43,7 +43,8 @@
  * parts in place of the literal; the rest is the same.
  *
  * REPLACE (cmd_replace.c) is this same path with one message and the old
- * message's UID on the store request, which expunges it in the commit.
+ * message's UID (and account, when it is another's) on the store
+ * request, which expunges it in the commit.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -495,11 +496,6 @@ void imap_append_run(struct imap_session *s, const struct imap_cmd *cmd, size_t 
 		imap_tagged(s, "NO [NOPERM] Permission denied.");
 		goto fail;
 	}
-	if (rep && t.owner != s->account) {
-		/* REPLACE's expunge half is in the selected (own) mailbox. */
-		imap_tagged(s, "NO [CANNOT] REPLACE into a shared mailbox is not supported yet.");
-		goto fail;
-	}
 	if (t.owner != s->account)
 		for (size_t k = 0; k < a->n; k++)
 			append_flags_by_rights(&a->msgs[k], t.rights);
@@ -509,6 +505,9 @@ void imap_append_run(struct imap_session *s, const struct imap_cmd *cmd, size_t 
 		a->msgs[0].d.replace_mailbox = rep->mailbox;
 		a->msgs[0].d.replace_uidvalidity = rep->uidvalidity;
 		a->msgs[0].d.replace_uid = rep->uid;
+		/* Into or out of another account (imap_acl.h): the old
+		 * message's account expunges it in the same commit. */
+		a->msgs[0].d.replace_account = rep->account;
 	}
 	/* An account that seals its appends (crypt_rest.h): the key read
 	 * now, the sealing (a public-key operation a message) always on a

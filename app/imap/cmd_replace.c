@@ -10,7 +10,13 @@
  * old message (store.h, replace_uid), so a crash leaves the old message
  * or the new one, never both or neither. That write refuses, with nothing
  * written, when another session expunged the old message meanwhile.
+ *
+ * Shared mailboxes (imap_acl.h): the selected mailbox may be another
+ * account's (the old message is expunged there, which needs "t" and
+ * "e"), and so may the target (APPEND's "i"); the one store write does
+ * both, whichever accounts they are in.
  */
+#include "imap/imap_acl.h"
 #include "imap/imap_session.h"
 
 void imap_cmd_replace(struct imap_session *s, const struct imap_cmd *cmd)
@@ -41,13 +47,15 @@ void imap_cmd_replace(struct imap_session *s, const struct imap_cmd *cmd)
 		imap_tagged(s, IMAP_NO_READ_ONLY);
 		return;
 	}
-	/* Its APPEND half writes to the session's account: not into another
-	 * account's mailbox (imap_acl.h) until APPEND can. */
-	if (s->view.account != s->account) {
-		imap_tagged(s, "NO [CANNOT] REPLACE in a shared mailbox is not supported yet.");
+	/* RFC 8508 §3.3: REPLACE is APPEND, STORE \Deleted and EXPUNGE, so
+	 * on a mailbox shared with the user it needs "t" and "e" there
+	 * (RFC 4314 §4) besides the "i" its APPEND half asks of the target. */
+	if (!imap_acl_allows(~s->view.lacks, IMAP_ACL_OP_MOVE_FROM)) {
+		imap_tagged(s, "NO [NOPERM] Permission denied.");
 		return;
 	}
 	struct imap_replace rep = {
+		.account = s->view.account,
 		.mailbox = s->view.mailbox,
 		.uidvalidity = s->view.uidvalidity,
 		.uid = uid ? n : s->view.msgs[n - 1].uid,

@@ -608,6 +608,7 @@ void imap_cmd_copy(struct imap_session *s, const struct imap_cmd *cmd);
 void imap_cmd_append(struct imap_session *s, const struct imap_cmd *cmd);
 /* The message REPLACE expunges once the new one is stored (cmd_replace.c). */
 struct imap_replace {
+	uint32_t account; /* the selected mailbox's: its owner's when shared */
 	uint32_t mailbox, uidvalidity, uid;
 };
 /*

@@ -641,9 +641,12 @@ struct store_delivery {
 	 * otherwise nothing is written and the head gets STORE_ENOTFOUND
 	 * with replace_gone_r set to 1 (0 when the target mailbox is the
 	 * missing one). The quota is checked as for APPEND (the old
-	 * message still counts).
+	 * message still counts). replace_account, when not 0, is the
+	 * account holding replace_mailbox if not the delivery's (a REPLACE
+	 * into or out of a mailbox shared with the user, imap_acl.h): the
+	 * expunge is there, in the same transaction, and published to it.
 	 */
-	uint32_t replace_mailbox, replace_uidvalidity, replace_uid;
+	uint32_t replace_mailbox, replace_uidvalidity, replace_uid, replace_account;
 	int replace_gone_r;
 
 	struct store_delivery *next_; /* private: writer queue link */

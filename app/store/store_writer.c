@@ -712,7 +712,8 @@ static int append_one(struct store *st, MDB_txn *txn, struct store_delivery *d, 
 		}
 		total += x->len;
 	}
-	if (d->replace_uid && (rc = replace_check(st, txn, account, d)) != 0)
+	uint32_t raccount = d->replace_account ? d->replace_account : account;
+	if (d->replace_uid && (rc = replace_check(st, txn, raccount, d)) != 0)
 		return rc == 1 ? 0 : rc;
 	if (a.quota && a.used + total > a.quota)
 		return d->result = STORE_EQUOTA, 0;
@@ -735,12 +736,15 @@ static int append_one(struct store *st, MDB_txn *txn, struct store_delivery *d, 
 	}
 	if (d->replace_uid) {
 		/* REPLACE: the old message goes in this same transaction. */
-		rc = store_expunge_txn(st, txn, account, d->replace_mailbox, &d->replace_uid, 1);
+		rc = store_expunge_txn(st, txn, raccount, d->replace_mailbox, &d->replace_uid, 1);
 		if (rc) /* checked above, so not a refusal: the batch fails, ETEMP */
 			return rc;
-		if ((rc = acct_get(txn, st, account, &a)) != 0)
+		if ((rc = acct_get(txn, st, raccount, &a)) != 0)
 			return rc;
-		modseq = a.modseq;
+		if (raccount == account)
+			modseq = a.modseq;
+		else
+			note_change(b, raccount, a.modseq);
 	}
 	note_change(b, account, modseq);
 	d->result = STORE_OK;

@@ -260,9 +260,9 @@ def test_acl_select_and_flags_by_rights():
         assert typ == "OK" and b"\\Seen" in data[0], data  # the implicit \Seen
         typ, data = c.expunge()
         assert typ == "NO" and b"[NOPERM]" in data[0], data
-        c.literal = b"Subject: r\r\n\r\nr\r\n"  # REPLACE: not into a shared mailbox yet
+        c.literal = b"Subject: r\r\n\r\nr\r\n"  # REPLACE: needs "t" and "e" here
         typ, text, _ = cmd(c, "REPLACE", "1", "INBOX")
-        assert typ == "NO" and b"[CANNOT]" in text, text
+        assert typ == "NO" and b"[NOPERM]" in text, text
         # The owner sees it: flags are shared.
         m.select("Team")
         typ, data = m.fetch("1", "(FLAGS)")
@@ -767,6 +767,62 @@ def test_acl_shared_names_elsewhere_answer_cleanly():
         assert c.noop()[0] == "OK"
         assert not c.untagged_responses.get("STATUS"), c.untagged_responses
         assert m.status("Team", "(MESSAGES)")[1] == [b"Team (MESSAGES 2)"]
+        c.logout()
+        m.logout()
+
+
+def test_acl_replace_across_accounts():
+    """REPLACE (RFC 8508) out of a shared mailbox into the user's own, and
+    from the user's own into a shared one: one commit that stores the new
+    message in the target's account and expunges the old one in the
+    other (APPENDUID of the target, EXPUNGE in the selected mailbox);
+    out of a shared mailbox it needs "t" and "e" (NOPERM, nothing stored,
+    without them)."""
+    with Server(accounts=[(BOB, BOB_PW), (CAROL, CAROL_PW)], imap=True) as s:
+        m = login(s)
+        if "ACL" not in caps(m):
+            m.logout()
+            return "skip"
+        assert m.create("Team")[0] == "OK"
+        assert m.append("Team", None, None, b"Subject: old\r\n\r\nold\r\n")[0] == "OK"
+        assert cmd(m, "SETACL", "Team", CAROL, "lrsi")[0] == "OK"
+        c = login(s, user=CAROL, pw=CAROL_PW)
+        shared = '"Shared/bob@example.test/Team"'
+        assert c.select(shared)[0] == "OK"
+        c.literal = b"Subject: new\r\n\r\nnew\r\n"
+        typ, text, _ = cmd(c, "REPLACE", "1", "INBOX")
+        assert typ == "NO" and b"[NOPERM]" in text, text
+        assert c.status("INBOX", "(MESSAGES)")[1] == [b"INBOX (MESSAGES 0)"]
+
+        # Out of bob's Team into carol's INBOX.
+        assert cmd(m, "SETACL", "Team", CAROL, "lriste")[0] == "OK"
+        assert c.select(shared)[0] == "OK"
+        c.untagged_responses.clear()
+        c.literal = b"Subject: new\r\n\r\nnew\r\n"
+        typ, text, _ = cmd(c, "REPLACE", "1", "INBOX")
+        assert typ == "OK", text
+        oks = c.untagged_responses.get("OK", [])
+        assert any(b"[APPENDUID %d 1]" % _uidvalidity(c, "INBOX") in x for x in oks), oks
+        assert c.untagged_responses.get("EXPUNGE") == [b"1"], c.untagged_responses
+        assert m.status("Team", "(MESSAGES)")[1] == [b"Team (MESSAGES 0)"]
+        c2 = login(s, user=CAROL, pw=CAROL_PW)
+        c2.select("INBOX")
+        typ, data = c2.fetch("1", "(BODY.PEEK[TEXT])")
+        assert typ == "OK" and data[0][1] == b"new\r\n", data
+
+        # From carol's INBOX into bob's Team.
+        c2.untagged_responses.clear()
+        c2.literal = b"Subject: newer\r\n\r\nnewer\r\n"
+        typ, text, _ = cmd(c2, "REPLACE", "1", shared)
+        assert typ == "OK", text
+        oks = c2.untagged_responses.get("OK", [])
+        assert any(b"[APPENDUID %d 2]" % _uidvalidity(m, "Team") in x for x in oks), oks
+        assert c2.untagged_responses.get("EXPUNGE") == [b"1"], c2.untagged_responses
+        assert c2.status("INBOX", "(MESSAGES)")[1] == [b"INBOX (MESSAGES 0)"]
+        m.select("Team")
+        typ, data = m.fetch("1", "(UID BODY.PEEK[TEXT])")
+        assert typ == "OK" and b"UID 2" in data[0][0] and data[0][1] == b"newer\r\n", data
+        c2.logout()
         c.logout()
         m.logout()
 
