@@ -21,13 +21,12 @@
 #include "store/store.h"
 
 /*
- * The switch: 0 while shared mailboxes are not complete and enforced by
- * every command. Off, there is no ACL capability, NAMESPACE shows only
- * the personal namespace, the RFC 4314 commands answer BAD as unknown
- * commands and no shared name resolves. Turned on by the commit that
- * completes the feature, in this one place.
+ * The switch, on since every command enforces the rights. Off (0), there
+ * is no ACL capability, NAMESPACE shows only the personal namespace, the
+ * RFC 4314 commands answer BAD as unknown commands and no shared name
+ * resolves: kept so a build can leave sharing out in this one place.
  */
-#define IMAP_ACL_ENABLED 0
+#define IMAP_ACL_ENABLED 1
 
 /* The personal namespace's shared counterpart (RFC 2342): a mailbox M of
  * owner@example.test shared with the user is "Shared/owner@example.test/M"

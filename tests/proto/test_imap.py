@@ -302,7 +302,9 @@ def test_imap_list_status_select():
         typ, data = m.lsub()
         assert typ == "OK" and len(data) == 6
         typ, data = m.namespace()
-        assert data[0] == b'(("" "/")) NIL NIL'
+        # The personal namespace and the other users' (RFC 2342 §5): a
+        # mailbox shared with the user is Shared/OWNER/NAME (imap_acl.h).
+        assert data[0] == b'(("" "/")) (("Shared/" "/")) NIL'
         typ, data = m.status("INBOX", "(MESSAGES UIDNEXT UIDVALIDITY UNSEEN RECENT SIZE)")
         st = data[0].decode()
         assert "MESSAGES 3" in st and "UIDNEXT 4" in st and "UNSEEN 3" in st, st

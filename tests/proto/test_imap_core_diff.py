@@ -763,6 +763,11 @@ KNOWN_SESSION = {
     "check argument": (['T BAD'], NOARGS),
     "unselect argument": (['T BAD'], NOARGS),
     "namespace argument": (['T BAD'], NOARGS),
+    "namespace": (
+        ['* NAMESPACE (("" "/")) (("Shared/" "/")) NIL', 'T OK'],
+        "RFC 2342 §5: the other users' namespace is listed when the server has one; tern shares "
+        "mailboxes under Shared/OWNER/ (RFC 4314), the Dovecot peer here has no shared namespace "
+        "configured"),
     "capability argument": (['T BAD'], NOARGS),
     "logout argument": (['T BAD'], NOARGS),
     "idle argument": (['i3 BAD'], "RFC 9051 §9: 'idle = \"IDLE\" CRLF \"DONE\"'; Dovecot starts IDLE"),
