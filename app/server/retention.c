@@ -3,6 +3,7 @@
  * schedule (design in retention.h).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,9 @@
  * a day's granularity needs no more. */
 #define RETENTION_FIRST_S 60
 #define RETENTION_EVERY_S 3600
+/* How often the thread looks whether a pass is due (or, in tests, for
+ * the clock file): the main thread's old tick. */
+#define RETENTION_POLL_S 5
 
 /* The accounts, read first: no callback holds a read transaction while
  * the pass writes. */
@@ -64,18 +68,57 @@ static const struct {
     {"junk", METRIC_RETENTION_JUNK},
 };
 
+/* ---- the thread's state: its wait is the pass's rest too ---- */
+
+static pthread_t thread;
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv;
+static pthread_once_t cv_once = PTHREAD_ONCE_INIT;
+static int started, stopping;
+
+/* Monotonic: a wall clock set back does not stretch a rest or a poll. */
+static void cv_init(void)
+{
+	pthread_condattr_t a;
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(&cv, &a);
+	pthread_condattr_destroy(&a);
+}
+
+static int stopping_now(void)
+{
+	return __atomic_load_n(&stopping, __ATOMIC_SEQ_CST);
+}
+
+/* Waits ms, or less when retention_stop() is asked meanwhile. */
+static void wait_ms(uint64_t ms)
+{
+	struct timespec ts;
+	pthread_once(&cv_once, cv_init);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += (time_t)(ms / 1000);
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&mu);
+	while (!stopping) {
+		if (pthread_cond_timedwait(&cv, &mu, &ts) == ETIMEDOUT)
+			break;
+	}
+	pthread_mutex_unlock(&mu);
+}
+
 /* After a slice that took took_ms of the writer, as long again (capped):
- * deliveries get the writer to themselves half the time at least. */
+ * deliveries get the writer to themselves half the time at least. A stop
+ * cuts the rest short. */
 static void rest_after(uint64_t took_ms)
 {
 	if (took_ms > RETENTION_REST_MAX_MS)
 		took_ms = RETENTION_REST_MAX_MS;
-	struct timespec ts = {0, (long)took_ms * 1000000L};
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec = ts.tv_nsec / 1000000000L;
-		ts.tv_nsec %= 1000000000L;
-	}
-	nanosleep(&ts, NULL); /* a signal cuts it short: stop() is asked next */
+	wait_ms(took_ms);
 }
 
 /*
@@ -206,36 +249,97 @@ static int test_clock(const char *path, int64_t *offset_r)
 	return 1;
 }
 
-void retention_tick(struct store *st, const struct config *cfg, int64_t now, int (*stop)(void))
+/* ---- the schedule, on the thread ---- */
+
+static const struct config *r_cfg;
+static struct store *r_st;
+static const char *clock_file; /* TERN_TEST_RETENTION_CLOCK_FILE, or NULL */
+static char hold_file[512];    /* clock_file + ".hold" */
+
+/* Test-only (clock_file set): while hold_file exists the pass waits
+ * before its next slice, so a test sees the server while a pass runs. */
+static void hold_while_asked(void)
 {
-	static int64_t next;
-	static const char *clock_file;
-	static int clock_read;
+	if (access(hold_file, F_OK) != 0)
+		return;
+	log_info("retention", NULL, "event=retention_held");
+	while (!stopping_now() && access(hold_file, F_OK) == 0)
+		wait_ms(20);
+}
 
-	/* The test-only variable is read once, not at every 5-second tick. */
-	if (!clock_read) {
-		clock_file = getenv("TERN_TEST_RETENTION_CLOCK_FILE");
-		clock_read = 1;
-	}
+/* The pass's stop(): retention_stop() asked, checked between slices. */
+static int pass_stop(void)
+{
+	if (clock_file)
+		hold_while_asked();
+	return stopping_now();
+}
 
-	if (clock_file) {
-		int64_t offset;
-		if (!test_clock(clock_file, &offset))
-			return;
-		uint64_t t0 = loop_now_ms();
-		size_t n = retention_pass(st, cfg->trash_retention_days, cfg->junk_retention_days,
-		                          now + offset, stop);
-		log_info("retention", NULL,
-		         "event=retention_pass clock_offset=%lld expunged=%zu ms=%llu",
-		         (long long)offset, n, (unsigned long long)(loop_now_ms() - t0));
+/* The test clock's pass, when a test wrote the file. */
+static void test_pass(void)
+{
+	int64_t offset;
+	if (!test_clock(clock_file, &offset))
 		return;
+	uint64_t t0 = loop_now_ms();
+	size_t n = retention_pass(r_st, r_cfg->trash_retention_days, r_cfg->junk_retention_days,
+				  (int64_t)time(NULL) + offset, pass_stop);
+	log_info("retention", NULL, "event=retention_pass clock_offset=%lld expunged=%zu ms=%llu",
+		 (long long)offset, n, (unsigned long long)(loop_now_ms() - t0));
+}
+
+static void *retention_main(void *arg)
+{
+	int64_t next = (int64_t)time(NULL) + RETENTION_FIRST_S;
+	(void)arg;
+	while (!stopping_now()) {
+		wait_ms(RETENTION_POLL_S * 1000);
+		if (stopping_now())
+			break;
+		if (clock_file) {
+			test_pass();
+			continue;
+		}
+		int64_t now = (int64_t)time(NULL);
+		if (now < next)
+			continue;
+		next = now + RETENTION_EVERY_S;
+		retention_pass(r_st, r_cfg->trash_retention_days, r_cfg->junk_retention_days, now,
+			       pass_stop);
 	}
-	if (!cfg->trash_retention_days && !cfg->junk_retention_days)
+	return NULL;
+}
+
+int retention_start(const struct config *cfg, struct store *st)
+{
+	clock_file = getenv("TERN_TEST_RETENTION_CLOCK_FILE");
+	if (clock_file && !clock_file[0])
+		clock_file = NULL;
+	if (!clock_file && !cfg->trash_retention_days && !cfg->junk_retention_days)
+		return 0; /* nothing to empty: no thread */
+	if (clock_file)
+		snprintf(hold_file, sizeof hold_file, "%s.hold", clock_file);
+	r_cfg = cfg;
+	r_st = st;
+	__atomic_store_n(&stopping, 0, __ATOMIC_SEQ_CST);
+	pthread_once(&cv_once, cv_init);
+	if (pthread_create(&thread, NULL, retention_main, NULL) != 0) {
+		log_error("retention", NULL,
+			  "event=retention_not_started reason=\"pthread_create failed\"");
+		return -1;
+	}
+	started = 1;
+	return 0;
+}
+
+void retention_stop(void)
+{
+	if (!started)
 		return;
-	if (next == 0)
-		next = now + RETENTION_FIRST_S;
-	if (now < next)
-		return;
-	next = now + RETENTION_EVERY_S;
-	retention_pass(st, cfg->trash_retention_days, cfg->junk_retention_days, now, stop);
+	pthread_mutex_lock(&mu);
+	__atomic_store_n(&stopping, 1, __ATOMIC_SEQ_CST);
+	pthread_cond_broadcast(&cv);
+	pthread_mutex_unlock(&mu);
+	pthread_join(thread, NULL);
+	started = 0;
 }

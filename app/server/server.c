@@ -290,16 +290,6 @@ static void seed_domain(const struct config *cfg, struct store *st)
 		log_warn("server", NULL, "event=domain_add_failed domain=%s error=\"%s\"", cfg->domain, err);
 }
 
-/* A stop asked for while a retention pass runs on this thread: the pass
- * ends between slices instead of holding the stop back. */
-static int stop_pending(void)
-{
-	sigset_t pending;
-	if (sigpending(&pending) < 0)
-		return 0;
-	return sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1;
-}
-
 /* Sessions of every protocol, for the shutdown wait. */
 static unsigned sessions_alive(void)
 {
@@ -533,6 +523,8 @@ int server_run(const struct config *cfg_env)
 	/* The full-text index, behind the rest (search/fts_indexer.h). */
 	if (cfg->fts)
 		fts_indexer_start(st);
+	/* Trash and Junk past their retention days, off the main thread. */
+	retention_start(cfg, st);
 	for (int j = 0; j < nlisteners; j++)
 		log_info("server", NULL, "event=listening service=%s port=%u", listeners[j].name,
 			 listeners[j].port);
@@ -550,8 +542,6 @@ int server_run(const struct config *cfg_env)
 		if (sig < 0) {
 			if (++ticks % 12 == 0)
 				hours_keep(st);
-			/* Trash and Junk past their retention days (retention.h). */
-			retention_tick(st, cfg, (int64_t)time(NULL), stop_pending);
 			spam_feed_fetch_tick(st, workers[0].loop, &spam_phish_kind);
 			spam_feed_fetch_tick(st, workers[0].loop, &spam_hashes_kind);
 			int changed = tls_files_changed();
@@ -583,6 +573,7 @@ int server_run(const struct config *cfg_env)
 
 	log_info("server", NULL, "event=stopping sessions=%u deliveries=%u", sessions_alive(),
 		 queue_sched_talking());
+	retention_stop(); /* between two slices: the rest goes on at the next start */
 	/* An admin's DNS check waits up to 8 s for a silent server: ended
 	 * now, its request answers within the drain. */
 	dns_check_stop_all();

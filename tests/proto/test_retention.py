@@ -9,9 +9,12 @@ by role, a renamed Trash too), \\Flagged or not, never the INBOX at any
 age; a selected IMAP session gets the EXPUNGEs, GETQUOTA drops, JMAP
 Email/changes lists the destroyed ids, /metrics and the log count them;
 0 turns one role off; a bad value stops start-up; GET /settings shows
-both; a Sieve fileinto "Junk" is aged from its delivery."""
+both; a Sieve fileinto "Junk" is aged from its delivery; a pass runs
+off the main thread (a SIGHUP is answered while a pass is held, a
+SIGTERM ends a held pass and the server, the next start finishes it)."""
 import os
 import re
+import signal
 import smtplib
 
 from harness import Server
@@ -44,6 +47,14 @@ def pass_at(s, offset_days, expect):
     assert s.wait_log(PassCount(before + 1), timeout=60), s.log_text()[-3000:]
     last = re.findall(r"event=retention_pass clock_offset=(-?\d+) expunged=(\d+)", s.log_text())[-1]
     assert last == (str(offset_days * DAY), str(expect)), (last, s.log_text()[-3000:])
+
+
+def start_pass(s, offset_days):
+    """Writes the clock file for one pass without waiting for its end."""
+    path = s.env["TERN_TEST_RETENTION_CLOCK_FILE"]
+    with open(path + ".tmp", "w") as f:
+        f.write("%d" % (offset_days * DAY))
+    os.rename(path + ".tmp", path)
 
 
 def server(tmp_env=None, start=True):
@@ -187,6 +198,56 @@ def test_retention_sieve_fileinto_junk_dated_by_delivery():
         pass_at(s, 29, 0)
         assert count(m, "Junk") == 1
         pass_at(s, 31, 1)
+        assert count(m, "Junk") == 0
+        m.logout()
+    finally:
+        s.cleanup()
+
+
+def test_retention_pass_leaves_main_thread_free():
+    """A pass held between slices (the test-only hold file) stands for a
+    long one over a large Junk: the main thread still takes SIGHUP (its
+    DMARC/TLS-RPT flush logs event=seen_flushed), and SIGTERM ends the
+    held pass and the server; the next start's pass finishes the job."""
+    s = server()
+    try:
+        m = login(s)
+        for i in range(3):
+            assert m.append("Junk", None, None, msg("j%d" % i))[0] == "OK"
+        m.logout()
+        hold = s.env["TERN_TEST_RETENTION_CLOCK_FILE"] + ".hold"
+        open(hold, "w").close()
+        start_pass(s, 31)
+        assert s.wait_log("event=retention_held", timeout=60), s.log_text()[-3000:]
+        # Answered while the pass waits (on the main thread, never).
+        s.proc.send_signal(signal.SIGHUP)
+        assert s.wait_log("event=seen_flushed", timeout=30), s.log_text()[-3000:]
+        assert "event=retention_pass" not in s.log_text()
+        # Let go: the held pass finishes.
+        os.unlink(hold)
+        assert s.wait_log(PassCount(1), timeout=60), s.log_text()[-3000:]
+        assert "expunged=3" in s.log_text(), s.log_text()[-3000:]
+
+        # Held again, then SIGTERM: the pass ends between slices, the
+        # server stops, the messages stay for the next start.
+        m = login(s)
+        for i in range(2):
+            assert m.append("Junk", None, None, msg("k%d" % i))[0] == "OK"
+        m.logout()
+        held = s.log_text().count("event=retention_held")
+        open(hold, "w").close()
+        start_pass(s, 31)
+        assert s.wait_log(re.compile("(?s)" + "event=retention_held.*" * (held + 1)),
+                          timeout=60), s.log_text()[-3000:]
+        assert s.stop(timeout=60) == 0
+        assert "event=stopped" in s.log_text(), s.log_text()[-3000:]
+        assert re.findall(r"event=retention_pass clock_offset=\d+ expunged=(\d+)",
+                          s.log_text()) == ["3", "0"], s.log_text()[-3000:]
+        os.unlink(hold)
+        s.start()
+        m = login(s)
+        assert count(m, "Junk") == 2
+        pass_at(s, 31, 2)
         assert count(m, "Junk") == 0
         m.logout()
     finally:
