@@ -1081,9 +1081,8 @@ int store_account_usage(struct store *st, uint32_t account, uint64_t *quota_r, u
 
 /*
  * ---- Changing mail ----
- * Synchronous writes in the calling thread's own write transaction: they
- * return after the commit (fsync), so call them from a worker thread or the
- * CLI, never from an event loop.
+ * Synchronous writes: they return after the commit (fsync), so call them
+ * from a worker thread or the CLI, never from an event loop.
  */
 /*
  * Expunges from mailbox the messages with the given UIDs, as IMAP EXPUNGE
@@ -1096,8 +1095,13 @@ int store_account_usage(struct store *st, uint32_t account, uint64_t *quota_r, u
  * account take that modseq as their highest. UIDs not (or no longer) in
  * the mailbox are skipped; when none is left, nothing is written.
  * uidvalidity is the mailbox's UIDVALIDITY the UIDs belong to.
- * Subscribers of the change feed are not notified (the feed is published
- * by the writer thread only).
+ * The write joins the writer thread's next batch (store_write_grouped)
+ * and this returns once it is on disk. After the commit, when anything
+ * was removed, the change feed's subscribers of the account are told at
+ * the new modseq (store_publish_change): an IMAP session in IDLE sends
+ * its EXPUNGE/VANISHED at once, JMAP push (EventSource, push
+ * subscriptions) sends a StateChange. Email/changes and a NOOP read the
+ * change record whether told or not.
  * Returns STORE_OK with *removed_r (memberships removed) and *modseq_r (the
  * last modseq used, 0 when nothing was removed), both may be NULL;
  * STORE_ENOTFOUND when the account or mailbox does not exist or its

@@ -21,11 +21,12 @@
  * atom characters. Emails written before this rule have lowercase
  * keywords, which read the same way: no migration.
  *
- * One synchronous write transaction through store_write(), as
- * store_expunge.c does: the caller (an IMAP session's worker job) answers
- * after the commit. Every email whose keywords really change takes the
- * call's new modseq; one change record at that modseq lists each changed
- * (email, mailbox, uid) as "email updated", ended by an "email quiet"
+ * One synchronous write transaction through store_write() (store_expunge.c
+ * joins the writer's batch instead, store_write_grouped): the caller (an
+ * IMAP session's worker job) answers after the commit. Every email whose
+ * keywords really change takes the call's new modseq; one change record
+ * at that modseq lists each changed (email, mailbox, uid) as "email
+ * updated", ended by an "email quiet"
  * entry when no email's unread state changed; every mailbox the email is in
  * and the account carry the modseq as their highest. An email whose
  * keywords would not change is left alone (no modseq spent), as is one
