@@ -2,7 +2,9 @@
 // queue.mjs - the web admin's Queue page with an entry a restore held, in
 // headless Chromium (playwright-core, Debian's chromium): the row says
 // "held" (with what Retry now and Delete do) instead of a date, and Retry
-// now releases it: the badge goes and the next attempt is a date.
+// now releases it: the badge goes and the next attempt is a date. A
+// second entry with MT-PRIORITY 3 brings a Priority column ("+3", "0");
+// once the Python side deletes it, a refresh shows no such column.
 //
 //   node tests/browser/queue.mjs '{"url":..., "admin_password":..., "rcpt":..., "artifacts":...}'
 //
@@ -14,7 +16,7 @@ import { check } from './ask.mjs';
 import { config, finish, log, open } from './browser.mjs';
 import { overflow } from './layout.mjs';
 
-const cfg = config(['url', 'admin_password', 'rcpt', 'artifacts']);
+const cfg = config(['url', 'admin_password', 'rcpt', 'prio_rcpt', 'artifacts']);
 const b = await open(cfg);
 const { page, byId, screenshot } = b;
 
@@ -41,6 +43,19 @@ await finish(b, async () => {
 	await page.setViewportSize({ width: 1280, height: 900 });
 	await screenshot('queue-held');
 	log('queue: the restored entry shows held');
+
+	// The Priority column, there while an entry has one.
+	const prio = page.locator('[data-testid=queue-row]', { hasText: cfg.prio_rcpt });
+	const prioText = async (r) => (await r.getByTestId('queue-priority').textContent()).trim();
+	if (await page.getByTestId('queue-priority-head').count() !== 1 || await prioText(prio) !== '+3' || await prioText(row) !== '0')
+		throw new Error(`the priority column shows ${await prio.innerText()} / ${await row.innerText()}`);
+	log('queue: the priority column');
+	await check('priority-dropped');
+	await byId('queue-refresh').click();
+	await prio.waitFor({ state: 'detached' });
+	if (await page.getByTestId('queue-priority-head').count() || await page.getByTestId('queue-priority').count())
+		throw new Error(`a priority column with every entry at 0: ${await row.innerText()}`);
+	log('queue: no priority column when all are 0');
 
 	// Retry now releases it: a date instead of the badge.
 	await Promise.all([

@@ -8,6 +8,9 @@ starts on it. tests/browser/queue.mjs signs in and finds the entry marked
 "held" (the API's held: true, next_attempt 2^53-1: the date would read
 Invalid Date), the page fitting 360 px, then presses Retry now: the badge
 goes, the next attempt is a date, and the API says it is no longer held.
+A second entry, submitted with MT-PRIORITY=3 (RFC 6710), brings a
+Priority column ("+3", and "0" for the other); once the API deletes it,
+a refresh shows no Priority column (every entry left has 0).
 Screenshots land in build/artifacts/webui-queue/.
 """
 import os
@@ -25,12 +28,13 @@ ARTIFACTS = os.path.join(ROOT, "build", "artifacts", "webui-queue")
 ADMIN_PW = "queue-page-admin-Zr4m"
 USER, PW = "me@example.net", "queue-user-pw-1"
 RCPT = "bob@remote.test"
+PRIO_RCPT = "carol@remote.test"
 
 
-def queue_entry(api):
+def queue_entry(api, rcpt=RCPT):
     st, _, body = api.call("GET", "/queue")
     assert st == 200, body
-    got = [m for m in body["messages"] if RCPT in (m.get("to") or [])]
+    got = [m for m in body["messages"] if rcpt in (m.get("to") or [])]
     return got[0] if got else None
 
 
@@ -49,12 +53,15 @@ def test_webui_queue_held_entry():
         with smtplib.SMTP_SSL("127.0.0.1", srv.submissions_port, context=ctx, timeout=20) as c:
             c.login(USER, PW)
             c.sendmail(USER, [RCPT], b"From: me@example.net\r\nTo: bob@remote.test\r\nSubject: held\r\n\r\nwaits\r\n")
+            c.sendmail(USER, [PRIO_RCPT], b"From: me@example.net\r\nTo: carol@remote.test\r\nSubject: urgent\r\n\r\nfirst\r\n",
+                       mail_options=["MT-PRIORITY=3"])
         api = Api(srv)
         api.login(ADMIN_PW)
         st, _, body = api.call("POST", "/setup/complete", {})
         assert st == 200, body
         m = queue_entry(api)
-        assert m and not m["held"], m
+        assert m and not m["held"] and m["priority"] == 0, m
+        assert queue_entry(api, PRIO_RCPT)["priority"] == 3, queue_entry(api, PRIO_RCPT)
         backup = os.path.join(srv.tmp, "backup")
         srv.cli("backup", backup)
         srv.stop()
@@ -69,14 +76,25 @@ def test_webui_queue_held_entry():
         m = queue_entry(api)
         assert m and m["held"], m
 
+        assert queue_entry(api, PRIO_RCPT)["priority"] == 3  # a restore keeps it
+
         def answer(word, rest):
-            if word != "CHECK" or rest != "released":
+            if word != "CHECK":
+                return None
+            if rest == "priority-dropped":
+                # The prioritized entry goes: every one left has priority 0.
+                e = queue_entry(api, PRIO_RCPT)
+                st, _, body = api.call("DELETE", "/queue/%d" % e["id"])
+                return "OK" if st == 204 and queue_entry(api, PRIO_RCPT) is None else "API: %r %r" % (st, body)
+            if rest != "released":
                 return None
             e = queue_entry(api)
             return "OK" if e and not e["held"] and e["next_attempt"] < time.time() + 86400 else "API: %r" % e
         out = run_browser({"url": "https://127.0.0.1:%d" % srv.https_port, "admin_password": ADMIN_PW,
-                           "rcpt": RCPT, "artifacts": ARTIFACTS, "chromium": CHROMIUM}, srv, answer, "queue.mjs")
-        for needed in ("queue: the restored entry shows held", "queue: Retry now released it"):
+                           "rcpt": RCPT, "prio_rcpt": PRIO_RCPT, "artifacts": ARTIFACTS,
+                           "chromium": CHROMIUM}, srv, answer, "queue.mjs")
+        for needed in ("queue: the restored entry shows held", "queue: the priority column",
+                       "queue: no priority column when all are 0", "queue: Retry now released it"):
             assert "browser: " + needed in out, (needed, out)
     finally:
         srv.cleanup()

@@ -1,4 +1,5 @@
 // queue.jsx - outgoing messages waiting for delivery: retry now, delete.
+// A Priority column (MT-PRIORITY) only when an entry on the page has one.
 // A page at a time (API.md "Queue"): a domain that is down can leave tens
 // of thousands waiting, too many to fetch or draw at once.
 import { useState } from 'preact/hooks';
@@ -24,6 +25,12 @@ function Recipients({ m }) {
 	);
 }
 
+// MT-PRIORITY (RFC 6710, API.md: `priority`), -9..9 with a sign: "+3",
+// "-4", "0".
+function priorityText(p) {
+	return p > 0 ? `+${p}` : String(p || 0);
+}
+
 export const QUEUE_PAGE = 100;
 
 export function Queue() {
@@ -41,6 +48,8 @@ export function Queue() {
 	const held = (list.data && list.data.held) || 0;
 	const next = list.data && list.data.next;
 	const first = page * QUEUE_PAGE + 1;
+	// Most mail has none: the column only when the page holds one given.
+	const prioritized = messages.some((m) => m.priority);
 	const search = (e) => {
 		e.preventDefault();
 		setCursors([0]);
@@ -66,7 +75,7 @@ export function Queue() {
 					</form>
 					<div class="table-wrap">
 						<table data-testid="queue-table">
-							<thead><tr><th scope="col">From</th><th scope="col">To</th><th scope="col">Size</th><th scope="col">Queued</th><th scope="col">Attempts</th><th scope="col">Next attempt</th><th scope="col">Last error</th><th scope="col"><span class="offscreen">Actions</span></th></tr></thead>
+							<thead><tr><th scope="col">From</th><th scope="col">To</th><th scope="col">Size</th><th scope="col">Queued</th><th scope="col">Attempts</th><th scope="col">Next attempt</th>{prioritized ? <th scope="col" title="MT-PRIORITY (RFC 6710): higher ones are sent first" data-testid="queue-priority-head">Priority</th> : null}<th scope="col">Last error</th><th scope="col"><span class="offscreen">Actions</span></th></tr></thead>
 							<tbody>
 								{messages.map((m) => (
 									<tr key={m.id} data-testid="queue-row">
@@ -78,6 +87,7 @@ export function Queue() {
 										<td>{m.held
 											? <span class="badge badge-none" title="Restored from a backup: held until Retry now sends it or Delete drops it" data-testid="queue-held">held</span>
 											: dateTime(m.next_attempt)}</td>
+										{prioritized ? <td data-testid="queue-priority">{priorityText(m.priority)}</td> : null}
 										<td class="wrap">{m.last_error}</td>
 										<td class="actions">
 											<button class="btn btn-small" onClick={() => retry(m.id)} disabled={act.busy}>Retry now</button>
