@@ -25,6 +25,7 @@ static const char top_help[] =
 	"       tern domain add|list|del DOMAIN ; tern domain dns DOMAIN\n"
 	"       tern domain dkim-import DOMAIN SELECTOR FILE   keep a DKIM key made elsewhere\n"
 	"       tern alias add|list|del ALIAS TARGET\n"
+	"       tern acl list|set|del OWNER [MAILBOX ...]   shared mailboxes' grants (RFC 4314)\n"
 	"       tern fetch EMAIL [--mailbox NAME] [--id ID [--envelope]]\n"
 	"       tern setup-code                   the web wizard's one-time code\n"
 	"       tern admin passwd                 the web admin's password (on stdin)\n"
@@ -81,7 +82,8 @@ static const struct cli_help helps[] = {
 		   "       tern alias del ALIAS [TARGET]\n"
 		   "       tern alias list\n" },
 	{ "acl", "usage: tern acl list OWNER [MAILBOX]   (lines MAILBOX, IDENTIFIER, RIGHTS)\n"
-		 "       tern acl set OWNER MAILBOX IDENTIFIER RIGHTS\n"
+		 "       tern acl set OWNER MAILBOX IDENTIFIER RIGHTS   (RIGHTS replace the grant;\n"
+		 "                                      +RIGHTS add to it, -RIGHTS take away)\n"
 		 "       tern acl del OWNER MAILBOX IDENTIFIER\n"
 		 "  IDENTIFIER: an account's address or anyone; RIGHTS: letters of lrswipkxtea\n"
 		 "  (RFC 4314; c and d stand for k and xte)\n" },

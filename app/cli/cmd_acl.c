@@ -5,14 +5,18 @@
  *
  *   tern acl list OWNER [MAILBOX]               one line per grant:
  *                                               MAILBOX<TAB>IDENTIFIER<TAB>RIGHTS
- *   tern acl set OWNER MAILBOX IDENTIFIER RIGHTS  gives exactly RIGHTS
- *   tern acl del OWNER MAILBOX IDENTIFIER         removes the grant
+ *   tern acl set OWNER MAILBOX IDENTIFIER RIGHTS  as SETACL: RIGHTS replace the
+ *                                               grant, +RIGHTS add, -RIGHTS take away
+ *   tern acl del OWNER MAILBOX IDENTIFIER         removes the grant (DELETEACL)
  *
- * IDENTIFIER is an account's address or "anyone" (every account of this
- * server). An alias is refused: a grant names one account, and an alias
- * may lead to several or change target later. RIGHTS are RFC 4314
- * letters (lrswipkxtea; "c" and "d" as §2.1.1 reads them); the owner's
- * rights are all of them and cannot be changed.
+ * The same store calls as the IMAP commands (store_acl_change_parse,
+ * store_acl_identifier, store_acl_modify), so a grant set here is the
+ * one a client's GETACL shows. IDENTIFIER is an account's address or
+ * "anyone" (every account of this server). An alias is refused: a grant
+ * names one account, and an alias may lead to several or change target
+ * later. RIGHTS are RFC 4314 letters (lrswipkxtea; "c" and "d" as
+ * §2.1.1 reads them); the owner's rights are all of them and cannot be
+ * changed.
  *
  * Behind the one switch of shared mailboxes (imap/imap_acl.h): while it
  * is off the command says so and changes nothing.
@@ -72,11 +76,7 @@ static int usage(void)
  * anyone_ok. Prints why not and returns -1. */
 static int account_of(struct store *st, const char *addr, int anyone_ok, uint32_t *id_r)
 {
-	if (anyone_ok && strcmp(addr, "anyone") == 0) {
-		*id_r = STORE_ACL_ANYONE;
-		return 0;
-	}
-	int rc = store_account_id(st, addr, id_r);
+	int rc = anyone_ok ? store_acl_identifier(st, addr, id_r) : store_account_id(st, addr, id_r);
 	if (rc == STORE_OK)
 		return 0;
 	if (rc == STORE_ENOTFOUND)
@@ -90,7 +90,8 @@ static int account_of(struct store *st, const char *addr, int anyone_ok, uint32_
 int cli_acl_run(const struct config *cfg, int argc, char **argv)
 {
 	struct store *st;
-	uint32_t owner, grantee, mailbox, rights = 0;
+	uint32_t owner, grantee, mailbox, rights = 0, now = 0;
+	int mode = STORE_ACL_REPLACE; /* del: no rights at all */
 	int list = argc >= 2 && argc <= 3 && strcmp(argv[0], "list") == 0;
 	int set = argc == 5 && strcmp(argv[0], "set") == 0;
 	int del = argc == 4 && strcmp(argv[0], "del") == 0;
@@ -98,8 +99,9 @@ int cli_acl_run(const struct config *cfg, int argc, char **argv)
 
 	if (!list && !set && !del)
 		return usage();
-	if (set && store_acl_rights_parse(argv[4], strlen(argv[4]), &rights) != STORE_OK) {
-		fprintf(stderr, "tern: %s: rights are letters of lrswipkxtea (and c, d)\n", argv[4]);
+	if (set && store_acl_change_parse(argv[4], strlen(argv[4]), &mode, &rights) != STORE_OK) {
+		fprintf(stderr, "tern: %s: rights are letters of lrswipkxtea (and c, d), "
+				"with + to add or - to take away\n", argv[4]);
 		return 2;
 	}
 	if (!(st = cli_store_open(cfg, list ? CLI_STORE_READ : CLI_STORE_CHANGE)))
@@ -127,10 +129,10 @@ int cli_acl_run(const struct config *cfg, int argc, char **argv)
 			argv[1], argv[2]);
 		goto out;
 	}
-	r = store_acl_set(st, owner, mailbox, grantee, rights);
+	r = store_acl_modify(st, owner, mailbox, grantee, mode, rights, &now);
 	if (r == STORE_OK) {
 		char letters[16];
-		store_acl_rights_format(rights, letters, sizeof letters);
+		store_acl_rights_format(now, letters, sizeof letters);
 		if (set)
 			printf("%s %s: %s may %s\n", argv[1], argv[2], argv[3], letters[0] ? letters : "(nothing)");
 		else

@@ -696,6 +696,15 @@ int store_deliver_sync(struct store *st, struct store_delivery *d);
 /* Rights letters (len octets, "c" and "d" taken as above) into *rights_r:
  * STORE_OK, or STORE_EINVAL for a letter that is no right. */
 int store_acl_rights_parse(const char *text, size_t len, uint32_t *rights_r);
+/* A grant's change as SETACL writes it (RFC 4314 §3.1): "+letters" adds
+ * (*mode_r STORE_ACL_ADD), "-letters" takes away (STORE_ACL_REMOVE),
+ * plain letters replace (STORE_ACL_REPLACE; "" removes the grant). The
+ * letters as store_acl_rights_parse reads them: STORE_OK or STORE_EINVAL. */
+int store_acl_change_parse(const char *text, size_t len, int *mode_r, uint32_t *rights_r);
+/* An ACL identifier into a grantee: "anyone" (any case) is
+ * STORE_ACL_ANYONE, else an account's address (an alias is none: a grant
+ * names one account). STORE_OK, STORE_ENOTFOUND or STORE_ETEMP. */
+int store_acl_identifier(struct store *st, const char *text, uint32_t *grantee_r);
 /* The letters of rights into out (NUL-terminated; 14 octets hold all),
  * "c" and "d" added when one of their members is there (RFC 4314
  * §2.1.1). Returns the length. */

@@ -38,6 +38,7 @@
  * same bits.
  */
 #include <string.h>
+#include <strings.h>
 
 #include "store/store_private.h"
 
@@ -62,6 +63,30 @@ int store_acl_rights_parse(const char *text, size_t len, uint32_t *rights_r)
 	}
 	*rights_r = r;
 	return STORE_OK;
+}
+
+int store_acl_change_parse(const char *text, size_t len, int *mode_r, uint32_t *rights_r)
+{
+	int mode = STORE_ACL_REPLACE;
+
+	if (len && (text[0] == '+' || text[0] == '-')) {
+		mode = text[0] == '+' ? STORE_ACL_ADD : STORE_ACL_REMOVE;
+		text++;
+		len--;
+	}
+	int rc = store_acl_rights_parse(text, len, rights_r);
+	if (rc == STORE_OK)
+		*mode_r = mode;
+	return rc;
+}
+
+int store_acl_identifier(struct store *st, const char *text, uint32_t *grantee_r)
+{
+	if (strcasecmp(text, "anyone") == 0) {
+		*grantee_r = STORE_ACL_ANYONE;
+		return STORE_OK;
+	}
+	return store_account_id(st, text, grantee_r);
 }
 
 size_t store_acl_rights_format(uint32_t rights, char *out, size_t outsz)

@@ -18,7 +18,8 @@ COMMANDS = [["serve"], ["version"], ["health"], ["account"], ["account", "add"],
             # Added since the list was first written: each has its help too.
             ["tlsrpt"], ["tlsrpt", "report"], ["tlsrpt", "list"], ["dmarc", "report"],
             ["spam", "test"], ["spam", "phish"], ["spam", "hashes"], ["sieve", "list"],
-            ["acme", "status"], ["acme", "renew"], ["account", "name"], ["token", "add"]]
+            ["acme", "status"], ["acme", "renew"], ["account", "name"], ["token", "add"],
+            ["acl"], ["acl", "set"]]
 
 
 def run(args, env=None, input=b""):
@@ -59,7 +60,9 @@ def test_help_on_stdout():
                        # (`tern account list example.com` is no filter).
                        (["account", "list", "example.com"], b"usage: tern account"),
                        (["domain", "list", "x"], b"usage: tern domain"),
-                       (["alias", "list", "x"], b"usage: tern alias")):
+                       (["alias", "list", "x"], b"usage: tern alias"),
+                       (["acl", "bogus"], b"usage: tern acl"),
+                       (["acl", "set", "a@example.test", "INBOX", "anyone"], b"usage: tern acl")):
         r = run(args, good)
         assert r.returncode == 2 and r.stderr.startswith(want) and not r.stdout, (args, r)
     # An option the verb does not take is refused, not dropped: `del`,
@@ -186,7 +189,9 @@ NEEDS_STORE = [["account", "list"], ["account", "del", "a@example.test"],
                ["dmarc", "report"], ["tlsrpt", "report"], ["tlsrpt", "list", "example.test"],
                ["spam", "test", "/nonexistent/msg"], ["spam", "phish", "status"],
                ["spam", "hashes", "status"], ["token", "list"], ["backup", "/nonexistent/b"],
-               ["account", "app-password", "list", "a@example.test"]]
+               ["account", "app-password", "list", "a@example.test"],
+               ["acl", "list", "a@example.test"],
+               ["acl", "del", "a@example.test", "Team", "anyone"]]
 
 
 def test_missing_store_is_not_created():

@@ -1,6 +1,7 @@
 /*
  * test_cli_acl.c — tern acl list|set|del (cmd_acl.c): grants set,
- * changed, listed per mailbox and per owner, removed; "anyone"; an alias,
+ * changed (replaced, "+" added, "-" taken away, as SETACL), listed per
+ * mailbox and per owner, removed; "anyone" in any case; an alias,
  * an unknown account or mailbox, the owner as identifier and bad rights
  * refused with a line and nothing changed; and the command closed while
  * the shared mailboxes' switch is off.
@@ -76,6 +77,21 @@ int main(void)
 	CHECK_EQ_STR(said(), "Team\tbob@example.test\tlrswixted\n");
 	CHECK_EQ_INT(acl("list ann@example.test"), 0);
 	CHECK_EQ_STR(said(), "INBOX\tanyone\tl\nTeam\tbob@example.test\tlrswixted\n");
+
+	/* "+" adds and "-" takes away, as SETACL's (RFC 4314 §3.1), in one
+	 * store call; "ANYONE" is "anyone" in any case, as IMAP reads it. */
+	CHECK_EQ_INT(acl("set ann@example.test Team bob@example.test +k"), 0);
+	CHECK_EQ_STR(said(), "ann@example.test Team: bob@example.test may lrswikxtecd\n");
+	CHECK_EQ_INT(acl("set ann@example.test Team bob@example.test -d"), 0);
+	CHECK_EQ_STR(said(), "ann@example.test Team: bob@example.test may lrswikc\n");
+	CHECK_EQ_INT(acl("set ann@example.test Team ANYONE +lr"), 0);
+	CHECK_EQ_STR(said(), "ann@example.test Team: ANYONE may lr\n");
+	CHECK_EQ_INT(acl("set ann@example.test Team anyone -lr"), 0);
+	CHECK_EQ_STR(said(), "ann@example.test Team: anyone may (nothing)\n");
+	CHECK_EQ_INT(acl("set ann@example.test Team bob@example.test +z"), 2);
+	CHECK(strstr(said(), "with + to add") != NULL);
+	CHECK_EQ_INT(acl("set ann@example.test Team bob@example.test =lr"), 2);
+	CHECK_EQ_INT(acl("set ann@example.test Team bob@example.test lrswid"), 0);
 
 	/* Refused, each with its line, nothing changed. */
 	CHECK_EQ_INT(acl("set ann@example.test Team help@example.test lr"), 1);

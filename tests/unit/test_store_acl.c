@@ -1,6 +1,7 @@
 /*
  * test_store_acl.c — mailbox access control lists in the store
  * (store_acl.c): rights letters (RFC 4314 §2.1, §2.1.1's "c" and "d"),
+ * SETACL's "+" and "-" changes, identifiers ("anyone", accounts, no alias),
  * the owner's implicit rights, a grant and anyone's adding up, the
  * forward and reverse records kept in step (set, change, remove),
  * RENAME keeping grants, a backup holding them, DELETE of a mailbox and
@@ -100,6 +101,27 @@ static void check_letters(void)
 	/* A short buffer is cut, still a string. */
 	store_acl_rights_format(STORE_ACL_ALL, out, 4);
 	CHECK_EQ_STR(out, "lrs");
+
+	/* SETACL's change (RFC 4314 §3.1): "+" adds, "-" takes away, plain
+	 * letters replace; one sign only, the letters as above. */
+	int mode = -1;
+	CHECK_EQ_INT(store_acl_change_parse("+ki", 3, &mode, &r), STORE_OK);
+	CHECK_EQ_INT(mode, STORE_ACL_ADD);
+	CHECK_EQ_INT((int)r, (int)(STORE_ACL_K | STORE_ACL_I));
+	CHECK_EQ_INT(store_acl_change_parse("-d", 2, &mode, &r), STORE_OK);
+	CHECK_EQ_INT(mode, STORE_ACL_REMOVE);
+	CHECK_EQ_INT((int)r, (int)STORE_ACL_DELETE_OLD);
+	CHECK_EQ_INT(store_acl_change_parse("lr", 2, &mode, &r), STORE_OK);
+	CHECK_EQ_INT(mode, STORE_ACL_REPLACE);
+	CHECK_EQ_INT(store_acl_change_parse("", 0, &mode, &r), STORE_OK);
+	CHECK_EQ_INT(mode, STORE_ACL_REPLACE);
+	CHECK_EQ_INT((int)r, 0);
+	CHECK_EQ_INT(store_acl_change_parse("+", 1, &mode, &r), STORE_OK);
+	CHECK_EQ_INT(mode, STORE_ACL_ADD);
+	CHECK_EQ_INT((int)r, 0);
+	CHECK_EQ_INT(store_acl_change_parse("+-l", 3, &mode, &r), STORE_EINVAL);
+	CHECK_EQ_INT(store_acl_change_parse("=l", 2, &mode, &r), STORE_EINVAL);
+	CHECK_EQ_INT(store_acl_change_parse("l+", 2, &mode, &r), STORE_EINVAL);
 }
 
 int main(void)
@@ -121,6 +143,19 @@ int main(void)
 	CHECK_EQ_INT(store_mailbox_create(st, ann, "Team", &team), STORE_OK);
 	CHECK_EQ_INT(store_mailbox_create(st, ann, "Team/Kid", &kid), STORE_OK);
 	CHECK_EQ_INT(store_mailbox_find(st, ann, "INBOX", &inbox), STORE_OK);
+
+	/* Identifiers: "anyone" in any case, an account's address in any
+	 * case; an alias or an unknown address is none. */
+	uint32_t who = 99;
+	CHECK_EQ_INT(store_alias_add(st, "help@example.test", "bob@example.test", err, sizeof err),
+		     STORE_OK);
+	CHECK_EQ_INT(store_acl_identifier(st, "AnyOne", &who), STORE_OK);
+	CHECK_EQ_INT((int)who, (int)STORE_ACL_ANYONE);
+	CHECK_EQ_INT(store_acl_identifier(st, "Bob@Example.test", &who), STORE_OK);
+	CHECK_EQ_INT((int)who, (int)bob);
+	CHECK_EQ_INT(store_acl_identifier(st, "help@example.test", &who), STORE_ENOTFOUND);
+	CHECK_EQ_INT(store_acl_identifier(st, "zed@example.test", &who), STORE_ENOTFOUND);
+	CHECK_EQ_INT(store_acl_identifier(st, "", &who), STORE_ENOTFOUND);
 
 	/* The owner holds every right, nothing stored; others none. */
 	CHECK_EQ_INT((int)rights(st, ann, ann, team), (int)STORE_ACL_ALL);
