@@ -108,6 +108,8 @@ schemas = {
                                                         "submissions": I, "submission": I, "sieve": I}}}},
     "AppPassword": {"type": "object", "properties": {"name": S, "created_at": I, "last_used": I, "scope": {"enum": ["mail", "jmap"]}}},
     "Forwarding": {"type": "object", "properties": {"addresses": arr(S), "keep": B}},
+    "AclGrant": {"type": "object", "properties": {"mailbox": S, "identifier": S, "rights": S}},
+    "SharedMailbox": {"type": "object", "properties": {"owner": S, "mailbox": S, "name": S, "rights": S}},
     "Encryption": {"type": "object", "properties": {
         "method": {"enum": ["none", "openpgp", "smime"]}, "cipher": {"enum": ["aes128", "aes256"]},
         "encrypt_on_append": B, "set_at": I, "usable": B, "problem": S, "fingerprint": S, "primary_fingerprint": S,
@@ -250,6 +252,13 @@ paths = {
                    obj({"name": S, "password": S}, ["name"]), params=[pp("email")])},
     "/accounts/{email}/app-passwords/{name}": {
         "delete": op("Revoke an app password", [resp(204, "revoked"), problem(404)], params=[pp("email"), pp("name")])},
+    "/accounts/{email}/acl": {
+        "get": op("The grants (RFC 4314) on the account's mailboxes, or on the one named by mailbox", [resp(200, "grants", {"type": "object", "properties": {"grants": arr(ref("AclGrant"))}}), problem(404)], params=[pp("email"), qp("mailbox")]),
+        "put": op("Give an account (or anyone) rights on one of the account's mailboxes: letters replace the grant, +letters add, -letters take away, as SETACL; with a session, a change that gives a right takes the admin password too", [resp(200, "the grant now", ref("AclGrant")), problem(400, 404, 429)],
+                  obj({"mailbox": S, "identifier": S, "rights": S, "password": S}, ["mailbox", "identifier", "rights"]), params=[pp("email")]),
+        "delete": op("Remove a grant", [resp(204, "removed"), problem(400, 404)], params=[pp("email"), dict(qp("mailbox"), required=True), dict(qp("identifier"), required=True)])},
+    "/accounts/{email}/shared": {
+        "get": op("The other accounts' mailboxes shared with the account, with its rights", [resp(200, "mailboxes", {"type": "object", "properties": {"mailboxes": arr(ref("SharedMailbox"))}}), problem(404)], params=[pp("email")])},
     "/accounts/{email}/forwarding": {
         "get": op("The account's forwarding to outside addresses", [resp(200, "forwarding", ref("Forwarding")), problem(404)], params=[pp("email")]),
         "put": op("Set the account's forwarding: up to 4 addresses outside our domains, keep a copy or not (an empty list turns it off); with a session and addresses, the admin password too", [resp(200, "forwarding", ref("Forwarding")), problem(400, 404, 429)],

@@ -414,6 +414,11 @@ void api_apppass_del_mail(struct http_ctx *x);
 void api_jmap_token_list(struct http_ctx *x);
 void api_jmap_token_add(struct http_ctx *x);
 void api_jmap_token_del(struct http_ctx *x);
+/* api_acl.c: shared mailboxes' grants (RFC 4314) */
+void api_acl_list(struct http_ctx *x);
+void api_acl_put(struct http_ctx *x);
+void api_acl_del(struct http_ctx *x);
+void api_acl_shared(struct http_ctx *x);
 void api_forward_get(struct http_ctx *x);
 void api_forward_put(struct http_ctx *x);
 /* api_encryption.c */

@@ -184,6 +184,18 @@ def test_every_operation_answers_as_documented():
         k(a, "GET", d + "/forwarding", expect=200)
         k(a, "PUT", d + "/forwarding", {"addresses": ["dave@remote.test"], "keep": True,
                                         "password": ADMIN_PW}, expect=200)
+        # Shared mailboxes' grants (RFC 4314): dave shares his INBOX with bob.
+        k(a, "PUT", d + "/acl", {"mailbox": "INBOX", "identifier": BOB, "rights": "lr",
+                                 "password": ADMIN_PW}, expect=200)
+        k(a, "PUT", d + "/acl", {"mailbox": "INBOX", "identifier": BOB, "rights": "lrz"}, expect=400)
+        k(a, "PUT", d + "/acl", {"mailbox": "Nothing", "identifier": BOB, "rights": "l",
+                                 "password": ADMIN_PW}, expect=404)
+        k(a, "GET", d + "/acl", expect=200)
+        k(a, "GET", d + "/acl?mailbox=INBOX", expect=200)
+        k(a, "GET", d + "/acl?mailbox=Nothing", expect=404)
+        k(a, "GET", "/accounts/%s/shared" % BOB, expect=200)
+        k(a, "DELETE", d + "/acl?mailbox=INBOX", expect=400)
+        k(a, "DELETE", d + "/acl?mailbox=INBOX&identifier=" + BOB, expect=204)
         k(a, "GET", d + "/encryption", expect=200)
         k(a, "PUT", d + "/encryption", {"method": "none"}, expect=200)
         k(a, "PUT", d + "/encryption", {"method": "openpgp", "key": "not a key", "password": ADMIN_PW},
