@@ -5,11 +5,15 @@ namespace (RFC 2342), reads it, appends by the right given, and loses it
 again; the grant `tern acl` wrote is the one the owner's GETACL shows.
 The REST API does the same (/api/v1/accounts/{email}/acl, .../shared),
 with the CLI's checks answered 400 or 404, the admin password asked of a
-session for a grant that gives a right, and an audit line per write."""
+session for a grant that gives a right, and an audit line per write.
+README's list of IMAP capabilities names every one the server announces
+(ACL and RIGHTS=texk were missing once sharing was switched on)."""
 import imaplib
+import os
+import re
 import urllib.parse
 
-from harness import Server
+from harness import ROOT, Server
 from httpc import ADMIN_PW, admin_server
 from test_imap import BOB, BOB_PW, CAROL, CAROL_PW, login
 
@@ -171,3 +175,18 @@ def test_rest_grants():
         assert r.stdout == b"INBOX\tanyone\tl\n", r.stdout
         carol.logout()
         owner.logout()
+
+
+def test_readme_names_every_capability():
+    with Server(accounts=[(BOB, BOB_PW)], imap=True) as s:
+        m = login(s)
+        caps = m.capabilities
+        m.logout()
+    readme = open(os.path.join(ROOT, "README.md")).read()
+    listed = readme.split("wrong passwords always do. Capabilities:", 1)[1].split("GETJMAPACCESS", 1)[0]
+    words = {w.upper() for w in re.findall(r"[A-Za-z0-9][A-Za-z0-9=+.-]*", listed)}
+    # A limit's value is the variable README names: APPENDLIMIT=<...>;
+    # the SASL mechanisms are told in prose ("AUTHENTICATE PLAIN/LOGIN").
+    missing = [c for c in caps if c.upper() not in words and c.split("=")[0] + "=" not in listed
+               and not c.startswith("AUTH=")]
+    assert "ACL" in caps and not missing, missing
