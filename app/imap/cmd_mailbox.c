@@ -11,10 +11,17 @@
  * says that children will follow (RFC 9051 §6.3.4) and is dropped. The
  * writes run on the worker pool; the answers use Dovecot's texts and
  * response codes.
+ *
+ * CREATE, DELETE and RENAME of a name in the other users' namespace
+ * ("Shared/OWNER/M", imap_acl.h) act on OWNER's mailbox with the user's
+ * rights (RFC 4314 §4: "k" on the parent to create, "x" to delete, both
+ * to rename; store_mailbox_create_as says which parent and what the new
+ * mailbox inherits); a RENAME stays within one owner.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/config.h"
 #include "imap/imap_acl.h"
@@ -22,19 +29,25 @@
 
 static void mailbox_run(struct imap_job *j)
 {
+	/* A shared name (j->actor set): the owner's name of it, the user's
+	 * rights checked in the write. */
+	uint32_t actor = j->actor ? j->actor : j->account;
+	const char *name = j->actor ? imap_acl_owner_name(j->name) : j->name;
+
 	switch (j->op) {
 	case IMAP_CMD_CREATE:
 		/* name2: the special-use role asked with CREATE ... (USE (...)) */
 		j->result = j->name2[0] ? store_mailbox_create_role(imap_store, j->account, j->name,
 								     j->name2, &j->mailbox)
-					: store_mailbox_create(imap_store, j->account, j->name,
-							       &j->mailbox);
+					: store_mailbox_create_as(imap_store, actor, j->account, name,
+								  &j->mailbox);
 		break;
 	case IMAP_CMD_DELETE:
-		j->result = store_mailbox_delete(imap_store, j->account, j->name);
+		j->result = store_mailbox_delete_as(imap_store, actor, j->account, name);
 		break;
 	case IMAP_CMD_RENAME:
-		j->result = store_mailbox_rename(imap_store, j->account, j->name, j->name2);
+		j->result = store_mailbox_rename_as(imap_store, actor, j->account, name,
+						    j->actor ? imap_acl_owner_name(j->name2) : j->name2);
 		break;
 	default:
 		j->result = store_mailbox_subscribe(imap_store, j->account, j->name,
@@ -87,13 +100,22 @@ static void mailbox_done(struct imap_session *s, struct imap_job *j)
 		imap_tagged(s, "NO [LIMIT] Too many mailboxes (at most %u).", imap_cfg->max_mailboxes);
 		return;
 	case STORE_EINVAL:
-		if (j->op == IMAP_CMD_DELETE)
+		if (j->actor && j->op == IMAP_CMD_RENAME &&
+		    strcasecmp(imap_acl_owner_name(j->name), "INBOX") == 0)
+			/* Its messages would go to a new mailbox: the owner's
+			 * to do (store_mailbox_rename_as). */
+			imap_tagged(s, "NO [CANNOT] Another user's INBOX can't be renamed.");
+		else if (j->op == IMAP_CMD_DELETE)
 			/* RFC 5530 CANNOT: it can never succeed (Dovecot
 			 * gives no code, and a client cannot tell it from
 			 * a failure worth retrying). */
 			imap_tagged(s, "NO [CANNOT] INBOX can't be deleted.");
 		else
 			imap_tagged(s, "NO [CANNOT] Invalid mailbox name");
+		return;
+	case STORE_EACCES:
+		/* RFC 4314 §4: a shared mailbox the user may see, a right it lacks. */
+		imap_tagged(s, "NO [NOPERM] Permission denied.");
 		return;
 	case STORE_EFULL:
 		imap_disk_full(s);
@@ -125,6 +147,52 @@ static int create_use(struct imap_session *s, const struct imap_arg *arg, const 
 	return -1;
 }
 
+/*
+ * CREATE, DELETE or RENAME with a name in the other users' namespace
+ * (imap_acl.h): j is made to act on the owner's mailbox for the user
+ * (j->account the owner, j->actor the user), whose rights the store
+ * checks in the write (store_mailbox_create_as: "k" on the parent, "x"
+ * on the mailbox, RFC 4314 §4). 0, or -1 after the reply: CANNOT for a
+ * level of the namespace itself and for a RENAME between two accounts,
+ * NONEXISTENT for a mailbox of no account, NOPERM for a CREATE there (as
+ * for an account that grants nothing: no account is told apart).
+ */
+static int shared_owner(struct imap_session *s, int op, struct imap_job *j, int role)
+{
+	uint32_t owner = 0, to = 0;
+	int rename = op == IMAP_CMD_RENAME;
+
+	if (rename && imap_acl_name_shared(j->name) != imap_acl_name_shared(j->name2)) {
+		imap_tagged(s, "NO [CANNOT] Mailboxes can't be renamed between accounts.");
+		return -1;
+	}
+	int rc = imap_acl_shared_owner(imap_store, s->account, j->name, &owner);
+	if (rc == STORE_OK && rename) {
+		int rc2 = imap_acl_shared_owner(imap_store, s->account, j->name2, &to);
+		if (rc2 == STORE_EINVAL) {
+			rc = rc2;
+		} else if (rc2 != STORE_OK || to != owner) {
+			imap_tagged(s, "NO [CANNOT] Mailboxes can't be renamed between accounts.");
+			return -1;
+		}
+	}
+	if (rc == STORE_EINVAL)
+		imap_tagged(s, "NO [CANNOT] The shared namespace's own levels are not mailboxes.");
+	else if (rc == STORE_ENOTFOUND && op == IMAP_CMD_CREATE)
+		imap_tagged(s, "NO [NOPERM] Permission denied.");
+	else if (rc == STORE_ENOTFOUND)
+		imap_tagged(s, "NO [NONEXISTENT] Mailbox doesn't exist: %s", j->name);
+	else if (rc != STORE_OK)
+		imap_tagged(s, "NO [SERVERBUG] Internal error.");
+	else if (role)
+		imap_tagged(s, "NO [CANNOT] Special-use attributes are the owner's to give.");
+	if (rc != STORE_OK || role)
+		return -1;
+	j->account = owner;
+	j->actor = s->account;
+	return 0;
+}
+
 void imap_cmd_mailbox(struct imap_session *s, const struct imap_cmd *cmd)
 {
 	size_t want = cmd->id == IMAP_CMD_RENAME ? 2 : 1;
@@ -154,23 +222,20 @@ void imap_cmd_mailbox(struct imap_session *s, const struct imap_cmd *cmd)
 		free(j);
 		return;
 	}
-	/* The other users' namespace (imap_acl.h) holds no mailbox of the
-	 * user's, and CREATE, DELETE and RENAME of another account's
-	 * mailboxes (RFC 4314 "k" and "x") are not done yet. SUBSCRIBE takes
-	 * any name. */
-	if (cmd->id != IMAP_CMD_SUBSCRIBE && cmd->id != IMAP_CMD_UNSUBSCRIBE &&
-	    (imap_acl_name_shared(j->name) || (want == 2 && imap_acl_name_shared(j->name2)))) {
-		free(j);
-		imap_tagged(s, "NO [CANNOT] Mailboxes in the shared namespace can't be created, "
-			       "deleted or renamed yet.");
-		return;
-	}
 	if (cmd->id == IMAP_CMD_CREATE) {
 		/* One "/": "a//" ends in an empty level, as "a//b" has one
 		 * inside, and is refused as that is (it was made "a"). */
 		size_t n = strlen(j->name);
 		if (n > 1 && j->name[n - 1] == '/')
 			j->name[--n] = '\0';
+	}
+	/* SUBSCRIBE takes any name; the others in the other users'
+	 * namespace act on the owner's mailbox. */
+	if (cmd->id != IMAP_CMD_SUBSCRIBE && cmd->id != IMAP_CMD_UNSUBSCRIBE &&
+	    (imap_acl_name_shared(j->name) || (want == 2 && imap_acl_name_shared(j->name2))) &&
+	    shared_owner(s, cmd->id, j, role != NULL) < 0) {
+		free(j);
+		return;
 	}
 	j->op = cmd->id;
 	j->run = mailbox_run;

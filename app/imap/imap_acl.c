@@ -143,6 +143,28 @@ int imap_acl_name_shared(const char *name)
 		(strncmp(name, IMAP_ACL_PREFIX, pl - 1) == 0 && name[pl - 1] == '\0'));
 }
 
+int imap_acl_shared_owner(struct store *st, uint32_t account, const char *name,
+			  uint32_t *owner_r)
+{
+	char owner[STORE_ADDR_MAX + 1];
+	const char *rest;
+
+	if (!IMAP_ACL_ENABLED || shared_split(name, owner, sizeof owner, &rest) != 0)
+		return STORE_EINVAL;
+	int rc = store_account_id(st, owner, owner_r);
+	if (rc == STORE_OK && *owner_r == account)
+		return STORE_ENOTFOUND; /* its own are in the personal namespace */
+	return rc;
+}
+
+const char *imap_acl_owner_name(const char *name)
+{
+	char owner[STORE_ADDR_MAX + 1];
+	const char *rest;
+
+	return shared_split(name, owner, sizeof owner, &rest) == 0 ? rest : NULL;
+}
+
 int imap_acl_resolve(struct store *st, uint32_t account, const char *name,
 		     struct imap_acl_target *t)
 {

@@ -100,6 +100,20 @@ int imap_acl_resolve(struct store *st, uint32_t account, const char *name,
  * such a name. */
 int imap_acl_name_shared(const char *name);
 
+/*
+ * A shared name's owner, for what makes or removes a mailbox there
+ * (CREATE, DELETE, RENAME; the store checks the rights): *owner_r for
+ * "Shared/OWNER/M". STORE_EINVAL for a name in the namespace that names
+ * no owner's mailbox ("Shared", "Shared/x", "Shared/OWNER"),
+ * STORE_ENOTFOUND when OWNER is no account (an alias included) or is the
+ * user, STORE_ETEMP.
+ */
+int imap_acl_shared_owner(struct store *st, uint32_t account, const char *name,
+			  uint32_t *owner_r);
+/* The owner's name M in a shared name "Shared/OWNER/M" (a pointer into
+ * name), NULL for any other name. */
+const char *imap_acl_owner_name(const char *name);
+
 /* The same whatever the switch (unit tests; imap_acl_resolve otherwise). */
 int imap_acl_resolve_any(struct store *st, uint32_t account, const char *name,
 			 struct imap_acl_target *t);

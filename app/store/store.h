@@ -55,6 +55,7 @@ struct store;
 #define STORE_ELIMIT (-30908)    /* an account's limit reached (mailboxes): never fits now */
 #define STORE_EACTIVE (-30909)   /* the Sieve script is active (cannot be deleted) */
 #define STORE_EGONE (-30910)     /* a message named was expunged meanwhile (nothing done) */
+#define STORE_EACCES (-30911)    /* another account's mailbox: the acting one lacks the right */
 
 /* Open flags. */
 #define STORE_SERVER 1u   /* start the writer thread (tern serve) */
@@ -1428,6 +1429,33 @@ void store_mailbox_limits(struct store *st, unsigned max_mailboxes, unsigned max
  * Returns STORE_OK, STORE_ENOTFOUND, STORE_EINVAL, STORE_EEXIST, STORE_ETEMP.
  */
 int store_mailbox_delete(struct store *st, uint32_t account, const char *name);
+/*
+ * CREATE, DELETE and RENAME of owner's mailboxes by another account,
+ * actor, with its rights (RFC 4314 §4; IMAP names them "Shared/OWNER/M",
+ * imap_acl.h), each checked in the transaction that writes:
+ *   create  needs "k" on the closest existing parent of name, or on the
+ *           owner's INBOX for a new top level (as Cyrus, where every
+ *           mailbox of a user sits under its INBOX, and Dovecot's
+ *           acl_defaults_from_inbox). Every mailbox made (missing
+ *           parents too) takes a copy of that parent's grants, as Cyrus
+ *           and Dovecot do, so the creator sees what it made;
+ *   delete  needs "x" on the mailbox;
+ *   rename  needs "x" on from and "k" on to's closest existing parent
+ *           (or INBOX); the mailboxes keep their grants (ids), parents
+ *           made on the way take the grants as a create's do. The
+ *           owner's INBOX is not renamed by another (STORE_EINVAL).
+ * A mailbox actor may not look up ("l") is, for it, not there:
+ * STORE_ENOTFOUND; an existing name it may look up, STORE_EEXIST; one it
+ * may not, STORE_EACCES. The mailboxes are the owner's (its limits, its
+ * change feed). actor == owner is the owner's own call. Otherwise as
+ * store_mailbox_create, _delete and _rename, and STORE_EACCES when a
+ * right is missing.
+ */
+int store_mailbox_create_as(struct store *st, uint32_t actor, uint32_t owner, const char *name,
+			    uint32_t *mailbox_r);
+int store_mailbox_delete_as(struct store *st, uint32_t actor, uint32_t owner, const char *name);
+int store_mailbox_rename_as(struct store *st, uint32_t actor, uint32_t owner, const char *from,
+			    const char *to);
 /*
  * As store_mailbox_create(), and the new mailbox takes role (one
  * store_mailbox_role_valid() knows; IMAP CREATE-SPECIAL-USE). Other

@@ -20,7 +20,9 @@
  * identifier that applies). A mailbox the account holds no right on is,
  * for it, a mailbox that does not exist (RFC 4314 §6).
  *
- * Lifetime. Records are keyed by ids, not names: RENAME keeps them. The
+ * Lifetime. Records are keyed by ids, not names: RENAME keeps them. A
+ * mailbox another account creates (store_mailbox_create_as) starts with a
+ * copy of its parent's (acl_copy_txn), as Cyrus and Dovecot do. The
  * DELETE of a mailbox drops its records (acl_drop_mailbox_txn, from
  * store_mailbox_ops.c), the removal of an account both the grants on its
  * mailboxes and the grants made to it (acl_drop_account_txn, from
@@ -37,9 +39,11 @@
  * sharing (RFC 9670) can read the same records: myRights maps to the
  * same bits.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "core/xalloc.h"
 #include "store/store_private.h"
 
 /* RFC 4314 §2.1 letters, in the order of the bits. */
@@ -363,6 +367,43 @@ int store_acl_shared_with(struct store *st, uint32_t account, store_acl_cb *cb, 
 		mdb_cursor_close(any.cur);
 	store_rd_end(st, txn);
 	return store_mdb_code(rc);
+}
+
+int acl_copy_txn(MDB_txn *txn, struct store *st, uint32_t owner, uint32_t from, uint32_t to)
+{
+	MDB_cursor *cur;
+	uint8_t pfx[8];
+	uint32_t *grant = NULL; /* grantee, rights pairs: read first, as
+				 * writing under an open cursor would move it */
+	size_t n = 0, cap = 0;
+	int bad = 0, rc = mdb_cursor_open(txn, st->db[DB_ACL], &cur);
+
+	if (rc)
+		return rc;
+	MDB_val k = key_u32_u32(pfx, owner, from), v;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	     rc == 0 && k.mv_size == 12 && memcmp(k.mv_data, pfx, 8) == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		uint32_t r = rec_rights(&v, &bad);
+		if (bad) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			grant = xrealloc(grant, cap * 2 * sizeof *grant);
+		}
+		grant[2 * n] = be32_get((const uint8_t *)k.mv_data + 8);
+		grant[2 * n + 1] = r;
+		n++;
+	}
+	mdb_cursor_close(cur);
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = acl_put_txn(txn, st, owner, to, grant[2 * i], grant[2 * i + 1]);
+	free(grant);
+	return rc;
 }
 
 /* Deletes the records of db under prefix (plen octets) and, for each,

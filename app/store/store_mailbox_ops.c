@@ -535,6 +535,8 @@ enum op_kind { OP_CREATE, OP_RENAME, OP_DELETE, OP_SUBSCRIBE, OP_SORT, OP_ROLE, 
 struct op_ctx {
 	enum op_kind kind;
 	uint32_t account;
+	uint32_t actor; /* OP_CREATE, _DELETE, _RENAME: another account acting
+			 * with its rights (store_mailbox_create_as); 0: the owner */
 	char name[STORE_MAILBOX_NAME_MAX + 1], to[STORE_MAILBOX_NAME_MAX + 1];
 	int on;
 	unsigned role; /* OP_CREATE: ROLE_* for the new mailbox; OP_ROLE, OP_ROLE_SET: the one to give */
@@ -806,6 +808,90 @@ static int keep_uids(struct store *st, MDB_txn *txn, struct op_ctx *c, struct mb
 	return 0;
 }
 
+/* ---- Another account acting on the owner's mailboxes (the _as calls) ---- */
+
+static int acting(const struct op_ctx *c)
+{
+	return c->actor && c->actor != c->account;
+}
+
+/* c->actor's rights on m. */
+static int actor_rights(MDB_txn *txn, struct store *st, const struct op_ctx *c,
+			const struct mbx *m, uint32_t *rights_r)
+{
+	return acl_rights_txn(txn, st, c->actor, c->account, m->id, rights_r);
+}
+
+/* The closest existing mailbox above name, else INBOX: the one whose "k"
+ * lets a new name be made and whose grants the new mailboxes take. */
+static struct mbx *closest_parent(struct store *st, const struct mbx_ix *ix, struct mbx *v,
+				  size_t n, const char *name)
+{
+	for (size_t end = strlen(name); end > 0; end--) {
+		if (name[end - 1] != '/')
+			continue;
+		struct mbx *p = find(st, ix, v, n, name, end - 1);
+		if (p)
+			return p;
+	}
+	return find(st, ix, v, n, "INBOX", 5);
+}
+
+/* Checks whether c->actor may make name (a create, a rename's new name;
+ * self: the mailbox being renamed, which may stand there under another
+ * spelling): 0 with *from_r the mailbox whose grants new ones take,
+ * STORE_EEXIST, STORE_EACCES, or an LMDB error. */
+static int actor_may_make(MDB_txn *txn, struct store *st, const struct op_ctx *c,
+			  const struct mbx_ix *ix, struct mbx *v, size_t n, const char *name,
+			  const struct mbx *self, uint32_t *from_r)
+{
+	uint32_t r;
+	int rc;
+	struct mbx *t = find(st, ix, v, n, name, strlen(name));
+
+	if (t && t != self) {
+		/* There: told only to one that may see it (RFC 4314 §6). */
+		if ((rc = actor_rights(txn, st, c, t, &r)) != 0)
+			return rc;
+		return (r & STORE_ACL_L) ? STORE_EEXIST : STORE_EACCES;
+	}
+	struct mbx *p = closest_parent(st, ix, v, n, name);
+	if (!p)
+		return STORE_EACCES;
+	if ((rc = actor_rights(txn, st, c, p, &r)) != 0)
+		return rc;
+	if (!(r & STORE_ACL_K))
+		return STORE_EACCES;
+	*from_r = p->id;
+	return 0;
+}
+
+/* Checks whether c->actor may delete (or rename away) f: 0, STORE_ENOTFOUND
+ * (no "l": it is not there for it), STORE_EACCES, or an LMDB error. */
+static int actor_may_remove(MDB_txn *txn, struct store *st, const struct op_ctx *c,
+			    const struct mbx *f)
+{
+	uint32_t r;
+	int rc = actor_rights(txn, st, c, f, &r);
+
+	if (rc)
+		return rc;
+	if (!(r & STORE_ACL_L))
+		return STORE_ENOTFOUND;
+	return (r & STORE_ACL_X) ? 0 : STORE_EACCES;
+}
+
+/* The mailboxes create_path() added (v[from..n)) take the grants of
+ * mailbox parent. */
+static int inherit_grants(MDB_txn *txn, struct store *st, uint32_t account, uint32_t parent,
+			  const struct mbx *v, size_t from, size_t n)
+{
+	int rc = 0;
+	for (size_t i = from; rc == 0 && i < n; i++)
+		rc = acl_copy_txn(txn, st, account, parent, v[i].id);
+	return rc;
+}
+
 static int op_fn(struct store *st, MDB_txn *txn, void *arg)
 {
 	struct op_ctx *c = arg;
@@ -842,14 +928,22 @@ static int op_fn(struct store *st, MDB_txn *txn, void *arg)
 		memcpy(c->name, f->m.name, strlen(f->m.name) + 1);
 
 	switch (c->kind) {
-	case OP_CREATE:
+	case OP_CREATE: {
+		uint32_t from = 0;
+		size_t n0 = n;
+		if (acting(c) &&
+		    (rc = actor_may_make(txn, st, c, &ix, v, n, c->name, NULL, &from)) != 0)
+			break;
 		rc = create_path(st, txn, c->account, &a, v, &ix, &n, cap, c->name, &ch, 0, &c->id, NULL);
+		if (rc == 0 && from)
+			rc = inherit_grants(txn, st, c->account, from, v, n0, n);
 		if (rc == 0 && c->role) {
 			/* The leaf is the last one create_path() added. */
 			v[n - 1].m.role = (uint8_t)c->role;
 			rc = mbox_put(txn, st, c->account, v[n - 1].id, &v[n - 1].m);
 		}
 		break;
+	}
 	case OP_SUBSCRIBE: {
 		/* A name, existing or not (RFC 9051 §6.3.7); a mailbox of that
 		 * name (f) is told as updated. */
@@ -875,6 +969,8 @@ static int op_fn(struct store *st, MDB_txn *txn, void *arg)
 	}
 	case OP_DELETE: {
 		c->id = f->id;
+		if (acting(c) && (rc = actor_may_remove(txn, st, c, f)) != 0)
+			break;
 		if (f->m.role == ROLE_INBOX) {
 			rc = STORE_EINVAL;
 			break;
@@ -933,8 +1029,21 @@ static int op_fn(struct store *st, MDB_txn *txn, void *arg)
 		rc = keep_uids(st, txn, c, f, &ch);
 		break;
 	case OP_RENAME: {
-		size_t flen = strlen(c->name), tlen = strlen(c->to);
+		size_t flen = strlen(c->name), tlen = strlen(c->to), n0 = n;
+		uint32_t from = 0;
 		c->id = f->id;
+		if (acting(c)) {
+			if ((rc = actor_may_remove(txn, st, c, f)) != 0)
+				break;
+			/* Its messages would go to a new mailbox: the owner's
+			 * own to do (Cyrus lets only the owner rename an INBOX). */
+			if (f->m.role == ROLE_INBOX) {
+				rc = STORE_EINVAL;
+				break;
+			}
+			if ((rc = actor_may_make(txn, st, c, &ix, v, n, c->to, f, &from)) != 0)
+				break;
+		}
 		struct mbx *t = find(st, &ix, v, n, c->to, tlen);
 		/* Only f itself may be there: a name stored before NFC renamed
 		 * to its NFC spelling. */
@@ -985,6 +1094,8 @@ static int op_fn(struct store *st, MDB_txn *txn, void *arg)
 			char sp[STORE_MAILBOX_NAME_MAX + 1];
 			if ((rc = create_path(st, txn, c->account, &a, v, &ix, &n, cap, pname, &ch, 1, &parent,
 					      sp)) != 0)
+				break;
+			if (from && (rc = inherit_grants(txn, st, c->account, from, v, n0, n)) != 0)
 				break;
 			/* The parents' stored spelling (see the top). */
 			size_t spl = strlen(sp), leaf = tlen - (size_t)(slash - c->to);
@@ -1067,9 +1178,7 @@ void store_mailbox_limits(struct store *st, unsigned max_mailboxes, unsigned max
 
 int store_mailbox_create(struct store *st, uint32_t account, const char *name, uint32_t *mailbox_r)
 {
-	struct op_ctx c = { .kind = OP_CREATE, .account = account };
-	int rc = new_name(st, name, c.name);
-	return rc == STORE_OK ? run_op(st, &c, mailbox_r) : rc;
+	return store_mailbox_create_as(st, account, account, name, mailbox_r);
 }
 
 int store_mailbox_name_creatable(struct store *st, const char *name)
@@ -1090,7 +1199,13 @@ int mailbox_rename_txn(struct store *st, MDB_txn *txn, uint32_t account, const c
 
 int store_mailbox_rename(struct store *st, uint32_t account, const char *from, const char *to)
 {
-	struct op_ctx c = { .kind = OP_RENAME, .account = account };
+	return store_mailbox_rename_as(st, account, account, from, to);
+}
+
+int store_mailbox_rename_as(struct store *st, uint32_t actor, uint32_t owner, const char *from,
+			    const char *to)
+{
+	struct op_ctx c = { .kind = OP_RENAME, .account = owner, .actor = actor };
 	if (name_norm(from, c.name) < 0)
 		return STORE_ENOTFOUND;
 	int rc = new_name(st, to, c.to);
@@ -1106,7 +1221,20 @@ int store_mailbox_rename(struct store *st, uint32_t account, const char *from, c
 
 int store_mailbox_delete(struct store *st, uint32_t account, const char *name)
 {
-	struct op_ctx c = { .kind = OP_DELETE, .account = account };
+	return store_mailbox_delete_as(st, account, account, name);
+}
+
+int store_mailbox_create_as(struct store *st, uint32_t actor, uint32_t owner, const char *name,
+			    uint32_t *mailbox_r)
+{
+	struct op_ctx c = { .kind = OP_CREATE, .account = owner, .actor = actor };
+	int rc = new_name(st, name, c.name);
+	return rc == STORE_OK ? run_op(st, &c, mailbox_r) : rc;
+}
+
+int store_mailbox_delete_as(struct store *st, uint32_t actor, uint32_t owner, const char *name)
+{
+	struct op_ctx c = { .kind = OP_DELETE, .account = owner, .actor = actor };
 	if (name_norm(name, c.name) < 0)
 		return STORE_ENOTFOUND;
 	return run_op(st, &c, NULL);

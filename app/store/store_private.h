@@ -468,6 +468,10 @@ int meta_drop_mailbox(MDB_txn *txn, struct store *st, uint32_t account, uint32_t
 /* store_mailbox_rights() inside txn: 0 or an LMDB error. */
 int acl_rights_txn(MDB_txn *txn, struct store *st, uint32_t account, uint32_t owner,
 		   uint32_t mailbox, uint32_t *rights_r);
+/* Gives mailbox to of owner a copy of every grant on mailbox from (a new
+ * mailbox inheriting its parent's, as Cyrus and Dovecot do): 0 or an
+ * LMDB error. */
+int acl_copy_txn(MDB_txn *txn, struct store *st, uint32_t owner, uint32_t from, uint32_t to);
 /* The grants on a mailbox being deleted: 0 or an LMDB error. */
 int acl_drop_mailbox_txn(MDB_txn *txn, struct store *st, uint32_t owner, uint32_t mailbox);
 /* The grants on an account's mailboxes and those made to it (its

@@ -145,19 +145,153 @@ def test_acl_commands_and_refusals():
         typ, text, _ = cmd(c, "MYRIGHTS", shared)
         assert typ == "NO" and b"[NONEXISTENT]" in text, text
 
-        # The shared namespace holds no mailbox of the user's, and CREATE,
-        # DELETE, RENAME there are not done yet: refused, nothing made.
+        # The shared namespace's own levels are no mailboxes, and a RENAME
+        # stays within one account: refused, nothing made, whatever the
+        # rights (test_acl_create_delete_rename_shared has the rest).
         assert cmd(m, "SETACL", "Team", CAROL, "lrkx")[0] == "OK"
-        for args in (("CREATE", '"Shared/bob@example.test/Team/New"'), ("CREATE", "Shared"),
-                     ("CREATE", '"Shared/x"'), ("DELETE", shared),
-                     ("RENAME", "INBOX", '"Shared/x"'), ("RENAME", shared, "Mine")):
+        for args in (("CREATE", "Shared"), ("CREATE", '"Shared/x"'),
+                     ("CREATE", '"Shared/bob@example.test"'), ("DELETE", '"Shared/x"'),
+                     ("RENAME", "INBOX", '"Shared/x"'), ("RENAME", shared, "Mine"),
+                     ("RENAME", shared, '"Shared/carol@example.test/Team"')):
             typ, text, _ = cmd(c, *args)
             assert typ == "NO" and b"[CANNOT]" in text, (args, text)
         bobs = _names(m.list('""', "*")[1])
-        assert "Team/New" not in bobs and not any(n.startswith("Shared") for n in bobs), bobs
+        assert not any(n.startswith("Shared") for n in bobs), bobs
         hers = _names(c.list('""', "*")[1])
         assert "Mine" not in hers and "Shared/x" not in hers, hers
         assert "Shared/bob@example.test/Team" in hers, hers  # still there, still hers to see
+        c.logout()
+        m.logout()
+
+
+def test_acl_create_delete_rename_shared():
+    """CREATE, DELETE and RENAME in another user's namespace (RFC 4314 §4):
+    CREATE needs "k" on the parent (on the owner's INBOX for a top level,
+    as Cyrus and Dovecot's acl_defaults_from_inbox), the new mailbox is
+    the owner's and takes the parent's grants; DELETE needs "x"; RENAME
+    "x" on the old name and "k" on the new parent, keeping the grants and
+    the messages. A lacking right is NOPERM; a mailbox without "l" is
+    NONEXISTENT, as a missing one; the owner's LIST and STATUS see each
+    change, and so does another grantee's LIST."""
+    with Server(accounts=[(BOB, BOB_PW), (CAROL, CAROL_PW)], imap=True) as s:
+        m = login(s)
+        if "ACL" not in caps(m):
+            m.logout()
+            return "skip"
+        for name in ("Team", "Team/Hidden", "Private"):
+            assert m.create(name)[0] == "OK"
+        assert cmd(m, "SETACL", "Team", CAROL, "lr")[0] == "OK"
+        assert cmd(m, "SETACL", "Team", "anyone", "l")[0] == "OK"
+        c = login(s, user=CAROL, pw=CAROL_PW)
+        pre = "Shared/bob@example.test/"
+
+        def q(name):
+            return '"%s%s"' % (pre, name)
+
+        # No "k": NOPERM, for a parent she sees, one she does not, a top
+        # level, and an owner who is no account or is herself alike.
+        for name in (q("Team/New"), q("Private/New"), q("Top"),
+                     '"Shared/nobody@example.test/New"', '"Shared/carol@example.test/New"'):
+            typ, text, _ = cmd(c, "CREATE", name)
+            assert typ == "NO" and b"[NOPERM]" in text, (name, text)
+        assert cmd(m, "SETACL", "Team", CAROL, "lrk")[0] == "OK"
+        typ, text, _ = cmd(c, "CREATE", q("Team/New"))
+        assert typ == "OK" and b"[MAILBOXID (" in text, text
+        typ, text, _ = cmd(c, "CREATE", q("Team/New"))
+        assert typ == "NO" and b"[ALREADYEXISTS]" in text, text
+        typ, text, _ = cmd(c, "CREATE", q("Team/Hidden"))  # there, not hers to see
+        assert typ == "NO" and b"[NOPERM]" in text, text
+        # Bob's, with Team's grants; her own namespace has none of it.
+        assert "Team/New" in _names(m.list('""', "Team/*")[1])
+        assert m.status("Team/New", "(MESSAGES)")[1] == [b"Team/New (MESSAGES 0)"]
+        _, _, acl = cmd(m, "GETACL", "Team/New")
+        assert acl == [b'Team/New "bob@example.test" "lrswipkxteacd" anyone "l" '
+                       b'"carol@example.test" "lrkc"'], acl
+        hers = _names(c.list('""', "*")[1])
+        assert pre + "Team/New" in hers and "Team/New" not in hers, hers
+        typ, _, mine = cmd(c, "MYRIGHTS", q("Team/New"))
+        assert mine == [b'Shared/bob@example.test/Team/New "lrkc"'], mine
+
+        # DELETE: "x" on the mailbox; without "l" as if not there.
+        typ, text, _ = cmd(c, "DELETE", q("Team/New"))
+        assert typ == "NO" and b"[NOPERM]" in text, text
+        gone = []
+        for name in ("Team/Hidden", "Private", "Nothing"):
+            typ, text, _ = cmd(c, "DELETE", q(name))
+            assert typ == "NO" and b"[NONEXISTENT]" in text, (name, text)
+            gone.append(text.replace(name.encode(), b"NAME"))
+        assert gone[0] == gone[1] == gone[2], gone
+        assert cmd(m, "SETACL", "Team/New", CAROL, "+x")[0] == "OK"
+        assert cmd(c, "DELETE", q("Team/New"))[0] == "OK"
+        assert "Team/New" not in _names(m.list('""', "*")[1])
+        assert pre + "Team/New" not in _names(c.list('""', "*")[1])
+        assert "Team/Hidden" in _names(m.list('""', "*")[1])
+
+        # RENAME: "x" on the old name, "k" on the new parent; the mailbox
+        # keeps its messages and grants.
+        assert m.create("Team/Old")[0] == "OK"
+        assert m.append("Team/Old", None, None, b"Subject: o\r\n\r\nold\r\n")[0] == "OK"
+        assert cmd(m, "SETACL", "Team/Old", CAROL, "lr")[0] == "OK"
+        typ, text, _ = cmd(c, "RENAME", q("Team/Old"), q("Team/Renamed"))
+        assert typ == "NO" and b"[NOPERM]" in text, text
+        assert cmd(m, "SETACL", "Team/Old", CAROL, "lrx")[0] == "OK"
+        typ, text, _ = cmd(c, "RENAME", q("Team/Old"), q("Private/Old"))
+        assert typ == "NO" and b"[NOPERM]" in text, text  # no "k" on Private
+        typ, text, _ = cmd(c, "RENAME", q("Team/Old"), q("Team/Hidden"))
+        assert typ == "NO" and b"[NOPERM]" in text, text
+        for to in ("INBOX", '"Shared/nobody@example.test/Old"'):
+            typ, text, _ = cmd(c, "RENAME", q("Team/Old"), to)
+            assert typ == "NO" and b"[CANNOT]" in text, (to, text)
+        typ, text, _ = cmd(c, "RENAME", q("Private"), q("Team/Private"))
+        assert typ == "NO" and b"[NONEXISTENT]" in text, text
+        assert cmd(c, "RENAME", q("Team/Old"), q("Team/Renamed"))[0] == "OK"
+        bobs = _names(m.list('""', "Team/*")[1])
+        assert "Team/Renamed" in bobs and "Team/Old" not in bobs, bobs
+        assert m.status("Team/Renamed", "(MESSAGES)")[1] == [b"Team/Renamed (MESSAGES 1)"]
+        _, _, acl = cmd(m, "GETACL", "Team/Renamed")
+        assert acl == [b'Team/Renamed "bob@example.test" "lrswipkxteacd" '
+                       b'"carol@example.test" "lrxd"'], acl
+        assert c.status(q("Team/Renamed"), "(MESSAGES)")[0] == "OK"
+
+        # The owner's INBOX stays his to rename; a top level needs "k" on it.
+        assert cmd(m, "SETACL", "INBOX", CAROL, "lkx")[0] == "OK"
+        typ, text, _ = cmd(c, "RENAME", q("INBOX"), q("Team/In"))
+        assert typ == "NO" and b"[CANNOT]" in text and b"INBOX" in text, text
+        typ, text, _ = cmd(c, "CREATE", q("Top/Sub/"))
+        assert typ == "OK", text
+        bobs = _names(m.list('""', "*")[1])
+        assert "Top" in bobs and "Top/Sub" in bobs and "Team/In" not in bobs, bobs
+        typ, _, mine = cmd(c, "MYRIGHTS", q("Top/Sub"))
+        assert mine == [b'Shared/bob@example.test/Top/Sub "lkxcd"'], mine
+        # A special-use attribute is the owner's to give.
+        typ, text, _ = cmd(c, "CREATE", q("Team/Sent2"), "(USE (\\Sent))")
+        assert typ == "NO" and b"[CANNOT]" in text, text
+        c.logout()
+        m.logout()
+
+
+def test_acl_create_counts_against_the_owner():
+    """A mailbox created in another user's namespace counts against the
+    owner's mailbox limit (TERN_MAX_MAILBOXES), not the creator's."""
+    env = {"TERN_MAX_MAILBOXES": "10"}
+    with Server(accounts=[(BOB, BOB_PW), (CAROL, CAROL_PW)], imap=True, env=env) as s:
+        m = login(s)
+        if "ACL" not in caps(m):
+            m.logout()
+            return "skip"
+        assert m.create("Team")[0] == "OK"
+        assert cmd(m, "SETACL", "Team", CAROL, "lrk")[0] == "OK"
+        i = 0
+        while len(_names(m.list('""', "*")[1])) < 9:
+            assert m.create("Fill%d" % i)[0] == "OK"
+            i += 1
+        c = login(s, user=CAROL, pw=CAROL_PW)
+        assert len([n for n in _names(c.list('""', "*")[1]) if not n.startswith("Shared")]) < 9
+        assert cmd(c, "CREATE", '"Shared/bob@example.test/Team/A"')[0] == "OK"
+        typ, text, _ = cmd(c, "CREATE", '"Shared/bob@example.test/Team/B"')
+        assert typ == "NO" and b"[LIMIT]" in text, text
+        assert len(_names(m.list('""', "*")[1])) == 10
+        assert c.create("Mine")[0] == "OK"  # her own count is hers
         c.logout()
         m.logout()
 

@@ -6,7 +6,8 @@
  * forward and reverse records kept in step (set, change, remove),
  * RENAME keeping grants, a backup holding them, DELETE of a mailbox and
  * removal of either account dropping them, and the schema 15 -> 16
- * migration.
+ * migration; CREATE, DELETE and RENAME of the owner's mailboxes by
+ * another account with its rights (store_mailbox_create_as and friends).
  */
 #include <stdio.h>
 #include <string.h>
@@ -124,6 +125,99 @@ static void check_letters(void)
 	CHECK_EQ_INT(store_acl_change_parse("l+", 2, &mode, &r), STORE_EINVAL);
 }
 
+static uint32_t find_id(struct store *st, uint32_t account, const char *name)
+{
+	uint32_t id = 0;
+	return store_mailbox_find(st, account, name, &id) == STORE_OK ? id : 0;
+}
+
+/*
+ * Another account acting on the owner's mailboxes: "k" on the closest
+ * parent (INBOX for a top level) to create, the new mailboxes taking that
+ * parent's grants; "x" to delete; "x" and "k" to rename, grants kept; a
+ * mailbox without "l" answered as missing.
+ */
+static void check_acting(void)
+{
+	char dir[256], err[256], want[256];
+	struct store *st;
+	struct got g;
+	uint32_t own = 0, dan = 0, eve = 0, proj = 0, inbox = 0, id = 0;
+
+	if (unit_env_begin(dir, sizeof dir, "acl-as") < 0)
+		return;
+	st = unit_store_with_account(dir, 0, "own@example.test", &own);
+	if (!st)
+		return;
+	CHECK_EQ_INT(store_account_add(st, "dan@example.test", "pw", 0, &dan, err, sizeof err), STORE_OK);
+	CHECK_EQ_INT(store_account_add(st, "eve@example.test", "pw", 0, &eve, err, sizeof err), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_create(st, own, "Proj", &proj), STORE_OK);
+	inbox = find_id(st, own, "INBOX");
+
+	/* No right: refused, nothing made. */
+	CHECK_EQ_INT(store_mailbox_create_as(st, dan, own, "Proj/A", &id), STORE_EACCES);
+	CHECK_EQ_INT((int)find_id(st, own, "Proj/A"), 0);
+	/* "l" alone is not "k". */
+	CHECK_EQ_INT(store_acl_set(st, own, proj, dan, letters("lr")), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_create_as(st, dan, own, "Proj/A", &id), STORE_EACCES);
+	/* With "k" on the parent: the owner's mailbox, the parent's grants. */
+	CHECK_EQ_INT(store_acl_set(st, own, proj, dan, letters("lrk")), STORE_OK);
+	CHECK_EQ_INT(store_acl_set(st, own, proj, 0, letters("l")), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_create_as(st, dan, own, "Proj/A", &id), STORE_OK);
+	CHECK_EQ_INT((int)find_id(st, own, "Proj/A"), (int)id);
+	CHECK_EQ_INT((int)find_id(st, dan, "Proj/A"), 0);
+	snprintf(want, sizeof want, "%u/%u>0:l %u/%u>%u:lrkc", own, id, own, id, dan);
+	CHECK_EQ_STR(grants(st, own, id, &g), want);
+	/* Missing levels are made too, each with the closest parent's grants. */
+	CHECK_EQ_INT(store_mailbox_create_as(st, dan, own, "Proj/B/C", &id), STORE_OK);
+	CHECK_EQ_INT((int)rights(st, dan, own, find_id(st, own, "Proj/B")), (int)letters("lrk"));
+	CHECK_EQ_INT((int)rights(st, dan, own, id), (int)letters("lrk"));
+	/* There already: EEXIST when it may see it, EACCES when not. */
+	CHECK_EQ_INT(store_mailbox_create_as(st, dan, own, "Proj/A", &id), STORE_EEXIST);
+	CHECK_EQ_INT(store_mailbox_create(st, own, "Proj/Secret", &id), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_create_as(st, dan, own, "Proj/Secret", &id), STORE_EACCES);
+	/* A top level needs "k" on the owner's INBOX. */
+	CHECK_EQ_INT(store_mailbox_create_as(st, dan, own, "Top", &id), STORE_EACCES);
+	CHECK_EQ_INT(store_acl_set(st, own, inbox, dan, letters("lk")), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_create_as(st, dan, own, "Top", &id), STORE_OK);
+	CHECK_EQ_INT((int)rights(st, dan, own, id), (int)letters("lk"));
+	CHECK_EQ_INT(store_acl_set(st, own, inbox, dan, 0), STORE_OK);
+
+	/* DELETE needs "x"; without "l" the mailbox is not there. */
+	CHECK_EQ_INT(store_mailbox_delete_as(st, dan, own, "Proj/A"), STORE_EACCES);
+	CHECK_EQ_INT(store_mailbox_delete_as(st, dan, own, "Proj/Secret"), STORE_ENOTFOUND);
+	CHECK_EQ_INT(store_mailbox_delete_as(st, dan, own, "Proj/None"), STORE_ENOTFOUND);
+	id = find_id(st, own, "Proj/A");
+	CHECK_EQ_INT(store_acl_set(st, own, id, dan, letters("lx")), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_delete_as(st, dan, own, "Proj/A"), STORE_OK);
+	CHECK_EQ_INT((int)find_id(st, own, "Proj/A"), 0);
+	CHECK_EQ_STR(grants(st, own, id, &g), ""); /* its grants went with it */
+	CHECK_EQ_INT(store_mailbox_delete_as(st, eve, own, "Proj"), STORE_EACCES); /* anyone's "l" */
+
+	/* RENAME: "x" on the old name, "k" on the new parent; ids and grants kept. */
+	id = find_id(st, own, "Proj/B/C");
+	CHECK_EQ_INT(store_mailbox_rename_as(st, dan, own, "Proj/B/C", "Proj/D"), STORE_EACCES);
+	CHECK_EQ_INT(store_acl_set(st, own, id, dan, letters("lrx")), STORE_OK);
+	CHECK_EQ_INT(store_acl_set(st, own, id, eve, letters("r")), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_rename_as(st, dan, own, "Proj/B/C", "Else/D"), STORE_EACCES);
+	CHECK_EQ_INT(store_mailbox_rename_as(st, dan, own, "Proj/B/C", "Proj/Secret"),
+		     STORE_EACCES);
+	CHECK_EQ_INT(store_mailbox_rename_as(st, dan, own, "Proj/B/C", "Proj/B"), STORE_EEXIST);
+	CHECK_EQ_INT(store_mailbox_rename_as(st, dan, own, "Proj/B/C", "Proj/D"), STORE_OK);
+	CHECK_EQ_INT((int)find_id(st, own, "Proj/D"), (int)id);
+	CHECK_EQ_INT((int)find_id(st, own, "Proj/B/C"), 0);
+	CHECK_EQ_INT((int)rights(st, eve, own, id), (int)letters("lr")); /* anyone's "l" too */
+	/* The owner's INBOX stays the owner's to rename. */
+	CHECK_EQ_INT(store_acl_set(st, own, inbox, dan, letters("lkx")), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_rename_as(st, dan, own, "INBOX", "Old"), STORE_EINVAL);
+	CHECK_EQ_INT((int)find_id(st, own, "Old"), 0);
+	/* The owner acting through the _as calls is the owner's own call. */
+	CHECK_EQ_INT(store_mailbox_create_as(st, own, own, "Mine", &id), STORE_OK);
+	CHECK_EQ_STR(grants(st, own, id, &g), "");
+	store_close(&st);
+	unit_rmrf(dir);
+}
+
 int main(void)
 {
 	struct store *st;
@@ -133,6 +227,7 @@ int main(void)
 	char want[256];
 
 	check_letters();
+	check_acting();
 	if (unit_env_begin(base, sizeof base, "acl") < 0)
 		return 1;
 	st = unit_store_with_account(base, 0, "ann@example.test", &ann);
