@@ -28,7 +28,8 @@
  * may set there. A MOVE between two accounts is that copy and the
  * source's expunge in one transaction (the messages are never in both
  * accounts or in neither); a MOVE within one owner's mailboxes is the
- * ordinary one (the same email, a new membership).
+ * ordinary one (the same email, a new membership), which into a shared
+ * mailbox keeps only the flags the user may set there (RFC 4314 §4).
  *
  * INPROGRESS (RFC 9585): a COPY or MOVE of more than IMAP_STEP messages
  * says so when it starts ("* OK [INPROGRESS ("tag" 0 n)] Copying."), then
@@ -86,17 +87,19 @@ static void copy_start(struct imap_job *j)
 {
 	j->copy = xcalloc(1, sizeof(*j->copy));
 	int across = j->target_account != j->account;
-	if (across || (!j->op && j->target_account != j->s->account)) {
+	if (across || j->target_account != j->s->account) {
 		/* Into or out of a shared mailbox: the copy is the target
 		 * owner's, with the flags the user may set there; a MOVE
-		 * between accounts expunges the source in the same commit. */
+		 * between accounts expunges the source in the same commit,
+		 * one between two of an owner's is the ordinary one with the
+		 * flags filtered (RFC 4314 §4). */
 		struct store_copy_into to = {
 		    .account = j->target_account,
 		    .mailbox = j->target,
 		    .rights = j->rights,
 		    .keywords_filter =
 			j->target_account != j->s->account ? imap_acl_keywords_filter : NULL,
-		    .move = j->op && across,
+		    .move = j->op,
 		};
 		store_email_copy_into_async(imap_store, j->s->loop, j->account, j->mailbox,
 					    j->uidvalidity, j->uids, j->n, &to, j->copy,

@@ -1627,10 +1627,13 @@ struct store_copy_into {
 	/* Keeps of kw (len octets, keywords separated by spaces) those
 	 * rights let the user set, in place; the new length. NULL: all. */
 	size_t (*keywords_filter)(uint32_t rights, char *kw, size_t len);
-	/* 1: a MOVE (RFC 6851) into another account: the source messages
+	/* 1: a MOVE (RFC 6851). Into another account: the source messages
 	 * copied are expunged in the same transaction (never in both
 	 * accounts or in neither), and the change is published to the
-	 * source account too. Ignored within one account. */
+	 * source account too. Within one account (between two mailboxes
+	 * shared with the user): the ordinary move of store_email_copy()
+	 * (the same email, a new membership), its \Deleted and the email's
+	 * keywords filtered by keywords_filter as a copy's are. */
 	int move;
 };
 int store_email_copy_into(struct store *st, uint32_t account, uint32_t from,

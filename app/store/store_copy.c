@@ -24,7 +24,10 @@
  * same blob (blobs are the store's, not an account's), charged to the
  * target account's quota, in a thread of that account's and with an
  * EMAILID of its own there; the source account is only read. The flags
- * it starts with are those the user's rights on the target allow.
+ * it starts with are those the user's rights on the target allow. A MOVE
+ * between two mailboxes of one owner shared with the user is the
+ * ordinary move, the same email, its \Deleted and keywords cut to those
+ * rights the same way (RFC 4314 §4).
  *
  * One write transaction through store_write_grouped() (call it from a
  * worker, never a loop; it joins the writer's group commit): the new
@@ -172,23 +175,25 @@ static int copy_spam_from(struct store *st, MDB_txn *txn, uint32_t account, uint
 }
 
 /*
- * A copy with kw_filter (into a mailbox shared with the user): of the
- * source's keywords and \Deleted (uflags) those the user's rights on the
- * target let it set (RFC 4314 §4: "s", "t", "w"), as an APPEND there
- * keeps. The kept keywords go to *kw_r (malloc'ed, the caller frees it)
- * and e->keywords points to them.
+ * A copy or move with kw_filter (into a mailbox shared with the user):
+ * of the source's \Deleted (uflags) and keywords, those the user's
+ * rights on the target let it set (RFC 4314 §4: "s", "t", "w"), as an
+ * APPEND there keeps. uflags_by_rights() takes \Deleted off uflags when
+ * it may not be set; keywords_by_rights() puts the kept keywords into
+ * *kw_r (malloc'ed, the caller frees it) and points e->keywords to them.
  */
-static void copy_flags_by_rights(const struct copy_ctx *c, struct email_rec *e, unsigned *uflags,
-				 char **kw_r)
+static void uflags_by_rights(const struct copy_ctx *c, unsigned *uflags)
 {
 	char deleted[] = "$deleted";
 
-	*kw_r = NULL;
-	if (!c->kw_filter)
-		return;
-	if ((*uflags & UID_F_DELETED) && c->kw_filter(c->rights, deleted, 8) == 0)
+	if (c->kw_filter && (*uflags & UID_F_DELETED) && c->kw_filter(c->rights, deleted, 8) == 0)
 		*uflags &= ~UID_F_DELETED;
-	if (e->keywords_len == 0)
+}
+
+static void keywords_by_rights(const struct copy_ctx *c, struct email_rec *e, char **kw_r)
+{
+	*kw_r = NULL;
+	if (!c->kw_filter || e->keywords_len == 0)
 		return;
 	*kw_r = xmalloc(e->keywords_len);
 	memcpy(*kw_r, e->keywords, e->keywords_len);
@@ -240,7 +245,8 @@ static int copy_new(struct store *st, MDB_txn *txn, struct copy_ctx *c, uint32_t
 	uint32_t id = c->a.next_email_id++;
 	c->a.emails++;
 	c->a.used += e.size;
-	copy_flags_by_rights(c, &e, &uflags, &kw);
+	uflags_by_rights(c, &uflags);
+	keywords_by_rights(c, &e, &kw);
 	if (c->dst != c->account) {
 		/* Another account's EMAILID names one of its own emails: the
 		 * copy is a new message there (RFC 8474 §5.1 asks the same id
@@ -324,6 +330,9 @@ static int copy_one(struct store *st, MDB_txn *txn, struct copy_ctx *c, uint32_t
 			*new_uid_r = nuid;
 		return rc;
 	}
+	/* A move into a shared mailbox keeps the flags the user may set
+	 * there (the email's keywords below). */
+	uflags_by_rights(c, &uflags);
 	/* The copy's save date (IMAP SAVEDATE) is now. */
 	k = key_u32_u32_u32(kb, c->account, c->to, nuid);
 	v = (MDB_val){uid_rec_encode(urec, email_id, (int64_t)time(NULL), uflags), urec};
@@ -353,6 +362,8 @@ static int copy_one(struct store *st, MDB_txn *txn, struct copy_ctx *c, uint32_t
 	}
 	struct email_shape before, after;
 	email_shape_of(&before, &e);
+	char *kw;
+	keywords_by_rights(c, &e, &kw);
 	uint8_t *mem = xmalloc(((size_t)e.nmembers + 1) * 8);
 	uint16_t nm = 0;
 	for (uint16_t i = 0; i < e.nmembers; i++) {
@@ -381,6 +392,7 @@ static int copy_one(struct store *st, MDB_txn *txn, struct copy_ctx *c, uint32_t
 	}
 	email_shape_free(&before);
 	free(mem);
+	free(kw);
 	free(copy);
 	if (rc == 0)
 		*new_uid_r = nuid;
@@ -521,13 +533,16 @@ static void copy_ctx_end(struct store *st, struct copy_ctx *c, int rc, int lesso
 }
 
 /* A copy into to (store_email_copy_into): emails of their own, all or
- * nothing, in to's account with to's rights on the flags. */
+ * nothing, in to's account with to's rights on the flags; a move within
+ * one account the ordinary one (the same email, a new membership), its
+ * flags filtered as well. */
 static struct copy_ctx copy_ctx_into(uint32_t account, uint32_t from, uint32_t uidvalidity,
 				     const uint32_t *uids, size_t n,
 				     const struct store_copy_into *to, struct store_copy_result *r)
 {
+	int within = to->move && to->account == account;
 	struct copy_ctx c = copy_ctx_make(account, from, uidvalidity, uids, n, to->mailbox,
-					  STORE_COPY_ALL | STORE_COPY_NEW, r);
+					  STORE_COPY_ALL | (within ? 1 : STORE_COPY_NEW), r);
 
 	c.dst = to->account;
 	c.rights = to->rights;

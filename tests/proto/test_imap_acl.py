@@ -296,6 +296,49 @@ def test_acl_create_counts_against_the_owner():
         m.logout()
 
 
+def test_acl_move_within_owner_keeps_only_allowed_flags():
+    """MOVE (RFC 6851) between two of the owner's mailboxes shared with
+    the user keeps the message (its EMAILID) but only the flags the user
+    may set in the target (RFC 4314 §4: \\Seen needs "s", \\Deleted "t",
+    the others "w"), as a COPY there does; with "w" and "t" as well, all
+    of them."""
+    with Server(accounts=[(BOB, BOB_PW), (CAROL, CAROL_PW)], imap=True) as s:
+        m = login(s)
+        if "ACL" not in caps(m):
+            m.logout()
+            return "skip"
+        for name in ("Team", "Seen", "All"):
+            assert m.create(name)[0] == "OK"
+        for i in range(2):
+            assert m.append("Team", "(\\Seen \\Flagged \\Deleted $Label)", None,
+                            b"Subject: m%d\r\n\r\nbody\r\n" % i)[0] == "OK"
+        m.select("Team")
+        typ, data = m.fetch("1:2", "(EMAILID)")
+        ids = [re.search(rb"EMAILID \(([^)]+)\)", x).group(1) for x in data]
+        assert cmd(m, "SETACL", "Team", CAROL, "lrte")[0] == "OK"
+        assert cmd(m, "SETACL", "Seen", CAROL, "lris")[0] == "OK"
+        assert cmd(m, "SETACL", "All", CAROL, "lriswt")[0] == "OK"
+        c = login(s, user=CAROL, pw=CAROL_PW)
+        assert c.select('"Shared/bob@example.test/Team"')[0] == "OK"
+        typ, text, _ = cmd(c, "UID", "MOVE", "1", '"Shared/bob@example.test/Seen"')
+        assert typ == "OK", text
+        typ, text, _ = cmd(c, "UID", "MOVE", "2", '"Shared/bob@example.test/All"')
+        assert typ == "OK", text
+        c.logout()
+        m.select("Team")
+        assert m.status("Team", "(MESSAGES)")[1] == [b"Team (MESSAGES 0)"]
+        for name, want, emailid in (("Seen", {"\\Seen"}, ids[0]),
+                                    ("All", {"\\Seen", "\\Flagged", "\\Deleted", "$Label"},
+                                     ids[1])):
+            m.select(name)
+            typ, data = m.fetch("1", "(FLAGS EMAILID)")
+            flags = set(re.search(rb"FLAGS \(([^)]*)\)", data[0]).group(1).decode().split())
+            flags.discard("\\Recent")  # bob's first look at it
+            assert flags == want, (name, data)
+            assert re.search(rb"EMAILID \(([^)]+)\)", data[0]).group(1) == emailid, data
+        m.logout()
+
+
 def test_acl_status_needs_read():
     """STATUS on a shared mailbox: the owner's counts with "r"; "l" alone
     is NOPERM; nothing granted is NONEXISTENT, as for no mailbox."""

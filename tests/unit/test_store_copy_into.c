@@ -12,7 +12,9 @@
  * them all; a copy into a mailbox the target account does not have is
  * STORE_ENOTFOUND; and the bytes go with the last email holding them.
  * A MOVE into another account leaves the source in the same commit (the
- * usage moves with it, the blob keeps one reference), all or nothing.
+ * usage moves with it, the blob keeps one reference), all or nothing; a
+ * MOVE within one account keeps the email and only the flags the rights
+ * allow.
  */
 #include <stdio.h>
 #include <string.h>
@@ -261,6 +263,34 @@ int main(void)
 	CHECK_EQ_INT((int)c_ar.n, 1);
 	expunge(st, carol, ARCHIVE, c_ar.uid[0]);
 	CHECK_EQ_INT((int)refs(st, blob), 0);
+
+	/* MOVE between two mailboxes of one account shared with the user
+	 * (RFC 6851, RFC 4314 §4): the same email in its new mailbox, no new
+	 * reference, with only the flags the user may set there ("s": \Seen). */
+	unit_deliver(st, bob, text, 1700000200, NULL);
+	list(st, bob, INBOX, &b_in);
+	CHECK_EQ_INT((int)b_in.n, 1);
+	kw(st, bob, INBOX, b_in.uid[0], "$flagged $seen $label $deleted");
+	usage(st, bob, &emails, &used, &modseq);
+	CHECK_EQ_INT(copy_or_move(st, bob, INBOX, b_in.uid[0], bob, ARCHIVE, lri | STORE_ACL_S, 1,
+				  &uid),
+		     STORE_OK);
+	list(st, bob, INBOX, &c_in);
+	list(st, bob, ARCHIVE, &c_ar);
+	CHECK(c_in.n == 0 && c_ar.n == 1 && c_ar.uid[0] == uid);
+	CHECK_EQ_INT((int)c_ar.email[0], (int)b_in.email[0]); /* its identity kept */
+	CHECK_EQ_STR(c_ar.kw[0], "$seen");
+	CHECK(!c_ar.deleted[0]);
+	CHECK_EQ_INT((int)refs(st, blob), 1);
+	usage(st, bob, &emails, &used2, &modseq2);
+	CHECK(emails == 1 && used2 == used && modseq2 > modseq);
+	/* With every right the move keeps every flag. */
+	kw(st, bob, ARCHIVE, uid, "$flagged $deleted");
+	CHECK_EQ_INT(copy_or_move(st, bob, ARCHIVE, uid, bob, INBOX, STORE_ACL_ALL, 1, &uid),
+		     STORE_OK);
+	list(st, bob, INBOX, &b_in);
+	CHECK(b_in.n == 1 && strstr(b_in.kw[0], "$flagged") && strstr(b_in.kw[0], "$seen") &&
+	      b_in.deleted[0]);
 
 	store_close(&st);
 	unit_rmrf(base);
