@@ -5,10 +5,14 @@
  * Mailbox "" names the server. Entry names begin with /private or
  * /shared, are compared in any case and answered in lower case (as
  * Dovecot answers), and may not end with "/", hold "//", "*", "%" or
- * anything outside printable ASCII. Without shared mailboxes (ACL comes
- * later) /private and /shared of a mailbox are both the owner's; the
- * server's /shared entries are the administrator's and refused to users
- * with NO [CANNOT], as Dovecot refuses them. A mailbox's
+ * anything outside printable ASCII. On a user's own mailbox /private
+ * and /shared are both its own; on one shared with it ("Shared/OWNER/M",
+ * imap_acl.h) /shared entries are the owner's and /private ones the
+ * user's own (RFC 5464 §3.2, store_metadata_set_as), both read and set
+ * with "l" and one of "r", "s", "w", "i", "p" (RFC 5464's ACL rule;
+ * without "l" the mailbox is not there, NONEXISTENT, without the others
+ * NOPERM). The server's /shared entries are the administrator's and
+ * refused to users with NO [CANNOT], as Dovecot refuses them. A mailbox's
  * /private/specialuse is its special-use attribute (RFC 6154 §4), read
  * only (NO [CANNOT]), as Dovecot has it.
  *
@@ -33,6 +37,7 @@
 #include <string.h>
 
 #include "core/xalloc.h"
+#include "imap/imap_acl.h"
 #include "imap/imap_session.h"
 
 #define MAX_ENTRIES 64 /* entries named in one command: NO past it */
@@ -78,30 +83,23 @@ static struct str entry_lower(struct imap_session *s, struct str e)
 	return str_make(p, e.len);
 }
 
-/* Resolves the mailbox argument: 0 for "" (the server), else its id;
- * -1 after a tagged reply. name (size 1024) gets its UTF-8 name. */
+/* Resolves the mailbox argument into t: mailbox 0 for "" (the server,
+ * the user's), else an own mailbox or one shared with the user with the
+ * rights METADATA needs; -1 after a tagged reply. name (size 1024) gets
+ * its UTF-8 name. */
 static int mailbox_id(struct imap_session *s, const struct imap_arg *a, char *name,
-		      uint32_t *id_r)
+		      struct imap_acl_target *t)
 {
 	struct str v;
 
 	if (imap_arg_astring(a, &v) == 0 && v.len == 0) {
 		name[0] = '\0';
-		*id_r = 0;
+		memset(t, 0, sizeof *t);
+		t->owner = s->account;
+		t->rights = STORE_ACL_ALL;
 		return 0;
 	}
-	if (imap_mailbox_arg(s, a, name, 1024) < 0)
-		return -1;
-	int r = store_mailbox_find(imap_store, s->account, name, id_r);
-	if (r == STORE_ENOTFOUND) {
-		imap_tagged(s, "NO [NONEXISTENT] Mailbox doesn't exist: %s", name);
-		return -1;
-	}
-	if (r != STORE_OK) {
-		imap_tagged(s, "NO [SERVERBUG] Internal error.");
-		return -1;
-	}
-	return 0;
+	return imap_acl_target(s, a, IMAP_ACL_OP_METADATA, name, 1024, t);
 }
 
 /* ---- GETMETADATA ---- */
@@ -152,10 +150,10 @@ static void role_cb(void *arg, const struct store_mailbox_info *info)
 
 /* Drops a stored /private/specialuse from g and adds the mailbox's
  * attribute, if it has one. 0, or -1 on a store error. */
-static int specialuse_entry(struct imap_session *s, uint32_t mbox, struct get_ctx *g)
+static int specialuse_entry(uint32_t owner, uint32_t mbox, struct get_ctx *g)
 {
 	struct role_ctx r = { .id = mbox };
-	int rc = store_mailbox_get(imap_store, s->account, mbox, role_cb, &r);
+	int rc = store_mailbox_get(imap_store, owner, mbox, role_cb, &r);
 	if (rc != STORE_OK && rc != STORE_ENOTFOUND)
 		return -1;
 	for (size_t i = 0; i < g->n; i++)
@@ -228,7 +226,7 @@ static void cmd_get(struct imap_session *s, const struct imap_cmd *cmd)
 	int64_t maxsize = -1;
 	int depth = 0;
 	char name[1024];
-	uint32_t mbox;
+	struct imap_acl_target t;
 
 	if (nargs && args[0].type == IMAP_ARG_LIST) {
 		imap_arg_list(&args[0], &opts, &nopts);
@@ -266,12 +264,13 @@ static void cmd_get(struct imap_session *s, const struct imap_cmd *cmd)
 		}
 		want[i] = entry_lower(s, e);
 	}
-	if (mailbox_id(s, &args[0], name, &mbox) < 0)
+	if (mailbox_id(s, &args[0], name, &t) < 0)
 		return;
 
+	uint32_t mbox = t.mailbox;
 	struct get_ctx g = { 0 };
-	if (store_metadata_get(imap_store, s->account, mbox, collect, &g) != STORE_OK ||
-	    (mbox && specialuse_entry(s, mbox, &g) < 0)) {
+	if (store_metadata_get_as(imap_store, s->account, t.owner, mbox, collect, &g) != STORE_OK ||
+	    (mbox && specialuse_entry(t.owner, mbox, &g) < 0)) {
 		imap_tagged(s, "NO [SERVERBUG] Internal error.");
 		goto out;
 	}
@@ -333,7 +332,7 @@ struct set_job {
 static void set_run(struct imap_job *j)
 {
 	struct set_job *sj = (struct set_job *)(void *)j->keywords;
-	j->result = store_metadata_set(imap_store, j->account, j->mailbox, sj->e, sj->n);
+	j->result = store_metadata_set_as(imap_store, j->actor, j->account, j->mailbox, sj->e, sj->n);
 }
 
 static void set_done(struct imap_session *s, struct imap_job *j)
@@ -365,7 +364,7 @@ static void cmd_set(struct imap_session *s, const struct imap_cmd *cmd)
 	const struct imap_arg *l;
 	size_t n;
 	char name[1024];
-	uint32_t mbox;
+	struct imap_acl_target t;
 
 	if (cmd->nargs != 2 || imap_arg_list(&cmd->args[1], &l, &n) < 0) {
 		bad(s, "SETMETADATA", "Invalid arguments");
@@ -407,8 +406,9 @@ static void cmd_set(struct imap_session *s, const struct imap_cmd *cmd)
 		}
 		total += e.len + (v->type == IMAP_ARG_NIL ? 0 : v->str.len) + 2;
 	}
-	if (mailbox_id(s, &cmd->args[0], name, &mbox) < 0)
+	if (mailbox_id(s, &cmd->args[0], name, &t) < 0)
 		return;
+	uint32_t mbox = t.mailbox;
 	for (size_t i = 0; i < n; i += 2) {
 		struct str e;
 		imap_arg_astring(&l[i], &e);
@@ -447,6 +447,8 @@ static void cmd_set(struct imap_session *s, const struct imap_cmd *cmd)
 		p += l[i + 1].str.len + 1;
 	}
 	struct imap_job *j = imap_job_new(s);
+	j->account = t.owner; /* the mailbox's (the user's own for the server) */
+	j->actor = s->account;
 	j->mailbox = mbox;
 	snprintf(j->name, sizeof(j->name), "%s", name);
 	j->keywords = block;

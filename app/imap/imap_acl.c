@@ -20,6 +20,7 @@ static const uint32_t need_all[IMAP_ACL_OP_COUNT] = {
     [IMAP_ACL_OP_DELETE] = STORE_ACL_X,
     [IMAP_ACL_OP_ADMIN] = STORE_ACL_A,
     [IMAP_ACL_OP_MYRIGHTS] = 0, /* any right: below */
+    [IMAP_ACL_OP_METADATA] = STORE_ACL_L, /* and one more: below */
 };
 
 int imap_acl_allows(uint32_t rights, enum imap_acl_op op)
@@ -28,6 +29,12 @@ int imap_acl_allows(uint32_t rights, enum imap_acl_op op)
 		return 0;
 	if (op == IMAP_ACL_OP_MYRIGHTS)
 		return (rights & STORE_ACL_ALL) != 0;
+	/* RFC 5464 (its ACL paragraph, as Dovecot's acl plugin quotes it):
+	 * mailbox entries, private or shared, are read and set by a user
+	 * holding "l" and any one of "r", "s", "w", "i" or "p". */
+	if (op == IMAP_ACL_OP_METADATA &&
+	    !(rights & (STORE_ACL_R | STORE_ACL_S | STORE_ACL_W | STORE_ACL_I | STORE_ACL_P)))
+		return 0;
 	return (rights & need_all[op]) == need_all[op];
 }
 

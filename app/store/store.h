@@ -1756,6 +1756,18 @@ typedef void store_metadata_cb(void *arg, struct str name, struct str value);
 int store_metadata_get(struct store *st, uint32_t account, uint32_t mailbox,
 		       store_metadata_cb *cb, void *arg);
 /*
+ * As store_metadata_set and _get for user acting on account's mailbox
+ * (one shared with it, RFC 4314; the caller checked the rights): /shared
+ * entries are account's, /private entries user's own (RFC 5464 §3.2),
+ * kept with account's (the mailbox's) and counted against its limits.
+ * The owner's walk shows none of another user's. user == account is the
+ * owner's own call.
+ */
+int store_metadata_set_as(struct store *st, uint32_t user, uint32_t account, uint32_t mailbox,
+			  const struct store_metadata *e, size_t n);
+int store_metadata_get_as(struct store *st, uint32_t user, uint32_t account, uint32_t mailbox,
+			  store_metadata_cb *cb, void *arg);
+/*
  * One entry of the mailbox (0: the server) by name (any case): its value
  * appended to value. STORE_OK; STORE_ENOTFOUND (no such entry);
  * STORE_ETOOBIG (value's maximum refused it); STORE_ETEMP. A look-up by

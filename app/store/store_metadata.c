@@ -11,22 +11,76 @@
  * Limits, checked in the write transaction so that two sessions cannot
  * pass them together: at most STORE_METADATA_ENTRIES entries and
  * STORE_METADATA_BYTES octets of names and values per account.
+ *
+ * A mailbox shared with another user (RFC 4314, imap_acl.h): its /shared
+ * entries are the owner's, seen and set by every user who may; its
+ * /private entries are each user's own (RFC 5464 §3.2). Another user's
+ * are kept in the owner's key space, after a marker octet no entry name
+ * starts with, so they go with the mailbox and count against the owner's
+ * limits (a user with rights on the mailbox can write its /shared ones
+ * there anyway): key u32 owner, u32 mailbox, 0x01, u32 user, lower-case
+ * name. The owner's walk (store_metadata_get) skips them.
  */
 #include <string.h>
 
 #include "core/buf.h"
 #include "store/store_private.h"
 
-/* Key: u32 account, u32 mailbox, lower-case name. */
-static MDB_val meta_key(uint8_t *b, uint32_t account, uint32_t mailbox, struct str name)
+#define OTHERS_PRIVATE 0x01 /* the key's marker of another user's /private entry */
+#define OTHERS_HEAD 5u         /* the marker and the user's id */
+
+/* 1 when name (any case) is /private or below it. */
+static int is_private(const char *name, size_t len)
 {
+	static const char p[] = "/private";
+	if (len < 8 || (len > 8 && name[8] != '/'))
+		return 0;
+	for (size_t i = 0; i < 8; i++)
+		if ((name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]) != p[i])
+			return 0;
+	return 1;
+}
+
+/* Key: u32 account, u32 mailbox, lower-case name; for user's /private
+ * entry on another account's mailbox the marker and user before the name
+ * (see the top). b has room for 8 + OTHERS_HEAD + STORE_METADATA_NAME_MAX. */
+static MDB_val meta_key_as(uint8_t *b, uint32_t user, uint32_t account, uint32_t mailbox,
+			   struct str name)
+{
+	size_t at = 8;
+
 	be32_put(b, account);
 	be32_put(b + 4, mailbox);
+	if (user != account && mailbox && is_private(name.p, name.len)) {
+		b[8] = OTHERS_PRIVATE;
+		be32_put(b + 9, user);
+		at += OTHERS_HEAD;
+	}
 	for (size_t i = 0; i < name.len; i++) {
 		char c = name.p[i];
-		b[8 + i] = (uint8_t)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+		b[at + i] = (uint8_t)(c >= 'A' && c <= 'Z' ? c + 32 : c);
 	}
-	return (MDB_val){8 + name.len, b};
+	return (MDB_val){at + name.len, b};
+}
+
+static MDB_val meta_key(uint8_t *b, uint32_t account, uint32_t mailbox, struct str name)
+{
+	return meta_key_as(b, account, account, mailbox, name);
+}
+
+/* Whether the entry under key k (of prefix account, mailbox) is one user
+ * sees: the owner's /shared ones and user's own /private ones. *name_len_r
+ * the name's length in the key. */
+static int meta_visible(const MDB_val *k, uint32_t user, uint32_t account, size_t *name_len_r)
+{
+	const uint8_t *p = k->mv_data;
+
+	if (p[8] == OTHERS_PRIVATE) {
+		*name_len_r = k->mv_size > 8 + OTHERS_HEAD ? k->mv_size - 8 - OTHERS_HEAD : 0;
+		return k->mv_size > 8 + OTHERS_HEAD && user != account && be32_get(p + 9) == user;
+	}
+	*name_len_r = k->mv_size - 8;
+	return user == account || !is_private((const char *)p + 8, k->mv_size - 8);
 }
 
 /* Entries and octets (names and values) the account holds. */
@@ -53,7 +107,7 @@ static int meta_usage(struct store *st, MDB_txn *txn, uint32_t account, size_t *
 }
 
 struct set_ctx {
-	uint32_t account, mailbox;
+	uint32_t user, account, mailbox;
 	const struct store_metadata *e;
 	size_t n;
 };
@@ -61,7 +115,7 @@ struct set_ctx {
 static int set_fn(struct store *st, MDB_txn *txn, void *arg)
 {
 	struct set_ctx *c = arg;
-	uint8_t kb[8 + STORE_METADATA_NAME_MAX];
+	uint8_t kb[8 + OTHERS_HEAD + STORE_METADATA_NAME_MAX];
 	size_t count, bytes;
 	int rc;
 
@@ -76,7 +130,7 @@ static int set_fn(struct store *st, MDB_txn *txn, void *arg)
 		return rc;
 	for (size_t i = 0; i < c->n; i++) {
 		const struct store_metadata *e = &c->e[i];
-		MDB_val k = meta_key(kb, c->account, c->mailbox, e->name), old;
+		MDB_val k = meta_key_as(kb, c->user, c->account, c->mailbox, e->name), old;
 		rc = mdb_get(txn, st->db[DB_METADATA], &k, &old);
 		if (rc != 0 && rc != MDB_NOTFOUND)
 			return rc;
@@ -111,7 +165,13 @@ static int set_fn(struct store *st, MDB_txn *txn, void *arg)
 int store_metadata_set(struct store *st, uint32_t account, uint32_t mailbox,
 		       const struct store_metadata *e, size_t n)
 {
-	struct set_ctx c = { .account = account, .mailbox = mailbox, .e = e, .n = n };
+	return store_metadata_set_as(st, account, account, mailbox, e, n);
+}
+
+int store_metadata_set_as(struct store *st, uint32_t user, uint32_t account, uint32_t mailbox,
+			  const struct store_metadata *e, size_t n)
+{
+	struct set_ctx c = { .user = user, .account = account, .mailbox = mailbox, .e = e, .n = n };
 
 	for (size_t i = 0; i < n; i++)
 		if (e[i].name.len == 0 || e[i].name.len > STORE_METADATA_NAME_MAX ||
@@ -129,6 +189,12 @@ int store_metadata_set(struct store *st, uint32_t account, uint32_t mailbox,
 int store_metadata_get(struct store *st, uint32_t account, uint32_t mailbox,
 		       store_metadata_cb *cb, void *arg)
 {
+	return store_metadata_get_as(st, account, account, mailbox, cb, arg);
+}
+
+int store_metadata_get_as(struct store *st, uint32_t user, uint32_t account, uint32_t mailbox,
+			  store_metadata_cb *cb, void *arg)
+{
 	MDB_txn *txn;
 	MDB_cursor *cur;
 	uint8_t pfx[8];
@@ -145,12 +211,14 @@ int store_metadata_get(struct store *st, uint32_t account, uint32_t mailbox,
 		     rc == 0 && k.mv_size > 8 && memcmp(k.mv_data, pfx, 8) == 0;
 		     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 			const uint8_t *p = v.mv_data;
-			size_t nl = v.mv_size >= 3 ? (size_t)p[1] << 8 | p[2] : 0;
-			if (v.mv_size < 3 || p[0] != REC_V1 || nl != k.mv_size - 8 ||
-			    3 + nl > v.mv_size) {
+			size_t nl = v.mv_size >= 3 ? (size_t)p[1] << 8 | p[2] : 0, kl;
+			int seen = meta_visible(&k, user, account, &kl);
+			if (v.mv_size < 3 || p[0] != REC_V1 || nl != kl || 3 + nl > v.mv_size) {
 				rc = MDB_CORRUPTED;
 				break;
 			}
+			if (!seen)
+				continue;
 			cb(arg, str_make((const char *)p + 3, nl),
 			   str_make((const char *)p + 3 + nl, v.mv_size - 3 - nl));
 		}

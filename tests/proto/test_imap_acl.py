@@ -37,7 +37,8 @@ def cmd(m, name, *args):
         typ, dat = m._simple_command(name, *args)
     except imaplib.IMAP4.error as e:  # a BAD comes as an exception
         return "BAD", str(e).encode(), []
-    _, lines = m._untagged_response(typ, dat, "ACL" if name == "GETACL" else name)
+    untagged = {"GETACL": "ACL", "GETMETADATA": "METADATA"}.get(name, name)
+    _, lines = m._untagged_response(typ, dat, untagged)
     return typ, dat[-1] if dat else b"", [x for x in lines if x is not None]
 
 
@@ -906,12 +907,13 @@ def test_acl_rights_change_applies_to_next_command():
 
 
 def test_acl_shared_names_elsewhere_answer_cleanly():
-    """METADATA, URLAUTH and CATENATE URLs, and NOTIFY do not take shared
-    names yet: a shared name is answered as a mailbox that is not there
-    (NONEXISTENT, BADURL, NO; NOTIFY takes it as the name of no mailbox,
-    which RFC 5465 allows, and tells nothing of it) and the owner's
-    mailbox does not change; no own mailbox can take such a name (the
-    store refuses it), so nothing acts on one of the user's own."""
+    """URLAUTH and CATENATE URLs, and NOTIFY do not take shared names yet:
+    a shared name is answered as a mailbox that is not there (BADURL, NO;
+    NOTIFY takes it as the name of no mailbox, which RFC 5465 allows, and
+    tells nothing of it) and the owner's mailbox does not change; no own
+    mailbox can take such a name (the store refuses it), so nothing acts
+    on one of the user's own. (METADATA takes them:
+    test_acl_metadata_on_shared_mailbox.)"""
     with Server(accounts=[(BOB, BOB_PW), (CAROL, CAROL_PW)], imap=True) as s:
         m = login(s)
         if "ACL" not in caps(m):
@@ -922,12 +924,6 @@ def test_acl_shared_names_elsewhere_answer_cleanly():
         assert cmd(m, "SETACL", "Team", CAROL, "lrswipkxtea")[0] == "OK"
         c = login(s, user=CAROL, pw=CAROL_PW)
         shared = '"Shared/bob@example.test/Team"'
-        typ, text, _ = cmd(c, "SETMETADATA", shared, '(/private/comment "x")')
-        assert typ == "NO" and b"[NONEXISTENT]" in text, text
-        typ, text, _ = cmd(c, "GETMETADATA", shared, "/private/comment")
-        assert typ == "NO" and b"[NONEXISTENT]" in text, text
-        typ, text, lines = cmd(m, "GETMETADATA", "Team", "(/private/comment /shared/comment)")
-        assert typ == "OK" and not any(b'"x"' in x for x in lines), lines
         url = "imap://carol@example.test@localhost/Shared%2Fbob%40example.test%2FTeam/;UID=1"
         typ, text, _ = cmd(c, "GENURLAUTH", '"%s;urlauth=user+carol@example.test" INTERNAL' % url)
         assert typ == "NO", text
@@ -944,6 +940,65 @@ def test_acl_shared_names_elsewhere_answer_cleanly():
         assert c.noop()[0] == "OK"
         assert not c.untagged_responses.get("STATUS"), c.untagged_responses
         assert m.status("Team", "(MESSAGES)")[1] == [b"Team (MESSAGES 2)"]
+        c.logout()
+        m.logout()
+
+
+def test_acl_metadata_on_shared_mailbox():
+    """GETMETADATA and SETMETADATA (RFC 5464) on a shared mailbox need "l"
+    and one of "r", "s", "w", "i", "p" (RFC 5464's ACL rule): without
+    "l" the mailbox is NONEXISTENT, with "l" alone NOPERM. Its /shared
+    entries are the owner's, seen and set by both; /private entries are
+    each user's own (RFC 5464 §3.2): neither sees the other's, and the
+    user's own mailbox of the same id holds none of them."""
+    with Server(accounts=[(BOB, BOB_PW), (CAROL, CAROL_PW)], imap=True) as s:
+        m = login(s)
+        if "ACL" not in caps(m):
+            m.logout()
+            return "skip"
+        assert m.create("Team")[0] == "OK"
+        typ, text, _ = cmd(m, "SETMETADATA", "Team",
+                           '(/private/comment "bob\'s" /shared/comment "team")')
+        assert typ == "OK", text
+        c = login(s, user=CAROL, pw=CAROL_PW)
+        assert c.create("Mine")[0] == "OK"
+        ids = [re.search(rb"MAILBOXID \((\w+)\)", x.status(n, "(MAILBOXID)")[1][0]).group(1)
+               for x, n in ((m, "Team"), (c, "Mine"))]
+        assert ids[0] == ids[1], ids  # the same id in each account
+        shared = '"Shared/bob@example.test/Team"'
+        both = "(/private/comment /shared/comment)"
+        for rights, code in (("", b"[NONEXISTENT]"), ("r", b"[NONEXISTENT]"),
+                             ("l", b"[NOPERM]"), ("lkxtea", b"[NOPERM]")):
+            if rights:
+                assert cmd(m, "SETACL", "Team", CAROL, rights)[0] == "OK"
+            for verb, args in (("GETMETADATA", both),
+                               ("SETMETADATA", '(/private/comment "x")')):
+                typ, text, _ = cmd(c, verb, shared, args)
+                assert typ == "NO" and code in text, (rights, verb, text)
+        assert cmd(m, "SETACL", "Team", CAROL, "lr")[0] == "OK"
+        typ, text, lines = cmd(c, "GETMETADATA", shared, both)
+        assert typ == "OK" and lines == [b'Shared/bob@example.test/Team '
+                                         b'(/private/comment NIL /shared/comment "team")'], lines
+        typ, text, _ = cmd(c, "SETMETADATA", shared,
+                           '(/private/comment "carol\'s" /shared/comment "ours")')
+        assert typ == "OK", text
+        typ, text, lines = cmd(c, "GETMETADATA", shared, both)
+        assert lines == [b'Shared/bob@example.test/Team '
+                         b'(/private/comment "carol\'s" /shared/comment "ours")'], lines
+        typ, text, lines = cmd(m, "GETMETADATA", "(DEPTH infinity)", "Team", "/private")
+        assert lines == [b'Team (/private/comment "bob\'s")'], lines
+        typ, text, lines = cmd(m, "GETMETADATA", "Team", "/shared/comment")
+        assert lines == [b'Team (/shared/comment "ours")'], lines
+        typ, text, lines = cmd(c, "GETMETADATA", "(DEPTH infinity)", "Mine", "/private")
+        assert typ == "OK" and lines == [], lines
+        # Her NIL takes hers away, not his; "i" alone is enough as well.
+        assert cmd(m, "SETACL", "Team", CAROL, "li")[0] == "OK"
+        typ, text, _ = cmd(c, "SETMETADATA", shared, "(/private/comment NIL)")
+        assert typ == "OK", text
+        typ, text, lines = cmd(c, "GETMETADATA", shared, "/private/comment")
+        assert lines == [b"Shared/bob@example.test/Team (/private/comment NIL)"], lines
+        typ, text, lines = cmd(m, "GETMETADATA", "Team", "/private/comment")
+        assert lines == [b'Team (/private/comment "bob\'s")'], lines
         c.logout()
         m.logout()
 

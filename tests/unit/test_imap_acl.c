@@ -29,7 +29,7 @@ static const char *allowed(const char *rights, char *out, size_t outsz)
 {
 	static const char *const names[IMAP_ACL_OP_COUNT] = {
 	    "lookup", "read", "append", "movefrom", "expunge", "createunder", "delete", "admin",
-	    "myrights"};
+	    "myrights", "metadata"};
 	uint32_t r = letters(rights);
 	size_t n = 0;
 	out[0] = '\0';
@@ -46,7 +46,7 @@ static void check_table(void)
 
 	CHECK_EQ_STR(allowed("", b, sizeof b), "");
 	CHECK_EQ_STR(allowed("l", b, sizeof b), "lookup myrights");
-	CHECK_EQ_STR(allowed("lr", b, sizeof b), "lookup read myrights");
+	CHECK_EQ_STR(allowed("lr", b, sizeof b), "lookup read myrights metadata");
 	CHECK_EQ_STR(allowed("i", b, sizeof b), "append myrights");
 	/* MOVE out needs both t and e. */
 	CHECK_EQ_STR(allowed("t", b, sizeof b), "myrights");
@@ -57,7 +57,16 @@ static void check_table(void)
 	CHECK_EQ_STR(allowed("a", b, sizeof b), "admin myrights");
 	CHECK_EQ_STR(allowed("p", b, sizeof b), "myrights");
 	CHECK_EQ_STR(allowed("lrswipkxtea", b, sizeof b),
-		     "lookup read append movefrom expunge createunder delete admin myrights");
+		     "lookup read append movefrom expunge createunder delete admin myrights "
+		     "metadata");
+	/* METADATA (RFC 5464): "l" and any one of "r", "s", "w", "i", "p". */
+	CHECK_EQ_STR(allowed("ls", b, sizeof b), "lookup myrights metadata");
+	CHECK_EQ_STR(allowed("lw", b, sizeof b), "lookup myrights metadata");
+	CHECK_EQ_STR(allowed("li", b, sizeof b), "lookup append myrights metadata");
+	CHECK_EQ_STR(allowed("lp", b, sizeof b), "lookup myrights metadata");
+	CHECK_EQ_STR(allowed("lkxtea", b, sizeof b),
+		     "lookup movefrom expunge createunder delete admin myrights");
+	CHECK_EQ_STR(allowed("rswip", b, sizeof b), "read append myrights");
 	CHECK_EQ_INT(imap_acl_allows(STORE_ACL_ALL, IMAP_ACL_OP_COUNT), 0);
 
 	/* STORE: \Seen with s, \Deleted with t, the rest and keywords with w. */

@@ -4,7 +4,8 @@
  * compared in any case, removal by a NULL value, all-or-nothing writes,
  * the per-account limits (entries, octets), a mailbox gone meanwhile,
  * DELETE of a mailbox and removal of the account dropping the entries,
- * and the schema 6 -> 7 migration.
+ * another user's /private entries on a shared mailbox kept apart, and the
+ * schema 6 -> 7 migration.
  */
 #include <stdio.h>
 #include <string.h>
@@ -35,6 +36,26 @@ static const char *entries(struct store *st, uint32_t acc, uint32_t mb, struct g
 	memset(g, 0, sizeof *g);
 	CHECK_EQ_INT(store_metadata_get(st, acc, mb, collect, g), STORE_OK);
 	return g->text;
+}
+
+static const char *entries_as(struct store *st, uint32_t user, uint32_t acc, uint32_t mb,
+			      struct got *g)
+{
+	memset(g, 0, sizeof *g);
+	CHECK_EQ_INT(store_metadata_get_as(st, user, acc, mb, collect, g), STORE_OK);
+	return g->text;
+}
+
+/* Records in the metadata database. */
+static size_t db_entries(struct store *st)
+{
+	MDB_txn *txn;
+	MDB_stat s = {0};
+	if (store_rd_begin(st, &txn) != 0)
+		return (size_t)-1;
+	mdb_stat(txn, st->db[DB_METADATA], &s);
+	store_rd_end(st, txn);
+	return s.ms_entries;
 }
 
 static struct store_metadata md(const char *name, const char *value)
@@ -126,6 +147,43 @@ int main(void)
 	CHECK_EQ_INT(store_metadata_set(st, other, 0, a, 1), STORE_OK);
 	CHECK_EQ_INT(store_account_del(st, "carol@example.test", err, sizeof err), STORE_OK);
 	CHECK_EQ_STR(entries(st, other, 0, &g), "");
+
+	/* A mailbox shared with another user (RFC 5464 §3.2): /shared is the
+	 * owner's, /private each user's own, kept and dropped with the mailbox. */
+	{
+		uint32_t dan = 0, team = 0;
+		size_t before = db_entries(st);
+		CHECK_EQ_INT(store_account_add(st, "dan@example.test", "pw", 0, &dan, err, sizeof err),
+			     STORE_OK);
+		CHECK_EQ_INT(store_mailbox_create(st, acc, "Team", &team), STORE_OK);
+		struct store_metadata own[] = { md("/private/comment", "bob's"),
+						md("/shared/comment", "team") };
+		CHECK_EQ_INT(store_metadata_set(st, acc, team, own, 2), STORE_OK);
+		CHECK_EQ_STR(entries_as(st, dan, acc, team, &g), "/shared/comment=team");
+		struct store_metadata his[] = { md("/PRIVATE/comment", "dan's"),
+						md("/shared/note", "by dan") };
+		CHECK_EQ_INT(store_metadata_set_as(st, dan, acc, team, his, 2), STORE_OK);
+		CHECK_EQ_STR(entries(st, acc, team, &g),
+			     "/private/comment=bob's /shared/comment=team /shared/note=by dan");
+		CHECK_EQ_STR(entries_as(st, dan, acc, team, &g),
+			     "/PRIVATE/comment=dan's /shared/comment=team /shared/note=by dan");
+		CHECK_EQ_STR(entries_as(st, other, acc, team, &g),
+			     "/shared/comment=team /shared/note=by dan");
+		/* Dan's own mailboxes of the same id hold none of it. */
+		CHECK_EQ_STR(entries(st, dan, team, &g), "");
+		/* His NIL removes his, not the owner's. */
+		struct store_metadata gone[] = { md("/private/comment", NULL) };
+		CHECK_EQ_INT(store_metadata_set_as(st, dan, acc, team, gone, 1), STORE_OK);
+		CHECK_EQ_STR(entries_as(st, dan, acc, team, &g),
+			     "/shared/comment=team /shared/note=by dan");
+		CHECK_EQ_STR(entries(st, acc, team, &g),
+			     "/private/comment=bob's /shared/comment=team /shared/note=by dan");
+		CHECK_EQ_INT(store_metadata_set_as(st, dan, acc, team, his, 1), STORE_OK);
+		CHECK_EQ_INT((int)db_entries(st), (int)before + 4);
+		/* DELETE takes every user's entries on it. */
+		CHECK_EQ_INT(store_mailbox_delete(st, acc, "Team"), STORE_OK);
+		CHECK_EQ_INT((int)db_entries(st), (int)before);
+	}
 
 	/* A schema 6 store migrates to the current one and keeps working. */
 	CHECK_EQ_INT(store_test_set_schema(st, 6), STORE_OK);
