@@ -66,17 +66,13 @@ static int identifier(struct imap_session *s, const struct imap_cmd *cmd, const 
 		imap_tagged(s, "NO [CANNOT] Negative rights are not supported.");
 		return -1;
 	}
-	if (str_eq_ci_c(v, "anyone")) {
-		*id_r = STORE_ACL_ANYONE;
-		return 0;
-	}
 	if (v.len >= sizeof addr || memchr(v.p, '\0', v.len)) {
 		imap_tagged(s, "NO [NONEXISTENT] No such account.");
 		return -1;
 	}
 	memcpy(addr, v.p, v.len);
 	addr[v.len] = '\0';
-	int r = store_account_id(imap_store, addr, id_r);
+	int r = store_acl_identifier(imap_store, addr, id_r); /* "anyone" or an account */
 	if (r == STORE_ENOTFOUND)
 		imap_tagged(s, "NO [NONEXISTENT] No such account (give an account's address, "
 			       "not an alias).");
@@ -119,11 +115,7 @@ static void cmd_setacl(struct imap_session *s, const struct imap_cmd *cmd, int d
 	}
 	if (!del) {
 		/* RFC 4314 §3.1: "+" adds, "-" takes away, else replaces. */
-		if (r.len && (r.p[0] == '+' || r.p[0] == '-')) {
-			mode = r.p[0] == '+' ? STORE_ACL_ADD : STORE_ACL_REMOVE;
-			r = str_make(r.p + 1, r.len - 1);
-		}
-		if (store_acl_rights_parse(r.p, r.len, &rights) != STORE_OK) {
+		if (store_acl_change_parse(r.p, r.len, &mode, &rights) != STORE_OK) {
 			bad(s, cmd, "Unknown right."); /* RFC 4314 §3.1 */
 			return;
 		}
