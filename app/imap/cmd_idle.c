@@ -8,7 +8,10 @@
  * over SMTP shows up as soon as its commit is published. Changes that
  * happened before IDLE began are sent right after "+ idling". While the
  * client leaves earlier output unread, a change waits until it reads
- * (feed_changed, imap_session.c): then one sync tells them all.
+ * (feed_changed, imap_session.c): then one sync tells them all. In a
+ * mailbox shared with the user the owner's changes wake the session
+ * too, and the rights are read again first (imap_select_rights_check):
+ * a reader whose "r" went gets BYE, not the news.
  */
 #include "imap/imap_session.h"
 

@@ -473,6 +473,15 @@ static int output_backed_up(struct imap_session *s)
 	return s->fetch || buf_len(&s->pend) || buf_len(&s->conn->out) >= IMAP_OUT_HIGH;
 }
 
+/*
+ * 1 when a feed change is told now, outside any command's output: in
+ * IDLE, or with NOTIFY while no command runs (feed_changed()).
+ */
+static int feed_tells_now(const struct imap_session *s)
+{
+	return s->wait == IMAP_W_IDLE || (s->notify && !s->in_cmd && s->wait == IMAP_W_NONE);
+}
+
 /* The account changed: IDLE and NOTIFY tell the client now. Not while
  * the client leaves earlier output unread: each sync adds a line per
  * changed message to s->pend, so a client in IDLE that never reads,
@@ -493,7 +502,14 @@ static void feed_changed(struct imap_session *s)
 	 * then find the connection gone: s stays until this is done with
 	 * it. */
 	s->flushing++;
-	if (s->wait == IMAP_W_IDLE && !s->conn_gone)
+	/* A selected shared mailbox's rights as granted now, read before
+	 * its owner's changes are told as they are before each command
+	 * (imap_cmd.c): a reader whose "r" went gets BYE, not the owner's
+	 * new messages; a command under way checked them as it began. */
+	if (s->state == IMAP_S_SELECTED && !s->conn_gone && feed_tells_now(s) &&
+	    imap_select_rights_check(s) < 0)
+		imap_flush(s);
+	if (s->wait == IMAP_W_IDLE && !s->conn_gone && s->state != IMAP_S_LOGOUT)
 		imap_idle_notify(s);
 	if (s->notify && !s->conn_gone) {
 		/* NOTIFY: at once when nothing runs (IDLE included), else when

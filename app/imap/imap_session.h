@@ -310,8 +310,10 @@ int imap_select_recent_sync(struct imap_session *s, uint32_t last_uid, struct bu
 /*
  * The selected mailbox's rights as its owner grants them now (a mailbox
  * shared with the user, imap_acl.h; nothing to do for an own one), read
- * before each command: a SETACL or DELETEACL since SELECT applies from
- * the user's next command. Without "r" the session ends with BYE, as
+ * before each command, and before a change feed's news is told outside
+ * a command (IDLE, NOTIFY; feed_changed() in imap_session.c): a SETACL
+ * or DELETEACL since SELECT applies from the user's next command or the
+ * owner's next change. Without "r" the session ends with BYE, as
  * when the owner deletes the mailbox: -1 then. Another change of rights
  * is told as FLAGS and PERMANENTFLAGS, and the commands ask the new ones.
  * 0 otherwise (also when the store cannot be read: the rights stay).

@@ -906,6 +906,59 @@ def test_acl_rights_change_applies_to_next_command():
         m.logout()
 
 
+def test_acl_idle_revoked_ends_session():
+    """A reader idling in a shared mailbox whose grant the owner takes
+    away (DELETEACL) is told BYE when the owner's change feed next wakes
+    it, as between commands (imap_select_rights_check): the owner's new
+    message is not pushed as EXISTS to a session without "r" any more. A
+    change of other rights while idling applies too: it is told as
+    FLAGS and PERMANENTFLAGS before the EXISTS."""
+    with Server(accounts=[(BOB, BOB_PW), (CAROL, CAROL_PW)], imap=True) as s:
+        m = login(s)
+        if "ACL" not in caps(m):
+            m.logout()
+            return "skip"
+        assert m.create("Team")[0] == "OK"
+        assert m.append("Team", None, None, b"Subject: one\r\n\r\nsecret\r\n")[0] == "OK"
+        assert cmd(m, "SETACL", "Team", CAROL, "lrs")[0] == "OK"
+        c = login(s, user=CAROL, pw=CAROL_PW)
+        c.sock.settimeout(30)
+        assert c.select('"Shared/bob@example.test/Team"')[0] == "OK"
+
+        # Rights changed, "r" kept: the new PERMANENTFLAGS, then EXISTS.
+        tag = c._new_tag()
+        c.send(tag + b" IDLE\r\n")
+        assert c.readline().startswith(b"+"), "no IDLE continuation"
+        assert cmd(m, "SETACL", "Team", CAROL, "+w")[0] == "OK"
+        assert m.append("Team", None, None, b"Subject: two\r\n\r\nsecond\r\n")[0] == "OK"
+        lines = []
+        while not (line := c.readline()).startswith(b"* 2 EXISTS"):
+            assert line, lines
+            lines.append(line)
+        perm = [x for x in lines if b"PERMANENTFLAGS" in x]
+        assert len(perm) == 1 and b"\\Flagged" in perm[0], lines
+        c.send(b"DONE\r\n")
+        while not (line := c.readline()).startswith(tag):
+            assert line, "connection closed before IDLE ended"
+        assert b"OK" in line, line
+
+        # "r" taken away while idling: BYE, and nothing of the new message.
+        tag = c._new_tag()
+        c.send(tag + b" IDLE\r\n")
+        assert c.readline().startswith(b"+"), "no IDLE continuation"
+        assert cmd(m, "DELETEACL", "Team", CAROL)[0] == "OK"
+        assert m.append("Team", None, None, b"Subject: three\r\n\r\nthird\r\n")[0] == "OK"
+        rest = []
+        while line := c.readline():
+            rest.append(line)
+            if b"EXISTS" in line:  # pushed without "r": no need to wait for more
+                break
+        assert rest and rest[0].startswith(b"* BYE") and b"revoked" in rest[0], rest
+        assert not any(b"EXISTS" in x or b"FETCH" in x for x in rest), rest
+        assert s.wait_log("event=selected_mailbox_revoked", timeout=60)
+        m.logout()
+
+
 def test_acl_shared_names_elsewhere_answer_cleanly():
     """URLAUTH and CATENATE URLs, and NOTIFY do not take shared names yet:
     a shared name is answered as a mailbox that is not there (BADURL, NO;
