@@ -5,8 +5,8 @@
  *
  * NOTIFY SET [STATUS] (filter events) ... | NOTIFY NONE. Filters:
  * SELECTED, SELECTED-DELAYED, INBOXES (INBOX), PERSONAL (every mailbox
- * of the account: the only namespace), SUBSCRIBED, SUBTREE mailbox(es),
- * MAILBOXES mailbox(es); the first filter a mailbox matches decides its
+ * of the account), SUBSCRIBED, SUBTREE mailbox(es), MAILBOXES
+ * mailbox(es); the first filter a mailbox matches decides its
  * events; SELECTED or SELECTED-DELAYED at most once and with message
  * events only (RFC 5465 §6.1, else BAD: the selected mailbox's other
  * events are those of the first other filter it matches). Events served:
@@ -42,11 +42,25 @@
  * "* LIST (\Subscribed) "/" name" or "* LIST () "/" name". With STATUS,
  * each watched mailbox's STATUS goes out at once.
  *
- * How: a snapshot of the account's mailboxes (id, name, counters,
- * subscribed) taken at NOTIFY SET and compared with a fresh one whenever
- * the account's change feed fires and no command is under way (or IDLE
- * waits), and at each NOOP. Memory: one entry per mailbox (the account's
- * mailbox limit bounds it) and the filters (bounded by the command).
+ * Shared mailboxes (imap_acl.h): SUBTREE and MAILBOXES may name the
+ * other users' namespace ("Shared", "Shared/OWNER", "Shared/OWNER/M");
+ * INBOXES, PERSONAL and SUBSCRIBED are the user's own mailboxes only
+ * (RFC 5465 §6). A mailbox shared with the user is watched when a
+ * filter names it and the user holds "l" on it; its STATUS goes out only
+ * with "r" and its METADATA with GETMETADATA's rights (RFC 5465 §5: the
+ * server "MUST NOT send" events of a mailbox the client cannot access),
+ * the rights being read with each snapshot, so a grant taken away stops
+ * the events (with MailboxName, the mailbox is told \NonExistent). The
+ * session follows the change feed of each owner of such a mailbox, at
+ * most NOTIFY_OWNERS_MAX of them.
+ *
+ * How: a snapshot of the account's mailboxes (owner, id, name, counters,
+ * subscribed, the user's rights) taken at NOTIFY SET and compared with a
+ * fresh one whenever the account's (or a watched owner's) change feed
+ * fires and no command is under way (or IDLE waits), and at each NOOP.
+ * Memory: one entry per mailbox (the account's mailbox limit bounds it;
+ * NOTIFY_SHARED_MAX the shared ones), the filters (bounded by the
+ * command) and the owners' subscriptions (NOTIFY_OWNERS_MAX).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +68,7 @@
 #include <strings.h>
 
 #include "core/xalloc.h"
+#include "imap/imap_acl.h"
 #include "imap/imap_session.h"
 #include "net/conn.h"
 
@@ -82,6 +97,9 @@ struct meta_seen {
 };
 
 struct mbox_state {
+	/* owner: the account holding it (the user, or one sharing it with
+	 * the user); rights: the user's on it, read with the snapshot */
+	uint32_t owner, rights;
 	uint32_t id, messages, uidnext, uidvalidity;
 	uint64_t hms;
 	/* FlagChange without CONDSTORE: the STATUS says only UNSEEN's change.
@@ -99,6 +117,14 @@ struct mbox_state {
 struct imap_notify {
 	struct filter *f;
 	size_t nf;
+	uint32_t account; /* the user's */
+	/* A filter names a mailbox of the other users' namespace: the
+	 * snapshot holds the shared mailboxes it matches, and the session
+	 * follows their owners' change feeds (subs, at most
+	 * NOTIFY_OWNERS_MAX, fixed in place while subscribed). */
+	int shared;
+	struct store_sub *subs;
+	size_t nsubs;
 	struct mbox_state *m;
 	size_t nm;
 	/* MessageNew's fetch attributes for the selected mailbox, parsed
@@ -112,6 +138,13 @@ struct imap_notify {
 	/* ServerMetadataChange: the server's entries as last seen */
 	struct mbox_state server;
 };
+
+/* The owners whose change feeds NOTIFY follows for shared mailboxes: a
+ * bound whatever other accounts grant the user. A change of an owner
+ * past it is told at the next look (NOOP, a change of the user's own). */
+#define NOTIFY_OWNERS_MAX 32
+/* The shared mailboxes a snapshot holds at most (a grant each). */
+#define NOTIFY_SHARED_MAX 65536
 
 static void meta_free(struct mbox_state *m)
 {
@@ -142,11 +175,16 @@ static void meta_cb(void *arg, struct str name, struct str value)
 }
 
 /* Reads the entries of m (id 0: the server) into m->meta, in the store's
- * order (lower-case names). */
+ * order (lower-case names): a shared mailbox's as GETMETADATA reads them
+ * for the user (the owner's /shared ones, the user's /private ones), and
+ * none without the rights GETMETADATA needs (RFC 5465 §5: nothing of a
+ * mailbox the user cannot access). */
 static void meta_read(struct imap_session *s, struct mbox_state *m)
 {
 	meta_free(m);
-	m->meta_read = store_metadata_get(imap_store, s->account, m->id, meta_cb, m) == STORE_OK;
+	m->meta_read = imap_acl_allows(m->rights, IMAP_ACL_OP_METADATA) &&
+		       store_metadata_get_as(imap_store, s->account, m->owner, m->id, meta_cb, m) ==
+			       STORE_OK;
 }
 
 /*
@@ -194,6 +232,9 @@ void imap_notify_clear(struct imap_session *s)
 		free(nt->f[i].names);
 	}
 	free(nt->f);
+	for (size_t i = 0; i < nt->nsubs; i++)
+		store_unsubscribe(imap_store, &nt->subs[i]);
+	free(nt->subs);
 	snapshot_free(nt->m, nt->nm);
 	if (nt->fa)
 		arena_free(&nt->fa);
@@ -285,6 +326,8 @@ void imap_notify_fetched(struct imap_session *s)
 struct snap_ctx {
 	struct mbox_state *m;
 	size_t n, cap;
+	uint32_t owner, rights; /* of the mailboxes being added */
+	const char *owner_addr; /* a sharer's address, NULL for the user's own */
 };
 
 static void snap_cb(void *arg, const struct store_mailbox_info *i)
@@ -294,17 +337,96 @@ static void snap_cb(void *arg, const struct store_mailbox_info *i)
 		c->cap = c->cap ? 2 * c->cap : 16;
 		c->m = xrealloc(c->m, c->cap * sizeof(*c->m));
 	}
-	c->m[c->n++] = (struct mbox_state){ .id = i->id, .messages = i->messages,
+	char *name;
+	if (c->owner_addr) { /* "Shared/OWNER/NAME" */
+		size_t lp = sizeof IMAP_ACL_PREFIX - 1;
+		size_t la = strlen(c->owner_addr), ln = strlen(i->name);
+		name = xmalloc(lp + la + 1 + ln + 1);
+		memcpy(name, IMAP_ACL_PREFIX, lp);
+		memcpy(name + lp, c->owner_addr, la);
+		name[lp + la] = '/';
+		memcpy(name + lp + la + 1, i->name, ln + 1);
+	} else {
+		name = xstrndup(i->name, strlen(i->name));
+	}
+	c->m[c->n++] = (struct mbox_state){ .owner = c->owner, .rights = c->rights,
+					    .id = i->id, .messages = i->messages,
 					    .uidnext = i->uidnext, .uidvalidity = i->uidvalidity,
 					    .hms = i->highest_modseq, .subscribed = i->subscribed,
 					    .unread = i->unread_emails, .unseen = -1,
-					    .name = xstrndup(i->name, strlen(i->name)) };
+					    .name = name };
 }
 
-static int snapshot(struct imap_session *s, struct mbox_state **m_r, size_t *n_r)
+static unsigned events_for(const struct imap_notify *nt, const struct mbox_state *m);
+
+/* A grant the user holds "l" on (RFC 4314 §4: without it the mailbox is
+ * not there for the user), from store_acl_shared_with(). */
+struct shared_grants {
+	struct { uint32_t owner, mailbox, rights; } *v;
+	size_t n, cap;
+};
+
+static void grant_cb(void *arg, uint32_t owner, uint32_t mailbox, uint32_t grantee,
+		     uint32_t rights)
 {
-	struct snap_ctx c = { 0 };
-	if (store_mailbox_list(imap_store, s->account, snap_cb, &c) != STORE_OK) {
+	struct shared_grants *g = arg;
+	(void)grantee;
+	if (!(rights & STORE_ACL_L) || g->n >= NOTIFY_SHARED_MAX)
+		return;
+	if (g->n == g->cap) {
+		g->cap = g->cap ? 2 * g->cap : 16;
+		g->v = xrealloc(g->v, g->cap * sizeof(*g->v));
+	}
+	g->v[g->n].owner = owner;
+	g->v[g->n].mailbox = mailbox;
+	g->v[g->n++].rights = rights;
+}
+
+/*
+ * Adds to c the mailboxes shared with the user that a filter of nt
+ * matches, named "Shared/OWNER/NAME" as LIST names them, with the rights
+ * as granted now: the grants are read afresh at each look, so a grant
+ * taken away drops the mailbox from the next snapshot. -1 on a store
+ * error.
+ */
+static int snapshot_shared(struct imap_session *s, const struct imap_notify *nt,
+			   struct snap_ctx *c)
+{
+	struct shared_grants g = { 0 };
+	char addr[STORE_ADDR_MAX + 1];
+	uint32_t addr_of = 0;
+	int rc = store_acl_shared_with(imap_store, s->account, grant_cb, &g);
+
+	for (size_t i = 0; i < g.n && rc == STORE_OK; i++) {
+		/* the grants come by owner: one address read each */
+		if (addr_of != g.v[i].owner) {
+			rc = store_account_email(imap_store, g.v[i].owner, addr, sizeof addr);
+			addr_of = rc == STORE_OK ? g.v[i].owner : 0;
+		}
+		c->owner = g.v[i].owner;
+		c->rights = g.v[i].rights;
+		c->owner_addr = addr;
+		size_t before = c->n;
+		if (rc == STORE_OK)
+			rc = store_mailbox_get(imap_store, g.v[i].owner, g.v[i].mailbox, snap_cb, c);
+		if (rc == STORE_ENOTFOUND) /* gone meanwhile, or its owner */
+			rc = STORE_OK;
+		if (c->n > before && !events_for(nt, &c->m[c->n - 1])) {
+			c->n--; /* watched by no filter */
+			free(c->m[c->n].name);
+		}
+	}
+	free(g.v);
+	return rc == STORE_OK ? 0 : -1;
+}
+
+/* The user's mailboxes, and the shared ones nt's filters name. */
+static int snapshot(struct imap_session *s, const struct imap_notify *nt, struct mbox_state **m_r,
+		    size_t *n_r)
+{
+	struct snap_ctx c = { .owner = s->account, .rights = STORE_ACL_ALL };
+	if (store_mailbox_list(imap_store, s->account, snap_cb, &c) != STORE_OK ||
+	    (nt->shared && snapshot_shared(s, nt, &c) < 0)) {
 		snapshot_free(c.m, c.n);
 		return -1;
 	}
@@ -313,18 +435,42 @@ static int snapshot(struct imap_session *s, struct mbox_state **m_r, size_t *n_r
 	return 0;
 }
 
+/* Follows the change feed of each owner of a shared mailbox in the
+ * snapshot (up to NOTIFY_OWNERS_MAX), so that its changes are told as
+ * they happen, as the user's own are. */
+static void watch_owners(struct imap_session *s, struct imap_notify *nt)
+{
+	for (size_t i = 0; i < nt->nm; i++) {
+		uint32_t owner = nt->m[i].owner;
+		size_t k = 0;
+		if (owner == s->account)
+			continue;
+		while (k < nt->nsubs && nt->subs[k].account != owner)
+			k++;
+		if (k < nt->nsubs || nt->nsubs == NOTIFY_OWNERS_MAX)
+			continue;
+		if (!nt->subs) /* never moved once one is subscribed */
+			nt->subs = xcalloc(NOTIFY_OWNERS_MAX, sizeof(*nt->subs));
+		imap_session_watch_account(s, &nt->subs[nt->nsubs++], owner);
+	}
+}
+
 /* The events that apply to a (non-selected) mailbox: its first filter's. */
 static unsigned events_for(const struct imap_notify *nt, const struct mbox_state *m)
 {
+	int own = m->owner == nt->account;
 	for (size_t i = 0; i < nt->nf; i++) {
 		const struct filter *f = &nt->f[i];
 		int match = 0;
 		switch (f->kind) {
 		case F_SELECTED:
 		case F_SELECTED_DELAYED: break;
-		case F_INBOXES: match = strcmp(m->name, "INBOX") == 0; break;
-		case F_PERSONAL: match = 1; break;
-		case F_SUBSCRIBED: match = m->subscribed; break;
+		/* RFC 5465 §6: these three are the user's personal
+		 * namespace; the other users' is named by SUBTREE and
+		 * MAILBOXES only. */
+		case F_INBOXES: match = own && strcmp(m->name, "INBOX") == 0; break;
+		case F_PERSONAL: match = own; break;
+		case F_SUBSCRIBED: match = own && m->subscribed; break;
 		case F_SUBTREE:
 		case F_MAILBOXES:
 			for (size_t k = 0; k < f->nnames && !match; k++) {
@@ -344,11 +490,11 @@ static unsigned events_for(const struct imap_notify *nt, const struct mbox_state
 /* The metadata events of mailbox m: its filter's, or SELECTED's for the
  * selected one. */
 static unsigned selected_events(const struct imap_notify *nt);
-static int is_selected(const struct imap_session *s, uint32_t id);
+static int is_selected(const struct imap_session *s, const struct mbox_state *m);
 static unsigned meta_events(const struct imap_session *s, const struct imap_notify *nt,
 			    const struct mbox_state *m)
 {
-	return (events_for(nt, m) | (is_selected(s, m->id) ? selected_events(nt) : 0)) & EV_MBMETA;
+	return (events_for(nt, m) | (is_selected(s, m) ? selected_events(nt) : 0)) & EV_MBMETA;
 }
 
 /* ServerMetadataChange in any group: the server's entries are watched. */
@@ -368,11 +514,10 @@ static unsigned selected_events(const struct imap_notify *nt)
 	return 0;
 }
 
-static int is_selected(const struct imap_session *s, uint32_t id)
+static int is_selected(const struct imap_session *s, const struct mbox_state *m)
 {
-	/* NOTIFY watches the user's own mailboxes: a selected mailbox of
-	 * another account (imap_acl.h) is none of them. */
-	return s->state == IMAP_S_SELECTED && s->view.account == s->account && s->view.mailbox == id;
+	return s->state == IMAP_S_SELECTED && s->view.account == m->owner &&
+	       s->view.mailbox == m->id;
 }
 
 static void unseen_cb(void *arg, const struct store_email_info *info)
@@ -390,11 +535,11 @@ static void unseen_cb(void *arg, const struct store_email_info *info)
 	(*n)++;
 }
 
-/* STATUS UNSEEN of mailbox id: its messages without $seen; -1 on error. */
-static int64_t count_unseen(struct imap_session *s, uint32_t id)
+/* STATUS UNSEEN of mailbox m: its messages without $seen; -1 on error. */
+static int64_t count_unseen(const struct mbox_state *m)
 {
 	int64_t n = 0;
-	if (store_email_list(imap_store, s->account, id, unseen_cb, &n) != STORE_OK)
+	if (store_email_list(imap_store, m->owner, m->id, unseen_cb, &n) != STORE_OK)
 		return -1;
 	return n;
 }
@@ -412,7 +557,7 @@ static int flags_told(struct imap_session *s, const struct mbox_state *o, struct
 		return 0;
 	if (s->condstore)
 		return 1;
-	now->unseen = count_unseen(s, now->id);
+	now->unseen = count_unseen(now);
 	if (o->unseen >= 0 && now->unseen >= 0)
 		return o->unseen != now->unseen;
 	/* Not counted last time: the store's unread count tells, but for a
@@ -421,7 +566,9 @@ static int flags_told(struct imap_session *s, const struct mbox_state *o, struct
 }
 
 /* hms: HIGHESTMODSEQ even without CONDSTORE (the STATUS NOTIFY SET
- * sends at once for FlagChange, as Dovecot does). */
+ * sends at once for FlagChange, as Dovecot does). A shared mailbox's
+ * only with "r", as STATUS answers (RFC 4314 §4; RFC 5465 §5: nothing
+ * of a mailbox the client cannot access). */
 static void status_line(struct imap_session *s, const struct mbox_state *m, int hms,
 			struct buf *out)
 {
@@ -435,11 +582,14 @@ static void status_line(struct imap_session *s, const struct mbox_state *m, int 
 	};
 	size_t n = s->condstore || hms ? 5 : 4;
 	unsigned want;
+
+	if (!(m->rights & STORE_ACL_R))
+		return;
 	struct store_mailbox_info info = { .id = m->id, .name = m->name, .uidvalidity = m->uidvalidity,
 					   .uidnext = m->uidnext, .messages = m->messages,
 					   .highest_modseq = m->hms };
 	if (imap_status_items(items, n, &want) == 0)
-		imap_status_append(s, s->account, m->name, &info, items, n, want, out);
+		imap_status_append(s, m->owner, m->name, &info, items, n, want, out);
 }
 
 static void list_line(struct buf *out, const char *attrs, const char *name, const char *old)
@@ -454,10 +604,12 @@ static void list_line(struct buf *out, const char *attrs, const char *name, cons
 	buf_append_c(out, "\r\n");
 }
 
-static const struct mbox_state *find_id(const struct mbox_state *m, size_t n, uint32_t id)
+/* The entry of k's mailbox (the same owner and id) in m, or NULL. */
+static const struct mbox_state *find_same(const struct mbox_state *m, size_t n,
+					  const struct mbox_state *k)
 {
 	for (size_t i = 0; i < n; i++)
-		if (m[i].id == id)
+		if (m[i].id == k->id && m[i].owner == k->owner)
 			return &m[i];
 	return NULL;
 }
@@ -474,11 +626,11 @@ void imap_notify_check(struct imap_session *s)
 	imap_names_utf8 = s->utf8;
 	if (selected_events(nt) && s->state == IMAP_S_SELECTED)
 		imap_session_sync(s);
-	if (snapshot(s, &now, &nn) < 0)
+	if (snapshot(s, nt, &now, &nn) < 0)
 		return;
 	buf_init(&out, (nn + nt->nm + 1) * 2600);
 	for (size_t i = 0; i < nn; i++) {
-		const struct mbox_state *o = find_id(nt->m, nt->nm, now[i].id);
+		const struct mbox_state *o = find_same(nt->m, nt->nm, &now[i]);
 		unsigned ev = events_for(nt, &now[i]);
 		if (o)
 			ev |= events_for(nt, o);
@@ -494,7 +646,8 @@ void imap_notify_check(struct imap_session *s)
 			list_line(&out, now[i].subscribed ? "\\Subscribed" : "", now[i].name, NULL);
 		if (o->hms == now[i].hms)
 			now[i].unseen = o->unseen; /* nothing changed in it */
-		if (!is_selected(s, now[i].id) && (ev & (EV_NEW | EV_EXPUNGE | EV_FLAGS))) {
+		if (!is_selected(s, &now[i]) && (now[i].rights & STORE_ACL_R) &&
+		    (ev & (EV_NEW | EV_EXPUNGE | EV_FLAGS))) {
 			int moved = o->messages != now[i].messages || o->uidnext != now[i].uidnext;
 			int flags = (ev & EV_FLAGS) && flags_told(s, o, &now[i]);
 			if (moved || flags)
@@ -506,10 +659,10 @@ void imap_notify_check(struct imap_session *s)
 		}
 	}
 	for (size_t i = 0; i < nt->nm; i++)
-		if (!find_id(now, nn, nt->m[i].id) && (events_for(nt, &nt->m[i]) & EV_NAME))
+		if (!find_same(now, nn, &nt->m[i]) && (events_for(nt, &nt->m[i]) & EV_NAME))
 			list_line(&out, "\\NonExistent", nt->m[i].name, NULL);
 	if (server_watched(nt)) {
-		struct mbox_state srv = { 0 };
+		struct mbox_state srv = { .owner = s->account, .rights = STORE_ACL_ALL };
 		meta_read(s, &srv);
 		meta_diff(&nt->server, &srv, "", &out);
 		meta_free(&nt->server);
@@ -518,6 +671,7 @@ void imap_notify_check(struct imap_session *s)
 	snapshot_free(nt->m, nt->nm);
 	nt->m = now;
 	nt->nm = nn;
+	watch_owners(s, nt);
 	if (buf_len(&out))
 		imap_write_big(s, buf_data(&out), buf_len(&out));
 	buf_free(&out);
@@ -641,6 +795,16 @@ static int parse_names(struct imap_session *s, const struct imap_arg *a, struct 
 	return 0;
 }
 
+/* 1 when a filter names the other users' namespace or a name in it. */
+static int names_shared(const struct imap_notify *nt)
+{
+	for (size_t i = 0; i < nt->nf; i++)
+		for (size_t k = 0; k < nt->f[i].nnames; k++)
+			if (imap_acl_name_shared(nt->f[i].names[k]))
+				return 1;
+	return 0;
+}
+
 void imap_cmd_notify(struct imap_session *s, const struct imap_cmd *cmd)
 {
 	const struct imap_arg *a = cmd->args;
@@ -666,6 +830,9 @@ void imap_cmd_notify(struct imap_session *s, const struct imap_cmd *cmd)
 	}
 	struct imap_notify *nt = xcalloc(1, sizeof(*nt));
 	nt->f = xcalloc(n, sizeof(*nt->f));
+	nt->account = s->account;
+	nt->server.owner = s->account;
+	nt->server.rights = STORE_ACL_ALL;
 	struct imap_notify *old = s->notify;
 	s->notify = nt; /* freed through imap_notify_clear on any failure */
 	for (; i < n; i++) {
@@ -714,7 +881,8 @@ void imap_cmd_notify(struct imap_session *s, const struct imap_cmd *cmd)
 		if (parse_events(s, nt, &g[ev], f) < 0)
 			goto fail;
 	}
-	if (snapshot(s, &nt->m, &nt->nm) < 0) {
+	nt->shared = names_shared(nt);
+	if (snapshot(s, nt, &nt->m, &nt->nm) < 0) {
 		imap_tagged(s, "NO [SERVERBUG] Internal error.");
 		goto fail;
 	}
@@ -728,12 +896,13 @@ void imap_cmd_notify(struct imap_session *s, const struct imap_cmd *cmd)
 	s->notify = old;
 	imap_notify_clear(s);
 	s->notify = nt;
+	watch_owners(s, nt);
 	imap_notify_selected(s);
 	if (status) {
 		struct buf out;
 		buf_init(&out, (nt->nm + 1) * 2600);
 		for (size_t k = 0; k < nt->nm; k++)
-			if (!is_selected(s, nt->m[k].id) &&
+			if (!is_selected(s, &nt->m[k]) &&
 			    (events_for(nt, &nt->m[k]) & (EV_NEW | EV_EXPUNGE)))
 				status_line(s, &nt->m[k], !!(events_for(nt, &nt->m[k]) & EV_FLAGS),
 					    &out);

@@ -252,15 +252,20 @@ static void set_limits(struct imap_session *s)
 
 static void change_cb(void *arg, uint32_t account, uint64_t modseq);
 
+void imap_session_watch_account(struct imap_session *s, struct store_sub *sub, uint32_t account)
+{
+	sub->account = account;
+	sub->loop = s->loop;
+	sub->cb = change_cb;
+	sub->arg = s;
+	store_subscribe(imap_store, sub);
+}
+
 void imap_session_watch_view(struct imap_session *s)
 {
 	if (s->state != IMAP_S_SELECTED || s->view.account == s->account || s->view_subscribed)
 		return;
-	s->view_sub.account = s->view.account;
-	s->view_sub.loop = s->loop;
-	s->view_sub.cb = change_cb;
-	s->view_sub.arg = s;
-	store_subscribe(imap_store, &s->view_sub);
+	imap_session_watch_account(s, &s->view_sub, s->view.account);
 	s->view_subscribed = 1;
 }
 
@@ -537,11 +542,7 @@ void imap_session_logged_in(struct imap_session *s)
 	conn_deadline(s->conn, 0, NULL, NULL); /* the login deadline */
 	s->state = IMAP_S_AUTH;
 	set_limits(s);
-	s->sub.account = s->account;
-	s->sub.loop = s->loop;
-	s->sub.cb = change_cb;
-	s->sub.arg = s;
-	store_subscribe(imap_store, &s->sub);
+	imap_session_watch_account(s, &s->sub, s->account);
 	s->subscribed = 1;
 }
 

@@ -255,6 +255,10 @@ void imap_session_unselect(struct imap_session *s);
  * is another account, so its changes reach this session (IDLE, NOOP)
  * as the account's own do. imap_session_unselect() ends it. */
 void imap_session_watch_view(struct imap_session *s);
+/* Subscribes sub to account's change feed for s: each change there
+ * wakes s as its own account's do (IDLE, NOTIFY). The caller keeps sub
+ * in place and store_unsubscribe()s it. */
+void imap_session_watch_account(struct imap_session *s, struct store_sub *sub, uint32_t account);
 
 /* imap_cmd.c */
 /* Runs a complete command (p->cmd). */

@@ -18,7 +18,8 @@ import subprocess
 import tempfile
 
 from harness import Server
-from test_imap import BOB, BOB_PW, CAROL, CAROL_PW, login
+from test_imap import BOB, BOB_PW, CAROL, CAROL_PW, Raw, login
+from test_imap_search_ext import cmd as cmd_raw
 
 for _c in ("SETACL", "DELETEACL", "GETACL", "LISTRIGHTS", "MYRIGHTS"):
     imaplib.Commands.setdefault(_c, ("AUTH", "SELECTED"))
@@ -960,13 +961,13 @@ def test_acl_idle_revoked_ends_session():
 
 
 def test_acl_shared_names_elsewhere_answer_cleanly():
-    """URLAUTH and CATENATE URLs, and NOTIFY do not take shared names yet:
-    a shared name is answered as a mailbox that is not there (BADURL, NO;
-    NOTIFY takes it as the name of no mailbox, which RFC 5465 allows, and
-    tells nothing of it) and the owner's mailbox does not change; no own
-    mailbox can take such a name (the store refuses it), so nothing acts
-    on one of the user's own. (METADATA takes them:
-    test_acl_metadata_on_shared_mailbox.)"""
+    """URLAUTH and CATENATE URLs do not take shared names yet: a shared
+    name is answered as a mailbox that is not there (BADURL, NO) and the
+    owner's mailbox does not change; no own mailbox can take such a name
+    (the store refuses it), so nothing acts on one of the user's own.
+    (METADATA takes them: test_acl_metadata_on_shared_mailbox; NOTIFY
+    too: the owner's new message is told, here at the NOOP, and
+    test_acl_notify_shared_mailboxes.)"""
     with Server(accounts=[(BOB, BOB_PW), (CAROL, CAROL_PW)], imap=True) as s:
         m = login(s)
         if "ACL" not in caps(m):
@@ -987,13 +988,130 @@ def test_acl_shared_names_elsewhere_answer_cleanly():
         assert c.status("INBOX", "(MESSAGES)")[1] == [b"INBOX (MESSAGES 0)"]
         typ, text, _ = cmd(c, "NOTIFY", "SET", "(MAILBOXES %s (MessageNew MessageExpunge))"
                            % shared)
-        assert typ == "OK", text  # a name of no own mailbox: watched for nothing
+        assert typ == "OK", text
         c.untagged_responses.clear()
         assert m.append("Team", None, None, b"Subject: t2\r\n\r\nteam\r\n")[0] == "OK"
         assert c.noop()[0] == "OK"
-        assert not c.untagged_responses.get("STATUS"), c.untagged_responses
+        status = c.untagged_responses.get("STATUS", [])
+        assert len(status) == 1 and re.match(rb'"?Shared/bob@example\.test/Team"? \(MESSAGES 2 ',
+                                             status[0]), c.untagged_responses
         assert m.status("Team", "(MESSAGES)")[1] == [b"Team (MESSAGES 2)"]
         c.logout()
+        m.logout()
+
+
+def _notify_session(s):
+    """carol on a raw connection, reading what NOTIFY sends unasked."""
+    r = Raw(s)
+    r.sock.settimeout(60)
+    r.login(CAROL, CAROL_PW)
+    return r
+
+
+def _next_status(r, seen, prefix=b"* STATUS "):
+    """Lines up to the next one starting with prefix (returned; the
+    others into seen)."""
+    while not (line := r.line()).startswith(prefix):
+        seen.append(line)
+    return line
+
+
+def test_acl_notify_shared_mailboxes():
+    """NOTIFY (RFC 5465) with the other users' namespace: MAILBOXES and
+    SUBTREE naming shared mailboxes watch the owner's mailboxes the user
+    may look up ("l"), told as they change through the owner's change
+    feed; their STATUS only with "r" (RFC 5465 §5: nothing of a mailbox
+    the client cannot access). INBOXES, SUBSCRIBED and PERSONAL are the
+    user's own mailboxes only (RFC 5465 §6), even when the owner's INBOX
+    is shared. MailboxMetadataChange names the owner's entry (with "lr";
+    not with "l" alone). The rights are read again at each event: "r"
+    taken away stops the STATUS, the grant taken away makes the mailbox
+    \\NonExistent to MailboxName. SUBTREE "Shared" is every owner's; a
+    selected shared mailbox gets EXISTS (SELECTED), not STATUS."""
+    with Server(accounts=[(BOB, BOB_PW), (CAROL, CAROL_PW)], imap=True) as s:
+        m = login(s)
+        if "ACL" not in caps(m):
+            m.logout()
+            return "skip"
+        for name in ("Team", "Other", "Secret"):
+            assert m.create(name)[0] == "OK"
+        assert m.append("Team", None, None, b"Subject: 1\r\n\r\nx\r\n")[0] == "OK"
+        assert cmd(m, "SETACL", "Team", CAROL, "lr")[0] == "OK"
+        assert cmd(m, "SETACL", "Other", CAROL, "l")[0] == "OK"
+        assert cmd(m, "SETACL", "INBOX", CAROL, "lr")[0] == "OK"
+        team = rb'\* STATUS "?Shared/bob@example\.test/Team"? \(MESSAGES %d UIDNEXT %d '
+        r = _notify_session(s)
+
+        # Own filters and one shared name: the STATUS at once names the
+        # user's mailboxes and Team, not bob's shared INBOX.
+        u, t = cmd_raw(r, "n", "NOTIFY SET STATUS (INBOXES (MessageNew MessageExpunge)) "
+                       "(SUBSCRIBED (MessageNew MessageExpunge)) (PERSONAL (MessageNew "
+                       'MessageExpunge)) (MAILBOXES "Shared/bob@example.test/Team" '
+                       "(MessageNew MessageExpunge))")
+        assert t == b"n OK NOTIFY completed.", t
+        shared = [x for x in u if b"Shared/" in x]
+        assert len(shared) == 1 and re.match(team % (1, 2), shared[0]), u
+        assert any(x.startswith(b"* STATUS INBOX ") for x in u), u
+        # bob's INBOX changes, then Team: only Team is told, unasked.
+        assert m.append("INBOX", None, None, b"Subject: i\r\n\r\nx\r\n")[0] == "OK"
+        assert m.append("Team", None, None, b"Subject: 2\r\n\r\nx\r\n")[0] == "OK"
+        seen = []
+        line = _next_status(r, seen)
+        assert re.match(team % (2, 3), line) and not seen, (line, seen)
+
+        # The owner's subtree: "l" alone shows no STATUS, "lr" does.
+        u, t = cmd_raw(r, "n", 'NOTIFY SET (SUBTREE "Shared/bob@example.test" (MessageNew '
+                       "MessageExpunge MailboxName MailboxMetadataChange))")
+        assert t == b"n OK NOTIFY completed." and not u, (u, t)
+        assert m.append("Other", None, None, b"Subject: o\r\n\r\nx\r\n")[0] == "OK"
+        assert m.append("Team", None, None, b"Subject: 3\r\n\r\nx\r\n")[0] == "OK"
+        line = _next_status(r, seen)
+        assert re.match(team % (3, 4), line) and not seen, (line, seen)
+        assert m.append("INBOX", None, None, b"Subject: i\r\n\r\nx\r\n")[0] == "OK"
+        line = _next_status(r, seen)
+        assert re.match(rb'\* STATUS "?Shared/bob@example\.test/INBOX"? \(MESSAGES 2 ', line), \
+            (line, seen)
+        assert not seen, seen
+        # Metadata: Other's ("l" only) is not told, Team's is.
+        assert cmd(m, "SETMETADATA", "Other", '(/shared/comment "o")')[0] == "OK"
+        assert cmd(m, "SETMETADATA", "Team", '(/shared/comment "t")')[0] == "OK"
+        line = _next_status(r, seen, b"* METADATA ")
+        assert re.fullmatch(rb'\* METADATA "?Shared/bob@example\.test/Team"? '
+                            rb'"?/shared/comment"?', line) and not seen, (line, seen)
+
+        # "r" taken away: Team's changes are no longer told.
+        assert cmd(m, "SETACL", "Team", CAROL, "l")[0] == "OK"
+        assert m.append("Team", None, None, b"Subject: 4\r\n\r\nx\r\n")[0] == "OK"
+        assert m.append("INBOX", None, None, b"Subject: i\r\n\r\nx\r\n")[0] == "OK"
+        line = _next_status(r, seen)
+        assert b"/INBOX" in line and b"MESSAGES 3 " in line and not seen, (line, seen)
+        # The grant taken away: Team is gone for carol (MailboxName).
+        assert cmd(m, "DELETEACL", "Team", CAROL)[0] == "OK"
+        assert m.append("INBOX", None, None, b"Subject: i\r\n\r\nx\r\n")[0] == "OK"
+        lines = []
+        while not (any(b"/INBOX" in x for x in lines) and any(b"NonExistent" in x for x in lines)):
+            lines.append(r.line())
+        assert not any(b"STATUS" in x and b"Team" in x for x in lines), lines
+        gone = [x for x in lines if b"NonExistent" in x]
+        assert len(gone) == 1 and re.fullmatch(
+            rb'\* LIST \(\\NonExistent\) "/" "?Shared/bob@example\.test/Team"?', gone[0]), lines
+
+        # Every owner's subtree, and bob's INBOX selected: its news as
+        # EXISTS, a newly granted mailbox's as STATUS.
+        cmd_raw(r, "x", 'EXAMINE "Shared/bob@example.test/INBOX"')
+        u, t = cmd_raw(r, "n", "NOTIFY SET (SELECTED (MessageNew MessageExpunge)) "
+                       "(SUBTREE Shared (MessageNew MessageExpunge))")
+        assert t == b"n OK NOTIFY completed.", t
+        assert cmd(m, "SETACL", "Secret", CAROL, "lr")[0] == "OK"
+        assert m.append("INBOX", None, None, b"Subject: i\r\n\r\nx\r\n")[0] == "OK"
+        assert m.append("Secret", None, None, b"Subject: s\r\n\r\nx\r\n")[0] == "OK"
+        seen = []
+        line = _next_status(r, seen)
+        assert re.match(rb'\* STATUS "?Shared/bob@example\.test/Secret"? \(MESSAGES 1 ', line), \
+            (line, seen)
+        assert b"* 5 EXISTS" in seen and not any(b"STATUS" in x for x in seen), seen
+        cmd_raw(r, "z", "LOGOUT")
+        r.close()
         m.logout()
 
 
