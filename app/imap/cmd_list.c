@@ -521,55 +521,20 @@ static void collect_implied(struct collect *c, const struct list_req *q)
  * is an entry "Shared/OWNER/NAME" with the owner's mailbox's info, no
  * special use (the owner's roles are not the user's); the levels above
  * ("Shared", "Shared/OWNER", a parent not shared itself) are \Noselect
- * entries. The grants are read first, the mailboxes after: no read
- * inside another.
+ * entries. imap_acl_shared_each() reads them.
  */
-struct grant {
-	uint32_t owner, mailbox, rights;
-};
-
-struct grants {
-	struct arena *a;
-	struct grant *v;
-	size_t n, cap;
-};
-
-static void grant_cb(void *arg, uint32_t owner, uint32_t mailbox, uint32_t grantee,
-		     uint32_t rights)
+static void shared_mailbox_cb(void *arg, const char *name, uint32_t owner, uint32_t rights,
+			      const struct store_mailbox_info *info)
 {
-	struct grants *g = arg;
-	(void)grantee;
-	if (!(rights & STORE_ACL_L) || g->n >= LIST_MAX_ENTRIES)
-		return;
-	if (g->n == g->cap) {
-		size_t cap = g->cap ? g->cap * 2 : 16;
-		struct grant *v = arena_alloc(g->a, cap * sizeof(*v));
-		if (g->n)
-			memcpy(v, g->v, g->n * sizeof(*v));
-		g->v = v;
-		g->cap = cap;
-	}
-	g->v[g->n++] = (struct grant){ owner, mailbox, rights };
-}
-
-struct shared_add {
-	struct collect *c;
-	const char *owner_addr;
-	const struct grant *g;
-};
-
-static void shared_mailbox_cb(void *arg, const struct store_mailbox_info *info)
-{
-	struct shared_add *sa = arg;
-	struct collect *c = sa->c;
+	struct collect *c = arg;
 	if (collect_grow(c) < 0)
 		return;
 	struct mbx *m = &c->v[c->n++];
 	memset(m, 0, sizeof(*m));
-	m->name = arena_printf(c->a, IMAP_ACL_PREFIX "%s/%s", sa->owner_addr, info->name);
+	m->name = arena_printf(c->a, "%s", name);
 	m->role = "";
-	m->owner = sa->g->owner;
-	m->rights = sa->g->rights;
+	m->owner = owner;
+	m->rights = rights;
 	m->info = *info;
 	m->info.name = m->name;
 	m->info.role = m->role;
@@ -600,23 +565,13 @@ static void shared_levels(struct collect *c, size_t first)
 /* The shared entries and their levels; -1 on a store error. */
 static int collect_shared(struct imap_session *s, struct collect *c)
 {
-	struct grants g = { .a = c->a };
 	size_t first = c->n;
 
 	if (!IMAP_ACL_ENABLED)
 		return 0;
-	if (store_acl_shared_with(imap_store, s->account, grant_cb, &g) != STORE_OK)
+	if (imap_acl_shared_each(imap_store, s->account, LIST_MAX_ENTRIES, shared_mailbox_cb, c) !=
+	    STORE_OK)
 		return -1;
-	for (size_t i = 0; i < g.n; i++) {
-		char addr[STORE_ADDR_MAX + 1];
-		struct shared_add sa = { c, addr, &g.v[i] };
-		int r = store_account_email(imap_store, g.v[i].owner, addr, sizeof addr);
-		if (r == STORE_OK)
-			r = store_mailbox_get(imap_store, g.v[i].owner, g.v[i].mailbox,
-					      shared_mailbox_cb, &sa);
-		if (r != STORE_OK && r != STORE_ENOTFOUND) /* gone meanwhile: not listed */
-			return -1;
-	}
 	if (c->n > first)
 		shared_levels(c, first);
 	return 0;

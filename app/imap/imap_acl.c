@@ -4,8 +4,11 @@
  */
 #include "imap/imap_acl.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "core/xalloc.h"
 #include "imap/imap_mailbox_view.h"
 
 /* All of these are needed for the row's operation. */
@@ -182,4 +185,70 @@ int imap_acl_resolve_any(struct store *st, uint32_t account, const char *name,
 			 struct imap_acl_target *t)
 {
 	return resolve(st, account, name, 1, t);
+}
+
+/* The grants imap_acl_shared_each() walks: those with "l", up to max. */
+struct shared_grants {
+	struct {
+		uint32_t owner, mailbox, rights;
+	} *v;
+	size_t n, cap, max;
+};
+
+static void shared_grant_cb(void *arg, uint32_t owner, uint32_t mailbox, uint32_t grantee,
+			    uint32_t rights)
+{
+	struct shared_grants *g = arg;
+	(void)grantee;
+	if (!(rights & STORE_ACL_L) || g->n >= g->max)
+		return;
+	if (g->n == g->cap) {
+		g->cap = g->cap ? 2 * g->cap : 16;
+		g->v = xrealloc(g->v, g->cap * sizeof(*g->v));
+	}
+	g->v[g->n].owner = owner;
+	g->v[g->n].mailbox = mailbox;
+	g->v[g->n++].rights = rights;
+}
+
+struct shared_each {
+	imap_acl_shared_cb *cb;
+	void *arg;
+	const char *owner_addr;
+	uint32_t owner, rights;
+};
+
+static void shared_mailbox_cb(void *arg, const struct store_mailbox_info *info)
+{
+	struct shared_each *e = arg;
+	size_t n = sizeof IMAP_ACL_PREFIX + strlen(e->owner_addr) + 1 + strlen(info->name);
+	char *name = xmalloc(n);
+
+	snprintf(name, n, IMAP_ACL_PREFIX "%s/%s", e->owner_addr, info->name);
+	e->cb(e->arg, name, e->owner, e->rights, info);
+	free(name);
+}
+
+int imap_acl_shared_each(struct store *st, uint32_t account, size_t max, imap_acl_shared_cb *cb,
+			 void *arg)
+{
+	struct shared_grants g = { .max = max };
+	char addr[STORE_ADDR_MAX + 1];
+	uint32_t addr_of = 0;
+	int rc = store_acl_shared_with(st, account, shared_grant_cb, &g);
+
+	for (size_t i = 0; i < g.n && rc == STORE_OK; i++) {
+		/* the grants come by owner: one address read each */
+		if (addr_of != g.v[i].owner) {
+			rc = store_account_email(st, g.v[i].owner, addr, sizeof addr);
+			addr_of = rc == STORE_OK ? g.v[i].owner : 0;
+		}
+		struct shared_each e = { cb, arg, addr, g.v[i].owner, g.v[i].rights };
+		if (rc == STORE_OK)
+			rc = store_mailbox_get(st, g.v[i].owner, g.v[i].mailbox, shared_mailbox_cb, &e);
+		if (rc == STORE_ENOTFOUND) /* gone meanwhile, or its owner */
+			rc = STORE_OK;
+	}
+	free(g.v);
+	return rc;
 }

@@ -115,6 +115,21 @@ int imap_acl_shared_owner(struct store *st, uint32_t account, const char *name,
  * name), NULL for any other name. */
 const char *imap_acl_owner_name(const char *name);
 
+/*
+ * Each mailbox other accounts share with account that it holds "l" on
+ * (RFC 4314 §4: only those are there for it), at most max of them, by
+ * owner and mailbox: cb gets its name in the other users' namespace
+ * ("Shared/OWNER/NAME", valid during the call), its owner, the user's
+ * rights on it and the owner's info. The grants are read first and the
+ * mailboxes after (no read inside another); a mailbox or owner gone
+ * meanwhile is left out. STORE_OK or STORE_ETEMP. LIST and NOTIFY read
+ * the shared mailboxes through this.
+ */
+typedef void imap_acl_shared_cb(void *arg, const char *name, uint32_t owner, uint32_t rights,
+				const struct store_mailbox_info *info);
+int imap_acl_shared_each(struct store *st, uint32_t account, size_t max, imap_acl_shared_cb *cb,
+			 void *arg);
+
 /* The same whatever the switch (unit tests; imap_acl_resolve otherwise). */
 int imap_acl_resolve_any(struct store *st, uint32_t account, const char *name,
 			 struct imap_acl_target *t);

@@ -326,107 +326,61 @@ void imap_notify_fetched(struct imap_session *s)
 struct snap_ctx {
 	struct mbox_state *m;
 	size_t n, cap;
-	uint32_t owner, rights; /* of the mailboxes being added */
-	const char *owner_addr; /* a sharer's address, NULL for the user's own */
+	uint32_t owner; /* the user: its own mailboxes come first */
+	const struct imap_notify *nt;
 };
 
-static void snap_cb(void *arg, const struct store_mailbox_info *i)
+/* Appends a mailbox's state, its name name (taken: freed with the
+ * snapshot). */
+static struct mbox_state *snap_add(struct snap_ctx *c, char *name, uint32_t owner,
+				   uint32_t rights, const struct store_mailbox_info *i)
 {
-	struct snap_ctx *c = arg;
 	if (c->n == c->cap) {
 		c->cap = c->cap ? 2 * c->cap : 16;
 		c->m = xrealloc(c->m, c->cap * sizeof(*c->m));
 	}
-	char *name;
-	if (c->owner_addr) { /* "Shared/OWNER/NAME" */
-		size_t lp = sizeof IMAP_ACL_PREFIX - 1;
-		size_t la = strlen(c->owner_addr), ln = strlen(i->name);
-		name = xmalloc(lp + la + 1 + ln + 1);
-		memcpy(name, IMAP_ACL_PREFIX, lp);
-		memcpy(name + lp, c->owner_addr, la);
-		name[lp + la] = '/';
-		memcpy(name + lp + la + 1, i->name, ln + 1);
-	} else {
-		name = xstrndup(i->name, strlen(i->name));
-	}
-	c->m[c->n++] = (struct mbox_state){ .owner = c->owner, .rights = c->rights,
-					    .id = i->id, .messages = i->messages,
-					    .uidnext = i->uidnext, .uidvalidity = i->uidvalidity,
-					    .hms = i->highest_modseq, .subscribed = i->subscribed,
-					    .unread = i->unread_emails, .unseen = -1,
-					    .name = name };
+	c->m[c->n] = (struct mbox_state){ .owner = owner, .rights = rights,
+					  .id = i->id, .messages = i->messages,
+					  .uidnext = i->uidnext, .uidvalidity = i->uidvalidity,
+					  .hms = i->highest_modseq, .subscribed = i->subscribed,
+					  .unread = i->unread_emails, .unseen = -1,
+					  .name = name };
+	return &c->m[c->n++];
+}
+
+static void snap_cb(void *arg, const struct store_mailbox_info *i)
+{
+	struct snap_ctx *c = arg;
+	snap_add(c, xstrndup(i->name, strlen(i->name)), c->owner, STORE_ACL_ALL, i);
 }
 
 static unsigned events_for(const struct imap_notify *nt, const struct mbox_state *m);
 
-/* A grant the user holds "l" on (RFC 4314 §4: without it the mailbox is
- * not there for the user), from store_acl_shared_with(). */
-struct shared_grants {
-	struct { uint32_t owner, mailbox, rights; } *v;
-	size_t n, cap;
-};
-
-static void grant_cb(void *arg, uint32_t owner, uint32_t mailbox, uint32_t grantee,
-		     uint32_t rights)
-{
-	struct shared_grants *g = arg;
-	(void)grantee;
-	if (!(rights & STORE_ACL_L) || g->n >= NOTIFY_SHARED_MAX)
-		return;
-	if (g->n == g->cap) {
-		g->cap = g->cap ? 2 * g->cap : 16;
-		g->v = xrealloc(g->v, g->cap * sizeof(*g->v));
-	}
-	g->v[g->n].owner = owner;
-	g->v[g->n].mailbox = mailbox;
-	g->v[g->n++].rights = rights;
-}
-
 /*
- * Adds to c the mailboxes shared with the user that a filter of nt
- * matches, named "Shared/OWNER/NAME" as LIST names them, with the rights
- * as granted now: the grants are read afresh at each look, so a grant
- * taken away drops the mailbox from the next snapshot. -1 on a store
- * error.
+ * A mailbox shared with the user (imap_acl_shared_each: "l" held, named
+ * "Shared/OWNER/NAME" as LIST names it, the rights as granted now, so a
+ * grant taken away drops it from the next snapshot), kept when a filter
+ * of the NOTIFY matches it.
  */
-static int snapshot_shared(struct imap_session *s, const struct imap_notify *nt,
-			   struct snap_ctx *c)
+static void snap_shared_cb(void *arg, const char *name, uint32_t owner, uint32_t rights,
+			   const struct store_mailbox_info *i)
 {
-	struct shared_grants g = { 0 };
-	char addr[STORE_ADDR_MAX + 1];
-	uint32_t addr_of = 0;
-	int rc = store_acl_shared_with(imap_store, s->account, grant_cb, &g);
-
-	for (size_t i = 0; i < g.n && rc == STORE_OK; i++) {
-		/* the grants come by owner: one address read each */
-		if (addr_of != g.v[i].owner) {
-			rc = store_account_email(imap_store, g.v[i].owner, addr, sizeof addr);
-			addr_of = rc == STORE_OK ? g.v[i].owner : 0;
-		}
-		c->owner = g.v[i].owner;
-		c->rights = g.v[i].rights;
-		c->owner_addr = addr;
-		size_t before = c->n;
-		if (rc == STORE_OK)
-			rc = store_mailbox_get(imap_store, g.v[i].owner, g.v[i].mailbox, snap_cb, c);
-		if (rc == STORE_ENOTFOUND) /* gone meanwhile, or its owner */
-			rc = STORE_OK;
-		if (c->n > before && !events_for(nt, &c->m[c->n - 1])) {
-			c->n--; /* watched by no filter */
-			free(c->m[c->n].name);
-		}
+	struct snap_ctx *c = arg;
+	struct mbox_state *m = snap_add(c, xstrndup(name, strlen(name)), owner, rights, i);
+	if (!events_for(c->nt, m)) {
+		c->n--; /* watched by no filter */
+		free(m->name);
 	}
-	free(g.v);
-	return rc == STORE_OK ? 0 : -1;
 }
 
 /* The user's mailboxes, and the shared ones nt's filters name. */
 static int snapshot(struct imap_session *s, const struct imap_notify *nt, struct mbox_state **m_r,
 		    size_t *n_r)
 {
-	struct snap_ctx c = { .owner = s->account, .rights = STORE_ACL_ALL };
+	struct snap_ctx c = { .owner = s->account, .nt = nt };
 	if (store_mailbox_list(imap_store, s->account, snap_cb, &c) != STORE_OK ||
-	    (nt->shared && snapshot_shared(s, nt, &c) < 0)) {
+	    (nt->shared && imap_acl_shared_each(imap_store, s->account, NOTIFY_SHARED_MAX,
+						snap_shared_cb, &c) != STORE_OK)) {
 		snapshot_free(c.m, c.n);
 		return -1;
 	}
