@@ -388,8 +388,11 @@ static void call_run(struct jmap_request *r, const struct json_value *inv)
 	if (!m || (!r->in_implicit && (m->cap & ~r->caps)))
 		jmap_error(&c, "unknownMethod", NULL);
 	else if (args_resolve(&c, args, &c.args) == 0) {
+		struct jmap_share share;
 		c.args = ids_resolve(&c, c.args);
-		m->fn(&c);
+		if (jmap_share_enter(&c, m->flags, &share) >= 0)
+			m->fn(&c);
+		jmap_share_leave(r);
 	}
 	if (!c.err_type && jw_failed(&c.w))
 		jmap_error(&c, "serverFail", "the response is too large");
@@ -502,7 +505,7 @@ int jmap_api_request(struct store *st, const struct jmap_who *who, const char *c
 		     struct spool *sink, const char *const *head)
 {
 	struct jw w;
-	struct jmap_request r = {.st = st, .account = who->account, .apppass = who->apppass,
+	struct jmap_request r = {.st = st, .account = who->account, .user = who->account, .apppass = who->apppass,
 				 .cred = who->cred, .client_ip = client_ip, .a = a,
 				 .ref_values = JMAP_JSON_VALUES_MAX, .w = &w, .sink = sink};
 	char d[200];
@@ -551,8 +554,12 @@ int jmap_api_request(struct store *st, const struct jmap_who *who, const char *c
 			jw_kstr(&w, c->cid, c->id);
 		jw_obj_end(&w);
 	}
-	/* The session object changes with nothing a request does: fixed. */
-	jw_kstr(&w, "sessionState", "0");
+	/* The session's state as jmap_session_write shows it: it changes
+	 * when a grant changes the shared accounts (jmap_share.c). */
+	char sstate[24];
+	if (jmap_session_state(st, r.user, sstate) < 0)
+		memcpy(sstate, "0", 2);
+	jw_kstr(&w, "sessionState", sstate);
 	jw_obj_end(&w);
 	if (sink && sink->len && out_flush(&r, out) < 0)
 		w.failed = 1;

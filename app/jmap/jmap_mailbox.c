@@ -24,20 +24,33 @@ static const char *const props[] = {
 };
 #define NPROPS (sizeof props / sizeof props[0])
 
+/* 1 when rights hold every bit of need. */
+static int has(uint32_t rights, uint32_t need)
+{
+	return (rights & need) == need;
+}
+
+/*
+ * RFC 8621 §2's table of IMAP rights: mayReadItems "lr", mayRemoveItems
+ * "te" (both required), maySetSeen "s", maySetKeywords "w", mayAddItems
+ * "i", mayCreateChild "k", mayRename and mayDelete "x", maySubmit "p".
+ * The inbox is never renamed nor deleted, whoever asks.
+ */
 void jmap_mailbox_w_rights(struct jw *w, const struct jmap_mailbox *b)
 {
 	int inbox = strcmp(b->role, "inbox") == 0;
+	uint32_t r = b->rights;
 
 	jw_obj_begin(w);
-	jw_kbool(w, "mayReadItems", 1);
-	jw_kbool(w, "mayAddItems", 1);
-	jw_kbool(w, "mayRemoveItems", 1);
-	jw_kbool(w, "maySetSeen", 1);
-	jw_kbool(w, "maySetKeywords", 1);
-	jw_kbool(w, "mayCreateChild", 1);
-	jw_kbool(w, "mayRename", !inbox);
-	jw_kbool(w, "mayDelete", !inbox);
-	jw_kbool(w, "maySubmit", 1);
+	jw_kbool(w, "mayReadItems", has(r, STORE_ACL_L | STORE_ACL_R));
+	jw_kbool(w, "mayAddItems", has(r, STORE_ACL_I));
+	jw_kbool(w, "mayRemoveItems", has(r, STORE_ACL_T | STORE_ACL_E));
+	jw_kbool(w, "maySetSeen", has(r, STORE_ACL_S));
+	jw_kbool(w, "maySetKeywords", has(r, STORE_ACL_W));
+	jw_kbool(w, "mayCreateChild", has(r, STORE_ACL_K));
+	jw_kbool(w, "mayRename", !inbox && has(r, STORE_ACL_X));
+	jw_kbool(w, "mayDelete", !inbox && has(r, STORE_ACL_X));
+	jw_kbool(w, "maySubmit", has(r, STORE_ACL_P));
 	jw_obj_end(w);
 }
 
@@ -112,7 +125,7 @@ void jmap_mailbox_get(struct jmap_call *c)
 	/* The state first: a change between it and the read shows again. */
 	if (jmap_state(c, state) < 0)
 		return;
-	if (jmap_mailboxes_load(c->r->st, c->r->account, c->r->a, &m) < 0) {
+	if (jmap_mailboxes_view(c->r, &m) < 0) {
 		jmap_error(c, "serverFail", "the store could not be read");
 		return;
 	}

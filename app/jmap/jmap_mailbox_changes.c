@@ -25,6 +25,11 @@
  * with ids every mailbox above X is still told (one the email left or
  * joined is named by the later change that moved it as well). "m" keeps
  * these apart from Email/changes' "N.K": each type refuses the other's.
+ *
+ * In a shared account the log is the owner's; only the mailboxes the
+ * user sees are told created or updated (write_ids). A grant given or
+ * taken away writes nothing to it: the session's state tells the client
+ * (jmap_share.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -332,14 +337,19 @@ static int pos_parse(const char *s, struct mb_pos *p)
 	return 0;
 }
 
-static void write_ids(struct jw *w, const char *key, const struct mset *s, int which)
+/* In a shared account (jmap_share.c) a mailbox the user does not see
+ * now is neither created nor updated for it; destroyed is told whatever
+ * the grant was, as the grant goes with the mailbox. */
+static void write_ids(const struct jmap_request *r, struct jw *w, const char *key,
+		      const struct mset *s, int which)
 {
 	jw_key(w, key);
 	jw_arr_begin(w);
 	for (size_t i = 0; i < s->n; i++) {
 		const struct mb_change *m = &s->v[i];
-		int show = which == 0   ? m->created && !m->destroyed
-			   : which == 1 ? !m->created && !m->destroyed && m->updated
+		int show = which == 0	? m->created && !m->destroyed && jmap_rights(r, m->id)
+			   : which == 1 ? !m->created && !m->destroyed && m->updated &&
+					      jmap_rights(r, m->id)
 					: m->destroyed && !m->created;
 		if (show)
 			jmap_w_id(w, 'M', m->id);
@@ -408,9 +418,9 @@ void jmap_mailbox_changes(struct jmap_call *c)
 	jw_kstr(&c->w, "oldState", ss->str);
 	jw_kstr(&c->w, "newState", newstate);
 	jw_kbool(&c->w, "hasMoreChanges", w.upto.step != w.now || w.upto.x);
-	write_ids(&c->w, "created", &w.ans, 0);
-	write_ids(&c->w, "updated", &w.ans, 1);
-	write_ids(&c->w, "destroyed", &w.ans, 2);
+	write_ids(c->r, &c->w, "created", &w.ans, 0);
+	write_ids(c->r, &c->w, "updated", &w.ans, 1);
+	write_ids(c->r, &c->w, "destroyed", &w.ans, 2);
 	jw_key(&c->w, "updatedProperties");
 	if (only_counts) {
 		jw_arr_begin(&c->w);

@@ -3,13 +3,22 @@
  * once per method: the store's list with each one's leaf name, parent and
  * counts (RFC 8621 §2.1). Shared by Mailbox/get, /query and /set.
  *
+ * Shared accounts (jmap_share.c): a mailbox the user holds no "l" on is
+ * not there (RFC 4314 §6), so a visible mailbox under one hangs from the
+ * nearest ancestor the user sees, or is at the top (parentId null): RFC
+ * 8621 §2 makes parentId a Mailbox the client can fetch, and names no
+ * mailbox the user cannot see. The counts are the mailbox's own: its
+ * emails are all readable or none ("r" is the mailbox's).
+ *
  * Counts: the store keeps them with every write (store_counts.c), so
  * loading them is one record per mailbox.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "core/arena.h"
 #include "jmap/jmap_mailbox.h"
+#include "jmap/jmap_private.h"
 #include "store/store.h"
 
 struct jmap_mailbox *jmap_mailboxes_add(struct jmap_mailboxes *m)
@@ -24,6 +33,7 @@ struct jmap_mailbox *jmap_mailboxes_add(struct jmap_mailboxes *m)
 	}
 	struct jmap_mailbox *b = &m->v[m->n++];
 	memset(b, 0, sizeof *b);
+	b->rights = STORE_ACL_ALL; /* the owner's; jmap_mailboxes_view narrows */
 	return b;
 }
 
@@ -54,6 +64,71 @@ int jmap_mailboxes_load(struct store *st, uint32_t account, struct arena *a,
 	memset(m, 0, sizeof *m);
 	m->a = a;
 	return store_mailbox_list(st, account, list_cb, m) == STORE_OK ? 0 : -1;
+}
+
+struct subs_ctx {
+	struct jmap_mailboxes *m;
+	const char *prefix; /* "Shared/OWNER/" */
+	size_t plen;
+};
+
+static void subs_cb(void *arg, const char *name)
+{
+	struct subs_ctx *x = arg;
+
+	if (strncmp(name, x->prefix, x->plen) != 0)
+		return;
+	for (size_t i = 0; i < x->m->n; i++)
+		if (strcmp(x->m->v[i].full, name + x->plen) == 0)
+			x->m->v[i].subscribed = 1;
+}
+
+/* The nearest ancestor of b that the user sees, 0 when none; the walk is
+ * bounded by the mailboxes (a parent chain never loops, but a broken
+ * store must not hang a request). */
+static uint32_t visible_parent(const struct jmap_request *r, struct jmap_mailboxes *m,
+			       const struct jmap_mailbox *b)
+{
+	uint32_t p = b->parent;
+
+	for (size_t steps = 0; p && steps < m->n; steps++) {
+		if (jmap_rights(r, p))
+			return p;
+		const struct jmap_mailbox *a = jmap_mailbox_by_id(m, p);
+		p = a ? a->parent : 0;
+	}
+	return 0;
+}
+
+int jmap_mailboxes_view(const struct jmap_request *r, struct jmap_mailboxes *m)
+{
+	char owner[320], prefix[340];
+	size_t k = 0;
+
+	if (jmap_mailboxes_load(r->st, r->account, r->a, m) < 0)
+		return -1;
+	if (!r->share)
+		return 0;
+	if (store_account_email(r->st, r->account, owner, sizeof owner) != STORE_OK)
+		return -1;
+	/* Parents first, while every mailbox is still in the list. */
+	uint32_t *parent = arena_alloc(r->a, (m->n + 1) * sizeof *parent);
+	for (size_t i = 0; i < m->n; i++)
+		parent[i] = visible_parent(r, m, &m->v[i]);
+	for (size_t i = 0; i < m->n; i++) {
+		uint32_t rights = jmap_rights(r, m->v[i].id);
+		if (!rights)
+			continue;
+		m->v[k] = m->v[i];
+		m->v[k].parent = parent[i];
+		m->v[k].rights = rights;
+		m->v[k].subscribed = 0; /* the owner's is not the user's */
+		k++;
+	}
+	m->n = k;
+	snprintf(prefix, sizeof prefix, "%s/%s/", STORE_SHARED_ROOT, owner);
+	struct subs_ctx x = {m, prefix, strlen(prefix)};
+	return store_subscription_list(r->st, r->user, subs_cb, &x) == STORE_OK ? 0 : -1;
 }
 
 struct jmap_mailbox *jmap_mailbox_by_id(struct jmap_mailboxes *m, uint32_t id)

@@ -289,7 +289,7 @@ static int mailbox_run(struct jmap_call *c, struct sorting *s, struct jmap_mailb
 		       size_t *n_r)
 {
 	struct jmap_mailboxes m;
-	if (jmap_mailboxes_load(c->r->st, c->r->account, c->r->a, &m) < 0) {
+	if (jmap_mailboxes_view(c->r, &m) < 0) {
 		jmap_error(c, "serverFail", NULL);
 		return -1;
 	}

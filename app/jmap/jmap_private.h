@@ -40,9 +40,16 @@ struct jmap_created {
 	struct jmap_created *next;
 };
 
+struct jmap_share;
+
 struct jmap_request {
 	struct store *st;
+	/* The account the running call works in: the user's own, or for a
+	 * call in a shared account the owner's (jmap_share.c), share then
+	 * naming what the user may do there (NULL in the user's own). */
 	uint32_t account;
+	const struct jmap_share *share;
+	uint32_t user; /* the logged-in account, whatever the call */
 	uint32_t apppass; /* the login's (struct jmap_who): PushSubscription's owner */
 	uint64_t cred;
 	const char *client_ip; /* the transport's, or NULL (jmap_api) */
@@ -97,7 +104,65 @@ struct jmap_method {
 	const char *name;
 	unsigned cap; /* JMAP_USING_* needed */
 	void (*fn)(struct jmap_call *c);
+	unsigned flags; /* JMAP_M_* */
 };
+/* The method works in a shared account too (jmap_share.c): it reads
+ * through the request's share. */
+#define JMAP_M_SHARED 1u
+
+/*
+ * ---- Shared accounts (jmap_share.c) ----
+ * The grants of one owner to the user, by mailbox id (ascending), only
+ * those with "l" (the others are mailboxes the user does not see).
+ */
+struct jmap_share_grant {
+	uint32_t mailbox, rights; /* STORE_ACL_* */
+};
+struct jmap_share {
+	uint32_t owner;
+	struct jmap_share_grant *grant;
+	size_t n;
+};
+/* An account that shares something with the user: its owner and the
+ * union of the rights over the mailboxes it lets the user see. */
+struct jmap_shared_account {
+	uint32_t owner, rights;
+};
+/* Every such account of user, by owner, into *v_r (malloc'd, the caller
+ * frees it; NULL when none) and *n_r. 0 or -1 (store error). */
+int jmap_shared_accounts(struct store *st, uint32_t user, struct jmap_shared_account **v_r,
+			 size_t *n_r);
+/* The session's state string (RFC 8620 §2) for those accounts (v[0..n))
+ * into out; _state reads them first: 0 or -1 (store error). */
+void jmap_session_state_of(const struct jmap_shared_account *v, size_t n, char out[24]);
+int jmap_session_state(struct store *st, uint32_t user, char out[24]);
+/* 1 when rights (a union as above) write nothing: isReadOnly. */
+int jmap_shared_read_only(uint32_t rights);
+/* owner's grants to user into s (memory from a): 0; 1 when owner shares
+ * nothing the user may see (or is the user); -1 on a store error. */
+int jmap_share_load(struct store *st, uint32_t user, uint32_t owner, struct arena *a,
+		    struct jmap_share *s);
+/* What the running call may do with mailbox: every right in the user's
+ * own account, else the grant's rights (0: the mailbox is not there). */
+uint32_t jmap_rights(const struct jmap_request *r, uint32_t mailbox);
+/* 1 when the user may read the mailbox's emails ("l" and "r"). */
+int jmap_may_read(const struct jmap_request *r, uint32_t mailbox);
+/* Mailbox i of a store_email_brief's members. */
+uint32_t jmap_member_mailbox(const uint8_t *members, size_t i);
+/* 1 when an email with these members is visible to the running call:
+ * always in the own account, else when one member mailbox is readable. */
+int jmap_email_readable(const struct jmap_request *r, const uint8_t *members, size_t nmembers);
+/*
+ * Before a call runs (jmap_api.c): when its accountId names an account
+ * shared with the user, switches the request to it (s, the caller's,
+ * holds the grants) and returns 1; a method without JMAP_M_SHARED gets
+ * accountNotSupportedByMethod instead (-1, error set). 0 when the call
+ * is for the user's own account or an unknown one (the method's
+ * argument check then answers accountNotFound). jmap_share_leave
+ * switches back after the call.
+ */
+int jmap_share_enter(struct jmap_call *c, unsigned method_flags, struct jmap_share *s);
+void jmap_share_leave(struct jmap_request *r);
 
 /* jmap_api_spooled() on a request already parsed (from a): jmap_ws.c's
  * way in. head: NULL, or key/value pairs ended by a NULL key, String

@@ -1,10 +1,12 @@
 /*
  * jmap_session.c — the session resource (RFC 8620 §2): capabilities with
- * the limits jmap.h enforces, the one account (the user's own) and the
+ * the limits jmap.h enforces, the accounts (the user's own, and each
+ * other user's that shares a mailbox with it: jmap_share.c) and the
  * URLs of the API, download, upload and event source endpoints and of
  * the WebSocket (RFC 8887).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "acme/acme_jws.h"
@@ -93,11 +95,50 @@ static void sieve_account_capability(struct jw *w)
 	jw_obj_end(w);
 }
 
+/*
+ * The accounts other users share with the user (RFC 8620 §1.6.2): each
+ * named by its owner's address, with the mail capability alone (the
+ * methods that work there: jmap_methods.c's JMAP_M_SHARED). An owner
+ * whose address cannot be read (removed meanwhile) is left out.
+ */
+static int shared_accounts_write(struct jw *w, struct store *st, uint32_t account,
+				 char state[24])
+{
+	struct jmap_shared_account *v;
+	size_t n;
+
+	if (jmap_shared_accounts(st, account, &v, &n) < 0)
+		return -1;
+	jmap_session_state_of(v, n, state);
+	for (size_t i = 0; i < n; i++) {
+		char id[16], owner[320];
+		if (store_account_email(st, v[i].owner, owner, sizeof owner) != STORE_OK)
+			continue;
+		snprintf(id, sizeof id, "A%08x", v[i].owner);
+		jw_key(w, id);
+		jw_obj_begin(w);
+		jw_kstr(w, "name", owner);
+		jw_kbool(w, "isPersonal", 0);
+		jw_kbool(w, "isReadOnly", jmap_shared_read_only(v[i].rights));
+		jw_key(w, "accountCapabilities");
+		jw_obj_begin(w);
+		jw_key(w, JMAP_CAP_CORE);
+		jw_obj_begin(w);
+		jw_obj_end(w);
+		jw_key(w, JMAP_CAP_MAIL);
+		mail_account_capability(w);
+		jw_obj_end(w);
+		jw_obj_end(w);
+	}
+	free(v);
+	return 0;
+}
+
 int jmap_session_write(struct store *st, uint32_t account, const char *email, const char *base,
 		       struct buf *out)
 {
 	struct jw w;
-	char acc[16], url[600];
+	char acc[16], url[600], state[24];
 	uint64_t ms;
 
 	if (store_account_modseq(st, account, &ms) != STORE_OK)
@@ -207,6 +248,8 @@ int jmap_session_write(struct store *st, uint32_t account, const char *email, co
 	jw_obj_end(&w);
 	jw_obj_end(&w);
 	jw_obj_end(&w);
+	if (shared_accounts_write(&w, st, account, state) < 0)
+		return -1;
 	jw_obj_end(&w);
 
 	jw_key(&w, "primaryAccounts");
@@ -230,8 +273,8 @@ int jmap_session_write(struct store *st, uint32_t account, const char *email, co
 	snprintf(url, sizeof url, "%s/jmap/eventsource/?types={types}&closeafter={closeafter}&ping={ping}",
 		 base);
 	jw_kstr(&w, "eventSourceUrl", url);
-	/* Nothing in this object changes while the account exists. */
-	jw_kstr(&w, "state", "0");
+	/* Only the shared accounts change while the account exists. */
+	jw_kstr(&w, "state", state);
 	jw_obj_end(&w);
 	return jw_failed(&w) ? -1 : 0;
 }

@@ -1,0 +1,221 @@
+"""JMAP sharing (RFC 8620 section 1.6.2, RFC 8621 section 2): the mailboxes
+an owner shares with a user (IMAP ACL grants, RFC 4314, set here with
+`tern acl`) show in the user's JMAP session as the owner's account
+(isPersonal false, isReadOnly as the grants say, the owner's own account
+id), and Mailbox/get, /query and /changes there show only the mailboxes
+the user holds "l" on, with myRights from the grant (RFC 8621 section 2's
+table) and a parent the user cannot see replaced by the nearest one it
+can. Methods not written for a shared account answer
+accountNotSupportedByMethod; an account that shares nothing with the
+user is accountNotFound. One server for the module."""
+from jmapc import MAIL, Jmap, shared_server
+from test_imap import login
+
+BOB = ("bob@example.test", "bob-password-1Xy")
+CAROL = ("carol@example.test", "carol-password-2Zq")
+DAVE = ("dave@example.test", "dave-password-3Wr")
+
+_ids = {}
+
+
+def srv():
+    return shared_server([BOB, CAROL, DAVE])
+
+
+def imap(user):
+    return login(srv(), user=user[0], pw=user[1])
+
+
+def owner_setup():
+    """Bob's mailboxes once: Team, Team/Sub, Team/Sub/Deep, Private, each
+    with a message; their JMAP ids by name."""
+    if _ids:
+        return _ids
+    s = srv()
+    m = imap(BOB)
+    for name in ("Team", "Team/Sub", "Team/Sub/Deep", "Private"):
+        assert m.create(name)[0] == "OK"
+        msg = b"From: a@remote.test\r\nSubject: in %s\r\n\r\nbody\r\n" % name.encode()
+        assert m.append(name, None, None, msg)[0] == "OK"
+    m.logout()
+    bob = Jmap(s, *BOB)
+    _, r = bob.one("Mailbox/get", {"ids": None, "properties": ["name", "parentId"]})
+    byid = {b["id"]: b for b in r["list"]}
+
+    def full(b):
+        return b["name"] if not b["parentId"] else full(byid[b["parentId"]]) + "/" + b["name"]
+    for b in r["list"]:
+        _ids[full(b)] = b["id"]
+    _ids["account"] = bob.account
+    return _ids
+
+
+def grant(name, who, rights):
+    """`tern acl set` (rights "" removes the grant: `tern acl del`)."""
+    if rights:
+        srv().cli("acl", "set", BOB[0], name, who, rights)
+    else:
+        srv().cli("acl", "del", BOB[0], name, who, check=False)
+
+
+def call(j, method, args):
+    r = j.call([[method, args, "c"]])["methodResponses"]
+    assert len(r) == 1, r
+    return r[0][0], r[0][1]
+
+
+def test_session_lists_the_owner_account():
+    ids = owner_setup()
+    s = srv()
+    carol, dave = Jmap(s, *CAROL), Jmap(s, *DAVE)
+    before = carol.session()
+    assert ids["account"] not in before["accounts"], before["accounts"]
+    grant("Team/Sub", CAROL[0], "lr")
+    try:
+        sess = carol.session()
+        acc = sess["accounts"][ids["account"]]
+        assert acc["name"] == BOB[0], acc
+        assert acc["isPersonal"] is False and acc["isReadOnly"] is True, acc
+        assert MAIL in acc["accountCapabilities"], acc
+        # The user's own stays primary, and the state moved with the
+        # accounts (RFC 8620 section 2), as Responses say it.
+        assert sess["primaryAccounts"] == before["primaryAccounts"], sess["primaryAccounts"]
+        assert sess["primaryAccounts"][MAIL] != ids["account"]
+        assert sess["state"] != before["state"], (sess["state"], before["state"])
+        r = carol.call([["Core/echo", {}, "e"]])
+        assert r["sessionState"] == sess["state"], (r["sessionState"], sess["state"])
+        # A right that writes makes it read-write.
+        grant("Team/Sub", CAROL[0], "lrs")
+        assert carol.session()["accounts"][ids["account"]]["isReadOnly"] is False
+        # Dave holds no grant: not his account.
+        assert ids["account"] not in dave.session()["accounts"]
+        # "r" without "l" is no visible mailbox: no account either.
+        grant("Team/Sub", CAROL[0], "r")
+        assert ids["account"] not in carol.session()["accounts"]
+    finally:
+        grant("Team/Sub", CAROL[0], "")
+    assert carol.session()["state"] == before["state"]
+
+
+def test_mailbox_get_shows_granted_mailboxes_only():
+    ids = owner_setup()
+    carol = Jmap(srv(), *CAROL)
+    acc = ids["account"]
+    grant("Team/Sub", CAROL[0], "lrw")
+    grant("Team/Sub/Deep", CAROL[0], "lrsitexp")
+    try:
+        name, r = call(carol, "Mailbox/get", {"accountId": acc, "ids": None})
+        assert name == "Mailbox/get", r
+        assert r["accountId"] == acc
+        got = {b["id"]: b for b in r["list"]}
+        assert set(got) == {ids["Team/Sub"], ids["Team/Sub/Deep"]}, got
+        sub, deep = got[ids["Team/Sub"]], got[ids["Team/Sub/Deep"]]
+        # Team is not visible: Sub hangs from the top; Deep keeps Sub.
+        assert sub["parentId"] is None and sub["name"] == "Sub", sub
+        assert deep["parentId"] == ids["Team/Sub"], deep
+        # The counts are the mailbox's, as its owner sees them.
+        _, own = Jmap(srv(), *BOB).one("Mailbox/get", {"ids": [ids["Team/Sub"]]})
+        assert sub["totalEmails"] == own["list"][0]["totalEmails"] >= 1, (sub, own)
+        assert sub["myRights"] == {
+            "mayReadItems": True, "mayAddItems": False, "mayRemoveItems": False,
+            "maySetSeen": False, "maySetKeywords": True, "mayCreateChild": False,
+            "mayRename": False, "mayDelete": False, "maySubmit": False}, sub
+        assert deep["myRights"] == {
+            "mayReadItems": True, "mayAddItems": True, "mayRemoveItems": True,
+            "maySetSeen": True, "maySetKeywords": False, "mayCreateChild": False,
+            "mayRename": True, "mayDelete": True, "maySubmit": True}, deep
+        # Bob's subscription is Bob's, not Carol's.
+        assert sub["isSubscribed"] is False
+        # "t" without "e" is not mayRemoveItems (both required).
+        grant("Team/Sub", CAROL[0], "lrt")
+        _, r = call(carol, "Mailbox/get", {"accountId": acc, "ids": [ids["Team/Sub"]]})
+        assert r["list"][0]["myRights"]["mayRemoveItems"] is False, r
+
+        # Private and the unshared Team by id: not found.
+        _, r = call(carol, "Mailbox/get", {"accountId": acc,
+                                           "ids": [ids["Private"], ids["Team"], ids["Team/Sub"]],
+                                           "properties": ["name"]})
+        assert [b["id"] for b in r["list"]] == [ids["Team/Sub"]], r
+        assert sorted(r["notFound"]) == sorted([ids["Private"], ids["Team"]]), r
+
+        # "l" alone on Team: visible, unreadable, Sub's parent again.
+        grant("Team", CAROL[0], "l")
+        _, r = call(carol, "Mailbox/get", {"accountId": acc, "ids": None})
+        got = {b["id"]: b for b in r["list"]}
+        assert set(got) == {ids["Team"], ids["Team/Sub"], ids["Team/Sub/Deep"]}, got
+        assert got[ids["Team/Sub"]]["parentId"] == ids["Team"]
+        assert got[ids["Team"]]["myRights"]["mayReadItems"] is False
+
+        # Carol's own account is untouched by the shares.
+        _, r = call(carol, "Mailbox/get", {"accountId": carol.account, "ids": None})
+        assert not set(b["id"] for b in r["list"]) & set(got), r
+    finally:
+        for n in ("Team", "Team/Sub", "Team/Sub/Deep"):
+            grant(n, CAROL[0], "")
+
+
+def test_isSubscribed_is_the_users_imap_subscription():
+    ids = owner_setup()
+    carol = Jmap(srv(), *CAROL)
+    grant("Team/Sub", CAROL[0], "lr")
+    m = imap(CAROL)
+    try:
+        assert m.subscribe('"Shared/%s/Team/Sub"' % BOB[0])[0] == "OK"
+        _, r = call(carol, "Mailbox/get", {"accountId": ids["account"], "ids": [ids["Team/Sub"]],
+                                           "properties": ["isSubscribed"]})
+        assert r["list"][0]["isSubscribed"] is True, r
+    finally:
+        m.unsubscribe('"Shared/%s/Team/Sub"' % BOB[0])
+        m.logout()
+        grant("Team/Sub", CAROL[0], "")
+
+
+def test_query_and_changes_in_a_shared_account():
+    ids = owner_setup()
+    carol = Jmap(srv(), *CAROL)
+    acc = ids["account"]
+    grant("Team/Sub", CAROL[0], "lr")
+    try:
+        _, r = call(carol, "Mailbox/query", {"accountId": acc})
+        assert r["ids"] == [ids["Team/Sub"]], r
+        _, r = call(carol, "Mailbox/query", {"accountId": acc, "filter": {"parentId": None}})
+        assert r["ids"] == [ids["Team/Sub"]], r
+        _, r = call(carol, "Mailbox/get", {"accountId": acc, "ids": []})
+        since = r["state"]
+
+        # Bob writes to the shared mailbox and to his own: Carol is told
+        # of the one she sees.
+        m = imap(BOB)
+        assert m.create("Hidden")[0] == "OK"
+        assert m.append("Team/Sub", None, None, b"Subject: more\r\n\r\nx\r\n")[0] == "OK"
+        assert m.append("Private", None, None, b"Subject: more\r\n\r\nx\r\n")[0] == "OK"
+        m.logout()
+        name, r = call(carol, "Mailbox/changes", {"accountId": acc, "sinceState": since})
+        assert name == "Mailbox/changes", r
+        assert r["created"] == [] and r["destroyed"] == [], r
+        assert r["updated"] == [ids["Team/Sub"]], r
+    finally:
+        grant("Team/Sub", CAROL[0], "")
+
+
+def test_other_methods_and_accounts_refused():
+    ids = owner_setup()
+    s = srv()
+    carol, dave = Jmap(s, *CAROL), Jmap(s, *DAVE)
+    acc = ids["account"]
+    grant("Team/Sub", CAROL[0], "lrswitekx")
+    try:
+        # Not written for a shared account yet: refused, nothing done.
+        name, r = call(carol, "Mailbox/set", {"accountId": acc,
+                                              "destroy": [ids["Team/Sub"]]})
+        assert name == "error" and r["type"] == "accountNotSupportedByMethod", (name, r)
+        _, r = call(carol, "Mailbox/get", {"accountId": acc, "ids": [ids["Team/Sub"]]})
+        assert len(r["list"]) == 1, r
+        # No grant: the account is not Dave's to name.
+        name, r = call(dave, "Mailbox/get", {"accountId": acc, "ids": None})
+        assert name == "error" and r["type"] == "accountNotFound", (name, r)
+        name, r = call(dave, "Mailbox/set", {"accountId": acc, "destroy": [ids["Team/Sub"]]})
+        assert name == "error" and r["type"] == "accountNotFound", (name, r)
+    finally:
+        grant("Team/Sub", CAROL[0], "")
+
