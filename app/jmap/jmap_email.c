@@ -83,12 +83,17 @@ void jmap_w_keywords(struct jw *w, const char *kw, size_t len)
 	jw_obj_end(w);
 }
 
-void jmap_w_mailboxes(struct jw *w, const uint8_t *members, size_t n)
+void jmap_w_mailboxes(struct jw *w, const struct jmap_request *r, const uint8_t *members,
+		      size_t n)
 {
 	jw_obj_begin(w);
 	for (size_t k = 0; k < n; k++) {
 		const uint8_t *p = members + k * 8;
 		int dup = 0;
+		/* In a shared account: the mailboxes the user may read
+		 * (RFC 8621 §2, mayReadItems) alone. */
+		if (r->share && !jmap_may_read(r, jmap_member_mailbox(members, k)))
+			continue;
 		for (size_t j = 0; j < k && !dup; j++)
 			dup = memcmp(members + j * 8, p, 4) == 0;
 		if (dup)
@@ -317,7 +322,8 @@ static void get_cb(void *arg, size_t i, const struct store_email_brief *b)
 	struct getctx *g = arg;
 	struct jw *w = &g->c->w;
 
-	if (!b)
+	/* An email the user may not read in a shared account is none. */
+	if (!b || !jmap_email_readable(g->c->r, b->members, b->nmembers))
 		return;
 	g->found[i] = 1;
 	jw_obj_begin(w);
@@ -329,7 +335,7 @@ static void get_cb(void *arg, size_t i, const struct store_email_brief *b)
 		case P_ID: jmap_w_id(w, 'E', b->email_id); break;
 		case P_BLOB: jmap_w_blob(w, b->blob_id); break;
 		case P_THREAD: jmap_w_id(w, 'T', b->thread_id); break;
-		case P_MAILBOXES: jmap_w_mailboxes(w, b->members, b->nmembers); break;
+		case P_MAILBOXES: jmap_w_mailboxes(w, g->c->r, b->members, b->nmembers); break;
 		case P_KEYWORDS: jmap_w_keywords(w, b->keywords, b->keywords_len); break;
 		case P_SIZE: jw_uint(w, b->size); break;
 		case P_RECEIVED: jmap_w_utcdate(w, b->received_at); break;
@@ -391,12 +397,15 @@ static const struct jmap_arg get_args[] = {
 struct all_ids {
 	uint32_t *v;
 	size_t n, cap;
+	const struct jmap_request *r;
 };
 
 static void all_cb(void *arg, size_t i, const struct store_email_brief *b)
 {
 	struct all_ids *a = arg;
 	(void)i;
+	if (!jmap_email_readable(a->r, b->members, b->nmembers))
+		return;
 	if (a->n < a->cap)
 		a->v[a->n] = b->email_id;
 	a->n++;
@@ -548,7 +557,7 @@ void jmap_email_get(struct jmap_call *c)
 			nums[n++] = jmap_id_num(e->str, 'E');
 	} else {
 		struct all_ids al = {arena_alloc(c->r->a, JMAP_MAX_OBJECTS_IN_GET * sizeof(uint32_t)), 0,
-				     JMAP_MAX_OBJECTS_IN_GET};
+				     JMAP_MAX_OBJECTS_IN_GET, c->r};
 		if (store_emails_all(c->r->st, c->r->account, all_cb, &al) != STORE_OK) {
 			jmap_error(c, "serverFail", NULL);
 			return;

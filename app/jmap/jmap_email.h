@@ -91,8 +91,11 @@ void jmap_w_created_email(struct jw *w, const char *key, const struct jmap_new_e
 			  unsigned defaults);
 /* {"$seen": true, ...} from the store's space-separated keywords. */
 void jmap_w_keywords(struct jw *w, const char *kw, size_t len);
-/* {"M00000001": true, ...} from the record's (mailbox, uid) pairs. */
-void jmap_w_mailboxes(struct jw *w, const uint8_t *members, size_t n);
+/* {"M00000001": true, ...} from the record's (mailbox, uid) pairs: in a
+ * shared account those of r's user may read (jmap_share.c). */
+struct jmap_request;
+void jmap_w_mailboxes(struct jw *w, const struct jmap_request *r, const uint8_t *members,
+		      size_t n);
 /* A blob id: "B" and the 64 hex digits of the content hash. */
 void jmap_w_blob(struct jw *w, const uint8_t id[32]);
 

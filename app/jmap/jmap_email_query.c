@@ -57,12 +57,18 @@ struct ems {
 	struct arena *a;
 	struct em *v;
 	size_t n, cap;
+	const struct jmap_request *r;
 };
 
+/* In a shared account (jmap_share.c) only the emails the user may read
+ * are loaded, each with the mailboxes it may read: every condition,
+ * sort and thread test then sees no other. */
 static void load_cb(void *arg, size_t i, const struct store_email_brief *b)
 {
 	struct ems *e = arg;
 	(void)i;
+	if (!jmap_email_readable(e->r, b->members, b->nmembers))
+		return;
 	if (e->n == e->cap) {
 		e->cap = e->cap ? e->cap * 2 : 256;
 		e->v = realloc(e->v, e->cap * sizeof *e->v);
@@ -78,10 +84,11 @@ static void load_cb(void *arg, size_t i, const struct store_email_brief *b)
 	m->kw = arena_strndup(e->a, b->keywords, b->keywords_len);
 	m->kwlen = b->keywords_len;
 	m->mbs = arena_alloc(e->a, (b->nmembers + 1) * sizeof *m->mbs);
-	m->nmbs = b->nmembers;
+	m->nmbs = 0;
 	for (size_t k = 0; k < b->nmembers; k++) {
-		const uint8_t *p = b->members + k * 8;
-		m->mbs[k] = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+		uint32_t mb = jmap_member_mailbox(b->members, k);
+		if (!e->r->share || jmap_may_read(e->r, mb))
+			m->mbs[m->nmbs++] = mb;
 	}
 }
 
@@ -459,6 +466,7 @@ static int query_run(struct jmap_call *c, struct ems *all, struct em ***hit_r, s
 
 	memset(all, 0, sizeof *all); /* the caller frees all->v whatever happens */
 	all->a = c->r->a;
+	all->r = c->r;
 	for (const struct json_value *e = sort ? sort->first : NULL; e; e = e->next) {
 		const struct json_value *p = json_get(e, "property"), *asc = json_get(e, "isAscending");
 		const struct json_value *kw = json_get(e, "keyword");

@@ -83,6 +83,7 @@ struct thread_set {
 	uint32_t *v;
 	size_t n;
 	int over;
+	const struct jmap_request *r; /* only threads of emails it may read */
 };
 
 static void thread_set_cb(void *arg, size_t i, const struct store_email_brief *b)
@@ -90,7 +91,7 @@ static void thread_set_cb(void *arg, size_t i, const struct store_email_brief *b
 	struct thread_set *s = arg;
 
 	(void)i;
-	if (!b || s->over)
+	if (!b || s->over || !jmap_email_readable(s->r, b->members, b->nmembers))
 		return;
 	size_t lo = jmap_u32_lower(s->v, s->n, b->thread_id);
 	if (lo < s->n && s->v[lo] == b->thread_id)
@@ -104,12 +105,47 @@ static void thread_set_cb(void *arg, size_t i, const struct store_email_brief *b
 	s->n++;
 }
 
-/* Thread t into the list: 1, 0 when it holds no email, -1 with
- * serverFail set. */
+struct readable {
+	const struct jmap_request *r;
+	char *ok; /* per member */
+};
+
+static void readable_cb(void *arg, size_t i, const struct store_email_brief *b)
+{
+	struct readable *x = arg;
+
+	x->ok[i] = b && jmap_email_readable(x->r, b->members, b->nmembers);
+}
+
+/* In a shared account (jmap_share.c) a thread is the emails of it the
+ * user may read: the others are dropped from g. 0 or -1 (store error). */
+static int keep_readable(struct jmap_call *c, struct members *g)
+{
+	if (!c->r->share || !g->n)
+		return 0;
+	uint32_t *ids = xmalloc(g->n * sizeof *ids);
+	struct readable x = {c->r, xmalloc(g->n)};
+	for (size_t i = 0; i < g->n; i++)
+		ids[i] = g->v[i].email;
+	int rc = store_emails_get(c->r->st, c->r->account, ids, g->n, readable_cb, &x);
+	size_t k = 0;
+	for (size_t i = 0; rc == STORE_OK && i < g->n; i++)
+		if (x.ok[i])
+			g->v[k++] = g->v[i];
+	if (rc == STORE_OK)
+		g->n = k;
+	free(ids);
+	free(x.ok);
+	return rc == STORE_OK ? 0 : -1;
+}
+
+/* Thread t into the list: 1, 0 when it holds no email (the user may
+ * read), -1 with serverFail set. */
 static int w_thread(struct jmap_call *c, uint32_t t, int want_emails, struct members *g)
 {
 	g->n = 0;
-	if (t && store_thread_emails(c->r->st, c->r->account, t, member_cb, g) != STORE_OK) {
+	if (t && (store_thread_emails(c->r->st, c->r->account, t, member_cb, g) != STORE_OK ||
+		  keep_readable(c, g) < 0)) {
 		jmap_error(c, "serverFail", NULL);
 		return -1;
 	}
@@ -145,6 +181,7 @@ void jmap_thread_get(struct jmap_call *c)
 	 * (RFC 8620 §5.1), as Email/get lists every email. */
 	if (!gt.ids) {
 		all.v = arena_alloc(c->r->a, JMAP_MAX_OBJECTS_IN_GET * sizeof *all.v);
+		all.r = c->r;
 		if (store_emails_all(c->r->st, c->r->account, thread_set_cb, &all) != STORE_OK) {
 			jmap_error(c, "serverFail", NULL);
 			return;

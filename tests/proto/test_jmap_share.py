@@ -5,7 +5,9 @@ an owner shares with a user (IMAP ACL grants, RFC 4314, set here with
 id), and Mailbox/get, /query and /changes there show only the mailboxes
 the user holds "l" on, with myRights from the grant (RFC 8621 section 2's
 table) and a parent the user cannot see replaced by the nearest one it
-can. Methods not written for a shared account answer
+can. Email/get, /query and Thread/get there show only the emails in a
+mailbox the user may read ("l" and "r"), their mailboxIds only such
+mailboxes. Methods not written for a shared account answer
 accountNotSupportedByMethod; an account that shares nothing with the
 user is accountNotFound. One server for the module."""
 from jmapc import MAIL, Jmap, shared_server
@@ -219,3 +221,68 @@ def test_other_methods_and_accounts_refused():
     finally:
         grant("Team/Sub", CAROL[0], "")
 
+
+def emails_of(j, acc, mailbox):
+    _, r = call(j, "Email/query", {"accountId": acc, "filter": {"inMailbox": mailbox}})
+    return r["ids"]
+
+
+def test_emails_in_a_shared_account():
+    ids = owner_setup()
+    s = srv()
+    bob, carol = Jmap(s, *BOB), Jmap(s, *CAROL)
+    acc = ids["account"]
+    m = imap(BOB)
+    assert m.append("Private", None, None, b"Subject: private\r\n\r\nx\r\n")[0] == "OK"
+    m.logout()
+    private = emails_of(bob, acc, ids["Private"])
+    sub = emails_of(bob, acc, ids["Team/Sub"])
+    deep = emails_of(bob, acc, ids["Team/Sub/Deep"])
+    assert private and sub and deep, (private, sub, deep)
+    # One email in Private and Team/Sub at once.
+    both, only_private = private[0], private[1]
+    _, r = bob.one("Email/set", {"update": {both: {"mailboxIds/%s" % ids["Team/Sub"]: True}}})
+    assert both in r["updated"], r
+    grant("Team/Sub", CAROL[0], "lr")
+    grant("Team/Sub/Deep", CAROL[0], "l")  # seen, not readable
+    try:
+        _, r = call(carol, "Email/query", {"accountId": acc})
+        assert sorted(r["ids"]) == sorted(set(sub) | {both}), (r, sub, both)
+        assert emails_of(carol, acc, ids["Private"]) == []
+        assert emails_of(carol, acc, ids["Team/Sub/Deep"]) == []
+        # inMailboxOtherThan sees the readable mailboxes alone: the email
+        # also in Private is in no other one Carol may read.
+        _, r = call(carol, "Email/query", {"accountId": acc,
+                                           "filter": {"inMailboxOtherThan": [ids["Team/Sub"]]}})
+        assert r["ids"] == [], r
+
+        name, r = call(carol, "Email/get", {"accountId": acc,
+                                            "ids": [both, only_private, deep[0]],
+                                            "properties": ["mailboxIds", "threadId", "subject"]})
+        assert name == "Email/get", r
+        assert [e["id"] for e in r["list"]] == [both], r
+        assert r["list"][0]["mailboxIds"] == {ids["Team/Sub"]: True}, r
+        assert sorted(r["notFound"]) == sorted([only_private, deep[0]]), r
+        _, r = call(carol, "Email/get", {"accountId": acc, "ids": None, "properties": ["id"]})
+        assert sorted(e["id"] for e in r["list"]) == sorted(set(sub) | {both}), r
+
+        # Threads: the visible email's; Deep's is not there.
+        _, g = bob.one("Email/get", {"ids": [both, deep[0]], "properties": ["threadId"]})
+        th = {e["id"]: e["threadId"] for e in g["list"]}
+        _, r = call(carol, "Thread/get", {"accountId": acc, "ids": [th[both], th[deep[0]]]})
+        assert [t["id"] for t in r["list"]] == [th[both]], r
+        assert r["list"][0]["emailIds"] == [both], r
+        assert r["notFound"] == [th[deep[0]]], r
+        _, r = call(carol, "Thread/get", {"accountId": acc, "ids": None})
+        assert th[deep[0]] not in [t["id"] for t in r["list"]], r
+
+        # "r" taken away: nothing readable is left.
+        grant("Team/Sub", CAROL[0], "l")
+        _, r = call(carol, "Email/query", {"accountId": acc})
+        assert r["ids"] == [], r
+        _, r = call(carol, "Email/get", {"accountId": acc, "ids": [both]})
+        assert r["list"] == [] and r["notFound"] == [both], r
+    finally:
+        grant("Team/Sub", CAROL[0], "")
+        grant("Team/Sub/Deep", CAROL[0], "")
+        bob.one("Email/set", {"update": {both: {"mailboxIds/%s" % ids["Team/Sub"]: None}}})
