@@ -741,11 +741,15 @@ void jmap_email_parse(struct jmap_call *c)
 struct echange {
 	uint32_t id;
 	int created, updated, destroyed;
+	/* In a shared account (jmap_share.c): a change of it named a
+	 * mailbox the user may read; it is readable now. */
+	int in_readable, readable;
 };
 
 /* The emails in the order the log first names them (the answer's
  * order), found by id through idx. */
 struct echanges {
+	const struct jmap_request *r; /* a shared account's call, else NULL */
 	struct jmap_pos from, to; /* the changes after from, up to to */
 	struct jmap_step step;
 	struct echange *v;
@@ -790,7 +794,52 @@ static int echange_cb(void *arg, const struct store_change *sc)
 	e->created |= sc->kind == STORE_CHANGE_EMAIL_CREATED;
 	e->updated |= sc->kind == STORE_CHANGE_EMAIL_UPDATED;
 	e->destroyed |= sc->kind == STORE_CHANGE_EMAIL_DESTROYED;
+	if (ch->r)
+		e->in_readable |= jmap_may_read(ch->r, sc->mailbox);
 	return 0;
+}
+
+static void readable_now_cb(void *arg, size_t i, const struct store_email_brief *b)
+{
+	struct echanges *ch = arg;
+
+	ch->v[i].readable = b && jmap_email_readable(ch->r, b->members, b->nmembers);
+}
+
+/* Which of the changed emails the user may read now (a shared account's
+ * call only): 0 or -1 (store error). */
+static int echanges_readable(struct jmap_call *c, struct echanges *ch)
+{
+	if (!ch->r || !ch->n)
+		return 0;
+	uint32_t *ids = xmalloc(ch->n * sizeof *ids);
+	for (size_t i = 0; i < ch->n; i++)
+		ids[i] = ch->v[i].id;
+	int rc = store_emails_get(c->r->st, c->r->account, ids, ch->n, readable_now_cb, ch);
+	free(ids);
+	return rc == STORE_OK ? 0 : -1;
+}
+
+/*
+ * The list (0 created, 1 updated, 2 destroyed) an email's changes put it
+ * in, -1 none. Created and destroyed since: in neither. In a shared
+ * account the user sees the emails it may read now; one it may not
+ * read that a change moved out of a mailbox it may read (it left the
+ * user's view) is destroyed for it, as is any destroyed email (its
+ * grant may be gone with its mailbox): ids alone, which RFC 8620 §5.2
+ * lets a client not know.
+ */
+static int echange_list(const struct echanges *ch, const struct echange *e)
+{
+	if (e->created && e->destroyed)
+		return -1;
+	if (e->destroyed)
+		return 2;
+	if (ch->r && !e->readable)
+		return !e->created && e->in_readable ? 2 : -1;
+	if (e->created)
+		return 0;
+	return e->updated ? 1 : -1;
 }
 
 /*
@@ -859,8 +908,9 @@ void jmap_email_changes(struct jmap_call *c)
 		if (over)
 			upto = b.upto;
 	}
-	struct echanges ch = {.from = from, .to = upto};
-	if (store_changes_since(c->r->st, c->r->account, since, echange_cb, &ch) != STORE_OK) {
+	struct echanges ch = {.r = c->r->share ? c->r : NULL, .from = from, .to = upto};
+	if (store_changes_since(c->r->st, c->r->account, since, echange_cb, &ch) != STORE_OK ||
+	    echanges_readable(c, &ch) < 0) {
 		echanges_free(&ch);
 		jmap_error(c, "serverFail", NULL);
 		return;
@@ -875,15 +925,9 @@ void jmap_email_changes(struct jmap_call *c)
 	for (int k = 0; k < 3; k++) {
 		jw_key(&c->w, keys[k]);
 		jw_arr_begin(&c->w);
-		for (size_t i = 0; i < ch.n; i++) {
-			const struct echange *e = &ch.v[i];
-			/* Created and destroyed since: in neither list. */
-			int show = k == 0   ? e->created && !e->destroyed
-				   : k == 1 ? !e->created && !e->destroyed && e->updated
-					    : e->destroyed && !e->created;
-			if (show)
-				jmap_w_id(&c->w, 'E', e->id);
-		}
+		for (size_t i = 0; i < ch.n; i++)
+			if (echange_list(&ch, &ch.v[i]) == k)
+				jmap_w_id(&c->w, 'E', ch.v[i].id);
 		jw_arr_end(&c->w);
 	}
 	jw_obj_end(&c->w);

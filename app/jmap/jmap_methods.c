@@ -22,7 +22,7 @@ static const struct jmap_method methods[] = {
     {"Thread/get", JMAP_USING_MAIL, jmap_thread_get, JMAP_M_SHARED},
     {"Thread/changes", JMAP_USING_MAIL, jmap_thread_changes, 0},
     {"Email/get", JMAP_USING_MAIL, jmap_email_get, JMAP_M_SHARED},
-    {"Email/changes", JMAP_USING_MAIL, jmap_email_changes, 0},
+    {"Email/changes", JMAP_USING_MAIL, jmap_email_changes, JMAP_M_SHARED},
     {"Email/query", JMAP_USING_MAIL, jmap_email_query, JMAP_M_SHARED},
     {"Email/queryChanges", JMAP_USING_MAIL, jmap_email_query_changes, 0},
     {"Email/set", JMAP_USING_MAIL, jmap_email_set, 0},

@@ -286,3 +286,46 @@ def test_emails_in_a_shared_account():
         grant("Team/Sub", CAROL[0], "")
         grant("Team/Sub/Deep", CAROL[0], "")
         bob.one("Email/set", {"update": {both: {"mailboxIds/%s" % ids["Team/Sub"]: None}}})
+
+
+def test_email_changes_in_a_shared_account():
+    ids = owner_setup()
+    s = srv()
+    bob, carol = Jmap(s, *BOB), Jmap(s, *CAROL)
+    acc = ids["account"]
+    grant("Team/Sub", CAROL[0], "lr")
+    try:
+        m = imap(BOB)
+        assert m.append("Team/Sub", None, None, b"Subject: to move\r\n\r\nx\r\n")[0] == "OK"
+        m.logout()
+        moving = emails_of(bob, acc, ids["Team/Sub"])[0]
+        private = emails_of(bob, acc, ids["Private"])
+        _, r = call(carol, "Email/get", {"accountId": acc, "ids": []})
+        since = r["state"]
+
+        m = imap(BOB)
+        assert m.append("Team/Sub", None, None, b"Subject: new shared\r\n\r\nx\r\n")[0] == "OK"
+        assert m.append("Private", None, None, b"Subject: new private\r\n\r\nx\r\n")[0] == "OK"
+        m.logout()
+        _, r = bob.one("Email/set", {"update": {
+            moving: {"mailboxIds": {ids["Private"]: True}},
+            private[0]: {"keywords/$flagged": True}}})
+        assert set(r["updated"]) == {moving, private[0]}, r
+
+        name, r = call(carol, "Email/changes", {"accountId": acc, "sinceState": since})
+        assert name == "Email/changes", r
+        _, q = call(carol, "Email/query", {"accountId": acc,
+                                           "filter": {"inMailbox": ids["Team/Sub"]},
+                                           "sort": [{"property": "receivedAt",
+                                                     "isAscending": False}]})
+        _, g = call(carol, "Email/get", {"accountId": acc, "ids": q["ids"],
+                                         "properties": ["subject"]})
+        newest = [e["id"] for e in g["list"] if e["subject"] == "new shared"]
+        assert len(newest) == 1, g
+        # The new shared email is created; the one moved to Private
+        # left Carol's view: destroyed; Bob's private changes: nothing.
+        assert r["created"] == newest, (r, newest)
+        assert r["updated"] == [], r
+        assert r["destroyed"] == [moving], r
+    finally:
+        grant("Team/Sub", CAROL[0], "")
