@@ -10,6 +10,10 @@
  * "$deleted" is refused (IMAP's \Deleted is per mailbox, not a JMAP
  * keyword). An email must stay in at least one mailbox.
  * Create is jmap_email_create.c's.
+ *
+ * In a shared account (jmap_share.c) an update or destroy is held to the
+ * user's rights (shared_update_allowed); create is refused (forbidden)
+ * for now.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,15 +34,25 @@ struct brief {
 	int found, over;
 	uint32_t nm;
 	uint32_t mb[JMAP_TARGETS_MAX], uid[JMAP_TARGETS_MAX];
+	/* In a shared account (rq->share): whether the user may read it,
+	 * and its keywords (rq's arena) for the rights a change needs. */
+	const struct jmap_request *rq;
+	const char *kw;
+	size_t kwlen;
 };
 
 static void brief_cb(void *arg, size_t i, const struct store_email_brief *b)
 {
 	struct brief *r = arg;
 	(void)i;
-	if (!b)
+	/* An email a shared account's user may not read is none. */
+	if (!b || (r->rq && !jmap_email_readable(r->rq, b->members, b->nmembers)))
 		return;
 	r->found = 1;
+	if (r->rq && r->rq->share) {
+		r->kw = arena_strndup(r->rq->a, b->keywords, b->keywords_len);
+		r->kwlen = b->keywords_len;
+	}
 	r->over = b->nmembers > JMAP_TARGETS_MAX;
 	for (size_t k = 0; k < b->nmembers && r->nm < JMAP_TARGETS_MAX; k++) {
 		const uint8_t *p = b->members + k * 8;
@@ -213,6 +227,98 @@ badpath:
 	return -1;
 }
 
+/* 1 when keyword k[0..kl) is one of the space-separated list[0..n)
+ * (keywords are case-insensitive, RFC 8621 §4.1.1). */
+static int kw_listed(const char *list, size_t n, const char *k, size_t kl)
+{
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j < n && list[j] != ' ')
+			j++;
+		if (j - i == kl && strncasecmp(list + i, k, kl) == 0)
+			return 1;
+		i = j + 1;
+	}
+	return 0;
+}
+
+/* The rights changing the keywords of list that are (in_other 1) or
+ * are not (0) in other need: "s" for $seen, "w" for any other (RFC 8621
+ * §2, maySetSeen and maySetKeywords). */
+static uint32_t kw_rights(const char *list, size_t n, const char *other, size_t on, int in_other)
+{
+	uint32_t need = 0;
+
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j < n && list[j] != ' ')
+			j++;
+		if (j > i && kw_listed(other, on, list + i, j - i) == in_other)
+			need |= j - i == 5 && strncasecmp(list + i, "$seen", 5) == 0 ? STORE_ACL_S
+										 : STORE_ACL_W;
+		i = j + 1;
+	}
+	return need;
+}
+
+/*
+ * What a change asks of a shared account's user (jmap_share.c), from
+ * RFC 8621 §2's myRights: a keyword that changes needs its right on
+ * every mailbox the email is in ("only ... if they have this permission
+ * for all of the Mailboxes"); a mailbox the email joins needs "i"
+ * (mayAddItems), one it leaves "t" and "e" (mayRemoveItems). A mailbox
+ * the user does not see is no mailbox for it: named in the patch, it is
+ * invalidProperties as an unknown id would be. 0, or -1 with e set
+ * (forbidden: RFC 8620 §5.3, the change would violate an ACL).
+ */
+static int shared_update_allowed(struct jmap_call *c, const struct brief *b,
+				 const struct want *w, const uint32_t *after, uint32_t na,
+				 struct set_err *e)
+{
+	const struct jmap_request *r = c->r;
+	const uint32_t *named[3] = {w->mb_set, w->mb_add, w->mb_del};
+	uint32_t nnamed[3] = {w->nmb_set, w->nmb_add, w->nmb_del};
+	uint32_t need = 0;
+
+	for (int k = 0; k < 3; k++)
+		for (uint32_t i = 0; i < nnamed[k]; i++)
+			if (!(jmap_rights(r, named[k][i]) & STORE_ACL_L)) {
+				*e = (struct set_err){"invalidProperties",
+						      "mailboxIds names no such mailbox", "mailboxIds",
+						      {0}};
+				return -1;
+			}
+	const char *cur = b->kw ? b->kw : "";
+	if (w->kw_whole)
+		need |= kw_rights(buf_data(&w->kw_set), buf_len(&w->kw_set), cur, b->kwlen, 0) |
+			kw_rights(cur, b->kwlen, buf_data(&w->kw_set), buf_len(&w->kw_set), 0);
+	need |= kw_rights(buf_data(&w->kw_add), buf_len(&w->kw_add), cur, b->kwlen, 0);
+	need |= kw_rights(buf_data(&w->kw_del), buf_len(&w->kw_del), cur, b->kwlen, 1);
+	for (uint32_t i = 0; need && i < b->nm; i++)
+		if ((jmap_rights(r, b->mb[i]) & need) != need) {
+			*e = (struct set_err){"forbidden",
+					      need & STORE_ACL_S && !(jmap_rights(r, b->mb[i]) & STORE_ACL_S)
+						  ? "no right to set $seen in every mailbox of the email"
+						  : "no right to set keywords in every mailbox of the email",
+					      "keywords", {0}};
+			return -1;
+		}
+	for (uint32_t i = 0; i < na; i++)
+		if (!has_mb(b->mb, b->nm, after[i]) && !(jmap_rights(r, after[i]) & STORE_ACL_I)) {
+			*e = (struct set_err){"forbidden", "no right to add to that mailbox",
+					      "mailboxIds", {0}};
+			return -1;
+		}
+	uint32_t te = STORE_ACL_T | STORE_ACL_E;
+	for (uint32_t i = 0; i < b->nm; i++)
+		if (!has_mb(after, na, b->mb[i]) && (jmap_rights(r, b->mb[i]) & te) != te) {
+			*e = (struct set_err){"forbidden", "no right to remove from that mailbox",
+					      "mailboxIds", {0}};
+			return -1;
+		}
+	return 0;
+}
+
 /* The id of the mailbox with role, or 0. */
 static uint32_t role_mailbox(struct jmap_mailboxes *m, const char *role)
 {
@@ -253,7 +359,7 @@ static void junk_lesson(struct jmap_call *c, struct jmap_mailboxes *m, uint32_t 
 static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, uint32_t id,
 		      const struct json_value *patch, struct set_err *e)
 {
-	struct brief b = {0};
+	struct brief b = {.rq = c->r};
 	struct want w = {0};
 	int rc = -1;
 
@@ -283,11 +389,15 @@ static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, uint32_t id
 	if (patch_parse(c, m, id, patch, &w, e) < 0)
 		goto out;
 
-	/* The mailboxes after the change; at least one. */
+	/* The mailboxes after the change; at least one. In a shared
+	 * account a whole mailboxIds is the mailboxes the user sees of the
+	 * email: those it does not see stay. */
 	uint32_t after[JMAP_TARGETS_MAX], na = 0;
 	for (uint32_t i = 0; i < b.nm; i++)
 		if (!has_mb(after, na, b.mb[i]) &&
-		    (w.mb_whole ? has_mb(w.mb_set, w.nmb_set, b.mb[i]) : !has_mb(w.mb_del, w.nmb_del, b.mb[i])))
+		    ((c->r->share && !jmap_may_read(c->r, b.mb[i])) ||
+		     (w.mb_whole ? has_mb(w.mb_set, w.nmb_set, b.mb[i])
+				 : !has_mb(w.mb_del, w.nmb_del, b.mb[i]))))
 			after[na++] = b.mb[i];
 	const uint32_t *adds = w.mb_whole ? w.mb_set : w.mb_add;
 	uint32_t nadds = w.mb_whole ? w.nmb_set : w.nmb_add;
@@ -312,6 +422,8 @@ static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, uint32_t id
 				      "mailboxIds", {0}};
 		goto out;
 	}
+	if (c->r->share && shared_update_allowed(c, &b, &w, after, na, e) < 0)
+		goto out;
 
 	/* Keywords, through the first membership (they are the email's). */
 	struct store_kw_result kr;
@@ -386,7 +498,9 @@ static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, uint32_t id
 			goto out;
 		}
 	}
-	junk_lesson(c, m, id, b.mb, b.nm, after, na);
+	/* The owner's spam filter learns from the owner alone. */
+	if (!c->r->share)
+		junk_lesson(c, m, id, b.mb, b.nm, after, na);
 	rc = 0;
 out:
 	buf_free(&w.kw_set);
@@ -398,12 +512,21 @@ out:
 static int destroy_one(struct jmap_call *c, struct jmap_mailboxes *m, uint32_t id,
 		       struct set_err *e)
 {
-	struct brief b = {0};
+	struct brief b = {.rq = c->r};
+	uint32_t te = STORE_ACL_T | STORE_ACL_E;
 
 	if (store_emails_get(c->r->st, c->r->account, &id, 1, brief_cb, &b) != STORE_OK || !b.found) {
 		*e = (struct set_err){"notFound", NULL, NULL, {0}};
 		return -1;
 	}
+	/* In a shared account: mayRemoveItems on every mailbox it is in
+	 * (RFC 8621 §2), one the user does not see too. */
+	for (uint32_t i = 0; c->r->share && i < b.nm; i++)
+		if ((jmap_rights(c->r, b.mb[i]) & te) != te) {
+			*e = (struct set_err){"forbidden", "no right to remove it from every mailbox",
+					      NULL, {0}};
+			return -1;
+		}
 	/* Every membership goes; the last takes the email with it. */
 	for (uint32_t i = 0; i < b.nm; i++) {
 		struct jmap_mailbox *mb = jmap_mailbox_by_id(m, b.mb[i]);
@@ -440,8 +563,15 @@ void jmap_email_set(struct jmap_call *c)
 	jmap_set_open(&set, JMAP_RESPONSE_MAX / 4);
 	/* okw[i], badw[i]: created/updated/destroyed and their not* (the enum's order). */
 	struct jw *okw = &set.w[JMAP_SET_CREATED], *badw = &set.w[JMAP_SET_NOT_CREATED];
-	for (const struct json_value *o = set.create ? set.create->first : NULL; o; o = o->next)
-		jmap_email_create(c, &m, o->key, o, &okw[0], &badw[0]);
+	for (const struct json_value *o = set.create ? set.create->first : NULL; o; o = o->next) {
+		/* Not yet in a shared account: the blobs are the user's,
+		 * the mailboxes the owner's. */
+		if (c->r->share)
+			jmap_w_set_error(&badw[0], o->key, "forbidden",
+					 "creating an email in a shared account is not supported", NULL);
+		else
+			jmap_email_create(c, &m, o->key, o, &okw[0], &badw[0]);
+	}
 	for (const struct json_value *o = set.update ? set.update->first : NULL; o; o = o->next) {
 		struct set_err e;
 		const char *key = jmap_id_ref(c->r, o->key);

@@ -25,7 +25,7 @@ static const struct jmap_method methods[] = {
     {"Email/changes", JMAP_USING_MAIL, jmap_email_changes, JMAP_M_SHARED},
     {"Email/query", JMAP_USING_MAIL, jmap_email_query, JMAP_M_SHARED},
     {"Email/queryChanges", JMAP_USING_MAIL, jmap_email_query_changes, 0},
-    {"Email/set", JMAP_USING_MAIL, jmap_email_set, 0},
+    {"Email/set", JMAP_USING_MAIL, jmap_email_set, JMAP_M_SHARED},
     {"Email/import", JMAP_USING_MAIL, jmap_email_import, 0},
     {"SearchSnippet/get", JMAP_USING_MAIL, jmap_snippet_get, 0},
     {"Identity/get", JMAP_USING_SUBMISSION, jmap_identity_get, 0},

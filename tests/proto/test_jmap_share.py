@@ -329,3 +329,86 @@ def test_email_changes_in_a_shared_account():
         assert r["destroyed"] == [moving], r
     finally:
         grant("Team/Sub", CAROL[0], "")
+
+
+def set_update(j, acc, eid, patch):
+    name, r = call(j, "Email/set", {"accountId": acc, "update": {eid: patch}})
+    assert name == "Email/set", r
+    return (r["notUpdated"] or {}).get(eid)
+
+
+def test_email_set_within_the_rights():
+    ids = owner_setup()
+    s = srv()
+    bob, carol = Jmap(s, *BOB), Jmap(s, *CAROL)
+    acc, sub, deep = ids["account"], ids["Team/Sub"], ids["Team/Sub/Deep"]
+    m = imap(BOB)
+    assert m.append("Team/Sub", None, None, b"Subject: rights\r\n\r\nx\r\n")[0] == "OK"
+    m.logout()
+    _, q = bob.one("Email/query", {"filter": {"inMailbox": sub, "subject": "rights"}})
+    eid = q["ids"][0]
+
+    def state_of(e):
+        _, g = bob.one("Email/get", {"ids": [e], "properties": ["keywords", "mailboxIds"]})
+        return g["list"][0] if g["list"] else None
+
+    grant("Team/Sub", CAROL[0], "lrs")
+    grant("Team/Sub/Deep", CAROL[0], "lr")
+    try:
+        # "s": $seen yes, another keyword no.
+        assert set_update(carol, acc, eid, {"keywords/$seen": True}) is None
+        err = set_update(carol, acc, eid, {"keywords/$flagged": True})
+        assert err["type"] == "forbidden", err
+        # A whole keywords object: only what changes counts ($seen goes).
+        assert set_update(carol, acc, eid, {"keywords": {}}) is None
+        err = set_update(carol, acc, eid, {"keywords": {"$seen": True, "$flagged": True}})
+        assert err["type"] == "forbidden", err
+        assert state_of(eid)["keywords"] == {}, state_of(eid)
+        grant("Team/Sub", CAROL[0], "lrw")
+        assert set_update(carol, acc, eid, {"keywords/$flagged": True}) is None
+        assert state_of(eid)["keywords"] == {"$flagged": True}
+
+        # Moving needs "te" where it leaves and "i" where it goes.
+        move = {"mailboxIds": {deep: True}}
+        err = set_update(carol, acc, eid, move)
+        assert err["type"] == "forbidden", err
+        grant("Team/Sub", CAROL[0], "lrwte")
+        err = set_update(carol, acc, eid, move)
+        assert err["type"] == "forbidden", err
+        grant("Team/Sub/Deep", CAROL[0], "lri")
+        assert set_update(carol, acc, eid, move) is None
+        assert state_of(eid)["mailboxIds"] == {deep: True}, state_of(eid)
+        # A mailbox the user does not see is no mailbox.
+        err = set_update(carol, acc, eid, {"mailboxIds/%s" % ids["Private"]: True})
+        assert err["type"] == "invalidProperties", err
+
+        # Also in Private (Bob's doing): the whole mailboxIds Carol
+        # sends keeps it, and keywords need rights there too.
+        bob.one("Email/set", {"update": {eid: {"mailboxIds/%s" % ids["Private"]: True}}})
+        grant("Team/Sub/Deep", CAROL[0], "lriwte")
+        err = set_update(carol, acc, eid, {"mailboxIds": {deep: True, sub: True}})
+        assert err["type"] == "forbidden", err  # no "i" on Sub
+        grant("Team/Sub", CAROL[0], "lrwtei")
+        err = set_update(carol, acc, eid, {"mailboxIds": {deep: True, sub: True}})
+        assert err is None, err
+        assert state_of(eid)["mailboxIds"] == {deep: True, sub: True, ids["Private"]: True}
+        err = set_update(carol, acc, eid, {"keywords/$flagged": None})
+        assert err["type"] == "forbidden", err
+
+        # Destroy: "te" on every mailbox, Private included.
+        name, r = call(carol, "Email/set", {"accountId": acc, "destroy": [eid]})
+        assert r["notDestroyed"][eid]["type"] == "forbidden", r
+        bob.one("Email/set", {"update": {eid: {"mailboxIds/%s" % ids["Private"]: None}}})
+        name, r = call(carol, "Email/set", {"accountId": acc, "destroy": [eid]})
+        assert r["destroyed"] == [eid], r
+        assert state_of(eid) is None
+
+        # Create: not in a shared account (yet).
+        name, r = call(carol, "Email/set", {"accountId": acc, "create": {"n": {
+            "mailboxIds": {sub: True}, "subject": "x",
+            "bodyStructure": {"type": "text/plain", "partId": "1"},
+            "bodyValues": {"1": {"value": "x"}}}}})
+        assert r["notCreated"]["n"]["type"] == "forbidden", r
+    finally:
+        grant("Team/Sub", CAROL[0], "")
+        grant("Team/Sub/Deep", CAROL[0], "")
