@@ -23,7 +23,13 @@
  * A type's state may therefore change when only another type changed
  * (allowed: RFC 8620 §5.1's SHOULD); /changes then reports nothing new.
  *
- * Caveats: one account per session (the authenticated user's own).
+ * Accounts: the user's own, and each other user's that shares a mailbox
+ * with it (jmap_share.c): a call names one with its accountId, and only
+ * the methods written for it (jmap_methods.c's JMAP_M_SHARED) accept
+ * another user's.
+ *
+ * Caveats: push (jmap_push.c and its transports) tells the changes of
+ * the user's own account only.
  */
 #ifndef TERN_JMAP_JMAP_H
 #define TERN_JMAP_JMAP_H

@@ -1,0 +1,127 @@
+/*
+ * test_jmap_share.c — other users' mailboxes as JMAP accounts
+ * (jmap/jmap_share.c) on a real store: which owners are accounts of a
+ * user (a grant with "l" makes one, "r" alone none, "anyone" counts),
+ * isReadOnly from the rights, the session state's change with them, and
+ * a call's view: each mailbox's rights found among the grants, readable
+ * only with "l" and "r", an email readable through any such mailbox.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/arena.h"
+#include "jmap/jmap_private.h"
+#include "store/store.h"
+#include "unit.h"
+#include "unit_env.h"
+
+static char base[256];
+
+static uint32_t account(struct store *st, const char *email)
+{
+	uint32_t id = 0;
+	char err[128];
+	CHECK_EQ_INT(store_account_add(st, email, "pw-long-enough-1", 0, &id, err, sizeof err),
+		     STORE_OK);
+	return id;
+}
+
+static uint32_t mailbox(struct store *st, uint32_t acc, const char *name)
+{
+	uint32_t id = 0;
+	CHECK_EQ_INT(store_mailbox_create(st, acc, name, &id), STORE_OK);
+	return id;
+}
+
+static void members(uint8_t *out, uint32_t mb)
+{
+	out[0] = (uint8_t)(mb >> 24);
+	out[1] = (uint8_t)(mb >> 16);
+	out[2] = (uint8_t)(mb >> 8);
+	out[3] = (uint8_t)mb;
+	memset(out + 4, 0, 4);
+}
+
+int main(void)
+{
+	uint32_t bob = 0;
+
+	if (unit_env_begin(base, sizeof base, "jmap_share") < 0)
+		return 1;
+	struct store *st = unit_store_with_account(base, 0, "bob@example.test", &bob);
+	if (!st)
+		return unit_done("test_jmap_share");
+	uint32_t carol = account(st, "carol@example.test");
+	uint32_t dave = account(st, "dave@example.test");
+	uint32_t a = mailbox(st, bob, "A"), b = mailbox(st, bob, "B"), c = mailbox(st, bob, "C");
+	uint32_t L = STORE_ACL_L, R = STORE_ACL_R;
+
+	/* Nothing shared: no account, the state as before sharing. */
+	struct jmap_shared_account *v = NULL;
+	size_t n = 9;
+	char s0[24], s1[24], s2[24];
+	CHECK_EQ_INT(jmap_shared_accounts(st, carol, &v, &n), 0);
+	CHECK_EQ_INT(n, 0);
+	free(v);
+	CHECK_EQ_INT(jmap_session_state(st, carol, s0), 0);
+	CHECK_EQ_STR(s0, "0");
+
+	/* "lr" on A, "r" alone on B (no mailbox of its: not counted). */
+	CHECK_EQ_INT(store_acl_set(st, bob, a, carol, L | R), STORE_OK);
+	CHECK_EQ_INT(store_acl_set(st, bob, b, carol, R | STORE_ACL_W), STORE_OK);
+	CHECK_EQ_INT(jmap_shared_accounts(st, carol, &v, &n), 0);
+	CHECK_EQ_INT(n, 1);
+	if (n == 1) {
+		CHECK_EQ_INT(v[0].owner, bob);
+		CHECK_EQ_INT(v[0].rights, L | R); /* B's "w" is not seen */
+		CHECK_EQ_INT(jmap_shared_read_only(v[0].rights), 1);
+	}
+	free(v);
+	CHECK_EQ_INT(jmap_session_state(st, carol, s1), 0);
+	CHECK(strcmp(s1, "0") != 0);
+	/* A right that writes: read-write, and the state moves. */
+	CHECK_EQ_INT(store_acl_set(st, bob, a, carol, L | R | STORE_ACL_S), STORE_OK);
+	CHECK_EQ_INT(jmap_session_state(st, carol, s2), 0);
+	CHECK(strcmp(s2, s1) != 0);
+	/* Dave: no grant, no account; "anyone" with "l" on C gives him one. */
+	CHECK_EQ_INT(jmap_shared_accounts(st, dave, &v, &n), 0);
+	CHECK_EQ_INT(n, 0);
+	free(v);
+	CHECK_EQ_INT(store_acl_set(st, bob, c, STORE_ACL_ANYONE, L), STORE_OK);
+	CHECK_EQ_INT(jmap_shared_accounts(st, dave, &v, &n), 0);
+	CHECK_EQ_INT(n, 1);
+	free(v);
+
+	/* Carol's view of Bob's account: A and C, by id. */
+	struct arena *ar = arena_new(0);
+	struct jmap_share sh;
+	CHECK_EQ_INT(jmap_share_load(st, carol, bob, ar, &sh), 0);
+	CHECK_EQ_INT(sh.n, 2);
+	struct jmap_request rq = {.st = st, .account = bob, .user = carol, .a = ar, .share = &sh};
+	CHECK_EQ_INT(jmap_rights(&rq, a), L | R | STORE_ACL_S);
+	CHECK_EQ_INT(jmap_rights(&rq, b), 0); /* no "l": not there */
+	CHECK_EQ_INT(jmap_rights(&rq, c), L);
+	CHECK_EQ_INT(jmap_rights(&rq, 0xffffff), 0);
+	CHECK_EQ_INT(jmap_may_read(&rq, a), 1);
+	CHECK_EQ_INT(jmap_may_read(&rq, c), 0); /* "l" without "r" */
+	uint8_t m[16];
+	members(m, c);
+	CHECK_EQ_INT(jmap_email_readable(&rq, m, 1), 0);
+	members(m + 8, a);
+	CHECK_EQ_INT(jmap_email_readable(&rq, m, 2), 1);
+	CHECK_EQ_INT(jmap_member_mailbox(m, 1), a);
+	/* The own account: every right, everything readable. */
+	struct jmap_request own = {.st = st, .account = carol, .user = carol, .a = ar};
+	CHECK_EQ_INT(jmap_rights(&own, a), STORE_ACL_ALL);
+	CHECK_EQ_INT(jmap_email_readable(&own, m, 1), 1);
+	/* Not an account of the user: the user itself, 0, or no grant. */
+	CHECK_EQ_INT(jmap_share_load(st, carol, carol, ar, &sh), 1);
+	CHECK_EQ_INT(jmap_share_load(st, carol, 0, ar, &sh), 1);
+	CHECK_EQ_INT(jmap_share_load(st, bob, carol, ar, &sh), 1);
+	arena_free(&ar);
+
+	store_close(&st);
+	unit_rmrf(base);
+	return unit_done("test_jmap_share");
+}
