@@ -51,7 +51,29 @@ void push_calc_free(struct push_calc *k)
 	free(k->upto);
 	free(k->apppass);
 	free(k->cred);
+	free(k->shared_owner);
+	free(k->shared_modseq);
 	free(k);
+}
+
+/* On the pool: the accounts shared with k's and their modseqs. */
+static void calc_shared(struct push_calc *k)
+{
+	struct jmap_shared_account *v;
+	size_t n;
+
+	if (jmap_shared_accounts(k->st, k->account, &v, &n) < 0)
+		return;
+	k->shared_owner = xcalloc(n ? n : 1, sizeof *k->shared_owner);
+	k->shared_modseq = xcalloc(n ? n : 1, sizeof *k->shared_modseq);
+	k->shared_ok = 1;
+	for (size_t i = 0; i < n; i++) {
+		k->shared_owner[i] = v[i].owner;
+		if (store_account_modseq(k->st, v[i].owner, &k->shared_modseq[i]) != STORE_OK)
+			k->shared_ok = 0;
+	}
+	k->nshared = n;
+	free(v);
 }
 
 /* On the pool. The own types' /get as the account's own login: what
@@ -70,6 +92,8 @@ static void calc_work(void *arg)
 		struct jmap_who who = {.account = k->account};
 		k->own_ok = jmap_push_own_states(k->st, &who, k->own_mask, &k->own) == 0;
 	}
+	if (k->shared)
+		calc_shared(k);
 }
 
 static int u64_cmp(const void *x, const void *y)

@@ -54,6 +54,14 @@ struct push_calc {
 	uint64_t modseq; /* the account's now */
 	int own_ok;
 	struct jmap_push_own own;
+	/* Asked (shared 1): the accounts shared with account
+	 * (jmap_shared_accounts) and each one's modseq now; shared_ok when
+	 * they were read. */
+	int shared;
+	int shared_ok;
+	uint32_t *shared_owner;
+	uint64_t *shared_modseq;
+	size_t nshared;
 };
 
 struct push_calc *push_calc_new(struct store *st, uint32_t account);

@@ -28,8 +28,10 @@
  * the methods written for it (jmap_methods.c's JMAP_M_SHARED) accept
  * another user's.
  *
- * Caveats: push (jmap_push.c and its transports) tells the changes of
- * the user's own account only.
+ * Caveats: EventSource and WebSocket push follow the shared accounts
+ * there were when push started (app/http/http_push.c), and their push
+ * state covers the own account only; PushSubscription deliveries tell
+ * the own account only.
  */
 #ifndef TERN_JMAP_JMAP_H
 #define TERN_JMAP_JMAP_H
@@ -117,6 +119,20 @@ int jmap_api(struct store *st, const struct jmap_who *who, const char *client_ip
 int jmap_api_spooled(struct store *st, const struct jmap_who *who, const char *client_ip,
 		     const char *body, size_t len, struct arena *a, struct buf *out,
 		     struct spool *sink);
+
+/*
+ * ---- Shared accounts (jmap_share.c) ----
+ * An account that shares something with the user (a grant with "l" on
+ * one of its mailboxes): its owner and the union of the rights over the
+ * mailboxes it lets the user see.
+ */
+struct jmap_shared_account {
+	uint32_t owner, rights;
+};
+/* Every such account of user, by owner, into *v_r (malloc'd, the caller
+ * frees it; NULL when none) and *n_r. 0 or -1 (store error). */
+int jmap_shared_accounts(struct store *st, uint32_t user, struct jmap_shared_account **v_r,
+			 size_t *n_r);
 
 /*
  * ---- Push (RFC 8620 §7, jmap_push.c) ----

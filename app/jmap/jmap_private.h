@@ -123,15 +123,7 @@ struct jmap_share {
 	struct jmap_share_grant *grant;
 	size_t n;
 };
-/* An account that shares something with the user: its owner and the
- * union of the rights over the mailboxes it lets the user see. */
-struct jmap_shared_account {
-	uint32_t owner, rights;
-};
-/* Every such account of user, by owner, into *v_r (malloc'd, the caller
- * frees it; NULL when none) and *n_r. 0 or -1 (store error). */
-int jmap_shared_accounts(struct store *st, uint32_t user, struct jmap_shared_account **v_r,
-			 size_t *n_r);
+/* (struct jmap_shared_account and jmap_shared_accounts: jmap.h) */
 /* The session's state string (RFC 8620 §2) for those accounts (v[0..n))
  * into out; _state reads them first: 0 or -1 (store error). */
 void jmap_session_state_of(const struct jmap_shared_account *v, size_t n, char out[24]);

@@ -412,3 +412,54 @@ def test_email_set_within_the_rights():
     finally:
         grant("Team/Sub", CAROL[0], "")
         grant("Team/Sub/Deep", CAROL[0], "")
+
+
+def test_push_tells_shared_account_changes():
+    """EventSource and WebSocket (RFC 8620 section 7, RFC 8887) tell a
+    change of an account shared with the user as a StateChange naming
+    that account, with the owner's state, and no EmailDelivery."""
+    from test_jmap_push import EventStream, WebSocket
+    ids = owner_setup()
+    s = srv()
+    carol = Jmap(s, *CAROL)
+    acc = ids["account"]
+    mine = int(carol.account[1:], 16)
+    grant("Team/Sub", CAROL[0], "lr")
+    e = w = None
+    try:
+        e = EventStream(s, CAROL)
+        assert e.status == 200, e.headers
+        assert s.wait_log("event=push_shared kind=eventsource account=%d owners=1" % mine, 30)
+        m = imap(BOB)
+        assert m.append("Team/Sub", None, None, b"Subject: pushed\r\n\r\nx\r\n")[0] == "OK"
+        m.logout()
+        ev = e.event(30)
+        assert ev["event"] == "state", ev
+        ch = ev["data"]["changed"]
+        assert list(ch) == [acc], ch
+        assert set(ch[acc]) == {"Mailbox", "Email", "Thread"}, ch
+        _, r = call(carol, "Email/get", {"accountId": acc, "ids": []})
+        assert ch[acc]["Email"] == r["state"], (ch, r["state"])
+        # The event id stays Carol's own account's push state.
+        _, own = call(carol, "Email/get", {"accountId": carol.account, "ids": []})
+        assert ev["id"].split("_")[0] == own["state"], (ev["id"], own["state"])
+
+        w = WebSocket(s, CAROL)
+        assert w.status == 101, w.headers
+        w.send_json({"@type": "WebSocketPushEnable", "dataTypes": None})
+        assert s.wait_log("event=push_shared kind=websocket account=%d owners=1" % mine, 30)
+        _, q = call(carol, "Email/query", {"accountId": acc})
+        name, r = call(Jmap(s, *BOB), "Email/set", {"accountId": acc, "update": {
+            q["ids"][0]: {"keywords/$flagged": True}}})
+        assert name == "Email/set" and r["updated"], r
+        got = w.recv_json(30)
+        assert got["@type"] == "StateChange" and list(got["changed"]) == [acc], got
+        assert set(got["changed"][acc]) == {"Mailbox", "Email", "Thread"}, got
+        assert got["pushState"].split("_")[0] == own["state"], got
+        ev = e.event(30)  # the EventSource is told too
+        assert list(ev["data"]["changed"]) == [acc], ev
+    finally:
+        for c in (e, w):
+            if c:
+                c.close()
+        grant("Team/Sub", CAROL[0], "")
