@@ -144,6 +144,9 @@ uint32_t jmap_member_mailbox(const uint8_t *members, size_t i);
 /* 1 when an email with these members is visible to the running call:
  * always in the own account, else when one member mailbox is readable. */
 int jmap_email_readable(const struct jmap_request *r, const uint8_t *members, size_t nmembers);
+/* The same for the email id (a store read in a shared account): 1, 0
+ * (not readable, or no such email), -1 (store error). */
+int jmap_email_id_readable(const struct jmap_request *r, uint32_t id);
 /*
  * Before a call runs (jmap_api.c): when its accountId names an account
  * shared with the user, switches the request to it (s, the caller's,

@@ -213,6 +213,31 @@ int jmap_email_readable(const struct jmap_request *r, const uint8_t *members, si
 	return 0;
 }
 
+static void id_readable_cb(void *arg, size_t i, const struct store_email_brief *b)
+{
+	struct {
+		const struct jmap_request *r;
+		int ok;
+	} *x = arg;
+
+	(void)i;
+	x->ok = b && jmap_email_readable(x->r, b->members, b->nmembers);
+}
+
+int jmap_email_id_readable(const struct jmap_request *r, uint32_t id)
+{
+	struct {
+		const struct jmap_request *r;
+		int ok;
+	} x = {r, 0};
+
+	if (!r->share)
+		return 1;
+	if (store_emails_get(r->st, r->account, &id, 1, id_readable_cb, &x) != STORE_OK)
+		return -1;
+	return x.ok;
+}
+
 int jmap_share_enter(struct jmap_call *c, unsigned method_flags, struct jmap_share *s)
 {
 	struct jmap_request *r = c->r;

@@ -321,7 +321,15 @@ void jmap_snippet_get(struct jmap_call *c)
 		struct snip s = {c, &t, e->str, {0}, 0};
 		buf_init(&one, 1024 * 1024);
 		jw_init(&s.w, &one);
-		if (id)
+		/* In a shared account an email the user may not read is
+		 * not found (jmap_share.c). */
+		int readable = id ? jmap_email_id_readable(c->r, id) : 0;
+		if (readable < 0) {
+			buf_free(&one);
+			jmap_error(c, "serverFail", "the store could not be read");
+			return;
+		}
+		if (readable)
 			store_email_content(c->r->st, c->r->account, id, snip_cb, &s);
 		if (s.found)
 			jw_rawn(&c->w, buf_data(&one), buf_len(&one));

@@ -5,11 +5,13 @@ an owner shares with a user (IMAP ACL grants, RFC 4314, set here with
 id), and Mailbox/get, /query and /changes there show only the mailboxes
 the user holds "l" on, with myRights from the grant (RFC 8621 section 2's
 table) and a parent the user cannot see replaced by the nearest one it
-can. Email/get, /query and Thread/get there show only the emails in a
-mailbox the user may read ("l" and "r"), their mailboxIds only such
-mailboxes. Methods not written for a shared account answer
-accountNotSupportedByMethod; an account that shares nothing with the
-user is accountNotFound. One server for the module."""
+can. Email/get, /query, /changes, Thread/get and SearchSnippet/get show
+only the emails in a mailbox the user may read ("l" and "r"), their
+mailboxIds only such mailboxes; Email/set changes keywords and mailboxes
+within the rights (forbidden otherwise). EventSource and WebSocket push
+tell the shared account's changes. Methods not written for a shared
+account answer accountNotSupportedByMethod; an account that shares
+nothing with the user is accountNotFound. One server for the module."""
 from jmapc import MAIL, Jmap, shared_server
 from test_imap import login
 
@@ -462,4 +464,26 @@ def test_push_tells_shared_account_changes():
         for c in (e, w):
             if c:
                 c.close()
+        grant("Team/Sub", CAROL[0], "")
+
+
+def test_search_snippets_in_a_shared_account():
+    ids = owner_setup()
+    s = srv()
+    bob, carol = Jmap(s, *BOB), Jmap(s, *CAROL)
+    acc = ids["account"]
+    shared = emails_of(bob, acc, ids["Team/Sub"])[0]
+    private = emails_of(bob, acc, ids["Private"])[0]
+    grant("Team/Sub", CAROL[0], "lr")
+    try:
+        name, r = call(carol, "SearchSnippet/get", {
+            "accountId": acc, "filter": {"text": "body"}, "emailIds": [shared, private]})
+        assert name == "SearchSnippet/get", r
+        assert [x["emailId"] for x in r["list"]] == [shared], r
+        assert r["notFound"] == [private], r
+        # The owner gets both.
+        _, r = bob.one("SearchSnippet/get", {"filter": {"text": "body"},
+                                             "emailIds": [shared, private]})
+        assert len(r["list"]) == 2 and r["notFound"] is None, r
+    finally:
         grant("Team/Sub", CAROL[0], "")
