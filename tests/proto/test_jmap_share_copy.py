@@ -195,6 +195,35 @@ def test_copy_into_a_shared_account_needs_insert():
         grant(BOB, "Team", CAROL[0], "")
 
 
+def test_copy_into_several_mailboxes():
+    """mailboxIds naming two target mailboxes: one email in both (the
+    copy, then a membership, as Email/import adds them), each needing
+    "i"; the keywords are cut to what every target allows."""
+    ids = setup()
+    bob, carol = ids[BOB], ids[CAROL]
+    src = fresh(CAROL, "Keep", "two targets")
+    team, private = ids[(BOB, "Team")], ids[(BOB, "Private")]
+    grant(BOB, "Team", CAROL[0], "lris")
+    grant(BOB, "Private", CAROL[0], "lri")
+    try:
+        r = copy(CAROL, carol, bob, {"a": {"id": src,
+                                            "mailboxIds": {team: True, private: True}}})
+        made = r[0][1]["created"]["a"]
+        got = get(BOB, bob, made["id"])
+        assert got["mailboxIds"] == {team: True, private: True}, got
+        assert got["keywords"] == {} and made["keywords"] == {}, (got, made)
+        # Private without "i": nothing copied at all.
+        grant(BOB, "Private", CAROL[0], "lr")
+        before = emails_in(BOB, bob, team)
+        r = copy(CAROL, carol, bob, {"a": {"id": src,
+                                            "mailboxIds": {team: True, private: True}}})
+        assert r[0][1]["notCreated"]["a"]["type"] == "forbidden", r
+        assert emails_in(BOB, bob, team) == before, r
+    finally:
+        grant(BOB, "Team", CAROL[0], "")
+        grant(BOB, "Private", CAROL[0], "")
+
+
 def test_copy_between_two_shared_accounts():
     ids = setup()
     bob, dave = ids[BOB], ids[DAVE]
