@@ -26,7 +26,9 @@
  * DELETE of a mailbox drops its records (acl_drop_mailbox_txn, from
  * store_mailbox_ops.c), the removal of an account both the grants on its
  * mailboxes and the grants made to it (acl_drop_account_txn, from
- * store_admin.c). Backups copy every named database, these two with them
+ * store_admin.c). A change of a grant is told on the change feeds of the
+ * owner and the grantee once committed (acl_publish_grant).
+ * Backups copy every named database, these two with them
  * (store_backup.c). Schema 16 created both, empty (store.c).
  *
  * The plan this layer serves (IMAP, imap/): one resolver turns a client's
@@ -225,6 +227,33 @@ static int set_fn(struct store *st, MDB_txn *txn, void *arg)
 	return acl_put_txn(txn, st, c->owner, c->mailbox, c->grantee, c->now);
 }
 
+/*
+ * A grant on owner's mailbox changed: the change feeds of the owner and
+ * of the grantee are told, as a commit that changed them would be, the
+ * modseqs as they are (no message changed; store_metadata_set tells its
+ * entries the same way). The owner's: a session that selected the
+ * mailbox or watches it with NOTIFY reads its rights again at once (BYE
+ * when "r" went, new FLAGS and PERMANENTFLAGS, LIST \NonExistent when
+ * "l" went: imap_select_rights_check, imap_notify_check) instead of at
+ * the owner's next change. The grantee's: its NOTIFY learns of a mailbox
+ * that became visible although it follows no feed of that owner yet,
+ * and its JMAP push of the shared account. For "anyone" only the owner's
+ * is told: every account's would wake every session of the server; the
+ * others learn it at their next change or NOOP. Every feed subscriber
+ * takes an event without a message change as nothing new: IMAP syncs
+ * find nothing, JMAP push compares states; a CLI's publish reaches the
+ * server through store_xchg.c.
+ */
+static void acl_publish_grant(struct store *st, uint32_t owner, uint32_t grantee)
+{
+	uint64_t ms;
+
+	if (store_account_modseq(st, owner, &ms) == STORE_OK)
+		store_publish_change(st, owner, ms);
+	if (grantee != STORE_ACL_ANYONE && store_account_modseq(st, grantee, &ms) == STORE_OK)
+		store_publish_change(st, grantee, ms);
+}
+
 int store_acl_modify(struct store *st, uint32_t owner, uint32_t mailbox, uint32_t grantee,
 		     int mode, uint32_t rights, uint32_t *now_r)
 {
@@ -235,6 +264,8 @@ int store_acl_modify(struct store *st, uint32_t owner, uint32_t mailbox, uint32_
 	    (mode != STORE_ACL_REPLACE && mode != STORE_ACL_ADD && mode != STORE_ACL_REMOVE))
 		return STORE_EINVAL;
 	int rc = store_write(st, set_fn, &c);
+	if (rc == STORE_OK)
+		acl_publish_grant(st, owner, grantee);
 	if (rc == STORE_OK && now_r)
 		*now_r = c.now;
 	return rc;

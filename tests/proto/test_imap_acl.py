@@ -1268,3 +1268,82 @@ def test_acl_owner_deletes_or_revokes():
         assert typ == "NO" and b"[NONEXISTENT]" in data[0], data
         c2.logout()
         m.logout()
+
+
+def _idle(r, tag):
+    r.send(tag + " IDLE\r\n")
+    line = r.line()
+    assert line.startswith(b"+"), line
+
+
+def test_acl_grant_change_told_at_once():
+    """A grant change is told on the change feed when it commits, with no
+    other change after it: a NOTIFY session watching the shared subtree
+    gets LIST for a mailbox granted to it (through its own feed: it
+    follows no feed of that owner yet) and LIST \\NonExistent for one
+    taken away (through the owner's); a reader idling in the shared
+    mailbox gets its new FLAGS and PERMANENTFLAGS at SETACL, its BYE at
+    `tern acl del` (another process; the REST API and DELETEACL use the
+    same store call). The owner's own IDLE, woken by each, is told
+    nothing (no message changed, no modseq moved). Each line is waited
+    for with no later change that could bring it."""
+    with Server(accounts=[(BOB, BOB_PW), (CAROL, CAROL_PW)], imap=True) as s:
+        m = login(s)
+        if "ACL" not in caps(m):
+            m.logout()
+            return "skip"
+        for name in ("Team", "Secret"):
+            assert m.create(name)[0] == "OK"
+        assert m.append("Team", None, None, b"Subject: one\r\n\r\nx\r\n")[0] == "OK"
+
+        # bob idles in Team: the grant changes are nothing to him.
+        own = Raw(s)
+        own.sock.settimeout(60)
+        own.login()
+        cmd_raw(own, "s", "SELECT Team")
+        _idle(own, "i")
+
+        # Nothing of bob's is shared with carol yet: Secret becomes
+        # visible through her own feed, goes through bob's.
+        watcher = _notify_session(s)
+        u, t = cmd_raw(watcher, "n", "NOTIFY SET (SUBTREE Shared (MailboxName))")
+        assert t == b"n OK NOTIFY completed." and not u, (u, t)
+        assert cmd(m, "SETACL", "Secret", CAROL, "lr")[0] == "OK"
+        line = watcher.line()
+        assert re.fullmatch(rb'\* LIST \(\) "/" "?Shared/bob@example\.test/Secret"?', line), line
+        assert cmd(m, "DELETEACL", "Secret", CAROL)[0] == "OK"
+        line = watcher.line()
+        assert re.fullmatch(rb'\* LIST \(\\NonExistent\) "/" "?Shared/bob@example\.test/Secret"?',
+                            line), line
+        cmd_raw(watcher, "z", "LOGOUT")
+        watcher.close()
+
+        assert cmd(m, "SETACL", "Team", CAROL, "lrs")[0] == "OK"
+        reader = _notify_session(s)
+        u, t = cmd_raw(reader, "s", 'SELECT "Shared/bob@example.test/Team"')
+        assert t.startswith(b"s OK"), (u, t)
+        _idle(reader, "i")
+        # "w" added: told as new FLAGS/PERMANENTFLAGS, with no append.
+        assert cmd(m, "SETACL", "Team", CAROL, "+w")[0] == "OK"
+        seen = []
+        while b"PERMANENTFLAGS" not in (line := reader.line()):
+            seen.append(line)
+        assert b"\\Flagged" in line and not any(b"EXISTS" in x for x in seen), (line, seen)
+        # "r" taken away by `tern acl del` (another process): BYE.
+        s.cli("acl", "del", BOB, "Team", CAROL)
+        rest = []
+        try:
+            while not (line := reader.line()).startswith(b"* BYE"):
+                rest.append(line)
+        except EOFError as e:
+            raise AssertionError(("closed without BYE", rest, str(e)))
+        assert b"revoked" in line and not any(b"EXISTS" in x for x in rest), (line, rest)
+        assert s.wait_log("event=selected_mailbox_revoked", timeout=60)
+        reader.close()
+
+        # bob's IDLE: DONE ends it with nothing told in between.
+        own.send("DONE\r\n")
+        out = own.until_tag("i")
+        assert len(out) == 1 and out[0].startswith(b"i OK"), out
+        own.close()
+        m.logout()
