@@ -26,8 +26,10 @@
  * DELETE of a mailbox drops its records (acl_drop_mailbox_txn, from
  * store_mailbox_ops.c), the removal of an account both the grants on its
  * mailboxes and the grants made to it (acl_drop_account_txn, from
- * store_admin.c). A change of a grant is told on the change feeds of the
- * owner and the grantee once committed (acl_publish_grant).
+ * store_admin.c). A change of a grant takes, in its commit, the /private
+ * METADATA entries of a user left with no right on the mailbox
+ * (meta_drop_unentitled, store_metadata.c), and is told on the change
+ * feeds of the owner and the grantee once committed (acl_publish_grant).
  * Backups copy every named database, these two with them
  * (store_backup.c). Schema 16 created both, empty (store.c).
  *
@@ -224,7 +226,11 @@ static int set_fn(struct store *st, MDB_txn *txn, void *arg)
 	c->now = c->mode == STORE_ACL_ADD ? was | c->rights
 		 : c->mode == STORE_ACL_REMOVE ? was & ~c->rights
 					       : c->rights;
-	return acl_put_txn(txn, st, c->owner, c->mailbox, c->grantee, c->now);
+	if ((rc = acl_put_txn(txn, st, c->owner, c->mailbox, c->grantee, c->now)) != 0)
+		return rc;
+	/* A user left with no right loses its /private entries on the
+	 * mailbox in the same commit (store_metadata.c says why). */
+	return meta_drop_unentitled(txn, st, c->owner, c->mailbox);
 }
 
 /*

@@ -19,7 +19,9 @@
  * starts with, so they go with the mailbox and count against the owner's
  * limits (a user with rights on the mailbox can write its /shared ones
  * there anyway): key u32 owner, u32 mailbox, 0x01, u32 user, lower-case
- * name. The owner's walk (store_metadata_get) skips them.
+ * name. The owner's walk (store_metadata_get) skips them. They go when
+ * their user is left with no right on the mailbox (meta_drop_unentitled,
+ * from the grant's write in store_acl.c).
  */
 #include <string.h>
 
@@ -256,6 +258,54 @@ int store_metadata_get_one(struct store *st, uint32_t account, uint32_t mailbox,
 	if (rc == MDB_NOTFOUND)
 		return STORE_ENOTFOUND;
 	return rc == STORE_ETOOBIG ? rc : store_mdb_code(rc);
+}
+
+/*
+ * A grant changed on owner's mailbox (store_acl.c, in its write): the
+ * /private entries of each other user who now holds no right on it go.
+ * They sit in the owner's key space and count against the owner's limits
+ * (see the top), and their user can neither read nor remove them any
+ * more: kept, they would fill the owner's room for good, and a grant
+ * given again years later would bring them back. One range scan of the
+ * mailbox's other users' entries; a user who keeps a right is skipped
+ * with one seek past its entries.
+ */
+int meta_drop_unentitled(MDB_txn *txn, struct store *st, uint32_t owner, uint32_t mailbox)
+{
+	MDB_cursor *cur;
+	uint8_t seek[8 + OTHERS_HEAD + STORE_METADATA_NAME_MAX];
+	size_t seeklen = 9;
+	int rc = mdb_cursor_open(txn, st->db[DB_METADATA], &cur);
+
+	if (rc)
+		return rc;
+	be32_put(seek, owner);
+	be32_put(seek + 4, mailbox);
+	seek[8] = OTHERS_PRIVATE;
+	for (;;) {
+		MDB_val k = {seeklen, seek}, v;
+		if ((rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)) != 0)
+			break;
+		if (k.mv_size <= 8 + OTHERS_HEAD || memcmp(k.mv_data, seek, 9) != 0)
+			break;
+		uint32_t user = be32_get((const uint8_t *)k.mv_data + 9), rights;
+		if ((rc = acl_rights_txn(txn, st, user, owner, mailbox, &rights)) != 0)
+			break;
+		if (rights) { /* its entries stay: on to the next user's */
+			if (user == UINT32_MAX)
+				break;
+			be32_put(seek + 9, user + 1);
+			seeklen = 8 + OTHERS_HEAD;
+			continue;
+		}
+		/* The key is the next seek: what follows it comes next. */
+		memcpy(seek, k.mv_data, k.mv_size);
+		seeklen = k.mv_size;
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 int meta_drop_mailbox(MDB_txn *txn, struct store *st, uint32_t account, uint32_t mailbox)

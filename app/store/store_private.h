@@ -463,6 +463,10 @@ int sub_count(struct store *st, MDB_txn *txn, uint32_t account, size_t *n_r);
 /* Removes every METADATA entry of a mailbox (store_metadata.c): 0 or an
  * LMDB error. */
 int meta_drop_mailbox(MDB_txn *txn, struct store *st, uint32_t account, uint32_t mailbox);
+/* Removes the /private entries other users keep on owner's mailbox
+ * whose user holds no right on it now (store_metadata.c): 0 or an LMDB
+ * error. */
+int meta_drop_unentitled(MDB_txn *txn, struct store *st, uint32_t owner, uint32_t mailbox);
 
 /* ---- Access control lists (store_acl.c) ---- */
 /* store_mailbox_rights() inside txn: 0 or an LMDB error. */

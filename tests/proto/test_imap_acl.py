@@ -1347,3 +1347,57 @@ def test_acl_grant_change_told_at_once():
         assert len(out) == 1 and out[0].startswith(b"i OK"), out
         own.close()
         m.logout()
+
+
+def test_acl_revoked_grant_drops_private_metadata():
+    """A user that loses every right on a shared mailbox loses the
+    /private entries it set there, in the same commit: they are kept in
+    the owner's key space and count against the owner's limits (RFC 5464
+    §3.2 makes them the user's own), and the user could no longer see or
+    remove them. A grant given again does not bring them back. A user
+    that keeps a right (here "l" after "-rswipkxtea", or through
+    "anyone") keeps them; the owner's own /private entries and the
+    /shared ones stay."""
+    with Server(accounts=[(BOB, BOB_PW), (CAROL, CAROL_PW)], imap=True) as s:
+        m = login(s)
+        if "ACL" not in caps(m):
+            m.logout()
+            return "skip"
+        assert m.create("Team")[0] == "OK"
+        typ, text, _ = cmd(m, "SETMETADATA", "Team", '(/private/comment "bob" /shared/comment "t")')
+        assert typ == "OK", text
+        c = login(s, user=CAROL, pw=CAROL_PW)
+        shared = '"Shared/bob@example.test/Team"'
+
+        def carols():
+            typ, text, lines = cmd(c, "GETMETADATA", shared, "/private/comment")
+            assert typ == "OK", text
+            return lines
+
+        def set_carols():
+            typ, text, _ = cmd(c, "SETMETADATA", shared, '(/private/comment "carol")')
+            assert typ == "OK", text
+
+        assert cmd(m, "SETACL", "Team", CAROL, "lr")[0] == "OK"
+        set_carols()
+        # Rights reduced but not all gone: kept.
+        assert cmd(m, "SETACL", "Team", CAROL, "-r")[0] == "OK"
+        assert cmd(m, "SETACL", "Team", CAROL, "+r")[0] == "OK"
+        assert carols() == [b'Shared/bob@example.test/Team (/private/comment "carol")']
+        # Her own grant goes, "anyone" still gives her "lr": kept.
+        assert cmd(m, "SETACL", "Team", "anyone", "lr")[0] == "OK"
+        assert cmd(m, "DELETEACL", "Team", CAROL)[0] == "OK"
+        assert carols() == [b'Shared/bob@example.test/Team (/private/comment "carol")']
+        # Every right gone (anyone's too): hers go; given again, not back.
+        assert cmd(m, "DELETEACL", "Team", "anyone")[0] == "OK"
+        assert cmd(m, "SETACL", "Team", CAROL, "lr")[0] == "OK"
+        assert carols() == [b"Shared/bob@example.test/Team (/private/comment NIL)"]
+        # The same through `tern acl` (the same store call).
+        set_carols()
+        s.cli("acl", "set", BOB, "Team", CAROL, "-lr")
+        assert cmd(m, "SETACL", "Team", CAROL, "lr")[0] == "OK"
+        assert carols() == [b"Shared/bob@example.test/Team (/private/comment NIL)"]
+        typ, text, lines = cmd(m, "GETMETADATA", "Team", "(/private/comment /shared/comment)")
+        assert lines == [b'Team (/private/comment "bob" /shared/comment "t")'], lines
+        c.logout()
+        m.logout()
