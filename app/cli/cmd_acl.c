@@ -4,7 +4,9 @@
  * store_acl.c).
  *
  *   tern acl list OWNER [MAILBOX]               one line per grant:
- *                                               MAILBOX<TAB>IDENTIFIER<TAB>RIGHTS
+ *                                               MAILBOX<TAB>IDENTIFIER<TAB>RIGHTS,
+ *                                               each mailbox's led by its owner
+ *                                               with every right (as GETACL)
  *   tern acl set OWNER MAILBOX IDENTIFIER RIGHTS  as SETACL: RIGHTS replace the
  *                                               grant, +RIGHTS add, -RIGHTS take away
  *   tern acl del OWNER MAILBOX IDENTIFIER         removes the grant (DELETEACL)
@@ -64,7 +66,7 @@ static int acl_list(struct store *st, uint32_t owner, const char *mailbox)
 
 	if (mailbox && (rc = store_mailbox_find(st, owner, mailbox, &id)) != STORE_OK)
 		return rc;
-	return store_acl_list(st, owner, id, print_grant, &c);
+	return store_acl_entries(st, owner, id, print_grant, &c);
 }
 
 static int usage(void)

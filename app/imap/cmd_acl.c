@@ -191,8 +191,7 @@ static void cmd_getacl(struct imap_session *s, const struct imap_cmd *cmd)
 	buf_init(&o.b, 1u << 20);
 	buf_append_c(&o.b, "* ACL ");
 	imap_append_mailbox(&o.b, name);
-	getacl_each(&o, t.owner, t.mailbox, t.owner, STORE_ACL_ALL); /* implicit */
-	if (store_acl_list(imap_store, t.owner, t.mailbox, getacl_each, &o) != STORE_OK) {
+	if (store_acl_entries(imap_store, t.owner, t.mailbox, getacl_each, &o) != STORE_OK) {
 		buf_free(&o.b);
 		imap_tagged(s, "NO [SERVERBUG] Internal error.");
 		return;

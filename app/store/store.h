@@ -743,6 +743,12 @@ typedef void store_acl_cb(void *arg, uint32_t owner, uint32_t mailbox, uint32_t 
  * 0 on every mailbox of owner, by mailbox: STORE_OK or STORE_ETEMP. */
 int store_acl_list(struct store *st, uint32_t owner, uint32_t mailbox, store_acl_cb *cb,
 		   void *arg);
+/* The access control list as RFC 4314 GETACL shows it (IMAP GETACL and
+ * `tern acl list` alike): store_acl_list's grants, each mailbox's led by
+ * its owner with its implicit rights (grantee owner, STORE_ACL_ALL;
+ * RFC 4314 §2). With mailbox 0 only the mailboxes that have a grant. */
+int store_acl_entries(struct store *st, uint32_t owner, uint32_t mailbox, store_acl_cb *cb,
+		      void *arg);
 /* The other accounts' mailboxes account holds a right on, by (owner,
  * mailbox), each once with its rights (its grant and anyone's together;
  * grantee is account): STORE_OK, STORE_EINVAL for account 0, STORE_ETEMP. */

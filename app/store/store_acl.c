@@ -315,6 +315,38 @@ int store_acl_list(struct store *st, uint32_t owner, uint32_t mailbox, store_acl
 	return store_mdb_code(rc);
 }
 
+/* store_acl_entries(): the caller's callback, and the mailbox whose
+ * owner line went out last. */
+struct entries_ctx {
+	store_acl_cb *cb;
+	void *arg;
+	uint32_t told; /* 0: none yet */
+};
+
+static void entries_each(void *arg, uint32_t owner, uint32_t mailbox, uint32_t grantee,
+			 uint32_t rights)
+{
+	struct entries_ctx *e = arg;
+
+	if (e->told != mailbox) {
+		e->cb(e->arg, owner, mailbox, owner, STORE_ACL_ALL);
+		e->told = mailbox;
+	}
+	e->cb(e->arg, owner, mailbox, grantee, rights);
+}
+
+int store_acl_entries(struct store *st, uint32_t owner, uint32_t mailbox, store_acl_cb *cb,
+		      void *arg)
+{
+	struct entries_ctx e = {cb, arg, 0};
+
+	if (mailbox) { /* the owner even when nothing is granted */
+		cb(arg, owner, mailbox, owner, STORE_ACL_ALL);
+		e.told = mailbox;
+	}
+	return store_acl_list(st, owner, mailbox, entries_each, &e);
+}
+
 /* One reverse scan: the next (owner, mailbox, rights) of grantee's
  * records from the cursor's position (MDB_NOTFOUND at the end). */
 struct rev_scan {

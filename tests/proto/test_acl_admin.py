@@ -62,8 +62,11 @@ def test_cli_grant_seen_by_the_grantee():
         assert carol.append('"%s"' % SHARED, None, None, b"Subject: from carol\r\n\r\nx\r\n")[0] == "OK"
         assert untagged(owner, "GETACL", "Team") == [
             b'Team "bob@example.test" "lrswipkxteacd" "carol@example.test" "lri"']
+        # tern acl list shows what GETACL does: the owner's implicit
+        # rights first (RFC 4314 section 2), then the grants.
         r = s.cli("acl", "list", BOB, "Team")
-        assert r.stdout == b"Team\tcarol@example.test\tlri\n", r.stdout
+        assert r.stdout == b"Team\tbob@example.test\tlrswipkxteacd\nTeam\tcarol@example.test\tlri\n", \
+            r.stdout
 
         # Removed: gone from the grantee's list, and its name answers as
         # a mailbox that does not exist (RFC 4314 section 6).
@@ -74,6 +77,8 @@ def test_cli_grant_seen_by_the_grantee():
         typ, data = carol.select('"%s"' % SHARED)
         assert typ == "NO" and b"NONEXISTENT" in data[0], data
         assert untagged(owner, "GETACL", "Team") == [b'Team "bob@example.test" "lrswipkxteacd"']
+        r = s.cli("acl", "list", BOB, "Team")
+        assert r.stdout == b"Team\tbob@example.test\tlrswipkxteacd\n", r.stdout
         carol.logout()
         owner.logout()
 
@@ -172,7 +177,7 @@ def test_rest_grants():
         st, _, body = a.call("GET", "/accounts/%s/shared" % CAROL)
         assert st == 200 and [m["name"] for m in body["mailboxes"]] == ["Shared/%s/INBOX" % BOB], body
         r = s.cli("acl", "list", BOB)
-        assert r.stdout == b"INBOX\tanyone\tl\n", r.stdout
+        assert r.stdout == b"INBOX\tbob@example.test\tlrswipkxteacd\nINBOX\tanyone\tl\n", r.stdout
         carol.logout()
         owner.logout()
 

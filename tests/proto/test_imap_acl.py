@@ -120,7 +120,8 @@ def test_acl_commands_and_refusals():
         typ, text, _ = cmd(m, "SETACL", "Nothing", CAROL, "lr")
         assert typ == "NO" and b"[NONEXISTENT]" in text, text
         r = s.cli("acl", "list", BOB)
-        assert r.stdout == b"Team\tanyone\tl\nTeam\tcarol@example.test\tlrwted\n", r.stdout
+        assert r.stdout == (b"Team\tbob@example.test\tlrswipkxteacd\nTeam\tanyone\tl\n"
+                            b"Team\tcarol@example.test\tlrwted\n"), r.stdout
 
         # The grantee: its rights; "l" without "a" is NOPERM to GETACL;
         # not granted is the same NONEXISTENT as not there at all.
