@@ -822,19 +822,34 @@ static int actor_rights(MDB_txn *txn, struct store *st, const struct op_ctx *c,
 	return acl_rights_txn(txn, st, c->actor, c->account, m->id, rights_r);
 }
 
-/* The closest existing mailbox above name, else INBOX: the one whose "k"
- * lets a new name be made and whose grants the new mailboxes take. */
-static struct mbx *closest_parent(struct store *st, const struct mbx_ix *ix, struct mbx *v,
-				  size_t n, const char *name)
+/*
+ * The closest mailbox above name that c->actor may see ("l"), else INBOX:
+ * the one whose "k" lets a new name be made and whose grants the new
+ * mailboxes take. One it may not see is passed over as if it were not
+ * there (RFC 4314 §6): were it the parent, a NOPERM where a name under a
+ * mailbox that does not exist gets OK would tell that it exists (Cyrus
+ * and Dovecot take the closest existing one, and tell). 0 with *p_r
+ * (NULL when the owner has no INBOX), or an LMDB error.
+ */
+static int closest_parent(MDB_txn *txn, struct store *st, const struct op_ctx *c,
+			  const struct mbx_ix *ix, struct mbx *v, size_t n, const char *name,
+			  struct mbx **p_r)
 {
 	for (size_t end = strlen(name); end > 0; end--) {
 		if (name[end - 1] != '/')
 			continue;
 		struct mbx *p = find(st, ix, v, n, name, end - 1);
-		if (p)
-			return p;
+		uint32_t r;
+		int rc;
+		if (!p)
+			continue;
+		if ((rc = actor_rights(txn, st, c, p, &r)) != 0)
+			return rc;
+		if (r & STORE_ACL_L)
+			return *p_r = p, 0;
 	}
-	return find(st, ix, v, n, "INBOX", 5);
+	*p_r = find(st, ix, v, n, "INBOX", 5);
+	return 0;
 }
 
 /* Checks whether c->actor may make name (a create, a rename's new name;
@@ -850,12 +865,18 @@ static int actor_may_make(MDB_txn *txn, struct store *st, const struct op_ctx *c
 	struct mbx *t = find(st, ix, v, n, name, strlen(name));
 
 	if (t && t != self) {
-		/* There: told only to one that may see it (RFC 4314 §6). */
+		/* There: told only to one that may see it (RFC 4314 §6);
+		 * one that may not gets NOPERM, as Cyrus answers, what a
+		 * name it may not make gets. With "k" on the parent that
+		 * still differs from the OK a free name gets: the name is
+		 * taken, and no answer can hide that. */
 		if ((rc = actor_rights(txn, st, c, t, &r)) != 0)
 			return rc;
 		return (r & STORE_ACL_L) ? STORE_EEXIST : STORE_EACCES;
 	}
-	struct mbx *p = closest_parent(st, ix, v, n, name);
+	struct mbx *p;
+	if ((rc = closest_parent(txn, st, c, ix, v, n, name, &p)) != 0)
+		return rc;
 	if (!p)
 		return STORE_EACCES;
 	if ((rc = actor_rights(txn, st, c, p, &r)) != 0)

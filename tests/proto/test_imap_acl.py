@@ -1402,3 +1402,98 @@ def test_acl_revoked_grant_drops_private_metadata():
         assert lines == [b'Team (/private/comment "bob" /shared/comment "t")'], lines
         c.logout()
         m.logout()
+
+
+def test_acl_invisible_mailbox_answers_as_absent():
+    """RFC 4314 §6: a mailbox the user may not look up ("l") is answered
+    as one that does not exist, by every command that names it: a name
+    that is there without "l" (no right, or "wkxte") gets the very answer
+    a name that is not there gets, whether the command looks it up
+    (DELETE, RENAME's old name, SELECT, EXAMINE, STATUS, the ACL
+    commands, GETMETADATA, SETMETADATA, GETQUOTAROOT, APPEND, COPY, MOVE;
+    only MYRIGHTS shows rights held, as RFC 4314 §4 asks "any right")
+    or makes it (CREATE, RENAME's new name, NOPERM without "k"). A
+    mailbox it may not see is not the parent whose "k" a new name needs
+    either: under it, CREATE and RENAME succeed as they do under a name
+    that is not there (the new mailbox takes the grants of the parent
+    that gave "k"). Left as it is: a name that is there, not seen, with
+    "k" on its parent gets NOPERM where a free name gets OK (the name is
+    taken; Cyrus answers the same)."""
+    with Server(accounts=[(BOB, BOB_PW), (CAROL, CAROL_PW)], imap=True) as s:
+        m = login(s)
+        if "ACL" not in caps(m):
+            m.logout()
+            return "skip"
+        for name in ("Team", "Team/Hidden", "Vis"):
+            assert m.create(name)[0] == "OK"
+        assert m.append("Team/Hidden", None, None, b"Subject: h\r\n\r\nhidden\r\n")[0] == "OK"
+        assert cmd(m, "SETACL", "Team", CAROL, "lr")[0] == "OK"
+        assert cmd(m, "SETACL", "Vis", CAROL, "lrx")[0] == "OK"
+        c = login(s, user=CAROL, pw=CAROL_PW)
+        assert c.create("Mine")[0] == "OK"
+        assert c.append("Mine", None, None, b"Subject: y\r\n\r\nmine\r\n")[0] == "OK"
+        pre = "Shared/bob@example.test/"
+        for n in ("GETQUOTAROOT",):
+            imaplib.Commands.setdefault(n, ("AUTH", "SELECTED"))
+
+        def answers(name):
+            """Each command's answer on pre + name, the name cut out."""
+            q = '"%s%s"' % (pre, name)
+            out = []
+            for verb, args in (("CREATE", (q,)), ("DELETE", (q,)),
+                               ("RENAME", (q, '"%sTeam/Zz"' % pre)),
+                               ("RENAME", ('"%sVis"' % pre, q)),
+                               ("SELECT", (q,)), ("EXAMINE", (q,)),
+                               ("STATUS", (q, "(MESSAGES)")), ("GETACL", (q,)),
+                               ("MYRIGHTS", (q,)), ("LISTRIGHTS", (q, CAROL)),
+                               ("SETACL", (q, CAROL, "l")), ("DELETEACL", (q, CAROL)),
+                               ("GETMETADATA", (q, "/shared/comment")),
+                               ("SETMETADATA", (q, '(/private/comment "c")')),
+                               ("GETQUOTAROOT", (q,))):
+                typ, text, _ = cmd(c, verb, *args)
+                out.append((verb, typ, text.replace(name.encode(), b"NAME")))
+            typ, dat = c.append(q, None, None, b"Subject: z\r\n\r\nz\r\n")
+            out.append(("APPEND", typ, dat[-1].replace(name.encode(), b"NAME")))
+            assert c.select("Mine")[0] == "OK"
+            for verb in ("COPY", "MOVE"):
+                typ, text, _ = cmd(c, verb, "1", q)
+                out.append((verb, typ, text.replace(name.encode(), b"NAME")))
+            c.close()
+            return out
+
+        for rights in ("", "wkxte"):
+            if rights:
+                assert cmd(m, "SETACL", "Team/Hidden", CAROL, rights)[0] == "OK"
+            hidden, absent = answers("Team/Hidden"), answers("Team/Absent")
+            if rights:  # MYRIGHTS shows any right held (RFC 4314 §4)
+                assert hidden[8] == ("MYRIGHTS", "OK", b"Myrights completed."), hidden
+                del hidden[8], absent[8]
+            assert hidden == absent, (rights, [(h, a) for h, a in zip(hidden, absent) if h != a])
+            assert all(typ == "NO" for _, typ, _ in hidden), hidden
+            assert hidden[0][2] == b"[NOPERM] Permission denied.", hidden
+            assert b"[NONEXISTENT]" in hidden[1][2], hidden
+        assert m.status("Team/Hidden", "(MESSAGES)")[1] == [b"Team/Hidden (MESSAGES 1)"]
+        bobs = _names(m.list('""', "*")[1])
+        assert "Team/Hidden" in bobs and "Vis" in bobs and not any(
+            "Absent" in x or "Zz" in x for x in bobs), bobs
+
+        # With "k" on Team: under Team/Hidden (no right of hers) as under
+        # a name not there.
+        assert cmd(m, "DELETEACL", "Team/Hidden", CAROL)[0] == "OK"
+        assert cmd(m, "SETACL", "Team", CAROL, "lrk")[0] == "OK"
+        for name in ("Team/Hidden/New", "Team/Absent/New"):
+            typ, text, _ = cmd(c, "CREATE", '"%s%s"' % (pre, name))
+            assert typ == "OK", (name, text)
+            typ, _, mine = cmd(c, "MYRIGHTS", '"%s%s"' % (pre, name))
+            assert mine == [('%s%s "lrkc"' % (pre, name)).encode()], mine
+        assert cmd(m, "SETACL", "Team/Absent/New", CAROL, "+x")[0] == "OK"
+        typ, text, _ = cmd(c, "RENAME", '"%sTeam/Absent/New"' % pre, '"%sTeam/Hidden/Moved"' % pre)
+        assert typ == "OK", text
+        bobs = sorted(_names(m.list('""', "Team/Hidden/*")[1]))
+        assert bobs == ["Team/Hidden/Moved", "Team/Hidden/New"], bobs
+        hers = [x for x in _names(c.list('""', "*")[1]) if x.startswith(pre)]
+        assert pre + "Team/Hidden/New" in hers and pre + "Team/Hidden/Moved" in hers, hers
+        typ, text, _ = cmd(c, "STATUS", '"%sTeam/Hidden"' % pre, "(MESSAGES)")
+        assert typ == "NO" and b"[NONEXISTENT]" in text, text
+        c.logout()
+        m.logout()
