@@ -131,7 +131,7 @@ int cli_acl_run(const struct config *cfg, int argc, char **argv)
 			argv[1], argv[2]);
 		goto out;
 	}
-	r = store_acl_modify(st, owner, mailbox, grantee, mode, rights, &now);
+	r = store_acl_modify_by(st, 0, owner, mailbox, grantee, mode, rights, &now);
 	if (r == STORE_OK) {
 		char letters[16];
 		store_acl_rights_format(now, letters, sizeof letters);

@@ -181,7 +181,7 @@ void api_acl_put(struct http_ctx *x)
 	if (!name || !who || mailbox_of(x, owner, name, &mailbox) < 0 ||
 	    grantee_of(x, owner, who, &grantee) < 0)
 		return;
-	int rc = store_acl_modify(http_store, owner, mailbox, grantee, mode, rights, &now);
+	int rc = store_acl_modify_by(http_store, 0, owner, mailbox, grantee, mode, rights, &now);
 	if (rc != STORE_OK) {
 		http_store_problem(x, rc, rc == STORE_ENOTFOUND ? "the mailbox or the account is gone"
 								: "store error, see the log");

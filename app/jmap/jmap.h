@@ -74,6 +74,8 @@ struct spool;
 #define JMAP_CAP_BLOB "urn:ietf:params:jmap:blob"
 #define JMAP_CAP_SIEVE "urn:ietf:params:jmap:sieve" /* RFC 9661 */
 #define JMAP_CAP_MDN "urn:ietf:params:jmap:mdn"     /* RFC 9007 */
+#define JMAP_CAP_PRINCIPALS "urn:ietf:params:jmap:principals" /* RFC 9670 */
+#define JMAP_CAP_PRINCIPALS_OWNER "urn:ietf:params:jmap:principals:owner"
 
 /*
  * Writes the session resource (RFC 8620 §2) of account (its address
@@ -149,9 +151,10 @@ int jmap_shared_accounts(struct store *st, uint32_t user, struct jmap_shared_acc
 #define JMAP_TYPE_SIEVE 64u
 #define JMAP_TYPE_VACATION 128u
 #define JMAP_TYPE_QUOTA 256u
+#define JMAP_TYPE_SHARENOTE 512u /* ShareNotification (RFC 9670 §5) */
 #define JMAP_TYPES_MAIL 15u
-#define JMAP_TYPES_OWN 496u
-#define JMAP_TYPES_ALL 511u
+#define JMAP_TYPES_OWN 1008u
+#define JMAP_TYPES_ALL 1023u
 /* The mask of a types list: "*" (all) or comma-separated type names;
  * names this server has no push for are ignored (0 when none is known). */
 unsigned jmap_push_types(const char *s);
@@ -170,12 +173,12 @@ int jmap_push_changed_many(struct store *st, uint32_t account, const uint64_t *s
 			   unsigned *types_r, uint64_t *upto_r);
 /*
  * The states of the JMAP_TYPES_OWN types (Identity, EmailSubmission,
- * SieveScript, VacationResponse, Quota): each the state its /get answers
+ * SieveScript, VacationResponse, Quota, ShareNotification): each the state its /get answers
  * who now, "" for a type not in mask or that who cannot read. Runs those
  * /get calls (store reads; a snapshot write when one changed,
  * jmap_typestate.h). 0, or -1 when none could be read.
  */
-#define JMAP_PUSH_OWN_N 5
+#define JMAP_PUSH_OWN_N 6
 struct jmap_push_own {
 	char state[JMAP_PUSH_OWN_N][48];
 };

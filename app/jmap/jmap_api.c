@@ -217,6 +217,9 @@ static const struct {
     {JMAP_CAP_QUOTA, JMAP_USING_QUOTA},
     {JMAP_CAP_BLOB, JMAP_USING_BLOB},
     {JMAP_CAP_MDN, JMAP_USING_MDN},
+    {JMAP_CAP_PRINCIPALS, JMAP_USING_PRINCIPALS},
+    /* An account capability (RFC 9670 §2.1) no method needs. */
+    {JMAP_CAP_PRINCIPALS_OWNER, 0},
 };
 
 /* "using": 0, or -1 with the problem written (the unknown one named). */

@@ -20,7 +20,7 @@
 
 static const char *const props[] = {
     "id", "name", "parentId", "role", "sortOrder", "totalEmails", "unreadEmails",
-    "totalThreads", "unreadThreads", "myRights", "isSubscribed",
+    "totalThreads", "unreadThreads", "myRights", "isSubscribed", "shareWith",
 };
 #define NPROPS (sizeof props / sizeof props[0])
 
@@ -33,7 +33,8 @@ static int has(uint32_t rights, uint32_t need)
 /*
  * RFC 8621 §2's table of IMAP rights: mayReadItems "lr", mayRemoveItems
  * "te" (both required), maySetSeen "s", maySetKeywords "w", mayAddItems
- * "i", mayCreateChild "k", mayRename and mayDelete "x", maySubmit "p".
+ * "i", mayCreateChild "k", mayRename and mayDelete "x", maySubmit "p";
+ * RFC 9670 §4's mayShare "a".
  * The inbox is never renamed nor deleted, whoever asks.
  */
 void jmap_mailbox_w_rights(struct jw *w, const struct jmap_mailbox *b)
@@ -51,6 +52,7 @@ void jmap_mailbox_w_rights(struct jw *w, const struct jmap_mailbox *b)
 	jw_kbool(w, "mayRename", !inbox && has(r, STORE_ACL_X));
 	jw_kbool(w, "mayDelete", !inbox && has(r, STORE_ACL_X));
 	jw_kbool(w, "maySubmit", has(r, STORE_ACL_P));
+	jw_kbool(w, "mayShare", has(r, STORE_ACL_A)); /* RFC 9670 §4 */
 	jw_obj_end(w);
 }
 
@@ -83,6 +85,7 @@ static void write_mailbox(struct jw *w, const struct jmap_mailbox *b, unsigned w
 		case 8: jw_uint(w, b->unread_threads); break;
 		case 9: jmap_mailbox_w_rights(w, b); break;
 		case 10: jw_bool(w, b->subscribed); break;
+		case 11: jmap_mailbox_w_share_with(w, b); break;
 		}
 	}
 	jw_obj_end(w);
@@ -125,7 +128,8 @@ void jmap_mailbox_get(struct jmap_call *c)
 	/* The state first: a change between it and the read shows again. */
 	if (jmap_state(c, state) < 0)
 		return;
-	if (jmap_mailboxes_view(c->r, &m) < 0) {
+	if (jmap_mailboxes_view(c->r, &m) < 0 ||
+	    ((want & (1u << 11)) && jmap_mailbox_share_load(c->r, &m) < 0)) {
 		jmap_error(c, "serverFail", "the store could not be read");
 		return;
 	}

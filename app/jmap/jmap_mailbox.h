@@ -22,6 +22,15 @@ struct jmap_mailbox {
 	uint32_t total, unread, threads, unread_threads; /* RFC 8621 §2 counts */
 	uint32_t sort_order;
 	uint32_t rights; /* the user's STORE_ACL_* (every one in its own account) */
+	/* Its grants, for shareWith (jmap_mailbox_share.c): loaded by
+	 * jmap_mailbox_share_load, share_loaded 0 before (shareWith null). */
+	const struct jmap_share_with *share;
+	size_t nshare;
+	int share_loaded;
+};
+/* One grant of a mailbox to an account (not "anyone"). */
+struct jmap_share_with {
+	uint32_t mailbox, grantee, rights;
 };
 
 struct jmap_mailboxes {
@@ -53,5 +62,39 @@ const struct json_value *jmap_mailbox_json(struct arena *a, const struct jmap_ma
 /* Writes b's myRights object (RFC 8621 §2, from b->rights) to w
  * (jmap_mailbox.c). */
 void jmap_mailbox_w_rights(struct jw *w, const struct jmap_mailbox *b);
+
+/*
+ * ---- Sharing a mailbox (RFC 9670 §4, jmap_mailbox_share.c) ----
+ * _load fills every mailbox's grants where the user holds "a" (one scan
+ * of the owner's grants): 0 or -1 (store error). _w_share_with writes
+ * b's shareWith: principal id -> rights, or null without "a" or before
+ * the load.
+ */
+int jmap_mailbox_share_load(const struct jmap_request *r, struct jmap_mailboxes *m);
+void jmap_mailbox_w_share_with(struct jw *w, const struct jmap_mailbox *b);
+/*
+ * A Mailbox/set update's shareWith members ("shareWith", "shareWith/P…"
+ * and "shareWith/P…/mayX"): _take checks them (forbidden without "a",
+ * invalidProperties for a bad one) into sc, *rest_r the patch without
+ * them (patch itself when it has none); 0, or -1 with e set and nothing
+ * written. _apply writes sc's grants through the store after the rest of
+ * the update succeeded: 0, or -1 with e set.
+ */
+struct jmap_set_err;
+struct jmap_call;
+struct jmap_share_op {
+	uint32_t grantee;
+	int mode; /* STORE_ACL_REPLACE, _ADD, _REMOVE */
+	uint32_t rights;
+};
+struct jmap_share_change {
+	struct jmap_share_op *op;
+	size_t n, cap;
+};
+int jmap_mailbox_share_take(struct jmap_call *c, const struct jmap_mailbox *b,
+			    const struct json_value *patch, const struct json_value **rest_r,
+			    struct jmap_share_change *sc, struct jmap_set_err *e);
+int jmap_mailbox_share_apply(struct jmap_call *c, const struct jmap_mailbox *b,
+			     const struct jmap_share_change *sc, struct jmap_set_err *e);
 
 #endif

@@ -279,6 +279,13 @@ static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, struct jmap
 		*e = err_of("invalidPatch", NULL, NULL);
 		return -1;
 	}
+	/* shareWith (RFC 9670 §4): checked here, written last. */
+	struct jmap_share_change share;
+	struct jmap_set_err se;
+	if (jmap_mailbox_share_take(c, b, patch, &patch, &share, &se) < 0) {
+		*e = err_of(se.type, se.desc, se.prop);
+		return -1;
+	}
 	if (patch_paths_check(c, patch, e) < 0)
 		return -1;
 	for (const struct json_value *p = patch->first; p; p = p->next) {
@@ -378,6 +385,10 @@ static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, struct jmap
 		b->subscribed = sub->boolean;
 	if (order)
 		b->sort_order = sort_order_of(order);
+	if (jmap_mailbox_share_apply(c, b, &share, &se) < 0) {
+		*e = err_of(se.type, se.desc, se.prop);
+		return -1;
+	}
 	return renamed;
 }
 

@@ -56,6 +56,16 @@ static const struct jmap_method methods[] = {
     {"SieveScript/validate", JMAP_USING_SIEVE, jmap_sieve_validate, 0},
     {"MDN/send", JMAP_USING_MDN, jmap_mdn_send, 0},
     {"MDN/parse", JMAP_USING_MDN, jmap_mdn_parse, 0},
+    {"Principal/get", JMAP_USING_PRINCIPALS, jmap_principal_get, 0},
+    {"Principal/changes", JMAP_USING_PRINCIPALS, jmap_principal_changes, 0},
+    {"Principal/query", JMAP_USING_PRINCIPALS, jmap_principal_query, 0},
+    {"Principal/queryChanges", JMAP_USING_PRINCIPALS, jmap_principal_query_changes, 0},
+    {"Principal/set", JMAP_USING_PRINCIPALS, jmap_principal_set, 0},
+    {"ShareNotification/get", JMAP_USING_PRINCIPALS, jmap_sharenote_get, 0},
+    {"ShareNotification/changes", JMAP_USING_PRINCIPALS, jmap_sharenote_changes, 0},
+    {"ShareNotification/query", JMAP_USING_PRINCIPALS, jmap_sharenote_query, 0},
+    {"ShareNotification/queryChanges", JMAP_USING_PRINCIPALS, jmap_sharenote_query_changes, 0},
+    {"ShareNotification/set", JMAP_USING_PRINCIPALS, jmap_sharenote_set, 0},
 };
 
 const struct jmap_method *jmap_method_find(const char *name)

@@ -87,6 +87,7 @@ struct jmap_request {
 #define JMAP_USING_BLOB 32u
 #define JMAP_USING_SIEVE 64u
 #define JMAP_USING_MDN 128u
+#define JMAP_USING_PRINCIPALS 256u
 
 struct jmap_call {
 	struct jmap_request *r;
@@ -618,6 +619,25 @@ int jmap_account_may_send(struct jmap_request *r, const char *addr);
  * address a client gives: the envelope's, an Identity's replyTo and bcc. */
 int jmap_addr_valid(const char *addr, size_t len);
 
+/*
+ * ---- Sharing (RFC 9670): rights objects and principal ids
+ * (jmap_mailbox_share.c) ----
+ * A rights object has myRights' names (RFC 8621 §2) and mayShare, mapped
+ * to STORE_ACL_* as myRights is. _bits: the letters of one name, 0 for a
+ * name that is none. _of: an object of such names with boolean values
+ * into *rights_r (left-out names false): 0, or -1 when it is not one.
+ */
+uint32_t jmap_share_right_bits(const char *name);
+void jmap_w_share_rights(struct jw *w, uint32_t rights);
+int jmap_share_rights_of(const struct json_value *o, uint32_t *rights_r);
+/* A Principal's id: "P" and the account's number as 8 hex digits. */
+void jmap_w_principal_id(struct jw *w, uint32_t account);
+/* The user's Account object (RFC 8620 §2) for account id (the user's
+ * own or one shared with it, with that share's union of rights) as the
+ * session lists it (jmap_session.c); name is the owner's address. */
+void jmap_w_account_object(struct jw *w, uint32_t user, uint32_t id, const char *name,
+			   uint32_t rights);
+
 /* ---- methods ---- */
 void jmap_core_echo(struct jmap_call *c);
 void jmap_mailbox_get(struct jmap_call *c);
@@ -671,5 +691,15 @@ void jmap_sieve_set(struct jmap_call *c);
 void jmap_sieve_validate(struct jmap_call *c);
 void jmap_mdn_send(struct jmap_call *c);
 void jmap_mdn_parse(struct jmap_call *c);
+void jmap_principal_get(struct jmap_call *c);
+void jmap_principal_changes(struct jmap_call *c);
+void jmap_principal_query(struct jmap_call *c);
+void jmap_principal_query_changes(struct jmap_call *c);
+void jmap_principal_set(struct jmap_call *c);
+void jmap_sharenote_get(struct jmap_call *c);
+void jmap_sharenote_changes(struct jmap_call *c);
+void jmap_sharenote_query(struct jmap_call *c);
+void jmap_sharenote_query_changes(struct jmap_call *c);
+void jmap_sharenote_set(struct jmap_call *c);
 
 #endif

@@ -11,8 +11,8 @@
  * each with the modseq of the last change seen. An email's change also
  * changes its mailboxes' counts (Mailbox state) and its thread (Thread
  * state); a new email is an EmailDelivery too (RFC 8621 §1.5: clients
- * alert on it). Identity, EmailSubmission, SieveScript, VacationResponse
- * and Quota have states of their own (jmap_typestate.c, jmap_quota.c):
+ * alert on it). Identity, EmailSubmission, SieveScript, VacationResponse,
+ * Quota and ShareNotification have states of their own (jmap_typestate.c, jmap_quota.c):
  * the transport keeps the ones it last told and asks their /get for the
  * ones now (jmap_push_own_states) at each notification; a JMAP write
  * that moves one of them notifies (jmap_typestate.c).
@@ -21,7 +21,8 @@
  * kind in one place: a Sieve script's write (store_sieve.c), an alias
  * added or removed (its local targets' Identity) and a new quota limit
  * (store_admin.c), the queue's update of what an account sent (its
- * EmailSubmission's deliveryStatus: queue_sched.c). A `tern` command
+ * EmailSubmission's deliveryStatus: queue_sched.c), a grant's change
+ * (the grantee's ShareNotification: store_acl.c). A `tern` command
  * run while the server runs is another process: its publications are
  * noted in the store and published by the server within about a second
  * (store/store_xchg.c).
@@ -51,6 +52,7 @@ static const struct {
     {"SieveScript", JMAP_TYPE_SIEVE},
     {"VacationResponse", JMAP_TYPE_VACATION},
     {"Quota", JMAP_TYPE_QUOTA},
+    {"ShareNotification", JMAP_TYPE_SHARENOTE},
 };
 
 /* The own-state types in struct jmap_push_own's order, and the
@@ -64,7 +66,10 @@ static const struct {
     {JMAP_TYPE_SIEVE, "SieveScript/get", JMAP_CAP_SIEVE},
     {JMAP_TYPE_VACATION, "VacationResponse/get", JMAP_CAP_VACATION},
     {JMAP_TYPE_QUOTA, "Quota/get", JMAP_CAP_QUOTA},
+    {JMAP_TYPE_SHARENOTE, "ShareNotification/get", JMAP_CAP_PRINCIPALS},
 };
+/* Quota's place in own[] (its state is read differently, below). */
+#define OWN_QUOTA 4
 
 unsigned jmap_push_types(const char *s)
 {
@@ -271,7 +276,7 @@ int jmap_push_own_states(struct store *st, const struct jmap_who *who, unsigned 
 						*list = json_get(args, "list");
 			/* Quota's state moves with the modseq; an account without a
 			 * quota has no object it could be about. */
-			if (id->str[0] - '0' == JMAP_PUSH_OWN_N - 1 &&
+			if (id->str[0] - '0' == OWN_QUOTA &&
 			    (!list || list->type != JSON_ARRAY || !list->count))
 				continue;
 			if (state && state->type == JSON_STRING && state->len < sizeof out->state[0]) {

@@ -95,6 +95,116 @@ static void sieve_account_capability(struct jw *w)
 	jw_obj_end(w);
 }
 
+/* RFC 9670 §2.1: whose account it is, a Principal of the user's own
+ * account (where Principal/get answers). */
+static void principals_owner_capability(struct jw *w, uint32_t user, uint32_t owner)
+{
+	char id[16];
+
+	snprintf(id, sizeof id, "A%08x", user);
+	jw_key(w, JMAP_CAP_PRINCIPALS_OWNER);
+	jw_obj_begin(w);
+	jw_kstr(w, "accountIdForPrincipal", id);
+	jw_key(w, "principalId");
+	jmap_w_principal_id(w, owner);
+	jw_obj_end(w);
+}
+
+void jmap_w_account_object(struct jw *w, uint32_t user, uint32_t id, const char *name,
+			   uint32_t rights)
+{
+	if (id != user) {
+		/* Another user's: the mail capability alone (the methods
+		 * that work there: jmap_methods.c's JMAP_M_SHARED). */
+		jw_obj_begin(w);
+		jw_kstr(w, "name", name);
+		jw_kbool(w, "isPersonal", 0);
+		jw_kbool(w, "isReadOnly", jmap_shared_read_only(rights));
+		jw_key(w, "accountCapabilities");
+		jw_obj_begin(w);
+		jw_key(w, JMAP_CAP_CORE);
+		jw_obj_begin(w);
+		jw_obj_end(w);
+		jw_key(w, JMAP_CAP_MAIL);
+		mail_account_capability(w);
+		principals_owner_capability(w, user, id);
+		jw_obj_end(w);
+		jw_obj_end(w);
+		return;
+	}
+	jw_obj_begin(w);
+	jw_kstr(w, "name", name);
+	jw_kbool(w, "isPersonal", 1);
+	jw_kbool(w, "isReadOnly", 0);
+	jw_key(w, "accountCapabilities");
+	jw_obj_begin(w);
+	jw_key(w, JMAP_CAP_CORE);
+	jw_obj_begin(w);
+	jw_obj_end(w);
+	jw_key(w, JMAP_CAP_MAIL);
+	mail_account_capability(w);
+	/* RFC 8621 §1.3.2: no delayed sending (the queue holds nothing
+	 * back); the SMTP extensions whose parameters EmailSubmission's
+	 * envelope may carry to the queue (jmap_submission.c). */
+	jw_key(w, JMAP_CAP_SUBMISSION);
+	jw_obj_begin(w);
+	jw_kint(w, "maxDelayedSend", 0);
+	jw_key(w, "submissionExtensions");
+	jw_obj_begin(w);
+	/* Each with its EHLO arguments (smtp_session.c's EHLO reply). */
+	static const struct {
+		const char *name, *arg;
+	} exts[] = {{"8BITMIME", NULL}, {"DSN", NULL},        {"MT-PRIORITY", "MIXER"},
+		    {"REQUIRETLS", NULL}, {"SMTPUTF8", NULL}};
+	for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
+		jw_key(w, exts[i].name);
+		jw_arr_begin(w);
+		if (exts[i].arg)
+			jw_str(w, exts[i].arg);
+		jw_arr_end(w);
+	}
+	jw_obj_end(w);
+	jw_obj_end(w);
+	jw_key(w, JMAP_CAP_VACATION);
+	jw_obj_begin(w);
+	jw_obj_end(w);
+	jw_key(w, JMAP_CAP_QUOTA);
+	jw_obj_begin(w);
+	jw_obj_end(w);
+	/* RFC 9404 §4.1. */
+	jw_key(w, JMAP_CAP_BLOB);
+	jw_obj_begin(w);
+	jw_kint(w, "maxSizeBlobSet", JMAP_MAX_SIZE_UPLOAD);
+	jw_kint(w, "maxDataSources", JMAP_BLOB_MAX_SOURCES);
+	jw_key(w, "supportedTypeNames");
+	jw_arr_begin(w);
+	jw_str(w, "Mailbox");
+	jw_str(w, "Thread");
+	jw_str(w, "Email");
+	jw_arr_end(w);
+	jw_key(w, "supportedDigestAlgorithms");
+	jw_arr_begin(w);
+	jw_str(w, "sha");
+	jw_str(w, "sha-256");
+	jw_arr_end(w);
+	jw_obj_end(w);
+	jw_key(w, JMAP_CAP_SIEVE);
+	sieve_account_capability(w);
+	/* RFC 9007 §2: an empty object in both places. */
+	jw_key(w, JMAP_CAP_MDN);
+	jw_obj_begin(w);
+	jw_obj_end(w);
+	/* RFC 9670 §2: the user's Principal is in this account. */
+	jw_key(w, JMAP_CAP_PRINCIPALS);
+	jw_obj_begin(w);
+	jw_key(w, "currentUserPrincipalId");
+	jmap_w_principal_id(w, user);
+	jw_obj_end(w);
+	principals_owner_capability(w, user, id);
+	jw_obj_end(w);
+	jw_obj_end(w);
+}
+
 /*
  * The accounts other users share with the user (RFC 8620 §1.6.2): each
  * named by its owner's address, with the mail capability alone (the
@@ -116,19 +226,7 @@ static int shared_accounts_write(struct jw *w, struct store *st, uint32_t accoun
 			continue;
 		snprintf(id, sizeof id, "A%08x", v[i].owner);
 		jw_key(w, id);
-		jw_obj_begin(w);
-		jw_kstr(w, "name", owner);
-		jw_kbool(w, "isPersonal", 0);
-		jw_kbool(w, "isReadOnly", jmap_shared_read_only(v[i].rights));
-		jw_key(w, "accountCapabilities");
-		jw_obj_begin(w);
-		jw_key(w, JMAP_CAP_CORE);
-		jw_obj_begin(w);
-		jw_obj_end(w);
-		jw_key(w, JMAP_CAP_MAIL);
-		mail_account_capability(w);
-		jw_obj_end(w);
-		jw_obj_end(w);
+		jmap_w_account_object(w, account, v[i].owner, owner, v[i].rights);
 	}
 	free(v);
 	return 0;
@@ -179,75 +277,16 @@ int jmap_session_write(struct store *st, uint32_t account, const char *email, co
 	jw_key(&w, JMAP_CAP_SIEVE);
 	jw_obj_begin(&w);
 	jw_obj_end(&w);
+	/* RFC 9670 §2: an empty object. */
+	jw_key(&w, JMAP_CAP_PRINCIPALS);
+	jw_obj_begin(&w);
+	jw_obj_end(&w);
 	jw_obj_end(&w);
 
 	jw_key(&w, "accounts");
 	jw_obj_begin(&w);
 	jw_key(&w, acc);
-	jw_obj_begin(&w);
-	jw_kstr(&w, "name", email);
-	jw_kbool(&w, "isPersonal", 1);
-	jw_kbool(&w, "isReadOnly", 0);
-	jw_key(&w, "accountCapabilities");
-	jw_obj_begin(&w);
-	jw_key(&w, JMAP_CAP_CORE);
-	jw_obj_begin(&w);
-	jw_obj_end(&w);
-	jw_key(&w, JMAP_CAP_MAIL);
-	mail_account_capability(&w);
-	/* RFC 8621 §1.3.2: no delayed sending (the queue holds nothing
-	 * back); the SMTP extensions whose parameters EmailSubmission's
-	 * envelope may carry to the queue (jmap_submission.c). */
-	jw_key(&w, JMAP_CAP_SUBMISSION);
-	jw_obj_begin(&w);
-	jw_kint(&w, "maxDelayedSend", 0);
-	jw_key(&w, "submissionExtensions");
-	jw_obj_begin(&w);
-	/* Each with its EHLO arguments (smtp_session.c's EHLO reply). */
-	static const struct {
-		const char *name, *arg;
-	} exts[] = {{"8BITMIME", NULL}, {"DSN", NULL},        {"MT-PRIORITY", "MIXER"},
-		    {"REQUIRETLS", NULL}, {"SMTPUTF8", NULL}};
-	for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
-		jw_key(&w, exts[i].name);
-		jw_arr_begin(&w);
-		if (exts[i].arg)
-			jw_str(&w, exts[i].arg);
-		jw_arr_end(&w);
-	}
-	jw_obj_end(&w);
-	jw_obj_end(&w);
-	jw_key(&w, JMAP_CAP_VACATION);
-	jw_obj_begin(&w);
-	jw_obj_end(&w);
-	jw_key(&w, JMAP_CAP_QUOTA);
-	jw_obj_begin(&w);
-	jw_obj_end(&w);
-	/* RFC 9404 §4.1. */
-	jw_key(&w, JMAP_CAP_BLOB);
-	jw_obj_begin(&w);
-	jw_kint(&w, "maxSizeBlobSet", JMAP_MAX_SIZE_UPLOAD);
-	jw_kint(&w, "maxDataSources", JMAP_BLOB_MAX_SOURCES);
-	jw_key(&w, "supportedTypeNames");
-	jw_arr_begin(&w);
-	jw_str(&w, "Mailbox");
-	jw_str(&w, "Thread");
-	jw_str(&w, "Email");
-	jw_arr_end(&w);
-	jw_key(&w, "supportedDigestAlgorithms");
-	jw_arr_begin(&w);
-	jw_str(&w, "sha");
-	jw_str(&w, "sha-256");
-	jw_arr_end(&w);
-	jw_obj_end(&w);
-	jw_key(&w, JMAP_CAP_SIEVE);
-	sieve_account_capability(&w);
-	/* RFC 9007 §2: an empty object in both places. */
-	jw_key(&w, JMAP_CAP_MDN);
-	jw_obj_begin(&w);
-	jw_obj_end(&w);
-	jw_obj_end(&w);
-	jw_obj_end(&w);
+	jmap_w_account_object(&w, account, account, email, STORE_ACL_ALL);
 	if (shared_accounts_write(&w, st, account, state) < 0)
 		return -1;
 	jw_obj_end(&w);
@@ -262,6 +301,7 @@ int jmap_session_write(struct store *st, uint32_t account, const char *email, co
 	jw_kstr(&w, JMAP_CAP_BLOB, acc);
 	jw_kstr(&w, JMAP_CAP_SIEVE, acc);
 	jw_kstr(&w, JMAP_CAP_MDN, acc);
+	jw_kstr(&w, JMAP_CAP_PRINCIPALS, acc);
 	jw_obj_end(&w);
 	jw_kstr(&w, "username", email);
 	snprintf(url, sizeof url, "%s/jmap/api/", base);

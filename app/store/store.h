@@ -753,6 +753,33 @@ int store_acl_entries(struct store *st, uint32_t owner, uint32_t mailbox, store_
  * mailbox), each once with its rights (its grant and anyone's together;
  * grantee is account): STORE_OK, STORE_EINVAL for account 0, STORE_ETEMP. */
 int store_acl_shared_with(struct store *st, uint32_t account, store_acl_cb *cb, void *arg);
+/* store_acl_modify with the account that made the change named (by; 0:
+ * an administrator, not an account): the grantee's share notification
+ * names it (store_sharenote.c). store_acl_modify names the owner (IMAP's
+ * SETACL: its delegates with "a" show as the owner). */
+int store_acl_modify_by(struct store *st, uint32_t by, uint32_t owner, uint32_t mailbox,
+			uint32_t grantee, int mode, uint32_t rights, uint32_t *now_r);
+
+/*
+ * ---- Share notifications (store_sharenote.c; JMAP's ShareNotification,
+ * RFC 9670 §5) ----
+ * One per change of a grant given to an account, whoever made it; at
+ * most STORE_SHARENOTE_MAX per account, the oldest dropped first.
+ */
+#define STORE_SHARENOTE_MAX 100
+struct store_sharenote {
+	uint64_t seq;        /* the notification's number in its account, from 1 */
+	int64_t created;     /* Unix seconds */
+	uint32_t changed_by; /* the account that changed it, 0: an administrator */
+	uint32_t owner, mailbox;
+	uint32_t old_rights, new_rights; /* STORE_ACL_* */
+	const char *name;    /* the mailbox's full name then (valid in the callback) */
+};
+typedef void store_sharenote_cb(void *arg, const struct store_sharenote *n);
+/* account's notifications, oldest first. STORE_OK or STORE_ETEMP. */
+int store_sharenote_list(struct store *st, uint32_t account, store_sharenote_cb *cb, void *arg);
+/* Removes one: STORE_OK, STORE_ENOTFOUND, STORE_ETEMP. */
+int store_sharenote_del(struct store *st, uint32_t account, uint64_t seq);
 
 /* ---- Change feed ---- */
 /*

@@ -33,6 +33,11 @@
  * Backups copy every named database, these two with them
  * (store_backup.c). Schema 16 created both, empty (store.c).
  *
+ * Notifications. Every change of a grant given to an account leaves a
+ * record in the grantee's name in the same transaction (set_fn calls
+ * sharenote_add_txn, store_sharenote.c: JMAP's ShareNotification), and
+ * the grantee's change feed is told after the commit.
+ *
  * The plan this layer serves (IMAP, imap/): one resolver turns a client's
  * mailbox name into (owner, mailbox, rights), own names ("" namespace,
  * rights ALL, no store read) and shared ones ("Shared/" + owner address +
@@ -201,7 +206,7 @@ static int acl_put_txn(MDB_txn *txn, struct store *st, uint32_t owner, uint32_t 
 }
 
 struct set_ctx {
-	uint32_t owner, mailbox, grantee, rights;
+	uint32_t by, owner, mailbox, grantee, rights;
 	int mode; /* STORE_ACL_REPLACE, _ADD, _REMOVE */
 	uint32_t now; /* the grant's rights once written */
 };
@@ -220,8 +225,7 @@ static int set_fn(struct store *st, MDB_txn *txn, void *arg)
 	/* Read and changed in the one transaction: two sessions adding
 	 * rights at once both get theirs. */
 	uint32_t was = 0;
-	if (c->mode != STORE_ACL_REPLACE &&
-	    (rc = acl_get_txn(txn, st, c->owner, c->mailbox, c->grantee, &was)) != 0)
+	if ((rc = acl_get_txn(txn, st, c->owner, c->mailbox, c->grantee, &was)) != 0)
 		return rc;
 	c->now = c->mode == STORE_ACL_ADD ? was | c->rights
 		 : c->mode == STORE_ACL_REMOVE ? was & ~c->rights
@@ -230,7 +234,10 @@ static int set_fn(struct store *st, MDB_txn *txn, void *arg)
 		return rc;
 	/* A user left with no right loses its /private entries on the
 	 * mailbox in the same commit (store_metadata.c says why). */
-	return meta_drop_unentitled(txn, st, c->owner, c->mailbox);
+	if ((rc = meta_drop_unentitled(txn, st, c->owner, c->mailbox)) != 0)
+		return rc;
+	return sharenote_add_txn(txn, st, c->by, c->owner, c->mailbox, c->grantee, m.name, was,
+				 c->now);
 }
 
 /*
@@ -263,7 +270,13 @@ static void acl_publish_grant(struct store *st, uint32_t owner, uint32_t grantee
 int store_acl_modify(struct store *st, uint32_t owner, uint32_t mailbox, uint32_t grantee,
 		     int mode, uint32_t rights, uint32_t *now_r)
 {
-	struct set_ctx c = {owner, mailbox, grantee, rights, mode, 0};
+	return store_acl_modify_by(st, owner, owner, mailbox, grantee, mode, rights, now_r);
+}
+
+int store_acl_modify_by(struct store *st, uint32_t by, uint32_t owner, uint32_t mailbox,
+			uint32_t grantee, int mode, uint32_t rights, uint32_t *now_r)
+{
+	struct set_ctx c = {by, owner, mailbox, grantee, rights, mode, 0, 0};
 
 	/* The owner's rights are implicit: no record may name it. */
 	if (owner == 0 || mailbox == 0 || grantee == owner || (rights & ~STORE_ACL_ALL) ||

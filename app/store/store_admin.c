@@ -595,6 +595,9 @@ static int account_del_fn(struct store *st, MDB_txn *txn, void *ctx)
 	snprintf(mp, sizeof mp, "jts/%u/", id);
 	if ((rc = meta_del_prefix_txn(txn, st, mp)) != 0)
 		return rc;
+	/* Its share notifications (store_sharenote.c). */
+	if ((rc = sharenote_drop_account_txn(txn, st, id)) != 0)
+		return rc;
 	snprintf(mp, sizeof mp, "qdone/%08x/", id);
 	if ((rc = meta_del_prefix_txn(txn, st, mp)) != 0)
 		return rc;

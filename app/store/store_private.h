@@ -481,6 +481,16 @@ int acl_drop_mailbox_txn(MDB_txn *txn, struct store *st, uint32_t owner, uint32_
 /* The grants on an account's mailboxes and those made to it (its
  * removal): 0 or an LMDB error. */
 int acl_drop_account_txn(MDB_txn *txn, struct store *st, uint32_t account);
+/* ---- Share notifications (store_sharenote.c) ---- */
+/* A notification in grantee's name of its grant on (owner, mailbox),
+ * named name, going from rights was to now, changed by account by: none
+ * for "anyone", the owner, or rights that did not change. 0 or an LMDB
+ * error. */
+int sharenote_add_txn(MDB_txn *txn, struct store *st, uint32_t by, uint32_t owner,
+		      uint32_t mailbox, uint32_t grantee, const char *name, uint32_t was,
+		      uint32_t now);
+/* Every record of account, with its sequence (store_admin.c). */
+int sharenote_drop_account_txn(MDB_txn *txn, struct store *st, uint32_t account);
 
 /*
  * uid entry (DB_UID value): u8 version, u32 email, and since SAVEDATE an

@@ -76,11 +76,11 @@ def test_jmap_mailbox_get_query_threads():
     inbox = mbs["INBOX"]
     rights = {k: True for k in ("mayReadItems", "mayAddItems", "mayRemoveItems", "maySetSeen",
                                 "maySetKeywords", "mayCreateChild", "mayRename", "mayDelete",
-                                "maySubmit")}
+                                "maySubmit", "mayShare")}
     assert inbox == {"id": inbox["id"], "name": "INBOX", "parentId": None, "role": "inbox",
                      "sortOrder": 0, "totalEmails": 3, "unreadEmails": 3, "totalThreads": 2,
                      "unreadThreads": 2, "myRights": dict(rights, mayRename=False, mayDelete=False),
-                     "isSubscribed": True}, inbox
+                     "isSubscribed": True, "shareWith": {}}, inbox
     assert mbs["Trash"]["role"] == "trash" and mbs["Trash"]["totalEmails"] == 0
     assert mbs["Trash"]["myRights"] == rights
     _, g2 = j.one("Mailbox/get", {"ids": [inbox["id"], "M7fffffff"], "properties": ["role"]})
@@ -211,7 +211,7 @@ def test_jmap_mailbox_set_and_changes():
     p, c = st["created"]["p"]["id"], st["created"]["c"]["id"]
     rights = {k: True for k in ("mayReadItems", "mayAddItems", "mayRemoveItems", "maySetSeen",
                                 "maySetKeywords", "mayCreateChild", "mayRename", "mayDelete",
-                                "maySubmit")}
+                                "maySubmit", "mayShare")}
     # What the server set, and the defaults of what the client left out
     # (RFC 8620 §5.3): parentId and role, but not for c, which gave one.
     assert st["created"]["p"] == {"id": p, "sortOrder": 0, "isSubscribed": True, "totalEmails": 0,

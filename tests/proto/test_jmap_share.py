@@ -124,11 +124,13 @@ def test_mailbox_get_shows_granted_mailboxes_only():
         assert sub["myRights"] == {
             "mayReadItems": True, "mayAddItems": False, "mayRemoveItems": False,
             "maySetSeen": False, "maySetKeywords": True, "mayCreateChild": False,
-            "mayRename": False, "mayDelete": False, "maySubmit": False}, sub
+            "mayRename": False, "mayDelete": False, "maySubmit": False,
+            "mayShare": False}, sub
         assert deep["myRights"] == {
             "mayReadItems": True, "mayAddItems": True, "mayRemoveItems": True,
             "maySetSeen": True, "maySetKeywords": False, "mayCreateChild": False,
-            "mayRename": True, "mayDelete": True, "maySubmit": True}, deep
+            "mayRename": True, "mayDelete": True, "maySubmit": True,
+            "mayShare": False}, deep
         # Bob's subscription is Bob's, not Carol's.
         assert sub["isSubscribed"] is False
         # "t" without "e" is not mayRemoveItems (both required).

@@ -6,7 +6,9 @@
  * a call's view: each mailbox's rights found among the grants, readable
  * only with "l" and "r", an email readable through any such mailbox;
  * the same read of another account's grants (Email/copy's source) by
- * jmap_share_rights and jmap_share_may_read.
+ * jmap_share_rights and jmap_share_may_read; and the rights objects of
+ * RFC 9670's shareWith (jmap_mailbox_share.c) to and from RFC 4314
+ * letters.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,9 +47,79 @@ static void members(uint8_t *out, uint32_t mb)
 	memset(out + 4, 0, 4);
 }
 
+static uint32_t letters(const char *s)
+{
+	uint32_t r = 0;
+	CHECK_EQ_INT(store_acl_rights_parse(s, strlen(s), &r), STORE_OK);
+	return r;
+}
+
+/* A rights object's letters, or "!" when it is refused. */
+static const char *rights_of(struct arena *a, const char *json, char out[16])
+{
+	char err[64];
+	uint32_t r = 0;
+	const struct json_value *v = json_parse(json, strlen(json), a, err, sizeof err);
+	if (!v || jmap_share_rights_of(v, &r) < 0) {
+		snprintf(out, 16, "!");
+		return out;
+	}
+	store_acl_rights_format(r, out, 16);
+	return out;
+}
+
+static void check_rights_mapping(void)
+{
+	struct arena *a = arena_new(0);
+	struct buf b;
+	struct jw w;
+	char out[16];
+
+	/* Names to letters: RFC 8621 §2's table, mayShare "a". */
+	CHECK_EQ_INT((int)jmap_share_right_bits("mayReadItems"), (int)letters("lr"));
+	CHECK_EQ_INT((int)jmap_share_right_bits("mayRemoveItems"), (int)letters("te"));
+	CHECK_EQ_INT((int)jmap_share_right_bits("mayRename"), (int)letters("x"));
+	CHECK_EQ_INT((int)jmap_share_right_bits("mayDelete"), (int)letters("x"));
+	CHECK_EQ_INT((int)jmap_share_right_bits("maySubmit"), (int)letters("p"));
+	CHECK_EQ_INT((int)jmap_share_right_bits("mayShare"), (int)letters("a"));
+	CHECK_EQ_INT((int)jmap_share_right_bits("mayAdmin"), 0);
+	CHECK_EQ_STR(rights_of(a, "{}", out), "");
+	CHECK_EQ_STR(rights_of(a, "{\"mayReadItems\":true,\"mayAddItems\":true,"
+				  "\"maySetSeen\":false,\"mayShare\":true}", out),
+		     "lria");
+	CHECK_EQ_STR(rights_of(a, "{\"maySetKeywords\":true,\"mayCreateChild\":true,"
+				  "\"mayDelete\":true,\"mayRemoveItems\":true}", out),
+		     "wkxtecd");
+	/* Refused: an unknown name, a value that is no boolean, no object. */
+	CHECK_EQ_STR(rights_of(a, "{\"mayFly\":true}", out), "!");
+	CHECK_EQ_STR(rights_of(a, "{\"mayReadItems\":1}", out), "!");
+	CHECK_EQ_STR(rights_of(a, "[]", out), "!");
+
+	/* Letters to names: both letters for mayReadItems, "x" both
+	 * mayRename and mayDelete. */
+	buf_init(&b, 4096);
+	jw_init(&w, &b);
+	jmap_w_share_rights(&w, letters("lrxa"));
+	buf_append(&b, "", 1);
+	CHECK_EQ_STR(buf_data(&b),
+		     "{\"mayReadItems\":true,\"mayAddItems\":false,\"mayRemoveItems\":false,"
+		     "\"maySetSeen\":false,\"maySetKeywords\":false,\"mayCreateChild\":false,"
+		     "\"mayRename\":true,\"mayDelete\":true,\"maySubmit\":false,"
+		     "\"mayShare\":true}");
+	buf_reset(&b);
+	jw_init(&w, &b);
+	jmap_w_share_rights(&w, letters("l"));
+	buf_append(&b, "", 1);
+	CHECK(strstr(buf_data(&b), "\"mayReadItems\":false") != NULL);
+	buf_free(&b);
+	arena_free(&a);
+}
+
 int main(void)
 {
 	uint32_t bob = 0;
+
+	check_rights_mapping();
 
 	if (unit_env_begin(base, sizeof base, "jmap_share") < 0)
 		return 1;

@@ -1,0 +1,352 @@
+/*
+ * jmap_mailbox_share.c — a mailbox's sharing as JMAP shows and changes
+ * it (RFC 9670 §4 on RFC 8621's Mailbox): shareWith, a map of principal
+ * id to rights, read from and written to the store's grants
+ * (store_acl.c), the ones IMAP's SETACL, `tern acl` and the REST API
+ * write.
+ *
+ * Rights. A rights object has RFC 8621 §2's myRights names and RFC
+ * 9670's mayShare, each a boolean, mapped to RFC 4314 letters the way
+ * myRights is (jmap_mailbox_w_rights): mayReadItems "lr",
+ * mayAddItems "i", mayRemoveItems "te", maySetSeen "s", maySetKeywords
+ * "w", mayCreateChild "k", mayRename and mayDelete "x" (one letter: either
+ * name true gives it), maySubmit "p", mayShare "a". A name left out of
+ * an object is false.
+ *
+ * Who sees it. shareWith is there for a user with "a" on the mailbox
+ * (its owner always), null for the others (RFC 9670 §4: only who may
+ * share sees whom it is shared with). Principal ids are "P" and the
+ * account's number (jmap_principal.c). A grant to "anyone" has no
+ * principal: it is not shown, and an update of shareWith leaves it as
+ * it is.
+ *
+ * Updates (Mailbox/set): "shareWith" whole (every grant not named is
+ * removed), "shareWith/P…" one principal's rights (an object, or null
+ * to remove the grant) and "shareWith/P…/mayX" one right (true adds its
+ * letters, false takes them away). Checked before anything of the
+ * update is written, and written after the rest of it: a refused update
+ * changes nothing. Without "a" it is forbidden; the owner's own rights
+ * cannot be given (RFC 4314 §2: they are implicit), nor an id that is
+ * no account's.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/arena.h"
+#include "jmap/jmap_mailbox.h"
+#include "jmap/jmap_private.h"
+#include "store/store.h"
+
+static const struct {
+	const char *name;
+	uint32_t bits;
+} right_names[] = {
+    {"mayReadItems", STORE_ACL_L | STORE_ACL_R},
+    {"mayAddItems", STORE_ACL_I},
+    {"mayRemoveItems", STORE_ACL_T | STORE_ACL_E},
+    {"maySetSeen", STORE_ACL_S},
+    {"maySetKeywords", STORE_ACL_W},
+    {"mayCreateChild", STORE_ACL_K},
+    {"mayRename", STORE_ACL_X},
+    {"mayDelete", STORE_ACL_X},
+    {"maySubmit", STORE_ACL_P},
+    {"mayShare", STORE_ACL_A},
+};
+#define NRIGHTS (sizeof right_names / sizeof right_names[0])
+
+uint32_t jmap_share_right_bits(const char *name)
+{
+	for (size_t i = 0; i < NRIGHTS; i++)
+		if (!strcmp(right_names[i].name, name))
+			return right_names[i].bits;
+	return 0;
+}
+
+void jmap_w_share_rights(struct jw *w, uint32_t rights)
+{
+	jw_obj_begin(w);
+	for (size_t i = 0; i < NRIGHTS; i++)
+		jw_kbool(w, right_names[i].name, (rights & right_names[i].bits) == right_names[i].bits);
+	jw_obj_end(w);
+}
+
+int jmap_share_rights_of(const struct json_value *o, uint32_t *rights_r)
+{
+	uint32_t r = 0;
+
+	if (!o || o->type != JSON_OBJECT)
+		return -1;
+	for (const struct json_value *p = o->first; p; p = p->next) {
+		uint32_t bits = jmap_share_right_bits(p->key);
+		if (!bits || p->type != JSON_BOOL)
+			return -1;
+		if (p->boolean)
+			r |= bits;
+	}
+	*rights_r = r;
+	return 0;
+}
+
+void jmap_w_principal_id(struct jw *w, uint32_t account)
+{
+	jmap_w_id(w, 'P', account);
+}
+
+/* ---- Mailbox/get ---- */
+
+struct grants_ctx {
+	struct jmap_mailboxes *m;
+	struct jmap_share_with *v;
+	size_t n, cap;
+};
+
+static void grants_cb(void *arg, uint32_t owner, uint32_t mailbox, uint32_t grantee,
+		      uint32_t rights)
+{
+	struct grants_ctx *x = arg;
+
+	(void)owner;
+	if (grantee == STORE_ACL_ANYONE)
+		return; /* no principal stands for "anyone" */
+	if (x->n == x->cap) {
+		size_t cap = x->cap ? x->cap * 2 : 16;
+		struct jmap_share_with *nv = arena_alloc(x->m->a, cap * sizeof *nv);
+		if (x->n)
+			memcpy(nv, x->v, x->n * sizeof *nv);
+		x->v = nv;
+		x->cap = cap;
+	}
+	x->v[x->n].mailbox = mailbox;
+	x->v[x->n].grantee = grantee;
+	x->v[x->n].rights = rights;
+	x->n++;
+}
+
+int jmap_mailbox_share_load(const struct jmap_request *r, struct jmap_mailboxes *m)
+{
+	struct grants_ctx x = {m, NULL, 0, 0};
+	int admin = 0;
+
+	for (size_t i = 0; i < m->n; i++)
+		admin |= (m->v[i].rights & STORE_ACL_A) != 0;
+	/* One scan of the owner's grants, in (mailbox, grantee) order. */
+	if (admin && store_acl_list(r->st, r->account, 0, grants_cb, &x) != STORE_OK)
+		return -1;
+	size_t k = 0;
+	for (size_t i = 0; i < m->n; i++) {
+		struct jmap_mailbox *b = &m->v[i];
+		b->share_loaded = 1;
+		b->share = NULL;
+		b->nshare = 0;
+		/* The list is by mailbox id, and so usually is m: a binary
+		 * search keeps any order right. */
+		size_t lo = 0, hi = x.n;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (x.v[mid].mailbox < b->id)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (k = lo; k < x.n && x.v[k].mailbox == b->id; k++)
+			;
+		if (k > lo) {
+			b->share = &x.v[lo];
+			b->nshare = k - lo;
+		}
+	}
+	return 0;
+}
+
+void jmap_mailbox_w_share_with(struct jw *w, const struct jmap_mailbox *b)
+{
+	if (!b->share_loaded || !(b->rights & STORE_ACL_A)) {
+		jw_null(w);
+		return;
+	}
+	jw_obj_begin(w);
+	for (size_t i = 0; i < b->nshare; i++) {
+		char id[16];
+		snprintf(id, sizeof id, "P%08x", b->share[i].grantee);
+		jw_key(w, id);
+		jmap_w_share_rights(w, b->share[i].rights);
+	}
+	jw_obj_end(w);
+}
+
+/* ---- Mailbox/set ---- */
+
+static int fail(struct jmap_set_err *e, const char *type, const char *prop, const char *desc)
+{
+	memset(e, 0, sizeof *e);
+	e->type = type;
+	e->prop = prop;
+	e->desc = desc;
+	return -1;
+}
+
+/* A principal id naming an account of the server other than the owner:
+ * its number, or 0 (the SetError set in e). */
+static uint32_t grantee_of(struct jmap_call *c, const char *id, size_t len,
+			   struct jmap_set_err *e)
+{
+	char buf[16], email[320];
+	uint32_t g;
+
+	if (len >= sizeof buf)
+		return fail(e, "invalidProperties", "shareWith", "no such principal"), 0;
+	memcpy(buf, id, len);
+	buf[len] = '\0';
+	if ((g = jmap_id_num(buf, 'P')) == 0 ||
+	    store_account_email(c->r->st, g, email, sizeof email) != STORE_OK)
+		return fail(e, "invalidProperties", "shareWith", "no such principal"), 0;
+	if (g == c->r->account)
+		return fail(e, "invalidProperties", "shareWith",
+			    "the owner's rights are implicit and cannot be shared"),
+		       0;
+	return g;
+}
+
+static int change_add(struct jmap_call *c, struct jmap_share_change *sc, uint32_t grantee,
+		      int mode, uint32_t rights)
+{
+	if (sc->n == sc->cap) {
+		size_t cap = sc->cap ? sc->cap * 2 : 8;
+		struct jmap_share_op *nv = arena_alloc(c->r->a, cap * sizeof *nv);
+		if (sc->n)
+			memcpy(nv, sc->op, sc->n * sizeof *nv);
+		sc->op = nv;
+		sc->cap = cap;
+	}
+	sc->op[sc->n++] = (struct jmap_share_op){grantee, mode, rights};
+	return 0;
+}
+
+/* Every grant of the mailbox not in the new whole object goes. */
+struct old_ctx {
+	struct jmap_call *c;
+	struct jmap_share_change *sc;
+	const struct json_value *keep;
+};
+
+static void old_cb(void *arg, uint32_t owner, uint32_t mailbox, uint32_t grantee, uint32_t rights)
+{
+	struct old_ctx *x = arg;
+	char id[16];
+
+	(void)owner;
+	(void)mailbox;
+	(void)rights;
+	if (grantee == STORE_ACL_ANYONE)
+		return;
+	snprintf(id, sizeof id, "P%08x", grantee);
+	if (!json_get(x->keep, id))
+		change_add(x->c, x->sc, grantee, STORE_ACL_REPLACE, 0);
+}
+
+/* "shareWith": the whole map. */
+static int take_whole(struct jmap_call *c, const struct jmap_mailbox *b, const struct json_value *v,
+		      struct jmap_share_change *sc, struct jmap_set_err *e)
+{
+	if (v->type != JSON_OBJECT)
+		return fail(e, "invalidProperties", "shareWith", "shareWith is an object");
+	for (const struct json_value *p = v->first; p; p = p->next) {
+		uint32_t rights, g = grantee_of(c, p->key, strlen(p->key), e);
+		if (!g)
+			return -1;
+		if (jmap_share_rights_of(p, &rights) < 0)
+			return fail(e, "invalidProperties", "shareWith",
+				    "rights are an object of known names with boolean values");
+		change_add(c, sc, g, STORE_ACL_REPLACE, rights);
+	}
+	struct old_ctx x = {c, sc, v};
+	if (store_acl_list(c->r->st, c->r->account, b->id, old_cb, &x) != STORE_OK)
+		return fail(e, "serverFail", NULL, "the store could not be read");
+	return 0;
+}
+
+/* "shareWith/P…" (rest: what follows "shareWith/"). */
+static int take_path(struct jmap_call *c, const char *rest, const struct json_value *v,
+		     struct jmap_share_change *sc, struct jmap_set_err *e)
+{
+	const char *slash = strchr(rest, '/');
+	size_t idlen = slash ? (size_t)(slash - rest) : strlen(rest);
+	uint32_t rights, g = grantee_of(c, rest, idlen, e);
+
+	if (!g)
+		return -1;
+	if (!slash) {
+		if (v->type == JSON_NULL)
+			return change_add(c, sc, g, STORE_ACL_REPLACE, 0);
+		if (jmap_share_rights_of(v, &rights) < 0)
+			return fail(e, "invalidProperties", "shareWith",
+				    "rights are an object of known names with boolean values");
+		return change_add(c, sc, g, STORE_ACL_REPLACE, rights);
+	}
+	uint32_t bits = jmap_share_right_bits(slash + 1);
+	if (!bits || v->type != JSON_BOOL)
+		return fail(e, "invalidProperties", "shareWith",
+			    "a right is one of the known names, true or false");
+	return change_add(c, sc, g, v->boolean ? STORE_ACL_ADD : STORE_ACL_REMOVE, bits);
+}
+
+int jmap_mailbox_share_take(struct jmap_call *c, const struct jmap_mailbox *b,
+			    const struct json_value *patch, const struct json_value **rest_r,
+			    struct jmap_share_change *sc, struct jmap_set_err *e)
+{
+	struct json_value *rest = NULL, **tail = NULL;
+	size_t n = 0;
+	int any = 0;
+
+	memset(sc, 0, sizeof *sc);
+	*rest_r = patch;
+	for (const struct json_value *p = patch->first; p; p = p->next)
+		any |= !strcmp(p->key, "shareWith") || !strncmp(p->key, "shareWith/", 10);
+	if (!any)
+		return 0;
+	/* RFC 9670 §4: only a user who may share changes whom with. */
+	if (!(jmap_rights(c->r, b->id) & STORE_ACL_A))
+		return fail(e, "forbidden", "shareWith", "sharing this mailbox needs \"a\" on it");
+	rest = arena_zalloc(c->r->a, sizeof *rest);
+	rest->type = JSON_OBJECT;
+	rest->key = patch->key;
+	tail = &rest->first;
+	for (const struct json_value *p = patch->first; p; p = p->next) {
+		int rc = 0;
+		if (!strcmp(p->key, "shareWith")) {
+			rc = take_whole(c, b, p, sc, e);
+		} else if (!strncmp(p->key, "shareWith/", 10)) {
+			rc = take_path(c, p->key + 10, p, sc, e);
+		} else {
+			/* The other members, as they were, for the rest of
+			 * the update (a shallow copy: p's own next is kept). */
+			struct json_value *cp = arena_alloc(c->r->a, sizeof *cp);
+			*cp = *p;
+			cp->next = NULL;
+			*tail = cp;
+			tail = &cp->next;
+			n++;
+		}
+		if (rc < 0)
+			return -1;
+	}
+	rest->count = n;
+	*rest_r = rest;
+	return 0;
+}
+
+int jmap_mailbox_share_apply(struct jmap_call *c, const struct jmap_mailbox *b,
+			     const struct jmap_share_change *sc, struct jmap_set_err *e)
+{
+	for (size_t i = 0; i < sc->n; i++) {
+		const struct jmap_share_op *o = &sc->op[i];
+		int rc = store_acl_modify_by(c->r->st, c->r->user, c->r->account, b->id, o->grantee,
+					     o->mode, o->rights, NULL);
+		if (rc == STORE_ENOTFOUND)
+			return fail(e, "notFound", NULL, "the mailbox or the principal is gone");
+		if (rc != STORE_OK)
+			return fail(e, jmap_store_fail_type(rc, 0), NULL, jmap_store_fail_desc(rc));
+	}
+	return 0;
+}

@@ -1,0 +1,305 @@
+"""JMAP Sharing (RFC 9670): the principals capability in the session,
+Principal/get, /changes, /query, /queryChanges and /set (forbidden), a
+Mailbox's shareWith (read with "a", written by Mailbox/set through the
+same grants IMAP's SETACL writes, so IMAP MYRIGHTS and GETACL agree),
+myRights.mayShare, and ShareNotification/get, /changes, /set, /query
+and /queryChanges: one for each change of a grant given to the user,
+whoever made it (JMAP, IMAP SETACL, `tern acl`), told by push. Bob owns
+the mailboxes; Carol and Dave are of his domain, Erin of another. One
+server for the module."""
+from jmapc import CORE, MAIL, Jmap, shared_server
+from test_imap import login
+
+PRINCIPALS = "urn:ietf:params:jmap:principals"
+OWNER = "urn:ietf:params:jmap:principals:owner"
+U = (CORE, MAIL, PRINCIPALS)
+
+BOB = ("bob@example.test", "bob-password-1Xy")
+CAROL = ("carol@example.test", "carol-password-2Zq")
+DAVE = ("dave@example.test", "dave-password-3Wr")
+ERIN = ("erin@other.test", "erin-password-4Vs")
+
+_made = {}
+
+
+def srv():
+    return shared_server([BOB, CAROL, DAVE, ERIN], domains=("example.test", "other.test"))
+
+
+def imap(user):
+    return login(srv(), user=user[0], pw=user[1])
+
+
+def pid(j):
+    """A user's principal id: "P" and its account number."""
+    return "P" + j.account[1:]
+
+
+def call(j, method, args, using=U):
+    a = dict(args)
+    a.setdefault("accountId", j.account)
+    r = j.call([[method, a, "c"]], using)["methodResponses"]
+    assert len(r) == 1, r
+    return r[0][0], r[0][1]
+
+
+def mailbox(name):
+    """Bob's mailbox name (made once over IMAP): its JMAP id."""
+    if name not in _made:
+        m = imap(BOB)
+        assert m.create(name)[0] == "OK"
+        m.logout()
+        _, r = call(Jmap(srv(), *BOB), "Mailbox/get", {"ids": None, "properties": ["name"]})
+        _made[name] = [b["id"] for b in r["list"] if b["name"] == name][0]
+    return _made[name]
+
+
+def share(mbid, patch):
+    """Bob's Mailbox/set update of one mailbox: the (name, args)."""
+    return call(Jmap(srv(), *BOB), "Mailbox/set", {"update": {mbid: patch}})
+
+
+def myrights(user, name):
+    m = imap(user)
+    try:
+        typ, data = m.myrights('"Shared/%s/%s"' % (BOB[0], name))
+        assert typ == "OK", data
+        return data[0].decode().rsplit(" ", 1)[1].strip('"')
+    finally:
+        m.logout()
+
+
+def rights(**on):
+    names = ("mayReadItems", "mayAddItems", "mayRemoveItems", "maySetSeen", "maySetKeywords",
+             "mayCreateChild", "mayRename", "mayDelete", "maySubmit", "mayShare")
+    return {n: bool(on.get(n)) for n in names}
+
+
+def test_session_names_the_principals():
+    j = Jmap(srv(), *CAROL)
+    s = j.session()
+    assert s["capabilities"][PRINCIPALS] == {}, s["capabilities"]
+    assert s["primaryAccounts"][PRINCIPALS] == j.account, s["primaryAccounts"]
+    caps = s["accounts"][j.account]["accountCapabilities"]
+    assert caps[PRINCIPALS] == {"currentUserPrincipalId": pid(j)}, caps
+    assert caps[OWNER] == {"accountIdForPrincipal": j.account, "principalId": pid(j)}, caps
+    # Without the capability in "using", the methods are unknown.
+    name, r = call(j, "Principal/get", {"ids": None}, using=(CORE, MAIL))
+    assert name == "error" and r["type"] == "unknownMethod", (name, r)
+
+
+def test_principals_a_user_sees():
+    s = srv()
+    bob, carol, dave, erin = (Jmap(s, *u) for u in (BOB, CAROL, DAVE, ERIN))
+    name, r = call(bob, "Principal/get", {"ids": None})
+    assert name == "Principal/get", r
+    got = {p["id"]: p for p in r["list"]}
+    # His domain's accounts, himself included; Erin's domain is not his.
+    assert set(got) == {pid(bob), pid(carol), pid(dave)}, got
+    me = got[pid(bob)]
+    assert me["type"] == "individual" and me["email"] == BOB[0] and me["name"] == BOB[0], me
+    assert me["description"] is None and me["timeZone"] is None and me["capabilities"] == {}
+    assert list(me["accounts"]) == [bob.account], me
+    assert me["accounts"][bob.account]["isPersonal"] is True, me
+    assert got[pid(carol)]["accounts"] is None, got
+    # Erin sees herself alone; Bob's id is not found for her.
+    _, r = call(erin, "Principal/get", {"ids": [pid(erin), pid(bob)], "properties": ["email"]})
+    assert r["list"] == [{"id": pid(erin), "email": ERIN[0]}], r
+    assert r["notFound"] == [pid(bob)], r
+    _, q = call(bob, "Principal/query", {"filter": {"email": "CAROL@"}})
+    assert q["ids"] == [pid(carol)] and q["canCalculateChanges"] is False, q
+    _, q = call(bob, "Principal/query", {"filter": {"operator": "OR", "conditions": [
+        {"text": "dave"}, {"accountIds": [bob.account]}]}, "sort": [
+        {"property": "email", "isAscending": False}], "calculateTotal": True})
+    assert q["ids"] == [pid(dave), pid(bob)] and q["total"] == 2, q
+    _, q = call(bob, "Principal/query", {"filter": {"type": "group"}})
+    assert q["ids"] == [], q
+    name, r = call(bob, "Principal/query", {"filter": {"nope": "x"}})
+    assert name == "error" and r["type"] == "unsupportedFilter", (name, r)
+    name, r = call(bob, "Principal/queryChanges", {"sinceQueryState": q["queryState"]})
+    assert name == "error" and r["type"] == "cannotCalculateChanges", (name, r)
+    name, r = call(bob, "Principal/set", {"destroy": [pid(carol)]})
+    assert name == "error" and r["type"] == "forbidden", (name, r)
+
+    # A share from Bob brings him into Erin's principals, with the
+    # account she now has of his; /changes says so.
+    _, before = call(erin, "Principal/get", {"ids": []})
+    mb = mailbox("ForErin")
+    s.cli("acl", "set", BOB[0], "ForErin", ERIN[0], "lr")
+    try:
+        _, r = call(erin, "Principal/get", {"ids": [pid(bob)]})
+        acc = r["list"][0]["accounts"]
+        assert list(acc) == [bob.account] and acc[bob.account]["isPersonal"] is False, r
+        sess = erin.session()["accounts"][bob.account]["accountCapabilities"][OWNER]
+        assert sess == {"accountIdForPrincipal": erin.account, "principalId": pid(bob)}, sess
+        name, ch = call(erin, "Principal/changes", {"sinceState": before["state"]})
+        assert name == "Principal/changes", ch
+        assert ch["created"] == [pid(bob)] and ch["updated"] == [] and ch["destroyed"] == [], ch
+    finally:
+        s.cli("acl", "del", BOB[0], "ForErin", ERIN[0])
+    assert mb
+
+
+def test_share_with_writes_the_grants():
+    s = srv()
+    bob, carol, dave = (Jmap(s, *u) for u in (BOB, CAROL, DAVE))
+    mb = mailbox("Proj")
+    _, r = call(bob, "Mailbox/get", {"ids": [mb], "properties": ["shareWith", "myRights"]})
+    assert r["list"][0]["shareWith"] == {}, r
+    assert r["list"][0]["myRights"]["mayShare"] is True, r
+    try:
+        # One principal's rights: Carol reads; IMAP agrees.
+        name, r = share(mb, {"shareWith/" + pid(carol): {"mayReadItems": True}})
+        assert name == "Mailbox/set" and list(r["updated"]) == [mb], r
+        assert myrights(CAROL, "Proj") == "lr"
+        assert bob.account in carol.session()["accounts"]
+        # One right added.
+        _, r = share(mb, {"shareWith/%s/mayAddItems" % pid(carol): True})
+        assert list(r["updated"]) == [mb], r
+        assert myrights(CAROL, "Proj") == "lri"
+        _, r = call(bob, "Mailbox/get", {"ids": [mb], "properties": ["shareWith"]})
+        assert r["list"][0]["shareWith"] == {
+            pid(carol): rights(mayReadItems=True, mayAddItems=True)}, r
+        m = imap(BOB)
+        typ, data = m.getacl("Proj")
+        m.logout()
+        assert typ == "OK" and b'"%s" "lri"' % CAROL[0].encode() in data[0], data
+
+        # Carol, without "a": shareWith is not hers to see.
+        _, r = call(carol, "Mailbox/get", {"accountId": bob.account, "ids": [mb],
+                                           "properties": ["shareWith", "myRights"]})
+        assert r["list"][0]["shareWith"] is None, r
+        assert r["list"][0]["myRights"]["mayShare"] is False, r
+        # With "a" she sees it.
+        _, r = share(mb, {"shareWith/%s/mayShare" % pid(carol): True})
+        assert myrights(CAROL, "Proj") == "lria"
+        _, r = call(carol, "Mailbox/get", {"accountId": bob.account, "ids": [mb],
+                                           "properties": ["shareWith", "myRights"]})
+        assert set(r["list"][0]["shareWith"]) == {pid(carol)}, r
+        assert r["list"][0]["myRights"]["mayShare"] is True, r
+
+        # The whole map: Carol, not named, loses hers; Dave gets his.
+        _, r = share(mb, {"shareWith": {pid(dave): rights(mayReadItems=True, mayRename=True)}})
+        assert list(r["updated"]) == [mb], r
+        assert myrights(DAVE, "Proj") == "lrxd"  # "d": RFC 4314 §2.1.1
+        assert bob.account not in carol.session()["accounts"]
+
+        # Refused, and nothing written: the owner, a bad right, an
+        # unknown principal, a name change in the same update.
+        for patch in ({"shareWith/" + pid(bob): rights(mayReadItems=True)},
+                      {"shareWith/%s/mayFly" % pid(dave): True},
+                      {"shareWith/P7ffffff0": {"mayReadItems": True}},
+                      {"shareWith/" + pid(dave): {"mayReadItems": 1}},
+                      {"shareWith/" + pid(carol): {"mayReadItems": True}, "name": "a/b"}):
+            _, r = share(mb, patch)
+            assert r["notUpdated"][mb]["type"] == "invalidProperties", (patch, r)
+        assert myrights(DAVE, "Proj") == "lrxd"  # "d": RFC 4314 §2.1.1
+        m = imap(BOB)
+        typ, data = m.getacl("Proj")
+        m.logout()
+        assert CAROL[0].encode() not in data[0], data
+        # null removes a grant.
+        _, r = share(mb, {"shareWith/" + pid(dave): None})
+        assert list(r["updated"]) == [mb], r
+        _, r = call(bob, "Mailbox/get", {"ids": [mb], "properties": ["shareWith"]})
+        assert r["list"][0]["shareWith"] == {}, r
+    finally:
+        for u in (CAROL, DAVE):
+            s.cli("acl", "del", BOB[0], "Proj", u[0], check=False)
+
+
+def notes(j, **args):
+    _, r = call(j, "ShareNotification/get", dict({"ids": None}, **args))
+    return r
+
+
+def test_share_notifications():
+    s = srv()
+    bob, dave = Jmap(s, *BOB), Jmap(s, *DAVE)
+    mb = mailbox("Notes")
+    start = notes(dave)
+    seen = {n["id"] for n in start["list"]}
+    try:
+        # IMAP SETACL by the owner.
+        m = imap(BOB)
+        assert m.setacl("Notes", DAVE[0], "lrs")[0] == "OK"
+        m.logout()
+        r = notes(dave)
+        new = [n for n in r["list"] if n["id"] not in seen]
+        assert len(new) == 1, r
+        n = new[0]
+        assert n["changedBy"] == {"name": BOB[0], "email": BOB[0], "principalId": pid(bob)}, n
+        assert n["objectType"] == "Mailbox" and n["objectAccountId"] == bob.account, n
+        assert n["objectId"] == mb and n["name"] == "Notes", n
+        assert n["oldRights"] is None, n
+        assert n["newRights"] == rights(mayReadItems=True, maySetSeen=True), n
+        assert n["created"].endswith("Z"), n
+        name, ch = call(dave, "ShareNotification/changes", {"sinceState": start["state"]})
+        assert name == "ShareNotification/changes" and ch["created"] == [n["id"]], ch
+
+        # `tern acl` (an administrator) and JMAP's shareWith make theirs.
+        s.cli("acl", "set", BOB[0], "Notes", DAVE[0], "+i")
+        share(mb, {"shareWith/" + pid(dave): None})
+        r = notes(dave)
+        new = [x for x in r["list"] if x["id"] not in seen]
+        assert len(new) == 3, r
+        admin, jm = new[1], new[2]
+        assert admin["changedBy"] == {"name": "Administrator", "email": None,
+                                      "principalId": None}, admin
+        assert admin["newRights"] == rights(mayReadItems=True, maySetSeen=True,
+                                            mayAddItems=True), admin
+        assert jm["changedBy"]["principalId"] == pid(bob), jm
+        assert jm["oldRights"] == admin["newRights"] and jm["newRights"] is None, jm
+        # The same rights again make none.
+        s.cli("acl", "del", BOB[0], "Notes", DAVE[0], check=False)
+        assert len(notes(dave)["list"]) == len(r["list"])
+
+        # Query: newest first, by owner; a bad sort refused.
+        _, q = call(dave, "ShareNotification/query", {
+            "filter": {"objectAccountId": bob.account, "after": "2000-01-01T00:00:00Z"},
+            "sort": [{"property": "created", "isAscending": False}]})
+        assert q["ids"][:3] == [jm["id"], admin["id"], n["id"]], q
+        name, e = call(dave, "ShareNotification/query", {"sort": [{"property": "name"}]})
+        assert name == "error" and e["type"] == "unsupportedSort", (name, e)
+        name, e = call(dave, "ShareNotification/queryChanges",
+                       {"sinceQueryState": q["queryState"]})
+        assert name == "error" and e["type"] == "cannotCalculateChanges", (name, e)
+
+        # Set: destroy only.
+        name, r = call(dave, "ShareNotification/set", {
+            "destroy": [n["id"], "N00000000000000ff"],
+            "create": {"x": {"name": "mine"}}, "update": {admin["id"]: {"name": "y"}}})
+        assert name == "ShareNotification/set", r
+        assert r["destroyed"] == [n["id"]], r
+        assert r["notDestroyed"]["N00000000000000ff"]["type"] == "notFound", r
+        assert r["notCreated"]["x"]["type"] == "forbidden", r
+        assert r["notUpdated"][admin["id"]]["type"] == "forbidden", r
+        assert r["oldState"] != r["newState"], r
+        _, g = call(dave, "ShareNotification/get", {"ids": [n["id"]]})
+        assert g["notFound"] == [n["id"]], g
+        # Bob, the owner, was told of none.
+        assert notes(bob)["list"] == [], notes(bob)
+    finally:
+        s.cli("acl", "del", BOB[0], "Notes", DAVE[0], check=False)
+
+
+def test_push_tells_a_share_notification():
+    """A grant's change reaches the grantee's EventSource as a
+    StateChange naming ShareNotification with /get's state."""
+    from test_jmap_push import EventStream
+    s = srv()
+    carol = Jmap(s, *CAROL)
+    mailbox("Pushed")
+    e = EventStream(s, CAROL, "types=ShareNotification&closeafter=no&ping=0")
+    try:
+        assert e.status == 200, e.headers
+        m = imap(BOB)
+        assert m.setacl("Pushed", CAROL[0], "lr")[0] == "OK"
+        m.logout()
+        ev = e.event(30)
+        assert ev["event"] == "state", ev
+        _, g = call(carol, "ShareNotification/get", {"ids": []})
+        assert ev["data"]["changed"] == {carol.account: {"ShareNotification": g["state"]}}, ev
+    finally:
+        e.close()
+        s.cli("acl", "del", BOB[0], "Pushed", CAROL[0], check=False)
