@@ -51,8 +51,9 @@ def test_jmap_session_and_auth():
     sub, vac, quota, blob = ("urn:ietf:params:jmap:" + x for x in ("submission", "vacationresponse",
                                                                    "quota", "blob"))
     sieve, mdn = "urn:ietf:params:jmap:sieve", "urn:ietf:params:jmap:mdn"
+    princ = "urn:ietf:params:jmap:principals"
     assert sess["primaryAccounts"] == {CORE: acc, MAIL: acc, sub: acc, vac: acc, quota: acc,
-                                       blob: acc, sieve: acc, mdn: acc}
+                                       blob: acc, sieve: acc, mdn: acc, princ: acc}
     assert sess["username"] == BOB[0]
     port = s.https_port
     assert sess["apiUrl"] == "https://127.0.0.1:%d/jmap/api/" % port, sess
@@ -66,7 +67,8 @@ def test_jmap_session_and_auth():
     assert sess["capabilities"][MAIL] == {}
     a = sess["accounts"][acc]
     assert a["name"] == BOB[0] and a["isPersonal"] is True and a["isReadOnly"] is False
-    assert set(a["accountCapabilities"]) == {CORE, MAIL, sub, vac, quota, blob, sieve, mdn}
+    assert set(a["accountCapabilities"]) == {CORE, MAIL, sub, vac, quota, blob, sieve, mdn,
+                                             princ, princ + ":owner"}
     assert a["accountCapabilities"][blob] == {
         "maxSizeBlobSet": 50000000, "maxDataSources": 64,
         "supportedTypeNames": ["Mailbox", "Thread", "Email"],

@@ -307,7 +307,7 @@ def test_pushsubscription_guard():
 
 
 ALL_TYPES = ["Mailbox", "Email", "Thread", "EmailDelivery", "Identity", "EmailSubmission",
-             "SieveScript", "VacationResponse", "Quota"]
+             "SieveScript", "VacationResponse", "Quota", "ShareNotification"]
 
 
 def test_pushsubscription_types_are_type_names():

@@ -6,15 +6,16 @@
  * a call's view: each mailbox's rights found among the grants, readable
  * only with "l" and "r", an email readable through any such mailbox;
  * the same read of another account's grants (Email/copy's source) by
- * jmap_share_rights and jmap_share_may_read; and the rights objects of
- * RFC 9670's shareWith (jmap_mailbox_share.c) to and from RFC 4314
- * letters.
+ * jmap_share_rights and jmap_share_may_read; the rights objects of RFC
+ * 9670's shareWith (jmap_mailbox_share.c) to and from RFC 4314 letters,
+ * and a shareWith update's checks (who may share, whom).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/arena.h"
+#include "jmap/jmap_mailbox.h"
 #include "jmap/jmap_private.h"
 #include "store/store.h"
 #include "unit.h"
@@ -196,6 +197,41 @@ int main(void)
 	struct jmap_request own = {.st = st, .account = carol, .user = carol, .a = ar};
 	CHECK_EQ_INT(jmap_rights(&own, a), STORE_ACL_ALL);
 	CHECK_EQ_INT(jmap_email_readable(&own, m, 1), 1);
+	/* shareWith needs "a" (RFC 9670 §4): forbidden in Bob's account
+	 * with "lrs", checked and taken out of the patch with "a"; the
+	 * owner is no principal to share with. */
+	char pj[128], err[64];
+	snprintf(pj, sizeof pj, "{\"shareWith/P%08x\":{\"mayReadItems\":true},\"name\":\"N\"}",
+		 dave);
+	const struct json_value *patch = json_parse(pj, strlen(pj), ar, err, sizeof err), *rest;
+	struct jmap_call call = {.r = &rq};
+	struct jmap_mailbox box = {.id = a, .rights = L | R | STORE_ACL_S};
+	struct jmap_share_change sc;
+	struct jmap_set_err se;
+	CHECK_EQ_INT(jmap_mailbox_share_take(&call, &box, patch, &rest, &sc, &se), -1);
+	CHECK_EQ_STR(se.type, "forbidden");
+	CHECK_EQ_INT(store_acl_set(st, bob, a, carol, L | R | STORE_ACL_A), STORE_OK);
+	CHECK_EQ_INT(jmap_share_load(st, carol, bob, ar, &sh), 0);
+	CHECK_EQ_INT(jmap_mailbox_share_take(&call, &box, patch, &rest, &sc, &se), 0);
+	CHECK_EQ_INT((int)sc.n, 1);
+	CHECK_EQ_INT(sc.op[0].grantee, dave);
+	CHECK_EQ_INT(sc.op[0].rights, L | R);
+	CHECK_EQ_INT((int)rest->count, 1);
+	CHECK_EQ_STR(rest->first->key, "name");
+	CHECK_EQ_INT(jmap_mailbox_share_apply(&call, &box, &sc, &se), 0);
+	uint32_t got = 0;
+	CHECK_EQ_INT(store_mailbox_rights(st, dave, bob, a, &got), STORE_OK);
+	CHECK_EQ_INT(got, L | R);
+	snprintf(pj, sizeof pj, "{\"shareWith/P%08x\":null}", bob);
+	patch = json_parse(pj, strlen(pj), ar, err, sizeof err);
+	CHECK_EQ_INT(jmap_mailbox_share_take(&call, &box, patch, &rest, &sc, &se), -1);
+	CHECK_EQ_STR(se.type, "invalidProperties");
+	/* A patch without shareWith is left as it is. */
+	patch = json_parse("{\"name\":\"N\"}", 12, ar, err, sizeof err);
+	CHECK_EQ_INT(jmap_mailbox_share_take(&call, &box, patch, &rest, &sc, &se), 0);
+	CHECK(rest == patch);
+	CHECK_EQ_INT((int)sc.n, 0);
+
 	/* Not an account of the user: the user itself, 0, or no grant. */
 	CHECK_EQ_INT(jmap_share_load(st, carol, carol, ar, &sh), 1);
 	CHECK_EQ_INT(jmap_share_load(st, carol, 0, ar, &sh), 1);
