@@ -284,8 +284,9 @@ def test_share_notifications():
 
 
 def test_push_tells_a_share_notification():
-    """A grant's change reaches the grantee's EventSource as a
-    StateChange naming ShareNotification with /get's state."""
+    """A grant's change, by IMAP SETACL or `tern acl`, reaches the
+    grantee's EventSource as a StateChange naming ShareNotification with
+    /get's state."""
     from test_jmap_push import EventStream
     s = srv()
     carol = Jmap(s, *CAROL)
@@ -300,6 +301,13 @@ def test_push_tells_a_share_notification():
         assert ev["event"] == "state", ev
         _, g = call(carol, "ShareNotification/get", {"ids": []})
         assert ev["data"]["changed"] == {carol.account: {"ShareNotification": g["state"]}}, ev
+        # `tern acl`, another process, is told through the store's note
+        # of its changes (store_xchg.c) within about a second.
+        s.cli("acl", "set", BOB[0], "Pushed", CAROL[0], "+s")
+        ev = e.event(30)
+        _, g2 = call(carol, "ShareNotification/get", {"ids": []})
+        assert g2["state"] != g["state"], (g, g2)
+        assert ev["data"]["changed"] == {carol.account: {"ShareNotification": g2["state"]}}, ev
     finally:
         e.close()
         s.cli("acl", "del", BOB[0], "Pushed", CAROL[0], check=False)
