@@ -36,7 +36,7 @@
  * Notifications. Every change of a grant given to an account leaves a
  * record in the grantee's name in the same transaction (set_fn calls
  * sharenote_add_txn, store_sharenote.c: JMAP's ShareNotification), and
- * the grantee's change feed is told after the commit.
+ * the grantee's change feed is told after the commit (acl_publish_grant).
  *
  * The plan this layer serves (IMAP, imap/): one resolver turns a client's
  * mailbox name into (owner, mailbox, rights), own names ("" namespace,
