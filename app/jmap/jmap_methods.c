@@ -18,7 +18,7 @@ static const struct jmap_method methods[] = {
     {"Mailbox/changes", JMAP_USING_MAIL, jmap_mailbox_changes, JMAP_M_SHARED},
     {"Mailbox/query", JMAP_USING_MAIL, jmap_mailbox_query, JMAP_M_SHARED},
     {"Mailbox/queryChanges", JMAP_USING_MAIL, jmap_mailbox_query_changes, 0},
-    {"Mailbox/set", JMAP_USING_MAIL, jmap_mailbox_set, 0},
+    {"Mailbox/set", JMAP_USING_MAIL, jmap_mailbox_set, JMAP_M_SHARED},
     {"Thread/get", JMAP_USING_MAIL, jmap_thread_get, JMAP_M_SHARED},
     {"Thread/changes", JMAP_USING_MAIL, jmap_thread_changes, 0},
     {"Email/get", JMAP_USING_MAIL, jmap_email_get, JMAP_M_SHARED},
