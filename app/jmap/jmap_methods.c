@@ -26,7 +26,7 @@ static const struct jmap_method methods[] = {
     {"Email/query", JMAP_USING_MAIL, jmap_email_query, JMAP_M_SHARED},
     {"Email/queryChanges", JMAP_USING_MAIL, jmap_email_query_changes, 0},
     {"Email/set", JMAP_USING_MAIL, jmap_email_set, JMAP_M_SHARED},
-    {"Email/import", JMAP_USING_MAIL, jmap_email_import, 0},
+    {"Email/import", JMAP_USING_MAIL, jmap_email_import, JMAP_M_SHARED},
     {"SearchSnippet/get", JMAP_USING_MAIL, jmap_snippet_get, JMAP_M_SHARED},
     {"Identity/get", JMAP_USING_SUBMISSION, jmap_identity_get, 0},
     {"Identity/changes", JMAP_USING_SUBMISSION, jmap_identity_changes, 0},

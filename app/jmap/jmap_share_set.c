@@ -1,7 +1,8 @@
 /*
- * jmap_share_set.c — Mailbox/set in an account another user shares
- * (jmap_share.c), held to the user's rights as IMAP's CREATE, DELETE and
- * RENAME of a "Shared/OWNER/NAME" name are (RFC 4314 §4; cmd_mailbox.c).
+ * jmap_share_set.c — writing into an account another user shares
+ * (jmap_share.c): Mailbox/set held to the user's rights as IMAP's
+ * CREATE, DELETE and RENAME of a "Shared/OWNER/NAME" name are (RFC 4314
+ * §4; cmd_mailbox.c), and a new email as IMAP's APPEND there.
  *
  * The store decides what it can (store_mailbox_create_as, _delete_as,
  * _rename_as, the same calls IMAP makes): a create needs "k" on the
@@ -22,13 +23,21 @@
  *                SUBSCRIBE keeps it: the user's subscription of
  *                "Shared/OWNER/NAME" (jmap_mailboxes_view reads it).
  *
+ * A new email (Email/set create, Email/import) needs "i" on each of its
+ * mailboxes, as IMAP's APPEND, and each keyword's right on each of them
+ * ("s" for $seen, "w" for another): APPEND drops a flag the user may
+ * not set, a JMAP client is told "forbidden" as Email/set update tells
+ * it. The owner's quota counts it (the store's, overQuota).
+ *
  * In the user's own account every function lets everything through and
- * names the user's own records, so Mailbox/set calls them either way.
+ * names the user's own records, so the methods call them either way.
  */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/arena.h"
+#include "jmap/jmap_email.h"
 #include "jmap/jmap_mailbox.h"
 #include "jmap/jmap_private.h"
 #include "store/store.h"
@@ -114,6 +123,43 @@ uint32_t jmap_share_new_rights(const struct jmap_request *r, uint32_t mailbox)
 	if (store_mailbox_rights(r->st, r->user, r->account, mailbox, &rights) != STORE_OK)
 		return 0;
 	return rights;
+}
+
+/* The rights the keywords kw (space-separated) need: "s" for $seen,
+ * "w" for any other (RFC 8621 §2's maySetSeen and maySetKeywords). */
+static uint32_t keyword_rights(const char *kw, size_t n)
+{
+	uint32_t need = 0;
+
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j < n && kw[j] != ' ')
+			j++;
+		if (j > i)
+			need |= j - i == 5 && !strncasecmp(kw + i, "$seen", 5) ? STORE_ACL_S
+										: STORE_ACL_W;
+		i = j + 1;
+	}
+	return need;
+}
+
+const char *jmap_share_new_email_refused(const struct jmap_request *r,
+					 const struct jmap_targets *t)
+{
+	uint32_t need = keyword_rights(buf_data(&t->kw), buf_len(&t->kw));
+
+	if (!r->share)
+		return NULL;
+	for (size_t i = 0; i < t->n; i++) {
+		uint32_t has = jmap_rights(r, t->mb[i]);
+		if (!(has & STORE_ACL_I))
+			return "no right to add to that mailbox";
+		/* IMAP's APPEND drops a flag the user may not set; a JMAP
+		 * client is told instead, as Email/set update tells it. */
+		if ((has & need) != need)
+			return "no right to set those keywords in every mailbox";
+	}
+	return NULL;
 }
 
 int jmap_share_refresh(struct jmap_request *r)

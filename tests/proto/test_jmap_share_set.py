@@ -261,3 +261,142 @@ def test_rename_keeps_the_users_subscription():
         grant("INBOX", "")
         grant("Sub1b", "")
 
+
+def upload(j, acc, data, ctype="message/rfc822"):
+    st, _, body = j.request("POST", "/jmap/upload/%s/" % acc, data, {"Content-Type": ctype})
+    return st, body
+
+
+def download(j, acc, blob):
+    st, _, body = j.request("GET", "/jmap/download/%s/%s/x.bin" % (acc, blob))
+    return st, body
+
+
+def carol_call(method, args):
+    args = dict(args, accountId=bob_ids()["account"])
+    r = Jmap(srv(), *CAROL).call([[method, args, "c"]])["methodResponses"]
+    assert r[0][0] == method, r
+    return r[0][1]
+
+
+def new_email(mailboxes, **extra):
+    e = {"mailboxIds": {m: True for m in mailboxes}, "subject": "from carol",
+         "from": [{"email": CAROL[0]}],
+         "bodyStructure": {"type": "text/plain", "partId": "1"},
+         "bodyValues": {"1": {"value": "hello"}}}
+    e.update(extra)
+    return e
+
+
+def bob_email_ids(mid):
+    _, r = Jmap(srv(), *BOB).one("Email/query", {"filter": {"inMailbox": mid}})
+    return r["ids"]
+
+
+def test_email_create_needs_i_and_the_keyword_rights():
+    ids = bob_mailboxes("Drop", "Closed")
+    drop = ids["Drop"]
+    grant("Drop", "lr")
+    try:
+        before = bob_email_ids(drop)
+        r = carol_call("Email/set", {"create": {"e": new_email([drop])}})
+        assert r["notCreated"]["e"]["type"] == "forbidden", r
+        grant("Drop", "lri")
+        r = carol_call("Email/set", {"create": {"e": new_email([drop])}})
+        eid = r["created"]["e"]["id"]
+        assert set(bob_email_ids(drop)) == set(before) | {eid}
+        # Keywords need their rights, as APPEND's flags do.
+        kw = new_email([drop], keywords={"$seen": True})
+        r = carol_call("Email/set", {"create": {"s": kw}})
+        assert r["notCreated"]["s"]["type"] == "forbidden", r
+        grant("Drop", "lris")
+        r = carol_call("Email/set", {"create": {"s": kw}})
+        assert "s" in r["created"], r
+        r = carol_call("Email/set", {"create": {"f": new_email([drop], keywords={"$flagged": True})}})
+        assert r["notCreated"]["f"]["type"] == "forbidden", r
+        # A mailbox Carol does not see is no mailbox.
+        r = carol_call("Email/set", {"create": {"c": new_email([drop, ids["Closed"]])}})
+        assert r["notCreated"]["c"]["type"] == "invalidProperties", r
+        assert len(bob_email_ids(ids["Closed"])) == 1
+    finally:
+        grant("Drop", "")
+
+
+def test_upload_email_import_and_attachments():
+    ids = bob_mailboxes("Imp", "Locked")
+    imp = ids["Imp"]
+    acc = ids["account"]
+    carol, bob = Jmap(srv(), *CAROL), Jmap(srv(), *BOB)
+    msg = b"From: carol@example.test\r\nSubject: imported by carol\r\n\r\nbody\r\n"
+    grant("Imp", "lr")
+    try:
+        # Uploading needs "i" on some mailbox of the account.
+        st, body = upload(carol, acc, msg)
+        assert st == 403, (st, body)
+        grant("Imp", "lri")
+        st, body = upload(carol, acc, msg)
+        assert st == 201 and body["accountId"] == acc, (st, body)
+        blob = body["blobId"]
+        # It is Carol's: she reads it there, Bob does not (his own id).
+        assert download(carol, acc, blob) == (200, msg)
+        assert download(bob, acc, blob)[0] == 404
+        # Email/import of it; one from Carol's own account is no blob here.
+        r = carol_call("Email/import", {"emails": {"i": {"blobId": blob, "mailboxIds": {imp: True}}}})
+        eid = r["created"]["i"]["id"]
+        assert eid in bob_email_ids(imp)
+        own = msg.replace(b"imported", b"own")
+        st, b2 = upload(carol, carol.account, own)
+        assert st == 201, b2
+        r = carol_call("Email/import", {"emails": {"o": {"blobId": b2["blobId"],
+                                                         "mailboxIds": {imp: True}}}})
+        assert r["notCreated"]["o"]["type"] == "invalidProperties", r
+        assert download(carol, acc, b2["blobId"])[0] == 404
+        # Without "i": forbidden, nothing stored.
+        grant("Imp", "lr")
+        n = len(bob_email_ids(imp))
+        r = carol_call("Email/import", {"emails": {"i": {"blobId": blob, "mailboxIds": {imp: True}}}})
+        assert r["notCreated"]["i"]["type"] == "forbidden", r
+        assert len(bob_email_ids(imp)) == n
+        # An attachment from a blob uploaded there.
+        grant("Imp", "lri")
+        att = new_email([imp], bodyStructure={"type": "multipart/mixed", "subParts": [
+            {"type": "text/plain", "partId": "1"},
+            {"type": "message/rfc822", "blobId": blob, "name": "m.eml"}]})
+        r = carol_call("Email/set", {"create": {"a": att}})
+        assert "a" in r["created"], r
+        att["bodyStructure"]["subParts"][1]["blobId"] = b2["blobId"]
+        r = carol_call("Email/set", {"create": {"b": att}})
+        assert r["notCreated"]["b"]["type"] == "blobNotFound", r
+    finally:
+        grant("Imp", "")
+
+
+def test_download_only_what_the_user_may_read():
+    ids = bob_mailboxes("Open", "Shut")
+    acc = ids["account"]
+    carol, bob = Jmap(srv(), *CAROL), Jmap(srv(), *BOB)
+    _, g = bob.one("Email/get", {"ids": bob_email_ids(ids["Open"]) + bob_email_ids(ids["Shut"]),
+                                 "properties": ["blobId", "mailboxIds", "textBody"]})
+    by = {list(e["mailboxIds"])[0]: e for e in g["list"]}
+    open_e, shut_e = by[ids["Open"]], by[ids["Shut"]]
+    grant("Open", "l")
+    try:
+        # "l" without "r": not readable, so absent.
+        assert download(carol, acc, open_e["blobId"])[0] == 404
+        grant("Open", "lr")
+        st, body = download(carol, acc, open_e["blobId"])
+        assert st == 200 and b"Subject: in Open" in body, (st, body)
+        st, body = download(carol, acc, open_e["textBody"][0]["blobId"])
+        assert st == 200 and body.strip() == b"x", (st, body)
+        # Shut is not shared: its email and part are absent for Carol.
+        assert download(carol, acc, shut_e["blobId"])[0] == 404
+        assert download(carol, acc, shut_e["textBody"][0]["blobId"])[0] == 404
+        # Bob's own upload is his, not Carol's.
+        st, body = upload(bob, acc, b"bob's own bytes", "text/plain")
+        assert st == 201, body
+        assert download(carol, acc, body["blobId"])[0] == 404
+    finally:
+        grant("Open", "")
+    # No grant left: not an account of Carol's.
+    st, body = download(carol, acc, open_e["blobId"])
+    assert st == 404 and body["detail"] == "no such account", (st, body)
