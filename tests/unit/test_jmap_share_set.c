@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "jmap/jmap_email.h"
 #include "jmap/jmap_mailbox.h"
 #include "jmap/jmap_private.h"
 #include "store/store.h"
@@ -112,6 +113,26 @@ int main(void)
 	CHECK_EQ_INT(jmap_share_refresh(&rq), 0);
 	CHECK_EQ_INT(jmap_rights(&rq, kid), L | STORE_ACL_K);
 
+	/* A new email: "i" on each mailbox, "s" for $seen, "w" for another
+	 * keyword (Kid holds "l" and "k" only, A the same). */
+	struct jmap_targets t = {.mb = {kid}, .n = 1};
+	buf_init(&t.kw, 256);
+	CHECK(jmap_share_new_email_refused(&rq, &t) != NULL); /* no "i" */
+	CHECK_EQ_INT(store_acl_set(st, bob, kid, carol, L | STORE_ACL_I), STORE_OK);
+	CHECK_EQ_INT(jmap_share_refresh(&rq), 0);
+	CHECK(jmap_share_new_email_refused(&rq, &t) == NULL);
+	buf_append_c(&t.kw, "$SEEN");
+	CHECK(jmap_share_new_email_refused(&rq, &t) != NULL); /* no "s" */
+	CHECK_EQ_INT(store_acl_set(st, bob, kid, carol, L | STORE_ACL_I | STORE_ACL_S), STORE_OK);
+	CHECK_EQ_INT(jmap_share_refresh(&rq), 0);
+	CHECK(jmap_share_new_email_refused(&rq, &t) == NULL);
+	buf_append_c(&t.kw, " $flagged");
+	CHECK(jmap_share_new_email_refused(&rq, &t) != NULL); /* no "w" */
+	/* Every mailbox must allow it: A has no "i". */
+	buf_reset(&t.kw);
+	t.mb[t.n++] = a;
+	CHECK(jmap_share_new_email_refused(&rq, &t) != NULL);
+
 	/* The own account: nothing refused, the user's own names. */
 	struct jmap_request own = {.st = st, .account = carol, .user = carol, .a = ar};
 	CHECK(jmap_share_create_refused(&own, 0, 1, 1) == NULL);
@@ -120,6 +141,8 @@ int main(void)
 	CHECK_EQ_STR(jmap_share_sub_name(&own, "A"), "A");
 	CHECK_EQ_INT(jmap_share_new_rights(&own, kid), STORE_ACL_ALL);
 	CHECK_EQ_INT(jmap_share_refresh(&own), 0);
+	CHECK(jmap_share_new_email_refused(&own, &t) == NULL);
+	buf_free(&t.kw);
 	arena_free(&ar);
 
 	store_close(&st);
