@@ -30,8 +30,9 @@
  *
  * Caveats: EventSource and WebSocket push follow the shared accounts
  * there were when push started (app/http/http_push.c), and their push
- * state covers the own account only; PushSubscription deliveries tell
- * the own account only.
+ * state covers the own account only; PushSubscription deliveries follow
+ * those there were when the subscription subscribed
+ * (app/http/http_pushsub.c).
  */
 #ifndef TERN_JMAP_JMAP_H
 #define TERN_JMAP_JMAP_H

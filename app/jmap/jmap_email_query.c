@@ -660,6 +660,12 @@ static void u32s_add(struct u32s *a, uint32_t x)
 }
 
 struct qchanges {
+	/* In a shared account (jmap_share.c) the call's request, else
+	 * NULL: a change only counts when it names a mailbox the user may
+	 * read; the others' emails are kept in hidden, and count when the
+	 * user may read them now (qchanges_shared). */
+	const struct jmap_request *r;
+	struct u32s hidden;
 	struct u32s ids;        /* emails changed since, sorted, each once after */
 	struct u32s born, died; /* of those, the ones created, destroyed */
 	struct u32s gone;       /* threads of the emails destroyed since */
@@ -682,6 +688,10 @@ static int qchange_cb(void *arg, const struct store_change *sc)
 	if (sc->kind != STORE_CHANGE_EMAIL_CREATED && sc->kind != STORE_CHANGE_EMAIL_UPDATED &&
 	    sc->kind != STORE_CHANGE_EMAIL_DESTROYED)
 		return 0;
+	if (q->r && !jmap_may_read(q->r, sc->mailbox)) {
+		u32s_add(&q->hidden, sc->id);
+		return 0;
+	}
 	if (sc->kind == STORE_CHANGE_EMAIL_DESTROYED) {
 		q->destroyed = sc->id;
 		q->pending = 1;
@@ -691,6 +701,33 @@ static int qchange_cb(void *arg, const struct store_change *sc)
 		u32s_add(&q->born, sc->id);
 	u32s_add(&q->ids, sc->id);
 	return 0;
+}
+
+/*
+ * In a shared account: the emails whose changes named only mailboxes the
+ * user may not read count when the user may read them now (all: the
+ * emails it may read, query_run's), as they may have come into its view
+ * through a membership it sees (their change named a readable mailbox:
+ * already in) or one it does not: changed, as Email/changes tells them
+ * (jmap_email.c). The others stay untold, the owner's private mail.
+ */
+static void qchanges_shared(struct qchanges *q, const struct ems *all)
+{
+	if (!q->r || !q->hidden.n)
+		return;
+	q->hidden.n = jmap_u32_sort_unique(q->hidden.v, q->hidden.n);
+	for (size_t i = 0; i < all->n; i++)
+		if (jmap_u32_has(q->hidden.v, q->hidden.n, all->v[i].id))
+			u32s_add(&q->ids, all->v[i].id);
+}
+
+static void qchanges_free(struct qchanges *q)
+{
+	free(q->ids.v);
+	free(q->gone.v);
+	free(q->born.v);
+	free(q->died.v);
+	free(q->hidden.v);
 }
 
 /* 1 when filter (checked already) has a condition on the email's thread. */
@@ -763,8 +800,10 @@ static size_t up_to_changes(struct jmap_call *c, const struct qchanges *ch, cons
 	const struct json_value *up = jmap_arg(c, "upToId"), *v;
 	size_t k = 0, nc = 0;
 
+	/* In a shared account any membership change may take an email
+	 * into or out of the user's view: as a filter on mailboxes. */
 	if (!up || up->type != JSON_STRING || ((v = jmap_arg(c, "collapseThreads")) && v->boolean) ||
-	    filter_mutable(jmap_arg(c, "filter"), 0) || sort_mutable(jmap_arg(c, "sort")))
+	    c->r->share || filter_mutable(jmap_arg(c, "filter"), 0) || sort_mutable(jmap_arg(c, "sort")))
 		return SIZE_MAX;
 	uint32_t id = jmap_ref_num(c->r, up->str, 'E');
 	while (k < n && res[k] != id)
@@ -804,31 +843,26 @@ void jmap_email_query_changes(struct jmap_call *c)
 	int collapse = (v = jmap_arg(c, "collapseThreads")) && v->boolean;
 	int by_thread = collapse || filter_on_thread(jmap_arg(c, "filter"), 0) ||
 			sort_on_thread(jmap_arg(c, "sort"));
-	struct qchanges ch = {0};
+	struct qchanges ch = {.r = c->r->share ? c->r : NULL};
 	int rc = store_changes_since(c->r->st, c->r->account, since, qchange_cb, &ch);
 	if (rc != STORE_OK || (by_thread && (ch.unknown || ch.pending))) {
-		free(ch.ids.v);
-		free(ch.gone.v);
-		free(ch.born.v);
-		free(ch.died.v);
+		qchanges_free(&ch);
 		if (rc != STORE_OK)
 			jmap_error(c, "serverFail", NULL);
 		else
 			jmap_error(c, "cannotCalculateChanges", "an email was destroyed since, thread unknown");
 		return;
 	}
-	size_t nid = jmap_u32_sort_unique(ch.ids.v, ch.ids.n);
 	struct ems all;
 	struct em **hit;
 	size_t n;
 	if (query_run(c, &all, &hit, &n) < 0) {
 		free(all.v);
-		free(ch.ids.v);
-		free(ch.gone.v);
-		free(ch.born.v);
-		free(ch.died.v);
+		qchanges_free(&ch);
 		return;
 	}
+	qchanges_shared(&ch, &all);
+	size_t nid = jmap_u32_sort_unique(ch.ids.v, ch.ids.n);
 	/* Threads touched, when by thread: those of changed emails, and
 	 * those destroyed emails were in. */
 	uint32_t *threads = arena_alloc(c->r->a, (nid + ch.gone.n + 1) * sizeof *threads);
@@ -858,8 +892,5 @@ void jmap_email_query_changes(struct jmap_call *c)
 		nc = nup;
 	jmap_query_changes_end(c, state, 'E', changed, nc, res, n);
 	free(all.v);
-	free(ch.ids.v);
-	free(ch.gone.v);
-	free(ch.born.v);
-	free(ch.died.v);
+	qchanges_free(&ch);
 }

@@ -364,6 +364,11 @@ struct mb_changed {
 	uint32_t *ids;
 	size_t n, cap;
 	struct arena *a;
+	/* In a shared account (jmap_share.c): a mailbox without "l" is
+	 * none for the user, its changes untold; a destroyed one is told
+	 * whatever (its grant went with it), an id alone, as
+	 * Mailbox/changes tells it. NULL in the user's own. */
+	const struct jmap_request *r;
 };
 
 static int mb_changed_cb(void *arg, const struct store_change *sc)
@@ -371,6 +376,9 @@ static int mb_changed_cb(void *arg, const struct store_change *sc)
 	struct mb_changed *ch = arg;
 	if (sc->kind != STORE_CHANGE_MAILBOX_CREATED && sc->kind != STORE_CHANGE_MAILBOX_UPDATED &&
 	    sc->kind != STORE_CHANGE_MAILBOX_DESTROYED)
+		return 0;
+	if (ch->r && sc->kind != STORE_CHANGE_MAILBOX_DESTROYED &&
+	    !(jmap_rights(ch->r, sc->id) & STORE_ACL_L))
 		return 0;
 	if (ch->n == ch->cap) {
 		size_t cap = ch->cap ? 2 * ch->cap : 16;
@@ -387,7 +395,7 @@ static int mb_changed_cb(void *arg, const struct store_change *sc)
 void jmap_mailbox_query_changes(struct jmap_call *c)
 {
 	struct sorting s = {.n = 0};
-	struct mb_changed ch = {.a = c->r->a};
+	struct mb_changed ch = {.a = c->r->a, .r = c->r->share ? c->r : NULL};
 	struct jmap_mailbox **hit;
 	const struct json_value *v;
 	char state[24];

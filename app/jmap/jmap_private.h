@@ -139,6 +139,10 @@ int jmap_share_load(struct store *st, uint32_t user, uint32_t owner, struct aren
 uint32_t jmap_rights(const struct jmap_request *r, uint32_t mailbox);
 /* 1 when the user may read the mailbox's emails ("l" and "r"). */
 int jmap_may_read(const struct jmap_request *r, uint32_t mailbox);
+/* The same two for an account other than the running call's (Email/copy's
+ * source): s its grants, NULL for the user's own account. */
+uint32_t jmap_share_rights(const struct jmap_share *s, uint32_t mailbox);
+int jmap_share_may_read(const struct jmap_share *s, uint32_t mailbox);
 /* Mailbox i of a store_email_brief's members. */
 uint32_t jmap_member_mailbox(const uint8_t *members, size_t i);
 /* 1 when an email with these members is visible to the running call:

@@ -170,7 +170,11 @@ int jmap_share_load(struct store *st, uint32_t user, uint32_t owner, struct aren
 
 uint32_t jmap_rights(const struct jmap_request *r, uint32_t mailbox)
 {
-	const struct jmap_share *s = r->share;
+	return jmap_share_rights(r->share, mailbox);
+}
+
+uint32_t jmap_share_rights(const struct jmap_share *s, uint32_t mailbox)
+{
 	size_t lo = 0, hi;
 
 	if (!s)
@@ -191,9 +195,14 @@ uint32_t jmap_rights(const struct jmap_request *r, uint32_t mailbox)
 
 int jmap_may_read(const struct jmap_request *r, uint32_t mailbox)
 {
+	return jmap_share_may_read(r->share, mailbox);
+}
+
+int jmap_share_may_read(const struct jmap_share *s, uint32_t mailbox)
+{
 	uint32_t need = STORE_ACL_L | STORE_ACL_R;
 
-	return (jmap_rights(r, mailbox) & need) == need;
+	return (jmap_share_rights(s, mailbox) & need) == need;
 }
 
 uint32_t jmap_member_mailbox(const uint8_t *members, size_t i)

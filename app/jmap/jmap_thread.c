@@ -16,6 +16,16 @@
  * intermediate state (hasMoreChanges), inside one step when it alone
  * touches more (jmap_pos). An email moved or rekeyworded
  * leaves its thread unchanged (a Thread has only emailIds).
+ *
+ * In a shared account (jmap_share.c) a thread is the emails of it the
+ * user may read, and Thread/changes follows those: an email created in
+ * a mailbox the user may not read changes no thread for it, one moved
+ * into or out of a mailbox it may read (an update naming one) may
+ * change its thread's emailIds, which is updated when it still holds an
+ * email the user may read, destroyed when not (it left the user's view).
+ * A destroyed email's thread is told whatever its mailbox, as
+ * Email/changes tells the email (an id a client does not know in
+ * destroyed is harmless, RFC 8620 §5.2).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -215,6 +225,11 @@ struct tchanges {
 	size_t n, cap;
 	uint32_t *touched; /* threads of emails destroyed since */
 	size_t nt, capt;
+	/* In a shared account the call's request (else NULL), and the
+	 * emails an update in a mailbox the user may read named. */
+	const struct jmap_request *r;
+	uint32_t *moved;
+	size_t nm, capm;
 	uint32_t last_destroyed;
 	size_t unresolved; /* destroys without their thread entry (older records) */
 	/* The places the answer may end at, in order: inside a step after
@@ -249,8 +264,11 @@ static int tchange_cb(void *arg, const struct store_change *sc)
 	if (sc->modseq > t->to.step)
 		return 1;
 	if (sc->kind != STORE_CHANGE_EMAIL_DESTROYED && sc->kind != STORE_CHANGE_EMAIL_THREAD &&
-	    sc->kind != STORE_CHANGE_EMAIL_CREATED)
+	    sc->kind != STORE_CHANGE_EMAIL_CREATED && !(t->r && sc->kind == STORE_CHANGE_EMAIL_UPDATED))
 		return 0;
+	if (t->r && (sc->kind == STORE_CHANGE_EMAIL_CREATED || sc->kind == STORE_CHANGE_EMAIL_UPDATED) &&
+	    !jmap_may_read(t->r, sc->mailbox))
+		return 0; /* in a mailbox the user does not read */
 	/* A thread entry goes with its email (its uid). */
 	uint32_t email = sc->kind == STORE_CHANGE_EMAIL_THREAD ? sc->uid : sc->id;
 	size_t had = sc->modseq == t->step.cur ? t->step.n : 0;
@@ -270,6 +288,8 @@ static int tchange_cb(void *arg, const struct store_change *sc)
 		if (t->unresolved && sc->uid == t->last_destroyed)
 			t->unresolved--;
 		push_u32(&t->touched, &t->nt, &t->capt, sc->id);
+	} else if (sc->kind == STORE_CHANGE_EMAIL_UPDATED) {
+		push_u32(&t->moved, &t->nm, &t->capm, sc->id);
 	} else {
 		push_u32(&t->created, &t->n, &t->cap, sc->id);
 	}
@@ -280,6 +300,7 @@ static void tchanges_free(struct tchanges *t)
 {
 	free(t->created);
 	free(t->touched);
+	free(t->moved);
 	free(t->pos);
 }
 
@@ -300,6 +321,23 @@ static void count_cb(void *arg, uint32_t email, int64_t received)
 	(*(size_t *)arg)++;
 }
 
+/* The emails of thread th the call may read (all in the user's own
+ * account) into *n_r: 0, or -1 (store error). */
+static int thread_size(struct jmap_call *c, uint32_t th, size_t *n_r)
+{
+	struct members g = {0};
+
+	if (!c->r->share)
+		return store_thread_emails(c->r->st, c->r->account, th, count_cb, n_r) == STORE_OK ? 0
+											   : -1;
+	int rc = store_thread_emails(c->r->st, c->r->account, th, member_cb, &g) == STORE_OK
+		     ? keep_readable(c, &g)
+		     : -1;
+	*n_r = g.n;
+	free(g.v);
+	return rc;
+}
+
 /* What happened to each thread touched since (see the top of the file):
  * 0 created, 1 updated, 2 destroyed, -1 nothing to tell. */
 enum { T_CREATED, T_UPDATED, T_DESTROYED };
@@ -317,7 +355,7 @@ struct tfates {
 static int thread_fates(struct jmap_call *c, uint64_t since, struct jmap_pos from,
 			struct jmap_pos to, struct tfates *f)
 {
-	struct tchanges t = {.from = from, .to = to};
+	struct tchanges t = {.from = from, .to = to, .r = c->r->share ? c->r : NULL};
 	int rc = store_changes_since(c->r->st, c->r->account, since, tchange_cb, &t);
 	if (t.last)
 		push_pos(&t, t.last, 0);
@@ -334,8 +372,11 @@ static int thread_fates(struct jmap_call *c, uint64_t since, struct jmap_pos fro
 		return -1;
 	}
 	struct tlist l = {arena_zalloc(c->r->a, (t.n + 1) * sizeof *l.thread)};
-	if (t.n && store_emails_get(c->r->st, c->r->account, t.created, t.n, tlist_cb, &l) !=
-		       STORE_OK) {
+	struct tlist lm = {arena_zalloc(c->r->a, (t.nm + 1) * sizeof *lm.thread)};
+	if ((t.n && store_emails_get(c->r->st, c->r->account, t.created, t.n, tlist_cb, &l) !=
+			STORE_OK) ||
+	    (t.nm && store_emails_get(c->r->st, c->r->account, t.moved, t.nm, tlist_cb, &lm) !=
+			 STORE_OK)) {
 		tchanges_free(&t);
 		jmap_error(c, "serverFail", NULL);
 		return -1;
@@ -344,19 +385,21 @@ static int thread_fates(struct jmap_call *c, uint64_t since, struct jmap_pos fro
 	 * destroyed. A thread's id is its first email's: it was created in
 	 * the range when that email was. */
 	size_t nd = 0;
-	uint32_t *th = arena_alloc(c->r->a, (t.n + t.nt + 1) * sizeof *th);
-	int *what = arena_zalloc(c->r->a, (t.n + t.nt + 1) * sizeof *what);
+	uint32_t *th = arena_alloc(c->r->a, (t.n + t.nt + t.nm + 1) * sizeof *th);
+	int *what = arena_zalloc(c->r->a, (t.n + t.nt + t.nm + 1) * sizeof *what);
 	for (size_t i = 0; i < t.n + t.nt; i++) {
 		uint32_t x = i < t.n ? l.thread[i] : t.touched[i - t.n];
 		if (x)
 			th[nd++] = x;
 	}
+	for (size_t i = 0; i < t.nm; i++)
+		if (lm.thread[i])
+			th[nd++] = lm.thread[i];
 	nd = jmap_u32_sort_unique(th, nd);
 	size_t ncreated = jmap_u32_sort_unique(t.created, t.n);
 	for (size_t j = 0; j < nd; j++) {
 		size_t members = 0;
-		if (store_thread_emails(c->r->st, c->r->account, th[j], count_cb, &members) !=
-		    STORE_OK) {
+		if (thread_size(c, th[j], &members) < 0) {
 			tchanges_free(&t);
 			jmap_error(c, "serverFail", NULL);
 			return -1;
@@ -367,6 +410,7 @@ static int thread_fates(struct jmap_call *c, uint64_t since, struct jmap_pos fro
 	}
 	free(t.created);
 	free(t.touched);
+	free(t.moved);
 	f->th = th;
 	f->what = what;
 	f->nd = nd;

@@ -1513,6 +1513,9 @@ struct store_copy_result {
 	uint32_t *src_uids, *dst_uids;
 	size_t n;
 	uint64_t modseq;
+	/* The email the last uid copied is in the target: a copy of its
+	 * own's new id (JMAP Email/copy's created id), a move's same one. */
+	uint32_t last_email;
 	/* How many of the uids the transaction has gone through so far,
 	 * written by the thread that runs it while it runs (IMAP INPROGRESS
 	 * reads it from a loop): read it with __atomic_load_n(). */
@@ -1627,6 +1630,14 @@ struct store_copy_into {
 	/* Keeps of kw (len octets, keywords separated by spaces) those
 	 * rights let the user set, in place; the new length. NULL: all. */
 	size_t (*keywords_filter)(uint32_t rights, char *kw, size_t len);
+	/* A copy into another account (JMAP Email/copy, RFC 8621 §4.7)
+	 * may start with other keywords and received date than the
+	 * source's: keywords non-NULL gives them (keywords_len octets, as
+	 * kw above, "" for none; \Deleted then starts off), before the
+	 * filter; received_at non-zero the date. */
+	const char *keywords;
+	size_t keywords_len;
+	int64_t received_at;
 	/* 1: a MOVE (RFC 6851). Into another account: the source messages
 	 * copied are expunged in the same transaction (never in both
 	 * accounts or in neither), and the change is published to the

@@ -68,6 +68,12 @@ struct copy_ctx {
 	 * that keeps the keywords they let the user set (imap_acl.h). */
 	uint32_t rights;
 	size_t (*kw_filter)(uint32_t rights, char *kw, size_t len);
+	/* A fresh copy's own keywords and received date instead of the
+	 * source's (store_copy_into: JMAP Email/copy); kw NULL, at 0: the
+	 * source's. */
+	const char *kw;
+	size_t kwlen;
+	int64_t received_at;
 	/* A MOVE across accounts (store_copy_into.move): the copied source
 	 * messages are expunged in the same transaction; src_modseq is the
 	 * source account's modseq after it, for its watchers. */
@@ -245,6 +251,17 @@ static int copy_new(struct store *st, MDB_txn *txn, struct copy_ctx *c, uint32_t
 	uint32_t id = c->a.next_email_id++;
 	c->a.emails++;
 	c->a.used += e.size;
+	if (c->kw && c->kwlen > UINT16_MAX)
+		return STORE_EINVAL;
+	if (c->kw) {
+		/* Keywords given for the copy replace the source's, and
+		 * its \Deleted with them (they name none). */
+		e.keywords = c->kw;
+		e.keywords_len = (uint16_t)c->kwlen;
+		uflags &= ~UID_F_DELETED;
+	}
+	if (c->received_at)
+		e.received_at = c->received_at;
 	uflags_by_rights(c, &uflags);
 	keywords_by_rights(c, &e, &kw);
 	if (c->dst != c->account) {
@@ -459,6 +476,7 @@ static int copy_fn(struct store *st, MDB_txn *txn, void *arg)
 		if (nuid && c->fresh && c->a.quota && c->a.used > c->a.quota)
 			return STORE_EQUOTA;
 		if (nuid) {
+			c->r->last_email = c->last_email;
 			c->emails[c->r->n] = c->last_email;
 			c->r->src_uids[c->r->n] = c->uids[i];
 			c->r->dst_uids[c->r->n++] = nuid;
@@ -547,6 +565,9 @@ static struct copy_ctx copy_ctx_into(uint32_t account, uint32_t from, uint32_t u
 	c.dst = to->account;
 	c.rights = to->rights;
 	c.kw_filter = to->keywords_filter;
+	c.kw = to->keywords;
+	c.kwlen = to->keywords_len;
+	c.received_at = to->received_at;
 	c.expunge_src = to->move && to->account != account;
 	return c;
 }

@@ -850,8 +850,9 @@ def test_jmap_email_parse():
 
 
 def test_jmap_copy():
-    """Email/copy and Blob/copy with one account per session: another
-    fromAccountId (real or not) is fromAccountNotFound; Email/copy within
+    """Email/copy and Blob/copy from an account that shares nothing with
+    the user: another fromAccountId (real or not) is fromAccountNotFound
+    (between shared accounts: test_jmap_share_copy); Email/copy within
     the account is invalidArguments (RFC 8620 §5.4); Blob/copy within it
     answers each readable blob with its own id and blobNotFound else."""
     from jmapc import CORE

@@ -542,3 +542,41 @@ def test_pushsubscription_without_stamp():
     finally:
         s.cleanup()
         rx.close()
+
+
+def test_pushsubscription_tells_shared_accounts():
+    """An account another user shares with the subscription's (RFC 8620
+    section 1.6.2; IMAP ACL grants) is followed too, as EventSource and
+    WebSocket follow it: a change there is POSTed as a StateChange naming
+    the owner's account, with the owner's state and no EmailDelivery (the
+    owner's new mail is not the user's)."""
+    from test_imap import login
+    bob = ("bob@example.test", "bob-password-1Xy")
+    rx = Receiver()
+    s = Server(accounts=[EVE, bob], imap=True, http=True,
+               env={"TERN_JMAP_PUSH_PRIVATE": "on", "TERN_TLS_CA_FILE": rx.ca})
+    try:
+        m = login(s, user=bob[0], pw=bob[1])
+        assert m.create("Team")[0] == "OK"
+        m.logout()
+        s.cli("acl", "set", bob[0], "Team", EVE[0], "lr")
+        je, jb = Jmap(s, *EVE), Jmap(s, *bob)
+        acct = int(je.account[1:], 16)
+        sid = subscribe(je, rx, "/shared")
+        assert s.wait_log("event=push_shared kind=pushsub account=%d owners=1 id=%s"
+                          % (acct, sid), 30), s.log_text()[-3000:]
+        m = login(s, user=bob[0], pw=bob[1])
+        assert m.append("Team", None, None, b"Subject: shared\r\n\r\nx\r\n")[0] == "OK"
+        m.logout()
+        path, hd, body = rx.next(30)
+        assert path == "/shared", (path, body)
+        ev = json.loads(body)
+        assert ev["@type"] == "StateChange", ev
+        assert list(ev["changed"]) == [jb.account], ev
+        assert set(ev["changed"][jb.account]) == {"Mailbox", "Email", "Thread"}, ev
+        assert hd["urgency"] == "low", hd
+        r = je.call([["Email/get", {"accountId": jb.account, "ids": []}, "g"]])
+        assert ev["changed"][jb.account]["Email"] == r["methodResponses"][0][1]["state"], (ev, r)
+    finally:
+        s.cleanup()
+        rx.close()

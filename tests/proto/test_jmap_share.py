@@ -9,8 +9,9 @@ can. Email/get, /query, /changes, Thread/get and SearchSnippet/get show
 only the emails in a mailbox the user may read ("l" and "r"), their
 mailboxIds only such mailboxes; Email/set changes keywords and mailboxes
 within the rights (forbidden otherwise; its create, Mailbox/set and blobs:
-test_jmap_share_set). EventSource and WebSocket push
-tell the shared account's changes. Methods not written for a shared
+test_jmap_share_set); Email/queryChanges, Mailbox/queryChanges and
+Thread/changes tell only what the user sees. EventSource and WebSocket
+push tell the shared account's changes. Methods not written for a shared
 account answer accountNotSupportedByMethod; an account that shares
 nothing with the user is accountNotFound. One server for the module."""
 from jmapc import MAIL, Jmap, shared_server
@@ -477,5 +478,72 @@ def test_search_snippets_in_a_shared_account():
         _, r = bob.one("SearchSnippet/get", {"filter": {"text": "body"},
                                              "emailIds": [shared, private]})
         assert len(r["list"]) == 2 and r["notFound"] is None, r
+    finally:
+        grant("Team/Sub", CAROL[0], "")
+
+
+def test_query_changes_and_thread_changes_in_a_shared_account():
+    """Email/queryChanges, Mailbox/queryChanges and Thread/changes in a
+    shared account tell what the user may see: an email appended to the
+    shared mailbox is added, one moved out of it removed (its thread
+    destroyed), and the owner's private mail and mailboxes are never
+    named."""
+    ids = owner_setup()
+    s = srv()
+    bob, carol = Jmap(s, *BOB), Jmap(s, *CAROL)
+    acc = ids["account"]
+    grant("Team/Sub", CAROL[0], "lr")
+    try:
+        m = imap(BOB)
+        assert m.append("Team/Sub", None, None,
+                        b"Subject: leaving qc\r\nMessage-ID: <leaving-qc@x>\r\n\r\nx\r\n")[0] == "OK"
+        m.logout()
+        _, r = call(bob, "Email/query", {"accountId": acc, "filter": {"subject": "leaving qc"}})
+        leaving = r["ids"][0]
+        _, q0 = call(carol, "Email/query", {"accountId": acc})
+        _, mq0 = call(carol, "Mailbox/query", {"accountId": acc})
+        _, t0 = call(carol, "Thread/get", {"accountId": acc, "ids": []})
+        _, g = call(bob, "Email/get", {"accountId": acc, "ids": [leaving],
+                                        "properties": ["threadId"]})
+        leaving_thread = g["list"][0]["threadId"]
+
+        m = imap(BOB)
+        assert m.append("Team/Sub", None, None,
+                        b"Subject: arrived qc\r\nMessage-ID: <arrived-qc@x>\r\n\r\nx\r\n")[0] == "OK"
+        assert m.append("Private", None, None,
+                        b"Subject: private qc\r\nMessage-ID: <private-qc@x>\r\n\r\nx\r\n")[0] == "OK"
+        assert m.create("HiddenQc")[0] == "OK"
+        m.logout()
+        _, r = call(bob, "Email/query", {"accountId": acc, "filter": {"subject": "qc"}})
+        _, g = call(bob, "Email/get", {"accountId": acc, "ids": r["ids"],
+                                        "properties": ["subject", "threadId"]})
+        by = {e["subject"]: e for e in g["list"]}
+        arrived, private = by["arrived qc"]["id"], by["private qc"]["id"]
+        _, r = bob.one("Email/set", {"update": {
+            leaving: {"mailboxIds": {ids["Private"]: True}},
+            private: {"keywords/$flagged": True}}})
+        assert set(r["updated"]) == {leaving, private}, r
+
+        name, r = call(carol, "Email/queryChanges", {"accountId": acc,
+                                                      "sinceQueryState": q0["queryState"]})
+        assert name == "Email/queryChanges", r
+        added = [a["id"] for a in r["added"]]
+        assert added == [arrived], r
+        assert leaving in r["removed"] and private not in r["removed"], r
+        assert set(r["removed"]) <= {leaving, arrived}, r
+        _, q1 = call(carol, "Email/query", {"accountId": acc})
+        assert r["newQueryState"] == q1["queryState"], (r, q1)
+        assert q1["ids"].index(arrived) == r["added"][0]["index"], (r, q1)
+
+        name, r = call(carol, "Mailbox/queryChanges", {"accountId": acc,
+                                                        "sinceQueryState": mq0["queryState"]})
+        assert name == "Mailbox/queryChanges", r
+        assert r["added"] == [] and r["removed"] == [], r
+
+        name, r = call(carol, "Thread/changes", {"accountId": acc, "sinceState": t0["state"]})
+        assert name == "Thread/changes", r
+        assert r["created"] == [by["arrived qc"]["threadId"]], r
+        assert r["destroyed"] == [leaving_thread], r
+        assert by["private qc"]["threadId"] not in r["created"] + r["updated"], r
     finally:
         grant("Team/Sub", CAROL[0], "")

@@ -4,7 +4,9 @@
  * user (a grant with "l" makes one, "r" alone none, "anyone" counts),
  * isReadOnly from the rights, the session state's change with them, and
  * a call's view: each mailbox's rights found among the grants, readable
- * only with "l" and "r", an email readable through any such mailbox.
+ * only with "l" and "r", an email readable through any such mailbox;
+ * the same read of another account's grants (Email/copy's source) by
+ * jmap_share_rights and jmap_share_may_read.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,6 +113,13 @@ int main(void)
 	members(m + 8, a);
 	CHECK_EQ_INT(jmap_email_readable(&rq, m, 2), 1);
 	CHECK_EQ_INT(jmap_member_mailbox(m, 1), a);
+	/* The same through the grants alone (a copy's source account). */
+	CHECK_EQ_INT(jmap_share_rights(&sh, a), L | R | STORE_ACL_S);
+	CHECK_EQ_INT(jmap_share_rights(&sh, b), 0);
+	CHECK_EQ_INT(jmap_share_may_read(&sh, a), 1);
+	CHECK_EQ_INT(jmap_share_may_read(&sh, c), 0);
+	CHECK_EQ_INT(jmap_share_rights(NULL, b), STORE_ACL_ALL);
+	CHECK_EQ_INT(jmap_share_may_read(NULL, c), 1);
 	/* The own account: every right, everything readable. */
 	struct jmap_request own = {.st = st, .account = carol, .user = carol, .a = ar};
 	CHECK_EQ_INT(jmap_rights(&own, a), STORE_ACL_ALL);

@@ -14,7 +14,9 @@
  * A MOVE into another account leaves the source in the same commit (the
  * usage moves with it, the blob keeps one reference), all or nothing; a
  * MOVE within one account keeps the email and only the flags the rights
- * allow.
+ * allow. A copy into another account may start with keywords and a
+ * received date of its own (JMAP Email/copy), the keywords cut by the
+ * rights the same way, \Deleted off; the result names its new email.
  */
 #include <stdio.h>
 #include <string.h>
@@ -32,6 +34,7 @@ enum { INBOX = 1, ARCHIVE = 6 };
 struct seen {
 	uint32_t n, email[4], object[4], uid[4], thread[4];
 	int deleted[4];
+	int64_t received[4];
 	uint64_t modseq[4];
 	char kw[4][64];
 };
@@ -47,6 +50,7 @@ static void list_cb(void *arg, const struct store_email_info *i)
 	s->thread[s->n] = i->thread_id;
 	s->modseq[s->n] = i->modseq;
 	s->deleted[s->n] = i->deleted;
+	s->received[s->n] = i->received_at;
 	snprintf(s->kw[s->n], sizeof s->kw[0], "%.*s", (int)i->keywords_len, i->keywords);
 	s->n++;
 }
@@ -291,6 +295,44 @@ int main(void)
 	list(st, bob, INBOX, &b_in);
 	CHECK(b_in.n == 1 && strstr(b_in.kw[0], "$flagged") && strstr(b_in.kw[0], "$seen") &&
 	      b_in.deleted[0]);
+
+	/* JMAP Email/copy: keywords and received date given replace the
+	 * source's; "w" without "s" keeps $answered and $label, not $seen;
+	 * \Deleted is not the copy's; last_email is the new email. */
+	struct store_copy_result r;
+	struct store_copy_into given = {
+	    .account = carol,
+	    .mailbox = INBOX,
+	    .rights = lri | STORE_ACL_W,
+	    .keywords_filter = imap_acl_keywords_filter,
+	    .keywords = "$answered $seen $label",
+	    .keywords_len = strlen("$answered $seen $label"),
+	    .received_at = 1600000000,
+	};
+	CHECK_EQ_INT(store_email_copy_into(st, bob, INBOX, uidvalidity(st, bob, INBOX), &b_in.uid[0],
+					   1, &given, &r),
+		     STORE_OK);
+	list(st, carol, INBOX, &c_in);
+	CHECK_EQ_INT((int)c_in.n, 1);
+	CHECK_EQ_STR(c_in.kw[0], "$answered $label");
+	CHECK(!c_in.deleted[0]);
+	CHECK(c_in.received[0] == 1600000000);
+	CHECK_EQ_INT((int)r.last_email, (int)c_in.email[0]);
+	store_copy_result_free(&r);
+	/* "" for keywords: none at all, whatever the rights. */
+	given.keywords = "";
+	given.keywords_len = 0;
+	given.received_at = 0;
+	given.keywords_filter = NULL;
+	given.rights = STORE_ACL_ALL;
+	CHECK_EQ_INT(store_email_copy_into(st, bob, INBOX, uidvalidity(st, bob, INBOX), &b_in.uid[0],
+					   1, &given, &r),
+		     STORE_OK);
+	store_copy_result_free(&r);
+	list(st, carol, INBOX, &c_in);
+	CHECK_EQ_INT((int)c_in.n, 2);
+	CHECK_EQ_STR(c_in.kw[1], "");
+	CHECK(!c_in.deleted[1] && c_in.received[1] == b_in.received[0]);
 
 	store_close(&st);
 	unit_rmrf(base);
