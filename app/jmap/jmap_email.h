@@ -77,10 +77,12 @@ int jmap_new_targets(struct jmap_call *c, struct jmap_mailboxes *m, const struct
 		     const struct json_value *kws, struct jmap_targets *t, const char **bad_r);
 /* In a shared account (jmap_share_set.c), why the user may not store a
  * new email in t (the description of a "forbidden"), or NULL: "i" on
- * each mailbox, and for each keyword its right on every one ("s" for
- * $seen, "w" for another), RFC 4314 §4's APPEND. */
+ * each mailbox, RFC 4314 §4's APPEND. _keywords_cut drops from t->kw the
+ * keywords the rights on all of t's mailboxes do not let the user set
+ * (as APPEND drops flags): 1 when it dropped one. */
 const char *jmap_share_new_email_refused(const struct jmap_request *r,
 					 const struct jmap_targets *t);
+int jmap_share_keywords_cut(const struct jmap_request *r, struct jmap_targets *t);
 /* 1 when p[0..n) starts with a header field. */
 int jmap_looks_like_email(const char *p, size_t n);
 /* key: the SetError of jmap_email_store's result rc. */

@@ -1162,6 +1162,7 @@ void jmap_email_create(struct jmap_call *c, struct jmap_mailboxes *mbs, const ch
 	const char *why = trc < 0 ? NULL : jmap_share_new_email_refused(c->r, &t);
 	if (why)
 		fail(&m, "forbidden", why, NULL);
+	int cut = trc < 0 ? 0 : jmap_share_keywords_cut(c->r, &t);
 	buf_init(&msg, CREATE_MAX);
 	/* Every append smaller than a request fails only with this little
 	 * room left: less means something did not fit. */
@@ -1196,7 +1197,8 @@ void jmap_email_create(struct jmap_call *c, struct jmap_mailboxes *mbs, const ch
 			 * created names (RFC 8620 §5.3). */
 			jmap_w_created_email(ok, cid, &e,
 					     (recv ? 0 : JMAP_CREATED_RECEIVED_AT) |
-						 (member(em, "keywords") ? 0 : JMAP_CREATED_KEYWORDS));
+						 (member(em, "keywords") && !cut ? 0
+										 : JMAP_CREATED_KEYWORDS));
 			snprintf(eid, sizeof eid, "E%08x", e.email_id);
 			jmap_created_put(c->r, cid, eid);
 		} else {

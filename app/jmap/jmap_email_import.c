@@ -222,6 +222,7 @@ static void import_one(struct jmap_call *c, struct jmap_mailboxes *m, const stru
 		buf_free(&t.kw);
 		return;
 	}
+	int cut = bp.n ? 0 : jmap_share_keywords_cut(c->r, &t);
 	if (bp.n || !found) {
 		if (bp.n)
 			jmap_w_set_error_bad(bad, o->key, &bp);
@@ -242,7 +243,8 @@ static void import_one(struct jmap_call *c, struct jmap_mailboxes *m, const stru
 		};
 		int rc = jmap_email_store(c->r->st, c->r->account, &e);
 		if (rc == STORE_OK) {
-			jmap_w_created_email(ok, o->key, &e, 0);
+			/* Keywords the rights cut: told (RFC 8620 §5.3). */
+			jmap_w_created_email(ok, o->key, &e, cut ? JMAP_CREATED_KEYWORDS : 0);
 			char eid[16];
 			snprintf(eid, sizeof eid, "E%08x", e.email_id);
 			jmap_created_put(c->r, o->key, eid);

@@ -24,19 +24,20 @@
  *                "Shared/OWNER/NAME" (jmap_mailboxes_view reads it).
  *
  * A new email (Email/set create, Email/import) needs "i" on each of its
- * mailboxes, as IMAP's APPEND, and each keyword's right on each of them
- * ("s" for $seen, "w" for another): APPEND drops a flag the user may
- * not set, a JMAP client is told "forbidden" as Email/set update tells
- * it. The owner's quota counts it (the store's, overQuota).
+ * mailboxes, as IMAP's APPEND, and its keywords are cut to what the
+ * rights on all of them allow ("s" for $seen, "w" for another), as
+ * APPEND drops such flags and Email/copy cuts them; created then shows
+ * the keywords kept (RFC 8620 §5.3: a value the server changed). The
+ * owner's quota counts it (the store's, overQuota).
  *
  * In the user's own account every function lets everything through and
  * names the user's own records, so the methods call them either way.
  */
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include "core/arena.h"
+#include "imap/imap_acl.h"
 #include "jmap/jmap_email.h"
 #include "jmap/jmap_mailbox.h"
 #include "jmap/jmap_private.h"
@@ -125,41 +126,28 @@ uint32_t jmap_share_new_rights(const struct jmap_request *r, uint32_t mailbox)
 	return rights;
 }
 
-/* The rights the keywords kw (space-separated) need: "s" for $seen,
- * "w" for any other (RFC 8621 §2's maySetSeen and maySetKeywords). */
-static uint32_t keyword_rights(const char *kw, size_t n)
-{
-	uint32_t need = 0;
-
-	for (size_t i = 0; i < n;) {
-		size_t j = i;
-		while (j < n && kw[j] != ' ')
-			j++;
-		if (j > i)
-			need |= j - i == 5 && !strncasecmp(kw + i, "$seen", 5) ? STORE_ACL_S
-										: STORE_ACL_W;
-		i = j + 1;
-	}
-	return need;
-}
-
 const char *jmap_share_new_email_refused(const struct jmap_request *r,
 					 const struct jmap_targets *t)
 {
-	uint32_t need = keyword_rights(buf_data(&t->kw), buf_len(&t->kw));
+	for (size_t i = 0; r->share && i < t->n; i++)
+		if (!(jmap_rights(r, t->mb[i]) & STORE_ACL_I))
+			return "no right to add to that mailbox";
+	return NULL;
+}
+
+int jmap_share_keywords_cut(const struct jmap_request *r, struct jmap_targets *t)
+{
+	uint32_t rights = STORE_ACL_ALL;
 
 	if (!r->share)
-		return NULL;
-	for (size_t i = 0; i < t->n; i++) {
-		uint32_t has = jmap_rights(r, t->mb[i]);
-		if (!(has & STORE_ACL_I))
-			return "no right to add to that mailbox";
-		/* IMAP's APPEND drops a flag the user may not set; a JMAP
-		 * client is told instead, as Email/set update tells it. */
-		if ((has & need) != need)
-			return "no right to set those keywords in every mailbox";
-	}
-	return NULL;
+		return 0;
+	/* An email's keywords are one set for all its mailboxes: what every
+	 * one of them allows, as Email/copy cuts them (jmap_copy.c). */
+	for (size_t i = 0; i < t->n; i++)
+		rights &= jmap_rights(r, t->mb[i]);
+	size_t len = buf_len(&t->kw), n = imap_acl_keywords_filter(rights, buf_data(&t->kw), len);
+	buf_truncate(&t->kw, n);
+	return n != len;
 }
 
 int jmap_share_refresh(struct jmap_request *r)

@@ -7,7 +7,11 @@ a destroy "x", and "t" and "e" too when its emails go with it
 (onDestroyRemoveEmails). A role is the owner's to give; sortOrder, one
 value every user sees, needs "a"; isSubscribed is the user's own
 subscription of the IMAP name "Shared/OWNER/NAME". A missing right is
-"forbidden", a mailbox without "l" "notFound". Grants are set with
+"forbidden", a mailbox without "l" "notFound". Email/set create and
+Email/import need "i" on every mailbox and cut the keywords to the
+rights as APPEND cuts flags; the upload URL takes the account with "i"
+somewhere, and the download URL gives the user's own uploads there and
+the emails it may read ("l" and "r"), nothing else. Grants are set with
 `tern acl`. One server for the module."""
 from jmapc import Jmap, shared_server
 from test_imap import login
@@ -288,12 +292,17 @@ def new_email(mailboxes, **extra):
     return e
 
 
+def bob_keywords(eid):
+    _, r = Jmap(srv(), *BOB).one("Email/get", {"ids": [eid], "properties": ["keywords"]})
+    return r["list"][0]["keywords"]
+
+
 def bob_email_ids(mid):
     _, r = Jmap(srv(), *BOB).one("Email/query", {"filter": {"inMailbox": mid}})
     return r["ids"]
 
 
-def test_email_create_needs_i_and_the_keyword_rights():
+def test_email_create_needs_i_and_cuts_keywords():
     ids = bob_mailboxes("Drop", "Closed")
     drop = ids["Drop"]
     grant("Drop", "lr")
@@ -305,15 +314,20 @@ def test_email_create_needs_i_and_the_keyword_rights():
         r = carol_call("Email/set", {"create": {"e": new_email([drop])}})
         eid = r["created"]["e"]["id"]
         assert set(bob_email_ids(drop)) == set(before) | {eid}
-        # Keywords need their rights, as APPEND's flags do.
+        # Keywords are cut to their rights, as APPEND's flags are, and
+        # created tells what was kept.
         kw = new_email([drop], keywords={"$seen": True})
         r = carol_call("Email/set", {"create": {"s": kw}})
-        assert r["notCreated"]["s"]["type"] == "forbidden", r
+        assert r["created"]["s"]["keywords"] == {}, r
+        assert bob_keywords(r["created"]["s"]["id"]) == {}
         grant("Drop", "lris")
         r = carol_call("Email/set", {"create": {"s": kw}})
-        assert "s" in r["created"], r
-        r = carol_call("Email/set", {"create": {"f": new_email([drop], keywords={"$flagged": True})}})
-        assert r["notCreated"]["f"]["type"] == "forbidden", r
+        assert "keywords" not in r["created"]["s"], r
+        assert bob_keywords(r["created"]["s"]["id"]) == {"$seen": True}
+        both = new_email([drop], keywords={"$seen": True, "$flagged": True})
+        r = carol_call("Email/set", {"create": {"f": both}})
+        assert r["created"]["f"]["keywords"] == {"$seen": True}, r
+        assert bob_keywords(r["created"]["f"]["id"]) == {"$seen": True}
         # A mailbox Carol does not see is no mailbox.
         r = carol_call("Email/set", {"create": {"c": new_email([drop, ids["Closed"]])}})
         assert r["notCreated"]["c"]["type"] == "invalidProperties", r
@@ -341,9 +355,11 @@ def test_upload_email_import_and_attachments():
         assert download(carol, acc, blob) == (200, msg)
         assert download(bob, acc, blob)[0] == 404
         # Email/import of it; one from Carol's own account is no blob here.
-        r = carol_call("Email/import", {"emails": {"i": {"blobId": blob, "mailboxIds": {imp: True}}}})
+        r = carol_call("Email/import", {"emails": {"i": {"blobId": blob, "mailboxIds": {imp: True},
+                                                         "keywords": {"$seen": True}}}})
         eid = r["created"]["i"]["id"]
         assert eid in bob_email_ids(imp)
+        assert r["created"]["i"]["keywords"] == {} == bob_keywords(eid), r  # no "s"
         own = msg.replace(b"imported", b"own")
         st, b2 = upload(carol, carol.account, own)
         assert st == 201, b2
@@ -367,6 +383,22 @@ def test_upload_email_import_and_attachments():
         att["bodyStructure"]["subParts"][1]["blobId"] = b2["blobId"]
         r = carol_call("Email/set", {"create": {"b": att}})
         assert r["notCreated"]["b"]["type"] == "blobNotFound", r
+        # Blob/copy of her own blob into Bob's account makes it her
+        # upload there, which Email/import reads; and back out again.
+        r = carol_call("Blob/copy", {"fromAccountId": carol.account, "blobIds": [b2["blobId"]]})
+        assert r["copied"] == {b2["blobId"]: b2["blobId"]}, r
+        assert download(carol, acc, b2["blobId"]) == (200, own)
+        assert download(bob, acc, b2["blobId"])[0] == 404
+        r = carol_call("Email/import", {"emails": {"c": {"blobId": b2["blobId"],
+                                                         "mailboxIds": {imp: True}}}})
+        assert "c" in r["created"], r
+        third = msg.replace(b"imported", b"third")
+        st, b3 = upload(carol, acc, third)
+        assert st == 201, b3
+        r = Jmap(srv(), *CAROL).call([["Blob/copy", {"fromAccountId": acc, "accountId": carol.account,
+                                                     "blobIds": [b3["blobId"]]}, "c"]])
+        assert r["methodResponses"][0][1]["copied"] == {b3["blobId"]: b3["blobId"]}, r
+        assert download(carol, carol.account, b3["blobId"]) == (200, third)
     finally:
         grant("Imp", "")
 

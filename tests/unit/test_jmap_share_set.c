@@ -113,25 +113,28 @@ int main(void)
 	CHECK_EQ_INT(jmap_share_refresh(&rq), 0);
 	CHECK_EQ_INT(jmap_rights(&rq, kid), L | STORE_ACL_K);
 
-	/* A new email: "i" on each mailbox, "s" for $seen, "w" for another
-	 * keyword (Kid holds "l" and "k" only, A the same). */
+	/* A new email: "i" on each mailbox; its keywords cut to "s" for
+	 * $seen, "w" for another (Kid holds "l" and "k" only, A the same). */
 	struct jmap_targets t = {.mb = {kid}, .n = 1};
 	buf_init(&t.kw, 256);
 	CHECK(jmap_share_new_email_refused(&rq, &t) != NULL); /* no "i" */
 	CHECK_EQ_INT(store_acl_set(st, bob, kid, carol, L | STORE_ACL_I), STORE_OK);
 	CHECK_EQ_INT(jmap_share_refresh(&rq), 0);
 	CHECK(jmap_share_new_email_refused(&rq, &t) == NULL);
-	buf_append_c(&t.kw, "$SEEN");
-	CHECK(jmap_share_new_email_refused(&rq, &t) != NULL); /* no "s" */
+	buf_append_c(&t.kw, "$SEEN $flagged");
+	CHECK_EQ_INT(jmap_share_keywords_cut(&rq, &t), 1); /* no "s", no "w" */
+	CHECK_EQ_STR(buf_data(&t.kw), "");
 	CHECK_EQ_INT(store_acl_set(st, bob, kid, carol, L | STORE_ACL_I | STORE_ACL_S), STORE_OK);
 	CHECK_EQ_INT(jmap_share_refresh(&rq), 0);
-	CHECK(jmap_share_new_email_refused(&rq, &t) == NULL);
-	buf_append_c(&t.kw, " $flagged");
-	CHECK(jmap_share_new_email_refused(&rq, &t) != NULL); /* no "w" */
-	/* Every mailbox must allow it: A has no "i". */
-	buf_reset(&t.kw);
+	buf_append_c(&t.kw, "$SEEN $flagged");
+	CHECK_EQ_INT(jmap_share_keywords_cut(&rq, &t), 1);
+	CHECK_EQ_STR(buf_data(&t.kw), "$SEEN");
+	CHECK_EQ_INT(jmap_share_keywords_cut(&rq, &t), 0); /* nothing more to cut */
+	/* Every mailbox counts: A has no "i" and no "s". */
 	t.mb[t.n++] = a;
 	CHECK(jmap_share_new_email_refused(&rq, &t) != NULL);
+	CHECK_EQ_INT(jmap_share_keywords_cut(&rq, &t), 1);
+	CHECK_EQ_STR(buf_data(&t.kw), "");
 
 	/* The own account: nothing refused, the user's own names. */
 	struct jmap_request own = {.st = st, .account = carol, .user = carol, .a = ar};
@@ -142,6 +145,9 @@ int main(void)
 	CHECK_EQ_INT(jmap_share_new_rights(&own, kid), STORE_ACL_ALL);
 	CHECK_EQ_INT(jmap_share_refresh(&own), 0);
 	CHECK(jmap_share_new_email_refused(&own, &t) == NULL);
+	buf_append_c(&t.kw, "$seen $flagged");
+	CHECK_EQ_INT(jmap_share_keywords_cut(&own, &t), 0);
+	CHECK_EQ_STR(buf_data(&t.kw), "$seen $flagged");
 	buf_free(&t.kw);
 	arena_free(&ar);
 
