@@ -122,6 +122,7 @@ struct jmap_job {
 	int entered;
 	/* upload and download */
 	const char *want;  /* the accountId in the path */
+	uint32_t target;   /* its account: the user's, or one shared with it */
 	const char *type;  /* the upload's Content-Type */
 	const char *blob, *name, *accept; /* download */
 };
@@ -304,12 +305,23 @@ static int auth_account(struct http_ctx *x, struct jmap_job *j)
 	if (auth_answer(x, j) < 0)
 		return -1;
 	snprintf(want, sizeof want, "A%08x", j->account);
-	if (strcmp(want, j->want) != 0) {
-		/* Another account's, or none: one answer for both. */
-		http_problem(x, 404, "accountNotFound", NULL, "no such account");
+	j->target = j->account;
+	if (strcmp(want, j->want) == 0)
+		return 0;
+	/* Another user's account shared with this one: an upload there is
+	 * the user's, for Email/import or Email/set create in it
+	 * (jmap_share_blob.c). */
+	switch (jmap_share_upload_allowed(http_store, j->account, j->want, &j->target)) {
+	case 1: return 0;
+	case 0:
+		http_problem(x, 403, "forbidden", NULL,
+			     "no mailbox of that account takes new emails from this user");
 		return -1;
+	case -1: http_problem(x, 503, "temporary", NULL, "try again later"); return -1;
 	}
-	return 0;
+	/* Another account's, or none: one answer for both. */
+	http_problem(x, 404, "accountNotFound", NULL, "no such account");
+	return -1;
 }
 
 static int upload_admit(struct http_ctx *x, void *arg, uint64_t *max_r)
@@ -334,7 +346,7 @@ static void upload_done(struct http_ctx *x, void *arg, const char *data, size_t 
 	struct jmap_job *j = arg;
 	struct jw w;
 
-	if (jmap_upload_put(j->account, data, len, id) < 0) {
+	if (jmap_upload_put_by(j->target, j->account, data, len, id) < 0) {
 		int full = errno == ENOSPC || errno == EDQUOT || errno == EFBIG;
 		log_error("jmap", NULL, "event=upload_failed account=%u error=\"%s\"", j->account,
 			  strerror(errno));
@@ -676,7 +688,9 @@ static void dl_size_cb(void *arg, const void *meta, size_t metalen, const char *
 
 /* On the job's thread: finds the blob the account may read; 0, or -1
  * with j's answer set. */
-static int dl_open(struct jmap_job *j, struct dl **d_r)
+/* Opens blob j->blob of account (the user's own, or one shared with it,
+ * whose blob the caller checked the user may read). */
+static int dl_open(struct jmap_job *j, uint32_t account, struct dl **d_r)
 {
 	struct dl *d = xcalloc(1, sizeof *d);
 	uint8_t id[32];
@@ -685,23 +699,23 @@ static int dl_open(struct jmap_job *j, struct dl **d_r)
 	int rc = STORE_ENOTFOUND;
 
 	d->fd = -1;
-	d->account = j->account;
+	d->account = account;
 	if (jmap_blob_parse(j->blob, id) == 0) {
 		uint64_t size;
-		d->fd = jmap_upload_open(j->account, id, &size);
+		d->fd = jmap_upload_open_by(account, j->account, id, &size);
 		if (d->fd >= 0) {
 			d->size = size;
 			*d_r = d;
 			return 0;
 		}
-		long long e = jmap_blob_email(http_store, j->account, id);
+		long long e = jmap_blob_email(http_store, account, id);
 		rc = e < 0 ? STORE_ETEMP : STORE_ENOTFOUND;
 		if (e > 0)
-			rc = store_email_hold(http_store, j->account, (uint32_t)e, dl_size_cb, d,
+			rc = store_email_hold(http_store, account, (uint32_t)e, dl_size_cb, d,
 					      &d->hold);
 	} else if (jmap_part_parse(j->blob, &email, &part) == 0) {
 		struct dl_part q = { d, part, j->a, 0, "" };
-		rc = store_email_hold(http_store, j->account, email, dl_part_cb, &q, &d->hold);
+		rc = store_email_hold(http_store, account, email, dl_part_cb, &q, &d->hold);
 		if (rc == STORE_OK && !q.found)
 			rc = STORE_ENOTFOUND;
 		if (rc == STORE_OK && !j->accept)
@@ -712,7 +726,7 @@ static int dl_open(struct jmap_job *j, struct dl **d_r)
 		int temp = 0;
 		buf_init(&d->mem, JMAP_MAX_SIZE_UPLOAD);
 		d->in_mem = 1;
-		if (jmap_part_read_type(http_store, j->account, j->blob, &d->mem, &temp, type,
+		if (jmap_part_read_type(http_store, account, j->blob, &d->mem, &temp, type,
 		                        sizeof type) == 0) {
 			d->size = buf_len(&d->mem);
 			if (!j->accept)
@@ -756,18 +770,26 @@ static void dl_work(void *arg)
 	if (!ok)
 		return;
 	snprintf(want, sizeof want, "A%08x", j->account);
-	if (strcmp(want, j->want) != 0) {
+	uint32_t account = j->account;
+	/* Another user's account shared with this one: only a blob the
+	 * user may read there (jmap_share_blob.c); any other is absent. */
+	int rc = strcmp(want, j->want) == 0
+		     ? 1
+		     : jmap_share_blob_allowed(http_store, j->account, j->want, j->blob, &account);
+	if (rc <= 0) {
 		struct jw w;
 		jw_init(&w, &j->out);
-		j->status = 404;
+		j->status = rc == -1 ? 503 : 404;
 		jw_obj_begin(&w);
 		jw_kstr(&w, "type", "about:blank");
-		jw_kint(&w, "status", 404);
-		jw_kstr(&w, "detail", "no such account");
+		jw_kint(&w, "status", j->status);
+		jw_kstr(&w, "detail", rc == JMAP_SHARE_NO_ACCOUNT ? "no such account"
+				      : rc == 0		     ? "no such blob"
+							     : "try again later");
 		jw_obj_end(&w);
 		return;
 	}
-	if (dl_open(j, &q->d) == 0)
+	if (dl_open(j, account, &q->d) == 0)
 		j->status = 200;
 }
 

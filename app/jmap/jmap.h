@@ -136,6 +136,21 @@ struct jmap_shared_account {
  * frees it; NULL when none) and *n_r. 0 or -1 (store error). */
 int jmap_shared_accounts(struct store *st, uint32_t user, struct jmap_shared_account **v_r,
 			 size_t *n_r);
+/*
+ * The download and upload URLs with the accountId of another user's
+ * account (jmap_share_blob.c); *owner_r gets its owner. Both answer -2
+ * when it is no account shared with user, -1 on a store error.
+ * _blob_allowed: 1 when user may download blob (the id as the URL has
+ * it) there, 0 when no such blob is there for it (404 as if absent);
+ * user's uploads there are read with jmap_upload_open_by(owner, user).
+ * _upload_allowed: 1 when user may upload there ("i" on a mailbox it
+ * sees), 0 when not.
+ */
+#define JMAP_SHARE_NO_ACCOUNT (-2)
+int jmap_share_blob_allowed(struct store *st, uint32_t user, const char *account_id,
+			    const char *blob, uint32_t *owner_r);
+int jmap_share_upload_allowed(struct store *st, uint32_t user, const char *account_id,
+			      uint32_t *owner_r);
 
 /*
  * ---- Push (RFC 8620 §7, jmap_push.c) ----

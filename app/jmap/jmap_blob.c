@@ -145,9 +145,26 @@ static void sweep_all(time_t now, int partial_too)
 	closedir(d);
 }
 
+/* The directory of account's uploads, or of user's to account (another
+ * user's, shared with it: jmap_share_blob.c), "<owner>.<user>", so that
+ * neither the owner nor another user it shares with finds them. */
+static void upload_dir(char *dir, size_t n, uint32_t account, uint32_t user)
+{
+	if (user == account)
+		snprintf(dir, n, "%s/%08x", updir, account);
+	else
+		snprintf(dir, n, "%s/%08x.%08x", updir, account, user);
+}
+
 int jmap_upload_put(uint32_t account, const char *data, size_t len, const uint8_t id[32])
 {
-	char dir[sizeof updir + 16], path[sizeof dir + 80], tmp[sizeof path + 16], h[65];
+	return jmap_upload_put_by(account, account, data, len, id);
+}
+
+int jmap_upload_put_by(uint32_t account, uint32_t user, const char *data, size_t len,
+		       const uint8_t id[32])
+{
+	char dir[sizeof updir + 32], path[sizeof dir + 80], tmp[sizeof path + 16], h[65];
 	time_t now = time(NULL);
 
 	if (!updir[0]) {
@@ -159,7 +176,7 @@ int jmap_upload_put(uint32_t account, const char *data, size_t len, const uint8_
 	if (all)
 		last_sweep = now;
 	pthread_mutex_unlock(&sweep_mu);
-	snprintf(dir, sizeof dir, "%s/%08x", updir, account);
+	upload_dir(dir, sizeof dir, account, user);
 	if (all)
 		sweep_all(now, 0);
 	else
@@ -206,13 +223,19 @@ fail:;
 
 int jmap_upload_open(uint32_t account, const uint8_t id[32], uint64_t *size_r)
 {
-	char path[sizeof updir + 100], h[65];
+	return jmap_upload_open_by(account, account, id, size_r);
+}
+
+int jmap_upload_open_by(uint32_t account, uint32_t user, const uint8_t id[32], uint64_t *size_r)
+{
+	char dir[sizeof updir + 32], path[sizeof dir + 80], h[65];
 	struct stat sb;
 
 	if (!updir[0])
 		return -1;
 	hex_encode(h, id, 32);
-	snprintf(path, sizeof path, "%s/%08x/%s", updir, account, h);
+	upload_dir(dir, sizeof dir, account, user);
+	snprintf(path, sizeof path, "%s/%s", dir, h);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
@@ -252,11 +275,18 @@ static void copy_cb(void *arg, const char *data, size_t len)
 int jmap_bytes_get(struct store *st, uint32_t account, const uint8_t id[32], struct jmap_bytes *b,
 		   int *temp_r)
 {
+	return jmap_bytes_get_by(st, account, account, id, NULL, NULL, b, temp_r);
+}
+
+int jmap_bytes_get_by(struct store *st, uint32_t account, uint32_t user, const uint8_t id[32],
+		      int (*readable)(void *arg, uint32_t email), void *arg, struct jmap_bytes *b,
+		      int *temp_r)
+{
 	uint64_t size;
 
 	memset(b, 0, sizeof *b);
 	*temp_r = 0;
-	int fd = jmap_upload_open(account, id, &size);
+	int fd = jmap_upload_open_by(account, user, id, &size);
 	if (fd >= 0) {
 		if (size == 0) {
 			close(fd);
@@ -276,6 +306,15 @@ int jmap_bytes_get(struct store *st, uint32_t account, const uint8_t id[32], str
 		return 0;
 	}
 	long long e = jmap_blob_email(st, account, id);
+	if (e >= 0 && user != account) {
+		/* Another's account: an email the user may read, never a
+		 * Sieve script (e 0) of the owner's. */
+		int ok = e > 0 ? readable(arg, (uint32_t)e) : 0;
+		if (ok <= 0) {
+			*temp_r = ok < 0;
+			return -1;
+		}
+	}
 	if (e == 0) {
 		/* The text of one of its Sieve scripts (RFC 9661). */
 		char *p;

@@ -9,7 +9,9 @@
  * "P<email>_<part>" names the decoded content of a body part
  * (jmap_email_body.c).
  *
- * Upload blobs are files <dir>/<account %08x>/<64 hex>, written whole
+ * Upload blobs are files <dir>/<account %08x>/<64 hex> (a user's
+ * uploads to an account another user shares with it:
+ * <dir>/<owner %08x>.<user %08x>/, jmap_share_blob.c), written whole
  * under a temporary name and renamed, so a reader never sees half of
  * one. They live JMAP_UPLOAD_TTL seconds from their (last) upload: an
  * expired one is no longer found; the files are removed by a sweep of the
@@ -19,7 +21,8 @@
  * Ownership: an account reads a "B" blob when it uploaded it (and it has
  * not expired), holds an Email with those bytes, or has a Sieve script
  * with that text (jmap_sieve.c); a "P" blob when the
- * Email is its own. Anything else is "not found", never "forbidden", so a
+ * Email is its own. In an account shared with it a user reads less
+ * (jmap_share_blob.c). Anything else is "not found", never "forbidden", so a
  * guessed id tells nothing about other accounts.
  *
  * Caveats: without jmap_upload_setup() (unit tests, CLI) uploads fail
@@ -52,6 +55,12 @@ int jmap_upload_put(uint32_t account, const char *data, size_t len, const uint8_
 /* An upload of account: opens it read-only, *size_r its length. The
  * descriptor, or -1 when there is none (or it expired). */
 int jmap_upload_open(uint32_t account, const uint8_t id[32], uint64_t *size_r);
+/* The same for user's uploads to account, another user's account shared
+ * with it (jmap_share_blob.c): kept apart from the owner's and from each
+ * other user's. user == account is jmap_upload_put and _open. */
+int jmap_upload_put_by(uint32_t account, uint32_t user, const char *data, size_t len,
+		       const uint8_t id[32]);
+int jmap_upload_open_by(uint32_t account, uint32_t user, const uint8_t id[32], uint64_t *size_r);
 
 /* Bytes of a "B" blob the account may read, mapped read-only (an
  * upload) or copied from the store (a message). */
@@ -66,6 +75,13 @@ struct jmap_bytes {
  * error: *temp_r set). Release with jmap_bytes_free. */
 int jmap_bytes_get(struct store *st, uint32_t account, const uint8_t id[32], struct jmap_bytes *b,
 		   int *temp_r);
+/* The same for user reading account (another's, shared with it): user's
+ * own upload there, or the bytes of an email readable(arg, email) says
+ * (1) the user may read (0 not, -1 a store error); never a Sieve
+ * script. user == account is jmap_bytes_get (readable unused). */
+int jmap_bytes_get_by(struct store *st, uint32_t account, uint32_t user, const uint8_t id[32],
+		      int (*readable)(void *arg, uint32_t email), void *arg, struct jmap_bytes *b,
+		      int *temp_r);
 void jmap_bytes_free(struct jmap_bytes *b);
 
 /* The decoded content of a "P" blob of account, or of a part of a blob

@@ -32,7 +32,8 @@
  * the email (jmap_email_set.c).
  *
  * Blob/copy copies a blob the source lets the user read into the target
- * account as an upload of it (jmap_upload_put: its time to live starts);
+ * account as an upload of the user's there (jmap_upload_put_by: its time
+ * to live starts);
  * a "B" blob keeps its id (ids are content ids), a part gets the "B" id
  * of its decoded bytes. Within one account nothing is copied and each
  * blob the account can read answers with its own id.
@@ -490,8 +491,9 @@ static int own_readable(struct jmap_call *c, uint32_t account, const char *s)
 }
 
 /* The same in a shared account: a "B" blob an email the user may read
- * holds, or a "P" part of one; nothing else (the owner's uploads and
- * Email/parse's parts of them are the owner's). */
+ * holds, a "P" part of one, or the user's own upload there; nothing else
+ * (the owner's uploads and Email/parse's parts of them are the
+ * owner's). */
 static int shared_readable(struct jmap_call *c, const struct copy_from *f, const char *s)
 {
 	uint8_t id[32];
@@ -499,6 +501,12 @@ static int shared_readable(struct jmap_call *c, const struct copy_from *f, const
 	unsigned part;
 
 	if (jmap_blob_parse(s, id) == 0) {
+		uint64_t size;
+		int fd = jmap_upload_open_by(f->account, c->r->user, id, &size);
+		if (fd >= 0) { /* the user's own upload there */
+			close(fd);
+			return 1;
+		}
 		long long e = jmap_blob_email(c->r->st, f->account, id);
 		return e <= 0 ? (int)e : email_readable_in(c, f, (uint32_t)e);
 	}
@@ -512,8 +520,18 @@ static int blob_readable(struct jmap_call *c, const struct copy_from *f, const c
 	return f->share ? shared_readable(c, f, s) : own_readable(c, f->account, s);
 }
 
+/* blob_readable said yes already. */
+static int checked_readable(void *arg, uint32_t email)
+{
+	(void)arg;
+	(void)email;
+	return 1;
+}
+
 /* Copies blob s (readable) of f's account into the call's account as an
- * upload there; its id there into out. 0; -1 a store or disk error. */
+ * upload of the user's there (jmap_upload_put_by: in a shared account
+ * the user's own, which Email/import there reads); its id there into
+ * out. 0; -1 a store or disk error. */
 static int blob_copy_one(struct jmap_call *c, const struct copy_from *f, const char *s,
 			 char out[66])
 {
@@ -522,9 +540,12 @@ static int blob_copy_one(struct jmap_call *c, const struct copy_from *f, const c
 
 	if (jmap_blob_parse(s, id) == 0) {
 		struct jmap_bytes b = {0};
-		if (jmap_bytes_get(c->r->st, f->account, id, &b, &temp) < 0)
+		/* Readable (blob_readable): in a shared source the user's own
+		 * upload there too (jmap_share_blob.c). */
+		if (jmap_bytes_get_by(c->r->st, f->account, f->share ? c->r->user : f->account, id,
+				      checked_readable, NULL, &b, &temp) < 0)
 			return -1;
-		rc = jmap_upload_put(c->r->account, b.p, b.len, id);
+		rc = jmap_upload_put_by(c->r->account, c->r->user, b.p, b.len, id);
 		jmap_bytes_free(&b);
 	} else {
 		/* A part: its decoded bytes, under their own content id. */
@@ -533,7 +554,8 @@ static int blob_copy_one(struct jmap_call *c, const struct copy_from *f, const c
 		rc = jmap_part_read(c->r->st, f->account, s, &b, &temp);
 		if (rc == 0) {
 			store_blob_id(buf_data(&b), buf_len(&b), id);
-			rc = jmap_upload_put(c->r->account, buf_data(&b), buf_len(&b), id);
+			rc = jmap_upload_put_by(c->r->account, c->r->user, buf_data(&b),
+						buf_len(&b), id);
 		}
 		buf_free(&b);
 	}

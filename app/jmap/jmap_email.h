@@ -14,6 +14,7 @@
 #include "http/json.h"
 
 struct arena;
+struct jmap_request;
 
 /* UTCDate (RFC 8620 §1.4): "2026-11-23T01:02:03Z". */
 void jmap_w_utcdate(struct jw *w, int64_t t);
@@ -30,6 +31,7 @@ int jmap_email_filter_check(struct jmap_call *c, const struct json_value *filter
 /* Email/parse's rendering of data[0..len) with every property, for the
  * fuzz target (a request of its own, no store): one JSON object to out. */
 struct arena;
+struct jmap_request;
 void jmap_email_parse_write(struct arena *a, const char *data, size_t len, struct buf *out);
 
 /* Email id with the one property prop (a property of Email/get or a
@@ -73,6 +75,14 @@ struct jmap_targets {
  * *bad_r the property at fault. */
 int jmap_new_targets(struct jmap_call *c, struct jmap_mailboxes *m, const struct json_value *mbs,
 		     const struct json_value *kws, struct jmap_targets *t, const char **bad_r);
+/* In a shared account (jmap_share_set.c), why the user may not store a
+ * new email in t (the description of a "forbidden"), or NULL: "i" on
+ * each mailbox, RFC 4314 §4's APPEND. _keywords_cut drops from t->kw the
+ * keywords the rights on all of t's mailboxes do not let the user set
+ * (as APPEND drops flags): 1 when it dropped one. */
+const char *jmap_share_new_email_refused(const struct jmap_request *r,
+					 const struct jmap_targets *t);
+int jmap_share_keywords_cut(const struct jmap_request *r, struct jmap_targets *t);
 /* 1 when p[0..n) starts with a header field. */
 int jmap_looks_like_email(const char *p, size_t n);
 /* key: the SetError of jmap_email_store's result rc. */

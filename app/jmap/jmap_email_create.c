@@ -792,9 +792,9 @@ static int blob_bytes(struct mk *m, const char *bid, struct buf *tmp, struct jma
 	int temp = 0;
 	bid = jmap_id_ref(m->c->r, bid);
 	if (bid && jmap_blob_parse(bid, id) == 0 &&
-	    jmap_bytes_get(m->c->r->st, m->c->r->account, id, b, &temp) == 0)
+	    jmap_share_bytes_get(m->c->r, id, b, &temp) == 0)
 		return 0;
-	if (bid && jmap_part_read(m->c->r->st, m->c->r->account, bid, tmp, &temp) == 0) {
+	if (bid && jmap_share_part_read(m->c->r, bid, tmp, &temp) == 0) {
 		memset(b, 0, sizeof *b);
 		b->p = buf_data(tmp);
 		b->len = buf_len(tmp);
@@ -1159,6 +1159,10 @@ void jmap_email_create(struct jmap_call *c, struct jmap_mailboxes *mbs, const ch
 				   &badp);
 	if (trc < 0)
 		jmap_bad_add(&bp, badp, "mailboxIds or keywords as RFC 8621 §4.1.1 has them");
+	const char *why = trc < 0 ? NULL : jmap_share_new_email_refused(c->r, &t);
+	if (why)
+		fail(&m, "forbidden", why, NULL);
+	int cut = trc < 0 ? 0 : jmap_share_keywords_cut(c->r, &t);
 	buf_init(&msg, CREATE_MAX);
 	/* Every append smaller than a request fails only with this little
 	 * room left: less means something did not fit. */
@@ -1193,7 +1197,8 @@ void jmap_email_create(struct jmap_call *c, struct jmap_mailboxes *mbs, const ch
 			 * created names (RFC 8620 §5.3). */
 			jmap_w_created_email(ok, cid, &e,
 					     (recv ? 0 : JMAP_CREATED_RECEIVED_AT) |
-						 (member(em, "keywords") ? 0 : JMAP_CREATED_KEYWORDS));
+						 (member(em, "keywords") && !cut ? 0
+										 : JMAP_CREATED_KEYWORDS));
 			snprintf(eid, sizeof eid, "E%08x", e.email_id);
 			jmap_created_put(c->r, cid, eid);
 		} else {

@@ -37,6 +37,9 @@ int jmap_new_targets(struct jmap_call *c, struct jmap_mailboxes *m, const struct
 	for (const struct json_value *y = mbs->first; y; y = y->next) {
 		const char *id = jmap_id_ref(c->r, y->key);
 		struct jmap_mailbox *b = id ? jmap_mailbox_by_id(m, jmap_id_num(id, 'M')) : NULL;
+		/* In a shared account one the user does not see is none. */
+		if (b && !(jmap_rights(c->r, b->id) & STORE_ACL_L))
+			b = NULL;
 		if (y->type != JSON_BOOL || !y->boolean || !b || t->n == JMAP_TARGETS_MAX) {
 			*bad_r = "mailboxIds";
 			return -1;
@@ -206,12 +209,20 @@ static void import_one(struct jmap_call *c, struct jmap_mailboxes *m, const stru
 	int temp = 0, found = 0;
 	if (blob && blob->type == JSON_STRING) {
 		found = bid && jmap_blob_parse(bid, id) == 0 &&
-			jmap_bytes_get(c->r->st, c->r->account, id, &b, &temp) == 0;
+			jmap_share_bytes_get(c->r, id, &b, &temp) == 0;
 		if (!found && !temp)
 			jmap_bad_add(&bp, "blobId", "no such blob");
 	}
 	if (jmap_new_targets(c, m, mbs, kws, &t, &badp) < 0)
 		jmap_bad_add(&bp, badp, "mailboxIds or keywords as RFC 8621 §4.1.1 has them");
+	const char *why = bp.n ? NULL : jmap_share_new_email_refused(c->r, &t);
+	if (why) {
+		jmap_w_set_error(bad, o->key, "forbidden", why, NULL);
+		jmap_bytes_free(&b);
+		buf_free(&t.kw);
+		return;
+	}
+	int cut = bp.n ? 0 : jmap_share_keywords_cut(c->r, &t);
 	if (bp.n || !found) {
 		if (bp.n)
 			jmap_w_set_error_bad(bad, o->key, &bp);
@@ -232,7 +243,8 @@ static void import_one(struct jmap_call *c, struct jmap_mailboxes *m, const stru
 		};
 		int rc = jmap_email_store(c->r->st, c->r->account, &e);
 		if (rc == STORE_OK) {
-			jmap_w_created_email(ok, o->key, &e, 0);
+			/* Keywords the rights cut: told (RFC 8620 §5.3). */
+			jmap_w_created_email(ok, o->key, &e, cut ? JMAP_CREATED_KEYWORDS : 0);
 			char eid[16];
 			snprintf(eid, sizeof eid, "E%08x", e.email_id);
 			jmap_created_put(c->r, o->key, eid);

@@ -12,8 +12,8 @@
  * Create is jmap_email_create.c's.
  *
  * In a shared account (jmap_share.c) an update or destroy is held to the
- * user's rights (shared_update_allowed); create is refused (forbidden)
- * for now.
+ * user's rights (shared_update_allowed), a create as Email/import is
+ * (jmap_share_new_email_refused).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -563,15 +563,8 @@ void jmap_email_set(struct jmap_call *c)
 	jmap_set_open(&set, JMAP_RESPONSE_MAX / 4);
 	/* okw[i], badw[i]: created/updated/destroyed and their not* (the enum's order). */
 	struct jw *okw = &set.w[JMAP_SET_CREATED], *badw = &set.w[JMAP_SET_NOT_CREATED];
-	for (const struct json_value *o = set.create ? set.create->first : NULL; o; o = o->next) {
-		/* Not yet in a shared account: the blobs are the user's,
-		 * the mailboxes the owner's. */
-		if (c->r->share)
-			jmap_w_set_error(&badw[0], o->key, "forbidden",
-					 "creating an email in a shared account is not supported", NULL);
-		else
-			jmap_email_create(c, &m, o->key, o, &okw[0], &badw[0]);
-	}
+	for (const struct json_value *o = set.create ? set.create->first : NULL; o; o = o->next)
+		jmap_email_create(c, &m, o->key, o, &okw[0], &badw[0]);
 	for (const struct json_value *o = set.update ? set.update->first : NULL; o; o = o->next) {
 		struct set_err e;
 		const char *key = jmap_id_ref(c->r, o->key);

@@ -97,4 +97,35 @@ int jmap_mailbox_share_take(struct jmap_call *c, const struct jmap_mailbox *b,
 int jmap_mailbox_share_apply(struct jmap_call *c, const struct jmap_mailbox *b,
 			     const struct jmap_share_change *sc, struct jmap_set_err *e);
 
+/*
+ * ---- Mailbox/set in a shared account (jmap_share_set.c) ----
+ * In the user's own account each lets everything through and names the
+ * user's own records.
+ */
+/* The name the user's subscription of the account's mailbox full is
+ * kept under: full itself, or "Shared/OWNER/full" (in r->a; NULL when
+ * the store could not be read). */
+const char *jmap_share_sub_name(const struct jmap_request *r, const char *full);
+/* store_mailbox_subscribe of that name for the user. */
+int jmap_share_subscribe(const struct jmap_request *r, const char *full, int on);
+/* Why the user may not do it (the description of a "forbidden"), or
+ * NULL: a create under parent (0: the top) with a role (role 1) or a
+ * sortOrder other than 0; an update of b's role or sortOrder; b's
+ * destroy (remove_emails: its emails go with it). */
+const char *jmap_share_create_refused(const struct jmap_request *r, uint32_t parent, int role,
+				      int sort_order);
+const char *jmap_share_update_refused(const struct jmap_request *r, const struct jmap_mailbox *b,
+				      int role, int sort_order);
+const char *jmap_share_destroy_refused(const struct jmap_request *r, const struct jmap_mailbox *b,
+				       int remove_emails);
+/* The user's rights on a mailbox the call just made (0 on a store
+ * error). */
+uint32_t jmap_share_new_rights(const struct jmap_request *r, uint32_t mailbox);
+/* Reads the grants of the call's shared account again (a create or a
+ * rename changed them): 0 or -1. */
+int jmap_share_refresh(struct jmap_request *r);
+/* jmap_mailboxes_view into a's memory. */
+int jmap_mailboxes_view_in(const struct jmap_request *r, struct arena *a,
+			   struct jmap_mailboxes *m);
+
 #endif

@@ -102,17 +102,23 @@ static uint32_t visible_parent(const struct jmap_request *r, struct jmap_mailbox
 
 int jmap_mailboxes_view(const struct jmap_request *r, struct jmap_mailboxes *m)
 {
+	return jmap_mailboxes_view_in(r, r->a, m);
+}
+
+int jmap_mailboxes_view_in(const struct jmap_request *r, struct arena *a,
+			   struct jmap_mailboxes *m)
+{
 	char owner[320], prefix[340];
 	size_t k = 0;
 
-	if (jmap_mailboxes_load(r->st, r->account, r->a, m) < 0)
+	if (jmap_mailboxes_load(r->st, r->account, a, m) < 0)
 		return -1;
 	if (!r->share)
 		return 0;
 	if (store_account_email(r->st, r->account, owner, sizeof owner) != STORE_OK)
 		return -1;
 	/* Parents first, while every mailbox is still in the list. */
-	uint32_t *parent = arena_alloc(r->a, (m->n + 1) * sizeof *parent);
+	uint32_t *parent = arena_alloc(a, (m->n + 1) * sizeof *parent);
 	for (size_t i = 0; i < m->n; i++)
 		parent[i] = visible_parent(r, m, &m->v[i]);
 	for (size_t i = 0; i < m->n; i++) {

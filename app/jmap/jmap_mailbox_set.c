@@ -110,6 +110,19 @@ static char *full_name(struct jmap_call *c, struct jmap_mailboxes *m, int64_t pa
 	return arena_printf(c->r->a, "%s/%s", jmap_mailbox_by_id(m, (uint32_t)parent)->full, leaf);
 }
 
+/* A new name for b under the parent it has: its own name's parent part
+ * (in a shared account the parent the user sees may be further up, past
+ * mailboxes the user does not see, which b stays under). */
+static char *renamed_in_place(struct jmap_call *c, const struct jmap_mailbox *b, const char *name)
+{
+	char *leaf = full_name(c, NULL, 0, name);
+	const char *slash = strrchr(b->full, '/');
+
+	if (!slash)
+		return leaf;
+	return arena_printf(c->r->a, "%.*s/%s", (int)(slash - b->full), b->full, leaf);
+}
+
 static struct set_err store_err(int rc, int create)
 {
 	switch (rc) {
@@ -118,6 +131,8 @@ static struct set_err store_err(int rc, int create)
 	case STORE_ETOOBIG: return err_of("invalidProperties", "the name is too long", "name");
 	case STORE_ELIMIT: return err_of("overQuota", "too many mailboxes", NULL);
 	case STORE_ENOTFOUND: return err_of("notFound", NULL, NULL);
+	/* A shared account's (jmap_share_set.c): a right is missing. */
+	case STORE_EACCES: return err_of("forbidden", "the owner has not given that right", NULL);
 	case STORE_EFULL:
 		return err_of(jmap_store_fail_type(rc, create), jmap_store_fail_desc(rc), NULL);
 	default: return err_of("serverFail", "the store failed", NULL);
@@ -184,10 +199,19 @@ static int create_one(struct jmap_call *c, struct jmap_mailboxes *m, const struc
 	}
 	if (bad_end(e, &bad) < 0)
 		return -1;
+	const char *why = jmap_share_create_refused(c->r, (uint32_t)pid,
+						    role && role->type == JSON_STRING,
+						    sort_order_of(order) != 0);
+	if (why) {
+		*e = err_of("forbidden", why, NULL);
+		return -1;
+	}
 	char *full = full_name(c, m, pid, name->str);
+	/* In a shared account the store checks the user's rights (the
+	 * user is the actor); in the own account it is the owner's call. */
 	int rc = role && role->type == JSON_STRING
 			 ? store_mailbox_create_role(c->r->st, c->r->account, full, role->str, id_r)
-			 : store_mailbox_create(c->r->st, c->r->account, full, id_r);
+			 : store_mailbox_create_as(c->r->st, c->r->user, c->r->account, full, id_r);
 	if (rc == STORE_EINVAL && role && role->type == JSON_STRING) {
 		*e = err_of("invalidProperties", "a role tern does not know", "role");
 		return -1;
@@ -202,7 +226,7 @@ static int create_one(struct jmap_call *c, struct jmap_mailboxes *m, const struc
 	/* Set either way: IMAP's DELETE and RENAME leave a name subscribed
 	 * (store_mailbox_subscribe), and a new mailbox under such a name is
 	 * still what the client asked for. Not subscribed is ENOTFOUND. */
-	store_mailbox_subscribe(c->r->st, c->r->account, full, *sub_r);
+	jmap_share_subscribe(c->r, full, *sub_r);
 	if (sort_order_of(order))
 		store_mailbox_sort_order(c->r->st, c->r->account, full, sort_order_of(order));
 	/* The list gains it here, not by loading every mailbox again: that
@@ -215,6 +239,7 @@ static int create_one(struct jmap_call *c, struct jmap_mailboxes *m, const struc
 	nb->role = arena_strdup(m->a, role && role->type == JSON_STRING ? role->str : "");
 	nb->subscribed = *sub_r;
 	nb->sort_order = sort_order_of(order);
+	nb->rights = jmap_share_new_rights(c->r, *id_r);
 	return 0;
 }
 
@@ -254,11 +279,10 @@ static int subscriptions_follow(struct jmap_call *c, const struct jmap_mailboxes
 			continue;
 		/* The old name's goes first, so the count of subscriptions
 		 * never passes the limit (STORE_ELIMIT) on the way. */
-		int rc = x->subscribed ? store_mailbox_subscribe(c->r->st, c->r->account, x->full, 0)
-				       : STORE_OK;
+		int rc = x->subscribed ? jmap_share_subscribe(c->r, x->full, 0) : STORE_OK;
 		const char *now = arena_printf(c->r->a, "%s%s", to, x->full + fl);
 		if (rc == STORE_OK || rc == STORE_ENOTFOUND)
-			rc = store_mailbox_subscribe(c->r->st, c->r->account, now, x->subscribed);
+			rc = jmap_share_subscribe(c->r, now, x->subscribed);
 		if (rc != STORE_OK && rc != STORE_ENOTFOUND)
 			return rc;
 	}
@@ -342,14 +366,21 @@ static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, struct jmap
 	 * §5.3). */
 	if (bad_end(e, &bad) < 0)
 		return -1;
+	const char *why = jmap_share_update_refused(c->r, b, new_role, order != NULL);
+	if (why) {
+		*e = err_of("forbidden", why, NULL);
+		return -1;
+	}
 	if (name || parent) {
-		char *full = full_name(c, m, pid, name ? name->str : b->leaf);
+		char *full = parent ? full_name(c, m, pid, name ? name->str : b->leaf)
+				    : renamed_in_place(c, b, name->str);
 		if (strcmp(full, b->full) != 0) {
 			if (!strcmp(b->role, "inbox")) {
 				*e = err_of("forbidden", "the INBOX cannot be renamed", NULL);
 				return -1;
 			}
-			int rc = store_mailbox_rename(c->r->st, c->r->account, b->full, full);
+			int rc = store_mailbox_rename_as(c->r->st, c->r->user, c->r->account,
+							 b->full, full);
 			if (rc != STORE_OK) {
 				*e = rc == STORE_EEXIST ? exists_err(m, full) : store_err(rc, 0);
 				return -1;
@@ -372,8 +403,7 @@ static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, struct jmap
 		}
 		b->role = rs ? arena_strdup(m->a, rs) : "";
 	}
-	int src = sub ? store_mailbox_subscribe(c->r->st, c->r->account, b->full, sub->boolean)
-		      : STORE_OK;
+	int src = sub ? jmap_share_subscribe(c->r, b->full, sub->boolean) : STORE_OK;
 	if (src == STORE_OK && order)
 		src = store_mailbox_sort_order(c->r->st, c->r->account, b->full,
 					       sort_order_of(order));
@@ -407,6 +437,11 @@ static int destroy_one(struct jmap_call *c, struct jmap_mailboxes *m, struct jma
 		*e = err_of("forbidden", "the INBOX cannot be destroyed", NULL);
 		return -1;
 	}
+	const char *why = jmap_share_destroy_refused(c->r, b, remove_emails);
+	if (why) {
+		*e = err_of("forbidden", why, NULL);
+		return -1;
+	}
 	if (has_child(m, b)) {
 		*e = err_of("mailboxHasChild", NULL, NULL);
 		return -1;
@@ -415,7 +450,7 @@ static int destroy_one(struct jmap_call *c, struct jmap_mailboxes *m, struct jma
 		*e = err_of("mailboxHasEmail", NULL, NULL);
 		return -1;
 	}
-	int rc = store_mailbox_delete(c->r->st, c->r->account, b->full);
+	int rc = store_mailbox_delete_as(c->r->st, c->r->user, c->r->account, b->full);
 	if (rc != STORE_OK) {
 		*e = store_err(rc, 0);
 		return -1;
@@ -440,7 +475,11 @@ static const struct jmap_arg set_args[] = {
 static int reload(struct jmap_call *c, struct jmap_mailboxes *m)
 {
 	struct arena *prev = m->a;
-	int rc = jmap_mailboxes_load(c->r->st, c->r->account, arena_new(0), m);
+	/* In a shared account the mailboxes the user sees, with the grants
+	 * as the call's writes left them (a create takes its parent's). */
+	if (jmap_share_refresh(c->r) < 0)
+		return -1;
+	int rc = jmap_mailboxes_view_in(c->r, arena_new(0), m);
 	arena_free(&prev);
 	return rc;
 }

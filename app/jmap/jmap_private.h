@@ -163,6 +163,14 @@ int jmap_email_id_readable(const struct jmap_request *r, uint32_t id);
  */
 int jmap_share_enter(struct jmap_call *c, unsigned method_flags, struct jmap_share *s);
 void jmap_share_leave(struct jmap_request *r);
+/* jmap_bytes_get and jmap_part_read for the running call
+ * (jmap_share_blob.c): in a shared account only the user's own uploads
+ * there and the emails (and their parts) it may read. */
+struct jmap_bytes;
+int jmap_share_bytes_get(const struct jmap_request *r, const uint8_t id[32], struct jmap_bytes *b,
+			 int *temp_r);
+int jmap_share_part_read(const struct jmap_request *r, const char *blob, struct buf *out,
+			 int *temp_r);
 
 /* jmap_api_spooled() on a request already parsed (from a): jmap_ws.c's
  * way in. head: NULL, or key/value pairs ended by a NULL key, String

@@ -276,7 +276,7 @@ int store_acl_modify(struct store *st, uint32_t owner, uint32_t mailbox, uint32_
 int store_acl_modify_by(struct store *st, uint32_t by, uint32_t owner, uint32_t mailbox,
 			uint32_t grantee, int mode, uint32_t rights, uint32_t *now_r)
 {
-	struct set_ctx c = {by, owner, mailbox, grantee, rights, mode, 0, 0};
+	struct set_ctx c = {by, owner, mailbox, grantee, rights, mode, 0};
 
 	/* The owner's rights are implicit: no record may name it. */
 	if (owner == 0 || mailbox == 0 || grantee == owner || (rights & ~STORE_ACL_ALL) ||
