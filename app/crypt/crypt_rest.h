@@ -11,8 +11,16 @@
  * the bytes as they are to be stored. What IMAP APPEND and JMAP store is
  * the user's own and stays as it is unless the account asked for it to
  * be sealed too (on_append; cmd_append.c, jmap_email_new.c); imports copy
- * mail as it was. A message that is already encrypted (PGP/MIME, S/MIME
- * enveloped, inline PGP) is stored as it came.
+ * mail as it was. A copy into another account (IMAP COPY or MOVE into or
+ * out of a shared mailbox, JMAP Email/copy; crypt_copy.h) follows the
+ * same line, by who makes it: the target's owner copying into their own
+ * account is their own act, as an APPEND (sealed only with on_append);
+ * another user putting mail into the owner's shared mailbox brings mail
+ * the owner did not write, as a delivery does (sealed whenever the owner
+ * has a key). A message that is already encrypted (PGP/MIME, S/MIME
+ * enveloped, inline PGP) is stored as it came, and so is a copy of one
+ * (sealed to its own owner's key, or mail that came encrypted): the
+ * server holds no private key to open it with.
  *
  * The stored message keeps its header fields (From, To, Subject, Date,
  * Message-ID, Received, Authentication-Results, the spam verdict...) in

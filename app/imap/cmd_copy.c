@@ -30,6 +30,10 @@
  * accounts or in neither); a MOVE within one owner's mailboxes is the
  * ordinary one (the same email, a new membership), which into a shared
  * mailbox keeps only the flags the user may set there (RFC 4314 §4).
+ * A copy or move into an account that seals its mail (crypt_copy.h) is
+ * stored sealed to that account's key: the messages are sealed on a
+ * worker first, then the copy (with a MOVE's expunge) is the one
+ * transaction above on the sealed bytes.
  *
  * INPROGRESS (RFC 9585): a COPY or MOVE of more than IMAP_STEP messages
  * says so when it starts ("* OK [INPROGRESS ("tag" 0 n)] Copying."), then
@@ -44,7 +48,9 @@
 #include <string.h>
 
 #include "core/loop.h"
+#include "core/worker.h"
 #include "core/xalloc.h"
+#include "crypt/crypt_copy.h"
 #include "imap/imap_acl.h"
 #include "imap/imap_seqset.h"
 #include "imap/imap_session.h"
@@ -83,9 +89,85 @@ static void copy_progress_cb(struct loop *loop, void *arg)
 	j->progress_timer = loop_timer_add(loop, IMAP_PROGRESS_MS, copy_progress_cb, j);
 }
 
-static void copy_start(struct imap_job *j)
+/* A copy into another account (crypt_copy.h): the key it is sealed with
+ * when that account seals, and the sealed forms, made on a worker before
+ * the store's transaction. */
+struct copy_seal {
+	uint32_t actor;
+	struct crypt_key *key;
+	uint32_t *emails; /* of j->uids, from the view (0: not in it) */
+	struct crypt_copy cc;
+	int failed;
+};
+
+static void copy_seal_free(void *arg)
 {
-	j->copy = xcalloc(1, sizeof(*j->copy));
+	struct copy_seal *cs = arg;
+
+	crypt_key_release(cs->key);
+	crypt_copy_free(&cs->cc);
+	free(cs->emails);
+	free(cs);
+}
+
+static void copy_submit(struct imap_job *j);
+
+/* On a worker: the messages sealed to the target's key, when it has
+ * one for this copy (crypt_copy_key: the user's own account by
+ * on_append, another's always). */
+static void copy_seal_run(void *arg)
+{
+	struct imap_job *j = arg;
+	struct copy_seal *cs = j->ctx;
+
+	if (crypt_copy_key(imap_store, cs->actor, j->account, j->target_account, &cs->key) < 0)
+		cs->failed = 1;
+	else if (cs->key)
+		cs->failed = crypt_copy_seal(&cs->cc, imap_store, cs->key, j->account, cs->emails,
+					     j->n) < 0;
+}
+
+/* Back on the loop: the copy on the sealed bytes, or the failure told. */
+static void copy_seal_done(void *arg)
+{
+	struct imap_job *j = arg;
+	struct copy_seal *cs = j->ctx;
+
+	if (j->s->conn_gone || cs->failed) {
+		imap_job_store_done(j, STORE_ETEMP);
+		return;
+	}
+	copy_submit(j);
+}
+
+/* A copy into another account: first a worker's turn, which seals the
+ * messages when that account seals what it is given; then the copy. The
+ * email ids are the view's, read here on the loop. */
+static void copy_seal_start(struct imap_job *j)
+{
+	struct imap_session *s = j->s;
+	struct copy_seal *cs = xcalloc(1, sizeof *cs);
+
+	cs->actor = s->account;
+	cs->emails = xcalloc(j->n + 1, sizeof *cs->emails);
+	for (size_t i = 0; i < j->n; i++) {
+		uint32_t k = imap_view_lower_bound(&s->view, j->uids[i]);
+		if (k < s->view.count && s->view.msgs[k].uid == j->uids[i])
+			cs->emails[i] = s->view.msgs[k].email_id;
+	}
+	j->ctx = cs;
+	j->ctx_free = copy_seal_free;
+	j->wj.fn = copy_seal_run;
+	j->wj.done = copy_seal_done;
+	j->wj.arg = j;
+	j->wj.loop = s->loop;
+	worker_submit(&j->wj);
+}
+
+/* The store's copy (on the sealed bytes when j->ctx has them). */
+static void copy_submit(struct imap_job *j)
+{
+	struct copy_seal *cs = j->ctx;
 	int across = j->target_account != j->account;
 	if (across || j->target_account != j->s->account) {
 		/* Into or out of a shared mailbox: the copy is the target
@@ -100,6 +182,7 @@ static void copy_start(struct imap_job *j)
 		    .keywords_filter =
 			j->target_account != j->s->account ? imap_acl_keywords_filter : NULL,
 		    .move = j->op,
+		    .blobs = cs ? cs->cc.blobs : NULL,
 		};
 		store_email_copy_into_async(imap_store, j->s->loop, j->account, j->mailbox,
 					    j->uidvalidity, j->uids, j->n, &to, j->copy,
@@ -110,6 +193,15 @@ static void copy_start(struct imap_job *j)
 				       j->op | STORE_COPY_ALL | (j->op ? 0 : STORE_COPY_NEW),
 				       j->copy, imap_job_store_done, j);
 	}
+}
+
+static void copy_start(struct imap_job *j)
+{
+	j->copy = xcalloc(1, sizeof(*j->copy));
+	if (j->target_account != j->account)
+		copy_seal_start(j);
+	else
+		copy_submit(j);
 	/* More than a step's worth: say so at once (the client knows the
 	 * command is long before its answer, and when to expect it), then
 	 * how far it got while it runs. The answer comes on a later turn

@@ -41,6 +41,8 @@ static void job_free(struct imap_job *j)
 		store_copy_result_free(j->copy);
 		free(j->copy);
 	}
+	if (j->ctx_free)
+		j->ctx_free(j->ctx);
 	free(j);
 }
 

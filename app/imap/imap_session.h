@@ -512,6 +512,8 @@ struct imap_job {
 	struct store_copy_result *copy; /* COPY/MOVE: the result (cmd_copy.c) */
 	struct imap_progress progress;  /* COPY/MOVE: INPROGRESS while it runs */
 	uint64_t progress_timer;        /* and the next look at it, when due */
+	void *ctx;                      /* a command's own state (COPY's sealed forms), */
+	void (*ctx_free)(void *ctx);    /* freed with the job */
 };
 /* Completion of a j->start store write (store_async_cb): sets j->result
  * and finishes the job as a worker's completion would. */

@@ -20,7 +20,10 @@
  * those the create gives, are cut to what the rights on every target
  * mailbox let the user set ("s" for $seen, "w" for the others) as IMAP
  * COPY and APPEND cut flags, so created always shows the keywords the
- * copy has. receivedAt may be given too (RFC 8621 §4.7). Email/copy from
+ * copy has. receivedAt may be given too (RFC 8621 §4.7). Into an
+ * account that seals its mail the copy is stored sealed to its key
+ * (crypt_copy.h, as IMAP COPY: the user's own account when it seals its
+ * appends, an account shared with the user whenever it has a key). Email/copy from
  * an account to itself is invalidArguments: RFC 8620 §5.4 says the two
  * MUST differ (within an account, Email/set's mailboxIds do what a copy
  * would).
@@ -53,6 +56,7 @@
 #include <unistd.h>
 
 #include "core/hex.h"
+#include "crypt/crypt_copy.h"
 #include "imap/imap_acl.h"
 #include "jmap/jmap_blob.h"
 #include "jmap/jmap_email.h"
@@ -276,6 +280,28 @@ static int copy_more_mailboxes(struct jmap_call *c, const struct copy_want *w,
 	return STORE_OK;
 }
 
+/* The copy of email (of from) into to, sealed to the target account's
+ * key when it takes one for this copy (crypt_copy.h); the store's rc. */
+static int copy_into(struct jmap_call *c, uint32_t from, uint32_t mailbox, uint32_t uidvalidity,
+		     uint32_t uid, uint32_t email, struct store_copy_into *to,
+		     struct store_copy_result *res)
+{
+	struct crypt_key *key;
+	struct crypt_copy cc = {0};
+
+	if (crypt_copy_key(c->r->st, c->r->user, from, to->account, &key) < 0)
+		return STORE_ETEMP;
+	int sealed = key ? crypt_copy_seal(&cc, c->r->st, key, from, &email, 1) : 0;
+	crypt_key_release(key);
+	int rc = STORE_ETEMP;
+	if (sealed == 0) {
+		to->blobs = cc.blobs;
+		rc = store_email_copy_into(c->r->st, from, mailbox, uidvalidity, &uid, 1, to, res);
+	}
+	crypt_copy_free(&cc);
+	return rc;
+}
+
 /* One create: copied (ok, and its source id into copied) or not (bad). */
 static void copy_email(struct jmap_call *c, const struct copy_from *f, struct jmap_mailboxes *tm,
 		       const struct jmap_mailboxes *sm, const struct json_value *o, struct jw *ok,
@@ -307,8 +333,8 @@ static void copy_email(struct jmap_call *c, const struct copy_from *f, struct jm
 	    .received_at = w.received_at,
 	};
 	struct store_copy_result res = {0};
-	int rc = store_email_copy_into(c->r->st, f->account, s.mailbox,
-				       uidvalidity_of(sm, s.mailbox), &s.uid, 1, &to, &res);
+	int rc = copy_into(c, f->account, s.mailbox, uidvalidity_of(sm, s.mailbox), s.uid, w.email,
+			   &to, &res);
 	if (rc == STORE_OK && res.n == 0)
 		rc = STORE_EGONE;
 	if (rc == STORE_OK)

@@ -1679,6 +1679,20 @@ struct store_copy_into {
 	 * (the same email, a new membership), its \Deleted and the email's
 	 * keywords filtered by keywords_filter as a copy's are. */
 	int move;
+	/* Into another account only: when non-NULL, one entry per uid (in
+	 * uids' order) whose data, when non-NULL, are the bytes the copy
+	 * is stored as instead of one more reference to the source's (the
+	 * target's sealed form, crypt/crypt_copy.h): stored under id (the
+	 * store_blob_id of data[0..len)) with meta (mime_cache_build of
+	 * them), and len is what the target's quota is charged. */
+	const struct store_copy_blob *blobs;
+};
+struct store_copy_blob {
+	const char *data;
+	size_t len;
+	uint8_t id[32];
+	const void *meta;
+	size_t metalen;
 };
 int store_email_copy_into(struct store *st, uint32_t account, uint32_t from,
 			  uint32_t uidvalidity, const uint32_t *uids, size_t n,

@@ -23,7 +23,10 @@
  * account made as STORE_COPY_NEW makes one, on one more reference to the
  * same blob (blobs are the store's, not an account's), charged to the
  * target account's quota, in a thread of that account's and with an
- * EMAILID of its own there; the source account is only read. The flags
+ * EMAILID of its own there; the source account is only read. When the
+ * caller gives the target's own form of the bytes (store_copy_into.blobs:
+ * sealed to the target's key, crypt/crypt_copy.h) the copy is stored on
+ * those instead, and charged their size. The flags
  * it starts with are those the user's rights on the target allow. A MOVE
  * between two mailboxes of one owner shared with the user is the
  * ordinary move, the same email, its \Deleted and keywords cut to those
@@ -74,6 +77,11 @@ struct copy_ctx {
 	const char *kw;
 	size_t kwlen;
 	int64_t received_at;
+	/* The bytes each copy is stored as instead of the source's
+	 * (store_copy_into.blobs: the target's sealed form), by the index
+	 * of its uid (cur, the one being copied); NULL: the source's. */
+	const struct store_copy_blob *blobs;
+	size_t cur;
 	/* A MOVE across accounts (store_copy_into.move): the copied source
 	 * messages are expunged in the same transaction; src_modseq is the
 	 * source account's modseq after it, for its watchers. */
@@ -223,6 +231,37 @@ static int copy_thread_across(struct store *st, MDB_txn *txn, const struct copy_
 	return thread_assign(txn, st, c->dst, id, bytes.mv_data, bytes.mv_size, 1, &e->thread_id);
 }
 
+/* The bytes the copy being made is to be stored as instead of the
+ * source's (store_copy_into.blobs), or NULL. */
+static const struct store_copy_blob *copy_blob_of(const struct copy_ctx *c)
+{
+	if (!c->blobs || !c->blobs[c->cur].data)
+		return NULL;
+	return &c->blobs[c->cur];
+}
+
+/*
+ * A copy stored as other bytes (the target's sealed form): those bytes
+ * stored, or one more reference to them when they are there already,
+ * and e made to name them, with their size and MIME structure. Before
+ * the thread is assigned, which reads the header from the stored bytes
+ * (a sealed message keeps its header fields in the clear).
+ */
+static int copy_blob_put(struct store *st, MDB_txn *txn, const struct store_copy_blob *nb,
+			 struct email_rec *e)
+{
+	if (nb->len >= UINT32_MAX - 1 || nb->metalen >= UINT32_MAX / 2)
+		return STORE_EINVAL;
+	int rc = blob_ref(st, txn, nb->id, nb->data, nb->len, 1);
+	if (rc)
+		return rc;
+	memcpy(e->blob_id, nb->id, 32);
+	e->size = nb->len;
+	e->meta = nb->meta;
+	e->metalen = (uint32_t)nb->metalen;
+	return 0;
+}
+
 /*
  * IMAP COPY (STORE_COPY_NEW): a new email of its own in the target, made
  * from email_id with the same bytes (one more reference to the blob, no
@@ -248,9 +287,14 @@ static int copy_new(struct store *st, MDB_txn *txn, struct copy_ctx *c, uint32_t
 
 	if (rc)
 		return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+	const struct store_copy_blob *nb = copy_blob_of(c);
+	if (nb && (rc = copy_blob_put(st, txn, nb, &e)) != 0) {
+		free(copy);
+		return rc;
+	}
 	uint32_t id = c->a.next_email_id++;
 	c->a.emails++;
-	c->a.used += e.size;
+	c->a.used += e.size; /* the sealed form's, when it has one */
 	if (c->kw && c->kwlen > UINT16_MAX)
 		return STORE_EINVAL;
 	if (c->kw) {
@@ -293,7 +337,9 @@ static int copy_new(struct store *st, MDB_txn *txn, struct copy_ctx *c, uint32_t
 		rc = counts_email(txn, st, c->dst, id, NULL, &shape);
 		email_shape_free(&shape);
 	}
-	if (rc == 0 && (rc = blobref_get(txn, st, e.blob_id, &br)) == 0) {
+	if (rc == 0 && nb) {
+		/* its bytes' reference taken with them (copy_blob_put) */
+	} else if (rc == 0 && (rc = blobref_get(txn, st, e.blob_id, &br)) == 0) {
 		br.refs++;
 		rc = blobref_put(txn, st, e.blob_id, &br);
 	} else if (rc == MDB_NOTFOUND) {
@@ -467,6 +513,7 @@ static int copy_fn(struct store *st, MDB_txn *txn, void *arg)
 	c->modseq = ++c->a.modseq;
 	for (size_t i = 0; i < c->n; i++) {
 		uint32_t nuid;
+		c->cur = i;
 		if ((rc = copy_one(st, txn, c, c->uids[i], &nuid)) != 0)
 			return rc;
 		if (!nuid && c->all)
@@ -569,6 +616,7 @@ static struct copy_ctx copy_ctx_into(uint32_t account, uint32_t from, uint32_t u
 	c.kwlen = to->keywords_len;
 	c.received_at = to->received_at;
 	c.expunge_src = to->move && to->account != account;
+	c.blobs = to->account != account ? to->blobs : NULL;
 	return c;
 }
 

@@ -607,6 +607,10 @@ int blobref_put(MDB_txn *txn, struct store *st, const uint8_t id[32], const stru
 /* Stores new bytes under id with refs references (the id must be new). */
 int blob_store(MDB_txn *txn, struct store *st, const uint8_t id[32], const void *data,
                size_t len, uint64_t refs);
+/* Adds n references to blob id, storing data[0..len) when they are new
+ * (store_writer.c). */
+int blob_ref(struct store *st, MDB_txn *txn, const uint8_t id[32], const char *data, size_t len,
+	     uint64_t n);
 /* The bytes of blob id (without the record's version byte): a pointer into
  * the map, valid until txn ends; *seq_r (may be NULL) their key in
  * blobdata, 0 for a schema 1 blob. MDB_NOTFOUND, or MDB_CORRUPTED. */

@@ -596,7 +596,7 @@ static int delivery_valid(const struct store_delivery *d)
 }
 
 /* Adds n references to blob id, storing the bytes when they are new. */
-static int blob_ref(struct store *st, MDB_txn *txn, const uint8_t id[32], const char *data,
+int blob_ref(struct store *st, MDB_txn *txn, const uint8_t id[32], const char *data,
                     size_t len, uint64_t n)
 {
 	struct blobref_rec br;

@@ -17,6 +17,8 @@
  * allow. A copy into another account may start with keywords and a
  * received date of its own (JMAP Email/copy), the keywords cut by the
  * rights the same way, \Deleted off; the result names its new email.
+ * Given other bytes for the copy (store_copy_into.blobs: the target's
+ * sealed form), the copy is stored on those and charged their size.
  */
 #include <stdio.h>
 #include <string.h>
@@ -333,6 +335,45 @@ int main(void)
 	CHECK_EQ_INT((int)c_in.n, 2);
 	CHECK_EQ_STR(c_in.kw[1], "");
 	CHECK(!c_in.deleted[1] && c_in.received[1] == b_in.received[0]);
+
+	/* Stored as other bytes (the target's sealed form, crypt_copy.h):
+	 * the copy reads them, they have one reference and the source's
+	 * bytes none more, the target is charged their size; a MOVE so
+	 * leaves the source in the same commit and drops its reference. */
+	const char *other = "Message-ID: <a@x>\r\nSubject: Shared\r\n\r\nsealed, longer\r\n";
+	struct store_copy_blob sb = {.data = other, .len = strlen(other)};
+	store_blob_id(other, strlen(other), sb.id);
+	uint64_t src_refs = refs(st, blob);
+	usage(st, carol, &emails, &used, &modseq);
+	struct store_copy_into sealed_into = {.account = carol, .mailbox = ARCHIVE,
+					      .rights = STORE_ACL_ALL, .blobs = &sb};
+	CHECK_EQ_INT(store_email_copy_into(st, bob, INBOX, uidvalidity(st, bob, INBOX), &b_in.uid[0],
+					   1, &sealed_into, &r),
+		     STORE_OK);
+	store_copy_result_free(&r);
+	CHECK_EQ_INT((int)refs(st, sb.id), 1);
+	CHECK(refs(st, blob) == src_refs);
+	usage(st, carol, &emails, &used2, &modseq2);
+	CHECK(used2 == used + strlen(other));
+	list(st, carol, ARCHIVE, &c_ar);
+	CHECK_EQ_INT((int)c_ar.n, 1);
+	raw[0] = '\0';
+	CHECK_EQ_INT(store_email_raw(st, carol, c_ar.email[0], raw_cb, raw), STORE_OK);
+	CHECK_EQ_STR(raw, other);
+	sealed_into.move = 1;
+	CHECK_EQ_INT(store_email_copy_into(st, bob, INBOX, uidvalidity(st, bob, INBOX), &b_in.uid[0],
+					   1, &sealed_into, &r),
+		     STORE_OK);
+	store_copy_result_free(&r);
+	CHECK_EQ_INT((int)refs(st, sb.id), 2);
+	CHECK(refs(st, blob) == src_refs - 1);
+	list(st, bob, INBOX, &b_in);
+	CHECK_EQ_INT((int)b_in.n, 0);
+	/* Its bytes go with the last email holding them. */
+	list(st, carol, ARCHIVE, &c_ar);
+	for (uint32_t i = 0; i < c_ar.n; i++)
+		expunge(st, carol, ARCHIVE, c_ar.uid[i]);
+	CHECK_EQ_INT((int)refs(st, sb.id), 0);
 
 	store_close(&st);
 	unit_rmrf(base);
