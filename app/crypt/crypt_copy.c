@@ -23,8 +23,7 @@ int crypt_copy_key(struct store *st, uint32_t actor, uint32_t src, uint32_t dst,
 	*k_r = NULL;
 	if (src == dst)
 		return 0;
-	/* The owner's own act (appending) or mail brought by another. */
-	return crypt_account_key(st, dst, actor == dst, k_r);
+	return crypt_put_key(st, dst, actor, k_r);
 }
 
 /* store_email_raw's callback: the bytes sealed, in the read. */

@@ -311,6 +311,11 @@ int crypt_account_key(struct store *st, uint32_t account, int appending, struct 
 	return 0;
 }
 
+int crypt_put_key(struct store *st, uint32_t account, uint32_t actor, struct crypt_key **k_r)
+{
+	return crypt_account_key(st, account, actor == account, k_r);
+}
+
 void crypt_key_release(struct crypt_key *k)
 {
 	if (!k)

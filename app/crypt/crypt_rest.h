@@ -11,10 +11,11 @@
  * the bytes as they are to be stored. What IMAP APPEND and JMAP store is
  * the user's own and stays as it is unless the account asked for it to
  * be sealed too (on_append; cmd_append.c, jmap_email_new.c); imports copy
- * mail as it was. A copy into another account (IMAP COPY or MOVE into or
- * out of a shared mailbox, JMAP Email/copy; crypt_copy.h) follows the
- * same line, by who makes it: the target's owner copying into their own
- * account is their own act, as an APPEND (sealed only with on_append);
+ * mail as it was. Who stores it decides (crypt_put_key), for an APPEND
+ * and for a copy into another account (IMAP COPY or MOVE into or out of
+ * a shared mailbox, JMAP Email/copy; crypt_copy.h) alike: the owner
+ * storing into their own account, or copying into it from a mailbox
+ * shared with them, is their own act (sealed only with on_append);
  * another user putting mail into the owner's shared mailbox brings mail
  * the owner did not write, as a delivery does (sealed whenever the owner
  * has a key). A message that is already encrypted (PGP/MIME, S/MIME
@@ -107,6 +108,13 @@ struct store;
  * cannot say. Free with crypt_key_release().
  */
 int crypt_account_key(struct store *st, uint32_t account, int appending, struct crypt_key **k_r);
+/*
+ * The same for what user actor puts into account itself (IMAP APPEND,
+ * a copy into it; see the top): the owner's own
+ * act is appending, anyone else's (a grantee of a shared mailbox) is
+ * mail the owner did not write, sealed as a delivery is.
+ */
+int crypt_put_key(struct store *st, uint32_t account, uint32_t actor, struct crypt_key **k_r);
 void crypt_key_release(struct crypt_key *k);
 
 /*

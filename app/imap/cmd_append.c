@@ -35,7 +35,9 @@
  *
  * Into a mailbox shared with the user (imap_acl.h): it needs "i" (RFC
  * 4314 §4), the message is the owner's (the owner's quota is charged,
- * the owner's encryption at rest applies), and the flags the rights do
+ * the owner's encryption at rest applies: sealed whenever the owner has
+ * a key, as a delivery, since the owner did not write it; crypt_put_key),
+ * and the flags the rights do
  * not let the user set are left out. The literal's quota check before
  * "+" is the owner's too (append_quota_account), and again at commit.
  *
@@ -94,7 +96,7 @@ struct imap_append {
 	size_t n;
 	uint32_t account, mailbox;
 	enum imap_cmd_id cmd; /* APPEND, or REPLACE / UID REPLACE (cmd_replace.c) */
-	struct crypt_key *key; /* the account seals its appends too (crypt_rest.h) */
+	struct crypt_key *key; /* the sealing key, when one applies (crypt_put_key) */
 	int failed;            /* sealing failed: nothing is stored */
 };
 
@@ -509,10 +511,11 @@ void imap_append_run(struct imap_session *s, const struct imap_cmd *cmd, size_t 
 		 * message's account expunges it in the same commit. */
 		a->msgs[0].d.replace_account = rep->account;
 	}
-	/* An account that seals its appends (crypt_rest.h): the key read
-	 * now, the sealing (a public-key operation a message) always on a
-	 * worker. */
-	if (crypt_account_key(imap_store, a->account, 1, &a->key) < 0) {
+	/* An account that seals its appends, or a grantee's append into
+	 * an owner's shared mailbox that has a key (crypt_put_key): the key
+	 * read now, the sealing (a public-key operation a message) always
+	 * on a worker. */
+	if (crypt_put_key(imap_store, a->account, s->account, &a->key) < 0) {
 		imap_tagged(s, "NO [UNAVAILABLE] Internal error.");
 		goto fail;
 	}

@@ -11,7 +11,9 @@ entity), and Bob's quota is charged the sealed size. Bob copying into
 his own account from Carol's shared mailbox is his own act, as an
 APPEND: sealed only once he asks for his appends to be sealed. Dave has
 no key: a copy into his mailbox stays as it is. A message already
-encrypted is copied byte for byte. Carol's originals are untouched."""
+encrypted is copied byte for byte. Carol's originals are untouched.
+The same rule holds for what Carol stores into Bob's shared mailbox
+herself (IMAP APPEND): sealed, as Bob did not write it."""
 import os
 import shutil
 import tempfile
@@ -197,3 +199,10 @@ def test_jmap_email_copy_by_a_grantee_is_sealed():
     assert_sealed(raw, "jmap-copied")
     assert made["size"] == len(raw) and used(BOB) - before == len(raw), (made, len(raw))
     assert stored(CAROL, "INBOX", "jmap-copied") == msg
+
+
+def test_a_grantees_append_is_sealed_to_the_owner():
+    env()
+    append(CAROL, '"Shared/bob@example.test/Team"', message("appended-in"))
+    assert_sealed(stored(BOB, "Team", "appended-in"), "appended-in")
+
