@@ -53,13 +53,16 @@ struct jmap_new_email {
 	uint8_t blob_id[32];
 };
 /*
- * Stores e for account through the store writer as IMAP APPEND does,
+ * Stores e for account, put there by user actor (the account itself, or
+ * a grantee of a shared one: crypt_put_key's rule for sealing), through
+ * the store writer as IMAP APPEND does,
  * bare LFs made CRLF (e->len then becomes the size stored), waiting for
  * the commit (call it off the event loops). STORE_OK with the
  * outputs; else STORE_EQUOTA, STORE_ETOOBIG, STORE_EFULL (the server's
  * disk), STORE_ENOTFOUND (a mailbox gone), STORE_EINVAL, STORE_ETEMP.
  */
-int jmap_email_store(struct store *st, uint32_t account, struct jmap_new_email *e);
+int jmap_email_store(struct store *st, uint32_t account, uint32_t actor,
+		     struct jmap_new_email *e);
 
 /* ---- what Email/import and Email/set create share (jmap_email_import.c) ---- */
 struct jmap_call;

@@ -1190,7 +1190,7 @@ void jmap_email_create(struct jmap_call *c, struct jmap_mailboxes *mbs, const ch
 			.nmailboxes = t.n, .keywords = buf_len(&t.kw) ? buf_data(&t.kw) : NULL,
 			.received_at = at,
 		};
-		int rc = jmap_email_store(c->r->st, c->r->account, &e);
+		int rc = jmap_email_store(c->r->st, c->r->account, c->r->user, &e);
 		if (rc == STORE_OK) {
 			char eid[16];
 			/* Omitted, they took their defaults (RFC 8621 §4.1.1), which

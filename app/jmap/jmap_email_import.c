@@ -241,7 +241,7 @@ static void import_one(struct jmap_call *c, struct jmap_mailboxes *m, const stru
 			.data = b.p, .len = b.len, .mailboxes = t.mb, .nmailboxes = t.n,
 			.keywords = buf_len(&t.kw) ? buf_data(&t.kw) : NULL, .received_at = at,
 		};
-		int rc = jmap_email_store(c->r->st, c->r->account, &e);
+		int rc = jmap_email_store(c->r->st, c->r->account, c->r->user, &e);
 		if (rc == STORE_OK) {
 			/* Keywords the rights cut: told (RFC 8620 §5.3). */
 			jmap_w_created_email(ok, o->key, &e, cut ? JMAP_CREATED_KEYWORDS : 0);

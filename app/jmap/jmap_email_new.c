@@ -40,7 +40,8 @@ static void thread_cb(void *arg, size_t i, const struct store_email_brief *b)
 		t->thread = b->thread_id;
 }
 
-int jmap_email_store(struct store *st, uint32_t account, struct jmap_new_email *e)
+int jmap_email_store(struct store *st, uint32_t account, uint32_t actor,
+		     struct jmap_new_email *e)
 {
 	struct store_delivery d;
 	struct buf meta, fixed;
@@ -64,12 +65,13 @@ int jmap_email_store(struct store *st, uint32_t account, struct jmap_new_email *
 		buf_free(&fixed);
 		return STORE_ETOOBIG;
 	}
-	/* Encryption at rest, when the account seals its own messages too
-	 * (crypt_rest.h). */
+	/* Encryption at rest (crypt_rest.h): the owner's own message when
+	 * the account seals those too, a grantee's in a shared account as a
+	 * delivery is (crypt_put_key). */
 	struct crypt_key *key;
 	struct spool sealed;
 	struct str sb;
-	int seal = crypt_account_key(st, account, 1, &key);
+	int seal = crypt_put_key(st, account, actor, &key);
 	memset(&sealed, 0, sizeof sealed);
 	seal = seal < 0 ? -1 : key ? crypt_seal(key, d.data, d.len, &sealed, &sb) : 0;
 	crypt_key_release(key);

@@ -13,7 +13,8 @@ APPEND: sealed only once he asks for his appends to be sealed. Dave has
 no key: a copy into his mailbox stays as it is. A message already
 encrypted is copied byte for byte. Carol's originals are untouched.
 The same rule holds for what Carol stores into Bob's shared mailbox
-herself (IMAP APPEND): sealed, as Bob did not write it."""
+herself (IMAP APPEND, JMAP Email/import): sealed, as Bob did not write
+it."""
 import os
 import shutil
 import tempfile
@@ -206,3 +207,24 @@ def test_a_grantees_append_is_sealed_to_the_owner():
     append(CAROL, '"Shared/bob@example.test/Team"', message("appended-in"))
     assert_sealed(stored(BOB, "Team", "appended-in"), "appended-in")
 
+
+
+def test_a_grantees_jmap_import_is_sealed_to_the_owner():
+    """Email/import into Bob's shared account (RFC 8621 section 4.8) by
+    Carol, from a blob she uploaded there: mail Bob did not write, sealed
+    as her IMAP APPEND is, though Bob's own appends are not."""
+    st = env()
+    msg = message("jmap-imported")
+    carol = Jmap(st["s"], *CAROL)
+    bob = Jmap(st["s"], *BOB)
+    acc = bob.account
+    code, _, body = carol.request("POST", "/jmap/upload/%s/" % acc, msg,
+                                  {"Content-Type": "message/rfc822"})
+    assert code == 201, (code, body)
+    blob = body["blobId"]
+    _, boxes = carol.one("Mailbox/get", {"accountId": acc, "ids": None, "properties": ["name"]})
+    team = [b["id"] for b in boxes["list"] if b["name"] == "Team"][0]
+    _, r = carol.one("Email/import", {"accountId": acc, "emails": {
+        "i": {"blobId": blob, "mailboxIds": {team: True}}}})
+    assert "i" in (r.get("created") or {}), r
+    assert_sealed(stored(BOB, "Team", "jmap-imported"), "jmap-imported")
