@@ -170,18 +170,24 @@ def test_rename_needs_x_on_it_and_k_on_the_parent():
 
 def test_rename_under_a_mailbox_the_user_does_not_see():
     """Hid is not Carol's to see (no "l"): Vis shows at the top, and a
-    new name keeps it under Hid, where Bob has it."""
+    new name keeps it under Hid, where Bob has it. Her "k" on Hid counts
+    for nothing, as Hid is not there for her (RFC 4314 section 6; IMAP's
+    CREATE and RENAME take "k" from the closest parent she sees, else
+    the owner's INBOX): the rename needs "k" on the INBOX."""
     ids = bob_mailboxes("Hid", "Hid/Vis")
     vis = ids["Hid/Vis"]
     grant("Hid", "k")
     grant("Hid/Vis", "lrx")
     try:
         r = mset({"update": {vis: {"name": "Vis2"}}})
+        assert r["notUpdated"][vis]["type"] == "forbidden", r
+        grant("INBOX", "k")
+        r = mset({"update": {vis: {"name": "Vis2"}}})
         assert vis in r["updated"], r
         now = bob_ids()
         assert now["Hid/Vis2"] == vis and "Vis2" not in now, now
     finally:
-        for n in ("Hid", "Hid/Vis2"):
+        for n in ("Hid", "Hid/Vis2", "Hid/Vis", "INBOX"):
             grant(n, "")
 
 
