@@ -451,6 +451,20 @@ int jmap_changes_begin_at(struct jmap_call *c, const char *since, char state[24]
 	return 0;
 }
 
+void jmap_query_changes_refused(struct jmap_call *c, const char *why)
+{
+	static const struct jmap_arg args[] = {
+	    {"accountId", JA_ID, JA_REQUIRED},	  {"filter", JA_OBJECT, JA_NULLABLE},
+	    {"sort", JA_ARRAY, JA_NULLABLE},	  {"sinceQueryState", JA_STRING, JA_REQUIRED},
+	    {"maxChanges", JA_UINT, JA_NULLABLE}, {"upToId", JA_ID, JA_NULLABLE},
+	    {"calculateTotal", JA_BOOL, 0},
+	};
+
+	if (jmap_args_check(c, args, sizeof args / sizeof args[0]) < 0)
+		return;
+	jmap_error(c, "cannotCalculateChanges", why);
+}
+
 int jmap_pos_parse(const char *s, struct jmap_pos *p)
 {
 	return jmap_pos_parse_sep(s, '.', p);

@@ -494,6 +494,10 @@ void jmap_query_end(struct jmap_call *c, size_t n);
  */
 void jmap_query_changes_end(struct jmap_call *c, const char *state, char prefix, uint32_t *changed,
 			    size_t nc, const uint32_t *res, size_t n);
+/* The /queryChanges of a type whose /query answers canCalculateChanges
+ * false (RFC 8620 §5.6): the arguments checked, then
+ * cannotCalculateChanges with why (may be NULL). */
+void jmap_query_changes_refused(struct jmap_call *c, const char *why);
 /* Sorts v[0..n) and drops repeats: the count left. */
 size_t jmap_u32_sort_unique(uint32_t *v, size_t n);
 /* 1 when sorted v[0..n) holds x. */

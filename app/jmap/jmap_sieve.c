@@ -233,16 +233,8 @@ void jmap_sieve_changes(struct jmap_call *c)
 
 void jmap_sieve_query_changes(struct jmap_call *c)
 {
-	static const struct jmap_arg args[] = {
-	    {"accountId", JA_ID, JA_REQUIRED},     {"filter", JA_OBJECT, JA_NULLABLE},
-	    {"sort", JA_ARRAY, JA_NULLABLE},       {"sinceQueryState", JA_STRING, JA_REQUIRED},
-	    {"maxChanges", JA_UINT, JA_NULLABLE},  {"upToId", JA_ID, JA_NULLABLE},
-	    {"calculateTotal", JA_BOOL, 0},
-	};
-	if (jmap_args_check(c, args, sizeof args / sizeof args[0]) < 0)
-		return;
 	/* SieveScript/query says canCalculateChanges: false. */
-	jmap_error(c, "cannotCalculateChanges", NULL);
+	jmap_query_changes_refused(c, NULL);
 }
 
 /* ---- SieveScript/query ---- */
