@@ -65,7 +65,7 @@
  * close code 1008, or by closing while an answer is under way.
  *
  * Both also tell the changes of the accounts other users share with the
- * user (struct push_shared below), each in a StateChange of its own.
+ * user (http/push_follow.h), each in a StateChange of its own.
  */
 #include <bearssl.h>
 #include <stdio.h>
@@ -90,6 +90,7 @@
 #include "http/http_parse.h"
 #include "http/http_push.h"
 #include "http/push_feed.h"
+#include "http/push_follow.h"
 #include "http/ws_frame.h"
 #include "jmap/jmap.h"
 #include "net/conn.h"
@@ -115,7 +116,6 @@ enum push_state {
 struct ws_job;
 struct push_acct;
 struct push_calc;
-struct push_peer;
 
 struct http_push {
 	struct conn *c;
@@ -141,8 +141,7 @@ struct http_push {
 	struct push_acct *acct;      /* the account's changes, shared (below) */
 	struct http_push *acct_next; /* its other connections on this loop */
 	struct push_calc *calc;      /* EventSource: the start's read under way */
-	struct push_peer *peers;     /* the shared accounts followed (below) */
-	struct push_calc *shared_calc; /* their read under way */
+	struct push_follow follow;   /* the shared accounts followed (below) */
 	/* WebSocket */
 	char ws_accept[32];  /* Sec-WebSocket-Accept */
 	struct ws_reader rd;
@@ -434,162 +433,66 @@ static void acct_leave(struct http_push *p)
 }
 
 /*
- * The accounts other users share with p's user (jmap/jmap_share.c), each
- * followed through its owner's change feed on this loop: a feed of its
- * own kind (shared_ops) beside the one the owner's own connections use,
- * with one peer per (connection, owner) holding the owner's state last
- * told to it. The owners and their states are read once, on the pool,
- * when push starts (an EventSource's start, WebSocketPushEnable): a grant
- * given later is followed from the next start (the session's state tells
- * the client to look again). A StateChange for one names the owner's
- * account (the id the session lists) with the mail types that changed
- * there, EmailDelivery aside (the owner's new mail is not the user's);
- * any change of the owner's account counts, as a state may change with
- * nothing the user sees (RFC 8620 §5.1). The push state (event id,
- * pushState) stays the user's own account's: a client reconnecting with
- * it is told what it missed there, not in the shared accounts, which it
- * brings up to date with /changes.
+ * The accounts other users share with p's user, followed through their
+ * owners' change feeds (http/push_follow.h) from when push starts (an
+ * EventSource's start, WebSocketPushEnable). A StateChange for one names
+ * the owner's account (the id the session lists); its push state (event
+ * id, pushState) stays the user's own account's: a client reconnecting
+ * with it is told what it missed there, not in the shared accounts,
+ * which it brings up to date with /changes.
  */
-struct push_shared {
-	struct push_feed f; /* first: the feed is the owner's */
-	struct push_peer *peers;
-};
-
-struct push_peer {
-	struct http_push *p;
-	struct push_shared *sh;
-	uint64_t told;               /* the owner's state last told to p */
-	struct push_peer *feed_next; /* the feed's other peers */
-	struct push_peer *conn_next; /* p's other peers */
-};
-
-#define SHARED_TYPES (JMAP_TYPES_MAIL & ~JMAP_TYPE_EMAIL_DELIVERY)
-
-/* push_feed: the peers whose connection takes events now. */
-static void shared_collect(struct push_feed *f, struct push_calc *k)
+static int follow_ready(void *sub)
 {
-	for (struct push_peer *pe = ((struct push_shared *)f)->peers; pe; pe = pe->feed_next)
-		if (push_ready(pe->p))
-			push_calc_add(k, &pe->told, pe->p->types & SHARED_TYPES);
+	return push_ready(sub);
 }
 
-/* The owner's read k for one peer: 1 when it needs another read. */
-static int peer_apply(struct push_peer *pe, const struct push_calc *k)
+static unsigned follow_types(void *sub)
 {
-	struct http_push *p = pe->p;
+	return ((struct http_push *)sub)->types;
+}
 
-	if (!push_ready(p))
-		return 0;
+static int follow_wait(void *sub)
+{
+	struct http_push *p = sub;
+
 	if (buf_len(&p->c->out) > PUSH_OUT_SLACK || p->resp_data.p) {
 		p->pending = 1; /* told at the drain (push_kick) */
-		return 0;
-	}
-	long i = push_calc_find(k, pe->told);
-	if (i < 0)
 		return 1;
-	unsigned mask = k->types[i] & p->types & SHARED_TYPES;
-	if (k->upto[i] > pe->told)
-		pe->told = k->upto[i];
-	if (mask)
-		push_emit_for(p, pe->sh->f.account, mask, pe->told, NULL);
+	}
 	return 0;
 }
 
-/* push_feed: as acct_apply, for the peers (each connection once: it has
- * one peer per owner). */
-static int shared_apply(struct push_feed *f, const struct push_calc *k)
+static void follow_tell(void *sub, uint32_t owner, unsigned mask, uint64_t modseq)
 {
-	struct push_shared *sh = (struct push_shared *)f;
-	size_t n = 0;
-	for (struct push_peer *pe = sh->peers; pe; pe = pe->feed_next)
-		n++;
-	struct push_peer **v = xcalloc(n ? n : 1, sizeof *v);
-	struct conn **cs = xcalloc(n ? n : 1, sizeof *cs);
-	n = 0;
-	for (struct push_peer *pe = sh->peers; pe; pe = pe->feed_next) {
-		v[n] = pe;
-		cs[n++] = pe->p->c;
-		conn_hold(pe->p->c);
-	}
-	int more = 0;
-	for (size_t i = 0; i < n; i++)
-		more |= peer_apply(v[i], k);
-	for (size_t i = 0; i < n; i++)
-		conn_release(cs[i]); /* sends it; its peers may be gone after */
-	free(v);
-	free(cs);
-	return more;
+	push_emit_for(sub, owner, mask, modseq, NULL);
 }
 
-static const struct push_feed_ops shared_ops = {.collect = shared_collect,
-						.apply = shared_apply};
-
-static void peer_join(struct http_push *p, uint32_t owner, uint64_t told)
+static void follow_hold(void *sub)
 {
-	struct push_shared *sh = (struct push_shared *)push_feed_join(&shared_ops, http_store,
-								      p->loop, owner, sizeof *sh);
-	struct push_peer *pe = xcalloc(1, sizeof *pe);
-
-	pe->p = p;
-	pe->sh = sh;
-	pe->told = told;
-	pe->feed_next = sh->peers;
-	sh->peers = pe;
-	pe->conn_next = p->peers;
-	p->peers = pe;
+	conn_hold(((struct http_push *)sub)->c);
 }
 
-/* p follows no shared account (and stops reading which there are). */
-static void peers_leave(struct http_push *p)
+static void follow_release(void *sub)
 {
-	if (p->shared_calc) {
-		p->shared_calc->arg = NULL; /* shared_done frees it */
-		p->shared_calc = NULL;
-	}
-	while (p->peers) {
-		struct push_peer *pe = p->peers;
-		p->peers = pe->conn_next;
-		for (struct push_peer **pp = &pe->sh->peers; *pp; pp = &(*pp)->feed_next)
-			if (*pp == pe) {
-				*pp = pe->feed_next;
-				break;
-			}
-		push_feed_leave(&pe->sh->f);
-		free(pe);
-	}
+	conn_release(((struct http_push *)sub)->c); /* sends it; sub may be gone after */
 }
 
-static void shared_done(void *arg)
-{
-	struct push_calc *k = arg;
-	struct http_push *p = k->arg;
+static const struct push_follow_ops follow_ops = {
+    .ready = follow_ready,
+    .types = follow_types,
+    .wait = follow_wait,
+    .tell = follow_tell,
+    .live = follow_ready,
+    .hold = follow_hold,
+    .release = follow_release,
+};
 
-	if (!p) {
-		push_calc_free(k);
-		return;
-	}
-	p->shared_calc = NULL;
-	if (!k->shared_ok)
-		log_warn("jmap", NULL, "event=push_read_failed account=%u what=shared", p->account);
-	else if (push_ready(p)) {
-		for (size_t i = 0; i < k->nshared; i++)
-			peer_join(p, k->shared_owner[i], k->shared_modseq[i]);
-		log_info("jmap", NULL, "event=push_shared kind=%s account=%u owners=%zu",
-			 p->ws ? "websocket" : "eventsource", p->account, k->nshared);
-	}
-	push_calc_free(k);
-}
-
-/* Reads, on the pool, which accounts p's user is shared and follows
- * them from their states now (again from the start: a new read). */
+/* p follows the accounts shared with its user from their states now
+ * (again from the start: a new read). */
 static void shared_start(struct http_push *p)
 {
-	peers_leave(p);
-	struct push_calc *k = push_calc_new(http_store, p->account);
-	k->shared = 1;
-	k->arg = p;
-	p->shared_calc = k;
-	push_calc_submit(k, p->loop, shared_done);
+	push_follow_start(&p->follow, &follow_ops, p, http_store, p->loop, p->account,
+			  p->ws ? "websocket" : "eventsource", NULL);
 }
 
 /* p has something to catch up on (a drain, an answer sent). */
@@ -599,8 +502,7 @@ static void push_kick(struct http_push *p)
 		return;
 	if (p->acct)
 		push_feed_kick(&p->acct->f);
-	for (struct push_peer *pe = p->peers; pe; pe = pe->conn_next)
-		push_feed_kick(&pe->sh->f);
+	push_follow_kick(&p->follow);
 }
 
 static void ws_open(struct http_push *p);
@@ -1042,7 +944,7 @@ static void ws_job_done(void *arg)
 		} else {
 			p->push_on = 0;
 			acct_leave(p);
-			peers_leave(p);
+			push_follow_leave(&p->follow);
 		}
 		if (!p->resp_data.p) {
 			conn_pause_read(p->c, 0);
@@ -1320,7 +1222,7 @@ void http_push_free(struct http_push **pp)
 	__atomic_sub_fetch(&ws_mem, p->mem, __ATOMIC_RELAXED);
 	spool_free(&p->resp);
 	acct_leave(p);
-	peers_leave(p);
+	push_follow_leave(&p->follow);
 	if (p->calc)
 		p->calc->arg = NULL; /* base_done frees it */
 	if (p->ping_timer)

@@ -44,8 +44,8 @@
  * - shared accounts: the accounts other users share with the
  *   subscription's account (jmap/jmap_share.c) are read on the pool
  *   when it subscribes, and each one's changes are followed as
- *   http_push.c follows them for EventSource and WebSocket (struct
- *   ps_shared below): a StateChange naming the owner's account with the
+ *   http_push.c follows them for EventSource and WebSocket
+ *   (http/push_follow.h): a StateChange naming the owner's account with the
  *   mail types that changed there, EmailDelivery aside (the owner's new
  *   mail is not the user's), one POST at a time with the subscription's
  *   own. A grant given later is followed once the subscription
@@ -92,6 +92,7 @@
 #include "dns/dns.h"
 #include "http/http_pushsub.h"
 #include "http/push_feed.h"
+#include "http/push_follow.h"
 #include "http/webpush.h"
 #include "jmap/jmap.h"
 #include "store/store.h"
@@ -110,8 +111,6 @@
 #define VAPID_KEY "pushsub-key/vapid"
 
 struct push_feed;
-struct ps_peer;
-struct push_calc;
 
 struct psub {
 	struct jmap_pushsub s;
@@ -126,8 +125,7 @@ struct psub {
 	unsigned verify_tries; /* PushVerifications that failed so far */
 	uint64_t verify_timer; /* the next try, after a failed one */
 	int removing; /* expired or revoked: its entry is being deleted */
-	struct ps_peer *peers;          /* the shared accounts followed (below) */
-	struct push_calc *shared_calc;  /* their read under way */
+	struct push_follow follow; /* the shared accounts followed (below) */
 	struct psub *next;
 };
 
@@ -165,7 +163,6 @@ struct post {
 static void post_send(struct psub *p, const char *json, size_t len, int verification,
 		      const char *urgency);
 static void verify_retry(struct loop *l, void *arg);
-static void peers_kick(struct psub *p);
 static void shared_start(struct psub *p);
 
 static void post_done(void *arg, const struct acme_http_resp *r)
@@ -214,7 +211,7 @@ static void post_done(void *arg, const struct acme_http_resp *r)
 		if (p->acct)
 			push_feed_kick(p->acct);
 	}
-	peers_kick(p);
+	push_follow_kick(&p->follow);
 }
 
 static void post_send(struct psub *p, const char *json, size_t len, int verification,
@@ -370,165 +367,59 @@ static void acct_join(struct psub *p)
 }
 
 /*
- * The accounts shared with p's account, each followed through its
- * owner's change feed on this loop: a feed of its own kind (shared_ops)
- * beside acct_ops', one peer per (subscription, owner) holding the
- * owner's state last told to it. As http_push.c's push_shared does for
- * a connection; here a peer that finds its subscription's POST on its
- * way waits (pending) and is read again when that POST ends.
+ * The accounts shared with p's account, followed through their owners'
+ * change feeds (http/push_follow.h) once p subscribes; a peer that finds
+ * p's POST on its way waits and is read again when that POST ends.
  */
-struct ps_shared {
-	struct push_feed f; /* first: the feed is the owner's */
-	struct ps_peer *peers;
-};
-
-struct ps_peer {
-	struct psub *p;
-	struct ps_shared *sh;
-	uint64_t told; /* the owner's state last told to p */
-	int pending;   /* a change came while p's POST was on its way */
-	struct ps_peer *feed_next, *sub_next;
-};
-
-#define SHARED_TYPES (JMAP_TYPES_MAIL & ~JMAP_TYPE_EMAIL_DELIVERY)
-
-static int peer_live(const struct ps_peer *pe)
+static int follow_ready(void *sub)
 {
-	return pe->p->acct && pe->p->based && !pe->p->removing;
+	const struct psub *p = sub;
+	return p->acct && p->based && !p->removing;
 }
 
-/* push_feed: the peers whose subscription takes a read now. */
-static void shared_collect(struct push_feed *f, struct push_calc *k)
+static unsigned follow_types(void *sub)
 {
-	for (struct ps_peer *pe = ((struct ps_shared *)f)->peers; pe; pe = pe->feed_next)
-		if (peer_live(pe))
-			push_calc_add(k, &pe->told, pe->p->s.types & SHARED_TYPES);
+	return ((struct psub *)sub)->s.types;
 }
 
-/* The owner's read k for one peer: 1 when it needs another read. */
-static int peer_apply(struct ps_peer *pe, const struct push_calc *k)
+static int follow_wait(void *sub)
 {
-	struct psub *p = pe->p;
+	return ((struct psub *)sub)->inflight; /* post_done kicks again */
+}
 
-	if (!peer_live(pe))
-		return 0;
-	if (p->inflight) {
-		pe->pending = 1; /* post_done kicks again */
-		return 0;
-	}
-	long i = push_calc_find(k, pe->told);
-	if (i < 0)
-		return 1;
-	unsigned mask = k->types[i] & p->s.types & SHARED_TYPES;
-	if (k->upto[i] > pe->told)
-		pe->told = k->upto[i];
-	if (!mask)
-		return 0;
+static void follow_tell(void *sub, uint32_t owner, unsigned mask, uint64_t modseq)
+{
+	struct psub *p = sub;
 	struct buf ev;
+
 	buf_init(&ev, 1024);
-	jmap_push_state_change(&ev, pe->sh->f.account, mask, pe->told, NULL, NULL);
+	jmap_push_state_change(&ev, owner, mask, modseq, NULL, NULL);
 	post_send(p, buf_data(&ev), buf_len(&ev), 0, "low");
 	buf_free(&ev);
-	return 0;
 }
 
-/* push_feed: the read for each peer (revoke and expire only mark a
- * subscription: the peers stay while they are walked). */
-static int shared_apply(struct push_feed *f, const struct push_calc *k)
-{
-	int more = 0;
-	for (struct ps_peer *pe = ((struct ps_shared *)f)->peers; pe; pe = pe->feed_next)
-		more |= peer_apply(pe, k);
-	return more;
-}
-
-static const struct push_feed_ops shared_ops = {.collect = shared_collect,
-						.apply = shared_apply};
-
-static void peer_join(struct psub *p, uint32_t owner, uint64_t told)
-{
-	struct ps_shared *sh = (struct ps_shared *)push_feed_join(&shared_ops, ps_store, ps_loop,
-								  owner, sizeof *sh);
-	struct ps_peer *pe = xcalloc(1, sizeof *pe);
-
-	pe->p = p;
-	pe->sh = sh;
-	pe->told = told;
-	pe->feed_next = sh->peers;
-	sh->peers = pe;
-	pe->sub_next = p->peers;
-	p->peers = pe;
-}
-
-/* After p's POST: the peers that waited for it read again. */
-static void peers_kick(struct psub *p)
-{
-	for (struct ps_peer *pe = p->peers; pe; pe = pe->sub_next)
-		if (pe->pending) {
-			pe->pending = 0;
-			push_feed_kick(&pe->sh->f);
-		}
-}
-
-/* p follows no shared account (and stops reading which there are). */
-static void peers_leave(struct psub *p)
-{
-	if (p->shared_calc) {
-		p->shared_calc->arg = NULL; /* shared_done frees it */
-		p->shared_calc = NULL;
-	}
-	while (p->peers) {
-		struct ps_peer *pe = p->peers;
-		p->peers = pe->sub_next;
-		for (struct ps_peer **pp = &pe->sh->peers; *pp; pp = &(*pp)->feed_next)
-			if (*pp == pe) {
-				*pp = pe->feed_next;
-				break;
-			}
-		push_feed_leave(&pe->sh->f);
-		free(pe);
-	}
-}
-
-static void shared_done(void *arg)
-{
-	struct push_calc *k = arg;
-	struct psub *p = k->arg;
-
-	if (!p) {
-		push_calc_free(k);
-		return;
-	}
-	p->shared_calc = NULL;
-	if (!k->shared_ok) {
-		log_warn("jmap", NULL, "event=push_read_failed account=%u what=shared", p->s.account);
-	} else {
-		for (size_t i = 0; i < k->nshared; i++)
-			peer_join(p, k->shared_owner[i], k->shared_modseq[i]);
-		log_info("jmap", NULL, "event=push_shared kind=pushsub account=%u owners=%zu id=%s",
-			 p->s.account, k->nshared, p->s.id);
-	}
-	push_calc_free(k);
-}
+/* No hold: revoke and expire only mark a subscription, so its peers
+ * stay while a feed's read is told. */
+static const struct push_follow_ops follow_ops = {
+    .ready = follow_ready,
+    .types = follow_types,
+    .wait = follow_wait,
+    .tell = follow_tell,
+};
 
 /* Reads, on the pool, which accounts share with p's and follows them
  * from their states now. */
 static void shared_start(struct psub *p)
 {
-	struct push_calc *k = push_calc_new(ps_store, p->s.account);
-
-	peers_leave(p);
-	k->shared = 1;
-	k->arg = p;
-	p->shared_calc = k;
-	push_calc_submit(k, ps_loop, shared_done);
+	push_follow_start(&p->follow, &follow_ops, p, ps_store, ps_loop, p->s.account, "pushsub",
+			  p->s.id);
 }
 
 static void acct_leave(struct psub *p)
 {
 	struct push_feed *a = p->acct;
 
-	peers_leave(p);
+	push_follow_leave(&p->follow);
 	if (!a)
 		return;
 	p->acct = NULL;
