@@ -113,29 +113,10 @@ static void principals_owner_capability(struct jw *w, uint32_t user, uint32_t ow
 void jmap_w_account_object(struct jw *w, uint32_t user, uint32_t id, const char *name,
 			   uint32_t rights)
 {
-	if (id != user) {
-		/* Another user's: the mail capability alone (the methods
-		 * that work there: jmap_methods.c's JMAP_M_SHARED). */
-		jw_obj_begin(w);
-		jw_kstr(w, "name", name);
-		jw_kbool(w, "isPersonal", 0);
-		jw_kbool(w, "isReadOnly", jmap_shared_read_only(rights));
-		jw_key(w, "accountCapabilities");
-		jw_obj_begin(w);
-		jw_key(w, JMAP_CAP_CORE);
-		jw_obj_begin(w);
-		jw_obj_end(w);
-		jw_key(w, JMAP_CAP_MAIL);
-		mail_account_capability(w);
-		principals_owner_capability(w, user, id);
-		jw_obj_end(w);
-		jw_obj_end(w);
-		return;
-	}
 	jw_obj_begin(w);
 	jw_kstr(w, "name", name);
-	jw_kbool(w, "isPersonal", 1);
-	jw_kbool(w, "isReadOnly", 0);
+	jw_kbool(w, "isPersonal", id == user);
+	jw_kbool(w, "isReadOnly", id != user && jmap_shared_read_only(rights));
 	jw_key(w, "accountCapabilities");
 	jw_obj_begin(w);
 	jw_key(w, JMAP_CAP_CORE);
@@ -143,6 +124,14 @@ void jmap_w_account_object(struct jw *w, uint32_t user, uint32_t id, const char 
 	jw_obj_end(w);
 	jw_key(w, JMAP_CAP_MAIL);
 	mail_account_capability(w);
+	if (id != user) {
+		/* Another user's: the mail capability alone (the methods
+		 * that work there: jmap_methods.c's JMAP_M_SHARED). */
+		principals_owner_capability(w, user, id);
+		jw_obj_end(w);
+		jw_obj_end(w);
+		return;
+	}
 	/* RFC 8621 §1.3.2: no delayed sending (the queue holds nothing
 	 * back); the SMTP extensions whose parameters EmailSubmission's
 	 * envelope may carry to the queue (jmap_submission.c). */
