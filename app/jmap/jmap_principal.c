@@ -24,9 +24,9 @@
  * JMAP_TS_KEEP states. /queryChanges is cannotCalculateChanges: the
  * list is made again from the accounts at each call, with no log of
  * what entered or left a query's results, and running the query again
- * costs what /queryChanges would. /set is forbidden: principals are the
- * server's accounts, which an administrator makes (RFC 9670 §3.3 lets a
- * server refuse it).
+ * costs what /queryChanges would. /set refuses every change with a
+ * forbidden SetError: principals are the server's accounts, which an
+ * administrator makes (RFC 9670 §3.3 lets a server refuse them so).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -405,6 +405,22 @@ void jmap_principal_query_changes(struct jmap_call *c)
 	jmap_query_changes_refused(c, "query the principals again");
 }
 
+static const char set_why[] = "principals are the server's accounts: an administrator's";
+
+/* An update or destroy of principal id: forbidden, or notFound for an
+ * id the user cannot see. */
+static void refuse(struct jw *w, const struct principals *p, const char *id)
+{
+	if (find(p, id))
+		jmap_w_set_error(w, id, "forbidden", set_why, NULL);
+	else
+		jmap_w_set_error(w, id, "notFound", NULL, NULL);
+}
+
+/* RFC 9670 §3.3: "A server MUST reject any change it doesn't allow with
+ * a forbidden SetError": each object its own SetError, in a standard
+ * /set answer (ifInState checked first). An id the user cannot see is
+ * notFound, as /get has it. */
 void jmap_principal_set(struct jmap_call *c)
 {
 	static const struct jmap_arg args[] = {
@@ -412,8 +428,21 @@ void jmap_principal_set(struct jmap_call *c)
 	    {"create", JA_IDMAP, JA_NULLABLE}, {"update", JA_IDREFMAP, JA_NULLABLE},
 	    {"destroy", JA_IDREFS, JA_NULLABLE},
 	};
+	struct jmap_set s;
+	struct principals *p;
+	char state[24];
 
-	if (jmap_args_check(c, args, sizeof args / sizeof args[0]) < 0)
+	if (jmap_set_begin(c, args, sizeof args / sizeof args[0], &s) < 0 || !(p = load_or_fail(c)))
 		return;
-	jmap_error(c, "forbidden", "principals are the server's accounts: an administrator's");
+	principals_state(c, p, state);
+	if (jmap_set_if_in_state(c, state) < 0)
+		return;
+	jmap_set_open(&s, JMAP_RESPONSE_MAX / 4);
+	for (const struct json_value *o = s.create ? s.create->first : NULL; o; o = o->next)
+		jmap_w_set_error(&s.w[JMAP_SET_NOT_CREATED], o->key, "forbidden", set_why, NULL);
+	for (const struct json_value *o = s.update ? s.update->first : NULL; o; o = o->next)
+		refuse(&s.w[JMAP_SET_NOT_UPDATED], p, o->key);
+	for (const struct json_value *o = s.destroy ? s.destroy->first : NULL; o; o = o->next)
+		refuse(&s.w[JMAP_SET_NOT_DESTROYED], p, o->str);
+	jmap_set_end(c, &s, state, state);
 }

@@ -118,8 +118,21 @@ def test_principals_a_user_sees():
     assert name == "error" and r["type"] == "unsupportedFilter", (name, r)
     name, r = call(bob, "Principal/queryChanges", {"sinceQueryState": q["queryState"]})
     assert name == "error" and r["type"] == "cannotCalculateChanges", (name, r)
-    name, r = call(bob, "Principal/set", {"destroy": [pid(carol)]})
-    assert name == "error" and r["type"] == "forbidden", (name, r)
+    # RFC 9670 §3.3: every change refused with a forbidden SetError, in
+    # a standard /set answer; an id Bob cannot see is notFound.
+    _, st = call(bob, "Principal/get", {"ids": []})
+    name, r = call(bob, "Principal/set", {
+        "ifInState": st["state"], "destroy": [pid(carol), pid(erin)],
+        "update": {pid(bob): {"name": "Bobby"}}, "create": {"k": {"name": "x"}}})
+    assert name == "Principal/set", (name, r)
+    assert r["oldState"] == r["newState"] == st["state"], r
+    assert r["notDestroyed"][pid(carol)]["type"] == "forbidden", r
+    assert r["notDestroyed"][pid(erin)]["type"] == "notFound", r
+    assert r["notUpdated"][pid(bob)]["type"] == "forbidden", r
+    assert r["notCreated"]["k"]["type"] == "forbidden", r
+    assert not r["destroyed"] and not r["updated"] and not r["created"], r
+    name, r = call(bob, "Principal/set", {"ifInState": "0", "destroy": [pid(carol)]})
+    assert name == "error" and r["type"] == "stateMismatch", (name, r)
 
     # A share from Bob brings him into Erin's principals, with the
     # account she now has of his; /changes says so.
