@@ -258,11 +258,15 @@ static int note_cond(struct jmap_call *c, const struct json_value *f, void *arg)
 		const char *k = p->key;
 		int64_t t = 0;
 		int ok;
+		int date = !strcmp(k, "after") || !strcmp(k, "before");
+		/* after and before are UTCDate|null: null sets no bound. */
+		if (date && p->type == JSON_NULL)
+			continue;
 		if (p->type != JSON_STRING) {
 			jmap_bad_arg(c, "filter", "a filter condition of the wrong type");
 			return -1;
 		}
-		if (!strcmp(k, "after") || !strcmp(k, "before")) {
+		if (date) {
 			if (jmap_utcdate_parse(p->str, &t) < 0) {
 				jmap_bad_arg(c, "filter", "after and before are UTCDates");
 				return -1;

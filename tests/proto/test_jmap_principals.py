@@ -272,6 +272,13 @@ def test_share_notifications():
             "filter": {"objectAccountId": bob.account, "after": "2000-01-01T00:00:00Z"},
             "sort": [{"property": "created", "isAscending": False}]})
         assert q["ids"][:3] == [jm["id"], admin["id"], n["id"]], q
+        # RFC 9670: after and before are UTCDate|null; null bounds nothing.
+        name, q2 = call(dave, "ShareNotification/query", {
+            "filter": {"objectAccountId": bob.account, "after": None, "before": None},
+            "sort": [{"property": "created", "isAscending": False}]})
+        assert name == "ShareNotification/query" and q2["ids"] == q["ids"], (name, q2)
+        name, e = call(dave, "ShareNotification/query", {"filter": {"after": 5}})
+        assert name == "error" and e["type"] == "invalidArguments", (name, e)
         name, e = call(dave, "ShareNotification/query", {"sort": [{"property": "name"}]})
         assert name == "error" and e["type"] == "unsupportedSort", (name, e)
         name, e = call(dave, "ShareNotification/queryChanges",
