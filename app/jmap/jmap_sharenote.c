@@ -102,14 +102,18 @@ static const char *const props[] = {"id",	 "created",	    "changedBy", "objectTy
 				    "name"};
 #define NPROPS (sizeof props / sizeof props[0])
 
-/* RFC 9670 §5.1's Entity for the account by (0: an administrator). */
+/* RFC 9670 §5.1's Entity for the account by (0: an administrator): its
+ * name is the display name, as the account's Principal's is
+ * (jmap_principal.c), the address when it has none. */
 static void w_changed_by(struct jw *w, struct store *st, uint32_t by)
 {
-	char email[320];
+	char email[320], name[STORE_DISPLAY_NAME_MAX + 1];
 
 	jw_obj_begin(w);
 	if (by && store_account_email(st, by, email, sizeof email) == STORE_OK) {
-		jw_kstr(w, "name", email);
+		if (store_account_name(st, by, name, sizeof name) != STORE_OK)
+			name[0] = '\0';
+		jw_kstr(w, "name", name[0] ? name : email);
 		jw_kstr(w, "email", email);
 		jw_key(w, "principalId");
 		jmap_w_principal_id(w, by);

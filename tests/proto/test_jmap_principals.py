@@ -303,6 +303,29 @@ def test_share_notifications():
         s.cli("acl", "del", BOB[0], "Notes", DAVE[0], check=False)
 
 
+def test_share_notification_names_who_changed_it():
+    """changedBy's name is the changer's display name, as its Principal's
+    name is; the address only when it has none."""
+    s = srv()
+    bob, carol = Jmap(s, *BOB), Jmap(s, *CAROL)
+    mailbox("Named")
+    seen = {n["id"] for n in notes(carol)["list"]}
+    s.cli("account", "name", BOB[0], "Bob Builder")
+    try:
+        m = imap(BOB)
+        assert m.setacl("Named", CAROL[0], "lr")[0] == "OK"
+        m.logout()
+        new = [n for n in notes(carol)["list"] if n["id"] not in seen]
+        assert len(new) == 1, new
+        _, p = call(carol, "Principal/get", {"ids": [pid(bob)], "properties": ["name"]})
+        assert p["list"] == [{"id": pid(bob), "name": "Bob Builder"}], p
+        assert new[0]["changedBy"] == {"name": "Bob Builder", "email": BOB[0],
+                                       "principalId": pid(bob)}, new[0]
+    finally:
+        s.cli("account", "name", BOB[0], "")
+        s.cli("acl", "del", BOB[0], "Named", CAROL[0], check=False)
+
+
 def test_push_tells_a_share_notification():
     """A grant's change, by IMAP SETACL or `tern acl`, reaches the
     grantee's EventSource as a StateChange naming ShareNotification with
