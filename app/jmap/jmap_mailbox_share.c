@@ -23,11 +23,12 @@
  * Updates (Mailbox/set): "shareWith" whole (every grant not named is
  * removed), "shareWith/P…" one principal's rights (an object, or null
  * to remove the grant) and "shareWith/P…/mayX" one right (true adds its
- * letters, false takes them away). Checked before anything of the
- * update is written, and written after the rest of it: a refused update
- * changes nothing. Without "a" it is forbidden; the owner's own rights
- * cannot be given (RFC 4314 §2: they are implicit), nor an id that is
- * no account's.
+ * letters, false takes them away); no two of them where one path is
+ * the prefix of the other (RFC 8620 §5.3: invalidPatch). Checked
+ * before anything of the update is written, and written after the rest
+ * of it: a refused update changes nothing. Without "a" it is forbidden;
+ * the owner's own rights cannot be given (RFC 4314 §2: they are
+ * implicit), nor an id that is no account's.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -308,6 +309,12 @@ int jmap_mailbox_share_take(struct jmap_call *c, const struct jmap_mailbox *b,
 	/* RFC 9670 §4: only a user who may share changes whom with. */
 	if (!(jmap_rights(c->r, b->id) & STORE_ACL_A))
 		return fail(e, "forbidden", "shareWith", "sharing this mailbox needs \"a\" on it");
+	/* The members taken out here never reach the patch's own check:
+	 * "shareWith" with "shareWith/P…", or "shareWith/P…" with
+	 * "shareWith/P…/mayX", would each be applied in turn. */
+	const char *why;
+	if (jmap_patch_prefix_check(c->r->a, patch, &why) < 0)
+		return fail(e, "invalidPatch", NULL, why);
 	rest = arena_zalloc(c->r->a, sizeof *rest);
 	rest->type = JSON_OBJECT;
 	rest->key = patch->key;

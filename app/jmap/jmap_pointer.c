@@ -126,8 +126,7 @@ static int cmp_key(const void *x, const void *y)
  * binary search: n log n however many paths a patch holds (a request may
  * carry tens of thousands).
  */
-int jmap_patch_check(struct arena *a, const struct json_value *cur, const struct json_value *patch,
-		     const char **desc_r)
+static const char **sorted_keys(struct arena *a, const struct json_value *patch, size_t *n_r)
 {
 	const char **keys = arena_alloc(a, (patch->count + 1) * sizeof *keys);
 	size_t n = 0;
@@ -136,6 +135,59 @@ int jmap_patch_check(struct arena *a, const struct json_value *cur, const struct
 		keys[n++] = m->key;
 	if (n)
 		qsort(keys, n, sizeof *keys, cmp_key);
+	*n_r = n;
+	return keys;
+}
+
+/* Whether k's first plen octets, as written, are a key too: a binary
+ * search of keys (sorted by strcmp) with no copy of the prefix. */
+static int prefix_is_key(const char **keys, size_t n, const char *k, size_t plen)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int d = strncmp(keys[mid], k, plen);
+		if (d == 0 && keys[mid][plen] == '\0')
+			return 1;
+		if (d < 0)
+			lo = mid + 1;
+		else
+			hi = mid; /* d > 0, or keys[mid] is longer than the prefix */
+	}
+	return 0;
+}
+
+/* A path of more parts than JSON nests objects (JSON_DEPTH_MAX) names
+ * nothing that exists; refusing it bounds the work to that many
+ * prefixes a key. */
+int jmap_patch_prefix_check(struct arena *a, const struct json_value *patch, const char **desc_r)
+{
+	size_t n;
+	const char **keys = sorted_keys(a, patch, &n);
+
+	for (size_t i = 0; i < n; i++) {
+		int parts = 0;
+		for (const char *sl = strchr(keys[i], '/'); sl; sl = strchr(sl + 1, '/')) {
+			if (++parts > JSON_DEPTH_MAX) {
+				*desc_r = "a path deeper than any object";
+				return -1;
+			}
+			if (prefix_is_key(keys, n, keys[i], (size_t)(sl - keys[i]))) {
+				*desc_r = "a property and a path into it both set";
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+int jmap_patch_check(struct arena *a, const struct json_value *cur, const struct json_value *patch,
+		     const char **desc_r)
+{
+	size_t n;
+	const char **keys = sorted_keys(a, patch, &n);
+
 	for (size_t i = 0; i < n; i++) {
 		const char *k = keys[i];
 		const struct json_value *v = cur;
@@ -156,11 +208,7 @@ int jmap_patch_check(struct arena *a, const struct json_value *cur, const struct
 			if (!*p)
 				break; /* the last part need not exist: it is set or removed */
 			/* k up to here, as written: a key of its own too? */
-			char *pre = arena_alloc(a, len + 1);
-			size_t plen = (size_t)(p - path) - 1;
-			memcpy(pre, k, plen);
-			pre[plen] = '\0';
-			if (bsearch(&pre, keys, n, sizeof *keys, cmp_key)) {
+			if (prefix_is_key(keys, n, k, (size_t)(p - path) - 1)) {
 				*desc_r = "a property and a path into it both set";
 				return -1;
 			}

@@ -601,6 +601,10 @@ int jmap_pointer(struct arena *a, const struct json_value *root, const char *pat
  */
 int jmap_patch_check(struct arena *a, const struct json_value *cur, const struct json_value *patch,
 		     const char **desc_r);
+/* The one rule of those that needs no cur: no key of patch is the
+ * prefix, up to a "/", of another (RFC 8620 §5.3). For the members a
+ * type checks on its own (Mailbox's shareWith). 0, or -1 with *desc_r. */
+int jmap_patch_prefix_check(struct arena *a, const struct json_value *patch, const char **desc_r);
 /* 1 when x and y are the same JSON value (an object's members in any
  * order, numbers by value), else 0. */
 int jmap_json_same(const struct json_value *x, const struct json_value *y);

@@ -206,6 +206,13 @@ def test_share_with_writes_the_grants():
                       {"shareWith/" + pid(carol): {"mayReadItems": True}, "name": "a/b"}):
             _, r = share(mb, patch)
             assert r["notUpdated"][mb]["type"] == "invalidProperties", (patch, r)
+        # RFC 8620 §5.3: no path may be the prefix of another's.
+        for patch in ({"shareWith": {pid(carol): rights(mayReadItems=True)},
+                       "shareWith/%s/mayRename" % pid(dave): False},
+                      {"shareWith/" + pid(carol): rights(mayReadItems=True),
+                       "shareWith/%s/mayAddItems" % pid(carol): True}):
+            _, r = share(mb, patch)
+            assert r["notUpdated"][mb]["type"] == "invalidPatch", (patch, r)
         assert myrights(DAVE, "Proj") == "lrxd"  # "d": RFC 4314 §2.1.1
         m = imap(BOB)
         typ, data = m.getacl("Proj")
