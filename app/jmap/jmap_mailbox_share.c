@@ -9,9 +9,12 @@
  * 9670's mayShare, each a boolean, mapped to RFC 4314 letters the way
  * myRights is (jmap_mailbox_w_rights): mayReadItems "lr",
  * mayAddItems "i", mayRemoveItems "te", maySetSeen "s", maySetKeywords
- * "w", mayCreateChild "k", mayRename and mayDelete "x" (one letter: either
- * name true gives it), maySubmit "p", mayShare "a". A name left out of
- * an object is false.
+ * "w", mayCreateChild "k", mayRename and mayDelete "x", maySubmit "p",
+ * mayShare "a". A name left out of an object is false. mayRename and
+ * mayDelete, one letter, are given or taken together: a rights object
+ * or a patch that would set one without the other is refused
+ * (invalidProperties), since what was stored could not be read back
+ * as it was asked.
  *
  * Who sees it. shareWith is there for a user with "a" on the mailbox
  * (its owner always), null for the others (RFC 9670 §4: only who may
@@ -85,8 +88,29 @@ int jmap_share_rights_of(const struct json_value *o, uint32_t *rights_r)
 		if (p->boolean)
 			r |= bits;
 	}
+	/* Read back, every name must say what the object said: a false
+	 * one whose letters a true one gives ("x": mayRename, mayDelete)
+	 * cannot be stored. */
+	for (size_t i = 0; i < NRIGHTS; i++) {
+		const struct json_value *v = json_get(o, right_names[i].name);
+		int asked = v && v->boolean, got = (r & right_names[i].bits) == right_names[i].bits;
+		if (asked != got)
+			return -2;
+	}
 	*rights_r = r;
 	return 0;
+}
+
+/* The other name whose letters overlap name's (mayRename and mayDelete,
+ * both "x"), or NULL. */
+static const char *tied_name(const char *name)
+{
+	uint32_t bits = jmap_share_right_bits(name);
+
+	for (size_t i = 0; i < NRIGHTS; i++)
+		if (strcmp(right_names[i].name, name) && (right_names[i].bits & bits))
+			return right_names[i].name;
+	return NULL;
 }
 
 void jmap_w_principal_id(struct jw *w, uint32_t account)
@@ -187,6 +211,21 @@ static int fail(struct jmap_set_err *e, const char *type, const char *prop, cons
 	return -1;
 }
 
+static const char untied[] = "mayRename and mayDelete are one right here (IMAP's \"x\"): "
+			     "both true or both false";
+
+/* A rights object into *rights_r: 0, or -1 with the SetError in e. */
+static int rights_or_fail(const struct json_value *o, uint32_t *rights_r, struct jmap_set_err *e)
+{
+	switch (jmap_share_rights_of(o, rights_r)) {
+	case 0: return 0;
+	case -2: return fail(e, "invalidProperties", "shareWith", untied);
+	default:
+		return fail(e, "invalidProperties", "shareWith",
+			    "rights are an object of known names with boolean values");
+	}
+}
+
 /* A principal id naming an account of the server other than the owner:
  * its number, or 0 (the SetError set in e). */
 static uint32_t grantee_of(struct jmap_call *c, const char *id, size_t len,
@@ -254,11 +293,8 @@ static int take_whole(struct jmap_call *c, const struct jmap_mailbox *b, const s
 		return fail(e, "invalidProperties", "shareWith", "shareWith is an object");
 	for (const struct json_value *p = v->first; p; p = p->next) {
 		uint32_t rights, g = grantee_of(c, p->key, strlen(p->key), e);
-		if (!g)
+		if (!g || rights_or_fail(p, &rights, e) < 0)
 			return -1;
-		if (jmap_share_rights_of(p, &rights) < 0)
-			return fail(e, "invalidProperties", "shareWith",
-				    "rights are an object of known names with boolean values");
 		change_add(c, sc, g, STORE_ACL_REPLACE, rights);
 	}
 	struct old_ctx x = {c, sc, v};
@@ -267,9 +303,10 @@ static int take_whole(struct jmap_call *c, const struct jmap_mailbox *b, const s
 	return 0;
 }
 
-/* "shareWith/P…" (rest: what follows "shareWith/"). */
-static int take_path(struct jmap_call *c, const char *rest, const struct json_value *v,
-		     struct jmap_share_change *sc, struct jmap_set_err *e)
+/* "shareWith/P…" (rest: what follows "shareWith/") of patch. */
+static int take_path(struct jmap_call *c, const struct json_value *patch, const char *rest,
+		     const struct json_value *v, struct jmap_share_change *sc,
+		     struct jmap_set_err *e)
 {
 	const char *slash = strchr(rest, '/');
 	size_t idlen = slash ? (size_t)(slash - rest) : strlen(rest);
@@ -280,15 +317,23 @@ static int take_path(struct jmap_call *c, const char *rest, const struct json_va
 	if (!slash) {
 		if (v->type == JSON_NULL)
 			return change_add(c, sc, g, STORE_ACL_REPLACE, 0);
-		if (jmap_share_rights_of(v, &rights) < 0)
-			return fail(e, "invalidProperties", "shareWith",
-				    "rights are an object of known names with boolean values");
+		if (rights_or_fail(v, &rights, e) < 0)
+			return -1;
 		return change_add(c, sc, g, STORE_ACL_REPLACE, rights);
 	}
 	uint32_t bits = jmap_share_right_bits(slash + 1);
 	if (!bits || v->type != JSON_BOOL)
 		return fail(e, "invalidProperties", "shareWith",
 			    "a right is one of the known names, true or false");
+	/* One name of a tied pair would change the other too: the patch
+	 * sets both, to the same value. */
+	const char *tied = tied_name(slash + 1);
+	if (tied) {
+		const char *k = arena_printf(c->r->a, "shareWith/%.*s/%s", (int)idlen, rest, tied);
+		const struct json_value *o = json_get(patch, k);
+		if (!o || o->type != JSON_BOOL || !o->boolean != !v->boolean)
+			return fail(e, "invalidProperties", "shareWith", untied);
+	}
 	return change_add(c, sc, g, v->boolean ? STORE_ACL_ADD : STORE_ACL_REMOVE, bits);
 }
 
@@ -324,7 +369,7 @@ int jmap_mailbox_share_take(struct jmap_call *c, const struct jmap_mailbox *b,
 		if (!strcmp(p->key, "shareWith")) {
 			rc = take_whole(c, b, p, sc, e);
 		} else if (!strncmp(p->key, "shareWith/", 10)) {
-			rc = take_path(c, p->key + 10, p, sc, e);
+			rc = take_path(c, patch, p->key + 10, p, sc, e);
 		} else {
 			/* The other members, as they were, for the rest of
 			 * the update (a shallow copy: p's own next is kept). */

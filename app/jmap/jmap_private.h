@@ -641,7 +641,8 @@ int jmap_addr_valid(const char *addr, size_t len);
  * A rights object has myRights' names (RFC 8621 §2) and mayShare, mapped
  * to STORE_ACL_* as myRights is. _bits: the letters of one name, 0 for a
  * name that is none. _of: an object of such names with boolean values
- * into *rights_r (left-out names false): 0, or -1 when it is not one.
+ * into *rights_r (left-out names false): 0, -1 when it is not one, -2
+ * when the letters cannot say it (mayRename and mayDelete differ: "x").
  */
 uint32_t jmap_share_right_bits(const char *name);
 void jmap_w_share_rights(struct jw *w, uint32_t rights);

@@ -192,7 +192,8 @@ def test_share_with_writes_the_grants():
         assert r["list"][0]["myRights"]["mayShare"] is True, r
 
         # The whole map: Carol, not named, loses hers; Dave gets his.
-        _, r = share(mb, {"shareWith": {pid(dave): rights(mayReadItems=True, mayRename=True)}})
+        _, r = share(mb, {"shareWith": {pid(dave): rights(mayReadItems=True, mayRename=True,
+                                                          mayDelete=True)}})
         assert list(r["updated"]) == [mb], r
         assert myrights(DAVE, "Proj") == "lrxd"  # "d": RFC 4314 §2.1.1
         assert bob.account not in carol.session()["accounts"]
@@ -203,7 +204,14 @@ def test_share_with_writes_the_grants():
                       {"shareWith/%s/mayFly" % pid(dave): True},
                       {"shareWith/P7ffffff0": {"mayReadItems": True}},
                       {"shareWith/" + pid(dave): {"mayReadItems": 1}},
-                      {"shareWith/" + pid(carol): {"mayReadItems": True}, "name": "a/b"}):
+                      {"shareWith/" + pid(carol): {"mayReadItems": True}, "name": "a/b"},
+                      # mayRename and mayDelete are one letter ("x"):
+                      # rights that would read back otherwise than asked.
+                      {"shareWith/" + pid(carol): rights(mayReadItems=True, mayRename=True)},
+                      {"shareWith": {pid(dave): rights(mayReadItems=True, mayDelete=True)}},
+                      {"shareWith/%s/mayDelete" % pid(dave): False},
+                      {"shareWith/%s/mayRename" % pid(dave): False,
+                       "shareWith/%s/mayDelete" % pid(dave): True}):
             _, r = share(mb, patch)
             assert r["notUpdated"][mb]["type"] == "invalidProperties", (patch, r)
         # RFC 8620 §5.3: no path may be the prefix of another's.
@@ -218,6 +226,11 @@ def test_share_with_writes_the_grants():
         typ, data = m.getacl("Proj")
         m.logout()
         assert CAROL[0].encode() not in data[0], data
+        # Both names of "x" at once: taken away together.
+        _, r = share(mb, {"shareWith/%s/mayRename" % pid(dave): False,
+                          "shareWith/%s/mayDelete" % pid(dave): False})
+        assert list(r["updated"]) == [mb], r
+        assert myrights(DAVE, "Proj") == "lr"
         # null removes a grant.
         _, r = share(mb, {"shareWith/" + pid(dave): None})
         assert list(r["updated"]) == [mb], r

@@ -89,10 +89,22 @@ static void check_rights_mapping(void)
 				  "\"maySetSeen\":false,\"mayShare\":true}", out),
 		     "lria");
 	CHECK_EQ_STR(rights_of(a, "{\"maySetKeywords\":true,\"mayCreateChild\":true,"
-				  "\"mayDelete\":true,\"mayRemoveItems\":true}", out),
+				  "\"mayRename\":true,\"mayDelete\":true,\"mayRemoveItems\":true}",
+			       out),
 		     "wkxtecd");
-	/* Refused: an unknown name, a value that is no boolean, no object. */
+	/* Refused: an unknown name, a value that is no boolean, no object;
+	 * mayRename and mayDelete ("x" both) that differ, which could not be
+	 * read back as asked (-2, not -1). */
 	CHECK_EQ_STR(rights_of(a, "{\"mayFly\":true}", out), "!");
+	CHECK_EQ_STR(rights_of(a, "{\"mayDelete\":true}", out), "!");
+	CHECK_EQ_STR(rights_of(a, "{\"mayRename\":true,\"mayDelete\":false}", out), "!");
+	{
+		uint32_t r = 0;
+		const char *j = "{\"mayRename\":true}";
+		char err[64];
+		const struct json_value *v = json_parse(j, strlen(j), a, err, sizeof err);
+		CHECK_EQ_INT(jmap_share_rights_of(v, &r), -2);
+	}
 	CHECK_EQ_STR(rights_of(a, "{\"mayReadItems\":1}", out), "!");
 	CHECK_EQ_STR(rights_of(a, "[]", out), "!");
 
