@@ -36,7 +36,8 @@
  *
  * Blob/copy copies a blob the source lets the user read into the target
  * account as an upload of the user's there (jmap_upload_put_by: its time
- * to live starts);
+ * to live starts); one it cannot read is notCopied with notFound (RFC
+ * 8620 §6.3), as one that does not exist;
  * a "B" blob keeps its id (ids are content ids), a part gets the "B" id
  * of its decoded bytes. Within one account nothing is copied and each
  * blob the account can read answers with its own id.
@@ -624,8 +625,8 @@ void jmap_blob_copy(struct jmap_call *c)
 		}
 		if (r)
 			jw_kstr(&ok, e->str, f.account != c->r->account ? to : e->str);
-		else
-			jmap_w_set_error(&bad, e->str, "blobNotFound", NULL, NULL);
+		else /* RFC 8620 §6.3: "notFound" (blobNotFound is Email/import's) */
+			jmap_w_set_error(&bad, e->str, "notFound", NULL, NULL);
 	}
 	jw_obj_end(&ok);
 	jw_obj_end(&bad);

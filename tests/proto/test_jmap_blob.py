@@ -833,7 +833,7 @@ def test_jmap_email_parse():
     name, r = j.one("Blob/copy", {"fromAccountId": j.account, "blobIds": [att[0]["blobId"], tb] + nopart},
                     using=(CORE,))
     assert name == "Blob/copy" and r["copied"] == {att[0]["blobId"]: att[0]["blobId"], tb: tb}, r
-    assert r["notCopied"] == {x: {"type": "blobNotFound"} for x in nopart}, r
+    assert r["notCopied"] == {x: {"type": "notFound"} for x in nopart}, r
     # Another account's blob is not found; a part id names a part of that
     # account's own email of that number, never Eve's.
     cat = Jmap(s, *CAT)
@@ -854,7 +854,8 @@ def test_jmap_copy():
     the user: another fromAccountId (real or not) is fromAccountNotFound
     (between shared accounts: test_jmap_share_copy); Email/copy within
     the account is invalidArguments (RFC 8620 §5.4); Blob/copy within it
-    answers each readable blob with its own id and blobNotFound else."""
+    answers each readable blob with its own id and notFound else (RFC 8620
+    §6.3; it was blobNotFound, Email/import's error)."""
     from jmapc import CORE
     s = srv()
     j = Jmap(s, *BOB)
@@ -874,7 +875,7 @@ def test_jmap_copy():
                     using=(CORE,))
     assert name == "Blob/copy" and r == {
         "fromAccountId": j.account, "accountId": j.account, "copied": {up["blobId"]: up["blobId"]},
-        "notCopied": {missing: {"type": "blobNotFound"}}}, r
+        "notCopied": {missing: {"type": "notFound"}}}, r
 
 
 

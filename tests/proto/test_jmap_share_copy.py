@@ -358,13 +358,14 @@ def test_blob_copy_between_accounts():
     try:
         # Carol cannot read it in her account, nor copy it without "r".
         res = blob_copy(carol, carol, [blob])
-        assert res["notCopied"][blob]["type"] == "blobNotFound", res
+        # RFC 8620 section 6.3: a blob not found is "notFound".
+        assert res["notCopied"][blob]["type"] == "notFound", res
         res = blob_copy(bob, carol, [blob, pblob])
         assert res["copied"] is None and set(res["notCopied"]) == {blob, pblob}, res
         grant(BOB, "Team", CAROL[0], "lr")
         res = blob_copy(bob, carol, [blob, pblob])
         assert res["copied"] == {blob: blob}, res
-        assert res["notCopied"][pblob]["type"] == "blobNotFound", res
+        assert res["notCopied"][pblob]["type"] == "notFound", res
         # Now Carol's: importable in her own account.
         _, r = j.one("Email/import", {"emails": {"i": {
             "blobId": blob, "mailboxIds": {ids[(CAROL, "Keep")]: True}}}})
