@@ -283,8 +283,12 @@ static int copy_new(struct store *st, MDB_txn *txn, struct copy_ctx *c, uint32_t
 	uint8_t *copy;
 	char *kw;
 	MDB_val k = key_u32_u32(kb, c->account, email_id);
-	int rc = email_get_copy(txn, st, &k, &e, &copy);
 
+	/* Keywords given that an email record cannot hold: refused before
+	 * anything is read (a return after would leak the record's copy). */
+	if (c->kw && c->kwlen > UINT16_MAX)
+		return STORE_EINVAL;
+	int rc = email_get_copy(txn, st, &k, &e, &copy);
 	if (rc)
 		return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
 	const struct store_copy_blob *nb = copy_blob_of(c);
@@ -295,8 +299,6 @@ static int copy_new(struct store *st, MDB_txn *txn, struct copy_ctx *c, uint32_t
 	uint32_t id = c->a.next_email_id++;
 	c->a.emails++;
 	c->a.used += e.size; /* the sealed form's, when it has one */
-	if (c->kw && c->kwlen > UINT16_MAX)
-		return STORE_EINVAL;
 	if (c->kw) {
 		/* Keywords given for the copy replace the source's, and
 		 * its \Deleted with them (they name none). */

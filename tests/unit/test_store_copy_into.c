@@ -21,6 +21,7 @@
  * sealed form), the copy is stored on those and charged their size.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "imap/imap_acl.h"
@@ -335,6 +336,22 @@ int main(void)
 	CHECK_EQ_INT((int)c_in.n, 2);
 	CHECK_EQ_STR(c_in.kw[1], "");
 	CHECK(!c_in.deleted[1] && c_in.received[1] == b_in.received[0]);
+	/* Keywords longer than an email record holds: refused whole, nothing
+	 * copied and nothing held (the source's record copy leaked here). */
+	size_t longlen = (size_t)UINT16_MAX + 2;
+	char *longkw = malloc(longlen + 1);
+	CHECK(longkw != NULL);
+	memset(longkw, 'k', longlen);
+	longkw[longlen] = '\0';
+	given.keywords = longkw;
+	given.keywords_len = longlen;
+	CHECK_EQ_INT(store_email_copy_into(st, bob, INBOX, uidvalidity(st, bob, INBOX), &b_in.uid[0],
+					   1, &given, &r),
+		     STORE_EINVAL);
+	store_copy_result_free(&r);
+	free(longkw);
+	list(st, carol, INBOX, &c_in);
+	CHECK_EQ_INT((int)c_in.n, 2);
 
 	/* Stored as other bytes (the target's sealed form, crypt_copy.h):
 	 * the copy reads them, they have one reference and the source's
