@@ -20,7 +20,11 @@
  * those the create gives, are cut to what the rights on every target
  * mailbox let the user set ("s" for $seen, "w" for the others) as IMAP
  * COPY and APPEND cut flags, so created always shows the keywords the
- * copy has. receivedAt may be given too (RFC 8621 §4.7). Into an
+ * copy has. IMAP's \Deleted, a mark of the source's membership and no
+ * JMAP keyword, never comes along: the copy is a new email with the
+ * keywords shown, which a JMAP client could not see or clear the mark
+ * on before the target's next EXPUNGE. receivedAt may be given too
+ * (RFC 8621 §4.7). Into an
  * account that seals its mail the copy is stored sealed to its key
  * (crypt_copy.h, as IMAP COPY: the user's own account when it seals its
  * appends, an account shared with the user whenever it has a key). Email/copy from
@@ -114,10 +118,14 @@ static const struct jmap_arg email_copy_args[] = {
 };
 
 /* The membership of the source email a copy is made from: one in a
- * mailbox the user may read (mailbox 0: none, the email is notFound). */
+ * mailbox the user may read (mailbox 0: none, the email is notFound);
+ * with kw, the email's keywords appended to it (failed: they did not
+ * fit). */
 struct source {
 	const struct copy_from *f;
 	uint32_t mailbox, uid;
+	struct buf *kw;
+	int failed;
 };
 
 static void source_cb(void *arg, size_t i, const struct store_email_brief *b)
@@ -133,10 +141,13 @@ static void source_cb(void *arg, size_t i, const struct store_email_brief *b)
 			s->uid = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 		}
 	}
+	if (s->mailbox && s->kw && b->keywords_len)
+		s->failed = buf_append(s->kw, b->keywords, b->keywords_len) < 0;
 }
 
 /* What one create asks: the source email and the target's mailboxes,
- * keywords (given: kw set) and receivedAt (0: the source's). */
+ * keywords (given: kw_given; else the source's are read into t.kw) and
+ * receivedAt (0: the source's). */
 struct copy_want {
 	uint32_t email;
 	struct jmap_targets t;
@@ -309,12 +320,16 @@ static void copy_email(struct jmap_call *c, const struct copy_from *f, struct jm
 		       struct jw *bad, struct jw *copied)
 {
 	struct copy_want w;
-	struct source s = {f, 0, 0};
+	struct source s = {f, 0, 0, NULL, 0};
 	uint32_t rights;
 
 	if (copy_want_read(c, tm, o, &w, bad) < 0)
 		return;
-	if (w.email && store_emails_get(c->r->st, f->account, &w.email, 1, source_cb, &s) != STORE_OK) {
+	/* Keywords are always the store's to set (given or the source's):
+	 * so the copy never takes the source membership's \Deleted. */
+	s.kw = w.kw_given ? NULL : &w.t.kw;
+	if (w.email && (store_emails_get(c->r->st, f->account, &w.email, 1, source_cb, &s) != STORE_OK ||
+			s.failed)) {
 		jmap_w_set_error(bad, o->key, "serverFail", "the store failed, try again", NULL);
 		goto out;
 	}
@@ -329,8 +344,8 @@ static void copy_email(struct jmap_call *c, const struct copy_from *f, struct jm
 	    .mailbox = w.t.mb[0],
 	    .rights = rights,
 	    .keywords_filter = c->r->share ? imap_acl_keywords_filter : NULL,
-	    .keywords = w.kw_given ? (buf_len(&w.t.kw) ? buf_data(&w.t.kw) : "") : NULL,
-	    .keywords_len = w.kw_given ? buf_len(&w.t.kw) : 0,
+	    .keywords = buf_len(&w.t.kw) ? buf_data(&w.t.kw) : "",
+	    .keywords_len = buf_len(&w.t.kw),
 	    .received_at = w.received_at,
 	};
 	struct store_copy_result res = {0};
@@ -487,7 +502,7 @@ static const struct jmap_arg blob_copy_args[] = {
  * and "r"); -1: a store error. */
 static int email_readable_in(struct jmap_call *c, const struct copy_from *f, uint32_t email)
 {
-	struct source s = {f, 0, 0};
+	struct source s = {f, 0, 0, NULL, 0};
 
 	if (store_emails_get(c->r->st, f->account, &email, 1, source_cb, &s) != STORE_OK)
 		return -1;

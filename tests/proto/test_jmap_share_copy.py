@@ -195,6 +195,38 @@ def test_copy_into_a_shared_account_needs_insert():
         grant(BOB, "Team", CAROL[0], "")
 
 
+def test_copy_never_carries_imap_deleted():
+    """\\Deleted is an IMAP membership's mark, no JMAP keyword (RFC 8621
+    section 4.1.1 has none for it): an Email/copy of a message Bob's
+    IMAP client marked \\Deleted is a new email with the keywords shown,
+    never marked for the next EXPUNGE in the target, where Carol's JMAP
+    client could neither see nor clear the mark."""
+    ids = setup()
+    bob, carol = ids[BOB], ids[CAROL]
+    keep = ids[(CAROL, "Keep")]
+    src = fresh(BOB, "Team", "deleted in team")
+    m = imap(BOB)
+    assert m.select("Team")[0] == "OK"
+    _, found = m.uid("SEARCH", None, "SUBJECT", '"deleted in team"')
+    assert len(found[0].split()) == 1, found
+    assert m.uid("STORE", found[0], "+FLAGS", r"(\Deleted)")[0] == "OK"
+    m.logout()
+    grant(BOB, "Team", CAROL[0], "lr")
+    try:
+        r = copy(CAROL, bob, carol, {"a": {"id": src, "mailboxIds": {keep: True}}})
+        made = r[0][1]["created"]["a"]
+        assert made["keywords"] == {"$seen": True, "$flagged": True}, made
+        m = imap(CAROL)
+        assert m.select("Keep")[0] == "OK"
+        _, found = m.uid("SEARCH", None, "SUBJECT", '"deleted in team"')
+        assert len(found[0].split()) == 1, found
+        _, flags = m.uid("FETCH", found[0], "(FLAGS)")
+        assert b"\\Deleted" not in flags[0] and b"\\Seen" in flags[0], flags
+        m.logout()
+    finally:
+        grant(BOB, "Team", CAROL[0], "")
+
+
 def test_copy_into_several_mailboxes():
     """mailboxIds naming two target mailboxes: one email in both (the
     copy, then a membership, as Email/import adds them), each needing
