@@ -619,6 +619,9 @@ void jmap_blob_copy(struct jmap_call *c)
 		jmap_error(c, "requestTooLarge", NULL);
 		return;
 	}
+	/* copied and notCopied are maps by blobId: a blob named twice is
+	 * answered once (its name twice in one object was the answer). */
+	ids = jmap_ids_unique(c->r->a, ids);
 	struct buf okb, badb;
 	struct jw ok, bad;
 	buf_init(&okb, JMAP_RESPONSE_MAX / 4);

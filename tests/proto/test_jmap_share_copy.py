@@ -9,6 +9,10 @@ owner's quota, and onSuccessDestroyOriginal is an implicit Email/set
 destroy in the source account, held to "t" and "e" there. One server for
 the module: Bob and Dave own, Carol is given rights, Eve owns with a small
 quota."""
+import http.client
+import json
+
+import jmapc
 from jmapc import Jmap, shared_server
 from test_imap import login
 
@@ -402,5 +406,47 @@ def test_blob_copy_between_accounts():
         _, r = j.one("Email/import", {"emails": {"i": {
             "blobId": blob, "mailboxIds": {ids[(CAROL, "Keep")]: True}}}})
         assert r["created"]["i"]["blobId"] == blob, r
+    finally:
+        grant(BOB, "Team", CAROL[0], "")
+
+
+def _pairs_once(pairs):
+    """json.loads' object_pairs_hook: a member name twice is an error
+    (RFC 8259 section 4: names SHOULD be unique; a client keeps one)."""
+    names = [k for k, _ in pairs]
+    assert len(names) == len(set(names)), names
+    return dict(pairs)
+
+
+def test_blob_copy_names_each_blob_once():
+    """blobIds naming a blob twice: copied and notCopied are maps keyed
+    by blobId (RFC 8620 section 6.3), so each blob is answered once, as
+    /get answers a repeated id once (RFC 8620 section 5.1); the response
+    held the same member name twice."""
+    ids = setup()
+    bob, carol = ids[BOB], ids[CAROL]
+    src = fresh(BOB, "Team", "blob twice")
+    blob = get(BOB, bob, src)["blobId"]
+    missing = "B" + "4" * 64
+    j = Jmap(srv(), *CAROL)
+    grant(BOB, "Team", CAROL[0], "lr")
+    try:
+        body = json.dumps({"using": [jmapc.CORE], "methodCalls": [[
+            "Blob/copy", {"fromAccountId": bob, "accountId": carol,
+                          "blobIds": [blob, missing, blob, missing]}, "c"]]})
+        c = http.client.HTTPSConnection("127.0.0.1", srv().https_port, timeout=30,
+                                        context=jmapc._ctx())
+        try:
+            c.request("POST", "/jmap/api/", body=body,
+                      headers=j.headers({"Content-Type": "application/json"}))
+            r = c.getresponse()
+            st, data = r.status, r.read()
+        finally:
+            c.close()
+        assert st == 200, (st, data)
+        res = json.loads(data, object_pairs_hook=_pairs_once)["methodResponses"][0]
+        assert res[0] == "Blob/copy", res
+        assert res[1]["copied"] == {blob: blob}, res
+        assert res[1]["notCopied"] == {missing: {"type": "notFound"}}, res
     finally:
         grant(BOB, "Team", CAROL[0], "")
