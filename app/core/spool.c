@@ -305,7 +305,7 @@ int spool_finish(struct spool *sp, struct str *data_r)
 	if (sp->failed)
 		return -1;
 	sp->finished = 1;
-	if (!sp->file) {
+	if (!sp->file && !sp->map) {
 		*data_r = buf_str(&sp->mem);
 		return 0;
 	}
@@ -321,6 +321,14 @@ int spool_finish(struct spool *sp, struct str *data_r)
 		madvise(m, (size_t)sp->len + 1, MADV_SEQUENTIAL);
 		sp->map = m;
 		sp->maplen = (size_t)sp->len + 1;
+		/* The mapping keeps the unlinked file alive: a finished spool
+		 * holds no descriptor, so a command that keeps many finished
+		 * spools at once (an IMAP COPY sealed into another account,
+		 * crypt_copy.c) is bounded by memory maps, not by the
+		 * process's descriptor limit. */
+		close(sp->file - 1);
+		atomic_fetch_sub_explicit(&files_open, 1, memory_order_relaxed);
+		sp->file = 0;
 	}
 	*data_r = (struct str){sp->map, (size_t)sp->len};
 	return 0;

@@ -90,7 +90,8 @@ int spool_use(const char *dir, uint64_t budget);
 int spool_named(char *path, size_t pathsz);
 /* Bytes of message data currently held in memory by all spools (tests, metrics). */
 uint64_t spool_mem_held(void);
-/* Spools currently spilled to a file (tests, metrics). */
+/* Spilled spools still being written (a finished one holds no descriptor:
+ * its mapping keeps the file) (tests, metrics). */
 uint64_t spool_files_open(void);
 
 /* An empty spool for at most max bytes from the client at peer (an IP
@@ -124,8 +125,8 @@ int spool_truncate(struct spool *sp, uint64_t len);
 int spool_finish(struct spool *sp, struct str *data_r);
 /* The BLAKE2b-256 id of everything appended (store_blob_id of the bytes). */
 void spool_blob_id(struct spool *sp, uint8_t id_r[32]);
-/* 1 when the bytes are in a file. */
-static inline int spool_spilled(const struct spool *sp) { return sp->file != 0; }
+/* 1 when the bytes are in a file (open for writing, or mapped once finished). */
+static inline int spool_spilled(const struct spool *sp) { return sp->file != 0 || sp->map != NULL; }
 /* Frees memory, returns the budget, closes the file. The spool is empty
  * and may be spool_init()ed again. Accepts a spool that was only inited,
  * freed before, or is all zero bytes (never inited). */

@@ -66,6 +66,9 @@ static void check_content(size_t len, size_t step, int want_file)
 	CHECK_EQ_INT(rc, 0);
 	CHECK_EQ_INT(spool_spilled(&sp), want_file);
 	CHECK_EQ_INT(spool_finish(&sp, &data), 0);
+	/* Finished, a spilled spool keeps its mapping, not a descriptor. */
+	CHECK_EQ_INT(spool_spilled(&sp), want_file);
+	CHECK_EQ_INT(spool_files_open(), 0);
 	CHECK_EQ_INT(data.len, len);
 	CHECK(memcmp(data.p, all, len) == 0);
 	CHECK_EQ_INT(data.p[len], '\0');
@@ -75,6 +78,9 @@ static void check_content(size_t len, size_t step, int want_file)
 	spool_blob_id(&sp, id); /* asking twice gives the same */
 	CHECK(memcmp(id, want, 32) == 0);
 	CHECK_EQ_INT(spool_append(&sp, "x", 1), -1); /* finished */
+	struct str again; /* asking twice gives the same range */
+	CHECK_EQ_INT(spool_finish(&sp, &again), 0);
+	CHECK(again.p == data.p && again.len == data.len);
 	spool_free(&sp);
 	CHECK_EQ_INT(spool_mem_held(), 0);
 	CHECK_EQ_INT(spool_files_open(), 0);
