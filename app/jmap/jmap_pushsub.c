@@ -8,11 +8,13 @@
  * (SCHEMA.md), whose value is a small JSON record: d deviceClientId,
  * u url, k/a the client's keys (p256dh, auth; "" when none), c the
  * verification code we send, v 1 once the client echoed it, e expires
- * (seconds since the epoch), y the types (JMAP_TYPE_* mask; an older
- * record's t knew the four mail types only, all four meaning all), and the
- * login that made it: p its app password or token id (0: the account's
- * own password), s its credentials stamp (16 hex digits). Ids are "P"
- * and 16 random hex digits; at most PUSHSUB_MAX per account.
+ * (seconds since the epoch), w the types (JMAP_TYPE_* mask, or -1 for
+ * "types": null: every type, those added later included), y the same
+ * mask (every type: those there are now) for an older build to read, and
+ * the login that made it: p its app password or token id (0: the
+ * account's own password), s its credentials stamp (16 hex digits). A
+ * record without w is older (rec_types_legacy). Ids are "P" and 16
+ * random hex digits; at most PUSHSUB_MAX per account.
  *
  * A subscription is tied to the credentials that made it (§7.2): /get
  * and /set see only those of the request's own login (same app password,
@@ -114,6 +116,32 @@ static uint64_t stamp_parse(const char *s)
 	return v;
 }
 
+/*
+ * The types of a record written before "w" (types null kept as -1): its
+ * "y" was the mask of the types there were then, which "types": null
+ * wrote as all of them; so a mask of every type of that build means
+ * every type now, ShareNotification and later ones included. The builds
+ * that wrote "y": 511 (nine types, before ShareNotification) and 1023;
+ * before them "t", of the four mail types. (A list naming exactly the
+ * nine types, written by the build that had ten and no "w", reads as
+ * every type too: told one type more, never one less.)
+ */
+#define TYPES_ALL_NINE 511u
+static unsigned rec_types_legacy(const struct json_value *v)
+{
+	const struct json_value *f;
+
+	if ((f = json_get(v, "y")) && f->is_int) {
+		unsigned y = (unsigned)f->integer & JMAP_TYPES_ALL;
+		return y == TYPES_ALL_NINE ? JMAP_TYPES_ALL : y;
+	}
+	if ((f = json_get(v, "t")) && f->is_int) {
+		unsigned t = (unsigned)f->integer & JMAP_TYPES_MAIL;
+		return t == JMAP_TYPES_MAIL ? JMAP_TYPES_ALL : t;
+	}
+	return 0;
+}
+
 static int rec_decode(const char *id, const void *val, size_t len, struct rec *r,
 		      struct arena *a)
 {
@@ -137,15 +165,10 @@ static int rec_decode(const char *id, const void *val, size_t len, struct rec *r
 		r->verified = f->integer != 0;
 	if ((f = json_get(v, "e")) && f->is_int)
 		r->expires = f->integer;
-	if ((f = json_get(v, "y")) && f->is_int) {
-		r->types = (unsigned)f->integer & JMAP_TYPES_ALL;
-	} else if ((f = json_get(v, "t")) && f->is_int) {
-		/* Written when the four mail types were all there were: their
-		 * mask was "types": null then, all the types now. */
-		r->types = (unsigned)f->integer & JMAP_TYPES_MAIL;
-		if (r->types == JMAP_TYPES_MAIL)
-			r->types = JMAP_TYPES_ALL;
-	}
+	if ((f = json_get(v, "w")) && f->is_int)
+		r->types = f->integer < 0 ? JMAP_TYPES_ALL : (unsigned)f->integer & JMAP_TYPES_ALL;
+	else
+		r->types = rec_types_legacy(v);
 	if ((f = json_get(v, "p")) && f->is_int && f->integer >= 0 && f->integer <= UINT32_MAX)
 		r->apppass = (uint32_t)f->integer;
 	/* A string: JSON numbers past 2^53 do not survive every reader. */
@@ -175,6 +198,8 @@ static int rec_put(struct store *st, uint32_t account, const struct rec *r)
 	char stamp[17];
 	snprintf(stamp, sizeof stamp, "%016" PRIx64, r->cred);
 	jw_kstr(&w, "s", stamp);
+	/* The types as asked: -1 keeps meaning every type when types are added. */
+	jw_kint(&w, "w", r->types == JMAP_TYPES_ALL ? -1 : (int64_t)r->types);
 	jw_obj_end(&w);
 	key_name(name, sizeof name, account, r->id);
 	int rc = jw_failed(&w) ? STORE_EINVAL : store_meta_put(st, name, buf_data(&b), buf_len(&b), 0);

@@ -544,6 +544,54 @@ def test_pushsubscription_without_stamp():
         rx.close()
 
 
+def test_pushsubscription_every_type_survives_new_types():
+    """A subscription made with types null means every type (RFC 8620
+    section 7.2), the ones the server learns later too. Its record kept
+    the mask of the types there were: one written before
+    ShareNotification ("y":511, nine types) read back as a list of those
+    nine after the upgrade, so the client was never told a
+    ShareNotification change. The old record is made here by rewriting
+    the stored value in data.mdb in place, same length (as
+    test_pushsubscription_without_stamp does): its mask to the nine
+    types, and the key newer builds add renamed to one no reader knows.
+    An explicit list is kept as it was."""
+    rx = Receiver()
+    s = Server(accounts=[EVE], http=True, env={"TERN_TLS_CA_FILE": rx.ca})
+    try:
+        j = Jmap(s, *EVE)
+        nine = [t for t in ALL_TYPES if t != "ShareNotification"]
+        r = pset(j, {"create": {
+            "all": {"deviceClientId": "every-type", "url": rx.url("/all"), "types": None},
+            "some": {"deviceClientId": "some-types", "url": rx.url("/some"),
+                     "types": ["Email", "Quota"]}}})
+        ids = {k: v["id"] for k, v in r["created"].items()}
+        assert set(ids) == {"all", "some"}, r
+        s.stop()
+        path = os.path.join(s.data, "data.mdb")
+        with open(path, "rb") as f:
+            raw = f.read()
+        rec = re.compile(rb'(\{"d":"every-type"[^}]*"y":)1023(,[^}]*?)(?:"w"(:-1))?\}')
+        assert rec.search(raw), "no subscription record with every type found"
+        raw = rec.sub(lambda m: m.group(1) + b" 511" + m.group(2) +
+                      (b'"_"' + m.group(3) if m.group(3) else b"") + b"}", raw)
+        with open(path, "wb") as f:
+            f.write(raw)
+        s.start()
+        got = {x["id"]: x["types"] for x in pget(j)["list"]}
+        assert got == {ids["all"]: None, ids["some"]: ["Email", "Quota"]}, got
+        # Written again by an update, it stays every type.
+        r = pset(j, {"update": {ids["all"]: {"expires": None}}})
+        assert ids["all"] in r["updated"], r
+        assert pget(j, {"ids": [ids["all"]]})["list"][0]["types"] is None
+        # A list of the nine is kept as a list.
+        r = pset(j, {"update": {ids["some"]: {"types": nine}}})
+        assert ids["some"] in r["updated"], r
+        assert pget(j, {"ids": [ids["some"]]})["list"][0]["types"] == nine
+    finally:
+        s.cleanup()
+        rx.close()
+
+
 def test_pushsubscription_tells_shared_accounts():
     """An account another user shares with the subscription's (RFC 8620
     section 1.6.2; IMAP ACL grants) is followed too, as EventSource and
