@@ -76,9 +76,11 @@ UNORM_SRC   := build/gen/unorm_table.c
 GEN_SRCS    := $(ANCHORS_SRC) $(PSL_SRC) $(CONF_SRC) $(UCASE_SRC) $(UFOLD_SRC) $(UNORM_SRC)
 OBJS        := $(APP_SRCS:%.c=build/obj/%.o) $(WEB_GEN_OBJ) $(GEN_SRCS:%.c=build/obj/%.o)
 # The host (unit, fuzz) builds have no libmicrohttpd or c-ares: they link
-# the HTTP layer's pure parts (json.c, http_parse.c, dns_check_compare.c, ws_frame.c)
-# and tests/http_stub.c for the rest.
-HOST_PURE   := app/http/json.c app/http/http_parse.c app/http/dns_check_compare.c app/http/ws_frame.c
+# the HTTP layer's pure parts (json.c, http_parse.c, dns_check_compare.c, ws_frame.c,
+# and the push feeds over the store: push_feed.c, push_follow.c) and
+# tests/http_stub.c for the rest.
+HOST_PURE   := app/http/json.c app/http/http_parse.c app/http/dns_check_compare.c app/http/ws_frame.c \
+               app/http/push_feed.c app/http/push_follow.c
 HOST_SKIP   := $(filter-out $(HOST_PURE),$(wildcard app/http/*.c))
 HOST_SRCS   := $(filter-out $(HOST_SKIP),$(LIB_SRCS)) tests/http_stub.c $(DNS_STUB)
 # The unit tests link the same ASan/UBSan objects as build/tern-asan (the

@@ -161,6 +161,11 @@ static void follow_done(void *arg)
 	} else if (!fw->ops->live || fw->ops->live(fw->sub)) {
 		for (size_t i = 0; i < k->nshared; i++)
 			peer_join(fw, k->shared_owner[i], k->shared_modseq[i]);
+		/* A change between the read and the join came when no feed
+		 * followed that owner here (no notification): each feed reads
+		 * once now, which tells nothing unless such a change came. */
+		for (struct push_follow_peer *pe = fw->peers; pe; pe = pe->sub_next)
+			push_feed_kick(&pe->ff->f);
 		if (fw->id)
 			log_info("jmap", NULL,
 			         "event=push_shared kind=%s account=%u owners=%zu id=%s", fw->kind,

@@ -21,7 +21,9 @@
  * change with nothing the user sees (RFC 8620 §5.1). A subscriber that
  * cannot be told now (ops->wait: output queued, a POST on its way) has
  * the peer wait, and calls push_follow_kick when it can take events
- * again: the waiting peers' feeds are read again then.
+ * again: the waiting peers' feeds are read again then. A change between
+ * the read of the owners and the join is told too: each feed joined is
+ * read once then.
  */
 #ifndef TERN_HTTP_PUSH_FOLLOW_H
 #define TERN_HTTP_PUSH_FOLLOW_H
