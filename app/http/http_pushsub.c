@@ -315,6 +315,8 @@ static int apply(struct psub *p, const struct push_calc *k)
 		if (k->own_ok)
 			jmap_push_own_take(&p->own, &k->own, p->s.types);
 		p->based = 1;
+		/* Shared changes that came before it was based wait for this. */
+		push_follow_kick(&p->follow);
 		return 0;
 	}
 	if (p->inflight) {

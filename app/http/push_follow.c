@@ -37,12 +37,15 @@ static unsigned peer_types(const struct push_follow_peer *pe)
 	return pe->fw->ops->types(pe->fw->sub) & PUSH_FOLLOW_TYPES;
 }
 
-/* push_feed: the peers whose subscriber takes a read now. */
+/* push_feed: the peers whose subscriber takes a read now; the others
+ * wait for it to (push_follow_kick), as their told stays behind. */
 static void follow_collect(struct push_feed *f, struct push_calc *k)
 {
 	for (struct push_follow_peer *pe = ((struct follow_feed *)f)->peers; pe; pe = pe->feed_next)
 		if (peer_ready(pe))
 			push_calc_add(k, &pe->told, peer_types(pe));
+		else
+			pe->pending = 1;
 }
 
 /* The owner's read k for one peer: 1 when it needs another read. */
@@ -50,8 +53,10 @@ static int peer_apply(struct push_follow_peer *pe, const struct push_calc *k)
 {
 	struct push_follow *fw = pe->fw;
 
-	if (!peer_ready(pe))
+	if (!peer_ready(pe)) {
+		pe->pending = 1; /* push_follow_kick reads again */
 		return 0;
+	}
 	if (fw->ops->wait(fw->sub)) {
 		pe->pending = 1; /* push_follow_kick reads again */
 		return 0;

@@ -21,9 +21,10 @@
  * change with nothing the user sees (RFC 8620 §5.1). A subscriber that
  * cannot be told now (ops->wait: output queued, a POST on its way) has
  * the peer wait, and calls push_follow_kick when it can take events
- * again: the waiting peers' feeds are read again then. A change between
- * the read of the owners and the join is told too: each feed joined is
- * read once then.
+ * again: the waiting peers' feeds are read again then. So does a change
+ * that comes while the subscriber takes no reads (ops->ready), and one
+ * between the read of the owners and the join: each feed joined is read
+ * once then.
  */
 #ifndef TERN_HTTP_PUSH_FOLLOW_H
 #define TERN_HTTP_PUSH_FOLLOW_H
@@ -42,7 +43,8 @@ struct store;
 
 struct push_follow_ops {
 	/* Whether sub takes reads now (a peer of one that does not is
-	 * neither read for nor told). */
+	 * neither read for nor told: it waits, and sub calls
+	 * push_follow_kick once it does). */
 	int (*ready)(void *sub);
 	/* The types sub asked for (only PUSH_FOLLOW_TYPES of them count). */
 	unsigned (*types)(void *sub);
@@ -86,8 +88,8 @@ void push_follow_start(struct push_follow *fw, const struct push_follow_ops *ops
 /* fw follows no shared account (and stops reading which there are).
  * Not while one of its feeds' reads is told to it (ops->hold). */
 void push_follow_leave(struct push_follow *fw);
-/* fw's subscriber can be told again: the feeds its waiting peers follow
- * are read again. */
+/* fw's subscriber can be told again (or takes reads now): the feeds its
+ * waiting peers follow are read again. */
 void push_follow_kick(struct push_follow *fw);
 
 #endif
