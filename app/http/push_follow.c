@@ -121,23 +121,35 @@ static void peer_join(struct push_follow *fw, uint32_t owner, uint64_t told)
 	fw->peers = pe;
 }
 
-void push_follow_leave(struct push_follow *fw)
+/* fw stops reading which owners there are (a read under way is dropped). */
+static void follow_abandon(struct push_follow *fw)
 {
 	if (fw->calc) {
 		fw->calc->arg = NULL; /* follow_done frees it */
 		fw->calc = NULL;
 	}
-	while (fw->peers) {
-		struct push_follow_peer *pe = fw->peers;
-		fw->peers = pe->sub_next;
-		for (struct push_follow_peer **pp = &pe->ff->peers; *pp; pp = &(*pp)->feed_next)
-			if (*pp == pe) {
-				*pp = pe->feed_next;
-				break;
-			}
-		push_feed_leave(&pe->ff->f);
-		free(pe);
-	}
+}
+
+/* pe leaves its feed and fw (pp: the link to it in fw's list). */
+static void peer_leave(struct push_follow_peer **pp)
+{
+	struct push_follow_peer *pe = *pp;
+
+	*pp = pe->sub_next;
+	for (struct push_follow_peer **fp = &pe->ff->peers; *fp; fp = &(*fp)->feed_next)
+		if (*fp == pe) {
+			*fp = pe->feed_next;
+			break;
+		}
+	push_feed_leave(&pe->ff->f);
+	free(pe);
+}
+
+void push_follow_leave(struct push_follow *fw)
+{
+	follow_abandon(fw);
+	while (fw->peers)
+		peer_leave(&fw->peers);
 }
 
 void push_follow_kick(struct push_follow *fw)
@@ -149,7 +161,49 @@ void push_follow_kick(struct push_follow *fw)
 		}
 }
 
-/* On the loop: the owners read; fw joins each one's feed. */
+/* Whether k read owner among the accounts shared. */
+static int owner_read(const struct push_calc *k, uint32_t owner)
+{
+	for (size_t i = 0; i < k->nshared; i++)
+		if (k->shared_owner[i] == owner)
+			return 1;
+	return 0;
+}
+
+static struct push_follow_peer *peer_of(const struct push_follow *fw, uint32_t owner)
+{
+	for (struct push_follow_peer *pe = fw->peers; pe; pe = pe->sub_next)
+		if (pe->ff->f.account == owner)
+			return pe;
+	return NULL;
+}
+
+/*
+ * fw follows the owners k read: it leaves those no longer sharing, keeps
+ * the peer of one it followed already (with what it was last told, and a
+ * change waiting to be told: a start again, as WebSocketPushEnable sent
+ * anew, must not skip it) and joins the others from their states read.
+ * Each feed then reads once: a change between the read and the join came
+ * when no feed followed that owner here (no notification), and a kept
+ * peer may have one waiting; a read with nothing new tells nothing.
+ */
+static void follow_owners(struct push_follow *fw, const struct push_calc *k)
+{
+	for (struct push_follow_peer **pp = &fw->peers; *pp;)
+		if (owner_read(k, (*pp)->ff->f.account))
+			pp = &(*pp)->sub_next;
+		else
+			peer_leave(pp);
+	for (size_t i = 0; i < k->nshared; i++)
+		if (!peer_of(fw, k->shared_owner[i]))
+			peer_join(fw, k->shared_owner[i], k->shared_modseq[i]);
+	for (struct push_follow_peer *pe = fw->peers; pe; pe = pe->sub_next) {
+		pe->pending = 0;
+		push_feed_kick(&pe->ff->f);
+	}
+}
+
+/* On the loop: the owners read; fw follows them. */
 static void follow_done(void *arg)
 {
 	struct push_calc *k = arg;
@@ -163,14 +217,10 @@ static void follow_done(void *arg)
 	if (!k->shared_ok) {
 		log_warn("jmap", NULL, "event=push_read_failed account=%u what=shared",
 		         fw->account);
-	} else if (!fw->ops->live || fw->ops->live(fw->sub)) {
-		for (size_t i = 0; i < k->nshared; i++)
-			peer_join(fw, k->shared_owner[i], k->shared_modseq[i]);
-		/* A change between the read and the join came when no feed
-		 * followed that owner here (no notification): each feed reads
-		 * once now, which tells nothing unless such a change came. */
-		for (struct push_follow_peer *pe = fw->peers; pe; pe = pe->sub_next)
-			push_feed_kick(&pe->ff->f);
+	} else if (fw->ops->live && !fw->ops->live(fw->sub)) {
+		push_follow_leave(fw);
+	} else {
+		follow_owners(fw, k);
 		if (fw->id)
 			log_info("jmap", NULL,
 			         "event=push_shared kind=%s account=%u owners=%zu id=%s", fw->kind,
@@ -186,7 +236,9 @@ void push_follow_start(struct push_follow *fw, const struct push_follow_ops *ops
                        struct store *st, struct loop *loop, uint32_t account, const char *kind,
                        const char *id)
 {
-	push_follow_leave(fw);
+	if (fw->peers && (fw->sub != sub || fw->loop != loop || fw->account != account))
+		push_follow_leave(fw);
+	follow_abandon(fw);
 	fw->ops = ops;
 	fw->sub = sub;
 	fw->st = st;

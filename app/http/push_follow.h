@@ -77,10 +77,11 @@ struct push_follow {
 };
 
 /*
- * sub (on loop, this thread's) follows the accounts shared with account,
- * from their states now: leaves those it followed, then reads on the
- * pool which they are. kind and id (NULL for none) name it in the log
- * line and must outlive fw's following.
+ * sub (on loop, this thread's) follows the accounts shared with account:
+ * reads on the pool which they are, then follows a new one from its
+ * state now, keeps following one it followed already (from what it was
+ * last told) and leaves those no longer shared. kind and id (NULL for
+ * none) name it in the log line and must outlive fw's following.
  */
 void push_follow_start(struct push_follow *fw, const struct push_follow_ops *ops, void *sub,
                        struct store *st, struct loop *loop, uint32_t account, const char *kind,

@@ -7,7 +7,9 @@
  *   yet, so no notification came; the window is made exact by running
  *   the start's read on the pool while the loop is not running yet;
  * - while the subscriber takes no reads (a PushSubscription whose own
- *   states are still being read): told once it does.
+ *   states are still being read): told once it does;
+ * - while the subscriber cannot be told (output queued) and then starts
+ *   following again (WebSocketPushEnable sent anew): told once it can.
  * The loop runs once: a driver steps through the scenarios, each step
  * waiting (WAIT_MS at most, a failure) for what it needs.
  */
@@ -33,6 +35,7 @@ static char base[256];
 
 struct sub {
 	int ready;     /* takes reads */
+	int waits;     /* cannot be told now */
 	unsigned told; /* StateChanges told */
 	uint32_t owner;
 	unsigned mask;
@@ -52,8 +55,7 @@ static unsigned sub_types(void *arg)
 
 static int sub_wait(void *arg)
 {
-	(void)arg;
-	return 0;
+	return ((struct sub *)arg)->waits;
 }
 
 static void sub_tell(void *arg, uint32_t owner, unsigned mask, uint64_t modseq)
@@ -146,13 +148,42 @@ static int step(void)
 		CHECK_EQ_INT(t.a.told, 1);
 		push_follow_leave(&t.fa);
 		push_follow_leave(&t.fb);
+		/* 3: a change b waits to be told, then b starts again. */
+		t.a = (struct sub){.ready = 1};
+		t.b = (struct sub){.ready = 1, .waits = 1};
+		start(&t.fa, &t.a);
+		start(&t.fb, &t.b);
+		return 1;
+	case 4:
+		if (t.fa.calc || t.fb.calc)
+			return 0;
+		owner_change("waiting");
+		return 1;
+	case 5:
+		if (t.a.told < 1)
+			return 0; /* the read b took too: it waits */
+		CHECK_EQ_INT(t.b.told, 0);
+		start(&t.fb, &t.b);
+		return 1;
+	case 6:
+		if (t.fb.calc)
+			return 0;
+		t.b.waits = 0;
+		push_follow_kick(&t.fb);
+		return 1;
+	case 7:
+		if (t.b.told < 1)
+			return 0;
+		check_told(&t.b);
+		push_follow_leave(&t.fa);
+		push_follow_leave(&t.fb);
 		return 1;
 	default:
 		return 1;
 	}
 }
 
-#define STEPS 4
+#define STEPS 8
 
 static void stop_post(void *arg)
 {
