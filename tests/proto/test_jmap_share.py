@@ -462,6 +462,65 @@ def test_push_tells_shared_account_changes():
         grant("Team/Sub", CAROL[0], "")
 
 
+def test_push_held_for_a_slow_client_tells_the_shared_change():
+    """A WebSocket client that leaves an answer unread is told nothing
+    meanwhile (StateChanges go between answers, RFC 8887 section 4.3.5):
+    a change of the shared account and one of the user's own that come
+    while it is not reading are both held, and both told once it has
+    read the answer. The own account's event must not take the shared
+    one's turn (session 76 read that it might)."""
+    from test_jmap_push import EventStream, WebSocket, ws_request
+    from jmapc import CORE
+    ids = owner_setup()
+    s = srv()
+    acc = ids["account"]
+    own = Jmap(s, *CAROL).account
+    mine = int(own[1:], 16)
+    grant("Team/Sub", CAROL[0], "lr")
+    w = e = None
+    try:
+        w = WebSocket(s, CAROL)
+        assert w.status == 101, w.headers
+        w.send_json({"@type": "WebSocketPushEnable", "dataTypes": None})
+        assert s.wait_log("event=push_shared kind=websocket account=%d owners=1" % mine, 30)
+        # A second client that reads: when it was told both changes, the
+        # server has read them (the slow one's are held meanwhile).
+        e = EventStream(s, CAROL)
+        assert e.status == 200, e.headers
+        assert s.wait_log("event=push_shared kind=eventsource account=%d owners=1" % mine, 30)
+        big = "x" * 1000000
+        calls = [["Core/echo", {"a": big}, "0"]] + [
+            ["Core/echo", {"#a": {"resultOf": "0", "name": "Core/echo", "path": "/a"}}, str(k)]
+            for k in range(1, 16)]
+        req = ws_request(calls)
+        req["using"] = [CORE]
+        w.send_json(req)
+        while not w.buf:  # the answer's first bytes: it is under way
+            w._more()
+        m = imap(BOB)
+        assert m.append("Team/Sub", None, None, b"Subject: held\r\n\r\nx\r\n")[0] == "OK"
+        m.logout()
+        m = imap(CAROL)
+        assert m.append("INBOX", None, None, b"Subject: own\r\n\r\nx\r\n")[0] == "OK"
+        m.logout()
+        seen = set()
+        while not {acc, own} <= seen:
+            seen.update(e.event(30)["data"]["changed"])
+        r = w.recv_json(60)
+        assert [x[2] for x in r["methodResponses"]] == [str(k) for k in range(16)], r.keys()
+        told = set()
+        while told != {acc, own}:
+            got = w.recv_json(30)
+            assert got["@type"] == "StateChange", got
+            assert set(got["changed"]) <= {acc, own}, got
+            told.update(got["changed"])
+    finally:
+        for c in (w, e):
+            if c:
+                c.close()
+        grant("Team/Sub", CAROL[0], "")
+
+
 def test_search_snippets_in_a_shared_account():
     ids = owner_setup()
     s = srv()
