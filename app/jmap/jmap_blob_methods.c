@@ -10,6 +10,17 @@
  * bytes of its Emails, and its body parts (decoded). A blob is read whole
  * into memory here (at most maxSizeUpload octets): these methods answer
  * inside a JSON response, which is bounded anyway.
+ *
+ * In an account another user shares (jmap_share.c) the three methods
+ * keep to the rule the download and upload URLs keep there
+ * (jmap_share_blob.c): Blob/upload needs "i" on a mailbox the user sees
+ * (else forbidden, as the upload URL's 403) and makes the user's own
+ * upload there; Blob/get and the sources of Blob/upload read only the
+ * user's uploads there and the emails (and their parts) in a mailbox it
+ * may read, "l" and "r"; Blob/lookup names only those emails, their
+ * threads and, of their mailboxes, the ones the user may read (as
+ * Email/get's mailboxIds there). Any other blob is not found, exactly
+ * as one that does not exist.
  */
 #include <bearssl.h>
 #include <errno.h>
@@ -26,8 +37,9 @@
 #include "jmap/jmap_private.h"
 #include "store/store.h"
 
-/* The bytes of blob s the account may read into out: 1, 0 (not found),
- * -1 (store error). */
+/* The bytes of blob s the running call may read into out (in a shared
+ * account what jmap_share_blob.c lets the user read): 1, 0 (not
+ * found), -1 (store error). */
 static int blob_read(struct jmap_call *c, const char *s, struct buf *out)
 {
 	uint8_t id[32];
@@ -38,13 +50,13 @@ static int blob_read(struct jmap_call *c, const char *s, struct buf *out)
 		return 0;
 	if (jmap_blob_parse(s, id) == 0) {
 		struct jmap_bytes b;
-		if (jmap_bytes_get(c->r->st, c->r->account, id, &b, &temp) < 0)
+		if (jmap_share_bytes_get(c->r, id, &b, &temp) < 0)
 			return temp ? -1 : 0;
 		int ok = buf_append(out, b.p, b.len) == 0;
 		jmap_bytes_free(&b);
 		return ok ? 1 : 0;
 	}
-	if (jmap_part_read(c->r->st, c->r->account, s, out, &temp) == 0)
+	if (jmap_share_part_read(c->r, s, out, &temp) == 0)
 		return 1;
 	return temp ? -1 : 0;
 }
@@ -172,6 +184,11 @@ void jmap_blob_upload(struct jmap_call *c)
 {
 	if (jmap_args_check(c, upload_args, sizeof upload_args / sizeof upload_args[0]) < 0)
 		return;
+	if (!jmap_share_may_upload(c->r->share)) {
+		/* As the upload URL's 403 (jmap_share_blob.c). */
+		jmap_error(c, "forbidden", "no mailbox of this account takes new emails from this user");
+		return;
+	}
 	const struct json_value *cr = jmap_arg(c, "create");
 	if (cr->count > JMAP_MAX_OBJECTS_IN_SET) {
 		jmap_error(c, "requestTooLarge", NULL);
@@ -196,7 +213,8 @@ void jmap_blob_upload(struct jmap_call *c)
 			uint8_t id[32];
 			char s[66];
 			store_blob_id(buf_data(&data), buf_len(&data), id);
-			if (jmap_upload_put(c->r->account, buf_data(&data), buf_len(&data), id) < 0) {
+			if (jmap_upload_put_by(c->r->account, jmap_share_uploader(c->r), buf_data(&data),
+					       buf_len(&data), id) < 0) {
 				/* No room on the disk: overQuota, the server's limit on
 				 * what it stores (RFC 8620 §5.3), as /upload's 507. */
 				int full = errno == ENOSPC || errno == EDQUOT || errno == EFBIG;
@@ -375,6 +393,7 @@ void jmap_blob_get(struct jmap_call *c)
 /* ---- Blob/lookup ---- */
 
 struct lookup {
+	const struct jmap_request *r;
 	const uint8_t *id; /* B: the bytes' id; NULL: email */
 	uint32_t email;
 	uint32_t emails[256], threads[256], mailboxes[256];
@@ -396,12 +415,17 @@ static void lookup_cb(void *arg, size_t i, const struct store_email_brief *b)
 	(void)i;
 	if (!b || (l->id ? memcmp(b->blob_id, l->id, 32) != 0 : b->email_id != l->email))
 		return;
+	/* In a shared account an email the user may not read is not there
+	 * (no oracle); of its mailboxes only those Email/get's mailboxIds
+	 * name: a mailbox with "l" alone does not show its emails. */
+	if (!jmap_email_readable(l->r, b->members, b->nmembers))
+		return;
 	add_unique(l->emails, &l->ne, b->email_id);
 	add_unique(l->threads, &l->nt, b->thread_id);
 	for (size_t k = 0; k < b->nmembers; k++) {
-		const uint8_t *p = b->members + k * 8;
-		add_unique(l->mailboxes, &l->nm,
-			   (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]);
+		uint32_t mailbox = jmap_member_mailbox(b->members, k);
+		if (jmap_may_read(l->r, mailbox))
+			add_unique(l->mailboxes, &l->nm, mailbox);
 	}
 }
 
@@ -451,6 +475,7 @@ void jmap_blob_lookup(struct jmap_call *c)
 		int exists = 0, is_part = 1;
 		char root[80];
 		memset(&l, 0, sizeof l);
+		l.r = c->r;
 		/* A part's root: the "B" blob or the "P<email>_<n>" part
 		 * before the indexes Email/parse added ("<root>_<n>..."). */
 		const char *us = strchr(e->str, '_');
@@ -460,7 +485,7 @@ void jmap_blob_lookup(struct jmap_call *c)
 		if (jmap_blob_parse(e->str, id) == 0) {
 			l.id = id;
 			is_part = 0;
-			int fd = jmap_upload_open(c->r->account, id, &size);
+			int fd = jmap_upload_open_by(c->r->account, jmap_share_uploader(c->r), id, &size);
 			if (fd >= 0) {
 				close(fd);
 				exists = 1;
@@ -483,7 +508,7 @@ void jmap_blob_lookup(struct jmap_call *c)
 			struct buf b;
 			int temp = 0;
 			buf_init(&b, JMAP_MAX_SIZE_UPLOAD);
-			exists = jmap_part_read(c->r->st, c->r->account, e->str, &b, &temp) == 0;
+			exists = jmap_share_part_read(c->r, e->str, &b, &temp) == 0;
 			buf_free(&b);
 			if (temp) {
 				buf_free(&nf);

@@ -163,6 +163,13 @@ int jmap_email_id_readable(const struct jmap_request *r, uint32_t id);
  */
 int jmap_share_enter(struct jmap_call *c, unsigned method_flags, struct jmap_share *s);
 void jmap_share_leave(struct jmap_request *r);
+/* Whose uploads the running call reads and makes (jmap_upload_open_by's
+ * and _put_by's user, jmap_share_blob.c): the account's own, or in a
+ * shared account the user's uploads there. */
+uint32_t jmap_share_uploader(const struct jmap_request *r);
+/* 1 when the user may upload to the account s holds the grants of ("i"
+ * on a mailbox it sees); always in its own account (s NULL). */
+int jmap_share_may_upload(const struct jmap_share *s);
 /* jmap_bytes_get and jmap_part_read for the running call
  * (jmap_share_blob.c): in a shared account only the user's own uploads
  * there and the emails (and their parts) it may read. */

@@ -61,6 +61,28 @@ static void mail_account_capability(struct jw *w)
 	jw_obj_end(w);
 }
 
+/* RFC 9404 §3, per account: the same in a shared one, where the
+ * methods keep to the user's rights (jmap_blob_methods.c). */
+static void blob_account_capability(struct jw *w)
+{
+	jw_key(w, JMAP_CAP_BLOB);
+	jw_obj_begin(w);
+	jw_kint(w, "maxSizeBlobSet", JMAP_MAX_SIZE_UPLOAD);
+	jw_kint(w, "maxDataSources", JMAP_BLOB_MAX_SOURCES);
+	jw_key(w, "supportedTypeNames");
+	jw_arr_begin(w);
+	jw_str(w, "Mailbox");
+	jw_str(w, "Thread");
+	jw_str(w, "Email");
+	jw_arr_end(w);
+	jw_key(w, "supportedDigestAlgorithms");
+	jw_arr_begin(w);
+	jw_str(w, "sha");
+	jw_str(w, "sha-256");
+	jw_arr_end(w);
+	jw_obj_end(w);
+}
+
 /* RFC 9661 §1.3.2: the limits store_sieve.c and the interpreter keep. */
 static void sieve_account_capability(struct jw *w)
 {
@@ -125,8 +147,9 @@ void jmap_w_account_object(struct jw *w, uint32_t user, uint32_t id, const char 
 	jw_key(w, JMAP_CAP_MAIL);
 	mail_account_capability(w);
 	if (id != user) {
-		/* Another user's: the mail capability alone (the methods
-		 * that work there: jmap_methods.c's JMAP_M_SHARED). */
+		/* Another user's: the mail and blob capabilities alone (the
+		 * methods that work there: jmap_methods.c's JMAP_M_SHARED). */
+		blob_account_capability(w);
 		principals_owner_capability(w, user, id);
 		jw_obj_end(w);
 		jw_obj_end(w);
@@ -160,23 +183,7 @@ void jmap_w_account_object(struct jw *w, uint32_t user, uint32_t id, const char 
 	jw_key(w, JMAP_CAP_QUOTA);
 	jw_obj_begin(w);
 	jw_obj_end(w);
-	/* RFC 9404 §4.1. */
-	jw_key(w, JMAP_CAP_BLOB);
-	jw_obj_begin(w);
-	jw_kint(w, "maxSizeBlobSet", JMAP_MAX_SIZE_UPLOAD);
-	jw_kint(w, "maxDataSources", JMAP_BLOB_MAX_SOURCES);
-	jw_key(w, "supportedTypeNames");
-	jw_arr_begin(w);
-	jw_str(w, "Mailbox");
-	jw_str(w, "Thread");
-	jw_str(w, "Email");
-	jw_arr_end(w);
-	jw_key(w, "supportedDigestAlgorithms");
-	jw_arr_begin(w);
-	jw_str(w, "sha");
-	jw_str(w, "sha-256");
-	jw_arr_end(w);
-	jw_obj_end(w);
+	blob_account_capability(w);
 	jw_key(w, JMAP_CAP_SIEVE);
 	sieve_account_capability(w);
 	/* RFC 9007 §2: an empty object in both places. */
@@ -196,8 +203,8 @@ void jmap_w_account_object(struct jw *w, uint32_t user, uint32_t id, const char 
 
 /*
  * The accounts other users share with the user (RFC 8620 §1.6.2): each
- * named by its owner's address, with the mail capability alone (the
- * methods that work there: jmap_methods.c's JMAP_M_SHARED). An owner
+ * named by its owner's address, with the mail and blob capabilities
+ * alone (the methods that work there: jmap_methods.c's JMAP_M_SHARED). An owner
  * whose address cannot be read (removed meanwhile) is left out.
  */
 static int shared_accounts_write(struct jw *w, struct store *st, uint32_t account,

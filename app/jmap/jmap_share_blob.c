@@ -13,11 +13,13 @@
  * found, as a blob of no account is (jmap_blob.h: a guessed id tells
  * nothing). The same rule holds for the download URL (api_jmap.c,
  * jmap_share_blob_allowed) and for the methods that read blobs in a
- * shared account (Email/import, Email/set create).
+ * shared account (Email/import, Email/set create, Blob/get, Blob/lookup
+ * and Blob/upload's sources: jmap_blob_methods.c).
  *
- * Uploading. The upload URL takes a shared account's id when the user
- * may add an email to one of its mailboxes ("i" on a mailbox it sees):
- * a blob is of use there only to Email/import and Email/set create. The
+ * Uploading. The upload URL and Blob/upload take a shared account's id
+ * when the user may add an email to one of its mailboxes ("i" on a
+ * mailbox it sees, jmap_share_may_upload): a blob is of use there only
+ * to Email/import and Email/set create. The
  * upload is the user's: its concurrency and size limits are the user's
  * (maxConcurrentUpload, maxSizeUpload) and it expires as the user's own
  * do; the owner's quota is charged when an email made from it is
@@ -38,11 +40,16 @@ static int readable_cb(void *arg, uint32_t email)
 	return jmap_email_id_readable(arg, email);
 }
 
+uint32_t jmap_share_uploader(const struct jmap_request *r)
+{
+	return r->share ? r->user : r->account;
+}
+
 int jmap_share_bytes_get(const struct jmap_request *r, const uint8_t id[32], struct jmap_bytes *b,
 			 int *temp_r)
 {
-	return jmap_bytes_get_by(r->st, r->account, r->share ? r->user : r->account, id,
-				 readable_cb, (void *)r, b, temp_r);
+	return jmap_bytes_get_by(r->st, r->account, jmap_share_uploader(r), id, readable_cb,
+				 (void *)r, b, temp_r);
 }
 
 /* 1 when the running call may read blob as a "P" id or a part of a blob
@@ -114,16 +121,24 @@ int jmap_share_blob_allowed(struct store *st, uint32_t user, const char *account
 	return ok;
 }
 
+int jmap_share_may_upload(const struct jmap_share *s)
+{
+	if (!s)
+		return 1;
+	for (size_t i = 0; i < s->n; i++)
+		if (s->grant[i].rights & STORE_ACL_I)
+			return 1;
+	return 0;
+}
+
 int jmap_share_upload_allowed(struct store *st, uint32_t user, const char *account_id,
 			      uint32_t *owner_r)
 {
 	struct arena *a = arena_new(0);
 	struct jmap_share s;
-	int ok = 0;
 
 	int rc = share_of(st, user, account_id, a, &s, owner_r);
-	for (size_t i = 0; rc == 0 && i < s.n && !ok; i++)
-		ok = (s.grant[i].rights & STORE_ACL_I) != 0;
+	int ok = rc == 0 && jmap_share_may_upload(&s);
 	arena_free(&a);
 	return rc ? rc : ok;
 }

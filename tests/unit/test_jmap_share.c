@@ -6,7 +6,8 @@
  * a call's view: each mailbox's rights found among the grants, readable
  * only with "l" and "r", an email readable through any such mailbox;
  * the same read of another account's grants (Email/copy's source) by
- * jmap_share_rights and jmap_share_may_read; the rights objects of RFC
+ * jmap_share_rights and jmap_share_may_read; who may upload there and
+ * whose uploads a call reads (jmap_share_blob.c); the rights objects of RFC
  * 9670's shareWith (jmap_mailbox_share.c) to and from RFC 4314 letters,
  * and a shareWith update's checks (who may share, whom).
  */
@@ -209,6 +210,25 @@ int main(void)
 	struct jmap_request own = {.st = st, .account = carol, .user = carol, .a = ar};
 	CHECK_EQ_INT(jmap_rights(&own, a), STORE_ACL_ALL);
 	CHECK_EQ_INT(jmap_email_readable(&own, m, 1), 1);
+	/* Uploads (jmap_share_blob.c): the user's own there, and only with
+	 * "i" on a mailbox it sees; always in its own account. */
+	CHECK_EQ_INT(jmap_share_uploader(&rq), carol);
+	CHECK_EQ_INT(jmap_share_uploader(&own), carol);
+	CHECK_EQ_INT(jmap_share_may_upload(&sh), 0);
+	CHECK_EQ_INT(jmap_share_may_upload(NULL), 1);
+	CHECK_EQ_INT(store_acl_set(st, bob, b, carol, R | STORE_ACL_I), STORE_OK);
+	CHECK_EQ_INT(jmap_share_load(st, carol, bob, ar, &sh), 0);
+	CHECK_EQ_INT(jmap_share_may_upload(&sh), 0); /* "i" where it sees nothing */
+	CHECK_EQ_INT(store_acl_set(st, bob, c, carol, L | STORE_ACL_I), STORE_OK);
+	CHECK_EQ_INT(jmap_share_load(st, carol, bob, ar, &sh), 0);
+	CHECK_EQ_INT(jmap_share_may_upload(&sh), 1);
+	/* The upload URL's check is the same rule. */
+	char bob_id[16];
+	uint32_t owner = 0;
+	snprintf(bob_id, sizeof bob_id, "A%08x", bob);
+	CHECK_EQ_INT(jmap_share_upload_allowed(st, carol, bob_id, &owner), 1);
+	CHECK_EQ_INT(owner, bob);
+	CHECK_EQ_INT(jmap_share_upload_allowed(st, dave, bob_id, &owner), 0);
 	/* shareWith needs "a" (RFC 9670 §4): forbidden in Bob's account
 	 * with "lrs", checked and taken out of the patch with "a"; the
 	 * owner is no principal to share with. */
