@@ -630,9 +630,17 @@ void jmap_blob_copy(struct jmap_call *c)
 	jw_init(&bad, &badb);
 	jw_obj_begin(&ok);
 	jw_obj_begin(&bad);
+	/* Into a shared account, a copy is an upload there: it needs "i" on
+	 * a mailbox of it, as Blob/upload and the upload URL do. */
+	int may_put = jmap_share_may_upload(c->r->share);
 	for (const struct json_value *e = ids->first; e; e = e->next) {
 		char to[66];
 		int r = blob_readable(c, &f, e->str);
+		if (r > 0 && f.account != c->r->account && !may_put) {
+			jmap_w_set_error(&bad, e->str, "forbidden",
+					 "adding to this account needs \"i\" on a mailbox of it", NULL);
+			continue;
+		}
 		if (r > 0 && f.account != c->r->account && blob_copy_one(c, &f, e->str, to) < 0)
 			r = -1;
 		if (r < 0) {

@@ -410,6 +410,41 @@ def test_blob_copy_between_accounts():
         grant(BOB, "Team", CAROL[0], "")
 
 
+def test_blob_copy_into_a_shared_account_needs_i():
+    """A Blob/copy into a shared account stores an upload there, so it
+    needs "i" on a mailbox of it, as Blob/upload and the upload URL do;
+    with "lr" alone Carol's own blob was copied into Bob's account and
+    downloadable there (notCopied forbidden now, nothing stored)."""
+    ids = setup()
+    bob, carol = ids[BOB], ids[CAROL]
+    j = Jmap(srv(), *CAROL)
+    data = b"carol's bytes for bob's account"
+    st, _, body = j.request("POST", "/jmap/upload/%s/" % carol, data)
+    assert st == 201, (st, body)
+    blob = body["blobId"]
+
+    def blob_copy():
+        r = j.call([["Blob/copy", {"fromAccountId": carol, "accountId": bob,
+                                   "blobIds": [blob]}, "c"]])["methodResponses"]
+        assert r[0][0] == "Blob/copy", r
+        return r[0][1]
+
+    def download():
+        return j.request("GET", "/jmap/download/%s/%s/x.bin" % (bob, blob))[0]
+    grant(BOB, "Team", CAROL[0], "lr")
+    try:
+        res = blob_copy()
+        assert res["copied"] is None, res
+        assert res["notCopied"][blob]["type"] == "forbidden", res
+        assert download() == 404
+        grant(BOB, "Team", CAROL[0], "lri")
+        res = blob_copy()
+        assert res["copied"] == {blob: blob}, res
+        assert download() == 200
+    finally:
+        grant(BOB, "Team", CAROL[0], "")
+
+
 def _pairs_once(pairs):
     """json.loads' object_pairs_hook: a member name twice is an error
     (RFC 8259 section 4: names SHOULD be unique; a client keeps one)."""
