@@ -127,8 +127,11 @@ int jmap_api_spooled(struct store *st, const struct jmap_who *who, const char *c
  * ---- Shared accounts (jmap_share.c) ----
  * An account that shares something with the user (a grant with "l" on
  * one of its mailboxes): its owner and the union of the rights over the
- * mailboxes it lets the user see.
+ * mailboxes it lets the user see, with JMAP_SHARE_TOP_CREATE when the
+ * user may create a mailbox at the top there ("k" on the owner's INBOX,
+ * as IMAP's CREATE of Shared/OWNER/NAME asks: mayCreateTopLevelMailbox).
  */
+#define JMAP_SHARE_TOP_CREATE (1u << 31)
 struct jmap_shared_account {
 	uint32_t owner, rights;
 };

@@ -35,8 +35,8 @@ static void core_capability(struct jw *w)
 	jw_obj_end(w);
 }
 
-/* RFC 8621 §1.3.1, per account. */
-static void mail_account_capability(struct jw *w)
+/* RFC 8621 §1.3.1, per account; top: mayCreateTopLevelMailbox. */
+static void mail_account_capability(struct jw *w, int top)
 {
 	jw_obj_begin(w);
 	/* Email/set and Email/import keep to it (jmap_email.h). */
@@ -57,7 +57,7 @@ static void mail_account_capability(struct jw *w)
 	jw_str(w, "allInThreadHaveKeyword");
 	jw_str(w, "someInThreadHaveKeyword");
 	jw_arr_end(w);
-	jw_kbool(w, "mayCreateTopLevelMailbox", 1);
+	jw_kbool(w, "mayCreateTopLevelMailbox", top);
 	jw_obj_end(w);
 }
 
@@ -145,7 +145,7 @@ void jmap_w_account_object(struct jw *w, uint32_t user, uint32_t id, const char 
 	jw_obj_begin(w);
 	jw_obj_end(w);
 	jw_key(w, JMAP_CAP_MAIL);
-	mail_account_capability(w);
+	mail_account_capability(w, id == user || (rights & JMAP_SHARE_TOP_CREATE));
 	if (id != user) {
 		/* Another user's: the mail and blob capabilities alone (the
 		 * methods that work there: jmap_methods.c's JMAP_M_SHARED). */

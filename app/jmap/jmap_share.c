@@ -74,6 +74,27 @@ static void accounts_cb(void *arg, uint32_t owner, uint32_t mailbox, uint32_t gr
 	x->n++;
 }
 
+/* JMAP_SHARE_TOP_CREATE into a's rights when user holds "k" on the
+ * owner's INBOX (jmap_share_set.c's rule for a mailbox at the top):
+ * read only when some grant gives "k" at all. 0 or -1. */
+static int top_create(struct store *st, uint32_t user, struct jmap_shared_account *a)
+{
+	uint32_t inbox, rights = 0;
+	int rc;
+
+	if (!(a->rights & STORE_ACL_K))
+		return 0;
+	if ((rc = store_mailbox_find(st, a->owner, "INBOX", &inbox)) == STORE_ENOTFOUND)
+		return 0;
+	if (rc != STORE_OK ||
+	    ((rc = store_mailbox_rights(st, user, a->owner, inbox, &rights)) != STORE_OK &&
+	     rc != STORE_ENOTFOUND))
+		return -1;
+	if (rights & STORE_ACL_K)
+		a->rights |= JMAP_SHARE_TOP_CREATE;
+	return 0;
+}
+
 int jmap_shared_accounts(struct store *st, uint32_t user, struct jmap_shared_account **v_r,
 			 size_t *n_r)
 {
@@ -83,6 +104,11 @@ int jmap_shared_accounts(struct store *st, uint32_t user, struct jmap_shared_acc
 		free(x.v);
 		return -1;
 	}
+	for (size_t i = 0; i < x.n; i++)
+		if (top_create(st, user, &x.v[i]) < 0) {
+			free(x.v);
+			return -1;
+		}
 	*v_r = x.v;
 	*n_r = x.n;
 	return 0;
@@ -95,8 +121,8 @@ int jmap_shared_read_only(uint32_t rights)
 
 void jmap_session_state_of(const struct jmap_shared_account *v, size_t n, char out[24])
 {
-	/* FNV-1a over what the session shows of each account: its id and
-	 * isReadOnly (the name follows the id). */
+	/* FNV-1a over what the session shows of each account: its id,
+	 * isReadOnly and mayCreateTopLevelMailbox (the name follows the id). */
 	uint64_t h = 14695981039346656037ull;
 
 	if (n == 0) {
@@ -104,7 +130,8 @@ void jmap_session_state_of(const struct jmap_shared_account *v, size_t n, char o
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
-		uint32_t x[2] = {v[i].owner, (uint32_t)jmap_shared_read_only(v[i].rights)};
+		uint32_t x[2] = {v[i].owner, (uint32_t)jmap_shared_read_only(v[i].rights) |
+						 (v[i].rights & JMAP_SHARE_TOP_CREATE)};
 		const uint8_t *p = (const uint8_t *)x;
 		for (size_t k = 0; k < sizeof x; k++)
 			h = (h ^ p[k]) * 1099511628211ull;

@@ -90,6 +90,22 @@ def test_session_lists_the_owner_account():
         assert sess["state"] != before["state"], (sess["state"], before["state"])
         r = carol.call([["Core/echo", {}, "e"]])
         assert r["sessionState"] == sess["state"], (r["sessionState"], sess["state"])
+        # A mailbox at the top needs "k" on Bob's INBOX (as IMAP's
+        # CREATE Shared/bob/NAME does): mayCreateTopLevelMailbox says so.
+        assert acc["accountCapabilities"][MAIL]["mayCreateTopLevelMailbox"] is False, acc
+        own = sess["accounts"][sess["primaryAccounts"][MAIL]]
+        assert own["accountCapabilities"][MAIL]["mayCreateTopLevelMailbox"] is True, own
+        grant("Team/Sub", CAROL[0], "lrk")
+        sess_k = carol.session()
+        assert sess_k["accounts"][ids["account"]]["accountCapabilities"][MAIL][
+            "mayCreateTopLevelMailbox"] is False
+        grant("INBOX", CAROL[0], "lk")
+        sess_top = carol.session()
+        assert sess_top["accounts"][ids["account"]]["accountCapabilities"][MAIL][
+            "mayCreateTopLevelMailbox"] is True
+        # The session changed, so its state did (RFC 8620 section 2).
+        assert sess_top["state"] != sess_k["state"], sess_top["state"]
+        grant("INBOX", CAROL[0], "")
         # A right that writes makes it read-write.
         grant("Team/Sub", CAROL[0], "lrs")
         assert carol.session()["accounts"][ids["account"]]["isReadOnly"] is False
@@ -100,6 +116,7 @@ def test_session_lists_the_owner_account():
         assert ids["account"] not in carol.session()["accounts"]
     finally:
         grant("Team/Sub", CAROL[0], "")
+        grant("INBOX", CAROL[0], "")
     assert carol.session()["state"] == before["state"]
 
 
