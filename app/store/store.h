@@ -1051,6 +1051,17 @@ struct store_change {
 	uint32_t id;          /* email or mailbox id */
 	uint32_t mailbox, uid; /* email kinds: the membership concerned */
 };
+/*
+ * A grant change (store_acl_modify_by) writes a MAILBOX_UPDATED entry of
+ * the mailbox whose mailbox field is the grantee (STORE_ACL_ANYONE: 0)
+ * and whose uid field is STORE_CHANGE_GRANT | was << 16 | now, the
+ * grant's rights before and after; every other MAILBOX_UPDATED has uid 0.
+ */
+#define STORE_CHANGE_GRANT (1u << 31)
+/* 1 and the grant's grantee and rights before and after when c is a
+ * grant change's entry, else 0. */
+int store_change_grant(const struct store_change *c, uint32_t *grantee_r, uint32_t *was_r,
+		       uint32_t *now_r);
 /* Non-zero stops the walk. */
 typedef int store_change_cb(void *arg, const struct store_change *c);
 /*

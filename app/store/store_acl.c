@@ -28,7 +28,11 @@
  * mailboxes and the grants made to it (acl_drop_account_txn, from
  * store_admin.c). A change of a grant takes, in its commit, the /private
  * METADATA entries of a user left with no right on the mailbox
- * (meta_drop_unentitled, store_metadata.c), and is told on the change
+ * (meta_drop_unentitled, store_metadata.c), writes a Mailbox update of
+ * the mailbox in the owner's change log at a new modseq
+ * (acl_change_record_txn: JMAP's Mailbox state moves, IMAP's
+ * HIGHESTMODSEQ of the mailbox with it, RFC 7162 §3.1.2.1 allowing a
+ * modseq to grow with no message changed), and is told on the change
  * feeds of the owner and the grantee once committed (acl_publish_grant).
  * Backups copy every named database, these two with them
  * (store_backup.c). Schema 16 created both, empty (store.c).
@@ -211,6 +215,52 @@ struct set_ctx {
 	uint32_t now; /* the grant's rights once written */
 };
 
+/*
+ * The grant's entry in the owner's change log: a Mailbox update of the
+ * mailbox (shareWith, RFC 9670 §4, and each grantee's myRights are
+ * Mailbox properties), at the owner's next modseq, which the mailbox
+ * takes as its highest as a RENAME's does (store_mailbox_ops.c). The
+ * entry's mailbox field names the grantee and its uid field the rights
+ * before and after (STORE_CHANGE_GRANT, store.h), so that a grantee's
+ * view can tell a mailbox it stopped seeing as destroyed and an email
+ * it may have started or stopped reading (jmap_share.c).
+ */
+static int acl_change_record_txn(MDB_txn *txn, struct store *st, const struct set_ctx *c,
+				 struct mbox_rec *m, uint32_t was)
+{
+	struct acct_rec a;
+	uint8_t kb[12], rec[3 + 13];
+	int rc;
+
+	if ((rc = acct_get(txn, st, c->owner, &a)) != 0)
+		return rc;
+	a.modseq++;
+	rec[0] = REC_V1;
+	be16_put(rec + 1, 1);
+	rec[3] = CHANGE_MAILBOX_UPDATED;
+	be32_put(rec + 4, c->mailbox);
+	be32_put(rec + 8, c->grantee);
+	be32_put(rec + 12, STORE_CHANGE_GRANT | was << 16 | c->now);
+	MDB_val k = key_u32_u64(kb, c->owner, a.modseq), v = {sizeof rec, rec};
+	if ((rc = mdb_put(txn, st->db[DB_CHANGE], &k, &v, 0)) != 0)
+		return rc;
+	m->highest_modseq = a.modseq;
+	if ((rc = mbox_put(txn, st, c->owner, c->mailbox, m)) != 0)
+		return rc;
+	return acct_put(txn, st, c->owner, &a);
+}
+
+int store_change_grant(const struct store_change *sc, uint32_t *grantee_r, uint32_t *was_r,
+		       uint32_t *now_r)
+{
+	if (sc->kind != STORE_CHANGE_MAILBOX_UPDATED || !(sc->uid & STORE_CHANGE_GRANT))
+		return 0;
+	*grantee_r = sc->mailbox;
+	*was_r = sc->uid >> 16 & STORE_ACL_ALL;
+	*now_r = sc->uid & STORE_ACL_ALL;
+	return 1;
+}
+
 static int set_fn(struct store *st, MDB_txn *txn, void *arg)
 {
 	struct set_ctx *c = arg;
@@ -232,6 +282,8 @@ static int set_fn(struct store *st, MDB_txn *txn, void *arg)
 					       : c->rights;
 	if ((rc = acl_put_txn(txn, st, c->owner, c->mailbox, c->grantee, c->now)) != 0)
 		return rc;
+	if (c->now != was && (rc = acl_change_record_txn(txn, st, c, &m, was)) != 0)
+		return rc;
 	/* A user left with no right loses its /private entries on the
 	 * mailbox in the same commit (store_metadata.c says why). */
 	if ((rc = meta_drop_unentitled(txn, st, c->owner, c->mailbox)) != 0)
@@ -243,8 +295,8 @@ static int set_fn(struct store *st, MDB_txn *txn, void *arg)
 /*
  * A grant on owner's mailbox changed: the change feeds of the owner and
  * of the grantee are told, as a commit that changed them would be, the
- * modseqs as they are (no message changed; store_metadata_set tells its
- * entries the same way). The owner's: a session that selected the
+ * modseqs as they are (the owner's holds the grant's change record; no
+ * message changed). The owner's: a session that selected the
  * mailbox or watches it with NOTIFY reads its rights again at once (BYE
  * when "r" went, new FLAGS and PERMANENTFLAGS, LIST \NonExistent when
  * "l" went: imap_select_rights_check, imap_notify_check) instead of at

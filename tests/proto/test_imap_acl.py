@@ -1286,7 +1286,8 @@ def test_acl_grant_change_told_at_once():
     mailbox gets its new FLAGS and PERMANENTFLAGS at SETACL, its BYE at
     `tern acl del` (another process; the REST API and DELETEACL use the
     same store call). The owner's own IDLE, woken by each, is told
-    nothing (no message changed, no modseq moved). Each line is waited
+    nothing (no message changed: the grant's modseq moves the mailbox's
+    HIGHESTMODSEQ alone, which RFC 7162 needs no line for). Each line is waited
     for with no later change that could bring it."""
     with Server(accounts=[(BOB, BOB_PW), (CAROL, CAROL_PW)], imap=True) as s:
         m = login(s)

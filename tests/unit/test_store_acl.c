@@ -125,6 +125,102 @@ static void check_letters(void)
 	CHECK_EQ_INT(store_acl_change_parse("l+", 2, &mode, &r), STORE_EINVAL);
 }
 
+/* The change log of one account above since, one line per entry: the
+ * kind, the id and, for a grant's entry, grantee, before and after. */
+struct log_got {
+	char text[512];
+	size_t n;
+};
+
+static int log_cb(void *arg, const struct store_change *sc)
+{
+	struct log_got *g = arg;
+	size_t l = strlen(g->text);
+	uint32_t grantee, was, now;
+	char w[16], n[16];
+
+	g->n++;
+	if (store_change_grant(sc, &grantee, &was, &now)) {
+		store_acl_rights_format(was, w, sizeof w);
+		store_acl_rights_format(now, n, sizeof n);
+		snprintf(g->text + l, sizeof g->text - l, "%sgrant %u>%u:%s->%s", l ? " " : "", sc->id,
+			 grantee, w, n);
+	} else {
+		snprintf(g->text + l, sizeof g->text - l, "%s%u %u", l ? " " : "", sc->kind, sc->id);
+	}
+	return 0;
+}
+
+static const char *log_since(struct store *st, uint32_t account, uint64_t since,
+			     struct log_got *g)
+{
+	memset(g, 0, sizeof *g);
+	CHECK_EQ_INT(store_changes_since(st, account, since, log_cb, g), STORE_OK);
+	return g->text;
+}
+
+static void hms_cb(void *arg, const struct store_mailbox_info *info)
+{
+	*(uint64_t *)arg = info->highest_modseq;
+}
+
+static uint64_t modseq_of(struct store *st, uint32_t account)
+{
+	uint64_t ms = 0;
+	CHECK_EQ_INT(store_account_modseq(st, account, &ms), STORE_OK);
+	return ms;
+}
+
+/*
+ * A grant that changes writes one Mailbox update of its mailbox in the
+ * owner's log (RFC 8620 §5.2: shareWith and myRights are Mailbox
+ * properties), naming grantee and rights before and after, at a new
+ * modseq the mailbox takes as its highest; one that changes nothing
+ * writes nothing. A rename's entry is no grant's.
+ */
+static void check_grant_logged(struct store *st, uint32_t ann, uint32_t bob)
+{
+	struct log_got g;
+	char want[128];
+	uint32_t mb = 0, now = 0;
+	uint64_t hms = 0;
+
+	CHECK_EQ_INT(store_mailbox_create(st, ann, "Logged", &mb), STORE_OK);
+	uint64_t before = modseq_of(st, ann), bob_before = modseq_of(st, bob);
+	CHECK_EQ_INT(store_acl_set(st, ann, mb, bob, letters("lr")), STORE_OK);
+	CHECK_EQ_INT((int)(modseq_of(st, ann) - before), 1);
+	snprintf(want, sizeof want, "grant %u>%u:->lr", mb, bob);
+	CHECK_EQ_STR(log_since(st, ann, before, &g), want);
+	CHECK_EQ_INT((int)g.n, 1);
+	CHECK_EQ_INT(store_mailbox_get(st, ann, mb, hms_cb, &hms), STORE_OK);
+	CHECK_EQ_INT((int)(hms - before), 1);
+
+	/* The same rights again: nothing changed, nothing written. */
+	before = modseq_of(st, ann);
+	CHECK_EQ_INT(store_acl_modify(st, ann, mb, bob, STORE_ACL_ADD, letters("l"), &now), STORE_OK);
+	CHECK_EQ_INT((int)(modseq_of(st, ann) - before), 0);
+	CHECK_EQ_STR(log_since(st, ann, before, &g), "");
+
+	/* Anyone's grant (grantee 0), then both taken away. */
+	CHECK_EQ_INT(store_acl_set(st, ann, mb, STORE_ACL_ANYONE, letters("l")), STORE_OK);
+	CHECK_EQ_INT(store_acl_modify(st, ann, mb, bob, STORE_ACL_REMOVE, letters("r"), &now),
+		     STORE_OK);
+	CHECK_EQ_INT(store_acl_set(st, ann, mb, STORE_ACL_ANYONE, 0), STORE_OK);
+	CHECK_EQ_INT(store_acl_set(st, ann, mb, bob, 0), STORE_OK);
+	snprintf(want, sizeof want, "grant %u>0:->l grant %u>%u:lr->l grant %u>0:l-> grant %u>%u:l->",
+		 mb, mb, bob, mb, mb, bob);
+	CHECK_EQ_STR(log_since(st, ann, before, &g), want);
+	/* Nothing in the grantee's own log. */
+	CHECK_EQ_STR(log_since(st, bob, bob_before, &g), "");
+	CHECK_EQ_INT((int)(modseq_of(st, bob) - bob_before), 0);
+
+	/* A rename's mailbox update is not read as a grant. */
+	before = modseq_of(st, ann);
+	CHECK_EQ_INT(store_mailbox_rename(st, ann, "Logged", "Logged2"), STORE_OK);
+	snprintf(want, sizeof want, "%d %u", STORE_CHANGE_MAILBOX_UPDATED, mb);
+	CHECK_EQ_STR(log_since(st, ann, before, &g), want);
+}
+
 static uint32_t find_id(struct store *st, uint32_t account, const char *name)
 {
 	uint32_t id = 0;
@@ -238,6 +334,8 @@ int main(void)
 	CHECK_EQ_INT(store_mailbox_create(st, ann, "Team", &team), STORE_OK);
 	CHECK_EQ_INT(store_mailbox_create(st, ann, "Team/Kid", &kid), STORE_OK);
 	CHECK_EQ_INT(store_mailbox_find(st, ann, "INBOX", &inbox), STORE_OK);
+
+	check_grant_logged(st, ann, bob);
 
 	/* Identifiers: "anyone" in any case, an account's address in any
 	 * case; an alias or an unknown address is none. */
