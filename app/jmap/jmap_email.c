@@ -908,6 +908,11 @@ void jmap_email_changes(struct jmap_call *c)
 		if (over)
 			upto = b.upto;
 	}
+	int moved = jmap_share_reads_moved(c->r, since, upto.step);
+	if (moved) {
+		jmap_share_reads_error(c, moved);
+		return;
+	}
 	struct echanges ch = {.r = c->r->share ? c->r : NULL, .from = from, .to = upto};
 	if (store_changes_since(c->r->st, c->r->account, since, echange_cb, &ch) != STORE_OK ||
 	    echanges_readable(c, &ch) < 0) {

@@ -843,6 +843,11 @@ void jmap_email_query_changes(struct jmap_call *c)
 	int collapse = (v = jmap_arg(c, "collapseThreads")) && v->boolean;
 	int by_thread = collapse || filter_on_thread(jmap_arg(c, "filter"), 0) ||
 			sort_on_thread(jmap_arg(c, "sort"));
+	int moved = jmap_share_reads_moved(c->r, since, now);
+	if (moved) {
+		jmap_share_reads_error(c, moved);
+		return;
+	}
 	struct qchanges ch = {.r = c->r->share ? c->r : NULL};
 	int rc = store_changes_since(c->r->st, c->r->account, since, qchange_cb, &ch);
 	if (rc != STORE_OK || (by_thread && (ch.unknown || ch.pending))) {

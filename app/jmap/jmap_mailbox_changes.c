@@ -28,8 +28,10 @@
  *
  * In a shared account the log is the owner's; only the mailboxes the
  * user sees are told created or updated (write_ids). A grant given or
- * taken away writes nothing to it: the session's state tells the client
- * (jmap_share.c).
+ * taken away writes a Mailbox update of its mailbox to it (store_acl.c):
+ * the owner and every grantee see it updated (shareWith, myRights), and
+ * the grantee whose grant it was (or every user, for anyone's) sees it
+ * destroyed when "l" went, updated when it sees it now.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +43,10 @@
 struct mb_change {
 	uint32_t id;
 	unsigned created : 1, updated : 1, destroyed : 1, counts_only : 1;
+	/* A grant of the user's (or anyone's) on it changed (a shared
+	 * account's call only): told destroyed when the user sees it no
+	 * more (write_ids). */
+	unsigned grant : 1;
 };
 
 /* Mailboxes, each once, found by id through idx (jmap_idx.c). */
@@ -137,6 +143,7 @@ static void known_free(struct known *k)
 }
 
 struct walk {
+	const struct jmap_request *r;
 	struct mb_pos from, upto;
 	uint64_t now, max;
 	/* The emails the log names (created, updated; a destroyed one by its
@@ -278,6 +285,7 @@ static int flush(struct walk *w)
 		a->updated |= e->updated;
 		a->destroyed |= e->destroyed;
 		a->counts_only &= e->counts_only;
+		a->grant |= e->grant;
 		last = e->id;
 	}
 	w->upto = (struct mb_pos){w->cur, 0};
@@ -313,6 +321,7 @@ static int step_cb(void *arg, const struct store_change *sc)
 		m->created |= sc->kind == STORE_CHANGE_MAILBOX_CREATED;
 		m->updated |= sc->kind == STORE_CHANGE_MAILBOX_UPDATED;
 		m->destroyed |= sc->kind == STORE_CHANGE_MAILBOX_DESTROYED;
+		m->grant |= jmap_share_grant_mine(w->r, sc);
 		m->counts_only = 0;
 		return 0;
 	}
@@ -339,7 +348,13 @@ static int pos_parse(const char *s, struct mb_pos *p)
 
 /* In a shared account (jmap_share.c) a mailbox the user does not see
  * now is neither created nor updated for it; destroyed is told whatever
- * the grant was, as the grant goes with the mailbox. */
+ * the grant was, as the grant goes with the mailbox, and for a mailbox a
+ * grant of the user's changed that it sees no more ("l" taken away).
+ * One it sees after a grant change is told updated, not created: the
+ * log does not tell whether it saw it before (its "l" may have come
+ * from anyone's grant as well as its own), and RFC 8620 §5.2 lets
+ * updated name an id the client never had (the client fetches it)
+ * where created would make a second copy of one it had. */
 static void write_ids(const struct jmap_request *r, struct jw *w, const char *key,
 		      const struct mset *s, int which)
 {
@@ -350,7 +365,9 @@ static void write_ids(const struct jmap_request *r, struct jw *w, const char *ke
 		int show = which == 0	? m->created && !m->destroyed && jmap_rights(r, m->id)
 			   : which == 1 ? !m->created && !m->destroyed && m->updated &&
 					      jmap_rights(r, m->id)
-					: m->destroyed && !m->created;
+					: (m->destroyed && !m->created) ||
+						  (m->grant && !m->created && !m->destroyed &&
+						   !jmap_rights(r, m->id));
 		if (show)
 			jmap_w_id(w, 'M', m->id);
 	}
@@ -380,6 +397,7 @@ void jmap_mailbox_changes(struct jmap_call *c)
 			return;
 		w.from = (struct mb_pos){since, 0};
 	}
+	w.r = c->r;
 	w.upto = w.from;
 	rc = store_changes_since(c->r->st, c->r->account, since, note_cb, &w);
 	if (rc == STORE_OK)

@@ -367,7 +367,9 @@ struct mb_changed {
 	/* In a shared account (jmap_share.c): a mailbox without "l" is
 	 * none for the user, its changes untold; a destroyed one is told
 	 * whatever (its grant went with it), an id alone, as
-	 * Mailbox/changes tells it. NULL in the user's own. */
+	 * Mailbox/changes tells it, and so is one whose "l" a grant change
+	 * of the user's took away (removed from the results: it is in none
+	 * now). NULL in the user's own. */
 	const struct jmap_request *r;
 };
 
@@ -378,7 +380,7 @@ static int mb_changed_cb(void *arg, const struct store_change *sc)
 	    sc->kind != STORE_CHANGE_MAILBOX_DESTROYED)
 		return 0;
 	if (ch->r && sc->kind != STORE_CHANGE_MAILBOX_DESTROYED &&
-	    !(jmap_rights(ch->r, sc->id) & STORE_ACL_L))
+	    !(jmap_rights(ch->r, sc->id) & STORE_ACL_L) && !jmap_share_grant_mine(ch->r, sc))
 		return 0;
 	if (ch->n == ch->cap) {
 		size_t cap = ch->cap ? 2 * ch->cap : 16;

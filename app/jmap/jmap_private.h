@@ -153,6 +153,23 @@ int jmap_email_readable(const struct jmap_request *r, const uint8_t *members, si
  * (not readable, or no such email), -1 (store error). */
 int jmap_email_id_readable(const struct jmap_request *r, uint32_t id);
 /*
+ * In a shared account: whether the owner's change log above since (up
+ * to upto) holds a grant change of the user's (or anyone's) whose "l"
+ * and "r" together came or went (store.h, STORE_CHANGE_GRANT), so that
+ * a mailbox's emails may have appeared or vanished for the user without
+ * an email change of their own: 1 (Email/changes, Thread/changes and
+ * Email/queryChanges then answer cannotCalculateChanges), 0 (also in
+ * the user's own account), -1 (store error).
+ */
+int jmap_share_reads_moved(const struct jmap_request *r, uint64_t since, uint64_t upto);
+/* The error for jmap_share_reads_moved's answer (1 or -1) on c. */
+void jmap_share_reads_error(struct jmap_call *c, int moved);
+struct store_change;
+/* 1 when a store_change is a grant change that concerns the running
+ * call's user (its own grant or anyone's); 0 else, and always in the
+ * user's own account. */
+int jmap_share_grant_mine(const struct jmap_request *r, const struct store_change *sc);
+/*
  * Before a call runs (jmap_api.c): when its accountId names an account
  * shared with the user, switches the request to it (s, the caller's,
  * holds the grants) and returns 1; a method without JMAP_M_SHARED gets

@@ -24,6 +24,20 @@
  * and isReadOnly, so that a grant given or taken away tells a client,
  * through a Response's sessionState, to fetch the session again.
  *
+ * States. A grant change writes a Mailbox update of its mailbox in the
+ * owner's change log (store_acl.c, STORE_CHANGE_GRANT): every view of
+ * the account sees the state move and the mailbox updated, and the
+ * grantee's Mailbox/changes tells it destroyed once "l" is gone
+ * (jmap_mailbox_changes.c). The emails of a mailbox whose "l" and "r"
+ * came or went appear or vanish for the user with no entry of their
+ * own, and listing them could mean every email of a large mailbox in
+ * one step: Email/changes, Thread/changes and Email/queryChanges over
+ * such a grant change answer cannotCalculateChanges instead (RFC 8620
+ * §5.2: the client fetches the account again), bounded whatever the
+ * mailbox holds (jmap_share_reads_moved). A grant change that leaves
+ * "l" and "r" as they were (a "w" given) does not: the readable emails
+ * are the same, and their mailboxIds too.
+ *
  * Calls. A method call in a shared account runs with the request's
  * account switched to the owner for that call (jmap_share_enter, from
  * jmap_api.c), and share naming the grants; only methods marked
@@ -272,6 +286,54 @@ int jmap_email_id_readable(const struct jmap_request *r, uint32_t id)
 	if (store_emails_get(r->st, r->account, &id, 1, id_readable_cb, &x) != STORE_OK)
 		return -1;
 	return x.ok;
+}
+
+int jmap_share_grant_mine(const struct jmap_request *r, const struct store_change *sc)
+{
+	uint32_t grantee, was, now;
+
+	return r->share && store_change_grant(sc, &grantee, &was, &now) &&
+	       (grantee == r->user || grantee == STORE_ACL_ANYONE);
+}
+
+struct reads_moved {
+	const struct jmap_request *r;
+	uint64_t upto;
+	int moved;
+};
+
+static int reads_moved_cb(void *arg, const struct store_change *sc)
+{
+	struct reads_moved *x = arg;
+	uint32_t grantee, was, now, lr = STORE_ACL_L | STORE_ACL_R;
+
+	if (sc->modseq > x->upto)
+		return 1;
+	if (!jmap_share_grant_mine(x->r, sc))
+		return 0;
+	store_change_grant(sc, &grantee, &was, &now);
+	x->moved = ((was & lr) == lr) != ((now & lr) == lr);
+	return x->moved;
+}
+
+int jmap_share_reads_moved(const struct jmap_request *r, uint64_t since, uint64_t upto)
+{
+	struct reads_moved x = {r, upto, 0};
+
+	if (!r->share)
+		return 0;
+	if (store_changes_since(r->st, r->account, since, reads_moved_cb, &x) != STORE_OK)
+		return -1;
+	return x.moved;
+}
+
+void jmap_share_reads_error(struct jmap_call *c, int moved)
+{
+	if (moved < 0)
+		jmap_error(c, "serverFail", NULL);
+	else
+		jmap_error(c, "cannotCalculateChanges",
+			   "a grant changed which mailboxes of this account may be read since that state");
 }
 
 int jmap_share_enter(struct jmap_call *c, unsigned method_flags, struct jmap_share *s)

@@ -356,6 +356,11 @@ static int thread_fates(struct jmap_call *c, uint64_t since, struct jmap_pos fro
 			struct jmap_pos to, struct tfates *f)
 {
 	struct tchanges t = {.from = from, .to = to, .r = c->r->share ? c->r : NULL};
+	int moved = jmap_share_reads_moved(c->r, since, to.step);
+	if (moved) {
+		jmap_share_reads_error(c, moved);
+		return -1;
+	}
 	int rc = store_changes_since(c->r->st, c->r->account, since, tchange_cb, &t);
 	if (t.last)
 		push_pos(&t, t.last, 0);
