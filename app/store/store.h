@@ -725,6 +725,8 @@ int store_mailbox_rights(struct store *st, uint32_t account, uint32_t owner, uin
  * grant). STORE_OK; STORE_ENOTFOUND when the mailbox or the grantee
  * account does not exist; STORE_EINVAL when grantee is the owner (its
  * rights are implicit and cannot change) or rights has unknown bits.
+ * A grant whose rights change writes a Mailbox update of the mailbox in
+ * the owner's change log at a new modseq (STORE_CHANGE_GRANT below).
  */
 int store_acl_set(struct store *st, uint32_t owner, uint32_t mailbox, uint32_t grantee,
 		  uint32_t rights);
