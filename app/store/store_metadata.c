@@ -21,7 +21,8 @@
  * there anyway): key u32 owner, u32 mailbox, 0x01, u32 user, lower-case
  * name. The owner's walk (store_metadata_get) skips them. They go when
  * their user is left with no right on the mailbox (meta_drop_unentitled,
- * from the grant's write in store_acl.c).
+ * from the grant's write in store_acl.c), and when their user is removed
+ * (meta_drop_user_on, from the removal's acl_drop_account_txn).
  */
 #include <string.h>
 
@@ -329,4 +330,16 @@ int meta_drop_mailbox(MDB_txn *txn, struct store *st, uint32_t account, uint32_t
 	}
 	mdb_cursor_close(cur);
 	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int meta_drop_user_on(MDB_txn *txn, struct store *st, uint32_t owner, uint32_t mailbox,
+		      uint32_t user)
+{
+	uint8_t pfx[8 + OTHERS_HEAD];
+
+	be32_put(pfx, owner);
+	be32_put(pfx + 4, mailbox);
+	pfx[8] = OTHERS_PRIVATE;
+	be32_put(pfx + 9, user);
+	return db_del_prefix(txn, st->db[DB_METADATA], pfx, sizeof pfx, NULL, NULL);
 }

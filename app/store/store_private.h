@@ -467,6 +467,10 @@ int meta_drop_mailbox(MDB_txn *txn, struct store *st, uint32_t account, uint32_t
  * whose user holds no right on it now (store_metadata.c): 0 or an LMDB
  * error. */
 int meta_drop_unentitled(MDB_txn *txn, struct store *st, uint32_t owner, uint32_t mailbox);
+/* Removes the /private entries user keeps on owner's mailbox (user's
+ * removal, store_acl.c): 0 or an LMDB error. */
+int meta_drop_user_on(MDB_txn *txn, struct store *st, uint32_t owner, uint32_t mailbox,
+		      uint32_t user);
 
 /* ---- Access control lists (store_acl.c) ---- */
 /* store_mailbox_rights() inside txn: 0 or an LMDB error. */
