@@ -1,0 +1,67 @@
+"""What the removal of an account leaves behind outside the store. Its
+JMAP uploads (jmap_blob.h) are files in the data directory's upload
+directory: its own, those it made to accounts shared with it
+("<owner>.<user>") and those other users made to its account. They go
+with the account, whether the CLI (`tern account del`) or the REST API
+(as the web admin does) removes it; another account's stay."""
+import os
+
+from httpc import ADMIN_PW, admin_server
+from jmapc import Jmap
+
+BOB = ("bob@example.test", "bob-password-1Xy")
+CAROL = ("carol@example.test", "carol-password-2Zq")
+DAVE = ("dave@example.test", "dave-password-3Wr")
+
+
+def upload(j, account, data):
+    st, _, body = j.request("POST", "/jmap/upload/%s/" % account, data,
+                            {"Content-Type": "message/rfc822"})
+    assert st == 201, (st, body)
+
+
+def upload_dirs(s):
+    d = os.path.join(s.data, "upload")
+    return set(os.listdir(d)) if os.path.isdir(d) else set()
+
+
+def new_dir(s, before):
+    """The one upload directory made since before."""
+    made = upload_dirs(s) - before
+    assert len(made) == 1, (before, made)
+    return made.pop()
+
+
+def test_removal_takes_the_accounts_uploads():
+    s, api = admin_server(accounts=[BOB, CAROL, DAVE], imap=True)
+    try:
+        bob, carol, dave = (Jmap(s, *u) for u in (BOB, CAROL, DAVE))
+        msg = b"From: x@example.test\r\nSubject: up\r\n\r\nbytes of %s\r\n"
+        # Each may add to the others' INBOX: uploads to their accounts.
+        for owner, user in ((BOB, CAROL), (CAROL, BOB), (CAROL, DAVE)):
+            s.cli("acl", "set", owner[0], "INBOX", user[0], "lri")
+        hexid = {}
+        for name, j in (("bob", bob), ("carol", carol), ("dave", dave)):
+            before = upload_dirs(s)
+            upload(j, j.account, msg % name.encode())
+            hexid[name] = new_dir(s, before)
+        upload(bob, carol.account, msg % b"bob to carol")
+        upload(carol, bob.account, msg % b"carol to bob")
+        upload(dave, carol.account, msg % b"dave to carol")
+        b, c, d = hexid["bob"], hexid["carol"], hexid["dave"]
+        assert upload_dirs(s) == {b, c, d, c + "." + b, b + "." + c, c + "." + d}, upload_dirs(s)
+
+        # The CLI removes Bob: his own, his to Carol and Carol's to him.
+        r = s.cli("account", "del", BOB[0])
+        assert r.returncode == 0, r.stderr
+        assert upload_dirs(s) == {c, d, c + "." + d}, upload_dirs(s)
+        # The REST API removes Dave: his own and his to Carol.
+        st, _, body = api.call("DELETE", "/accounts/" + DAVE[0], {"password": ADMIN_PW})
+        assert st == 204, (st, body)
+        assert upload_dirs(s) == {c}, upload_dirs(s)
+        assert s.wait_log("event=uploads_dropped account=", timeout=30)
+        # Carol's own upload is still hers.
+        upload(carol, carol.account, msg % b"carol")
+        assert upload_dirs(s) == {c}, upload_dirs(s)
+    finally:
+        s.cleanup()
