@@ -3,11 +3,18 @@ JMAP uploads (jmap_blob.h) are files in the data directory's upload
 directory: its own, those it made to accounts shared with it
 ("<owner>.<user>") and those other users made to its account. They go
 with the account, whether the CLI (`tern account del`) or the REST API
-(as the web admin does) removes it; another account's stay."""
+(as the web admin does) removes it; another account's stay.
+
+What other accounts keep: the ShareNotifications (RFC 9670 §5) of the
+changes it made to their grants. They are their user's history, which
+the user destroys (ShareNotification/set), bounded per account; the
+change's author is then a removed account, with no address and no
+principal id (jmap_sharenote.c)."""
 import os
 
 from httpc import ADMIN_PW, admin_server
-from jmapc import Jmap
+from jmapc import CORE, MAIL, Jmap
+from test_imap import login
 
 BOB = ("bob@example.test", "bob-password-1Xy")
 CAROL = ("carol@example.test", "carol-password-2Zq")
@@ -63,5 +70,32 @@ def test_removal_takes_the_accounts_uploads():
         # Carol's own upload is still hers.
         upload(carol, carol.account, msg % b"carol")
         assert upload_dirs(s) == {c}, upload_dirs(s)
+    finally:
+        s.cleanup()
+
+
+def test_share_notifications_by_a_removed_account_stay():
+    s, api = admin_server(accounts=[BOB, CAROL], imap=True)
+    using = (CORE, MAIL, "urn:ietf:params:jmap:principals")
+    try:
+        m = login(s, user=BOB[0], pw=BOB[1])
+        assert m.setacl("INBOX", CAROL[0], "lr")[0] == "OK"
+        m.logout()
+        carol = Jmap(s, *CAROL)
+
+        def notes():
+            r = carol.call([["ShareNotification/get", {"accountId": carol.account, "ids": None},
+                             "c"]], using)["methodResponses"][0]
+            assert r[0] == "ShareNotification/get", r
+            return r[1]["list"]
+        before = notes()
+        assert len(before) == 1 and before[0]["changedBy"]["email"] == BOB[0], before
+        st, _, body = api.call("DELETE", "/accounts/" + BOB[0], {"password": ADMIN_PW})
+        assert st == 204, (st, body)
+        after = notes()
+        assert [n["id"] for n in after] == [before[0]["id"]], after
+        assert after[0]["changedBy"] == {"name": "A removed account", "email": None,
+                                         "principalId": None}, after
+        assert after[0]["newRights"] == before[0]["newRights"], after
     finally:
         s.cleanup()
