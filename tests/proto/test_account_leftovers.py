@@ -9,7 +9,8 @@ What other accounts keep: the ShareNotifications (RFC 9670 §5) of the
 changes it made to their grants. They are their user's history, which
 the user destroys (ShareNotification/set), bounded per account; the
 change's author is then a removed account, with no address and no
-principal id (jmap_sharenote.c)."""
+principal id (jmap_sharenote.c). Their Principal/changes (snapshots
+of the principals they saw, jmap_typestate.c) tells them it is gone."""
 import os
 
 from httpc import ADMIN_PW, admin_server
@@ -97,5 +98,29 @@ def test_share_notifications_by_a_removed_account_stay():
         assert after[0]["changedBy"] == {"name": "A removed account", "email": None,
                                          "principalId": None}, after
         assert after[0]["newRights"] == before[0]["newRights"], after
+    finally:
+        s.cleanup()
+
+
+def test_principal_changes_tell_the_removal():
+    s, api = admin_server(accounts=[BOB, CAROL], imap=True)
+    using = (CORE, MAIL, "urn:ietf:params:jmap:principals")
+    try:
+        carol, bob = Jmap(s, *CAROL), Jmap(s, *BOB)
+        pbob = "P" + bob.account[1:]
+
+        def call(method, args):
+            a = dict(args, accountId=carol.account)
+            r = carol.call([[method, a, "c"]], using)["methodResponses"][0]
+            assert r[0] == method, r
+            return r[1]
+        g = call("Principal/get", {"ids": None, "properties": ["email"]})
+        assert pbob in [p["id"] for p in g["list"]], g
+        st, _, body = api.call("DELETE", "/accounts/" + BOB[0], {"password": ADMIN_PW})
+        assert st == 204, (st, body)
+        ch = call("Principal/changes", {"sinceState": g["state"]})
+        assert ch["destroyed"] == [pbob] and ch["created"] == [] and ch["updated"] == [], ch
+        g2 = call("Principal/get", {"ids": [pbob]})
+        assert g2["notFound"] == [pbob], g2
     finally:
         s.cleanup()
