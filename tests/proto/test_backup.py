@@ -33,7 +33,8 @@ import time
 
 from harness import Server, message, small_tmpfs
 from jmapc import Jmap
-from test_imap import ACCOUNTS, BOB, BOB_PW, CAROL, CAROL_PW, ctx, deliver, login, mbsync_conf, wait_count
+from test_imap import (ACCOUNTS, BOB, BOB_PW, CAROL, CAROL_PW, ctx, deliver, login, mbsync_conf,
+                       wait_count)
 
 PRELOAD = 150
 STORE_RESTORING = "restoring.mdb"  # a restore's store until it is whole
