@@ -25,10 +25,9 @@
  * copy of its parent's (acl_copy_txn), as Cyrus and Dovecot do. The
  * DELETE of a mailbox drops its records (acl_drop_mailbox_txn, from
  * store_mailbox_ops.c), the removal of an account both the grants on its
- * mailboxes and the grants made to it, and its /private METADATA entries
- * on the mailboxes those name (acl_drop_account_txn, from store_admin.c).
- * A change of a grant takes, in its commit, the /private METADATA
- * entries of a user left with no right on the mailbox
+ * mailboxes and the grants made to it (acl_drop_account_txn, from
+ * store_admin.c). A change of a grant takes, in its commit, the /private
+ * METADATA entries of a user left with no right on the mailbox
  * (meta_drop_unentitled, store_metadata.c), and is told on the change
  * feeds of the owner and the grantee once committed (acl_publish_grant).
  * Backups copy every named database, these two with them
@@ -48,6 +47,10 @@
  * owner and the session subscribes to that owner's change feed. JMAP
  * sharing (RFC 9670) can read the same records: myRights maps to the
  * same bits.
+ *
+ * Removal. An account's removal also takes, through its grants and
+ * anyone's, its /private METADATA entries on others' mailboxes
+ * (acl_drop_account_txn, drop_private_entries).
  */
 #include <stdlib.h>
 #include <string.h>
