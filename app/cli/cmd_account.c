@@ -13,6 +13,7 @@
 
 #include "auth/password_policy.h"
 #include "cli/cli.h"
+#include "jmap/jmap_blob.h"
 #include "store/store.h"
 
 static void print_account(void *arg, const struct store_account_info *a)
@@ -191,14 +192,15 @@ int cli_account(const struct config *cfg, int argc, char **argv)
 	if (!(st = cli_store_open(cfg, strcmp(verb, "add") == 0 ? CLI_STORE_CREATE : CLI_STORE_CHANGE)))
 		return 1;
 	int r;
+	uint32_t id;
 	if (strcmp(verb, "add") == 0)
 		r = store_account_add(st, email, pw, quota, NULL, err, sizeof(err));
 	else if (strcmp(verb, "passwd") == 0)
 		r = store_account_passwd(st, email, pw, err, sizeof(err));
 	else if (strcmp(verb, "disable") == 0 || strcmp(verb, "enable") == 0)
 		r = store_account_set_disabled(st, email, verb[0] == 'd', err, sizeof(err));
-	else
-		r = store_account_del(st, email, err, sizeof(err));
+	else if ((r = store_account_del_id(st, email, &id, err, sizeof(err))) == STORE_OK)
+		jmap_upload_drop_account(cfg->data_dir, id);
 	memset(pw, 0, sizeof(pw));
 	if (r == STORE_OK) {
 		printf("%s: %s\n", email, strcmp(verb, "add") == 0 ? "added" :

@@ -12,6 +12,7 @@
 #include "core/arena.h"
 #include "core/log.h"
 #include "http/http_internal.h"
+#include "jmap/jmap_blob.h"
 #include "store/store.h"
 
 struct acct {
@@ -363,13 +364,15 @@ void api_account_del(struct http_ctx *x)
 	 * the admin password, in "password", as for every DELETE (R_REAUTH). */
 	if (http_body_check(x, f, 1) < 0)
 		return;
-	int rc = store_account_del(http_store, x->param[0], err, sizeof(err));
+	uint32_t id;
+	int rc = store_account_del_id(http_store, x->param[0], &id, err, sizeof(err));
 	if (rc == STORE_EINVAL)
 		rc = STORE_ENOTFOUND;
 	if (rc != STORE_OK) {
 		http_store_problem(x, rc, err);
 		return;
 	}
+	jmap_upload_drop_account(http_cfg->data_dir, id);
 	log_info("http", NULL, "event=account_deleted ip=%s", x->ip);
 	http_no_content(x);
 }

@@ -156,6 +156,60 @@ static void upload_dir(char *dir, size_t n, uint32_t account, uint32_t user)
 		snprintf(dir, n, "%s/%08x.%08x", updir, account, user);
 }
 
+/* 1 when name, an entry of the upload directory, is one of account's
+ * directories (upload_dir): "<account>", "<account>.<user>" or
+ * "<owner>.<account>". */
+static int upload_dir_of(const char *name, uint32_t account)
+{
+	char own[16];
+	size_t n = strlen(name);
+
+	snprintf(own, sizeof own, "%08x", account);
+	if (n == 8)
+		return memcmp(name, own, 8) == 0;
+	return n == 17 && name[8] == '.' &&
+	       (memcmp(name, own, 8) == 0 || memcmp(name + 9, own, 8) == 0);
+}
+
+/* Removes the directory name under parent and its files (an upload
+ * directory holds no directories). 0, or -1 with errno. */
+static int remove_upload_dir(int parent, const char *name)
+{
+	int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *e;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			unlinkat(dirfd(d), e->d_name, 0);
+	closedir(d);
+	return unlinkat(parent, name, AT_REMOVEDIR);
+}
+
+int jmap_upload_drop_account(const char *data_dir, uint32_t account)
+{
+	char path[4200];
+	struct dirent *e;
+	int n = 0;
+
+	snprintf(path, sizeof path, "%s/" JMAP_UPLOAD_DIR, data_dir);
+	DIR *d = opendir(path);
+	if (!d)
+		return errno == ENOENT ? 0 : -1;
+	while ((e = readdir(d)) != NULL)
+		if (upload_dir_of(e->d_name, account) && remove_upload_dir(dirfd(d), e->d_name) == 0)
+			n++;
+	closedir(d);
+	if (n)
+		log_info("jmap", NULL, "event=uploads_dropped account=%u dirs=%d", account, n);
+	return n;
+}
+
 int jmap_upload_put(uint32_t account, const char *data, size_t len, const uint8_t id[32])
 {
 	return jmap_upload_put_by(account, account, data, len, id);

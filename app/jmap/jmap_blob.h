@@ -16,7 +16,11 @@
  * one. They live JMAP_UPLOAD_TTL seconds from their (last) upload: an
  * expired one is no longer found; the files are removed by a sweep of the
  * account's directory at each of its uploads, and of every account's
- * at the first upload after start and then at most once an hour.
+ * at the first upload after start and then at most once an hour. The
+ * removal of an account takes its directories at once, its own and
+ * those of its uploads to others' accounts and of others' to it
+ * (jmap_upload_drop_account: an upload can hold anything a user sent,
+ * which should not outlive the account by a day).
  *
  * Ownership: an account reads a "B" blob when it uploaded it (and it has
  * not expired), holds an Email with those bytes, or has a Sieve script
@@ -37,6 +41,8 @@
 struct store;
 
 #define JMAP_UPLOAD_TTL (24 * 3600)
+/* The upload directory's name in the data directory. */
+#define JMAP_UPLOAD_DIR "upload"
 /* Blob/upload (RFC 9404): data sources in one blob (maxDataSources). */
 #define JMAP_BLOB_MAX_SOURCES 64
 
@@ -61,6 +67,13 @@ int jmap_upload_open(uint32_t account, const uint8_t id[32], uint64_t *size_r);
 int jmap_upload_put_by(uint32_t account, uint32_t user, const char *data, size_t len,
 		       const uint8_t id[32]);
 int jmap_upload_open_by(uint32_t account, uint32_t user, const uint8_t id[32], uint64_t *size_r);
+/* A removed account's uploads (called once its removal committed, by
+ * whoever removed it: the server or the CLI): the directories under
+ * data_dir/JMAP_UPLOAD_DIR of its own uploads, of its uploads to other
+ * accounts and of other users' to it, with their files. The number of
+ * directories removed, or -1 with errno when the upload directory
+ * cannot be read (none there: 0). */
+int jmap_upload_drop_account(const char *data_dir, uint32_t account);
 
 /* Bytes of a "B" blob the account may read, mapped read-only (an
  * upload) or copied from the store (a message). */

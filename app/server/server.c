@@ -365,7 +365,8 @@ int server_run(const struct config *cfg_env)
 	}
 	/* JMAP's upload blobs (jmap/jmap_blob.h), kept for their time to live. */
 	char updir[sizeof(cfg->data_dir) + 8];
-	snprintf(updir, sizeof updir, "%.*s/upload", (int)sizeof(cfg->data_dir) - 1, cfg->data_dir);
+	snprintf(updir, sizeof updir, "%.*s/" JMAP_UPLOAD_DIR, (int)sizeof(cfg->data_dir) - 1,
+		 cfg->data_dir);
 	if (jmap_upload_setup(updir, cfg->max_message_size) < 0)
 		log_error("server", NULL, "event=upload_dir_failed dir=%s error=\"%s\"", updir,
 			  strerror(errno));

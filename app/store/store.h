@@ -147,8 +147,12 @@ int store_account_add(struct store *st, const char *email, const char *password,
 		      uint32_t *id_r, char *err, size_t errsz);
 int store_account_passwd(struct store *st, const char *email, const char *password, char *err,
 			 size_t errsz);
-/* Deletes the account, its mailboxes, emails (dropping blob references), changes. */
+/* Deletes the account, its mailboxes, emails (dropping blob references), changes.
+ * store_account_del_id also gives the removed account's id (for what
+ * lies outside the store: its JMAP uploads, jmap_upload_drop_account). */
 int store_account_del(struct store *st, const char *email, char *err, size_t errsz);
+int store_account_del_id(struct store *st, const char *email, uint32_t *id_r, char *err,
+			 size_t errsz);
 int store_account_set_quota(struct store *st, const char *email, uint64_t quota, char *err,
 			    size_t errsz);
 /* Account id for an exact (lowercased) address. STORE_OK or STORE_ENOTFOUND. */

@@ -51,6 +51,10 @@
  * owner and the session subscribes to that owner's change feed. JMAP
  * sharing (RFC 9670) can read the same records: myRights maps to the
  * same bits.
+ *
+ * Removal. An account's removal also takes, through its grants and
+ * anyone's, its /private METADATA entries on others' mailboxes
+ * (acl_drop_account_txn, drop_private_entries).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -580,11 +584,48 @@ int acl_drop_mailbox_txn(MDB_txn *txn, struct store *st, uint32_t owner, uint32_
 	return drop_with_twins(txn, st, 1, pfx, 8);
 }
 
+/*
+ * The /private METADATA entries account keeps on other accounts'
+ * mailboxes (store_metadata.c: in the owner's key space, so its own
+ * removal does not reach them). It keeps them only where it holds a
+ * right (meta_drop_unentitled takes them when it loses the last), that
+ * is where a grant names it or anyone: its reverse records and anyone's
+ * name every mailbox to look at, one seek each. Read before its own
+ * grants go.
+ */
+static int drop_private_entries(MDB_txn *txn, struct store *st, uint32_t account)
+{
+	MDB_cursor *cur;
+	int rc = mdb_cursor_open(txn, st->db[DB_ACL_REV], &cur);
+
+	if (rc)
+		return rc;
+	for (int anyone = 0; rc == 0 && anyone < 2; anyone++) {
+		uint8_t pfx[4];
+		MDB_val k = key_u32(pfx, anyone ? STORE_ACL_ANYONE : account), v;
+		for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		     rc == 0 && k.mv_size == 12 && memcmp(k.mv_data, pfx, 4) == 0;
+		     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+			const uint8_t *p = k.mv_data;
+			uint32_t owner = be32_get(p + 4), mailbox = be32_get(p + 8);
+			if (owner != account &&
+			    (rc = meta_drop_user_on(txn, st, owner, mailbox, account)) != 0)
+				break;
+		}
+		if (rc == MDB_NOTFOUND)
+			rc = 0;
+	}
+	mdb_cursor_close(cur);
+	return rc;
+}
+
 int acl_drop_account_txn(MDB_txn *txn, struct store *st, uint32_t account)
 {
 	uint8_t pfx[4];
 	int rc;
 
+	if ((rc = drop_private_entries(txn, st, account)) != 0)
+		return rc;
 	key_u32(pfx, account);
 	if ((rc = drop_with_twins(txn, st, 1, pfx, 4)) != 0)
 		return rc;

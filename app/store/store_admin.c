@@ -619,6 +619,13 @@ static int account_del_fn(struct store *st, MDB_txn *txn, void *ctx)
 
 int store_account_del(struct store *st, const char *email, char *err, size_t errsz)
 {
+	uint32_t id;
+	return store_account_del_id(st, email, &id, err, errsz);
+}
+
+int store_account_del_id(struct store *st, const char *email, uint32_t *id_r, char *err,
+			 size_t errsz)
+{
 	struct acct_ctx c = {.err = err, .errsz = errsz};
 
 	if (name_address(email, 0, c.addr, sizeof c.addr, &c.at) != 0)
@@ -627,8 +634,10 @@ int store_account_del(struct store *st, const char *email, char *err, size_t err
 	if (rc == STORE_ETEMP || rc == STORE_EFULL)
 		store_err(err, errsz, rc,
 			  rc == STORE_EFULL ? STORE_EFULL_TEXT : "store error, see the log");
-	else if (rc == STORE_OK)
+	else if (rc == STORE_OK) {
 		log_info("store", NULL, "event=account_del account=%s id=%u", c.addr, c.id);
+		*id_r = c.id;
+	}
 	return rc;
 }
 

@@ -19,9 +19,12 @@
  * starts with, so they go with the mailbox and count against the owner's
  * limits (a user with rights on the mailbox can write its /shared ones
  * there anyway): key u32 owner, u32 mailbox, 0x01, u32 user, lower-case
- * name. The owner's walk (store_metadata_get) skips them. They go when
+ * name. The owner's walk (store_metadata_get) skips them. Another user
+ * writes only while it exists and holds a right on the mailbox, checked
+ * in the write (user_may_write). They go when
  * their user is left with no right on the mailbox (meta_drop_unentitled,
- * from the grant's write in store_acl.c).
+ * from the grant's write in store_acl.c), and when their user is removed
+ * (meta_drop_user_on, from the removal's acl_drop_account_txn).
  */
 #include <string.h>
 
@@ -114,6 +117,28 @@ struct set_ctx {
 	size_t n;
 };
 
+/*
+ * Another user's write on the owner's mailbox: the user exists and holds
+ * a right on it, read in this write (RFC 4314 §6: no right, no
+ * mailbox). The IMAP command checked before, but the write runs later
+ * in the writer: a user removed or left with no right meanwhile would
+ * leave /private entries nobody reads or removes, which neither its
+ * removal (acl_drop_account_txn) nor meta_drop_unentitled finds.
+ */
+static int user_may_write(struct store *st, MDB_txn *txn, const struct set_ctx *c)
+{
+	struct acct_rec a;
+	uint32_t rights = 0;
+	int rc = acct_get(txn, st, c->user, &a);
+
+	explicit_bzero(a.hash, sizeof a.hash);
+	if (rc == 0)
+		rc = acl_rights_txn(txn, st, c->user, c->account, c->mailbox, &rights);
+	if (rc == MDB_NOTFOUND || (rc == 0 && rights == 0))
+		return STORE_ENOTFOUND;
+	return rc;
+}
+
 static int set_fn(struct store *st, MDB_txn *txn, void *arg)
 {
 	struct set_ctx *c = arg;
@@ -128,6 +153,8 @@ static int set_fn(struct store *st, MDB_txn *txn, void *arg)
 		if ((rc = mdb_get(txn, st->db[DB_MAILBOX], &k, &v)) != 0)
 			return rc == MDB_NOTFOUND ? STORE_ENOTFOUND : rc;
 	}
+	if (c->mailbox && c->user != c->account && (rc = user_may_write(st, txn, c)) != 0)
+		return rc;
 	if ((rc = meta_usage(st, txn, c->account, &count, &bytes)) != 0)
 		return rc;
 	for (size_t i = 0; i < c->n; i++) {
@@ -329,4 +356,16 @@ int meta_drop_mailbox(MDB_txn *txn, struct store *st, uint32_t account, uint32_t
 	}
 	mdb_cursor_close(cur);
 	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int meta_drop_user_on(MDB_txn *txn, struct store *st, uint32_t owner, uint32_t mailbox,
+		      uint32_t user)
+{
+	uint8_t pfx[8 + OTHERS_HEAD];
+
+	be32_put(pfx, owner);
+	be32_put(pfx + 4, mailbox);
+	pfx[8] = OTHERS_PRIVATE;
+	be32_put(pfx + 9, user);
+	return db_del_prefix(txn, st->db[DB_METADATA], pfx, sizeof pfx, NULL, NULL);
 }

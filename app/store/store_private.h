@@ -467,6 +467,10 @@ int meta_drop_mailbox(MDB_txn *txn, struct store *st, uint32_t account, uint32_t
  * whose user holds no right on it now (store_metadata.c): 0 or an LMDB
  * error. */
 int meta_drop_unentitled(MDB_txn *txn, struct store *st, uint32_t owner, uint32_t mailbox);
+/* Removes the /private entries user keeps on owner's mailbox (user's
+ * removal, store_acl.c): 0 or an LMDB error. */
+int meta_drop_user_on(MDB_txn *txn, struct store *st, uint32_t owner, uint32_t mailbox,
+		      uint32_t user);
 
 /* ---- Access control lists (store_acl.c) ---- */
 /* store_mailbox_rights() inside txn: 0 or an LMDB error. */
@@ -491,6 +495,10 @@ int sharenote_add_txn(MDB_txn *txn, struct store *st, uint32_t by, uint32_t owne
 		      uint32_t now);
 /* Every record of account, with its sequence (store_admin.c). */
 int sharenote_drop_account_txn(MDB_txn *txn, struct store *st, uint32_t account);
+/* Moves account's sequence on by gap, from 0 when it has none, so that
+ * no number given before is given again (a restore, store_restore.c).
+ * 0 or an LMDB error. */
+int sharenote_seq_jump_txn(MDB_txn *txn, struct store *st, uint32_t account, uint64_t gap);
 
 /*
  * uid entry (DB_UID value): u8 version, u32 email, and since SAVEDATE an

@@ -24,6 +24,10 @@
  *   - email and mailbox id counters jump (RESTORE_EMAIL_GAP,
  *     RESTORE_MAILBOX_GAP), so a new message never gets the JMAP id a
  *     lost one had;
+ *   - each account's share notification sequence ("sharenoteseq/ACCOUNT",
+ *     store_sharenote.c) jumps by RESTORE_NOTE_GAP, from 0 for an account
+ *     the backup has none of: the lost store may have given it
+ *     notifications since, whose ids (the sequence) a JMAP client saw;
  *   - the JMAP type states kept in meta ("jts/ACCOUNT/TYPE", SCHEMA.md)
  *     jump by RESTORE_TS_GAP: a state the lost store gave has no
  *     snapshot here, so it answers cannotCalculateChanges;
@@ -66,6 +70,7 @@
 #define RESTORE_EMAIL_GAP ((uint32_t)1 << 24)
 #define RESTORE_MAILBOX_GAP ((uint32_t)1 << 16)
 #define RESTORE_TS_GAP ((uint64_t)1 << 32)
+#define RESTORE_NOTE_GAP ((uint64_t)1 << 32)
 
 /* The jump of a u32 counter: gap, or half the room left when less. */
 static uint32_t u32_jump(uint32_t next, uint32_t gap)
@@ -141,8 +146,9 @@ static int renew_mailboxes(struct store *st, MDB_txn *txn)
 	return rc;
 }
 
-/* Each account's counters jump; its change log becomes one empty record
- * at the new modseq, the floor of what /changes can answer. */
+/* Each account's counters (and its share notification sequence) jump;
+ * its change log becomes one empty record at the new modseq, the floor
+ * of what /changes can answer. */
 static int renew_accounts(struct store *st, MDB_txn *txn)
 {
 	uint8_t *keys, kb[12], empty[3] = {REC_V1, 0, 0};
@@ -158,6 +164,7 @@ static int renew_accounts(struct store *st, MDB_txn *txn)
 		a.next_email_id += u32_jump(a.next_email_id, RESTORE_EMAIL_GAP);
 		a.next_mailbox_id += u32_jump(a.next_mailbox_id, RESTORE_MAILBOX_GAP);
 		if ((rc = acct_put(txn, st, id, &a)) != 0 ||
+		    (rc = sharenote_seq_jump_txn(txn, st, id, RESTORE_NOTE_GAP)) != 0 ||
 		    (rc = db_del_prefix(txn, st->db[DB_CHANGE], keys + i * 4, 4, NULL, NULL)) != 0)
 			break;
 		MDB_val k = key_u32_u64(kb, id, a.modseq), v = {sizeof empty, empty};

@@ -13,7 +13,9 @@
  *       name then (the rest of the value)
  *   "sharenoteseq/GRANTEE"  the last sequence given, decimal
  * so the records of an account are in creation order and a sequence is
- * never given twice (an id a client saw is never another notification).
+ * never given twice (an id a client saw is never another notification;
+ * a restored store moves every account's on past what the lost store
+ * may have given: sharenote_seq_jump_txn from store_restore.c).
  * Bound: STORE_SHARENOTE_MAX per account; the oldest goes when a new
  * one would pass it. A grant to "anyone" makes none (there is no one
  * account to tell), nor does a change that leaves the rights as they
@@ -33,8 +35,10 @@ static void note_key(char out[64], uint32_t account, uint64_t seq)
 	snprintf(out, 64, "sharenote/%u/%016llx", account, (unsigned long long)seq);
 }
 
-/* The next sequence of account, written back in txn. */
-static int next_seq(MDB_txn *txn, struct store *st, uint32_t account, uint64_t *seq_r)
+/* Moves account's last sequence given on by step (written back in
+ * txn); *seq_r gets the new one. */
+static int advance_seq(MDB_txn *txn, struct store *st, uint32_t account, uint64_t step,
+		       uint64_t *seq_r)
 {
 	char key[48], num[24];
 	MDB_val k, v;
@@ -51,12 +55,18 @@ static int next_seq(MDB_txn *txn, struct store *st, uint32_t account, uint64_t *
 	} else if (rc && rc != MDB_NOTFOUND) {
 		return rc;
 	}
-	seq++;
+	seq += step;
 	snprintf(num, sizeof num, "%llu", (unsigned long long)seq);
 	if ((rc = store_meta_put_txn(st, txn, key, num, strlen(num))) != 0)
 		return rc;
 	*seq_r = seq;
 	return 0;
+}
+
+int sharenote_seq_jump_txn(MDB_txn *txn, struct store *st, uint32_t account, uint64_t gap)
+{
+	uint64_t seq;
+	return advance_seq(txn, st, account, gap, &seq);
 }
 
 /* Drops the oldest of account's records while it holds max or more. */
@@ -112,7 +122,7 @@ int sharenote_add_txn(MDB_txn *txn, struct store *st, uint32_t by, uint32_t owne
 	if (nl > STORE_MAILBOX_NAME_MAX)
 		nl = STORE_MAILBOX_NAME_MAX;
 	if ((rc = keep_bound(txn, st, grantee, STORE_SHARENOTE_MAX)) != 0 ||
-	    (rc = next_seq(txn, st, grantee, &seq)) != 0)
+	    (rc = advance_seq(txn, st, grantee, 1, &seq)) != 0)
 		return rc;
 	val[0] = 1;
 	be64_put(val + 1, (uint64_t)time(NULL));

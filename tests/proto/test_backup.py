@@ -33,7 +33,8 @@ import time
 
 from harness import Server, message, small_tmpfs
 from jmapc import Jmap
-from test_imap import ACCOUNTS, BOB, BOB_PW, ctx, deliver, login, mbsync_conf, wait_count
+from test_imap import (ACCOUNTS, BOB, BOB_PW, CAROL, CAROL_PW, ctx, deliver, login, mbsync_conf,
+                       wait_count)
 
 PRELOAD = 150
 STORE_RESTORING = "restoring.mdb"  # a restore's store until it is whole
@@ -1428,6 +1429,63 @@ def test_restore_drops_the_reports_pending_in_the_backup():
         # Counted after the restore: there to report.
         record()
         assert "example.org" in w.srv.cli("dmarc", "report").stdout.decode()
+
+
+def test_restore_gives_no_share_notification_id_again():
+    """A ShareNotification's id is its account's sequence number
+    (store_sharenote.c). After the backup the lost server went on: a
+    grant changed and the grantee's client saw that notification's id.
+    The restored server must not give that id to a new notification
+    (RFC 8620 §1.2: an id is never reused), nor give an account the
+    backup holds no notification of (Dave) the id of its first."""
+    from jmapc import CORE, MAIL
+    using = (CORE, MAIL, "urn:ietf:params:jmap:principals")
+    dave = ("dave@example.test", "dave-pw-1")
+    s = Server(accounts=ACCOUNTS + [dave], imap=True, http=True)
+
+    def notes(srv, user):
+        j = Jmap(srv, *user)
+        r = j.call([["ShareNotification/get", {"accountId": j.account, "ids": None}, "c"]],
+                   using)["methodResponses"][0]
+        assert r[0] == "ShareNotification/get", r
+        return [n["id"] for n in r[1]["list"]]
+
+    def setacl(srv, who, rights):
+        m = login(srv)
+        try:
+            assert m.setacl("Team", who, rights)[0] == "OK"
+        finally:
+            m.logout()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            m = login(s)
+            assert m.create("Team")[0] == "OK"
+            m.logout()
+            setacl(s, CAROL, "lr")
+            assert len(notes(s, (CAROL, CAROL_PW))) == 1
+            b = os.path.join(tmp, "b")
+            s.cli("backup", b)
+            # After the backup: one more for Carol, a first for Dave.
+            setacl(s, CAROL, "lrs")
+            setacl(s, dave[0], "lr")
+            seen = {CAROL: set(notes(s, (CAROL, CAROL_PW))), dave[0]: set(notes(s, dave))}
+            assert len(seen[CAROL]) == 2 and len(seen[dave[0]]) == 1, seen
+            s.stop()
+            restored = os.path.join(tmp, "restored")
+            r = tern(s, "restore", b, data=restored)
+            assert r.returncode == 0, r.stderr
+            s.data = s.env["TERN_DATA_DIR"] = restored
+            s.start()
+            setacl(s, CAROL, "lrw")
+            setacl(s, dave[0], "lrw")
+            for user in ((CAROL, CAROL_PW), dave):
+                now = notes(s, user)
+                assert len(now) == (2 if user[0] == CAROL else 1), (user, now)
+                new = now[-1]
+                assert new not in seen[user[0]], (user[0], new, seen[user[0]])
+        finally:
+            s.cleanup()
 
 
 def backup_now(s, n_ok, n_failed=0):

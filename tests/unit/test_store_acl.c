@@ -76,6 +76,21 @@ static size_t db_entries(struct store *st, int db)
 	return s.ms_entries;
 }
 
+static void count_entry(void *arg, struct str name, struct str value)
+{
+	(void)name;
+	(void)value;
+	(*(int *)arg)++;
+}
+
+/* The METADATA entries user sees on owner's mailbox. */
+static int entries_of(struct store *st, uint32_t user, uint32_t owner, uint32_t mailbox)
+{
+	int n = 0;
+	CHECK_EQ_INT(store_metadata_get_as(st, user, owner, mailbox, count_entry, &n), STORE_OK);
+	return n;
+}
+
 static void check_letters(void)
 {
 	char out[16];
@@ -460,7 +475,24 @@ int main(void)
 	uint32_t bobs = 0;
 	CHECK_EQ_INT(store_mailbox_find(st, bob, "INBOX", &bobs), STORE_OK);
 	CHECK_EQ_INT(store_acl_set(st, bob, bobs, cat, letters("lr")), STORE_OK);
+	/* And its /private METADATA entries on others' mailboxes go (they
+	 * sit in the owners' key space and count against their limits): on
+	 * Bob's INBOX (its own grant) and on Ann's Team (anyone's). Bob's
+	 * own on Team and Ann's stay. */
+	struct store_metadata pe = {str_make("/private/comment", 16), str_make("mine", 4)};
+	CHECK_EQ_INT(store_metadata_set_as(st, cat, bob, bobs, &pe, 1), STORE_OK);
+	CHECK_EQ_INT(store_metadata_set_as(st, cat, ann, team, &pe, 1), STORE_OK);
+	CHECK_EQ_INT(store_metadata_set_as(st, bob, ann, team, &pe, 1), STORE_OK);
+	CHECK_EQ_INT(store_metadata_set(st, ann, team, &pe, 1), STORE_OK);
+	CHECK_EQ_INT(entries_of(st, cat, bob, bobs), 1);
+	CHECK_EQ_INT(entries_of(st, cat, ann, team), 1);
+	CHECK_EQ_INT((int)db_entries(st, DB_METADATA), 4);
 	CHECK_EQ_INT(store_account_del(st, "cat@example.test", err, sizeof err), STORE_OK);
+	CHECK_EQ_INT(entries_of(st, cat, bob, bobs), 0);
+	CHECK_EQ_INT(entries_of(st, cat, ann, team), 0);
+	CHECK_EQ_INT(entries_of(st, bob, ann, team), 1);
+	CHECK_EQ_INT(entries_of(st, ann, ann, team), 1);
+	CHECK_EQ_INT((int)db_entries(st, DB_METADATA), 2);
 	snprintf(want, sizeof want, "%u/%u>%u:lrswitd", ann, team, bob);
 	CHECK_EQ_STR(shared(st, bob, &g), want);
 	snprintf(want, sizeof want, "%u/%u>0:lrtd %u/%u>%u:lrswi", ann, team, ann, team, bob);

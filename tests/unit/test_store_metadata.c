@@ -162,6 +162,11 @@ int main(void)
 		CHECK_EQ_STR(entries_as(st, dan, acc, team, &g), "/shared/comment=team");
 		struct store_metadata his[] = { md("/PRIVATE/comment", "dan's"),
 						md("/shared/note", "by dan") };
+		/* Only with a right on the mailbox, read in the write (the
+		 * command's check is older): none, no mailbox (RFC 4314 §6). */
+		CHECK_EQ_INT(store_metadata_set_as(st, dan, acc, team, his, 2), STORE_ENOTFOUND);
+		CHECK_EQ_INT((int)db_entries(st), (int)before + 2);
+		CHECK_EQ_INT(store_acl_set(st, acc, team, dan, STORE_ACL_L), STORE_OK);
 		CHECK_EQ_INT(store_metadata_set_as(st, dan, acc, team, his, 2), STORE_OK);
 		CHECK_EQ_STR(entries(st, acc, team, &g),
 			     "/private/comment=bob's /shared/comment=team /shared/note=by dan");
@@ -179,6 +184,15 @@ int main(void)
 		CHECK_EQ_STR(entries(st, acc, team, &g),
 			     "/private/comment=bob's /shared/comment=team /shared/note=by dan");
 		CHECK_EQ_INT(store_metadata_set_as(st, dan, acc, team, his, 1), STORE_OK);
+		CHECK_EQ_INT((int)db_entries(st), (int)before + 4);
+		/* A user removed meanwhile (anyone's right stays) writes none:
+		 * its removal took its entries, nothing would take these. */
+		uint32_t eve = 0;
+		CHECK_EQ_INT(store_account_add(st, "eve@example.test", "pw", 0, &eve, err, sizeof err),
+			     STORE_OK);
+		CHECK_EQ_INT(store_acl_set(st, acc, team, STORE_ACL_ANYONE, STORE_ACL_L), STORE_OK);
+		CHECK_EQ_INT(store_account_del(st, "eve@example.test", err, sizeof err), STORE_OK);
+		CHECK_EQ_INT(store_metadata_set_as(st, eve, acc, team, his, 1), STORE_ENOTFOUND);
 		CHECK_EQ_INT((int)db_entries(st), (int)before + 4);
 		/* DELETE takes every user's entries on it. */
 		CHECK_EQ_INT(store_mailbox_delete(st, acc, "Team"), STORE_OK);
