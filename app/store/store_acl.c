@@ -26,7 +26,8 @@
  * DELETE of a mailbox drops its records (acl_drop_mailbox_txn, from
  * store_mailbox_ops.c), the removal of an account both the grants on its
  * mailboxes and the grants made to it (acl_drop_account_txn, from
- * store_admin.c). A change of a grant takes, in its commit, the /private
+ * store_admin.c), each of the latter written in its owner's change log
+ * as a grant taken away (log_grants_to: the owner's shareWith changes). A change of a grant takes, in its commit, the /private
  * METADATA entries of a user left with no right on the mailbox
  * (meta_drop_unentitled, store_metadata.c), writes a Mailbox update of
  * the mailbox in the owner's change log at a new modseq
@@ -229,29 +230,30 @@ struct set_ctx {
  * view can tell a mailbox it stopped seeing as destroyed and an email
  * it may have started or stopped reading (jmap_share.c).
  */
-static int acl_change_record_txn(MDB_txn *txn, struct store *st, const struct set_ctx *c,
-				 struct mbox_rec *m, uint32_t was)
+static int acl_change_record_txn(MDB_txn *txn, struct store *st, uint32_t owner,
+				 uint32_t mailbox, uint32_t grantee, struct mbox_rec *m,
+				 uint32_t was, uint32_t now)
 {
 	struct acct_rec a;
 	uint8_t kb[12], rec[3 + 13];
 	int rc;
 
-	if ((rc = acct_get(txn, st, c->owner, &a)) != 0)
+	if ((rc = acct_get(txn, st, owner, &a)) != 0)
 		return rc;
 	a.modseq++;
 	rec[0] = REC_V1;
 	be16_put(rec + 1, 1);
 	rec[3] = CHANGE_MAILBOX_UPDATED;
-	be32_put(rec + 4, c->mailbox);
-	be32_put(rec + 8, c->grantee);
-	be32_put(rec + 12, STORE_CHANGE_GRANT | was << 16 | c->now);
-	MDB_val k = key_u32_u64(kb, c->owner, a.modseq), v = {sizeof rec, rec};
+	be32_put(rec + 4, mailbox);
+	be32_put(rec + 8, grantee);
+	be32_put(rec + 12, STORE_CHANGE_GRANT | was << 16 | now);
+	MDB_val k = key_u32_u64(kb, owner, a.modseq), v = {sizeof rec, rec};
 	if ((rc = mdb_put(txn, st->db[DB_CHANGE], &k, &v, 0)) != 0)
 		return rc;
 	m->highest_modseq = a.modseq;
-	if ((rc = mbox_put(txn, st, c->owner, c->mailbox, m)) != 0)
+	if ((rc = mbox_put(txn, st, owner, mailbox, m)) != 0)
 		return rc;
-	return acct_put(txn, st, c->owner, &a);
+	return acct_put(txn, st, owner, &a);
 }
 
 int store_change_grant(const struct store_change *sc, uint32_t *grantee_r, uint32_t *was_r,
@@ -286,7 +288,9 @@ static int set_fn(struct store *st, MDB_txn *txn, void *arg)
 					       : c->rights;
 	if ((rc = acl_put_txn(txn, st, c->owner, c->mailbox, c->grantee, c->now)) != 0)
 		return rc;
-	if (c->now != was && (rc = acl_change_record_txn(txn, st, c, &m, was)) != 0)
+	if (c->now != was &&
+	    (rc = acl_change_record_txn(txn, st, c->owner, c->mailbox, c->grantee, &m, was,
+					c->now)) != 0)
 		return rc;
 	/* A user left with no right loses its /private entries on the
 	 * mailbox in the same commit (store_metadata.c says why). */
@@ -619,12 +623,47 @@ static int drop_private_entries(MDB_txn *txn, struct store *st, uint32_t account
 	return rc;
 }
 
+/*
+ * The grants made to account, each written in its owner's change log as
+ * the grant's taking away would be (acl_change_record_txn): the owners'
+ * shareWith loses the account, and their Mailbox state moves with it.
+ * Read before the grants go; a grant on a mailbox already gone (none
+ * should be: DELETE drops its grants) is passed over.
+ */
+static int log_grants_to(MDB_txn *txn, struct store *st, uint32_t account)
+{
+	MDB_cursor *cur;
+	uint8_t pfx[4];
+	MDB_val k = key_u32(pfx, account), v;
+	int rc = mdb_cursor_open(txn, st->db[DB_ACL_REV], &cur);
+
+	if (rc)
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	     rc == 0 && k.mv_size == 12 && memcmp(k.mv_data, pfx, 4) == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		const uint8_t *p = k.mv_data, *val = v.mv_data;
+		uint32_t owner = be32_get(p + 4), mailbox = be32_get(p + 8);
+		struct mbox_rec m;
+		if (v.mv_size < 5 || owner == account)
+			continue;
+		if ((rc = mbox_get(txn, st, owner, mailbox, &m)) == MDB_NOTFOUND)
+			continue;
+		if (rc != 0 || (rc = acl_change_record_txn(txn, st, owner, mailbox, account, &m,
+							   be32_get(val + 1), 0)) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 int acl_drop_account_txn(MDB_txn *txn, struct store *st, uint32_t account)
 {
 	uint8_t pfx[4];
 	int rc;
 
-	if ((rc = drop_private_entries(txn, st, account)) != 0)
+	if ((rc = drop_private_entries(txn, st, account)) != 0 ||
+	    (rc = log_grants_to(txn, st, account)) != 0)
 		return rc;
 	key_u32(pfx, account);
 	if ((rc = drop_with_twins(txn, st, 1, pfx, 4)) != 0)

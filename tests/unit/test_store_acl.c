@@ -487,7 +487,13 @@ int main(void)
 	CHECK_EQ_INT(entries_of(st, cat, bob, bobs), 1);
 	CHECK_EQ_INT(entries_of(st, cat, ann, team), 1);
 	CHECK_EQ_INT((int)db_entries(st, DB_METADATA), 4);
+	/* Bob's log tells the grant to Cat taken away with Cat: his
+	 * mailbox's shareWith changed (RFC 9670 §4). */
+	uint64_t bob_before = modseq_of(st, bob);
+	struct log_got lg;
 	CHECK_EQ_INT(store_account_del(st, "cat@example.test", err, sizeof err), STORE_OK);
+	snprintf(want, sizeof want, "grant %u>%u:lr->", bobs, cat);
+	CHECK_EQ_STR(log_since(st, bob, bob_before, &lg), want);
 	CHECK_EQ_INT(entries_of(st, cat, bob, bobs), 0);
 	CHECK_EQ_INT(entries_of(st, cat, ann, team), 0);
 	CHECK_EQ_INT(entries_of(st, bob, ann, team), 1);
