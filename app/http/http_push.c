@@ -103,6 +103,10 @@
 /* One event at a time is queued; more output than this waiting means
  * the client is not reading, so the next event waits for the drain. */
 #define PUSH_OUT_SLACK 4096
+/* RFC 6455 §7.4.1: try again later (a resource ran out). */
+#define WS_CLOSE_TRY_LATER 1013
+/* The largest control frame payload (RFC 6455 §5.5). */
+#define WS_CONTROL_MAX 125
 /* The whole request header an EventSource client sends fits this. */
 #define AUTH_MAX (LOGIN_USER_MAX + LOGIN_PASS_MAX + 64) * 4 / 3
 
@@ -155,6 +159,11 @@ struct http_push {
 	struct str resp_data;
 	uint64_t resp_off;
 	int push_on;         /* WebSocketPushEnable in effect */
+	/* The Pong owed to the latest Ping, while the output is too full to
+	 * take it (ws_pong): earlier Pings owed one are answered by it. */
+	uint8_t pong[WS_CONTROL_MAX];
+	size_t pong_len;
+	int pong_due;
 	size_t mem;          /* octets counted in ws_mem (ws_mem_update) */
 	char ip[48];         /* the client: the peer, or whom a trusted proxy names */
 };
@@ -239,6 +248,8 @@ static void push_answer(struct http_push *p, int status, const char *reason, con
 }
 
 static void ping_arm(struct http_push *p);
+static int ws_send(struct http_push *p, unsigned op, const void *data, size_t len);
+static void ws_close(struct http_push *p, uint16_t code, const char *why);
 static void ws_input(struct http_push *p);
 static void ws_resp_more(struct http_push *p);
 
@@ -313,9 +324,12 @@ static void push_emit_for(struct http_push *p, uint32_t account, unsigned mask, 
 	buf_init(&ev, 1024);
 	jmap_push_state_change(&ev, account, mask, modseq, own, p->ws ? ps : NULL);
 	if (p->ws) {
-		uint8_t hdr[WS_HEADER_MAX];
-		conn_write(p->c, hdr, ws_header(hdr, WS_OP_TEXT, buf_len(&ev)));
-		conn_write(p->c, buf_data(&ev), buf_len(&ev));
+		/* Written only between frames with the output near empty
+		 * (push_apply, follow_wait), so it fits; if it ever did not,
+		 * the client reconnects with its pushState and is told what
+		 * it missed, rather than missing it unsaid. */
+		if (ws_send(p, WS_OP_TEXT, buf_data(&ev), buf_len(&ev)) < 0)
+			ws_close(p, WS_CLOSE_TRY_LATER, "ws_output_full");
 		buf_free(&ev);
 		return;
 	}
@@ -506,7 +520,6 @@ static void push_kick(struct http_push *p)
 }
 
 static void ws_open(struct http_push *p);
-static void ws_close(struct http_push *p, uint16_t code, const char *why);
 
 /* session_watch: the account's credentials changed or it went. */
 static void push_revoked(void *arg, int gone)
@@ -664,20 +677,57 @@ bad:
 /* Pieces of an answer moved to the connection's output at a time. */
 #define WS_CHUNK (64 * 1024)
 
-static void ws_send(struct http_push *p, unsigned op, const void *data, size_t len)
+/* Queues one whole frame, or nothing (-1) when the output has no room
+ * for all of it: a header without its payload would make every byte
+ * after it read as something else. */
+static int ws_send(struct http_push *p, unsigned op, const void *data, size_t len)
 {
 	uint8_t hdr[WS_HEADER_MAX];
-	conn_write(p->c, hdr, ws_header(hdr, op, len));
-	conn_write(p->c, data, len);
+	size_t hlen = ws_header(hdr, op, len);
+	if (buf_room(&p->c->out) < hlen + len || conn_write(p->c, hdr, hlen) < 0)
+		return -1;
+	return conn_write(p->c, data, len); /* fits: the room was there */
 }
 
-/* Sends a close frame with code and closes after it. */
+/* Sends what Pong is owed, when the output takes it now: between frames
+ * (not inside an answer's), and only while the client keeps up. */
+static void ws_pong_flush(struct http_push *p)
+{
+	if (!p->pong_due || p->state != PUSH_OPEN || p->resp_data.p ||
+	    buf_len(&p->c->out) > PUSH_OUT_SLACK)
+		return;
+	if (ws_send(p, WS_OP_PONG, p->pong, p->pong_len) == 0)
+		p->pong_due = 0;
+}
+
+/*
+ * Answers a Ping. A client that sends Pings and reads nothing would fill
+ * the output with Pongs; RFC 6455 §5.5.3 lets an endpoint answer only the
+ * most recent Ping when an earlier one's Pong is not sent yet, so the
+ * latest payload is kept (replacing any older one owed) and its Pong goes
+ * out once the output drains (http_push_drained). Reading goes on, the
+ * memory held stays one control payload.
+ */
+static void ws_pong(struct http_push *p, const char *data, size_t len)
+{
+	p->pong_len = len < sizeof p->pong ? len : sizeof p->pong; /* ws_read: at most 125 */
+	memcpy(p->pong, data, p->pong_len);
+	p->pong_due = 1;
+	ws_pong_flush(p);
+}
+
+/* Sends a close frame with code and closes after it; without the frame
+ * when it cannot be whole (inside an answer's frame, the output full).
+ * The Pong still owed goes before it: nothing may follow a Close. */
 static void ws_close(struct http_push *p, uint16_t code, const char *why)
 {
 	uint8_t b[2] = {(uint8_t)(code >> 8), (uint8_t)code};
 
-	if (p->state == PUSH_OPEN)
-		ws_send(p, WS_OP_CLOSE, b, 2);
+	if (p->state == PUSH_OPEN && !p->resp_data.p) {
+		if (p->pong_due)
+			(void)ws_send(p, WS_OP_PONG, p->pong, p->pong_len);
+		(void)ws_send(p, WS_OP_CLOSE, b, 2);
+	}
 	if (code != WS_CLOSE_NORMAL && code != WS_CLOSE_GOING_AWAY)
 		log_info("jmap", NULL, "event=ws_close account=%u code=%u reason=%s", p->account,
 			 code, why);
@@ -793,7 +843,6 @@ static int ws_handshake(struct http_push *p, const struct http_head *h)
  * later), and storage no message needs any more is given back.
  */
 #define WS_MEM_OWN (64 * 1024)
-#define WS_CLOSE_TRY_LATER 1013
 static uint64_t ws_mem; /* all sockets' counted octets; atomic */
 
 /* Gives back what no message needs and counts what p holds now: 0, or
@@ -1011,7 +1060,7 @@ static void ws_frames(struct http_push *p)
 			ws_close(p, WS_CLOSE_UNSUPPORTED, "ws_binary");
 			return;
 		case WS_PING:
-			ws_send(p, WS_OP_PONG, m.p, m.len);
+			ws_pong(p, m.p, m.len);
 			break;
 		case WS_CLOSE: {
 			/* Echo the code (RFC 6455 §5.5.1), then close. */
@@ -1187,6 +1236,7 @@ void http_push_drained(struct http_push *p)
 		conn_pause_read(p->c, 0);
 		ws_input(p); /* messages that came meanwhile */
 	}
+	ws_pong_flush(p);
 	if (p->pending)
 		push_kick(p);
 }

@@ -549,9 +549,16 @@ class WebSocket:
     """A raw RFC 6455 client over TLS, enough to test the server: masked
     frames (or not, when asked), fragments, control frames."""
 
-    def __init__(self, s, who, protocol="jmap", extra="", source=None):
-        sock = socket.create_connection(("127.0.0.1", s.https_port), 10,
-                                        source_address=(source, 0) if source else None)
+    def __init__(self, s, who, protocol="jmap", extra="", source=None, rcvbuf=None):
+        if rcvbuf:
+            # Set before connecting: the window offered is sized by it.
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            sock.settimeout(10)
+            sock.connect(("127.0.0.1", s.https_port))
+        else:
+            sock = socket.create_connection(("127.0.0.1", s.https_port), 10,
+                                            source_address=(source, 0) if source else None)
         self.sock = _ctx().wrap_socket(sock, server_hostname="mx.example.test")
         self.buf = b""
         self.key = base64.b64encode(os.urandom(16)).decode()
@@ -824,6 +831,65 @@ def test_websocket():
     assert w.recv() == (8, (1009).to_bytes(2, "big"))
     assert w.closed()
     assert s.wait_log("event=ws_close account=")
+
+
+def test_websocket_ping_flood_keeps_frames_whole():
+    """A client that sends Pings and reads nothing filled the output with
+    Pongs: past its bound a Pong's header went out without its payload,
+    and every byte after read as other frames. RFC 6455 §5.5.3 lets the
+    server answer only the latest Ping when an earlier Pong is unsent:
+    every frame that comes is whole, each a Pong of a Ping sent, in order,
+    the last Ping's among them; the socket still answers a Request, and
+    the server's memory stays bounded."""
+    s = srv()
+    n = 20000
+    payload = [("%07d" % i).encode().ljust(125, b"p") for i in range(n)]
+
+    def pongs_until(w, stop):
+        """Reads whole Pongs of the Pings sent, in order, up to the last
+        Ping's; then the frame after, if stop is not None."""
+        pongs, last = 0, -1
+        while True:
+            try:
+                op, p = w.recv(WAIT)
+            except (socket.timeout, TimeoutError):
+                raise AssertionError("%d Pongs, the last of Ping %d, then nothing (%d bytes "
+                                     "of no whole frame: %r)" % (pongs, last, len(w.buf),
+                                                                 w.buf[:16]))
+            if stop is not None and op == stop:
+                assert last == n - 1, "the last Ping's Pong is missing (%d)" % last
+                return pongs, p
+            assert op == 0xA and len(p) == 125 and p[7:] == b"p" * 118 and p[:7].isdigit(), \
+                "not a whole Pong after %d: op %#x %r" % (pongs, op, p[:16])
+            i = int(p[:7])
+            assert i > last and p == payload[i], (i, last)
+            pongs, last = pongs + 1, i
+            if stop is None and last == n - 1:
+                return pongs, None
+
+    # A small window: the Pongs pile up in the server, not in the kernel.
+    w = WebSocket(s, CAL, rcvbuf=4096)
+    try:
+        assert w.status == 101, w.status
+        flood = b"".join(w.frame(9, p) for p in payload)
+        rss = s.rss_kib("RssAnon")
+        w.sock.sendall(flood)
+        pongs, _ = pongs_until(w, None)
+        grown = s.rss_kib("RssAnon") - rss
+        print("%d Pings unread: %d Pongs, the last Ping's among them; RssAnon +%d KiB"
+              % (n, pongs, grown))
+        assert grown < 32 * 1024, grown
+        w.send_json(ws_request([["Core/echo", {"after": "pings"}, "c"]], "r"))
+        r = w.recv_json(WAIT)
+        assert r["methodResponses"] == [["Core/echo", {"after": "pings"}, "c"]], r
+        # A Close behind another flood is echoed whole (RFC 6455 §5.5.1),
+        # after the last Ping's Pong, and the connection ends.
+        w.sock.sendall(flood + w.frame(8, (1000).to_bytes(2, "big")))
+        pongs, code = pongs_until(w, 8)
+        assert code == (1000).to_bytes(2, "big"), code
+        assert w.closed(WAIT)
+    finally:
+        w.close()
 
 
 def test_websocket_tagged_response_fits():
