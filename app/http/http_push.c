@@ -50,8 +50,9 @@
  * written into as it was made, as over HTTP (jmap_api_spooled); a spool
  * the disk refuses closes the socket with 1013. With push enabled,
  * StateChange objects with "pushState" go out between answers, never
- * inside one. Pings are answered; a close is
- * echoed; a protocol error closes with its code; shutdown sends 1001.
+ * inside one. Pings are answered, under output pressure only the
+ * latest (ws_pong); every frame is queued whole or not at all (ws_send);
+ * a close is echoed; a protocol error closes with its code; shutdown sends 1001.
  * Messages under way share one memory budget (ws_mem_update): past it,
  * 1013.
  *
