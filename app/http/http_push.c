@@ -466,15 +466,15 @@ static unsigned follow_types(void *sub)
 	return ((struct http_push *)sub)->types;
 }
 
+/* The follow keeps its own mark of what waits (push_follow_kick at the
+ * drain and at an answer's end, push_catch_up): p->pending is the own
+ * account's, which an own event clears, and a shared change parked on
+ * it was told only at that owner's next change. */
 static int follow_wait(void *sub)
 {
 	struct http_push *p = sub;
 
-	if (buf_len(&p->c->out) > PUSH_OUT_SLACK || p->resp_data.p) {
-		p->pending = 1; /* told at the drain (push_kick) */
-		return 1;
-	}
-	return 0;
+	return buf_len(&p->c->out) > PUSH_OUT_SLACK || p->resp_data.p;
 }
 
 static void follow_tell(void *sub, uint32_t owner, unsigned mask, uint64_t modseq)
@@ -518,6 +518,17 @@ static void push_kick(struct http_push *p)
 	if (p->acct)
 		push_feed_kick(&p->acct->f);
 	push_follow_kick(&p->follow);
+}
+
+/* The output drained or an answer ended: what waited is told, the own
+ * account's (p->pending) and the shared ones' (the follow's own marks:
+ * push_follow_kick kicks only the owners with a change waiting). */
+static void push_catch_up(struct http_push *p)
+{
+	if (p->pending)
+		push_kick(p);
+	else if (push_ready(p))
+		push_follow_kick(&p->follow);
 }
 
 static void ws_open(struct http_push *p);
@@ -999,8 +1010,7 @@ static void ws_job_done(void *arg)
 		if (!p->resp_data.p) {
 			conn_pause_read(p->c, 0);
 			ws_input(p);
-			if (p->pending)
-				push_kick(p);
+			push_catch_up(p);
 		}
 		conn_release(p->c);
 	}
@@ -1238,8 +1248,7 @@ void http_push_drained(struct http_push *p)
 		ws_input(p); /* messages that came meanwhile */
 	}
 	ws_pong_flush(p);
-	if (p->pending)
-		push_kick(p);
+	push_catch_up(p);
 }
 
 int http_push_shutdown(struct http_push *p)
