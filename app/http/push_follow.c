@@ -53,11 +53,7 @@ static int peer_apply(struct push_follow_peer *pe, const struct push_calc *k)
 {
 	struct push_follow *fw = pe->fw;
 
-	if (!peer_ready(pe)) {
-		pe->pending = 1; /* push_follow_kick reads again */
-		return 0;
-	}
-	if (fw->ops->wait(fw->sub)) {
+	if (!peer_ready(pe) || fw->ops->wait(fw->sub)) {
 		pe->pending = 1; /* push_follow_kick reads again */
 		return 0;
 	}
