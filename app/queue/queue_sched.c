@@ -226,11 +226,13 @@ struct job {
 	int waiting;       /* its current group waits for a DEST_MAX slot */
 	int finished;      /* the final commit was sent */
 	int store_pending; /* writer requests not yet completed (held ones too) */
-	/* Updates the store refused, oldest first, tried again (see upd_hold). */
+	/* Updates waiting their turn, oldest first: one the store refused
+	 * (tried again, see upd_hold) and those made after it or while
+	 * another was with the writer (see upd_submit). */
 	struct upd *held;
 	uint64_t held_timer;
 	unsigned held_ms;   /* the wait before the next try */
-	int held_busy;      /* one of them is with the writer again */
+	int upd_busy;       /* one of the job's updates is with the writer */
 	uint64_t upd_seq;   /* order of this job's updates */
 	/* The message's 7-bit form for remotes without 8BITMIME (made once,
 	 * when the first such remote is met; queue_7bit.h). */
@@ -280,7 +282,6 @@ struct upd {
 	char *local_data; /* notice for a local sender (INBOX copy) */
 	struct deliver_plan *plans;
 	uint64_t seq;     /* the job's upd_seq when it was made */
-	int retried;      /* sent again from the job's held list */
 	struct upd *next; /* in the job's held list */
 	/* A kept session waits for this commit (struct cached.unsettled):
 	 * the destination it goes on to, for the job waiting there. */
@@ -371,6 +372,14 @@ static void job_client(struct job *j, struct smtp_client *c)
  * started again) until its updates are in, oldest first, the wait
  * doubling from HELD_MS_MIN to HELD_MS_MAX. Only a stop drops them; the
  * entry is then sent again after the restart, as after a crash.
+ *
+ * A job's updates go to the writer one at a time, each after the one
+ * before it is in. Two at the writer together commit out of order when
+ * the first is refused and the second taken: the attempt's end (its
+ * notice delivered, every final recipient's notice marked made) went in
+ * without the recipient's verdict, which then came in on its retry
+ * saying that recipient's notice was still to be made, and the next
+ * attempt made it again (two notices, seen in CI, under load).
  */
 #define HELD_MS_MIN 1000u
 #define HELD_MS_MAX 60000u
@@ -389,29 +398,32 @@ static void held_insert(struct job *j, struct upd *u)
 	*pp = u;
 }
 
-/* u was refused: held, and the next try is armed (unless one is under way). */
+static void upd_send(struct job *j, struct upd *u)
+{
+	j->upd_busy = 1;
+	deliver_submit(j->s->st, &u->d);
+}
+
+/* u was refused: back at the head of the list, and its next try armed,
+ * each refusal in a row waiting twice as long. */
 static void upd_hold(struct job *j, struct upd *u)
 {
 	held_insert(j, u);
-	if (u->retried) { /* a try failed: wait longer */
-		j->held_busy = 0;
-		j->held_ms = j->held_ms * 2 > HELD_MS_MAX ? HELD_MS_MAX : j->held_ms * 2;
-	}
 	if (j->held_ms == 0)
 		j->held_ms = HELD_MS_MIN;
-	if (!j->held_busy && !j->held_timer)
+	else
+		j->held_ms = j->held_ms * 2 > HELD_MS_MAX ? HELD_MS_MAX : j->held_ms * 2;
+	if (!j->held_timer)
 		j->held_timer = loop_timer_add(j->s->loop, j->held_ms, held_fire, j);
 }
 
-/* Sends the oldest held update to the writer again. */
+/* Sends the oldest waiting update to the writer. */
 static void held_next(struct job *j)
 {
 	struct upd *u = j->held;
 	j->held = u->next;
 	u->next = NULL;
-	u->retried = 1;
-	j->held_busy = 1;
-	deliver_submit(j->s->st, &u->d);
+	upd_send(j, u);
 }
 
 static void held_fire(struct loop *loop, void *arg)
@@ -419,11 +431,12 @@ static void held_fire(struct loop *loop, void *arg)
 	struct job *j = arg;
 	(void)loop;
 	j->held_timer = 0;
-	if (j->held && !j->held_busy)
+	if (j->held && !j->upd_busy)
 		held_next(j);
 }
 
-/* At a stop: the held updates are given up (see upd_hold). */
+/* At a stop, or when the update before them was refused at a stop: the
+ * waiting updates are given up (see upd_hold). */
 static void held_drop(struct job *j)
 {
 	if (j->held_timer)
@@ -449,6 +462,7 @@ static void upd_done(struct delivery *d, void *arg)
 	char key[sizeof u->park_key];
 	int parked = u->parked;
 	snprintf(key, sizeof key, "%s", u->park_key);
+	j->upd_busy = 0;
 	if (d->result != STORE_OK) {
 		/* What the store says to try later (store.h); any other answer
 		 * would be the same the next time. */
@@ -463,21 +477,25 @@ static void upd_done(struct delivery *d, void *arg)
 	} else if (u->dsn_data && u->dsn.nrcpts)
 		queue_sched_kick();
 	cache_settle(u, d->result == STORE_OK);
-	if (u->retried) {
-		j->held_busy = 0;
-		if (d->result == STORE_OK)
-			j->held_ms = 0;
-	}
+	if (d->result == STORE_OK)
+		j->held_ms = 0;
 	/* What an account sent: its EmailSubmission's deliveryStatus (or
 	 * undoStatus) moved, which JMAP push tells its clients now. */
 	uint64_t ms;
 	if (d->result == STORE_OK && j->e.account &&
 	    store_account_modseq(j->s->st, j->e.account, &ms) == STORE_OK)
 		store_publish_change(j->s->st, j->e.account, ms);
+	int refused = d->result != STORE_OK;
 	upd_free(u);
 	j->store_pending--;
-	if (j->held && !j->held_busy && !j->held_timer && !j->s->stopping)
-		held_next(j); /* the store takes writes again: the next one now */
+	/* The next one now. Refused at a stop (not kept, see above), the
+	 * ones after it would go in without it: they go too. */
+	if (j->held && !j->held_timer) {
+		if (refused && j->s->stopping)
+			held_drop(j);
+		else
+			held_next(j);
+	}
 	job_maybe_free(j);
 	if (parked) /* its session is free (or gone): a job waiting for one goes on */
 		dest_wake(s, key);
@@ -511,10 +529,10 @@ static void upd_submit(struct job *j, struct upd *u)
 	u->d.received_at = time_wall();
 	u->seq = j->upd_seq++;
 	j->store_pending++;
-	if (j->held) /* after those the store refused, in order */
+	if (j->upd_busy || j->held) /* after the one before it (see upd_hold) */
 		held_insert(j, u);
 	else
-		deliver_submit(j->s->st, &u->d);
+		upd_send(j, u);
 }
 
 /* ---- jobs ---- */
@@ -2160,7 +2178,8 @@ void queue_sched_stop(void)
 		if (j->client)
 			smtp_client_abort(j->client);
 		job_client(j, NULL);
-		held_drop(j);
+		if (!j->upd_busy) /* else they follow it in (upd_done) */
+			held_drop(j);
 		j->finished = 1;
 		job_maybe_free(j);
 	}
