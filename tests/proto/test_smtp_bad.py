@@ -1,6 +1,7 @@
 """Bad input on inbound SMTP: each gets a clear reply, none crashes the
 server, none stores a half message."""
 import socket
+import ssl
 import subprocess
 import time
 
@@ -413,6 +414,64 @@ def test_idle_timeout():
         code, lines = r.reply()
         assert code == 421 and "timeout" in lines[0], lines
         assert r.closed()
+
+
+def test_idle_timeout_in_every_state():
+    """RFC 5321 §4.5.3.2.7: the server times out a silent client whatever
+    it was waiting for, and §3.8 has it say 421 before it closes. The
+    greeting's case is test_idle_timeout's; here each later wait: a
+    command (after EHLO, MAIL, RCPT, half a command line), message text
+    (DATA, in a line and after one), a BDAT chunk's octets, a SASL
+    response on submission. Nothing half-sent is stored."""
+    waits = {
+        "after EHLO": [],
+        "in a transaction": ["MAIL FROM:<a@remote.test>"],
+        "after RCPT": ["MAIL FROM:<a@remote.test>", "RCPT TO:<bob@example.test>"],
+        "half a command line": [b"NOOP"],
+        "in DATA, mid-line": ["MAIL FROM:<a@remote.test>", "RCPT TO:<bob@example.test>", "DATA",
+                              b"Subject: cut\r\n\r\nhalf a li"],
+        "in DATA, after a line": ["MAIL FROM:<a@remote.test>", "RCPT TO:<bob@example.test>", "DATA",
+                                  b"Subject: cut\r\n\r\na line\r\n"],
+        "mid BDAT chunk": ["MAIL FROM:<a@remote.test>", "RCPT TO:<bob@example.test>",
+                           b"BDAT 100 LAST\r\nSubject: cut\r\n"],
+        "between BDAT chunks": ["MAIL FROM:<a@remote.test>", "RCPT TO:<bob@example.test>",
+                                (b"BDAT 14\r\nSubject: cut\r\n", 250)],
+    }
+    with srv(submission=True, env={"TERN_SMTP_TIMEOUT": "1"}) as s:
+        for what, steps in waits.items():
+            r = Raw(s.smtp_port, timeout=30)
+            assert r.cmd("EHLO idle.test")[0] == 250, what
+            for step in steps:
+                if isinstance(step, tuple):  # bytes sent as they are, and their reply
+                    r.send(step[0])
+                    assert r.reply()[0] == step[1], what
+                elif isinstance(step, bytes):
+                    r.send(step)
+                else:
+                    code, lines = r.cmd(step)
+                    assert code in (250, 354), (what, step, lines)
+            code, lines = r.reply()  # waits for the server's move, 30 s at most
+            assert code == 421 and lines[0].startswith("421 4.4.2 ") and "timeout" in lines[0], \
+                (what, lines)
+            assert r.closed(), what
+            r.close()
+        # Submission, in the middle of AUTH PLAIN: the exchange waits for
+        # the response as a command waits.
+        r = Raw(s.submission_port, timeout=30)
+        r.cmd("EHLO idle.test")
+        assert r.cmd("STARTTLS")[0] == 220
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        r.sock = ctx.wrap_socket(r.sock, server_hostname="mx.example.test")
+        r.buf = b""
+        assert r.cmd("EHLO idle.test")[0] == 250
+        assert r.cmd("AUTH PLAIN")[0] == 334
+        code, lines = r.reply()
+        assert code == 421 and lines[0].startswith("421 4.4.2 "), lines
+        assert r.closed()
+        r.close()
+        assert s.messages("bob@example.test") == []
 
 
 def test_session_time_limit():
