@@ -615,6 +615,95 @@ def sc_pipeline_bdat(x):
           % (len(body), body), 7, "bdat transactions in one write")
 
 
+# Address and parameter forms past the common ones above: RFC 5321
+# §4.1.2's grammar at its edges (every atext special, a ">" or a space
+# quoted, an escaped backslash ending a quoted local part, the IPv6
+# literal's tag in lower case, its "::" standing for one group), and
+# parameters in lower case or after a tab.
+MAIL_FROM_FORMS = [
+    ("FROM:<alice@remote.test>\tSIZE=10", "tab before parameter"),
+    ("FROM:<alice@remote.test> SIZE=10 BODY=8BITMIME SMTPUTF8", "three parameters"),
+    ("FROM:<a!#$%&'*+-/=?^_`{|}~@remote.test>", "every atext special"),
+    ("FROM:<\"a>b\"@remote.test>", "quoted greater-than"),
+    ("FROM:<\"a b\"@remote.test> SIZE=10", "quoted space then parameter"),
+    ("FROM:<\"a\\\\\"@remote.test>", "quoted ends in escaped backslash"),
+    ("FROM:<a@b-c.remote.test>", "hyphen in a label"),
+    ("FROM:<a@xn--bcher-kva.test>", "a-label domain"),
+    ("FROM:<a@1.2.3.4>", "dotted quad without brackets"),
+    ("FROM:<a@[IPv6:::ffff:1.2.3.4]>", "ipv4-mapped ipv6 literal"),
+    ("FROM:<a@[ipv6:::1]>", "ipv6 tag lower case"),
+    ("FROM:<a@[IPv6:1:2:3:4:5:6:7::]>", "ipv6 double colon for one group"),
+    ("FROM:<a@remote.test> ret=full envid=abc", "dsn parameters lower case"),
+    ("FROM:<a@%s.test>" % ".".join(["b" * 60] * 4), "domain 249"),
+]
+
+RCPT_TO_FORMS = [
+    ("TO:<%s> " % BOB, "trailing space"),
+    ("TO:<@a.test:postmaster>", "routed postmaster without domain"),
+    ("TO:<postmaster@EXAMPLE.TEST>", "postmaster domain upper case"),
+    ("TO:<\"post master\"@example.test>", "quoted space, unknown user"),
+    ("TO:<\"b\\ob\"@example.test>", "quoted pair in a known user"),
+    ("TO:<bob@[IPv6:0:0:0:0:0:0:0:1]>", "full ipv6 literal, not ours"),
+    ("TO:<bob@[192.0.2.7]>", "ipv4 literal, not ours"),
+    ("TO:<%s@example.test>" % ("a" * 64), "local part 64, unknown user"),
+    ("TO:<%s> notify=success,delay orcpt=RFC822;bob@example.test" % BOB, "dsn parameters lower case"),
+    ("TO:<BOB@example.test>", "local part upper case"),
+]
+
+
+def sc_forms(x):
+    hello(x)
+    for arg, label in MAIL_FROM_FORMS:
+        x.cmd("MAIL " + arg, "mail " + label)
+        x.cmd("RSET")
+    x.cmd("MAIL FROM:<alice@remote.test>")
+    for arg, label in RCPT_TO_FORMS:
+        x.cmd("RCPT " + arg, "rcpt " + label)
+    x.cmd("QUIT", "quit in a transaction")
+    x.closed("closed after quit in a transaction")
+
+
+def sc_content(x):
+    """Content at its edges: an empty message, text lines past RFC 5321
+    §4.5.3.1.6's 1000 octets (a limit for senders: both servers take
+    them), a line of a dot and a space (no end of data), a BDAT message
+    without a final CRLF; and the transaction rules around them: RSET
+    after a chunk, DATA after RSET, BDAT after every RCPT failed, DATA
+    between chunks."""
+    def envelope():
+        x.cmd("MAIL FROM:<alice@remote.test>")
+        x.cmd("RCPT TO:<%s>" % BOB)
+    hello(x)
+    envelope()
+    x.cmd("DATA")
+    x.raw(b".\r\n", 1, "empty message")
+    for n in (1200, 20000):
+        envelope()
+        x.cmd("DATA")
+        x.raw(b"Subject: long\r\n\r\n" + b"y" * n + b"\r\n.\r\n", 1, "text line of %d" % n)
+    envelope()
+    x.cmd("DATA")
+    x.raw(b"Subject: dot space\r\n\r\n. \r\n.\r\n", 1, "line of a dot and a space")
+    envelope()
+    x.cmd("RSET", "rset after rcpt")
+    x.cmd("DATA", "data after rset")
+    envelope()
+    x.raw(b"BDAT 3\r\nabc", 1, "first chunk")
+    x.cmd("RSET", "rset after a chunk")
+    envelope()
+    body = b"Subject: x\r\n\r\nno CRLF"
+    x.raw(b"BDAT %d LAST\r\n%s" % (len(body), body), 1, "bdat message without final crlf")
+    x.cmd("MAIL FROM:<alice@remote.test>")
+    x.cmd("RCPT TO:<nobody@example.test>")
+    x.raw(b"BDAT 3 LAST\r\nabc", 1, "bdat after every rcpt failed")
+    x.cmd("NOOP", "noop after bdat after failed rcpt")
+    x.cmd("RSET")
+    envelope()
+    x.raw(b"BDAT 3\r\nabc", 1, "chunk before data")
+    x.cmd("DATA", "data between chunks")
+    x.raw(b"BDAT 5 LAST\r\n\r\nx\r\n", 1, "last chunk after refused data")
+
+
 # RFC 2920 §3.1: no pipelining before EHLO offered it, and EHLO, DATA,
 # VRFY, EXPN and NOOP end a group. Both servers cut a client that does
 # not wait (Postfix: smtpd_forbid_unauth_pipelining, its 3.9 default).
@@ -674,7 +763,7 @@ def sc_starttls_helo(x):
     x.cmd("STARTTLS", "starttls after helo")
 
 
-SCENARIOS = [sc_helo, sc_mail, sc_rcpt, sc_rcpt_utf8, sc_too_many, sc_misc, sc_long, sc_bare,
+SCENARIOS = [sc_helo, sc_mail, sc_forms, sc_content, sc_rcpt, sc_rcpt_utf8, sc_too_many, sc_misc, sc_long, sc_bare,
              sc_data, sc_bdat_early, sc_bdat, sc_bdat_bad, sc_bdat_bad2, sc_bdat_bad3, sc_bdat_bad4,
              sc_pipeline_data, sc_pipeline_bdat, sc_pipeline_ehlo, sc_pipeline_helo,
              sc_pipeline_noop, sc_pipeline_text, sc_starttls_early, sc_starttls_tx, sc_starttls, sc_starttls_helo]
@@ -742,6 +831,11 @@ KNOWN = {
                                      "\"original-recipient-address\"' of its type, and an empty one is "
                                      "no rfc822 address. Postfix takes it"),
     "mail domain trailing dot": (["501 5.1.7"], TRAILING_DOT),
+    "rcpt routed postmaster without domain": (["501 5.1.3"], "RFC 5321 §4.1.1.3: 'Rcpt = \"RCPT TO:\" "
+                                              "( \"<Postmaster@\" Domain \">\" / \"<Postmaster>\" / "
+                                              "Forward-path ) ...': the domain-less form has no source "
+                                              "route, and a Forward-path's Mailbox has a domain. Postfix "
+                                              "takes it"),
     "rcpt domain trailing dot": (["501 5.1.3"], TRAILING_DOT),
     "rcpt backslash outside quotes": (["501 5.1.3"], "RFC 5321 §4.1.2: a backslash is a "
                                       "quoted-pair only inside a Quoted-string and is not atext "
