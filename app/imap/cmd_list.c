@@ -39,6 +39,9 @@
  * it that are no mailbox of the user's as \Noselect (collect_shared());
  * its name is matched, subscribed and listed like any other, and
  * LIST-STATUS gives its STATUS only with "r".
+ *
+ * SELECT and EXAMINE in an IMAP4rev2 session list the selected mailbox
+ * with the same attributes (imap_list_selected(), RFC 9051 §6.3.2).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -695,6 +698,59 @@ static int list_parse(struct imap_session *s, const struct imap_cmd *cmd, struct
 	return 0;
 }
 
+/* The attributes of a mailbox (not \\NonExistent) LIST gives:
+ * \\HasChildren or \\HasNoChildren, its special use, \\Subscribed when
+ * asked and so. */
+static void append_attrs(struct buf *out, const struct mbx *m, int subscribed)
+{
+	const char *attr = imap_role_attr(m->role);
+	buf_printf(out, "%s%s%s%s", m->kids ? "\\HasChildren" : "\\HasNoChildren", attr ? " " : "",
+		   attr ? attr : "", subscribed ? " \\Subscribed" : "");
+}
+
+/*
+ * RFC 9051 §6.3.2: SELECT and EXAMINE answer an IMAP4rev2 session with
+ * the mailbox's LIST line too, "the list of mailbox attributes MUST be
+ * accurate": they are found as LIST finds them, from the owner's
+ * mailboxes (the user's, or those shared with the user), and asked by a
+ * name not in NFC (the store keeps names in NFC and finds them so), the
+ * line carries OLDNAME with the name as asked. A store error leaves the
+ * line out: the SELECT itself succeeded.
+ */
+void imap_list_selected(struct imap_session *s, uint32_t owner, uint32_t mailbox, const char *asked)
+{
+	struct collect c = { .a = s->cmd_arena };
+	int shared = owner != s->account;
+	if (shared ? collect_shared(s, &c) < 0
+		   : store_mailbox_list(imap_store, s->account, collect_cb, &c) != STORE_OK)
+		return;
+	struct list_req none = { 0 };
+	mark_above(&c, &none, 0);
+	for (size_t i = 0; i < c.n; i++) {
+		const struct mbx *m = &c.v[i];
+		if (m->noselect || m->nonexistent || m->info.id != mailbox ||
+		    (shared ? m->owner != owner : m->owner != 0))
+			continue;
+		/* Two names of up to STORE_MAILBOX_NAME_MAX octets each,
+		 * longer in modified UTF-7 or quoted: well within the bound.
+		 * Should an append fail all the same, the line is left out
+		 * rather than sent cut short. */
+		struct buf out;
+		buf_init(&out, IMAP_OUT_MAX);
+		int err = buf_append_c(&out, "* LIST (") < 0;
+		append_attrs(&out, m, 0);
+		err |= buf_append_c(&out, ") \"/\" ") < 0 || imap_append_mailbox(&out, m->name) < 0;
+		if (!unorm_is_nfc(asked, strlen(asked)))
+			err |= buf_append_c(&out, " (\"OLDNAME\" (") < 0 ||
+			       imap_append_mailbox(&out, asked) < 0 || buf_append_c(&out, "))") < 0;
+		err |= buf_append_c(&out, "\r\n") < 0;
+		if (!err)
+			imap_write(s, buf_data(&out), buf_len(&out));
+		buf_free(&out);
+		return;
+	}
+}
+
 void imap_cmd_list(struct imap_session *s, const struct imap_cmd *cmd)
 {
 	int lsub = cmd->id == IMAP_CMD_LSUB;
@@ -783,7 +839,6 @@ void imap_cmd_list(struct imap_session *s, const struct imap_cmd *cmd)
 			int lsub_parent = lsub && !sel && strchr(q.pats[0], '%') && m->below;
 			if (!sel && !childinfo && !lsub_parent)
 				continue;
-			const char *attr = lsub ? NULL : imap_role_attr(m->role);
 			buf_printf(&out, "* %s (", word);
 			if (lsub_parent || (lsub && (m->nonexistent || m->noselect)))
 				buf_append_c(&out, "\\Noselect");
@@ -793,9 +848,7 @@ void imap_cmd_list(struct imap_session *s, const struct imap_cmd *cmd)
 				buf_printf(&out, "\\NonExistent%s",
 					   (q.opt & RET_SUBSCRIBED) && m->subscribed ? " \\Subscribed" : "");
 			else if (!lsub)
-				buf_printf(&out, "%s%s%s%s", m->kids ? "\\HasChildren" : "\\HasNoChildren",
-					   attr ? " " : "", attr ? attr : "",
-					   (q.opt & RET_SUBSCRIBED) && m->subscribed ? " \\Subscribed" : "");
+				append_attrs(&out, m, (q.opt & RET_SUBSCRIBED) && m->subscribed);
 			buf_append_c(&out, ") \"/\" ");
 			if (imap_append_mailbox(&out, m->name) < 0)
 				buf_append_c(&out, "\"\"");

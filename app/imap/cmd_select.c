@@ -2,7 +2,9 @@
  * cmd_select.c — SELECT and EXAMINE (RFC 3501 §6.3.1-2).
  *
  * Both load the mailbox snapshot (imap_mailbox_view.h) and answer with
- * FLAGS, EXISTS, RECENT, UIDVALIDITY, UIDNEXT and PERMANENTFLAGS.
+ * FLAGS, EXISTS, RECENT, UIDVALIDITY, UIDNEXT and PERMANENTFLAGS; an
+ * IMAP4rev2 session gets the mailbox's LIST line too, and no RECENT
+ * (RFC 9051 §6.3.2, imap_list_selected()).
  * Selecting the mailbox that is selected already keeps its snapshot and
  * brings it up to date from the change log instead of reading every
  * message again (a client that re-SELECTs INBOX to poll).
@@ -477,6 +479,10 @@ void imap_cmd_select(struct imap_session *s, const struct imap_cmd *cmd)
 	imap_write(s, buf_data(&fl), buf_len(&fl));
 	buf_free(&fl);
 	imap_reply(s, "* %u EXISTS", s->view.count);
+	/* RFC 9051 §6.3.2: "REQUIRED untagged responses: FLAGS, EXISTS,
+	 * LIST" (RFC 3501 has no LIST here: rev1 sessions get none). */
+	if (s->rev2)
+		imap_list_selected(s, t.owner, mailbox, name);
 	/* IMAP4rev2 retired RECENT and the UNSEEN code (RFC 9051 §6.3.2);
 	 * RECENT comes last for rev1 (select_recent()). */
 	s->view.nrecent = 0;

@@ -851,6 +851,10 @@ int imap_append_mailbox(struct buf *b, const char *name);
 /* The special-use attribute of a store role ("sent" -> "\Sent"), or NULL
  * for none (cmd_list.c: LIST, and METADATA's /private/specialuse). */
 const char *imap_role_attr(const char *role);
+/* SELECT and EXAMINE in an IMAP4rev2 session (RFC 9051 §6.3.2): writes
+ * the LIST line of owner's mailbox, asked by the name asked (OLDNAME when
+ * that is not in NFC). cmd_list.c. */
+void imap_list_selected(struct imap_session *s, uint32_t owner, uint32_t mailbox, const char *asked);
 /* The store role of a special-use attribute atom (CREATE's USE), or NULL. */
 const char *imap_attr_role(const struct imap_arg *attr);
 /* Appends s as a quoted string, or a literal when it cannot be quoted. */
