@@ -27,7 +27,9 @@
  * store_mailbox_ops.c), the removal of an account both the grants on its
  * mailboxes and the grants made to it (acl_drop_account_txn, from
  * store_admin.c), each of the latter written in its owner's change log
- * as a grant taken away (log_grants_to: the owner's shareWith changes). A change of a grant takes, in its commit, the /private
+ * as a grant taken away (log_grants_to: the owner's shareWith changes),
+ * the owners' change feeds told after the commit (acl_owners_publish).
+ * A change of a grant takes, in its commit, the /private
  * METADATA entries of a user left with no right on the mailbox
  * (meta_drop_unentitled, store_metadata.c), writes a Mailbox update of
  * the mailbox in the owner's change log at a new modseq
@@ -630,7 +632,20 @@ static int drop_private_entries(MDB_txn *txn, struct store *st, uint32_t account
  * Read before the grants go; a grant on a mailbox already gone (none
  * should be: DELETE drops its grants) is passed over.
  */
-static int log_grants_to(MDB_txn *txn, struct store *st, uint32_t account)
+static void owners_add(struct acl_owners *o, uint32_t owner)
+{
+	/* The reverse records come by owner: a repeat is the last one. */
+	if (o->n && o->v[o->n - 1] == owner)
+		return;
+	if (o->n == o->cap) {
+		o->cap = o->cap ? o->cap * 2 : 8;
+		o->v = xrealloc(o->v, o->cap * sizeof *o->v);
+	}
+	o->v[o->n++] = owner;
+}
+
+static int log_grants_to(MDB_txn *txn, struct store *st, uint32_t account,
+			 struct acl_owners *owners)
 {
 	MDB_cursor *cur;
 	uint8_t pfx[4];
@@ -652,21 +667,43 @@ static int log_grants_to(MDB_txn *txn, struct store *st, uint32_t account)
 		if (rc != 0 || (rc = acl_change_record_txn(txn, st, owner, mailbox, account, &m,
 							   be32_get(val + 1), 0)) != 0)
 			break;
+		owners_add(owners, owner);
 	}
 	mdb_cursor_close(cur);
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-int acl_drop_account_txn(MDB_txn *txn, struct store *st, uint32_t account)
+int acl_drop_account_txn(MDB_txn *txn, struct store *st, uint32_t account,
+			 struct acl_owners *owners)
 {
 	uint8_t pfx[4];
 	int rc;
 
 	if ((rc = drop_private_entries(txn, st, account)) != 0 ||
-	    (rc = log_grants_to(txn, st, account)) != 0)
+	    (rc = log_grants_to(txn, st, account, owners)) != 0)
 		return rc;
 	key_u32(pfx, account);
 	if ((rc = drop_with_twins(txn, st, 1, pfx, 4)) != 0)
 		return rc;
 	return drop_with_twins(txn, st, 0, pfx, 4);
+}
+
+/*
+ * An owner whose grant to a removed account went has a Mailbox change
+ * in its log (log_grants_to) that no commit of its own made: its feed
+ * is told as a SETACL's would be, so that its JMAP push (RFC 8620 §7:
+ * the Mailbox state moved, shareWith lost the account) and its IMAP
+ * sessions learn of it now rather than at its next change. No share
+ * notification is written: RFC 9670 §5 records a change of the user's
+ * own rights, and an owner's are implicit and unchanged.
+ */
+void acl_owners_publish(struct store *st, struct acl_owners *owners)
+{
+	uint64_t ms;
+
+	for (size_t i = 0; i < owners->n; i++)
+		if (store_account_modseq(st, owners->v[i], &ms) == STORE_OK)
+			store_publish_change(st, owners->v[i], ms);
+	free(owners->v);
+	memset(owners, 0, sizeof *owners);
 }

@@ -293,6 +293,7 @@ struct acct_ctx {
 	uint32_t id;
 	char *err;
 	size_t errsz;
+	struct acl_owners owners; /* account_del_fn: whose grants to it went */
 };
 
 static const struct {
@@ -547,7 +548,8 @@ static int account_del_fn(struct store *st, MDB_txn *txn, void *ctx)
 	if ((rc = db_del_prefix(txn, st->db[DB_METADATA], pfx, 4, NULL, NULL)) != 0)
 		return rc;
 	/* Grants on its mailboxes and those made to it (store_acl.c). */
-	if ((rc = acl_drop_account_txn(txn, st, id)) != 0)
+	c->owners.n = 0; /* a write that runs again starts afresh */
+	if ((rc = acl_drop_account_txn(txn, st, id, &c->owners)) != 0)
 		return rc;
 	if ((rc = db_del_prefix(txn, st->db[DB_SIEVE], pfx, 4, NULL, NULL)) != 0)
 		return rc;
@@ -637,7 +639,9 @@ int store_account_del_id(struct store *st, const char *email, uint32_t *id_r, ch
 	else if (rc == STORE_OK) {
 		log_info("store", NULL, "event=account_del account=%s id=%u", c.addr, c.id);
 		*id_r = c.id;
+		acl_owners_publish(st, &c.owners); /* their shareWith changed */
 	}
+	free(c.owners.v);
 	return rc;
 }
 

@@ -482,9 +482,21 @@ int acl_rights_txn(MDB_txn *txn, struct store *st, uint32_t account, uint32_t ow
 int acl_copy_txn(MDB_txn *txn, struct store *st, uint32_t owner, uint32_t from, uint32_t to);
 /* The grants on a mailbox being deleted: 0 or an LMDB error. */
 int acl_drop_mailbox_txn(MDB_txn *txn, struct store *st, uint32_t owner, uint32_t mailbox);
+/* The owners whose grants to a removed account went (acl_drop_account_txn
+ * fills it, each once; acl_owners_publish tells them after the commit). */
+struct acl_owners {
+	uint32_t *v; /* xrealloc'd */
+	size_t n, cap;
+};
 /* The grants on an account's mailboxes and those made to it (its
- * removal): 0 or an LMDB error. */
-int acl_drop_account_txn(MDB_txn *txn, struct store *st, uint32_t account);
+ * removal), the owners of the latter added to owners (the caller
+ * empties it before each attempt: a write may run again). 0 or an LMDB
+ * error. */
+int acl_drop_account_txn(MDB_txn *txn, struct store *st, uint32_t account,
+			 struct acl_owners *owners);
+/* After the commit: each owner's change feed told, as a grant change's
+ * is (acl_publish_grant); then owners is freed and emptied. */
+void acl_owners_publish(struct store *st, struct acl_owners *owners);
 /* ---- Share notifications (store_sharenote.c) ---- */
 /* A notification in grantee's name of its grant on (owner, mailbox),
  * named name, going from rights was to now, changed by account by: none

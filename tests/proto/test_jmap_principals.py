@@ -374,3 +374,41 @@ def test_push_tells_a_share_notification():
     finally:
         e.close()
         s.cli("acl", "del", BOB[0], "Pushed", CAROL[0], check=False)
+
+
+def test_account_removal_tells_the_owner():
+    """Removing an account a mailbox was shared with takes its grant,
+    and the owner's shareWith loses it: the owner's EventSource is told
+    at once (RFC 8620 §7), a StateChange with its new Mailbox state,
+    although the removal is another process's (`tern account del`, told
+    through the store's note of its changes). The owner gets no
+    ShareNotification: RFC 9670 §5's record a change of the user's own
+    rights, and an owner's are implicit and did not change."""
+    from test_jmap_push import EventStream
+    s = srv()
+    bob = Jmap(s, *BOB)
+    mb = mailbox("Leaving")
+    frank = ("frank@example.test", "frank-password-5Ut")
+    s.cli("account", "add", frank[0], input=frank[1] + "\n")
+    fid = [p for p in call(bob, "Principal/query", {})[1]["ids"]]
+    _, g = call(bob, "Principal/get", {"ids": fid, "properties": ["email"]})
+    frank_pid = [p["id"] for p in g["list"] if p["email"] == frank[0]][0]
+    # JMAP's own write: told before its response, not later.
+    _, r = share(mb, {"shareWith/" + frank_pid: {"mayReadItems": True}})
+    assert list(r["updated"]) == [mb], r
+    _, g = call(bob, "Mailbox/get", {"ids": [mb], "properties": ["shareWith"]})
+    assert list(g["list"][0]["shareWith"]) == [frank_pid], g
+    before = notes(bob)["list"]
+    e = EventStream(s, BOB, "types=Mailbox&closeafter=no&ping=0")
+    try:
+        assert e.status == 200, e.headers
+        s.cli("account", "del", frank[0])
+        ev = e.event(30)
+        assert ev["event"] == "state", ev
+        _, g = call(bob, "Mailbox/get", {"ids": [mb], "properties": ["shareWith"]})
+        assert g["list"][0]["shareWith"] == {}, g
+        assert ev["data"]["changed"] == {bob.account: {"Mailbox": g["state"]}}, ev
+        assert notes(bob)["list"] == before, notes(bob)
+    finally:
+        e.close()
+        s.cli("account", "del", frank[0], check=False)
