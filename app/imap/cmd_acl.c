@@ -85,8 +85,11 @@ static int identifier(struct imap_session *s, const struct imap_cmd *cmd, const 
 
 static void set_run(struct imap_job *j)
 {
-	j->result = store_acl_modify(imap_store, j->account, j->mailbox, j->target, j->op,
-				     j->rights, NULL);
+	/* The session's user made the change, the owner or a delegate with
+	 * "a": the grantee's share notification names it (RFC 9670 §5,
+	 * changedBy), as JMAP's shareWith does. */
+	j->result = store_acl_modify_by(imap_store, j->actor, j->account, j->mailbox, j->target,
+					j->op, j->rights, NULL);
 }
 
 static void set_done(struct imap_session *s, struct imap_job *j)
@@ -129,6 +132,7 @@ static void cmd_setacl(struct imap_session *s, const struct imap_cmd *cmd, int d
 	}
 	struct imap_job *j = imap_job_new(s);
 	j->account = t.owner;
+	j->actor = s->account;
 	j->mailbox = t.mailbox;
 	j->target = grantee;
 	j->op = mode;

@@ -507,8 +507,8 @@ struct imap_job {
 	uint32_t target;                /* COPY/MOVE: the target mailbox; SETACL: the grantee */
 	uint32_t target_account;        /* COPY/MOVE: the target's account (its owner) */
 	uint32_t rights;                /* SETACL: the rights (cmd_acl.c); COPY: the user's on the target */
-	uint32_t actor;                 /* CREATE, DELETE, RENAME of a shared mailbox, SETMETADATA:
-					 * the user (account is the mailbox's owner) */
+	uint32_t actor;                 /* CREATE, DELETE, RENAME of a shared mailbox, SETMETADATA,
+					 * SETACL, DELETEACL: the user (account is the mailbox's owner) */
 	struct store_copy_result *copy; /* COPY/MOVE: the result (cmd_copy.c) */
 	struct imap_progress progress;  /* COPY/MOVE: INPROGRESS while it runs */
 	uint64_t progress_timer;        /* and the next look at it, when due */

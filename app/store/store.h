@@ -761,8 +761,7 @@ int store_acl_entries(struct store *st, uint32_t owner, uint32_t mailbox, store_
 int store_acl_shared_with(struct store *st, uint32_t account, store_acl_cb *cb, void *arg);
 /* store_acl_modify with the account that made the change named (by; 0:
  * an administrator, not an account): the grantee's share notification
- * names it (store_sharenote.c). store_acl_modify names the owner (IMAP's
- * SETACL: its delegates with "a" show as the owner). */
+ * names it (store_sharenote.c). store_acl_modify names the owner. */
 int store_acl_modify_by(struct store *st, uint32_t by, uint32_t owner, uint32_t mailbox,
 			uint32_t grantee, int mode, uint32_t rights, uint32_t *now_r);
 

@@ -412,3 +412,34 @@ def test_account_removal_tells_the_owner():
     finally:
         e.close()
         s.cli("account", "del", frank[0], check=False)
+
+
+def test_delegate_setacl_names_the_delegate():
+    """IMAP SETACL and DELETEACL by a delegate (a user given "a" on
+    another's mailbox): the grantee's ShareNotification names the
+    delegate who made the change (RFC 9670 §5, changedBy), as a
+    delegate's Mailbox/set shareWith does, not the mailbox's owner."""
+    s = srv()
+    bob, carol, dave = (Jmap(s, *u) for u in (BOB, CAROL, DAVE))
+    mailbox("Delegated")
+    name = '"Shared/%s/Delegated"' % BOB[0]
+    seen = {n["id"] for n in notes(dave)["list"]}
+    try:
+        s.cli("acl", "set", BOB[0], "Delegated", CAROL[0], "lra")
+        m = imap(CAROL)
+        try:
+            typ, data = m.setacl(name, DAVE[0], "lrs")
+            assert typ == "OK", data
+            typ, data = m._simple_command("DELETEACL", name, DAVE[0])
+            assert typ == "OK", data
+        finally:
+            m.logout()
+        new = [n for n in notes(dave)["list"] if n["id"] not in seen]
+        assert len(new) == 2, new
+        want = {"name": CAROL[0], "email": CAROL[0], "principalId": pid(carol)}
+        assert [n["changedBy"] for n in new] == [want, want], new
+        assert new[0]["oldRights"] is None and new[1]["newRights"] is None, new
+        assert new[0]["objectAccountId"] == bob.account, new
+    finally:
+        s.cli("acl", "del", BOB[0], "Delegated", CAROL[0], check=False)
+        s.cli("acl", "del", BOB[0], "Delegated", DAVE[0], check=False)
