@@ -25,9 +25,11 @@
  *
  * Updates (Mailbox/set): "shareWith" whole (every grant not named is
  * removed), "shareWith/P…" one principal's rights (an object, or null
- * to remove the grant) and "shareWith/P…/mayX" one right (true adds its
- * letters, false takes them away); no two of them where one path is
- * the prefix of the other (RFC 8620 §5.3: invalidPatch). Checked
+ * to remove the grant) and "shareWith/P…/mayX" one right of a principal
+ * already in shareWith (true adds its letters, false takes them away;
+ * for another principal invalidPatch, RFC 8620 §5.3: the path's parent
+ * must exist); no two of them where one path is the prefix of the
+ * other (RFC 8620 §5.3: invalidPatch). Checked
  * before anything of the update is written, and written after the rest
  * of it: a refused update changes nothing. Without "a" it is forbidden;
  * the owner's own rights cannot be given (RFC 4314 §2: they are
@@ -226,6 +228,41 @@ static int rights_or_fail(const struct json_value *o, uint32_t *rights_r, struct
 	}
 }
 
+/* The principals the mailbox is shared with now (its shareWith's keys:
+ * every grant but anyone's), read once per update. */
+struct known {
+	uint32_t *had;
+	size_t nhad, cap;
+	struct arena *a;
+};
+
+static void had_cb(void *arg, uint32_t owner, uint32_t mailbox, uint32_t grantee, uint32_t rights)
+{
+	struct known *k = arg;
+
+	(void)owner;
+	(void)mailbox;
+	if (grantee == STORE_ACL_ANYONE || !rights)
+		return;
+	if (k->nhad == k->cap) {
+		size_t cap = k->cap ? k->cap * 2 : 8;
+		uint32_t *nv = arena_alloc(k->a, cap * sizeof *nv);
+		if (k->nhad)
+			memcpy(nv, k->had, k->nhad * sizeof *nv);
+		k->had = nv;
+		k->cap = cap;
+	}
+	k->had[k->nhad++] = grantee;
+}
+
+static int had_has(const struct known *k, uint32_t grantee)
+{
+	for (size_t i = 0; i < k->nhad; i++)
+		if (k->had[i] == grantee)
+			return 1;
+	return 0;
+}
+
 /* A principal id naming an account of the server other than the owner:
  * its number, or 0 (the SetError set in e). */
 static uint32_t grantee_of(struct jmap_call *c, const char *id, size_t len,
@@ -305,8 +342,8 @@ static int take_whole(struct jmap_call *c, const struct jmap_mailbox *b, const s
 
 /* "shareWith/P…" (rest: what follows "shareWith/") of patch. */
 static int take_path(struct jmap_call *c, const struct json_value *patch, const char *rest,
-		     const struct json_value *v, struct jmap_share_change *sc,
-		     struct jmap_set_err *e)
+		     const struct json_value *v, struct known *known,
+		     struct jmap_share_change *sc, struct jmap_set_err *e)
 {
 	const char *slash = strchr(rest, '/');
 	size_t idlen = slash ? (size_t)(slash - rest) : strlen(rest);
@@ -321,6 +358,12 @@ static int take_path(struct jmap_call *c, const struct json_value *patch, const 
 			return -1;
 		return change_add(c, sc, g, STORE_ACL_REPLACE, rights);
 	}
+	/* RFC 8620 §5.3: every part of a path before the last must exist
+	 * on the object; one right of a principal not in shareWith patches
+	 * nothing (its rights object, "shareWith/P…", adds it). */
+	if (!had_has(known, g))
+		return fail(e, "invalidPatch", NULL,
+			    "the principal is not in shareWith: set its whole rights object");
 	uint32_t bits = jmap_share_right_bits(slash + 1);
 	if (!bits || v->type != JSON_BOOL)
 		return fail(e, "invalidProperties", "shareWith",
@@ -360,6 +403,9 @@ int jmap_mailbox_share_take(struct jmap_call *c, const struct jmap_mailbox *b,
 	const char *why;
 	if (jmap_patch_prefix_check(c->r->a, patch, &why) < 0)
 		return fail(e, "invalidPatch", NULL, why);
+	struct known k = {.a = c->r->a};
+	if (store_acl_list(c->r->st, c->r->account, b->id, had_cb, &k) != STORE_OK)
+		return fail(e, "serverFail", NULL, "the store could not be read");
 	rest = arena_zalloc(c->r->a, sizeof *rest);
 	rest->type = JSON_OBJECT;
 	rest->key = patch->key;
@@ -369,7 +415,7 @@ int jmap_mailbox_share_take(struct jmap_call *c, const struct jmap_mailbox *b,
 		if (!strcmp(p->key, "shareWith")) {
 			rc = take_whole(c, b, p, sc, e);
 		} else if (!strncmp(p->key, "shareWith/", 10)) {
-			rc = take_path(c, patch, p->key + 10, p, sc, e);
+			rc = take_path(c, patch, p->key + 10, p, &k, sc, e);
 		} else {
 			/* The other members, as they were, for the rest of
 			 * the update (a shallow copy: p's own next is kept). */

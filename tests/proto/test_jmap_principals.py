@@ -443,3 +443,32 @@ def test_delegate_setacl_names_the_delegate():
     finally:
         s.cli("acl", "del", BOB[0], "Delegated", CAROL[0], check=False)
         s.cli("acl", "del", BOB[0], "Delegated", DAVE[0], check=False)
+
+
+def test_share_with_right_of_a_principal_not_in_it():
+    """RFC 8620 §5.3: every part of a patch's path before the last must
+    exist on the object. "shareWith/P…/mayX" for a principal not in
+    shareWith patches nothing that is there: invalidPatch, nothing
+    written; its whole rights object ("shareWith/P…") adds it."""
+    s = srv()
+    bob, carol = Jmap(s, *BOB), Jmap(s, *CAROL)
+    mb = mailbox("Patched")
+    try:
+        for patch in ({"shareWith/%s/mayReadItems" % pid(carol): True},
+                      {"shareWith/%s/mayAddItems" % pid(carol): False}):
+            _, r = share(mb, patch)
+            assert r["notUpdated"][mb]["type"] == "invalidPatch", (patch, r)
+        _, g = call(bob, "Mailbox/get", {"ids": [mb], "properties": ["shareWith"]})
+        assert g["list"][0]["shareWith"] == {}, g
+        m = imap(BOB)
+        typ, data = m.getacl("Patched")
+        m.logout()
+        assert typ == "OK" and CAROL[0].encode() not in data[0], data
+        # Once she is in it, one right is a patch of what is there.
+        _, r = share(mb, {"shareWith/" + pid(carol): {"mayReadItems": True}})
+        assert list(r["updated"]) == [mb], r
+        _, r = share(mb, {"shareWith/%s/mayAddItems" % pid(carol): True})
+        assert list(r["updated"]) == [mb], r
+        assert myrights(CAROL, "Patched") == "lri"
+    finally:
+        s.cli("acl", "del", BOB[0], "Patched", CAROL[0], check=False)
