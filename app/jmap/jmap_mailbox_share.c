@@ -33,7 +33,10 @@
  * before anything of the update is written, and written after the rest
  * of it: a refused update changes nothing. Without "a" it is forbidden;
  * the owner's own rights cannot be given (RFC 4314 §2: they are
- * implicit), nor an id that is no account's.
+ * implicit), nor an id that is no account's, nor one whose Principal
+ * the user does not see (RFC 9670 §4: the keys are Principal ids;
+ * jmap_principal.c says whom a user sees) unless it is in shareWith
+ * already (an administrator's grant: shown, so kept or removed).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -229,10 +232,14 @@ static int rights_or_fail(const struct json_value *o, uint32_t *rights_r, struct
 }
 
 /* The principals the mailbox is shared with now (its shareWith's keys:
- * every grant but anyone's), read once per update. */
+ * every grant but anyone's), read once per update, and those the user
+ * sees (Principal/get's), read when a key is neither. */
 struct known {
 	uint32_t *had;
 	size_t nhad, cap;
+	uint32_t *seen; /* ascending */
+	size_t nseen;
+	int seen_loaded;
 	struct arena *a;
 };
 
@@ -263,13 +270,39 @@ static int had_has(const struct known *k, uint32_t grantee)
 	return 0;
 }
 
-/* A principal id naming an account of the server other than the owner:
- * its number, or 0 (the SetError set in e). */
-static uint32_t grantee_of(struct jmap_call *c, const char *id, size_t len,
+/* 1 when the user sees g's Principal, 0 when not, -1 on a store error. */
+static int seen_has(struct jmap_call *c, struct known *k, uint32_t g)
+{
+	if (!k->seen_loaded) {
+		if (jmap_principals_visible(c->r, &k->seen, &k->nseen) < 0)
+			return -1;
+		k->seen_loaded = 1;
+	}
+	size_t lo = 0, hi = k->nseen;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (k->seen[mid] == g)
+			return 1;
+		if (k->seen[mid] < g)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+/* A principal id naming an account of the server other than the owner
+ * that is in shareWith already or whose Principal the user sees (RFC
+ * 9670 §4: shareWith's keys are Principal ids; one the user cannot
+ * see is no principal for it, told as an unknown one is, so that a
+ * refusal says nothing of other domains' accounts): its number, or 0
+ * (the SetError set in e). */
+static uint32_t grantee_of(struct jmap_call *c, const char *id, size_t len, struct known *k,
 			   struct jmap_set_err *e)
 {
 	char buf[16], email[320];
 	uint32_t g;
+	int seen = 0;
 
 	if (len >= sizeof buf)
 		return fail(e, "invalidProperties", "shareWith", "no such principal"), 0;
@@ -278,6 +311,9 @@ static uint32_t grantee_of(struct jmap_call *c, const char *id, size_t len,
 	if ((g = jmap_id_num(buf, 'P')) == 0 ||
 	    store_account_email(c->r->st, g, email, sizeof email) != STORE_OK)
 		return fail(e, "invalidProperties", "shareWith", "no such principal"), 0;
+	if (!had_has(k, g) && (seen = seen_has(c, k, g)) <= 0)
+		return seen < 0 ? fail(e, "serverFail", NULL, "the store could not be read"), 0
+				: fail(e, "invalidProperties", "shareWith", "no such principal"), 0;
 	if (g == c->r->account)
 		return fail(e, "invalidProperties", "shareWith",
 			    "the owner's rights are implicit and cannot be shared"),
@@ -324,12 +360,12 @@ static void old_cb(void *arg, uint32_t owner, uint32_t mailbox, uint32_t grantee
 
 /* "shareWith": the whole map. */
 static int take_whole(struct jmap_call *c, const struct jmap_mailbox *b, const struct json_value *v,
-		      struct jmap_share_change *sc, struct jmap_set_err *e)
+		      struct known *k, struct jmap_share_change *sc, struct jmap_set_err *e)
 {
 	if (v->type != JSON_OBJECT)
 		return fail(e, "invalidProperties", "shareWith", "shareWith is an object");
 	for (const struct json_value *p = v->first; p; p = p->next) {
-		uint32_t rights, g = grantee_of(c, p->key, strlen(p->key), e);
+		uint32_t rights, g = grantee_of(c, p->key, strlen(p->key), k, e);
 		if (!g || rights_or_fail(p, &rights, e) < 0)
 			return -1;
 		change_add(c, sc, g, STORE_ACL_REPLACE, rights);
@@ -347,7 +383,7 @@ static int take_path(struct jmap_call *c, const struct json_value *patch, const 
 {
 	const char *slash = strchr(rest, '/');
 	size_t idlen = slash ? (size_t)(slash - rest) : strlen(rest);
-	uint32_t rights, g = grantee_of(c, rest, idlen, e);
+	uint32_t rights, g = grantee_of(c, rest, idlen, known, e);
 
 	if (!g)
 		return -1;
@@ -413,7 +449,7 @@ int jmap_mailbox_share_take(struct jmap_call *c, const struct jmap_mailbox *b,
 	for (const struct json_value *p = patch->first; p; p = p->next) {
 		int rc = 0;
 		if (!strcmp(p->key, "shareWith")) {
-			rc = take_whole(c, b, p, sc, e);
+			rc = take_whole(c, b, p, &k, sc, e);
 		} else if (!strncmp(p->key, "shareWith/", 10)) {
 			rc = take_path(c, patch, p->key + 10, p, &k, sc, e);
 		} else {

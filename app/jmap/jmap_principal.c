@@ -118,6 +118,20 @@ static int principals_load(struct jmap_request *r, struct principals *p)
 	return rc;
 }
 
+int jmap_principals_visible(struct jmap_request *r, uint32_t **ids_r, size_t *n_r)
+{
+	struct principals p;
+
+	if (principals_load(r, &p) < 0)
+		return -1;
+	uint32_t *v = arena_alloc(r->a, (p.n + 1) * sizeof *v);
+	for (size_t i = 0; i < p.n; i++)
+		v[i] = p.v[i].id;
+	*ids_r = v;
+	*n_r = p.n;
+	return 0;
+}
+
 static const char *const props[] = {"id",	  "type",     "name",	      "description",
 				    "email",	  "timeZone", "capabilities", "accounts"};
 #define NPROPS (sizeof props / sizeof props[0])

@@ -673,6 +673,10 @@ void jmap_w_share_rights(struct jw *w, uint32_t rights);
 int jmap_share_rights_of(const struct json_value *o, uint32_t *rights_r);
 /* A Principal's id: "P" and the account's number as 8 hex digits. */
 void jmap_w_principal_id(struct jw *w, uint32_t account);
+/* The accounts whose Principals r's user sees (Principal/get's list,
+ * jmap_principal.c), ascending, in r->a: 0, or -1 when the store could
+ * not be read. */
+int jmap_principals_visible(struct jmap_request *r, uint32_t **ids_r, size_t *n_r);
 /* The user's Account object (RFC 8620 §2) for account id (the user's
  * own or one shared with it, with that share's union of rights) as the
  * session lists it (jmap_session.c); name is the owner's address. */

@@ -472,3 +472,44 @@ def test_share_with_right_of_a_principal_not_in_it():
         assert myrights(CAROL, "Patched") == "lri"
     finally:
         s.cli("acl", "del", BOB[0], "Patched", CAROL[0], check=False)
+
+
+def test_share_with_only_principals_the_user_sees():
+    """RFC 9670 §4: shareWith's keys are Principal ids. Bob does not see
+    Erin's Principal (another domain, nothing shared with him), so her
+    id is no principal for him: invalidProperties, told as an unknown
+    id is, and nothing written. A grant an administrator gave her is in
+    shareWith already: Bob may keep it in a whole map, or remove it."""
+    s = srv()
+    bob, erin = Jmap(s, *BOB), Jmap(s, *ERIN)
+    mb = mailbox("Seen")
+    _, r = call(bob, "Principal/get", {"ids": [pid(erin)]})
+    assert r["notFound"] == [pid(erin)], r
+    try:
+        for patch in ({"shareWith/" + pid(erin): {"mayReadItems": True}},
+                      {"shareWith": {pid(erin): rights(mayReadItems=True)}}):
+            _, r = share(mb, patch)
+            err = r["notUpdated"][mb]
+            assert err["type"] == "invalidProperties", (patch, r)
+            assert err["description"] == "no such principal", (patch, r)
+        m = imap(BOB)
+        typ, data = m.getacl("Seen")
+        m.logout()
+        assert typ == "OK" and ERIN[0].encode() not in data[0], data
+        # Given by `tern acl`, she is in Bob's shareWith: his own map,
+        # read and written back whole, keeps her; one right changes.
+        s.cli("acl", "set", BOB[0], "Seen", ERIN[0], "lr")
+        _, g = call(bob, "Mailbox/get", {"ids": [mb], "properties": ["shareWith"]})
+        sw = g["list"][0]["shareWith"]
+        assert list(sw) == [pid(erin)], g
+        _, r = share(mb, {"shareWith": sw})
+        assert list(r["updated"]) == [mb], r
+        _, r = share(mb, {"shareWith/%s/maySetSeen" % pid(erin): True})
+        assert list(r["updated"]) == [mb], r
+        assert myrights(ERIN, "Seen") == "lrs"
+        _, r = share(mb, {"shareWith/" + pid(erin): None})
+        assert list(r["updated"]) == [mb], r
+        _, g = call(bob, "Mailbox/get", {"ids": [mb], "properties": ["shareWith"]})
+        assert g["list"][0]["shareWith"] == {}, g
+    finally:
+        s.cli("acl", "del", BOB[0], "Seen", ERIN[0], check=False)
