@@ -27,6 +27,20 @@
 #include "imap/imap_acl.h"
 #include "imap/imap_session.h"
 
+/* A SUBSCRIBE of another account's mailbox ("Shared/OWNER/NAME") takes
+ * the user's JMAP ShareNotifications about it (RFC 9670 §5, a SHOULD:
+ * the subscription stands whatever this finds), as JMAP's isSubscribed
+ * does (jmap_share_subscribe). */
+static void drop_share_notes(uint32_t account, const char *name)
+{
+	const char *rest = imap_acl_owner_name(name);
+	uint32_t owner, mailbox;
+
+	if (rest && imap_acl_shared_owner(imap_store, account, name, &owner) == STORE_OK &&
+	    store_mailbox_find(imap_store, owner, rest, &mailbox) == STORE_OK)
+		store_sharenote_drop_about(imap_store, account, owner, mailbox);
+}
+
 static void mailbox_run(struct imap_job *j)
 {
 	/* A shared name (j->actor set): the owner's name of it, the user's
@@ -52,6 +66,8 @@ static void mailbox_run(struct imap_job *j)
 	default:
 		j->result = store_mailbox_subscribe(imap_store, j->account, j->name,
 						    j->op == IMAP_CMD_SUBSCRIBE);
+		if (j->result == STORE_OK && j->op == IMAP_CMD_SUBSCRIBE)
+			drop_share_notes(j->account, j->name);
 		break;
 	}
 }

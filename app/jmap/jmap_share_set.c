@@ -21,7 +21,9 @@
  *                "e" besides "x", RFC 8621 §2's mayRemoveItems;
  *   isSubscribed the user's own (RFC 8621 §2: "per user"), kept as IMAP's
  *                SUBSCRIBE keeps it: the user's subscription of
- *                "Shared/OWNER/NAME" (jmap_mailboxes_view reads it).
+ *                "Shared/OWNER/NAME" (jmap_mailboxes_view reads it);
+ *                true takes the user's ShareNotifications about the
+ *                mailbox (RFC 9670 §5), as IMAP's SUBSCRIBE does.
  *
  * A new email (Email/set create, Email/import) needs "i" on each of its
  * mailboxes, as IMAP's APPEND, and its keywords are cut to what the
@@ -57,8 +59,18 @@ const char *jmap_share_sub_name(const struct jmap_request *r, const char *full)
 int jmap_share_subscribe(const struct jmap_request *r, const char *full, int on)
 {
 	const char *name = jmap_share_sub_name(r, full);
+	uint32_t mailbox;
 
-	return name ? store_mailbox_subscribe(r->st, r->user, name, on) : STORE_ETEMP;
+	if (!name)
+		return STORE_ETEMP;
+	int rc = store_mailbox_subscribe(r->st, r->user, name, on);
+	/* RFC 9670 §5: the user's notifications about a shared mailbox go
+	 * when it subscribes to it (a SHOULD: the subscription stands if
+	 * they could not be dropped). */
+	if (rc == STORE_OK && on && r->share &&
+	    store_mailbox_find(r->st, r->account, full, &mailbox) == STORE_OK)
+		store_sharenote_drop_about(r->st, r->user, r->account, mailbox);
+	return rc;
 }
 
 /* The user's rights on the mailbox a create under parent (0: the top)

@@ -785,6 +785,11 @@ typedef void store_sharenote_cb(void *arg, const struct store_sharenote *n);
 int store_sharenote_list(struct store *st, uint32_t account, store_sharenote_cb *cb, void *arg);
 /* Removes one: STORE_OK, STORE_ENOTFOUND, STORE_ETEMP. */
 int store_sharenote_del(struct store *st, uint32_t account, uint64_t seq);
+/* Removes account's notifications about owner's mailbox, the one it has
+ * just subscribed to (RFC 9670 §5), and tells account's change feed
+ * when there were some: STORE_OK (none is OK too), STORE_ETEMP. */
+int store_sharenote_drop_about(struct store *st, uint32_t account, uint32_t owner,
+			       uint32_t mailbox);
 
 /* ---- Change feed ---- */
 /*

@@ -19,13 +19,18 @@
  * Bound: STORE_SHARENOTE_MAX per account; the oldest goes when a new
  * one would pass it. A grant to "anyone" makes none (there is no one
  * account to tell), nor does a change that leaves the rights as they
- * were. Meta is a named database, so no schema version was needed.
+ * were. A user's subscription of a mailbox takes its records about it
+ * (store_sharenote_drop_about: RFC 9670 §5, "SHOULD automatically
+ * destroy a notification about an object if the user subscribes to
+ * that object"). Meta is a named database, so no schema version was
+ * needed.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "core/xalloc.h"
 #include "store/store_private.h"
 
 #define NOTE_HEAD 30 /* layout byte, created, by, owner, mailbox, old, new */
@@ -193,4 +198,53 @@ int sharenote_drop_account_txn(MDB_txn *txn, struct store *st, uint32_t account)
 		return rc;
 	snprintf(key, sizeof key, "sharenoteseq/%u", account);
 	return store_meta_del_txn(st, txn, key);
+}
+
+/* store_sharenote_drop_about(): the object, and the records about it. */
+struct about {
+	uint32_t owner, mailbox, account;
+	uint64_t seq[STORE_SHARENOTE_MAX];
+	size_t n;
+};
+
+static void about_cb(void *arg, const struct store_sharenote *n)
+{
+	struct about *x = arg;
+
+	if (n->owner == x->owner && n->mailbox == x->mailbox && x->n < STORE_SHARENOTE_MAX)
+		x->seq[x->n++] = n->seq;
+}
+
+static int about_drop_fn(struct store *st, MDB_txn *txn, void *arg)
+{
+	struct about *x = arg;
+	char key[64];
+	int rc;
+
+	for (size_t i = 0; i < x->n; i++) {
+		note_key(key, x->account, x->seq[i]);
+		if ((rc = store_meta_del_txn(st, txn, key)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+int store_sharenote_drop_about(struct store *st, uint32_t account, uint32_t owner,
+			       uint32_t mailbox)
+{
+	struct about *x = xcalloc(1, sizeof *x);
+	uint64_t ms;
+	int rc;
+
+	x->owner = owner;
+	x->mailbox = mailbox;
+	x->account = account;
+	/* At most STORE_SHARENOTE_MAX records: read, then dropped in one
+	 * write (one that came between is kept, as if it came after). */
+	if ((rc = store_sharenote_list(st, account, about_cb, x)) == STORE_OK && x->n &&
+	    (rc = store_write(st, about_drop_fn, x)) == STORE_OK &&
+	    store_account_modseq(st, account, &ms) == STORE_OK)
+		store_publish_change(st, account, ms); /* ShareNotification's state moved */
+	free(x);
+	return rc;
 }

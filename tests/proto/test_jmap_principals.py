@@ -513,3 +513,46 @@ def test_share_with_only_principals_the_user_sees():
         assert g["list"][0]["shareWith"] == {}, g
     finally:
         s.cli("acl", "del", BOB[0], "Seen", ERIN[0], check=False)
+
+
+def test_subscribing_takes_the_share_notifications():
+    """RFC 9670 §5: "The server SHOULD automatically destroy a
+    notification about an object if the user subscribes to that
+    object." JMAP's isSubscribed true in the owner's account, and IMAP's
+    SUBSCRIBE of the shared name, each take the user's notifications
+    about that mailbox and leave the others; /changes tells them
+    destroyed."""
+    s = srv()
+    bob, carol = Jmap(s, *BOB), Jmap(s, *CAROL)
+    one, two = mailbox("SubOne"), mailbox("SubTwo")
+    seen = {n["id"] for n in notes(carol)["list"]}
+    try:
+        s.cli("acl", "set", BOB[0], "SubOne", CAROL[0], "lr")
+        s.cli("acl", "set", BOB[0], "SubOne", CAROL[0], "+s")
+        s.cli("acl", "set", BOB[0], "SubTwo", CAROL[0], "lr")
+        start = notes(carol)
+        new = {n["id"]: n["objectId"] for n in start["list"] if n["id"] not in seen}
+        assert sorted(new.values()) == sorted([one, one, two]), start
+        # JMAP: SubOne's two go, SubTwo's stays.
+        _, r = call(carol, "Mailbox/set", {"accountId": bob.account,
+                                           "update": {one: {"isSubscribed": True}}})
+        assert list(r["updated"]) == [one], r
+        left = {n["id"]: n["objectId"] for n in notes(carol)["list"] if n["id"] in new}
+        assert list(left.values()) == [two], left
+        _, ch = call(carol, "ShareNotification/changes", {"sinceState": start["state"]})
+        assert sorted(ch["destroyed"]) == sorted(i for i in new if new[i] == one), ch
+        # IMAP: SUBSCRIBE of the shared name.
+        m = imap(CAROL)
+        try:
+            typ, data = m.subscribe('"Shared/%s/SubTwo"' % BOB[0])
+            assert typ == "OK", data
+        finally:
+            m.logout()
+        assert [n for n in notes(carol)["list"] if n["id"] in new] == [], notes(carol)
+    finally:
+        s.cli("acl", "del", BOB[0], "SubOne", CAROL[0], check=False)
+        s.cli("acl", "del", BOB[0], "SubTwo", CAROL[0], check=False)
+        m = imap(CAROL)
+        for name in ("SubOne", "SubTwo"):
+            m.unsubscribe('"Shared/%s/%s"' % (BOB[0], name))
+        m.logout()

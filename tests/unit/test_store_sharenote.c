@@ -111,6 +111,20 @@ int main(void)
 	CHECK_EQ_INT((int)x.last, 4 + STORE_SHARENOTE_MAX + 5);
 	CHECK_EQ_INT((int)x.first, (int)(x.last - STORE_SHARENOTE_MAX + 1));
 
+	/* A subscription's drop (RFC 9670 §5): the records about that
+	 * mailbox go, a full list's included; the others stay. */
+	uint32_t other = 0;
+	CHECK_EQ_INT(store_mailbox_create(st, ann, "Other", &other), STORE_OK);
+	CHECK_EQ_INT(store_acl_set(st, ann, other, bob, letters("lr")), STORE_OK);
+	notes(st, bob, &x);
+	CHECK_EQ_INT((int)x.n, STORE_SHARENOTE_MAX);
+	CHECK_EQ_INT(store_sharenote_drop_about(st, bob, ann, team), STORE_OK);
+	snprintf(want, sizeof want, "#%u by%u %u/%u Other >lr", (unsigned)x.last, ann, ann, other);
+	CHECK_EQ_STR(notes(st, bob, &x), want);
+	CHECK_EQ_INT(store_sharenote_drop_about(st, bob, ann, team), STORE_OK); /* none left */
+	CHECK_EQ_INT(store_sharenote_drop_about(st, ann, bob, other), STORE_OK); /* none at all */
+	CHECK_EQ_STR(notes(st, bob, &x), want);
+
 	/* The grantee's removal drops its records and its sequence. */
 	CHECK_EQ_INT(store_account_del(st, "bob@example.test", err, sizeof err), STORE_OK);
 	CHECK_EQ_STR(notes(st, bob, &x), "");
