@@ -216,7 +216,10 @@ void api_acl_del(struct http_ctx *x)
 	}
 	if (grantee_of(x, owner, who, &grantee) < 0)
 		return;
-	int rc = store_acl_set(http_store, owner, mailbox, grantee, 0);
+	/* The administrator's change, as a PUT's: no account is changedBy
+	 * in the grantee's share notification (RFC 9670 §5). */
+	int rc = store_acl_modify_by(http_store, 0, owner, mailbox, grantee, STORE_ACL_REPLACE, 0,
+				     NULL);
 	if (rc != STORE_OK) {
 		http_store_problem(x, rc, rc == STORE_ENOTFOUND ? "the mailbox or the account is gone"
 								: "store error, see the log");

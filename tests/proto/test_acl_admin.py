@@ -15,6 +15,7 @@ import urllib.parse
 
 from harness import ROOT, Server
 from httpc import ADMIN_PW, admin_server
+from jmapc import CORE, Jmap
 from test_imap import BOB, BOB_PW, CAROL, CAROL_PW, login
 
 for _c in ("GETACL", "MYRIGHTS"):
@@ -176,6 +177,16 @@ def test_rest_grants():
         assert not any(SUB in l for l in listed(carol)), listed(carol)
         st, _, body = a.call("GET", "/accounts/%s/shared" % CAROL)
         assert st == 200 and [m["name"] for m in body["mailboxes"]] == ["Shared/%s/INBOX" % BOB], body
+        # Every REST write is the administrator's: Carol's JMAP
+        # ShareNotifications (RFC 9670 §5) name no account as changedBy,
+        # the DELETE's as the PUTs'.
+        j = Jmap(s, CAROL, CAROL_PW)
+        r = j.call([["ShareNotification/get", {"accountId": j.account, "ids": None}, "n"]],
+                   (CORE, "urn:ietf:params:jmap:principals"))["methodResponses"][0][1]
+        got = [(n["name"], n["changedBy"]) for n in r["list"]]
+        admin = {"name": "Administrator", "email": None, "principalId": None}
+        assert got and got[-1][1] == admin and all(b == admin for _, b in got), got
+        assert r["list"][-1]["newRights"] is None, r["list"][-1]
         r = s.cli("acl", "list", BOB)
         assert r.stdout == b"INBOX\tbob@example.test\tlrswipkxteacd\nINBOX\tanyone\tl\n", r.stdout
         carol.logout()
