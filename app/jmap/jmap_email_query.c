@@ -17,7 +17,6 @@
  * else its address) and sentAt read each result's cached envelope once,
  * and compare as IMAP SORT does (mime_collate).
  */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -25,6 +24,7 @@
 
 #include "core/arena.h"
 #include "core/log.h"
+#include "core/msort.h"
 #include "core/xalloc.h"
 #include "jmap/jmap_email_match.h"
 #include "mime/mime_cache.h"
@@ -261,33 +261,52 @@ static int cmp_str(const char *ka, const char *kb, const char *ra, const char *r
 		return mime_collate(str_c(ra), str_c(rb));
 	return mime_sortkey_cmp(str_c(ka), str_c(kb));
 }
-static struct skey *g_keys;
-static int g_nkeys;
+/* What the sort compares: the Comparators, and the emails the indexes
+ * name (msort_u32 sorts indexes into v). */
+struct sort_ctx {
+	const struct skey *keys;
+	int nkeys;
+	const struct em *v;
+};
 
-static int cmp_em(const void *pa, const void *pb)
+static int cmp_em(const void *ctx, uint32_t ia, uint32_t ib)
 {
-	const struct em *a = *(struct em *const *)pa, *b = *(struct em *const *)pb;
-	for (int i = 0; i < g_nkeys; i++) {
+	const struct sort_ctx *sc = ctx;
+	const struct em *a = &sc->v[ia], *b = &sc->v[ib];
+	for (int i = 0; i < sc->nkeys; i++) {
+		const struct skey *k = &sc->keys[i];
 		int r = 0;
-		switch (g_keys[i].prop) {
+		switch (k->prop) {
 		case 0: r = a->received < b->received ? -1 : a->received > b->received; break;
 		case 1: r = a->size < b->size ? -1 : a->size > b->size; break;
 		case 2: r = a->id < b->id ? -1 : a->id > b->id; break;
 		case 3:
-			r = cmp_str(a->k_subject, b->k_subject, a->r_subject, b->r_subject,
-				    g_keys[i].coll);
+			r = cmp_str(a->k_subject, b->k_subject, a->r_subject, b->r_subject, k->coll);
 			break;
-		case 4: r = cmp_str(a->k_from, b->k_from, a->r_from, b->r_from, g_keys[i].coll); break;
-		case 5: r = cmp_str(a->k_to, b->k_to, a->r_to, b->r_to, g_keys[i].coll); break;
+		case 4: r = cmp_str(a->k_from, b->k_from, a->r_from, b->r_from, k->coll); break;
+		case 5: r = cmp_str(a->k_to, b->k_to, a->r_to, b->r_to, k->coll); break;
 		case 6: r = a->sent < b->sent ? -1 : a->sent > b->sent; break;
 		default: /* the keyword sorts: their value was computed before */
 			r = (int)((a->kwbits >> i) & 1u) - (int)((b->kwbits >> i) & 1u);
 			break;
 		}
 		if (r)
-			return g_keys[i].asc ? r : -r;
+			return k->asc ? r : -r;
 	}
 	return a->id < b->id ? -1 : a->id > b->id;
+}
+
+/* hit[0..n) (pointers into all->v) in the Comparators' order. */
+static void sort_hits(struct arena *a, const struct ems *all, struct em **hit, size_t n,
+		      const struct skey *keys, int nkeys)
+{
+	struct sort_ctx sc = {keys, nkeys, all->v};
+	uint32_t *ix = arena_alloc(a, (n + 1) * sizeof *ix);
+	for (size_t i = 0; i < n; i++)
+		ix[i] = (uint32_t)(hit[i] - all->v);
+	msort_u32(ix, n, cmp_em, &sc);
+	for (size_t i = 0; i < n; i++)
+		hit[i] = &all->v[ix[i]];
 }
 
 struct tpos {
@@ -310,9 +329,6 @@ static const struct jmap_arg query_args[] = {
     {"limit", JA_UINT, JA_NULLABLE},    {"calculateTotal", JA_BOOL, 0},
     {"collapseThreads", JA_BOOL, 0},
 };
-
-/* qsort's comparator reads the keys from statics: one query at a time. */
-static pthread_mutex_t sort_mu = PTHREAD_MUTEX_INITIALIZER;
 
 struct content_eval {
 	struct jmap_call *c;
@@ -563,11 +579,7 @@ static int query_run(struct jmap_call *c, struct ems *all, struct em ***hit_r, s
 			hit[i]->kwbits |= (unsigned)(h != 0) << k;
 		}
 	}
-	pthread_mutex_lock(&sort_mu);
-	g_keys = keys;
-	g_nkeys = nkeys;
-	qsort(hit, n, sizeof *hit, cmp_em);
-	pthread_mutex_unlock(&sort_mu);
+	sort_hits(c->r->a, all, hit, n, keys, nkeys);
 	if ((v = jmap_arg(c, "collapseThreads")) && v->boolean) {
 		/* The first of each thread in the sorted list stands for it:
 		 * positions ordered by (thread, position) put it first. */

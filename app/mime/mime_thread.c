@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/msort.h"
 #include "core/unorm.h"
 #include "core/xalloc.h"
 #include "mime/rfc5322.h"
@@ -358,32 +359,6 @@ size_t mime_msgid_norm(struct str id, char *out)
 	return n;
 }
 
-/* ---- a stable sort with a context (qsort_r is not everywhere; the
- * loops run in parallel, so no globals) ---- */
-
-typedef int sort_cmp(const void *ctx, uint32_t a, uint32_t b);
-
-static void msort(uint32_t *v, size_t n, sort_cmp *cmp, const void *ctx)
-{
-	if (n < 2)
-		return;
-	uint32_t *tmp = xmalloc(n * sizeof(*tmp));
-	for (size_t w = 1; w < n; w *= 2) {
-		for (size_t lo = 0; lo < n; lo += 2 * w) {
-			size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
-			size_t i = lo, j = mid, k = lo;
-			while (i < mid && j < hi)
-				tmp[k++] = cmp(ctx, v[j], v[i]) < 0 ? v[j++] : v[i++];
-			while (i < mid)
-				tmp[k++] = v[i++];
-			while (j < hi)
-				tmp[k++] = v[j++];
-		}
-		memcpy(v, tmp, n * sizeof(*v));
-	}
-	free(tmp);
-}
-
 /* ---- containers ---- */
 
 #define NONE UINT32_MAX
@@ -546,7 +521,7 @@ static void sort_all(struct forest *f, const struct mime_thread_msg *m)
 		size_t k = 0;
 		for (uint32_t c = f->b[x].child; c != NONE; c = f->b[c].next)
 			kids[k++] = c;
-		msort(kids, k, cmp_box, f);
+		msort_u32(kids, k, cmp_box, f);
 		f->b[x].child = k ? kids[0] : NONE;
 		for (size_t j = 0; j < k; j++) {
 			f->b[kids[j]].prev = j ? kids[j - 1] : NONE;
@@ -812,7 +787,7 @@ int mime_thread_orderedsubject(const struct mime_thread_msg *m, size_t n, struct
 
 	for (size_t i = 0; i < n; i++)
 		ord[i] = (uint32_t)i;
-	msort(ord, n, cmp_subject, m);
+	msort_u32(ord, n, cmp_subject, m);
 	for (size_t i = 0; i < n; i++)
 		box_new(&f, (uint32_t)i);
 	f.root = box_new(&f, NONE);
