@@ -426,6 +426,35 @@ static void test_garbage(void)
 	}
 }
 
+/* ASCII runs of every length up to 19 at every alignment, between
+ * non-ASCII octets: converted as a byte at a time would (ASCII kept,
+ * Latin-1 0xE9 and UTF-8's C3 A9 both to C3 A9). */
+static void test_ascii_runs(void)
+{
+	char in[512], want[1024], out[1536];
+
+	for (int utf8 = 0; utf8 < 2; utf8++)
+		for (int off = 0; off < 8; off++) {
+			size_t n = 0, w = 0;
+			for (int i = 0; i < off; i++)
+				in[n++] = want[w++] = 'a';
+			for (int run = 0; run < 20; run++) {
+				for (int i = 0; i < run; i++)
+					in[n++] = want[w++] = (char)('A' + i);
+				if (utf8)
+					in[n++] = '\xC3';
+				in[n++] = utf8 ? '\xA9' : '\xE9';
+				want[w++] = '\xC3';
+				want[w++] = '\xA9';
+			}
+			in[n++] = want[w++] = 'z';
+			ptrdiff_t r = mime_charset_to_utf8(utf8 ? STR_LIT("utf-8") : STR_LIT("iso-8859-1"),
+			                                   in, n, out);
+			CHECK(r == (ptrdiff_t)w);
+			CHECK(r == (ptrdiff_t)w && memcmp(out, want, w) == 0);
+		}
+}
+
 int main(void)
 {
 	test_base64();
@@ -434,6 +463,7 @@ int main(void)
 	test_passthrough();
 	test_decode_all_ceiling();
 	test_charsets();
+	test_ascii_runs();
 	test_cjk();
 	test_garbage();
 	return unit_done("test_mime_decode");
