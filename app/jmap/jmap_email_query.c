@@ -117,7 +117,23 @@ struct qctx {
 	struct jmap_call *c;
 	struct ems *all;
 	struct em **by_thread; /* all's emails ordered by thread (then id) */
+	/* The last mailbox id string of the filter resolved, and its number:
+	 * the filter's strings stay put for the query, and resolving one
+	 * (a creation reference, the hex) for each of thousands of emails
+	 * showed in profiles. */
+	const char *mb_str;
+	uint32_t mb_num;
 };
+
+/* jmap_ref_num of a mailbox id of the filter, resolved once per string. */
+static uint32_t filter_mailbox(struct qctx *q, const char *s)
+{
+	if (s != q->mb_str) {
+		q->mb_num = jmap_ref_num(q->c->r, s, 'M');
+		q->mb_str = s;
+	}
+	return q->mb_num;
+}
 
 static int cmp_thread(const void *pa, const void *pb)
 {
@@ -174,7 +190,7 @@ static int email_cond_one(struct jmap_call *c, const struct email_cond *ec,
 	if (!strcmp(k, "inMailbox")) {
 		if (p->type != JSON_STRING)
 			goto bad;
-		return !m || in_mailbox(m, jmap_ref_num(c->r, p->str, 'M'));
+		return !m || in_mailbox(m, filter_mailbox(q, p->str));
 	}
 	if (!strcmp(k, "inMailboxOtherThan")) {
 		if (p->type != JSON_ARRAY)
@@ -520,7 +536,7 @@ static int query_run(struct jmap_call *c, struct ems *all, struct em ***hit_r, s
 		jmap_error(c, "serverFail", NULL);
 		return -1;
 	}
-	struct qctx q = {c, all, NULL};
+	struct qctx q = {c, all, NULL, NULL, 0};
 	const struct json_value *filter = jmap_arg(c, "filter");
 	if (jmap_email_filter_check(c, filter) < 0)
 		return -1;

@@ -174,6 +174,18 @@ def test_jmap_email():
     assert int(st["newState"]) == int(st["oldState"]) + 1, st
     _, g = j.one("Email/get", {"ids": [ids[2]], "properties": ["mailboxIds"]})
     assert g["list"][0]["mailboxIds"] == {archive: True}, g
+    # Conditions naming different mailboxes, each judged on its own (the
+    # query resolves a mailbox id once per string, not once per email).
+    by_id = [{"property": "id"}]
+    for f, want in (({"operator": "OR", "conditions": [{"inMailbox": archive},
+                                                       {"inMailbox": inbox}]}, sorted(ids)),
+                    ({"operator": "OR", "conditions": [{"inMailbox": inbox},
+                                                       {"inMailbox": archive}]}, sorted(ids)),
+                    ({"operator": "AND", "conditions": [{"inMailbox": inbox},
+                                                        {"inMailbox": archive}]}, []),
+                    ({"operator": "NOT", "conditions": [{"inMailbox": inbox}]}, [ids[2]])):
+        _, q = j.one("Email/query", {"filter": f, "sort": by_id})
+        assert q["ids"] == want, (f, q)
     u, _ = cmd(r, "n", "NOOP")
     assert b"* 3 EXPUNGE" in u, u
     u, _ = cmd(r, "sa", "STATUS Archive (MESSAGES)")
