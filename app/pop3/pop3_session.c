@@ -190,19 +190,22 @@ static void idle_timeout(struct loop *loop, void *arg)
 static void cmd_capa(struct pop3_session *s, struct pop3_cmd *cmd)
 {
 	char buf[512];
-	int tls = pop3_secure(s), pre = s->state != POP3_S_TRANSACTION;
-	int stls = pre && !tls && !s->stls_pending;
+	int tls = pop3_secure(s);
+	int stls = s->state != POP3_S_TRANSACTION && !tls && !s->stls_pending;
 
 	/*
-	 * Dovecot's list and order. Before login over plaintext only STLS is
-	 * offered: USER and SASL appear once the connection is secure (no
-	 * mechanism may be used without TLS, loopback included).
+	 * Dovecot's list and order. Over plaintext only STLS is offered: USER
+	 * and SASL appear once the connection is secure (no mechanism may be
+	 * used without TLS, loopback included). They stay in the list after
+	 * login: RFC 2449 §5 "Capabilities available in the AUTHORIZATION
+	 * state MUST be announced in both states" (Dovecot drops them there).
+	 * A session in TRANSACTION is always over TLS.
 	 */
 	snprintf(buf, sizeof(buf),
 		 "+OK\r\nCAPA\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nPIPELINING\r\nAUTH-RESP-CODE\r\n"
 		 "EXPIRE NEVER\r\nUTF8 USER\r\n%s%s%s%s%sIMPLEMENTATION tern\r\n.\r\n",
-		 stls ? "STLS\r\n" : "", pre && tls ? "USER\r\n" : "",
-		 pre && tls ? "SASL " : "", pre && tls ? sasl_mechs() : "", pre && tls ? "\r\n" : "");
+		 stls ? "STLS\r\n" : "", tls ? "USER\r\n" : "", tls ? "SASL " : "",
+		 tls ? sasl_mechs() : "", tls ? "\r\n" : "");
 	pop3_write(s, buf, strlen(buf));
 }
 

@@ -144,7 +144,9 @@ def test_greeting_and_capa():
         assert capa_set(p) == common | {"USER", "SASL PLAIN LOGIN"}
         p.user(BOB)
         p.pass_(BOB_PW)
-        assert capa_set(p) == common
+        # RFC 2449 §5: "Capabilities available in the AUTHORIZATION state
+        # MUST be announced in both states" (USER and SASL stay).
+        assert capa_set(p) == common | {"USER", "SASL PLAIN LOGIN"}
         p.quit()
         q = poplib.POP3_SSL("127.0.0.1", s.pop3s_port, context=ctx(), timeout=10)
         assert capa_set(q) == common | {"USER", "SASL PLAIN LOGIN"}

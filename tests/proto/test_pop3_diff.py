@@ -485,8 +485,11 @@ KNOWN_PLAIN = {
         ["+OK", "caps: AUTH-RESP-CODE CAPA EXPIRE PIPELINING RESP-CODES SASL PLAIN LOGIN TOP UIDL "
          "USER UTF8", "."], CAPA_EXTRA),
     "capa in transaction": (
-        ["+OK", "caps: AUTH-RESP-CODE CAPA EXPIRE PIPELINING RESP-CODES TOP UIDL UTF8", "."],
-        CAPA_EXTRA),
+        ["+OK", "caps: AUTH-RESP-CODE CAPA EXPIRE PIPELINING RESP-CODES SASL PLAIN LOGIN TOP UIDL "
+         "USER UTF8", "."],
+        CAPA_EXTRA + '; and RFC 2449 §5: "Capabilities available in the AUTHORIZATION state '
+        'MUST be announced in both states": tern keeps USER and SASL after login, Dovecot '
+        "drops them"),
     "user without name": (
         ["-ERR"],
         'RFC 1939 §7: "USER name / Arguments: a string identifying a mailbox (required)"; '
