@@ -171,7 +171,31 @@ struct job {
 	void (*fn)(void *arg);
 	void *arg;
 	int *done;
+	struct job *next; /* handed to an idle thread, not taken yet */
 };
+
+/*
+ * The threads jobs run on. One that has run its job waits a while for the
+ * next instead of ending: a thread made per job (its stack mapped with a
+ * guard page, its pages touched for the first time, the allocator's heap
+ * for it, all given back at its end) was about 28% of a small JMAP
+ * request's server CPU (perf on bench-jmap's Email/changes, session 78).
+ * A job goes to an idle thread when there is one, else to a new thread;
+ * at most HTTP_DEFER_MAX threads wait, each for JOB_IDLE_S at most, and
+ * none past the stop. What a thread caches for itself (dkim_rsa.c's keys)
+ * lives as long as the thread. Under jobs.mu.
+ */
+#define JOB_IDLE_S 30
+
+static struct {
+	struct job *head, *tail;
+	int queued;     /* jobs handed over, never more than idle */
+	int idle;       /* threads waiting in job_next */
+	int threads;    /* job threads alive */
+	int stopping;
+	pthread_cond_t cv;   /* a job handed over, or the stop */
+	pthread_cond_t gone; /* the last thread ended */
+} pool = { NULL, NULL, 0, 0, 0, 0, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER };
 
 static void job_end(void)
 {
@@ -181,9 +205,8 @@ static void job_end(void)
 	pthread_mutex_unlock(&jobs.mu);
 }
 
-static void *job_main(void *arg)
+static void job_run(struct job *j)
 {
-	struct job *j = arg;
 	j->fn(j->arg);
 	pthread_mutex_lock(&jobs.mu);
 	*j->done = 1;
@@ -192,7 +215,53 @@ static void *job_main(void *arg)
 	MHD_resume_connection(j->mc);
 	free(j);
 	job_end();
+}
+
+/* The next job handed to this thread, or NULL for it to end (enough
+ * threads wait already, none came for JOB_IDLE_S, or the stop). */
+static struct job *job_next(void)
+{
+	struct timespec until;
+	struct job *j = NULL;
+
+	clock_gettime(CLOCK_REALTIME, &until); /* the condition's clock */
+	until.tv_sec += JOB_IDLE_S;
+	pthread_mutex_lock(&jobs.mu);
+	if (pool.idle < HTTP_DEFER_MAX && !pool.stopping) {
+		int rc = 0;
+		pool.idle++;
+		while (!pool.head && !pool.stopping && rc != ETIMEDOUT)
+			rc = pthread_cond_timedwait(&pool.cv, &jobs.mu, &until);
+		if ((j = pool.head) != NULL) { /* taken even at the stop: it was handed over */
+			pool.head = j->next;
+			if (!pool.head)
+				pool.tail = NULL;
+			pool.queued--;
+		}
+		pool.idle--;
+	}
+	if (!j && --pool.threads == 0)
+		pthread_cond_broadcast(&pool.gone);
+	pthread_mutex_unlock(&jobs.mu);
+	return j;
+}
+
+static void *job_main(void *arg)
+{
+	for (struct job *j = arg; j; j = job_next())
+		job_run(j);
 	return NULL;
+}
+
+/* At the stop, once no job runs: the waiting threads end, waited for. */
+static void job_threads_stop(void)
+{
+	pthread_mutex_lock(&jobs.mu);
+	pool.stopping = 1;
+	pthread_cond_broadcast(&pool.cv);
+	while (pool.threads > 0)
+		pthread_cond_wait(&pool.gone, &jobs.mu);
+	pthread_mutex_unlock(&jobs.mu);
 }
 
 /* Runs fn(arg) on a thread of its own with mc suspended; the caller holds
@@ -207,8 +276,23 @@ static int job_start(struct MHD_Connection *mc, void (*fn)(void *arg), void *arg
 	j->fn = fn;
 	j->arg = arg;
 	j->done = done;
+	j->next = NULL;
 	*done = 0;
 	MHD_suspend_connection(mc);
+	pthread_mutex_lock(&jobs.mu);
+	if (pool.queued < pool.idle) { /* a thread waits for it */
+		if (pool.tail)
+			pool.tail->next = j;
+		else
+			pool.head = j;
+		pool.tail = j;
+		pool.queued++;
+		pthread_cond_signal(&pool.cv);
+		pthread_mutex_unlock(&jobs.mu);
+		return 0;
+	}
+	pool.threads++;
+	pthread_mutex_unlock(&jobs.mu);
 	pthread_attr_init(&a);
 	pthread_attr_setstacksize(&a, 512 * 1024);
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
@@ -216,6 +300,10 @@ static int job_start(struct MHD_Connection *mc, void (*fn)(void *arg), void *arg
 	pthread_attr_destroy(&a);
 	if (rc == 0)
 		return 0;
+	pthread_mutex_lock(&jobs.mu);
+	if (--pool.threads == 0)
+		pthread_cond_broadcast(&pool.gone);
+	pthread_mutex_unlock(&jobs.mu);
 	MHD_resume_connection(mc);
 	free(j);
 	return -1;
@@ -1136,6 +1224,9 @@ int http_server_start(const struct config *cfg, struct store *st, struct listene
 	http_started_at = (int64_t)time(NULL);
 	*n_r = 0;
 	sem_init(&hash_sem, 0, 2);
+	pthread_mutex_lock(&jobs.mu);
+	pool.stopping = 0; /* started again (tests) */
+	pthread_mutex_unlock(&jobs.mu);
 	if (!cfg->listen[LISTEN_HTTP].port && !cfg->listen[LISTEN_HTTPS].port)
 		return 0;
 	http_push_pool_start();
@@ -1205,6 +1296,7 @@ static void *stop_daemons(void *arg)
 	while (jobs.n > 0)
 		pthread_cond_wait(&jobs.cv, &jobs.mu);
 	pthread_mutex_unlock(&jobs.mu);
+	job_threads_stop();
 	for (int i = 0; i < 2; i++)
 		if (s->d[i])
 			MHD_stop_daemon(s->d[i]);

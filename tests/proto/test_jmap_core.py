@@ -245,3 +245,52 @@ def test_jmap_references_cannot_grow_a_request():
     assert r[2][0] == "error" and r[2][1]["type"] == "invalidResultReference", r[2][:2]
     assert "maxSizeRequest" in r[2][1]["description"], r[2]
     assert r[3] == ["Core/echo", {"x": mb}, "c3"]
+
+
+def test_request_threads_are_kept_bounded_and_end_when_idle():
+    """A JMAP request runs on a thread of its own off the HTTP daemon's
+    (http_server.c); a thread that ran one waits for the next instead of
+    ending (a thread made per request was about 28% of a small request's
+    CPU), at most HTTP_DEFER_MAX (16) of them, each for 30 s. Here: 48
+    requests from 24 clients at once leave threads waiting, at most 16
+    more than before, and all of them end after a while of quiet; the stop
+    ends with none left (exit code 0)."""
+    import threading
+    import time
+    from harness import Server
+
+    s = Server(accounts=ACCOUNTS, imap=True, http=True)
+    try:
+        tasks = "/proc/%d/task" % s.proc.pid
+        Jmap(s, *BOB).call([["Core/echo", {}, "0"]])  # the login cache warm
+        base = len(os.listdir(tasks))  # with the echo's thread, waiting
+        errors, peak = [], [0]
+
+        def client():
+            try:
+                c = Jmap(s, *BOB)
+                for _ in range(2):
+                    r = c.call([["Mailbox/get", {"accountId": c.account}, "m"]])
+                    assert r["methodResponses"][0][0] == "Mailbox/get", r
+                    peak[0] = max(peak[0], len(os.listdir(tasks)))
+            except Exception as e:  # noqa: BLE001 (reported below)
+                errors.append(e)
+        ts = [threading.Thread(target=client) for _ in range(24)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert not errors, errors
+        after = len(os.listdir(tasks))
+        assert after <= base + 16, (base, after)  # 16 wait at most
+        print("  threads: %d before, %d after the burst (peak %d)" % (base, after, peak[0]))
+        assert after > base, (base, after)  # kept for the next requests
+        deadline = time.time() + 90
+        while len(os.listdir(tasks)) >= base and time.time() < deadline:
+            time.sleep(1)
+        end = len(os.listdir(tasks))
+        assert end < base, (base, after, end)  # the echo's thread too
+    finally:
+        rc = s.stop()
+        s.cleanup()
+    assert rc == 0, rc
