@@ -189,7 +189,10 @@ static struct str header_field(const char *d, size_t len, const char *name, stru
  * holds: it is in "attachments" (RFC 8621 section 4.1.4 makes it a leaf
  * there), and hasAttachment SHOULD be true when that list holds an item
  * not marked inline (hasAttachment, the same section). One marked inline is
- * judged by the parts it holds, as before.
+ * judged by the parts it holds, as before. A part of another type than
+ * text counts wherever it is; then whatever that "attachments" list
+ * holds not marked inline (a text/csv, a named text/plain after the
+ * first part: no Content-Disposition needed).
  */
 int jmap_has_attachment(const struct mime_tree *t)
 {
@@ -205,7 +208,7 @@ int jmap_has_attachment(const struct mime_tree *t)
 		if (!str_eq_ci_c(p->type, "text") && !str_eq_ci_c(p->type, "multipart"))
 			return 1;
 	}
-	return 0;
+	return jmap_body_has_attachment(t);
 }
 
 /* The properties P_MSGID..P_SENT, all served from the cached envelope

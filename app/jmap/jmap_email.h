@@ -155,6 +155,9 @@ int jmap_w_date(struct jw *w, struct str v);
 /* hasAttachment (RFC 8621 §4.1.4) of a message's tree (jmap_email.c). */
 struct mime_tree;
 int jmap_has_attachment(const struct mime_tree *t);
+/* Whether parseStructure's "attachments" holds an item not marked inline
+ * (jmap_email_body.c). */
+int jmap_body_has_attachment(const struct mime_tree *t);
 
 /* ---- body properties (jmap_email_body.c) ---- */
 #define JMAP_BODY_STRUCTURE 1u

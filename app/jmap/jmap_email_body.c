@@ -18,6 +18,7 @@
  * the limit would cut into).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -92,11 +93,9 @@ static struct str part_name(const struct mime_part *p)
 	return s.p ? s : param_best(p->params, p->nparams, "name");
 }
 
-static int is_type(struct arena *a, const struct mime_part *p, const char *t)
+static int is_type(const struct mime_part *p, const char *type, const char *subtype)
 {
-	char *full = arena_printf(a, "%.*s/%.*s", (int)p->type.len, p->type.p, (int)p->subtype.len,
-				  p->subtype.p);
-	return strcasecmp(full, t) == 0;
+	return str_eq_ci_c(p->type, type) && str_eq_ci_c(p->subtype, subtype);
 }
 
 static int inline_media(const struct mime_part *p)
@@ -273,7 +272,9 @@ static void push(struct list *l, uint32_t i)
 		l->v[l->n++] = i;
 }
 
-static void parse_structure(struct ctx *c, uint32_t first, const char *mtype, int in_alt,
+/* Needs of c only the tree (jmap_body_has_attachment() passes no more);
+ * mtype is the enclosing multipart's subtype. */
+static void parse_structure(struct ctx *c, uint32_t first, struct str mtype, int in_alt,
 			    struct list *html, struct list *text, struct list *att, int depth)
 {
 	long text_len = text ? (long)text->n : -1, html_len = html ? (long)html->n : -1;
@@ -282,18 +283,18 @@ static void parse_structure(struct ctx *c, uint32_t first, const char *mtype, in
 	for (uint32_t i = first; i != MIME_NONE; i = c->t->parts[i].next, ++idx) {
 		const struct mime_part *p = &c->t->parts[i];
 		int multipart = !leaf(p);
-		int plain = is_type(c->a, p, "text/plain"), htm = is_type(c->a, p, "text/html");
+		int plain = is_type(p, "text", "plain"), htm = is_type(p, "text", "html");
 		int is_inline = !(p->disposition.p && str_eq_ci_c(p->disposition, "attachment")) &&
 				(plain || htm || inline_media(p)) &&
-				(idx == 0 || (strcasecmp(mtype, "related") &&
+				(idx == 0 || (!str_eq_ci_c(mtype, "related") &&
 					      (inline_media(p) || !part_name(p).p)));
 		if (multipart) {
-			const char *sub = lower(c->a, p->subtype).p;
 			if (depth < 64 && p->nchildren)
-				parse_structure(c, i + 1, sub, in_alt || !strcmp(sub, "alternative"), html,
+				parse_structure(c, i + 1, p->subtype,
+						in_alt || str_eq_ci_c(p->subtype, "alternative"), html,
 						text, att, depth + 1);
 		} else if (is_inline) {
-			if (!strcasecmp(mtype, "alternative")) {
+			if (str_eq_ci_c(mtype, "alternative")) {
 				if (plain)
 					push(text, i);
 				else if (htm)
@@ -315,7 +316,7 @@ static void parse_structure(struct ctx *c, uint32_t first, const char *mtype, in
 			push(att, i);
 		}
 	}
-	if (!strcasecmp(mtype, "alternative") && text && html) {
+	if (str_eq_ci_c(mtype, "alternative") && text && html) {
 		if (text_len == (long)text->n && html_len != (long)html->n)
 			for (size_t i = (size_t)html_len; i < html->n; i++)
 				push(text, html->v[i]);
@@ -420,6 +421,31 @@ static void body_value(struct ctx *c, uint32_t i, uint64_t max)
 	buf_free(&dec);
 }
 
+/*
+ * hasAttachment's rule (§4.1.4): a server SHOULD say true when the
+ * "attachments" parseStructure gives holds an item not marked
+ * Content-Disposition: inline. That list holds text parts no
+ * disposition marks (a text/csv; a text/plain with a file name after
+ * the first part), so it is computed here as Email/get computes it.
+ */
+int jmap_body_has_attachment(const struct mime_tree *t)
+{
+	struct ctx c = {.t = t};
+	size_t cap = ((size_t)t->nparts + 1) * 2;
+	uint32_t *v = malloc(3 * cap * sizeof *v);
+	if (!v)
+		return 0;
+	struct list text = {v, 0}, html = {v + cap, 0}, att = {v + 2 * cap, 0};
+	parse_structure(&c, 0, str_c("mixed"), 0, &html, &text, &att, 0);
+	int any = 0;
+	for (size_t i = 0; i < att.n && !any; i++) {
+		struct str d = t->parts[att.v[i]].disposition;
+		any = !(d.p && str_eq_ci_c(d, "inline"));
+	}
+	free(v);
+	return any;
+}
+
 void jmap_email_body(struct jw *w, struct arena *a, const char *data, const struct mime_tree *t,
 		     uint32_t email, unsigned want, unsigned bwant, const struct jmap_body_opts *o)
 {
@@ -428,7 +454,7 @@ void jmap_email_body(struct jw *w, struct arena *a, const char *data, const stru
 		    html = {arena_alloc(a, (t->nparts + 1) * 2 * sizeof(uint32_t)), 0},
 		    att = {arena_alloc(a, (t->nparts + 1) * 2 * sizeof(uint32_t)), 0};
 
-	parse_structure(&c, 0, "mixed", 0, &html, &text, &att, 0);
+	parse_structure(&c, 0, str_c("mixed"), 0, &html, &text, &att, 0);
 	if (want & JMAP_BODY_STRUCTURE) {
 		jw_key(w, "bodyStructure");
 		w_part(&c, 0, 1, 0);

@@ -118,3 +118,36 @@ def test_query_position_past_the_end():
     assert window(anchor=q["ids"][1], anchorOffset=-9) == (0, q["ids"])
     _, e = j.one("Email/query", {"position": 1000})
     assert e["position"] == 1000 and e["ids"] == [], e
+
+
+def _mixed(second):
+    return (b"From: Ann <ann@remote.test>\r\nTo: bob@example.test\r\nSubject: has att\r\n"
+            b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
+            b"--b1\r\nContent-Type: text/plain\r\n\r\nthe text\r\n"
+            b"--b1\r\n" + second + b"\r\n\r\nsecond part\r\n--b1--\r\n")
+
+
+def test_has_attachment_follows_attachments():
+    """RFC 8621 §4.1.4: hasAttachment SHOULD be true when "attachments"
+    holds an item without Content-Disposition: inline. A text part that
+    parseStructure puts there (a text/plain with a file name after the
+    first part, a text/csv, which is neither text/plain nor text/html)
+    counts though it has no Content-Disposition; so does Email/query's
+    hasAttachment filter. An inline second text/plain stays body."""
+    j = Jmap(srv(), *BOB)
+    cases = [(b"Content-Type: text/plain; name=\"notes.txt\"", True),
+             (b"Content-Type: text/csv", True),
+             (b"Content-Type: text/plain", False)]
+    ids = []
+    for second, want in cases:
+        eid = import_msg(j, _mixed(second))
+        ids.append(eid)
+        _, r = j.one("Email/get", {"ids": [eid], "properties": ["attachments", "hasAttachment"],
+                                   "bodyProperties": ["partId", "type", "disposition"]})
+        e = r["list"][0]
+        assert (len(e["attachments"]) == 1) == want, (second, e)
+        assert e["hasAttachment"] is want, (second, e)
+    _, q = j.one("Email/query", {"filter": {"hasAttachment": True, "subject": "has att"}})
+    assert sorted(q["ids"]) == sorted(ids[:2]), (q, ids)
+    _, q = j.one("Email/query", {"filter": {"hasAttachment": False, "subject": "has att"}})
+    assert q["ids"] == ids[2:], (q, ids)
