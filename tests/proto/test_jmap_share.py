@@ -14,6 +14,8 @@ Thread/changes tell only what the user sees. EventSource and WebSocket
 push tell the shared account's changes. Methods not written for a shared
 account answer accountNotSupportedByMethod; an account that shares
 nothing with the user is accountNotFound. One server for the module."""
+import time
+
 from jmapc import MAIL, Jmap, shared_server
 from test_imap import login
 
@@ -62,6 +64,17 @@ def grant(name, who, rights):
         srv().cli("acl", "set", BOB[0], name, who, rights)
     else:
         srv().cli("acl", "del", BOB[0], name, who, check=False)
+
+
+def wait_more(s, needle, before, timeout):
+    """Waits for the log to hold needle more than before times (a line
+    of this test's, not an earlier one's)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if s.log_text().count(needle) > before:
+            return True
+        time.sleep(0.02)
+    return False
 
 
 def call(j, method, args):
@@ -477,6 +490,40 @@ def test_push_tells_shared_account_changes():
             if c:
                 c.close()
         grant("Team/Sub", CAROL[0], "")
+
+
+def test_eventsource_closeafter_state_ends_at_a_shared_change():
+    """closeafter=state (RFC 8620 section 7.3) ends the response after
+    the first state event, and a StateChange naming only a shared account
+    is one: mail delivered by SMTP to the owner's INBOX shared with the
+    user is told (Mailbox, Email, Thread; no EmailDelivery, the owner's
+    new mail is not the user's) and the stream ends after it."""
+    from test_jmap_push import EventStream, deliver
+    ids = owner_setup()
+    s = srv()
+    acc = ids["account"]
+    mine = int(Jmap(s, *CAROL).account[1:], 16)
+    grant("INBOX", CAROL[0], "lr")
+    e = None
+    try:
+        # This stream's line, not an earlier test's.
+        shared = "event=push_shared kind=eventsource account=%d owners=1" % mine
+        before = s.log_text().count(shared)
+        e = EventStream(s, CAROL, "types=*&closeafter=state&ping=0")
+        assert e.status == 200, e.headers
+        assert wait_more(s, shared, before, 30), "the stream never followed Bob"
+        deliver(s, BOB, subject="long poll")
+        ev = e.event(30)
+        assert ev["event"] == "state", ev
+        ch = ev["data"]["changed"]
+        assert list(ch) == [acc], ch
+        assert set(ch[acc]) == {"Mailbox", "Email", "Thread"}, ch
+        assert e.closed(30), "the stream stayed open after the state event"
+        assert e.buf == b"", e.buf  # nothing after the event
+    finally:
+        if e:
+            e.close()
+        grant("INBOX", CAROL[0], "")
 
 
 def test_push_held_for_a_slow_client_tells_the_shared_change():
