@@ -312,6 +312,14 @@ static int push_ready(const struct http_push *p)
 	return p->state == PUSH_OPEN && (!p->ws || p->push_on);
 }
 
+/* Whether an event for p waits for the drain: the client is not reading
+ * (output queued past the slack) or an answer's frame is under way (no
+ * frame may go inside it). Every push asks this before it writes. */
+static int push_held(const struct http_push *p)
+{
+	return buf_len(&p->c->out) > PUSH_OUT_SLACK || p->resp_data.p;
+}
+
 /* Writes the StateChange saying that the types in mask of account now
  * have state modseq (own: the own types' states, NULL for none); its
  * push state is always p's own account's (p->told, p->own). */
@@ -326,7 +334,7 @@ static void push_emit_for(struct http_push *p, uint32_t account, unsigned mask, 
 	jmap_push_state_change(&ev, account, mask, modseq, own, p->ws ? ps : NULL);
 	if (p->ws) {
 		/* Written only between frames with the output near empty
-		 * (push_apply, follow_wait), so it fits; if it ever did not,
+		 * (push_held), so it fits; if it ever did not,
 		 * the client reconnects with its pushState and is told what
 		 * it missed, rather than missing it unsaid. */
 		if (ws_send(p, WS_OP_TEXT, buf_data(&ev), buf_len(&ev)) < 0)
@@ -373,7 +381,7 @@ static int push_apply(struct http_push *p, const struct push_calc *k)
 {
 	if (!push_ready(p))
 		return 0;
-	if (buf_len(&p->c->out) > PUSH_OUT_SLACK || p->resp_data.p) {
+	if (push_held(p)) {
 		p->pending = 1; /* folded into the event sent at the drain */
 		return 0;
 	}
@@ -472,9 +480,7 @@ static unsigned follow_types(void *sub)
  * it was told only at that owner's next change. */
 static int follow_wait(void *sub)
 {
-	struct http_push *p = sub;
-
-	return buf_len(&p->c->out) > PUSH_OUT_SLACK || p->resp_data.p;
+	return push_held(sub);
 }
 
 static void follow_tell(void *sub, uint32_t owner, unsigned mask, uint64_t modseq)
@@ -953,6 +959,31 @@ static void ws_job_work(void *arg)
 		http_jmap_request_leave(j->who.account);
 }
 
+/*
+ * WebSocketPushEnable's catch-up (RFC 8887 §4.3.5: what changed since its
+ * pushState is pushed at once), the read's changed mail types up to now
+ * and the own types' states now (own, NULL: not read). Told now when the
+ * output takes it; else it waits for the drain as every other push does
+ * (push_apply), or a client that sent it while not reading was closed
+ * with 1013: p keeps the states the client is taken to know, so the read
+ * at the drain (push_catch_up) finds these changes, and any since, and
+ * tells them in one StateChange. Own states it had none of are taken
+ * from now, as push_update would, with nothing to tell.
+ */
+static void enable_catch_up(struct http_push *p, unsigned changed, uint64_t now,
+			    const struct jmap_push_own *own, unsigned own_mask)
+{
+	if (!push_held(p)) {
+		push_update(p, changed, now, own, own_mask);
+		return;
+	}
+	if (!p->own_known && own) {
+		jmap_push_own_take(&p->own, own, own_mask & p->types);
+		p->own_known = 1;
+	}
+	p->pending = 1;
+}
+
 static void ws_job_done(void *arg)
 {
 	struct ws_job *j = arg;
@@ -997,9 +1028,8 @@ static void ws_job_done(void *arg)
 				}
 			}
 			acct_join(p);
-			if (!p->resp_data.p)
-				push_update(p, changed, now, v->now_own_ok ? &v->now_own : NULL,
-					    v->types & JMAP_TYPES_OWN);
+			enable_catch_up(p, changed, now, v->now_own_ok ? &v->now_own : NULL,
+					v->types & JMAP_TYPES_OWN);
 			push_kick(p); /* changes that came since it was read */
 			shared_start(p);
 		} else {

@@ -1329,3 +1329,91 @@ def test_long_lived_connections_keep_no_credentials():
         assert not held, "an IMAP session in IDLE left %r in memory" % held
     finally:
         r.sock.close()
+
+
+def test_websocket_push_enable_waits_for_the_drain():
+    """WebSocketPushEnable with a pushState older than the account's
+    (RFC 8887 §4.3.5) pushes what changed since at once; from a client
+    that reads nothing, that StateChange found the output full and the
+    socket was closed with 1013, where every other push waits for the
+    drain. Now it waits too: the enables sent while the client does not
+    read are folded into one StateChange told once the output drained,
+    after the answer of the Request sent behind them, and the socket
+    stays open."""
+    s = srv()
+    fay = ("fay@example.test", "fay-password-1-Vq8r")
+    s.cli("account", "add", fay[0], input=fay[1] + "\n")
+    j = Jmap(s, *fay)
+    acc = j.account
+    # A small window: what the server writes piles up there, not here.
+    w = WebSocket(s, fay, rcvbuf=4096)
+    sender = None
+    try:
+        assert w.status == 101, w.status
+        w.send_json({"@type": "WebSocketPushEnable", "dataTypes": None})
+        name, r = j.one("Mailbox/set", {"create": {"a": {"name": "first"}}})
+        assert r.get("created"), r
+        old = w.recv_json(WAIT)
+        assert old["@type"] == "StateChange", old
+        w.send_json({"@type": "WebSocketPushDisable"})
+        # Mail since: Mailbox, Email, Thread and EmailDelivery changed.
+        deliver(s, fay, 1, "since")
+        # Each of these, read alone, pushes at once what changed since old
+        # (140 octets); about 17,000 of them fill the kernel's buffers and
+        # the output here, so the rest find it full.
+        n = 50000
+        enable = w.frame(1, json.dumps({"@type": "WebSocketPushEnable", "dataTypes": None,
+                                        "pushState": old["pushState"]}).encode())
+        last = ws_request([["Mailbox/set", {"accountId": acc, "create": {
+            "c": {"name": "behind"}}}, "s"]], "behind")
+        frames = enable * n + w.frame(1, json.dumps(last).encode())
+
+        def send():
+            try:
+                w.sock.sendall(frames)
+            except OSError:
+                pass  # closed while it was sending (the log says how)
+        # Sent beside: a socket closed while its output is unread takes
+        # no more input, and the wait below sees the close in the log.
+        sender = threading.Thread(target=send)
+        sender.start()
+        # The Request behind the enables ran (its mailbox is there), or
+        # the socket was closed: every enable was read by then.
+        closed = "event=ws_close account=%d code=1013" % int(acc[1:], 16)
+        deadline = time.time() + WAIT
+        while time.time() < deadline and closed not in s.log_text():
+            _, r = j.one("Mailbox/query", {"filter": {"name": "behind"}})
+            if r["ids"]:
+                break
+            time.sleep(0.1)
+        assert closed not in s.log_text(), "closed with 1013 while the client did not read"
+        sender.join(WAIT)  # the Request behind them ran: all was sent
+        assert not sender.is_alive()
+        told = size = 0
+        while True:
+            op, p = w.recv(WAIT)
+            assert op != 8, "closed with %d after %d StateChanges" % (
+                int.from_bytes(p[:2], "big"), told)
+            m = json.loads(p)
+            if m["@type"] == "Response":
+                assert m["requestId"] == "behind", m
+                break
+            assert m["@type"] == "StateChange", m
+            told, size = told + 1, len(p)
+        print("%d enables unread: %d StateChanges of %d octets before the answer"
+              % (n, told, size))
+        # Some were folded: the output was full while they were read.
+        assert told < n, told
+        # The one folded is told at the drain, with the mailbox behind.
+        got = w.recv_json(WAIT)
+        assert got["@type"] == "StateChange" and "Mailbox" in got["changed"][acc], got
+        _, r = j.one("Mailbox/get", {"ids": []})
+        assert got["changed"][acc]["Mailbox"] == r["state"], (got, r["state"])
+        w.send_json(ws_request([["Core/echo", {"still": "open"}, "e"]], "after"))
+        r = w.recv_json(WAIT)
+        assert r["requestId"] == "after", r
+    finally:
+        w.close()
+        if sender:
+            sender.join(WAIT)
+
