@@ -91,12 +91,15 @@ long ws_read(struct ws_reader *r, char *p, size_t n, struct ws_msg *m)
 	if (r->msg_op == 0 && r->msg.p)
 		buf_free(&r->msg); /* the last message, handed over: an idle
 				    * connection keeps no reassembly memory */
+	r->need = 0;
 	long rc = header(r, u, n, &h, &len);
 
 	if (rc < 0)
 		return rc;
-	if (n < h || n - h < len)
+	if (n < h || n - h < len) {
+		r->need = h + (size_t)len; /* len is within max_message: header() */
 		return -2;
+	}
 	unsigned fin = u[0] >> 7, op = u[0] & 15;
 	const uint8_t *mask = u + h - 4;
 	char *pay = p + h;

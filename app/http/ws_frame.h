@@ -52,6 +52,10 @@ struct ws_reader {
 	struct buf msg;     /* a fragmented data message under way */
 	unsigned msg_op;    /* its opcode; 0 when none is under way */
 	uint16_t error;     /* after -1: the close code to send */
+	size_t need;        /* after -2: the octets of the whole frame under
+			     * way, header and payload, once its length was
+			     * read and is within the limit (else 0): what
+			     * the caller's buffer must be able to hold */
 };
 
 enum ws_kind {
@@ -78,7 +82,8 @@ void ws_reader_free(struct ws_reader *r);
 /*
  * Reads one frame from p[0..n), unmasking its payload in place: returns
  * the octets it took with *m filled; -2 when the frame is not all there
- * (nothing taken: call again with more); -1 on a protocol error, with
+ * (nothing taken: call again with more; r->need says how much the frame
+ * takes once its length was read); -1 on a protocol error, with
  * r->error the close code to answer with (1002, 1007, 1009). After -1
  * the reader must not be used again but to free it.
  */

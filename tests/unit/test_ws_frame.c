@@ -3,7 +3,8 @@
  * examples (§5.7, masked as a client sends them), fragments with a
  * control frame between them, every refusal and its close code, the
  * message limit taken on the declared length, and every frame fed one
- * byte at a time (need-more until its last byte).
+ * byte at a time (need-more until its last byte, with the frame's size
+ * once its length is there).
  */
 #include <string.h>
 
@@ -30,13 +31,17 @@ static size_t frame(char *out, unsigned first, const char *p, size_t n)
 }
 
 /* Reads buf[0..n) as one frame, after checking that every shorter prefix
- * is need-more. Returns ws_read's result for the whole. */
+ * is need-more, saying the frame's whole size once its length (2, 4 or
+ * 10 octets in) is there. Returns ws_read's result for the whole. */
 static long one(struct ws_reader *r, char *buf, size_t n, struct ws_msg *m)
 {
 	char copy[512];
+	unsigned l7 = n > 1 ? (unsigned char)buf[1] & 127 : 0;
+	size_t known = l7 == 126 ? 4 : l7 == 127 ? 10 : 2;
 	for (size_t k = 0; k < n; k++) {
 		memcpy(copy, buf, k);
 		CHECK_EQ_INT(ws_read(r, copy, k, m), -2);
+		CHECK_EQ_INT((long)r->need, k >= known ? (long)n : 0);
 	}
 	return ws_read(r, buf, n, m);
 }
@@ -124,6 +129,13 @@ int main(void)
 	const char hdr64[] = "\x81\xff\x00\x00\x00\x00\x00\x10\x00\x00";
 	CHECK_EQ_INT(ws_read(&r, (char *)memcpy(b, hdr64, 10), 10, &m), -1);
 	CHECK_EQ_INT(r.error, WS_CLOSE_TOO_BIG);
+	CHECK_EQ_INT((long)r.need, 0); /* no buffer is sized by it */
+	ws_reader_free(&r);
+	/* Within it, a frame under way says its size (a 64-bit length). */
+	ws_reader_init(&r, 70000);
+	const char hdr64ok[] = "\x81\xff\x00\x00\x00\x00\x00\x01\x00\x00";
+	CHECK_EQ_INT(ws_read(&r, (char *)memcpy(b, hdr64ok, 10), 10, &m), -2);
+	CHECK_EQ_INT((long)r.need, 14 + 65536);
 	ws_reader_free(&r);
 	ws_reader_init(&r, 300);
 	n = frame(b, 0x01, big, 200);
