@@ -888,7 +888,9 @@ static int ws_mem_update(struct http_push *p)
  * maxSizeRequest as the bound throughout, the conn read whatever a client
  * sent faster than it was taken, up to 5 MB a socket: a Ping flood, with
  * nothing to hold, grew RssAnon 8.2 MiB (session 77). Now only a frame
- * that needs the room gets it, and the input falls back after it.
+ * that needs the room gets it, and the input falls back after it. The
+ * declared length sets only the ceiling (checked against the limit
+ * first): the buffer grows as the frame's octets come.
  */
 #define WS_IN_MIN (WS_MEM_OWN - 1) /* its storage: WS_MEM_OWN (max + 1, buf.c) */
 static void ws_in_bound(struct http_push *p)

@@ -5,7 +5,8 @@
  * messages (kind, length, a hash of the payload, close code) and end the
  * same way (need-more, or the same error code). Every payload lies inside
  * the buffer it was read from or the reader's own; a text message is
- * UTF-8; nothing passes the message limit.
+ * UTF-8; nothing passes the message limit, nor a frame's size said
+ * after need-more (what the caller's buffer is sized by).
  */
 #include <assert.h>
 #include <stdint.h>
@@ -48,8 +49,13 @@ static void run(const uint8_t *data, size_t size, size_t step, struct trace *t)
 		for (;;) {
 			struct ws_msg m;
 			long used = ws_read(&r, buf + off, have - off, &m);
-			if (used == -2)
+			if (used == -2) {
+				/* The frame's size, once known, is more than is
+				 * there and within the limit plus a header. */
+				assert(r.need == 0 || (r.need > have - off &&
+						       r.need <= MAX_MESSAGE + WS_HEADER_MAX));
 				break;
+			}
 			if (used < 0) {
 				assert(r.error == WS_CLOSE_PROTOCOL || r.error == WS_CLOSE_BAD_DATA ||
 				       r.error == WS_CLOSE_TOO_BIG);
