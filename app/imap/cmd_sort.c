@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/msort.h"
 #include "core/xalloc.h"
 #include "imap/imap_esearch.h"
 #include "imap/imap_session.h"
@@ -211,8 +212,9 @@ struct criteria {
 	const struct msg_keys *keys;
 };
 
-static int cmp_msgs(const struct criteria *c, uint32_t ia, uint32_t ib)
+static int cmp_msgs(const void *ctx, uint32_t ia, uint32_t ib)
 {
+	const struct criteria *c = ctx;
 	const struct msg_keys *a = &c->keys[ia], *b = &c->keys[ib];
 	const struct imap_msg *ma = &c->s->view.msgs[a->seq - 1], *mb = &c->s->view.msgs[b->seq - 1];
 
@@ -235,26 +237,6 @@ static int cmp_msgs(const struct criteria *c, uint32_t ia, uint32_t ib)
 			return c->reverse[i] ? -r : r;
 	}
 	return a->seq < b->seq ? -1 : a->seq > b->seq;
-}
-
-/* A stable merge sort of indexes (no qsort_r in every libc, no globals). */
-static void sort_idx(uint32_t *v, size_t n, const struct criteria *c)
-{
-	uint32_t *tmp = xmalloc((n ? n : 1) * sizeof(*tmp));
-	for (size_t w = 1; w < n; w *= 2) {
-		for (size_t lo = 0; lo < n; lo += 2 * w) {
-			size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
-			size_t i = lo, j = mid, k = lo;
-			while (i < mid && j < hi)
-				tmp[k++] = cmp_msgs(c, v[j], v[i]) < 0 ? v[j++] : v[i++];
-			while (i < mid)
-				tmp[k++] = v[i++];
-			while (j < hi)
-				tmp[k++] = v[j++];
-		}
-		memcpy(v, tmp, n * sizeof(*v));
-	}
-	free(tmp);
 }
 
 static void bad(struct imap_session *s, const char *cmd, const char *why)
@@ -318,7 +300,7 @@ void imap_sort_seqs(struct imap_session *s, const struct imap_sort_spec *spec, u
 	c.keys = keys;
 	for (size_t i = 0; i < n; i++)
 		idx[i] = (uint32_t)i;
-	sort_idx(idx, n, &c);
+	msort_u32(idx, n, cmp_msgs, &c); /* stable: ties keep sequence order */
 	for (size_t i = 0; i < n; i++)
 		idx[i] = c.keys[idx[i]].seq;
 	memcpy(seqs, idx, n * sizeof(*seqs));
@@ -373,7 +355,7 @@ static void sort_answer(struct imap_session *s, void *arg, uint32_t *hits, size_
 	c.keys = sc->keys;
 	for (size_t i = 0; i < n; i++)
 		idx[i] = (uint32_t)i;
-	sort_idx(idx, n, &c);
+	msort_u32(idx, n, cmp_msgs, &c); /* stable: ties keep sequence order */
 	for (size_t i = 0; i < n; i++) /* hits in sort order, as sequence numbers */
 		hits[i] = sc->keys[idx[i]].seq;
 	buf_init(&out, n * 11 + 128);
