@@ -56,33 +56,13 @@ static inline int boundary(uint32_t cp)
 	return r->ccc == 0 && r->qc == 0;
 }
 
-/* The length of the ASCII run at s[0..n), eight octets at a time. */
-static inline size_t ascii_run(const unsigned char *s, size_t n)
-{
-	size_t i = 0;
-	/* short runs (between accented letters) octet by octet */
-	while (i < n && i < 8 && s[i] < 0x80)
-		i++;
-	if (i < 8)
-		return i;
-	for (; i + 8 <= n; i += 8) {
-		uint64_t w;
-		memcpy(&w, s + i, 8);
-		if (w & 0x8080808080808080ull)
-			break;
-	}
-	while (i < n && s[i] < 0x80)
-		i++;
-	return i;
-}
-
 int unorm_is_nfc(const char *p, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)p;
 	unsigned last = 0;
 	for (size_t i = 0; i < n;) {
 		if (s[i] < 0x80) {
-			i += ascii_run(s + i, n - i);
+			i += utf8_ascii_run(s + i, n - i);
 			last = 0;
 			continue;
 		}
@@ -214,7 +194,7 @@ size_t unorm_nfc(const char *in, size_t n, char *out)
 
 size_t unorm_nfd(const char *in, size_t n, char *out)
 {
-	size_t i = ascii_run((const unsigned char *)in, n);
+	size_t i = utf8_ascii_run((const unsigned char *)in, n);
 	memcpy(out, in, i);
 	return i + normalise(in + i, n - i, out + i, 0);
 }

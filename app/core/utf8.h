@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "core/str.h"
 
@@ -28,5 +29,27 @@ uint32_t utf8_decode(const unsigned char *s, size_t n, size_t *len_r);
 /* Writes cp as UTF-8 into out (room for 4 octets) and returns its length;
  * a surrogate or a value past U+10FFFF is written as U+FFFD. */
 size_t utf8_encode(uint32_t cp, char out[4]);
+
+/* The length of the run of ASCII octets (under 0x80) at the start of
+ * s[0..n), read eight at a time past a short first run (text between
+ * accented letters). Inline: the normaliser, the case fold and charset
+ * conversion call it per run on their hot paths. */
+static inline size_t utf8_ascii_run(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+	while (i < n && i < 8 && s[i] < 0x80)
+		i++;
+	if (i < 8)
+		return i;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+		memcpy(&w, s + i, 8);
+		if (w & 0x8080808080808080ull)
+			break;
+	}
+	while (i < n && s[i] < 0x80)
+		i++;
+	return i;
+}
 
 #endif

@@ -23,6 +23,7 @@
 #include <strings.h>
 
 #include "core/arena.h"
+#include "core/xalloc.h"
 #include "core/buf.h"
 #include "jmap/jmap_email.h"
 #include "mime/mime_decode.h"
@@ -432,9 +433,7 @@ int jmap_body_has_attachment(const struct mime_tree *t)
 {
 	struct ctx c = {.t = t};
 	size_t cap = ((size_t)t->nparts + 1) * 2;
-	uint32_t *v = malloc(3 * cap * sizeof *v);
-	if (!v)
-		return 0;
+	uint32_t *v = xmalloc(3 * cap * sizeof *v);
 	struct list text = {v, 0}, html = {v + cap, 0}, att = {v + 2 * cap, 0};
 	parse_structure(&c, 0, str_c("mixed"), 0, &html, &text, &att, 0);
 	int any = 0;

@@ -278,17 +278,7 @@ static int seen_has(struct jmap_call *c, struct known *k, uint32_t g)
 			return -1;
 		k->seen_loaded = 1;
 	}
-	size_t lo = 0, hi = k->nseen;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (k->seen[mid] == g)
-			return 1;
-		if (k->seen[mid] < g)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return 0;
+	return jmap_u32_has(k->seen, k->nseen, g);
 }
 
 /* A principal id naming an account of the server other than the owner

@@ -942,24 +942,6 @@ static size_t utf7_to_utf8(const unsigned char *s, size_t len, char *out)
 	return n;
 }
 
-/* The length of the run of octets under 0x80 at s (at least 1 when
- * s[0] is one), read eight at a time. */
-static size_t ascii_run(const unsigned char *s, size_t len)
-{
-	size_t k = 0;
-	uint64_t w;
-
-	while (k + 8 <= len) {
-		memcpy(&w, s + k, 8);
-		if (w & 0x8080808080808080ull)
-			break;
-		k += 8;
-	}
-	while (k < len && s[k] < 0x80)
-		k++;
-	return k;
-}
-
 ptrdiff_t mime_charset_to_utf8(struct str charset, const char *in, size_t len, char *out)
 {
 	const unsigned char *s = (const unsigned char *)in;
@@ -990,7 +972,7 @@ ptrdiff_t mime_charset_to_utf8(struct str charset, const char *in, size_t len, c
 			 * of it is copied whole (mail text is mostly ASCII,
 			 * and a byte at a time made this the largest cost of
 			 * an Email/get of previews). */
-			size_t run = ascii_run(s + i, len - i);
+			size_t run = utf8_ascii_run(s + i, len - i);
 			memcpy(out + n, s + i, run);
 			n += run;
 			i += run;

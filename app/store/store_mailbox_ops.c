@@ -39,6 +39,7 @@
 
 #include "core/unorm.h"
 #include "core/xalloc.h"
+#include "core/utf8.h"
 #include "store/store_private.h"
 
 #define CHANGE_ENTRY_SIZE 13u
@@ -141,20 +142,10 @@ struct mbx_ix {
 	size_t cap;     /* the array's room (load_all) */
 };
 
-/* 1 when s[0..n) is all ASCII, eight octets at a time. */
+/* 1 when s[0..n) is all ASCII. */
 static int all_ascii(const char *s, size_t n)
 {
-	size_t i = 0;
-	for (; i + 8 <= n; i += 8) {
-		uint64_t w;
-		memcpy(&w, s + i, 8);
-		if (w & 0x8080808080808080ull)
-			return 0;
-	}
-	for (; i < n; i++)
-		if ((unsigned char)s[i] & 0x80)
-			return 0;
-	return 1;
+	return utf8_ascii_run((const unsigned char *)s, n) == n;
 }
 
 /* Sets v[i]'s len and ascii. */
