@@ -30,7 +30,6 @@
 #include "mime/mime_cache.h"
 #include "mime/mime_date.h"
 #include "mime/mime_preview.h"
-#include "mime/mime_thread.h"
 #include "mime/rfc5322.h"
 #include "store/store.h"
 
@@ -144,22 +143,6 @@ static void w_addrs(struct jw *w, struct arena *a, const struct mime_addrs *l, i
 		jw_str(w, mime_address_email(a, ad));
 		jw_obj_end(w);
 	}
-	jw_arr_end(w);
-}
-
-/* Message ids of a field value, brackets removed; null when none. */
-static void w_msgids(struct jw *w, struct str v)
-{
-	struct str ids[MIME_THREAD_REFS_MAX];
-	size_t n = v.p ? mime_msgids(v, ids, MIME_THREAD_REFS_MAX) : 0;
-
-	if (!n) {
-		jw_null(w);
-		return;
-	}
-	jw_arr_begin(w);
-	for (size_t i = 0; i < n; i++)
-		jw_strn(w, ids[i].p + 1, ids[i].len >= 2 ? ids[i].len - 2 : 0);
 	jw_arr_end(w);
 }
 
@@ -280,9 +263,9 @@ static void content_cb(void *arg, const void *meta, size_t metalen, const char *
 			continue;
 		}
 		switch (p) {
-		case P_MSGID: w_msgids(w, env->message_id); break;
-		case P_IRT: w_msgids(w, env->in_reply_to); break;
-		case P_REFS: w_msgids(w, header_field(data, len, "References", a)); break;
+		case P_MSGID: jmap_w_msgids(w, env->message_id); break;
+		case P_IRT: jmap_w_msgids(w, env->in_reply_to); break;
+		case P_REFS: jmap_w_msgids(w, header_field(data, len, "References", a)); break;
 		case P_SENDER: w_addrs(w, a, &env->sender, env->sender.n > 0); break;
 		case P_FROM: w_addrs(w, a, &env->from, 1); break;
 		case P_TO: w_addrs(w, a, &env->to, 1); break;

@@ -151,6 +151,11 @@ const char *jmap_text_nfc(struct arena *a, const char *s, size_t n, size_t *out_
 /* A Date value (unfolded) as RFC 8620 Date with the field's own zone;
  * null (and -1) when it is not a date. */
 int jmap_w_date(struct jw *w, struct str v);
+/* A msg-id list value (raw or unfolded) as asMessageIds (§4.1.2.3): the
+ * ids without brackets, every one, or null when the value is not a
+ * msg-id list by RFC 5322 (mime_msgid.h). messageId, inReplyTo and
+ * references are this form too. */
+void jmap_w_msgids(struct jw *w, struct str v);
 
 /* hasAttachment (RFC 8621 §4.1.4) of a message's tree (jmap_email.c). */
 struct mime_tree;

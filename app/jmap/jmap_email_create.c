@@ -61,6 +61,7 @@
 #include "jmap/jmap_private.h"
 #include "mime/mime_date.h"
 #include "mime/mime_header_text.h"
+#include "mime/mime_msgid.h"
 #include "mime/mime_tree.h"
 #include "store/store.h"
 
@@ -260,42 +261,6 @@ static int w_groups(struct mk *m, const char *prop, const struct json_value *v)
 	return 0;
 }
 
-/* RFC 5322 §3.2.3's dot-atom-text over s[0..n): atext runs (UTF-8 too,
- * RFC 6532 §3.2) joined by single dots. */
-static int dot_atom_text(const char *s, size_t n)
-{
-	if (!n || s[0] == '.' || s[n - 1] == '.')
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '.' ? s[i + 1] == '.'
-			     : !(c >= 0x80 || (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') ||
-				 strchr("!#$%&'*+-/=?^_`{|}~", c)))
-			return 0;
-	}
-	return 1;
-}
-
-/* A message id without its brackets (RFC 5322 §3.6.4): id-left "@"
- * id-right, a dot-atom-text each or, on the right, a no-fold-literal
- * ("[" dtext "]"). Anything else ("@b", "a@b@c", "a(b)@c", "a,b@c")
- * would be read back as another id, a comment, or none. */
-static int msg_id(const char *s)
-{
-	const char *at = strchr(s, '@');
-	if (!at || !dot_atom_text(s, (size_t)(at - s)))
-		return 0;
-	const char *r = at + 1;
-	size_t n = strlen(r);
-	if (n >= 2 && r[0] == '[' && r[n - 1] == ']') {
-		for (size_t i = 1; i + 1 < n; i++)
-			if ((unsigned char)r[i] <= 0x20 || strchr("[]\\", r[i]) || r[i] == 0x7f)
-				return 0;
-		return 1;
-	}
-	return dot_atom_text(r, n);
-}
-
 /* "<a@b> <c@d>" from a String[] of message ids without brackets, a line
  * folded before an id that would take it past 78 columns; col is where
  * the value starts. */
@@ -304,7 +269,10 @@ static int w_ids(struct mk *m, const char *prop, const struct json_value *v, siz
 	if (v->type != JSON_ARRAY || !v->first)
 		return fail(m, "invalidProperties", "a list of message ids", prop);
 	for (const struct json_value *a = v->first; a; a = a->next) {
-		if (a->type != JSON_STRING || !msg_id(a->str))
+		/* Only RFC 5322 §3.6.4's id-left "@" id-right: anything else
+		 * ("@b", "a@b@c", "a(b)@c", "a,b@c") would be read back as
+		 * another id, a comment, or none. */
+		if (a->type != JSON_STRING || !mime_msgid_valid(str_make(a->str, a->len)))
 			return fail(m, "invalidProperties", "a list of message ids", prop);
 		size_t w = strlen(a->str) + 3;
 		if (a != v->first && col + w > 78) {

@@ -7,7 +7,8 @@
  * with the parser every other reader uses (mime/rfc5322.h); each form is
  * then computed from the raw value by the library that IMAP uses for the
  * same job: unfolding and RFC 2047 words (rfc5322.h), address lists
- * (mime_field_addresses), message ids (mime_msgids), dates
+ * (mime_field_addresses), message ids (mime_msgid.h, RFC 5322's
+ * grammar: a list that does not parse is null, §4.1.2.3), dates
  * (mime_date_parse). Raw values go out as they are except NUL octets,
  * which are dropped; octets that are not UTF-8 become U+FFFD in the JSON
  * writer, as §4.1.2.1 asks.
@@ -32,12 +33,11 @@
 #include "jmap/jmap_email.h"
 #include "mime/mime_date.h"
 #include "mime/mime_field.h"
-#include "mime/mime_thread.h"
+#include "mime/mime_msgid.h"
 #include "mime/rfc5322.h"
 
-/* Addresses and ids kept per value; more are dropped. */
+/* Addresses kept per value; more are dropped. */
 #define HDR_ADDR_MAX 1000
-#define HDR_IDS_MAX 256
 
 static const char *const form_names[] = {"asRaw", "asText", "asAddresses", "asGroupedAddresses",
 					 "asMessageIds", "asDate", "asURLs"};
@@ -272,18 +272,20 @@ static void w_addresses(struct jw *w, struct arena *a, struct str v, int grouped
 	jw_arr_end(w);
 }
 
-static void w_msgids(struct jw *w, struct str v)
+void jmap_w_msgids(struct jw *w, struct str v)
 {
-	struct str ids[HDR_IDS_MAX];
-	size_t n = mime_msgids(v, ids, HDR_IDS_MAX);
+	size_t pos = 0;
+	struct str id;
 
-	if (!n) {
+	/* Checked whole first: a list that breaks part way is null, not
+	 * the ids before the break (§4.1.2.3 "If parsing fails"). */
+	if (!mime_msgid_list_valid(v)) {
 		jw_null(w);
 		return;
 	}
 	jw_arr_begin(w);
-	for (size_t i = 0; i < n; i++)
-		jw_strn(w, ids[i].p + 1, ids[i].len >= 2 ? ids[i].len - 2 : 0);
+	while (mime_msgid_list_next(v, &pos, &id) == 1)
+		jw_strn(w, id.p, id.len);
 	jw_arr_end(w);
 }
 
@@ -354,7 +356,7 @@ static void w_form(struct jw *w, struct arena *a, struct str v, enum jmap_hform 
 	case JH_TEXT: w_text(w, a, v); break;
 	case JH_ADDRESSES: w_addresses(w, a, v, 0); break;
 	case JH_GROUPED: w_addresses(w, a, v, 1); break;
-	case JH_MSGIDS: w_msgids(w, v); break;
+	case JH_MSGIDS: jmap_w_msgids(w, v); break;
 	case JH_DATE: jmap_w_date(w, unfold(a, v)); break;
 	case JH_URLS: w_urls(w, a, v); break;
 	case JH_NFORMS: break;

@@ -558,6 +558,44 @@ def import_msgs(j, texts, keywords=None):
     return [r["created"]["e%d" % i]["id"] for i in range(len(texts))]
 
 
+def test_jmap_message_ids_parse_as_a_list_or_null():
+    """RFC 8621 §4.1.2.3: asMessageIds parses the field as RFC 5322
+    §3.6.4's msg-id list, "If parsing fails, the value is null"; messageId,
+    inReplyTo and references are that form (§4.1.2). A field broken part
+    way (an id with a space or no "@", a comma, a stray ">", an unclosed
+    id) gave the ids around the break; now null. CFWS and an obsolete
+    phrase between ids (RFC 5322 §4.5.4) still parse. A long References
+    is given whole: references kept only the last 100 ids, and
+    header:References:asMessageIds the last 256."""
+    s, j = hal()
+    refs = " ".join("<r%03d@x.test>" % i for i in range(300))
+    texts = [
+        "Message-ID: <a@x.test> junk@x.test\r\nIn-Reply-To: <b@x.test>, <c@x.test>\r\n"
+        "References: <d@x.test> <e f@x.test>\r\nX-Ids: <g@x.test> <nohost>\r\n"
+        "Subject: broken\r\n\r\nbody\r\n",
+        "Message-ID: <a@x.test> >\r\nIn-Reply-To: <b@x.test> <c@x.test\r\n"
+        "References: (c) <d@x.test>\r\n\t(x) <e@[10.0.0.1]>\r\n"
+        "X-Ids: Your note of \"Mon\" <g@x.test>\r\nSubject: fine\r\n\r\nbody\r\n",
+        "Message-ID: <long@x.test>\r\nReferences: %s\r\nSubject: long\r\n\r\nbody\r\n" % refs,
+    ]
+    ids = import_msgs(j, texts)
+    props = ["messageId", "inReplyTo", "references", "header:Message-ID:asMessageIds",
+             "header:In-Reply-To:asMessageIds", "header:References:asMessageIds",
+             "header:X-Ids:asMessageIds"]
+    _, g = j.one("Email/get", {"ids": ids, "properties": props})
+    broken, fine, long_ = g["list"]
+    assert all(broken[p] is None for p in props), broken
+    assert fine["messageId"] is None and fine["header:Message-ID:asMessageIds"] is None, fine
+    assert fine["inReplyTo"] is None and fine["header:In-Reply-To:asMessageIds"] is None, fine
+    assert fine["references"] == ["d@x.test", "e@[10.0.0.1]"], fine
+    assert fine["header:References:asMessageIds"] == fine["references"], fine
+    assert fine["header:X-Ids:asMessageIds"] == ["g@x.test"], fine
+    want = ["r%03d@x.test" % i for i in range(300)]
+    assert long_["references"] == want and long_["header:References:asMessageIds"] == want, (
+        len(long_["references"]), len(long_["header:References:asMessageIds"]))
+    assert long_["messageId"] == ["long@x.test"], long_
+
+
 def test_jmap_body_part_properties():
     """RFC 8621 §4.1.4: every EmailBodyPart property, headers and
     header:NAME forms per part, over nested multiparts and an attached
