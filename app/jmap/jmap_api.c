@@ -146,8 +146,10 @@ static int args_resolve(struct jmap_call *c, const struct json_value *args,
  * made earlier in the request replaced by its id (RFC 8620 §5.3: the
  * creation id stands for the id within the request, as /set's
  * references and update keys take it): a new object, or args itself
- * when there is none. A "#" name no creation made stays as it is, and is
- * not an Id (invalidArguments; Blob/get's notFound).
+ * when there is none. A "#" name no creation made stays as it is: a
+ * /get lists it in notFound, as it does an id that names nothing (RFC
+ * 8620 §5.1; Cyrus does the same), where emailIds and blobIds refuse it
+ * as no Id (invalidArguments).
  */
 static const struct json_value *ids_resolve(struct jmap_call *c, const struct json_value *args)
 {

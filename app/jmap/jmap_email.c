@@ -374,7 +374,7 @@ void jmap_w_blob(struct jw *w, const uint8_t id[32])
 }
 
 static const struct jmap_arg get_args[] = {
-    {"accountId", JA_ID, JA_REQUIRED},       {"ids", JA_IDS, JA_NULLABLE},
+    {"accountId", JA_ID, JA_REQUIRED},       {"ids", JA_IDREFS, JA_NULLABLE},
     {"properties", JA_STRINGS, JA_NULLABLE}, {"bodyProperties", JA_STRINGS, JA_NULLABLE},
     {"fetchTextBodyValues", JA_BOOL, 0},     {"fetchHTMLBodyValues", JA_BOOL, 0},
     {"fetchAllBodyValues", JA_BOOL, 0},      {"maxBodyValueBytes", JA_UINT, 0},

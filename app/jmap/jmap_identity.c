@@ -290,7 +290,7 @@ const char *jmap_identity_email(struct jmap_request *r, const char *id)
 
 static const struct jmap_arg get_args[] = {
     {"accountId", JA_ID, JA_REQUIRED},
-    {"ids", JA_IDS, JA_NULLABLE},
+    {"ids", JA_IDREFS, JA_NULLABLE},
     {"properties", JA_STRINGS, JA_NULLABLE},
 };
 

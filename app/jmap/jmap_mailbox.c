@@ -107,7 +107,7 @@ const struct json_value *jmap_mailbox_json(struct arena *a, const struct jmap_ma
 /* The properties argument as a bit set (id always); -1 with the error set. */
 static const struct jmap_arg get_args[] = {
     {"accountId", JA_ID, JA_REQUIRED},
-    {"ids", JA_IDS, JA_NULLABLE},
+    {"ids", JA_IDREFS, JA_NULLABLE},
     {"properties", JA_STRINGS, JA_NULLABLE},
 };
 

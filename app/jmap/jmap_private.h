@@ -263,7 +263,8 @@ enum jmap_kind {
 	JA_INT,      /* Int: -2^53+1 .. 2^53-1 */
 	JA_OBJECT,
 	JA_IDS,      /* Id[] */
-	JA_IDREFS,   /* Id[] whose entries may be "#" and a creation id (/set destroy) */
+	JA_IDREFS,   /* Id[] whose entries may be "#" and a creation id (/set destroy,
+		      * a /get's ids: one no creation made is notFound) */
 	JA_IDREF,    /* an Id, or "#" and a creation id (a /query anchor) */
 	JA_STRINGS,  /* String[] */
 	JA_IDMAP,    /* Id[X]: an object whose keys are Ids (a /set create's creation ids) */

@@ -324,7 +324,7 @@ static int rec_found(void *arg, const char *id)
 
 void jmap_pushsub_get(struct jmap_call *c)
 {
-	static const struct jmap_arg args[] = {{"ids", JA_IDS, JA_NULLABLE},
+	static const struct jmap_arg args[] = {{"ids", JA_IDREFS, JA_NULLABLE},
 					       {"properties", JA_STRINGS, JA_NULLABLE}};
 	/* url and keys are write-only (§7.2.1): not known here. */
 	static const char *const known[] = {"id", "deviceClientId", "verificationCode", "expires",

@@ -166,7 +166,7 @@ void jmap_sharenote_get(struct jmap_call *c)
 {
 	static const struct jmap_arg args[] = {
 	    {"accountId", JA_ID, JA_REQUIRED},
-	    {"ids", JA_IDS, JA_NULLABLE},
+	    {"ids", JA_IDREFS, JA_NULLABLE},
 	    {"properties", JA_STRINGS, JA_NULLABLE},
 	};
 	struct jmap_get g;

@@ -162,7 +162,7 @@ static const char *const props[] = {"id", "name", "blobId", "isActive"};
 
 static const struct jmap_arg get_args[] = {
     {"accountId", JA_ID, JA_REQUIRED},
-    {"ids", JA_IDS, JA_NULLABLE},
+    {"ids", JA_IDREFS, JA_NULLABLE},
     {"properties", JA_STRINGS, JA_NULLABLE},
 };
 

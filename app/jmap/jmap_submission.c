@@ -422,7 +422,7 @@ static void state_of(struct jmap_request *r, struct subs *s, char out[24])
 
 static const struct jmap_arg get_args[] = {
     {"accountId", JA_ID, JA_REQUIRED},
-    {"ids", JA_IDS, JA_NULLABLE},
+    {"ids", JA_IDREFS, JA_NULLABLE},
     {"properties", JA_STRINGS, JA_NULLABLE},
 };
 

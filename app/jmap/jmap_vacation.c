@@ -322,7 +322,7 @@ static void w_vac_diff(struct jw *w, const struct vac *asked, const struct vac *
 
 static const struct jmap_arg get_args[] = {
     {"accountId", JA_ID, JA_REQUIRED},
-    {"ids", JA_IDS, JA_NULLABLE},
+    {"ids", JA_IDREFS, JA_NULLABLE},
     {"properties", JA_STRINGS, JA_NULLABLE},
 };
 

@@ -460,7 +460,7 @@ def test_jmap_creation_id_references_in_one_request():
     mailboxIds path, a Mailbox/set update key. A #reference no creation
     made is invalidProperties (a property) or notFound (an update key);
     identityId "#i" was refused as no such identity. A /get's ids take
-    them too (they were invalidArguments), an unknown one is not an Id."""
+    them too (they were invalidArguments), an unknown one is notFound."""
     s = srv()
     j = Jmap(s, *HAL)
     acc = j.account
@@ -504,7 +504,8 @@ def test_jmap_creation_id_references_in_one_request():
     assert r[7][1]["list"] == [{"id": e, "subject": "cref"}] and r[7][1]["notFound"] == [], r[7]
     assert r[8][1]["list"] == [{"id": r[2][1]["created"]["i"]["id"], "name": "Cref"}], r[8]
     assert [m["name"] for m in r[9][1]["list"]] == ["cref-p", "cref-c2"], r[9]
-    assert r[10][0] == "error" and r[10][1]["type"] == "invalidArguments", r[10]
+    assert r[10][0] == "Email/get" and r[10][1]["list"] == [], r[10]
+    assert r[10][1]["notFound"] == ["#nope"], r[10]
     _, g = j.one("Mailbox/get", {"ids": [mb["c"]["id"]], "properties": ["name", "parentId"]})
     assert g["list"][0] == {"id": mb["c"]["id"], "name": "cref-c2", "parentId": mb["p"]["id"]}, g
     _, g = j.one("Email/get", {"ids": [e], "properties": ["mailboxIds"]})
@@ -516,6 +517,28 @@ def test_jmap_creation_id_references_in_one_request():
     r = j.call([["EmailSubmission/set", {"accountId": acc, "destroy": [st["created"]["s"]["id"]]}, "0"],
                 ["Identity/set", {"accountId": acc, "destroy": [ident]}, "1"]], u)["methodResponses"]
     assert r[0][1]["destroyed"] and r[1][1]["destroyed"] == [ident], r
+
+
+def test_get_unknown_creation_id_is_not_found():
+    """RFC 8620 §5.1: an id in a /get's ids that names no object is in
+    notFound; "#" and a creation id no method of the request made is such
+    an id (Cyrus lists it so), with or without other creations in the
+    request. It was invalidArguments for every /get but Blob/get."""
+    s = srv()
+    j = Jmap(s, *HAL)
+    acc = j.account
+    types = ["Email", "Mailbox", "Thread", "Identity", "EmailSubmission", "VacationResponse",
+             "Quota", "SieveScript", "Principal", "ShareNotification"]
+    gets = [["%s/get" % t, {"accountId": acc, "ids": ["#nope"]}, str(i)] for i, t in enumerate(types)]
+    for head in ([], [["Mailbox/set", {"accountId": acc, "create": {"m": {"name": "nf-made"}}}, "m"]]):
+        r = j.call(head + gets, USING + [
+            "urn:ietf:params:jmap:quota", "urn:ietf:params:jmap:sieve",
+            "urn:ietf:params:jmap:vacationresponse", "urn:ietf:params:jmap:principals"])["methodResponses"]
+        for (name, res, tag), t in zip(r[len(head):], types):
+            assert name == "%s/get" % t and res["notFound"] == ["#nope"] and res["list"] == [], (t, name, res)
+        if head:
+            assert r[0][1]["created"]["m"], r[0]
+            j.one("Mailbox/set", {"destroy": [r[0][1]["created"]["m"]["id"]]})
 
 
 CLIENTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "jmapclients")
