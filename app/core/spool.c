@@ -184,6 +184,34 @@ static void uncharge(struct spool *sp)
 	sp->charged = 0;
 }
 
+void spool_hold_init(struct spool_hold *h, const char *peer)
+{
+	h->n = 0;
+	h->slot = slot_of(peer);
+}
+
+int spool_hold_set(struct spool_hold *h, uint64_t n)
+{
+	uint64_t g, s;
+
+	if (n <= h->n) {
+		atomic_fetch_sub_explicit(&held, h->n - n, memory_order_relaxed);
+		atomic_fetch_sub_explicit(&held_slot[h->slot], h->n - n, memory_order_relaxed);
+		h->n = n;
+		return 0;
+	}
+	g = atomic_fetch_add_explicit(&held, n - h->n, memory_order_relaxed) + (n - h->n);
+	s = atomic_fetch_add_explicit(&held_slot[h->slot], n - h->n, memory_order_relaxed) +
+	    (n - h->n);
+	h->n = n;
+	return budget && (g > budget || s > budget / 4) ? -1 : 0;
+}
+
+void spool_hold_free(struct spool_hold *h)
+{
+	spool_hold_set(h, 0);
+}
+
 /* An unlinked file in the spool directory, or -1. */
 static int file_open(void)
 {

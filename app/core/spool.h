@@ -88,7 +88,8 @@ int spool_use(const char *dir, uint64_t budget);
  * Returns the fd, or -1 with errno.
  */
 int spool_named(char *path, size_t pathsz);
-/* Bytes of message data currently held in memory by all spools (tests, metrics). */
+/* Bytes of message data currently held in memory by all spools and holds
+ * (tests, metrics). */
 uint64_t spool_mem_held(void);
 /* Spilled spools still being written (a finished one holds no descriptor:
  * its mapping keeps the file) (tests, metrics). */
@@ -127,6 +128,31 @@ int spool_finish(struct spool *sp, struct str *data_r);
 void spool_blob_id(struct spool *sp, uint8_t id_r[32]);
 /* 1 when the bytes are in a file (open for writing, or mapped once finished). */
 static inline int spool_spilled(const struct spool *sp) { return sp->file != 0 || sp->map != NULL; }
+/*
+ * Message bytes held in memory that no spool holds and that cannot spill
+ * (a WebSocket message under way is read whole before it is parsed):
+ * counted against the same budget and the same per-address quarter as
+ * the spools', so one client cannot take more of the process's message
+ * memory by holding it in sockets than by holding it in messages.
+ * Zero-initialised, or spool_hold_init(). No allocation.
+ */
+struct spool_hold {
+	uint64_t n;    /* bytes counted */
+	unsigned slot; /* per-address budget slot */
+};
+/* An empty hold for the client at peer (an IP literal, or NULL). */
+void spool_hold_init(struct spool_hold *h, const char *peer);
+/*
+ * Counts n bytes held now (the memory is held whether or not the budget
+ * has it: the caller frees it on -1). Returns 0, or -1 when n grew and
+ * the process's total or the address's is now past its share (the
+ * budget of spool_setup(), a quarter of it per address). Without
+ * spool_setup() nothing is past.
+ */
+int spool_hold_set(struct spool_hold *h, uint64_t n);
+/* Counts nothing any more (spool_hold_set(h, 0)). */
+void spool_hold_free(struct spool_hold *h);
+
 /* Frees memory, returns the budget, closes the file. The spool is empty
  * and may be spool_init()ed again. Accepts a spool that was only inited,
  * freed before, or is all zero bytes (never inited). */

@@ -53,8 +53,8 @@
  * inside one. Pings are answered, under output pressure only the
  * latest (ws_pong); every frame is queued whole or not at all (ws_send);
  * a close is echoed; a protocol error closes with its code; shutdown sends 1001.
- * Messages under way share one memory budget (ws_mem_update): past it,
- * 1013.
+ * Messages under way count against the message memory budget and the
+ * client's quarter of it (ws_mem_update): past either, 1013.
  *
  * Behind a trusted proxy (TERN_TRUSTED_PROXIES) a connection of either
  * kind holds the share of the client the proxy names for its whole life,
@@ -165,7 +165,7 @@ struct http_push {
 	uint8_t pong[WS_CONTROL_MAX];
 	size_t pong_len;
 	int pong_due;
-	size_t mem;          /* octets counted in ws_mem (ws_mem_update) */
+	struct spool_hold hold; /* what the socket holds, counted (ws_mem_update) */
 	char ip[48];         /* the client: the peer, or whom a trusted proxy names */
 };
 
@@ -855,16 +855,19 @@ static int ws_handshake(struct http_push *p, const struct http_head *h)
  * maxSizeRequest each: without a bound, one client's 40 sockets each
  * with a 4.9 MB message half sent held 221 MB for as long as they
  * stayed open (an HTTP request's body goes to the spool instead). So
- * what the sockets hold past WS_MEM_OWN each counts against one budget,
- * TERN_MESSAGE_MEMORY, the one message bytes in memory have; a socket
- * whose message takes it past the budget is closed with 1013 (try again
- * later), and storage no message needs any more is given back.
+ * what a socket holds past WS_MEM_OWN counts against the budget message
+ * bytes in memory have, TERN_MESSAGE_MEMORY, and its client's quarter of
+ * it (spool_hold: the spools' own counters, so sockets and messages
+ * being received share them); a socket whose message takes either past
+ * is closed with 1013 (try again later), and storage no message needs
+ * any more is given back. With the budget alone, 13 sockets of one
+ * client holding unfinished 5 MB messages took all of the default
+ * 64 MB, and every other client's messages spilled to disk.
  */
 #define WS_MEM_OWN (64 * 1024)
-static uint64_t ws_mem; /* all sockets' counted octets; atomic */
 
 /* Gives back what no message needs and counts what p holds now: 0, or
- * -1 when it grew and the total is past the budget. */
+ * -1 when it grew past the budget or its client's share. */
 static int ws_mem_update(struct http_push *p)
 {
 	struct buf *in = &p->c->in;
@@ -872,13 +875,8 @@ static int ws_mem_update(struct http_push *p)
 		buf_free(in);
 	if (!p->rd.msg_op && p->rd.msg.cap)
 		buf_free(&p->rd.msg);
-	size_t now = (in->cap > WS_MEM_OWN ? in->cap - WS_MEM_OWN : 0) + p->rd.msg.cap;
-	uint64_t total = now >= p->mem
-				 ? __atomic_add_fetch(&ws_mem, now - p->mem, __ATOMIC_RELAXED)
-				 : __atomic_sub_fetch(&ws_mem, p->mem - now, __ATOMIC_RELAXED);
-	int grew = now > p->mem;
-	p->mem = now;
-	return grew && total > http_cfg->message_memory ? -1 : 0;
+	return spool_hold_set(&p->hold, (in->cap > WS_MEM_OWN ? in->cap - WS_MEM_OWN : 0) +
+						p->rd.msg.cap);
 }
 
 /*
@@ -1222,6 +1220,7 @@ struct http_push *http_push_start(struct conn *c, const struct http_head *h)
 	p->c = c;
 	p->loop = c->loop;
 	int proxied = client_ip(c, h, p->ip, sizeof p->ip);
+	spool_hold_init(&p->hold, p->ip);
 	/* As http_server.c judges a request's scheme: what a trusted proxy
 	 * says the client used, else our listener's. */
 	struct forwarded_origin o;
@@ -1327,7 +1326,7 @@ void http_push_free(struct http_push **pp)
 		p->job->p = NULL; /* ws_job_done frees it */
 	if (p->ws)
 		ws_reader_free(&p->rd);
-	__atomic_sub_fetch(&ws_mem, p->mem, __ATOMIC_RELAXED);
+	spool_hold_free(&p->hold);
 	spool_free(&p->resp);
 	acct_leave(p);
 	push_follow_leave(&p->follow);

@@ -1101,6 +1101,50 @@ def test_websocket_push_enable_refuses_unknown_type_names():
     w.sock.close()
 
 
+def _half_messages(s, sources, n=4_900_000):
+    """A socket from each source address with the first half of an n-octet
+    message sent (the rest never comes), and the close codes they got:
+    None for one still open."""
+    head = bytes([0x81, 0xFF]) + n.to_bytes(8, "big") + b"\0\0\0\0"  # mask 0
+    socks = []
+    for src in sources:
+        w = WebSocket(s, ANN, source=src)
+        assert w.status == 101, w.status
+        try:
+            w.sock.sendall(head + b" " * (n // 2))
+        except OSError:
+            pass  # closed over the budget while it was sending
+        socks.append(w)
+    return socks
+
+
+def _codes(socks):
+    codes = []
+    for w in socks:
+        try:
+            codes.append(w.recv(timeout=2))
+        except (socket.timeout, TimeoutError, ssl.SSLWantReadError):
+            codes.append(None)  # still open, its half message held
+    return codes
+
+
+def _wait_memory_closes(s, k):
+    """Waits until the server has closed k sockets over the budget."""
+    deadline = time.monotonic() + WAIT
+    while s.log_text().count("reason=ws_memory") < k:
+        assert time.monotonic() < deadline, s.log_text().count("reason=ws_memory")
+        time.sleep(0.1)
+
+
+def _whole_message_answered(s, source, n=4_900_000):
+    w = WebSocket(s, ANN, source=source)
+    body = json.dumps(ws_request([["Core/echo", {"a": 1}, "e"]], "big")).encode()
+    w.send(1, body + b" " * (n - len(body)))
+    r = w.recv_json(timeout=WAIT)
+    assert r["@type"] == "Response" and r["requestId"] == "big", r
+    w.sock.close()
+
+
 def test_websocket_messages_under_way_share_the_memory_budget():
     """A WebSocket message under way is held in memory whole (a frame
     waits in the input, fragments in the reader) up to maxSizeRequest,
@@ -1108,42 +1152,51 @@ def test_websocket_messages_under_way_share_the_memory_budget():
     sockets, each with a 4.9 MB message half sent and left there, held
     221 MB of the server's memory for as long as they stayed open. Now
     the messages under way count against TERN_MESSAGE_MEMORY together
-    (16 MB here), and a socket whose message would pass it is closed
-    with 1013 (try again later); what they held is given back, and a
-    whole 4.9 MB message is answered afterwards."""
-    s = Server(accounts=[ANN], http=True, env={"TERN_MESSAGE_MEMORY": "16M"})
+    (24 MB here; twelve clients, one socket each, so no client's own
+    share is reached), and a socket whose message would pass it is
+    closed with 1013 (try again later); what they held is given back,
+    and a whole 4.9 MB message is answered afterwards."""
+    s = Server(accounts=[ANN], http=True, env={"TERN_MESSAGE_MEMORY": "24M"})
     try:
-        n = 4_900_000
-        head = bytes([0x81, 0xFF]) + n.to_bytes(8, "big") + b"\0\0\0\0"  # mask 0
-        socks = []
-        for _ in range(10):
-            w = WebSocket(s, ANN)
-            assert w.status == 101, w.status
-            try:
-                w.sock.sendall(head + b" " * (n // 2))
-            except OSError:
-                pass  # closed over the budget while it was sending
-            socks.append(w)
-        codes = []
-        for w in socks:
-            w.sock.settimeout(2)
-            try:
-                codes.append(w.recv(timeout=2))
-            except (socket.timeout, TimeoutError, ssl.SSLWantReadError):
-                codes.append(None)  # still open, its half message held
+        # Distinct per-address budget slots (spool.c's hash of each).
+        socks = _half_messages(s, ["127.0.1.%d" % i for i in range(1, 13)])
+        # 2.45 MB each held by those left open: 24 MB takes at most nine.
+        _wait_memory_closes(s, 2)
+        codes = _codes(socks)
         closed = [c for c in codes if c is not None]
         assert all(c == (8, (1013).to_bytes(2, "big")) for c in closed), closed
-        # 2.45 MB each held by those left open: 16 MB takes at most six.
-        assert len(closed) >= 4, codes
+        assert len(closed) >= 2, codes
         assert s.wait_log("event=ws_close account=") and "reason=ws_memory" in s.log_text()
         for w in socks:
             w.sock.close()
         # What they held is given back: a whole 4.9 MB message is answered.
-        w = WebSocket(s, ANN)
-        body = json.dumps(ws_request([["Core/echo", {"a": 1}, "e"]], "big")).encode()
-        w.send(1, body + b" " * (n - len(body)))
-        r = w.recv_json(timeout=30)
-        assert r["@type"] == "Response" and r["requestId"] == "big", r
+        _whole_message_answered(s, "127.0.1.1")
+    finally:
+        s.cleanup()
+
+
+def test_websocket_memory_has_a_share_per_client():
+    """The messages under way of one client's sockets count against its
+    quarter of TERN_MESSAGE_MEMORY too, as the messages it sends over SMTP
+    or IMAP do (core/spool.h): with the budget alone, about 13 sockets of
+    one client holding unfinished 5 MB messages took all of the default
+    64 MB, and every other client's messages went to disk meanwhile. Here
+    (24 MB, 6 MB a client) four half messages of 2.45 MB from one
+    address: those past its 6 MB are closed with 1013 (all four stayed
+    open before), while another client's message still goes through in
+    full; once the sockets are gone the first client has its share back."""
+    s = Server(accounts=[ANN], http=True, env={"TERN_MESSAGE_MEMORY": "24M"})
+    try:
+        socks = _half_messages(s, ["127.0.0.1"] * 4)
+        _wait_memory_closes(s, 2)
+        codes = _codes(socks)
+        closed = [c for c in codes if c is not None]
+        assert len(closed) >= 2 and all(c == (8, (1013).to_bytes(2, "big")) for c in closed), codes
+        # Another client (another budget slot) is not refused meanwhile.
+        _whole_message_answered(s, "127.0.0.2")
+        for w in socks:
+            w.sock.close()
+        _whole_message_answered(s, "127.0.0.1")
     finally:
         s.cleanup()
 
@@ -1432,8 +1485,9 @@ def test_websocket_input_holds_one_frame():
     counted. Now the input holds the frame under way, sized by its
     declared length once read, else 64 KiB: the same floods peak at
     +0.4 MiB, every socket answers a Request after its flood, and a
-    600 KB message still gets its room (with a 1 MB budget)."""
-    s = Server(accounts=[ANN], http=True, env={"TERN_MESSAGE_MEMORY": "1M"})
+    600 KB message still gets its room (with a 4 MB budget, 1 MB a
+    client)."""
+    s = Server(accounts=[ANN], http=True, env={"TERN_MESSAGE_MEMORY": "4M"})
     socks = []
     try:
         n = 30000  # 30000 Pings of 125 octets: 3.9 MB a socket

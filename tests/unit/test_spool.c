@@ -5,7 +5,8 @@
  * the budget is given back, files left in the directory are swept; and a
  * buffer whose memory cannot be had fails its append instead of ending
  * the process (issue 28, finding 1); an unhashed spool cut back to a
- * mark holds the bytes before it.
+ * mark holds the bytes before it; memory held outside spools (spool_hold)
+ * counts against the same budget and per-address share.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -222,6 +223,50 @@ static void test_buf_no_memory(void)
 	buf_free(&b);
 }
 
+/* Memory held outside spools (a WebSocket message under way) counts in
+ * the same budget and the same per-address quarter (1 MiB of 4 MiB). */
+static void test_spool_hold(void)
+{
+	struct spool_hold h1, h2, other;
+	struct spool sp;
+	int rc;
+
+	spool_hold_init(&h1, "198.51.100.7");
+	spool_hold_init(&h2, "198.51.100.7");
+	spool_hold_init(&other, "203.0.113.7");
+	CHECK_EQ_INT(spool_hold_set(&h1, 600 * 1024), 0);
+	CHECK_EQ_INT((int)(spool_mem_held() / 1024), 600);
+	/* A second hold of the address passes its quarter: refused, counted
+	 * until it is given back (the caller frees that memory). */
+	CHECK_EQ_INT(spool_hold_set(&h2, 600 * 1024), -1);
+	spool_hold_free(&h2);
+	CHECK_EQ_INT(spool_hold_set(&other, 900 * 1024), 0);
+	/* A message from the same address now spills early: the share is
+	 * the spools' and the holds' together. */
+	spool_init(&sp, 8u << 20, "198.51.100.7");
+	free(fill(&sp, 500 * 1024, 65536, &rc));
+	CHECK_EQ_INT(rc, 0);
+	CHECK_EQ_INT(spool_spilled(&sp), 1);
+	spool_free(&sp);
+	/* Shrinking is never refused; the whole budget is one too. */
+	CHECK_EQ_INT(spool_hold_set(&h1, 100 * 1024), 0);
+	CHECK_EQ_INT(spool_hold_set(&other, 1000 * 1024), 0);
+	spool_hold_init(&h2, "192.0.2.1");
+	CHECK_EQ_INT(spool_hold_set(&h2, 1000 * 1024), 0);
+	struct spool_hold h3;
+	spool_hold_init(&h3, "192.0.2.200");
+	CHECK_EQ_INT(spool_hold_set(&h3, 1000 * 1024), 0);
+	struct spool_hold h4;
+	spool_hold_init(&h4, "192.0.2.201");
+	CHECK_EQ_INT(spool_hold_set(&h4, 1000 * 1024), -1); /* 4.0 MiB + 100 KiB */
+	spool_hold_free(&h1);
+	spool_hold_free(&h2);
+	spool_hold_free(&h3);
+	spool_hold_free(&h4);
+	spool_hold_free(&other);
+	CHECK_EQ_INT(spool_mem_held(), 0);
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/tern-spool-test-%d", (int)getpid());
@@ -229,6 +274,7 @@ int main(void)
 	test_spool_content();
 	test_spool_truncate();
 	test_spool_budget();
+	test_spool_hold();
 	test_spool_sweep();
 	test_buf_no_memory();
 	rmdir(dir);
