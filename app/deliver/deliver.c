@@ -563,6 +563,7 @@ void deliver_submit(struct store *st, struct delivery *dl)
 	d->quota_check = dl->quota_check;
 	d->spam_from = dl->spam_from;
 	d->txn_hook = dl->txn_hook;
+	d->txn_once = dl->txn_once;
 	d->hook_arg = dl->hook_arg;
 	d->hook_len = dl->hook_len;
 	d->keep_always = dl->keep_always;

@@ -121,6 +121,7 @@ struct delivery {
 	/* Optional, passed to the store as they are (store.h): the hook runs
 	 * in the same write transaction as the copies. */
 	int (*txn_hook)(struct store *st, void *txn, struct store_delivery *d);
+	int (*txn_once)(struct store *st, void *txn, struct store_delivery *d);
 	void *hook_arg;
 	size_t hook_len;
 	int keep_always;

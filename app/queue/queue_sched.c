@@ -33,6 +33,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/punycode.h"
+#include "core/random.h"
 #include "core/loop.h"
 #include "core/worker.h"
 #include "core/xalloc.h"
@@ -282,6 +283,8 @@ struct upd {
 	char *local_data; /* notice for a local sender (INBOX copy) */
 	struct deliver_plan *plans;
 	uint64_t seq;     /* the job's upd_seq when it was made */
+	uint64_t token;   /* recorded in the entry with it (upd_once) */
+	unsigned sent;    /* times it went to the writer */
 	struct upd *next; /* in the job's held list */
 	/* A kept session waits for this commit (struct cached.unsettled):
 	 * the destination it goes on to, for the job waiting there. */
@@ -301,6 +304,39 @@ static void upd_free(struct upd *u)
 	free(u->local_data);
 	free(u->plans);
 	free(u);
+}
+
+/*
+ * Whether u is in the entry already. An update whose commit went in and
+ * whose flush then failed is answered STORE_ETEMP and tried again (see
+ * upd_hold); applied a second time it delivered its local notice twice,
+ * queued its remote one twice and counted the attempt twice. Each update
+ * records its token in the entry it changes, in its own transaction; a
+ * job's updates go in one at a time, in order, so the one tried again
+ * is in when the entry's last token is its own.
+ */
+static int upd_once(struct store *st, void *txn, struct store_delivery *d)
+{
+	struct upd *u = d->hook_arg;
+	struct store_queue_entry e;
+	int done;
+	int rc = store_queue_get_txn(st, txn, u->id, &e);
+	if (rc == STORE_ENOTFOUND) {
+		/* Tried again, the entry is gone: u finished it before (a
+		 * finished entry is removed) or `tern queue del` removed it;
+		 * either way no notice is due now. Tried first, deleted
+		 * meanwhile: upd_hook goes on as before. */
+		done = u->sent > 1;
+	} else if (rc) {
+		return rc;
+	} else {
+		done = e.last_update == u->token;
+		store_queue_entry_free(&e);
+	}
+	if (done)
+		log_info("queue", NULL, "event=queue_update_kept id=%llu final=%d reason=applied_before",
+		         (unsigned long long)u->id, u->final);
+	return done;
 }
 
 static int upd_hook(struct store *st, void *txn, struct store_delivery *d)
@@ -342,6 +378,7 @@ static int upd_hook(struct store *st, void *txn, struct store_delivery *d)
 					if (e.rcpts[i].state != SQ_PENDING)
 						e.rcpts[i].dsn_done = 1;
 		}
+		e.last_update = u->token;
 		rc = store_queue_put_txn(st, txn, &old, &e);
 		store_queue_entry_free(&e);
 	}
@@ -401,6 +438,7 @@ static void held_insert(struct job *j, struct upd *u)
 static void upd_send(struct job *j, struct upd *u)
 {
 	j->upd_busy = 1;
+	u->sent++;
 	deliver_submit(j->s->st, &u->d);
 }
 
@@ -515,6 +553,19 @@ static void upd_applied(struct delivery *d, void *arg)
 	}
 }
 
+/* A token no other update of any entry carries: a random start, then
+ * counted (the scheduler's loop only). Never 0, which means none. */
+static uint64_t upd_token(void)
+{
+	static uint64_t next;
+
+	while (next == 0 && random_bytes(&next, sizeof next) != 0)
+		fatal("queue: no random octets for update tokens");
+	if (++next == 0)
+		next = 1;
+	return next;
+}
+
 static void upd_submit(struct job *j, struct upd *u)
 {
 	u->job = j;
@@ -524,7 +575,9 @@ static void upd_submit(struct job *j, struct upd *u)
 	u->d.applied = upd_applied;
 	u->d.arg = u;
 	u->d.txn_hook = upd_hook;
+	u->d.txn_once = upd_once;
 	u->d.hook_arg = u;
+	u->token = upd_token();
 	u->d.keep_always = 1; /* a full disk must not lose what was sent */
 	u->d.received_at = time_wall();
 	u->seq = j->upd_seq++;

@@ -593,6 +593,15 @@ struct store_delivery {
 	 */
 	int (*txn_hook)(struct store *st, void *txn, struct store_delivery *d);
 	void *hook_arg;
+	/*
+	 * Optional, with txn_hook: runs first in the request's part of the
+	 * transaction, before anything of it is written. Returns 1 when the
+	 * request is in the store already (a retry of one whose commit went
+	 * in but whose flush failed, so it was answered STORE_ETEMP): the
+	 * request then writes nothing, its copies included, and gets
+	 * STORE_OK. 0 goes on; an LMDB error fails the batch as txn_hook's.
+	 */
+	int (*txn_once)(struct store *st, void *txn, struct store_delivery *d);
 	/* Bytes of new mail the hook stores (a message entering the outbound
 	 * queue), for the floor kept for deletions: when there is no room
 	 * for them the request gets STORE_EFULL and the hook does not run.

@@ -73,6 +73,8 @@ static void entry_enc(struct rec_w *w, const void *rec)
 		rw_u64(w, (uint64_t)e->by_deadline);
 	if (e->flags & SQ_MT_PRIORITY)
 		rw_u8(w, (uint8_t)e->priority);
+	if (e->flags & SQ_LAST_UPDATE)
+		rw_u64(w, e->last_update);
 }
 
 static size_t entry_size(const struct store_queue_entry *e)
@@ -128,6 +130,10 @@ static int entry_dec(const MDB_val *k, const MDB_val *v, struct store_queue_entr
 		int8_t p = (int8_t)rr_u8(&r);
 		e->priority = p < SQ_PRIORITY_MIN || p > SQ_PRIORITY_MAX ? 0 : p;
 	}
+	if ((e->flags & SQ_LAST_UPDATE) && r.off < r.len)
+		e->last_update = rr_u64(&r);
+	else
+		e->flags &= ~SQ_LAST_UPDATE;
 	if (r.bad) {
 		store_queue_entry_free(e);
 		return MDB_CORRUPTED;
@@ -163,6 +169,7 @@ static int entry_write(struct store *st, MDB_txn *txn, const struct store_queue_
 	if (w.priority < SQ_PRIORITY_MIN || w.priority > SQ_PRIORITY_MAX)
 		w.priority = 0;
 	w.flags = w.priority ? w.flags | SQ_MT_PRIORITY : w.flags & ~SQ_MT_PRIORITY;
+	w.flags = w.last_update ? w.flags | SQ_LAST_UPDATE : w.flags & ~SQ_LAST_UPDATE;
 	dval[1] = (uint8_t)w.priority;
 	be64_put(kb, e->id);
 	if ((rc = rec_put(txn, st->db[DB_QUEUE], &k, entry_size(&w), entry_enc, &w, 0)) != 0)

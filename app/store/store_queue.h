@@ -76,6 +76,8 @@ struct store;
 /* Message Transfer Priority (RFC 6710): the priority trailer follows
  * (set exactly when priority is not 0). */
 #define SQ_MT_PRIORITY 4096u
+/* The last_update trailer follows (set exactly when last_update is not 0). */
+#define SQ_LAST_UPDATE 8192u
 
 /* RFC 6710's range; 0 is the default ("normal"). */
 #define SQ_PRIORITY_MIN (-9)
@@ -123,6 +125,10 @@ struct store_queue_entry {
 	/* MT-PRIORITY (RFC 6710), SQ_PRIORITY_MIN..MAX: among due entries
 	 * the higher goes first; passed on to a next hop that offers it. */
 	int8_t priority;
+	/* The token of the scheduler's last update applied to the entry
+	 * (queue_sched.c, upd_once), 0 when none: an update answered
+	 * STORE_ETEMP after its commit is not applied again when retried. */
+	uint64_t last_update;
 };
 
 /* Frees the strings and recipient array of e (not e itself). */

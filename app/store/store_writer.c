@@ -810,10 +810,28 @@ static uint64_t mail_bytes(const struct store_delivery *d)
 	return n;
 }
 
+/* 1 when d is in the store already (store.h, txn_once): d gets STORE_OK
+ * and writes nothing. */
+static int applied_before(struct store *st, MDB_txn *txn, struct store_delivery *d)
+{
+	if (!d->txn_once)
+		return 0;
+	int rc = d->txn_once(st, txn, d);
+	if (rc == 1) {
+		d->result = STORE_OK;
+		if (d->email_ids)
+			memset(d->email_ids, 0, d->naccounts * sizeof *d->email_ids);
+	}
+	return rc;
+}
+
 static int deliver_one(struct store *st, MDB_txn *txn, struct store_delivery *d, struct batch *b)
 {
 	uint64_t mail = mail_bytes(d);
+	int once = applied_before(st, txn, d);
 
+	if (once)
+		return once == 1 ? 0 : once;
 	/* New mail must leave the floor for deletions (store_reserve.c). It
 	 * is refused alone, before anything is written. */
 	if (mail && (b->refuse_mail || !store_space_take(st, &b->space, mail))) {
