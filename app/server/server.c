@@ -298,6 +298,19 @@ static unsigned sessions_alive(void)
 	       http_server_sessions();
 }
 
+/*
+ * The store halted (store.h, store_halted; store_writer.c, "A failed
+ * flush"): it refuses every write from now on. Stop as `docker stop`
+ * does, so sessions hear 451 / NO and goodbye rather than a reset, and
+ * end with STORE_EXIT_HALTED for the supervisor to start tern again.
+ * Runs on the thread that met the failure; the main thread takes the
+ * signal (all others block it).
+ */
+static void store_halt_stop(void)
+{
+	kill(getpid(), SIGTERM);
+}
+
 static void sleep_ms(long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
@@ -352,6 +365,7 @@ int server_run(const struct config *cfg_env)
 		 * error like a bad variable: exit 2, not worth a restart loop. */
 		return rc == STORE_EBUSY || rc == STORE_EINVAL || rc == STORE_EFULL ? 2 : 1;
 	}
+	store_on_halt(st, store_halt_stop);
 	/* Message data past the memory budget goes here (core/spool.h);
 	 * swept only now that this server holds the data directory. */
 	char spool[sizeof(cfg->data_dir) + 8];
@@ -572,8 +586,8 @@ int server_run(const struct config *cfg_env)
 			break;
 	}
 
-	log_info("server", NULL, "event=stopping sessions=%u deliveries=%u", sessions_alive(),
-		 queue_sched_talking());
+	log_info("server", NULL, "event=stopping sessions=%u deliveries=%u%s", sessions_alive(),
+		 queue_sched_talking(), store_halted(st) ? " reason=store_halted" : "");
 	retention_stop(); /* between two slices: the rest goes on at the next start */
 	/* An admin's DNS check waits up to 8 s for a silent server: ended
 	 * now, its request answers within the drain. */
@@ -638,6 +652,7 @@ int server_run(const struct config *cfg_env)
 	hours_keep(st); /* the chart's last minutes */
 	if (spam_rep_save(st, time_wall()) != STORE_OK) /* for the next start */
 		log_warn("server", NULL, "event=reputation_save_failed");
+	int status = store_halted(st) ? STORE_EXIT_HALTED : 0;
 	store_close(&st); /* commits what is queued */
 	/* Only now: until store_close stopped it, the writer posts each
 	 * finished write to its loop (a stopped loop only queues it). Freed
@@ -646,6 +661,6 @@ int server_run(const struct config *cfg_env)
 	for (int i = 0; i < nloops; i++)
 		loop_free(&workers[i].loop);
 	admin_secret_forget(); /* the key kept in memory (admin_secret.h) */
-	log_info("server", NULL, "event=stopped");
-	return 0;
+	log_info("server", NULL, "event=stopped status=%d", status);
+	return status;
 }

@@ -16,7 +16,9 @@
  * batch costs one flush, not two, and the writer answers a batch's
  * requests only after the flush that covers it (store_writer.c, "One
  * flush per commit"). Group commit is how we pay for the flushes only
- * once per batch.
+ * once per batch. A flush that fails, or an I/O error in LMDB's commit,
+ * halts the store: no write from then on (store_halt; store_writer.c,
+ * "A failed flush").
  *
  * Map size. LMDB needs the map to be at least as large as the data file and
  * cannot grow it by itself. We start at 64 MiB, or the next power of two
@@ -241,13 +243,17 @@ static int map_adopt(struct store *st)
  * page back, which leaves the commit before it the newest state (what a
  * restart opens). So the process ends with one clear line, as map_set()
  * does when LMDB leaves no way back, and the supervisor (the image's
- * restart policy) starts it again.
+ * restart policy) starts it again; with the status of a halted store
+ * (STORE_EXIT_HALTED), which it is. At once, not after a drain as
+ * store_halt() asks: reads fail too, so a session has nothing to finish.
  */
 static void panic_end(int rc)
 {
-	fatal("the store could not record a commit (%s); restart the server (free some disk "
-	      "space first if the disk is full)",
-	      mdb_strerror(rc));
+	log_error("core", NULL,
+	          "event=fatal error=\"the store could not record a commit (%s); restart the server "
+	          "(free some disk space first if the disk is full)\"",
+	          mdb_strerror(rc));
+	exit(STORE_EXIT_HALTED);
 }
 
 int store_rd_begin(struct store *st, MDB_txn **txn_r)
@@ -295,6 +301,44 @@ static int commit_errno(struct store *st, int rc)
 	return rc;
 }
 
+/*
+ * The file may not hold what was committed (store_writer.c, "A failed
+ * flush"): from now on no write, and the owner is told, once.
+ */
+static void store_halt(struct store *st, const char *stage, int rc)
+{
+	if (atomic_exchange(&st->halted, 1))
+		return;
+	log_error("store", NULL,
+	          "event=store_halted stage=%s error=\"%s\" action=stop note=\"the store's file may "
+	          "not hold what was committed: writes are refused until tern is started again; "
+	          "check the disk\"",
+	          stage, mdb_strerror(rc));
+	if (st->on_halt)
+		st->on_halt();
+}
+
+int store_halted(struct store *st)
+{
+	return atomic_load(&st->halted);
+}
+
+void store_on_halt(struct store *st, void (*fn)(void))
+{
+	st->on_halt = fn;
+}
+
+/*
+ * An errno from LMDB's own commit that halts the store: its pages' write
+ * or the flush of the file (which also covers the meta page of the commit
+ * before, store_writer.c) went wrong. A full disk or quota is not such a
+ * failure: nothing of the commit went in, and the reserve handles it.
+ */
+static int commit_io_failure(int rc)
+{
+	return rc > 0 && rc != ENOSPC && rc != EDQUOT && rc != EFBIG;
+}
+
 int store_write(struct store *st, store_write_fn *fn, void *ctx)
 {
 	/* A full disk is said as one (STORE_EFULL), not as a passing error. */
@@ -307,10 +351,12 @@ int store_write_ex(struct store *st, store_write_fn *fn, void *ctx, unsigned wfl
 
 	if (st->flags & STORE_READONLY)
 		return STORE_EINVAL;
+	if (atomic_load(&st->halted))
+		return STORE_ETEMP;
 	/* 40 doublings is far beyond any disk; it only stops a runaway. */
 	for (int attempt = 0; attempt < 40; attempt++) {
 		MDB_txn *txn;
-		int rc;
+		int rc, by_lmdb = 0;
 
 		pthread_rwlock_rdlock(&st->maplock);
 		rc = mdb_txn_begin(st->env, NULL, 0, &txn);
@@ -341,6 +387,7 @@ int store_write_ex(struct store *st, store_write_fn *fn, void *ctx, unsigned wfl
 				rc = fail;
 			} else {
 				rc = mdb_txn_commit(txn); /* frees txn even when it fails */
+				by_lmdb = 1;
 			}
 		} else {
 			mdb_txn_abort(txn);
@@ -366,6 +413,8 @@ int store_write_ex(struct store *st, store_write_fn *fn, void *ctx, unsigned wfl
 			continue;
 		}
 		rc = commit_errno(st, rc);
+		if (by_lmdb && commit_io_failure(rc))
+			store_halt(st, "commit", rc);
 		if (rc == ENOSPC && (wflags & STORE_W_NEW_MAIL))
 			return STORE_EFULL; /* the caller drops the mail and comes back */
 		if (rc == ENOSPC && !gave_back && store_reserve_give_back(st)) {
@@ -392,12 +441,16 @@ int store_txn_held(void)
 
 int store_sync(struct store *st)
 {
-	int fail = atomic_exchange(&st->fail_sync_once, 0);
-
-	if (fail)
-		return fail;
-	atomic_fetch_add(&st->syncs, 1);
-	return mdb_env_sync(st->env, 1);
+	if (atomic_load(&st->halted))
+		return EIO;
+	int rc = atomic_exchange(&st->fail_sync_once, 0);
+	if (rc == 0) {
+		atomic_fetch_add(&st->syncs, 1);
+		rc = mdb_env_sync(st->env, 1);
+	}
+	if (rc)
+		store_halt(st, "flush", rc);
+	return rc;
 }
 
 int store_room_between(struct store *st)
@@ -1307,6 +1360,11 @@ void store_test_fail_sync_once(struct store *st, int e)
 unsigned long long store_test_syncs(struct store *st)
 {
 	return atomic_load(&st->syncs);
+}
+
+void store_test_clear_halt(struct store *st)
+{
+	atomic_store(&st->halted, 0);
 }
 
 void store_test_fail_commit_once(struct store *st, int e)

@@ -92,6 +92,20 @@ void store_close(struct store **st);
 void store_started(struct store *st);
 
 /*
+ * A halted store (store_writer.c, "A failed flush"): a flush of the file
+ * failed, or LMDB met an I/O error writing a commit, so the file may not
+ * hold what was committed. From then on every write is refused with
+ * STORE_ETEMP without a transaction, reads go on, and the process should
+ * end: store_halted() says 1, and the function given to
+ * store_on_halt() runs once, on the thread that met the failure (tern
+ * serve stops as on SIGTERM and exits with STORE_EXIT_HALTED, 75, sysexits'
+ * EX_TEMPFAIL, for the supervisor to start it again on what the file holds).
+ */
+#define STORE_EXIT_HALTED 75
+int store_halted(struct store *st);
+void store_on_halt(struct store *st, void (*fn)(void));
+
+/*
  * Keeps bytes back for deletions (store_reserve.c): a reserve file of that
  * size in the data directory, given back when a write that adds no mail
  * meets a full disk, and a floor: new mail (deliveries, APPEND, the

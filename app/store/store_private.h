@@ -254,6 +254,8 @@ struct store {
 	atomic_int fail_skip;   /* test hook: commits that pass before fail_commit applies */
 	atomic_int fail_sync_once; /* test hook: errno the next store_sync fails with */
 	atomic_ullong syncs;    /* store_sync calls (the flushes apart from commits') */
+	atomic_int halted;      /* store_halted(): no write from now on */
+	void (*on_halt)(void); /* store_on_halt(), set before the writer starts */
 
 	struct store_reserve reserve;
 	struct store_room room;
@@ -306,7 +308,9 @@ int store_write(struct store *st, store_write_fn *fn, void *ctx);
 #define STORE_W_FULL_CODE 4u
 int store_write_ex(struct store *st, store_write_fn *fn, void *ctx, unsigned wflags);
 /* Flushes the data file (mdb_env_sync, forced): every commit so far is on
- * disk once it returns 0. */
+ * disk once it returns 0. A failure halts the store (store_halted), and a
+ * halted store flushes no more: it returns EIO at once (a flush that
+ * succeeds after one that failed vouches for nothing). */
 int store_sync(struct store *st);
 
 /*
@@ -905,6 +909,9 @@ void store_test_fail_commit_once(struct store *st, int e);
 /* Test hooks: the next store_sync fails with errno e; how many ran. */
 void store_test_fail_sync_once(struct store *st, int e);
 unsigned long long store_test_syncs(struct store *st);
+/* Writes allowed again after a failure (store_halted), for the tests
+ * that go on with the same store. */
+void store_test_clear_halt(struct store *st);
 /* Makes every following room fill fail as if with errno e (0 to stop). */
 void store_test_fail_room(struct store *st, int e);
 /* Room fills made so far, and whether room is kept at all (0/1). */

@@ -26,7 +26,8 @@
  * empty, the writer stops or is paused), so a lone request waits
  * for the same two flushes as before. A batch that committed nothing
  * (every request a no-op or refused) needs no flush of its own but is
- * answered after the one before. A failed flush answers STORE_ETEMP.
+ * answered after the one before. A failed flush answers STORE_ETEMP and
+ * halts the store (see "A failed flush").
  * Other sessions may read a batch's changes one flush before they are
  * durable (LMDB readers see the new meta page at once); only its own
  * requesters are told "done", and only after the flush. Measured on
@@ -133,6 +134,38 @@
  * read next as often as a write, so the wait runs out. Both measured
  * with the shared machine at load 8-16, where the rate follows CPU more
  * than flushes.
+ *
+ * A failed flush. When the flush after a commit fails (or LMDB's own
+ * commit meets an I/O error: its pages' write, or its flush, which also
+ * covers the meta page of the batch before), the commit is in LMDB and
+ * readers see it, but it is not known to be on disk, and neither is
+ * anything written since the last good flush. The batch is answered
+ * STORE_ETEMP ("done" is never said for what is not known durable). It
+ * cannot be said later either: after a failed fdatasync Linux may have
+ * marked the pages that did not reach the disk clean, so a second flush
+ * succeeds without writing them (PostgreSQL's "fsyncgate", 2018: it now
+ * stops at the first failed fsync, data_sync_retry=off, and recovers
+ * from its log at the restart). Going on would be that lie: later
+ * commits build on those pages, and the next flush that works would
+ * answer their batches "done". So the store halts (store.c, store_halt;
+ * store.h, store_halted): every write from then on is refused with
+ * STORE_ETEMP before a transaction begins, the batch waiting for a flush
+ * included (store_sync flushes no more), while reads go on; the log says
+ * so once (event=store_halted) and tern serve stops as on SIGTERM (its
+ * drain: sessions get 451 and NO for writes, and goodbye) and exits with
+ * STORE_EXIT_HALTED (75) for the supervisor to start it again. LMDB
+ * has no log to replay: it writes pages copy-on-write and opens on the
+ * newer of its two meta pages, and every batch answered "done" waited
+ * for a good flush after its commit, so what a failed flush puts at risk
+ * is the unanswered tail, which the senders were told to try again
+ * (SMTP: a message stored and answered 451 may come twice; the outbound
+ * queue keeps its updates from being applied twice, queue_sched.c,
+ * upd_once). A restart does not mend a disk that drops writes: if it
+ * still does, the next flush fails the same way and says so again. A
+ * retry in place was not chosen: nothing proves the pages reached the
+ * disk short of writing them all again. MDB_PANIC (the meta page's
+ * write failed) ends the process at once with the same status (store.c,
+ * panic_end): reads fail then too.
  *
  * Metrics. Each batch's wall time (from the queue to durable: the
  * transaction and the flushes) and each request's wait, from
@@ -1184,7 +1217,8 @@ static void batch_finish(struct store *st, struct batch *b)
 }
 
 /* Makes the pending batch durable with a flush of its own and answers
- * it; nothing when none waits. */
+ * it; nothing when none waits. On a halted store the flush is not tried
+ * (see "A failed flush"): the batch gets STORE_ETEMP. */
 static void pending_flush(struct store *st, struct unsynced *p)
 {
 	if (p->txnid == 0)

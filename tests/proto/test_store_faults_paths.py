@@ -259,7 +259,7 @@ def one_write_failing(s, what, op, check, call, nth):
                 raise e
             ended = True
     if ended:
-        assert s.proc.wait(30) == 1, (what, nth, s.proc.returncode)
+        assert s.proc.wait(30) == 75, (what, nth, s.proc.returncode)  # STORE_EXIT_HALTED
         s.reader.join(5)
         assert "event=fatal" in s.log_text(), s.log_text()[-2000:]
         s.start()

@@ -12,6 +12,7 @@
  * commit (applied) before the flush and before done, and not when it
  * failed.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
@@ -222,6 +223,20 @@ static void run(struct store *st, uint32_t acc)
 	}
 }
 
+static void count_email(void *arg, const struct store_email_info *info)
+{
+	(void)info;
+	(*(int *)arg)++;
+}
+
+static int mark_ran(struct store *st, MDB_txn *txn, void *ctx)
+{
+	(void)st;
+	(void)txn;
+	*(int *)ctx = 1;
+	return 0;
+}
+
 /* A lone request is durable before it is answered (store_writer.c, "One
  * flush per commit"): the writer flushes for it, and its answer is that
  * flush's. */
@@ -242,13 +257,30 @@ static void run_flush(struct store *st, uint32_t acc)
 	CHECK_EQ_INT((int)(store_test_syncs(st) - s0), 1);
 
 	/* The flush fails: the change is committed but not known to be on
-	 * disk, so the answer is not "done". */
+	 * disk, so the answer is not "done", and the store halts: no write
+	 * goes in any more, and no flush is tried for it (store_writer.c,
+	 * "A failed flush"). */
+	CHECK_EQ_INT(store_halted(st), 0);
 	store_test_fail_sync_once(st, 5 /* EIO */);
 	store_email_keywords_async(st, lp, acc, inbox, 0, u2, 1, STORE_KW_ADD, "Flush2", 0, kr,
 				   NULL, cb, &b);
 	CHECK(wait_done(&b));
 	CHECK_EQ_INT(b.result, STORE_ETEMP);
 	store_kw_results_free(kr, 1);
+	CHECK_EQ_INT(store_halted(st), 1);
+	struct res f = {0};
+	s0 = store_test_syncs(st);
+	store_email_keywords_async(st, lp, acc, inbox, 0, u2, 1, STORE_KW_ADD, "Flush3", 0, kr,
+				   NULL, cb, &f);
+	CHECK(wait_done(&f));
+	CHECK_EQ_INT(f.result, STORE_ETEMP);
+	store_kw_results_free(kr, 1);
+	CHECK_EQ_INT((int)(store_test_syncs(st) - s0), 0);
+	CHECK_EQ_INT(store_sync(st), EIO);
+	int ran = 0;
+	CHECK_EQ_INT(store_write(st, mark_ran, &ran), STORE_ETEMP);
+	CHECK_EQ_INT(ran, 0); /* refused before a transaction */
+	store_test_clear_halt(st);
 
 	/* Nothing to change: nothing committed, no flush of its own. */
 	s0 = store_test_syncs(st);
@@ -347,6 +379,8 @@ static void run_applied(struct store *st)
 	CHECK_EQ_INT(b.done_first, 0);
 	CHECK(b.on_loop);
 	CHECK_EQ_INT((int)b.seen, 8);
+	CHECK_EQ_INT(store_halted(st), 1);
+	store_test_clear_halt(st);
 
 	/* A request that failed is not told. */
 	struct ap c = {.value = 9, .fail = 1};
@@ -354,6 +388,102 @@ static void run_applied(struct store *st)
 	CHECK_EQ_INT(atomic_load(&c.done), 1);
 	CHECK_EQ_INT(c.result, STORE_ETEMP);
 	CHECK_EQ_INT(atomic_load(&c.applied), 0);
+}
+
+/* A request with txn_once (store.h): its commit goes in, its flush fails
+ * (STORE_ETEMP); sent again (on a store allowed to write again) it is
+ * found applied: no second copy, no second run of its hook. */
+struct once {
+	struct store_delivery d;
+	uint32_t token; /* what the hook records, and the check looks for */
+	int hooks;      /* txn_hook runs */
+	int onces;      /* txn_once said 1 */
+	atomic_int done;
+	int result;
+};
+
+static int once_check(struct store *st, void *txn, struct store_delivery *d)
+{
+	struct once *o = d->hook_arg;
+	uint32_t v = 0;
+	int rc = meta_get_u32(txn, st, "test_once", &v);
+	if (rc && rc != MDB_NOTFOUND)
+		return rc;
+	if (v == o->token)
+		o->onces++;
+	return v == o->token;
+}
+
+static int once_hook(struct store *st, void *txn, struct store_delivery *d)
+{
+	struct once *o = d->hook_arg;
+	o->hooks++;
+	return meta_put_u32(txn, st, "test_once", o->token);
+}
+
+static void once_done(struct store_delivery *d, void *arg)
+{
+	struct once *o = arg;
+	o->result = d->result;
+	atomic_store(&o->done, 1);
+}
+
+static void once_send(struct store *st, struct once *o)
+{
+	atomic_store(&o->done, 0);
+	o->d.loop = lp;
+	o->d.done = once_done;
+	o->d.arg = o;
+	o->d.txn_hook = once_hook;
+	o->d.txn_once = once_check;
+	o->d.hook_arg = o;
+	store_deliver(st, &o->d);
+	for (int i = 0; i < 5000 && !atomic_load(&o->done); i++) {
+		struct timespec ts = {0, 1000000};
+		nanosleep(&ts, NULL);
+	}
+	CHECK_EQ_INT(atomic_load(&o->done), 1);
+}
+
+static int inbox_count(struct store *st, uint32_t acc)
+{
+	int n = 0;
+	CHECK_EQ_INT(store_email_list(st, acc, STORE_INBOX_ID, count_email, &n), STORE_OK);
+	return n;
+}
+
+static void run_once(struct store *st, uint32_t acc)
+{
+	static const char msg[] = "Subject: once\r\n\r\nbody\r\n";
+	struct once o = {.token = 41};
+	int n0 = inbox_count(st, acc);
+
+	o.d.data = msg;
+	o.d.len = sizeof msg - 1;
+	store_blob_id(msg, o.d.len, o.d.blob_id);
+	o.d.accounts = &acc;
+	o.d.naccounts = 1;
+	store_test_fail_sync_once(st, 5 /* EIO */);
+	once_send(st, &o);
+	CHECK_EQ_INT(o.result, STORE_ETEMP);
+	CHECK_EQ_INT(o.hooks, 1);
+	CHECK_EQ_INT(inbox_count(st, acc), n0 + 1); /* committed all the same */
+	CHECK_EQ_INT(store_halted(st), 1);
+	store_test_clear_halt(st);
+
+	/* Tried again: found applied, nothing written, done. */
+	once_send(st, &o);
+	CHECK_EQ_INT(o.result, STORE_OK);
+	CHECK_EQ_INT(o.onces, 1);
+	CHECK_EQ_INT(o.hooks, 1);
+	CHECK_EQ_INT(inbox_count(st, acc), n0 + 1);
+
+	/* Another request (another token) goes in. */
+	o.token = 42;
+	once_send(st, &o);
+	CHECK_EQ_INT(o.result, STORE_OK);
+	CHECK_EQ_INT(o.hooks, 2);
+	CHECK_EQ_INT(inbox_count(st, acc), n0 + 2);
 }
 
 struct copy_job {
@@ -470,6 +600,7 @@ int main(void)
 		run_applied(st);
 		run_grouped(st, acc);
 		run_deleted(st, acc);
+		run_once(st, acc); /* last: it adds to the INBOX the others count */
 		store_close(&st);
 	}
 	loop_stop(lp);
