@@ -701,6 +701,74 @@ static void test_due_prefers_priority(void)
 	store_close(&st);
 }
 
+/* Sets the entry's last_update (queue_sched.c, upd_once). */
+struct mark {
+	uint64_t id, token;
+};
+
+static int mark_fn(struct store *st, MDB_txn *txn, void *ctx)
+{
+	struct mark *m = ctx;
+	struct store_queue_entry old, e;
+	int rc = store_queue_get_txn(st, txn, m->id, &old);
+	if (rc)
+		return rc;
+	rc = store_queue_get_txn(st, txn, m->id, &e);
+	if (rc == 0) {
+		e.last_update = m->token;
+		rc = store_queue_put_txn(st, txn, &old, &e);
+		store_queue_entry_free(&e);
+	}
+	store_queue_entry_free(&old);
+	return rc;
+}
+
+/*
+ * The last update's token (SQ_LAST_UPDATE and its trailer, after the
+ * priority's): none on a new entry, kept as written, beside a priority,
+ * kept by an update that does not set it, and gone with 0.
+ */
+static void test_last_update_token(void)
+{
+	char dir[300];
+	uint32_t bob = 0;
+	struct store *st = setup(new_dir(dir, sizeof dir), 0, &bob);
+	struct queue_rcpt rc[] = {{"carol@remote.test", NULL, 0}};
+	struct queue_request r = {.data = MSG, .len = sizeof MSG - 1, .sender = "",
+				  .rcpts = rc, .nrcpts = 1, .received_at = 1000,
+				  .mt_priority = -2, .done = on_done};
+	struct store_queue_entry e;
+
+	queue_submit(st, &r);
+	CHECK_EQ_INT(r.result, STORE_OK);
+	CHECK_EQ_INT(store_queue_get(st, r.queue_id, &e), STORE_OK);
+	CHECK(e.last_update == 0 && !(e.flags & SQ_LAST_UPDATE));
+	store_queue_entry_free(&e);
+
+	struct mark m = {r.queue_id, 0x8000000000000001ull};
+	CHECK_EQ_INT(store_write(st, mark_fn, &m), STORE_OK);
+	CHECK_EQ_INT(store_queue_get(st, r.queue_id, &e), STORE_OK);
+	CHECK(e.last_update == 0x8000000000000001ull && (e.flags & SQ_LAST_UPDATE));
+	CHECK_EQ_INT(e.priority, -2);
+	store_queue_entry_free(&e);
+
+	struct upd u = {r.queue_id, 1500, 0};
+	CHECK_EQ_INT(store_write(st, upd_fn, &u), STORE_OK);
+	CHECK_EQ_INT(store_queue_get(st, r.queue_id, &e), STORE_OK);
+	CHECK(e.last_update == 0x8000000000000001ull);
+	CHECK_EQ_INT(e.next_attempt, 1500);
+	CHECK_EQ_INT(e.priority, -2);
+	store_queue_entry_free(&e);
+
+	m.token = 0;
+	CHECK_EQ_INT(store_write(st, mark_fn, &m), STORE_OK);
+	CHECK_EQ_INT(store_queue_get(st, r.queue_id, &e), STORE_OK);
+	CHECK(e.last_update == 0 && !(e.flags & SQ_LAST_UPDATE));
+	CHECK_EQ_INT(e.priority, -2);
+	store_queue_entry_free(&e);
+	store_close(&st);
+}
+
 /*
  * The due scan stops once a full batch of the highest priority is found:
  * nothing after it can be chosen first. Where it stopped shows in next
@@ -755,6 +823,7 @@ int main(void)
 	test_submit_sync();
 	test_writer_and_updates();
 	test_due_prefers_priority();
+	test_last_update_token();
 	test_due_stops_at_a_full_top_batch();
 	test_walk_pages();
 	test_to_7bit_resigns_only_ours();
