@@ -122,8 +122,9 @@ struct smtp_tx {
 	int used_bdat;
 	/* BDAT: what the content held so far, as DATA's reader tells it:
 	 * the last octet was a CR (its LF may open the next chunk), a bare
-	 * CR or LF, a NUL. */
-	uint8_t bdat_cr, bdat_bare, bdat_nul;
+	 * CR or LF, a NUL; and whether the last octet was an LF (the last
+	 * line is closed, bdat_close_line()). */
+	uint8_t bdat_cr, bdat_bare, bdat_nul, bdat_lf;
 	struct smtp_data_reader reader;
 	struct delivery dl;         /* port 25: the local delivery (deliver/deliver.h) */
 	struct deliver_plan *plans; /* its plans, one per account (tx arena) */

@@ -238,6 +238,29 @@ static void bdat_scan(struct smtp_tx *tx, const char *p, size_t n)
 		tx->bdat_cr = c == '\r';
 		tx->bdat_nul |= c == '\0';
 	}
+	if (n > 0)
+		tx->bdat_lf = p[n - 1] == '\n';
+}
+
+/*
+ * Closes a BDAT or BURL message's last line when its octets stopped in
+ * the middle of one. RFC 5322 §2.1 makes a message lines ended by CRLF,
+ * and DATA can carry no other (its "<CRLF>.<CRLF>" closes the last line,
+ * RFC 5321 §4.1.1.4), but RFC 3030 frames BDAT by count, so the last
+ * chunk may end anywhere. Postfix adds the CRLF; so do we, so that what
+ * is stored, signed, filtered and relayed over DATA (smtp_client.c must
+ * close the line to send the final dot) are the same octets. These two
+ * may pass the configured size by two, not the spool's room.
+ */
+static void bdat_close_line(struct smtp_tx *tx)
+{
+	if (tx->bdat_lf || tx->msg.len == tx->header_len || tx->spool_failed || tx->too_big)
+		return;
+	if (tx->msg.max - tx->msg.len < 2)
+		tx->too_big = 1;
+	else if (spool_append(&tx->msg, "\r\n", 2) < 0)
+		tx->spool_failed = 1;
+	tx->bdat_lf = 1;
 }
 
 /*
@@ -336,6 +359,13 @@ int smtp_tx_feed_bdat(struct smtp_session *s)
 	/* As DATA's (smtp_tx_finish): the same content, the same verdict. */
 	if (content_refused(s, tx->bdat_bare || tx->bdat_cr, tx->bdat_nul))
 		return 1;
+	bdat_close_line(tx);
+	if (tx->spool_failed) {
+		tx_spool_failed(s);
+		return 1;
+	}
+	if (tx->too_big)
+		return bdat_too_big(s);
 	deliver(s);
 	return 1;
 }
@@ -366,9 +396,12 @@ static void burl_append(struct smtp_tx *tx, const char *p, size_t n, int last)
 		tx->bdat_cr = c == '\r';
 	}
 	tx_append(tx, p + start, n - start);
+	if (n > 0)
+		tx->bdat_lf = p[n - 1] == '\n';
 	if (last && tx->bdat_cr) {
 		tx_append(tx, "\n", 1);
 		tx->bdat_cr = 0;
+		tx->bdat_lf = 1;
 	}
 }
 
@@ -427,6 +460,16 @@ void smtp_tx_burl(struct smtp_session *s, struct str url, int last)
 	/* BDAT chunks before it are held to DATA's rule too. */
 	if (content_refused(s, tx->bdat_bare, tx->bdat_nul))
 		return;
+	bdat_close_line(tx);
+	if (tx->spool_failed) {
+		tx_spool_failed(s);
+		return;
+	}
+	if (tx->too_big) {
+		tx->bdat_last = last;
+		bdat_too_big(s);
+		return;
+	}
 	deliver(s);
 }
 

@@ -1369,6 +1369,32 @@ def test_remote_without_smtputf8_gets_a_label_domains():
         assert w.wait_queue_empty()
 
 
+def test_bdat_message_without_final_crlf_relays_closed_and_signed():
+    """A submitted BDAT message whose last line has no CRLF (RFC 3030
+    frames by count) is stored with its line closed (smtp_tx.c's
+    bdat_close_line), and so leaves over DATA as it was signed: one CRLF
+    before the final dot, not two, and both our DKIM signatures verify at
+    the next hop."""
+    from test_submission import dkimpy
+    with World(lambda ips: zone(mx(ips, 0))) as w:
+        r = w.receiver(0)
+        body = (b"From: %s\r\nTo: carol@remote.test\r\nSubject: open end\r\n\r\n"
+                b"first line\r\nlast line, no end" % ALICE.encode())
+        c = smtplib.SMTP("127.0.0.1", w.srv.submission_port, timeout=20)
+        c.starttls(context=ctx())
+        c.ehlo()
+        c.login(ALICE, ALICE_PW)
+        assert c.docmd("MAIL FROM:<%s>" % ALICE)[0] == 250
+        assert c.docmd("RCPT TO:<carol@remote.test>")[0] == 250
+        c.send(b"BDAT %d LAST\r\n" % len(body) + body)
+        assert c.getreply()[0] == 250
+        c.quit()
+        data = r.wait_messages(1)[0]["data"]
+        assert data.endswith(b"\r\n\r\nfirst line\r\nlast line, no end\r\n"), data[-80:]
+        assert dkimpy(w.srv, data) == ["rsa-sha256=True", "ed25519-sha256=True"], data[:3000]
+        assert w.wait_queue_empty()
+
+
 def test_bare_cr_never_reaches_the_next_hop():
     """Outbound SMTP smuggling: a message holding "<CR>.<CR><LF>" must
     not reach the next hop with that bare CR, or a receiver that ends

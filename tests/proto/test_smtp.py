@@ -277,6 +277,31 @@ def test_bdat_chunking():
         assert len(s.messages("carol@example.test")) == 1
 
 
+def test_bdat_message_without_final_crlf_gets_one():
+    """RFC 3030 frames BDAT by count, so a message may stop in the middle
+    of its last line; RFC 5322 §2.1 makes a message lines ended by CRLF,
+    and DATA can carry no other. The last line is closed when the message
+    is stored, as Postfix does (a message over DATA gets the same octets),
+    once: a message that ends with its CRLF, or an empty one, is kept."""
+    with srv() as s:
+        r = Raw(s.smtp_port)
+        r.cmd("EHLO chunk.test")
+        sent = (("bob@example.test", ["Subject: open end\r\n\r\nfirst ", "no final line end"]),
+                ("carol@example.test", ["Subject: closed end\r\n\r\nends well\r\n", ""]))
+        for rcpt, (part1, part2) in sent:
+            assert r.cmd("MAIL FROM:<a@remote.test>")[0] == 250
+            assert r.cmd("RCPT TO:<%s>" % rcpt)[0] == 250
+            r.send("BDAT %d\r\n%s" % (len(part1), part1))
+            assert r.reply()[0] == 250
+            r.send("BDAT %d LAST\r\n%s" % (len(part2), part2))
+            assert r.reply()[0] == 250
+        assert r.cmd("QUIT")[0] == 221
+        raw = s.raw("bob@example.test", s.messages("bob@example.test")[0][0])
+        assert raw.endswith(b"\r\n\r\nfirst no final line end\r\n"), raw[-80:]
+        raw = s.raw("carol@example.test", s.messages("carol@example.test")[0][0])
+        assert raw.endswith(b"\r\n\r\nends well\r\n"), raw[-80:]
+
+
 def test_rcpt_between_bdat_chunks_is_refused():
     # RFC 3030 §2: the chunks follow the envelope. A RCPT after the first
     # chunk was taken, and carol got the message whose Received field
