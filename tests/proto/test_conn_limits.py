@@ -15,6 +15,7 @@ import select
 import smtplib
 import socket
 import ssl
+import threading
 import time
 
 from harness import Raw, Server, free_port
@@ -408,15 +409,65 @@ def test_port25_drippers_cut_under_pressure():
     # must also come whole within TERN_SMTP_STRESS_TIMEOUT, or port 25
     # could be held for the session's hour by drippers (Postfix's
     # smtpd_per_record_deadline). Whole lines of message, each in time,
-    # at 130 octets a second are as bad: a message must come at 500 octets
-    # a second at least (kind=data_rate). Twelve slots: five drippers, one
-    # slow message, four clients issuing NOOPs, each line whole and in
-    # time, and one message at 3,000 octets a second, which must all stay
-    # (and hold the pressure until the slow message is cut).
+    # at 210 octets a second at most are as bad: a message must come at
+    # 500 octets a second at least (kind=data_rate). Twelve slots: five
+    # drippers, one slow message, four clients issuing NOOPs, each line
+    # whole and in time, and one message at some 14,000 octets a second,
+    # which must all stay (and hold the pressure until the slow message is
+    # cut: it is on while 9 of 12 are held, off below 6).
+    #
+    # Each client has a thread of its own that acts every 0.2 s, 25 times
+    # within the 5 s deadline, so a slow loop of the test on a loaded
+    # machine cannot make a live client look idle or slow, nor a dripper
+    # whole; and the test waits for the cuts themselves (each connection
+    # closed by the server), with no budget of wall-clock time to meet.
+    stop = threading.Event()
+    failures = []
+
+    def drip(r):
+        r.send("EHLO ")
+        while not stop.is_set():  # a line that never ends
+            try:
+                r.sock.sendall(b"d")
+            except OSError:
+                pass
+            if r.closed(timeout=0.2):
+                return
+
+    def slow_message(r):
+        # 42 octets a line, at most one line each 0.2 s: under 500 a second.
+        while not stop.is_set():
+            try:
+                r.send("a line of the message, whole and in time\r\n")
+            except OSError:
+                pass
+            if r.closed(timeout=0.2):
+                return
+
+    def noop(r):
+        while not stop.wait(0.2):
+            try:
+                code = r.cmd("NOOP")[0]
+            except (EOFError, OSError) as e:
+                code = repr(e)
+            if code != 250:
+                failures.append(("noop", code, r.buf))
+                return
+
+    def steady_message(r):
+        chunk = "a line of the message, whole, and then some more of it\r\n" * 50
+        while not stop.wait(0.2):
+            try:
+                r.send(chunk)
+            except OSError as e:
+                failures.append(("data", repr(e), r.buf))
+                return
+
     s = Server(accounts=[(BOB, BOB_PW)],
                env={"TERN_SMTP_MAX_CONNECTIONS": "12",
                     "TERN_SMTP_MAX_CONNECTIONS_PER_IP": "12",
-                    "TERN_SMTP_STRESS_TIMEOUT": "2"})
+                    "TERN_SMTP_STRESS_TIMEOUT": "5"})
+    threads = []
     try:
         drips = [Raw(s.smtp_port, source="127.0.0.2") for _ in range(5)]
         noops = [Raw(s.smtp_port, source="127.0.0.3") for _ in range(4)]
@@ -428,46 +479,37 @@ def test_port25_drippers_cut_under_pressure():
                               ("RCPT TO:<%s>" % BOB, 250), ("DATA", 354)):
                 assert r.cmd(cmd)[0] == code
             r.send("Subject: slow but steady\r\n\r\n")
-        line = b"EHLO " + b"d" * 400 + b"\r\n"
-        chunk = "a line of the message, whole, and then some more of it\r\n" * 50
-        cut, t0, k = set(), time.time(), 0
-        # Cut within about 4 s on a quiet machine; the wait is long because
-        # under ASan beside other modules one round of the loop takes longer.
-        while time.time() - t0 < 30 and len(cut) < 6:
-            for r in drips:
-                if r in cut:
-                    continue
-                try:
-                    r.sock.sendall(line[k:k + 1])
-                except OSError:
-                    pass
-                if r.closed(timeout=0.001):
-                    cut.add(r)
-            if slow not in cut:
-                try:
-                    slow.send("a line of the message, whole and in time\r\n")
-                except OSError:
-                    pass
-                if slow.closed(timeout=0.001):
-                    cut.add(slow)
-            k += 1
-            if k % 3 == 0:
-                for n in noops:
-                    assert n.cmd("NOOP")[0] == 250
-                data.send(chunk)
-            time.sleep(0.3)
-        # The pool is under pressure until less than half of it is held.
-        assert len(cut) >= 6, "%d of 5 dripping port-25 clients and the slow message cut" % len(cut)
-        assert all(b"421 4.4.2" in r.buf for r in cut), [r.buf for r in cut]
-        assert slow in cut and b"too slow under load" in slow.buf, slow.buf
-        assert s.wait_log("event=timeout kind=record")
-        assert s.wait_log("event=timeout kind=data_rate state=")
+        cut = {threading.Thread(target=drip, args=(r,)): r for r in drips}
+        cut[threading.Thread(target=slow_message, args=(slow,))] = slow
+        live = [threading.Thread(target=noop, args=(r,)) for r in noops]
+        live.append(threading.Thread(target=steady_message, args=(data,)))
+        threads = list(cut) + live
+        for t in threads:
+            t.start()
+        # Each cut ends its thread. The bound only stops a broken server
+        # from hanging the run: the cuts come within some 6 s.
+        for t in cut:
+            t.join(120)
+        assert not any(t.is_alive() for t in cut), \
+            "%d of 5 dripping port-25 clients and the slow message cut" % \
+            sum(not t.is_alive() for t in cut)
+        stop.set()
+        for t in live:
+            t.join(120)
+        assert failures == [], failures
+        assert all(b"421 4.4.2" in r.buf for r in cut.values()), [r.buf for r in cut.values()]
+        assert b"message data too slow under load" in slow.buf, slow.buf
+        assert s.wait_log("event=timeout kind=record", timeout=30)
+        assert s.wait_log("event=timeout kind=data_rate state=", timeout=30)
         assert noops[0].cmd("NOOP")[0] == 250
         data.send(".\r\n")
         assert data.reply()[0] == 250
         for r in drips + noops + [data, slow]:
             r.close()
     finally:
+        stop.set()
+        for t in threads:
+            t.join(120)
         s.cleanup()
 
 
