@@ -52,7 +52,7 @@ static const struct {
 	{ "UTF8", POP3_VERB_UTF8 }, { "QUIT", POP3_VERB_QUIT }, { "STAT", POP3_VERB_STAT },
 	{ "LIST", POP3_VERB_LIST }, { "RETR", POP3_VERB_RETR }, { "DELE", POP3_VERB_DELE },
 	{ "NOOP", POP3_VERB_NOOP }, { "RSET", POP3_VERB_RSET }, { "TOP", POP3_VERB_TOP },
-	{ "UIDL", POP3_VERB_UIDL },
+	{ "UIDL", POP3_VERB_UIDL }, { "LANG", POP3_VERB_LANG },
 };
 
 /* Next space-separated word of s from *pos, skipping leading spaces. */
@@ -152,6 +152,11 @@ int pop3_cmd_parse(struct str line, struct pop3_cmd *cmd)
 		if (!rest_is_empty(line, pos))
 			return syntax(cmd, "Invalid parameters.");
 		return POP3_PARSE_OK;
+	case POP3_VERB_LANG:
+		cmd->arg = next_word(line, &pos);
+		if (!rest_is_empty(line, pos))
+			return syntax(cmd, "Invalid parameters.");
+		return POP3_PARSE_OK;
 	case POP3_VERB_LIST:
 	case POP3_VERB_UIDL:
 		w = next_word(line, &pos);
@@ -184,6 +189,38 @@ int pop3_cmd_parse(struct str line, struct pop3_cmd *cmd)
 	}
 }
 
+
+/* ---- LANG ---- */
+
+static int is_alpha(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+int pop3_lang_select(struct str range)
+{
+	if (range.len == 1 && range.p[0] == '*')
+		return 1;
+	/* The syntax first: each subtag 1 to 8 letters (the first) or
+	 * letters and digits (the others). */
+	size_t primary = 0;
+	for (size_t i = 0, n = 0; i <= range.len; i++) {
+		if (i == range.len || range.p[i] == '-') {
+			if (n == 0 || n > 8)
+				return -1;
+			if (primary == 0)
+				primary = i;
+			n = 0;
+			continue;
+		}
+		char c = range.p[i];
+		if (!is_alpha(c) && (primary == 0 || c < '0' || c > '9'))
+			return -1;
+		n++;
+	}
+	/* Lookup cuts the range back to its primary subtag at the last. */
+	return str_eq_ci_c(str_make(range.p, primary), "en");
+}
 
 /* ---- dot-stuffing ---- */
 

@@ -103,6 +103,7 @@ enum pop3_verb {
 	POP3_VERB_RSET,
 	POP3_VERB_TOP,
 	POP3_VERB_UIDL,
+	POP3_VERB_LANG,
 };
 
 enum pop3_parse_result {
@@ -117,6 +118,7 @@ struct pop3_cmd {
 	 * USER: the name (rest of the line, trailing spaces removed).
 	 * PASS: the rest of the line after one space, spaces kept.
 	 * AUTH: the mechanism name; empty for a bare "AUTH" (list mechanisms).
+	 * LANG: the language range; empty for a bare "LANG" (list languages).
 	 */
 	struct str arg;
 	struct str initial; /* AUTH: initial response ("=" is the empty one) */
@@ -134,6 +136,17 @@ struct pop3_cmd {
  * POP3_PARSE_SYNTAX with cmd->err set.
  */
 int pop3_cmd_parse(struct str line, struct pop3_cmd *cmd);
+
+/*
+ * LANG's argument (RFC 6856 §3), a basic language range (RFC 4647 §2.1:
+ * "*", or 1*8ALPHA *("-" 1*8alphanum)), against the one language the
+ * server's text is in, English ("en"). Matching is RFC 4647 §3.4's
+ * lookup: a range is cut back subtag by subtag until it is a tag the
+ * server has, so "en-GB" selects "en"; "*" asks for the server's choice.
+ * Returns 1 when "en" is selected, 0 when the range asks for another
+ * language, -1 when it is no language range.
+ */
+int pop3_lang_select(struct str range);
 
 /*
  * The dot-stuffer for RETR and TOP. State between chunks; zero it and set

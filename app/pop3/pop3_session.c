@@ -203,7 +203,7 @@ static void cmd_capa(struct pop3_session *s, struct pop3_cmd *cmd)
 	 */
 	snprintf(buf, sizeof(buf),
 		 "+OK\r\nCAPA\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nPIPELINING\r\nAUTH-RESP-CODE\r\n"
-		 "EXPIRE NEVER\r\nUTF8 USER\r\n%s%s%s%s%sIMPLEMENTATION tern\r\n.\r\n",
+		 "EXPIRE NEVER\r\nUTF8 USER\r\nLANG\r\n%s%s%s%s%sIMPLEMENTATION tern\r\n.\r\n",
 		 stls ? "STLS\r\n" : "", tls ? "USER\r\n" : "", tls ? "SASL " : "",
 		 tls ? sasl_mechs() : "", tls ? "\r\n" : "");
 	pop3_write(s, buf, strlen(buf));
@@ -231,6 +231,27 @@ static void cmd_utf8(struct pop3_session *s, struct pop3_cmd *cmd)
 {
 	s->utf8 = 1;
 	pop3_reply(s, "+OK UTF8 enabled");
+}
+
+/*
+ * LANG (RFC 6856 §3): the language of the human-readable text, which is
+ * English only here. Bare, the listing (one language); with a range
+ * that selects English (pop3_lang_select), "+OK" and the tag chosen;
+ * with another, -ERR and the text stays as it was, as §3 says of a
+ * failed LANG. Nothing changes either way: English is all there is.
+ */
+static void cmd_lang(struct pop3_session *s, struct pop3_cmd *cmd)
+{
+	static const char listing[] = "+OK Language listing follows:\r\nen English\r\n.\r\n";
+
+	if (cmd->arg.len == 0) {
+		pop3_write(s, listing, sizeof(listing) - 1);
+		return;
+	}
+	if (pop3_lang_select(cmd->arg) == 1)
+		pop3_reply(s, "+OK en Language is English.");
+	else
+		pop3_reply(s, "-ERR Invalid language.");
 }
 
 static void cmd_noop(struct pop3_session *s, struct pop3_cmd *cmd)
@@ -269,6 +290,7 @@ static const struct pop3_verb_rule verb_rules[] = {
 	{ POP3_VERB_AUTH, AUTHZ, pop3_cmd_auth },
 	{ POP3_VERB_STLS, AUTHZ, cmd_stls },
 	{ POP3_VERB_UTF8, AUTHZ, cmd_utf8 },
+	{ POP3_VERB_LANG, AUTHZ | TRANS, cmd_lang },
 	{ POP3_VERB_STAT, TRANS, pop3_cmd_stat },
 	{ POP3_VERB_LIST, TRANS, pop3_cmd_list },
 	{ POP3_VERB_UIDL, TRANS, pop3_cmd_uidl },

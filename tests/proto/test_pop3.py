@@ -135,7 +135,7 @@ def test_greeting_and_capa():
         p = poplib.POP3("127.0.0.1", s.pop3_port, timeout=10)
         assert p.getwelcome() == b"+OK tern ready."
         common = {"CAPA", "TOP", "UIDL", "RESP-CODES", "PIPELINING", "AUTH-RESP-CODE",
-                  "EXPIRE NEVER", "UTF8 USER", "IMPLEMENTATION tern"}
+                  "EXPIRE NEVER", "UTF8 USER", "LANG", "IMPLEMENTATION tern"}
         caps = capa_set(p)
         # Plaintext: STLS only, nothing to log in with.
         assert caps == common | {"STLS"}, caps
@@ -567,6 +567,32 @@ def test_utf8_command_and_user_names():
         assert r.cmd("UTF8") == b"-ERR Command not allowed in this state."
         assert r.cmd("QUIT") == b"+OK Logging out."
         r.close()
+
+
+def test_lang_lists_and_selects_english():
+    """RFC 6856 §3 LANG, in both states: bare, the listing (a multi-line
+    response, a language tag and its name a line: English, the only
+    language tern's text is in); with a range that English matches by RFC
+    4647 lookup ("*", "en", "en-GB"), +OK and the tag chosen; with
+    another language or no range at all, -ERR, and the session goes on."""
+    with srv() as s:
+        deliver(s, 1)
+        p = poplib.POP3("127.0.0.1", s.pop3_port, timeout=10)
+        assert "LANG" in p.capa()
+        for state in ("authorization", "transaction"):
+            resp, lines, _ = p._longcmd("LANG")
+            assert resp.startswith(b"+OK") and lines == [b"en English"], (state, resp, lines)
+            for rng in ("en", "*", "EN-gb", "en-boont"):
+                assert p._shortcmd("LANG " + rng) == b"+OK en Language is English.", (state, rng)
+            for rng in ("de", "uga", "english", "en_GB", "en-", "1x"):
+                assert err(p._shortcmd, "LANG " + rng) == b"-ERR Invalid language.", (state, rng)
+            assert err(p._shortcmd, "LANG en fr") == b"-ERR Invalid parameters."
+            if state == "authorization":
+                p.stls(ctx())
+                p.user(BOB)
+                p.pass_(BOB_PW)
+        assert p.stat()[0] == 1
+        p.quit()
 
 
 def test_line_limits_and_errors():

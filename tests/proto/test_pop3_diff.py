@@ -473,19 +473,20 @@ def available():
 
 # ---- AUTHORIZATION in clear, STLS (RFC 1939 §4, RFC 2595 §4) ---------
 
-CAPA_EXTRA = ("RFC 2449 §6.7 EXPIRE (tern: NEVER, it deletes no mail by itself) and RFC 6856 "
-              "§2 UTF8 are capabilities tern implements and Dovecot 2.3 does not")
+CAPA_EXTRA = ("RFC 2449 §6.7 EXPIRE (tern: NEVER, it deletes no mail by itself), RFC 6856 "
+              "§2 UTF8 and RFC 6856 §3 LANG are capabilities tern implements and Dovecot 2.3 "
+              "does not")
 KNOWN_PLAIN = {
     "capa in clear": (
-        ["+OK", "caps: AUTH-RESP-CODE CAPA EXPIRE PIPELINING RESP-CODES STLS TOP UIDL UTF8", "."],
+        ["+OK", "caps: AUTH-RESP-CODE CAPA EXPIRE LANG PIPELINING RESP-CODES STLS TOP UIDL UTF8", "."],
         CAPA_EXTRA + "; and RFC 2449 §6.3 makes SASL's arguments the supported mechanisms "
         "(paraphrased): none is usable before TLS, so tern leaves SASL out where Dovecot lists it "
         "with no mechanism"),
     "capa after stls": (
-        ["+OK", "caps: AUTH-RESP-CODE CAPA EXPIRE PIPELINING RESP-CODES SASL PLAIN LOGIN TOP UIDL "
+        ["+OK", "caps: AUTH-RESP-CODE CAPA EXPIRE LANG PIPELINING RESP-CODES SASL PLAIN LOGIN TOP UIDL "
          "USER UTF8", "."], CAPA_EXTRA),
     "capa in transaction": (
-        ["+OK", "caps: AUTH-RESP-CODE CAPA EXPIRE PIPELINING RESP-CODES SASL PLAIN LOGIN TOP UIDL "
+        ["+OK", "caps: AUTH-RESP-CODE CAPA EXPIRE LANG PIPELINING RESP-CODES SASL PLAIN LOGIN TOP UIDL "
          "USER UTF8", "."],
         CAPA_EXTRA + '; and RFC 2449 §5: "Capabilities available in the AUTHORIZATION state '
         'MUST be announced in both states": tern keeps USER and SASL after login, Dovecot '

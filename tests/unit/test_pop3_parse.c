@@ -177,6 +177,10 @@ static const struct cmd_case cmd_cases[] = {
 	{ "NOOP", POP3_VERB_NOOP, 0, NULL, 0, 0, 0, NULL },
 	{ "RSET", POP3_VERB_RSET, 0, NULL, 0, 0, 0, NULL },
 	{ "APOP a b", POP3_VERB_APOP, 0, NULL, 0, 0, 0, NULL },
+	{ "LANG", POP3_VERB_LANG, 0, "", 0, 0, 0, NULL },
+	{ "LANG en", POP3_VERB_LANG, 0, "en", 0, 0, 0, NULL },
+	{ "lang  *  ", POP3_VERB_LANG, 0, "*", 0, 0, 0, NULL },
+	{ "LANG en fr", POP3_VERB_LANG, -1, NULL, 0, 0, 0, NULL },
 	{ "XTND", POP3_VERB_UNKNOWN, 0, NULL, 0, 0, 0, NULL },
 	{ "", POP3_VERB_UNKNOWN, 0, NULL, 0, 0, 0, NULL },
 	{ " NOOP", POP3_VERB_UNKNOWN, 0, NULL, 0, 0, 0, NULL },
@@ -213,6 +217,29 @@ static void test_commands(void)
 		CHECK_EQ_INT(cmd.has_initial, c->initial != NULL);
 		if (c->initial)
 			CHECK_EQ_SLICE(cmd.initial, c->initial);
+	}
+}
+
+/* ---- LANG's language range (RFC 6856 §3, RFC 4647) ---- */
+
+static void test_lang(void)
+{
+	static const struct {
+		const char *range;
+		int want;
+	} cases[] = {
+		{ "*", 1 },        { "en", 1 },        { "EN", 1 },      { "en-GB", 1 },
+		{ "en-boont", 1 }, { "en-419", 1 },    { "de", 0 },      { "uga", 0 },
+		{ "eng", 0 },      { "e", 0 },         { "english", 0 }, { "abcdefgh", 0 },
+		{ "abcdefghi", -1 }, { "en-", -1 },    { "-en", -1 },    { "en--GB", -1 },
+		{ "1en", -1 },     { "en_GB", -1 },    { "**", -1 },     { "*-en", -1 },
+		{ "en-abcdefghi", -1 }, { "\xc3\xa9n", -1 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int got = pop3_lang_select(str_c(cases[i].range));
+		if (got != cases[i].want)
+			fprintf(stderr, "range \"%s\"\n", cases[i].range);
+		CHECK_EQ_INT(got, cases[i].want);
 	}
 }
 
@@ -397,6 +424,7 @@ int main(void)
 {
 	test_lines();
 	test_commands();
+	test_lang();
 	test_base64();
 	test_sasl_plain();
 	test_stuff();
