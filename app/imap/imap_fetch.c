@@ -229,21 +229,68 @@ static enum mime_section section_kind(enum imap_section_text text)
 }
 
 /*
- * BINARY[part] and BINARY.SIZE[part]: the part's body decoded. Sets
- * *st and *ln (raw octets) or f->mem[i] (decoded), and f->how[i] (HOW_NIL
- * for a part the message does not have). Returns -1 when the encoding is
+ * BODY[section]'s octets: sets *st and *ln (in: 0 and the message's
+ * length), or f->mem[i] for header fields filtered, or f->how[i] =
+ * HOW_NIL for a part the message does not have. BINARY's HEADER, MIME
+ * and HEADER.FIELDS sections are these octets too: a header has no
+ * transfer encoding to undo.
+ */
+static void locate_body(struct imap_fetch *f, size_t i, const struct mime_tree *t, const char *d,
+			uint64_t len, uint64_t hend, uint64_t *st, uint64_t *ln)
+{
+	const struct imap_fetch_item *it = &f->items[i];
+
+	if (it->nparts == 0 && it->text != IMAP_SECTION_MIME) {
+		switch (it->text) {
+		case IMAP_SECTION_HEADER: *ln = hend; break;
+		case IMAP_SECTION_TEXT:
+			*st = hend;
+			*ln = len - hend;
+			break;
+		case IMAP_SECTION_HEADER_FIELDS:
+		case IMAP_SECTION_HEADER_FIELDS_NOT:
+			*st = 0;
+			*ln = hend;
+			break;
+		default: break;
+		}
+	} else if (mime_tree_section(t, it->part, it->nparts, section_kind(it->text), NULL, st,
+				     ln) != 0) {
+		f->how[i] = HOW_NIL;
+		return;
+	}
+	if (it->text == IMAP_SECTION_HEADER_FIELDS || it->text == IMAP_SECTION_HEADER_FIELDS_NOT) {
+		/* Filtered from the header as this session sees it
+		 * (downgraded or not). */
+		const char *h = imap_dg_section(&f->dg, d, *st, ln);
+		f->mem[i] = imap_header_filter(h, *ln, it->fields,
+					       it->text == IMAP_SECTION_HEADER_FIELDS_NOT, ln);
+		*st = 0;
+	}
+}
+
+/*
+ * BINARY[part] and BINARY.SIZE[part]: the part's body decoded; and
+ * BINARY[part.TEXT], the text of a message (the whole one, or one a
+ * message/rfc822 part holds), decoded when that message is a single
+ * part with an encoding of its own (a multipart's text is its parts as
+ * they are, as BINARY[] of a multipart message is). Sets *st and *ln
+ * (raw octets) or f->mem[i] (decoded), and f->how[i] (HOW_NIL for a
+ * part the message does not have). Returns -1 when the encoding is
  * unknown.
  */
 static int locate_binary(struct imap_fetch *f, size_t i, const struct mime_tree *t,
 			 const char *d, uint64_t *st, uint64_t *ln)
 {
 	const struct imap_fetch_item *it = &f->items[i];
+	enum mime_section kind =
+		it->text == IMAP_SECTION_TEXT ? MIME_SECTION_TEXT : MIME_SECTION_WHOLE;
 	uint32_t pi;
 	uint64_t off, plen;
 
-	if (it->nparts == 0)
+	if (it->nparts == 0 && kind == MIME_SECTION_WHOLE)
 		return 0; /* BINARY[]: the message as it is */
-	if (mime_tree_section(t, it->part, it->nparts, MIME_SECTION_WHOLE, &pi, &off, &plen) != 0) {
+	if (mime_tree_section(t, it->part, it->nparts, kind, &pi, &off, &plen) != 0) {
 		f->how[i] = HOW_NIL;
 		return 0;
 	}
@@ -314,7 +361,9 @@ static void locate_cb(void *arg, const void *meta, size_t metalen, const char *d
 		}
 		case IMAP_FI_BINARY:
 		case IMAP_FI_BINARY_SIZE:
-			if (locate_binary(f, i, &t, d, &st, &ln) < 0) {
+			if (it->text != IMAP_SECTION_WHOLE && it->text != IMAP_SECTION_TEXT)
+				locate_body(f, i, &t, d, len, hend, &st, &ln);
+			else if (locate_binary(f, i, &t, d, &st, &ln) < 0) {
 				f->msg_unknown_cte = 1;
 				return;
 			}
@@ -327,36 +376,7 @@ static void locate_cb(void *arg, const void *meta, size_t metalen, const char *d
 			}
 			break;
 		case IMAP_FI_BODY:
-			if (it->nparts == 0 && it->text != IMAP_SECTION_MIME) {
-				switch (it->text) {
-				case IMAP_SECTION_HEADER: ln = hend; break;
-				case IMAP_SECTION_TEXT:
-					st = hend;
-					ln = len - hend;
-					break;
-				case IMAP_SECTION_HEADER_FIELDS:
-				case IMAP_SECTION_HEADER_FIELDS_NOT:
-					st = 0;
-					ln = hend;
-					break;
-				default: break;
-				}
-			} else if (mime_tree_section(&t, it->part, it->nparts,
-						     section_kind(it->text), NULL, &st,
-						     &ln) != 0) {
-				f->how[i] = HOW_NIL;
-				break;
-			}
-			if (it->text == IMAP_SECTION_HEADER_FIELDS ||
-			    it->text == IMAP_SECTION_HEADER_FIELDS_NOT) {
-				/* Filtered from the header as this session sees
-				 * it (downgraded or not). */
-				const char *h = imap_dg_section(&f->dg, d, st, &ln);
-				f->mem[i] = imap_header_filter(h, ln, it->fields,
-							  it->text == IMAP_SECTION_HEADER_FIELDS_NOT,
-							  &ln);
-				st = 0;
-			}
+			locate_body(f, i, &t, d, len, hend, &st, &ln);
 			break;
 		default: continue;
 		}

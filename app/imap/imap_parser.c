@@ -937,8 +937,11 @@ static int section_spec(struct imap_parser *p, int at_space, int c)
 		sec->text = IMAP_SECTION_MIME;
 	else
 		return fail(p, IMAP_PARSE_ERR_SECTION, NULL, c);
-	if (sec->att >= IMAP_FETCH_BINARY && sec->text != IMAP_SECTION_WHOLE)
-		return fail(p, IMAP_PARSE_ERR_SECTION, "BINARY takes part numbers only", c);
+	/* RFC 3516's grammar gives BINARY part numbers only
+	 * ('section-binary = "[" [section-part] "]"'); HEADER, TEXT, MIME
+	 * and HEADER.FIELDS after them are taken too, as Dovecot does and
+	 * imaptest's fetch-binary-mime expects (imap_fetch.c says what they
+	 * return). */
 	if (at_space != (sec->text == IMAP_SECTION_HEADER_FIELDS ||
 	                 sec->text == IMAP_SECTION_HEADER_FIELDS_NOT))
 		return fail(p, IMAP_PARSE_ERR_SECTION,

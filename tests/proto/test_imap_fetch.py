@@ -271,6 +271,38 @@ def test_imap_fetch_structure():
         m.logout()
 
 
+def test_imap_binary_section_text():
+    """BINARY with HEADER, TEXT, MIME and HEADER.FIELDS after the part
+    numbers: outside RFC 3516's grammar ('section-binary = "[" [section-part]
+    "]"'), taken by Dovecot and expected by imaptest's fetch-binary-mime
+    (it was BAD). A header has no encoding to undo: BODY's octets. A
+    message's TEXT is decoded when the message is one part with an
+    encoding of its own (the forwarded one's base64), else BODY's octets
+    (a multipart's parts stay as they are, as in BINARY[]). BINARY.SIZE
+    is the size of what BINARY returns."""
+    with Server(accounts=ACCOUNTS, imap=True) as s:
+        deliver_all(s)
+        wait_three(s)
+        m = login(s)
+        m.select("INBOX", readonly=True)
+        for msg, sections in (("2", ("HEADER", "TEXT", "1.MIME", "2.MIME",
+                                     "HEADER.FIELDS (Subject To)", "HEADER.FIELDS.NOT (Subject)")),
+                              ("3", ("2.HEADER", "2.1.MIME", "2.HEADER.FIELDS (Subject)"))):
+            for sec in sections:
+                typ, body = m.fetch(msg, "(BODY.PEEK[%s])" % sec)
+                typ2, binary = m.fetch(msg, "(BINARY.PEEK[%s] BINARY.SIZE[%s])" % (sec, sec))
+                assert typ == typ2 == "OK", (sec, typ, typ2, binary)
+                want = body[0][1]
+                assert want and binary[0][1] == want, (sec, body, binary)
+                assert b"BINARY[%s]" % sec.upper().encode() in binary[0][0], binary
+                assert binary[1].endswith(b"BINARY.SIZE[%s] %d)" % (sec.upper().encode(), len(want))), binary
+        typ, data = m.fetch("3", "(BINARY.PEEK[2.TEXT] BINARY.SIZE[2.TEXT] BINARY.PEEK[2.TEXT]<3.6>)")
+        assert typ == "OK" and data[0][1] == INNER_TEXT, data
+        assert b"BINARY.SIZE[2.TEXT] %d" % len(INNER_TEXT) in data[1][0], data
+        assert data[1][1] == INNER_TEXT[3:9], data
+        m.logout()
+
+
 def test_imap_binary_unknown_cte():
     with Server(accounts=ACCOUNTS, imap=True) as s:
         msg = crlf("""From: a@remote.test
