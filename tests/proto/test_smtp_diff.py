@@ -490,6 +490,8 @@ def sc_misc(x):
     x.cmd("FOO bar", "unknown command")
     x.cmd("", "empty line")
     x.cmd("   ", "only spaces")
+    x.cmd(" NOOP", "noop leading space")
+    x.cmd("\tNOOP", "noop leading tab")
     x.cmd("NOOP   ", "noop trailing spaces")
     x.cmd("NOOP\t", "noop trailing tab")
     x.cmd("nOoP", "noop mixed case")
@@ -875,6 +877,14 @@ KNOWN = {
     "auth no argument": (["501 5.5.4"], "no AUTH on port 25 on either; tern answers the missing "
                          "mechanism (RFC 4954 §4: 'AUTH mechanism [initial-response]') first, "
                          "Postfix that AUTH is off (503)"),
+    "noop leading space": (["500 5.5.2"], "RFC 5321 §4.1.1: 'SMTP commands are character strings "
+                           "terminated by <CRLF>. The commands themselves are alphabetic characters "
+                           "terminated by <SP> if parameters follow and <CRLF> otherwise', and every "
+                           "command's grammar starts with its verb (§4.1.1.9 'noop = \"NOOP\" [ SP "
+                           "String ] CRLF'): a line that starts with a space is no command, "
+                           "§4.2.4's 500 'Syntax error, command unrecognized'. Postfix skips the "
+                           "white space first"),
+    "noop leading tab": (["500 5.5.2"], "as 'noop leading space'"),
     "quit with argument": (["501 5.5.4"], "RFC 5321 §4.1.1.10: 'quit = \"QUIT\" CRLF'; Postfix "
                            "ignores the argument and says 221"),
     "noop 5006": (["500 5.5.2"], "RFC 5321 §4.5.3.1.4 'The maximum total length of a command line "
