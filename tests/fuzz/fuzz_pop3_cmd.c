@@ -1,6 +1,7 @@
 /*
  * fuzz_pop3_cmd.c — pop3_line_find() + pop3_cmd_parse() over a byte
- * stream, each line also through base64 and SASL PLAIN decoding; then the
+ * stream, each line also through base64 and SASL PLAIN decoding and a
+ * LANG's argument through pop3_lang_select(); then the
  * whole input through the dot-stuffer in one call and in 3-octet output
  * steps, which must produce the same bytes.
  */
@@ -30,6 +31,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			struct str a, b, d, line = str_make(p + pos, ll);
 			int rc = pop3_cmd_parse(line, &cmd);
 			assert(rc == POP3_PARSE_OK || (rc == POP3_PARSE_SYNTAX && cmd.err));
+			if (rc == POP3_PARSE_OK && cmd.verb == POP3_VERB_LANG && cmd.arg.len) {
+				int sel = pop3_lang_select(cmd.arg);
+				/* English is chosen only by "*" or a range of "en" */
+				assert(sel >= -1 && sel <= 1);
+				assert(sel != 1 || (cmd.arg.len == 1 && cmd.arg.p[0] == '*') ||
+				       ((cmd.arg.p[0] | 0x20) == 'e' && (cmd.arg.p[1] | 0x20) == 'n' &&
+					(cmd.arg.len == 2 || cmd.arg.p[2] == '-')));
+			}
 			if (base64_decode(line, 0, dec, sizeof(dec), &n) == 0) {
 				assert(n <= ll / 4 * 3);
 				assert(sasl_plain_split(str_make(dec, n), &a, &b, &d) <= 0);
