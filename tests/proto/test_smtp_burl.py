@@ -142,3 +142,38 @@ def test_burl_past_the_size_limit_ends_its_transaction():
         c.quit()
         # log_defer: the line may follow the reply.
         assert s.wait_log("event=message_rejected reason=too_big", timeout=60)
+
+
+def test_burl_of_a_draft_without_final_crlf_gets_one():
+    """A draft whose last line has no CRLF (IMAP stores what APPEND gave)
+    sent by "BURL url LAST" arrives with that line closed, as a BDAT
+    message would (smtp_tx.c's bdat_close_line, RFC 5322 §2.1), once;
+    a URL chunk without its CRLF followed by more is joined as it is."""
+    open_end = DRAFT.rstrip(b"\r\n")
+    with srv(submission=True) as s:
+        r = Raw(s)
+        r.login()
+        r.send(b"a APPEND Drafts (\\Draft) {%d+}\r\n%s\r\n" % (len(open_end), open_end))
+        uid = int(re.search(rb"APPENDUID \d+ (\d+)", r.until_tag("a")[-1]).group(1))
+        u, t = cmd(r, "g", 'GENURLAUTH "imap://bob%%40example.test@mx.example.test/Drafts/;UID=%d;'
+                   'URLAUTH=submit+bob%%40example.test" INTERNAL' % uid)
+        assert t.startswith(b"g OK"), t
+        url = re.fullmatch(rb'\* GENURLAUTH "([^"]+)"', u[0]).group(1).decode()
+        r.close()
+        c = submission(s)
+        c.mail(BOB)
+        c.rcpt(CAROL)
+        code, text = c.docmd("BURL", url + " LAST")
+        assert code == 250, (code, text)
+        wait_count(s, 1, account=CAROL)
+        got = fetch_last(s, CAROL, CAROL_PW)
+        assert got.endswith(open_end + b"\r\n") and not got.endswith(b"\r\n\r\n"), got[-60:]
+        c.mail(BOB)
+        c.rcpt(CAROL)
+        assert c.docmd("BURL", url)[0] == 250
+        c.send(b"BDAT 7 LAST\r\n, bob\r\n")
+        assert c.getreply()[0] == 250
+        wait_count(s, 2, account=CAROL)
+        got = fetch_last(s, CAROL, CAROL_PW)
+        assert got.endswith(open_end + b", bob\r\n"), got[-60:]
+        c.quit()
