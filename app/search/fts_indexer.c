@@ -27,6 +27,9 @@
 #define ACCOUNT_TURN 8
 
 static pthread_t thread;
+/* fts_indexer_test_pass(): called after each batch that was written. */
+static void (*between_hook)(void *);
+static void *between_arg;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static atomic_int stopping, running;
@@ -238,9 +241,18 @@ static long ms_between(const struct timespec *a, const struct timespec *b)
 	return (long)((b->tv_sec - a->tv_sec) * 1000 + (b->tv_nsec - a->tv_nsec) / 1000000);
 }
 
-/* One batch of the account's emails: 1 when more may wait, 0 when the
- * index is up with it, -1 on a store error. */
-static int index_batch(uint32_t account, uint32_t emails)
+/*
+ * One batch of the account's emails: 1 when the batch stopped short of
+ * what the account held when it looked (FTS_INDEX_BATCH ids, or
+ * BATCH_POSTS postings), 0 when it took all of that (or nothing was
+ * new), -1 on a store error; *indexed_r set when it wrote. Mail that
+ * came while the batch was read and written waits for the next tick:
+ * were it "more", a steady stream of deliveries would have the indexer
+ * chase it with a batch of a few messages at a time, each rewriting the
+ * last chunk of every term it holds in a commit of its own
+ * (fts_indexer.h).
+ */
+static int index_batch(uint32_t account, uint32_t emails, int *indexed_r)
 {
 	uint32_t through, docs, upto, ids[FTS_INDEX_BATCH];
 	size_t n;
@@ -296,11 +308,17 @@ static int index_batch(uint32_t account, uint32_t emails)
 		log_debug("fts", NULL, "event=fts_waiting_for_room account=%u", account);
 	else if (rc != STORE_EEXIST && rc != STORE_ENOTFOUND)
 		log_warn("fts", NULL, "event=fts_index_failed account=%u", account);
+	int short_of = n == FTS_INDEX_BATCH || (b.full && b.done < n);
 	free(v);
 	batch_free(&b);
 	if (rc == STORE_EEXIST || rc == STORE_ENOTFOUND || rc == STORE_EFULL)
 		return 0; /* the next tick tries again */
-	return rc == STORE_OK ? 1 : -1;
+	if (rc == STORE_OK) {
+		*indexed_r = 1;
+		if (between_hook)
+			between_hook(between_arg);
+	}
+	return rc == STORE_OK ? short_of : -1;
 }
 
 struct acct_list {
@@ -320,8 +338,8 @@ static void list_cb(void *arg, const struct store_account_info *info)
 	l->emails[l->n++] = info->emails;
 }
 
-/* One turn over every account: 1 when some work is left; *worked set
- * when some batch was indexed. */
+/* One turn over every account: 1 when some work is left (a backlog
+ * past ACCOUNT_TURN batches); *worked set when some batch was indexed. */
 static int pass(int *worked)
 {
 	struct acct_list l = { 0 };
@@ -331,8 +349,7 @@ static int pass(int *worked)
 	for (size_t i = 0; i < l.n && !atomic_load(&stopping); i++) {
 		int r = 1;
 		for (int k = 0; k < ACCOUNT_TURN && r == 1 && !atomic_load(&stopping); k++) {
-			r = index_batch(l.id[i], l.emails[i]);
-			*worked |= r == 1;
+			r = index_batch(l.id[i], l.emails[i], worked);
 		}
 		more |= r == 1;
 	}
@@ -391,6 +408,19 @@ void fts_indexer_stop(void)
 	pthread_mutex_unlock(&mu);
 	pthread_join(thread, NULL);
 	atomic_store(&running, 0);
+}
+
+int fts_indexer_test_pass(struct store *st, void (*between)(void *), void *arg)
+{
+	int worked = 0;
+
+	ix_st = st;
+	between_hook = between;
+	between_arg = arg;
+	int more = pass(&worked);
+	between_hook = NULL;
+	between_arg = NULL;
+	return more;
 }
 
 int fts_indexer_running(void)

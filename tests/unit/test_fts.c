@@ -16,7 +16,10 @@
  *     kinds of condition, conditions ANDed, too-many-terms emails ORed in,
  *     the expect check, chunked posting lists, drop and account deletion;
  *   - mime_search_each_text() visits every string a TEXT or BODY search
- *     compares with: what the search finds is inside a visited string.
+ *     compares with: what the search finds is inside a visited string;
+ *   - the indexer's tick takes what an account holds when its turn comes
+ *     and leaves mail that arrives meanwhile for the next tick, a backlog
+ *     past one batch excepted.
  */
 #include <dirent.h>
 #include <stdint.h>
@@ -31,6 +34,7 @@
 #include "mime/mime_search.h"
 #include "mime/mime_tree.h"
 #include "search/fts.h"
+#include "search/fts_indexer.h"
 #include "store/store.h"
 #include "store/store_private.h"
 #include "unit.h"
@@ -1121,6 +1125,79 @@ static void test_each_text_corpus(void)
 	CHECK(html >= 5);
 }
 
+/* ---- the indexer's tick ---- */
+
+struct arrivals {
+	struct store *st;
+	uint32_t acc;
+	int batches, left; /* left: messages still to deliver, one a batch */
+};
+
+/* After each batch written: one more message arrives, as under a steady
+ * stream of deliveries. */
+static void arrive(void *arg)
+{
+	struct arrivals *a = arg;
+	a->batches++;
+	if (a->left > 0) {
+		char m[128];
+		snprintf(m, sizeof m, "Subject: late %d\r\n\r\nlate body %d\r\n", a->left, a->left);
+		unit_deliver(a->st, a->acc, m, 1700001000 + a->left, NULL);
+		a->left--;
+	}
+}
+
+static void test_indexer_tick(void)
+{
+	char base[256], dir[300];
+	uint32_t acc = 0, through, docs;
+
+	if (unit_env_begin(base, sizeof base, "ftstick") < 0) {
+		CHECK(0);
+		return;
+	}
+	snprintf(dir, sizeof dir, "%s/d", base);
+	struct store *st = unit_store_with_account(dir, 0, "t@example.test", &acc);
+	if (!st) {
+		unit_rmrf(base);
+		return;
+	}
+	for (int i = 0; i < 3; i++) {
+		char m[128];
+		snprintf(m, sizeof m, "Subject: early %d\r\n\r\nearly body %d\r\n", i, i);
+		unit_deliver(st, acc, m, 1700000000 + i, NULL);
+	}
+	/* A message arrives during every batch: the tick takes the three
+	 * that were there, one batch, and sleeps (0); it used to index each
+	 * newcomer in a batch of its own, ACCOUNT_TURN of them, and go on. */
+	struct arrivals a = { st, acc, 0, 20 };
+	CHECK_EQ_INT(fts_indexer_test_pass(st, arrive, &a), 0);
+	CHECK_EQ_INT(a.batches, 1);
+	CHECK_EQ_INT(store_fts_state(st, acc, &through, &docs), STORE_OK);
+	CHECK(through == 3 && docs == 3);
+	/* The next tick takes the newcomer. */
+	a.left = 0;
+	CHECK_EQ_INT(fts_indexer_test_pass(st, arrive, &a), 0);
+	CHECK_EQ_INT(a.batches, 2);
+	CHECK_EQ_INT(store_fts_state(st, acc, &through, &docs), STORE_OK);
+	CHECK(through == 4 && docs == 4);
+
+	/* A backlog longer than a batch goes on at once, batch after batch,
+	 * without waiting for a tick. */
+	for (int i = 0; i < FTS_INDEX_BATCH + 5; i++) {
+		char m[128];
+		snprintf(m, sizeof m, "Subject: bulk %d\r\n\r\nbulk body %d\r\n", i, i);
+		unit_deliver(st, acc, m, 1700002000 + i, NULL);
+	}
+	a.batches = 0;
+	CHECK_EQ_INT(fts_indexer_test_pass(st, arrive, &a), 0);
+	CHECK_EQ_INT(a.batches, 2);
+	CHECK_EQ_INT(store_fts_state(st, acc, &through, &docs), STORE_OK);
+	CHECK(through == 4 + FTS_INDEX_BATCH + 5 && docs == through);
+	store_close(&st);
+	unit_rmrf(base);
+}
+
 int main(void)
 {
 	test_terms();
@@ -1129,5 +1206,6 @@ int main(void)
 	test_store();
 	test_each_text();
 	test_each_text_corpus();
+	test_indexer_tick();
 	return unit_done("test_fts");
 }
