@@ -1194,6 +1194,36 @@ static void test_indexer_tick(void)
 	CHECK_EQ_INT(a.batches, 2);
 	CHECK_EQ_INT(store_fts_state(st, acc, &through, &docs), STORE_OK);
 	CHECK(through == 4 + FTS_INDEX_BATCH + 5 && docs == through);
+
+	/* The batch's table (term_hash) kept each term with its emails. */
+	char out[128];
+	struct fts_cond early = { FTS_EXACT, STR_LIT("EARLY") }, late = { FTS_EXACT, STR_LIT("LATE") };
+	struct fts_cond twenty = { FTS_EXACT, STR_LIT("20") }; /* "late 20", "bulk 20" */
+	CHECK_EQ_STR(cands(st, acc, &early, 1, out, sizeof out), "1,2,3");
+	CHECK_EQ_STR(cands(st, acc, &late, 1, out, sizeof out), "4");
+	CHECK_EQ_STR(cands(st, acc, &twenty, 1, out, sizeof out), "4,25");
+	/* One message of 6000 distinct terms: the table grows (rehashes)
+	 * while it is read, and every term is found again. */
+	struct buf big;
+	buf_init(&big, 128 * 1024);
+	CHECK(buf_printf(&big, "Subject: many\r\n\r\n") == 0);
+	for (int i = 0; i < 6000; i++)
+		CHECK(buf_printf(&big, "t%dx%s", i, i % 10 == 9 ? "\r\n" : " ") == 0);
+	CHECK(buf_append(&big, "", 1) == 0);
+	unit_deliver(st, acc, buf_data(&big), 1700003000, NULL);
+	buf_free(&big);
+	CHECK_EQ_INT(fts_indexer_test_pass(st, NULL, NULL), 0);
+	uint32_t many = through + 1;
+	CHECK_EQ_INT(store_fts_state(st, acc, &through, &docs), STORE_OK);
+	CHECK(through == many);
+	char want[16];
+	snprintf(want, sizeof want, "%u", many);
+	for (int i = 0; i < 6000; i += 599) {
+		char t[16];
+		snprintf(t, sizeof t, "T%dX", i); /* folded: i;unicode-casemap */
+		struct fts_cond c = { FTS_EXACT, str_make(t, strlen(t)) };
+		CHECK_EQ_STR(cands(st, acc, &c, 1, out, sizeof out), want);
+	}
 	store_close(&st);
 	unit_rmrf(base);
 }
