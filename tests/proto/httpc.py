@@ -18,7 +18,7 @@ def tls_ctx(cafile=None):
         c = ssl.create_default_context(cafile=cafile)
         c.check_hostname = False
         return c
-    c = ssl.create_default_context()
+    c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     c.check_hostname = False
     c.verify_mode = ssl.CERT_NONE
     return c

@@ -348,7 +348,7 @@ class Session:
         world.sessions.append(self)
         sock = socket.create_connection(("127.0.0.1", port), 30)
         if tls:
-            c = ssl.create_default_context()
+            c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
             c.check_hostname = False
             c.verify_mode = ssl.CERT_NONE
             sock = c.wrap_socket(sock, server_hostname="mx.example.test")

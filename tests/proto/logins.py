@@ -30,7 +30,7 @@ SOURCES = iter("127.1.%d.%d" % (i // 200, 10 + i % 200) for i in range(20000))
 
 
 def ctx():
-    c = ssl.create_default_context()
+    c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     c.check_hostname = False
     c.verify_mode = ssl.CERT_NONE
     return c

@@ -587,7 +587,7 @@ def test_acme_renewal_swaps_without_dropping_connections():
         s.start()
         wait_cert(s, pebble)
         first = served_cert(s.imaps_port)[3]
-        ctx = ssl.create_default_context()
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
         m = imaplib.IMAP4_SSL("127.0.0.1", s.imaps_port, ssl_context=ctx, timeout=30)
@@ -1858,7 +1858,7 @@ def listener_fingerprints(s, sieve_port):
     import hashlib
     import poplib
     import smtplib
-    ctx = ssl.create_default_context()
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     fp = lambda sock: hashlib.sha256(sock.getpeercert(binary_form=True)).hexdigest()

@@ -281,7 +281,7 @@ def test_sigterm_drains_in_flight_transaction():
         web_idle.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         assert web_idle.recv(4096).startswith(b"HTTP/1.1 200")
         body = b'{"password": "not the admin password"}'
-        tls = ssl.create_default_context()
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         tls.check_hostname = False
         tls.verify_mode = ssl.CERT_NONE
         web = tls.wrap_socket(socket.create_connection(("127.0.0.1", s.https_port), timeout=10))
@@ -351,7 +351,7 @@ def make_cert(d, name, kind):
 
 
 def peer_cert(port):
-    ctx = ssl.create_default_context()
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     with smtplib.SMTP("127.0.0.1", port, timeout=10) as c:
@@ -441,7 +441,7 @@ def test_empty_chroot():
                     break
                 except OSError:
                     time.sleep(0.05)
-            ctx = ssl.create_default_context()
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
             with smtplib.SMTP("127.0.0.1", port, timeout=10) as c:

@@ -98,7 +98,7 @@ def make_keys(tmp):
 
 def send_and_verify(s, dns, subject):
     """Submits a message to ourselves; dkimpy's verdict on each signature."""
-    ctx = ssl.create_default_context()
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     with smtplib.SMTP("127.0.0.1", s.submission_port, timeout=20) as c:

@@ -384,7 +384,7 @@ def test_forward_srs_bounce_loop_rate():
 
         # 5. Submitted mail (587) to an alias with an outside target: the
         # queue sends it with the user's own sender (no SRS needed).
-        ctx = ssl.create_default_context()
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
         with smtplib.SMTP("127.0.0.1", srv.submission_port, timeout=20) as c:
             c.starttls(context=ctx)
@@ -613,7 +613,7 @@ def test_alias_rcpt_notify_and_orcpt_go_with_the_forwarded_copy():
                                                  "ORCPT=rfc822;Keep+2Bme@example.test"])
         # Submitted to the alias: the target goes with the RCPT's NOTIFY
         # and, none given, ORCPT naming the alias.
-        ctx = ssl.create_default_context()
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
         with smtplib.SMTP("127.0.0.1", srv.submission_port, timeout=20) as c:
             c.starttls(context=ctx)

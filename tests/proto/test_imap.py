@@ -23,7 +23,7 @@ ACCOUNTS = [(BOB, BOB_PW), (CAROL, CAROL_PW)]
 
 
 def ctx():
-    c = ssl.create_default_context()
+    c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     c.check_hostname = False
     c.verify_mode = ssl.CERT_NONE
     return c

@@ -34,7 +34,7 @@ def blob_id(data):
 
 
 def tls(s):
-    c = ssl.create_default_context()
+    c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     c.check_hostname = False
     c.verify_mode = ssl.CERT_NONE
     raw = socket.create_connection(("127.0.0.1", s.https_port), timeout=20)
@@ -607,7 +607,7 @@ def test_jmap_import_bare_lf():
     assert e["size"] == len(crlf) and e["blobId"] == blob_id(crlf), (e, len(crlf))
     st, _, body = j.request("GET", "/jmap/download/%s/%s/m.eml" % (j.account, e["blobId"]))
     assert st == 200 and body == crlf, (st, body)
-    ctx = ssl.create_default_context()
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     m = imaplib.IMAP4_SSL("127.0.0.1", s.imaps_port, ssl_context=ctx)
@@ -1020,7 +1020,7 @@ def test_jmap_download_while_an_email_holds_it():
     j = Jmap(s, *CAT)
     eve = Jmap(s, *EVE)
     msg = b"From: a@remote.test\r\nSubject: kept twice\r\nMessage-ID: <twice@x>\r\n\r\nsame bytes\r\n"
-    ctx = ssl.create_default_context()
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     im = imaplib.IMAP4("127.0.0.1", s.imap_port)

@@ -319,7 +319,7 @@ def test_jmap_changes_page_inside_one_step():
     box, ids = fill("exp30", 30)
     tids = threads(j, ids)
     im = imaplib.IMAP4("127.0.0.1", s.imap_port)
-    ctx = __import__("ssl").create_default_context()
+    ctx = __import__("ssl").SSLContext(__import__("ssl").PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = __import__("ssl").CERT_NONE
     im.starttls(ssl_context=ctx)
@@ -349,7 +349,7 @@ def imap_login(s):
     import imaplib
     import ssl
     im = imaplib.IMAP4("127.0.0.1", s.imap_port)
-    ctx = ssl.create_default_context()
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     im.starttls(ssl_context=ctx)
@@ -686,7 +686,7 @@ def test_jmap_mailbox_changes_quiet_keyword():
     st = state()
     j.one("Email/set", {"update": {e: {"keywords": {"$seen": True, "work": True}}}})
     assert told(st) == ([], None), told(st)
-    ctx = ssl.create_default_context()
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     with imaplib.IMAP4_SSL("127.0.0.1", s.imaps_port, ssl_context=ctx) as im:

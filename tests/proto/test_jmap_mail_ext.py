@@ -525,7 +525,7 @@ def reply_to(s, sender, rcpt, text, subject):
     """Sends text from the local account sender (port 465) to rcpt and
     waits up to 15 s for a message of that subject in the sender's
     mailbox (a vacation reply): the sender's client and the ids."""
-    tls = ssl.create_default_context()
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
     with smtplib.SMTP_SSL("127.0.0.1", s.submissions_port, context=tls, timeout=30) as c:
         c.login(*sender)

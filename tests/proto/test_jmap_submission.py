@@ -58,7 +58,7 @@ def draft(s, frm, extra=""):
 def append_draft(s, msg):
     """APPENDs msg (text) to HAL's Drafts; its JMAP id."""
     c = imaplib.IMAP4("127.0.0.1", s.imap_port)
-    ctx = ssl.create_default_context()
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     c.starttls(ctx)
@@ -193,7 +193,7 @@ def author_message(frm, more):
 
 def send587(s, msg):
     """msg sent as HAL on port 587: the reply code to the data."""
-    ctx = ssl.create_default_context()
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     with smtplib.SMTP("127.0.0.1", s.submission_port, timeout=20) as c:

@@ -97,7 +97,7 @@ class Conn:
 
     def __init__(self, s):
         self.s = s
-        self.ctx = ssl.create_default_context()
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         self.ctx.check_hostname = False
         self.ctx.verify_mode = ssl.CERT_NONE
         self.auth = "Basic " + base64.b64encode(("%s:%s" % ACC).encode()).decode()

@@ -182,7 +182,7 @@ def test_mailbox_limits():
     with Server(imap=True, accounts=(("bob@example.test", "bob-password-1"),),
                 env={"TERN_MAX_MAILBOXES": "12"}) as s:
         import ssl
-        ctx = ssl.create_default_context()
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
         c = imaplib.IMAP4_SSL("127.0.0.1", s.imaps_port, ssl_context=ctx, timeout=20)
         c.login("bob@example.test", "bob-password-1")

@@ -25,7 +25,7 @@ PLAINTEXT = b"-ERR [AUTH] Plaintext authentication disallowed on non-secure (SSL
 
 
 def ctx():
-    c = ssl.create_default_context()
+    c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     c.check_hostname = False
     c.verify_mode = ssl.CERT_NONE
     return c

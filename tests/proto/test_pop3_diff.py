@@ -113,7 +113,7 @@ def plain(authz, authc, pw):
 
 
 def tls_ctx():
-    c = ssl.create_default_context()
+    c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     c.check_hostname = False
     c.verify_mode = ssl.CERT_NONE
     return c

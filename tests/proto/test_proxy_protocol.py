@@ -84,7 +84,7 @@ def test_proxy_protocol_and_forwarded():
         sock = socket.create_connection(("127.0.0.1", s.submissions_port), timeout=10,
                                         source_address=(PROXY_IP, 0))
         sock.sendall(v2("192.0.2.44"))
-        ctx = ssl.create_default_context()
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
         t = ctx.wrap_socket(sock, server_hostname="mx.example.test")
@@ -235,7 +235,7 @@ def ask(s, source, lines, tls=False):
     sock = socket.create_connection(("127.0.0.1", s.https_port if tls else s.http_port),
                                     timeout=10, source_address=(source, 0))
     if tls:
-        ctx = ssl.create_default_context()
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
         sock = ctx.wrap_socket(sock, server_hostname="mx.example.test")
@@ -337,7 +337,7 @@ def test_proxy_ending_tls_scheme_and_host():
         assert st == 301, (st, h)
 
         # IMAP's GETJMAPACCESS: the proxy's public URL (default port).
-        ctx = ssl.create_default_context()
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
         t = ctx.wrap_socket(socket.create_connection(("127.0.0.1", s.imaps_port), timeout=10),
@@ -379,7 +379,7 @@ def ask_body(s, source, fields, body):
     """POST /api/v1/session with body over HTTPS from source: the status."""
     sock = socket.create_connection(("127.0.0.1", s.https_port), timeout=10,
                                     source_address=(source, 0))
-    ctx = ssl.create_default_context()
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     t = ctx.wrap_socket(sock, server_hostname="mx.example.test")
@@ -461,7 +461,7 @@ def test_behind_nginx():
                 except OSError:
                     assert ng.poll() is None and time.time() < deadline, open(tmp + "/error.log").read()
                     time.sleep(0.05)
-            ctx = ssl.create_default_context()
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
 

@@ -33,7 +33,7 @@ BOB, BOB_PW = "bob@example.test", "bob-pw-1"
 
 
 def ctx():
-    c = ssl.create_default_context()
+    c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     c.check_hostname = False
     c.verify_mode = ssl.CERT_NONE
     return c

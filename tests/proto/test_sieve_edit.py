@@ -80,7 +80,7 @@ def script(s, account, text):
 
 
 def imap(s, who):
-    c = ssl.create_default_context()
+    c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     c.check_hostname = False
     c.verify_mode = ssl.CERT_NONE
     m = imaplib.IMAP4_SSL("127.0.0.1", s.imaps_port, ssl_context=c)
@@ -232,7 +232,7 @@ def test_submission_runs_scripts():
     script(s, GIL[0], 'require ["fileinto", "mailbox", "reject"];\n'
            'if header :contains "subject" "never" { reject "not me"; }\n'
            'fileinto :create "Team";\n')
-    c = ssl.create_default_context()
+    c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     c.check_hostname = False
     c.verify_mode = ssl.CERT_NONE
     with smtplib.SMTP("127.0.0.1", s.submission_port, timeout=30) as sm:
@@ -295,7 +295,7 @@ def test_submission_redirect_carries_edits():
     s = srv()
     script(s, HAL[0], 'require "editheader";\naddheader "X-Via" "hal";\n'
            'deleteheader "X-Private";\nredirect "ivy@example.test";\n')
-    c = ssl.create_default_context()
+    c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     c.check_hostname = False
     c.verify_mode = ssl.CERT_NONE
     with smtplib.SMTP("127.0.0.1", s.submission_port, timeout=30) as sm:

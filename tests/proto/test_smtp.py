@@ -64,7 +64,7 @@ def test_senders_return_path_is_not_stored():
 
 def test_starttls_session():
     with srv() as s:
-        ctx = ssl.create_default_context()
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
         with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=10) as c:
@@ -97,7 +97,7 @@ def test_starttls_discards_pipelined_plaintext():
         r.send("STARTTLS\r\nMAIL FROM:<evil@remote.test>\r\n")
         code, _ = r.reply()
         assert code == 220
-        ctx = ssl.create_default_context()
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
         t = ctx.wrap_socket(r.sock, server_hostname="mx.example.test")
@@ -129,7 +129,7 @@ def test_pipelining_over_tls():
         r = Raw(s.smtp_port)
         r.cmd("EHLO pipe.test")
         assert r.cmd("STARTTLS")[0] == 220
-        ctx = ssl.create_default_context()
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
         r.sock = ctx.wrap_socket(r.sock, server_hostname="mx.example.test")
@@ -481,7 +481,7 @@ def test_alias_to_many_accounts_reaches_every_one():
         assert missing == [], missing
         # The alias is each member's to send as (submission's rule), the
         # 17th's too: it was refused 553 as not owned.
-        ctx = ssl.create_default_context()
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
         with smtplib.SMTP("127.0.0.1", s.submission_port, timeout=10) as c:
             c.starttls(context=ctx)
@@ -809,7 +809,7 @@ def test_starttls_after_helo():
         assert r.cmd("HELO old.remote.test")[0] == 250
         code, lines = r.cmd("STARTTLS")
         assert code == 220, lines
-        ctx = ssl.create_default_context()
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
         r.sock = ctx.wrap_socket(r.sock, server_hostname="mx.example.test")
@@ -1040,7 +1040,7 @@ def test_big_message_prepared_on_a_worker():
         rb, rc = s.raw("bob@example.test", mb[0][0]), s.raw("carol@example.test", mc[0][0])
         assert rb == rc and rb.endswith(msg.encode()), (len(rb), len(msg))
         assert s.wait_log("event=delivered"), s.log_text()
-        ctx = ssl.create_default_context()
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
         m = imaplib.IMAP4_SSL("127.0.0.1", s.imaps_port, ssl_context=ctx, timeout=30)

@@ -462,7 +462,7 @@ def test_idle_timeout_in_every_state():
         r = Raw(s.submission_port, timeout=30)
         r.cmd("EHLO idle.test")
         assert r.cmd("STARTTLS")[0] == 220
-        ctx = ssl.create_default_context()
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
         r.sock = ctx.wrap_socket(r.sock, server_hostname="mx.example.test")

@@ -143,7 +143,7 @@ class Session:
         self.side.steps.append((label, [state]))
 
     def starttls(self):
-        ctx = ssl.create_default_context()
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
         self.r.sock = ctx.wrap_socket(self.r.sock, server_hostname="mx.example.test")

@@ -39,7 +39,7 @@ LIMIT = 3.0 if SANITIZED else 1.0
 
 
 def ctx():
-    c = ssl.create_default_context()
+    c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     c.check_hostname = False
     c.verify_mode = ssl.CERT_NONE
     return c

@@ -40,7 +40,7 @@ def _generator():
 
 def _mailboxids(port, user, pw):
     """{name: (MAILBOXID, UIDVALIDITY)} over IMAP."""
-    ctx = ssl.create_default_context()
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     m = imaplib.IMAP4_SSL("127.0.0.1", port, ssl_context=ctx)

@@ -182,7 +182,7 @@ def test_port25_clean_and_infected():
 
 
 def tls():
-    c = ssl.create_default_context()
+    c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     c.check_hostname = False
     c.verify_mode = ssl.CERT_NONE
     return c

@@ -156,7 +156,7 @@ def run_browser(cfg, srv, answer=None, script="wizard.mjs"):
 
 
 def imaps(srv):
-    ctx = ssl.create_default_context()
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     return imaplib.IMAP4_SSL("127.0.0.1", srv.imaps_port, ssl_context=ctx, timeout=20)
@@ -296,7 +296,7 @@ def test_webui_wizard_accounts_mail():
                 assert not refused, refused
 
         # ... and its owner reads it over IMAP with the password set there.
-        ctx = ssl.create_default_context()
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
         deadline = time.time() + 10
@@ -370,7 +370,7 @@ def test_webui_env_locked():
     })
     try:
         assert "setup_code" not in srv.log_text() and "setup code" not in srv.log_text(), srv.log_text()
-        ctx = ssl.create_default_context()
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
         with smtplib.SMTP_SSL("127.0.0.1", srv.submissions_port, context=ctx, timeout=20) as s:

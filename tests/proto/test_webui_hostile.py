@@ -223,7 +223,7 @@ def _smtp_raw(port, ehlo, mail_from, rcpt, data, tls_port=None, login=None):
     """One transaction with commands as given (smtplib would requote the
     addresses); returns the RCPT reply code."""
     if tls_port:
-        ctx = ssl.create_default_context()
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
         c = smtplib.SMTP_SSL("127.0.0.1", tls_port, context=ctx, timeout=20)

@@ -47,7 +47,7 @@ def test_webui_queue_held_entry():
     srv = Server(domains=("example.net",), accounts=((USER, PW),), http=True, submission=True,
                  env={"TERN_DNS_SERVERS": "127.0.0.1:%d" % dns.port, "TERN_ADMIN_PASSWORD": ADMIN_PW})
     try:
-        ctx = ssl.create_default_context()
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
         with smtplib.SMTP_SSL("127.0.0.1", srv.submissions_port, context=ctx, timeout=20) as c:
