@@ -114,6 +114,21 @@ def _at_exit():
 atexit.register(_at_exit)
 
 
+# Settings that only say where something is (the data dir, the server's
+# own listeners, the loopback peers it talks to: DNS, the MX port, a
+# relay, clamd, an ACME CA): `tern domain add` and `tern account add`
+# write the same store whatever they say, so Server._seed's templates are
+# not told apart by them. Each test's helpers (a DnsServer, a free port
+# for the remotes) made every such server's key new: test_queue seeded
+# its two accounts and domain afresh for each of its 50 tests.
+_WHERE_TO = ("TERN_DATA_DIR", "TERN_DNS_SERVERS", "TERN_QUEUE_MX_PORT", "TERN_RELAY_HOST",
+             "TERN_CLAMD", "TERN_ACME_DNS_SERVER", "TERN_ACME_DIRECTORY", "TERN_MTA_STS_PORT")
+
+
+def _where_to(setting):
+    return setting in _WHERE_TO or setting.startswith("TERN_LISTEN_")
+
+
 # Server._seed's data dirs, by what made them, and the folder that holds
 # them (removed when the module's process ends).
 _templates = {}
@@ -391,8 +406,7 @@ class Server:
         accounts: copies took the plain run from 3,425 tern processes to
         2,923 and their CPU from 353 s to 304. What each test starts from
         is the same store either way."""
-        settings = tuple(sorted((k, v) for k, v in self.env.items()
-                                if k != "TERN_DATA_DIR" and not k.startswith("TERN_LISTEN_")))
+        settings = tuple(sorted((k, v) for k, v in self.env.items() if not _where_to(k)))
         key = (self.binary, domains, accounts, settings)
         template = _templates.get(key)
         if template is None:
