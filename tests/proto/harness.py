@@ -16,6 +16,7 @@ import array
 import atexit
 import contextlib
 import fcntl
+import hashlib
 import os
 import random
 import select
@@ -140,6 +141,36 @@ def _template_root():
         _template_dir.append(tempfile.mkdtemp(prefix="tern-templates-"))
         atexit.register(shutil.rmtree, _template_dir[0], True)
     return _template_dir[0]
+
+
+def _template(key, make):
+    """The folder of the template for key, made by make(folder) if none
+    is. Under run.py, TERN_TEST_TEMPLATES names a folder the whole run
+    shares (run.py removes it at the end), so the modules that start
+    servers with the same domains, accounts and settings seed them once a
+    run, not once a module: a lock per key makes the others wait for the
+    first, and a template appears under its name only whole (a rename).
+    A module run alone keeps its own, removed when it ends."""
+    shared = os.environ.get("TERN_TEST_TEMPLATES")
+    if not shared:
+        folder = tempfile.mkdtemp(dir=_template_root())
+        make(folder)
+        return folder
+    folder = os.path.join(shared, hashlib.sha256(repr(key).encode()).hexdigest()[:32])
+    fd = os.open(folder + ".lock", os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        if not os.path.isdir(folder):
+            part = tempfile.mkdtemp(dir=shared, prefix="part-")
+            try:
+                make(part)
+            except BaseException:
+                shutil.rmtree(part, ignore_errors=True)
+                raise
+            os.rename(part, folder)
+    finally:
+        os.close(fd)
+    return folder
 
 
 # Ports handed out by free_port() in this run: never handed out twice, so
@@ -398,10 +429,10 @@ class Server:
 
     def _seed(self, domains, accounts):
         """Fills the fresh data dir with the domains and accounts: the
-        first time a module asks for these (with this binary and these
-        settings) through `tern domain add` and `tern account add`, into a
-        template kept for the module's run; after that as a copy of the
-        template. The commands cost a DKIM key and an argon2id hash each,
+        first time the run (a module run alone: the module) asks for these
+        (with this binary and these settings, _where_to aside) through
+        `tern domain add` and `tern account add`, into a template kept for
+        the run (_template); after that as a copy of the template. The commands cost a DKIM key and an argon2id hash each,
         and most modules start dozens of servers with the same few
         accounts: copies took the plain run from 3,425 tern processes to
         2,923 and their CPU from 353 s to 304. What each test starts from
@@ -410,12 +441,7 @@ class Server:
         key = (self.binary, domains, accounts, settings)
         template = _templates.get(key)
         if template is None:
-            template = tempfile.mkdtemp(dir=_template_root())
-            data, self.env["TERN_DATA_DIR"] = self.data, template
-            try:
-                self._add(domains, accounts)
-            finally:
-                self.env["TERN_DATA_DIR"] = data
+            template = _template(key, lambda into: self._add_into(into, domains, accounts))
             _templates[key] = template
         # Not LMDB's lock file: the server makes its own. Nor secrets.key
         # (`tern account add` makes it, to seal the SCRAM keys): each
@@ -424,6 +450,13 @@ class Server:
         # makes them again (store_scram.c).
         shutil.copytree(template, self.data,
                         ignore=shutil.ignore_patterns("lock.mdb", "secrets.key"))
+
+    def _add_into(self, folder, domains, accounts):
+        data, self.env["TERN_DATA_DIR"] = self.data, folder
+        try:
+            self._add(domains, accounts)
+        finally:
+            self.env["TERN_DATA_DIR"] = data
 
     # ---- process control ----
     def start(self, timeout=10):

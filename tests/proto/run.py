@@ -228,7 +228,9 @@ def main():
     alone = [i for i in items if exclusive(*i)]
     for b in builds:
         fresh_logs(b)
-    envs = {b: build_env(b) for b in builds}
+    # The seeded stores the modules share (harness._template).
+    templates = tempfile.mkdtemp(prefix="tern-templates-run-")
+    envs = {b: dict(build_env(b), TERN_TEST_TEMPLATES=templates) for b in builds}
 
     failed, passed, skipped = [], 0, 0
     start = time.time()
@@ -290,8 +292,11 @@ def main():
                 out.close()
 
     ran, cpu = {}, {}
-    run_pool(shared, jobs)
-    run_pool(alone, 1)
+    try:
+        run_pool(shared, jobs)
+        run_pool(alone, 1)
+    finally:
+        shutil.rmtree(templates, ignore_errors=True)
     if not filters:
         save_durations(ran)
     for b in builds:
