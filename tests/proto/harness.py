@@ -459,7 +459,10 @@ class Server:
             self.env["TERN_DATA_DIR"] = data
 
     # ---- process control ----
-    def start(self, timeout=10):
+    # 30 s: a start that fails exits and is seen at once (poll below); only
+    # a slow one waits, and a 2-core machine running five modules with
+    # ASan has taken more than 10 s (test_http_model, session 79).
+    def start(self, timeout=30):
         self.log_file = open(os.path.join(self.tmp, "server.log"), "a")
         self.proc = subprocess.Popen(self.wrap + [self.binary, "serve"], env=self.env,
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
