@@ -486,10 +486,66 @@ static void sort_keys_cb(void *arg, const void *meta, size_t metalen, const char
 	arena_free(&t);
 }
 
+static int filter_on_thread(const struct json_value *f, int depth);
+static int sort_on_thread(const struct json_value *sort);
+
+/* The mailbox of an inMailbox that every match of filter must meet (the
+ * filter's own, or that of a condition of a top-level AND), else 0. */
+static uint32_t filter_one_mailbox(struct jmap_call *c, const struct json_value *filter)
+{
+	const struct json_value *op, *conds, *mb;
+
+	if (!filter || filter->type != JSON_OBJECT)
+		return 0;
+	op = json_get(filter, "operator");
+	conds = json_get(filter, "conditions");
+	if (!op) {
+		mb = json_get(filter, "inMailbox");
+		return mb && mb->type == JSON_STRING ? jmap_ref_num(c->r, mb->str, 'M') : 0;
+	}
+	if (op->type != JSON_STRING || strcmp(op->str, "AND") || !conds || conds->type != JSON_ARRAY)
+		return 0;
+	for (const struct json_value *e = conds->first; e; e = e->next) {
+		if (e->type != JSON_OBJECT || json_get(e, "operator"))
+			continue;
+		mb = json_get(e, "inMailbox");
+		if (mb && mb->type == JSON_STRING)
+			return jmap_ref_num(c->r, mb->str, 'M');
+	}
+	return 0;
+}
+
+/*
+ * Loads into all the emails the query may match: those of one mailbox
+ * when the filter asks for it (store_mailbox_emails, from the uid index,
+ * instead of every email record of the account: a client's view of one
+ * mailbox is the commonest query) and nothing looks at an email outside
+ * the results (scoped: the caller keeps only the results; no thread
+ * condition or sort, which look at every email of a thread wherever it
+ * is). The filter is still judged on each email loaded, so the results
+ * are those of the whole account's.
+ */
+static int query_load(struct jmap_call *c, struct ems *all, int scoped)
+{
+	uint32_t mb = 0;
+	int rc;
+
+	if (scoped && !filter_on_thread(jmap_arg(c, "filter"), 0) &&
+	    !sort_on_thread(jmap_arg(c, "sort")))
+		mb = filter_one_mailbox(c, jmap_arg(c, "filter"));
+	if (mb)
+		rc = store_mailbox_emails(c->r->st, c->r->account, mb, load_cb, all);
+	else
+		rc = store_emails_all(c->r->st, c->r->account, load_cb, all);
+	return rc == STORE_OK ? 0 : -1;
+}
+
 /* The query's results: all (loaded here; the caller frees all->v) filtered,
- * sorted and collapsed into *hit_r (arena), *n_r of them. 0 or -1 (the
- * error set on c). */
-static int query_run(struct jmap_call *c, struct ems *all, struct em ***hit_r, size_t *n_r)
+ * sorted and collapsed into *hit_r (arena), *n_r of them. scoped: the
+ * caller reads only the results, so all may hold only the emails that may
+ * match (query_load). 0 or -1 (the error set on c). */
+static int query_run(struct jmap_call *c, struct ems *all, int scoped, struct em ***hit_r,
+		     size_t *n_r)
 {
 	/* As many as kwbits has bits: a real sort has a few. */
 	struct skey keys[32];
@@ -532,7 +588,7 @@ static int query_run(struct jmap_call *c, struct ems *all, struct em ***hit_r, s
 		keys[nkeys++] = (struct skey){prop, asc ? asc->boolean : 1, prop >= 7 ? kw->str : NULL,
 					      coll};
 	}
-	if (store_emails_all(c->r->st, c->r->account, load_cb, all) != STORE_OK) {
+	if (query_load(c, all, scoped) < 0) {
 		jmap_error(c, "serverFail", NULL);
 		return -1;
 	}
@@ -634,7 +690,7 @@ void jmap_email_query(struct jmap_call *c)
 		return;
 	if (jmap_state(c, state) < 0)
 		return;
-	if (query_run(c, &all, &hit, &n) < 0) {
+	if (query_run(c, &all, 1, &hit, &n) < 0) {
 		free(all.v);
 		return;
 	}
@@ -889,7 +945,7 @@ void jmap_email_query_changes(struct jmap_call *c)
 	struct ems all;
 	struct em **hit;
 	size_t n;
-	if (query_run(c, &all, &hit, &n) < 0) {
+	if (query_run(c, &all, 0, &hit, &n) < 0) {
 		free(all.v);
 		qchanges_free(&ch);
 		return;

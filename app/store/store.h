@@ -1136,6 +1136,17 @@ int store_emails_get(struct store *st, uint32_t account, const uint32_t *ids, si
 /* Every email of account, in id order. STORE_OK or STORE_ETEMP. */
 int store_emails_all(struct store *st, uint32_t account, store_email_brief_cb *cb, void *arg);
 /*
+ * The emails of account with a message in mailbox, in id order, each once
+ * (i counts them from 0): what store_emails_all gives that has mailbox
+ * among its members. A mailbox holding up to half of the account's
+ * emails is read from the uid index (its UIDs, which IMAP's views walk)
+ * and one email record each, not every email of the account; a larger
+ * one by the walk over every record. None for a mailbox or account that
+ * does not exist. STORE_OK or STORE_ETEMP.
+ */
+int store_mailbox_emails(struct store *st, uint32_t account, uint32_t mailbox,
+			 store_email_brief_cb *cb, void *arg);
+/*
  * The emails of thread (the thread index, store_counts.c) in email id
  * order, each with its receivedAt, in one read transaction; a thread with
  * no email left calls cb for none. STORE_OK or STORE_ETEMP.

@@ -310,3 +310,141 @@ def test_jmap_email_values_stop_at_an_attached_message():
         assert "subParts" not in subs[1] or subs[1]["subParts"] is None, e
         assert list(e["bodyValues"]) == [subs[0]["partId"]], e
         assert e["bodyValues"][subs[0]["partId"]]["value"] == "see attached", e
+
+
+OWL = ("owl@example.test", "owl-password-1-Kp3z")
+
+
+def test_jmap_email_query_in_one_mailbox_after_every_write():
+    """Email/query with inMailbox reads that mailbox's emails only
+    (store_mailbox_emails: by the uid index for a mailbox holding a part
+    of the account, as Archive and Lists here) where the query looks at
+    no other:
+    its answer (ids, position, total, queryState, canCalculateChanges) is
+    the same as the whole account's, read when the filter is wrapped in
+    an OR, and its ids are those Email/get says are in the mailbox; so
+    after each kind of write (SMTP delivery, keyword, move, a second
+    mailbox, Email/import, an IMAP COPY into the same mailbox, destroy,
+    IMAP EXPUNGE, a mailbox destroyed with its emails)."""
+    s = shared_server([OWL])
+    with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+        for i in range(6):
+            # The 3rd and 5th answer the 1st: one thread.
+            reply = i in (2, 4)
+            c.sendmail("alice@remote.test", [OWL[0]],
+                       ("Message-ID: <q%d@remote.test>\r\n%sFrom: alice@remote.test\r\n"
+                        "To: owl@example.test\r\nSubject: %s\r\n\r\n%s\r\n"
+                        % (i, "In-Reply-To: <q0@remote.test>\r\n" if reply else "",
+                           "Re: q0" if reply else "q%d" % i, "y" * (100 * (6 - i)))).encode())
+    wait_count(s, 6, account=OWL[0], timeout=60)
+    j = Jmap(s, *OWL)
+    _, mb = j.one("Mailbox/get", {"properties": ["role"]})
+    role = {m["role"]: m["id"] for m in mb["list"]}
+    inbox, archive = role["inbox"], role["archive"]
+    _, r = j.one("Mailbox/set", {"create": {"l": {"name": "Lists"}}})
+    lists = r["created"]["l"]["id"]
+
+    def members():
+        _, q = j.one("Email/query", {})
+        _, g = j.one("Email/get", {"ids": q["ids"], "properties": ["mailboxIds"]})
+        return {e["id"]: set(e["mailboxIds"]) for e in g["list"]}
+
+    def queries(pairs):
+        """Runs the (args, args) pairs' Email/query calls, 32 to a
+        request (maxCallsInRequest); returns their (name, args) pairs."""
+        calls = []
+        for a, b in pairs:
+            for x in (a, b):
+                calls.append(["Email/query", dict(x, accountId=j.account), str(len(calls))])
+        out = []
+        for i in range(0, len(calls), 32):
+            out += [(m[0], m[1]) for m in j.call(calls[i:i + 32])["methodResponses"]]
+        return [(out[k], out[k + 1]) for k in range(0, len(out), 2)]
+
+    def check(step):
+        inside = members()
+        pairs = []
+        for box in (inbox, archive, lists, "Mffffff0"):
+            for args in ({"sort": [{"property": "receivedAt", "isAscending": False}]},
+                         {"sort": [{"property": "size"}], "collapseThreads": True},
+                         {"position": 1, "limit": 2, "calculateTotal": True},
+                         {"position": -2, "calculateTotal": True},
+                         {"filter": {"operator": "AND", "conditions": [
+                             {"inMailbox": box}, {"notKeyword": "$flagged"}]}},
+                         {"sort": [{"property": "hasKeyword", "keyword": "$flagged"}]},
+                         # A thread's emails in other mailboxes count here:
+                         # these read the whole account.
+                         {"filter": {"operator": "AND", "conditions": [
+                             {"inMailbox": box}, {"someInThreadHaveKeyword": "$flagged"}]}},
+                         {"sort": [{"property": "someInThreadHaveKeyword",
+                                    "keyword": "$flagged"}, {"property": "id"}]},
+                         {}):
+                args = dict(args)
+                flt = args.setdefault("filter", {"inMailbox": box})
+                pairs.append((args, dict(args, filter={"operator": "OR", "conditions": [flt]})))
+        res = queries(pairs)
+        for (a, b), (got, whole) in zip(pairs, res):
+            assert got[0] == "Email/query" and got == whole, (step, a, got, whole)
+        anchored = []
+        for (a, _), (got, _) in zip(pairs, res):
+            box = a["filter"].get("inMailbox")
+            if len(a) > 1 or box is None:
+                continue
+            want = {e for e, m in inside.items() if box in m}
+            ids = got[1]["ids"]
+            assert set(ids) == want and len(ids) == len(want), (step, box, got, want)
+            for extra in ({"anchor": ids[0], "anchorOffset": 1, "limit": 2},
+                          {"anchor": ids[-1], "anchorOffset": -1}) if ids else ():
+                x = dict(a, **extra)
+                anchored.append((x, dict(x, filter={"operator": "OR", "conditions": [a["filter"]]})))
+        for (a, _), (got, whole) in zip(anchored, queries(anchored)):
+            assert got[0] == "Email/query" and got == whole, (step, a, got, whole)
+        return inside
+
+    ids = sorted(check("delivered"))
+    assert len(ids) == 6
+    _, g = j.one("Email/get", {"ids": ids, "properties": ["threadId"]})
+    thread = [e["threadId"] for e in g["list"]]
+    assert thread[0] == thread[2] == thread[4] and len(set(thread)) == 4, thread
+    # The first email (of the thread of the 3rd and 5th, moved to Archive
+    # below) and the second flagged.
+    _, r = j.one("Email/set", {"update": {ids[1]: {"keywords/$flagged": True},
+                                          ids[0]: {"keywords/$flagged": True}}})
+    assert ids[1] in r["updated"] and ids[0] in r["updated"], r
+    check("keyword")
+    _, r = j.one("Email/set", {"update": {ids[0]: {"mailboxIds": {archive: True}},
+                                          ids[4]: {"mailboxIds": {archive: True}}}})
+    assert len(r["updated"]) == 2, r
+    check("moved")
+    _, r = j.one("Email/set", {"update": {ids[2]: {"mailboxIds/" + lists: True},
+                                          ids[0]: {"mailboxIds/" + lists: True}}})
+    assert len(r["updated"]) == 2, r
+    check("two mailboxes")
+    st, _, up = j.request("POST", "/jmap/upload/%s/" % j.account,
+                          b"From: bob@remote.test\r\nSubject: imported\r\n\r\nhi\r\n",
+                          {"Content-Type": "message/rfc822"})
+    assert st == 201, up
+    _, r = j.one("Email/import", {"emails": {"i": {"blobId": up["blobId"],
+                                                   "mailboxIds": {lists: True}}}})
+    assert "i" in r["created"], r
+    check("imported")
+    imap_r = Raw(s)
+    imap_r.send("l LOGIN %s %s\r\n" % OWL)
+    assert imap_r.until_tag("l")[-1].startswith(b"l OK")
+    cmd(imap_r, "s", "SELECT Archive")
+    _, t = cmd(imap_r, "c", "COPY 1 Archive")
+    assert b"OK" in t, t
+    check("IMAP COPY into the same mailbox")
+    _, r = j.one("Email/set", {"destroy": [ids[3]]})
+    assert r["destroyed"] == [ids[3]], r
+    check("destroyed")
+    cmd(imap_r, "s", "SELECT INBOX")
+    _, t = cmd(imap_r, "f", "STORE 1 +FLAGS.SILENT (\\Deleted)")
+    _, t = cmd(imap_r, "x", "EXPUNGE")
+    assert b"OK" in t, t
+    check("IMAP EXPUNGE")
+    _, r = j.one("Mailbox/set", {"destroy": [lists], "onDestroyRemoveEmails": True})
+    assert r["destroyed"] == [lists], r
+    left = check("mailbox destroyed")
+    assert not any(lists in m for m in left.values())
+    imap_r.send("z LOGOUT\r\n")
