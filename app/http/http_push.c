@@ -460,9 +460,13 @@ static void acct_leave(struct http_push *p)
  * owners' change feeds (http/push_follow.h) from when push starts (an
  * EventSource's start, WebSocketPushEnable). A StateChange for one names
  * the owner's account (the id the session lists); its push state (event
- * id, pushState) stays the user's own account's: a client reconnecting
- * with it is told what it missed there, not in the shared accounts,
- * which it brings up to date with /changes.
+ * id, pushState) stays the user's own account's, so it cannot say what a
+ * reconnecting client missed in the shared accounts: an EventSource
+ * reconnecting with a Last-Event-ID is told each one's states at once
+ * instead (push_follow_start's catch_up), one StateChange per account,
+ * as every shared change is. Not with closeafter=state: each long poll
+ * would end at once with the same states, and the next start again.
+ * (WebSocketPushEnable's pushState does not do this yet.)
  */
 static int follow_ready(void *sub)
 {
@@ -509,11 +513,11 @@ static const struct push_follow_ops follow_ops = {
 };
 
 /* p follows the accounts shared with its user from their states now
- * (again from the start: a new read). */
-static void shared_start(struct http_push *p)
+ * (again from the start: a new read); catch_up: and tells them at once. */
+static void shared_start(struct http_push *p, int catch_up)
 {
 	push_follow_start(&p->follow, &follow_ops, p, http_store, p->loop, p->account,
-			  p->ws ? "websocket" : "eventsource", NULL);
+			  p->ws ? "websocket" : "eventsource", NULL, catch_up);
 }
 
 /* p has something to catch up on (a drain, an answer sent). */
@@ -598,7 +602,8 @@ static void base_done(void *arg)
 		ping_arm(p);
 		unsigned changed = 0;
 		uint64_t upto = k->modseq;
-		if (p->has_last_id && p->told <= k->modseq) {
+		int resumed = p->has_last_id && p->told <= k->modseq;
+		if (resumed) {
 			changed = k->types[0]; /* Last-Event-ID: what the client missed */
 			upto = k->upto[0];
 		} else {
@@ -609,7 +614,7 @@ static void base_done(void *arg)
 		/* Changes told to the account's feed while this was read. */
 		push_kick(p);
 		if (p->state == PUSH_OPEN)
-			shared_start(p);
+			shared_start(p, resumed && !p->close_after_state);
 	}
 	push_calc_free(k);
 	conn_release(p->c);
@@ -1046,7 +1051,7 @@ static void ws_job_done(void *arg)
 			enable_catch_up(p, changed, now, v->now_own_ok ? &v->now_own : NULL,
 					v->types & JMAP_TYPES_OWN);
 			push_kick(p); /* changes that came since it was read */
-			shared_start(p);
+			shared_start(p, 0);
 		} else {
 			p->push_on = 0;
 			acct_leave(p);

@@ -414,7 +414,7 @@ static const struct push_follow_ops follow_ops = {
 static void shared_start(struct psub *p)
 {
 	push_follow_start(&p->follow, &follow_ops, p, ps_store, ps_loop, p->s.account, "pushsub",
-			  p->s.id);
+			  p->s.id, 0);
 }
 
 static void acct_leave(struct psub *p)

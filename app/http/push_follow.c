@@ -23,6 +23,7 @@ struct push_follow_peer {
 	struct follow_feed *ff;
 	uint64_t told;                      /* the owner's state last told to fw's subscriber */
 	int pending;                        /* a change came while the subscriber waited */
+	int catch_up;                       /* tell every type at the next read (below) */
 	struct push_follow_peer *feed_next; /* the feed's other peers */
 	struct push_follow_peer *sub_next;  /* the subscriber's other peers */
 };
@@ -60,9 +61,11 @@ static int peer_apply(struct push_follow_peer *pe, const struct push_calc *k)
 	long i = push_calc_find(k, pe->told);
 	if (i < 0)
 		return 1;
-	unsigned mask = k->types[i] & peer_types(pe);
+	unsigned changed = pe->catch_up ? PUSH_FOLLOW_TYPES : k->types[i];
+	unsigned mask = changed & peer_types(pe);
 	if (k->upto[i] > pe->told)
 		pe->told = k->upto[i];
+	pe->catch_up = 0;
 	if (mask)
 		fw->ops->tell(fw->sub, pe->ff->f.account, mask, pe->told);
 	return 0;
@@ -102,7 +105,7 @@ static int follow_apply(struct push_feed *f, const struct push_calc *k)
 static const struct push_feed_ops follow_feed_ops = {.collect = follow_collect,
                                                      .apply = follow_apply};
 
-static void peer_join(struct push_follow *fw, uint32_t owner, uint64_t told)
+static void peer_join(struct push_follow *fw, uint32_t owner, uint64_t told, int catch_up)
 {
 	struct follow_feed *ff = (struct follow_feed *)push_feed_join(&follow_feed_ops, fw->st,
 	                                                              fw->loop, owner, sizeof *ff);
@@ -111,6 +114,7 @@ static void peer_join(struct push_follow *fw, uint32_t owner, uint64_t told)
 	pe->fw = fw;
 	pe->ff = ff;
 	pe->told = told;
+	pe->catch_up = catch_up;
 	pe->feed_next = ff->peers;
 	ff->peers = pe;
 	pe->sub_next = fw->peers;
@@ -181,7 +185,9 @@ static struct push_follow_peer *peer_of(const struct push_follow *fw, uint32_t o
  * anew, must not skip it) and joins the others from their states read.
  * Each feed then reads once: a change between the read and the join came
  * when no feed followed that owner here (no notification), and a kept
- * peer may have one waiting; a read with nothing new tells nothing.
+ * peer may have one waiting; a read with nothing new tells nothing,
+ * except to a peer joined with fw->catch_up, which is told every type at
+ * the state read (push_follow_start).
  */
 static void follow_owners(struct push_follow *fw, const struct push_calc *k)
 {
@@ -192,7 +198,7 @@ static void follow_owners(struct push_follow *fw, const struct push_calc *k)
 			peer_leave(pp);
 	for (size_t i = 0; i < k->nshared; i++)
 		if (!peer_of(fw, k->shared_owner[i]))
-			peer_join(fw, k->shared_owner[i], k->shared_modseq[i]);
+			peer_join(fw, k->shared_owner[i], k->shared_modseq[i], fw->catch_up);
 	for (struct push_follow_peer *pe = fw->peers; pe; pe = pe->sub_next) {
 		pe->pending = 0;
 		push_feed_kick(&pe->ff->f);
@@ -230,7 +236,7 @@ static void follow_done(void *arg)
 
 void push_follow_start(struct push_follow *fw, const struct push_follow_ops *ops, void *sub,
                        struct store *st, struct loop *loop, uint32_t account, const char *kind,
-                       const char *id)
+                       const char *id, int catch_up)
 {
 	if (fw->peers && (fw->sub != sub || fw->loop != loop || fw->account != account))
 		push_follow_leave(fw);
@@ -242,6 +248,7 @@ void push_follow_start(struct push_follow *fw, const struct push_follow_ops *ops
 	fw->account = account;
 	fw->kind = kind;
 	fw->id = id;
+	fw->catch_up = catch_up;
 	struct push_calc *k = push_calc_new(st, account);
 	k->shared = 1;
 	k->arg = fw;

@@ -72,6 +72,7 @@ struct push_follow {
 	uint32_t account;               /* the subscriber's account */
 	const char *kind;               /* the log line's kind= */
 	const char *id;                 /* and its id= (NULL: none) */
+	int catch_up;                   /* owners joined are told at once (start) */
 	struct push_follow_peer *peers; /* the owners followed */
 	struct push_calc *calc;         /* which they are, being read */
 };
@@ -82,10 +83,18 @@ struct push_follow {
  * state now, keeps following one it followed already (from what it was
  * last told) and leaves those no longer shared. kind and id (NULL for
  * none) name it in the log line and must outlive fw's following.
+ * catch_up: each owner joined now is told at once, every type sub asked
+ * for, at its state read (or later, when it changed meanwhile), as it
+ * waits like any change (ops->wait): for a subscriber that cannot know
+ * what changed there since it last listened (an EventSource reconnecting
+ * with a Last-Event-ID, which carries only its own account's state). A
+ * state told that did not change costs the client a /changes that finds
+ * nothing (RFC 8620 §7.1: it compares states); one not told is a change
+ * lost.
  */
 void push_follow_start(struct push_follow *fw, const struct push_follow_ops *ops, void *sub,
                        struct store *st, struct loop *loop, uint32_t account, const char *kind,
-                       const char *id);
+                       const char *id, int catch_up);
 /* fw follows no shared account (and stops reading which there are).
  * Not while one of its feeds' reads is told to it (ops->hold). */
 void push_follow_leave(struct push_follow *fw);

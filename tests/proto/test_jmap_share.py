@@ -492,6 +492,85 @@ def test_push_tells_shared_account_changes():
         grant("Team/Sub", CAROL[0], "")
 
 
+def test_eventsource_reconnect_tells_shared_account_states():
+    """An EventSource reconnecting with Last-Event-ID (RFC 8620 section
+    7.3) is told what it missed; the id carries only the user's own
+    account's state, so each shared account's states are told at once
+    (clients compare states, section 7.1): a change the owner made while
+    the grantee was away is not lost."""
+    from test_jmap_push import EventStream
+    ids = owner_setup()
+    s = srv()
+    carol = Jmap(s, *CAROL)
+    acc = ids["account"]
+    mine = int(carol.account[1:], 16)
+    shared = "event=push_shared kind=eventsource account=%d owners=1" % mine
+    query = "types=Mailbox,Email&closeafter=no&ping=0"
+    grant("Team/Sub", CAROL[0], "lr")
+    e = None
+    try:
+        before = s.log_text().count(shared)
+        e = EventStream(s, CAROL, query)
+        assert e.status == 200, e.headers
+        assert wait_more(s, shared, before, 30), "the stream never followed Bob"
+        m = imap(CAROL)
+        assert m.append("INBOX", None, None, b"Subject: own\r\n\r\nx\r\n")[0] == "OK"
+        m.logout()
+        ev = e.event(30)
+        assert list(ev["data"]["changed"]) == [carol.account], ev
+        last_id = ev["id"]
+        e.close()
+        e = None
+        # Away: Bob changes the shared mailbox.
+        m = imap(BOB)
+        assert m.append("Team/Sub", None, None, b"Subject: missed\r\n\r\nx\r\n")[0] == "OK"
+        m.logout()
+        _, em = call(carol, "Email/get", {"accountId": acc, "ids": []})
+        _, mb = call(carol, "Mailbox/get", {"accountId": acc, "ids": []})
+        e = EventStream(s, CAROL, query, last_id=last_id)
+        assert e.status == 200, e.headers
+        ev = e.event(30)
+        assert ev["event"] == "state", ev
+        ch = ev["data"]["changed"]
+        assert ch == {acc: {"Mailbox": mb["state"], "Email": em["state"]}}, (ch, em, mb)
+        assert ev["id"] == last_id, ev  # Carol's own account did not change
+    finally:
+        if e:
+            e.close()
+        grant("Team/Sub", CAROL[0], "")
+
+
+def test_eventsource_long_poll_resumed_waits_for_a_change():
+    """closeafter=state with Last-Event-ID is not told the shared
+    accounts' states at once (each poll would end at once with the same
+    states): the first event is the next change, here the user's own."""
+    from test_jmap_push import EventStream
+    owner_setup()
+    s = srv()
+    carol = Jmap(s, *CAROL)
+    mine = int(carol.account[1:], 16)
+    shared = "event=push_shared kind=eventsource account=%d owners=1" % mine
+    grant("Team/Sub", CAROL[0], "lr")
+    e = None
+    try:
+        _, own = call(carol, "Email/get", {"accountId": carol.account, "ids": []})
+        before = s.log_text().count(shared)
+        e = EventStream(s, CAROL, "types=Mailbox,Email&closeafter=state&ping=0",
+                        last_id=own["state"])
+        assert e.status == 200, e.headers
+        assert wait_more(s, shared, before, 30), "the stream never followed Bob"
+        m = imap(CAROL)
+        assert m.append("INBOX", None, None, b"Subject: own\r\n\r\nx\r\n")[0] == "OK"
+        m.logout()
+        ev = e.event(30)
+        assert list(ev["data"]["changed"]) == [carol.account], ev
+        assert e.closed(30), "the stream stayed open after the state event"
+    finally:
+        if e:
+            e.close()
+        grant("Team/Sub", CAROL[0], "")
+
+
 def test_eventsource_closeafter_state_ends_at_a_shared_change():
     """closeafter=state (RFC 8620 section 7.3) ends the response after
     the first state event, and a StateChange naming only a shared account

@@ -9,7 +9,10 @@
  * - while the subscriber takes no reads (a PushSubscription whose own
  *   states are still being read): told once it does;
  * - while the subscriber cannot be told (output queued) and then starts
- *   following again (WebSocketPushEnable sent anew): told once it can.
+ *   following again (WebSocketPushEnable sent anew): told once it can;
+ * and one that starts with catch_up (an EventSource reconnecting with a
+ * Last-Event-ID) is told the owner's states at once, with no change,
+ * while one beside it on the same feed without it is told nothing.
  * The loop runs once: a driver steps through the scenarios, each step
  * waiting (WAIT_MS at most, a failure) for what it needs.
  */
@@ -100,9 +103,14 @@ static void owner_change(const char *subject)
 	store_publish_change(t.st, t.owner, t.after);
 }
 
+static void start_as(struct push_follow *fw, struct sub *s, int catch_up)
+{
+	push_follow_start(fw, &ops, s, t.st, t.loop, t.user, "test", NULL, catch_up);
+}
+
 static void start(struct push_follow *fw, struct sub *s)
 {
-	push_follow_start(fw, &ops, s, t.st, t.loop, t.user, "test", NULL);
+	start_as(fw, s, 0);
 }
 
 static void check_told(const struct sub *s)
@@ -177,13 +185,26 @@ static int step(void)
 		check_told(&t.b);
 		push_follow_leave(&t.fa);
 		push_follow_leave(&t.fb);
+		/* 4: b starts with catch_up, a without; no change comes. */
+		t.a = (struct sub){.ready = 1};
+		t.b = (struct sub){.ready = 1};
+		start(&t.fa, &t.a);
+		start_as(&t.fb, &t.b, 1);
+		return 1;
+	case 8:
+		if (t.b.told < 1)
+			return 0;
+		check_told(&t.b); /* every mail type but EmailDelivery, at the state now */
+		CHECK_EQ_INT(t.a.told, 0); /* the same read told a nothing */
+		push_follow_leave(&t.fa);
+		push_follow_leave(&t.fb);
 		return 1;
 	default:
 		return 1;
 	}
 }
 
-#define STEPS 8
+#define STEPS 9
 
 static void stop_post(void *arg)
 {
