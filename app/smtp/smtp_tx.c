@@ -319,6 +319,19 @@ static int bdat_too_big(struct smtp_session *s)
 	return 1;
 }
 
+/* After a BDAT or BURL chunk went into the spool: 1 when the spool failed
+ * or the message passed the limit, with the reply given; else 0. */
+static int chunk_refused(struct smtp_session *s)
+{
+	if (s->tx.spool_failed) {
+		tx_spool_failed(s);
+		return 1;
+	}
+	if (s->tx.too_big)
+		return bdat_too_big(s);
+	return 0;
+}
+
 int smtp_tx_feed_bdat(struct smtp_session *s)
 {
 	struct smtp_tx *tx = &s->tx;
@@ -338,12 +351,8 @@ int smtp_tx_feed_bdat(struct smtp_session *s)
 		return 0;
 
 	/* Chunk complete. */
-	if (tx->spool_failed) {
-		tx_spool_failed(s);
+	if (chunk_refused(s))
 		return 1;
-	}
-	if (tx->too_big)
-		return bdat_too_big(s);
 	if (tx->data_failed) {
 		smtp_reply(s, "503 5.5.1 Error: transaction failed, send RSET");
 		s->state = SMTP_S_RCPT;
@@ -360,12 +369,8 @@ int smtp_tx_feed_bdat(struct smtp_session *s)
 	if (content_refused(s, tx->bdat_bare || tx->bdat_cr, tx->bdat_nul))
 		return 1;
 	bdat_close_line(tx);
-	if (tx->spool_failed) {
-		tx_spool_failed(s);
+	if (chunk_refused(s))
 		return 1;
-	}
-	if (tx->too_big)
-		return bdat_too_big(s);
 	deliver(s);
 	return 1;
 }
@@ -410,6 +415,7 @@ void smtp_tx_burl(struct smtp_session *s, struct str url, int last)
 	struct smtp_tx *tx = &s->tx;
 	struct buf b;
 
+	tx->bdat_last = last; /* as BDAT's: bdat_too_big() ends the transaction on the last */
 	/* Only what the authenticated user may have (submit+user, or a
 	 * wider access), read from the store as IMAP's URLFETCH would. */
 	buf_init(&b, tx->msg.max - tx->msg.len + 1);
@@ -418,7 +424,6 @@ void smtp_tx_burl(struct smtp_session *s, struct str url, int last)
 			: -1;
 	if (tx->too_big) { /* an earlier chunk passed the limit */
 		buf_free(&b);
-		tx->bdat_last = last;
 		bdat_too_big(s);
 		return;
 	}
@@ -431,7 +436,6 @@ void smtp_tx_burl(struct smtp_session *s, struct str url, int last)
 	if (r == -2) {
 		buf_free(&b);
 		tx->too_big = 1;
-		tx->bdat_last = last;
 		bdat_too_big(s);
 		return;
 	}
@@ -443,15 +447,8 @@ void smtp_tx_burl(struct smtp_session *s, struct str url, int last)
 	}
 	burl_append(tx, buf_data(&b), buf_len(&b), last);
 	buf_free(&b);
-	if (tx->spool_failed) {
-		tx_spool_failed(s);
+	if (chunk_refused(s))
 		return;
-	}
-	if (tx->too_big) {
-		tx->bdat_last = last;
-		bdat_too_big(s);
-		return;
-	}
 	if (!last) {
 		smtp_reply(s, "250 2.0.0 %" PRIu64 " octets received",
 			   (uint64_t)(tx->msg.len - tx->header_len));
@@ -461,15 +458,8 @@ void smtp_tx_burl(struct smtp_session *s, struct str url, int last)
 	if (content_refused(s, tx->bdat_bare, tx->bdat_nul))
 		return;
 	bdat_close_line(tx);
-	if (tx->spool_failed) {
-		tx_spool_failed(s);
+	if (chunk_refused(s))
 		return;
-	}
-	if (tx->too_big) {
-		tx->bdat_last = last;
-		bdat_too_big(s);
-		return;
-	}
 	deliver(s);
 }
 

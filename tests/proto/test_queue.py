@@ -1565,7 +1565,9 @@ def test_client_against_demanding_and_odd_remotes():
             if not ok:
                 bad.append(what)
 
-        msgs = many.wait_messages(3, timeout=15)
+        # 30 + 30 + 30 + 10: each transaction of 50 takes 30, the 20 refused
+        # open the next one.
+        msgs = many.wait_messages(4, timeout=30)
         check(sorted(a for m in msgs for a in m["rcpts"]) == sorted(
             "rcpt%d@many.test" % i for i in range(100)), "many: %d delivered at once"
             % sum(len(m["rcpts"]) for m in msgs))
