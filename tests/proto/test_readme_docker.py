@@ -4,7 +4,8 @@ line maps every port the README's Ports table lists (443 for the wizard,
 maps them; the README says `docker logs` shows the setup code, and how to
 back up, upgrade and run behind a reverse proxy; `.env.example` sits
 beside docker-compose.yml, which reads .env, and names only variables the
-README documents. No server."""
+README documents. README's Configuration table lists every TERN_* name
+the sources read, and only those. No server."""
 import os
 import re
 
@@ -33,10 +34,51 @@ def test_readme_docker_run():
         assert what in docker, what
     assert "env_file: .env" in compose
     env = read(".env.example")
-    documented = set(re.findall(r"^\| (TERN_[A-Z0-9_]+)", readme, re.M))
-    for line in readme.splitlines():
-        if line.startswith("| TERN_"):
-            documented |= set(re.findall(r"TERN_[A-Z0-9_]+", line.split("|")[1]))
+    documented = documented_variables(readme, code_variables())
     used = set(re.findall(r"^#? ?(TERN_[A-Z0-9_]+)=", env, re.M))
     assert {"TERN_HOSTNAME", "TERN_DOMAIN", "TERN_ADMIN_PASSWORD"} <= used, used
     assert used <= documented, used - documented
+
+
+def code_variables():
+    """Every TERN_* name the sources read, from the list the build makes
+    of them (build/gen/config_vars.h, CONFIG_VARS: the names a misspelled
+    variable is compared with), less the tests' own TERN_TEST_* hooks."""
+    path = os.path.join(ROOT, "build", "gen", "config_vars.h")
+    assert os.path.exists(path), "build/gen/config_vars.h is made by `make build/tern`"
+    names = set(re.findall(r'"(TERN_[A-Z0-9_]+)"', read(path)))
+    assert len(names) > 50, names
+    return {n for n in names if not n.startswith("TERN_TEST_")}
+
+
+def documented_variables(readme, known):
+    """The names the first cells of README's Configuration table give,
+    with its shorthand expanded: `TERN_LISTEN_POP3 / _POP3S` is
+    TERN_LISTEN_POP3S, `TERN_IMAP_MAX_CONNECTIONS, _PER_IP` is
+    TERN_IMAP_MAX_CONNECTIONS_PER_IP. A shorthand must name exactly one
+    variable the code knows (the suffix replacing the name's last word,
+    or added to it)."""
+    table = readme.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    documented = set()
+    for line in table.splitlines():
+        if not line.startswith("| TERN_"):
+            continue
+        cell = line.split("|")[1]
+        full = re.findall(r"TERN_[A-Z0-9_]+", cell)
+        documented |= set(full)
+        for suffix in re.findall(r"(?<![A-Z0-9_])_[A-Z0-9_]+", cell):
+            base = full[0]
+            candidates = {base.rsplit("_", 1)[0] + suffix, base + suffix} & known
+            assert len(candidates) == 1, (cell, suffix, candidates)
+            documented |= candidates
+    return documented
+
+
+def test_readme_documents_every_variable():
+    readme = read("README.md")
+    code = code_variables()
+    documented = documented_variables(readme, code)
+    # Read by the code but not in the table: a user cannot find it.
+    assert code <= documented, sorted(code - documented)
+    # In the table but read nowhere: a setting that does nothing.
+    assert documented <= code, sorted(documented - code)
