@@ -96,6 +96,39 @@ def test_every_readme_command_in_the_help():
     assert seen >= 40, seen
 
 
+def test_every_help_command_in_the_readme():
+    """The other way round: each command and subcommand `tern --help`
+    lists, and each option any command's help names, is in README's
+    "Commands" block (`sieve test`'s --metadata and --bench were
+    missing)."""
+    import re
+    readme = open(os.path.join(ROOT, "README.md")).read()
+    block = readme.split("## Commands\n\n```\n", 1)[1].split("```", 1)[0]
+    segs = [seg for l in block.splitlines() for seg in re.split(r"\s[;|]\s(?=tern )", l.strip())]
+    top = run(["--help"]).stdout.decode()
+    seen = 0
+    for line in top.splitlines():
+        line = line.replace("usage:", "").strip()
+        for seg in re.split(r"\s[;|]\s(?=tern )", line):
+            m = re.match(r"tern ([a-z-]+)(?: ([a-z][a-z|-]*))?", seg)
+            if not m or m.group(1) == "COMMAND":
+                continue
+            cmd = m.group(1)
+            assert any(re.match(r"tern %s\b" % cmd, g) for g in segs), (cmd, "README Commands")
+            for sub in filter(None, (m.group(2) or "").split("|")):
+                assert any(re.match(r"tern %s\b.*\b%s\b" % (cmd, sub), g) for g in segs), \
+                    (cmd, sub, "README Commands")
+                seen += 1
+    assert seen >= 40, seen
+    options = set()
+    for cmd in COMMANDS:
+        options |= set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", run(cmd + ["--help"]).stdout.decode()))
+    options.discard("--help")
+    assert len(options) >= 20, options
+    for opt in sorted(options):
+        assert re.search(r"%s\b" % re.escape(opt), block), (opt, "README Commands")
+
+
 def test_errors_name_the_argument():
     with tempfile.TemporaryDirectory() as d:
         env = {"PATH": "/usr/bin:/bin", "TERN_DATA_DIR": d}
