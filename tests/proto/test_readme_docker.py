@@ -5,7 +5,8 @@ maps them; the README says `docker logs` shows the setup code, and how to
 back up, upgrade and run behind a reverse proxy; `.env.example` sits
 beside docker-compose.yml, which reads .env, and names only variables the
 README documents. README's Configuration table lists every TERN_* name
-the sources read, and only those. No server."""
+the sources read, and only those; the quick start's commands run as
+written. No server."""
 import os
 import re
 
@@ -82,3 +83,26 @@ def test_readme_documents_every_variable():
     assert code <= documented, sorted(code - documented)
     # In the table but read nowhere: a setting that does nothing.
     assert documented <= code, sorted(documented - code)
+
+
+def test_readme_quick_start_runs():
+    """The commands after `make run` run as written (all but swaks, which
+    needs the server) on an empty data directory: the account's password
+    in them, and the one of the docker exec line, pass the password rule
+    ('a long password' did not: "too easy to guess")."""
+    import subprocess
+    import tempfile
+    from harness import TERN
+    readme = read("README.md")
+    block = readme.split("`make run` listens on", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    lines = [l for l in block.splitlines() if "build/tern " in l]
+    assert len(lines) >= 3, block
+    docker = re.search(r"docker exec -i tern /tern (account add \S+) <<< ('[^']+')", readme)
+    assert docker, "the docker exec account line"
+    lines.append("echo %s | build/tern %s" % (docker.group(2), docker.group(1).replace("bob@", "carol@")))
+    with tempfile.TemporaryDirectory() as d:
+        env = {"PATH": "/usr/bin:/bin", "TERN_DATA_DIR": d}
+        for line in lines:
+            r = subprocess.run(["/bin/sh", "-c", line.replace("build/tern ", TERN + " ")], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+            assert r.returncode == 0, (line, r.stdout, r.stderr)
