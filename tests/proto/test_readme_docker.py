@@ -52,27 +52,33 @@ def code_variables():
     return {n for n in names if not n.startswith("TERN_TEST_")}
 
 
-def documented_variables(readme, known):
-    """The names the first cells of README's Configuration table give,
-    with its shorthand expanded: `TERN_LISTEN_POP3 / _POP3S` is
-    TERN_LISTEN_POP3S, `TERN_IMAP_MAX_CONNECTIONS, _PER_IP` is
-    TERN_IMAP_MAX_CONNECTIONS_PER_IP. A shorthand must name exactly one
-    variable the code knows (the suffix replacing the name's last word,
-    or added to it)."""
+def table_rows(readme, known):
+    """README's Configuration table as (names, default cell) per row,
+    its shorthand expanded: `TERN_LISTEN_POP3 / _POP3S` is
+    TERN_LISTEN_POP3 and TERN_LISTEN_POP3S, `TERN_IMAP_MAX_CONNECTIONS,
+    _PER_IP` adds TERN_IMAP_MAX_CONNECTIONS_PER_IP. A shorthand must name
+    exactly one variable the code knows (the suffix replacing the first
+    name's last word, or added to it)."""
     table = readme.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
-    documented = set()
+    rows = []
     for line in table.splitlines():
         if not line.startswith("| TERN_"):
             continue
-        cell = line.split("|")[1]
-        full = re.findall(r"TERN_[A-Z0-9_]+", cell)
-        documented |= set(full)
-        for suffix in re.findall(r"(?<![A-Z0-9_])_[A-Z0-9_]+", cell):
-            base = full[0]
-            candidates = {base.rsplit("_", 1)[0] + suffix, base + suffix} & known
-            assert len(candidates) == 1, (cell, suffix, candidates)
-            documented |= candidates
-    return documented
+        cells = line.split("|")
+        names = []
+        for word in re.findall(r"(?<![A-Z0-9_])(?:TERN_[A-Z0-9_]+|_[A-Z0-9_]+)", cells[1]):
+            if word.startswith("TERN_"):
+                names.append(word)
+                continue
+            candidates = {names[0].rsplit("_", 1)[0] + word, names[0] + word} & known
+            assert len(candidates) == 1, (cells[1], word, candidates)
+            names.append(candidates.pop())
+        rows.append((names, cells[2]))
+    return rows
+
+
+def documented_variables(readme, known):
+    return {n for names, _ in table_rows(readme, known) for n in names}
 
 
 def test_readme_documents_every_variable():
@@ -106,3 +112,33 @@ def test_readme_quick_start_runs():
             r = subprocess.run(["/bin/sh", "-c", line.replace("build/tern ", TERN + " ")], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
             assert r.returncode == 0, (line, r.stdout, r.stderr)
+
+
+def test_readme_defaults_are_accepted():
+    """Each default README's Configuration table states as a plain value
+    (`300`, `5d`, `50M`, `text`, `on`, `:25`), set as that variable, is
+    one the configuration accepts: a default in another unit or form
+    than the code reads (a size the parser refuses, seconds where it
+    wants minutes out of range) stops start-up with exit 2."""
+    import subprocess
+    import tempfile
+    from harness import TERN
+    readme = read("README.md")
+    defaults = {}
+    for names, cell in table_rows(readme, code_variables()):
+        # `:587` / `:465` for two names; a default in words is left out.
+        values = re.split(r"\s/\s|,\s", cell.strip())
+        if len(values) != len(names):
+            continue
+        for name, value in zip(names, values):
+            m = re.fullmatch(r"`?([A-Za-z0-9:._,/-]+)`?", value)
+            if m and m.group(1) != "none" and not m.group(1).startswith("TERN_"):
+                defaults[name] = m.group(1)
+    assert len(defaults) >= 40, defaults
+    with tempfile.TemporaryDirectory() as d:
+        for name, value in sorted(defaults.items()):
+            env = {"PATH": "/usr/bin:/bin", "TERN_DATA_DIR": d, name: value}
+            r = subprocess.run([TERN, "domain", "list"], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=30)
+            # No store there: exit 3 once the configuration was read.
+            assert r.returncode == 3 and b"no mail store" in r.stderr, (name, value, r.stderr)
