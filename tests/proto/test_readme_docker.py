@@ -142,3 +142,14 @@ def test_readme_defaults_are_accepted():
                                stderr=subprocess.PIPE, timeout=30)
             # No store there: exit 3 once the configuration was read.
             assert r.returncode == 3 and b"no mail store" in r.stderr, (name, value, r.stderr)
+
+
+def test_readme_layout_names_every_app_folder():
+    """README's Layout names each folder of app/ (dns, queue, deliver,
+    sieve, acme, backup, report, policy, virus and web were missing)."""
+    layout = read("README.md").split("\n## Layout\n", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"`([a-z0-9]+)`", layout))
+    folders = {f for f in os.listdir(os.path.join(ROOT, "app"))
+               if os.path.isdir(os.path.join(ROOT, "app", f))}
+    assert len(folders) > 20, folders
+    assert folders <= named, sorted(folders - named)
