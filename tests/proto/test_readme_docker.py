@@ -136,12 +136,18 @@ def test_readme_defaults_are_accepted():
                 defaults[name] = m.group(1)
     assert len(defaults) >= 40, defaults
     with tempfile.TemporaryDirectory() as d:
-        for name, value in sorted(defaults.items()):
-            env = {"PATH": "/usr/bin:/bin", "TERN_DATA_DIR": d, name: value}
+        def config_accepts(env):
+            env = dict(env, PATH="/usr/bin:/bin", TERN_DATA_DIR=d)
             r = subprocess.run([TERN, "domain", "list"], env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, timeout=30)
             # No store there: exit 3 once the configuration was read.
-            assert r.returncode == 3 and b"no mail store" in r.stderr, (name, value, r.stderr)
+            return r.returncode == 3 and b"no mail store" in r.stderr, r.stderr
+        # All at once; one at a time only to name the one refused.
+        if not config_accepts(defaults)[0]:
+            for name, value in sorted(defaults.items()):
+                ok, err = config_accepts({name: value})
+                assert ok, (name, value, err)
+            assert False, "the defaults are accepted one by one but not together"
 
 
 def test_readme_layout_names_every_app_folder():
