@@ -6,7 +6,8 @@ back up, upgrade and run behind a reverse proxy; `.env.example` sits
 beside docker-compose.yml, which reads .env, and names only variables the
 README documents. README's Configuration table lists every TERN_* name
 the sources read, and only those; the quick start's commands run as
-written. No server."""
+written, and its DNS example is what `tern domain dns` prints. No
+server."""
 import os
 import re
 
@@ -159,3 +160,41 @@ def test_readme_layout_names_every_app_folder():
                if os.path.isdir(os.path.join(ROOT, "app", f))}
     assert len(folders) > 20, folders
     assert folders <= named, sorted(folders - named)
+
+
+def test_readme_dns_records_are_what_tern_prints():
+    """README's "DNS records to publish" example is what `tern domain dns
+    example.com` prints for mail.example.com with the default ports: the
+    same names and types, and the same data wherever the example shows
+    it whole (the DKIM keys and the MTA-STS id are elided there). The A
+    and PTR lines are the user's to make and tern prints them as notes."""
+    import subprocess
+    import tempfile
+    from harness import TERN
+
+    def records(text):
+        out = {}
+        for line in text.splitlines():
+            m = re.match(r"(\S+\.)\s+IN\s+([A-Z]+)\s+(.*?)\s*$", line)
+            if m:
+                # The DKIM selectors carry the month the key was made.
+                name = re.sub(r"-\d{6}\._domainkey", "-YYYYMM._domainkey", m.group(1))
+                out[(name, m.group(2))] = re.sub(r"\s+", " ", m.group(3))
+        return out
+
+    section = read("README.md").split("\n## DNS records to publish\n", 1)[1]
+    example = records(section.split("```\n", 1)[1].split("```", 1)[0])
+    example = {k: v for k, v in example.items() if k[1] not in ("A", "AAAA")}
+    with tempfile.TemporaryDirectory() as d:
+        env = {"PATH": "/usr/bin:/bin", "TERN_DATA_DIR": d, "TERN_HOSTNAME": "mail.example.com"}
+        for args in (["domain", "add", "example.com"], ["domain", "dns", "example.com"]):
+            r = subprocess.run([TERN] + args, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=60)
+            assert r.returncode == 0, (args, r.stderr)
+    printed = records(r.stdout.decode())
+    assert len(example) >= 15, example
+    assert set(example) == set(printed), (sorted(set(example) - set(printed)),
+                                          sorted(set(printed) - set(example)))
+    for key, data in example.items():
+        if "…" not in data and "<" not in data:
+            assert printed[key] == data, (key, data, printed[key])
