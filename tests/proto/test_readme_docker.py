@@ -40,6 +40,10 @@ def test_readme_docker_run():
     used = set(re.findall(r"^#? ?(TERN_[A-Z0-9_]+)=", env, re.M))
     assert {"TERN_HOSTNAME", "TERN_DOMAIN", "TERN_ADMIN_PASSWORD"} <= used, used
     assert used <= documented, used - documented
+    # The variables compose's comments suggest, and the Dockerfile's ENV.
+    for name in ("docker-compose.yml", "Dockerfile"):
+        named = set(re.findall(r"TERN_[A-Z0-9_]+", read(name))) - {"TERN_VERSION"}
+        assert named <= documented, (name, named - documented)
 
 
 def code_variables():
