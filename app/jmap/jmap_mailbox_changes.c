@@ -350,6 +350,10 @@ static int pos_parse(const char *s, struct mb_pos *p)
  * now is neither created nor updated for it; destroyed is told whatever
  * the grant was, as the grant goes with the mailbox, and for a mailbox a
  * grant of the user's changed that it sees no more ("l" taken away).
+ * A change of counts alone is not told for a mailbox the user sees but
+ * may not read ("l" without "r"): its counts are 0 for it whatever the
+ * mailbox holds (jmap_mailbox_load.c), and telling them changed would
+ * say that mail came or went.
  * One it sees after a grant change is told updated, not created: the
  * log does not tell whether it saw it before (its "l" may have come
  * from anyone's grant as well as its own), and RFC 8620 §5.2 lets
@@ -364,7 +368,8 @@ static void write_ids(const struct jmap_request *r, struct jw *w, const char *ke
 		const struct mb_change *m = &s->v[i];
 		int show = which == 0	? m->created && !m->destroyed && jmap_rights(r, m->id)
 			   : which == 1 ? !m->created && !m->destroyed && m->updated &&
-					      jmap_rights(r, m->id)
+					      jmap_rights(r, m->id) &&
+					      (!m->counts_only || jmap_may_read(r, m->id))
 					: (m->destroyed && !m->created) ||
 						  (m->grant && !m->created && !m->destroyed &&
 						   !jmap_rights(r, m->id));

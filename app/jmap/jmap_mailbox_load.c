@@ -8,7 +8,9 @@
  * nearest ancestor the user sees, or is at the top (parentId null): RFC
  * 8621 §2 makes parentId a Mailbox the client can fetch, and names no
  * mailbox the user cannot see. The counts are the mailbox's own: its
- * emails are all readable or none ("r" is the mailbox's).
+ * emails are all readable or none ("r" is the mailbox's). Without "r"
+ * (a mailbox looked up, not read) they are 0: what it holds is not the
+ * user's to know, as IMAP's STATUS answers only with "r" (RFC 4314 §4).
  *
  * Counts: the store keeps them with every write (store_counts.c), so
  * loading them is one record per mailbox.
@@ -129,6 +131,10 @@ int jmap_mailboxes_view_in(const struct jmap_request *r, struct arena *a,
 		m->v[k].parent = parent[i];
 		m->v[k].rights = rights;
 		m->v[k].subscribed = 0; /* the owner's is not the user's */
+		if (!jmap_may_read(r, m->v[i].id)) {
+			m->v[k].total = m->v[k].unread = 0;
+			m->v[k].threads = m->v[k].unread_threads = 0;
+		}
 		k++;
 	}
 	m->n = k;

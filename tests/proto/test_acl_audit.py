@@ -1,0 +1,170 @@
+"""Authorization probes (RFC 4314, RFC 8620/8621 sharing) that pin rules
+the other sharing tests leave out, each seen failing or written against
+a rule that is easy to break:
+
+- a mailbox the user may look up ("l") but not read ("r") shows no
+  counts (totalEmails, unreadEmails, totalThreads, unreadThreads are 0),
+  as IMAP's STATUS refuses without "r";
+- a thread that spans a readable and an unreadable mailbox is, for the
+  grantee, only its readable emails: the *InThreadHaveKeyword filters,
+  collapseThreads, Thread/get, SearchSnippet/get, Blob/get and the
+  download URL never see the other one.
+
+One server for the module: Bob owns the mailboxes (with a quota), Carol
+and Dave are grantees."""
+from jmapc import MAIL, Jmap, shared_server
+from test_imap import login
+
+BOB = ("bob@example.test", "bob-password-7Kq")
+CAROL = ("carol@example.test", "carol-password-8Lw")
+DAVE = ("dave@example.test", "dave-password-9Mz")
+BLOB = "urn:ietf:params:jmap:blob"
+CORE = "urn:ietf:params:jmap:core"
+
+_st = {}
+
+
+def srv():
+    s = shared_server([CAROL, DAVE])
+    if not _st:
+        s.cli("account", "add", BOB[0], "--quota", "10M", input=BOB[1] + "\n")
+        _st["bob"] = True
+    return s
+
+
+def imap(user):
+    return login(srv(), user=user[0], pw=user[1])
+
+
+def grant(name, who, rights):
+    if rights:
+        srv().cli("acl", "set", BOB[0], name, who, rights)
+    else:
+        srv().cli("acl", "del", BOB[0], name, who, check=False)
+
+
+def setup():
+    """Bob's Team (one seen message, the thread's start) and Private (its
+    flagged, unread reply); their ids, and the emails' ids and blobs."""
+    if "team" in _st:
+        return _st
+    s = srv()
+    m = imap(BOB)
+    for name in ("Team", "Private"):
+        assert m.create(name)[0] == "OK"
+    assert m.append("Team", "(\\Seen)", None,
+                    b"From: a@remote.test\r\nMessage-ID: <plan@remote.test>\r\n"
+                    b"Subject: plan\r\n\r\nteam plan body\r\n")[0] == "OK"
+    assert m.append("Private", "(\\Flagged)", None,
+                    b"From: b@remote.test\r\nMessage-ID: <reply@remote.test>\r\n"
+                    b"In-Reply-To: <plan@remote.test>\r\nSubject: Re: plan\r\n\r\n"
+                    b"private plan reply\r\n")[0] == "OK"
+    m.logout()
+    bob = Jmap(s, *BOB)
+    _, r = bob.one("Mailbox/get", {"ids": None, "properties": ["name"]})
+    for b in r["list"]:
+        _st[b["name"]] = b["id"]
+    _, r = bob.one("Email/query", {"filter": {"inMailbox": _st["Team"]}})
+    _st["team"] = r["ids"][0]
+    _, r = bob.one("Email/query", {"filter": {"inMailbox": _st["Private"]}})
+    _st["private"] = r["ids"][0]
+    _, r = bob.one("Email/get", {"ids": [_st["team"], _st["private"]],
+                                 "properties": ["threadId", "blobId", "textBody"]})
+    got = {e["id"]: e for e in r["list"]}
+    _st["private_part"] = got[_st["private"]]["textBody"][0]["blobId"]
+    assert got[_st["team"]]["threadId"] == got[_st["private"]]["threadId"], got
+    _st["thread"] = got[_st["team"]]["threadId"]
+    _st["private_blob"] = got[_st["private"]]["blobId"]
+    _st["team_blob"] = got[_st["team"]]["blobId"]
+    _st["account"] = bob.account
+    return _st
+
+
+def calls(j, batch, using=(CORE, MAIL)):
+    return {c: (n, a) for n, a, c in j.call(batch, using)["methodResponses"]}
+
+
+def test_counts_need_read():
+    st = setup()
+    carol = Jmap(srv(), *CAROL)
+    acc = st["account"]
+    counts = ["totalEmails", "unreadEmails", "totalThreads", "unreadThreads"]
+    grant("Private", CAROL[0], "l")
+    try:
+        _, r = carol.one("Mailbox/get", {"accountId": acc, "ids": [st["Private"]],
+                                         "properties": counts + ["myRights"]})
+        b = r["list"][0]
+        assert b["myRights"]["mayReadItems"] is False, b
+        # Looked up, not read: the mailbox is there, what it holds is not
+        # told (IMAP's STATUS needs "r" too).
+        assert [b[k] for k in counts] == [0, 0, 0, 0], b
+        # Nor is a change of them told: mail that comes is no change of
+        # the mailbox Carol sees.
+        since = r["state"]
+        m = imap(BOB)
+        assert m.append("Private", None, None, b"Subject: more\r\n\r\nx\r\n")[0] == "OK"
+        m.logout()
+        _, ch = carol.one("Mailbox/changes", {"accountId": acc, "sinceState": since})
+        assert ch["updated"] == [] and ch["created"] == [] and ch["destroyed"] == [], ch
+        assert ch["newState"] != since, ch
+        grant("Private", CAROL[0], "lr")
+        # With "r" the counts are the owner's.
+        _, r = carol.one("Mailbox/get", {"accountId": acc, "ids": [st["Private"]],
+                                         "properties": counts})
+        _, own = Jmap(srv(), *BOB).one("Mailbox/get", {"ids": [st["Private"]],
+                                                       "properties": counts})
+        assert r["list"] == own["list"] and own["list"][0]["totalEmails"] == 2, (r, own)
+    finally:
+        grant("Private", CAROL[0], "")
+
+
+def test_thread_across_an_unreadable_mailbox():
+    st = setup()
+    s = srv()
+    carol = Jmap(s, *CAROL)
+    acc = st["account"]
+    grant("Team", CAROL[0], "lr")
+    grant("Private", CAROL[0], "l")  # seen, not readable
+    try:
+        q = {"accountId": acc}
+        got = calls(carol, [
+            ["Email/query", dict(q, filter={"someInThreadHaveKeyword": "$flagged"}), "some"],
+            ["Email/query", dict(q, filter={"allInThreadHaveKeyword": "$seen"}), "all"],
+            ["Email/query", dict(q, filter={"noneInThreadHaveKeyword": "$flagged"}), "none"],
+            ["Email/query", dict(q, collapseThreads=True,
+                                 sort=[{"property": "receivedAt", "isAscending": False}]), "coll"],
+            ["Thread/get", dict(q, ids=[st["thread"]]), "thr"],
+            ["SearchSnippet/get", dict(q, emailIds=[st["team"], st["private"]],
+                                       filter={"text": "plan"}), "snip"],
+            ["Email/get", dict(q, ids=[st["private"]], properties=["id"]), "get"],
+            ["Blob/get", dict(q, ids=[st["private_blob"], st["private_part"], st["team_blob"]],
+                              properties=["size"]), "blob"],
+        ], using=(CORE, MAIL, BLOB))
+        # The flagged reply is not Carol's to see: no condition on the
+        # thread looks at it.
+        assert got["some"][1]["ids"] == [], got["some"]
+        assert got["all"][1]["ids"] == [st["team"]], got["all"]
+        assert got["none"][1]["ids"] == [st["team"]], got["none"]
+        assert got["coll"][1]["ids"] == [st["team"]], got["coll"]
+        assert got["thr"][1]["list"] == [{"id": st["thread"], "emailIds": [st["team"]]}], got["thr"]
+        snip = got["snip"][1]
+        assert [x["emailId"] for x in snip["list"]] == [st["team"]], snip
+        assert snip["notFound"] == [st["private"]], snip
+        assert got["get"][1]["notFound"] == [st["private"]], got["get"]
+        blob = got["blob"][1]
+        assert [x["id"] for x in blob["list"]] == [st["team_blob"]], blob
+        assert sorted(blob["notFound"]) == sorted([st["private_blob"], st["private_part"]]), blob
+        # The download URL: the readable blob, and a 404 for the other,
+        # as for a blob that does not exist.
+        st_ok, _, body = carol.request("GET", "/jmap/download/%s/%s/m.eml?accept=message/rfc822"
+                                       % (acc, st["team_blob"]))
+        assert st_ok == 200 and b"team plan body" in body, (st_ok, body)
+        for blob_id in (st["private_blob"], st["private_part"], "B" + "0" * 64):
+            code, _, body = carol.request("GET", "/jmap/download/%s/%s/m.eml" % (acc, blob_id))
+            assert code == 404, (blob_id, code, body)
+    finally:
+        grant("Team", CAROL[0], "")
+        grant("Private", CAROL[0], "")
+
+
+
