@@ -5,7 +5,9 @@
  * a draft does not upload it again.
  *
  * A URL is relative (imap_url.h); its mailbox is resolved like any
- * mailbox argument, UIDVALIDITY (when given) must match, the UID must
+ * of the user's own mailbox names (no shared name yet), or, for a URL
+ * that starts at ";UID=", is the selected mailbox, a shared one too
+ * (SELECT needed "r" there, which a COPY out of it asks), UIDVALIDITY (when given) must match, the UID must
  * exist, the section must exist (HEADER, TEXT, part numbers, n.HEADER,
  * n.TEXT, n.MIME, [n.]HEADER.FIELDS[.NOT] (names), the last as FETCH's
  * BODY[HEADER.FIELDS (...)] has them: imap_header_filter()), and
@@ -127,7 +129,11 @@ const char *imap_url_read_at(struct imap_session *s, uint32_t account, uint32_t 
 	struct find_uid f = { .uid = u->uid };
 
 	*toobig_r = 0;
-	if (s && account == s->account && s->state == IMAP_S_SELECTED && s->view.mailbox == mailbox) {
+	/* The selected mailbox is read from the view when it is the one named:
+	 * its owner's too (a shared one), as two accounts number their
+	 * mailboxes and emails apart. */
+	if (s && s->state == IMAP_S_SELECTED && account == s->view.account &&
+	    s->view.mailbox == mailbox) {
 		uint32_t seq = imap_view_seq(&s->view, u->uid);
 		uidvalidity = s->view.uidvalidity;
 		f.email_id = seq ? s->view.msgs[seq - 1].email_id : 0;
@@ -196,7 +202,7 @@ static int url_part(struct imap_session *s, struct str url, struct buf *b)
 	default: why = "Invalid IMAP URL"; break;
 	}
 	if (!why)
-		why = in_selected ? imap_url_read_at(s, s->account, s->view.mailbox, &u, b, &toobig)
+		why = in_selected ? imap_url_read_at(s, s->view.account, s->view.mailbox, &u, b, &toobig)
 				  : imap_url_read(s, s->account, &u, b, &toobig);
 	if (toobig) {
 		imap_tagged(s, IMAP_NO_TOOBIG);

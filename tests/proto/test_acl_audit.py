@@ -8,12 +8,16 @@ a rule that is easy to break:
 - a thread that spans a readable and an unreadable mailbox is, for the
   grantee, only its readable emails: the *InThreadHaveKeyword filters,
   collapseThreads, Thread/get, SearchSnippet/get, Blob/get and the
-  download URL never see the other one.
+  download URL never see the other one;
+- a CATENATE URL relative to the selected mailbox (";UID=n") reads that
+  mailbox, a shared one too, never the user's own email that happens to
+  carry the same number.
 
 One server for the module: Bob owns the mailboxes (with a quota), Carol
 and Dave are grantees."""
 from jmapc import MAIL, Jmap, shared_server
 from test_imap import login
+from test_imap_acl import cmd
 
 BOB = ("bob@example.test", "bob-password-7Kq")
 CAROL = ("carol@example.test", "carol-password-8Lw")
@@ -167,4 +171,22 @@ def test_thread_across_an_unreadable_mailbox():
         grant("Private", CAROL[0], "")
 
 
+def test_catenate_relative_url_reads_the_selected_shared_mailbox():
+    setup()
+    grant("Team", CAROL[0], "lr")
+    c = imap(CAROL)
+    try:
+        # Carol has mail of her own, numbered as Bob's is.
+        assert c.append("INBOX", None, None, b"Subject: mine\r\n\r\ncarol own body\r\n")[0] == "OK"
+        assert c.select('"Shared/%s/Team"' % BOB[0], readonly=True)[0] == "OK"
+        c.literal = None
+        typ, text, _ = cmd(c, "APPEND", "INBOX", 'CATENATE (URL ";UID=1")')
+        assert typ == "OK", text
+        c.close()
+        assert c.select("INBOX")[0] == "OK"
+        typ, dat = c.fetch("*", "(BODY.PEEK[TEXT])")
+        assert typ == "OK" and b"team plan body" in dat[0][1], dat
+    finally:
+        c.logout()
+        grant("Team", CAROL[0], "")
 
