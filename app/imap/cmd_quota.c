@@ -16,8 +16,8 @@
  * A mailbox shared with the user (imap_acl.h) counts against its owner's
  * quota: its root is named after the owner's level of the namespace,
  * "Shared/OWNER", and GETQUOTA of that root answers the owner's usage to
- * a user the owner shares a mailbox with (and to no one else: as for a
- * root that does not exist).
+ * a user the owner shares a mailbox with that it may look up ("l"; to
+ * no one else: as for a root that does not exist).
  */
 #include <stdio.h>
 #include <string.h>
@@ -48,12 +48,13 @@ static void shares_cb(void *arg, uint32_t owner, uint32_t mailbox, uint32_t gran
 	struct shares *sh = arg;
 	(void)mailbox;
 	(void)grantee;
-	(void)rights;
-	sh->found |= owner == sh->owner;
+	/* A mailbox without "l" is not there for the user (RFC 4314 §6). */
+	sh->found |= owner == sh->owner && imap_acl_allows(rights, IMAP_ACL_OP_LOOKUP);
 }
 
 /* The owner of a shared quota root "Shared/OWNER" the user may read
- * (the owner shares a mailbox with it): 0 and *owner_r, else -1. */
+ * (the owner shares a mailbox with it that it may look up): 0 and
+ * *owner_r, else -1. */
 static int shared_root_owner(struct imap_session *s, struct str root, uint32_t *owner_r)
 {
 	size_t pl = sizeof IMAP_ACL_PREFIX - 1;

@@ -11,7 +11,10 @@ a rule that is easy to break:
   download URL never see the other one;
 - a CATENATE URL relative to the selected mailbox (";UID=n") reads that
   mailbox, a shared one too, never the user's own email that happens to
-  carry the same number.
+  carry the same number;
+- the quota root of an owner ("Shared/OWNER", GETQUOTA) answers only a
+  user that may look up one of the owner's mailboxes ("l"): a grant
+  without "l" is no mailbox the user can see (RFC 4314 section 6).
 
 One server for the module: Bob owns the mailboxes (with a quota), Carol
 and Dave are grantees."""
@@ -189,4 +192,24 @@ def test_catenate_relative_url_reads_the_selected_shared_mailbox():
     finally:
         c.logout()
         grant("Team", CAROL[0], "")
+
+
+def test_owner_quota_root_needs_lookup():
+    setup()
+    d = imap(DAVE)
+    root = '"Shared/%s"' % BOB[0]
+    try:
+        absent = cmd(d, "GETQUOTA", '"Shared/nobody@example.test"')[:2]
+        assert absent[0] == "NO" and b"[NONEXISTENT]" in absent[1], absent
+        # A grant without "l" is no mailbox Dave can see: nor is Bob's
+        # quota root, answered as one that does not exist.
+        grant("Private", DAVE[0], "w")
+        assert cmd(d, "GETQUOTA", root)[:2] == absent
+        grant("Private", DAVE[0], "lw")
+        typ, quota = d.getquota(root)
+        assert typ == "OK" and quota[0].startswith(b'"Shared/%s" (STORAGE '
+                                                             % BOB[0].encode()), quota
+    finally:
+        d.logout()
+        grant("Private", DAVE[0], "")
 
