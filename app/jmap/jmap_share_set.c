@@ -8,7 +8,8 @@
  * _rename_as, the same calls IMAP makes): a create needs "k" on the
  * closest existing parent, or on the owner's INBOX at the top, and the
  * new mailbox takes that parent's grants; a rename needs "x" on the
- * mailbox and "k" where it goes; a destroy "x". Those calls answer
+ * mailbox and on every mailbox under it, and "k" where it goes; a
+ * destroy "x". Those calls answer
  * STORE_EACCES, which Mailbox/set tells as "forbidden" (RFC 8620 §5.3).
  * What IMAP has no command for is decided here:
  *

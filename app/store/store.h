@@ -1528,7 +1528,8 @@ int store_mailbox_delete(struct store *st, uint32_t account, const char *name);
  *           parents too) takes a copy of that parent's grants, as Cyrus
  *           and Dovecot do, so the creator sees what it made;
  *   delete  needs "x" on the mailbox;
- *   rename  needs "x" on from and "k" on to's closest existing parent
+ *   rename  needs "x" on from and on every mailbox under it (they move
+ *           with it) and "k" on to's closest existing parent
  *           (or INBOX); the mailboxes keep their grants (ids), parents
  *           made on the way take the grants as a create's do. The
  *           owner's INBOX is not renamed by another (STORE_EINVAL).

@@ -1091,6 +1091,16 @@ static int op_fn(struct store *st, MDB_txn *txn, void *arg)
 			const char *nm = v[i].m.name;
 			if (strncmp(nm, c->name, flen) != 0 || (nm[flen] != '\0' && nm[flen] != '/'))
 				continue;
+			/* The mailboxes under f move with it: another account
+			 * renames each only with "x" on it, as f itself. One it
+			 * may not see makes the rename not its own to do (an
+			 * EACCES, not an ENOTFOUND: f is there for it). */
+			if (acting(c) && v[i].id != f->id &&
+			    (rc = actor_may_remove(txn, st, c, &v[i])) != 0) {
+				if (rc == STORE_ENOTFOUND)
+					rc = STORE_EACCES;
+				goto out;
+			}
 			if (tlen + strlen(nm + flen) > st->mailbox_name_max) {
 				rc = STORE_ETOOBIG;
 				goto out;

@@ -14,7 +14,9 @@ a rule that is easy to break:
   carry the same number;
 - the quota root of an owner ("Shared/OWNER", GETQUOTA) answers only a
   user that may look up one of the owner's mailboxes ("l"): a grant
-  without "l" is no mailbox the user can see (RFC 4314 section 6).
+  without "l" is no mailbox the user can see (RFC 4314 section 6);
+- RENAME by another account needs "x" on every mailbox that moves with
+  the one named, not on that one alone.
 
 One server for the module: Bob owns the mailboxes (with a quota), Carol
 and Dave are grantees."""
@@ -213,3 +215,33 @@ def test_owner_quota_root_needs_lookup():
         d.logout()
         grant("Private", DAVE[0], "")
 
+
+
+def test_rename_moves_only_mailboxes_the_user_may_rename():
+    """RENAME takes the mailboxes under the one named along: another
+    account needs "x" on each of them too, not on the top one alone."""
+    setup()
+    m = imap(BOB)
+    for name in ("Proj", "Proj/Hidden"):
+        assert m.create(name)[0] == "OK"
+    grant("Proj", CAROL[0], "lrx")
+    grant("INBOX", CAROL[0], "lk")  # a new top level needs "k" there
+    c = imap(CAROL)
+    pre = "Shared/%s/" % BOB[0]
+    try:
+        typ, text, _ = cmd(c, "RENAME", '"%sProj"' % pre, '"%sMoved"' % pre)
+        assert typ == "NO" and b"[NOPERM]" in text, text
+        names = [x.decode() for x in m.list('""', "*")[1]]
+        assert any(x.endswith('"Proj/Hidden"') or x.endswith(" Proj/Hidden") for x in names), names
+        assert not any("Moved" in x for x in names), names
+        # With "x" on the one below as well, the rename is Carol's to do.
+        grant("Proj/Hidden", CAROL[0], "lx")
+        typ, text, _ = cmd(c, "RENAME", '"%sProj"' % pre, '"%sMoved"' % pre)
+        assert typ == "OK", text
+        names = [x.decode() for x in m.list('""', "Moved*")[1]]
+        assert len(names) == 2 and any("Moved/Hidden" in x for x in names), names
+    finally:
+        c.logout()
+        for name in ("Proj", "Proj/Hidden", "Moved", "Moved/Hidden", "INBOX"):
+            grant(name, CAROL[0], "")
+        m.logout()
