@@ -466,7 +466,9 @@ static void acct_leave(struct http_push *p)
  * instead (push_follow_start's catch_up), one StateChange per account,
  * as every shared change is. Not with closeafter=state: each long poll
  * would end at once with the same states, and the next start again.
- * (WebSocketPushEnable's pushState does not do this yet.)
+ * A WebSocketPushEnable whose pushState was taken is told them the same
+ * way (RFC 8887 §4.3.5.2: all changes since that state): its pushState
+ * too is the own account's only.
  */
 static int follow_ready(void *sub)
 {
@@ -513,7 +515,8 @@ static const struct push_follow_ops follow_ops = {
 };
 
 /* p follows the accounts shared with its user from their states now
- * (again from the start: a new read); catch_up: and tells them at once. */
+ * (again from the start: a new read); catch_up: and tells them at once
+ * (a client resuming from a push state: Last-Event-ID, pushState). */
 static void shared_start(struct http_push *p, int catch_up)
 {
 	push_follow_start(&p->follow, &follow_ops, p, http_store, p->loop, p->account,
@@ -1027,6 +1030,7 @@ static void ws_job_done(void *arg)
 			const struct jmap_ws_verdict *v = &j->v;
 			uint64_t now = v->now_modseq;
 			unsigned changed = 0;
+			int resumed = 0; /* the pushState was taken (below) */
 			p->types = v->types;
 			p->push_on = 1;
 			p->own_known = 0;
@@ -1035,6 +1039,7 @@ static void ws_job_done(void *arg)
 				log_warn("jmap", NULL, "event=push_read_failed account=%u", p->account);
 			p->told = now;
 			if (v->has_push_state && v->push_state <= now) {
+				resumed = 1;
 				p->told = v->push_state;
 				if (v->now_ok && v->push_state < now) {
 					changed = v->now_changed;
@@ -1051,7 +1056,7 @@ static void ws_job_done(void *arg)
 			enable_catch_up(p, changed, now, v->now_own_ok ? &v->now_own : NULL,
 					v->types & JMAP_TYPES_OWN);
 			push_kick(p); /* changes that came since it was read */
-			shared_start(p, 0);
+			shared_start(p, resumed);
 		} else {
 			p->push_on = 0;
 			acct_leave(p);

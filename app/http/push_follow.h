@@ -87,10 +87,10 @@ struct push_follow {
  * for, at its state read (or later, when it changed meanwhile), as it
  * waits like any change (ops->wait): for a subscriber that cannot know
  * what changed there since it last listened (an EventSource reconnecting
- * with a Last-Event-ID, which carries only its own account's state). A
- * state told that did not change costs the client a /changes that finds
- * nothing (RFC 8620 §7.1: it compares states); one not told is a change
- * lost.
+ * with a Last-Event-ID, a WebSocketPushEnable with a pushState: each
+ * carries only its own account's state). A state told that did not
+ * change costs the client a /changes that finds nothing (RFC 8620 §7.1:
+ * it compares states); one not told is a change lost.
  */
 void push_follow_start(struct push_follow *fw, const struct push_follow_ops *ops, void *sub,
                        struct store *st, struct loop *loop, uint32_t account, const char *kind,

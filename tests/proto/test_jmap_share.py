@@ -540,6 +540,76 @@ def test_eventsource_reconnect_tells_shared_account_states():
         grant("Team/Sub", CAROL[0], "")
 
 
+def test_websocket_push_state_tells_shared_account_states():
+    """WebSocketPushEnable with a pushState (RFC 8887 section 4.3.5.2:
+    the server sends all changes since it) is told what it missed; the
+    pushState carries only the user's own account's state, so each shared
+    account's states are told at once, on a new socket as after a
+    WebSocketPushDisable on the same one. Without a pushState nothing is
+    told at once: the first push is the next change."""
+    from test_jmap_push import WebSocket
+    ids = owner_setup()
+    s = srv()
+    carol = Jmap(s, *CAROL)
+    acc = ids["account"]
+    mine = int(carol.account[1:], 16)
+    shared = "event=push_shared kind=websocket account=%d owners=1" % mine
+    enable = {"@type": "WebSocketPushEnable", "dataTypes": ["Mailbox", "Email"]}
+    grant("Team/Sub", CAROL[0], "lr")
+    w = None
+
+    def bob_appends(subject):
+        m = imap(BOB)
+        assert m.append("Team/Sub", None, None, b"Subject: %s\r\n\r\nx\r\n" % subject)[0] == "OK"
+        m.logout()
+
+    def states_now():
+        _, em = call(carol, "Email/get", {"accountId": acc, "ids": []})
+        _, mb = call(carol, "Mailbox/get", {"accountId": acc, "ids": []})
+        return {acc: {"Mailbox": mb["state"], "Email": em["state"]}}
+
+    def enabled(w, msg):
+        before = s.log_text().count(shared)
+        w.send_json(msg)
+        assert wait_more(s, shared, before, 30), "the socket never followed Bob"
+
+    try:
+        w = WebSocket(s, CAROL)
+        assert w.status == 101, w.headers
+        enabled(w, enable)
+        m = imap(CAROL)
+        assert m.append("INBOX", None, None, b"Subject: own\r\n\r\nx\r\n")[0] == "OK"
+        m.logout()
+        got = w.recv_json(30)
+        assert got["@type"] == "StateChange", got
+        assert list(got["changed"]) == [carol.account], got  # not Bob's at once
+        push_state = got["pushState"]
+        w.close()
+        w = None
+        # Away: Bob changes the shared mailbox.
+        bob_appends(b"missed")
+        want = states_now()
+        w = WebSocket(s, CAROL)
+        assert w.status == 101, w.headers
+        enabled(w, dict(enable, pushState=push_state))
+        got = w.recv_json(30)
+        assert got["@type"] == "StateChange", got
+        assert got["changed"] == want, (got, want)
+        assert got["pushState"] == push_state, got  # Carol's own did not change
+        # Disabled, Bob changes again, enabled with the same pushState.
+        w.send_json({"@type": "WebSocketPushDisable"})
+        bob_appends(b"missed again")
+        want2 = states_now()
+        assert want2 != want
+        enabled(w, dict(enable, pushState=push_state))
+        got = w.recv_json(30)
+        assert got["@type"] == "StateChange" and got["changed"] == want2, (got, want2)
+    finally:
+        if w:
+            w.close()
+        grant("Team/Sub", CAROL[0], "")
+
+
 def test_eventsource_long_poll_resumed_waits_for_a_change():
     """closeafter=state with Last-Event-ID is not told the shared
     accounts' states at once (each poll would end at once with the same
