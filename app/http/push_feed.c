@@ -81,7 +81,9 @@ static void calc_shared(struct push_calc *k)
 static void calc_work(void *arg)
 {
 	struct push_calc *k = arg;
-	k->ok = store_account_modseq(k->st, k->account, &k->modseq) == STORE_OK &&
+	int rc = store_account_modseq(k->st, k->account, &k->modseq);
+	k->gone = rc == STORE_ENOTFOUND;
+	k->ok = rc == STORE_OK &&
 	        jmap_push_changed_many(k->st, k->account, k->since, k->n, k->types, k->upto) == 0;
 	k->cred_ok = 1;
 	for (size_t i = 0; i < k->m; i++)
@@ -165,11 +167,13 @@ static void feed_done(void *arg)
 		return;
 	}
 	f->calc = NULL;
-	if (!k->ok) {
+	int (*apply)(struct push_feed *, const struct push_calc *) =
+	    k->ok ? f->ops->apply : k->gone ? f->ops->gone : NULL;
+	if (!k->ok && !k->gone)
 		log_warn("jmap", NULL, "event=push_read_failed account=%u", f->account);
-	} else {
+	if (apply) {
 		f->busy = 1;
-		more = f->ops->apply(f, k);
+		more = apply(f, k);
 		f->busy = 0;
 	}
 	push_calc_free(k);

@@ -51,6 +51,7 @@ struct push_calc {
 	uint64_t *cred;  /* each one's stamp now (0: the account is gone) */
 	int cred_ok;     /* every stamp was read */
 	int ok;          /* the store answered (modseq and the log walk) */
+	int gone;        /* no such account (any more): ok is 0 */
 	uint64_t modseq; /* the account's now */
 	int own_ok;
 	struct jmap_push_own own;
@@ -88,6 +89,10 @@ struct push_feed_ops {
 	 * (push_calc_find found not its state). A member may leave meanwhile;
 	 * the feed stays until apply returns. */
 	int (*apply)(struct push_feed *f, const struct push_calc *k);
+	/* Optional: the read k found the account gone (k->gone), as its
+	 * removal's notification makes it do; as apply. NULL: nothing to
+	 * tell (the account's own logins end by session_watch.h). */
+	int (*gone)(struct push_feed *f, const struct push_calc *k);
 };
 
 struct push_feed {

@@ -24,6 +24,7 @@ struct push_follow_peer {
 	uint64_t told;                      /* the owner's state last told to fw's subscriber */
 	int pending;                        /* a change came while the subscriber waited */
 	int catch_up;                       /* tell every type at the next read (below) */
+	int gone;                           /* the owner's removal was told: leaves */
 	struct push_follow_peer *feed_next; /* the feed's other peers */
 	struct push_follow_peer *sub_next;  /* the subscriber's other peers */
 };
@@ -58,6 +59,16 @@ static int peer_apply(struct push_follow_peer *pe, const struct push_calc *k)
 		pe->pending = 1; /* push_follow_kick reads again */
 		return 0;
 	}
+	if (k->gone) {
+		/* The owner was removed (push_follow.h): every type, at a
+		 * state no read ever gave (the grant that showed the account
+		 * moved its state past 0). */
+		unsigned mask = peer_types(pe);
+		pe->gone = 1;
+		if (mask)
+			fw->ops->tell(fw->sub, pe->ff->f.account, mask, 0);
+		return 0;
+	}
 	long i = push_calc_find(k, pe->told);
 	if (i < 0)
 		return 1;
@@ -69,6 +80,17 @@ static int peer_apply(struct push_follow_peer *pe, const struct push_calc *k)
 	if (mask)
 		fw->ops->tell(fw->sub, pe->ff->f.account, mask, pe->told);
 	return 0;
+}
+
+static void peer_leave(struct push_follow_peer **pp);
+
+/* The link to pe in its subscriber's list. */
+static struct push_follow_peer **peer_link(struct push_follow_peer *pe)
+{
+	struct push_follow_peer **pp = &pe->fw->peers;
+	while (*pp != pe)
+		pp = &(*pp)->sub_next;
+	return pp;
 }
 
 /* push_feed: the read for each peer, each subscriber held meanwhile
@@ -96,14 +118,17 @@ static int follow_apply(struct push_feed *f, const struct push_calc *k)
 	for (size_t i = 0; i < n; i++)
 		more |= peer_apply(v[i].pe, k);
 	for (size_t i = 0; i < n; i++)
+		if (v[i].pe->gone)
+			peer_leave(peer_link(v[i].pe));
+	for (size_t i = 0; i < n; i++)
 		if (v[i].ops->release)
 			v[i].ops->release(v[i].sub);
 	free(v);
 	return more;
 }
 
-static const struct push_feed_ops follow_feed_ops = {.collect = follow_collect,
-                                                     .apply = follow_apply};
+static const struct push_feed_ops follow_feed_ops = {
+    .collect = follow_collect, .apply = follow_apply, .gone = follow_apply};
 
 static void peer_join(struct push_follow *fw, uint32_t owner, uint64_t told, int catch_up)
 {

@@ -25,6 +25,15 @@
  * that comes while the subscriber takes no reads (ops->ready), and one
  * between the read of the owners and the join: each feed joined is read
  * once then.
+ *
+ * An owner removed (its removal is told on its feed, store_account_del)
+ * takes its account from the user's session. RFC 8620 pushes no session
+ * change; a StateChange naming the account, every type the subscriber
+ * asked for (PUSH_FOLLOW_TYPES) at state "0", which differs from every
+ * state it was told or read, makes the client ask there: accountNotFound
+ * (§3.6.2), and the Response's sessionState tells it to fetch the
+ * session again (§2). It waits like any change (ops->wait); the peer
+ * then leaves.
  */
 #ifndef TERN_HTTP_PUSH_FOLLOW_H
 #define TERN_HTTP_PUSH_FOLLOW_H

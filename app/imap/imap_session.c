@@ -534,7 +534,14 @@ static void feed_changed(struct imap_session *s)
 
 static void change_cb(void *arg, uint32_t account, uint64_t modseq)
 {
-	feed_changed(arg);
+	struct imap_session *s = arg;
+
+	/* The removal of the session's own account (modseq 0,
+	 * store_account_del) is session_watch's to tell: BYE Account was
+	 * deleted, not that its selected mailbox was. */
+	if (account == s->account && modseq == 0)
+		return;
+	feed_changed(s);
 }
 
 void imap_session_logged_in(struct imap_session *s)

@@ -640,6 +640,11 @@ int store_account_del_id(struct store *st, const char *email, uint32_t *id_r, ch
 		log_info("store", NULL, "event=account_del account=%s id=%u", c.addr, c.id);
 		*id_r = c.id;
 		acl_owners_publish(st, &c.owners); /* their shareWith changed */
+		/* Those who follow it, as the grantees its mailboxes were
+		 * shared with do (an IMAP session with one selected, JMAP push),
+		 * learn it went: modseq 0, it has none any more (a subscriber
+		 * tells the removal apart by it, imap_session.c). */
+		store_publish_change(st, c.id, 0);
 	}
 	free(c.owners.v);
 	return rc;

@@ -22,7 +22,9 @@
  * Caveat: told within about a second of the command (one tick), and a
  * note written while the server was down is not replayed (it started
  * from the store as it was). An account's key stays until the account
- * is deleted (store_admin.c).
+ * is deleted (store_admin.c). The deletion's own note (it is published,
+ * for those who follow the account) names an account that is gone: it
+ * is published with modseq 0 and its key removed here.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,6 +87,22 @@ static int flush_fn(struct store *st, MDB_txn *txn, void *ctx)
 	for (size_t i = 0; i < o->n; i++) {
 		snprintf(key, sizeof key, XCHG_PREFIX "%08x", o->acct[i]);
 		if ((rc = put_u64(txn, st, key, seq)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Removes the notes of accounts that are gone. */
+static int drop_fn(struct store *st, MDB_txn *txn, void *ctx)
+{
+	struct xchg_out *o = ctx;
+	char key[32];
+
+	for (size_t i = 0; i < o->n; i++) {
+		snprintf(key, sizeof key, XCHG_PREFIX "%08x", o->acct[i]);
+		MDB_val k = {strlen(key), key};
+		int rc = mdb_del(txn, st->db[DB_META], &k, NULL);
+		if (rc && rc != MDB_NOTFOUND)
 			return rc;
 	}
 	return 0;
@@ -179,11 +197,18 @@ int store_xchg_poll(struct store *st)
 	}
 	store_rd_end(st, txn);
 	st->xchg_seen = seq;
+	size_t ngone = 0;
 	for (size_t i = 0; i < n; i++) {
-		uint64_t ms;
-		if (store_account_modseq(st, acct[i], &ms) == STORE_OK)
+		uint64_t ms = 0;
+		int r = store_account_modseq(st, acct[i], &ms);
+		if (r == STORE_OK || r == STORE_ENOTFOUND)
 			store_publish_change(st, acct[i], ms);
+		if (r == STORE_ENOTFOUND)
+			acct[ngone++] = acct[i];
 	}
+	struct xchg_out gone = {acct, ngone};
+	if (ngone && store_write(st, drop_fn, &gone) != STORE_OK)
+		log_warn("store", NULL, "event=xchg_note_failed accounts=%zu", ngone);
 	free(acct);
 	return (int)n;
 }
