@@ -12,7 +12,9 @@
  *   following again (WebSocketPushEnable sent anew): told once it can;
  * and one that starts with catch_up (an EventSource reconnecting with a
  * Last-Event-ID) is told the owner's states at once, with no change,
- * while one beside it on the same feed without it is told nothing.
+ * while one beside it on the same feed without it is told nothing;
+ * the owner's removal is told (every mail type at state 0) and the
+ * subscriber leaves the owner, one that cannot be told then once it can.
  * The loop runs once: a driver steps through the scenarios, each step
  * waiting (WAIT_MS at most, a failure) for what it needs.
  */
@@ -121,6 +123,16 @@ static void check_told(const struct sub *s)
 	CHECK_EQ_INT(s->modseq == t.after, 1);
 }
 
+/* Told that the owner was removed: every mail type it asked for but
+ * EmailDelivery, once, at state 0. */
+static void check_gone(const struct sub *s)
+{
+	CHECK_EQ_INT(s->told, 1);
+	CHECK_EQ_INT(s->owner, t.owner);
+	CHECK_EQ_INT(s->mask, MAIL_TOLD);
+	CHECK_EQ_INT(s->modseq == 0, 1);
+}
+
 /* Each step returns 1 when done, 0 to be called again (a tick later). */
 static int step(void)
 {
@@ -198,13 +210,46 @@ static int step(void)
 		CHECK_EQ_INT(t.a.told, 0); /* the same read told a nothing */
 		push_follow_leave(&t.fa);
 		push_follow_leave(&t.fb);
+		/* 5: the owner is removed; b cannot be told then. */
+		t.a = (struct sub){.ready = 1};
+		t.b = (struct sub){.ready = 1, .waits = 1};
+		start(&t.fa, &t.a);
+		start(&t.fb, &t.b);
+		return 1;
+	case 9: {
+		char err[256];
+		uint32_t id = 0;
+		if (t.fa.calc || t.fb.calc)
+			return 0;
+		CHECK_EQ_INT(store_account_del_id(t.st, "owner@example.test", &id, err, sizeof err),
+			     STORE_OK);
+		CHECK_EQ_INT(id, t.owner);
+		return 1;
+	}
+	case 10:
+		if (t.a.told < 1)
+			return 0;
+		check_gone(&t.a);
+		CHECK(t.fa.peers == NULL); /* it left the owner */
+		CHECK_EQ_INT(t.b.told, 0);
+		CHECK(t.fb.peers != NULL); /* waiting to be told */
+		t.b.waits = 0;
+		push_follow_kick(&t.fb);
+		return 1;
+	case 11:
+		if (t.b.told < 1)
+			return 0;
+		check_gone(&t.b);
+		CHECK(t.fb.peers == NULL);
+		push_follow_leave(&t.fa);
+		push_follow_leave(&t.fb);
 		return 1;
 	default:
 		return 1;
 	}
 }
 
-#define STEPS 9
+#define STEPS 12
 
 static void stop_post(void *arg)
 {
