@@ -1663,7 +1663,9 @@ static void nest_email(void *arg, const struct store_email_info *i)
  * A change another process (the CLI) commits reaches this one's change
  * feed through the note it leaves (store_xchg.c): store_xchg_poll
  * publishes the account once, with its modseq now; nothing is told
- * twice, and a poll with nothing new tells nothing.
+ * twice, and a poll with nothing new tells nothing. The account's
+ * removal there is published too, with modseq 0, and the note its
+ * removal left behind is taken away.
  */
 static void test_feed_other_process(void)
 {
@@ -1688,6 +1690,10 @@ static void test_feed_other_process(void)
 			msg_init(&d, "other", 5, &one, 1, NULL);
 			bad |= store_deliver_sync(st, &d) != STORE_OK;
 		}
+		bad |= write(c2p[1], "k", 1) != 1;
+		/* Then, when told, removes the account. */
+		bad |= read(p2c[0], &c, 1) != 1;
+		bad |= store_account_del(st, "a@example.com", err, sizeof err) != STORE_OK;
 		store_close(&st);
 		bad |= write(c2p[1], "k", 1) != 1;
 		_exit(bad);
@@ -1707,8 +1713,6 @@ static void test_feed_other_process(void)
 	CHECK_EQ_INT(store_xchg_poll(st), 0);
 	CHECK(write(p2c[1], &c, 1) == 1);
 	CHECK(read(c2p[0], &c, 1) == 1);
-	waitpid(pid, &status, 0);
-	CHECK_EQ_INT(status, 0);
 	lt_sync(&lt);
 	CHECK_EQ_INT(atomic_load(&feed_calls), 0); /* not in-process: nothing yet */
 	CHECK_EQ_INT(store_xchg_poll(st), 1);
@@ -1718,14 +1722,23 @@ static void test_feed_other_process(void)
 	CHECK_EQ_INT(store_xchg_poll(st), 0);
 	lt_sync(&lt);
 	CHECK_EQ_INT(atomic_load(&feed_calls), 1);
-	store_unsubscribe(st, &sub);
-	lt_stop(&lt);
-	/* The account's note goes with it. */
+	/* The child removes the account: its note is written after the
+	 * removal deleted the old one, and names an account that is gone. */
 	char v[16];
 	size_t vl;
+	CHECK(write(p2c[1], &c, 1) == 1);
+	CHECK(read(c2p[0], &c, 1) == 1);
+	waitpid(pid, &status, 0);
+	CHECK_EQ_INT(status, 0);
 	CHECK_EQ_INT(store_meta_get(st, "xchg/00000001", v, sizeof v, &vl), STORE_OK);
-	CHECK_EQ_INT(store_account_del(st, "a@example.com", err, sizeof err), 0);
+	CHECK_EQ_INT(store_xchg_poll(st), 1);
+	lt_sync(&lt);
+	CHECK_EQ_INT(atomic_load(&feed_calls), 2);
+	CHECK_EQ_INT(atomic_load(&feed_modseq), 0);
 	CHECK_EQ_INT(store_meta_get(st, "xchg/00000001", v, sizeof v, &vl), STORE_ENOTFOUND);
+	CHECK_EQ_INT(store_xchg_poll(st), 0);
+	store_unsubscribe(st, &sub);
+	lt_stop(&lt);
 	store_close(&st);
 	close(p2c[1]);
 	close(c2p[0]);
