@@ -272,19 +272,25 @@ int dsn_build(const struct dsn_info *in, struct buf *b)
 			   "Content-Type: text/plain; charset=%s\r\n%s\r\n",
 			boundary, global ? "utf-8" : "us-ascii",
 			global ? "Content-Transfer-Encoding: 8bit\r\n" : "");
-	r |= buf_printf(b, "This is the mail system at host %s.\r\n\r\n", in->hostname);
-	if (kind == DSN_FAILED)
-		r |= buf_append_c(b, "I'm sorry to have to inform you that your message could not\r\n"
+	r |= buf_printf(b, "This is the mail system at host %s.\r\n", in->hostname);
+	/* A paragraph for each kind of outcome the notice reports (one
+	 * notice may list failed, delayed and relayed recipients), and none
+	 * for a kind it does not: a failure notice never says "delivered". */
+	unsigned kinds = 0;
+	for (size_t i = 0; i < in->nrcpts; i++)
+		kinds |= 1u << in->rcpts[i].action;
+	if (kinds & (1u << DSN_FAILED))
+		r |= buf_append_c(b, "\r\nI'm sorry to have to inform you that your message could not\r\n"
 				     "be delivered to one or more recipients. It's attached below.\r\n");
 	if (cut)
 		r |= buf_printf(b, "\r\nYour message was %zu bytes, more than the %u a notice\r\n"
 				   "returns: only its header is attached below.\r\n",
 				in->msglen, (unsigned)DSN_RETURN_MAX);
-	else if (kind == DSN_DELAYED)
-		r |= buf_append_c(b, "Your message could not be delivered for some time. The mail\r\n"
+	if (kinds & (1u << DSN_DELAYED))
+		r |= buf_append_c(b, "\r\nYour message could not be delivered for some time. The mail\r\n"
 				     "system will keep trying; you do not have to resend it.\r\n");
-	else
-		r |= buf_append_c(b, "Your message was successfully delivered to the destination(s)\r\n"
+	if (kinds & (1u << DSN_DELIVERED | 1u << DSN_RELAYED))
+		r |= buf_append_c(b, "\r\nYour message was successfully delivered to the destination(s)\r\n"
 				     "listed below.\r\n");
 	r |= buf_append_c(b, "\r\n");
 	struct buf line;

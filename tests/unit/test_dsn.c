@@ -704,8 +704,41 @@ static void test_last_attempt_is_the_attempt(void)
 	buf_free(&b);
 }
 
+/*
+ * The text part says what happened to the recipients it lists, and only
+ * that: a failure notice said "Your message was successfully delivered
+ * to the destination(s) listed below." under its apology (every failure
+ * notice not cut to its header did). One notice may list failed, delayed
+ * and relayed recipients (a round's outcome): a paragraph for each.
+ */
+static void test_text_follows_the_actions(void)
+{
+	static const char sorry[] = "could not\r\nbe delivered to one or more recipients";
+	static const char later[] = "Your message could not be delivered for some time.";
+	static const char done[] = "Your message was successfully delivered";
+	struct dsn_rcpt r[] = {
+	    {"carol@remote.test", "", "550 5.1.1 no such user", "mx.remote.test", DSN_FAILED, 0},
+	    {"dave@remote.test", "", "451 4.3.0 later", "mx.remote.test", DSN_DELAYED, 0},
+	    {"erin@remote.test", "", "250 2.0.0 ok", "mx.remote.test", DSN_RELAYED, 0},
+	};
+	struct buf b;
+	CHECK_EQ_INT(build_plain(r, 1, &b), 0);
+	CHECK(has(&b, sorry) && !has(&b, later) && !has(&b, done));
+	buf_free(&b);
+	CHECK_EQ_INT(build_plain(r + 1, 1, &b), 0);
+	CHECK(!has(&b, sorry) && has(&b, later) && !has(&b, done));
+	buf_free(&b);
+	CHECK_EQ_INT(build_plain(r + 2, 1, &b), 0);
+	CHECK(!has(&b, sorry) && !has(&b, later) && has(&b, done));
+	buf_free(&b);
+	CHECK_EQ_INT(build_plain(r, 3, &b), 0);
+	CHECK(has(&b, sorry) && has(&b, later) && has(&b, done));
+	buf_free(&b);
+}
+
 int main(void)
 {
+	test_text_follows_the_actions();
 	test_last_attempt_is_the_attempt();
 	test_full_over_the_limit_returns_its_header();
 	test_unexpected_reply_is_the_diagnostic();

@@ -1,0 +1,307 @@
+"""Delivery status notifications side by side with Postfix's.
+
+The same failing (or relayed, or delayed) message goes once through tern
+(submission, then its queue) and once through a private Debian Postfix
+(mailpeers.PostfixPeer, relaying everything to the same scripted remote,
+its bounces delivered into its own Maildir); both notices are parsed with
+Python's email package and their RFC 3464 fields compared: the report's
+structure (RFC 6522 multipart/report, its three parts per RET), the
+per-message fields (Reporting-MTA, Original-Envelope-Id, Arrival-Date) and
+each recipient's block (Final-Recipient, Original-Recipient from ORCPT,
+Action, Status, Remote-MTA, Diagnostic-Code, Will-Retry-Until). Where the
+two may differ the test names the difference and what tern does.
+
+One tern, one Postfix and one remote serve the whole module. The remote
+answers RCPT for gone* with a 550 and for busy* with a 450; both MTAs give
+up on a message after a few seconds and warn of a delay after one or two
+(TERN_QUEUE_DELAY_NOTICE, Postfix's delay_warning_time, which Postfix
+leaves off by default)."""
+import atexit
+import email
+import email.policy
+import re
+import smtplib
+import time
+
+from mailpeers import PostfixPeer, free_port_on, unique_ips
+from test_queue import ALICE, ALICE_PW, World, ctx, mx, zone
+
+PF_SENDER = "alice@client.test"
+LIFETIME = 8  # seconds: both MTAs' queue lifetime
+_st = {}
+
+
+def remote_rcpt(addr):
+    if addr.startswith("gone"):
+        return "550 5.1.1 <%s>: Recipient address rejected: User unknown" % addr
+    if addr.startswith("busy"):
+        return "450 4.2.0 <%s>: mailbox busy, try later" % addr
+    return "250 2.1.5 ok"
+
+
+def peers():
+    """(world, postfix, receiver), started on first use, shared."""
+    if _st:
+        return _st["w"], _st["pf"], _st["r"]
+    env = {"TERN_QUEUE_DELAY_NOTICE": "2", "TERN_QUEUE_LIFETIME": str(LIFETIME),
+           "TERN_QUEUE_RETRY_SCHEDULE": "1"}
+    w = World(lambda ips: zone(mx(ips, 0), mx(ips, 0, name="other.test")), nips=2, env=env)
+    atexit.register(w.close)
+    r = w.receiver(0, rcpt=remote_rcpt)
+    pf = PostfixPeer(w.ips[1], free_port_on([w.ips[1]]), "client.test",
+                     mailboxes=[PF_SENDER],
+                     main_extra="relayhost = [%s]:%d\n"
+                                "smtp_tls_security_level = none\n"
+                                "queue_run_delay = 1s\n"
+                                "minimal_backoff_time = 1s\n"
+                                "maximal_backoff_time = 1s\n"
+                                "maximal_queue_lifetime = %ds\n"
+                                "bounce_queue_lifetime = %ds\n"
+                                "delay_warning_time = 1s\n" % (w.ips[0], w.port, LIFETIME, LIFETIME))
+    atexit.register(pf.stop)
+    pf.start()
+    _st.update(w=w, pf=pf, r=r)
+    return w, pf, r
+
+
+def message(subject, sender):
+    return ("From: %s\r\nTo: undisclosed-recipients:;\r\nSubject: %s\r\n"
+            "Message-ID: <%x.dsndiff@client.test>\r\n\r\nThe body of %s.\r\n"
+            % (sender, subject, int(time.time() * 1e6), subject)).encode()
+
+
+def send(c, sender, rcpts, subject, mail_options=()):
+    """One transaction on the open client c: rcpts is [(addr, [options])]."""
+    code, reply = c.mail(sender, list(mail_options))
+    assert code == 250, reply
+    for addr, opts in rcpts:
+        code, reply = c.rcpt(addr, list(opts))
+        assert code == 250, (addr, reply)
+    code, reply = c.data(message(subject, sender))
+    assert code == 250, reply
+
+
+def send_both(rcpts, subject, mail_options=()):
+    """The same transaction to tern (submission, as alice@example.test)
+    and to Postfix (port 25 from its network, as alice@client.test)."""
+    w, pf, _ = peers()
+    c = smtplib.SMTP("127.0.0.1", w.srv.submission_port, timeout=20)
+    c.starttls(context=ctx())
+    c.ehlo()
+    c.login(ALICE, ALICE_PW)
+    send(c, ALICE, rcpts, subject, mail_options)
+    c.quit()
+    c = smtplib.SMTP(pf.ip, pf.port, timeout=20)
+    c.ehlo()
+    send(c, PF_SENDER, rcpts, subject, mail_options)
+    c.quit()
+
+
+def tern_notices():
+    w = _st["w"]
+    return [w.srv.raw(ALICE, i) for i, _ in w.srv.messages(ALICE)]
+
+
+def notices_about(get, subject, n=1, timeout=30):
+    """The notices get() returns that quote the message with subject: at
+    least n, waited for."""
+    deadline = time.time() + timeout
+    found = []
+    while time.time() < deadline:
+        found = [raw for raw in get() if ("Subject: %s\r\n" % subject).encode() in
+                 raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")]
+        if len(found) >= n:
+            return found
+        time.sleep(0.2)
+    return found
+
+
+def both(subject, n=1):
+    """(tern's notices, Postfix's notices) about the message, n of each."""
+    t = notices_about(tern_notices, subject, n)
+    p = notices_about(_st["pf"].maildir_messages, subject, n)
+    assert len(t) >= n and len(p) >= n, (subject, len(t), len(p), _st["w"].srv.log_text()[-3000:],
+                                         _st["pf"].log_text()[-3000:])
+    return t, p
+
+
+def parse(raw):
+    return email.message_from_bytes(raw, policy=email.policy.default)
+
+
+def report(raw):
+    """{"type", "report_type", "parts", "message": {field: value},
+    "rcpts": [{field: value}], "text", "returned"}: a notice taken apart.
+    Field names in lower case; values with folding and the space after
+    a type's ';' made uniform."""
+    m = parse(raw)
+    out = {"type": m.get_content_type(), "report_type": m.get_param("report-type"),
+           "parts": [p.get_content_type() for p in m.iter_parts()], "subject": str(m["Subject"]),
+           "auto": str(m.get("Auto-Submitted", ""))}
+    parts = list(m.iter_parts())
+    out["text"] = parts[0].get_content()
+    status = parts[1].get_payload()
+    blocks = [dict((k.lower(), norm(str(v))) for k, v in b.items()) for b in status]
+    out["message"], out["rcpts"] = blocks[0], blocks[1:]
+    third = parts[2]
+    if third.get_content_type() == "message/rfc822":
+        out["returned"] = third.get_payload()[0].as_bytes()
+    else:
+        out["returned"] = third.get_payload(decode=True) or third.get_content().encode()
+    return out
+
+
+def norm(v):
+    v = " ".join(v.split())
+    if ";" in v:
+        t, rest = v.split(";", 1)
+        v = t.strip().lower() + "; " + rest.strip()
+    return v
+
+
+# Postfix's own fields (X-Postfix-*), and one RFC 3464 optional field
+# tern writes and Postfix does not: Last-Attempt-Date (§2.3.7).
+def fields(block):
+    return sorted(k for k in block if not k.startswith("x-") and k != "last-attempt-date")
+
+
+def postfix_orcpt(t, p):
+    """Postfix writes an Original-Recipient for every recipient, the RCPT
+    TO address when the sender gave no ORCPT; tern only from an ORCPT
+    (RFC 3464 §2.3.1: the field is optional, for the address the sender
+    gave in the envelope, "such as by" ORCPT). p without that one."""
+    if "original-recipient" in p and "original-recipient" not in t:
+        assert p["original-recipient"] == p["final-recipient"], p
+        p = dict(p)
+        del p["original-recipient"]
+    return p
+
+
+def same_reply(a, b):
+    """Replies equal but for the remote's queue id (its count of messages)."""
+    return re.sub(r"queued as \d+$", "queued as N", a) == re.sub(r"queued as \d+$", "queued as N", b)
+
+
+def compare_blocks(t, p, same=("final-recipient", "original-recipient", "action", "status")):
+    """Per-recipient blocks: the same fields, the same values of those in
+    same, the Diagnostic-Code the remote's own reply in both, Remote-MTA
+    of type dns in both (the host differs: Postfix names its relay host
+    by address, tern the MX host)."""
+    key = lambda b: b["final-recipient"]
+    t, p = sorted(t, key=key), sorted(p, key=key)
+    assert [key(b) for b in t] == [key(b) for b in p], (t, p)
+    for a, b in zip(t, p):
+        b = postfix_orcpt(a, b)
+        assert fields(a) == fields(b), (a, b)
+        for f in same:
+            assert a.get(f) == b.get(f), (f, a, b)
+        if "diagnostic-code" in b:
+            assert same_reply(a["diagnostic-code"], b["diagnostic-code"]), (a, b)
+        if "remote-mta" in b:
+            assert a["remote-mta"].startswith("dns; ") and b["remote-mta"].startswith("dns; "), (a, b)
+
+
+def test_failure_ret_full_envid_orcpt_two_recipients():
+    """Two recipients refused with 550 at RCPT, on two domains, one with an
+    ORCPT in xtext: one notice each, listing both; RET=FULL returns the
+    whole message as message/rfc822; ENVID comes back decoded."""
+    subject = "dsn diff failure full"
+    send_both([("gone1@remote.test", ["NOTIFY=FAILURE", "ORCPT=rfc822;Gone1+2Bx@remote.test"]),
+               ("gone2@other.test", [])],
+              subject, mail_options=["RET=FULL", "ENVID=diff+2Benv-1"])
+    t, p = both(subject)
+    assert len(t) == 1, len(t)
+    t, p = report(t[0]), report(p[0])
+    for x in (t, p):
+        assert x["type"] == "multipart/report" and x["report_type"] == "delivery-status", x
+        assert x["parts"] == ["text/plain", "message/delivery-status", "message/rfc822"], x
+        assert b"The body of %s." % subject.encode() in x["returned"], x["returned"]
+        assert x["auto"] == "auto-replied", x
+    assert fields(t["message"]) == fields(p["message"]), (t["message"], p["message"])
+    assert t["message"]["original-envelope-id"] == p["message"]["original-envelope-id"] \
+        == "diff+env-1", (t["message"], p["message"])
+    assert t["message"]["reporting-mta"].startswith("dns; ") and \
+        p["message"]["reporting-mta"].startswith("dns; ")
+    compare_blocks(t["rcpts"], p["rcpts"])
+    by = dict((b["final-recipient"], b) for b in t["rcpts"])
+    assert by["rfc822; gone1@remote.test"]["original-recipient"] == "rfc822; Gone1+x@remote.test", by
+    assert by["rfc822; gone1@remote.test"]["status"] == "5.1.1", by
+    # The text part is for a person: it says the message was not
+    # delivered, and never that it was.
+    for x in (t, p):
+        text = " ".join(x["text"].split())
+        assert "could not be delivered" in text, text
+        assert "successfully delivered" not in text, text
+        assert "gone1@remote.test" in x["text"] and "gone2@other.test" in x["text"], x["text"]
+
+
+def test_failure_ret_hdrs_returns_the_header():
+    subject = "dsn diff failure hdrs"
+    send_both([("gone3@remote.test", [])], subject, mail_options=["RET=HDRS"])
+    t, p = both(subject)
+    t, p = report(t[0]), report(p[0])
+    for x in (t, p):
+        assert x["parts"] == ["text/plain", "message/delivery-status", "text/rfc822-headers"], x
+        assert b"The body of" not in x["returned"], x["returned"]
+        assert ("Subject: %s" % subject).encode() in x["returned"], x["returned"]
+        assert "successfully delivered" not in " ".join(x["text"].split()), x["text"]
+    assert fields(t["message"]) == fields(p["message"]), (t["message"], p["message"])
+    compare_blocks(t["rcpts"], p["rcpts"])
+
+
+def test_success_relayed_to_a_hop_without_dsn():
+    """NOTIFY=SUCCESS to a remote that does not offer DSN: both MTAs send
+    a "relayed" notice (RFC 3461 §4.1) with the remote's 250 as the
+    Diagnostic-Code, returning the header only (§4.3)."""
+    subject = "dsn diff relayed"
+    send_both([("carol@remote.test", ["NOTIFY=SUCCESS", "ORCPT=rfc822;carol@remote.test"])],
+              subject, mail_options=["RET=FULL"])
+    t, p = both(subject)
+    t, p = report(t[0]), report(p[0])
+    for x in (t, p):
+        assert x["parts"] == ["text/plain", "message/delivery-status", "text/rfc822-headers"], x
+        assert x["rcpts"][0]["action"] == "relayed", x
+        text = " ".join(x["text"].split())
+        assert "successfully delivered" in text and "could not be delivered" not in text, text
+    compare_blocks(t["rcpts"], p["rcpts"])
+    assert t["subject"] == p["subject"] == "Successful Mail Delivery Report", (t, p)
+
+
+def test_notify_never_gets_no_notice():
+    """NOTIFY=NEVER: neither MTA writes a notice; a second message sent
+    after it, with the default NOTIFY, is the only one that comes back."""
+    send_both([("gone4@remote.test", ["NOTIFY=NEVER"])], "dsn diff never")
+    send_both([("gone5@remote.test", [])], "dsn diff after never")
+    both("dsn diff after never")
+    assert notices_about(tern_notices, "dsn diff never", timeout=0) == []
+    assert notices_about(_st["pf"].maildir_messages, "dsn diff never", timeout=0) == []
+
+
+def test_delay_then_expiry():
+    """A recipient the remote keeps answering 450: a delay notice (once:
+    tern sends one, after TERN_QUEUE_DELAY_NOTICE, 4 hours by default;
+    Postfix one after delay_warning_time, off by default), then a failure
+    when the queue lifetime ends. The delay notice has Will-Retry-Until
+    and returns the header; the failure quotes the remote's last reply as
+    the Diagnostic-Code in both. The failure's Status: Postfix keeps the
+    remote's 4.2.0 with Action: failed; tern says 5.4.7 (delivery time
+    expired, RFC 3463), as RFC 3464 §2.3.4 wants a failed recipient's
+    Status to be of class 5."""
+    subject = "dsn diff delay"
+    send_both([("busy1@remote.test", [])], subject)
+    t, p = both(subject, n=2)
+    kinds = lambda ns: sorted(report(x)["rcpts"][0]["action"] for x in ns)
+    assert kinds(t) == kinds(p) == ["delayed", "failed"], (kinds(t), kinds(p))
+    t = dict((report(x)["rcpts"][0]["action"], report(x)) for x in t)
+    p = dict((report(x)["rcpts"][0]["action"], report(x)) for x in p)
+    td, pd = t["delayed"], p["delayed"]
+    for x in (td, pd):
+        assert x["parts"] == ["text/plain", "message/delivery-status", "text/rfc822-headers"], x
+        assert "will-retry-until" in x["rcpts"][0], x
+    compare_blocks(td["rcpts"], pd["rcpts"])
+    assert td["subject"] == pd["subject"] == "Delayed Mail (still being retried)", (td, pd)
+    tf, pf = t["failed"], p["failed"]
+    compare_blocks(tf["rcpts"], pf["rcpts"], same=("final-recipient", "action"))
+    assert tf["rcpts"][0]["status"] == "5.4.7" and pf["rcpts"][0]["status"] == "4.2.0", (tf, pf)
+    assert pf["rcpts"][0]["diagnostic-code"] == tf["rcpts"][0]["diagnostic-code"] == \
+        "smtp; 450 4.2.0 <busy1@remote.test>: mailbox busy, try later", (tf, pf)
