@@ -27,6 +27,7 @@ from mailpeers import PostfixPeer, free_port_on, unique_ips
 from test_queue import ALICE, ALICE_PW, World, ctx, mx, zone
 
 PF_SENDER = "alice@client.test"
+PF_LOCAL = "bob@client.test"  # Postfix's local recipient, as bob@example.test is tern's
 LIFETIME = 8  # seconds: both MTAs' queue lifetime
 _st = {}
 
@@ -45,22 +46,27 @@ def peers():
         return _st["w"], _st["pf"], _st["r"]
     env = {"TERN_QUEUE_DELAY_NOTICE": "2", "TERN_QUEUE_LIFETIME": str(LIFETIME),
            "TERN_QUEUE_RETRY_SCHEDULE": "1"}
-    w = World(lambda ips: zone(mx(ips, 0), mx(ips, 0, name="other.test")), nips=2, env=env)
+    # dsn.test's exchanger (ips[2]) offers DSN; the others do not.
+    w = World(lambda ips: zone(mx(ips, 0), mx(ips, 0, name="other.test"), mx(ips, 2, name="dsn.test")),
+              nips=3, env=env)
     atexit.register(w.close)
     r = w.receiver(0, rcpt=remote_rcpt)
+    rd = w.receiver(2, rcpt=remote_rcpt, dsn=True)
     pf = PostfixPeer(w.ips[1], free_port_on([w.ips[1]]), "client.test",
-                     mailboxes=[PF_SENDER],
+                     mailboxes=[PF_SENDER, PF_LOCAL],
                      main_extra="relayhost = [%s]:%d\n"
+                                "transport_maps = inline:{dsn.test=smtp:[%s]:%d}\n"
                                 "smtp_tls_security_level = none\n"
                                 "queue_run_delay = 1s\n"
                                 "minimal_backoff_time = 1s\n"
                                 "maximal_backoff_time = 1s\n"
                                 "maximal_queue_lifetime = %ds\n"
                                 "bounce_queue_lifetime = %ds\n"
-                                "delay_warning_time = 1s\n" % (w.ips[0], w.port, LIFETIME, LIFETIME))
+                                "delay_warning_time = 1s\n"
+                                % (w.ips[0], w.port, w.ips[2], w.port, LIFETIME, LIFETIME))
     atexit.register(pf.stop)
     pf.start()
-    _st.update(w=w, pf=pf, r=r)
+    _st.update(w=w, pf=pf, r=r, rd=rd)
     return w, pf, r
 
 
@@ -108,7 +114,8 @@ def notices_about(get, subject, n=1, timeout=30):
     deadline = time.time() + timeout
     found = []
     while time.time() < deadline:
-        found = [raw for raw in get() if ("Subject: %s\r\n" % subject).encode() in
+        found = [raw for raw in get() if b"multipart/report" in raw and
+                 ("Subject: %s\r\n" % subject).encode() in
                  raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")]
         if len(found) >= n:
             return found
@@ -305,3 +312,60 @@ def test_delay_then_expiry():
     assert tf["rcpts"][0]["status"] == "5.4.7" and pf["rcpts"][0]["status"] == "4.2.0", (tf, pf)
     assert pf["rcpts"][0]["diagnostic-code"] == tf["rcpts"][0]["diagnostic-code"] == \
         "smtp; 450 4.2.0 <busy1@remote.test>: mailbox busy, try later", (tf, pf)
+
+
+def test_next_hop_offering_dsn_gets_the_parameters_and_no_notice_is_sent():
+    """A next hop offering DSN takes the duty (RFC 3461 §4.1): both MTAs
+    pass RET, ENVID, NOTIFY and ORCPT on as the sender gave them and send
+    no "relayed" notice of their own. Postfix adds an ORCPT (the RCPT TO
+    address) when the sender gave none, which §4.2 allows; tern passes
+    none on then."""
+    peers()
+    rd = _st["rd"]
+    subject = "dsn diff next hop"
+    send_both([("carol@dsn.test", ["NOTIFY=SUCCESS,DELAY", "ORCPT=rfc822;Carol+2B1@dsn.test"]),
+               ("dave@dsn.test", ["NOTIFY=SUCCESS"])],
+              subject, mail_options=["RET=HDRS", "ENVID=hop+2Benv"])
+    msgs = rd.wait_messages(2)
+    assert len(msgs) == 2, rd.commands
+    params = lambda line: sorted(x.upper() for x in line.split()[2:]
+                                 if x.split("=")[0].upper() not in ("SIZE", "BODY"))
+    t, p = [[params(m["mail_line"])] + [params(l) for l in sorted(m["rcpt_lines"])]
+            for m in sorted(msgs, key=lambda m: m["from"] != ALICE)]
+    assert t[0] == p[0] == ["ENVID=HOP+2BENV", "RET=HDRS"], (t, p)
+    assert t[1] == p[1] == ["NOTIFY=SUCCESS,DELAY", "ORCPT=RFC822;CAROL+2B1@DSN.TEST"], (t, p)
+    assert t[2] == ["NOTIFY=SUCCESS"] and p[2] == ["NOTIFY=SUCCESS", "ORCPT=RFC822;DAVE@DSN.TEST"], \
+        (t, p)
+    # A later message's failure notice comes back; none about this one.
+    send_both([("gone6@remote.test", [])], "dsn diff after next hop")
+    both("dsn diff after next hop")
+    assert notices_about(tern_notices, subject, timeout=0) == []
+    assert notices_about(_st["pf"].maildir_messages, subject, timeout=0) == []
+
+
+def test_local_delivery_success_notice():
+    """NOTIFY=SUCCESS for a recipient in a local mailbox: a "delivered"
+    notice (RFC 3461 §6.2) with Status 2.0.0, no Remote-MTA, the header
+    returned, from both."""
+    subject = "dsn diff delivered"
+    w, pf, _ = peers()
+    c = smtplib.SMTP("127.0.0.1", w.srv.submission_port, timeout=20)
+    c.starttls(context=ctx())
+    c.ehlo()
+    c.login(ALICE, ALICE_PW)
+    send(c, ALICE, [("bob@example.test", ["NOTIFY=SUCCESS", "ORCPT=rfc822;bob@example.test"])],
+         subject, ["ENVID=local1"])
+    c.quit()
+    c = smtplib.SMTP(pf.ip, pf.port, timeout=20)
+    c.ehlo()
+    send(c, PF_SENDER, [(PF_LOCAL, ["NOTIFY=SUCCESS", "ORCPT=rfc822;" + PF_LOCAL])],
+         subject, ["ENVID=local1"])
+    c.quit()
+    t, p = both(subject)
+    t, p = report(t[0]), report(p[0])
+    for x in (t, p):
+        assert x["parts"] == ["text/plain", "message/delivery-status", "text/rfc822-headers"], x
+        assert x["rcpts"][0]["action"] == "delivered" and x["rcpts"][0]["status"] == "2.0.0", x
+        assert "remote-mta" not in x["rcpts"][0], x
+        assert x["message"]["original-envelope-id"] == "local1", x
+    assert fields(t["message"]) == fields(p["message"]), (t["message"], p["message"])
