@@ -321,6 +321,23 @@ def test_delay_notice_once_then_lifetime_failure():
         assert w.wait_queue_empty()
 
 
+def test_delay_notice_not_before_the_lifetime_is_none():
+    """TERN_QUEUE_DELAY_NOTICE as long as TERN_QUEUE_LIFETIME turns delay
+    notices off (Postfix's default, delay_warning_time = 0h; README): a
+    recipient retried till the end gets the failure notice alone."""
+    env = {"TERN_QUEUE_DELAY_NOTICE": "3", "TERN_QUEUE_LIFETIME": "3",
+           "TERN_QUEUE_RETRY_SCHEDULE": "1"}
+    with World(lambda ips: zone(mx(ips, 0)), env=env) as w:
+        r = w.receiver(0, rcpt=lambda a: "450 4.2.0 mailbox busy")
+        w.send(["carol@remote.test"])
+        m, _ = dsn_of(w)
+        assert [b["action"] for b in status_fields(m)[1:]] == ["failed"], status_fields(m)
+        assert w.wait_queue_empty()
+        time.sleep(1)
+        assert len(w.srv.messages(ALICE)) == 1, w.srv.messages(ALICE)
+        assert sum(c.upper().startswith("RCPT") for c in r.commands) >= 2, r.commands
+
+
 def test_postfix_receives_and_dkim_verifies():
     """A real MTA on the other end: Debian's Postfix in a private instance
     takes the message over STARTTLS and stores it; both DKIM signatures
