@@ -594,6 +594,7 @@ static void cmd_mail(struct smtp_session *s, struct smtp_cmd *cmd)
 	s->tx.mail_params = mail_params_text(s->tx.arena, p);
 	s->tx.body = p->body;
 	s->tx.ret = p->ret;
+	s->tx.size = (p->seen & SMTP_PARAM_SIZE) ? p->size : 0;
 	if (p->seen & SMTP_PARAM_BY) {
 		s->tx.by = 1;
 		s->tx.by_deadline = now + p->by_time;
@@ -851,10 +852,14 @@ static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 		smtp_session_error(s);
 		return;
 	}
-	/* DESIGN.md §3b: an account whose Sieve script may reject gets its own
+	/* Forwards take any message: only local copies can be too many. */
+	if (nf == 0 && smtp_rcpt_quota(s, addr, qa, ids, n) < 0)
+		return;
+	/* DESIGN.md §3b: an account whose Sieve script may reject, or that may
+	 * not have room for the message (smtp_quota.c), gets its own
 	 * transaction, so its refusal is a reply of its own (RFC 5429 §2.1). */
 	if (s->mode == SMTP_MODE_MX && tx->naccounts > 0 && n > 0) {
-		int fresh = 0, may = 0;
+		int fresh = 0, may = 0, full = 0;
 		for (size_t i = 0; i < n; i++) {
 			unsigned j;
 			for (j = 0; j < tx->naccounts && tx->accounts[j] != ids[i]; j++)
@@ -862,12 +867,16 @@ static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 			if (j == tx->naccounts) {
 				fresh = 1;
 				may |= deliver_sieve_may_reject(smtp_store, ids[i]);
+				full |= smtp_quota_may_refuse(s, ids[i]);
 			}
 		}
-		for (unsigned j = 0; fresh && !may && j < tx->naccounts; j++)
+		for (unsigned j = 0; fresh && !may && !full && j < tx->naccounts; j++) {
 			may |= deliver_sieve_may_reject(smtp_store, tx->accounts[j]);
-		if (fresh && may) {
-			log_info("smtp", s->id, "event=rcpt_deferred rcpt=%s reason=sieve_may_reject", qa);
+			full |= smtp_quota_may_refuse(s, tx->accounts[j]);
+		}
+		if (fresh && (may || full)) {
+			log_info("smtp", s->id, "event=rcpt_deferred rcpt=%s reason=%s", qa,
+				 may ? "sieve_may_reject" : "quota_may_refuse");
 			smtp_reply(s, "452 4.5.3 <%s>: Send this recipient again in its own transaction", addr);
 			smtp_rcpt_put_off(s);
 			return;

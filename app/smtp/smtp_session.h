@@ -89,6 +89,7 @@ struct smtp_tx {
 	int requiretls; /* MAIL FROM had REQUIRETLS (RFC 8689) */
 	enum smtp_body body;  /* BODY= of MAIL */
 	enum smtp_ret ret;    /* RET= of MAIL */
+	uint64_t size;        /* SIZE= of MAIL (RFC 1870), 0 when not given */
 	char *envid;          /* ENVID decoded, or NULL */
 	/* Deliver By (RFC 2852): BY= given; its deadline (the by-time
 	 * counted from MAIL, seconds since the epoch), R mode, trace. */
@@ -414,6 +415,19 @@ void smtp_forward_free(struct smtp_tx *tx);
  * junk 2 (the spam filter's discard) nothing is stored, Sieve is not run,
  * and the client still gets its 250. */
 void smtp_tx_store(struct smtp_session *s, const char *fields, int junk);
+
+/* smtp_quota.c (port 25) */
+/* RCPT: the size MAIL declared against the quotas of the accounts ids (n)
+ * the address resolved to (store_quota_fits). 0 to go on (it fits, no
+ * size was declared, not port 25), -1 when the address was refused (452
+ * 4.2.2 or 552 5.2.2 sent, counted as an error). addr as the reply shows
+ * it, qa as the log does. */
+int smtp_rcpt_quota(struct smtp_session *s, const char *addr, const char *qa,
+		    const uint32_t *ids, size_t n);
+/* 1 when account may not take this transaction's message (its room is
+ * less than the size MAIL declared, or than TERN_MAX_MESSAGE_SIZE), so
+ * that it must not share the transaction with another account; else 0. */
+int smtp_quota_may_refuse(struct smtp_session *s, uint32_t account);
 
 /* smtp_checks.c (port 25) */
 /* Connect: starts iprev of the client. */

@@ -1176,6 +1176,17 @@ int store_mailbox_vanished(struct store *st, uint32_t account, uint32_t mailbox,
 			   uint32_t **uids_r, size_t *n_r);
 /* Account's quota (0 = unlimited) and bytes used. STORE_OK, STORE_ENOTFOUND, STORE_ETEMP. */
 int store_account_usage(struct store *st, uint32_t account, uint64_t *quota_r, uint64_t *used_r);
+/*
+ * Whether a message of len octets fits the quotas of accounts (n of them),
+ * by the rule a port-25 delivery's commit applies (store_delivery's
+ * quota_check): STORE_OK when one of them can take it (or none has a
+ * quota, or none exists any more), else STORE_ETOOBIG when it is larger
+ * than every such account's whole quota (it never fits) and STORE_EQUOTA
+ * when it does not fit now; STORE_ETEMP. SMTP asks it at RCPT with the
+ * size MAIL declared (RFC 1870), so that a message that will not fit is
+ * refused before its data comes; the commit asks again where it cannot race.
+ */
+int store_quota_fits(struct store *st, const uint32_t *accounts, size_t n, uint64_t len);
 
 /*
  * ---- Changing mail ----

@@ -422,6 +422,10 @@ void acct_enc(struct rec_w *w, const void *rec);
 int acct_dec(const MDB_val *v, struct acct_rec *a);
 int acct_get(MDB_txn *txn, struct store *st, uint32_t id, struct acct_rec *a);
 int acct_put(MDB_txn *txn, struct store *st, uint32_t id, const struct acct_rec *a);
+/* store_quota_fits() in txn: 0 (fits), STORE_EQUOTA, STORE_ETOOBIG, or an
+ * LMDB error (store_read.c). */
+int quota_fits_txn(MDB_txn *txn, struct store *st, const uint32_t *accounts, size_t n,
+		   uint64_t len);
 
 /* Mailbox (DB_MAILBOX value). */
 struct mbox_rec {

@@ -311,6 +311,42 @@ int store_account_modseq(struct store *st, uint32_t account, uint64_t *modseq_r)
 	return store_mdb_code(rc);
 }
 
+int quota_fits_txn(MDB_txn *txn, struct store *st, const uint32_t *accounts, size_t n,
+		   uint64_t len)
+{
+	size_t fits = 0, over = 0, toobig = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct acct_rec a;
+		int rc = acct_get(txn, st, accounts[i], &a);
+		if (rc == MDB_NOTFOUND)
+			continue; /* deleted meanwhile: nothing is stored for it */
+		if (rc)
+			return rc;
+		explicit_bzero(a.hash, sizeof a.hash);
+		if (a.quota == 0 || a.used + len <= a.quota)
+			fits++;
+		else if (len > a.quota)
+			toobig++;
+		else
+			over++;
+	}
+	if (fits > 0 || over + toobig == 0)
+		return 0;
+	return over ? STORE_EQUOTA : STORE_ETOOBIG;
+}
+
+int store_quota_fits(struct store *st, const uint32_t *accounts, size_t n, uint64_t len)
+{
+	MDB_txn *txn;
+
+	if (store_rd_begin(st, &txn) != 0)
+		return STORE_ETEMP;
+	int rc = quota_fits_txn(txn, st, accounts, n, len);
+	store_rd_end(st, txn);
+	return rc == STORE_EQUOTA || rc == STORE_ETOOBIG ? rc : store_mdb_code(rc);
+}
+
 int store_account_usage(struct store *st, uint32_t account, uint64_t *quota_r, uint64_t *used_r)
 {
 	struct acct_rec a;

@@ -789,8 +789,10 @@ static int append_one(struct store *st, MDB_txn *txn, struct store_delivery *d, 
  * before the message came, and parallel deliveries into one account all
  * saw the same room (20 of 20 KB into a 50 KB quota stored 178 KB). Here,
  * in the one write transaction, each request sees the usage the requests
- * before it in the batch left. The rule is RCPT's (store_resolve.c): the
- * message is refused only when none of its accounts can take it, so that
+ * before it in the batch left. The rule (quota_fits_txn, store_read.c)
+ * is the one RCPT applies (store_resolve.c, and store_quota_fits() with
+ * the size MAIL declared): the message is refused only when none of its
+ * accounts can take it, so that
  * an alias whose targets include a full account still reaches the others
  * (the full ones go a little over, soft rather than lost: SMTP gives one
  * reply for all). Refused: STORE_ETOOBIG when it is larger than every
@@ -800,25 +802,11 @@ static int append_one(struct store *st, MDB_txn *txn, struct store_delivery *d, 
  */
 static int quota_fits(struct store *st, MDB_txn *txn, struct store_delivery *d)
 {
-	size_t fits = 0, over = 0, toobig = 0;
+	int rc = quota_fits_txn(txn, st, d->accounts, d->naccounts, d->len);
 
-	for (size_t i = 0; i < d->naccounts; i++) {
-		struct acct_rec a;
-		int rc = acct_get(txn, st, d->accounts[i], &a);
-		if (rc == MDB_NOTFOUND)
-			continue; /* deleted since RCPT: deliver_one skips it */
-		if (rc)
-			return rc;
-		if (a.quota == 0 || a.used + d->len <= a.quota)
-			fits++;
-		else if (d->len > a.quota)
-			toobig++;
-		else
-			over++;
-	}
-	if (fits > 0 || over + toobig == 0)
-		return 0;
-	d->result = over ? STORE_EQUOTA : STORE_ETOOBIG;
+	if (rc != STORE_EQUOTA && rc != STORE_ETOOBIG)
+		return rc;
+	d->result = rc;
 	return 1;
 }
 

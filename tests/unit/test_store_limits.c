@@ -96,8 +96,14 @@ static void test_quota_at_commit(void)
 	memset(big, 'd', sizeof big - 1), big[sizeof big - 1] = '\0';
 
 	/* 599 fits into 1000; the next 599 would not: refused, nothing written. */
+	CHECK_EQ_INT(store_quota_fits(st, &full, 1, 1000), STORE_OK);
 	delivery(&d, m1, &full, 1);
 	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);
+	/* RCPT's look with a declared size (store_quota_fits) gives the
+	 * commit's verdicts: at the limit it fits, past it it does not. */
+	CHECK_EQ_INT(store_quota_fits(st, &full, 1, 401), STORE_OK);
+	CHECK_EQ_INT(store_quota_fits(st, &full, 1, 402), STORE_EQUOTA);
+	CHECK_EQ_INT(store_quota_fits(st, &full, 1, 1001), STORE_ETOOBIG);
 	delivery(&d, m2, &full, 1);
 	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_EQUOTA);
 	CHECK_EQ_INT((int)used_of(st, full), 599);
@@ -106,6 +112,10 @@ static void test_quota_at_commit(void)
 	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_ETOOBIG);
 	/* With an account that can take it, all get it (RCPT's soft rule). */
 	acc[0] = full, acc[1] = roomy;
+	CHECK_EQ_INT(store_quota_fits(st, acc, 2, 1001), STORE_OK);
+	/* An account deleted since RCPT stores nothing: no refusal for it. */
+	uint32_t gone = full + roomy + 1000;
+	CHECK_EQ_INT(store_quota_fits(st, &gone, 1, 5000), STORE_OK);
 	delivery(&d, m3, acc, 2);
 	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);
 	CHECK_EQ_INT((int)used_of(st, full), 1198);
