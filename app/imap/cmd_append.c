@@ -143,7 +143,9 @@ int imap_append_literal_ok(struct imap_session *s, uint64_t size, const char **r
 		return 0;
 	}
 	s->append_bytes += size;
-	if (quota && used + s->append_bytes > quota) {
+	/* REPLACE frees the message it replaces, which only the commit
+	 * counts (store_writer.c): it is refused there, not here. */
+	if (quota && used + s->append_bytes > quota && s->parser.cmd.id == IMAP_CMD_APPEND) {
 		*reply_r = "NO [OVERQUOTA] Quota exceeded (mailbox for user is full).";
 		return 0;
 	}

@@ -702,6 +702,35 @@ static int replace_check(struct store *st, MDB_txn *txn, uint32_t account,
 	return 1;
 }
 
+/*
+ * REPLACE: the octets the expunge of the replaced message gives back to
+ * account's quota in *freed_r: its email's size when that membership is
+ * its last (store_expunge.c drops the email then), else 0. replace_check
+ * found the UID entry. 0 or an LMDB error.
+ */
+static int replace_frees(struct store *st, MDB_txn *txn, uint32_t account,
+			 const struct store_delivery *d, uint64_t *freed_r)
+{
+	uint8_t kb[12], eb[8];
+	struct email_rec e;
+	MDB_val k = key_u32_u32_u32(kb, account, d->replace_mailbox, d->replace_uid), v;
+	int rc = mdb_get(txn, st->db[DB_UID], &k, &v);
+
+	*freed_r = 0;
+	if (rc)
+		return rc;
+	if (v.mv_size < 5)
+		return MDB_CORRUPTED;
+	k = key_u32_u32(eb, account, be32_get((const uint8_t *)v.mv_data + 1));
+	if ((rc = mdb_get(txn, st->db[DB_EMAIL], &k, &v)) != 0)
+		return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+	if (email_dec(&v, &e) != 0)
+		return MDB_CORRUPTED;
+	if (e.nmembers == 1)
+		*freed_r = e.size;
+	return 0;
+}
+
 static int append_one(struct store *st, MDB_txn *txn, struct store_delivery *d, struct batch *b)
 {
 	struct acct_rec a;
@@ -748,7 +777,13 @@ static int append_one(struct store *st, MDB_txn *txn, struct store_delivery *d, 
 	uint32_t raccount = d->replace_account ? d->replace_account : account;
 	if (d->replace_uid && (rc = replace_check(st, txn, raccount, d)) != 0)
 		return rc == 1 ? 0 : rc;
-	if (a.quota && a.used + total > a.quota)
+	/* A REPLACE in one account is charged what it adds after the old
+	 * message goes (RFC 8508: one APPEND and EXPUNGE): a draft saved
+	 * again at the same size fits an account at its quota. */
+	uint64_t freed = 0;
+	if (d->replace_uid && raccount == account && (rc = replace_frees(st, txn, account, d, &freed)) != 0)
+		return rc;
+	if (a.quota && a.used + total > a.quota + freed)
 		return d->result = STORE_EQUOTA, 0;
 	for (struct store_delivery *x = d; x; x = x->also) {
 		uint32_t email_id;

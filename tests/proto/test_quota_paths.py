@@ -9,9 +9,12 @@ half, and the usage afterwards (GETQUOTA and `tern account list`).
 - A recipient whose account may not take the message, in a transaction
   with another account, is put off with 452 4.5.3 (DESIGN.md §3b): each
   gets its own reply after DATA, and the full one is not filled past its
-  quota because another account could take the message."""
+  quota because another account could take the message.
+- IMAP REPLACE (RFC 8508) is charged what it adds once the old message
+  is gone: a draft saved again at its size fits an account at its quota."""
 import atexit
 import imaplib
+import socket
 
 from harness import Raw, Server, message
 from test_imap import ctx
@@ -122,3 +125,61 @@ def test_full_recipient_gets_a_transaction_of_its_own():
     assert usage(s, fay[0])[0] == 1
 
 
+
+class RawImap:
+    """IMAPS with literals sent as LITERAL+ (REPLACE, which imaplib lacks)."""
+
+    def __init__(self, s, who):
+        self.sock = ctx().wrap_socket(socket.create_connection(("127.0.0.1", s.imaps_port), timeout=10))
+        self.f = self.sock.makefile("rb")
+        self.n = 0
+        self.f.readline()
+        assert self.cmd(b'LOGIN "%s" "%s"' % (who[0].encode(), who[1].encode()))[-1].split()[1] == b"OK"
+
+    def cmd(self, text):
+        self.n += 1
+        tag = b"t%d" % self.n
+        self.sock.sendall(tag + b" " + text + b"\r\n")
+        out = []
+        while True:
+            line = self.f.readline()
+            assert line, out
+            out.append(line.rstrip(b"\r\n"))
+            if line.startswith(tag + b" "):
+                return out
+
+    def close(self):
+        self.cmd(b"LOGOUT")
+        self.sock.close()
+
+
+def literal(data):
+    return b"{%d+}\r\n" % len(data) + data
+
+
+def test_replace_at_the_quota_counts_what_it_frees():
+    """RFC 8508: REPLACE is an APPEND and an EXPUNGE in one; a draft saved
+    again at the same size when the account is at its quota goes in, as
+    the usage after it is the same. A replacement that would end past
+    the quota is still refused, and nothing changes."""
+    s = server()
+    gus = add(s, "gus@example.test", 10000)
+    m = imap(s, gus)
+    assert m.create("Notes")[0] == "OK"
+    assert m.append("INBOX", None, None, body(3000, "keep"))[0] == "OK"
+    assert m.append("Notes", None, None, body(6000, "draft1"))[0] == "OK"
+    m.logout()
+    r = RawImap(s, gus)
+    assert r.cmd(b"SELECT Notes")[-1].split()[1] == b"OK"
+    before = usage(s, gus[0])
+    # Past the quota even after the old one goes: refused, nothing changes.
+    out = r.cmd(b"REPLACE 1 Notes " + literal(body(7500, "draft2")))
+    assert out[-1].startswith(b"t3 NO [OVERQUOTA]"), out
+    assert usage(s, gus[0]) == before
+    # The same size again: the usage after it is the same, so it goes in.
+    out = r.cmd(b"REPLACE 1 Notes " + literal(body(6000, "draft3")))
+    assert out[-1].startswith(b"t4 OK"), out
+    assert usage(s, gus[0]) == before
+    out = r.cmd(b"FETCH 1:* (BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    assert out[-1].startswith(b"t5 OK") and b"draft3" in b"".join(out) and b"draft1" not in b"".join(out), out
+    r.close()
