@@ -423,9 +423,12 @@ int acct_dec(const MDB_val *v, struct acct_rec *a);
 int acct_get(MDB_txn *txn, struct store *st, uint32_t id, struct acct_rec *a);
 int acct_put(MDB_txn *txn, struct store *st, uint32_t id, const struct acct_rec *a);
 /* store_quota_fits() in txn: 0 (fits), STORE_EQUOTA, STORE_ETOOBIG, or an
- * LMDB error (store_read.c). */
+ * LMDB error (store_read.c). An account listed more than once (a
+ * delivery's copies, store_delivery.targets) is charged every copy:
+ * targets[i].bytes->len when it has bytes of its own, else len; targets
+ * may be NULL (each entry len). */
 int quota_fits_txn(MDB_txn *txn, struct store *st, const uint32_t *accounts, size_t n,
-		   uint64_t len);
+		   const struct store_target *targets, uint64_t len);
 
 /* Mailbox (DB_MAILBOX value). */
 struct mbox_rec {

@@ -312,11 +312,26 @@ int store_account_modseq(struct store *st, uint32_t account, uint64_t *modseq_r)
 }
 
 int quota_fits_txn(MDB_txn *txn, struct store *st, const uint32_t *accounts, size_t n,
-		   uint64_t len)
+		   const struct store_target *targets, uint64_t len)
 {
 	size_t fits = 0, over = 0, toobig = 0;
 
 	for (size_t i = 0; i < n; i++) {
+		size_t j;
+		for (j = 0; j < i && accounts[j] != accounts[i]; j++)
+			;
+		if (j < i)
+			continue; /* counted with its first entry */
+		/* What the account is charged: each of its copies (a Sieve
+		 * :copy into another mailbox is an email of its own). */
+		uint64_t charge = 0, largest = 0;
+		for (j = i; j < n; j++) {
+			if (accounts[j] != accounts[i])
+				continue;
+			uint64_t one = targets && targets[j].bytes ? targets[j].bytes->len : len;
+			charge += one;
+			largest = one > largest ? one : largest;
+		}
 		struct acct_rec a;
 		int rc = acct_get(txn, st, accounts[i], &a);
 		if (rc == MDB_NOTFOUND)
@@ -324,9 +339,9 @@ int quota_fits_txn(MDB_txn *txn, struct store *st, const uint32_t *accounts, siz
 		if (rc)
 			return rc;
 		explicit_bzero(a.hash, sizeof a.hash);
-		if (a.quota == 0 || a.used + len <= a.quota)
+		if (a.quota == 0 || a.used + charge <= a.quota)
 			fits++;
-		else if (len > a.quota)
+		else if (largest > a.quota)
 			toobig++;
 		else
 			over++;
@@ -342,7 +357,7 @@ int store_quota_fits(struct store *st, const uint32_t *accounts, size_t n, uint6
 
 	if (store_rd_begin(st, &txn) != 0)
 		return STORE_ETEMP;
-	int rc = quota_fits_txn(txn, st, accounts, n, len);
+	int rc = quota_fits_txn(txn, st, accounts, n, NULL, len);
 	store_rd_end(st, txn);
 	return rc == STORE_EQUOTA || rc == STORE_ETOOBIG ? rc : store_mdb_code(rc);
 }

@@ -837,7 +837,7 @@ static int append_one(struct store *st, MDB_txn *txn, struct store_delivery *d, 
  */
 static int quota_fits(struct store *st, MDB_txn *txn, struct store_delivery *d)
 {
-	int rc = quota_fits_txn(txn, st, d->accounts, d->naccounts, d->len);
+	int rc = quota_fits_txn(txn, st, d->accounts, d->naccounts, d->targets, d->len);
 
 	if (rc != STORE_EQUOTA && rc != STORE_ETOOBIG)
 		return rc;

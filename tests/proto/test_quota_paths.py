@@ -10,6 +10,8 @@ half, and the usage afterwards (GETQUOTA and `tern account list`).
   with another account, is put off with 452 4.5.3 (DESIGN.md §3b): each
   gets its own reply after DATA, and the full one is not filled past its
   quota because another account could take the message.
+- A Sieve script's `fileinto :copy` copies are each charged: a delivery
+  whose copies together pass the quota is refused, nothing stored.
 - IMAP REPLACE (RFC 8508) is charged what it adds once the old message
   is gone: a draft saved again at its size fits an account at its quota."""
 import atexit
@@ -183,3 +185,31 @@ def test_replace_at_the_quota_counts_what_it_frees():
     out = r.cmd(b"FETCH 1:* (BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
     assert out[-1].startswith(b"t5 OK") and b"draft3" in b"".join(out) and b"draft1" not in b"".join(out), out
     r.close()
+
+
+def test_sieve_copies_count_against_the_quota():
+    """Each `fileinto :copy` into another mailbox is an email of its own
+    and is charged as one: a delivery whose copies together pass the
+    quota is refused (452 4.2.2), nothing stored, even though one copy
+    alone would fit."""
+    s = server()
+    hal = add(s, "hal@example.test", 10000)
+    m = imap(s, hal)
+    assert m.create("A")[0] == "OK" and m.create("B")[0] == "OK"
+    assert m.append("INBOX", None, None, body(3000, "old"))[0] == "OK"
+    m.logout()
+    s.cli("sieve", "put", hal[0], "s", input='require ["fileinto", "copy"];\r\n'
+          'fileinto :copy "A";\r\nfileinto :copy "B";\r\n')
+    s.cli("sieve", "activate", hal[0], "s")
+    before = usage(s, hal[0])
+    msg = message(subject="thrice", body="w" * 2500 + "\r\n", to=hal[0]).encode()
+    r = smtp(s)
+    assert r.cmd("MAIL FROM:<a@remote.test>")[0] == 250
+    assert r.cmd("RCPT TO:<%s>" % hal[0])[0] == 250
+    assert r.cmd("DATA")[0] == 354
+    r.send(msg + b".\r\n")
+    code, lines = r.reply()
+    assert code == 452 and lines[0].startswith("452 4.2.2"), (lines, usage(s, hal[0]))
+    r.cmd("QUIT")
+    r.close()
+    assert usage(s, hal[0]) == before

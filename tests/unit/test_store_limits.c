@@ -113,6 +113,15 @@ static void test_quota_at_commit(void)
 	/* With an account that can take it, all get it (RCPT's soft rule). */
 	acc[0] = full, acc[1] = roomy;
 	CHECK_EQ_INT(store_quota_fits(st, acc, 2, 1001), STORE_OK);
+	/* An account listed twice (a Sieve :copy) is charged both copies:
+	 * 2 x 599 does not fit into the 1000 of an empty account. */
+	uint32_t twice[2];
+	add_account(st, "twice@q.test", 1000, &twice[0]);
+	twice[1] = twice[0];
+	CHECK_EQ_INT(store_quota_fits(st, twice, 1, 599), STORE_OK);
+	delivery(&d, m3, twice, 2);
+	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_EQUOTA);
+	CHECK_EQ_INT((int)used_of(st, twice[0]), 0);
 	/* An account deleted since RCPT stores nothing: no refusal for it. */
 	uint32_t gone = full + roomy + 1000;
 	CHECK_EQ_INT(store_quota_fits(st, &gone, 1, 5000), STORE_OK);
