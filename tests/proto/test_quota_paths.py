@@ -66,6 +66,15 @@ def smtp(s):
     return r
 
 
+def transaction(r, rcpt, msg, mail="MAIL FROM:<a@remote.test>"):
+    """One message to rcpt, accepted at RCPT: the reply after DATA."""
+    assert r.cmd(mail)[0] == 250
+    assert r.cmd("RCPT TO:<%s>" % rcpt)[0] == 250
+    assert r.cmd("DATA")[0] == 354
+    r.send(msg + b".\r\n")
+    return r.reply()
+
+
 def test_rcpt_checks_the_declared_size_against_the_quota():
     s = server()
     dan = add(s, "dan@example.test", 10000)
@@ -86,11 +95,7 @@ def test_rcpt_checks_the_declared_size_against_the_quota():
     assert r.cmd("RSET")[0] == 250
     # It fits: taken, and stored.
     msg = message(subject="fits", body="y" * 1000 + "\r\n", to=dan[0]).encode()
-    assert r.cmd("MAIL FROM:<a@remote.test> SIZE=%d" % len(msg))[0] == 250
-    assert r.cmd("RCPT TO:<%s>" % dan[0])[0] == 250
-    assert r.cmd("DATA")[0] == 354
-    r.send(msg + b".\r\n")
-    assert r.reply()[0] == 250
+    assert transaction(r, dan[0], msg, "MAIL FROM:<a@remote.test> SIZE=%d" % len(msg))[0] == 250
     r.cmd("QUIT")
     r.close()
     emails, now = usage(s, dan[0])
@@ -116,11 +121,7 @@ def test_full_recipient_gets_a_transaction_of_its_own():
     code, lines = r.reply()
     assert code == 452 and lines[0].startswith("452 4.2.2"), lines
     # The one put off, in its own transaction.
-    assert r.cmd("MAIL FROM:<a@remote.test>")[0] == 250
-    assert r.cmd("RCPT TO:<%s>" % fay[0])[0] == 250
-    assert r.cmd("DATA")[0] == 354
-    r.send(msg + b".\r\n")
-    assert r.reply()[0] == 250
+    assert transaction(r, fay[0], msg)[0] == 250
     r.cmd("QUIT")
     r.close()
     assert usage(s, eve[0]) == before
@@ -204,11 +205,7 @@ def test_sieve_copies_count_against_the_quota():
     before = usage(s, hal[0])
     msg = message(subject="thrice", body="w" * 2500 + "\r\n", to=hal[0]).encode()
     r = smtp(s)
-    assert r.cmd("MAIL FROM:<a@remote.test>")[0] == 250
-    assert r.cmd("RCPT TO:<%s>" % hal[0])[0] == 250
-    assert r.cmd("DATA")[0] == 354
-    r.send(msg + b".\r\n")
-    code, lines = r.reply()
+    code, lines = transaction(r, hal[0], msg)
     assert code == 452 and lines[0].startswith("452 4.2.2"), (lines, usage(s, hal[0]))
     r.cmd("QUIT")
     r.close()
