@@ -15,7 +15,9 @@
  * one: the commit would store it for the other and fill this one past its
  * quota (the rule for one address that names several accounts, an alias,
  * README). Such a later recipient is put off with 452 4.5.3, as one
- * whose Sieve script may reject (smtp_session.c). "May not take it": its
+ * whose Sieve script may reject (smtp_session.c). So is one that mixes
+ * such an account with a forward: a delivery that forwards skips the
+ * quota check (smtp_forward_attach: the forward takes any message). "May not take it": its
  * room is less than the declared size, or than the largest message the
  * server takes when none was declared.
  *
@@ -57,4 +59,27 @@ int smtp_quota_may_refuse(struct smtp_session *s, uint32_t account)
 	uint64_t size = s->tx.size ? s->tx.size : smtp_cfg->max_message_size;
 
 	return store_quota_fits(smtp_store, &account, 1, size) != STORE_OK;
+}
+
+/* 1 when one of accounts (n) may not take the message. */
+static int any_may_refuse(struct smtp_session *s, const uint32_t *accounts, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (smtp_quota_may_refuse(s, accounts[i]))
+			return 1;
+	return 0;
+}
+
+int smtp_quota_forward_mix(struct smtp_session *s, const uint32_t *ids, size_t n, size_t nf)
+{
+	const struct smtp_tx *tx = &s->tx;
+	unsigned fwd = 0;
+
+	for (unsigned i = 0; i < tx->nrcpts; i++)
+		fwd += tx->rcpts[i].nfwd;
+	/* This address forwards, beside accounts taken before; or it names
+	 * accounts, beside forwards taken before. (One address that both
+	 * keeps a copy and forwards is one reply: README's soft rule.) */
+	return (nf && any_may_refuse(s, tx->accounts, tx->naccounts)) ||
+	       (fwd && any_may_refuse(s, ids, n));
 }

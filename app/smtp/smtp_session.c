@@ -692,6 +692,15 @@ static int literal_is_ours(const struct smtp_session *s, struct str lit)
 	return IN6_IS_ADDR_V4MAPPED(a) && memcmp(a->s6_addr + 12, want, 4) == 0;
 }
 
+/* RCPT: this address comes back in a transaction of its own (452 4.5.3:
+ * DESIGN.md §3b), logged with why. */
+static void rcpt_defer(struct smtp_session *s, const char *addr, const char *qa, const char *why)
+{
+	log_info("smtp", s->id, "event=rcpt_deferred rcpt=%s reason=%s", qa, why);
+	smtp_reply(s, "452 4.5.3 <%s>: Send this recipient again in its own transaction", addr);
+	smtp_rcpt_put_off(s);
+}
+
 static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 {
 	char addr[SMTP_ADDRESS_BUF], q[600];
@@ -858,6 +867,10 @@ static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 	/* DESIGN.md §3b: an account whose Sieve script may reject, or that may
 	 * not have room for the message (smtp_quota.c), gets its own
 	 * transaction, so its refusal is a reply of its own (RFC 5429 §2.1). */
+	if (s->mode == SMTP_MODE_MX && smtp_quota_forward_mix(s, ids, n, nf)) {
+		rcpt_defer(s, addr, qa, "quota_may_refuse");
+		return;
+	}
 	if (s->mode == SMTP_MODE_MX && tx->naccounts > 0 && n > 0) {
 		int fresh = 0, may = 0, full = 0;
 		for (size_t i = 0; i < n; i++) {
@@ -875,10 +888,7 @@ static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 			full |= smtp_quota_may_refuse(s, tx->accounts[j]);
 		}
 		if (fresh && (may || full)) {
-			log_info("smtp", s->id, "event=rcpt_deferred rcpt=%s reason=%s", qa,
-				 may ? "sieve_may_reject" : "quota_may_refuse");
-			smtp_reply(s, "452 4.5.3 <%s>: Send this recipient again in its own transaction", addr);
-			smtp_rcpt_put_off(s);
+			rcpt_defer(s, addr, qa, may ? "sieve_may_reject" : "quota_may_refuse");
 			return;
 		}
 	}

@@ -428,6 +428,12 @@ int smtp_rcpt_quota(struct smtp_session *s, const char *addr, const char *qa,
  * less than the size MAIL declared, or than TERN_MAX_MESSAGE_SIZE), so
  * that it must not share the transaction with another account; else 0. */
 int smtp_quota_may_refuse(struct smtp_session *s, uint32_t account);
+/* 1 when this RCPT (accounts ids, n; nf outside targets) would mix forwards
+ * with an account that may not take the message (smtp_quota_may_refuse)
+ * in one transaction: a delivery that forwards stores its local copies
+ * without the quota check (smtp_forward_attach), so the account waits
+ * for a transaction of its own. Else 0. */
+int smtp_quota_forward_mix(struct smtp_session *s, const uint32_t *ids, size_t n, size_t nf);
 
 /* smtp_checks.c (port 25) */
 /* Connect: starts iprev of the client. */

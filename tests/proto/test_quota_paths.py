@@ -9,7 +9,8 @@ half, and the usage afterwards (GETQUOTA and `tern account list`).
 - A recipient whose account may not take the message, in a transaction
   with another account, is put off with 452 4.5.3 (DESIGN.md §3b): each
   gets its own reply after DATA, and the full one is not filled past its
-  quota because another account could take the message.
+  quota because another account could take the message. Likewise beside
+  an address that forwards (a forwarding delivery skips the quota check).
 - A Sieve script's `fileinto :copy` copies are each charged: a delivery
   whose copies together pass the quota is refused, nothing stored.
 - IMAP REPLACE (RFC 8508) is charged what it adds once the old message
@@ -210,3 +211,35 @@ def test_sieve_copies_count_against_the_quota():
     r.cmd("QUIT")
     r.close()
     assert usage(s, hal[0]) == before
+
+
+def test_full_recipient_does_not_share_a_transaction_with_a_forward():
+    """A forward takes any message, so a transaction that forwards stores
+    its local copies without the quota check; an account that may not
+    have room therefore waits for a transaction of its own (452 4.5.3)
+    rather than be filled past its quota beside a forwarding address."""
+    s = server()
+    ivy = add(s, "ivy@example.test", 10000)
+    s.cli("alias", "add", "away@example.test", "someone@remote.test")
+    m = imap(s, ivy)
+    assert m.append("INBOX", None, None, body(8000))[0] == "OK"
+    m.logout()
+    before = usage(s, ivy[0])
+    r = smtp(s)
+    assert r.cmd("MAIL FROM:<a@remote.test>")[0] == 250
+    assert r.cmd("RCPT TO:<%s>" % ivy[0])[0] == 250
+    code, lines = r.cmd("RCPT TO:<away@example.test>")
+    assert code == 452 and lines[0].startswith("452 4.5.3"), lines
+    assert r.cmd("RSET")[0] == 250
+    # The other order: the forward first, then the account.
+    assert r.cmd("MAIL FROM:<a@remote.test>")[0] == 250
+    assert r.cmd("RCPT TO:<away@example.test>")[0] == 250
+    code, lines = r.cmd("RCPT TO:<%s>" % ivy[0])
+    assert code == 452 and lines[0].startswith("452 4.5.3"), lines
+    assert r.cmd("RSET")[0] == 250
+    msg = message(subject="alone", body="v" * 3000 + "\r\n", to=ivy[0]).encode()
+    code, lines = transaction(r, ivy[0], msg)
+    assert code == 452 and lines[0].startswith("452 4.2.2"), lines
+    r.cmd("QUIT")
+    r.close()
+    assert usage(s, ivy[0]) == before
