@@ -67,6 +67,17 @@ def smtp(s):
     return r
 
 
+def refused_at_rcpt(r, rcpts, reply, mail="MAIL FROM:<a@remote.test>"):
+    """MAIL, then rcpts: all taken but the last, answered reply (its
+    code and enhanced code); then RSET."""
+    assert r.cmd(mail)[0] == 250
+    for a in rcpts[:-1]:
+        assert r.cmd("RCPT TO:<%s>" % a)[0] == 250
+    code, lines = r.cmd("RCPT TO:<%s>" % rcpts[-1])
+    assert lines[0].startswith(reply), lines
+    assert r.cmd("RSET")[0] == 250
+
+
 def transaction(r, rcpt, msg, mail="MAIL FROM:<a@remote.test>"):
     """One message to rcpt, accepted at RCPT: the reply after DATA."""
     assert r.cmd(mail)[0] == 250
@@ -85,15 +96,9 @@ def test_rcpt_checks_the_declared_size_against_the_quota():
     used = usage(s, dan[0])
     r = smtp(s)
     # Larger than the whole quota: no retry can help.
-    assert r.cmd("MAIL FROM:<a@remote.test> SIZE=20000")[0] == 250
-    code, lines = r.cmd("RCPT TO:<%s>" % dan[0])
-    assert code == 552 and lines[0].startswith("552 5.2.2"), lines
-    assert r.cmd("RSET")[0] == 250
+    refused_at_rcpt(r, [dan[0]], "552 5.2.2", "MAIL FROM:<a@remote.test> SIZE=20000")
     # Larger than the room left: try again later.
-    assert r.cmd("MAIL FROM:<a@remote.test> SIZE=5000")[0] == 250
-    code, lines = r.cmd("RCPT TO:<%s>" % dan[0])
-    assert code == 452 and lines[0].startswith("452 4.2.2"), lines
-    assert r.cmd("RSET")[0] == 250
+    refused_at_rcpt(r, [dan[0]], "452 4.2.2", "MAIL FROM:<a@remote.test> SIZE=5000")
     # It fits: taken, and stored.
     msg = message(subject="fits", body="y" * 1000 + "\r\n", to=dan[0]).encode()
     assert transaction(r, dan[0], msg, "MAIL FROM:<a@remote.test> SIZE=%d" % len(msg))[0] == 250
@@ -226,17 +231,9 @@ def test_full_recipient_does_not_share_a_transaction_with_a_forward():
     m.logout()
     before = usage(s, ivy[0])
     r = smtp(s)
-    assert r.cmd("MAIL FROM:<a@remote.test>")[0] == 250
-    assert r.cmd("RCPT TO:<%s>" % ivy[0])[0] == 250
-    code, lines = r.cmd("RCPT TO:<away@example.test>")
-    assert code == 452 and lines[0].startswith("452 4.5.3"), lines
-    assert r.cmd("RSET")[0] == 250
+    refused_at_rcpt(r, [ivy[0], "away@example.test"], "452 4.5.3")
     # The other order: the forward first, then the account.
-    assert r.cmd("MAIL FROM:<a@remote.test>")[0] == 250
-    assert r.cmd("RCPT TO:<away@example.test>")[0] == 250
-    code, lines = r.cmd("RCPT TO:<%s>" % ivy[0])
-    assert code == 452 and lines[0].startswith("452 4.5.3"), lines
-    assert r.cmd("RSET")[0] == 250
+    refused_at_rcpt(r, ["away@example.test", ivy[0]], "452 4.5.3")
     msg = message(subject="alone", body="v" * 3000 + "\r\n", to=ivy[0]).encode()
     code, lines = transaction(r, ivy[0], msg)
     assert code == 452 and lines[0].startswith("452 4.2.2"), lines
