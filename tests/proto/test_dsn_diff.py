@@ -402,3 +402,28 @@ def test_utf8_recipient_failure_is_a_global_notice():
     assert t["rcpts"][0]["final-recipient"] == "utf-8; gone-\u00f8@remote.test", t
     for x in (t, p):
         assert "gone-\u00f8@remote.test" in x["text"], x["text"]
+
+
+def test_domain_not_found_fails_at_once():
+    """A recipient domain the DNS says does not exist (NXDOMAIN for its
+    MX): failed on the first attempt, not retried till the lifetime's end
+    (Status 5.1.2, RFC 3463's bad destination system address; Postfix
+    says 5.4.4 after its own lookup, not compared here: its lookups do not
+    go to the test's DNS server), with no Remote-MTA and no
+    Diagnostic-Code, no remote having said anything."""
+    w, _, _ = peers()
+    subject = "dsn diff nxdomain"
+    c = smtplib.SMTP("127.0.0.1", w.srv.submission_port, timeout=20)
+    c.starttls(context=ctx())
+    c.ehlo()
+    c.login(ALICE, ALICE_PW)
+    send(c, ALICE, [("nobody@nx.test", [])], subject)
+    c.quit()
+    t = notices_about(tern_notices, subject)
+    assert len(t) == 1, w.srv.log_text()[-3000:]
+    t = report(t[0])
+    b = t["rcpts"][0]
+    assert b["action"] == "failed" and b["status"] == "5.1.2", b
+    assert "remote-mta" not in b and "diagnostic-code" not in b, b
+    assert "nobody@nx.test" in t["text"] and "nx.test" in t["text"].split(">:", 1)[1], t["text"]
+    assert "successfully" not in t["text"], t["text"]
