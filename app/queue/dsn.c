@@ -260,12 +260,15 @@ int dsn_build(const struct dsn_info *in, struct buf *b)
 	r |= buf_printf(b, "Message-ID: <dsn.%llu.%lld@%s>\r\n", (unsigned long long)in->id,
 			(long long)in->now, in->hostname);
 	/* report-type is the subtype of the second part (RFC 6522 §3):
-	 * RFC 6533's global-delivery-status when the report is that. */
+	 * RFC 6533's global-delivery-status when the report is that. A
+	 * multipart holding 8bit parts is itself 8bit (RFC 2045 §6.4: its
+	 * encoding says what the parts hold; none said is 7bit). */
 	r |= buf_printf(b, "Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n"
 			   "Content-Type: multipart/report; report-type=%sdelivery-status;\r\n"
-			   "\tboundary=\"%s\"\r\n\r\n"
+			   "\tboundary=\"%s\"\r\n%s\r\n"
 			   "This is a MIME-encapsulated message.\r\n\r\n",
-			global ? "global-" : "", boundary);
+			global ? "global-" : "", boundary,
+			global ? "Content-Transfer-Encoding: 8bit\r\n" : "");
 
 	/* 1. Human-readable part (it quotes the addresses). */
 	r |= buf_printf(b, "--%s\r\nContent-Description: Notification\r\n"

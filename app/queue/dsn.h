@@ -18,7 +18,8 @@
  *
  * Caveats: the returned bytes use CRLF and are 7 bit unless an address
  * the notice names is UTF-8 (RFC 6533's global notice, sent only under
- * SMTPUTF8): an 8-bit original returns with its 8-bit parts made
+ * SMTPUTF8, its header then saying Content-Transfer-Encoding: 8bit):
+ * an 8-bit original returns with its 8-bit parts made
  * quoted-printable (mime_downgrade.h), or, when it cannot be converted,
  * as its header alone in quoted-printable text/rfc822-headers. Strings must not contain CR or LF (the caller's records
  * never do; dsn_build replaces any it finds with spaces).

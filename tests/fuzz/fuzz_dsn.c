@@ -8,8 +8,9 @@
  * two report parts hold no control octet but CRLF and tab; one Action and
  * one Status line per recipient, the status an enhanced code whose class
  * agrees with the action; a notice naming no UTF-8 address is 7 bit
- * throughout (an 8-bit original returns converted, RFC 6152), and "8bit"
- * is declared exactly when a global one's returned octets have one; the
+ * throughout (an 8-bit original returns converted, RFC 6152), a global
+ * one's header declares 8bit, and its returned part does exactly when
+ * the returned octets have one; the
  * close delimiter last; the notice parses as a
  * multipart/report of three parts, whatever the returned message holds
  * (the boundary carries a hash of it); and a buffer of exactly the notice's size suffices while one
@@ -168,6 +169,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	assert((rtype - o >= 19 && memcmp(rtype - 19, "report-type=global-", 19) == 0) == global);
 	assert(global || (rtype - o >= 12 && memcmp(rtype - 12, "report-type=", 12) == 0));
+	/* The multipart says 8bit exactly when it is global (RFC 2045 §6.4:
+	 * its 8bit parts make it 8bit). */
+	const char *top_end = memmem(o, n, "\r\n\r\n", 4);
+	assert(top_end);
+	assert((memmem(o, (size_t)(top_end - o) + 2, "\r\nContent-Transfer-Encoding: 8bit\r\n", 35) !=
+		NULL) == global);
 	/* What comes back: the message under RET=FULL in a failure notice, up
 	 * to DSN_RETURN_MAX, else its header. */
 	size_t ret = in.ret_full && act == DSN_FAILED && in.msglen <= DSN_RETURN_MAX

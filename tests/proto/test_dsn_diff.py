@@ -144,7 +144,7 @@ def report(raw):
     m = parse(raw)
     out = {"type": m.get_content_type(), "report_type": m.get_param("report-type"),
            "parts": [p.get_content_type() for p in m.iter_parts()], "subject": str(m["Subject"]),
-           "auto": str(m.get("Auto-Submitted", ""))}
+           "auto": str(m.get("Auto-Submitted", "")), "cte": str(m.get("Content-Transfer-Encoding", ""))}
     parts = list(m.iter_parts())
     out["text"] = parts[0].get_content()
     if parts[1].get_content_type() == "message/global-delivery-status":
@@ -396,6 +396,9 @@ def test_utf8_recipient_failure_is_a_global_notice():
     t, p = both(subject)
     t, p = report(t[0]), report(p[0])
     assert t["report_type"] == "global-delivery-status" and p["report_type"] == "delivery-status"
+    # Its parts are 8bit, and so is the multipart (RFC 2045 §6.4): tern's
+    # said no encoding, which means 7bit.
+    assert t["cte"] == p["cte"] == "8bit", (t["cte"], p["cte"])
     assert t["parts"][:2] == p["parts"][:2] == ["text/plain", "message/global-delivery-status"], (t, p)
     assert t["parts"][2] == "message/global-headers" and p["parts"][2] == "message/global", (t, p)
     compare_blocks(t["rcpts"], p["rcpts"])

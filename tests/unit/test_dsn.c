@@ -207,6 +207,15 @@ static void test_delay_and_full(void)
 	buf_free(&b);
 }
 
+/* 1 when the notice's own header says Content-Transfer-Encoding: 8bit. */
+static int top_cte_8bit(const struct buf *b)
+{
+	const char *p = buf_data(b);
+	const char *end = memmem(p, buf_len(b), "\r\n\r\n", 4);
+	const char *cte = memmem(p, buf_len(b), "\r\nContent-Transfer-Encoding: 8bit\r\n", 35);
+	return end && cte && cte < end;
+}
+
 /*
  * RFC 6533: a notice naming a UTF-8 address (SMTPUTF8 mail) is
  * message/global-delivery-status with "utf-8" addresses and the UTF-8
@@ -232,6 +241,9 @@ static void test_utf8_global(void)
 	CHECK(!has(&b, "Content-Type: message/delivery-status"));
 	/* report-type names the second part's subtype (RFC 6522 §3). */
 	CHECK(has(&b, "Content-Type: multipart/report; report-type=global-delivery-status;"));
+	/* Its parts are 8bit, and so is the multipart (RFC 2045 §6.4):
+	 * the header said no encoding (7bit). */
+	CHECK(top_cte_8bit(&b));
 	CHECK(has(&b, "Final-Recipient: utf-8; m\xc3\xbcller@remote.test\r\n"));
 	CHECK(has(&b, "Final-Recipient: rfc822; carol@remote.test\r\n"));
 	CHECK(has(&b, "Content-Type: text/plain; charset=utf-8\r\n"));
@@ -260,6 +272,7 @@ static void test_utf8_global(void)
 	CHECK_EQ_INT(dsn_build(&in, &b), 0);
 	CHECK(has(&b, "Content-Type: message/delivery-status\r\n"));
 	CHECK(has(&b, "Content-Type: multipart/report; report-type=delivery-status;"));
+	CHECK(!top_cte_8bit(&b));
 	CHECK(has(&b, "Content-Type: text/plain; charset=us-ascii\r\n"));
 	CHECK(has(&b, "Content-Type: text/rfc822-headers\r\n"));
 	CHECK(!has(&b, "utf-8;"));
