@@ -76,14 +76,14 @@ def message(subject, sender):
             % (sender, subject, int(time.time() * 1e6), subject)).encode()
 
 
-def send(c, sender, rcpts, subject, mail_options=()):
+def send(c, sender, rcpts, subject, mail_options=(), header_from=None):
     """One transaction on the open client c: rcpts is [(addr, [options])]."""
     code, reply = c.mail(sender, list(mail_options))
     assert code == 250, reply
     for addr, opts in rcpts:
         code, reply = c.rcpt(addr, list(opts))
         assert code == 250, (addr, reply)
-    code, reply = c.data(message(subject, sender))
+    code, reply = c.data(message(subject, header_from or sender))
     assert code == 250, reply
 
 
@@ -430,3 +430,31 @@ def test_domain_not_found_fails_at_once():
     assert "remote-mta" not in b and "diagnostic-code" not in b, b
     assert "nobody@nx.test" in t["text"] and "nx.test" in t["text"].split(">:", 1)[1], t["text"]
     assert "successfully" not in t["text"], t["text"]
+
+
+def test_null_sender_failure_gets_no_notice():
+    """RFC 5321 §4.5.5: mail from the null return path (a notice itself)
+    that fails is never answered with a notice, from either MTA, even
+    with NOTIFY=FAILURE asked; the sender after it gets its notice."""
+    w, pf, _ = peers()
+    subject = "dsn diff null sender"
+    c = smtplib.SMTP("127.0.0.1", w.srv.submission_port, timeout=20)
+    c.starttls(context=ctx())
+    c.ehlo()
+    c.login(ALICE, ALICE_PW)
+    send(c, "", [("gone7@remote.test", ["NOTIFY=FAILURE"])], subject, header_from=ALICE)
+    send(c, ALICE, [("gone8@remote.test", [])], subject + " then")
+    c.quit()
+    c = smtplib.SMTP(pf.ip, pf.port, timeout=20)
+    c.ehlo()
+    send(c, "", [("gone7@remote.test", ["NOTIFY=FAILURE"])], subject, header_from=PF_SENDER)
+    send(c, PF_SENDER, [("gone8@remote.test", [])], subject + " then")
+    c.quit()
+    both(subject + " then")
+    assert notices_about(tern_notices, subject, timeout=0) == []
+    assert notices_about(pf.maildir_messages, subject, timeout=0) == []
+    # None was made at all: one for the null sender would have had
+    # nowhere to go (event=notice_dropped reason=sender_unknown).
+    assert "event=notice_dropped" not in w.srv.log_text(), w.srv.log_text()[-3000:]
+    refused = [m for m in _st["r"].commands if m.upper().startswith("RCPT TO:<GONE7@")]
+    assert len(refused) == 2, refused  # both tried it, and were refused
