@@ -20,7 +20,6 @@
  * enough. Inputs are cut at 64 KiB.
  */
 #include <fcntl.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -36,6 +35,7 @@
 #include "imap/imap_server.h"
 #include "net/limits.h"
 #include "store/store.h"
+#include "fuzz_tmpdir.h"
 
 #define INPUT_MAX 65536
 
@@ -50,19 +50,6 @@ static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
 static int done;
 static void *loop_thread(void *arg);
 static int show;
-static char *store_dir;
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
-/* At exit: the store goes with the process. */
-static void cleanup(void)
-{
-	if (store_dir)
-		nftw(store_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 static const char *const messages[] = {
 	"From: Alice <alice@remote.test>\r\nTo: bob@example.test\r\nSubject: Hello\r\n"
@@ -100,7 +87,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	/* tmpfs when there is one: commits fsync, and a loaded disk would
 	 * make sessions slow for nothing. */
 	static char shm[] = "/dev/shm/tern-fuzz-imap-XXXXXX", tmp[] = "/tmp/tern-fuzz-imap-XXXXXX";
-	char *dir = mkdtemp(shm) ? shm : mkdtemp(tmp);
+	char *dir = fuzz_tmpdir(shm) ? shm : fuzz_tmpdir(tmp);
 	char err[256];
 
 	log_init(open("/dev/null", O_WRONLY), LOG_ERROR, 0);
@@ -110,8 +97,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		fprintf(stderr, "fuzz_imap_session: store setup failed in %s\n", dir);
 		abort();
 	}
-	store_dir = dir;
-	atexit(cleanup);
 	for (size_t i = 0; i < sizeof(messages) / sizeof(messages[0]); i++)
 		deliver(messages[i]);
 	CFG.max_message_size = 1024 * 1024;

@@ -20,16 +20,19 @@
 #include "http/json.h"
 #include "jmap/jmap.h"
 #include "store/store.h"
+#include "fuzz_tmpdir.h"
 
 static struct store *st;
 static uint32_t account;
 
 static void setup(void)
 {
-	char dir[] = "/tmp/tern-fuzz-jmap-XXXXXX", err[256];
+	/* static: fuzz_tmpdir removes it at exit */
+	static char dir[] = "/tmp/tern-fuzz-jmap-XXXXXX";
+	char err[256];
 
 	log_init(-1, LOG_ERROR, 0);
-	if (!mkdtemp(dir) || store_open(dir, 0, &st, err, sizeof err) != STORE_OK ||
+	if (!fuzz_tmpdir(dir) || store_open(dir, 0, &st, err, sizeof err) != STORE_OK ||
 	    store_domain_add(st, "example.test", err, sizeof err) != STORE_OK ||
 	    store_account_add(st, "f@example.test", "pw", 0, &account, err, sizeof err) != STORE_OK)
 		abort();
