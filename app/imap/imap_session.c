@@ -536,10 +536,10 @@ static void change_cb(void *arg, uint32_t account, uint64_t modseq)
 {
 	struct imap_session *s = arg;
 
-	/* The removal of the session's own account (modseq 0,
+	/* The removal of the session's own account (STORE_MODSEQ_GONE,
 	 * store_account_del) is session_watch's to tell: BYE Account was
 	 * deleted, not that its selected mailbox was. */
-	if (account == s->account && modseq == 0)
+	if (account == s->account && modseq == STORE_MODSEQ_GONE)
 		return;
 	feed_changed(s);
 }

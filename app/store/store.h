@@ -837,6 +837,11 @@ void store_unsubscribe(struct store *st, struct store_sub *sub);
  * (synchronous writes such as expunge, JMAP objects kept in meta). Call
  * after the commit returned; modseq is the account's now. */
 void store_publish_change(struct store *st, uint32_t account, uint64_t modseq);
+/* The modseq store_publish_change tells for an account that was removed
+ * (store_account_del, store_xchg_poll). Not 0: an account that exists but
+ * has made no change yet is told with 0 (a grant to it, acl_publish_grant),
+ * and its sessions must not take that for its removal. */
+#define STORE_MODSEQ_GONE UINT64_MAX
 /* The server, once a second: publishes the accounts another process
  * (a `tern` command) changed since the last call (store_xchg.c).
  * Returns how many, or -1 when the store could not be read. */

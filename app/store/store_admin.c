@@ -642,9 +642,9 @@ int store_account_del_id(struct store *st, const char *email, uint32_t *id_r, ch
 		acl_owners_publish(st, &c.owners); /* their shareWith changed */
 		/* Those who follow it, as the grantees its mailboxes were
 		 * shared with do (an IMAP session with one selected, JMAP push),
-		 * learn it went: modseq 0, it has none any more (a subscriber
+		 * learn it went: STORE_MODSEQ_GONE, it has no modseq any more (a subscriber
 		 * tells the removal apart by it, imap_session.c). */
-		store_publish_change(st, c.id, 0);
+		store_publish_change(st, c.id, STORE_MODSEQ_GONE);
 	}
 	free(c.owners.v);
 	return rc;

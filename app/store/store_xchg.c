@@ -24,7 +24,7 @@
  * from the store as it was). An account's key stays until the account
  * is deleted (store_admin.c). The deletion's own note (it is published,
  * for those who follow the account) names an account that is gone: it
- * is published with modseq 0 and its key removed here.
+ * is published with STORE_MODSEQ_GONE and its key removed here.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,7 +202,7 @@ int store_xchg_poll(struct store *st)
 		uint64_t ms = 0;
 		int r = store_account_modseq(st, acct[i], &ms);
 		if (r == STORE_OK || r == STORE_ENOTFOUND)
-			store_publish_change(st, acct[i], ms);
+			store_publish_change(st, acct[i], r == STORE_OK ? ms : STORE_MODSEQ_GONE);
 		if (r == STORE_ENOTFOUND)
 			acct[ngone++] = acct[i];
 	}

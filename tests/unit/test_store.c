@@ -1664,7 +1664,7 @@ static void nest_email(void *arg, const struct store_email_info *i)
  * feed through the note it leaves (store_xchg.c): store_xchg_poll
  * publishes the account once, with its modseq now; nothing is told
  * twice, and a poll with nothing new tells nothing. The account's
- * removal there is published too, with modseq 0, and the note its
+ * removal there is published too, with STORE_MODSEQ_GONE, and the note its
  * removal left behind is taken away.
  */
 static void test_feed_other_process(void)
@@ -1734,7 +1734,7 @@ static void test_feed_other_process(void)
 	CHECK_EQ_INT(store_xchg_poll(st), 1);
 	lt_sync(&lt);
 	CHECK_EQ_INT(atomic_load(&feed_calls), 2);
-	CHECK_EQ_INT(atomic_load(&feed_modseq), 0);
+	CHECK(atomic_load(&feed_modseq) == STORE_MODSEQ_GONE);
 	CHECK_EQ_INT(store_meta_get(st, "xchg/00000001", v, sizeof v, &vl), STORE_ENOTFOUND);
 	CHECK_EQ_INT(store_xchg_poll(st), 0);
 	store_unsubscribe(st, &sub);
