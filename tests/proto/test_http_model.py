@@ -459,22 +459,21 @@ class Run:
         try:
             self.check(c.greeting[0] == 220, "greeting %r" % (c.greeting,))
             self.check(c.cmd("EHLO model.test")[0] == 250, "EHLO")
-            self.check(c.cmd("MAIL FROM:<probe@remote.test> SMTPUTF8")[0] == 250, "MAIL")
-            accepted = 0
+            # One transaction a probe: an account that may not have room
+            # for the message (a small quota) does not share a transaction
+            # with another account (452 4.5.3, smtp_quota.c), which is not
+            # what this model checks: how an address resolves.
             for addr in sorted(probes):
                 want = self.m.rcpt(addr)
+                self.check(c.cmd("MAIL FROM:<probe@remote.test> SMTPUTF8")[0] == 250, "MAIL")
                 code, lines = c.cmd("RCPT TO:<%s>" % addr)
                 self.note("RCPT TO:<%s> -> %s (model %d)" % (addr, lines[-1], want))
                 self.check(code == want, "RCPT TO:<%s>: %r, model says %d" % (addr, lines, want))
                 enh = {250: "2.1.5", 550: "5.1.1", 554: "5.7.1", 451: "4.3.0"}[want]
                 self.check(lines[-1][4:].startswith(enh), "RCPT TO:<%s>: %r, expected %s" % (
                     addr, lines, enh))
-                accepted += code == 250
                 self.seen["RCPT %d" % code] += 1
-                if accepted >= 80:  # stay under TERN_SMTP_MAX_RECIPIENTS
-                    c.cmd("RSET")
-                    c.cmd("MAIL FROM:<probe@remote.test> SMTPUTF8")
-                    accepted = 0
+                self.check(c.cmd("RSET")[0] == 250, "RSET")
             c.cmd("QUIT")
         finally:
             c.close()
