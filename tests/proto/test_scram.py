@@ -738,7 +738,14 @@ def line_scram(s, proto, mech, user, pw, source=logins.DEVICE, ir=True, ack=b"",
             return r, cl, None
         sfinal = base64.b64decode(r[len(cont):].strip())
         c.send(ack)
-        return c.f.readline(), cl, sfinal
+        r = c.f.readline()
+        if proto == "pop3" and r.startswith(b"+OK"):
+            # The maildrop stays locked until the server sees the session
+            # end; QUIT's answer comes after the unlock, a bare close may
+            # not, and the next login would race it to [IN-USE].
+            c.send("QUIT")
+            c.f.readline()
+        return r, cl, sfinal
     finally:
         c.close()
 
