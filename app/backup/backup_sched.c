@@ -521,6 +521,7 @@ int backup_sched_request(void)
 	rc = S.running || S.requested ? 1 : 0;
 	if (rc == 0) {
 		S.requested = 1;
+		S.running_since = (int64_t)time(NULL); /* "since" of a run asked for */
 		pthread_cond_broadcast(&S.cond);
 	}
 	pthread_mutex_unlock(&S.mu);
@@ -544,8 +545,10 @@ void backup_sched_status(struct backup_sched_status *s)
 	s->keep = S.keep;
 	s->running = S.running || S.requested;
 	s->running_since = S.running_since;
-	s->done_bytes = S.done_bytes;
-	s->total_bytes = S.total_bytes;
+	/* A run asked for and not begun yet has written nothing: the
+	 * counters still hold the last run's until it begins. */
+	s->done_bytes = S.running ? S.done_bytes : 0;
+	s->total_bytes = S.running ? S.total_bytes : 0;
 	s->next = S.next;
 	s->last_good = S.last_good;
 	s->failures = S.failures;
