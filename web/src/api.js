@@ -47,16 +47,45 @@ export function setUnauthorizedHandler(fn) {
 }
 
 // One sign-in for every call that fails while it is open (a page's load
-// and its save, a poll): they all wait for it and retry after it.
-function signInAgain() {
+// and its save, a poll): they all wait for it and retry after it. sent:
+// the CSRF token the failed call carried. A sign-in in another tab ends
+// the session this page's calls were sent with (the server ends the one
+// the cookie named) and sets the cookie to a new one: a call in flight
+// then answers 401 although the browser holds a live session. That is
+// asked first, and the call goes again with the new session's token; a
+// session whose token is the one sent has ended, and the user signs in.
+function signInAgain(sent) {
 	if (!onUnauthorized)
 		return Promise.resolve(false);
 	if (!signingIn)
-		signingIn = Promise.resolve()
-			.then(() => onUnauthorized())
+		signingIn = liveCsrf()
+			.then((token) => {
+				if (token && token !== sent) {
+					csrf = token;
+					return true;
+				}
+				return onUnauthorized();
+			})
 			.then((ok) => !!ok, () => false)
 			.finally(() => { signingIn = null; });
 	return signingIn;
+}
+
+// The CSRF token of the session the browser's cookie names now, or null
+// when there is none. A bare fetch: api() would answer a 401 here by
+// signing in again, which is what this decides.
+async function liveCsrf() {
+	if (!csrfFrom)
+		return null;
+	try {
+		const r = await fetch('/api/v1' + csrfFrom, {
+			headers: { Accept: 'application/json' }, credentials: 'same-origin', cache: 'no-store',
+		});
+		const s = r.ok ? await r.json() : null;
+		return (s && s.csrf) || null;
+	} catch (e) {
+		return null;
+	}
 }
 
 // The GET whose answer carries the session's CSRF token ('/session' for
@@ -100,7 +129,7 @@ export const needsSignIn = (e) =>
 // second try).
 async function sendAgain(err, path, sent, retry) {
 	if (needsSignIn(err) && !signInPath(path))
-		return signInAgain();
+		return signInAgain(sent);
 	if (err.status === 403 && err.code === 'csrf' && retry)
 		return freshCsrf(sent);
 	return false;
