@@ -1543,7 +1543,9 @@ int store_mailbox_delete(struct store *st, uint32_t account, const char *name);
  *           acl_defaults_from_inbox). Every mailbox made (missing
  *           parents too) takes a copy of that parent's grants, as Cyrus
  *           and Dovecot do, so the creator sees what it made;
- *   delete  needs "x" on the mailbox;
+ *   delete  needs "x" on the mailbox; one with a mailbox under it that
+ *           actor may not look up is STORE_EACCES, not STORE_EEXIST
+ *           (that one is not there for actor: RFC 4314 §6);
  *   rename  needs "x" on from and on every mailbox under it (they move
  *           with it) and "k" on to's closest existing parent
  *           (or INBOX); the mailboxes keep their grants (ids), parents

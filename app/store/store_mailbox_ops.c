@@ -302,9 +302,11 @@ out:
 }
 
 /* *kids_r 1 when a mailbox of the account is below name (name + "/..."),
- * else 0; 0 or an LMDB code. A walk, as load_one(). */
-static int has_kids(struct store *st, MDB_txn *txn, uint32_t account, const char *name,
-		    int *kids_r)
+ * else 0; 2 when actor (another account, 0 for none) holds no "l" on one
+ * of them: a child it may not see. 0 or an LMDB code. A walk, as
+ * load_one(). */
+static int has_kids(struct store *st, MDB_txn *txn, uint32_t account, uint32_t actor,
+		    const char *name, int *kids_r)
 {
 	MDB_cursor *cur;
 	uint8_t pfx[8];
@@ -323,8 +325,17 @@ static int has_kids(struct store *st, MDB_txn *txn, uint32_t account, const char
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		if ((rc = mbox_dec(&v, m)) != 0)
 			break;
-		if (strncmp(m->name, name, len) == 0 && m->name[len] == '/') {
-			kids = 1;
+		if (strncmp(m->name, name, len) != 0 || m->name[len] != '/')
+			continue;
+		kids = 1;
+		if (!actor)
+			break;
+		uint32_t r;
+		if ((rc = acl_rights_txn(txn, st, actor, account, be32_get((uint8_t *)k.mv_data + 4),
+					 &r)) != 0)
+			break;
+		if (!(r & STORE_ACL_L)) {
+			kids = 2;
 			break;
 		}
 	}
@@ -988,10 +999,15 @@ static int op_fn(struct store *st, MDB_txn *txn, void *arg)
 			break;
 		}
 		int kids;
-		if ((rc = has_kids(st, txn, c->account, c->name, &kids)) != 0)
+		if ((rc = has_kids(st, txn, c->account, acting(c) ? c->actor : 0, c->name, &kids)) !=
+		    0)
 			break;
 		if (kids) {
-			rc = STORE_EEXIST; /* has children */
+			/* has children; one the actor may not see is not told
+			 * (RFC 4314 §6): it is refused as a right it lacks,
+			 * as RENAME is when a mailbox that would move is not
+			 * the actor's to remove. */
+			rc = kids == 2 ? STORE_EACCES : STORE_EEXIST;
 			goto out;
 		}
 		uint32_t *uids;

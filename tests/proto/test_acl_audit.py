@@ -16,7 +16,9 @@ a rule that is easy to break:
   user that may look up one of the owner's mailboxes ("l"): a grant
   without "l" is no mailbox the user can see (RFC 4314 section 6);
 - RENAME by another account needs "x" on every mailbox that moves with
-  the one named, not on that one alone.
+  the one named, not on that one alone;
+- DELETE (and JMAP's destroy) of a mailbox with a child the user may
+  not see is refused as a missing right, never as "has children".
 
 One server for the module: Bob owns the mailboxes (with a quota), Carol
 and Dave are grantees."""
@@ -244,4 +246,42 @@ def test_rename_moves_only_mailboxes_the_user_may_rename():
         c.logout()
         for name in ("Proj", "Proj/Hidden", "Moved", "Moved/Hidden", "INBOX"):
             grant(name, CAROL[0], "")
+        m.logout()
+
+
+def test_delete_with_a_child_the_user_cannot_see():
+    """DELETE of a mailbox with a child the user may not look up: the
+    refusal does not say a child is there (RFC 4314 §6: without "l" it is
+    no mailbox of the user's), it is a right the user lacks, NOPERM, as
+    for RENAME; with the child in sight it is HASCHILDREN (RFC 9051
+    §6.3.5). JMAP's destroy says the same: forbidden, then
+    mailboxHasChild."""
+    setup()
+    m = imap(BOB)
+    for name in ("Attic", "Attic/Hidden"):
+        assert m.create(name)[0] == "OK"
+    grant("Attic", CAROL[0], "lrx")
+    c = imap(CAROL)
+    carol = Jmap(srv(), *CAROL)
+    attic = '"Shared/%s/Attic"' % BOB[0]
+    try:
+        _, r = Jmap(srv(), *BOB).one("Mailbox/get", {"ids": None, "properties": ["name"]})
+        box = [b["id"] for b in r["list"] if b["name"] == "Attic"][0]
+        typ, text, _ = cmd(c, "DELETE", attic)
+        assert typ == "NO" and b"[NOPERM]" in text and b"child" not in text.lower(), text
+        _, r = carol.one("Mailbox/set", {"accountId": _st["account"], "destroy": [box]})
+        err = r["notDestroyed"][box]
+        assert err["type"] == "forbidden" and "child" not in str(err).lower(), err
+        # The child in sight: it is there, and in the way.
+        grant("Attic/Hidden", CAROL[0], "l")
+        typ, text, _ = cmd(c, "DELETE", attic)
+        assert typ == "NO" and (b"[HASCHILDREN]" in text or b"[CANNOT]" in text), text
+        _, r = carol.one("Mailbox/set", {"accountId": _st["account"], "destroy": [box]})
+        assert r["notDestroyed"][box]["type"] == "mailboxHasChild", r
+        assert any(b"Attic" in x for x in m.list('""', "Attic*")[1]), "deleted"
+    finally:
+        c.logout()
+        for name in ("Attic/Hidden", "Attic"):
+            grant(name, CAROL[0], "")
+            m.delete(name)
         m.logout()
