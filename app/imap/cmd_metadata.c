@@ -11,7 +11,9 @@
  * user's own (RFC 5464 §3.2, store_metadata_set_as), both read and set
  * with "l" and one of "r", "s", "w", "i", "p" (RFC 5464's ACL rule;
  * without "l" the mailbox is not there, NONEXISTENT, without the others
- * NOPERM). The server's /shared entries are the administrator's and
+ * NOPERM); setting a /shared entry there takes "w" as well (NOPERM), as
+ * Cyrus has it: a user who may only read would otherwise change what the
+ * owner and every other grantee read. The server's /shared entries are the administrator's and
  * refused to users with NO [CANNOT], as Dovecot refuses them. A mailbox's
  * /private/specialuse is its special-use attribute (RFC 6154 §4), read
  * only (NO [CANNOT]), as Dovecot has it.
@@ -412,8 +414,13 @@ static void cmd_set(struct imap_session *s, const struct imap_cmd *cmd)
 	for (size_t i = 0; i < n; i += 2) {
 		struct str e;
 		imap_arg_astring(&l[i], &e);
-		if (!mbox && str_eq_ci_c(str_make(e.p, e.len < 7 ? e.len : 7), "/shared")) {
+		int shared = str_eq_ci_c(str_make(e.p, e.len < 7 ? e.len : 7), "/shared");
+		if (!mbox && shared) {
 			imap_tagged(s, "NO [CANNOT] Server /shared entries are the administrator's.");
+			return;
+		}
+		if (shared && !imap_acl_allows(t.rights, IMAP_ACL_OP_METADATA_SHARED)) {
+			imap_tagged(s, "NO [NOPERM] Setting /shared entries needs the \"w\" right.");
 			return;
 		}
 		/* RFC 6154 §4 lets the server refuse to set it, and it must

@@ -24,6 +24,10 @@ static const uint32_t need_all[IMAP_ACL_OP_COUNT] = {
     [IMAP_ACL_OP_ADMIN] = STORE_ACL_A,
     [IMAP_ACL_OP_MYRIGHTS] = 0, /* any right: below */
     [IMAP_ACL_OP_METADATA] = STORE_ACL_L, /* and one more: below */
+    /* A /shared entry is what the owner and every grantee read: changing
+     * it takes "w" as well, as Cyrus asks (RFC 5464's rule is a floor:
+     * "users can only set ... on a mailbox on which they have"). */
+    [IMAP_ACL_OP_METADATA_SHARED] = STORE_ACL_L | STORE_ACL_W,
 };
 
 int imap_acl_allows(uint32_t rights, enum imap_acl_op op)
@@ -35,7 +39,7 @@ int imap_acl_allows(uint32_t rights, enum imap_acl_op op)
 	/* RFC 5464 (its ACL paragraph, as Dovecot's acl plugin quotes it):
 	 * mailbox entries, private or shared, are read and set by a user
 	 * holding "l" and any one of "r", "s", "w", "i" or "p". */
-	if (op == IMAP_ACL_OP_METADATA &&
+	if ((op == IMAP_ACL_OP_METADATA || op == IMAP_ACL_OP_METADATA_SHARED) &&
 	    !(rights & (STORE_ACL_R | STORE_ACL_S | STORE_ACL_W | STORE_ACL_I | STORE_ACL_P)))
 		return 0;
 	return (rights & need_all[op]) == need_all[op];

@@ -45,6 +45,7 @@ enum imap_acl_op {
 	IMAP_ACL_OP_ADMIN,        /* SETACL, DELETEACL, GETACL, LISTRIGHTS */
 	IMAP_ACL_OP_MYRIGHTS,     /* MYRIGHTS: any right at all */
 	IMAP_ACL_OP_METADATA,     /* GETMETADATA, SETMETADATA: "l" and one of "rswip" */
+	IMAP_ACL_OP_METADATA_SHARED, /* SETMETADATA of a /shared entry: that and "w" */
 	IMAP_ACL_OP_COUNT
 };
 

@@ -18,7 +18,8 @@ a rule that is easy to break:
 - RENAME by another account needs "x" on every mailbox that moves with
   the one named, not on that one alone;
 - DELETE (and JMAP's destroy) of a mailbox with a child the user may
-  not see is refused as a missing right, never as "has children".
+  not see is refused as a missing right, never as "has children";
+- a /shared METADATA entry of another's mailbox is set only with "w".
 
 One server for the module: Bob owns the mailboxes (with a quota), Carol
 and Dave are grantees."""
@@ -284,4 +285,44 @@ def test_delete_with_a_child_the_user_cannot_see():
         for name in ("Attic/Hidden", "Attic"):
             grant(name, CAROL[0], "")
             m.delete(name)
+        m.logout()
+
+
+def test_setmetadata_shared_entry_needs_write():
+    """A /shared entry of Bob's mailbox is what Bob and every grantee read
+    (RFC 5464 §3.2): a grantee who may only read ("lr") reads it and sets
+    its own /private entries, but changing a /shared one takes "w" (as
+    Cyrus asks; RFC 5464's "l" and one of "rswip" is the floor for
+    either). "a" alone is none of "rswip": no entry at all."""
+    setup()
+    m = imap(BOB)
+    c = imap(DAVE)
+    team = '"Shared/%s/Team"' % BOB[0]
+    try:
+        assert cmd(m, "SETMETADATA", "Team", '(/shared/comment "bob")')[0] == "OK"
+        grant("Team", DAVE[0], "lr")
+        typ, text, lines = cmd(c, "GETMETADATA", team, "/shared/comment")
+        assert typ == "OK" and lines == [b'Shared/%s/Team (/shared/comment "bob")'
+                                         % BOB[0].encode()], (text, lines)
+        assert cmd(c, "SETMETADATA", team, '(/private/comment "dave")')[0] == "OK"
+        typ, text, _ = cmd(c, "SETMETADATA", team, '(/shared/comment "dave")')
+        assert typ == "NO" and b"[NOPERM]" in text, text
+        # All or nothing: the /private one beside it is not set either.
+        typ, text, _ = cmd(c, "SETMETADATA", team,
+                           '(/private/comment "two" /shared/comment NIL)')
+        assert typ == "NO" and b"[NOPERM]" in text, text
+        typ, text, lines = cmd(c, "GETMETADATA", team, "(/private/comment /shared/comment)")
+        assert lines == [b'Shared/%s/Team (/private/comment "dave" /shared/comment "bob")'
+                         % BOB[0].encode()], lines
+        grant("Team", DAVE[0], "la")
+        typ, text, _ = cmd(c, "GETMETADATA", team, "/shared/comment")
+        assert typ == "NO" and b"[NOPERM]" in text, text
+        grant("Team", DAVE[0], "lrw")
+        assert cmd(c, "SETMETADATA", team, '(/shared/comment "dave")')[0] == "OK"
+        typ, _, lines = cmd(m, "GETMETADATA", "Team", "/shared/comment")
+        assert lines == [b'Team (/shared/comment "dave")'], lines
+    finally:
+        c.logout()
+        grant("Team", DAVE[0], "")
+        cmd(m, "SETMETADATA", "Team", "(/shared/comment NIL)")
         m.logout()

@@ -1120,7 +1120,8 @@ def test_acl_metadata_on_shared_mailbox():
     """GETMETADATA and SETMETADATA (RFC 5464) on a shared mailbox need "l"
     and one of "r", "s", "w", "i", "p" (RFC 5464's ACL rule): without
     "l" the mailbox is NONEXISTENT, with "l" alone NOPERM. Its /shared
-    entries are the owner's, seen and set by both; /private entries are
+    entries are the owner's, seen by both and set by the user with "w"
+    too; /private entries are
     each user's own (RFC 5464 §3.2): neither sees the other's, and the
     user's own mailbox of the same id holds none of them."""
     with Server(accounts=[(BOB, BOB_PW), (CAROL, CAROL_PW)], imap=True) as s:
@@ -1151,6 +1152,11 @@ def test_acl_metadata_on_shared_mailbox():
         typ, text, lines = cmd(c, "GETMETADATA", shared, both)
         assert typ == "OK" and lines == [b'Shared/bob@example.test/Team '
                                          b'(/private/comment NIL /shared/comment "team")'], lines
+        # Reading is not writing what Bob and every grantee read: a
+        # /shared entry takes "w" as well.
+        typ, text, _ = cmd(c, "SETMETADATA", shared, '(/shared/comment "ours")')
+        assert typ == "NO" and b"[NOPERM]" in text, text
+        assert cmd(m, "SETACL", "Team", CAROL, "lrw")[0] == "OK"
         typ, text, _ = cmd(c, "SETMETADATA", shared,
                            '(/private/comment "carol\'s" /shared/comment "ours")')
         assert typ == "OK", text

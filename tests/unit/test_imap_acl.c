@@ -29,7 +29,7 @@ static const char *allowed(const char *rights, char *out, size_t outsz)
 {
 	static const char *const names[IMAP_ACL_OP_COUNT] = {
 	    "lookup", "read", "append", "movefrom", "expunge", "createunder", "delete", "admin",
-	    "myrights", "metadata"};
+	    "myrights", "metadata", "sharedmeta"};
 	uint32_t r = letters(rights);
 	size_t n = 0;
 	out[0] = '\0';
@@ -58,10 +58,14 @@ static void check_table(void)
 	CHECK_EQ_STR(allowed("p", b, sizeof b), "myrights");
 	CHECK_EQ_STR(allowed("lrswipkxtea", b, sizeof b),
 		     "lookup read append movefrom expunge createunder delete admin myrights "
-		     "metadata");
+		     "metadata sharedmeta");
 	/* METADATA (RFC 5464): "l" and any one of "r", "s", "w", "i", "p". */
 	CHECK_EQ_STR(allowed("ls", b, sizeof b), "lookup myrights metadata");
-	CHECK_EQ_STR(allowed("lw", b, sizeof b), "lookup myrights metadata");
+	/* A /shared entry is set with "w" too (Cyrus's rule), "w" alone
+	 * being enough for RFC 5464's. */
+	CHECK_EQ_STR(allowed("lw", b, sizeof b), "lookup myrights metadata sharedmeta");
+	CHECK_EQ_STR(allowed("lrsip", b, sizeof b), "lookup read append myrights metadata");
+	CHECK_EQ_STR(allowed("w", b, sizeof b), "myrights");
 	CHECK_EQ_STR(allowed("li", b, sizeof b), "lookup append myrights metadata");
 	CHECK_EQ_STR(allowed("lp", b, sizeof b), "lookup myrights metadata");
 	CHECK_EQ_STR(allowed("lkxtea", b, sizeof b),
