@@ -7,11 +7,14 @@
  * outlives the call. A callback may call other store read functions; it
  * must not write (see store_private.h).
  */
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "core/msort.h"
 #include "core/str.h"
 #include "core/unorm.h"
+#include "core/xalloc.h"
 #include "store/store_private.h"
 
 /* 1 when key k starts with the prefix. */
@@ -311,33 +314,52 @@ int store_account_modseq(struct store *st, uint32_t account, uint64_t *modseq_r)
 	return store_mdb_code(rc);
 }
 
+/* Orders entry indexes by account (msort_cmp; ctx: the accounts). */
+static int by_account(const void *ctx, uint32_t a, uint32_t b)
+{
+	const uint32_t *accounts = ctx;
+	return accounts[a] < accounts[b] ? -1 : accounts[a] > accounts[b];
+}
+
+/* Entries whose order is kept on the stack (a delivery to one domain's
+ * few recipients); more take one allocation. */
+#define QUOTA_ORDER_STACK 32
+
 int quota_fits_txn(MDB_txn *txn, struct store *st, const uint32_t *accounts, size_t n,
 		   const struct store_target *targets, uint64_t len)
 {
 	size_t fits = 0, over = 0, toobig = 0;
+	uint32_t stack[QUOTA_ORDER_STACK];
+	int rc = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		size_t j;
-		for (j = 0; j < i && accounts[j] != accounts[i]; j++)
-			;
-		if (j < i)
-			continue; /* counted with its first entry */
+	/* An account's copies are found by sorting the entries by account
+	 * (n log n) rather than by looking for each one's first entry and
+	 * then its others (n squared: 10^8 steps for TERN_SMTP_MAX_RECIPIENTS
+	 * of one domain, inside the writer's transaction that holds every
+	 * other delivery). */
+	uint32_t *order = n <= QUOTA_ORDER_STACK ? stack : xmalloc(n * sizeof *order);
+	for (size_t i = 0; i < n; i++)
+		order[i] = (uint32_t)i;
+	msort_u32(order, n, by_account, accounts);
+	for (size_t i = 0; i < n;) {
+		uint32_t account = accounts[order[i]];
 		/* What the account is charged: each of its copies (a Sieve
 		 * :copy into another mailbox is an email of its own). */
 		uint64_t charge = 0, largest = 0;
-		for (j = i; j < n; j++) {
-			if (accounts[j] != accounts[i])
-				continue;
-			uint64_t one = targets && targets[j].bytes ? targets[j].bytes->len : len;
+		for (; i < n && accounts[order[i]] == account; i++) {
+			const struct store_target *t = targets ? &targets[order[i]] : NULL;
+			uint64_t one = t && t->bytes ? t->bytes->len : len;
 			charge += one;
 			largest = one > largest ? one : largest;
 		}
 		struct acct_rec a;
-		int rc = acct_get(txn, st, accounts[i], &a);
-		if (rc == MDB_NOTFOUND)
+		rc = acct_get(txn, st, account, &a);
+		if (rc == MDB_NOTFOUND) {
+			rc = 0;
 			continue; /* deleted meanwhile: nothing is stored for it */
+		}
 		if (rc)
-			return rc;
+			break;
 		explicit_bzero(a.hash, sizeof a.hash);
 		if (a.quota == 0 || a.used + charge <= a.quota)
 			fits++;
@@ -346,6 +368,10 @@ int quota_fits_txn(MDB_txn *txn, struct store *st, const uint32_t *accounts, siz
 		else
 			over++;
 	}
+	if (order != stack)
+		free(order);
+	if (rc)
+		return rc;
 	if (fits > 0 || over + toobig == 0)
 		return 0;
 	return over ? STORE_EQUOTA : STORE_ETOOBIG;
