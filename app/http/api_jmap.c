@@ -336,7 +336,7 @@ static int upload_admit(struct http_ctx *x, void *arg, uint64_t *max_r)
 		return -1;
 	}
 	j->entered = 1;
-	*max_r = JMAP_MAX_SIZE_UPLOAD;
+	*max_r = jmap_max_size_upload();
 	return 0;
 }
 

@@ -61,6 +61,9 @@ struct spool;
  * past it the request is refused as over maxSizeRequest.
  */
 #define JMAP_JSON_VALUES_MAX 100000
+/* The ceiling of an upload and of a blob read into memory whatever
+ * TERN_MAX_MESSAGE_SIZE says; what the session advertises and /upload
+ * takes is jmap_max_size_upload() (jmap_blob.h), at most this. */
 #define JMAP_MAX_SIZE_UPLOAD 50000000
 #define JMAP_MAX_CONCURRENT_UPLOAD 4
 /* A response larger than this is refused with a request-level limit. */

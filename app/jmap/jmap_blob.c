@@ -42,6 +42,24 @@ uint64_t jmap_max_message(void)
 	return max_message;
 }
 
+uint64_t jmap_max_size_upload(void)
+{
+	return max_message && max_message < JMAP_MAX_SIZE_UPLOAD ? max_message
+								 : JMAP_MAX_SIZE_UPLOAD;
+}
+
+uint64_t jmap_max_size_attachments(void)
+{
+	/* RFC 8621 §1.3.1 counts attachments as the user sees them, decoded.
+	 * In the message each is base64, 57 octets to a line of 76 and CRLF
+	 * (78 octets); a 32nd of the message is left for the header, the
+	 * text and the parts' own headers. 50 MB of message: 35.4 MB of
+	 * attachments (Stalwart's defaults are 50 and 75 MB, the same ratio
+	 * near enough). */
+	uint64_t m = jmap_max_size_upload();
+	return (m - m / 32) / 78 * 57;
+}
+
 int jmap_upload_setup(const char *dir, uint64_t max_msg)
 {
 	max_message = max_msg;

@@ -52,6 +52,14 @@ struct store;
 int jmap_upload_setup(const char *dir, uint64_t max_message);
 /* That largest message (0: none set). */
 uint64_t jmap_max_message(void);
+/* maxSizeUpload (RFC 8620 §2): the largest upload /upload takes and the
+ * largest blob Blob/upload makes: the largest message (an upload may be
+ * a whole message for Email/import; a larger one could never become an
+ * email), at most JMAP_MAX_SIZE_UPLOAD. */
+uint64_t jmap_max_size_upload(void);
+/* maxSizeAttachmentsPerEmail (RFC 8621 §1.3.1): what the attachments of
+ * a message of jmap_max_size_upload() octets may add up to, decoded. */
+uint64_t jmap_max_size_attachments(void);
 /*
  * Stores data[0..len) with content id id as an upload of account (again:
  * its time to live starts over). 0, or -1 with errno (ENOSPC: the disk

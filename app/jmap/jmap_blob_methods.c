@@ -205,7 +205,7 @@ void jmap_blob_upload(struct jmap_call *c)
 	jw_obj_begin(&bad);
 	for (const struct json_value *o = cr->first; o; o = o->next) {
 		struct buf data;
-		buf_init(&data, JMAP_MAX_SIZE_UPLOAD);
+		buf_init(&data, jmap_max_size_upload()); /* maxSizeBlobSet */
 		const struct json_value *ty = json_get(o, "type");
 		if (o->type != JSON_OBJECT || (ty && ty->type != JSON_STRING && ty->type != JSON_NULL)) {
 			jmap_w_set_error(&bad, o->key, "invalidProperties", NULL, "type");

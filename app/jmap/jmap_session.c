@@ -20,7 +20,7 @@
 static void core_capability(struct jw *w)
 {
 	jw_obj_begin(w);
-	jw_kint(w, "maxSizeUpload", JMAP_MAX_SIZE_UPLOAD);
+	jw_kint(w, "maxSizeUpload", (int64_t)jmap_max_size_upload());
 	jw_kint(w, "maxConcurrentUpload", JMAP_MAX_CONCURRENT_UPLOAD);
 	jw_kint(w, "maxSizeRequest", JMAP_MAX_SIZE_REQUEST);
 	jw_kint(w, "maxConcurrentRequests", JMAP_MAX_CONCURRENT_REQUESTS);
@@ -44,7 +44,7 @@ static void mail_account_capability(struct jw *w, int top)
 	jw_key(w, "maxMailboxDepth");
 	jw_null(w);
 	jw_kint(w, "maxSizeMailboxName", 255);
-	jw_kint(w, "maxSizeAttachmentsPerEmail", JMAP_MAX_SIZE_UPLOAD);
+	jw_kint(w, "maxSizeAttachmentsPerEmail", (int64_t)jmap_max_size_attachments());
 	jw_key(w, "emailQuerySortOptions");
 	jw_arr_begin(w);
 	jw_str(w, "receivedAt");
@@ -67,7 +67,7 @@ static void blob_account_capability(struct jw *w)
 {
 	jw_key(w, JMAP_CAP_BLOB);
 	jw_obj_begin(w);
-	jw_kint(w, "maxSizeBlobSet", JMAP_MAX_SIZE_UPLOAD);
+	jw_kint(w, "maxSizeBlobSet", (int64_t)jmap_max_size_upload());
 	jw_kint(w, "maxDataSources", JMAP_BLOB_MAX_SOURCES);
 	jw_key(w, "supportedTypeNames");
 	jw_arr_begin(w);
