@@ -123,6 +123,7 @@ struct jmap_job {
 	/* upload and download */
 	const char *want;  /* the accountId in the path */
 	uint32_t target;   /* its account: the user's, or one shared with it */
+	int quota_bound;   /* upload: its limit is the account's room, not maxSizeUpload */
 	const char *type;  /* the upload's Content-Type */
 	const char *blob, *name, *accept; /* download */
 };
@@ -324,6 +325,47 @@ static int auth_account(struct http_ctx *x, struct jmap_job *j)
 	return -1;
 }
 
+/* An upload past the account's quota: 413, as one past maxSizeUpload
+ * (RFC 8620 §6.1 names no status for it; the body is refused for its
+ * size), with the overQuota type JMAP's methods give (RFC 8620 §5.3). */
+static void upload_over_quota(struct http_ctx *x)
+{
+	jmap_http_problem(x, 413, "overQuota", NULL,
+			  "the upload does not fit the account's quota with its other uploads");
+}
+
+/*
+ * The account's quota bounds an upload to it: what it stores, what the
+ * user's other live uploads there take (jmap_upload_live: not those
+ * imported already) and this one must fit, so that a full account cannot
+ * fill the disk with uploads that live a day. When the room left is below
+ * *max_r it becomes the limit (j->quota_bound: a body past it is answered
+ * overQuota, upload_problem); none left is refused now. Parallel uploads
+ * (maxConcurrentUpload) each see the same room. 0, or -1 with x's answer.
+ */
+static int upload_room(struct http_ctx *x, struct jmap_job *j, uint64_t *max_r)
+{
+	uint64_t quota, used, live;
+
+	int rc = store_account_usage(http_store, j->target, &quota, &used);
+	if (rc == STORE_OK && quota == 0)
+		return 0;
+	if (rc != STORE_OK || jmap_upload_live(http_store, j->target, j->account, &live) < 0) {
+		http_problem(x, 503, "temporary", NULL, "try again later");
+		return -1;
+	}
+	uint64_t taken = used + live, room = taken < quota ? quota - taken : 0;
+	if (room >= *max_r)
+		return 0;
+	if (room == 0) {
+		upload_over_quota(x);
+		return -1;
+	}
+	*max_r = room;
+	j->quota_bound = 1;
+	return 0;
+}
+
 static int upload_admit(struct http_ctx *x, void *arg, uint64_t *max_r)
 {
 	struct jmap_job *j = arg;
@@ -337,7 +379,7 @@ static int upload_admit(struct http_ctx *x, void *arg, uint64_t *max_r)
 	}
 	j->entered = 1;
 	*max_r = jmap_max_size_upload();
-	return 0;
+	return upload_room(x, j, max_r);
 }
 
 static void upload_done(struct http_ctx *x, void *arg, const char *data, size_t len,
@@ -368,8 +410,10 @@ static void upload_done(struct http_ctx *x, void *arg, const char *data, size_t 
 
 static void upload_problem(struct http_ctx *x, void *arg, int status, const char *what)
 {
-	(void)arg;
-	if (status == 413)
+	const struct jmap_job *j = arg;
+	if (status == 413 && j->quota_bound)
+		upload_over_quota(x);
+	else if (status == 413)
 		jmap_http_problem(x, 413, "limit", "maxSizeUpload", what);
 	else
 		http_problem(x, status, status == 507 ? "storage_full" : "temporary", NULL, "%s",

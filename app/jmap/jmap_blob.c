@@ -293,6 +293,43 @@ fail:;
 	return -1;
 }
 
+int jmap_upload_live(struct store *st, uint32_t account, uint32_t user, uint64_t *bytes_r)
+{
+	char dir[sizeof updir + 32];
+	time_t now = time(NULL);
+	struct dirent *e;
+	struct stat sb;
+	uint64_t n = 0;
+	int rc = 0;
+
+	*bytes_r = 0;
+	upload_dir(dir, sizeof dir, account, user);
+	DIR *d = opendir(dir);
+	if (!d)
+		return 0; /* none yet */
+	while ((e = readdir(d)) != NULL) {
+		uint8_t id[32];
+		uint32_t email = 0;
+		if (e->d_name[0] == '.' || strlen(e->d_name) != 64 ||
+		    hex_decode(id, e->d_name, 64, HEX_LOWER_ONLY) < 0)
+			continue; /* a partial one (TMP_PREFIX) is its writer's */
+		if (fstatat(dirfd(d), e->d_name, &sb, 0) < 0 || !S_ISREG(sb.st_mode) ||
+		    sb.st_mtime + JMAP_UPLOAD_TTL <= now)
+			continue;
+		/* Imported already: the email's bytes are the upload's (one
+		 * content id), and the quota charges them as the email. */
+		if (store_blob_email(st, account, id, &email) != STORE_OK) {
+			rc = -1;
+			break;
+		}
+		if (!email)
+			n += (uint64_t)sb.st_size;
+	}
+	closedir(d);
+	*bytes_r = n;
+	return rc;
+}
+
 int jmap_upload_open(uint32_t account, const uint8_t id[32], uint64_t *size_r)
 {
 	return jmap_upload_open_by(account, account, id, size_r);

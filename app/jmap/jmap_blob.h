@@ -75,6 +75,14 @@ int jmap_upload_open(uint32_t account, const uint8_t id[32], uint64_t *size_r);
 int jmap_upload_put_by(uint32_t account, uint32_t user, const char *data, size_t len,
 		       const uint8_t id[32]);
 int jmap_upload_open_by(uint32_t account, uint32_t user, const uint8_t id[32], uint64_t *size_r);
+/* The octets of user's live uploads to account (user == account: the
+ * owner's own) that no email of account holds yet: what they take of
+ * the account's quota (RFC 8620 §6 leaves a blob nothing references to
+ * a quota of its own; here it shares the account's, so that a full
+ * account cannot fill the disk through /upload, and an upload imported
+ * as an email is charged once, as the email). 0 with *bytes_r, or -1
+ * on a store error. */
+int jmap_upload_live(struct store *st, uint32_t account, uint32_t user, uint64_t *bytes_r);
 /* A removed account's uploads (called once its removal committed, by
  * whoever removed it: the server or the CLI): the directories under
  * data_dir/JMAP_UPLOAD_DIR of its own uploads, of its uploads to other
