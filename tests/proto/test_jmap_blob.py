@@ -314,10 +314,11 @@ def test_jmap_upload_disk_full():
     written; the server goes on and a small upload still works."""
     from harness import Server
     s = Server(accounts=[BOB], imap=False, http=True, wrap=["prlimit", "--fsize=6000000", "--"],
-               env={"TERN_MAX_MESSAGE_SIZE": "100K"})
+               env={"TERN_MAX_MESSAGE_SIZE": "8M"})
     try:
         j = Jmap(s, *BOB)
-        size = 12000000
+        # Under maxSizeUpload (TERN_MAX_MESSAGE_SIZE), over the file limit.
+        size = 7000000
         c = tls(s)
         c.sendall(head(BOB[0], BOB[1], "/jmap/upload/%s/" % j.account, size))
         chunk = b"z" * 1048576
@@ -334,9 +335,10 @@ def test_jmap_upload_disk_full():
         s.wait_log("event=upload_dropped")
         st, _, body = j.request("POST", "/jmap/upload/%s/" % j.account, b"small")
         assert st == 201 and body["size"] == 5, (st, body)
-        # The same server takes messages of at most 100K: a bigger import
-        # is tooLarge (as SMTP and APPEND refuse it).
-        big = b"Subject: big\r\n\r\n" + b"x" * 200000
+        # The same server takes messages of at most 8M: an import that
+        # its line ends made CRLF take past it is tooLarge (as SMTP and
+        # APPEND refuse it); the upload itself is under both limits.
+        big = b"Subject: big\n\n" + b"x\n" * 2900000
         _, _, up = j.request("POST", "/jmap/upload/%s/" % j.account, big)
         _, mb = j.one("Mailbox/get", {"properties": ["role"]})
         inbox = [m["id"] for m in mb["list"] if m["role"] == "inbox"][0]
