@@ -19,6 +19,7 @@
 #include "core/config.h"
 #include "core/loop.h"
 #include "core/xalloc.h"
+#include "imap/imap_acl.h"
 #include "imap/imap_session.h"
 #include "net/conn.h"
 
@@ -161,12 +162,16 @@ int imap_limit_refuse(struct imap_session *s, size_t count)
 
 /* ---- FETCH's implicit \Seen ---- */
 
+/* In a shared mailbox, an email also in a mailbox where the user lacks
+ * "s" stays unseen (store_email_keywords_as_async, as STORE). */
 static void seen_start(struct imap_job *j)
 {
+	struct store_kw_actor as = {j->s->account, imap_acl_keywords_filter};
+
 	j->res = xcalloc(j->n ? j->n : 1, sizeof(*j->res));
-	store_email_keywords_async(imap_store, j->s->loop, j->account, j->mailbox, j->uidvalidity,
-				   j->uids, j->n, STORE_KW_ADD, "$seen", 0, j->res, &j->modseq,
-				   imap_job_store_done, j);
+	store_email_keywords_as_async(imap_store, j->s->loop, &as, j->account, j->mailbox,
+				      j->uidvalidity, j->uids, j->n, STORE_KW_ADD, "$seen", 0,
+				      j->res, &j->modseq, imap_job_store_done, j);
 }
 
 /*

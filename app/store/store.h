@@ -1683,6 +1683,34 @@ void store_email_keywords_async(struct store *st, struct loop *loop, uint32_t ac
 				size_t n, enum store_kw_op op, const char *keywords,
 				uint64_t unchangedsince, struct store_kw_result *res,
 				uint64_t *modseq_r, store_async_cb *done, void *arg);
+/*
+ * As store_email_keywords_async(), for as->actor working in a mailbox of
+ * account shared with it (IMAP STORE and FETCH's implicit \Seen in
+ * "Shared/OWNER/M"). An email's keywords are one set whatever mailboxes
+ * it is in (JMAP's model), so changing one changes it in each of them:
+ * a keyword of an email changes only when the actor's rights on every
+ * mailbox the email is in (its grant and anyone's, as
+ * store_mailbox_rights() reads them, in the writing transaction) let it
+ * set that keyword, as JMAP's Email/set asks (RFC 8621 §2).
+ * as->keywords_filter (imap_acl.h's) says which keywords rights let the
+ * user set (required), as store_copy_into's does. A keyword it may not change
+ * keeps its state on that email while the others change, and the
+ * result's keywords are the email's after (STORE_KW_SAME when nothing
+ * was left to change). $deleted is the membership's, not the email's:
+ * not checked here (the caller checked "t" on the mailbox). as is read
+ * during the call only; NULL, or as->actor == account, is the owner's
+ * call and reads no right.
+ */
+struct store_kw_actor {
+	uint32_t actor;
+	size_t (*keywords_filter)(uint32_t rights, char *kw, size_t len);
+};
+void store_email_keywords_as_async(struct store *st, struct loop *loop,
+				   const struct store_kw_actor *as, uint32_t account,
+				   uint32_t mailbox, uint32_t uidvalidity, const uint32_t *uids,
+				   size_t n, enum store_kw_op op, const char *keywords,
+				   uint64_t unchangedsince, struct store_kw_result *res,
+				   uint64_t *modseq_r, store_async_cb *done, void *arg);
 
 /*
  * IMAP \Recent (RFC 3501 §2.3.2): claims the mailbox's recent messages

@@ -222,6 +222,11 @@ struct kw_ctx {
 	struct kwset arg;
 	uint64_t unchangedsince;
 	struct store_kw_result *res;
+	/* store_email_keywords_as_async() for a user other than the owner:
+	 * that user, and the filter of the keywords rights let it set;
+	 * kw_filter NULL for the owner's own call. */
+	uint32_t actor;
+	size_t (*kw_filter)(uint32_t rights, char *kw, size_t len);
 	/* per run */
 	uint64_t modseq;
 	size_t changed;
@@ -282,6 +287,67 @@ static int bump_mailboxes(struct store *st, MDB_txn *txn, struct kw_ctx *c, uint
 		if ((rc = mbox_put(txn, st, c->account, c->touched[i], &m)) != 0)
 			return rc;
 	}
+	return 0;
+}
+
+/* 1 when rights let c's actor change keyword w (n octets) of an email. */
+static int kw_allowed(const struct kw_ctx *c, uint32_t rights, const char *w, size_t n)
+{
+	char one[STORE_KEYWORD_MAX];
+
+	if (n > sizeof one)
+		return 0;
+	memcpy(one, w, n);
+	return c->kw_filter(rights, one, n) != 0;
+}
+
+/*
+ * Another user's change (c->kw_filter set): of the changes from view to
+ * out, those of the email's keywords its rights on the email's every
+ * mailbox do not allow are undone in out (JMAP's rule, RFC 8621 §2: the
+ * one keyword set is seen in each of them; Email/set is jmap_email_set.c's
+ * shared_update_allowed). The selected mailbox's rights alone would let a
+ * grantee change what the owner sees in a mailbox not shared with it.
+ * Undone, not refused: RFC 9051 §6.4.6 lets a STORE fail or leave a
+ * message alone, and RFC 4314 §4 has it ignore silently a flag the user
+ * has no right to store; this is such a flag for this email, and the
+ * caller's untagged FETCH shows the flags as they are. $deleted is the
+ * membership's (the uid entry's): the caller's mailbox's "t" covers it.
+ * 0 or an LMDB error.
+ */
+static int out_by_rights(struct store *st, MDB_txn *txn, const struct kw_ctx *c,
+			 const struct email_rec *e, const struct kwset *view, struct kwset *out)
+{
+	uint32_t rights = STORE_ACL_ALL;
+	size_t k = 0;
+	int rc;
+
+	for (uint16_t i = 0; i < e->nmembers && rights; i++) {
+		uint32_t r;
+		if ((rc = acl_rights_txn(txn, st, c->actor, c->account,
+					 be32_get(e->members + (size_t)i * 8), &r)) != 0)
+			return rc;
+		rights &= r;
+	}
+	/* Added ones it may not set go... */
+	for (size_t i = 0; i < out->n; i++) {
+		if (!kwset_has(view, out->w[i], out->wl[i]) &&
+		    !kw_eq(out->w[i], out->wl[i], KW_DELETED, KW_DELETED_LEN) &&
+		    !kw_allowed(c, rights, out->w[i], out->wl[i]))
+			continue;
+		out->w[k] = out->w[i];
+		out->wl[k++] = out->wl[i];
+	}
+	out->n = k;
+	/* ...and removed ones it may not clear come back (at most view's:
+	 * within KWSET_MAX). */
+	for (size_t i = 0; i < view->n && out->n < KWSET_MAX; i++)
+		if (!kwset_has(out, view->w[i], view->wl[i]) &&
+		    !kw_eq(view->w[i], view->wl[i], KW_DELETED, KW_DELETED_LEN) &&
+		    !kw_allowed(c, rights, view->w[i], view->wl[i])) {
+			out->w[out->n] = view->w[i];
+			out->wl[out->n++] = view->wl[i];
+		}
 	return 0;
 }
 
@@ -347,6 +413,8 @@ static int change_one(struct store *st, MDB_txn *txn, struct kw_ctx *c, struct a
 			out.w[out.n] = c->arg.w[i];
 			out.wl[out.n++] = c->arg.wl[i];
 		}
+	if (c->kw_filter && (rc = out_by_rights(st, txn, c, &e, &view, &out)) != 0)
+		goto out;
 	out_email = out;
 	int out_del = kwset_drop(&out_email, KW_DELETED, KW_DELETED_LEN);
 	size_t klen;
@@ -583,8 +651,21 @@ void store_email_keywords_async(struct store *st, struct loop *loop, uint32_t ac
 				uint64_t unchangedsince, struct store_kw_result *res,
 				uint64_t *modseq_r, store_async_cb *done, void *arg)
 {
+	store_email_keywords_as_async(st, loop, NULL, account, mailbox, uidvalidity, uids, n, op,
+				      keywords, unchangedsince, res, modseq_r, done, arg);
+}
+
+void store_email_keywords_as_async(struct store *st, struct loop *loop,
+				   const struct store_kw_actor *as, uint32_t account,
+				   uint32_t mailbox, uint32_t uidvalidity, const uint32_t *uids,
+				   size_t n, enum store_kw_op op, const char *keywords,
+				   uint64_t unchangedsince, struct store_kw_result *res,
+				   uint64_t *modseq_r, store_async_cb *done, void *arg)
+{
 	struct kw_async *k = xcalloc(1, sizeof(*k));
 	size_t per = n < CHANGE_ENTRIES_MAX ? n : CHANGE_ENTRIES_MAX;
+	/* The owner's own call reads no right: it may change everything. */
+	int other = as && as->actor != account && as->keywords_filter;
 
 	k->c = (struct kw_ctx){
 		.account = account,
@@ -595,6 +676,8 @@ void store_email_keywords_async(struct store *st, struct loop *loop, uint32_t ac
 		.op = op,
 		.unchangedsince = unchangedsince,
 		.res = res,
+		.actor = other ? as->actor : account,
+		.kw_filter = other ? as->keywords_filter : NULL,
 	};
 	k->st = st;
 	k->modseq_r = modseq_r;

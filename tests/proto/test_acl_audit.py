@@ -19,10 +19,16 @@ a rule that is easy to break:
   the one named, not on that one alone;
 - DELETE (and JMAP's destroy) of a mailbox with a child the user may
   not see is refused as a missing right, never as "has children";
-- a /shared METADATA entry of another's mailbox is set only with "w".
+- a /shared METADATA entry of another's mailbox is set only with "w";
+- IMAP STORE (and FETCH's implicit \\Seen) in a shared mailbox changes
+  an email's keywords only with the right on every mailbox the email is
+  in, as JMAP's Email/set (RFC 8621 section 2): the others are left as
+  they are, the command says OK.
 
 One server for the module: Bob owns the mailboxes (with a quota), Carol
 and Dave are grantees."""
+import re
+
 from jmapc import MAIL, Jmap, shared_server
 from test_imap import login
 from test_imap_acl import cmd
@@ -325,4 +331,85 @@ def test_setmetadata_shared_entry_needs_write():
         c.logout()
         grant("Team", DAVE[0], "")
         cmd(m, "SETMETADATA", "Team", "(/shared/comment NIL)")
+        m.logout()
+
+
+def _flags(dat):
+    """{uid: set of flags but \\Recent} from the FETCH lines of a STORE
+    or FETCH."""
+    out = {}
+    for x in dat:
+        line = x[0] if isinstance(x, tuple) else x
+        if not line:
+            continue
+        u = re.search(rb"UID (\d+)", line)
+        f = re.search(rb"FLAGS \(([^)]*)\)", line)
+        if u and f:
+            out[int(u.group(1))] = set(f.group(1).decode().split()) - {"\\Recent"}
+    return out
+
+
+def test_store_needs_the_right_on_every_mailbox_of_the_email():
+    """tern keeps one keyword set per email (JMAP's model): Bob's "one" is
+    in Desk, shared with Carol, and in Vault, which is not. A keyword
+    Carol stores through Desk would change what Bob sees in Vault, so it
+    needs the right on Vault too, as Email/set asks (RFC 8621 section 2).
+    Without it the message is left as it is for those flags and the
+    STORE says OK (as RFC 4314 section 4 does for a flag without its
+    right); "two", only in Desk, changes as before; \\Deleted belongs to
+    the one message in Desk and needs "t" there alone."""
+    setup()
+    m = imap(BOB)
+    for name in ("Desk", "Vault"):
+        assert m.create(name)[0] == "OK"
+    for subject in (b"one", b"two"):
+        assert m.append("Desk", None, None, b"Subject: " + subject + b"\r\n\r\nx\r\n")[0] == "OK"
+    bob = Jmap(srv(), *BOB)
+    _, r = bob.one("Mailbox/get", {"ids": None, "properties": ["name"]})
+    box = {b["name"]: b["id"] for b in r["list"]}
+    _, r = bob.one("Email/query", {"filter": {"inMailbox": box["Desk"]},
+                                   "sort": [{"property": "receivedAt"}]})
+    one, two = r["ids"]
+    _, r = bob.one("Email/set", {"update": {one: {"mailboxIds/%s" % box["Vault"]: True}}})
+    assert one in r["updated"], r
+
+    def keywords(eid):
+        _, r = bob.one("Email/get", {"ids": [eid], "properties": ["keywords"]})
+        return set(k.lower() for k in r["list"][0]["keywords"])
+
+    grant("Desk", CAROL[0], "lrswt")
+    c = imap(CAROL)
+    try:
+        assert c.select('"Shared/%s/Desk"' % BOB[0])[0] == "OK"
+        typ, dat = c.uid("STORE", "1", "+FLAGS", r"(\Flagged $Carol \Deleted)")
+        assert typ == "OK", dat
+        assert _flags(dat) == {1: {r"\Deleted"}}, dat
+        assert keywords(one) == set(), keywords(one)
+        typ, dat = c.store("2", "+FLAGS", r"(\Flagged $Carol)")
+        assert typ == "OK", dat
+        assert keywords(two) == {"$flagged", "$carol"}, keywords(two)
+        # FLAGS replaces: the keywords of "one" stay, its \Deleted goes.
+        typ, dat = c.uid("STORE", "1", "FLAGS", r"(\Answered)")
+        assert typ == "OK" and _flags(dat) == {1: set()}, dat
+        # Nor does reading "one" make it \Seen in Vault: no "s" there.
+        typ, dat = c.uid("FETCH", "1", "(BODY[])")
+        assert typ == "OK", dat
+        assert keywords(one) == set(), keywords(one)
+        # With "s" on Vault as well, \Seen is Carol's to set, the others
+        # (they need "w") still not.
+        grant("Vault", CAROL[0], "ls")
+        typ, dat = c.uid("FETCH", "1", "(BODY[])")
+        assert typ == "OK", dat
+        assert keywords(one) == {"$seen"}, keywords(one)
+        typ, dat = c.uid("FETCH", "1", "(FLAGS)")
+        assert typ == "OK" and _flags(dat) == {1: {r"\Seen"}}, dat
+        typ, dat = c.uid("STORE", "1", "-FLAGS", r"(\Seen)")
+        assert typ == "OK" and keywords(one) == set(), dat
+        typ, dat = c.uid("STORE", "1", "+FLAGS", r"(\Seen \Flagged)")
+        assert typ == "OK" and _flags(dat) == {1: {r"\Seen"}}, dat
+        assert keywords(one) == {"$seen"}, keywords(one)
+    finally:
+        c.logout()
+        grant("Desk", CAROL[0], "")
+        grant("Vault", CAROL[0], "")
         m.logout()

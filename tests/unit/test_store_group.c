@@ -10,7 +10,8 @@
  * (store_write_grouped) joins the writer's batch: two queued while the
  * writer waits commit together. A request that asks is told of its
  * commit (applied) before the flush and before done, and not when it
- * failed.
+ * failed. Another user's keyword change needs the rights on every mailbox
+ * of the email (store_email_keywords_as_async).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +26,7 @@
 
 #include "core/log.h"
 #include "core/loop.h"
+#include "imap/imap_acl.h"
 #include "store/store.h"
 #include "store/store_private.h"
 #include "unit.h"
@@ -583,6 +585,87 @@ static void run_deleted(struct store *st, uint32_t acc)
 	CHECK_EQ_INT((int)after.uid[after.n - 1], (int)both[0]); /* the one without $deleted */
 }
 
+/* Delivers text into mailbox of acc; its uid there. */
+static uint32_t deliver_into(struct store *st, uint32_t acc, uint32_t mailbox, const char *text)
+{
+	struct store_delivery d;
+
+	unit_delivery_init(&d, text, &acc, 1700000000);
+	d.mailbox = mailbox;
+	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);
+	return d.uid_r;
+}
+
+/* Adds keywords to the messages at uids (n) of the owner's mailbox for
+ * as; the result of the call. */
+static int kw_as(struct store *st, const struct store_kw_actor *as, uint32_t owner,
+		 uint32_t mailbox, const uint32_t *uids, size_t n, enum store_kw_op op,
+		 const char *keywords, struct store_kw_result *kr)
+{
+	struct res r = {0};
+
+	store_email_keywords_as_async(st, lp, as, owner, mailbox, 0, uids, n, op, keywords, 0, kr,
+				      NULL, cb, &r);
+	CHECK(wait_done(&r));
+	return r.result;
+}
+
+/* Another user's change (store_email_keywords_as_async): an email also in
+ * a mailbox where the user lacks the right keeps the keywords that right
+ * covers ("w": $flagged; "s": $seen) while its $deleted (the membership's)
+ * changes; one in the shared mailbox alone changes; with "s" on the other
+ * mailbox too $seen changes there, and the owner's own call is not
+ * checked. */
+static void run_actor(struct store *st, uint32_t acc)
+{
+	uint32_t carol, desk, vault;
+	char err[256];
+	struct store_kw_result kr[2];
+	struct store_copy_result cr;
+
+	CHECK_EQ_INT(store_account_add(st, "carol@example.test", "pw", 0, &carol, err, sizeof err),
+		     STORE_OK);
+	CHECK_EQ_INT(store_mailbox_create(st, acc, "Desk", &desk), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_create(st, acc, "Vault", &vault), STORE_OK);
+	uint32_t uids[2] = {deliver_into(st, acc, desk, "Subject: a\r\n\r\na\r\n"),
+			    deliver_into(st, acc, desk, "Subject: b\r\n\r\nb\r\n")};
+	CHECK_EQ_INT(store_email_copy(st, acc, desk, uidvalidity_of(st, acc, desk), uids, 1, vault,
+				      0, &cr),
+		     STORE_OK);
+	CHECK_EQ_INT((int)cr.n, 1);
+	store_copy_result_free(&cr);
+	CHECK_EQ_INT(store_acl_set(st, acc, desk, carol, STORE_ACL_L | STORE_ACL_R | STORE_ACL_S |
+								 STORE_ACL_W | STORE_ACL_T),
+		     STORE_OK);
+	struct store_kw_actor as = {carol, imap_acl_keywords_filter};
+
+	CHECK_EQ_INT(kw_as(st, &as, acc, desk, uids, 2, STORE_KW_ADD, "$flagged $seen $deleted", kr),
+		     STORE_OK);
+	CHECK_EQ_INT((int)kr[0].status, STORE_KW_CHANGED);
+	CHECK_EQ_STR(kr[0].keywords, "$deleted");
+	CHECK_EQ_INT((int)kr[1].status, STORE_KW_CHANGED);
+	CHECK_EQ_STR(kr[1].keywords, "$flagged $seen $deleted");
+	store_kw_results_free(kr, 2);
+	/* Nothing left to change: as it is. */
+	CHECK_EQ_INT(kw_as(st, &as, acc, desk, uids, 1, STORE_KW_SET, "$deleted $answered", kr),
+		     STORE_OK);
+	CHECK_EQ_INT((int)kr[0].status, STORE_KW_SAME);
+	CHECK_EQ_STR(kr[0].keywords, "$deleted");
+	store_kw_results_free(kr, 1);
+
+	CHECK_EQ_INT(store_acl_set(st, acc, vault, carol, STORE_ACL_L | STORE_ACL_S), STORE_OK);
+	CHECK_EQ_INT(kw_as(st, &as, acc, desk, uids, 1, STORE_KW_SET, "$seen $flagged", kr),
+		     STORE_OK);
+	CHECK_EQ_INT((int)kr[0].status, STORE_KW_CHANGED);
+	CHECK_EQ_STR(kr[0].keywords, "$seen");
+	store_kw_results_free(kr, 1);
+
+	struct store_kw_actor own = {acc, imap_acl_keywords_filter};
+	CHECK_EQ_INT(kw_as(st, &own, acc, desk, uids, 1, STORE_KW_ADD, "$flagged", kr), STORE_OK);
+	CHECK_EQ_STR(kr[0].keywords, "$seen $flagged");
+	store_kw_results_free(kr, 1);
+}
+
 int main(void)
 {
 	struct store *st = NULL;
@@ -600,6 +683,7 @@ int main(void)
 		run_applied(st);
 		run_grouped(st, acc);
 		run_deleted(st, acc);
+		run_actor(st, acc);
 		run_once(st, acc); /* last: it adds to the INBOX the others count */
 		store_close(&st);
 	}
