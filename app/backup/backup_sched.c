@@ -332,7 +332,6 @@ static void run_one(void)
 
 	pthread_mutex_lock(&S.mu);
 	snprintf(S.running_name, sizeof S.running_name, "%s", name);
-	S.done_bytes = S.total_bytes = 0;
 	pthread_mutex_unlock(&S.mu);
 
 	store_map_info(S.st, &mapsize, &used);
@@ -383,6 +382,9 @@ static void *sched_main(void *arg)
 		S.requested = 0;
 		S.running = 1;
 		S.running_since = now;
+		/* From here GET /backups shows this run's progress: none yet
+		 * (the last run's figures stay until now). */
+		S.done_bytes = S.total_bytes = 0;
 		pthread_mutex_unlock(&S.mu);
 		run_one();
 		pthread_mutex_lock(&S.mu);
@@ -546,7 +548,7 @@ void backup_sched_status(struct backup_sched_status *s)
 	s->running = S.running || S.requested;
 	s->running_since = S.running_since;
 	/* A run asked for and not begun yet has written nothing: the
-	 * counters still hold the last run's until it begins. */
+	 * counters hold the last run's until it begins (sched_main). */
 	s->done_bytes = S.running ? S.done_bytes : 0;
 	s->total_bytes = S.running ? S.total_bytes : 0;
 	s->next = S.next;
