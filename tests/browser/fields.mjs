@@ -51,6 +51,10 @@ await finish(b, async () => {
 	const row = page.locator(`[data-testid=account-row][data-email="${cfg.email}"]`);
 	await row.locator('[data-testid=account-edit]').click();
 	await byId('reset-password').fill('aaaaaaaa');
+	// The strength meter comes 300 ms after typing stops (a round trip
+	// to the server) and pushes the Set password button down: clicked
+	// while it appears, the click can miss the button (CI did).
+	await byId('reset-password-meter').waitFor();
 	await byId('reset-password-current').fill(cfg.admin_password);
 	await refusedUnder('reset-password', () => byId('reset-password-submit').click());
 	await screenshot('refused-password');
