@@ -318,12 +318,9 @@ static void revoked(void *arg, int gone)
 		conn_close(s->conn, gone ? "account_deleted" : "credentials_changed");
 }
 
-/* The maildrop r->extra (now ours) is the session's: TRANSACTION state. */
-static void logged_in(struct pop3_session *s, const struct login_result *r)
+/* The maildrop d (now ours) is the session's: TRANSACTION state. */
+static void enter_transaction(struct pop3_session *s, struct maildrop *d, const char *user)
 {
-	char q[POP3_USER_MAX * 4 + 8];
-	struct maildrop *d = r->extra;
-
 	conn_deadline(s->conn, 0, NULL, NULL); /* the login deadline */
 	s->state = POP3_S_TRANSACTION;
 	/* The bad-command count starts again, as in Dovecot's pop3 process
@@ -331,7 +328,7 @@ static void logged_in(struct pop3_session *s, const struct login_result *r)
 	 * the wrong state, a cancelled AUTH) keeps its full allowance for the
 	 * maildrop. Password guessing is bounded by the login flow. */
 	s->errors = 0;
-	snprintf(s->login, sizeof(s->login), "%s", r->user);
+	snprintf(s->login, sizeof(s->login), "%s", user);
 	s->account = d->account;
 	s->mailbox = d->mailbox;
 	s->uidvalidity = d->uidvalidity;
@@ -340,12 +337,30 @@ static void logged_in(struct pop3_session *s, const struct login_result *r)
 	s->nmsgs = d->nmsgs;
 	s->total_size = d->total;
 	free(d);
+}
+
+static void logged_in(struct pop3_session *s, const struct login_result *r)
+{
+	char q[POP3_USER_MAX * 4 + 8];
+
+	enter_transaction(s, r->extra, r->user);
 	session_watch_join(&s->watch, pop3_store, s->loop, r->account, r->apppass, r->cred, revoked,
 			   s);
 	log_info("pop3", s->id, "event=login user=%s mech=%s messages=%u size=%llu tls=%s",
 		 log_q(s->login, q, sizeof(q)), r->mech, s->nmsgs,
 		 (unsigned long long)s->total_size, conn_tls_version(s->conn));
 	pop3_reply(s, "+OK Logged in.");
+}
+
+int pop3_auth_preauth(struct pop3_session *s, uint32_t account, const char *login)
+{
+	void *d;
+
+	if (open_maildrop_with(pop3_store, account, &d, s->utf8) != LOGIN_OK)
+		return -1;
+	/* No watch on the credentials: the transport vouches for the peer. */
+	enter_transaction(s, d, login);
+	return 0;
 }
 
 static void login_done(void *arg, const struct login_result *r)

@@ -12,6 +12,8 @@
 #ifndef TERN_POP3_POP3_SERVER_H
 #define TERN_POP3_POP3_SERVER_H
 
+#include <stdint.h>
+
 #include "core/config.h"
 
 struct loop;
@@ -27,6 +29,13 @@ void pop3_server_init(const struct config *cfg, struct store *st);
  * the POP3S port, NULL for the STLS port.
  */
 void pop3_server_accept(struct loop *loop, int fd, void *arg);
+/*
+ * A session on fd (plaintext) in TRANSACTION state as account/login from
+ * the greeting on, for a transport whose peer is already known to be the
+ * account's owner (the POP3 session fuzz target). Never on a network
+ * listener.
+ */
+void pop3_server_accept_preauth(struct loop *loop, int fd, uint32_t account, const char *login);
 /*
  * On a loop's thread: from now on no session starts there; idle sessions
  * get "-ERR [SYS/TEMP]" and close without expunging; a session in the middle

@@ -504,11 +504,26 @@ static void session_closed(struct conn *c, void *arg, const char *reason)
 	pop3_session_free(s);
 }
 
+static void accept_session(struct loop *loop, int fd, int implicit, uint32_t account,
+			   const char *login);
+
 void pop3_server_accept(struct loop *loop, int fd, void *arg)
+{
+	accept_session(loop, fd, arg == POP3_IMPLICIT_TLS, 0, NULL);
+}
+
+void pop3_server_accept_preauth(struct loop *loop, int fd, uint32_t account, const char *login)
+{
+	accept_session(loop, fd, 0, account, login);
+}
+
+/* account != 0: in TRANSACTION state as login from the greeting on
+ * (pop3_server_accept_preauth). */
+static void accept_session(struct loop *loop, int fd, int implicit, uint32_t account,
+			   const char *login)
 {
 	struct pop3_session *s = xcalloc(1, sizeof(*s));
 	uint64_t n = __atomic_add_fetch(&session_counter, 1, __ATOMIC_RELAXED);
-	int implicit = arg == POP3_IMPLICIT_TLS;
 
 	snprintf(s->id, sizeof(s->id), "%012llx",
 		 (unsigned long long)((session_base + n) & 0xffffffffffffull));
@@ -553,7 +568,10 @@ void pop3_server_accept(struct loop *loop, int fd, void *arg)
 	}
 	if (implicit) /* greet() waits for the handshake, which the conn bounds */
 		return;
-	greet(s);
+	if (greet(s) == 0 && account && pop3_auth_preauth(s, account, login) < 0) {
+		pop3_reply(s, "-ERR [IN-USE] Mailbox is locked or cannot be opened.");
+		pop3_close_with(s, "maildrop_unavailable");
+	}
 	conn_flush(s->conn); /* last use of s: a refused session may be gone */
 }
 

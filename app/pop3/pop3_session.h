@@ -169,6 +169,10 @@ void pop3_sasl_line(struct pop3_session *s, struct str line);
 void pop3_auth_release(struct pop3_session *s);
 /* Session end: abandons a login in flight, stops watching the credentials. */
 void pop3_auth_cancel_delay(struct pop3_session *s);
+/* pop3_server_accept_preauth: the maildrop of account, opened on the
+ * loop, and TRANSACTION state as login. -1: it could not be opened
+ * (another session holds it, a store error). */
+int pop3_auth_preauth(struct pop3_session *s, uint32_t account, const char *login);
 /*
  * The account lock table (process-wide, mutex-protected): 0 when taken,
  * -1 when another session holds account.

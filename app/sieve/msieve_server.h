@@ -12,6 +12,8 @@
 #ifndef TERN_SIEVE_MSIEVE_SERVER_H
 #define TERN_SIEVE_MSIEVE_SERVER_H
 
+#include <stdint.h>
+
 #include "core/config.h"
 
 struct loop;
@@ -21,6 +23,12 @@ struct store;
 void msieve_server_init(const struct config *cfg, struct store *st);
 /* listener_accept_cb for TERN_LISTEN_SIEVE. */
 void msieve_server_accept(struct loop *loop, int fd, void *arg);
+/*
+ * A session on fd (plaintext) that starts authenticated as account/login,
+ * for a transport whose peer is already known to be the account's owner
+ * (the ManageSieve session fuzz target). Never on a network listener.
+ */
+void msieve_server_accept_preauth(struct loop *loop, int fd, uint32_t account, const char *login);
 /* On a loop's thread: no new session there; idle ones get BYE and close. */
 void msieve_server_drain(void);
 /* On a loop's thread: closes every session of that loop now. */

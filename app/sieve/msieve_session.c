@@ -1166,11 +1166,25 @@ static void session_closed(struct conn *c, void *arg, const char *reason)
 	session_free(s);
 }
 
+static void accept_session(struct loop *loop, int fd, uint32_t account, const char *login);
+
 void msieve_server_accept(struct loop *loop, int fd, void *arg)
+{
+	(void)arg;
+	accept_session(loop, fd, 0, NULL);
+}
+
+void msieve_server_accept_preauth(struct loop *loop, int fd, uint32_t account, const char *login)
+{
+	accept_session(loop, fd, account, login);
+}
+
+/* account != 0: authenticated as login from the start, with no watch on
+ * its credentials (msieve_server_accept_preauth). */
+static void accept_session(struct loop *loop, int fd, uint32_t account, const char *login)
 {
 	struct ms_session *s = xcalloc(1, sizeof(*s));
 	uint64_t n = __atomic_add_fetch(&session_counter, 1, __ATOMIC_RELAXED);
-	(void)arg;
 
 	snprintf(s->id, sizeof(s->id), "%012llx",
 	         (unsigned long long)((session_base + n) & 0xffffffffffffull));
@@ -1202,6 +1216,12 @@ void msieve_server_accept(struct loop *loop, int fd, void *arg)
 		s->limited = 1;
 		conn_deadline(s->conn, (uint64_t)ms_cfg->login_timeout_s * 1000,
 		              "BYE \"Login timeout.\"\r\n", "login_timeout");
+		if (account) {
+			conn_deadline(s->conn, 0, NULL, NULL);
+			s->state = MS_AUTH;
+			s->account = account;
+			snprintf(s->login, sizeof(s->login), "%s", login);
+		}
 	}
 	greet(s);
 	conn_flush(s->conn);
