@@ -18,7 +18,9 @@ static void start(struct loop *loop, int fd, uint8_t first)
 		imap_server_accept(loop, fd, NULL);
 }
 
-static const struct fuzz_session_target imap = { "fuzz_imap_session", start, imap_server_sessions };
+static const struct fuzz_session_target imap = { .name = "fuzz_imap_session",
+						  .start = start,
+						  .sessions = imap_server_sessions };
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

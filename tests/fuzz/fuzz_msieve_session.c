@@ -22,8 +22,9 @@ static void start(struct loop *loop, int fd, uint8_t first)
 		msieve_server_accept(loop, fd, NULL);
 }
 
-static const struct fuzz_session_target msieve = { "fuzz_msieve_session", start,
-	                                           msieve_server_sessions };
+static const struct fuzz_session_target msieve = { .name = "fuzz_msieve_session",
+						  .start = start,
+						  .sessions = msieve_server_sessions };
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

@@ -22,7 +22,9 @@ static void start(struct loop *loop, int fd, uint8_t first)
 		pop3_server_accept(loop, fd, NULL);
 }
 
-static const struct fuzz_session_target pop3 = { "fuzz_pop3_session", start, pop3_server_sessions };
+static const struct fuzz_session_target pop3 = { .name = "fuzz_pop3_session",
+						  .start = start,
+						  .sessions = pop3_server_sessions };
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

@@ -1,6 +1,7 @@
 /*
  * fuzz_session.h — the harness of the whole-session fuzz targets
- * (fuzz_imap_session, fuzz_pop3_session, fuzz_msieve_session).
+ * (fuzz_imap_session, fuzz_pop3_session, fuzz_msieve_session,
+ * fuzz_smtp_session).
  *
  * Each input is one connection: a socketpair whose server end gets a
  * session of the protocol under test (the target's start function, on
@@ -11,6 +12,15 @@
  * dropped (FUZZ_SESSION_SHOW=1 copies it to stderr, to see what a corpus
  * does). What is checked is what the sanitizers check, plus: the session
  * always ends (after 20 s the run aborts as a hang).
+ *
+ * A target with turns set is written in turns instead, as a client that
+ * waits for answers: the input is cut at each FUZZ_SESSION_TURN octet
+ * (which the session never sees), and each piece is written once the
+ * session has said something since the last (its greeting first), or
+ * after FUZZ_SESSION_TURN_MS of silence. SMTP on port 25 needs it: a
+ * command written before the answer to one that may not be pipelined
+ * ends the session (Postfix's rule), so input written at once reaches
+ * nothing past EHLO.
  *
  * The store (a private directory, on tmpfs when there is one: commits
  * fsync, and a loaded disk would make sessions slow for nothing) holds
@@ -33,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/config.h"
@@ -44,6 +55,8 @@
 #include "fuzz_tmpdir.h"
 
 #define FUZZ_SESSION_INPUT_MAX 65536
+#define FUZZ_SESSION_TURN 0x1e /* ASCII's record separator */
+#define FUZZ_SESSION_TURN_MS 20
 #define FUZZ_SESSION_LOGIN "bob@example.test"
 
 /* What a target gives the harness. */
@@ -52,15 +65,18 @@ struct fuzz_session_target {
 	/* On the loop's thread: a session on fd; first is the input's first octet. */
 	void (*start)(struct loop *loop, int fd, uint8_t first);
 	unsigned (*sessions)(void); /* sessions alive */
+	int turns;                  /* written in turns (above) */
 };
 
 static struct {
 	const struct fuzz_session_target *t;
+	const char *dir; /* the store's */
 	struct loop *loop;
 	struct store *store;
 	uint32_t account;
 	struct config cfg;
 	unsigned ticks;
+	unsigned long said; /* reads of the session's output, under lock */
 	int client_fd, server_fd, show, done;
 	uint8_t first;
 	pthread_mutex_t lock;
@@ -114,6 +130,7 @@ static struct config *fuzz_session_setup(const struct fuzz_session_target *t)
 	char err[256];
 
 	fz.t = t;
+	fz.dir = dir;
 	log_init(open("/dev/null", O_WRONLY), LOG_ERROR, 0);
 	if (!dir || store_open(dir, STORE_SERVER, &fz.store, err, sizeof err) != STORE_OK ||
 	    store_domain_add(fz.store, "example.test", err, sizeof err) != STORE_OK ||
@@ -163,9 +180,14 @@ static void fuzz_session_client_cb(struct loop *loop, int fd, unsigned events, v
 	ssize_t n;
 
 	(void)arg;
-	while ((n = read(fd, buf, sizeof buf)) > 0)
+	while ((n = read(fd, buf, sizeof buf)) > 0) {
 		if (fz.show)
 			fwrite(buf, 1, (size_t)n, stderr);
+		pthread_mutex_lock(&fz.lock);
+		fz.said++;
+		pthread_cond_signal(&fz.cond);
+		pthread_mutex_unlock(&fz.lock);
+	}
 	if (n == 0 || (events & LOOP_HUP)) {
 		loop_del_fd(loop, fd);
 		close(fd);
@@ -200,6 +222,43 @@ static void fuzz_session_start(void *arg)
 	loop_timer_add(fz.loop, 1, fuzz_session_tick, NULL);
 }
 
+/* Under fz.lock: waits until the session says something after what
+ * *seen counted, it ends, or FUZZ_SESSION_TURN_MS pass. */
+static void fuzz_session_wait_said(unsigned long *seen)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += FUZZ_SESSION_TURN_MS * 1000000L;
+	until.tv_sec += until.tv_nsec / 1000000000L;
+	until.tv_nsec %= 1000000000L;
+	while (fz.said == *seen && !fz.done)
+		if (pthread_cond_timedwait(&fz.cond, &fz.lock, &until) != 0)
+			break;
+	*seen = fz.said;
+}
+
+/* The input's pieces, each once the session answered the one before. */
+static void fuzz_session_write_turns(int fd, const uint8_t *p, size_t n)
+{
+	unsigned long seen = 0;
+
+	for (;;) {
+		const uint8_t *cut = memchr(p, FUZZ_SESSION_TURN, n);
+		size_t len = cut ? (size_t)(cut - p) : n;
+		pthread_mutex_lock(&fz.lock);
+		fuzz_session_wait_said(&seen);
+		int over = fz.done;
+		pthread_mutex_unlock(&fz.lock);
+		/* The socket buffer holds the whole input; a session that
+		 * ended takes no more (EPIPE, no signal). */
+		if (over || (len && send(fd, p, len, MSG_NOSIGNAL) != (ssize_t)len) || !cut)
+			return;
+		p = cut + 1;
+		n -= len + 1;
+	}
+}
+
 /* LLVMFuzzerTestOneInput: one connection, run to its end. */
 static int fuzz_session_run(const uint8_t *data, size_t size)
 {
@@ -211,18 +270,32 @@ static int fuzz_session_run(const uint8_t *data, size_t size)
 		abort();
 	size_t n = size - 1 > FUZZ_SESSION_INPUT_MAX ? FUZZ_SESSION_INPUT_MAX : size - 1;
 	/* The socket buffer holds the whole input: the client writes it all
-	 * before the session runs, then half-closes. */
+	 * (at once, or in turns on a descriptor of its own: the loop closes
+	 * fz.client_fd when the session ends), then half-closes. */
 	int sz = 4 * FUZZ_SESSION_INPUT_MAX;
 	setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
 	setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
-	if (n && write(sv[1], data + 1, n) != (ssize_t)n)
+	int wfd = fz.t->turns ? dup(sv[1]) : -1;
+	if (fz.t->turns && wfd < 0)
 		abort();
-	shutdown(sv[1], SHUT_WR);
+	if (!fz.t->turns) {
+		if (n && write(sv[1], data + 1, n) != (ssize_t)n)
+			abort();
+		shutdown(sv[1], SHUT_WR);
+	}
 	fz.client_fd = sv[1];
 	fz.server_fd = sv[0];
 	fz.first = data[0];
+	pthread_mutex_lock(&fz.lock);
 	fz.done = 0;
+	fz.said = 0;
+	pthread_mutex_unlock(&fz.lock);
 	loop_post(fz.loop, fuzz_session_start, NULL);
+	if (wfd >= 0) {
+		fuzz_session_write_turns(wfd, data + 1, n);
+		shutdown(wfd, SHUT_WR);
+		close(wfd);
+	}
 	pthread_mutex_lock(&fz.lock);
 	while (!fz.done)
 		pthread_cond_wait(&fz.cond, &fz.lock);
