@@ -17,12 +17,14 @@ import atexit
 import contextlib
 import fcntl
 import hashlib
+import http.server
 import os
 import random
 import select
 import shutil
 import signal
 import socket
+import socketserver
 import subprocess
 import tempfile
 import termios
@@ -274,6 +276,18 @@ def free_port(ips=("127.0.0.1",), udp=False):
         _given_ports.add(port)
         return port
     raise RuntimeError("no free port")
+
+
+class LoopbackHTTPServer(http.server.ThreadingHTTPServer):
+    """http.server's threading server without its reverse lookup: its
+    server_bind asks socket.getfqdn(ip) for a name nobody reads, and for a
+    loopback address not in /etc/hosts (127.x.y.z) that is a PTR query to
+    the machine's resolver, the test stalling on the resolver's timeout
+    when the answer is lost (scripts/netcheck saw it)."""
+
+    def server_bind(self):
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
 
 
 _default_dns = {}

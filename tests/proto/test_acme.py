@@ -29,7 +29,7 @@ import tempfile
 import threading
 import time
 
-from harness import Server, free_port
+from harness import LoopbackHTTPServer, Server, free_port
 from httpc import Api
 
 ADMIN_PW = "admin-password-1-Vq8r"
@@ -1390,7 +1390,7 @@ class AcmeStub:
                          ("Retry-After", stub.retry_after)])
 
         self.port = free_port()
-        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), H)
+        self.srv = LoopbackHTTPServer(("127.0.0.1", self.port), H)
         ctx = _ssl.SSLContext(_ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(os.path.join(self.tmp, "srv.pem"), os.path.join(self.tmp, "srv.key"))
         self.srv.socket = ctx.wrap_socket(self.srv.socket, server_side=True)

@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from harness import Server, message
+from harness import LoopbackHTTPServer, Server, message
 from jmapc import CORE, Jmap
 
 EVE = ("eve@example.test", "eve-password-1")
@@ -91,7 +91,7 @@ class Receiver:
             def log_message(self, *a):
                 pass
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.httpd = LoopbackHTTPServer(("127.0.0.1", 0), H)
         c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         c.load_cert_chain(os.path.join(self.tmp, "srv.pem"), os.path.join(self.tmp, "srv.key"))
         self.httpd.socket = c.wrap_socket(self.httpd.socket, server_side=True)

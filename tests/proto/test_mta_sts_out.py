@@ -14,6 +14,7 @@ import tempfile
 import threading
 import time
 
+from harness import LoopbackHTTPServer
 from mailpeers import Receiver, ca_signed, free_port_on, test_ca, weaken_tls
 from test_queue import ALICE, World, dsn_of, status_fields
 
@@ -59,7 +60,7 @@ class PolicyServer:
             def log_message(self, *a):
                 pass
 
-        self.httpd = http.server.ThreadingHTTPServer((ip, port), H)
+        self.httpd = LoopbackHTTPServer((ip, port), H)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(*cert)
         if tls_weak:

@@ -25,7 +25,7 @@ import tempfile
 import threading
 import time
 
-from harness import free_port
+from harness import LoopbackHTTPServer, free_port
 from httpc import admin_server
 from mailpeers import DnsServer, ca_signed, test_ca
 
@@ -104,7 +104,7 @@ class FeedServer:
                 self.wfile.write(body)
 
         self.port = free_port()
-        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), H)
+        self.srv = LoopbackHTTPServer(("127.0.0.1", self.port), H)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(crt, key)
         self.srv.socket = ctx.wrap_socket(self.srv.socket, server_side=True)

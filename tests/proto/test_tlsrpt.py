@@ -32,6 +32,7 @@ from email.message import EmailMessage
 
 import subprocess
 
+from harness import LoopbackHTTPServer
 from httpc import admin_server
 from mailpeers import SYSTEM_PYTHON, DnsServer, ca_signed, free_port_on, self_signed, test_ca
 from test_mta_sts_out import PolicyServer, _policy
@@ -60,7 +61,7 @@ class ReportSink:
             def log_message(self, *a):
                 pass
 
-        self.httpd = http.server.ThreadingHTTPServer((ip, port), H)
+        self.httpd = LoopbackHTTPServer((ip, port), H)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(*cert)
         self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
