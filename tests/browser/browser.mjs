@@ -34,7 +34,13 @@ export async function open(cfg, { width = 1280, downloads = false, timeout = 150
 		executablePath: cfg.chromium || '/usr/bin/chromium',
 		headless: true,
 		// Root in a container: Chromium's sandbox cannot start there.
-		args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'],
+		// No name resolves but loopback's: Debian's Chromium still calls
+		// Google (update.googleapis.com, accounts.google.com,
+		// content-autofill.googleapis.com) with playwright's switches that
+		// should stop it, and each call is a DNS query to the machine's
+		// resolver, off loopback (scripts/netcheck).
+		args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run',
+			'--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost'],
 		timeout: 30000,
 	});
 	const origin = new URL(cfg.url).origin;
