@@ -98,12 +98,13 @@ uint64_t spool_files_open(void);
 /* An empty spool for at most max bytes from the client at peer (an IP
  * literal, or NULL). No allocation. */
 void spool_init(struct spool *sp, uint64_t max, const char *peer);
+/* As spool_init, for bytes that never become a blob themselves (an HTTP
+ * or WebSocket answer waiting for its client; a received message, whose
+ * stored blob is deliver_compose()'s copy): they are not hashed as they
+ * arrive, and spool_blob_id() must not be called. */
+void spool_init_unhashed(struct spool *sp, uint64_t max, const char *peer);
 /* A head start of n bytes of memory for a message that will likely stay
  * there (saves the first doublings); ignored when memory is short. */
-/* As spool_init, for bytes that never become a blob (an HTTP or WebSocket
- * answer waiting for its client): they are not hashed as they arrive, and
- * spool_blob_id() must not be called. */
-void spool_init_unhashed(struct spool *sp, uint64_t max, const char *peer);
 void spool_prealloc(struct spool *sp, size_t n);
 /*
  * Appends n bytes. Returns 0; -1 when the result would pass max (nothing

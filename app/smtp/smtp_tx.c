@@ -154,7 +154,11 @@ int smtp_tx_begin_data(struct smtp_session *s, int bdat)
 {
 	struct smtp_tx *tx = &s->tx;
 
-	spool_init(&tx->msg, ADDED_HEADERS_MAX + smtp_cfg->max_message_size, s->conn->peer_ip);
+	/* Unhashed: what is stored is deliver_compose()'s copy (our head in
+	 * front, forged fields out), and its id is hashed there; a hash of
+	 * these bytes was a second pass over every message that nothing read. */
+	spool_init_unhashed(&tx->msg, ADDED_HEADERS_MAX + smtp_cfg->max_message_size,
+	                    s->conn->peer_ip);
 	/* A fixed head start (never the client's SIZE=) saves the first
 	 * few doublings for typical messages. */
 	spool_prealloc(&tx->msg, MSG_PREALLOC);
