@@ -123,7 +123,6 @@ struct jmap_job {
 	/* upload and download */
 	const char *want;  /* the accountId in the path */
 	uint32_t target;   /* its account: the user's, or one shared with it */
-	int quota_bound;   /* upload: its limit is the account's room, not maxSizeUpload */
 	const char *type;  /* the upload's Content-Type */
 	const char *blob, *name, *accept; /* download */
 };
@@ -338,31 +337,43 @@ static void upload_over_quota(struct http_ctx *x)
  * The account's quota bounds an upload to it: what it stores, what the
  * user's other live uploads there take (jmap_upload_live: not those
  * imported already) and this one must fit, so that a full account cannot
- * fill the disk with uploads that live a day. When the room left is below
- * *max_r it becomes the limit (j->quota_bound: a body past it is answered
- * overQuota, upload_problem); none left is refused now. Parallel uploads
- * (maxConcurrentUpload) each see the same room. 0, or -1 with x's answer.
+ * fill the disk with uploads that live a day. Into *room_r what is left
+ * for uploads (JMAP_UPLOAD_NO_QUOTA: no quota). 0, or -1 on a store error.
  */
-static int upload_room(struct http_ctx *x, struct jmap_job *j, uint64_t *max_r)
+static int upload_room(struct jmap_job *j, uint64_t *room_r)
 {
-	uint64_t quota, used, live;
+	uint64_t quota, used;
 
-	int rc = store_account_usage(http_store, j->target, &quota, &used);
-	if (rc == STORE_OK && quota == 0)
-		return 0;
-	if (rc != STORE_OK || jmap_upload_live(http_store, j->target, j->account, &live) < 0) {
+	*room_r = JMAP_UPLOAD_NO_QUOTA;
+	if (store_account_usage(http_store, j->target, &quota, &used) != STORE_OK)
+		return -1;
+	if (quota)
+		*room_r = used < quota ? quota - used : 0;
+	return 0;
+}
+
+/*
+ * From the header: an account with no room left is refused before the
+ * body is read. Otherwise the body may be as large as maxSizeUpload: the
+ * check that it fits is upload_done's, once its content id is known (the
+ * same bytes again take no more room) and made as it is entered among
+ * the live uploads, so that parallel uploads (maxConcurrentUpload) cannot
+ * each take the same room (jmap_upload_put_by). 0, or -1 with x's answer.
+ */
+static int upload_full(struct http_ctx *x, struct jmap_job *j)
+{
+	uint64_t room, live;
+
+	if (upload_room(j, &room) < 0 ||
+	    (room != JMAP_UPLOAD_NO_QUOTA &&
+	     jmap_upload_live(http_store, j->target, j->account, &live) < 0)) {
 		http_problem(x, 503, "temporary", NULL, "try again later");
 		return -1;
 	}
-	uint64_t taken = used + live, room = taken < quota ? quota - taken : 0;
-	if (room >= *max_r)
-		return 0;
-	if (room == 0) {
+	if (room != JMAP_UPLOAD_NO_QUOTA && live >= room) {
 		upload_over_quota(x);
 		return -1;
 	}
-	*max_r = room;
-	j->quota_bound = 1;
 	return 0;
 }
 
@@ -379,7 +390,7 @@ static int upload_admit(struct http_ctx *x, void *arg, uint64_t *max_r)
 	}
 	j->entered = 1;
 	*max_r = jmap_max_size_upload();
-	return upload_room(x, j, max_r);
+	return upload_full(x, j);
 }
 
 static void upload_done(struct http_ctx *x, void *arg, const char *data, size_t len,
@@ -388,7 +399,27 @@ static void upload_done(struct http_ctx *x, void *arg, const char *data, size_t 
 	struct jmap_job *j = arg;
 	struct jw w;
 
-	if (jmap_upload_put_by(j->target, j->account, data, len, id) < 0) {
+	uint64_t room;
+	int rc = upload_room(j, &room) < 0
+			 ? JMAP_UPLOAD_STORE
+			 : jmap_upload_put_by(http_store, j->target, j->account, data, len, id, room);
+	if (rc == JMAP_UPLOAD_OVER_QUOTA) {
+		upload_over_quota(x);
+		return;
+	}
+	if (rc == JMAP_UPLOAD_TOO_MANY) {
+		/* RFC 8620 §6.1 names no limit on the count: a plain 429, as
+		 * the rateLimit Blob/upload answers. */
+		http_problem(x, 429, "too_many_uploads", NULL,
+			     "too many uploads of this user live in the account: import or "
+			     "let some expire");
+		return;
+	}
+	if (rc < -1) {
+		http_problem(x, 503, "temporary", NULL, "try again later");
+		return;
+	}
+	if (rc < 0) {
 		int full = errno == ENOSPC || errno == EDQUOT || errno == EFBIG;
 		log_error("jmap", NULL, "event=upload_failed account=%u error=\"%s\"", j->account,
 			  strerror(errno));
@@ -410,10 +441,8 @@ static void upload_done(struct http_ctx *x, void *arg, const char *data, size_t 
 
 static void upload_problem(struct http_ctx *x, void *arg, int status, const char *what)
 {
-	const struct jmap_job *j = arg;
-	if (status == 413 && j->quota_bound)
-		upload_over_quota(x);
-	else if (status == 413)
+	(void)arg;
+	if (status == 413)
 		jmap_http_problem(x, 413, "limit", "maxSizeUpload", what);
 	else
 		http_problem(x, status, status == 507 ? "storage_full" : "temporary", NULL, "%s",

@@ -36,6 +36,7 @@ static uint64_t max_message;
 #define TMP_PREFIX ".tmp-"
 
 static void sweep_all(time_t now, int partial_too);
+static void users_forget(uint32_t account);
 
 uint64_t jmap_max_message(void)
 {
@@ -215,6 +216,7 @@ int jmap_upload_drop_account(const char *data_dir, uint32_t account)
 	struct dirent *e;
 	int n = 0;
 
+	users_forget(account);
 	snprintf(path, sizeof path, "%s/" JMAP_UPLOAD_DIR, data_dir);
 	DIR *d = opendir(path);
 	if (!d)
@@ -228,16 +230,380 @@ int jmap_upload_drop_account(const char *data_dir, uint32_t account)
 	return n;
 }
 
-int jmap_upload_put(uint32_t account, const char *data, size_t len, const uint8_t id[32])
+/*
+ * The live uploads table (jmap_blob.h): per (account, user), its live
+ * uploads by content id, oldest first, and what those no email holds
+ * take. All of it under live_mu; the store's read transactions are taken
+ * under it (short, and nothing the store does calls back here).
+ */
+enum { UP_UNKNOWN, UP_CHARGED, UP_IMPORTED };
+
+struct up_entry {
+	uint8_t id[32];
+	uint8_t state;
+	uint64_t size;
+	time_t expires;
+	struct up_entry *prev, *next; /* expiry order, oldest first */
+	struct up_entry *hnext;
+};
+
+struct up_user {
+	uint32_t account, user;
+	struct up_user *hnext;
+	struct up_entry **bucket;
+	unsigned nbucket, n, unknown;
+	uint64_t charged;  /* the sizes of the UP_CHARGED */
+	uint64_t modseq;   /* the account's when the states were asked */
+	int asked;         /* modseq is set */
+	struct up_entry *head, *tail;
+};
+
+#define USER_BUCKETS 256
+static struct up_user *up_users[USER_BUCKETS];
+static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static unsigned user_slot(uint32_t account, uint32_t user)
 {
-	return jmap_upload_put_by(account, account, data, len, id);
+	return (account * 2654435761u ^ user * 40503u) % USER_BUCKETS;
 }
 
-int jmap_upload_put_by(uint32_t account, uint32_t user, const char *data, size_t len,
-		       const uint8_t id[32])
+static struct up_entry **entry_slot(struct up_user *u, const uint8_t id[32])
+{
+	uint32_t h;
+	memcpy(&h, id, sizeof h); /* a hash already */
+	return &u->bucket[h & (u->nbucket - 1)];
+}
+
+static struct up_entry *entry_find(struct up_user *u, const uint8_t id[32])
+{
+	for (struct up_entry *e = *entry_slot(u, id); e; e = e->hnext)
+		if (memcmp(e->id, id, 32) == 0)
+			return e;
+	return NULL;
+}
+
+/* Twice the buckets once there are twice as many entries. */
+static void entry_grow(struct up_user *u)
+{
+	struct up_entry **old = u->bucket;
+	unsigned n = u->nbucket;
+	u->nbucket = n * 2;
+	u->bucket = xcalloc(u->nbucket, sizeof *u->bucket);
+	for (unsigned i = 0; i < n; i++)
+		for (struct up_entry *e = old[i], *nx; e; e = nx) {
+			nx = e->hnext;
+			struct up_entry **sl = entry_slot(u, e->id);
+			e->hnext = *sl;
+			*sl = e;
+		}
+	free(old);
+}
+
+static void list_append(struct up_user *u, struct up_entry *e)
+{
+	e->next = NULL;
+	e->prev = u->tail;
+	if (u->tail)
+		u->tail->next = e;
+	else
+		u->head = e;
+	u->tail = e;
+}
+
+static void list_remove(struct up_user *u, struct up_entry *e)
+{
+	if (e->prev)
+		e->prev->next = e->next;
+	else
+		u->head = e->next;
+	if (e->next)
+		e->next->prev = e->prev;
+	else
+		u->tail = e->prev;
+}
+
+/* A new entry, last in expiry order (expires is the latest). */
+static struct up_entry *entry_add(struct up_user *u, const uint8_t id[32], uint64_t size,
+				  time_t expires)
+{
+	struct up_entry *e = xcalloc(1, sizeof *e);
+	if (u->n >= u->nbucket * 2)
+		entry_grow(u);
+	memcpy(e->id, id, 32);
+	e->size = size;
+	e->expires = expires;
+	e->state = UP_UNKNOWN;
+	struct up_entry **sl = entry_slot(u, id);
+	e->hnext = *sl;
+	*sl = e;
+	list_append(u, e);
+	u->n++;
+	u->unknown++;
+	return e;
+}
+
+static void entry_set_state(struct up_user *u, struct up_entry *e, uint8_t state)
+{
+	if (e->state == UP_CHARGED)
+		u->charged -= e->size;
+	else if (e->state == UP_UNKNOWN)
+		u->unknown--;
+	e->state = state;
+	if (state == UP_CHARGED)
+		u->charged += e->size;
+	else if (state == UP_UNKNOWN)
+		u->unknown++;
+}
+
+static void entry_del(struct up_user *u, struct up_entry *e)
+{
+	struct up_entry **sl = entry_slot(u, e->id);
+	while (*sl != e)
+		sl = &(*sl)->hnext;
+	*sl = e->hnext;
+	list_remove(u, e);
+	entry_set_state(u, e, UP_IMPORTED); /* out of the sums */
+	u->n--;
+	free(e);
+}
+
+static int cmp_expires(const void *a, const void *b)
+{
+	const struct up_entry *x = *(struct up_entry *const *)a, *y = *(struct up_entry *const *)b;
+	return (x->expires > y->expires) - (x->expires < y->expires);
+}
+
+/* The table of user's uploads to account, loaded from its directory
+ * (the one walk it costs, which removes the expired); those past JMAP_UPLOAD_MAX_LIVE in it (left by
+ * a binary without the bound) are loaded too: only new ones wait. */
+static struct up_user *user_get(uint32_t account, uint32_t user, time_t now)
+{
+	unsigned slot = user_slot(account, user);
+	for (struct up_user *u = up_users[slot]; u; u = u->hnext)
+		if (u->account == account && u->user == user)
+			return u;
+	struct up_user *u = xcalloc(1, sizeof *u);
+	u->account = account;
+	u->user = user;
+	u->nbucket = 16;
+	u->bucket = xcalloc(u->nbucket, sizeof *u->bucket);
+	u->hnext = up_users[slot];
+	up_users[slot] = u;
+
+	char dir[sizeof updir + 32];
+	upload_dir(dir, sizeof dir, account, user);
+	DIR *d = opendir(dir);
+	if (!d)
+		return u; /* none yet */
+	struct up_entry **v = NULL;
+	size_t nv = 0, cap = 0;
+	struct dirent *de;
+	struct stat sb;
+	while ((de = readdir(d)) != NULL) {
+		uint8_t id[32];
+		if (de->d_name[0] == '.' || strlen(de->d_name) != 64 ||
+		    hex_decode(id, de->d_name, 64, HEX_LOWER_ONLY) < 0)
+			continue; /* a partial one (TMP_PREFIX) is its writer's */
+		if (fstatat(dirfd(d), de->d_name, &sb, 0) < 0 || !S_ISREG(sb.st_mode))
+			continue;
+		if (sb.st_mtime + JMAP_UPLOAD_TTL <= now) {
+			unlinkat(dirfd(d), de->d_name, 0);
+			continue;
+		}
+		if (nv == cap) {
+			cap = cap ? cap * 2 : 64;
+			v = xrealloc(v, cap * sizeof *v);
+		}
+		v[nv] = xcalloc(1, sizeof **v);
+		memcpy(v[nv]->id, id, 32);
+		v[nv]->size = (uint64_t)sb.st_size;
+		v[nv]->expires = sb.st_mtime + JMAP_UPLOAD_TTL;
+		nv++;
+	}
+	closedir(d);
+	if (nv)
+		qsort(v, nv, sizeof *v, cmp_expires);
+	for (size_t i = 0; i < nv; i++) {
+		entry_add(u, v[i]->id, v[i]->size, v[i]->expires);
+		free(v[i]);
+	}
+	free(v);
+	return u;
+}
+
+/* Removes u's expired uploads, from the table and their files (unless
+ * the file was renewed meanwhile). */
+static void user_expire(struct up_user *u, time_t now)
+{
+	char dir[sizeof updir + 32], h[65];
+	struct stat sb;
+	int dfd = -1;
+
+	while (u->head && u->head->expires <= now) {
+		struct up_entry *e = u->head;
+		if (dfd < 0) {
+			upload_dir(dir, sizeof dir, u->account, u->user);
+			dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		}
+		hex_encode(h, e->id, 32);
+		if (dfd >= 0 && fstatat(dfd, h, &sb, 0) == 0 && sb.st_mtime + JMAP_UPLOAD_TTL <= now)
+			unlinkat(dfd, h, 0);
+		entry_del(u, e);
+	}
+	if (dfd >= 0)
+		close(dfd);
+}
+
+static void user_free(struct up_user *u)
+{
+	while (u->head)
+		entry_del(u, u->head);
+	free(u->bucket);
+	free(u);
+}
+
+/* Expires the uploads of every table; drops the tables left empty. */
+static void users_expire(time_t now)
+{
+	for (unsigned i = 0; i < USER_BUCKETS; i++)
+		for (struct up_user **p = &up_users[i]; *p;) {
+			struct up_user *u = *p;
+			user_expire(u, now);
+			if (u->n == 0) {
+				*p = u->hnext;
+				user_free(u);
+			} else {
+				p = &u->hnext;
+			}
+		}
+}
+
+/* Drops the tables of account's uploads and of its uploads to others'
+ * accounts and of others' to it (jmap_upload_drop_account). */
+static void users_forget(uint32_t account)
+{
+	pthread_mutex_lock(&live_mu);
+	for (unsigned i = 0; i < USER_BUCKETS; i++)
+		for (struct up_user **p = &up_users[i]; *p;) {
+			struct up_user *u = *p;
+			if (u->account == account || u->user == account) {
+				*p = u->hnext;
+				user_free(u);
+			} else {
+				p = &u->hnext;
+			}
+		}
+	pthread_mutex_unlock(&live_mu);
+}
+
+/* Whether an email of the account holds e's bytes: e's state. STORE_OK
+ * or the store's error. */
+static int entry_ask(struct store *st, struct up_user *u, struct up_entry *e)
+{
+	uint32_t email;
+	int rc = store_blob_email(st, u->account, e->id, &email);
+	if (rc == STORE_OK)
+		entry_set_state(u, e, email ? UP_IMPORTED : UP_CHARGED);
+	return rc;
+}
+
+/* Brings every entry's state up to date: all of them asked again when
+ * the account changed since they were, else only the new ones. 0, or -1
+ * on a store error. */
+static int user_ask(struct store *st, struct up_user *u)
+{
+	uint64_t modseq = 0;
+	int rc = store_account_modseq(st, u->account, &modseq);
+	if (rc != STORE_OK && rc != STORE_ENOTFOUND)
+		return -1;
+	if (!u->asked || modseq != u->modseq)
+		for (struct up_entry *e = u->head; e; e = e->next)
+			entry_set_state(u, e, UP_UNKNOWN);
+	/* New and renewed ones are at the tail: the unknown are found from
+	 * there. */
+	for (struct up_entry *e = u->tail; e && u->unknown; e = e->prev)
+		if (e->state == UP_UNKNOWN && entry_ask(st, u, e) != STORE_OK)
+			return -1;
+	u->modseq = modseq;
+	u->asked = 1;
+	return 0;
+}
+
+/* Room in u for one more new upload: when full, the oldest imported one
+ * is forgotten. 0, or JMAP_UPLOAD_TOO_MANY. */
+static int user_make_room(struct up_user *u)
+{
+	if (u->n < JMAP_UPLOAD_MAX_LIVE)
+		return 0;
+	for (struct up_entry *e = u->head; e; e = e->next)
+		if (e->state == UP_IMPORTED) {
+			entry_del(u, e);
+			return 0;
+		}
+	return JMAP_UPLOAD_TOO_MANY;
+}
+
+/*
+ * Enters user's upload id to account (its file path) in the table, or
+ * renews it, with live_mu held. *write_r: 1 when the file must be
+ * written, 0 when it was there and its time to live started over. 0 or
+ * one of the JMAP_UPLOAD_ refusals.
+ */
+static int upload_enter(struct store *st, uint32_t account, uint32_t user, size_t len,
+			const uint8_t id[32], uint64_t room, const char *path, time_t now,
+			int *write_r)
+{
+	struct up_user *u = user_get(account, user, now);
+	user_expire(u, now);
+	struct up_entry *e = entry_find(u, id);
+
+	*write_r = utimensat(AT_FDCWD, path, NULL, 0) < 0;
+	if (e) {
+		/* The same bytes again: only the time to live starts over
+		 * (and the file is written again if it went missing). */
+		e->expires = now + JMAP_UPLOAD_TTL;
+		list_remove(u, e);
+		list_append(u, e);
+		return 0;
+	}
+	if (user_ask(st, u) < 0)
+		return JMAP_UPLOAD_STORE;
+	int rc = user_make_room(u);
+	if (rc < 0)
+		return rc;
+	e = entry_add(u, id, len, now + JMAP_UPLOAD_TTL);
+	if (entry_ask(st, u, e) != STORE_OK) {
+		entry_del(u, e);
+		return JMAP_UPLOAD_STORE;
+	}
+	/* Charged only when no email holds the bytes already. */
+	if (e->state == UP_CHARGED && room != JMAP_UPLOAD_NO_QUOTA && u->charged > room) {
+		entry_del(u, e);
+		return JMAP_UPLOAD_OVER_QUOTA;
+	}
+	return 0;
+}
+
+/* A new upload's file could not be written: out of the table again,
+ * unless another upload of the same bytes wrote it meanwhile. */
+static void upload_unenter(uint32_t account, uint32_t user, const uint8_t id[32],
+			   const char *path)
+{
+	struct stat sb;
+	pthread_mutex_lock(&live_mu);
+	struct up_user *u = user_get(account, user, time(NULL));
+	struct up_entry *e = entry_find(u, id);
+	if (e && stat(path, &sb) < 0)
+		entry_del(u, e);
+	pthread_mutex_unlock(&live_mu);
+}
+
+int jmap_upload_put_by(struct store *st, uint32_t account, uint32_t user, const char *data,
+		       size_t len, const uint8_t id[32], uint64_t room)
 {
 	char dir[sizeof updir + 32], path[sizeof dir + 80], tmp[sizeof path + 16], h[65];
 	time_t now = time(NULL);
+	int write_it;
 
 	if (!updir[0]) {
 		errno = ENOSYS;
@@ -248,22 +614,30 @@ int jmap_upload_put_by(uint32_t account, uint32_t user, const char *data, size_t
 	if (all)
 		last_sweep = now;
 	pthread_mutex_unlock(&sweep_mu);
-	upload_dir(dir, sizeof dir, account, user);
-	if (all)
+	if (all) {
+		/* Files no table holds (a user not back since start), and the
+		 * tables of users gone quiet. */
 		sweep_all(now, 0);
-	else
-		sweep_dir(dir, now, 0);
+		pthread_mutex_lock(&live_mu);
+		users_expire(now);
+		pthread_mutex_unlock(&live_mu);
+	}
+	upload_dir(dir, sizeof dir, account, user);
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return -1;
 	hex_encode(h, id, 32);
 	snprintf(path, sizeof path, "%s/%s", dir, h);
-	/* The same bytes again: only the time to live starts over. */
-	if (utimensat(AT_FDCWD, path, NULL, 0) == 0)
-		return 0;
+	/* Entered (its room taken) before the file is written, so that
+	 * parallel uploads each see the others'. */
+	pthread_mutex_lock(&live_mu);
+	int rc = upload_enter(st, account, user, len, id, room, path, now, &write_it);
+	pthread_mutex_unlock(&live_mu);
+	if (rc < 0 || !write_it)
+		return rc;
 	snprintf(tmp, sizeof tmp, "%s/" TMP_PREFIX "XXXXXX", dir);
 	int fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
-		return -1;
+		goto fail;
 	size_t off = 0;
 	while (off < len) {
 		ssize_t w = write(fd, data + off, len - off);
@@ -273,60 +647,41 @@ int jmap_upload_put_by(uint32_t account, uint32_t user, const char *data, size_t
 			goto fail;
 		off += (size_t)w;
 	}
-	if (fsync(fd) < 0 || close(fd) < 0) {
+	int c = fsync(fd) < 0 ? -1 : 0;
+	if (close(fd) < 0 || c < 0) {
 		fd = -1;
 		goto fail;
 	}
-	if (rename(tmp, path) < 0) {
-		int e = errno;
-		unlink(tmp);
-		errno = e;
-		return -1;
-	}
+	fd = -1;
+	if (rename(tmp, path) < 0)
+		goto fail;
 	return 0;
 fail:;
 	int e = errno ? errno : EIO;
 	if (fd >= 0)
 		close(fd);
 	unlink(tmp);
+	upload_unenter(account, user, id, path);
 	errno = e;
 	return -1;
 }
 
 int jmap_upload_live(struct store *st, uint32_t account, uint32_t user, uint64_t *bytes_r)
 {
-	char dir[sizeof updir + 32];
 	time_t now = time(NULL);
-	struct dirent *e;
-	struct stat sb;
-	uint64_t n = 0;
 	int rc = 0;
 
 	*bytes_r = 0;
-	upload_dir(dir, sizeof dir, account, user);
-	DIR *d = opendir(dir);
-	if (!d)
-		return 0; /* none yet */
-	while ((e = readdir(d)) != NULL) {
-		uint8_t id[32];
-		uint32_t email = 0;
-		if (e->d_name[0] == '.' || strlen(e->d_name) != 64 ||
-		    hex_decode(id, e->d_name, 64, HEX_LOWER_ONLY) < 0)
-			continue; /* a partial one (TMP_PREFIX) is its writer's */
-		if (fstatat(dirfd(d), e->d_name, &sb, 0) < 0 || !S_ISREG(sb.st_mode) ||
-		    sb.st_mtime + JMAP_UPLOAD_TTL <= now)
-			continue;
-		/* Imported already: the email's bytes are the upload's (one
-		 * content id), and the quota charges them as the email. */
-		if (store_blob_email(st, account, id, &email) != STORE_OK) {
-			rc = -1;
-			break;
-		}
-		if (!email)
-			n += (uint64_t)sb.st_size;
-	}
-	closedir(d);
-	*bytes_r = n;
+	if (!updir[0])
+		return 0;
+	pthread_mutex_lock(&live_mu);
+	struct up_user *u = user_get(account, user, now);
+	user_expire(u, now);
+	if (user_ask(st, u) < 0)
+		rc = -1;
+	else
+		*bytes_r = u->charged;
+	pthread_mutex_unlock(&live_mu);
 	return rc;
 }
 

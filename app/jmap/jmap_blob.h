@@ -14,13 +14,37 @@
  * <dir>/<owner %08x>.<user %08x>/, jmap_share_blob.c), written whole
  * under a temporary name and renamed, so a reader never sees half of
  * one. They live JMAP_UPLOAD_TTL seconds from their (last) upload: an
- * expired one is no longer found; the files are removed by a sweep of the
- * account's directory at each of its uploads, and of every account's
- * at the first upload after start and then at most once an hour. The
+ * expired one is no longer found; the files are removed when the table
+ * below sees them expire (at the next upload of that user there, or the
+ * hourly pass over every table), and by a sweep of every directory at
+ * the first upload after start and then at most once an hour. The
  * removal of an account takes its directories at once, its own and
  * those of its uploads to others' accounts and of others' to it
  * (jmap_upload_drop_account: an upload can hold anything a user sent,
  * which should not outlive the account by a day).
+ *
+ * The live uploads table. What a user's uploads to an account take of
+ * its quota (jmap_upload_live) was a walk of the directory at every
+ * upload, a stat of each file: O(files), so a client uploading many small
+ * blobs made each upload slower than the last. Now the server keeps, per
+ * (account, user), the live uploads in memory (content id, size, expiry;
+ * in expiry order, which is upload order since the time to live is one
+ * constant), loaded from the directory at the first use after start, so
+ * a crash loses nothing: the files are the truth, the table is rebuilt.
+ * Whether an email of the account holds an upload's bytes (imported: no
+ * longer charged as an upload) is asked of the store once per upload and
+ * again only after the account changed (its modseq moved: an email made
+ * or destroyed), so a run of uploads costs O(1) each; an upload after a
+ * change asks again for each live upload, memory reads only. The table
+ * is bounded: at most JMAP_UPLOAD_MAX_LIVE uploads per (account, user).
+ * When full, the oldest imported one is forgotten (its file stays until
+ * it expires; an email holds its bytes, charged to the quota); when none
+ * is imported a new upload is refused (JMAP_UPLOAD_TOO_MANY), as
+ * Stalwart's count of uploads per user, so memory stays bounded whatever
+ * a client sends. The quota check of an upload is made with the table's
+ * lock held as the upload is entered in it (jmap_upload_put_by's room),
+ * so parallel uploads cannot each take the same room, and the same bytes
+ * again (a renewal of their time to live) take no more of it.
  *
  * Ownership: an account reads a "B" blob when it uploaded it (and it has
  * not expired), holds an Email with those bytes, or has a Sieve script
@@ -60,35 +84,52 @@ uint64_t jmap_max_size_upload(void);
 /* maxSizeAttachmentsPerEmail (RFC 8621 §1.3.1): what the attachments of
  * a message of jmap_max_size_upload() octets may add up to, decoded. */
 uint64_t jmap_max_size_attachments(void);
+/* Live uploads kept per (account, user); see "The live uploads table". */
+#define JMAP_UPLOAD_MAX_LIVE 10000
+
+/* jmap_upload_put_by's refusals, apart from -1 with errno. */
+#define JMAP_UPLOAD_OVER_QUOTA (-2) /* a new upload past room */
+#define JMAP_UPLOAD_TOO_MANY (-3)   /* JMAP_UPLOAD_MAX_LIVE, none imported */
+#define JMAP_UPLOAD_STORE (-4)      /* a store error (try again later) */
+/* No bound on room. */
+#define JMAP_UPLOAD_NO_QUOTA UINT64_MAX
+
 /*
- * Stores data[0..len) with content id id as an upload of account (again:
- * its time to live starts over). 0, or -1 with errno (ENOSPC: the disk
- * is full; ENOSYS: no directory).
+ * Stores data[0..len) with content id id as user's upload to account
+ * (user == account: the owner's own; another user's account shared with
+ * it: kept apart from the owner's and from each other user's,
+ * jmap_share_blob.c). The same bytes again only start their time to live
+ * over, and are always taken. A new upload is taken only when the
+ * octets of user's live uploads there that no email holds
+ * (jmap_upload_live), with it, fit room (JMAP_UPLOAD_NO_QUOTA: no bound;
+ * else what the account's quota leaves). 0; JMAP_UPLOAD_OVER_QUOTA,
+ * JMAP_UPLOAD_TOO_MANY or JMAP_UPLOAD_STORE; or -1 with errno (ENOSPC:
+ * the disk is full; ENOSYS: no directory).
  */
-int jmap_upload_put(uint32_t account, const char *data, size_t len, const uint8_t id[32]);
+int jmap_upload_put_by(struct store *st, uint32_t account, uint32_t user, const char *data,
+		       size_t len, const uint8_t id[32], uint64_t room);
 /* An upload of account: opens it read-only, *size_r its length. The
  * descriptor, or -1 when there is none (or it expired). */
 int jmap_upload_open(uint32_t account, const uint8_t id[32], uint64_t *size_r);
-/* The same for user's uploads to account, another user's account shared
- * with it (jmap_share_blob.c): kept apart from the owner's and from each
- * other user's. user == account is jmap_upload_put and _open. */
-int jmap_upload_put_by(uint32_t account, uint32_t user, const char *data, size_t len,
-		       const uint8_t id[32]);
+/* The same for user's uploads to account (user == account is
+ * jmap_upload_open). */
 int jmap_upload_open_by(uint32_t account, uint32_t user, const uint8_t id[32], uint64_t *size_r);
 /* The octets of user's live uploads to account (user == account: the
  * owner's own) that no email of account holds yet: what they take of
  * the account's quota (RFC 8620 §6 leaves a blob nothing references to
  * a quota of its own; here it shares the account's, so that a full
  * account cannot fill the disk through /upload, and an upload imported
- * as an email is charged once, as the email). 0 with *bytes_r, or -1
- * on a store error. */
+ * as an email is charged once, as the email). From the live uploads
+ * table, no walk of the directory. 0 with *bytes_r, or -1 on a store
+ * error. */
 int jmap_upload_live(struct store *st, uint32_t account, uint32_t user, uint64_t *bytes_r);
 /* A removed account's uploads (called once its removal committed, by
  * whoever removed it: the server or the CLI): the directories under
  * data_dir/JMAP_UPLOAD_DIR of its own uploads, of its uploads to other
  * accounts and of other users' to it, with their files. The number of
  * directories removed, or -1 with errno when the upload directory
- * cannot be read (none there: 0). */
+ * cannot be read (none there: 0). This process's live uploads tables of
+ * them go too. */
 int jmap_upload_drop_account(const char *data_dir, uint32_t account);
 
 /* Bytes of a "B" blob the account may read, mapped read-only (an

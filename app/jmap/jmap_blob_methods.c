@@ -213,11 +213,19 @@ void jmap_blob_upload(struct jmap_call *c)
 			uint8_t id[32];
 			char s[66];
 			store_blob_id(buf_data(&data), buf_len(&data), id);
-			if (jmap_upload_put_by(c->r->account, jmap_share_uploader(c->r), buf_data(&data),
-					       buf_len(&data), id) < 0) {
+			int rc = jmap_upload_put_by(c->r->st, c->r->account, jmap_share_uploader(c->r),
+						    buf_data(&data), buf_len(&data), id,
+						    JMAP_UPLOAD_NO_QUOTA);
+			if (rc == JMAP_UPLOAD_TOO_MANY) {
+				/* RFC 8620 §5.3: too many created recently. */
+				jmap_w_set_error(&bad, o->key, "rateLimit",
+						 "too many uploads of this user live in the account",
+						 NULL);
+			} else if (rc < 0) {
 				/* No room on the disk: overQuota, the server's limit on
 				 * what it stores (RFC 8620 §5.3), as /upload's 507. */
-				int full = errno == ENOSPC || errno == EDQUOT || errno == EFBIG;
+				int full = rc == -1 && (errno == ENOSPC || errno == EDQUOT ||
+							errno == EFBIG);
 				jmap_w_set_error(&bad, o->key, full ? "overQuota" : "serverFail",
 						 full ? "the server's storage is full"
 						      : "the upload could not be stored",

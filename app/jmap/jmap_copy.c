@@ -587,7 +587,8 @@ static int blob_copy_one(struct jmap_call *c, const struct copy_from *f, const c
 		if (jmap_bytes_get_by(c->r->st, f->account, f->share ? c->r->user : f->account, id,
 				      checked_readable, NULL, &b, &temp) < 0)
 			return -1;
-		rc = jmap_upload_put_by(c->r->account, c->r->user, b.p, b.len, id);
+		rc = jmap_upload_put_by(c->r->st, c->r->account, c->r->user, b.p, b.len, id,
+					JMAP_UPLOAD_NO_QUOTA);
 		jmap_bytes_free(&b);
 	} else {
 		/* A part: its decoded bytes, under their own content id. */
@@ -596,15 +597,15 @@ static int blob_copy_one(struct jmap_call *c, const struct copy_from *f, const c
 		rc = jmap_part_read(c->r->st, f->account, s, &b, &temp);
 		if (rc == 0) {
 			store_blob_id(buf_data(&b), buf_len(&b), id);
-			rc = jmap_upload_put_by(c->r->account, c->r->user, buf_data(&b),
-						buf_len(&b), id);
+			rc = jmap_upload_put_by(c->r->st, c->r->account, c->r->user, buf_data(&b),
+						buf_len(&b), id, JMAP_UPLOAD_NO_QUOTA);
 		}
 		buf_free(&b);
 	}
 	out[0] = 'B';
 	hex_encode(out + 1, id, 32);
 	out[65] = 0;
-	return rc;
+	return rc < 0 ? -1 : 0; /* JMAP_UPLOAD_TOO_MANY too: serverFail */
 }
 
 void jmap_blob_copy(struct jmap_call *c)

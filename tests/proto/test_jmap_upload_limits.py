@@ -7,14 +7,21 @@ with a small TERN_MAX_MESSAGE_SIZE (100K):
   /upload and Blob/upload keep to them (413 with the limit problem, tooLarge).
 - An upload to an account with a quota must fit it with what the account
   stores and the user's other live uploads (413, overQuota); an upload
-  imported as an email is charged once, as the email."""
+  imported as an email is charged once, as the email; parallel uploads
+  cannot each take the same room, and the same bytes again take none.
+- At most JMAP_UPLOAD_MAX_LIVE live uploads per user in an account."""
+import base64
+import http.client
+import json
+import os
 import re
 
-from jmapc import CORE, MAIL, Jmap, shared_server
+from jmapc import CORE, MAIL, Jmap, _ctx, shared_server
 
 BOB = ("bob@example.test", "bob-password-1")
 MAX = 100 * 1024
 BLOB = "urn:ietf:params:jmap:blob"
+MAX_LIVE = 10000  # JMAP_UPLOAD_MAX_LIVE
 
 
 def srv():
@@ -123,3 +130,100 @@ def test_upload_over_quota_from_header():
     assert st == 201, (st, body)
     st, _, body = upload(j, msg(1500, "more"))
     assert st == 413 and body["type"] == "urn:ietf:params:jmap:error:overQuota", (st, body)
+
+
+def open_upload(s, user, pw, acct, size):
+    """An upload of size octets whose header and first half are sent; the
+    connection and the rest to send."""
+    c = http.client.HTTPSConnection("127.0.0.1", s.https_port, timeout=30, context=_ctx())
+    cred = base64.b64encode(("%s:%s" % (user, pw)).encode()).decode()
+    c.putrequest("POST", "/jmap/upload/%s/" % acct)
+    c.putheader("Authorization", "Basic " + cred)
+    c.putheader("Content-Type", "application/octet-stream")
+    c.putheader("Content-Length", str(size))
+    c.endheaders()
+    return c
+
+
+def test_parallel_uploads_share_the_room():
+    """Uploads at once (up to maxConcurrentUpload) each saw the room the
+    others would take, and all of them were taken past the quota: the
+    room is taken as each upload is entered, once its body is in."""
+    s = srv()
+    user, pw = add(s, "par@example.test", 50000)
+    j = Jmap(s, user, pw)
+    bodies = [msg(20000, "par %d" % i) for i in range(4)]
+    conns = []
+    for b in bodies:
+        c = open_upload(s, user, pw, j.account, len(b))
+        c.send(b[:10000])
+        conns.append(c)
+    answers = []
+    for c, b in zip(conns, bodies):
+        c.send(b[10000:])
+        r = c.getresponse()
+        answers.append((r.status, json.loads(r.read())))
+        c.close()
+    taken = [a for a in answers if a[0] == 201]
+    refused = [a for a in answers if a[0] != 201]
+    assert len(taken) == 2, answers
+    assert all(st == 413 and body["type"] == "urn:ietf:params:jmap:error:overQuota"
+               for st, body in refused), answers
+
+
+def test_same_bytes_again_take_no_more_room():
+    """The same bytes uploaded again only start their time to live over:
+    they took the room already, and are taken again however little is
+    left (they were refused, counted twice)."""
+    s = srv()
+    user, pw = add(s, "again@example.test", 50000)
+    j = Jmap(s, user, pw)
+    a, b = msg(20000, "again a"), msg(20000, "again b")
+    for data in (a, b):
+        st, _, body = upload(j, data)
+        assert st == 201, (st, body)
+    st, _, body = upload(j, a)
+    assert st == 201 and body["size"] == 20000, (st, body)
+    st, _, body = upload(j, msg(20000, "again c"))
+    assert st == 413 and body["type"] == "urn:ietf:params:jmap:error:overQuota", (st, body)
+
+
+def test_live_uploads_bounded_per_user():
+    """At most JMAP_UPLOAD_MAX_LIVE live uploads per user in an account,
+    found in the directory as a restarted server finds them: then an
+    imported one is forgotten to make room, and with none imported a new
+    upload is refused (429; Blob/upload: rateLimit). Expired files there
+    are removed, not counted."""
+    s = srv()
+    user, pw = add(s, "many@example.test", 10 ** 9)
+    j = Jmap(s, user, pw)
+    d = os.path.join(s.data, "upload", j.account[1:])
+    os.makedirs(d, exist_ok=True)
+    for i in range(MAX_LIVE - 1):
+        with open(os.path.join(d, "%064x" % (i + 1)), "wb") as f:
+            f.write(b"u")
+    old = os.path.join(d, "%064x" % (MAX_LIVE + 1))
+    with open(old, "wb") as f:
+        f.write(b"o")
+    os.utime(old, (1, 1))
+    st, _, last = upload(j, msg(1000, "the last one"))
+    assert st == 201, (st, last)
+    assert not os.path.exists(old)
+    st, _, body = upload(j, msg(1000, "one too many"))
+    assert st == 429, (st, body)
+    _, r = j.one("Blob/upload", {"create": {"b": {"data": [{"data:asText": "also too many"}]}}},
+                 using=(CORE, BLOB))
+    assert r["notCreated"]["b"]["type"] == "rateLimit", r
+    # The same bytes again are a renewal, not a new one.
+    st, _, body = upload(j, msg(1000, "the last one"))
+    assert st == 201, (st, body)
+    # One of them imported: forgotten for the next.
+    _, mb = j.one("Mailbox/get", {"properties": ["role"]})
+    inbox = [m["id"] for m in mb["list"] if m["role"] == "inbox"][0]
+    _, r = j.one("Email/import", {"emails": {"m": {"blobId": last["blobId"],
+                                                   "mailboxIds": {inbox: True}}}})
+    assert "m" in (r.get("created") or {}), r
+    st, _, body = upload(j, msg(1000, "now there is room"))
+    assert st == 201, (st, body)
+    st, _, body = upload(j, msg(1000, "and none again"))
+    assert st == 429, (st, body)
