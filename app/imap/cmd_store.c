@@ -58,13 +58,7 @@ int imap_flags_add(const struct imap_arg *a, struct buf *b, const char **why)
  * email's keywords are one set, seen in all of them. */
 static void store_start(struct imap_job *j)
 {
-	struct store_kw_actor as = {j->s->account, imap_acl_keywords_filter};
-
-	j->res = xcalloc(j->n ? j->n : 1, sizeof(*j->res));
-	store_email_keywords_as_async(imap_store, j->s->loop, &as, j->account, j->mailbox,
-				      j->uidvalidity, j->uids, j->n, (enum store_kw_op)j->op,
-				      j->keywords, j->unchangedsince, j->res, &j->modseq,
-				      imap_job_store_done, j);
+	imap_job_keywords_start(j, (enum store_kw_op)j->op, j->keywords, j->unchangedsince);
 }
 
 static void store_done(struct imap_session *s, struct imap_job *j)

@@ -108,6 +108,19 @@ void imap_job_submit(struct imap_session *s, struct imap_job *j)
 	worker_submit(&j->wj);
 }
 
+void imap_job_keywords_start(struct imap_job *j, enum store_kw_op op, const char *keywords,
+			     uint64_t unchangedsince)
+{
+	/* The session's user, whose rights (imap_acl_keywords_filter's
+	 * mapping) bound what changes in a shared mailbox. */
+	struct store_kw_actor as = {j->s->account, imap_acl_keywords_filter};
+
+	j->res = xcalloc(j->n ? j->n : 1, sizeof(*j->res));
+	store_email_keywords_as_async(imap_store, j->s->loop, &as, j->account, j->mailbox,
+				      j->uidvalidity, j->uids, j->n, op, keywords, unchangedsince,
+				      j->res, &j->modseq, imap_job_store_done, j);
+}
+
 uint32_t *imap_set_uids(struct imap_session *s, const struct imap_seqset *set, int uid_mode,
 			size_t *n_r)
 {
@@ -166,12 +179,7 @@ int imap_limit_refuse(struct imap_session *s, size_t count)
  * "s" stays unseen (store_email_keywords_as_async, as STORE). */
 static void seen_start(struct imap_job *j)
 {
-	struct store_kw_actor as = {j->s->account, imap_acl_keywords_filter};
-
-	j->res = xcalloc(j->n ? j->n : 1, sizeof(*j->res));
-	store_email_keywords_as_async(imap_store, j->s->loop, &as, j->account, j->mailbox,
-				      j->uidvalidity, j->uids, j->n, STORE_KW_ADD, "$seen", 0,
-				      j->res, &j->modseq, imap_job_store_done, j);
+	imap_job_keywords_start(j, STORE_KW_ADD, "$seen", 0);
 }
 
 /*

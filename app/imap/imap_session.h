@@ -518,6 +518,15 @@ struct imap_job {
 /* Completion of a j->start store write (store_async_cb): sets j->result
  * and finishes the job as a worker's completion would. */
 void imap_job_store_done(void *arg, int result);
+/* A j->start for a keyword change of j's uids (j->account, mailbox,
+ * uidvalidity, uids, n) as the session's user: store_email_keywords_as_async
+ * with the user's rights read through imap_acl_keywords_filter (in a
+ * shared mailbox an email's keywords change only as far as the user's
+ * rights on all its mailboxes let them), j->res allocated for the
+ * results, j->modseq, then imap_job_store_done(j). keywords is read
+ * until the write is done. */
+void imap_job_keywords_start(struct imap_job *j, enum store_kw_op op, const char *keywords,
+			     uint64_t unchangedsince);
 /* A zeroed job for s (malloc'ed). */
 struct imap_job *imap_job_new(struct imap_session *s);
 /* Runs j->run on the worker pool with the session's input paused, then
