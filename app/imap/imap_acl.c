@@ -73,6 +73,13 @@ static int word_is(const char *w, size_t n, const char *lower)
 	return 1;
 }
 
+uint32_t imap_acl_keyword_right(const char *w, size_t n)
+{
+	return word_is(w, n, "$seen")	   ? STORE_ACL_S
+	       : word_is(w, n, "$deleted") ? STORE_ACL_T
+					   : STORE_ACL_W;
+}
+
 size_t imap_acl_keywords_filter(uint32_t rights, char *kw, size_t len)
 {
 	size_t out = 0;
@@ -85,10 +92,7 @@ size_t imap_acl_keywords_filter(uint32_t rights, char *kw, size_t len)
 		i++; /* the space */
 		if (n == 0)
 			continue;
-		uint32_t need = word_is(kw + st, n, "$seen")      ? STORE_ACL_S
-				: word_is(kw + st, n, "$deleted") ? STORE_ACL_T
-								  : STORE_ACL_W;
-		if (!(rights & need))
+		if (!(rights & imap_acl_keyword_right(kw + st, n)))
 			continue;
 		if (out)
 			kw[out++] = ' ';

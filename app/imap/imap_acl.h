@@ -62,10 +62,19 @@ int imap_acl_allows(uint32_t rights, enum imap_acl_op op);
 unsigned imap_acl_flags_allowed(uint32_t rights, int *keywords_r);
 
 /*
+ * The right changing keyword w (n octets, the store's spelling, any
+ * case) needs, for any protocol (JMAP's Email/set too, RFC 8621 §2's
+ * maySetSeen and maySetKeywords): STORE_ACL_S for "$seen", STORE_ACL_T
+ * for "$deleted" (IMAP's \Deleted, per mailbox: JMAP refuses it),
+ * STORE_ACL_W for any other (RFC 4314 §4).
+ */
+uint32_t imap_acl_keyword_right(const char *w, size_t n);
+
+/*
  * Keeps of kw (len octets: keywords separated by single spaces, the
  * system flags as the store's "$seen", "$deleted", ... in any case) those
- * rights let the user change, in place: "$seen" with "s", "$deleted"
- * with "t", anything else with "w". Returns the new length.
+ * rights let the user change (imap_acl_keyword_right), in place.
+ * Returns the new length.
  */
 size_t imap_acl_keywords_filter(uint32_t rights, char *kw, size_t len);
 

@@ -22,6 +22,7 @@
 
 #include "core/arena.h"
 #include "core/buf.h"
+#include "imap/imap_acl.h"
 #include "jmap/jmap_email.h"
 #include "jmap/jmap_mailbox.h"
 #include "jmap/jmap_private.h"
@@ -243,8 +244,8 @@ static int kw_listed(const char *list, size_t n, const char *k, size_t kl)
 }
 
 /* The rights changing the keywords of list that are (in_other 1) or
- * are not (0) in other need: "s" for $seen, "w" for any other (RFC 8621
- * §2, maySetSeen and maySetKeywords). */
+ * are not (0) in other need (imap_acl_keyword_right: the one mapping
+ * IMAP's STORE and the store's check use too). */
 static uint32_t kw_rights(const char *list, size_t n, const char *other, size_t on, int in_other)
 {
 	uint32_t need = 0;
@@ -254,8 +255,7 @@ static uint32_t kw_rights(const char *list, size_t n, const char *other, size_t 
 		while (j < n && list[j] != ' ')
 			j++;
 		if (j > i && kw_listed(other, on, list + i, j - i) == in_other)
-			need |= j - i == 5 && strncasecmp(list + i, "$seen", 5) == 0 ? STORE_ACL_S
-										 : STORE_ACL_W;
+			need |= imap_acl_keyword_right(list + i, j - i);
 		i = j + 1;
 	}
 	return need;

@@ -105,6 +105,15 @@ static void check_table(void)
 		CHECK_EQ_STR(kb, kf[i].out);
 	}
 
+	/* The one mapping of keyword to right (STORE's filter above, the
+	 * store's check for a shared mailbox, JMAP's Email/set). */
+	CHECK_EQ_INT((int)imap_acl_keyword_right("$SEEN", 5), (int)STORE_ACL_S);
+	CHECK_EQ_INT((int)imap_acl_keyword_right("$seen", 5), (int)STORE_ACL_S);
+	CHECK_EQ_INT((int)imap_acl_keyword_right("$Deleted", 8), (int)STORE_ACL_T);
+	CHECK_EQ_INT((int)imap_acl_keyword_right("$seen2", 6), (int)STORE_ACL_W);
+	CHECK_EQ_INT((int)imap_acl_keyword_right("$seen foo", 4), (int)STORE_ACL_W);
+	CHECK_EQ_INT((int)imap_acl_keyword_right("$flagged", 8), (int)STORE_ACL_W);
+
 	/* SELECT is read-only without any of i, e, s, w, t. */
 	CHECK_EQ_INT(imap_acl_select_readonly(letters("lr")), 1);
 	CHECK_EQ_INT(imap_acl_select_readonly(letters("lrpkxa")), 1);
