@@ -46,13 +46,24 @@ export async function open(cfg, { width = 1280, downloads = false, timeout = 150
 	const origin = new URL(cfg.url).origin;
 	const context = await browser.newContext({ ignoreHTTPSErrors: true, acceptDownloads: downloads, viewport: { width, height: 900 } });
 	context.setDefaultTimeout(timeout);
-	await context.route('**/*', (route) => {
+	await context.route('**/*', async (route) => {
 		const u = route.request().url();
-		if (u.startsWith(origin + '/') || u === origin) {
-			route.continue();
-		} else {
+		const same = u.startsWith(origin + '/') || u === origin;
+		if (!same)
 			problems.push(`request to another origin: ${u}`);
-			route.abort();
+		try {
+			await (same ? route.continue() : route.abort());
+		} catch (e) {
+			// Playwright can hand this route a request that was
+			// already answered: continue() then throws "Route is
+			// already handled!" (seen once, against the ASan server,
+			// in spam.mjs's step whose page route answers a request
+			// itself; unawaited, the rejection ended the whole run).
+			// Such a request needs nothing more, nor does one whose
+			// page or browser has closed; any other error is a
+			// problem of the run.
+			if (!/Route is already handled|has been closed/.test(e.message))
+				problems.push(`route ${u}: ${e.message}`);
 		}
 	});
 	const page = await context.newPage();
