@@ -13,10 +13,7 @@
   and a start on the full disk,
   then room again: everything works without another restart.
 """
-import array
 import base64
-import contextlib
-import fcntl
 import imaplib
 import os
 import poplib
@@ -26,10 +23,9 @@ import signal
 import smtplib
 import socket
 import subprocess
-import termios
 import time
 
-from harness import Server, free_port, message, small_tmpfs
+from harness import Server, free_port, message, reader_held, small_tmpfs
 from httpc import admin_server
 from jmapc import Jmap
 from test_imap import ctx, login
@@ -276,38 +272,6 @@ def submit(s, subject):
 
 TEMP_SIEVE = re.compile(rb'^NO \(TRYLATER\)')
 FULL_IMAP = b"[OVERQUOTA] Not enough disk space on the server."
-
-
-@contextlib.contextmanager
-def reader_held(s, account):
-    """Keeps a read transaction on the store open: `tern fetch` of a
-    100 KB message into a pipe nobody reads blocks in its write, its
-    transaction open, once the pipe is full. LMDB reuses no page freed
-    after its oldest reader began, so from here every write needs pages
-    the pages freed before it cannot all supply: on a full disk each is
-    refused after the first few, whatever earlier commits left free
-    (without it, small writes fitted the freed pages for as long as a
-    test tried, one CI run in several)."""
-    listed = subprocess.run([s.binary, "fetch", account], env=s.env, capture_output=True,
-                            timeout=30, check=True).stdout.decode()
-    big = [ln.split()[0] for ln in listed.splitlines() if " big " in ln]
-    assert big, listed
-    p = subprocess.Popen([s.binary, "fetch", account, "--id", big[0]], env=s.env,
-                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    try:
-        cap = fcntl.fcntl(p.stdout.fileno(), fcntl.F_GETPIPE_SZ)
-        n = array.array("i", [0])
-        deadline = time.time() + 30
-        while time.time() < deadline and p.poll() is None:
-            fcntl.ioctl(p.stdout.fileno(), termios.FIONREAD, n)
-            if n[0] >= cap:
-                break
-            time.sleep(0.01)
-        assert n[0] >= cap and p.poll() is None, (n[0], cap, p.poll())
-        yield
-    finally:
-        out = p.stdout.read()
-        assert p.wait(timeout=30) == 0 and len(out) + cap > 100000, (p.returncode, len(out))
 
 
 def test_full_disk_on_the_other_write_paths():
