@@ -243,7 +243,9 @@ class Receiver:
     .snis has each TLS handshake's SNI name (None: the client sent none).
     Received transactions are in .messages (dicts; "at" is the time.time()
     the end of data was read, before data_delay and the reply; "conn" the
-    number of the connection that carried it, 1 for the first accepted)."""
+    number of the connection that carried it, 1 for the first accepted).
+    .data_ends counts the ends of data read that get a reply, as soon as
+    read (before data_delay: a transaction is in .messages only after)."""
 
     def __init__(self, ip, port, rcpt=None, data=None, stall=None, tls=False,
                  implicit_tls=False, auth=None, size=None, ext8bit=True, pipelining=True,
@@ -276,7 +278,7 @@ class Receiver:
         self.snis = []  # each handshake's SNI name, None when the client sent none
         self.open_sessions = self.max_open_sessions = 0
         self.messages, self.connections, self.commands = [], 0, []
-        self.transactions = 0
+        self.transactions = self.data_ends = 0
         self.lock = threading.Lock()
         self.tmp = tempfile.mkdtemp(prefix="tern-rcv-")
         self.ctx = None
@@ -485,6 +487,8 @@ class Receiver:
                         self.transactions += 1
                     return  # hangs up with the end of data unanswered
                 taken = time.time()
+                with self.lock:
+                    self.data_ends += 1
                 time.sleep(self.data_delay)
                 with self.lock:
                     n = self.transactions

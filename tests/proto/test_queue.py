@@ -1098,11 +1098,13 @@ def test_sigterm_lets_a_delivery_in_flight_end_and_records_it():
     with World(lambda ips: zone(mx(ips, 0)), env={"TERN_QUEUE_RETRY_SCHEDULE": "1h"}) as w:
         r = w.receiver(0, data_delay=2)
         w.send(["carol@remote.test"], subject="in flight at the stop")
-        deadline = time.time() + 20
-        while "DATA" not in r.commands and time.time() < deadline:
-            time.sleep(0.05)
-        assert "DATA" in r.commands, w.srv.log_text()
-        time.sleep(0.5)  # the body (a few lines) is in; the reply waits 2 s
+        # Until the remote has read the end of data (a fixed 0.5 s after
+        # its DATA was a guess: under load the body could still be on its
+        # way); its reply then waits 2 s.
+        deadline = time.time() + 30
+        while not r.data_ends and time.time() < deadline:
+            time.sleep(0.02)
+        assert r.data_ends == 1 and "DATA" in r.commands, w.srv.log_text()
         w.srv.proc.send_signal(signal.SIGTERM)
         assert w.srv.proc.wait(15) == 0
         assert "queue is empty" in w.queue_list(), w.queue_list()
