@@ -594,10 +594,13 @@ class Server:
                     return "".join(self.log)
             time.sleep(0.001)
 
-    def wait_log(self, needle, timeout=10):
+    def wait_log(self, needle, timeout=30):
         """Waits for needle, a string or a compiled pattern, in the log: a
         loop holds its lines back and writes them together (log_defer), so a
-        line can arrive after the reply of the request that logged it."""
+        line can arrive after the reply of the request that logged it.
+        True as soon as it is there; the deadline is generous (30 s) since
+        a loaded ASan run is several times slower, and only a failing
+        test waits it out (no caller waits for a line not to come)."""
         deadline = time.time() + timeout
         found = needle.search if hasattr(needle, "search") else (lambda t: needle in t)
         while time.time() < deadline:

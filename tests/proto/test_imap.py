@@ -44,7 +44,7 @@ def deliver(s, n=3, to=BOB, body=None, subject="msg %d"):
     return sent
 
 
-def wait_count(s, n, account=BOB, timeout=10):
+def wait_count(s, n, account=BOB, timeout=30):
     deadline = time.time() + timeout
     while time.time() < deadline:
         if len(s.messages(account)) >= n:
