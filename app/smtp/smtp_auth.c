@@ -67,18 +67,38 @@ static void revoked(void *arg, int gone)
 	smtp_auth_revoked(arg, gone);
 }
 
-static void logged_in(struct smtp_session *s, const struct login_result *r)
+/* What any login makes of the session: an AUTH success (logged_in) and
+ * a transport that vouches for its peer (smtp_auth_preauth). */
+static void become(struct smtp_session *s, uint32_t account, const char *user, const char *mech)
 {
 	char q[SASL_USER_MAX * 4 + 8];
 
 	conn_deadline(s->conn, 0, NULL, NULL); /* the login deadline */
 	s->authenticated = 1;
-	s->account = r->account;
-	snprintf(s->login, sizeof(s->login), "%s", r->user);
+	s->account = account;
+	snprintf(s->login, sizeof(s->login), "%s", user);
+	log_info("smtp", s->id, "event=login user=%s mech=%s tls=%s", log_q(s->login, q, sizeof(q)),
+		 mech, conn_tls_version(s->conn));
+}
+
+static void logged_in(struct smtp_session *s, const struct login_result *r)
+{
+	become(s, r->account, r->user, r->mech);
 	session_watch_join(&s->watch, smtp_store, s->loop, r->account, r->apppass, r->cred, revoked,
 			   s);
-	log_info("smtp", s->id, "event=login user=%s mech=%s tls=%s", log_q(s->login, q, sizeof(q)),
-		 r->mech, conn_tls_version(s->conn));
+}
+
+int smtp_session_private(const struct smtp_session *s)
+{
+	return s->vouched || conn_tls_established(s->conn);
+}
+
+void smtp_auth_preauth(struct smtp_session *s, uint32_t account, const char *login)
+{
+	/* No watch on the credentials: the transport vouches for the peer,
+	 * and stands for TLS as well (smtp_session_private). */
+	s->vouched = 1;
+	become(s, account, login, "preauth");
 }
 
 static void login_done(void *arg, const struct login_result *r)
@@ -153,7 +173,7 @@ static void sasl_step(struct smtp_session *s, struct str b64, int initial)
 
 void smtp_auth_cmd(struct smtp_session *s, struct smtp_cmd *cmd)
 {
-	if (!conn_tls_established(s->conn)) {
+	if (!smtp_session_private(s)) {
 		smtp_reply(s, "530 5.7.0 Must issue a STARTTLS command first");
 		smtp_session_error(s);
 		return;

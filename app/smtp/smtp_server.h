@@ -26,6 +26,13 @@ void smtp_server_init(const struct config *cfg, struct store *st);
 /* listener_accept_cb for the SMTP and both submission listeners (arg above). */
 void smtp_server_accept(struct loop *loop, int fd, void *arg);
 /*
+ * On a loop's thread: a submission session (port 587's rules) on fd whose
+ * transport vouches for its peer, logged in as login (account's address)
+ * from the greeting on, as if STARTTLS and AUTH had succeeded. For fuzz
+ * targets and tests only, never on a listener.
+ */
+void smtp_server_accept_preauth(struct loop *loop, int fd, uint32_t account, const char *login);
+/*
  * On a loop's thread: from now on no new transaction starts there; idle
  * sessions get "421" and close; sessions in a transaction finish it first.
  */

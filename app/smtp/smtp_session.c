@@ -1589,7 +1589,23 @@ static void greet_timeout(struct loop *loop, void *arg)
 	conn_flush(s->conn);
 }
 
+static void accept_session(struct loop *loop, int fd, void *arg, uint32_t account,
+			   const char *login);
+
 void smtp_server_accept(struct loop *loop, int fd, void *arg)
+{
+	accept_session(loop, fd, arg, 0, NULL);
+}
+
+void smtp_server_accept_preauth(struct loop *loop, int fd, uint32_t account, const char *login)
+{
+	accept_session(loop, fd, SMTP_SUBMISSION, account, login);
+}
+
+/* account != 0: submission logged in as login from the greeting on
+ * (smtp_server_accept_preauth). */
+static void accept_session(struct loop *loop, int fd, void *arg, uint32_t account,
+			   const char *login)
 {
 	struct smtp_session *s = xcalloc(1, sizeof(*s));
 	uint64_t n = __atomic_add_fetch(&session_counter, 1, __ATOMIC_RELAXED);
@@ -1644,6 +1660,8 @@ void smtp_server_accept(struct loop *loop, int fd, void *arg)
 			      "login_timeout");
 	s->life_timer = loop_timer_add(loop, (uint64_t)smtp_cfg->smtp_session_max_s * 1000,
 				       life_timeout, s);
+	if (account)
+		smtp_auth_preauth(s, account, login);
 	if (s->mode == SMTP_MODE_SUBMISSIONS) {
 		/* greet_after_handshake() greets; the conn bounds the
 		 * handshake (CONN_HANDSHAKE_MS). */

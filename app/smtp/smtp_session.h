@@ -259,6 +259,7 @@ struct smtp_session {
 	struct login_held *scram_ok; /* SCRAM proven: waits for the empty response */
 	struct login *auth;   /* AUTH in flight (auth/login.h): the session waits */
 	struct session_watch watch; /* once authenticated: ends us when credentials change */
+	int vouched; /* smtp_server_accept_preauth: the transport stands for TLS and AUTH */
 
 	/* Port 25: iprev of the client, from the connect on (smtp_checks.c). */
 	struct iprev_eval *iprev;
@@ -306,6 +307,14 @@ void smtp_tx_end(struct smtp_session *s);
 void smtp_auth_cmd(struct smtp_session *s, struct smtp_cmd *cmd);
 /* A SASL response line while in SMTP_S_AUTH. */
 void smtp_auth_line(struct smtp_session *s, struct str line);
+/* smtp_server_accept_preauth: logged in as login (account) from the
+ * greeting on, as an AUTH success would make it, without a credential
+ * watch; the session counts as private (smtp_session_private). */
+void smtp_auth_preauth(struct smtp_session *s, uint32_t account, const char *login);
+/* 1 when what the client sends cannot be read on the way: TLS is up, or
+ * the transport vouches for its peer (smtp_auth_preauth). AUTH and MAIL
+ * on the submission ports want it. */
+int smtp_session_private(const struct smtp_session *s);
 /* The conn is gone: stops the failure-delay timer. */
 void smtp_auth_closed(struct smtp_session *s);
 /* The account's password changed, or it was disabled or deleted: 421, close. */

@@ -82,7 +82,7 @@ struct submit_job {
 void smtp_submit_ehlo(struct smtp_session *s)
 {
 	/* RFC 4954 §4 and RFC 3207 §4: no mechanism in clear text. */
-	if (conn_tls_established(s->conn))
+	if (smtp_session_private(s))
 		smtp_reply(s, "250-AUTH %s", sasl_mechs());
 	/* RFC 4468: message parts by URLAUTH URL of this server's IMAP. */
 	smtp_reply(s, "250-BURL imap");
@@ -135,7 +135,7 @@ int smtp_submit_may_mail(struct smtp_session *s)
 {
 	char q[600];
 
-	if (!conn_tls_established(s->conn)) {
+	if (!smtp_session_private(s)) {
 		smtp_reply(s, "530 5.7.0 Must issue a STARTTLS command first");
 		smtp_session_error(s);
 		return -1;

@@ -1,7 +1,7 @@
 /*
  * fuzz_session.h — the harness of the whole-session fuzz targets
  * (fuzz_imap_session, fuzz_pop3_session, fuzz_msieve_session,
- * fuzz_smtp_session).
+ * fuzz_smtp_session, fuzz_submission_session).
  *
  * Each input is one connection: a socketpair whose server end gets a
  * session of the protocol under test (the target's start function, on

@@ -1,0 +1,107 @@
+/*
+ * fuzz_submission_session.c — whole SMTP sessions on the submission port's
+ * rules (RFC 6409, port 587) from arbitrary client bytes (the harness, its
+ * store and what it checks: fuzz_session.h).
+ *
+ * The first input octet chooses: odd is a client that has not logged in,
+ * in plaintext (the refusals before STARTTLS and AUTH: EHLO without AUTH,
+ * AUTH and MAIL answered 530, STARTTLS with no certificate); even is bob
+ * logged in from the greeting on (smtp_server_accept_preauth: as if
+ * STARTTLS and AUTH had succeeded), so MAIL FROM against bob's addresses,
+ * RCPT to local and remote recipients (up to the limit, 5 here), DATA and
+ * BDAT, the From check, DKIM signing (sign.test has keys, and bob the
+ * address bob@sign.test), the local copies, queueing with FUTURERELEASE,
+ * MT-PRIORITY, DSN and REQUIRETLS parameters are reached. AUTH's SASL
+ * exchanges are not: every failed login is answered after a delay of one
+ * to five seconds (auth/login_limit.h), and the SASL and SCRAM parsers
+ * have targets of their own.
+ *
+ * Nothing leaves the process: the queue's scheduler (queue_sched_start)
+ * never runs, so remote recipients stay queue entries in the store. Those
+ * are deleted every FUZZ_SUBMISSION_PURGE inputs, so the store (on tmpfs)
+ * stays bounded however long the run; bob's INBOX keeps the local copies,
+ * each under the 8 KiB libFuzzer input, as fuzz_smtp_session's do. The
+ * hourly sending limit is off: a run sends far more than a user may. The
+ * input after the first octet is written in turns (fuzz_session.h).
+ */
+#include "core/hostname.h"
+#include "core/spool.h"
+#include "dkim/dkim.h"
+#include "forward/forward.h"
+#include "smtp/smtp_server.h"
+#include "store/store_queue.h"
+#include "fuzz_session.h"
+
+#define FUZZ_SUBMISSION_PURGE 64
+
+static void start(struct loop *loop, int fd, uint8_t first)
+{
+	if (!(first & 1))
+		smtp_server_accept_preauth(loop, fd, fz.account, FUZZ_SESSION_LOGIN);
+	else
+		smtp_server_accept(loop, fd, SMTP_SUBMISSION);
+}
+
+static const struct fuzz_session_target submission = { .name = "fuzz_submission_session",
+							.start = start,
+							.sessions = smtp_server_sessions,
+							.turns = 1 };
+
+/* A second domain with DKIM keys, bob's address there, another user to
+ * impersonate and an alias that forwards outside. */
+static void setup_addresses(void)
+{
+	struct dkim_keys keys;
+	char err[256];
+	uint32_t carol;
+
+	if (dkim_keys_generate(&keys, 1795176000) != DKIM_OK ||
+	    store_domain_add_dkim(fz.store, "sign.test", &keys, err, sizeof err) != STORE_OK ||
+	    store_alias_add(fz.store, "bob@sign.test", FUZZ_SESSION_LOGIN, err, sizeof err) !=
+	        STORE_OK ||
+	    store_account_add(fz.store, "carol@example.test", "pw", 0, &carol, err, sizeof err) !=
+	        STORE_OK ||
+	    store_alias_add(fz.store, "fwd@example.test", "dave@remote.test", err, sizeof err) !=
+	        STORE_OK) {
+		fprintf(stderr, "fuzz_submission_session: address setup failed\n");
+		abort();
+	}
+	dkim_keys_wipe(&keys);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	static char spool[512];
+
+	(void)argc;
+	(void)argv;
+	struct config *cfg = fuzz_session_setup(&submission);
+	snprintf(cfg->hostname, sizeof cfg->hostname, "mx.example.test");
+	/* As fuzz_smtp_session: no second's wait past the soft error limit. */
+	cfg->smtp_soft_errors = cfg->smtp_max_errors;
+	cfg->send_rate = 0;
+	cfg->max_recipients = 5;
+	hostname_set(cfg->hostname);
+	setup_addresses();
+	snprintf(spool, sizeof spool, "%s/spool", fz.dir);
+	if (spool_setup(spool, cfg->message_memory) < 0 || forward_init(fz.dir, cfg->forward_rate) < 0) {
+		fprintf(stderr, "fuzz_submission_session: spool or forwarding setup failed in %s\n",
+			fz.dir);
+		abort();
+	}
+	smtp_server_init(cfg, fz.store);
+	fuzz_session_go();
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static unsigned inputs;
+	size_t n;
+
+	int r = fuzz_session_run(data, size);
+	/* The session ended and its commits are done: nothing is in flight. */
+	if (++inputs % FUZZ_SUBMISSION_PURGE == 0 && store_queue_del(fz.store, 0, &n) != STORE_OK)
+		abort();
+	return r;
+}
