@@ -17,11 +17,7 @@
  * (fuzz_session.h), so a client that waits for each answer is the norm and
  * pipelining out of turn is reached too.
  */
-#include "core/hostname.h"
-#include "core/spool.h"
-#include "forward/forward.h"
-#include "smtp/smtp_server.h"
-#include "fuzz_session.h"
+#include "fuzz_session_smtp.h"
 
 static void start(struct loop *loop, int fd, uint8_t first)
 {
@@ -36,22 +32,9 @@ static const struct fuzz_session_target smtp = { .name = "fuzz_smtp_session",
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	static char spool[512];
-
 	(void)argc;
 	(void)argv;
-	struct config *cfg = fuzz_session_setup(&smtp);
-	snprintf(cfg->hostname, sizeof cfg->hostname, "mx.example.test");
-	/* No second's wait before each command past the soft error limit:
-	 * most inputs make errors, and it would make them a run a second. */
-	cfg->smtp_soft_errors = cfg->smtp_max_errors;
-	hostname_set(cfg->hostname);
-	snprintf(spool, sizeof spool, "%s/spool", fz.dir);
-	if (spool_setup(spool, cfg->message_memory) < 0 || forward_init(fz.dir, cfg->forward_rate) < 0) {
-		fprintf(stderr, "fuzz_smtp_session: spool or forwarding setup failed in %s\n", fz.dir);
-		abort();
-	}
-	smtp_server_init(cfg, fz.store);
+	fuzz_session_smtp_init(fuzz_session_setup(&smtp));
 	fuzz_session_go();
 	return 0;
 }

@@ -24,13 +24,9 @@
  * hourly sending limit is off: a run sends far more than a user may. The
  * input after the first octet is written in turns (fuzz_session.h).
  */
-#include "core/hostname.h"
-#include "core/spool.h"
 #include "dkim/dkim.h"
-#include "forward/forward.h"
-#include "smtp/smtp_server.h"
 #include "store/store_queue.h"
-#include "fuzz_session.h"
+#include "fuzz_session_smtp.h"
 
 #define FUZZ_SUBMISSION_PURGE 64
 
@@ -71,25 +67,13 @@ static void setup_addresses(void)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	static char spool[512];
-
 	(void)argc;
 	(void)argv;
 	struct config *cfg = fuzz_session_setup(&submission);
-	snprintf(cfg->hostname, sizeof cfg->hostname, "mx.example.test");
-	/* As fuzz_smtp_session: no second's wait past the soft error limit. */
-	cfg->smtp_soft_errors = cfg->smtp_max_errors;
 	cfg->send_rate = 0;
 	cfg->max_recipients = 5;
-	hostname_set(cfg->hostname);
 	setup_addresses();
-	snprintf(spool, sizeof spool, "%s/spool", fz.dir);
-	if (spool_setup(spool, cfg->message_memory) < 0 || forward_init(fz.dir, cfg->forward_rate) < 0) {
-		fprintf(stderr, "fuzz_submission_session: spool or forwarding setup failed in %s\n",
-			fz.dir);
-		abort();
-	}
-	smtp_server_init(cfg, fz.store);
+	fuzz_session_smtp_init(cfg);
 	fuzz_session_go();
 	return 0;
 }
