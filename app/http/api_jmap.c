@@ -334,26 +334,8 @@ static void upload_over_quota(struct http_ctx *x)
 }
 
 /*
- * The account's quota bounds an upload to it: what it stores, what the
- * user's other live uploads there take (jmap_upload_live: not those
- * imported already) and this one must fit, so that a full account cannot
- * fill the disk with uploads that live a day. Into *room_r what is left
- * for uploads (JMAP_UPLOAD_NO_QUOTA: no quota). 0, or -1 on a store error.
- */
-static int upload_room(struct jmap_job *j, uint64_t *room_r)
-{
-	uint64_t quota, used;
-
-	*room_r = JMAP_UPLOAD_NO_QUOTA;
-	if (store_account_usage(http_store, j->target, &quota, &used) != STORE_OK)
-		return -1;
-	if (quota)
-		*room_r = used < quota ? quota - used : 0;
-	return 0;
-}
-
-/*
- * From the header: an account with no room left is refused before the
+ * From the header: an account its quota leaves no room (jmap_upload_room,
+ * with the user's other live uploads there) is refused before the
  * body is read. Otherwise the body may be as large as maxSizeUpload: the
  * check that it fits is upload_done's, once its content id is known (the
  * same bytes again take no more room) and made as it is entered among
@@ -364,7 +346,7 @@ static int upload_full(struct http_ctx *x, struct jmap_job *j)
 {
 	uint64_t room, live;
 
-	if (upload_room(j, &room) < 0 ||
+	if (jmap_upload_room(http_store, j->target, &room) < 0 ||
 	    (room != JMAP_UPLOAD_NO_QUOTA &&
 	     jmap_upload_live(http_store, j->target, j->account, &live) < 0)) {
 		http_problem(x, 503, "temporary", NULL, "try again later");
@@ -399,10 +381,7 @@ static void upload_done(struct http_ctx *x, void *arg, const char *data, size_t 
 	struct jmap_job *j = arg;
 	struct jw w;
 
-	uint64_t room;
-	int rc = upload_room(j, &room) < 0
-			 ? JMAP_UPLOAD_STORE
-			 : jmap_upload_put_by(http_store, j->target, j->account, data, len, id, room);
+	int rc = jmap_upload_put_by(http_store, j->target, j->account, data, len, id);
 	if (rc == JMAP_UPLOAD_OVER_QUOTA) {
 		upload_over_quota(x);
 		return;

@@ -598,17 +598,32 @@ static void upload_unenter(uint32_t account, uint32_t user, const uint8_t id[32]
 	pthread_mutex_unlock(&live_mu);
 }
 
+int jmap_upload_room(struct store *st, uint32_t account, uint64_t *room_r)
+{
+	uint64_t quota, used;
+
+	*room_r = JMAP_UPLOAD_NO_QUOTA;
+	if (store_account_usage(st, account, &quota, &used) != STORE_OK)
+		return -1;
+	if (quota)
+		*room_r = used < quota ? quota - used : 0;
+	return 0;
+}
+
 int jmap_upload_put_by(struct store *st, uint32_t account, uint32_t user, const char *data,
-		       size_t len, const uint8_t id[32], uint64_t room)
+		       size_t len, const uint8_t id[32])
 {
 	char dir[sizeof updir + 32], path[sizeof dir + 80], tmp[sizeof path + 16], h[65];
 	time_t now = time(NULL);
+	uint64_t room;
 	int write_it;
 
 	if (!updir[0]) {
 		errno = ENOSYS;
 		return -1;
 	}
+	if (jmap_upload_room(st, account, &room) < 0)
+		return JMAP_UPLOAD_STORE;
 	pthread_mutex_lock(&sweep_mu);
 	int all = !last_sweep || now - last_sweep >= 3600;
 	if (all)

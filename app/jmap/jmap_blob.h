@@ -42,7 +42,7 @@
  * is imported a new upload is refused (JMAP_UPLOAD_TOO_MANY), as
  * Stalwart's count of uploads per user, so memory stays bounded whatever
  * a client sends. The quota check of an upload is made with the table's
- * lock held as the upload is entered in it (jmap_upload_put_by's room),
+ * lock held as the upload is entered in it (jmap_upload_put_by),
  * so parallel uploads cannot each take the same room, and the same bytes
  * again (a renewal of their time to live) take no more of it.
  *
@@ -88,11 +88,22 @@ uint64_t jmap_max_size_attachments(void);
 #define JMAP_UPLOAD_MAX_LIVE 10000
 
 /* jmap_upload_put_by's refusals, apart from -1 with errno. */
-#define JMAP_UPLOAD_OVER_QUOTA (-2) /* a new upload past room */
+#define JMAP_UPLOAD_OVER_QUOTA (-2) /* a new upload past the quota's room */
 #define JMAP_UPLOAD_TOO_MANY (-3)   /* JMAP_UPLOAD_MAX_LIVE, none imported */
 #define JMAP_UPLOAD_STORE (-4)      /* a store error (try again later) */
-/* No bound on room. */
+/* No bound on the room (an account without a quota). */
 #define JMAP_UPLOAD_NO_QUOTA UINT64_MAX
+
+/*
+ * The account's quota bounds uploads to it, by every way one is made
+ * (the upload URL, Blob/upload, Blob/copy): what it stores, what the
+ * uploading user's other live uploads there take (jmap_upload_live) and
+ * the new one must fit, so that a full account cannot fill the disk with
+ * blobs that live a day. Into *room_r what the quota leaves for uploads:
+ * the quota less what the account stores (JMAP_UPLOAD_NO_QUOTA: no
+ * quota). 0, or -1 on a store error.
+ */
+int jmap_upload_room(struct store *st, uint32_t account, uint64_t *room_r);
 
 /*
  * Stores data[0..len) with content id id as user's upload to account
@@ -101,13 +112,13 @@ uint64_t jmap_max_size_attachments(void);
  * jmap_share_blob.c). The same bytes again only start their time to live
  * over, and are always taken. A new upload is taken only when the
  * octets of user's live uploads there that no email holds
- * (jmap_upload_live), with it, fit room (JMAP_UPLOAD_NO_QUOTA: no bound;
- * else what the account's quota leaves). 0; JMAP_UPLOAD_OVER_QUOTA,
- * JMAP_UPLOAD_TOO_MANY or JMAP_UPLOAD_STORE; or -1 with errno (ENOSPC:
- * the disk is full; ENOSYS: no directory).
+ * (jmap_upload_live), with it, fit the account's room (jmap_upload_room),
+ * checked with the table's lock held as it is entered. 0;
+ * JMAP_UPLOAD_OVER_QUOTA, JMAP_UPLOAD_TOO_MANY or JMAP_UPLOAD_STORE; or
+ * -1 with errno (ENOSPC: the disk is full; ENOSYS: no directory).
  */
 int jmap_upload_put_by(struct store *st, uint32_t account, uint32_t user, const char *data,
-		       size_t len, const uint8_t id[32], uint64_t room);
+		       size_t len, const uint8_t id[32]);
 /* An upload of account: opens it read-only, *size_r its length. The
  * descriptor, or -1 when there is none (or it expired). */
 int jmap_upload_open(uint32_t account, const uint8_t id[32], uint64_t *size_r);

@@ -180,6 +180,28 @@ static int upload_data(struct jmap_call *c, const char *cid, const struct json_v
 	return 0;
 }
 
+void jmap_w_upload_error(struct jw *w, const char *key, int rc)
+{
+	/* ENOSPC and its kin: the server's limit on what it stores, as
+	 * /upload's 507 (RFC 8620 §5.3 overQuota). */
+	int full = rc == -1 && (errno == ENOSPC || errno == EDQUOT || errno == EFBIG);
+
+	if (rc == JMAP_UPLOAD_OVER_QUOTA)
+		/* As /upload's 413 overQuota: the account's quota with the
+		 * user's other live uploads there. */
+		jmap_w_set_error(w, key, "overQuota",
+				 "the blob does not fit the account's quota with its other uploads",
+				 NULL);
+	else if (rc == JMAP_UPLOAD_TOO_MANY)
+		/* RFC 8620 §5.3: too many created recently. */
+		jmap_w_set_error(w, key, "rateLimit",
+				 "too many uploads of this user live in the account", NULL);
+	else if (full)
+		jmap_w_set_error(w, key, "overQuota", "the server's storage is full", NULL);
+	else
+		jmap_w_set_error(w, key, "serverFail", "the blob could not be stored", NULL);
+}
+
 void jmap_blob_upload(struct jmap_call *c)
 {
 	if (jmap_args_check(c, upload_args, sizeof upload_args / sizeof upload_args[0]) < 0)
@@ -214,22 +236,9 @@ void jmap_blob_upload(struct jmap_call *c)
 			char s[66];
 			store_blob_id(buf_data(&data), buf_len(&data), id);
 			int rc = jmap_upload_put_by(c->r->st, c->r->account, jmap_share_uploader(c->r),
-						    buf_data(&data), buf_len(&data), id,
-						    JMAP_UPLOAD_NO_QUOTA);
-			if (rc == JMAP_UPLOAD_TOO_MANY) {
-				/* RFC 8620 §5.3: too many created recently. */
-				jmap_w_set_error(&bad, o->key, "rateLimit",
-						 "too many uploads of this user live in the account",
-						 NULL);
-			} else if (rc < 0) {
-				/* No room on the disk: overQuota, the server's limit on
-				 * what it stores (RFC 8620 §5.3), as /upload's 507. */
-				int full = rc == -1 && (errno == ENOSPC || errno == EDQUOT ||
-							errno == EFBIG);
-				jmap_w_set_error(&bad, o->key, full ? "overQuota" : "serverFail",
-						 full ? "the server's storage is full"
-						      : "the upload could not be stored",
-						 NULL);
+						    buf_data(&data), buf_len(&data), id);
+			if (rc < 0) {
+				jmap_w_upload_error(&bad, o->key, rc);
 			} else {
 				s[0] = 'B';
 				hex_encode(s + 1, id, 32);

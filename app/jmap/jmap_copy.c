@@ -40,8 +40,10 @@
  *
  * Blob/copy copies a blob the source lets the user read into the target
  * account as an upload of the user's there (jmap_upload_put_by: its time
- * to live starts); one it cannot read is notCopied with notFound (RFC
- * 8620 §6.3), as one that does not exist;
+ * to live starts), held to the target account's quota as the upload URL
+ * is (overQuota in notCopied, the other blobs going on; a store error
+ * is serverFail for that blob); one it cannot read is notCopied with
+ * notFound (RFC 8620 §6.3), as one that does not exist;
  * a "B" blob keeps its id (ids are content ids), a part gets the "B" id
  * of its decoded bytes. Within one account nothing is copied and each
  * blob the account can read answers with its own id.
@@ -56,6 +58,7 @@
  * bytes (jmap_blob_email): when that one is unreadable and another is
  * readable the answer is blobNotFound, never a leak.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -572,8 +575,10 @@ static int checked_readable(void *arg, uint32_t email)
 
 /* Copies blob s (readable) of f's account into the call's account as an
  * upload of the user's there (jmap_upload_put_by: in a shared account
- * the user's own, which Email/import there reads); its id there into
- * out. 0; -1 a store or disk error. */
+ * the user's own, which Email/import there reads; within the target
+ * account's quota); its id there into out. 0, or below 0 what
+ * jmap_upload_put_by answered (JMAP_UPLOAD_STORE too when the source
+ * could not be read). */
 static int blob_copy_one(struct jmap_call *c, const struct copy_from *f, const char *s,
 			 char out[66])
 {
@@ -586,26 +591,29 @@ static int blob_copy_one(struct jmap_call *c, const struct copy_from *f, const c
 		 * upload there too (jmap_share_blob.c). */
 		if (jmap_bytes_get_by(c->r->st, f->account, f->share ? c->r->user : f->account, id,
 				      checked_readable, NULL, &b, &temp) < 0)
-			return -1;
-		rc = jmap_upload_put_by(c->r->st, c->r->account, c->r->user, b.p, b.len, id,
-					JMAP_UPLOAD_NO_QUOTA);
+			return JMAP_UPLOAD_STORE;
+		rc = jmap_upload_put_by(c->r->st, c->r->account, c->r->user, b.p, b.len, id);
+		int err = errno; /* jmap_w_upload_error reads it */
 		jmap_bytes_free(&b);
+		errno = err;
 	} else {
 		/* A part: its decoded bytes, under their own content id. */
 		struct buf b;
 		buf_init(&b, JMAP_MAX_SIZE_UPLOAD);
-		rc = jmap_part_read(c->r->st, f->account, s, &b, &temp);
+		rc = jmap_part_read(c->r->st, f->account, s, &b, &temp) < 0 ? JMAP_UPLOAD_STORE : 0;
 		if (rc == 0) {
 			store_blob_id(buf_data(&b), buf_len(&b), id);
 			rc = jmap_upload_put_by(c->r->st, c->r->account, c->r->user, buf_data(&b),
-						buf_len(&b), id, JMAP_UPLOAD_NO_QUOTA);
+						buf_len(&b), id);
 		}
+		int err = errno;
 		buf_free(&b);
+		errno = err;
 	}
 	out[0] = 'B';
 	hex_encode(out + 1, id, 32);
 	out[65] = 0;
-	return rc < 0 ? -1 : 0; /* JMAP_UPLOAD_TOO_MANY too: serverFail */
+	return rc;
 }
 
 void jmap_blob_copy(struct jmap_call *c)
@@ -642,8 +650,16 @@ void jmap_blob_copy(struct jmap_call *c)
 					 "adding to this account needs \"i\" on a mailbox of it", NULL);
 			continue;
 		}
-		if (r > 0 && f.account != c->r->account && blob_copy_one(c, &f, e->str, to) < 0)
-			r = -1;
+		if (r > 0 && f.account != c->r->account) {
+			/* One that is not stored (past the target's quota, a
+			 * store or disk error) is notCopied, the others go on
+			 * (RFC 8620 §6.3). */
+			int rc = blob_copy_one(c, &f, e->str, to);
+			if (rc < 0) {
+				jmap_w_upload_error(&bad, e->str, rc);
+				continue;
+			}
+		}
 		if (r < 0) {
 			buf_free(&okb);
 			buf_free(&badb);

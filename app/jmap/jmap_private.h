@@ -345,6 +345,10 @@ void jmap_w_set_error_open_n(struct jw *w, const char *type, const char *desc,
 			     const char *const *props, size_t n);
 void jmap_w_set_error(struct jw *w, const char *key, const char *type, const char *desc,
 		      const char *prop);
+/* The SetError under key for a blob jmap_upload_put_by did not store (rc
+ * its answer below 0, errno set with -1): Blob/upload's notCreated and
+ * Blob/copy's notCopied (jmap_blob_methods.c). */
+void jmap_w_upload_error(struct jw *w, const char *key, int rc);
 
 /*
  * Every property one create or update got wrong (RFC 8620 §5.3: an

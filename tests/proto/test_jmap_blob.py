@@ -1011,6 +1011,77 @@ def test_jmap_blob_upload_source_reads_bounded():
     assert r["notCreated"]["c7"]["type"] == "rateLimit", r
 
 
+_quota = {}
+
+
+def quota_account():
+    """An account of the module's server with a small quota (3000
+    octets): (user, password) and the room it leaves."""
+    s = srv()
+    if not _quota:
+        user, pw = "quo@example.test", "quo-password-1"
+        s.cli("account", "add", user, "--quota", "3000", input=pw + "\n")
+        for line in s.cli("account", "list").stdout.decode().splitlines():
+            if line.split()[:1] == [user]:
+                _quota["room"] = 3000 - int(line.split("used=")[1].split()[0])
+        _quota["user"] = (user, pw)
+    return _quota["user"], _quota["room"]
+
+
+def test_blob_upload_within_quota():
+    """Blob/upload (RFC 9404) makes uploads, held to the account's quota
+    as the upload URL is: a blob that does not fit with what the account
+    stores and the user's other live uploads there is overQuota in
+    notCreated, the rest of the call going on; the same bytes again take
+    no more room (all were made past the quota, to live a day)."""
+    BLOB = "urn:ietf:params:jmap:blob"
+    s = srv()
+    quo, room = quota_account()
+    j = Jmap(s, *quo)
+    a, b = "a" * (room * 2 // 3), "b" * (room // 2)
+    _, r = j.one("Blob/upload", {"create": {
+        "fits": {"data": [{"data:asText": a}]},
+        "past": {"data": [{"data:asText": b}]},
+        "again": {"data": [{"data:asText": a}]},
+        "small": {"data": [{"data:asText": "small"}]}}}, (CORE, MAIL, BLOB))
+    assert sorted(r["created"]) == ["again", "fits", "small"], r
+    assert r["created"]["again"]["id"] == r["created"]["fits"]["id"] == blob_id(a.encode()), r
+    assert list(r["notCreated"]) == ["past"], r
+    assert r["notCreated"]["past"]["type"] == "overQuota", r
+    # The upload URL counts what Blob/upload made: b no more fits there.
+    st, _, body = j.request("POST", "/jmap/upload/%s/" % j.account, b.encode(),
+                            {"Content-Type": "application/octet-stream"})
+    assert st == 413 and body["type"] == "urn:ietf:params:jmap:error:overQuota", (st, body)
+
+
+def test_blob_copy_within_target_quota():
+    """Blob/copy (RFC 8620 section 6.3) into an account shared with the
+    user makes an upload there, held to that account's quota (not the
+    user's: Bob has none): one that does not fit is overQuota in
+    notCopied and not there, the others are copied (all were)."""
+    s = srv()
+    quo, room = quota_account()
+    target = Jmap(s, *quo).account
+    bob = Jmap(s, *BOB)
+    ids = []
+    for data in (b"B" * (room + 1), b"copied into quo's account"):
+        st, _, up = bob.request("POST", "/jmap/upload/%s/" % bob.account, data)
+        assert st == 201, (st, up)
+        ids.append(up["blobId"])
+    s.cli("acl", "set", quo[0], "INBOX", BOB[0], "lri")
+    try:
+        _, r = bob.one("Blob/copy", {"fromAccountId": bob.account, "accountId": target,
+                                     "blobIds": ids}, (CORE,))
+        assert r["copied"] == {ids[1]: ids[1]}, r
+        assert list(r["notCopied"]) == [ids[0]], r
+        assert r["notCopied"][ids[0]]["type"] == "overQuota", r
+        for blob, want in ((ids[0], 404), (ids[1], 200)):
+            st, _, _ = bob.request("GET", "/jmap/download/%s/%s/x.bin" % (target, blob))
+            assert st == want, (blob, st)
+    finally:
+        s.cli("acl", "del", quo[0], "INBOX", BOB[0], check=False)
+
+
 def test_jmap_download_while_an_email_holds_it():
     """A message blob is found through the store's index by blob id: it
     downloads while any email of the account holds those bytes (two IMAP
