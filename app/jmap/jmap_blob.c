@@ -233,8 +233,20 @@ int jmap_upload_drop_account(const char *data_dir, uint32_t account)
 /*
  * The live uploads table (jmap_blob.h): per (account, user), its live
  * uploads by content id, oldest first, and what those no email holds
- * take. All of it under live_mu; the store's read transactions are taken
- * under it (short, and nothing the store does calls back here).
+ * take.
+ *
+ * Locks. users_mu guards only the hash of tables (finding, adding and
+ * removing one) and each table's refs and dropped; it is never held
+ * across I/O or a store read. Each table has its own mu over the rest of
+ * it, held by whoever uses it (user_get .. user_put): across its
+ * first-use walk of the directory, the store's read transactions asking
+ * whether uploads were imported (short, and nothing the store does calls
+ * back here) and the quota check with the entry of an upload, which are
+ * so atomic per table. One user's upload then waits only for the same
+ * (account, user)'s. A table is freed only with no holder: removed from
+ * the hash (an account dropped, a table left empty) while held, it is
+ * freed by its last user_put. No one holds a table's mu and users_mu at
+ * once.
  */
 enum { UP_UNKNOWN, UP_CHARGED, UP_IMPORTED };
 
@@ -249,7 +261,11 @@ struct up_entry {
 
 struct up_user {
 	uint32_t account, user;
-	struct up_user *hnext;
+	struct up_user *hnext; /* users_mu */
+	unsigned refs;         /* users_mu: holders, user_get .. user_put */
+	int dropped;           /* users_mu: out of the hash, the last holder frees it */
+	pthread_mutex_t mu;    /* the rest */
+	int loaded;            /* the directory was read */
 	struct up_entry **bucket;
 	unsigned nbucket, n, unknown;
 	uint64_t charged;  /* the sizes of the UP_CHARGED */
@@ -260,7 +276,7 @@ struct up_user {
 
 #define USER_BUCKETS 256
 static struct up_user *up_users[USER_BUCKETS];
-static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t users_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static unsigned user_slot(uint32_t account, uint32_t user)
 {
@@ -373,28 +389,16 @@ static int cmp_expires(const void *a, const void *b)
 	return (x->expires > y->expires) - (x->expires < y->expires);
 }
 
-/* The table of user's uploads to account, loaded from its directory
- * (the one walk it costs, which removes the expired); those past JMAP_UPLOAD_MAX_LIVE in it (left by
- * a binary without the bound) are loaded too: only new ones wait. */
-static struct up_user *user_get(uint32_t account, uint32_t user, time_t now)
+/* Fills u from its directory (the one walk it costs, which removes the
+ * expired); those past JMAP_UPLOAD_MAX_LIVE in it (left by a binary
+ * without the bound) are loaded too: only new ones wait. With u->mu. */
+static void user_load(struct up_user *u, time_t now)
 {
-	unsigned slot = user_slot(account, user);
-	for (struct up_user *u = up_users[slot]; u; u = u->hnext)
-		if (u->account == account && u->user == user)
-			return u;
-	struct up_user *u = xcalloc(1, sizeof *u);
-	u->account = account;
-	u->user = user;
-	u->nbucket = 16;
-	u->bucket = xcalloc(u->nbucket, sizeof *u->bucket);
-	u->hnext = up_users[slot];
-	up_users[slot] = u;
-
 	char dir[sizeof updir + 32];
-	upload_dir(dir, sizeof dir, account, user);
+	upload_dir(dir, sizeof dir, u->account, u->user);
 	DIR *d = opendir(dir);
 	if (!d)
-		return u; /* none yet */
+		return; /* none yet */
 	struct up_entry **v = NULL;
 	size_t nv = 0, cap = 0;
 	struct dirent *de;
@@ -428,7 +432,51 @@ static struct up_user *user_get(uint32_t account, uint32_t user, time_t now)
 		free(v[i]);
 	}
 	free(v);
+}
+
+/* The table of user's uploads to account, held (its mu locked; release
+ * with user_put), loaded from its directory at its first use. */
+static struct up_user *user_get(uint32_t account, uint32_t user, time_t now)
+{
+	unsigned slot = user_slot(account, user);
+	struct up_user *u;
+
+	pthread_mutex_lock(&users_mu);
+	for (u = up_users[slot]; u; u = u->hnext)
+		if (u->account == account && u->user == user)
+			break;
+	if (!u) {
+		u = xcalloc(1, sizeof *u);
+		u->account = account;
+		u->user = user;
+		u->nbucket = 16;
+		u->bucket = xcalloc(u->nbucket, sizeof *u->bucket);
+		pthread_mutex_init(&u->mu, NULL);
+		u->hnext = up_users[slot];
+		up_users[slot] = u;
+	}
+	u->refs++;
+	pthread_mutex_unlock(&users_mu);
+	pthread_mutex_lock(&u->mu);
+	if (!u->loaded) {
+		user_load(u, now);
+		u->loaded = 1;
+	}
 	return u;
+}
+
+static void user_free(struct up_user *u);
+
+/* Releases a table user_get gave; frees it when it was dropped meanwhile
+ * and this was its last holder. */
+static void user_put(struct up_user *u)
+{
+	pthread_mutex_unlock(&u->mu);
+	pthread_mutex_lock(&users_mu);
+	int gone = --u->refs == 0 && u->dropped;
+	pthread_mutex_unlock(&users_mu);
+	if (gone)
+		user_free(u);
 }
 
 /* Removes u's expired uploads, from the table and their files (unless
@@ -459,41 +507,88 @@ static void user_free(struct up_user *u)
 	while (u->head)
 		entry_del(u, u->head);
 	free(u->bucket);
+	pthread_mutex_destroy(&u->mu);
 	free(u);
 }
 
-/* Expires the uploads of every table; drops the tables left empty. */
-static void users_expire(time_t now)
+/* Takes out of the hash the tables match(arg, table) names (users_mu
+ * held): freed now when none holds them, else by their last user_put.
+ * Freed after users_mu is released. */
+static void users_drop(int (*match)(void *arg, struct up_user *u), void *arg)
 {
+	struct up_user *free_list = NULL;
+
+	pthread_mutex_lock(&users_mu);
 	for (unsigned i = 0; i < USER_BUCKETS; i++)
 		for (struct up_user **p = &up_users[i]; *p;) {
 			struct up_user *u = *p;
-			user_expire(u, now);
-			if (u->n == 0) {
-				*p = u->hnext;
-				user_free(u);
-			} else {
+			if (!match(arg, u)) {
 				p = &u->hnext;
+				continue;
+			}
+			*p = u->hnext;
+			if (u->refs) {
+				u->dropped = 1;
+			} else {
+				u->hnext = free_list;
+				free_list = u;
 			}
 		}
+	pthread_mutex_unlock(&users_mu);
+	while (free_list) {
+		struct up_user *u = free_list;
+		free_list = u->hnext;
+		user_free(u);
+	}
+}
+
+/* A table none holds and left empty (users_mu held: with no holder,
+ * none can change it). */
+static int user_idle_empty(void *arg, struct up_user *u)
+{
+	(void)arg;
+	return u->refs == 0 && u->n == 0;
+}
+
+/* Expires the uploads of every table, each under its own lock (users_mu
+ * only to list them); drops the tables left empty. */
+static void users_expire(time_t now)
+{
+	struct up_user **v;
+	size_t n = 0;
+
+	pthread_mutex_lock(&users_mu);
+	for (unsigned i = 0; i < USER_BUCKETS; i++)
+		for (struct up_user *u = up_users[i]; u; u = u->hnext)
+			n++;
+	v = xmalloc((n ? n : 1) * sizeof *v);
+	n = 0;
+	for (unsigned i = 0; i < USER_BUCKETS; i++)
+		for (struct up_user *u = up_users[i]; u; u = u->hnext) {
+			u->refs++; /* held: not freed under us */
+			v[n++] = u;
+		}
+	pthread_mutex_unlock(&users_mu);
+	for (size_t i = 0; i < n; i++) {
+		pthread_mutex_lock(&v[i]->mu);
+		user_expire(v[i], now);
+		user_put(v[i]);
+	}
+	free(v);
+	users_drop(user_idle_empty, NULL);
+}
+
+static int user_of_account(void *arg, struct up_user *u)
+{
+	uint32_t account = *(const uint32_t *)arg;
+	return u->account == account || u->user == account;
 }
 
 /* Drops the tables of account's uploads and of its uploads to others'
  * accounts and of others' to it (jmap_upload_drop_account). */
 static void users_forget(uint32_t account)
 {
-	pthread_mutex_lock(&live_mu);
-	for (unsigned i = 0; i < USER_BUCKETS; i++)
-		for (struct up_user **p = &up_users[i]; *p;) {
-			struct up_user *u = *p;
-			if (u->account == account || u->user == account) {
-				*p = u->hnext;
-				user_free(u);
-			} else {
-				p = &u->hnext;
-			}
-		}
-	pthread_mutex_unlock(&live_mu);
+	users_drop(user_of_account, &account);
 }
 
 /* Whether an email of the account holds e's bytes: e's state. STORE_OK
@@ -544,16 +639,13 @@ static int user_make_room(struct up_user *u)
 }
 
 /*
- * Enters user's upload id to account (its file path) in the table, or
- * renews it, with live_mu held. *write_r: 1 when the file must be
- * written, 0 when it was there and its time to live started over. 0 or
- * one of the JMAP_UPLOAD_ refusals.
+ * Enters upload id (its file path) in u, held, or renews it. *write_r: 1
+ * when the file must be written, 0 when it was there and its time to
+ * live started over. 0 or one of the JMAP_UPLOAD_ refusals.
  */
-static int upload_enter(struct store *st, uint32_t account, uint32_t user, size_t len,
-			const uint8_t id[32], uint64_t room, const char *path, time_t now,
-			int *write_r)
+static int upload_enter(struct store *st, struct up_user *u, size_t len, const uint8_t id[32],
+			uint64_t room, const char *path, time_t now, int *write_r)
 {
-	struct up_user *u = user_get(account, user, now);
 	user_expire(u, now);
 	struct up_entry *e = entry_find(u, id);
 
@@ -590,12 +682,11 @@ static void upload_unenter(uint32_t account, uint32_t user, const uint8_t id[32]
 			   const char *path)
 {
 	struct stat sb;
-	pthread_mutex_lock(&live_mu);
 	struct up_user *u = user_get(account, user, time(NULL));
 	struct up_entry *e = entry_find(u, id);
 	if (e && stat(path, &sb) < 0)
 		entry_del(u, e);
-	pthread_mutex_unlock(&live_mu);
+	user_put(u);
 }
 
 int jmap_upload_room(struct store *st, uint32_t account, uint64_t *room_r)
@@ -633,9 +724,7 @@ int jmap_upload_put_by(struct store *st, uint32_t account, uint32_t user, const 
 		/* Files no table holds (a user not back since start), and the
 		 * tables of users gone quiet. */
 		sweep_all(now, 0);
-		pthread_mutex_lock(&live_mu);
 		users_expire(now);
-		pthread_mutex_unlock(&live_mu);
 	}
 	upload_dir(dir, sizeof dir, account, user);
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
@@ -644,9 +733,9 @@ int jmap_upload_put_by(struct store *st, uint32_t account, uint32_t user, const 
 	snprintf(path, sizeof path, "%s/%s", dir, h);
 	/* Entered (its room taken) before the file is written, so that
 	 * parallel uploads each see the others'. */
-	pthread_mutex_lock(&live_mu);
-	int rc = upload_enter(st, account, user, len, id, room, path, now, &write_it);
-	pthread_mutex_unlock(&live_mu);
+	struct up_user *u = user_get(account, user, now);
+	int rc = upload_enter(st, u, len, id, room, path, now, &write_it);
+	user_put(u);
 	if (rc < 0 || !write_it)
 		return rc;
 	snprintf(tmp, sizeof tmp, "%s/" TMP_PREFIX "XXXXXX", dir);
@@ -689,14 +778,13 @@ int jmap_upload_live(struct store *st, uint32_t account, uint32_t user, uint64_t
 	*bytes_r = 0;
 	if (!updir[0])
 		return 0;
-	pthread_mutex_lock(&live_mu);
 	struct up_user *u = user_get(account, user, now);
 	user_expire(u, now);
 	if (user_ask(st, u) < 0)
 		rc = -1;
 	else
 		*bytes_r = u->charged;
-	pthread_mutex_unlock(&live_mu);
+	user_put(u);
 	return rc;
 }
 

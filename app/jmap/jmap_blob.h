@@ -44,7 +44,10 @@
  * a client sends. The quota check of an upload is made with the table's
  * lock held as the upload is entered in it (jmap_upload_put_by),
  * so parallel uploads cannot each take the same room, and the same bytes
- * again (a renewal of their time to live) take no more of it.
+ * again (a renewal of their time to live) take no more of it. Each table
+ * has its own lock (held across its first-use walk and its questions to
+ * the store), so one user's upload never waits for another's; a global
+ * lock only finds, adds or removes a table, never across I/O.
  *
  * Ownership: an account reads a "B" blob when it uploaded it (and it has
  * not expired), holds an Email with those bytes, or has a Sieve script
