@@ -102,6 +102,11 @@ size_t imap_acl_keywords_filter(uint32_t rights, char *kw, size_t len)
 	return out;
 }
 
+struct store_kw_actor imap_acl_kw_actor(uint32_t user, int refuse)
+{
+	return (struct store_kw_actor){user, imap_acl_keywords_filter, refuse};
+}
+
 int imap_acl_select_readonly(uint32_t rights)
 {
 	return (rights & (STORE_ACL_I | STORE_ACL_E | STORE_ACL_S | STORE_ACL_W | STORE_ACL_T)) == 0;

@@ -78,6 +78,11 @@ uint32_t imap_acl_keyword_right(const char *w, size_t n);
  */
 size_t imap_acl_keywords_filter(uint32_t rights, char *kw, size_t len);
 
+/* user as store_email_keywords_as_async() takes it, with the mapping
+ * above: refuse 0 for IMAP (a flag user may not store is left as it is,
+ * RFC 4314 §4), 1 for JMAP's Email/set (the change refused whole). */
+struct store_kw_actor imap_acl_kw_actor(uint32_t user, int refuse);
+
 /* SELECT opens read-only when the user holds none of "i", "e" and the
  * shared flag rights "s", "w", "t" (RFC 4314 §4, SELECT's note): 1 then. */
 int imap_acl_select_readonly(uint32_t rights);

@@ -111,9 +111,9 @@ void imap_job_submit(struct imap_session *s, struct imap_job *j)
 void imap_job_keywords_start(struct imap_job *j, enum store_kw_op op, const char *keywords,
 			     uint64_t unchangedsince)
 {
-	/* The session's user, whose rights (imap_acl_keywords_filter's
-	 * mapping) bound what changes in a shared mailbox. */
-	struct store_kw_actor as = {j->s->account, imap_acl_keywords_filter};
+	/* The session's user, whose rights bound what changes in a shared
+	 * mailbox. */
+	struct store_kw_actor as = imap_acl_kw_actor(j->s->account, 0);
 
 	j->res = xcalloc(j->n ? j->n : 1, sizeof(*j->res));
 	store_email_keywords_as_async(imap_store, j->s->loop, &as, j->account, j->mailbox,

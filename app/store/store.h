@@ -1696,14 +1696,20 @@ void store_email_keywords_async(struct store *st, struct loop *loop, uint32_t ac
  * user set (required), as store_copy_into's does. A keyword it may not change
  * keeps its state on that email while the others change, and the
  * result's keywords are the email's after (STORE_KW_SAME when nothing
- * was left to change). $deleted is the membership's, not the email's:
- * not checked here (the caller checked "t" on the mailbox). as is read
- * during the call only; NULL, or as->actor == account, is the owner's
- * call and reads no right.
+ * was left to change); with as->refuse, such a change fails the call
+ * instead (STORE_EACCES, nothing written). $deleted is the membership's,
+ * not the email's: not checked here (the caller checked "t" on the
+ * mailbox). as is read during the call only; NULL, or as->actor ==
+ * account, is the owner's call and reads no right.
  */
 struct store_kw_actor {
 	uint32_t actor;
 	size_t (*keywords_filter)(uint32_t rights, char *kw, size_t len);
+	/* JMAP's Email/set (RFC 8620 §5.3: the whole change is refused,
+	 * "forbidden"): 1 fails the call with STORE_EACCES, nothing
+	 * written, where a keyword would be left as it is; 0 (IMAP) leaves
+	 * it (RFC 4314 §4). */
+	int refuse;
 };
 void store_email_keywords_as_async(struct store *st, struct loop *loop,
 				   const struct store_kw_actor *as, uint32_t account,

@@ -224,9 +224,10 @@ struct kw_ctx {
 	struct store_kw_result *res;
 	/* store_email_keywords_as_async() for a user other than the owner:
 	 * that user, and the filter of the keywords rights let it set;
-	 * kw_filter NULL for the owner's own call. */
+	 * kw_filter NULL for the owner's own call; refuse as its. */
 	uint32_t actor;
 	size_t (*kw_filter)(uint32_t rights, char *kw, size_t len);
+	int refuse;
 	/* per run */
 	uint64_t modseq;
 	size_t changed;
@@ -313,7 +314,9 @@ static int kw_allowed(const struct kw_ctx *c, uint32_t rights, const char *w, si
  * has no right to store; this is such a flag for this email, and the
  * caller's untagged FETCH shows the flags as they are. $deleted is the
  * membership's (the uid entry's): the caller's mailbox's "t" covers it.
- * 0 or an LMDB error.
+ * With c->refuse (JMAP's Email/set, RFC 8620 §5.3) a change to undo is
+ * STORE_EACCES instead, and the call writes nothing.
+ * 0, STORE_EACCES or an LMDB error.
  */
 static int out_by_rights(struct store *st, MDB_txn *txn, const struct kw_ctx *c,
 			 const struct email_rec *e, const struct kwset *view, struct kwset *out)
@@ -333,20 +336,27 @@ static int out_by_rights(struct store *st, MDB_txn *txn, const struct kw_ctx *c,
 	for (size_t i = 0; i < out->n; i++) {
 		if (!kwset_has(view, out->w[i], out->wl[i]) &&
 		    !kw_eq(out->w[i], out->wl[i], KW_DELETED, KW_DELETED_LEN) &&
-		    !kw_allowed(c, rights, out->w[i], out->wl[i]))
+		    !kw_allowed(c, rights, out->w[i], out->wl[i])) {
+			if (c->refuse)
+				return STORE_EACCES;
 			continue;
+		}
 		out->w[k] = out->w[i];
 		out->wl[k++] = out->wl[i];
 	}
 	out->n = k;
 	/* ...and removed ones it may not clear come back (at most view's:
 	 * within KWSET_MAX). */
-	for (size_t i = 0; i < view->n && out->n < KWSET_MAX; i++)
+	for (size_t i = 0; i < view->n; i++)
 		if (!kwset_has(out, view->w[i], view->wl[i]) &&
 		    !kw_eq(view->w[i], view->wl[i], KW_DELETED, KW_DELETED_LEN) &&
 		    !kw_allowed(c, rights, view->w[i], view->wl[i])) {
-			out->w[out->n] = view->w[i];
-			out->wl[out->n++] = view->wl[i];
+			if (c->refuse)
+				return STORE_EACCES;
+			if (out->n < KWSET_MAX) {
+				out->w[out->n] = view->w[i];
+				out->wl[out->n++] = view->wl[i];
+			}
 		}
 	return 0;
 }
@@ -678,6 +688,7 @@ void store_email_keywords_as_async(struct store *st, struct loop *loop,
 		.res = res,
 		.actor = other ? as->actor : account,
 		.kw_filter = other ? as->keywords_filter : NULL,
+		.refuse = other && as->refuse,
 	};
 	k->st = st;
 	k->modseq_r = modseq_r;

@@ -637,7 +637,7 @@ static void run_actor(struct store *st, uint32_t acc)
 	CHECK_EQ_INT(store_acl_set(st, acc, desk, carol, STORE_ACL_L | STORE_ACL_R | STORE_ACL_S |
 								 STORE_ACL_W | STORE_ACL_T),
 		     STORE_OK);
-	struct store_kw_actor as = {carol, imap_acl_keywords_filter};
+	struct store_kw_actor as = imap_acl_kw_actor(carol, 0);
 
 	CHECK_EQ_INT(kw_as(st, &as, acc, desk, uids, 2, STORE_KW_ADD, "$flagged $seen $deleted", kr),
 		     STORE_OK);
@@ -660,9 +660,70 @@ static void run_actor(struct store *st, uint32_t acc)
 	CHECK_EQ_STR(kr[0].keywords, "$seen");
 	store_kw_results_free(kr, 1);
 
-	struct store_kw_actor own = {acc, imap_acl_keywords_filter};
+	struct store_kw_actor own = imap_acl_kw_actor(acc, 0);
 	CHECK_EQ_INT(kw_as(st, &own, acc, desk, uids, 1, STORE_KW_ADD, "$flagged", kr), STORE_OK);
 	CHECK_EQ_STR(kr[0].keywords, "$seen $flagged");
+	store_kw_results_free(kr, 1);
+}
+
+/* The same in JMAP's mode (as->refuse): a keyword change the rights on
+ * one of the email's mailboxes do not allow fails whole (STORE_EACCES,
+ * nothing written) inside the writing transaction, so an email that
+ * joined such a mailbox after Email/set read its rights is refused too;
+ * the membership's $deleted and what the rights allow still change. */
+static void run_actor_refuse(struct store *st, uint32_t acc)
+{
+	uint32_t dave, open_mb, closed;
+	char err[256];
+	struct store_kw_result kr[1];
+	struct store_copy_result cr;
+
+	CHECK_EQ_INT(store_account_add(st, "dave@example.test", "pw", 0, &dave, err, sizeof err),
+		     STORE_OK);
+	CHECK_EQ_INT(store_mailbox_create(st, acc, "Open", &open_mb), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_create(st, acc, "Closed", &closed), STORE_OK);
+	uint32_t uid = deliver_into(st, acc, open_mb, "Subject: c\r\n\r\nc\r\n");
+	CHECK_EQ_INT(store_acl_set(st, acc, open_mb, dave, STORE_ACL_L | STORE_ACL_R | STORE_ACL_S |
+								   STORE_ACL_W | STORE_ACL_T),
+		     STORE_OK);
+	struct store_kw_actor as = imap_acl_kw_actor(dave, 1);
+	struct store_kw_actor own = imap_acl_kw_actor(acc, 1);
+
+	/* In the shared mailbox alone: it changes. */
+	CHECK_EQ_INT(kw_as(st, &as, acc, open_mb, &uid, 1, STORE_KW_ADD, "$flagged", kr), STORE_OK);
+	CHECK_EQ_INT((int)kr[0].status, STORE_KW_CHANGED);
+	CHECK_EQ_STR(kr[0].keywords, "$flagged");
+	store_kw_results_free(kr, 1);
+	/* The email joins a mailbox dave has no right on. */
+	CHECK_EQ_INT(store_email_copy(st, acc, open_mb, uidvalidity_of(st, acc, open_mb), &uid, 1,
+				      closed, 0, &cr),
+		     STORE_OK);
+	CHECK_EQ_INT((int)cr.n, 1);
+	store_copy_result_free(&cr);
+	CHECK_EQ_INT(kw_as(st, &as, acc, open_mb, &uid, 1, STORE_KW_ADD, "$seen $answered", kr),
+		     STORE_EACCES);
+	CHECK_EQ_INT(kw_as(st, &as, acc, open_mb, &uid, 1, STORE_KW_REMOVE, "$flagged", kr),
+		     STORE_EACCES);
+	CHECK_EQ_INT(kw_as(st, &as, acc, open_mb, &uid, 1, STORE_KW_SET, "$flagged $junk", kr),
+		     STORE_EACCES);
+	/* Nothing written: the owner adding what is there changes nothing. */
+	CHECK_EQ_INT(kw_as(st, &own, acc, open_mb, &uid, 1, STORE_KW_ADD, "$flagged", kr),
+		     STORE_OK);
+	CHECK_EQ_INT((int)kr[0].status, STORE_KW_SAME);
+	CHECK_EQ_STR(kr[0].keywords, "$flagged");
+	store_kw_results_free(kr, 1);
+	/* The membership's $deleted ("t" on the mailbox) and a change that
+	 * changes nothing go through. */
+	CHECK_EQ_INT(kw_as(st, &as, acc, open_mb, &uid, 1, STORE_KW_ADD, "$deleted $flagged", kr),
+		     STORE_OK);
+	CHECK_EQ_INT((int)kr[0].status, STORE_KW_CHANGED);
+	CHECK_EQ_STR(kr[0].keywords, "$flagged $deleted");
+	store_kw_results_free(kr, 1);
+	/* With "s" there too, $seen changes. */
+	CHECK_EQ_INT(store_acl_set(st, acc, closed, dave, STORE_ACL_L | STORE_ACL_S), STORE_OK);
+	CHECK_EQ_INT(kw_as(st, &as, acc, open_mb, &uid, 1, STORE_KW_ADD, "$seen", kr), STORE_OK);
+	CHECK_EQ_INT((int)kr[0].status, STORE_KW_CHANGED);
+	CHECK_EQ_STR(kr[0].keywords, "$flagged $deleted $seen");
 	store_kw_results_free(kr, 1);
 }
 
@@ -684,6 +745,7 @@ int main(void)
 		run_grouped(st, acc);
 		run_deleted(st, acc);
 		run_actor(st, acc);
+		run_actor_refuse(st, acc);
 		run_once(st, acc); /* last: it adds to the INBOX the others count */
 		store_close(&st);
 	}
