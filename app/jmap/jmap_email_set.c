@@ -261,6 +261,30 @@ static uint32_t kw_rights(const char *list, size_t n, const char *other, size_t 
 	return need;
 }
 
+/* The rights the keyword change w asks of the email b (kw_rights). */
+static uint32_t kw_need(const struct brief *b, const struct want *w)
+{
+	const char *cur = b->kw ? b->kw : "";
+	uint32_t need = 0;
+
+	if (w->kw_whole)
+		need |= kw_rights(buf_data(&w->kw_set), buf_len(&w->kw_set), cur, b->kwlen, 0) |
+			kw_rights(cur, b->kwlen, buf_data(&w->kw_set), buf_len(&w->kw_set), 0);
+	need |= kw_rights(buf_data(&w->kw_add), buf_len(&w->kw_add), cur, b->kwlen, 0);
+	need |= kw_rights(buf_data(&w->kw_del), buf_len(&w->kw_del), cur, b->kwlen, 1);
+	return need;
+}
+
+/* forbidden for a keyword change (RFC 8620 §5.3); seen: for lack of
+ * the right on $seen alone. */
+static void kw_forbidden(struct set_err *e, int seen)
+{
+	*e = (struct set_err){"forbidden",
+			      seen ? "no right to set $seen in every mailbox of the email"
+				   : "no right to set keywords in every mailbox of the email",
+			      "keywords", {0}};
+}
+
 /*
  * What a change asks of a shared account's user (jmap_share.c), from
  * RFC 8621 §2's myRights: a keyword that changes needs its right on
@@ -269,7 +293,10 @@ static uint32_t kw_rights(const char *list, size_t n, const char *other, size_t 
  * (mayAddItems), one it leaves "t" and "e" (mayRemoveItems). A mailbox
  * the user does not see is no mailbox for it: named in the patch, it is
  * invalidProperties as an unknown id would be. 0, or -1 with e set
- * (forbidden: RFC 8620 §5.3, the change would violate an ACL).
+ * (forbidden: RFC 8620 §5.3, the change would violate an ACL). The
+ * keywords are checked here on the grants the call read when it began
+ * and the memberships read before the write: the store checks them again
+ * in its write (update_one).
  */
 static int shared_update_allowed(struct jmap_call *c, const struct brief *b,
 				 const struct want *w, const uint32_t *after, uint32_t na,
@@ -278,7 +305,7 @@ static int shared_update_allowed(struct jmap_call *c, const struct brief *b,
 	const struct jmap_request *r = c->r;
 	const uint32_t *named[3] = {w->mb_set, w->mb_add, w->mb_del};
 	uint32_t nnamed[3] = {w->nmb_set, w->nmb_add, w->nmb_del};
-	uint32_t need = 0;
+	uint32_t need = kw_need(b, w);
 
 	for (int k = 0; k < 3; k++)
 		for (uint32_t i = 0; i < nnamed[k]; i++)
@@ -288,19 +315,9 @@ static int shared_update_allowed(struct jmap_call *c, const struct brief *b,
 						      {0}};
 				return -1;
 			}
-	const char *cur = b->kw ? b->kw : "";
-	if (w->kw_whole)
-		need |= kw_rights(buf_data(&w->kw_set), buf_len(&w->kw_set), cur, b->kwlen, 0) |
-			kw_rights(cur, b->kwlen, buf_data(&w->kw_set), buf_len(&w->kw_set), 0);
-	need |= kw_rights(buf_data(&w->kw_add), buf_len(&w->kw_add), cur, b->kwlen, 0);
-	need |= kw_rights(buf_data(&w->kw_del), buf_len(&w->kw_del), cur, b->kwlen, 1);
 	for (uint32_t i = 0; need && i < b->nm; i++)
 		if ((jmap_rights(r, b->mb[i]) & need) != need) {
-			*e = (struct set_err){"forbidden",
-					      need & STORE_ACL_S && !(jmap_rights(r, b->mb[i]) & STORE_ACL_S)
-						  ? "no right to set $seen in every mailbox of the email"
-						  : "no right to set keywords in every mailbox of the email",
-					      "keywords", {0}};
+			kw_forbidden(e, need & STORE_ACL_S && !(jmap_rights(r, b->mb[i]) & STORE_ACL_S));
 			return -1;
 		}
 	for (uint32_t i = 0; i < na; i++)
@@ -425,25 +442,35 @@ static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, uint32_t id
 	if (c->r->share && shared_update_allowed(c, &b, &w, after, na, e) < 0)
 		goto out;
 
-	/* Keywords, through the first membership (they are the email's). */
+	/* Keywords, through the first membership (they are the email's). In
+	 * a shared account the store checks the user's rights on every
+	 * mailbox of the email again inside its write (STORE_EACCES: nothing
+	 * written), so a mailbox the email joined or a grant taken back
+	 * since the check above refuses the change too. */
+	struct store_kw_actor act = imap_acl_kw_actor(c->r->user, 1);
+	const struct store_kw_actor *as = c->r->share ? &act : NULL;
 	struct store_kw_result kr;
 	int kwrc = STORE_OK;
 	if (w.kw_whole)
-		kwrc = jmap_write_keywords(c->r->st, c->r->account, b.mb[0], b.uid[0],
+		kwrc = jmap_write_keywords(c->r->st, as, c->r->account, b.mb[0], b.uid[0],
 					   STORE_KW_SET, buf_data(&w.kw_set), &kr);
 	if (kwrc == STORE_OK && w.kw_whole)
 		store_kw_results_free(&kr, 1);
 	if (kwrc == STORE_OK && buf_len(&w.kw_add)) {
-		kwrc = jmap_write_keywords(c->r->st, c->r->account, b.mb[0], b.uid[0],
+		kwrc = jmap_write_keywords(c->r->st, as, c->r->account, b.mb[0], b.uid[0],
 					   STORE_KW_ADD, buf_data(&w.kw_add), &kr);
 		if (kwrc == STORE_OK)
 			store_kw_results_free(&kr, 1);
 	}
 	if (kwrc == STORE_OK && buf_len(&w.kw_del)) {
-		kwrc = jmap_write_keywords(c->r->st, c->r->account, b.mb[0], b.uid[0],
+		kwrc = jmap_write_keywords(c->r->st, as, c->r->account, b.mb[0], b.uid[0],
 					   STORE_KW_REMOVE, buf_data(&w.kw_del), &kr);
 		if (kwrc == STORE_OK)
 			store_kw_results_free(&kr, 1);
+	}
+	if (kwrc == STORE_EACCES) {
+		kw_forbidden(e, kw_need(&b, &w) == STORE_ACL_S);
+		goto out;
 	}
 	if (kwrc == STORE_EINVAL) {
 		*e = (struct set_err){"invalidProperties", "too many or bad keywords", "keywords", {0}};

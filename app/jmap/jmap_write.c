@@ -36,12 +36,13 @@ static int wait_for(struct waiter *w)
 	return w->rc;
 }
 
-int jmap_write_keywords(struct store *st, uint32_t account, uint32_t mailbox, uint32_t uid,
-			enum store_kw_op op, const char *keywords, struct store_kw_result *res)
+int jmap_write_keywords(struct store *st, const struct store_kw_actor *as, uint32_t account,
+			uint32_t mailbox, uint32_t uid, enum store_kw_op op, const char *keywords,
+			struct store_kw_result *res)
 {
 	struct waiter w = {LATCH_INIT, 0};
-	store_email_keywords_async(st, NULL, account, mailbox, 0, &uid, 1, op, keywords, 0, res,
-				   NULL, wake, &w);
+	store_email_keywords_as_async(st, NULL, as, account, mailbox, 0, &uid, 1, op, keywords, 0,
+				      res, NULL, wake, &w);
 	return wait_for(&w);
 }
 
