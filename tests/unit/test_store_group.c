@@ -610,6 +610,21 @@ static int kw_as(struct store *st, const struct store_kw_actor *as, uint32_t own
 	return r.result;
 }
 
+/* A new user (address) and two mailboxes of acc's, shared (given
+ * "lrswt") and other (none). */
+static void actor_setup(struct store *st, uint32_t acc, const char *address,
+			const char *shared_name, const char *other_name, uint32_t *user_r,
+			uint32_t *shared_r, uint32_t *other_r)
+{
+	char err[256];
+	uint32_t lrswt = STORE_ACL_L | STORE_ACL_R | STORE_ACL_S | STORE_ACL_W | STORE_ACL_T;
+
+	CHECK_EQ_INT(store_account_add(st, address, "pw", 0, user_r, err, sizeof err), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_create(st, acc, shared_name, shared_r), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_create(st, acc, other_name, other_r), STORE_OK);
+	CHECK_EQ_INT(store_acl_set(st, acc, *shared_r, *user_r, lrswt), STORE_OK);
+}
+
 /* Another user's change (store_email_keywords_as_async): an email also in
  * a mailbox where the user lacks the right keeps the keywords that right
  * covers ("w": $flagged; "s": $seen) while its $deleted (the membership's)
@@ -619,14 +634,10 @@ static int kw_as(struct store *st, const struct store_kw_actor *as, uint32_t own
 static void run_actor(struct store *st, uint32_t acc)
 {
 	uint32_t carol, desk, vault;
-	char err[256];
 	struct store_kw_result kr[2];
 	struct store_copy_result cr;
 
-	CHECK_EQ_INT(store_account_add(st, "carol@example.test", "pw", 0, &carol, err, sizeof err),
-		     STORE_OK);
-	CHECK_EQ_INT(store_mailbox_create(st, acc, "Desk", &desk), STORE_OK);
-	CHECK_EQ_INT(store_mailbox_create(st, acc, "Vault", &vault), STORE_OK);
+	actor_setup(st, acc, "carol@example.test", "Desk", "Vault", &carol, &desk, &vault);
 	uint32_t uids[2] = {deliver_into(st, acc, desk, "Subject: a\r\n\r\na\r\n"),
 			    deliver_into(st, acc, desk, "Subject: b\r\n\r\nb\r\n")};
 	CHECK_EQ_INT(store_email_copy(st, acc, desk, uidvalidity_of(st, acc, desk), uids, 1, vault,
@@ -634,9 +645,6 @@ static void run_actor(struct store *st, uint32_t acc)
 		     STORE_OK);
 	CHECK_EQ_INT((int)cr.n, 1);
 	store_copy_result_free(&cr);
-	CHECK_EQ_INT(store_acl_set(st, acc, desk, carol, STORE_ACL_L | STORE_ACL_R | STORE_ACL_S |
-								 STORE_ACL_W | STORE_ACL_T),
-		     STORE_OK);
 	struct store_kw_actor as = imap_acl_kw_actor(carol, 0);
 
 	CHECK_EQ_INT(kw_as(st, &as, acc, desk, uids, 2, STORE_KW_ADD, "$flagged $seen $deleted", kr),
@@ -674,18 +682,11 @@ static void run_actor(struct store *st, uint32_t acc)
 static void run_actor_refuse(struct store *st, uint32_t acc)
 {
 	uint32_t dave, open_mb, closed;
-	char err[256];
 	struct store_kw_result kr[1];
 	struct store_copy_result cr;
 
-	CHECK_EQ_INT(store_account_add(st, "dave@example.test", "pw", 0, &dave, err, sizeof err),
-		     STORE_OK);
-	CHECK_EQ_INT(store_mailbox_create(st, acc, "Open", &open_mb), STORE_OK);
-	CHECK_EQ_INT(store_mailbox_create(st, acc, "Closed", &closed), STORE_OK);
+	actor_setup(st, acc, "dave@example.test", "Open", "Closed", &dave, &open_mb, &closed);
 	uint32_t uid = deliver_into(st, acc, open_mb, "Subject: c\r\n\r\nc\r\n");
-	CHECK_EQ_INT(store_acl_set(st, acc, open_mb, dave, STORE_ACL_L | STORE_ACL_R | STORE_ACL_S |
-								   STORE_ACL_W | STORE_ACL_T),
-		     STORE_OK);
 	struct store_kw_actor as = imap_acl_kw_actor(dave, 1);
 	struct store_kw_actor own = imap_acl_kw_actor(acc, 1);
 
