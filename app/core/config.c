@@ -386,6 +386,7 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 	cfg->login_timeout_s = 60;
 	cfg->smtp_stress_timeout_s = 10; /* Postfix's smtpd_timeout in stress mode */
 	cfg->http_header_timeout_s = 15;
+	cfg->http_send_timeout_s = 60; /* nginx's send_timeout, Apache's Timeout */
 	cfg->max_recipients = 100;
 	cfg->trash_retention_days = 30; /* Stalwart's and Gmail's 30 days */
 	cfg->junk_retention_days = 30;
@@ -612,7 +613,8 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 	if (get_uint("TERN_LOGIN_TIMEOUT", &cfg->login_timeout_s, 1, 3600, err, errsz) < 0 ||
 	    get_uint("TERN_SASL_SCRAM", &cfg->sasl_scram, 0, 1, err, errsz) < 0 ||
 	    get_uint("TERN_SMTP_STRESS_TIMEOUT", &cfg->smtp_stress_timeout_s, 1, 300, err, errsz) < 0 ||
-	    get_uint("TERN_HTTP_HEADER_TIMEOUT", &cfg->http_header_timeout_s, 1, 300, err, errsz) < 0)
+	    get_uint("TERN_HTTP_HEADER_TIMEOUT", &cfg->http_header_timeout_s, 1, 300, err, errsz) < 0 ||
+	    get_uint("TERN_HTTP_SEND_TIMEOUT", &cfg->http_send_timeout_s, 1, 300, err, errsz) < 0)
 		return -1;
 	if (get_uint("TERN_SMTP_MAX_RECIPIENTS", &cfg->max_recipients, 1, 10000, err, errsz) < 0 ||
 	    get_uint("TERN_SMTP_TIMEOUT", &cfg->smtp_timeout_s, 1, 86400, err, errsz) < 0 ||

@@ -89,6 +89,7 @@ struct config {
 	unsigned sasl_scram;            /* TERN_SASL_SCRAM: 1 offers SCRAM-SHA-256/-1 (sasl.h) */
 	unsigned smtp_stress_timeout_s; /* TERN_SMTP_STRESS_TIMEOUT: port 25 idle limit under pressure */
 	unsigned http_header_timeout_s; /* TERN_HTTP_HEADER_TIMEOUT: a complete request header */
+	unsigned http_send_timeout_s;   /* TERN_HTTP_SEND_TIMEOUT: an answer's client taking none */
 	unsigned max_recipients;
 	/* TERN_SMTP_FUTURERELEASE_MAX: the longest submission may hold a
 	 * message for (RFC 4865 HOLDFOR/HOLDUNTIL); 0 = not offered. */

@@ -16,9 +16,26 @@
  * deadlines libmicrohttpd cannot give, since its timeout restarts on every
  * byte (one header byte every 20 s would hold a slot for ever):
  * - a complete request header within TERN_HTTP_HEADER_TIMEOUT of the
- *   connection (TLS handshake included) or of the last response bytes
- *   (a keep-alive connection idles no longer than that either);
- * - after the header, the body and the answer within REQUEST_DEADLINE_MS.
+ *   connection (TLS handshake included) or of the moment the client
+ *   took the last answer whole (a keep-alive connection idles no
+ *   longer than that either);
+ * - after the header, the body and the start of the answer within
+ *   REQUEST_DEADLINE_MS;
+ * - once answer bytes are pending for the client (in the conn's output
+ *   buffer or TLS engine, on the socketpair, unread by us while the conn
+ *   is full, or in the socket's send queue), the client owes us no
+ *   header: we owe it bytes (PHASE_SEND). It must take some within
+ *   TERN_HTTP_SEND_TIMEOUT, counted afresh each time it takes some
+ *   (nginx's send_timeout, between two successive writes); one that
+ *   takes none for that long is cut (event=timeout kind=response,
+ *   reason send_timeout). Taking some is our writes moving (out_taken)
+ *   or, while the socket will take no more, its TCP acknowledging more:
+ *   the kernel's send buffer grows to megabytes, and writes resume only
+ *   once half of it was taken, which a slow reader needs minutes for.
+ *   The header deadline starts once all of it left for the socket; one
+ *   that passes while the answer's end is still in the socket's send
+ *   queue goes back to PHASE_SEND (once an answer: a TLS alert, which
+ *   a client can draw at will, is no answer).
  * A client still taking a response is never cut: a deadline that passes
  * while our output moves is pushed back. Nor is one still sending a large
  * body (a streamed upload, http_upload.h): the request deadline is pushed
@@ -115,6 +132,7 @@
 enum bridge_phase {
 	PHASE_HEADER,  /* waiting for a complete request header */
 	PHASE_REQUEST, /* header seen: body and answer to come */
+	PHASE_SEND,    /* answer bytes pending for the client */
 };
 
 struct bridge {
@@ -133,6 +151,8 @@ struct bridge {
 	uint64_t timer;
 	uint64_t out_mark; /* c->out_taken when the deadline was set */
 	uint64_t in_mark;  /* c->bytes_in then */
+	uint64_t acked_mark; /* in PHASE_SEND, what the peer's TCP had acknowledged then */
+	int tail; /* PHASE_HEADER entered as an answer's last bytes left for the socket */
 	struct http_push *push; /* taken over: EventSource or WebSocket */
 	unsigned sent; /* requests passed to the daemon (header ends) */
 	struct bridge_tally *tally; /* the answers the daemon completed */
@@ -252,6 +272,14 @@ void http_bridge_answered(struct bridge_tally *t)
 	loop_post(t->loop, tally_wake, t);
 }
 
+/* Whether the daemon's answers left bytes on the socketpair that we have
+ * not read yet (1 too when that cannot be told). */
+static int sp_unread(const struct bridge *b)
+{
+	int unread = -1;
+	return b->sp >= 0 && (ioctl(b->sp, FIONREAD, &unread) != 0 || unread != 0);
+}
+
 /*
  * Every request passed to the daemon was answered, and the answers are
  * all ours (the daemon writes an answer whole before it counts it
@@ -260,9 +288,29 @@ void http_bridge_answered(struct bridge_tally *t)
  */
 static int answers_done(const struct bridge *b)
 {
-	int unread = -1;
 	return b->tally && b->sent == __atomic_load_n(&b->tally->completed, __ATOMIC_SEQ_CST) &&
-	       ioctl(b->sp, FIONREAD, &unread) == 0 && unread == 0;
+	       !sp_unread(b);
+}
+
+/* Octets in the client socket's send queue, and (*acked_r) what its TCP
+ * acknowledged so far; 0 and 0 when the socket cannot tell. */
+static size_t socket_queued(const struct bridge *b, uint64_t *acked_r)
+{
+	uint64_t acked = 0;
+	size_t queued = 0;
+	if (conn_socket_output(b->c, &acked, &queued) < 0)
+		acked = queued = 0;
+	if (acked_r)
+		*acked_r = acked;
+	return queued;
+}
+
+/* Answer bytes the client has yet to take: queued in the socket's send
+ * queue, in the conn, or on the socketpair (left there while the conn's
+ * output buffer is full). */
+static int answer_pending(const struct bridge *b, size_t queued)
+{
+	return queued > 0 || conn_output_pending(b->c) || sp_unread(b);
 }
 
 static void sp_interest(struct bridge *b, unsigned want)
@@ -278,10 +326,14 @@ static void deadline_passed(struct loop *loop, void *arg);
 static void deadline_set(struct bridge *b, enum bridge_phase phase)
 {
 	uint64_t ms = phase == PHASE_HEADER ? (uint64_t)http_cfg->http_header_timeout_s * 1000
+		      : phase == PHASE_SEND ? (uint64_t)http_cfg->http_send_timeout_s * 1000
 					    : REQUEST_DEADLINE_MS;
 	b->phase = phase;
 	b->out_mark = b->c->out_taken;
 	b->in_mark = b->c->bytes_in;
+	b->tail = 0;
+	if (phase == PHASE_SEND)
+		socket_queued(b, &b->acked_mark);
 	if (b->timer)
 		loop_timer_del(b->loop, b->timer);
 	b->timer = loop_timer_add(b->loop, ms, deadline_passed, b);
@@ -304,6 +356,34 @@ static void deadline_passed(struct loop *loop, void *arg)
 	if (b->phase == PHASE_REQUEST && b->c->bytes_in - b->in_mark >= BRIDGE_PROGRESS_MIN) {
 		/* A body still coming at a fair pace. */
 		deadline_set(b, b->phase);
+		return;
+	}
+	if (b->phase == PHASE_HEADER && b->tail && socket_queued(b, NULL) > 0) {
+		/* The last answer's end is still in the socket's send queue
+		 * (megabytes on a fast path, which a slow reader takes for
+		 * longer than this): it owes us no header yet. Once only
+		 * for each answer, so that TLS alerts a client draws at will
+		 * cannot keep it here. */
+		deadline_set(b, PHASE_SEND);
+		return;
+	}
+	if (b->phase == PHASE_SEND) {
+		uint64_t acked;
+		size_t queued = socket_queued(b, &acked);
+		if (!answer_pending(b, queued)) {
+			/* It took all of it: the next header is due from now. */
+			deadline_set(b, PHASE_HEADER);
+		} else if (acked != b->acked_mark) {
+			/* It takes bytes, though the socket's send buffer is
+			 * still too full for us to write more: a slow reader,
+			 * not a stalled one. */
+			deadline_set(b, PHASE_SEND);
+		} else {
+			/* We owe it bytes it has not taken for that long. */
+			log_info("http", NULL, "event=timeout kind=response peer=%s https=%d taken=%llu",
+				 b->c->peer_ip, b->https, (unsigned long long)b->c->out_taken);
+			conn_close(b->c, "send_timeout");
+		}
 		return;
 	}
 	log_info("http", NULL, "event=timeout kind=%s peer=%s https=%d",
@@ -617,6 +697,13 @@ static void bridge_drained(struct conn *c, void *arg)
 	(void)c;
 	if (b->push)
 		http_push_drained(b->push);
+	/* Every answer byte we had left for the socket: from here the client
+	 * owes us the next request's header (unless the socket still holds
+	 * the answer's end when that deadline passes: deadline_passed). */
+	if (!b->push && b->sp >= 0 && b->phase == PHASE_SEND && !sp_unread(b)) {
+		deadline_set(b, PHASE_HEADER);
+		b->tail = 1;
+	}
 	if (b->sp >= 0 && !(b->sp_want & LOOP_READ))
 		sp_interest(b, b->sp_want | LOOP_READ);
 }
@@ -679,11 +766,13 @@ static void sp_event(struct loop *loop, int fd, unsigned events, void *arg)
 				if (loop_draining && b->phase == PHASE_REQUEST &&
 				    !http_stream_in_body(&b->stream))
 					shutdown(b->sp, SHUT_WR);
-				/* An answer: the next request's header is due,
-				 * unless this is an interim one (100 Continue) or
-				 * an early one while the body still comes. */
+				/* An answer: bytes we owe the client (the next
+				 * header is due once it took them all,
+				 * bridge_drained), unless this is an interim one
+				 * (100 Continue) or an early one while the body
+				 * still comes. */
 				deadline_set(b, http_stream_in_body(&b->stream) ? PHASE_REQUEST
-										: PHASE_HEADER);
+										: PHASE_SEND);
 				if (conn_write(c, tmp, (size_t)r) < 0) {
 					eof = 1;
 					break;
@@ -819,7 +908,7 @@ void http_server_drain(void)
 				conn_close(c, "shutdown");
 		} else if (b->sp < 0) {
 			conn_close(c, "shutdown");
-		} else if (b->phase == PHASE_HEADER) {
+		} else if (b->phase != PHASE_REQUEST) {
 			/* The end of the client's requests, as the daemon sees
 			 * it: idle, it closes its end now; mid-answer (a large
 			 * one streaming), after the answer; either way we flush

@@ -37,6 +37,13 @@ extern const struct config *http_cfg;
 extern struct store *http_store;
 extern int64_t http_started_at;
 
+/* libmicrohttpd's idle timeout of a connection, in seconds (it counts
+ * from the connection's last read or write): a backstop behind the
+ * bridge's deadlines (http_bridge.c), so never shorter than
+ * TERN_HTTP_SEND_TIMEOUT, or the daemon, its writes blocked by a client
+ * that takes an answer slowly, would cut the answer first. */
+unsigned http_daemon_timeout_s(void);
+
 enum http_auth { AUTH_NONE, AUTH_SESSION, AUTH_TOKEN };
 
 struct http_ctx {

@@ -1192,6 +1192,12 @@ static size_t unescape_keep_nul(void *cls, struct MHD_Connection *c, char *s)
 	return len;
 }
 
+unsigned http_daemon_timeout_s(void)
+{
+	unsigned send = http_cfg->http_send_timeout_s;
+	return send > 60 ? send + 5 : 60;
+}
+
 static struct MHD_Daemon *daemon_start(int https, unsigned threads)
 {
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
@@ -1202,7 +1208,7 @@ static struct MHD_Daemon *daemon_start(int https, unsigned threads)
 		{ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, NULL },
 		{ MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape_keep_nul, NULL },
 		{ MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, NULL },
-		{ MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL },
+		{ MHD_OPTION_CONNECTION_TIMEOUT, http_daemon_timeout_s(), NULL },
 		{ MHD_OPTION_CONNECTION_LIMIT, unreachable_limit(threads), NULL },
 		{ MHD_OPTION_PER_IP_CONNECTION_LIMIT, 0, NULL }, /* ours, per /64 */
 		{ MHD_OPTION_CONNECTION_MEMORY_LIMIT, 32 * 1024, NULL },

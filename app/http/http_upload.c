@@ -165,6 +165,12 @@ static enum http_upload_step write_failed(struct http_upload *u)
 /* The whole body arrived. */
 static enum http_upload_step body_end(struct http_upload *u)
 {
+	/* The body's timeout (from its last byte, set when it started) no
+	 * longer applies: the daemon's own again, so that an answer a client
+	 * takes slowly is not cut after TERN_HTTP_HEADER_TIMEOUT of blocked
+	 * writes (the bridge's send deadline judges that client). */
+	MHD_set_connection_option(u->x->mc, MHD_CONNECTION_OPTION_TIMEOUT,
+				  http_daemon_timeout_s());
 	if (u->over) {
 		problem(u, 413, "too_large", "the body is larger than the upload limit");
 		return HTTP_UPLOAD_ANSWER;

@@ -36,7 +36,8 @@
  * ops->problem writes its own (JMAP's urn:ietf:params:jmap:error: types).
  * A body must keep moving: the connection's libmicrohttpd timeout is
  * TERN_HTTP_HEADER_TIMEOUT from the last byte while it arrives (a
- * stalled client is cut, the spool dropped), and the bridge's request
+ * stalled client is cut, the spool dropped; once the body is in, the
+ * daemon's own again, for the answer), and the bridge's request
  * deadline is pushed back while the body brings bytes (http_bridge.c),
  * so a slow but moving client is never cut.
  *

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -365,6 +366,35 @@ static int output_pending(struct conn *c)
 		unsigned st = br_ssl_engine_current_state(tls_server_engine(c->tls));
 		return st != BR_SSL_CLOSED && (st & BR_SSL_SENDREC);
 	}
+	return 0;
+}
+
+int conn_output_pending(struct conn *c)
+{
+	return !c->dead_ && output_pending(c);
+}
+
+/* Linux's struct tcp_info (linux/tcp.h, an ABI): tcpi_bytes_acked, a u64
+ * since Linux 4.1, lies at this offset. glibc's <netinet/tcp.h> (the
+ * sanitizer builds) stops before it, musl's has it. */
+#define TCPI_BYTES_ACKED_AT 120
+#ifndef __GLIBC__
+_Static_assert(offsetof(struct tcp_info, tcpi_bytes_acked) == TCPI_BYTES_ACKED_AT,
+	       "struct tcp_info: tcpi_bytes_acked moved");
+#endif
+
+int conn_socket_output(const struct conn *c, uint64_t *acked_r, size_t *queued_r)
+{
+	unsigned char ti[256];
+	socklen_t len = sizeof(ti);
+	int queued = 0;
+	if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, ti, &len) < 0 ||
+	    len < TCPI_BYTES_ACKED_AT + sizeof(uint64_t) ||
+	    /* SIOCOUTQ, which is TIOCOUTQ's number (musl has no linux/) */
+	    ioctl(c->fd, TIOCOUTQ, &queued) < 0 || queued < 0)
+		return -1;
+	memcpy(acked_r, ti + TCPI_BYTES_ACKED_AT, sizeof(*acked_r));
+	*queued_r = (size_t)queued;
 	return 0;
 }
 

@@ -141,6 +141,24 @@ int conn_tls_bits(const struct conn *c);
 void conn_hold(struct conn *c);
 void conn_release(struct conn *c);
 
+/*
+ * 1 while output is still on its way to the peer: bytes in c->out, or
+ * held by the compression layer or the TLS engine (records not yet
+ * written to the socket); 0 when all of it left (on_drained's condition)
+ * or the conn is closing for good.
+ */
+int conn_output_pending(struct conn *c);
+/*
+ * What the kernel knows of the output that left us: *acked_r, octets the
+ * peer's TCP acknowledged so far (TLS records included; it grows while
+ * the peer takes what we sent, also while the socket's send buffer is
+ * too full for a write, when out_taken does not move), and *queued_r,
+ * octets still in the socket's send queue (not sent or not yet
+ * acknowledged). 0, or -1 (nothing set) when the socket cannot tell
+ * (not TCP).
+ */
+int conn_socket_output(const struct conn *c, uint64_t *acked_r, size_t *queued_r);
+
 /* Stops (1) or resumes (0) reading from the peer. */
 void conn_pause_read(struct conn *c, int pause);
 

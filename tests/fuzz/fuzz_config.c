@@ -37,7 +37,7 @@ static const char *const vars[] = {
 	"TERN_IMAP_MAX_CONNECTIONS", "TERN_IMAP_MAX_CONNECTIONS_PER_IP", "TERN_POP3_MAX_CONNECTIONS",
 	"TERN_POP3_MAX_CONNECTIONS_PER_IP", "TERN_HTTP_MAX_CONNECTIONS",
 	"TERN_HTTP_MAX_CONNECTIONS_PER_IP", "TERN_LOGIN_TIMEOUT", "TERN_SMTP_STRESS_TIMEOUT",
-	"TERN_HTTP_HEADER_TIMEOUT", "TERN_SASL_SCRAM",
+	"TERN_HTTP_HEADER_TIMEOUT", "TERN_HTTP_SEND_TIMEOUT", "TERN_SASL_SCRAM",
 };
 #define NVARS (sizeof(vars) / sizeof(vars[0]))
 
@@ -152,6 +152,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		assert(cfg.login_timeout_s >= 1 && cfg.login_timeout_s <= 3600);
 		assert(cfg.smtp_stress_timeout_s >= 1 && cfg.smtp_stress_timeout_s <= 300);
 		assert(cfg.http_header_timeout_s >= 1 && cfg.http_header_timeout_s <= 300);
+		assert(cfg.http_send_timeout_s >= 1 && cfg.http_send_timeout_s <= 300);
 		assert(cfg.smtp_timeout_s >= 1 && cfg.smtp_timeout_s <= 86400);
 		assert(cfg.loops <= 256 && cfg.send_rate <= 100000);
 		assert(cfg.queue_lifetime_s >= 1 && cfg.queue_delay_notice_s >= 1);
