@@ -316,16 +316,16 @@ def test_answers_left_unread_are_not_held_in_memory():
     stays open. A server of its own: what mimalloc keeps of these
     answers would hide the memory the other tests measure.
 
-    Its TERN_HTTP_HEADER_TIMEOUT is the largest allowed (300 s): once an
-    answer starts, a client that takes none of it for that long is cut
-    (http_bridge.c; the log says event=timeout kind=request_header), 15 s
-    by default. The first connection waits unread while the other answers
-    are made, and under heavy load (two ASan suites at once) that took
-    past 15 s: it was cut, and reading it at last failed with "closed
-    after 2805440 of 16000478 octets" (the same 2.8 MB as a held answer
-    left unread 20 s here). The cut itself is not what this test is
-    about."""
-    s = Server(accounts=[BOB], http=True, env={"TERN_HTTP_HEADER_TIMEOUT": "300"})
+    Its TERN_HTTP_SEND_TIMEOUT is the largest allowed (300 s): a client
+    that takes none of an answer for that long is cut (http_bridge.c; the
+    log says event=timeout kind=response), 60 s by default. The first
+    connection waits unread while the other answers are made, and under
+    heavy load (two ASan suites at once) that took past 15 s, when the
+    header deadline still cut such a client: reading it at last failed
+    with "closed after 2805440 of 16000478 octets" (the same 2.8 MB as a
+    held answer left unread 20 s here). The cut itself is not what this
+    test is about (test_http_send_timeout is)."""
+    s = Server(accounts=[BOB], http=True, env={"TERN_HTTP_SEND_TIMEOUT": "300"})
     try:
         held_answers(s)
     finally:
@@ -364,7 +364,7 @@ def held_answers(s):
         # The mappings, counted once each answer was made: its spool is
         # mapped before its first byte goes out, so the status line says
         # it is there. (A count one short in a loaded CI run was the first
-        # connection cut by the 15 s deadline above.)
+        # connection cut by the deadline above, then 15 s.)
         held = spool_maps(s)
         print("%d answers of %d octets left unread: %d spool files mapped, RssAnon grew %.1f MiB"
               % (n, len(body), held, (s.rss_kib("RssAnon") - base) / 1024))
