@@ -12,6 +12,7 @@
 
 #include "auth/login_limit.h"
 #include "auth/scram_login.h"
+#include "core/asan.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/worker.h"
@@ -40,7 +41,7 @@ _Static_assert(LOGIN_USER_MAX == SCRAM_USER_MAX, "a SCRAM user name is a login n
  */
 static uint64_t hold_max_ms(void)
 {
-#ifdef __SANITIZE_ADDRESS__
+#if TERN_TEST_KNOBS
 	const char *v = getenv("TERN_TEST_LOGIN_HOLD_MAX_MS");
 	unsigned long long ms = v && *v ? strtoull(v, NULL, 10) : 0;
 	if (ms && ms < LOGIN_HOLD_MAX_MS)

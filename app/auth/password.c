@@ -47,6 +47,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/asan.h"
 #include "core/saslprep.h"
 #include "core/xalloc.h"
 
@@ -127,7 +128,7 @@ int password_hash(const char *password, char *out, size_t outsz)
 		return -1;
 	size_t psz = 0;
 	char *prep = prepared(password, &psz);
-#ifdef __SANITIZE_ADDRESS__
+#if TERN_TEST_KNOBS
 	/* A sanitizer build (the tests) with TERN_TEST_PASSWORD_AS_TYPED
 	 * hashes the text as typed, as builds before SASLprep did: the hashes
 	 * a login re-hashes (tests/proto/test_password_rehash.py). A release

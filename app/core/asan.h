@@ -7,6 +7,7 @@
  * MEM_POISON and hands them out again with MEM_UNPOISON, so an overflow
  * or a use after release is reported there too. Outside ASan builds
  * both are empty and TERN_ASAN is 0: the release binary is unchanged.
+ * TERN_TEST_KNOBS says whether the tests' knobs are compiled in.
  */
 #ifndef TERN_CORE_ASAN_H
 #define TERN_CORE_ASAN_H
@@ -17,6 +18,21 @@
 #if __has_feature(address_sanitizer)
 #define TERN_ASAN 1
 #endif
+#endif
+
+/* A build under a sanitizer (build/tern-asan, build/tern-tsan, the unit
+ * tests): the only builds that read the tests' TERN_TEST_* knobs that
+ * change behaviour a release must keep (a held request, a shorter
+ * timeout). TERN_TEST_KNOBS is 0 in the release binary. */
+#if defined(TERN_ASAN) || defined(__SANITIZE_THREAD__)
+#define TERN_TEST_KNOBS 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TERN_TEST_KNOBS 1
+#endif
+#endif
+#ifndef TERN_TEST_KNOBS
+#define TERN_TEST_KNOBS 0
 #endif
 
 #ifdef TERN_ASAN

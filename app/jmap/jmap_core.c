@@ -4,7 +4,9 @@
  */
 #include "jmap/jmap_private.h"
 
-#ifdef __SANITIZE_ADDRESS__
+#include "core/asan.h"
+
+#if TERN_TEST_KNOBS
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,7 +17,7 @@
 #define TEST_HOLD_MAX_MS 60000
 
 /*
- * Test-only, read by a sanitizer build alone (build/tern-asan, as
+ * Test-only, read by a sanitizer build alone (build/tern-asan and tern-tsan, as
  * TERN_TEST_LOGIN_HOLD_MAX_MS; a release build has no such code): with
  * TERN_TEST_JMAP_HOLD_FILE set, a Core/echo whose arguments hold
  * "testHold": true runs until that file exists (TEST_HOLD_MAX_MS at
@@ -42,7 +44,7 @@ static void test_hold(const struct json_value *args)
 
 void jmap_core_echo(struct jmap_call *c)
 {
-#ifdef __SANITIZE_ADDRESS__
+#if TERN_TEST_KNOBS
 	test_hold(c->args);
 #endif
 	jw_value(&c->w, c->args);

@@ -9,6 +9,7 @@
 
 #include "acme/acme_http.h"
 #include "core/buf.h"
+#include "core/asan.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/xalloc.h"
@@ -87,7 +88,7 @@ static void sweep_soon(int64_t in_s);
  */
 static unsigned fetch_timeout_ms(void)
 {
-#ifdef __SANITIZE_ADDRESS__
+#if TERN_TEST_KNOBS
 	const char *v = getenv("TERN_TEST_STS_FETCH_TIMEOUT_MS");
 	unsigned long ms = v && *v ? strtoul(v, NULL, 10) : 0;
 	if (ms && ms < FETCH_TIMEOUT_MS)
