@@ -232,13 +232,6 @@ def test_jmap_upload_concurrency():
         c.close()
 
 
-def rss_anon(pid):
-    for line in open("/proc/%d/status" % pid):
-        if line.startswith("RssAnon:"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
 def test_jmap_upload_50mb_memory_bounded():
     """A 50 MB upload: the server's anonymous memory grows by far less than
     the body (it goes to disk as it arrives), and the blob id is right."""
@@ -246,14 +239,13 @@ def test_jmap_upload_50mb_memory_bounded():
     s = srv()
     j = Jmap(s, *BOB)
     j.account  # logged in before measuring (argon2id's memory is not the upload's)
-    pid = s.proc.pid
-    base = rss_anon(pid)
+    base = s.rss_kib("RssAnon") * 1024
     peak = [base]
     stop = threading.Event()
 
     def sample():
         while not stop.is_set():
-            peak[0] = max(peak[0], rss_anon(pid))
+            peak[0] = max(peak[0], s.rss_kib("RssAnon") * 1024)
             time.sleep(0.05)
     t = threading.Thread(target=sample)
     t.start()
@@ -280,7 +272,7 @@ def test_jmap_upload_50mb_memory_bounded():
 
     # And back, streamed from the file: the same bytes, memory as flat.
     import http.client
-    base = rss_anon(pid)
+    base = s.rss_kib("RssAnon") * 1024
     peak = [base]
     stop.clear()
     t = threading.Thread(target=sample)
