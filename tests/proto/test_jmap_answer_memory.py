@@ -122,7 +122,14 @@ def measured(n, bound_mib, growth=peak_growth, sanitized_mib=None):
     try:
         grew = growth(s, n)
         # A sanitizer's quarantine keeps freed blocks: twice the room,
-        # or what the test says.
+        # or what the test says. ThreadSanitizer's shadow is resident
+        # memory too, several times every page the answer touched (the
+        # spool file's mapping included: 140 MiB for one answer of 29 MB):
+        # VmHWM measures TSan there, so its answers are checked, not
+        # the peak.
+        if os.environ.get("TERN_TEST_BUILD") == "tsan":
+            print("peak not bounded under TSan: its shadow is in VmHWM")
+            return
         if SANITIZED:
             bound_mib = sanitized_mib or 2 * bound_mib
         assert grew < bound_mib * 1024, grew
