@@ -33,7 +33,7 @@ _Static_assert(LOGIN_USER_MAX == SCRAM_USER_MAX, "a SCRAM user name is a login n
 #define LOGIN_HOLD_MAX_MS (3u * LOGIN_WAIT_MAX_MS)
 
 /*
- * LOGIN_HOLD_MAX_MS, or shorter in a sanitizer build (build/tern-asan,
+ * LOGIN_HOLD_MAX_MS, or shorter in a sanitizer build (build/tern-asan or -tsan,
  * the unit tests) with TERN_TEST_LOGIN_HOLD_MAX_MS: a test reaches the
  * backstop without 30 s of waiting. A release build never reads it (not
  * a setting), and it can only shorten: a login refused sooner as busy,

@@ -81,7 +81,7 @@ static struct fetch *fetches; /* kept reachable until the HTTPS answer comes */
 static void sweep_soon(int64_t in_s);
 
 /*
- * FETCH_TIMEOUT_MS, or shorter in a sanitizer build (build/tern-asan)
+ * FETCH_TIMEOUT_MS, or shorter in a sanitizer build (build/tern-asan or -tsan)
  * with TERN_TEST_STS_FETCH_TIMEOUT_MS: a test of a policy host that
  * accepts and never answers sees the deadline without 30 s of waiting.
  * A release build never reads it (not a setting), and it only shortens.
