@@ -451,20 +451,12 @@ static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, uint32_t id
 	const struct store_kw_actor *as = c->r->share ? &act : NULL;
 	struct store_kw_result kr;
 	int kwrc = STORE_OK;
-	if (w.kw_whole)
+	/* One write for the whole keyword change (RFC 8620 §5.3: an update
+	 * applies whole or not at all): a patch's adds and removals too. */
+	if (w.kw_whole || buf_len(&w.kw_add) || buf_len(&w.kw_del)) {
 		kwrc = jmap_write_keywords(c->r->st, as, c->r->account, b.mb[0], b.uid[0],
-					   STORE_KW_SET, buf_data(&w.kw_set), &kr);
-	if (kwrc == STORE_OK && w.kw_whole)
-		store_kw_results_free(&kr, 1);
-	if (kwrc == STORE_OK && buf_len(&w.kw_add)) {
-		kwrc = jmap_write_keywords(c->r->st, as, c->r->account, b.mb[0], b.uid[0],
-					   STORE_KW_ADD, buf_data(&w.kw_add), &kr);
-		if (kwrc == STORE_OK)
-			store_kw_results_free(&kr, 1);
-	}
-	if (kwrc == STORE_OK && buf_len(&w.kw_del)) {
-		kwrc = jmap_write_keywords(c->r->st, as, c->r->account, b.mb[0], b.uid[0],
-					   STORE_KW_REMOVE, buf_data(&w.kw_del), &kr);
+					   w.kw_whole ? buf_data(&w.kw_set) : NULL,
+					   buf_data(&w.kw_add), buf_data(&w.kw_del), &kr);
 		if (kwrc == STORE_OK)
 			store_kw_results_free(&kr, 1);
 	}

@@ -209,16 +209,18 @@ int jmap_api_request(struct store *st, const struct jmap_who *who, const char *c
  * the API's job threads: they block until the commit, like the
  * synchronous forms (store_email_keywords, store_expunge and
  * store_email_copy of one uid), with the same results and change-feed notification.
- * jmap_write_keywords' as: NULL for the owner, else the user of a shared
- * account (store_email_keywords_as_async: STORE_EACCES when its rights
- * do not allow the change, read in the writing transaction).
+ * jmap_write_keywords writes one email's keywords in one transaction:
+ * set, when not NULL, replaces them (STORE_KW_SET); else add and remove
+ * are a patch (store_email_keywords_patch_async: one modseq for both).
+ * Its as: NULL for the owner, else the user of a shared account
+ * (STORE_EACCES when its rights do not allow the change, read in the
+ * writing transaction; nothing written then).
  */
-enum store_kw_op;
 struct store_kw_result;
 struct store_kw_actor;
 int jmap_write_keywords(struct store *st, const struct store_kw_actor *as, uint32_t account,
-			uint32_t mailbox, uint32_t uid, enum store_kw_op op, const char *keywords,
-			struct store_kw_result *res);
+			uint32_t mailbox, uint32_t uid, const char *set, const char *add,
+			const char *remove, struct store_kw_result *res);
 int jmap_write_expunge(struct store *st, uint32_t account, uint32_t mailbox, uint32_t uidvalidity,
 		       uint32_t uid);
 /* store_email_copy() of one uid (move: 1 moves, | STORE_COPY_NO_LESSON);

@@ -37,12 +37,16 @@ static int wait_for(struct waiter *w)
 }
 
 int jmap_write_keywords(struct store *st, const struct store_kw_actor *as, uint32_t account,
-			uint32_t mailbox, uint32_t uid, enum store_kw_op op, const char *keywords,
-			struct store_kw_result *res)
+			uint32_t mailbox, uint32_t uid, const char *set, const char *add,
+			const char *remove, struct store_kw_result *res)
 {
 	struct waiter w = {LATCH_INIT, 0};
-	store_email_keywords_as_async(st, NULL, as, account, mailbox, 0, &uid, 1, op, keywords, 0,
-				      res, NULL, wake, &w);
+	if (set)
+		store_email_keywords_as_async(st, NULL, as, account, mailbox, 0, &uid, 1, STORE_KW_SET,
+					      set, 0, res, NULL, wake, &w);
+	else
+		store_email_keywords_patch_async(st, NULL, as, account, mailbox, &uid, 1, add, remove,
+						 res, wake, &w);
 	return wait_for(&w);
 }
 

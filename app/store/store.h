@@ -1717,6 +1717,23 @@ void store_email_keywords_as_async(struct store *st, struct loop *loop,
 				   size_t n, enum store_kw_op op, const char *keywords,
 				   uint64_t unchangedsince, struct store_kw_result *res,
 				   uint64_t *modseq_r, store_async_cb *done, void *arg);
+/*
+ * A patch of keywords (JMAP's Email/set, "keywords/K": true or null):
+ * as store_email_keywords_as_async() with STORE_KW_ADD of add, the
+ * keywords of remove (space-separated as add; NULL or "" for none)
+ * taken off in the same write transaction, before add's go on (so one
+ * that makes room lets an add in; a keyword in both ends removed). An
+ * email whose keywords change takes one modseq and one change record
+ * entry for the whole patch, and with as->refuse a change of either
+ * half the rights do not allow fails the whole call (STORE_EACCES,
+ * nothing written, RFC 8620 §5.3). No UIDVALIDITY check, no
+ * unchangedsince, no modseq_r: each result's modseq is the email's.
+ */
+void store_email_keywords_patch_async(struct store *st, struct loop *loop,
+				      const struct store_kw_actor *as, uint32_t account,
+				      uint32_t mailbox, const uint32_t *uids, size_t n,
+				      const char *add, const char *remove,
+				      struct store_kw_result *res, store_async_cb *done, void *arg);
 
 /*
  * IMAP \Recent (RFC 3501 §2.3.2): claims the mailbox's recent messages

@@ -220,6 +220,9 @@ struct kw_ctx {
 	size_t n;
 	enum store_kw_op op;
 	struct kwset arg;
+	/* store_email_keywords_patch_async(): removed in the same write,
+	 * before arg's are added (op STORE_KW_ADD); empty otherwise. */
+	struct kwset del;
 	uint64_t unchangedsince;
 	struct store_kw_result *res;
 	/* store_email_keywords_as_async() for a user other than the owner:
@@ -406,14 +409,18 @@ static int change_one(struct store *st, MDB_txn *txn, struct kw_ctx *c, struct a
 	out.n = 0;
 	if (c->op != STORE_KW_SET)
 		for (size_t i = 0; i < view.n; i++) {
-			if (c->op == STORE_KW_REMOVE && kwset_has(&c->arg, view.w[i], view.wl[i]))
+			if ((c->op == STORE_KW_REMOVE && kwset_has(&c->arg, view.w[i], view.wl[i])) ||
+			    kwset_has(&c->del, view.w[i], view.wl[i]))
 				continue;
 			out.w[out.n] = view.w[i];
 			out.wl[out.n++] = view.wl[i];
 		}
+	/* A patch's removals first, so that one that makes room lets an
+	 * add in; a keyword both added and removed ends removed. */
 	if (c->op != STORE_KW_REMOVE)
 		for (size_t i = 0; i < c->arg.n; i++) {
-			if (kwset_has(&out, c->arg.w[i], c->arg.wl[i]))
+			if (kwset_has(&out, c->arg.w[i], c->arg.wl[i]) ||
+			    kwset_has(&c->del, c->arg.w[i], c->arg.wl[i]))
 				continue;
 			if (kw_system(c->arg.w[i], c->arg.wl[i]) < 0 &&
 			    kwset_counted(&out) == STORE_KEYWORDS_MAX) {
@@ -641,6 +648,7 @@ static void kw_finish(struct store_async *as)
 	free(k->c.crec);
 	free(k->c.touched);
 	kwset_free(&k->c.arg);
+	kwset_free(&k->c.del);
 	if (rc != STORE_OK) {
 		store_kw_results_free(k->c.res, k->c.n);
 	} else {
@@ -665,12 +673,13 @@ void store_email_keywords_async(struct store *st, struct loop *loop, uint32_t ac
 				      keywords, unchangedsince, res, modseq_r, done, arg);
 }
 
-void store_email_keywords_as_async(struct store *st, struct loop *loop,
-				   const struct store_kw_actor *as, uint32_t account,
-				   uint32_t mailbox, uint32_t uidvalidity, const uint32_t *uids,
-				   size_t n, enum store_kw_op op, const char *keywords,
-				   uint64_t unchangedsince, struct store_kw_result *res,
-				   uint64_t *modseq_r, store_async_cb *done, void *arg)
+/* The asynchronous call of both forms: remove, when not NULL, is the
+ * patch's removals (op STORE_KW_ADD). */
+static void kw_submit(struct store *st, struct loop *loop, const struct store_kw_actor *as,
+		      uint32_t account, uint32_t mailbox, uint32_t uidvalidity,
+		      const uint32_t *uids, size_t n, enum store_kw_op op, const char *keywords,
+		      const char *remove, uint64_t unchangedsince, struct store_kw_result *res,
+		      uint64_t *modseq_r, store_async_cb *done, void *arg)
 {
 	struct kw_async *k = xcalloc(1, sizeof(*k));
 	size_t per = n < CHANGE_ENTRIES_MAX ? n : CHANGE_ENTRIES_MAX;
@@ -700,7 +709,8 @@ void store_email_keywords_as_async(struct store *st, struct loop *loop,
 	if (res)
 		memset(res, 0, n * sizeof(*res));
 	if ((n > 0 && (!uids || !res)) || op > STORE_KW_REMOVE || !keywords ||
-	    kwset_parse(&k->c.arg, keywords, strlen(keywords)) < 0) {
+	    kwset_parse(&k->c.arg, keywords, strlen(keywords)) < 0 ||
+	    (remove && kwset_parse(&k->c.del, remove, strlen(remove)) < 0)) {
 		k->code = STORE_EINVAL;
 		k->c.n = 0; /* nothing in res to free */
 		store_async_fail(st, &k->a, loop, &k->code);
@@ -710,6 +720,27 @@ void store_email_keywords_as_async(struct store *st, struct loop *loop,
 	k->a.fn = kw_fn;
 	k->a.ctx = &k->c;
 	store_async_submit(st, &k->a, loop);
+}
+
+void store_email_keywords_as_async(struct store *st, struct loop *loop,
+				   const struct store_kw_actor *as, uint32_t account,
+				   uint32_t mailbox, uint32_t uidvalidity, const uint32_t *uids,
+				   size_t n, enum store_kw_op op, const char *keywords,
+				   uint64_t unchangedsince, struct store_kw_result *res,
+				   uint64_t *modseq_r, store_async_cb *done, void *arg)
+{
+	kw_submit(st, loop, as, account, mailbox, uidvalidity, uids, n, op, keywords, NULL,
+		  unchangedsince, res, modseq_r, done, arg);
+}
+
+void store_email_keywords_patch_async(struct store *st, struct loop *loop,
+				      const struct store_kw_actor *as, uint32_t account,
+				      uint32_t mailbox, const uint32_t *uids, size_t n,
+				      const char *add, const char *remove,
+				      struct store_kw_result *res, store_async_cb *done, void *arg)
+{
+	kw_submit(st, loop, as, account, mailbox, 0, uids, n, STORE_KW_ADD, add,
+		  remove ? remove : "", 0, res, NULL, done, arg);
 }
 
 /* ---- IMAP \Recent: one session claims a mailbox's recent messages ---- */

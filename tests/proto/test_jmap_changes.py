@@ -697,3 +697,36 @@ def test_jmap_mailbox_changes_quiet_keyword():
         assert told(st) == ([], None), told(st)
         im.store("1", "-FLAGS", "(\\Seen)")
         assert told(st)[0] == [mq], told(st)
+
+
+def test_jmap_keyword_patch_one_step():
+    """An Email/set update that adds one keyword and removes another
+    ("keywords/$seen": true, "keywords/$flagged": null) is one change
+    (RFC 8620 5.3: an update applies whole): one state step (the state
+    is the account's modseq, one more), Email/changes from the state
+    before names the email once, one change a page, with no more; the
+    email has both changes. It was two store writes: two modseqs, two
+    change records, and a failure between them left half the patch."""
+    s = srv()
+    j = Jmap(s, *ANN)
+    _, r = j.one("Mailbox/set", {"create": {"p": {"name": "patchP"}}})
+    mb = r["created"]["p"]["id"]
+    _, r = j.one("Email/set", {"create": {"e": {
+        "mailboxIds": {mb: True}, "subject": "patch", "keywords": {"$flagged": True}}}})
+    e = r["created"]["e"]["id"]
+    _, g = j.one("Email/get", {"ids": [e], "properties": ["keywords"]})
+    st = g["state"]
+    _, r = j.one("Email/set", {"update": {e: {"keywords/$seen": True,
+                                               "keywords/$flagged": None}}})
+    assert e in r["updated"], r
+    _, g = j.one("Email/get", {"ids": [e], "properties": ["keywords"]})
+    assert st.isdigit() and g["state"].isdigit(), (st, g["state"])
+    assert int(g["state"]) - int(st) == 1, (st, g["state"])
+    r = changes(j, "Email", st, (CORE, MAIL), maxChanges=1)
+    assert r["updated"] == [e] and r["created"] == [] and r["destroyed"] == [], r
+    assert not r["hasMoreChanges"], r
+    _, g = j.one("Email/get", {"ids": [e], "properties": ["keywords"]})
+    assert r["newState"] == g["state"], (r, g["state"])
+    assert g["list"][0]["keywords"] == {"$seen": True}, g
+    r = changes(j, "Email", r["newState"], (CORE, MAIL))
+    assert r["updated"] == [] and not r["hasMoreChanges"], r

@@ -728,6 +728,94 @@ static void run_actor_refuse(struct store *st, uint32_t acc)
 	store_kw_results_free(kr, 1);
 }
 
+/* Adds add and removes remove (store_email_keywords_patch_async) for
+ * as (NULL: the owner); the result of the call. */
+static int kw_patch(struct store *st, const struct store_kw_actor *as, uint32_t owner,
+		    uint32_t mailbox, uint32_t uid, const char *add, const char *remove,
+		    struct store_kw_result *kr)
+{
+	struct res r = {0};
+
+	store_email_keywords_patch_async(st, lp, as, owner, mailbox, &uid, 1, add, remove, kr, cb,
+					 &r);
+	CHECK(wait_done(&r));
+	return r.result;
+}
+
+static uint64_t acct_modseq(struct store *st, uint32_t acc)
+{
+	uint64_t ms = 0;
+	CHECK_EQ_INT(store_account_modseq(st, acc, &ms), STORE_OK);
+	return ms;
+}
+
+/* A patch that adds and removes (JMAP's "keywords/K": true and null in
+ * one update) is one write: one modseq for both halves, and refused
+ * on either half (as->refuse) nothing at all; the removals go first, so
+ * a patch at the most keywords that drops one to add another fits. */
+static void run_patch(struct store *st, uint32_t acc)
+{
+	uint32_t erin, open_mb, closed;
+	struct store_kw_result kr[1];
+	struct store_copy_result cr;
+
+	actor_setup(st, acc, "erin@example.test", "PatchOpen", "PatchClosed", &erin, &open_mb,
+		    &closed);
+	uint32_t uid = deliver_into(st, acc, open_mb, "Subject: p\r\n\r\np\r\n");
+	CHECK_EQ_INT(kw_patch(st, NULL, acc, open_mb, uid, "$flagged", NULL, kr), STORE_OK);
+	store_kw_results_free(kr, 1);
+
+	/* The owner's patch: both halves at one new modseq. */
+	uint64_t m0 = acct_modseq(st, acc);
+	CHECK_EQ_INT(kw_patch(st, NULL, acc, open_mb, uid, "$seen Work", "$flagged", kr), STORE_OK);
+	CHECK_EQ_INT((int)kr[0].status, STORE_KW_CHANGED);
+	CHECK_EQ_STR(kr[0].keywords, "$seen Work");
+	CHECK_EQ_INT((int)(kr[0].modseq - m0), 1);
+	CHECK_EQ_INT((int)(acct_modseq(st, acc) - m0), 1);
+	store_kw_results_free(kr, 1);
+	CHECK_EQ_INT(kw_patch(st, NULL, acc, open_mb, uid, "$flagged", "Work", kr), STORE_OK);
+	CHECK_EQ_STR(kr[0].keywords, "$seen $flagged");
+	store_kw_results_free(kr, 1);
+
+	/* In a mailbox erin may only set $seen in too: the half it may not
+	 * change refuses the whole patch, whichever half that is. */
+	CHECK_EQ_INT(store_email_copy(st, acc, open_mb, uidvalidity_of(st, acc, open_mb), &uid, 1,
+				      closed, 0, &cr),
+		     STORE_OK);
+	CHECK_EQ_INT((int)cr.n, 1);
+	store_copy_result_free(&cr);
+	CHECK_EQ_INT(store_acl_set(st, acc, closed, erin, STORE_ACL_L | STORE_ACL_S), STORE_OK);
+	struct store_kw_actor as = imap_acl_kw_actor(erin, 1);
+	uint64_t m1 = acct_modseq(st, acc);
+	CHECK_EQ_INT(kw_patch(st, &as, acc, open_mb, uid, "", "$seen $flagged", kr), STORE_EACCES);
+	CHECK_EQ_INT(kw_patch(st, &as, acc, open_mb, uid, "$answered", "$seen", kr), STORE_EACCES);
+	CHECK_EQ_INT((int)(acct_modseq(st, acc) - m1), 0);
+	CHECK_EQ_INT(kw_patch(st, NULL, acc, open_mb, uid, "", NULL, kr), STORE_OK);
+	CHECK_EQ_INT((int)kr[0].status, STORE_KW_SAME);
+	CHECK_EQ_STR(kr[0].keywords, "$seen $flagged");
+	store_kw_results_free(kr, 1);
+	/* With "w" there too, both halves go, at one modseq. */
+	CHECK_EQ_INT(store_acl_set(st, acc, closed, erin, STORE_ACL_L | STORE_ACL_S | STORE_ACL_W),
+		     STORE_OK);
+	m1 = acct_modseq(st, acc);
+	CHECK_EQ_INT(kw_patch(st, &as, acc, open_mb, uid, "$answered", "$seen", kr), STORE_OK);
+	CHECK_EQ_STR(kr[0].keywords, "$flagged $answered");
+	CHECK_EQ_INT((int)(acct_modseq(st, acc) - m1), 1);
+	store_kw_results_free(kr, 1);
+
+	/* At the most keywords: dropping one makes room for another. */
+	char full[STORE_KEYWORDS_MAX * 8] = "", *p = full;
+	for (int i = 0; i < STORE_KEYWORDS_MAX; i++)
+		p += snprintf(p, sizeof full - (size_t)(p - full), "%sk%d", i ? " " : "", i);
+	CHECK_EQ_INT(kw_patch(st, NULL, acc, open_mb, uid, full, NULL, kr), STORE_OK);
+	store_kw_results_free(kr, 1);
+	CHECK_EQ_INT(kw_patch(st, NULL, acc, open_mb, uid, "extra", "k0", kr), STORE_OK);
+	CHECK_EQ_INT((int)kr[0].status, STORE_KW_CHANGED);
+	CHECK(strstr(kr[0].keywords, "extra") && !strstr(kr[0].keywords, "k0 "));
+	store_kw_results_free(kr, 1);
+	CHECK_EQ_INT(kw_patch(st, NULL, acc, open_mb, uid, "more", NULL, kr), STORE_EINVAL);
+}
+
 int main(void)
 {
 	struct store *st = NULL;
@@ -747,6 +835,7 @@ int main(void)
 		run_deleted(st, acc);
 		run_actor(st, acc);
 		run_actor_refuse(st, acc);
+		run_patch(st, acc);
 		run_once(st, acc); /* last: it adds to the INBOX the others count */
 		store_close(&st);
 	}
