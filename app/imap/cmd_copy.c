@@ -175,15 +175,10 @@ static void copy_submit(struct imap_job *j)
 		 * between accounts expunges the source in the same commit,
 		 * one between two of an owner's is the ordinary one with the
 		 * flags filtered (RFC 4314 §4). */
-		struct store_copy_into to = {
-		    .account = j->target_account,
-		    .mailbox = j->target,
-		    .rights = j->rights,
-		    .keywords_filter =
-			j->target_account != j->s->account ? imap_acl_keywords_filter : NULL,
-		    .move = j->op,
-		    .blobs = cs ? cs->cc.blobs : NULL,
-		};
+		struct store_copy_into to =
+		    imap_acl_copy_into(j->s->account, j->target_account, j->target, j->rights);
+		to.move = j->op;
+		to.blobs = cs ? cs->cc.blobs : NULL;
 		store_email_copy_into_async(imap_store, j->s->loop, j->account, j->mailbox,
 					    j->uidvalidity, j->uids, j->n, &to, j->copy,
 					    imap_job_store_done, j);

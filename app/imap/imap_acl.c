@@ -107,6 +107,17 @@ struct store_kw_actor imap_acl_kw_actor(uint32_t user, int refuse)
 	return (struct store_kw_actor){user, imap_acl_keywords_filter, refuse};
 }
 
+struct store_copy_into imap_acl_copy_into(uint32_t user, uint32_t account, uint32_t mailbox,
+					  uint32_t rights)
+{
+	return (struct store_copy_into){
+	    .account = account,
+	    .mailbox = mailbox,
+	    .rights = rights,
+	    .keywords_filter = account != user ? imap_acl_keywords_filter : NULL,
+	};
+}
+
 int imap_acl_select_readonly(uint32_t rights)
 {
 	return (rights & (STORE_ACL_I | STORE_ACL_E | STORE_ACL_S | STORE_ACL_W | STORE_ACL_T)) == 0;

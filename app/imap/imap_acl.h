@@ -83,6 +83,14 @@ size_t imap_acl_keywords_filter(uint32_t rights, char *kw, size_t len);
  * RFC 4314 §4), 1 for JMAP's Email/set (the change refused whole). */
 struct store_kw_actor imap_acl_kw_actor(uint32_t user, int refuse);
 
+/* The target of a copy user makes into account's mailbox, where its
+ * rights are rights, as store_email_copy_into() takes it: the keywords
+ * the copy keeps filtered by those rights (imap_acl_keywords_filter)
+ * unless account is user's own (IMAP COPY/MOVE, JMAP's Email/copy).
+ * The other members are zero for the caller to fill. */
+struct store_copy_into imap_acl_copy_into(uint32_t user, uint32_t account, uint32_t mailbox,
+					  uint32_t rights);
+
 /* SELECT opens read-only when the user holds none of "i", "e" and the
  * shared flag rights "s", "w", "t" (RFC 4314 §4, SELECT's note): 1 then. */
 int imap_acl_select_readonly(uint32_t rights);

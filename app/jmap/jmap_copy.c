@@ -342,15 +342,10 @@ static void copy_email(struct jmap_call *c, const struct copy_from *f, struct jm
 	}
 	if (copy_rights(c, &w, o->key, bad, &rights) < 0)
 		goto out;
-	struct store_copy_into to = {
-	    .account = c->r->account,
-	    .mailbox = w.t.mb[0],
-	    .rights = rights,
-	    .keywords_filter = c->r->share ? imap_acl_keywords_filter : NULL,
-	    .keywords = buf_len(&w.t.kw) ? buf_data(&w.t.kw) : "",
-	    .keywords_len = buf_len(&w.t.kw),
-	    .received_at = w.received_at,
-	};
+	struct store_copy_into to = imap_acl_copy_into(c->r->user, c->r->account, w.t.mb[0], rights);
+	to.keywords = buf_len(&w.t.kw) ? buf_data(&w.t.kw) : "";
+	to.keywords_len = buf_len(&w.t.kw);
+	to.received_at = w.received_at;
 	struct store_copy_result res = {0};
 	int rc = copy_into(c, f->account, s.mailbox, uidvalidity_of(sm, s.mailbox), s.uid, w.email,
 			   &to, &res);

@@ -29,8 +29,11 @@
 #include "store/store.h"
 
 /* An email's memberships: JMAP_TARGETS_MAX of them, the most an email
- * of Email/set may have (maxMailboxesPerEmail; IMAP COPY may add more,
- * over: then its mailboxIds are not Email/set's to change). */
+ * of Email/set may have (maxMailboxesPerEmail). JMAP's writes keep to
+ * it and IMAP's add no membership to an email (COPY makes a new one, a
+ * MOVE moves one), but an email from when COPY added one (before
+ * 02b71893) may be in more: over, then its mailboxIds are not
+ * Email/set's to change. */
 struct brief {
 	int found, over;
 	uint32_t nm;
