@@ -25,6 +25,7 @@ struct push_follow_peer {
 	int pending;                        /* a change came while the subscriber waited */
 	int catch_up;                       /* tell every type at the next read (below) */
 	int gone;                           /* the owner's removal was told: leaves */
+	int unshared;                       /* a start found the owner no longer sharing */
 	struct push_follow_peer *feed_next; /* the feed's other peers */
 	struct push_follow_peer *sub_next;  /* the subscriber's other peers */
 };
@@ -59,8 +60,9 @@ static int peer_apply(struct push_follow_peer *pe, const struct push_calc *k)
 		pe->pending = 1; /* push_follow_kick reads again */
 		return 0;
 	}
-	if (k->gone) {
-		/* The owner was removed (push_follow.h): every type, at a
+	if (k->gone || pe->unshared) {
+		/* The owner was removed or shares no more with the
+		 * subscriber's account (push_follow.h): every type, at a
 		 * state no read ever gave (the grant that showed the account
 		 * moved its state past 0). */
 		unsigned mask = peer_types(pe);
@@ -204,23 +206,24 @@ static struct push_follow_peer *peer_of(const struct push_follow *fw, uint32_t o
 }
 
 /*
- * fw follows the owners k read: it leaves those no longer sharing, keeps
- * the peer of one it followed already (with what it was last told, and a
- * change waiting to be told: a start again, as WebSocketPushEnable sent
- * anew, must not skip it) and joins the others from their states read.
- * Each feed then reads once: a change between the read and the join came
- * when no feed followed that owner here (no notification), and a kept
- * peer may have one waiting; a read with nothing new tells nothing,
- * except to a peer joined with fw->catch_up, which is told every type at
- * the state read (push_follow_start).
+ * fw follows the owners k read: it keeps the peer of one it followed
+ * already (with what it was last told, and a change waiting to be told:
+ * a start again, as WebSocketPushEnable sent anew, must not skip it) and
+ * joins the others from their states read. A peer of an owner no longer
+ * sharing (or removed: its feed's read may not have come yet) is told
+ * the removal at its feed's read, as a removal read there is (peer_apply),
+ * then leaves: left at once, a client that had followed the owner lost
+ * the account without a word. Each feed then reads once: a change
+ * between the read and the join came when no feed followed that owner
+ * here (no notification), and a kept peer may have one waiting; a read
+ * with nothing new tells nothing, except to a peer joined with
+ * fw->catch_up, which is told every type at the state read
+ * (push_follow_start).
  */
 static void follow_owners(struct push_follow *fw, const struct push_calc *k)
 {
-	for (struct push_follow_peer **pp = &fw->peers; *pp;)
-		if (owner_read(k, (*pp)->ff->f.account))
-			pp = &(*pp)->sub_next;
-		else
-			peer_leave(pp);
+	for (struct push_follow_peer *pe = fw->peers; pe; pe = pe->sub_next)
+		pe->unshared = !owner_read(k, pe->ff->f.account);
 	for (size_t i = 0; i < k->nshared; i++)
 		if (!peer_of(fw, k->shared_owner[i]))
 			peer_join(fw, k->shared_owner[i], k->shared_modseq[i], fw->catch_up);

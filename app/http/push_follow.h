@@ -33,7 +33,10 @@
  * state it was told or read, makes the client ask there: accountNotFound
  * (§3.6.2), and the Response's sessionState tells it to fetch the
  * session again (§2). It waits like any change (ops->wait); the peer
- * then leaves.
+ * then leaves. A start that finds an owner followed no longer sharing
+ * with the account (its grants taken back, or its removal not read on
+ * its feed yet) tells the same, the same way: leaving it without a
+ * word lost the account to a client re-enabling push in between.
  */
 #ifndef TERN_HTTP_PUSH_FOLLOW_H
 #define TERN_HTTP_PUSH_FOLLOW_H
@@ -90,7 +93,8 @@ struct push_follow {
  * sub (on loop, this thread's) follows the accounts shared with account:
  * reads on the pool which they are, then follows a new one from its
  * state now, keeps following one it followed already (from what it was
- * last told) and leaves those no longer shared. kind and id (NULL for
+ * last told) and leaves those no longer shared, each told its removal
+ * (state "0", above). kind and id (NULL for
  * none) name it in the log line and must outlive fw's following.
  * catch_up: each owner joined now is told at once, every type sub asked
  * for, at its state read (or later, when it changed meanwhile), as it

@@ -1544,3 +1544,57 @@ def test_websocket_input_holds_one_frame():
         for w in socks:
             w.close()
         s.cleanup()
+
+
+def test_websocket_push_reenabled_after_share_taken_back():
+    """An owner that stops sharing with the user leaves the user's
+    session; a WebSocketPushEnable sent again (here with a pushState: the
+    catch-up) right after finds it no longer shared. It stopped following
+    it without a word, so a client re-enabling push before the owner's
+    feed told it never learned the account went; now it is told as a
+    removal is (push_follow.h): a StateChange naming the owner's account,
+    every type, at state "0", and a call there is accountNotFound."""
+    s = srv()
+    owner = ("gil@example.test", "gil-password-1-Vq8r")
+    user = ("hal@example.test", "hal-password-1-Vq8r")
+    for who in (owner, user):
+        s.cli("account", "add", who[0], input=who[1] + "\n")
+    j = Jmap(s, *user)
+    acc = Jmap(s, *owner).account
+    mine = int(j.account[1:], 16)
+    shared = "event=push_shared kind=websocket account=%d owners=" % mine
+    s.cli("acl", "set", owner[0], "INBOX", user[0], "lr")
+    w = WebSocket(s, user)
+    try:
+        assert w.status == 101, w.status
+        w.send_json({"@type": "WebSocketPushEnable", "dataTypes": None})
+        deadline = time.time() + WAIT
+        while time.time() < deadline and shared + "1" not in s.log_text():
+            time.sleep(0.05)
+        assert shared + "1" in s.log_text(), "push never followed the owner"
+        _, r = j.one("Mailbox/set", {"create": {"a": {"name": "mine"}}})
+        assert r.get("created"), r
+        got = w.recv_json(WAIT)
+        assert got["@type"] == "StateChange" and list(got["changed"]) == [j.account], got
+        assert acc in j.session()["accounts"]
+
+        s.cli("acl", "del", owner[0], "INBOX", user[0])
+        w.send_json({"@type": "WebSocketPushEnable", "dataTypes": None,
+                     "pushState": got["pushState"]})
+        # A StateChange of the owner's account at its state after the
+        # grant went may come first (its feed read it before the start).
+        seen = []
+        while True:
+            got = w.recv_json(WAIT)
+            assert got["@type"] == "StateChange", got
+            seen.append(got)
+            told = got["changed"].get(acc)
+            if told and set(told.values()) == {"0"}:
+                break
+            assert len(seen) < 4, seen
+        assert set(told) == {"Mailbox", "Email", "Thread"}, got
+        assert acc not in j.session()["accounts"]
+        name, err = j.one("Mailbox/get", {"accountId": acc, "ids": None})
+        assert name == "error" and err["type"] == "accountNotFound", (name, err)
+    finally:
+        w.close()
