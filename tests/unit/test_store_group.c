@@ -610,6 +610,19 @@ static int kw_as(struct store *st, const struct store_kw_actor *as, uint32_t own
 	return r.result;
 }
 
+/* The email at uid of from joins mailbox to (a membership more). */
+static void join_mailbox(struct store *st, uint32_t acc, uint32_t from, uint32_t uid,
+			 uint32_t to)
+{
+	struct store_copy_result cr;
+
+	CHECK_EQ_INT(store_email_copy(st, acc, from, uidvalidity_of(st, acc, from), &uid, 1, to, 0,
+				      &cr),
+		     STORE_OK);
+	CHECK_EQ_INT((int)cr.n, 1);
+	store_copy_result_free(&cr);
+}
+
 /* A new user (address) and two mailboxes of acc's, shared (given
  * "lrswt") and other (none). */
 static void actor_setup(struct store *st, uint32_t acc, const char *address,
@@ -635,16 +648,11 @@ static void run_actor(struct store *st, uint32_t acc)
 {
 	uint32_t carol, desk, vault;
 	struct store_kw_result kr[2];
-	struct store_copy_result cr;
 
 	actor_setup(st, acc, "carol@example.test", "Desk", "Vault", &carol, &desk, &vault);
 	uint32_t uids[2] = {deliver_into(st, acc, desk, "Subject: a\r\n\r\na\r\n"),
 			    deliver_into(st, acc, desk, "Subject: b\r\n\r\nb\r\n")};
-	CHECK_EQ_INT(store_email_copy(st, acc, desk, uidvalidity_of(st, acc, desk), uids, 1, vault,
-				      0, &cr),
-		     STORE_OK);
-	CHECK_EQ_INT((int)cr.n, 1);
-	store_copy_result_free(&cr);
+	join_mailbox(st, acc, desk, uids[0], vault);
 	struct store_kw_actor as = imap_acl_kw_actor(carol, 0);
 
 	CHECK_EQ_INT(kw_as(st, &as, acc, desk, uids, 2, STORE_KW_ADD, "$flagged $seen $deleted", kr),
@@ -683,7 +691,6 @@ static void run_actor_refuse(struct store *st, uint32_t acc)
 {
 	uint32_t dave, open_mb, closed;
 	struct store_kw_result kr[1];
-	struct store_copy_result cr;
 
 	actor_setup(st, acc, "dave@example.test", "Open", "Closed", &dave, &open_mb, &closed);
 	uint32_t uid = deliver_into(st, acc, open_mb, "Subject: c\r\n\r\nc\r\n");
@@ -696,11 +703,7 @@ static void run_actor_refuse(struct store *st, uint32_t acc)
 	CHECK_EQ_STR(kr[0].keywords, "$flagged");
 	store_kw_results_free(kr, 1);
 	/* The email joins a mailbox dave has no right on. */
-	CHECK_EQ_INT(store_email_copy(st, acc, open_mb, uidvalidity_of(st, acc, open_mb), &uid, 1,
-				      closed, 0, &cr),
-		     STORE_OK);
-	CHECK_EQ_INT((int)cr.n, 1);
-	store_copy_result_free(&cr);
+	join_mailbox(st, acc, open_mb, uid, closed);
 	CHECK_EQ_INT(kw_as(st, &as, acc, open_mb, &uid, 1, STORE_KW_ADD, "$seen $answered", kr),
 		     STORE_EACCES);
 	CHECK_EQ_INT(kw_as(st, &as, acc, open_mb, &uid, 1, STORE_KW_REMOVE, "$flagged", kr),
@@ -757,7 +760,6 @@ static void run_patch(struct store *st, uint32_t acc)
 {
 	uint32_t erin, open_mb, closed;
 	struct store_kw_result kr[1];
-	struct store_copy_result cr;
 
 	actor_setup(st, acc, "erin@example.test", "PatchOpen", "PatchClosed", &erin, &open_mb,
 		    &closed);
@@ -779,11 +781,7 @@ static void run_patch(struct store *st, uint32_t acc)
 
 	/* In a mailbox erin may only set $seen in too: the half it may not
 	 * change refuses the whole patch, whichever half that is. */
-	CHECK_EQ_INT(store_email_copy(st, acc, open_mb, uidvalidity_of(st, acc, open_mb), &uid, 1,
-				      closed, 0, &cr),
-		     STORE_OK);
-	CHECK_EQ_INT((int)cr.n, 1);
-	store_copy_result_free(&cr);
+	join_mailbox(st, acc, open_mb, uid, closed);
 	CHECK_EQ_INT(store_acl_set(st, acc, closed, erin, STORE_ACL_L | STORE_ACL_S), STORE_OK);
 	struct store_kw_actor as = imap_acl_kw_actor(erin, 1);
 	uint64_t m1 = acct_modseq(st, acc);
