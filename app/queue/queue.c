@@ -621,19 +621,64 @@ static const char *rcpt_name(struct store *st, const char *addr, struct rcpt_nam
 	return addr;
 }
 
-int queue_rcpt_dropped(struct store *st, const char *addr)
+/* What queue_submit's resolution makes of addr. */
+static enum store_rcpt rcpt_resolved(struct store *st, const char *addr)
 {
 	uint32_t acc[LOCAL_MAX_PER_RCPT];
 	struct store_forward fw[FORWARD_TARGETS_MAX];
 	size_t n = 0, nf = 0;
 	struct rcpt_name nm;
-	enum store_rcpt res = store_resolve_forwards(st, rcpt_name(st, addr, &nm), acc,
-						     LOCAL_MAX_PER_RCPT, &n, fw, FORWARD_TARGETS_MAX, &nf);
+	return store_resolve_forwards(st, rcpt_name(st, addr, &nm), acc, LOCAL_MAX_PER_RCPT, &n, fw,
+				      FORWARD_TARGETS_MAX, &nf);
+}
+
+int queue_rcpt_dropped(struct store *st, const char *addr)
+{
+	enum store_rcpt res = rcpt_resolved(st, addr);
 	return res == STORE_RCPT_UNKNOWN || res == STORE_RCPT_INACTIVE;
 }
 
+int queue_rcpt_local(struct store *st, const char *addr)
+{
+	enum store_rcpt res = rcpt_resolved(st, addr);
+	return res != STORE_RCPT_NOT_LOCAL && res != STORE_RCPT_TEMPFAIL;
+}
+
+/* The SQ_NOTIFY_* bits are QUEUE_NOTIFY_*'s values; spelled out all the
+ * same, so that neither can change alone. */
+unsigned queue_notify_of(uint8_t n)
+{
+	return ((n & SQ_NOTIFY_NEVER) ? QUEUE_NOTIFY_NEVER : 0) |
+	       ((n & SQ_NOTIFY_SUCCESS) ? QUEUE_NOTIFY_SUCCESS : 0) |
+	       ((n & SQ_NOTIFY_FAILURE) ? QUEUE_NOTIFY_FAILURE : 0) |
+	       ((n & SQ_NOTIFY_DELAY) ? QUEUE_NOTIFY_DELAY : 0);
+}
+
+/*
+ * 1 when recipient i (which names the one account acc and no forward)
+ * waits in the entry instead of getting its copy now: the account has no
+ * room for the message (queue.h). The scheduler's own delivery of it
+ * (QUEUE_QUOTA) is checked in the commit instead. This look is a read:
+ * deliveries in parallel may each still see the room (the account then
+ * goes a little over, as before).
+ */
+static int local_waits(struct store *st, struct queue_request *r, size_t i, uint32_t acc)
+{
+	if (r->flags & QUEUE_QUOTA)
+		return 0;
+	int rc = store_quota_fits(st, &acc, 1, r->len);
+	if (rc != STORE_EQUOTA && rc != STORE_ETOOBIG)
+		return 0; /* fits; a store error is the commit's to meet */
+	char q[SQ_ADDR_MAX * 2 + 8];
+	log_info("queue", NULL, "event=local_deferred reason=%s rcpt=%s size=%zu",
+		 rc == STORE_ETOOBIG ? "over_quota_size" : "over_quota",
+		 log_q(r->rcpts[i].addr, q, sizeof q), r->len);
+	return 1;
+}
+
 /* Sorts each recipient of r into j: local accounts (through aliases and
- * forwards), remote addresses, or dropped (unknown or inactive, logged).
+ * forwards), remote addresses (and local ones that wait for room), or
+ * dropped (unknown or inactive, logged).
  * -1 when the directory could not be read: try again later. */
 static int resolve_rcpts(struct store *st, struct submit_job *j, struct queue_request *r)
 {
@@ -647,7 +692,15 @@ static int resolve_rcpts(struct store *st, struct submit_job *j, struct queue_re
 							     FORWARD_TARGETS_MAX, &nf);
 		switch (res) {
 		case STORE_RCPT_OK:
-		case STORE_RCPT_OVER_QUOTA: /* submitted mail: soft limit, as for aliases */
+		case STORE_RCPT_OVER_QUOTA:
+			/* One account: it waits for room in the entry. Several
+			 * (an alias), or forwards: the soft limit, every account
+			 * its copy (queue.h). */
+			if (n == 1 && nf == 0 && local_waits(st, r, i, acc[0])) {
+				add_remote(j, r->rcpts[i].addr, r->rcpts[i].orcpt, r->rcpts[i].notify, 0);
+				r->nremote++;
+				break;
+			}
 			for (size_t k = 0; k < n; k++)
 				add_account(j, acc[k], r->sender, r->rcpts[i].addr);
 			/* Outside targets of an alias: sent from here with the
@@ -732,6 +785,9 @@ void queue_submit(struct store *st, struct queue_request *r)
 		 * sender's Return-Path, forged Authentication-Results or spam
 		 * verdicts (deliver.h), as on port 25. */
 		d->authserv_id = hostname_now();
+		/* The scheduler's delivery of a recipient that waited: checked
+		 * where parallel deliveries cannot race (store.h). */
+		d->quota_check = (r->flags & QUEUE_QUOTA) != 0;
 	}
 	d->data = str_make(r->data, r->len);
 	d->received_at = now;

@@ -20,6 +20,17 @@
  * TERN_QUEUE_LIFETIME, and sends RFC 3464 notices. All its state is in
  * LMDB: a restart resumes.
  *
+ * A local recipient whose one account has no room for the message (it
+ * is full, or the message is larger than the room left or than the
+ * whole quota: store_quota_fits) gets no copy at once: it becomes a
+ * recipient of the entry, and the scheduler delivers it here once there
+ * is room, checking the quota in that commit, as a remote's 4xx is
+ * retried (4.2.2, for TERN_QUEUE_LIFETIME), or bounces it with 5.2.2
+ * when it can never fit, as a remote's 5xx (Dovecot's LMTP answers the
+ * same, and Postfix retries and bounces so). An address naming several
+ * accounts (an alias) or forwarding keeps the soft rule: every account
+ * gets its copy, a full one going a little over (README, Quotas).
+ *
  * Caveats: recipients in a local domain that resolve to no account
  * (STORE_RCPT_UNKNOWN) should have been refused at RCPT time; any that
  * reach queue_submit() are dropped with a log line. Mail to the null
@@ -64,6 +75,12 @@ struct config;
  * message, local recipients too, waits in the queue until hold_until
  * (queue_hold.h), and is then submitted as if it arrived then. */
 #define QUEUE_HOLD 512u
+/* The scheduler's delivery of a queued local recipient (queue_sched.c):
+ * its accounts' quotas are checked in the commit (store_delivery
+ * .quota_check), the result says STORE_EQUOTA (full now: retried) or
+ * STORE_ETOOBIG (larger than the whole quota: bounced), and nothing is
+ * queued for a full account (see queue_submit). */
+#define QUEUE_QUOTA 1024u
 
 struct queue_rcpt {
 	const char *addr;  /* envelope recipient, without angle brackets */
@@ -139,6 +156,19 @@ void queue_submit(struct store *st, struct queue_request *r);
  * Thread-safe (one read transaction).
  */
 int queue_rcpt_dropped(struct store *st, const char *addr);
+
+/*
+ * 1 when recipient addr is in one of our domains (queue_submit would
+ * resolve it here, to accounts or to nobody), resolved exactly as
+ * queue_submit resolves it; 0 for an outside address, and when the
+ * directory could not be read (the caller's next try asks again). For the
+ * scheduler, which delivers such a recipient of an entry here
+ * (QUEUE_QUOTA) rather than to an MX. Thread-safe (one read transaction).
+ */
+int queue_rcpt_local(struct store *st, const char *addr);
+
+/* The QUEUE_NOTIFY_* bits of an entry recipient's SQ_NOTIFY_* ones. */
+unsigned queue_notify_of(uint8_t sq_notify);
 
 /*
  * A Sieve reject told after the message was accepted (RFC 5429 §2.1):

@@ -40,16 +40,6 @@ static unsigned request_flags(uint32_t f)
 	       QUEUE_SIEVE;
 }
 
-/* The SQ_NOTIFY_* bits are QUEUE_NOTIFY_*'s values; spelled out all the
- * same, so that neither can change alone. */
-static unsigned request_notify(uint8_t n)
-{
-	return ((n & SQ_NOTIFY_NEVER) ? QUEUE_NOTIFY_NEVER : 0) |
-	       ((n & SQ_NOTIFY_SUCCESS) ? QUEUE_NOTIFY_SUCCESS : 0) |
-	       ((n & SQ_NOTIFY_FAILURE) ? QUEUE_NOTIFY_FAILURE : 0) |
-	       ((n & SQ_NOTIFY_DELAY) ? QUEUE_NOTIFY_DELAY : 0);
-}
-
 /*
  * In the released message's commit: the held entry goes (every recipient
  * final, no notice owed: store_queue_put_txn deletes it and its blob
@@ -141,7 +131,7 @@ void queue_hold_release(struct store *st, struct loop *loop, const struct store_
 		if (e->rcpts[i].state == SQ_PENDING)
 			rl->rcpts[n++] = (struct queue_rcpt){e->rcpts[i].addr,
 							     e->rcpts[i].orcpt[0] ? e->rcpts[i].orcpt : NULL,
-							     request_notify(e->rcpts[i].notify)};
+							     queue_notify_of(e->rcpts[i].notify)};
 	rl->held_id = e->id;
 	rl->e = e;
 	rl->st = st;

@@ -15,6 +15,11 @@
  * for: into the sender's INBOX when the sender is local, else queued for
  * the sender's domain with the null sender.
  *
+ * A recipient of ours in an entry (one whose mailbox had no room when the
+ * message came, queue.h, or a notice to a full local sender) is a group
+ * of its own, delivered here through queue_submit with the quota checked
+ * in its commit (local_send): its verdict is recorded as a remote's.
+ *
  * The scheduler wakes every second (and at once when an entry is added):
  * `tern queue flush` in another process changes next_attempt in the store,
  * and this tick is how the server notices.
@@ -173,6 +178,7 @@ struct group {
 	char domain[256];
 	size_t *idx; /* indexes into the entry's rcpts */
 	size_t n;
+	int local;   /* one recipient of ours, delivered here (local_send) */
 };
 
 struct job {
@@ -243,6 +249,9 @@ struct job {
 	unsigned resigned;  /* our domains signed again over it */
 	unsigned resealed;  /* our ARC set sealed again over it */
 	struct worker_job conv_wj;
+	/* A local group's delivery (local_send): one recipient at a time. */
+	struct queue_request lreq;
+	struct queue_rcpt lrcpt;
 	struct job *next;
 };
 
@@ -758,6 +767,8 @@ static struct upd *commit_group(struct job *j, int remote_dsn, const char *remot
 		char via[sizeof j->s->relay_host + 8];
 		if (remote && *remote)
 			snprintf(via, sizeof via, "%s", remote);
+		else if (g->local)
+			snprintf(via, sizeof via, "local");
 		else if (j->s->relay_host[0])
 			snprintf(via, sizeof via, "%.*s:%u", (int)sizeof j->s->relay_host - 1,
 				 j->s->relay_host, j->s->relay_port);
@@ -1609,6 +1620,80 @@ static int conv_start(void *arg)
 	return conv_result(j);
 }
 
+/* ---- recipients of ours ---- */
+
+/* A local recipient's success status (build_notice: "delivered"). */
+static const char LOCAL_DELIVERED[] = "2.0.0 Ok: delivered to mailbox";
+
+/* The verdict of a local delivery, as a remote's reply would give it. */
+static void local_verdict(struct smtp_client_rcpt *c, int result)
+{
+	uint8_t v = SQ_PENDING;
+	const char *why;
+
+	switch (result) {
+	case STORE_OK:
+		v = SQ_SENT;
+		why = LOCAL_DELIVERED;
+		break;
+	case STORE_EQUOTA: /* the owner may make room: retried, as a 452 */
+		why = "4.2.2 mailbox full";
+		break;
+	case STORE_ETOOBIG: /* no retry helps: bounced, as a 552 */
+		v = SQ_FAILED;
+		why = "5.2.2 message larger than the mailbox's quota";
+		break;
+	case STORE_EINVAL: /* its account went (queue_submit dropped it) */
+		v = SQ_FAILED;
+		why = "5.1.1 no such recipient here";
+		break;
+	case STORE_EFULL:
+		why = "4.3.1 insufficient system storage";
+		break;
+	default:
+		why = "4.3.0 local delivery failed for now";
+		break;
+	}
+	c->verdict = v;
+	snprintf(c->status, sizeof c->status, "%s", why);
+}
+
+/*
+ * A local group (its one recipient: group_rcpts) is delivered here, as
+ * queue_submit delivers submitted mail to our accounts (aliases, the
+ * account's Sieve script unless the sender is null, as for notices), but
+ * with the quota checked in the commit (QUEUE_QUOTA): a full mailbox is
+ * a 4xx for the retry schedule, a message larger than the whole quota a
+ * 5xx, and the verdict is committed as a remote's would be.
+ */
+static void local_done(struct queue_request *r, void *arg)
+{
+	struct job *j = arg;
+
+	local_verdict(&j->crcpts[0], r->result);
+	(void)commit_group(j, 0, "", 0);
+	j->store_pending--;
+	next_group(j); /* nothing more once stopping: the update frees the job */
+}
+
+static void local_send(struct job *j)
+{
+	const struct store_queue_entry *e = &j->e;
+	const struct smtp_client_rcpt *c = &j->crcpts[0];
+
+	j->lrcpt = (struct queue_rcpt){c->addr, c->orcpt[0] ? c->orcpt : NULL,
+				       queue_notify_of(c->notify)};
+	j->lreq = (struct queue_request){
+	    .data = j->data, .len = j->len, .sender = e->sender,
+	    .envid = e->envid[0] ? e->envid : NULL,
+	    .flags = QUEUE_QUOTA | (e->sender[0] ? QUEUE_SIEVE : 0),
+	    .rcpts = &j->lrcpt, .nrcpts = 1, .account = e->account,
+	    .loop = j->s->loop, .done = local_done, .arg = j,
+	};
+	j->store_pending++;
+	queue_submit(j->s->st, &j->lreq);
+}
+
 static void start_group(struct job *j)
 {
 	struct sched *s = j->s;
@@ -1629,6 +1714,10 @@ static void start_group(struct job *j)
 		j->crcpts[i].addr = q->addr;
 		j->crcpts[i].orcpt = q->orcpt;
 		j->crcpts[i].notify = q->notify;
+	}
+	if (g->local) {
+		local_send(j);
+		return;
 	}
 	j->sts.mode = MTA_STS_NONE; /* route_group() looks it up */
 	j->sts_failed = 0;
@@ -1749,6 +1838,17 @@ static void group_rcpts(struct job *j)
 		struct store_queue_rcpt *q = &j->e.rcpts[i];
 		if (q->state != SQ_PENDING)
 			continue;
+		/* Ours (one waiting for room in its mailbox, queue.h): a
+		 * group of its own, delivered here, never to an MX. */
+		if (queue_rcpt_local(j->s->st, q->addr)) {
+			j->groups = xrealloc(j->groups, (j->ngroups + 1) * sizeof *j->groups);
+			struct group *lg = &j->groups[j->ngroups++];
+			memset(lg, 0, sizeof *lg);
+			lg->local = 1;
+			lg->idx = xmalloc(sizeof *lg->idx);
+			lg->idx[lg->n++] = i;
+			continue;
+		}
 		const char *at = strrchr(q->addr, '@');
 		char dom[256];
 		snprintf(dom, sizeof dom, "%s", relay ? "" : at ? at + 1 : "");
@@ -1766,7 +1866,7 @@ static void group_rcpts(struct job *j)
 			memcpy(dom, alabels, sizeof dom);
 		size_t g;
 		for (g = 0; g < j->ngroups; g++)
-			if (strcmp(j->groups[g].domain, dom) == 0)
+			if (!j->groups[g].local && strcmp(j->groups[g].domain, dom) == 0)
 				break;
 		if (g == j->ngroups) {
 			j->groups = xrealloc(j->groups, (j->ngroups + 1) * sizeof *j->groups);
@@ -1811,7 +1911,7 @@ static void build_notice(struct job *j, struct upd *u, int64_t now)
 				act = DSN_DELAYED;
 			} else if (pass == 2 && q->state == SQ_SENT && !q->dsn_done) {
 				take = wants_notice(e, q, SQ_NOTIFY_SUCCESS);
-				act = DSN_RELAYED;
+				act = strcmp(q->status, LOCAL_DELIVERED) == 0 ? DSN_DELIVERED : DSN_RELAYED;
 			}
 			if (take)
 				dr[n++] = (struct dsn_rcpt){q->addr, q->orcpt, q->status,
@@ -1856,7 +1956,18 @@ static void build_notice(struct job *j, struct upd *u, int64_t now)
 	uint32_t acc[STORE_RESOLVE_ACCOUNTS_MAX];
 	size_t nacc = 0;
 	enum store_rcpt res = store_resolve_rcpt(s->st, to, acc, STORE_RESOLVE_ACCOUNTS_MAX, &nacc);
-	if ((res == STORE_RCPT_OK || res == STORE_RCPT_OVER_QUOTA) && nacc) {
+	int local = (res == STORE_RCPT_OK || res == STORE_RCPT_OVER_QUOTA) && nacc;
+	/* A local sender with no room for it: the notice waits in the queue
+	 * like any mail to a full mailbox (a recipient of ours: delivered
+	 * here once there is room, given up at TERN_QUEUE_LIFETIME, and
+	 * never a notice about a notice), as Postfix defers it. */
+	if (local && store_quota_fits(s->st, acc, nacc, buf_len(&b)) != STORE_OK) {
+		local = 0;
+		res = STORE_RCPT_NOT_LOCAL;
+		log_info("queue", NULL, "event=notice_deferred id=%llu reason=over_quota",
+			 (unsigned long long)e->id);
+	}
+	if (local) {
 		/* A local sender: straight into the INBOX. */
 		u->local_data = xmalloc(buf_len(&b) ? buf_len(&b) : 1);
 		memcpy(u->local_data, buf_data(&b), buf_len(&b));

@@ -567,8 +567,10 @@ struct store_delivery {
 	 * message is refused, with nothing written and txn_hook not run, when
 	 * none of its accounts can take it: STORE_EQUOTA, or STORE_ETOOBIG
 	 * when it is larger than their whole quota. When some can, all get
-	 * it (RCPT's rule: full ones go over a little). 0: no check here
-	 * (notices and local copies of submitted mail, soft like aliases).
+	 * it (RCPT's rule: full ones go over a little). Also the queue's
+	 * delivery of a local recipient that waited for room (QUEUE_QUOTA).
+	 * 0: no check here (notices and local copies of submitted mail that
+	 * fitted when looked at, queue.h; soft like aliases).
 	 */
 	int quota_check;
 

@@ -14,10 +14,17 @@ half, and the usage afterwards (GETQUOTA and `tern account list`).
 - A Sieve script's `fileinto :copy` copies are each charged: a delivery
   whose copies together pass the quota is refused, nothing stored.
 - IMAP REPLACE (RFC 8508) is charged what it adds once the old message
-  is gone: a draft saved again at its size fits an account at its quota."""
+  is gone: a draft saved again at its size fits an account at its quota.
+- The queue's local deliveries (submission's local copies, notices to a
+  local sender) check the quota too: a message that does not fit now
+  waits in the queue (4.2.2, retried: TERN_QUEUE_RETRY_SCHEDULE=1 here)
+  until the owner makes room, one larger than the whole quota bounces to
+  the sender with 5.2.2, and a notice to a full local sender waits."""
 import atexit
 import imaplib
+import smtplib
 import socket
+import time
 
 from harness import Raw, Server, message
 from test_imap import ctx
@@ -28,7 +35,7 @@ _server = []
 def server():
     """The module's server: SMTP and IMAP, started once."""
     if not _server:
-        s = Server(imap=True)
+        s = Server(imap=True, submission=True, env={"TERN_QUEUE_RETRY_SCHEDULE": "1"})
         atexit.register(s.cleanup)
         _server.append(s)
     return _server[0]
@@ -240,3 +247,123 @@ def test_full_recipient_does_not_share_a_transaction_with_a_forward():
     r.cmd("QUIT")
     r.close()
     assert usage(s, ivy[0]) == before
+
+
+def submit(s, who, to, msg):
+    """who (address, password) sends msg to the list to on submission."""
+    c = smtplib.SMTP("127.0.0.1", s.submission_port, timeout=20)
+    c.starttls(context=ctx())
+    c.ehlo()
+    c.login(*who)
+    c.sendmail(who[0], to, msg)
+    c.quit()
+
+
+def queue_of(s, addr):
+    """The `tern queue list` lines of the recipient addr."""
+    out = s.cli("queue", "list").stdout.decode()
+    return [ln.strip() for ln in out.splitlines() if ln.strip().startswith("<%s>" % addr)]
+
+
+def wait_for(what, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = what()
+        if v:
+            return v
+        time.sleep(0.2)
+    return what()
+
+
+def subjects(s, user):
+    return [line for _, line in s.messages(user)]
+
+
+def expunge_all(s, who):
+    m = imap(s, who)
+    assert m.select("INBOX")[0] == "OK"
+    assert m.store("1:*", "+FLAGS", "(\\Deleted)")[0] == "OK"
+    assert m.expunge()[0] == "OK"
+    m.logout()
+
+
+def test_submission_to_a_full_mailbox_waits_in_the_queue_for_room():
+    """A submitted message that does not fit the local recipient's room is
+    not stored past the quota: it waits in the queue (4.2.2, tried again
+    on the retry schedule) and is delivered once the owner made room."""
+    s = server()
+    sam = add(s, "sam@example.test")
+    joy = add(s, "joy@example.test", 8000)
+    m = imap(s, joy)
+    assert m.append("INBOX", None, None, body(5000, "old"))[0] == "OK"
+    m.logout()
+    before = usage(s, joy[0])
+    msg = message(subject="waits", body="w" * 4000 + "\r\n", sender=sam[0], to=joy[0])
+    submit(s, sam, [joy[0]], msg.encode())
+    # Tried (at once, then every second): still waiting, nothing stored.
+    assert wait_for(lambda: [x for x in queue_of(s, joy[0]) if "4.2.2" in x]), \
+        (queue_of(s, joy[0]), usage(s, joy[0]))
+    time.sleep(2)
+    assert usage(s, joy[0]) == before, subjects(s, joy[0])
+    assert [x for x in queue_of(s, joy[0]) if "pending" in x], queue_of(s, joy[0])
+    expunge_all(s, joy)
+    assert wait_for(lambda: any("waits" in x for x in subjects(s, joy[0]))), \
+        (subjects(s, joy[0]), queue_of(s, joy[0]))
+    assert wait_for(lambda: not queue_of(s, joy[0])), queue_of(s, joy[0])
+    assert usage(s, joy[0])[1] <= 8000
+    # Delivered, not bounced: the sender got no notice.
+    time.sleep(1)
+    assert subjects(s, sam[0]) == [], subjects(s, sam[0])
+
+
+def notice_of(s, user, status):
+    """The text of the delivery status notice in user's INBOX that has
+    Status: status, or None."""
+    for mid, _ in s.messages(user):
+        raw = s.cli("fetch", user, "--id", str(mid)).stdout
+        if b"Status: " + status.encode() in raw:
+            return raw
+    return None
+
+
+def test_submission_larger_than_the_whole_quota_bounces_with_5_2_2():
+    """A submitted message larger than the local recipient's whole quota
+    can never fit: it is not stored, and the sender gets a failure notice
+    with 5.2.2 at once (as a remote's 552), none waits in the queue."""
+    s = server()
+    tom = add(s, "tom@example.test")
+    kim = add(s, "kim@example.test", 3000)
+    msg = message(subject="huge", body="h" * 6000 + "\r\n", sender=tom[0], to=kim[0])
+    submit(s, tom, [kim[0]], msg.encode())
+    raw = wait_for(lambda: notice_of(s, tom[0], "5.2.2"))
+    assert raw and b"Final-Recipient: rfc822; kim@example.test" in raw, raw
+    assert b"Action: failed" in raw, raw
+    assert usage(s, kim[0]) == (0, 0), subjects(s, kim[0])
+    assert wait_for(lambda: not queue_of(s, kim[0])), queue_of(s, kim[0])
+
+
+def test_notice_to_a_full_local_sender_waits_in_the_queue():
+    """A failure notice to a local sender whose mailbox has no room for it
+    is not stored past the quota: it waits in the queue (from the null
+    sender, so never a notice about it) and arrives once there is room."""
+    s = server()
+    una = add(s, "una@example.test", 6000)
+    lee = add(s, "lee@example.test", 2000)
+    m = imap(s, una)
+    assert m.append("INBOX", None, None, body(5500, "filler"))[0] == "OK"
+    m.logout()
+    before = usage(s, una[0])
+    msg = message(subject="too big for lee", body="b" * 3000 + "\r\n", sender=una[0], to=lee[0])
+    submit(s, una, [lee[0]], msg.encode())
+    # The notice (5.2.2 for lee) waits for una's room.
+    assert wait_for(lambda: [x for x in queue_of(s, una[0]) if "4.2.2" in x]), \
+        (queue_of(s, una[0]), subjects(s, una[0]))
+    time.sleep(2)
+    assert usage(s, una[0]) == before, subjects(s, una[0])
+    assert usage(s, lee[0]) == (0, 0)
+    out = s.cli("queue", "list").stdout.decode()
+    assert "from <>" in out, out
+    expunge_all(s, una)
+    raw = wait_for(lambda: notice_of(s, una[0], "5.2.2"))
+    assert raw and b"Final-Recipient: rfc822; lee@example.test" in raw, raw
+    assert wait_for(lambda: not queue_of(s, una[0])), queue_of(s, una[0])
