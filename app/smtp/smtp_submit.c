@@ -81,8 +81,10 @@ struct submit_job {
 
 void smtp_submit_ehlo(struct smtp_session *s)
 {
-	/* RFC 4954 §4 and RFC 3207 §4: no mechanism in clear text. */
-	if (smtp_session_private(s))
+	/* RFC 4954 §4 and RFC 3207 §4: no mechanism in clear text; nor
+	 * once logged in (AUTH, or a transport that vouches for its peer:
+	 * smtp_auth_preauth), when another AUTH can only get 503. */
+	if (smtp_session_private(s) && !s->authenticated)
 		smtp_reply(s, "250-AUTH %s", sasl_mechs());
 	/* RFC 4468: message parts by URLAUTH URL of this server's IMAP. */
 	smtp_reply(s, "250-BURL imap");

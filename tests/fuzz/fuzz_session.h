@@ -79,6 +79,10 @@ static struct {
 	unsigned long said; /* reads of the session's output, under lock */
 	int client_fd, server_fd, show, done;
 	uint8_t first;
+	/* fuzz_session_said(): the session's output, kept (NUL-terminated,
+	 * cut at capture_max - 1 octets); NULL while fuzzing. */
+	char *capture;
+	size_t capture_len, capture_max;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 } fz = { .client_fd = -1, .server_fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER,
@@ -184,6 +188,13 @@ static void fuzz_session_client_cb(struct loop *loop, int fd, unsigned events, v
 		if (fz.show)
 			fwrite(buf, 1, (size_t)n, stderr);
 		pthread_mutex_lock(&fz.lock);
+		if (fz.capture) {
+			size_t room = fz.capture_max - 1 - fz.capture_len;
+			size_t take = (size_t)n < room ? (size_t)n : room;
+			memcpy(fz.capture + fz.capture_len, buf, take);
+			fz.capture_len += take;
+			fz.capture[fz.capture_len] = '\0';
+		}
 		fz.said++;
 		pthread_cond_signal(&fz.cond);
 		pthread_mutex_unlock(&fz.lock);
@@ -301,6 +312,27 @@ static int fuzz_session_run(const uint8_t *data, size_t size)
 		pthread_cond_wait(&fz.cond, &fz.lock);
 	pthread_mutex_unlock(&fz.lock);
 	return 0;
+}
+
+/*
+ * For a target's own checks of fixed inputs (in LLVMFuzzerInitialize,
+ * after fuzz_session_go): runs input (size octets, as an input of the
+ * fuzzer) and returns what the session said, in out (max octets, max >
+ * 0, NUL-terminated, cut to fit). Inline: only some targets use it.
+ */
+static inline const char *fuzz_session_said(const char *input, size_t size, char *out, size_t max)
+{
+	pthread_mutex_lock(&fz.lock);
+	fz.capture = out;
+	fz.capture_len = 0;
+	fz.capture_max = max;
+	out[0] = '\0';
+	pthread_mutex_unlock(&fz.lock);
+	fuzz_session_run((const uint8_t *)input, size);
+	pthread_mutex_lock(&fz.lock);
+	fz.capture = NULL;
+	pthread_mutex_unlock(&fz.lock);
+	return out;
 }
 
 #endif

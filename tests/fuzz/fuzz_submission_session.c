@@ -65,6 +65,25 @@ static void setup_addresses(void)
 	dkim_keys_wipe(&keys);
 }
 
+/*
+ * What a session logged in from the greeting on must say: its EHLO lists
+ * the extensions of a logged-in client (BURL) and no AUTH, which could
+ * only get 503 (RFC 4954 §4: no AUTH after a successful one). Checked
+ * once at start, so that every run of the target (and make fuzz-check)
+ * holds it.
+ */
+static void check_preauth_ehlo(void)
+{
+	static const char input[] = "\0EHLO client.test\r\n\x1eQUIT\r\n";
+	char out[4096];
+
+	fuzz_session_said(input, sizeof input - 1, out, sizeof out);
+	if (!strstr(out, "\r\n250-BURL imap\r\n") || strstr(out, "AUTH")) {
+		fprintf(stderr, "fuzz_submission_session: a preauth session's EHLO said:\n%s\n", out);
+		abort();
+	}
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
@@ -75,6 +94,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	setup_addresses();
 	fuzz_session_smtp_init(cfg);
 	fuzz_session_go();
+	check_preauth_ehlo();
 	return 0;
 }
 
