@@ -30,7 +30,8 @@
  * A record over SUB_PARTS parts is refused as tooLarge before anything
  * is sent. deliveryStatus is
  * read from that queue entry while it exists (queued / yes / no with the
- * last reply), "yes" for recipients delivered locally, and "unknown" once
+ * last reply; a local recipient waiting there for room in its mailbox,
+ * queue.h, too), "yes" for recipients delivered locally, and "unknown" once
  * the entry is gone (the queue keeps no history). undoStatus is always
  * final: tern sends at once (maxDelayedSend 0).
  *
@@ -319,31 +320,33 @@ static void w_delivery(struct jw *w, struct store *st, const struct sub *x)
 		if (is_remote) {
 			reply = "250 2.0.0 Queued";
 			delivered = "unknown";
-			for (size_t i = 0; have && i < e.nrcpts; i++) {
-				if (strcasecmp(e.rcpts[i].addr, em->str))
-					continue;
-				delivered = e.rcpts[i].state == SQ_SENT     ? "yes"
-					    : e.rcpts[i].state == SQ_FAILED ? "no"
-									    : "queued";
-				if (e.rcpts[i].status && e.rcpts[i].status[0])
-					reply = e.rcpts[i].status; /* freed after the loop */
-			}
-			/* Lines "<state><address>\t<reply>" (store_queue.c). */
-			for (char *l = dlen ? done : NULL, *nl; l && *l && (nl = strchr(l, '\n'));
-			     l = nl + 1) {
-				char *tab = memchr(l, '\t', (size_t)(nl - l));
-				if (!tab || (size_t)(tab - l - 1) != em->len ||
-				    strncasecmp(l + 1, em->str, em->len))
-					continue;
-				delivered = l[0] - '0' == SQ_SENT     ? "yes"
-					    : l[0] - '0' == SQ_FAILED ? "no"
-								      : "unknown";
-				size_t rl = (size_t)(nl - tab - 1);
-				if (rl && rl < sizeof rbuf) {
-					memcpy(rbuf, tab + 1, rl);
-					rbuf[rl] = '\0';
-					reply = rbuf;
-				}
+		}
+		/* A local recipient is in the entry (and its outcome) when it
+		 * waited there for room (queue.h): told as a remote one. */
+		for (size_t i = 0; have && i < e.nrcpts; i++) {
+			if (strcasecmp(e.rcpts[i].addr, em->str))
+				continue;
+			delivered = e.rcpts[i].state == SQ_SENT     ? "yes"
+				    : e.rcpts[i].state == SQ_FAILED ? "no"
+								    : "queued";
+			if (e.rcpts[i].status && e.rcpts[i].status[0])
+				reply = e.rcpts[i].status; /* freed after the loop */
+		}
+		/* Lines "<state><address>\t<reply>" (store_queue.c). */
+		for (char *l = dlen ? done : NULL, *nl; l && *l && (nl = strchr(l, '\n'));
+		     l = nl + 1) {
+			char *tab = memchr(l, '\t', (size_t)(nl - l));
+			if (!tab || (size_t)(tab - l - 1) != em->len ||
+			    strncasecmp(l + 1, em->str, em->len))
+				continue;
+			delivered = l[0] - '0' == SQ_SENT     ? "yes"
+				    : l[0] - '0' == SQ_FAILED ? "no"
+							      : "unknown";
+			size_t rl = (size_t)(nl - tab - 1);
+			if (rl && rl < sizeof rbuf) {
+				memcpy(rbuf, tab + 1, rl);
+				rbuf[rl] = '\0';
+				reply = rbuf;
 			}
 		}
 		jw_key(w, em->str);

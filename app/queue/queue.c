@@ -697,7 +697,8 @@ static int resolve_rcpts(struct store *st, struct submit_job *j, struct queue_re
 			 * (an alias), or forwards: the soft limit, every account
 			 * its copy (queue.h). */
 			if (n == 1 && nf == 0 && local_waits(st, r, i, acc[0])) {
-				add_remote(j, r->rcpts[i].addr, r->rcpts[i].orcpt, r->rcpts[i].notify, 0);
+				add_remote(j, r->rcpts[i].addr, r->rcpts[i].orcpt,
+					   r->rcpts[i].notify, 0);
 				r->nremote++;
 				break;
 			}

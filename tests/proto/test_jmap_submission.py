@@ -911,3 +911,36 @@ def test_jmap_submission_mt_priority():
         assert "(priority 4)" in lines[up - 1], out
         assert "(priority -9)" in lines[down - 1], out
         assert "bad" not in out, out
+
+
+def test_jmap_submission_too_big_for_a_local_quota_says_so_in_its_status():
+    """A local recipient whose mailbox has no room for the message goes
+    through the queue (queue.h), here larger than its whole quota: its
+    deliveryStatus is the queue's outcome ("no", the 5.2.2 reply), not
+    "yes" for a copy never stored."""
+    s = srv()
+    full = "full-jmap@example.test"
+    s.cli("account", "add", full, "--quota", "2000", input="pw-full-jmap-1\n")
+    j = Jmap(s, *HAL)
+    _, ids = j.one("Identity/get", {}, using=USING)
+    ident = ids["list"][0]["id"]
+    mine = append_draft(s, "From: %s\r\nTo: %s\r\nSubject: no room\r\n\r\n%s\r\n"
+                        % (HAL[0], full, "z" * 3000))
+    _, st = j.one("EmailSubmission/set", {"create": {"m": {
+        "identityId": ident, "emailId": mine,
+        "envelope": {"mailFrom": {"email": HAL[0]}, "rcptTo": [{"email": full}]}}}},
+        using=USING)
+    sid = st["created"]["m"]["id"]
+    qid = re.search(r"submission=%s queue_id=(\d+) " % sid, wait_text(s, "submission=" + sid)).group(1)
+    deadline = time.time() + 20
+    while True:
+        _, g = j.one("EmailSubmission/get", {"ids": [sid], "properties": ["deliveryStatus"]},
+                     using=USING)
+        ds = g["list"][0]["deliveryStatus"][full]
+        if "5.2.2" in ds["smtpReply"] or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    # Larger than the whole quota: never fits, bounced.
+    assert ds["delivered"] == "no" and "5.2.2" in ds["smtpReply"], ds
+    assert s.messages(full) == []
+    assert qid != "0"
