@@ -287,6 +287,24 @@ def expunge_all(s, who):
     m.logout()
 
 
+def filled(s, who, n, subject):
+    """APPENDs a message of about n octets to who's INBOX; the usage then."""
+    m = imap(s, who)
+    assert m.append("INBOX", None, None, body(n, subject))[0] == "OK"
+    m.logout()
+    return usage(s, who[0])
+
+
+def held_back(s, user, before):
+    """Waits until the queue lists user's delivery put off with 4.2.2;
+    after more tries (every second), still nothing stored for user."""
+    assert wait_for(lambda: [x for x in queue_of(s, user) if "4.2.2" in x]), \
+        (queue_of(s, user), subjects(s, user))
+    time.sleep(2)
+    assert usage(s, user) == before, subjects(s, user)
+    assert [x for x in queue_of(s, user) if "pending" in x], queue_of(s, user)
+
+
 def test_submission_to_a_full_mailbox_waits_in_the_queue_for_room():
     """A submitted message that does not fit the local recipient's room is
     not stored past the quota: it waits in the queue (4.2.2, tried again
@@ -294,18 +312,10 @@ def test_submission_to_a_full_mailbox_waits_in_the_queue_for_room():
     s = server()
     sam = add(s, "sam@example.test")
     joy = add(s, "joy@example.test", 8000)
-    m = imap(s, joy)
-    assert m.append("INBOX", None, None, body(5000, "old"))[0] == "OK"
-    m.logout()
-    before = usage(s, joy[0])
+    before = filled(s, joy, 5000, "old")
     msg = message(subject="waits", body="w" * 4000 + "\r\n", sender=sam[0], to=joy[0])
     submit(s, sam, [joy[0]], msg.encode())
-    # Tried (at once, then every second): still waiting, nothing stored.
-    assert wait_for(lambda: [x for x in queue_of(s, joy[0]) if "4.2.2" in x]), \
-        (queue_of(s, joy[0]), usage(s, joy[0]))
-    time.sleep(2)
-    assert usage(s, joy[0]) == before, subjects(s, joy[0])
-    assert [x for x in queue_of(s, joy[0]) if "pending" in x], queue_of(s, joy[0])
+    held_back(s, joy[0], before)
     expunge_all(s, joy)
     assert wait_for(lambda: any("waits" in x for x in subjects(s, joy[0]))), \
         (subjects(s, joy[0]), queue_of(s, joy[0]))
@@ -349,17 +359,11 @@ def test_notice_to_a_full_local_sender_waits_in_the_queue():
     s = server()
     una = add(s, "una@example.test", 6000)
     lee = add(s, "lee@example.test", 2000)
-    m = imap(s, una)
-    assert m.append("INBOX", None, None, body(5500, "filler"))[0] == "OK"
-    m.logout()
-    before = usage(s, una[0])
+    before = filled(s, una, 5500, "filler")
     msg = message(subject="too big for lee", body="b" * 3000 + "\r\n", sender=una[0], to=lee[0])
     submit(s, una, [lee[0]], msg.encode())
     # The notice (5.2.2 for lee) waits for una's room.
-    assert wait_for(lambda: [x for x in queue_of(s, una[0]) if "4.2.2" in x]), \
-        (queue_of(s, una[0]), subjects(s, una[0]))
-    time.sleep(2)
-    assert usage(s, una[0]) == before, subjects(s, una[0])
+    held_back(s, una[0], before)
     assert usage(s, lee[0]) == (0, 0)
     out = s.cli("queue", "list").stdout.decode()
     assert "from <>" in out, out
