@@ -700,6 +700,8 @@ static int resolve_rcpts(struct store *st, struct submit_job *j, struct queue_re
 				add_remote(j, r->rcpts[i].addr, r->rcpts[i].orcpt,
 					   r->rcpts[i].notify, 0);
 				r->nremote++;
+				if (r->waits)
+					r->waits[i] = 1;
 				break;
 			}
 			for (size_t k = 0; k < n; k++)
@@ -746,6 +748,8 @@ void queue_submit(struct store *st, struct queue_request *r)
 		complete_now(r, STORE_EINVAL);
 		return;
 	}
+	if (r->waits)
+		memset(r->waits, 0, r->nrcpts);
 	int64_t now = r->received_at ? r->received_at : time_wall();
 	struct submit_job *j = xcalloc(1, sizeof *j);
 	j->r = r;

@@ -123,6 +123,11 @@ struct queue_request {
 	 * request (STORE_ETEMP, nothing written). */
 	int (*txn_also)(struct store *st, void *txn, void *arg);
 	void *txn_also_arg;
+	/* Optional output, the caller's (nrcpts entries): set to 1 for each
+	 * recipient that waits in the queue for room in its mailbox (see the
+	 * design paragraph), 0 for the others. A "delivered" notice
+	 * (NOTIFY=SUCCESS) is then the scheduler's, once it delivers. */
+	uint8_t *waits;
 
 	/* Output, valid in done(). */
 	int result;        /* STORE_OK, STORE_ETEMP (say 451) or STORE_EINVAL (say 554) */

@@ -921,6 +921,7 @@ static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 	rc->params = rcpt_params_text(tx->arena, &cmd->params);
 	rc->notify = (cmd->params.seen & SMTP_PARAM_NOTIFY) ? cmd->params.notify : 0;
 	rc->orcpt = NULL; /* the slot may hold a pointer from an earlier transaction */
+	rc->waits = 0;
 	/* Whatever RCPT takes, the queue entry holds (it refused the whole
 	 * message, 554 after DATA, past 336 octets). */
 	_Static_assert(SMTP_ORCPT_MAX <= SQ_ORCPT_MAX, "ORCPT longer than a queue entry holds");

@@ -79,6 +79,9 @@ struct smtp_rcpt {
 	char **fwd, **fwd_alias;
 	unsigned nfwd;
 	int srs; /* 1: an SRS address of ours; fwd[0] is where the bounce goes */
+	/* Submission: its copy waits in the queue for room in the mailbox
+	 * (queue.h, queue_request.waits): the queue tells "delivered". */
+	uint8_t waits;
 };
 
 struct smtp_tx {

@@ -449,6 +449,7 @@ static void sign_done(void *arg)
 	r->signed_by = j->domain[0] && j->sign_rc == DKIM_OK ? j->domain : NULL;
 	r->rcpts = rc;
 	r->nrcpts = tx->nrcpts;
+	r->waits = arena_alloc(tx->arena, tx->nrcpts);
 	r->account = s->account;
 	r->received_at = (int64_t)time_wall();
 	r->loop = s->loop;
@@ -492,6 +493,8 @@ static void enqueued(struct queue_request *r, void *arg)
 		}
 		s->junk_cmds = 0; /* a message accepted: the session is doing work */
 		s->errors = 0;    /* as on port 25 (smtp_tx.c) */
+		for (unsigned i = 0; i < tx->nrcpts; i++)
+			tx->rcpts[i].waits = r->waits[i];
 		if (r->nlocal)
 			smtp_tx_notify_delivered(s, r->data, r->len);
 	} else if (r->result == STORE_EINVAL) {

@@ -545,7 +545,7 @@ void smtp_tx_notify_delivered(struct smtp_session *s, const char *msg, size_t le
 	int64_t now = (int64_t)time_wall(); /* the delivery just made */
 	for (unsigned i = 0; i < tx->nrcpts; i++) {
 		const struct smtp_rcpt *rc = &tx->rcpts[i];
-		if (!(rc->notify & SMTP_NOTIFY_SUCCESS))
+		if (!(rc->notify & SMTP_NOTIFY_SUCCESS) || rc->waits)
 			continue;
 		/* Local ones only: the scheduler reports the others once relayed.
 		 * Port 25 resolved each at RCPT; submission leaves that to the

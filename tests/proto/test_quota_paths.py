@@ -249,13 +249,13 @@ def test_full_recipient_does_not_share_a_transaction_with_a_forward():
     assert usage(s, ivy[0]) == before
 
 
-def submit(s, who, to, msg):
+def submit(s, who, to, msg, rcpt_options=()):
     """who (address, password) sends msg to the list to on submission."""
     c = smtplib.SMTP("127.0.0.1", s.submission_port, timeout=20)
     c.starttls(context=ctx())
     c.ehlo()
     c.login(*who)
-    c.sendmail(who[0], to, msg)
+    c.sendmail(who[0], to, msg, rcpt_options=list(rcpt_options))
     c.quit()
 
 
@@ -308,22 +308,34 @@ def held_back(s, user, before):
 def test_submission_to_a_full_mailbox_waits_in_the_queue_for_room():
     """A submitted message that does not fit the local recipient's room is
     not stored past the quota: it waits in the queue (4.2.2, tried again
-    on the retry schedule) and is delivered once the owner made room."""
+    on the retry schedule) and is delivered once the owner made room. The
+    "delivered" notice NOTIFY=SUCCESS asks for comes then, once, not at
+    submission for a copy not yet stored."""
     s = server()
     sam = add(s, "sam@example.test")
     joy = add(s, "joy@example.test", 8000)
+    roy = add(s, "roy@example.test")
     before = filled(s, joy, 5000, "old")
     msg = message(subject="waits", body="w" * 4000 + "\r\n", sender=sam[0], to=joy[0])
-    submit(s, sam, [joy[0]], msg.encode())
+    submit(s, sam, [joy[0], roy[0]], msg.encode(), rcpt_options=["NOTIFY=SUCCESS,FAILURE"])
     held_back(s, joy[0], before)
+    assert any("waits" in x for x in subjects(s, roy[0])), subjects(s, roy[0])
+    # Told "delivered" for roy alone so far.
+    first = wait_for(lambda: notice_of(s, sam[0], "2.0.0"))
+    assert first and b"Final-Recipient: rfc822; roy@example.test" in first, first
+    assert b"Final-Recipient: rfc822; joy@example.test" not in first, first
     expunge_all(s, joy)
     assert wait_for(lambda: any("waits" in x for x in subjects(s, joy[0]))), \
         (subjects(s, joy[0]), queue_of(s, joy[0]))
     assert wait_for(lambda: not queue_of(s, joy[0])), queue_of(s, joy[0])
     assert usage(s, joy[0])[1] <= 8000
-    # Delivered, not bounced: the sender got no notice.
+    # Delivered, not bounced: a second notice, "delivered" for joy.
+    assert wait_for(lambda: len(s.messages(sam[0])) == 2), subjects(s, sam[0])
+    raws = [s.cli("fetch", sam[0], "--id", str(mid)).stdout for mid, _ in s.messages(sam[0])]
+    second = [r for r in raws if b"Final-Recipient: rfc822; joy@example.test" in r]
+    assert len(second) == 1 and b"Action: delivered" in second[0], raws
     time.sleep(1)
-    assert subjects(s, sam[0]) == [], subjects(s, sam[0])
+    assert len(s.messages(sam[0])) == 2, subjects(s, sam[0])
 
 
 def notice_of(s, user, status):
