@@ -16,8 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include <bearssl.h>
-
+#include "core/sha256.h"
 #include "core/xalloc.h"
 #include "mime/mime_decode.h"
 #include "mime/rfc5322.h"
@@ -198,17 +197,17 @@ static int is_attachment(const struct mime_part *p)
 static void attach_digest(const struct mime_part *p, const char *msg, uint8_t out[32])
 {
 	struct mime_decoder d;
-	br_sha256_context c;
+	struct sha256 c;
 	char dec[MIME_DECODE_OUT_MAX(DIGEST_CHUNK)];
-	br_sha256_init(&c);
+	sha256_init(&c);
 	mime_decoder_init(&d, mime_cte_parse(p->encoding));
 	for (uint64_t off = p->body_off; off < p->body_end;) {
 		size_t n = p->body_end - off < DIGEST_CHUNK ? (size_t)(p->body_end - off) : DIGEST_CHUNK;
-		br_sha256_update(&c, dec, mime_decoder_feed(&d, msg + off, n, dec));
+		sha256_update(&c, dec, mime_decoder_feed(&d, msg + off, n, dec));
 		off += n;
 	}
-	br_sha256_update(&c, dec, mime_decoder_finish(&d, dec));
-	br_sha256_out(&c, out);
+	sha256_update(&c, dec, mime_decoder_finish(&d, dec));
+	sha256_out(&c, out);
 }
 
 static void add_attach(struct spam_msg *m, const struct mime_part *p, const char *msg, size_t len,
