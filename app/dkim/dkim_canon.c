@@ -19,6 +19,12 @@ static int is_wsp(unsigned char c)
 	return c == ' ' || c == '\t';
 }
 
+/* What relaxed body canonicalization does not copy as it is. */
+static int is_special(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
 /* ---- body ---- */
 
 void dkim_body_init(struct dkim_body *b)
@@ -112,10 +118,24 @@ void dkim_body_update(struct dkim_body *b, const void *p, size_t n)
 			s++;
 		} else {
 			/* A run of ordinary octets goes out in one piece (white
-			 * space is ordinary in simple mode). */
+			 * space is ordinary in simple mode); in relaxed mode a
+			 * single SP between two of them is its own canonical form
+			 * and stays in the run, so a line of words is one emit,
+			 * not one per word. */
 			const unsigned char *q = s + 1;
-			while (q < end && *q != '\r' && *q != '\n' && (b->simple || !is_wsp(*q)))
-				q++;
+			if (b->simple) {
+				while (q < end && *q != '\r' && *q != '\n')
+					q++;
+			} else {
+				while (q < end) {
+					if (*q == ' ' && q + 1 < end && !is_special(q[1]))
+						q += 2;
+					else if (!is_special(*q))
+						q++;
+					else
+						break;
+				}
+			}
 			body_release(b);
 			body_emit(b, s, (size_t)(q - s));
 			s = q;

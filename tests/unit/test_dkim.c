@@ -207,6 +207,13 @@ static void test_canon(void)
 	BODY("\r\r\n", "\r\r\n");
 	BODY("x\r\n\r", "x\r\n\r\r\n");
 	BODY("\xc3\xa4\t\xe2\x98\x95 \r\n", "\xc3\xa4 \xe2\x98\x95\r\n");
+	/* Single SPs between words (one run) beside runs, TABs and ends. */
+	BODY("a b c\r\n", "a b c\r\n");
+	BODY("a b  c d\te f \r\ng h\r\n", "a b c d e f\r\ng h\r\n");
+	BODY("a b \t", "a b\r\n");
+	BODY("a b", "a b\r\n");
+	BODY("w1 w2 \rw3 \n", "w1 w2 \rw3\r\n");
+	BODY("a \tb c\t d e\r\n \r\n", "a b c d e\r\n");
 
 	/* Known values: the empty body, and RFC 8463's example body. */
 	{
