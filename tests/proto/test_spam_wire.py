@@ -32,7 +32,8 @@ case.
   lands in his Junk but not in another user's INBOX, and after bob takes
   it back out, in his INBOX again;
 - the settings API refuses a bad zone, and lists recent decisions; their
-  "spam" / "not spam" training (a stored one trains, a refused one 409).
+  "spam" / "not spam" training (a stored one trains, a refused one 409);
+- the filter turned off delivers what it would refuse, unscored.
 """
 import imaplib
 import re
@@ -439,6 +440,19 @@ def test_spam_wire():
         assert st == 200 and body["what"] == "retrained", body
         st, _, body = api.call("POST", "/spam/recent/%d/train" % stored["seq"], {"spam": True})
         assert st == 200 and body["what"] == "known", body
+
+        # The filter off: the client over the reject threshold is delivered,
+        # to the INBOX unscored (no X-Spam-* field); on again, refused.
+        st, _, cfg = api.call("PUT", "/spam", {"enabled": False})
+        assert st == 200 and cfg["enabled"] is False, cfg
+        _, r = send(s, "127.0.0.2", "a@remote.test", msg("filter off"))
+        assert r[0] == 250, r
+        h = with_subject(s, "bob@example.test", "INBOX", "filter off")
+        assert "Subject: filter off" in h and "X-Spam-" not in h, h
+        st, _, cfg = api.call("PUT", "/spam", {"enabled": True})
+        assert st == 200 and cfg["enabled"] is True, cfg
+        _, r = send(s, "127.0.0.2", "a@remote.test", msg("filter on again"))
+        assert r[0] == 550 and b"5.7.1" in r[1], r
     finally:
         if s:
             s.cleanup()
