@@ -34,7 +34,7 @@
  *
  * Cost: an RSA-2048 signature takes about 0.25 ms (libcrypto, see
  * dkim_rsa.c; BearSSL took 2.2 ms), Ed25519 about 0.05 ms, and the body
- * hashes at about 1.5 GB/s (dkim_sha.c, on the build machine): sign on
+ * hashes at about 1.5 GB/s (core/sha256.c with SHA-NI, on the build machine): sign on
  * the worker pool, not on an event loop.
  *
  * Caveats: no l= (body length) and no x= (expiry) tags are written, and no
@@ -53,6 +53,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "core/sha256.h"
 #include "core/str.h"
 
 /* Result codes (negative, their own range). */
@@ -210,23 +211,6 @@ int dkim_domain_ascii(const char *in, char out[DKIM_DOMAIN_MAX + 1]);
 /* ---- Canonicalization (dkim_canon.c) ---- */
 
 /*
- * SHA-256 of the body hashers (dkim_sha.c): libcrypto's, whose assembly
- * uses the CPU's SHA extensions when it has them (a 10 KiB body: 7 us
- * against BearSSL's portable 42 us on the build machine, most of a
- * signature check's CPU after the RSA operation). The state is libcrypto's
- * SHA256_CTX, opaque here so that only dkim_sha.c and dkim_rsa.c see
- * OpenSSL's headers. Any chunk sizes; no allocation, nothing to free.
- */
-#define DKIM_SHA256_STATE 112
-struct dkim_sha256 {
-	_Alignas(8) unsigned char state[DKIM_SHA256_STATE];
-};
-void dkim_sha256_init(struct dkim_sha256 *h);
-void dkim_sha256_update(struct dkim_sha256 *h, const void *p, size_t n);
-/* Writes the digest; h must be initialised again before it is reused. */
-void dkim_sha256_out(struct dkim_sha256 *h, uint8_t out[32]);
-
-/*
  * Incremental relaxed body canonicalization (RFC 6376 §3.4.4) into
  * SHA-256: white space at line ends is dropped, runs of SP/HTAB become
  * one SP, empty lines at the end are dropped, and a non-empty body gets a
@@ -234,7 +218,7 @@ void dkim_sha256_out(struct dkim_sha256 *h, uint8_t out[32]);
  * the input is split across calls.
  */
 struct dkim_body {
-	struct dkim_sha256 sha;
+	struct sha256 sha; /* core/sha256: the CPU's SHA extensions where it has them */
 	uint64_t length; /* canonical octets so far (and pending), l= or not */
 	uint64_t limit;  /* octets hashed at most (a verified l=); UINT64_MAX */
 	uint8_t simple;  /* simple body canonicalization (§3.4.3), verifier only */

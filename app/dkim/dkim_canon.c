@@ -31,7 +31,7 @@ void dkim_body_init(struct dkim_body *b)
 {
 	memset(b, 0, sizeof *b);
 	b->limit = UINT64_MAX;
-	dkim_sha256_init(&b->sha);
+	sha256_init(&b->sha);
 }
 
 void dkim_body_init_simple(struct dkim_body *b)
@@ -44,7 +44,7 @@ static void body_flush(struct dkim_body *b)
 {
 	if (b->olen == 0)
 		return;
-	dkim_sha256_update(&b->sha, b->out, b->olen);
+	sha256_update(&b->sha, b->out, b->olen);
 	if (b->tee)
 		(void)buf_append(b->tee, b->out, b->olen);
 	b->olen = 0;
@@ -159,7 +159,7 @@ void dkim_body_final(struct dkim_body *b, uint8_t hash_r[32])
 	b->crlfs = 0;
 	b->wsp = 0;
 	body_flush(b);
-	dkim_sha256_out(&b->sha, hash_r);
+	sha256_out(&b->sha, hash_r);
 }
 
 /* ---- header fields ---- */

@@ -6,11 +6,10 @@
  * Why not BearSSL, which does everything else here: every submitted message
  * gets one RSA-2048 signature, and that signature was most of submission's
  * CPU. BearSSL's fastest RSA code (i62) takes 2.2 ms per signature on the
- * build machine, libcrypto's assembly Montgomery code 0.25 ms. Only this
- * file and dkim_sha.c (the body hashes, for the same reason) include
- * OpenSSL headers; TLS, other hashing and key generation stay on BearSSL,
- * so the keys, their storage and their DNS records do not change
- * (dkim_keys.c).
+ * build machine, libcrypto's assembly Montgomery code 0.25 ms. This is
+ * the only file that includes OpenSSL headers; TLS, hashing (the body
+ * hashes: core/sha256.c) and key generation stay out of libcrypto, so the
+ * keys, their storage and their DNS records do not change (dkim_keys.c).
  *
  * The low-level RSA API (deprecated in OpenSSL 3 in favour of EVP_PKEY) is
  * used on purpose: it signs directly, with no provider lookup per call, and
