@@ -189,6 +189,11 @@ struct arc_verifier *arc_verifier_new(const struct dns_resolver *r, int64_t now)
 /* Feeds the next n octets of the message (header section, empty line,
  * body), in any chunks. Calls after the first arc_verifier_run are ignored. */
 void arc_verifier_update(struct arc_verifier *v, const void *p, size_t n);
+/* Before the first update: the body hashers come from set (dkim.h
+ * struct dkim_bodies), shared with the other verifiers of the same message
+ * and fed the same octets; set outlives the verifier. Otherwise it keeps
+ * its own. */
+void arc_verifier_share_bodies(struct arc_verifier *v, struct dkim_bodies *set);
 /*
  * Ends the message on the first call and starts the key lookups; when all
  * answers are in, computes the result. Returns ARC_VERIFY_DONE, or

@@ -63,9 +63,13 @@ struct arc_verifier {
 	struct dkim_hindex hx;
 	struct aset *sets; /* ARC_SETS_MAX */
 	unsigned n;        /* N */
-	struct dkim_body bodies[ARC_BODIES_MAX];
-	uint8_t bh[ARC_BODIES_MAX][32];
+	/* The body hashers: the caller's set (arc_verifier_share_bodies),
+	 * else own, made at the body's start; at most ARC_BODIES_MAX used. */
+	struct dkim_bodies *bodies;
+	struct dkim_bodies *own;
+	int mine[ARC_BODIES_MAX]; /* their indexes in bodies */
 	size_t nbodies;
+	uint64_t body_at; /* body octets fed */
 	struct akey *keys; /* ARC_LOOKUPS_MAX */
 	size_t nkeys;
 	size_t pending;
@@ -107,21 +111,31 @@ static struct str value_of(struct str f)
 
 /* ---- the header section: sets, structure (steps 1-4) ---- */
 
+void arc_verifier_share_bodies(struct arc_verifier *v, struct dkim_bodies *set)
+{
+	v->bodies = set;
+}
+
+/* The hasher for sig's body (an index into v->bodies); -1 past
+ * ARC_BODIES_MAX of ours. */
 static int body_for(struct arc_verifier *v, const struct dkim_sig *sig)
 {
 	uint64_t limit = sig->has_l ? sig->l : UINT64_MAX;
-	for (size_t i = 0; i < v->nbodies; i++)
-		if (v->bodies[i].simple == sig->body_simple && v->bodies[i].limit == limit)
-			return (int)i;
+	if (v->bodies == NULL) {
+		v->bodies = v->own = xmalloc(sizeof *v->own);
+		dkim_bodies_init(v->own);
+	}
+	for (size_t i = 0; i < v->nbodies; i++) {
+		const struct dkim_body *b = &v->bodies->b[v->mine[i]];
+		if (b->simple == sig->body_simple && b->limit == limit)
+			return v->mine[i];
+	}
 	if (v->nbodies == ARC_BODIES_MAX)
 		return -1;
-	struct dkim_body *b = &v->bodies[v->nbodies];
-	if (sig->body_simple)
-		dkim_body_init_simple(b);
-	else
-		dkim_body_init(b);
-	b->limit = limit;
-	return (int)v->nbodies++;
+	int i = dkim_bodies_want(v->bodies, sig->body_simple, limit);
+	if (i >= 0)
+		v->mine[v->nbodies++] = i;
+	return i;
 }
 
 /* Sorts every ARC field into its set; 0, or -1 when decided (fail). */
@@ -311,9 +325,10 @@ void arc_verifier_update(struct arc_verifier *v, const void *p, size_t n)
 		if (v->head.done)
 			begin_body(v);
 	}
-	if (v->state == V_BODY && n > 0 && !v->decided)
-		for (size_t i = 0; i < v->nbodies; i++)
-			dkim_body_update(&v->bodies[i], c, n);
+	if (v->state == V_BODY && n > 0 && !v->decided && v->bodies) {
+		dkim_bodies_feed(v->bodies, v->body_at, c, n);
+		v->body_at += n;
+	}
 }
 
 /* ---- key lookups ---- */
@@ -384,7 +399,7 @@ static enum dkim_result check_ams(struct arc_verifier *v, unsigned i, char *why,
 	const struct dkim_pubkey *key = key_of(v, s->kams, why, whysz, &temp);
 	if (key == NULL)
 		return temp ? DKIM_RESULT_TEMPERROR : DKIM_RESULT_PERMERROR;
-	if (s->ams.has_l && s->ams.l > v->bodies[s->body].length) {
+	if (s->ams.has_l && s->ams.l > v->bodies->b[s->body].length) {
 		snprintf(why, whysz, "l= beyond the end of the body");
 		return DKIM_RESULT_PERMERROR;
 	}
@@ -395,7 +410,7 @@ static enum dkim_result check_ams(struct arc_verifier *v, unsigned i, char *why,
 	}
 	enum dkim_result r =
 	    dkim_sig_check(key, s->ams.alg, digest, s->ams.b, s->ams.blen, why, whysz);
-	if (r == DKIM_RESULT_PASS && memcmp(v->bh[s->body], s->ams.bh, 32) != 0) {
+	if (r == DKIM_RESULT_PASS && memcmp(dkim_bodies_hash(v->bodies, s->body), s->ams.bh, 32) != 0) {
 		snprintf(why, whysz, "body hash did not verify");
 		r = DKIM_RESULT_FAIL;
 	}
@@ -512,7 +527,7 @@ int arc_verifier_run(struct arc_verifier *v, void (*wake)(void *arg), void *arg)
 		v->state = V_LOOKUP;
 		if (!v->decided) {
 			for (size_t i = 0; i < v->nbodies; i++)
-				dkim_body_final(&v->bodies[i], v->bh[i]);
+				(void)dkim_bodies_hash(v->bodies, v->mine[i]);
 			start_lookups(v);
 		}
 	}
@@ -567,6 +582,7 @@ void arc_verifier_free(struct arc_verifier **vp)
 			v->r.cancel(v->r.ctx, v->keys[i].handle);
 	dkim_head_free(&v->head);
 	dkim_hindex_free(&v->hx);
+	free(v->own);
 	free(v->sets);
 	free(v->keys);
 	free(v);

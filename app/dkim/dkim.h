@@ -245,6 +245,41 @@ void dkim_body_update(struct dkim_body *b, const void *p, size_t n);
 void dkim_body_final(struct dkim_body *b, uint8_t hash_r[32]);
 
 /*
+ * The body hashers of one message, shared by the verifiers that read it
+ * (DKIM's and ARC's at the end of DATA): one per body canonicalization and
+ * l= limit, whichever verifier's signature asked for it, so a body that a
+ * DKIM-Signature and an ARC-Message-Signature both cover is hashed once.
+ * Each verifier feeds the body from its first octet, as it reads it; a
+ * hasher takes only the octets it has not had yet (it counts them), so
+ * whichever verifier is ahead does the hashing and the other's feed is a
+ * comparison. Every verifier must be given the same octets. The hash is
+ * finished once, on the first ask, when every feed is in.
+ * DKIM_BODIES_MAX is DKIM's signatures plus ARC's hashers (16 + 8): a
+ * shared set never runs out.
+ */
+#define DKIM_BODIES_MAX 24
+
+struct dkim_bodies {
+	struct dkim_body b[DKIM_BODIES_MAX];
+	uint64_t fed[DKIM_BODIES_MAX]; /* body octets each hasher has taken */
+	uint8_t hash[DKIM_BODIES_MAX][32];
+	uint8_t done[DKIM_BODIES_MAX]; /* hash[] is final */
+	size_t n;
+};
+
+/* An empty set (nothing else needs zeroing: a hasher is set up when
+ * made). */
+void dkim_bodies_init(struct dkim_bodies *s);
+/* The hasher for (simple, limit) in s, made when new: its index, or -1
+ * when s is full. */
+int dkim_bodies_want(struct dkim_bodies *s, int simple, uint64_t limit);
+/* Feeds the body octets [at, at + n) to every hasher of s that has had the
+ * octets before at but not all of these. */
+void dkim_bodies_feed(struct dkim_bodies *s, uint64_t at, const void *p, size_t n);
+/* Hasher i's bh= value (finished on the first call). */
+const uint8_t *dkim_bodies_hash(struct dkim_bodies *s, int i);
+
+/*
  * Relaxed header canonicalization (RFC 6376 §3.4.2) of one header field
  * given raw (name, colon, value with its folds; the final line end may be
  * present or not): appends "lowercased-name:value\r\n" to out, where folds

@@ -48,9 +48,11 @@ struct dkim_verifier {
 	struct dkim_hindex hx; /* the header section's fields, indexed */
 	struct vsig sigs[DKIM_VERIFY_SIGS_MAX + 1]; /* the last: "more signatures" */
 	size_t nsigs;
-	struct dkim_body bodies[DKIM_VERIFY_SIGS_MAX];
-	uint8_t bh[DKIM_VERIFY_SIGS_MAX][32];
-	size_t nbodies;
+	/* The body hashers: the caller's set (dkim_verifier_share_bodies),
+	 * else own, made at the body's start. */
+	struct dkim_bodies *bodies;
+	struct dkim_bodies *own;
+	uint64_t body_at; /* body octets fed */
 	size_t pending;
 	int starting; /* inside the loop that starts lookups: no wake yet */
 	int expired;  /* dkim_verifier_expire: no more lookups */
@@ -90,19 +92,20 @@ struct dkim_verifier *dkim_verifier_new(const struct dns_resolver *r, int64_t no
 
 /* ---- the start of the body: signatures and body hashers ---- */
 
+void dkim_verifier_share_bodies(struct dkim_verifier *v, struct dkim_bodies *set)
+{
+	v->bodies = set;
+}
+
+/* The hasher for sig's body; -1 when the set is full (a shared set has
+ * room for every signature: DKIM_BODIES_MAX). */
 static int body_for(struct dkim_verifier *v, const struct dkim_sig *sig)
 {
-	uint64_t limit = sig->has_l ? sig->l : UINT64_MAX;
-	for (size_t i = 0; i < v->nbodies; i++)
-		if (v->bodies[i].simple == sig->body_simple && v->bodies[i].limit == limit)
-			return (int)i;
-	struct dkim_body *b = &v->bodies[v->nbodies];
-	if (sig->body_simple)
-		dkim_body_init_simple(b);
-	else
-		dkim_body_init(b);
-	b->limit = limit;
-	return (int)v->nbodies++;
+	if (v->bodies == NULL) {
+		v->bodies = v->own = xmalloc(sizeof *v->own);
+		dkim_bodies_init(v->own);
+	}
+	return dkim_bodies_want(v->bodies, sig->body_simple, sig->has_l ? sig->l : UINT64_MAX);
 }
 
 /* What needs no key: the algorithm's acceptability and the times. */
@@ -141,8 +144,8 @@ static void add_sig(struct dkim_verifier *v, size_t fi)
 	} else {
 		s->res.alg = s->sig.alg;
 		precheck(v, s);
-		if (!s->decided)
-			s->body = body_for(v, &s->sig);
+		if (!s->decided && (s->body = body_for(v, &s->sig)) < 0)
+			decide(s, DKIM_RESULT_NEUTRAL, "too many body hashes: not evaluated");
 	}
 	memcpy(s->res.d, s->sig.d, sizeof s->res.d);
 	memcpy(s->res.s, s->sig.s, sizeof s->res.s);
@@ -174,9 +177,10 @@ void dkim_verifier_update(struct dkim_verifier *v, const void *p, size_t n)
 		if (v->head.done)
 			begin_body(v);
 	}
-	if (v->state == V_BODY && n > 0)
-		for (size_t i = 0; i < v->nbodies; i++)
-			dkim_body_update(&v->bodies[i], c, n);
+	if (v->state == V_BODY && n > 0 && v->bodies) {
+		dkim_bodies_feed(v->bodies, v->body_at, c, n);
+		v->body_at += n;
+	}
 }
 
 /* ---- key lookups ---- */
@@ -269,7 +273,7 @@ static int unsigned_instance(const struct dkim_hindex *x, struct str h)
 static void check_sig(struct dkim_verifier *v, struct vsig *s)
 {
 	const struct dkim_sig *sig = &s->sig;
-	const struct dkim_body *b = &v->bodies[s->body];
+	const struct dkim_body *b = &v->bodies->b[s->body];
 	char why[DKIM_REASON_MAX];
 	const char *refused;
 	uint8_t digest[32];
@@ -310,7 +314,7 @@ static void check_sig(struct dkim_verifier *v, struct vsig *s)
 	enum dkim_result r = dkim_sig_check(&key, sig->alg, digest, sig->b, sig->blen, why, sizeof why);
 	if (r != DKIM_RESULT_PASS)
 		decide(s, r, why);
-	else if (memcmp(v->bh[s->body], sig->bh, 32) != 0) {
+	else if (memcmp(dkim_bodies_hash(v->bodies, s->body), sig->bh, 32) != 0) {
 		s->res.failed = DKIM_FAILED_BODYHASH;
 		decide(s, DKIM_RESULT_FAIL, "body hash did not verify");
 	}
@@ -403,8 +407,11 @@ int dkim_verifier_run(struct dkim_verifier *v, void (*wake)(void *arg), void *ar
 			v->state = V_LOOKUP;
 	}
 	if (v->state == V_BODY) {
-		for (size_t i = 0; i < v->nbodies; i++)
-			dkim_body_final(&v->bodies[i], v->bh[i]);
+		/* The body is all in: its hashes end here (l= is checked
+		 * against the final length). */
+		for (size_t i = 0; i < v->nsigs; i++)
+			if (!v->sigs[i].decided)
+				(void)dkim_bodies_hash(v->bodies, v->sigs[i].body);
 		v->state = V_LOOKUP;
 		v->wake = wake;
 		v->wake_arg = arg;
@@ -473,5 +480,6 @@ void dkim_verifier_free(struct dkim_verifier **vp)
 			v->r.cancel(v->r.ctx, v->sigs[i].handle);
 	dkim_head_free(&v->head);
 	dkim_hindex_free(&v->hx);
+	free(v->own);
 	free(v);
 }

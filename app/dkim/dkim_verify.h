@@ -316,6 +316,11 @@ struct dkim_verifier *dkim_verifier_new(const struct dns_resolver *r, int64_t no
  * ignored.
  */
 void dkim_verifier_update(struct dkim_verifier *v, const void *p, size_t n);
+/* Before the first update: the body hashers come from set (dkim.h
+ * struct dkim_bodies), shared with the other verifiers of the same message
+ * and fed the same octets; set outlives the verifier. Otherwise it keeps
+ * its own. */
+void dkim_verifier_share_bodies(struct dkim_verifier *v, struct dkim_bodies *set);
 /*
  * Ends the message on the first call and starts the key lookups; on every
  * call, when all answers are in, computes the results. Returns

@@ -94,6 +94,7 @@ struct smtp_checks {
 	struct dns_resolver resolver;
 	struct dkim_verifier *dkim;
 	struct arc_verifier *arc;
+	struct dkim_bodies *bodies; /* both verifiers': a body hashed once */
 	struct dmarc_eval *dmarc;
 	struct dmarc_run *dmarc_run;
 	struct worker_job wj;
@@ -153,6 +154,7 @@ void smtp_checks_tx_free(struct smtp_tx *tx)
 	dmarc_eval_free(&c->dmarc);
 	dkim_verifier_free(&c->dkim);
 	arc_verifier_free(&c->arc);
+	free(c->bodies);
 	free(c);
 	tx->checks = NULL;
 }
@@ -622,6 +624,10 @@ void smtp_checks_message(struct smtp_session *s)
 	c->resolver = dns_resolver_of(d);
 	c->dkim = dkim_verifier_new(&c->resolver, time_wall());
 	c->arc = arc_verifier_new(&c->resolver, time_wall());
+	c->bodies = xmalloc(sizeof *c->bodies);
+	dkim_bodies_init(c->bodies);
+	dkim_verifier_share_bodies(c->dkim, c->bodies);
+	arc_verifier_share_bodies(c->arc, c->bodies);
 	c->phase = PH_DKIM;
 	tx->checks = c;
 	c->deadline_ms = deadline_ms();

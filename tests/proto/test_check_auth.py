@@ -160,6 +160,22 @@ def test_check_auth():
         out = check(sealed.replace(b"Noon", b"Nine"))
         assert "; arc=fail (i=1) smtp.remote-ip=127.0.0.2; dmarc=pass" in out[0], out
         assert "arc-reason: ARC-Message-Signature 1: body hash did not verify" in out, out
+        # DKIM's body hashes serve ARC's (one per canonicalization and
+        # l=, shared): the two DKIM signatures above (relaxed, and simple
+        # broken by the trailing space) under a list's seal (relaxed)
+        # keep their results, and the seal passes; a body changed after
+        # all three fails them all.
+        sealed = subprocess.run([SYSTEM_PYTHON, "-c", ARC_SIGNER, os.path.join(tmp, "rsa.key")],
+                                input=b"Authentication-Results: lists.example.org; dmarc=pass\r\n" + twice,
+                                stdout=subprocess.PIPE, timeout=60).stdout
+        assert sealed.startswith(b"ARC-Seal: i=1;"), sealed[:100]
+        out = check(sealed, mail_from="x@other.test")
+        assert "dkim=fail header.d=example.org header.s=rsa header.b=%s;" % bprefix(sigs[0]) in out[0], out
+        assert "dkim=pass header.d=example.org header.s=rsa header.b=%s;" % bprefix(sigs[1]) in out[0], out
+        assert "arc=pass (i=1 d=example.org) header.oldest-pass=0" in out[0], out
+        out = check(sealed.replace(b"Noon", b"Nine"), mail_from="x@other.test")
+        assert out[0].count("dkim=fail") == 2 and "arc=fail (i=1)" in out[0], out
+        assert "arc-reason: ARC-Message-Signature 1: body hash did not verify" in out, out
         # A non-existent subdomain gets np=.
         out = check(message("x@ghost.example.org"), mail_from="x@other.test")
         assert out[0].endswith("dmarc=fail header.from=ghost.example.org policy.dmarc=quarantine"), out

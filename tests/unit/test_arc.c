@@ -871,6 +871,146 @@ static void test_seal_idn(void)
 	free(m2);
 }
 
+/* ---- DKIM's and ARC's verifiers sharing their body hashers ---- */
+
+enum feed_order { DKIM_THEN_ARC, INTERLEAVED_BYTES, ARC_THEN_DKIM_CHUNKS };
+
+/* Verifies msg with both verifiers on one struct dkim_bodies, fed in the
+ * given order; the DKIM results into d (at most 4; their count returned),
+ * the ARC result into a, the set's hasher count into *nhash. */
+static size_t verify_shared(const char *msg, enum feed_order order, struct dkim_sig_result d[4],
+			    struct arc_result *a, size_t *nhash)
+{
+	static struct dkim_bodies set;
+	struct dns_resolver r = dns_table_resolver(table);
+	struct dkim_verifier *dv = dkim_verifier_new(&r, NOW);
+	struct arc_verifier *av = arc_verifier_new(&r, NOW);
+	size_t len = strlen(msg);
+
+	dkim_bodies_init(&set);
+	dkim_verifier_share_bodies(dv, &set);
+	arc_verifier_share_bodies(av, &set);
+	switch (order) {
+	case DKIM_THEN_ARC: /* tern check auth: DKIM ends before ARC starts */
+		dkim_verifier_update(dv, msg, len);
+		CHECK_EQ_INT(dkim_verifier_run(dv, NULL, NULL), DKIM_VERIFY_DONE);
+		arc_verifier_update(av, msg, len);
+		break;
+	case INTERLEAVED_BYTES:
+		for (size_t i = 0; i < len; i++) {
+			dkim_verifier_update(dv, msg + i, 1);
+			arc_verifier_update(av, msg + i, 1);
+		}
+		break;
+	case ARC_THEN_DKIM_CHUNKS:
+		for (size_t i = 0; i < len; i++)
+			arc_verifier_update(av, msg + i, 1);
+		for (size_t i = 0; i < len; i += 7)
+			dkim_verifier_update(dv, msg + i, len - i < 7 ? len - i : 7);
+		break;
+	}
+	CHECK_EQ_INT(arc_verifier_run(av, NULL, NULL), ARC_VERIFY_DONE);
+	CHECK_EQ_INT(dkim_verifier_run(dv, NULL, NULL), DKIM_VERIFY_DONE);
+	size_t n = dkim_verifier_count(dv);
+	for (size_t i = 0; i < n && i < 4; i++)
+		d[i] = *dkim_verifier_result(dv, i);
+	*a = *arc_verifier_result(av);
+	for (unsigned i = 0; i < ARC_SETS_MAX; i++)
+		a->set[i].aar = (struct str){NULL, 0};
+	*nhash = set.n;
+	dkim_verifier_free(&dv);
+	arc_verifier_free(&av);
+	return n;
+}
+
+static void test_shared_bodies(void)
+{
+	/* A message signed by its author's domain (two keys: RSA and
+	 * Ed25519, relaxed body), then sealed by a list: one body hash
+	 * serves the three signatures. */
+	struct buf sig;
+	buf_init(&sig, 1 << 16);
+	CHECK_EQ_INT(dkim_sign(&keys_list, "example.org", MSG, strlen(MSG), NOW, &sig), DKIM_OK);
+	char *signed_msg = malloc(buf_len(&sig) + strlen(MSG) + 1);
+	memcpy(signed_msg, buf_data(&sig), buf_len(&sig));
+	strcpy(signed_msg + buf_len(&sig), MSG);
+	buf_free(&sig);
+	int rc;
+	char *m = seal(signed_msg, &keys_list, "example.org", ARC_CV_NONE,
+		       "list.example.org; dkim=pass header.d=example.org", &rc);
+	CHECK_EQ_INT(rc, ARC_OK);
+	/* The same with the body changed after both signed: every one
+	 * fails on its body hash, whoever hashed it. */
+	char *bad = replace(m, "Noon at", "Nine at");
+
+	for (int order = DKIM_THEN_ARC; order <= ARC_THEN_DKIM_CHUNKS; order++) {
+		struct dkim_sig_result d[4];
+		struct arc_result a;
+		size_t nhash = 99;
+		size_t n = verify_shared(m, (enum feed_order)order, d, &a, &nhash);
+		CHECK_EQ_INT(n, keys_list.n);
+		for (size_t i = 0; i < n && i < 4; i++)
+			CHECK_EQ_INT(d[i].result, DKIM_RESULT_PASS);
+		CHECK_EQ_INT(a.cv, ARC_CV_PASS);
+		CHECK_EQ_INT(a.set[0].ams, DKIM_RESULT_PASS);
+		CHECK_EQ_INT(nhash, 1);
+
+		n = verify_shared(bad, (enum feed_order)order, d, &a, &nhash);
+		CHECK_EQ_INT(n, keys_list.n);
+		for (size_t i = 0; i < n && i < 4; i++) {
+			CHECK_EQ_INT(d[i].result, DKIM_RESULT_FAIL);
+			CHECK_EQ_STR(d[i].reason, "body hash did not verify");
+		}
+		CHECK_EQ_INT(a.cv, ARC_CV_FAIL);
+		CHECK_EQ_INT(a.set[0].ams, DKIM_RESULT_FAIL);
+		CHECK_EQ_INT(nhash, 1);
+	}
+
+	/* The set alone: two feeders at different splits and a hasher made
+	 * after the first feeder had gone past its start all end with the
+	 * hash of one dkim_body fed the body whole. */
+	static const char body[] = "Line one  \t here\r\n\r\nline\ttwo\r\n\r\n\r\n";
+	size_t bl = sizeof body - 1;
+	struct dkim_body one;
+	uint8_t want_relaxed[32], want_simple[32];
+	dkim_body_init(&one);
+	dkim_body_update(&one, body, bl);
+	dkim_body_final(&one, want_relaxed);
+	dkim_body_init_simple(&one);
+	dkim_body_update(&one, body, bl);
+	dkim_body_final(&one, want_simple);
+	static struct dkim_bodies set;
+	for (size_t k = 0; k <= 2 * bl + 1; k++) {
+		/* The first feeder's rest before the second feeder begins
+		 * (its hasher then behind: skipped) or after it ended. */
+		size_t split = k / 2;
+		int rest_first = k % 2;
+		dkim_bodies_init(&set);
+		int r1 = dkim_bodies_want(&set, 0, UINT64_MAX);
+		dkim_bodies_feed(&set, 0, body, split); /* the first feeder's first part */
+		int r2 = dkim_bodies_want(&set, 0, UINT64_MAX);
+		int s2 = dkim_bodies_want(&set, 1, UINT64_MAX); /* the second feeder's own */
+		CHECK_EQ_INT(r1, r2);
+		CHECK(s2 != r1);
+		/* The rest in a buffer of its own: nothing before it to read. */
+		char *rest = malloc(bl - split + 1);
+		memcpy(rest, body + split, bl - split);
+		if (rest_first)
+			dkim_bodies_feed(&set, split, rest, bl - split);
+		for (size_t i = 0; i < bl; i++) /* the second feeder, byte by byte */
+			dkim_bodies_feed(&set, i, body + i, 1);
+		if (!rest_first)
+			dkim_bodies_feed(&set, split, rest, bl - split);
+		free(rest);
+		CHECK(memcmp(dkim_bodies_hash(&set, r1), want_relaxed, 32) == 0);
+		CHECK(memcmp(dkim_bodies_hash(&set, s2), want_simple, 32) == 0);
+		CHECK(memcmp(dkim_bodies_hash(&set, r1), want_relaxed, 32) == 0); /* asked twice */
+	}
+	free(bad);
+	free(m);
+	free(signed_msg);
+}
+
 int main(void)
 {
 	CHECK_EQ_INT(dkim_keys_generate(&keys_list, NOW), DKIM_OK);
@@ -906,6 +1046,7 @@ int main(void)
 	test_ed25519_chain();
 	test_authres_append();
 	test_rfc8617_example();
+	test_shared_bodies();
 
 	dns_table_free(&table);
 	dkim_keys_wipe(&keys_list);
