@@ -141,6 +141,11 @@ void spool_init(struct spool *sp, uint64_t max, const char *peer)
 	sp->map = NULL;
 	sp->maplen = 0;
 	sp->unhashed = 0;
+	sp->front = 0;
+	sp->covered = NULL;
+	sp->ncovered = 0;
+	sp->covered_at = NULL;
+	sp->put = 0;
 	crypto_generichash_init(hstate(sp), NULL, 0, 32);
 }
 
@@ -148,6 +153,25 @@ void spool_init_unhashed(struct spool *sp, uint64_t max, const char *peer)
 {
 	spool_init(sp, max, peer);
 	sp->unhashed = 1;
+}
+
+int spool_reserve_front(struct spool *sp, size_t n)
+{
+	if (sp->len || sp->front || sp->file || sp->map || buf_len(&sp->mem) || sp->failed ||
+	    sp->finished || n > SPOOL_FRONT_MAX)
+		return -1;
+	/* The room is the buffer's first n octets, and after a spill the
+	 * file's (spill() writes them out with the rest). */
+	sp->mem.max += n;
+	char *p = buf_reserve(&sp->mem, n, NULL);
+	if (!p) {
+		sp->mem.max -= n;
+		return -1;
+	}
+	memset(p, 0, n);
+	buf_commit(&sp->mem, n);
+	sp->front = n;
+	return 0;
 }
 
 void spool_prealloc(struct spool *sp, size_t n)
@@ -312,7 +336,7 @@ int spool_append(struct spool *sp, const void *p, size_t n)
 
 int spool_truncate(struct spool *sp, uint64_t len)
 {
-	if (sp->failed || sp->finished || !sp->unhashed || len > sp->len)
+	if (sp->failed || sp->finished || !sp->unhashed || sp->front || len > sp->len)
 		return -1;
 	/* In a file, the last buf_len(&sp->mem) bytes are still staged. */
 	uint64_t in_file = sp->len - buf_len(&sp->mem);
@@ -334,7 +358,7 @@ int spool_finish(struct spool *sp, struct str *data_r)
 		return -1;
 	sp->finished = 1;
 	if (!sp->file && !sp->map) {
-		*data_r = buf_str(&sp->mem);
+		*data_r = (struct str){buf_data(&sp->mem) + sp->front, (size_t)sp->len};
 		return 0;
 	}
 	if (!sp->map) {
@@ -342,13 +366,14 @@ int spool_finish(struct spool *sp, struct str *data_r)
 		if (stage_flush(sp) < 0 || file_write_all(sp->file - 1, "", 1) != 0)
 			return fail(sp, "write");
 		buf_free(&sp->mem);
-		void *m = mmap(NULL, (size_t)sp->len + 1, PROT_READ, MAP_SHARED, sp->file - 1, 0);
+		size_t maplen = sp->front + (size_t)sp->len + 1;
+		void *m = mmap(NULL, maplen, PROT_READ, MAP_SHARED, sp->file - 1, 0);
 		if (m == MAP_FAILED)
 			return fail(sp, "mmap");
 		/* Readers (hash, MIME parse, the store's copy) go front to back. */
-		madvise(m, (size_t)sp->len + 1, MADV_SEQUENTIAL);
+		madvise(m, maplen, MADV_SEQUENTIAL);
 		sp->map = m;
-		sp->maplen = (size_t)sp->len + 1;
+		sp->maplen = maplen;
 		/* The mapping keeps the unlinked file alive: a finished spool
 		 * holds no descriptor, so a command that keeps many finished
 		 * spools at once (an IMAP COPY sealed into another account,
@@ -358,8 +383,64 @@ int spool_finish(struct spool *sp, struct str *data_r)
 		atomic_fetch_sub_explicit(&files_open, 1, memory_order_relaxed);
 		sp->file = 0;
 	}
-	*data_r = (struct str){sp->map, (size_t)sp->len};
+	*data_r = (struct str){(char *)sp->map + sp->front, (size_t)sp->len};
 	return 0;
+}
+
+/* The first octet of the front room: in the buffer, or in the mapping. */
+static char *front_base(struct spool *sp)
+{
+	return sp->map ? (char *)sp->map : buf_data(&sp->mem);
+}
+
+/*
+ * A mapped spool's room is in read-only pages: writable from the put to
+ * the restore only (so the restore cannot fail), so that a stray write
+ * elsewhere in a message still faults. The file was opened read-write,
+ * so its shared mapping may become writable.
+ */
+static size_t front_span(struct spool *sp)
+{
+	return (size_t)(sp->covered_at + sp->ncovered - (char *)sp->map);
+}
+
+int spool_front_put(struct spool *sp, struct str head, const char *end, struct str *whole_r)
+{
+	if (!sp->finished || sp->failed || sp->put)
+		return -1;
+	char *base = front_base(sp), *content = base + sp->front;
+	if (end < content || end > content + sp->len || head.len > (size_t)(end - base))
+		return -1;
+	char *at = (char *)end - head.len;
+	/* The content octets under head: those between its start and end. */
+	char *from = at < content ? content : at;
+	sp->covered_at = from;
+	sp->ncovered = (size_t)(end - from);
+	if (sp->map && mprotect(sp->map, (size_t)(end - base), PROT_READ | PROT_WRITE) < 0)
+		return -1;
+	sp->covered = sp->ncovered ? xmalloc(sp->ncovered) : NULL;
+	if (sp->ncovered)
+		memcpy(sp->covered, from, sp->ncovered);
+	if (head.len)
+		memcpy(at, head.p, head.len);
+	sp->put = 1;
+	*whole_r = (struct str){at, head.len + (size_t)(content + sp->len - end)};
+	return 0;
+}
+
+void spool_front_restore(struct spool *sp)
+{
+	if (!sp->put)
+		return;
+	if (sp->ncovered)
+		memcpy(sp->covered_at, sp->covered, sp->ncovered);
+	if (sp->map)
+		mprotect(sp->map, front_span(sp), PROT_READ);
+	free(sp->covered);
+	sp->covered = NULL;
+	sp->ncovered = 0;
+	sp->covered_at = NULL;
+	sp->put = 0;
 }
 
 void spool_blob_id(struct spool *sp, uint8_t id_r[32])
@@ -372,6 +453,12 @@ void spool_blob_id(struct spool *sp, uint8_t id_r[32])
 
 void spool_free(struct spool *sp)
 {
+	free(sp->covered);
+	sp->covered = NULL;
+	sp->ncovered = 0;
+	sp->covered_at = NULL;
+	sp->put = 0;
+	sp->front = 0;
 	if (sp->map)
 		munmap(sp->map, sp->maplen);
 	if (sp->file) {

@@ -63,6 +63,11 @@ struct spool {
 	void *map;           /* after spool_finish() of a spilled spool */
 	size_t maplen;
 	int unhashed;        /* spool_init_unhashed: no blob id kept */
+	size_t front;        /* room before the content (spool_reserve_front) */
+	char *covered;       /* spool_front_put(): the content octets head covers */
+	size_t ncovered;
+	char *covered_at;    /* where they go back */
+	int put;             /* spool_front_put() until spool_front_restore() */
 	unsigned char hash[448]; /* private: crypto_generichash_state, 64-aligned inside */
 };
 
@@ -100,12 +105,38 @@ uint64_t spool_files_open(void);
 void spool_init(struct spool *sp, uint64_t max, const char *peer);
 /* As spool_init, for bytes that never become a blob themselves (an HTTP
  * or WebSocket answer waiting for its client; a received message, whose
- * stored blob is deliver_compose()'s copy): they are not hashed as they
- * arrive, and spool_blob_id() must not be called. */
+ * stored blob has the head in front and is hashed by deliver): they are
+ * not hashed as they arrive, and spool_blob_id() must not be called. */
 void spool_init_unhashed(struct spool *sp, uint64_t max, const char *peer);
 /* A head start of n bytes of memory for a message that will likely stay
  * there (saves the first doublings); ignored when memory is short. */
 void spool_prealloc(struct spool *sp, size_t n);
+/*
+ * Room for n octets (at most SPOOL_FRONT_MAX) before the content, for
+ * spool_front_put() to write a header into once the spool is finished:
+ * then the stored message is written around the received bytes, not
+ * copied with them. Call on an empty spool, before any append or
+ * spool_prealloc(). The room is not content: it counts against no
+ * ceiling and no budget, and spool_truncate() refuses such a spool.
+ * Returns 0, or -1 (not empty, or n too big; nothing reserved).
+ */
+#define SPOOL_FRONT_MAX ((size_t)16 * 1024)
+int spool_reserve_front(struct spool *sp, size_t n);
+/*
+ * Writes head so that it ends at end, a point in the finished content
+ * (its start, or past it), into the front room and over the content
+ * octets before end, and gives head then the content from end as one
+ * range in whole_r (valid until spool_front_restore() or spool_free()).
+ * The content octets it covers are kept aside and put back by
+ * spool_front_restore(); meanwhile they must not be read (the range of
+ * spool_finish() holds head's octets there). One put at a time.
+ * Returns 0, or -1 when head does not fit (room plus the content before
+ * end), the spool is not finished, failed, or already put, or the
+ * mapping's room cannot be made writable; nothing is changed on -1.
+ */
+int spool_front_put(struct spool *sp, struct str head, const char *end, struct str *whole_r);
+/* Puts back what spool_front_put() covered; nothing when nothing is put. */
+void spool_front_restore(struct spool *sp);
 /*
  * Appends n bytes. Returns 0; -1 when the result would pass max (nothing
  * is appended) or on an I/O error (the spool is then failed and every
@@ -116,7 +147,8 @@ int spool_append(struct spool *sp, const void *p, size_t n);
  * Drops the bytes past the first len of an unhashed spool (a JMAP answer
  * takes back a method's partial response when the method fails). 0, or
  * -1 when len is past the end, the spool is hashed, finished or failed,
- * or the file cannot be cut (the spool is then failed).
+ * or the file cannot be cut (the spool is then failed), or it has front
+ * room (spool_reserve_front).
  */
 int spool_truncate(struct spool *sp, uint64_t len);
 /*

@@ -254,6 +254,38 @@ int deliver_compose(struct spool *out, struct str head, struct str data, const c
 	return compose(out, head, STR_NULL, data, STR_NULL, authserv_id);
 }
 
+struct keep_check {
+	struct str data;
+	int whole; /* one range came: all of data */
+};
+
+static int emit_whole(void *arg, const char *p, size_t n)
+{
+	struct keep_check *k = arg;
+	k->whole = p == k->data.p && n == k->data.len;
+	return k->whole ? 0 : -1;
+}
+
+/* Does clean_ranges() keep all of data? It reads the header only. */
+static int keeps_all(struct str data, const char *authserv_id)
+{
+	struct keep_check k = {data, 0};
+	return !authserv_id || data.len == 0 ||
+	       (clean_ranges(data, authserv_id, emit_whole, &k) == 0 && k.whole);
+}
+
+/* The stored bytes head + data, written in place around data in its
+ * spool (struct delivery.data_spool), with their blob id. 0, or -1:
+ * compose them instead. */
+static int compose_in_place(struct delivery *dl, struct str *bytes_r)
+{
+	if (!dl->data_spool || !keeps_all(dl->data, dl->authserv_id) ||
+	    spool_front_put(dl->data_spool, dl->head, dl->data.p, bytes_r) < 0)
+		return -1;
+	store_blob_id(bytes_r->p, bytes_r->len, dl->sd_.blob_id);
+	return 0;
+}
+
 /* The plan's copies are bytes of their own (editheader, or fields of its
  * own). */
 static int has_own(const struct deliver_plan *p)
@@ -308,6 +340,8 @@ static void free_private(struct delivery *dl)
 	dl->own_ = NULL;
 	dl->nown_ = 0;
 	spool_free(&dl->msg_);
+	if (dl->data_spool)
+		spool_front_restore(dl->data_spool);
 	buf_free(&dl->meta_);
 	free(dl->accounts_);
 	free(dl->email_ids_);
@@ -411,16 +445,19 @@ static void prepare(struct delivery *dl)
 	struct str bytes;
 
 	dl->result = STORE_OK;
-	if (deliver_compose(&dl->msg_, dl->head, dl->data, dl->authserv_id) < 0 ||
-	    spool_finish(&dl->msg_, &bytes) < 0) {
+	if (compose_in_place(dl, &bytes) == 0) {
+		/* the id is set */
+	} else if (deliver_compose(&dl->msg_, dl->head, dl->data, dl->authserv_id) < 0 ||
+	           spool_finish(&dl->msg_, &bytes) < 0) {
 		dl->result = STORE_ETEMP;
 		return;
+	} else {
+		spool_blob_id(&dl->msg_, dl->sd_.blob_id);
 	}
 	struct store_delivery *d = &dl->sd_;
 	d->data = bytes.p;
 	d->len = bytes.len;
 	dl->len = bytes.len;
-	spool_blob_id(&dl->msg_, d->blob_id);
 	if (dl->sd_.naccounts && mime_cache_build(bytes.p, bytes.len, &dl->meta_) == 0) {
 		d->meta = buf_data(&dl->meta_);
 		d->metalen = buf_len(&dl->meta_);

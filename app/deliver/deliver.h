@@ -31,7 +31,8 @@
  * sender wrote (RFC 5321 §4.4: the final delivery's is in head); identical bytes share one
  * blob however many accounts get them, so head must not name a recipient.
  *
- * The work linear in the size (the copy with the head, its blob id, the
+ * The work linear in the size (the copy with the head, or with
+ * data_spool head written in front of data in place, its blob id, the
  * MIME structure record kept with the email) runs on the worker pool for
  * messages over WORKER_MESSAGE_BYTES, inline otherwise.
  *
@@ -125,6 +126,15 @@ struct delivery {
 	void *hook_arg;
 	size_t hook_len;
 	int keep_always;
+	/* Optional: the finished spool data lies in, with room in front of
+	 * it (spool_reserve_front). When head fits before data there and
+	 * nothing is to be removed from data, the stored message is head
+	 * written in place in front of data (spool_front_put), not a copy
+	 * of both: for a big message that is one pass over its bytes and
+	 * one file of its size fewer. The octets before data that head
+	 * covers are put back before done() runs; till then the caller
+	 * does not read them. */
+	struct spool *data_spool;
 	/* Optional: Sieve's memory to record with the message, in its commit
 	 * (store_delivery.seen); the caller's until done() runs. Only when
 	 * there is a copy to store: see seen_stored. */

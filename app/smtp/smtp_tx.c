@@ -44,6 +44,12 @@
 
 #define ADDED_HEADERS_MAX 4096
 #define MSG_PREALLOC 32768
+/* Room in the spool before the message for the rest of the stored head
+ * (Return-Path, Authentication-Results, the spam verdict: our Received
+ * is there already), so the store takes the message where it was
+ * received instead of a copy (struct delivery.data_spool). A head that
+ * does not fit is composed with a copy as before. */
+#define HEAD_ROOM 4096
 
 
 /* Keeps header-unsafe bytes (CR, LF, NUL, parentheses) out of the HELO we echo. */
@@ -154,13 +160,15 @@ int smtp_tx_begin_data(struct smtp_session *s, int bdat)
 {
 	struct smtp_tx *tx = &s->tx;
 
-	/* Unhashed: what is stored is deliver_compose()'s copy (our head in
-	 * front, forged fields out), and its id is hashed there; a hash of
-	 * these bytes was a second pass over every message that nothing read. */
+	/* Unhashed: what is stored is the head then the message (written in
+	 * place in front of it, or deliver_compose()'s copy when forged
+	 * fields go), and its id is hashed there; a hash of these bytes was
+	 * a second pass over every message that nothing read. */
 	spool_init_unhashed(&tx->msg, ADDED_HEADERS_MAX + smtp_cfg->max_message_size,
 	                    s->conn->peer_ip);
 	/* A fixed head start (never the client's SIZE=) saves the first
 	 * few doublings for typical messages. */
+	spool_reserve_front(&tx->msg, HEAD_ROOM);
 	spool_prealloc(&tx->msg, MSG_PREALLOC);
 	/* The reader's output for one input chunk is at most the chunk. */
 	buf_init(&tx->chunk, s->conn->in.max);
@@ -966,6 +974,7 @@ static void store_go(struct smtp_session *s, const char *fields, int junk)
 	memset(d, 0, sizeof(*d));
 	d->data = str_make(tx->data.p + tx->header_len, tx->data.len - tx->header_len);
 	d->head = str_c(store_head(tx, fields));
+	d->data_spool = &tx->msg;
 	d->authserv_id = hostname_now();
 	d->plans = tx->plans;
 	d->nplans = tx->nplans;

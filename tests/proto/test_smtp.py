@@ -983,6 +983,56 @@ def test_success_notices_for_local_delivery():
         # notice (test_policy.py covers it).
 
 
+def test_stored_in_place_and_notices_see_the_message():
+    """The stored message is the head written in front of the received
+    bytes in their spool, not a copy of both (deliver.h, data_spool):
+    Return-Path, our Received, the checks' fields, then the message as
+    sent, for a message held in memory and one in a file (3 MiB, past
+    SPOOL_MEM_MAX). The success notice is made after the commit from the
+    received bytes: it carries our Received field as stored, so the
+    octets the head was written over were put back. A big message with
+    a forged verdict field is composed without it, as before."""
+    with srv() as s:
+        big = "".join("line %06d %s\r\n" % (i, "x" * 60) for i in range(3 * 1024 * 1024 // 72))
+        sent = {"small in place": message(subject="small in place"),
+                "big in place": message(subject="big in place", body=big),
+                "big forged": message(subject="big forged", body=big,
+                                      extra="X-Spam-Flag: NO\r\n")}
+        with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+            c.ehlo("client.remote.test")
+            for m in sent.values():
+                assert c.sendmail("carol@example.test", ["bob@example.test"], m,
+                                  rcpt_options=["NOTIFY=SUCCESS"]) == {}
+        received = {}
+        for mid, line in inbox(s, "bob@example.test", 3):
+            subject = next(k for k in sent if k in line)
+            raw = s.raw("bob@example.test", mid).decode()
+            assert raw.startswith("Return-Path: <carol@example.test>\r\n"
+                                  "Received: from client.remote.test ([127.0.0.1])"), raw[:300]
+            want = sent[subject].replace("X-Spam-Flag: NO\r\n", "")
+            assert raw.endswith(want), (subject, raw[:600])
+            assert "X-Spam-Flag" not in raw
+            # Our Received field: its first line and the folded ones after.
+            lines = raw.split("\r\n")[1:]
+            n = 1
+            while lines[n][:1] in (" ", "\t"):
+                n += 1
+            received[subject] = "\r\n".join(lines[:n]) + "\r\n"
+            assert "for <bob@example.test>" in received[subject], received[subject]
+        notices = []
+        for _ in range(100):
+            notices = s.messages("carol@example.test")
+            if len(notices) == 3:
+                break
+            time.sleep(0.1)
+        assert len(notices) == 3, notices
+        for mid, _ in notices:
+            body = s.raw("carol@example.test", mid).decode()
+            subject = next(k for k in sent if ("Subject: %s\r\n" % k) in body)
+            assert "Action: delivered" in body
+            assert received[subject] + "From: alice@remote.test\r\n" in body, (subject, body[-1500:])
+
+
 def test_misc_commands():
     with srv() as s:
         r = Raw(s.smtp_port)

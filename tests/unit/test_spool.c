@@ -6,7 +6,10 @@
  * buffer whose memory cannot be had fails its append instead of ending
  * the process (issue 28, finding 1); an unhashed spool cut back to a
  * mark holds the bytes before it; memory held outside spools (spool_hold)
- * counts against the same budget and per-address share.
+ * counts against the same budget and per-address share; a spool with
+ * front room takes a head written in front of its content in place
+ * (spool_front_put), in memory and in its file, and gives the octets the
+ * head covered back (spool_front_restore).
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -142,6 +145,85 @@ static void test_spool_truncate(void)
 	spool_free(&sp);
 }
 
+/*
+ * A spool of len content octets with room front ahead: finished, a head
+ * of hlen octets put to end at the content's offset at, then restored.
+ * Whatever the chunking and wherever the bytes are, the content is the
+ * same as without room, head + content from at is one range while put,
+ * and the content is whole again after the restore.
+ */
+static void check_front(size_t len, size_t step, size_t front, size_t hlen, size_t at,
+			int want_file)
+{
+	struct spool sp;
+	struct str data, whole, again;
+	int rc;
+
+	spool_init_unhashed(&sp, 64u << 20, "192.0.2.3");
+	CHECK_EQ_INT(spool_reserve_front(&sp, front), 0);
+	CHECK_EQ_INT(spool_reserve_front(&sp, front), -1); /* once */
+	char *all = fill(&sp, len, step, &rc);
+	CHECK_EQ_INT(rc, 0);
+	CHECK_EQ_INT(sp.len, len);
+	CHECK_EQ_INT(spool_spilled(&sp), want_file);
+	CHECK_EQ_INT(spool_truncate(&sp, 0), -1); /* refused with room */
+	CHECK_EQ_INT(spool_front_put(&sp, str_make("x", 1), NULL, &whole), -1); /* not finished */
+	CHECK_EQ_INT(spool_finish(&sp, &data), 0);
+	CHECK_EQ_INT(data.len, len);
+	CHECK(memcmp(data.p, all, len) == 0);
+	CHECK_EQ_INT(data.p[len], '\0');
+	char *head = malloc(hlen + 1);
+	for (size_t i = 0; i < hlen; i++)
+		head[i] = (char)('A' + i % 26);
+	/* Too long for the room and the content before at: nothing changes. */
+	CHECK_EQ_INT(spool_front_put(&sp, str_make(head, front + at + 1), data.p + at, &whole), -1);
+	CHECK(memcmp(data.p, all, len) == 0);
+	CHECK_EQ_INT(spool_front_put(&sp, str_make(head, hlen), data.p + at, &whole), 0);
+	CHECK_EQ_INT(whole.len, hlen + len - at);
+	CHECK(whole.p + hlen == data.p + at);
+	CHECK(memcmp(whole.p, head, hlen) == 0);
+	CHECK(memcmp(whole.p + hlen, all + at, len - at) == 0);
+	CHECK_EQ_INT(spool_front_put(&sp, str_make(head, hlen), data.p + at, &whole), -1); /* one at a time */
+	spool_front_restore(&sp);
+	CHECK(memcmp(data.p, all, len) == 0);
+	spool_front_restore(&sp); /* nothing put: nothing done */
+	CHECK(memcmp(data.p, all, len) == 0);
+	CHECK_EQ_INT(spool_finish(&sp, &again), 0);
+	CHECK(again.p == data.p && again.len == len);
+	/* Put again after the restore; freed while put. */
+	CHECK_EQ_INT(spool_front_put(&sp, str_make(head, hlen), data.p + at, &whole), 0);
+	CHECK(memcmp(whole.p, head, hlen) == 0);
+	spool_free(&sp);
+	CHECK_EQ_INT(spool_mem_held(), 0);
+	CHECK_EQ_INT(spool_files_open(), 0);
+	free(head);
+	free(all);
+}
+
+static void test_spool_front(void)
+{
+	check_front(10 * 1024, 1, 100, 60, 0, 0);        /* in memory, in the room */
+	check_front(10 * 1024, 4096, 100, 300, 250, 0);  /* over content octets too */
+	check_front(10 * 1024, 4096, 100, 100, 0, 0);    /* the whole room */
+	check_front(0, 1, 64, 10, 0, 0);                 /* no content */
+	check_front(3 * SPOOL_MEM_MAX, 65536, 4096, 900, 0, 1);      /* in the file */
+	check_front(3 * SPOOL_MEM_MAX, 200000, 4096, 5000, 2000, 1); /* across pages */
+	check_front(SPOOL_MEM_MAX + 1, 1000, 10, 10, 0, 1);
+	/* Room only on an empty spool, and not past SPOOL_FRONT_MAX. */
+	struct spool sp;
+	spool_init_unhashed(&sp, 1024, NULL);
+	CHECK_EQ_INT(spool_reserve_front(&sp, SPOOL_FRONT_MAX + 1), -1);
+	CHECK_EQ_INT(spool_append(&sp, "abc", 3), 0);
+	CHECK_EQ_INT(spool_reserve_front(&sp, 10), -1);
+	spool_free(&sp);
+	/* The room takes nothing from the content's ceiling. */
+	spool_init_unhashed(&sp, 8, NULL);
+	CHECK_EQ_INT(spool_reserve_front(&sp, 100), 0);
+	CHECK_EQ_INT(spool_append(&sp, "12345678", 8), 0);
+	CHECK_EQ_INT(spool_append(&sp, "9", 1), -1);
+	spool_free(&sp);
+}
+
 static void test_spool_budget(void)
 {
 	struct spool a, b, c;
@@ -273,6 +355,7 @@ int main(void)
 	CHECK_EQ_INT(spool_setup(dir, 4u << 20), 0);
 	test_spool_content();
 	test_spool_truncate();
+	test_spool_front();
 	test_spool_budget();
 	test_spool_hold();
 	test_spool_sweep();
