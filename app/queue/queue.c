@@ -638,10 +638,12 @@ int queue_rcpt_dropped(struct store *st, const char *addr)
 	return res == STORE_RCPT_UNKNOWN || res == STORE_RCPT_INACTIVE;
 }
 
-int queue_rcpt_local(struct store *st, const char *addr)
+enum queue_rcpt_where queue_rcpt_local(struct store *st, const char *addr)
 {
 	enum store_rcpt res = rcpt_resolved(st, addr);
-	return res != STORE_RCPT_NOT_LOCAL && res != STORE_RCPT_TEMPFAIL;
+	return res == STORE_RCPT_TEMPFAIL    ? QUEUE_RCPT_UNSURE
+	       : res == STORE_RCPT_NOT_LOCAL ? QUEUE_RCPT_OUTSIDE
+					     : QUEUE_RCPT_OURS;
 }
 
 /* The SQ_NOTIFY_* bits are QUEUE_NOTIFY_*'s values; spelled out all the

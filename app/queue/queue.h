@@ -162,15 +162,24 @@ void queue_submit(struct store *st, struct queue_request *r);
  */
 int queue_rcpt_dropped(struct store *st, const char *addr);
 
+/* Whether a recipient is ours (queue_rcpt_local). */
+enum queue_rcpt_where {
+	QUEUE_RCPT_OUTSIDE, /* not in any of our domains */
+	QUEUE_RCPT_OURS,    /* in one of our domains */
+	QUEUE_RCPT_UNSURE,  /* the directory could not be read: ask again later */
+};
+
 /*
- * 1 when recipient addr is in one of our domains (queue_submit would
+ * Whether recipient addr is in one of our domains (queue_submit would
  * resolve it here, to accounts or to nobody), resolved exactly as
- * queue_submit resolves it; 0 for an outside address, and when the
- * directory could not be read (the caller's next try asks again). For the
- * scheduler, which delivers such a recipient of an entry here
- * (QUEUE_QUOTA) rather than to an MX. Thread-safe (one read transaction).
+ * queue_submit resolves it. QUEUE_RCPT_UNSURE when the directory could
+ * not be read (STORE_RCPT_TEMPFAIL): neither here nor elsewhere for now,
+ * never taken for an outside address. For the scheduler, which delivers
+ * a recipient of ours of an entry here (QUEUE_QUOTA) rather than to an
+ * MX, and leaves an unsure one pending for its next attempt.
+ * Thread-safe (one read transaction).
  */
-int queue_rcpt_local(struct store *st, const char *addr);
+enum queue_rcpt_where queue_rcpt_local(struct store *st, const char *addr);
 
 /* The QUEUE_NOTIFY_* bits of an entry recipient's SQ_NOTIFY_* ones. */
 unsigned queue_notify_of(uint8_t sq_notify);

@@ -178,7 +178,8 @@ struct group {
 	char domain[256];
 	size_t *idx; /* indexes into the entry's rcpts */
 	size_t n;
-	int local;   /* one recipient of ours, delivered here (local_send) */
+	int local;   /* for no MX: one recipient of ours, delivered here (local_send) */
+	int unsure;  /* local, of those not known to be ours or not now: left pending */
 };
 
 struct job {
@@ -1715,6 +1716,14 @@ static void start_group(struct job *j)
 		j->crcpts[i].orcpt = q->orcpt;
 		j->crcpts[i].notify = q->notify;
 	}
+	if (g->unsure) {
+		/* Not tried: no attempt date (as for a dead destination). */
+		log_info("queue", NULL, "event=rcpt_unresolved id=%llu rcpts=%zu action=retry",
+			 (unsigned long long)j->e.id, g->n);
+		j->skipped = 1;
+		group_outcome(j, SQ_PENDING, "4.3.0 temporary local error: recipient lookup failed", "");
+		return;
+	}
 	if (g->local) {
 		local_send(j);
 		return;
@@ -1839,13 +1848,24 @@ static void group_rcpts(struct job *j)
 		if (q->state != SQ_PENDING)
 			continue;
 		/* Ours (one waiting for room in its mailbox, queue.h): a
-		 * group of its own, delivered here, never to an MX. */
-		if (queue_rcpt_local(j->s->st, q->addr)) {
-			j->groups = xrealloc(j->groups, (j->ngroups + 1) * sizeof *j->groups);
-			struct group *lg = &j->groups[j->ngroups++];
-			memset(lg, 0, sizeof *lg);
-			lg->local = 1;
-			lg->idx = xmalloc(sizeof *lg->idx);
+		 * group of its own, delivered here, never to an MX. One the
+		 * directory could not place now (a store error) goes to
+		 * neither: the group of those is left pending, tried again
+		 * on the schedule as a local failure for now would be. */
+		enum queue_rcpt_where w = queue_rcpt_local(j->s->st, q->addr);
+		if (w != QUEUE_RCPT_OUTSIDE) {
+			size_t g = 0;
+			while (w == QUEUE_RCPT_UNSURE && g < j->ngroups && !j->groups[g].unsure)
+				g++;
+			if (w == QUEUE_RCPT_OURS || g == j->ngroups) {
+				j->groups = xrealloc(j->groups, (j->ngroups + 1) * sizeof *j->groups);
+				g = j->ngroups++;
+				memset(&j->groups[g], 0, sizeof j->groups[g]);
+				j->groups[g].local = 1;
+				j->groups[g].unsure = w == QUEUE_RCPT_UNSURE;
+			}
+			struct group *lg = &j->groups[g];
+			lg->idx = xrealloc(lg->idx, (lg->n + 1) * sizeof *lg->idx);
 			lg->idx[lg->n++] = i;
 			continue;
 		}
@@ -1965,6 +1985,14 @@ static void build_notice(struct job *j, struct upd *u, int64_t now)
 		local = 0;
 		res = STORE_RCPT_NOT_LOCAL;
 		log_info("queue", NULL, "event=notice_deferred id=%llu reason=over_quota",
+			 (unsigned long long)e->id);
+	}
+	/* The directory could not be read now: the notice is queued too,
+	 * where each attempt asks again whether its recipient is ours
+	 * (group_rcpts), rather than dropped as for an unknown sender. */
+	if (res == STORE_RCPT_TEMPFAIL) {
+		res = STORE_RCPT_NOT_LOCAL;
+		log_info("queue", NULL, "event=notice_deferred id=%llu reason=lookup_failed",
 			 (unsigned long long)e->id);
 	}
 	if (local) {

@@ -27,8 +27,11 @@
  * consistent snapshot.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "core/asan.h"
 #include "core/log.h"
 #include "store/store_private.h"
 
@@ -248,6 +251,34 @@ static int resolve_steps(struct resolve *r, const char *addr, size_t at)
 	return try_alias(r, addr + at, len - at);
 }
 
+#if TERN_TEST_KNOBS
+/*
+ * Test-only, read by a sanitizer build alone (core/asan.h; a release build
+ * has no such code): while the file TERN_TEST_RESOLVE_FAIL_FILE exists and
+ * holds address (its first line, any case), the resolution of address
+ * meets an LMDB error in its read transaction, as a map error or a
+ * reader table in trouble would, and answers STORE_RCPT_TEMPFAIL through
+ * the resolver's own error path. Logs event=test_resolve_fail.
+ */
+static int test_resolve_fails(const char *address)
+{
+	const char *path = getenv("TERN_TEST_RESOLVE_FAIL_FILE");
+	if (!path || !*path)
+		return 0;
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	char line[STORE_ADDR_MAX + 2] = "";
+	int hit = fgets(line, sizeof line, f) != NULL;
+	fclose(f);
+	line[strcspn(line, "\r\n")] = '\0';
+	if (!hit || strcasecmp(line, address) != 0)
+		return 0;
+	log_info("store", NULL, "event=test_resolve_fail");
+	return 1;
+}
+#endif
+
 enum store_rcpt store_resolve_forwards(struct store *st, const char *address, uint32_t *accounts_r,
                                        size_t max, size_t *n_r, struct store_forward *fwd_r,
                                        size_t fmax, size_t *nf_r)
@@ -269,6 +300,10 @@ enum store_rcpt store_resolve_forwards(struct store *st, const char *address, ui
 		return STORE_RCPT_TEMPFAIL;
 	MDB_val dk = {strlen(domain), domain};
 	int rc = mdb_get(r->txn, st->db[DB_DOMAIN], &dk, &v);
+#if TERN_TEST_KNOBS
+	if (test_resolve_fails(address))
+		rc = MDB_BAD_TXN;
+#endif
 	if (rc) {
 		res = rc == MDB_NOTFOUND ? STORE_RCPT_NOT_LOCAL : STORE_RCPT_TEMPFAIL;
 		goto out;

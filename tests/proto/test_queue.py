@@ -14,6 +14,7 @@ import ctypes
 import ctypes.util
 import email
 import email.policy
+import imaplib
 import os
 import re
 import shutil
@@ -23,9 +24,10 @@ import socket
 import ssl
 import struct
 import subprocess
+import tempfile
 import time
 
-from harness import Server
+from harness import SANITIZED, Server
 from mailpeers import DnsServer, Receiver, free_port_on, unique_ips
 
 ALICE, ALICE_PW = "alice@example.test", "alice-pw-1"
@@ -2230,3 +2232,80 @@ def test_delay_notice_of_an_untried_message_names_no_last_attempt_date():
             assert untried and without == len(untried), (without, untried)
         finally:
             dead.close()
+
+
+def test_recipient_the_store_cannot_resolve_for_now_stays_pending_here():
+    """A queued recipient of ours whose lookup fails for a moment (the
+    store's read answers an error: STORE_RCPT_TEMPFAIL) is neither ours nor
+    outside for that attempt: it stays pending (4.3.0, as Postfix says for
+    a lookup failure), never goes to our own domain's MX (a sink here),
+    never bounces, and is delivered here once the store answers. A notice
+    to a local sender met so is queued, not dropped, and arrives likewise.
+    TEMPFAIL comes from the sanitizer build's knob
+    TERN_TEST_RESOLVE_FAIL_FILE (the resolver's own error path for the
+    address the file names); the plain build skips."""
+    if not SANITIZED:
+        return "skip"  # the failing lookup is a sanitizer build's test knob
+    fail = os.path.join(tempfile.mkdtemp(prefix="tern-resolve-"), "fail")
+    joy = "joy@example.test"
+
+    def failing(addr):
+        with open(fail, "w") as f:
+            f.write(addr + "\n")
+
+    def pending_with(addr, status):
+        out = w.queue_list()
+        return [ln for ln in out.splitlines()
+                if ln.strip().startswith("<%s>" % addr) and "pending" in ln and status in ln]
+
+    def wait_for(what, timeout=20):
+        deadline = time.time() + timeout
+        while not what() and time.time() < deadline:
+            time.sleep(0.2)
+        return what()
+
+    with World(lambda ips: zone(mx(ips, 0), mx(ips, 1, name="example.test")), nips=2,
+               imap=True, env={"TERN_TEST_RESOLVE_FAIL_FILE": fail}) as w:
+        # remote.test refuses the recipient: its bounce is the notice; the
+        # refusal is where the sender's lookup starts failing.
+        def refuse(addr):
+            failing(ALICE)
+            return "550 5.1.1 no such user"
+        w.receiver(0, rcpt=refuse)
+        sink = w.receiver(1)  # example.test's MX: must get nothing
+        w.srv.cli("account", "add", joy, "--quota", "8000", input="pw-joy-1\n")
+        w.send([joy], subject="old", body="o" * 5000 + "\r\n")
+        assert len(w.inbox(joy, 1)) == 1
+        # Too big for the room left: it waits in the queue (4.2.2).
+        w.send([joy], subject="waits", body="w" * 4000 + "\r\n")
+        assert wait_for(lambda: pending_with(joy, "4.2.2")), w.queue_list()
+        failing(joy)
+        m = imaplib.IMAP4_SSL("127.0.0.1", w.srv.imaps_port, ssl_context=ctx(), timeout=10)
+        assert m.login(joy, "pw-joy-1")[0] == "OK"
+        assert m.select("INBOX")[0] == "OK"
+        assert m.store("1:*", "+FLAGS", "(\\Deleted)")[0] == "OK"
+        assert m.expunge()[0] == "OK"
+        m.logout()
+        # Room now, but no answer from the store: pending with 4.3.0,
+        # attempt after attempt, and nowhere else.
+        assert wait_for(lambda: pending_with(joy, "4.3.0")), w.queue_list()
+        n = w.srv.log_text().count("event=rcpt_unresolved")
+        assert wait_for(lambda: w.srv.log_text().count("event=rcpt_unresolved") > n)
+        assert pending_with(joy, "4.3.0"), w.queue_list()
+        assert w.srv.messages(joy) == [] and w.srv.messages(ALICE) == []
+        os.unlink(fail)
+        assert wait_for(lambda: any("waits" in subj for _, subj in w.srv.messages(joy))), \
+            (w.srv.messages(joy), w.queue_list())
+        assert w.wait_queue_empty(), w.queue_list()
+
+        # The bounce to a sender the store cannot place now: queued, from <>.
+        w.send(["gone@remote.test"], subject="bounces")
+        assert wait_for(lambda: pending_with(ALICE, "4.3.0")), w.queue_list()
+        assert "from <>" in w.queue_list()
+        assert w.srv.messages(ALICE) == []
+        os.unlink(fail)
+        msgs = w.inbox(ALICE, 1)
+        assert len(msgs) == 1, msgs
+        assert b"Final-Recipient: rfc822; gone@remote.test" in w.srv.raw(ALICE, msgs[0][0])
+        assert w.wait_queue_empty(), w.queue_list()
+        assert sink.messages == [] and sink.connections == 0, sink.commands

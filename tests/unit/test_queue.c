@@ -816,11 +816,40 @@ static void test_due_stops_at_a_full_top_batch(void)
 	store_close(&st);
 }
 
+/*
+ * Whether a recipient is ours has three answers: a store error (the test
+ * build's TERN_TEST_RESOLVE_FAIL_FILE, store_resolve.c) is "cannot tell
+ * now", never "outside", for which the scheduler would send it to an MX.
+ */
+static void test_rcpt_local_three_answers(void)
+{
+	char dir[300], fail[320];
+	uint32_t bob = 0;
+	struct store *st = setup(new_dir(dir, sizeof dir), 0, &bob);
+
+	CHECK_EQ_INT(queue_rcpt_local(st, "bob@example.test"), QUEUE_RCPT_OURS);
+	CHECK_EQ_INT(queue_rcpt_local(st, "nobody@example.test"), QUEUE_RCPT_OURS);
+	CHECK_EQ_INT(queue_rcpt_local(st, "carol@remote.test"), QUEUE_RCPT_OUTSIDE);
+	snprintf(fail, sizeof fail, "%s/resolve-fail", dir);
+	FILE *f = fopen(fail, "w");
+	CHECK(f != NULL);
+	fputs("Bob@example.test\n", f);
+	fclose(f);
+	setenv("TERN_TEST_RESOLVE_FAIL_FILE", fail, 1);
+	CHECK_EQ_INT(queue_rcpt_local(st, "bob@example.test"), QUEUE_RCPT_UNSURE);
+	CHECK_EQ_INT(queue_rcpt_dropped(st, "bob@example.test"), 0);
+	CHECK_EQ_INT(queue_rcpt_local(st, "team@example.test"), QUEUE_RCPT_OURS);
+	unsetenv("TERN_TEST_RESOLVE_FAIL_FILE");
+	CHECK_EQ_INT(queue_rcpt_local(st, "bob@example.test"), QUEUE_RCPT_OURS);
+	store_close(&st);
+}
+
 int main(void)
 {
 	if (unit_env_begin(base, sizeof base, "queue") < 0)
 		return 1;
 	test_submit_sync();
+	test_rcpt_local_three_answers();
 	test_writer_and_updates();
 	test_due_prefers_priority();
 	test_last_update_token();
