@@ -427,7 +427,9 @@ static void cmd_helo(struct smtp_session *s, struct smtp_cmd *cmd, int esmtp)
 	smtp_reply(s, "250-%s Hello %s [%s]", hostname_now(), shown, s->conn->peer_ip);
 	smtp_reply(s, "250-PIPELINING");
 	smtp_reply(s, "250-SIZE %llu", (unsigned long long)smtp_cfg->max_message_size);
-	if (!s->conn->tls)
+	/* Not where TLS is up or begun (RFC 3207 §4.2), nor where the
+	 * transport stands for it (smtp_server_accept_preauth). */
+	if (!s->conn->tls && !s->vouched)
 		smtp_reply(s, "250-STARTTLS");
 	if (s->mode != SMTP_MODE_MX)
 		smtp_submit_ehlo(s);
@@ -985,7 +987,9 @@ static void cmd_bdat(struct smtp_session *s, struct smtp_cmd *cmd)
 
 static void cmd_starttls(struct smtp_session *s)
 {
-	if (s->conn->tls) {
+	/* A preauth session's transport is private already, and its login
+	 * would not survive the restart RFC 3207 §4.2 asks for. */
+	if (s->conn->tls || s->vouched) {
 		smtp_reply(s, "554 5.5.1 Error: TLS already active");
 		smtp_session_error(s);
 		return;

@@ -68,17 +68,20 @@ static void setup_addresses(void)
 /*
  * What a session logged in from the greeting on must say: its EHLO lists
  * the extensions of a logged-in client (BURL) and no AUTH, which could
- * only get 503 (RFC 4954 §4: no AUTH after a successful one). Checked
- * once at start, so that every run of the target (and make fuzz-check)
- * holds it.
+ * only get 503 (RFC 4954 §4: no AUTH after a successful one), nor
+ * STARTTLS: the transport stands for TLS, and STARTTLS is answered as
+ * where TLS is up (RFC 3207 §4.2: its restart would drop the login).
+ * Checked once at start, so that every run of the target (and make
+ * fuzz-check) holds it.
  */
 static void check_preauth_ehlo(void)
 {
-	static const char input[] = "\0EHLO client.test\r\n\x1eQUIT\r\n";
+	static const char input[] = "\0EHLO client.test\r\n\x1eSTARTTLS\r\n\x1eQUIT\r\n";
 	char out[4096];
 
 	fuzz_session_said(input, sizeof input - 1, out, sizeof out);
-	if (!strstr(out, "\r\n250-BURL imap\r\n") || strstr(out, "AUTH")) {
+	if (!strstr(out, "\r\n250-BURL imap\r\n") || strstr(out, "AUTH") ||
+	    strstr(out, "250-STARTTLS") || !strstr(out, "\r\n554 5.5.1 ")) {
 		fprintf(stderr, "fuzz_submission_session: a preauth session's EHLO said:\n%s\n", out);
 		abort();
 	}
