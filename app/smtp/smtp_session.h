@@ -334,12 +334,14 @@ int smtp_submit_may_mail(struct smtp_session *s);
  * a time not in the future). 0, or -1 after replying. */
 int smtp_submit_hold(struct smtp_session *s, const struct smtp_params *p, int64_t now,
 		     int64_t *hold_until_r);
-/* MAIL: the envelope sender belongs to the account. 0, or -1 after replying. */
+/* MAIL: the envelope sender belongs to the account. 0, or -1 after
+ * replying (553, or 451 when the store could not tell now). */
 int smtp_submit_check_sender(struct smtp_session *s, const char *addr);
 /* 1 when addr is an address of account as submission judges it (mail to
  * it would reach the account: its own, +tags, aliases, a catch-all's
  * addresses that are no account or alias of their own); JMAP's
- * EmailSubmission asks the same (jmap_submission.c). */
+ * EmailSubmission asks the same (jmap_submission.c). 0 otherwise, also
+ * when the store could not be read (a refusal, never a pass). */
 struct store;
 int smtp_submit_owned(struct store *st, uint32_t account, const char *addr);
 /* Message complete: checks From, adds Date/Message-ID, signs, enqueues. */

@@ -157,9 +157,10 @@ int smtp_submit_may_mail(struct smtp_session *s)
 	return 0;
 }
 
-/* 1 when mail to addr reaches s's account (see the top comment); the
+/* 1 when mail to addr reaches account (see the top comment), 0 when
+ * not, -1 when the store could not tell now (STORE_RCPT_TEMPFAIL); the
  * domain in either spelling (store_served_spelling). */
-int smtp_submit_owned(struct store *st, uint32_t account, const char *addr)
+static int owns(struct store *st, uint32_t account, const char *addr)
 {
 	uint32_t ids[STORE_RESOLVE_ACCOUNTS_MAX];
 	size_t n = 0;
@@ -170,6 +171,8 @@ int smtp_submit_owned(struct store *st, uint32_t account, const char *addr)
 	store_served_spelling(st, a, sizeof a);
 	enum store_rcpt r = store_resolve_rcpt(st, a, ids, STORE_RESOLVE_ACCOUNTS_MAX, &n);
 
+	if (r == STORE_RCPT_TEMPFAIL)
+		return -1;
 	if (r != STORE_RCPT_OK && r != STORE_RCPT_OVER_QUOTA)
 		return 0;
 	for (size_t i = 0; i < n; i++)
@@ -178,17 +181,27 @@ int smtp_submit_owned(struct store *st, uint32_t account, const char *addr)
 	return 0;
 }
 
-static int owned(struct smtp_session *s, const char *addr)
+int smtp_submit_owned(struct store *st, uint32_t account, const char *addr)
 {
-	return smtp_submit_owned(smtp_store, s->account, addr);
+	return owns(st, account, addr) == 1;
 }
 
 int smtp_submit_check_sender(struct smtp_session *s, const char *addr)
 {
 	char q[600], u[600];
+	int o = addr[0] ? owns(smtp_store, s->account, addr) : 1;
 
-	if (addr[0] == '\0' || owned(s, addr))
+	if (o == 1)
 		return 0;
+	/* A store error is no verdict on the address: 4xx, as RCPT says it
+	 * (a 553 would have the client give up on a sender of its own). */
+	if (o < 0) {
+		log_info("smtp", s->id, "event=sender_deferred user=%s from=%s reason=lookup_failed",
+			 log_q(s->login, u, sizeof(u)), log_q(addr, q, sizeof(q)));
+		smtp_reply(s, "451 4.3.0 <%s>: Temporary lookup failure", addr);
+		smtp_session_error(s);
+		return -1;
+	}
 	log_info("smtp", s->id, "event=sender_rejected user=%s from=%s reason=not_owned",
 		 log_q(s->login, u, sizeof(u)), log_q(addr, q, sizeof(q)));
 	smtp_reply(s, "553 5.7.1 <%s>: Sender address rejected: not owned by user %s", addr,

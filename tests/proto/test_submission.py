@@ -15,7 +15,7 @@ import ssl
 import subprocess
 import time
 
-from harness import Raw, Server, message
+from harness import SANITIZED, Raw, Server, message
 
 ALICE, ALICE_PW = "alice@example.test", "alice-pw-1"
 BOB, BOB_PW = "bob@example.test", "bob-pw-1"
@@ -297,6 +297,29 @@ def test_forged_envelope_sender_refused():
         got = inbox(s, BOB, 1)[0][0]
         env = s.cli("fetch", BOB, "--id", str(got), "--envelope").stdout.decode()
         assert env.startswith("MAIL FROM:<>\r\n"), env
+
+
+def test_sender_whose_lookup_fails_is_deferred_not_refused():
+    """A store error while MAIL FROM's address is looked up says nothing
+    about whose it is: 451 4.3.0 (as RCPT answers a lookup failure), not
+    553 "not owned", which a client takes for good; once the store
+    answers, the same sender goes through. The failure is the sanitizer
+    build's knob TERN_TEST_RESOLVE_FAIL_FILE; the plain build skips."""
+    if not SANITIZED:
+        return "skip"  # the failing lookup is a sanitizer build's test knob
+    fail = os.path.join(tempfile.mkdtemp(prefix="tern-resolve-"), "fail")
+    with srv(env={"TERN_TEST_RESOLVE_FAIL_FILE": fail}) as s:
+        with open(fail, "w") as f:
+            f.write(ALICE + "\n")
+        c = smtp587(s, (ALICE, ALICE_PW))
+        text = refused(lambda: c.sendmail(ALICE, [BOB], msg()), 451)
+        assert text.startswith("4.3.0"), text
+        c.quit()
+        os.unlink(fail)
+        c = smtp587(s, (ALICE, ALICE_PW))
+        c.sendmail(ALICE, [BOB], msg(subject="once it answers"))
+        c.quit()
+        assert [subj for _, subj in inbox(s, BOB, 1)], s.messages(BOB)
 
 
 def test_forged_from_header_refused():
