@@ -1737,6 +1737,60 @@ void store_email_keywords_patch_async(struct store *st, struct loop *loop,
 				      const char *add, const char *remove,
 				      struct store_kw_result *res, store_async_cb *done, void *arg);
 
+/* One membership of an email: a mailbox under a UIDVALIDITY, and the uid. */
+struct store_member {
+	uint32_t mailbox, uidvalidity, uid;
+};
+/*
+ * One email's change of keywords and mailboxes (JMAP's Email/set update
+ * and destroy, RFC 8620 §5.3: whole or not at all), for
+ * store_email_update_async(). Each part is optional:
+ * - keywords, through the membership kw (the email's keywords are the
+ *   email's, whichever): set to kw_set when not NULL, else kw_add added
+ *   and kw_remove taken off (a patch, as
+ *   store_email_keywords_patch_async()); all NULL: unchanged.
+ * - copies: new memberships in to[0..nto) from the membership from (the
+ *   same email, no bytes copied); with move the last copy moves from
+ *   (one membership for another: from need not be named in gone).
+ * - gone[0..ngone): memberships removed; the email goes with its last.
+ * as: NULL for the owner; another user's (refuse must be 1) is held to
+ * its rights inside the write: the keywords as
+ * store_email_keywords_patch_async() holds them, "i" on each mailbox of
+ * to, "t" and "e" on each membership removed (gone, and from with move).
+ * max_members: when not 0, the most memberships the email may have
+ * after the change (a parallel change may have added some).
+ */
+struct store_email_update {
+	const struct store_kw_actor *as;
+	uint32_t account;
+	struct store_member kw;
+	const char *kw_set, *kw_add, *kw_remove;
+	struct store_member from;
+	const uint32_t *to;
+	size_t nto;
+	int move;
+	const struct store_member *gone;
+	size_t ngone;
+	uint32_t max_members;
+};
+/*
+ * Applies u in one write transaction through the writer's group commit
+ * (as store_email_keywords_async()): one new modseq for the whole change
+ * and one change record listing each keyword change, new and removed
+ * membership; every part written or none. No Junk lesson (the caller
+ * decides on one from the email's mailboxes before and after). u and
+ * what it points to are the caller's until done. *modseq_r (may be NULL)
+ * gets the new modseq, 0 when nothing changed. done gets STORE_OK,
+ * STORE_EGONE (a membership named is gone: the email expunged or moved
+ * meanwhile, or from's mailbox under a new UIDVALIDITY), STORE_EACCES
+ * (as lacks a right), STORE_EINVAL (bad or too many keywords),
+ * STORE_ELIMIT (past max_members), STORE_ENOTFOUND (a mailbox gone, or
+ * one of gone under a new UIDVALIDITY), STORE_EFULL or STORE_ETEMP.
+ */
+void store_email_update_async(struct store *st, struct loop *loop,
+			      const struct store_email_update *u, uint64_t *modseq_r,
+			      store_async_cb *done, void *arg);
+
 /*
  * IMAP \Recent (RFC 3501 §2.3.2): claims the mailbox's recent messages
  * for one session, through the writer (asynchronous, as

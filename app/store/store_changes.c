@@ -8,6 +8,10 @@
  * named by entries of this mailbox at modseqs above m whose uid entry no
  * longer exists: UIDs are never reused, so a missing uid entry means the
  * message is gone. One cursor walk over the account's records above m.
+ *
+ * And writing one (change_rec_put), the writes' one way to: a record at
+ * a modseq, or more entries for it from a later part of the same write
+ * (store_update.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -93,4 +97,35 @@ out:
 	*uids_r = u;
 	*n_r = n;
 	return STORE_OK;
+}
+
+int change_rec_put(struct store *st, MDB_txn *txn, uint32_t account, uint64_t modseq,
+		   uint8_t *crec, size_t n, int append)
+{
+	uint8_t kb[12];
+	MDB_val k = key_u32_u64(kb, account, modseq), v, old;
+
+	crec[0] = REC_V1;
+	be16_put(crec + 1, (uint16_t)n);
+	v = (MDB_val){3 + n * 13, crec};
+	int rc = append ? mdb_get(txn, st->db[DB_CHANGE], &k, &old) : MDB_NOTFOUND;
+	if (rc != MDB_NOTFOUND) {
+		if (rc)
+			return rc;
+		const uint8_t *p = old.mv_data;
+		size_t on = old.mv_size >= 3 ? be16_get(p + 1) : 0;
+		/* One email's parts: far from a record's 65535 entries. */
+		if (old.mv_size != 3 + on * 13 || p[0] != REC_V1 || on + n > 65535)
+			return MDB_CORRUPTED;
+		/* Out of the map before the put may reuse its page. */
+		uint8_t *both = xmalloc(old.mv_size + n * 13);
+		memcpy(both, p, old.mv_size);
+		memcpy(both + old.mv_size, crec + 3, n * 13);
+		be16_put(both + 1, (uint16_t)(on + n));
+		v = (MDB_val){old.mv_size + n * 13, both};
+		rc = mdb_put(txn, st->db[DB_CHANGE], &k, &v, 0);
+		free(both);
+		return rc;
+	}
+	return mdb_put(txn, st->db[DB_CHANGE], &k, &v, 0);
 }

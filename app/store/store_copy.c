@@ -88,6 +88,7 @@ struct copy_ctx {
 	int expunge_src;
 	uint64_t src_modseq;
 	int move;
+	uint64_t join; /* a part of a combined write: its modseq (modseq_take) */
 	int all;   /* STORE_COPY_ALL: a uid gone fails the whole copy */
 	int fresh; /* STORE_COPY_NEW: each copy is an email of its own */
 	const uint32_t *uids;
@@ -125,16 +126,12 @@ static int touch(struct store *st, MDB_txn *txn, struct copy_ctx *c, uint32_t id
 
 static int flush_changes(struct store *st, MDB_txn *txn, struct copy_ctx *c)
 {
-	uint8_t kb[12];
+	size_t n = c->nentries;
 
-	if (c->nentries == 0)
+	if (n == 0)
 		return 0;
-	c->crec[0] = REC_V1;
-	be16_put(c->crec + 1, (uint16_t)c->nentries);
-	MDB_val k = key_u32_u64(kb, c->dst, c->modseq);
-	MDB_val v = {3 + c->nentries * CHANGE_ENTRY_SIZE, c->crec};
 	c->nentries = 0;
-	return mdb_put(txn, st->db[DB_CHANGE], &k, &v, 0);
+	return change_rec_put(st, txn, c->dst, c->modseq, c->crec, n, c->join != 0);
 }
 
 static int add_entry(struct store *st, MDB_txn *txn, struct copy_ctx *c, unsigned kind,
@@ -512,7 +509,7 @@ static int copy_fn(struct store *st, MDB_txn *txn, void *arg)
 	if ((rc = touch(st, txn, c, c->to, &to)) != 0)
 		return rc == MDB_NOTFOUND ? STORE_ENOTFOUND : rc;
 	c->r->uidvalidity = to->uidvalidity;
-	c->modseq = ++c->a.modseq;
+	c->modseq = modseq_take(&c->a.modseq, c->join);
 	for (size_t i = 0; i < c->n; i++) {
 		uint32_t nuid;
 		c->cur = i;
@@ -678,6 +675,28 @@ void store_copy_result_free(struct store_copy_result *r)
 	free(r->dst_uids);
 	r->src_uids = r->dst_uids = NULL;
 	r->n = 0;
+}
+
+int copy_part_txn(struct store *st, MDB_txn *txn, uint32_t account, uint32_t from,
+		  uint32_t uidvalidity, uint32_t uid, uint32_t to, int move, uint64_t join)
+{
+	struct store_copy_result r;
+	/* All or nothing: the uid gone is STORE_EGONE. */
+	struct copy_ctx c = copy_ctx_make(account, from, uidvalidity, &uid, 1, to,
+					  (move & 1) | STORE_COPY_ALL, &r);
+	c.join = join;
+	int rc = copy_prepare(&c);
+	if (rc == 0)
+		rc = copy_fn(st, txn, &c);
+	/* from under another UIDVALIDITY: the uid named is gone, and
+	 * STORE_EINVAL stays the keywords' (store_email_update_async). */
+	if (rc == STORE_EINVAL)
+		rc = STORE_EGONE;
+	free(c.crec);
+	free(c.t);
+	free(c.emails);
+	store_copy_result_free(&r);
+	return rc;
 }
 
 /* ---- the same inside the writer's group commit (store_group.c) ---- */

@@ -32,6 +32,7 @@ struct expunge_ctx {
 	const uint32_t *uids;
 	size_t n;
 	int deleted_only; /* skip the UIDs without UID_F_DELETED now */
+	uint64_t join;    /* a part of a combined write: its modseq (modseq_take) */
 	/* Per run (reset at the start: store_write may run us again). */
 	size_t removed;
 	uint64_t modseq;
@@ -42,16 +43,12 @@ struct expunge_ctx {
 /* Writes the change record built so far at the current modseq. */
 static int flush_changes(struct store *st, MDB_txn *txn, struct expunge_ctx *c)
 {
-	uint8_t kb[12];
+	size_t n = c->nentries;
 
-	if (c->nentries == 0)
+	if (n == 0)
 		return 0;
-	c->crec[0] = REC_V1;
-	be16_put(c->crec + 1, (uint16_t)c->nentries);
-	MDB_val k = key_u32_u64(kb, c->account, c->modseq);
-	MDB_val v = { 3 + c->nentries * CHANGE_ENTRY_SIZE, c->crec };
 	c->nentries = 0;
-	return mdb_put(txn, st->db[DB_CHANGE], &k, &v, 0);
+	return change_rec_put(st, txn, c->account, c->modseq, c->crec, n, c->join != 0);
 }
 
 /*
@@ -163,7 +160,7 @@ static int expunge_fn(struct store *st, MDB_txn *txn, void *arg)
 
 		/* A new record (and modseq) first, and again when one is full. */
 		if (c->nentries == 0)
-			c->modseq = ++a.modseq;
+			c->modseq = modseq_take(&a.modseq, c->join);
 		int destroyed = 0;
 		uint32_t thread = 0;
 		if ((rc = drop_membership(st, txn, c, email_id, c->uids[i], &a, &destroyed,
@@ -252,6 +249,24 @@ int store_expunge_txn(struct store *st, MDB_txn *txn, uint32_t account, uint32_t
 	rc = expunge_fn(st, txn, &c);
 	free(c.crec);
 	return rc;
+}
+
+int expunge_part_txn(struct store *st, MDB_txn *txn, uint32_t account, uint32_t mailbox,
+		     uint32_t uidvalidity, uint32_t uid, uint64_t join)
+{
+	uint8_t crec[3 + 2 * CHANGE_ENTRY_SIZE]; /* a destroy is two */
+	struct expunge_ctx c = {
+		.account = account,
+		.mailbox = mailbox,
+		.uidvalidity = uidvalidity,
+		.uids = &uid,
+		.n = 1,
+		.join = join,
+		.crec = crec,
+	};
+	int rc = expunge_fn(st, txn, &c);
+
+	return rc == 0 && c.removed == 0 ? STORE_EGONE : rc;
 }
 
 /* ---- the same inside the writer's group commit (store_group.c) ---- */

@@ -231,6 +231,7 @@ struct kw_ctx {
 	uint32_t actor;
 	size_t (*kw_filter)(uint32_t rights, char *kw, size_t len);
 	int refuse;
+	uint64_t join; /* a part of a combined write: its modseq (modseq_take) */
 	/* per run */
 	uint64_t modseq;
 	size_t changed;
@@ -243,8 +244,6 @@ struct kw_ctx {
 
 static int flush_changes(struct store *st, MDB_txn *txn, struct kw_ctx *c)
 {
-	uint8_t kb[12];
-
 	if (c->nentries == 0)
 		return 0;
 	/* No count moved: say so, so that Mailbox/changes names no mailbox
@@ -255,12 +254,9 @@ static int flush_changes(struct store *st, MDB_txn *txn, struct kw_ctx *c)
 		ent[0] = CHANGE_EMAIL_QUIET;
 	}
 	c->moved = 0;
-	c->crec[0] = REC_V1;
-	be16_put(c->crec + 1, (uint16_t)c->nentries);
-	MDB_val k = key_u32_u64(kb, c->account, c->modseq);
-	MDB_val v = { 3 + c->nentries * CHANGE_ENTRY_SIZE, c->crec };
+	size_t n = c->nentries;
 	c->nentries = 0;
-	return mdb_put(txn, st->db[DB_CHANGE], &k, &v, 0);
+	return change_rec_put(st, txn, c->account, c->modseq, c->crec, n, c->join != 0);
 }
 
 static void touch(struct kw_ctx *c, uint32_t mailbox)
@@ -450,7 +446,7 @@ static int change_one(struct store *st, MDB_txn *txn, struct kw_ctx *c, struct a
 		goto out;
 	}
 	if (c->nentries == 0)
-		c->modseq = ++a->modseq;
+		c->modseq = modseq_take(&a->modseq, c->join);
 	/* The email takes the modseq even when only the membership's flag
 	 * changed: MODSEQ is the email's (CONDSTORE), and it changed here. */
 	struct email_shape before, after;
@@ -673,20 +669,16 @@ void store_email_keywords_async(struct store *st, struct loop *loop, uint32_t ac
 				      keywords, unchangedsince, res, modseq_r, done, arg);
 }
 
-/* The asynchronous call of both forms: remove, when not NULL, is the
- * patch's removals (op STORE_KW_ADD). */
-static void kw_submit(struct store *st, struct loop *loop, const struct store_kw_actor *as,
-		      uint32_t account, uint32_t mailbox, uint32_t uidvalidity,
-		      const uint32_t *uids, size_t n, enum store_kw_op op, const char *keywords,
-		      const char *remove, uint64_t unchangedsince, struct store_kw_result *res,
-		      uint64_t *modseq_r, store_async_cb *done, void *arg)
+/* The context of a keyword change by as (NULL: the owner). */
+static struct kw_ctx kw_ctx_make(const struct store_kw_actor *as, uint32_t account,
+				 uint32_t mailbox, uint32_t uidvalidity, const uint32_t *uids,
+				 size_t n, enum store_kw_op op, uint64_t unchangedsince,
+				 struct store_kw_result *res)
 {
-	struct kw_async *k = xcalloc(1, sizeof(*k));
-	size_t per = n < CHANGE_ENTRIES_MAX ? n : CHANGE_ENTRIES_MAX;
 	/* The owner's own call reads no right: it may change everything. */
 	int other = as && as->actor != account && as->keywords_filter;
 
-	k->c = (struct kw_ctx){
+	return (struct kw_ctx){
 		.account = account,
 		.mailbox = mailbox,
 		.uidvalidity = uidvalidity,
@@ -699,6 +691,53 @@ static void kw_submit(struct store *st, struct loop *loop, const struct store_kw
 		.kw_filter = other ? as->keywords_filter : NULL,
 		.refuse = other && as->refuse,
 	};
+}
+
+/* c's keywords (the argument) and, when not NULL, the patch's removals:
+ * 0, or -1 for a bad list. */
+static int kw_ctx_parse(struct kw_ctx *c, const char *keywords, const char *remove)
+{
+	return !keywords || kwset_parse(&c->arg, keywords, strlen(keywords)) < 0 ||
+			       (remove && kwset_parse(&c->del, remove, strlen(remove)) < 0)
+		   ? -1
+		   : 0;
+}
+
+int kw_part_txn(struct store *st, MDB_txn *txn, const struct store_kw_actor *as, uint32_t account,
+		uint32_t mailbox, uint32_t uid, const char *set, const char *add,
+		const char *remove, uint64_t join)
+{
+	struct store_kw_result res = {0};
+	uint8_t crec[3 + 2 * CHANGE_ENTRY_SIZE]; /* + the quiet entry */
+	struct kw_ctx c = kw_ctx_make(as, account, mailbox, 0, &uid, 1,
+				      set ? STORE_KW_SET : STORE_KW_ADD, 0, &res);
+
+	c.join = join;
+	c.crec = crec;
+	int rc = kw_ctx_parse(&c, set ? set : add ? add : "", set ? NULL : remove) < 0
+		     ? STORE_EINVAL
+		     : kw_fn(st, txn, &c);
+	if (rc == 0 && res.status == STORE_KW_GONE)
+		rc = STORE_EGONE;
+	store_kw_results_free(&res, 1);
+	free(c.touched);
+	kwset_free(&c.arg);
+	kwset_free(&c.del);
+	return rc;
+}
+
+/* The asynchronous call of both forms: remove, when not NULL, is the
+ * patch's removals (op STORE_KW_ADD). */
+static void kw_submit(struct store *st, struct loop *loop, const struct store_kw_actor *as,
+		      uint32_t account, uint32_t mailbox, uint32_t uidvalidity,
+		      const uint32_t *uids, size_t n, enum store_kw_op op, const char *keywords,
+		      const char *remove, uint64_t unchangedsince, struct store_kw_result *res,
+		      uint64_t *modseq_r, store_async_cb *done, void *arg)
+{
+	struct kw_async *k = xcalloc(1, sizeof(*k));
+	size_t per = n < CHANGE_ENTRIES_MAX ? n : CHANGE_ENTRIES_MAX;
+
+	k->c = kw_ctx_make(as, account, mailbox, uidvalidity, uids, n, op, unchangedsince, res);
 	k->st = st;
 	k->modseq_r = modseq_r;
 	k->done = done;
@@ -708,9 +747,8 @@ static void kw_submit(struct store *st, struct loop *loop, const struct store_kw
 		*modseq_r = 0;
 	if (res)
 		memset(res, 0, n * sizeof(*res));
-	if ((n > 0 && (!uids || !res)) || op > STORE_KW_REMOVE || !keywords ||
-	    kwset_parse(&k->c.arg, keywords, strlen(keywords)) < 0 ||
-	    (remove && kwset_parse(&k->c.del, remove, strlen(remove)) < 0)) {
+	if ((n > 0 && (!uids || !res)) || op > STORE_KW_REMOVE ||
+	    kw_ctx_parse(&k->c, keywords, remove) < 0) {
 		k->code = STORE_EINVAL;
 		k->c.n = 0; /* nothing in res to free */
 		store_async_fail(st, &k->a, loop, &k->code);

@@ -118,9 +118,11 @@ enum change_kind {
 	/* Follows each CHANGE_EMAIL_DESTROYED in its record: the thread the
 	 * email was in (id), the email (uid field); mailbox 0. */
 	CHANGE_EMAIL_THREAD = 7,
-	/* Ends a record of keyword changes (store_flags.c) none of which
+	/* Ends a record's keyword changes (store_flags.c) none of which
 	 * moved a mailbox count (no email's unread state changed): JMAP's
-	 * Mailbox/changes then has no mailbox to tell. id, mailbox, uid 0. */
+	 * Mailbox/changes then has no mailbox to tell for the entries
+	 * before it. Those of a copy or removal of the same write
+	 * (store_update.c) follow it. id, mailbox, uid 0. */
 	CHANGE_EMAIL_QUIET = 8,
 };
 
@@ -983,5 +985,50 @@ char *store_keywords_normalize(const char *text, size_t len);
  * *len_r to the new length; 1 when it was there. It is a flag of the
  * membership, not of the email (store_flags.c). */
 int store_keywords_take_deleted(char *kw, size_t *len_r);
+
+/* ---- One email's update in one write (store_update.c) ---- */
+/*
+ * The modseq a change of a write takes, the account's (*modseq) bumped:
+ * alone (join 0) a new one each time it is asked; in a part of a
+ * combined write (join: the account's modseq before the write, plus
+ * one) that one for every part, so the write is one step of the change
+ * log.
+ */
+static inline uint64_t modseq_take(uint64_t *modseq, uint64_t join)
+{
+	if (!join)
+		return ++*modseq;
+	if (*modseq < join)
+		*modseq = join;
+	return *modseq;
+}
+/*
+ * Puts the change record crec (3 header octets, then n entries of 13)
+ * at (account, modseq), its header filled in here. append (a part of a
+ * combined write): after the entries of a record an earlier part wrote
+ * there. 0 or an LMDB error.
+ */
+int change_rec_put(struct store *st, MDB_txn *txn, uint32_t account, uint64_t modseq,
+		   uint8_t *crec, size_t n, int append);
+/*
+ * The parts of store_email_update_async(), each the transaction core of
+ * its own operation run for one membership inside txn with join as
+ * modseq_take() takes it. 0, STORE_EGONE when the membership is gone
+ * (nothing done), another STORE_* code or an LMDB error; the caller
+ * aborts the transaction on any.
+ * kw_part_txn: the keywords of (mailbox, uid)'s email set to set, or
+ * changed by add and remove when set is NULL (store_flags.c; as: NULL
+ * for the owner, else held to its rights, refused whole with refuse).
+ * copy_part_txn: (from, uid) given a new membership in to, moved with
+ * move (store_copy.c). expunge_part_txn: (mailbox, uid) removed, the
+ * email with its last membership (store_expunge.c).
+ */
+int kw_part_txn(struct store *st, MDB_txn *txn, const struct store_kw_actor *as, uint32_t account,
+		uint32_t mailbox, uint32_t uid, const char *set, const char *add,
+		const char *remove, uint64_t join);
+int copy_part_txn(struct store *st, MDB_txn *txn, uint32_t account, uint32_t from,
+		  uint32_t uidvalidity, uint32_t uid, uint32_t to, int move, uint64_t join);
+int expunge_part_txn(struct store *st, MDB_txn *txn, uint32_t account, uint32_t mailbox,
+		     uint32_t uidvalidity, uint32_t uid, uint64_t join);
 
 #endif

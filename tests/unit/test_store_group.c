@@ -11,7 +11,8 @@
  * writer waits commit together. A request that asks is told of its
  * commit (applied) before the flush and before done, and not when it
  * failed. Another user's keyword change needs the rights on every mailbox
- * of the email (store_email_keywords_as_async).
+ * of the email (store_email_keywords_as_async). One email's keywords and
+ * mailboxes change in one write (store_email_update_async).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -610,9 +611,10 @@ static int kw_as(struct store *st, const struct store_kw_actor *as, uint32_t own
 	return r.result;
 }
 
-/* The email at uid of from joins mailbox to (a membership more). */
-static void join_mailbox(struct store *st, uint32_t acc, uint32_t from, uint32_t uid,
-			 uint32_t to)
+/* The email at uid of from joins mailbox to (a membership more); its
+ * uid there. */
+static uint32_t join_mailbox(struct store *st, uint32_t acc, uint32_t from, uint32_t uid,
+			     uint32_t to)
 {
 	struct store_copy_result cr;
 
@@ -620,7 +622,9 @@ static void join_mailbox(struct store *st, uint32_t acc, uint32_t from, uint32_t
 				      &cr),
 		     STORE_OK);
 	CHECK_EQ_INT((int)cr.n, 1);
+	uint32_t nuid = cr.n ? cr.dst_uids[0] : 0;
 	store_copy_result_free(&cr);
+	return nuid;
 }
 
 /* A new user (address) and two mailboxes of acc's, shared (given
@@ -814,6 +818,159 @@ static void run_patch(struct store *st, uint32_t acc)
 	CHECK_EQ_INT(kw_patch(st, NULL, acc, open_mb, uid, "more", NULL, kr), STORE_EINVAL);
 }
 
+/* store_email_update_async(u); its result. */
+static int update(struct store *st, const struct store_email_update *u)
+{
+	struct res r = {0};
+
+	store_email_update_async(st, lp, u, NULL, cb, &r);
+	CHECK(wait_done(&r));
+	return r.result;
+}
+
+/* The change log above a modseq: its entries and the modseqs they are at. */
+struct steps {
+	uint64_t last;
+	int nsteps, nentries;
+};
+
+static int step_count(void *arg, const struct store_change *c)
+{
+	struct steps *s = arg;
+	s->nsteps += c->modseq != s->last;
+	s->last = c->modseq;
+	s->nentries++;
+	return 0;
+}
+
+static struct steps steps_since(struct store *st, uint32_t acc, uint64_t since)
+{
+	struct steps s = {0};
+	CHECK_EQ_INT(store_changes_since(st, acc, since, step_count, &s), STORE_OK);
+	return s;
+}
+
+/* The keywords of the message at the end of mailbox (the newest), and
+ * how many it holds. */
+static int newest_of(struct store *st, uint32_t acc, uint32_t mailbox, char kw[64])
+{
+	struct em e = {0};
+	CHECK_EQ_INT(store_email_list(st, acc, mailbox, collect, &e), STORE_OK);
+	snprintf(kw, 64, "%s", e.n ? e.kw[e.n - 1] : "");
+	return e.n;
+}
+
+/* One email's keywords and mailboxes in one write
+ * (store_email_update_async): keywords and a move at one modseq, one
+ * step of the change log; a part refused (another user's missing "i" on
+ * the target, "e" on the source) or failing (a membership gone, past
+ * max_members) writes nothing of the others; a destroy of an email in
+ * three mailboxes is one step. */
+static void run_update(struct store *st, uint32_t acc)
+{
+	uint32_t frank, open_mb, closed, third;
+	char kw[64];
+
+	actor_setup(st, acc, "frank@example.test", "UpdOpen", "UpdClosed", &frank, &open_mb,
+		    &closed);
+	CHECK_EQ_INT(store_mailbox_create(st, acc, "UpdThird", &third), STORE_OK);
+	uint32_t uv_open = uidvalidity_of(st, acc, open_mb);
+	uint32_t uv_closed = uidvalidity_of(st, acc, closed);
+	uint32_t uv_third = uidvalidity_of(st, acc, third);
+
+	/* The owner: keywords set and a move, one modseq, one step. */
+	uint32_t uid = deliver_into(st, acc, open_mb, "Subject: u1\r\n\r\nu\r\n");
+	uint64_t m0 = acct_modseq(st, acc);
+	struct store_email_update u = {
+	    .account = acc,
+	    .kw = {open_mb, uv_open, uid},
+	    .kw_set = "$seen work",
+	    .from = {open_mb, uv_open, uid},
+	    .to = &third,
+	    .nto = 1,
+	    .move = 1,
+	};
+	CHECK_EQ_INT(update(st, &u), STORE_OK);
+	CHECK_EQ_INT((int)(acct_modseq(st, acc) - m0), 1);
+	struct steps s = steps_since(st, acc, m0);
+	CHECK_EQ_INT(s.nsteps, 1);
+	CHECK(s.nentries >= 3); /* the keywords, the new and the old membership */
+	CHECK_EQ_INT(newest_of(st, acc, open_mb, kw), 0);
+	CHECK_EQ_INT(newest_of(st, acc, third, kw), 1);
+	CHECK_EQ_STR(kw, "$seen work");
+
+	/* frank ("lrswt" on open_mb, nothing on closed) may set $flagged
+	 * but not add to closed: refused whole, the keywords as they were. */
+	struct store_kw_actor as = imap_acl_kw_actor(frank, 1);
+	uid = deliver_into(st, acc, open_mb, "Subject: u2\r\n\r\nu\r\n");
+	m0 = acct_modseq(st, acc);
+	u = (struct store_email_update){
+	    .as = &as,
+	    .account = acc,
+	    .kw = {open_mb, uv_open, uid},
+	    .kw_add = "$flagged",
+	    .from = {open_mb, uv_open, uid},
+	    .to = &closed,
+	    .nto = 1,
+	};
+	CHECK_EQ_INT(update(st, &u), STORE_EACCES);
+	CHECK_EQ_INT((int)(acct_modseq(st, acc) - m0), 0);
+	CHECK_EQ_INT(newest_of(st, acc, open_mb, kw), 1);
+	CHECK_EQ_STR(kw, "");
+	/* With "i" there, a move still needs "e" on open_mb. */
+	CHECK_EQ_INT(store_acl_set(st, acc, closed, frank, STORE_ACL_L | STORE_ACL_I), STORE_OK);
+	m0 = acct_modseq(st, acc); /* the grant is a change of its own */
+	u.move = 1;
+	CHECK_EQ_INT(update(st, &u), STORE_EACCES);
+	CHECK_EQ_INT((int)(acct_modseq(st, acc) - m0), 0);
+	/* A copy it may make: keywords and copy at one modseq. */
+	u.move = 0;
+	CHECK_EQ_INT(update(st, &u), STORE_OK);
+	CHECK_EQ_INT((int)(acct_modseq(st, acc) - m0), 1);
+	CHECK_EQ_INT(newest_of(st, acc, closed, kw), 1);
+	CHECK_EQ_STR(kw, "$flagged");
+
+	/* The owner: keywords, then a copy from a membership gone. */
+	m0 = acct_modseq(st, acc);
+	u = (struct store_email_update){
+	    .account = acc,
+	    .kw = {open_mb, uv_open, uid},
+	    .kw_add = "$answered",
+	    .from = {open_mb, uv_open, uid + 100},
+	    .to = &third,
+	    .nto = 1,
+	};
+	CHECK_EQ_INT(update(st, &u), STORE_EGONE);
+	/* In open_mb and closed, at most two: the copy would make three. */
+	u.from.uid = uid;
+	u.max_members = 2;
+	CHECK_EQ_INT(update(st, &u), STORE_ELIMIT);
+	CHECK_EQ_INT((int)(acct_modseq(st, acc) - m0), 0);
+	CHECK_EQ_INT(newest_of(st, acc, open_mb, kw), 1);
+	CHECK_EQ_STR(kw, "$flagged");
+	CHECK_EQ_INT(newest_of(st, acc, third, kw), 1);
+
+	/* A destroy of an email in three mailboxes: one modseq, one step. */
+	uid = deliver_into(st, acc, open_mb, "Subject: u3\r\n\r\nu\r\n");
+	struct store_member gone[3] = {{open_mb, uv_open, uid},
+				       {closed, uv_closed, join_mailbox(st, acc, open_mb, uid, closed)},
+				       {third, uv_third, join_mailbox(st, acc, open_mb, uid, third)}};
+	int in_open = newest_of(st, acc, open_mb, kw), in_closed = newest_of(st, acc, closed, kw);
+	m0 = acct_modseq(st, acc);
+	u = (struct store_email_update){.account = acc, .gone = gone, .ngone = 3};
+	CHECK_EQ_INT(update(st, &u), STORE_OK);
+	CHECK_EQ_INT((int)(acct_modseq(st, acc) - m0), 1);
+	s = steps_since(st, acc, m0);
+	CHECK_EQ_INT(s.nsteps, 1);
+	CHECK_EQ_INT(s.nentries, 4); /* three memberships and the thread */
+	CHECK_EQ_INT(newest_of(st, acc, open_mb, kw), in_open - 1);
+	CHECK_EQ_INT(newest_of(st, acc, closed, kw), in_closed - 1);
+	CHECK_EQ_INT(newest_of(st, acc, third, kw), 1);
+	/* Again: the memberships are gone, nothing done. */
+	CHECK_EQ_INT(update(st, &u), STORE_EGONE);
+	CHECK_EQ_INT((int)(acct_modseq(st, acc) - m0), 1);
+}
+
 int main(void)
 {
 	struct store *st = NULL;
@@ -834,6 +991,7 @@ int main(void)
 		run_actor(st, acc);
 		run_actor_refuse(st, acc);
 		run_patch(st, acc);
+		run_update(st, acc);
 		run_once(st, acc); /* last: it adds to the INBOX the others count */
 		store_close(&st);
 	}
