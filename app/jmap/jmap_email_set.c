@@ -2,9 +2,11 @@
  * jmap_email_set.c — Email/set (RFC 8621 §4.6): update of keywords and
  * mailboxIds (whole or by patch paths "keywords/K", "mailboxIds/ID"), and
  * destroy. Writes are addressed by email id and mailbox id: the email's
- * record names its memberships, and each change goes through the store
- * function IMAP uses (STORE, COPY, EXPUNGE), so IMAP sees it with a new
- * MODSEQ and its change log names it.
+ * record names its memberships. One email's whole change is one store
+ * write (store_email_update_async: IMAP's STORE, COPY and EXPUNGE cores
+ * in one transaction), so it applies whole or not at all (RFC 8620
+ * §5.3), IMAP sees it at one new MODSEQ and the change log names it as
+ * one step.
  *
  * Keywords are lowercased system flags and IMAP atoms (store_keyword_valid);
  * "$deleted" is refused (IMAP's \Deleted is per mailbox, not a JMAP
@@ -62,6 +64,17 @@ static void brief_cb(void *arg, size_t i, const struct store_email_brief *b)
 		const uint8_t *p = b->members + k * 8;
 		r->mb[r->nm] = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 		r->uid[r->nm++] = (uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 | (uint32_t)p[6] << 8 | p[7];
+	}
+}
+
+/* b's memberships as the store names them (v: b->nm of them); a
+ * mailbox the user does not see has UIDVALIDITY 0, which the store's
+ * copy or removal from it refuses. */
+static void brief_members(struct jmap_mailboxes *m, const struct brief *b, struct store_member *v)
+{
+	for (uint32_t i = 0; i < b->nm; i++) {
+		struct jmap_mailbox *mb = jmap_mailbox_by_id(m, b->mb[i]);
+		v[i] = (struct store_member){b->mb[i], mb ? mb->uidvalidity : 0, b->uid[i]};
 	}
 }
 
@@ -376,6 +389,29 @@ static void junk_lesson(struct jmap_call *c, struct jmap_mailboxes *m, uint32_t 
 	store_junk_notify(c->r->st, c->r->account, is ? other : junk, is ? junk : other, &email, 1);
 }
 
+/* The error of an update the store's write refused (wr: its
+ * store_email_update_async() result); need: the rights its keyword
+ * change asked (kw_need). */
+static void update_failed(struct set_err *e, int wr, uint32_t need)
+{
+	if (wr == STORE_EACCES && need)
+		kw_forbidden(e, need == STORE_ACL_S);
+	else if (wr == STORE_EACCES)
+		*e = (struct set_err){"forbidden", "no right to change the mailboxes", "mailboxIds",
+				      {0}};
+	else if (wr == STORE_EINVAL)
+		*e = (struct set_err){"invalidProperties", "too many or bad keywords", "keywords", {0}};
+	else if (wr == STORE_ELIMIT)
+		*e = (struct set_err){"invalidProperties", "more mailboxes than maxMailboxesPerEmail",
+				      "mailboxIds", {0}};
+	else
+		*e = (struct set_err){jmap_store_fail_type(wr, 0),
+				      wr == STORE_EFULL	  ? jmap_store_fail_desc(wr)
+				      : wr == STORE_EGONE ? "the email changed meanwhile"
+							  : "the change failed",
+				      NULL, {0}};
+}
+
 static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, uint32_t id,
 		      const struct json_value *patch, struct set_err *e)
 {
@@ -445,80 +481,46 @@ static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, uint32_t id
 	if (c->r->share && shared_update_allowed(c, &b, &w, after, na, e) < 0)
 		goto out;
 
-	/* Keywords, through the first membership (they are the email's). In
-	 * a shared account the store checks the user's rights on every
-	 * mailbox of the email again inside its write (STORE_EACCES: nothing
-	 * written), so a mailbox the email joined or a grant taken back
-	 * since the check above refuses the change too. */
+	/* One write for the whole change (RFC 8620 §5.3: an update applies
+	 * whole or not at all), at one modseq. Keywords go through the first
+	 * membership (they are the email's). In a shared account the store
+	 * checks the user's rights again inside its write (STORE_EACCES:
+	 * nothing written), so a mailbox the email joined or a grant taken
+	 * back since the check above refuses the change too. */
 	struct store_kw_actor act = imap_acl_kw_actor(c->r->user, 1);
-	const struct store_kw_actor *as = c->r->share ? &act : NULL;
-	struct store_kw_result kr;
-	int kwrc = STORE_OK;
-	/* One write for the whole keyword change (RFC 8620 §5.3: an update
-	 * applies whole or not at all): a patch's adds and removals too. */
+	struct store_member members[JMAP_TARGETS_MAX], gone[JMAP_TARGETS_MAX];
+	uint32_t to[JMAP_TARGETS_MAX];
+	struct store_email_update u = {
+	    .as = c->r->share ? &act : NULL,
+	    .account = c->r->account,
+	    .max_members = JMAP_TARGETS_MAX,
+	};
+	brief_members(m, &b, members);
 	if (w.kw_whole || buf_len(&w.kw_add) || buf_len(&w.kw_del)) {
-		kwrc = jmap_write_keywords(c->r->st, as, c->r->account, b.mb[0], b.uid[0],
-					   w.kw_whole ? buf_data(&w.kw_set) : NULL,
-					   buf_data(&w.kw_add), buf_data(&w.kw_del), &kr);
-		if (kwrc == STORE_OK)
-			store_kw_results_free(&kr, 1);
+		u.kw = members[0];
+		u.kw_set = w.kw_whole ? buf_data(&w.kw_set) : NULL;
+		u.kw_add = buf_data(&w.kw_add);
+		u.kw_remove = buf_data(&w.kw_del);
 	}
-	if (kwrc == STORE_EACCES) {
-		kw_forbidden(e, kw_need(&b, &w) == STORE_ACL_S);
-		goto out;
-	}
-	if (kwrc == STORE_EINVAL) {
-		*e = (struct set_err){"invalidProperties", "too many or bad keywords", "keywords", {0}};
-		goto out;
-	}
-	if (kwrc != STORE_OK) {
-		*e = (struct set_err){jmap_store_fail_type(kwrc, 0), jmap_store_fail_desc(kwrc), NULL, {0}};
-		goto out;
-	}
-
-	/* Mailboxes: copies into the new ones first, then the old ones go.
-	 * When exactly one membership goes (a move, the usual change), the
-	 * copies come from it and the last one moves it: one commit less. */
-	uint32_t gone = b.nm, ngone = 0, nnew = 0;
+	/* Mailboxes: copies into the new ones, then the old ones go. When
+	 * exactly one membership goes (a move, the usual change), the copies
+	 * come from it and the last one moves it: no removal of its own. */
+	uint32_t ngone = 0, gi = 0;
 	for (uint32_t i = 0; i < b.nm; i++)
 		if (!has_mb(after, na, b.mb[i]))
-			gone = i, ngone++;
+			gone[ngone++] = members[i], gi = i;
 	for (uint32_t i = 0; i < na; i++)
-		nnew += !has_mb(b.mb, b.nm, after[i]);
-	uint32_t from = ngone == 1 ? gone : 0;
-	int moved = 0;
-	struct jmap_mailbox *src = jmap_mailbox_by_id(m, b.mb[from]);
-	for (uint32_t i = 0; i < na; i++) {
-		if (has_mb(b.mb, b.nm, after[i]))
-			continue;
-		int move = ngone == 1 && --nnew == 0;
-		struct store_copy_result cr = {0};
-		int r = jmap_write_copy(c->r->st, c->r->account, b.mb[from],
-					src ? src->uidvalidity : 0, b.uid[from], after[i],
-					move | STORE_COPY_NO_LESSON, &cr);
-		moved |= r == STORE_OK && move && cr.n;
-		store_copy_result_free(&cr);
-		if (r != STORE_OK) {
-			*e = (struct set_err){jmap_store_fail_type(r, 0),
-					      r == STORE_EFULL ? jmap_store_fail_desc(r) : "the copy failed",
-					      NULL, {0}};
-			goto out;
-		}
-	}
-	for (uint32_t i = 0; i < b.nm && !moved; i++) {
-		if (has_mb(after, na, b.mb[i]))
-			continue;
-		struct jmap_mailbox *mb = jmap_mailbox_by_id(m, b.mb[i]);
-		int xr = mb ? jmap_write_expunge(c->r->st, c->r->account, mb->id, mb->uidvalidity,
-						 b.uid[i])
-			    : STORE_ETEMP;
-		if (xr != STORE_OK) {
-			*e = (struct set_err){jmap_store_fail_type(xr, 0),
-					      xr == STORE_EFULL ? jmap_store_fail_desc(xr)
-								: "the removal failed",
-					      NULL, {0}};
-			goto out;
-		}
+		if (!has_mb(b.mb, b.nm, after[i]))
+			to[u.nto++] = after[i];
+	u.from = members[ngone == 1 ? gi : 0];
+	u.to = to;
+	u.move = ngone == 1 && u.nto;
+	u.gone = gone;
+	u.ngone = u.move ? 0 : ngone;
+	int wr = jmap_write_update(c->r->st, &u);
+	if (wr != STORE_OK) {
+		update_failed(e, wr, kw_need(&b, &w));
+		goto out;
 	}
 	/* The owner's spam filter learns from the owner alone. */
 	if (!c->r->share)
@@ -549,16 +551,26 @@ static int destroy_one(struct jmap_call *c, struct jmap_mailboxes *m, uint32_t i
 					      NULL, {0}};
 			return -1;
 		}
-	/* Every membership goes; the last takes the email with it. */
-	for (uint32_t i = 0; i < b.nm; i++) {
-		struct jmap_mailbox *mb = jmap_mailbox_by_id(m, b.mb[i]);
-		int xr = mb ? jmap_write_expunge(c->r->st, c->r->account, mb->id, mb->uidvalidity,
-						 b.uid[i])
-			    : STORE_ETEMP;
-		if (xr != STORE_OK) {
-			*e = (struct set_err){jmap_store_fail_type(xr, 0), jmap_store_fail_desc(xr), NULL, {0}};
-			return -1;
-		}
+	/* Every membership goes, in one write; the last takes the email
+	 * with it. In a shared account the store checks the rights again. */
+	struct store_kw_actor act = imap_acl_kw_actor(c->r->user, 1);
+	struct store_member gone[JMAP_TARGETS_MAX];
+	brief_members(m, &b, gone);
+	struct store_email_update u = {
+	    .as = c->r->share ? &act : NULL,
+	    .account = c->r->account,
+	    .gone = gone,
+	    .ngone = b.nm,
+	};
+	int xr = jmap_write_update(c->r->st, &u);
+	if (xr == STORE_EACCES) {
+		*e = (struct set_err){"forbidden", "no right to remove it from every mailbox", NULL,
+				      {0}};
+		return -1;
+	}
+	if (xr != STORE_OK) {
+		*e = (struct set_err){jmap_store_fail_type(xr, 0), jmap_store_fail_desc(xr), NULL, {0}};
+		return -1;
 	}
 	return 0;
 }

@@ -310,7 +310,8 @@ static int step_cb(void *arg, const struct store_change *sc)
 	}
 	if (sc->kind == STORE_CHANGE_EMAIL_QUIET) {
 		/* The step's keyword changes moved no count: no mailbox changed
-		 * (a record of keyword changes holds nothing else). */
+		 * for them. They come first in a record, so a copy or removal
+		 * of the same write (store_update.c) is marked after this. */
 		mset_clear(&w->step);
 		return 0;
 	}

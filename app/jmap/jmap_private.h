@@ -205,29 +205,13 @@ int jmap_api_request(struct store *st, const struct jmap_who *who, const char *c
 		     struct spool *sink, const char *const *head);
 
 /*
- * Writes through the store writer's group commit (jmap_write.c), for
- * the API's job threads: they block until the commit, like the
- * synchronous forms (store_email_keywords, store_expunge and
- * store_email_copy of one uid), with the same results and change-feed notification.
- * jmap_write_keywords writes one email's keywords in one transaction:
- * set, when not NULL, replaces them (STORE_KW_SET); else add and remove
- * are a patch (store_email_keywords_patch_async: one modseq for both).
- * Its as: NULL for the owner, else the user of a shared account
- * (STORE_EACCES when its rights do not allow the change, read in the
- * writing transaction; nothing written then).
+ * store_email_update_async() through the store writer's group commit
+ * (jmap_write.c), for the API's job threads: blocks until the commit and
+ * returns its result (store.h), the change-feed told. One email's change
+ * of keywords and mailboxes in one transaction at one modseq.
  */
-struct store_kw_result;
-struct store_kw_actor;
-int jmap_write_keywords(struct store *st, const struct store_kw_actor *as, uint32_t account,
-			uint32_t mailbox, uint32_t uid, const char *set, const char *add,
-			const char *remove, struct store_kw_result *res);
-int jmap_write_expunge(struct store *st, uint32_t account, uint32_t mailbox, uint32_t uidvalidity,
-		       uint32_t uid);
-/* store_email_copy() of one uid (move: 1 moves, | STORE_COPY_NO_LESSON);
- * r is filled as there (free it with store_copy_result_free()). */
-struct store_copy_result;
-int jmap_write_copy(struct store *st, uint32_t account, uint32_t from, uint32_t uidvalidity,
-		    uint32_t uid, uint32_t to, int move, struct store_copy_result *r);
+struct store_email_update;
+int jmap_write_update(struct store *st, const struct store_email_update *u);
 
 /* The one method table (jmap_methods.c); NULL when unknown. */
 const struct jmap_method *jmap_method_find(const char *name);

@@ -1,6 +1,6 @@
 /*
- * jmap_write.c — JMAP's keyword changes and removals through the store
- * writer's group commit.
+ * jmap_write.c — JMAP's changes of an email's keywords and mailboxes
+ * through the store writer's group commit.
  *
  * API requests run on HTTP job threads, which may block, so they used
  * the store's synchronous writes: one write transaction and one fsync
@@ -8,10 +8,12 @@
  * 10 clients setting keywords and moving) every Email/set then waited
  * for every other one's fsync. The asynchronous forms IMAP uses join the
  * writer thread's group commit, where concurrent writes share one
- * commit; these wrappers submit one (done on the writer thread: no loop)
- * and wait for it. Same results, same change-feed notification. A move
- * (Email/set's mailboxIds, one mailbox for another) is one copy with
- * the move flag: one commit, where a copy and an expunge were two.
+ * commit; the wrapper submits one (done on the writer thread: no loop)
+ * and wait for it. Same results, same change-feed notification. One
+ * email's whole change (Email/set: keywords, new mailboxes, mailboxes
+ * left; or its destroy) is one store_email_update_async(): one
+ * transaction and one modseq, all of it written or none (RFC 8620 §5.3).
+ * A move (one mailbox for another) is a copy with the move flag in it.
  */
 
 #include "core/latch.h"
@@ -36,34 +38,10 @@ static int wait_for(struct waiter *w)
 	return w->rc;
 }
 
-int jmap_write_keywords(struct store *st, const struct store_kw_actor *as, uint32_t account,
-			uint32_t mailbox, uint32_t uid, const char *set, const char *add,
-			const char *remove, struct store_kw_result *res)
+int jmap_write_update(struct store *st, const struct store_email_update *u)
 {
 	struct waiter w = {LATCH_INIT, 0};
-	if (set)
-		store_email_keywords_as_async(st, NULL, as, account, mailbox, 0, &uid, 1, STORE_KW_SET,
-					      set, 0, res, NULL, wake, &w);
-	else
-		store_email_keywords_patch_async(st, NULL, as, account, mailbox, &uid, 1, add, remove,
-						 res, wake, &w);
-	return wait_for(&w);
-}
-
-int jmap_write_expunge(struct store *st, uint32_t account, uint32_t mailbox, uint32_t uidvalidity,
-		       uint32_t uid)
-{
-	struct waiter w = {LATCH_INIT, 0};
-	store_expunge_async(st, NULL, account, mailbox, uidvalidity, &uid, 1, NULL, NULL, wake, &w);
-	return wait_for(&w);
-}
-
-int jmap_write_copy(struct store *st, uint32_t account, uint32_t from, uint32_t uidvalidity,
-		    uint32_t uid, uint32_t to, int move, struct store_copy_result *r)
-{
-	struct waiter w = {LATCH_INIT, 0};
-	/* The async form reads the uids until its commit: they live here. */
-	store_email_copy_async(st, NULL, account, from, uidvalidity, &uid, 1, to, move, r, wake,
-			       &w);
+	/* The async form reads u until its commit: it lives here. */
+	store_email_update_async(st, NULL, u, NULL, wake, &w);
 	return wait_for(&w);
 }

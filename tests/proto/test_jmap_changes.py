@@ -730,3 +730,58 @@ def test_jmap_keyword_patch_one_step():
     assert g["list"][0]["keywords"] == {"$seen": True}, g
     r = changes(j, "Email", r["newState"], (CORE, MAIL))
     assert r["updated"] == [] and not r["hasMoreChanges"], r
+
+
+def test_jmap_update_destroy_one_step():
+    """An Email/set update of keywords and mailboxIds together, and the
+    destroy of an email in three mailboxes, are each one change (RFC 8620
+    5.3: applied whole): one state step, Email/changes one change a page
+    with no more. Mailbox/changes still names both mailboxes of a move
+    whose keyword half ($flagged) moved no count. They were a store write
+    for the keywords, one a copy and one a removal: a state step each,
+    with the halves in between to see."""
+    s = srv()
+    j = Jmap(s, *ANN)
+    _, r = j.one("Mailbox/set", {"create": {n: {"name": "step" + n} for n in "abc"}})
+    a, b, c = (r["created"][n]["id"] for n in "abc")
+    _, r = j.one("Email/set", {"create": {"e": {
+        "mailboxIds": {a: True}, "subject": "step", "keywords": {"$flagged": True}}}})
+    e = r["created"]["e"]["id"]
+
+    def state(typ):
+        _, g = j.one(typ + "/get", {"ids": []})
+        return g["state"]
+
+    def one_step(st):
+        now = state("Email")
+        assert int(now) - int(st) == 1, (st, now)
+        return changes(j, "Email", st, (CORE, MAIL), maxChanges=1)
+
+    st, mst = state("Email"), state("Mailbox")
+    _, r = j.one("Email/set", {"update": {e: {"keywords/$flagged": None,
+                                               "mailboxIds/" + a: None,
+                                               "mailboxIds/" + b: True}}})
+    assert e in r["updated"], r
+    r = one_step(st)
+    assert r["updated"] == [e] and r["created"] == [] and not r["hasMoreChanges"], r
+    _, g = j.one("Email/get", {"ids": [e], "properties": ["keywords", "mailboxIds"]})
+    assert g["list"][0]["keywords"] == {} and g["list"][0]["mailboxIds"] == {b: True}, g
+    _, r = j.one("Mailbox/changes", {"sinceState": mst})
+    assert sorted(r["updated"]) == sorted([a, b]), r
+
+    # Into a second and a third mailbox with $seen: one step too.
+    st = state("Email")
+    _, r = j.one("Email/set", {"update": {e: {"keywords/$seen": True,
+                                               "mailboxIds": {a: True, b: True, c: True}}}})
+    assert e in r["updated"], r
+    r = one_step(st)
+    assert r["updated"] == [e] and not r["hasMoreChanges"], r
+
+    # Its destroy from the three.
+    st = state("Email")
+    _, r = j.one("Email/set", {"destroy": [e]})
+    assert r["destroyed"] == [e], r
+    r = one_step(st)
+    assert r["destroyed"] == [e] and r["updated"] == [] and not r["hasMoreChanges"], r
+    _, g = j.one("Mailbox/get", {"ids": [a, b, c], "properties": ["totalEmails"]})
+    assert [m["totalEmails"] for m in g["list"]] == [0, 0, 0], g
