@@ -9,7 +9,7 @@ import subprocess
 import time
 
 from test_imap import BOB, BOB_PW, deliver, login, srv, wait_count
-from test_pop3 import (GetmailChildRace, check_getmail, bsmtp_count, make_maildir,
+from test_pop3 import (check_getmail, bsmtp_count, make_maildir,
                        need, run_getmail)
 
 
@@ -76,11 +76,7 @@ def test_fetchmail_imaps_fetchall_then_idle():
 
 def test_getmail_imaps_move_on_delete():
     need("getmail")
-    try:
-        getmail_move_once()
-    except GetmailChildRace as e:  # the client's own race, test_pop3.py says why
-        print("  getmail lost its child's exit notice (%s); running the case again" % e)
-        getmail_move_once()
+    getmail_move_once()
 
 
 def getmail_move_once():
