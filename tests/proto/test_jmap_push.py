@@ -1581,8 +1581,11 @@ def test_websocket_push_reenabled_after_share_taken_back():
         s.cli("acl", "del", owner[0], "INBOX", user[0])
         w.send_json({"@type": "WebSocketPushEnable", "dataTypes": None,
                      "pushState": got["pushState"]})
-        # A StateChange of the owner's account at its state after the
-        # grant went may come first (its feed read it before the start).
+        # Others may come first, in any order: the owner's account at its
+        # state after the grant went (its feed read it before the start),
+        # the user's ShareNotification of the grant's removal, and the
+        # catch-up from pushState (which may name a type again). A fresh-
+        # clone run under ASan saw four before the removal's.
         seen = []
         while True:
             got = w.recv_json(WAIT)
@@ -1591,7 +1594,7 @@ def test_websocket_push_reenabled_after_share_taken_back():
             told = got["changed"].get(acc)
             if told and set(told.values()) == {"0"}:
                 break
-            assert len(seen) < 4, seen
+            assert len(seen) < 10, seen
         assert set(told) == {"Mailbox", "Email", "Thread"}, got
         assert acc not in j.session()["accounts"]
         name, err = j.one("Mailbox/get", {"accountId": acc, "ids": None})
